@@ -1,0 +1,150 @@
+//! Multicall dispatch, busybox style.
+//!
+//! One table, [`APPLETS`], drives everything: which argv[0] names the binary
+//! answers to, what `rccr <command>` runs, what `rccr --help` and `--list`
+//! print and which links `rccr --install` makes. Each applet keeps its table
+//! entry, help text and main function in its own file.
+//!
+//! argv[0]'s basename picks the applet. When several applet names are a
+//! prefix of it, the longest wins, so `rccr-scan` is the scanner while
+//! `rccr-x86_64` (a release download) is still the multiplexer. If the
+//! applet is `rccr` itself, the next argument names the command.
+use crate::error::{report, Error, ExitCode};
+use std::ffi::OsString;
+
+mod init;
+mod keys;
+mod rccr;
+mod scan;
+mod setup;
+mod status;
+
+/// The multiplexer's own name.
+pub const MULTIPLEXER: &str = "rccr";
+
+/// An applet's entry point: `cmd` is how it was called (`["rccr-scan"]` or
+/// `["rccr", "scan"]`, for usage lines), `args` what follows.
+pub type Main = fn(cmd: &[&str], args: &[&str]) -> Result<(), Error>;
+
+pub struct Applet {
+    /// The word after `rccr` that runs it (`rccr scan`).
+    pub command: &'static str,
+    /// The argv[0] name it also answers to (`rccr-scan`), and so a link that
+    /// `--install` makes; `None` for commands reached only through `rccr`.
+    pub link: Option<&'static str>,
+    /// One line for `rccr --help`.
+    pub summary: &'static str,
+    pub main: Main,
+}
+
+/// Every command, in the order `rccr --help` lists them.
+pub static APPLETS: &[Applet] = &[
+    setup::APPLET,
+    scan::APPLET,
+    keys::KEYGEN,
+    keys::KEYROTATE,
+    keys::APPLET,
+    init::APPLET,
+    status::APPLET,
+    rccr::VERSION,
+];
+
+/// The names the binary answers to as argv[0], the multiplexer first:
+/// what `--list` prints and `--install` links.
+pub fn link_names() -> impl Iterator<Item = &'static str> {
+    std::iter::once(MULTIPLEXER).chain(APPLETS.iter().filter_map(|a| a.link))
+}
+
+/// Whether `basename` calls `name`: exactly, or with a suffix after a
+/// separator (`rccr-scan-aarch64`, `rccr.exe`).
+fn calls(basename: &str, name: &str) -> bool {
+    basename
+        .strip_prefix(name)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '.', '_']))
+}
+
+/// The link name that argv[0]'s basename calls; the longest match wins.
+pub fn find_link(basename: &str) -> Option<&'static str> {
+    link_names()
+        .filter(|name| calls(basename, name))
+        .max_by_key(|name| name.len())
+}
+
+/// The applet that `rccr <command>` runs.
+pub fn find_command(command: &str) -> Option<&'static Applet> {
+    APPLETS.iter().find(|a| a.command == command)
+}
+
+/// Runs the applet argv asks for and returns the exit code.
+pub fn dispatch(argv: Vec<OsString>) -> ExitCode {
+    let args: Vec<String> = match argv
+        .into_iter()
+        .map(OsString::into_string)
+        .collect::<Result<_, _>>()
+    {
+        Ok(args) => args,
+        Err(bad) => {
+            let e = Error::Usage(format!(
+                "rccr: argument is not valid UTF-8: {}",
+                bad.to_string_lossy()
+            ));
+            return report(MULTIPLEXER, Err(e));
+        }
+    };
+    let argv0 = args.first().map(String::as_str).unwrap_or(MULTIPLEXER);
+    let basename = argv0.rsplit('/').next().unwrap_or(argv0);
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+
+    match find_link(basename) {
+        Some(MULTIPLEXER) => rccr::multiplexer(&rest),
+        Some(link) => {
+            let applet = APPLETS
+                .iter()
+                .find(|a| a.link == Some(link))
+                .expect("link names come from the table");
+            report(link, (applet.main)(&[link], &rest))
+        }
+        None => report(MULTIPLEXER, Err(Error::AppletNotFound(basename.into()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_prefix_wins() {
+        assert_eq!(find_link("rccr"), Some("rccr"));
+        assert_eq!(find_link("rccr-scan"), Some("rccr-scan"));
+        assert_eq!(find_link("rccr-scan-aarch64"), Some("rccr-scan"));
+        assert_eq!(find_link("rccr-x86_64"), Some("rccr"));
+        assert_eq!(find_link("rccr-keys"), Some("rccr-keys"));
+        assert_eq!(find_link("rccr-init"), Some("rccr-init"));
+    }
+
+    #[test]
+    fn a_name_must_end_at_a_separator() {
+        assert_eq!(find_link("rccrx"), None);
+        assert_eq!(find_link("frobnicate"), None);
+        assert_eq!(find_link("rccr-scanner"), Some("rccr"));
+    }
+
+    #[test]
+    fn every_command_and_link_is_unique() {
+        let mut commands: Vec<_> = APPLETS.iter().map(|a| a.command).collect();
+        commands.sort();
+        commands.dedup();
+        assert_eq!(commands.len(), APPLETS.len());
+        let mut links: Vec<_> = link_names().collect();
+        links.sort();
+        links.dedup();
+        assert_eq!(links.len(), link_names().count());
+    }
+
+    #[test]
+    fn the_seed_plan_commands_exist() {
+        for c in ["setup", "scan", "keygen", "keyrotate", "init", "status", "version"] {
+            assert!(find_command(c).is_some(), "missing command {c}");
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The multiplexer: `rccr COMMAND ...`, `--list`, `--install`, `--version`
+//! and the top-level `--help`.
+use super::{find_command, link_names, Applet, APPLETS, MULTIPLEXER};
+use crate::error::{report, Error, ExitCode, EXIT_CODES_HELP};
+use crate::fsutil;
+use crate::version;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub const VERSION: Applet = Applet {
+    command: "version",
+    link: None,
+    summary: "print version, target and git revision",
+    main: version_main,
+};
+
+fn version_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
+    if let Some(extra) = args.iter().find(|a| **a != "--help") {
+        return Err(Error::Usage(format!(
+            "{}: unexpected argument: {extra}",
+            cmd.join(" ")
+        )));
+    }
+    if args.contains(&"--help") {
+        return Err(Error::Help(format!(
+            "Usage: {}\n\nPrint version, target triple and git revision.\n",
+            cmd.join(" ")
+        )));
+    }
+    print_line(&version::line())
+}
+
+/// Runs `rccr ARGS...` (argv[0] already removed).
+pub fn multiplexer(args: &[&str]) -> ExitCode {
+    let (first, rest) = match args.split_first() {
+        Some((first, rest)) => (*first, rest),
+        None => {
+            eprint!("{}", help());
+            return ExitCode::Usage;
+        }
+    };
+    let outcome = match first {
+        "--help" | "-h" | "help" => Err(Error::Help(help())),
+        "--version" | "-V" => print_line(&version::line()),
+        "--list" => list(),
+        "--install" => install_main(rest),
+        command => match find_command(command) {
+            Some(applet) => {
+                let prog = format!("{MULTIPLEXER} {command}");
+                return report(&prog, (applet.main)(&[MULTIPLEXER, command], rest));
+            }
+            None if command.starts_with('-') => Err(Error::Usage(format!(
+                "rccr: unknown option: {command}\nRun 'rccr --help' for usage."
+            ))),
+            None => Err(Error::AppletNotFound(command.into())),
+        },
+    };
+    report(MULTIPLEXER, outcome)
+}
+
+fn help() -> String {
+    let mut text = format!(
+        "{}\nReCyClusteR: turn recycled PCs and Raspberry Pis into a secured container cluster.\n\n\
+         Usage: rccr COMMAND [ARGS...]\n\
+         \x20      rccr-scan | rccr-keys | rccr-init [ARGS...]   (links to this binary)\n\
+         \x20      rccr --list | --install [-s] DIR | --version | --help\n\nCommands:\n",
+        version::line()
+    );
+    for applet in APPLETS {
+        text.push_str(&format!("  {:<11}{}\n", applet.command, applet.summary));
+    }
+    text.push_str(
+        "\nOptions:\n\
+         \x20 --list             print the names this binary answers to, one per line\n\
+         \x20 --install [-s] DIR link those names in DIR to this binary (hard links; -s symbolic)\n\
+         \x20 --version          print version, target triple and git revision\n\
+         \x20 --help             print this help\n\n\
+         Run 'rccr COMMAND --help' for a command's options.\n\n",
+    );
+    text.push_str(EXIT_CODES_HELP);
+    text.push('\n');
+    text
+}
+
+fn print_line(line: &str) -> Result<(), Error> {
+    writeln!(io::stdout().lock(), "{line}").map_err(|e| Error::io("stdout", e))
+}
+
+fn list() -> Result<(), Error> {
+    let mut out = io::stdout().lock();
+    for name in link_names() {
+        writeln!(out, "{name}").map_err(|e| Error::io("stdout", e))?;
+    }
+    Ok(())
+}
+
+fn install_main(args: &[&str]) -> Result<(), Error> {
+    const USAGE: &str = "Usage: rccr --install [-s] DIR";
+    let (symbolic, dir) = match args {
+        ["--help"] => return Err(Error::Help(format!("{USAGE}\n\nLink every applet name in DIR to this binary: hard links, or symbolic links with -s.\nExisting links are replaced; running it twice is fine.\n"))),
+        ["-s", dir] => (true, *dir),
+        [dir] if !dir.starts_with('-') => (false, *dir),
+        _ => return Err(Error::Usage(format!("rccr: {USAGE}"))),
+    };
+    // /proc/self/exe names the running binary whatever argv[0] says.
+    let exe = std::env::current_exe()
+        .and_then(fs::canonicalize)
+        .map_err(|e| Error::io("cannot resolve /proc/self/exe", e))?;
+    let dir = Path::new(dir);
+    if !dir.is_dir() {
+        return Err(Error::bad_input(
+            dir.display().to_string(),
+            "not a directory; create it first or name another",
+        ));
+    }
+    for name in link_names() {
+        install_link(&exe, &dir.join(name), symbolic)?;
+    }
+    Ok(())
+}
+
+/// Makes `link` name `exe`, replacing whatever stands there atomically; a
+/// link that already names `exe` is left as it is.
+fn install_link(exe: &Path, link: &Path, symbolic: bool) -> Result<(), Error> {
+    if already_links_to(exe, link, symbolic) {
+        return Ok(());
+    }
+    let tmp: PathBuf = fsutil::temp_sibling(link);
+    let _ = fs::remove_file(&tmp);
+    let made = if symbolic {
+        std::os::unix::fs::symlink(exe, &tmp)
+    } else {
+        fs::hard_link(exe, &tmp)
+    };
+    made.and_then(|()| fs::rename(&tmp, link))
+        .and_then(|()| fsutil::sync_parent(link))
+        .map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io(format!("cannot install {}", link.display()), e)
+        })
+}
+
+fn already_links_to(exe: &Path, link: &Path, symbolic: bool) -> bool {
+    if symbolic {
+        return fs::read_link(link).is_ok_and(|target| target == exe);
+    }
+    match (fs::symlink_metadata(link), fs::metadata(exe)) {
+        (Ok(l), Ok(e)) => l.file_type().is_file() && l.dev() == e.dev() && l.ino() == e.ino(),
+        _ => false,
+    }
+}

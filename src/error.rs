@@ -1,0 +1,125 @@
+//! The one error type, its exit codes, and the one place that prints errors.
+//!
+//! Exit codes (also in `rccr --help` and README.md):
+//!
+//! | code | meaning |
+//! |-----:|---------|
+//! | 0    | success |
+//! | 1    | the operation failed (a node, a file, the network) |
+//! | 2    | usage: bad arguments, or a command not implemented yet |
+//! | 3    | bad input: a file or value we were given is malformed |
+//! | 4    | permission: run as root (or with the capability named) |
+//! | 127  | applet not found |
+use std::fmt;
+use std::io;
+
+/// Process exit codes, documented in README.md and `rccr --help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    Success = 0,
+    Failure = 1,
+    Usage = 2,
+    BadInput = 3,
+    Permission = 4,
+    AppletNotFound = 127,
+}
+
+/// The table printed by `rccr --help`; README.md carries the same.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success
+  1    the operation failed (a node, a file, the network)
+  2    usage: bad arguments, or a command not implemented yet
+  3    bad input: a file or value given to rccr is malformed
+  4    permission: run as root
+  127  applet not found";
+
+#[derive(Debug)]
+pub enum Error {
+    /// `--help` was asked for: not a failure, the text goes to stdout.
+    Help(String),
+    /// Bad command line; the text is argh's or ours and names the argument.
+    Usage(String),
+    /// A command that a later release implements.
+    NotImplemented,
+    AppletNotFound(String),
+    /// Malformed input: `what` names the file or value, `msg` says what to do.
+    BadInput { what: String, msg: String },
+    Permission(String),
+    /// An I/O error with the path or action it concerns.
+    Io { context: String, source: io::Error },
+    /// Anything else that went wrong, already worded for the user.
+    Failed(String),
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn bad_input(what: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::BadInput {
+            what: what.into(),
+            msg: msg.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Help(_) => ExitCode::Success,
+            Error::Usage(_) | Error::NotImplemented => ExitCode::Usage,
+            Error::AppletNotFound(_) => ExitCode::AppletNotFound,
+            Error::BadInput { .. } => ExitCode::BadInput,
+            Error::Permission(_) => ExitCode::Permission,
+            Error::Io { .. } | Error::Failed(_) => ExitCode::Failure,
+        }
+    }
+
+    /// A closed stdout (`rccr --list | head -1`) is how pipelines end, not a failure.
+    fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Help(text) | Error::Usage(text) => f.write_str(text.trim_end()),
+            Error::NotImplemented => f.write_str("not implemented yet"),
+            Error::AppletNotFound(name) => write!(f, "applet not found: {name}"),
+            Error::BadInput { what, msg } => write!(f, "{what}: {msg}"),
+            Error::Permission(msg) | Error::Failed(msg) => f.write_str(msg),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(source: io::Error) -> Self {
+        Error::io("I/O error", source)
+    }
+}
+
+/// The one place that reports an outcome to the user and picks the exit code.
+pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::Success,
+        Err(Error::Help(text)) => {
+            println!("{}", text.trim_end());
+            ExitCode::Success
+        }
+        Err(e) if e.is_broken_pipe() => ExitCode::Success,
+        Err(e) => {
+            // Usage text from argh is multi-line and already names the command.
+            match &e {
+                Error::Usage(_) => eprintln!("{e}"),
+                _ => eprintln!("{prog}: {e}"),
+            }
+            e.exit_code()
+        }
+    }
+}

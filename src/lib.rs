@@ -1,0 +1,19 @@
+//! RCCR (ReCyClusteR): turns recycled machines into a secured container cluster.
+//!
+//! The crate is one multicall binary (see [`applets`]): `rccr`, `rccr-init`,
+//! `rccr-scan` and `rccr-keys` are the same executable under different names.
+#![deny(unsafe_code)]
+
+pub mod applets;
+pub mod cli;
+pub mod error;
+pub mod fsutil;
+pub mod version;
+
+use std::ffi::OsString;
+
+/// Runs the binary for the given argv and returns the process exit code.
+pub fn run(argv: Vec<OsString>) -> std::process::ExitCode {
+    let code = applets::dispatch(argv);
+    std::process::ExitCode::from(code as u8)
+}
