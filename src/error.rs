@@ -11,7 +11,7 @@
 //! | 4    | permission: run as root (or with the capability named) |
 //! | 127  | applet not found |
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 
 /// Process exit codes, documented in README.md and `rccr --help`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,7 +109,8 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::Success,
         Err(Error::Help(text)) => {
-            println!("{}", text.trim_end());
+            // Help read through `| head` ends in a closed pipe: still a success.
+            let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
             ExitCode::Success
         }
         Err(e) if e.is_broken_pipe() => ExitCode::Success,
