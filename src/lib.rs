@@ -8,6 +8,8 @@ pub mod applets;
 pub mod cli;
 pub mod error;
 pub mod fsutil;
+pub mod keys;
+pub mod ssh;
 pub mod version;
 
 use std::ffi::OsString;

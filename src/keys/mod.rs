@@ -1,0 +1,131 @@
+//! SSH key material: generating key pairs and writing them the way OpenSSH
+//! expects (OpenSSH formats, private 0600, public 0644, atomic writes).
+use crate::error::Error;
+use crate::fsutil;
+use rand_core::OsRng;
+use ssh_key::private::{KeypairData, RsaKeypair};
+use ssh_key::{Algorithm, LineEnding, PrivateKey};
+use std::path::{Path, PathBuf};
+
+/// The comment every temporary key carries, so it can be recognised anywhere.
+pub const TEMP_KEY_COMMENT: &str = "rccr-temporary-key";
+/// Where `rccr keygen` writes the temporary key for image builds.
+pub const TEMP_KEY_PATH: &str = ".rccr/ssh_temp_key";
+/// The images' temporary key is RSA 4096 (the seed plan's choice).
+pub const DEFAULT_RSA_BITS: usize = 4096;
+const MIN_RSA_BITS: usize = 2048;
+const MAX_RSA_BITS: usize = 16384;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    Ed25519,
+    Rsa,
+}
+
+impl std::str::FromStr for KeyType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ed25519" => Ok(KeyType::Ed25519),
+            "rsa" => Ok(KeyType::Rsa),
+            _ => Err(format!("unknown key type '{s}': use ed25519 or rsa")),
+        }
+    }
+}
+
+/// Checks an RSA size before any slow work starts.
+pub fn check_rsa_bits(bits: usize) -> Result<(), Error> {
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || bits % 8 != 0 {
+        return Err(Error::bad_input(
+            format!("--bits {bits}"),
+            format!("RSA keys need {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, a multiple of 8"),
+        ));
+    }
+    Ok(())
+}
+
+/// A new key pair; randomness comes from the OS (getrandom).
+pub fn generate(kind: KeyType, rsa_bits: usize, comment: &str) -> Result<PrivateKey, Error> {
+    let failed = |e: ssh_key::Error| Error::Failed(format!("key generation failed: {e}"));
+    let mut key = match kind {
+        KeyType::Ed25519 => PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(failed)?,
+        KeyType::Rsa => {
+            check_rsa_bits(rsa_bits)?;
+            let pair = RsaKeypair::random(&mut OsRng, rsa_bits).map_err(failed)?;
+            PrivateKey::new(KeypairData::from(pair), comment).map_err(failed)?
+        }
+    };
+    key.set_comment(comment);
+    Ok(key)
+}
+
+/// `id_rsa` -> `id_rsa.pub`, as ssh-keygen names them.
+pub fn public_path(private: &Path) -> PathBuf {
+    let mut name = private.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+/// The key's `authorized_keys` / `.pub` line: `type base64 comment`.
+pub fn public_line(key: &PrivateKey) -> Result<String, Error> {
+    key.public_key()
+        .to_openssh()
+        .map_err(|e| Error::Failed(format!("cannot encode public key: {e}")))
+}
+
+/// Writes `key` to `private` (0600) and its public half to `private.pub`
+/// (0644). The private key is written first: a `.pub` never exists for a
+/// private key that was not stored.
+pub fn write_pair(private: &Path, key: &PrivateKey) -> Result<(), Error> {
+    let secret = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| Error::Failed(format!("cannot encode private key: {e}")))?;
+    let public = public_line(key)? + "\n";
+    fsutil::write_atomic(private, secret.as_bytes(), 0o600)?;
+    fsutil::write_atomic(&public_path(private), public.as_bytes(), 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ed25519_pair_round_trips_through_openssh_format() {
+        let key = generate(KeyType::Ed25519, 0, TEMP_KEY_COMMENT).unwrap();
+        let text = key.to_openssh(LineEnding::LF).unwrap();
+        assert!(text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        let parsed = PrivateKey::from_openssh(text.as_bytes()).unwrap();
+        assert_eq!(parsed.public_key(), key.public_key());
+        let line = public_line(&key).unwrap();
+        assert!(line.starts_with("ssh-ed25519 AAAA"), "{line}");
+        assert!(line.ends_with(" rccr-temporary-key"), "{line}");
+    }
+
+    #[test]
+    fn two_keys_differ() {
+        let a = generate(KeyType::Ed25519, 0, "a").unwrap();
+        let b = generate(KeyType::Ed25519, 0, "a").unwrap();
+        assert_ne!(a.public_key(), b.public_key());
+    }
+
+    #[test]
+    fn rsa_sizes_are_checked_before_generation() {
+        assert!(check_rsa_bits(4096).is_ok());
+        for bad in [0, 1024, 2047, 4095, 32768] {
+            assert!(check_rsa_bits(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn key_type_parses() {
+        assert_eq!("rsa".parse::<KeyType>(), Ok(KeyType::Rsa));
+        assert_eq!("ed25519".parse::<KeyType>(), Ok(KeyType::Ed25519));
+        assert!("dsa".parse::<KeyType>().is_err());
+    }
+
+    #[test]
+    fn public_path_appends_pub() {
+        assert_eq!(public_path(Path::new("/a/id_rsa")), Path::new("/a/id_rsa.pub"));
+    }
+}

@@ -1,0 +1,163 @@
+//! SSH client sessions over libssh2 (the `ssh2` crate), wrapped so the rest
+//! of rccr sees three things: open a connection, authenticate with a key
+//! file, run a command with bytes on its stdin.
+//!
+//! Safety rules every caller relies on:
+//! - Only public-key authentication is ever attempted: no password is sent.
+//! - Every blocking step is bounded by the timeout given to [`Connection::open`]:
+//!   a host that accepts TCP but never speaks SSH costs at most that long.
+//! - Secrets go over stdin, never on a command line (`ps` shows those).
+use ssh2::{ErrorCode, Session};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+/// How connecting or talking to a node failed, in the terms callers act on.
+#[derive(Debug)]
+pub enum SshError {
+    /// TCP connect failed or timed out: nothing answered on the port.
+    Unreachable(io::Error),
+    /// The port answered, but no SSH conversation completed in time.
+    Timeout,
+    /// The server refused every key we offered.
+    Denied,
+    /// Our own key file could not be read or parsed.
+    KeyFile(String),
+    /// Anything else libssh2 reported.
+    Protocol(String),
+}
+
+impl fmt::Display for SshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SshError::Unreachable(e) => write!(f, "unreachable: {e}"),
+            SshError::Timeout => f.write_str("timed out"),
+            SshError::Denied => f.write_str("key refused"),
+            SshError::KeyFile(msg) => write!(f, "key file: {msg}"),
+            SshError::Protocol(msg) => write!(f, "ssh: {msg}"),
+        }
+    }
+}
+
+// libssh2 error codes we tell apart (include/libssh2.h).
+const LIBSSH2_ERROR_FILE: i32 = -16;
+const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
+const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;
+const LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED: i32 = -19;
+const LIBSSH2_ERROR_BANNER_RECV: i32 = -2;
+const LIBSSH2_ERROR_SOCKET_RECV: i32 = -43;
+
+impl From<ssh2::Error> for SshError {
+    fn from(e: ssh2::Error) -> Self {
+        match e.code() {
+            ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) => SshError::Timeout,
+            ErrorCode::Session(LIBSSH2_ERROR_AUTHENTICATION_FAILED)
+            | ErrorCode::Session(LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) => SshError::Denied,
+            ErrorCode::Session(LIBSSH2_ERROR_FILE) => SshError::KeyFile(e.message().into()),
+            ErrorCode::Session(LIBSSH2_ERROR_BANNER_RECV)
+            | ErrorCode::Session(LIBSSH2_ERROR_SOCKET_RECV) => {
+                SshError::Protocol(format!("connection closed ({})", e.message()))
+            }
+            _ => SshError::Protocol(e.message().into()),
+        }
+    }
+}
+
+impl From<io::Error> for SshError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => SshError::Timeout,
+            _ => SshError::Protocol(e.to_string()),
+        }
+    }
+}
+
+/// What a remote command returned.
+#[derive(Debug)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+
+    /// stdout as text, trimmed: for one-line answers such as `hostname`.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).trim().to_string()
+    }
+}
+
+/// An SSH session that has completed its handshake.
+pub struct Connection {
+    session: Session,
+}
+
+impl Connection {
+    /// Connects and completes the SSH handshake, all within `timeout`.
+    pub fn open(addr: SocketAddr, timeout: Duration) -> Result<Connection, SshError> {
+        let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(SshError::Unreachable)?;
+        // A backstop under libssh2's own timeout: no read may block forever.
+        tcp.set_read_timeout(Some(timeout))?;
+        tcp.set_write_timeout(Some(timeout))?;
+        let _ = tcp.set_nodelay(true);
+        let mut session = Session::new()?;
+        session.set_tcp_stream(tcp);
+        session.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
+        session.handshake()?;
+        Ok(Connection { session })
+    }
+
+    /// The server's host key as its SSH wire blob (what known_hosts stores).
+    pub fn host_key(&self) -> Option<Vec<u8>> {
+        self.session.host_key().map(|(blob, _)| blob.to_vec())
+    }
+
+    /// Public-key authentication with an OpenSSH private key file.
+    pub fn authenticate(&self, user: &str, private_key: &Path) -> Result<(), SshError> {
+        if !private_key.is_file() {
+            return Err(SshError::KeyFile(format!(
+                "{}: no such file",
+                private_key.display()
+            )));
+        }
+        self.session
+            .userauth_pubkey_file(user, None, private_key, None)?;
+        if self.session.authenticated() {
+            Ok(())
+        } else {
+            Err(SshError::Denied)
+        }
+    }
+
+    /// Runs `command` (a POSIX sh command line) with `stdin` as its input.
+    pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
+        let mut channel = self.session.channel_session()?;
+        channel.exec(command)?;
+        if !stdin.is_empty() {
+            channel.write_all(stdin)?;
+        }
+        channel.send_eof()?;
+        let mut stdout = Vec::new();
+        channel.read_to_end(&mut stdout)?;
+        let mut stderr = Vec::new();
+        channel.stderr().read_to_end(&mut stderr)?;
+        channel.wait_close()?;
+        Ok(Output {
+            status: channel.exit_status()?,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let _ = self.session.disconnect(None, "rccr done", None);
+    }
+}
