@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+#---help---
+# Usage: tests/run.sh [--quick]
+#
+# Runs the whole RCCR test suite on a fresh Debian/Ubuntu machine: installs
+# what it needs (apt packages, pip tools, rustup components and targets),
+# then formatting, clippy, unit and integration tests (the virtual-LAN lab
+# tests need root: run as root, or as a user with sudo), shell/workflow/
+# Dockerfile lint, and the ARMv6 cross build run under qemu.
+#
+#   --quick   skip the ARMv6 cross build (the slowest step, ~10 min cold)
+#
+# Environment:
+#   RCCR_SKIP_INSTALL=1  do not install anything (a prepared machine)
+#---help---
+set -euo pipefail
+
+help() { sed -n '/^#---help---/,/^#---help---/p' "$0" | sed '1d;$d;s/^# \{0,1\}//'; }
+die() { printf 'tests/run.sh: %s\n' "$*" >&2; exit 1; }
+einfo() { printf '\n==> %s\n' "$*" >&2; }
+
+QUICK=0
+for arg in "$@"; do
+	case "$arg" in
+	--quick) QUICK=1 ;;
+	-h | --help) help; exit 0 ;;
+	*) die "unknown argument: $arg (see --help)" ;;
+	esac
+done
+
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || die "not root and no sudo: run as root"
+	SUDO="sudo"
+	# Build as this user, run the test binaries (lab tests need root) under sudo.
+	export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="sudo -E"
+fi
+
+# Tools the tests run: lab (iproute2, nftables, dnsmasq, sshd, udhcpc from
+# busybox), checks (file, qemu-user-static, shellcheck).
+APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox
+iputils-ping bind9-dnsutils procps psmisc util-linux file qemu-user-static shellcheck
+python3-yaml time"
+PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"
+
+install_apt() {
+	local missing=()
+	for pkg in $APT_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	einfo "apt-get install ${missing[*]}"
+	$SUDO apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_pip() {
+	einfo "pip install $PIP_PACKAGES"
+	# shellcheck disable=SC2086
+	python3 -m pip install -q --disable-pip-version-check $PIP_PACKAGES 2>/dev/null ||
+		python3 -m pip install -q --disable-pip-version-check --break-system-packages $PIP_PACKAGES
+}
+
+install_rust() {
+	command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain with rustup first"
+	einfo "rustup components and targets"
+	rustup component add rustfmt clippy rust-src >/dev/null 2>&1
+}
+
+if [ "${RCCR_SKIP_INSTALL:-0}" != 1 ]; then
+	install_apt
+	install_pip
+	install_rust
+	tests/tools.sh install
+fi
+
+einfo "cargo fmt --check"
+cargo fmt --all -- --check
+
+einfo "cargo clippy -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+einfo "cargo test (unit, integration, virtual-LAN lab)"
+cargo test --no-fail-fast
+
+einfo "lint: shellcheck, actionlint, hadolint"
+tests/tools.sh lint
+
+if [ "$QUICK" = 0 ]; then
+	einfo "ARMv6 (Pi 1 / Zero) static build, run under qemu"
+	image-builder/scripts/build-binaries.sh --check armhf
+fi
+
+einfo "all checks passed"
