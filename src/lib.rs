@@ -7,9 +7,13 @@
 pub mod applets;
 pub mod cli;
 pub mod error;
+pub mod failpoint;
 pub mod fsutil;
+pub mod json;
 pub mod keys;
+pub mod parallel;
 pub mod ssh;
+pub mod state;
 pub mod version;
 
 use std::ffi::OsString;

@@ -93,6 +93,32 @@ impl Output {
     }
 }
 
+/// A server's host key in the forms we print and store.
+#[derive(Clone, Debug)]
+pub struct HostKey {
+    /// `keytype base64`, as known_hosts and authorized_keys write keys.
+    pub line: String,
+    /// `SHA256:...`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    pub blob: Vec<u8>,
+}
+
+impl HostKey {
+    /// Whether a hashed known_hosts line (`|1|salt|hash ...`) names the
+    /// host at `ip`:`port`; libssh2 knows the HMAC-SHA1 scheme.
+    pub fn hashed_line_names(&self, line: &str, ip: std::net::IpAddr, port: u16) -> bool {
+        let Ok(session) = Session::new() else { return false };
+        let Ok(mut hosts) = session.known_hosts() else { return false };
+        if hosts.read_str(line, ssh2::KnownHostFileKind::OpenSSH).is_err() {
+            return false;
+        }
+        matches!(
+            hosts.check_port(&ip.to_string(), port, &self.blob),
+            ssh2::CheckResult::Match | ssh2::CheckResult::Mismatch
+        )
+    }
+}
+
 /// An SSH session that has completed its handshake.
 pub struct Connection {
     session: Session,
@@ -113,9 +139,15 @@ impl Connection {
         Ok(Connection { session })
     }
 
-    /// The server's host key as its SSH wire blob (what known_hosts stores).
-    pub fn host_key(&self) -> Option<Vec<u8>> {
-        self.session.host_key().map(|(blob, _)| blob.to_vec())
+    /// The server's host key as its SSH wire blob.
+    pub fn host_key(&self) -> Option<HostKey> {
+        let (blob, _) = self.session.host_key()?;
+        let key = ssh_key::PublicKey::from_bytes(blob).ok()?;
+        Some(HostKey {
+            line: key.to_openssh().ok()?,
+            fingerprint: key.fingerprint(Default::default()).to_string(),
+            blob: blob.to_vec(),
+        })
     }
 
     /// Public-key authentication with an OpenSSH private key file.

@@ -2,9 +2,11 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
-use crate::keys::{self, KeyType};
+use crate::keys::{self, nodes, rotation, status, KeyType};
+use crate::state::StatePaths;
 use argh::FromArgs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const APPLET: Applet = Applet {
     command: "keys",
@@ -65,22 +67,94 @@ struct GenArgs {
     force: bool,
 }
 
-/// Replace the temporary key with a cluster key on every node, with no lockout.
+/// Replace the temporary key with a cluster key on every node, with no
+/// lockout: the new key is added and verified before the old one is
+/// removed, and a node whose rotation is not committed in time restores
+/// its keys by itself. A re-run after any failure finishes the job.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "rotate")]
-struct RotateArgs {}
+struct RotateArgs {
+    /// a node's address, IP or IP:PORT (repeatable)
+    #[argh(option)]
+    host: Vec<String>,
+    /// a file with one node address per line (# comments allowed)
+    #[argh(option)]
+    hosts_file: Option<String>,
+    /// the private key that logs in today (default ~/.ssh/id_rsa, the image's temporary key)
+    #[argh(option)]
+    from_key: Option<String>,
+    /// type of the new key: ed25519 (default) or rsa
+    #[argh(option, long = "type", default = "KeyType::Ed25519")]
+    key_type: KeyType,
+    /// user to log in as (default root)
+    #[argh(option, default = "String::from(\"root\")")]
+    user: String,
+    /// SSH port for nodes given without one (default 22)
+    #[argh(option, default = "22")]
+    port: u16,
+    /// seconds after which a node that saw no commit restores its keys (default 120)
+    #[argh(option, default = "120")]
+    revert_after: u64,
+    /// seconds to wait for a node to connect and answer (default 10)
+    #[argh(option, default = "10")]
+    timeout: u64,
+    /// nodes handled at once (default 32)
+    #[argh(option, default = "32")]
+    parallel: usize,
+    /// state directory: journal and kept temporary key (default ~/.rccr, or $RCCR_STATE_DIR)
+    #[argh(option)]
+    state_dir: Option<String>,
+    /// known_hosts file for host key pinning (default ~/.ssh/known_hosts)
+    #[argh(option)]
+    known_hosts: Option<String>,
+    /// do not ask for confirmation
+    #[argh(switch)]
+    yes: bool,
+    /// print the result as JSON
+    #[argh(switch)]
+    json: bool,
+    /// delete rccr's kept copy of the temporary key (no more nodes will be added)
+    #[argh(switch)]
+    forget_temp_key: bool,
+}
 
-/// Show which of our keys each node accepts, and its pinned host key.
+/// Show which of our keys each node accepts (temporary, current, previous),
+/// its host key fingerprint and whether that fingerprint is pinned.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "status")]
-struct StatusArgs {}
+struct StatusArgs {
+    /// a node's address, IP or IP:PORT (repeatable; default: the nodes of the last rotation)
+    #[argh(option)]
+    host: Vec<String>,
+    /// a file with one node address per line
+    #[argh(option)]
+    hosts_file: Option<String>,
+    /// user to log in as (default root)
+    #[argh(option, default = "String::from(\"root\")")]
+    user: String,
+    /// SSH port for nodes given without one (default 22)
+    #[argh(option, default = "22")]
+    port: u16,
+    /// seconds to wait for a node (default 5)
+    #[argh(option, default = "5")]
+    timeout: u64,
+    /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
+    #[argh(option)]
+    state_dir: Option<String>,
+    /// known_hosts file (default ~/.ssh/known_hosts)
+    #[argh(option)]
+    known_hosts: Option<String>,
+    /// print the result as JSON
+    #[argh(switch)]
+    json: bool,
+}
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let Args { command } = cli::parse(cmd, args)?;
     match command {
         Command::Gen(a) => gen(a),
         Command::Rotate(a) => rotate(a),
-        Command::Status(StatusArgs {}) => Err(Error::NotImplemented),
+        Command::Status(a) => status::status(a.try_into()?),
     }
 }
 
@@ -131,6 +205,34 @@ fn gen(args: GenArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn rotate(RotateArgs {}: RotateArgs) -> Result<(), Error> {
-    Err(Error::NotImplemented)
+fn rotate(args: RotateArgs) -> Result<(), Error> {
+    let nodes = nodes::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
+    rotation::rotate(rotation::Options {
+        nodes,
+        from_key: args.from_key.map(PathBuf::from),
+        key_type: args.key_type,
+        user: args.user,
+        revert_after: Duration::from_secs(args.revert_after),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        parallel: args.parallel.max(1),
+        paths: StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref()),
+        yes: args.yes,
+        json: args.json,
+        forget_temp_key: args.forget_temp_key,
+    })
+}
+
+impl TryFrom<StatusArgs> for status::Options {
+    type Error = Error;
+
+    fn try_from(args: StatusArgs) -> Result<Self, Error> {
+        Ok(status::Options {
+            nodes: nodes::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
+            port: args.port,
+            user: args.user,
+            timeout: Duration::from_secs(args.timeout.max(1)),
+            paths: StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref()),
+            json: args.json,
+        })
+    }
 }

@@ -1,5 +1,13 @@
 //! SSH key material: generating key pairs and writing them the way OpenSSH
 //! expects (OpenSSH formats, private 0600, public 0644, atomic writes).
+pub mod authorized;
+pub mod journal;
+pub mod known_hosts;
+pub mod nodes;
+pub mod rotate;
+pub mod rotation;
+pub mod status;
+
 use crate::error::Error;
 use crate::fsutil;
 use rand_core::OsRng;
@@ -72,6 +80,25 @@ pub fn public_line(key: &PrivateKey) -> Result<String, Error> {
     key.public_key()
         .to_openssh()
         .map_err(|e| Error::Failed(format!("cannot encode public key: {e}")))
+}
+
+/// Reads an unencrypted OpenSSH private key and derives its public line.
+pub fn load_key(path: &Path) -> Result<rotate::Key, Error> {
+    let what = path.display().to_string();
+    let text = std::fs::read(path).map_err(|e| Error::io(format!("cannot read key {what}"), e))?;
+    let key = PrivateKey::from_openssh(&text).map_err(|e| {
+        Error::bad_input(&what, format!("not an OpenSSH private key ({e}); give another --from-key"))
+    })?;
+    if key.is_encrypted() {
+        return Err(Error::bad_input(
+            &what,
+            "the key is passphrase-protected; rccr needs an unencrypted key",
+        ));
+    }
+    Ok(rotate::Key {
+        path: path.to_path_buf(),
+        line: public_line(&key)?,
+    })
 }
 
 /// Writes `key` to `private` (0600) and its public half to `private.pub`

@@ -1,0 +1,29 @@
+//! Failpoints for the fault-injection tests: with `RCCR_FAILPOINT=NAME` (or
+//! `NAME:N`, the N-th time it is reached), rccr stops at that point, writes
+//! what it reached to `$RCCR_FAILPOINT_DIR/reached`, and waits until the
+//! test creates `$RCCR_FAILPOINT_DIR/continue` (or SIGKILLs it). Without
+//! the variable a failpoint costs one environment lookup.
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static HITS: AtomicUsize = AtomicUsize::new(0);
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// Marks that `name` was reached; `detail` (a node) is written for the test.
+pub fn reached(name: &str, detail: &str) {
+    let Ok(spec) = std::env::var("RCCR_FAILPOINT") else { return };
+    let (wanted, nth) = match spec.split_once(':') {
+        Some((n, count)) => (n.to_string(), count.parse().unwrap_or(1)),
+        None => (spec, 1),
+    };
+    if wanted != name || HITS.fetch_add(1, Ordering::SeqCst) + 1 != nth {
+        return;
+    }
+    let dir = PathBuf::from(std::env::var_os("RCCR_FAILPOINT_DIR").unwrap_or_else(|| ".".into()));
+    let _ = std::fs::write(dir.join("reached"), format!("{name} {detail}\n"));
+    let start = Instant::now();
+    while !dir.join("continue").exists() && start.elapsed() < MAX_WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

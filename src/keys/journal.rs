@@ -1,0 +1,142 @@
+//! The rotation journal: one small file, rewritten atomically at every
+//! phase change, so a re-run after a crash (even SIGKILL) knows which key
+//! pair the interrupted run used and which nodes it involved. The nodes'
+//! real state is always probed again; the journal never overrides it.
+//!
+//! ```text
+//! rotation 4f2a0c9e1b7d3a65
+//! new-key /root/.ssh/id_ed25519
+//! old-key /root/.ssh/id_rsa
+//! node 10.213.0.101:22 staged
+//! ```
+use crate::error::Error;
+use crate::fsutil;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    pub rotation: String,
+    pub new_key: PathBuf,
+    pub old_key: PathBuf,
+    /// `(node, phase)` in the order nodes were given.
+    pub nodes: Vec<(String, String)>,
+}
+
+impl Record {
+    pub fn parse(text: &str, origin: &Path) -> Result<Record, Error> {
+        let mut record = Record::default();
+        for (index, line) in text.lines().enumerate() {
+            let bad = || {
+                Error::bad_input(
+                    format!("{}:{}", origin.display(), index + 1),
+                    "unreadable journal line; move the file away to start over",
+                )
+            };
+            let (word, rest) = line.split_once(' ').ok_or_else(bad)?;
+            match word {
+                "rotation" => record.rotation = rest.to_string(),
+                "new-key" => record.new_key = PathBuf::from(rest),
+                "old-key" => record.old_key = PathBuf::from(rest),
+                "node" => {
+                    let (node, phase) = rest.split_once(' ').ok_or_else(bad)?;
+                    record.nodes.push((node.to_string(), phase.to_string()));
+                }
+                _ => return Err(bad()),
+            }
+        }
+        Ok(record)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "rotation {}\nnew-key {}\nold-key {}\n",
+            self.rotation,
+            self.new_key.display(),
+            self.old_key.display()
+        );
+        for (node, phase) in &self.nodes {
+            out.push_str(&format!("node {node} {phase}\n"));
+        }
+        out
+    }
+
+    pub fn phase(&self, node: &str) -> Option<&str> {
+        self.nodes.iter().find(|(n, _)| n == node).map(|(_, p)| p.as_str())
+    }
+
+    pub fn set_phase(&mut self, node: &str, phase: &str) {
+        match self.nodes.iter_mut().find(|(n, _)| n == node) {
+            Some(entry) => entry.1 = phase.to_string(),
+            None => self.nodes.push((node.to_string(), phase.to_string())),
+        }
+    }
+}
+
+/// Reads a journal file; `None` when there is none.
+pub fn load(path: &Path) -> Result<Option<Record>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Record::parse(&text, path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+    }
+}
+
+/// A journal shared by the worker threads of one run.
+pub struct Journal {
+    path: PathBuf,
+    record: Mutex<Record>,
+}
+
+impl Journal {
+    /// Writes `record` durably and returns the live journal.
+    pub fn create(path: PathBuf, record: Record) -> Result<Journal, Error> {
+        fsutil::write_atomic(&path, record.render().as_bytes(), 0o600)?;
+        Ok(Journal {
+            path,
+            record: Mutex::new(record),
+        })
+    }
+
+    pub fn record(&self, node: &str, phase: &str) -> Result<(), Error> {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        record.set_phase(node, phase);
+        fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)
+    }
+
+    pub fn snapshot(&self) -> Record {
+        self.record.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_and_parse_round_trip() {
+        let mut record = Record {
+            rotation: "abc".into(),
+            new_key: "/root/.ssh/id_ed25519".into(),
+            old_key: "/root/.ssh/id_rsa".into(),
+            nodes: vec![],
+        };
+        record.set_phase("10.0.0.1:22", "pending");
+        record.set_phase("10.0.0.2:22", "pending");
+        record.set_phase("10.0.0.1:22", "staged");
+        let text = record.render();
+        assert_eq!(Record::parse(&text, Path::new("j")).unwrap(), record);
+        assert_eq!(record.phase("10.0.0.1:22"), Some("staged"));
+        assert_eq!(record.phase("10.0.0.9:22"), None);
+    }
+
+    #[test]
+    fn a_bad_line_names_file_and_line() {
+        let err = Record::parse("rotation x\nbogus\n", Path::new("/s/journal")).unwrap_err();
+        assert!(err.to_string().starts_with("/s/journal:2:"), "{err}");
+    }
+}

@@ -1,0 +1,85 @@
+//! Node addresses from the command line and from hosts files.
+use super::rotate::Node;
+use crate::error::Error;
+use std::net::{IpAddr, SocketAddr};
+
+/// Parses `IP` or `IP:PORT` (`[v6]:PORT` for IPv6).
+pub fn parse(text: &str, default_port: u16) -> Option<Node> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Some(Node {
+            ip: addr.ip(),
+            port: addr.port(),
+        });
+    }
+    text.parse::<IpAddr>().ok().map(|ip| Node {
+        ip,
+        port: default_port,
+    })
+}
+
+/// The nodes named by `--host` options and a `--hosts-file`, in order, once each.
+pub fn collect(hosts: &[String], hosts_file: Option<&str>, port: u16) -> Result<Vec<Node>, Error> {
+    let mut nodes = Vec::new();
+    for host in hosts {
+        let node = parse(host, port).ok_or_else(|| {
+            Error::bad_input(
+                format!("--host {host}"),
+                "not an IP address; give IP or IP:PORT",
+            )
+        })?;
+        push_once(&mut nodes, node);
+    }
+    if let Some(file) = hosts_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Error::io(format!("cannot read hosts file {file}"), e))?;
+        for (index, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let node = parse(line, port).ok_or_else(|| {
+                Error::bad_input(
+                    format!("{file}:{}", index + 1),
+                    format!("'{line}' is not an IP address; give one IP or IP:PORT per line"),
+                )
+            })?;
+            push_once(&mut nodes, node);
+        }
+    }
+    Ok(nodes)
+}
+
+pub fn push_once(nodes: &mut Vec<Node>, node: Node) {
+    if !nodes.contains(&node) {
+        nodes.push(node);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_with_and_without_ports() {
+        assert_eq!(parse("10.0.0.5", 22).unwrap().to_string(), "10.0.0.5");
+        assert_eq!(parse(" 10.0.0.5:2222 ", 22).unwrap().port, 2222);
+        assert_eq!(parse("[fe80::1]:22", 2).unwrap().port, 22);
+        assert_eq!(parse("fe80::1", 2).unwrap().port, 2);
+        assert!(parse("node1", 22).is_none());
+        assert!(parse("10.0.0.256", 22).is_none());
+    }
+
+    #[test]
+    fn hosts_file_errors_name_file_and_line() {
+        let path = std::env::temp_dir().join(format!("rccr-hosts-{}", std::process::id()));
+        std::fs::write(&path, "# nodes\n10.0.0.1\n\n10.0.0.1 # again\nbad-name\n").unwrap();
+        let err = collect(&[], Some(path.to_str().unwrap()), 22).unwrap_err();
+        assert!(err.to_string().contains(":5: 'bad-name'"), "{err}");
+        std::fs::write(&path, "10.0.0.1\n10.0.0.2:23 # two\n10.0.0.1\n").unwrap();
+        let nodes = collect(&["10.0.0.3".into()], Some(path.to_str().unwrap()), 22).unwrap();
+        let names: Vec<_> = nodes.iter().map(|n| n.to_string()).collect();
+        assert_eq!(names, ["10.0.0.3", "10.0.0.1", "10.0.0.2:23"]);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
