@@ -45,10 +45,16 @@ pub enum Error {
     NotImplemented,
     AppletNotFound(String),
     /// Malformed input: `what` names the file or value, `msg` says what to do.
-    BadInput { what: String, msg: String },
+    BadInput {
+        what: String,
+        msg: String,
+    },
     Permission(String),
     /// An I/O error with the path or action it concerns.
-    Io { context: String, source: io::Error },
+    Io {
+        context: String,
+        source: io::Error,
+    },
     /// Anything else that went wrong, already worded for the user.
     Failed(String),
 }

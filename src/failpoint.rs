@@ -12,7 +12,9 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 
 /// Marks that `name` was reached; `detail` (a node) is written for the test.
 pub fn reached(name: &str, detail: &str) {
-    let Ok(spec) = std::env::var("RCCR_FAILPOINT") else { return };
+    let Ok(spec) = std::env::var("RCCR_FAILPOINT") else {
+        return;
+    };
     let (wanted, nth) = match spec.split_once(':') {
         Some((n, count)) => (n.to_string(), count.parse().unwrap_or(1)),
         None => (spec, 1),

@@ -59,7 +59,10 @@ mod tests {
         fs::write(&path, b"old").unwrap();
         write_atomic(&path, b"new", 0o600).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         fs::remove_dir_all(&dir).unwrap();
@@ -68,6 +71,9 @@ mod tests {
     #[test]
     fn write_atomic_into_missing_directory_fails_naming_the_path() {
         let err = write_atomic(Path::new("/nonexistent-rccr-dir/file"), b"x", 0o600).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent-rccr-dir/file"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent-rccr-dir/file"),
+            "{err}"
+        );
     }
 }

@@ -107,9 +107,16 @@ impl HostKey {
     /// Whether a hashed known_hosts line (`|1|salt|hash ...`) names the
     /// host at `ip`:`port`; libssh2 knows the HMAC-SHA1 scheme.
     pub fn hashed_line_names(&self, line: &str, ip: std::net::IpAddr, port: u16) -> bool {
-        let Ok(session) = Session::new() else { return false };
-        let Ok(mut hosts) = session.known_hosts() else { return false };
-        if hosts.read_str(line, ssh2::KnownHostFileKind::OpenSSH).is_err() {
+        let Ok(session) = Session::new() else {
+            return false;
+        };
+        let Ok(mut hosts) = session.known_hosts() else {
+            return false;
+        };
+        if hosts
+            .read_str(line, ssh2::KnownHostFileKind::OpenSSH)
+            .is_err()
+        {
             return false;
         }
         matches!(

@@ -67,7 +67,10 @@ fn every_link_name_reaches_its_own_applet() {
     for name in ["rccr-scan", "rccr-keys", "rccr-init"] {
         let out = run(symlink_as(&dir, name), &["--help"]);
         assert!(out.status.success(), "{name}: {}", stderr(&out));
-        assert!(stdout(&out).starts_with(&format!("Usage: {name}")), "{name}");
+        assert!(
+            stdout(&out).starts_with(&format!("Usage: {name}")),
+            "{name}"
+        );
     }
     // A release download keeps its arch suffix and is still the multiplexer.
     let out = run(symlink_as(&dir, "rccr-aarch64"), &["--version"]);
@@ -117,7 +120,11 @@ fn install_symbolic_twice_and_over_a_stale_link() {
     for name in ["rccr", "rccr-scan", "rccr-keys", "rccr-init"] {
         assert_eq!(std::fs::read_link(dir.0.join(name)).unwrap(), exe, "{name}");
     }
-    assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 4, "no temp files left");
+    assert_eq!(
+        std::fs::read_dir(&dir.0).unwrap().count(),
+        4,
+        "no temp files left"
+    );
 }
 
 #[test]
@@ -146,7 +153,15 @@ fn top_level_help_lists_the_seed_commands_and_exit_codes() {
     let out = run(RCCR, &["--help"]);
     assert!(out.status.success());
     let help = stdout(&out);
-    for command in ["setup", "scan", "keygen", "keyrotate", "init", "status", "version"] {
+    for command in [
+        "setup",
+        "scan",
+        "keygen",
+        "keyrotate",
+        "init",
+        "status",
+        "version",
+    ] {
         assert!(
             help.lines().any(|l| l.trim_start().starts_with(command)),
             "--help lacks {command}:\n{help}"
@@ -179,7 +194,10 @@ fn version_names_version_target_and_revision() {
     let out = run(RCCR, &["--version"]);
     assert!(out.status.success());
     let line = stdout(&out);
-    assert!(line.starts_with(&format!("rccr {} (", env!("CARGO_PKG_VERSION"))), "{line}");
+    assert!(
+        line.starts_with(&format!("rccr {} (", env!("CARGO_PKG_VERSION"))),
+        "{line}"
+    );
     assert!(line.contains("linux"), "no target triple: {line}");
     assert!(line.contains(", git "), "no revision: {line}");
     assert_eq!(run(RCCR, &["version"]).stdout, out.stdout);

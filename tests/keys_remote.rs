@@ -19,7 +19,11 @@ fn shells() -> Vec<Vec<&'static str>> {
         shells.push(vec!["/bin/busybox", "sh"]);
     }
     if shells.is_empty() || std::env::var_os("CI").is_some() {
-        assert_eq!(shells.len(), 2, "dash and busybox are needed (apt install dash busybox)");
+        assert_eq!(
+            shells.len(),
+            2,
+            "dash and busybox are needed (apt install dash busybox)"
+        );
     }
     shells
 }
@@ -53,7 +57,11 @@ impl Home {
     /// `read` split into (sum, armed rotation, content).
     fn read(&self, shell: &[&str]) -> (String, String, Vec<u8>) {
         let out = self.run(shell, &["read"], b"");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut parts = out.stdout.splitn(3, |b| *b == b'\n');
         let sum = String::from_utf8(parts.next().unwrap().to_vec()).unwrap();
         let armed = String::from_utf8(parts.next().unwrap().to_vec()).unwrap();
@@ -76,14 +84,18 @@ impl Drop for Home {
     }
 }
 
-const ORIGINAL: &[u8] = b"# mine\nfrom=\"10.0.0.0/8\" ssh-rsa AAAAOLD rccr-temporary-key\nssh-ed25519 AAAAOTHER bob\n";
+const ORIGINAL: &[u8] =
+    b"# mine\nfrom=\"10.0.0.0/8\" ssh-rsa AAAAOLD rccr-temporary-key\nssh-ed25519 AAAAOTHER bob\n";
 const STAGED: &[u8] = b"# mine\nfrom=\"10.0.0.0/8\" ssh-rsa AAAAOLD rccr-temporary-key\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
 const FINAL: &[u8] = b"# mine\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -95,7 +107,11 @@ fn read_reports_sum_armed_rotation_and_bytes() {
         assert_eq!(home.read(&shell), ("none".into(), "-".into(), vec![]));
         std::fs::write(home.ak(), ORIGINAL).unwrap();
         let (sum, armed, content) = home.read(&shell);
-        assert_eq!(sum, rccr::keys::authorized::cksum_line(ORIGINAL), "{shell:?}");
+        assert_eq!(
+            sum,
+            rccr::keys::authorized::cksum_line(ORIGINAL),
+            "{shell:?}"
+        );
         assert_eq!(armed, "-");
         assert_eq!(content, ORIGINAL);
     }
@@ -106,10 +122,15 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
     for shell in shells() {
         let home = Home::new("commit");
         std::fs::write(home.ak(), ORIGINAL).unwrap();
-        std::fs::set_permissions(home.0.join(".ssh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(home.0.join(".ssh"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         let (sum, _, _) = home.read(&shell);
         let out = home.run(&shell, &["stage", &sum, "r1", "2"], STAGED);
-        assert!(out.status.success(), "{shell:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{shell:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&home.ak()), 0o600);
@@ -117,7 +138,11 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
         let (sum, armed, _) = home.read(&shell);
         assert_eq!(armed, "r1");
         let out = home.run(&shell, &["commit", &sum, "r1"], FINAL);
-        assert!(out.status.success(), "{shell:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{shell:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL);
         assert_eq!(home.leftovers(), Vec::<String>::new(), "{shell:?}");
         // The disarmed timer must not undo the commit when it wakes.
@@ -133,9 +158,15 @@ fn an_uncommitted_stage_reverts_by_itself() {
         std::fs::write(home.ak(), ORIGINAL).unwrap();
         let (sum, _, _) = home.read(&shell);
         let out = home.run(&shell, &["stage", &sum, "r2", "1"], STAGED);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED);
-        wait_until("the revert", || std::fs::read(home.ak()).unwrap() == ORIGINAL);
+        wait_until("the revert", || {
+            std::fs::read(home.ak()).unwrap() == ORIGINAL
+        });
         wait_until("the marker to go", || home.leftovers().is_empty());
         // A commit after the revert is refused: the rotation expired.
         let (sum, armed, _) = home.read(&shell);
@@ -155,7 +186,10 @@ fn a_file_changed_after_reading_is_not_touched() {
         std::fs::write(home.ak(), b"ssh-ed25519 AAAAEDITED x\n").unwrap();
         let out = home.run(&shell, &["stage", &sum, "r3", "60"], STAGED);
         assert_eq!(out.status.code(), Some(4), "{shell:?}");
-        assert_eq!(std::fs::read(home.ak()).unwrap(), b"ssh-ed25519 AAAAEDITED x\n");
+        assert_eq!(
+            std::fs::read(home.ak()).unwrap(),
+            b"ssh-ed25519 AAAAEDITED x\n"
+        );
         assert!(home.leftovers().is_empty(), "{:?}", home.leftovers());
     }
 }
@@ -166,7 +200,10 @@ fn persist_reports_where_changes_live() {
         let home = Home::new("persist");
         let out = home.run(&shell, &["persist"], b"");
         let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(["disk", "volatile"].contains(&said.as_str()), "{shell:?}: {said}");
+        assert!(
+            ["disk", "volatile"].contains(&said.as_str()),
+            "{shell:?}: {said}"
+        );
     }
 }
 

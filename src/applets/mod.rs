@@ -143,7 +143,15 @@ mod tests {
 
     #[test]
     fn the_seed_plan_commands_exist() {
-        for c in ["setup", "scan", "keygen", "keyrotate", "init", "status", "version"] {
+        for c in [
+            "setup",
+            "scan",
+            "keygen",
+            "keyrotate",
+            "init",
+            "status",
+            "version",
+        ] {
             assert!(find_command(c).is_some(), "missing command {c}");
         }
     }

@@ -127,12 +127,26 @@ mod tests {
 
     #[test]
     fn blob_of_plain_optioned_and_commented_lines() {
-        assert_eq!(key_blob(RSA.as_bytes()), Some(&b"AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"[..]));
-        let with_opts = br#"from="10.0.0.0/8,192.168.1.1",command="echo a b \"c\"" ssh-ed25519 AAAAC3Nz x y"#;
+        assert_eq!(
+            key_blob(RSA.as_bytes()),
+            Some(&b"AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"[..])
+        );
+        let with_opts =
+            br#"from="10.0.0.0/8,192.168.1.1",command="echo a b \"c\"" ssh-ed25519 AAAAC3Nz x y"#;
         assert_eq!(key_blob(with_opts), Some(&b"AAAAC3Nz"[..]));
-        assert_eq!(key_blob(b"no-pty,restrict ecdsa-sha2-nistp256 AAAAE2 c\n"), Some(&b"AAAAE2"[..]));
+        assert_eq!(
+            key_blob(b"no-pty,restrict ecdsa-sha2-nistp256 AAAAE2 c\n"),
+            Some(&b"AAAAE2"[..])
+        );
         assert_eq!(key_blob(b"  \tssh-ed25519 AAAAX\r\n"), Some(&b"AAAAX"[..]));
-        for none in [&b"# ssh-rsa AAAA"[..], b"", b"\n", b"   ", b"garbage line", b"ssh-rsa"] {
+        for none in [
+            &b"# ssh-rsa AAAA"[..],
+            b"",
+            b"\n",
+            b"   ",
+            b"garbage line",
+            b"ssh-rsa",
+        ] {
             assert_eq!(key_blob(none), None, "{:?}", String::from_utf8_lossy(none));
         }
     }
@@ -145,7 +159,10 @@ mod tests {
         assert_eq!(&staged[original.len()..], format!("\n{ED}\n").as_bytes());
         assert_eq!(with_key(&staged, ED), staged);
         // The same key with another comment counts as present.
-        assert_eq!(with_key(&staged, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGGL other"), staged);
+        assert_eq!(
+            with_key(&staged, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGGL other"),
+            staged
+        );
         assert_eq!(with_key(b"", ED), format!("{ED}\n").as_bytes());
     }
 
@@ -161,7 +178,10 @@ mod tests {
             format!("# keys\nfrom=\"1.2.3.4\" ssh-rsa OTHER alice\n\n{ED}\n")
         );
         let unterminated = format!("{ED}\n{RSA}");
-        assert_eq!(without_keys(unterminated.as_bytes(), &[blob]), format!("{ED}\n").as_bytes());
+        assert_eq!(
+            without_keys(unterminated.as_bytes(), &[blob]),
+            format!("{ED}\n").as_bytes()
+        );
     }
 
     #[test]

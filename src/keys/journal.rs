@@ -62,7 +62,10 @@ impl Record {
     }
 
     pub fn phase(&self, node: &str) -> Option<&str> {
-        self.nodes.iter().find(|(n, _)| n == node).map(|(_, p)| p.as_str())
+        self.nodes
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, p)| p.as_str())
     }
 
     pub fn set_phase(&mut self, node: &str, phase: &str) {
@@ -105,7 +108,10 @@ impl Journal {
     }
 
     pub fn snapshot(&self) -> Record {
-        self.record.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn path(&self) -> &Path {

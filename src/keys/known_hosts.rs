@@ -34,18 +34,15 @@ pub fn host_field(ip: IpAddr, port: u16) -> String {
 
 /// Looks `host` (as [`host_field`] writes it) up with a key given as its
 /// public-key line `keytype base64`.
-pub fn check(
-    content: &str,
-    host: &str,
-    key: &str,
-    hashed_matches: &dyn Fn(&str) -> bool,
-) -> Pin {
+pub fn check(content: &str, host: &str, key: &str, hashed_matches: &dyn Fn(&str) -> bool) -> Pin {
     let mut fields = key.split_whitespace();
     let (key_type, key_b64) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
     let mut mismatch = None;
     for (index, line) in content.lines().enumerate() {
         let mut parts = line.split_whitespace();
-        let Some(patterns) = parts.next() else { continue };
+        let Some(patterns) = parts.next() else {
+            continue;
+        };
         if patterns.starts_with('#') || patterns.starts_with('@') {
             continue;
         }
@@ -109,7 +106,12 @@ impl KnownHosts {
     }
 
     /// Checks `key` for `host` without pinning anything.
-    pub fn check(&self, host: &str, key: &str, hashed: &dyn Fn(&str) -> bool) -> Result<Pin, Error> {
+    pub fn check(
+        &self,
+        host: &str,
+        key: &str,
+        hashed: &dyn Fn(&str) -> bool,
+    ) -> Result<Pin, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         Ok(check(&self.read()?, host, key, hashed))
     }
@@ -165,19 +167,28 @@ mod tests {
     fn match_mismatch_and_unknown() {
         let content = format!("# comment\n\nother.host,10.0.0.5 {ED_A} c\n10.0.0.6 {RSA}\n");
         assert_eq!(check(&content, "10.0.0.5", ED_A, &never), Pin::Match);
-        assert_eq!(check(&content, "10.0.0.5", ED_B, &never), Pin::Mismatch { line: 3 });
+        assert_eq!(
+            check(&content, "10.0.0.5", ED_B, &never),
+            Pin::Mismatch { line: 3 }
+        );
         // Another key type for the host is not a conflict (OpenSSH keeps both).
         assert_eq!(check(&content, "10.0.0.6", ED_A, &never), Pin::Unknown);
         assert_eq!(check(&content, "10.0.0.7", ED_A, &never), Pin::Unknown);
         // A port makes another host.
-        assert_eq!(check(&content, "[10.0.0.5]:2222", ED_B, &never), Pin::Unknown);
+        assert_eq!(
+            check(&content, "[10.0.0.5]:2222", ED_B, &never),
+            Pin::Unknown
+        );
     }
 
     #[test]
     fn markers_are_not_pins_and_hashed_lines_ask_the_callback() {
         let content = format!("@revoked 10.0.0.5 {ED_B}\n|1|c2FsdA==|aGFzaA== {ED_B}\n");
         assert_eq!(check(&content, "10.0.0.5", ED_A, &never), Pin::Unknown);
-        assert_eq!(check(&content, "10.0.0.5", ED_A, &|_| true), Pin::Mismatch { line: 2 });
+        assert_eq!(
+            check(&content, "10.0.0.5", ED_A, &|_| true),
+            Pin::Mismatch { line: 2 }
+        );
     }
 
     #[test]
@@ -185,14 +196,23 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rccr-kh-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = KnownHosts::new(dir.join("known_hosts"));
-        assert_eq!(store.check_or_pin("10.0.0.5", ED_A, &never).unwrap(), Pinned::New);
-        assert_eq!(store.check_or_pin("10.0.0.5", ED_A, &never).unwrap(), Pinned::Known);
+        assert_eq!(
+            store.check_or_pin("10.0.0.5", ED_A, &never).unwrap(),
+            Pinned::New
+        );
+        assert_eq!(
+            store.check_or_pin("10.0.0.5", ED_A, &never).unwrap(),
+            Pinned::Known
+        );
         assert_eq!(
             store.check_or_pin("10.0.0.5", ED_B, &never).unwrap(),
             Pinned::Mismatch { line: 1 }
         );
         std::fs::write(&store.path, "# mine, no newline").unwrap();
-        assert_eq!(store.check_or_pin("10.0.0.6", ED_A, &never).unwrap(), Pinned::New);
+        assert_eq!(
+            store.check_or_pin("10.0.0.6", ED_A, &never).unwrap(),
+            Pinned::New
+        );
         assert_eq!(
             std::fs::read_to_string(&store.path).unwrap(),
             format!("# mine, no newline\n10.0.0.6 {ED_A}\n")

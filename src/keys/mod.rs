@@ -87,7 +87,10 @@ pub fn load_key(path: &Path) -> Result<rotate::Key, Error> {
     let what = path.display().to_string();
     let text = std::fs::read(path).map_err(|e| Error::io(format!("cannot read key {what}"), e))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {
-        Error::bad_input(&what, format!("not an OpenSSH private key ({e}); give another --from-key"))
+        Error::bad_input(
+            &what,
+            format!("not an OpenSSH private key ({e}); give another --from-key"),
+        )
     })?;
     if key.is_encrypted() {
         return Err(Error::bad_input(
@@ -153,6 +156,9 @@ mod tests {
 
     #[test]
     fn public_path_appends_pub() {
-        assert_eq!(public_path(Path::new("/a/id_rsa")), Path::new("/a/id_rsa.pub"));
+        assert_eq!(
+            public_path(Path::new("/a/id_rsa")),
+            Path::new("/a/id_rsa.pub")
+        );
     }
 }

@@ -72,8 +72,11 @@ pub enum Outcome {
     Rotated,
     /// Back to (or kept at) the old keys: a step failed and was undone.
     Reverted,
-    /// Not touched: no connection, or none of our keys is accepted.
+    /// Not touched: no connection.
     Unreachable,
+    /// Not touched: accepts neither the old nor the new key, so it never
+    /// needs the old key kept for it.
+    Refused,
     /// Not touched: its host key differs from the pinned one.
     HostKeyMismatch,
     /// Accepts the new key, but the old key's removal is not confirmed: run again.
@@ -81,11 +84,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the node may still need the old key to be reached.
+    pub fn needs_old_key(self) -> bool {
+        !matches!(self, Outcome::Rotated | Outcome::Refused)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Rotated => "rotated",
             Outcome::Reverted => "reverted",
             Outcome::Unreachable => "unreachable",
+            Outcome::Refused => "refused",
             Outcome::HostKeyMismatch => "host-key-mismatch",
             Outcome::Incomplete => "incomplete",
         }
@@ -162,7 +171,10 @@ fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step
             match conn.authenticate(&plan.user, &plan.old.path) {
                 Ok(()) => {}
                 Err(SshError::Denied) => {
-                    return Err(Stop(Outcome::Unreachable, "refuses the old and the new key".into()))
+                    return Err(Stop(
+                        Outcome::Refused,
+                        "refuses the old and the new key".into(),
+                    ))
                 }
                 Err(e) => return Err(Stop(Outcome::Unreachable, e.to_string())),
             }
@@ -261,15 +273,24 @@ fn read(conn: &Connection) -> Step<Snapshot> {
     let mut field = || String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
     let (sum, armed) = (field(), field());
     let content = parts.next().unwrap_or_default().to_vec();
-    Ok(Snapshot { sum, armed, content })
+    Ok(Snapshot {
+        sum,
+        armed,
+        content,
+    })
 }
 
 fn stage(plan: &Plan, node: &Node, conn: &Connection) -> Step<()> {
     let snapshot = read(conn)?;
     let staged = authorized::with_key(&snapshot.content, &plan.new.line);
     let seconds = plan.revert_after.as_secs().max(1).to_string();
-    let out = run_remote(conn, "stage", &[&snapshot.sum, &plan.rotation_id, &seconds], &staged)
-        .map_err(|e| Stop(Outcome::Unreachable, format!("staging: {e}")))?;
+    let out = run_remote(
+        conn,
+        "stage",
+        &[&snapshot.sum, &plan.rotation_id, &seconds],
+        &staged,
+    )
+    .map_err(|e| Stop(Outcome::Unreachable, format!("staging: {e}")))?;
     match out.status {
         0 => Ok(()),
         REMOTE_CHANGED => Err(Stop(
@@ -278,7 +299,10 @@ fn stage(plan: &Plan, node: &Node, conn: &Connection) -> Step<()> {
         )),
         _ => Err(Stop(
             Outcome::Reverted,
-            format!("staging failed on {node}, nothing changed: {}", remote_error(&out)),
+            format!(
+                "staging failed on {node}, nothing changed: {}",
+                remote_error(&out)
+            ),
         )),
     }
 }
@@ -305,21 +329,37 @@ fn commit(plan: &Plan, conn: &Connection, snapshot: &Snapshot) -> Step<()> {
     let committed = authorized::without_keys(&snapshot.content, &[plan.old.blob()]);
     if !authorized::contains(&committed, plan.new.blob()) {
         // Never remove the old key from a file that lacks the new one.
-        return Err(Stop(Outcome::Reverted, "the new key is missing on the node".into()));
+        return Err(Stop(
+            Outcome::Reverted,
+            "the new key is missing on the node".into(),
+        ));
     }
-    let out = run_remote(conn, "commit", &[&snapshot.sum, &snapshot.armed], &committed)
-        .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
+    let out = run_remote(
+        conn,
+        "commit",
+        &[&snapshot.sum, &snapshot.armed],
+        &committed,
+    )
+    .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
     match out.status {
         0 => Ok(()),
         REMOTE_EXPIRED => Err(Stop(
             Outcome::Reverted,
             "the node reverted before the commit (raise --revert-after?)".into(),
         )),
-        _ => Err(Stop(Outcome::Incomplete, format!("commit: {}", remote_error(&out)))),
+        _ => Err(Stop(
+            Outcome::Incomplete,
+            format!("commit: {}", remote_error(&out)),
+        )),
     }
 }
 
-fn run_remote(conn: &Connection, action: &str, args: &[&str], stdin: &[u8]) -> Result<Output, String> {
+fn run_remote(
+    conn: &Connection,
+    action: &str,
+    args: &[&str],
+    stdin: &[u8],
+) -> Result<Output, String> {
     let mut command = format!("sh -c {} rccr {action}", shell_quote(REMOTE_SCRIPT));
     for arg in args {
         command.push(' ');
@@ -330,7 +370,11 @@ fn run_remote(conn: &Connection, action: &str, args: &[&str], stdin: &[u8]) -> R
 
 fn remote_error(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stderr);
-    let line = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     format!("exit {}: {}", out.status, line.trim())
 }
 
@@ -351,7 +395,10 @@ mod tests {
 
     #[test]
     fn node_names() {
-        let node = Node { ip: "10.0.0.5".parse().unwrap(), port: 22 };
+        let node = Node {
+            ip: "10.0.0.5".parse().unwrap(),
+            port: 22,
+        };
         assert_eq!(node.to_string(), "10.0.0.5");
         assert_eq!(node.journal_name(), "10.0.0.5:22");
         let node = Node { port: 2222, ..node };

@@ -40,7 +40,8 @@ pub fn rotate(opts: Options) -> Result<(), Error> {
     }
     let mut nodes = opts.nodes.clone();
     for (name, phase) in unfinished.iter().flat_map(|r| &r.nodes) {
-        if let (Some(node), false) = (nodes::parse(name, 22), phase == "rotated") {
+        let settled = phase == Outcome::Rotated.as_str() || phase == Outcome::Refused.as_str();
+        if let (Some(node), false) = (nodes::parse(name, 22), settled) {
             nodes::push_once(&mut nodes, node);
         }
     }
@@ -101,32 +102,45 @@ pub fn rotate(opts: Options) -> Result<(), Error> {
     let reports = rotate::rotate(&plan, &nodes, &progress);
     print_reports(&reports, opts.json)?;
 
-    let pending: Vec<String> = reports
+    let needing_old: Vec<String> = reports
         .iter()
-        .filter(|r| r.outcome != Outcome::Rotated)
+        .filter(|r| r.outcome.needs_old_key())
         .map(|r| r.node.to_string())
         .collect();
-    if !pending.is_empty() {
-        return Err(Error::Failed(format!(
-            "{} of {} nodes not rotated ({}); {} stays until they are: run again once they are reachable",
-            pending.len(),
-            reports.len(),
-            pending.join(", "),
-            plan.old.path.display()
-        )));
+    if needing_old.is_empty() {
+        finish(paths, &plan, &default_identity)?;
     }
-    finish(paths, &plan, &default_identity)
+    let not_rotated = reports
+        .iter()
+        .filter(|r| r.outcome != Outcome::Rotated)
+        .count();
+    if not_rotated == 0 {
+        return Ok(());
+    }
+    let mut message = format!("{not_rotated} of {} nodes not rotated", reports.len());
+    if !needing_old.is_empty() {
+        message.push_str(&format!(
+            "; {} stays until {} are: run again once they are reachable",
+            plan.old.path.display(),
+            needing_old.join(", ")
+        ));
+    }
+    Err(Error::Failed(message))
 }
 
-/// Every node committed: make the new key the one plain `ssh` offers and
-/// stop offering the old one. The kept copy in the state directory stays.
+/// Every node the old key could reach has committed: make the new key the
+/// one plain `ssh` offers and stop offering the old one. The kept copy in
+/// the state directory stays.
 fn finish(paths: &StatePaths, plan: &Plan, default_identity: &Path) -> Result<(), Error> {
     let staged_new = paths.state_dir.join("new_key");
     if plan.new.path == staged_new {
         // The new key waited outside ~/.ssh because the old one held its path.
         rename_pair(&staged_new, default_identity)?;
     } else if plan.old.path == default_identity {
-        for path in [default_identity.to_path_buf(), public_path(default_identity)] {
+        for path in [
+            default_identity.to_path_buf(),
+            public_path(default_identity),
+        ] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -141,7 +155,10 @@ fn finish(paths: &StatePaths, plan: &Plan, default_identity: &Path) -> Result<()
     eprintln!(
         "rccr keyrotate: every node rotated; the old key is no longer offered{}",
         if paths.kept_temp_key().exists() {
-            format!(" (rccr keeps a root-only copy at {})", paths.kept_temp_key().display())
+            format!(
+                " (rccr keeps a root-only copy at {})",
+                paths.kept_temp_key().display()
+            )
         } else {
             String::new()
         }
@@ -150,7 +167,10 @@ fn finish(paths: &StatePaths, plan: &Plan, default_identity: &Path) -> Result<()
 }
 
 fn rename_pair(from: &Path, to: &Path) -> Result<(), Error> {
-    for (a, b) in [(from.to_path_buf(), to.to_path_buf()), (public_path(from), public_path(to))] {
+    for (a, b) in [
+        (from.to_path_buf(), to.to_path_buf()),
+        (public_path(from), public_path(to)),
+    ] {
         std::fs::rename(&a, &b)
             .map_err(|e| Error::io(format!("cannot move {} to {}", a.display(), b.display()), e))?;
     }
@@ -167,12 +187,21 @@ fn keep_temp_key(paths: &StatePaths, old: &Key) -> Result<(), Error> {
     let secret = std::fs::read(&old.path)
         .map_err(|e| Error::io(format!("cannot read {}", old.path.display()), e))?;
     fsutil::write_atomic(&kept, &secret, 0o600)?;
-    fsutil::write_atomic(&public_path(&kept), format!("{}\n", old.line).as_bytes(), 0o600)
+    fsutil::write_atomic(
+        &public_path(&kept),
+        format!("{}\n", old.line).as_bytes(),
+        0o600,
+    )
 }
 
 /// The cluster key: the interrupted run's, else the one at OpenSSH's default
 /// path, else a new one, written durably before any node hears of it.
-fn new_key(paths: &StatePaths, kind: KeyType, old: &Key, unfinished: Option<&Record>) -> Result<Key, Error> {
+fn new_key(
+    paths: &StatePaths,
+    kind: KeyType,
+    old: &Key,
+    unfinished: Option<&Record>,
+) -> Result<Key, Error> {
     if let Some(record) = unfinished.filter(|r| r.new_key.exists()) {
         return load_key(&record.new_key);
     }
@@ -221,7 +250,10 @@ fn confirm(nodes: &[Node], old: &Key, new: &Key) -> Result<(), Error> {
     );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
-    stdin.lock().read_line(&mut answer).map_err(|e| Error::io("stdin", e))?;
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("stdin", e))?;
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
@@ -229,7 +261,11 @@ fn confirm(nodes: &[Node], old: &Key, new: &Key) -> Result<(), Error> {
     }
 }
 
-fn forget_temp_key(paths: &StatePaths, unfinished: Option<&Record>, nodes: &[Node]) -> Result<(), Error> {
+fn forget_temp_key(
+    paths: &StatePaths,
+    unfinished: Option<&Record>,
+    nodes: &[Node],
+) -> Result<(), Error> {
     if !nodes.is_empty() {
         return Err(Error::Usage(
             "rccr keyrotate: --forget-temp-key takes no nodes".into(),

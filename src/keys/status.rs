@@ -91,7 +91,12 @@ fn role_keys(paths: &StatePaths, record: Option<&Record>) -> [Option<PathBuf>; 3
     [temporary, current, previous]
 }
 
-fn probe(node: &Node, opts: &Options, keys: &[Option<PathBuf>; 3], known_hosts: &KnownHosts) -> NodeStatus {
+fn probe(
+    node: &Node,
+    opts: &Options,
+    keys: &[Option<PathBuf>; 3],
+    known_hosts: &KnownHosts,
+) -> NodeStatus {
     let mut status = NodeStatus {
         node: *node,
         host_key: None,
@@ -116,13 +121,16 @@ fn probe(node: &Node, opts: &Options, keys: &[Option<PathBuf>; 3], known_hosts: 
         if status.host_key.is_none() {
             if let Some(host_key) = conn.host_key() {
                 let hashed = |line: &str| host_key.hashed_line_names(line, node.ip, node.port);
-                status.pinned =
-                    match known_hosts.check(&host_field(node.ip, node.port), &host_key.line, &hashed) {
-                        Ok(Pin::Match) => "yes",
-                        Ok(Pin::Mismatch { .. }) => "MISMATCH",
-                        Ok(Pin::Unknown) => "no",
-                        Err(_) => "?",
-                    };
+                status.pinned = match known_hosts.check(
+                    &host_field(node.ip, node.port),
+                    &host_key.line,
+                    &hashed,
+                ) {
+                    Ok(Pin::Match) => "yes",
+                    Ok(Pin::Mismatch { .. }) => "MISMATCH",
+                    Ok(Pin::Unknown) => "no",
+                    Err(_) => "?",
+                };
                 status.host_key = Some(host_key.fingerprint);
             }
         }
@@ -135,7 +143,12 @@ fn probe(node: &Node, opts: &Options, keys: &[Option<PathBuf>; 3], known_hosts: 
     status
 }
 
-fn print(statuses: &[NodeStatus], keys: &[Option<PathBuf>; 3], paths: &StatePaths, as_json: bool) -> Result<(), Error> {
+fn print(
+    statuses: &[NodeStatus],
+    keys: &[Option<PathBuf>; 3],
+    paths: &StatePaths,
+    as_json: bool,
+) -> Result<(), Error> {
     let mut out = String::new();
     if as_json {
         out.push('[');
@@ -149,7 +162,11 @@ fn print(statuses: &[NodeStatus], keys: &[Option<PathBuf>; 3], paths: &StatePath
                 json::string(s.pinned)
             ));
             for (role, accepts) in ROLES.iter().zip(&s.accepts) {
-                out.push_str(&format!(", {}: {}", json::string(role), json::string(accepts)));
+                out.push_str(&format!(
+                    ", {}: {}",
+                    json::string(role),
+                    json::string(accepts)
+                ));
             }
             let error = s.error.as_deref().map_or("null".into(), json::string);
             out.push_str(&format!(", \"error\": {error}}}"));
@@ -175,7 +192,9 @@ fn print(statuses: &[NodeStatus], keys: &[Option<PathBuf>; 3], paths: &StatePath
             }
         }
         for (role, key) in ROLES.iter().zip(keys) {
-            let shown = key.as_ref().map_or("none".into(), |p| p.display().to_string());
+            let shown = key
+                .as_ref()
+                .map_or("none".into(), |p| p.display().to_string());
             out.push_str(&format!("{role} key: {shown}\n"));
         }
         if paths.kept_temp_key().exists() {
