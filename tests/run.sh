@@ -8,7 +8,8 @@
 # tests need root: run as root, or as a user with sudo), shell/workflow/
 # Dockerfile lint, and the ARMv6 cross build run under qemu.
 #
-#   --quick   skip the ARMv6 cross build (the slowest step, ~10 min cold)
+#   --quick          skip the ARMv6 cross build (the slowest step, ~10 min cold)
+#   --install-only   install what the tests and the demo need, then stop
 #
 # Environment:
 #   RCCR_SKIP_INSTALL=1  do not install anything (a prepared machine)
@@ -20,9 +21,11 @@ die() { printf 'tests/run.sh: %s\n' "$*" >&2; exit 1; }
 einfo() { printf '\n==> %s\n' "$*" >&2; }
 
 QUICK=0
+INSTALL_ONLY=0
 for arg in "$@"; do
 	case "$arg" in
 	--quick) QUICK=1 ;;
+	--install-only) INSTALL_ONLY=1 ;;
 	-h | --help) help; exit 0 ;;
 	*) die "unknown argument: $arg (see --help)" ;;
 	esac
@@ -40,7 +43,7 @@ fi
 
 # Tools the tests run: lab (iproute2, nftables, dnsmasq, sshd, udhcpc from
 # busybox), checks (file, qemu-user-static, shellcheck).
-APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox
+APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
 iputils-ping bind9-dnsutils procps psmisc util-linux file qemu-user-static shellcheck
 python3-yaml time"
 PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"
@@ -75,6 +78,7 @@ if [ "${RCCR_SKIP_INSTALL:-0}" != 1 ]; then
 	install_rust
 	tests/tools.sh install
 fi
+[ "$INSTALL_ONLY" = 0 ] || exit 0
 
 einfo "cargo fmt --check"
 cargo fmt --all -- --check
