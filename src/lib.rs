@@ -12,9 +12,12 @@ pub mod fsutil;
 pub mod json;
 pub mod keys;
 pub mod parallel;
+pub mod scan;
 pub mod ssh;
 pub mod state;
+pub mod sys;
 pub mod version;
+pub mod wire;
 
 use std::ffi::OsString;
 

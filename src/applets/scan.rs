@@ -2,7 +2,12 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
+use crate::scan::{self, output, snapshot, Options};
+use crate::wire::ipv4::{Cidr, CidrError};
 use argh::FromArgs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub const APPLET: Applet = Applet {
     command: "scan",
@@ -11,12 +16,235 @@ pub const APPLET: Applet = Applet {
     main,
 };
 
-/// Sweep the LAN with ARP and ICMP, name every live host and show those
-/// whose hostname contains the filter (default ReCyClusteR).
+/// Sweep the LAN with ARP (ICMP echo beyond the local subnets), name every
+/// live host by reverse DNS, probe TCP port 22, and list the hosts whose
+/// hostname contains the filter, plus unnamed hosts with SSH open. Needs
+/// root. With no --subnet, sweeps the subnets of the default route's
+/// interface (or of every interface that is up).
 #[derive(FromArgs)]
-struct Args {}
+struct Args {
+    /// sweep this subnet (CIDR, e.g. 192.168.1.0/24); repeatable
+    #[argh(option)]
+    subnet: Vec<String>,
+    /// sweep the subnets of this interface (with --subnet: use it for ARP)
+    #[argh(option)]
+    iface: Option<String>,
+    /// hosts whose hostname contains STR, ignoring case, are ours
+    /// (default ReCyClusteR)
+    #[argh(option, default = "scan::DEFAULT_FILTER.to_string()")]
+    filter: String,
+    /// list every live host, not only ours and unnamed SSH hosts
+    #[argh(switch)]
+    all: bool,
+    /// print a JSON array instead of a table
+    #[argh(switch)]
+    json: bool,
+    /// how long to wait for answers, retries included (default 300, 1 to 60000)
+    #[argh(option, default = "scan::DEFAULT_TIMEOUT.as_millis() as u32")]
+    timeout_ms: u32,
+    /// how many more times to ask a silent address (default 3, at most 10)
+    #[argh(option, default = "scan::DEFAULT_RETRIES")]
+    retries: u8,
+    /// write the live hosts to FILE, to compare a later scan against
+    #[argh(option)]
+    save: Option<String>,
+    /// list only hosts that are not in FILE (written by --save)
+    #[argh(option)]
+    since: Option<String>,
+    /// allow sweeping subnets larger than a /16
+    #[argh(switch)]
+    force: bool,
+    /// log in to each SSH host with the temporary key and use its hostname
+    #[argh(switch)]
+    ssh_names: bool,
+    /// the temporary private key for --ssh-names (default ~/.ssh/id_rsa)
+    #[argh(option)]
+    key: Option<String>,
+}
+
+fn usage(cmd: &[&str], msg: &str) -> Error {
+    Error::Usage(format!(
+        "{}: {msg}\nRun '{} --help' for usage.",
+        cmd.join(" "),
+        cmd.join(" ")
+    ))
+}
+
+/// Parses one --subnet value, naming it in the error.
+fn parse_subnet(text: &str) -> Result<Cidr, Error> {
+    let what = format!("--subnet {text}");
+    Cidr::parse(text).map_err(|e| match e {
+        CidrError::Syntax => Error::bad_input(
+            what,
+            "not an IPv4 subnet in CIDR form, such as 192.168.1.0/24",
+        ),
+        CidrError::HostBits(net) => {
+            Error::bad_input(what, format!("host bits are set; did you mean {net}?"))
+        }
+    })
+}
+
+fn default_key() -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    Path::new(&home).join(".ssh/id_rsa")
+}
+
+fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
+    if args.timeout_ms == 0 || args.timeout_ms > 60_000 {
+        return Err(usage(cmd, "--timeout-ms must be between 1 and 60000"));
+    }
+    if args.retries > 10 {
+        return Err(usage(cmd, "--retries must be at most 10"));
+    }
+    if args.key.is_some() && !args.ssh_names {
+        return Err(usage(cmd, "--key is for --ssh-names"));
+    }
+    let mut opts = Options::new(&args.filter);
+    opts.subnets = args
+        .subnet
+        .iter()
+        .map(|s| parse_subnet(s))
+        .collect::<Result<_, _>>()?;
+    opts.iface = args.iface.clone();
+    opts.timeout = Duration::from_millis(u64::from(args.timeout_ms));
+    opts.retries = args.retries;
+    opts.force = args.force;
+    if args.ssh_names {
+        let key = args
+            .key
+            .as_ref()
+            .map(PathBuf::from)
+            .unwrap_or_else(default_key);
+        if !key.is_file() {
+            return Err(Error::bad_input(
+                format!("--key {}", key.display()),
+                "no such file: the temporary private key is needed for --ssh-names",
+            ));
+        }
+        opts.ssh_key = Some(key);
+    }
+    Ok(opts)
+}
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
-    let Args {} = cli::parse(cmd, args)?;
-    Err(Error::NotImplemented)
+    let args: Args = cli::parse(cmd, args)?;
+    let opts = options(cmd, &args)?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|p| snapshot::load(Path::new(p)))
+        .transpose()?;
+
+    let report = scan::run(&opts)?;
+
+    if let Some(path) = &args.save {
+        snapshot::save(Path::new(path), &report.hosts)?;
+    }
+    let shown: Vec<scan::Host> = report
+        .hosts
+        .iter()
+        .filter(|h| args.all || h.is_interesting())
+        .filter(|h| since.as_ref().map_or(true, |s| snapshot::is_new(h, s)))
+        .cloned()
+        .collect();
+    let text = if args.json {
+        output::json(&shown)
+    } else {
+        output::table(&shown)
+    };
+    let mut stderr = std::io::stderr().lock();
+    for warning in &report.warnings {
+        let _ = writeln!(stderr, "{}: warning: {warning}", cmd.join(" "));
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("cannot write the result", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(args: &[&str]) -> Result<Options, Error> {
+        let args: Args = cli::parse(&["rccr-scan"], args)?;
+        options(&["rccr-scan"], &args)
+    }
+
+    #[test]
+    fn defaults() {
+        let o = opts(&[]).unwrap();
+        assert_eq!(o.filter, "ReCyClusteR");
+        assert_eq!(o.timeout, scan::DEFAULT_TIMEOUT);
+        assert_eq!(o.retries, scan::DEFAULT_RETRIES);
+        assert!(o.subnets.is_empty() && o.iface.is_none() && o.ssh_key.is_none() && !o.force);
+    }
+
+    #[test]
+    fn subnets_and_options() {
+        let o = opts(&[
+            "--subnet",
+            "10.0.0.0/24",
+            "--subnet",
+            "10.1.0.0/16",
+            "--filter",
+            "x",
+            "--timeout-ms",
+            "50",
+            "--retries",
+            "1",
+        ])
+        .unwrap();
+        assert_eq!(o.subnets.len(), 2);
+        assert_eq!(o.filter, "x");
+        assert_eq!(o.timeout, Duration::from_millis(50));
+        assert_eq!(o.retries, 1);
+    }
+
+    #[test]
+    fn bad_subnets_are_named() {
+        let err = opts(&["--subnet", "10.0.0.1/24"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--subnet 10.0.0.1/24: host bits are set; did you mean 10.0.0.0/24?"
+        );
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+        for bad in ["10.0.0.0/33", "banana", "10.0.0.0/-1", ""] {
+            let err = opts(&["--subnet", bad]).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("--subnet {bad}: not an IPv4 subnet")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_usage_errors() {
+        for args in [
+            &["--timeout-ms", "0"][..],
+            &["--timeout-ms", "60001"],
+            &["--retries", "11"],
+            &["--retries", "300"],
+            &["--key", "k"],
+        ] {
+            let err = opts(args).unwrap_err();
+            assert_eq!(
+                err.exit_code(),
+                crate::error::ExitCode::Usage,
+                "{args:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn ssh_names_needs_the_key_file() {
+        let err = opts(&["--ssh-names", "--key", "/nonexistent/id_rsa"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("--key /nonexistent/id_rsa: no such file"),
+            "{err}"
+        );
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+    }
 }

@@ -1,0 +1,177 @@
+//! The LAN scanner behind `rccr-scan` (and `rccr setup`).
+//!
+//! One run goes through four steps, each bounded in time:
+//! 1. [`plan`]: which subnets to sweep, and how: ARP on the interface a
+//!    subnet is attached to, ICMP echo for a subnet reached through a router.
+//! 2. [`sweep`]: all requests at once (lightly paced), silent addresses asked
+//!    again `retries` times, every reply checked against what we sent.
+//! 3. [`lookup`]: one reverse (PTR) query and one TCP connect to port 22 for
+//!    every live host, all in flight together.
+//! 4. With `ssh_key` set, [`names`]: log in with the temporary key and read
+//!    `hostname`, which then beats the DNS name.
+//!
+//! [`Options::filter`] decides which hosts are ours; `rccr setup` passes
+//! the one from its configuration.
+use crate::error::Error;
+use crate::sys;
+use crate::wire::ethernet::Address as MacAddr;
+use crate::wire::ipv4::Cidr;
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub mod lookup;
+pub mod names;
+pub mod output;
+pub mod plan;
+pub mod snapshot;
+pub mod sweep;
+
+/// The filter used when no configuration names one.
+pub const DEFAULT_FILTER: &str = "ReCyClusteR";
+/// How long a sweep listens after its first requests, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(300);
+/// How many times a silent address is asked again, by default.
+pub const DEFAULT_RETRIES: u8 = 3;
+
+/// What to sweep and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Subnets to sweep; empty means those of `iface` or the default route's.
+    pub subnets: Vec<Cidr>,
+    /// The interface whose subnets to sweep (or to use for `subnets`).
+    pub iface: Option<String>,
+    /// A host is ours when its hostname contains this, ignoring case.
+    pub filter: String,
+    /// How long each step waits for answers, retries included.
+    pub timeout: Duration,
+    /// How many more times a silent address is asked, within `timeout`.
+    pub retries: u8,
+    /// Allow subnets larger than a /16.
+    pub force: bool,
+    /// Log in with this private key to read each SSH host's `hostname`.
+    pub ssh_key: Option<PathBuf>,
+}
+
+impl Options {
+    /// Defaults, with the filter a configuration gives.
+    pub fn new(filter: &str) -> Options {
+        Options {
+            subnets: Vec::new(),
+            iface: None,
+            filter: filter.into(),
+            timeout: DEFAULT_TIMEOUT,
+            retries: DEFAULT_RETRIES,
+            force: false,
+            ssh_key: None,
+        }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::new(DEFAULT_FILTER)
+    }
+}
+
+/// Where a hostname came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameSource {
+    Dns,
+    Ssh,
+}
+
+impl NameSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameSource::Dns => "dns",
+            NameSource::Ssh => "ssh",
+        }
+    }
+}
+
+/// One live host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub ip: Ipv4Addr,
+    /// Known for hosts found by ARP; `None` for hosts behind a router.
+    pub mac: Option<MacAddr>,
+    /// As received (see [`names`] for how it is checked before display).
+    pub hostname: Option<String>,
+    pub name_source: Option<NameSource>,
+    /// TCP port 22 accepted a connection.
+    pub ssh: bool,
+    /// With `ssh_key`: whether the key logged in (`None`: not tried).
+    pub login: Option<bool>,
+    /// The hostname is a valid name containing the filter, and, if we tried
+    /// to log in, the key was accepted.
+    pub matches: bool,
+}
+
+impl Host {
+    fn new(ip: Ipv4Addr, mac: Option<MacAddr>) -> Host {
+        Host {
+            ip,
+            mac,
+            hostname: None,
+            name_source: None,
+            ssh: false,
+            login: None,
+            matches: false,
+        }
+    }
+
+    /// Shown without `--all`: ours, unnamed SSH hosts (to be named), and
+    /// hosts whose name claims to be ours but refused our key.
+    pub fn is_interesting(&self) -> bool {
+        self.matches || (self.hostname.is_none() && self.ssh) || self.login == Some(false)
+    }
+}
+
+/// What a scan found, and what the user should hear about on stderr.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Live hosts, sorted by address.
+    pub hosts: Vec<Host>,
+    pub warnings: Vec<String>,
+}
+
+/// A socket error: permission problems become the one "run as root" error.
+pub(crate) fn socket_error(what: &str, e: io::Error) -> Error {
+    if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) {
+        Error::Permission(
+            "sweeping the LAN needs raw sockets: run as root (or with CAP_NET_RAW)".into(),
+        )
+    } else {
+        Error::io(what, e)
+    }
+}
+
+/// Sweeps, names and classifies the hosts as `opts` asks.
+pub fn run(opts: &Options) -> Result<Report, Error> {
+    let ifaces = sys::interfaces().map_err(|e| Error::io("cannot list network interfaces", e))?;
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let jobs = plan::plan(opts, &ifaces, plan::default_route_iface(&routes).as_deref())?;
+    let mut report = Report::default();
+    let found = sweep::sweep(&jobs, opts.timeout, opts.retries, &mut report.warnings)?;
+    let mut hosts: Vec<Host> = found
+        .into_iter()
+        .map(|(ip, mac)| Host::new(ip, mac))
+        .collect();
+    let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    lookup::lookup(
+        &mut hosts,
+        &lookup::nameservers(&resolv),
+        opts.timeout,
+        opts.retries,
+    )?;
+    if let Some(key) = &opts.ssh_key {
+        names::ssh_names(&mut hosts, key, &mut report.warnings);
+    }
+    for host in &mut hosts {
+        host.matches = names::matches(host, &opts.filter);
+    }
+    report.hosts = hosts;
+    Ok(report)
+}

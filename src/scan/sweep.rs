@@ -1,0 +1,658 @@
+//! Finding live hosts: ARP on attached subnets, ICMP echo elsewhere.
+//!
+//! Every address gets one request, sent in bursts of [`BURST`] per
+//! millisecond; replies are read between bursts. Addresses still silent are
+//! asked again `retries` times, spread evenly over `timeout`, and a reply to
+//! any round counts. A reply counts only if it answers what we asked: an
+//! ARP reply to our address from inside the subnet we swept on that
+//! interface, an echo reply with our identifier and our random payload.
+use super::plan::{Job, Via};
+use super::socket_error;
+use crate::error::Error;
+use crate::sys::{self, IcmpSocket, PacketSocket};
+use crate::wire::ethernet::{self, Address as MacAddr, EtherType};
+use crate::wire::{arp, icmp, ipv4};
+use std::collections::BTreeMap;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// Requests sent per pacing tick.
+pub const BURST: usize = 32;
+/// The pacing tick, in milliseconds: at most `BURST` requests per tick.
+const TICK_MS: i32 = 1;
+/// A receive buffer for one Ethernet frame or IPv4 datagram.
+const FRAME_MAX: usize = 1514;
+/// The echo payload: random, so a reply proves it saw our request.
+const COOKIE_LEN: usize = 8;
+
+/// Live addresses and, for ARP, the MAC address that answered.
+pub type Found = BTreeMap<Ipv4Addr, Option<MacAddr>>;
+
+enum Channel {
+    Arp {
+        sock: PacketSocket,
+        mac: MacAddr,
+    },
+    Icmp {
+        sock: IcmpSocket,
+        ident: u16,
+        cookie: [u8; COOKIE_LEN],
+    },
+}
+
+impl Channel {
+    fn fd(&self) -> i32 {
+        match self {
+            Channel::Arp { sock, .. } => sock.as_raw_fd(),
+            Channel::Icmp { sock, .. } => sock.as_raw_fd(),
+        }
+    }
+}
+
+/// One subnet's addresses, as integers `first..first + count`, and which of
+/// them are still to be asked.
+struct Target {
+    first: u32,
+    count: u32,
+    channel: usize,
+    /// Our address on the interface (ARP only): requests come from it.
+    src: Ipv4Addr,
+    /// One bit per address: set while the address has not answered.
+    pending: Vec<u64>,
+    /// The first send error, reported if nothing in the subnet answered.
+    error: Option<io::Error>,
+    cidr: crate::wire::ipv4::Cidr,
+}
+
+impl Target {
+    fn index_of(&self, ip: Ipv4Addr) -> Option<u32> {
+        let offset = u32::from(ip).wrapping_sub(self.first);
+        (offset < self.count).then_some(offset)
+    }
+
+    fn is_pending(&self, i: u32) -> bool {
+        self.pending[(i / 64) as usize] & (1 << (i % 64)) != 0
+    }
+
+    fn clear(&mut self, i: u32) {
+        self.pending[(i / 64) as usize] &= !(1 << (i % 64));
+    }
+
+    /// The first pending index at or after `from`.
+    fn next_pending(&self, from: u32) -> Option<u32> {
+        let mut word = (from / 64) as usize;
+        let mut bits = *self.pending.get(word)? & (u64::MAX << (from % 64));
+        loop {
+            if bits != 0 {
+                let i = word as u32 * 64 + bits.trailing_zeros();
+                return (i < self.count).then_some(i);
+            }
+            word += 1;
+            bits = *self.pending.get(word)?;
+        }
+    }
+
+    fn any_pending(&self) -> bool {
+        self.pending.iter().any(|w| *w != 0)
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0; N];
+    // Without randomness the cookie is merely predictable, not wrong.
+    let _ = getrandom::getrandom(&mut bytes);
+    bytes
+}
+
+/// Opens the sockets and sweeps every job; warnings (address conflicts,
+/// unreachable subnets) are appended to `warnings`.
+pub fn sweep(
+    jobs: &[Job],
+    timeout: Duration,
+    retries: u8,
+    warnings: &mut Vec<String>,
+) -> Result<Found, Error> {
+    let mut channels: Vec<Channel> = Vec::new();
+    // What each channel is for: an interface index, or None for ICMP.
+    let mut keys: Vec<Option<u32>> = Vec::new();
+    let mut targets = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let (key, src) = match &job.via {
+            Via::Arp { index, src, .. } => (Some(*index), *src),
+            Via::Icmp => (None, Ipv4Addr::UNSPECIFIED),
+        };
+        let channel = match keys.iter().position(|k| *k == key) {
+            Some(at) => at,
+            None => {
+                channels.push(open_channel(&job.via)?);
+                keys.push(key);
+                channels.len() - 1
+            }
+        };
+        let (first, last) = job.cidr.host_range();
+        let count = last - first + 1;
+        let words = count.div_ceil(64) as usize;
+        let mut pending = vec![u64::MAX; words];
+        if count % 64 != 0 {
+            pending[words - 1] = (1u64 << (count % 64)) - 1;
+        }
+        let mut target = Target {
+            first,
+            count,
+            channel,
+            src,
+            pending,
+            error: None,
+            cidr: job.cidr,
+        };
+        for ip in &job.skip {
+            if let Some(i) = target.index_of(*ip) {
+                target.clear(i);
+            }
+        }
+        targets.push(target);
+    }
+
+    let mut sweep = Sweep {
+        channels,
+        targets,
+        found: Found::new(),
+        conflicts: Vec::new(),
+    };
+    sweep.run(timeout, retries)?;
+    for (ip, first, other) in &sweep.conflicts {
+        warnings.push(format!(
+            "{ip} answered from two MAC addresses, {first} and {other} (an address conflict?); listed once, with {first}"
+        ));
+    }
+    for target in &sweep.targets {
+        let answered = sweep
+            .found
+            .range(Ipv4Addr::from(target.first)..=Ipv4Addr::from(target.first + target.count - 1))
+            .next();
+        if let (Some(e), None) = (&target.error, answered) {
+            warnings.push(format!("cannot reach {}: {e}", target.cidr));
+        }
+    }
+    Ok(sweep.found)
+}
+
+fn open_channel(via: &Via) -> Result<Channel, Error> {
+    match via {
+        Via::Arp {
+            iface, index, mac, ..
+        } => {
+            let sock = PacketSocket::open(*index, u16::from(EtherType::Arp))
+                .map_err(|e| socket_error(&format!("cannot open an ARP socket on {iface}"), e))?;
+            Ok(Channel::Arp { sock, mac: *mac })
+        }
+        Via::Icmp => {
+            let sock =
+                IcmpSocket::open().map_err(|e| socket_error("cannot open an ICMP socket", e))?;
+            let ident = u16::from_ne_bytes(random_bytes());
+            Ok(Channel::Icmp {
+                sock,
+                ident,
+                cookie: random_bytes(),
+            })
+        }
+    }
+}
+
+struct Sweep {
+    channels: Vec<Channel>,
+    targets: Vec<Target>,
+    found: Found,
+    conflicts: Vec<(Ipv4Addr, MacAddr, MacAddr)>,
+}
+
+impl Sweep {
+    fn run(&mut self, timeout: Duration, retries: u8) -> Result<(), Error> {
+        let interval = timeout / (u32::from(retries) + 1);
+        let mut fds: Vec<sys::PollFd> = self
+            .channels
+            .iter()
+            .map(|c| sys::poll_fd(c.fd(), sys::POLLIN))
+            .collect();
+        let mut round = 0;
+        // Where the current round's sending stands: (target, index); None
+        // once the round is sent and we are listening.
+        let mut cursor = Some((0usize, 0u32));
+        let mut next_round = Instant::now();
+        loop {
+            if let Some((t, i)) = cursor {
+                cursor = self.send_burst(t, i)?;
+                if cursor.is_none() {
+                    next_round = Instant::now() + interval;
+                }
+            } else if Instant::now() >= next_round {
+                if round == retries {
+                    return Ok(());
+                }
+                round += 1;
+                cursor = Some((0, 0));
+                continue;
+            }
+            if !self.targets.iter().any(Target::any_pending) {
+                return Ok(());
+            }
+            let wait = match cursor {
+                Some(_) => TICK_MS,
+                None => {
+                    let left = next_round.saturating_duration_since(Instant::now());
+                    // Round up: waking a little late beats spinning.
+                    (left.as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32
+                }
+            };
+            for fd in fds.iter_mut() {
+                fd.revents = 0;
+            }
+            sys::poll(&mut fds, wait).map_err(|e| Error::io("poll", e))?;
+            for (c, fd) in fds.iter().enumerate() {
+                if fd.revents != 0 {
+                    self.drain(c)?;
+                }
+            }
+        }
+    }
+
+    /// Sends up to BURST requests from (target, index) on; returns where
+    /// to go on, or None when the round is done.
+    fn send_burst(&mut self, mut t: usize, mut i: u32) -> Result<Option<(usize, u32)>, Error> {
+        let mut sent = 0;
+        while sent < BURST {
+            let Some(target) = self.targets.get_mut(t) else {
+                return Ok(None);
+            };
+            let Some(next) = target.next_pending(i) else {
+                t += 1;
+                i = 0;
+                continue;
+            };
+            i = next;
+            let ip = Ipv4Addr::from(target.first + i);
+            match send_request(&self.channels[target.channel], target.src, ip, i) {
+                Ok(()) => {}
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::ENOBUFS) =>
+                {
+                    // The queue is full: try this address again next tick.
+                    return Ok(Some((t, i)));
+                }
+                Err(e) => match self.channels[target.channel] {
+                    Channel::Arp { .. } => {
+                        return Err(Error::io(
+                            format!("cannot send ARP requests for {}", target.cidr),
+                            e,
+                        ))
+                    }
+                    Channel::Icmp { .. } => {
+                        // Unreachable from here: stop asking this address.
+                        target.clear(i);
+                        target.error.get_or_insert(e);
+                    }
+                },
+            }
+            i += 1;
+            sent += 1;
+        }
+        Ok(Some((t, i)))
+    }
+
+    /// Reads every waiting reply on channel `c`.
+    fn drain(&mut self, c: usize) -> Result<(), Error> {
+        let mut buf = [0u8; FRAME_MAX];
+        loop {
+            let got = match &self.channels[c] {
+                Channel::Arp { sock, mac } => match sock.recv(&mut buf) {
+                    Ok(Some(n)) => parse_arp_reply(&buf[..n], *mac)
+                        .map(|(ip, tpa, mac)| (ip, Some(tpa), Some(mac))),
+                    Ok(None) => None,
+                    Err(e) => return recv_end(e),
+                },
+                Channel::Icmp {
+                    sock,
+                    ident,
+                    cookie,
+                } => match sock.recv(&mut buf) {
+                    Ok(n) => parse_echo_reply(&buf[..n], *ident, cookie).map(|ip| (ip, None, None)),
+                    Err(e) => return recv_end(e),
+                },
+            };
+            if let Some((ip, to, mac)) = got {
+                self.record(c, ip, to, mac);
+            }
+        }
+    }
+
+    /// Counts a reply from `ip` if it is one we asked for.
+    fn record(&mut self, c: usize, ip: Ipv4Addr, to: Option<Ipv4Addr>, mac: Option<MacAddr>) {
+        let Some(target) = self
+            .targets
+            .iter_mut()
+            .find(|t| t.channel == c && t.index_of(ip).is_some())
+        else {
+            return; // outside every subnet we swept on this channel
+        };
+        if to.is_some_and(|to| to != target.src) {
+            return; // an ARP reply to some other address of ours
+        }
+        let i = target.index_of(ip).unwrap_or(0);
+        if target.is_pending(i) {
+            target.clear(i);
+            self.found.insert(ip, mac);
+        } else if let (Some(Some(first)), Some(other)) = (self.found.get(&ip), mac) {
+            if *first != other && !self.conflicts.iter().any(|(c, _, _)| *c == ip) {
+                self.conflicts.push((ip, *first, other));
+            }
+        }
+    }
+}
+
+/// The end of a drain: no more data is fine, anything else is an error.
+fn recv_end(e: io::Error) -> Result<(), Error> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(()),
+        _ => Err(Error::io("cannot read replies", e)),
+    }
+}
+
+fn send_request(channel: &Channel, src: Ipv4Addr, ip: Ipv4Addr, index: u32) -> io::Result<()> {
+    match channel {
+        Channel::Arp { sock, mac } => {
+            let mut frame = [0u8; ARP_REQUEST_LEN];
+            arp_request(&mut frame, *mac, src, ip);
+            sock.send(&frame).map(drop)
+        }
+        Channel::Icmp {
+            sock,
+            ident,
+            cookie,
+        } => {
+            let mut message = [0u8; icmp::HEADER_LEN + COOKIE_LEN];
+            let repr = icmp::Repr::EchoRequest {
+                ident: *ident,
+                seq_no: index as u16,
+                data: cookie,
+            };
+            repr.emit(&mut icmp::Packet::new_unchecked(&mut message[..]));
+            sock.send_to(&message, ip).map(drop)
+        }
+    }
+}
+
+/// An Ethernet frame with an ARP request; the kernel pads it to 60 bytes.
+pub const ARP_REQUEST_LEN: usize = ethernet::HEADER_LEN + 28;
+
+/// Writes a broadcast "who has `ip`? tell `src`" from `mac` into `frame`.
+pub fn arp_request(frame: &mut [u8; ARP_REQUEST_LEN], mac: MacAddr, src: Ipv4Addr, ip: Ipv4Addr) {
+    let eth = ethernet::Repr {
+        src_addr: mac,
+        dst_addr: MacAddr::BROADCAST,
+        ethertype: EtherType::Arp,
+    };
+    let mut f = ethernet::Frame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    let request = arp::Repr {
+        operation: arp::Operation::Request,
+        source_hardware_addr: mac,
+        source_protocol_addr: src,
+        target_hardware_addr: MacAddr::default(),
+        target_protocol_addr: ip,
+    };
+    request.emit(&mut arp::Packet::new_unchecked(f.payload_mut()));
+}
+
+/// An ARP reply addressed to `our_mac`: (who answered, to which of our
+/// addresses, with which MAC). Anything else is None.
+pub fn parse_arp_reply(frame: &[u8], our_mac: MacAddr) -> Option<(Ipv4Addr, Ipv4Addr, MacAddr)> {
+    let frame = ethernet::Frame::new_checked(frame).ok()?;
+    if frame.ethertype() != EtherType::Arp {
+        return None;
+    }
+    let packet = arp::Packet::new_checked(frame.payload()).ok()?;
+    let reply = arp::Repr::parse(&packet).ok()?;
+    let sender = reply.source_hardware_addr;
+    let ok = reply.operation == arp::Operation::Reply
+        && reply.target_hardware_addr == our_mac
+        && sender.is_unicast();
+    ok.then_some((
+        reply.source_protocol_addr,
+        reply.target_protocol_addr,
+        sender,
+    ))
+}
+
+/// The source of an echo reply carrying our identifier and cookie.
+pub fn parse_echo_reply(datagram: &[u8], ident: u16, cookie: &[u8]) -> Option<Ipv4Addr> {
+    let ip = ipv4::Packet::new_checked(datagram).ok()?;
+    let repr = ipv4::Repr::parse(&ip).ok()?;
+    if repr.next_header != ipv4::PROTOCOL_ICMP {
+        return None;
+    }
+    let message = icmp::Packet::new_checked(ip.payload()).ok()?;
+    match icmp::Repr::parse(&message).ok()? {
+        icmp::Repr::EchoReply {
+            ident: id, data, ..
+        } if id == ident && data == cookie => Some(repr.src_addr),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OURS: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+    const THEIRS: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x05]);
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn arp_frame(
+        op: arp::Operation,
+        sender: MacAddr,
+        spa: &str,
+        tha: MacAddr,
+        tpa: &str,
+    ) -> Vec<u8> {
+        let mut frame = vec![0u8; ARP_REQUEST_LEN];
+        let eth = ethernet::Repr {
+            src_addr: sender,
+            dst_addr: tha,
+            ethertype: EtherType::Arp,
+        };
+        let mut f = ethernet::Frame::new_unchecked(&mut frame[..]);
+        eth.emit(&mut f);
+        arp::Repr {
+            operation: op,
+            source_hardware_addr: sender,
+            source_protocol_addr: ip(spa),
+            target_hardware_addr: tha,
+            target_protocol_addr: ip(tpa),
+        }
+        .emit(&mut arp::Packet::new_unchecked(f.payload_mut()));
+        frame
+    }
+
+    #[test]
+    fn request_frame_is_a_broadcast_who_has() {
+        let mut frame = [0xa5; ARP_REQUEST_LEN];
+        arp_request(&mut frame, OURS, ip("10.0.0.1"), ip("10.0.0.5"));
+        let f = ethernet::Frame::new_checked(&frame[..]).unwrap();
+        assert_eq!(f.dst_addr(), MacAddr::BROADCAST);
+        assert_eq!(f.src_addr(), OURS);
+        let repr = arp::Repr::parse(&arp::Packet::new_checked(f.payload()).unwrap()).unwrap();
+        assert_eq!(repr.operation, arp::Operation::Request);
+        assert_eq!(repr.source_protocol_addr, ip("10.0.0.1"));
+        assert_eq!(repr.target_protocol_addr, ip("10.0.0.5"));
+        assert_eq!(repr.target_hardware_addr, MacAddr([0; 6]));
+    }
+
+    #[test]
+    fn replies_to_us_are_taken() {
+        let frame = arp_frame(arp::Operation::Reply, THEIRS, "10.0.0.5", OURS, "10.0.0.1");
+        assert_eq!(
+            parse_arp_reply(&frame, OURS),
+            Some((ip("10.0.0.5"), ip("10.0.0.1"), THEIRS))
+        );
+        // Ethernet padding after the ARP packet is fine.
+        let mut padded = frame.clone();
+        padded.resize(60, 0);
+        assert!(parse_arp_reply(&padded, OURS).is_some());
+    }
+
+    #[test]
+    fn arp_junk_is_ignored() {
+        let request = arp_frame(
+            arp::Operation::Request,
+            THEIRS,
+            "10.0.0.5",
+            MacAddr([0; 6]),
+            "10.0.0.1",
+        );
+        assert_eq!(parse_arp_reply(&request, OURS), None);
+        let not_to_us = arp_frame(
+            arp::Operation::Reply,
+            THEIRS,
+            "10.0.0.5",
+            MacAddr([2, 9, 9, 9, 9, 9]),
+            "10.0.0.9",
+        );
+        assert_eq!(parse_arp_reply(&not_to_us, OURS), None);
+        let broadcast_sender = arp_frame(
+            arp::Operation::Reply,
+            MacAddr::BROADCAST,
+            "10.0.0.5",
+            OURS,
+            "10.0.0.1",
+        );
+        assert_eq!(parse_arp_reply(&broadcast_sender, OURS), None);
+        let frame = arp_frame(arp::Operation::Reply, THEIRS, "10.0.0.5", OURS, "10.0.0.1");
+        for len in 0..frame.len() {
+            assert_eq!(parse_arp_reply(&frame[..len], OURS), None, "{len}");
+        }
+        let mut ipv4_type = frame.clone();
+        ipv4_type[12..14].copy_from_slice(&[0x08, 0x00]);
+        assert_eq!(parse_arp_reply(&ipv4_type, OURS), None);
+    }
+
+    fn echo_reply(src: &str, ident: u16, data: &[u8]) -> Vec<u8> {
+        let message = icmp::Repr::EchoReply {
+            ident,
+            seq_no: 7,
+            data,
+        };
+        let mut datagram = vec![0u8; ipv4::HEADER_LEN + message.buffer_len()];
+        let header = ipv4::Repr {
+            src_addr: ip(src),
+            dst_addr: ip("10.0.0.1"),
+            next_header: ipv4::PROTOCOL_ICMP,
+            payload_len: message.buffer_len(),
+            hop_limit: 64,
+        };
+        let mut packet = ipv4::Packet::new_unchecked(&mut datagram[..]);
+        header.emit(&mut packet);
+        message.emit(&mut icmp::Packet::new_unchecked(packet.payload_mut()));
+        datagram
+    }
+
+    #[test]
+    fn echo_replies_need_our_ident_and_cookie() {
+        let cookie = [1, 2, 3, 4, 5, 6, 7, 8];
+        let good = echo_reply("172.16.0.9", 0x4242, &cookie);
+        assert_eq!(
+            parse_echo_reply(&good, 0x4242, &cookie),
+            Some(ip("172.16.0.9"))
+        );
+        assert_eq!(parse_echo_reply(&good, 0x4243, &cookie), None);
+        assert_eq!(
+            parse_echo_reply(
+                &echo_reply("172.16.0.9", 0x4242, b"12345678"),
+                0x4242,
+                &cookie
+            ),
+            None
+        );
+        for len in 0..good.len() {
+            assert_eq!(
+                parse_echo_reply(&good[..len], 0x4242, &cookie),
+                None,
+                "{len}"
+            );
+        }
+        let mut corrupt = good.clone();
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 0xff;
+        assert_eq!(parse_echo_reply(&corrupt, 0x4242, &cookie), None);
+    }
+
+    fn target(cidr: &str) -> Target {
+        let cidr = crate::wire::ipv4::Cidr::parse(cidr).unwrap();
+        let (first, last) = cidr.host_range();
+        let count = last - first + 1;
+        let words = count.div_ceil(64) as usize;
+        let mut pending = vec![u64::MAX; words];
+        if count % 64 != 0 {
+            pending[words - 1] = (1u64 << (count % 64)) - 1;
+        }
+        Target {
+            first,
+            count,
+            channel: 0,
+            src: ip("10.0.0.1"),
+            pending,
+            error: None,
+            cidr,
+        }
+    }
+
+    #[test]
+    fn pending_bits_walk_in_order() {
+        let mut t = target("10.0.0.0/24");
+        assert_eq!(t.count, 254);
+        assert_eq!(t.next_pending(0), Some(0));
+        t.clear(0);
+        t.clear(1);
+        assert_eq!(t.next_pending(0), Some(2));
+        for i in 2..253 {
+            t.clear(i);
+        }
+        assert_eq!(t.next_pending(0), Some(253));
+        t.clear(253);
+        assert_eq!(t.next_pending(0), None);
+        assert!(!t.any_pending());
+        assert_eq!(t.index_of(ip("10.0.0.1")), Some(0));
+        assert_eq!(t.index_of(ip("10.0.0.255")), None);
+        assert_eq!(t.index_of(ip("10.0.0.0")), None);
+    }
+
+    #[test]
+    fn replies_from_outside_or_twice_are_handled() {
+        let mut sweep = Sweep {
+            channels: Vec::new(),
+            targets: vec![target("10.0.0.0/24")],
+            found: Found::new(),
+            conflicts: Vec::new(),
+        };
+        sweep.record(0, ip("10.0.1.5"), Some(ip("10.0.0.1")), Some(THEIRS));
+        assert!(sweep.found.is_empty(), "outside the swept range");
+        sweep.record(1, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(THEIRS));
+        assert!(sweep.found.is_empty(), "on another channel");
+        sweep.record(0, ip("10.0.0.5"), Some(ip("10.0.0.2")), Some(THEIRS));
+        assert!(sweep.found.is_empty(), "to another address of ours");
+        sweep.record(0, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(THEIRS));
+        sweep.record(0, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(THEIRS));
+        assert_eq!(sweep.found.len(), 1);
+        assert!(sweep.conflicts.is_empty());
+        let other = MacAddr([0x02, 0, 0, 0, 0, 0x06]);
+        sweep.record(0, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(other));
+        sweep.record(0, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(other));
+        assert_eq!(sweep.found[&ip("10.0.0.5")], Some(THEIRS));
+        assert_eq!(sweep.conflicts, vec![(ip("10.0.0.5"), THEIRS, other)]);
+    }
+}
