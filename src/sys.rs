@@ -83,9 +83,27 @@ fn sockaddr_in(addr: SocketAddrV4) -> libc::sockaddr_in {
 const PACKET_OUTGOING: u8 = 4;
 /// `linux/icmp.h`: the raw ICMP socket option that drops message types.
 const ICMP_FILTER: libc::c_int = 1;
-/// Receive buffer we ask for on sweep sockets: replies to a large sweep
-/// arrive in bursts.
-const SWEEP_RCVBUF: libc::c_int = 1 << 20;
+/// Socket buffers we ask for on sweep sockets: replies to a large sweep
+/// arrive in bursts, and requests to addresses the kernel is still
+/// resolving hold send buffer space until it gives up on them.
+const SWEEP_BUF: libc::c_int = 1 << 20;
+/// `asm-generic/socket.h` (every target we build for): set a buffer size
+/// past the sysctl limit, which root may do.
+const SO_SNDBUFFORCE: libc::c_int = 32;
+const SO_RCVBUFFORCE: libc::c_int = 33;
+
+/// Asks for large buffers: forced past the sysctl limit where allowed,
+/// else as large as the limit lets us.
+fn grow_buffers(fd: &Fd) {
+    for (force, plain) in [
+        (SO_SNDBUFFORCE, libc::SO_SNDBUF),
+        (SO_RCVBUFFORCE, libc::SO_RCVBUF),
+    ] {
+        if setsockopt(fd, libc::SOL_SOCKET, force, &SWEEP_BUF).is_err() {
+            let _ = setsockopt(fd, libc::SOL_SOCKET, plain, &SWEEP_BUF);
+        }
+    }
+}
 
 /// An `AF_PACKET` socket on one interface that sees one EtherType and sends
 /// whole Ethernet frames.
@@ -111,7 +129,7 @@ impl PacketSocket {
                 mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
             )
         })?;
-        let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &SWEEP_RCVBUF);
+        grow_buffers(&fd);
         Ok(PacketSocket { fd })
     }
 
@@ -162,7 +180,7 @@ impl IcmpSocket {
         // A set bit drops that type: keep only type 0, echo reply.
         let filter: u32 = !1;
         setsockopt(&fd, libc::SOL_RAW, ICMP_FILTER, &filter)?;
-        let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &SWEEP_RCVBUF);
+        grow_buffers(&fd);
         Ok(IcmpSocket { fd })
     }
 
