@@ -110,6 +110,8 @@ pub fn query(id: u16, ip: Ipv4Addr) -> heapless::Vec<u8, { dns::HEADER_LEN + 34 
 struct Probe {
     started: Option<Instant>,
     attempts: u8,
+    /// Some attempt went out (a DNS query with no route never does).
+    sent: bool,
     done: bool,
 }
 
@@ -151,6 +153,7 @@ fn lookup_batch(
         .map(|_| Probe {
             started: Some(start),
             attempts: 0,
+            sent: false,
             done: servers.is_empty(),
         })
         .collect();
@@ -158,6 +161,7 @@ fn lookup_batch(
         .map(|_| Probe {
             started: None,
             attempts: 0,
+            sent: false,
             done: false,
         })
         .collect();
@@ -179,10 +183,17 @@ fn lookup_batch(
                 let server = servers[usize::from(p.attempts) % servers.len()];
                 let id = base.wrapping_add(i as u16);
                 match udp.send_to(&query(id, hosts[i].ip), SocketAddrV4::new(server, 53)) {
-                    Ok(_) => p.attempts += 1,
+                    Ok(_) => {
+                        p.attempts += 1;
+                        p.sent = true;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // No route to that server: count the try, the next may work.
-                    Err(_) => p.attempts += 1,
+                    // No route to that server: count the try, the next may
+                    // work; if none ever went out there is nothing to wait for.
+                    Err(_) => {
+                        p.attempts += 1;
+                        p.done = u32::from(p.attempts) == tries && !p.sent;
+                    }
                 }
             }
         }

@@ -1,0 +1,191 @@
+//! `rccr scan` through the real binary, without a lab: bad input is refused
+//! before any packet leaves, a user without raw sockets gets one line and
+//! exit 4, and a sweep of loopback inside a private network namespace runs
+//! the whole pipeline (ICMP sweep, DNS, TCP probe, JSON) end to end.
+//!
+//! Every scan here names `--iface lo --subnet 127.x`: even a test that went
+//! wrong could only ever reach loopback.
+use std::process::{Command, Output};
+
+const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
+
+fn scan(args: &[&str]) -> Output {
+    Command::new(RCCR).arg("scan").args(args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn is_root() -> bool {
+    // From /proc: no libc call (and no unsafe) in a test.
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool} >/dev/null")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Asserts exit code `code`, nothing on stdout, and one stderr line
+/// starting with `prefix`.
+fn assert_refused(out: &Output, code: i32, prefix: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "partial output: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(err.starts_with(prefix), "{err}");
+}
+
+#[test]
+fn invalid_cidr_is_bad_input_naming_it() {
+    let out = scan(&["--iface", "lo", "--subnet", "127.0.0.0/33"]);
+    assert_refused(
+        &out,
+        3,
+        "rccr scan: --subnet 127.0.0.0/33: not an IPv4 subnet",
+    );
+    let out = scan(&["--subnet", "banana"]);
+    assert_refused(&out, 3, "rccr scan: --subnet banana: not an IPv4 subnet");
+}
+
+#[test]
+fn host_bits_set_is_bad_input_with_the_network_meant() {
+    let out = scan(&["--iface", "lo", "--subnet", "127.0.0.1/30"]);
+    assert_refused(
+        &out,
+        3,
+        "rccr scan: --subnet 127.0.0.1/30: host bits are set; did you mean 127.0.0.0/30?",
+    );
+}
+
+#[test]
+fn unknown_interface_is_bad_input_listing_the_real_ones() {
+    let out = scan(&["--iface", "nosuch0", "--subnet", "127.0.0.0/30"]);
+    assert_refused(
+        &out,
+        3,
+        "rccr scan: --iface nosuch0: no such interface (there are: lo",
+    );
+}
+
+#[test]
+fn more_than_a_slash_16_needs_force() {
+    let out = scan(&["--iface", "lo", "--subnet", "127.0.0.0/15"]);
+    assert_refused(
+        &out,
+        3,
+        "rccr scan: --subnet 127.0.0.0/15: 127.0.0.0/15 has 131070 addresses",
+    );
+    assert!(stderr(&out).contains("--force"));
+    let out = scan(&["--iface", "lo", "--subnet", "126.0.0.0/7", "--force"]);
+    assert_refused(&out, 3, "rccr scan: --subnet 126.0.0.0/7");
+}
+
+#[test]
+fn out_of_range_options_are_usage_errors() {
+    for args in [
+        &["--retries", "11"][..],
+        &["--timeout-ms", "0"],
+        &["--key", "/k"],
+        &["--bogus"],
+    ] {
+        let out = scan(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn ssh_names_without_the_key_file_is_bad_input() {
+    let out = scan(&[
+        "--iface",
+        "lo",
+        "--subnet",
+        "127.0.0.0/30",
+        "--ssh-names",
+        "--key",
+        "/nonexistent/id_rsa",
+    ]);
+    assert_refused(
+        &out,
+        3,
+        "rccr scan: --key /nonexistent/id_rsa: no such file",
+    );
+}
+
+#[test]
+fn a_bad_since_file_is_refused_before_sweeping() {
+    let path = std::env::temp_dir().join(format!("rccr-scan-cli-since-{}", std::process::id()));
+    std::fs::write(&path, "10.0.0.1 not-a-mac\n").unwrap();
+    let out = scan(&[
+        "--iface",
+        "lo",
+        "--subnet",
+        "127.0.0.0/30",
+        "--since",
+        path.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&path).unwrap();
+    assert_refused(&out, 3, "rccr scan: --since ");
+    assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
+}
+
+#[test]
+fn without_raw_sockets_the_user_is_told_to_run_as_root() {
+    if !is_root() || !have("setpriv") {
+        eprintln!("skipped: needs root and setpriv to become an unprivileged user");
+        return;
+    }
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .args([RCCR, "scan", "--iface", "lo", "--subnet", "127.0.0.0/30"])
+        .output()
+        .unwrap();
+    assert_refused(
+        &out,
+        4,
+        "rccr scan: sweeping the LAN needs raw sockets: run as root",
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn loopback_sweep_in_a_private_namespace() {
+    if !is_root() || !have("unshare") || !have("ip") {
+        eprintln!("skipped: needs root, unshare and ip for a private network namespace");
+        return;
+    }
+    // A new network namespace: only lo, no route anywhere, so the PTR
+    // queries fail at once and the TCP probe is refused.
+    let script = format!(
+        "ip link set lo up && exec {RCCR} scan --iface lo --subnet 127.0.0.0/30 --all --json --timeout-ms 200"
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = String::from_utf8(out.stdout).unwrap();
+    // 127.0.0.1 is ours and never asked; 127.0.0.2 answers on loopback.
+    assert_eq!(
+        json,
+        "[\n  {\"ip\": \"127.0.0.2\", \"mac\": null, \"hostname\": null, \"name_source\": null, \"ssh\": false, \
+         \"match\": false}\n]\n"
+    );
+}
