@@ -23,7 +23,8 @@ pub fn reached(name: &str, detail: &str) {
         return;
     }
     let dir = PathBuf::from(std::env::var_os("RCCR_FAILPOINT_DIR").unwrap_or_else(|| ".".into()));
-    let _ = std::fs::write(dir.join("reached"), format!("{name} {detail}\n"));
+    let line = format!("{name} {detail} {}\n", std::process::id());
+    let _ = crate::fsutil::write_atomic(&dir.join("reached"), line.as_bytes(), 0o644);
     let start = Instant::now();
     while !dir.join("continue").exists() && start.elapsed() < MAX_WAIT {
         std::thread::sleep(Duration::from_millis(20));

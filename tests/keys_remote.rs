@@ -136,8 +136,8 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
         assert_eq!(mode(&home.ak()), 0o600);
         assert_eq!(mode(&home.0.join(".ssh")), 0o700);
         let (sum, armed, _) = home.read(&shell);
-        assert_eq!(armed, "r1");
-        let out = home.run(&shell, &["commit", &sum, "r1"], FINAL);
+        assert!(armed.starts_with("r1."), "{armed}");
+        let out = home.run(&shell, &["commit", &sum, &armed], FINAL);
         assert!(
             out.status.success(),
             "{shell:?}: {}",
@@ -171,9 +171,36 @@ fn an_uncommitted_stage_reverts_by_itself() {
         // A commit after the revert is refused: the rotation expired.
         let (sum, armed, _) = home.read(&shell);
         assert_eq!(armed, "-");
-        let out = home.run(&shell, &["commit", &sum, "r2"], FINAL);
+        let out = home.run(&shell, &["commit", &sum, "r2.1.1"], FINAL);
         assert_eq!(out.status.code(), Some(3), "{shell:?}");
         assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL);
+    }
+}
+
+#[test]
+fn a_timer_from_an_earlier_attempt_never_reverts_a_later_stage() {
+    for shell in shells() {
+        let home = Home::new("stale");
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let (sum, _, _) = home.read(&shell);
+        assert!(home
+            .run(&shell, &["stage", &sum, "r4", "1"], STAGED)
+            .status
+            .success());
+        let (sum, armed, _) = home.read(&shell);
+        assert!(home
+            .run(&shell, &["commit", &sum, &armed], FINAL)
+            .status
+            .success());
+        // The same rotation stages again (a re-run) before the first timer wakes.
+        let (sum, _, _) = home.read(&shell);
+        let restaged = [FINAL, b"ssh-ed25519 AAAANEWER x\n"].concat();
+        assert!(home
+            .run(&shell, &["stage", &sum, "r4", "30"], &restaged)
+            .status
+            .success());
+        std::thread::sleep(Duration::from_millis(1800));
+        assert_eq!(std::fs::read(home.ak()).unwrap(), restaged, "{shell:?}");
     }
 }
 

@@ -3,10 +3,10 @@
 # Key material arrives on stdin, never on a command line.
 #
 #   read                     print `cksum` of authorized_keys, the armed
-#                            rotation ID (or -), then the file's bytes
+#                            rotation's token (or -), then the file's bytes
 #   stage SUM ID SECONDS     if authorized_keys still has SUM: back it up, arm
 #                            a revert after SECONDS, install stdin as the file
-#   commit SUM ID            if rotation ID is still armed (- for none) and
+#   commit SUM TOKEN         if TOKEN (as read prints it; - for none) is armed and
 #                            the file still has SUM: disarm, install stdin,
 #                            drop the backup
 #   persist                  make the change survive a reboot (lbu on Alpine)
@@ -62,7 +62,10 @@ stage)
 	if ! { cp -p "$ak" "$bak.tmp" && mv -f "$bak.tmp" "$bak"; }; then
 		fail 1 "cannot back up $ak"
 	fi
-	if ! { printf '%s\n' "$3" >"$mark.tmp" && mv -f "$mark.tmp" "$mark"; }; then
+	# Each stage arms its own token, so a timer left by an earlier attempt
+	# of the same rotation can never revert this one.
+	token="$3.$$.$(date +%s)"
+	if ! { printf '%s\n' "$token" >"$mark.tmp" && mv -f "$mark.tmp" "$mark"; }; then
 		rm -f "$mark.tmp" "$bak"
 		fail 1 "cannot arm the revert"
 	fi
@@ -71,7 +74,7 @@ stage)
 	(
 		trap '' HUP
 		sleep "$4"
-		if [ "$(cat "$mark" 2>/dev/null)" = "$3" ]; then
+		if [ "$(cat "$mark" 2>/dev/null)" = "$token" ]; then
 			mv -f "$bak" "$ak" && rm -f "$mark"
 			sync
 		fi
@@ -84,7 +87,7 @@ stage)
 	echo staged
 	;;
 commit)
-	[ $# -eq 3 ] || fail 1 "usage: commit SUM ID"
+	[ $# -eq 3 ] || fail 1 "usage: commit SUM TOKEN"
 	[ "$(armed)" = "$3" ] || fail 3 "rotation $3 expired: the node reverted"
 	[ "$(sum_of "$ak")" = "$2" ] || fail 4 "$ak changed since it was staged"
 	# Disarm first: a crash from here on leaves old and new keys, never none.

@@ -1,0 +1,554 @@
+//! Key rotation on the virtual LAN, with faults injected at every phase.
+//!
+//! Every test ends by checking the two promises: no node is ever locked
+//! out (each accepts at least one key the control holds), and a re-run
+//! converges (every node rotated, the temporary key accepted nowhere, the
+//! cluster key everywhere, plain strict `ssh` works).
+mod common;
+
+use common::lab::{lab_script, require_root, stderr, stdout, Lab};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Short enough for tests to wait it out.
+const REVERT_SECS: u64 = 3;
+
+fn ips(lab: &Lab, names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| lab.ip(n)).collect()
+}
+
+fn rotate_args(lab: &Lab, names: &[&str], extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["rccr", "keyrotate", "--yes", "--timeout", "3"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(["--revert-after".into(), REVERT_SECS.to_string()]);
+    for ip in ips(lab, names) {
+        args.extend(["--host".into(), ip]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn rotate(lab: &Lab, names: &[&str], extra: &[&str]) -> Output {
+    let args = rotate_args(lab, names, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    lab.exec("control", &args)
+}
+
+/// A failpoint directory shared by the test and rccr inside the lab.
+struct Failpoint(PathBuf);
+
+impl Failpoint {
+    fn new(tag: &str) -> Failpoint {
+        let dir = std::env::temp_dir().join(format!("rccr-fp-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Failpoint(dir)
+    }
+
+    /// Starts a rotation that stops at failpoint `spec`.
+    fn start(&self, lab: &Lab, spec: &str, names: &[&str]) -> Child {
+        let mut args = vec![
+            "exec".to_string(),
+            lab.dir().display().to_string(),
+            "control".into(),
+            "env".into(),
+            format!("RCCR_FAILPOINT={spec}"),
+            format!("RCCR_FAILPOINT_DIR={}", self.0.display()),
+        ];
+        args.extend(rotate_args(lab, names, &[]));
+        Command::new(lab_script())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits for rccr to stop at the failpoint: (node, rccr's pid).
+    fn reached(&self) -> (String, i32) {
+        let start = Instant::now();
+        loop {
+            if let Ok(line) = std::fs::read_to_string(self.0.join("reached")) {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                return (fields[1].to_string(), fields[2].parse().unwrap());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "failpoint never reached"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn resume(&self) {
+        std::fs::write(self.0.join("continue"), b"").unwrap();
+    }
+}
+
+impl Drop for Failpoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn finish(child: Child) -> Output {
+    child.wait_with_output().unwrap()
+}
+
+fn sigkill(pid: i32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn host_dir(lab: &Lab, name: &str) -> PathBuf {
+    lab.dir().join("hosts").join(name)
+}
+
+fn kill_sshd(lab: &Lab, name: &str) {
+    let pid = std::fs::read_to_string(host_dir(lab, name).join("sshd.pid")).unwrap();
+    let status = Command::new("kill").arg(pid.trim()).status().unwrap();
+    assert!(status.success());
+    let port_closed = || {
+        !lab.sh(name, "ss -Htln 'sport = :22' | grep -q .")
+            .status
+            .success()
+    };
+    wait_for("sshd to stop", port_closed);
+}
+
+fn start_sshd(lab: &Lab, name: &str) {
+    let dir = host_dir(lab, name);
+    let out = lab.exec(
+        name,
+        &[
+            "/usr/sbin/sshd",
+            "-f",
+            dir.join("sshd_config").to_str().unwrap(),
+            "-E",
+            dir.join("sshd.log").to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "sshd: {}", stderr(&out));
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether `key` (a path on the control) logs into `name`.
+fn logs_in(lab: &Lab, key: &str, name: &str) -> bool {
+    let ip = lab.ip(name);
+    let out = lab.exec(
+        "control",
+        &[
+            "ssh",
+            "-i",
+            key,
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=3",
+            "-o",
+            "LogLevel=ERROR",
+            &format!("root@{ip}"),
+            "true",
+        ],
+    );
+    out.status.success()
+}
+
+/// The private keys the control holds right now.
+fn control_keys(lab: &Lab) -> Vec<String> {
+    [
+        "/root/.ssh/id_ed25519",
+        "/root/.ssh/id_rsa",
+        "/root/.rccr/temp_key",
+        "/root/.rccr/new_key",
+    ]
+    .into_iter()
+    .filter(|k| lab.exec("control", &["test", "-f", k]).status.success())
+    .map(String::from)
+    .collect()
+}
+
+/// No lockout: every node accepts at least one key the control holds.
+fn assert_no_lockout(lab: &Lab, names: &[&str]) {
+    let keys = control_keys(lab);
+    for name in names {
+        assert!(
+            keys.iter().any(|k| logs_in(lab, k, name)),
+            "{name} is locked out: it accepts none of {keys:?}"
+        );
+    }
+}
+
+fn authorized_keys(lab: &Lab, name: &str) -> Vec<u8> {
+    lab.exec(name, &["cat", "/root/.ssh/authorized_keys"])
+        .stdout
+}
+
+/// The end state every run must reach: rotated everywhere, the temporary
+/// key nowhere, the control no longer offering it, strict ssh working.
+fn assert_rotated(lab: &Lab, names: &[&str]) {
+    assert!(
+        !lab.exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
+            .status
+            .success(),
+        "~/.ssh/id_rsa still holds the temporary key"
+    );
+    for name in names {
+        assert!(
+            logs_in(lab, "/root/.ssh/id_ed25519", name),
+            "{name}: cluster key refused"
+        );
+        assert!(
+            !logs_in(lab, "/root/.rccr/temp_key", name),
+            "{name}: temporary key accepted"
+        );
+        let ip = lab.ip(name);
+        let out = lab.exec(
+            "control",
+            &[
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                &format!("root@{ip}"),
+                "hostname",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "plain strict ssh to {name}: {}",
+            stderr(&out)
+        );
+        let leftovers = lab.sh(name, "ls -A /root/.ssh | grep rccr || true");
+        assert_eq!(stdout(&leftovers), "", "{name}: rotation leftovers");
+    }
+}
+
+/// A clean re-run finishes the job.
+fn assert_converges(lab: &Lab, names: &[&str]) {
+    let out = rotate(lab, names, &[]);
+    assert!(
+        out.status.success(),
+        "re-run failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_rotated(lab, names);
+}
+
+#[test]
+fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).statics(1).decoys(true).up();
+    let nodes = ["target-1", "target-2", "static-1"];
+    // Other users' keys, options and comments must survive byte for byte.
+    let extra = "# bob's laptop\nfrom=\"10.0.0.0/8\",no-pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBob bob@laptop\ncommand=\"uptime\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMon monitor\n\n";
+    let before = authorized_keys(&lab, "target-1");
+    lab.exec_stdin(
+        "target-1",
+        &["sh", "-c", "cat > /root/.ssh/authorized_keys"],
+        format!("{extra}{}", String::from_utf8_lossy(&before)).as_bytes(),
+    );
+    let foreign_before = authorized_keys(&lab, "foreign");
+
+    let out = rotate(&lab, &nodes, &["--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let json = stdout(&out);
+    assert_eq!(
+        json.matches("\"outcome\": \"rotated\"").count(),
+        3,
+        "{json}"
+    );
+    assert_rotated(&lab, &nodes);
+
+    let after = String::from_utf8(authorized_keys(&lab, "target-1")).unwrap();
+    let new_key = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"]));
+    assert_eq!(
+        after,
+        format!("{extra}{new_key}"),
+        "unrelated lines changed"
+    );
+    assert_eq!(
+        authorized_keys(&lab, "foreign"),
+        foreign_before,
+        "a decoy was touched"
+    );
+
+    // Idempotent: a second run changes nothing anywhere.
+    let sums: Vec<Vec<u8>> = nodes.iter().map(|n| authorized_keys(&lab, n)).collect();
+    let out = rotate(&lab, &nodes, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again: Vec<Vec<u8>> = nodes.iter().map(|n| authorized_keys(&lab, n)).collect();
+    assert_eq!(sums, again);
+
+    let out = lab.exec("control", &["rccr", "keys", "status", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = stdout(&out);
+    assert_eq!(
+        status.matches("\"temporary\": \"no\"").count(),
+        3,
+        "{status}"
+    );
+    assert_eq!(
+        status.matches("\"current\": \"yes\"").count(),
+        3,
+        "{status}"
+    );
+    assert_eq!(status.matches("\"pinned\": \"yes\"").count(), 3, "{status}");
+}
+
+#[test]
+fn a_node_refusing_the_old_key_is_reported_and_untouched() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).decoys(true).up();
+    let before = authorized_keys(&lab, "imposter");
+    let out = rotate(&lab, &["target-1", "imposter"], &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json = stdout(&out);
+    assert!(json.contains("\"outcome\": \"refused\""), "{json}");
+    assert!(json.contains("\"outcome\": \"rotated\""), "{json}");
+    assert_eq!(authorized_keys(&lab, "imposter"), before);
+    // The refusing node never needed the temporary key: cleanup happened.
+    assert_rotated(&lab, &["target-1"]);
+}
+
+#[test]
+fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    kill_sshd(&lab, "target-2");
+    let before = authorized_keys(&lab, "target-2");
+    let out = rotate(&lab, &nodes, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("unreachable"), "{}", stdout(&out));
+    assert_eq!(authorized_keys(&lab, "target-2"), before);
+    // The control keeps the temporary key while a node still needs it.
+    assert!(lab
+        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
+        .status
+        .success());
+    start_sshd(&lab, "target-2");
+    assert_no_lockout(&lab, &nodes);
+    assert_converges(&lab, &nodes);
+}
+
+#[test]
+fn sshd_killed_after_staging_the_node_reverts_by_itself() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    let before = authorized_keys(&lab, "target-1");
+    let fp = Failpoint::new("staged-sshd");
+    let child = fp.start(&lab, "after-stage", &["target-1"]);
+    let (node, _) = fp.reached();
+    assert_eq!(node, lab.ip("target-1"));
+    kill_sshd(&lab, "target-1");
+    fp.resume();
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
+    // The node restores its keys on its own.
+    wait_for("the node to revert", || {
+        authorized_keys(&lab, "target-1") == before
+    });
+    start_sshd(&lab, "target-1");
+    assert_no_lockout(&lab, &nodes);
+    assert_converges(&lab, &nodes);
+}
+
+#[test]
+fn sshd_killed_after_commit_then_converges() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    let fp = Failpoint::new("commit-sshd");
+    let child = fp.start(&lab, "after-commit", &["target-1"]);
+    fp.reached();
+    kill_sshd(&lab, "target-1");
+    fp.resume();
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("incomplete"), "{}", stdout(&out));
+    start_sshd(&lab, "target-1");
+    assert_no_lockout(&lab, &nodes);
+    assert_converges(&lab, &nodes);
+}
+
+#[test]
+fn link_cut_between_stage_and_verify_reverts_then_converges() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    let before = authorized_keys(&lab, "target-2");
+    let fp = Failpoint::new("link");
+    let child = fp.start(&lab, "after-stage", &["target-2"]);
+    fp.reached();
+    assert!(lab
+        .exec("target-2", &["ip", "link", "set", "eth0", "down"])
+        .status
+        .success());
+    fp.resume();
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
+    wait_for("the node to revert", || {
+        authorized_keys(&lab, "target-2") == before
+    });
+    let up = lab.sh("target-2", "ip link set eth0 up && ip route replace default via $(cat /etc/resolv.conf | awk '/nameserver/{print $2; exit}') || true");
+    assert!(up.status.success(), "{}", stderr(&up));
+    wait_for("the link", || {
+        logs_in(&lab, "/root/.ssh/id_rsa", "target-2")
+    });
+    assert_no_lockout(&lab, &nodes);
+    assert_converges(&lab, &nodes);
+}
+
+#[test]
+fn sigkill_right_after_staging_then_a_rerun_finishes() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(3).up();
+    let nodes = ["target-1", "target-2", "target-3"];
+    let fp = Failpoint::new("kill-stage");
+    let child = fp.start(&lab, "after-stage", &nodes);
+    let (_, pid) = fp.reached();
+    sigkill(pid);
+    let out = finish(child);
+    assert!(!out.status.success());
+    assert_no_lockout(&lab, &nodes);
+    assert_converges(&lab, &nodes);
+}
+
+#[test]
+fn sigkill_after_half_the_nodes_committed_then_a_rerun_finishes() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(4).up();
+    let nodes = ["target-1", "target-2", "target-3", "target-4"];
+    let fp = Failpoint::new("kill-commit");
+    let child = fp.start(&lab, "after-commit:2", &nodes);
+    let (_, pid) = fp.reached();
+    sigkill(pid);
+    finish(child);
+    assert_no_lockout(&lab, &nodes);
+    assert_converges(&lab, &nodes);
+}
+
+#[test]
+fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let ak = "/root/.ssh/authorized_keys";
+    let ro = lab.sh(
+        "target-1",
+        &format!("mount --bind {ak} {ak} && mount -o remount,ro,bind {ak}"),
+    );
+    assert!(ro.status.success(), "{}", stderr(&ro));
+    let before = authorized_keys(&lab, "target-1");
+    let listing = stdout(&lab.sh("target-1", "ls -A /root/.ssh"));
+    let out = rotate(&lab, &["target-1", "target-2"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("read-only"), "{}", stdout(&out));
+    assert_eq!(authorized_keys(&lab, "target-1"), before);
+    assert_eq!(
+        stdout(&lab.sh("target-1", "ls -A /root/.ssh")),
+        listing,
+        "leftover files"
+    );
+    assert_no_lockout(&lab, &["target-1", "target-2"]);
+    assert!(lab.sh("target-1", &format!("umount {ak}")).status.success());
+    assert_converges(&lab, &["target-1", "target-2"]);
+}
+
+#[test]
+fn a_changed_host_key_is_refused_and_the_others_rotate() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    // As if target-2 had been pinned by an earlier run with another host key.
+    let dir = std::env::temp_dir().join(format!("rccr-hostkey-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("k");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = std::fs::read_to_string(Path::new(&format!("{}.pub", key.display()))).unwrap();
+    let old_pin = format!(
+        "{} {}\n",
+        lab.ip("target-2"),
+        public
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/.ssh/known_hosts"],
+        old_pin.as_bytes(),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let before = authorized_keys(&lab, "target-2");
+
+    let out = rotate(&lab, &["target-1", "target-2"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("host-key-mismatch"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        authorized_keys(&lab, "target-2"),
+        before,
+        "the mismatching node was touched"
+    );
+    assert!(logs_in(&lab, "/root/.ssh/id_ed25519", "target-1"));
+    assert!(!logs_in(&lab, "/root/.ssh/id_rsa", "target-1"));
+    assert_no_lockout(&lab, &["target-1", "target-2"]);
+}
