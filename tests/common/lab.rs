@@ -1,0 +1,609 @@
+//! Rust side of the virtual LAN test lab (`tests/lab/lab.sh`).
+//!
+//! ```ignore
+//! mod common;
+//! use common::lab::{require_root, Lab};
+//!
+//! #[test]
+//! fn something_on_the_lan() {
+//!     if !require_root() {
+//!         return;
+//!     }
+//!     let lab = Lab::builder().targets(2).statics(1).decoys(true).up();
+//!     let out = lab.ssh("control", "target-1", "hostname");
+//!     assert_eq!(common::lab::stdout(&out).trim(), "ReCyClusteR-Target-01");
+//! } // Drop tears the lab down, also when the test panics
+//! ```
+//!
+//! Every lab gets the per-process temporary RSA key pair ([`temp_key`]): the
+//! public half in every target's `/root/.ssh/authorized_keys`, the private
+//! half as the control's `/root/.ssh/id_rsa`; and the `rccr` binary under
+//! test in `LABDIR/bin`, which is first in `PATH` inside every host.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Once, OnceLock};
+use std::time::{Duration, Instant};
+
+/// `tests/lab/lab.sh` of this checkout.
+pub fn lab_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab.sh")
+}
+
+/// The `rccr` binary cargo built for this test run.
+pub fn rccr_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rccr"))
+}
+
+/// Whether this process runs with effective uid 0.
+pub fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn ci_is_set() -> bool {
+    std::env::var("CI")
+        .map(|v| !v.is_empty() && v != "0" && v != "false")
+        .unwrap_or(false)
+}
+
+/// The rule for lab tests: true when root. Otherwise the test skips (prints
+/// why and returns false) unless env CI is set, where it fails (panics): a
+/// test that cannot fail in CI is a defect.
+///
+/// Use as `if !require_root() { return; }`.
+pub fn require_root() -> bool {
+    if is_root() {
+        return true;
+    }
+    if ci_is_set() {
+        panic!("lab test needs root (network namespaces) and CI is set: failing instead of skipping; run the tests as root");
+    }
+    eprintln!(
+        "SKIPPED: lab test needs root (network namespaces, mounts); run as root to include it"
+    );
+    false
+}
+
+/// The temporary key pair of this test process (RSA 4096, like the images).
+pub struct TempKey {
+    pub dir: PathBuf,
+    pub private: PathBuf,
+    pub public: PathBuf,
+}
+
+const KEY_DIR_PREFIX: &str = "rccr-testkey.";
+
+/// Generates the temporary key pair once per test binary (it takes a moment)
+/// into `$TMPDIR/rccr-testkey.PID/`; later calls return the same pair. Key
+/// directories of dead test processes are removed on the way.
+pub fn temp_key() -> &'static TempKey {
+    static KEY: OnceLock<TempKey> = OnceLock::new();
+    KEY.get_or_init(|| {
+        remove_stale_key_dirs();
+        let dir = std::env::temp_dir().join(format!("{KEY_DIR_PREFIX}{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create the temporary key directory");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod key dir");
+        let private = dir.join("id_rsa");
+        let out = Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "rsa",
+                "-b",
+                "4096",
+                "-N",
+                "",
+                "-C",
+                "rccr-temporary-key",
+                "-f",
+            ])
+            .arg(&private)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ssh-keygen (apt package openssh-client)");
+        assert!(out.status.success(), "ssh-keygen failed: {}", stderr(&out));
+        TempKey {
+            public: dir.join("id_rsa.pub"),
+            private,
+            dir,
+        }
+    })
+}
+
+fn remove_stale_key_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(KEY_DIR_PREFIX) {
+            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// Runs `lab.sh gc` once per test process: removes labs whose owner died.
+pub fn gc_once() {
+    static GC: Once = Once::new();
+    GC.call_once(|| {
+        let out = lab_sh(&["gc"]).output().expect("run lab.sh gc");
+        if !out.status.success() {
+            eprintln!("lab.sh gc failed (ignored): {}", stderr(&out));
+        }
+    });
+}
+
+fn lab_sh(args: &[&str]) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.arg(lab_script()).args(args).stdin(Stdio::null());
+    cmd
+}
+
+/// stdout of a finished command, lossy UTF-8.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr of a finished command, lossy UTF-8.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Whether a process is still running (a zombie waiting to be reaped by init
+/// counts as gone: it runs nothing and holds nothing but its PID).
+pub fn pid_alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+            !matches!(state, Some(Some('Z')) | Some(Some('X')))
+        }
+        Err(_) => false,
+    }
+}
+
+/// Names of all network namespaces (`ip netns list`).
+pub fn netns_list() -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("run ip netns list");
+    stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
+/// What a lab host is (column 2 of hosts.tsv).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Control,
+    /// DHCP target with a DNS name, hostname ReCyClusteR-Target-NN.
+    Target,
+    /// Target with a static address and no DNS name, hostname ReCyClusteR-Target-sNN.
+    Static,
+    /// Decoy kitchen-laptop: accepts the temporary key, but is not named like a target.
+    Foreign,
+    /// Decoy ReCyClusteR-Imposter: named like a target, refuses the temporary key.
+    Imposter,
+    /// Decoy printer-nossh: no sshd at all.
+    Nossh,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Kind {
+        match s {
+            "control" => Kind::Control,
+            "target" => Kind::Target,
+            "static" => Kind::Static,
+            "foreign" => Kind::Foreign,
+            "imposter" => Kind::Imposter,
+            "nossh" => Kind::Nossh,
+            other => panic!("hosts.tsv: unknown kind {other:?}"),
+        }
+    }
+}
+
+/// One line of `LABDIR/hosts.tsv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// Lab name: control, target-1, static-1, foreign, imposter, nossh.
+    pub name: String,
+    pub kind: Kind,
+    pub ip: String,
+    pub mac: String,
+    /// The host's own hostname (UTS, /etc/hostname, sent over DHCP).
+    pub hostname: String,
+}
+
+impl Host {
+    /// Targets proper: DHCP and static ones.
+    pub fn is_target(&self) -> bool {
+        matches!(self.kind, Kind::Target | Kind::Static)
+    }
+    /// Got its address over DHCP (so it has a DNS name).
+    pub fn is_dhcp(&self) -> bool {
+        self.kind != Kind::Static
+    }
+}
+
+/// Options of a lab; [`LabBuilder::up`] starts it.
+#[derive(Clone, Debug)]
+pub struct LabBuilder {
+    targets: usize,
+    statics: usize,
+    decoys: bool,
+    loss: Vec<(String, u8)>,
+    bins: Vec<PathBuf>,
+    subnet: Option<String>,
+    with_rccr: bool,
+    with_key: bool,
+    owner: Option<u32>,
+}
+
+impl LabBuilder {
+    /// DHCP targets target-1..N (hostnames ReCyClusteR-Target-01..).
+    pub fn targets(mut self, n: usize) -> Self {
+        self.targets = n;
+        self
+    }
+    /// Static targets static-1..N (hostnames ReCyClusteR-Target-s01.., no DNS name).
+    pub fn statics(mut self, n: usize) -> Self {
+        self.statics = n;
+        self
+    }
+    /// The three decoys foreign, imposter and nossh.
+    pub fn decoys(mut self, yes: bool) -> Self {
+        self.decoys = yes;
+        self
+    }
+    /// Drop `percent`% of `host`'s frames both ways (applied once all hosts are up).
+    pub fn loss(mut self, host: &str, percent: u8) -> Self {
+        self.loss.push((host.to_owned(), percent));
+        self
+    }
+    /// Another binary for LABDIR/bin (the rccr under test is always there
+    /// unless [`LabBuilder::without_rccr`]).
+    pub fn bin(mut self, path: impl Into<PathBuf>) -> Self {
+        self.bins.push(path.into());
+        self
+    }
+    /// Lab subnet (private range, prefix 8..24), default 10.213.0.0/24.
+    pub fn subnet(mut self, cidr: &str) -> Self {
+        self.subnet = Some(cidr.to_owned());
+        self
+    }
+    /// Do not copy the rccr binary under test into the lab.
+    pub fn without_rccr(mut self) -> Self {
+        self.with_rccr = false;
+        self
+    }
+    /// Do not install the temporary key pair (no authorized_keys, no id_rsa).
+    pub fn without_key(mut self) -> Self {
+        self.with_key = false;
+        self
+    }
+
+    /// Owner process of the lab (default: this test process); `lab.sh gc`
+    /// removes the lab once the owner is dead.
+    pub fn owner(mut self, pid: u32) -> Self {
+        self.owner = Some(pid);
+        self
+    }
+
+    /// Starts the lab; panics with lab.sh's messages if that fails.
+    pub fn up(self) -> Lab {
+        self.try_up().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts the lab; Err holds lab.sh's messages.
+    pub fn try_up(self) -> Result<Lab, String> {
+        gc_once();
+        let owner = self.owner.unwrap_or_else(std::process::id);
+        let mut args: Vec<String> = vec!["up".into(), "--owner".into(), owner.to_string()];
+        args.extend(["--targets".into(), self.targets.to_string()]);
+        args.extend(["--static".into(), self.statics.to_string()]);
+        if self.decoys {
+            args.push("--decoys".into());
+        }
+        for (host, pct) in &self.loss {
+            args.extend(["--loss".into(), format!("{host}:{pct}")]);
+        }
+        if let Some(subnet) = &self.subnet {
+            args.extend(["--subnet".into(), subnet.clone()]);
+        }
+        if self.with_key {
+            let key = temp_key();
+            args.extend(["--pubkey".into(), key.public.display().to_string()]);
+            args.extend(["--privkey".into(), key.private.display().to_string()]);
+        }
+        let mut bins = self.bins.clone();
+        if self.with_rccr {
+            bins.insert(0, rccr_bin());
+        }
+        for b in &bins {
+            args.extend(["--bin".into(), b.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = Instant::now();
+        let out = lab_sh(&args)
+            .output()
+            .map_err(|e| format!("cannot run lab.sh: {e}"))?;
+        let up_time = started.elapsed();
+        let log = stderr(&out);
+        if !out.status.success() {
+            return Err(format!("lab.sh up failed ({}):\n{log}", out.status));
+        }
+        let dir = stdout(&out)
+            .lines()
+            .last()
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("lab.sh up printed no LABDIR:\n{log}"))?;
+        let env = fs::read_to_string(dir.join("lab.env"))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let id = env
+            .lines()
+            .find_map(|l| l.strip_prefix("ID="))
+            .ok_or("lab.env has no ID")?
+            .to_owned();
+        Ok(Lab {
+            dir,
+            id,
+            up_time,
+            log,
+            torn_down: false,
+        })
+    }
+}
+
+/// A running lab; dropping it tears it down (`lab.sh down`), panic or not.
+/// Set env RCCR_LAB_KEEP=1 to keep the lab of a failing test for a look
+/// (a later `lab.sh gc` removes it once this process is gone).
+pub struct Lab {
+    dir: PathBuf,
+    id: String,
+    up_time: Duration,
+    log: String,
+    torn_down: bool,
+}
+
+impl Lab {
+    pub fn builder() -> LabBuilder {
+        LabBuilder {
+            targets: 0,
+            statics: 0,
+            decoys: false,
+            loss: Vec::new(),
+            bins: Vec::new(),
+            subnet: None,
+            with_rccr: true,
+            with_key: true,
+            owner: None,
+        }
+    }
+
+    /// LABDIR (hosts.tsv, bin/, hosts/NAME/, router/).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The lab id: prefix of its namespaces (`ID-router`, `ID-hN`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Wall time `lab.sh up` took.
+    pub fn up_time(&self) -> Duration {
+        self.up_time
+    }
+
+    /// What `lab.sh up` said on stderr.
+    pub fn up_log(&self) -> &str {
+        &self.log
+    }
+
+    /// The router's address (.1 of the subnet).
+    pub fn router_ip(&self) -> String {
+        let env = fs::read_to_string(self.dir.join("lab.env")).expect("read lab.env");
+        env.lines()
+            .find_map(|l| l.strip_prefix("ROUTER_IP="))
+            .expect("lab.env has ROUTER_IP")
+            .to_owned()
+    }
+
+    /// Parsed hosts.tsv (re-read each call: [`Lab::add_targets`] extends it).
+    pub fn hosts(&self) -> Vec<Host> {
+        let tsv = fs::read_to_string(self.dir.join("hosts.tsv")).expect("read hosts.tsv");
+        tsv.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                assert_eq!(f.len(), 5, "hosts.tsv line {l:?}");
+                Host {
+                    name: f[0].to_owned(),
+                    kind: Kind::parse(f[1]),
+                    ip: f[2].to_owned(),
+                    mac: f[3].to_owned(),
+                    hostname: f[4].to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    /// The host named `name`; panics if there is none.
+    pub fn host(&self, name: &str) -> Host {
+        self.hosts()
+            .into_iter()
+            .find(|h| h.name == name)
+            .unwrap_or_else(|| panic!("no host {name:?} in lab {}", self.dir.display()))
+    }
+
+    /// Address of host `name`.
+    pub fn ip(&self, name: &str) -> String {
+        self.host(name).ip
+    }
+
+    /// Runs `args` inside `host` (PATH=LABDIR/bin:..., HOME=/root, cwd /root).
+    pub fn exec(&self, host: &str, args: &[&str]) -> Output {
+        self.exec_stdin(host, args, &[])
+    }
+
+    /// Like [`Lab::exec`], feeding `input` on stdin.
+    pub fn exec_stdin(&self, host: &str, args: &[&str], input: &[u8]) -> Output {
+        let dir = self.dir.display().to_string();
+        let mut cmd = lab_sh(&["exec", &dir, host]);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run lab.sh exec");
+        let mut stdin = child.stdin.take().expect("stdin pipe");
+        // A command that does not read its stdin closes the pipe early: ignore EPIPE.
+        let _ = stdin.write_all(input);
+        drop(stdin);
+        child.wait_with_output().expect("wait for lab.sh exec")
+    }
+
+    /// `sh -c script` inside `host`.
+    pub fn sh(&self, host: &str, script: &str) -> Output {
+        self.exec(host, &["sh", "-c", script])
+    }
+
+    /// OpenSSH from host `from` to host `to` (lab name or address) as root
+    /// with the control's key, BatchMode, no host key checks, 5 s connect timeout.
+    pub fn ssh(&self, from: &str, to: &str, cmd: &str) -> Output {
+        let dir = self.dir.display().to_string();
+        lab_sh(&["ssh", &dir, from, to, cmd])
+            .output()
+            .expect("run lab.sh ssh")
+    }
+
+    /// Adds `n` DHCP targets to the running lab; returns the new hosts.
+    pub fn add_targets(&self, n: usize) -> Vec<Host> {
+        self.add(&["--targets", &n.to_string()])
+    }
+
+    /// Adds `n` static targets to the running lab; returns the new hosts.
+    pub fn add_statics(&self, n: usize) -> Vec<Host> {
+        self.add(&["--static", &n.to_string()])
+    }
+
+    fn add(&self, opts: &[&str]) -> Vec<Host> {
+        let dir = self.dir.display().to_string();
+        let mut args = vec!["add", dir.as_str()];
+        args.extend_from_slice(opts);
+        let out = lab_sh(&args).output().expect("run lab.sh add");
+        assert!(out.status.success(), "lab.sh add failed: {}", stderr(&out));
+        let names: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+        self.hosts()
+            .into_iter()
+            .filter(|h| names.contains(&h.name))
+            .collect()
+    }
+
+    /// Sets `host`'s frame loss (both directions) in percent; 0 removes it.
+    pub fn set_loss(&self, host: &str, percent: u8) {
+        let dir = self.dir.display().to_string();
+        let out = lab_sh(&["loss", &dir, host, &percent.to_string()])
+            .output()
+            .expect("run lab.sh loss");
+        assert!(out.status.success(), "lab.sh loss failed: {}", stderr(&out));
+    }
+
+    /// The lab's network namespaces.
+    pub fn namespaces(&self) -> Vec<String> {
+        let prefix = format!("{}-", self.id);
+        netns_list()
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .collect()
+    }
+
+    /// Every live process of the lab: all processes in its namespaces, plus
+    /// the recorded holder, sshd, udhcpc and dnsmasq PIDs.
+    pub fn pids(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        for ns in self.namespaces() {
+            let out = Command::new("ip")
+                .args(["netns", "pids", &ns])
+                .output()
+                .expect("ip netns pids");
+            pids.extend(
+                stdout(&out)
+                    .lines()
+                    .filter_map(|l| l.trim().parse::<u32>().ok()),
+            );
+        }
+        let mut files = vec![self.dir.join("router/dnsmasq.pid")];
+        if let Ok(entries) = fs::read_dir(self.dir.join("hosts")) {
+            for e in entries.flatten() {
+                for f in ["holder.pid", "sshd.pid", "udhcpc.pid"] {
+                    files.push(e.path().join(f));
+                }
+            }
+        }
+        for f in files {
+            if let Ok(s) = fs::read_to_string(&f) {
+                if let Ok(pid) = s.trim().parse::<u32>() {
+                    pids.push(pid);
+                }
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids.retain(|&p| pid_alive(p));
+        pids
+    }
+
+    /// Tears the lab down now (Drop does it too, ignoring errors).
+    pub fn down(mut self) -> Result<(), String> {
+        self.torn_down = true;
+        let dir = self.dir.display().to_string();
+        let out = lab_sh(&["down", &dir])
+            .output()
+            .map_err(|e| format!("cannot run lab.sh: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "lab.sh down failed ({}): {}",
+                out.status,
+                stderr(&out)
+            ))
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        if std::thread::panicking() && std::env::var_os("RCCR_LAB_KEEP").is_some() {
+            eprintln!(
+                "RCCR_LAB_KEEP: keeping lab {} at {}",
+                self.id,
+                self.dir.display()
+            );
+            return;
+        }
+        let dir = self.dir.display().to_string();
+        match lab_sh(&["down", &dir]).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!("lab.sh down {dir} failed: {}", stderr(&out)),
+            Err(e) => eprintln!("cannot run lab.sh down {dir}: {e}"),
+        }
+    }
+}

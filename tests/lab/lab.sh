@@ -1,0 +1,779 @@
+#!/bin/bash
+#---help---
+# lab.sh - virtual LAN test lab for RCCR, built from Linux network namespaces.
+#
+# A router namespace holds a bridge (fixed MAC) and dnsmasq (DHCP + DNS, domain
+# "lab"); every host (control, targets, decoys) has its own network, mount and
+# UTS namespace, its own /root, /etc/hostname, /etc/hosts, /etc/resolv.conf
+# and a real OpenSSH sshd. Nothing touches the root namespace's network.
+# Needs root and: iproute2 dnsmasq-base openssh-server openssh-client nftables
+# util-linux coreutils busybox (for udhcpc).
+#
+# Usage:
+#   lab.sh up [OPTIONS]        build a lab; the LABDIR is the last line on stdout
+#       --targets N            N DHCP targets target-1.. (hostname ReCyClusteR-Target-01..)
+#       --static N             N static targets static-1.. (hostname ReCyClusteR-Target-s01..,
+#                              static address, no DNS name)
+#       --decoys               add decoys foreign (kitchen-laptop, accepts the key),
+#                              imposter (ReCyClusteR-Imposter, refuses the key),
+#                              nossh (printer-nossh, no sshd)
+#       --loss HOST:PCT        drop PCT% of HOST's frames in both directions (repeatable;
+#                              applied once every host is up)
+#       --subnet CIDR          private lab subnet, prefix 8..24 (default 10.213.0.0/24)
+#       --pubkey FILE          temporary public key: every target's authorized_keys
+#       --privkey FILE         temporary private key: control's /root/.ssh/id_rsa
+#       --bin FILE             copy FILE into LABDIR/bin, first in PATH in hosts (repeatable)
+#       --owner PID            owner process; `gc` removes the lab once it is dead
+#                              (default: the process that called lab.sh)
+#       --router-mac MAC       bridge MAC address (default 02:52:43:4c:ff:fe)
+#   lab.sh add LABDIR [--targets N] [--static N]
+#                              add hosts to a running lab; prints the new host names
+#   lab.sh exec LABDIR HOST [CMD...]
+#                              run CMD (default bash) inside HOST; stdin/stdout/exit code pass
+#                              through; env is PATH=LABDIR/bin:<system> HOME=/root, cwd /root
+#   lab.sh ssh LABDIR FROM TO CMD...
+#                              OpenSSH from host FROM to host TO (lab name or address) as root
+#                              with the control's key (override: env LAB_SSH_KEY), BatchMode
+#   lab.sh loss LABDIR HOST PCT
+#                              set HOST's frame loss (0 removes it) in a running lab
+#   lab.sh ip LABDIR HOST      print HOST's address
+#   lab.sh down LABDIR         kill every lab process, delete the namespaces, remove LABDIR
+#   lab.sh gc                  tear down labs whose owner is dead, and orphaned leftovers
+#   lab.sh help
+#
+# LABDIR/hosts.tsv: name<TAB>kind<TAB>ip<TAB>mac<TAB>hostname, kind is
+# control|target|static|foreign|imposter|nossh. Env LAB_TIMEOUT (seconds, default
+# 30) bounds every wait; LAB_DEBUG=1 traces the script.
+#---help---
+set -eu
+umask 022
+[ -z "${LAB_DEBUG:-}" ] || set -x
+
+REGISTRY=/run/rccr-lab
+PATH_TAIL=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH="$PATH_TAIL${PATH:+:$PATH}"
+TIMEOUT=${LAB_TIMEOUT:-30}
+SELF=$(readlink -f "$0")
+# per-host fields, set by sourcing LABDIR/hosts/NAME/info
+NAME="" KIND="" HNAME="" IDX="" NS="" PORT="" MAC="" STATIC_IP=""
+
+die() {
+	printf 'lab.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+
+einfo() {
+	printf 'lab.sh: %s\n' "$*" >&2
+}
+
+usage() {
+	sed -n '/^#---help---/,/^#---help---/{/^#---help---/d;s/^# \{0,1\}//;p;}' "$SELF"
+}
+
+# ---------------------------------------------------------------- helpers
+
+is_uint() {
+	case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+ip2int() {
+	local a b c d
+	case "$1" in *[!0-9.]* | *..* | .* | *.) return 1 ;; esac
+	IFS=. read -r a b c d <<<"$1"
+	for x in "$a" "$b" "$c" "$d"; do
+		is_uint "$x" && [ "$x" -le 255 ] || return 1
+	done
+	echo $(((a << 24) + (b << 16) + (c << 8) + d))
+}
+
+int2ip() {
+	echo "$((($1 >> 24) & 255)).$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"
+}
+
+# start time of a process (field 22 of /proc/PID/stat), empty if it is gone
+proc_start() {
+	local stat rest
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	rest=${stat##*) }
+	# shellcheck disable=SC2086 # split the fields on purpose
+	set -- $rest
+	echo "${20}"
+}
+
+need_tools() {
+	local missing="" t pkg
+	for t in ip:iproute2 dnsmasq:dnsmasq-base /usr/sbin/sshd:openssh-server \
+		ssh:openssh-client ssh-keygen:openssh-client nft:nftables nsenter:util-linux \
+		unshare:util-linux flock:util-linux setsid:util-linux mount:mount \
+		busybox:busybox; do
+		pkg=${t##*:}
+		t=${t%:*}
+		command -v "$t" >/dev/null 2>&1 || missing="$missing $pkg"
+	done
+	if command -v busybox >/dev/null 2>&1 && ! busybox --list 2>/dev/null | grep -qx udhcpc; then
+		missing="$missing busybox(udhcpc applet)"
+	fi
+	[ -z "$missing" ] || die "missing tools; install the Debian packages:$missing (apt-get install -y$missing)"
+	[ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, mounts)"
+}
+
+# load LABDIR/lab.env (sets ID, RNS, NET, PREFIXLEN, ...)
+load_lab() {
+	[ -n "${1:-}" ] || die "LABDIR missing"
+	LABDIR=$(readlink -f "$1")
+	[ -f "$LABDIR/lab.env" ] || die "$1 is not a lab directory (no lab.env)"
+	# shellcheck source=/dev/null
+	. "$LABDIR/lab.env"
+	case "${ID:-}" in rl[a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9]) ;; *) die "bad lab id in $LABDIR/lab.env" ;; esac
+}
+
+save_lab() {
+	{
+		for v in ID RNS NET PREFIXLEN ROUTER_IP ROUTER_MAC DHCP_START DHCP_END \
+			STATIC_MAX OWNER NEXT_INDEX NEXT_TARGET NEXT_STATIC; do
+			printf '%s=%q\n' "$v" "${!v}"
+		done
+	} >"$LABDIR/lab.env.tmp"
+	mv -f "$LABDIR/lab.env.tmp" "$LABDIR/lab.env"
+}
+
+hostdir() {
+	[ -f "$LABDIR/hosts/$1/info" ] || die "no host '$1' in lab $LABDIR"
+	echo "$LABDIR/hosts/$1"
+}
+
+holder_pid() {
+	local h pid
+	h=$(hostdir "$1")
+	pid=$(cat "$h/holder.pid" 2>/dev/null) || die "host '$1' has no holder process"
+	[ -d "/proc/$pid" ] || die "holder of host '$1' (pid $pid) is dead"
+	echo "$pid"
+}
+
+# address of a host: static, else the DHCP lease
+host_ip() {
+	local h
+	h=$(hostdir "$1")
+	# shellcheck source=/dev/null
+	(. "$h/info" && if [ -n "$STATIC_IP" ]; then echo "$STATIC_IP"; else cat "$h/lease" 2>/dev/null || true; fi)
+}
+
+# HOSTCMD=(...): the command prefix that runs a command inside a host (network,
+# mount and UTS namespaces of its holder), with a clean environment, cwd /root
+host_cmd() {
+	HOSTCMD=(nsenter -t "$1" -n -m -u -- env -i -C /root
+		PATH="$LABDIR/bin:$PATH_TAIL" HOME=/root USER=root LOGNAME=root SHELL=/bin/bash
+		LANG=C.UTF-8 ${TERM:+"TERM=$TERM"} ${RUST_BACKTRACE:+"RUST_BACKTRACE=$RUST_BACKTRACE"}
+		${RUST_LOG:+"RUST_LOG=$RUST_LOG"})
+}
+
+# ---------------------------------------------------------------- building
+
+# Runs inside a fresh mount+UTS namespace within the host's network namespace.
+# Private /etc, /usr/local, /var and /opt (overlays, best effort) so a host
+# writing there never changes the real machine; then the host's own files.
+# shellcheck disable=SC2016 # expanded by the holder's bash, not here
+HOLDER_SCRIPT='
+set -e
+h=$1 hn=$2 tag=$3
+for d in etc usr/local var opt; do
+	[ -d "/$d" ] || continue
+	u=$h/ov/${d//\//_}
+	mkdir -p "$u/upper" "$u/work"
+	mount -t overlay "rccr-lab-$d" -o "lowerdir=/$d,upperdir=$u/upper,workdir=$u/work" "/$d" ||
+		echo "lab holder: no private /$d (overlay failed)" >&2
+done
+mount --bind "$h/root" /root
+for f in hostname hosts resolv.conf; do
+	mount --bind "$h/etc/$f" "/etc/$f"
+done
+echo "$hn" >/proc/sys/kernel/hostname
+ip link set lo up
+echo $$ >"$h/holder.pid.tmp"
+mv -f "$h/holder.pid.tmp" "$h/holder.pid"
+exec -a "rccr-lab-holder:$tag" sleep infinity
+'
+
+write_udhcpc_script() {
+	cat >"$LABDIR/udhcpc.script" <<'EOF'
+#!/bin/sh
+# udhcpc event script of the RCCR lab (written by lab.sh)
+case "$1" in
+deconfig)
+	ip -4 addr flush dev "$interface"
+	ip link set "$interface" up
+	;;
+bound | renew)
+	if ! ip -4 addr show dev "$interface" | grep -q "inet $ip/"; then
+		ip -4 addr flush dev "$interface"
+		ip addr add "$ip/${mask:-$LAB_PREFIXLEN}" dev "$interface"
+	fi
+	for r in $router; do
+		ip route replace default via "$r" dev "$interface"
+		break
+	done
+	echo "$ip" >"$LAB_HOSTDIR/lease.tmp"
+	mv -f "$LAB_HOSTDIR/lease.tmp" "$LAB_HOSTDIR/lease"
+	;;
+esac
+exit 0
+EOF
+	chmod 755 "$LABDIR/udhcpc.script"
+}
+
+start_router() {
+	local mask
+	mkdir -p "$LABDIR/router"
+	ip netns add "$RNS"
+	ip -n "$RNS" link set lo up
+	ip -n "$RNS" link add br0 type bridge stp_state 0 forward_delay 0
+	ip -n "$RNS" link set br0 address "$ROUTER_MAC"
+	ip -n "$RNS" addr add "$ROUTER_IP/$PREFIXLEN" dev br0
+	ip -n "$RNS" link set br0 up
+	mask=$(int2ip $(((0xffffffff << (32 - PREFIXLEN)) & 0xffffffff)))
+	ip netns exec "$RNS" dnsmasq --conf-file=/dev/null --user=root --group=root \
+		--interface=br0 --bind-interfaces --no-ping --no-resolv --no-hosts --bogus-priv \
+		--domain=lab --local=/lab/ --dhcp-authoritative --dhcp-lease-max=65535 \
+		--dhcp-range="$DHCP_START,$DHCP_END,$mask,12h" \
+		--dhcp-option=option:router,"$ROUTER_IP" --dhcp-option=option:dns-server,"$ROUTER_IP" \
+		--dhcp-leasefile="$LABDIR/router/dnsmasq.leases" --pid-file="$LABDIR/router/dnsmasq.pid" \
+		--log-facility="$LABDIR/router/dnsmasq.log" --log-dhcp --log-queries \
+		</dev/null >"$LABDIR/router/dnsmasq.out" 2>&1 8>&- 9>&- ||
+		die "dnsmasq failed: $(cat "$LABDIR/router/dnsmasq.out" "$LABDIR/router/dnsmasq.log" 2>/dev/null)"
+}
+
+# create_host NAME KIND HOSTNAME [STATIC_IP]: files, namespace, bridge port
+create_host() {
+	local name=$1 kind=$2 hname=$3 sip=${4:-} idx ns port mac h
+	idx=$NEXT_INDEX
+	NEXT_INDEX=$((NEXT_INDEX + 1))
+	ns=$ID-h$idx
+	port=p$idx
+	mac=$(printf '02:52:43:4c:%02x:%02x' $(((idx >> 8) & 255)) $((idx & 255)))
+	h=$LABDIR/hosts/$name
+	[ ! -e "$h" ] || die "host $name exists already"
+	mkdir -p "$h/root/.ssh" "$h/etc"
+	chmod 700 "$h/root" "$h/root/.ssh"
+	echo "$hname" >"$h/etc/hostname"
+	printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+		"$hname" >"$h/etc/hosts"
+	printf 'nameserver %s\nsearch lab\n' "$ROUTER_IP" >"$h/etc/resolv.conf"
+	{
+		printf 'NAME=%q\nKIND=%q\nHNAME=%q\nIDX=%q\nNS=%q\nPORT=%q\nMAC=%q\nSTATIC_IP=%q\n' \
+			"$name" "$kind" "$hname" "$idx" "$ns" "$port" "$mac" "$sip"
+	} >"$h/info"
+
+	case "$kind" in
+	control)
+		if [ -n "$PRIVKEY" ]; then
+			install -m 600 "$PRIVKEY" "$h/root/.ssh/id_rsa"
+			install -m 644 "$PUBKEY_FILE" "$h/root/.ssh/id_rsa.pub"
+		fi
+		;;
+	target | static | foreign)
+		[ -z "$PUBKEY_FILE" ] || install -m 600 "$PUBKEY_FILE" "$h/root/.ssh/authorized_keys"
+		;;
+	imposter)
+		ssh-keygen -q -t ed25519 -N '' -C "some-other-key" -f "$h/other_key" >/dev/null
+		install -m 600 "$h/other_key.pub" "$h/root/.ssh/authorized_keys"
+		rm -f "$h/other_key"
+		;;
+	esac
+	if [ "$kind" != nossh ]; then
+		ssh-keygen -q -t ed25519 -N '' -C "$hname" -f "$h/ssh_host_ed25519_key" >/dev/null
+		cat >"$h/sshd_config" <<EOF
+# sshd of lab host $name (written by lab.sh)
+Port 22
+HostKey $h/ssh_host_ed25519_key
+PidFile $h/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes yes
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+MaxStartups 100:30:200
+MaxSessions 50
+LogLevel VERBOSE
+SetEnv PATH=$LABDIR/bin:$PATH_TAIL
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOF
+	fi
+
+	ip netns add "$ns"
+	ip -n "$RNS" link add "$port" type veth peer name eth0 address "$mac" netns "$ns"
+	ip -n "$RNS" link set "$port" master br0
+	ip -n "$RNS" link set "$port" up
+	ip -n "$ns" link set eth0 up
+	if [ -n "$sip" ]; then
+		ip -n "$ns" addr add "$sip/$PREFIXLEN" dev eth0
+		ip -n "$ns" route add default via "$ROUTER_IP" dev eth0
+	fi
+	NEW_HOSTS="$NEW_HOSTS $name"
+}
+
+start_holder() {
+	local name=$1 h
+	h=$LABDIR/hosts/$name
+	# shellcheck source=/dev/null
+	. "$h/info"
+	setsid ip netns exec "$NS" unshare --mount --uts --propagation slave \
+		/bin/bash -c "$HOLDER_SCRIPT" holder "$h" "$HNAME" "$ID:$name" \
+		</dev/null >"$h/holder.log" 2>&1 8>&- 9>&- &
+}
+
+# wait until COND_FN NAME succeeds for every name; die naming the laggards
+wait_all() {
+	local what=$1 fn=$2 deadline pending n
+	shift 2
+	deadline=$(($(now_ms) + TIMEOUT * 1000))
+	while :; do
+		pending=""
+		for n in "$@"; do
+			"$fn" "$n" || pending="$pending $n"
+		done
+		[ -n "$pending" ] || return 0
+		[ "$(now_ms)" -lt "$deadline" ] || die "timeout (${TIMEOUT}s) waiting for $what:$pending (logs in $LABDIR/hosts/NAME)"
+		sleep 0.05
+	done
+}
+
+holder_ready() {
+	local p
+	p=$(cat "$LABDIR/hosts/$1/holder.pid" 2>/dev/null) && [ -d "/proc/$p" ]
+}
+
+host_ready() {
+	local h=$LABDIR/hosts/$1 p
+	# shellcheck source=/dev/null
+	. "$h/info"
+	if [ -z "$STATIC_IP" ] && [ ! -s "$h/lease" ]; then
+		return 1
+	fi
+	if [ "$KIND" != nossh ]; then
+		p=$(cat "$h/sshd.pid" 2>/dev/null) && [ -d "/proc/$p" ] || return 1
+	fi
+	return 0
+}
+
+configure_host() {
+	local name=$1 h
+	h=$LABDIR/hosts/$name
+	# shellcheck source=/dev/null
+	. "$h/info"
+	host_cmd "$(cat "$h/holder.pid")"
+	if [ -z "$STATIC_IP" ]; then
+		"${HOSTCMD[@]}" LAB_HOSTDIR="$h" LAB_PREFIXLEN="$PREFIXLEN" \
+			busybox udhcpc -f -i eth0 -s "$LABDIR/udhcpc.script" -p "$h/udhcpc.pid" \
+			-x "hostname:$HNAME" -t 10 -T 1 -A 1 \
+			</dev/null >"$h/udhcpc.log" 2>&1 8>&- 9>&- &
+	fi
+	if [ "$KIND" != nossh ]; then
+		"${HOSTCMD[@]}" /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log" \
+			</dev/null >"$h/sshd.out" 2>&1 8>&- 9>&- &
+	fi
+}
+
+write_hosts_tsv() {
+	local h
+	: >"$LABDIR/hosts.tsv.tmp"
+	for h in "$LABDIR"/hosts/*/info; do
+		# shellcheck source=/dev/null
+		(. "$h" && printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$IDX" "$NAME" "$KIND" \
+			"$(host_ip "$NAME")" "$MAC" "$HNAME")
+	done | sort -n | cut -f2- >"$LABDIR/hosts.tsv.tmp"
+	mv -f "$LABDIR/hosts.tsv.tmp" "$LABDIR/hosts.tsv"
+}
+
+apply_loss() {
+	local name pct port rnd pre="" post=""
+	if [ -s "$LABDIR/loss" ]; then
+		while read -r name pct; do
+			[ "$pct" -gt 0 ] || continue
+			# shellcheck source=/dev/null
+			port=$(. "$LABDIR/hosts/$name/info" && echo "$PORT")
+			rnd="numgen random mod 100 < $pct "
+			[ "$pct" -lt 100 ] || rnd="" # numgen's range is 0..99
+			pre="$pre		iifname \"$port\" $rnd""drop
+"
+			post="$post		oifname \"$port\" $rnd""drop
+"
+		done <"$LABDIR/loss"
+	fi
+	ip netns exec "$RNS" nft -f - <<EOF
+table bridge rccr_lab
+delete table bridge rccr_lab
+table bridge rccr_lab {
+	chain pre {
+		type filter hook prerouting priority 0; policy accept;
+$pre	}
+	chain post {
+		type filter hook postrouting priority 0; policy accept;
+$post	}
+}
+EOF
+}
+
+set_loss() {
+	local name=$1 pct=$2
+	hostdir "$name" >/dev/null
+	if ! is_uint "$pct" || [ "$pct" -gt 100 ]; then die "loss must be 0..100, got '$pct'"; fi
+	touch "$LABDIR/loss"
+	grep -v "^$name " "$LABDIR/loss" >"$LABDIR/loss.tmp" || true
+	echo "$name $pct" >>"$LABDIR/loss.tmp"
+	mv -f "$LABDIR/loss.tmp" "$LABDIR/loss"
+}
+
+# build the hosts queued in NEW_HOSTS: holders, DHCP clients, sshd, readiness
+bring_up_new_hosts() {
+	local n
+	# shellcheck disable=SC2086 # NEW_HOSTS is a space separated list of names
+	set -- $NEW_HOSTS
+	[ $# -gt 0 ] || return 0
+	for n in "$@"; do start_holder "$n"; done
+	wait_all "host namespaces" holder_ready "$@"
+	mkdir -p /run/sshd
+	chmod 755 /run/sshd
+	for n in "$@"; do configure_host "$n"; done
+	wait_all "DHCP leases and sshd" host_ready "$@"
+	write_hosts_tsv
+}
+
+add_targets() {
+	local n=$1 i
+	for ((i = 0; i < n; i++)); do
+		create_host "target-$NEXT_TARGET" target "$(printf 'ReCyClusteR-Target-%02d' "$NEXT_TARGET")"
+		NEXT_TARGET=$((NEXT_TARGET + 1))
+	done
+}
+
+add_statics() {
+	local n=$1 i
+	for ((i = 0; i < n; i++)); do
+		[ "$NEXT_STATIC" -le "$STATIC_MAX" ] || die "no static address left (at most $STATIC_MAX)"
+		create_host "static-$NEXT_STATIC" static "$(printf 'ReCyClusteR-Target-s%02d' "$NEXT_STATIC")" \
+			"$(int2ip $((NET + 1 + NEXT_STATIC)))"
+		NEXT_STATIC=$((NEXT_STATIC + 1))
+	done
+}
+
+# ---------------------------------------------------------------- teardown
+
+# every PID belonging to lab ID: in its namespaces, or recorded and still ours
+lab_pids() {
+	local id=$1 dir=$2 ns f p cmd
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$id-" || true); do
+		ip netns pids "$ns" 2>/dev/null || true
+	done
+	if [ -n "$dir" ] && [ -d "$dir" ]; then
+		for f in "$dir"/hosts/*/holder.pid "$dir"/hosts/*/sshd.pid "$dir"/hosts/*/udhcpc.pid \
+			"$dir"/router/dnsmasq.pid; do
+			p=$(cat "$f" 2>/dev/null) || continue
+			is_uint "$p" || continue
+			cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+			case "$cmd" in *"$dir"* | *"rccr-lab-holder:$id:"*) echo "$p" ;; esac
+		done
+	fi
+	for p in $(pgrep -f "^rccr-lab-holder:$id:" || true); do echo "$p"; done
+}
+
+lab_down() {
+	local id=$1 dir=$2 pids i ns left
+	for ((i = 0; i < 100; i++)); do
+		pids=$(lab_pids "$id" "$dir" | sort -u | tr '\n' ' ')
+		[ -n "${pids// /}" ] || break
+		# shellcheck disable=SC2086 # list of PIDs
+		kill -KILL $pids 2>/dev/null || true
+		sleep 0.05
+	done
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$id-" || true); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -f "$REGISTRY/$id"
+	if [ -n "$dir" ] && [ -f "$dir/lab.env" ]; then
+		rm -rf "$dir"
+	fi
+	left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$id-" || true)
+	pids=$(lab_pids "$id" "" | tr '\n' ' ')
+	[ -z "$left" ] || die "teardown of $id left namespaces: $left"
+	[ -z "${pids// /}" ] || die "teardown of $id left processes: $pids"
+	[ -z "$dir" ] || [ ! -e "$dir" ] || die "teardown of $id could not remove $dir"
+}
+
+# ---------------------------------------------------------------- commands
+
+# EXIT trap of `up`: a failed or interrupted up removes what it built
+up_exit() {
+	local rc=$?
+	trap - EXIT
+	if [ "$rc" -ne 0 ]; then
+		einfo "up failed, tearing down lab $ID"
+		lab_down "$ID" "$LABDIR" || true
+	fi
+	exit "$rc"
+}
+
+cmd_up() {
+	local targets=0 statics=0 decoys=0 subnet=10.213.0.0/24 owner=$PPID bins="" losses="" \
+		net_int netmask size t0 l n pct bin
+	PUBKEY_FILE="" PRIVKEY="" ROUTER_MAC=02:52:43:4c:ff:fe
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--targets) targets=${2:-} && shift ;;
+		--static) statics=${2:-} && shift ;;
+		--decoys) decoys=1 ;;
+		--loss) losses="$losses ${2:-}" && shift ;;
+		--subnet) subnet=${2:-} && shift ;;
+		--pubkey) PUBKEY_FILE=${2:-} && shift ;;
+		--privkey) PRIVKEY=${2:-} && shift ;;
+		--bin) bins="$bins
+${2:-}" && shift ;;
+		--owner) owner=${2:-} && shift ;;
+		--router-mac) ROUTER_MAC=${2:-} && shift ;;
+		*) die "up: unknown option '$1' (see lab.sh help)" ;;
+		esac
+		shift
+	done
+	is_uint "$targets" || die "--targets needs a number"
+	is_uint "$statics" || die "--static needs a number"
+	is_uint "$owner" || die "--owner needs a PID"
+	[ -d "/proc/$owner" ] || die "--owner $owner: no such process"
+	[[ "$ROUTER_MAC" =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || die "--router-mac: bad MAC '$ROUTER_MAC'"
+	[ -z "$PUBKEY_FILE" ] || [ -r "$PUBKEY_FILE" ] || die "--pubkey $PUBKEY_FILE: not readable"
+	[ -z "$PRIVKEY" ] || [ -r "$PRIVKEY" ] || die "--privkey $PRIVKEY: not readable"
+	for l in $losses; do
+		if ! [[ "$l" =~ ^[A-Za-z0-9_-]+:[0-9]+$ ]] || [ "${l##*:}" -gt 100 ]; then
+			die "--loss wants HOST:PERCENT (0..100), got '$l'"
+		fi
+	done
+	while IFS= read -r bin; do
+		[ -z "$bin" ] || [ -f "$bin" ] || die "--bin $bin: no such file"
+	done <<<"$bins"
+
+	# subnet: private range only, prefix 8..24
+	[[ "$subnet" =~ ^([0-9.]+)/([0-9]+)$ ]] || die "--subnet wants CIDR like 10.213.0.0/24"
+	PREFIXLEN=${BASH_REMATCH[2]}
+	net_int=$(ip2int "${BASH_REMATCH[1]}") || die "--subnet: bad address in '$subnet'"
+	if [ "$PREFIXLEN" -lt 8 ] || [ "$PREFIXLEN" -gt 24 ]; then die "--subnet: prefix must be 8..24"; fi
+	netmask=$(((0xffffffff << (32 - PREFIXLEN)) & 0xffffffff))
+	NET=$((net_int & netmask))
+	size=$((1 << (32 - PREFIXLEN)))
+	if ! { [ $((NET & 0xff000000)) -eq $((10 << 24)) ] ||
+		{ [ $((NET & 0xfff00000)) -eq $(((172 << 24) + (16 << 16))) ] && [ "$PREFIXLEN" -ge 12 ]; } ||
+		{ [ $((NET & 0xffff0000)) -eq $(((192 << 24) + (168 << 16))) ] && [ "$PREFIXLEN" -ge 16 ]; }; }; then
+		die "--subnet $subnet is not inside a private range (10/8, 172.16/12, 192.168/16)"
+	fi
+	ROUTER_IP=$(int2ip $((NET + 1)))
+	STATIC_MAX=98 # static-N gets NET+1+N: .2 .. .99
+	DHCP_START=$(int2ip $((NET + 100)))
+	DHCP_END=$(int2ip $((NET + size - 2)))
+
+	need_tools
+	t0=$(now_ms)
+
+	ID=rl$(tr -dc 'a-z0-9' </dev/urandom | head -c 6)
+	RNS=$ID-router
+	LABDIR=$(mktemp -d /tmp/rccr-lab.XXXXXX)
+	mkdir -p "$REGISTRY"
+	printf 'dir=%s\nowner=%s\nstart=%s\n' "$LABDIR" "$owner" "$(proc_start "$owner")" >"$REGISTRY/$ID"
+	trap up_exit EXIT
+	trap 'exit 130' INT TERM HUP
+	trap 'exit 141' PIPE # the caller went away: still tear down
+	# shellcheck disable=SC2034 # saved by save_lab
+	OWNER=$owner NEXT_INDEX=1 NEXT_TARGET=1 NEXT_STATIC=1
+	save_lab
+	mkdir -p "$LABDIR/bin" "$LABDIR/hosts"
+	while IFS= read -r bin; do
+		[ -z "$bin" ] || install -m 755 "$bin" "$LABDIR/bin/"
+	done <<<"$bins"
+	# the temporary public key, kept for `add`
+	if [ -n "$PUBKEY_FILE" ]; then
+		install -m 644 "$PUBKEY_FILE" "$LABDIR/pubkey"
+		PUBKEY_FILE=$LABDIR/pubkey
+	elif [ -n "$PRIVKEY" ]; then
+		ssh-keygen -y -f "$PRIVKEY" >"$LABDIR/pubkey" || die "cannot derive the public key of $PRIVKEY"
+		PUBKEY_FILE=$LABDIR/pubkey
+	fi
+	write_udhcpc_script
+
+	start_router
+	NEW_HOSTS=""
+	create_host control control rccr-control
+	add_targets "$targets"
+	add_statics "$statics"
+	if [ "$decoys" = 1 ]; then
+		create_host foreign foreign kitchen-laptop
+		create_host imposter imposter ReCyClusteR-Imposter
+		create_host nossh nossh printer-nossh
+	fi
+	save_lab
+	bring_up_new_hosts
+
+	for l in $losses; do
+		n=${l%:*} pct=${l##*:}
+		set_loss "$n" "$pct"
+	done
+	apply_loss
+
+	trap - EXIT INT TERM HUP PIPE
+	l=$(($(now_ms) - t0))
+	einfo "up: lab $ID with $(wc -l <"$LABDIR/hosts.tsv") hosts in $((l / 1000)).$(printf '%03d' $((l % 1000))) s"
+	echo "$LABDIR"
+}
+
+cmd_add() {
+	local targets=0 statics=0 dir=${1:-}
+	[ $# -gt 0 ] && shift
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--targets) targets=${2:-} && shift ;;
+		--static) statics=${2:-} && shift ;;
+		*) die "add: unknown option '$1'" ;;
+		esac
+		shift
+	done
+	is_uint "$targets" || die "--targets needs a number"
+	is_uint "$statics" || die "--static needs a number"
+	need_tools
+	load_lab "$dir"
+	exec 8>"$LABDIR/.lock"
+	flock 8
+	# shellcheck source=/dev/null
+	. "$LABDIR/lab.env"
+	PUBKEY_FILE="" PRIVKEY=""
+	[ ! -f "$LABDIR/pubkey" ] || PUBKEY_FILE=$LABDIR/pubkey
+	NEW_HOSTS=""
+	add_targets "$targets"
+	add_statics "$statics"
+	save_lab
+	bring_up_new_hosts
+	for n in $NEW_HOSTS; do echo "$n"; done
+}
+
+cmd_exec() {
+	local pid
+	[ $# -ge 2 ] || die "usage: lab.sh exec LABDIR HOST [CMD...]"
+	load_lab "$1"
+	pid=$(holder_pid "$2")
+	shift 2
+	[ $# -gt 0 ] || set -- bash
+	host_cmd "$pid"
+	exec "${HOSTCMD[@]}" "$@"
+}
+
+cmd_ssh() {
+	local dir from to ip key
+	[ $# -ge 3 ] || die "usage: lab.sh ssh LABDIR FROM TO CMD..."
+	dir=$1 from=$2 to=$3
+	shift 3
+	load_lab "$dir"
+	if [ -f "$LABDIR/hosts/$to/info" ]; then
+		ip=$(host_ip "$to")
+		[ -n "$ip" ] || die "host $to has no address"
+	else
+		ip=$to
+	fi
+	key=${LAB_SSH_KEY:-$LABDIR/hosts/control/root/.ssh/id_rsa}
+	cmd_exec "$LABDIR" "$from" ssh -i "$key" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o ConnectTimeout=5 \
+		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+		"root@$ip" "$@"
+}
+
+cmd_loss() {
+	[ $# -eq 3 ] || die "usage: lab.sh loss LABDIR HOST PCT"
+	load_lab "$1"
+	exec 8>"$LABDIR/.lock"
+	flock 8
+	set_loss "$2" "$3"
+	apply_loss
+}
+
+cmd_ip() {
+	[ $# -eq 2 ] || die "usage: lab.sh ip LABDIR HOST"
+	load_lab "$1"
+	host_ip "$2"
+}
+
+cmd_down() {
+	[ $# -eq 1 ] || die "usage: lab.sh down LABDIR"
+	[ "$(id -u)" = 0 ] || die "the lab needs root"
+	if [ ! -e "$1" ]; then
+		einfo "down: $1 does not exist (already down?)"
+		return 0
+	fi
+	load_lab "$1"
+	lab_down "$ID" "$LABDIR"
+}
+
+cmd_gc() {
+	local f id dir owner start k v ns p d
+	[ "$(id -u)" = 0 ] || die "the lab needs root"
+	mkdir -p "$REGISTRY"
+	exec 9>"$REGISTRY/.gc.lock"
+	flock 9
+	for f in "$REGISTRY"/rl*; do
+		[ -f "$f" ] || continue
+		id=${f##*/} dir="" owner="" start=""
+		while IFS='=' read -r k v; do
+			case "$k" in dir) dir=$v ;; owner) owner=$v ;; start) start=$v ;; esac
+		done <"$f"
+		if [ -n "$owner" ] && [ -d "/proc/$owner" ] && [ "$(proc_start "$owner")" = "$start" ]; then
+			continue
+		fi
+		einfo "gc: removing lab $id ($dir), owner $owner is gone"
+		lab_down "$id" "$dir" || true
+	done
+	# namespaces and holders of labs nobody registered (crashed half-way)
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^rl[a-z0-9]{6}-' || true); do
+		id=${ns%%-*}
+		[ -f "$REGISTRY/$id" ] && continue
+		einfo "gc: removing orphan namespace $ns"
+		for p in $(ip netns pids "$ns" 2>/dev/null || true); do kill -KILL "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	for p in $(pgrep -f '^rccr-lab-holder:' || true); do
+		id=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | sed -n 's/^rccr-lab-holder:\(rl[a-z0-9]*\):.*/\1/p')
+		if [ -z "$id" ] || [ -f "$REGISTRY/$id" ]; then continue; fi
+		einfo "gc: killing orphan holder $p"
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	for d in /tmp/rccr-lab.*; do
+		[ -d "$d" ] || continue
+		if [ -f "$d/lab.env" ]; then
+			id=$(sed -n 's/^ID=//p' "$d/lab.env")
+			[ -n "$id" ] && [ -f "$REGISTRY/$id" ] && continue
+		elif [ -z "$(find "$d" -maxdepth 0 -mmin +1)" ]; then
+			continue # brand new, its lab.sh up may still be writing it
+		fi
+		einfo "gc: removing leftover $d"
+		rm -rf "$d"
+	done
+}
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+up) cmd_up "$@" ;;
+add) cmd_add "$@" ;;
+exec) cmd_exec "$@" ;;
+ssh) cmd_ssh "$@" ;;
+loss) cmd_loss "$@" ;;
+ip) cmd_ip "$@" ;;
+down) cmd_down "$@" ;;
+gc) cmd_gc "$@" ;;
+help | -h | --help) usage ;;
+*)
+	usage >&2
+	die "unknown command '$cmd'"
+	;;
+esac
