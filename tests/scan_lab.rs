@@ -1,0 +1,372 @@
+//! `rccr-scan` on the virtual LAN (tests/lab/lab.sh), run inside the lab's
+//! control host: DNS names, SSH names, decoys, snapshots, address
+//! conflicts, bad input and a user without raw sockets. Needs root; skips
+//! without it, fails without it when CI is set.
+
+mod common;
+
+use common::lab::{require_root, stderr, stdout, Host, Kind, Lab};
+use std::process::Output;
+
+/// One object of rccr-scan's JSON output (one per line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Row {
+    ip: String,
+    mac: Option<String>,
+    hostname: Option<String>,
+    name_source: Option<String>,
+    ssh: bool,
+    matches: bool,
+}
+
+/// The value after `"key": ` in `line`: a string's contents, or the bare word.
+fn field(line: &str, key: &str) -> Option<String> {
+    let at = line.find(&format!("\"{key}\": "))? + key.len() + 4;
+    let rest = &line[at..];
+    if let Some(s) = rest.strip_prefix('"') {
+        Some(s[..s.find('"')?].to_owned())
+    } else {
+        let end = rest.find([',', '}']).unwrap_or(rest.len());
+        let word = rest[..end].trim();
+        (word != "null").then(|| word.to_owned())
+    }
+}
+
+/// Parses the JSON array (lab hostnames need no escapes).
+fn rows(json: &str) -> Vec<Row> {
+    assert!(json.starts_with('['), "not a JSON array: {json}");
+    assert!(json.trim_end().ends_with(']'), "not a JSON array: {json}");
+    json.lines()
+        .filter(|l| l.contains("\"ip\""))
+        .map(|l| Row {
+            ip: field(l, "ip").unwrap(),
+            mac: field(l, "mac"),
+            hostname: field(l, "hostname"),
+            name_source: field(l, "name_source"),
+            ssh: field(l, "ssh").as_deref() == Some("true"),
+            matches: field(l, "match").as_deref() == Some("true"),
+        })
+        .collect()
+}
+
+fn ok(what: &str, out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+/// Runs `rccr scan ARGS` in the control host.
+fn scan(lab: &Lab, args: &[&str]) -> Output {
+    let mut argv = vec!["rccr", "scan"];
+    argv.extend_from_slice(args);
+    lab.exec("control", &argv)
+}
+
+fn row<'a>(rows: &'a [Row], host: &Host) -> &'a Row {
+    rows.iter()
+        .find(|r| r.ip == host.ip)
+        .unwrap_or_else(|| panic!("{} ({}) not found in {rows:#?}", host.name, host.ip))
+}
+
+/// The DNS name's first label (dnsmasq adds the lab's domain).
+fn first_label(name: &Option<String>) -> String {
+    name.as_deref()
+        .unwrap_or("")
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn finds_targets_by_dns_and_ssh_and_sees_through_decoys() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(3).statics(2).decoys(true).up();
+    let hosts = lab.hosts();
+    let host = |kind: Kind| hosts.iter().find(|h| h.kind == kind).unwrap().clone();
+
+    // Plain sweep, every live host.
+    let all = rows(&ok("scan --all", &scan(&lab, &["--json", "--all"])));
+    let ips: Vec<&str> = all.iter().map(|r| r.ip.as_str()).collect();
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|r| r.ip.parse::<std::net::Ipv4Addr>().unwrap());
+    assert_eq!(sorted, all, "sorted by IP");
+    for h in &hosts {
+        if h.kind == Kind::Control {
+            assert!(
+                !ips.contains(&h.ip.as_str()),
+                "the scanning host lists itself"
+            );
+            continue;
+        }
+        let r = row(&all, h);
+        assert_eq!(r.mac.as_deref(), Some(h.mac.as_str()), "{}", h.name);
+    }
+    let router = lab.router_ip();
+    for r in &all {
+        assert!(
+            r.ip == router || hosts.iter().any(|h| h.ip == r.ip),
+            "unknown host {r:?}"
+        );
+    }
+    for h in hosts.iter().filter(|h| h.kind == Kind::Target) {
+        let r = row(&all, h);
+        assert_eq!(first_label(&r.hostname), h.hostname, "{}", h.name);
+        assert_eq!(r.name_source.as_deref(), Some("dns"));
+        assert!(r.ssh && r.matches, "{r:?}");
+    }
+    for h in hosts.iter().filter(|h| h.kind == Kind::Static) {
+        let r = row(&all, h);
+        assert_eq!(
+            (r.hostname.as_deref(), r.ssh, r.matches),
+            (None, true, false),
+            "{r:?}"
+        );
+    }
+    let foreign = row(&all, &host(Kind::Foreign));
+    assert_eq!(first_label(&foreign.hostname), "kitchen-laptop");
+    assert!(foreign.ssh && !foreign.matches, "{foreign:?}");
+    let imposter = row(&all, &host(Kind::Imposter));
+    assert!(
+        imposter.matches,
+        "by name alone the imposter matches: {imposter:?}"
+    );
+    let nossh = row(&all, &host(Kind::Nossh));
+    assert!(!nossh.ssh && !nossh.matches, "{nossh:?}");
+
+    // Without --all: ours and unnamed SSH hosts, not the others.
+    let shown = rows(&ok("scan", &scan(&lab, &["--json"])));
+    let shown_ips: Vec<&str> = shown.iter().map(|r| r.ip.as_str()).collect();
+    for h in &hosts {
+        let expect = matches!(h.kind, Kind::Target | Kind::Static | Kind::Imposter);
+        assert_eq!(
+            shown_ips.contains(&h.ip.as_str()),
+            expect,
+            "{} in {shown_ips:?}",
+            h.name
+        );
+    }
+
+    // --ssh-names: names the statics, unmasks the imposter.
+    let out = scan(&lab, &["--json", "--all", "--ssh-names"]);
+    let named = rows(&ok("scan --ssh-names", &out));
+    for h in hosts.iter().filter(|h| h.is_target()) {
+        let r = row(&named, h);
+        assert_eq!(r.hostname.as_deref(), Some(h.hostname.as_str()), "{r:?}");
+        assert_eq!(r.name_source.as_deref(), Some("ssh"));
+        assert!(r.matches, "{r:?}");
+    }
+    let foreign = row(&named, &host(Kind::Foreign));
+    assert_eq!(foreign.hostname.as_deref(), Some("kitchen-laptop"));
+    assert_eq!(foreign.name_source.as_deref(), Some("ssh"));
+    assert!(!foreign.matches);
+    let imp = host(Kind::Imposter);
+    let imposter = row(&named, &imp);
+    assert_eq!(imposter.name_source.as_deref(), Some("dns"));
+    assert!(
+        !imposter.matches,
+        "the imposter refused our key: {imposter:?}"
+    );
+    let warning = stderr(&out);
+    assert!(
+        warning.contains(&format!("warning: {} (ReCyClusteR-Imposter", imp.ip))
+            && warning.contains("not treated as ours"),
+        "{warning}"
+    );
+    assert!(!row(&named, &host(Kind::Nossh)).ssh);
+
+    // The table reports the imposter, with why it is not ours.
+    let table = ok("table", &scan(&lab, &["--ssh-names"]));
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", imp.ip)))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(line.ends_with("no (key refused)"), "{line}");
+    assert!(table.starts_with("IP "), "{table}");
+
+    // A /25 sweep lists nothing from outside it.
+    let half = rows(&ok(
+        "scan /25",
+        &scan(&lab, &["--json", "--all", "--subnet", "10.213.0.0/25"]),
+    ));
+    assert!(!half.is_empty());
+    for r in &half {
+        let last: u8 = r.ip.rsplit('.').next().unwrap().parse().unwrap();
+        assert!(last < 128, "{r:?} is outside 10.213.0.0/25");
+    }
+
+    // ICMP instead of ARP: the same subnet, reached as if routed (--iface lo
+    // has no address in it), finds the same hosts, without MACs.
+    let icmp = rows(&ok(
+        "scan via icmp",
+        &scan(
+            &lab,
+            &[
+                "--json",
+                "--all",
+                "--iface",
+                "lo",
+                "--subnet",
+                "10.213.0.0/24",
+            ],
+        ),
+    ));
+    let icmp_ips: Vec<&str> = icmp.iter().map(|r| r.ip.as_str()).collect();
+    assert_eq!(icmp_ips, ips);
+    assert!(icmp.iter().all(|r| r.mac.is_none()));
+
+    // Two MACs for one address: the foreign decoy also claims target-1's.
+    let t1 = lab.host("target-1");
+    ok(
+        "alias",
+        &lab.exec(
+            "foreign",
+            &["ip", "addr", "add", &format!("{}/32", t1.ip), "dev", "eth0"],
+        ),
+    );
+    let out = scan(&lab, &["--json", "--all"]);
+    let conflicted = rows(&ok("scan with a conflict", &out));
+    assert_eq!(conflicted.iter().filter(|r| r.ip == t1.ip).count(), 1);
+    let warnings = stderr(&out);
+    assert_eq!(
+        warnings.matches("two MAC addresses").count(),
+        1,
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(&t1.ip)
+            && warnings.contains(&t1.mac)
+            && warnings.contains(&foreign_mac(&hosts)),
+        "{warnings}"
+    );
+}
+
+fn foreign_mac(hosts: &[Host]) -> String {
+    hosts
+        .iter()
+        .find(|h| h.kind == Kind::Foreign)
+        .unwrap()
+        .mac
+        .clone()
+}
+
+#[test]
+fn since_lists_only_hosts_added_after_the_snapshot() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).statics(1).up();
+    ok("save", &scan(&lab, &["--all", "--save", "snap"]));
+    let saved = ok("cat", &lab.exec("control", &["cat", "snap"]));
+    assert_eq!(
+        saved.lines().filter(|l| !l.starts_with('#')).count(),
+        4,
+        "{saved}"
+    ); // router + 3
+    let none = rows(&ok(
+        "since, nothing new",
+        &scan(&lab, &["--json", "--all", "--since", "snap"]),
+    ));
+    assert!(none.is_empty(), "{none:?}");
+    let added = lab.add_targets(1);
+    let new = rows(&ok(
+        "since",
+        &scan(
+            &lab,
+            &["--json", "--all", "--since", "snap", "--save", "snap"],
+        ),
+    ));
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].ip, added[0].ip);
+    assert_eq!(first_label(&new[0].hostname), added[0].hostname);
+    // --save after --since: the snapshot now has the new host too.
+    let none = rows(&ok(
+        "since again",
+        &scan(&lab, &["--json", "--all", "--since", "snap"]),
+    ));
+    assert!(none.is_empty(), "{none:?}");
+}
+
+#[test]
+fn bad_input_and_missing_privileges_are_refused_cleanly() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).up();
+    let refused = |args: &[&str], code: i32, prefix: &str| {
+        let out = scan(&lab, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(
+            stdout(&out).is_empty(),
+            "{args:?}: partial output {}",
+            stdout(&out)
+        );
+        assert!(err.starts_with(prefix), "{args:?}: {err}");
+    };
+    refused(
+        &["--subnet", "10.213.0.7/24"],
+        3,
+        "rccr scan: --subnet 10.213.0.7/24: host bits are set",
+    );
+    refused(
+        &["--subnet", "10.213.0.0/99"],
+        3,
+        "rccr scan: --subnet 10.213.0.0/99: not an IPv4 subnet",
+    );
+    refused(
+        &["--subnet", "10.0.0.0/8"],
+        3,
+        "rccr scan: --subnet 10.0.0.0/8: 10.0.0.0/8 has 16777214 addresses",
+    );
+    refused(
+        &["--iface", "eth7"],
+        3,
+        "rccr scan: --iface eth7: no such interface",
+    );
+    ok(
+        "veth",
+        &lab.sh(
+            "control",
+            "ip link add rccrv0 type veth peer name rccrv1 && ip link set rccrv0 up",
+        ),
+    );
+    refused(
+        &["--iface", "rccrv0"],
+        3,
+        "rccr scan: --iface rccrv0: the interface has no IPv4 address",
+    );
+    refused(
+        &["--retries", "99"],
+        2,
+        "rccr scan: --retries must be at most 10",
+    );
+
+    // Not root: one line, exit 4, nothing on stdout.
+    let out = lab.exec(
+        "control",
+        &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "rccr",
+            "scan",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(stdout(&out).is_empty());
+    assert_eq!(
+        err,
+        "rccr scan: sweeping the LAN needs raw sockets: run as root (or with CAP_NET_RAW)\n"
+    );
+}
