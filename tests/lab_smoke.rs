@@ -399,3 +399,26 @@ fn failed_up_cleans_up_and_gc_removes_orphans() {
     assert_gone(&id, &dir, &pids);
     lab.down().unwrap(); // already gone: down is a no-op
 }
+
+#[test]
+fn teardown_after_a_panicking_test() {
+    if !require_root() {
+        return;
+    }
+    if std::env::var_os("RCCR_LAB_KEEP").is_some() {
+        eprintln!("RCCR_LAB_KEEP is set: labs of panicking tests are kept, nothing to check");
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let result = std::thread::spawn(move || {
+        let lab = Lab::builder().targets(1).up();
+        tx.send((lab.id().to_owned(), lab.dir().to_owned(), lab.pids()))
+            .unwrap();
+        panic!("test failure inside a lab (expected)");
+    })
+    .join();
+    assert!(result.is_err(), "the thread did not panic");
+    let (id, dir, pids) = rx.recv().unwrap();
+    assert!(!pids.is_empty());
+    assert_gone(&id, &dir, &pids);
+}

@@ -24,7 +24,8 @@
 #       --privkey FILE         temporary private key: control's /root/.ssh/id_rsa
 #       --bin FILE             copy FILE into LABDIR/bin, first in PATH in hosts (repeatable)
 #       --owner PID            owner process; `gc` removes the lab once it is dead
-#                              (default: the process that called lab.sh)
+#                              (default: the caller's parent, e.g. the script that runs
+#                              `LAB=$(lab.sh up ... | tail -1)`)
 #       --router-mac MAC       bridge MAC address (default 02:52:43:4c:ff:fe)
 #   lab.sh add LABDIR [--targets N] [--static N]
 #                              add hosts to a running lab; prints the new host names
@@ -102,6 +103,16 @@ proc_start() {
 	# shellcheck disable=SC2086 # split the fields on purpose
 	set -- $rest
 	echo "${20}"
+}
+
+# parent PID of a process, empty if it is gone
+proc_ppid() {
+	local stat rest
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	rest=${stat##*) }
+	# shellcheck disable=SC2086 # split the fields on purpose
+	set -- $rest
+	echo "$2"
 }
 
 need_tools() {
@@ -523,7 +534,7 @@ up_exit() {
 }
 
 cmd_up() {
-	local targets=0 statics=0 decoys=0 subnet=10.213.0.0/24 owner=$PPID bins="" losses="" \
+	local targets=0 statics=0 decoys=0 subnet=10.213.0.0/24 owner="" bins="" losses="" \
 		net_int netmask size t0 l n pct bin
 	PUBKEY_FILE="" PRIVKEY="" ROUTER_MAC=02:52:43:4c:ff:fe
 	while [ $# -gt 0 ]; do
@@ -545,6 +556,12 @@ ${2:-}" && shift ;;
 	done
 	is_uint "$targets" || die "--targets needs a number"
 	is_uint "$statics" || die "--static needs a number"
+	if [ -z "$owner" ]; then
+		# The caller's parent: `LAB=$(lab.sh up | tail -1)` runs lab.sh in a
+		# short-lived subshell of the script that will use the lab.
+		owner=$(proc_ppid "$PPID")
+		[ -n "$owner" ] && [ "$owner" -gt 1 ] || owner=$PPID
+	fi
 	is_uint "$owner" || die "--owner needs a PID"
 	[ -d "/proc/$owner" ] || die "--owner $owner: no such process"
 	[[ "$ROUTER_MAC" =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || die "--router-mac: bad MAC '$ROUTER_MAC'"
