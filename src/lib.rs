@@ -9,6 +9,7 @@ pub mod cli;
 pub mod error;
 pub mod failpoint;
 pub mod fsutil;
+pub mod init;
 pub mod json;
 pub mod keys;
 pub mod parallel;

@@ -1,0 +1,357 @@
+//! `rccr.txt` on the boot partition: settings a user adds after flashing an
+//! image, before the first boot, from any computer that can write a FAT
+//! partition (in the spirit of Raspberry Pi Imager's `firstrun.sh` and
+//! DietPi's `dietpi.txt`).
+//!
+//! **Where.** `/boot/rccr.txt`, then `/media/*/rccr.txt` in name order
+//! (diskless Alpine mounts its boot media at `/media/<device>`:
+//! `/media/mmcblk0p1`, `/media/sda1`, `/media/cdrom`, ...). Every file found
+//! is applied; the same file seen through two mounts counts once.
+//!
+//! **Format.** UTF-8 text (a byte order mark and CRLF line ends are fine),
+//! one `key=value` per line, spaces around either allowed; blank lines and
+//! lines starting with `#` are ignored:
+//!
+//! ```text
+//! # rccr.txt
+//! hostname=kitchen-node-1
+//! authorized_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... me@laptop
+//! ```
+//!
+//! - `hostname=NAME`: a single RFC 1123 label (see
+//!   [`super::hostname::check`]); it overrides `/etc/hostname`. At most one:
+//!   a later `hostname=` line is an error, the first one counts.
+//! - `authorized_key=LINE`: a public key as in a `.pub` file (`type base64
+//!   [comment]`, no options), appended to `/root/.ssh/authorized_keys` unless
+//!   that key is there already. Repeatable. With your own key there, a node
+//!   never depends on the images' temporary key.
+//!
+//! **Errors.** A malformed line is reported as `PATH:LINE: what is wrong;
+//! line ignored` and the file's valid lines are still applied: one typo must
+//! not cost the other keys. A file that is not UTF-8 text or is larger than
+//! 64 KiB is reported and not applied at all.
+//!
+//! **Once.** When every valid setting has been applied, the file is renamed
+//! `rccr.txt.applied` (replacing an older one), so the next boot does not
+//! apply it again and the user can see it was read. A read-only boot
+//! partition (diskless Alpine mounts it so) is remounted read-write for the
+//! rename and back. If a setting could not be applied (a write failed), the
+//! file stays, to be applied at the next boot.
+use super::{hostkeys::base64_decode, hostname, Ctx};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const FILE_NAME: &str = "rccr.txt";
+pub const APPLIED_NAME: &str = "rccr.txt.applied";
+const MAX_LEN: u64 = 64 * 1024;
+/// Key types sshd accepts today (DSA is gone since OpenSSH 9.8).
+const KEY_TYPES: &[&str] = &[
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/// The valid settings of one file, and its malformed lines (1-based).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub hostname: Option<String>,
+    pub keys: Vec<String>,
+    pub errors: Vec<(usize, String)>,
+}
+
+/// Everything found on the boot partition(s).
+#[derive(Debug, Default)]
+pub struct BootFile {
+    pub paths: Vec<PathBuf>,
+    pub hostname: Option<String>,
+    pub keys: Vec<String>,
+}
+
+/// Checks an `authorized_key=` value: a known type, base64 that decodes,
+/// and a blob that names the same type. Returns the line to append.
+pub fn check_key(value: &str) -> Result<String, String> {
+    let mut words = value.split_whitespace();
+    let (Some(kind), Some(blob)) = (words.next(), words.next()) else {
+        return Err("want 'authorized_key=TYPE BASE64 [COMMENT]'".into());
+    };
+    if !KEY_TYPES.contains(&kind) {
+        return Err(format!(
+            "'{kind}' is not a key type sshd accepts (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*); options are not allowed here"
+        ));
+    }
+    let bytes = base64_decode(blob).ok_or("the key is not valid base64 (cut short?)")?;
+    let fields = ssh_fields(&bytes).ok_or("the key data is cut short or damaged")?;
+    if fields.first() != Some(&kind.as_bytes()) || fields.len() < 2 {
+        return Err(format!("the key data does not hold a {kind} key"));
+    }
+    if kind == "ssh-ed25519" && fields[1].len() != 32 {
+        return Err("the key data is cut short or damaged".into());
+    }
+    Ok(value.trim().to_string())
+}
+
+/// A public key blob is a run of length-prefixed fields (RFC 4253 6.6)
+/// that ends exactly at the end: a key cut short while copying does not.
+fn ssh_fields(mut blob: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !blob.is_empty() {
+        let len = u32::from_be_bytes(blob.get(..4)?.try_into().ok()?) as usize;
+        out.push(blob.get(4..4usize.checked_add(len)?)?);
+        blob = &blob[4 + len..];
+    }
+    Some(out)
+}
+
+/// Parses one file. `Err` means the whole file is unusable.
+pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| "not UTF-8 text (save it as UTF-8 or plain ASCII)".to_string())?;
+    let mut out = Parsed::default();
+    let mut hostname_line = 0;
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            out.errors
+                .push((n, "want 'key=value' (hostname= or authorized_key=)".into()));
+            continue;
+        };
+        let value = value.trim();
+        match key.trim() {
+            "hostname" if hostname_line != 0 => out.errors.push((
+                n,
+                format!("hostname given again (first on line {hostname_line})"),
+            )),
+            "hostname" => match hostname::check(value) {
+                Ok(()) => {
+                    hostname_line = n;
+                    out.hostname = Some(value.to_string());
+                }
+                Err(e) => out.errors.push((n, e)),
+            },
+            "authorized_key" => match check_key(value) {
+                Ok(k) => out.keys.push(k),
+                Err(e) => out.errors.push((n, e)),
+            },
+            other => out.errors.push((
+                n,
+                format!("unknown setting '{other}' (known: hostname, authorized_key)"),
+            )),
+        }
+    }
+    Ok(out)
+}
+
+/// The files that may exist, in the order they are applied.
+pub fn candidates(ctx: &Ctx) -> Vec<PathBuf> {
+    let mut out = vec![ctx.path("/boot").join(FILE_NAME)];
+    if let Ok(rd) = fs::read_dir(ctx.path("/media")) {
+        let mut media: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        media.sort();
+        out.extend(media.into_iter().map(|m| m.join(FILE_NAME)));
+    }
+    out
+}
+
+/// Reads and checks every boot file; reports what is wrong. `None` when
+/// there is nothing to apply and nothing to rename.
+pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
+    let mut found = BootFile::default();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for path in candidates(ctx) {
+        let Ok(meta) = fs::metadata(&path) else {
+            continue;
+        };
+        let real = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if !meta.is_file() || seen.contains(&real) {
+            continue;
+        }
+        seen.push(real);
+        let shown = path.display().to_string();
+        if meta.len() > MAX_LEN {
+            ctx.problem(format_args!("{shown}: larger than 64 KiB; not applied"));
+            continue;
+        }
+        let parsed = match fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| parse(&b))
+        {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.problem(format_args!("{shown}: {e}; not applied"));
+                continue;
+            }
+        };
+        for (line, e) in &parsed.errors {
+            ctx.problem(format_args!("{shown}:{line}: {e}; line ignored"));
+        }
+        ctx.note(format_args!(
+            "{shown}: {} key(s){}{}",
+            parsed.keys.len(),
+            parsed
+                .hostname
+                .as_deref()
+                .map(|h| format!(", hostname {h}"))
+                .unwrap_or_default(),
+            match parsed.errors.len() {
+                0 => String::new(),
+                n => format!(", {n} malformed line(s) ignored"),
+            }
+        ));
+        if let Some(h) = parsed.hostname {
+            match &found.hostname {
+                Some(first) => ctx.problem(format_args!(
+                    "{shown}: hostname={h} ignored, an earlier file set {first}"
+                )),
+                None => found.hostname = Some(h),
+            }
+        }
+        found.keys.extend(parsed.keys);
+        found.paths.push(path);
+    }
+    (!found.paths.is_empty()).then_some(found)
+}
+
+/// Renames each applied file to `rccr.txt.applied`; keeps them all when
+/// something could not be applied.
+pub fn retire(ctx: &mut Ctx, boot: &BootFile, applied: bool) {
+    for path in &boot.paths {
+        if !applied {
+            ctx.problem(format_args!(
+                "{}: kept: a setting could not be applied; it is tried again at the next boot",
+                path.display()
+            ));
+            continue;
+        }
+        let to = path.with_file_name(APPLIED_NAME);
+        let what = format_args!("{}: applied, renamed {APPLIED_NAME}", path.display());
+        if ctx.dry {
+            ctx.changed(what);
+            continue;
+        }
+        match rename_on_media(ctx, path, &to) {
+            Ok(()) => ctx.changed(what),
+            Err(e) => ctx.problem(format_args!(
+                "cannot rename {} to {APPLIED_NAME}: {e}; it is applied again at the next boot",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// `rename`, then sync the directory; on a read-only mount of the live
+/// system, remount it read-write for the rename and read-only again.
+fn rename_on_media(ctx: &Ctx, from: &Path, to: &Path) -> io::Result<()> {
+    let rename = || fs::rename(from, to).and_then(|()| crate::fsutil::sync_parent(to));
+    match rename() {
+        Err(e) if e.raw_os_error() == Some(libc::EROFS) && ctx.live => {
+            let mounts = fs::read_to_string("/proc/mounts")?;
+            let Some(mp) = mount_point(&mounts, from) else {
+                return Err(e);
+            };
+            remount(&mp, "rw")?;
+            ctx.note(format_args!("{mp}: remounted read-write for the rename"));
+            let result = rename();
+            let back = remount(&mp, "ro");
+            result.and(back)
+        }
+        other => other,
+    }
+}
+
+fn remount(mount_point: &str, mode: &str) -> io::Result<()> {
+    let status = Command::new("mount")
+        .args(["-o", &format!("remount,{mode}"), mount_point])
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "mount -o remount,{mode} {mount_point}: {status}"
+        )))
+    }
+}
+
+/// The mount point in `mounts` (/proc/mounts) that holds `path`.
+pub fn mount_point(mounts: &str, path: &Path) -> Option<String> {
+    mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|mp| mp.replace("\\040", " ").replace("\\011", "\t"))
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFooAr08t8fK5tHJofRTjg8zc8X8Nd7lull7Y9omwR+X me@laptop";
+
+    #[test]
+    fn keys_are_checked_down_to_the_blob() {
+        assert_eq!(check_key(&format!("  {ED} ")).unwrap(), ED);
+        assert!(check_key("ssh-ed25519").is_err());
+        assert!(check_key("ssh-dss AAAAB3NzaC1kc3M= x").is_err());
+        assert!(check_key("from=\"1.2.3.4\" ssh-ed25519 AAAA").is_err());
+        // Base64 of a blob that says ssh-ed25519, announced as ssh-rsa.
+        let wrong = ED.replace("ssh-ed25519", "ssh-rsa");
+        assert!(check_key(&wrong).unwrap_err().contains("ssh-rsa"));
+        // Cut short while copying.
+        assert!(check_key(&ED[..40]).is_err());
+    }
+
+    #[test]
+    fn a_file_with_good_and_bad_lines() {
+        let text = format!(
+            "\u{feff}# rccr.txt\r\n\r\nhostname = kitchen-1\r\nauthorized_key={ED}\r\nhostname=second\r\nfoo=bar\r\nno equals sign\r\nauthorized_key=ssh-ed25519 AAAA\r\nhostname=\r\n"
+        );
+        let p = parse(text.as_bytes()).unwrap();
+        assert_eq!(p.hostname.as_deref(), Some("kitchen-1"));
+        assert_eq!(p.keys, vec![ED.to_string()]);
+        let lines: Vec<usize> = p.errors.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, vec![5, 6, 7, 8, 9]);
+        assert!(p.errors[0].1.contains("line 3"), "{:?}", p.errors);
+    }
+
+    #[test]
+    fn bad_hostnames_are_rejected_and_do_not_block_a_later_good_one() {
+        let p = parse(b"hostname=bad_name\nhostname=good-name\n").unwrap();
+        assert_eq!(p.hostname.as_deref(), Some("good-name"));
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.errors[0].0, 1);
+    }
+
+    #[test]
+    fn non_utf8_is_refused_whole() {
+        assert!(parse(b"\xff\xfeh\0o\0").is_err());
+        assert_eq!(parse(b"").unwrap(), Parsed::default());
+    }
+
+    #[test]
+    fn mount_point_is_the_longest_prefix() {
+        let mounts = "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro 0 0\n/dev/sdb1 /media/my\\040stick vfat ro 0 0\n";
+        assert_eq!(
+            mount_point(mounts, Path::new("/media/mmcblk0p1/rccr.txt")).as_deref(),
+            Some("/media/mmcblk0p1")
+        );
+        assert_eq!(
+            mount_point(mounts, Path::new("/media/my stick/rccr.txt")).as_deref(),
+            Some("/media/my stick")
+        );
+        assert_eq!(
+            mount_point(mounts, Path::new("/boot/rccr.txt")).as_deref(),
+            Some("/")
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! SSH host keys: images never carry them, so each node makes its own at
+//! first boot, before sshd starts.
+//!
+//! - `/etc/ssh/ssh_host_ed25519_key` always;
+//! - RSA (3072 bits, OpenSSH's default) only for a `HostKey` line whose file
+//!   name contains `rsa` (`HostKey /etc/ssh/ssh_host_rsa_key`), and Ed25519
+//!   at other paths likewise. `HostKey` lines are read from
+//!   `/etc/ssh/sshd_config` and `/etc/ssh/sshd_config.d/*.conf`; other key
+//!   types (ECDSA) are left to sshd's own service, which makes what is
+//!   missing.
+//!
+//! OpenSSH format, private 0600, public 0644, comment `root@HOSTNAME`,
+//! randomness from getrandom. An existing key is never replaced: a private
+//! key others can read gets mode 0600 (sshd refuses it otherwise), a missing
+//! `.pub` is derived from it. An empty private file (a crash before atomic
+//! writes, a `touch`) counts as missing.
+use super::Ctx;
+use crate::keys::{self, KeyType};
+use ssh_key::{Fingerprint, HashAlg, PrivateKey};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+pub const SSH_DIR: &str = "/etc/ssh";
+pub const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
+pub const SSHD_CONFIG_D: &str = "/etc/ssh/sshd_config.d";
+pub const ED25519_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
+/// OpenSSH's default RSA size (ssh-keygen, sshd's service).
+pub const RSA_BITS: usize = 3072;
+
+/// The values of `HostKey` lines, in order (keyword in any case,
+/// `HostKey PATH`, `HostKey=PATH` or `HostKey "PATH"`).
+pub fn host_key_paths(config: &str) -> Vec<String> {
+    config
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let end = line.find(|c: char| c.is_whitespace() || c == '=')?;
+            if !line[..end].eq_ignore_ascii_case("hostkey") {
+                return None;
+            }
+            let value = line[end..].trim_start();
+            let value = value.strip_prefix('=').unwrap_or(value).trim();
+            let value = value.trim_matches('"');
+            (!value.is_empty()).then(|| value.to_string())
+        })
+        .collect()
+}
+
+/// The keys to make: Ed25519 at the default path, then each `HostKey` path
+/// (absolute, no `%` tokens) whose file name says ed25519 or rsa.
+pub fn wanted(host_keys: &[String]) -> Vec<(String, KeyType)> {
+    let mut out = vec![(ED25519_KEY.to_string(), KeyType::Ed25519)];
+    for path in host_keys {
+        if !path.starts_with('/') || path.contains('%') {
+            continue;
+        }
+        let name = path.rsplit('/').next().unwrap_or("");
+        let kind = if name.contains("ed25519") {
+            KeyType::Ed25519
+        } else if name.contains("rsa") {
+            KeyType::Rsa
+        } else {
+            continue;
+        };
+        if !out.iter().any(|(p, _)| p == path) {
+            out.push((path.clone(), kind));
+        }
+    }
+    out
+}
+
+/// The sshd configuration's `HostKey` values under the root.
+fn configured_host_keys(ctx: &Ctx) -> Vec<String> {
+    let mut files = vec![ctx.path(SSHD_CONFIG)];
+    if let Ok(rd) = fs::read_dir(ctx.path(SSHD_CONFIG_D)) {
+        let mut d: Vec<_> = rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+            .collect();
+        d.sort();
+        files.extend(d);
+    }
+    files
+        .iter()
+        .filter_map(|f| fs::read(f).ok())
+        .flat_map(|b| host_key_paths(&String::from_utf8_lossy(&b)))
+        .collect()
+}
+
+/// Makes the missing host keys and repairs modes; see the module doc.
+pub fn ensure(ctx: &mut Ctx, hostname: &str) {
+    let dir = ctx.path(SSH_DIR);
+    if !dir.is_dir() {
+        return ctx.problem(format_args!(
+            "{}: missing (is openssh installed?); no host keys made",
+            dir.display()
+        ));
+    }
+    let comment = format!("root@{hostname}");
+    for (path, kind) in wanted(&configured_host_keys(ctx)) {
+        ensure_one(ctx, &ctx.path(&path), kind, &comment);
+    }
+}
+
+fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
+    let public = keys::public_path(private);
+    let shown = private.display();
+    match fs::symlink_metadata(private) {
+        Ok(m) if m.is_file() && m.len() > 0 => {
+            let mode = m.permissions().mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                ctx.chmod(private, mode, 0o600);
+            }
+            if public.exists() {
+                return;
+            }
+            let derived = fs::read(private)
+                .map_err(|e| e.to_string())
+                .and_then(|t| PrivateKey::from_openssh(t).map_err(|e| e.to_string()))
+                .map_err(|e| e.to_string())
+                .and_then(|k| keys::public_line(&k).map_err(|e| e.to_string()));
+            match derived {
+                Ok(line) => {
+                    ctx.write_file(
+                        &public,
+                        format!("{line}\n").as_bytes(),
+                        0o644,
+                        "derived from the private key",
+                    );
+                }
+                Err(e) => ctx.problem(format_args!(
+                    "{shown}: cannot read the key ({e}); {} not made",
+                    public.display()
+                )),
+            }
+            return;
+        }
+        Ok(m) if !m.is_file() => {
+            return ctx.problem(format_args!("{shown}: not a regular file; left alone"));
+        }
+        _ => {}
+    }
+    let label = match kind {
+        KeyType::Ed25519 => "ED25519".to_string(),
+        KeyType::Rsa => format!("RSA {RSA_BITS}"),
+    };
+    if ctx.dry {
+        return ctx.changed(format_args!("{shown}: new {label} host key"));
+    }
+    if kind == KeyType::Rsa {
+        ctx.note(format_args!(
+            "{shown}: making an RSA {RSA_BITS} key (slow on small boards)"
+        ));
+    }
+    let made = keys::generate(kind, RSA_BITS, comment).and_then(|key| {
+        keys::write_pair(private, &key)?;
+        Ok(key.public_key().fingerprint(HashAlg::Sha256))
+    });
+    match made {
+        Ok(fp) => {
+            ctx.changed(format_args!("{shown}: new {label} host key {fp}"));
+            ctx.needs_persist();
+        }
+        Err(e) => ctx.problem(format_args!("{shown}: {e}")),
+    }
+}
+
+/// Standard base64 (RFC 4648), padding optional.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    // Leftover bits must be padding (zero), and a lone sixth is no byte.
+    (bits < 6 && acc & ((1 << bits) - 1) == 0).then_some(out)
+}
+
+/// `("ED25519", "SHA256:...")` for a `.pub` line, as `ssh-keygen -l` shows
+/// it; any key type, since only the blob is hashed.
+pub fn fingerprint(pub_line: &str) -> Option<(String, String)> {
+    let mut words = pub_line.split_whitespace();
+    let (kind, blob) = (words.next()?, base64_decode(words.next()?)?);
+    let digest: [u8; 32] = HashAlg::Sha256.digest(&blob).try_into().ok()?;
+    let label = match kind {
+        "ssh-ed25519" => "ED25519".to_string(),
+        "ssh-rsa" => "RSA".to_string(),
+        k if k.starts_with("ecdsa-") => "ECDSA".to_string(),
+        k if k.starts_with("sk-ssh-ed25519") => "ED25519-SK".to_string(),
+        k if k.starts_with("sk-ecdsa") => "ECDSA-SK".to_string(),
+        k => k.to_ascii_uppercase(),
+    };
+    Some((label, Fingerprint::Sha256(digest).to_string()))
+}
+
+/// The fingerprints of every `ssh_host_*_key.pub` under the root's
+/// `/etc/ssh`, in file name order.
+pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
+    let Ok(rd) = fs::read_dir(ctx.path(SSH_DIR)) else {
+        return Vec::new();
+    };
+    let mut pubs: Vec<_> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("ssh_host_") && n.ends_with("_key.pub"))
+        })
+        .collect();
+    pubs.sort();
+    pubs.iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .filter_map(|t| fingerprint(&t))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_key_lines_in_every_spelling() {
+        let config = "# HostKey /etc/ssh/commented\nHostKey /etc/ssh/ssh_host_rsa_key\n  hostkey=/etc/ssh/ssh_host_ecdsa_key\nHOSTKEY = \"/etc/ssh/ssh_host_ed25519_key\"\nHostKeyAlgorithms ssh-ed25519\nPort 22\n";
+        assert_eq!(
+            host_key_paths(config),
+            vec![
+                "/etc/ssh/ssh_host_rsa_key",
+                "/etc/ssh/ssh_host_ecdsa_key",
+                "/etc/ssh/ssh_host_ed25519_key"
+            ]
+        );
+    }
+
+    #[test]
+    fn rsa_only_when_asked_for() {
+        assert_eq!(wanted(&[]), vec![(ED25519_KEY.into(), KeyType::Ed25519)]);
+        let asked = host_key_paths(
+            "HostKey /etc/ssh/ssh_host_ed25519_key\nHostKey /etc/ssh/ssh_host_rsa_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\nHostKey relative_rsa_key\nHostKey /etc/ssh/%h_rsa\n",
+        );
+        assert_eq!(
+            wanted(&asked),
+            vec![
+                (ED25519_KEY.into(), KeyType::Ed25519),
+                ("/etc/ssh/ssh_host_rsa_key".into(), KeyType::Rsa)
+            ]
+        );
+    }
+
+    #[test]
+    fn base64_round_trips_and_rejects_junk() {
+        assert_eq!(base64_decode("").unwrap(), b"");
+        assert_eq!(base64_decode("Zg==").unwrap(), b"f");
+        assert_eq!(base64_decode("Zm8").unwrap(), b"fo");
+        assert_eq!(base64_decode("Zm9v").unwrap(), b"foo");
+        assert_eq!(
+            base64_decode("AAAAC3NzaC1lZDI1NTE5").unwrap(),
+            b"\0\0\0\x0bssh-ed25519"
+        );
+        assert!(base64_decode("Zm9v!").is_none());
+        assert!(base64_decode("Z").is_none());
+        assert!(base64_decode("Zh==").is_none(), "non-zero padding bits");
+    }
+
+    #[test]
+    fn fingerprints_match_ssh_keygen() {
+        let key = keys::generate(KeyType::Ed25519, 0, "root@x").unwrap();
+        let line = keys::public_line(&key).unwrap();
+        let (label, fp) = fingerprint(&line).unwrap();
+        assert_eq!(label, "ED25519");
+        assert_eq!(
+            fp,
+            key.public_key().fingerprint(HashAlg::Sha256).to_string()
+        );
+        // ECDSA: our ssh-key build cannot parse it, the blob hashes all the
+        // same. Value printed by `ssh-keygen -lf` for this key.
+        let ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAvpsbwwBp+YUFKqgh2m2TgNgim/Be3YTYJTrL2o8XrRAWvbkJ9NE0mo3a5Umw7G0jOe8XLtXmWU9Uer3Zre5Gw= x\n";
+        assert_eq!(
+            fingerprint(ecdsa).unwrap(),
+            (
+                "ECDSA".to_string(),
+                "SHA256:PvQmRuwJG/RDD6GzjmU7k7kx0yC4RkMlUBpujYKE3Z0".to_string()
+            )
+        );
+    }
+}

@@ -1,0 +1,547 @@
+//! The node's hostname: which one, and every place it must appear.
+//!
+//! **Which name.** In order:
+//!
+//! 1. `hostname=` from the boot-partition file, when valid;
+//! 2. else the *configured* name: the first line of `/etc/hostname`,
+//!    trimmed, unless it is one of the image defaults [`IMAGE_DEFAULTS`]
+//!    (empty, `localhost`, `localhost.localdomain`, `(none)`,
+//!    `ReCyClusteR-Control`, `ReCyClusteR-Target`, any case). A name written
+//!    by an earlier run counts as configured, which keeps it stable;
+//! 3. else `ReCyClusteR-<Control|Target>-<xxxxxx>`, the last three bytes of
+//!    the first Ethernet interface's MAC (see [`super::nic`]) in lowercase
+//!    hex; without any interface, three random bytes (kept from then on,
+//!    like any written name).
+//!
+//! **Where it goes.** `/etc/hostname` (`NAME\n`, only when its first line
+//! differs); `/etc/hosts` (see [`hosts_with_name`]); the running kernel
+//! (`/proc/sys/kernel/hostname`, else `hostname NAME`); and a `hostname NAME`
+//! option in every DHCP stanza of `/etc/network/interfaces` (see
+//! [`interfaces_with_hostname`]), which makes udhcpc send it to the DHCP
+//! server, so the LAN's DNS knows the node by it.
+use super::{nic, read_optional, Ctx, NodeType};
+use std::fs;
+use std::process::Command;
+
+/// Names that images and kernels use by default: they do not count as
+/// configured.
+pub const IMAGE_DEFAULTS: &[&str] = &[
+    "",
+    "localhost",
+    "localhost.localdomain",
+    "(none)",
+    "ReCyClusteR-Control",
+    "ReCyClusteR-Target",
+];
+pub const ETC_HOSTNAME: &str = "/etc/hostname";
+pub const ETC_HOSTS: &str = "/etc/hosts";
+pub const INTERFACES: &str = "/etc/network/interfaces";
+pub const KERNEL_HOSTNAME: &str = "/proc/sys/kernel/hostname";
+pub const CLASS_NET: &str = "/sys/class/net";
+/// The word `rccr scan` looks for in hostnames by default.
+const SCAN_WORD: &str = "recycluster";
+
+pub fn is_default(name: &str) -> bool {
+    IMAGE_DEFAULTS.iter().any(|d| d.eq_ignore_ascii_case(name))
+}
+
+/// RFC 1123 label rules: 1 to 63 letters, digits and hyphens, neither first
+/// nor last a hyphen. A single label: the domain comes from DHCP.
+pub fn check(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the hostname is empty".into());
+    }
+    if name.len() > 63 {
+        return Err(format!("'{name}' is longer than 63 characters"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
+    {
+        return Err(format!(
+            "'{name}' contains '{c}'; use letters, digits and hyphens"
+        ));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err(format!("'{name}' starts or ends with a hyphen"));
+    }
+    Ok(())
+}
+
+/// `ReCyClusteR-Target-4c0001` for MAC `..:..:..:4c:00:01`.
+pub fn generated(node: NodeType, tail: [u8; 3]) -> String {
+    format!(
+        "ReCyClusteR-{}-{:02x}{:02x}{:02x}",
+        node.word(),
+        tail[0],
+        tail[1],
+        tail[2]
+    )
+}
+
+/// The first line of a hostname file, trimmed.
+pub fn first_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// The name the node has now: `/etc/hostname`, else the running one.
+pub fn current(ctx: &Ctx) -> String {
+    let from_file = fs::read(ctx.path(ETC_HOSTNAME))
+        .map(|b| first_line(&b))
+        .unwrap_or_default();
+    if !from_file.is_empty() {
+        return from_file;
+    }
+    fs::read(ctx.path(KERNEL_HOSTNAME))
+        .map(|b| first_line(&b))
+        .unwrap_or_default()
+}
+
+/// Decides the hostname and writes it everywhere. Returns it, and whether
+/// `/etc/hostname` now holds it.
+pub fn apply(ctx: &mut Ctx, node: NodeType, wanted: Option<&str>) -> (String, bool) {
+    let etc_path = ctx.path(ETC_HOSTNAME);
+    let etc = match read_optional(&etc_path) {
+        Ok(b) => first_line(&b.unwrap_or_default()),
+        Err(e) => {
+            ctx.problem(format_args!("cannot read {}: {e}", etc_path.display()));
+            String::new()
+        }
+    };
+    let kernel_path = ctx.path(KERNEL_HOSTNAME);
+    let running = fs::read(&kernel_path).map(|b| first_line(&b)).ok();
+
+    let name = if let Some(w) = wanted {
+        w.to_string()
+    } else if !is_default(&etc) {
+        etc.clone()
+    } else {
+        let class_net = ctx.path(CLASS_NET);
+        match nic::first_ethernet(&class_net) {
+            Some(n) => {
+                let name = generated(node, [n.mac[3], n.mac[4], n.mac[5]]);
+                if name != etc {
+                    ctx.note(format_args!(
+                        "hostname {name} from {}'s MAC address",
+                        n.name
+                    ));
+                }
+                name
+            }
+            None => {
+                let mut tail = [0u8; 3];
+                if let Err(e) = getrandom::getrandom(&mut tail) {
+                    ctx.problem(format_args!("no randomness ({e}); hostname suffix 000000"));
+                }
+                ctx.problem(format_args!(
+                    "no Ethernet interface in {}: random hostname suffix",
+                    class_net.display()
+                ));
+                generated(node, tail)
+            }
+        }
+    };
+    if !name.to_ascii_lowercase().contains(SCAN_WORD) {
+        ctx.note(format_args!(
+            "hostname {name} does not contain 'ReCyClusteR': rccr scan's default filter will not find this node"
+        ));
+    }
+
+    let etc_ok = etc == name
+        || ctx.write_file(
+            &etc_path,
+            format!("{name}\n").as_bytes(),
+            0o644,
+            &format!(
+                "{name} (was {})",
+                if etc.is_empty() { "empty" } else { &etc }
+            ),
+        );
+
+    // /etc/hosts: the old names are the ones this name replaces.
+    let old: Vec<&str> = [etc.as_str(), running.as_deref().unwrap_or("")]
+        .into_iter()
+        .filter(|o| !o.is_empty() && !o.eq_ignore_ascii_case(&name) && !o.starts_with("localhost"))
+        .collect();
+    let hosts_path = ctx.path(ETC_HOSTS);
+    match read_optional(&hosts_path) {
+        Ok(content) => {
+            let content = content.unwrap_or_default();
+            let new = hosts_with_name(&content, &name, &old);
+            if new != content {
+                ctx.write_file(
+                    &hosts_path,
+                    &new,
+                    0o644,
+                    &format!("{name} resolves locally"),
+                );
+            }
+        }
+        Err(e) => ctx.problem(format_args!("cannot read {}: {e}", hosts_path.display())),
+    }
+
+    set_running(ctx, &name, running.as_deref());
+
+    let if_path = ctx.path(INTERFACES);
+    match read_optional(&if_path) {
+        Ok(Some(content)) => {
+            let new = interfaces_with_hostname(&content, &name);
+            if new != content {
+                ctx.write_file(
+                    &if_path,
+                    &new,
+                    0o644,
+                    &format!("DHCP sends hostname {name}"),
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(e) => ctx.problem(format_args!("cannot read {}: {e}", if_path.display())),
+    }
+    (name, etc_ok)
+}
+
+/// The running hostname. On `/`: the kernel's (UTS namespace's), through
+/// `/proc/sys/kernel/hostname`, else `hostname NAME`. Under another root:
+/// `ROOT/proc/sys/kernel/hostname` when it is a regular file (tests).
+fn set_running(ctx: &mut Ctx, name: &str, running: Option<&str>) {
+    if running == Some(name) {
+        return;
+    }
+    let path = ctx.path(KERNEL_HOSTNAME);
+    let was = running.unwrap_or("unknown");
+    let what = format!("running hostname {name} (was {was})");
+    if !ctx.live {
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            ctx.write_volatile(&path, format!("{name}\n").as_bytes(), 0o644, &what);
+        }
+        return;
+    }
+    if ctx.dry {
+        return ctx.changed(what);
+    }
+    let proc_err = match fs::write(&path, name) {
+        Ok(()) => return ctx.changed(what),
+        Err(e) => e,
+    };
+    match Command::new("hostname").arg(name).status() {
+        Ok(s) if s.success() => ctx.changed(what),
+        Ok(s) => ctx.problem(format_args!(
+            "cannot set the running hostname: {}: {proc_err}; hostname {name}: {s}",
+            path.display()
+        )),
+        Err(e) => ctx.problem(format_args!(
+            "cannot set the running hostname: {}: {proc_err}; hostname: {e}",
+            path.display()
+        )),
+    }
+}
+
+/// Lines with their `\n`, so joining them gives the input back.
+fn lines(content: &[u8]) -> Vec<&[u8]> {
+    content.split_inclusive(|b| *b == b'\n').collect()
+}
+
+/// `(start, end)` of each whitespace-separated word before any `#`.
+fn words(line: &[u8]) -> Vec<(usize, usize)> {
+    let body = line.iter().position(|b| *b == b'#').unwrap_or(line.len());
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < body {
+        if line[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < body && !line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        out.push((start, i));
+    }
+    out
+}
+
+/// `/etc/hosts` naming this host `name`; every other byte kept:
+///
+/// 1. on each line, the first name equal to an old name becomes `name`
+///    (Alpine's `127.0.0.1 ReCyClusteR-Target localhost` keeps its shape);
+/// 2. if no line names `name` then, the names of the first `127.0.1.1` line
+///    (Debian's) are replaced by `name`;
+/// 3. if there is no such line, `127.0.1.1<TAB>name` is appended.
+pub fn hosts_with_name(content: &[u8], name: &str, old: &[&str]) -> Vec<u8> {
+    let mut lines: Vec<Vec<u8>> = lines(content).into_iter().map(<[u8]>::to_vec).collect();
+    let is = |w: &[u8], n: &str| w.eq_ignore_ascii_case(n.as_bytes());
+    for line in &mut lines {
+        let ws = words(line);
+        let hit = ws
+            .iter()
+            .skip(1)
+            .find(|(s, e)| old.iter().any(|o| is(&line[*s..*e], o)));
+        if let Some(&(s, e)) = hit {
+            line.splice(s..e, name.bytes());
+        }
+    }
+    let named = lines
+        .iter()
+        .any(|l| words(l).iter().skip(1).any(|(s, e)| is(&l[*s..*e], name)));
+    if !named {
+        let loopback = lines.iter_mut().find(|l| {
+            words(l)
+                .first()
+                .is_some_and(|(s, e)| &l[*s..*e] == b"127.0.1.1")
+        });
+        match loopback {
+            Some(line) => {
+                let ws = words(line);
+                match (ws.get(1), ws.last()) {
+                    (Some(&(s, _)), Some(&(_, e))) => {
+                        line.splice(s..e, name.bytes());
+                    }
+                    _ => {
+                        let at = ws[0].1;
+                        line.splice(at..at, format!("\t{name}").bytes());
+                    }
+                }
+            }
+            None => {
+                if lines.last().is_some_and(|l| !l.ends_with(b"\n")) {
+                    lines.last_mut().unwrap().push(b'\n');
+                }
+                lines.push(format!("127.0.1.1\t{name}\n").into_bytes());
+            }
+        }
+    }
+    lines.concat()
+}
+
+/// Whether an interfaces(5) line starts a new stanza.
+fn starts_stanza(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"iface" | b"auto" | b"mapping" | b"source" | b"source-directory" | b"template"
+    ) || word.starts_with(b"allow-")
+}
+
+/// `/etc/network/interfaces` with a `hostname NAME` option in every IPv4
+/// DHCP stanza (`iface X inet dhcp`, or ifupdown-ng's `iface X` with
+/// `use dhcp`): an existing `hostname` option gets the new value, otherwise
+/// the option goes right after the `iface` line, indented like the stanza's
+/// first option (a tab if it has none). Every other byte is kept.
+pub fn interfaces_with_hostname(content: &[u8], name: &str) -> Vec<u8> {
+    struct Stanza {
+        header: usize,
+        dhcp: bool,
+        hostname: Option<usize>,
+        indent: Option<Vec<u8>>,
+    }
+    let lines = lines(content);
+    let mut stanzas: Vec<Stanza> = Vec::new();
+    let mut current: Option<Stanza> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let ws = words(line);
+        let Some(&(s, e)) = ws.first() else {
+            continue; // blank or comment
+        };
+        let first = &line[s..e];
+        if starts_stanza(first) {
+            stanzas.extend(current.take());
+            if first == b"iface" {
+                let word = |k: usize| ws.get(k).map(|&(s, e)| &line[s..e]);
+                current = Some(Stanza {
+                    header: i,
+                    dhcp: word(2) == Some(b"inet") && word(3) == Some(b"dhcp"),
+                    hostname: None,
+                    indent: None,
+                });
+            }
+            continue;
+        }
+        if let Some(st) = current.as_mut() {
+            if st.indent.is_none() && s > 0 {
+                st.indent = Some(line[..s].to_vec());
+            }
+            let second = ws.get(1).map(|&(s, e)| &line[s..e]);
+            if first == b"use" && second == Some(b"dhcp") {
+                st.dhcp = true;
+            }
+            if first == b"hostname" && st.hostname.is_none() {
+                st.hostname = Some(i);
+            }
+        }
+    }
+    stanzas.extend(current);
+
+    let mut out: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
+    let mut inserts: Vec<(usize, Vec<u8>)> = Vec::new();
+    for st in stanzas.iter().filter(|s| s.dhcp) {
+        match st.hostname {
+            Some(i) => {
+                let line = &mut out[i];
+                let ws = words(line);
+                match ws.get(1) {
+                    Some(&(s, e)) if &line[s..e] == name.as_bytes() => {}
+                    Some(&(s, e)) => {
+                        line.splice(s..e, name.bytes());
+                    }
+                    None => {
+                        let at = ws[0].1;
+                        line.splice(at..at, format!(" {name}").bytes());
+                    }
+                }
+            }
+            None => {
+                let header = &mut out[st.header];
+                let eol: &[u8] = if header.ends_with(b"\r\n") {
+                    b"\r\n"
+                } else {
+                    b"\n"
+                };
+                if !header.ends_with(b"\n") {
+                    header.extend_from_slice(eol);
+                }
+                let indent = st.indent.clone().unwrap_or_else(|| b"\t".to_vec());
+                let mut line = indent;
+                line.extend_from_slice(format!("hostname {name}").as_bytes());
+                line.extend_from_slice(eol);
+                inserts.push((st.header + 1, line));
+            }
+        }
+    }
+    for (at, line) in inserts.into_iter().rev() {
+        out.insert(at, line);
+    }
+    out.concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_rfc_1123() {
+        for ok in ["a", "ReCyClusteR-Target-4c0001", "1pi", &"x".repeat(63)] {
+            assert!(check(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "a_b", "a.b", "ä", "a b", &"x".repeat(64)] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_not_configured_names() {
+        for d in [
+            "",
+            "localhost",
+            "ReCyClusteR-Target",
+            "recycluster-control",
+            "(none)",
+        ] {
+            assert!(is_default(d), "{d}");
+        }
+        for n in ["kitchen-pi", "ReCyClusteR-Target-4c0001", "alpine"] {
+            assert!(!is_default(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn generated_names_use_the_mac_tail_in_lowercase() {
+        assert_eq!(
+            generated(NodeType::Control, [0xAB, 0x0c, 0x01]),
+            "ReCyClusteR-Control-ab0c01"
+        );
+        assert_eq!(first_line(b"  name \nother\n"), "name");
+        assert_eq!(first_line(b""), "");
+    }
+
+    const N: &str = "ReCyClusteR-Target-4c0001";
+
+    #[test]
+    fn hosts_debian_style_line_is_replaced() {
+        let before =
+            b"127.0.0.1\tlocalhost\n127.0.1.1\tReCyClusteR-Target\n# keep\n::1 localhost\n";
+        let after = hosts_with_name(before, N, &["ReCyClusteR-Target"]);
+        assert_eq!(
+            String::from_utf8(after.clone()).unwrap(),
+            format!("127.0.0.1\tlocalhost\n127.0.1.1\t{N}\n# keep\n::1 localhost\n")
+        );
+        assert_eq!(hosts_with_name(&after, N, &[]), after);
+        // A 127.0.1.1 line naming someone else entirely.
+        let other = b"127.0.1.1 old.example.org old # x\r\n";
+        assert_eq!(
+            hosts_with_name(other, N, &[]),
+            format!("127.0.1.1 {N} # x\r\n").as_bytes()
+        );
+    }
+
+    #[test]
+    fn hosts_alpine_style_keeps_its_shape() {
+        let before =
+            b"127.0.0.1  ReCyClusteR-Target localhost.localdomain localhost\n::1\t\tlocalhost\n";
+        let after = hosts_with_name(before, N, &["ReCyClusteR-Target"]);
+        assert_eq!(
+            String::from_utf8(after).unwrap(),
+            format!("127.0.0.1  {N} localhost.localdomain localhost\n::1\t\tlocalhost\n")
+        );
+    }
+
+    #[test]
+    fn hosts_without_a_line_gets_one_appended() {
+        assert_eq!(
+            hosts_with_name(b"127.0.0.1 localhost", N, &[]),
+            format!("127.0.0.1 localhost\n127.0.1.1\t{N}\n").as_bytes()
+        );
+        assert_eq!(
+            hosts_with_name(b"", N, &[]),
+            format!("127.0.1.1\t{N}\n").as_bytes()
+        );
+        // A comment mentioning the name does not count.
+        let commented = format!("127.0.0.1 localhost # {N}\n");
+        assert!(hosts_with_name(commented.as_bytes(), N, &[])
+            .ends_with(format!("127.0.1.1\t{N}\n").as_bytes()));
+        let bare = b"127.0.1.1\n";
+        assert_eq!(
+            hosts_with_name(bare, N, &[]),
+            format!("127.0.1.1\t{N}\n").as_bytes()
+        );
+    }
+
+    #[test]
+    fn dhcp_stanzas_get_the_hostname_option_and_nothing_else_changes() {
+        let before = "# network\nauto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n    udhcpc_opts -t 3\n\niface eth1 inet static\n\taddress 10.0.0.2/24\n";
+        let after = interfaces_with_hostname(before.as_bytes(), N);
+        let want = format!("# network\nauto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n    hostname {N}\n    udhcpc_opts -t 3\n\niface eth1 inet static\n\taddress 10.0.0.2/24\n");
+        assert_eq!(String::from_utf8(after.clone()).unwrap(), want);
+        assert_eq!(interfaces_with_hostname(&after, N), after);
+    }
+
+    #[test]
+    fn an_existing_hostname_option_is_updated_in_place() {
+        let before =
+            b"auto eth0\r\niface eth0 inet dhcp\r\n\thostname   ReCyClusteR-Target\r\n\t# c\r\n";
+        let after = interfaces_with_hostname(before, N);
+        assert_eq!(
+            after,
+            format!("auto eth0\r\niface eth0 inet dhcp\r\n\thostname   {N}\r\n\t# c\r\n")
+                .as_bytes()
+        );
+        let bare = b"iface eth0 inet dhcp\n hostname\n";
+        assert_eq!(
+            interfaces_with_hostname(bare, N),
+            format!("iface eth0 inet dhcp\n hostname {N}\n").as_bytes()
+        );
+    }
+
+    #[test]
+    fn ifupdown_ng_use_dhcp_and_a_last_line_without_newline() {
+        let ng = b"iface wlan0\n  use dhcp\n  wpa-ssid x\niface eth0 inet dhcp";
+        let after = interfaces_with_hostname(ng, N);
+        assert_eq!(
+            String::from_utf8(after).unwrap(),
+            format!("iface wlan0\n  hostname {N}\n  use dhcp\n  wpa-ssid x\niface eth0 inet dhcp\n\thostname {N}\n")
+        );
+        // inet6 dhcp and static stanzas are left alone.
+        let v6 = b"iface eth0 inet6 dhcp\niface eth1 inet static\n";
+        assert_eq!(interfaces_with_hostname(v6, N), v6);
+    }
+}

@@ -1,0 +1,118 @@
+//! `/etc/issue`, the text getty shows above the console login: what this
+//! node is, how to reach it and how to check its host key.
+//!
+//! The addresses are the kernel's at the moment of writing: nothing waits
+//! for DHCP. At boot `rccr-init` runs before `networking`, so the
+//! `rccr-issue` service (`rccr-init --issue-only`, after `networking` and
+//! `sshd`) writes it again once addresses and sshd's own keys exist. Under
+//! `--root DIR` no addresses are listed: they would be this machine's.
+use super::{hostkeys, Ctx, NodeType};
+use std::net::Ipv4Addr;
+
+pub const ETC_ISSUE: &str = "/etc/issue";
+
+/// The banner; `addrs` are `(interface, address, prefix)`, `keys` are
+/// `(type, fingerprint)`.
+pub fn text(
+    node: NodeType,
+    hostname: &str,
+    addrs: &[(String, Ipv4Addr, u8)],
+    keys: &[(String, String)],
+) -> String {
+    let role = match node {
+        NodeType::Control => "control node",
+        NodeType::Target => "target node",
+    };
+    let mut s = format!("ReCyClusteR {role} {hostname}\n\n");
+    if addrs.is_empty() {
+        s.push_str("Addresses: none yet\n");
+    }
+    for (i, (ifname, ip, prefix)) in addrs.iter().enumerate() {
+        let head = if i == 0 { "Addresses:" } else { "" };
+        s.push_str(&format!("{head:<11}{ip}/{prefix} ({ifname})\n"));
+    }
+    if keys.is_empty() {
+        s.push_str("SSH host keys: none yet\n");
+    } else {
+        s.push_str("SSH host keys:\n");
+        for (kind, fp) in keys {
+            s.push_str(&format!("  {kind:<8} {fp}\n"));
+        }
+    }
+    match node {
+        NodeType::Control => s.push_str(
+            "\nNext step: log in as root and run\n    rccr setup\nto find the targets and secure the cluster.\n",
+        ),
+        NodeType::Target => {
+            s.push_str("\nThis node waits for the control node's 'rccr setup'.\n")
+        }
+    }
+    s.push('\n');
+    // getty reads backslash escapes in /etc/issue: print ours literally.
+    s.replace('\\', "\\\\")
+}
+
+/// The kernel's IPv4 addresses, loopback left out (live system only).
+fn addresses(ctx: &mut Ctx) -> Vec<(String, Ipv4Addr, u8)> {
+    if !ctx.live {
+        return Vec::new();
+    }
+    match crate::sys::interfaces() {
+        Ok(ifaces) => ifaces
+            .into_iter()
+            .filter(|i| !i.loopback)
+            .flat_map(|i| {
+                let name = i.name;
+                i.addrs.into_iter().map(move |(a, p)| (name.clone(), a, p))
+            })
+            .collect(),
+        Err(e) => {
+            ctx.problem(format_args!("cannot list addresses for {ETC_ISSUE}: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+pub fn write(ctx: &mut Ctx, node: NodeType, hostname: &str) {
+    let addrs = addresses(ctx);
+    let keys = hostkeys::fingerprints(ctx);
+    let body = text(node, hostname, &addrs, &keys);
+    let path = ctx.path(ETC_ISSUE);
+    if !path.parent().is_some_and(|p| p.is_dir()) {
+        return ctx.problem(format_args!("{}: no such directory", path.display()));
+    }
+    ctx.write_volatile(&path, body.as_bytes(), 0o644, "console banner");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_banner_names_the_next_step() {
+        let addrs = vec![("eth0".to_string(), Ipv4Addr::new(10, 0, 0, 5), 24)];
+        let keys = vec![("ED25519".to_string(), "SHA256:abc".to_string())];
+        let t = text(
+            NodeType::Control,
+            "ReCyClusteR-Control-000001",
+            &addrs,
+            &keys,
+        );
+        assert_eq!(
+            t,
+            "ReCyClusteR control node ReCyClusteR-Control-000001\n\n\
+             Addresses: 10.0.0.5/24 (eth0)\n\
+             SSH host keys:\n  ED25519  SHA256:abc\n\n\
+             Next step: log in as root and run\n    rccr setup\nto find the targets and secure the cluster.\n\n"
+        );
+    }
+
+    #[test]
+    fn target_banner_without_network_or_keys() {
+        let t = text(NodeType::Target, "a\\b", &[], &[]);
+        assert!(t.starts_with("ReCyClusteR target node a\\\\b\n"), "{t}");
+        assert!(t.contains("Addresses: none yet\n"));
+        assert!(t.contains("SSH host keys: none yet\n"));
+        assert!(!t.contains("rccr setup\n"));
+    }
+}

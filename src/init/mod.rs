@@ -1,0 +1,472 @@
+//! `rccr-init`: first-boot preparation of a node, run once per boot by the
+//! OpenRC service `rccr-init` (`src/init/rccr-init.openrc`) before
+//! `networking` and `sshd`.
+//!
+//! Each step is optional and independent: a step that cannot run says why on
+//! stderr (one line, `rccr-init: ...`) and the others still run, so a node
+//! always finishes booting. Every file is replaced with
+//! [`fsutil::write_atomic`] and only when its bytes change, so a second run
+//! changes nothing and says so. (Two exceptions: a file that is a mount point,
+//! as containers and the test lab bind-mount `/etc/hostname` and
+//! `/etc/hosts`, cannot be renamed over and is rewritten in place; and
+//! `/proc/sys/kernel/hostname` is no file.) Nothing waits for the network.
+//!
+//! 1. **Node type** from `/etc/rccr/node-type`: `control` or `target`.
+//! 2. **Boot-partition file** `rccr.txt` ([`bootfile`]): `hostname=` and
+//!    `authorized_key=` lines, applied once, then renamed `rccr.txt.applied`.
+//! 3. **Hostname** ([`hostname`]): kept when configured, otherwise
+//!    `ReCyClusteR-<Control|Target>-<last 3 MAC bytes>`; written to
+//!    `/etc/hostname`, `/etc/hosts`, the running kernel and every DHCP stanza
+//!    of `/etc/network/interfaces`, so the DHCP server learns the name.
+//! 4. **`/root/.ssh` modes** ([`fix_ssh_modes`]).
+//! 5. **SSH host keys** ([`hostkeys`]): generated when missing.
+//! 6. **Console banner** `/etc/issue` ([`issue`]).
+//! 7. **Persistence**: on diskless Alpine (root on tmpfs) `lbu commit`.
+//!
+//! `--root DIR` moves every path, `/sys` and `/proc` included, under DIR; the
+//! live system (the kernel's hostname, `hostname(1)`, `mount`, `lbu`, the
+//! kernel's address list) is only touched when the root is `/`.
+pub mod bootfile;
+pub mod hostkeys;
+pub mod hostname;
+pub mod issue;
+pub mod nic;
+
+use crate::error::Error;
+use crate::fsutil;
+use crate::keys::authorized;
+use std::fmt::Display;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What the image writes to tell a control node from a target.
+pub const NODE_TYPE_FILE: &str = "/etc/rccr/node-type";
+/// The root user's SSH directory.
+pub const ROOT_SSH_DIR: &str = "/root/.ssh";
+/// Where keys from the boot-partition file go.
+pub const AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeType {
+    Control,
+    Target,
+}
+
+impl NodeType {
+    /// The word in generated hostnames: `Control` or `Target`.
+    pub fn word(self) -> &'static str {
+        match self {
+            NodeType::Control => "Control",
+            NodeType::Target => "Target",
+        }
+    }
+
+    /// The first line of `/etc/rccr/node-type` that is not blank or a `#`
+    /// comment: `control` or `target`, in any case.
+    pub fn parse(text: &str) -> Option<NodeType> {
+        let word = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+        if word.eq_ignore_ascii_case("control") {
+            Some(NodeType::Control)
+        } else if word.eq_ignore_ascii_case("target") {
+            Some(NodeType::Target)
+        } else {
+            None
+        }
+    }
+}
+
+pub struct Options {
+    /// The system to prepare: `/`, or a directory holding one (tests).
+    pub root: PathBuf,
+    /// Report what would change; change nothing.
+    pub dry_run: bool,
+    /// Only rewrite `/etc/issue` (the `rccr-issue` service, once the
+    /// network is up).
+    pub issue_only: bool,
+}
+
+/// How a run went: the counts behind the last log line.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub changes: usize,
+    pub problems: usize,
+}
+
+/// Where a run stands: the root, and what it changed and could not do.
+pub struct Ctx {
+    root: PathBuf,
+    /// The root is `/`: the running system is ours to change.
+    pub live: bool,
+    pub dry: bool,
+    summary: Summary,
+    /// Something lbu should save changed (everything but `/etc/issue`).
+    persist: bool,
+}
+
+impl Ctx {
+    pub fn new(root: &Path, dry: bool) -> Ctx {
+        let live = root.canonicalize().is_ok_and(|p| p == Path::new("/"));
+        Ctx {
+            root: root.to_path_buf(),
+            live,
+            dry,
+            summary: Summary::default(),
+            persist: false,
+        }
+    }
+
+    /// `abs` (a path on the node, `/etc/hostname`) under the root.
+    pub fn path(&self, abs: &str) -> PathBuf {
+        if self.live {
+            PathBuf::from(abs)
+        } else {
+            self.root.join(abs.trim_start_matches('/'))
+        }
+    }
+
+    /// An informational line: what was found, what was kept.
+    pub fn note(&self, msg: impl Display) {
+        eprintln!("rccr-init: {msg}");
+    }
+
+    /// Something changed (or would, in a dry run).
+    pub fn changed(&mut self, msg: impl Display) {
+        self.summary.changes += 1;
+        if self.dry {
+            eprintln!("rccr-init: would change {msg}");
+        } else {
+            eprintln!("rccr-init: {msg}");
+        }
+    }
+
+    /// A step, or part of one, could not be done; the run goes on.
+    pub fn problem(&mut self, msg: impl Display) {
+        self.summary.problems += 1;
+        eprintln!("rccr-init: {msg}");
+    }
+
+    /// Marks a change that lbu should persist on diskless systems.
+    pub fn needs_persist(&mut self) {
+        self.persist = true;
+    }
+
+    /// Replaces `path` with `bytes` atomically unless it holds them already.
+    /// An existing file keeps its mode; a new one gets `mode`. Returns
+    /// whether the file now holds `bytes` (or would, in a dry run).
+    pub fn write_file(&mut self, path: &Path, bytes: &[u8], mode: u32, what: &str) -> bool {
+        self.write(path, bytes, mode, what, true)
+    }
+
+    /// [`Ctx::write_file`] for a file rebuilt at every boot (`/etc/issue`),
+    /// which is no reason to run lbu.
+    pub fn write_volatile(&mut self, path: &Path, bytes: &[u8], mode: u32, what: &str) -> bool {
+        self.write(path, bytes, mode, what, false)
+    }
+
+    fn write(&mut self, path: &Path, bytes: &[u8], mode: u32, what: &str, persist: bool) -> bool {
+        let mode = match fs::read(path) {
+            Ok(old) if old == bytes => return true,
+            Ok(_) => fs::metadata(path).map_or(mode, |m| m.permissions().mode() & 0o7777),
+            Err(_) => mode,
+        };
+        if self.dry {
+            self.changed(format_args!("{}: {what}", path.display()));
+            return true;
+        }
+        let written = match fsutil::write_atomic(path, bytes, mode) {
+            // A file that is a mount point (containers bind-mount
+            // /etc/hostname and /etc/hosts, so does the test lab) cannot be
+            // renamed over: it is rewritten in place, the one way to change it.
+            Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EBUSY) => {
+                write_in_place(path, bytes).map_err(|e| {
+                    Error::io(
+                        format!("cannot write {} (a mount point)", path.display()),
+                        e,
+                    )
+                })
+            }
+            other => other,
+        };
+        match written {
+            Ok(()) => {
+                self.changed(format_args!("{}: {what}", path.display()));
+                self.persist |= persist;
+                true
+            }
+            Err(e) => {
+                self.problem(e);
+                false
+            }
+        }
+    }
+
+    /// Sets `path`'s permission bits to `mode`.
+    pub fn chmod(&mut self, path: &Path, old: u32, mode: u32) {
+        let what = format_args!("{}: mode {old:04o} -> {mode:04o}", path.display());
+        if self.dry {
+            self.changed(what);
+            return;
+        }
+        match fs::set_permissions(path, fs::Permissions::from_mode(mode)) {
+            Ok(()) => {
+                self.changed(what);
+                self.persist = true;
+            }
+            Err(e) => self.problem(format_args!("cannot chmod {}: {e}", path.display())),
+        }
+    }
+
+    /// The last log line, and the counts for the caller.
+    pub fn finish(self) -> Summary {
+        let Summary { changes, problems } = self.summary;
+        let problems_text = match problems {
+            0 => String::new(),
+            1 => ", 1 problem (see above)".into(),
+            n => format!(", {n} problems (see above)"),
+        };
+        match (changes, self.dry) {
+            (0, _) => eprintln!("rccr-init: nothing to change{problems_text}"),
+            (1, false) => eprintln!("rccr-init: 1 change{problems_text}"),
+            (n, false) => eprintln!("rccr-init: {n} changes{problems_text}"),
+            (n, true) => eprintln!("rccr-init: dry run, {n} changes not made{problems_text}"),
+        }
+        self.summary
+    }
+}
+
+/// Truncates and rewrites an existing file, then syncs it.
+fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Reads a file; a missing file is `Ok(None)`.
+pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs every step; see the module documentation.
+pub fn run(opts: &Options) -> Summary {
+    let mut ctx = Ctx::new(&opts.root, opts.dry_run);
+    let node = node_type(&mut ctx);
+    if opts.issue_only {
+        let name = hostname::current(&ctx);
+        issue::write(&mut ctx, node, &name);
+        return ctx.finish();
+    }
+
+    let boot = bootfile::load(&mut ctx);
+    let wanted = boot.as_ref().and_then(|b| b.hostname.as_deref());
+    let (name, hostname_ok) = hostname::apply(&mut ctx, node, wanted);
+    let mut boot_ok = hostname_ok || wanted.is_none();
+    // Modes first, so that an authorized_keys we extend is 0600 already.
+    fix_ssh_modes(&mut ctx);
+    if let Some(b) = &boot {
+        boot_ok &= add_authorized_keys(&mut ctx, &b.keys);
+    }
+    hostkeys::ensure(&mut ctx, &name);
+    if let Some(b) = &boot {
+        bootfile::retire(&mut ctx, b, boot_ok);
+    }
+    issue::write(&mut ctx, node, &name);
+    persist(&mut ctx);
+    ctx.finish()
+}
+
+/// The node type; when the file is missing or unclear, the image's default
+/// hostname still tells (`ReCyClusteR-Control`), else the node is a target.
+fn node_type(ctx: &mut Ctx) -> NodeType {
+    let path = ctx.path(NODE_TYPE_FILE);
+    let reason = match read_optional(&path) {
+        Ok(Some(bytes)) => match NodeType::parse(&String::from_utf8_lossy(&bytes)) {
+            Some(t) => return t,
+            None => "neither 'control' nor 'target'".to_string(),
+        },
+        Ok(None) => "missing".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let guess = if hostname::current(ctx).eq_ignore_ascii_case("ReCyClusteR-Control") {
+        NodeType::Control
+    } else {
+        NodeType::Target
+    };
+    ctx.problem(format_args!(
+        "{}: {reason}; treating this node as a {}",
+        path.display(),
+        guess.word().to_ascii_lowercase()
+    ));
+    guess
+}
+
+/// Appends the boot file's keys to root's `authorized_keys`, keeping every
+/// existing byte and skipping keys already there. Returns whether all of
+/// them are now in the file.
+fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
+    if keys.is_empty() {
+        return true;
+    }
+    let dir = ctx.path(ROOT_SSH_DIR);
+    let path = ctx.path(AUTHORIZED_KEYS);
+    if !dir.is_dir() && !ctx.dry {
+        if let Err(e) = fs::create_dir_all(&dir)
+            .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)))
+        {
+            ctx.problem(format_args!("cannot create {}: {e}", dir.display()));
+            return false;
+        }
+        ctx.changed(format_args!("{}: created (mode 0700)", dir.display()));
+    }
+    let old = match read_optional(&path) {
+        Ok(old) => old.unwrap_or_default(),
+        Err(e) => {
+            ctx.problem(format_args!("cannot read {}: {e}", path.display()));
+            return false;
+        }
+    };
+    let new = keys
+        .iter()
+        .fold(old.clone(), |acc, k| authorized::with_key(&acc, k));
+    if new == old {
+        return true;
+    }
+    let added = keys
+        .iter()
+        .filter(|k| {
+            authorized::key_blob(k.as_bytes()).is_some_and(|b| !authorized::contains(&old, b))
+        })
+        .count();
+    let what = format!("added {added} key(s) from the boot-partition file");
+    ctx.write_file(&path, &new, 0o600, &what)
+}
+
+/// sshd refuses keys and `authorized_keys` that others can read or write
+/// (StrictModes), so: `/root` loses group and other write, `/root/.ssh`
+/// becomes 0700, each regular file in it 0600, except `*.pub` files, which
+/// only lose group and other write (0644 is what ssh-keygen writes).
+/// Symbolic links and subdirectories are left alone.
+pub fn fix_ssh_modes(ctx: &mut Ctx) {
+    let home = ctx.path("/root");
+    if let Ok(m) = fs::symlink_metadata(&home) {
+        let mode = m.permissions().mode() & 0o7777;
+        if m.is_dir() && mode & 0o022 != 0 {
+            ctx.chmod(&home, mode, mode & !0o022);
+        }
+    }
+    let dir = ctx.path(ROOT_SSH_DIR);
+    let meta = match fs::symlink_metadata(&dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(e) => return ctx.problem(format_args!("{}: {e}", dir.display())),
+    };
+    if !meta.is_dir() {
+        return ctx.problem(format_args!(
+            "{}: not a directory; modes not checked",
+            dir.display()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode != 0o700 {
+        ctx.chmod(&dir, mode, 0o700);
+    }
+    let mut entries: Vec<_> = match fs::read_dir(&dir) {
+        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Err(e) => return ctx.problem(format_args!("cannot list {}: {e}", dir.display())),
+    };
+    entries.sort();
+    for path in entries {
+        let Ok(m) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !m.is_file() {
+            continue;
+        }
+        let mode = m.permissions().mode() & 0o7777;
+        let public = path.extension().is_some_and(|e| e == "pub");
+        let want = match public {
+            true if mode & 0o022 != 0 => 0o644,
+            true => mode,
+            false => 0o600,
+        };
+        if mode != want {
+            ctx.chmod(&path, mode, want);
+        }
+    }
+}
+
+/// Whether `/` is a RAM filesystem (diskless Alpine), from /proc/mounts.
+pub fn root_in_ram(mounts: &str) -> bool {
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_dev, mp, fstype) = (f.next()?, f.next()?, f.next()?);
+            (mp == "/").then_some(fstype)
+        })
+        .next_back()
+        .is_some_and(|t| matches!(t, "tmpfs" | "ramfs" | "rootfs"))
+}
+
+/// Diskless Alpine keeps /etc in RAM: without `lbu commit` the hostname,
+/// host keys and keys would be new at every boot (and the boot file, renamed,
+/// would be lost). Runs only on the live system, after changes.
+fn persist(ctx: &mut Ctx) {
+    if !ctx.live || ctx.dry || !ctx.persist {
+        return;
+    }
+    let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
+    if !root_in_ram(&mounts) {
+        return;
+    }
+    let Some(lbu) = ["/sbin/lbu", "/usr/sbin/lbu", "/bin/lbu", "/usr/bin/lbu"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        return ctx.problem("the root filesystem is in RAM and lbu is missing: the changes last until the next reboot");
+    };
+    match Command::new(lbu).arg("commit").status() {
+        Ok(s) if s.success() => ctx.note("saved the changes with lbu commit"),
+        Ok(s) => ctx.problem(format_args!(
+            "lbu commit failed ({s}): the changes last until the next reboot"
+        )),
+        Err(e) => ctx.problem(format_args!("cannot run {lbu}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_type_is_the_first_meaningful_line() {
+        assert_eq!(NodeType::parse("control\n"), Some(NodeType::Control));
+        assert_eq!(
+            NodeType::parse("# image\n\n  Target \n"),
+            Some(NodeType::Target)
+        );
+        assert_eq!(NodeType::parse("worker\n"), None);
+        assert_eq!(NodeType::parse(""), None);
+    }
+
+    #[test]
+    fn ram_root_is_detected_from_proc_mounts() {
+        let diskless = "rootfs / rootfs rw 0 0\ntmpfs / tmpfs rw,relatime 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro 0 0\n";
+        assert!(root_in_ram(diskless));
+        let disk = "rootfs / rootfs rw 0 0\n/dev/sda2 / ext4 rw 0 0\n";
+        assert!(!root_in_ram(disk));
+        assert!(!root_in_ram(""));
+    }
+}
