@@ -1,0 +1,586 @@
+//! `rccr-init` against a temporary root (`--root DIR`), through the real
+//! binary: what the first run changes, that a second run changes nothing
+//! (every byte, mode and mtime, directories included), the boot-partition
+//! file applied once, malformed lines named by file:line, and missing pieces
+//! reported without failing.
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
+/// The lab's MAC for host 1: the generated suffix is its last three bytes.
+const MAC: &str = "02:52:43:4C:00:01";
+const TARGET_NAME: &str = "ReCyClusteR-Target-4c0001";
+/// Real keys (ssh-keygen), so the boot file's checks pass.
+const KEY_A: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFooAr08t8fK5tHJofRTjg8zc8X8Nd7lull7Y9omwR+X me@laptop";
+const KEY_B: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAvpsbwwBp+YUFKqgh2m2TgNgim/Be3YTYJTrL2o8XrRAWvbkJ9NE0mo3a5Umw7G0jOe8XLtXmWU9Uer3Zre5Gw= other@desk";
+const EXISTING_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJsf78/rf30ok1l4BGxk3VX6l9b9vlU7MBQJL5CUzFq9 rccr-temporary-key";
+const INTERFACES: &str = "# managed by the image\nauto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n    udhcpc_opts -t 3\n\niface eth1 inet static\n\taddress 10.0.0.2/24\n";
+const SSHD_CONFIG: &str = "Port 22\nPermitRootLogin prohibit-password\n";
+
+/// A temporary root, removed on drop.
+struct Root(PathBuf);
+
+impl Root {
+    fn empty(tag: &str) -> Root {
+        let dir = std::env::temp_dir().join(format!("rccr-init-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Root(dir)
+    }
+
+    /// A target image as flashed: image defaults, one Ethernet interface, a
+    /// boot file, and /root/.ssh with modes sshd would refuse.
+    fn image(tag: &str, node_type: &str) -> Root {
+        let r = Root::empty(tag);
+        r.write("etc/rccr/node-type", &format!("{node_type}\n"));
+        let default = if node_type == "control" {
+            "ReCyClusteR-Control"
+        } else {
+            "ReCyClusteR-Target"
+        };
+        r.write("etc/hostname", &format!("{default}\n"));
+        r.write(
+            "etc/hosts",
+            &format!("127.0.0.1\tlocalhost\n127.0.1.1\t{default}\n::1\tlocalhost ip6-localhost\n"),
+        );
+        r.write("etc/network/interfaces", INTERFACES);
+        r.write("etc/ssh/sshd_config", SSHD_CONFIG);
+        r.write("proc/sys/kernel/hostname", &format!("{default}\n"));
+        r.write("sys/class/net/eth0/address", &format!("{MAC}\n"));
+        r.write("sys/class/net/lo/address", "00:00:00:00:00:00\n");
+        r.write("sys/class/net/docker0/address", "02:42:ac:11:00:01\n");
+        r.write("root/.ssh/authorized_keys", &format!("{EXISTING_KEY}\n"));
+        r.write("root/.ssh/id_rsa.pub", "ssh-rsa AAAA x\n");
+        r.write("root/.ssh/known_hosts", "");
+        r.chmod("root/.ssh/authorized_keys", 0o644);
+        r.chmod("root/.ssh/id_rsa.pub", 0o666);
+        r.chmod("root/.ssh/known_hosts", 0o664);
+        r.chmod("root/.ssh", 0o755);
+        r
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+
+    fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    fn chmod(&self, rel: &str, mode: u32) {
+        fs::set_permissions(self.path(rel), fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn mode(&self, rel: &str) -> u32 {
+        fs::symlink_metadata(self.path(rel)).unwrap().mode() & 0o7777
+    }
+
+    fn exists(&self, rel: &str) -> bool {
+        self.path(rel).exists()
+    }
+
+    fn init(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["init", "--root"];
+        let root = self.0.to_str().unwrap();
+        args.push(root);
+        args.extend_from_slice(extra);
+        let start = Instant::now();
+        let out = Command::new(RCCR).args(&args).output().unwrap();
+        Run {
+            elapsed: start.elapsed(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            out,
+        }
+    }
+
+    /// Every file and directory: bytes, mode, mtime (ns), inode.
+    fn snapshot(&self) -> BTreeMap<PathBuf, (Vec<u8>, u32, i64, u64)> {
+        fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, (Vec<u8>, u32, i64, u64)>) {
+            for e in fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                let m = fs::symlink_metadata(&p).unwrap();
+                let mtime = m.mtime() * 1_000_000_000 + m.mtime_nsec();
+                let bytes = if m.is_file() {
+                    fs::read(&p).unwrap()
+                } else {
+                    Vec::new()
+                };
+                out.insert(p.clone(), (bytes, m.mode(), mtime, m.ino()));
+                if m.is_dir() {
+                    walk(&p, out);
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.0, &mut out);
+        out
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Run {
+    out: Output,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert!(
+            self.out.status.success(),
+            "exit {:?}\n{}",
+            self.out.status.code(),
+            self.stderr
+        );
+        for line in self.stderr.lines() {
+            assert!(line.starts_with("rccr-init: "), "unprefixed line: {line}");
+        }
+        self
+    }
+
+    fn says(&self, text: &str) -> bool {
+        self.stderr.contains(text)
+    }
+}
+
+fn assert_unchanged(before: &BTreeMap<PathBuf, (Vec<u8>, u32, i64, u64)>, root: &Root) {
+    let after = root.snapshot();
+    let keys = |m: &BTreeMap<PathBuf, _>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(before), keys(&after), "files appeared or vanished");
+    for (path, old) in before {
+        assert_eq!(old, &after[path], "{} changed", path.display());
+    }
+}
+
+#[test]
+fn first_run_prepares_the_node_and_a_second_run_changes_nothing() {
+    let root = Root::image("first", "target");
+    root.write(
+        "boot/rccr.txt",
+        &format!("# added after flashing\r\nauthorized_key={KEY_A}\r\n\r\nbogus line\r\nauthorized_key={KEY_B}\r\nauthorized_key={EXISTING_KEY}\r\n"),
+    );
+    let run = root.init(&[]).ok();
+    assert!(
+        run.elapsed < Duration::from_secs(2),
+        "took {:?}",
+        run.elapsed
+    );
+
+    // Hostname everywhere.
+    assert_eq!(root.read("etc/hostname"), format!("{TARGET_NAME}\n"));
+    assert_eq!(
+        root.read("etc/hosts"),
+        format!("127.0.0.1\tlocalhost\n127.0.1.1\t{TARGET_NAME}\n::1\tlocalhost ip6-localhost\n")
+    );
+    assert_eq!(
+        root.read("proc/sys/kernel/hostname"),
+        format!("{TARGET_NAME}\n")
+    );
+    assert_eq!(
+        root.read("etc/network/interfaces"),
+        INTERFACES.replace(
+            "iface eth0 inet dhcp\n",
+            &format!("iface eth0 inet dhcp\n    hostname {TARGET_NAME}\n")
+        )
+    );
+
+    // Host key: Ed25519 only (sshd_config asks for no RSA), OpenSSH format.
+    let private = root.read("etc/ssh/ssh_host_ed25519_key");
+    assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"));
+    let public = root.read("etc/ssh/ssh_host_ed25519_key.pub");
+    assert!(public.starts_with("ssh-ed25519 AAAA"), "{public}");
+    assert!(
+        public.ends_with(&format!(" root@{TARGET_NAME}\n")),
+        "{public}"
+    );
+    assert_eq!(root.mode("etc/ssh/ssh_host_ed25519_key"), 0o600);
+    assert_eq!(root.mode("etc/ssh/ssh_host_ed25519_key.pub"), 0o644);
+    let key = ssh_key::PrivateKey::from_openssh(&private).unwrap();
+    assert_eq!(key.public_key().to_openssh().unwrap() + "\n", public);
+    assert!(!root.exists("etc/ssh/ssh_host_rsa_key"));
+    assert_eq!(root.read("etc/ssh/sshd_config"), SSHD_CONFIG);
+
+    // Boot file: applied, renamed, the bad line named by file:line.
+    assert!(!root.exists("boot/rccr.txt"));
+    assert!(root.exists("boot/rccr.txt.applied"));
+    let bootfile = root.path("boot/rccr.txt");
+    assert!(
+        run.says(&format!("{}:4: want 'key=value'", bootfile.display())),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        root.read("root/.ssh/authorized_keys"),
+        format!("{EXISTING_KEY}\n{KEY_A}\n{KEY_B}\n"),
+        "existing bytes kept, new keys once each"
+    );
+
+    // Modes sshd accepts.
+    assert_eq!(root.mode("root/.ssh"), 0o700);
+    assert_eq!(root.mode("root/.ssh/authorized_keys"), 0o600);
+    assert_eq!(root.mode("root/.ssh/known_hosts"), 0o600);
+    assert_eq!(root.mode("root/.ssh/id_rsa.pub"), 0o644);
+
+    // Console banner.
+    let issue = root.read("etc/issue");
+    assert!(
+        issue.starts_with(&format!("ReCyClusteR target node {TARGET_NAME}\n")),
+        "{issue}"
+    );
+    let fp = key
+        .public_key()
+        .fingerprint(ssh_key::HashAlg::Sha256)
+        .to_string();
+    assert!(issue.contains(&format!("ED25519  {fp}\n")), "{issue}");
+    assert!(
+        issue.contains("Addresses: none yet\n"),
+        "--root lists no addresses: {issue}"
+    );
+    assert!(!issue.contains("    rccr setup\n"), "{issue}");
+
+    // Every change is logged, the bad line counted as a problem.
+    for what in [
+        "etc/hostname:",
+        "etc/hosts:",
+        "network/interfaces:",
+        "ssh_host_ed25519_key:",
+        "authorized_keys:",
+        "etc/issue:",
+        "renamed rccr.txt.applied",
+    ] {
+        assert!(run.says(what), "no log line for {what}:\n{}", run.stderr);
+    }
+    assert!(run.says(", 1 problem (see above)"), "{}", run.stderr);
+
+    // Second run: not a byte, mode or mtime changes, and it says so.
+    let before = root.snapshot();
+    let again = root.init(&[]).ok();
+    assert_unchanged(&before, &root);
+    assert!(
+        again.says("rccr-init: nothing to change\n"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(again.stderr.lines().count(), 1, "{}", again.stderr);
+}
+
+#[test]
+fn the_boot_file_is_applied_once() {
+    let root = Root::image("once", "target");
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+    root.init(&[]).ok();
+    assert!(root.read("root/.ssh/authorized_keys").contains(KEY_A));
+
+    // The user removes the key later: the old file must not bring it back.
+    root.write("root/.ssh/authorized_keys", &format!("{EXISTING_KEY}\n"));
+    let run = root.init(&[]).ok();
+    assert_eq!(
+        root.read("root/.ssh/authorized_keys"),
+        format!("{EXISTING_KEY}\n")
+    );
+    assert!(run.says("nothing to change"), "{}", run.stderr);
+
+    // A new file on the card (any /media/<dev>) is applied too; its
+    // hostname overrides the configured one.
+    root.write("media/mmcblk0p1/rccr.txt", "hostname=rack2-node7\n");
+    let run = root.init(&[]).ok();
+    assert_eq!(root.read("etc/hostname"), "rack2-node7\n");
+    assert!(root.exists("media/mmcblk0p1/rccr.txt.applied"));
+    assert!(!root.exists("media/mmcblk0p1/rccr.txt"));
+    assert!(run.says("does not contain 'ReCyClusteR'"), "{}", run.stderr);
+    // The host key made earlier keeps its comment: keys are never replaced.
+    assert!(root
+        .read("etc/ssh/ssh_host_ed25519_key.pub")
+        .ends_with(&format!("root@{TARGET_NAME}\n")));
+}
+
+#[test]
+fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
+    let root = Root::image("bootname", "target");
+    root.write(
+        "media/sda1/rccr.txt",
+        &format!("hostname=kitchen_pi\nhostname=ReCyClusteR-kitchen\ncolour=blue\nauthorized_key={}\nauthorized_key=ssh-ed25519\n", &KEY_A[..60]),
+    );
+    let run = root.init(&[]).ok();
+    let file = root.path("media/sda1/rccr.txt").display().to_string();
+    for (line, what) in [
+        (1, "contains '_'"),
+        (3, "unknown setting 'colour'"),
+        (4, "cut short"),
+        (5, "want 'authorized_key=TYPE BASE64"),
+    ] {
+        assert!(
+            run.says(&format!("{file}:{line}: ")),
+            "line {line}:\n{}",
+            run.stderr
+        );
+        assert!(run.says(what), "{what}:\n{}", run.stderr);
+    }
+    assert_eq!(root.read("etc/hostname"), "ReCyClusteR-kitchen\n");
+    assert!(root
+        .read("etc/hosts")
+        .contains("127.0.1.1\tReCyClusteR-kitchen\n"));
+    assert!(root
+        .read("etc/network/interfaces")
+        .contains("    hostname ReCyClusteR-kitchen\n"));
+    assert_eq!(
+        root.read("root/.ssh/authorized_keys"),
+        format!("{EXISTING_KEY}\n")
+    );
+    // Valid lines applied, so the file is done with despite the bad ones.
+    assert!(root.exists("media/sda1/rccr.txt.applied"));
+    assert!(run.says("4 problems"), "{}", run.stderr);
+}
+
+#[test]
+fn a_configured_hostname_is_kept() {
+    let root = Root::image("configured", "target");
+    root.write("etc/hostname", "rack1-pi3\n# set by hand\n");
+    root.write("etc/hosts", "127.0.0.1 rack1-pi3 localhost\n");
+    root.init(&[]).ok();
+    assert_eq!(
+        root.read("etc/hostname"),
+        "rack1-pi3\n# set by hand\n",
+        "not rewritten"
+    );
+    assert_eq!(root.read("etc/hosts"), "127.0.0.1 rack1-pi3 localhost\n");
+    assert!(root
+        .read("etc/network/interfaces")
+        .contains("    hostname rack1-pi3\n"));
+    assert_eq!(root.read("proc/sys/kernel/hostname"), "rack1-pi3\n");
+    assert!(root
+        .read("etc/ssh/ssh_host_ed25519_key.pub")
+        .ends_with(" root@rack1-pi3\n"));
+}
+
+#[test]
+fn control_node_gets_its_name_and_the_next_step() {
+    let root = Root::image("control", "control");
+    // Alpine's /etc/hosts shape: the name on the 127.0.0.1 line.
+    root.write(
+        "etc/hosts",
+        "127.0.0.1\tReCyClusteR-Control localhost.localdomain localhost\n::1\t\tlocalhost\n",
+    );
+    root.init(&[]).ok();
+    let name = "ReCyClusteR-Control-4c0001";
+    assert_eq!(root.read("etc/hostname"), format!("{name}\n"));
+    assert_eq!(
+        root.read("etc/hosts"),
+        format!("127.0.0.1\t{name} localhost.localdomain localhost\n::1\t\tlocalhost\n")
+    );
+    let issue = root.read("etc/issue");
+    assert!(
+        issue.starts_with(&format!("ReCyClusteR control node {name}\n")),
+        "{issue}"
+    );
+    assert!(issue.contains("\n    rccr setup\n"), "{issue}");
+}
+
+#[test]
+fn missing_optional_pieces_do_not_fail() {
+    // Nothing at all: every step says why it is skipped, exit 0.
+    let bare = Root::empty("bare");
+    let run = bare.init(&[]).ok();
+    assert!(
+        run.says("etc/rccr/node-type: missing; treating this node as a target"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.says("no Ethernet interface"), "{}", run.stderr);
+    assert!(run.says("etc/ssh: missing"), "{}", run.stderr);
+    assert!(run.says("problems (see above)"), "{}", run.stderr);
+
+    // Only /etc: a random suffix, kept from then on.
+    let etc = Root::empty("etconly");
+    fs::create_dir(etc.path("etc")).unwrap();
+    etc.init(&[]).ok();
+    let name = etc.read("etc/hostname");
+    let name = name.trim_end();
+    assert!(
+        name.starts_with("ReCyClusteR-Target-") && name.len() == 25,
+        "{name:?}"
+    );
+    assert_eq!(etc.read("etc/hosts"), format!("127.0.1.1\t{name}\n"));
+    assert!(
+        !etc.exists("etc/network/interfaces"),
+        "a missing interfaces file stays missing"
+    );
+    let before = etc.snapshot();
+    let run = etc.init(&[]).ok();
+    assert_unchanged(&before, &etc);
+    assert!(run.says("nothing to change, "), "{}", run.stderr);
+}
+
+#[test]
+fn existing_host_keys_are_kept_and_repaired() {
+    let root = Root::image("keep", "target");
+    let key = rccr::keys::generate(rccr::keys::KeyType::Ed25519, 0, "root@old").unwrap();
+    let text = key.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    root.write("etc/ssh/ssh_host_ed25519_key", &text);
+    root.chmod("etc/ssh/ssh_host_ed25519_key", 0o644);
+    let run = root.init(&[]).ok();
+    assert_eq!(
+        root.read("etc/ssh/ssh_host_ed25519_key"),
+        *text,
+        "never replaced"
+    );
+    assert_eq!(root.mode("etc/ssh/ssh_host_ed25519_key"), 0o600);
+    assert_eq!(
+        root.read("etc/ssh/ssh_host_ed25519_key.pub"),
+        key.public_key().to_openssh().unwrap() + "\n"
+    );
+    assert!(run.says("derived from the private key"), "{}", run.stderr);
+
+    // An empty private key (a crash, a touch) is made anew.
+    let empty = Root::image("emptykey", "target");
+    empty.write("etc/ssh/ssh_host_ed25519_key", "");
+    empty.init(&[]).ok();
+    assert!(empty
+        .read("etc/ssh/ssh_host_ed25519_key")
+        .starts_with("-----BEGIN OPENSSH"));
+}
+
+/// RSA 3072 key generation takes about a second in release builds (where
+/// num-bigint-dig is built at opt-level 3) but one to two minutes in debug
+/// builds: run it with `cargo test --release --test init_root`, or
+/// `-- --ignored` in a debug build.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "RSA keygen is slow in debug builds; cargo test --release --test init_root"
+)]
+fn rsa_host_key_only_when_sshd_config_asks_for_it() {
+    let root = Root::image("rsa", "target");
+    root.write(
+        "etc/ssh/sshd_config",
+        "HostKey /etc/ssh/ssh_host_rsa_key\nHostKey /etc/ssh/ssh_host_ecdsa_key\nHostKey /etc/ssh/ssh_host_ed25519_key\n",
+    );
+    root.init(&[]).ok();
+    let private = root.read("etc/ssh/ssh_host_rsa_key");
+    let key = ssh_key::PrivateKey::from_openssh(&private).unwrap();
+    let rsa = key.key_data().rsa().expect("an RSA key");
+    assert_eq!(rsa.public.n.as_positive_bytes().unwrap().len() * 8, 3072);
+    assert_eq!(root.mode("etc/ssh/ssh_host_rsa_key"), 0o600);
+    assert!(root
+        .read("etc/ssh/ssh_host_rsa_key.pub")
+        .starts_with("ssh-rsa "));
+    assert!(root.exists("etc/ssh/ssh_host_ed25519_key"));
+    assert!(
+        !root.exists("etc/ssh/ssh_host_ecdsa_key"),
+        "left to sshd's service"
+    );
+    let issue = root.read("etc/issue");
+    assert!(
+        issue.contains("  ED25519  SHA256:") && issue.contains("  RSA      SHA256:"),
+        "{issue}"
+    );
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let root = Root::image("dry", "target");
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+    let before = root.snapshot();
+    let run = root.init(&["--dry-run"]).ok();
+    assert_unchanged(&before, &root);
+    assert!(run.says("would change "), "{}", run.stderr);
+    assert!(run.says("dry run, "), "{}", run.stderr);
+}
+
+#[test]
+fn issue_only_rewrites_the_banner_alone() {
+    let root = Root::image("issue", "control");
+    let before = root.snapshot();
+    let run = root.init(&["--issue-only"]).ok();
+    let after = root.snapshot();
+    let changed: Vec<_> = after
+        .keys()
+        .filter(|p| before.get(*p) != after.get(*p))
+        .map(|p| p.strip_prefix(&root.0).unwrap().to_path_buf())
+        .collect();
+    // /etc/issue is new, so /etc's mtime moves too; nothing else.
+    assert_eq!(
+        changed,
+        vec![PathBuf::from("etc"), PathBuf::from("etc/issue")]
+    );
+    assert!(root
+        .read("etc/issue")
+        .starts_with("ReCyClusteR control node ReCyClusteR-Control\n"));
+    assert!(run.says("1 change"), "{}", run.stderr);
+}
+
+#[test]
+fn the_link_name_works_and_bad_arguments_exit_2() {
+    let root = Root::image("link", "target");
+    let link = root.path("rccr-init");
+    std::os::unix::fs::symlink(RCCR, &link).unwrap();
+    let out = Command::new(&link)
+        .args(["--root", root.0.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(root.read("etc/hostname"), format!("{TARGET_NAME}\n"));
+
+    let help = Command::new(&link).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.starts_with("Usage: rccr-init"), "{text}");
+    assert!(
+        text.contains("--dry-run") && text.contains("--issue-only"),
+        "{text}"
+    );
+
+    for bad in [&["--bogus"][..], &["--root", "/nonexistent-rccr-root"]] {
+        let out = Command::new(&link).args(bad).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_non_root_user_on_the_live_system_gets_exit_4() {
+    let is_root = fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if !is_root || !setpriv.exists() {
+        eprintln!("skipped: needs root and setpriv to drop to another user");
+        return;
+    }
+    let out = Command::new(setpriv)
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            RCCR,
+            "init",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run as root"));
+}
