@@ -1,0 +1,150 @@
+//! `rccr-init` on the live system of a lab host (tests/lab/lab.sh): it
+//! really sets the hostname (`hostname` inside the host and over SSH show
+//! it), writes the bind-mounted /etc/hostname and /etc/hosts, makes host
+//! keys, applies a boot file on a read-only "boot partition" (remounting it
+//! read-write for the rename) and lists the host's DHCP address in
+//! /etc/issue. A second run changes nothing.
+//!
+//! Needs root; skips without it, fails without it when CI is set.
+
+mod common;
+
+use common::lab::{require_root, stderr, stdout, Lab};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// A real public key (ssh-keygen), as a user would put in rccr.txt.
+const USER_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFooAr08t8fK5tHJofRTjg8zc8X8Nd7lull7Y9omwR+X me@laptop";
+
+fn ok(what: &str, out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Whether `host`'s /etc is the lab's private overlay: only then may the
+/// test rewrite /etc/ssh and /etc/network there.
+fn private_etc(lab: &Lab, host: &str) -> bool {
+    let mounts = ok("read mounts", lab.exec(host, &["cat", "/proc/self/mounts"]));
+    mounts.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 2 && f[1] == "/etc" && f[2] == "overlay"
+    })
+}
+
+#[test]
+fn rccr_init_names_the_lab_host_and_prepares_it() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).up();
+    let host = lab.host("target-1");
+    if !private_etc(&lab, "target-1") {
+        let msg =
+            "lab host has no private /etc overlay: rccr-init would change this machine's /etc";
+        if std::env::var_os("CI").is_some() {
+            panic!("{msg}");
+        }
+        eprintln!("SKIPPED: {msg}");
+        return;
+    }
+    let mac: Vec<&str> = host.mac.split(':').collect();
+    let want = format!("ReCyClusteR-Target-{}", mac[3..].concat().to_lowercase());
+
+    // The image as flashed: default hostname, no host keys, a DHCP stanza,
+    // and a read-only boot partition (tmpfs, in this host's mount namespace
+    // only) holding rccr.txt.
+    let setup = format!(
+        r#"set -e
+mkdir -p /etc/rccr /etc/network
+echo target >/etc/rccr/node-type
+echo ReCyClusteR-Target >/etc/hostname
+printf 'auto eth0\niface eth0 inet dhcp\n' >/etc/network/interfaces
+rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
+rm -rf /etc/ssh/sshd_config.d
+printf 'Port 22\n' >/etc/ssh/sshd_config
+mount -t tmpfs rccr-media /media
+mkdir /media/sdz1
+mount -t tmpfs -o size=1m rccr-fat /media/sdz1
+printf '# user settings\nauthorized_key={USER_KEY}\n' >/media/sdz1/rccr.txt
+mount -o remount,ro /media/sdz1
+"#
+    );
+    ok("setup", lab.sh("target-1", &setup));
+
+    let started = Instant::now();
+    let out = lab.exec("target-1", &["rccr", "init"]);
+    let took = started.elapsed();
+    let log = stderr(&out);
+    eprintln!("rccr init inside target-1 ({took:?}):\n{log}");
+    assert!(out.status.success(), "rccr init: {}\n{log}", out.status);
+    assert!(took < Duration::from_secs(2), "took {took:?}:\n{log}");
+    assert!(!log.contains("cannot"), "{log}");
+
+    // The running hostname, inside the host and through a new SSH session.
+    assert_eq!(
+        ok("hostname", lab.exec("target-1", &["hostname"])).trim(),
+        want
+    );
+    assert_eq!(
+        ok("ssh hostname", lab.ssh("control", "target-1", "hostname")).trim(),
+        want,
+        "sshd (started before) still lets the temporary key in"
+    );
+    let files = ok(
+        "read files",
+        lab.sh(
+            "target-1",
+            "cat /etc/hostname /etc/hosts /etc/network/interfaces /etc/issue /root/.ssh/authorized_keys; \
+             ls /media/sdz1; grep ' /media/sdz1 ' /proc/self/mounts; \
+             ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub; stat -c %a /etc/ssh/ssh_host_ed25519_key",
+        ),
+    );
+    assert!(files.starts_with(&format!("{want}\n")), "{files}");
+    assert!(files.contains(&format!("127.0.1.1\t{want}\n")), "{files}");
+    assert!(
+        files.contains(&format!("iface eth0 inet dhcp\n\thostname {want}\n")),
+        "{files}"
+    );
+    assert!(
+        files.contains(&format!("ReCyClusteR target node {want}\n")),
+        "{files}"
+    );
+    assert!(
+        files.contains(&format!("Addresses: {}/", host.ip)),
+        "{files}"
+    );
+    assert!(files.contains(USER_KEY), "{files}");
+    assert!(
+        files.contains("rccr-temporary-key"),
+        "the lab's key is kept: {files}"
+    );
+    assert!(
+        files.contains("rccr.txt.applied\n") && !files.contains("rccr.txt\n"),
+        "{files}"
+    );
+    assert!(
+        files.contains(" tmpfs ro,"),
+        "boot partition read-only again: {files}"
+    );
+    // ssh-keygen -l agrees with the fingerprint in /etc/issue.
+    let fp = files
+        .lines()
+        .find(|l| l.ends_with("(ED25519)"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no ssh-keygen -l line: {files}"));
+    assert!(files.contains(&format!("root@{want} (ED25519)")), "{files}");
+    assert!(files.contains(&format!("  ED25519  {fp}\n")), "{files}");
+    assert!(files.trim_end().ends_with("\n600"), "{files}");
+
+    // Once per boot, idempotent: a second run changes nothing.
+    let again = lab.exec("target-1", &["rccr", "init"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(stderr(&again), "rccr-init: nothing to change\n");
+}
