@@ -564,6 +564,7 @@ ${2:-}" && shift ;;
 	fi
 	is_uint "$owner" || die "--owner needs a PID"
 	[ -d "/proc/$owner" ] || die "--owner $owner: no such process"
+	[ "$owner" != 1 ] || einfo "warning: owner is PID 1, so gc never removes this lab: run lab.sh down yourself"
 	[[ "$ROUTER_MAC" =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || die "--router-mac: bad MAC '$ROUTER_MAC'"
 	[ -z "$PUBKEY_FILE" ] || [ -r "$PUBKEY_FILE" ] || die "--pubkey $PUBKEY_FILE: not readable"
 	[ -z "$PRIVKEY" ] || [ -r "$PRIVKEY" ] || die "--privkey $PRIVKEY: not readable"
