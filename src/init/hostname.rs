@@ -319,13 +319,20 @@ pub fn hosts_with_name(content: &[u8], name: &str, old: &[&str]) -> Vec<u8> {
 fn starts_stanza(word: &[u8]) -> bool {
     matches!(
         word,
-        b"iface" | b"auto" | b"mapping" | b"source" | b"source-directory" | b"template"
+        b"iface"
+            | b"interface"
+            | b"auto"
+            | b"mapping"
+            | b"source"
+            | b"source-directory"
+            | b"template"
     ) || word.starts_with(b"allow-")
 }
 
 /// `/etc/network/interfaces` with a `hostname NAME` option in every IPv4
-/// DHCP stanza (`iface X inet dhcp`, or ifupdown-ng's `iface X` with
-/// `use dhcp`): an existing `hostname` option gets the new value, otherwise
+/// DHCP stanza (`iface X inet dhcp`, or ifupdown-ng's `iface X dhcp`,
+/// `interface X ...` and `iface X` with `use dhcp`; ifupdown-ng and busybox
+/// ifup both hand the option to udhcpc as `-x hostname:NAME`): an existing `hostname` option gets the new value, otherwise
 /// the option goes right after the `iface` line, indented like the stanza's
 /// first option (a tab if it has none). Every other byte is kept.
 pub fn interfaces_with_hostname(content: &[u8], name: &str) -> Vec<u8> {
@@ -346,11 +353,13 @@ pub fn interfaces_with_hostname(content: &[u8], name: &str) -> Vec<u8> {
         let first = &line[s..e];
         if starts_stanza(first) {
             stanzas.extend(current.take());
-            if first == b"iface" {
-                let word = |k: usize| ws.get(k).map(|&(s, e)| &line[s..e]);
+            if first == b"iface" || first == b"interface" {
+                // `iface eth0 inet dhcp`; ifupdown-ng also takes `dhcp`
+                // anywhere on the line (`interface eth0 dhcp`).
+                let header: Vec<&[u8]> = ws.iter().skip(2).map(|&(s, e)| &line[s..e]).collect();
                 current = Some(Stanza {
                     header: i,
-                    dhcp: word(2) == Some(b"inet") && word(3) == Some(b"dhcp"),
+                    dhcp: header.contains(&&b"dhcp"[..]) && !header.contains(&&b"inet6"[..]),
                     hostname: None,
                     indent: None,
                 });
@@ -539,6 +548,11 @@ mod tests {
         assert_eq!(
             String::from_utf8(after).unwrap(),
             format!("iface wlan0\n  hostname {N}\n  use dhcp\n  wpa-ssid x\niface eth0 inet dhcp\n\thostname {N}\n")
+        );
+        let alias = b"interface eth0 dhcp\n";
+        assert_eq!(
+            interfaces_with_hostname(alias, N),
+            format!("interface eth0 dhcp\n\thostname {N}\n").as_bytes()
         );
         // inet6 dhcp and static stanzas are left alone.
         let v6 = b"iface eth0 inet6 dhcp\niface eth1 inet static\n";
