@@ -6,6 +6,7 @@
 
 pub mod applets;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod failpoint;
 pub mod fsutil;

@@ -1,0 +1,1014 @@
+//! A strict subset of YAML, enough for `cluster_config.yml` and no more.
+//!
+//! Everything this parser accepts means the same to PyYAML (YAML 1.1) and to
+//! a YAML 1.2 parser; anything where they could disagree, or that we do not
+//! need (anchors, tags, flow collections, block scalars, several documents),
+//! is an error with its line and column. `docs/config.md` lists the subset;
+//! `tests/config_differential.rs` checks it against PyYAML.
+//!
+//! The parser works line by line: a line's indentation says which mapping or
+//! sequence it belongs to, and `- ` starts a nested node on the same line at
+//! the column after the dash.
+use std::fmt;
+
+/// Nesting deeper than this is an error, so input cannot exhaust the stack.
+pub const MAX_DEPTH: usize = 32;
+/// Longest mapping key, in bytes (PyYAML gives up on keys past 1024 chars).
+pub const MAX_KEY_LEN: usize = 256;
+
+/// A 1-based line and column (in characters) in the input; ordered by
+/// position in the document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    pub pos: Pos,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    Seq(Vec<Node>),
+    /// Entries in document order; keys are unique.
+    Map(Vec<Entry>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value: Node,
+}
+
+impl Value {
+    /// What the value is, for messages: "a string", "a mapping".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "empty (null)",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// Where the input leaves the subset, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub pos: Pos,
+    pub msg: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.pos.line, self.pos.col, self.msg)
+    }
+}
+
+type Result<T> = std::result::Result<T, ParseError>;
+
+/// Parses one document of the subset. An empty document (only blank lines
+/// and comments) is `Null`.
+pub fn parse(text: &str) -> Result<Node> {
+    let mut p = Parser {
+        lines: split_lines(text)?,
+        i: 0,
+        depth: 0,
+    };
+    let Some(&first) = p.lines.first() else {
+        return Ok(Node {
+            pos: Pos { line: 1, col: 1 },
+            value: Value::Null,
+        });
+    };
+    let root = p.parse_block(first.indent)?;
+    if let Some(l) = p.lines.get(p.i) {
+        let msg = if l.indent < first.indent {
+            "less indented than the first line; indent the whole file alike"
+        } else if matches!(root.value, Value::Seq(_)) {
+            "expected '- ' (the next item of the list)"
+        } else {
+            "a document holds one value; start a mapping ('key: value') on the first line"
+        };
+        return Err(p.error(p.i, l.indent, msg));
+    }
+    Ok(root)
+}
+
+/// Renders a value as compact JSON, exactly as Python's
+/// `json.dumps(v, ensure_ascii=True, separators=(",", ":"))` does.
+pub fn to_json(node: &Node) -> String {
+    let mut out = String::new();
+    json_value(&node.value, &mut out);
+    out
+}
+
+fn json_value(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(n) => out.push_str(&n.to_string()),
+        Value::Str(s) => json_string(s, out),
+        Value::Seq(items) => {
+            out.push('[');
+            for (n, item) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                json_value(&item.value, out);
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            out.push('{');
+            for (n, e) in entries.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                json_string(&e.key, out);
+                out.push(':');
+                json_value(&e.value.value, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string literal with every character outside printable ASCII
+/// escaped (`ensure_ascii`).
+pub fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    push_hex(out, *u as u32, 4);
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+fn push_hex(out: &mut String, v: u32, digits: u32) {
+    out.push_str("\\u");
+    for shift in (0..digits).rev() {
+        let d = (v >> (shift * 4)) & 0xf;
+        out.push(char::from_digit(d, 16).unwrap_or('0'));
+    }
+}
+
+/// One line that holds content (blank and comment-only lines are dropped).
+#[derive(Clone, Copy)]
+struct Line<'a> {
+    no: u32,
+    text: &'a str,
+    /// Leading spaces.
+    indent: usize,
+}
+
+fn pos_in(no: u32, text: &str, byte: usize) -> Pos {
+    let col = text.get(..byte).map_or(byte, |s| s.chars().count()) + 1;
+    Pos {
+        line: no,
+        col: col as u32,
+    }
+}
+
+fn err_at(no: u32, text: &str, byte: usize, msg: impl Into<String>) -> ParseError {
+    ParseError {
+        pos: pos_in(no, text, byte),
+        msg: msg.into(),
+    }
+}
+
+/// Characters PyYAML refuses or reads as line breaks; we refuse them all.
+fn forbidden(c: char) -> bool {
+    matches!(c, '\0'..='\u{8}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
+        || c == '\r'
+}
+
+fn split_lines(text: &str) -> Result<Vec<Line<'_>>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = Vec::new();
+    for (n, raw) in text.split('\n').enumerate() {
+        let no = u32::try_from(n + 1).unwrap_or(u32::MAX);
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if let Some((b, c)) = line.char_indices().find(|&(_, c)| forbidden(c)) {
+            let msg = if c == '\r' {
+                "carriage return without a line feed; save the file with Unix (LF) line endings"
+                    .into()
+            } else {
+                format!(
+                    "control character U+{:04X} is not allowed; remove it",
+                    c as u32
+                )
+            };
+            return Err(err_at(no, line, b, msg));
+        }
+        let rest = line.trim_start_matches(' ');
+        let indent = line.len() - rest.len();
+        if rest.starts_with('\t') {
+            return Err(err_at(
+                no,
+                line,
+                indent,
+                "tab in indentation; indent with spaces",
+            ));
+        }
+        if rest.is_empty() || rest.starts_with('#') {
+            continue;
+        }
+        if indent == 0 && (is_marker(rest, "---") || is_marker(rest, "...")) {
+            return Err(err_at(
+                no,
+                line,
+                0,
+                "document markers ('---', '...') are not supported; the file is one document, remove the marker",
+            ));
+        }
+        if indent == 0 && rest.starts_with('%') {
+            return Err(err_at(
+                no,
+                line,
+                0,
+                "directives ('%') are not supported; remove the line",
+            ));
+        }
+        lines.push(Line {
+            no,
+            text: line,
+            indent,
+        });
+    }
+    Ok(lines)
+}
+
+fn is_marker(rest: &str, marker: &str) -> bool {
+    rest.strip_prefix(marker)
+        .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+}
+
+/// `-` alone or followed by a space starts a sequence entry.
+fn is_seq_entry(rest: &str) -> bool {
+    rest == "-" || rest.starts_with("- ")
+}
+
+struct Parser<'a> {
+    lines: Vec<Line<'a>>,
+    /// The line being parsed.
+    i: usize,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, i: usize, byte: usize, msg: impl Into<String>) -> ParseError {
+        let l = self.lines[i];
+        err_at(l.no, l.text, byte, msg)
+    }
+
+    fn pos(&self, i: usize, byte: usize) -> Pos {
+        let l = self.lines[i];
+        pos_in(l.no, l.text, byte)
+    }
+
+    /// Skips spaces from `byte` on line `i`; a tab is an error.
+    fn skip_spaces(&self, i: usize, mut byte: usize) -> Result<usize> {
+        let b = self.lines[i].text.as_bytes();
+        while byte < b.len() && (b[byte] == b' ' || b[byte] == b'\t') {
+            if b[byte] == b'\t' {
+                return Err(self.error(i, byte, "tab character; separate with spaces"));
+            }
+            byte += 1;
+        }
+        Ok(byte)
+    }
+
+    /// Parses the node that starts at `col` on the current line: a
+    /// sequence, a mapping or a scalar. `col` is its indentation.
+    fn parse_block(&mut self, col: usize) -> Result<Node> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(
+                self.i,
+                col,
+                format!("nested more than {MAX_DEPTH} levels deep; flatten the structure"),
+            ));
+        }
+        let rest = &self.lines[self.i].text[col..];
+        let node = if is_seq_entry(rest) {
+            self.parse_seq(col)
+        } else if self.key_at(self.i, col)?.is_some() {
+            self.parse_map(col)
+        } else {
+            let node = self.scalar(self.i, col);
+            self.i += 1;
+            node
+        };
+        self.depth -= 1;
+        node
+    }
+
+    /// After a collection entry: whether the next line continues the
+    /// collection at indentation `n` (`true`), or ends it (`false`).
+    fn continues(&self, n: usize) -> Result<bool> {
+        match self.lines.get(self.i) {
+            Some(l) if l.indent == n => Ok(true),
+            Some(l) if l.indent > n => Err(self.error(
+                self.i,
+                l.indent,
+                "unexpected indentation; align the line with the keys or items above it (a value must fit on one line)",
+            )),
+            _ => Ok(false),
+        }
+    }
+
+    /// The value of an entry whose key or dash ended the line `i`: a node
+    /// on the following lines, more indented than `n` (or, after a key, a
+    /// sequence at `n` itself), else null.
+    fn value_below(&mut self, n: usize, after_key: bool, null_pos: Pos) -> Result<Node> {
+        self.i += 1;
+        match self.lines.get(self.i) {
+            Some(l) if l.indent > n => self.parse_block(l.indent),
+            Some(l) if after_key && l.indent == n && is_seq_entry(&l.text[n..]) => {
+                self.parse_block(n)
+            }
+            _ => Ok(Node {
+                pos: null_pos,
+                value: Value::Null,
+            }),
+        }
+    }
+
+    fn parse_seq(&mut self, n: usize) -> Result<Node> {
+        let pos = self.pos(self.i, n);
+        let mut items = Vec::new();
+        loop {
+            let start = self.skip_spaces(self.i, n + 1)?;
+            let rest = &self.lines[self.i].text[start..];
+            let item = if rest.is_empty() || rest.starts_with('#') {
+                let null_pos = self.pos(self.i, n + 1);
+                self.value_below(n, false, null_pos)?
+            } else {
+                self.parse_block(start)?
+            };
+            items.push(item);
+            if !self.continues(n)? || !is_seq_entry(&self.lines[self.i].text[n..]) {
+                break;
+            }
+        }
+        Ok(Node {
+            pos,
+            value: Value::Seq(items),
+        })
+    }
+
+    fn parse_map(&mut self, n: usize) -> Result<Node> {
+        let pos = self.pos(self.i, n);
+        let mut entries: Vec<Entry> = Vec::new();
+        loop {
+            let Some((key, after)) = self.key_at(self.i, n)? else {
+                let text = self.lines[self.i].text;
+                let msg = if is_seq_entry(&text[n..]) {
+                    "a list item among mapping keys; indent the list under its key"
+                } else if let Some(msg) = plain_start_error(&text[n..]) {
+                    msg
+                } else if text[n..].contains(':') {
+                    "expected 'key: value'; put a space after ':'"
+                } else {
+                    "expected 'key: value'"
+                };
+                return Err(self.error(self.i, n, msg));
+            };
+            let key_pos = self.pos(self.i, n);
+            let start = self.skip_spaces(self.i, after)?;
+            let rest = &self.lines[self.i].text[start..];
+            let value = if rest.is_empty() || rest.starts_with('#') {
+                let null_pos = self.pos(self.i, after);
+                self.value_below(n, true, null_pos)?
+            } else {
+                let v = self.inline_value(self.i, start)?;
+                self.i += 1;
+                v
+            };
+            entries.push(Entry {
+                key,
+                key_pos,
+                value,
+            });
+            if !self.continues(n)? {
+                break;
+            }
+        }
+        if let Some(dup) = first_duplicate(&entries) {
+            let e = &entries[dup];
+            return Err(ParseError {
+                pos: e.key_pos,
+                msg: format!("duplicate key '{}'; remove one of them", e.key),
+            });
+        }
+        Ok(Node {
+            pos,
+            value: Value::Map(entries),
+        })
+    }
+
+    /// A value on the same line as its key: only a scalar.
+    fn inline_value(&self, i: usize, col: usize) -> Result<Node> {
+        let rest = &self.lines[i].text[col..];
+        if is_seq_entry(rest) {
+            return Err(self.error(
+                i,
+                col,
+                "a list cannot start on the same line as its key; put '- item' on the next line",
+            ));
+        }
+        if self.key_at(i, col)?.is_some() {
+            return Err(self.error(
+                i,
+                col,
+                "a mapping cannot start on the same line as its key; put it on the next line, indented (or quote a value containing ': ')",
+            ));
+        }
+        self.scalar(i, col)
+    }
+
+    /// If line `i` holds `key:` at `col` (followed by a space or the end of
+    /// the line), returns the key and the byte after the colon.
+    fn key_at(&self, i: usize, col: usize) -> Result<Option<(String, usize)>> {
+        let text = self.lines[i].text;
+        let rest = &text[col..];
+        let (key, end) = if rest.starts_with(['"', '\'']) {
+            let (key, end) = self.quoted(i, col)?;
+            let end = self.skip_spaces(i, end)?;
+            let colon = &text.as_bytes()[end..];
+            if colon.first() != Some(&b':') || !matches!(colon.get(1), None | Some(b' ')) {
+                return Ok(None);
+            }
+            (key, end)
+        } else {
+            if plain_start_error(rest).is_some() {
+                return Ok(None);
+            }
+            let b = rest.as_bytes();
+            let mut j = 0;
+            loop {
+                match b.get(j) {
+                    None => return Ok(None),
+                    Some(b'#') if j > 0 && b[j - 1] == b' ' => return Ok(None),
+                    Some(b'\t') => return Err(self.error(i, col + j, "tab character; use spaces")),
+                    Some(b':') if matches!(b.get(j + 1), None | Some(b' ')) => break,
+                    _ => j += 1,
+                }
+            }
+            let key = rest[..j].trim_end_matches(' ');
+            match resolve(key) {
+                Ok(Value::Str(_)) => {}
+                _ => {
+                    return Err(self.error(
+                        i,
+                        col,
+                        format!("key '{key}' is not a string in every YAML version; quote it"),
+                    ))
+                }
+            }
+            (key.to_string(), col + j)
+        };
+        if key.len() > MAX_KEY_LEN {
+            return Err(self.error(
+                i,
+                col,
+                format!("key longer than {MAX_KEY_LEN} bytes; shorten it"),
+            ));
+        }
+        Ok(Some((key, end + 1)))
+    }
+
+    /// The scalar that runs from `col` to the end of line `i` (or to a
+    /// comment), or an empty flow collection.
+    fn scalar(&self, i: usize, col: usize) -> Result<Node> {
+        let text = self.lines[i].text;
+        let rest = &text[col..];
+        let pos = self.pos(i, col);
+        let (value, end) = if rest.starts_with(['"', '\'']) {
+            let (s, end) = self.quoted(i, col)?;
+            (Value::Str(s), end)
+        } else if rest.starts_with(['[', '{']) {
+            let close = if rest.starts_with('[') { ']' } else { '}' };
+            let inner = rest[1..].trim_start_matches(' ');
+            if !inner.starts_with(close) {
+                return Err(self.error(i, col, plain_start_error(rest).unwrap_or_default()));
+            }
+            let end = text.len() - inner.len() + 1;
+            let value = if close == ']' {
+                Value::Seq(Vec::new())
+            } else {
+                Value::Map(Vec::new())
+            };
+            (value, end)
+        } else {
+            if let Some(msg) = plain_start_error(rest) {
+                return Err(self.error(i, col, msg));
+            }
+            let b = rest.as_bytes();
+            let mut j = 0;
+            while j < b.len() {
+                match b[j] {
+                    b'#' if j > 0 && b[j - 1] == b' ' => break,
+                    b'\t' => return Err(self.error(i, col + j, "tab character; use spaces")),
+                    // `key_at` found no ': ' before the end or a comment.
+                    _ => j += 1,
+                }
+            }
+            let s = rest[..j].trim_end_matches(' ');
+            let value = resolve(s).map_err(|msg| self.error(i, col, msg))?;
+            return Ok(Node { pos, value });
+        };
+        let after = self.skip_spaces(i, end)?;
+        if after < text.len() && !(after > end && text[after..].starts_with('#')) {
+            return Err(self.error(
+                i,
+                after,
+                "unexpected text after the value; quote the whole value, or start a comment with ' #'",
+            ));
+        }
+        Ok(Node { pos, value })
+    }
+
+    /// A quoted string starting at `col` on line `i`; returns it and the
+    /// byte after the closing quote. Quoted strings end on their line.
+    fn quoted(&self, i: usize, col: usize) -> Result<(String, usize)> {
+        let text = self.lines[i].text;
+        let quote = text.as_bytes()[col];
+        let mut out = String::new();
+        let mut chars = text[col + 1..]
+            .char_indices()
+            .map(|(b, c)| (col + 1 + b, c));
+        while let Some((b, c)) = chars.next() {
+            match c {
+                '\'' if quote == b'\'' => {
+                    if text[b + 1..].starts_with('\'') {
+                        chars.next();
+                        out.push('\'');
+                    } else {
+                        return Ok((out, b + 1));
+                    }
+                }
+                '"' if quote == b'"' => return Ok((out, b + 1)),
+                '\\' if quote == b'"' => {
+                    let Some((_, e)) = chars.next() else { break };
+                    let simple = match e {
+                        '\\' => '\\',
+                        '"' => '"',
+                        '/' => '/',
+                        '0' => '\0',
+                        'a' => '\u{7}',
+                        'b' => '\u{8}',
+                        't' => '\t',
+                        'n' => '\n',
+                        'v' => '\u{b}',
+                        'f' => '\u{c}',
+                        'r' => '\r',
+                        'e' => '\u{1b}',
+                        'x' | 'u' | 'U' => {
+                            let len = match e {
+                                'x' => 2,
+                                'u' => 4,
+                                _ => 8,
+                            };
+                            let hex = text.get(b + 2..b + 2 + len).unwrap_or("");
+                            let code = if hex.len() == len && hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                                u32::from_str_radix(hex, 16).ok()
+                            } else {
+                                None
+                            };
+                            let Some(ch) = code.and_then(char::from_u32) else {
+                                return Err(self.error(
+                                    i,
+                                    b,
+                                    format!("escape '\\{e}' needs {len} hex digits of a Unicode character; fix the escape"),
+                                ));
+                            };
+                            for _ in 0..len {
+                                chars.next();
+                            }
+                            ch
+                        }
+                        _ => {
+                            return Err(self.error(
+                                i,
+                                b,
+                                format!("unsupported escape '\\{e}'; use one of \\\\ \\\" \\/ \\0 \\a \\b \\t \\n \\v \\f \\r \\e \\xHH \\uHHHH \\UHHHHHHHH"),
+                            ))
+                        }
+                    };
+                    out.push(simple);
+                }
+                _ => out.push(c),
+            }
+        }
+        Err(self.error(
+            i,
+            col,
+            "unterminated quoted string; close it on the same line",
+        ))
+    }
+}
+
+/// Why `rest` cannot start a plain scalar, if it cannot.
+fn plain_start_error(rest: &str) -> Option<&'static str> {
+    let c = rest.as_bytes().first().copied()?;
+    Some(match c {
+        b'&' => "anchors ('&') are not supported; repeat the value instead",
+        b'*' => "aliases ('*') are not supported; repeat the value instead",
+        b'!' => "tags ('!') are not supported; remove the tag (quote the value if it must be a string)",
+        b'|' | b'>' => "block scalars ('|', '>') are not supported; write the value on one line, in quotes",
+        b'?' => "complex keys ('?') are not supported; write 'key: value'",
+        b'[' | b'{' => "flow collections with content are not supported; write a block list ('- item' lines) or mapping ('key: value' lines)",
+        b'%' | b'@' | b'`' | b',' | b']' | b'}' | b':' | b'#' => {
+            "a plain value cannot start with this character; quote the value"
+        }
+        b'-' if is_seq_entry(rest) => "unexpected '- '; quote the value",
+        _ => return None,
+    })
+}
+
+/// What a plain (unquoted) scalar means. Only meanings that PyYAML (YAML
+/// 1.1) and YAML 1.2 share are accepted; the rest must be quoted.
+pub fn resolve(s: &str) -> std::result::Result<Value, String> {
+    Ok(match s {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        "yes" | "Yes" | "YES" | "no" | "No" | "NO" | "on" | "On" | "ON" | "off" | "Off"
+        | "OFF" => {
+            return Err(format!(
+                "'{s}' is a boolean in YAML 1.1 but a string in YAML 1.2; write true or false, or quote it"
+            ))
+        }
+        "<<" | "=" => return Err(format!("'{s}' has a special meaning in YAML 1.1; quote it")),
+        _ => {
+            let t = s.strip_prefix(['-', '+']).unwrap_or(s);
+            let tb = t.as_bytes();
+            let numeric = tb.first().is_some_and(|c| c.is_ascii_digit() || *c == b'.');
+            if !numeric {
+                return Ok(Value::Str(s.to_string()));
+            }
+            if tb.iter().all(u8::is_ascii_digit) && (tb.len() == 1 || tb[0] != b'0') {
+                return s.parse().map(Value::Int).map_err(|_| {
+                    format!("integer '{s}' is out of range (64-bit signed); quote it if it is a string")
+                });
+            }
+            if looks_numeric(t) {
+                return Err(format!(
+                    "'{s}' is a number or date in some YAML versions; write a plain decimal integer, or quote it"
+                ));
+            }
+            Value::Str(s.to_string())
+        }
+    })
+}
+
+/// Whether `t` (sign removed) is, or might be, a number or timestamp to
+/// PyYAML or to YAML 1.2: a superset of their int, float and timestamp
+/// patterns, except plain decimal integers.
+fn looks_numeric(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(|c| c.is_ascii_digit() || *c == b'_');
+    // `[0-9][0-9_]*`: leading zeros (octal in 1.1), underscores.
+    if digits(b) {
+        return true;
+    }
+    // 0b, 0o, 0x prefixes.
+    if b.len() > 2
+        && b[0] == b'0'
+        && matches!(b[1], b'b' | b'o' | b'x')
+        && b[2..].iter().all(|c| c.is_ascii_hexdigit() || *c == b'_')
+    {
+        return true;
+    }
+    // Base 60: digit groups separated by ':', with an optional fraction.
+    let (int_part, frac) = match t.find('.') {
+        Some(d) => (&b[..d], Some(&b[d + 1..])),
+        None => (b, None),
+    };
+    let frac_ok = frac.map_or(true, |f| f.iter().all(|c| c.is_ascii_digit() || *c == b'_'));
+    if int_part.contains(&b':')
+        && frac_ok
+        && int_part.split(|c| *c == b':').enumerate().all(|(n, g)| {
+            (n > 0 || !g.is_empty()) && g.iter().all(|c| c.is_ascii_digit() || *c == b'_')
+        })
+    {
+        return true;
+    }
+    // Floats: `[0-9][0-9_]*(\.[0-9_]*)?` or `\.[0-9][0-9_]*`, then an
+    // optional exponent; `.inf`, `.nan`.
+    let mantissa_end = b
+        .iter()
+        .position(|c| !(c.is_ascii_digit() || *c == b'_' || *c == b'.'))
+        .unwrap_or(b.len());
+    let mantissa = &b[..mantissa_end];
+    let dots = mantissa.iter().filter(|c| **c == b'.').count();
+    let has_digit = mantissa.iter().any(u8::is_ascii_digit);
+    if dots <= 1
+        && has_digit
+        && (mantissa[0] != b'.' || mantissa.get(1).is_some_and(u8::is_ascii_digit))
+    {
+        let exp = &b[mantissa_end..];
+        if exp.is_empty() && dots == 1 {
+            return true;
+        }
+        if let Some(e) = exp.strip_prefix(b"e").or_else(|| exp.strip_prefix(b"E")) {
+            let e = e
+                .strip_prefix(b"-")
+                .or_else(|| e.strip_prefix(b"+"))
+                .unwrap_or(e);
+            if !e.is_empty() && e.iter().all(u8::is_ascii_digit) {
+                return true;
+            }
+        }
+    }
+    if matches!(t, ".inf" | ".Inf" | ".INF" | ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    // Timestamps start `YYYY-M`.
+    b.len() > 5 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[5].is_ascii_digit()
+}
+
+/// The index of the first entry whose key appeared earlier, in O(n log n).
+fn first_duplicate(entries: &[Entry]) -> Option<usize> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| entries[a].key.cmp(&entries[b].key).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .filter(|w| entries[w[0]].key == entries[w[1]].key)
+        .map(|w| w[1])
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> String {
+        to_json(&parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}")))
+    }
+
+    /// The error for `text`, as `LINE:COL: message`.
+    fn error(text: &str) -> String {
+        match parse(text) {
+            Ok(v) => panic!("{text:?} parsed as {}", to_json(&v)),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[track_caller]
+    fn rejects(text: &str, at: &str, what: &str) {
+        let e = error(text);
+        assert!(
+            e.starts_with(&format!("{at}: ")) && e.contains(what),
+            "{text:?}: got '{e}', want {at} {what}"
+        );
+        assert!(!e.contains('\n'), "one line: {e:?}");
+    }
+
+    #[test]
+    fn structure() {
+        assert_eq!(json(""), "null");
+        assert_eq!(json("# only\n\n"), "null");
+        assert_eq!(
+            json("a: 1\nb:\n  c: x\n  d:\n  - 1\n  - -2\n"),
+            r#"{"a":1,"b":{"c":"x","d":[1,-2]}}"#
+        );
+        assert_eq!(
+            json("- a: 1\n  b: 2\n- - x\n  - y\n-\n"),
+            r#"[{"a":1,"b":2},["x","y"],null]"#
+        );
+        assert_eq!(json("a: []\nb: { }\n"), r#"{"a":[],"b":{}}"#);
+        assert_eq!(json("  a: 1\n  b: 2\n"), r#"{"a":1,"b":2}"#);
+        assert_eq!(json("\u{feff}a: 1\r\nb: 2\r\n"), r#"{"a":1,"b":2}"#);
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(
+            json("- true\n- FALSE\n- ~\n- Null\n- 0\n- +7\n- -0\n"),
+            "[true,false,null,null,0,7,0]"
+        );
+        assert_eq!(
+            json("- 09x\n- 1.2.3\n- 10.0.0.0/8\n- a#b\n- x # c\n"),
+            r#"["09x","1.2.3","10.0.0.0/8","a#b","x"]"#
+        );
+        let quoted = r##"- 'it''s'
+- "\x41\u00e9\U0001F600\t\\\"\/"
+- "#x" # c
+"##;
+        assert_eq!(
+            json(quoted),
+            r##"["it's","A\u00e9\ud83d\ude00\t\\\"/","#x"]"##
+        );
+        assert_eq!(
+            json("k: 9223372036854775807\n"),
+            r#"{"k":9223372036854775807}"#
+        );
+    }
+
+    #[test]
+    fn positions() {
+        let root = parse("a:\n  b: x\n- ").unwrap_err();
+        assert_eq!(root.pos, Pos { line: 3, col: 1 });
+        let v = parse("é: [ ]\nb: 'x'\n").unwrap();
+        let Value::Map(e) = v.value else { panic!() };
+        assert_eq!(e[0].key_pos, Pos { line: 1, col: 1 });
+        assert_eq!(e[0].value.pos, Pos { line: 1, col: 4 });
+        assert_eq!(e[1].value.pos, Pos { line: 2, col: 4 });
+    }
+
+    #[test]
+    fn lines_and_characters() {
+        rejects("a: 1\nb: x\ry\n", "2:5", "carriage return");
+        rejects("a: x\u{7}\n", "1:5", "control character U+0007");
+        rejects("a: \"\u{2028}\"\n", "1:5", "U+2028");
+        rejects("# \u{85}\n", "1:3", "U+0085");
+        rejects("a:\n\tb: 1\n", "2:1", "tab in indentation");
+        rejects("a: 1\n  \t\n", "2:3", "tab in indentation");
+        rejects("---\na: 1\n", "1:1", "document markers");
+        rejects("a: 1\n... # end\n", "2:1", "document markers");
+        rejects("%YAML 1.1\n", "1:1", "directives");
+    }
+
+    #[test]
+    fn document_level() {
+        rejects("  a: 1\nb: 2\n", "2:1", "less indented than the first line");
+        rejects("- a\nb: 1\n", "2:1", "expected '- '");
+        rejects("one\ntwo\n", "2:1", "a document holds one value");
+    }
+
+    #[test]
+    fn indentation() {
+        rejects("a: 1\n  b: 2\n", "2:3", "unexpected indentation");
+        rejects("a: x\n  y\n", "2:3", "unexpected indentation");
+        rejects("- x\n  y\n", "2:3", "unexpected indentation");
+        rejects("a:\n    b: 1\n  c: 2\n", "3:3", "unexpected indentation");
+        rejects("a:\n  - x\n b: 1\n", "3:2", "unexpected indentation");
+        let deep: String = "- ".repeat(MAX_DEPTH + 1) + "x";
+        rejects(
+            &deep,
+            &format!("1:{}", 2 * MAX_DEPTH + 1),
+            "nested more than 32 levels",
+        );
+        assert!(parse(&("- ".repeat(MAX_DEPTH - 1) + "x")).is_ok());
+    }
+
+    #[test]
+    fn mapping_errors() {
+        rejects("a: 1\n- b\n", "2:1", "a list item among mapping keys");
+        rejects("a: 1\nb:2\n", "2:1", "put a space after ':'");
+        rejects("a: 1\nb\n", "2:1", "expected 'key: value'");
+        rejects("a: 1\n? b\n", "2:1", "complex keys");
+        rejects("a: 1\n&x b: 2\n", "2:1", "anchors");
+        rejects("a: 1\nb: 2\na: 3\n", "3:1", "duplicate key 'a'");
+        rejects("x:\n  'a': 1\n  \"a\": 2\n", "3:3", "duplicate key 'a'");
+        rejects("a: - x\n", "1:4", "a list cannot start on the same line");
+        rejects(
+            "a: b: c\n",
+            "1:4",
+            "a mapping cannot start on the same line",
+        );
+        rejects(
+            "a: 'b': c\n",
+            "1:4",
+            "a mapping cannot start on the same line",
+        );
+        rejects("a\tb: 1\n", "1:2", "tab character");
+        rejects("a:\tb\n", "1:3", "tab character");
+        rejects("\"a\"\t: 1\n", "1:4", "tab character");
+        rejects("- \t x\n", "1:3", "tab character");
+        rejects("true: 1\n", "1:1", "key 'true' is not a string");
+        rejects("1: 1\n", "1:1", "key '1' is not a string");
+        rejects("null: 1\n", "1:1", "key 'null' is not a string");
+        rejects("no: 1\n", "1:1", "key 'no' is not a string");
+        rejects(
+            &format!("{}: 1\n", "k".repeat(MAX_KEY_LEN + 1)),
+            "1:1",
+            "key longer than 256 bytes",
+        );
+        assert!(parse(&format!("{}: 1\n", "k".repeat(MAX_KEY_LEN))).is_ok());
+    }
+
+    #[test]
+    fn unsupported_syntax() {
+        rejects("a: &x 1\n", "1:4", "anchors");
+        rejects("a: *x\n", "1:4", "aliases");
+        rejects("a: !!str 1\n", "1:4", "tags");
+        rejects("a: |\n  x\n", "1:4", "block scalars");
+        rejects("a: >-\n  x\n", "1:4", "block scalars");
+        rejects("a: [1]\n", "1:4", "flow collections");
+        rejects("a: {b: 1}\n", "1:4", "flow collections");
+        rejects("[a]\n", "1:1", "flow collections");
+        for c in ["%", "@", "`", ",", "]", "}", ":"] {
+            rejects(
+                &format!("a: {c}x\n"),
+                "1:4",
+                "cannot start with this character",
+            );
+        }
+        rejects("a: b\tc\n", "1:5", "tab character");
+        rejects("a: \"x\" y\n", "1:8", "unexpected text after the value");
+        rejects("a: \"x\"#y\n", "1:7", "unexpected text after the value");
+        rejects("a: [] x\n", "1:7", "unexpected text after the value");
+        rejects("a: 'x'\t# c\n", "1:7", "tab character");
+    }
+
+    #[test]
+    fn quoted_errors() {
+        rejects("a: \"x\n", "1:4", "unterminated quoted string");
+        rejects("a: 'x\n  y'\n", "1:4", "unterminated quoted string");
+        rejects("a: \"x\\\n", "1:4", "unterminated quoted string");
+        rejects("a: \"\\q\"\n", "1:5", "unsupported escape '\\q'");
+        rejects("a: \"\\N\"\n", "1:5", "unsupported escape '\\N'");
+        rejects("a: \"\\xZ1\"\n", "1:5", "escape '\\x' needs 2 hex digits");
+        rejects("a: \"\\u12\"\n", "1:5", "escape '\\u' needs 4 hex digits");
+        rejects("a: \"\\ud800\"\n", "1:5", "escape '\\u' needs 4 hex digits");
+        rejects(
+            "a: \"\\U00110000\"\n",
+            "1:5",
+            "escape '\\U' needs 8 hex digits",
+        );
+        rejects("a: \"\\u00é9\"\n", "1:5", "escape '\\u' needs 4 hex digits");
+    }
+
+    #[test]
+    fn ambiguous_scalars() {
+        for s in ["yes", "No", "ON", "off", "Off", "YES"] {
+            rejects(&format!("a: {s}\n"), "1:4", "boolean in YAML 1.1");
+        }
+        rejects("a: <<\n", "1:4", "special meaning");
+        rejects("a: =\n", "1:4", "special meaning");
+        rejects("a: 9223372036854775808\n", "1:4", "out of range");
+        rejects("a: -9223372036854775809\n", "1:4", "out of range");
+        for s in [
+            "010",
+            "00",
+            "09",
+            "1_0",
+            "0x1f",
+            "0o17",
+            "0b101",
+            "1.5",
+            "-1.",
+            ".5",
+            "1e3",
+            "1E-3",
+            "+.inf",
+            ".NaN",
+            "12:30",
+            "1:2:3.5",
+            "00:11:22:33:44:55",
+            "2024-01-01",
+            "2024-1-1 1:00:00",
+        ] {
+            rejects(&format!("a: {s}\n"), "1:4", "number or date");
+        }
+    }
+
+    #[test]
+    fn resolve_matches_pyyaml_on_edge_cases() {
+        let str_ = |s: &str| Ok(Value::Str(s.into()));
+        assert_eq!(resolve("+"), str_("+"));
+        assert_eq!(resolve("."), str_("."));
+        assert_eq!(resolve("0x"), str_("0x"));
+        assert_eq!(resolve("0xZ"), str_("0xZ"));
+        assert_eq!(resolve("1.2.3"), str_("1.2.3"));
+        assert_eq!(resolve("--1"), str_("--1"));
+        assert_eq!(resolve("8080:80/udp"), str_("8080:80/udp"));
+        assert_eq!(resolve("y"), str_("y"));
+        assert_eq!(resolve("-9223372036854775808"), Ok(Value::Int(i64::MIN)));
+    }
+
+    #[test]
+    fn json_escapes_like_python() {
+        let mut out = String::new();
+        json_string("a\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é😀/", &mut out);
+        assert_eq!(out, r#""a\"\\\n\r\t\b\f\u0001\u007f\u00e9\ud83d\ude00/""#);
+    }
+}
