@@ -22,8 +22,8 @@ pub const DNS_MIN_TIMEOUT: Duration = Duration::from_secs(1);
 pub const MAX_CONNECTS: usize = 256;
 /// At most this many answer records are read from one reply.
 pub const MAX_ANSWERS: usize = 16;
-/// The longest the loop sleeps between looks at its schedule.
-const MAX_WAIT_MS: i32 = 5;
+/// The longest a loop driving a lookup sleeps between looks at its schedule.
+pub const MAX_WAIT_MS: i32 = 5;
 
 /// The IPv4 nameservers of a resolv.conf; 127.0.0.1 if it names none (as
 /// resolv.conf(5) says).
@@ -115,74 +115,126 @@ struct Probe {
     done: bool,
 }
 
-/// Names every host by PTR and sets `ssh` for those that accept a TCP
-/// connection on port 22.
-pub fn lookup(
-    hosts: &mut [Host],
-    servers: &[Ipv4Addr],
-    timeout: Duration,
-    retries: u8,
-) -> Result<(), Error> {
-    // Transaction ids are base + host index, so hosts beyond 65536 wait for
-    // a later batch.
-    for chunk in hosts.chunks_mut(u16::MAX as usize) {
-        lookup_batch(chunk, servers, timeout, retries)?;
+impl Probe {
+    fn new(started: Option<Instant>, done: bool) -> Probe {
+        Probe {
+            started,
+            attempts: 0,
+            sent: false,
+            done,
+        }
     }
-    Ok(())
+
+    /// Whether attempt number `attempts` is due: attempts are spread
+    /// `interval` apart from the start.
+    fn due(&self, now: Instant, tries: u32, interval: Duration) -> bool {
+        match self.started {
+            None => true,
+            Some(s) => {
+                u32::from(self.attempts) < tries && now >= s + interval * u32::from(self.attempts)
+            }
+        }
+    }
 }
 
-fn lookup_batch(
-    hosts: &mut [Host],
-    servers: &[Ipv4Addr],
+/// What the lookup learned about one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub ip: Ipv4Addr,
+    /// The PTR name, as received.
+    pub name: Option<String>,
+    /// Port 22 accepted a connection.
+    pub ssh: bool,
+}
+
+struct Entry {
+    answer: Answer,
+    dns: Probe,
+    tcp: Probe,
+}
+
+/// PTR queries and port-22 connects for a growing set of hosts: the sweep
+/// adds each host as it answers and drives the lookup from its own loop
+/// ([`Lookup::step`], [`Lookup::fds`], [`Lookup::handle`]), so names and
+/// probes are done by the time the sweep is.
+pub struct Lookup {
+    servers: heapless::Vec<Ipv4Addr, MAX_NAMESERVERS>,
     timeout: Duration,
-    retries: u8,
-) -> Result<(), Error> {
-    let n = hosts.len();
-    let tries = u32::from(retries) + 1;
-    let dns_timeout = timeout.max(DNS_MIN_TIMEOUT);
-    let dns_interval = dns_timeout / tries;
-    let tcp_interval = timeout / tries;
-    let udp = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
-        .and_then(|s| s.set_nonblocking(true).map(|()| s))
-        .map_err(|e| Error::io("cannot open a UDP socket for DNS", e))?;
-    let mut id_bytes = [0u8; 2];
-    let _ = getrandom::getrandom(&mut id_bytes);
-    let base = u16::from_ne_bytes(id_bytes);
-    let start = Instant::now();
-    let mut dns: Vec<Probe> = (0..n)
-        .map(|_| Probe {
-            started: Some(start),
-            attempts: 0,
-            sent: false,
-            done: servers.is_empty(),
+    dns_timeout: Duration,
+    tries: u32,
+    udp: UdpSocket,
+    /// Transaction ids are `base` + host index.
+    base: u16,
+    entries: Vec<Entry>,
+    conns: Vec<(usize, TcpConnect)>,
+    /// Where the connect file descriptors start in [`Lookup::fds`]' output.
+    conns_at: usize,
+}
+
+/// Hosts one lookup can take: one transaction id each.
+pub const MAX_HOSTS: usize = u16::MAX as usize;
+
+impl Lookup {
+    pub fn new(servers: &[Ipv4Addr], timeout: Duration, retries: u8) -> Result<Lookup, Error> {
+        let udp = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .map_err(|e| Error::io("cannot open a UDP socket for DNS", e))?;
+        let mut id_bytes = [0u8; 2];
+        let _ = getrandom::getrandom(&mut id_bytes);
+        Ok(Lookup {
+            servers: servers.iter().copied().take(MAX_NAMESERVERS).collect(),
+            timeout,
+            dns_timeout: timeout.max(DNS_MIN_TIMEOUT),
+            tries: u32::from(retries) + 1,
+            udp,
+            base: u16::from_ne_bytes(id_bytes),
+            entries: Vec::new(),
+            conns: Vec::new(),
+            conns_at: 0,
         })
-        .collect();
-    let mut tcp: Vec<Probe> = (0..n)
-        .map(|_| Probe {
-            started: None,
-            attempts: 0,
-            sent: false,
-            done: false,
-        })
-        .collect();
-    let mut conns: Vec<(usize, TcpConnect)> = Vec::new();
-    let mut fds: Vec<sys::PollFd> = Vec::new();
-    let mut buf = [0u8; dns::MAX_UDP_LEN + 1];
-    loop {
-        let now = Instant::now();
-        let dns_over = now >= start + dns_timeout;
-        for (i, p) in dns.iter_mut().enumerate() {
+    }
+
+    /// Starts looking `ip` up; false when the lookup is full.
+    pub fn add(&mut self, ip: Ipv4Addr) -> bool {
+        if self.entries.len() >= MAX_HOSTS {
+            return false;
+        }
+        self.entries.push(Entry {
+            answer: Answer {
+                ip,
+                name: None,
+                ssh: false,
+            },
+            dns: Probe::new(Some(Instant::now()), self.servers.is_empty()),
+            tcp: Probe::new(None, false),
+        });
+        true
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.entries.iter().all(|e| e.dns.done && e.tcp.done)
+    }
+
+    /// Sends the queries and starts the connects that are due, and gives
+    /// up on those past the timeout.
+    pub fn step(&mut self, now: Instant) {
+        let tries = self.tries;
+        let dns_interval = self.dns_timeout / tries;
+        let tcp_interval = self.timeout / tries;
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            let p = &mut e.dns;
             if p.done {
                 continue;
             }
-            if dns_over {
+            if p.started.is_some_and(|s| now >= s + self.dns_timeout) {
                 p.done = true;
-            } else if u32::from(p.attempts) < tries
-                && now >= start + dns_interval * u32::from(p.attempts)
-            {
-                let server = servers[usize::from(p.attempts) % servers.len()];
-                let id = base.wrapping_add(i as u16);
-                match udp.send_to(&query(id, hosts[i].ip), SocketAddrV4::new(server, 53)) {
+            } else if p.due(now, tries, dns_interval) {
+                let server = self.servers[usize::from(p.attempts) % self.servers.len()];
+                let id = self.base.wrapping_add(i as u16);
+                match self
+                    .udp
+                    .send_to(&query(id, e.answer.ip), SocketAddrV4::new(server, 53))
+                {
                     Ok(_) => {
                         p.attempts += 1;
                         p.sent = true;
@@ -197,29 +249,24 @@ fn lookup_batch(
                 }
             }
         }
-        for (i, p) in tcp.iter_mut().enumerate() {
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            let p = &mut e.tcp;
             if p.done {
                 continue;
             }
-            if p.started.is_some_and(|s| now >= s + timeout) {
+            if p.started.is_some_and(|s| now >= s + self.timeout) {
                 p.done = true;
-                conns.retain(|(h, _)| *h != i);
+                self.conns.retain(|(h, _)| *h != i);
                 continue;
             }
-            let due = match p.started {
-                None => true,
-                Some(s) => {
-                    u32::from(p.attempts) < tries && now >= s + tcp_interval * u32::from(p.attempts)
-                }
-            };
-            if !due || conns.len() >= MAX_CONNECTS {
+            if !p.due(now, tries, tcp_interval) || self.conns.len() >= MAX_CONNECTS {
                 continue;
             }
-            match TcpConnect::start(SocketAddrV4::new(hosts[i].ip, 22)) {
+            match TcpConnect::start(SocketAddrV4::new(e.answer.ip, 22)) {
                 Ok(conn) => {
                     p.started.get_or_insert(now);
                     p.attempts += 1;
-                    conns.push((i, conn));
+                    self.conns.push((i, conn));
                 }
                 // Out of descriptors or buffers: try again on the next turn.
                 Err(e)
@@ -233,78 +280,142 @@ fn lookup_batch(
                 Err(_) => p.done = true,
             }
         }
-        if dns.iter().all(|p| p.done) && tcp.iter().all(|p| p.done) {
-            return Ok(());
-        }
+    }
 
-        fds.clear();
-        fds.push(sys::poll_fd(udp.as_raw_fd(), sys::POLLIN));
-        fds.extend(
-            conns
+    /// Appends the descriptors to wait on; [`Lookup::handle`] takes the
+    /// same slice back after poll.
+    pub fn fds(&mut self, out: &mut Vec<sys::PollFd>) {
+        out.push(sys::poll_fd(self.udp.as_raw_fd(), sys::POLLIN));
+        self.conns_at = out.len();
+        out.extend(
+            self.conns
                 .iter()
                 .map(|(_, c)| sys::poll_fd(c.as_raw_fd(), sys::POLLOUT)),
         );
-        sys::poll(&mut fds, MAX_WAIT_MS).map_err(|e| Error::io("poll", e))?;
+    }
 
-        if fds[0].revents != 0 {
-            loop {
-                let (len, from) = match udp.recv_from(&mut buf) {
-                    Ok(got) => got,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) =>
-                    {
-                        break
-                    }
-                    // An ICMP error for an earlier query: nothing to read.
-                    Err(_) => continue,
-                };
-                let SocketAddr::V4(from) = from else { continue };
-                if from.port() != 53 || !servers.contains(from.ip()) {
-                    continue;
-                }
-                let id = u16::from_be_bytes([buf[0], buf[1]]);
-                let i = usize::from(id.wrapping_sub(base));
-                if len < 2 || i >= n || dns[i].done {
-                    continue;
-                }
-                match parse_reply(&buf[..len], id, &Name::reverse_ipv4(hosts[i].ip)) {
-                    Some(Reply::Name(name)) => {
-                        hosts[i].hostname =
-                            Some(String::from_utf8_lossy(&name.to_text()).into_owned());
-                        hosts[i].name_source = Some(NameSource::Dns);
-                        dns[i].done = true;
-                    }
-                    Some(Reply::NoName) => dns[i].done = true,
-                    None => {}
-                }
-            }
+    /// Reads replies and finished connects after poll; `fds` is the whole
+    /// slice polled, with ours where [`Lookup::fds`] put them.
+    pub fn handle(&mut self, fds: &[sys::PollFd]) {
+        if fds[self.conns_at - 1].revents != 0 {
+            self.read_replies();
         }
         let mut closed = Vec::new();
-        for (k, fd) in fds[1..].iter().enumerate() {
+        for (k, fd) in fds[self.conns_at..].iter().enumerate() {
             if fd.revents == 0 {
                 continue;
             }
-            let (i, conn) = &conns[k];
+            let (i, conn) = &self.conns[k];
+            let e = &mut self.entries[*i];
             match conn.result() {
                 Ok(()) => {
-                    hosts[*i].ssh = true;
-                    tcp[*i].done = true;
+                    e.answer.ssh = true;
+                    e.tcp.done = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => tcp[*i].done = true,
+                Err(err) if err.kind() == io::ErrorKind::ConnectionRefused => e.tcp.done = true,
                 // Unreachable and the like: this attempt is over, others may not be.
                 Err(_) => closed.push(k),
             }
         }
+        let entries = &self.entries;
         let mut k = 0;
-        conns.retain(|(i, _)| {
-            let keep = !tcp[*i].done && !closed.contains(&k);
+        self.conns.retain(|(i, _)| {
+            let keep = !entries[*i].tcp.done && !closed.contains(&k);
             k += 1;
             keep
         });
     }
+
+    fn read_replies(&mut self) {
+        let mut buf = [0u8; dns::MAX_UDP_LEN + 1];
+        loop {
+            let (len, from) = match self.udp.recv_from(&mut buf) {
+                Ok(got) => got,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    return
+                }
+                // An ICMP error for an earlier query: nothing to read.
+                Err(_) => continue,
+            };
+            let SocketAddr::V4(from) = from else { continue };
+            if len < 2 || from.port() != 53 || !self.servers.contains(from.ip()) {
+                continue;
+            }
+            let id = u16::from_be_bytes([buf[0], buf[1]]);
+            let Some(e) = self
+                .entries
+                .get_mut(usize::from(id.wrapping_sub(self.base)))
+            else {
+                continue;
+            };
+            if e.dns.done {
+                continue;
+            }
+            match parse_reply(&buf[..len], id, &Name::reverse_ipv4(e.answer.ip)) {
+                Some(Reply::Name(name)) => {
+                    e.answer.name = Some(String::from_utf8_lossy(&name.to_text()).into_owned());
+                    e.dns.done = true;
+                }
+                Some(Reply::NoName) => e.dns.done = true,
+                None => {}
+            }
+        }
+    }
+
+    /// Steps and polls until every host is looked up.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        let mut fds = Vec::new();
+        loop {
+            self.step(Instant::now());
+            if self.is_done() {
+                return Ok(());
+            }
+            fds.clear();
+            self.fds(&mut fds);
+            sys::poll(&mut fds, MAX_WAIT_MS).map_err(|e| Error::io("poll", e))?;
+            self.handle(&fds);
+        }
+    }
+
+    /// What was learned, in the order hosts were added.
+    pub fn into_answers(self) -> Vec<Answer> {
+        self.entries.into_iter().map(|e| e.answer).collect()
+    }
+}
+
+/// Names every host by PTR and sets `ssh` for those that accept a TCP
+/// connection on port 22, for hosts the sweep did not hand over.
+pub fn lookup(
+    hosts: &mut [Host],
+    servers: &[Ipv4Addr],
+    timeout: Duration,
+    retries: u8,
+) -> Result<(), Error> {
+    for chunk in hosts.chunks_mut(MAX_HOSTS) {
+        let mut lookup = Lookup::new(servers, timeout, retries)?;
+        for host in chunk.iter() {
+            lookup.add(host.ip);
+        }
+        lookup.finish()?;
+        for (host, answer) in chunk.iter_mut().zip(lookup.into_answers()) {
+            apply(host, answer);
+        }
+    }
+    Ok(())
+}
+
+/// Copies what the lookup learned onto the host.
+pub fn apply(host: &mut Host, answer: Answer) {
+    if let Some(name) = answer.name {
+        host.hostname = Some(name);
+        host.name_source = Some(NameSource::Dns);
+    }
+    host.ssh = answer.ssh;
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! 2. [`sweep`]: all requests at once (lightly paced), silent addresses asked
 //!    again `retries` times, every reply checked against what we sent.
 //! 3. [`lookup`]: one reverse (PTR) query and one TCP connect to port 22 for
-//!    every live host, all in flight together.
+//!    every live host, all in flight together, each started as soon as the
+//!    sweep hears from the host (so they are mostly done when it is).
 //! 4. With `ssh_key` set, [`names`]: log in with the temporary key and read
 //!    `hostname`, which then beats the DNS name.
 //!
@@ -16,6 +17,7 @@ use crate::error::Error;
 use crate::sys;
 use crate::wire::ethernet::Address as MacAddr;
 use crate::wire::ipv4::Cidr;
+use std::collections::BTreeMap;
 use std::io;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -154,18 +156,41 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
     let jobs = plan::plan(opts, &ifaces, plan::default_route_iface(&routes).as_deref())?;
     let mut report = Report::default();
-    let found = sweep::sweep(&jobs, opts.timeout, opts.retries, &mut report.warnings)?;
-    let mut hosts: Vec<Host> = found
-        .into_iter()
-        .map(|(ip, mac)| Host::new(ip, mac))
-        .collect();
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    lookup::lookup(
-        &mut hosts,
-        &lookup::nameservers(&resolv),
+    let servers = lookup::nameservers(&resolv);
+    // Hosts are named and probed while the sweep still runs.
+    let mut pending = lookup::Lookup::new(&servers, opts.timeout, opts.retries)?;
+    let found = sweep::sweep(
+        &jobs,
         opts.timeout,
         opts.retries,
+        &mut report.warnings,
+        Some(&mut pending),
     )?;
+    pending.finish()?;
+    let mut answers: BTreeMap<Ipv4Addr, lookup::Answer> = pending
+        .into_answers()
+        .into_iter()
+        .map(|a| (a.ip, a))
+        .collect();
+    let mut hosts = Vec::with_capacity(found.len());
+    let mut left = Vec::new();
+    for (ip, mac) in found {
+        let mut host = Host::new(ip, mac);
+        match answers.remove(&ip) {
+            Some(answer) => lookup::apply(&mut host, answer),
+            None => left.push(hosts.len()),
+        }
+        hosts.push(host);
+    }
+    if !left.is_empty() {
+        // More live hosts than one lookup takes: the rest now.
+        let mut rest: Vec<Host> = left.iter().map(|&i| hosts[i].clone()).collect();
+        lookup::lookup(&mut rest, &servers, opts.timeout, opts.retries)?;
+        for (&i, host) in left.iter().zip(rest) {
+            hosts[i] = host;
+        }
+    }
     if let Some(key) = &opts.ssh_key {
         names::ssh_names(&mut hosts, key, &mut report.warnings);
     }

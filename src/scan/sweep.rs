@@ -1,11 +1,13 @@
 //! Finding live hosts: ARP on attached subnets, ICMP echo elsewhere.
 //!
-//! Every address gets one request, sent in bursts of [`BURST`] per
-//! millisecond; replies are read between bursts. Addresses still silent are
+//! Every address gets one request, at most [`RATE`] a second (the first
+//! [`BURST`] at once, a late wake-up made up for in bursts of at most
+//! [`MAX_BURST`]); replies are read between bursts. Addresses still silent are
 //! asked again `retries` times, spread evenly over `timeout`, and a reply to
 //! any round counts. A reply counts only if it answers what we asked: an
 //! ARP reply to our address from inside the subnet we swept on that
 //! interface, an echo reply with our identifier and our random payload.
+use super::lookup::{self, Lookup};
 use super::plan::{Job, Via};
 use super::socket_error;
 use crate::error::Error;
@@ -18,9 +20,13 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-/// Requests sent per pacing tick.
-pub const BURST: usize = 32;
-/// The pacing tick, in milliseconds: at most `BURST` requests per tick.
+/// Requests a second: 32 per millisecond, about 20 Mbit/s of ARP.
+pub const RATE: u64 = 32_000;
+/// Requests sent at once when a round starts.
+pub const BURST: u64 = 32;
+/// The most requests sent at once, catching up after a late wake-up.
+pub const MAX_BURST: u64 = 128;
+/// The pacing tick, in milliseconds.
 const TICK_MS: i32 = 1;
 /// A receive buffer for one Ethernet frame or IPv4 datagram.
 const FRAME_MAX: usize = 1514;
@@ -113,6 +119,7 @@ pub fn sweep(
     timeout: Duration,
     retries: u8,
     warnings: &mut Vec<String>,
+    lookup: Option<&mut Lookup>,
 ) -> Result<Found, Error> {
     let mut channels: Vec<Channel> = Vec::new();
     // What each channel is for: an interface index, or None for ICMP.
@@ -160,6 +167,7 @@ pub fn sweep(
         targets,
         found: Found::new(),
         conflicts: Vec::new(),
+        lookup,
     };
     sweep.run(timeout, retries)?;
     for (ip, first, other) in &sweep.conflicts {
@@ -201,16 +209,19 @@ fn open_channel(via: &Via) -> Result<Channel, Error> {
     }
 }
 
-struct Sweep {
+struct Sweep<'a> {
     channels: Vec<Channel>,
     targets: Vec<Target>,
     found: Found,
     conflicts: Vec<(Ipv4Addr, MacAddr, MacAddr)>,
+    /// Live hosts are handed to it as they answer.
+    lookup: Option<&'a mut Lookup>,
 }
 
-impl Sweep {
+impl Sweep<'_> {
     fn run(&mut self, timeout: Duration, retries: u8) -> Result<(), Error> {
         let interval = timeout / (u32::from(retries) + 1);
+        let channels = self.channels.len();
         let mut fds: Vec<sys::PollFd> = self
             .channels
             .iter()
@@ -221,9 +232,17 @@ impl Sweep {
         // once the round is sent and we are listening.
         let mut cursor = Some((0usize, 0u32));
         let mut next_round = Instant::now();
+        // The round's start and how many requests it has sent: by time t
+        // into the round it may have sent BURST + RATE * t.
+        let mut round_start = Instant::now();
+        let mut sent = 0u64;
         loop {
             if let Some((t, i)) = cursor {
-                cursor = self.send_burst(t, i)?;
+                let allowed = BURST + round_start.elapsed().as_micros() as u64 * RATE / 1_000_000;
+                let burst = allowed.saturating_sub(sent).min(MAX_BURST);
+                let (next, n) = self.send_burst(t, i, burst)?;
+                cursor = next;
+                sent += n;
                 if cursor.is_none() {
                     next_round = Instant::now() + interval;
                 }
@@ -233,12 +252,14 @@ impl Sweep {
                 }
                 round += 1;
                 cursor = Some((0, 0));
+                round_start = Instant::now();
+                sent = 0;
                 continue;
             }
             if !self.targets.iter().any(Target::any_pending) {
                 return Ok(());
             }
-            let wait = match cursor {
+            let mut wait = match cursor {
                 Some(_) => TICK_MS,
                 None => {
                     let left = next_round.saturating_duration_since(Instant::now());
@@ -246,25 +267,41 @@ impl Sweep {
                     (left.as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32
                 }
             };
+            fds.truncate(channels);
             for fd in fds.iter_mut() {
                 fd.revents = 0;
             }
+            if let Some(lookup) = self.lookup.as_deref_mut() {
+                lookup.step(Instant::now());
+                if !lookup.is_done() {
+                    wait = wait.min(lookup::MAX_WAIT_MS);
+                }
+                lookup.fds(&mut fds);
+            }
             sys::poll(&mut fds, wait).map_err(|e| Error::io("poll", e))?;
-            for (c, fd) in fds.iter().enumerate() {
+            for (c, fd) in fds.iter().enumerate().take(channels) {
                 if fd.revents != 0 {
                     self.drain(c)?;
                 }
             }
+            if let Some(lookup) = self.lookup.as_deref_mut() {
+                lookup.handle(&fds);
+            }
         }
     }
 
-    /// Sends up to BURST requests from (target, index) on; returns where
-    /// to go on, or None when the round is done.
-    fn send_burst(&mut self, mut t: usize, mut i: u32) -> Result<Option<(usize, u32)>, Error> {
+    /// Sends up to `max` requests from (target, index) on; returns where
+    /// to go on (None when the round is done) and how many went out.
+    fn send_burst(
+        &mut self,
+        mut t: usize,
+        mut i: u32,
+        max: u64,
+    ) -> Result<(Option<(usize, u32)>, u64), Error> {
         let mut sent = 0;
-        while sent < BURST {
+        while sent < max {
             let Some(target) = self.targets.get_mut(t) else {
-                return Ok(None);
+                return Ok((None, sent));
             };
             let Some(next) = target.next_pending(i) else {
                 t += 1;
@@ -280,7 +317,7 @@ impl Sweep {
                         || e.raw_os_error() == Some(libc::ENOBUFS) =>
                 {
                     // The queue is full: try this address again next tick.
-                    return Ok(Some((t, i)));
+                    return Ok((Some((t, i)), sent));
                 }
                 Err(e) => match self.channels[target.channel] {
                     Channel::Arp { .. } => {
@@ -299,7 +336,7 @@ impl Sweep {
             i += 1;
             sent += 1;
         }
-        Ok(Some((t, i)))
+        Ok((Some((t, i)), sent))
     }
 
     /// Reads every waiting reply on channel `c`.
@@ -344,6 +381,10 @@ impl Sweep {
         if target.is_pending(i) {
             target.clear(i);
             self.found.insert(ip, mac);
+            if let Some(lookup) = self.lookup.as_deref_mut() {
+                // A full lookup leaves the host to a later one.
+                lookup.add(ip);
+            }
         } else if let (Some(Some(first)), Some(other)) = (self.found.get(&ip), mac) {
             if *first != other && !self.conflicts.iter().any(|(c, _, _)| *c == ip) {
                 self.conflicts.push((ip, *first, other));
@@ -638,6 +679,7 @@ mod tests {
             targets: vec![target("10.0.0.0/24")],
             found: Found::new(),
             conflicts: Vec::new(),
+            lookup: None,
         };
         sweep.record(0, ip("10.0.1.5"), Some(ip("10.0.0.1")), Some(THEIRS));
         assert!(sweep.found.is_empty(), "outside the swept range");
