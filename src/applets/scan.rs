@@ -71,7 +71,7 @@ fn usage(cmd: &[&str], msg: &str) -> Error {
 }
 
 /// Parses one --subnet value, naming it in the error.
-fn parse_subnet(text: &str) -> Result<Cidr, Error> {
+pub(crate) fn parse_subnet(text: &str) -> Result<Cidr, Error> {
     let what = format!("--subnet {text}");
     Cidr::parse(text).map_err(|e| match e {
         CidrError::Syntax => Error::bad_input(
