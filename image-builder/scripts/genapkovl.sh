@@ -1,0 +1,308 @@
+#!/bin/sh
+#---help---
+# Usage: genapkovl.sh [options] TYPE ARCH OUTPUT
+#
+# Writes the apkovl of an RCCR node: the gzipped tar that Alpine's boot media
+# unpacks over the RAM root before it installs /etc/apk/world. It carries
+#   - rccr (/usr/bin/rccr) and its applet links (rccr --list), symbolic
+#   - rccr-init's OpenRC service in its runlevel (boot), rccr-issue (default)
+#     and rccr-persist (boot: where lbu saves)
+#   - /etc/rccr/node-type, the sshd drop-in, the motd
+#   - the temporary key: control /root/.ssh/id_rsa (0600, and id_rsa.pub),
+#     target /root/.ssh/authorized_keys (0600); /root/.ssh is 0700
+#   - /etc/apk/world: alpine-base and the node type's packages
+#   - /etc/network/interfaces: DHCP on eth0, sending the hostname
+#   - /etc/lbu/lbu.conf and the paths lbu must keep besides /etc
+#   - control: /etc/rccr/cluster_config.yml
+#   - the public keys that signed the media's package repository
+# The output is reproducible: the same inputs give the same bytes (one
+# mtime, owner 0:0, numeric owners, sorted names, ustar, gzip -n). It is
+# built under fakeroot, never as root.
+#
+#   TYPE    control | target
+#   ARCH    an RCCR arch of image-builder/base/arches
+#   OUTPUT  the .apkovl.tar.gz to write
+#
+# Options:
+#   -h, --help   show this help
+#
+# Environment:
+#   RCCR_BIN            the rccr binary (default: dist/rccr-ARCH)
+#   RCCR_LIST_BIN       an rccr that runs here, for --list (default: RCCR_BIN
+#                       if it runs, else dist/rccr-<this machine's arch>)
+#   RCCR_TEMP_KEY       the temporary private key (default .rccr/ssh_temp_key);
+#                       a target gets RCCR_TEMP_KEY.pub
+#   RCCR_INIT_SERVICE   rccr-init's OpenRC script (default src/init/rccr-init.openrc)
+#   RCCR_INIT_RUNLEVEL  its runlevel (default boot: before networking and sshd)
+#   RCCR_ISSUE_SERVICE  rccr-issue's OpenRC script, default runlevel (default
+#                       src/init/rccr-issue.openrc)
+#   RCCR_CLUSTER_CONFIG the control's configuration (default cluster_config.yml)
+#   RCCR_APK_KEYS       a directory whose *.pub keys signed the media's
+#                       package repository (default: none)
+#   SOURCE_DATE_EPOCH   every entry's mtime (default: the last commit's time)
+#---help---
+set -eu
+
+PROG=genapkovl
+SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$SCRIPT_DIR/lib.sh"
+
+: "${RCCR_TEMP_KEY:=$REPO_DIR/.rccr/ssh_temp_key}"
+: "${RCCR_INIT_SERVICE:=$REPO_DIR/src/init/rccr-init.openrc}"
+: "${RCCR_INIT_RUNLEVEL:=boot}"
+: "${RCCR_ISSUE_SERVICE:=$REPO_DIR/src/init/rccr-issue.openrc}"
+: "${RCCR_CLUSTER_CONFIG:=$REPO_DIR/cluster_config.yml}"
+: "${RCCR_APK_KEYS:=}"
+
+TMP_DIR=''
+DONE=0
+
+cleanup() {
+	_rc=$?
+	trap - EXIT HUP INT TERM
+	if [ -n "$TMP_DIR" ]; then
+		rm -rf -- "$TMP_DIR"
+	fi
+	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
+	exit "$_rc"
+}
+
+# makefile OWNER PERMS FILE <CONTENT: writes FILE from stdin.
+makefile() {
+	mkdir -p "$(dirname "$3")"
+	cat >"$3"
+	chown "$1" "$3"
+	chmod "$2" "$3"
+}
+
+# makedir OWNER PERMS DIR
+makedir() {
+	mkdir -p "$3"
+	chown "$1" "$3"
+	chmod "$2" "$3"
+}
+
+# makelink TARGET LINK
+makelink() {
+	mkdir -p "$(dirname "$2")"
+	ln -sfn "$1" "$2"
+}
+
+# rc_add SERVICE RUNLEVEL: links SERVICE into RUNLEVEL, as rc-update does.
+rc_add() {
+	makelink "/etc/init.d/$1" "$ovl/etc/runlevels/$2/$1"
+}
+
+# The names rccr answers to besides "rccr", asked of an rccr that runs here.
+applet_links() {
+	for _bin in "${RCCR_LIST_BIN:-}" "$RCCR_BIN" "$REPO_DIR/dist/rccr-$(host_arch)"; do
+		if [ -z "$_bin" ] || [ ! -x "$_bin" ]; then
+			continue
+		fi
+		if _list=$("$_bin" --list 2>/dev/null) && [ -n "$_list" ]; then
+			printf '%s\n' "$_list" | grep -vx 'rccr' | LC_ALL=C sort
+			return 0
+		fi
+	done
+	die "no runnable rccr to ask for --list (set RCCR_LIST_BIN)"
+}
+
+check_inputs() {
+	[ -f "$RCCR_BIN" ] || die "$RCCR_BIN: missing (build it: image-builder/scripts/build-binaries.sh $ARCH)"
+	[ -f "$RCCR_INIT_SERVICE" ] || die "$RCCR_INIT_SERVICE: missing (rccr-init's OpenRC service)"
+	[ -f "$RCCR_ISSUE_SERVICE" ] || die "$RCCR_ISSUE_SERVICE: missing (rccr-issue's OpenRC service)"
+	case "$RCCR_INIT_RUNLEVEL" in
+		sysinit | boot | default) ;;
+		*) die "RCCR_INIT_RUNLEVEL: $RCCR_INIT_RUNLEVEL (sysinit, boot or default)" ;;
+	esac
+	if [ "$TYPE" = control ]; then
+		[ -f "$RCCR_TEMP_KEY" ] || die "$RCCR_TEMP_KEY: missing (make one: rccr keygen)"
+		head -n 1 "$RCCR_TEMP_KEY" | grep -q '^-----BEGIN OPENSSH PRIVATE KEY-----$' ||
+			die "$RCCR_TEMP_KEY: not an OpenSSH private key"
+		[ -f "$RCCR_CLUSTER_CONFIG" ] || die "$RCCR_CLUSTER_CONFIG: missing"
+	fi
+	[ -f "$RCCR_TEMP_KEY.pub" ] || die "$RCCR_TEMP_KEY.pub: missing (make the pair: rccr keygen)"
+	if [ "$(grep -c . "$RCCR_TEMP_KEY.pub")" != 1 ] ||
+		! grep -Eq '^(ssh-(rsa|ed25519)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( |$)' "$RCCR_TEMP_KEY.pub"; then
+		die "$RCCR_TEMP_KEY.pub: not one OpenSSH public key line"
+	fi
+	if [ -n "$RCCR_APK_KEYS" ]; then
+		[ -d "$RCCR_APK_KEYS" ] || die "RCCR_APK_KEYS: $RCCR_APK_KEYS is not a directory"
+	fi
+	need fakeroot fakeroot
+	tar --version 2>/dev/null | grep -q 'GNU tar' || die "GNU tar is needed (apt-get install tar)"
+}
+
+# Fills $ovl; runs under fakeroot, so chown works and nothing real is root's.
+populate() {
+	ovl=$1
+	umask 022
+	case "$TYPE" in
+		control) type_word=Control ;;
+		*) type_word=Target ;;
+	esac
+
+	makedir root:root 0755 "$ovl/etc"
+	makefile root:root 0644 "$ovl/etc/hostname" <<-EOF
+		ReCyClusteR-$type_word
+	EOF
+	makefile root:root 0644 "$ovl/etc/hosts" <<-EOF
+		127.0.0.1	localhost localhost.localdomain
+		::1		localhost localhost.localdomain
+	EOF
+	makefile root:root 0644 "$ovl/etc/motd" <"$BUILDER_DIR/$TYPE/motd"
+
+	# rccr-init replaces the hostname option with the node's own name at
+	# boot, before networking starts; udhcpc sends it to the DHCP server.
+	printf '%s\n' 'auto lo' 'iface lo inet loopback' '' 'auto eth0' 'iface eth0 inet dhcp' \
+		"	hostname ReCyClusteR-$type_word" |
+		makefile root:root 0644 "$ovl/etc/network/interfaces"
+
+	{
+		echo alpine-base
+		packages_of "$TYPE"
+	} | LC_ALL=C sort -u | makefile root:root 0644 "$ovl/etc/apk/world"
+	if [ -n "$RCCR_APK_KEYS" ]; then
+		for _key in "$RCCR_APK_KEYS"/*.pub; do
+			[ -f "$_key" ] || continue
+			makefile root:root 0644 "$ovl/etc/apk/keys/${_key##*/}" <"$_key"
+		done
+	fi
+
+	# lbu keeps /etc by itself; these paths too.
+	{
+		echo "+usr/bin/rccr"
+		applet_links | sed 's|^|+usr/bin/|'
+		echo "+usr/libexec/rccr"
+		echo "+root/.ssh"
+		echo "+root/.rccr"
+	} | makefile root:root 0644 "$ovl/etc/apk/protected_paths.d/rccr.list"
+
+	case "$MEDIA" in
+		img) lbu_media=mmcblk0p1 ;;
+		*) lbu_media='' ;;
+	esac
+	makefile root:root 0644 "$ovl/etc/lbu/lbu.conf" <<-EOF
+		# lbu's settings, from RCCR's image builder.
+		# lbu commit saves this node's changes (keys, host keys, hostname) on
+		# LBU_MEDIA, under /media. rccr-persist sets it at every boot: the boot
+		# media when writable, else a partition labelled RCCR.
+		# See /usr/libexec/rccr/persist --help.
+		LBU_MEDIA=$lbu_media
+		# Replace the image's rccr.apkovl.tar.gz at the first commit: with two
+		# overlays on one medium the boot would load neither.
+		DELETEOLDCONFIGS=yes
+	EOF
+
+	makefile root:root 0644 "$ovl/etc/rccr/node-type" <<-EOF
+		$TYPE
+	EOF
+	if [ "$TYPE" = control ]; then
+		makefile root:root 0644 "$ovl/etc/rccr/cluster_config.yml" <"$RCCR_CLUSTER_CONFIG"
+	fi
+	makefile root:root 0644 "$ovl/etc/ssh/sshd_config.d/rccr.conf" \
+		<"$BUILDER_DIR/base/rootfs/etc/ssh/sshd_config.d/rccr.conf"
+
+	makefile root:root 0755 "$ovl/etc/init.d/rccr-init" <"$RCCR_INIT_SERVICE"
+	makefile root:root 0755 "$ovl/etc/init.d/rccr-issue" <"$RCCR_ISSUE_SERVICE"
+	makefile root:root 0755 "$ovl/etc/init.d/rccr-persist" <"$BUILDER_DIR/base/os/rccr-persist.initd"
+	makefile root:root 0755 "$ovl/usr/libexec/rccr/persist" <"$BUILDER_DIR/base/os/persist.sh"
+
+	rc_add devfs sysinit
+	rc_add dmesg sysinit
+	rc_add mdev sysinit
+	rc_add hwdrivers sysinit
+	rc_add modloop sysinit
+
+	case "$MEDIA" in
+		img) rc_add swclock boot ;; # a Pi has no real-time clock
+		*) rc_add hwclock boot ;;
+	esac
+	rc_add modules boot
+	rc_add sysctl boot
+	rc_add hostname boot
+	rc_add bootmisc boot
+	rc_add syslog boot
+	rc_add rccr-persist boot
+	rc_add networking boot
+	rc_add "rccr-init" "$RCCR_INIT_RUNLEVEL"
+
+	rc_add sshd default
+	rc_add rccr-issue default
+	rc_add ntpd default # swarm certificates need the right time
+	if [ "$TYPE" = target ]; then
+		rc_add docker default
+	fi
+
+	rc_add mount-ro shutdown
+	rc_add killprocs shutdown
+	rc_add savecache shutdown
+
+	makefile root:root 0755 "$ovl/usr/bin/rccr" <"$RCCR_BIN"
+	for _link in $(applet_links); do
+		makelink rccr "$ovl/usr/bin/$_link"
+	done
+
+	makedir root:root 0700 "$ovl/root"
+	makedir root:root 0700 "$ovl/root/.ssh"
+	if [ "$TYPE" = control ]; then
+		makefile root:root 0600 "$ovl/root/.ssh/id_rsa" <"$RCCR_TEMP_KEY"
+		makefile root:root 0644 "$ovl/root/.ssh/id_rsa.pub" <"$RCCR_TEMP_KEY.pub"
+	else
+		makefile root:root 0600 "$ovl/root/.ssh/authorized_keys" <"$RCCR_TEMP_KEY.pub"
+	fi
+
+	# Directories made along the way: 0755, root's.
+	find "$ovl" -type d ! -path "$ovl/root" ! -path "$ovl/root/*" -exec chmod 0755 {} +
+	chown -R -h root:root "$ovl"
+}
+
+# pack DIR OUTPUT: the reproducible tar.gz of DIR's etc, root and usr.
+pack() {
+	tar --format=ustar --sort=name --mtime="@$EPOCH" \
+		--owner=0 --group=0 --numeric-owner \
+		-C "$1" -cf - etc root usr | gzip -9n >"$2.tmp"
+	mv -f -- "$2.tmp" "$2"
+}
+
+main() {
+	case "${1:-}" in
+		-h | --help)
+			help
+			exit 0
+			;;
+		# Re-entry under fakeroot: populate and pack.
+		--in-fakeroot)
+			shift
+			TYPE=$1 ARCH=$2 EPOCH=$3
+			arch_info "$ARCH"
+			populate "$4"
+			pack "$4" "$5"
+			exit 0
+			;;
+		-*) usage_error "unknown option: $1" ;;
+	esac
+	[ $# -eq 3 ] || usage_error "want TYPE ARCH OUTPUT"
+	TYPE=$1 ARCH=$2 OUTPUT=$3
+	check_type "$TYPE"
+	arch_info "$ARCH"
+	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$ARCH}"
+	export RCCR_BIN RCCR_TEMP_KEY RCCR_INIT_SERVICE RCCR_INIT_RUNLEVEL RCCR_ISSUE_SERVICE RCCR_CLUSTER_CONFIG RCCR_APK_KEYS
+	check_inputs
+	EPOCH=$(source_date_epoch)
+	case "$EPOCH" in
+		'' | *[!0-9]*) die "SOURCE_DATE_EPOCH: not a number of seconds: $EPOCH" ;;
+	esac
+
+	trap cleanup EXIT HUP INT TERM
+	TMP_DIR=$(mktemp -d)
+	mkdir -p "$(dirname "$OUTPUT")"
+	# Absolute, since the re-entered script runs elsewhere.
+	out=$(CDPATH='' cd -- "$(dirname -- "$OUTPUT")" && pwd)/$(basename -- "$OUTPUT")
+	fakeroot -- "$SCRIPT_DIR/genapkovl.sh" --in-fakeroot "$TYPE" "$ARCH" "$EPOCH" "$TMP_DIR/ovl" "$out"
+	einfo "wrote $OUTPUT ($TYPE, $ARCH, $(wc -c <"$out") bytes, sha256 $(sha256_of "$out"))"
+	DONE=1
+}
+
+main "$@"

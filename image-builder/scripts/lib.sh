@@ -1,0 +1,105 @@
+# shellcheck shell=sh
+# Helpers shared by the image builder's scripts; sourced, never run.
+#
+# The sourcing script sets PROG (its name in messages) and SCRIPT_DIR (its
+# directory) first. This file sets BUILDER_DIR and REPO_DIR and reads
+# base/alpine.conf.
+
+BUILDER_DIR=$(CDPATH='' cd -- "$SCRIPT_DIR/.." && pwd)
+REPO_DIR=$(CDPATH='' cd -- "$BUILDER_DIR/.." && pwd)
+ARCH_TABLE="$BUILDER_DIR/base/arches"
+
+# shellcheck source=/dev/null # base/alpine.conf: plain NAME=value lines
+. "$BUILDER_DIR/base/alpine.conf"
+
+help() {
+	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
+}
+
+die() {
+	printf '%s: error: %s\n' "$PROG" "$*" >&2
+	exit 1
+}
+
+# Exit code 2: the command line is wrong.
+usage_error() {
+	printf '%s: %s (see --help)\n' "$PROG" "$*" >&2
+	exit 2
+}
+
+einfo() {
+	printf '%s: %s\n' "$PROG" "$*" >&2
+}
+
+have() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+# need COMMAND DEBIAN-PACKAGE: dies naming the package when COMMAND is missing.
+need() {
+	have "$1" || die "$1 not found (apt-get install $2)"
+}
+
+all_arches() {
+	awk '!/^#/ && NF { printf "%s%s", sep, $1; sep = " " } END { print "" }' "$ARCH_TABLE"
+}
+
+# arch_info ARCH: sets ALPINE_ARCH, DOCKER_PLATFORM, RUST_TARGET, MEDIA (iso
+# or img) and BOOT from base/arches, or dies for an unknown arch.
+# shellcheck disable=SC2034 # the callers read them
+arch_info() {
+	_line=$(awk -v a="$1" '!/^#/ && $1 == a { print; exit }' "$ARCH_TABLE")
+	[ -n "$_line" ] || usage_error "unknown arch: $1 (one of: $(all_arches))"
+	# shellcheck disable=SC2086 # split the table's columns
+	set -- $_line
+	ALPINE_ARCH=$2
+	DOCKER_PLATFORM=$3
+	RUST_TARGET=$4
+	MEDIA=$5
+	BOOT=$6
+}
+
+check_type() {
+	case "$1" in
+		control | target) ;;
+		*) usage_error "unknown node type: $1 (control or target)" ;;
+	esac
+}
+
+# The version in Cargo.toml's [package] section.
+cargo_version() {
+	sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$REPO_DIR/Cargo.toml" | head -n 1
+}
+
+# SOURCE_DATE_EPOCH, or the time of the last commit, or a fixed date: the
+# timestamp that reproducible outputs carry.
+source_date_epoch() {
+	if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+		echo "$SOURCE_DATE_EPOCH"
+	elif _t=$(git -C "$REPO_DIR" log -1 --format=%ct 2>/dev/null) && [ -n "$_t" ]; then
+		echo "$_t"
+	else
+		echo 1704067200 # 2024-01-01T00:00:00Z
+	fi
+}
+
+sha256_of() {
+	sha256sum -- "$1" | cut -d ' ' -f 1
+}
+
+# The packages of a node type, one per line, comments and blanks dropped.
+packages_of() {
+	sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$BUILDER_DIR/$1/packages"
+}
+
+# An RCCR arch this machine's CPU runs natively, for picking a runnable rccr.
+host_arch() {
+	case "$(uname -m)" in
+		x86_64 | amd64) echo x86_64 ;;
+		i?86) echo x86 ;;
+		aarch64 | arm64) echo aarch64 ;;
+		armv7*) echo armv7 ;;
+		armv6*) echo armhf ;;
+		*) uname -m ;;
+	esac
+}
