@@ -1,0 +1,458 @@
+#!/bin/sh
+#---help---
+# Usage: build-os-image.sh [options] ARCH TYPE
+#        build-os-image.sh --pin-media
+#
+# Builds the OS image of an RCCR node, rccr-VERSION-ARCH-TYPE.iso.xz (x86_64,
+# x86, aarch64) or .img.xz (rpi-aarch64, armv7, armhf), into OUT_DIR, and
+# rewrites OUT_DIR/SHA256SUMS. Needs no root, no loop device, no Alpine host:
+#
+#   1. the overlay: genapkovl.sh TYPE ARCH
+#   2. the Alpine release media of ARCH: the standard ISO, or the Raspberry
+#      Pi tarball, downloaded by version (base/alpine.conf) into CACHE_DIR and
+#      checked against the .sha256 Alpine publishes next to it, and against
+#      the pin in base/media.sha256 when there is one
+#   3. ISO: remastered with xorriso, whose "-boot_image any replay" keeps
+#      every boot record (El Torito BIOS and UEFI, the isohybrid MBR and
+#      GPT); rccr.apkovl.tar.gz and rccr-apks/ go to the media root.
+#      IMG: an MBR disk with one bootable FAT32 partition (type 0x0c) from
+#      1 MiB, holding the Pi release (its config.txt must name a kernel and
+#      initramfs for every Pi the arch serves: armhf Pi Zero and Pi 1), a
+#      usercfg.txt, the overlay and rccr-apks/: mkfs.vfat on a file, mcopy,
+#      sfdisk on the image file, dd at the partition's offset
+#   4. checks the result: the same boot records as the Alpine ISO and the
+#      overlay at its root; or the partition table and the FAT's files
+#   5. reports the size against the budget (target 100 MB, control 200 MB,
+#      compressed), compresses with xz, writes SHA256SUMS
+#
+#   ARCH  x86_64 | x86 | aarch64 | rpi-aarch64 | armv7 | armhf
+#   TYPE  control | target
+#
+# Options:
+#   -v, --version V   version in the file name (default: Cargo.toml's)
+#   -o, --output DIR  where images go (default: dist/images)
+#   --pin-media       print "SUM  FILE" of every arch's Alpine media, as the
+#                     mirror publishes them, for base/media.sha256; build nothing
+#   -h, --help        show this help
+#
+# Environment:
+#   RCCR_APK_REPO     what fetch-packages.sh made for ARCH and TYPE (rccr-apks/
+#                     and keys/): the packages the node installs at boot with
+#                     no network. Required; "none" builds without (tests
+#                     only: such a node cannot install its packages)
+#   RCCR_BASE_MEDIA   a local copy of the Alpine media: no download
+#   RCCR_BASE_MEDIA_SHA256  its sum (needed with RCCR_BASE_MEDIA unless pinned)
+#   ALPINE_MIRROR     default https://dl-cdn.alpinelinux.org/alpine
+#   CACHE_DIR         downloads (default: ~/.cache/rccr-media)
+#   COMPRESS          xz (default) or none
+#   IMG_FREE_MB       free space on a Pi image's partition, for lbu commit and
+#                     rccr.txt (default 64)
+#   RCCR_SIZE_STRICT  1: fail when over the size budget (default: warn)
+#   RCCR_BIN, RCCR_TEMP_KEY, RCCR_INIT_SERVICE, ...  see genapkovl.sh --help
+#---help---
+set -eu
+
+PROG=build-os-image
+SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$SCRIPT_DIR/lib.sh"
+
+: "${ALPINE_MIRROR:=https://dl-cdn.alpinelinux.org/alpine}"
+: "${CACHE_DIR:=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/rccr-media}"
+: "${COMPRESS:=xz}"
+: "${IMG_FREE_MB:=64}"
+: "${RCCR_SIZE_STRICT:=0}"
+: "${RCCR_APK_REPO:=}"
+: "${RCCR_BASE_MEDIA:=}"
+: "${RCCR_BASE_MEDIA_SHA256:=}"
+
+readonly OVERLAY_NAME=rccr.apkovl.tar.gz
+readonly REPO_NAME=rccr-apks
+readonly PIN_FILE="$BUILDER_DIR/base/media.sha256"
+# Budgets in MB (10^6 bytes) of the compressed download.
+readonly BUDGET_TARGET=100
+readonly BUDGET_CONTROL=200
+# The Pi partition starts at 1 MiB, as Raspberry Pi OS images do.
+readonly PART_START_SECTOR=2048
+
+TMP_DIR=''
+DONE=0
+
+cleanup() {
+	_rc=$?
+	trap - EXIT HUP INT TERM
+	if [ -n "$TMP_DIR" ]; then
+		rm -rf -- "$TMP_DIR"
+	fi
+	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
+	exit "$_rc"
+}
+
+# The Alpine media file of the current arch.
+media_file() {
+	case "$MEDIA" in
+		iso) echo "alpine-standard-$ALPINE_VERSION-$ALPINE_ARCH.iso" ;;
+		img) echo "alpine-rpi-$ALPINE_VERSION-$ALPINE_ARCH.tar.gz" ;;
+	esac
+}
+
+media_url() {
+	echo "$ALPINE_MIRROR/$ALPINE_BRANCH/releases/$ALPINE_ARCH/$1"
+}
+
+# download URL FILE: FILE appears complete or not at all.
+download() {
+	mkdir -p "$(dirname "$2")"
+	einfo "downloading $1"
+	if have curl; then
+		curl -fsSL --retry 3 -o "$2.part" "$1" || die "download failed: $1"
+	elif have wget; then
+		wget -q -O "$2.part" "$1" || die "download failed: $1"
+	else
+		die "neither curl nor wget (apt-get install curl)"
+	fi
+	mv -f -- "$2.part" "$2"
+}
+
+# The sum of FILE in base/media.sha256, if pinned.
+pinned_sum() {
+	[ -f "$PIN_FILE" ] || return 0
+	awk -v f="$1" '!/^#/ && $2 == f { print $1; exit }' "$PIN_FILE"
+}
+
+# Sets BASE to a verified copy of the Alpine media.
+fetch_media() {
+	name=$(media_file)
+	pin=$(pinned_sum "$name")
+	if [ -n "$RCCR_BASE_MEDIA" ]; then
+		[ -f "$RCCR_BASE_MEDIA" ] || die "RCCR_BASE_MEDIA: $RCCR_BASE_MEDIA: missing"
+		BASE=$RCCR_BASE_MEDIA
+		want=${RCCR_BASE_MEDIA_SHA256:-$pin}
+		[ -n "$want" ] || die "RCCR_BASE_MEDIA needs RCCR_BASE_MEDIA_SHA256 ($name is not pinned)"
+	else
+		BASE="$CACHE_DIR/$name"
+		# The published sum is fetched every time: a cached file must match it.
+		download "$(media_url "$name").sha256" "$TMP_DIR/$name.sha256"
+		want=$(awk -v f="$name" '$2 == f || $2 == "*" f { print $1; exit }' "$TMP_DIR/$name.sha256")
+		[ -n "$want" ] || die "$(media_url "$name").sha256 does not list $name"
+		if [ -n "$pin" ] && [ "$pin" != "$want" ]; then
+			die "$name: the mirror publishes sha256 $want, base/media.sha256 pins $pin"
+		fi
+		[ -n "$pin" ] || einfo "WARNING: $name is not pinned in base/media.sha256; trusting the mirror's .sha256 ($want)"
+		if [ ! -f "$BASE" ] || [ "$(sha256_of "$BASE")" != "$want" ]; then
+			download "$(media_url "$name")" "$BASE"
+		fi
+	fi
+	got=$(sha256_of "$BASE")
+	[ "$got" = "$want" ] || die "$BASE: sha256 $got, expected $want: refusing to use it"
+	einfo "base media $name: sha256 $got OK"
+}
+
+# --pin-media: the published sums of every arch's media.
+pin_media() {
+	trap cleanup EXIT HUP INT TERM
+	TMP_DIR=$(mktemp -d)
+	echo "# Pinned SHA-256 sums of the Alpine $ALPINE_VERSION release media (build-os-image.sh --pin-media)."
+	for _arch in $(all_arches); do
+		arch_info "$_arch"
+		_name=$(media_file)
+		grep -q " $_name\$" "$TMP_DIR/sums" 2>/dev/null && continue
+		download "$(media_url "$_name").sha256" "$TMP_DIR/one"
+		_sum=$(awk '{ print $1; exit }' "$TMP_DIR/one")
+		echo "$_sum  $_name" | tee -a "$TMP_DIR/sums"
+	done
+	DONE=1
+}
+
+# Checks that the repository made by fetch-packages.sh fits this arch.
+check_repo() {
+	if [ "$RCCR_APK_REPO" = none ]; then
+		einfo "WARNING: RCCR_APK_REPO=none: no package repository on the media; the node cannot install its packages at boot"
+		return 0
+	fi
+	[ -n "$RCCR_APK_REPO" ] || die "RCCR_APK_REPO is not set: make the node's packages with fetch-packages.sh (or RCCR_APK_REPO=none for a test image)"
+	[ -f "$RCCR_APK_REPO/$REPO_NAME/.boot_repository" ] ||
+		die "$RCCR_APK_REPO/$REPO_NAME/.boot_repository: missing (not made by fetch-packages.sh?)"
+	[ -f "$RCCR_APK_REPO/$REPO_NAME/$ALPINE_ARCH/APKINDEX.tar.gz" ] ||
+		die "$RCCR_APK_REPO/$REPO_NAME/$ALPINE_ARCH/APKINDEX.tar.gz: missing (packages for another arch?)"
+	[ -d "$RCCR_APK_REPO/keys" ] || die "$RCCR_APK_REPO/keys: missing (the index's signing key)"
+}
+
+make_overlay() {
+	if [ "$RCCR_APK_REPO" != none ]; then
+		RCCR_APK_KEYS="$RCCR_APK_REPO/keys"
+		export RCCR_APK_KEYS
+	fi
+	"$SCRIPT_DIR/genapkovl.sh" "$TYPE" "$ARCH" "$TMP_DIR/$OVERLAY_NAME"
+}
+
+# boot_records ISO: the boot equipment xorriso sees, without LBAs and sizes,
+# so that the base media and the result compare equal.
+boot_records() {
+	xorriso -no_rc -indev "$1" -report_el_torito plain -report_system_area plain 2>/dev/null |
+		awk '
+			/^El Torito boot img :/ { print "eltorito", $6, $7, $8, $9; next }
+			/^El Torito img path :/ { print "eltorito-path", $6, $7; next }
+			/^System area summary:/ { sub(/^System area summary: */, ""); print "system-area", $0; next }
+			/^MBR partition      :/ { print "mbr-partition", $4, $5, $6; next }
+			/^MBR partition path :/ { print "mbr-path", $5, $6; next }
+			/^GPT partition path :/ { print "gpt-path", $5, $6; next }
+		'
+}
+
+build_iso() {
+	need xorriso xorriso
+	root_list=$(xorriso -no_rc -indev "$BASE" -ls / 2>/dev/null) || die "$BASE: xorriso cannot read it"
+	case "$root_list" in
+		*.apkovl.tar.gz*) die "$BASE: already has an apkovl at its root; a second one would make the boot load neither" ;;
+	esac
+	# What we add, owned by root and readable by all.
+	set -- -map "$TMP_DIR/$OVERLAY_NAME" "/$OVERLAY_NAME" \
+		-chown 0 "/$OVERLAY_NAME" -- -chgrp 0 "/$OVERLAY_NAME" -- -chmod 0644 "/$OVERLAY_NAME" --
+	if [ "$RCCR_APK_REPO" != none ]; then
+		set -- "$@" -map "$RCCR_APK_REPO/$REPO_NAME" "/$REPO_NAME" \
+			-chown_r 0 "/$REPO_NAME" -- -chgrp_r 0 "/$REPO_NAME" -- \
+			-find "/$REPO_NAME" -type f -exec chmod 0644 -- \
+			-find "/$REPO_NAME" -type d -exec chmod 0755 --
+	fi
+	einfo "remastering $(basename "$BASE") with xorriso (boot records replayed)"
+	# no_emul_toc: the image starts at LBA 0, as the original does.
+	xorriso -no_rc -report_about WARNING -compliance no_emul_toc \
+		-indev "$BASE" -outdev "$RAW" \
+		-boot_image any replay \
+		"$@" \
+		-commit >&2 || die "xorriso failed"
+
+	boot_records "$BASE" >"$TMP_DIR/boot.base"
+	boot_records "$RAW" >"$TMP_DIR/boot.new"
+	grep -q '^eltorito ' "$TMP_DIR/boot.base" || die "$BASE: no El Torito boot record"
+	if ! cmp -s "$TMP_DIR/boot.base" "$TMP_DIR/boot.new"; then
+		diff "$TMP_DIR/boot.base" "$TMP_DIR/boot.new" >&2 || true
+		die "the remastered ISO lost or changed boot records (above: Alpine's, then ours)"
+	fi
+	xorriso -no_rc -osirrox on -indev "$RAW" -extract "/$OVERLAY_NAME" "$TMP_DIR/ovl.check" >/dev/null 2>&1 ||
+		die "the overlay is not at the ISO's root"
+	cmp -s "$TMP_DIR/ovl.check" "$TMP_DIR/$OVERLAY_NAME" || die "the overlay on the ISO differs from the one built"
+	einfo "boot records kept: $(awk '$1 == "eltorito" { printf "%s%s", sep, $3; sep = "+" }' "$TMP_DIR/boot.new") El Torito, $(sed -n 's/^system-area //p' "$TMP_DIR/boot.new")"
+}
+
+# rpi_kernels CONFIG MODEL: "KERNEL INITRAMFS" that the firmware of a Pi
+# MODEL (pi0, pi1, pi2, ...) reads from config.txt: the last kernel= and
+# initramfs lines in sections that apply to it ([all], [MODEL], none yet).
+rpi_kernels() {
+	awk -v m="$2" '
+		BEGIN { on = 1 }
+		{ sub(/\r$/, ""); sub(/#.*/, "") }
+		/^[[:space:]]*\[.*\][[:space:]]*$/ {
+			f = $0
+			gsub(/[][[:space:]]/, "", f)
+			on = (f == "all" || f == m)
+			next
+		}
+		!on { next }
+		/^[[:space:]]*kernel[[:space:]]*=/ {
+			k = $0
+			sub(/^[^=]*=[[:space:]]*/, "", k)
+			sub(/[[:space:]]+$/, "", k)
+		}
+		$1 == "initramfs" { i = $2 }
+		END { if (k != "" && i != "") print k, i }
+	' "$1"
+}
+
+# Pis each arch must boot, as config.txt filters name them.
+rpi_models() {
+	case "$ARCH" in
+		armhf) echo "pi0 pi1" ;;
+		armv7) echo "pi2 pi3" ;;
+		rpi-aarch64) echo "pi3 pi4" ;;
+	esac
+}
+
+check_rpi_release() {
+	_dir=$1
+	for _f in config.txt cmdline.txt; do
+		[ -f "$_dir/$_f" ] || die "$(basename "$BASE"): no $_f: not a Raspberry Pi release"
+	done
+	for _model in $(rpi_models); do
+		# shellcheck disable=SC2046 # two words
+		set -- $(rpi_kernels "$_dir/config.txt" "$_model")
+		[ $# -eq 2 ] || die "config.txt names no kernel and initramfs for [$_model]"
+		[ -f "$_dir/$1" ] || die "config.txt: [$_model] boots $1, which the release lacks"
+		[ -f "$_dir/$2" ] || die "config.txt: [$_model] loads initramfs $2, which the release lacks"
+		einfo "config.txt: [$_model] boots $1 with $2"
+	done
+	if ! grep -q '^[[:space:]]*include[[:space:]]\{1,\}usercfg.txt' "$_dir/config.txt"; then
+		einfo "WARNING: config.txt does not include usercfg.txt"
+	fi
+}
+
+# A hex id from the image's name: the same name, the same FAT and disk ids.
+name_id() {
+	printf '%s' "$1" | sha256sum | cut -c "$2"
+}
+
+build_img() {
+	need mkfs.vfat dosfstools
+	need mcopy mtools
+	need sfdisk fdisk
+	stage="$TMP_DIR/stage"
+	mkdir -p "$stage"
+	tar -xzf "$BASE" -C "$stage" --no-same-owner || die "$BASE: cannot unpack"
+	check_rpi_release "$stage"
+	for _f in "$stage"/*.apkovl.tar.gz*; do
+		[ -e "$_f" ] && die "$(basename "$BASE") already has $(basename "$_f"); a second overlay would make the boot load neither"
+	done
+	cp -- "$TMP_DIR/$OVERLAY_NAME" "$stage/$OVERLAY_NAME"
+	if [ "$RCCR_APK_REPO" != none ]; then
+		cp -R -- "$RCCR_APK_REPO/$REPO_NAME" "$stage/$REPO_NAME"
+	fi
+	{
+		[ ! -f "$stage/usercfg.txt" ] || cat "$stage/usercfg.txt"
+		echo "# RCCR $VERSION ($ARCH $TYPE): Raspberry Pi firmware settings of your own"
+		echo "# go here; config.txt includes this file. See"
+		echo "# https://www.raspberrypi.com/documentation/computers/config_txt.html"
+	} >"$TMP_DIR/usercfg.txt"
+	mv -f -- "$TMP_DIR/usercfg.txt" "$stage/usercfg.txt"
+
+	# FAT32 wants at least 65525 clusters: 64 MiB is safely above.
+	_kib=$(du -sk "$stage" | cut -f 1)
+	part_mib=$(((_kib * 11 / 10 + 1023) / 1024 + IMG_FREE_MB))
+	[ "$part_mib" -ge 64 ] || part_mib=64
+	einfo "partition: $part_mib MiB FAT32 ($_kib KiB of files, $IMG_FREE_MB MiB free)"
+
+	fat="$TMP_DIR/boot.fat"
+	rm -f -- "$fat"
+	truncate -s "${part_mib}M" "$fat"
+	mkfs.vfat -F 32 -n RCCR-BOOT -i "$(name_id "$IMAGE_NAME" 1-8)" "$fat" >/dev/null ||
+		die "mkfs.vfat failed"
+	export MTOOLS_SKIP_CHECK=1
+	for _entry in "$stage"/* "$stage"/.[!.]*; do
+		[ -e "$_entry" ] || continue
+		mcopy -s -m -i "$fat" "$_entry" ::/ || die "mcopy $(basename "$_entry") failed"
+	done
+
+	rm -f -- "$RAW"
+	truncate -s "$((part_mib + 1))M" "$RAW"
+	printf 'label: dos\nlabel-id: 0x%s\nunit: sectors\n\nstart=%s, size=%s, type=c, bootable\n' \
+		"$(name_id "$IMAGE_NAME" 9-16)" "$PART_START_SECTOR" "$((part_mib * 2048))" |
+		sfdisk --quiet --no-reread --no-tell-kernel "$RAW" >/dev/null || die "sfdisk failed"
+	dd if="$fat" of="$RAW" bs=1M seek=1 conv=notrunc status=none || die "dd failed"
+	rm -f -- "$fat"
+
+	check_img "$RAW"
+}
+
+check_img() {
+	_dump=$(sfdisk --dump "$1") || die "$1: no partition table"
+	printf '%s\n' "$_dump" | grep -q '^label: dos$' || die "$1: not an MBR (dos) disk"
+	_parts=$(printf '%s\n' "$_dump" | grep -c ' : start=')
+	[ "$_parts" = 1 ] || die "$1: $_parts partitions, want 1"
+	printf '%s\n' "$_dump" | grep -Eq " : start= *$PART_START_SECTOR, size= *[0-9]+, type=c, bootable$" ||
+		die "$1: the partition is not a bootable FAT32 (type c) from sector $PART_START_SECTOR"
+	mdir -i "$1@@$((PART_START_SECTOR * 512))" -b "::/$OVERLAY_NAME" >/dev/null 2>&1 ||
+		die "$1: the overlay is not on the FAT partition"
+	einfo "partition table: MBR, one bootable FAT32 partition from sector $PART_START_SECTOR"
+}
+
+# size_report FILE: compares the compressed download with the budget.
+size_report() {
+	case "$TYPE" in
+		control) _budget=$BUDGET_CONTROL ;;
+		*) _budget=$BUDGET_TARGET ;;
+	esac
+	_bytes=$(wc -c <"$1")
+	_mb=$(((_bytes + 999999) / 1000000))
+	if [ "$_mb" -gt "$_budget" ]; then
+		[ "$RCCR_SIZE_STRICT" = 1 ] && die "$(basename "$1"): $_mb MB, over the $TYPE budget of $_budget MB"
+		einfo "WARNING: $(basename "$1"): $_mb MB, over the $TYPE budget of $_budget MB"
+	else
+		einfo "$(basename "$1"): $_mb MB (budget $_budget MB)"
+	fi
+}
+
+write_sums() {
+	(
+		cd "$OUT_DIR"
+		set -- rccr-*.iso rccr-*.img rccr-*.iso.xz rccr-*.img.xz
+		_files=''
+		for _f in "$@"; do
+			[ -f "$_f" ] && _files="$_files $_f"
+		done
+		[ -n "$_files" ] || exit 0
+		# shellcheck disable=SC2086 # our own file names, no blanks
+		sha256sum -- $_files >SHA256SUMS.tmp
+		mv -f -- SHA256SUMS.tmp SHA256SUMS
+	)
+}
+
+main() {
+	VERSION=''
+	OUT_DIR="$REPO_DIR/dist/images"
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			-h | --help)
+				help
+				exit 0
+				;;
+			-v | --version)
+				[ $# -ge 2 ] || usage_error "$1 needs a value"
+				VERSION=$2
+				shift
+				;;
+			-o | --output)
+				[ $# -ge 2 ] || usage_error "$1 needs a value"
+				OUT_DIR=$2
+				shift
+				;;
+			--pin-media)
+				pin_media
+				exit 0
+				;;
+			--) shift; break ;;
+			-*) usage_error "unknown option: $1" ;;
+			*) break ;;
+		esac
+		shift
+	done
+	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
+	ARCH=$1 TYPE=$2
+	arch_info "$ARCH"
+	check_type "$TYPE"
+	[ -n "$VERSION" ] || VERSION=$(cargo_version)
+	case "$COMPRESS" in
+		xz) need xz xz-utils ;;
+		none) ;;
+		*) usage_error "COMPRESS: $COMPRESS (xz or none)" ;;
+	esac
+	check_repo
+
+	trap cleanup EXIT HUP INT TERM
+	TMP_DIR=$(mktemp -d)
+	IMAGE_NAME="rccr-$VERSION-$ARCH-$TYPE.$MEDIA"
+	RAW="$TMP_DIR/$IMAGE_NAME"
+	make_overlay
+	fetch_media
+	case "$MEDIA" in
+		iso) build_iso ;;
+		img) build_img ;;
+	esac
+
+	mkdir -p "$OUT_DIR"
+	out="$OUT_DIR/$IMAGE_NAME"
+	rm -f -- "$out" "$out.xz"
+	einfo "$IMAGE_NAME: $(wc -c <"$RAW") bytes before compression"
+	if [ "$COMPRESS" = xz ]; then
+		xz -T0 -c -- "$RAW" >"$out.xz.tmp"
+		mv -f -- "$out.xz.tmp" "$out.xz"
+		out="$out.xz"
+	else
+		mv -f -- "$RAW" "$out"
+	fi
+	size_report "$out"
+	write_sums
+	einfo "wrote $out"
+	DONE=1
+}
+
+main "$@"
