@@ -1,0 +1,132 @@
+#!/bin/sh
+#---help---
+# Usage: build-docker.sh [options] ARCH TYPE
+#
+# Builds the Docker image of an RCCR node with docker buildx, for ARCH's
+# platform (image-builder/base/arches), from image-builder/TYPE/Dockerfile
+# with the repository as context (.dockerignore keeps it to what the
+# Dockerfiles copy). Tags:
+#   IMAGE:VERSION-ARCH-TYPE and IMAGE:latest-ARCH-TYPE
+#
+# The temporary key comes in as a BuildKit secret, never through the context:
+# the control gets the private key, a target only the public key. Its SHA256
+# fingerprint goes in as a build argument, which the Dockerfile checks and
+# which makes a new key rebuild the key's layer.
+#
+#   ARCH  x86_64 | x86 | aarch64 | rpi-aarch64 | armv7 | armhf
+#   TYPE  control | target
+#
+# Options:
+#   -v, --version V  the version tag (default: Cargo.toml's)
+#   --load           load the image into the local Docker (the default)
+#   --push           push the tags instead (docker login first)
+#   --no-latest      do not tag latest-ARCH-TYPE
+#   -n, --dry-run    print the docker command, run nothing
+#   -h, --help       show this help
+#
+# Environment:
+#   RCCR_IMAGE     the repository (default nananina0415/rccr)
+#   RCCR_BIN       the static rccr for ARCH (default dist/rccr-ARCH; the
+#                  Dockerfile copies dist/rccr-ARCH, so another path is
+#                  copied there first)
+#   RCCR_TEMP_KEY  the temporary private key (default .rccr/ssh_temp_key)
+#   ALPINE_IMAGE   the base image (default: base/alpine.conf's, pinned by digest)
+#   DOCKER         the docker command (default docker)
+#---help---
+set -eu
+
+PROG=build-docker
+SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$SCRIPT_DIR/lib.sh"
+
+: "${RCCR_IMAGE:=nananina0415/rccr}"
+: "${RCCR_TEMP_KEY:=$REPO_DIR/.rccr/ssh_temp_key}"
+: "${DOCKER:=docker}"
+
+# fingerprint PUBKEY: its SHA256 fingerprint, as ssh-keygen -l prints it.
+fingerprint() {
+	ssh-keygen -l -E sha256 -f "$1" | cut -d ' ' -f 2
+}
+
+check_inputs() {
+	if [ "$RCCR_BIN" != "$REPO_DIR/dist/rccr-$ARCH" ]; then
+		[ -f "$RCCR_BIN" ] || die "$RCCR_BIN: missing"
+		[ "$DRY_RUN" = 1 ] || cp -- "$RCCR_BIN" "$REPO_DIR/dist/rccr-$ARCH"
+	else
+		[ -f "$RCCR_BIN" ] || die "$RCCR_BIN: missing (build it: image-builder/scripts/build-binaries.sh $ARCH)"
+	fi
+	[ -f "$RCCR_TEMP_KEY.pub" ] || die "$RCCR_TEMP_KEY.pub: missing (make the pair: rccr keygen)"
+	need ssh-keygen openssh-client
+	KEY_FP=$(fingerprint "$RCCR_TEMP_KEY.pub") || die "$RCCR_TEMP_KEY.pub: not a public key"
+	if [ "$TYPE" = control ]; then
+		[ -f "$RCCR_TEMP_KEY" ] || die "$RCCR_TEMP_KEY: missing (make the pair: rccr keygen)"
+		_private_fp=$(ssh-keygen -y -f "$RCCR_TEMP_KEY" | ssh-keygen -l -E sha256 -f - | cut -d ' ' -f 2) ||
+			die "$RCCR_TEMP_KEY: not a private key"
+		[ "$_private_fp" = "$KEY_FP" ] || die "$RCCR_TEMP_KEY and $RCCR_TEMP_KEY.pub are not one pair"
+		[ -f "$REPO_DIR/cluster_config.yml" ] || die "cluster_config.yml: missing (the control image ships it)"
+	fi
+}
+
+main() {
+	VERSION=''
+	OUTPUT=--load
+	LATEST=1
+	DRY_RUN=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			-h | --help)
+				help
+				exit 0
+				;;
+			-v | --version)
+				[ $# -ge 2 ] || usage_error "$1 needs a value"
+				VERSION=$2
+				shift
+				;;
+			--load | --push) OUTPUT=$1 ;;
+			--no-latest) LATEST=0 ;;
+			-n | --dry-run) DRY_RUN=1 ;;
+			--) shift; break ;;
+			-*) usage_error "unknown option: $1" ;;
+			*) break ;;
+		esac
+		shift
+	done
+	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
+	ARCH=$1 TYPE=$2
+	arch_info "$ARCH"
+	check_type "$TYPE"
+	[ -n "$VERSION" ] || VERSION=$(cargo_version)
+	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$ARCH}"
+	check_inputs
+
+	set -- buildx build \
+		--platform "$DOCKER_PLATFORM" \
+		--file "$BUILDER_DIR/$TYPE/Dockerfile" \
+		--build-arg "ALPINE_IMAGE=$ALPINE_IMAGE" \
+		--build-arg "RCCR_ARCH=$ARCH" \
+		--build-arg "RCCR_VERSION=$VERSION" \
+		--build-arg "RCCR_TEMP_KEY_FP=$KEY_FP"
+	if [ "$TYPE" = control ]; then
+		set -- "$@" --secret "id=rccr_temp_key,src=$RCCR_TEMP_KEY"
+	else
+		set -- "$@" --secret "id=rccr_temp_key_pub,src=$RCCR_TEMP_KEY.pub"
+	fi
+	set -- "$@" --tag "$RCCR_IMAGE:$VERSION-$ARCH-$TYPE"
+	if [ "$LATEST" = 1 ]; then
+		set -- "$@" --tag "$RCCR_IMAGE:latest-$ARCH-$TYPE"
+	fi
+	set -- "$@" "$OUTPUT" "$REPO_DIR"
+
+	if [ "$DRY_RUN" = 1 ]; then
+		printf '%s' "$DOCKER"
+		printf ' %s' "$@"
+		echo
+		exit 0
+	fi
+	einfo "building $RCCR_IMAGE:$VERSION-$ARCH-$TYPE ($DOCKER_PLATFORM, key $KEY_FP)"
+	"$DOCKER" "$@"
+}
+
+main "$@"
