@@ -328,7 +328,7 @@ impl Reader<'_> {
                     self.warnings.push(Warning {
                         file: self.file.to_string(),
                         pos: e.key_pos,
-                        msg: format!("unknown key '{}'{place} ({hint})", e.key),
+                        msg: format!("unknown key '{}'{place} ({hint})", yaml::show(&e.key)),
                     });
                 }
             }
@@ -354,7 +354,10 @@ impl Reader<'_> {
     ) -> Result<String, Error> {
         let s = self.string(node, what)?;
         if s.is_empty() || s.len() > max || !s.chars().enumerate().all(|(n, c)| ok(n, c)) {
-            return Err(self.err(node.pos, format!("{what} '{s}' is not valid: {rule}")));
+            return Err(self.err(
+                node.pos,
+                format!("{what} '{}' is not valid: {rule}", yaml::show(&s)),
+            ));
         }
         Ok(s)
     }
@@ -385,7 +388,11 @@ impl Reader<'_> {
         choices.iter().position(|c| *c == s).ok_or_else(|| {
             self.err(
                 node.pos,
-                format!("{what} '{s}' is not one of: {}", choices.join(", ")),
+                format!(
+                    "{what} '{}' is not one of: {}",
+                    yaml::show(&s),
+                    choices.join(", ")
+                ),
             )
         })
     }
@@ -594,7 +601,10 @@ impl Reader<'_> {
         let bad = || {
             self.err(
                 node.pos,
-                format!("network.subnet '{s}' is not an IPv4 network like 192.168.1.0/24"),
+                format!(
+                    "network.subnet '{}' is not an IPv4 network like 192.168.1.0/24",
+                    yaml::show(&s)
+                ),
             )
         };
         let (addr, prefix) = s.split_once('/').ok_or_else(bad)?;
@@ -640,7 +650,10 @@ impl Reader<'_> {
         let mac = parse_mac(&s).ok_or_else(|| {
             self.err(
                 n.pos,
-                format!("nodes.mac '{s}' is not a MAC address like \"aa:bb:cc:dd:ee:ff\""),
+                format!(
+                    "nodes.mac '{}' is not a MAC address like \"aa:bb:cc:dd:ee:ff\"",
+                    yaml::show(&s)
+                ),
             )
         })?;
         let name_pos = f[1].map(|n| n.pos);
@@ -752,7 +765,7 @@ impl Reader<'_> {
             for p in self.list(n, "containers.ports")? {
                 let s = self.string(p, "a port")?;
                 let port = parse_port(&s).ok_or_else(|| {
-                    self.err(p.pos, format!("port '{s}' is not \"PUBLISHED:TARGET\" or \"PUBLISHED:TARGET/udp\" with ports 1-65535"))
+                    self.err(p.pos, format!("port '{}' is not \"PUBLISHED:TARGET\" or \"PUBLISHED:TARGET/udp\" with ports 1-65535", yaml::show(&s)))
                 })?;
                 svc.ports.push(port);
                 port_pos.push(p.pos);
@@ -1040,6 +1053,11 @@ mod tests {
             "cluster.name 'a b' is not valid",
         );
         rejects(
+            "cluster:\n  name: \"a\\nb\"\n",
+            "2:9",
+            "cluster.name 'a\\nb' is not valid",
+        );
+        rejects(
             &format!("cluster:\n  name: {}\n", "a".repeat(64)),
             "2:9",
             "is not valid",
@@ -1286,6 +1304,11 @@ mod tests {
                 "cluster_config.yml:5:1: unknown key 'colour' (known keys: cluster, network, discovery, ssh, nodes, playbooks, containers)",
                 "cluster_config.yml:7:3: unknown key 'Port' in ssh (did you mean 'port'?)",
             ]
+        );
+        let (_, w) = parse("\"x\\ny\": 1\n");
+        assert_eq!(
+            w[0].msg,
+            "unknown key 'x\\ny' (known keys: cluster, network, discovery, ssh, nodes, playbooks, containers)"
         );
         let (_, w) = parse(
             "nodes:\n- mac: \"aa:bb:cc:dd:ee:ff\"\n  role: target\n  rol: x\ncontainers:\n- name: a\n  imag: b\n  image: b\n  placement:\n    archs: x\n",

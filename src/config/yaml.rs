@@ -423,7 +423,7 @@ impl<'a> Parser<'a> {
             let e = &entries[dup];
             return Err(ParseError {
                 pos: e.key_pos,
-                msg: format!("duplicate key '{}'; remove one of them", e.key),
+                msg: format!("duplicate key '{}'; remove one of them", show(&e.key)),
             });
         }
         Ok(Node {
@@ -487,7 +487,10 @@ impl<'a> Parser<'a> {
                     return Err(self.error(
                         i,
                         col,
-                        format!("key '{key}' is not a string in every YAML version; quote it"),
+                        format!(
+                            "key '{}' is not a string in every YAML version; quote it",
+                            show(key)
+                        ),
                     ))
                 }
             }
@@ -605,7 +608,7 @@ impl<'a> Parser<'a> {
                                 return Err(self.error(
                                     i,
                                     b,
-                                    format!("escape '\\{e}' needs {len} hex digits of a Unicode character; fix the escape"),
+                                    format!("escape '\\{}' needs {len} hex digits of a Unicode character; fix the escape", show(&e.to_string())),
                                 ));
                             };
                             for _ in 0..len {
@@ -617,7 +620,7 @@ impl<'a> Parser<'a> {
                             return Err(self.error(
                                 i,
                                 b,
-                                format!("unsupported escape '\\{e}'; use one of \\\\ \\\" \\/ \\0 \\a \\b \\t \\n \\v \\f \\r \\e \\xHH \\uHHHH \\UHHHHHHHH"),
+                                format!("unsupported escape '\\{}'; use one of \\\\ \\\" \\/ \\0 \\a \\b \\t \\n \\v \\f \\r \\e \\xHH \\uHHHH \\UHHHHHHHH", show(&e.to_string())),
                             ))
                         }
                     };
@@ -675,12 +678,13 @@ pub fn resolve(s: &str) -> std::result::Result<Value, String> {
             }
             if tb.iter().all(u8::is_ascii_digit) && (tb.len() == 1 || tb[0] != b'0') {
                 return s.parse().map(Value::Int).map_err(|_| {
-                    format!("integer '{s}' is out of range (64-bit signed); quote it if it is a string")
+                    format!("integer '{}' is out of range (64-bit signed); quote it if it is a string", show(s))
                 });
             }
             if looks_numeric(t) {
                 return Err(format!(
-                    "'{s}' is a number or date in some YAML versions; write a plain decimal integer, or quote it"
+                    "'{}' is a number or date in some YAML versions; write a plain decimal integer, or quote it",
+                    show(s)
                 ));
             }
             Value::Str(s.to_string())
@@ -752,6 +756,24 @@ fn looks_numeric(t: &str) -> bool {
     }
     // Timestamps start `YYYY-M`.
     b.len() > 5 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[5].is_ascii_digit()
+}
+
+/// `s` as a message may quote it: on one line (control characters
+/// escaped) and at most 60 characters.
+pub fn show(s: &str) -> String {
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n == 60 {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The index of the first entry whose key appeared earlier, in O(n log n).
@@ -1003,6 +1025,20 @@ mod tests {
         assert_eq!(resolve("8080:80/udp"), str_("8080:80/udp"));
         assert_eq!(resolve("y"), str_("y"));
         assert_eq!(resolve("-9223372036854775808"), Ok(Value::Int(i64::MIN)));
+    }
+
+    #[test]
+    fn messages_quote_input_on_one_line() {
+        rejects(
+            "\"a\\nb\": 1\nb: 2\n\"a\\nb\": 3\n",
+            "3:1",
+            "duplicate key 'a\\nb'",
+        );
+        rejects("a: \"\\\t\"\n", "1:5", "unsupported escape '\\\\t'");
+        let long = "1".repeat(100);
+        let e = error(&format!("a: {long}\n"));
+        assert!(e.contains(&format!("'{}...'", &long[..60])), "{e}");
+        assert_eq!(show("x\u{7}\u{2028}\r"), "x\\u{7}\\u{2028}\\r");
     }
 
     #[test]
