@@ -65,3 +65,22 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
         .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
 }
+
+/// On a diskless Alpine control node (`lbu` present), saves the changes to
+/// the boot media so the cluster key and rccr's state survive a reboot.
+/// Returns a line for the user when that is impossible or fails.
+pub fn persist_control() -> Option<String> {
+    let lbu = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("lbu").is_file()))
+        .unwrap_or(false);
+    if !lbu {
+        return None;
+    }
+    match std::process::Command::new("lbu").arg("commit").status() {
+        Ok(status) if status.success() => None,
+        Ok(status) => Some(format!(
+            "lbu commit failed ({status}): the cluster key will be lost at reboot; run lbu commit by hand"
+        )),
+        Err(e) => Some(format!("cannot run lbu commit: {e}")),
+    }
+}

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # rccr key rotation, node side. Run as: sh -c "$THIS" rccr ACTION ARGS...
 # POSIX sh: busybox ash (Alpine), dash (Debian), any OpenSSH host.
 # Key material arrives on stdin, never on a command line.

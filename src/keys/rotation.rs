@@ -32,12 +32,65 @@ pub struct Options {
 /// The comment of the cluster key rccr makes.
 pub const CLUSTER_KEY_COMMENT: &str = "rccr-cluster-key";
 
+/// What a rotation run ended with.
+pub struct Summary {
+    pub reports: Vec<Report>,
+    /// The key the nodes were moved away from.
+    pub old_key: PathBuf,
+    /// Where the cluster key is now (cleanup may have moved it).
+    pub new_key: PathBuf,
+}
+
+impl Summary {
+    /// The error to exit with when some node did not rotate.
+    pub fn failure(&self) -> Option<Error> {
+        let not_rotated = self
+            .reports
+            .iter()
+            .filter(|r| r.outcome != Outcome::Rotated)
+            .count();
+        if not_rotated == 0 {
+            return None;
+        }
+        let needing_old: Vec<String> = self
+            .reports
+            .iter()
+            .filter(|r| r.outcome.needs_old_key())
+            .map(|r| r.node.to_string())
+            .collect();
+        let mut message = format!("{not_rotated} of {} nodes not rotated", self.reports.len());
+        if !needing_old.is_empty() {
+            message.push_str(&format!(
+                "; {} stays until {} are: run again once they are reachable",
+                self.old_key.display(),
+                needing_old.join(", ")
+            ));
+        }
+        Some(Error::Failed(message))
+    }
+}
+
+/// `rccr keyrotate`: rotate, print the table (or JSON), exit 0 only if
+/// every node rotated.
 pub fn rotate(opts: Options) -> Result<(), Error> {
+    if opts.forget_temp_key {
+        let unfinished = journal::load(&opts.paths.journal())?;
+        return forget_temp_key(&opts.paths, unfinished.as_ref(), &opts.nodes);
+    }
+    let progress = |node: &Node, phase: &str| eprintln!("rccr keyrotate: {node}: {phase}");
+    let summary = run(&opts, &progress)?;
+    if let Some(problem) = crate::state::persist_control() {
+        eprintln!("rccr keyrotate: {problem}");
+    }
+    print_reports(&summary.reports, opts.json)?;
+    summary.failure().map_or(Ok(()), Err)
+}
+
+/// Rotates `opts.nodes` plus the nodes an interrupted run left, and cleans
+/// up when no node needs the old key any more.
+pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Summary, Error> {
     let paths = &opts.paths;
     let unfinished = journal::load(&paths.journal())?;
-    if opts.forget_temp_key {
-        return forget_temp_key(paths, unfinished.as_ref(), &opts.nodes);
-    }
     let mut nodes = opts.nodes.clone();
     for (name, phase) in unfinished.iter().flat_map(|r| &r.nodes) {
         let settled = phase == Outcome::Rotated.as_str() || phase == Outcome::Refused.as_str();
@@ -98,44 +151,29 @@ pub fn rotate(opts: Options) -> Result<(), Error> {
         timeout: opts.timeout,
         parallel: opts.parallel,
     };
-    let progress = |node: &Node, phase: &str| eprintln!("rccr keyrotate: {node}: {phase}");
-    let reports = rotate::rotate(&plan, &nodes, &progress);
-    print_reports(&reports, opts.json)?;
-
-    let needing_old: Vec<String> = reports
-        .iter()
-        .filter(|r| r.outcome.needs_old_key())
-        .map(|r| r.node.to_string())
-        .collect();
-    if needing_old.is_empty() {
-        finish(paths, &plan, &default_identity)?;
+    let reports = rotate::rotate(&plan, &nodes, progress);
+    let mut new_key = plan.new.path.clone();
+    if !reports.iter().any(|r| r.outcome.needs_old_key()) {
+        new_key = finish(paths, &plan, &default_identity)?;
     }
-    let not_rotated = reports
-        .iter()
-        .filter(|r| r.outcome != Outcome::Rotated)
-        .count();
-    if not_rotated == 0 {
-        return Ok(());
-    }
-    let mut message = format!("{not_rotated} of {} nodes not rotated", reports.len());
-    if !needing_old.is_empty() {
-        message.push_str(&format!(
-            "; {} stays until {} are: run again once they are reachable",
-            plan.old.path.display(),
-            needing_old.join(", ")
-        ));
-    }
-    Err(Error::Failed(message))
+    Ok(Summary {
+        reports,
+        old_key: plan.old.path.clone(),
+        new_key,
+    })
 }
 
 /// Every node the old key could reach has committed: make the new key the
 /// one plain `ssh` offers and stop offering the old one. The kept copy in
 /// the state directory stays.
-fn finish(paths: &StatePaths, plan: &Plan, default_identity: &Path) -> Result<(), Error> {
+/// Returns where the new key is now.
+fn finish(paths: &StatePaths, plan: &Plan, default_identity: &Path) -> Result<PathBuf, Error> {
     let staged_new = paths.state_dir.join("new_key");
+    let mut new_key = plan.new.path.clone();
     if plan.new.path == staged_new {
         // The new key waited outside ~/.ssh because the old one held its path.
         rename_pair(&staged_new, default_identity)?;
+        new_key = default_identity.to_path_buf();
     } else if plan.old.path == default_identity {
         for path in [
             default_identity.to_path_buf(),
@@ -153,7 +191,7 @@ fn finish(paths: &StatePaths, plan: &Plan, default_identity: &Path) -> Result<()
     std::fs::rename(journal, paths.last_rotation())
         .map_err(|e| Error::io(format!("cannot finish {}", journal.display()), e))?;
     eprintln!(
-        "rccr keyrotate: every node rotated; the old key is no longer offered{}",
+        "rccr: every node rotated; the old key is no longer offered{}",
         if paths.kept_temp_key().exists() {
             format!(
                 " (rccr keeps a root-only copy at {})",
@@ -163,7 +201,7 @@ fn finish(paths: &StatePaths, plan: &Plan, default_identity: &Path) -> Result<()
             String::new()
         }
     );
-    Ok(())
+    Ok(new_key)
 }
 
 fn rename_pair(from: &Path, to: &Path) -> Result<(), Error> {
