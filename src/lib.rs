@@ -15,6 +15,7 @@ pub mod json;
 pub mod keys;
 pub mod parallel;
 pub mod scan;
+pub mod setup;
 pub mod ssh;
 pub mod state;
 pub mod sys;

@@ -57,7 +57,7 @@ step "Making the temporary key pair, as an image build does (rccr keygen)"
 "$WORK/rccr" keygen -f "$WORK/ssh_temp_key"
 
 step "Starting the virtual LAN: router (dnsmasq), control, $TARGETS targets, 3 decoys"
-LAB=$($SUDO tests/lab/lab.sh up --targets "$TARGETS" --decoys \
+LAB=$($SUDO tests/lab/lab.sh up --owner $$ --targets "$TARGETS" --decoys \
 	--pubkey "$WORK/ssh_temp_key.pub" --privkey "$WORK/ssh_temp_key" --bin "$WORK/rccr" | tail -n 1)
 column -t -s "$(printf '\t')" "$LAB/hosts.tsv"
 on_control() { $SUDO "$REPO/tests/lab/lab.sh" exec "$LAB" control "$@"; }
@@ -66,23 +66,19 @@ TARGET_IPS=$(awk -F '\t' '$2 == "target" { print $3 }' "$LAB/hosts.tsv")
 step "On the control node: the applets"
 on_control rccr --list
 
-if on_control rccr scan --help >/dev/null 2>&1 && ! on_control rccr scan --help 2>&1 | grep -q "not implemented"; then
-	step "On the control node: rccr scan (find machines named ReCyClusteR)"
-	on_control rccr scan || true
-fi
+step "On the control node: rccr setup --dry-run (what setup would do; changes nothing)"
+on_control rccr setup --dry-run
 
-step "On the control node: rccr keyrotate (temporary key -> cluster key, no lockout)"
-HOST_ARGS=()
-for ip in $TARGET_IPS; do HOST_ARGS+=(--host "$ip"); done
-on_control rccr keyrotate "${HOST_ARGS[@]}" --yes
+step "On the control node: rccr setup --yes"
+on_control rccr setup --yes
 
 step "On the control node: rccr keys status"
 on_control rccr keys status
 
-step "Proof: plain ssh with strict host key checking works everywhere, the temporary key nowhere"
+step "Proof: plain 'ssh root@target hostname' works from the control, the temporary key nowhere"
 failed=0
 for ip in $TARGET_IPS; do
-	name=$(on_control ssh -o BatchMode=yes -o StrictHostKeyChecking=yes "root@$ip" hostname) || failed=1
+	name=$(on_control ssh "root@$ip" hostname </dev/null) || failed=1
 	if on_control ssh -o BatchMode=yes -o IdentitiesOnly=yes -i /root/.rccr/temp_key \
 		-o StrictHostKeyChecking=yes "root@$ip" true 2>/dev/null; then
 		echo "  $ip ($name): TEMPORARY KEY STILL ACCEPTED"

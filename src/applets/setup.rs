@@ -2,7 +2,11 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
+use crate::setup;
+use crate::state::StatePaths;
 use argh::FromArgs;
+use std::path::PathBuf;
+use std::time::Duration;
 
 pub const APPLET: Applet = Applet {
     command: "setup",
@@ -11,12 +15,69 @@ pub const APPLET: Applet = Applet {
     main,
 };
 
-/// Find every RCCR node on the LAN, adopt the new ones with the temporary
-/// key, rotate to the cluster key and write the Ansible inventory.
+/// Find every RCCR node on the LAN (hostname contains the filter), adopt
+/// the new ones with the temporary key, give them unique hostnames, rotate
+/// them to the cluster key with no lockout, write the inventory and run the
+/// configured playbooks. Run it again after plugging in more machines: it
+/// adopts only the new ones. Needs root (raw sockets for the sweep).
 #[derive(FromArgs)]
-struct Args {}
+struct Args {
+    /// cluster_config.yml to read (default ./cluster_config.yml, then
+    /// /etc/rccr/cluster_config.yml, then built-in defaults)
+    #[argh(option)]
+    config: Option<String>,
+    /// the temporary private key (default: the config's ssh.temp_key, then
+    /// rccr's kept copy)
+    #[argh(option)]
+    temp_key: Option<String>,
+    /// sweep this subnet instead of the config's or the local ones (CIDR; repeatable)
+    #[argh(option)]
+    subnet: Vec<String>,
+    /// sweep the subnets of this interface
+    #[argh(option)]
+    iface: Option<String>,
+    /// do not ask for confirmation
+    #[argh(switch)]
+    yes: bool,
+    /// show the plan and stop: nothing is changed anywhere
+    #[argh(switch)]
+    dry_run: bool,
+    /// print the result as JSON
+    #[argh(switch)]
+    json: bool,
+    /// do not run the configured playbooks
+    #[argh(switch)]
+    no_playbooks: bool,
+    /// seconds after which a node whose rotation was not committed restores
+    /// its keys (default 120)
+    #[argh(option, default = "120")]
+    revert_after: u64,
+    /// state directory: inventory, journal, kept temporary key (default
+    /// ~/.rccr, or $RCCR_STATE_DIR)
+    #[argh(option)]
+    state_dir: Option<String>,
+    /// known_hosts file for host key pinning (default ~/.ssh/known_hosts)
+    #[argh(option)]
+    known_hosts: Option<String>,
+}
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
-    let Args {} = cli::parse(cmd, args)?;
-    Err(Error::NotImplemented)
+    let args: Args = cli::parse(cmd, args)?;
+    let subnets = args
+        .subnet
+        .iter()
+        .map(|s| super::scan::parse_subnet(s))
+        .collect::<Result<_, _>>()?;
+    setup::run(setup::Options {
+        config: args.config.map(PathBuf::from),
+        temp_key: args.temp_key.map(PathBuf::from),
+        subnets,
+        iface: args.iface,
+        paths: StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref()),
+        yes: args.yes,
+        dry_run: args.dry_run,
+        json: args.json,
+        revert_after: Duration::from_secs(args.revert_after),
+        playbooks: !args.no_playbooks,
+    })
 }

@@ -1,0 +1,232 @@
+//! `rccr setup` end to end on the virtual LAN: a control node, DHCP-named
+//! and static unnamed targets, and decoys that must stay untouched.
+mod common;
+
+use common::lab::{require_root, stderr, stdout, Lab};
+
+/// What must not change on a node that setup leaves alone.
+fn fingerprint(lab: &Lab, host: &str) -> String {
+    let out = lab.sh(
+        host,
+        "cat /root/.ssh/authorized_keys 2>/dev/null | sha256sum; hostname; cat /etc/hostname; ls -A /root/.ssh",
+    );
+    stdout(&out)
+}
+
+fn setup(lab: &Lab, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["rccr", "setup"];
+    args.extend_from_slice(extra);
+    lab.exec("control", &args)
+}
+
+fn logs_in(lab: &Lab, key: &str, host: &str) -> bool {
+    let ip = lab.ip(host);
+    lab.exec(
+        "control",
+        &[
+            "ssh",
+            "-i",
+            key,
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            &format!("root@{ip}"),
+            "true",
+        ],
+    )
+    .status
+    .success()
+}
+
+/// Plain `ssh root@node hostname` from the control, with no flags at all
+/// (stdin closed: an unknown host key would fail instead of asking).
+fn plain_ssh_hostname(lab: &Lab, host: &str) -> String {
+    let out = lab.exec(
+        "control",
+        &["ssh", &format!("root@{}", lab.ip(host)), "hostname"],
+    );
+    assert!(
+        out.status.success(),
+        "plain ssh to {host}: {}",
+        stderr(&out)
+    );
+    stdout(&out).trim().to_string()
+}
+
+fn assert_secured(lab: &Lab, targets: &[&str]) {
+    for t in targets {
+        assert!(
+            logs_in(lab, "/root/.ssh/id_ed25519", t),
+            "{t}: cluster key refused"
+        );
+        assert!(
+            !logs_in(lab, "/root/.rccr/temp_key", t),
+            "{t}: temporary key accepted"
+        );
+    }
+    assert!(
+        !lab.exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
+            .status
+            .success(),
+        "the control still offers the temporary key"
+    );
+}
+
+fn mac_suffix(mac: &str) -> String {
+    mac.split(':').skip(3).collect::<Vec<_>>().join("")
+}
+
+#[test]
+fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(3).statics(2).decoys(true).up();
+    let targets = ["target-1", "target-2", "target-3", "static-1", "static-2"];
+    // Two machines boot with the image's default name, as the seed's images do.
+    for t in ["target-1", "static-1"] {
+        let out = lab.sh(
+            t,
+            "hostname ReCyClusteR-Target && echo ReCyClusteR-Target > /etc/hostname",
+        );
+        assert!(out.status.success());
+    }
+    let decoys = ["foreign", "imposter", "nossh"];
+    let decoys_before: Vec<String> = decoys.iter().map(|d| fingerprint(&lab, d)).collect();
+
+    let out = setup(&lab, &["--yes", "--json"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let json = stdout(&out);
+    assert_eq!(json.matches("\"result\": \"adopted\"").count(), 5, "{json}");
+    assert!(
+        json.contains("\"result\": \"untouched (foreign)\""),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"result\": \"untouched (refused)\""),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"result\": \"untouched (no-ssh)\""),
+        "{json}"
+    );
+
+    assert_secured(&lab, &targets);
+    // Default names became unique ones that keep the filter.
+    for t in ["target-1", "static-1"] {
+        let want = format!("ReCyClusteR-Target-{}", mac_suffix(&lab.host(t).mac));
+        assert_eq!(plain_ssh_hostname(&lab, t), want);
+        assert_eq!(stdout(&lab.exec(t, &["cat", "/etc/hostname"])).trim(), want);
+    }
+    assert_eq!(
+        plain_ssh_hostname(&lab, "target-2"),
+        "ReCyClusteR-Target-02"
+    );
+    let decoys_after: Vec<String> = decoys.iter().map(|d| fingerprint(&lab, d)).collect();
+    assert_eq!(decoys_before, decoys_after, "a decoy was touched");
+
+    let inventory = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+    assert!(inventory.contains("[control]\n"), "{inventory}");
+    assert_eq!(
+        inventory
+            .matches("ansible_ssh_private_key_file=/root/.ssh/id_ed25519")
+            .count(),
+        5,
+        "{inventory}"
+    );
+    assert!(!inventory.contains("kitchen-laptop"), "{inventory}");
+
+    // A second run is idempotent: nothing changes on any node.
+    let all: Vec<&str> = targets.iter().chain(decoys.iter()).copied().collect();
+    let before: Vec<String> = all.iter().map(|h| fingerprint(&lab, h)).collect();
+    let out = setup(&lab, &["--yes", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out)
+            .matches("\"result\": \"already adopted\"")
+            .count(),
+        5
+    );
+    let after: Vec<String> = all.iter().map(|h| fingerprint(&lab, h)).collect();
+    assert_eq!(before, after, "the second run changed a node");
+
+    // Two more machines join: only they are adopted, with the existing key.
+    let cluster_key = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"]));
+    let joined = lab.add_targets(2);
+    let out = setup(&lab, &["--yes", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = stdout(&out);
+    assert_eq!(json.matches("\"result\": \"adopted\"").count(), 2, "{json}");
+    assert_eq!(
+        json.matches("\"result\": \"already adopted\"").count(),
+        5,
+        "{json}"
+    );
+    assert_eq!(
+        stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"])),
+        cluster_key
+    );
+    let names: Vec<&str> = joined.iter().map(|h| h.name.as_str()).collect();
+    assert_secured(&lab, &names);
+}
+
+#[test]
+fn dry_run_changes_nothing_anywhere() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).statics(1).decoys(true).up();
+    let hosts = [
+        "control", "target-1", "target-2", "static-1", "foreign", "imposter",
+    ];
+    let before: Vec<String> = hosts.iter().map(|h| fingerprint(&lab, h)).collect();
+    let out = setup(&lab, &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan = stdout(&out);
+    assert_eq!(
+        plan.matches("adopt, replace the temporary key").count(),
+        3,
+        "{plan}"
+    );
+    let after: Vec<String> = hosts.iter().map(|h| fingerprint(&lab, h)).collect();
+    assert_eq!(before, after);
+    assert!(
+        !lab.exec("control", &["test", "-e", "/root/.rccr"])
+            .status
+            .success(),
+        "state written"
+    );
+    assert!(logs_in(&lab, "/root/.ssh/id_rsa", "target-1"));
+}
+
+#[test]
+fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).up();
+    let config = "cluster:\n  name: lab\ndiscovery:\n  hostname_filter: [ReCyClusteR\n";
+    lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/broken.yml"],
+        config.as_bytes(),
+    );
+    let before = fingerprint(&lab, "target-1");
+    let out = setup(&lab, &["--yes", "--config", "/root/broken.yml"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/root/broken.yml:4:"), "{err}");
+    assert_eq!(fingerprint(&lab, "target-1"), before);
+    assert!(!lab
+        .exec("control", &["test", "-e", "/root/.rccr"])
+        .status
+        .success());
+}
