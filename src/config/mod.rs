@@ -70,7 +70,8 @@ pub struct Discovery {
     /// Hosts whose name contains this (case-insensitively) are nodes; empty
     /// means every host.
     pub hostname_filter: String,
-    /// How long a scan waits for replies, in milliseconds.
+    /// How long a scan waits for a reply, in milliseconds (`rccr-scan
+    /// --timeout-ms`).
     pub timeout_ms: u32,
 }
 
@@ -176,7 +177,7 @@ impl Default for Config {
             network: Network::default(),
             discovery: Discovery {
                 hostname_filter: "ReCyClusteR".into(),
-                timeout_ms: 2000,
+                timeout_ms: 300,
             },
             ssh: Ssh {
                 user: "root".into(),
@@ -495,7 +496,7 @@ impl Reader<'_> {
             c.hostname_filter = s;
         }
         if let Some(n) = f[1] {
-            c.timeout_ms = self.int(n, "discovery.timeout_ms", 1, 600_000)? as u32;
+            c.timeout_ms = self.int(n, "discovery.timeout_ms", 1, 60_000)? as u32;
         }
         Ok(())
     }
@@ -1115,9 +1116,9 @@ mod tests {
         rejects(
             "discovery:\n  timeout_ms: 0\n",
             "2:15",
-            "discovery.timeout_ms must be from 1 to 600000, not 0",
+            "discovery.timeout_ms must be from 1 to 60000, not 0",
         );
-        rejects("discovery:\n  timeout_ms: 600001\n", "2:15", "not 600001");
+        rejects("discovery:\n  timeout_ms: 60001\n", "2:15", "not 60001");
         rejects(
             "ssh:\n  port: 0\n",
             "2:9",
