@@ -13,6 +13,7 @@ use super::socket_error;
 use crate::error::Error;
 use crate::sys::{self, IcmpSocket, PacketSocket};
 use crate::wire::ethernet::{self, Address as MacAddr, EtherType};
+use crate::wire::ipv4::Cidr;
 use crate::wire::{arp, icmp, ipv4};
 use std::collections::BTreeMap;
 use std::io;
@@ -69,10 +70,36 @@ struct Target {
     pending: Vec<u64>,
     /// The first send error, reported if nothing in the subnet answered.
     error: Option<io::Error>,
-    cidr: crate::wire::ipv4::Cidr,
+    cidr: Cidr,
 }
 
 impl Target {
+    /// Every host address of `cidr` pending, but those in `skip`.
+    fn new(cidr: Cidr, channel: usize, src: Ipv4Addr, skip: &[Ipv4Addr]) -> Target {
+        let (first, last) = cidr.host_range();
+        let count = last - first + 1;
+        let words = count.div_ceil(64) as usize;
+        let mut pending = vec![u64::MAX; words];
+        if count % 64 != 0 {
+            pending[words - 1] = (1u64 << (count % 64)) - 1;
+        }
+        let mut target = Target {
+            first,
+            count,
+            channel,
+            src,
+            pending,
+            error: None,
+            cidr,
+        };
+        for ip in skip {
+            if let Some(i) = target.index_of(*ip) {
+                target.clear(i);
+            }
+        }
+        target
+    }
+
     fn index_of(&self, ip: Ipv4Addr) -> Option<u32> {
         let offset = u32::from(ip).wrapping_sub(self.first);
         (offset < self.count).then_some(offset)
@@ -138,27 +165,7 @@ pub fn sweep(
                 channels.len() - 1
             }
         };
-        let (first, last) = job.cidr.host_range();
-        let count = last - first + 1;
-        let words = count.div_ceil(64) as usize;
-        let mut pending = vec![u64::MAX; words];
-        if count % 64 != 0 {
-            pending[words - 1] = (1u64 << (count % 64)) - 1;
-        }
-        let mut target = Target {
-            first,
-            count,
-            channel,
-            src,
-            pending,
-            error: None,
-            cidr: job.cidr,
-        };
-        for ip in &job.skip {
-            if let Some(i) = target.index_of(*ip) {
-                target.clear(i);
-            }
-        }
+        let target = Target::new(job.cidr, channel, src, &job.skip);
         targets.push(target);
     }
 
@@ -633,23 +640,7 @@ mod tests {
     }
 
     fn target(cidr: &str) -> Target {
-        let cidr = crate::wire::ipv4::Cidr::parse(cidr).unwrap();
-        let (first, last) = cidr.host_range();
-        let count = last - first + 1;
-        let words = count.div_ceil(64) as usize;
-        let mut pending = vec![u64::MAX; words];
-        if count % 64 != 0 {
-            pending[words - 1] = (1u64 << (count % 64)) - 1;
-        }
-        Target {
-            first,
-            count,
-            channel: 0,
-            src: ip("10.0.0.1"),
-            pending,
-            error: None,
-            cidr,
-        }
+        Target::new(Cidr::parse(cidr).unwrap(), 0, ip("10.0.0.1"), &[])
     }
 
     #[test]
@@ -670,6 +661,14 @@ mod tests {
         assert_eq!(t.index_of(ip("10.0.0.1")), Some(0));
         assert_eq!(t.index_of(ip("10.0.0.255")), None);
         assert_eq!(t.index_of(ip("10.0.0.0")), None);
+        let skipped = Target::new(
+            Cidr::parse("10.0.0.0/30").unwrap(),
+            0,
+            ip("10.0.0.1"),
+            &[ip("10.0.0.1")],
+        );
+        assert_eq!(skipped.next_pending(0), Some(1));
+        assert_eq!(skipped.next_pending(2), None);
     }
 
     #[test]
