@@ -370,3 +370,76 @@ fn bad_input_and_missing_privileges_are_refused_cleanly() {
         "rccr scan: sweeping the LAN needs raw sockets: run as root (or with CAP_NET_RAW)\n"
     );
 }
+
+#[test]
+fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).decoys(true).up();
+    let foreign = lab.host("foreign");
+    // The foreign decoy accepts our key; make its `hostname` print junk (its
+    // /usr/local is private to it and first in root's PATH over SSH).
+    let fake = |body: &str| {
+        let script = format!(
+            "printf '#!/bin/sh\\n{body}\\n' >/usr/local/bin/hostname && chmod 755 /usr/local/bin/hostname"
+        );
+        ok("fake hostname", &lab.sh("foreign", &script));
+    };
+    fake(r#"printf '"'"'ReCyClusteR-x;$(touch /tmp/rccr-pwned)\\033[2J\\tname\\n'"'"'"#);
+    let check = ok(
+        "check",
+        &lab.ssh("control", "foreign", "hostname | od -c | head -3"),
+    );
+    assert!(
+        check.contains("033"),
+        "the fake hostname is not in place: {check}"
+    );
+
+    let out = scan(&lab, &["--json", "--all", "--ssh-names"]);
+    let json = ok("scan --ssh-names", &out);
+    let line = json
+        .lines()
+        .find(|l| l.contains(&format!("\"{}\"", foreign.ip)))
+        .unwrap();
+    assert!(
+        line.contains(r#""hostname": "ReCyClusteR-x;$(touch /tmp/rccr-pwned)\u001b[2J\tname", "name_source": "ssh""#),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(r#""match": false}"#) || line.ends_with(r#""match": false},"#),
+        "{line}"
+    );
+
+    let table = ok("table", &scan(&lab, &["--all", "--ssh-names"]));
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\t'),
+        "{table:?}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", foreign.ip)))
+        .unwrap();
+    assert!(
+        row.contains("ReCyClusteR-x???touch??tmp?rccr-pwned???2J?name"),
+        "{row}"
+    );
+    assert!(
+        row.ends_with("no"),
+        "a name with metacharacters never matches: {row}"
+    );
+    assert!(!std::path::Path::new("/tmp/rccr-pwned").exists());
+
+    // Over 253 bytes: dropped, the DNS name stays.
+    fake(&format!("echo {}", "a".repeat(300)));
+    let out = scan(&lab, &["--json", "--all", "--ssh-names"]);
+    let named = rows(&ok("scan, long name", &out));
+    let r = named.iter().find(|r| r.ip == foreign.ip).unwrap();
+    assert_eq!(first_label(&r.hostname), "kitchen-laptop");
+    assert_eq!(r.name_source.as_deref(), Some("dns"));
+    assert!(
+        stderr(&out).contains("empty or too long"),
+        "{}",
+        stderr(&out)
+    );
+}
