@@ -38,6 +38,9 @@ use std::time::Duration;
 
 /// The node side of the protocol (see its header).
 const REMOTE_SCRIPT: &str = include_str!("remote.sh");
+/// A node whose revert fired while we worked (a slow run, or a re-run
+/// finding an earlier run's stage) is back at its old keys: start it over once.
+const EXPIRED: &str = "the node reverted before the commit (raise --revert-after?)";
 // remote.sh exit codes.
 const REMOTE_EXPIRED: i32 = 3;
 const REMOTE_CHANGED: i32 = 4;
@@ -144,7 +147,15 @@ type Step<T> = Result<T, Stop>;
 /// Rotates every node, `plan.parallel` at a time; `progress` hears each phase.
 pub fn rotate(plan: &Plan, nodes: &[Node], progress: &(dyn Fn(&Node, &str) + Sync)) -> Vec<Report> {
     parallel::map(nodes, plan.parallel, |node| {
-        let (outcome, detail) = match rotate_node(plan, node, progress) {
+        let attempt = || rotate_node(plan, node, progress);
+        let result = match attempt() {
+            Err(Stop(Outcome::Reverted, detail)) if detail == EXPIRED => {
+                progress(node, "reverted by itself before the commit; starting over");
+                attempt()
+            }
+            other => other,
+        };
+        let (outcome, detail) = match result {
             Ok(detail) => (Outcome::Rotated, detail),
             Err(Stop(outcome, detail)) => (outcome, detail),
         };
@@ -343,10 +354,7 @@ fn commit(plan: &Plan, conn: &Connection, snapshot: &Snapshot) -> Step<()> {
     .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
     match out.status {
         0 => Ok(()),
-        REMOTE_EXPIRED => Err(Stop(
-            Outcome::Reverted,
-            "the node reverted before the commit (raise --revert-after?)".into(),
-        )),
+        REMOTE_EXPIRED => Err(Stop(Outcome::Reverted, EXPIRED.into())),
         _ => Err(Stop(
             Outcome::Incomplete,
             format!("commit: {}", remote_error(&out)),
