@@ -166,7 +166,8 @@ pub struct Lookup {
     /// Transaction ids are `base` + host index.
     base: u16,
     entries: Vec<Entry>,
-    conns: Vec<(usize, TcpConnect)>,
+    /// Connects in flight: (entry, socket).
+    conns: heapless::Vec<(usize, TcpConnect), MAX_CONNECTS>,
     /// Where the connect file descriptors start in [`Lookup::fds`]' output.
     conns_at: usize,
 }
@@ -189,7 +190,7 @@ impl Lookup {
             udp,
             base: u16::from_ne_bytes(id_bytes),
             entries: Vec::new(),
-            conns: Vec::new(),
+            conns: heapless::Vec::new(),
             conns_at: 0,
         })
     }
@@ -259,14 +260,15 @@ impl Lookup {
                 self.conns.retain(|(h, _)| *h != i);
                 continue;
             }
-            if !p.due(now, tries, tcp_interval) || self.conns.len() >= MAX_CONNECTS {
+            if !p.due(now, tries, tcp_interval) || self.conns.is_full() {
                 continue;
             }
             match TcpConnect::start(SocketAddrV4::new(e.answer.ip, 22)) {
                 Ok(conn) => {
                     p.started.get_or_insert(now);
                     p.attempts += 1;
-                    self.conns.push((i, conn));
+                    // Not full: checked above.
+                    let _ = self.conns.push((i, conn));
                 }
                 // Out of descriptors or buffers: try again on the next turn.
                 Err(e)
