@@ -132,7 +132,7 @@ pub struct Port {
     pub protocol: Protocol,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
     Tcp,
     Udp,
@@ -265,7 +265,6 @@ impl Config {
             warnings: Vec::new(),
         };
         let config = r.config(&root)?;
-        r.warnings.sort_by_key(|w| (w.pos.line, w.pos.col));
         Ok((config, r.warnings))
     }
 }
@@ -326,11 +325,12 @@ impl Reader<'_> {
                         Some(k) => format!("did you mean '{k}'?"),
                         None => format!("known keys: {}", known.join(", ")),
                     };
-                    self.warnings.push(Warning {
-                        file: self.file.to_string(),
-                        pos: e.key_pos,
-                        msg: format!("unknown key '{}'{place} ({hint})", yaml::show(&e.key)),
-                    });
+                    // Sections are read after the top level: keep file order.
+                    let at = self.warnings.partition_point(|w| w.pos < e.key_pos);
+                    let msg = format!("unknown key '{}'{place} ({hint})", yaml::show(&e.key));
+                    let file = self.file.to_string();
+                    let pos = e.key_pos;
+                    self.warnings.insert(at, Warning { file, pos, msg });
                 }
             }
         }
@@ -467,10 +467,10 @@ impl Reader<'_> {
     fn network(&mut self, node: &Node, c: &mut Network) -> Result<(), Error> {
         let f = self.fields(node, "network", &["subnet", "interface"])?;
         // Empty means unset, as in the shipped file.
-        if let Some(n) = f[0].filter(|n| n.value != Value::Null) {
+        if let Some(n) = f[0].filter(|n| !matches!(n.value, Value::Null)) {
             c.subnet = Some(self.subnet(n)?);
         }
-        if let Some(n) = f[1].filter(|n| n.value != Value::Null) {
+        if let Some(n) = f[1].filter(|n| !matches!(n.value, Value::Null)) {
             let ok = |_, c: char| c.is_ascii_graphic() && c != '/' && c != ':';
             c.interface = Some(self.name(
                 n,
@@ -541,21 +541,22 @@ impl Reader<'_> {
         let mut names = Vec::new();
         for item in self.list(node, "nodes")? {
             let (pin, mac_pos, name_pos) = self.node_pin(item)?;
-            macs.push((pin.mac, mac_pos));
+            // The bytes as characters: a key without formatting code.
+            macs.push((pin.mac.iter().map(|&b| char::from(b)).collect(), mac_pos));
             if let (Some(h), Some(pos)) = (&pin.hostname, name_pos) {
                 names.push((h.clone(), pos));
             }
             pins.push(pin);
         }
-        if let Some((_, pos)) = first_repeat(&mut macs) {
+        if let Some((_, pos)) = first_repeat(&macs) {
             return Err(self.err(
-                *pos,
+                pos,
                 "this MAC address is pinned twice in nodes; remove one entry",
             ));
         }
-        if let Some((h, pos)) = first_repeat(&mut names) {
+        if let Some((h, pos)) = first_repeat(&names) {
             return Err(self.err(
-                *pos,
+                pos,
                 format!("hostname '{h}' is pinned twice in nodes; give each node its own"),
             ));
         }
@@ -569,29 +570,27 @@ impl Reader<'_> {
         for item in self.list(node, "containers")? {
             let (svc, name_pos, port_pos) = self.container(item)?;
             names.push((svc.name.clone(), name_pos));
-            ports.extend(
-                svc.ports
-                    .iter()
-                    .zip(port_pos)
-                    .map(|(p, pos)| ((p.published, p.protocol), pos)),
-            );
+            for (p, pos) in svc.ports.iter().zip(port_pos) {
+                let mut key = p.published.to_string();
+                key.push_str(if p.protocol == Protocol::Udp {
+                    "/udp"
+                } else {
+                    "/tcp"
+                });
+                ports.push((key, pos));
+            }
             all.push(svc);
         }
-        if let Some((name, pos)) = first_repeat(&mut names) {
+        if let Some((name, pos)) = first_repeat(&names) {
             return Err(self.err(
-                *pos,
+                pos,
                 format!("container '{name}' is defined twice; rename one"),
             ));
         }
-        if let Some(((port, protocol), pos)) = first_repeat(&mut ports) {
-            let proto = if *protocol == Protocol::Udp {
-                "udp"
-            } else {
-                "tcp"
-            };
+        if let Some((port, pos)) = first_repeat(&ports) {
             return Err(self.err(
-                *pos,
-                format!("port {port}/{proto} is published twice; publish each port once"),
+                pos,
+                format!("port {port} is published twice; publish each port once"),
             ));
         }
         Ok(all)
@@ -777,13 +776,9 @@ impl Reader<'_> {
 }
 
 /// The first item, in document order, whose key an earlier item has.
-fn first_repeat<K: Ord>(items: &mut [(K, Pos)]) -> Option<&(K, Pos)> {
-    items.sort();
-    items
-        .windows(2)
-        .filter(|w| w[0].0 == w[1].0)
-        .map(|w| &w[1])
-        .min_by_key(|(_, pos)| *pos)
+fn first_repeat(items: &[(String, Pos)]) -> Option<(&str, Pos)> {
+    let mut view: Vec<(&str, Pos)> = items.iter().map(|(k, pos)| (k.as_str(), *pos)).collect();
+    yaml::first_repeat(&mut view)
 }
 
 fn label_char(n: usize, c: char) -> bool {

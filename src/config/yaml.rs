@@ -419,11 +419,14 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        if let Some(dup) = first_duplicate(&entries) {
-            let e = &entries[dup];
+        let mut keys: Vec<(&str, Pos)> = entries
+            .iter()
+            .map(|e| (e.key.as_str(), e.key_pos))
+            .collect();
+        if let Some((key, pos)) = first_repeat(&mut keys) {
             return Err(ParseError {
-                pos: e.key_pos,
-                msg: format!("duplicate key '{}'; remove one of them", show(&e.key)),
+                pos,
+                msg: format!("duplicate key '{}'; remove one of them", show(key)),
             });
         }
         Ok(Node {
@@ -776,15 +779,15 @@ pub fn show(s: &str) -> String {
     out
 }
 
-/// The index of the first entry whose key appeared earlier, in O(n log n).
-fn first_duplicate(entries: &[Entry]) -> Option<usize> {
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by(|&a, &b| entries[a].key.cmp(&entries[b].key).then(a.cmp(&b)));
-    order
+/// The first item, in document order, whose text an earlier item has; in
+/// O(n log n), and one sort for every caller (binary size).
+pub fn first_repeat<'a>(items: &mut [(&'a str, Pos)]) -> Option<(&'a str, Pos)> {
+    items.sort_unstable();
+    items
         .windows(2)
-        .filter(|w| entries[w[0]].key == entries[w[1]].key)
+        .filter(|w| w[0].0 == w[1].0)
         .map(|w| w[1])
-        .min()
+        .min_by_key(|(_, pos)| *pos)
 }
 
 #[cfg(test)]
