@@ -442,4 +442,31 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
         "{}",
         stderr(&out)
     );
+
+    // A host that accepts TCP on port 22 but never says a word: the login
+    // gives up within its bound instead of hanging the scan.
+    let nossh = lab.host("nossh");
+    let mute = "import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                s.bind((\"\", 22))\ns.listen(64)\nheld = []\nwhile True:\n    held.append(s.accept()[0])\n";
+    ok(
+        "mute listener",
+        &lab.sh(
+            "nossh",
+            &format!("printf '{mute}' >/root/mute.py && setsid python3 /root/mute.py </dev/null >/dev/null 2>&1 &"),
+        ),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let out = scan(&lab, &["--json", "--all", "--ssh-names"]);
+    let took = started.elapsed();
+    let named = rows(&ok("scan, mute sshd", &out));
+    let r = named.iter().find(|r| r.ip == nossh.ip).unwrap();
+    assert!(r.ssh && !r.matches, "{r:?}");
+    assert!(
+        stderr(&out).contains(&format!("{} (printer-nossh", nossh.ip))
+            && stderr(&out).contains("timed out"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
 }
