@@ -238,10 +238,14 @@ impl Sweep<'_> {
         // Where the current round's sending stands: (target, index); None
         // once the round is sent and we are listening.
         let mut cursor = Some((0usize, 0u32));
-        let mut next_round = Instant::now();
+        // Rounds start on a fixed schedule, `interval` apart from `start`,
+        // so a late wake-up delays one round, not all that follow; a round
+        // that takes longer to send than that pushes the next one back.
+        let start = Instant::now();
+        let mut next_round = start;
         // The round's start and how many requests it has sent: by time t
         // into the round it may have sent BURST + RATE * t.
-        let mut round_start = Instant::now();
+        let mut round_start = start;
         let mut sent = 0u64;
         loop {
             if let Some((t, i)) = cursor {
@@ -251,7 +255,14 @@ impl Sweep<'_> {
                 cursor = next;
                 sent += n;
                 if cursor.is_none() {
-                    next_round = Instant::now() + interval;
+                    let now = Instant::now();
+                    let k = u32::from(round) + 1;
+                    next_round = if round == retries {
+                        // The last requests get a whole interval to be answered.
+                        (start + interval * k).max(now + interval)
+                    } else {
+                        (start + interval * k).max(now + interval / 4)
+                    };
                 }
             } else if Instant::now() >= next_round {
                 if round == retries {
