@@ -23,15 +23,15 @@ pub const APPLET: Applet = Applet {
 /// interface (or of every interface that is up).
 #[derive(FromArgs)]
 struct Args {
-    /// sweep this subnet (CIDR, e.g. 192.168.1.0/24); repeatable
-    #[argh(option)]
+    /// sweep this subnet (e.g. 192.168.1.0/24); repeatable
+    #[argh(option, arg_name = "cidr")]
     subnet: Vec<String>,
     /// sweep the subnets of this interface (with --subnet: use it for ARP)
-    #[argh(option)]
+    #[argh(option, arg_name = "name")]
     iface: Option<String>,
-    /// hosts whose hostname contains STR, ignoring case, are ours
+    /// hosts whose hostname contains this, ignoring case, are ours
     /// (default ReCyClusteR)
-    #[argh(option, default = "scan::DEFAULT_FILTER.to_string()")]
+    #[argh(option, arg_name = "str", default = "scan::DEFAULT_FILTER.to_string()")]
     filter: String,
     /// list every live host, not only ours and unnamed SSH hosts
     #[argh(switch)]
@@ -40,16 +40,20 @@ struct Args {
     #[argh(switch)]
     json: bool,
     /// how long to wait for answers, retries included (default 300, 1 to 60000)
-    #[argh(option, default = "scan::DEFAULT_TIMEOUT.as_millis() as u32")]
+    #[argh(
+        option,
+        arg_name = "ms",
+        default = "scan::DEFAULT_TIMEOUT.as_millis() as u32"
+    )]
     timeout_ms: u32,
     /// how many more times to ask a silent address (default 3, at most 10)
-    #[argh(option, default = "scan::DEFAULT_RETRIES")]
+    #[argh(option, arg_name = "n", default = "scan::DEFAULT_RETRIES")]
     retries: u8,
-    /// write the live hosts to FILE, to compare a later scan against
-    #[argh(option)]
+    /// write the live hosts to this file, to compare a later scan against
+    #[argh(option, arg_name = "file")]
     save: Option<String>,
-    /// list only hosts that are not in FILE (written by --save)
-    #[argh(option)]
+    /// list only hosts that are not in this file (written by --save)
+    #[argh(option, arg_name = "file")]
     since: Option<String>,
     /// allow sweeping subnets larger than a /16
     #[argh(switch)]
@@ -58,7 +62,7 @@ struct Args {
     #[argh(switch)]
     ssh_names: bool,
     /// the temporary private key for --ssh-names (default ~/.ssh/id_rsa)
-    #[argh(option)]
+    #[argh(option, arg_name = "path")]
     key: Option<String>,
 }
 
