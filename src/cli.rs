@@ -11,3 +11,28 @@ pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
         Err(()) => Error::Usage(exit.output),
     })
 }
+
+/// Asks `question` on the terminal; anything but yes cancels. Without a
+/// terminal it refuses, telling the user to pass `--yes` (`cmd` names the
+/// command in that message).
+pub fn confirm(cmd: &str, question: &str) -> Result<(), Error> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::Usage(format!(
+            "{cmd}: no terminal to confirm on: pass --yes"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("stdin", e))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::Failed("cancelled; nothing was changed".into()))
+    }
+}

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::fsutil;
 use crate::json;
 use crate::state::StatePaths;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -138,7 +138,15 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Su
     let journal = Journal::create(paths.journal(), record)?;
 
     if !opts.yes {
-        confirm(&nodes, &old, &new)?;
+        crate::cli::confirm(
+            "rccr keyrotate",
+            &format!(
+                "Rotate {} node(s) from {} to {}?",
+                nodes.len(),
+                old.path.display(),
+                new.path.display()
+            ),
+        )?;
     }
     let plan = Plan {
         user: opts.user.clone(),
@@ -271,32 +279,6 @@ fn random_id() -> Result<String, Error> {
     getrandom::getrandom(&mut bytes)
         .map_err(|e| Error::Failed(format!("no randomness from the OS: {e}")))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-fn confirm(nodes: &[Node], old: &Key, new: &Key) -> Result<(), Error> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Error::Usage(
-            "rccr keyrotate: no terminal to confirm on: pass --yes".into(),
-        ));
-    }
-    eprint!(
-        "Rotate {} node(s) from {} to {}? [y/N] ",
-        nodes.len(),
-        old.path.display(),
-        new.path.display()
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::io("stdin", e))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(Error::Failed("cancelled; nothing was changed".into()))
-    }
 }
 
 fn forget_temp_key(
