@@ -1,0 +1,376 @@
+#!/bin/sh
+#---help---
+# Usage: build-binaries.sh [options] [ARCH...]
+#
+# Builds the static (musl) rccr binaries for RCCR's architectures without
+# Docker, with cargo-zigbuild, into $DIST_DIR/rccr-<arch>, then rewrites
+# $DIST_DIR/SHA256SUMS and prints a size table (size-table.sh).
+#
+# Arches (default: all six):
+#   x86_64       x86_64-unknown-linux-musl
+#   x86          i686-unknown-linux-musl
+#   aarch64      aarch64-unknown-linux-musl
+#   rpi-aarch64  the aarch64 binary under its Raspberry Pi name
+#   armv7        armv7-unknown-linux-musleabihf (Pi 2/3/4 32-bit)
+#   armhf        arm-unknown-linux-musleabihf   (ARMv6: Pi 1, Pi Zero)
+#
+# Missing tools are installed (pip install cargo-zigbuild ziglang,
+# rustup target add, rustup component add rust-src). A target whose std
+# rustup cannot install is built with -Zbuild-std from rust-src.
+#
+# Options:
+#   -c, --check        after building, check every binary: `file` must say
+#                      statically linked and `--version` must run under the
+#                      arch's qemu-user-static and name the right target
+#   -n, --no-build     build nothing; use with --check on binaries in dist/
+#   -e, --print-env T  print the environment (NAME=value lines, for
+#                      $GITHUB_ENV) that this script builds Rust target T
+#                      with, for builds by other means (cross), and exit
+#   -h, --help         show this help
+#
+# Environment:
+#   DIST_DIR          where binaries go (default: <repo>/dist)
+#   CARGO_TARGET_DIR  cargo's build directory (default: cargo's, <repo>/target)
+#   RCCR_GIT_REV      revision --version prints (default: build.rs asks git)
+#   RCCR_C_OPT        optimisation flag for the vendored C code (default: -Os)
+#   RCCR_OPENSSL_TRIM 1 (default) or 0: configure OpenSSL without what
+#                     libssh2 never uses (OPENSSL_NO_ALGS, OPENSSL_NO_MISC)
+#   PIP               pip command used to install cargo-zigbuild (default: pip3)
+#---help---
+set -eu
+
+readonly ALL_ARCHES="x86_64 x86 aarch64 rpi-aarch64 armv7 armhf"
+readonly BIN_NAME="rccr"
+readonly SUMS_FILE="SHA256SUMS"
+# Work around zig's compiler-rt lacking __atomic_is_lock_free on i686: OpenSSL
+# then uses locks instead of the atomic builtins.
+readonly I686_CFLAGS="-DBROKEN_CLANG_ATOMICS"
+# OpenSSL parts that libssh2, our only OpenSSL user, never calls: each NAME
+# becomes Configure's no-NAME (through the hook below), so they are neither
+# built nor kept alive by the default provider's algorithm tables. libssh2
+# reads the resulting OPENSSL_NO_* macros and stops offering 3DES, Blowfish,
+# CAST, RC4, RIPEMD-160 and DSS. Keeps: AES (CTR/CBC/GCM), ChaCha20-Poly1305,
+# SHA-1/2, MD5, HMAC, DH, ECDH/ECDSA on NIST P-curves, X25519/Ed25519, RSA.
+readonly OPENSSL_NO_ALGS="aria,bf,blake2,camellia,cast,cmac,cmp,cms,ct,des,dsa,ec2m,\
+http,idea,lms,md4,mdc2,ml-dsa,ml-kem,ocb,ocsp,rc2,rc4,rfc3779,rmd160,scrypt,\
+seed,siphash,siv,slh-dsa,sm2,sm3,sm4,srp,ts,whirlpool"
+# Also dropped: error strings and source file names in error records, the
+# automatic openssl.cnf loading, TLS multi-block (TLS only), and TLS parts
+# that nothing links (they only cost build time).
+readonly OPENSSL_NO_MISC="err,filenames,autoload-config,multiblock,quic,dtls,psk,srtp"
+# Assembly left out by editing the Makefile that Configure writes (there is
+# no Configure option for it), see openssl_configure:
+#   avx512    x86_64's AVX-512 AES-GCM and AVX-512/AVX-IFMA RSA code
+#             (~730 KB): the AES-NI, AVX2 and generic paths remain, and the
+#             CPUs of recycled PCs rarely have AVX-512 VAES/IFMA anyway
+#   nistz256  the P-256 assembly with its 150 KB precomputed table: P-256
+#             (ECDH and ECDSA) then runs on OpenSSL's generic code, slower
+#             but still milliseconds; SSH prefers X25519/Ed25519 anyway
+readonly OPENSSL_SLIM="avx512,nistz256"
+
+SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+REPO_DIR=$(CDPATH='' cd -- "$SCRIPT_DIR/../.." && pwd)
+readonly SCRIPT_DIR REPO_DIR
+
+: "${DIST_DIR:=$REPO_DIR/dist}"
+: "${RCCR_C_OPT:=-Os}"
+: "${RCCR_OPENSSL_TRIM:=1}"
+: "${PIP:=pip3}"
+
+TMP_DIR=''
+
+help() {
+	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
+}
+
+die() {
+	printf 'build-binaries: error: %s\n' "$*" >&2
+	exit 1
+}
+
+einfo() {
+	printf 'build-binaries: %s\n' "$*" >&2
+}
+
+cleanup() {
+	if [ -n "$TMP_DIR" ]; then
+		rm -rf -- "$TMP_DIR"
+	fi
+}
+
+# Rust target triple for an RCCR arch.
+rust_target() {
+	case "$1" in
+		x86_64) echo x86_64-unknown-linux-musl ;;
+		x86) echo i686-unknown-linux-musl ;;
+		aarch64 | rpi-aarch64) echo aarch64-unknown-linux-musl ;;
+		armv7) echo armv7-unknown-linux-musleabihf ;;
+		armhf) echo arm-unknown-linux-musleabihf ;;
+		*) return 1 ;;
+	esac
+}
+
+# How to run an arch's binary: the qemu-user-static command and its CPU.
+# armv7 runs as a Cortex-A7 (Pi 2), armhf as the ARM1176 of a Pi 1/Zero.
+qemu_cmd() {
+	case "$1" in
+		x86_64) echo "qemu-x86_64-static" ;;
+		x86) echo "qemu-i386-static" ;;
+		aarch64 | rpi-aarch64) echo "qemu-aarch64-static -cpu cortex-a53" ;;
+		armv7) echo "qemu-arm-static -cpu cortex-a7" ;;
+		armhf) echo "qemu-arm-static -cpu arm1176" ;;
+		*) return 1 ;;
+	esac
+}
+
+# The C flags for a Rust target, as one NAME=value line: the cc crate reads
+# CFLAGS_<triple with underscores> for OpenSSL, libssh2 and zlib alike, and
+# openssl-src hands them on to OpenSSL's Configure. Because cc tells cargo to
+# watch this variable, a change of flags or of the OpenSSL options (carried
+# in the -DRCCR_OPENSSL_* words, which the C compilers ignore) rebuilds the
+# C code.
+cflags_env() {
+	_flags="$RCCR_C_OPT"
+	if [ "$RCCR_OPENSSL_TRIM" = 1 ]; then
+		_flags="$_flags -DRCCR_OPENSSL_NO=$OPENSSL_NO_ALGS,$OPENSSL_NO_MISC"
+		_flags="$_flags -DRCCR_OPENSSL_SLIM=$OPENSSL_SLIM"
+	fi
+	case "$1" in
+		i686-*) _flags="$_flags $I686_CFLAGS" ;;
+	esac
+	printf 'CFLAGS_%s=%s\n' "$(echo "$1" | tr '-' '_')" "${_flags# }"
+}
+
+# openssl-src runs "$OPENSSL_SRC_PERL ./Configure ARG..." in OpenSSL's source
+# tree. Pointed at this script, that lands in openssl_configure.
+perl_env() {
+	if [ "$RCCR_OPENSSL_TRIM" = 1 ]; then
+		printf 'OPENSSL_SRC_PERL=%s\n' "$SCRIPT_DIR/$(basename -- "$0")"
+	fi
+}
+
+# Runs Configure with no-NAME added for each NAME of a -DRCCR_OPENSSL_NO=
+# word among its arguments, then edits the generated Makefile for each
+# OPENSSL_SLIM item named in a -DRCCR_OPENSSL_SLIM= word.
+openssl_configure() {
+	_extra=''
+	_slim=''
+	for _arg in "$@"; do
+		case "$_arg" in
+			-DRCCR_OPENSSL_NO=*)
+				for _name in $(echo "${_arg#*=}" | tr ',' ' '); do
+					_extra="$_extra no-$_name"
+				done
+				;;
+			-DRCCR_OPENSSL_SLIM=*) _slim=$(echo "${_arg#*=}" | tr ',' ' ') ;;
+		esac
+	done
+	# shellcheck disable=SC2086 # one option per word
+	perl "$@" $_extra || exit
+	for _item in $_slim; do
+		# shellcheck disable=SC2016 # make's $(CC) and sed's $, literally
+		case "$_item" in
+			avx512)
+				# The AVX-512 AES-GCM and RSA (AVX-512/AVX-IFMA) generators
+				# emit stubs when `$CC -v` shows no assembler new enough;
+				# "echo clang" shows none, yet its --version still says
+				# clang, so the stubs keep GNU assembler syntax.
+				_sed='s#CC="$(CC)" \($(PERL) [^ ]*/aes-gcm-avx512\.pl\)#CC="echo clang" \1#'
+				_sed2='s#CC="$(CC)" \($(PERL) [^ ]*/rsaz-[0-9]k-avx[a-z0-9]*\.pl\)#CC="echo clang" \1#'
+				;;
+			nistz256)
+				# Without ECP_NISTZ256_ASM, P-256 uses the generic code and
+				# the linker drops the assembly and its 150 KB table.
+				_sed='s# -DECP_NISTZ256_ASM # #g'
+				_sed2='s# -DECP_NISTZ256_ASM$##'
+				;;
+			*) die "unknown OpenSSL slimming item: $_item" ;;
+		esac
+		sed -e "$_sed" -e "$_sed2" Makefile >Makefile.rccr
+		if cmp -s Makefile Makefile.rccr; then
+			einfo "warning: OpenSSL Makefile has nothing to change for $_item"
+		fi
+		mv -f Makefile.rccr Makefile
+	done
+	exit 0
+}
+
+have() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+ensure_zigbuild() {
+	if ! have cargo-zigbuild; then
+		einfo "installing cargo-zigbuild and ziglang with $PIP"
+		$PIP install --quiet cargo-zigbuild ziglang || die "cannot install cargo-zigbuild"
+	fi
+	# cargo-zigbuild finds zig on PATH or as the ziglang Python module.
+	if ! have zig && ! python3 -c 'import ziglang' >/dev/null 2>&1; then
+		einfo "installing ziglang with $PIP"
+		$PIP install --quiet ziglang || die "cannot install ziglang"
+	fi
+}
+
+std_installed() {
+	_libdir=$(rustc --print target-libdir --target "$1" 2>/dev/null) || return 1
+	ls "$_libdir"/libstd-*.rlib >/dev/null 2>&1
+}
+
+rust_src_dir() {
+	echo "$(rustc --print sysroot)/lib/rustlib/src/rust/library"
+}
+
+# Prints "prebuilt" when rustup has (or can install) std for the target, or
+# "build-std" when std must be built from rust-src.
+ensure_target() {
+	if std_installed "$1"; then
+		echo prebuilt
+		return
+	fi
+	einfo "rustup target add $1"
+	if rustup target add "$1" >&2 && std_installed "$1"; then
+		echo prebuilt
+		return
+	fi
+	einfo "no prebuilt std for $1: building std from source"
+	if [ ! -d "$(rust_src_dir)/std" ]; then
+		rustup component add rust-src >&2 || die "cannot install rust-src"
+	fi
+	echo build-std
+}
+
+# build_target TRIPLE: runs cargo zigbuild; the binary ends up in
+# $CARGO_TARGET_DIR/TRIPLE/release/rccr.
+build_target() {
+	_triple=$1
+	_mode=$(ensure_target "$_triple")
+	_cflags=$(cflags_env "$_triple")
+	_perl=$(perl_env)
+	_started=$(date +%s)
+	einfo "building $_triple ($_mode std) with ${_cflags%%=*}='${_cflags#*=}'"
+	if [ "$_mode" = build-std ]; then
+		# zig brings its own musl start files; rustc's self-contained ones
+		# are not built by build-std and must not be asked for.
+		_rustflags_var="CARGO_TARGET_$(echo "$_triple" | tr 'a-z-' 'A-Z_')_RUSTFLAGS"
+		env "$_cflags" ${_perl:+"$_perl"} \
+			"$_rustflags_var=-C link-self-contained=no" RUSTC_BOOTSTRAP=1 \
+			cargo zigbuild --manifest-path "$REPO_DIR/Cargo.toml" --locked \
+			--release --target "$_triple" --bin "$BIN_NAME" \
+			-Zbuild-std=std,panic_abort
+	else
+		env "$_cflags" ${_perl:+"$_perl"} \
+			cargo zigbuild --manifest-path "$REPO_DIR/Cargo.toml" --locked \
+			--release --target "$_triple" --bin "$BIN_NAME"
+	fi
+	einfo "built $_triple in $(($(date +%s) - _started)) s"
+}
+
+# check_binary ARCH FILE: static, runs under qemu, reports the right target.
+check_binary() {
+	_arch=$1
+	_file=$2
+	_triple=$(rust_target "$_arch")
+	[ -f "$_file" ] || die "$_file: missing (build $_arch first)"
+	_what=$(file -b "$_file")
+	case "$_what" in
+		*"statically linked"* | *"static-pie linked"*) ;;
+		*) die "$_file: not static: $_what" ;;
+	esac
+	_qemu=$(qemu_cmd "$_arch")
+	have "${_qemu%% *}" || die "${_qemu%% *} not found (apt-get install qemu-user-static)"
+	# shellcheck disable=SC2086 # the command carries its -cpu option
+	_version=$($_qemu "$_file" --version 2>&1) || die "$_file: '$_qemu $_file --version' failed: $_version"
+	case "$_version" in
+		*"($_triple,"*) ;;
+		*) die "$_file: --version names the wrong target: $_version" ;;
+	esac
+	einfo "ok $_arch: $_version (${_what%%,*}, static, $_qemu)"
+}
+
+write_sums() {
+	(
+		cd "$DIST_DIR"
+		set -- "$BIN_NAME"-*
+		[ -e "$1" ] || exit 0
+		sha256sum -- "$@" >"$SUMS_FILE.tmp"
+		mv -- "$SUMS_FILE.tmp" "$SUMS_FILE"
+	)
+}
+
+main() {
+	# Called by openssl-src as its perl (see perl_env).
+	if [ "${1:-}" = ./Configure ]; then
+		openssl_configure "$@"
+	fi
+	do_build=1
+	do_check=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			-c | --check) do_check=1 ;;
+			-n | --no-build) do_build=0 ;;
+			-e | --print-env)
+				[ $# -ge 2 ] || die "--print-env needs a Rust target"
+				cflags_env "$2"
+				perl_env
+				exit 0
+				;;
+			-h | --help)
+				help
+				exit 0
+				;;
+			--) shift; break ;;
+			-*) die "unknown option: $1 (see --help)" ;;
+			*) break ;;
+		esac
+		shift
+	done
+	# shellcheck disable=SC2086 # a list of words
+	[ $# -gt 0 ] || set -- $ALL_ARCHES
+	for arch in "$@"; do
+		rust_target "$arch" >/dev/null || die "unknown arch: $arch (one of: $ALL_ARCHES)"
+	done
+
+	target_dir=${CARGO_TARGET_DIR:-$REPO_DIR/target}
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+
+	if [ "$do_build" = 1 ]; then
+		have cargo || die "cargo not found (install Rust with rustup)"
+		have rustup || die "rustup not found"
+		ensure_zigbuild
+		mkdir -p "$DIST_DIR"
+		TMP_DIR=$(mktemp -d)
+		built=''
+		for arch in "$@"; do
+			triple=$(rust_target "$arch")
+			case " $built " in
+				*" $triple "*) ;;
+				*)
+					build_target "$triple"
+					built="$built $triple"
+					;;
+			esac
+			# Copy through a temporary file so dist/ never holds half a binary.
+			cp -- "$target_dir/$triple/release/$BIN_NAME" "$TMP_DIR/$BIN_NAME-$arch"
+			mv -f -- "$TMP_DIR/$BIN_NAME-$arch" "$DIST_DIR/$BIN_NAME-$arch"
+		done
+		write_sums
+		einfo "wrote $DIST_DIR/$SUMS_FILE"
+	fi
+
+	if [ "$do_check" = 1 ]; then
+		for arch in "$@"; do
+			check_binary "$arch" "$DIST_DIR/$BIN_NAME-$arch"
+		done
+	fi
+
+	files=''
+	for arch in "$@"; do
+		[ -f "$DIST_DIR/$BIN_NAME-$arch" ] && files="$files $DIST_DIR/$BIN_NAME-$arch"
+	done
+	# The table reports; being over budget is not a build failure.
+	# shellcheck disable=SC2086 # paths come from DIST_DIR and arch names
+	"$SCRIPT_DIR/size-table.sh" $files || einfo "some binaries are over the size budget"
+}
+
+main "$@"
