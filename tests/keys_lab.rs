@@ -148,34 +148,6 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Whether `key` (a path on the control) logs into `name`.
-fn logs_in(lab: &Lab, key: &str, name: &str) -> bool {
-    let ip = lab.ip(name);
-    let out = lab.exec(
-        "control",
-        &[
-            "ssh",
-            "-i",
-            key,
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=3",
-            "-o",
-            "LogLevel=ERROR",
-            &format!("root@{ip}"),
-            "true",
-        ],
-    );
-    out.status.success()
-}
-
 /// The private keys the control holds right now.
 fn control_keys(lab: &Lab) -> Vec<String> {
     [
@@ -195,7 +167,7 @@ fn assert_no_lockout(lab: &Lab, names: &[&str]) {
     let keys = control_keys(lab);
     for name in names {
         assert!(
-            keys.iter().any(|k| logs_in(lab, k, name)),
+            keys.iter().any(|k| lab.key_logs_in(k, name)),
             "{name} is locked out: it accepts none of {keys:?}"
         );
     }
@@ -217,11 +189,11 @@ fn assert_rotated(lab: &Lab, names: &[&str]) {
     );
     for name in names {
         assert!(
-            logs_in(lab, "/root/.ssh/id_ed25519", name),
+            lab.key_logs_in("/root/.ssh/id_ed25519", name),
             "{name}: cluster key refused"
         );
         assert!(
-            !logs_in(lab, "/root/.rccr/temp_key", name),
+            !lab.key_logs_in("/root/.rccr/temp_key", name),
             "{name}: temporary key accepted"
         );
         let ip = lab.ip(name);
@@ -433,7 +405,7 @@ fn link_cut_between_stage_and_verify_reverts_then_converges() {
     let up = lab.sh("target-2", "ip link set eth0 up && ip route replace default via $(cat /etc/resolv.conf | awk '/nameserver/{print $2; exit}') || true");
     assert!(up.status.success(), "{}", stderr(&up));
     wait_for("the link", || {
-        logs_in(&lab, "/root/.ssh/id_rsa", "target-2")
+        lab.key_logs_in("/root/.ssh/id_rsa", "target-2")
     });
     assert_no_lockout(&lab, &nodes);
     assert_converges(&lab, &nodes);
@@ -548,7 +520,7 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
         before,
         "the mismatching node was touched"
     );
-    assert!(logs_in(&lab, "/root/.ssh/id_ed25519", "target-1"));
-    assert!(!logs_in(&lab, "/root/.ssh/id_rsa", "target-1"));
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
+    assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert_no_lockout(&lab, &["target-1", "target-2"]);
 }

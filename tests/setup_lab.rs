@@ -19,32 +19,6 @@ fn setup(lab: &Lab, extra: &[&str]) -> std::process::Output {
     lab.exec("control", &args)
 }
 
-fn logs_in(lab: &Lab, key: &str, host: &str) -> bool {
-    let ip = lab.ip(host);
-    lab.exec(
-        "control",
-        &[
-            "ssh",
-            "-i",
-            key,
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            &format!("root@{ip}"),
-            "true",
-        ],
-    )
-    .status
-    .success()
-}
-
 /// Plain `ssh root@node hostname` from the control, with no flags at all
 /// (stdin closed: an unknown host key would fail instead of asking).
 fn plain_ssh_hostname(lab: &Lab, host: &str) -> String {
@@ -63,11 +37,11 @@ fn plain_ssh_hostname(lab: &Lab, host: &str) -> String {
 fn assert_secured(lab: &Lab, targets: &[&str]) {
     for t in targets {
         assert!(
-            logs_in(lab, "/root/.ssh/id_ed25519", t),
+            lab.key_logs_in("/root/.ssh/id_ed25519", t),
             "{t}: cluster key refused"
         );
         assert!(
-            !logs_in(lab, "/root/.rccr/temp_key", t),
+            !lab.key_logs_in("/root/.rccr/temp_key", t),
             "{t}: temporary key accepted"
         );
     }
@@ -203,7 +177,7 @@ fn dry_run_changes_nothing_anywhere() {
             .success(),
         "state written"
     );
-    assert!(logs_in(&lab, "/root/.ssh/id_rsa", "target-1"));
+    assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
 }
 
 #[test]

@@ -490,6 +490,33 @@ impl Lab {
             .expect("run lab.sh ssh")
     }
 
+    /// Whether the private key at `key` (a path inside the control host)
+    /// logs the control into host `to` as root: that key only, no host key
+    /// checks, no prompts.
+    pub fn key_logs_in(&self, key: &str, to: &str) -> bool {
+        let target = format!("root@{}", self.ip(to));
+        let args = [
+            "ssh",
+            "-i",
+            key,
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=3",
+            "-o",
+            "LogLevel=ERROR",
+            &target,
+            "true",
+        ];
+        self.exec("control", &args).status.success()
+    }
+
     /// Adds `n` DHCP targets to the running lab; returns the new hosts.
     pub fn add_targets(&self, n: usize) -> Vec<Host> {
         self.add(&["--targets", &n.to_string()])
