@@ -468,5 +468,6 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
         "{}",
         stderr(&out)
     );
-    assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
+    // A hang guard, not a performance figure: one login is bounded by 5 s.
+    assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
 }
