@@ -17,8 +17,20 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.rccr-tmp.{}", std::process::id()))
 }
 
-/// Atomically replaces `path` with `contents`, created with `mode`.
+/// Atomically replaces `path` with `contents`, created with `mode`, and
+/// makes it durable before returning.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+    replace(path, contents, mode, true)
+}
+
+/// Like [`write_atomic`], without the fsyncs: the rename is still atomic
+/// (readers and a killed process see old or new), but a power cut may
+/// lose the change. For records that are re-derived anyway.
+pub fn write_atomic_lazy(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+    replace(path, contents, mode, false)
+}
+
+fn replace(path: &Path, contents: &[u8], mode: u32, durable: bool) -> Result<(), Error> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -27,9 +39,14 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error
             .mode(mode)
             .open(&tmp)?;
         file.write_all(contents)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        sync_parent(path)
+        if durable {
+            sync_parent(path)?;
+        }
+        Ok(())
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);

@@ -9,8 +9,9 @@
 #                            a revert after SECONDS, install stdin as the file
 #   commit SUM TOKEN         if TOKEN (as read prints it; - for none) is armed and
 #                            the file still has SUM: disarm, install stdin,
-#                            drop the backup
-#   persist                  make the change survive a reboot (lbu on Alpine)
+#                            drop the backup; then persist
+#   persist                  make the change survive a reboot (lbu on Alpine);
+#                            prints lbu, lbu-failed, volatile or disk
 #
 # Exit codes: 0 done, 1 failed (nothing changed), 3 rotation expired (the
 # node reverted by itself), 4 authorized_keys changed under us.
@@ -42,6 +43,19 @@ install_stdin() {
 	fi
 	rm -f "$tmp"
 	return 1
+}
+
+persist() {
+	if command -v lbu >/dev/null 2>&1; then
+		lbu include "$dir" >/dev/null 2>&1
+		if lbu commit >/dev/null 2>&1; then echo lbu; else echo lbu-failed; fi
+	else
+		fs=$(awk '$2 == "/" { t = $3 } END { print t }' /proc/mounts 2>/dev/null)
+		case "$fs" in
+		tmpfs | ramfs | rootfs) echo volatile ;;
+		*) echo disk ;;
+		esac
+	fi
 }
 
 # The armed rotation's ID, or - when none is armed.
@@ -97,18 +111,10 @@ commit)
 	rm -f "$bak"
 	chmod 700 "$dir"
 	echo committed
+	persist
 	;;
 persist)
-	if command -v lbu >/dev/null 2>&1; then
-		lbu include "$dir" >/dev/null 2>&1
-		if lbu commit >/dev/null 2>&1; then echo lbu; else echo lbu-failed; fi
-	else
-		fs=$(awk '$2 == "/" { t = $3 } END { print t }' /proc/mounts 2>/dev/null)
-		case "$fs" in
-		tmpfs | ramfs | rootfs) echo volatile ;;
-		*) echo disk ;;
-		esac
-	fi
+	persist
 	;;
 *)
 	fail 1 "unknown action: $action"

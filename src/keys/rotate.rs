@@ -174,35 +174,28 @@ fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step
         let _ = plan.journal.record(&node.journal_name(), phase);
         progress(node, phase);
     };
+    // A node this rotation has not touched yet most likely takes the old
+    // key; try that first and save a round trip per node.
+    let untouched = plan
+        .journal
+        .phase(&node.journal_name())
+        .map_or(true, |phase| phase == "pending");
     let conn = connect(plan, node)?;
-    let on_new = match conn.authenticate(&plan.user, &plan.new.path) {
-        Ok(()) => conn,
-        Err(SshError::Denied) => {
-            // A failed attempt leaves the session open for the next key.
-            match conn.authenticate(&plan.user, &plan.old.path) {
-                Ok(()) => {}
-                Err(SshError::Denied) => {
-                    return Err(Stop(
-                        Outcome::Refused,
-                        "refuses the old and the new key".into(),
-                    ))
-                }
-                Err(e) => return Err(Stop(Outcome::Unreachable, e.to_string())),
-            }
-            stage(plan, node, &conn)?;
-            drop(conn);
-            record("staged");
-            failpoint::reached("after-stage", &node.to_string());
-            let verified = verify(plan, node)?;
-            record("verified");
-            verified
-        }
-        Err(e) => return Err(Stop(Outcome::Unreachable, e.to_string())),
+    let (on_new, snapshot) = if log_in(plan, &conn, untouched)? {
+        let snapshot = read(&conn)?;
+        (conn, snapshot)
+    } else {
+        stage(plan, node, &conn)?;
+        drop(conn);
+        record("staged");
+        failpoint::reached("after-stage", &node.to_string());
+        let verified = verify(plan, node)?;
+        record("verified");
+        verified
     };
-
-    let snapshot = read(&on_new)?;
+    let mut persisted = None;
     if authorized::contains(&snapshot.content, plan.old.blob()) {
-        commit(plan, &on_new, &snapshot)?;
+        persisted = Some(commit(plan, &on_new, &snapshot)?);
         record("committed");
         failpoint::reached("after-commit", &node.to_string());
     }
@@ -222,15 +215,36 @@ fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step
             ))
         }
     }
-    let persisted = run_remote(&on_new, "persist", &[], b"")
-        .map(|out| out.text())
-        .unwrap_or_else(|e| format!("unknown ({e})"));
+    let persisted = persisted.unwrap_or_else(|| {
+        run_remote(&on_new, "persist", &[], b"")
+            .map(|out| out.text())
+            .unwrap_or_else(|e| format!("unknown ({e})"))
+    });
     Ok(match persisted.as_str() {
         "disk" => "persisted on disk".into(),
         "lbu" => "persisted with lbu commit".into(),
         "volatile" => "NOT persisted: the root filesystem is in RAM and lbu is missing".into(),
         other => format!("persistence failed: {other}"),
     })
+}
+
+/// Authenticates `conn` with the new or the old key, in the order given;
+/// true when the new key was accepted.
+fn log_in(plan: &Plan, conn: &Connection, old_first: bool) -> Step<bool> {
+    let (old, new) = ((&plan.old.path, false), (&plan.new.path, true));
+    let order = if old_first { [old, new] } else { [new, old] };
+    for (key, is_new) in order {
+        // A refused key leaves the session open for the next one.
+        match conn.authenticate(&plan.user, key) {
+            Ok(()) => return Ok(is_new),
+            Err(SshError::Denied) => continue,
+            Err(e) => return Err(Stop(Outcome::Unreachable, e.to_string())),
+        }
+    }
+    Err(Stop(
+        Outcome::Refused,
+        "refuses the old and the new key".into(),
+    ))
 }
 
 /// Connects and checks the host key against the pinned one (pinning it on
@@ -318,7 +332,9 @@ fn stage(plan: &Plan, node: &Node, conn: &Connection) -> Step<()> {
     }
 }
 
-fn verify(plan: &Plan, node: &Node) -> Step<Connection> {
+/// Logs in with the new key on a fresh connection and reads the node's
+/// keys there: that is the command that proves the new key works.
+fn verify(plan: &Plan, node: &Node) -> Step<(Connection, Snapshot)> {
     let reverts = |detail: String| {
         Stop(
             Outcome::Reverted,
@@ -329,21 +345,17 @@ fn verify(plan: &Plan, node: &Node) -> Step<Connection> {
         )
     };
     let conn = login(plan, node, &plan.new.path).map_err(|Stop(_, d)| reverts(d))?;
-    match conn.run("true", b"") {
-        Ok(out) if out.success() => Ok(conn),
-        Ok(out) => Err(reverts(remote_error(&out))),
-        Err(e) => Err(reverts(e.to_string())),
-    }
+    let snapshot = read(&conn).map_err(|Stop(_, d)| reverts(d))?;
+    Ok((conn, snapshot))
 }
 
-fn commit(plan: &Plan, conn: &Connection, snapshot: &Snapshot) -> Step<()> {
+/// Commits and returns what persisting said (see remote.sh).
+fn commit(plan: &Plan, conn: &Connection, snapshot: &Snapshot) -> Step<String> {
     let committed = authorized::without_keys(&snapshot.content, &[plan.old.blob()]);
     if !authorized::contains(&committed, plan.new.blob()) {
-        // Never remove the old key from a file that lacks the new one.
-        return Err(Stop(
-            Outcome::Reverted,
-            "the new key is missing on the node".into(),
-        ));
+        // We logged in with the new key, so the node reverted since: never
+        // remove the old key from a file that lacks the new one.
+        return Err(Stop(Outcome::Reverted, EXPIRED.into()));
     }
     let out = run_remote(
         conn,
@@ -353,7 +365,7 @@ fn commit(plan: &Plan, conn: &Connection, snapshot: &Snapshot) -> Step<()> {
     )
     .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
     match out.status {
-        0 => Ok(()),
+        0 => Ok(out.text().lines().nth(1).unwrap_or("unknown").to_string()),
         REMOTE_EXPIRED => Err(Stop(Outcome::Reverted, EXPIRED.into())),
         _ => Err(Stop(
             Outcome::Incomplete,
