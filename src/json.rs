@@ -1,8 +1,13 @@
-//! Just enough JSON output for `--json`: strings escaped per RFC 8259.
-//! (No serde: it would cost more bytes than the whole of this file.)
+//! Just enough JSON output for `--json` and the config's differential test:
+//! strings escaped per RFC 8259. (No serde: it would cost more bytes than
+//! all of rccr's JSON together.)
 
-/// Appends `s` as a JSON string literal, quotes included.
+/// Appends `s` as a JSON string literal, quotes included. Everything
+/// outside printable ASCII is escaped (`\uXXXX`, UTF-16 units, as Python's
+/// `json.dumps` does), so hostile names can reach neither a terminal nor a
+/// parser raw.
 pub fn push_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     for c in s.chars() {
         match c {
@@ -11,10 +16,18 @@ pub fn push_str(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str("\\u");
+                    for shift in [12, 8, 4, 0] {
+                        out.push(HEX[usize::from((*unit >> shift) & 0xf)] as char);
+                    }
+                }
             }
-            c => out.push(c),
         }
     }
     out.push('"');
@@ -35,7 +48,17 @@ mod tests {
     fn escapes_quotes_controls_and_backslashes() {
         assert_eq!(string("plain"), r#""plain""#);
         assert_eq!(string("a\"b\\c"), r#""a\"b\\c""#);
-        assert_eq!(string("\n\t\u{1}\u{7f}"), r#""\n\t\u0001\u007f""#);
-        assert_eq!(string("ReCyClusteR-ü"), "\"ReCyClusteR-ü\"");
+        assert_eq!(
+            string("\n\t\u{1}\u{7f}\u{8}\u{c}"),
+            r#""\n\t\u0001\u007f\b\f""#
+        );
+    }
+
+    #[test]
+    fn hostile_names_stay_inert() {
+        assert_eq!(
+            string("a\nd\x1b[0m é😀/"),
+            r#""a\nd\u001b[0m \u00e9\ud83d\ude00/""#
+        );
     }
 }

@@ -39,7 +39,7 @@ fn pyyaml(docs: &[String]) -> Option<Vec<String>> {
         if n > 0 {
             input.push(',');
         }
-        yaml::json_string(d, &mut input);
+        rccr::json::push_str(&mut input, d);
     }
     input.push(']');
     let mut child = Command::new(&python)

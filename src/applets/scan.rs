@@ -30,9 +30,13 @@ struct Args {
     #[argh(option, arg_name = "name")]
     iface: Option<String>,
     /// hosts whose hostname contains this, ignoring case, are ours
-    /// (default ReCyClusteR)
-    #[argh(option, arg_name = "str", default = "scan::DEFAULT_FILTER.to_string()")]
-    filter: String,
+    /// (default: discovery.hostname_filter of cluster_config.yml, else ReCyClusteR)
+    #[argh(option, arg_name = "str")]
+    filter: Option<String>,
+    /// cluster_config.yml to take the filter from (default ./cluster_config.yml,
+    /// then /etc/rccr/cluster_config.yml)
+    #[argh(option, arg_name = "path")]
+    config: Option<String>,
     /// list every live host, not only ours and unnamed SSH hosts
     #[argh(switch)]
     all: bool,
@@ -103,7 +107,16 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     if args.key.is_some() && !args.ssh_names {
         return Err(usage(cmd, "--key is for --ssh-names"));
     }
-    let mut opts = Options::new(&args.filter);
+    let filter = match &args.filter {
+        Some(filter) => filter.clone(),
+        None => {
+            crate::config::Config::load(args.config.as_deref().map(Path::new))?
+                .config
+                .discovery
+                .hostname_filter
+        }
+    };
+    let mut opts = Options::new(&filter);
     opts.subnets = args
         .subnet
         .iter()
@@ -182,6 +195,21 @@ mod tests {
         assert_eq!(o.timeout, scan::DEFAULT_TIMEOUT);
         assert_eq!(o.retries, scan::DEFAULT_RETRIES);
         assert!(o.subnets.is_empty() && o.iface.is_none() && o.ssh_key.is_none() && !o.force);
+    }
+
+    #[test]
+    fn the_default_filter_comes_from_the_config() {
+        let path =
+            std::env::temp_dir().join(format!("rccr-scan-config-{}.yml", std::process::id()));
+        std::fs::write(&path, "discovery:\n  hostname_filter: MyLab\n").unwrap();
+        let o = opts(&["--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(o.filter, "MyLab");
+        let o = opts(&["--config", path.to_str().unwrap(), "--filter", "x"]).unwrap();
+        assert_eq!(o.filter, "x");
+        std::fs::write(&path, "discovery: [\n").unwrap();
+        let err = opts(&["--config", path.to_str().unwrap()]).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput, "{err}");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn json_value(v: &Value, out: &mut String) {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(n) => out.push_str(&n.to_string()),
-        Value::Str(s) => json_string(s, out),
+        Value::Str(s) => crate::json::push_str(out, s),
         Value::Seq(items) => {
             out.push('[');
             for (n, item) in items.iter().enumerate() {
@@ -135,45 +135,12 @@ fn json_value(v: &Value, out: &mut String) {
                 if n > 0 {
                     out.push(',');
                 }
-                json_string(&e.key, out);
+                crate::json::push_str(out, &e.key);
                 out.push(':');
                 json_value(&e.value.value, out);
             }
             out.push('}');
         }
-    }
-}
-
-/// A JSON string literal with every character outside printable ASCII
-/// escaped (`ensure_ascii`).
-pub fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    push_hex(out, *u as u32, 4);
-                }
-            }
-        }
-    }
-    out.push('"');
-}
-
-fn push_hex(out: &mut String, v: u32, digits: u32) {
-    out.push_str("\\u");
-    for shift in (0..digits).rev() {
-        let d = (v >> (shift * 4)) & 0xf;
-        out.push(char::from_digit(d, 16).unwrap_or('0'));
     }
 }
 
@@ -1047,7 +1014,7 @@ mod tests {
     #[test]
     fn json_escapes_like_python() {
         let mut out = String::new();
-        json_string("a\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é😀/", &mut out);
+        crate::json::push_str(&mut out, "a\"\\\n\r\t\u{8}\u{c}\u{1}\u{7f}é😀/");
         assert_eq!(out, r#""a\"\\\n\r\t\b\f\u0001\u007f\u00e9\ud83d\ude00/""#);
     }
 }

@@ -8,12 +8,11 @@
 //! hostname: letters, digits, `-`, `_` and dots between labels of 1 to 63
 //! bytes, 253 bytes in all.
 use super::{Host, NameSource};
+use crate::parallel;
 use crate::ssh::{Connection, SshError};
 use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// The longest hostname (RFC 1035: 255 bytes on the wire).
@@ -107,27 +106,12 @@ pub fn read_hostname(ip: Ipv4Addr, key: &Path) -> Result<String, SshError> {
 /// let us in is marked so (`login: Some(false)`) and can no longer match.
 pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
     let todo: Vec<usize> = (0..hosts.len()).filter(|&i| hosts[i].ssh).collect();
-    let results: Vec<Mutex<Option<Result<String, SshError>>>> =
-        todo.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
     let ips: Vec<Ipv4Addr> = todo.iter().map(|&i| hosts[i].ip).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..SSH_PARALLEL.min(todo.len()) {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(ip) = ips.get(k) else { break };
-                let result = read_hostname(*ip, key);
-                if let Ok(mut slot) = results[k].lock() {
-                    *slot = Some(result);
-                }
-            });
-        }
-    });
-    for (k, &i) in todo.iter().enumerate() {
-        let result = results[k].lock().ok().and_then(|mut slot| slot.take());
+    let results = parallel::map(&ips, SSH_PARALLEL, |ip| read_hostname(*ip, key));
+    for (result, &i) in results.into_iter().zip(&todo) {
         let host = &mut hosts[i];
         match result {
-            Some(Ok(name)) => {
+            Ok(name) => {
                 host.login = Some(true);
                 match accept(&name) {
                     Some(name) => {
@@ -140,7 +124,7 @@ pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
                     )),
                 }
             }
-            Some(Err(e)) => {
+            Err(e) => {
                 host.login = Some(false);
                 let name = host.hostname.as_deref().map(display);
                 let named = name
@@ -152,7 +136,6 @@ pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
                     host.ip
                 ));
             }
-            None => host.login = Some(false),
         }
     }
 }

@@ -1,32 +1,11 @@
 //! The table and the JSON document `rccr-scan` prints.
 use super::names::display;
 use super::Host;
-
-/// Appends `s` as a JSON string, quoted and escaped (RFC 8259).
-pub fn json_string(out: &mut String, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 0xf] as char);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
+use crate::json;
 
 fn json_opt(out: &mut String, s: Option<&str>) {
     match s {
-        Some(s) => json_string(out, s),
+        Some(s) => json::push_str(out, s),
         None => out.push_str("null"),
     }
 }
@@ -147,13 +126,6 @@ mod tests {
              \"match\": false}\n]\n"
         );
         assert_eq!(json(&[]), "[]\n");
-    }
-
-    #[test]
-    fn json_escapes_hostile_names() {
-        let mut out = String::new();
-        json_string(&mut out, "a\"b\\c\nd\x01\x1b[0m\x7f é");
-        assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001\\u001b[0m\\u007f é\"");
     }
 
     #[test]

@@ -490,7 +490,7 @@ lab_pids() {
 			"$dir"/router/dnsmasq.pid; do
 			p=$(cat "$f" 2>/dev/null) || continue
 			is_uint "$p" || continue
-			cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+			cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
 			case "$cmd" in *"$dir"* | *"rccr-lab-holder:$id:"*) echo "$p" ;; esac
 		done
 	fi
