@@ -18,6 +18,7 @@ pub mod scan;
 pub mod setup;
 pub mod ssh;
 pub mod state;
+pub mod swarm;
 pub mod sys;
 pub mod version;
 pub mod wire;

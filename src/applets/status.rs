@@ -2,7 +2,11 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
+use crate::state::StatePaths;
+use crate::swarm::status;
 use argh::FromArgs;
+use std::path::PathBuf;
+use std::time::Duration;
 
 pub const APPLET: Applet = Applet {
     command: "status",
@@ -11,12 +15,45 @@ pub const APPLET: Applet = Applet {
     main,
 };
 
-/// Report, for each node of the inventory, whether it is reachable, which
-/// key it accepts, its swarm role and its docker version.
+/// Report, for each node of the inventory (STATE_DIR/nodes, written by rccr
+/// setup), whether it is reachable over SSH, whether it accepts the cluster
+/// key and refuses the temporary key, its swarm role and state, and its
+/// Docker version. All nodes are asked at once. Exit code 0 when every node
+/// is reachable and healthy, 1 otherwise (3: a malformed inventory or
+/// config).
 #[derive(FromArgs)]
-struct Args {}
+struct Args {
+    /// cluster_config.yml to read (ssh user, port and key type; default
+    /// ./cluster_config.yml, then /etc/rccr/cluster_config.yml)
+    #[argh(option)]
+    config: Option<String>,
+    /// state directory with the inventory (default ~/.rccr, or $RCCR_STATE_DIR)
+    #[argh(option)]
+    state_dir: Option<String>,
+    /// seconds to wait for a node to connect and answer (default 5)
+    #[argh(option, default = "5")]
+    timeout: u64,
+    /// nodes asked at once (default 128)
+    #[argh(option, default = "status::DEFAULT_PARALLEL")]
+    parallel: usize,
+    /// print the result as JSON
+    #[argh(switch)]
+    json: bool,
+}
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
-    let Args {} = cli::parse(cmd, args)?;
-    Err(Error::NotImplemented)
+    let args: Args = cli::parse(cmd, args)?;
+    if args.timeout == 0 || args.parallel == 0 {
+        return Err(Error::Usage(format!(
+            "{}: --timeout and --parallel must be at least 1",
+            cmd.join(" ")
+        )));
+    }
+    status::run(status::Options {
+        config: args.config.map(PathBuf::from),
+        paths: StatePaths::resolve(args.state_dir.as_deref(), None),
+        timeout: Duration::from_secs(args.timeout),
+        parallel: args.parallel,
+        json: args.json,
+    })
 }

@@ -1,0 +1,630 @@
+//! `rccr status`: every node of the inventory (`STATE_DIR/nodes`), queried
+//! in parallel. Nothing is written anywhere.
+//!
+//! Per target, over one SSH connection where it can: the host key against
+//! the one setup recorded, the temporary key (must be refused), the cluster
+//! key (must be accepted), then one POSIX sh command that asks the node's
+//! Docker engine for its version and swarm state (and, on a manager,
+//! whether it leads). The control is asked locally.
+//!
+//! A target is healthy when it is reachable, presents the recorded host
+//! key, accepts the cluster key, refuses the temporary key, runs Docker and
+//! is an active swarm member. The control is healthy unless it runs Docker
+//! outside the swarm. Exit code 0 when every node is healthy, 1 otherwise.
+use crate::config::{Config, Role};
+use crate::error::Error;
+use crate::json;
+use crate::parallel;
+use crate::setup::inventory::{self, role_name, NodeRecord};
+use crate::ssh::{Connection, Output, SshError};
+use crate::state::StatePaths;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub struct Options {
+    pub config: Option<PathBuf>,
+    pub paths: StatePaths,
+    pub timeout: Duration,
+    pub parallel: usize,
+    pub json: bool,
+}
+
+/// Nodes queried at once by default: 200 nodes in about two rounds.
+pub const DEFAULT_PARALLEL: usize = 128;
+
+/// What a node's engine answers, in one `docker` call (each process on
+/// the node counts: the control asks hundreds at once); `rccr-...` lines
+/// and any error, parsed by [`parse_probe`]. A client that cannot reach
+/// its engine may print part of the template before failing: the `down`
+/// line wins.
+pub const PROBE: &str = "command -v docker >/dev/null 2>&1 || { echo 'rccr-docker absent'; exit 0; }
+docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{.Swarm.Error}}' 2>&1 || echo 'rccr-docker down'
+";
+
+/// Asked of one manager: every swarm node as the swarm sees it.
+pub const NODE_LIST: &str =
+    "docker node ls --format 'rccr-node|{{.Hostname}}|{{.ManagerStatus}}|{{.Status}}' 2>&1";
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Docker {
+    /// Not asked: the node could not be reached or logged in to.
+    #[default]
+    Unknown,
+    /// No `docker` command.
+    Absent,
+    /// The command is there, the engine does not answer; the last error line.
+    Down(String),
+    Up {
+        version: String,
+        /// `LocalNodeState`: inactive, pending, active, error, locked.
+        swarm_state: String,
+        manager: bool,
+        leader: bool,
+        swarm_error: String,
+    },
+}
+
+/// One node's answers.
+#[derive(Clone, Debug)]
+pub struct NodeStatus {
+    pub node: NodeRecord,
+    /// "local" (the control), "ok", "unreachable", "host-key-mismatch".
+    pub ssh: &'static str,
+    /// "accepted", "refused", "-" (not tried: no key, or not reachable).
+    pub cluster_key: &'static str,
+    /// "refused", "accepted", "-" (no temporary key on the control, or not tried).
+    pub temp_key: &'static str,
+    pub docker: Docker,
+    /// The node's status as a swarm manager sees it (ready, down, ...);
+    /// `None` when no manager answered or it does not know the node.
+    pub swarm_seen: Option<String>,
+    /// What went wrong, worded for the user.
+    pub error: Option<String>,
+}
+
+impl NodeStatus {
+    fn new(node: &NodeRecord) -> NodeStatus {
+        NodeStatus {
+            node: node.clone(),
+            ssh: "-",
+            cluster_key: "-",
+            temp_key: "-",
+            docker: Docker::Unknown,
+            swarm_seen: None,
+            error: None,
+        }
+    }
+
+    pub fn swarm_role(&self) -> &'static str {
+        match &self.docker {
+            Docker::Up { swarm_state, .. } if swarm_state != "active" => "-",
+            Docker::Up { leader: true, .. } => "leader",
+            Docker::Up { manager: true, .. } => "manager",
+            Docker::Up { .. } => "worker",
+            _ => "-",
+        }
+    }
+
+    pub fn swarm_state(&self) -> &str {
+        match &self.docker {
+            Docker::Up { swarm_state, .. } => swarm_state,
+            _ => "-",
+        }
+    }
+
+    /// The first thing wrong with the node, if any.
+    pub fn problem(&self) -> Option<String> {
+        if let Some(e) = &self.error {
+            return Some(e.clone());
+        }
+        let swarm_problem = |state: &str, error: &str| {
+            let mut msg = format!("swarm state {state}");
+            if !error.is_empty() {
+                msg.push_str(&format!(": {error}"));
+            }
+            msg
+        };
+        if self.node.role == Role::Control {
+            return match &self.docker {
+                Docker::Up {
+                    swarm_state,
+                    swarm_error,
+                    ..
+                } if swarm_state != "active" => Some(format!(
+                    "runs Docker outside the swarm ({})",
+                    swarm_problem(swarm_state, swarm_error)
+                )),
+                _ => None,
+            };
+        }
+        if self.cluster_key != "accepted" {
+            return Some("the cluster key is refused".into());
+        }
+        if self.temp_key == "accepted" {
+            return Some("the temporary key is still accepted: run rccr setup".into());
+        }
+        match &self.docker {
+            Docker::Unknown => Some("Docker not asked".into()),
+            Docker::Absent => Some("no docker command".into()),
+            Docker::Down(e) if e.is_empty() => Some("Docker is down".into()),
+            Docker::Down(e) => Some(format!("Docker is down: {e}")),
+            Docker::Up {
+                swarm_state,
+                swarm_error,
+                ..
+            } if swarm_state != "active" => Some(swarm_problem(swarm_state, swarm_error)),
+            Docker::Up { .. } => None,
+        }
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.problem().is_none()
+    }
+}
+
+/// Reads the probe's output.
+pub fn parse_probe(text: &str) -> Docker {
+    let mut docker = Docker::Unknown;
+    let mut last_error = "";
+    for line in text.lines().map(str::trim) {
+        if line == "rccr-docker absent" {
+            return Docker::Absent;
+        } else if line == "rccr-docker down" {
+            return Docker::Down(last_error.to_string());
+        } else if let Some(info) = line.strip_prefix("rccr-docker up|") {
+            let mut f = info.splitn(4, '|');
+            let mut next = || f.next().unwrap_or("").trim().to_string();
+            let (version, swarm_state, control, swarm_error) = (next(), next(), next(), next());
+            docker = Docker::Up {
+                version,
+                swarm_state,
+                manager: control == "true",
+                leader: false,
+                swarm_error,
+            };
+        } else if !line.is_empty() {
+            last_error = line;
+        }
+    }
+    docker
+}
+
+/// Reads [`NODE_LIST`]'s output: hostname -> (manager status, status).
+pub fn parse_node_list(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("rccr-node|"))
+        .map(|l| {
+            let mut f = l.splitn(3, '|');
+            let mut next = || f.next().unwrap_or("").trim().to_string();
+            (next(), next(), next().to_ascii_lowercase())
+        })
+        .collect()
+}
+
+struct Keys {
+    user: String,
+    port: u16,
+    cluster: Option<PathBuf>,
+    temporary: Option<PathBuf>,
+}
+
+pub fn run(opts: Options) -> Result<(), Error> {
+    let loaded = Config::load(opts.config.as_deref())?;
+    for warning in &loaded.warnings {
+        eprintln!("rccr status: warning: {warning}");
+    }
+    let config = loaded.config;
+    let nodes_path = inventory_path(&opts.paths);
+    let nodes = inventory::load(&nodes_path)?;
+    if nodes.is_empty() {
+        return Err(Error::Failed(format!(
+            "no nodes in {}: run rccr setup first",
+            nodes_path.display()
+        )));
+    }
+    let keys = Keys {
+        user: config.ssh.user.clone(),
+        port: config.ssh.port,
+        cluster: super::cluster_key(&opts.paths, config.ssh.key_type, &config.ssh.temp_key)?,
+        temporary: super::temp_key(&opts.paths, &config.ssh.temp_key),
+    };
+    let mut statuses = parallel::map(&nodes, opts.parallel.max(1), |node| {
+        probe(node, &keys, opts.timeout)
+    });
+    swarm_view(&mut statuses, &keys, opts.timeout);
+    let out = if opts.json {
+        render_json(&statuses)
+    } else {
+        render_table(&statuses, keys.temporary.is_some())
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(out.as_bytes())
+        .map_err(|e| Error::io("stdout", e))?;
+    let bad = statuses.iter().filter(|s| !s.healthy()).count();
+    if bad > 0 {
+        return Err(Error::Failed(format!(
+            "{bad} of {} nodes unreachable or unhealthy",
+            statuses.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Where `rccr status` reads the inventory: `STATE_DIR/nodes`.
+pub fn inventory_path(paths: &StatePaths) -> PathBuf {
+    paths.state_dir.join("nodes")
+}
+
+/// Asks the first active manager how the swarm sees every node: which
+/// manager leads, which nodes are down. One more command on one node.
+fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
+    let manager = statuses.iter().find(|s| {
+        matches!(&s.docker, Docker::Up { manager: true, swarm_state, .. } if swarm_state == "active")
+    });
+    let Some(manager) = manager.map(|s| s.node.clone()) else {
+        return;
+    };
+    let text = if manager.role == Role::Control {
+        local(NODE_LIST)
+    } else {
+        remote(&manager, keys, timeout, NODE_LIST)
+    };
+    let view = parse_node_list(&text.unwrap_or_default());
+    for s in statuses.iter_mut() {
+        if let Some((_, manager_status, status)) =
+            view.iter().find(|(host, _, _)| *host == s.node.hostname)
+        {
+            s.swarm_seen = Some(status.clone());
+            if let Docker::Up { leader, .. } = &mut s.docker {
+                *leader = manager_status == "Leader";
+            }
+        }
+    }
+}
+
+/// Runs `command` on a target logged in with the cluster key, after the
+/// host key check; its stdout, or `None`.
+fn remote(node: &NodeRecord, keys: &Keys, timeout: Duration, command: &str) -> Option<String> {
+    let conn = Connection::open(SocketAddr::new(node.ip, keys.port), timeout).ok()?;
+    let presented = conn.host_key()?;
+    if node.host_key != "-" && presented.fingerprint != node.host_key {
+        return None;
+    }
+    conn.authenticate(&keys.user, keys.cluster.as_ref()?).ok()?;
+    let out = conn.run(command, b"").ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `command` with `sh -c` on this machine; its stdout, or `None`.
+fn local(command: &str) -> Option<String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
+    let mut status = NodeStatus::new(node);
+    if node.role == Role::Control {
+        status.ssh = "local";
+        status.docker = local_probe();
+        return status;
+    }
+    let addr = SocketAddr::new(node.ip, keys.port);
+    let conn = match Connection::open(addr, timeout) {
+        Ok(conn) => conn,
+        Err(e) => {
+            status.ssh = "unreachable";
+            status.error = Some(match e {
+                SshError::Unreachable(_) => e.to_string(),
+                e => format!("no SSH conversation: {e}"),
+            });
+            return status;
+        }
+    };
+    if let Some(presented) = conn.host_key() {
+        if node.host_key != "-" && presented.fingerprint != node.host_key {
+            status.ssh = "host-key-mismatch";
+            status.error = Some(format!(
+                "host key {} is not the recorded {}: not logging in",
+                presented.fingerprint, node.host_key
+            ));
+            return status;
+        }
+    }
+    status.ssh = "ok";
+    // The temporary key first: refused, the same connection goes on to the
+    // cluster key; accepted, it takes a second connection.
+    let mut session = None;
+    if let Some(temp) = &keys.temporary {
+        match conn.authenticate(&keys.user, temp) {
+            Ok(()) => status.temp_key = "accepted",
+            Err(SshError::Denied) => {
+                status.temp_key = "refused";
+                session = Some(conn);
+            }
+            Err(e) => {
+                status.error = Some(format!("temporary key: {e}"));
+                return status;
+            }
+        }
+    } else {
+        session = Some(conn);
+    }
+    let Some(cluster) = &keys.cluster else {
+        status.error = Some("no cluster key on this machine: run rccr setup".into());
+        return status;
+    };
+    let session = match session {
+        Some(conn) => Ok(conn),
+        None => Connection::open(addr, timeout),
+    };
+    let conn = match session.and_then(|c| c.authenticate(&keys.user, cluster).map(|()| c)) {
+        Ok(conn) => {
+            status.cluster_key = "accepted";
+            conn
+        }
+        Err(SshError::Denied) => {
+            status.cluster_key = "refused";
+            return status;
+        }
+        Err(e) => {
+            status.error = Some(format!("cluster key: {e}"));
+            return status;
+        }
+    };
+    match conn.run(PROBE, b"") {
+        Ok(out) => status.docker = docker_from(&out),
+        Err(e) => status.error = Some(format!("could not ask Docker: {e}")),
+    }
+    status
+}
+
+fn docker_from(out: &Output) -> Docker {
+    let docker = parse_probe(&String::from_utf8_lossy(&out.stdout));
+    if docker == Docker::Unknown {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Docker::Down(format!(
+            "no answer from the probe (exit {}): {}",
+            out.status,
+            err.trim()
+        ));
+    }
+    docker
+}
+
+fn local_probe() -> Docker {
+    match local(PROBE) {
+        Some(text) => parse_probe(&text),
+        None => Docker::Down("cannot run sh".into()),
+    }
+}
+
+fn docker_column(d: &Docker) -> String {
+    match d {
+        Docker::Unknown => "-".into(),
+        Docker::Absent => "none".into(),
+        Docker::Down(_) => "down".into(),
+        Docker::Up { version, .. } => version.clone(),
+    }
+}
+
+pub fn render_table(statuses: &[NodeStatus], temp_key_checked: bool) -> String {
+    let mut out = format!(
+        "{:<30} {:<16} {:<8} {:<18} {:<12} {:<9} {:<8} {:<9} {:<16} HEALTH\n",
+        "NODE", "IP", "ROLE", "SSH", "CLUSTER-KEY", "TEMP-KEY", "SWARM", "STATE", "DOCKER"
+    );
+    for s in statuses {
+        out.push_str(&format!(
+            "{:<30} {:<16} {:<8} {:<18} {:<12} {:<9} {:<8} {:<9} {:<16} {}\n",
+            s.node.hostname,
+            s.node.ip.to_string(),
+            role_name(s.node.role),
+            s.ssh,
+            s.cluster_key,
+            s.temp_key,
+            s.swarm_role(),
+            s.swarm_state(),
+            docker_column(&s.docker),
+            if s.healthy() { "ok" } else { "FAIL" }
+        ));
+    }
+    for s in statuses {
+        if let Some(problem) = s.problem() {
+            out.push_str(&format!(
+                "  {} ({}): {problem}\n",
+                s.node.hostname, s.node.ip
+            ));
+        }
+    }
+    let healthy = statuses.iter().filter(|s| s.healthy()).count();
+    let count = |role: &str| statuses.iter().filter(|s| s.swarm_role() == role).count();
+    out.push_str(&format!(
+        "{healthy} of {} nodes healthy; swarm: {} manager(s) ({} leading), {} worker(s)\n",
+        statuses.len(),
+        count("manager") + count("leader"),
+        count("leader"),
+        count("worker")
+    ));
+    if !temp_key_checked {
+        out.push_str("temporary key: not on this machine, so not checked\n");
+    }
+    out
+}
+
+fn opt_string(s: &str) -> String {
+    if s == "-" {
+        "null".into()
+    } else {
+        json::string(s)
+    }
+}
+
+pub fn render_json(statuses: &[NodeStatus]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in statuses.iter().enumerate() {
+        out.push_str(if i == 0 { "\n  " } else { ",\n  " });
+        let (docker, version, swarm_error) = match &s.docker {
+            Docker::Unknown => ("unknown", None, None),
+            Docker::Absent => ("absent", None, None),
+            Docker::Down(_) => ("down", None, None),
+            Docker::Up {
+                version,
+                swarm_error,
+                ..
+            } => (
+                "running",
+                Some(version.as_str()),
+                Some(swarm_error.as_str()).filter(|e| !e.is_empty()),
+            ),
+        };
+        out.push_str(&format!(
+            "{{\"node\": {}, \"ip\": {}, \"role\": {}, \"arch\": {}, \"reachable\": {}, \"ssh\": {}, \
+             \"cluster_key\": {}, \"temp_key\": {}, \"docker\": {}, \"docker_version\": {}, \
+             \"swarm_role\": {}, \"swarm_state\": {}, \"swarm_error\": {}, \"swarm_seen\": {}, \"healthy\": {}, \"problem\": {}}}",
+            json::string(&s.node.hostname),
+            json::string(&s.node.ip.to_string()),
+            json::string(role_name(s.node.role)),
+            json::string(&s.node.arch),
+            matches!(s.ssh, "ok" | "local"),
+            json::string(s.ssh),
+            opt_string(s.cluster_key),
+            opt_string(s.temp_key),
+            json::string(docker),
+            version.map_or("null".into(), json::string),
+            opt_string(s.swarm_role()),
+            opt_string(s.swarm_state()),
+            swarm_error.map_or("null".into(), json::string),
+            s.swarm_seen.as_deref().map_or("null".into(), json::string),
+            s.healthy(),
+            s.problem().as_deref().map_or("null".into(), json::string),
+        ));
+    }
+    out.push_str(if statuses.is_empty() { "]\n" } else { "\n]\n" });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(role: Role) -> NodeRecord {
+        NodeRecord {
+            ip: "10.0.0.2".parse().unwrap(),
+            mac: "-".into(),
+            hostname: "t1".into(),
+            role,
+            arch: "x86_64".into(),
+            host_key: "-".into(),
+        }
+    }
+
+    fn up(state: &str, manager: bool) -> Docker {
+        Docker::Up {
+            version: "20.10.24".into(),
+            swarm_state: state.into(),
+            manager,
+            leader: false,
+            swarm_error: String::new(),
+        }
+    }
+
+    #[test]
+    fn probe_output_parses() {
+        assert_eq!(parse_probe("rccr-docker absent\n"), Docker::Absent);
+        assert_eq!(
+            parse_probe(
+                "rccr-docker up||\nCannot connect to the Docker daemon\nrccr-docker down\n"
+            ),
+            Docker::Down("Cannot connect to the Docker daemon".into())
+        );
+        assert_eq!(
+            parse_probe("rccr-docker up|20.10.24|active|true|\n"),
+            Docker::Up {
+                version: "20.10.24".into(),
+                swarm_state: "active".into(),
+                manager: true,
+                leader: false,
+                swarm_error: String::new(),
+            }
+        );
+        assert_eq!(
+            parse_probe("WARNING: x\nrccr-docker up|24.0|error|false|rpc error: a|b\n"),
+            Docker::Up {
+                version: "24.0".into(),
+                swarm_state: "error".into(),
+                manager: false,
+                leader: false,
+                swarm_error: "rpc error: a|b".into(),
+            }
+        );
+        assert_eq!(parse_probe("garbage"), Docker::Unknown);
+        assert_eq!(
+            parse_node_list("rccr-node|a|Leader|Ready\nrccr-node|b||Down\nnoise\n"),
+            [
+                ("a".to_string(), "Leader".to_string(), "ready".to_string()),
+                ("b".to_string(), String::new(), "down".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn health_of_a_target() {
+        let mut s = NodeStatus::new(&node(Role::Target));
+        s.ssh = "ok";
+        s.cluster_key = "accepted";
+        s.temp_key = "refused";
+        s.docker = up("active", false);
+        assert!(s.healthy(), "{:?}", s.problem());
+        assert_eq!(s.swarm_role(), "worker");
+        s.docker = up("inactive", false);
+        assert_eq!(s.problem().unwrap(), "swarm state inactive");
+        assert_eq!(s.swarm_role(), "-");
+        s.docker = Docker::Down("Cannot connect".into());
+        assert_eq!(s.problem().unwrap(), "Docker is down: Cannot connect");
+        s.docker = up("active", true);
+        s.temp_key = "accepted";
+        assert!(s.problem().unwrap().contains("temporary key"));
+        s.temp_key = "-";
+        assert!(s.healthy());
+        assert_eq!(s.swarm_role(), "manager");
+        s.cluster_key = "refused";
+        assert!(!s.healthy());
+    }
+
+    #[test]
+    fn the_control_needs_no_docker() {
+        let mut s = NodeStatus::new(&node(Role::Control));
+        s.ssh = "local";
+        s.docker = Docker::Absent;
+        assert!(s.healthy());
+        s.docker = Docker::Down("x".into());
+        assert!(s.healthy());
+        s.docker = up("inactive", false);
+        assert!(!s.healthy());
+        s.docker = up("active", true);
+        assert!(s.healthy());
+    }
+
+    #[test]
+    fn json_has_one_object_per_node() {
+        let mut s = NodeStatus::new(&node(Role::Target));
+        s.ssh = "unreachable";
+        s.error = Some("unreachable: timed out".into());
+        let text = render_json(&[s]);
+        assert_eq!(
+            text,
+            "[\n  {\"node\": \"t1\", \"ip\": \"10.0.0.2\", \"role\": \"target\", \"arch\": \"x86_64\", \
+             \"reachable\": false, \"ssh\": \"unreachable\", \"cluster_key\": null, \"temp_key\": null, \
+             \"docker\": \"unknown\", \"docker_version\": null, \"swarm_role\": null, \"swarm_state\": null, \
+             \"swarm_error\": null, \"swarm_seen\": null, \"healthy\": false, \"problem\": \"unreachable: timed out\"}\n]\n"
+        );
+        assert_eq!(render_json(&[]), "[]\n");
+    }
+}

@@ -1,0 +1,249 @@
+//! `rccr status` on the virtual LAN with a real Docker engine, and its
+//! exit codes without one.
+mod common;
+#[path = "swarm/dockerlab.rs"]
+mod dockerlab;
+
+use common::lab::{rccr_bin, stderr, stdout, Lab};
+use dockerlab::{require_engine, Cluster};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn status(lab: &Lab, args: &[&str]) -> Output {
+    let mut argv = vec!["rccr", "status"];
+    argv.extend_from_slice(args);
+    lab.exec("control", &argv)
+}
+
+/// The JSON object of `node` in `rccr status --json` output.
+fn node_json<'a>(json: &'a str, node: &str) -> &'a str {
+    json.lines()
+        .find(|l| l.contains(&format!("\"node\": \"{node}\"")))
+        .unwrap_or_else(|| panic!("no {node} in {json}"))
+}
+
+fn has(object: &str, fields: &[&str]) {
+    for f in fields {
+        assert!(object.contains(f), "{f} missing in {object}");
+    }
+}
+
+#[test]
+fn status_reports_reachability_keys_swarm_and_docker_of_every_node() {
+    if !require_engine() {
+        return;
+    }
+    let cluster = Cluster::up(Lab::builder().targets(3), &["target-1"]);
+    // target-2 has the docker command but no engine; a private /run keeps
+    // its CLI off any engine of the machine itself.
+    cluster.private_run(&["target-2", "target-3"]);
+    let lab = &cluster.lab;
+    let out = lab.exec("control", &["rccr", "setup", "--yes", "--no-playbooks"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let ip1 = lab.ip("target-1");
+    cluster.docker_ok("target-1", &["swarm", "init", "--advertise-addr", &ip1]);
+    // target-3 goes off the network (its sshd stops).
+    let h3 = lab.dir().join("hosts/target-3");
+    let out = lab.sh(
+        "target-3",
+        &format!("kill $(cat {}/sshd.pid)", h3.display()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = status(lab, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json = stdout(&out);
+    assert_eq!(json.matches("\"node\": ").count(), 4, "{json}");
+    has(
+        node_json(&json, "rccr-control"),
+        &[
+            "\"role\": \"control\"",
+            "\"ssh\": \"local\"",
+            "\"reachable\": true",
+            "\"docker\": \"down\"",
+            "\"healthy\": true",
+        ],
+    );
+    has(
+        node_json(&json, "ReCyClusteR-Target-01"),
+        &[
+            "\"ssh\": \"ok\"",
+            "\"cluster_key\": \"accepted\"",
+            "\"temp_key\": \"refused\"",
+            "\"docker\": \"running\"",
+            "\"swarm_role\": \"leader\"",
+            "\"swarm_state\": \"active\"",
+            "\"healthy\": true",
+            "\"problem\": null",
+        ],
+    );
+    has(
+        node_json(&json, "ReCyClusteR-Target-02"),
+        &[
+            "\"reachable\": true",
+            "\"cluster_key\": \"accepted\"",
+            "\"docker\": \"down\"",
+            "\"swarm_role\": null",
+            "\"healthy\": false",
+            "\"problem\": \"Docker is down: ",
+        ],
+    );
+    has(
+        node_json(&json, "ReCyClusteR-Target-03"),
+        &[
+            "\"reachable\": false",
+            "\"ssh\": \"unreachable\"",
+            "\"docker\": \"unknown\"",
+            "\"healthy\": false",
+            "\"problem\": \"unreachable: ",
+        ],
+    );
+    assert_eq!(
+        stderr(&out).trim(),
+        "rccr status: 2 of 4 nodes unreachable or unhealthy"
+    );
+
+    // The table: a row per node, the problems under it, a summary.
+    let out = status(lab, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let table = stdout(&out);
+    assert!(table.starts_with("NODE "), "{table}");
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row in {table}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    let target1 = row("ReCyClusteR-Target-01");
+    assert_eq!(
+        target1[2..8],
+        ["target", "ok", "accepted", "refused", "leader", "active"]
+    );
+    assert!(target1[8].starts_with(char::is_numeric), "{target1:?}");
+    assert_eq!(target1[9], "ok");
+    assert_eq!(row("ReCyClusteR-Target-03")[3], "unreachable");
+    assert_eq!(row("ReCyClusteR-Target-02").last(), Some(&"FAIL"));
+    assert!(
+        table.contains("2 of 4 nodes healthy; swarm: 1 manager(s) (1 leading), 0 worker(s)"),
+        "{table}"
+    );
+
+    // A node that accepts the temporary key again is not healthy.
+    let out = lab.sh(
+        "control",
+        &format!(
+            "ssh -i /root/.ssh/id_ed25519 -o BatchMode=yes root@{ip1} 'cp .ssh/authorized_keys .ssh/ak.bak && cat >> .ssh/authorized_keys' < /root/.rccr/temp_key.pub"
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = stdout(&status(lab, &["--json"]));
+    has(
+        node_json(&json, "ReCyClusteR-Target-01"),
+        &[
+            "\"temp_key\": \"accepted\"",
+            "\"cluster_key\": \"accepted\"",
+            "\"healthy\": false",
+            "\"problem\": \"the temporary key is still accepted",
+        ],
+    );
+    let out = lab.ssh("control", "target-1", "mv .ssh/ak.bak .ssh/authorized_keys");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Only the control and target-1: every node healthy, exit 0.
+    let out = lab.sh(
+        "control",
+        "cp -a /root/.rccr /root/two && awk '/^#/ || /rccr-control/ || /Target-01/' /root/.rccr/nodes > /root/two/nodes",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = status(lab, &["--state-dir", "/root/two"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("2 of 2 nodes healthy"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A host key other than the recorded one: no login at all.
+    let out = lab.sh(
+        "control",
+        "sed -i '/Target-01/s/SHA256:.*$/SHA256:AAAAnotTheRecordedKeyAAAAAAAAAAAAAAAAAAAAAAA/' /root/two/nodes",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = status(lab, &["--state-dir", "/root/two", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    has(
+        node_json(&stdout(&out), "ReCyClusteR-Target-01"),
+        &[
+            "\"ssh\": \"host-key-mismatch\"",
+            "\"cluster_key\": null",
+            "\"healthy\": false",
+        ],
+    );
+}
+
+/// An empty working directory and state directory, outside any lab.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rccr-status-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    dir
+}
+
+fn rccr_status(dir: &Path, args: &[&str]) -> Output {
+    Command::new(rccr_bin())
+        .arg("status")
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("RCCR_STATE_DIR", dir.join("state"))
+        .output()
+        .expect("run rccr")
+}
+
+#[test]
+fn exit_codes_without_a_lab() {
+    let dir = scratch("codes");
+    let out = rccr_status(&dir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/state/nodes: run rccr setup first"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::write(dir.join("state/nodes"), "# x\nnot an inventory line\n").unwrap();
+    let out = rccr_status(&dir, &["--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/state/nodes:2: "),
+        "{}",
+        stderr(&out)
+    );
+
+    // A target where nothing answers (127.0.0.2 has no sshd, or not ours).
+    std::fs::write(
+        dir.join("state/nodes"),
+        "127.0.0.2\t-\tnowhere\ttarget\tx86_64\tSHA256:none\n",
+    )
+    .unwrap();
+    let out = rccr_status(&dir, &["--json", "--timeout", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json = stdout(&out);
+    assert!(json.starts_with("[\n  {\"node\": \"nowhere\""), "{json}");
+    assert!(json.contains("\"healthy\": false"), "{json}");
+
+    let out = rccr_status(&dir, &["--parallel", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = rccr_status(&dir, &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("--json"), "{}", stdout(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,195 @@
+//! Real Docker engines on the virtual LAN, for the swarm and status tests:
+//! a [`Cluster`] is a [`Lab`] whose chosen hosts run their own dockerd
+//! (`tests/swarm/lab-docker.sh`), and whose control can run Ansible from
+//! the venv of `tests/swarm/ansible-venv.sh`.
+//!
+//! ```ignore
+//! mod common;
+//! #[path = "swarm/dockerlab.rs"]
+//! mod dockerlab;
+//! let cluster = dockerlab::Cluster::up(Lab::builder().targets(2), &["target-1", "target-2"]);
+//! ```
+#![allow(dead_code)]
+
+use crate::common::lab::{is_root, stderr, stdout, Lab, LabBuilder};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// Where the swarm tests keep Ansible (outside /root: lab hosts cannot see it).
+pub const ANSIBLE_VENV: &str = "/opt/rccr-ansible";
+
+pub fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/swarm")
+        .join(name)
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Skips (prints why, returns false) or, with CI set, fails.
+pub fn skip(why: &str) -> bool {
+    if ci() {
+        panic!("{why}, and CI is set: failing instead of skipping");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+fn found(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        || Path::new("/usr/sbin").join(program).is_file()
+}
+
+/// The rule for these tests: root, dockerd (Debian's docker.io) and
+/// iptables, else skip (fail in CI).
+pub fn require_engine() -> bool {
+    if !is_root() {
+        return skip("swarm lab test needs root (network namespaces, mounts)");
+    }
+    for (program, package) in [("dockerd", "docker.io"), ("iptables", "iptables")] {
+        if !found(program) {
+            return skip(&format!("no {program}: apt-get install {package}"));
+        }
+    }
+    true
+}
+
+/// Makes sure the Ansible venv exists (once per test process) and returns
+/// a wrapper script named `ansible-playbook` for [`LabBuilder::bin`];
+/// `None` (after saying why) when it cannot be made.
+pub fn ansible_playbook_wrapper() -> Option<PathBuf> {
+    static WRAPPER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let made = WRAPPER.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(script("ansible-venv.sh"))
+            .arg(ANSIBLE_VENV)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("ansible-venv.sh failed: {}", stderr(&out)));
+        }
+        let dir = std::env::temp_dir().join(format!("rccr-ansible-bin.{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let wrapper = dir.join("ansible-playbook");
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec {ANSIBLE_VENV}/bin/ansible-playbook \"$@\"\n"),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(wrapper)
+    });
+    match made {
+        Ok(path) => Some(path.clone()),
+        Err(e) => {
+            skip(&format!("no Ansible for the lab ({e})"));
+            None
+        }
+    }
+}
+
+fn lab_docker(args: &[&str]) -> Output {
+    Command::new("bash")
+        .arg(script("lab-docker.sh"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lab-docker.sh")
+}
+
+fn check(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// A lab whose chosen hosts run dockerd. Dropping it kills every engine
+/// and container first (they live in namespaces of their own, which
+/// `lab.sh down` does not know), then the lab goes down.
+pub struct Cluster {
+    pub lab: Lab,
+}
+
+impl Cluster {
+    /// Starts the lab, gives the control a private /run (so no tool inside
+    /// it talks to the machine's own docker or systemd) and starts an
+    /// engine on each of `engines`.
+    pub fn up(builder: LabBuilder, engines: &[&str]) -> Cluster {
+        lab_docker(&["gc"]);
+        let cluster = Cluster { lab: builder.up() };
+        cluster.private_run(&["control"]);
+        cluster.start(engines);
+        cluster
+    }
+
+    fn dir(&self) -> String {
+        self.lab.dir().display().to_string()
+    }
+
+    pub fn private_run(&self, hosts: &[&str]) {
+        let dir = self.dir();
+        let mut args = vec!["private-run", dir.as_str()];
+        args.extend_from_slice(hosts);
+        check(lab_docker(&args), "lab-docker.sh private-run");
+    }
+
+    pub fn start(&self, hosts: &[&str]) {
+        if hosts.is_empty() {
+            return;
+        }
+        let dir = self.dir();
+        let mut args = vec!["start", dir.as_str()];
+        args.extend_from_slice(hosts);
+        check(lab_docker(&args), "lab-docker.sh start");
+    }
+
+    pub fn stop(&self, hosts: &[&str]) {
+        let dir = self.dir();
+        let mut args = vec!["stop", dir.as_str()];
+        args.extend_from_slice(hosts);
+        check(lab_docker(&args), "lab-docker.sh stop");
+    }
+
+    /// Imports the busybox image `name` on `hosts`.
+    pub fn image(&self, name: &str, hosts: &[&str]) {
+        let dir = self.dir();
+        let mut args = vec!["image", dir.as_str(), name];
+        args.extend_from_slice(hosts);
+        check(lab_docker(&args), "lab-docker.sh image");
+    }
+
+    /// `docker ARGS` inside `host`.
+    pub fn docker(&self, host: &str, args: &[&str]) -> Output {
+        let mut argv = vec!["docker"];
+        argv.extend_from_slice(args);
+        self.lab.exec(host, &argv)
+    }
+
+    /// `docker ARGS` inside `host`, which must succeed; its stdout.
+    pub fn docker_ok(&self, host: &str, args: &[&str]) -> String {
+        stdout(&check(
+            self.docker(host, args),
+            &format!("{host}: docker {args:?}"),
+        ))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() && std::env::var_os("RCCR_LAB_KEEP").is_some() {
+            return;
+        }
+        let out = lab_docker(&["clean", &self.dir()]);
+        if !out.status.success() {
+            eprintln!("lab-docker.sh clean failed: {}", stderr(&out));
+        }
+    }
+}
