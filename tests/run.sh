@@ -41,11 +41,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="sudo -E"
 fi
 
-# Tools the tests run: lab (iproute2, nftables, dnsmasq, sshd, udhcpc from
-# busybox), checks (file, qemu-user-static, shellcheck).
+# Tools the tests run: the lab (iproute2, nftables, dnsmasq, sshd, udhcpc
+# from busybox), the remote scripts' shells (dash, busybox), image building
+# (xorriso, isolinux, mtools, dosfstools, fdisk, fakeroot, xz), the swarm
+# lab (docker.io, iptables, python3-venv for Ansible), and
+# checks (file, qemu-user-static, shellcheck).
 APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
 iputils-ping bind9-dnsutils procps psmisc util-linux file qemu-user-static shellcheck
-python3-yaml time"
+python3-yaml python3-venv time xorriso isolinux mtools dosfstools fdisk fakeroot xz-utils
+docker.io iptables"
 PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"
 
 install_apt() {
