@@ -60,7 +60,18 @@ install_apt() {
 	[ ${#missing[@]} -eq 0 ] && return 0
 	einfo "apt-get install ${missing[*]}"
 	$SUDO apt-get update -qq
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# The packages must not start their services (dockerd, sshd) on this
+	# machine: the tests start their own, inside the virtual LAN.
+	local policy=/usr/sbin/policy-rc.d own_policy=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+		$SUDO chmod 755 "$policy"
+		own_policy=1
+	fi
+	local rc=0
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+	[ "$own_policy" = 0 ] || $SUDO rm -f "$policy"
+	return "$rc"
 }
 
 install_pip() {
