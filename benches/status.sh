@@ -72,20 +72,18 @@ ssh-keygen -q -t ed25519 -N '' -C rccr-cluster-key -f "$TMP/id_ed25519"
 
 mkdir -p "$TMP/stub"
 cat >"$TMP/stub/docker" <<'EOF'
-#!/bin/bash
+#!/bin/sh
 # benches/status.sh: the docker CLI of an active swarm worker, without an
-# engine: renders the `docker info --format` fields rccr asks for
-if [ "$1" = info ] && [ "$2" = --format ]; then
-	f=$3
-	f=${f//'{{.ServerVersion}}'/24.0.7}
-	f=${f//'{{.Swarm.LocalNodeState}}'/active}
-	f=${f//'{{.Swarm.ControlAvailable}}'/false}
-	f=${f//'{{.Swarm.Error}}'/}
-	printf '%s\n' "$f"
-	exit 0
-fi
-echo "docker stub: $*: not supported" >&2
-exit 1
+# engine: answers the `docker info --format` template of rccr status
+case "$1 $2 $3" in
+"info --format rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{.Swarm.Error}}")
+	echo 'rccr-docker up|24.0.7|active|false|'
+	;;
+*)
+	echo "docker stub: $*: not supported" >&2
+	exit 1
+	;;
+esac
 EOF
 chmod 755 "$TMP/stub/docker"
 
