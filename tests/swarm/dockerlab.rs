@@ -58,6 +58,23 @@ pub fn require_engine() -> bool {
     true
 }
 
+const WRAPPER_PREFIX: &str = "rccr-ansible-bin.";
+
+/// Removes the wrapper directories of test processes that are gone.
+fn remove_stale_wrappers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(WRAPPER_PREFIX) {
+            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
 /// Makes sure the Ansible venv exists (once per test process) and returns
 /// a wrapper script named `ansible-playbook` for [`LabBuilder::bin`];
 /// `None` (after saying why) when it cannot be made.
@@ -73,7 +90,8 @@ pub fn ansible_playbook_wrapper() -> Option<PathBuf> {
         if !out.status.success() {
             return Err(format!("ansible-venv.sh failed: {}", stderr(&out)));
         }
-        let dir = std::env::temp_dir().join(format!("rccr-ansible-bin.{}", std::process::id()));
+        remove_stale_wrappers();
+        let dir = std::env::temp_dir().join(format!("{WRAPPER_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let wrapper = dir.join("ansible-playbook");
         std::fs::write(
