@@ -45,9 +45,13 @@ struct Args {
     /// print the result as JSON
     #[argh(switch)]
     json: bool,
-    /// do not run the configured playbooks
+    /// do not run the playbooks (rccr's built-in ones and the configured ones)
     #[argh(switch)]
     no_playbooks: bool,
+    /// remove swarm nodes that left the inventory and services that left
+    /// cluster_config.yml (they are kept otherwise)
+    #[argh(switch)]
+    remove_missing: bool,
     /// seconds after which a node whose rotation was not committed restores
     /// its keys (default 120)
     #[argh(option, default = "120")]
@@ -79,5 +83,6 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         json: args.json,
         revert_after: Duration::from_secs(args.revert_after),
         playbooks: !args.no_playbooks,
+        remove_missing: args.remove_missing,
     })
 }

@@ -30,9 +30,9 @@ use crate::ssh::{Connection, SshError};
 use crate::state::StatePaths;
 use crate::wire::ipv4::Cidr;
 use inventory::NodeRecord;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const RENAME_SCRIPT: &str = include_str!("rename.sh");
@@ -53,6 +53,9 @@ pub struct Options {
     pub json: bool,
     pub revert_after: Duration,
     pub playbooks: bool,
+    /// Remove swarm nodes that left the inventory and services that left
+    /// the config (kept otherwise).
+    pub remove_missing: bool,
 }
 
 /// How discovery sorted a live host.
@@ -162,7 +165,13 @@ pub fn run(opts: Options) -> Result<(), Error> {
         return Ok(());
     }
     if !new.is_empty() && !opts.yes {
-        confirm(new.len())?;
+        crate::cli::confirm(
+            "rccr setup",
+            &format!(
+                "Adopt {} new node(s) and replace their temporary key? (--dry-run only looks)",
+                new.len()
+            ),
+        )?;
     }
     paths.create_state_dir()?;
 
@@ -264,8 +273,10 @@ pub fn run(opts: Options) -> Result<(), Error> {
         eprintln!("rccr setup: {problem}");
     }
 
-    // 7. Hand over to Ansible.
-    let playbooks_failed = opts.playbooks && run_playbooks(&config.playbooks, &ansible_path)?;
+    // 7. Hand over to Ansible: rccr's built-in playbooks (machine, swarm and
+    // container layers), then the configured ones.
+    let playbooks_failed = opts.playbooks
+        && crate::swarm::playbooks::run(&config, paths, &ansible_path, opts.remove_missing)?;
 
     // 8. Report.
     print_final(&candidates, &records, &missing, opts.json)?;
@@ -527,63 +538,6 @@ fn control_record(scan_opts: &scan::Options) -> Result<NodeRecord, Error> {
         arch,
         host_key: "-".into(),
     })
-}
-
-/// Runs each playbook with the inventory; true when one failed.
-fn run_playbooks(playbooks: &[PathBuf], inventory: &Path) -> Result<bool, Error> {
-    if playbooks.is_empty() {
-        return Ok(false);
-    }
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("ansible-playbook").is_file()))
-        .unwrap_or(false);
-    if !found {
-        for playbook in playbooks {
-            eprintln!(
-                "rccr setup: next: ansible-playbook -i {} {}",
-                inventory.display(),
-                playbook.display()
-            );
-        }
-        return Ok(false);
-    }
-    for playbook in playbooks {
-        eprintln!(
-            "rccr setup: running ansible-playbook {}",
-            playbook.display()
-        );
-        let status = std::process::Command::new("ansible-playbook")
-            .arg("-i")
-            .arg(inventory)
-            .arg(playbook)
-            .status()
-            .map_err(|e| Error::io("cannot run ansible-playbook", e))?;
-        if !status.success() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-fn confirm(count: usize) -> Result<(), Error> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Error::Usage(
-            "rccr setup: no terminal to confirm on: pass --yes (or --dry-run to only look)".into(),
-        ));
-    }
-    eprint!("Adopt {count} new node(s) and replace their temporary key? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::io("stdin", e))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        Err(Error::Failed("cancelled; nothing was changed".into()))
-    }
 }
 
 /// The role column: only nodes of the cluster have one.
