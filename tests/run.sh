@@ -92,6 +92,8 @@ if [ "${RCCR_SKIP_INSTALL:-0}" != 1 ]; then
 	install_pip
 	install_rust
 	tests/tools.sh install
+	# Ansible for the swarm tests: a venv outside /root, which lab hosts cannot see.
+	$SUDO tests/swarm/ansible-venv.sh
 fi
 [ "$INSTALL_ONLY" = 0 ] || exit 0
 
