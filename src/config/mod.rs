@@ -85,11 +85,7 @@ pub struct Ssh {
     pub key_type: KeyType,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyType {
-    Ed25519,
-    Rsa,
-}
+pub use crate::keys::KeyType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

@@ -30,6 +30,16 @@ pub enum KeyType {
     Rsa,
 }
 
+impl KeyType {
+    /// The private key file OpenSSH's client offers by default for the type.
+    pub fn default_file_name(self) -> &'static str {
+        match self {
+            KeyType::Ed25519 => "id_ed25519",
+            KeyType::Rsa => "id_rsa",
+        }
+    }
+}
+
 impl std::str::FromStr for KeyType {
     type Err = String;
 

@@ -251,10 +251,7 @@ fn new_key(
     if let Some(record) = unfinished.filter(|r| r.new_key.exists()) {
         return load_key(&record.new_key);
     }
-    let default = paths.ssh_dir.join(match kind {
-        KeyType::Ed25519 => "id_ed25519",
-        KeyType::Rsa => "id_rsa",
-    });
+    let default = paths.ssh_dir.join(kind.default_file_name());
     if default.exists() && default != old.path {
         let key = load_key(&default)?;
         if key.line.split_whitespace().nth(1) != old.line.split_whitespace().nth(1) {
@@ -338,4 +335,27 @@ fn print_reports(reports: &[Report], as_json: bool) -> Result<(), Error> {
         .lock()
         .write_all(out.as_bytes())
         .map_err(|e| Error::io("stdout", e))
+}
+
+/// The cluster key, once one exists: the last (or unfinished) rotation's new
+/// key, else the key at OpenSSH's default path for `key_type` (unless that
+/// is the temporary key).
+pub fn cluster_key(
+    paths: &StatePaths,
+    key_type: KeyType,
+    temp_key_path: &Path,
+) -> Result<Option<PathBuf>, Error> {
+    for record in [
+        journal::load(&paths.journal())?,
+        journal::load(&paths.last_rotation())?,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if record.new_key.is_file() {
+            return Ok(Some(record.new_key));
+        }
+    }
+    let default = paths.ssh_dir.join(key_type.default_file_name());
+    Ok(Some(default).filter(|p| p.is_file() && p != temp_key_path))
 }

@@ -20,10 +20,8 @@ use crate::config::{Config, Role};
 use crate::error::Error;
 use crate::fsutil;
 use crate::json;
-use crate::keys::journal;
 use crate::keys::rotate::{Node, Outcome};
 use crate::keys::rotation;
-use crate::keys::KeyType;
 use crate::parallel;
 use crate::scan;
 use crate::ssh::{Connection, SshError};
@@ -110,7 +108,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let nodes_path = paths.state_dir.join("nodes");
     let mut known = inventory::load(&nodes_path)?;
     let temp_key = temp_key(&opts, &config, paths);
-    let cluster_key = cluster_key(&config, paths)?;
+    let cluster_key = rotation::cluster_key(paths, config.ssh.key_type, &config.ssh.temp_key)?;
     if temp_key.is_none() && cluster_key.is_none() {
         return Err(Error::bad_input(
             config.ssh.temp_key.display().to_string(),
@@ -213,7 +211,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
                     })
                     .collect(),
                 from_key: temp_key.clone(),
-                key_type: key_type(&config),
+                key_type: config.ssh.key_type,
                 user: config.ssh.user.clone(),
                 revert_after: opts.revert_after,
                 timeout: SSH_TIMEOUT,
@@ -320,35 +318,6 @@ fn temp_key(opts: &Options, config: &Config, paths: &StatePaths) -> Option<PathB
     [config.ssh.temp_key.clone(), paths.kept_temp_key()]
         .into_iter()
         .find(|p| p.is_file())
-}
-
-fn key_type(config: &Config) -> KeyType {
-    match config.ssh.key_type {
-        crate::config::KeyType::Ed25519 => KeyType::Ed25519,
-        crate::config::KeyType::Rsa => KeyType::Rsa,
-    }
-}
-
-/// The cluster key, once one exists: the last rotation's, else the key at
-/// OpenSSH's default path for the configured type (unless that is the
-/// temporary key itself).
-fn cluster_key(config: &Config, paths: &StatePaths) -> Result<Option<PathBuf>, Error> {
-    for record in [
-        journal::load(&paths.journal())?,
-        journal::load(&paths.last_rotation())?,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if record.new_key.is_file() {
-            return Ok(Some(record.new_key));
-        }
-    }
-    let default = paths.ssh_dir.join(match key_type(config) {
-        KeyType::Ed25519 => "id_ed25519",
-        KeyType::Rsa => "id_rsa",
-    });
-    Ok(Some(default).filter(|p| p.is_file() && *p != config.ssh.temp_key))
 }
 
 /// Logs in with the cluster key, else the temporary key, and reads the

@@ -11,37 +11,11 @@
 pub mod playbooks;
 pub mod status;
 
-use crate::error::Error;
-use crate::keys::journal;
 use crate::keys::{public_path, TEMP_KEY_COMMENT};
 use crate::state::StatePaths;
 use std::path::{Path, PathBuf};
 
-/// The cluster key, once one exists: the last rotation's new key, else the
-/// key at OpenSSH's default path for `key_type` (unless that is the
-/// temporary key). The same rule as `rccr setup`.
-pub fn cluster_key(
-    paths: &StatePaths,
-    key_type: crate::config::KeyType,
-    temp_key_path: &Path,
-) -> Result<Option<PathBuf>, Error> {
-    for record in [
-        journal::load(&paths.journal())?,
-        journal::load(&paths.last_rotation())?,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if record.new_key.is_file() {
-            return Ok(Some(record.new_key));
-        }
-    }
-    let default = paths.ssh_dir.join(match key_type {
-        crate::config::KeyType::Ed25519 => "id_ed25519",
-        crate::config::KeyType::Rsa => "id_rsa",
-    });
-    Ok(Some(default).filter(|p| p.is_file() && p != temp_key_path))
-}
+pub use crate::keys::rotation::cluster_key;
 
 /// The temporary key, if the control still has it: rccr's kept copy, else
 /// the config's path, whichever is a key whose public half carries the
