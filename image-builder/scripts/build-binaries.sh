@@ -49,11 +49,12 @@ readonly I686_CFLAGS="-DBROKEN_CLANG_ATOMICS"
 # becomes Configure's no-NAME (through the hook below), so they are neither
 # built nor kept alive by the default provider's algorithm tables. libssh2
 # reads the resulting OPENSSL_NO_* macros and stops offering 3DES, Blowfish,
-# CAST, RC4, RIPEMD-160 and DSS. Keeps: AES (CTR/CBC/GCM), ChaCha20-Poly1305,
-# SHA-1/2, MD5, HMAC, DH, ECDH/ECDSA on NIST P-curves, X25519/Ed25519, RSA.
-readonly OPENSSL_NO_ALGS="aria,bf,blake2,camellia,cast,cmac,cmp,cms,ct,des,dsa,ec2m,\
-http,idea,lms,md4,mdc2,ml-dsa,ml-kem,ocb,ocsp,rc2,rc4,rfc3779,rmd160,scrypt,\
-seed,siphash,siv,slh-dsa,sm2,sm3,sm4,srp,ts,whirlpool"
+# CAST, RC4, RIPEMD-160 and DSS. Keeps: AES (CTR/CBC/GCM), SHA-1/2, MD5,
+# HMAC, DH, ECDH/ECDSA on NIST P-curves, X25519/Ed25519, RSA. (libssh2 has
+# its own ChaCha20-Poly1305, so OpenSSL's goes too.)
+readonly OPENSSL_NO_ALGS="aria,bf,blake2,camellia,cast,chacha,cmac,cmp,cms,ct,des,dsa,ec2m,\
+http,idea,lms,md4,mdc2,ml-dsa,ml-kem,ocb,ocsp,poly1305,rc2,rc4,rfc3779,rmd160,\
+scrypt,seed,siphash,siv,slh-dsa,sm2,sm3,sm4,srp,ts,whirlpool"
 # Also dropped: error strings and source file names in error records, the
 # automatic openssl.cnf loading, TLS multi-block (TLS only), and TLS parts
 # that nothing links (they only cost build time).
