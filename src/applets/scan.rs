@@ -109,12 +109,18 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     }
     let filter = match &args.filter {
         Some(filter) => filter.clone(),
-        None => {
-            crate::config::Config::load(args.config.as_deref().map(Path::new))?
-                .config
-                .discovery
-                .hostname_filter
-        }
+        None => match crate::config::Config::load(args.config.as_deref().map(Path::new)) {
+            Ok(loaded) => loaded.config.discovery.hostname_filter,
+            // A user who may not read the config found by the default lookup
+            // may not sweep either: let the sweep say "run as root".
+            Err(Error::Io { source, .. })
+                if args.config.is_none()
+                    && source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                scan::DEFAULT_FILTER.to_string()
+            }
+            Err(e) => return Err(e),
+        },
     };
     let mut opts = Options::new(&filter);
     opts.subnets = args
