@@ -45,6 +45,11 @@ readonly SUMS_FILE="SHA256SUMS"
 # Work around zig's compiler-rt lacking __atomic_is_lock_free on i686: OpenSSL
 # then uses locks instead of the atomic builtins.
 readonly I686_CFLAGS="-DBROKEN_CLANG_ATOMICS"
+# With panic = "abort" nothing unwinds: no unwind tables (.eh_frame, about
+# 200 KB on x86_64) for the C code or for our Rust crates. Only a
+# RUST_BACKTRACE backtrace loses frames.
+readonly NO_UNWIND_CFLAGS="-fno-asynchronous-unwind-tables -fno-unwind-tables"
+readonly NO_UNWIND_RUSTFLAGS="-C force-unwind-tables=no"
 # OpenSSL parts that libssh2, our only OpenSSL user, never calls: each NAME
 # becomes Configure's no-NAME (through the hook below), so they are neither
 # built nor kept alive by the default provider's algorithm tables. libssh2
@@ -131,7 +136,7 @@ qemu_cmd() {
 # in the -DRCCR_OPENSSL_* words, which the C compilers ignore) rebuilds the
 # C code.
 cflags_env() {
-	_flags="$RCCR_C_OPT"
+	_flags="$RCCR_C_OPT $NO_UNWIND_CFLAGS"
 	if [ "$RCCR_OPENSSL_TRIM" = 1 ]; then
 		_flags="$_flags -DRCCR_OPENSSL_NO=$OPENSSL_NO_ALGS,$OPENSSL_NO_MISC"
 		_flags="$_flags -DRCCR_OPENSSL_SLIM=$OPENSSL_SLIM"
@@ -140,6 +145,17 @@ cflags_env() {
 		i686-*) _flags="$_flags $I686_CFLAGS" ;;
 	esac
 	printf 'CFLAGS_%s=%s\n' "$(echo "$1" | tr '-' '_')" "${_flags# }"
+}
+
+# The Rust flags for a target, as one NAME=value line; build-std targets
+# also leave out rustc's own musl start files (zig brings its own, and
+# build-std does not build rustc's).
+rustflags_env() {
+	_flags="$NO_UNWIND_RUSTFLAGS"
+	if [ "${2:-}" = build-std ]; then
+		_flags="$_flags -C link-self-contained=no"
+	fi
+	printf 'CARGO_TARGET_%s_RUSTFLAGS=%s\n' "$(echo "$1" | tr 'a-z-' 'A-Z_')" "$_flags"
 }
 
 # openssl-src runs "$OPENSSL_SRC_PERL ./Configure ARG..." in OpenSSL's source
@@ -246,20 +262,17 @@ build_target() {
 	_triple=$1
 	_mode=$(ensure_target "$_triple")
 	_cflags=$(cflags_env "$_triple")
+	_rustflags=$(rustflags_env "$_triple" "$_mode")
 	_perl=$(perl_env)
 	_started=$(date +%s)
 	einfo "building $_triple ($_mode std) with ${_cflags%%=*}='${_cflags#*=}'"
 	if [ "$_mode" = build-std ]; then
-		# zig brings its own musl start files; rustc's self-contained ones
-		# are not built by build-std and must not be asked for.
-		_rustflags_var="CARGO_TARGET_$(echo "$_triple" | tr 'a-z-' 'A-Z_')_RUSTFLAGS"
-		env "$_cflags" ${_perl:+"$_perl"} \
-			"$_rustflags_var=-C link-self-contained=no" RUSTC_BOOTSTRAP=1 \
+		env "$_cflags" "$_rustflags" ${_perl:+"$_perl"} RUSTC_BOOTSTRAP=1 \
 			cargo zigbuild --manifest-path "$REPO_DIR/Cargo.toml" --locked \
 			--release --target "$_triple" --bin "$BIN_NAME" \
 			-Zbuild-std=std,panic_abort
 	else
-		env "$_cflags" ${_perl:+"$_perl"} \
+		env "$_cflags" "$_rustflags" ${_perl:+"$_perl"} \
 			cargo zigbuild --manifest-path "$REPO_DIR/Cargo.toml" --locked \
 			--release --target "$_triple" --bin "$BIN_NAME"
 	fi
@@ -312,6 +325,7 @@ main() {
 			-e | --print-env)
 				[ $# -ge 2 ] || die "--print-env needs a Rust target"
 				cflags_env "$2"
+				rustflags_env "$2"
 				perl_env
 				exit 0
 				;;
