@@ -28,13 +28,20 @@
 #                      with, for builds by other means (cross), and exit
 #   -h, --help         show this help
 #
+# Called as `build-binaries.sh ./Configure ARG...`, it is the perl that the
+# openssl-src crate runs OpenSSL's Configure with (OPENSSL_SRC_PERL, which
+# builds set to this script): see openssl_configure.
+#
 # Environment:
 #   DIST_DIR          where binaries go (default: <repo>/dist)
 #   CARGO_TARGET_DIR  cargo's build directory (default: cargo's, <repo>/target)
 #   RCCR_GIT_REV      revision --version prints (default: build.rs asks git)
 #   RCCR_C_OPT        optimisation flag for the vendored C code (default: -Os)
 #   RCCR_OPENSSL_TRIM 1 (default) or 0: configure OpenSSL without what
-#                     libssh2 never uses (OPENSSL_NO_ALGS, OPENSSL_NO_MISC)
+#                     libssh2 never uses (OPENSSL_NO_ALGS, OPENSSL_NO_MISC,
+#                     OPENSSL_SLIM)
+# Builds set CFLAGS_<triple> and CARGO_TARGET_<TRIPLE>_RUSTFLAGS themselves
+# (see --print-env), replacing values from the environment.
 #   PIP               pip command used to install cargo-zigbuild (default: pip3)
 #---help---
 set -eu
@@ -45,9 +52,9 @@ readonly SUMS_FILE="SHA256SUMS"
 # Work around zig's compiler-rt lacking __atomic_is_lock_free on i686: OpenSSL
 # then uses locks instead of the atomic builtins.
 readonly I686_CFLAGS="-DBROKEN_CLANG_ATOMICS"
-# With panic = "abort" nothing unwinds: no unwind tables (.eh_frame, about
-# 200 KB on x86_64) for the C code or for our Rust crates. Only a
-# RUST_BACKTRACE backtrace loses frames.
+# With panic = "abort" nothing unwinds: no unwind tables (.eh_frame: 240 KB
+# on x86_64, 520 KB on i686) for the C code or the crates we compile (std
+# too, where it is built from source). Only RUST_BACKTRACE loses frames.
 readonly NO_UNWIND_CFLAGS="-fno-asynchronous-unwind-tables -fno-unwind-tables"
 readonly NO_UNWIND_RUSTFLAGS="-C force-unwind-tables=no"
 # OpenSSL parts that libssh2, our only OpenSSL user, never calls: each NAME
