@@ -40,9 +40,9 @@
 #   RCCR_OPENSSL_TRIM 1 (default) or 0: configure OpenSSL without what
 #                     libssh2 never uses (OPENSSL_NO_ALGS, OPENSSL_NO_MISC,
 #                     OPENSSL_SLIM)
+#   PIP               pip command used to install cargo-zigbuild (default: pip3)
 # Builds set CFLAGS_<triple> and CARGO_TARGET_<TRIPLE>_RUSTFLAGS themselves
 # (see --print-env), replacing values from the environment.
-#   PIP               pip command used to install cargo-zigbuild (default: pip3)
 #---help---
 set -eu
 
