@@ -178,10 +178,11 @@ impl Connection {
     pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
-        if !stdin.is_empty() {
-            channel.write_all(stdin)?;
+        // A command that fails early exits without reading its input: that
+        // is for its exit status to tell, not a transport error.
+        if stdin.is_empty() || channel.write_all(stdin).is_ok() {
+            let _ = channel.send_eof();
         }
-        channel.send_eof()?;
         let mut stdout = Vec::new();
         channel.read_to_end(&mut stdout)?;
         let mut stderr = Vec::new();
