@@ -178,22 +178,71 @@ impl Connection {
     pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
-        // A command that fails early exits without reading its input: that
-        // is for its exit status to tell, not a transport error.
-        if stdin.is_empty() || channel.write_all(stdin).is_ok() {
-            let _ = channel.send_eof();
+        finish(channel, Vec::new(), stdin)
+    }
+
+    /// Runs `command`, which first prints a head ending in `trailer` and
+    /// then waits for its input; `respond` turns the head (without the
+    /// trailer) into that input. One command and one round trip where a
+    /// read and a write would take two. A command that exits without the
+    /// trailer gets no input: `head` is `None` and its output says why.
+    pub fn converse(
+        &self,
+        command: &str,
+        trailer: &[u8],
+        respond: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> Result<Conversation, SshError> {
+        let mut channel = self.session.channel_session()?;
+        channel.exec(command)?;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        while !head.ends_with(trailer) {
+            match channel.read(&mut buf)? {
+                0 => {
+                    return Ok(Conversation {
+                        head: None,
+                        output: finish(channel, head, b"")?,
+                    })
+                }
+                n => head.extend_from_slice(&buf[..n]),
+            }
         }
-        let mut stdout = Vec::new();
-        channel.read_to_end(&mut stdout)?;
-        let mut stderr = Vec::new();
-        channel.stderr().read_to_end(&mut stderr)?;
-        channel.wait_close()?;
-        Ok(Output {
-            status: channel.exit_status()?,
-            stdout,
-            stderr,
+        head.truncate(head.len() - trailer.len());
+        let input = respond(&head);
+        Ok(Conversation {
+            output: finish(channel, Vec::new(), &input)?,
+            head: Some(head),
         })
     }
+}
+
+/// What [`Connection::converse`] heard: the head the command printed before
+/// its input (if it got that far), and what it printed after.
+pub struct Conversation {
+    pub head: Option<Vec<u8>>,
+    pub output: Output,
+}
+
+/// Sends `stdin`, reads the rest of a channel's output and its exit status.
+fn finish(
+    mut channel: ssh2::Channel,
+    mut stdout: Vec<u8>,
+    stdin: &[u8],
+) -> Result<Output, SshError> {
+    // A command that fails early exits without reading its input: that
+    // is for its exit status to tell, not a transport error.
+    if stdin.is_empty() || channel.write_all(stdin).is_ok() {
+        let _ = channel.send_eof();
+    }
+    channel.read_to_end(&mut stdout)?;
+    let mut stderr = Vec::new();
+    channel.stderr().read_to_end(&mut stderr)?;
+    channel.wait_close()?;
+    Ok(Output {
+        status: channel.exit_status()?,
+        stdout,
+        stderr,
+    })
 }
 
 impl Drop for Connection {

@@ -1,5 +1,6 @@
 //! The one module that calls libc directly: packet, raw ICMP and
-//! non-blocking TCP sockets, the interface list, and poll(2).
+//! non-blocking TCP sockets, the interface list, poll(2), and the umask and
+//! SIGHUP disposition of the node side of key rotation.
 //!
 //! Everything here is wrapped in safe types: a socket owns its descriptor
 //! and closes it in `Drop`, errors come from `io::Error::last_os_error()`.
@@ -387,6 +388,18 @@ pub fn interfaces() -> io::Result<Vec<Interface>> {
     }
     out.sort_by_key(|i| i.index);
     Ok(out)
+}
+
+/// Sets the process's file mode creation mask.
+pub fn set_umask(mask: u32) {
+    // SAFETY: umask(2) only sets a process attribute; it cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) };
+}
+
+/// Ignores SIGHUP, so a process outlives the session that started it.
+pub fn ignore_hangup() {
+    // SAFETY: SIG_IGN is a valid disposition for SIGHUP; no handler runs.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
 }
 
 #[cfg(test)]

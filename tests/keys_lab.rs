@@ -32,7 +32,16 @@ fn rotate_args(lab: &Lab, names: &[&str], extra: &[&str]) -> Vec<String> {
 }
 
 fn rotate(lab: &Lab, names: &[&str], extra: &[&str]) -> Output {
-    let args = rotate_args(lab, names, extra);
+    rotate_on(lab, names, extra, NODE_SIDES[0])
+}
+
+/// RCCR_KEYS_NODE values: the nodes' rccr (lab hosts have it on PATH), and
+/// the POSIX sh script that nodes without rccr get.
+const NODE_SIDES: [&str; 2] = ["auto", "script"];
+
+fn rotate_on(lab: &Lab, names: &[&str], extra: &[&str], side: &str) -> Output {
+    let mut args = vec!["env".to_string(), format!("RCCR_KEYS_NODE={side}")];
+    args.extend(rotate_args(lab, names, extra));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     lab.exec("control", &args)
 }
@@ -50,6 +59,11 @@ impl Failpoint {
 
     /// Starts a rotation that stops at failpoint `spec`.
     fn start(&self, lab: &Lab, spec: &str, names: &[&str]) -> Child {
+        self.start_on(lab, spec, names, NODE_SIDES[0])
+    }
+
+    /// [`Failpoint::start`] with the node side of RCCR_KEYS_NODE.
+    fn start_on(&self, lab: &Lab, spec: &str, names: &[&str], side: &str) -> Child {
         let mut args = vec![
             "exec".to_string(),
             lab.dir().display().to_string(),
@@ -57,6 +71,7 @@ impl Failpoint {
             "env".into(),
             format!("RCCR_FAILPOINT={spec}"),
             format!("RCCR_FAILPOINT_DIR={}", self.0.display()),
+            format!("RCCR_KEYS_NODE={side}"),
         ];
         args.extend(rotate_args(lab, names, &[]));
         Command::new(lab_script())
@@ -248,7 +263,8 @@ fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
     );
     let foreign_before = authorized_keys(&lab, "foreign");
 
-    let out = rotate(&lab, &nodes, &["--json"]);
+    // The script side here; the fault tests below use the nodes' rccr.
+    let out = rotate_on(&lab, &nodes, &["--json"], "script");
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let json = stdout(&out);
     assert_eq!(
@@ -339,25 +355,31 @@ fn sshd_killed_after_staging_the_node_reverts_by_itself() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
-    let before = authorized_keys(&lab, "target-1");
-    let fp = Failpoint::new("staged-sshd");
-    let child = fp.start(&lab, "after-stage", &["target-1"]);
-    let (node, _) = fp.reached();
-    assert_eq!(node, lab.ip("target-1"));
-    kill_sshd(&lab, "target-1");
-    fp.resume();
-    let out = finish(child);
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
-    // The node restores its keys on its own.
-    wait_for("the node to revert", || {
-        authorized_keys(&lab, "target-1") == before
-    });
-    start_sshd(&lab, "target-1");
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    for side in NODE_SIDES {
+        let lab = Lab::builder().targets(2).up();
+        let nodes = ["target-1", "target-2"];
+        let before = authorized_keys(&lab, "target-1");
+        let fp = Failpoint::new("staged-sshd");
+        let child = fp.start_on(&lab, "after-stage", &["target-1"], side);
+        let (node, _) = fp.reached();
+        assert_eq!(node, lab.ip("target-1"));
+        kill_sshd(&lab, "target-1");
+        fp.resume();
+        let out = finish(child);
+        assert_eq!(out.status.code(), Some(1), "{side}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains("reverted"),
+            "{side}: {}",
+            stdout(&out)
+        );
+        // The node restores its keys on its own.
+        wait_for("the node to revert", || {
+            authorized_keys(&lab, "target-1") == before
+        });
+        start_sshd(&lab, "target-1");
+        assert_no_lockout(&lab, &nodes);
+        assert_converges(&lab, &nodes);
+    }
 }
 
 #[test]
@@ -458,17 +480,27 @@ fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
     assert!(ro.status.success(), "{}", stderr(&ro));
     let before = authorized_keys(&lab, "target-1");
     let listing = stdout(&lab.sh("target-1", "ls -A /root/.ssh"));
-    let out = rotate(&lab, &["target-1", "target-2"], &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
-    assert!(stdout(&out).contains("read-only"), "{}", stdout(&out));
-    assert_eq!(authorized_keys(&lab, "target-1"), before);
-    assert_eq!(
-        stdout(&lab.sh("target-1", "ls -A /root/.ssh")),
-        listing,
-        "leftover files"
-    );
-    assert_no_lockout(&lab, &["target-1", "target-2"]);
+    for side in NODE_SIDES {
+        let out = rotate_on(&lab, &["target-1", "target-2"], &[], side);
+        assert_eq!(out.status.code(), Some(1), "{side}");
+        assert!(
+            stdout(&out).contains("reverted"),
+            "{side}: {}",
+            stdout(&out)
+        );
+        assert!(
+            stdout(&out).contains("read-only"),
+            "{side}: {}",
+            stdout(&out)
+        );
+        assert_eq!(authorized_keys(&lab, "target-1"), before, "{side}");
+        assert_eq!(
+            stdout(&lab.sh("target-1", "ls -A /root/.ssh")),
+            listing,
+            "{side}: leftover files"
+        );
+        assert_no_lockout(&lab, &["target-1", "target-2"]);
+    }
     assert!(lab.sh("target-1", &format!("umount {ak}")).status.success());
     assert_converges(&lab, &["target-1", "target-2"]);
 }

@@ -1,8 +1,9 @@
-//! The node side of key rotation (src/keys/remote.sh) run for real under
-//! every shell it must work with: dash (Debian's sh) and busybox ash
-//! (Alpine's). No SSH here: the script gets the same argv and stdin that
-//! rccr sends over the wire.
-use std::io::Write;
+//! The node side of key rotation run for real, in every form a node may
+//! run it: src/keys/remote.sh under dash (Debian's sh) and busybox ash
+//! (Alpine's), and rccr's built-in `rccr keys node 1` (src/keys/node.rs).
+//! One set of cases for all three: they must behave alike. No SSH here:
+//! each gets the argv and the conversation rccr has with it over the wire.
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -10,29 +11,50 @@ use std::time::{Duration, Instant};
 
 const SCRIPT: &str = include_str!("../src/keys/remote.sh");
 
-fn shells() -> Vec<Vec<&'static str>> {
-    let mut shells = vec![];
+/// How to start one implementation: program and leading arguments.
+type Node = Vec<String>;
+
+fn nodes() -> Vec<Node> {
+    let script = |shell: &[&str]| {
+        let mut argv: Vec<String> = shell.iter().map(|s| s.to_string()).collect();
+        argv.extend(["-c".into(), SCRIPT.into(), "rccr".into()]);
+        argv
+    };
+    let mut nodes = vec![];
     if Path::new("/bin/dash").exists() {
-        shells.push(vec!["/bin/dash"]);
+        nodes.push(script(&["/bin/dash"]));
     }
     if Path::new("/bin/busybox").exists() {
-        shells.push(vec!["/bin/busybox", "sh"]);
+        nodes.push(script(&["/bin/busybox", "sh"]));
     }
-    if shells.is_empty() || std::env::var_os("CI").is_some() {
+    if nodes.is_empty() || std::env::var_os("CI").is_some() {
         assert_eq!(
-            shells.len(),
+            nodes.len(),
             2,
             "dash and busybox are needed (apt install dash busybox)"
         );
     }
-    shells
+    let rccr = env!("CARGO_BIN_EXE_rccr");
+    nodes.push(vec![rccr.into(), "keys".into(), "node".into(), "1".into()]);
+    nodes
+}
+
+/// A short name for assertion messages.
+fn name(node: &Node) -> &str {
+    if node.len() > 4 {
+        &node[0]
+    } else {
+        "rccr keys node"
+    }
 }
 
 struct Home(PathBuf);
 
 impl Home {
-    fn new(tag: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("rccr-remote-{tag}-{}", std::process::id()));
+    fn new(tag: &str, node: &Node) -> Home {
+        let kind = name(node).rsplit('/').next().unwrap().replace(' ', "-");
+        let dir =
+            std::env::temp_dir().join(format!("rccr-remote-{tag}-{kind}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join(".ssh")).unwrap();
         Home(dir)
@@ -40,33 +62,62 @@ impl Home {
     fn ak(&self) -> PathBuf {
         self.0.join(".ssh/authorized_keys")
     }
-    fn run(&self, shell: &[&str], args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = Command::new(shell[0])
-            .args(&shell[1..])
-            .args(["-c", SCRIPT, "rccr"])
+    fn spawn(&self, node: &Node, args: &[&str]) -> std::process::Child {
+        Command::new(&node[0])
+            .args(&node[1..])
             .args(args)
             .env("HOME", &self.0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap();
-        // A script that fails early exits before reading its input.
-        let _ = child.stdin.take().unwrap().write_all(stdin);
+            .unwrap()
+    }
+    /// A step with no conversation (`read`, bad usage).
+    fn run(&self, node: &Node, args: &[&str]) -> Output {
+        let child = self.spawn(node, args);
         child.wait_with_output().unwrap()
     }
+    /// A stage or commit step: reads the snapshot up to the nonce line,
+    /// lets `respond` pick the input, sends it. The head is `None` when the
+    /// step ended before asking.
+    fn converse(
+        &self,
+        node: &Node,
+        args: &[&str],
+        nonce: &str,
+        respond: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> (Option<Vec<u8>>, Output) {
+        let mut child = self.spawn(node, args);
+        let trailer = format!("\n{nonce}\n").into_bytes();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.ends_with(&trailer) {
+            match stdout.read(&mut buf).unwrap() {
+                0 => {
+                    let mut out = child.wait_with_output().unwrap();
+                    out.stdout = head;
+                    return (None, out);
+                }
+                n => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        head.truncate(head.len() - trailer.len());
+        let input = respond(&head);
+        // A step that fails early exits without reading its input.
+        let _ = child.stdin.take().unwrap().write_all(&input);
+        let mut rest = Vec::new();
+        stdout.read_to_end(&mut rest).unwrap();
+        let mut out = child.wait_with_output().unwrap();
+        out.stdout = rest;
+        (Some(head), out)
+    }
     /// `read` split into (sum, armed rotation, content).
-    fn read(&self, shell: &[&str]) -> (String, String, Vec<u8>) {
-        let out = self.run(shell, &["read"], b"");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut parts = out.stdout.splitn(3, |b| *b == b'\n');
-        let sum = String::from_utf8(parts.next().unwrap().to_vec()).unwrap();
-        let armed = String::from_utf8(parts.next().unwrap().to_vec()).unwrap();
-        (sum, armed, parts.next().unwrap_or_default().to_vec())
+    fn read(&self, node: &Node) -> (String, String, Vec<u8>) {
+        let out = self.run(node, &["read"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        split(&out.stdout)
     }
     fn leftovers(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.0.join(".ssh"))
@@ -85,6 +136,29 @@ impl Drop for Home {
     }
 }
 
+fn split(snapshot: &[u8]) -> (String, String, Vec<u8>) {
+    let mut parts = snapshot.splitn(3, |b| *b == b'\n');
+    let sum = String::from_utf8(parts.next().unwrap().to_vec()).unwrap();
+    let armed = String::from_utf8(parts.next().unwrap_or_default().to_vec()).unwrap();
+    (sum, armed, parts.next().unwrap_or_default().to_vec())
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The input that installs `content`: its `cksum` line, then the bytes.
+fn file(content: &[u8]) -> Vec<u8> {
+    let mut input = rccr::keys::authorized::cksum_line(content).into_bytes();
+    input.push(b'\n');
+    input.extend_from_slice(content);
+    input
+}
+
 const ORIGINAL: &[u8] =
     b"# mine\nfrom=\"10.0.0.0/8\" ssh-rsa AAAAOLD rccr-temporary-key\nssh-ed25519 AAAAOTHER bob\n";
 const STAGED: &[u8] = b"# mine\nfrom=\"10.0.0.0/8\" ssh-rsa AAAAOLD rccr-temporary-key\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
@@ -101,17 +175,22 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
 #[test]
 fn read_reports_sum_armed_rotation_and_bytes() {
-    for shell in shells() {
-        let home = Home::new("read");
-        assert_eq!(home.read(&shell), ("none".into(), "-".into(), vec![]));
+    for node in nodes() {
+        let home = Home::new("read", &node);
+        assert_eq!(home.read(&node), ("none".into(), "-".into(), vec![]));
         std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (sum, armed, content) = home.read(&shell);
+        let (sum, armed, content) = home.read(&node);
         assert_eq!(
             sum,
             rccr::keys::authorized::cksum_line(ORIGINAL),
-            "{shell:?}"
+            "{}",
+            name(&node)
         );
         assert_eq!(armed, "-");
         assert_eq!(content, ORIGINAL);
@@ -120,127 +199,205 @@ fn read_reports_sum_armed_rotation_and_bytes() {
 
 #[test]
 fn stage_then_commit_installs_exact_bytes_and_disarms() {
-    for shell in shells() {
-        let home = Home::new("commit");
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("commit", &node);
         std::fs::write(home.ak(), ORIGINAL).unwrap();
         std::fs::set_permissions(home.0.join(".ssh"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
-        let (sum, _, _) = home.read(&shell);
-        let out = home.run(&shell, &["stage", &sum, "r1", "2"], STAGED);
+        let (head, out) = home.converse(&node, &["stage", "r1", "2", "n1"], "n1", |head| {
+            assert_eq!(split(head).2, ORIGINAL, "{who}");
+            file(STAGED)
+        });
         assert!(
-            out.status.success(),
-            "{shell:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            head.is_some() && out.status.success(),
+            "{who}: {}",
+            stderr(&out)
         );
+        assert_eq!(stdout(&out), "staged\n", "{who}");
         assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED);
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&home.ak()), 0o600);
-        assert_eq!(mode(&home.0.join(".ssh")), 0o700);
-        let (sum, armed, _) = home.read(&shell);
-        assert!(armed.starts_with("r1."), "{armed}");
-        let out = home.run(&shell, &["commit", &sum, &armed], FINAL);
+        assert_eq!(mode(&home.ak()), 0o600, "{who}");
+        assert_eq!(mode(&home.0.join(".ssh")), 0o700, "{who}");
+        let (_, armed, _) = home.read(&node);
+        assert_eq!(armed, "r1.n1", "{who}");
+        let (head, out) = home.converse(&node, &["commit", "n2"], "n2", |head| {
+            assert_eq!(split(head).1, "r1.n1", "{who}");
+            file(FINAL)
+        });
         assert!(
-            out.status.success(),
-            "{shell:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            head.is_some() && out.status.success(),
+            "{who}: {}",
+            stderr(&out)
+        );
+        let said = stdout(&out);
+        assert!(
+            said == "committed\ndisk\n" || said == "committed\nvolatile\n",
+            "{who}: {said:?}"
         );
         assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL);
-        assert_eq!(home.leftovers(), Vec::<String>::new(), "{shell:?}");
+        assert_eq!(home.leftovers(), Vec::<String>::new(), "{who}");
         // The disarmed timer must not undo the commit when it wakes.
         std::thread::sleep(Duration::from_millis(2500));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL, "{shell:?}");
+        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL, "{who}");
     }
 }
 
 #[test]
 fn an_uncommitted_stage_reverts_by_itself() {
-    for shell in shells() {
-        let home = Home::new("revert");
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("revert", &node);
         std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (sum, _, _) = home.read(&shell);
-        let out = home.run(&shell, &["stage", &sum, "r2", "1"], STAGED);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (_, out) = home.converse(&node, &["stage", "r2", "1", "n3"], "n3", |_| file(STAGED));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED);
-        wait_until("the revert", || {
-            std::fs::read(home.ak()).unwrap() == ORIGINAL
+        // The revert fires while a commit is under way: the commit finds
+        // its rotation expired and changes nothing.
+        let (_, out) = home.converse(&node, &["commit", "n4"], "n4", |head| {
+            assert_eq!(split(head).1, "r2.n3");
+            wait_until("the revert", || {
+                std::fs::read(home.ak()).unwrap() == ORIGINAL
+            });
+            file(FINAL)
         });
-        wait_until("the marker to go", || home.leftovers().is_empty());
-        // A commit after the revert is refused: the rotation expired.
-        let (sum, armed, _) = home.read(&shell);
-        assert_eq!(armed, "-");
-        let out = home.run(&shell, &["commit", &sum, "r2.1.1"], FINAL);
-        assert_eq!(out.status.code(), Some(3), "{shell:?}");
+        assert_eq!(out.status.code(), Some(3), "{who}: {}", stderr(&out));
         assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL);
+        wait_until("the marker to go", || home.leftovers().is_empty());
     }
 }
 
 #[test]
 fn a_timer_from_an_earlier_attempt_never_reverts_a_later_stage() {
-    for shell in shells() {
-        let home = Home::new("stale");
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("stale", &node);
         std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (sum, _, _) = home.read(&shell);
-        assert!(home
-            .run(&shell, &["stage", &sum, "r4", "1"], STAGED)
-            .status
-            .success());
-        let (sum, armed, _) = home.read(&shell);
-        assert!(home
-            .run(&shell, &["commit", &sum, &armed], FINAL)
-            .status
-            .success());
+        let (_, out) = home.converse(&node, &["stage", "r4", "1", "n5"], "n5", |_| file(STAGED));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        let (_, out) = home.converse(&node, &["commit", "n6"], "n6", |_| file(FINAL));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
         // The same rotation stages again (a re-run) before the first timer wakes.
-        let (sum, _, _) = home.read(&shell);
         let restaged = [FINAL, b"ssh-ed25519 AAAANEWER x\n"].concat();
-        assert!(home
-            .run(&shell, &["stage", &sum, "r4", "30"], &restaged)
-            .status
-            .success());
+        let (_, out) = home.converse(&node, &["stage", "r4", "30", "n7"], "n7", |_| {
+            file(&restaged)
+        });
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
         std::thread::sleep(Duration::from_millis(1800));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), restaged, "{shell:?}");
+        assert_eq!(std::fs::read(home.ak()).unwrap(), restaged, "{who}");
     }
 }
 
 #[test]
 fn a_file_changed_after_reading_is_not_touched() {
-    for shell in shells() {
-        let home = Home::new("changed");
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("changed", &node);
         std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (sum, _, _) = home.read(&shell);
-        std::fs::write(home.ak(), b"ssh-ed25519 AAAAEDITED x\n").unwrap();
-        let out = home.run(&shell, &["stage", &sum, "r3", "60"], STAGED);
-        assert_eq!(out.status.code(), Some(4), "{shell:?}");
-        assert_eq!(
-            std::fs::read(home.ak()).unwrap(),
-            b"ssh-ed25519 AAAAEDITED x\n"
-        );
-        assert!(home.leftovers().is_empty(), "{:?}", home.leftovers());
+        let edited = b"ssh-ed25519 AAAAEDITED x\n";
+        let (_, out) = home.converse(&node, &["stage", "r3", "60", "n8"], "n8", |_| {
+            std::fs::write(home.ak(), edited).unwrap();
+            file(STAGED)
+        });
+        assert_eq!(out.status.code(), Some(4), "{who}: {}", stderr(&out));
+        assert_eq!(std::fs::read(home.ak()).unwrap(), edited);
+        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
     }
 }
 
 #[test]
-fn persist_reports_where_changes_live() {
-    for shell in shells() {
-        let home = Home::new("persist");
-        let out = home.run(&shell, &["persist"], b"");
-        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+fn input_cut_short_changes_nothing() {
+    // A link lost mid-transfer ends the node's input early: the file that
+    // arrived must never be installed, or a commit could lock the node out.
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("short", &node);
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        for (step, nonce) in [
+            (vec!["stage", "r5", "60", "n9"], "n9"),
+            (vec!["commit", "na"], "na"),
+        ] {
+            let (_, out) = home.converse(&node, &step, nonce, |_| {
+                let mut cut = file(STAGED);
+                cut.truncate(cut.len() - 20);
+                cut
+            });
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{who} {step:?}: {}",
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).contains("incomplete"),
+                "{who}: {}",
+                stderr(&out)
+            );
+            assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
+            assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+        }
+    }
+}
+
+#[test]
+fn no_input_changes_nothing_and_commit_still_persists() {
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("noinput", &node);
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let (_, out) = home.converse(&node, &["stage", "r6", "60", "nb"], "nb", |_| vec![]);
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{who}");
+        let (_, out) = home.converse(&node, &["commit", "nc"], "nc", |_| vec![]);
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        let said = stdout(&out);
         assert!(
-            ["disk", "volatile"].contains(&said.as_str()),
-            "{shell:?}: {said}"
+            said == "unchanged\ndisk\n" || said == "unchanged\nvolatile\n",
+            "{who}: {said:?}"
         );
+        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
+        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+    }
+}
+
+#[test]
+fn staging_without_authorized_keys_fails_before_asking() {
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("missing", &node);
+        let (head, out) = home.converse(&node, &["stage", "r7", "60", "nd"], "nd", |_| {
+            panic!("{who} asked for input without an authorized_keys")
+        });
+        assert!(head.is_none(), "{who}");
+        assert_eq!(out.status.code(), Some(1), "{who}");
+        assert!(
+            stderr(&out).contains("does not exist"),
+            "{who}: {}",
+            stderr(&out)
+        );
+        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
     }
 }
 
 #[test]
 fn unknown_actions_fail() {
-    for shell in shells() {
-        let home = Home::new("unknown");
-        let out = home.run(&shell, &["explode"], b"");
-        assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("unknown action"));
+    for node in nodes() {
+        let home = Home::new("unknown", &node);
+        let out = home.run(&node, &["explode"]);
+        assert_eq!(out.status.code(), Some(1), "{}", name(&node));
+        assert!(stderr(&out).contains("unknown action"), "{}", stderr(&out));
     }
+}
+
+#[test]
+fn rccr_refuses_another_protocol_before_reading_input() {
+    let home = Home::new("protocol", &nodes()[0]);
+    let node = vec![
+        env!("CARGO_BIN_EXE_rccr").to_string(),
+        "keys".into(),
+        "node".into(),
+    ];
+    let out = home.run(&node, &["2", "read"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("protocol 2"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
 }

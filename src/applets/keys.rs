@@ -150,6 +150,12 @@ struct StatusArgs {
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
+    // The node side of a rotation (`rccr keys node 1 ...`), run by the
+    // control over SSH: a wire protocol with its own exit codes, so it
+    // bypasses argh and the usual error reporting (src/keys/node.rs).
+    if let ["node", rest @ ..] = args {
+        std::process::exit(keys::node::main(rest));
+    }
     let Args { command } = cli::parse(cmd, args)?;
     match command {
         Command::Gen(a) => gen(a),

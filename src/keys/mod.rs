@@ -3,6 +3,7 @@
 pub mod authorized;
 pub mod journal;
 pub mod known_hosts;
+pub mod node;
 pub mod nodes;
 pub mod rotate;
 pub mod rotation;
@@ -128,6 +129,14 @@ pub fn write_pair(private: &Path, key: &PrivateKey) -> Result<(), Error> {
     let public = public_line(key)? + "\n";
     fsutil::write_atomic(private, secret.as_bytes(), 0o600)?;
     fsutil::write_atomic(&public_path(private), public.as_bytes(), 0o644)
+}
+
+/// 16 random hex digits from the OS: rotation IDs and protocol nonces.
+pub fn random_hex() -> Result<String, Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| Error::Failed(format!("no randomness from the OS: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

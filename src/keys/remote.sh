@@ -1,30 +1,39 @@
 # shellcheck shell=sh
-# rccr key rotation, node side. Run as: sh -c "$THIS" rccr ACTION ARGS...
-# POSIX sh: busybox ash (Alpine), dash (Debian), any OpenSSH host.
+# rccr key rotation, node side, protocol 1. Run as: sh -c "$THIS" rccr ACTION ARGS...
+# POSIX sh: busybox ash (Alpine), dash (Debian), any OpenSSH host. rccr has
+# the same protocol built in (`rccr keys node 1 ACTION ARGS...`,
+# src/keys/node.rs) and uses it where the node has rccr.
 # Key material arrives on stdin, never on a command line.
 #
-#   read                     print `cksum` of authorized_keys, the armed
-#                            rotation's token (or -), then the file's bytes
-#   stage SUM ID SECONDS     if authorized_keys still has SUM: back it up, arm
-#                            a revert after SECONDS, install stdin as the file
-#   commit SUM TOKEN         if TOKEN (as read prints it; - for none) is armed and
-#                            the file still has SUM: disarm, install stdin,
-#                            drop the backup; then persist
-#   persist                  make the change survive a reboot (lbu on Alpine);
-#                            prints lbu, lbu-failed, volatile or disk
+#   read               print `cksum` of authorized_keys (or none), the armed
+#                      rotation's token (or -), then the file's bytes
+#   stage ID SECONDS NONCE
+#                      print what read prints, a newline and NONCE on a line;
+#                      then read the new file from stdin as a `cksum` line and
+#                      the bytes (nothing: stop, change nothing). If
+#                      authorized_keys is still as read: back it up, arm a
+#                      revert after SECONDS (token ID.NONCE), install the file
+#   commit NONCE       print and read as stage does. If the armed rotation and
+#                      the file are still as read: disarm, install the file,
+#                      drop the backup (nothing on stdin: change nothing).
+#                      Then persist; print committed or unchanged, then lbu,
+#                      lbu-failed, volatile or disk
 #
 # Exit codes: 0 done, 1 failed (nothing changed), 3 rotation expired (the
 # node reverted by itself), 4 authorized_keys changed under us.
+# Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
 dir="$HOME/.ssh"
 ak="$dir/authorized_keys"
 bak="$dir/.rccr-authorized_keys.bak"
 mark="$dir/.rccr-rotation"
+tmp="$dir/.rccr-tmp.$$"
 
 fail() {
 	code=$1
 	shift
+	rm -f "$tmp"
 	echo "rccr-remote: $*" >&2
 	exit "$code"
 }
@@ -33,53 +42,75 @@ sum_of() {
 	if [ -f "$1" ]; then cksum <"$1"; else echo "none"; fi
 }
 
-# Installs stdin as $1: temp file in the same directory, fsync, rename.
-install_stdin() {
-	tmp=$(mktemp "$dir/.rccr-tmp.XXXXXX") || return 1
-	if cat >"$tmp" && chmod 600 "$tmp" && { sync "$tmp" 2>/dev/null || sync; } &&
-		mv -f "$tmp" "$1"; then
-		sync "$dir" 2>/dev/null || sync
-		return 0
-	fi
-	rm -f "$tmp"
-	return 1
+# The armed rotation's token (or -) into $armed, without a fork.
+read_armed() {
+	armed=-
+	if [ -f "$mark" ]; then IFS= read -r armed <"$mark" || :; fi
+}
+
+# Prints the sum, the armed token and the bytes; keeps the first two.
+snapshot() {
+	sum=$(sum_of "$ak")
+	read_armed
+	snap_armed=$armed
+	printf '%s\n%s\n' "$sum" "$armed"
+	if [ -f "$ak" ]; then cat "$ak" || fail 1 "cannot read $ak"; fi
+}
+
+# Ends the snapshot with the nonce line, then reads the new file into $tmp
+# and checks it arrived whole; false when the control sent nothing.
+receive() {
+	printf '\n%s\n' "$1"
+	want=
+	IFS= read -r want || :
+	[ -n "$want" ] || return 1
+	cat >"$tmp" || fail 1 "cannot write $tmp"
+	[ "$(cksum <"$tmp")" = "$want" ] ||
+		fail 1 "the new authorized_keys arrived incomplete; nothing changed"
+}
+
+# Installs $tmp as authorized_keys: fsync, rename, fsync the directory.
+install_tmp() {
+	{ sync "$tmp" 2>/dev/null || sync; } && mv -f "$tmp" "$ak" || return 1
+	sync "$dir" 2>/dev/null || sync
+	chmod 700 "$dir"
 }
 
 persist() {
 	if command -v lbu >/dev/null 2>&1; then
 		lbu include "$dir" >/dev/null 2>&1
 		if lbu commit >/dev/null 2>&1; then echo lbu; else echo lbu-failed; fi
-	else
-		fs=$(awk '$2 == "/" { t = $3 } END { print t }' /proc/mounts 2>/dev/null)
-		case "$fs" in
-		tmpfs | ramfs | rootfs) echo volatile ;;
-		*) echo disk ;;
-		esac
+		return
 	fi
-}
-
-# The armed rotation's ID, or - when none is armed.
-armed() {
-	if [ -f "$mark" ]; then cat "$mark"; else echo -; fi
+	fs=
+	if [ -r /proc/mounts ]; then
+		while read -r _ mnt type _; do
+			if [ "$mnt" = / ]; then fs=$type; fi
+		done </proc/mounts
+	fi
+	case "$fs" in
+	tmpfs | ramfs | rootfs) echo volatile ;;
+	*) echo disk ;;
+	esac
 }
 
 action=${1:-}
 case "$action" in
 read)
-	sum_of "$ak"
-	armed
-	if [ -f "$ak" ]; then cat "$ak"; fi
+	snapshot
 	;;
 stage)
-	[ $# -eq 4 ] || fail 1 "usage: stage SUM ID SECONDS"
+	[ $# -eq 4 ] || fail 1 "usage: stage ID SECONDS NONCE"
 	[ -f "$ak" ] || fail 1 "$ak does not exist"
-	[ "$(sum_of "$ak")" = "$2" ] || fail 4 "$ak changed since it was read"
+	snapshot
+	receive "$4" || exit 0
+	[ "$(sum_of "$ak")" = "$sum" ] || fail 4 "$ak changed since it was read"
 	if ! { cp -p "$ak" "$bak.tmp" && mv -f "$bak.tmp" "$bak"; }; then
 		fail 1 "cannot back up $ak"
 	fi
 	# Each stage arms its own token, so a timer left by an earlier attempt
 	# of the same rotation can never revert this one.
-	token="$3.$$.$(date +%s)"
+	token="$2.$4"
 	if ! { printf '%s\n' "$token" >"$mark.tmp" && mv -f "$mark.tmp" "$mark"; }; then
 		rm -f "$mark.tmp" "$bak"
 		fail 1 "cannot arm the revert"
@@ -88,32 +119,34 @@ stage)
 	# a killed sshd, and restores the backup unless commit disarmed it.
 	(
 		trap '' HUP
-		sleep "$4"
-		if [ "$(cat "$mark" 2>/dev/null)" = "$token" ]; then
+		sleep "$3"
+		read_armed
+		if [ "$armed" = "$token" ]; then
 			mv -f "$bak" "$ak" && rm -f "$mark"
 			sync
 		fi
 	) </dev/null >/dev/null 2>&1 &
-	if ! install_stdin "$ak"; then
+	if ! install_tmp; then
 		rm -f "$mark" "$bak"
 		fail 1 "cannot replace $ak (read-only?)"
 	fi
-	chmod 700 "$dir"
 	echo staged
 	;;
 commit)
-	[ $# -eq 3 ] || fail 1 "usage: commit SUM TOKEN"
-	[ "$(armed)" = "$3" ] || fail 3 "rotation $3 expired: the node reverted"
-	[ "$(sum_of "$ak")" = "$2" ] || fail 4 "$ak changed since it was staged"
-	# Disarm first: a crash from here on leaves old and new keys, never none.
-	rm -f "$mark"
-	install_stdin "$ak" || fail 1 "cannot replace $ak"
-	rm -f "$bak"
-	chmod 700 "$dir"
-	echo committed
-	persist
-	;;
-persist)
+	[ $# -eq 2 ] || fail 1 "usage: commit NONCE"
+	snapshot
+	if receive "$2"; then
+		read_armed
+		[ "$armed" = "$snap_armed" ] || fail 3 "rotation $snap_armed expired: the node reverted"
+		[ "$(sum_of "$ak")" = "$sum" ] || fail 4 "$ak changed since it was read"
+		# Disarm first: a crash from here on leaves old and new keys, never none.
+		rm -f "$mark"
+		install_tmp || fail 1 "cannot replace $ak"
+		rm -f "$bak"
+		echo committed
+	else
+		echo unchanged
+	fi
 	persist
 	;;
 *)

@@ -10,14 +10,17 @@
 //!    that differs (the node is left untouched).
 //! 3. **Stage.** The node's `authorized_keys` becomes the old keys plus the
 //!    new one: computed here byte for byte ([`super::authorized`]), installed
-//!    there atomically by a small POSIX sh script (`remote.sh`) that first
-//!    keeps a backup and arms a detached revert: unless the rotation is
-//!    committed within N seconds, the node restores the backup by itself, so
-//!    a control that lost the link cannot leave a node half-changed.
-//!    Key material travels on stdin, never on a command line.
-//! 4. **Verify.** A new connection logs in with the new key and runs a command.
+//!    there atomically by the node side of the protocol, which first keeps a
+//!    backup and arms a detached revert: unless the rotation is committed
+//!    within N seconds, the node restores the backup by itself, so a control
+//!    that lost the link cannot leave a node half-changed. Key material
+//!    travels on stdin, never on a command line, with its `cksum`: a file
+//!    cut short by a lost link is never installed.
+//! 4. **Verify.** A new connection logs in with the new key and runs a
+//!    command: the commit step of 5.
 //! 5. **Commit.** Over that connection: disarm the revert, remove the old key
-//!    atomically, drop the backup. Then check that the old key is refused.
+//!    atomically, drop the backup. Then check that the old key is refused,
+//!    on a connection of its own (a signature-less public-key query).
 //! 6. **Persist.** `lbu commit` on a diskless Alpine node; report when a node
 //!    cannot persist.
 //! 7. **Clean up** (the caller): only when every node has committed does the
@@ -25,9 +28,19 @@
 //! 8. **Journal.** Every phase change is written to the journal; a re-run
 //!    probes each node again (which of our keys does it accept? is a
 //!    rotation armed?) and carries on from there.
+//!
+//! The node side runs as one command per step, which prints the node's
+//! `authorized_keys` and then waits for the file to install
+//! ([`Connection::converse`]): a step is one exec and one round trip. It is
+//! rccr's own (`rccr keys node`, [`super::node`]) where the node has rccr,
+//! as every RCCR image does, and the POSIX sh script `remote.sh` elsewhere;
+//! both speak the protocol its header documents. Per node that makes three
+//! SSH connections (old key: stage; new key: commit; old key: refused?) and
+//! two commands.
 use super::authorized;
 use super::journal::Journal;
 use super::known_hosts::{host_field, KnownHosts, Pinned};
+use super::node::{PROTOCOL, UNSUPPORTED};
 use crate::failpoint;
 use crate::parallel;
 use crate::ssh::{Connection, Output, SshError};
@@ -36,7 +49,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The node side of the protocol (see its header).
+/// The node side of the protocol for nodes without rccr (see its header).
 const REMOTE_SCRIPT: &str = include_str!("remote.sh");
 /// A node whose revert fired while we worked (a slow run, or a re-run
 /// finding an earlier run's stage) is back at its old keys: start it over once.
@@ -137,6 +150,53 @@ pub struct Plan {
     pub revert_after: Duration,
     pub timeout: Duration,
     pub parallel: usize,
+    /// Where the node's side of each step runs.
+    pub node_side: NodeSide,
+}
+
+/// Which implementation of the node's side of the protocol a step asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeSide {
+    /// The node's rccr (`rccr keys node`), falling back to `remote.sh`
+    /// where the node has no rccr or one that speaks another protocol.
+    Auto,
+    /// `remote.sh` only (RCCR_KEYS_NODE=script): for testing the fallback,
+    /// or for a node whose rccr should not be trusted with the change.
+    Script,
+}
+
+impl NodeSide {
+    /// From RCCR_KEYS_NODE: `script`, or anything else for the default.
+    pub fn from_env() -> NodeSide {
+        match std::env::var("RCCR_KEYS_NODE").as_deref() {
+            Ok("script") => NodeSide::Script,
+            _ => NodeSide::Auto,
+        }
+    }
+}
+
+impl Plan {
+    /// The command line that runs one step on a node. The user's login
+    /// shell parses it (POSIX sh syntax works in ash, dash and bash). The
+    /// node's rccr gets the first go; exit 125 means it does not speak our
+    /// protocol and read nothing, so the script takes over with the same
+    /// input; 127 (no rccr) is skipped by `command -v`.
+    fn node_command(&self, action: &[&str]) -> String {
+        Plan::command_for(self.node_side, action)
+    }
+
+    fn command_for(node_side: NodeSide, action: &[&str]) -> String {
+        let args: Vec<String> = action.iter().map(|a| shell_quote(a)).collect();
+        let args = args.join(" ");
+        let script = format!("sh -c {} rccr {args}", shell_quote(REMOTE_SCRIPT));
+        match node_side {
+            NodeSide::Script => script,
+            NodeSide::Auto => format!(
+                "if command -v rccr >/dev/null 2>&1; then rccr keys node {PROTOCOL} {args}; \
+                 s=$?; [ $s -eq {UNSUPPORTED} ] || exit $s; fi; exec {script}"
+            ),
+        }
+    }
 }
 
 /// A node's step ended the node's run with this outcome.
@@ -181,21 +241,19 @@ fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step
         .phase(&node.journal_name())
         .map_or(true, |phase| phase == "pending");
     let conn = connect(plan, node)?;
-    let (on_new, snapshot) = if log_in(plan, &conn, untouched)? {
-        let snapshot = read(&conn)?;
-        (conn, snapshot)
+    let on_new = if log_in(plan, &conn, untouched)? {
+        conn
     } else {
         stage(plan, node, &conn)?;
         drop(conn);
         record("staged");
         failpoint::reached("after-stage", &node.to_string());
-        let verified = verify(plan, node)?;
-        record("verified");
-        verified
+        login(plan, node, &plan.new.path).map_err(|Stop(_, detail)| reverts(plan, detail))?
     };
-    let mut persisted = None;
-    if authorized::contains(&snapshot.content, plan.old.blob()) {
-        persisted = Some(commit(plan, &on_new, &snapshot)?);
+    // The commit is the command that verifies the new key: it runs over a
+    // connection the new key opened.
+    let persisted = commit(plan, &on_new, &|| record("verified"))?;
+    if persisted.0 {
         record("committed");
         failpoint::reached("after-commit", &node.to_string());
     }
@@ -215,12 +273,7 @@ fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step
             ))
         }
     }
-    let persisted = persisted.unwrap_or_else(|| {
-        run_remote(&on_new, "persist", &[], b"")
-            .map(|out| out.text())
-            .unwrap_or_else(|e| format!("unknown ({e})"))
-    });
-    Ok(match persisted.as_str() {
+    Ok(match persisted.1.as_str() {
         "disk" => "persisted on disk".into(),
         "lbu" => "persisted with lbu commit".into(),
         "volatile" => "NOT persisted: the root filesystem is in RAM and lbu is missing".into(),
@@ -281,43 +334,56 @@ fn login(plan: &Plan, node: &Node, key: &std::path::Path) -> Step<Connection> {
     Ok(conn)
 }
 
-/// `authorized_keys` as the node has it now.
-struct Snapshot {
-    sum: String,
-    /// The rotation armed on the node, or `-`.
-    armed: String,
-    content: Vec<u8>,
+/// The bytes of `authorized_keys` in a step's snapshot (`read`'s output:
+/// the file's `cksum` line, the armed token line, the bytes). The node
+/// checks the other two itself before it changes anything.
+fn snapshot_content(head: &[u8]) -> &[u8] {
+    head.splitn(3, |b| *b == b'\n').nth(2).unwrap_or_default()
 }
 
-fn read(conn: &Connection) -> Step<Snapshot> {
-    let out = run_remote(conn, "read", &[], b"").map_err(|e| Stop(Outcome::Unreachable, e))?;
-    if !out.success() {
-        return Err(Stop(Outcome::Unreachable, remote_error(&out)));
+/// The input a stage or commit step installs: a `cksum` line (so the node
+/// can tell a whole file from one cut short by a lost link) and the bytes.
+fn new_file(content: &[u8]) -> Vec<u8> {
+    let mut input = authorized::cksum_line(content).into_bytes();
+    input.push(b'\n');
+    input.extend_from_slice(content);
+    input
+}
+
+/// A step the node could not even start: what it said, or the transport error.
+fn unstarted(out: &Output) -> String {
+    if out.stderr.is_empty() && out.stdout.is_empty() {
+        format!("exit {} before the protocol started", out.status)
+    } else {
+        remote_error(out)
     }
-    let mut parts = out.stdout.splitn(3, |b| *b == b'\n');
-    let mut field = || String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();
-    let (sum, armed) = (field(), field());
-    let content = parts.next().unwrap_or_default().to_vec();
-    Ok(Snapshot {
-        sum,
-        armed,
-        content,
-    })
 }
 
 fn stage(plan: &Plan, node: &Node, conn: &Connection) -> Step<()> {
-    let snapshot = read(conn)?;
-    let staged = authorized::with_key(&snapshot.content, &plan.new.line);
     let seconds = plan.revert_after.as_secs().max(1).to_string();
-    let out = run_remote(
-        conn,
-        "stage",
-        &[&snapshot.sum, &plan.rotation_id, &seconds],
-        &staged,
-    )
-    .map_err(|e| Stop(Outcome::Unreachable, format!("staging: {e}")))?;
+    let nonce = super::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
+    let talk = conn
+        .converse(
+            &plan.node_command(&["stage", &plan.rotation_id, &seconds, &nonce]),
+            &trailer(&nonce),
+            |head| {
+                new_file(&authorized::with_key(
+                    snapshot_content(head),
+                    &plan.new.line,
+                ))
+            },
+        )
+        .map_err(|e| Stop(Outcome::Unreachable, format!("staging: {e}")))?;
+    let out = &talk.output;
     match out.status {
-        0 => Ok(()),
+        _ if talk.head.is_none() => Err(Stop(
+            Outcome::Reverted,
+            format!(
+                "staging failed on {node}, nothing changed: {}",
+                unstarted(out)
+            ),
+        )),
+        0 if out.text() == "staged" => Ok(()),
         REMOTE_CHANGED => Err(Stop(
             Outcome::Reverted,
             "authorized_keys changed while staging; nothing was changed, run again".into(),
@@ -326,66 +392,77 @@ fn stage(plan: &Plan, node: &Node, conn: &Connection) -> Step<()> {
             Outcome::Reverted,
             format!(
                 "staging failed on {node}, nothing changed: {}",
-                remote_error(&out)
+                remote_error(out)
             ),
         )),
     }
 }
 
-/// Logs in with the new key on a fresh connection and reads the node's
-/// keys there: that is the command that proves the new key works.
-fn verify(plan: &Plan, node: &Node) -> Step<(Connection, Snapshot)> {
-    let reverts = |detail: String| {
-        Stop(
-            Outcome::Reverted,
-            format!(
-                "new key not verified ({detail}); the node restores its keys within {} s",
-                plan.revert_after.as_secs()
-            ),
-        )
-    };
-    let conn = login(plan, node, &plan.new.path).map_err(|Stop(_, d)| reverts(d))?;
-    let snapshot = read(&conn).map_err(|Stop(_, d)| reverts(d))?;
-    Ok((conn, snapshot))
+/// The stop for a node whose new key did not prove itself after staging.
+fn reverts(plan: &Plan, detail: String) -> Stop {
+    Stop(
+        Outcome::Reverted,
+        format!(
+            "new key not verified ({detail}); the node restores its keys within {} s",
+            plan.revert_after.as_secs()
+        ),
+    )
 }
 
-/// Commits and returns what persisting said (see remote.sh).
-fn commit(plan: &Plan, conn: &Connection, snapshot: &Snapshot) -> Step<String> {
-    let committed = authorized::without_keys(&snapshot.content, &[plan.old.blob()]);
-    if !authorized::contains(&committed, plan.new.blob()) {
-        // We logged in with the new key, so the node reverted since: never
-        // remove the old key from a file that lacks the new one.
+/// Removes the old key over `conn` (a connection the new key opened) where
+/// the node still holds it, and persists. `verified` hears when the node
+/// answered. Returns whether the file changed, and what persisting said.
+fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, String)> {
+    let nonce = super::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
+    // Set by the respond step: the node reverted since (our file would lack
+    // the new key), so nothing may be removed.
+    let mut expired = false;
+    let talk = conn
+        .converse(
+            &plan.node_command(&["commit", &nonce]),
+            &trailer(&nonce),
+            |head| {
+                verified();
+                let content = snapshot_content(head);
+                if !authorized::contains(content, plan.old.blob()) {
+                    return Vec::new();
+                }
+                let committed = authorized::without_keys(content, &[plan.old.blob()]);
+                if !authorized::contains(&committed, plan.new.blob()) {
+                    // Never remove the old key from a file that lacks the new one.
+                    expired = true;
+                    return Vec::new();
+                }
+                new_file(&committed)
+            },
+        )
+        .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
+    let out = &talk.output;
+    if talk.head.is_none() {
+        return Err(reverts(plan, unstarted(out)));
+    }
+    if expired {
         return Err(Stop(Outcome::Reverted, EXPIRED.into()));
     }
-    let out = run_remote(
-        conn,
-        "commit",
-        &[&snapshot.sum, &snapshot.armed],
-        &committed,
-    )
-    .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
-    match out.status {
-        0 => Ok(out.text().lines().nth(1).unwrap_or("unknown").to_string()),
-        REMOTE_EXPIRED => Err(Stop(Outcome::Reverted, EXPIRED.into())),
+    let text = out.text();
+    let mut said = text.lines();
+    match (out.status, said.next()) {
+        (0, Some(done @ ("committed" | "unchanged"))) => Ok((
+            done == "committed",
+            said.next().unwrap_or("unknown").to_string(),
+        )),
+        (REMOTE_EXPIRED, _) => Err(Stop(Outcome::Reverted, EXPIRED.into())),
         _ => Err(Stop(
             Outcome::Incomplete,
-            format!("commit: {}", remote_error(&out)),
+            format!("commit: {}", remote_error(out)),
         )),
     }
 }
 
-fn run_remote(
-    conn: &Connection,
-    action: &str,
-    args: &[&str],
-    stdin: &[u8],
-) -> Result<Output, String> {
-    let mut command = format!("sh -c {} rccr {action}", shell_quote(REMOTE_SCRIPT));
-    for arg in args {
-        command.push(' ');
-        command.push_str(&shell_quote(arg));
-    }
-    conn.run(&command, stdin).map_err(|e| e.to_string())
+/// The line that ends a step's snapshot: a fresh nonce, so no file content
+/// can pass for it.
+fn trailer(nonce: &str) -> Vec<u8> {
+    format!("\n{nonce}\n").into_bytes()
 }
 
 fn remote_error(out: &Output) -> String {
@@ -411,6 +488,64 @@ mod tests {
     fn shell_quote_survives_quotes() {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    /// Runs a step's command line as a login shell would, with `rccr` (if
+    /// given) as the only program on an otherwise system PATH.
+    fn run_node_command(
+        side: NodeSide,
+        fake_rccr: Option<&str>,
+        tag: &str,
+    ) -> std::process::Output {
+        let dir = std::env::temp_dir().join(format!("rccr-node-cmd-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+        if let Some(body) = fake_rccr {
+            use std::os::unix::fs::PermissionsExt;
+            let path = dir.join("bin/rccr");
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(Plan::command_for(side, &["read"]))
+            .env("HOME", &dir)
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", dir.join("bin").display()),
+            )
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    }
+
+    #[test]
+    fn the_node_command_prefers_rccr_and_falls_back_to_the_script() {
+        let script_read = b"none\n-\n".to_vec();
+        // No rccr on the node: the script answers.
+        let out = run_node_command(NodeSide::Auto, None, "none");
+        assert_eq!(
+            out.stdout,
+            script_read,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The node's rccr answers, with its own exit status.
+        let out = run_node_command(NodeSide::Auto, Some("echo rccr \"$@\"; exit 4"), "ours");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("rccr keys node {PROTOCOL} read\n")
+        );
+        assert_eq!(out.status.code(), Some(4));
+        // An rccr that speaks another protocol: the script takes over.
+        let out = run_node_command(NodeSide::Auto, Some("exit 125"), "other");
+        assert_eq!(out.stdout, script_read);
+        assert!(out.status.success());
+        // Forced to the script: the node's rccr is never asked.
+        let out = run_node_command(NodeSide::Script, Some("echo rccr; exit 0"), "forced");
+        assert_eq!(out.stdout, script_read);
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Su
     let mut record = match unfinished {
         Some(record) => record,
         None => Record {
-            rotation: random_id()?,
+            rotation: super::random_hex()?,
             ..Record::default()
         },
     };
@@ -158,6 +158,7 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Su
         revert_after: opts.revert_after,
         timeout: opts.timeout,
         parallel: opts.parallel,
+        node_side: rotate::NodeSide::from_env(),
     };
     let reports = rotate::rotate(&plan, &nodes, progress);
     let mut new_key = plan.new.path.clone();
@@ -269,13 +270,6 @@ fn new_key(
     let key = generate(kind, super::DEFAULT_RSA_BITS, CLUSTER_KEY_COMMENT)?;
     write_pair(&path, &key)?;
     load_key(&path)
-}
-
-fn random_id() -> Result<String, Error> {
-    let mut bytes = [0u8; 8];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| Error::Failed(format!("no randomness from the OS: {e}")))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn forget_temp_key(

@@ -1,0 +1,315 @@
+//! The node side of key rotation, built in: `rccr keys node 1 ACTION ...`.
+//!
+//! The same protocol as `remote.sh` (whose header documents the actions,
+//! their input and output, and the exit codes); the control runs this
+//! where the node has rccr (every RCCR image does) and the script
+//! elsewhere. Both must behave byte for byte alike: tests/keys_remote.rs
+//! runs one set of cases against the script under dash and busybox ash and
+//! against this. Built in, a step costs one exec instead of a shell and a
+//! dozen coreutils processes, which is most of a node's CPU per rotation.
+//!
+//! Exit codes, as the script's: 0 done, 1 failed (nothing changed), 3
+//! rotation expired, 4 authorized_keys changed under us, and 125 for a
+//! protocol version this rccr does not speak (before reading any input, so
+//! the caller can fall back to the script with the same stdin).
+use super::authorized::cksum_line;
+use crate::fsutil;
+use crate::sys;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The protocol version the control asks for, as the first argument.
+pub const PROTOCOL: &str = "1";
+/// Exit code for a protocol version we do not speak.
+pub const UNSUPPORTED: i32 = 125;
+
+/// A failed step: exit code and message (the script's `fail`).
+struct Fail(i32, String);
+
+type Step<T> = Result<T, Fail>;
+
+fn fail<T>(code: i32, message: impl Into<String>) -> Step<T> {
+    Err(Fail(code, message.into()))
+}
+
+/// The files the protocol works on, under `$HOME/.ssh`.
+struct Files {
+    dir: PathBuf,
+    ak: PathBuf,
+    bak: PathBuf,
+    mark: PathBuf,
+}
+
+impl Files {
+    fn new() -> Files {
+        let home = std::env::var_os("HOME").unwrap_or_else(|| "/".into());
+        let dir = Path::new(&home).join(".ssh");
+        Files {
+            ak: dir.join("authorized_keys"),
+            bak: dir.join(".rccr-authorized_keys.bak"),
+            mark: dir.join(".rccr-rotation"),
+            dir,
+        }
+    }
+
+    /// `cksum` of authorized_keys, or `none`.
+    fn sum(&self) -> Step<String> {
+        match fs::read(&self.ak) {
+            Ok(content) => Ok(cksum_line(&content)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok("none".into()),
+            Err(e) => fail(1, format!("cannot read {}: {e}", self.ak.display())),
+        }
+    }
+
+    /// The armed rotation's token, or `-`.
+    fn armed(&self) -> String {
+        match fs::read_to_string(&self.mark) {
+            Ok(text) => text.lines().next().unwrap_or("").to_string(),
+            Err(_) => "-".into(),
+        }
+    }
+
+    /// Installs `content` as authorized_keys durably (0600, the directory
+    /// at 0700).
+    fn install(&self, content: &[u8]) -> io::Result<()> {
+        fsutil::write_atomic(&self.ak, content, 0o600)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+    }
+}
+
+/// What `read` prints, and what the file was when it was read.
+struct Snapshot {
+    sum: String,
+    armed: String,
+}
+
+/// Runs `rccr keys node VERSION ACTION ARGS...` and returns the exit code.
+pub fn main(args: &[&str]) -> i32 {
+    if args.first() != Some(&PROTOCOL) {
+        eprintln!(
+            "rccr-remote: protocol {} not spoken here (this rccr speaks {PROTOCOL})",
+            args.first().unwrap_or(&"")
+        );
+        return UNSUPPORTED;
+    }
+    // The node's own umask must not widen anything we create.
+    sys::set_umask(0o077);
+    let files = Files::new();
+    let mut out = io::stdout().lock();
+    let result = match args[1..] {
+        ["read"] => snapshot(&files, &mut out).map(drop),
+        ["stage", id, seconds, nonce] => stage(&files, &mut out, id, seconds, nonce),
+        ["commit", nonce] => commit(&files, &mut out, nonce),
+        ["revert", token, seconds] => {
+            revert_later(&files, token, seconds);
+            Ok(())
+        }
+        [action, ..] => fail(1, format!("unknown action: {action}")),
+        [] => fail(1, "unknown action: "),
+    };
+    let _ = out.flush();
+    match result {
+        Ok(()) => 0,
+        Err(Fail(code, message)) => {
+            eprintln!("rccr-remote: {message}");
+            code
+        }
+    }
+}
+
+/// Prints the sum, the armed token and the file's bytes.
+fn snapshot(files: &Files, out: &mut impl Write) -> Step<Snapshot> {
+    let content = match fs::read(&files.ak) {
+        Ok(content) => Some(content),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return fail(1, format!("cannot read {}: {e}", files.ak.display())),
+    };
+    let snap = Snapshot {
+        sum: content.as_deref().map_or("none".into(), cksum_line),
+        armed: files.armed(),
+    };
+    let written = write!(out, "{}\n{}\n", snap.sum, snap.armed)
+        .and_then(|()| out.write_all(content.as_deref().unwrap_or_default()));
+    written.map_err(|e| Fail(1, format!("cannot write the snapshot: {e}")))?;
+    Ok(snap)
+}
+
+/// Ends the snapshot with the nonce line and waits for the new file:
+/// `CKSUM\n` then the bytes. `None` when the control sent nothing.
+fn receive(out: &mut impl Write, nonce: &str) -> Step<Option<Vec<u8>>> {
+    write!(out, "\n{nonce}\n")
+        .and_then(|()| out.flush())
+        .map_err(|e| Fail(1, format!("cannot write the snapshot: {e}")))?;
+    let mut input = Vec::new();
+    io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| Fail(1, format!("cannot read the new authorized_keys: {e}")))?;
+    if input.is_empty() {
+        return Ok(None);
+    }
+    let (want, content) = match input.iter().position(|b| *b == b'\n') {
+        Some(end) => (&input[..end], &input[end + 1..]),
+        None => (&input[..], &[][..]),
+    };
+    if cksum_line(content).as_bytes() != want {
+        return fail(
+            1,
+            "the new authorized_keys arrived incomplete; nothing changed",
+        );
+    }
+    Ok(Some(content.to_vec()))
+}
+
+fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &str) -> Step<()> {
+    if !files.ak.is_file() {
+        return fail(1, format!("{} does not exist", files.ak.display()));
+    }
+    let Ok(seconds_n) = seconds.parse::<u64>() else {
+        return fail(1, format!("not a number of seconds: {seconds}"));
+    };
+    let snap = snapshot(files, out)?;
+    let Some(content) = receive(out, nonce)? else {
+        return Ok(());
+    };
+    if files.sum()? != snap.sum {
+        return fail(
+            4,
+            format!("{} changed since it was read", files.ak.display()),
+        );
+    }
+    let backup = fs::read(&files.ak).and_then(|old| {
+        let mode = fs::metadata(&files.ak)?.permissions().mode() & 0o7777;
+        fsutil::write_atomic(&files.bak, &old, mode).map_err(|e| io::Error::other(e.to_string()))
+    });
+    if backup.is_err() {
+        return fail(1, format!("cannot back up {}", files.ak.display()));
+    }
+    // Each stage arms its own token, so a timer left by an earlier attempt
+    // of the same rotation can never revert this one.
+    let token = format!("{id}.{nonce}");
+    let disarm = || {
+        let _ = fs::remove_file(&files.mark);
+        let _ = fs::remove_file(&files.bak);
+    };
+    if fsutil::write_atomic(&files.mark, format!("{token}\n").as_bytes(), 0o600).is_err() {
+        disarm();
+        return fail(1, "cannot arm the revert");
+    }
+    // The revert runs on its own: it outlives this session, a lost link and
+    // a killed sshd, and restores the backup unless commit disarmed it.
+    let timer = std::env::current_exe().and_then(|exe| {
+        Command::new(exe)
+            .arg0("rccr")
+            .args([
+                "keys",
+                "node",
+                PROTOCOL,
+                "revert",
+                &token,
+                &seconds_n.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+    });
+    if timer.is_err() {
+        disarm();
+        return fail(1, "cannot arm the revert");
+    }
+    if files.install(&content).is_err() {
+        disarm();
+        return fail(
+            1,
+            format!("cannot replace {} (read-only?)", files.ak.display()),
+        );
+    }
+    writeln!(out, "staged").map_err(|e| Fail(1, e.to_string()))
+}
+
+/// The detached timer of a stage: after `seconds`, restores the backup if
+/// `token` is still the armed rotation.
+fn revert_later(files: &Files, token: &str, seconds: &str) {
+    sys::ignore_hangup();
+    std::thread::sleep(Duration::from_secs(seconds.parse().unwrap_or(0)));
+    if files.armed() == token && fs::rename(&files.bak, &files.ak).is_ok() {
+        let _ = fs::remove_file(&files.mark);
+        let _ = fsutil::sync_parent(&files.ak);
+    }
+}
+
+fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
+    let snap = snapshot(files, out)?;
+    let said = match receive(out, nonce)? {
+        None => "unchanged",
+        Some(content) => {
+            if files.armed() != snap.armed {
+                return fail(
+                    3,
+                    format!("rotation {} expired: the node reverted", snap.armed),
+                );
+            }
+            if files.sum()? != snap.sum {
+                return fail(
+                    4,
+                    format!("{} changed since it was read", files.ak.display()),
+                );
+            }
+            // Disarm first: a crash from here on leaves old and new keys, never none.
+            let _ = fs::remove_file(&files.mark);
+            if files.install(&content).is_err() {
+                return fail(1, format!("cannot replace {}", files.ak.display()));
+            }
+            let _ = fs::remove_file(&files.bak);
+            "committed"
+        }
+    };
+    writeln!(out, "{said}\n{}", persist(files)).map_err(|e| Fail(1, e.to_string()))
+}
+
+/// Makes the change survive a reboot: `lbu`, `lbu-failed`, `volatile` or `disk`.
+fn persist(files: &Files) -> &'static str {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(lbu) = std::env::split_paths(&path)
+        .map(|dir| dir.join("lbu"))
+        .find(|candidate| candidate.is_file())
+    else {
+        return if root_in_ram() { "volatile" } else { "disk" };
+    };
+    let quiet = |args: &[&std::ffi::OsStr]| {
+        Command::new(&lbu)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let _ = quiet(&["include".as_ref(), files.dir.as_os_str()]);
+    if quiet(&["commit".as_ref()]) {
+        "lbu"
+    } else {
+        "lbu-failed"
+    }
+}
+
+/// Whether `/` is a RAM filesystem (the last mount on `/` wins).
+fn root_in_ram() -> bool {
+    let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let root = mounts
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace().skip(1);
+            let (mount, kind) = (fields.next()?, fields.next()?);
+            (mount == "/").then_some(kind)
+        })
+        .next_back();
+    matches!(root, Some("tmpfs" | "ramfs" | "rootfs"))
+}
