@@ -273,15 +273,18 @@ phases() {
 		}' "$1"
 }
 
+# bench_rccr N SIDE: SIDE is RCCR_KEYS_NODE, auto (the nodes' own rccr, as
+# on RCCR images) or script (remote.sh, as on nodes without rccr); the
+# results are kept under the key N.SIDE
 bench_rccr() {
-	local n=$1 ip args=() rc rotated bad fields cpu0
+	local n=$1 side=$2 ip args=() rc rotated bad fields cpu0 k=$1.$2
 	lab_up "$n"
 	for ip in $(node_ips); do args+=(--host "$ip"); done
-	einfo "rccr keyrotate, $n nodes"
-	R_LOAD[n]=$(loadavg)
+	einfo "rccr keyrotate, $n nodes, node side: $side"
+	R_LOAD[$k]=$(loadavg)
 	cpu0=$(cpu_ns)
-	in_control bash -c "$RCCR_RUN" bash "${args[@]}" --yes --json
-	R_CPU[n]=$(($(cpu_ns) - cpu0))
+	in_control env RCCR_KEYS_NODE="$side" bash -c "$RCCR_RUN" bash "${args[@]}" --yes --json
+	R_CPU[$k]=$(($(cpu_ns) - cpu0))
 	rc=$(cat "$(control_root)/rccr.rc")
 	fields=$(time_fields "$(control_root)/rccr.time")
 	rotated=$(grep -c '"outcome": "rotated"' "$(control_root)/rccr.json" || true)
@@ -290,20 +293,20 @@ bench_rccr() {
 	else
 		bad=$n
 	fi
-	keep_logs "rccr-$n" "$(control_root)"/rccr.{start,json,log,time,rc}
-	R_WALL[n]=${fields% *}
-	R_RSS[n]=${fields#* }
-	R_OK[n]="exit $rc, $rotated/$n rotated, $((n - bad))/$n checked"
-	R_PHASES[n]=$(phases "$(control_root)/rccr.log" "$(cat "$(control_root)/rccr.start")")
+	keep_logs "rccr-$k" "$(control_root)"/rccr.{start,json,log,time,rc}
+	R_WALL[$k]=${fields% *}
+	R_RSS[$k]=${fields#* }
+	R_OK[$k]="exit $rc, $rotated/$n rotated, $((n - bad))/$n checked"
+	R_PHASES[$k]=$(phases "$(control_root)/rccr.log" "$(cat "$(control_root)/rccr.start")")
 	if [ "$rc" != 0 ] || [ "$rotated" != "$n" ] || [ "$bad" != 0 ]; then
-		R_OK[n]="FAILED: ${R_OK[n]}"
+		R_OK[$k]="FAILED: ${R_OK[$k]}"
 		FAILED=1
-		einfo "rccr failed at $n nodes: ${R_OK[n]}; last lines:"
+		einfo "rccr failed at $n nodes: ${R_OK[$k]}; last lines:"
 		tail -n 5 "$(control_root)/rccr.log" >&2 || true
 		grep -v '"outcome": "rotated"' "$(control_root)/rccr.json" | head -n 5 >&2 || true
 	fi
-	einfo "rccr: ${R_WALL[n]} s, $((R_RSS[n] / 1024)) MiB, ${R_OK[n]}"
-	einfo "rccr phases (first..last node, seconds after start): ${R_PHASES[n]}"
+	einfo "rccr: ${R_WALL[$k]} s, $((R_RSS[$k] / 1024)) MiB, ${R_OK[$k]}"
+	einfo "rccr phases (first..last node, seconds after start): ${R_PHASES[$k]}"
 	lab_down
 }
 
@@ -354,11 +357,13 @@ bench_ansible() {
 
 # ------------------------------------------------------------ main
 
-declare -a R_WALL R_RSS R_OK R_PHASES R_CPU R_LOAD A_WALL A_RSS A_OK A_CPU A_LOAD
+declare -A R_WALL R_RSS R_OK R_PHASES R_CPU R_LOAD
+declare -a A_WALL A_RSS A_OK A_CPU A_LOAD
 declare -A NOTE
 FAILED=0
 for n in "${SIZES[@]}"; do
-	bench_rccr "$n"
+	bench_rccr "$n" auto
+	bench_rccr "$n" script
 	NOTE[$n]=$LAB_NOTE
 	bench_ansible "$n"
 done
@@ -377,23 +382,37 @@ echo "# $("$TMP/rccr" --version 2>/dev/null | head -n 1), --parallel $PARALLEL; 
 	"host_key_checking off, ControlPersist 60s; $(ssh -V 2>&1)"
 echo "# peak RSS: GNU time -v, the largest single process (Ansible: of ansible-playbook and its forks)"
 echo
-echo "| N | rccr wall s | rccr peak RSS MiB | ansible wall s | ansible peak RSS MiB | speed-up |"
-echo "|---:|---:|---:|---:|---:|---:|"
+echo "rccr: the nodes run rccr's built-in node side (RCCR images); rccr, sh nodes: the POSIX sh"
+echo "script instead (RCCR_KEYS_NODE=script, as on nodes without rccr)"
+echo
+echo "| N | rccr wall s | rccr peak RSS MiB | rccr, sh nodes wall s | ansible wall s | ansible peak RSS MiB | speed-up | speed-up, sh nodes |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${SIZES[@]}"; do
-	echo "| $n | ${R_WALL[n]} | $(mib "${R_RSS[n]}") | ${A_WALL[n]} | $(mib "${A_RSS[n]}") | $(ratio "${A_WALL[n]}" "${R_WALL[n]}")× |"
+	echo "| $n | ${R_WALL[$n.auto]} | $(mib "${R_RSS[$n.auto]}") | ${R_WALL[$n.script]} | ${A_WALL[n]} | $(mib "${A_RSS[n]}") |" \
+		"$(ratio "${A_WALL[n]}" "${R_WALL[$n.auto]}")× | $(ratio "${A_WALL[n]}" "${R_WALL[$n.script]}")× |"
 done
 if [ -n "$CG" ]; then
 	echo
-	echo "| N | rccr lab CPU s | ansible lab CPU s | CPU ratio | load avg before rccr / ansible |"
-	echo "|---:|---:|---:|---:|---:|"
+	echo "| N | rccr lab CPU s | rccr, sh nodes lab CPU s | ansible lab CPU s | CPU ratio | CPU ratio, sh nodes | load avg before rccr / sh / ansible |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|"
 	for n in "${SIZES[@]}"; do
-		echo "| $n | $(cpu_s "${R_CPU[n]}") | $(cpu_s "${A_CPU[n]}") | $(ratio "${A_CPU[n]}" "${R_CPU[n]}")× | ${R_LOAD[n]} / ${A_LOAD[n]} |"
+		echo "| $n | $(cpu_s "${R_CPU[$n.auto]}") | $(cpu_s "${R_CPU[$n.script]}") | $(cpu_s "${A_CPU[n]}") |" \
+			"$(ratio "${A_CPU[n]}" "${R_CPU[$n.auto]}")× | $(ratio "${A_CPU[n]}" "${R_CPU[$n.script]}")× |" \
+			"${R_LOAD[$n.auto]} / ${R_LOAD[$n.script]} / ${A_LOAD[n]} |"
 	done
 fi
 echo
 for n in "${SIZES[@]}"; do
-	echo "N=$n (${NOTE[$n]}): rccr ${R_OK[n]}, $(per_node_ms "${R_WALL[n]}" "$n") ms/node;" \
+	echo "N=$n (${NOTE[$n]}): rccr ${R_OK[$n.auto]}, $(per_node_ms "${R_WALL[$n.auto]}" "$n") ms/node;" \
+		"rccr, sh nodes ${R_OK[$n.script]}, $(per_node_ms "${R_WALL[$n.script]}" "$n") ms/node;" \
 		"Ansible ${A_OK[n]}, $(per_node_ms "${A_WALL[n]}" "$n") ms/node"
-	echo "  rccr phases (first..last node, s after start): ${R_PHASES[n]}"
+	echo "  rccr phases (first..last node, s after start): ${R_PHASES[$n.auto]}"
 done
+# Growth: how much longer the largest run took than the smallest, against
+# how many more nodes it had (below the node ratio: less than linear).
+if [ "${#SIZES[@]}" -gt 1 ]; then
+	lo=${SIZES[0]} hi=${SIZES[-1]}
+	echo "growth $lo -> $hi nodes (x$(ratio "$hi" "$lo")): rccr wall x$(ratio "${R_WALL[$hi.auto]}" "${R_WALL[$lo.auto]}")," \
+		"rccr, sh nodes x$(ratio "${R_WALL[$hi.script]}" "${R_WALL[$lo.script]}"), Ansible x$(ratio "${A_WALL[hi]}" "${A_WALL[lo]}")"
+fi
 [ "$FAILED" = 0 ] || die "a rotation failed (see FAILED above)"

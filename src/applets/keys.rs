@@ -70,7 +70,9 @@ struct GenArgs {
 /// Replace the temporary key with a cluster key on every node, with no
 /// lockout: the new key is added and verified before the old one is
 /// removed, and a node whose rotation is not committed in time restores
-/// its keys by itself. A re-run after any failure finishes the job.
+/// its keys by itself. A re-run after any failure finishes the job. On the
+/// nodes, each step runs the node's rccr where it has one and a POSIX sh
+/// script elsewhere (RCCR_KEYS_NODE=script: always the script).
 #[derive(FromArgs)]
 #[argh(subcommand, name = "rotate")]
 struct RotateArgs {
