@@ -165,8 +165,17 @@ impl Connection {
                 private_key.display()
             )));
         }
-        self.session
-            .userauth_pubkey_file(user, None, private_key, None)?;
+        // An RSA key goes in as PKCS#1 PEM, or libssh2 signs without CRT
+        // (four times the CPU per login; see keys::pkcs1).
+        let text = std::fs::read_to_string(private_key).unwrap_or_default();
+        match crate::keys::pkcs1::from_openssh(&text) {
+            Some(pem) => self
+                .session
+                .userauth_pubkey_memory(user, None, pem.as_str(), None)?,
+            None => self
+                .session
+                .userauth_pubkey_file(user, None, private_key, None)?,
+        }
         if self.session.authenticated() {
             Ok(())
         } else {

@@ -37,7 +37,7 @@
 //! partition (diskless Alpine mounts it so) is remounted read-write for the
 //! rename and back. If a setting could not be applied (a write failed), the
 //! file stays, to be applied at the next boot.
-use super::{hostkeys::base64_decode, hostname, Ctx};
+use super::{hostname, Ctx};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -85,7 +85,7 @@ pub fn check_key(value: &str) -> Result<String, String> {
             "'{kind}' is not a key type sshd accepts (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*); options are not allowed here"
         ));
     }
-    let bytes = base64_decode(blob).ok_or("the key is not valid base64 (cut short?)")?;
+    let bytes = crate::base64::decode(blob).ok_or("the key is not valid base64 (cut short?)")?;
     let fields = ssh_fields(&bytes).ok_or("the key data is cut short or damaged")?;
     if fields.first() != Some(&kind.as_bytes()) || fields.len() < 2 {
         return Err(format!("the key data does not hold a {kind} key"));

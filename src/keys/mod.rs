@@ -5,6 +5,7 @@ pub mod journal;
 pub mod known_hosts;
 pub mod node;
 pub mod nodes;
+pub mod pkcs1;
 pub mod rotate;
 pub mod rotation;
 pub mod status;
