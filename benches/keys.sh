@@ -10,7 +10,10 @@
 #      accepting the temporary key (RSA 4096, ~/.ssh/id_rsa on the control);
 #      `rccr keyrotate --host IP ... --yes --json` runs inside the control
 #      host under /usr/bin/time -v: wall time, peak RSS, and when the last
-#      node reached each phase (from rccr's progress lines);
+#      node reached each phase (from rccr's progress lines); twice, on two
+#      fresh labs: with the nodes' own rccr doing the node side (lab hosts
+#      have rccr on PATH, as RCCR images do) and with RCCR_KEYS_NODE=script
+#      (the POSIX sh node side of nodes without rccr);
 #   2. a fresh lab of the same shape: benches/ansible/rotate.yml (add the
 #      new key with ansible.posix.authorized_key, log in with it, remove the
 #      temporary key with state=absent), ansible-playbook under

@@ -252,8 +252,8 @@ fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step
     };
     // The commit is the command that verifies the new key: it runs over a
     // connection the new key opened.
-    let persisted = commit(plan, &on_new, &|| record("verified"))?;
-    if persisted.0 {
+    let (changed, persisted) = commit(plan, &on_new, &|| record("verified"))?;
+    if changed {
         record("committed");
         failpoint::reached("after-commit", &node.to_string());
     }
@@ -273,7 +273,7 @@ fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step
             ))
         }
     }
-    Ok(match persisted.1.as_str() {
+    Ok(match persisted.as_str() {
         "disk" => "persisted on disk".into(),
         "lbu" => "persisted with lbu commit".into(),
         "volatile" => "NOT persisted: the root filesystem is in RAM and lbu is missing".into(),
