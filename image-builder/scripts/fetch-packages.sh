@@ -6,7 +6,9 @@
 # boots working with no internet: every package of the node's
 # /etc/apk/world (alpine-base and image-builder/TYPE/packages) for ARCH, with
 # all their dependencies and the packages apk adds by install_if
-# (docker-openrc, ...), from the Alpine release of base/alpine.conf.
+# (docker-openrc, ...), from the Alpine release of base/alpine.conf; and
+# the packages of image-builder/TYPE/carried (if any) with theirs: carried
+# for `apk add` on the node, not installed.
 #
 # Runs on Alpine, as root (apk, abuild-sign). In GitHub Actions, inside a
 # container of the pinned Alpine image:
@@ -75,7 +77,7 @@ resolve() {
 		>"$root/etc/apk/repositories"
 	# shellcheck disable=SC2046 # one word per package
 	apk add --root "$root" --arch "$ALPINE_ARCH" --initdb --no-scripts --no-cache --quiet \
-		alpine-base $(packages_of "$TYPE") >&2 ||
+		alpine-base $(packages_of "$TYPE") $(carried_of "$TYPE") >&2 ||
 		die "apk cannot install the $TYPE world for $ALPINE_ARCH"
 	apk info --root "$root" -v 2>/dev/null | LC_ALL=C sort >"$TMP_DIR/installed"
 	[ -s "$TMP_DIR/installed" ] || die "the scratch root lists no packages"

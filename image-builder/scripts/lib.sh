@@ -89,7 +89,17 @@ sha256_of() {
 
 # The packages of a node type, one per line, comments and blanks dropped.
 packages_of() {
-	sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$BUILDER_DIR/$1/packages"
+	list_of "$1" packages
+}
+
+# The packages a node type's OS image carries in its offline repository
+# without installing them (TYPE/carried, optional), one per line.
+carried_of() {
+	[ ! -f "$BUILDER_DIR/$1/carried" ] || list_of "$1" carried
+}
+
+list_of() {
+	sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$BUILDER_DIR/$1/$2"
 }
 
 # An RCCR arch this machine's CPU runs natively, for picking a runnable rccr.
