@@ -389,7 +389,7 @@ fn unknown_actions_fail() {
 }
 
 #[test]
-fn rccr_refuses_another_protocol_before_reading_input() {
+fn rccr_refuses_another_protocol_with_exit_125_and_no_output() {
     let home = Home::new("protocol", &nodes()[0]);
     let node = vec![
         env!("CARGO_BIN_EXE_rccr").to_string(),
