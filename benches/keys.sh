@@ -375,6 +375,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }'; }
 cpu_s() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e9 }'; }
 per_node_ms() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.0f", s * 1000 / n }'; }
+cpu_ms_per_node() { awk -v ns="$1" -v n="$2" 'BEGIN { printf "%.0f", ns / 1e6 / n }'; }
 
 echo
 echo "# rccr keyrotate vs Ansible (ansible.posix.authorized_key), $(date -u +%Y-%m-%d)"
@@ -406,7 +407,8 @@ if [ -n "$CG" ]; then
 fi
 echo
 for n in "${SIZES[@]}"; do
-	echo "N=$n (${NOTE[$n]}): rccr ${R_OK[$n.auto]}, $(per_node_ms "${R_WALL[$n.auto]}" "$n") ms/node;" \
+	echo "N=$n (${NOTE[$n]}): rccr ${R_OK[$n.auto]}, $(per_node_ms "${R_WALL[$n.auto]}" "$n") ms/node" \
+		"(lab CPU $(cpu_ms_per_node "${R_CPU[$n.auto]}" "$n") ms/node);" \
 		"rccr, sh nodes ${R_OK[$n.script]}, $(per_node_ms "${R_WALL[$n.script]}" "$n") ms/node;" \
 		"Ansible ${A_OK[n]}, $(per_node_ms "${A_WALL[n]}" "$n") ms/node"
 	echo "  rccr phases (first..last node, s after start): ${R_PHASES[$n.auto]}"
