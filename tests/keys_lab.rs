@@ -434,6 +434,51 @@ fn link_cut_between_stage_and_verify_reverts_then_converges() {
 }
 
 #[test]
+fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
+    // The node has printed its keys for the commit and waits for the new
+    // file when its SSH session dies: it must install nothing, keep the
+    // staged keys until its own revert, and a re-run must finish.
+    if !require_root() {
+        return;
+    }
+    for side in NODE_SIDES {
+        let lab = Lab::builder().targets(2).up();
+        let nodes = ["target-1", "target-2"];
+        let before = authorized_keys(&lab, "target-1");
+        let fp = Failpoint::new("commit-input");
+        let child = fp.start_on(&lab, "commit-input", &["target-1"], side);
+        let (node, _) = fp.reached();
+        assert_eq!(node, lab.ip("target-1"));
+        let staged = authorized_keys(&lab, "target-1");
+        assert_ne!(staged, before, "{side}: not staged at the failpoint");
+        // The listener's children are this host's SSH sessions only.
+        let listener =
+            std::fs::read_to_string(host_dir(&lab, "target-1").join("sshd.pid")).unwrap();
+        let killed = Command::new("pkill")
+            .args(["-KILL", "-P", listener.trim()])
+            .status()
+            .unwrap();
+        assert!(killed.success(), "{side}: no session to kill");
+        fp.resume();
+        let out = finish(child);
+        assert_eq!(out.status.code(), Some(1), "{side}: {}", stdout(&out));
+        // Nothing was installed over the staged file: it is still staged,
+        // or already reverted by the node itself.
+        let now = authorized_keys(&lab, "target-1");
+        assert!(
+            now == staged || now == before,
+            "{side}: {}",
+            String::from_utf8_lossy(&now)
+        );
+        wait_for("the node to revert", || {
+            authorized_keys(&lab, "target-1") == before
+        });
+        assert_no_lockout(&lab, &nodes);
+        assert_converges(&lab, &nodes);
+    }
+}
+
+#[test]
 fn sigkill_right_after_staging_then_a_rerun_finishes() {
     if !require_root() {
         return;

@@ -252,7 +252,10 @@ fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step
     };
     // The commit is the command that verifies the new key: it runs over a
     // connection the new key opened.
-    let (changed, persisted) = commit(plan, &on_new, &|| record("verified"))?;
+    let (changed, persisted) = commit(plan, &on_new, &|| {
+        record("verified");
+        failpoint::reached("commit-input", &node.to_string());
+    })?;
     if changed {
         record("committed");
         failpoint::reached("after-commit", &node.to_string());
