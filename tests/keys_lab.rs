@@ -350,23 +350,37 @@ fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
     assert_converges(&lab, &nodes);
 }
 
+/// A two-node lab whose rotation of target-1 (on node side `side`) stops at
+/// `failpoint`, where `fault` strikes; rccr must then exit 1. Returns the
+/// lab, target-1's authorized_keys before the run, and rccr's output.
+fn rotate_through_fault(
+    side: &str,
+    tag: &str,
+    failpoint: &str,
+    fault: impl FnOnce(&Lab),
+) -> (Lab, Vec<u8>, Output) {
+    let lab = Lab::builder().targets(2).up();
+    let before = authorized_keys(&lab, "target-1");
+    let fp = Failpoint::new(tag);
+    let child = fp.start_on(&lab, failpoint, &["target-1"], side);
+    let (node, _) = fp.reached();
+    assert_eq!(node, lab.ip("target-1"));
+    fault(&lab);
+    fp.resume();
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(1), "{side}: {}", stdout(&out));
+    (lab, before, out)
+}
+
 #[test]
 fn sshd_killed_after_staging_the_node_reverts_by_itself() {
     if !require_root() {
         return;
     }
     for side in NODE_SIDES {
-        let lab = Lab::builder().targets(2).up();
-        let nodes = ["target-1", "target-2"];
-        let before = authorized_keys(&lab, "target-1");
-        let fp = Failpoint::new("staged-sshd");
-        let child = fp.start_on(&lab, "after-stage", &["target-1"], side);
-        let (node, _) = fp.reached();
-        assert_eq!(node, lab.ip("target-1"));
-        kill_sshd(&lab, "target-1");
-        fp.resume();
-        let out = finish(child);
-        assert_eq!(out.status.code(), Some(1), "{side}: {}", stdout(&out));
+        let (lab, before, out) = rotate_through_fault(side, "staged-sshd", "after-stage", |lab| {
+            kill_sshd(lab, "target-1")
+        });
         assert!(
             stdout(&out).contains("reverted"),
             "{side}: {}",
@@ -377,6 +391,7 @@ fn sshd_killed_after_staging_the_node_reverts_by_itself() {
             authorized_keys(&lab, "target-1") == before
         });
         start_sshd(&lab, "target-1");
+        let nodes = ["target-1", "target-2"];
         assert_no_lockout(&lab, &nodes);
         assert_converges(&lab, &nodes);
     }
@@ -442,26 +457,19 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
         return;
     }
     for side in NODE_SIDES {
-        let lab = Lab::builder().targets(2).up();
-        let nodes = ["target-1", "target-2"];
-        let before = authorized_keys(&lab, "target-1");
-        let fp = Failpoint::new("commit-input");
-        let child = fp.start_on(&lab, "commit-input", &["target-1"], side);
-        let (node, _) = fp.reached();
-        assert_eq!(node, lab.ip("target-1"));
-        let staged = authorized_keys(&lab, "target-1");
+        let mut staged = Vec::new();
+        let (lab, before, _) = rotate_through_fault(side, "commit-mid", "commit-input", |lab| {
+            staged = authorized_keys(lab, "target-1");
+            // The listener's children are this host's SSH sessions only.
+            let listener =
+                std::fs::read_to_string(host_dir(lab, "target-1").join("sshd.pid")).unwrap();
+            let killed = Command::new("pkill")
+                .args(["-KILL", "-P", listener.trim()])
+                .status()
+                .unwrap();
+            assert!(killed.success(), "{side}: no session to kill");
+        });
         assert_ne!(staged, before, "{side}: not staged at the failpoint");
-        // The listener's children are this host's SSH sessions only.
-        let listener =
-            std::fs::read_to_string(host_dir(&lab, "target-1").join("sshd.pid")).unwrap();
-        let killed = Command::new("pkill")
-            .args(["-KILL", "-P", listener.trim()])
-            .status()
-            .unwrap();
-        assert!(killed.success(), "{side}: no session to kill");
-        fp.resume();
-        let out = finish(child);
-        assert_eq!(out.status.code(), Some(1), "{side}: {}", stdout(&out));
         // Nothing was installed over the staged file: it is still staged,
         // or already reverted by the node itself.
         let now = authorized_keys(&lab, "target-1");
@@ -473,6 +481,7 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
         wait_for("the node to revert", || {
             authorized_keys(&lab, "target-1") == before
         });
+        let nodes = ["target-1", "target-2"];
         assert_no_lockout(&lab, &nodes);
         assert_converges(&lab, &nodes);
     }
