@@ -54,6 +54,13 @@ fn replace(path: &Path, contents: &[u8], mode: u32, durable: bool) -> Result<(),
     })
 }
 
+/// Whether `program` is an executable file in a PATH directory.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
 /// Makes a rename or link in `path`'s directory durable.
 pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     let dir = match path.parent() {

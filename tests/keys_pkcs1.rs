@@ -23,7 +23,7 @@ fn rsa_keys_convert_exactly_as_ssh_keygen_does() {
             .expect("ssh-keygen (apt install openssh-client)");
         assert!(made.success());
         let openssh = std::fs::read_to_string(&key).unwrap();
-        let ours = rccr::keys::pkcs1::from_openssh(&openssh).expect("an RSA key");
+        let ours = rccr::ssh::pkcs1::from_openssh(&openssh).expect("an RSA key");
         let converted = Command::new("ssh-keygen")
             .args(["-q", "-p", "-N", "", "-m", "PEM", "-f"])
             .arg(&key)

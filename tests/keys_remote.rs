@@ -1,5 +1,5 @@
 //! The node side of key rotation run for real, in every form a node may
-//! run it: src/keys/remote.sh under dash (Debian's sh) and busybox ash
+//! run it: src/keys/node/remote.sh under dash (Debian's sh) and busybox ash
 //! (Alpine's), and rccr's built-in `rccr keys node 1` (src/keys/node.rs).
 //! One set of cases for all three: they must behave alike. No SSH here:
 //! each gets the argv and the conversation rccr has with it over the wire.
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const SCRIPT: &str = include_str!("../src/keys/remote.sh");
+const SCRIPT: &str = include_str!("../src/keys/node/remote.sh");
 
 /// How to start one implementation: program and leading arguments.
 type Node = Vec<String>;

@@ -18,8 +18,9 @@ pub const APPLET: Applet = Applet {
 /// keys, /root/.ssh modes, the boot partition's rccr.txt and the console
 /// banner /etc/issue. Run by the OpenRC service rccr-init before networking
 /// and sshd. Steps that cannot run are reported on stderr and skipped: the
-/// exit code is 0 unless the arguments are wrong (2) or a non-root user
-/// runs it on / (4). A second run changes nothing.
+/// exit code is 0 unless the arguments are wrong (2), a --hostname is not a
+/// hostname (3), a non-root user runs it on / (4), or --hostname could not
+/// be set everywhere (1). A second run changes nothing.
 #[derive(FromArgs)]
 #[argh(
     note = "Hostname: rccr.txt's hostname= wins, else /etc/hostname unless it holds an image default\n(empty, localhost, ReCyClusteR-Control, ReCyClusteR-Target), else\nReCyClusteR-<Control|Target>-<last 3 MAC bytes of the first Ethernet interface>.\n\nrccr.txt (in /boot or /media/*): hostname=NAME and authorized_key=TYPE BASE64 [COMMENT]\nlines, # comments; applied once, then renamed rccr.txt.applied."
@@ -36,6 +37,11 @@ struct Args {
     /// only rewrite /etc/issue (the rccr-issue service, once the network is up)
     #[argh(switch)]
     issue_only: bool,
+    /// only give this node the hostname NAME everywhere (/etc/hostname,
+    /// /etc/hosts, the kernel, DHCP), rewrite the banner and persist: how
+    /// rccr setup renames a node
+    #[argh(option, arg_name = "NAME")]
+    hostname: Option<String>,
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
@@ -58,10 +64,23 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
                 .into(),
         ));
     }
-    init::run(&Options {
+    if let Some(name) = &args.hostname {
+        crate::identity::check_hostname(name)
+            .map_err(|e| Error::bad_input(format!("--hostname {name}"), format!("it {e}")))?;
+    }
+    let opts = Options {
         root: args.root,
         dry_run: args.dry_run,
         issue_only: args.issue_only,
-    });
-    Ok(())
+    };
+    match &args.hostname {
+        Some(name) if !init::rename(&opts, name) => Err(Error::Failed(format!(
+            "cannot write hostname {name} to /etc/hostname (see above)"
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            init::run(&opts);
+            Ok(())
+        }
+    }
 }

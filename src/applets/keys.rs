@@ -2,7 +2,8 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
-use crate::keys::{self, nodes, rotation, status, KeyType};
+use crate::keys::control::{command, status};
+use crate::keys::{self, addr, KeyType};
 use crate::state::StatePaths;
 use argh::FromArgs;
 use std::path::PathBuf;
@@ -175,7 +176,11 @@ fn keyrotate_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 }
 
 fn gen(args: GenArgs) -> Result<(), Error> {
-    let private = PathBuf::from(args.file.as_deref().unwrap_or(keys::TEMP_KEY_PATH));
+    let private = PathBuf::from(
+        args.file
+            .as_deref()
+            .unwrap_or(crate::state::IMAGE_BUILD_TEMP_KEY),
+    );
     let public = keys::public_path(&private);
     let bits = match (args.key_type, args.bits) {
         (KeyType::Ed25519, Some(_)) => {
@@ -214,8 +219,8 @@ fn gen(args: GenArgs) -> Result<(), Error> {
 }
 
 fn rotate(args: RotateArgs) -> Result<(), Error> {
-    let nodes = nodes::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
-    rotation::rotate(rotation::Options {
+    let nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
+    command::rotate(command::Options {
         nodes,
         from_key: args.from_key.map(PathBuf::from),
         key_type: args.key_type,
@@ -235,7 +240,7 @@ impl TryFrom<StatusArgs> for status::Options {
 
     fn try_from(args: StatusArgs) -> Result<Self, Error> {
         Ok(status::Options {
-            nodes: nodes::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
+            nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
             port: args.port,
             user: args.user,
             timeout: Duration::from_secs(args.timeout.max(1)),

@@ -2,11 +2,12 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
+use crate::keys::resolve::{Given, Resolver};
 use crate::scan::{self, output, snapshot, Options};
 use crate::wire::ipv4::{Cidr, CidrError};
 use argh::FromArgs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 pub const APPLET: Applet = Applet {
@@ -65,7 +66,8 @@ struct Args {
     /// log in to each SSH host with the temporary key and use its hostname
     #[argh(switch)]
     ssh_names: bool,
-    /// the temporary private key for --ssh-names (default ~/.ssh/id_rsa)
+    /// the temporary private key for --ssh-names (default: $RCCR_TEMP_KEY,
+    /// rccr's kept copy, ~/.ssh/id_rsa, /root/.ssh/id_rsa)
     #[argh(option, arg_name = "path")]
     key: Option<String>,
 }
@@ -90,11 +92,6 @@ pub(crate) fn parse_subnet(text: &str) -> Result<Cidr, Error> {
             Error::bad_input(what, format!("host bits are set; did you mean {net}?"))
         }
     })
-}
-
-fn default_key() -> PathBuf {
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    Path::new(&home).join(".ssh/id_rsa")
 }
 
 fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
@@ -133,18 +130,20 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     opts.retries = args.retries;
     opts.force = args.force;
     if args.ssh_names {
-        let key = args
-            .key
-            .as_ref()
-            .map(PathBuf::from)
-            .unwrap_or_else(default_key);
-        if !key.is_file() {
-            return Err(Error::bad_input(
-                format!("--key {}", key.display()),
-                "no such file: the temporary private key is needed for --ssh-names",
-            ));
-        }
-        opts.ssh_key = Some(key);
+        let paths = crate::state::StatePaths::resolve(None, None);
+        let given = args.key.as_deref().map(|path| Given {
+            flag: "--key",
+            path: Path::new(path),
+        });
+        let found = Resolver::new(&paths)
+            .temporary(given, None)?
+            .ok_or_else(|| {
+                Error::bad_input(
+                    "--ssh-names",
+                    "no temporary key found: the temporary private key is needed; pass --key PATH",
+                )
+            })?;
+        opts.ssh_key = Some(found.path);
     }
     Ok(opts)
 }

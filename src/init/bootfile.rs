@@ -19,7 +19,7 @@
 //! ```
 //!
 //! - `hostname=NAME`: a single RFC 1123 label (see
-//!   [`super::hostname::check`]); it overrides `/etc/hostname`. At most one:
+//!   [`crate::identity::check_hostname`]); it overrides `/etc/hostname`. At most one:
 //!   a later `hostname=` line is an error, the first one counts.
 //! - `authorized_key=LINE`: a public key as in a `.pub` file (`type base64
 //!   [comment]`, no options), appended to `/root/.ssh/authorized_keys` unless

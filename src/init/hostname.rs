@@ -4,9 +4,10 @@
 //!
 //! 1. `hostname=` from the boot-partition file, when valid;
 //! 2. else the *configured* name: the first line of `/etc/hostname`,
-//!    trimmed, unless it is one of the image defaults [`IMAGE_DEFAULTS`]
-//!    (empty, `localhost`, `localhost.localdomain`, `(none)`,
-//!    `ReCyClusteR-Control`, `ReCyClusteR-Target`, any case). A name written
+//!    trimmed, unless it is one of the image defaults
+//!    ([`crate::identity::IMAGE_DEFAULT_NAMES`]: empty, `localhost`,
+//!    `localhost.localdomain`, `(none)`, `ReCyClusteR-Control`,
+//!    `ReCyClusteR-Target`, any case). A name written
 //!    by an earlier run counts as configured, which keeps it stable;
 //! 3. else `ReCyClusteR-<Control|Target>-<xxxxxx>`, the last three bytes of
 //!    the first Ethernet interface's MAC (see [`super::nic`]) in lowercase
@@ -19,64 +20,24 @@
 //! option in every DHCP stanza of `/etc/network/interfaces` (see
 //! [`interfaces_with_hostname`]), which makes udhcpc send it to the DHCP
 //! server, so the LAN's DNS knows the node by it.
-use super::{nic, read_optional, Ctx, NodeType};
+use super::{nic, read_optional, Ctx};
+use crate::identity::{self, generated_name, is_image_default, mac_tail, Role, NAME_PREFIX};
 use std::fs;
 use std::process::Command;
 
-/// Names that images and kernels use by default: they do not count as
-/// configured.
-pub const IMAGE_DEFAULTS: &[&str] = &[
-    "",
-    "localhost",
-    "localhost.localdomain",
-    "(none)",
-    "ReCyClusteR-Control",
-    "ReCyClusteR-Target",
-];
 pub const ETC_HOSTNAME: &str = "/etc/hostname";
 pub const ETC_HOSTS: &str = "/etc/hosts";
 pub const INTERFACES: &str = "/etc/network/interfaces";
 pub const KERNEL_HOSTNAME: &str = "/proc/sys/kernel/hostname";
 pub const CLASS_NET: &str = "/sys/class/net";
-/// The word `rccr scan` looks for in hostnames by default.
-const SCAN_WORD: &str = "recycluster";
-
-pub fn is_default(name: &str) -> bool {
-    IMAGE_DEFAULTS.iter().any(|d| d.eq_ignore_ascii_case(name))
-}
-
-/// RFC 1123 label rules: 1 to 63 letters, digits and hyphens, neither first
-/// nor last a hyphen. A single label: the domain comes from DHCP.
+/// The hostname rule ([`identity::check_hostname`]), worded for `name`.
 pub fn check(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("the hostname is empty".into());
-    }
-    if name.len() > 63 {
-        return Err(format!("'{name}' is longer than 63 characters"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
-    {
-        return Err(format!(
-            "'{name}' contains '{c}'; use letters, digits and hyphens"
-        ));
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        return Err(format!("'{name}' starts or ends with a hyphen"));
-    }
-    Ok(())
+    identity::check_hostname(name).map_err(|e| format!("'{name}' {e}"))
 }
 
 /// `ReCyClusteR-Target-4c0001` for MAC `..:..:..:4c:00:01`.
-pub fn generated(node: NodeType, tail: [u8; 3]) -> String {
-    format!(
-        "ReCyClusteR-{}-{:02x}{:02x}{:02x}",
-        node.word(),
-        tail[0],
-        tail[1],
-        tail[2]
-    )
+fn generated(node: Role, tail: [u8; 3]) -> String {
+    generated_name(NAME_PREFIX, node, tail)
 }
 
 /// The first line of a hostname file, trimmed.
@@ -100,7 +61,7 @@ pub fn current(ctx: &Ctx) -> String {
 
 /// Decides the hostname and writes it everywhere. Returns it, and whether
 /// `/etc/hostname` now holds it.
-pub fn apply(ctx: &mut Ctx, node: NodeType, wanted: Option<&str>) -> (String, bool) {
+pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>) -> (String, bool) {
     let etc_path = ctx.path(ETC_HOSTNAME);
     let etc = match read_optional(&etc_path) {
         Ok(b) => first_line(&b.unwrap_or_default()),
@@ -114,13 +75,13 @@ pub fn apply(ctx: &mut Ctx, node: NodeType, wanted: Option<&str>) -> (String, bo
 
     let name = if let Some(w) = wanted {
         w.to_string()
-    } else if !is_default(&etc) {
+    } else if !is_image_default(&etc) {
         etc.clone()
     } else {
         let class_net = ctx.path(CLASS_NET);
         match nic::first_ethernet(&class_net) {
             Some(n) => {
-                let name = generated(node, [n.mac[3], n.mac[4], n.mac[5]]);
+                let name = generated(node, mac_tail(n.mac));
                 if name != etc {
                     ctx.note(format_args!(
                         "hostname {name} from {}'s MAC address",
@@ -142,7 +103,7 @@ pub fn apply(ctx: &mut Ctx, node: NodeType, wanted: Option<&str>) -> (String, bo
             }
         }
     };
-    if !name.to_ascii_lowercase().contains(SCAN_WORD) {
+    if !identity::name_matches(&name, NAME_PREFIX) {
         ctx.note(format_args!(
             "hostname {name} does not contain 'ReCyClusteR': rccr scan's default filter will not find this node"
         ));
@@ -428,35 +389,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn labels_follow_rfc_1123() {
-        for ok in ["a", "ReCyClusteR-Target-4c0001", "1pi", &"x".repeat(63)] {
-            assert!(check(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "-a", "a-", "a_b", "a.b", "ä", "a b", &"x".repeat(64)] {
-            assert!(check(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn defaults_are_not_configured_names() {
-        for d in [
-            "",
-            "localhost",
-            "ReCyClusteR-Target",
-            "recycluster-control",
-            "(none)",
-        ] {
-            assert!(is_default(d), "{d}");
-        }
-        for n in ["kitchen-pi", "ReCyClusteR-Target-4c0001", "alpine"] {
-            assert!(!is_default(n), "{n}");
-        }
-    }
-
-    #[test]
     fn generated_names_use_the_mac_tail_in_lowercase() {
         assert_eq!(
-            generated(NodeType::Control, [0xAB, 0x0c, 0x01]),
+            generated(Role::Control, [0xAB, 0x0c, 0x01]),
             "ReCyClusteR-Control-ab0c01"
         );
         assert_eq!(first_line(b"  name \nother\n"), "name");

@@ -6,7 +6,8 @@
 //! `rccr-issue` service (`rccr-init --issue-only`, after `networking` and
 //! `sshd`) writes it again once addresses and sshd's own keys exist. Under
 //! `--root DIR` no addresses are listed: they would be this machine's.
-use super::{hostkeys, Ctx, NodeType};
+use super::{hostkeys, Ctx};
+use crate::identity::Role;
 use std::net::Ipv4Addr;
 
 pub const ETC_ISSUE: &str = "/etc/issue";
@@ -14,14 +15,14 @@ pub const ETC_ISSUE: &str = "/etc/issue";
 /// The banner; `addrs` are `(interface, address, prefix)`, `keys` are
 /// `(type, fingerprint)`.
 pub fn text(
-    node: NodeType,
+    node: Role,
     hostname: &str,
     addrs: &[(String, Ipv4Addr, u8)],
     keys: &[(String, String)],
 ) -> String {
     let role = match node {
-        NodeType::Control => "control node",
-        NodeType::Target => "target node",
+        Role::Control => "control node",
+        Role::Target => "target node",
     };
     let mut s = format!("ReCyClusteR {role} {hostname}\n\n");
     if addrs.is_empty() {
@@ -40,10 +41,10 @@ pub fn text(
         }
     }
     match node {
-        NodeType::Control => s.push_str(
+        Role::Control => s.push_str(
             "\nNext step: log in as root and run\n    rccr setup\nto find the targets and secure the cluster.\n",
         ),
-        NodeType::Target => {
+        Role::Target => {
             s.push_str("\nThis node waits for the control node's 'rccr setup'.\n")
         }
     }
@@ -73,7 +74,7 @@ fn addresses(ctx: &mut Ctx) -> Vec<(String, Ipv4Addr, u8)> {
     }
 }
 
-pub fn write(ctx: &mut Ctx, node: NodeType, hostname: &str) {
+pub fn write(ctx: &mut Ctx, node: Role, hostname: &str) {
     let addrs = addresses(ctx);
     let keys = hostkeys::fingerprints(ctx);
     let body = text(node, hostname, &addrs, &keys);
@@ -92,12 +93,7 @@ mod tests {
     fn control_banner_names_the_next_step() {
         let addrs = vec![("eth0".to_string(), Ipv4Addr::new(10, 0, 0, 5), 24)];
         let keys = vec![("ED25519".to_string(), "SHA256:abc".to_string())];
-        let t = text(
-            NodeType::Control,
-            "ReCyClusteR-Control-000001",
-            &addrs,
-            &keys,
-        );
+        let t = text(Role::Control, "ReCyClusteR-Control-000001", &addrs, &keys);
         assert_eq!(
             t,
             "ReCyClusteR control node ReCyClusteR-Control-000001\n\n\
@@ -109,7 +105,7 @@ mod tests {
 
     #[test]
     fn target_banner_without_network_or_keys() {
-        let t = text(NodeType::Target, "a\\b", &[], &[]);
+        let t = text(Role::Target, "a\\b", &[], &[]);
         assert!(t.starts_with("ReCyClusteR target node a\\\\b\n"), "{t}");
         assert!(t.contains("Addresses: none yet\n"));
         assert!(t.contains("SSH host keys: none yet\n"));

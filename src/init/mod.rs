@@ -34,13 +34,13 @@ pub mod nic;
 
 use crate::error::Error;
 use crate::fsutil;
+use crate::identity::{Role, IMAGE_CONTROL_NAME};
 use crate::keys::authorized;
 use std::fmt::Display;
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// What the image writes to tell a control node from a target.
 pub const NODE_TYPE_FILE: &str = "/etc/rccr/node-type";
@@ -48,38 +48,6 @@ pub const NODE_TYPE_FILE: &str = "/etc/rccr/node-type";
 pub const ROOT_SSH_DIR: &str = "/root/.ssh";
 /// Where keys from the boot-partition file go.
 pub const AUTHORIZED_KEYS: &str = "/root/.ssh/authorized_keys";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NodeType {
-    Control,
-    Target,
-}
-
-impl NodeType {
-    /// The word in generated hostnames: `Control` or `Target`.
-    pub fn word(self) -> &'static str {
-        match self {
-            NodeType::Control => "Control",
-            NodeType::Target => "Target",
-        }
-    }
-
-    /// The first line of `/etc/rccr/node-type` that is not blank or a `#`
-    /// comment: `control` or `target`, in any case.
-    pub fn parse(text: &str) -> Option<NodeType> {
-        let word = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))?;
-        if word.eq_ignore_ascii_case("control") {
-            Some(NodeType::Control)
-        } else if word.eq_ignore_ascii_case("target") {
-            Some(NodeType::Target)
-        } else {
-            None
-        }
-    }
-}
 
 pub struct Options {
     /// The system to prepare: `/`, or a directory holding one (tests).
@@ -259,6 +227,19 @@ pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
+/// Gives the node the hostname `name` everywhere (as `rccr.txt`'s
+/// `hostname=` would), rewrites the banner and persists: how `rccr setup`
+/// renames a node. True when `/etc/hostname` holds the name.
+pub fn rename(opts: &Options, name: &str) -> bool {
+    let mut ctx = Ctx::new(&opts.root, opts.dry_run);
+    let node = node_type(&mut ctx);
+    let (name, written) = hostname::apply(&mut ctx, node, Some(name));
+    issue::write(&mut ctx, node, &name);
+    persist(&mut ctx);
+    ctx.finish();
+    written
+}
+
 /// Runs every step; see the module documentation.
 pub fn run(opts: &Options) -> Summary {
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
@@ -289,25 +270,25 @@ pub fn run(opts: &Options) -> Summary {
 
 /// The node type; when the file is missing or unclear, the image's default
 /// hostname still tells (`ReCyClusteR-Control`), else the node is a target.
-fn node_type(ctx: &mut Ctx) -> NodeType {
+fn node_type(ctx: &mut Ctx) -> Role {
     let path = ctx.path(NODE_TYPE_FILE);
     let reason = match read_optional(&path) {
-        Ok(Some(bytes)) => match NodeType::parse(&String::from_utf8_lossy(&bytes)) {
+        Ok(Some(bytes)) => match Role::from_node_type_file(&String::from_utf8_lossy(&bytes)) {
             Some(t) => return t,
             None => "neither 'control' nor 'target'".to_string(),
         },
         Ok(None) => "missing".to_string(),
         Err(e) => e.to_string(),
     };
-    let guess = if hostname::current(ctx).eq_ignore_ascii_case("ReCyClusteR-Control") {
-        NodeType::Control
+    let guess = if hostname::current(ctx).eq_ignore_ascii_case(IMAGE_CONTROL_NAME) {
+        Role::Control
     } else {
-        NodeType::Target
+        Role::Target
     };
     ctx.problem(format_args!(
         "{}: {reason}; treating this node as a {}",
         path.display(),
-        guess.word().to_ascii_lowercase()
+        guess
     ));
     guess
 }
@@ -408,65 +389,22 @@ pub fn fix_ssh_modes(ctx: &mut Ctx) {
 }
 
 /// Whether `/` is a RAM filesystem (diskless Alpine), from /proc/mounts.
-pub fn root_in_ram(mounts: &str) -> bool {
-    mounts
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_dev, mp, fstype) = (f.next()?, f.next()?, f.next()?);
-            (mp == "/").then_some(fstype)
-        })
-        .next_back()
-        .is_some_and(|t| matches!(t, "tmpfs" | "ramfs" | "rootfs"))
-}
-
 /// Diskless Alpine keeps /etc in RAM: without `lbu commit` the hostname,
 /// host keys and keys would be new at every boot (and the boot file, renamed,
 /// would be lost). Runs only on the live system, after changes.
 fn persist(ctx: &mut Ctx) {
-    if !ctx.live || ctx.dry || !ctx.persist {
+    use crate::persist::{commit, live_root_in_ram, Persisted};
+    if !ctx.live || ctx.dry || !ctx.persist || !live_root_in_ram() {
         return;
     }
-    let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
-    if !root_in_ram(&mounts) {
-        return;
-    }
-    let Some(lbu) = ["/sbin/lbu", "/usr/sbin/lbu", "/bin/lbu", "/usr/bin/lbu"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-    else {
-        return ctx.problem("the root filesystem is in RAM and lbu is missing: the changes last until the next reboot");
-    };
-    match Command::new(lbu).arg("commit").status() {
-        Ok(s) if s.success() => ctx.note("saved the changes with lbu commit"),
-        Ok(s) => ctx.problem(format_args!(
-            "lbu commit failed ({s}): the changes last until the next reboot"
-        )),
-        Err(e) => ctx.problem(format_args!("cannot run {lbu}: {e}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn node_type_is_the_first_meaningful_line() {
-        assert_eq!(NodeType::parse("control\n"), Some(NodeType::Control));
-        assert_eq!(
-            NodeType::parse("# image\n\n  Target \n"),
-            Some(NodeType::Target)
-        );
-        assert_eq!(NodeType::parse("worker\n"), None);
-        assert_eq!(NodeType::parse(""), None);
-    }
-
-    #[test]
-    fn ram_root_is_detected_from_proc_mounts() {
-        let diskless = "rootfs / rootfs rw 0 0\ntmpfs / tmpfs rw,relatime 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro 0 0\n";
-        assert!(root_in_ram(diskless));
-        let disk = "rootfs / rootfs rw 0 0\n/dev/sda2 / ext4 rw 0 0\n";
-        assert!(!root_in_ram(disk));
-        assert!(!root_in_ram(""));
+    match commit(&[]) {
+        Persisted::Lbu => ctx.note("saved the changes with lbu commit"),
+        Persisted::LbuFailed => {
+            ctx.problem("lbu commit failed: the changes last until the next reboot")
+        }
+        Persisted::Volatile => ctx.problem(
+            "the root filesystem is in RAM and lbu is missing: the changes last until the next reboot",
+        ),
+        Persisted::Disk => {}
     }
 }

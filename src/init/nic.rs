@@ -15,6 +15,7 @@
 //! interface without a `device` link (veth pairs, bridges, bonds, VLANs,
 //! tunnels, docker0). Within a rank, names sort naturally (`eth2` before
 //! `eth10`), which is stable across boots where probe order is not.
+use crate::identity::Mac;
 use std::cmp::Ordering;
 use std::fs;
 use std::path::Path;
@@ -22,26 +23,7 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Nic {
     pub name: String,
-    pub mac: [u8; 6],
-}
-
-/// `aa:bb:cc:dd:ee:ff` (any case, trailing newline allowed).
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.trim().split(':');
-    for byte in &mut mac {
-        let part = parts.next()?;
-        if part.len() != 2 {
-            return None;
-        }
-        *byte = u8::from_str_radix(part, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
-
-/// A MAC that names one machine: not all zeros, not multicast/broadcast.
-fn usable(mac: &[u8; 6]) -> bool {
-    mac != &[0; 6] && mac[0] & 1 == 0
+    pub mac: Mac,
 }
 
 /// The preference rank of interface `name` (see the module doc), or `None`
@@ -116,8 +98,8 @@ pub fn first_ethernet(class_net: &Path) -> Option<Nic> {
         };
         let Some(mac) = fs::read_to_string(dir.join("address"))
             .ok()
-            .and_then(|t| parse_mac(&t))
-            .filter(usable)
+            .and_then(|t| t.trim().parse::<Mac>().ok())
+            .filter(Mac::is_unicast)
         else {
             continue;
         };
@@ -164,23 +146,6 @@ mod tests {
     }
 
     #[test]
-    fn macs_parse_strictly() {
-        assert_eq!(
-            parse_mac("02:52:43:4C:00:01\n"),
-            Some([2, 0x52, 0x43, 0x4c, 0, 1])
-        );
-        for bad in [
-            "",
-            "02:52:43:4c:00",
-            "02:52:43:4c:00:01:02",
-            "2:52:43:4c:00:01",
-            "zz:52:43:4c:00:01",
-        ] {
-            assert_eq!(parse_mac(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
     fn natural_order() {
         assert_eq!(natural_cmp("eth2", "eth10"), Ordering::Less);
         assert_eq!(natural_cmp("eth0", "eth0"), Ordering::Equal);
@@ -202,7 +167,7 @@ mod tests {
         sys.iface("enp3s0", "00:1a:2b:3c:4d:5e", &["device", "1"]);
         let nic = first_ethernet(&sys.0).unwrap();
         assert_eq!(nic.name, "enp3s0");
-        assert_eq!(nic.mac, [0, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]);
+        assert_eq!(nic.mac, Mac([0, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]));
     }
 
     #[test]

@@ -1,14 +1,21 @@
-//! SSH key material: generating key pairs and writing them the way OpenSSH
-//! expects (OpenSSH formats, private 0600, public 0644, atomic writes).
+//! SSH keys: making them, choosing them, and moving nodes between them.
+//!
+//! - This file: generating key pairs and writing them the way OpenSSH
+//!   expects (OpenSSH formats, private 0600, public 0644, atomic writes).
+//! - [`resolve`]: which key is the temporary, the cluster and the previous
+//!   one, in one documented order.
+//! - [`authorized`]: `authorized_keys` edits, byte for byte; both sides of
+//!   a rotation compute with it.
+//! - [`addr`]: node addresses from the command line and hosts files.
+//! - [`control`]: the control's side of a rotation: the engine, the
+//!   `keyrotate` command, its journal, host key pinning and `keys status`.
+//! - [`node`]: the node's side (`rccr keys node`, and `remote.sh` for nodes
+//!   without rccr).
+pub mod addr;
 pub mod authorized;
-pub mod journal;
-pub mod known_hosts;
+pub mod control;
 pub mod node;
-pub mod nodes;
-pub mod pkcs1;
-pub mod rotate;
-pub mod rotation;
-pub mod status;
+pub mod resolve;
 
 use crate::error::Error;
 use crate::fsutil;
@@ -19,8 +26,6 @@ use std::path::{Path, PathBuf};
 
 /// The comment every temporary key carries, so it can be recognised anywhere.
 pub const TEMP_KEY_COMMENT: &str = "rccr-temporary-key";
-/// Where `rccr keygen` writes the temporary key for image builds.
-pub const TEMP_KEY_PATH: &str = ".rccr/ssh_temp_key";
 /// The first line of an OpenSSH private key file. Spelt in two parts so
 /// that a scan of the repository for committed private keys (which looks
 /// for this line) finds only real keys, not the checks that name it.
@@ -30,33 +35,7 @@ pub const DEFAULT_RSA_BITS: usize = 4096;
 const MIN_RSA_BITS: usize = 2048;
 const MAX_RSA_BITS: usize = 16384;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyType {
-    Ed25519,
-    Rsa,
-}
-
-impl KeyType {
-    /// The private key file OpenSSH's client offers by default for the type.
-    pub fn default_file_name(self) -> &'static str {
-        match self {
-            KeyType::Ed25519 => "id_ed25519",
-            KeyType::Rsa => "id_rsa",
-        }
-    }
-}
-
-impl std::str::FromStr for KeyType {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "ed25519" => Ok(KeyType::Ed25519),
-            "rsa" => Ok(KeyType::Rsa),
-            _ => Err(format!("unknown key type '{s}': use ed25519 or rsa")),
-        }
-    }
-}
+pub use crate::ssh::KeyType;
 
 /// Checks an RSA size before any slow work starts.
 pub fn check_rsa_bits(bits: usize) -> Result<(), Error> {
@@ -98,8 +77,30 @@ pub fn public_line(key: &PrivateKey) -> Result<String, Error> {
         .map_err(|e| Error::Failed(format!("cannot encode public key: {e}")))
 }
 
+/// A key rccr logs in with: its private key file and public line.
+#[derive(Clone, Debug)]
+pub struct Key {
+    pub path: PathBuf,
+    /// `keytype base64 comment`
+    pub line: String,
+    /// `SHA256:...`
+    pub fingerprint: String,
+}
+
+impl Key {
+    /// The public key's SSH wire blob.
+    pub fn blob(&self) -> &[u8] {
+        authorized::key_blob(self.line.as_bytes()).unwrap_or_default()
+    }
+
+    /// Whether it carries the temporary key's comment.
+    pub fn is_temporary(&self) -> bool {
+        self.line.ends_with(TEMP_KEY_COMMENT)
+    }
+}
+
 /// Reads an unencrypted OpenSSH private key and derives its public line.
-pub fn load_key(path: &Path) -> Result<rotate::Key, Error> {
+pub fn load_key(path: &Path) -> Result<Key, Error> {
     let what = path.display().to_string();
     let text = std::fs::read(path).map_err(|e| Error::io(format!("cannot read key {what}"), e))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {
@@ -114,9 +115,10 @@ pub fn load_key(path: &Path) -> Result<rotate::Key, Error> {
             "the key is passphrase-protected; rccr needs an unencrypted key",
         ));
     }
-    Ok(rotate::Key {
+    Ok(Key {
         path: path.to_path_buf(),
         line: public_line(&key)?,
+        fingerprint: key.fingerprint(Default::default()).to_string(),
     })
 }
 
@@ -169,13 +171,6 @@ mod tests {
         for bad in [0, 1024, 2047, 4095, 32768] {
             assert!(check_rsa_bits(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn key_type_parses() {
-        assert_eq!("rsa".parse::<KeyType>(), Ok(KeyType::Rsa));
-        assert_eq!("ed25519".parse::<KeyType>(), Ok(KeyType::Ed25519));
-        assert!("dsa".parse::<KeyType>().is_err());
     }
 
     #[test]

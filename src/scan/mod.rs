@@ -31,7 +31,7 @@ pub mod snapshot;
 pub mod sweep;
 
 /// The filter used when no configuration names one.
-pub const DEFAULT_FILTER: &str = "ReCyClusteR";
+pub const DEFAULT_FILTER: &str = crate::identity::NAME_PREFIX;
 /// How long a sweep listens after its first requests, by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(300);
 /// How many times a silent address is asked again, by default.

@@ -3,20 +3,18 @@
 //!
 //! A hostname arrives from DNS or from a host's own `hostname` command, so
 //! it is whatever the network says. It is kept as received (JSON escapes
-//! it), shown with anything outside `[A-Za-z0-9._-]` replaced by `?`, never
-//! handed to a shell, and can only match the filter if it is a valid
-//! hostname: letters, digits, `-`, `_` and dots between labels of 1 to 63
-//! bytes, 253 bytes in all.
+//! it), shown through [`crate::print::name`], never handed to a shell, and
+//! can only match the filter if it is a valid DNS name: labels that each
+//! follow the one hostname rule ([`crate::identity::check_hostname`]).
 use super::{Host, NameSource};
+use crate::identity::{name_matches, MAX_DNS_NAME_LEN};
 use crate::parallel;
+use crate::print;
 use crate::ssh::{Connection, SshError};
-use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-/// The longest hostname (RFC 1035: 255 bytes on the wire).
-pub const MAX_HOSTNAME_LEN: usize = 253;
 /// The user the temporary key logs in as.
 pub const SSH_USER: &str = "root";
 /// The command that prints a host's name: fixed text, nothing interpolated.
@@ -27,54 +25,10 @@ pub const SSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// SSH logins in flight at once.
 pub const SSH_PARALLEL: usize = 16;
 
-fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
-
-/// Whether `name` is a hostname we can show and match as it is.
-pub fn is_valid_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_HOSTNAME_LEN
-        && name
-            .split('.')
-            .all(|label| !label.is_empty() && label.len() <= 63 && label.bytes().all(is_name_byte))
-}
-
 /// A name as received, if we keep it at all: empty or over-long names are
 /// dropped.
 pub fn accept(name: &str) -> Option<String> {
-    (!name.is_empty() && name.len() <= MAX_HOSTNAME_LEN).then(|| name.to_string())
-}
-
-/// `name` safe for a terminal: every byte that cannot be in a hostname
-/// (control characters, spaces, shell metacharacters, non-ASCII) becomes `?`.
-pub fn display(name: &str) -> Cow<'_, str> {
-    if name.bytes().all(|b| is_name_byte(b) || b == b'.') {
-        return Cow::Borrowed(name);
-    }
-    Cow::Owned(
-        name.chars()
-            .map(|c| {
-                if c.is_ascii() && (is_name_byte(c as u8) || c == '.') {
-                    c
-                } else {
-                    '?'
-                }
-            })
-            .collect(),
-    )
-}
-
-/// Whether a valid `name` contains `filter`, ignoring ASCII case.
-pub fn name_matches(name: &str, filter: &str) -> bool {
-    if !is_valid_hostname(name) {
-        return false;
-    }
-    let (name, filter) = (name.as_bytes(), filter.as_bytes());
-    filter.is_empty()
-        || name
-            .windows(filter.len())
-            .any(|w| w.eq_ignore_ascii_case(filter))
+    (!name.is_empty() && name.len() <= MAX_DNS_NAME_LEN).then(|| name.to_string())
 }
 
 /// Whether `host` is ours: its name matches and, if we tried, our key
@@ -126,7 +80,7 @@ pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
             }
             Err(e) => {
                 host.login = Some(false);
-                let name = host.hostname.as_deref().map(display);
+                let name = host.hostname.as_deref().map(print::name);
                 let named = name
                     .as_deref()
                     .map(|n| format!(" ({n})"))
@@ -145,73 +99,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn valid_hostnames() {
-        for ok in [
-            "ReCyClusteR-Target-3f2a1c",
-            "node_1.lab",
-            "a",
-            &"x".repeat(63),
-        ] {
-            assert!(is_valid_hostname(ok), "{ok}");
-        }
-        let long = [
-            "a".repeat(63),
-            "b".repeat(63),
-            "c".repeat(63),
-            "d".repeat(62),
-        ]
-        .join(".");
-        assert_eq!(long.len(), 254);
-        for bad in [
-            "",
-            ".",
-            "a..b",
-            ".a",
-            "a.",
-            "a b",
-            "a;rm -rf /",
-            "$(reboot)",
-            "a\nb",
-            "a\x1b[31m",
-            "é",
-            &"x".repeat(64),
-            &long,
-        ] {
-            assert!(!is_valid_hostname(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn display_replaces_what_a_terminal_or_shell_would_act_on() {
-        assert_eq!(
-            display("ReCyClusteR-Target-01.lab"),
-            "ReCyClusteR-Target-01.lab"
-        );
-        assert_eq!(
-            display("evil\x1b[2J;$(reboot) `x`|&"),
-            "evil??2J???reboot???x???"
-        );
-        assert_eq!(display("tab\there\r\n"), "tab?here??");
-        assert_eq!(display("naïve"), "na?ve");
-    }
-
-    #[test]
     fn accept_drops_empty_and_overlong_names() {
         assert_eq!(accept(""), None);
         assert_eq!(accept(&"a".repeat(254)), None);
         assert_eq!(accept(&"a".repeat(253)).map(|s| s.len()), Some(253));
         assert_eq!(accept("bad name").as_deref(), Some("bad name"));
-    }
-
-    #[test]
-    fn matching_ignores_case_and_needs_a_valid_name() {
-        assert!(name_matches("ReCyClusteR-Target-3f2a1c", "ReCyClusteR"));
-        assert!(name_matches("recyclusteR-target-01.lab", "RECYCLUSTER"));
-        assert!(!name_matches("kitchen-laptop", "ReCyClusteR"));
-        assert!(!name_matches("ReCyClusteR;reboot", "ReCyClusteR"));
-        assert!(!name_matches("ReCyClusteR Target", "ReCyClusteR"));
-        assert!(name_matches("anything", ""));
-        assert!(!name_matches("Re", "ReCyClusteR"));
     }
 
     #[test]

@@ -1,44 +1,22 @@
 //! The table and the JSON document `rccr-scan` prints.
-use super::names::display;
 use super::Host;
-use crate::json;
-
-fn json_opt(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => json::push_str(out, s),
-        None => out.push_str("null"),
-    }
-}
-
-fn json_bool(out: &mut String, b: bool) {
-    out.push_str(if b { "true" } else { "false" });
-}
+use crate::print;
 
 /// One array, sorted as `hosts` is, one object per line.
 pub fn json(hosts: &[Host]) -> String {
-    let mut out = String::from("[");
-    for (k, host) in hosts.iter().enumerate() {
-        out.push_str(if k == 0 { "\n  " } else { ",\n  " });
-        out.push_str("{\"ip\": \"");
-        out.push_str(&host.ip.to_string());
-        out.push_str("\", \"mac\": ");
-        let mac = host.mac.map(|m| m.to_text());
-        json_opt(
-            &mut out,
-            mac.as_ref().and_then(|m| core::str::from_utf8(m).ok()),
-        );
-        out.push_str(", \"hostname\": ");
-        json_opt(&mut out, host.hostname.as_deref());
-        out.push_str(", \"name_source\": ");
-        json_opt(&mut out, host.name_source.map(|s| s.as_str()));
-        out.push_str(", \"ssh\": ");
-        json_bool(&mut out, host.ssh);
-        out.push_str(", \"match\": ");
-        json_bool(&mut out, host.matches);
-        out.push('}');
-    }
-    out.push_str(if hosts.is_empty() { "]\n" } else { "\n]\n" });
-    out
+    let objects: Vec<print::Object> = hosts
+        .iter()
+        .map(|host| {
+            print::Object::new()
+                .str("ip", &host.ip.to_string())
+                .opt("mac", host.mac.map(|m| m.to_string()).as_deref())
+                .opt("hostname", host.hostname.as_deref())
+                .opt("name_source", host.name_source.map(|s| s.as_str()))
+                .bool("ssh", host.ssh)
+                .bool("match", host.matches)
+        })
+        .collect();
+    print::array(&objects)
 }
 
 /// The MATCH column.
@@ -52,49 +30,21 @@ fn match_text(host: &Host) -> &'static str {
 
 /// A table with a header line, columns padded to their widest cell.
 pub fn table(hosts: &[Host]) -> String {
-    const HEADER: [&str; 6] = ["IP", "MAC", "HOSTNAME", "SOURCE", "SSH", "MATCH"];
-    let rows: Vec<[String; 6]> = hosts
-        .iter()
-        .map(|h| {
-            let mac = h.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
-            let name = h
-                .hostname
+    let mut table = print::Table::new(&["IP", "MAC", "HOSTNAME", "SOURCE", "SSH", "MATCH"]);
+    for h in hosts {
+        table.row([
+            h.ip.to_string(),
+            h.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+            h.hostname
                 .as_deref()
-                .map(|n| display(n).into_owned())
-                .unwrap_or_else(|| "-".into());
-            let source = h.name_source.map(|s| s.as_str()).unwrap_or("-");
-            let ssh = if h.ssh { "yes" } else { "no" };
-            [
-                h.ip.to_string(),
-                mac,
-                name,
-                source.into(),
-                ssh.into(),
-                match_text(h).into(),
-            ]
-        })
-        .collect();
-    let mut widths = HEADER.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
+                .map(|n| print::name(n).into_owned())
+                .unwrap_or_else(|| "-".into()),
+            h.name_source.map(|s| s.as_str()).unwrap_or("-").into(),
+            (if h.ssh { "yes" } else { "no" }).into(),
+            match_text(h).into(),
+        ]);
     }
-    let mut out = String::new();
-    let mut line = |cells: [&str; 6]| {
-        for (k, cell) in cells.iter().enumerate() {
-            out.push_str(cell);
-            if k + 1 < cells.len() {
-                out.extend(core::iter::repeat(' ').take(widths[k] - cell.len() + 2));
-            }
-        }
-        out.push('\n');
-    };
-    line(HEADER);
-    for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
-    }
-    out
+    table.render()
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub fn parse(text: &str, what: &str) -> Result<Snapshot, Error> {
         let ip: Ipv4Addr = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
         let mac = match words.next() {
             Some("-") => None,
-            Some(w) => Some(MacAddr::parse(w).ok_or_else(bad)?),
+            Some(w) => Some(w.parse::<MacAddr>().map_err(|()| bad())?),
             None => return Err(bad()),
         };
         if words.next().is_some() {

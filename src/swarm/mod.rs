@@ -7,25 +7,7 @@
 //! - [`status`]: `rccr status`, every node of the inventory queried in
 //!   parallel over SSH: reachable, keys, swarm role and state, Docker.
 //!
-//! docs/engine.md documents both.
+//! It reads the inventory through [`crate::state`] and never reaches into
+//! `setup`. docs/engine.md documents both.
 pub mod playbooks;
 pub mod status;
-
-use crate::keys::{public_path, TEMP_KEY_COMMENT};
-use crate::state::StatePaths;
-use std::path::{Path, PathBuf};
-
-pub use crate::keys::rotation::cluster_key;
-
-/// The temporary key, if the control still has it: rccr's kept copy, else
-/// the config's path, whichever is a key whose public half carries the
-/// temporary key's comment.
-pub fn temp_key(paths: &StatePaths, configured: &Path) -> Option<PathBuf> {
-    [paths.kept_temp_key(), configured.to_path_buf()]
-        .into_iter()
-        .find(|p| {
-            p.is_file()
-                && std::fs::read_to_string(public_path(p))
-                    .is_ok_and(|line| line.trim_end().ends_with(TEMP_KEY_COMMENT))
-        })
-}

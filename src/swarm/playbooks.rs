@@ -19,8 +19,9 @@ use crate::config::{Config, Container, Port, Protocol};
 use crate::error::Error;
 use crate::fsutil;
 use crate::json;
+use crate::print;
 use crate::state::{create_private_dir, StatePaths};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// The playbooks, by file name; `site.yml` imports the three layers.
@@ -39,11 +40,6 @@ pub const VARS_FILE: &str = "cluster_vars.json";
 pub const ANSIBLE_CFG: &str = "ansible.cfg";
 /// Ansible's connections at once: a cluster of 64 nodes in one round.
 pub const FORKS: usize = 64;
-
-/// Where the playbooks go: `STATE_DIR/playbooks`.
-pub fn dir(paths: &StatePaths) -> PathBuf {
-    paths.state_dir.join("playbooks")
-}
 
 /// The swarm constraints of a container's placement.
 pub fn constraints(c: &Container) -> Vec<String> {
@@ -70,11 +66,6 @@ pub fn publish(p: &Port) -> String {
     )
 }
 
-fn json_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| json::string(s)).collect();
-    format!("[{}]", quoted.join(", "))
-}
-
 /// The extra vars: cluster name, the removal flag and the services.
 pub fn extra_vars(config: &Config, remove_missing: bool) -> String {
     let mut out = String::from("{\n");
@@ -90,8 +81,8 @@ pub fn extra_vars(config: &Config, remove_missing: bool) -> String {
             json::string(&c.name),
             json::string(&c.image),
             c.replicas,
-            json_list(&constraints(c)),
-            json_list(&ports)
+            print::string_array(&constraints(c)),
+            print::string_array(&ports)
         ));
     }
     if !config.containers.is_empty() {
@@ -154,29 +145,18 @@ pub fn write_out(
     )
 }
 
-/// Whether `program` is an executable file in a PATH directory.
-pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
 /// Writes the built-in playbooks out and, when `ansible-playbook` is on
 /// PATH, runs them, then the config's own playbooks; true when one failed
 /// (the ones after it are not run). Without ansible-playbook, prints the
 /// commands to run.
-pub fn run(
-    config: &Config,
-    paths: &StatePaths,
-    inventory: &Path,
-    remove_missing: bool,
-) -> Result<bool, Error> {
-    let dir = dir(paths);
+pub fn run(config: &Config, paths: &StatePaths, remove_missing: bool) -> Result<bool, Error> {
+    let dir = paths.playbooks_dir();
+    let inventory = &paths.inventory_ini();
     write_out(&dir, config, &paths.known_hosts, remove_missing)?;
     let site = dir.join(SITE);
     let vars = format!("@{}", dir.join(VARS_FILE).display());
     let cfg = dir.join(ANSIBLE_CFG);
-    if !on_path("ansible-playbook") {
+    if !fsutil::on_path("ansible-playbook") {
         eprintln!(
             "rccr setup: no ansible-playbook on PATH; next: ANSIBLE_CONFIG={} ansible-playbook -i {} -e {vars} {}",
             cfg.display(),
@@ -237,7 +217,7 @@ mod tests {
             image: "nginx:alpine".into(),
             replicas: 2,
             placement: Placement {
-                arch: Some("aarch64".into()),
+                arch: Some(crate::identity::Arch::Aarch64),
                 labels: vec![("disk".into(), "ssd".into())],
             },
             ports: vec![

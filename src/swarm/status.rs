@@ -11,14 +11,15 @@
 //! key, accepts the cluster key, refuses the temporary key, runs Docker and
 //! is an active swarm member. The control is healthy unless it runs Docker
 //! outside the swarm. Exit code 0 when every node is healthy, 1 otherwise.
-use crate::config::{Config, Role};
+use crate::config::Config;
 use crate::error::Error;
-use crate::json;
+use crate::identity::Role;
+use crate::keys::resolve::Resolver;
 use crate::parallel;
-use crate::setup::inventory::{self, role_name, NodeRecord};
+use crate::print::{self, Object, Table};
 use crate::ssh::{Connection, Output, SshError};
+use crate::state::inventory::{self, NodeRecord};
 use crate::state::StatePaths;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -216,7 +217,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         eprintln!("rccr status: warning: {warning}");
     }
     let config = loaded.config;
-    let nodes_path = inventory_path(&opts.paths);
+    let nodes_path = opts.paths.nodes();
     let nodes = inventory::load(&nodes_path)?;
     if nodes.is_empty() {
         return Err(Error::Failed(format!(
@@ -224,11 +225,14 @@ pub fn run(opts: Options) -> Result<(), Error> {
             nodes_path.display()
         )));
     }
+    let resolver = Resolver::new(&opts.paths);
     let keys = Keys {
         user: config.ssh.user.clone(),
         port: config.ssh.port,
-        cluster: super::cluster_key(&opts.paths, config.ssh.key_type, &config.ssh.temp_key)?,
-        temporary: super::temp_key(&opts.paths, &config.ssh.temp_key),
+        cluster: resolver.cluster(config.ssh.key_type)?.map(|f| f.path),
+        temporary: resolver
+            .temporary(None, config.ssh.temp_key.as_deref())?
+            .map(|f| f.path),
     };
     let mut statuses = parallel::map(&nodes, opts.parallel.max(1), |node| {
         probe(node, &keys, opts.timeout)
@@ -239,10 +243,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     } else {
         render_table(&statuses, keys.temporary.is_some())
     };
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .map_err(|e| Error::io("stdout", e))?;
+    print::stdout(&out)?;
     let bad = statuses.iter().filter(|s| !s.healthy()).count();
     if bad > 0 {
         return Err(Error::Failed(format!(
@@ -251,11 +252,6 @@ pub fn run(opts: Options) -> Result<(), Error> {
         )));
     }
     Ok(())
-}
-
-/// Where `rccr status` reads the inventory: `STATE_DIR/nodes`.
-pub fn inventory_path(paths: &StatePaths) -> PathBuf {
-    paths.state_dir.join("nodes")
 }
 
 /// Asks the first active manager how the swarm sees every node: which
@@ -290,7 +286,11 @@ fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
 fn remote(node: &NodeRecord, keys: &Keys, timeout: Duration, command: &str) -> Option<String> {
     let conn = Connection::open(SocketAddr::new(node.ip, keys.port), timeout).ok()?;
     let presented = conn.host_key()?;
-    if node.host_key != "-" && presented.fingerprint != node.host_key {
+    if node
+        .host_key
+        .as_ref()
+        .is_some_and(|k| *k != presented.fingerprint)
+    {
         return None;
     }
     conn.authenticate(&keys.user, keys.cluster.as_ref()?).ok()?;
@@ -328,12 +328,12 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
             return status;
         }
     };
-    if let Some(presented) = conn.host_key() {
-        if node.host_key != "-" && presented.fingerprint != node.host_key {
+    if let (Some(presented), Some(recorded)) = (conn.host_key(), &node.host_key) {
+        if presented.fingerprint != *recorded {
             status.ssh = "host-key-mismatch";
             status.error = Some(format!(
-                "host key {} is not the recorded {}: not logging in",
-                presented.fingerprint, node.host_key
+                "host key {} is not the recorded {recorded}: not logging in",
+                presented.fingerprint
             ));
             return status;
         }
@@ -416,30 +416,40 @@ fn docker_column(d: &Docker) -> String {
 }
 
 pub fn render_table(statuses: &[NodeStatus], temp_key_checked: bool) -> String {
-    let mut out = format!(
-        "{:<30} {:<16} {:<8} {:<18} {:<12} {:<9} {:<8} {:<9} {:<16} HEALTH\n",
-        "NODE", "IP", "ROLE", "SSH", "CLUSTER-KEY", "TEMP-KEY", "SWARM", "STATE", "DOCKER"
-    );
+    let mut table = Table::new(&[
+        "NODE",
+        "IP",
+        "ROLE",
+        "SSH",
+        "CLUSTER-KEY",
+        "TEMP-KEY",
+        "SWARM",
+        "STATE",
+        "DOCKER",
+        "HEALTH",
+    ]);
     for s in statuses {
-        out.push_str(&format!(
-            "{:<30} {:<16} {:<8} {:<18} {:<12} {:<9} {:<8} {:<9} {:<16} {}\n",
-            s.node.hostname,
+        table.row([
+            print::name(&s.node.hostname).into_owned(),
             s.node.ip.to_string(),
-            role_name(s.node.role),
-            s.ssh,
-            s.cluster_key,
-            s.temp_key,
-            s.swarm_role(),
-            s.swarm_state(),
-            docker_column(&s.docker),
-            if s.healthy() { "ok" } else { "FAIL" }
-        ));
+            s.node.role.as_str().into(),
+            s.ssh.into(),
+            s.cluster_key.into(),
+            s.temp_key.into(),
+            s.swarm_role().into(),
+            print::text(s.swarm_state()).into_owned(),
+            print::text(&docker_column(&s.docker)).into_owned(),
+            (if s.healthy() { "ok" } else { "FAIL" }).to_string(),
+        ]);
     }
+    let mut out = table.render();
     for s in statuses {
         if let Some(problem) = s.problem() {
             out.push_str(&format!(
-                "  {} ({}): {problem}\n",
-                s.node.hostname, s.node.ip
+                "  {} ({}): {}\n",
+                print::name(&s.node.hostname),
+                s.node.ip,
+                print::text(&problem)
             ));
         }
     }
@@ -458,56 +468,49 @@ pub fn render_table(statuses: &[NodeStatus], temp_key_checked: bool) -> String {
     out
 }
 
-fn opt_string(s: &str) -> String {
-    if s == "-" {
-        "null".into()
-    } else {
-        json::string(s)
-    }
+/// A status word, `null` for "-".
+fn opt_word(s: &str) -> Option<&str> {
+    (s != "-").then_some(s)
 }
 
 pub fn render_json(statuses: &[NodeStatus]) -> String {
-    let mut out = String::from("[");
-    for (i, s) in statuses.iter().enumerate() {
-        out.push_str(if i == 0 { "\n  " } else { ",\n  " });
-        let (docker, version, swarm_error) = match &s.docker {
-            Docker::Unknown => ("unknown", None, None),
-            Docker::Absent => ("absent", None, None),
-            Docker::Down(_) => ("down", None, None),
-            Docker::Up {
-                version,
-                swarm_error,
-                ..
-            } => (
-                "running",
-                Some(version.as_str()),
-                Some(swarm_error.as_str()).filter(|e| !e.is_empty()),
-            ),
-        };
-        out.push_str(&format!(
-            "{{\"node\": {}, \"ip\": {}, \"role\": {}, \"arch\": {}, \"reachable\": {}, \"ssh\": {}, \
-             \"cluster_key\": {}, \"temp_key\": {}, \"docker\": {}, \"docker_version\": {}, \
-             \"swarm_role\": {}, \"swarm_state\": {}, \"swarm_error\": {}, \"swarm_seen\": {}, \"healthy\": {}, \"problem\": {}}}",
-            json::string(&s.node.hostname),
-            json::string(&s.node.ip.to_string()),
-            json::string(role_name(s.node.role)),
-            json::string(&s.node.arch),
-            matches!(s.ssh, "ok" | "local"),
-            json::string(s.ssh),
-            opt_string(s.cluster_key),
-            opt_string(s.temp_key),
-            json::string(docker),
-            version.map_or("null".into(), json::string),
-            opt_string(s.swarm_role()),
-            opt_string(s.swarm_state()),
-            swarm_error.map_or("null".into(), json::string),
-            s.swarm_seen.as_deref().map_or("null".into(), json::string),
-            s.healthy(),
-            s.problem().as_deref().map_or("null".into(), json::string),
-        ));
-    }
-    out.push_str(if statuses.is_empty() { "]\n" } else { "\n]\n" });
-    out
+    let objects: Vec<Object> = statuses
+        .iter()
+        .map(|s| {
+            let (docker, version, swarm_error) = match &s.docker {
+                Docker::Unknown => ("unknown", None, None),
+                Docker::Absent => ("absent", None, None),
+                Docker::Down(_) => ("down", None, None),
+                Docker::Up {
+                    version,
+                    swarm_error,
+                    ..
+                } => (
+                    "running",
+                    Some(version.as_str()),
+                    Some(swarm_error.as_str()).filter(|e| !e.is_empty()),
+                ),
+            };
+            Object::new()
+                .str("node", &s.node.hostname)
+                .str("ip", &s.node.ip.to_string())
+                .str("role", s.node.role.as_str())
+                .str("arch", s.node.arch_name())
+                .bool("reachable", matches!(s.ssh, "ok" | "local"))
+                .str("ssh", s.ssh)
+                .opt("cluster_key", opt_word(s.cluster_key))
+                .opt("temp_key", opt_word(s.temp_key))
+                .str("docker", docker)
+                .opt("docker_version", version)
+                .opt("swarm_role", opt_word(s.swarm_role()))
+                .opt("swarm_state", opt_word(s.swarm_state()))
+                .opt("swarm_error", swarm_error)
+                .opt("swarm_seen", s.swarm_seen.as_deref())
+                .bool("healthy", s.healthy())
+                .opt("problem", s.problem().as_deref())
+        })
+        .collect();
+    print::array(&objects)
 }
 
 #[cfg(test)]
@@ -517,11 +520,11 @@ mod tests {
     fn node(role: Role) -> NodeRecord {
         NodeRecord {
             ip: "10.0.0.2".parse().unwrap(),
-            mac: "-".into(),
+            mac: None,
             hostname: "t1".into(),
             role,
-            arch: "x86_64".into(),
-            host_key: "-".into(),
+            arch: Some(crate::identity::Arch::X86_64),
+            host_key: None,
         }
     }
 

@@ -35,20 +35,6 @@ impl Address {
         }
         out
     }
-
-    /// Parses the colon form (either case).
-    pub fn parse(text: &str) -> Option<Address> {
-        let mut bytes = [0; 6];
-        let mut parts = text.split(':');
-        for b in &mut bytes {
-            let part = parts.next()?;
-            if part.len() != 2 {
-                return None;
-            }
-            *b = u8::from_str_radix(part, 16).ok()?;
-        }
-        parts.next().is_none().then_some(Address(bytes))
-    }
 }
 
 impl fmt::Display for Address {
@@ -250,16 +236,6 @@ mod tests {
     fn address_text_round_trips() {
         let addr = Address([0xaa, 0xbb, 0x0c, 0xdd, 0xee, 0xff]);
         assert_eq!(&addr.to_text(), b"aa:bb:0c:dd:ee:ff");
-        assert_eq!(Address::parse("AA:bb:0c:dd:ee:ff"), Some(addr));
-        for bad in [
-            "",
-            "aa:bb:cc:dd:ee",
-            "aa:bb:cc:dd:ee:ff:00",
-            "a:bb:cc:dd:ee:fff",
-            "zz:bb:cc:dd:ee:ff",
-        ] {
-            assert_eq!(Address::parse(bad), None, "{bad}");
-        }
         assert!(addr.is_unicast());
         assert!(!Address::BROADCAST.is_unicast());
         assert!(!Address([0; 6]).is_unicast());

@@ -1,25 +1,58 @@
-//! Node addresses from the command line and from hosts files.
-use super::rotate::Node;
+//! Node addresses: an IP and an SSH port, from the command line, hosts
+//! files and the journal.
 use crate::error::Error;
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+/// Where a node's sshd listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeAddr {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl fmt::Display for NodeAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.port == 22 {
+            write!(f, "{}", self.ip)
+        } else {
+            write!(f, "{}:{}", self.ip, self.port)
+        }
+    }
+}
+
+impl NodeAddr {
+    /// The journal's name for the node: always with the port.
+    pub fn journal_name(&self) -> String {
+        SocketAddr::new(self.ip, self.port).to_string()
+    }
+
+    pub fn socket(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
+    }
+}
+
 /// Parses `IP` or `IP:PORT` (`[v6]:PORT` for IPv6).
-pub fn parse(text: &str, default_port: u16) -> Option<Node> {
+pub fn parse(text: &str, default_port: u16) -> Option<NodeAddr> {
     let text = text.trim();
     if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Some(Node {
+        return Some(NodeAddr {
             ip: addr.ip(),
             port: addr.port(),
         });
     }
-    text.parse::<IpAddr>().ok().map(|ip| Node {
+    text.parse::<IpAddr>().ok().map(|ip| NodeAddr {
         ip,
         port: default_port,
     })
 }
 
 /// The nodes named by `--host` options and a `--hosts-file`, in order, once each.
-pub fn collect(hosts: &[String], hosts_file: Option<&str>, port: u16) -> Result<Vec<Node>, Error> {
+pub fn collect(
+    hosts: &[String],
+    hosts_file: Option<&str>,
+    port: u16,
+) -> Result<Vec<NodeAddr>, Error> {
     let mut nodes = Vec::new();
     for host in hosts {
         let node = parse(host, port).ok_or_else(|| {
@@ -50,7 +83,7 @@ pub fn collect(hosts: &[String], hosts_file: Option<&str>, port: u16) -> Result<
     Ok(nodes)
 }
 
-pub fn push_once(nodes: &mut Vec<Node>, node: Node) {
+pub fn push_once(nodes: &mut Vec<NodeAddr>, node: NodeAddr) {
     if !nodes.contains(&node) {
         nodes.push(node);
     }
@@ -59,6 +92,15 @@ pub fn push_once(nodes: &mut Vec<Node>, node: Node) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_names() {
+        let node = parse("10.0.0.5", 22).unwrap();
+        assert_eq!(node.to_string(), "10.0.0.5");
+        assert_eq!(node.journal_name(), "10.0.0.5:22");
+        let node = NodeAddr { port: 2222, ..node };
+        assert_eq!(node.to_string(), "10.0.0.5:2222");
+    }
 
     #[test]
     fn addresses_with_and_without_ports() {

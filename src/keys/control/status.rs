@@ -1,22 +1,21 @@
 //! `rccr-keys status`: for each node, which of our keys it accepts
 //! (temporary, current, previous), its host key fingerprint, and whether
 //! that fingerprint is the pinned one. Nothing is written anywhere.
-use super::journal::{self, Record};
+use super::journal;
 use super::known_hosts::{host_field, KnownHosts, Pin};
-use super::rotate::Node;
-use super::{nodes, public_path, TEMP_KEY_COMMENT};
 use crate::error::Error;
-use crate::json;
+use crate::keys::addr::{self, NodeAddr};
+use crate::keys::resolve::Resolver;
+use crate::keys::KeyType;
 use crate::parallel;
+use crate::print;
 use crate::ssh::{Connection, SshError};
 use crate::state::StatePaths;
-use std::io::Write;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub struct Options {
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<NodeAddr>,
     pub port: u16,
     pub user: String,
     pub timeout: Duration,
@@ -28,7 +27,7 @@ const ROLES: [&str; 3] = ["temporary", "current", "previous"];
 const PARALLEL: usize = 32;
 
 struct NodeStatus {
-    node: Node,
+    node: NodeAddr,
     host_key: Option<String>,
     pinned: &'static str,
     /// Per role in [`ROLES`]: "yes", "no", "-" (no such key) or an error.
@@ -44,8 +43,8 @@ pub fn status(opts: Options) -> Result<(), Error> {
     if node_list.is_empty() {
         for record in unfinished.iter().chain(last.iter()) {
             for (name, _) in &record.nodes {
-                if let Some(node) = nodes::parse(name, opts.port) {
-                    nodes::push_once(&mut node_list, node);
+                if let Some(node) = addr::parse(name, opts.port) {
+                    addr::push_once(&mut node_list, node);
                 }
             }
         }
@@ -55,12 +54,12 @@ pub fn status(opts: Options) -> Result<(), Error> {
             "rccr-keys status: no nodes known yet: pass --host IP or --hosts-file FILE".into(),
         ));
     }
-    let keys = role_keys(paths, unfinished.as_ref().or(last.as_ref()));
+    let keys = role_keys(paths)?;
     let known_hosts = KnownHosts::new(paths.known_hosts.clone());
     let statuses = parallel::map(&node_list, PARALLEL, |node| {
         probe(node, &opts, &keys, &known_hosts)
     });
-    print(&statuses, &keys, paths, opts.json)?;
+    print::stdout(&render(&statuses, &keys, paths, opts.json))?;
     let bad = statuses
         .iter()
         .filter(|s| s.error.is_some() || s.pinned == "MISMATCH")
@@ -74,25 +73,20 @@ pub fn status(opts: Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// The private key files for each role, where we have them.
-fn role_keys(paths: &StatePaths, record: Option<&Record>) -> [Option<PathBuf>; 3] {
-    let is_temp = |path: &PathBuf| {
-        std::fs::read_to_string(public_path(path))
-            .is_ok_and(|line| line.trim_end().ends_with(TEMP_KEY_COMMENT))
-    };
-    let kept = paths.kept_temp_key();
-    let temporary = [kept, paths.ssh_dir.join("id_rsa")]
-        .into_iter()
-        .find(|p| p.exists() && is_temp(p));
-    let current = record.map(|r| r.new_key.clone()).filter(|p| p.exists());
-    let previous = record
-        .map(|r| r.old_key.clone())
-        .filter(|p| p.exists() && !is_temp(p));
-    [temporary, current, previous]
+/// The private key files for each role, where we have them. The cluster
+/// key of a rotation is whatever its journal names, whatever its type.
+fn role_keys(paths: &StatePaths) -> Result<[Option<PathBuf>; 3], Error> {
+    let resolver = Resolver::new(paths);
+    let path = |found: Option<crate::keys::resolve::Found>| found.map(|f| f.path);
+    Ok([
+        path(resolver.temporary(None, None)?),
+        path(resolver.cluster(KeyType::Ed25519)?),
+        path(resolver.previous()?),
+    ])
 }
 
 fn probe(
-    node: &Node,
+    node: &NodeAddr,
     opts: &Options,
     keys: &[Option<PathBuf>; 3],
     known_hosts: &KnownHosts,
@@ -104,13 +98,12 @@ fn probe(
         accepts: Default::default(),
         error: None,
     };
-    let addr = SocketAddr::new(node.ip, node.port);
     for (slot, key) in status.accepts.iter_mut().zip(keys) {
         let Some(key) = key else {
             *slot = "-".into();
             continue;
         };
-        let conn = match Connection::open(addr, opts.timeout) {
+        let conn = match Connection::open(node.socket(), opts.timeout) {
             Ok(conn) => conn,
             Err(e) => {
                 status.error = Some(e.to_string());
@@ -143,69 +136,64 @@ fn probe(
     status
 }
 
-fn print(
+fn render(
     statuses: &[NodeStatus],
     keys: &[Option<PathBuf>; 3],
     paths: &StatePaths,
     as_json: bool,
-) -> Result<(), Error> {
-    let mut out = String::new();
+) -> String {
     if as_json {
-        out.push('[');
-        for (i, s) in statuses.iter().enumerate() {
-            out.push_str(if i == 0 { "\n  " } else { ",\n  " });
-            out.push_str(&format!(
-                "{{\"node\": {}, \"port\": {}, \"host_key\": {}, \"pinned\": {}",
-                json::string(&s.node.ip.to_string()),
-                s.node.port,
-                s.host_key.as_deref().map_or("null".into(), json::string),
-                json::string(s.pinned)
-            ));
-            for (role, accepts) in ROLES.iter().zip(&s.accepts) {
-                out.push_str(&format!(
-                    ", {}: {}",
-                    json::string(role),
-                    json::string(accepts)
-                ));
-            }
-            let error = s.error.as_deref().map_or("null".into(), json::string);
-            out.push_str(&format!(", \"error\": {error}}}"));
-        }
-        out.push_str("\n]\n");
-    } else {
-        out.push_str(&format!(
-            "{:<22} {:<52} {:<8} {:<10} {:<8} {}\n",
-            "NODE", "HOST KEY", "PINNED", "TEMPORARY", "CURRENT", "PREVIOUS"
-        ));
-        for s in statuses {
-            out.push_str(&format!(
-                "{:<22} {:<52} {:<8} {:<10} {:<8} {}\n",
-                s.node.to_string(),
-                s.host_key.as_deref().unwrap_or("-"),
-                s.pinned,
-                s.accepts[0],
-                s.accepts[1],
-                s.accepts[2]
-            ));
-            if let Some(e) = &s.error {
-                out.push_str(&format!("  {}: {e}\n", s.node));
-            }
-        }
-        for (role, key) in ROLES.iter().zip(keys) {
-            let shown = key
-                .as_ref()
-                .map_or("none".into(), |p| p.display().to_string());
-            out.push_str(&format!("{role} key: {shown}\n"));
-        }
-        if paths.kept_temp_key().exists() {
-            out.push_str(&format!(
-                "rccr keeps a root-only copy of the temporary key at {} (rccr keyrotate --forget-temp-key deletes it)\n",
-                paths.kept_temp_key().display()
-            ));
+        let objects: Vec<print::Object> = statuses
+            .iter()
+            .map(|s| {
+                let mut o = print::Object::new()
+                    .str("node", &s.node.ip.to_string())
+                    .num("port", s.node.port)
+                    .opt("host_key", s.host_key.as_deref())
+                    .str("pinned", s.pinned);
+                for (role, accepts) in ROLES.iter().zip(&s.accepts) {
+                    o = o.str(role, accepts);
+                }
+                o.opt("error", s.error.as_deref())
+            })
+            .collect();
+        return print::array(&objects);
+    }
+    let mut table = print::Table::new(&[
+        "NODE",
+        "HOST KEY",
+        "PINNED",
+        "TEMPORARY",
+        "CURRENT",
+        "PREVIOUS",
+    ]);
+    for s in statuses {
+        table.row([
+            s.node.to_string(),
+            s.host_key.clone().unwrap_or_else(|| "-".into()),
+            s.pinned.to_string(),
+            print::text(&s.accepts[0]).into_owned(),
+            print::text(&s.accepts[1]).into_owned(),
+            print::text(&s.accepts[2]).into_owned(),
+        ]);
+    }
+    let mut out = table.render();
+    for s in statuses {
+        if let Some(e) = &s.error {
+            out.push_str(&format!("  {}: {}\n", s.node, print::text(e)));
         }
     }
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .map_err(|e| Error::io("stdout", e))
+    for (role, key) in ROLES.iter().zip(keys) {
+        let shown = key
+            .as_ref()
+            .map_or("none".into(), |p| p.display().to_string());
+        out.push_str(&format!("{role} key: {shown}\n"));
+    }
+    if paths.kept_temp_key().exists() {
+        out.push_str(&format!(
+            "rccr keeps a root-only copy of the temporary key at {} (rccr keyrotate --forget-temp-key deletes it)\n",
+            paths.kept_temp_key().display()
+        ));
+    }
+    out
 }

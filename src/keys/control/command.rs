@@ -1,22 +1,23 @@
-//! `rccr keyrotate`: the command around the [`super::rotate`] engine. It
-//! picks the keys (the new one written durably before anything else), keeps
-//! a root-only copy of the temporary key, runs the engine over the nodes of
+//! `rccr keyrotate`: the command around the [`super::engine`]. It picks the
+//! keys (the new one written durably before anything else), keeps a
+//! root-only copy of the temporary key, runs the engine over the nodes of
 //! this run plus those an interrupted run left, and cleans up only when
 //! every node has committed.
+use super::engine::{self, NodeSide, Outcome, Plan, Report};
 use super::journal::{self, Journal, Record};
 use super::known_hosts::KnownHosts;
-use super::rotate::{self, Key, Node, Outcome, Plan, Report};
-use super::{generate, load_key, nodes, public_path, write_pair, KeyType, TEMP_KEY_COMMENT};
 use crate::error::Error;
 use crate::fsutil;
-use crate::json;
-use crate::state::StatePaths;
-use std::io::Write;
+use crate::keys::addr::{self, NodeAddr};
+use crate::keys::resolve::{Given, Resolver};
+use crate::keys::{generate, load_key, public_path, write_pair, Key, KeyType};
+use crate::print;
+use crate::state::{KeyRecords, KeyRole, StatePaths};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub struct Options {
-    pub nodes: Vec<Node>,
+    pub nodes: Vec<NodeAddr>,
     pub from_key: Option<PathBuf>,
     pub key_type: KeyType,
     pub user: String,
@@ -77,25 +78,60 @@ pub fn rotate(opts: Options) -> Result<(), Error> {
         let unfinished = journal::load(&opts.paths.journal())?;
         return forget_temp_key(&opts.paths, unfinished.as_ref(), &opts.nodes);
     }
-    let progress = |node: &Node, phase: &str| eprintln!("rccr keyrotate: {node}: {phase}");
+    let progress = |node: &NodeAddr, phase: &str| eprintln!("rccr keyrotate: {node}: {phase}");
     let summary = run(&opts, &progress)?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr keyrotate: {problem}");
     }
-    print_reports(&summary.reports, opts.json)?;
+    print::stdout(&render(&summary.reports, opts.json))?;
     summary.failure().map_or(Ok(()), Err)
+}
+
+/// The key the nodes log in with today: `--from-key`, else the one an
+/// interrupted run started from, else the temporary key.
+fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
+    let from_journal = unfinished
+        .map(|r| r.old_key.clone())
+        .filter(|p| p.is_file());
+    let path = match (&opts.from_key, from_journal) {
+        (Some(path), _) => Resolver::new(&opts.paths)
+            .temporary(
+                Some(Given {
+                    flag: "--from-key",
+                    path,
+                }),
+                None,
+            )?
+            .map(|f| f.path),
+        (None, Some(path)) => Some(path),
+        (None, None) => Resolver::new(&opts.paths)
+            .temporary(None, None)?
+            .map(|f| f.path),
+    };
+    let path = path.ok_or_else(|| {
+        Error::bad_input(
+            "the temporary key",
+            format!(
+                "not found ({}, {}, {}): pass --from-key PATH",
+                opts.paths.kept_temp_key().display(),
+                opts.paths.ssh_identity(KeyType::Rsa).display(),
+                opts.paths.image_temp_key().display()
+            ),
+        )
+    })?;
+    load_key(&path)
 }
 
 /// Rotates `opts.nodes` plus the nodes an interrupted run left, and cleans
 /// up when no node needs the old key any more.
-pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Summary, Error> {
+pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Result<Summary, Error> {
     let paths = &opts.paths;
     let unfinished = journal::load(&paths.journal())?;
     let mut nodes = opts.nodes.clone();
     for (name, phase) in unfinished.iter().flat_map(|r| &r.nodes) {
         let settled = phase == Outcome::Rotated.as_str() || phase == Outcome::Refused.as_str();
-        if let (Some(node), false) = (nodes::parse(name, 22), settled) {
-            nodes::push_once(&mut nodes, node);
+        if let (Some(node), false) = (addr::parse(name, 22), settled) {
+            addr::push_once(&mut nodes, node);
         }
     }
     if nodes.is_empty() {
@@ -104,19 +140,7 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Su
         ));
     }
 
-    let default_identity = paths.ssh_dir.join("id_rsa");
-    let old_path = opts
-        .from_key
-        .clone()
-        .or_else(|| unfinished.as_ref().map(|r| r.old_key.clone()))
-        .unwrap_or_else(|| default_identity.clone());
-    // After a finished run the image's copy is gone; rccr's kept copy remains.
-    let old_path = if !old_path.exists() && paths.kept_temp_key().exists() {
-        paths.kept_temp_key()
-    } else {
-        old_path
-    };
-    let old = load_key(&old_path)?;
+    let old = old_key(opts, unfinished.as_ref())?;
     paths.create_state_dir()?;
     keep_temp_key(paths, &old)?;
     let new = new_key(paths, opts.key_type, &old, unfinished.as_ref())?;
@@ -124,7 +148,7 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Su
     let mut record = match unfinished {
         Some(record) => record,
         None => Record {
-            rotation: super::random_hex()?,
+            rotation: crate::keys::random_hex()?,
             ..Record::default()
         },
     };
@@ -158,12 +182,12 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Su
         revert_after: opts.revert_after,
         timeout: opts.timeout,
         parallel: opts.parallel,
-        node_side: rotate::NodeSide::from_env(),
+        node_side: NodeSide::from_env(),
     };
-    let reports = rotate::rotate(&plan, &nodes, progress);
+    let reports = engine::rotate(&plan, &nodes, progress);
     let mut new_key = plan.new.path.clone();
     if !reports.iter().any(|r| r.outcome.needs_old_key()) {
-        new_key = finish(paths, &plan, &default_identity)?;
+        new_key = finish(paths, &plan, opts.key_type)?;
     }
     Ok(Summary {
         reports,
@@ -176,25 +200,23 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&Node, &str) + Sync)) -> Result<Su
 /// one plain `ssh` offers and stop offering the old one. The kept copy in
 /// the state directory stays.
 /// Returns where the new key is now.
-fn finish(paths: &StatePaths, plan: &Plan, default_identity: &Path) -> Result<PathBuf, Error> {
-    let staged_new = paths.state_dir.join("new_key");
+fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Error> {
+    let default_identity = paths.ssh_identity(kind);
     let mut new_key = plan.new.path.clone();
-    if plan.new.path == staged_new {
+    if plan.new.path == paths.staged_new_key() {
         // The new key waited outside ~/.ssh because the old one held its path.
-        rename_pair(&staged_new, default_identity)?;
-        new_key = default_identity.to_path_buf();
-    } else if plan.old.path == default_identity {
-        for path in [
-            default_identity.to_path_buf(),
-            public_path(default_identity),
-        ] {
+        rename_pair(&plan.new.path, &default_identity)?;
+        new_key = default_identity;
+    } else if plan.old.path == paths.ssh_identity(KeyType::Rsa) {
+        let old = &plan.old.path;
+        for path in [old.clone(), public_path(old)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()), e)),
             }
         }
-        fsutil::sync_parent(default_identity).map_err(|e| Error::io("fsync", e))?;
+        fsutil::sync_parent(old).map_err(|e| Error::io("fsync", e))?;
     }
     let journal = plan.journal.path();
     std::fs::rename(journal, paths.last_rotation())
@@ -225,10 +247,14 @@ fn rename_pair(from: &Path, to: &Path) -> Result<(), Error> {
 }
 
 /// Keeps a root-only copy of the temporary key, before anything changes, so
-/// that nodes plugged in later can still be adopted.
+/// that nodes plugged in later can still be adopted, and records it.
 fn keep_temp_key(paths: &StatePaths, old: &Key) -> Result<(), Error> {
+    if !old.is_temporary() {
+        return Ok(());
+    }
+    KeyRecords::new(paths).record(KeyRole::Temporary, &old.fingerprint)?;
     let kept = paths.kept_temp_key();
-    if kept.exists() || old.path == kept || !old.line.ends_with(TEMP_KEY_COMMENT) {
+    if kept.exists() || old.path == kept {
         return Ok(());
     }
     let secret = std::fs::read(&old.path)
@@ -242,7 +268,8 @@ fn keep_temp_key(paths: &StatePaths, old: &Key) -> Result<(), Error> {
 }
 
 /// The cluster key: the interrupted run's, else the one at OpenSSH's default
-/// path, else a new one, written durably before any node hears of it.
+/// path, else a new one, written durably (and recorded) before any node
+/// hears of it.
 fn new_key(
     paths: &StatePaths,
     kind: KeyType,
@@ -252,22 +279,26 @@ fn new_key(
     if let Some(record) = unfinished.filter(|r| r.new_key.exists()) {
         return load_key(&record.new_key);
     }
-    let default = paths.ssh_dir.join(kind.default_file_name());
+    let default = paths.ssh_identity(kind);
     if default.exists() && default != old.path {
         let key = load_key(&default)?;
-        if key.line.split_whitespace().nth(1) != old.line.split_whitespace().nth(1) {
+        if key.blob() != old.blob() {
             return Ok(key);
         }
     }
     let path = if default == old.path {
-        paths.state_dir.join("new_key")
+        paths.staged_new_key()
     } else {
         default
     };
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
     }
-    let key = generate(kind, super::DEFAULT_RSA_BITS, CLUSTER_KEY_COMMENT)?;
+    let key = generate(kind, crate::keys::DEFAULT_RSA_BITS, CLUSTER_KEY_COMMENT)?;
+    KeyRecords::new(paths).record(
+        KeyRole::Cluster,
+        &key.public_key().fingerprint(Default::default()).to_string(),
+    )?;
     write_pair(&path, &key)?;
     load_key(&path)
 }
@@ -275,7 +306,7 @@ fn new_key(
 fn forget_temp_key(
     paths: &StatePaths,
     unfinished: Option<&Record>,
-    nodes: &[Node],
+    nodes: &[NodeAddr],
 ) -> Result<(), Error> {
     if !nodes.is_empty() {
         return Err(Error::Usage(
@@ -299,57 +330,29 @@ fn forget_temp_key(
     Ok(())
 }
 
-fn print_reports(reports: &[Report], as_json: bool) -> Result<(), Error> {
-    let mut out = String::new();
+/// The table (or JSON) of a rotation's reports; details are the node's
+/// words in part, so they are escaped.
+pub fn render(reports: &[Report], as_json: bool) -> String {
     if as_json {
-        out.push('[');
-        for (i, r) in reports.iter().enumerate() {
-            out.push_str(if i == 0 { "\n  " } else { ",\n  " });
-            out.push_str(&format!(
-                "{{\"node\": {}, \"port\": {}, \"outcome\": {}, \"detail\": {}}}",
-                json::string(&r.node.ip.to_string()),
-                r.node.port,
-                json::string(r.outcome.as_str()),
-                json::string(&r.detail)
-            ));
-        }
-        out.push_str("\n]\n");
-    } else {
-        out.push_str(&format!("{:<22} {:<18} {}\n", "NODE", "RESULT", "DETAIL"));
-        for r in reports {
-            out.push_str(&format!(
-                "{:<22} {:<18} {}\n",
-                r.node.to_string(),
-                r.outcome.as_str(),
-                r.detail
-            ));
-        }
+        let objects: Vec<print::Object> = reports
+            .iter()
+            .map(|r| {
+                print::Object::new()
+                    .str("node", &r.node.ip.to_string())
+                    .num("port", r.node.port)
+                    .str("outcome", r.outcome.as_str())
+                    .str("detail", &r.detail)
+            })
+            .collect();
+        return print::array(&objects);
     }
-    std::io::stdout()
-        .lock()
-        .write_all(out.as_bytes())
-        .map_err(|e| Error::io("stdout", e))
-}
-
-/// The cluster key, once one exists: the last (or unfinished) rotation's new
-/// key, else the key at OpenSSH's default path for `key_type` (unless that
-/// is the temporary key).
-pub fn cluster_key(
-    paths: &StatePaths,
-    key_type: KeyType,
-    temp_key_path: &Path,
-) -> Result<Option<PathBuf>, Error> {
-    for record in [
-        journal::load(&paths.journal())?,
-        journal::load(&paths.last_rotation())?,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if record.new_key.is_file() {
-            return Ok(Some(record.new_key));
-        }
+    let mut table = print::Table::new(&["NODE", "RESULT", "DETAIL"]);
+    for r in reports {
+        table.row([
+            r.node.to_string(),
+            r.outcome.as_str().to_string(),
+            print::text(&r.detail).into_owned(),
+        ]);
     }
-    let default = paths.ssh_dir.join(key_type.default_file_name());
-    Ok(Some(default).filter(|p| p.is_file() && p != temp_key_path))
+    table.render()
 }

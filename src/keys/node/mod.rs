@@ -12,8 +12,8 @@
 //! rotation expired, 4 authorized_keys changed under us, and 125 for a
 //! protocol version this rccr does not speak (before reading any input, so
 //! the caller can fall back to the script with the same stdin).
-use super::authorized::cksum_line;
 use crate::fsutil;
+use crate::keys::authorized::cksum_line;
 use crate::sys;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// The node side for nodes without rccr: the same protocol in POSIX sh.
+pub const REMOTE_SCRIPT: &str = include_str!("remote.sh");
 /// The protocol version the control asks for, as the first argument.
 pub const PROTOCOL: &str = "1";
 /// Exit code for a protocol version we do not speak.
@@ -276,40 +278,5 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
 
 /// Makes the change survive a reboot: `lbu`, `lbu-failed`, `volatile` or `disk`.
 fn persist(files: &Files) -> &'static str {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let Some(lbu) = std::env::split_paths(&path)
-        .map(|dir| dir.join("lbu"))
-        .find(|candidate| candidate.is_file())
-    else {
-        return if root_in_ram() { "volatile" } else { "disk" };
-    };
-    let quiet = |args: &[&std::ffi::OsStr]| {
-        Command::new(&lbu)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    let _ = quiet(&["include".as_ref(), files.dir.as_os_str()]);
-    if quiet(&["commit".as_ref()]) {
-        "lbu"
-    } else {
-        "lbu-failed"
-    }
-}
-
-/// Whether `/` is a RAM filesystem (the last mount on `/` wins).
-fn root_in_ram() -> bool {
-    let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
-    let root = mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace().skip(1);
-            let (mount, kind) = (fields.next()?, fields.next()?);
-            (mount == "/").then_some(kind)
-        })
-        .next_back();
-    matches!(root, Some("tmpfs" | "ramfs" | "rootfs"))
+    crate::persist::commit(&[&files.dir]).as_str()
 }

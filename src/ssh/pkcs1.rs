@@ -15,7 +15,7 @@ use ssh_key::private::{KeypairData, RsaKeypair};
 use ssh_key::PrivateKey;
 
 /// PEM armour of a PKCS#1 RSA private key. Spelt in two parts, as
-/// [`super::OPENSSH_PRIVATE_KEY_HEADER`] is, for the repository's key scan.
+/// the OpenSSH private key header is in `keys`, for the repository's key scan.
 const LABEL: &str = concat!("RSA ", "PRIVATE KEY");
 
 /// The key in an OpenSSH private key file's text as PKCS#1 PEM, if it is an
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn only_rsa_keys_are_converted() {
-        let key = crate::keys::generate(crate::keys::KeyType::Ed25519, 0, "x").unwrap();
+        let key = PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519).unwrap();
         let text = key.to_openssh(ssh_key::LineEnding::LF).unwrap();
         assert!(from_openssh(&text).is_none());
         assert!(from_openssh("not a key").is_none());

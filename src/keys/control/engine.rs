@@ -32,54 +32,27 @@
 //! The node side runs as one command per step, which prints the node's
 //! `authorized_keys` and then waits for the file to install
 //! ([`Connection::converse`]): a step is one exec and one round trip. It is
-//! rccr's own (`rccr keys node`, [`super::node`]) where the node has rccr,
+//! rccr's own (`rccr keys node`, [`crate::keys::node`]) where the node has rccr,
 //! as every RCCR image does, and the POSIX sh script `remote.sh` elsewhere;
 //! both speak the protocol its header documents. Per node that makes three
 //! SSH connections (old key: stage; new key: commit; old key: refused?) and
 //! two commands.
-use super::authorized;
 use super::journal::Journal;
 use super::known_hosts::{host_field, KnownHosts, Pinned};
-use super::node::{PROTOCOL, UNSUPPORTED};
 use crate::failpoint;
+use crate::keys::addr::NodeAddr;
+use crate::keys::node::{PROTOCOL, REMOTE_SCRIPT, UNSUPPORTED};
+use crate::keys::{authorized, Key};
 use crate::parallel;
-use crate::ssh::{Connection, Output, SshError};
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use crate::ssh::{script_command, shell_quote, Connection, Output, SshError};
 use std::time::Duration;
 
-/// The node side of the protocol for nodes without rccr (see its header).
-const REMOTE_SCRIPT: &str = include_str!("remote.sh");
 /// A node whose revert fired while we worked (a slow run, or a re-run
 /// finding an earlier run's stage) is back at its old keys: start it over once.
 const EXPIRED: &str = "the node reverted before the commit (raise --revert-after?)";
 // remote.sh exit codes.
 const REMOTE_EXPIRED: i32 = 3;
 const REMOTE_CHANGED: i32 = 4;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Node {
-    pub ip: IpAddr,
-    pub port: u16,
-}
-
-impl fmt::Display for Node {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.port == 22 {
-            write!(f, "{}", self.ip)
-        } else {
-            write!(f, "{}:{}", self.ip, self.port)
-        }
-    }
-}
-
-impl Node {
-    /// The journal's name for the node: always with the port.
-    pub fn journal_name(&self) -> String {
-        SocketAddr::new(self.ip, self.port).to_string()
-    }
-}
 
 /// How a node ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,23 +93,9 @@ impl Outcome {
 /// One node's result, for the summary table or JSON.
 #[derive(Clone, Debug)]
 pub struct Report {
-    pub node: Node,
+    pub node: NodeAddr,
     pub outcome: Outcome,
     pub detail: String,
-}
-
-/// A key the rotation uses: its private key file and public line.
-#[derive(Clone, Debug)]
-pub struct Key {
-    pub path: PathBuf,
-    /// `keytype base64 comment`
-    pub line: String,
-}
-
-impl Key {
-    fn blob(&self) -> &[u8] {
-        authorized::key_blob(self.line.as_bytes()).unwrap_or_default()
-    }
 }
 
 /// Everything a rotation run needs.
@@ -188,7 +147,7 @@ impl Plan {
     fn command_for(node_side: NodeSide, action: &[&str]) -> String {
         let args: Vec<String> = action.iter().map(|a| shell_quote(a)).collect();
         let args = args.join(" ");
-        let script = format!("sh -c {} rccr {args}", shell_quote(REMOTE_SCRIPT));
+        let script = script_command(REMOTE_SCRIPT, action);
         match node_side {
             NodeSide::Script => script,
             NodeSide::Auto => format!(
@@ -205,7 +164,11 @@ struct Stop(Outcome, String);
 type Step<T> = Result<T, Stop>;
 
 /// Rotates every node, `plan.parallel` at a time; `progress` hears each phase.
-pub fn rotate(plan: &Plan, nodes: &[Node], progress: &(dyn Fn(&Node, &str) + Sync)) -> Vec<Report> {
+pub fn rotate(
+    plan: &Plan,
+    nodes: &[NodeAddr],
+    progress: &(dyn Fn(&NodeAddr, &str) + Sync),
+) -> Vec<Report> {
     parallel::map(nodes, plan.parallel, |node| {
         let attempt = || rotate_node(plan, node, progress);
         let result = match attempt() {
@@ -229,7 +192,7 @@ pub fn rotate(plan: &Plan, nodes: &[Node], progress: &(dyn Fn(&Node, &str) + Syn
     })
 }
 
-fn rotate_node(plan: &Plan, node: &Node, progress: &dyn Fn(&Node, &str)) -> Step<String> {
+fn rotate_node(plan: &Plan, node: &NodeAddr, progress: &dyn Fn(&NodeAddr, &str)) -> Step<String> {
     let record = |phase: &str| {
         let _ = plan.journal.record(&node.journal_name(), phase);
         progress(node, phase);
@@ -305,9 +268,8 @@ fn log_in(plan: &Plan, conn: &Connection, old_first: bool) -> Step<bool> {
 
 /// Connects and checks the host key against the pinned one (pinning it on
 /// first contact).
-fn connect(plan: &Plan, node: &Node) -> Step<Connection> {
-    let addr = SocketAddr::new(node.ip, node.port);
-    let conn = Connection::open(addr, plan.timeout)
+fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
+    let conn = Connection::open(node.socket(), plan.timeout)
         .map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     let host_key = conn
         .host_key()
@@ -330,7 +292,7 @@ fn connect(plan: &Plan, node: &Node) -> Step<Connection> {
     }
 }
 
-fn login(plan: &Plan, node: &Node, key: &std::path::Path) -> Step<Connection> {
+fn login(plan: &Plan, node: &NodeAddr, key: &std::path::Path) -> Step<Connection> {
     let conn = connect(plan, node)?;
     conn.authenticate(&plan.user, key)
         .map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
@@ -358,13 +320,13 @@ fn unstarted(out: &Output) -> String {
     if out.stderr.is_empty() && out.stdout.is_empty() {
         format!("exit {} before the protocol started", out.status)
     } else {
-        remote_error(out)
+        out.error_line()
     }
 }
 
-fn stage(plan: &Plan, node: &Node, conn: &Connection) -> Step<()> {
+fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<()> {
     let seconds = plan.revert_after.as_secs().max(1).to_string();
-    let nonce = super::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
+    let nonce = crate::keys::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     let talk = conn
         .converse(
             &plan.node_command(&["stage", &plan.rotation_id, &seconds, &nonce]),
@@ -395,7 +357,7 @@ fn stage(plan: &Plan, node: &Node, conn: &Connection) -> Step<()> {
             Outcome::Reverted,
             format!(
                 "staging failed on {node}, nothing changed: {}",
-                remote_error(out)
+                out.error_line()
             ),
         )),
     }
@@ -416,7 +378,7 @@ fn reverts(plan: &Plan, detail: String) -> Stop {
 /// the node still holds it, and persists. `verified` hears when the node
 /// answered. Returns whether the file changed, and what persisting said.
 fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, String)> {
-    let nonce = super::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
+    let nonce = crate::keys::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     // Set by the respond step: the node reverted since (our file would lack
     // the new key), so nothing may be removed.
     let mut expired = false;
@@ -457,7 +419,7 @@ fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, St
         (REMOTE_EXPIRED, _) => Err(Stop(Outcome::Reverted, EXPIRED.into())),
         _ => Err(Stop(
             Outcome::Incomplete,
-            format!("commit: {}", remote_error(out)),
+            format!("commit: {}", out.error_line()),
         )),
     }
 }
@@ -468,30 +430,9 @@ fn trailer(nonce: &str) -> Vec<u8> {
     format!("\n{nonce}\n").into_bytes()
 }
 
-fn remote_error(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stderr);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    format!("exit {}: {}", out.status, line.trim())
-}
-
-/// Quotes `s` as one POSIX sh word.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shell_quote_survives_quotes() {
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-    }
 
     /// Runs a step's command line as a login shell would, with `rccr` (if
     /// given) as the only program on an otherwise system PATH.
@@ -549,17 +490,5 @@ mod tests {
         // Forced to the script: the node's rccr is never asked.
         let out = run_node_command(NodeSide::Script, Some("echo rccr; exit 0"), "forced");
         assert_eq!(out.stdout, script_read);
-    }
-
-    #[test]
-    fn node_names() {
-        let node = Node {
-            ip: "10.0.0.5".parse().unwrap(),
-            port: 22,
-        };
-        assert_eq!(node.to_string(), "10.0.0.5");
-        assert_eq!(node.journal_name(), "10.0.0.5:22");
-        let node = Node { port: 2222, ..node };
-        assert_eq!(node.to_string(), "10.0.0.5:2222");
     }
 }

@@ -7,12 +7,52 @@
 //! - Every blocking step is bounded by the timeout given to [`Connection::open`]:
 //!   a host that accepts TCP but never speaks SSH costs at most that long.
 //! - Secrets go over stdin, never on a command line (`ps` shows those).
+//! - Every word rccr puts on a remote command line goes through
+//!   [`shell_quote`]; scripts run through [`script_command`].
+pub mod pkcs1;
+
 use ssh2::{ErrorCode, Session};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
+
+/// The key algorithms rccr makes keys of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    Ed25519,
+    Rsa,
+}
+
+impl std::str::FromStr for KeyType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ed25519" => Ok(KeyType::Ed25519),
+            "rsa" => Ok(KeyType::Rsa),
+            _ => Err(format!("unknown key type '{s}': use ed25519 or rsa")),
+        }
+    }
+}
+
+/// Quotes `s` as one POSIX sh word.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The command line that runs `script` (POSIX sh) with `args` as `$1...`:
+/// `sh -c 'SCRIPT' rccr 'ARG'...`. The user's login shell parses it (POSIX
+/// syntax works in ash, dash and bash).
+pub fn script_command(script: &str, args: &[&str]) -> String {
+    let mut command = format!("sh -c {} rccr", shell_quote(script));
+    for arg in args {
+        command.push(' ');
+        command.push_str(&shell_quote(arg));
+    }
+    command
+}
 
 /// How connecting or talking to a node failed, in the terms callers act on.
 #[derive(Debug)]
@@ -91,6 +131,18 @@ impl Output {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).trim().to_string()
     }
+
+    /// What a failed command said: `exit N: ` and its last non-empty
+    /// stderr line (the node's words: print them escaped).
+    pub fn error_line(&self) -> String {
+        let text = String::from_utf8_lossy(&self.stderr);
+        let line = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        format!("exit {}: {}", self.status, line.trim())
+    }
 }
 
 /// A server's host key in the forms we print and store.
@@ -166,9 +218,9 @@ impl Connection {
             )));
         }
         // An RSA key goes in as PKCS#1 PEM, or libssh2 signs without CRT
-        // (four times the CPU per login; see keys::pkcs1).
+        // (four times the CPU per login; see pkcs1).
         let text = std::fs::read_to_string(private_key).unwrap_or_default();
-        match crate::keys::pkcs1::from_openssh(&text) {
+        match pkcs1::from_openssh(&text) {
             Some(pem) => self
                 .session
                 .userauth_pubkey_memory(user, None, pem.as_str(), None)?,
@@ -188,6 +240,16 @@ impl Connection {
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
         finish(channel, Vec::new(), stdin)
+    }
+
+    /// Runs `script` (POSIX sh) with `args`, with `stdin` as its input.
+    pub fn run_script(
+        &self,
+        script: &str,
+        args: &[&str],
+        stdin: &[u8],
+    ) -> Result<Output, SshError> {
+        self.run(&script_command(script, args), stdin)
     }
 
     /// Runs `command`, which first prints a head ending in `trailer` and
@@ -257,5 +319,34 @@ fn finish(
 impl Drop for Connection {
     fn drop(&mut self) {
         let _ = self.session.disconnect(None, "rccr done", None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_survives_quotes() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn script_commands_run_in_sh_with_their_arguments() {
+        let command = script_command("printf '%s|' \"$@\"", &["a b", "it's", "$(x)"]);
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&command)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|it's|$(x)|");
+    }
+
+    #[test]
+    fn key_types_parse() {
+        assert_eq!("rsa".parse::<KeyType>(), Ok(KeyType::Rsa));
+        assert_eq!("ed25519".parse::<KeyType>(), Ok(KeyType::Ed25519));
+        assert!("dsa".parse::<KeyType>().is_err());
     }
 }

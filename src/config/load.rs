@@ -1,0 +1,89 @@
+//! Where the configuration comes from: `--config PATH`, else
+//! `./cluster_config.yml`, else `/etc/rccr/cluster_config.yml`, else the
+//! defaults; and how a file's bytes become a [`Config`] (size, UTF-8, YAML).
+use super::schema::Reader;
+use super::{yaml, Config, Loaded, Warning, FILE_NAME, MAX_SIZE, SYSTEM_PATH};
+use crate::error::Error;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+impl Config {
+    /// Loads `explicit` (`--config`), else the first of `./cluster_config.yml`
+    /// and `/etc/rccr/cluster_config.yml` that exists, else the defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Loaded, Error> {
+        Self::load_from(explicit, Path::new(""), Path::new("/"))
+    }
+
+    /// [`Config::load`] with the working directory and the root of the
+    /// system path replaced (for tests). Relative paths are shown as given.
+    pub fn load_from(explicit: Option<&Path>, cwd: &Path, root: &Path) -> Result<Loaded, Error> {
+        if let Some(path) = explicit {
+            let text = read_limited(&cwd.join(path))
+                .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+            return Self::loaded(text, path);
+        }
+        let local = cwd.join(FILE_NAME);
+        let system = root.join(&SYSTEM_PATH[1..]);
+        for path in [local, system] {
+            match read_limited(&path) {
+                Ok(text) => return Self::loaded(text, &path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+            }
+        }
+        Ok(Loaded {
+            config: Config::default(),
+            warnings: Vec::new(),
+            source: None,
+        })
+    }
+
+    fn loaded(bytes: Vec<u8>, path: &Path) -> Result<Loaded, Error> {
+        let file = path.display().to_string();
+        if bytes.len() > MAX_SIZE {
+            return Err(Error::bad_input(
+                file,
+                "larger than 1 MiB, so not a cluster_config.yml; pass the right file with --config",
+            ));
+        }
+        let (config, warnings) = Self::from_bytes(&bytes, &file)?;
+        Ok(Loaded {
+            config,
+            warnings,
+            source: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Parses a file's bytes; `file` names it in messages.
+    pub fn from_bytes(bytes: &[u8], file: &str) -> Result<(Config, Vec<Warning>), Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::parse(text, file),
+            Err(e) => {
+                let good = &bytes[..e.valid_up_to()];
+                let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+                let start = good.iter().rposition(|b| *b == b'\n').map_or(0, |n| n + 1);
+                let col = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+                Err(Error::bad_input(
+                    format!("{file}:{line}:{col}"),
+                    "not valid UTF-8; save the file as UTF-8",
+                ))
+            }
+        }
+    }
+
+    /// Parses a document; `file` names it in messages.
+    pub fn parse(text: &str, file: &str) -> Result<(Config, Vec<Warning>), Error> {
+        let root = yaml::parse(text)
+            .map_err(|e| Error::bad_input(format!("{file}:{}:{}", e.pos.line, e.pos.col), e.msg))?;
+        Reader::new(file).read(&root)
+    }
+}
+
+fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)?
+        .take(MAX_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}

@@ -1,0 +1,532 @@
+//! The value tree of a configuration, read into a [`Config`] key by key:
+//! wrong types and bad values are errors naming `file:line:col`; unknown
+//! keys are warnings that suggest the closest known key.
+use super::parse::{closest, parse_port};
+use super::yaml::{self, Entry, Node, Pos, Value};
+use super::*;
+use crate::error::Error;
+use crate::identity;
+use crate::wire::ipv4::{Cidr, CidrError};
+
+/// Turns the value tree into a [`Config`], collecting warnings.
+pub(super) struct Reader<'f> {
+    file: &'f str,
+    warnings: Vec<Warning>,
+}
+
+type Fields<'n> = Vec<Option<&'n Node>>;
+
+impl<'f> Reader<'f> {
+    pub(super) fn new(file: &'f str) -> Reader<'f> {
+        Reader {
+            file,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The configuration and its warnings.
+    pub(super) fn read(mut self, root: &Node) -> Result<(Config, Vec<Warning>), Error> {
+        let config = self.config(root)?;
+        Ok((config, self.warnings))
+    }
+
+    fn err(&self, pos: Pos, msg: impl Into<String>) -> Error {
+        Error::bad_input(format!("{}:{}:{}", self.file, pos.line, pos.col), msg)
+    }
+
+    /// A mismatch: `what` must be `expected`.
+    fn expected(&self, node: &Node, what: &str, expected: &str) -> Error {
+        self.err(
+            node.pos,
+            format!("{what} must be {expected}, not {}", node.value.kind()),
+        )
+    }
+
+    /// The values of `known` keys of the mapping `node` (null is an empty
+    /// mapping); any other key is a warning.
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        known: &[&str],
+    ) -> Result<Fields<'n>, Error> {
+        let mut found = vec![None; known.len()];
+        let entries: &[Entry] = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => &[],
+            _ => return Err(self.expected(node, what, "a mapping of 'key: value' lines")),
+        };
+        for e in entries {
+            match known.iter().position(|k| *k == e.key) {
+                Some(n) => found[n] = Some(&e.value),
+                None => {
+                    let place = if what.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in {what}")
+                    };
+                    let hint = match closest(&e.key, known) {
+                        Some(k) => format!("did you mean '{k}'?"),
+                        None => format!("known keys: {}", known.join(", ")),
+                    };
+                    // Sections are read after the top level: keep file order.
+                    let at = self.warnings.partition_point(|w| w.pos < e.key_pos);
+                    let msg = format!("unknown key '{}'{place} ({hint})", yaml::show(&e.key));
+                    let file = self.file.to_string();
+                    let pos = e.key_pos;
+                    self.warnings.insert(at, Warning { file, pos, msg });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn string(&self, node: &Node, what: &str) -> Result<String, Error> {
+        match &node.value {
+            Value::Str(s) => Ok(s.clone()),
+            _ => Err(self.expected(node, what, "a string")),
+        }
+    }
+
+    /// A string of at most `max` bytes whose characters pass `ok`.
+    fn name(
+        &self,
+        node: &Node,
+        what: &str,
+        max: usize,
+        ok: fn(usize, char) -> bool,
+        rule: &str,
+    ) -> Result<String, Error> {
+        let s = self.string(node, what)?;
+        if s.is_empty() || s.len() > max || !s.chars().enumerate().all(|(n, c)| ok(n, c)) {
+            return Err(self.err(
+                node.pos,
+                format!("{what} '{}' is not valid: {rule}", yaml::show(&s)),
+            ));
+        }
+        Ok(s)
+    }
+
+    fn int(&self, node: &Node, what: &str, min: i64, max: i64) -> Result<i64, Error> {
+        match node.value {
+            Value::Int(n) if (min..=max).contains(&n) => Ok(n),
+            Value::Int(n) => Err(self.err(
+                node.pos,
+                format!("{what} must be from {min} to {max}, not {n}"),
+            )),
+            _ => Err(self.expected(node, what, &format!("an integer from {min} to {max}"))),
+        }
+    }
+
+    /// A list; null is an empty list.
+    fn list<'n>(&self, node: &'n Node, what: &str) -> Result<&'n [Node], Error> {
+        match &node.value {
+            Value::Seq(items) => Ok(items),
+            Value::Null => Ok(&[]),
+            _ => Err(self.expected(node, what, "a list of '- item' lines")),
+        }
+    }
+
+    /// One of `choices`.
+    fn choice(&self, node: &Node, what: &str, choices: &[&str]) -> Result<usize, Error> {
+        let s = self.string(node, what)?;
+        choices.iter().position(|c| *c == s).ok_or_else(|| {
+            self.err(
+                node.pos,
+                format!(
+                    "{what} '{}' is not one of: {}",
+                    yaml::show(&s),
+                    choices.join(", ")
+                ),
+            )
+        })
+    }
+
+    fn config(&mut self, root: &Node) -> Result<Config, Error> {
+        if !matches!(root.value, Value::Map(_) | Value::Null) {
+            return Err(self.expected(
+                root,
+                "the configuration",
+                "a mapping of sections ('cluster:', 'ssh:', ...)",
+            ));
+        }
+        let sections = [
+            "cluster",
+            "network",
+            "discovery",
+            "ssh",
+            "nodes",
+            "playbooks",
+            "containers",
+        ];
+        let f = self.fields(root, "", &sections)?;
+        let mut c = Config::default();
+        if let Some(n) = f[0] {
+            self.cluster(n, &mut c.cluster)?;
+        }
+        if let Some(n) = f[1] {
+            self.network(n, &mut c.network)?;
+        }
+        if let Some(n) = f[2] {
+            self.discovery(n, &mut c.discovery)?;
+        }
+        if let Some(n) = f[3] {
+            self.ssh(n, &mut c.ssh)?;
+        }
+        if let Some(n) = f[4] {
+            c.nodes = self.nodes(n)?;
+        }
+        if let Some(n) = f[5] {
+            for item in self.list(n, "playbooks")? {
+                let s = self.string(item, "a playbook")?;
+                if s.is_empty() {
+                    return Err(self.err(
+                        item.pos,
+                        "empty playbook path; remove the item or give a path",
+                    ));
+                }
+                c.playbooks.push(PathBuf::from(s));
+            }
+        }
+        if let Some(n) = f[6] {
+            c.containers = self.containers(n)?;
+        }
+        Ok(c)
+    }
+
+    fn cluster(&mut self, node: &Node, c: &mut Cluster) -> Result<(), Error> {
+        let f = self.fields(node, "cluster", &["name"])?;
+        if let Some(n) = f[0] {
+            c.name = self.name(
+                n,
+                "cluster.name",
+                63,
+                label_char,
+                "use 1-63 letters, digits, '-', '_' or '.'",
+            )?;
+        }
+        Ok(())
+    }
+
+    fn network(&mut self, node: &Node, c: &mut Network) -> Result<(), Error> {
+        let f = self.fields(node, "network", &["subnet", "interface"])?;
+        // Empty means unset, as in the shipped file.
+        if let Some(n) = f[0].filter(|n| !matches!(n.value, Value::Null)) {
+            c.subnet = Some(self.subnet(n)?);
+        }
+        if let Some(n) = f[1].filter(|n| !matches!(n.value, Value::Null)) {
+            let ok = |_, c: char| c.is_ascii_graphic() && c != '/' && c != ':';
+            c.interface = Some(self.name(
+                n,
+                "network.interface",
+                15,
+                ok,
+                "an interface name is 1-15 characters without '/', ':' or spaces",
+            )?);
+        }
+        Ok(())
+    }
+
+    fn discovery(&mut self, node: &Node, c: &mut Discovery) -> Result<(), Error> {
+        let f = self.fields(node, "discovery", &["hostname_filter", "timeout_ms"])?;
+        if let Some(n) = f[0] {
+            let s = self.string(n, "discovery.hostname_filter")?;
+            if s.len() > 63 {
+                return Err(self.err(
+                    n.pos,
+                    "discovery.hostname_filter is longer than a hostname (63 bytes); shorten it",
+                ));
+            }
+            c.hostname_filter = s;
+        }
+        if let Some(n) = f[1] {
+            c.timeout_ms = self.int(n, "discovery.timeout_ms", 1, 60_000)? as u32;
+        }
+        Ok(())
+    }
+
+    fn ssh(&mut self, node: &Node, c: &mut Ssh) -> Result<(), Error> {
+        let f = self.fields(node, "ssh", &["user", "port", "temp_key", "key_type"])?;
+        if let Some(n) = f[0] {
+            let ok = |n, c: char| {
+                c.is_ascii_alphanumeric() || c == '_' || c == '.' || (n > 0 && c == '-')
+            };
+            c.user = self.name(
+                n,
+                "ssh.user",
+                32,
+                ok,
+                "use 1-32 letters, digits, '_', '.' or '-' (not first)",
+            )?;
+        }
+        if let Some(n) = f[1] {
+            c.port = self.int(n, "ssh.port", 1, 65535)? as u16;
+        }
+        if let Some(n) = f[2] {
+            let s = self.string(n, "ssh.temp_key")?;
+            if s.is_empty() {
+                return Err(self.err(
+                    n.pos,
+                    "ssh.temp_key is empty; give the path of the temporary private key",
+                ));
+            }
+            c.temp_key = Some(PathBuf::from(s));
+        }
+        if let Some(n) = f[3] {
+            c.key_type = [KeyType::Ed25519, KeyType::Rsa]
+                [self.choice(n, "ssh.key_type", &["ed25519", "rsa"])?];
+        }
+        Ok(())
+    }
+
+    fn nodes(&mut self, node: &Node) -> Result<Vec<NodePin>, Error> {
+        let mut pins = Vec::new();
+        let mut macs = Vec::new();
+        let mut names = Vec::new();
+        for item in self.list(node, "nodes")? {
+            let (pin, mac_pos, name_pos) = self.node_pin(item)?;
+            macs.push((pin.mac.to_string(), mac_pos));
+            if let (Some(h), Some(pos)) = (&pin.hostname, name_pos) {
+                names.push((h.clone(), pos));
+            }
+            pins.push(pin);
+        }
+        if let Some((_, pos)) = first_repeat(&macs) {
+            return Err(self.err(
+                pos,
+                "this MAC address is pinned twice in nodes; remove one entry",
+            ));
+        }
+        if let Some((h, pos)) = first_repeat(&names) {
+            return Err(self.err(
+                pos,
+                format!("hostname '{h}' is pinned twice in nodes; give each node its own"),
+            ));
+        }
+        Ok(pins)
+    }
+
+    fn containers(&mut self, node: &Node) -> Result<Vec<Container>, Error> {
+        let mut all = Vec::new();
+        let mut names = Vec::new();
+        let mut ports = Vec::new();
+        for item in self.list(node, "containers")? {
+            let (svc, name_pos, port_pos) = self.container(item)?;
+            names.push((svc.name.clone(), name_pos));
+            for (p, pos) in svc.ports.iter().zip(port_pos) {
+                let mut key = p.published.to_string();
+                key.push_str(if p.protocol == Protocol::Udp {
+                    "/udp"
+                } else {
+                    "/tcp"
+                });
+                ports.push((key, pos));
+            }
+            all.push(svc);
+        }
+        if let Some((name, pos)) = first_repeat(&names) {
+            return Err(self.err(
+                pos,
+                format!("container '{name}' is defined twice; rename one"),
+            ));
+        }
+        if let Some((port, pos)) = first_repeat(&ports) {
+            return Err(self.err(
+                pos,
+                format!("port {port} is published twice; publish each port once"),
+            ));
+        }
+        Ok(all)
+    }
+
+    fn subnet(&self, node: &Node) -> Result<Cidr, Error> {
+        let s = self.string(node, "network.subnet")?;
+        let cidr = match Cidr::parse(&s) {
+            Ok(cidr) if s.contains('/') => cidr,
+            Err(CidrError::HostBits(net)) => {
+                return Err(self.err(
+                    node.pos,
+                    format!("network.subnet '{s}' has host bits set; did you mean {net}?"),
+                ))
+            }
+            _ => {
+                return Err(self.err(
+                    node.pos,
+                    format!(
+                        "network.subnet '{}' is not an IPv4 network like 192.168.1.0/24",
+                        yaml::show(&s)
+                    ),
+                ))
+            }
+        };
+        if cidr.prefix_len() < 16 {
+            return Err(self.err(
+                node.pos,
+                format!("network.subnet '{s}' is too large to scan; use a prefix of /16 or longer"),
+            ));
+        }
+        Ok(cidr)
+    }
+
+    /// A pin, and where its MAC address and hostname are.
+    fn node_pin(&mut self, item: &Node) -> Result<(NodePin, Pos, Option<Pos>), Error> {
+        if !matches!(item.value, Value::Map(_)) {
+            return Err(self.expected(
+                item,
+                "a nodes item",
+                "a mapping with mac and hostname or role",
+            ));
+        }
+        let f = self.fields(item, "a nodes item", &["mac", "hostname", "role"])?;
+        let Some(n) = f[0] else {
+            return Err(self.err(
+                item.pos,
+                "a nodes item has no mac; add 'mac: \"aa:bb:cc:dd:ee:ff\"'",
+            ));
+        };
+        let s = self.string(n, "nodes.mac")?;
+        let mac: identity::Mac = s.parse().map_err(|()| {
+            self.err(
+                n.pos,
+                format!(
+                    "nodes.mac '{}' is not a MAC address like \"aa:bb:cc:dd:ee:ff\"",
+                    yaml::show(&s)
+                ),
+            )
+        })?;
+        let name_pos = f[1].map(|n| n.pos);
+        let hostname = match f[1] {
+            Some(n) => {
+                let name = self.string(n, "nodes.hostname")?;
+                if let Err(e) = identity::check_hostname(&name) {
+                    return Err(self.err(
+                        n.pos,
+                        format!(
+                            "nodes.hostname '{}' is not valid: it {e}",
+                            yaml::show(&name)
+                        ),
+                    ));
+                }
+                Some(name)
+            }
+            None => None,
+        };
+        let role = match f[2] {
+            Some(n) => Some(
+                [identity::Role::Control, identity::Role::Target]
+                    [self.choice(n, "nodes.role", &["control", "target"])?],
+            ),
+            None => None,
+        };
+        if hostname.is_none() && role.is_none() {
+            return Err(self.err(
+                item.pos,
+                "a nodes item pins nothing; add a hostname or a role",
+            ));
+        }
+        Ok((
+            NodePin {
+                mac,
+                hostname,
+                role,
+            },
+            n.pos,
+            name_pos,
+        ))
+    }
+
+    /// A service, and where its name and each of its ports are.
+    fn container(&mut self, item: &Node) -> Result<(Container, Pos, Vec<Pos>), Error> {
+        if !matches!(item.value, Value::Map(_)) {
+            return Err(self.expected(item, "a containers item", "a mapping with name and image"));
+        }
+        let f = self.fields(
+            item,
+            "a containers item",
+            &["name", "image", "replicas", "placement", "ports"],
+        )?;
+        let (Some(name_node), Some(image)) = (f[0], f[1]) else {
+            return Err(self.err(
+                item.pos,
+                "a containers item needs a name and an image; add the missing one",
+            ));
+        };
+        let name = self.name(
+            name_node,
+            "containers.name",
+            63,
+            label_char,
+            "use 1-63 letters, digits, '-', '_' or '.'",
+        )?;
+        let image = self.name(
+            image,
+            "containers.image",
+            255,
+            |_, c| c.is_ascii_graphic(),
+            "an image reference has no spaces, like nginx:alpine",
+        )?;
+        let mut port_pos = Vec::new();
+        let mut svc = Container {
+            name,
+            image,
+            replicas: 1,
+            placement: Placement::default(),
+            ports: Vec::new(),
+        };
+        if let Some(n) = f[2] {
+            svc.replicas = self.int(n, "containers.replicas", 0, 1000)? as u32;
+        }
+        if let Some(n) = f[3] {
+            let f = self.fields(n, "containers.placement", &["arch", "labels"])?;
+            if let Some(n) = f[0] {
+                let names = identity::Arch::ALL.map(identity::Arch::uname);
+                let arch =
+                    identity::Arch::ALL[self.choice(n, "containers.placement.arch", &names)?];
+                svc.placement.arch = Some(arch);
+            }
+            if let Some(n) = f[1] {
+                let entries: &[Entry] = match &n.value {
+                    Value::Map(entries) => entries,
+                    Value::Null => &[],
+                    _ => {
+                        return Err(self.expected(
+                            n,
+                            "containers.placement.labels",
+                            "a mapping of 'label: value' lines",
+                        ))
+                    }
+                };
+                for e in entries {
+                    let value = match &e.value.value {
+                        Value::Str(s) => s.clone(),
+                        Value::Int(i) => i.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        _ => return Err(self.expected(&e.value, "a placement label", "a string")),
+                    };
+                    svc.placement.labels.push((e.key.clone(), value));
+                }
+            }
+        }
+        if let Some(n) = f[4] {
+            for p in self.list(n, "containers.ports")? {
+                let s = self.string(p, "a port")?;
+                let port = parse_port(&s).ok_or_else(|| {
+                    self.err(p.pos, format!("port '{}' is not \"PUBLISHED:TARGET\" or \"PUBLISHED:TARGET/udp\" with ports 1-65535", yaml::show(&s)))
+                })?;
+                svc.ports.push(port);
+                port_pos.push(p.pos);
+            }
+        }
+        Ok((svc, name_node.pos, port_pos))
+    }
+}
+
+/// The first item, in document order, whose key an earlier item has.
+fn first_repeat(items: &[(String, Pos)]) -> Option<(&str, Pos)> {
+    let mut view: Vec<(&str, Pos)> = items.iter().map(|(k, pos)| (k.as_str(), *pos)).collect();
+    yaml::first_repeat(&mut view)
+}
+
+fn label_char(n: usize, c: char) -> bool {
+    c.is_ascii_alphanumeric() || (n > 0 && matches!(c, '-' | '_' | '.'))
+}

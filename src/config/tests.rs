@@ -1,0 +1,597 @@
+//! Tests of the configuration: defaults, every key, every error.
+use super::parse::distance;
+use super::*;
+use crate::error::{Error, ExitCode};
+use crate::identity::{Arch, Mac, Role};
+use std::path::Path;
+
+fn parse(text: &str) -> (Config, Vec<Warning>) {
+    Config::parse(text, "cluster_config.yml").unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+/// The error line for `text`; it must be bad input (exit 3), one line.
+fn error(text: &str) -> String {
+    let e = Config::parse(text, "cluster_config.yml").expect_err(text);
+    assert_eq!(e.exit_code(), ExitCode::BadInput, "{e}");
+    let s = e.to_string();
+    assert!(!s.contains('\n'), "one line: {s:?}");
+    s
+}
+
+#[track_caller]
+fn rejects(text: &str, at: &str, what: &str) {
+    let e = error(text);
+    assert!(
+        e.starts_with(&format!("cluster_config.yml:{at}: ")) && e.contains(what),
+        "{text:?}: got '{e}', want {at} {what}"
+    );
+}
+
+#[test]
+fn the_shipped_file_is_the_defaults() {
+    let text = include_str!("../../cluster_config.yml");
+    let (config, warnings) = parse(text);
+    assert_eq!(config, Config::default());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(config.discovery.hostname_filter, "ReCyClusteR");
+    assert_eq!(config.ssh.temp_key, None);
+    assert_eq!(config.ssh.key_type, KeyType::Ed25519);
+}
+
+#[test]
+fn empty_documents_and_sections_are_defaults() {
+    for text in [
+        "",
+        "# nothing\n",
+        "cluster:\nnetwork:\ndiscovery:\nssh:\nnodes:\nplaybooks:\ncontainers:\n",
+        "{}",
+    ] {
+        assert_eq!(parse(text), (Config::default(), vec![]), "{text:?}");
+    }
+}
+
+#[test]
+fn every_key() {
+    let (c, w) = parse(
+        "cluster:\n  name: lab.1\nnetwork:\n  subnet: 10.1.0.0/16\n  interface: eth0\n\
+         discovery:\n  hostname_filter: \"\"\n  timeout_ms: 500\n\
+         ssh:\n  user: pi\n  port: 2222\n  temp_key: .rccr/ssh_temp_key\n  key_type: rsa\n\
+         nodes:\n  - mac: \"AA-bb-CC-dd-EE-01\"\n    hostname: pi-1\n    role: control\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    role: target\n\
+         playbooks:\n  - site.yml\n\
+         containers:\n  - name: web\n    image: nginx:alpine\n    replicas: 0\n    placement:\n      arch: armv6l\n      labels:\n        disk: ssd\n        tier: 1\n        fast: true\n    ports:\n      - \"8080:80\"\n      - \"53:53/udp\"\n      - \"53:53/tcp\"\n",
+    );
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(c.cluster.name, "lab.1");
+    assert_eq!(c.network.subnet.unwrap().to_string(), "10.1.0.0/16");
+    assert_eq!(c.network.interface.as_deref(), Some("eth0"));
+    assert_eq!(
+        c.discovery,
+        Discovery {
+            hostname_filter: String::new(),
+            timeout_ms: 500
+        }
+    );
+    assert_eq!(
+        (c.ssh.user.as_str(), c.ssh.port, c.ssh.key_type),
+        ("pi", 2222, KeyType::Rsa)
+    );
+    assert_eq!(
+        c.ssh.temp_key.as_deref(),
+        Some(Path::new(".rccr/ssh_temp_key"))
+    );
+    assert_eq!(
+        c.nodes,
+        [
+            NodePin {
+                mac: Mac([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 1]),
+                hostname: Some("pi-1".into()),
+                role: Some(Role::Control)
+            },
+            NodePin {
+                mac: Mac([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 2]),
+                hostname: None,
+                role: Some(Role::Target)
+            },
+        ]
+    );
+    assert_eq!(c.playbooks, [PathBuf::from("site.yml")]);
+    let web = &c.containers[0];
+    assert_eq!(
+        (web.name.as_str(), web.image.as_str(), web.replicas),
+        ("web", "nginx:alpine", 0)
+    );
+    assert_eq!(web.placement.arch, Some(Arch::Armv6l));
+    let labels: Vec<(&str, &str)> = web
+        .placement
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(labels, [("disk", "ssd"), ("tier", "1"), ("fast", "true")]);
+    assert_eq!(
+        web.ports,
+        [
+            Port {
+                published: 8080,
+                target: 80,
+                protocol: Protocol::Tcp
+            },
+            Port {
+                published: 53,
+                target: 53,
+                protocol: Protocol::Udp
+            },
+            Port {
+                published: 53,
+                target: 53,
+                protocol: Protocol::Tcp
+            },
+        ]
+    );
+    assert_eq!(c.containers[0].replicas, 0);
+    let (c, _) = parse("containers:\n- name: a\n  image: b\n");
+    assert_eq!(c.containers[0].replicas, 1);
+    let (c, _) = parse("network:\n  subnet: 192.168.1.0/24\n  interface:\n");
+    assert_eq!(
+        c.network.subnet,
+        Some(Cidr::parse("192.168.1.0/24").unwrap())
+    );
+    assert_eq!(c.network.interface, None);
+}
+
+#[test]
+fn yaml_errors_name_the_file_line_and_column() {
+    rejects("cluster:\n  name: yes\n", "2:9", "'yes' is a boolean");
+    rejects("a: 1\na: 2\n", "2:1", "duplicate key");
+}
+
+#[test]
+fn wrong_types_and_shapes() {
+    rejects("- a\n", "1:1", "the configuration must be a mapping");
+    rejects("just text\n", "1:1", "the configuration must be a mapping");
+    rejects("cluster: x\n", "1:10", "cluster must be a mapping");
+    rejects("ssh:\n  - port: 22\n", "2:3", "ssh must be a mapping");
+    rejects(
+        "ssh:\n  port: \"22\"\n",
+        "2:9",
+        "ssh.port must be an integer from 1 to 65535, not a string",
+    );
+    rejects(
+        "ssh:\n  port:\n",
+        "2:8",
+        "ssh.port must be an integer from 1 to 65535, not empty (null)",
+    );
+    rejects(
+        "ssh:\n  user: 1\n",
+        "2:9",
+        "ssh.user must be a string, not an integer",
+    );
+    rejects("nodes: x\n", "1:8", "nodes must be a list");
+    rejects("playbooks:\n  a: b\n", "2:3", "playbooks must be a list");
+    rejects("containers: true\n", "1:13", "containers must be a list");
+}
+
+#[test]
+fn value_checks() {
+    rejects(
+        "cluster:\n  name: \"\"\n",
+        "2:9",
+        "cluster.name '' is not valid",
+    );
+    rejects(
+        "cluster:\n  name: -x\n",
+        "2:9",
+        "cluster.name '-x' is not valid",
+    );
+    rejects(
+        "cluster:\n  name: a b\n",
+        "2:9",
+        "cluster.name 'a b' is not valid",
+    );
+    rejects(
+        "cluster:\n  name: \"a\\nb\"\n",
+        "2:9",
+        "cluster.name 'a\\nb' is not valid",
+    );
+    rejects(
+        &format!("cluster:\n  name: {}\n", "a".repeat(64)),
+        "2:9",
+        "is not valid",
+    );
+    rejects(
+        "network:\n  subnet: 10.0.0.0\n",
+        "2:11",
+        "not an IPv4 network",
+    );
+    rejects(
+        "network:\n  subnet: 10.0.0/24\n",
+        "2:11",
+        "not an IPv4 network",
+    );
+    rejects(
+        "network:\n  subnet: 10.0.0.0/33\n",
+        "2:11",
+        "not an IPv4 network",
+    );
+    rejects(
+        "network:\n  subnet: 10.0.0.0/+24\n",
+        "2:11",
+        "not an IPv4 network",
+    );
+    rejects(
+        "network:\n  subnet: 10.0.0.0/8\n",
+        "2:11",
+        "too large to scan",
+    );
+    rejects(
+        "network:\n  subnet: 192.168.1.7/24\n",
+        "2:11",
+        "did you mean 192.168.1.0/24?",
+    );
+    rejects(
+        "network:\n  subnet: 24\n",
+        "2:11",
+        "network.subnet must be a string",
+    );
+    rejects(
+        "network:\n  interface: eth0/1\n",
+        "2:14",
+        "network.interface 'eth0/1' is not valid",
+    );
+    rejects(
+        "network:\n  interface: abcdefghijklmnop\n",
+        "2:14",
+        "is not valid",
+    );
+    rejects(
+        &format!("discovery:\n  hostname_filter: {}\n", "a".repeat(64)),
+        "2:20",
+        "longer than a hostname",
+    );
+    rejects(
+        "discovery:\n  timeout_ms: 0\n",
+        "2:15",
+        "discovery.timeout_ms must be from 1 to 60000, not 0",
+    );
+    rejects("discovery:\n  timeout_ms: 60001\n", "2:15", "not 60001");
+    rejects(
+        "ssh:\n  port: 0\n",
+        "2:9",
+        "ssh.port must be from 1 to 65535, not 0",
+    );
+    rejects("ssh:\n  port: 65536\n", "2:9", "not 65536");
+    rejects(
+        "ssh:\n  user: -root\n",
+        "2:9",
+        "ssh.user '-root' is not valid",
+    );
+    rejects("ssh:\n  temp_key: \"\"\n", "2:13", "ssh.temp_key is empty");
+    rejects(
+        "ssh:\n  key_type: dsa\n",
+        "2:13",
+        "ssh.key_type 'dsa' is not one of: ed25519, rsa",
+    );
+}
+
+#[test]
+fn node_pins() {
+    rejects("nodes:\n  - x\n", "2:5", "a nodes item must be a mapping");
+    rejects("nodes:\n  -\n", "2:4", "a nodes item must be a mapping");
+    rejects("nodes:\n  - role: target\n", "2:5", "has no mac");
+    rejects(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee\"\n    role: target\n",
+        "2:10",
+        "not a MAC address",
+    );
+    rejects(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:fg\"\n    role: target\n",
+        "2:10",
+        "not a MAC address",
+    );
+    rejects(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:ff:00\"\n    role: target\n",
+        "2:10",
+        "not a MAC address",
+    );
+    rejects(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:ff\"\n",
+        "2:5",
+        "pins nothing",
+    );
+    rejects(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:ff\"\n    role: master\n",
+        "3:11",
+        "nodes.role 'master' is not one of: control, target",
+    );
+    rejects(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:ff\"\n    hostname: pi_1\n",
+        "3:15",
+        "nodes.hostname 'pi_1' is not valid",
+    );
+    rejects(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:ff\"\n    role: target\n  - mac: \"AA:BB:CC:DD:EE:FF\"\n    role: control\n",
+        "4:10",
+        "pinned twice",
+    );
+    rejects(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:01\"\n    hostname: pi\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    hostname: pi\n",
+        "5:15",
+        "hostname 'pi' is pinned twice",
+    );
+}
+
+#[test]
+fn playbooks() {
+    rejects("playbooks:\n  - 1\n", "2:5", "a playbook must be a string");
+    rejects("playbooks:\n  - \"\"\n", "2:5", "empty playbook path");
+}
+
+#[test]
+fn containers() {
+    let svc = |body: &str| format!("containers:\n  - name: web\n    image: nginx\n{body}");
+    rejects(
+        "containers:\n  - web\n",
+        "2:5",
+        "a containers item must be a mapping",
+    );
+    rejects(
+        "containers:\n  - image: nginx\n",
+        "2:5",
+        "needs a name and an image",
+    );
+    rejects(
+        "containers:\n  - name: web\n",
+        "2:5",
+        "needs a name and an image",
+    );
+    rejects(
+        "containers:\n  - name: web!\n    image: x\n",
+        "2:11",
+        "containers.name 'web!' is not valid",
+    );
+    rejects(
+        "containers:\n  - name: web\n    image: \"a b\"\n",
+        "3:12",
+        "containers.image 'a b' is not valid",
+    );
+    rejects(
+        &svc("    replicas: 1001\n"),
+        "4:15",
+        "containers.replicas must be from 0 to 1000",
+    );
+    rejects(
+        &svc("    placement: aarch64\n"),
+        "4:16",
+        "containers.placement must be a mapping",
+    );
+    rejects(
+        &svc("    placement:\n      arch: arm64\n"),
+        "5:13",
+        "'arm64' is not one of: x86_64, aarch64",
+    );
+    rejects(
+        &svc("    placement:\n      labels:\n        - a\n"),
+        "6:9",
+        "containers.placement.labels must be a mapping",
+    );
+    rejects(
+        &svc("    placement:\n      labels:\n        a:\n"),
+        "6:11",
+        "a placement label must be a string",
+    );
+    rejects(
+        &svc("    ports: \"80:80\"\n"),
+        "4:12",
+        "containers.ports must be a list",
+    );
+    rejects(
+        &svc("    ports:\n      - 80\n"),
+        "5:9",
+        "a port must be a string",
+    );
+    for bad in [
+        "80",
+        "80:",
+        ":80",
+        "0:80",
+        "80:65536",
+        "80:80/sctp",
+        "a:80",
+        "080000:80",
+    ] {
+        rejects(
+            &svc(&format!("    ports:\n      - \"{bad}\"\n")),
+            "5:9",
+            "is not \"PUBLISHED:TARGET\"",
+        );
+    }
+    rejects(
+        "containers:\n  - name: a\n    image: x\n  - name: a\n    image: y\n",
+        "4:11",
+        "container 'a' is defined twice",
+    );
+    rejects(
+        "containers:\n  - name: a\n    image: x\n    ports: [\"1:1\"]\n",
+        "4:12",
+        "flow collections",
+    );
+    rejects(
+        "containers:\n  - name: a\n    image: x\n    ports:\n    - \"80:80\"\n  - name: b\n    image: y\n    ports:\n    - \"80:8080\"\n",
+        "9:7",
+        "port 80/tcp is published twice",
+    );
+    rejects(
+        &svc("    ports:\n      - \"53:53/udp\"\n      - \"53:54/udp\"\n"),
+        "6:9",
+        "port 53/udp is published twice",
+    );
+}
+
+#[test]
+fn unknown_keys_warn_with_a_suggestion() {
+    let (c, w) = parse(
+        "discovery:\n  hostname_filtr: x\nnetwrok:\n  subnet: 1\ncolour: red\nssh:\n  Port: 2\n",
+    );
+    assert_eq!(c, Config::default());
+    let w: Vec<String> = w.iter().map(Warning::to_string).collect();
+    assert_eq!(
+        w,
+        [
+            "cluster_config.yml:2:3: unknown key 'hostname_filtr' in discovery (did you mean 'hostname_filter'?)",
+            "cluster_config.yml:3:1: unknown key 'netwrok' (did you mean 'network'?)",
+            "cluster_config.yml:5:1: unknown key 'colour' (known keys: cluster, network, discovery, ssh, nodes, playbooks, containers)",
+            "cluster_config.yml:7:3: unknown key 'Port' in ssh (did you mean 'port'?)",
+        ]
+    );
+    let (_, w) = parse("\"x\\ny\": 1\n");
+    assert_eq!(
+        w[0].msg,
+        "unknown key 'x\\ny' (known keys: cluster, network, discovery, ssh, nodes, playbooks, containers)"
+    );
+    let (_, w) = parse(
+        "nodes:\n- mac: \"aa:bb:cc:dd:ee:ff\"\n  role: target\n  rol: x\ncontainers:\n- name: a\n  imag: b\n  image: b\n  placement:\n    archs: x\n",
+    );
+    let w: Vec<String> = w.iter().map(|w| w.msg.clone()).collect();
+    assert_eq!(
+        w,
+        [
+            "unknown key 'rol' in a nodes item (did you mean 'role'?)",
+            "unknown key 'imag' in a containers item (did you mean 'image'?)",
+            "unknown key 'archs' in containers.placement (did you mean 'arch'?)",
+        ]
+    );
+}
+
+#[test]
+fn closest_key() {
+    let known = ["hostname_filter", "timeout_ms"];
+    assert_eq!(closest("hostname_filtr", &known), Some("hostname_filter"));
+    assert_eq!(closest("timeout", &known), Some("timeout_ms"));
+    assert_eq!(closest("Timeout_MS", &known), Some("timeout_ms"));
+    assert_eq!(closest("tiemout_ms", &known), Some("timeout_ms"));
+    assert_eq!(closest("interface", &known), None);
+    assert_eq!(distance("", "abc"), 3);
+    assert_eq!(distance("ab", "ba"), 1);
+    assert_eq!(distance("kitten", "sitting"), 3);
+}
+
+#[test]
+fn bytes_that_are_not_utf8() {
+    let e = Config::from_bytes(b"a: 1\nb: x\xffy\n", "c.yml").unwrap_err();
+    assert_eq!(e.exit_code(), ExitCode::BadInput);
+    assert_eq!(
+        e.to_string(),
+        "c.yml:2:5: not valid UTF-8; save the file as UTF-8"
+    );
+    let e = Config::from_bytes("é\u{0}".as_bytes(), "c.yml").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("c.yml:1:2: control character U+0000"),
+        "{e}"
+    );
+}
+
+/// A scratch directory with `cwd/` and `root/etc/rccr/`.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rccr-config-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("cwd")).unwrap();
+        std::fs::create_dir_all(dir.join("root/etc/rccr")).unwrap();
+        Scratch(dir)
+    }
+    fn write(&self, rel: &str, text: &[u8]) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    fn load(&self, explicit: Option<&Path>) -> Result<Loaded, Error> {
+        Config::load_from(explicit, &self.0.join("cwd"), &self.0.join("root"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn lookup_order() {
+    let s = Scratch::new("lookup");
+    let l = s.load(None).unwrap();
+    assert_eq!((l.config, l.source), (Config::default(), None));
+
+    let system = s.write(
+        "root/etc/rccr/cluster_config.yml",
+        b"cluster:\n  name: system\n",
+    );
+    let l = s.load(None).unwrap();
+    assert_eq!(
+        (l.config.cluster.name.as_str(), l.source.as_deref()),
+        ("system", Some(system.as_path()))
+    );
+
+    let local = s.write(
+        "cwd/cluster_config.yml",
+        b"cluster:\n  name: local\nbogus: 1\n",
+    );
+    let l = s.load(None).unwrap();
+    assert_eq!(
+        (l.config.cluster.name.as_str(), l.source.as_deref()),
+        ("local", Some(local.as_path()))
+    );
+    assert_eq!(l.warnings[0].file, local.display().to_string());
+
+    s.write("cwd/other.yml", b"cluster:\n  name: explicit\n");
+    let l = s.load(Some(Path::new("other.yml"))).unwrap();
+    assert_eq!(l.config.cluster.name, "explicit");
+    s.write("cwd/bad.yml", b"cluster:\n  name: [x]\n");
+    let e = s.load(Some(Path::new("bad.yml"))).unwrap_err();
+    assert!(
+        e.to_string().starts_with("bad.yml:2:9: flow collections"),
+        "{e}"
+    );
+    assert_eq!(e.exit_code(), ExitCode::BadInput);
+}
+
+#[test]
+fn lookup_errors() {
+    let s = Scratch::new("errors");
+    let e = s.load(Some(Path::new("missing.yml"))).unwrap_err();
+    assert_eq!(e.exit_code(), ExitCode::Failure);
+    assert!(
+        e.to_string().starts_with("cannot read missing.yml: "),
+        "{e}"
+    );
+
+    // Present but unreadable is an error, not a reason to fall through.
+    std::fs::create_dir(s.0.join("cwd/cluster_config.yml")).unwrap();
+    s.write(
+        "root/etc/rccr/cluster_config.yml",
+        b"cluster:\n  name: system\n",
+    );
+    let e = s.load(None).unwrap_err();
+    assert!(e.to_string().contains("cannot read"), "{e}");
+    std::fs::remove_dir(s.0.join("cwd/cluster_config.yml")).unwrap();
+
+    s.write("cwd/cluster_config.yml", &vec![b'#'; MAX_SIZE + 1]);
+    let e = s.load(None).unwrap_err();
+    assert_eq!(e.exit_code(), ExitCode::BadInput);
+    assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+}
+
+#[test]
+fn port_parsing() {
+    assert_eq!(
+        parse_port("65535:1/udp"),
+        Some(Port {
+            published: 65535,
+            target: 1,
+            protocol: Protocol::Udp
+        })
+    );
+    assert_eq!(parse_port("+80:80"), None);
+}

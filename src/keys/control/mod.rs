@@ -1,0 +1,13 @@
+//! The control's side of key rotation.
+//!
+//! - [`engine`]: the no-lockout protocol, node by node (documented there).
+//! - [`command`]: `rccr keyrotate` around it: which keys, the journal, the
+//!   clean-up once every node has moved.
+//! - [`journal`]: what an interrupted run left.
+//! - [`known_hosts`]: host key pinning.
+//! - [`status`]: `rccr-keys status`.
+pub mod command;
+pub mod engine;
+pub mod journal;
+pub mod known_hosts;
+pub mod status;

@@ -1,0 +1,303 @@
+//! Which key is which: the one place that answers "where is the temporary
+//! key, the cluster key, the previous cluster key" for setup, status,
+//! `keys status`, keyrotate and scan.
+//!
+//! Every answer is looked up in one order, and says where it came from:
+//!
+//! 1. **option**: the command line (`--temp-key`, `--from-key`, `--key`),
+//!    else the config's `ssh.temp_key` when that file exists;
+//! 2. **environment**: `RCCR_TEMP_KEY`, `RCCR_CLUSTER_KEY`;
+//! 3. **state**: the state directory (rccr's kept copy of the temporary
+//!    key; the cluster and previous keys the rotation journals name);
+//! 4. **~/.ssh**: OpenSSH's default identity (`id_rsa` for the temporary
+//!    key, the configured type's for the cluster key);
+//! 5. **image**: the control image's temporary key, `/root/.ssh/id_rsa`.
+//!
+//! A key named by an option or the environment must exist: a wrong path is
+//! bad input, never a silent fallback. Keys found anywhere else count only
+//! when they are what they are looked for as: the temporary key carries the
+//! temporary key's comment in its public half; a cluster key does not.
+use super::control::journal;
+use super::{public_path, TEMP_KEY_COMMENT};
+use crate::error::Error;
+use crate::ssh::KeyType;
+use crate::state::StatePaths;
+use std::path::{Path, PathBuf};
+
+/// Where a key was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Option,
+    Environment,
+    State,
+    SshDefault,
+    Image,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Option => "option",
+            Source::Environment => "environment",
+            Source::State => "state",
+            Source::SshDefault => "~/.ssh",
+            Source::Image => "image",
+        }
+    }
+}
+
+/// A private key file and where it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub path: PathBuf,
+    pub source: Source,
+}
+
+/// A key given by an option: `--temp-key PATH` is `Given { flag:
+/// "--temp-key", path }`, so an error names it as the user typed it.
+pub struct Given<'a> {
+    pub flag: &'a str,
+    pub path: &'a Path,
+}
+
+pub struct Resolver<'p> {
+    paths: &'p StatePaths,
+}
+
+/// Whether the public half of `private` carries the temporary key's comment.
+pub fn is_temporary(private: &Path) -> bool {
+    private.is_file()
+        && std::fs::read_to_string(public_path(private))
+            .is_ok_and(|line| line.trim_end().ends_with(TEMP_KEY_COMMENT))
+}
+
+fn given(flag: &str, path: &Path, source: Source) -> Result<Found, Error> {
+    if !path.is_file() {
+        return Err(Error::bad_input(
+            format!("{flag} {}", path.display()),
+            "no such file: give the path of a private key",
+        ));
+    }
+    Ok(Found {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn from_env(var: &str) -> Result<Option<Found>, Error> {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(path) => given(var, Path::new(&path), Source::Environment).map(Some),
+        None => Ok(None),
+    }
+}
+
+impl<'p> Resolver<'p> {
+    pub fn new(paths: &'p StatePaths) -> Resolver<'p> {
+        Resolver { paths }
+    }
+
+    /// The temporary key: `option`, the config's `configured` path,
+    /// `$RCCR_TEMP_KEY`, rccr's kept copy, `~/.ssh/id_rsa`, the image's
+    /// `/root/.ssh/id_rsa`.
+    pub fn temporary(
+        &self,
+        option: Option<Given>,
+        configured: Option<&Path>,
+    ) -> Result<Option<Found>, Error> {
+        if let Some(g) = option {
+            return given(g.flag, g.path, Source::Option).map(Some);
+        }
+        if let Some(path) = configured.filter(|p| p.is_file()) {
+            return Ok(Some(Found {
+                path: path.to_path_buf(),
+                source: Source::Option,
+            }));
+        }
+        if let Some(found) = from_env("RCCR_TEMP_KEY")? {
+            return Ok(Some(found));
+        }
+        let candidates = [
+            (self.paths.kept_temp_key(), Source::State),
+            (self.paths.ssh_identity(KeyType::Rsa), Source::SshDefault),
+            (self.paths.image_temp_key(), Source::Image),
+        ];
+        Ok(candidates
+            .into_iter()
+            .find(|(path, _)| is_temporary(path))
+            .map(|(path, source)| Found { path, source }))
+    }
+
+    /// The cluster key: `$RCCR_CLUSTER_KEY`, the new key of an unfinished
+    /// or the last rotation, `~/.ssh`'s default identity for `kind`.
+    pub fn cluster(&self, kind: KeyType) -> Result<Option<Found>, Error> {
+        if let Some(found) = from_env("RCCR_CLUSTER_KEY")? {
+            return Ok(Some(found));
+        }
+        for record in self.records()? {
+            if record.new_key.is_file() {
+                return Ok(Some(Found {
+                    path: record.new_key,
+                    source: Source::State,
+                }));
+            }
+        }
+        let default = self.paths.ssh_identity(kind);
+        Ok(
+            (default.is_file() && !is_temporary(&default)).then_some(Found {
+                path: default,
+                source: Source::SshDefault,
+            }),
+        )
+    }
+
+    /// The previous cluster key: the old key of the last rotation, unless
+    /// that was the temporary key.
+    pub fn previous(&self) -> Result<Option<Found>, Error> {
+        Ok(self
+            .records()?
+            .into_iter()
+            .map(|r| r.old_key)
+            .find(|p| p.is_file() && !is_temporary(p))
+            .map(|path| Found {
+                path,
+                source: Source::State,
+            }))
+    }
+
+    /// The unfinished rotation's record, then the last finished one's.
+    fn records(&self) -> Result<Vec<journal::Record>, Error> {
+        Ok([
+            journal::load(&self.paths.journal())?,
+            journal::load(&self.paths.last_rotation())?,
+        ]
+        .into_iter()
+        .flatten()
+        .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{generate, write_pair};
+
+    struct Home {
+        dir: PathBuf,
+        paths: StatePaths,
+    }
+
+    impl Drop for Home {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn home(tag: &str) -> Home {
+        let dir = std::env::temp_dir().join(format!("rccr-resolve-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+        let paths = StatePaths {
+            ssh_dir: dir.join(".ssh"),
+            state_dir: dir.join(".rccr"),
+            known_hosts: dir.join(".ssh/known_hosts"),
+        };
+        paths.create_state_dir().unwrap();
+        Home { dir, paths }
+    }
+
+    fn key(path: &Path, comment: &str) {
+        write_pair(path, &generate(KeyType::Ed25519, 0, comment).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn the_temporary_key_in_order() {
+        let h = home("temp");
+        let r = Resolver::new(&h.paths);
+        // Nothing yet (the image's copy does not exist on a test machine,
+        // or is not found as the temporary key of this home).
+        let id_rsa = h.paths.ssh_identity(KeyType::Rsa);
+        key(&id_rsa, "operator@laptop");
+        let found = r.temporary(None, None).unwrap();
+        assert!(found.map_or(true, |f| f.source == Source::Image));
+        // ~/.ssh/id_rsa counts once it is the temporary key.
+        key(&id_rsa, TEMP_KEY_COMMENT);
+        let found = r.temporary(None, None).unwrap().unwrap();
+        assert_eq!(
+            (found.path, found.source),
+            (id_rsa.clone(), Source::SshDefault)
+        );
+        // The kept copy comes first.
+        key(&h.paths.kept_temp_key(), TEMP_KEY_COMMENT);
+        assert_eq!(
+            r.temporary(None, None).unwrap().unwrap().source,
+            Source::State
+        );
+        // The config's path comes before it when the file is there.
+        let configured = h.dir.join("configured");
+        let found = r.temporary(None, Some(&configured)).unwrap().unwrap();
+        assert_eq!(found.source, Source::State);
+        key(&configured, "anything");
+        let found = r.temporary(None, Some(&configured)).unwrap().unwrap();
+        assert_eq!((found.path, found.source), (configured, Source::Option));
+        // An option wins, and must exist.
+        let given_key = h.dir.join("given");
+        key(&given_key, "anything");
+        let g = Given {
+            flag: "--temp-key",
+            path: &given_key,
+        };
+        assert_eq!(
+            r.temporary(Some(g), None).unwrap().unwrap().source,
+            Source::Option
+        );
+        let missing = h.dir.join("missing");
+        let err = r
+            .temporary(
+                Some(Given {
+                    flag: "--key",
+                    path: &missing,
+                }),
+                None,
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("--key {}: no such file", missing.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_cluster_and_previous_keys() {
+        let h = home("cluster");
+        let r = Resolver::new(&h.paths);
+        assert_eq!(r.cluster(KeyType::Ed25519).unwrap(), None);
+        // The temporary key at the RSA default is not a cluster key.
+        key(&h.paths.ssh_identity(KeyType::Rsa), TEMP_KEY_COMMENT);
+        assert_eq!(r.cluster(KeyType::Rsa).unwrap(), None);
+        let ed = h.paths.ssh_identity(KeyType::Ed25519);
+        key(&ed, "rccr-cluster-key");
+        let found = r.cluster(KeyType::Ed25519).unwrap().unwrap();
+        assert_eq!((found.path, found.source), (ed.clone(), Source::SshDefault));
+        // A finished rotation's new key wins; its old key is the previous
+        // one unless it was the temporary key.
+        let newer = h.dir.join("newer");
+        key(&newer, "rccr-cluster-key");
+        let record = journal::Record {
+            rotation: "1".into(),
+            new_key: newer.clone(),
+            old_key: ed.clone(),
+            nodes: Vec::new(),
+        };
+        std::fs::write(h.paths.last_rotation(), record.render()).unwrap();
+        let found = r.cluster(KeyType::Ed25519).unwrap().unwrap();
+        assert_eq!((found.path, found.source), (newer, Source::State));
+        assert_eq!(r.previous().unwrap().unwrap().path, ed);
+        let record = journal::Record {
+            old_key: h.paths.ssh_identity(KeyType::Rsa),
+            ..record
+        };
+        std::fs::write(h.paths.last_rotation(), record.render()).unwrap();
+        assert_eq!(r.previous().unwrap(), None);
+    }
+}

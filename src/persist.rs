@@ -1,0 +1,122 @@
+//! Making a change survive a reboot. RCCR's Alpine images run diskless:
+//! the root filesystem is in RAM, and only what `lbu commit` saves to the
+//! boot media comes back. Every part of rccr that must persist a change
+//! (rccr-init, a rotation's commit on a node, a rename, the control's
+//! state) asks here.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Where a change ended up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persisted {
+    /// The root filesystem is on a disk: nothing more to do.
+    Disk,
+    /// Saved with `lbu commit`.
+    Lbu,
+    /// `lbu commit` failed: the change is lost at the next reboot.
+    LbuFailed,
+    /// The root filesystem is in RAM and there is no `lbu`.
+    Volatile,
+}
+
+impl Persisted {
+    /// The node protocol's word for it (`remote.sh` prints the same).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persisted::Disk => "disk",
+            Persisted::Lbu => "lbu",
+            Persisted::LbuFailed => "lbu-failed",
+            Persisted::Volatile => "volatile",
+        }
+    }
+
+    /// Whether the change survives a reboot.
+    pub fn survives(self) -> bool {
+        matches!(self, Persisted::Disk | Persisted::Lbu)
+    }
+}
+
+/// Whether `/` is a RAM filesystem in a `/proc/mounts` text (the last
+/// mount on `/` wins).
+pub fn root_in_ram(mounts: &str) -> bool {
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_dev, mp, fstype) = (f.next()?, f.next()?, f.next()?);
+            (mp == "/").then_some(fstype)
+        })
+        .next_back()
+        .is_some_and(|t| matches!(t, "tmpfs" | "ramfs" | "rootfs"))
+}
+
+/// Whether this system's root is in RAM.
+pub fn live_root_in_ram() -> bool {
+    root_in_ram(&std::fs::read_to_string("/proc/mounts").unwrap_or_default())
+}
+
+/// Alpine's `lbu`: on PATH, else where Alpine installs it.
+pub fn lbu() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("lbu"))
+        .chain(["/sbin/lbu", "/usr/sbin/lbu"].map(PathBuf::from))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Saves the system's changes where `lbu` exists (adding `include` to its
+/// list first), quietly; without `lbu`, says whether the root is in RAM.
+pub fn commit(include: &[&Path]) -> Persisted {
+    let Some(lbu) = lbu() else {
+        return if live_root_in_ram() {
+            Persisted::Volatile
+        } else {
+            Persisted::Disk
+        };
+    };
+    let quiet = |args: &[&std::ffi::OsStr]| {
+        Command::new(&lbu)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    for path in include {
+        let _ = quiet(&["include".as_ref(), path.as_os_str()]);
+    }
+    if quiet(&["commit".as_ref()]) {
+        Persisted::Lbu
+    } else {
+        Persisted::LbuFailed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ram_root_is_detected_from_proc_mounts() {
+        let diskless = "rootfs / rootfs rw 0 0\ntmpfs / tmpfs rw,relatime 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro 0 0\n";
+        assert!(root_in_ram(diskless));
+        let disk = "rootfs / rootfs rw 0 0\n/dev/sda2 / ext4 rw 0 0\n";
+        assert!(!root_in_ram(disk));
+        assert!(!root_in_ram(""));
+    }
+
+    #[test]
+    fn words_are_the_node_protocols() {
+        let words: Vec<&str> = [
+            Persisted::Disk,
+            Persisted::Lbu,
+            Persisted::LbuFailed,
+            Persisted::Volatile,
+        ]
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+        assert_eq!(words, ["disk", "lbu", "lbu-failed", "volatile"]);
+    }
+}

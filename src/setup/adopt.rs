@@ -1,0 +1,56 @@
+//! Stage 4 of setup: give new nodes their planned names, over the
+//! temporary key. The node renames itself with its own rccr (`rccr init
+//! --hostname NAME`, the same code that names it at first boot), so a name
+//! is written the same way wherever it comes from.
+use super::discover::{LoginKeys, SSH_TIMEOUT};
+use super::plan::Planned;
+use crate::parallel;
+use crate::print;
+use crate::ssh::{shell_quote, Connection};
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// Renames at once.
+const PARALLEL: usize = 32;
+
+/// Renames every node whose plan says so; a node that cannot be renamed
+/// keeps its name (and is still adopted), and the run says why.
+pub fn rename_all(planned: &mut [Planned], keys: &LoginKeys) {
+    let todo: Vec<(usize, String)> = planned
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.new_name().map(|n| (i, n.to_string())))
+        .collect();
+    let results = parallel::map(&todo, PARALLEL, |(i, name)| {
+        rename(keys, planned[*i].candidate.ip, name)
+    });
+    for ((i, name), result) in todo.into_iter().zip(results) {
+        let c = &mut planned[i].candidate;
+        match result {
+            Ok(()) => {
+                eprintln!("rccr setup: {}: renamed to {name}", c.ip);
+                c.hostname = Some(name);
+            }
+            Err(e) => eprintln!(
+                "rccr setup: {}: could not rename to {name}: {}",
+                c.ip,
+                print::text(&e)
+            ),
+        }
+    }
+}
+
+fn rename(keys: &LoginKeys, ip: Ipv4Addr, name: &str) -> Result<(), String> {
+    let key = keys.temporary.as_ref().ok_or("no temporary key")?;
+    let conn = Connection::open(SocketAddr::from((ip, keys.port)), SSH_TIMEOUT)
+        .map_err(|e| e.to_string())?;
+    conn.authenticate(&keys.user, key)
+        .map_err(|e| e.to_string())?;
+    let out = conn
+        .run(&format!("rccr init --hostname {}", shell_quote(name)), b"")
+        .map_err(|e| e.to_string())?;
+    if out.success() {
+        Ok(())
+    } else {
+        Err(out.error_line())
+    }
+}

@@ -1,0 +1,82 @@
+//! Stage 6 of setup: the inventory, from what this run found and what the
+//! last one knew.
+use super::plan::Planned;
+use crate::error::Error;
+use crate::identity::{Arch, Role};
+use crate::scan;
+use crate::state::inventory::NodeRecord;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The nodes of the cluster after this run: the control first, then every
+/// adopted node, then known nodes that did not answer this time (kept: they
+/// may be switched off). Returns them and how many of them are missing.
+pub fn records(
+    planned: &[Planned],
+    known: Vec<NodeRecord>,
+    scan_opts: &scan::Options,
+) -> Result<(Vec<NodeRecord>, usize), Error> {
+    let mut records = vec![control_record(scan_opts)?];
+    for c in planned
+        .iter()
+        .map(|p| &p.candidate)
+        .filter(|c| c.class == super::discover::Class::Adopted)
+    {
+        records.push(NodeRecord {
+            ip: IpAddr::V4(c.ip),
+            mac: c.mac,
+            hostname: c.hostname.clone().unwrap_or_else(|| c.ip.to_string()),
+            role: c.role,
+            arch: c.arch,
+            host_key: c.host_key.clone(),
+        });
+    }
+    let missing: Vec<NodeRecord> = known
+        .into_iter()
+        .filter(|k| k.role != Role::Control && !records.iter().any(|r| r.same_node(k)))
+        .collect();
+    let count = missing.len();
+    records.extend(missing);
+    Ok((records, count))
+}
+
+/// The control node itself: the machine running setup, on the interface
+/// the scan used (else the first one that is up).
+fn control_record(scan_opts: &scan::Options) -> Result<NodeRecord, Error> {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "control".into());
+    let arch = std::process::Command::new("uname")
+        .arg("-m")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<Arch>()
+                .ok()
+        });
+    let ifaces = crate::sys::interfaces().map_err(|e| Error::io("cannot list interfaces", e))?;
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let wanted = scan_opts
+        .iface
+        .clone()
+        .or_else(|| scan::plan::default_route_iface(&routes));
+    let usable = |i: &&crate::sys::Interface| i.up && !i.loopback && !i.addrs.is_empty();
+    let iface = ifaces
+        .iter()
+        .filter(usable)
+        .find(|i| wanted.as_deref().map_or(true, |w| w == i.name))
+        .or_else(|| ifaces.iter().find(usable));
+    let (ip, mac) = match iface {
+        Some(i) => (IpAddr::V4(i.addrs[0].0), i.mac.map(crate::identity::Mac)),
+        None => (IpAddr::V4(Ipv4Addr::LOCALHOST), None),
+    };
+    Ok(NodeRecord {
+        ip,
+        mac,
+        hostname,
+        role: Role::Control,
+        arch,
+        host_key: None,
+    })
+}

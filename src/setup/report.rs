@@ -1,0 +1,149 @@
+//! Stage 8 of setup, and the plan of stage 3: tables for people, `--json`
+//! for programs, through the one printer. Hostnames and details are the
+//! nodes' words, so they are escaped.
+use super::discover::{Candidate, Class};
+use super::plan::{Action, Planned};
+use crate::print::{self, Object, Table};
+use crate::state::inventory::NodeRecord;
+
+/// The role column: only nodes of the cluster have one.
+fn shown_role(c: &Candidate) -> &'static str {
+    if c.class.is_node() {
+        c.role.as_str()
+    } else {
+        "-"
+    }
+}
+
+fn shown_name(name: Option<&str>) -> String {
+    name.map_or("-".into(), |n| print::name(n).into_owned())
+}
+
+fn host_object(c: &Candidate, result: &str) -> Object {
+    Object::new()
+        .str("ip", &c.ip.to_string())
+        .opt("mac", c.mac.map(|m| m.to_string()).as_deref())
+        .opt("hostname", c.hostname.as_deref())
+        .opt("arch", c.arch.map(|a| a.uname()))
+        .str("role", shown_role(c))
+        .str("found", c.class.as_str())
+        .str("result", result)
+}
+
+fn record_object(r: &NodeRecord, found: &str, result: &str, key: &str) -> Object {
+    Object::new()
+        .str("ip", &r.ip.to_string())
+        .str("mac", &r.mac.map_or("-".into(), |m| m.to_string()))
+        .str("hostname", &r.hostname)
+        .str("arch", r.arch_name())
+        .str("role", r.role.as_str())
+        .str("found", found)
+        .str("result", result)
+        .str("key", key)
+}
+
+/// What setup will do, host by host.
+pub fn plan(planned: &[Planned], as_json: bool) -> String {
+    if as_json {
+        let objects: Vec<Object> = planned
+            .iter()
+            .map(|p| {
+                let o = host_object(&p.candidate, p.candidate.class.as_str());
+                match p.new_name() {
+                    Some(name) => o.str("new_hostname", name),
+                    None => o,
+                }
+            })
+            .collect();
+        return print::array(&objects);
+    }
+    let mut table = Table::new(&["IP", "MAC", "HOSTNAME", "FOUND", "PLAN"]);
+    for p in planned {
+        let c = &p.candidate;
+        let plan = match (&p.action, c.class) {
+            (Action::Adopt { rename: Some(name) }, _) => {
+                format!("adopt as {name}, replace the temporary key")
+            }
+            (Action::Adopt { rename: None }, _) => "adopt, replace the temporary key".into(),
+            (Action::Leave, Class::Adopted) => "none: already in the cluster".into(),
+            (Action::Leave, Class::Foreign) => {
+                "none: accepts the temporary key, but not named like a node".into()
+            }
+            (Action::Leave, Class::Refused) => "none: refuses our keys".into(),
+            (Action::Leave, _) => "none: no SSH".into(),
+        };
+        table.row([
+            c.ip.to_string(),
+            c.mac.map_or("-".into(), |m| m.to_string()),
+            shown_name(c.hostname.as_deref()),
+            c.class.as_str().to_string(),
+            plan,
+        ]);
+    }
+    table.render()
+}
+
+/// What setup did: the control, every host found, and the known nodes
+/// that did not answer (`missing`, the last records).
+pub fn outcome(
+    planned: &[Planned],
+    records: &[NodeRecord],
+    missing: usize,
+    as_json: bool,
+) -> String {
+    let control = records.first();
+    let missing = &records[records.len() - missing.min(records.len())..];
+    if as_json {
+        let mut objects: Vec<Object> = Vec::new();
+        if let Some(r) = control {
+            objects.push(record_object(r, "self", "control", "-"));
+        }
+        for p in planned {
+            objects.push(host_object(&p.candidate, &p.result()).str("key", p.key_state()));
+        }
+        for r in missing {
+            objects.push(record_object(
+                r,
+                "missing",
+                "not found this time",
+                "cluster",
+            ));
+        }
+        return print::array(&objects);
+    }
+    let mut table = Table::new(&["NODE", "IP", "ARCH", "ROLE", "KEY", "RESULT"]);
+    if let Some(r) = control {
+        record_row(&mut table, r, "-", "this machine");
+    }
+    for p in planned {
+        let c = &p.candidate;
+        table.row([
+            shown_name(c.hostname.as_deref()),
+            c.ip.to_string(),
+            c.arch.map_or("-", |a| a.uname()).to_string(),
+            shown_role(c).to_string(),
+            p.key_state().to_string(),
+            print::text(&p.result()).into_owned(),
+        ]);
+    }
+    for r in missing {
+        record_row(
+            &mut table,
+            r,
+            "cluster",
+            "not found this time (kept in the inventory)",
+        );
+    }
+    format!("\n{}", table.render())
+}
+
+fn record_row(table: &mut Table, r: &NodeRecord, key: &str, result: &str) {
+    table.row([
+        print::name(&r.hostname).into_owned(),
+        r.ip.to_string(),
+        r.arch_name().to_string(),
+        r.role.as_str().to_string(),
+        key.to_string(),
+        result.to_string(),
+    ])
+}

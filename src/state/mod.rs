@@ -1,0 +1,279 @@
+//! Where rccr keeps its state on the control node: every path under the
+//! state directory and under `~/.ssh` is named here and nowhere else.
+//! Every path can be redirected (an option or an environment variable) so
+//! that tests running in parallel never share state.
+//!
+//! | what | path | override |
+//! |---|---|---|
+//! | state directory | `~/.rccr` | `--state-dir`, `RCCR_STATE_DIR` |
+//! | rotation journal of an unfinished run | `STATE/rotation.journal` | |
+//! | the last finished rotation (current and previous key) | `STATE/last-rotation` | |
+//! | rccr's kept copy of the temporary key | `STATE/temp_key` | |
+//! | a new cluster key waiting for its path in `~/.ssh` | `STATE/new_key` | |
+//! | fingerprints of the keys rccr made or was handed | `STATE/keys` | |
+//! | the cluster's nodes | `STATE/nodes` | |
+//! | the Ansible inventory | `STATE/inventory.ini` | |
+//! | the built-in playbooks | `STATE/playbooks/` | |
+//! | the lock of a run that changes things | `STATE/lock` | |
+//! | pinned host keys | `~/.ssh/known_hosts` | `--known-hosts` |
+//! | the identity plain `ssh` offers | `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` | (OpenSSH's defaults) |
+//! | the image's temporary key (control images) | `/root/.ssh/id_rsa` | |
+pub mod inventory;
+
+use crate::error::Error;
+use crate::ssh::KeyType;
+use std::path::{Path, PathBuf};
+
+/// Where `rccr keygen` writes the temporary key for image builds, relative
+/// to the repository.
+pub const IMAGE_BUILD_TEMP_KEY: &str = ".rccr/ssh_temp_key";
+/// Where the control images install the temporary private key.
+pub const IMAGE_TEMP_KEY: &str = "/root/.ssh/id_rsa";
+
+pub struct StatePaths {
+    pub ssh_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub known_hosts: PathBuf,
+}
+
+impl StatePaths {
+    pub fn resolve(state_dir: Option<&str>, known_hosts: Option<&str>) -> StatePaths {
+        let home = home();
+        let ssh_dir = home.join(".ssh");
+        let state_dir = state_dir
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("RCCR_STATE_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| home.join(".rccr"));
+        let known_hosts = known_hosts
+            .map(PathBuf::from)
+            .unwrap_or_else(|| ssh_dir.join("known_hosts"));
+        StatePaths {
+            ssh_dir,
+            state_dir,
+            known_hosts,
+        }
+    }
+
+    /// The same paths again (a run hands them to the stages it calls).
+    pub fn copy(&self) -> StatePaths {
+        StatePaths {
+            ssh_dir: self.ssh_dir.clone(),
+            state_dir: self.state_dir.clone(),
+            known_hosts: self.known_hosts.clone(),
+        }
+    }
+
+    /// The rotation journal of an unfinished run.
+    pub fn journal(&self) -> PathBuf {
+        self.state_dir.join("rotation.journal")
+    }
+
+    /// The journal of the last finished rotation: current and previous keys.
+    pub fn last_rotation(&self) -> PathBuf {
+        self.state_dir.join("last-rotation")
+    }
+
+    /// rccr's root-only copy of the temporary key, to adopt later nodes.
+    pub fn kept_temp_key(&self) -> PathBuf {
+        self.state_dir.join("temp_key")
+    }
+
+    /// Where a new cluster key waits while the old key holds its path in
+    /// `~/.ssh` (a rotation away from `~/.ssh/id_rsa` to an RSA key).
+    pub fn staged_new_key(&self) -> PathBuf {
+        self.state_dir.join("new_key")
+    }
+
+    /// The fingerprints of the keys rccr made or was handed (see [`KeyRecords`]).
+    pub fn key_records(&self) -> PathBuf {
+        self.state_dir.join("keys")
+    }
+
+    /// rccr's inventory of the cluster (see [`inventory`]).
+    pub fn nodes(&self) -> PathBuf {
+        self.state_dir.join("nodes")
+    }
+
+    /// The Ansible inventory rendered from [`StatePaths::nodes`].
+    pub fn inventory_ini(&self) -> PathBuf {
+        self.state_dir.join("inventory.ini")
+    }
+
+    /// Where the built-in playbooks are written.
+    pub fn playbooks_dir(&self) -> PathBuf {
+        self.state_dir.join("playbooks")
+    }
+
+    /// The lock a run that changes the state holds.
+    pub fn lock(&self) -> PathBuf {
+        self.state_dir.join("lock")
+    }
+
+    /// The private key OpenSSH's client offers by default for `kind`.
+    pub fn ssh_identity(&self, kind: KeyType) -> PathBuf {
+        self.ssh_dir.join(match kind {
+            KeyType::Ed25519 => "id_ed25519",
+            KeyType::Rsa => "id_rsa",
+        })
+    }
+
+    /// The image's temporary key on a control node.
+    pub fn image_temp_key(&self) -> PathBuf {
+        PathBuf::from(IMAGE_TEMP_KEY)
+    }
+
+    /// Creates the state directory, root-only.
+    pub fn create_state_dir(&self) -> Result<(), Error> {
+        create_private_dir(&self.state_dir)
+    }
+}
+
+/// The user's home: `$HOME`, else `/root` (rccr runs as root).
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+/// Creates `dir` (and parents) and makes it 0700.
+pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
+}
+
+/// What rccr knows a key as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRole {
+    /// A cluster key rccr generated.
+    Cluster,
+    /// The temporary key rccr was handed (it ships in public images).
+    Temporary,
+}
+
+impl KeyRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Cluster => "cluster",
+            KeyRole::Temporary => "temporary",
+        }
+    }
+}
+
+/// `STATE/keys`: one line per key, `ROLE SHA256:...`. It tells a key file
+/// rccr made (or was handed as the temporary key) from one it did not, so
+/// later code never deletes or overwrites an operator's own key.
+pub struct KeyRecords {
+    path: PathBuf,
+}
+
+impl KeyRecords {
+    pub fn new(paths: &StatePaths) -> KeyRecords {
+        KeyRecords {
+            path: paths.key_records(),
+        }
+    }
+
+    /// The role recorded for `fingerprint`, if any.
+    pub fn role_of(&self, fingerprint: &str) -> Option<KeyRole> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        text.lines().find_map(|line| {
+            let (role, fp) = line.split_once(' ')?;
+            (fp == fingerprint).then_some(())?;
+            [KeyRole::Cluster, KeyRole::Temporary]
+                .into_iter()
+                .find(|r| r.as_str() == role)
+        })
+    }
+
+    /// Records `fingerprint` as `role` (once). A fingerprint is
+    /// `SHA256:` and base64: nothing in it can break a line.
+    pub fn record(&self, role: KeyRole, fingerprint: &str) -> Result<(), Error> {
+        if self.role_of(fingerprint) == Some(role) {
+            return Ok(());
+        }
+        if !fingerprint.starts_with("SHA256:")
+            || !fingerprint[7..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        {
+            return Err(Error::Failed(format!(
+                "not a key fingerprint: {}",
+                crate::print::text(fingerprint)
+            )));
+        }
+        let mut text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        text.push_str(&format!("{} {fingerprint}\n", role.as_str()));
+        crate::fsutil::write_atomic(&self.path, text.as_bytes(), 0o600)
+    }
+}
+
+/// On a diskless Alpine control node (`lbu` present), saves the changes to
+/// the boot media so the cluster key and rccr's state survive a reboot.
+/// Returns a line for the user when that is impossible or fails.
+pub fn persist_control() -> Option<String> {
+    use crate::persist::{commit, lbu, Persisted};
+    lbu()?;
+    match commit(&[]) {
+        Persisted::LbuFailed => Some(
+            "lbu commit failed: the cluster key will be lost at reboot; run lbu commit by hand"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(tag: &str) -> StatePaths {
+        let dir = std::env::temp_dir().join(format!("rccr-state-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        StatePaths::resolve(Some(dir.to_str().unwrap()), None)
+    }
+
+    #[test]
+    fn key_records_remember_roles_once() {
+        let p = paths("keys");
+        p.create_state_dir().unwrap();
+        let records = KeyRecords::new(&p);
+        assert_eq!(records.role_of("SHA256:abc"), None);
+        records.record(KeyRole::Cluster, "SHA256:abc+/=").unwrap();
+        records.record(KeyRole::Temporary, "SHA256:tmp").unwrap();
+        records.record(KeyRole::Cluster, "SHA256:abc+/=").unwrap();
+        assert_eq!(records.role_of("SHA256:abc+/="), Some(KeyRole::Cluster));
+        assert_eq!(records.role_of("SHA256:tmp"), Some(KeyRole::Temporary));
+        assert_eq!(
+            std::fs::read_to_string(p.key_records()).unwrap(),
+            "cluster SHA256:abc+/=\ntemporary SHA256:tmp\n"
+        );
+        assert!(records.record(KeyRole::Cluster, "SHA256:a\nb").is_err());
+        assert!(records.record(KeyRole::Cluster, "MD5:ab").is_err());
+        std::fs::remove_dir_all(&p.state_dir).unwrap();
+    }
+
+    #[test]
+    fn every_path_is_under_its_directory() {
+        let p = paths("layout");
+        for path in [
+            p.journal(),
+            p.last_rotation(),
+            p.kept_temp_key(),
+            p.staged_new_key(),
+            p.key_records(),
+            p.nodes(),
+            p.inventory_ini(),
+            p.playbooks_dir(),
+            p.lock(),
+        ] {
+            assert_eq!(path.parent(), Some(p.state_dir.as_path()), "{path:?}");
+        }
+        assert!(p
+            .ssh_identity(KeyType::Ed25519)
+            .ends_with(".ssh/id_ed25519"));
+        assert!(p.ssh_identity(KeyType::Rsa).ends_with(".ssh/id_rsa"));
+    }
+}
