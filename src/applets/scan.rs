@@ -276,10 +276,10 @@ mod tests {
 
     #[test]
     fn ssh_names_needs_the_key_file() {
-        let err = opts(&["--ssh-names", "--key", "/nonexistent/id_rsa"]).unwrap_err();
+        let err = opts(&["--ssh-names", "--key", "/nonexistent/key"]).unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("--key /nonexistent/id_rsa: no such file"),
+                .starts_with("--key /nonexistent/key: no such file"),
             "{err}"
         );
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);

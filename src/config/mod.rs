@@ -22,6 +22,8 @@ use std::path::PathBuf;
 pub mod load;
 pub mod parse;
 mod schema;
+#[cfg(test)]
+mod testdata;
 pub mod yaml;
 
 pub use crate::keys::KeyType;

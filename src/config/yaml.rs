@@ -784,6 +784,16 @@ mod tests {
     }
 
     #[test]
+    fn refused_inputs_name_line_col_and_reason() {
+        let cases = crate::config::testdata::rejects(include_str!("testdata/yaml_rejects.txt"));
+        assert!(cases.len() > 40);
+        for (line, at, what, input) in cases {
+            eprintln!("testdata/yaml_rejects.txt:{line}");
+            rejects(&input, &at, &what);
+        }
+    }
+
+    #[test]
     fn structure() {
         assert_eq!(json(""), "null");
         assert_eq!(json("# only\n\n"), "null");
@@ -836,32 +846,7 @@ mod tests {
     }
 
     #[test]
-    fn lines_and_characters() {
-        rejects("a: 1\nb: x\ry\n", "2:5", "carriage return");
-        rejects("a: x\u{7}\n", "1:5", "control character U+0007");
-        rejects("a: \"\u{2028}\"\n", "1:5", "U+2028");
-        rejects("# \u{85}\n", "1:3", "U+0085");
-        rejects("a:\n\tb: 1\n", "2:1", "tab in indentation");
-        rejects("a: 1\n  \t\n", "2:3", "tab in indentation");
-        rejects("---\na: 1\n", "1:1", "document markers");
-        rejects("a: 1\n... # end\n", "2:1", "document markers");
-        rejects("%YAML 1.1\n", "1:1", "directives");
-    }
-
-    #[test]
-    fn document_level() {
-        rejects("  a: 1\nb: 2\n", "2:1", "less indented than the first line");
-        rejects("- a\nb: 1\n", "2:1", "expected '- '");
-        rejects("one\ntwo\n", "2:1", "a document holds one value");
-    }
-
-    #[test]
     fn indentation() {
-        rejects("a: 1\n  b: 2\n", "2:3", "unexpected indentation");
-        rejects("a: x\n  y\n", "2:3", "unexpected indentation");
-        rejects("- x\n  y\n", "2:3", "unexpected indentation");
-        rejects("a:\n    b: 1\n  c: 2\n", "3:3", "unexpected indentation");
-        rejects("a:\n  - x\n b: 1\n", "3:2", "unexpected indentation");
         let deep: String = "- ".repeat(MAX_DEPTH + 1) + "x";
         rejects(
             &deep,
@@ -873,32 +858,6 @@ mod tests {
 
     #[test]
     fn mapping_errors() {
-        rejects("a: 1\n- b\n", "2:1", "a list item among mapping keys");
-        rejects("a: 1\nb:2\n", "2:1", "put a space after ':'");
-        rejects("a: 1\nb\n", "2:1", "expected 'key: value'");
-        rejects("a: 1\n? b\n", "2:1", "complex keys");
-        rejects("a: 1\n&x b: 2\n", "2:1", "anchors");
-        rejects("a: 1\nb: 2\na: 3\n", "3:1", "duplicate key 'a'");
-        rejects("x:\n  'a': 1\n  \"a\": 2\n", "3:3", "duplicate key 'a'");
-        rejects("a: - x\n", "1:4", "a list cannot start on the same line");
-        rejects(
-            "a: b: c\n",
-            "1:4",
-            "a mapping cannot start on the same line",
-        );
-        rejects(
-            "a: 'b': c\n",
-            "1:4",
-            "a mapping cannot start on the same line",
-        );
-        rejects("a\tb: 1\n", "1:2", "tab character");
-        rejects("a:\tb\n", "1:3", "tab character");
-        rejects("\"a\"\t: 1\n", "1:4", "tab character");
-        rejects("- \t x\n", "1:3", "tab character");
-        rejects("true: 1\n", "1:1", "key 'true' is not a string");
-        rejects("1: 1\n", "1:1", "key '1' is not a string");
-        rejects("null: 1\n", "1:1", "key 'null' is not a string");
-        rejects("no: 1\n", "1:1", "key 'no' is not a string");
         rejects(
             &format!("{}: 1\n", "k".repeat(MAX_KEY_LEN + 1)),
             "1:1",
@@ -909,14 +868,6 @@ mod tests {
 
     #[test]
     fn unsupported_syntax() {
-        rejects("a: &x 1\n", "1:4", "anchors");
-        rejects("a: *x\n", "1:4", "aliases");
-        rejects("a: !!str 1\n", "1:4", "tags");
-        rejects("a: |\n  x\n", "1:4", "block scalars");
-        rejects("a: >-\n  x\n", "1:4", "block scalars");
-        rejects("a: [1]\n", "1:4", "flow collections");
-        rejects("a: {b: 1}\n", "1:4", "flow collections");
-        rejects("[a]\n", "1:1", "flow collections");
         for c in ["%", "@", "`", ",", "]", "}", ":"] {
             rejects(
                 &format!("a: {c}x\n"),
@@ -924,29 +875,6 @@ mod tests {
                 "cannot start with this character",
             );
         }
-        rejects("a: b\tc\n", "1:5", "tab character");
-        rejects("a: \"x\" y\n", "1:8", "unexpected text after the value");
-        rejects("a: \"x\"#y\n", "1:7", "unexpected text after the value");
-        rejects("a: [] x\n", "1:7", "unexpected text after the value");
-        rejects("a: 'x'\t# c\n", "1:7", "tab character");
-    }
-
-    #[test]
-    fn quoted_errors() {
-        rejects("a: \"x\n", "1:4", "unterminated quoted string");
-        rejects("a: 'x\n  y'\n", "1:4", "unterminated quoted string");
-        rejects("a: \"x\\\n", "1:4", "unterminated quoted string");
-        rejects("a: \"\\q\"\n", "1:5", "unsupported escape '\\q'");
-        rejects("a: \"\\N\"\n", "1:5", "unsupported escape '\\N'");
-        rejects("a: \"\\xZ1\"\n", "1:5", "escape '\\x' needs 2 hex digits");
-        rejects("a: \"\\u12\"\n", "1:5", "escape '\\u' needs 4 hex digits");
-        rejects("a: \"\\ud800\"\n", "1:5", "escape '\\u' needs 4 hex digits");
-        rejects(
-            "a: \"\\U00110000\"\n",
-            "1:5",
-            "escape '\\U' needs 8 hex digits",
-        );
-        rejects("a: \"\\u00é9\"\n", "1:5", "escape '\\u' needs 4 hex digits");
     }
 
     #[test]
@@ -954,10 +882,6 @@ mod tests {
         for s in ["yes", "No", "ON", "off", "Off", "YES"] {
             rejects(&format!("a: {s}\n"), "1:4", "boolean in YAML 1.1");
         }
-        rejects("a: <<\n", "1:4", "special meaning");
-        rejects("a: =\n", "1:4", "special meaning");
-        rejects("a: 9223372036854775808\n", "1:4", "out of range");
-        rejects("a: -9223372036854775809\n", "1:4", "out of range");
         for s in [
             "010",
             "00",
@@ -999,12 +923,6 @@ mod tests {
 
     #[test]
     fn messages_quote_input_on_one_line() {
-        rejects(
-            "\"a\\nb\": 1\nb: 2\n\"a\\nb\": 3\n",
-            "3:1",
-            "duplicate key 'a\\nb'",
-        );
-        rejects("a: \"\\\t\"\n", "1:5", "unsupported escape '\\\\t'");
         let long = "1".repeat(100);
         let e = error(&format!("a: {long}\n"));
         assert!(e.contains(&format!("'{}...'", &long[..60])), "{e}");

@@ -63,7 +63,7 @@ pub fn generate(kind: KeyType, rsa_bits: usize, comment: &str) -> Result<Private
     Ok(key)
 }
 
-/// `id_rsa` -> `id_rsa.pub`, as ssh-keygen names them.
+/// `KEY` -> `KEY.pub`, as ssh-keygen names them.
 pub fn public_path(private: &Path) -> PathBuf {
     let mut name = private.as_os_str().to_owned();
     name.push(".pub");
@@ -175,9 +175,6 @@ mod tests {
 
     #[test]
     fn public_path_appends_pub() {
-        assert_eq!(
-            public_path(Path::new("/a/id_rsa")),
-            Path::new("/a/id_rsa.pub")
-        );
+        assert_eq!(public_path(Path::new("/a/key")), Path::new("/a/key.pub"));
     }
 }

@@ -135,8 +135,8 @@ mod tests {
     fn render_and_parse_round_trip() {
         let mut record = Record {
             rotation: "abc".into(),
-            new_key: "/root/.ssh/id_ed25519".into(),
-            old_key: "/root/.ssh/id_rsa".into(),
+            new_key: "/keys/new".into(),
+            old_key: "/keys/old".into(),
             nodes: vec![],
         };
         record.set_phase("10.0.0.1:22", "pending");
