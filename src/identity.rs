@@ -258,6 +258,18 @@ impl Arch {
         }
     }
 
+    /// The container platforms a node of this architecture runs, as
+    /// Docker names them (`os/architecture[/variant]`).
+    pub fn platforms(self) -> &'static [&'static str] {
+        match self {
+            Arch::X86_64 => &["linux/amd64", "linux/386"],
+            Arch::I686 | Arch::I386 => &["linux/386"],
+            Arch::Aarch64 => &["linux/arm64", "linux/arm64/v8"],
+            Arch::Armv7l => &["linux/arm/v7", "linux/arm", "linux/arm/v6"],
+            Arch::Armv6l => &["linux/arm/v6"],
+        }
+    }
+
     /// Whether the architecture is 64-bit.
     pub fn is_64_bit(self) -> bool {
         matches!(self, Arch::X86_64 | Arch::Aarch64)

@@ -8,6 +8,7 @@ pub mod applets;
 pub mod base64;
 pub mod cli;
 pub mod config;
+pub mod docker;
 pub mod error;
 pub mod failpoint;
 pub mod fsutil;

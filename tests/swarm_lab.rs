@@ -1,41 +1,56 @@
 //! The cluster engine on the virtual LAN with real Docker engines: `rccr
-//! setup` runs the built-in playbooks from the control (Ansible from
-//! /opt/rccr-ansible), the swarm forms with the right managers, services
-//! from cluster_config.yml run where their image can, a second run changes
-//! nothing, and a node whose engine stops shows as down in `rccr status`.
+//! setup` forms the swarm itself (no Ansible anywhere), with the right
+//! managers, services from cluster_config.yml run where their image can, a
+//! second run changes nothing and says so per node and layer, a node whose
+//! engine is down is reported while the others form the swarm, a run
+//! killed mid-way converges on one swarm, join tokens never show in a
+//! process list, and a node whose engine stops shows as down in `rccr
+//! status`.
 mod common;
 #[path = "swarm/dockerlab.rs"]
 mod dockerlab;
 
-use common::lab::{require_root, stderr, stdout, Lab};
+use common::failpoint::Failpoint;
+use common::lab::{lab_script, require_root, stderr, stdout, Lab};
 use dockerlab::{ansible_playbook_wrapper, require_engine, skip, Cluster, ANSIBLE_VENV};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 const IMAGE: &str = "rccr-lab/web:1";
 
-/// A cluster whose targets run Docker and hold the test image, and whose
-/// control has `ansible-playbook` and `config` as ./cluster_config.yml.
+/// A cluster whose targets run Docker and hold the test image, with
+/// `config` as the control's ./cluster_config.yml.
 fn cluster(targets: usize, config: &str) -> Option<Cluster> {
     if !require_engine() {
         return None;
     }
-    let wrapper = ansible_playbook_wrapper()?;
     let names: Vec<String> = (1..=targets).map(|n| format!("target-{n}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let cluster = Cluster::up(Lab::builder().targets(targets).bin(wrapper), &names);
+    let cluster = Cluster::up(Lab::builder().targets(targets), &names);
     cluster.image(IMAGE, &names);
+    write_config(&cluster, config);
+    Some(cluster)
+}
+
+fn write_config(cluster: &Cluster, config: &str) {
     let out = cluster.lab.exec_stdin(
         "control",
         &["sh", "-c", "cat > /root/cluster_config.yml"],
         config.as_bytes(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    Some(cluster)
+}
+
+fn setup_with(cluster: &Cluster, extra: &[&str]) -> Output {
+    let mut args = vec!["rccr", "setup", "--yes", "--json"];
+    args.extend_from_slice(extra);
+    cluster.lab.exec("control", &args)
 }
 
 fn setup(cluster: &Cluster) -> Output {
-    let out = cluster.lab.exec("control", &["rccr", "setup", "--yes"]);
+    let out = setup_with(cluster, &[]);
     assert!(
         out.status.success(),
         "rccr setup failed:\n{}\n{}",
@@ -45,25 +60,25 @@ fn setup(cluster: &Cluster) -> Output {
     out
 }
 
-/// The PLAY RECAP lines of ansible-playbook's output: (host, changed, failed).
-fn recap(out: &Output) -> Vec<(String, u32, u32)> {
-    let text = stdout(out);
-    let field = |line: &str, key: &str| -> u32 {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(key))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("no {key} in {line:?}"))
-    };
-    text.lines()
-        .skip_while(|l| !l.starts_with("PLAY RECAP"))
-        .skip(1)
-        .filter(|l| l.contains(" : ok="))
-        .map(|l| {
-            let host = l.split_whitespace().next().unwrap_or("").to_string();
-            let failed = field(l, "failed=") + field(l, "unreachable=");
-            (host, field(l, "changed="), failed)
-        })
-        .collect()
+/// Each node's layers in setup's JSON: (hostname, machine, swarm), and
+/// each service's result.
+fn layers(out: &Output) -> (Vec<(String, String, String)>, Vec<String>) {
+    let json = rccr::json::Value::parse(&out.stdout)
+        .unwrap_or_else(|e| panic!("setup --json is not JSON ({e}):\n{}", stdout(out)));
+    let mut nodes = Vec::new();
+    let mut services = Vec::new();
+    for o in json.as_array() {
+        match o.str_at(&["kind"]) {
+            "node" => nodes.push((
+                o.str_at(&["hostname"]).to_string(),
+                o.str_at(&["machine"]).to_string(),
+                o.str_at(&["swarm"]).to_string(),
+            )),
+            "service" => services.push(o.str_at(&["result"]).to_string()),
+            _ => {}
+        }
+    }
+    (nodes, services)
 }
 
 /// `Hostname ManagerStatus` of every swarm node, as `host` sees the swarm.
@@ -144,10 +159,19 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
         "ReCyClusteR-Target-03",
     ];
 
+    // No Ansible anywhere: rccr forms the swarm itself.
+    let out = cluster.lab.sh("control", "command -v ansible-playbook");
+    assert!(!out.status.success(), "{}", stdout(&out));
     let first = setup(&cluster);
-    let recap1 = recap(&first);
-    assert_eq!(recap1.len(), 4, "{}", stdout(&first));
-    assert!(recap1.iter().all(|r| r.2 == 0), "{recap1:?}");
+    let (nodes1, services1) = layers(&first);
+    assert_eq!(nodes1.len(), 4, "{}", stdout(&first));
+    assert!(
+        nodes1
+            .iter()
+            .all(|(_, m, s)| m != "failed" && s != "failed"),
+        "{nodes1:?}"
+    );
+    assert_eq!(services1, ["created"], "{}", stderr(&first));
 
     // Three targets: three managers (one leads), as every manager sees it.
     for h in hosts {
@@ -208,16 +232,19 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
     assert_eq!(page.trim(), "RCCR lab image");
 
     // A second run: no init, no join, no promotion, no label, no service
-    // update, so Ansible changes nothing anywhere.
+    // update, and the report says so for every node and layer.
     let before = swarm_identity(&cluster, &hosts);
     let second = setup(&cluster);
-    let recap2 = recap(&second);
-    assert_eq!(recap2.len(), 4, "{}", stdout(&second));
+    let (nodes2, services2) = layers(&second);
+    assert_eq!(nodes2.len(), 4, "{}", stdout(&second));
     assert!(
-        recap2.iter().all(|r| r.1 == 0 && r.2 == 0),
-        "the second run changed something: {recap2:?}\n{}",
-        stdout(&second)
+        nodes2
+            .iter()
+            .all(|(_, m, s)| m == "unchanged" && (s == "unchanged" || s == "skipped")),
+        "the second run changed something: {nodes2:?}\n{}",
+        stderr(&second)
     );
+    assert_eq!(services2, ["unchanged"]);
     assert_eq!(swarm_identity(&cluster, &hosts), before);
 
     // Every node is healthy; then target-3's engine stops and it is down.
@@ -324,29 +351,221 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
         "{tasks}"
     );
 
-    // target-2 leaves the inventory: kept without the flag, removed with it.
-    let playbook = |extra: &str| {
-        let script = format!(
-            "sed -i '/ReCyClusteR-Target-02/d' /root/.rccr/inventory.ini && \
-             ANSIBLE_CONFIG=/root/.rccr/playbooks/ansible.cfg ansible-playbook -i /root/.rccr/inventory.ini \
-             -e @/root/.rccr/playbooks/cluster_vars.json {extra} /root/.rccr/playbooks/site.yml"
-        );
-        let out = cluster.lab.sh("control", &script);
-        assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-        stdout(&out)
-    };
-    let log = playbook("");
+    // target-2 leaves the inventory (and the LAN): kept in the swarm
+    // without the flag, removed with it.
+    let h2 = cluster.lab.dir().join("hosts/target-2");
+    let out = cluster.lab.sh(
+        "target-2",
+        &format!("kill $(cat {}/sshd.pid)", h2.display()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let forget = cluster.lab.sh(
+        "control",
+        "sed -i '/ReCyClusteR-Target-02/d' /root/.rccr/nodes",
+    );
+    assert!(forget.status.success());
+    let out = setup(&cluster);
     assert!(
-        log.contains("ReCyClusteR-Target-02")
-            && log.contains("kept; run rccr setup --remove-missing"),
-        "{log}"
+        stderr(&out)
+            .contains("ReCyClusteR-Target-02: in the swarm but no longer in the inventory; kept"),
+        "{}",
+        stderr(&out)
     );
     assert_eq!(swarm_nodes(&cluster, "target-1").len(), 2);
-    let log = playbook("-e rccr_remove_missing=true");
-    assert!(log.contains("removing it"), "{log}");
+    let out = setup_with(&cluster, &["--remove-missing"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ReCyClusteR-Target-02: removed from the swarm"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         swarm_nodes(&cluster, "target-1"),
         [("ReCyClusteR-Target-01".to_string(), "Leader".to_string())]
+    );
+}
+
+#[test]
+fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
+    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
+    let Some(cluster) = cluster(3, config) else {
+        return;
+    };
+    cluster.stop(&["target-3"]);
+    let out = setup_with(&cluster, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the cluster is not whole: ReCyClusteR-Target-03"),
+        "{}",
+        stderr(&out)
+    );
+    let (nodes, services) = layers(&out);
+    let down = nodes
+        .iter()
+        .find(|(n, _, _)| n == "ReCyClusteR-Target-03")
+        .unwrap();
+    assert_eq!(down.1, "failed", "{nodes:?}");
+    assert_eq!(services, ["created"]);
+    // The two others: one manager, one worker, the service on both.
+    let mut got = swarm_nodes(&cluster, "target-1");
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("ReCyClusteR-Target-01".to_string(), "Leader".to_string()),
+            ("ReCyClusteR-Target-02".to_string(), String::new()),
+        ]
+    );
+    // Once its engine runs, a re-run joins it: three managers.
+    cluster.start(&["target-3"]);
+    let out = setup(&cluster);
+    let (nodes, _) = layers(&out);
+    let back = nodes
+        .iter()
+        .find(|(n, _, _)| n == "ReCyClusteR-Target-03")
+        .unwrap();
+    assert_eq!(back.2, "changed", "{nodes:?}");
+    // A promoted manager takes a moment to reach raft.
+    let managers = || {
+        swarm_nodes(&cluster, "target-1")
+            .into_iter()
+            .filter(|(_, s)| s == "Leader" || s == "Reachable")
+            .count()
+    };
+    for _ in 0..100 {
+        if managers() == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(managers(), 3, "{:?}", swarm_nodes(&cluster, "target-1"));
+}
+
+#[test]
+fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
+    let Some(cluster) = cluster(3, "cluster:\n  name: lab\n") else {
+        return;
+    };
+    let fp = Failpoint::new("swarm-created");
+    let mut args: Vec<String> = vec![
+        "exec".into(),
+        cluster.lab.dir().display().to_string(),
+        "control".into(),
+    ];
+    args.extend(fp.env("swarm-created"));
+    args.extend(["rccr", "setup", "--yes"].map(String::from));
+    let mut child = Command::new(lab_script())
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (_, pid) = fp.reached();
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = child.wait();
+    // The swarm exists on one node, and the record names only the choice.
+    setup(&cluster);
+    let hosts = ["target-1", "target-2", "target-3"];
+    let clusters: Vec<String> = hosts
+        .iter()
+        .map(|h| cluster.docker_ok(h, &["info", "--format", "{{.Swarm.Cluster.ID}}"]))
+        .collect();
+    assert!(!clusters[0].trim().is_empty());
+    assert!(clusters.iter().all(|c| *c == clusters[0]), "{clusters:?}");
+    assert_eq!(swarm_nodes(&cluster, "target-1").len(), 3);
+    let record = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    assert!(
+        record.contains(&format!("cluster {}", clusters[0].trim())),
+        "{record}"
+    );
+}
+
+/// Every process's command line on the machine (lab hosts share its PID
+/// namespace) that holds a swarm join token, sampled until `done`.
+fn watch_for_tokens(done: &AtomicBool) -> Vec<String> {
+    let mut seen = Vec::new();
+    while !done.load(Ordering::Relaxed) {
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+                if cmdline.windows(7).any(|w| w == b"SWMTKN-") {
+                    seen.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    seen
+}
+
+/// Sets up a fresh three-node cluster (`engine_node`: RCCR_ENGINE_NODE)
+/// while watching every process list; the command lines that held a token.
+fn token_sightings(engine_node: &str) -> Option<Vec<String>> {
+    let cluster = cluster(3, "cluster:\n  name: lab\n")?;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| watch_for_tokens(&done));
+        let out = cluster.lab.exec(
+            "control",
+            &[
+                "env",
+                &format!("RCCR_ENGINE_NODE={engine_node}"),
+                "rccr",
+                "setup",
+                "--yes",
+            ],
+        );
+        done.store(true, Ordering::Relaxed);
+        assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+        assert_eq!(swarm_nodes(&cluster, "target-1").len(), 3);
+        Some(watcher.join().unwrap())
+    })
+}
+
+#[test]
+fn join_tokens_never_appear_in_a_process_list() {
+    let Some(seen) = token_sightings("auto") else {
+        return;
+    };
+    assert!(seen.is_empty(), "a join token on a command line: {seen:?}");
+    // The check can fail: the docker CLI fallback shows the token.
+    let seen = token_sightings("cli").expect("the same lab again");
+    assert!(!seen.is_empty(), "the CLI fallback's join was never seen");
+}
+
+#[test]
+fn configured_playbooks_run_with_ansible_and_json_stays_pure() {
+    let Some(wrapper) = ansible_playbook_wrapper() else {
+        return;
+    };
+    if !require_engine() {
+        return;
+    }
+    let cluster = Cluster::up(Lab::builder().targets(1).bin(wrapper), &["target-1"]);
+    let playbook = "- hosts: targets\n  gather_facts: false\n  tasks:\n    - name: say hello\n      ansible.builtin.raw: echo hello\n";
+    let out = cluster.lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/hello.yml"],
+        playbook.as_bytes(),
+    );
+    assert!(out.status.success());
+    write_config(&cluster, "playbooks:\n  - /root/hello.yml\n");
+    let out = setup(&cluster);
+    let (nodes, _) = layers(&out);
+    assert_eq!(nodes.len(), 2);
+    assert!(stderr(&out).contains("PLAY RECAP"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("PLAY RECAP"));
+    let log = stdout(
+        &cluster
+            .lab
+            .exec("control", &["cat", "/root/.rccr/ansible.log"]),
+    );
+    assert!(
+        log.contains("TASK [say hello]") && log.contains("ok=1"),
+        "{log}"
     );
 }
 
@@ -358,7 +577,7 @@ fn playbooks_pass_ansible_lint() {
     if ansible_playbook_wrapper().is_none() {
         return;
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/playbooks");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/ansible/engine");
     let lint = Path::new(ANSIBLE_VENV).join("bin/ansible-lint");
     if !lint.is_file() {
         skip(&format!("no {}", lint.display()));

@@ -12,6 +12,7 @@
 use crate::error::{report, Error, ExitCode};
 use std::ffi::OsString;
 
+mod engine;
 mod init;
 mod keys;
 mod rccr;
@@ -46,6 +47,7 @@ pub static APPLETS: &[Applet] = &[
     keys::APPLET,
     init::APPLET,
     status::APPLET,
+    engine::APPLET,
     rccr::VERSION,
 ];
 

@@ -17,8 +17,9 @@ pub const APPLET: Applet = Applet {
 
 /// Find every RCCR node on the LAN (hostname contains the filter), adopt
 /// the new ones with the temporary key, give them unique hostnames, rotate
-/// them to the cluster key with no lockout, write the inventory and run the
-/// configured playbooks. Run it again after plugging in more machines: it
+/// them to the cluster key with no lockout, write the inventory, form the
+/// Docker swarm with the config's services, and run the configured
+/// playbooks when Ansible is installed. Run it again after plugging in more machines: it
 /// adopts only the new ones. Needs root (raw sockets for the sweep).
 #[derive(FromArgs)]
 struct Args {
@@ -45,7 +46,11 @@ struct Args {
     /// print the result as JSON
     #[argh(switch)]
     json: bool,
-    /// do not run the playbooks (rccr's built-in ones and the configured ones)
+    /// adopt and rotate only: do not form the swarm nor run the configured
+    /// playbooks
+    #[argh(switch)]
+    no_swarm: bool,
+    /// the same as --no-swarm (its name until the engine was rccr's own)
     #[argh(switch)]
     no_playbooks: bool,
     /// remove swarm nodes that left the inventory and services that left
@@ -82,7 +87,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         dry_run: args.dry_run,
         json: args.json,
         revert_after: Duration::from_secs(args.revert_after),
-        playbooks: !args.no_playbooks,
+        form: !(args.no_swarm || args.no_playbooks),
         remove_missing: args.remove_missing,
     })
 }

@@ -13,7 +13,9 @@
 //! 5. Rotate the new nodes from the temporary key to the cluster key with
 //!    the no-lockout engine of `rccr keyrotate`; adopted nodes are left alone.
 //! 6. [`record`]: rccr's inventory and the Ansible inventory, atomically.
-//! 7. Form: the cluster engine's layers ([`crate::swarm`]).
+//! 7. Form: the cluster engine's layers ([`crate::swarm::engine`]: machine,
+//!    swarm, services), then the config's own playbooks when Ansible is
+//!    installed.
 //! 8. [`report`]: a line per node per phase, then a table (or `--json`).
 pub mod adopt;
 pub mod discover;
@@ -27,6 +29,7 @@ use crate::keys::control::command;
 use crate::keys::resolve::{Given, Resolver};
 use crate::print;
 use crate::state::{inventory, StatePaths};
+use crate::swarm::{engine, playbooks};
 use crate::wire::ipv4::Cidr;
 use discover::{Class, LoginKeys};
 use plan::{Action, Planned};
@@ -44,7 +47,8 @@ pub struct Options {
     pub dry_run: bool,
     pub json: bool,
     pub revert_after: Duration,
-    pub playbooks: bool,
+    /// Form the swarm and run the configured playbooks.
+    pub form: bool,
     /// Remove swarm nodes that left the inventory and services that left
     /// the config (kept otherwise).
     pub remove_missing: bool,
@@ -92,16 +96,44 @@ pub fn run(opts: Options) -> Result<(), Error> {
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr setup: {problem}");
     }
-    let playbooks_failed =
-        opts.playbooks && crate::swarm::playbooks::run(&config, paths, opts.remove_missing)?;
+    let formed = if opts.form {
+        Some(form(&config, paths, &records, opts.remove_missing)?)
+    } else {
+        None
+    };
 
-    print::stdout(&report::outcome(&planned, &records, missing, opts.json))?;
+    print::stdout(&report::outcome(
+        &planned,
+        &records,
+        missing,
+        formed.as_ref().map(|f| &f.0),
+        opts.json,
+    ))?;
     eprintln!(
         "rccr setup: inventory written to {} and {}",
         paths.nodes().display(),
         paths.inventory_ini().display()
     );
-    failure(&planned, playbooks_failed)
+    failure(&planned, formed.as_ref())
+}
+
+/// Stage 7: the cluster engine, then the configured playbooks.
+fn form(
+    config: &Config,
+    paths: &StatePaths,
+    records: &[inventory::NodeRecord],
+    remove_missing: bool,
+) -> Result<(engine::Report, playbooks::Outcome), Error> {
+    let progress = |who: &str, what: &str| eprintln!("rccr setup: {who}: {what}");
+    let report = engine::run(
+        config,
+        paths,
+        records,
+        &engine::Options::new(remove_missing),
+        &progress,
+    )?;
+    let playbooks = playbooks::run(config, paths)?;
+    Ok((report, playbooks))
 }
 
 /// The keys discovery tries: the cluster key, and the temporary key
@@ -177,8 +209,12 @@ fn rotate(
     Ok(Some(summary.new_key))
 }
 
-/// The run's exit: new nodes that were not adopted, then a failed playbook.
-fn failure(planned: &[Planned], playbooks_failed: bool) -> Result<(), Error> {
+/// The run's exit: new nodes that were not adopted, nodes out of the
+/// swarm, services that do not run, then a failed playbook.
+fn failure(
+    planned: &[Planned],
+    formed: Option<&(engine::Report, playbooks::Outcome)>,
+) -> Result<(), Error> {
     let failed: Vec<String> = planned
         .iter()
         .filter(|p| matches!(p.action, Action::Adopt { .. }) && p.candidate.class != Class::Adopted)
@@ -191,10 +227,20 @@ fn failure(planned: &[Planned], playbooks_failed: bool) -> Result<(), Error> {
             failed.join(", ")
         )));
     }
-    if playbooks_failed {
-        return Err(Error::Failed(
-            "a playbook failed; see its output above".into(),
-        ));
+    let Some((report, playbooks)) = formed else {
+        return Ok(());
+    };
+    let problems = report.failures();
+    if !problems.is_empty() {
+        return Err(Error::Failed(format!(
+            "the cluster is not whole: {}",
+            problems.join("; ")
+        )));
+    }
+    if let playbooks::Outcome::Failed(playbook) = playbooks {
+        return Err(Error::Failed(format!(
+            "playbook {playbook} failed; its output is in the log named above"
+        )));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::discover::{Candidate, Class};
 use super::plan::{Action, Planned};
 use crate::print::{self, Object, Table};
 use crate::state::inventory::NodeRecord;
+use crate::swarm::engine::{self, NodeReport};
 
 /// The role column: only nodes of the cluster have one.
 fn shown_role(c: &Candidate) -> &'static str {
@@ -84,30 +85,59 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
 }
 
 /// What setup did: the control, every host found, and the known nodes
-/// that did not answer (`missing`, the last records).
+/// that did not answer (`missing`, the last records); then, when the
+/// engine ran, what each of its layers did on each node, and the services.
 pub fn outcome(
     planned: &[Planned],
     records: &[NodeRecord],
     missing: usize,
+    engine: Option<&engine::Report>,
     as_json: bool,
 ) -> String {
     let control = records.first();
     let missing = &records[records.len() - missing.min(records.len())..];
+    let layers = |hostname: Option<&str>| {
+        engine.and_then(|e| {
+            e.nodes
+                .iter()
+                .find(|n| Some(n.hostname.as_str()) == hostname)
+        })
+    };
     if as_json {
         let mut objects: Vec<Object> = Vec::new();
+        let with_layers = |o: Object, hostname: Option<&str>| match layers(hostname) {
+            Some(n) => layer_fields(o, n),
+            None => o,
+        };
         if let Some(r) = control {
-            objects.push(record_object(r, "self", "control", "-"));
+            objects.push(with_layers(
+                record_object(r, "self", "control", "-"),
+                Some(&r.hostname),
+            ));
         }
         for p in planned {
-            objects.push(host_object(&p.candidate, &p.result()).str("key", p.key_state()));
+            let o = host_object(&p.candidate, &p.result()).str("key", p.key_state());
+            objects.push(with_layers(o, p.candidate.hostname.as_deref()));
         }
         for r in missing {
-            objects.push(record_object(
-                r,
-                "missing",
-                "not found this time",
-                "cluster",
+            objects.push(with_layers(
+                record_object(r, "missing", "not found this time", "cluster"),
+                Some(&r.hostname),
             ));
+        }
+        for s in engine.map_or(&[][..], |e| &e.services) {
+            objects.push(
+                Object::new()
+                    .str("kind", "service")
+                    .str("service", &s.name)
+                    .str("result", &s.result)
+                    .opt(
+                        "running",
+                        s.running.map(|(r, w)| format!("{r}/{w}")).as_deref(),
+                    )
+                    .str("runs_on", &s.runs_on)
+                    .bool("ok", s.ok),
+            );
         }
         return print::array(&objects);
     }
@@ -134,7 +164,57 @@ pub fn outcome(
             "not found this time (kept in the inventory)",
         );
     }
-    format!("\n{}", table.render())
+    let mut out = format!("\n{}", table.render());
+    if let Some(e) = engine {
+        out.push('\n');
+        out.push_str(&engine_tables(e));
+    }
+    out
+}
+
+/// A node's layers, in its JSON object.
+fn layer_fields(o: Object, n: &NodeReport) -> Object {
+    o.str("kind", "node")
+        .str("via", n.via)
+        .str("machine", n.machine.word())
+        .str("machine_detail", &n.machine.text())
+        .str("swarm", n.swarm.word())
+        .str("swarm_detail", &n.swarm.text())
+}
+
+/// The engine's report: a line per node and layer, then the services.
+pub fn engine_tables(e: &engine::Report) -> String {
+    let mut nodes = Table::new(&["NODE", "IP", "VIA", "MACHINE", "SWARM"]);
+    for n in &e.nodes {
+        nodes.row([
+            print::name(&n.hostname).into_owned(),
+            n.ip.clone(),
+            n.via.to_string(),
+            n.machine.text(),
+            n.swarm.text(),
+        ]);
+    }
+    let mut out = nodes.render();
+    if !e.services.is_empty() {
+        let mut services = Table::new(&["SERVICE", "RESULT", "RUNNING", "RUNS ON"]);
+        for s in &e.services {
+            services.row([
+                print::name(&s.name).into_owned(),
+                s.result.clone(),
+                s.running.map_or("-".into(), |(r, w)| format!("{r}/{w}")),
+                s.runs_on.clone(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&services.render());
+    }
+    for line in &e.departed {
+        out.push_str(&format!("{line}\n"));
+    }
+    if let Some(cluster) = &e.cluster {
+        out.push_str(&format!("swarm: {cluster}\n"));
+    }
+    out
 }
 
 fn record_row(table: &mut Table, r: &NodeRecord, key: &str, result: &str) {

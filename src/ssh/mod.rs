@@ -198,6 +198,13 @@ impl Connection {
         Ok(Connection { session })
     }
 
+    /// Bounds every blocking step from now on by `timeout` (a command
+    /// that takes longer than the handshake, such as a swarm join).
+    pub fn set_timeout(&self, timeout: Duration) {
+        self.session
+            .set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
+    }
+
     /// The server's host key as its SSH wire blob.
     pub fn host_key(&self) -> Option<HostKey> {
         let (blob, _) = self.session.host_key()?;

@@ -13,12 +13,14 @@
 //! | fingerprints of the keys rccr made or was handed | `STATE/keys` | |
 //! | the cluster's nodes | `STATE/nodes` | |
 //! | the Ansible inventory | `STATE/inventory.ini` | |
-//! | the built-in playbooks | `STATE/playbooks/` | |
+//! | the swarm this control created | `STATE/swarm` | |
+//! | the log of the configured playbooks' last run | `STATE/ansible.log` | |
 //! | the lock of a run that changes things | `STATE/lock` | |
 //! | pinned host keys | `~/.ssh/known_hosts` | `--known-hosts` |
 //! | the identity plain `ssh` offers | `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` | (OpenSSH's defaults) |
 //! | the image's temporary key (control images) | `/root/.ssh/id_rsa` | |
 pub mod inventory;
+pub mod swarm;
 
 use crate::error::Error;
 use crate::ssh::KeyType;
@@ -99,9 +101,14 @@ impl StatePaths {
         self.state_dir.join("inventory.ini")
     }
 
-    /// Where the built-in playbooks are written.
-    pub fn playbooks_dir(&self) -> PathBuf {
-        self.state_dir.join("playbooks")
+    /// What the configured playbooks printed on their last run.
+    pub fn ansible_log(&self) -> PathBuf {
+        self.state_dir.join("ansible.log")
+    }
+
+    /// The swarm this control created (see [`swarm`]).
+    pub fn swarm(&self) -> PathBuf {
+        self.state_dir.join("swarm")
     }
 
     /// The lock a run that changes the state holds.
@@ -266,7 +273,8 @@ mod tests {
             p.key_records(),
             p.nodes(),
             p.inventory_ini(),
-            p.playbooks_dir(),
+            p.swarm(),
+            p.ansible_log(),
             p.lock(),
         ] {
             assert_eq!(path.parent(), Some(p.state_dir.as_path()), "{path:?}");

@@ -1,13 +1,27 @@
-//! The cluster engine: Docker Swarm over the nodes `rccr setup` adopted.
+//! The cluster engine: Docker Swarm over the nodes `rccr setup` adopted,
+//! formed by rccr itself over its SSH connections.
 //!
-//! - [`playbooks`]: the built-in Ansible playbooks (machine, swarm and
-//!   container layers), compiled into the binary so they always match it;
-//!   `rccr setup` writes them to `~/.rccr/playbooks/` with the extra vars
-//!   built from cluster_config.yml and runs them.
-//! - [`status`]: `rccr status`, every node of the inventory queried in
-//!   parallel over SSH: reachable, keys, swarm role and state, Docker.
+//! - [`engine`]: the run: log in to every node of the inventory, then the
+//!   [`machine`] layer (time sync, Docker at boot and running), the
+//!   [`form`] layer (the swarm, its managers and labels) and the
+//!   [`services`] layer (`containers:` as swarm services). Each says per
+//!   node what it changed.
+//! - [`ops`] and [`member`]: what is asked of a node's Docker engine, and
+//!   how: through the node's rccr ([`relay`], calls on stdin, so join
+//!   tokens never reach a command line), or its `docker` command.
+//! - [`playbooks`]: the config's own Ansible playbooks, when Ansible is there.
+//! - [`status`]: `rccr status`.
 //!
-//! It reads the inventory through [`crate::state`] and never reaches into
-//! `setup`. docs/engine.md documents both.
+//! It reads the inventory and its own record through [`crate::state`] and
+//! never reaches into `setup`. docs/engine.md documents it.
+pub mod engine;
+pub mod form;
+pub mod machine;
+pub mod member;
+pub mod ops;
 pub mod playbooks;
+pub mod relay;
+pub mod services;
 pub mod status;
+
+pub use engine::Layer;

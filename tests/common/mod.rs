@@ -3,4 +3,5 @@
 //! its own copy, so helpers one binary does not use are not dead code.
 #![allow(dead_code)]
 
+pub mod failpoint;
 pub mod lab;

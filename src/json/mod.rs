@@ -1,6 +1,10 @@
-//! Just enough JSON output for `--json` and the config's differential test:
-//! strings escaped per RFC 8259. (No serde: it would cost more bytes than
+//! Just enough JSON: strings escaped per RFC 8259 for `--json` and the
+//! config's differential test, and a bounded parser ([`Value`]) for what
+//! the Docker Engine API answers. (No serde: it would cost more bytes than
 //! all of rccr's JSON together.)
+mod value;
+
+pub use value::{ParseError, Value, MAX_DEPTH};
 
 /// Appends `s` as a JSON string literal, quotes included. Everything
 /// outside printable ASCII is escaped (`\uXXXX`, UTF-16 units, as Python's

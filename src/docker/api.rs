@@ -1,0 +1,505 @@
+//! The Docker Engine API calls rccr makes, and closed views of their
+//! answers. Everything in an answer is the engine's (or an impostor's)
+//! word: identifiers that go back into a URL are checked, strings are
+//! bounded, and states are closed enums.
+use super::http::Request;
+use crate::json::Value;
+
+/// The longest string kept from an answer (hostnames, errors, versions).
+pub const MAX_TEXT: usize = 1024;
+
+/// Docker's node, service and task IDs: lowercase letters and digits.
+pub fn is_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `s` cut to [`MAX_TEXT`] bytes (at a character boundary).
+pub fn bounded(s: &str) -> String {
+    let mut end = s.len().min(MAX_TEXT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Percent-encodes a query value or a path segment (image names keep `/`
+/// and `:`, which the engine's router takes as they are).
+fn encode(s: &str, keep: &[u8]) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A filter query, `?filters={"KEY":["VALUE"]}`.
+fn filter(key: &str, value: &str) -> String {
+    let mut json = Value::Object(Vec::new());
+    json.set(key, Value::Array(vec![value.into()]));
+    format!("?filters={}", encode(&json.render(), b""))
+}
+
+pub fn info() -> Request {
+    Request::get("/info")
+}
+
+/// The swarm's ID and join tokens (on a manager).
+pub fn swarm() -> Request {
+    Request::get("/swarm")
+}
+
+pub fn swarm_init(advertise: &str) -> Request {
+    let mut body = Value::Object(Vec::new());
+    body.set("ListenAddr", "0.0.0.0:2377".into());
+    body.set("AdvertiseAddr", advertise.into());
+    Request::post("/swarm/init", body.render())
+}
+
+pub fn swarm_join(token: &str, advertise: &str, manager: &str) -> Request {
+    let mut body = Value::Object(Vec::new());
+    body.set("ListenAddr", "0.0.0.0:2377".into());
+    body.set("AdvertiseAddr", advertise.into());
+    body.set("RemoteAddrs", Value::Array(vec![manager.into()]));
+    body.set("JoinToken", token.into());
+    Request::post("/swarm/join", body.render())
+}
+
+pub fn nodes() -> Request {
+    Request::get("/nodes")
+}
+
+/// Replaces a node's spec (its role, availability and labels).
+pub fn node_update(node: &SwarmNode, spec: &Value) -> Request {
+    Request::post(
+        format!("/nodes/{}/update?version={}", node.id, node.version),
+        spec.render(),
+    )
+}
+
+pub fn node_remove(id: &str) -> Request {
+    Request::delete(format!("/nodes/{}?force=true", encode(id, b"")))
+}
+
+/// The platform of the copy of an image the engine holds.
+pub fn image(name: &str) -> Request {
+    Request::get(format!("/images/{}/json", encode(name, b"/:@")))
+}
+
+/// The platforms a registry offers for an image (the engine asks it).
+pub fn distribution(name: &str) -> Request {
+    Request::get(format!("/distribution/{}/json", encode(name, b"/:@")))
+}
+
+pub fn services() -> Request {
+    Request::get("/services")
+}
+
+pub fn service_create(spec: &Value) -> Request {
+    Request::post("/services/create", spec.render())
+}
+
+pub fn service_update(service: &Service, spec: &Value) -> Request {
+    Request::post(
+        format!(
+            "/services/{}/update?version={}",
+            service.id, service.version
+        ),
+        spec.render(),
+    )
+}
+
+pub fn service_remove(id: &str) -> Request {
+    Request::delete(format!("/services/{}", encode(id, b"")))
+}
+
+/// The tasks the swarm wants running.
+pub fn running_tasks() -> Request {
+    Request::get(format!("/tasks{}", filter("desired-state", "running")))
+}
+
+/// A node's swarm membership, as its engine tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwarmState {
+    Inactive,
+    Pending,
+    Active,
+    Error,
+    Locked,
+    /// Anything else the engine said.
+    Unknown,
+}
+
+impl SwarmState {
+    fn parse(s: &str) -> SwarmState {
+        match s {
+            "inactive" => SwarmState::Inactive,
+            "pending" => SwarmState::Pending,
+            "active" => SwarmState::Active,
+            "error" => SwarmState::Error,
+            "locked" => SwarmState::Locked,
+            _ => SwarmState::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwarmState::Inactive => "inactive",
+            SwarmState::Pending => "pending",
+            SwarmState::Active => "active",
+            SwarmState::Error => "error",
+            SwarmState::Locked => "locked",
+            SwarmState::Unknown => "unknown",
+        }
+    }
+}
+
+/// `GET /info`, the parts rccr uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Info {
+    pub version: String,
+    pub state: SwarmState,
+    /// This node's ID in its swarm ("" when none).
+    pub node_id: String,
+    /// The swarm's ID, known to managers ("" otherwise).
+    pub cluster_id: String,
+    /// Whether this node is a manager.
+    pub manager: bool,
+    pub error: String,
+    pub cpus: u64,
+    pub memory: u64,
+}
+
+impl Info {
+    pub fn parse(v: &Value) -> Info {
+        let id = |s: &str| {
+            if is_id(s) {
+                s.to_string()
+            } else {
+                String::new()
+            }
+        };
+        Info {
+            version: bounded(v.str_at(&["ServerVersion"])),
+            state: SwarmState::parse(v.str_at(&["Swarm", "LocalNodeState"])),
+            node_id: id(v.str_at(&["Swarm", "NodeID"])),
+            cluster_id: id(v.str_at(&["Swarm", "Cluster", "ID"])),
+            manager: v.at(&["Swarm", "ControlAvailable"]).as_bool() == Some(true),
+            error: bounded(v.str_at(&["Swarm", "Error"])),
+            cpus: v.get("NCPU").as_u64().unwrap_or(0),
+            memory: v.get("MemTotal").as_u64().unwrap_or(0),
+        }
+    }
+}
+
+/// A swarm's join tokens (`GET /swarm`). Secrets: never printed, never on
+/// a command line.
+pub struct JoinTokens {
+    pub worker: String,
+    pub manager: String,
+}
+
+impl JoinTokens {
+    pub fn parse(v: &Value) -> Option<JoinTokens> {
+        let token = |role| {
+            let t = v.str_at(&["JoinTokens", role]);
+            (t.starts_with("SWMTKN-") && t.len() < 256 && !t.contains(char::is_whitespace))
+                .then(|| t.to_string())
+        };
+        Some(JoinTokens {
+            worker: token("Worker")?,
+            manager: token("Manager")?,
+        })
+    }
+}
+
+/// A node of the swarm as a manager sees it (`GET /nodes`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwarmNode {
+    pub id: String,
+    pub version: u64,
+    pub hostname: String,
+    pub manager: bool,
+    pub leader: bool,
+    /// `ready`, `down`, ...
+    pub status: String,
+    /// The spec as it is, to change and send back.
+    pub spec: Value,
+}
+
+impl SwarmNode {
+    /// The nodes of a `GET /nodes` answer; entries without a usable ID or
+    /// version are dropped.
+    pub fn parse_list(v: &Value) -> Vec<SwarmNode> {
+        v.as_array()
+            .iter()
+            .filter_map(|n| {
+                let id = n.str_at(&["ID"]);
+                Some(SwarmNode {
+                    id: is_id(id).then(|| id.to_string())?,
+                    version: n.at(&["Version", "Index"]).as_u64()?,
+                    hostname: bounded(n.str_at(&["Description", "Hostname"])),
+                    manager: n.str_at(&["Spec", "Role"]) == "manager",
+                    leader: n.at(&["ManagerStatus", "Leader"]).as_bool() == Some(true),
+                    status: bounded(n.str_at(&["Status", "State"])),
+                    spec: n.get("Spec").clone(),
+                })
+            })
+            .collect()
+    }
+
+    pub fn label(&self, key: &str) -> &str {
+        self.spec.at(&["Labels", key]).as_str().unwrap_or("")
+    }
+}
+
+/// A published port as rccr compares them: `published=P,target=T,protocol=X`.
+pub fn port_text(published: u64, target: u64, protocol: &str) -> String {
+    format!("published={published},target={target},protocol={protocol}")
+}
+
+/// A swarm service (`GET /services`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    pub id: String,
+    pub version: u64,
+    pub name: String,
+    /// Without the digest the engine pins (`@sha256:...`).
+    pub image: String,
+    /// `None` for a global service.
+    pub replicas: Option<u64>,
+    /// Sorted.
+    pub constraints: Vec<String>,
+    /// Sorted, as [`port_text`] writes them.
+    pub ports: Vec<String>,
+    /// Carries the label `rccr.managed=true`.
+    pub managed: bool,
+    pub spec: Value,
+}
+
+impl Service {
+    pub fn parse_list(v: &Value) -> Vec<Service> {
+        v.as_array().iter().filter_map(Service::parse).collect()
+    }
+
+    fn parse(s: &Value) -> Option<Service> {
+        let id = s.str_at(&["ID"]);
+        let spec = s.get("Spec");
+        let image = spec.str_at(&["TaskTemplate", "ContainerSpec", "Image"]);
+        let mut constraints: Vec<String> = spec
+            .at(&["TaskTemplate", "Placement", "Constraints"])
+            .as_array()
+            .iter()
+            .filter_map(|c| c.as_str().map(bounded))
+            .collect();
+        constraints.sort();
+        let mut ports: Vec<String> = spec
+            .at(&["EndpointSpec", "Ports"])
+            .as_array()
+            .iter()
+            .map(|p| {
+                let protocol = p.str_at(&["Protocol"]);
+                port_text(
+                    p.get("PublishedPort").as_u64().unwrap_or(0),
+                    p.get("TargetPort").as_u64().unwrap_or(0),
+                    if protocol.is_empty() { "tcp" } else { protocol },
+                )
+            })
+            .collect();
+        ports.sort();
+        Some(Service {
+            id: is_id(id).then(|| id.to_string())?,
+            version: s.at(&["Version", "Index"]).as_u64()?,
+            name: bounded(spec.str_at(&["Name"])),
+            image: bounded(image.split("@sha256:").next().unwrap_or("")),
+            replicas: spec.at(&["Mode", "Replicated", "Replicas"]).as_u64(),
+            constraints,
+            ports,
+            managed: spec.at(&["Labels", "rccr.managed"]).as_str() == Some("true"),
+            spec: spec.clone(),
+        })
+    }
+}
+
+/// `os/architecture[/variant]` of an image the engine holds
+/// (`GET /images/NAME/json`).
+pub fn image_platform(v: &Value) -> Option<String> {
+    platform(
+        v.str_at(&["Os"]),
+        v.str_at(&["Architecture"]),
+        v.str_at(&["Variant"]),
+    )
+}
+
+/// The platforms a registry offers (`GET /distribution/NAME/json`).
+pub fn distribution_platforms(v: &Value) -> Vec<String> {
+    v.get("Platforms")
+        .as_array()
+        .iter()
+        .filter_map(|p| {
+            platform(
+                p.str_at(&["os"]),
+                p.str_at(&["architecture"]),
+                p.str_at(&["variant"]),
+            )
+        })
+        .collect()
+}
+
+fn platform(os: &str, arch: &str, variant: &str) -> Option<String> {
+    let word = |s: &str| s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if arch.is_empty() || !word(os) || !word(arch) || !word(variant) {
+        return None;
+    }
+    let os = if os.is_empty() { "linux" } else { os };
+    Some(if variant.is_empty() {
+        format!("{os}/{arch}")
+    } else {
+        format!("{os}/{arch}/{variant}")
+    })
+}
+
+/// How many tasks of each service run (`GET /tasks`, desired running):
+/// `(service ID, running)`.
+pub fn running_per_service(v: &Value) -> Vec<(String, u64)> {
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    for task in v.as_array() {
+        let service = task.str_at(&["ServiceID"]);
+        if !is_id(service) {
+            continue;
+        }
+        let running = u64::from(task.str_at(&["Status", "State"]) == "running");
+        match counts.iter_mut().find(|(s, _)| s == service) {
+            Some(entry) => entry.1 += running,
+            None => counts.push((service.to_string(), running)),
+        }
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Value {
+        Value::parse(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn calls_on_the_wire() {
+        assert_eq!(
+            swarm_join("SWMTKN-1-abc", "10.0.0.5", "10.0.0.2:2377")
+                .body
+                .unwrap(),
+            r#"{"ListenAddr":"0.0.0.0:2377","AdvertiseAddr":"10.0.0.5","RemoteAddrs":["10.0.0.2:2377"],"JoinToken":"SWMTKN-1-abc"}"#
+        );
+        assert_eq!(image("rccr-lab/web:1").path, "/images/rccr-lab/web:1/json");
+        assert_eq!(image("a b?").path, "/images/a%20b%3F/json");
+        assert_eq!(
+            running_tasks().path,
+            "/tasks?filters=%7B%22desired-state%22%3A%5B%22running%22%5D%7D"
+        );
+        assert_eq!(node_remove("abc").path, "/nodes/abc?force=true");
+    }
+
+    #[test]
+    fn info_is_read_into_closed_types() {
+        let info = Info::parse(&parse(
+            r#"{"ServerVersion":"20.10.24","NCPU":2,"MemTotal":1024,
+               "Swarm":{"NodeID":"n1","LocalNodeState":"active","ControlAvailable":true,
+                        "Error":"","Cluster":{"ID":"c1"}}}"#,
+        ));
+        assert_eq!(info.state, SwarmState::Active);
+        assert_eq!(
+            (info.node_id.as_str(), info.cluster_id.as_str()),
+            ("n1", "c1")
+        );
+        assert!(info.manager);
+        assert_eq!((info.cpus, info.memory), (2, 1024));
+        let odd = Info::parse(&parse(
+            r#"{"Swarm":{"NodeID":"../x","LocalNodeState":"weird","ControlAvailable":"yes"}}"#,
+        ));
+        assert_eq!(odd.state, SwarmState::Unknown);
+        assert_eq!(odd.node_id, "");
+        assert!(!odd.manager);
+        assert_eq!(Info::parse(&Value::Null).state, SwarmState::Unknown);
+    }
+
+    #[test]
+    fn join_tokens_must_look_like_tokens() {
+        let ok = parse(r#"{"JoinTokens":{"Worker":"SWMTKN-1-w","Manager":"SWMTKN-1-m"}}"#);
+        let t = JoinTokens::parse(&ok).unwrap();
+        assert_eq!(
+            (t.worker.as_str(), t.manager.as_str()),
+            ("SWMTKN-1-w", "SWMTKN-1-m")
+        );
+        let bad = parse(r#"{"JoinTokens":{"Worker":"SWMTKN-1 -w","Manager":"SWMTKN-1-m"}}"#);
+        assert!(JoinTokens::parse(&bad).is_none());
+        assert!(JoinTokens::parse(&parse("{}")).is_none());
+    }
+
+    #[test]
+    fn nodes_and_services() {
+        let nodes = SwarmNode::parse_list(&parse(
+            r#"[{"ID":"n1","Version":{"Index":9},"Spec":{"Role":"manager","Labels":{"rccr.arch":"x86_64"}},
+                 "Description":{"Hostname":"t1"},"Status":{"State":"ready"},"ManagerStatus":{"Leader":true}},
+                {"ID":"bad/id","Version":{"Index":1}},
+                {"ID":"n2","Version":{"Index":3},"Spec":{"Role":"worker"},"Description":{"Hostname":"t2"}}]"#,
+        ));
+        assert_eq!(nodes.len(), 2);
+        assert!(nodes[0].manager && nodes[0].leader && !nodes[1].manager);
+        assert_eq!(nodes[0].label("rccr.arch"), "x86_64");
+        assert_eq!(nodes[1].label("rccr.arch"), "");
+        assert_eq!(
+            node_update(&nodes[0], &nodes[0].spec).path,
+            "/nodes/n1/update?version=9"
+        );
+        let services = Service::parse_list(&parse(
+            r#"[{"ID":"s1","Version":{"Index":4},"Spec":{"Name":"web","Labels":{"rccr.managed":"true"},
+                 "TaskTemplate":{"ContainerSpec":{"Image":"nginx:alpine@sha256:00ff"},
+                                 "Placement":{"Constraints":["b","a"]}},
+                 "Mode":{"Replicated":{"Replicas":3}},
+                 "EndpointSpec":{"Ports":[{"Protocol":"udp","TargetPort":53,"PublishedPort":5353},
+                                          {"TargetPort":80,"PublishedPort":8080}]}}}]"#,
+        ));
+        let web = &services[0];
+        assert_eq!(web.image, "nginx:alpine");
+        assert_eq!(web.replicas, Some(3));
+        assert_eq!(web.constraints, ["a", "b"]);
+        assert_eq!(
+            web.ports,
+            [
+                "published=5353,target=53,protocol=udp",
+                "published=8080,target=80,protocol=tcp"
+            ]
+        );
+        assert!(web.managed);
+    }
+
+    #[test]
+    fn platforms_and_tasks() {
+        assert_eq!(
+            image_platform(&parse(
+                r#"{"Os":"linux","Architecture":"arm","Variant":"v7"}"#
+            )),
+            Some("linux/arm/v7".into())
+        );
+        assert_eq!(image_platform(&parse(r#"{"Architecture":"../x"}"#)), None);
+        assert_eq!(
+            distribution_platforms(&parse(
+                r#"{"Platforms":[{"architecture":"amd64","os":"linux"},{"architecture":"arm64","os":"linux","variant":"v8"}]}"#
+            )),
+            ["linux/amd64", "linux/arm64/v8"]
+        );
+        assert_eq!(
+            running_per_service(&parse(
+                r#"[{"ServiceID":"s1","Status":{"State":"running"}},{"ServiceID":"s1","Status":{"State":"preparing"}},
+                    {"ServiceID":"s2","Status":{"State":"running"}}]"#
+            )),
+            [("s1".to_string(), 1), ("s2".to_string(), 1)]
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! `STATE/swarm`: the swarm this control created. The control, not a
+//! node, decides which swarm is the cluster's: a node that reports any
+//! other swarm is left alone, however it answers.
+//!
+//! ```text
+//! bootstrap 10.0.0.5      (written before the swarm is created there)
+//! cluster 0123abcd...     (the swarm's ID, once created)
+//! manager 4567efgh...     (the node ID of the manager that created it)
+//! ```
+use crate::error::Error;
+use crate::fsutil;
+use std::net::IpAddr;
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwarmRecord {
+    /// Where the control decided to create the swarm.
+    pub bootstrap: Option<IpAddr>,
+    pub cluster: Option<String>,
+    pub manager: Option<String>,
+}
+
+fn id(s: &str) -> Option<String> {
+    crate::docker::api::is_id(s).then(|| s.to_string())
+}
+
+impl SwarmRecord {
+    pub fn parse(text: &str, origin: &Path) -> Result<SwarmRecord, Error> {
+        let mut r = SwarmRecord::default();
+        for (n, line) in text.lines().enumerate() {
+            let bad = || {
+                Error::bad_input(
+                    format!("{}:{}", origin.display(), n + 1),
+                    "not a swarm record line (bootstrap IP, cluster ID, manager ID); fix or remove it",
+                )
+            };
+            let (key, value) = line.split_once(' ').ok_or_else(bad)?;
+            match key {
+                "bootstrap" => r.bootstrap = Some(value.parse().map_err(|_| bad())?),
+                "cluster" => r.cluster = Some(id(value).ok_or_else(bad)?),
+                "manager" => r.manager = Some(id(value).ok_or_else(bad)?),
+                _ => return Err(bad()),
+            }
+        }
+        Ok(r)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Some(ip) = self.bootstrap {
+            out.push_str(&format!("bootstrap {ip}\n"));
+        }
+        for (key, value) in [("cluster", &self.cluster), ("manager", &self.manager)] {
+            if let Some(v) = value {
+                out.push_str(&format!("{key} {v}\n"));
+            }
+        }
+        out
+    }
+
+    /// The record, or an empty one when there is none yet.
+    pub fn load(path: &Path) -> Result<SwarmRecord, Error> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => SwarmRecord::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SwarmRecord::default()),
+            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+        }
+    }
+
+    /// Writes the record durably: it must be on disk before the swarm it
+    /// announces is created.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        fsutil::write_atomic(path, self.render().as_bytes(), 0o600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let r = SwarmRecord {
+            bootstrap: Some("10.0.0.5".parse().unwrap()),
+            cluster: Some("c0ffee".into()),
+            manager: Some("n1".into()),
+        };
+        let text = r.render();
+        assert_eq!(text, "bootstrap 10.0.0.5\ncluster c0ffee\nmanager n1\n");
+        assert_eq!(SwarmRecord::parse(&text, Path::new("s")).unwrap(), r);
+        for bad in [
+            "cluster ../x\n",
+            "bootstrap x\n",
+            "leader n1\n",
+            "cluster\n",
+        ] {
+            assert!(SwarmRecord::parse(bad, Path::new("s")).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The cluster engine's run over the inventory: log in to every node (the
+//! recorded host key, the cluster key), then the machine layer on all of
+//! them in parallel, the swarm layer, and the container layer. Each layer
+//! says per node (per service) what it changed, or that it changed
+//! nothing.
+use super::form;
+use super::machine::{self, Machine};
+use super::member::{self, Member};
+use super::services::{self, ServiceReport};
+use crate::config::Config;
+use crate::error::Error;
+use crate::identity::Role;
+use crate::keys::resolve::Resolver;
+use crate::parallel;
+use crate::print;
+use crate::state::inventory::NodeRecord;
+use crate::state::StatePaths;
+use std::time::Duration;
+
+/// Nodes handled at once.
+const PARALLEL: usize = 32;
+
+/// What a layer did on a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layer {
+    Unchanged,
+    Changed(Vec<String>),
+    /// The node is out of the cluster for this reason (escaped).
+    Failed(String),
+    /// The layer did not run there, for this reason.
+    Skipped(String),
+}
+
+impl Layer {
+    /// Adds a change (a failed layer stays failed).
+    pub fn add(&mut self, change: String) {
+        match self {
+            Layer::Changed(changes) => changes.push(change),
+            Layer::Unchanged | Layer::Skipped(_) => *self = Layer::Changed(vec![change]),
+            Layer::Failed(_) => {}
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        matches!(self, Layer::Failed(_))
+    }
+
+    /// `unchanged`, `changed: a, b`, `FAILED: why`, `skipped: why`.
+    pub fn text(&self) -> String {
+        match self {
+            Layer::Unchanged => "unchanged".into(),
+            Layer::Changed(c) => format!("changed: {}", c.join(", ")),
+            Layer::Failed(why) => format!("FAILED: {why}"),
+            Layer::Skipped(why) => format!("skipped: {why}"),
+        }
+    }
+
+    /// One word for tables and JSON: `unchanged`, `changed`, `failed`, `skipped`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Layer::Unchanged => "unchanged",
+            Layer::Changed(_) => "changed",
+            Layer::Failed(_) => "failed",
+            Layer::Skipped(_) => "skipped",
+        }
+    }
+}
+
+pub struct Options {
+    pub remove_missing: bool,
+    /// Each node's time to connect and log in.
+    pub timeout: Duration,
+    /// Ask every node's `docker` command, never its rccr
+    /// (`RCCR_ENGINE_NODE=cli`: tests of the fallback).
+    pub cli_only: bool,
+}
+
+impl Options {
+    pub fn new(remove_missing: bool) -> Options {
+        Options {
+            remove_missing,
+            timeout: Duration::from_secs(10),
+            cli_only: std::env::var("RCCR_ENGINE_NODE").as_deref() == Ok("cli"),
+        }
+    }
+}
+
+/// One node's part of the run.
+#[derive(Clone, Debug)]
+pub struct NodeReport {
+    pub hostname: String,
+    pub ip: String,
+    /// How its engine was asked (`rccr`, `docker-cli`, `local`), once known.
+    pub via: &'static str,
+    pub machine: Layer,
+    pub swarm: Layer,
+}
+
+/// The whole run.
+pub struct Report {
+    pub nodes: Vec<NodeReport>,
+    pub services: Vec<ServiceReport>,
+    pub cluster: Option<String>,
+    pub departed: Vec<String>,
+    /// Whether a manager of the cluster's swarm answered.
+    pub led: bool,
+}
+
+impl Report {
+    /// What went wrong, one line each; empty when the cluster is whole. A
+    /// LAN where no node runs Docker has no swarm to form: nothing failed.
+    pub fn failures(&self) -> Vec<String> {
+        if !self.led
+            && self
+                .nodes
+                .iter()
+                .all(|n| !matches!(n.swarm, Layer::Failed(_)))
+        {
+            return Vec::new();
+        }
+        let nodes = self.nodes.iter().filter_map(|n| {
+            [&n.machine, &n.swarm]
+                .into_iter()
+                .find(|l| l.failed())
+                .map(|l| format!("{} ({}): {}", print::name(&n.hostname), n.ip, l.text()))
+        });
+        let services = self
+            .services
+            .iter()
+            .filter(|s| !s.ok)
+            .map(|s| format!("service {}: {}", s.name, s.result));
+        nodes.chain(services).collect()
+    }
+}
+
+/// Runs the three layers over `nodes` (the inventory).
+pub fn run(
+    config: &Config,
+    paths: &StatePaths,
+    nodes: &[NodeRecord],
+    opts: &Options,
+    progress: &(dyn Fn(&str, &str) + Sync),
+) -> Result<Report, Error> {
+    // `progress` hears (who, what): both already safe for a terminal.
+    let cluster_key = Resolver::new(paths)
+        .cluster(config.ssh.key_type)?
+        .map(|f| f.path);
+    let indexes: Vec<usize> = (0..nodes.len()).collect();
+    let logins = parallel::map(&indexes, PARALLEL, |&i| {
+        let node = &nodes[i];
+        if node.role == Role::Control {
+            return Ok(Member::local(node));
+        }
+        member::login(
+            node,
+            config.ssh.port,
+            &config.ssh.user,
+            cluster_key.as_deref(),
+            opts.timeout,
+        )
+        .map(|conn| Member::remote(node, conn))
+        .map_err(|e| print::text(&e.to_string()).into_owned())
+    });
+    let mut reports: Vec<NodeReport> = Vec::new();
+    let mut members: Vec<Member> = Vec::new();
+    for (node, login) in nodes.iter().zip(logins) {
+        match login {
+            Ok(m) => members.push(m),
+            Err(e) => {
+                progress(&print::name(&node.hostname), &format!("not reached: {e}"));
+                reports.push(NodeReport {
+                    hostname: node.hostname.clone(),
+                    ip: node.ip.to_string(),
+                    via: "-",
+                    machine: Layer::Failed(e),
+                    swarm: Layer::Skipped("not reached".into()),
+                });
+            }
+        }
+    }
+
+    let machines: Vec<Machine> = parallel::map(&members, PARALLEL, |m| {
+        let machine = machine::prepare(m, opts.cli_only);
+        let layer = machine_layer(m, &machine);
+        progress(&m.name(), &format!("machine: {}", layer.text()));
+        machine
+    });
+    let names: Vec<&str> = nodes.iter().map(|n| n.hostname.as_str()).collect();
+    let formed = form::form(
+        &members,
+        &machines,
+        &paths.swarm(),
+        &names,
+        opts.remove_missing,
+    )?;
+    for (i, layer) in formed.layers.iter().enumerate() {
+        progress(&members[i].name(), &format!("swarm: {}", layer.text()));
+    }
+    for line in &formed.departed {
+        progress("swarm", line);
+    }
+    let services = match formed.leader {
+        Some(leader) => {
+            let swarm: Vec<(&Member, _)> = formed
+                .in_swarm
+                .iter()
+                .map(|&i| (&members[i], machines[i].arch))
+                .collect();
+            services::converge(
+                &members[leader],
+                &swarm,
+                &config.containers,
+                opts.remove_missing,
+            )
+        }
+        None => Vec::new(),
+    };
+    for s in &services {
+        progress(&format!("service {}", print::name(&s.name)), &s.result);
+    }
+    for ((m, machine), swarm) in members.iter().zip(&machines).zip(formed.layers) {
+        reports.push(NodeReport {
+            hostname: m.record.hostname.clone(),
+            ip: m.record.ip.to_string(),
+            via: m.via().as_str(),
+            machine: machine_layer(m, machine),
+            swarm,
+        });
+    }
+    reports.sort_by_key(|r| names.iter().position(|n| *n == r.hostname));
+    if formed.leader.is_none() && formed.cluster.is_none() {
+        progress("swarm", "no node runs Docker, so there is no swarm to form");
+    }
+    Ok(Report {
+        nodes: reports,
+        services,
+        cluster: formed.cluster,
+        departed: formed.departed,
+        led: formed.leader.is_some(),
+    })
+}
+
+/// The machine layer's result on a node. A target must run Docker; the
+/// control joins the swarm only when it runs Docker itself.
+fn machine_layer(m: &Member, machine: &Machine) -> Layer {
+    let is_control = m.record.role == Role::Control;
+    // A control without an engine is a control outside the swarm, not a fault.
+    let engine_problem =
+        |p: &&String| p.starts_with("no Docker") || p.starts_with("Docker is down");
+    let problems: Vec<&String> = machine
+        .problems
+        .iter()
+        .filter(|p| !(is_control && machine.info.is_none() && engine_problem(p)))
+        .collect();
+    if machine.info.is_none() && !is_control {
+        let why = problems
+            .last()
+            .map_or("Docker does not answer".to_string(), |p| p.to_string());
+        return Layer::Failed(why);
+    }
+    let mut layer = Layer::Unchanged;
+    for change in &machine.changes {
+        layer.add(change.clone());
+    }
+    for problem in problems {
+        layer.add(format!("problem: {problem}"));
+    }
+    layer
+}

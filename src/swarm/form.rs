@@ -1,0 +1,348 @@
+//! The swarm layer: one Docker swarm over every node whose engine answers,
+//! created where the control decides and recorded in `STATE/swarm`.
+//!
+//! - **Which swarm.** The one in the record. Without one, the control picks
+//!   the first member (inventory order) whose engine is in no swarm,
+//!   records that choice durably, creates the swarm there and records its
+//!   ID. A node in any other swarm is reported and left alone: a node that
+//!   claims to manage a swarm cannot make the cluster join it.
+//! - **Managers**: one while the swarm has fewer than three nodes, three
+//!   from three on (raft survives the loss of one of three; two would be
+//!   worse than one). Existing managers stay; missing ones are promoted
+//!   from workers or joined as managers, in member order.
+//! - **Joins**: tokens are read from the leading manager and go, over the
+//!   node's rccr relay, only to members: inventory nodes whose host key is
+//!   the recorded one. Managers join one at a time, workers together.
+//! - **Labels**: `rccr.arch` (`uname -m`) and `rccr.role` on every member.
+//! - **Departed nodes** (in the swarm, neither a member nor in the
+//!   inventory) are listed, and removed with `--remove-missing`.
+//! - **Idempotent**: a second run changes nothing and says so.
+use super::machine::Machine;
+use super::member::Member;
+use super::ops::Op;
+use super::Layer;
+use crate::docker::api::{Info, JoinTokens, SwarmNode, SwarmState};
+use crate::error::Error;
+use crate::parallel;
+use crate::print;
+use crate::state::swarm::SwarmRecord;
+use std::path::Path;
+
+/// What the swarm layer decided and did.
+pub struct Formed {
+    /// The member that leads the cluster's swarm, when there is one.
+    pub leader: Option<usize>,
+    pub cluster: Option<String>,
+    /// Members in the cluster's swarm after the run.
+    pub in_swarm: Vec<usize>,
+    /// Per member (indexes as `members`).
+    pub layers: Vec<Layer>,
+    /// Swarm nodes that left the inventory: removed, or kept and listed.
+    pub departed: Vec<String>,
+}
+
+/// The swarm layer over `members` (their machine layers in `machines`).
+/// `inventory` names every node the inventory holds, reachable or not.
+pub fn form(
+    members: &[Member],
+    machines: &[Machine],
+    record_path: &Path,
+    inventory: &[&str],
+    remove_missing: bool,
+) -> Result<Formed, Error> {
+    let mut record = SwarmRecord::load(record_path)?;
+    let mut infos: Vec<Option<Info>> = machines.iter().map(|m| m.info.clone()).collect();
+    let mut formed = Formed {
+        leader: None,
+        cluster: record.cluster.clone(),
+        in_swarm: Vec::new(),
+        layers: infos
+            .iter()
+            .map(|i| match i {
+                Some(_) => Layer::Unchanged,
+                None => Layer::Skipped("Docker is not running".into()),
+            })
+            .collect(),
+        departed: Vec::new(),
+    };
+    let Some(leader) = find_leader(members, &mut infos, &mut record, &mut formed, record_path)?
+    else {
+        return Ok(formed);
+    };
+    let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
+    formed.leader = Some(leader);
+    formed.cluster = record.cluster.clone();
+    let lead = &members[leader];
+    let (tokens, view) = match lead.calls(&[Op::Tokens, Op::Nodes]).as_slice() {
+        [Ok(t), Ok(n)] => (JoinTokens::parse(t), SwarmNode::parse_list(n)),
+        [a, b] => {
+            let e = a
+                .as_ref()
+                .err()
+                .or(b.as_ref().err())
+                .cloned()
+                .unwrap_or_default();
+            formed.layers[leader] =
+                Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
+            return Ok(formed);
+        }
+        _ => unreachable!("two calls, two answers"),
+    };
+    let Some(tokens) = tokens else {
+        formed.layers[leader] = Layer::Failed("the manager gave no usable join tokens".into());
+        return Ok(formed);
+    };
+
+    // Who is in, who joins, who is left alone.
+    let in_ours = |i: usize| {
+        infos[i].is_some_and(|info| {
+            info.state == SwarmState::Active && view.iter().any(|n| n.id == info.node_id)
+        })
+    };
+    let mut joining = Vec::new();
+    for (i, info) in infos.iter().enumerate() {
+        let Some(info) = info else { continue };
+        if in_ours(i) {
+            formed.in_swarm.push(i);
+        } else if info.state == SwarmState::Inactive {
+            joining.push(i);
+        } else if info.state == SwarmState::Active {
+            formed.layers[i] = Layer::Failed(format!(
+                "in another swarm{}: left alone",
+                if info.cluster_id.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", info.cluster_id)
+                }
+            ));
+        } else {
+            formed.layers[i] = Layer::Failed(format!(
+                "swarm state {}{}: fix it by hand (docker swarm leave --force, or docker swarm unlock), then run rccr setup again",
+                info.state.as_str(),
+                if info.error.is_empty() { String::new() } else { format!(" ({})", print::text(&info.error)) }
+            ));
+        }
+    }
+
+    // Nodes that left: neither a member now nor named in the inventory.
+    let member_ids: Vec<&str> = infos.iter().flatten().map(|i| i.node_id.as_str()).collect();
+    let gone: Vec<&SwarmNode> = view
+        .iter()
+        .filter(|n| {
+            !member_ids.contains(&n.id.as_str()) && !inventory.contains(&n.hostname.as_str())
+        })
+        .collect();
+    for node in &gone {
+        let name = print::name(&node.hostname).into_owned();
+        if remove_missing {
+            match lead.call(&Op::NodeRemove { node }) {
+                Ok(_) => formed
+                    .departed
+                    .push(format!("{name}: removed from the swarm")),
+                Err(e) => formed
+                    .departed
+                    .push(format!("{name}: not removed: {}", print::text(&e))),
+            }
+        } else {
+            formed.departed.push(format!(
+                "{name}: in the swarm but no longer in the inventory; kept (rccr setup --remove-missing removes it)"
+            ));
+        }
+    }
+    let kept: Vec<&SwarmNode> = view
+        .iter()
+        .filter(|n| !remove_missing || !gone.iter().any(|g| g.id == n.id))
+        .collect();
+
+    // Managers: how many, and which members become one.
+    let managers = kept.iter().filter(|n| n.manager).count();
+    let wanted: usize = if kept.len() + joining.len() >= 3 {
+        3
+    } else {
+        1
+    };
+    let is_manager = |i: usize| infos[i].is_some_and(|info| info.manager);
+    let mut new_managers: Vec<usize> = formed
+        .in_swarm
+        .iter()
+        .chain(&joining)
+        .copied()
+        .filter(|&i| !is_manager(i))
+        .collect();
+    new_managers.sort_unstable();
+    new_managers.truncate(wanted.saturating_sub(managers));
+
+    // Joins: managers one at a time, then workers together.
+    let manager_addr = format!("{}:2377", lead.addr());
+    let join = |i: usize, token: &str| {
+        let member = &members[i];
+        let addr = member.addr();
+        let answers = member.calls(&[
+            Op::Join {
+                token,
+                advertise: &addr,
+                manager: &manager_addr,
+            },
+            Op::Info,
+        ]);
+        match answers.as_slice() {
+            [Ok(_), Ok(info)] => Ok(Info::parse(info)),
+            [Err(e), _] | [_, Err(e)] => Err(e.clone()),
+            _ => Err("no answer".into()),
+        }
+    };
+    let (as_managers, as_workers): (Vec<usize>, Vec<usize>) =
+        joining.iter().partition(|i| new_managers.contains(i));
+    let mut joined: Vec<(usize, Result<Info, String>, &str)> = as_managers
+        .iter()
+        .map(|&i| (i, join(i, &tokens.manager), "manager"))
+        .collect();
+    let workers = parallel::map(&as_workers, 32, |&i| join(i, &tokens.worker));
+    joined.extend(
+        as_workers
+            .iter()
+            .zip(workers)
+            .map(|(&i, r)| (i, r, "worker")),
+    );
+    let mut node_ids: Vec<(usize, String)> = formed
+        .in_swarm
+        .iter()
+        .filter_map(|&i| infos[i].map(|info| (i, info.node_id.clone())))
+        .collect();
+    for (i, result, role) in joined {
+        match result {
+            Ok(info) => {
+                formed.layers[i].add(format!("joined as {role}"));
+                formed.in_swarm.push(i);
+                node_ids.push((i, info.node_id));
+            }
+            Err(e) => formed.layers[i] = Layer::Failed(format!("join failed: {}", print::text(&e))),
+        }
+    }
+    formed.in_swarm.sort_unstable();
+
+    // Roles and labels, on the manager, from a fresh view.
+    let view = match lead.call(&Op::Nodes) {
+        Ok(v) => SwarmNode::parse_list(&v),
+        Err(e) => {
+            formed.layers[leader] =
+                Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
+            return Ok(formed);
+        }
+    };
+    for (i, id) in &node_ids {
+        let Some(node) = view.iter().find(|n| n.id == *id) else {
+            continue;
+        };
+        let labels = [
+            (
+                "rccr.arch",
+                machines[*i]
+                    .arch
+                    .map_or("unknown", |a| a.uname())
+                    .to_string(),
+            ),
+            ("rccr.role", members[*i].record.role.as_str().to_string()),
+        ];
+        let promote = new_managers.contains(i) && !node.manager;
+        let relabel = labels.iter().any(|(k, v)| node.label(k) != v);
+        if !promote && !relabel {
+            continue;
+        }
+        let op = Op::NodeSet {
+            node,
+            manager: node.manager || promote,
+            labels: &labels,
+        };
+        match lead.call(&op) {
+            Ok(_) if promote => formed.layers[*i].add("promoted to manager".into()),
+            Ok(_) => formed.layers[*i].add("labelled".into()),
+            Err(e) => {
+                formed.layers[*i] = Layer::Failed(format!("not labelled: {}", print::text(&e)))
+            }
+        }
+    }
+    Ok(formed)
+}
+
+/// The member that manages the cluster's swarm, creating the swarm on the
+/// control's choice when there is none yet. `None` when no swarm can be
+/// formed (the reason is in `formed`).
+fn find_leader(
+    members: &[Member],
+    infos: &mut [Option<Info>],
+    record: &mut SwarmRecord,
+    formed: &mut Formed,
+    record_path: &Path,
+) -> Result<Option<usize>, Error> {
+    let manages = |info: &Option<Info>, cluster: &str| {
+        info.as_ref()
+            .is_some_and(|info| info.manager && info.cluster_id == cluster)
+    };
+    // A swarm this control started, whose ID it may not have recorded yet
+    // (a run killed right after creating it).
+    if record.cluster.is_none() {
+        if let Some(i) = (0..members.len()).find(|&i| {
+            Some(members[i].record.ip) == record.bootstrap
+                && infos[i].as_ref().is_some_and(|info| info.manager)
+        }) {
+            let info = infos[i].as_ref().expect("a manager has an engine");
+            record.cluster = Some(info.cluster_id.clone());
+            record.manager = Some(info.node_id.clone());
+            record.save(record_path)?;
+        }
+    }
+    if let Some(cluster) = record.cluster.clone() {
+        // Prefer the manager that created it, then any other.
+        let created = |i: &usize| {
+            infos[*i]
+                .as_ref()
+                .is_some_and(|info| Some(&info.node_id) == record.manager.as_ref())
+        };
+        let mut managing: Vec<usize> = (0..members.len())
+            .filter(|&i| manages(&infos[i], &cluster))
+            .collect();
+        managing.sort_by_key(|i| !created(i));
+        if let Some(&i) = managing.first() {
+            return Ok(Some(i));
+        }
+        for i in (0..members.len()).filter(|&i| infos[i].is_some()) {
+            formed.layers[i] = Layer::Skipped(format!(
+                "no manager of the cluster's swarm {cluster} answers"
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(bootstrap) = (0..members.len()).find(|&i| {
+        infos[i]
+            .as_ref()
+            .is_some_and(|info| info.state == SwarmState::Inactive)
+    }) else {
+        return Ok(None);
+    };
+    record.bootstrap = Some(members[bootstrap].record.ip);
+    record.save(record_path)?;
+    let member = &members[bootstrap];
+    let addr = member.addr();
+    match member
+        .calls(&[Op::Init { advertise: &addr }, Op::Info])
+        .as_slice()
+    {
+        [Ok(_), Ok(info)] => {
+            let info = Info::parse(info);
+            crate::failpoint::reached("swarm-created", &addr);
+            record.cluster = Some(info.cluster_id.clone());
+            record.manager = Some(info.node_id.clone());
+            record.save(record_path)?;
+            formed.layers[bootstrap].add(format!("swarm {} created here", info.cluster_id));
+            infos[bootstrap] = Some(info);
+            Ok(Some(bootstrap))
+        }
+        [Err(e), _] | [_, Err(e)] => {
+            formed.layers[bootstrap] =
+                Layer::Failed(format!("swarm init failed: {}", print::text(e)));
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,268 @@
+//! A node of the inventory as the cluster engine reaches it: logged in
+//! with the cluster key after its host key was checked against the one
+//! setup recorded, and how its Docker engine is asked (the node's rccr
+//! relay, the `docker` CLI, or, for the control, its own socket).
+use super::ops::Op;
+use super::relay;
+use crate::docker::{self, http::Response};
+use crate::json::Value;
+use crate::print;
+use crate::ssh::{Connection, Output, SshError};
+use crate::state::inventory::NodeRecord;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// How long one engine call may take (a swarm join waits for the manager).
+pub const CALL_TIMEOUT: Duration = relay::CALL_TIMEOUT;
+
+/// How a member's engine is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The control's own engine, on its socket.
+    Local,
+    /// The node's rccr (`rccr engine node`): calls on stdin.
+    Relay,
+    /// The node's `docker` command (nodes without rccr, or
+    /// `RCCR_ENGINE_NODE=cli`): join tokens show in its process list.
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Local => "local",
+            Via::Relay => "rccr",
+            Via::Cli => "docker-cli",
+        }
+    }
+}
+
+/// Why a node could not be logged in to.
+#[derive(Debug)]
+pub enum LoginError {
+    Unreachable(SshError),
+    /// The host key differs from the recorded one: never log in.
+    HostKeyMismatch {
+        presented: String,
+        recorded: String,
+    },
+    /// The cluster key was refused, or we have none.
+    Refused(String),
+}
+
+impl std::fmt::Display for LoginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginError::Unreachable(e) => write!(f, "unreachable: {e}"),
+            LoginError::HostKeyMismatch {
+                presented,
+                recorded,
+            } => write!(
+                f,
+                "host key {presented} is not the recorded {recorded}: not logging in"
+            ),
+            LoginError::Refused(e) => write!(f, "the cluster key: {e}"),
+        }
+    }
+}
+
+/// Connects to `node` and checks its host key against the recorded one;
+/// the connection is not logged in yet.
+pub fn connect(node: &NodeRecord, port: u16, timeout: Duration) -> Result<Connection, LoginError> {
+    let conn = Connection::open(SocketAddr::new(node.ip, port), timeout)
+        .map_err(LoginError::Unreachable)?;
+    if let (Some(presented), Some(recorded)) = (conn.host_key(), &node.host_key) {
+        if presented.fingerprint != *recorded {
+            return Err(LoginError::HostKeyMismatch {
+                presented: presented.fingerprint,
+                recorded: recorded.clone(),
+            });
+        }
+    }
+    Ok(conn)
+}
+
+/// [`connect`], then log in as `user` with `key`.
+pub fn login(
+    node: &NodeRecord,
+    port: u16,
+    user: &str,
+    key: Option<&Path>,
+    timeout: Duration,
+) -> Result<Connection, LoginError> {
+    let conn = connect(node, port, timeout)?;
+    let key = key.ok_or_else(|| LoginError::Refused("no cluster key on this machine".into()))?;
+    conn.authenticate(user, key)
+        .map_err(|e| LoginError::Refused(e.to_string()))?;
+    Ok(conn)
+}
+
+/// A member of the engine's run.
+pub struct Member<'n> {
+    pub record: &'n NodeRecord,
+    /// `None` for the control, which is asked locally.
+    conn: Option<Connection>,
+    /// Set once the node turned out to have no rccr relay: ask its
+    /// `docker` command instead.
+    cli: AtomicBool,
+}
+
+impl<'n> Member<'n> {
+    pub fn local(record: &'n NodeRecord) -> Member<'n> {
+        Member {
+            record,
+            conn: None,
+            cli: AtomicBool::new(false),
+        }
+    }
+
+    pub fn remote(record: &'n NodeRecord, conn: Connection) -> Member<'n> {
+        conn.set_timeout(CALL_TIMEOUT + Duration::from_secs(5));
+        Member {
+            record,
+            conn: Some(conn),
+            cli: AtomicBool::new(false),
+        }
+    }
+
+    pub fn via(&self) -> Via {
+        match (&self.conn, self.cli.load(Ordering::Relaxed)) {
+            (None, _) => Via::Local,
+            (Some(_), false) => Via::Relay,
+            (Some(_), true) => Via::Cli,
+        }
+    }
+
+    /// The node's name, safe for a terminal.
+    pub fn name(&self) -> String {
+        print::name(&self.record.hostname).into_owned()
+    }
+
+    /// The address other nodes reach this one at.
+    pub fn addr(&self) -> String {
+        self.record.ip.to_string()
+    }
+
+    /// Runs a POSIX sh script with `args` on the node (the control: here).
+    pub fn script(&self, script: &str, args: &[&str]) -> Result<Output, String> {
+        match &self.conn {
+            Some(conn) => conn
+                .run_script(script, args, b"")
+                .map_err(|e| e.to_string()),
+            None => {
+                let out = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(script)
+                    .arg("rccr")
+                    .args(args)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .map_err(|e| format!("cannot run sh: {e}"))?;
+                Ok(Output {
+                    status: out.status.code().unwrap_or(-1),
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                })
+            }
+        }
+    }
+
+    /// Asks one thing of the node's engine.
+    pub fn call(&self, op: &Op) -> Result<Value, String> {
+        self.calls(std::slice::from_ref(op))
+            .pop()
+            .unwrap_or_else(|| Err("no answer".into()))
+    }
+
+    /// Asks several things, in order, in one round trip where the node
+    /// relays; each answer is the API's JSON (`Null` for none).
+    pub fn calls(&self, ops: &[Op]) -> Vec<Result<Value, String>> {
+        match (self.via(), &self.conn) {
+            (Via::Relay, Some(conn)) => relayed(conn, ops),
+            (Via::Cli, Some(conn)) => ops.iter().map(|op| by_cli(conn, op)).collect(),
+            _ => ops
+                .iter()
+                .map(|op| {
+                    let mut last = Err("no call".to_string());
+                    for request in op.requests() {
+                        last = docker::call(Path::new(docker::SOCKET), &request, CALL_TIMEOUT)
+                            .map_err(|e| e.to_string());
+                        if !last.as_ref().is_ok_and(Response::ok) {
+                            break;
+                        }
+                    }
+                    last.and_then(|r| answer(&r))
+                })
+                .collect(),
+        }
+    }
+
+    /// Switches to the `docker` CLI (the node has no rccr that relays).
+    pub fn use_cli(&self) {
+        self.cli.store(true, Ordering::Relaxed);
+    }
+}
+
+/// An API answer as JSON, or the engine's error.
+fn answer(r: &Response) -> Result<Value, String> {
+    if !r.ok() {
+        return Err(format!("{} ({})", r.error_message(), r.status));
+    }
+    if r.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    Value::parse(&r.body).map_err(|e| format!("the engine's answer is {e}"))
+}
+
+/// All the calls of `ops` in one exec of the node's relay; an op's answer
+/// is its last call's (an op stops at its first failed call).
+fn relayed(conn: &Connection, ops: &[Op]) -> Vec<Result<Value, String>> {
+    let calls: Vec<Vec<_>> = ops.iter().map(Op::requests).collect();
+    let flat: Vec<_> = calls.iter().flatten().cloned().collect();
+    let command = format!("rccr engine node {}", relay::PROTOCOL);
+    let failed = |e: String| ops.iter().map(|_| Err(e.clone())).collect();
+    let out = match conn.run(&command, &relay::encode_requests(&flat)) {
+        Ok(out) => out,
+        Err(e) => return failed(e.to_string()),
+    };
+    if out.status != 0 {
+        return failed(format!("rccr engine node: {}", out.error_line()));
+    }
+    let answers = match relay::decode_answers(&out.stdout) {
+        Ok(a) => a,
+        Err(e) => return failed(e),
+    };
+    let mut answers = answers.into_iter();
+    calls
+        .iter()
+        .map(|requests| {
+            // Every call of the op was made: its answer is the first that
+            // failed, else the last.
+            let mine: Vec<_> = answers.by_ref().take(requests.len()).collect();
+            if mine.len() < requests.len() {
+                return Err("the relay answered fewer calls than asked".into());
+            }
+            let failed = mine
+                .iter()
+                .position(|a| !a.as_ref().is_ok_and(Response::ok));
+            let pick = failed.unwrap_or(mine.len() - 1);
+            mine.into_iter()
+                .nth(pick)
+                .unwrap_or_else(|| Err("no call".into()))
+                .and_then(|r| answer(&r))
+        })
+        .collect()
+}
+
+fn by_cli(conn: &Connection, op: &Op) -> Result<Value, String> {
+    let out = conn.run(&op.command(), b"").map_err(|e| e.to_string())?;
+    if out.status != 0 {
+        return Err(out.error_line());
+    }
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    Value::parse(out.stdout.trim_ascii()).map_err(|e| format!("docker's answer is {e}"))
+}

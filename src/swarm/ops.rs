@@ -1,0 +1,395 @@
+//! What the cluster engine asks of a node's Docker engine, in two
+//! spellings: Docker Engine API calls (made by the node's rccr, see
+//! [`super::relay`], or on the control's own socket), and `docker` command
+//! lines for nodes without rccr. Both answer with the API's JSON, so the
+//! layers read one format.
+//!
+//! The command lines put join tokens on the node's command line, where its
+//! process list shows them for the moment of the join: the relay exists so
+//! that RCCR nodes never do.
+use crate::config::{Port, Protocol};
+use crate::docker::api::{self, port_text, Service, SwarmNode};
+use crate::docker::http::Request;
+use crate::json::Value;
+use crate::ssh::shell_quote;
+
+/// A service as cluster_config.yml wants it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Want {
+    pub name: String,
+    pub image: String,
+    pub replicas: u64,
+    /// Sorted.
+    pub constraints: Vec<String>,
+    pub ports: Vec<Port>,
+}
+
+fn protocol(p: &Port) -> &'static str {
+    match p.protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+    }
+}
+
+impl Want {
+    /// The ports as [`port_text`] writes them, sorted.
+    pub fn port_texts(&self) -> Vec<String> {
+        let mut ports: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| port_text(p.published.into(), p.target.into(), protocol(p)))
+            .collect();
+        ports.sort();
+        ports
+    }
+
+    /// Whether `have` already is this service.
+    pub fn matches(&self, have: &Service) -> bool {
+        have.image == self.image
+            && have.replicas == Some(self.replicas)
+            && have.constraints == self.constraints
+            && have.ports == self.port_texts()
+            && have.managed
+    }
+
+    /// `spec` (a new one, or the service's own) with this service's image,
+    /// replicas, constraints, ports and the `rccr.managed` label; every
+    /// other setting of an existing service is kept.
+    pub fn patch(&self, mut spec: Value) -> Value {
+        spec.set("Name", self.name.as_str().into());
+        spec.entry(&["Labels"]).set("rccr.managed", "true".into());
+        spec.entry(&["TaskTemplate", "ContainerSpec"])
+            .set("Image", self.image.as_str().into());
+        let constraints = self.constraints.iter().map(|c| c.as_str().into()).collect();
+        spec.entry(&["TaskTemplate", "Placement"])
+            .set("Constraints", Value::Array(constraints));
+        spec.entry(&["Mode", "Replicated"])
+            .set("Replicas", self.replicas.into());
+        let ports = self
+            .ports
+            .iter()
+            .map(|p| {
+                let mut port = Value::Object(Vec::new());
+                port.set("Protocol", protocol(p).into());
+                port.set("TargetPort", u64::from(p.target).into());
+                port.set("PublishedPort", u64::from(p.published).into());
+                port
+            })
+            .collect();
+        spec.entry(&["EndpointSpec"])
+            .set("Ports", Value::Array(ports));
+        spec
+    }
+}
+
+/// One thing asked of a node's engine.
+pub enum Op<'a> {
+    Info,
+    /// The join tokens (on a manager).
+    Tokens,
+    Init {
+        advertise: &'a str,
+    },
+    Join {
+        token: &'a str,
+        advertise: &'a str,
+        /// `IP:2377` of a manager.
+        manager: &'a str,
+    },
+    Nodes,
+    /// Sets a node's role and rccr's labels on it (on a manager).
+    NodeSet {
+        node: &'a SwarmNode,
+        manager: bool,
+        labels: &'a [(&'static str, String)],
+    },
+    /// Demotes (if needed) and removes a node (on a manager).
+    NodeRemove {
+        node: &'a SwarmNode,
+    },
+    Image {
+        name: &'a str,
+    },
+    Distribution {
+        name: &'a str,
+    },
+    Services,
+    ServiceCreate {
+        want: &'a Want,
+    },
+    ServiceUpdate {
+        have: &'a Service,
+        want: &'a Want,
+    },
+    ServiceRemove {
+        id: &'a str,
+    },
+    RunningTasks,
+}
+
+impl Op<'_> {
+    /// The API calls, in order; the answer is the last one's.
+    pub fn requests(&self) -> Vec<Request> {
+        match self {
+            Op::Info => vec![api::info()],
+            Op::Tokens => vec![api::swarm()],
+            Op::Init { advertise } => vec![api::swarm_init(advertise)],
+            Op::Join {
+                token,
+                advertise,
+                manager,
+            } => vec![api::swarm_join(token, advertise, manager)],
+            Op::Nodes => vec![api::nodes()],
+            Op::NodeSet {
+                node,
+                manager,
+                labels,
+            } => {
+                let mut spec = node.spec.clone();
+                spec.set("Role", if *manager { "manager" } else { "worker" }.into());
+                for (key, value) in labels.iter() {
+                    spec.entry(&["Labels"]).set(key, value.as_str().into());
+                }
+                vec![api::node_update(node, &spec)]
+            }
+            Op::NodeRemove { node } => {
+                let mut calls = Vec::new();
+                if node.manager {
+                    let mut spec = node.spec.clone();
+                    spec.set("Role", "worker".into());
+                    calls.push(api::node_update(node, &spec));
+                }
+                calls.push(api::node_remove(&node.id));
+                calls
+            }
+            Op::Image { name } => vec![api::image(name)],
+            Op::Distribution { name } => vec![api::distribution(name)],
+            Op::Services => vec![api::services()],
+            Op::ServiceCreate { want } => {
+                vec![api::service_create(&want.patch(Value::Object(Vec::new())))]
+            }
+            Op::ServiceUpdate { have, want } => {
+                vec![api::service_update(have, &want.patch(have.spec.clone()))]
+            }
+            Op::ServiceRemove { id } => vec![api::service_remove(id)],
+            Op::RunningTasks => vec![api::running_tasks()],
+        }
+    }
+
+    /// The same as a POSIX sh command line of `docker` commands, printing
+    /// the API's JSON where the op answers with something.
+    pub fn command(&self) -> String {
+        let q = |s: &str| shell_quote(s);
+        match self {
+            Op::Info => "docker info --format '{{json .}}'".into(),
+            Op::Tokens => "printf '{\"JoinTokens\":{\"Worker\":\"%s\",\"Manager\":\"%s\"}}' \
+                 \"$(docker swarm join-token -q worker)\" \"$(docker swarm join-token -q manager)\""
+                .into(),
+            Op::Init { advertise } => {
+                format!("docker swarm init --advertise-addr {} >/dev/null", q(advertise))
+            }
+            Op::Join {
+                token,
+                advertise,
+                manager,
+            } => format!(
+                "docker swarm join --token {} --advertise-addr {} {} >/dev/null",
+                q(token),
+                q(advertise),
+                q(manager)
+            ),
+            Op::Nodes => "docker node inspect $(docker node ls -q)".into(),
+            Op::NodeSet {
+                node,
+                manager,
+                labels,
+            } => {
+                let mut c = format!(
+                    "docker node update --role {}",
+                    if *manager { "manager" } else { "worker" }
+                );
+                for (key, value) in labels.iter() {
+                    c.push_str(&format!(" --label-add {}", q(&format!("{key}={value}"))));
+                }
+                format!("{c} {} >/dev/null", q(&node.id))
+            }
+            Op::NodeRemove { node } => {
+                let demote = if node.manager {
+                    format!("docker node demote {} >/dev/null && ", q(&node.id))
+                } else {
+                    String::new()
+                };
+                format!("{demote}docker node rm --force {} >/dev/null", q(&node.id))
+            }
+            Op::Image { name } => format!(
+                "docker image inspect --format '{{{{json .}}}}' {}",
+                q(name)
+            ),
+            Op::Distribution { .. } => {
+                "echo 'no registry query through the docker CLI' >&2; exit 1".into()
+            }
+            Op::Services => {
+                "ids=$(docker service ls -q); if [ -n \"$ids\" ]; then docker service inspect $ids; \
+                 else echo '[]'; fi"
+                    .into()
+            }
+            Op::ServiceCreate { want } => {
+                let mut c = format!(
+                    "docker service create --detach --name {} --replicas {} --label rccr.managed=true",
+                    q(&want.name),
+                    want.replicas
+                );
+                for constraint in &want.constraints {
+                    c.push_str(&format!(" --constraint {}", q(constraint)));
+                }
+                for port in want.port_texts() {
+                    c.push_str(&format!(" --publish {}", q(&port)));
+                }
+                format!("{c} {} >/dev/null", q(&want.image))
+            }
+            Op::ServiceUpdate { have, want } => {
+                let mut c = format!("docker service update --detach --image {}", q(&want.image));
+                c.push_str(&format!(" --replicas {} --label-add rccr.managed=true", want.replicas));
+                let changes = [
+                    ("--constraint-rm", "--constraint-add", &have.constraints, &want.constraints),
+                    ("--publish-rm", "--publish-add", &have.ports, &want.port_texts()),
+                ];
+                for (rm, add, had, wanted) in changes {
+                    for gone in had.iter().filter(|h| !wanted.contains(h)) {
+                        c.push_str(&format!(" {rm} {}", q(gone)));
+                    }
+                    for new in wanted.iter().filter(|w| !had.contains(w)) {
+                        c.push_str(&format!(" {add} {}", q(new)));
+                    }
+                }
+                format!("{c} {} >/dev/null", q(&have.id))
+            }
+            Op::ServiceRemove { id } => format!("docker service rm {} >/dev/null", q(id)),
+            Op::RunningTasks => "ids=$(docker service ls -q); \
+                 tasks=$(if [ -n \"$ids\" ]; then docker service ps -q --filter desired-state=running $ids; fi); \
+                 if [ -n \"$tasks\" ]; then docker inspect $tasks; else echo '[]'; fi"
+                .into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web() -> Want {
+        Want {
+            name: "web".into(),
+            image: "rccr-lab/web:1".into(),
+            replicas: 3,
+            constraints: vec!["node.labels.rccr.arch!=i686".into()],
+            ports: vec![Port {
+                published: 8080,
+                target: 80,
+                protocol: Protocol::Tcp,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_new_service_spec() {
+        assert_eq!(
+            web().patch(Value::Object(Vec::new())).render(),
+            r#"{"Name":"web","Labels":{"rccr.managed":"true"},"TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:1"},"Placement":{"Constraints":["node.labels.rccr.arch!=i686"]}},"Mode":{"Replicated":{"Replicas":3}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080}]}}"#
+        );
+    }
+
+    #[test]
+    fn an_update_keeps_what_rccr_does_not_own() {
+        let have = Service::parse_list(
+            &Value::parse(
+                br#"[{"ID":"s1","Version":{"Index":7},"Spec":{"Name":"web","Labels":{"team":"a"},
+                  "TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:0","Env":["A=1"]}},
+                  "Mode":{"Replicated":{"Replicas":1}}}}]"#,
+            )
+            .unwrap(),
+        )
+        .remove(0);
+        assert!(!web().matches(&have));
+        let requests = Op::ServiceUpdate {
+            have: &have,
+            want: &web(),
+        }
+        .requests();
+        assert_eq!(requests[0].path, "/services/s1/update?version=7");
+        let spec = Value::parse(requests[0].body.as_deref().unwrap().as_bytes()).unwrap();
+        assert_eq!(spec.at(&["Labels", "team"]).as_str(), Some("a"));
+        assert_eq!(spec.at(&["Labels", "rccr.managed"]).as_str(), Some("true"));
+        assert_eq!(
+            spec.at(&["TaskTemplate", "ContainerSpec", "Env"])
+                .as_array()
+                .len(),
+            1
+        );
+        let updated = Service::parse_list(&Value::Array(vec![{
+            let mut s = Value::Object(Vec::new());
+            s.set("ID", "s1".into());
+            s.entry(&["Version"]).set("Index", 8u64.into());
+            s.set("Spec", spec);
+            s
+        }]));
+        assert!(web().matches(&updated[0]));
+    }
+
+    #[test]
+    fn command_lines_quote_every_word() {
+        let node = SwarmNode {
+            id: "n1".into(),
+            version: 2,
+            hostname: "t".into(),
+            manager: true,
+            leader: false,
+            status: "ready".into(),
+            spec: Value::Null,
+        };
+        let labels = [("rccr.arch", "x86_64".to_string())];
+        assert_eq!(
+            Op::NodeSet {
+                node: &node,
+                manager: false,
+                labels: &labels
+            }
+            .command(),
+            "docker node update --role worker --label-add 'rccr.arch=x86_64' 'n1' >/dev/null"
+        );
+        assert_eq!(
+            Op::NodeRemove { node: &node }.command(),
+            "docker node demote 'n1' >/dev/null && docker node rm --force 'n1' >/dev/null"
+        );
+        assert_eq!(
+            Op::Join {
+                token: "SWMTKN-1-x",
+                advertise: "10.0.0.5",
+                manager: "10.0.0.2:2377"
+            }
+            .command(),
+            "docker swarm join --token 'SWMTKN-1-x' --advertise-addr '10.0.0.5' '10.0.0.2:2377' >/dev/null"
+        );
+        let have = Service {
+            id: "s1".into(),
+            version: 1,
+            name: "web".into(),
+            image: "old".into(),
+            replicas: Some(1),
+            constraints: vec!["gone".into()],
+            ports: vec![],
+            managed: false,
+            spec: Value::Null,
+        };
+        assert_eq!(
+            Op::ServiceUpdate {
+                have: &have,
+                want: &web()
+            }
+            .command(),
+            "docker service update --detach --image 'rccr-lab/web:1' --replicas 3 --label-add rccr.managed=true \
+             --constraint-rm 'gone' --constraint-add 'node.labels.rccr.arch!=i686' \
+             --publish-add 'published=8080,target=80,protocol=tcp' 's1' >/dev/null"
+        );
+    }
+}

@@ -1,0 +1,279 @@
+//! The container layer: the `containers:` of cluster_config.yml as swarm
+//! services, created or updated on the leading manager.
+//!
+//! **Architecture.** A service runs only where its image can. Every member
+//! tells the platform of the copy of the image it holds (`GET
+//! /images/NAME/json`, which works offline with images loaded by hand),
+//! and the leading manager asks a registry (`GET /distribution/NAME/json`,
+//! which fails quietly offline). Every member architecture that neither
+//! source supports gets a constraint `node.labels.rccr.arch!=ARCH`. With no
+//! information at all, no constraint is added and the swarm pulls where it
+//! can.
+//!
+//! **Idempotent.** A service whose image, replicas, constraints and ports
+//! match is not touched. Services rccr created (label `rccr.managed=true`)
+//! that left the config are listed, and removed with `--remove-missing`.
+//! Finally every service must run all its replicas within [`CONVERGE`].
+use super::member::Member;
+use super::ops::{Op, Want};
+use crate::config::Container;
+use crate::docker::api::{self, Service};
+use crate::identity::Arch;
+use crate::print;
+use std::time::{Duration, Instant};
+
+/// How long services may take to run all their replicas.
+pub const CONVERGE: Duration = Duration::from_secs(90);
+
+/// What became of one service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceReport {
+    pub name: String,
+    /// `created`, `updated`, `unchanged`, `removed`, `kept`, or a failure.
+    pub result: String,
+    /// Where it can run: the architectures, or why it is not known.
+    pub runs_on: String,
+    /// `running/replicas`, once known.
+    pub running: Option<(u64, u64)>,
+    pub ok: bool,
+}
+
+/// The architectures whose nodes can run an image, from the platforms the
+/// members hold and a registry offers; empty when nothing is known.
+pub fn supported(held: &[(Arch, Option<String>)], offered: &[String]) -> Vec<Arch> {
+    let mut arches: Vec<Arch> = held
+        .iter()
+        .filter(|(arch, p)| {
+            p.as_ref()
+                .is_some_and(|p| arch.platforms().contains(&p.as_str()))
+        })
+        .map(|(arch, _)| *arch)
+        .chain(
+            Arch::ALL
+                .into_iter()
+                .filter(|a| offered.iter().any(|p| a.platforms().contains(&p.as_str()))),
+        )
+        .collect();
+    arches.sort_unstable();
+    arches.dedup();
+    arches
+}
+
+/// The service `c` as it should be, given the architectures of the
+/// swarm's members and those its image supports.
+pub fn want(c: &Container, member_arches: &[Arch], supported: &[Arch]) -> Want {
+    let mut constraints: Vec<String> = Vec::new();
+    if let Some(arch) = c.placement.arch {
+        constraints.push(format!("node.labels.rccr.arch=={arch}"));
+    }
+    for (key, value) in &c.placement.labels {
+        constraints.push(format!("node.labels.{key}=={value}"));
+    }
+    if !supported.is_empty() {
+        for arch in member_arches.iter().filter(|a| !supported.contains(a)) {
+            constraints.push(format!("node.labels.rccr.arch!={arch}"));
+        }
+    }
+    constraints.sort();
+    constraints.dedup();
+    Want {
+        name: c.name.clone(),
+        image: c.image.clone(),
+        replicas: u64::from(c.replicas),
+        constraints,
+        ports: c.ports.clone(),
+    }
+}
+
+/// Runs the layer: `swarm` are the members in the cluster's swarm with
+/// their architectures, `lead` the leading manager.
+pub fn converge(
+    lead: &Member,
+    swarm: &[(&Member, Option<Arch>)],
+    containers: &[Container],
+    remove_missing: bool,
+) -> Vec<ServiceReport> {
+    let images: Vec<Op> = containers
+        .iter()
+        .map(|c| Op::Image { name: &c.image })
+        .collect();
+    let held: Vec<Vec<(Arch, Option<String>)>> = {
+        let per_member: Vec<Vec<Option<String>>> = crate::parallel::map(swarm, 32, |(m, _)| {
+            m.calls(&images)
+                .into_iter()
+                .map(|a| a.ok().and_then(|v| api::image_platform(&v)))
+                .collect()
+        });
+        (0..containers.len())
+            .map(|k| {
+                swarm
+                    .iter()
+                    .zip(&per_member)
+                    .filter_map(|((_, arch), held)| Some((*arch.as_ref()?, held[k].clone())))
+                    .collect()
+            })
+            .collect()
+    };
+    let registry: Vec<Op> = containers
+        .iter()
+        .map(|c| Op::Distribution { name: &c.image })
+        .collect();
+    let offered: Vec<Vec<String>> = lead
+        .calls(&registry)
+        .into_iter()
+        .map(|a| {
+            a.map(|v| api::distribution_platforms(&v))
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut member_arches: Vec<Arch> = swarm.iter().filter_map(|(_, a)| *a).collect();
+    member_arches.sort_unstable();
+    member_arches.dedup();
+
+    let existing = match lead.call(&Op::Services) {
+        Ok(v) => Service::parse_list(&v),
+        Err(e) => {
+            return vec![ServiceReport {
+                name: "-".into(),
+                result: format!("cannot list the services: {}", print::text(&e)),
+                runs_on: "-".into(),
+                running: None,
+                ok: false,
+            }]
+        }
+    };
+    let mut reports = Vec::new();
+    for (k, c) in containers.iter().enumerate() {
+        let can = supported(&held[k], &offered[k]);
+        let want = want(c, &member_arches, &can);
+        let runs_on = if can.is_empty() {
+            "unknown: no node holds the image and no registry answered".to_string()
+        } else {
+            can.iter().map(|a| a.uname()).collect::<Vec<_>>().join(", ")
+        };
+        let (result, ok) = match existing.iter().find(|s| s.name == c.name) {
+            Some(have) if want.matches(have) => ("unchanged".to_string(), true),
+            Some(have) => outcome(
+                "updated",
+                lead.call(&Op::ServiceUpdate { have, want: &want }),
+            ),
+            None => outcome("created", lead.call(&Op::ServiceCreate { want: &want })),
+        };
+        reports.push(ServiceReport {
+            name: c.name.clone(),
+            result,
+            runs_on,
+            running: None,
+            ok,
+        });
+    }
+    for gone in existing
+        .iter()
+        .filter(|s| s.managed && !containers.iter().any(|c| c.name == s.name))
+    {
+        let (result, ok) = if remove_missing {
+            outcome("removed", lead.call(&Op::ServiceRemove { id: &gone.id }))
+        } else {
+            (
+                "kept: no longer in cluster_config.yml (rccr setup --remove-missing removes it)"
+                    .into(),
+                true,
+            )
+        };
+        reports.push(ServiceReport {
+            name: print::name(&gone.name).into_owned(),
+            result,
+            runs_on: "-".into(),
+            running: None,
+            ok,
+        });
+    }
+    wait_running(lead, containers, &mut reports);
+    reports
+}
+
+fn outcome(done: &str, answer: Result<crate::json::Value, String>) -> (String, bool) {
+    match answer {
+        Ok(_) => (done.to_string(), true),
+        Err(e) => (format!("failed: {}", print::text(&e)), false),
+    }
+}
+
+/// Waits until every configured service runs all its replicas, or
+/// [`CONVERGE`] passed; records `running/replicas` in the reports.
+fn wait_running(lead: &Member, containers: &[Container], reports: &mut [ServiceReport]) {
+    if containers.is_empty() {
+        return;
+    }
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let (Ok(services), Ok(tasks)) = (lead.call(&Op::Services), lead.call(&Op::RunningTasks))
+        else {
+            return;
+        };
+        let services = Service::parse_list(&services);
+        let running = api::running_per_service(&tasks);
+        let mut all = true;
+        for (c, report) in containers.iter().zip(reports.iter_mut()) {
+            let count = services
+                .iter()
+                .find(|s| s.name == c.name)
+                .and_then(|s| running.iter().find(|(id, _)| *id == s.id))
+                .map_or(0, |(_, n)| *n);
+            report.running = Some((count, u64::from(c.replicas)));
+            all &= count >= u64::from(c.replicas);
+        }
+        if all || Instant::now() >= deadline {
+            for report in reports.iter_mut() {
+                if let Some((running, wanted)) = report.running {
+                    report.ok &= running >= wanted;
+                }
+            }
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Placement;
+
+    #[test]
+    fn supported_arches_from_both_sources() {
+        let held = [
+            (Arch::X86_64, Some("linux/amd64".to_string())),
+            (Arch::I686, Some("linux/amd64".to_string())),
+            (Arch::Aarch64, None),
+        ];
+        assert_eq!(supported(&held, &[]), [Arch::X86_64]);
+        assert_eq!(
+            supported(&held, &["linux/arm64/v8".into()]),
+            [Arch::X86_64, Arch::Aarch64]
+        );
+        assert_eq!(supported(&[(Arch::Aarch64, None)], &[]), []);
+    }
+
+    #[test]
+    fn constraints_keep_unsupported_arches_off() {
+        let c = Container {
+            name: "web".into(),
+            image: "rccr-lab/web:1".into(),
+            replicas: 2,
+            placement: Placement {
+                arch: None,
+                labels: vec![("disk".into(), "ssd".into())],
+            },
+            ports: vec![],
+        };
+        let w = want(&c, &[Arch::X86_64, Arch::I686], &[Arch::X86_64]);
+        assert_eq!(
+            w.constraints,
+            ["node.labels.disk==ssd", "node.labels.rccr.arch!=i686"]
+        );
+        // Nothing known: no architecture constraint.
+        let w = want(&c, &[Arch::X86_64, Arch::I686], &[]);
+        assert_eq!(w.constraints, ["node.labels.disk==ssd"]);
+    }
+}
