@@ -611,3 +611,49 @@ fn playbooks_pass_ansible_lint() {
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("Passed"), "{text}");
 }
+
+#[test]
+fn a_node_managing_its_own_swarm_captures_nothing() {
+    let Some(cluster) = cluster(3, "cluster:\n  name: lab\n") else {
+        return;
+    };
+    // target-1, first in the inventory, claims to lead: it manages a swarm
+    // of its own before setup ever runs.
+    let ip1 = cluster.lab.ip("target-1");
+    cluster.docker_ok("target-1", &["swarm", "init", "--advertise-addr", &ip1]);
+    let theirs = cluster.docker_ok("target-1", &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
+    let out = setup_with(&cluster, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (nodes, _) = layers(&out);
+    let claimer = nodes
+        .iter()
+        .find(|(n, _, _)| n == "ReCyClusteR-Target-01")
+        .unwrap();
+    assert_eq!(claimer.2, "failed", "{nodes:?}");
+    assert!(
+        stderr(&out).contains("ReCyClusteR-Target-01: swarm: FAILED: in another swarm"),
+        "{}",
+        stderr(&out)
+    );
+    // The real nodes formed their own swarm, which the claimer is not in,
+    // and the claimer's swarm got nobody.
+    let ours = cluster.docker_ok("target-2", &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
+    assert_ne!(ours.trim(), theirs.trim());
+    assert!(!ours.trim().is_empty());
+    let mut members: Vec<String> = swarm_nodes(&cluster, "target-2")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    members.sort();
+    assert_eq!(members, ["ReCyClusteR-Target-02", "ReCyClusteR-Target-03"]);
+    let theirs_now: Vec<String> = swarm_nodes(&cluster, "target-1")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(theirs_now, ["ReCyClusteR-Target-01"]);
+    let record = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    assert!(
+        record.contains(&format!("cluster {}", ours.trim())),
+        "{record}"
+    );
+}

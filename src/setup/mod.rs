@@ -55,6 +55,7 @@ pub struct Options {
 }
 
 pub fn run(opts: Options) -> Result<(), Error> {
+    let mut clock = engine::Clock::start();
     let loaded = Config::load(opts.config.as_deref())?;
     for warning in &loaded.warnings {
         eprintln!("rccr setup: warning: {warning}");
@@ -67,6 +68,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let scan_opts = discover::scan_options(&config, &opts.subnets, opts.iface.as_deref());
     let candidates = discover::discover(&config, &scan_opts, &keys)?;
     let mut planned = plan::plan(candidates, &known, &config);
+    clock.lap("discover");
     if !opts.json || opts.dry_run {
         print::stdout(&report::plan(&planned, opts.json))?;
     }
@@ -89,15 +91,21 @@ pub fn run(opts: Options) -> Result<(), Error> {
     paths.create_state_dir()?;
 
     adopt::rename_all(&mut planned, &keys);
+    clock.lap("adopt");
     let cluster_key = rotate(&opts, &config, &keys, &mut planned)?
         .unwrap_or_else(|| paths.ssh_identity(config.ssh.key_type));
+    clock.lap("rotate");
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
     inventory::save(paths, &records, &config.ssh.user, &cluster_key)?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr setup: {problem}");
     }
+    clock.lap("record");
     let formed = if opts.form {
-        Some(form(&config, paths, &records, opts.remove_missing)?)
+        let formed = form(&config, paths, &records, opts.remove_missing)?;
+        clock.laps.extend(formed.0.timings.iter().copied());
+        clock.start_again();
+        Some(formed)
     } else {
         None
     };
@@ -114,6 +122,8 @@ pub fn run(opts: Options) -> Result<(), Error> {
         paths.nodes().display(),
         paths.inventory_ini().display()
     );
+    clock.lap("report");
+    eprintln!("rccr setup: done in {}", engine::Clock::summary(&clock.laps));
     failure(&planned, formed.as_ref())
 }
 
@@ -125,14 +135,18 @@ fn form(
     remove_missing: bool,
 ) -> Result<(engine::Report, playbooks::Outcome), Error> {
     let progress = |who: &str, what: &str| eprintln!("rccr setup: {who}: {what}");
-    let report = engine::run(
+    let mut report = engine::run(
         config,
         paths,
         records,
         &engine::Options::new(remove_missing),
         &progress,
     )?;
+    let started = std::time::Instant::now();
     let playbooks = playbooks::run(config, paths)?;
+    if playbooks != playbooks::Outcome::None {
+        report.timings.push(("playbooks", started.elapsed()));
+    }
     Ok((report, playbooks))
 }
 

@@ -104,6 +104,8 @@ pub struct Report {
     pub departed: Vec<String>,
     /// Whether a manager of the cluster's swarm answered.
     pub led: bool,
+    /// How long each layer took (logins count with the machine layer).
+    pub timings: Vec<(&'static str, Duration)>,
 }
 
 impl Report {
@@ -142,6 +144,7 @@ pub fn run(
     progress: &(dyn Fn(&str, &str) + Sync),
 ) -> Result<Report, Error> {
     // `progress` hears (who, what): both already safe for a terminal.
+    let mut clock = Clock::start();
     let cluster_key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
         .map(|f| f.path);
@@ -185,6 +188,7 @@ pub fn run(
         progress(&m.name(), &format!("machine: {}", layer.text()));
         machine
     });
+    clock.lap("machine");
     let names: Vec<&str> = nodes.iter().map(|n| n.hostname.as_str()).collect();
     let formed = form::form(
         &members,
@@ -199,6 +203,7 @@ pub fn run(
     for line in &formed.departed {
         progress("swarm", line);
     }
+    clock.lap("swarm");
     let services = match formed.leader {
         Some(leader) => {
             let swarm: Vec<(&Member, _)> = formed
@@ -218,6 +223,7 @@ pub fn run(
     for s in &services {
         progress(&format!("service {}", print::name(&s.name)), &s.result);
     }
+    clock.lap("services");
     for ((m, machine), swarm) in members.iter().zip(&machines).zip(formed.layers) {
         reports.push(NodeReport {
             hostname: m.record.hostname.clone(),
@@ -237,7 +243,45 @@ pub fn run(
         cluster: formed.cluster,
         departed: formed.departed,
         led: formed.leader.is_some(),
+        timings: clock.laps,
     })
+}
+
+/// Times the phases of a run.
+pub struct Clock {
+    last: std::time::Instant,
+    pub laps: Vec<(&'static str, Duration)>,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    /// Restarts the phase in progress (time spent elsewhere is counted).
+    pub fn start_again(&mut self) {
+        self.last = std::time::Instant::now();
+    }
+
+    /// Ends phase `name` now.
+    pub fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((name, now - self.last));
+        self.last = now;
+    }
+
+    /// `total T s: a A s, b B s`.
+    pub fn summary(laps: &[(&'static str, Duration)]) -> String {
+        let total: Duration = laps.iter().map(|(_, d)| *d).sum();
+        let parts: Vec<String> = laps
+            .iter()
+            .map(|(name, d)| format!("{name} {:.2} s", d.as_secs_f64()))
+            .collect();
+        format!("{:.2} s ({})", total.as_secs_f64(), parts.join(", "))
+    }
 }
 
 /// The machine layer's result on a node. A target must run Docker; the

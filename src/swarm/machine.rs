@@ -22,6 +22,10 @@ const MAX_LINES: usize = 64;
 pub struct Machine {
     /// `uname -m`, when it is an architecture rccr knows.
     pub arch: Option<Arch>,
+    /// Total memory, KiB (0: unknown).
+    pub ram_kib: u64,
+    /// Whether Docker's data survives a reboot.
+    pub persistent: bool,
     /// The engine's answer, or why there is none.
     pub info: Option<Info>,
     pub changes: Vec<String>,
@@ -33,6 +37,8 @@ pub struct Machine {
 struct Report {
     hostname: String,
     uname: Option<Arch>,
+    ram_kib: u64,
+    persistent: bool,
     rccr: bool,
     docker: bool,
     changes: Vec<String>,
@@ -49,6 +55,8 @@ fn parse(text: &str) -> Report {
         match key {
             "hostname" => r.hostname = value,
             "uname" => r.uname = value.parse().ok(),
+            "ram_kib" => r.ram_kib = value.parse().unwrap_or(0),
+            "storage" => r.persistent = value == "persistent",
             "rccr" => r.rccr = value == "yes",
             "docker" => r.docker = value == "present",
             "changed" => r.changes.push(value),
@@ -76,6 +84,8 @@ pub fn prepare(member: &Member, cli_only: bool) -> Machine {
         }
     };
     m.arch = report.uname;
+    m.ram_kib = report.ram_kib;
+    m.persistent = report.persistent;
     m.changes = std::mem::take(&mut report.changes);
     m.problems = std::mem::take(&mut report.problems);
     if member.via() != Via::Local && (cli_only || !report.rccr) {
@@ -146,7 +156,8 @@ mod tests {
     #[test]
     fn the_report_is_read_into_closed_types() {
         let r = parse(
-            "hostname=ReCyClusteR-Target-01\nuname=x86_64\nmanager=openrc\nrccr=yes\ntimesync=ntpd\n\
+            "hostname=ReCyClusteR-Target-01\nuname=x86_64\nmanager=openrc\nram_kib=4040404\n\
+             storage=persistent\nrccr=yes\ntimesync=ntpd\n\
              changed=ntpd enabled at boot\ndocker=present\nchanged=docker started\nnoise\n",
         );
         assert_eq!(
@@ -154,6 +165,8 @@ mod tests {
             Report {
                 hostname: "ReCyClusteR-Target-01".into(),
                 uname: Some(Arch::X86_64),
+                ram_kib: 4040404,
+                persistent: true,
                 rccr: true,
                 docker: true,
                 changes: vec!["ntpd enabled at boot".into(), "docker started".into()],

@@ -7,7 +7,9 @@
 # prints key=value lines, read by src/swarm/machine.rs:
 #   hostname=NAME    uname=MACHINE    manager=openrc|systemd|none
 #   timesync=chronyd|ntpd|none        rccr=yes|no
-#   docker=absent|present             changed=WHAT (one line per change)
+#   docker=absent|present             ram_kib=N (MemTotal)
+#   storage=persistent|volatile       (where /var/lib/docker lives)
+#   changed=WHAT (one line per change)
 #   problem=WHAT (one line per step that failed)
 set -u
 role=${1:-target}
@@ -50,6 +52,16 @@ running() { if pgrep -x "$1" >/dev/null 2>&1; then echo yes; else echo no; fi; }
 say hostname "$(hostname)"
 say uname "$(uname -m)"
 say manager "$manager"
+say ram_kib "$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null)"
+# The file system /var/lib/docker is on: the longest mount point above it.
+fs=$(awk -v path=/var/lib/docker/ '{
+	mp = ($2 == "/") ? "" : $2
+	if (index(path, mp "/") == 1 && length(mp) >= best) { best = length(mp); type = $3 }
+} END { print type }' /proc/mounts 2>/dev/null)
+case $fs in
+tmpfs | ramfs | rootfs | '') say storage volatile ;;
+*) say storage persistent ;;
+esac
 if command -v rccr >/dev/null 2>&1; then say rccr yes; else say rccr no; fi
 
 timesync=none
