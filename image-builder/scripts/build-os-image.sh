@@ -75,18 +75,6 @@ readonly BUDGET_CONTROL=200
 # The Pi partition starts at 1 MiB, as Raspberry Pi OS images do.
 readonly PART_START_SECTOR=2048
 
-TMP_DIR=''
-DONE=0
-
-cleanup() {
-	_rc=$?
-	trap - EXIT HUP INT TERM
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
-	exit "$_rc"
-}
 
 # The Alpine media file of the current arch.
 media_file() {
@@ -150,8 +138,7 @@ fetch_media() {
 
 # --pin-media: the published sums of every arch's media.
 pin_media() {
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	echo "# Pinned SHA-256 sums of the Alpine $ALPINE_VERSION release media (build-os-image.sh --pin-media)."
 	for _arch in $(all_arches); do
 		arch_info "$_arch"
@@ -427,8 +414,7 @@ main() {
 	esac
 	check_repo
 
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	IMAGE_NAME="rccr-$VERSION-$ARCH-$TYPE.$MEDIA"
 	RAW="$TMP_DIR/$IMAGE_NAME"
 	make_overlay

@@ -42,18 +42,6 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 
 readonly REPO_NAME=rccr-apks
 
-TMP_DIR=''
-DONE=0
-
-cleanup() {
-	_rc=$?
-	trap - EXIT HUP INT TERM
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
-	exit "$_rc"
-}
 
 check_host() {
 	[ -f /etc/alpine-release ] || die "runs on Alpine (see --help: an alpine container)"
@@ -141,8 +129,7 @@ main() {
 	check_type "$TYPE"
 	check_host
 
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	mkdir -p "$OUTDIR"
 	resolve
 	fetch

@@ -55,18 +55,6 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 : "${RCCR_CLUSTER_CONFIG:=$REPO_DIR/cluster_config.yml}"
 : "${RCCR_APK_KEYS:=}"
 
-TMP_DIR=''
-DONE=0
-
-cleanup() {
-	_rc=$?
-	trap - EXIT HUP INT TERM
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
-	exit "$_rc"
-}
 
 # makefile OWNER PERMS FILE <CONTENT: writes FILE from stdin.
 makefile() {
@@ -296,8 +284,7 @@ main() {
 		'' | *[!0-9]*) die "SOURCE_DATE_EPOCH: not a number of seconds: $EPOCH" ;;
 	esac
 
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	mkdir -p "$(dirname "$OUTPUT")"
 	# Absolute, since the re-entered script runs elsewhere.
 	out=$(CDPATH='' cd -- "$(dirname -- "$OUTPUT")" && pwd)/$(basename -- "$OUTPUT")

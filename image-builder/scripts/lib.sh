@@ -4,6 +4,12 @@
 # The sourcing script sets PROG (its name in messages) and SCRIPT_DIR (its
 # directory) first. This file sets BUILDER_DIR and REPO_DIR and reads
 # base/alpine.conf.
+#
+# A script that makes temporary files calls start_work once; cleanup then
+# runs at any exit: it removes TMP_DIR, and first calls the function named
+# by CLEANUP_HOOK when set (test-image.sh stops its VMs and containers
+# there). A script sets DONE=1 as its last step: an exit with status 0
+# before that (an `exit` deep in a function) is turned into a failure.
 
 BUILDER_DIR=$(CDPATH='' cd -- "$SCRIPT_DIR/.." && pwd)
 REPO_DIR=$(CDPATH='' cd -- "$BUILDER_DIR/.." && pwd)
@@ -11,6 +17,26 @@ ARCH_TABLE="$BUILDER_DIR/base/arches"
 
 # shellcheck source=/dev/null # base/alpine.conf: plain NAME=value lines
 . "$BUILDER_DIR/base/alpine.conf"
+
+TMP_DIR=''
+DONE=0
+CLEANUP_HOOK=''
+
+cleanup() {
+	_rc=$?
+	trap - EXIT HUP INT TERM
+	set +e
+	[ -z "$CLEANUP_HOOK" ] || "$CLEANUP_HOOK"
+	[ -z "$TMP_DIR" ] || rm -rf -- "$TMP_DIR"
+	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
+	exit "$_rc"
+}
+
+# start_work: installs cleanup for every way out and makes TMP_DIR.
+start_work() {
+	trap cleanup EXIT HUP INT TERM
+	TMP_DIR=$(mktemp -d)
+}
 
 help() {
 	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'

@@ -66,26 +66,18 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 : "${OVMF_CODE:=/usr/share/ovmf/OVMF.fd}"
 : "${AAVMF_CODE:=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd}"
 
-TMP_DIR=''
-DONE=0
 VM_PID=''
 NET=''
 FAILED=0
+CLEANUP_HOOK=teardown
 
-cleanup() {
-	_rc=$?
-	trap - EXIT HUP INT TERM
-	set +e
+# Stops what the checks started (lib.sh's cleanup calls it at any exit).
+teardown() {
 	stop_vm
 	if [ -n "$NET" ]; then
 		"$DOCKER" rm -f "$NET-control" "$NET-t1" "$NET-t2" >/dev/null 2>&1
 		"$DOCKER" network rm "$NET" >/dev/null 2>&1
 	fi
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
-	exit "$_rc"
 }
 
 ok() {
@@ -561,8 +553,7 @@ main() {
 	[ -f "$TEMP_KEY" ] || die "$TEMP_KEY: missing (the key the images were built with)"
 	chmod 600 "$TEMP_KEY" 2>/dev/null || true
 
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	if [ "$mode" = docker ]; then
 		run_docker "$@" || FAILED=$((FAILED + 1))
 	else
