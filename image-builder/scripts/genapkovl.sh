@@ -82,6 +82,14 @@ rc_add() {
 	makelink "/etc/init.d/$1" "$ovl/etc/runlevels/$2/$1"
 }
 
+# RCCR's own OpenRC services, one "NAME RUNLEVEL SCRIPT" line each.
+services() {
+	printf '%s %s %s\n' \
+		rccr-persist boot "$BUILDER_DIR/base/os/rccr-persist.initd" \
+		rccr-init "$RCCR_INIT_RUNLEVEL" "$RCCR_INIT_SERVICE" \
+		rccr-issue default "$RCCR_ISSUE_SERVICE"
+}
+
 # The names rccr answers to besides "rccr", asked of an rccr that runs here.
 applet_links() {
 	for _bin in "${RCCR_LIST_BIN:-}" "$RCCR_BIN" "$REPO_DIR/dist/rccr-$(host_arch)"; do
@@ -159,8 +167,17 @@ populate() {
 		done
 	fi
 
-	# lbu keeps /etc by itself; these paths too.
+	# What lbu commit must keep besides Alpine's defaults (+etc, @etc/init.d,
+	# !etc/apk: apk-tools database.c, apk_db_open), in the format of
+	# `lbu include` (a list in etc/apk/protected_paths.d, read by the
+	# `apk audit --backup` that lbu runs). Our init scripts are regular
+	# files, which @etc/init.d leaves out: without their lines the saved
+	# overlay, the only one after the first commit, would boot without them.
+	# tests/image_lbu.rs checks every file of the overlay against apk's rules.
 	{
+		services | while read -r _name _level _src; do
+			echo "+etc/init.d/$_name"
+		done
 		echo "+usr/bin/rccr"
 		applet_links | sed 's|^|+usr/bin/|'
 		echo "+usr/libexec/rccr"
@@ -193,9 +210,9 @@ populate() {
 	makefile root:root 0644 "$ovl/etc/ssh/sshd_config.d/rccr.conf" \
 		<"$BUILDER_DIR/base/rootfs/etc/ssh/sshd_config.d/rccr.conf"
 
-	makefile root:root 0755 "$ovl/etc/init.d/rccr-init" <"$RCCR_INIT_SERVICE"
-	makefile root:root 0755 "$ovl/etc/init.d/rccr-issue" <"$RCCR_ISSUE_SERVICE"
-	makefile root:root 0755 "$ovl/etc/init.d/rccr-persist" <"$BUILDER_DIR/base/os/rccr-persist.initd"
+	services | while read -r _name _level _src; do
+		makefile root:root 0755 "$ovl/etc/init.d/$_name" <"$_src"
+	done
 	makefile root:root 0755 "$ovl/usr/libexec/rccr/persist" <"$BUILDER_DIR/base/os/persist.sh"
 
 	rc_add devfs sysinit
@@ -213,12 +230,11 @@ populate() {
 	rc_add hostname boot
 	rc_add bootmisc boot
 	rc_add syslog boot
-	rc_add rccr-persist boot
 	rc_add networking boot
-	rc_add "rccr-init" "$RCCR_INIT_RUNLEVEL"
-
 	rc_add sshd default
-	rc_add rccr-issue default
+	services | while read -r _name _level _src; do
+		rc_add "$_name" "$_level"
+	done
 	rc_add ntpd default # swarm certificates need the right time
 	if [ "$TYPE" = target ]; then
 		rc_add docker default
