@@ -191,7 +191,7 @@ build_iso() {
 	need xorriso xorriso
 	root_list=$(xorriso -no_rc -indev "$BASE" -ls / 2>/dev/null) || die "$BASE: xorriso cannot read it"
 	case "$root_list" in
-		*.apkovl.tar.gz*) die "$BASE: already has an apkovl at its root; a second one would make the boot load neither" ;;
+		*.apkovl.tar.gz*) die "$BASE: already has an apkovl at its root; the initramfs would load whichever it finds first" ;;
 	esac
 	# What we add, owned by root and readable by all.
 	set -- -map "$TMP_DIR/$OVERLAY_NAME" "/$OVERLAY_NAME" \
@@ -288,7 +288,7 @@ build_img() {
 	tar -xzf "$BASE" -C "$stage" --no-same-owner || die "$BASE: cannot unpack"
 	check_rpi_release "$stage"
 	for _f in "$stage"/*.apkovl.tar.gz*; do
-		[ -e "$_f" ] && die "$(basename "$BASE") already has $(basename "$_f"); a second overlay would make the boot load neither"
+		[ -e "$_f" ] && die "$(basename "$BASE") already has $(basename "$_f"); the initramfs would load whichever it finds first"
 	done
 	cp -- "$TMP_DIR/$OVERLAY_NAME" "$stage/$OVERLAY_NAME"
 	if [ "$RCCR_APK_REPO" != none ]; then

@@ -191,13 +191,13 @@ populate() {
 	esac
 	makefile root:root 0644 "$ovl/etc/lbu/lbu.conf" <<-EOF
 		# lbu's settings, from RCCR's image builder.
-		# lbu commit saves this node's changes (keys, host keys, hostname) on
-		# LBU_MEDIA, under /media. rccr-persist sets it at every boot: the boot
-		# media when writable, else a partition labelled RCCR.
-		# See /usr/libexec/rccr/persist --help.
+		# lbu commit saves this node's changes (keys, host keys, hostname).
+		# rccr-persist sets where at every boot: LBU_MEDIA (the boot media,
+		# when writable) or LBU_BACKUPDIR (rccr-lbu/ on a partition labelled
+		# RCCR). See /usr/libexec/rccr/persist --help.
 		LBU_MEDIA=$lbu_media
-		# Replace the image's rccr.apkovl.tar.gz at the first commit: with two
-		# overlays on one medium the boot would load neither.
+		# Replace the image's rccr.apkovl.tar.gz at the first commit: lbu
+		# refuses to write a second overlay next to it.
 		DELETEOLDCONFIGS=yes
 	EOF
 
