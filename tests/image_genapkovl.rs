@@ -124,22 +124,17 @@ fn target_overlay_listing_modes_owners_and_contents() {
     );
     assert!(sshd.contains("\nPasswordAuthentication no\n"), "{sshd}");
 
-    let mut want_world = packages("target");
+    let mut want_world = packages("target", "armhf");
     want_world.push("alpine-base".into());
     want_world.sort();
     want_world.dedup();
     let world: Vec<String> = read("etc/apk/world").lines().map(String::from).collect();
     assert_eq!(world, want_world);
-    // python3 rides in the offline repository for Ansible's machine layer,
-    // which installs it on demand; the target itself stays minimal.
-    let carried = package_list("target", "carried");
+    // python3 rides in the offline repository for users' own playbooks;
+    // rccr never installs it, and the target stays minimal.
+    let carried = package_list("target", "carried", "armhf");
     assert_eq!(carried, ["python3"]);
     assert!(!world.iter().any(|p| carried.contains(p)), "{world:?}");
-    let machine = fs::read_to_string(repo.join("src/playbooks/machine.yml")).unwrap();
-    assert!(
-        machine.contains("apk add --no-cache python3"),
-        "machine.yml"
-    );
 
     let interfaces = read("etc/network/interfaces");
     assert!(
@@ -317,4 +312,32 @@ fn overlay_refuses_what_would_make_a_broken_node() {
     let out = genapkovl(&inputs, &dir, "target", "sparc", &out_path);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
     assert!(!out_path.exists());
+}
+
+#[test]
+fn the_armhf_control_installs_no_ansible() {
+    if !overlay_tools("armhf control world") {
+        return;
+    }
+    let dir = TempDir::new("ovl-armhf-control");
+    let inputs = Inputs::new(&dir);
+    for (arch, with_ansible) in [("armhf", false), ("armv7", true), ("rpi-aarch64", true)] {
+        let ovl = dir.path(&format!("{arch}.tar.gz"));
+        let out = genapkovl(&inputs, &dir, "control", arch, &ovl);
+        assert!(out.status.success(), "{}", show(&out));
+        let root = dir.path(arch);
+        extract(&ovl, &root);
+        let world = fs::read_to_string(root.join("etc/apk/world")).unwrap();
+        let world: Vec<&str> = world.lines().collect();
+        for pkg in ["ansible", "python3", "py3-yaml"] {
+            assert_eq!(
+                world.contains(&pkg),
+                with_ansible,
+                "{arch}: {pkg} in {world:?}"
+            );
+        }
+        for pkg in ["nmap", "openssh-client", "openssh-server", "alpine-base"] {
+            assert!(world.contains(&pkg), "{arch}: {pkg} missing from {world:?}");
+        }
+    }
 }

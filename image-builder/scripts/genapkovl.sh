@@ -158,7 +158,7 @@ populate() {
 
 	{
 		echo alpine-base
-		packages_of "$TYPE"
+		packages_of "$TYPE" "$ARCH"
 	} | LC_ALL=C sort -u | makefile root:root 0644 "$ovl/etc/apk/world"
 	if [ -n "$RCCR_APK_KEYS" ]; then
 		for _key in "$RCCR_APK_KEYS"/*.pub; do

@@ -113,19 +113,36 @@ sha256_of() {
 	sha256sum -- "$1" | cut -d ' ' -f 1
 }
 
-# The packages of a node type, one per line, comments and blanks dropped.
+# The package lists of image-builder/TYPE/: one package per line, `#`
+# starts a comment. A package may be followed by `!ARCH` words: the list
+# leaves it out for those RCCR arches (ansible !armhf: a 512 MB Pi cannot
+# install it).
+
+# packages_of TYPE ARCH: the packages a node type installs (TYPE/packages),
+# one per line, for that arch.
 packages_of() {
-	list_of "$1" packages
+	list_of "$1" packages "$2"
 }
 
-# The packages a node type's OS image carries in its offline repository
-# without installing them (TYPE/carried, optional), one per line.
+# carried_of TYPE ARCH: the packages a node type's OS image carries in its
+# offline repository without installing them (TYPE/carried, optional).
 carried_of() {
-	[ ! -f "$BUILDER_DIR/$1/carried" ] || list_of "$1" carried
+	[ ! -f "$BUILDER_DIR/$1/carried" ] || list_of "$1" carried "$2"
 }
 
+# list_of TYPE LIST ARCH
 list_of() {
-	sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$BUILDER_DIR/$1/$2"
+	awk -v arch="$3" '
+		{ sub(/#.*/, "") }
+		NF == 0 { next }
+		{
+			for (i = 2; i <= NF; i++) {
+				if ($i !~ /^!/) { printf "%s: bad word %s\n", FILENAME, $i > "/dev/stderr"; exit 1 }
+				if ($i == "!" arch) next
+			}
+			print $1
+		}
+	' "$BUILDER_DIR/$1/$2"
 }
 
 # An RCCR arch this machine's CPU runs natively, for picking a runnable rccr.

@@ -210,16 +210,26 @@ pub fn applet_links() -> Vec<String> {
         .collect()
 }
 
-pub fn packages(ty: &str) -> Vec<String> {
-    package_list(ty, "packages")
+/// The packages of a node type for an arch (image-builder/TYPE/packages;
+/// `!ARCH` words leave a package out on that arch).
+pub fn packages(ty: &str, arch: &str) -> Vec<String> {
+    package_list(ty, "packages", arch)
 }
 
-pub fn package_list(ty: &str, list: &str) -> Vec<String> {
+pub fn package_list(ty: &str, list: &str, arch: &str) -> Vec<String> {
+    let not_here = format!("!{arch}");
     fs::read_to_string(repo().join(format!("image-builder/{ty}/{list}")))
         .unwrap_or_default()
         .lines()
-        .map(|l| l.split('#').next().unwrap().trim().to_string())
-        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        })
+        .filter(|words| !words.is_empty() && !words[1..].contains(&not_here.as_str()))
+        .map(|words| words[0].to_string())
         .collect()
 }
 
