@@ -41,6 +41,11 @@ fn target_overlay_listing_modes_owners_and_contents() {
     assert_eq!(mode("usr/libexec/rccr/persist"), "-rwxr-xr-x");
     assert_eq!(mode("etc/rccr/node-type"), "-rw-r--r--");
     assert_eq!(mode("etc/ssh/sshd_config.d/rccr.conf"), "-rw-r--r--");
+    assert_eq!(mode("usr/share/licenses/rccr/LICENSE"), "-rw-r--r--");
+    assert_eq!(
+        mode("usr/share/licenses/rccr/THIRD-PARTY-NOTICES"),
+        "-rw-r--r--"
+    );
     assert!(
         !list.contains_key("root/.ssh/id_rsa"),
         "a target got the private key"
@@ -110,6 +115,7 @@ fn target_overlay_listing_modes_owners_and_contents() {
             "image-builder/base/os/persist.sh",
         ),
         ("etc/motd", "image-builder/target/motd"),
+        ("usr/share/licenses/rccr/LICENSE", "LICENSE"),
     ] {
         assert_eq!(
             read(ours),
@@ -117,6 +123,10 @@ fn target_overlay_listing_modes_owners_and_contents() {
             "{ours}"
         );
     }
+    assert_eq!(
+        fs::read(root.join("usr/share/licenses/rccr/THIRD-PARTY-NOTICES")).unwrap(),
+        fs::read(&inputs.notices).unwrap()
+    );
     let sshd = read("etc/ssh/sshd_config.d/rccr.conf");
     assert!(
         sshd.contains("\nPermitRootLogin prohibit-password\n"),

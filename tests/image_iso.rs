@@ -206,6 +206,7 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
         &Inputs {
             key: inputs.key.clone(),
             bin: inputs.bin.clone(),
+            notices: inputs.notices.clone(),
         },
         &dir,
         "target",

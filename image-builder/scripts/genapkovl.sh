@@ -14,6 +14,7 @@
 #   - /etc/network/interfaces: DHCP on eth0, sending the hostname
 #   - /etc/lbu/lbu.conf and the paths lbu must keep besides /etc
 #   - control: /etc/rccr/cluster_config.yml
+#   - rccr's LICENSE and THIRD-PARTY-NOTICES in /usr/share/licenses/rccr/
 #   - the public keys that signed the media's package repository
 # The output is reproducible: the same inputs give the same bytes (one
 # mtime, owner 0:0, numeric owners, sorted names, ustar, gzip -n). It is
@@ -37,6 +38,8 @@
 #   RCCR_ISSUE_SERVICE  rccr-issue's OpenRC script, default runlevel (default
 #                       src/init/rccr-issue.openrc)
 #   RCCR_CLUSTER_CONFIG the control's configuration (default cluster_config.yml)
+#   RCCR_NOTICES        the third-party notices (default dist/THIRD-PARTY-NOTICES,
+#                       made by third-party-notices.py)
 #   RCCR_APK_KEYS       a directory whose *.pub keys signed the media's
 #                       package repository (default: none)
 #   SOURCE_DATE_EPOCH   every entry's mtime (default: the last commit's time)
@@ -54,6 +57,10 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 : "${RCCR_ISSUE_SERVICE:=$REPO_DIR/src/init/rccr-issue.openrc}"
 : "${RCCR_CLUSTER_CONFIG:=$REPO_DIR/cluster_config.yml}"
 : "${RCCR_APK_KEYS:=}"
+: "${RCCR_NOTICES:=$REPO_DIR/dist/THIRD-PARTY-NOTICES}"
+
+# Where every image keeps rccr's licence and the third-party notices.
+readonly LICENSES_DIR=usr/share/licenses/rccr
 
 
 # makefile OWNER PERMS FILE <CONTENT: writes FILE from stdin.
@@ -108,6 +115,7 @@ check_inputs() {
 	[ -f "$RCCR_BIN" ] || die "$RCCR_BIN: missing (build it: image-builder/scripts/build-binaries.sh $ARCH)"
 	[ -f "$RCCR_INIT_SERVICE" ] || die "$RCCR_INIT_SERVICE: missing (rccr-init's OpenRC service)"
 	[ -f "$RCCR_ISSUE_SERVICE" ] || die "$RCCR_ISSUE_SERVICE: missing (rccr-issue's OpenRC service)"
+	[ -f "$RCCR_NOTICES" ] || die "$RCCR_NOTICES: missing (make it: image-builder/scripts/third-party-notices.py)"
 	case "$RCCR_INIT_RUNLEVEL" in
 		sysinit | boot | default) ;;
 		*) die "RCCR_INIT_RUNLEVEL: $RCCR_INIT_RUNLEVEL (sysinit, boot or default)" ;;
@@ -181,6 +189,7 @@ populate() {
 		echo "+usr/bin/rccr"
 		applet_links | sed 's|^|+usr/bin/|'
 		echo "+usr/libexec/rccr"
+		echo "+$LICENSES_DIR"
 		echo "+root/.ssh"
 		echo "+root/.rccr"
 	} | makefile root:root 0644 "$ovl/etc/apk/protected_paths.d/rccr.list"
@@ -214,6 +223,8 @@ populate() {
 		makefile root:root 0755 "$ovl/etc/init.d/$_name" <"$_src"
 	done
 	makefile root:root 0755 "$ovl/usr/libexec/rccr/persist" <"$BUILDER_DIR/base/os/persist.sh"
+	makefile root:root 0644 "$ovl/$LICENSES_DIR/LICENSE" <"$REPO_DIR/LICENSE"
+	makefile root:root 0644 "$ovl/$LICENSES_DIR/THIRD-PARTY-NOTICES" <"$RCCR_NOTICES"
 
 	rc_add devfs sysinit
 	rc_add dmesg sysinit
@@ -293,7 +304,7 @@ main() {
 	check_type "$TYPE"
 	arch_info "$ARCH"
 	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$ARCH}"
-	export RCCR_BIN RCCR_TEMP_KEY RCCR_INIT_SERVICE RCCR_INIT_RUNLEVEL RCCR_ISSUE_SERVICE RCCR_CLUSTER_CONFIG RCCR_APK_KEYS
+	export RCCR_BIN RCCR_TEMP_KEY RCCR_INIT_SERVICE RCCR_INIT_RUNLEVEL RCCR_ISSUE_SERVICE RCCR_CLUSTER_CONFIG RCCR_APK_KEYS RCCR_NOTICES
 	check_inputs
 	EPOCH=$(source_date_epoch)
 	case "$EPOCH" in

@@ -122,6 +122,7 @@ pub fn write(path: &Path, content: impl AsRef<[u8]>) {
 pub struct Inputs {
     pub key: PathBuf,
     pub bin: PathBuf,
+    pub notices: PathBuf,
 }
 
 impl Inputs {
@@ -134,7 +135,9 @@ impl Inputs {
         let bin = dir.path("bin/rccr");
         write(&bin, b"\x7fELF stand-in for rccr\n");
         fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-        Inputs { key, bin }
+        let notices = dir.path("bin/THIRD-PARTY-NOTICES");
+        write(&notices, "Third-party notices for rccr (stand-in)\n");
+        Inputs { key, bin, notices }
     }
 
     pub fn command(&self, dir: &TempDir, program: &Path) -> Command {
@@ -142,6 +145,7 @@ impl Inputs {
         cmd.env("RCCR_BIN", &self.bin)
             .env("RCCR_LIST_BIN", RCCR)
             .env("RCCR_TEMP_KEY", &self.key)
+            .env("RCCR_NOTICES", &self.notices)
             .env("SOURCE_DATE_EPOCH", EPOCH)
             .env("HOME", dir.path("home"))
             .env("TMPDIR", dir.path(""))
