@@ -124,6 +124,27 @@ fn boot_shape(report: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether an ISO 9660 image has a Joliet supplementary volume descriptor
+/// (ECMA-119 8.5: type 2 from sector 16 on, escape sequence %/@, %/C or %/E
+/// at byte 88).
+fn has_joliet(iso: &Path) -> bool {
+    let bytes = fs::read(iso).unwrap();
+    for sector in 16.. {
+        let d = &bytes[sector * 2048..(sector + 1) * 2048];
+        assert_eq!(
+            &d[1..6],
+            b"CD001",
+            "sector {sector}: not a volume descriptor"
+        );
+        match d[0] {
+            255 => return false,
+            2 if [b"%/@", b"%/C", b"%/E"].contains(&&d[88..91].try_into().unwrap()) => return true,
+            _ => {}
+        }
+    }
+    unreachable!()
+}
+
 fn iso_file(iso: &Path, path: &str, to: &Path) -> Vec<u8> {
     ok(Command::new("xorriso")
         .args(["-no_rc", "-osirrox", "on", "-indev"])
@@ -170,6 +191,10 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
     // The same boot equipment: BIOS and UEFI El Torito images, the
     // isohybrid MBR (partition 1 bootable, 2 the EFI system partition) and
     // the GPT.
+    // Joliet (long names on Windows) kept, as the base ISO has it.
+    assert!(has_joliet(&base), "the synthetic ISO has no Joliet tree");
+    assert!(has_joliet(&iso), "the remaster dropped Joliet");
+
     let report = boot_report(&iso);
     let shape = boot_shape(&report);
     assert_eq!(
