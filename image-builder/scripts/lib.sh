@@ -145,6 +145,33 @@ list_of() {
 	' "$BUILDER_DIR/$1/$2"
 }
 
+# package_table DB ROLES SIZES: the lines of fetch-packages.sh's
+# packages.tsv (name, version, role, .apk bytes, installed bytes;
+# tab-separated) from an apk installed database (apk-tools'
+# lib/apk/db/installed: records of "X:value" lines, blank-line separated; P
+# name, V version, I installed size), ROLES ("name <tab> role") and SIZES
+# ("name-version <tab> .apk bytes").
+package_table() {
+	awk -F '\t' '
+		FILENAME == ARGV[1] { role[$1] = $2; next }
+		FILENAME == ARGV[2] { size[$1] = $2; next }
+		/^P:/ { p = substr($0, 3) }
+		/^V:/ { v = substr($0, 3) }
+		/^I:/ { i = substr($0, 3) }
+		/^$/ { flush() }
+		END { flush(); exit bad }
+		function flush() {
+			if (p == "") return
+			if (!(p in role) || !((p "-" v) in size)) {
+				printf "package_table: %s-%s: no role or no .apk\n", p, v > "/dev/stderr"
+				bad = 1
+			}
+			printf "%s\t%s\t%s\t%d\t%d\n", p, v, role[p], size[p "-" v], i
+			p = v = i = ""
+		}
+	' "$2" "$3" "$1"
+}
+
 # An RCCR arch this machine's CPU runs natively, for picking a runnable rccr.
 host_arch() {
 	case "$(uname -m)" in
