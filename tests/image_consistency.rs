@@ -123,6 +123,9 @@ fn every_script_has_help_and_rejects_a_bad_command_line() {
         "genapkovl.sh",
         "fetch-packages.sh",
         "test-image.sh",
+        "mkimage-base.sh",
+        "trim-modules.sh",
+        "third-party-notices.py",
     ] {
         let out = Command::new(script(name)).arg("--help").output().unwrap();
         assert!(out.status.success(), "{name} --help: {}", show(&out));
@@ -143,6 +146,7 @@ fn every_script_has_help_and_rejects_a_bad_command_line() {
         ("build-os-image.sh", &["sparc", "target"][..]),
         ("build-docker.sh", &["x86_64", "worker"][..]),
         ("fetch-packages.sh", &["mips", "target", "out"][..]),
+        ("mkimage-base.sh", &["armhf", "out"][..]),
     ] {
         let out = Command::new(script(name)).args(args).output().unwrap();
         assert_eq!(
