@@ -42,6 +42,14 @@ fn the_alpine_pin_is_the_same_everywhere() {
         let f = fs::read_to_string(repo().join(".github/workflows").join(wf)).unwrap();
         assert!(f.contains(&format!("\n  ALPINE_IMAGE: {image}\n")), "{wf}");
     }
+    // mkimage.sh comes from aports at the release's tag.
+    let aports = alpine_conf("APORTS_REF");
+    assert_eq!(aports, format!("v{version}"));
+    let f = fs::read_to_string(repo().join(".github/workflows/build-os-images.yml")).unwrap();
+    assert!(
+        f.contains(&format!("\n  APORTS_REF: {aports}\n")),
+        "build-os-images.yml"
+    );
 }
 
 #[test]
@@ -156,4 +164,42 @@ fn every_script_has_help_and_rejects_a_bad_command_line() {
             show(&out)
         );
     }
+}
+
+#[test]
+fn the_committed_release_key_is_the_pinned_one() {
+    if !require("release key", &[("gpg", "gpg")]) {
+        return;
+    }
+    let dir = TempDir::new("release-key");
+    let out = ok(Command::new("gpg")
+        .arg("--homedir")
+        .arg(&dir.0)
+        .args([
+            "--batch",
+            "--with-colons",
+            "--import-options",
+            "show-only",
+            "--import",
+        ])
+        .arg(repo().join("image-builder/base/alpine-release-key.asc")));
+    let listing = text(&out.stdout);
+    let primary = listing
+        .lines()
+        .skip_while(|l| !l.starts_with("pub:"))
+        .find_map(|l| l.strip_prefix("fpr:"))
+        .map(|f| f.trim_matches(':').to_string());
+    assert_eq!(
+        primary,
+        Some(alpine_conf("ALPINE_KEY_FINGERPRINT")),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("Natanael Copa <ncopa@alpinelinux.org>"),
+        "{listing}"
+    );
+    assert_eq!(
+        listing.matches("\npub:").count() + usize::from(listing.starts_with("pub:")),
+        1
+    );
 }
