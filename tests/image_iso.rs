@@ -177,6 +177,7 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
         &base,
         &sha256(&base),
         repo.to_str().unwrap(),
+        &[],
     );
     assert!(out.status.success(), "{}", show(&out));
     let xz = dir.path("out/rccr-9.9.9-x86_64-target.iso.xz");
@@ -287,7 +288,16 @@ fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
     let inputs = Inputs::new(&dir);
     let base = synthetic_iso(&dir, Path::new(ISOHDPFX));
     let zeros = "0".repeat(64);
-    let out = build_os_image(&inputs, &dir, "x86_64", "control", &base, &zeros, "none");
+    let out = build_os_image(
+        &inputs,
+        &dir,
+        "x86_64",
+        "control",
+        &base,
+        &zeros,
+        "none",
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
         text(&out.stderr).contains("refusing to use it"),
@@ -310,6 +320,7 @@ fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
         &odd,
         &sha256(&odd),
         "none",
+        &[],
     );
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(

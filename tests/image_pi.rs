@@ -41,12 +41,7 @@ fn synthetic_rpi(dir: &TempDir, config: &str, alpine_arch: &str) -> PathBuf {
     );
     write(&rel.join(".alpine-release"), "alpine-rpi-3.22.2 armhf\n");
     let tarball = dir.path("alpine-rpi-3.22.2-armhf.tar.gz");
-    ok(Command::new("tar")
-        .arg("-czf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&rel)
-        .arg("."));
+    tar_gz(&rel, &tarball);
     tarball
 }
 
@@ -95,6 +90,7 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
         &base,
         &sha256(&base),
         repo.to_str().unwrap(),
+        &[],
     );
     assert!(out.status.success(), "{}", show(&out));
     let stderr = text(&out.stderr);
@@ -210,18 +206,16 @@ fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
     let dir = TempDir::new("img-fat32");
     let inputs = Inputs::new(&dir);
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
-    let out = inputs
-        .command(&dir, &script("build-os-image.sh"))
-        .env("RCCR_BASE_MEDIA", &base)
-        .env("RCCR_BASE_MEDIA_SHA256", sha256(&base))
-        .env("RCCR_APK_REPO", "none")
-        .env("IMG_FREE_MB", "130")
-        .env("COMPRESS", "none")
-        .args(["-v", "9.9.9", "-o"])
-        .arg(dir.path("out"))
-        .args(["armhf", "control"])
-        .output()
-        .unwrap();
+    let out = build_os_image(
+        &inputs,
+        &dir,
+        "armhf",
+        "control",
+        &base,
+        &sha256(&base),
+        "none",
+        &[("IMG_FREE_MB", "130"), ("COMPRESS", "none")],
+    );
     assert!(out.status.success(), "{}", show(&out));
     let img = dir.path("out/rccr-9.9.9-armhf-control.img");
     let len = fs::metadata(&img).unwrap().len();
@@ -240,43 +234,37 @@ fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
     }
     let dir = TempDir::new("img-refuse");
     let inputs = Inputs::new(&dir);
+    // A release with this config.txt is refused, saying `why`.
+    let refused = |tag: &str, config: &str, why: &str| {
+        let dir = TempDir::new(tag);
+        let base = synthetic_rpi(&dir, config, "armhf");
+        let out = build_os_image(
+            &inputs,
+            &dir,
+            "armhf",
+            "target",
+            &base,
+            &sha256(&base),
+            "none",
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+        assert!(text(&out.stderr).contains(why), "{}", show(&out));
+    };
     // A Pi 3-only config: the armhf image must boot a Pi Zero and a Pi 1.
     let pi3_only = "[pi3]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[all]\ninclude usercfg.txt\n";
-    let base = synthetic_rpi(&dir, pi3_only, "armhf");
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "target",
-        &base,
-        &sha256(&base),
-        "none",
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("names no kernel and initramfs for [pi0]"),
-        "{}",
-        show(&out)
+    refused(
+        "img-refuse-pi3",
+        pi3_only,
+        "names no kernel and initramfs for [pi0]",
     );
 
     // A kernel that config.txt names but the release lacks.
-    let dir = TempDir::new("img-refuse-kernel");
     let missing = PI_ZERO_CONFIG.replace("kernel=boot/vmlinuz-rpi", "kernel=boot/vmlinuz-rpi2");
-    let base = synthetic_rpi(&dir, &missing, "armhf");
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "target",
-        &base,
-        &sha256(&base),
-        "none",
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("boots boot/vmlinuz-rpi2, which the release lacks"),
-        "{}",
-        show(&out)
+    refused(
+        "img-refuse-kernel",
+        &missing,
+        "boots boot/vmlinuz-rpi2, which the release lacks",
     );
 
     // The repository must be for the image's arch.
@@ -291,6 +279,7 @@ fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
         &base,
         &sha256(&base),
         repo.to_str().unwrap(),
+        &[],
     );
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(

@@ -90,21 +90,24 @@ fn repo_with_table(dir: &TempDir, docker_mb: u64, installed_mib: u64) -> std::pa
     repo
 }
 
-fn build_pi(dir: &TempDir, repo: &Path, free_mb: u32) -> (Output, String) {
+fn build_pi(dir: &TempDir, repo: &Path, free_mb: u32, strict: &str) -> (Output, String) {
     let inputs = Inputs::new(dir);
     let base = synthetic_rpi_release(dir);
-    let out = inputs
-        .command(dir, &script("build-os-image.sh"))
-        .env("RCCR_BASE_MEDIA", &base)
-        .env("RCCR_BASE_MEDIA_SHA256", sha256(&base))
-        .env("RCCR_APK_REPO", repo)
-        .env("IMG_FREE_MB", free_mb.to_string())
-        .env("COMPRESS", "none")
-        .args(["-v", "9.9.9", "-o"])
-        .arg(dir.path("out"))
-        .args(["armhf", "target"])
-        .output()
-        .unwrap();
+    let free = free_mb.to_string();
+    let out = build_os_image(
+        &inputs,
+        dir,
+        "armhf",
+        "target",
+        &base,
+        &sha256(&base),
+        repo,
+        &[
+            ("IMG_FREE_MB", &free),
+            ("COMPRESS", "none"),
+            ("RCCR_SIZE_STRICT", strict),
+        ],
+    );
     let report = fs::read_to_string(dir.path("out/rccr-9.9.9-armhf-target.img.sizes.md"))
         .unwrap_or_default();
     (out, report)
@@ -122,12 +125,7 @@ fn synthetic_rpi_release(dir: &TempDir) -> std::path::PathBuf {
     write(&rel.join("boot/initramfs-rpi"), vec![b'i'; 2_000_000]);
     write(&rel.join("boot/modloop-rpi"), vec![b'm'; 1_000_000]);
     let tarball = dir.path("alpine-rpi-3.22.2-armhf.tar.gz");
-    ok(Command::new("tar")
-        .arg("-czf")
-        .arg(&tarball)
-        .arg("-C")
-        .arg(&rel)
-        .arg("."));
+    tar_gz(&rel, &tarball);
     tarball
 }
 
@@ -147,7 +145,7 @@ fn the_size_report_and_the_budget() {
     // Within budget: 300 MiB installed -> a RAM root of 2 x (300 + 64).
     let dir = TempDir::new("size-ok");
     let repo = repo_with_table(&dir, 50, 300);
-    let (out, report) = build_pi(&dir, &repo, 16);
+    let (out, report) = build_pi(&dir, &repo, 16, "1");
     assert!(out.status.success(), "{}", show(&out));
     assert!(
         report.starts_with("### rccr-9.9.9-armhf-target.img\n"),
@@ -195,7 +193,7 @@ fn the_size_report_and_the_budget() {
     // Docker's packages: built, and the report says why.
     let dir = TempDir::new("size-docker");
     let repo = repo_with_table(&dir, 50, 300);
-    let (out, report) = build_pi(&dir, &repo, 100);
+    let (out, report) = build_pi(&dir, &repo, 100, "1");
     assert!(out.status.success(), "{}", show(&out));
     assert!(
         report.contains("over the target budget of 100 MB by ")
@@ -206,7 +204,7 @@ fn the_size_report_and_the_budget() {
     // Over the budget with no Docker to explain it: refused.
     let dir = TempDir::new("size-over");
     let repo = repo_with_table(&dir, 0, 40);
-    let (out, report) = build_pi(&dir, &repo, 100);
+    let (out, report) = build_pi(&dir, &repo, 100, "1");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(
         text(&out.stderr).contains("over the target budget of 100 MB by"),
@@ -224,21 +222,7 @@ fn the_size_report_and_the_budget() {
     // RCCR_SIZE_STRICT=0 builds it with a warning.
     let dir = TempDir::new("size-over-lax");
     let repo = repo_with_table(&dir, 0, 40);
-    let inputs = Inputs::new(&dir);
-    let base = synthetic_rpi_release(&dir);
-    let out = inputs
-        .command(&dir, &script("build-os-image.sh"))
-        .env("RCCR_BASE_MEDIA", &base)
-        .env("RCCR_BASE_MEDIA_SHA256", sha256(&base))
-        .env("RCCR_APK_REPO", &repo)
-        .env("IMG_FREE_MB", "100")
-        .env("COMPRESS", "none")
-        .env("RCCR_SIZE_STRICT", "0")
-        .args(["-v", "9.9.9", "-o"])
-        .arg(dir.path("out"))
-        .args(["armhf", "target"])
-        .output()
-        .unwrap();
+    let (out, _) = build_pi(&dir, &repo, 100, "0");
     assert!(out.status.success(), "{}", show(&out));
     assert!(
         text(&out.stderr).contains("WARNING: rccr-9.9.9-armhf-target.img: over:"),

@@ -136,24 +136,8 @@ index_and_sign() {
 }
 
 main() {
-	owner=''
-	while [ $# -gt 0 ]; do
-		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
-			--owner)
-				[ $# -ge 2 ] || usage_error "--owner needs UID:GID"
-				owner=$2
-				shift
-				;;
-			--) shift; break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
-		esac
-		shift
-	done
+	container_options "$@"
+	shift "$OPTIONS_USED"
 	[ $# -eq 3 ] || usage_error "want ARCH TYPE OUTDIR"
 	ARCH=$1 TYPE=$2 OUTDIR=$3
 	arch_info "$ARCH"
@@ -165,8 +149,8 @@ main() {
 	resolve
 	fetch
 	index_and_sign
-	if [ -n "$owner" ]; then
-		chown -R "$owner" "$OUTDIR"
+	if [ -n "$OWNER" ]; then
+		chown -R "$OWNER" "$OUTDIR"
 	fi
 	einfo "wrote $OUTDIR/$REPO_NAME ($(du -sh "$OUTDIR/$REPO_NAME" | cut -f 1))"
 	DONE=1

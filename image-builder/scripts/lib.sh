@@ -92,6 +92,35 @@ check_type() {
 	esac
 }
 
+# container_options ARG...: the options of the scripts that run as root in
+# an Alpine container (-h, --help; --owner UID:GID, which sets OWNER, the
+# owner to give their output on the host's side). Sets OPTIONS_USED to the
+# number of words it read: the caller shifts them away.
+# shellcheck disable=SC2034 # the callers read OWNER
+container_options() {
+	OWNER=''
+	OPTIONS_USED=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			-h | --help)
+				help
+				exit 0
+				;;
+			--owner)
+				[ $# -ge 2 ] || usage_error "--owner needs UID:GID"
+				OWNER=$2
+				shift
+				OPTIONS_USED=$((OPTIONS_USED + 1))
+				;;
+			--) OPTIONS_USED=$((OPTIONS_USED + 1)); break ;;
+			-*) usage_error "unknown option: $1" ;;
+			*) break ;;
+		esac
+		shift
+		OPTIONS_USED=$((OPTIONS_USED + 1))
+	done
+}
+
 # The version in Cargo.toml's [package] section.
 cargo_version() {
 	sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$REPO_DIR/Cargo.toml" | head -n 1

@@ -128,24 +128,8 @@ check_iso() {
 }
 
 main() {
-	owner=''
-	while [ $# -gt 0 ]; do
-		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
-			--owner)
-				[ $# -ge 2 ] || usage_error "--owner needs UID:GID"
-				owner=$2
-				shift
-				;;
-			--) shift; break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
-		esac
-		shift
-	done
+	container_options "$@"
+	shift "$OPTIONS_USED"
 	[ $# -eq 2 ] || usage_error "want ARCH OUTDIR"
 	ARCH=$1 OUTDIR=$2
 	arch_info "$ARCH"
@@ -158,7 +142,7 @@ main() {
 	mkdir -p "$OUTDIR"
 	cp -- "$ISO" "$OUTDIR/"
 	(cd "$OUTDIR" && sha256sum "$(basename "$ISO")" >"$(basename "$ISO").sha256")
-	[ -z "$owner" ] || chown "$owner" "$OUTDIR/$(basename "$ISO")" "$OUTDIR/$(basename "$ISO").sha256"
+	[ -z "$OWNER" ] || chown "$OWNER" "$OUTDIR/$(basename "$ISO")" "$OUTDIR/$(basename "$ISO").sha256"
 	einfo "wrote $OUTDIR/$(basename "$ISO")"
 	DONE=1
 }

@@ -274,6 +274,9 @@ pub fn sha256(path: &Path) -> String {
         .to_string()
 }
 
+/// build-os-image.sh version 9.9.9 into `dir/out`, with the base media,
+/// its sum, the package repository and more environment.
+#[allow(clippy::too_many_arguments)]
 pub fn build_os_image(
     inputs: &Inputs,
     dir: &TempDir,
@@ -281,13 +284,15 @@ pub fn build_os_image(
     ty: &str,
     base: &Path,
     sum: &str,
-    repo: &str,
+    repo: impl AsRef<std::ffi::OsStr>,
+    env: &[(&str, &str)],
 ) -> Output {
     inputs
         .command(dir, &script("build-os-image.sh"))
         .env("RCCR_BASE_MEDIA", base)
         .env("RCCR_BASE_MEDIA_SHA256", sum)
         .env("RCCR_APK_REPO", repo)
+        .envs(env.iter().copied())
         .args(["-v", "9.9.9", "-o"])
         .arg(dir.path("out"))
         .args([arch, ty])
@@ -328,4 +333,14 @@ pub fn arch_table() -> Vec<Vec<String>> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| l.split_whitespace().map(String::from).collect())
         .collect()
+}
+
+/// TARBALL: a gzipped tar of what DIR holds, as Alpine's release tarballs.
+pub fn tar_gz(dir: &Path, tarball: &Path) {
+    ok(Command::new("tar")
+        .arg("-czf")
+        .arg(tarball)
+        .arg("-C")
+        .arg(dir)
+        .arg("."));
 }
