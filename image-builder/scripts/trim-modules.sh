@@ -106,7 +106,8 @@ trim() {
 	sed -n 's/^drop //p' "$TMP_DIR/plan" | while IFS= read -r _m; do
 		rm -f -- "$2/$_m"
 	done
-	find "$2" -depth -type d -empty -delete
+	# Directories left empty go too (rmdir refuses the others).
+	find "$2" -depth -type d -exec rmdir {} + 2>/dev/null || true
 	_after=$(cd "$2" && find . -name '*.ko*' -type f -exec cat {} + | wc -c)
 	einfo "kept $(grep -c '^keep ' "$TMP_DIR/plan") of $(wc -l <"$TMP_DIR/plan") modules: $((_after / 1048576)) of $((_before / 1048576)) MiB"
 }
