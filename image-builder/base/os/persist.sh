@@ -7,23 +7,30 @@
 # images and run at boot by /etc/init.d/rccr-persist, before hostname,
 # rccr-init, networking and sshd.
 #
-#   boot   (default) choose the media and write LBU_MEDIA to lbu.conf; on
+#   boot   (default) choose where lbu saves and write it to lbu.conf; on
 #          read-only boot media, first unpack the overlay saved on the
 #          RCCR partition over /
-#   media  print the media lbu should use (a name under /media), change nothing
+#   media  print the choice, change nothing: a name under /media (lbu's
+#          LBU_MEDIA) or an absolute directory (lbu's LBU_BACKUPDIR)
 #
 # The choice:
-#   1. the boot media (the mount under /media that holds rccr-apks/), when
-#      its filesystem is writable: a Raspberry Pi's SD card, or an ISO that
-#      Rufus copied to a FAT USB stick. The boot loads what lbu saved there.
+#   1. the boot media (the mount under /media that holds a boot repository,
+#      */.boot_repository), when its filesystem is writable: a Raspberry
+#      Pi's SD card, or an ISO that Rufus copied to a FAT USB stick. lbu
+#      replaces the image's overlay at the media's root with its own, and
+#      the boot loads that one: the only overlay there.
 #   2. otherwise (an ISO on a CD, or written with dd: iso9660 is read-only) a
-#      partition labelled RCCR (FAT or ext4) on any disk. The boot still
-#      loads the overlay on the ISO, so this script restores the saved one
-#      over it, before the services that read it start.
+#      partition labelled RCCR (FAT or ext4) on any disk, mounted read-write.
+#      lbu saves into its directory rccr-lbu/, never at its root: Alpine's
+#      initramfs (nlplug-findfs) loads the first *.apkovl.tar.gz it finds
+#      at the root of any disk, and two candidates would make the boot
+#      depend on the order the disks appear in. So the boot always loads the
+#      ISO's overlay, and this script restores the saved one over it, before
+#      the services that read it start.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
-# RCCR_DATA_LABEL (RCCR), FINDFS (findfs).
+# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount).
 #---help---
 set -eu
 
@@ -32,7 +39,11 @@ PROG=rccr-persist
 : "${PROC_MOUNTS:=/proc/mounts}"
 : "${RCCR_DATA_LABEL:=RCCR}"
 : "${FINDFS:=findfs}"
+: "${MOUNT:=mount}"
 
+# Where lbu's overlays live on the RCCR partition: below its root, out of
+# nlplug-findfs' sight (it looks at depth 1 only).
+readonly SAVE_DIR=rccr-lbu
 LBU_CONF="${ROOT%/}/etc/lbu/lbu.conf"
 
 help() {
@@ -48,18 +59,20 @@ einfo() {
 	printf '%s: %s\n' "$PROG" "$*" >&2
 }
 
-# Prints "MOUNTPOINT FSTYPE" of the mount under /media that holds
-# rccr-apks/ (our boot media), if any.
+# Prints "MOUNTPOINT FSTYPE" of the mount under /media that holds a boot
+# repository (our boot media), if any.
 boot_media() {
 	while read -r _dev _mnt _type _rest; do
 		case "$_mnt" in
 			/media/*) ;;
 			*) continue ;;
 		esac
-		if [ -d "${ROOT%/}$_mnt/rccr-apks" ]; then
-			echo "$_mnt $_type"
-			return 0
-		fi
+		for _repo in "${ROOT%/}$_mnt"/*/.boot_repository; do
+			if [ -e "$_repo" ]; then
+				echo "$_mnt $_type"
+				return 0
+			fi
+		done
 	done <"$PROC_MOUNTS"
 	return 1
 }
@@ -72,57 +85,87 @@ writable_fs() {
 	esac
 }
 
-# mount_point DEV: where DEV is mounted, if it is.
-mount_point() {
-	awk -v d="$1" '$1 == d { print $2; exit }' "$PROC_MOUNTS"
+# mount_line DEV: "MOUNTPOINT OPTIONS" of DEV, if mounted.
+mount_line() {
+	awk -v d="$1" '$1 == d { print $2, $4; exit }' "$PROC_MOUNTS"
 }
 
-# Prints the media name (under /media) for lbu, mounting the RCCR partition
-# read-only when it is not mounted yet; returns 1 when there is none.
-find_media() {
-	if _boot=$(boot_media); then
-		_mnt=${_boot% *}
-		if writable_fs "${_boot#* }"; then
-			echo "${_mnt#/media/}"
-			return 0
-		fi
-	fi
-	_dev=$("$FINDFS" "LABEL=$RCCR_DATA_LABEL" 2>/dev/null) || return 1
-	[ -n "$_dev" ] || return 1
-	_mnt=$(mount_point "$_dev")
-	if [ -z "$_mnt" ]; then
-		_mnt=/media/${_dev##*/}
-		mkdir -p "${ROOT%/}$_mnt"
-		mount -o ro "$_dev" "${ROOT%/}$_mnt" || return 1
-	fi
+# writable_boot_media: prints the boot media's name under /media when lbu
+# can write it.
+writable_boot_media() {
+	_boot=$(boot_media) || return 1
+	writable_fs "${_boot#* }" || return 1
+	_mnt=${_boot% *}
 	echo "${_mnt#/media/}"
 }
 
-# set_conf KEY VALUE: sets KEY=VALUE in lbu.conf, replacing an existing line.
-set_conf() {
-	mkdir -p "$(dirname "$LBU_CONF")"
-	touch "$LBU_CONF"
-	if grep -q "^$1=" "$LBU_CONF"; then
-		sed -i "s|^$1=.*|$1=$2|" "$LBU_CONF"
+# data_dir: prints the directory on the RCCR partition that lbu saves to,
+# mounting the partition read-write (or remounting it so) first; returns 1
+# when there is no such partition.
+data_dir() {
+	_dev=$("$FINDFS" "LABEL=$RCCR_DATA_LABEL" 2>/dev/null) || return 1
+	[ -n "$_dev" ] || return 1
+	_line=$(mount_line "$_dev")
+	if [ -z "$_line" ]; then
+		_mnt=/media/${_dev##*/}
+		mkdir -p "${ROOT%/}$_mnt"
+		"$MOUNT" -o rw "$_dev" "${ROOT%/}$_mnt" || return 1
 	else
-		echo "$1=$2" >>"$LBU_CONF"
+		_mnt=${_line% *}
+		case ",${_line#* }," in
+			*,ro,*) "$MOUNT" -o remount,rw "${ROOT%/}$_mnt" || return 1 ;;
+		esac
+	fi
+	echo "$_mnt/$SAVE_DIR"
+}
+
+# choose: prints "media NAME" or "dir PATH", or returns 1.
+choose() {
+	if _name=$(writable_boot_media); then
+		echo "media $_name"
+	elif _dir=$(data_dir); then
+		echo "dir $_dir"
+	else
+		return 1
 	fi
 }
 
-# restore MEDIA: on read-only boot media, unpack the overlay that lbu saved
-# on MEDIA over the root.
+# set_conf KEY VALUE: sets KEY=VALUE in lbu.conf, in place of an existing
+# line; an empty VALUE removes the line.
+set_conf() {
+	mkdir -p "$(dirname "$LBU_CONF")"
+	touch "$LBU_CONF"
+	awk -v k="$1" -v v="$2" '
+		index($0, k "=") == 1 { if (!done && v != "") print k "=" v; done = 1; next }
+		{ print }
+		END { if (!done && v != "") print k "=" v }
+	' "$LBU_CONF" >"$LBU_CONF.new"
+	mv -f "$LBU_CONF.new" "$LBU_CONF"
+}
+
+# prepare_dir DIR: makes lbu's directory on the RCCR partition, and moves
+# there an overlay that an older image left at the partition's root (which
+# the initramfs would otherwise find next to the ISO's).
+prepare_dir() {
+	mkdir -p "${ROOT%/}$1"
+	for _old in "${ROOT%/}${1%/*}"/*.apkovl.tar.gz*; do
+		[ -f "$_old" ] || continue
+		einfo "moving ${_old##*/} into $1"
+		mv -f "$_old" "${ROOT%/}$1/"
+	done
+}
+
+# restore DIR: unpacks the overlay lbu saved in DIR over the root.
 restore() {
-	_boot=$(boot_media) || return 0
-	writable_fs "${_boot#* }" && return 0
-	_dir="${ROOT%/}/media/$1"
-	set -- "$_dir"/*.apkovl.tar.gz
+	set -- "${ROOT%/}$1"/*.apkovl.tar.gz
 	[ -f "$1" ] || return 0
 	if [ $# -gt 1 ]; then
-		einfo "more than one overlay on $_dir: restoring none (keep one)"
+		einfo "more than one overlay in ${1%/*}: restoring none (keep one)"
 		return 0
 	fi
 	einfo "restoring the saved overlay ${1##*/}"
-	tar -xzf "$1" -C "${ROOT%/}/"
+	tar -xzf "$1" -C "${ROOT%/}/" ||
+		einfo "WARNING: cannot unpack $1: this boot runs without the saved changes"
 }
 
 main() {
@@ -132,19 +175,33 @@ main() {
 			return 0
 			;;
 		media)
-			find_media || die "no writable media: neither the boot media nor a partition labelled $RCCR_DATA_LABEL"
+			_choice=$(choose) ||
+				die "no writable media: neither the boot media nor a partition labelled $RCCR_DATA_LABEL"
+			echo "${_choice#* }"
 			;;
 		boot)
-			if ! media=$(find_media); then
+			if ! _choice=$(choose); then
 				einfo "WARNING: changes are lost at reboot: the boot media is read-only and no partition is labelled $RCCR_DATA_LABEL"
 				return 0
 			fi
-			restore "$media"
-			set_conf LBU_MEDIA "$media"
-			# The image's rccr.apkovl.tar.gz and lbu's own overlay on one
-			# medium would make the next boot ignore both.
+			_where=${_choice#* }
+			case "$_choice" in
+				media*)
+					set_conf LBU_MEDIA "$_where"
+					set_conf LBU_BACKUPDIR ''
+					;;
+				dir*)
+					prepare_dir "$_where"
+					restore "$_where"
+					# lbu uses LBU_BACKUPDIR before LBU_MEDIA, and mounts
+					# nothing for it (lbu.in, cmd_commit).
+					set_conf LBU_BACKUPDIR "$_where"
+					;;
+			esac
+			# lbu refuses to add its overlay next to the image's (lbu.in,
+			# cmd_commit: "Please use -d to replace"); replace it instead.
 			set_conf DELETEOLDCONFIGS yes
-			einfo "lbu commit saves to /media/$media"
+			einfo "lbu commit saves to ${_where#/media/}"
 			;;
 		*)
 			printf '%s: unknown command: %s (see --help)\n' "$PROG" "$1" >&2

@@ -1,0 +1,353 @@
+//! genapkovl.sh, the overlay (apkovl) of a node: tar listing, modes,
+//! owners, contents, byte-identical output from two runs, refusals.
+#[path = "common/image.rs"]
+mod image;
+
+use image::*;
+use std::fs;
+use std::path::Path;
+
+// ------------------------------------------------------------------ overlay
+
+#[test]
+fn target_overlay_listing_modes_owners_and_contents() {
+    if !overlay_tools("target overlay") {
+        return;
+    }
+    let dir = TempDir::new("ovl-target");
+    let inputs = Inputs::new(&dir);
+    let ovl = dir.path("out/target.apkovl.tar.gz");
+    let out = genapkovl(&inputs, &dir, "target", "armhf", &ovl);
+    assert!(out.status.success(), "{}", show(&out));
+    let list = listing(&ovl);
+
+    for (path, e) in &list {
+        assert_eq!(e.owner, "0/0", "{path} is not root's");
+        assert_eq!(e.when, "2023-11-14 22:13:20", "{path}: mtime");
+    }
+    let mode = |p: &str| {
+        list.get(p)
+            .unwrap_or_else(|| panic!("{p} missing from the overlay: {:?}", list.keys()))
+            .mode
+            .clone()
+    };
+    assert_eq!(mode("root/"), "drwx------");
+    assert_eq!(mode("root/.ssh/"), "drwx------");
+    assert_eq!(mode("root/.ssh/authorized_keys"), "-rw-------");
+    assert_eq!(mode("usr/bin/rccr"), "-rwxr-xr-x");
+    assert_eq!(mode("etc/init.d/rccr-init"), "-rwxr-xr-x");
+    assert_eq!(mode("etc/init.d/rccr-issue"), "-rwxr-xr-x");
+    assert_eq!(mode("etc/init.d/rccr-persist"), "-rwxr-xr-x");
+    assert_eq!(mode("usr/libexec/rccr/persist"), "-rwxr-xr-x");
+    assert_eq!(mode("etc/rccr/node-type"), "-rw-r--r--");
+    assert_eq!(mode("etc/ssh/sshd_config.d/rccr.conf"), "-rw-r--r--");
+    assert_eq!(mode("usr/share/licenses/rccr/LICENSE"), "-rw-r--r--");
+    assert_eq!(
+        mode("usr/share/licenses/rccr/THIRD-PARTY-NOTICES"),
+        "-rw-r--r--"
+    );
+    assert!(
+        !list.contains_key("root/.ssh/id_rsa"),
+        "a target got the private key"
+    );
+    assert!(!list.contains_key("etc/rccr/cluster_config.yml"));
+    for dir in list.keys().filter(|p| p.ends_with('/')) {
+        let want = if dir.starts_with("root/") {
+            "drwx------"
+        } else {
+            "drwxr-xr-x"
+        };
+        assert_eq!(mode(dir), want, "{dir}");
+    }
+
+    // The applet links rccr --install would make, as symbolic links.
+    let links = applet_links();
+    assert!(links.contains(&"rccr-init".to_string()), "{links:?}");
+    for link in &links {
+        let e = &list[&format!("usr/bin/{link}")];
+        assert_eq!(e.link.as_deref(), Some("rccr"), "usr/bin/{link}");
+    }
+    // Services in their runlevels: rccr-persist and rccr-init at boot
+    // (before networking and sshd), the rest where Alpine keeps them.
+    for (level, service) in [
+        ("sysinit", "modloop"),
+        ("boot", "rccr-persist"),
+        ("boot", "rccr-init"),
+        ("boot", "hostname"),
+        ("boot", "networking"),
+        ("boot", "swclock"),
+        ("default", "sshd"),
+        ("default", "rccr-issue"),
+        ("default", "docker"),
+        ("default", "ntpd"),
+        ("shutdown", "killprocs"),
+    ] {
+        let e = &list[&format!("etc/runlevels/{level}/{service}")];
+        assert_eq!(
+            e.link.as_deref(),
+            Some(format!("/etc/init.d/{service}").as_str())
+        );
+    }
+
+    let root = dir.path("x");
+    extract(&ovl, &root);
+    let read = |p: &str| fs::read_to_string(root.join(p)).unwrap();
+    assert_eq!(read("etc/rccr/node-type"), "target\n");
+    assert_eq!(read("etc/hostname"), "ReCyClusteR-Target\n");
+    assert_eq!(
+        fs::read(root.join("root/.ssh/authorized_keys")).unwrap(),
+        fs::read(inputs.key.with_extension("pub")).unwrap()
+    );
+    assert_eq!(
+        fs::read(root.join("usr/bin/rccr")).unwrap(),
+        fs::read(&inputs.bin).unwrap()
+    );
+    let repo = repo();
+    for (ours, theirs) in [
+        ("etc/init.d/rccr-init", "src/init/rccr-init.openrc"),
+        ("etc/init.d/rccr-issue", "src/init/rccr-issue.openrc"),
+        (
+            "etc/init.d/rccr-persist",
+            "image-builder/base/os/rccr-persist.initd",
+        ),
+        (
+            "usr/libexec/rccr/persist",
+            "image-builder/base/os/persist.sh",
+        ),
+        ("etc/motd", "image-builder/target/motd"),
+        ("usr/share/licenses/rccr/LICENSE", "LICENSE"),
+    ] {
+        assert_eq!(
+            read(ours),
+            fs::read_to_string(repo.join(theirs)).unwrap(),
+            "{ours}"
+        );
+    }
+    assert_eq!(
+        fs::read(root.join("usr/share/licenses/rccr/THIRD-PARTY-NOTICES")).unwrap(),
+        fs::read(&inputs.notices).unwrap()
+    );
+    let sshd = read("etc/ssh/sshd_config.d/rccr.conf");
+    assert!(
+        sshd.contains("\nPermitRootLogin prohibit-password\n"),
+        "{sshd}"
+    );
+    assert!(sshd.contains("\nPasswordAuthentication no\n"), "{sshd}");
+
+    let mut want_world = packages("target", "armhf");
+    want_world.push("alpine-base".into());
+    want_world.sort();
+    want_world.dedup();
+    let world: Vec<String> = read("etc/apk/world").lines().map(String::from).collect();
+    assert_eq!(world, want_world);
+    // python3 rides in the offline repository for users' own playbooks;
+    // rccr never installs it, and the target stays minimal.
+    let carried = package_list("target", "carried", "armhf");
+    assert_eq!(carried, ["python3"]);
+    assert!(!world.iter().any(|p| carried.contains(p)), "{world:?}");
+
+    let interfaces = read("etc/network/interfaces");
+    assert!(
+        interfaces.contains("auto eth0\niface eth0 inet dhcp\n\thostname ReCyClusteR-Target\n"),
+        "{interfaces}"
+    );
+    let lbu = read("etc/lbu/lbu.conf");
+    assert!(lbu.contains("\nLBU_MEDIA=mmcblk0p1\n"), "{lbu}");
+    assert!(lbu.contains("\nDELETEOLDCONFIGS=yes\n"), "{lbu}");
+    let keep = read("etc/apk/protected_paths.d/rccr.list");
+    for path in [
+        "+root/.ssh",
+        "+root/.rccr",
+        "+usr/bin/rccr",
+        "+usr/libexec/rccr",
+    ] {
+        assert!(
+            keep.lines().any(|l| l == path),
+            "{path} not kept by lbu: {keep}"
+        );
+    }
+    for link in &links {
+        assert!(
+            keep.lines().any(|l| l == format!("+usr/bin/{link}")),
+            "{link}"
+        );
+    }
+}
+
+#[test]
+fn control_overlay_carries_the_private_key_and_the_cluster_config() {
+    if !overlay_tools("control overlay") {
+        return;
+    }
+    let dir = TempDir::new("ovl-control");
+    let inputs = Inputs::new(&dir);
+    let ovl = dir.path("control.apkovl.tar.gz");
+    let out = genapkovl(&inputs, &dir, "control", "x86_64", &ovl);
+    assert!(out.status.success(), "{}", show(&out));
+    let list = listing(&ovl);
+    assert_eq!(list["root/.ssh/id_rsa"].mode, "-rw-------");
+    assert_eq!(list["root/.ssh/id_rsa.pub"].mode, "-rw-r--r--");
+    assert!(
+        !list.contains_key("root/.ssh/authorized_keys"),
+        "the control accepts the public temporary key"
+    );
+    assert!(!list.contains_key("etc/runlevels/default/docker"));
+    assert!(list.contains_key("etc/runlevels/boot/hwclock"));
+
+    let root = dir.path("x");
+    extract(&ovl, &root);
+    assert_eq!(
+        fs::read(root.join("root/.ssh/id_rsa")).unwrap(),
+        fs::read(&inputs.key).unwrap()
+    );
+    assert_eq!(
+        fs::read(root.join("etc/rccr/cluster_config.yml")).unwrap(),
+        fs::read(repo().join("cluster_config.yml")).unwrap()
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/rccr/node-type")).unwrap(),
+        "control\n"
+    );
+    let world = fs::read_to_string(root.join("etc/apk/world")).unwrap();
+    for pkg in [
+        "alpine-base",
+        "ansible",
+        "nmap",
+        "openssh-client",
+        "openssh-server",
+        "py3-yaml",
+        "python3",
+        "bash",
+        "sudo",
+    ] {
+        assert!(
+            world.lines().any(|l| l == pkg),
+            "{pkg} not in the world: {world}"
+        );
+    }
+    // An ISO's boot media is read-only: rccr-persist finds LBU_MEDIA at boot.
+    let lbu = fs::read_to_string(root.join("etc/lbu/lbu.conf")).unwrap();
+    assert!(lbu.contains("\nLBU_MEDIA=\n"), "{lbu}");
+    let interfaces = fs::read_to_string(root.join("etc/network/interfaces")).unwrap();
+    assert!(
+        interfaces.contains("\thostname ReCyClusteR-Control\n"),
+        "{interfaces}"
+    );
+}
+
+#[test]
+fn overlay_is_byte_identical_from_two_runs() {
+    if !overlay_tools("overlay reproducibility") {
+        return;
+    }
+    let dir = TempDir::new("ovl-repro");
+    let inputs = Inputs::new(&dir);
+    let first = dir.path("a/rccr.apkovl.tar.gz");
+    let out = genapkovl(&inputs, &dir, "control", "armv7", &first);
+    assert!(out.status.success(), "{}", show(&out));
+    // A second run: another umask, another working directory, inputs with
+    // new timestamps.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    fs::write(&inputs.bin, fs::read(&inputs.bin).unwrap()).unwrap();
+    let second = dir.path("b/rccr.apkovl.tar.gz");
+    fs::create_dir_all(second.parent().unwrap()).unwrap();
+    let out = inputs
+        .command(&dir, Path::new("sh"))
+        .arg("-c")
+        .arg("umask 077 && cd / && exec \"$0\" control armv7 \"$1\"")
+        .arg(script("genapkovl.sh"))
+        .arg(&second)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        fs::read(&first).unwrap() == fs::read(&second).unwrap(),
+        "two runs gave different overlays"
+    );
+    // The timestamp is an input like the others.
+    let third = dir.path("c/rccr.apkovl.tar.gz");
+    let out = inputs
+        .command(&dir, &script("genapkovl.sh"))
+        .env("SOURCE_DATE_EPOCH", "1700000001")
+        .args(["control", "armv7"])
+        .arg(&third)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(fs::read(&first).unwrap() != fs::read(&third).unwrap());
+}
+
+#[test]
+fn overlay_refuses_what_would_make_a_broken_node() {
+    if !overlay_tools("overlay refusals") {
+        return;
+    }
+    let dir = TempDir::new("ovl-refuse");
+    let inputs = Inputs::new(&dir);
+    let out_path = dir.path("o.tar.gz");
+
+    let out = inputs
+        .command(&dir, &script("genapkovl.sh"))
+        .env("RCCR_INIT_SERVICE", dir.path("nope.openrc"))
+        .args(["target", "x86_64"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("nope.openrc: missing"),
+        "{}",
+        show(&out)
+    );
+
+    let bad_key = dir.path("bad/key");
+    write(&bad_key, "not a key\n");
+    write(&bad_key.with_extension("pub"), "not a key\n");
+    let out = inputs
+        .command(&dir, &script("genapkovl.sh"))
+        .env("RCCR_TEMP_KEY", &bad_key)
+        .args(["control", "x86_64"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("not an OpenSSH private key"),
+        "{}",
+        show(&out)
+    );
+
+    let out = genapkovl(&inputs, &dir, "worker", "x86_64", &out_path);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let out = genapkovl(&inputs, &dir, "target", "sparc", &out_path);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(!out_path.exists());
+}
+
+#[test]
+fn the_armhf_control_installs_no_ansible() {
+    if !overlay_tools("armhf control world") {
+        return;
+    }
+    let dir = TempDir::new("ovl-armhf-control");
+    let inputs = Inputs::new(&dir);
+    for (arch, with_ansible) in [("armhf", false), ("armv7", true), ("rpi-aarch64", true)] {
+        let ovl = dir.path(&format!("{arch}.tar.gz"));
+        let out = genapkovl(&inputs, &dir, "control", arch, &ovl);
+        assert!(out.status.success(), "{}", show(&out));
+        let root = dir.path(arch);
+        extract(&ovl, &root);
+        let world = fs::read_to_string(root.join("etc/apk/world")).unwrap();
+        let world: Vec<&str> = world.lines().collect();
+        for pkg in ["ansible", "python3", "py3-yaml"] {
+            assert_eq!(
+                world.contains(&pkg),
+                with_ansible,
+                "{arch}: {pkg} in {world:?}"
+            );
+        }
+        for pkg in ["nmap", "openssh-client", "openssh-server", "alpine-base"] {
+            assert!(world.contains(&pkg), "{arch}: {pkg} missing from {world:?}");
+        }
+    }
+}

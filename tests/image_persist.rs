@@ -1,0 +1,508 @@
+//! base/os/persist.sh, the boot-time choice of where lbu saves, and the
+//! rule it keeps: whatever the order in which the disks appear, the boot
+//! loads one and the same overlay, checked with Alpine's own search
+//! (nlplug-findfs, initramfs-init) reproduced on synthetic disks for every
+//! layout the images use.
+#[path = "common/image.rs"]
+mod image;
+
+use image::*;
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs persist.sh on a synthetic root: `mounts` is /proc/mounts, `findfs`
+/// the body of the findfs stand-in; `mount` calls are logged to
+/// `mount.log` and succeed.
+fn persist(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
+    write(&dir.path("proc-mounts"), mounts);
+    let stub = dir.path("findfs");
+    write(&stub, format!("#!/bin/sh\n{findfs}\n"));
+    fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
+    let mount = dir.path("mount");
+    write(
+        &mount,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\n",
+            dir.path("mount.log").display()
+        ),
+    );
+    fs::set_permissions(&mount, fs::Permissions::from_mode(0o755)).unwrap();
+    Command::new(repo().join("image-builder/base/os/persist.sh"))
+        .arg(arg)
+        .env("ROOT", dir.path("root"))
+        .env("PROC_MOUNTS", dir.path("proc-mounts"))
+        .env("FINDFS", &stub)
+        .env("MOUNT", &mount)
+        .output()
+        .unwrap()
+}
+
+fn mount_log(dir: &TempDir) -> String {
+    fs::read_to_string(dir.path("mount.log")).unwrap_or_default()
+}
+
+/// The boot media as the initramfs leaves it: a boot repository at its root.
+fn boot_media(dir: &TempDir, mount_point: &str) {
+    write(
+        &dir.path(&format!("root{mount_point}/rccr-apks/.boot_repository")),
+        "",
+    );
+}
+
+#[test]
+fn persist_uses_a_writable_boot_medium() {
+    let dir = TempDir::new("persist-pi");
+    boot_media(&dir, "/media/mmcblk0p1");
+    write(
+        &dir.path("root/etc/lbu/lbu.conf"),
+        "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
+    );
+    let mounts = "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro,relatime 0 0\n";
+    let out = persist(&dir, mounts, "exit 1", "media");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "mmcblk0p1\n");
+    let out = persist(&dir, mounts, "exit 1", "boot");
+    assert!(out.status.success(), "{}", show(&out));
+    let conf = fs::read_to_string(dir.path("root/etc/lbu/lbu.conf")).unwrap();
+    assert_eq!(conf, "LBU_MEDIA=mmcblk0p1\nDELETEOLDCONFIGS=yes\n");
+    // lbu remounts the boot media itself (lbu.in, mount_once_rw).
+    assert_eq!(mount_log(&dir), "");
+
+    // A saved lbu.conf that pointed elsewhere on another machine.
+    write(
+        &dir.path("root/etc/lbu/lbu.conf"),
+        "LBU_MEDIA=\nLBU_BACKUPDIR=/media/sdb1/rccr-lbu\nDELETEOLDCONFIGS=yes\n",
+    );
+    let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
+    assert!(out.status.success(), "{}", show(&out));
+    let conf = fs::read_to_string(dir.path("root/etc/lbu/lbu.conf")).unwrap();
+    assert_eq!(conf, "LBU_MEDIA=mmcblk0p1\nDELETEOLDCONFIGS=yes\n");
+}
+
+#[test]
+fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
+    let dir = TempDir::new("persist-iso");
+    boot_media(&dir, "/media/cdrom");
+    write(&dir.path("root/etc/hostname"), "ReCyClusteR-Target\n");
+    write(&dir.path("root/etc/lbu/lbu.conf"), "LBU_MEDIA=\n");
+    // What lbu commit saved on the RCCR partition: a rotated key.
+    let saved = dir.path("saved");
+    write(&saved.join("etc/hostname"), "ReCyClusteR-Target-4c0001\n");
+    write(
+        &saved.join("root/.ssh/authorized_keys"),
+        "ssh-ed25519 AAAA rotated\n",
+    );
+    fs::create_dir_all(dir.path("root/media/vdb1/rccr-lbu")).unwrap();
+    ok(Command::new("tar")
+        .arg("-czf")
+        .arg(dir.path("root/media/vdb1/rccr-lbu/ReCyClusteR-Target-4c0001.apkovl.tar.gz"))
+        .arg("-C")
+        .arg(&saved)
+        .args(["etc", "root"]));
+    let mounts = "tmpfs / tmpfs rw 0 0\n/dev/sr0 /media/cdrom iso9660 ro 0 0\n/dev/vdb1 /media/vdb1 vfat ro 0 0\n";
+    let out = persist(&dir, mounts, "echo /dev/vdb1", "boot");
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("restoring the saved overlay"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path("root/root/.ssh/authorized_keys")).unwrap(),
+        "ssh-ed25519 AAAA rotated\n"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path("root/etc/hostname")).unwrap(),
+        "ReCyClusteR-Target-4c0001\n"
+    );
+    let conf = fs::read_to_string(dir.path("root/etc/lbu/lbu.conf")).unwrap();
+    assert!(
+        conf.contains("LBU_BACKUPDIR=/media/vdb1/rccr-lbu\n")
+            && conf.contains("DELETEOLDCONFIGS=yes\n")
+            && !conf.contains("LBU_MEDIA=vdb1"),
+        "{conf}"
+    );
+    // The partition was mounted read-only by the initramfs: lbu writes it
+    // without mounting anything for LBU_BACKUPDIR.
+    let log = mount_log(&dir);
+    assert_eq!(
+        log,
+        format!("-o remount,rw {}/media/vdb1\n", dir.path("root").display())
+    );
+
+    // Nowhere to save: a warning, and the boot goes on.
+    let dir = TempDir::new("persist-none");
+    boot_media(&dir, "/media/cdrom");
+    let out = persist(
+        &dir,
+        "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
+        "exit 1",
+        "boot",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("changes are lost at reboot"),
+        "{}",
+        show(&out)
+    );
+    let out = persist(
+        &dir,
+        "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
+        "exit 1",
+        "media",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+}
+
+#[test]
+fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
+    let dir = TempDir::new("persist-mount");
+    boot_media(&dir, "/media/cdrom");
+    // An image before this layout saved at the partition's root; the
+    // initramfs mounted it (it found an overlay there), read-only.
+    write(
+        &dir.path("old/etc/hostname"),
+        "ReCyClusteR-Control-00aa01\n",
+    );
+    fs::create_dir_all(dir.path("root/media/sdb1")).unwrap();
+    ok(Command::new("tar")
+        .arg("-czf")
+        .arg(dir.path("root/media/sdb1/ReCyClusteR-Control-00aa01.apkovl.tar.gz"))
+        .arg("-C")
+        .arg(dir.path("old"))
+        .arg("etc"));
+    let mounts =
+        "/dev/sr0 /media/cdrom iso9660 ro 0 0\n/dev/sdb1 /media/sdb1 ext4 rw,relatime 0 0\n";
+    let out = persist(&dir, mounts, "echo /dev/sdb1", "media");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(text(&out.stdout), "/media/sdb1/rccr-lbu\n");
+    assert_eq!(mount_log(&dir), "", "already read-write");
+    let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(dir
+        .path("root/media/sdb1/rccr-lbu/ReCyClusteR-Control-00aa01.apkovl.tar.gz")
+        .is_file());
+    assert!(!dir
+        .path("root/media/sdb1/ReCyClusteR-Control-00aa01.apkovl.tar.gz")
+        .exists());
+    assert_eq!(
+        fs::read_to_string(dir.path("root/etc/hostname")).unwrap(),
+        "ReCyClusteR-Control-00aa01\n"
+    );
+
+    // A damaged saved overlay: a warning, and the boot goes on.
+    write(
+        &dir.path("root/media/sdb1/rccr-lbu/ReCyClusteR-Control-00aa01.apkovl.tar.gz"),
+        "not a tarball",
+    );
+    let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("WARNING: cannot unpack"),
+        "{}",
+        show(&out)
+    );
+
+    // Not mounted at all (nothing at its root): mounted read-write.
+    let dir = TempDir::new("persist-mount-new");
+    boot_media(&dir, "/media/cdrom");
+    let out = persist(
+        &dir,
+        "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
+        "echo /dev/sdc1",
+        "boot",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        mount_log(&dir),
+        format!(
+            "-o rw /dev/sdc1 {}/media/sdc1\n",
+            dir.path("root").display()
+        )
+    );
+    assert!(dir.path("root/media/sdc1/rccr-lbu").is_dir());
+}
+
+// ------------------------------------------------- which overlay boots
+
+/// A disk as the initramfs sees it: its device name and the entries at the
+/// root of its filesystem (a directory as `name/`, with `.boot_repository`
+/// when it is a package repository).
+#[derive(Clone, Debug)]
+struct Disk {
+    dev: &'static str,
+    root: BTreeSet<String>,
+}
+
+/// The files a filesystem tree holds at depth 1 and 2, as `Disk::root`.
+fn disk_from(dev: &'static str, tree: &Path) -> Disk {
+    let mut root = BTreeSet::new();
+    for e in fs::read_dir(tree).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            root.insert(format!("{name}/"));
+            if e.path().join(".boot_repository").exists() {
+                root.insert(format!("{name}/.boot_repository"));
+            }
+        } else {
+            root.insert(name);
+        }
+    }
+    Disk { dev, root }
+}
+
+/// The overlay Alpine's initramfs loads from disks that appear in this
+/// order, as mkinitfs 3.12 does it:
+/// - nlplug-findfs.c, `scandev()`: each new block device is mounted on
+///   /media/DEV and `recurse_dir()` runs with maxdepth 1; `scandev_cb()`
+///   appends every root entry matching `fnmatch("*.apkovl.tar.gz*")` to the
+///   apkovls file, and notes a root directory that holds `.boot_repository`.
+/// - `founddev()`: once a boot repository and an apkovl have both been seen,
+///   the timeout drops to 0 and the search ends; disks that appear later
+///   are not scanned. `all` = true models a slower stop (disks already in
+///   the queue are scanned too).
+/// - initramfs-init.in: without `apkovl=` on the command line,
+///   `ovl=$(head -n 1 /tmp/apkovls)`.
+fn loaded_overlay(disks: &[Disk], all: bool) -> Option<String> {
+    let mut apkovls = Vec::new();
+    let (mut repo, mut ovl) = (false, false);
+    for disk in disks {
+        for entry in &disk.root {
+            let name = entry.trim_end_matches('/');
+            if !entry.ends_with('/') && !name.contains('/') && name.contains(".apkovl.tar.gz") {
+                apkovls.push(format!("/media/{}/{name}", disk.dev));
+                ovl = true;
+            }
+            if entry.ends_with("/.boot_repository") {
+                repo = true;
+            }
+        }
+        if repo && ovl && !all {
+            break;
+        }
+    }
+    apkovls.into_iter().next()
+}
+
+fn orders(disks: &[Disk]) -> Vec<Vec<Disk>> {
+    if disks.len() <= 1 {
+        return vec![disks.to_vec()];
+    }
+    let mut out = Vec::new();
+    for i in 0..disks.len() {
+        let mut rest = disks.to_vec();
+        let first = rest.remove(i);
+        for mut tail in orders(&rest) {
+            tail.insert(0, first.clone());
+            out.push(tail);
+        }
+    }
+    out
+}
+
+/// The overlays the boot may load from these disks, over every order and
+/// both ways the search may stop.
+fn possible_overlays(disks: &[Disk]) -> BTreeSet<Option<String>> {
+    orders(disks)
+        .iter()
+        .flat_map(|o| [loaded_overlay(o, false), loaded_overlay(o, true)])
+        .collect()
+}
+
+/// A node of one layout: the disks as trees under `dir/disks/DEV`, the
+/// RAM root under `dir/root` with the boot media and the partitions mounted
+/// where the initramfs leaves them (a symlink per mount).
+struct Node {
+    dir: TempDir,
+    mounts: String,
+    findfs: String,
+}
+
+const HOST_OVERLAY: &str = "ReCyClusteR-Target-4c0001.apkovl.tar.gz";
+const IMAGE_OVERLAY: &str = "rccr.apkovl.tar.gz";
+
+impl Node {
+    /// `boot`: (device, filesystem) of the boot media, which holds the
+    /// image's files; `data`: the partition labelled RCCR, if any.
+    fn new(boot: (&'static str, &str), data: Option<(&'static str, &str)>) -> Self {
+        let dir = TempDir::new("overlay-choice");
+        let media = dir.path(&format!("disks/{}", boot.0));
+        write(&media.join(IMAGE_OVERLAY), "image overlay");
+        write(&media.join("rccr-apks/.boot_repository"), "");
+        write(&media.join("boot/vmlinuz-lts"), "kernel");
+        fs::create_dir_all(dir.path("root/media")).unwrap();
+        std::os::unix::fs::symlink(&media, dir.path(&format!("root/media/{}", boot.0))).unwrap();
+        let mut mounts = format!("/dev/{0} /media/{0} {1} ro 0 0\n", boot.0, boot.1);
+        let mut findfs = "exit 1".to_string();
+        if let Some((dev, fstype)) = data {
+            let part = dir.path(&format!("disks/{dev}"));
+            fs::create_dir_all(&part).unwrap();
+            std::os::unix::fs::symlink(&part, dir.path(&format!("root/media/{dev}"))).unwrap();
+            mounts.push_str(&format!("/dev/{dev} /media/{dev} {fstype} rw 0 0\n"));
+            findfs = format!("echo /dev/{dev}");
+        }
+        Node {
+            dir,
+            mounts,
+            findfs,
+        }
+    }
+
+    /// Boots: persist.sh decides; then `lbu commit` as lbu.in's cmd_commit
+    /// does it: LBU_BACKUPDIR, else /media/LBU_MEDIA; DELETEOLDCONFIGS
+    /// removes the *.apkovl.tar.gz* there first.
+    fn boot_and_commit(&self) {
+        let out = persist(&self.dir, &self.mounts, &self.findfs, "boot");
+        assert!(out.status.success(), "{}", show(&out));
+        let conf = fs::read_to_string(self.dir.path("root/etc/lbu/lbu.conf")).unwrap_or_default();
+        let get = |k: &str| {
+            conf.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or("")
+                .to_string()
+        };
+        let target = match (get("LBU_BACKUPDIR"), get("LBU_MEDIA")) {
+            (dir, _) if !dir.is_empty() => dir,
+            (_, media) if !media.is_empty() => format!("/media/{media}"),
+            _ => return, // nowhere to save: lbu commit fails, nothing changes
+        };
+        assert_eq!(get("DELETEOLDCONFIGS"), "yes", "{conf}");
+        let target = self.dir.path(&format!("root{target}"));
+        for e in fs::read_dir(&target).unwrap() {
+            let p = e.unwrap().path();
+            if p.to_string_lossy().contains(".apkovl.tar.gz") {
+                fs::remove_file(p).unwrap();
+            }
+        }
+        write(&target.join(HOST_OVERLAY), "saved overlay");
+    }
+
+    fn disks(&self) -> Vec<Disk> {
+        let mut devs: Vec<String> = fs::read_dir(self.dir.path("disks"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        devs.sort();
+        devs.into_iter()
+            .map(|d| {
+                let dev: &'static str = Box::leak(d.into_boxed_str());
+                disk_from(dev, &self.dir.path(&format!("disks/{dev}")))
+            })
+            .collect()
+    }
+
+    /// The one overlay every order of the disks boots, or a panic.
+    fn boots(&self, layout: &str) -> String {
+        let possible = possible_overlays(&self.disks());
+        assert_eq!(
+            possible.len(),
+            1,
+            "{layout}: the overlay that boots depends on the disk order: {possible:?}"
+        );
+        possible
+            .into_iter()
+            .next()
+            .unwrap()
+            .unwrap_or_else(|| panic!("{layout}: no overlay boots"))
+    }
+}
+
+#[test]
+fn every_layout_boots_one_overlay_whatever_the_disk_order() {
+    // ISO on a CD (or written with dd), and nothing to save to.
+    let node = Node::new(("sr0", "iso9660"), None);
+    assert_eq!(node.boots("ISO"), format!("/media/sr0/{IMAGE_OVERLAY}"));
+    node.boot_and_commit();
+    assert_eq!(node.boots("ISO"), format!("/media/sr0/{IMAGE_OVERLAY}"));
+
+    // ISO and a partition labelled RCCR (FAT or ext4): the ISO's overlay
+    // boots, before and after lbu commit; persist.sh restores the saved one.
+    for fstype in ["vfat", "ext4"] {
+        let node = Node::new(("sr0", "iso9660"), Some(("sdb1", fstype)));
+        assert_eq!(
+            node.boots("ISO + RCCR"),
+            format!("/media/sr0/{IMAGE_OVERLAY}")
+        );
+        node.boot_and_commit();
+        assert_eq!(
+            node.boots("ISO + RCCR, committed"),
+            format!("/media/sr0/{IMAGE_OVERLAY}")
+        );
+        assert!(node
+            .dir
+            .path(&format!("disks/sdb1/rccr-lbu/{HOST_OVERLAY}"))
+            .is_file());
+        // The next boot restores it.
+        let out = persist(&node.dir, &node.mounts, &node.findfs, "boot");
+        assert!(out.status.success(), "{}", show(&out));
+        assert!(
+            text(&out.stderr).contains(&format!("restoring the saved overlay {HOST_OVERLAY}")),
+            "{}",
+            show(&out)
+        );
+    }
+
+    // An ISO that Rufus copied to a FAT stick (writable boot media), with and
+    // without an RCCR partition: the stick's own, replaced by lbu.
+    for data in [None, Some(("sdb1", "ext4"))] {
+        let node = Node::new(("sda1", "vfat"), data);
+        assert_eq!(node.boots("stick"), format!("/media/sda1/{IMAGE_OVERLAY}"));
+        node.boot_and_commit();
+        assert_eq!(
+            node.boots("stick, committed"),
+            format!("/media/sda1/{HOST_OVERLAY}")
+        );
+    }
+
+    // A Raspberry Pi's SD card, alone and with the data partition labelled
+    // RCCR on the same card (the node lifecycle's ext4 partition).
+    for data in [None, Some(("mmcblk0p2", "ext4"))] {
+        let node = Node::new(("mmcblk0p1", "vfat"), data);
+        assert_eq!(
+            node.boots("Pi"),
+            format!("/media/mmcblk0p1/{IMAGE_OVERLAY}")
+        );
+        node.boot_and_commit();
+        assert_eq!(
+            node.boots("Pi, committed"),
+            format!("/media/mmcblk0p1/{HOST_OVERLAY}")
+        );
+    }
+}
+
+#[test]
+fn the_search_model_sees_two_overlays_race() {
+    // The layout before this rule: lbu saved at the RCCR partition's root.
+    // Which overlay boots depends on the order: the check above would fail.
+    let iso = Disk {
+        dev: "sr0",
+        root: [IMAGE_OVERLAY, "rccr-apks/", "rccr-apks/.boot_repository"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    let data = Disk {
+        dev: "sdb1",
+        root: [HOST_OVERLAY.to_string()].into_iter().collect(),
+    };
+    let possible = possible_overlays(&[iso.clone(), data.clone()]);
+    assert_eq!(
+        possible,
+        [
+            Some(format!("/media/sr0/{IMAGE_OVERLAY}")),
+            Some(format!("/media/sdb1/{HOST_OVERLAY}")),
+        ]
+        .into_iter()
+        .collect()
+    );
+    // The search stops at the first disk with both an overlay and a
+    // repository: with the ISO first, the partition is not even scanned.
+    assert_eq!(
+        loaded_overlay(&[iso, data], false),
+        Some(format!("/media/sr0/{IMAGE_OVERLAY}"))
+    );
+}

@@ -1,0 +1,427 @@
+//! build-os-image.sh on Raspberry Pi media: image assembly against a
+//! synthetic Pi release (partition table, FAT contents, boot flag,
+//! config.txt).
+#[path = "common/image.rs"]
+mod image;
+
+use image::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+// ---------------------------------------------------------------------- IMG
+
+/// A stand-in for alpine-rpi-*.tar.gz: firmware, config.txt with per-Pi
+/// sections, kernel, initramfs, modloop, device trees, apks/.
+fn synthetic_rpi(dir: &TempDir, config: &str, alpine_arch: &str) -> PathBuf {
+    let rel = dir.path("rpi");
+    write(&rel.join("config.txt"), config);
+    write(
+        &rel.join("cmdline.txt"),
+        "modules=loop,squashfs,sd-mod,usb-storage quiet console=tty1\n",
+    );
+    for f in [
+        "bootcode.bin",
+        "start.elf",
+        "fixup.dat",
+        "bcm2708-rpi-zero.dtb",
+        "bcm2708-rpi-b.dtb",
+    ] {
+        write(&rel.join(f), format!("firmware {f}"));
+    }
+    write(&rel.join("overlays/disable-bt.dtbo"), "overlay");
+    for f in ["vmlinuz-rpi", "initramfs-rpi", "modloop-rpi"] {
+        write(&rel.join("boot").join(f), format!("{f} bytes"));
+    }
+    write(&rel.join("apks/.boot_repository"), "");
+    write(
+        &rel.join(format!("apks/{alpine_arch}/APKINDEX.tar.gz")),
+        "alpine's index",
+    );
+    write(&rel.join(".alpine-release"), "alpine-rpi-3.22.2 armhf\n");
+    let tarball = dir.path("alpine-rpi-3.22.2-armhf.tar.gz");
+    tar_gz(&rel, &tarball);
+    tarball
+}
+
+const PI_ZERO_CONFIG: &str = "\
+# do not modify this file as it will be overwritten on upgrade.
+# create and/or modify usercfg.txt instead.
+disable_splash=1
+boot_delay=0
+[pi0]
+kernel=boot/vmlinuz-rpi
+initramfs boot/initramfs-rpi
+[pi1]
+kernel=boot/vmlinuz-rpi
+initramfs boot/initramfs-rpi
+[all]
+include usercfg.txt
+";
+
+fn img_tools(test: &str) -> bool {
+    overlay_tools(test)
+        && require(
+            test,
+            &[
+                ("sfdisk", "fdisk"),
+                ("mkfs.vfat", "dosfstools"),
+                ("mcopy", "mtools"),
+                ("xz", "xz-utils"),
+            ],
+        )
+}
+
+#[test]
+fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
+    if !img_tools("Pi image") {
+        return;
+    }
+    let dir = TempDir::new("img");
+    let inputs = Inputs::new(&dir);
+    let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
+    let repo = synthetic_repo(&dir, "armhf");
+    let out = build_os_image(
+        &inputs,
+        &dir,
+        "armhf",
+        "control",
+        &base,
+        &sha256(&base),
+        repo.to_str().unwrap(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("[pi0] boots boot/vmlinuz-rpi with boot/initramfs-rpi"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[pi1] boots boot/vmlinuz-rpi"), "{stderr}");
+    ok(Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dir.path("out")));
+    let img = dir.path("pi.img");
+    let raw = ok(Command::new("xz")
+        .arg("-dc")
+        .arg(dir.path("out/rccr-9.9.9-armhf-control.img.xz")));
+    fs::write(&img, &raw.stdout).unwrap();
+
+    // MBR with one bootable partition of type 0x0c from 1 MiB to the end
+    // (Raspberry Pi OS's own images use that type for FAT16 and FAT32).
+    let json = text(&ok(Command::new("sfdisk").arg("--json").arg(&img)).stdout);
+    let squeezed: String = json.split_whitespace().collect();
+    assert!(squeezed.contains("\"label\":\"dos\""), "{json}");
+    assert_eq!(squeezed.matches("\"node\":").count(), 1, "{json}");
+    assert!(squeezed.contains("\"start\":2048,"), "{json}");
+    assert!(squeezed.contains("\"type\":\"c\""), "{json}");
+    assert!(squeezed.contains("\"bootable\":true"), "{json}");
+    let size: u64 = squeezed
+        .split("\"size\":")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        (2048 + size) * 512,
+        fs::metadata(&img).unwrap().len(),
+        "the partition does not fill the image"
+    );
+    let dump = text(&ok(Command::new("sfdisk").arg("--dump").arg(&img)).stdout);
+    assert!(dump.contains("type=c, bootable"), "{dump}");
+    // It ends on a 4 MiB boundary: the node's data partition starts there,
+    // in the card's free space.
+    assert_eq!((2048 + size) % 8192, 0, "{json}");
+
+    // A FAT filesystem at the partition, holding everything: FAT16 at this
+    // size, with Raspberry Pi OS's 2 KiB clusters.
+    let part = format!("{}@@1M", img.display());
+    let info = text(&ok(mtools("minfo").args(["-i", &part, "::"])).stdout);
+    assert!(size * 512 < 134_742_016, "{size}");
+    assert!(info.contains("FAT16"), "{info}");
+    assert!(info.contains("hidden sectors: 2048\n"), "{info}");
+    assert!(info.contains("cluster size: 4 sectors\n"), "{info}");
+    assert!(info.contains("RCCR-BOOT"), "{info}");
+    let files = text(&ok(mtools("mdir").args(["-i", &part, "-/", "-b", "::/"])).stdout);
+    for f in [
+        "::/config.txt",
+        "::/cmdline.txt",
+        "::/usercfg.txt",
+        "::/bootcode.bin",
+        "::/start.elf",
+        "::/fixup.dat",
+        "::/bcm2708-rpi-zero.dtb",
+        "::/overlays/disable-bt.dtbo",
+        "::/boot/vmlinuz-rpi",
+        "::/boot/initramfs-rpi",
+        "::/boot/modloop-rpi",
+        "::/.alpine-release",
+        "::/rccr.apkovl.tar.gz",
+        "::/rccr-apks/.boot_repository",
+        "::/rccr-apks/armhf/APKINDEX.tar.gz",
+        "::/rccr-apks/armhf/openssh-server-10.0_p1-r9.apk",
+    ] {
+        assert!(
+            files.lines().any(|l| l == f),
+            "{f} not on the FAT:\n{files}"
+        );
+    }
+    // Alpine's own repository is left out: ours holds everything.
+    assert!(!files.contains("::/apks"), "{files}");
+    let get = |path: &str| {
+        let to = dir.path("got");
+        let _ = fs::remove_file(&to);
+        ok(mtools("mcopy").args(["-n", "-i", &part, path]).arg(&to));
+        fs::read(&to).unwrap()
+    };
+    assert_eq!(get("::/config.txt"), PI_ZERO_CONFIG.as_bytes());
+    assert_eq!(get("::/boot/vmlinuz-rpi"), b"vmlinuz-rpi bytes");
+    assert!(text(&get("::/usercfg.txt")).starts_with("# RCCR 9.9.9 (armhf control)"));
+    let ovl = dir.path("ovl.tar.gz");
+    fs::write(&ovl, get("::/rccr.apkovl.tar.gz")).unwrap();
+    let list = listing(&ovl);
+    assert_eq!(list["root/.ssh/id_rsa"].mode, "-rw-------");
+    assert!(list.contains_key("etc/apk/keys/rccr-apks-test.rsa.pub"));
+    let root = dir.path("x");
+    extract(&ovl, &root);
+    let lbu = fs::read_to_string(root.join("etc/lbu/lbu.conf")).unwrap();
+    assert!(lbu.contains("\nLBU_MEDIA=mmcblk0p1\n"), "{lbu}");
+
+    // The size report, next to the image.
+    let report = fs::read_to_string(dir.path("out/rccr-9.9.9-armhf-control.img.sizes.md")).unwrap();
+    assert!(report.contains("| total, before xz |"), "{report}");
+    assert!(report.contains("Budget: "), "{report}");
+}
+
+/// The FAT type and cluster size pi-gen (Raspberry Pi OS's image builder,
+/// export-image/prerun.sh) gives a boot partition: FAT16 below 134742016
+/// bytes, FAT32 above, 4 sectors per cluster.
+#[test]
+fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
+    if !img_tools("Pi image FAT32") {
+        return;
+    }
+    let dir = TempDir::new("img-fat32");
+    let inputs = Inputs::new(&dir);
+    let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
+    let out = build_os_image(
+        &inputs,
+        &dir,
+        "armhf",
+        "control",
+        &base,
+        &sha256(&base),
+        "none",
+        &[("IMG_FREE_MB", "130"), ("COMPRESS", "none")],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let img = dir.path("out/rccr-9.9.9-armhf-control.img");
+    let len = fs::metadata(&img).unwrap().len();
+    assert!(len - 1_048_576 >= 134_742_016, "{len}");
+    assert_eq!(len % (4 << 20), 0, "{len}");
+    let part = format!("{}@@1M", img.display());
+    let info = text(&ok(mtools("minfo").args(["-i", &part, "::"])).stdout);
+    assert!(info.contains("FAT32"), "{info}");
+    assert!(info.contains("cluster size: 4 sectors\n"), "{info}");
+}
+
+#[test]
+fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
+    if !img_tools("Pi image refusals") {
+        return;
+    }
+    let dir = TempDir::new("img-refuse");
+    let inputs = Inputs::new(&dir);
+    // A release with this config.txt is refused, saying `why`.
+    let refused = |tag: &str, config: &str, why: &str| {
+        let dir = TempDir::new(tag);
+        let base = synthetic_rpi(&dir, config, "armhf");
+        let out = build_os_image(
+            &inputs,
+            &dir,
+            "armhf",
+            "target",
+            &base,
+            &sha256(&base),
+            "none",
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+        assert!(text(&out.stderr).contains(why), "{}", show(&out));
+    };
+    // A Pi 3-only config: the armhf image must boot a Pi Zero and a Pi 1.
+    let pi3_only = "[pi3]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[all]\ninclude usercfg.txt\n";
+    refused(
+        "img-refuse-pi3",
+        pi3_only,
+        "names no kernel and initramfs for [pi0]",
+    );
+
+    // A kernel that config.txt names but the release lacks.
+    let missing = PI_ZERO_CONFIG.replace("kernel=boot/vmlinuz-rpi", "kernel=boot/vmlinuz-rpi2");
+    refused(
+        "img-refuse-kernel",
+        &missing,
+        "boots boot/vmlinuz-rpi2, which the release lacks",
+    );
+
+    // The repository must be for the image's arch.
+    let dir = TempDir::new("img-refuse-repo");
+    let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
+    let repo = synthetic_repo(&dir, "aarch64");
+    let out = build_os_image(
+        &inputs,
+        &dir,
+        "armhf",
+        "target",
+        &base,
+        &sha256(&base),
+        repo.to_str().unwrap(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("packages for another arch"),
+        "{}",
+        show(&out)
+    );
+}
+
+/// gpg in a home of its own under `dir`.
+fn gpg(home: &std::path::Path) -> Command {
+    let mut c = Command::new("gpg");
+    c.arg("--batch").arg("--homedir").arg(home);
+    c
+}
+
+#[test]
+fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key() {
+    if !img_tools("signed media") || !require("signed media", &[("gpg", "gpg")]) {
+        return;
+    }
+    let dir = TempDir::new("img-signed");
+    let inputs = Inputs::new(&dir);
+    let home = dir.path("gnupg");
+    fs::create_dir_all(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+    ok(gpg(&home).args([
+        "--passphrase",
+        "",
+        "--pinentry-mode",
+        "loopback",
+        "--quick-gen-key",
+        "RCCR test release key <test@rccr.invalid>",
+        "ed25519",
+        "sign",
+        "never",
+    ]));
+    let fpr = text(&ok(gpg(&home).args(["--with-colons", "--list-keys"])).stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
+        .unwrap();
+    let key = dir.path("release-key.asc");
+    fs::write(
+        &key,
+        ok(gpg(&home).args(["--armor", "--export", &fpr])).stdout,
+    )
+    .unwrap();
+
+    // A mirror laid out as Alpine's: the tarball, its .sha256 and its .asc.
+    let version = alpine_conf("ALPINE_VERSION");
+    let name = format!("alpine-rpi-{version}-armhf.tar.gz");
+    let releases = dir.path(&format!(
+        "mirror/{}/releases/armhf",
+        alpine_conf("ALPINE_BRANCH")
+    ));
+    fs::create_dir_all(&releases).unwrap();
+    let tarball = releases.join(&name);
+    let publish = |content: &[u8], sign: bool| {
+        fs::write(&tarball, content).unwrap();
+        write(
+            &releases.join(format!("{name}.sha256")),
+            format!("{}  {name}\n", sha256(&tarball)),
+        );
+        let asc = releases.join(format!("{name}.asc"));
+        let _ = fs::remove_file(&asc);
+        if sign {
+            ok(gpg(&home)
+                .args(["--armor", "--detach-sign", "--output"])
+                .arg(&asc)
+                .arg(&tarball));
+        }
+    };
+    let build = |fpr: &str, out: &str| {
+        inputs
+            .command(&dir, &script("build-os-image.sh"))
+            .env(
+                "ALPINE_MIRROR",
+                format!("file://{}", dir.path("mirror").display()),
+            )
+            .env("CACHE_DIR", dir.path("cache"))
+            .env("RCCR_RELEASE_KEY", &key)
+            .env("RCCR_RELEASE_KEY_FPR", fpr)
+            .env("RCCR_APK_REPO", "none")
+            .env("COMPRESS", "none")
+            .args(["-v", "9.9.9", "-o"])
+            .arg(dir.path(out))
+            .args(["armhf", "target"])
+            .output()
+            .unwrap()
+    };
+    let release = fs::read(synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf")).unwrap();
+
+    publish(&release, true);
+    let out = build(&fpr, "good");
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(&format!("good signature by {fpr}")),
+        "{}",
+        show(&out)
+    );
+
+    // Swapped on the mirror, sum and all, but not re-signed.
+    let mut swapped = release.clone();
+    swapped.extend_from_slice(b"\0");
+    let sig = fs::read(releases.join(format!("{name}.asc"))).unwrap();
+    publish(&swapped, false);
+    fs::write(releases.join(format!("{name}.asc")), &sig).unwrap();
+    let out = build(&fpr, "swapped");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("does not verify: refusing to use it"),
+        "{}",
+        show(&out)
+    );
+    assert!(!dir.path("swapped").exists(), "an image was made");
+
+    // No signature published.
+    publish(&release, false);
+    let out = build(&fpr, "unsigned");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains("download failed"),
+        "{}",
+        show(&out)
+    );
+
+    // Signed, but the key file is not the pinned key.
+    publish(&release, true);
+    let alpine = alpine_conf("ALPINE_KEY_FINGERPRINT");
+    let out = build(&alpine, "other-key");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        text(&out.stderr).contains(&format!("but the pinned release key is {alpine}")),
+        "{}",
+        show(&out)
+    );
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "all"])
+        .status();
+}
