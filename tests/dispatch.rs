@@ -204,6 +204,19 @@ fn version_names_version_target_and_revision() {
 }
 
 #[test]
+fn licenses_says_where_the_notices_are() {
+    let out = run(RCCR, &["--licenses"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    // The path the images install them at (image-builder, tests/image_notices.rs).
+    assert!(
+        text.contains("/usr/share/licenses/rccr/THIRD-PARTY-NOTICES"),
+        "{text}"
+    );
+    assert!(text.contains("OpenSSL") && text.contains("libssh2"), "{text}");
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
     let out = run(RCCR, &["scan", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));

@@ -44,6 +44,7 @@ pub fn multiplexer(args: &[&str]) -> ExitCode {
     let outcome = match first {
         "--help" | "-h" | "help" => Err(Error::Help(help())),
         "--version" | "-V" => print_line(&version::line()),
+        "--licenses" => print_line(LICENSES),
         "--list" => list(),
         "--install" => install_main(rest),
         command => match find_command(command) {
@@ -60,12 +61,20 @@ pub fn multiplexer(args: &[&str]) -> ExitCode {
     report(MULTIPLEXER, outcome)
 }
 
+/// Where the images install the licence texts of everything in this binary
+/// (image-builder/scripts/third-party-notices.py writes them; releases ship
+/// the same file as THIRD-PARTY-NOTICES).
+const LICENSES: &str = "rccr is MIT-licensed (/usr/share/licenses/rccr/LICENSE). It contains \
+OpenSSL (Apache-2.0), libssh2 (BSD-3-Clause), zlib (Zlib) and the Rust crates listed, \
+with their licence texts, in /usr/share/licenses/rccr/THIRD-PARTY-NOTICES \
+(THIRD-PARTY-NOTICES beside a release download).";
+
 fn help() -> String {
     let mut text = format!(
         "{}\nReCyClusteR: turn recycled PCs and Raspberry Pis into a secured container cluster.\n\n\
          Usage: rccr COMMAND [ARGS...]\n\
          \x20      rccr-scan | rccr-keys | rccr-init [ARGS...]   (links to this binary)\n\
-         \x20      rccr --list | --install [-s] DIR | --version | --help\n\nCommands:\n",
+         \x20      rccr --list | --install [-s] DIR | --version | --licenses | --help\n\nCommands:\n",
         version::line()
     );
     for applet in APPLETS {
@@ -76,6 +85,7 @@ fn help() -> String {
          \x20 --list             print the names this binary answers to, one per line\n\
          \x20 --install [-s] DIR link those names in DIR to this binary (hard links; -s symbolic)\n\
          \x20 --version          print version, target triple and git revision\n\
+         \x20 --licenses         say where the licences of everything in rccr are\n\
          \x20 --help             print this help\n\n\
          Run 'rccr COMMAND --help' for a command's options.\n\n",
     );

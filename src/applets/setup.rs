@@ -11,7 +11,7 @@ use std::time::Duration;
 pub const APPLET: Applet = Applet {
     command: "setup",
     link: None,
-    summary: "find the cluster's nodes, replace the temporary key, write the inventory",
+    summary: "find the cluster's nodes, replace the temporary key, form the swarm",
     main,
 };
 
