@@ -213,7 +213,10 @@ fn licenses_says_where_the_notices_are() {
         text.contains("/usr/share/licenses/rccr/THIRD-PARTY-NOTICES"),
         "{text}"
     );
-    assert!(text.contains("OpenSSL") && text.contains("libssh2"), "{text}");
+    assert!(
+        text.contains("OpenSSL") && text.contains("libssh2"),
+        "{text}"
+    );
 }
 
 #[test]

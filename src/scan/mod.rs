@@ -29,6 +29,7 @@ pub mod output;
 pub mod plan;
 pub mod snapshot;
 pub mod sweep;
+pub mod vendor;
 
 /// The filter used when no configuration names one.
 pub const DEFAULT_FILTER: &str = crate::identity::NAME_PREFIX;
@@ -137,6 +138,8 @@ pub struct Report {
     /// Live hosts, sorted by address.
     pub hosts: Vec<Host>,
     pub warnings: Vec<String>,
+    /// How long the whole scan took.
+    pub elapsed: Duration,
 }
 
 /// A socket error: permission problems become the one "run as root" error.
@@ -152,6 +155,7 @@ pub(crate) fn socket_error(what: &str, e: io::Error) -> Error {
 
 /// Sweeps, names and classifies the hosts as `opts` asks.
 pub fn run(opts: &Options) -> Result<Report, Error> {
+    let started = std::time::Instant::now();
     let ifaces = sys::interfaces().map_err(|e| Error::io("cannot list network interfaces", e))?;
     let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
     let jobs = plan::plan(opts, &ifaces, plan::default_route_iface(&routes).as_deref())?;
@@ -198,5 +202,6 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         host.matches = names::matches(host, &opts.filter);
     }
     report.hosts = hosts;
+    report.elapsed = started.elapsed();
     Ok(report)
 }

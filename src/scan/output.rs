@@ -1,4 +1,5 @@
 //! The table and the JSON document `rccr-scan` prints.
+use super::vendor::vendor;
 use super::Host;
 use crate::print;
 
@@ -10,6 +11,7 @@ pub fn json(hosts: &[Host]) -> String {
             print::Object::new()
                 .str("ip", &host.ip.to_string())
                 .opt("mac", host.mac.map(|m| m.to_string()).as_deref())
+                .opt("vendor", host.mac.and_then(vendor))
                 .opt("hostname", host.hostname.as_deref())
                 .opt("name_source", host.name_source.map(|s| s.as_str()))
                 .bool("ssh", host.ssh)
@@ -17,6 +19,23 @@ pub fn json(hosts: &[Host]) -> String {
         })
         .collect();
     print::array(&objects)
+}
+
+/// The line a scan ends with on stderr, as nmap and arp-scan end theirs:
+/// `12 hosts up, 5 ours, 2 unnamed with SSH, in 412 ms`.
+pub fn summary(report: &super::Report) -> String {
+    let hosts = &report.hosts;
+    let ours = hosts.iter().filter(|h| h.matches).count();
+    let unnamed = hosts
+        .iter()
+        .filter(|h| h.hostname.is_none() && h.ssh)
+        .count();
+    format!(
+        "{} host{} up, {ours} ours, {unnamed} unnamed with SSH, in {} ms",
+        hosts.len(),
+        if hosts.len() == 1 { "" } else { "s" },
+        report.elapsed.as_millis()
+    )
 }
 
 /// The MATCH column.
@@ -30,11 +49,13 @@ fn match_text(host: &Host) -> &'static str {
 
 /// A table with a header line, columns padded to their widest cell.
 pub fn table(hosts: &[Host]) -> String {
-    let mut table = print::Table::new(&["IP", "MAC", "HOSTNAME", "SOURCE", "SSH", "MATCH"]);
+    let mut table =
+        print::Table::new(&["IP", "MAC", "VENDOR", "HOSTNAME", "SOURCE", "SSH", "MATCH"]);
     for h in hosts {
         table.row([
             h.ip.to_string(),
             h.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+            h.mac.and_then(vendor).unwrap_or("-").into(),
             h.hostname
                 .as_deref()
                 .map(|n| print::name(n).into_owned())
@@ -56,7 +77,7 @@ mod tests {
     fn hosts() -> Vec<Host> {
         let mut a = Host::new(
             "10.0.0.5".parse().unwrap(),
-            Some(MacAddr([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff])),
+            Some(MacAddr([0xb8, 0x27, 0xeb, 0xdd, 0xee, 0xff])),
         );
         a.hostname = Some("ReCyClusteR-Target-3f2a1c".into());
         a.name_source = Some(NameSource::Dns);
@@ -70,12 +91,27 @@ mod tests {
     fn json_document() {
         assert_eq!(
             json(&hosts()),
-            "[\n  {\"ip\": \"10.0.0.5\", \"mac\": \"aa:bb:cc:dd:ee:ff\", \"hostname\": \"ReCyClusteR-Target-3f2a1c\", \
-             \"name_source\": \"dns\", \"ssh\": true, \"match\": true},\n  \
-             {\"ip\": \"10.0.0.17\", \"mac\": null, \"hostname\": null, \"name_source\": null, \"ssh\": false, \
-             \"match\": false}\n]\n"
+            "[\n  {\"ip\": \"10.0.0.5\", \"mac\": \"b8:27:eb:dd:ee:ff\", \"vendor\": \"Raspberry Pi\", \
+             \"hostname\": \"ReCyClusteR-Target-3f2a1c\", \"name_source\": \"dns\", \"ssh\": true, \"match\": true},\n  \
+             {\"ip\": \"10.0.0.17\", \"mac\": null, \"vendor\": null, \"hostname\": null, \"name_source\": null, \
+             \"ssh\": false, \"match\": false}\n]\n"
         );
         assert_eq!(json(&[]), "[]\n");
+    }
+
+    #[test]
+    fn the_summary_counts_what_an_operator_asks_first() {
+        let mut hosts = hosts();
+        hosts[1].ssh = true;
+        let report = crate::scan::Report {
+            hosts,
+            warnings: vec![],
+            elapsed: std::time::Duration::from_millis(412),
+        };
+        assert_eq!(
+            summary(&report),
+            "2 hosts up, 1 ours, 1 unnamed with SSH, in 412 ms"
+        );
     }
 
     #[test]
@@ -86,9 +122,9 @@ mod tests {
         assert_eq!(
             table(&hosts),
             "\
-IP         MAC                HOSTNAME                   SOURCE  SSH  MATCH
-10.0.0.5   aa:bb:cc:dd:ee:ff  ReCyClusteR-Target-3f2a1c  dns     yes  yes
-10.0.0.17  -                  evil???reboot??            -       no   no (key refused)
+IP         MAC                VENDOR        HOSTNAME                   SOURCE  SSH  MATCH
+10.0.0.5   b8:27:eb:dd:ee:ff  Raspberry Pi  ReCyClusteR-Target-3f2a1c  dns     yes  yes
+10.0.0.17  -                  -             evil???reboot??            -       no   no (key refused)
 "
         );
     }

@@ -123,7 +123,10 @@ pub fn run(opts: Options) -> Result<(), Error> {
         paths.inventory_ini().display()
     );
     clock.lap("report");
-    eprintln!("rccr setup: done in {}", engine::Clock::summary(&clock.laps));
+    eprintln!(
+        "rccr setup: done in {}",
+        engine::Clock::summary(&clock.laps)
+    );
     failure(&planned, formed.as_ref())
 }
 

@@ -13,7 +13,9 @@
 //! - **Joins**: tokens are read from the leading manager and go, over the
 //!   node's rccr relay, only to members: inventory nodes whose host key is
 //!   the recorded one. Managers join one at a time, workers together.
-//! - **Labels**: `rccr.arch` (`uname -m`) and `rccr.role` on every member.
+//! - **Labels**: `rccr.arch` (`uname -m`), `rccr.role`, `rccr.ram_mb` and
+//!   `rccr.storage` (`persistent` or `volatile`) on every member, so that
+//!   services can be placed by them.
 //! - **Departed nodes** (in the swarm, neither a member nor in the
 //!   inventory) are listed, and removed with `--remove-missing`.
 //! - **Idempotent**: a second run changes nothing and says so.

@@ -114,7 +114,7 @@ pub fn prepare(member: &Member, cli_only: bool) -> Machine {
                     .push(format!("Docker is down: {}", print::text(&e)));
                 break;
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
     m

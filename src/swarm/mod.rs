@@ -16,6 +16,7 @@
 //! never reaches into `setup`. docs/engine.md documents it.
 pub mod engine;
 pub mod form;
+pub mod health;
 pub mod machine;
 pub mod member;
 pub mod ops;

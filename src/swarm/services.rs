@@ -231,7 +231,7 @@ fn wait_running(lead: &Member, containers: &[Container], reports: &mut [ServiceR
             }
             return;
         }
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

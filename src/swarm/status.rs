@@ -11,6 +11,7 @@
 //! key, accepts the cluster key, refuses the temporary key, runs Docker and
 //! is an active swarm member. The control is healthy unless it runs Docker
 //! outside the swarm. Exit code 0 when every node is healthy, 1 otherwise.
+use super::health::{self, Health};
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::Role;
@@ -40,9 +41,14 @@ pub const DEFAULT_PARALLEL: usize = 128;
 /// and any error, parsed by [`parse_probe`]. A client that cannot reach
 /// its engine may print part of the template before failing: the `down`
 /// line wins.
-pub const PROBE: &str = "command -v docker >/dev/null 2>&1 || { echo 'rccr-docker absent'; exit 0; }
+pub const DOCKER_PROBE: &str = "command -v docker >/dev/null 2>&1 || { echo 'rccr-docker absent'; exit 0; }
 docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{.Swarm.Error}}' 2>&1 || echo 'rccr-docker down'
 ";
+
+/// The whole probe: the node's health ([`health::PROBE`]), then Docker.
+fn probe_command() -> String {
+    format!("{}{DOCKER_PROBE}", health::PROBE)
+}
 
 /// Asked of one manager: every swarm node as the swarm sees it.
 pub const NODE_LIST: &str =
@@ -83,6 +89,8 @@ pub struct NodeStatus {
     pub swarm_seen: Option<String>,
     /// What went wrong, worded for the user.
     pub error: Option<String>,
+    /// Uptime, load, memory, disks, temperature, when the node answered.
+    pub health: Option<Health>,
 }
 
 impl NodeStatus {
@@ -95,6 +103,7 @@ impl NodeStatus {
             docker: Docker::Unknown,
             swarm_seen: None,
             error: None,
+            health: None,
         }
     }
 
@@ -313,7 +322,7 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
     let mut status = NodeStatus::new(node);
     if node.role == Role::Control {
         status.ssh = "local";
-        status.docker = local_probe();
+        local_probe(&mut status);
         return status;
     }
     let addr = SocketAddr::new(node.ip, keys.port);
@@ -379,8 +388,11 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
             return status;
         }
     };
-    match conn.run(PROBE, b"") {
-        Ok(out) => status.docker = docker_from(&out),
+    match conn.run(&probe_command(), b"") {
+        Ok(out) => {
+            status.docker = docker_from(&out);
+            status.health = Health::parse(&String::from_utf8_lossy(&out.stdout));
+        }
         Err(e) => status.error = Some(format!("could not ask Docker: {e}")),
     }
     status
@@ -399,10 +411,13 @@ fn docker_from(out: &Output) -> Docker {
     docker
 }
 
-fn local_probe() -> Docker {
-    match local(PROBE) {
-        Some(text) => parse_probe(&text),
-        None => Docker::Down("cannot run sh".into()),
+fn local_probe(status: &mut NodeStatus) {
+    match local(&probe_command()) {
+        Some(text) => {
+            status.docker = parse_probe(&text);
+            status.health = Health::parse(&text);
+        }
+        None => status.docker = Docker::Down("cannot run sh".into()),
     }
 }
 
@@ -453,6 +468,26 @@ pub fn render_table(statuses: &[NodeStatus], temp_key_checked: bool) -> String {
             ));
         }
     }
+    let mut health = Table::new(&[
+        "NODE", "UPTIME", "LOAD", "MEMORY", "ROOT", "STORAGE", "TEMP",
+    ]);
+    for s in statuses {
+        let Some(h) = &s.health else { continue };
+        let mut row = vec![print::name(&s.node.hostname).into_owned()];
+        row.extend(h.cells());
+        health.row(row);
+    }
+    out.push('\n');
+    out.push_str(&health.render());
+    for s in statuses {
+        for warning in s.health.iter().flat_map(Health::warnings) {
+            out.push_str(&format!(
+                "  {} ({}): warning: {warning}\n",
+                print::name(&s.node.hostname),
+                s.node.ip
+            ));
+        }
+    }
     let healthy = statuses.iter().filter(|s| s.healthy()).count();
     let count = |role: &str| statuses.iter().filter(|s| s.swarm_role() == role).count();
     out.push_str(&format!(
@@ -491,7 +526,7 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
                     Some(swarm_error.as_str()).filter(|e| !e.is_empty()),
                 ),
             };
-            Object::new()
+            let o = Object::new()
                 .str("node", &s.node.hostname)
                 .str("ip", &s.node.ip.to_string())
                 .str("role", s.node.role.as_str())
@@ -507,7 +542,11 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
                 .opt("swarm_error", swarm_error)
                 .opt("swarm_seen", s.swarm_seen.as_deref())
                 .bool("healthy", s.healthy())
-                .opt("problem", s.problem().as_deref())
+                .opt("problem", s.problem().as_deref());
+            match &s.health {
+                Some(h) => h.json(o),
+                None => o.raw("warnings", "[]"),
+            }
         })
         .collect();
     print::array(&objects)
@@ -626,7 +665,8 @@ mod tests {
             "[\n  {\"node\": \"t1\", \"ip\": \"10.0.0.2\", \"role\": \"target\", \"arch\": \"x86_64\", \
              \"reachable\": false, \"ssh\": \"unreachable\", \"cluster_key\": null, \"temp_key\": null, \
              \"docker\": \"unknown\", \"docker_version\": null, \"swarm_role\": null, \"swarm_state\": null, \
-             \"swarm_error\": null, \"swarm_seen\": null, \"healthy\": false, \"problem\": \"unreachable: timed out\"}\n]\n"
+             \"swarm_error\": null, \"swarm_seen\": null, \"healthy\": false, \"problem\": \"unreachable: timed out\", \
+             \"warnings\": []}\n]\n"
         );
         assert_eq!(render_json(&[]), "[]\n");
     }
