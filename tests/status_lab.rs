@@ -190,6 +190,48 @@ fn status_reports_reachability_keys_swarm_and_docker_of_every_node() {
 }
 
 /// An empty working directory and state directory, outside any lab.
+#[test]
+fn status_shows_each_nodes_health_and_warns_of_heat_and_throttling() {
+    if !common::lab::require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let out = lab.exec("control", &["rccr", "setup", "--yes", "--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // target-1 runs hot and its firmware throttles it: a thermal zone and
+    // a vcgencmd of its own (its /usr/local is private).
+    let out = lab.sh(
+        "target-1",
+        "mkdir -p /tmp/thermal/thermal_zone0 && echo 81234 > /tmp/thermal/thermal_zone0/temp && \
+         mount --bind /tmp/thermal /sys/class/thermal && mkdir -p /usr/local/bin && \
+         printf '#!/bin/sh\\necho throttled=0x50005\\n' > /usr/local/bin/vcgencmd && \
+         chmod 755 /usr/local/bin/vcgencmd",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = status(&lab, &["--json"]);
+    let json = stdout(&out);
+    let hot = node_json(&json, "ReCyClusteR-Target-01");
+    has(
+        hot,
+        &[
+            "\"temp_c\": 81",
+            "\"throttled\": 327685",
+            "\"warnings\": [\"hot: 81 \\u00b0C\", \"throttled now (firmware flags 0x50005)\"]",
+        ],
+    );
+    for node in ["rccr-control", "ReCyClusteR-Target-02"] {
+        let o = node_json(&json, node);
+        has(o, &["\"uptime_s\": ", "\"mem_total_kib\": ", "\"root_used_pct\": "]);
+        assert!(!o.contains("\"uptime_s\": null"), "{o}");
+    }
+    let table = stdout(&status(&lab, &[]));
+    assert!(table.contains("\nNODE ") && table.contains("UPTIME"), "{table}");
+    assert!(
+        table.contains("ReCyClusteR-Target-01 (") && table.contains("warning: hot: 81 °C"),
+        "{table}"
+    );
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rccr-status-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
