@@ -185,7 +185,7 @@ fn loopback_sweep_in_a_private_namespace() {
     // 127.0.0.1 is ours and never asked; 127.0.0.2 answers on loopback.
     assert_eq!(
         json,
-        "[\n  {\"ip\": \"127.0.0.2\", \"mac\": null, \"hostname\": null, \"name_source\": null, \"ssh\": false, \
+        "[\n  {\"ip\": \"127.0.0.2\", \"mac\": null, \"vendor\": null, \"hostname\": null, \"name_source\": null, \"ssh\": false, \
          \"match\": false}\n]\n"
     );
 }

@@ -221,11 +221,21 @@ fn status_shows_each_nodes_health_and_warns_of_heat_and_throttling() {
     );
     for node in ["rccr-control", "ReCyClusteR-Target-02"] {
         let o = node_json(&json, node);
-        has(o, &["\"uptime_s\": ", "\"mem_total_kib\": ", "\"root_used_pct\": "]);
+        has(
+            o,
+            &[
+                "\"uptime_s\": ",
+                "\"mem_total_kib\": ",
+                "\"root_used_pct\": ",
+            ],
+        );
         assert!(!o.contains("\"uptime_s\": null"), "{o}");
     }
     let table = stdout(&status(&lab, &[]));
-    assert!(table.contains("\nNODE ") && table.contains("UPTIME"), "{table}");
+    assert!(
+        table.contains("\nNODE ") && table.contains("UPTIME"),
+        "{table}"
+    );
     assert!(
         table.contains("ReCyClusteR-Target-01 (") && table.contains("warning: hot: 81 °C"),
         "{table}"
