@@ -217,6 +217,24 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
         3,
         "{tasks}"
     );
+    // The control works like an operator's laptop: the docker CLI talks to
+    // a manager through rccr's default context, with no flags.
+    let out = cluster.lab.exec(
+        "control",
+        &["docker", "node", "ls", "--format", "{{.Hostname}}"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut listed: Vec<&str> = text.lines().map(str::trim).collect();
+    listed.sort();
+    let mut want = names.to_vec();
+    want.sort();
+    assert_eq!(listed, want);
+    let out = cluster.lab.exec(
+        "control",
+        &["docker", "service", "ls", "--format", "{{.Name}}"],
+    );
+    assert_eq!(stdout(&out).trim(), "web", "{}", stderr(&out));
     // Inside a task, the image's httpd answers.
     let (host, container) = hosts
         .iter()
@@ -544,7 +562,11 @@ fn configured_playbooks_run_with_ansible_and_json_stays_pure() {
     if !require_engine() {
         return;
     }
-    let cluster = Cluster::up(Lab::builder().targets(1).bin(wrapper), &["target-1"]);
+    let ansible = wrapper.with_file_name("ansible");
+    let cluster = Cluster::up(
+        Lab::builder().targets(1).bin(wrapper).bin(ansible),
+        &["target-1"],
+    );
     let playbook = "- hosts: targets\n  gather_facts: false\n  tasks:\n    - name: say hello\n      ansible.builtin.raw: echo hello\n";
     let out = cluster.lab.exec_stdin(
         "control",

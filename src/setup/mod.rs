@@ -22,6 +22,7 @@ pub mod discover;
 pub mod plan;
 pub mod record;
 pub mod report;
+pub mod tools;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -145,6 +146,9 @@ fn form(
         &engine::Options::new(remove_missing),
         &progress,
     )?;
+    for note in tools::point_tools(paths, &config.ssh.user, report.manager.as_deref())? {
+        eprintln!("rccr setup: {note}");
+    }
     let started = std::time::Instant::now();
     let playbooks = playbooks::run(config, paths)?;
     if playbooks != playbooks::Outcome::None {

@@ -19,6 +19,8 @@
 //! | pinned host keys | `~/.ssh/known_hosts` | `--known-hosts` |
 //! | the identity plain `ssh` offers | `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` | (OpenSSH's defaults) |
 //! | the image's temporary key (control images) | `/root/.ssh/id_rsa` | |
+//! | the docker CLI's context `rccr` and default | `~/.docker/` | |
+//! | Ansible's settings for plain `ansible` | `~/.ansible.cfg` | |
 pub mod inventory;
 pub mod swarm;
 
@@ -114,6 +116,23 @@ impl StatePaths {
     /// The lock a run that changes the state holds.
     pub fn lock(&self) -> PathBuf {
         self.state_dir.join("lock")
+    }
+
+    /// The docker CLI's configuration directory (`~/.docker`): rccr's
+    /// context `rccr` and the default context live there.
+    pub fn docker_dir(&self) -> PathBuf {
+        self.home().join(".docker")
+    }
+
+    /// The Ansible settings rccr writes for plain `ansible` commands.
+    pub fn ansible_cfg(&self) -> PathBuf {
+        self.home().join(".ansible.cfg")
+    }
+
+    fn home(&self) -> PathBuf {
+        self.ssh_dir
+            .parent()
+            .map_or_else(home, std::path::Path::to_path_buf)
     }
 
     /// The private key OpenSSH's client offers by default for `kind`.

@@ -104,6 +104,9 @@ pub struct Report {
     pub departed: Vec<String>,
     /// Whether a manager of the cluster's swarm answered.
     pub led: bool,
+    /// The address of the manager that led this run, for tools on the
+    /// control (the docker context).
+    pub manager: Option<String>,
     /// How long each layer took (logins count with the machine layer).
     pub timings: Vec<(&'static str, Duration)>,
 }
@@ -243,6 +246,10 @@ pub fn run(
         cluster: formed.cluster,
         departed: formed.departed,
         led: formed.leader.is_some(),
+        manager: formed
+            .leader
+            .filter(|&i| members[i].via() != member::Via::Local)
+            .map(|i| members[i].addr()),
         timings: clock.laps,
     })
 }

@@ -308,10 +308,13 @@ fn remote(node: &NodeRecord, keys: &Keys, timeout: Duration, command: &str) -> O
 }
 
 /// Runs `command` with `sh -c` on this machine; its stdout, or `None`.
+/// (The control's own engine, not the manager rccr's docker context
+/// names for the operator.)
 fn local(command: &str) -> Option<String> {
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
+        .env("DOCKER_CONTEXT", "default")
         .stdin(std::process::Stdio::null())
         .output()
         .ok()?;

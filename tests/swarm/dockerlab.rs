@@ -93,13 +93,16 @@ pub fn ansible_playbook_wrapper() -> Option<PathBuf> {
         remove_stale_wrappers();
         let dir = std::env::temp_dir().join(format!("{WRAPPER_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let wrapper = dir.join("ansible-playbook");
-        std::fs::write(
-            &wrapper,
-            format!("#!/bin/sh\nexec {ANSIBLE_VENV}/bin/ansible-playbook \"$@\"\n"),
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(wrapper)
+        // ansible-playbook, and ansible beside it (the wrapper's directory
+        // is what goes on the control's PATH).
+        for tool in ["ansible", "ansible-playbook"] {
+            std::fs::write(
+                dir.join(tool),
+                format!("#!/bin/sh\nexec {ANSIBLE_VENV}/bin/{tool} \"$@\"\n"),
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(dir.join("ansible-playbook"))
     });
     match made {
         Ok(path) => Some(path.clone()),
