@@ -4,6 +4,13 @@
 //! rccr writes only three kinds of bytes itself: zeros over the first and
 //! last MiB of a partition it is about to create, and sector 0's table
 //! ([`super::mbr`]). Every write is followed by `fsync`.
+//!
+//! Devices are read and written with `O_DIRECT`: a disk and each of its
+//! partitions have page caches of their own, so bytes `mkfs` wrote through
+//! `/dev/sda1` may not show through `/dev/sda`'s cache, and a decision
+//! taken on stale bytes could format a partition that holds data. Buffers
+//! and lengths are multiples of [`IO_ALIGN`], which covers 512-byte and 4Kn
+//! disks. Where the kernel refuses `O_DIRECT` (tmpfs), plain I/O is used.
 use super::disks::{self, Disk, Partition};
 use super::mbr;
 use super::probe::{self, Filesystem};
@@ -11,18 +18,60 @@ use crate::init::Ctx;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const MIB: u64 = 1 << 20;
+/// The alignment of direct I/O buffers, offsets and lengths.
+pub const IO_ALIGN: usize = 4096;
 /// How long a new partition may take to show in sysfs and /dev.
 const PARTITION_WAIT: Duration = Duration::from_secs(5);
 
+/// A zeroed buffer whose bytes start at an [`IO_ALIGN`] boundary.
+struct Aligned {
+    raw: Vec<u8>,
+    at: usize,
+    len: usize,
+}
+
+impl Aligned {
+    fn zeroed(len: usize) -> Aligned {
+        let raw = vec![0u8; len + IO_ALIGN];
+        let at = raw.as_ptr().align_offset(IO_ALIGN);
+        Aligned { raw, at, len }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.raw[self.at..self.at + self.len]
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.raw[self.at..self.at + self.len]
+    }
+}
+
+/// Opens `path` for direct I/O, or plain I/O where the filesystem has none.
+fn open(path: &Path, write: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(write);
+    let mut direct = options.clone();
+    match direct.custom_flags(libc::O_DIRECT).open(path) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => options.open(path),
+        other => other,
+    }
+}
+
+fn round_up(len: usize) -> usize {
+    len.div_ceil(IO_ALIGN) * IO_ALIGN
+}
+
+/// `len` bytes at `offset` (a multiple of the device's block size).
 pub fn read_at(path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    File::open(path)?.read_exact_at(&mut buf, offset)?;
-    Ok(buf)
+    let mut buf = Aligned::zeroed(round_up(len));
+    open(path, false)?.read_exact_at(buf.bytes_mut(), offset)?;
+    Ok(buf.bytes()[..len].to_vec())
 }
 
 /// Whether the first and the last MiB of `len` bytes at `offset` on `path`
@@ -41,11 +90,11 @@ pub fn is_blank(path: &Path, offset: u64, len: u64) -> io::Result<bool> {
 /// Writes zeros over the first and the last MiB of `len` bytes at
 /// `offset`, then syncs.
 pub fn zero_edges(path: &Path, offset: u64, len: u64) -> io::Result<()> {
-    let file = OpenOptions::new().write(true).open(path)?;
+    let file = open(path, true)?;
     let edge = MIB.min(len);
-    let zeros = vec![0u8; edge as usize];
-    file.write_all_at(&zeros, offset)?;
-    file.write_all_at(&zeros, offset + len - edge)?;
+    let zeros = Aligned::zeroed(edge as usize);
+    file.write_all_at(zeros.bytes(), offset)?;
+    file.write_all_at(zeros.bytes(), offset + len - edge)?;
     file.sync_all()
 }
 
@@ -57,13 +106,16 @@ pub fn read_table(path: &Path) -> io::Result<Option<mbr::Repr>> {
         .ok())
 }
 
-/// Edits sector 0 of `path` with `edit`, writes it back and syncs.
+/// Edits sector 0 of `path` with `edit`, writes it back and syncs. The
+/// I/O covers the first [`IO_ALIGN`] bytes; only sector 0's change.
 fn edit_sector0(path: &Path, edit: impl FnOnce(&mut mbr::Packet<&mut [u8]>)) -> io::Result<()> {
-    let file = OpenOptions::new().read(true).write(true).open(path)?;
-    let mut sector = [0u8; mbr::SECTOR_LEN];
-    file.read_exact_at(&mut sector, 0)?;
-    edit(&mut mbr::Packet::new_unchecked(&mut sector[..]));
-    file.write_all_at(&sector, 0)?;
+    let file = open(path, true)?;
+    let mut head = Aligned::zeroed(IO_ALIGN);
+    file.read_exact_at(head.bytes_mut(), 0)?;
+    edit(&mut mbr::Packet::new_unchecked(
+        &mut head.bytes_mut()[..mbr::SECTOR_LEN],
+    ));
+    file.write_all_at(head.bytes(), 0)?;
     file.sync_all()
 }
 

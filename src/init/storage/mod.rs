@@ -654,7 +654,7 @@ fn describe(ctx: &Ctx, disk: &Disk) -> String {
         .iter()
         .map(|p| {
             let fs = match device::filesystem(&ctx.path(&disks::node(&p.name))) {
-                Ok(Some(fs)) => format!("{} '{}'", fs.kind(), fs.label()),
+                Ok(Some(fs)) => format!("{} filesystem '{}'", fs.kind(), fs.label()),
                 _ => "unknown contents".into(),
             };
             format!("{} {} MiB {fs}", p.name, p.size / MIB)
@@ -665,7 +665,7 @@ fn describe(ctx: &Ctx, disk: &Disk) -> String {
         parts.push(
             match (device::filesystem(&path), device::read_table(&path)) {
                 (Ok(Some(fs)), _) => format!(
-                    "a {} filesystem '{}', no partition table",
+                    "{} filesystem '{}', no partition table",
                     fs.kind(),
                     fs.label()
                 ),
