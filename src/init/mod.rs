@@ -233,6 +233,37 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// Runs `program` with `args`, its output kept off the console; `Err`
+/// names the command, its exit status and its last line of output.
+pub fn run_tool(program: &str, args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let (stderr, stdout) = (
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout),
+    );
+    let last = [stderr, stdout]
+        .iter()
+        .find_map(|t| {
+            t.lines()
+                .rfind(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    Err(format!(
+        "{program} {}: {}: {}",
+        args.join(" "),
+        out.status,
+        last.trim()
+    ))
+}
+
 /// Reads a file; a missing file is `Ok(None)`.
 pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match fs::read(path) {

@@ -26,7 +26,6 @@
 //! installed and are not checked.
 use super::Ctx;
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
 
 pub const WORLD: &str = "/etc/apk/world";
 pub const INSTALLED_DB: &str = "/lib/apk/db/installed";
@@ -119,12 +118,11 @@ pub fn ensure(ctx: &mut Ctx) -> Outcome {
     ));
     // Offline by design: rccr-init runs before networking. The initramfs
     // forced a broken world the same way.
-    let installed = Command::new("apk")
-        .args(["add", "--no-network", "--force-broken-world", "--quiet"])
-        .stdin(Stdio::null())
-        .status();
-    if let Err(e) = installed {
-        ctx.problem(format_args!("cannot run apk: {e}"));
+    if let Err(e) = super::run_tool(
+        "apk",
+        &["add", "--no-network", "--force-broken-world", "--quiet"],
+    ) {
+        ctx.note(e);
     }
     let second = check(ctx);
     report(ctx, second)

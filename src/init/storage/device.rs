@@ -14,13 +14,12 @@
 use super::disks::{self, Disk, Partition};
 use super::mbr;
 use super::probe::{self, Filesystem};
-use crate::init::Ctx;
+use crate::init::{run_tool as run, Ctx};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const MIB: u64 = 1 << 20;
@@ -137,31 +136,6 @@ pub fn filesystem(path: &Path) -> io::Result<Option<Filesystem>> {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// Runs `program` quietly; `Err` holds its last line of output.
-pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let text = String::from_utf8_lossy(&out.stderr);
-    let text = if text.trim().is_empty() {
-        String::from_utf8_lossy(&out.stdout)
-    } else {
-        text
-    };
-    let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
-    Err(format!(
-        "{program} {}: {} {}",
-        args.join(" "),
-        out.status,
-        last.trim()
-    ))
 }
 
 /// Tells the kernel about partition `number` of `disk` (BLKPG through

@@ -625,7 +625,7 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
     ctx.changed(format_args!("{device}: first and last MiB erased"));
     // The kernel forgets the old partitions (none is mounted: checked).
     if !disk.partitions.is_empty() {
-        let _ = device::run("partx", &["--delete", &path.to_string_lossy()]);
+        let _ = super::run_tool("partx", &["--delete", &path.to_string_lossy()]);
     }
     let disk = disks::read_disk(&sys_block.join(&name), &name).unwrap_or(disk);
     match initialise(ctx, &disk, true) {

@@ -97,7 +97,7 @@ pub fn at<'a>(mounts: &'a [Mount], target: &Path) -> Option<&'a Mount> {
 
 /// Runs `mount ARGS`; `Err` says why not.
 pub fn mount(args: &[&str]) -> Result<(), String> {
-    super::device::run("mount", args)
+    crate::init::run_tool("mount", args)
 }
 
 #[cfg(test)]
