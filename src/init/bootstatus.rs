@@ -244,6 +244,17 @@ pub fn read(ctx: &Ctx) -> BootStatus {
 /// written when `/run` is missing (a root that is not a booted system).
 pub fn set(ctx: &mut Ctx, key: &str, line: Option<String>) {
     let path = ctx.path(STATUS_FILE);
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let prefix = format!("{key}:");
+    let mut lines: Vec<&str> = old.lines().filter(|l| !l.starts_with(&prefix)).collect();
+    lines.extend(line.as_deref());
+    let mut text = lines.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    if text == old {
+        return;
+    }
     let Some(dir) = path.parent() else {
         return;
     };
@@ -258,26 +269,12 @@ pub fn set(ctx: &mut Ctx, key: &str, line: Option<String>) {
             return ctx.problem(format_args!("cannot create {}: {e}", dir.display()));
         }
     }
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let prefix = format!("{key}:");
-    let mut lines: Vec<String> = old
-        .lines()
-        .filter(|l| !l.starts_with(&prefix))
-        .map(str::to_string)
-        .collect();
-    lines.extend(line);
-    let mut text = lines.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    if text != old {
-        ctx.write_volatile(
-            &path,
-            text.as_bytes(),
-            0o644,
-            &format!("boot status ({key})"),
-        );
-    }
+    ctx.write_volatile(
+        &path,
+        text.as_bytes(),
+        0o644,
+        &format!("boot status ({key})"),
+    );
 }
 
 #[cfg(test)]

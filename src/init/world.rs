@@ -25,7 +25,6 @@
 //! there. `!name` entries (conflicts) name packages that must *not* be
 //! installed and are not checked.
 use super::Ctx;
-use std::collections::HashSet;
 
 pub const WORLD: &str = "/etc/apk/world";
 pub const INSTALLED_DB: &str = "/lib/apk/db/installed";
@@ -45,16 +44,17 @@ pub fn wanted(world: &str) -> Vec<String> {
 }
 
 /// Every name an installed package has or provides (`P:` and `p:` lines).
-pub fn installed(db: &str) -> HashSet<String> {
-    let mut names = HashSet::new();
+pub fn installed(db: &str) -> Vec<&str> {
+    let mut names = Vec::new();
     for line in db.lines() {
         if let Some(name) = line.strip_prefix("P:") {
-            names.insert(name.trim().to_string());
+            names.push(name.trim());
         } else if let Some(provides) = line.strip_prefix("p:") {
-            for item in provides.split_whitespace() {
-                let name = item.split_once('=').map_or(item, |(n, _)| n);
-                names.insert(name.to_string());
-            }
+            names.extend(
+                provides
+                    .split_whitespace()
+                    .map(|item| item.split_once('=').map_or(item, |(n, _)| n)),
+            );
         }
     }
     names
@@ -65,7 +65,7 @@ pub fn missing(world: &str, db: &str) -> Vec<String> {
     let have = installed(db);
     let mut out: Vec<String> = Vec::new();
     for name in wanted(world) {
-        if !have.contains(&name) && !out.contains(&name) {
+        if !have.contains(&name.as_str()) && !out.contains(&name) {
             out.push(name);
         }
     }
@@ -176,10 +176,10 @@ mod tests {
             "cmd:python3.12",
             "py3-setuptools-bootstrap",
         ] {
-            assert!(have.contains(name), "{name}");
+            assert!(have.contains(&name), "{name}");
         }
         assert!(
-            !have.contains("python3-pyc"),
+            !have.contains(&"python3-pyc"),
             "r: lines replace, not provide"
         );
     }

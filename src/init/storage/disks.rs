@@ -4,9 +4,8 @@
 //! sysfs counts sizes and starts in 512-byte units, whatever the disk's
 //! block size. Device nodes are `/dev/<name>`, a `!` in a sysfs name
 //! standing for `/` (`cciss!c0d0` is `/dev/cciss/c0d0`).
-use crate::init::nic::natural_cmp;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const SYS_BLOCK: &str = "/sys/block";
 /// sysfs's unit for `size` and `start`.
@@ -88,15 +87,13 @@ pub fn read_disk(dir: &Path, name: &str) -> Option<Disk> {
     let size = read_u64(&dir.join("size"))?.checked_mul(SYSFS_SECTOR)?;
     let block_size = read_u64(&dir.join("queue/logical_block_size")).unwrap_or(SYSFS_SECTOR);
     let mut any_held = held(dir);
-    let mut partitions: Vec<Partition> = fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let pdir = e.path();
+    let partitions: Vec<Partition> = sorted_entries(dir)?
+        .into_iter()
+        .filter_map(|pdir| {
             any_held |= pdir.join("partition").exists() && held(&pdir);
             let number = read_u64(&pdir.join("partition"))?;
             Some(Partition {
-                name: e.file_name().to_str()?.to_string(),
+                name: pdir.file_name()?.to_str()?.to_string(),
                 number: u32::try_from(number).ok()?,
                 start: read_u64(&pdir.join("start"))?.checked_mul(SYSFS_SECTOR)?,
                 size: read_u64(&pdir.join("size"))?.checked_mul(SYSFS_SECTOR)?,
@@ -104,7 +101,6 @@ pub fn read_disk(dir: &Path, name: &str) -> Option<Disk> {
             })
         })
         .collect();
-    partitions.sort_by_key(|p| p.number);
     Some(Disk {
         name: name.to_string(),
         size,
@@ -116,21 +112,28 @@ pub fn read_disk(dir: &Path, name: &str) -> Option<Disk> {
     })
 }
 
-/// Every disk under `sys_block` (a `/sys/block`), in natural name order
-/// (`sda2` before `sda10`).
-pub fn list(sys_block: &Path) -> Vec<Disk> {
-    let Ok(rd) = fs::read_dir(sys_block) else {
-        return Vec::new();
-    };
-    let mut disks: Vec<Disk> = rd
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            read_disk(&e.path(), &name)
-        })
+/// The entries of a directory, sorted by name.
+fn sorted_entries(dir: &Path) -> Option<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
-    disks.sort_by(|a, b| natural_cmp(&a.name, &b.name));
-    disks
+    paths.sort();
+    Some(paths)
+}
+
+/// Every disk under `sys_block` (a `/sys/block`), in name order; their
+/// partitions too (`sda1`, `sda10`, `sda2`: a stable order, which is what
+/// matters).
+pub fn list(sys_block: &Path) -> Vec<Disk> {
+    sorted_entries(sys_block)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|dir| {
+            let name = dir.file_name()?.to_str()?.to_string();
+            read_disk(&dir, &name)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -190,6 +193,7 @@ mod tests {
         let disks = list(&t.0);
         let names: Vec<&str> = disks.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["cciss!c0d0", "mmcblk0", "sdb"]);
+        // Partitions in name order, whatever order the directory lists.
         let mmc = &disks[1];
         assert_eq!(mmc.size, 62333952 * 512);
         assert_eq!(mmc.dev, "179:0");

@@ -430,13 +430,10 @@ fn format_partition(ctx: &mut Ctx, disk: &Disk, number: u32) -> Result<Found, St
     let node = disks::node(&part.name);
     let path = ctx.path(&node);
     device::mkfs(&path)?;
-    match device::filesystem(&path) {
-        Ok(Some(fs)) if fs.label() == RCCR_LABEL => {}
-        other => {
-            return Err(format!(
-                "{node}: mkfs.ext4 ran but left no RCCR filesystem ({other:?})"
-            ))
-        }
+    if !matches!(device::filesystem(&path), Ok(Some(fs)) if fs.label() == RCCR_LABEL) {
+        return Err(format!(
+            "{node}: mkfs.ext4 ran, yet no RCCR filesystem is there"
+        ));
     }
     ctx.changed(format_args!(
         "{node}: ext4 filesystem labelled {RCCR_LABEL}"
