@@ -763,14 +763,22 @@ fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
             DISK / SECTOR - 2048
         )
     };
-    // rccr's table (identifier "RCCR"), the partition still blank.
-    let ours = node.disk("ours", DISK);
-    node.disks[ours].sfdisk(&table("0x52434352"));
-    // The same table with another identifier: someone else's empty partition.
+    // rccr's table with another identifier: someone's empty partition,
+    // alone on the node, so nothing else could be chosen instead.
     let other = node.disk("other", DISK);
     node.disks[other].sfdisk(&table("0x12345678"));
     let snap = node.disks[other].snapshot("other");
+    let out = node.storage().ok();
+    assert!(node.disks[other].unchanged_since(&snap), "{}", out.stderr);
+    assert!(
+        node.status().starts_with("storage: none: "),
+        "{}",
+        out.stderr
+    );
 
+    // rccr's table (identifier "RCCR"), the partition still blank.
+    let ours = node.disk("ours", DISK);
+    node.disks[ours].sfdisk(&table("0x52434352"));
     let out = node.storage().ok();
     assert!(
         out.says("a preparation cut short; finishing it"),
