@@ -30,7 +30,8 @@ pub const APPLET: Applet = Applet {
 struct Args {
     /// prepare the system under DIR instead of / (tests, mounted images):
     /// every path, /sys and /proc included, is taken under DIR, and the
-    /// running system is left alone
+    /// running system is left alone, except that --storage and
+    /// --prepare-disk write the disks DIR/sys/block lists and mount under DIR
     #[argh(option, arg_name = "DIR", default = "PathBuf::from(\"/\")")]
     root: PathBuf,
     /// show what would change; change nothing

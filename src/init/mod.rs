@@ -33,8 +33,11 @@
 //! erases a disk for it after a typed confirmation.
 //!
 //! `--root DIR` moves every path, `/sys` and `/proc` included, under DIR; the
-//! live system (the kernel's hostname, `hostname(1)`, `mount`, `lbu`, the
-//! kernel's address list) is only touched when the root is `/`.
+//! live system (the kernel's hostname, `hostname(1)`, `mount`, `lbu`, `apk`,
+//! the kernel's address list) is only touched when the root is `/`. The
+//! storage modes are the exception by design: under `--root` they act on
+//! the block devices that `DIR/sys/block` lists (the tests' loop devices,
+//! reached through `DIR/dev`) and mount them under DIR.
 pub mod bootfile;
 pub mod bootstatus;
 pub mod hostkeys;
