@@ -52,8 +52,9 @@ use probe::{Filesystem, RCCR_LABEL};
 use std::fs;
 use std::path::Path;
 
-/// Where the RCCR filesystem is mounted: a fixed path, because the apk
-/// cache symlink that lbu saves names it.
+/// Where the RCCR filesystem is mounted: one path on every node, whatever
+/// the device's name (the apk cache symlink names it; lbu does not save
+/// `/etc/apk`, so `--storage` makes the link again at every boot).
 pub const MOUNT_POINT: &str = "/media/rccr";
 /// Directories of the RCCR filesystem and where they are bound.
 pub const LAYOUT: &[(&str, &str)] = &[("docker", "/var/lib/docker"), ("rccr", NODE_STATE_DIR)];
