@@ -790,3 +790,63 @@ fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
     assert!(node.disks[other].unchanged_since(&snap), "{}", out.stderr);
     assert_layout(&node, &p1);
 }
+
+#[test]
+fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
+    if !require_root() {
+        return;
+    }
+    // Two ext4 filesystems labelled RCCR, on whole disks: the first in
+    // name order is used, the other named; a blank disk beside them is
+    // left alone.
+    let mut node = Node::new("existing");
+    let a = node.disk("a", DISK);
+    let b = node.disk("b", DISK);
+    let blank = node.disk("blank", DISK);
+    for i in [a, b] {
+        ok("mkfs.ext4", &["-q", "-L", "RCCR", &node.disks[i].dev]);
+    }
+    let snap = node.disks[blank].snapshot("blank");
+    let mut devs = [node.disks[a].dev.clone(), node.disks[b].dev.clone()];
+    devs.sort();
+    let out = node.storage().ok();
+    assert!(
+        out.says(&format!(
+            "{} is labelled RCCR too; using {} (keep one)",
+            devs[1], devs[0]
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_layout(&node, &devs[0]);
+    assert!(node.disks[blank].unchanged_since(&snap));
+    drop(node);
+
+    // A FAT one (what lbu media used to be): named, not used for Docker,
+    // and no other disk is prepared instead.
+    let mut node = Node::new("fat");
+    let fat = node.disk("fat", DISK);
+    ok(
+        "mkfs.vfat",
+        &["-F", "32", "-n", "RCCR", &node.disks[fat].dev],
+    );
+    let blank = node.disk("blank", DISK);
+    let snaps: Vec<PathBuf> = [fat, blank]
+        .iter()
+        .map(|i| node.disks[*i].snapshot(&i.to_string()))
+        .collect();
+    let out = node.storage().ok();
+    let dev = &node.disks[fat].dev;
+    assert!(
+        out.says(&format!("{dev} is labelled RCCR but is FAT")),
+        "{}",
+        out.stderr
+    );
+    for (i, snap) in [fat, blank].iter().zip(&snaps) {
+        assert!(node.disks[*i].unchanged_since(snap), "{}", out.stderr);
+    }
+    assert!(node.mounts().is_empty());
+    assert!(node
+        .status()
+        .starts_with(&format!("storage: none: {dev} is labelled RCCR but is FAT")));
+}

@@ -86,17 +86,6 @@ pub fn is_blank(path: &Path, offset: u64, len: u64) -> io::Result<bool> {
     Ok(probe::is_zero(&tail))
 }
 
-/// Writes zeros over the first and the last MiB of `len` bytes at
-/// `offset`, then syncs.
-pub fn zero_edges(path: &Path, offset: u64, len: u64) -> io::Result<()> {
-    let file = open(path, true)?;
-    let edge = MIB.min(len);
-    let zeros = Aligned::zeroed(edge as usize);
-    file.write_all_at(zeros.bytes(), offset)?;
-    file.write_all_at(zeros.bytes(), offset + len - edge)?;
-    file.sync_all()
-}
-
 /// The MBR in sector 0 of `path`, if it holds one.
 pub fn read_table(path: &Path) -> io::Result<Option<mbr::Repr>> {
     let sector = read_at(path, 0, mbr::SECTOR_LEN)?;
@@ -105,27 +94,55 @@ pub fn read_table(path: &Path) -> io::Result<Option<mbr::Repr>> {
         .ok())
 }
 
-/// Edits sector 0 of `path` with `edit`, writes it back and syncs. The
-/// I/O covers the first [`IO_ALIGN`] bytes; only sector 0's change.
-fn edit_sector0(path: &Path, edit: impl FnOnce(&mut mbr::Packet<&mut [u8]>)) -> io::Result<()> {
-    let file = open(path, true)?;
-    let mut head = Aligned::zeroed(IO_ALIGN);
-    file.read_exact_at(head.bytes_mut(), 0)?;
-    edit(&mut mbr::Packet::new_unchecked(
-        &mut head.bytes_mut()[..mbr::SECTOR_LEN],
-    ));
-    file.write_all_at(head.bytes(), 0)?;
-    file.sync_all()
+/// A disk opened once for a whole preparation: every write goes through it
+/// and it is closed (dropped) only once the new filesystem is made and
+/// mounted. systemd-udevd re-reads a disk's partition table when a writer
+/// closes it and nothing on the disk is in use (its `watch` rule); a close
+/// between the table and `mkfs` or `mount` would make the new partition
+/// vanish and come back under them. Alpine's mdev does not do that; the
+/// machines that run the tests may.
+pub struct Writer {
+    file: File,
 }
 
-/// Writes `table` as sector 0's new table, keeping the boot code.
-pub fn write_table(path: &Path, table: &mbr::Repr) -> io::Result<()> {
-    edit_sector0(path, |p| table.emit(p))
-}
+impl Writer {
+    pub fn open(path: &Path) -> io::Result<Writer> {
+        Ok(Writer {
+            file: open(path, true)?,
+        })
+    }
 
-/// Adds `entry` in `slot` of the table in sector 0; no other byte changes.
-pub fn add_entry(path: &Path, slot: usize, entry: &mbr::Entry) -> io::Result<()> {
-    edit_sector0(path, |p| p.set_entry(slot, Some(entry)))
+    /// Writes zeros over the first and the last MiB of `len` bytes at
+    /// `offset`, then syncs.
+    pub fn zero_edges(&self, offset: u64, len: u64) -> io::Result<()> {
+        let edge = MIB.min(len);
+        let zeros = Aligned::zeroed(edge as usize);
+        self.file.write_all_at(zeros.bytes(), offset)?;
+        self.file.write_all_at(zeros.bytes(), offset + len - edge)?;
+        self.file.sync_all()
+    }
+
+    /// Edits sector 0 with `edit`, writes it back and syncs. The I/O
+    /// covers the first [`IO_ALIGN`] bytes; only sector 0's change.
+    fn edit_sector0(&self, edit: impl FnOnce(&mut mbr::Packet<&mut [u8]>)) -> io::Result<()> {
+        let mut head = Aligned::zeroed(IO_ALIGN);
+        self.file.read_exact_at(head.bytes_mut(), 0)?;
+        edit(&mut mbr::Packet::new_unchecked(
+            &mut head.bytes_mut()[..mbr::SECTOR_LEN],
+        ));
+        self.file.write_all_at(head.bytes(), 0)?;
+        self.file.sync_all()
+    }
+
+    /// Writes `table` as sector 0's new table, keeping the boot code.
+    pub fn write_table(&self, table: &mbr::Repr) -> io::Result<()> {
+        self.edit_sector0(|p| table.emit(p))
+    }
+
+    /// Adds `entry` in `slot` of the table in sector 0; no other byte changes.
+    pub fn add_entry(&self, slot: usize, entry: &mbr::Entry) -> io::Result<()> {
+        self.edit_sector0(|p| p.set_entry(slot, Some(entry)))
+    }
 }
 
 /// The filesystem at the start of `path`, if any (a device shorter than
@@ -193,7 +210,7 @@ mod tests {
         file.write_all_at(&[1], 4 * MIB - 1).unwrap();
         assert!(!is_blank(&path, 0, 4 * MIB).unwrap());
         assert!(is_blank(&path, 0, 3 * MIB).unwrap(), "a range of its own");
-        zero_edges(&path, 0, 4 * MIB).unwrap();
+        Writer::open(&path).unwrap().zero_edges(0, 4 * MIB).unwrap();
         assert!(is_blank(&path, 0, 4 * MIB).unwrap());
         assert_eq!(
             read_at(&path, MIB + MIB / 2, 1).unwrap(),
@@ -217,7 +234,7 @@ mod tests {
             first_lba: 2048,
             sectors: 100,
         });
-        write_table(&path, &table).unwrap();
+        Writer::open(&path).unwrap().write_table(&table).unwrap();
         assert_eq!(read_table(&path).unwrap(), Some(table));
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes[..440], [0x5a; 440]);

@@ -74,12 +74,14 @@ pub const MIN_SIZE: u64 = 1 << 30;
 const DRY: &str = "dry run";
 
 /// The RCCR filesystem found or made.
-#[derive(Debug, Clone)]
 struct Found {
     /// The kernel's name of its device (`sda1`).
     name: String,
     /// `major:minor`.
     dev: String,
+    /// The disk it was just made on, held open until it is mounted (read
+    /// by nobody: holding is its use).
+    _disk: Option<device::Writer>,
 }
 
 impl Found {
@@ -128,10 +130,10 @@ fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
     let disks = candidate_disks(ctx);
     let mounts = mounts::read(ctx);
 
-    let labelled = labelled(ctx, &disks);
-    let mut ext = labelled
-        .iter()
-        .filter(|(_, fs)| matches!(fs, Filesystem::Ext { .. }));
+    let (ext, fat): (Vec<_>, Vec<_>) = labelled(ctx, &disks)
+        .into_iter()
+        .partition(|(_, fs)| matches!(fs, Filesystem::Ext { .. }));
+    let mut ext = ext.into_iter();
     if let Some((first, _)) = ext.next() {
         for (other, _) in ext {
             ctx.problem(format_args!(
@@ -140,9 +142,9 @@ fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
                 first.node()
             ));
         }
-        return Ok(first.clone());
+        return Ok(first);
     }
-    if let Some((fat, _)) = labelled.first() {
+    if let Some((fat, _)) = fat.first() {
         return Err(format!(
             "{} is labelled {RCCR_LABEL} but is FAT: lbu may keep /etc there, Docker's data needs ext4 (mkfs.ext4 -L {RCCR_LABEL}, or rccr-init --prepare-disk)",
             fat.node()
@@ -199,6 +201,7 @@ fn labelled(ctx: &Ctx, disks: &[Disk]) -> Vec<(Found, Filesystem)> {
                     let found = Found {
                         name: name.to_string(),
                         dev: dev.to_string(),
+                        _disk: None,
                     };
                     out.push((found, fs));
                 }
@@ -284,7 +287,7 @@ fn grow_boot_disk(
                 "{node}: partition {} is blank: an RCCR partition cut short (power lost at its first boot?); finishing it",
                 slot + 1
             ));
-            return format_partition(ctx, disk, slot as u32 + 1);
+            return format_partition(ctx, disk, slot as u32 + 1, None);
         }
         return Err(format!("{node} has partitions after its boot partition"));
     }
@@ -316,11 +319,12 @@ fn grow_boot_disk(
         first_lba: start as u32,
         sectors: sectors as u32,
     };
-    device::zero_edges(&path, start * bs, sectors * bs)
-        .and_then(|()| device::add_entry(&path, slot, &entry))
+    let writer = device::Writer::open(&path)
+        .and_then(|w| w.zero_edges(start * bs, sectors * bs).map(|()| w))
+        .and_then(|w| w.add_entry(slot, &entry).map(|()| w))
         .map_err(|e| format!("cannot write {node}: {e}"))?;
     ctx.changed(what);
-    format_partition(ctx, disk, number)
+    format_partition(ctx, disk, number, Some(writer))
 }
 
 /// What a disk other than the boot medium holds, for rule 3.
@@ -395,7 +399,7 @@ fn initialise(ctx: &mut Ctx, disk: &Disk, fresh: bool) -> Result<Found, String> 
         ctx.note(format_args!(
             "{node}: rccr's partition table with a blank partition: a preparation cut short; finishing it"
         ));
-        return format_partition(ctx, disk, 1);
+        return format_partition(ctx, disk, 1, None);
     }
     let what = format!(
         "{node}: blank: partition table with one partition ({} MiB)",
@@ -412,16 +416,22 @@ fn initialise(ctx: &mut Ctx, disk: &Disk, fresh: bool) -> Result<Found, String> 
         first_lba: (start / bs) as u32,
         sectors: (len / bs) as u32,
     });
-    let path = ctx.path(&node);
-    device::zero_edges(&path, start, len)
-        .and_then(|()| device::write_table(&path, &table))
+    let writer = device::Writer::open(&ctx.path(&node))
+        .and_then(|w| w.zero_edges(start, len).map(|()| w))
+        .and_then(|w| w.write_table(&table).map(|()| w))
         .map_err(|e| format!("cannot write {node}: {e}"))?;
     ctx.changed(what);
-    format_partition(ctx, disk, 1)
+    format_partition(ctx, disk, 1, Some(writer))
 }
 
-/// Tells the kernel about partition `number` and makes the filesystem.
-fn format_partition(ctx: &mut Ctx, disk: &Disk, number: u32) -> Result<Found, String> {
+/// Tells the kernel about partition `number` and makes the filesystem;
+/// `writer`, the disk's if it was just written, stays open in the result.
+fn format_partition(
+    ctx: &mut Ctx,
+    disk: &Disk,
+    number: u32,
+    writer: Option<device::Writer>,
+) -> Result<Found, String> {
     let part = device::tell_kernel(ctx, disk, number).map_err(|e| {
         format!(
             "the kernel does not show partition {number} of {} yet ({e}); it is formatted at the next boot",
@@ -442,6 +452,7 @@ fn format_partition(ctx: &mut Ctx, disk: &Disk, number: u32) -> Result<Found, St
     Ok(Found {
         name: part.name,
         dev: part.dev,
+        _disk: writer,
     })
 }
 
@@ -618,7 +629,9 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
         confirm_typed(device, &description)?;
     }
     let path = ctx.path(&disk.node());
-    device::zero_edges(&path, 0, disk.size)
+    // Held until the end, like every writer (see device::Writer).
+    let _eraser = device::Writer::open(&path)
+        .and_then(|w| w.zero_edges(0, disk.size).map(|()| w))
         .map_err(|e| Error::io(format!("cannot erase {device}"), e))?;
     ctx.changed(format_args!("{device}: first and last MiB erased"));
     // The kernel forgets the old partitions (none is mounted: checked).
