@@ -584,3 +584,91 @@ fn a_non_root_user_on_the_live_system_gets_exit_4() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("run as root"));
 }
+
+/// apk's database as Alpine writes it, cut to the fields the check reads
+/// (and one it must not: `r:` replaces, it does not provide).
+const INSTALLED: &str = "C:Q1abc=\nP:alpine-base\nV:3.22.2-r0\n\nC:Q1def=\nP:openssh-server\nV:10.0_p1-r7\np:openssh-server-pam=10.0_p1-r7 cmd:sshd=10.0_p1-r7\nr:openssh\n\nC:Q1ghi=\nP:python3\nV:3.12.11-r0\np:cmd:python3=3.12.11-r0\n";
+
+#[test]
+fn the_world_check_names_what_is_not_installed() {
+    let root = Root::image("world", "target");
+    fs::create_dir(root.path("run")).unwrap();
+    root.write("lib/apk/db/installed", INSTALLED);
+    // Constraints, tags, a provided name and a conflict: all satisfied.
+    root.write(
+        "etc/apk/world",
+        "alpine-base\nopenssh-server>=9.0\npython3@main\ncmd:sshd\n!busybox-extras\n",
+    );
+    let run = root.init(&[]).ok();
+    assert_eq!(root.read("run/rccr/status"), "world: ok\n");
+    assert!(!root.read("etc/issue").contains("Packages"));
+    assert!(!run.says("not installed"), "{}", run.stderr);
+
+    // The boot could not install two of them (out of RAM): said on the
+    // console and in the status file, and counted as a problem.
+    root.write(
+        "etc/apk/world",
+        "alpine-base\nopenssh\npython3\ndocker~28\npy3-yaml\n",
+    );
+    let run = root.init(&[]).ok();
+    assert_eq!(
+        root.read("run/rccr/status"),
+        "world: missing openssh docker py3-yaml\n"
+    );
+    assert!(
+        root.read("etc/issue")
+            .contains("Packages:  NOT INSTALLED at boot: openssh docker py3-yaml (out of RAM?)\n"),
+        "{}",
+        root.read("etc/issue")
+    );
+    assert!(
+        run.says("packages of /etc/apk/world not installed: openssh docker py3-yaml"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.says(", 1 problem (see above)"), "{}", run.stderr);
+    // The banner alone (rccr-issue, later at boot) says it too.
+    root.init(&["--issue-only"]).ok();
+    assert!(root
+        .read("etc/issue")
+        .contains("NOT INSTALLED at boot: openssh"));
+
+    // Not an apk system: nothing to check, nothing said.
+    fs::remove_file(root.path("etc/apk/world")).unwrap();
+    let run = root.init(&[]).ok();
+    assert_eq!(root.read("run/rccr/status"), "");
+    assert!(!run.says("packages"), "{}", run.stderr);
+}
+
+#[test]
+fn no_storage_is_said_on_the_console_and_in_the_status_file() {
+    // --storage on a root with no disk at all (no root needed: nothing
+    // is written to a device), then the boot run's banner.
+    let root = Root::image("nostorage", "target");
+    fs::create_dir(root.path("run")).unwrap();
+    let run = root.init(&["--storage"]).ok();
+    assert!(
+        run.says("no persistent storage (no filesystem labelled RCCR and no blank disk): Docker's data and packages installed after boot are lost at reboot"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        root.read("run/rccr/status"),
+        "storage: none: no filesystem labelled RCCR and no blank disk\n"
+    );
+    root.init(&[]).ok();
+    let issue = root.read("etc/issue");
+    assert!(
+        issue.contains("Storage:   NONE: Docker's data and packages added later are lost at reboot\n           (no filesystem labelled RCCR and no blank disk)\n"),
+        "{issue}"
+    );
+    assert_eq!(
+        rccr::init::bootstatus::parse(&root.read("run/rccr/status"))
+            .storage
+            .to_string(),
+        "none (volatile)"
+    );
+    // --storage goes alone.
+    let both = root.init(&["--storage", "--issue-only"]);
+    assert_eq!(both.out.status.code(), Some(2));
+}

@@ -47,7 +47,7 @@ fi
 # lab (docker.io, iptables, python3-venv for Ansible), and
 # checks (file, qemu-user-static, shellcheck).
 APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
-iputils-ping bind9-dnsutils procps psmisc util-linux file qemu-user-static shellcheck
+iputils-ping bind9-dnsutils procps psmisc util-linux e2fsprogs file qemu-user-static shellcheck
 python3-yaml python3-venv time xorriso isolinux mtools dosfstools fdisk fakeroot xz-utils
 docker.io iptables gpg"
 PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"

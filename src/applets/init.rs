@@ -10,25 +10,28 @@ use std::path::PathBuf;
 pub const APPLET: Applet = Applet {
     command: "init",
     link: Some("rccr-init"),
-    summary: "prepare this node at boot: hostname, host keys, modes (run by OpenRC)",
+    summary: "prepare this node at boot: hostname, host keys, storage, packages (run by OpenRC)",
     main,
 };
 
 /// Prepare this node at boot: unique hostname (also sent by DHCP), SSH host
-/// keys, /root/.ssh modes, the boot partition's rccr.txt and the console
-/// banner /etc/issue. Run by the OpenRC service rccr-init before networking
-/// and sshd. Steps that cannot run are reported on stderr and skipped: the
-/// exit code is 0 unless the arguments are wrong (2), a --hostname is not a
-/// hostname (3), a non-root user runs it on / (4), or --hostname could not
-/// be set everywhere (1). A second run changes nothing.
+/// keys, /root/.ssh modes, the boot partition's rccr.txt, the packages of
+/// /etc/apk/world and the console banner /etc/issue. Run by the OpenRC
+/// service rccr-init before networking and sshd; rccr-storage runs
+/// --storage earlier. Steps that cannot run are reported on stderr and
+/// skipped: the exit code is 0 unless the arguments are wrong (2), a
+/// --hostname is not a hostname (3), a non-root user runs it on / (4), or
+/// --hostname or --prepare-disk failed or was cancelled (1). A second run
+/// changes nothing.
 #[derive(FromArgs)]
 #[argh(
-    note = "Hostname: rccr.txt's hostname= wins, else /etc/hostname unless it holds an image default\n(empty, localhost, ReCyClusteR-Control, ReCyClusteR-Target), else\nReCyClusteR-<Control|Target>-<last 3 MAC bytes of the first Ethernet interface>.\n\nrccr.txt (in /boot or /media/*): hostname=NAME and authorized_key=TYPE BASE64 [COMMENT]\nlines, # comments; applied once, then renamed rccr.txt.applied."
+    note = "Hostname: rccr.txt's hostname= wins, else /etc/hostname unless it holds an image default\n(empty, localhost, ReCyClusteR-Control, ReCyClusteR-Target), else\nReCyClusteR-<Control|Target>-<last 3 MAC bytes of the first Ethernet interface>.\n\nrccr.txt (in /boot or /media/*): hostname=NAME and authorized_key=TYPE BASE64 [COMMENT]\nlines, # comments; applied once, then renamed rccr.txt.applied.\n\nStorage (--storage): an ext4 filesystem labelled RCCR, mounted on /media/rccr, holds\n/var/lib/docker, /var/lib/rccr and the apk cache. Found on any disk; else made after the\nboot partition of a Pi's card, or on a completely blank disk (first and last MiB zeros).\nA disk with data is never written unless --prepare-disk names it. Status: /run/rccr/status."
 )]
 struct Args {
     /// prepare the system under DIR instead of / (tests, mounted images):
     /// every path, /sys and /proc included, is taken under DIR, and the
-    /// running system is left alone
+    /// running system is left alone, except that --storage and
+    /// --prepare-disk write the disks DIR/sys/block lists and mount under DIR
     #[argh(option, arg_name = "DIR", default = "PathBuf::from(\"/\")")]
     root: PathBuf,
     /// show what would change; change nothing
@@ -42,6 +45,17 @@ struct Args {
     /// rccr setup renames a node
     #[argh(option, arg_name = "NAME")]
     hostname: Option<String>,
+    /// only find or prepare the persistent storage (a filesystem labelled
+    /// RCCR) and mount it: the rccr-storage service, at boot
+    #[argh(switch)]
+    storage: bool,
+    /// erase DEVICE (a whole disk, e.g. /dev/sdb) and prepare it as this
+    /// node's RCCR storage, after you type its path; used from the next boot
+    #[argh(option, arg_name = "DEVICE")]
+    prepare_disk: Option<String>,
+    /// with --prepare-disk: do not ask
+    #[argh(switch)]
+    yes: bool,
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
@@ -64,6 +78,20 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
                 .into(),
         ));
     }
+    let modes = [
+        args.issue_only,
+        args.hostname.is_some(),
+        args.storage,
+        args.prepare_disk.is_some(),
+    ];
+    if modes.iter().filter(|m| **m).count() > 1 {
+        return Err(Error::Usage(
+            "--issue-only, --hostname, --storage and --prepare-disk go alone".into(),
+        ));
+    }
+    if args.yes && args.prepare_disk.is_none() {
+        return Err(Error::Usage("--yes goes with --prepare-disk".into()));
+    }
     if let Some(name) = &args.hostname {
         crate::identity::check_hostname(name)
             .map_err(|e| Error::bad_input(format!("--hostname {name}"), format!("it {e}")))?;
@@ -72,7 +100,11 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         root: args.root,
         dry_run: args.dry_run,
         issue_only: args.issue_only,
+        storage_only: args.storage,
     };
+    if let Some(device) = &args.prepare_disk {
+        return init::prepare_disk(&opts, device, args.yes);
+    }
     match &args.hostname {
         Some(name) if !init::rename(&opts, name) => Err(Error::Failed(format!(
             "cannot write hostname {name} to /etc/hostname (see above)"

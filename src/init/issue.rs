@@ -6,6 +6,7 @@
 //! `rccr-issue` service (`rccr-init --issue-only`, after `networking` and
 //! `sshd`) writes it again once addresses and sshd's own keys exist. Under
 //! `--root DIR` no addresses are listed: they would be this machine's.
+use super::bootstatus::{self, BootStatus, Storage, World};
 use super::{hostkeys, Ctx};
 use crate::identity::Role;
 use std::net::Ipv4Addr;
@@ -13,12 +14,13 @@ use std::net::Ipv4Addr;
 pub const ETC_ISSUE: &str = "/etc/issue";
 
 /// The banner; `addrs` are `(interface, address, prefix)`, `keys` are
-/// `(type, fingerprint)`.
+/// `(type, fingerprint)`, `status` what the boot status file says.
 pub fn text(
     node: Role,
     hostname: &str,
     addrs: &[(String, Ipv4Addr, u8)],
     keys: &[(String, String)],
+    status: &BootStatus,
 ) -> String {
     let role = match node {
         Role::Control => "control node",
@@ -39,6 +41,21 @@ pub fn text(
         for (kind, fp) in keys {
             s.push_str(&format!("  {kind:<8} {fp}\n"));
         }
+    }
+    match &status.storage {
+        Storage::Unknown => {}
+        Storage::Device(dev) => s.push_str(&format!(
+            "Storage:   {dev} (RCCR): Docker's data survives reboots\n"
+        )),
+        Storage::None { reason } => s.push_str(&format!(
+            "Storage:   NONE: Docker's data and packages added later are lost at reboot\n           ({reason})\n"
+        )),
+    }
+    if let World::Missing { .. } = &status.world {
+        s.push_str(&format!(
+            "Packages:  NOT INSTALLED at boot: {} (out of RAM?)\n",
+            status.world.to_string().trim_start_matches("missing ")
+        ));
     }
     match node {
         Role::Control => s.push_str(
@@ -77,7 +94,7 @@ fn addresses(ctx: &mut Ctx) -> Vec<(String, Ipv4Addr, u8)> {
 pub fn write(ctx: &mut Ctx, node: Role, hostname: &str) {
     let addrs = addresses(ctx);
     let keys = hostkeys::fingerprints(ctx);
-    let body = text(node, hostname, &addrs, &keys);
+    let body = text(node, hostname, &addrs, &keys, &bootstatus::read(ctx));
     let path = ctx.path(ETC_ISSUE);
     if !path.parent().is_some_and(|p| p.is_dir()) {
         return ctx.problem(format_args!("{}: no such directory", path.display()));
@@ -93,7 +110,13 @@ mod tests {
     fn control_banner_names_the_next_step() {
         let addrs = vec![("eth0".to_string(), Ipv4Addr::new(10, 0, 0, 5), 24)];
         let keys = vec![("ED25519".to_string(), "SHA256:abc".to_string())];
-        let t = text(Role::Control, "ReCyClusteR-Control-000001", &addrs, &keys);
+        let t = text(
+            Role::Control,
+            "ReCyClusteR-Control-000001",
+            &addrs,
+            &keys,
+            &BootStatus::default(),
+        );
         assert_eq!(
             t,
             "ReCyClusteR control node ReCyClusteR-Control-000001\n\n\
@@ -105,10 +128,40 @@ mod tests {
 
     #[test]
     fn target_banner_without_network_or_keys() {
-        let t = text(Role::Target, "a\\b", &[], &[]);
+        let t = text(Role::Target, "a\\b", &[], &[], &BootStatus::default());
         assert!(t.starts_with("ReCyClusteR target node a\\\\b\n"), "{t}");
         assert!(t.contains("Addresses: none yet\n"));
         assert!(t.contains("SSH host keys: none yet\n"));
         assert!(!t.contains("rccr setup\n"));
+        assert!(!t.contains("Storage") && !t.contains("Packages"), "{t}");
+    }
+
+    #[test]
+    fn storage_and_missing_packages_are_said() {
+        let status = BootStatus {
+            storage: Storage::None {
+                reason: "no filesystem labelled RCCR and no blank disk".into(),
+            },
+            world: World::from_missing(&["python3".into(), "py3-yaml".into()]),
+        };
+        let t = text(Role::Target, "n", &[], &[], &status);
+        assert!(
+            t.contains("Storage:   NONE: Docker's data and packages added later are lost at reboot\n           (no filesystem labelled RCCR and no blank disk)\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("Packages:  NOT INSTALLED at boot: python3 py3-yaml (out of RAM?)\n"),
+            "{t}"
+        );
+        let on_disk = BootStatus {
+            storage: Storage::Device("/dev/sda1".into()),
+            world: World::Ok,
+        };
+        let t = text(Role::Target, "n", &[], &[], &on_disk);
+        assert!(
+            t.contains("Storage:   /dev/sda1 (RCCR): Docker's data survives reboots\n"),
+            "{t}"
+        );
+        assert!(!t.contains("Packages"), "{t}");
     }
 }

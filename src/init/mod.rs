@@ -20,17 +20,32 @@
 //!    of `/etc/network/interfaces`, so the DHCP server learns the name.
 //! 4. **`/root/.ssh` modes** ([`fix_ssh_modes`]).
 //! 5. **SSH host keys** ([`hostkeys`]): generated when missing.
-//! 6. **Console banner** `/etc/issue` ([`issue`]).
-//! 7. **Persistence**: on diskless Alpine (root on tmpfs) `lbu commit`.
+//! 6. **World check** ([`world`]): every package of `/etc/apk/world` is
+//!    installed, else what is missing is installed offline where it can be
+//!    and the rest reported (`world:` in the boot status file).
+//! 7. **Console banner** `/etc/issue` ([`issue`]), with the storage and
+//!    world lines of the boot status file ([`bootstatus`]).
+//! 8. **Persistence**: on diskless Alpine (root on tmpfs) `lbu commit`.
+//!
+//! Two more modes, each its own run: `--storage` finds or prepares the
+//! persistent storage and mounts it ([`storage`]; the `rccr-storage`
+//! service, before `rccr-persist` and this one), and `--prepare-disk DEV`
+//! erases a disk for it after a typed confirmation.
 //!
 //! `--root DIR` moves every path, `/sys` and `/proc` included, under DIR; the
-//! live system (the kernel's hostname, `hostname(1)`, `mount`, `lbu`, the
-//! kernel's address list) is only touched when the root is `/`.
+//! live system (the kernel's hostname, `hostname(1)`, `mount`, `lbu`, `apk`,
+//! the kernel's address list) is only touched when the root is `/`. The
+//! storage modes are the exception by design: under `--root` they act on
+//! the block devices that `DIR/sys/block` lists (the tests' loop devices,
+//! reached through `DIR/dev`) and mount them under DIR.
 pub mod bootfile;
+pub mod bootstatus;
 pub mod hostkeys;
 pub mod hostname;
 pub mod issue;
 pub mod nic;
+pub mod storage;
+pub mod world;
 
 use crate::error::Error;
 use crate::fsutil;
@@ -57,6 +72,9 @@ pub struct Options {
     /// Only rewrite `/etc/issue` (the `rccr-issue` service, once the
     /// network is up).
     pub issue_only: bool,
+    /// Only find or prepare the persistent storage and mount it (the
+    /// `rccr-storage` service).
+    pub storage_only: bool,
 }
 
 /// How a run went: the counts behind the last log line.
@@ -218,6 +236,37 @@ fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// Runs `program` with `args`, its output kept off the console; `Err`
+/// names the command, its exit status and its last line of output.
+pub fn run_tool(program: &str, args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let (stderr, stdout) = (
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout),
+    );
+    let last = [stderr, stdout]
+        .iter()
+        .find_map(|t| {
+            t.lines()
+                .rfind(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    Err(format!(
+        "{program} {}: {}: {}",
+        args.join(" "),
+        out.status,
+        last.trim()
+    ))
+}
+
 /// Reads a file; a missing file is `Ok(None)`.
 pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match fs::read(path) {
@@ -243,6 +292,10 @@ pub fn rename(opts: &Options, name: &str) -> bool {
 /// Runs every step; see the module documentation.
 pub fn run(opts: &Options) -> Summary {
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
+    if opts.storage_only {
+        storage::boot(&mut ctx);
+        return ctx.finish();
+    }
     let node = node_type(&mut ctx);
     if opts.issue_only {
         let name = hostname::current(&ctx);
@@ -263,9 +316,22 @@ pub fn run(opts: &Options) -> Summary {
     if let Some(b) = &boot {
         bootfile::retire(&mut ctx, b, boot_ok);
     }
+    let world = match world::ensure(&mut ctx) {
+        world::Outcome::Missing(names) => bootstatus::World::from_missing(&names),
+        _ => bootstatus::World::Unknown,
+    };
+    bootstatus::set(&mut ctx, "world", world.line());
     issue::write(&mut ctx, node, &name);
     persist(&mut ctx);
     ctx.finish()
+}
+
+/// `rccr-init --prepare-disk DEVICE [--yes]`: see [`storage::prepare_disk`].
+pub fn prepare_disk(opts: &Options, device: &str, yes: bool) -> Result<(), Error> {
+    let mut ctx = Ctx::new(&opts.root, opts.dry_run);
+    let result = storage::prepare_disk(&mut ctx, device, yes);
+    ctx.finish();
+    result
 }
 
 /// The node type; when the file is missing or unclear, the image's default

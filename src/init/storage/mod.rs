@@ -1,0 +1,772 @@
+//! Persistent storage: one ext4 filesystem labelled `RCCR` per node, found
+//! or prepared at boot by `rccr-init --storage` (the OpenRC service
+//! `rccr-storage`, `src/init/rccr-storage.openrc`), and mounted at
+//! [`MOUNT_POINT`] with its directories bound where the system expects
+//! them. See `docs/storage.md` for the operator's view.
+//!
+//! **Which filesystem**, in order:
+//!
+//! 1. An ext2/3/4 filesystem labelled `RCCR` on any disk or partition
+//!    (the first in disk-name order when there are several; the others are
+//!    named). A FAT one (the lbu media the README used to suggest) is
+//!    reported: lbu may keep `/etc` there, Docker's data cannot.
+//! 2. On a boot medium that is a FAT partition in an MBR (a Raspberry Pi's
+//!    card, a stick Rufus wrote): a new primary partition in the free space
+//!    after its last partition, at least [`MIN_SIZE`], once. Only sector
+//!    0's free slot and the free space are written; the image's partitions
+//!    are never touched.
+//! 3. A completely blank disk (the first and the last MiB all zeros: no
+//!    table, no filesystem, no RAID or LVM label) of at least [`MIN_SIZE`]:
+//!    an MBR with one partition from 1 MiB to the end (2 TiB at most with
+//!    512-byte blocks: MBR's limit), the disk identifier `RCCR`. A disk with
+//!    anything on it is never written; `rccr-init --prepare-disk DEV`
+//!    ([`prepare_disk`]) erases one after a typed confirmation.
+//!
+//! **Order of the writes**, so that a power cut at any point is finished at
+//! the next boot: zeros over the first and last MiB of the new partition,
+//! the table entry, the kernel told (`partx`, else `blockdev --rereadpt`),
+//! `mkfs.ext4 -L RCCR`. A partition left blank in between is recognised as
+//! ours (Pi: type 83, after the boot partition, blank; other disks: the
+//! `RCCR` disk identifier, one partition at 1 MiB, blank) and formatted.
+//!
+//! **Layout** on the filesystem (see [`LAYOUT`]): `docker/` bound on
+//! `/var/lib/docker`, `rccr/` on `/var/lib/rccr` (rccr's node state),
+//! `apk-cache/` named by the `/etc/apk/cache` symlink (apk-cache(5)), and
+//! `rccr-lbu/`, where `rccr-persist` points lbu on PCs.
+//!
+//! Nothing here runs in a container (Docker's privileged containers see
+//! the host's disks), and only with `--storage` or `--prepare-disk`: the
+//! plain `rccr-init` run of the Docker entrypoint never looks at disks.
+pub mod device;
+pub mod disks;
+pub mod mbr;
+pub mod mounts;
+pub mod probe;
+
+use super::bootstatus::{self, Storage};
+use super::Ctx;
+use crate::error::Error;
+use device::MIB;
+use disks::{Disk, Partition};
+use probe::{Filesystem, RCCR_LABEL};
+use std::fs;
+use std::path::Path;
+
+/// Where the RCCR filesystem is mounted: one path on every node, whatever
+/// the device's name (the apk cache symlink names it; lbu does not save
+/// `/etc/apk`, so `--storage` makes the link again at every boot).
+pub const MOUNT_POINT: &str = "/media/rccr";
+/// Directories of the RCCR filesystem and where they are bound.
+pub const LAYOUT: &[(&str, &str)] = &[("docker", "/var/lib/docker"), ("rccr", NODE_STATE_DIR)];
+/// rccr's node state: on the RCCR filesystem when there is one, in RAM
+/// otherwise. Not saved by lbu (that is the point of the partition).
+pub const NODE_STATE_DIR: &str = "/var/lib/rccr";
+/// apk uses a cache when this is a symlink to a directory (apk-cache(5)).
+pub const APK_CACHE_LINK: &str = "/etc/apk/cache";
+pub const APK_CACHE_DIR: &str = "apk-cache";
+/// lbu's directory on PCs, made and used by `rccr-persist`.
+pub const LBU_DIR: &str = "rccr-lbu";
+/// The smallest filesystem worth making: Docker images alone take hundreds
+/// of MiB.
+pub const MIN_SIZE: u64 = 1 << 30;
+
+/// What a dry run returns instead of a device.
+const DRY: &str = "dry run";
+
+/// The RCCR filesystem found or made.
+struct Found {
+    /// The kernel's name of its device (`sda1`).
+    name: String,
+    /// `major:minor`.
+    dev: String,
+    /// The disk it was just made on, held open until it is mounted (read
+    /// by nobody: holding is its use).
+    _disk: Option<device::Writer>,
+}
+
+impl Found {
+    fn node(&self) -> String {
+        disks::node(&self.name)
+    }
+}
+
+/// Finds or prepares the storage, mounts it, writes the status file's
+/// `storage:` line and returns it.
+pub fn boot(ctx: &mut Ctx) -> Storage {
+    let result = find_or_prepare(ctx).and_then(|found| activate(ctx, &found));
+    let storage = match result {
+        Ok(node) => Storage::Device(node),
+        Err(reason) => Storage::None { reason },
+    };
+    match &storage {
+        Storage::None { reason } if reason == DRY => return storage,
+        Storage::None { reason } => ctx.problem(format_args!(
+            "no persistent storage ({reason}): Docker's data and packages installed after boot are lost at reboot"
+        )),
+        _ => {}
+    }
+    bootstatus::set(ctx, "storage", storage.line());
+    storage
+}
+
+fn in_container() -> bool {
+    Path::new("/.dockerenv").exists() || Path::new("/run/.containerenv").exists()
+}
+
+/// The disks rccr considers: on the live system not the virtual ones
+/// (loop, RAM, dm, md...); under `--root`, every disk its `/sys/block`
+/// lists (tests list their own loop devices there).
+fn candidate_disks(ctx: &Ctx) -> Vec<Disk> {
+    disks::list(&ctx.path(disks::SYS_BLOCK))
+        .into_iter()
+        .filter(|d| d.size > 0 && !(ctx.live && d.is_virtual()))
+        .collect()
+}
+
+fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
+    if ctx.live && in_container() {
+        return Err("in a container: storage is the container engine's (volumes)".into());
+    }
+    let disks = candidate_disks(ctx);
+    let mounts = mounts::read(ctx);
+
+    let (ext, fat): (Vec<_>, Vec<_>) = labelled(ctx, &disks)
+        .into_iter()
+        .partition(|(_, fs)| matches!(fs, Filesystem::Ext { .. }));
+    let mut ext = ext.into_iter();
+    if let Some((first, _)) = ext.next() {
+        for (other, _) in ext {
+            ctx.problem(format_args!(
+                "{} is labelled {RCCR_LABEL} too; using {} (keep one)",
+                other.node(),
+                first.node()
+            ));
+        }
+        return Ok(first);
+    }
+    if let Some((fat, _)) = fat.first() {
+        return Err(format!(
+            "{} is labelled {RCCR_LABEL} but is FAT: lbu may keep /etc there, Docker's data needs ext4 (mkfs.ext4 -L {RCCR_LABEL}, or rccr-init --prepare-disk)",
+            fat.node()
+        ));
+    }
+
+    let boot = boot_medium(ctx, &disks, &mounts);
+    let mut why_not = Vec::new();
+    if let Some((disk, part, fstype)) = &boot {
+        match grow_boot_disk(ctx, disk, part.as_ref(), fstype) {
+            Ok(found) => return Ok(found),
+            Err(e) if e == DRY => return Err(e),
+            Err(e) => why_not.push(e),
+        }
+    }
+    for disk in &disks {
+        if boot.as_ref().is_some_and(|(b, _, _)| b.name == disk.name) {
+            continue;
+        }
+        match classify(ctx, disk, &mounts) {
+            Class::Blank => return initialise(ctx, disk, true),
+            Class::Unfinished => return initialise(ctx, disk, false),
+            Class::Data => ctx.note(format_args!(
+                "{} holds data: not used (rccr-init --prepare-disk {} erases it for RCCR)",
+                disk.node(),
+                disk.node()
+            )),
+            Class::Unusable(why) => ctx.note(format_args!("{}: {why}: not used", disk.node())),
+        }
+    }
+    why_not.push(format!(
+        "no filesystem labelled {RCCR_LABEL} and no blank disk"
+    ));
+    Err(why_not.join("; "))
+}
+
+/// Every filesystem labelled RCCR: on each partition, and on each disk that
+/// has none.
+fn labelled(ctx: &Ctx, disks: &[Disk]) -> Vec<(Found, Filesystem)> {
+    let mut out = Vec::new();
+    for disk in disks {
+        let devices: Vec<(&str, &str)> = if disk.partitions.is_empty() {
+            vec![(&disk.name, &disk.dev)]
+        } else {
+            disk.partitions
+                .iter()
+                .map(|p| (p.name.as_str(), p.dev.as_str()))
+                .collect()
+        };
+        for (name, dev) in devices {
+            let fs = device::filesystem(&ctx.path(&disks::node(name)));
+            if let Ok(Some(fs)) = fs {
+                if fs.label() == RCCR_LABEL {
+                    let found = Found {
+                        name: name.to_string(),
+                        dev: dev.to_string(),
+                        _disk: None,
+                    };
+                    out.push((found, fs));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The disk the system booted from, the partition (when it is one) and its
+/// filesystem type: the mount under `/media` that holds a boot repository
+/// (`*/.boot_repository`, what Alpine's initramfs looks for).
+fn boot_medium(
+    ctx: &Ctx,
+    disks: &[Disk],
+    mounts: &[mounts::Mount],
+) -> Option<(Disk, Option<Partition>, String)> {
+    let media = ctx.path("/media");
+    let m = mounts.iter().find(|m| {
+        m.target.starts_with(&media)
+            && m.target != media
+            && fs::read_dir(&m.target).is_ok_and(|rd| {
+                rd.filter_map(Result::ok)
+                    .any(|e| e.path().join(".boot_repository").exists())
+            })
+    })?;
+    let dev = mounts::device_number(&ctx.path(&m.source))?;
+    let disk = disks
+        .iter()
+        .find(|d| d.dev == dev || d.partitions.iter().any(|p| p.dev == dev))?;
+    let part = disk.partitions.iter().find(|p| p.dev == dev).cloned();
+    Some((disk.clone(), part, m.fstype.clone()))
+}
+
+fn align_up(value: u64, to: u64) -> u64 {
+    value.div_ceil(to) * to
+}
+
+/// Rule 2: a partition after the boot partition, in the free space.
+fn grow_boot_disk(
+    ctx: &mut Ctx,
+    disk: &Disk,
+    boot: Option<&Partition>,
+    fstype: &str,
+) -> Result<Found, String> {
+    let node = disk.node();
+    let Some(boot) = boot else {
+        return Err(format!("the boot medium {node} is a whole disk"));
+    };
+    if fstype != "vfat" {
+        return Err(format!(
+            "the boot medium {node} is {fstype}, not a FAT partition"
+        ));
+    }
+    let path = ctx.path(&node);
+    let table = device::read_table(&path)
+        .map_err(|e| format!("cannot read {node}: {e}"))?
+        .ok_or_else(|| format!("{node} has no MBR"))?;
+    let bs = disk.block_size;
+    let gpt = device::read_at(&path, bs, 8).is_ok_and(|b| b == b"EFI PART");
+    if !table.editable() || gpt {
+        return Err(format!("{node} has a GPT or extended partitions"));
+    }
+    let in_table = |e: &mbr::Entry| u64::from(e.first_lba) * bs == boot.start;
+    let boot_entry = *table
+        .entries
+        .iter()
+        .flatten()
+        .find(|e| in_table(e))
+        .ok_or_else(|| format!("{} is not in {node}'s table", disks::node(&boot.name)))?;
+    let (slot, last) = table
+        .entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.map(|e| (i, e)))
+        .max_by_key(|(_, e)| e.end_lba())
+        .expect("the boot entry is there");
+    if last != boot_entry {
+        let (start, len) = (u64::from(last.first_lba) * bs, u64::from(last.sectors) * bs);
+        let blank = device::is_blank(&path, start, len).unwrap_or(false);
+        if last.kind == mbr::TYPE_LINUX && last.first_lba > boot_entry.first_lba && blank {
+            ctx.note(format_args!(
+                "{node}: partition {} is blank: an RCCR partition cut short (power lost at its first boot?); finishing it",
+                slot + 1
+            ));
+            return format_partition(ctx, disk, slot as u32 + 1, None);
+        }
+        return Err(format!("{node} has partitions after its boot partition"));
+    }
+    let start = align_up(last.end_lba(), MIB / bs);
+    let end = (disk.size / bs).min(start + mbr::MAX_SECTORS);
+    let sectors = end.saturating_sub(start);
+    if sectors * bs < MIN_SIZE || start > mbr::MAX_SECTORS {
+        return Err(format!(
+            "{node} has {} MiB free after its last partition, less than {} MiB",
+            sectors * bs / MIB,
+            MIN_SIZE / MIB
+        ));
+    }
+    let slot = table
+        .next_free_slot()
+        .ok_or_else(|| format!("{node}'s partition table is full"))?;
+    let number = slot as u32 + 1;
+    let what = format!(
+        "{node}: partition {number} ({} MiB) in the free space after the boot partition",
+        sectors * bs / MIB
+    );
+    if ctx.dry {
+        ctx.changed(format_args!("{what}, ext4 labelled {RCCR_LABEL}"));
+        return Err(DRY.into());
+    }
+    let entry = mbr::Entry {
+        bootable: false,
+        kind: mbr::TYPE_LINUX,
+        first_lba: start as u32,
+        sectors: sectors as u32,
+    };
+    let writer = device::Writer::open(&path)
+        .and_then(|w| w.zero_edges(start * bs, sectors * bs).map(|()| w))
+        .and_then(|w| w.add_entry(slot, &entry).map(|()| w))
+        .map_err(|e| format!("cannot write {node}: {e}"))?;
+    ctx.changed(what);
+    format_partition(ctx, disk, number, Some(writer))
+}
+
+/// What a disk other than the boot medium holds, for rule 3.
+#[derive(Debug, PartialEq, Eq)]
+enum Class {
+    /// First and last MiB all zeros.
+    Blank,
+    /// rccr's table, its one partition still blank: a preparation cut short.
+    Unfinished,
+    Data,
+    /// Too small, read-only, in use: not looked at.
+    Unusable(String),
+}
+
+fn classify(ctx: &Ctx, disk: &Disk, mounts: &[mounts::Mount]) -> Class {
+    let in_use = std::iter::once(disk.dev.as_str())
+        .chain(disk.partitions.iter().map(|p| p.dev.as_str()))
+        .any(|dev| !mounts::of_device(ctx, mounts, dev).is_empty());
+    if in_use || disk.held {
+        return Class::Unusable("in use".into());
+    }
+    if disk.read_only {
+        return Class::Unusable("read-only".into());
+    }
+    if disk.size < MIN_SIZE + MIB {
+        return Class::Unusable(format!("smaller than {} MiB", (MIN_SIZE + MIB) / MIB));
+    }
+    let path = ctx.path(&disk.node());
+    match device::is_blank(&path, 0, disk.size) {
+        Ok(true) => return Class::Blank,
+        Ok(false) => {}
+        Err(e) => return Class::Unusable(format!("cannot read it ({e})")),
+    }
+    let ours = match device::read_table(&path) {
+        Ok(Some(t)) => t.disk_id == mbr::RCCR_DISK_ID && single_partition(&t, disk).is_some(),
+        _ => false,
+    };
+    let (start, len) = partition_area(disk);
+    if ours && device::is_blank(&path, start, len).unwrap_or(false) {
+        Class::Unfinished
+    } else {
+        Class::Data
+    }
+}
+
+/// The one entry of a table rccr wrote on `disk`: type 83 at 1 MiB.
+fn single_partition(t: &mbr::Repr, disk: &Disk) -> Option<mbr::Entry> {
+    match t.entries {
+        [Some(e), None, None, None]
+            if e.kind == mbr::TYPE_LINUX && u64::from(e.first_lba) * disk.block_size == MIB =>
+        {
+            Some(e)
+        }
+        _ => None,
+    }
+}
+
+/// Where rule 3 puts the partition, in bytes: from 1 MiB to the end, as
+/// many blocks as an MBR entry holds.
+fn partition_area(disk: &Disk) -> (u64, u64) {
+    let bs = disk.block_size;
+    let start = MIB / bs;
+    let sectors = (disk.size / bs - start).min(mbr::MAX_SECTORS);
+    (start * bs, sectors * bs)
+}
+
+/// Rule 3 on a blank disk (`fresh`) or one whose preparation was cut short.
+fn initialise(ctx: &mut Ctx, disk: &Disk, fresh: bool) -> Result<Found, String> {
+    let node = disk.node();
+    let (start, len) = partition_area(disk);
+    if !fresh {
+        ctx.note(format_args!(
+            "{node}: rccr's partition table with a blank partition: a preparation cut short; finishing it"
+        ));
+        return format_partition(ctx, disk, 1, None);
+    }
+    let what = format!(
+        "{node}: blank: partition table with one partition ({} MiB)",
+        len / MIB
+    );
+    if ctx.dry {
+        ctx.changed(format_args!("{what}, ext4 labelled {RCCR_LABEL}"));
+        return Err(DRY.into());
+    }
+    let bs = disk.block_size;
+    let table = mbr::Repr::single(mbr::Entry {
+        bootable: false,
+        kind: mbr::TYPE_LINUX,
+        first_lba: (start / bs) as u32,
+        sectors: (len / bs) as u32,
+    });
+    let writer = device::Writer::open(&ctx.path(&node))
+        .and_then(|w| w.zero_edges(start, len).map(|()| w))
+        .and_then(|w| w.write_table(&table).map(|()| w))
+        .map_err(|e| format!("cannot write {node}: {e}"))?;
+    ctx.changed(what);
+    format_partition(ctx, disk, 1, Some(writer))
+}
+
+/// Tells the kernel about partition `number` and makes the filesystem;
+/// `writer`, the disk's if it was just written, stays open in the result.
+fn format_partition(
+    ctx: &mut Ctx,
+    disk: &Disk,
+    number: u32,
+    writer: Option<device::Writer>,
+) -> Result<Found, String> {
+    let part = device::tell_kernel(ctx, disk, number).map_err(|e| {
+        format!(
+            "the kernel does not show partition {number} of {} yet ({e}); it is formatted at the next boot",
+            disk.node()
+        )
+    })?;
+    let node = disks::node(&part.name);
+    let path = ctx.path(&node);
+    device::mkfs(&path)?;
+    if !matches!(device::filesystem(&path), Ok(Some(fs)) if fs.label() == RCCR_LABEL) {
+        return Err(format!(
+            "{node}: mkfs.ext4 ran, yet no RCCR filesystem is there"
+        ));
+    }
+    ctx.changed(format_args!(
+        "{node}: ext4 filesystem labelled {RCCR_LABEL}"
+    ));
+    Ok(Found {
+        name: part.name,
+        dev: part.dev,
+        _disk: writer,
+    })
+}
+
+/// `e2fsck -p` before a mount: journal replay and what is safe to fix after
+/// a power cut. A filesystem with errors it cannot fix is not mounted.
+fn check_filesystem(ctx: &Ctx, node: &str) -> Result<(), String> {
+    let path = ctx.path(node);
+    let status = std::process::Command::new("e2fsck")
+        .arg("-p")
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    match status.map(|s| s.code()) {
+        // 0 clean, 1 fixed, 2 fixed and a reboot is advised.
+        Ok(Some(0..=2)) => Ok(()),
+        Ok(code) => Err(format!(
+            "e2fsck -p {node} found errors it cannot fix (exit {code:?}): run e2fsck -f {node} by hand"
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            ctx.note(format_args!("e2fsck missing: {node} mounted unchecked"));
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot run e2fsck: {e}")),
+    }
+}
+
+/// Mounts the filesystem at [`MOUNT_POINT`] (unless it is there already)
+/// and sets up the [`LAYOUT`]. Returns the device's node.
+fn activate(ctx: &mut Ctx, found: &Found) -> Result<String, String> {
+    let node = found.node();
+    let mount_point = ctx.path(MOUNT_POINT);
+    let table = mounts::read(ctx);
+    let ours = mounts::of_device(ctx, &table, &found.dev);
+    match mounts::at(&table, &mount_point) {
+        Some(m) if ours.contains(&m) => {}
+        Some(m) => {
+            return Err(format!(
+                "{MOUNT_POINT} holds another filesystem ({})",
+                m.source
+            ))
+        }
+        None if ctx.dry => ctx.changed(format_args!("{node} mounted on {MOUNT_POINT}")),
+        None => {
+            if ours.is_empty() {
+                check_filesystem(ctx, &node)?;
+            }
+            fs::create_dir_all(&mount_point)
+                .map_err(|e| format!("cannot create {}: {e}", mount_point.display()))?;
+            let (path, target) = (ctx.path(&node), mount_point.to_string_lossy());
+            mounts::mount(&[
+                "-t",
+                "ext4",
+                "-o",
+                "noatime",
+                &path.to_string_lossy(),
+                &target,
+            ])?;
+            ctx.changed(format_args!("{node} mounted on {MOUNT_POINT}"));
+        }
+    }
+    let table = mounts::read(ctx);
+    for (dir, target) in LAYOUT {
+        bind(ctx, found, &table, dir, target);
+    }
+    cache_link(ctx);
+    Ok(node)
+}
+
+/// Binds `MOUNT_POINT/dir` on `target`, unless it is bound already or
+/// `target` holds files (they would vanish under the mount).
+fn bind(ctx: &mut Ctx, found: &Found, table: &[mounts::Mount], dir: &str, target: &str) {
+    let to = ctx.path(target);
+    let bound = mounts::at(table, &to)
+        .is_some_and(|m| mounts::of_device(ctx, table, &found.dev).contains(&m));
+    if bound {
+        return;
+    }
+    let what = format_args!("{target}: bound to {MOUNT_POINT}/{dir}");
+    if ctx.dry {
+        return ctx.changed(what);
+    }
+    let from = ctx.path(MOUNT_POINT).join(dir);
+    if fs::read_dir(&to).is_ok_and(|mut rd| rd.next().is_some()) {
+        return ctx.problem(format_args!(
+            "{target} holds files already: not bound to {MOUNT_POINT}/{dir} (stop what writes there and move them)"
+        ));
+    }
+    let made = fs::create_dir_all(&from).and_then(|()| fs::create_dir_all(&to));
+    let done = made.map_err(|e| e.to_string()).and_then(|()| {
+        mounts::mount(&["-o", "bind", &from.to_string_lossy(), &to.to_string_lossy()])
+    });
+    match done {
+        Ok(()) => ctx.changed(what),
+        Err(e) => ctx.problem(format_args!("cannot bind {target}: {e}")),
+    }
+}
+
+/// `/etc/apk/cache` -> `MOUNT_POINT/apk-cache`, unless the link or a
+/// directory is there already (an operator's own cache is kept).
+fn cache_link(ctx: &mut Ctx) {
+    let link = ctx.path(APK_CACHE_LINK);
+    let want = format!("{MOUNT_POINT}/{APK_CACHE_DIR}");
+    match fs::read_link(&link) {
+        Ok(t) if t == Path::new(&want) => return,
+        Ok(t) => {
+            return ctx.note(format_args!(
+                "{APK_CACHE_LINK} points to {} already: kept",
+                t.display()
+            ))
+        }
+        Err(_) if link.symlink_metadata().is_ok() => {
+            return ctx.note(format_args!("{APK_CACHE_LINK} is a directory: kept"))
+        }
+        Err(_) => {}
+    }
+    if !link.parent().is_some_and(Path::is_dir) {
+        return;
+    }
+    let what = format_args!("{APK_CACHE_LINK} -> {want}");
+    if ctx.dry {
+        return ctx.changed(what);
+    }
+    let made = fs::create_dir_all(ctx.path(MOUNT_POINT).join(APK_CACHE_DIR))
+        .and_then(|()| std::os::unix::fs::symlink(&want, &link));
+    match made {
+        Ok(()) => ctx.changed(what),
+        Err(e) => ctx.problem(format_args!("cannot link {APK_CACHE_LINK}: {e}")),
+    }
+}
+
+/// `rccr-init --prepare-disk DEV`: erases `device` (a whole disk, not the
+/// boot medium's, nothing mounted) and prepares it as rule 3 does, after
+/// the operator typed the device's path (or gave `--yes`). The disk is
+/// used from the next boot.
+pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error> {
+    let name = device
+        .strip_prefix("/dev/")
+        .filter(|n| !n.is_empty() && !n.contains(".."))
+        .ok_or_else(|| Error::Usage(format!("--prepare-disk {device}: name a disk as /dev/NAME")))?
+        .replace('/', "!");
+    let sys_block = ctx.path(disks::SYS_BLOCK);
+    let Some(disk) = disks::read_disk(&sys_block.join(&name), &name) else {
+        let partition_of = disks::list(&sys_block)
+            .into_iter()
+            .find(|d| d.holds(&name))
+            .map(|d| format!(": it is a partition, name its disk {}", d.node()))
+            .unwrap_or_else(|| ": no such disk".into());
+        return Err(Error::Usage(format!(
+            "--prepare-disk {device}{partition_of}"
+        )));
+    };
+    let table = mounts::read(ctx);
+    let refuse = |why: String| {
+        Err(Error::Failed(format!(
+            "{device}: {why}; nothing was changed"
+        )))
+    };
+    if boot_medium(ctx, std::slice::from_ref(&disk), &table).is_some() {
+        return refuse("it holds the boot medium".into());
+    }
+    if let Class::Unusable(why) = classify(ctx, &disk, &table) {
+        return refuse(why);
+    }
+    let description = describe(ctx, &disk);
+    if ctx.dry {
+        ctx.changed(format_args!(
+            "{device}: erased and prepared for RCCR ({description})"
+        ));
+        return Ok(());
+    }
+    if !yes {
+        confirm_typed(device, &description)?;
+    }
+    let path = ctx.path(&disk.node());
+    // Held until the end, like every writer (see device::Writer).
+    let _eraser = device::Writer::open(&path)
+        .and_then(|w| w.zero_edges(0, disk.size).map(|()| w))
+        .map_err(|e| Error::io(format!("cannot erase {device}"), e))?;
+    ctx.changed(format_args!("{device}: first and last MiB erased"));
+    // The kernel forgets the old partitions (none is mounted: checked).
+    if !disk.partitions.is_empty() {
+        let _ = super::run_tool("partx", &["--delete", &path.to_string_lossy()]);
+    }
+    let disk = disks::read_disk(&sys_block.join(&name), &name).unwrap_or(disk);
+    match initialise(ctx, &disk, true) {
+        Ok(found) => {
+            ctx.note(format_args!(
+                "{}: ready; rccr-init uses it from the next boot",
+                found.node()
+            ));
+            Ok(())
+        }
+        Err(e) => Err(Error::Failed(e)),
+    }
+}
+
+/// One line on what the disk holds, for the confirmation.
+fn describe(ctx: &Ctx, disk: &Disk) -> String {
+    let model = fs::read_to_string(
+        ctx.path(disks::SYS_BLOCK)
+            .join(&disk.name)
+            .join("device/model"),
+    )
+    .map(|m| format!(" {}", m.trim()))
+    .unwrap_or_default();
+    let mut parts: Vec<String> = disk
+        .partitions
+        .iter()
+        .map(|p| {
+            let fs = match device::filesystem(&ctx.path(&disks::node(&p.name))) {
+                Ok(Some(fs)) => format!("{} filesystem '{}'", fs.kind(), fs.label()),
+                _ => "unknown contents".into(),
+            };
+            format!("{} {} MiB {fs}", p.name, p.size / MIB)
+        })
+        .collect();
+    if parts.is_empty() {
+        let path = ctx.path(&disk.node());
+        parts.push(
+            match (device::filesystem(&path), device::read_table(&path)) {
+                (Ok(Some(fs)), _) => format!(
+                    "{} filesystem '{}', no partition table",
+                    fs.kind(),
+                    fs.label()
+                ),
+                (_, Ok(Some(t))) => format!(
+                    "an MBR with {} partition(s)",
+                    t.entries.iter().flatten().count()
+                ),
+                _ if device::is_blank(&path, 0, disk.size).unwrap_or(false) => "blank".into(),
+                _ => "data rccr does not recognise".into(),
+            },
+        );
+    }
+    format!("{} MiB{model}: {}", disk.size / MIB, parts.join(", "))
+}
+
+/// Asks the operator to type `device` on the terminal. Anything else
+/// cancels; without a terminal it refuses (`--yes` is the way to script it).
+fn confirm_typed(device: &str, description: &str) -> Result<(), Error> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::Usage(format!(
+            "rccr-init --prepare-disk: no terminal to confirm on: pass --yes to erase {device}"
+        )));
+    }
+    eprint!("rccr-init: {device}: {description}\nEvery byte on it will be lost. Type {device} to erase it: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("stdin", e))?;
+    if answer.trim() == device {
+        Ok(())
+    } else {
+        Err(Error::Failed("cancelled; nothing was changed".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(size: u64, block_size: u64) -> Disk {
+        Disk {
+            name: "sdz".into(),
+            size,
+            block_size,
+            read_only: false,
+            dev: "8:0".into(),
+            held: false,
+            partitions: vec![],
+        }
+    }
+
+    #[test]
+    fn the_partition_area_starts_at_1_mib_and_stops_at_mbrs_limit() {
+        assert_eq!(partition_area(&disk(8 << 30, 512)), (MIB, (8 << 30) - MIB));
+        // 3 TiB with 512-byte blocks: 2 TiB minus a block is all MBR holds.
+        let (start, len) = partition_area(&disk(3 << 40, 512));
+        assert_eq!((start, len), (MIB, mbr::MAX_SECTORS * 512));
+        // 4Kn: 1 MiB is block 256; MBR reaches 16 TiB.
+        assert_eq!(partition_area(&disk(3 << 40, 4096)), (MIB, (3 << 40) - MIB));
+        assert_eq!(align_up(133120, 2048), 133120);
+        assert_eq!(align_up(133121, 2048), 135168);
+    }
+
+    #[test]
+    fn only_rccrs_own_single_partition_table_counts_as_ours() {
+        let d = disk(8 << 30, 512);
+        let (start, len) = partition_area(&d);
+        let entry = mbr::Entry {
+            bootable: false,
+            kind: mbr::TYPE_LINUX,
+            first_lba: (start / 512) as u32,
+            sectors: (len / 512) as u32,
+        };
+        let mut t = mbr::Repr::single(entry);
+        assert_eq!(single_partition(&t, &d), Some(entry));
+        t.entries[1] = Some(entry);
+        assert_eq!(single_partition(&t, &d), None, "two entries");
+        let mut moved = mbr::Repr::single(mbr::Entry {
+            first_lba: 63,
+            ..entry
+        });
+        assert_eq!(single_partition(&moved, &d), None, "not at 1 MiB");
+        moved.entries[0] = Some(mbr::Entry {
+            kind: 0x07,
+            ..entry
+        });
+        assert_eq!(single_partition(&moved, &d), None, "not type 83");
+    }
+}

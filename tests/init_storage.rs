@@ -1,0 +1,852 @@
+//! `rccr-init --storage` and `--prepare-disk` on real block devices: loop
+//! devices over sparse files, partitioned, formatted and mounted by the
+//! real binary, checked with the real `blkid` and byte by byte.
+//!
+//! Each test builds a root directory for `--root`: `sys/block/` lists only
+//! the test's own loop devices (symlinks into the real sysfs, so no other
+//! session's loop device is ever a candidate), `dev` is the real `/dev`,
+//! `proc` the real `/proc` (or, for the Raspberry Pi case, a `mounts` file
+//! made from the real one plus the line for a FAT boot partition, which this
+//! kernel may be unable to mount). Some kernels (this project's test VM)
+//! have no partition table parsers: after attaching an image that has a
+//! table, the test adds its partitions with `partx --add`, as a booting
+//! kernel would have.
+//!
+//! Every mount and loop device is removed when a test ends, also on panic
+//! (`Node`'s `Drop`). Needs root; skips without it, fails without it when
+//! CI is set.
+
+mod common;
+
+use common::lab::require_root;
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
+const MIB: u64 = 1 << 20;
+/// Large enough for rccr's 1 GiB minimum.
+const DISK: u64 = 1100 * MIB;
+const SECTOR: u64 = 512;
+
+fn run(cmd: &str, args: &[&str]) -> Output {
+    Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+fn ok(cmd: &str, args: &[&str]) -> String {
+    let out = run(cmd, args);
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What the real `blkid` says of a device: (TYPE, LABEL, UUID).
+fn blkid(dev: &str) -> (String, String, String) {
+    let field = |tag: &str| {
+        let out = run("blkid", &["-p", "-o", "value", "-s", tag, dev]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    (field("TYPE"), field("LABEL"), field("UUID"))
+}
+
+fn read_range(path: &Path, offset: u64, len: u64) -> Vec<u8> {
+    let mut buf = vec![0u8; len as usize];
+    File::open(path)
+        .unwrap()
+        .read_exact_at(&mut buf, offset)
+        .unwrap();
+    buf
+}
+
+/// Whether two files hold the same bytes (`cmp`, no allocation of GiBs).
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    run("cmp", &["-s", a.to_str().unwrap(), b.to_str().unwrap()])
+        .status
+        .success()
+}
+
+/// A loop device over a sparse file.
+struct LoopDisk {
+    file: PathBuf,
+    dev: String,
+}
+
+impl LoopDisk {
+    fn name(&self) -> &str {
+        self.dev.trim_start_matches("/dev/")
+    }
+
+    fn part(&self, n: u32) -> String {
+        format!("{}p{n}", self.dev)
+    }
+
+    /// The kernel learns the partitions of the table (a no-op where its
+    /// own parser already did).
+    fn scan(&self) {
+        let _ = run("partx", &["--add", &self.dev]);
+    }
+
+    fn sfdisk(&self, script: &str) {
+        let mut child = Command::new("sfdisk")
+            .args(["--quiet", "--no-reread", "--no-tell-kernel", &self.dev])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "sfdisk {script}");
+        self.scan();
+    }
+
+    /// A copy of the backing file, sparse, to compare with later.
+    fn snapshot(&self, tag: &str) -> PathBuf {
+        let copy = self.file.with_extension(format!("{tag}.before"));
+        ok(
+            "cp",
+            &[
+                "--sparse=always",
+                self.file.to_str().unwrap(),
+                copy.to_str().unwrap(),
+            ],
+        );
+        copy
+    }
+
+    fn unchanged_since(&self, snapshot: &Path) -> bool {
+        same_bytes(&self.file, snapshot)
+    }
+
+    fn sector0(&self) -> Vec<u8> {
+        read_range(&self.file, 0, SECTOR)
+    }
+}
+
+/// One test's node: the root directory and the loop devices under it.
+struct Node {
+    dir: PathBuf,
+    disks: Vec<LoopDisk>,
+    /// A `/proc/mounts` line added to the real ones (the Pi's boot medium).
+    boot_line: Option<String>,
+}
+
+impl Node {
+    fn new(tag: &str) -> Node {
+        let dir = std::env::temp_dir().join(format!("rccr-storage-{tag}-{}", std::process::id()));
+        if dir.exists() {
+            // A killed earlier run of this pid: only what we made.
+            Node {
+                dir: dir.clone(),
+                disks: vec![],
+                boot_line: None,
+            }
+            .unmount_all();
+            let _ = fs::remove_dir_all(&dir);
+        }
+        for sub in ["sys/block", "run", "etc/apk", "var/lib", "media", "images"] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::os::unix::fs::symlink("/dev", dir.join("dev")).unwrap();
+        std::os::unix::fs::symlink("/proc", dir.join("proc")).unwrap();
+        Node {
+            dir,
+            disks: vec![],
+            boot_line: None,
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// Attaches a new sparse file of `size` bytes and lists it in sys/block.
+    fn disk(&mut self, tag: &str, size: u64) -> usize {
+        let file = self.path(&format!("images/{tag}.img"));
+        File::create(&file).unwrap().set_len(size).unwrap();
+        let dev = ok(
+            "losetup",
+            &["--find", "--show", "--partscan", file.to_str().unwrap()],
+        )
+        .trim()
+        .to_string();
+        let disk = LoopDisk { file, dev };
+        std::os::unix::fs::symlink(
+            format!("/sys/block/{}", disk.name()),
+            self.path(&format!("sys/block/{}", disk.name())),
+        )
+        .unwrap();
+        self.disks.push(disk);
+        self.disks.len() - 1
+    }
+
+    /// Replaces the `/proc` symlink with a directory whose `mounts` is the
+    /// real table plus `line` (rewritten before every run).
+    fn fake_boot_mount(&mut self, line: String) {
+        fs::remove_file(self.path("proc")).unwrap();
+        fs::create_dir(self.path("proc")).unwrap();
+        self.boot_line = Some(line);
+    }
+
+    fn refresh_mounts(&self) {
+        if let Some(line) = &self.boot_line {
+            let real = fs::read_to_string("/proc/self/mounts").unwrap();
+            fs::write(self.path("proc/mounts"), format!("{real}{line}\n")).unwrap();
+        }
+    }
+
+    /// `rccr init --root DIR ARGS...` with stdin closed.
+    fn init(&self, args: &[&str]) -> Run {
+        self.refresh_mounts();
+        let mut all = vec!["init", "--root", self.dir.to_str().unwrap()];
+        all.extend_from_slice(args);
+        Run::from(run(RCCR, &all))
+    }
+
+    /// The same through a pseudo-terminal (util-linux `script`), typing
+    /// `answer`.
+    fn init_on_terminal(&self, args: &[&str], answer: &str) -> Run {
+        self.refresh_mounts();
+        let mut cmd = format!("{RCCR} init --root {}", self.dir.display());
+        for a in args {
+            cmd.push(' ');
+            cmd.push_str(a);
+        }
+        let mut child = Command::new("script")
+            .args([
+                "--quiet",
+                "--echo",
+                "never",
+                "--return",
+                "--command",
+                &cmd,
+                "/dev/null",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        let mut out = Vec::new();
+        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+        drop(stdin);
+        let status = child.wait().unwrap();
+        Run {
+            code: status.code(),
+            // A terminal has one stream: stdout and stderr together.
+            stderr: String::from_utf8_lossy(&out).replace("\r\n", "\n"),
+        }
+    }
+
+    fn storage(&self) -> Run {
+        self.init(&["--storage"])
+    }
+
+    /// Mount targets under this node's directory, deepest first.
+    fn mounts(&self) -> Vec<(String, PathBuf)> {
+        let text = fs::read_to_string("/proc/self/mounts").unwrap();
+        let mut out: Vec<(String, PathBuf)> = text
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let source = f.next()?.to_string();
+                let target = PathBuf::from(f.next()?.replace("\\040", " "));
+                target.starts_with(&self.dir).then_some((source, target))
+            })
+            .collect();
+        out.sort_by_key(|(_, t)| std::cmp::Reverse(t.components().count()));
+        out
+    }
+
+    /// What is mounted at `rel`, by source device.
+    fn mounted_at(&self, rel: &str) -> Option<String> {
+        let target = self.path(rel);
+        self.mounts()
+            .into_iter()
+            .find(|(_, t)| *t == target)
+            .map(|(s, _)| s)
+    }
+
+    /// A reboot, as far as storage goes: nothing of ours stays mounted.
+    fn unmount_all(&self) {
+        for (_, target) in self.mounts() {
+            let t = target.to_str().unwrap();
+            if !run("umount", &[t]).status.success() {
+                let _ = run("umount", &["--lazy", t]);
+            }
+        }
+    }
+
+    fn status(&self) -> String {
+        fs::read_to_string(self.path("run/rccr/status")).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.unmount_all();
+        for d in self.disks.drain(..) {
+            let _ = run("losetup", &["--detach", &d.dev]);
+        }
+        // remove_dir_all removes the dev and proc symlinks, never what they
+        // point to; nothing may be mounted below any more.
+        if self.mounts().is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("left {} in place: still mounted", self.dir.display());
+        }
+    }
+}
+
+struct Run {
+    code: Option<i32>,
+    stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(self.code, Some(0), "{}", self.stderr);
+        for line in self.stderr.lines() {
+            assert!(
+                line.starts_with("rccr-init: "),
+                "unprefixed: {line}\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+
+    fn says(&self, text: &str) -> bool {
+        self.stderr.contains(text)
+    }
+}
+
+/// The MBR entry in `slot` of a sector: (type, first block, blocks).
+fn entry(sector: &[u8], slot: usize) -> (u8, u32, u32) {
+    let e = &sector[446 + 16 * slot..462 + 16 * slot];
+    let u32_at = |i: usize| u32::from_le_bytes(e[i..i + 4].try_into().unwrap());
+    (e[4], u32_at(8), u32_at(12))
+}
+
+/// The layout every prepared node has once `--storage` ran.
+fn assert_layout(node: &Node, dev: &str) {
+    assert_eq!(node.mounted_at("media/rccr").as_deref(), Some(dev));
+    for bound in ["var/lib/docker", "var/lib/rccr"] {
+        assert_eq!(node.mounted_at(bound).as_deref(), Some(dev), "{bound}");
+    }
+    assert_eq!(
+        fs::read_link(node.path("etc/apk/cache")).unwrap(),
+        Path::new("/media/rccr/apk-cache")
+    );
+    assert!(node.path("media/rccr/apk-cache").is_dir());
+    assert_eq!(node.status(), format!("storage: {dev}\n"));
+}
+
+#[test]
+fn a_blank_disk_is_prepared_and_a_second_boot_keeps_it() {
+    if !require_root() {
+        return;
+    }
+    let mut node = Node::new("blank");
+    let i = node.disk("blank", DISK);
+    let disk = &node.disks[i];
+    let (dev, p1) = (disk.dev.clone(), disk.part(1));
+
+    let first = node.storage().ok();
+    assert!(
+        first.says(&format!("{dev}: blank: partition table")),
+        "{}",
+        first.stderr
+    );
+
+    // rccr's table: identifier RCCR, one Linux partition from 1 MiB to the end.
+    let sector = node.disks[i].sector0();
+    assert_eq!(&sector[440..444], b"RCCR");
+    assert_eq!(&sector[510..512], &[0x55, 0xaa]);
+    assert_eq!(
+        entry(&sector, 0),
+        (0x83, 2048, (DISK / SECTOR - 2048) as u32)
+    );
+    for slot in 1..4 {
+        assert_eq!(entry(&sector, slot), (0, 0, 0));
+    }
+    let (kind, label, uuid) = blkid(&p1);
+    assert_eq!((kind.as_str(), label.as_str()), ("ext4", "RCCR"));
+    assert_layout(&node, &p1);
+
+    // Docker's data lands on the disk.
+    fs::write(node.path("var/lib/docker/marker"), "kept").unwrap();
+    assert_eq!(
+        fs::read_to_string(node.path("media/rccr/docker/marker")).unwrap(),
+        "kept"
+    );
+
+    // Again at once: nothing changes.
+    let again = node.storage().ok();
+    assert!(
+        again.says("rccr-init: nothing to change\n"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(node.disks[i].sector0(), sector);
+
+    // A reboot: the same filesystem comes back, with its data.
+    node.unmount_all();
+    assert_eq!(node.mounted_at("media/rccr"), None);
+    let reboot = node.storage().ok();
+    assert!(
+        reboot.says(&format!("{p1} mounted on /media/rccr")),
+        "{}",
+        reboot.stderr
+    );
+    assert!(!reboot.says("partition table"), "{}", reboot.stderr);
+    assert_eq!(node.disks[i].sector0(), sector);
+    assert_eq!(blkid(&p1).2, uuid, "not made again");
+    assert_layout(&node, &p1);
+    assert_eq!(
+        fs::read_to_string(node.path("var/lib/docker/marker")).unwrap(),
+        "kept"
+    );
+}
+
+#[test]
+fn disks_with_anything_on_them_are_never_written() {
+    if !require_root() {
+        return;
+    }
+    let mut node = Node::new("data");
+    // A partition table and no filesystem.
+    let table = node.disk("table", DISK);
+    node.disks[table].sfdisk("label: dos\nstart=2048, type=83\n");
+    // A filesystem and no table.
+    let fs_only = node.disk("fs", DISK);
+    ok("mkfs.ext4", &["-q", "-L", "data", &node.disks[fs_only].dev]);
+    // One byte in the last MiB (where md 1.0 and GPT backups live).
+    let tail = node.disk("tail", DISK);
+    File::options()
+        .write(true)
+        .open(&node.disks[tail].file)
+        .unwrap()
+        .write_all_at(&[1], DISK - MIB / 2)
+        .unwrap();
+    let snapshots: Vec<PathBuf> = node
+        .disks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| d.snapshot(&i.to_string()))
+        .collect();
+
+    let out = node.storage().ok();
+    for (d, snap) in node.disks.iter().zip(&snapshots) {
+        assert!(
+            d.unchanged_since(snap),
+            "{} was written:\n{}",
+            d.dev,
+            out.stderr
+        );
+        assert!(
+            out.says(&format!(
+                "{} holds data: not used (rccr-init --prepare-disk {} erases it",
+                d.dev, d.dev
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(
+        out.says("no persistent storage (no filesystem labelled RCCR and no blank disk)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        node.status(),
+        "storage: none: no filesystem labelled RCCR and no blank disk\n"
+    );
+    assert!(node.mounts().is_empty());
+}
+
+#[test]
+fn a_dry_run_prepares_nothing() {
+    if !require_root() {
+        return;
+    }
+    let mut node = Node::new("dry");
+    let i = node.disk("blank", DISK);
+    let snap = node.disks[i].snapshot("dry");
+    let out = node.init(&["--storage", "--dry-run"]).ok();
+    assert!(out.says("would change"), "{}", out.stderr);
+    assert!(node.disks[i].unchanged_since(&snap));
+    assert!(node.mounts().is_empty());
+    assert_eq!(node.status(), "");
+}
+
+#[test]
+fn prepare_disk_wants_the_device_path_typed() {
+    if !require_root() {
+        return;
+    }
+    let mut node = Node::new("ask");
+    let i = node.disk("data", DISK);
+    let dev = node.disks[i].dev.clone();
+    ok("mkfs.ext4", &["-q", "-L", "data", &dev]);
+    let snap = node.disks[i].snapshot("ask");
+
+    // No terminal and no --yes: refused before anything.
+    let no_tty = node.init(&["--prepare-disk", &dev]);
+    assert_eq!(no_tty.code, Some(2), "{}", no_tty.stderr);
+    assert!(
+        no_tty.says("no terminal to confirm on: pass --yes"),
+        "{}",
+        no_tty.stderr
+    );
+    assert!(node.disks[i].unchanged_since(&snap));
+
+    // A wrong answer (the disk's name without /dev/, "y") cancels.
+    for wrong in [node.disks[i].name().to_string(), "y".to_string()] {
+        let out = node.init_on_terminal(&["--prepare-disk", &dev], &wrong);
+        assert_eq!(out.code, Some(1), "{wrong}: {}", out.stderr);
+        assert!(
+            out.says(&format!("Type {dev} to erase it: ")),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.says("ext4 filesystem 'data', no partition table"),
+            "the prompt says what is there: {}",
+            out.stderr
+        );
+        assert!(out.says("cancelled; nothing was changed"), "{}", out.stderr);
+        assert!(
+            node.disks[i].unchanged_since(&snap),
+            "written after {wrong:?}"
+        );
+    }
+
+    // The right one erases it and prepares it.
+    let out = node.init_on_terminal(&["--prepare-disk", &dev], &dev);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.says("ready; rccr-init uses it from the next boot"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(&node.disks[i].sector0()[440..444], b"RCCR");
+    let p1 = node.disks[i].part(1);
+    assert_eq!(blkid(&p1).1, "RCCR");
+    assert!(node.mounts().is_empty(), "prepared, not mounted");
+
+    // The next boot uses it.
+    node.storage().ok();
+    assert_layout(&node, &p1);
+}
+
+#[test]
+fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
+    if !require_root() {
+        return;
+    }
+    let mut node = Node::new("yes");
+    let i = node.disk("table", DISK);
+    node.disks[i].sfdisk("label: dos\nstart=2048, size=4096, type=83\nstart=8192, type=7\n");
+    let dev = node.disks[i].dev.clone();
+
+    let out = node.init(&["--prepare-disk", &dev, "--yes"]).ok();
+    assert!(!out.says("Type "), "no prompt: {}", out.stderr);
+    let p1 = node.disks[i].part(1);
+    assert_eq!(blkid(&p1).1, "RCCR");
+    let sector = node.disks[i].sector0();
+    assert_eq!(
+        entry(&sector, 0),
+        (0x83, 2048, (DISK / SECTOR - 2048) as u32)
+    );
+    assert_eq!(
+        entry(&sector, 1),
+        (0, 0, 0),
+        "the old second partition is gone"
+    );
+
+    // Mounted (as at boot): refused, not a byte written.
+    node.storage().ok();
+    let snap = node.disks[i].snapshot("yes");
+    let busy = node.init(&["--prepare-disk", &dev, "--yes"]);
+    assert_eq!(busy.code, Some(1), "{}", busy.stderr);
+    assert!(
+        busy.says(&format!("{dev}: in use; nothing was changed")),
+        "{}",
+        busy.stderr
+    );
+    assert!(node.disks[i].unchanged_since(&snap));
+
+    // A partition, or no disk at all: a usage error.
+    let part = node.init(&["--prepare-disk", &p1, "--yes"]);
+    assert_eq!(part.code, Some(2), "{}", part.stderr);
+    assert!(
+        part.says(&format!("it is a partition, name its disk {dev}")),
+        "{}",
+        part.stderr
+    );
+    assert_eq!(
+        node.init(&["--prepare-disk", "/dev/rccr-none", "--yes"])
+            .code,
+        Some(2)
+    );
+    assert_eq!(node.init(&["--prepare-disk", "sdb", "--yes"]).code, Some(2));
+}
+
+/// A Raspberry Pi card as the images are flashed: one bootable FAT32
+/// partition of 64 MiB at 1 MiB with files on it, free space after it.
+/// Returns the disk's index; the partition is held open, as a mounted boot
+/// partition would be.
+fn pi_card(node: &mut Node, size: u64) -> (usize, File) {
+    let i = node.disk("card", size);
+    node.disks[i]
+        .sfdisk("label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n");
+    let p1 = node.disks[i].part(1);
+    ok("mkfs.vfat", &["-F", "32", "-n", "ALPINE", &p1]);
+    let cmdline = node.path("images/cmdline.txt");
+    fs::write(
+        &cmdline,
+        "modules=loop,squashfs,sd-mod,usb-storage quiet console=tty1\n",
+    )
+    .unwrap();
+    ok(
+        "mcopy",
+        &["-i", &p1, cmdline.to_str().unwrap(), "::cmdline.txt"],
+    );
+    // Mounted at /media/<dev> holding a boot repository, as the initramfs
+    // leaves it.
+    let name = p1.trim_start_matches("/dev/");
+    let media = node.path(&format!("media/{name}"));
+    fs::create_dir_all(media.join("apks")).unwrap();
+    fs::write(media.join("apks/.boot_repository"), "").unwrap();
+    node.fake_boot_mount(format!("{p1} {} vfat ro,relatime 0 0", media.display()));
+    let held = File::open(&p1).unwrap();
+    (i, held)
+}
+
+#[test]
+fn a_pi_card_gets_an_rccr_partition_after_its_boot_partition_once() {
+    if !require_root() {
+        return;
+    }
+    let mut node = Node::new("pi");
+    let size = 1200 * MIB;
+    let (i, _held) = pi_card(&mut node, size);
+    let card = node.disks[i].snapshot("pi");
+    let (p1, p2) = (node.disks[i].part(1), node.disks[i].part(2));
+    let fat = blkid(&p1);
+
+    let first = node.storage().ok();
+    assert!(
+        first.says("partition 2 (1135 MiB) in the free space after the boot partition"),
+        "{}",
+        first.stderr
+    );
+    let disk = &node.disks[i];
+    let sector = disk.sector0();
+    let before = read_range(&card, 0, SECTOR);
+    // Boot code, disk id and the image's entry: every byte as flashed.
+    assert_eq!(sector[..462], before[..462]);
+    assert_eq!(sector[478..], before[478..]);
+    assert_eq!(
+        entry(&sector, 1),
+        (0x83, 133120, (size / SECTOR - 133120) as u32)
+    );
+    // The whole boot partition, byte for byte.
+    assert_eq!(
+        read_range(&disk.file, 2048 * SECTOR, 131072 * SECTOR),
+        read_range(&card, 2048 * SECTOR, 131072 * SECTOR)
+    );
+    assert_eq!(blkid(&p1), fat);
+    let (kind, label, uuid) = blkid(&p2);
+    assert_eq!((kind.as_str(), label.as_str()), ("ext4", "RCCR"));
+    assert_layout(&node, &p2);
+
+    let again = node.storage().ok();
+    assert!(
+        again.says("rccr-init: nothing to change\n"),
+        "{}",
+        again.stderr
+    );
+
+    // Second boot: the card keeps its table; the filesystem is the same.
+    node.unmount_all();
+    let reboot = node.storage().ok();
+    assert!(!reboot.says("free space"), "{}", reboot.stderr);
+    assert_eq!(node.disks[i].sector0(), sector);
+    assert_eq!(blkid(&p2).2, uuid);
+    assert_layout(&node, &p2);
+}
+
+#[test]
+fn a_pi_card_with_a_partition_after_the_boot_partition() {
+    if !require_root() {
+        return;
+    }
+    // Blank: our own partition, cut short before mkfs (power lost): it is
+    // formatted, the table left as it is.
+    let mut node = Node::new("pi-cut");
+    let (i, _held) = pi_card(&mut node, 1200 * MIB);
+    node.disks[i].sfdisk(&format!(
+        "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size={}, type=83\n",
+        1200 * MIB / SECTOR - 133120
+    ));
+    let sector = node.disks[i].sector0();
+    let out = node.storage().ok();
+    assert!(
+        out.says("partition 2 is blank: an RCCR partition cut short"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(node.disks[i].sector0(), sector);
+    assert_eq!(blkid(&node.disks[i].part(2)).1, "RCCR");
+    drop(_held);
+    drop(node);
+
+    // Holding data: the card is not written at all.
+    let mut node = Node::new("pi-data");
+    let (i, _held) = pi_card(&mut node, 1200 * MIB);
+    node.disks[i].sfdisk(
+        "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size=200000, type=83\n",
+    );
+    ok("mkfs.ext4", &["-q", "-L", "mine", &node.disks[i].part(2)]);
+    let snap = node.disks[i].snapshot("pi-data");
+    let out = node.storage().ok();
+    assert!(
+        out.says("has partitions after its boot partition"),
+        "{}",
+        out.stderr
+    );
+    assert!(node.disks[i].unchanged_since(&snap));
+    assert!(
+        node.status().starts_with("storage: none: "),
+        "{}",
+        node.status()
+    );
+}
+
+#[test]
+fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
+    if !require_root() {
+        return;
+    }
+    let mut node = Node::new("cut");
+    let table = |id: &str| {
+        format!(
+            "label: dos\nlabel-id: {id}\nstart=2048, size={}, type=83\n",
+            DISK / SECTOR - 2048
+        )
+    };
+    // rccr's table with another identifier: someone's empty partition,
+    // alone on the node, so nothing else could be chosen instead.
+    let other = node.disk("other", DISK);
+    node.disks[other].sfdisk(&table("0x12345678"));
+    let snap = node.disks[other].snapshot("other");
+    let out = node.storage().ok();
+    assert!(node.disks[other].unchanged_since(&snap), "{}", out.stderr);
+    assert!(
+        node.status().starts_with("storage: none: "),
+        "{}",
+        out.stderr
+    );
+
+    // rccr's table (identifier "RCCR"), the partition still blank.
+    let ours = node.disk("ours", DISK);
+    node.disks[ours].sfdisk(&table("0x52434352"));
+    let out = node.storage().ok();
+    assert!(
+        out.says("a preparation cut short; finishing it"),
+        "{}",
+        out.stderr
+    );
+    let p1 = node.disks[ours].part(1);
+    assert_eq!(blkid(&p1).1, "RCCR");
+    assert!(node.disks[other].unchanged_since(&snap), "{}", out.stderr);
+    assert_layout(&node, &p1);
+}
+
+#[test]
+fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
+    if !require_root() {
+        return;
+    }
+    // Two ext4 filesystems labelled RCCR, on whole disks: the first in
+    // name order is used, the other named; a blank disk beside them is
+    // left alone.
+    let mut node = Node::new("existing");
+    let a = node.disk("a", DISK);
+    let b = node.disk("b", DISK);
+    let blank = node.disk("blank", DISK);
+    for i in [a, b] {
+        ok("mkfs.ext4", &["-q", "-L", "RCCR", &node.disks[i].dev]);
+    }
+    let snap = node.disks[blank].snapshot("blank");
+    let mut devs = [node.disks[a].dev.clone(), node.disks[b].dev.clone()];
+    devs.sort();
+    let out = node.storage().ok();
+    assert!(
+        out.says(&format!(
+            "{} is labelled RCCR too; using {} (keep one)",
+            devs[1], devs[0]
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_layout(&node, &devs[0]);
+    assert!(node.disks[blank].unchanged_since(&snap));
+    drop(node);
+
+    // A FAT one (what lbu media used to be): named, not used for Docker,
+    // and no other disk is prepared instead.
+    let mut node = Node::new("fat");
+    let fat = node.disk("fat", DISK);
+    ok(
+        "mkfs.vfat",
+        &["-F", "32", "-n", "RCCR", &node.disks[fat].dev],
+    );
+    let blank = node.disk("blank", DISK);
+    let snaps: Vec<PathBuf> = [fat, blank]
+        .iter()
+        .map(|i| node.disks[*i].snapshot(&i.to_string()))
+        .collect();
+    let out = node.storage().ok();
+    let dev = &node.disks[fat].dev;
+    assert!(
+        out.says(&format!("{dev} is labelled RCCR but is FAT")),
+        "{}",
+        out.stderr
+    );
+    for (i, snap) in [fat, blank].iter().zip(&snaps) {
+        assert!(node.disks[*i].unchanged_since(snap), "{}", out.stderr);
+    }
+    assert!(node.mounts().is_empty());
+    assert!(node
+        .status()
+        .starts_with(&format!("storage: none: {dev} is labelled RCCR but is FAT")));
+}
