@@ -12,10 +12,23 @@ pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
     })
 }
 
+/// Asks on the terminal to type `word` to go on (for what cannot be
+/// undone); anything else cancels. Without a terminal it refuses, telling
+/// the user to pass `--yes`.
+pub fn confirm_typed(cmd: &str, what: &str, word: &str) -> Result<(), Error> {
+    ask(cmd, &format!("{what} Type {word} to go on:"), |a| a == word)
+}
+
 /// Asks `question` on the terminal; anything but yes cancels. Without a
 /// terminal it refuses, telling the user to pass `--yes` (`cmd` names the
 /// command in that message).
 pub fn confirm(cmd: &str, question: &str) -> Result<(), Error> {
+    ask(cmd, &format!("{question} [y/N]"), |a| {
+        matches!(a, "y" | "Y" | "yes")
+    })
+}
+
+fn ask(cmd: &str, prompt: &str, accepts: impl Fn(&str) -> bool) -> Result<(), Error> {
     use std::io::{BufRead, IsTerminal, Write};
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
@@ -23,14 +36,14 @@ pub fn confirm(cmd: &str, question: &str) -> Result<(), Error> {
             "{cmd}: no terminal to confirm on: pass --yes"
         )));
     }
-    eprint!("{question} [y/N] ");
+    eprint!("{prompt} ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     stdin
         .lock()
         .read_line(&mut answer)
         .map_err(|e| Error::io("stdin", e))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
+    if accepts(answer.trim()) {
         Ok(())
     } else {
         Err(Error::Failed("cancelled; nothing was changed".into()))

@@ -532,7 +532,7 @@ fn prepare_disk_wants_the_device_path_typed() {
         let out = node.init_on_terminal(&["--prepare-disk", &dev], &wrong);
         assert_eq!(out.code, Some(1), "{wrong}: {}", out.stderr);
         assert!(
-            out.says(&format!("Type {dev} to erase it: ")),
+            out.says(&format!("Type {dev} to go on: ")),
             "{}",
             out.stderr
         );

@@ -2,6 +2,7 @@
 //! recycled machine (heat, throttling, a full SD card, low memory). Read
 //! by the same command as the Docker probe, with shell builtins and one
 //! `df`, so that asking 200 nodes stays cheap.
+use crate::init::bootstatus::{self, BootStatus, Storage, World};
 use crate::print;
 
 /// The shell part of the status probe: one `rccr-health` line.
@@ -13,6 +14,7 @@ for f in /sys/class/thermal/thermal_zone*/temp; do [ -r "$f" ] && read -r t <"$f
 if command -v vcgencmd >/dev/null 2>&1; then thr=$(vcgencmd get_throttled 2>/dev/null); thr=${thr#*=}; fi
 use=$(df -P / /var/lib/docker 2>/dev/null | { read -r _; d=; r=; s=; while read -r fs _ _ _ p _; do if [ -z "$r" ]; then d=$fs; r=$p; elif [ "$fs" != "$d" ]; then s=$p; fi; done; echo "$r|$s"; })
 echo "rccr-health $up|$load|$mt|$ma|$temp|$thr|$use"
+while read -r l; do echo "rccr-boot $l"; done </run/rccr/status 2>/dev/null
 "#;
 
 /// Memory or storage this full is worth a warning.
@@ -32,6 +34,8 @@ pub struct Health {
     pub root_used_pct: Option<u8>,
     /// Where Docker keeps its data, when it is another file system than `/`.
     pub storage_used_pct: Option<u8>,
+    /// What rccr-init found at boot: persistent storage, packages.
+    pub boot: BootStatus,
 }
 
 impl Health {
@@ -40,6 +44,10 @@ impl Health {
         let line = text
             .lines()
             .find_map(|l| l.trim().strip_prefix("rccr-health "))?;
+        let boot: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("rccr-boot "))
+            .collect();
         let f: Vec<&str> = line.split('|').collect();
         let field = |i: usize| f.get(i).copied().unwrap_or("").trim();
         let percent = |s: &str| s.strip_suffix('%')?.parse().ok().filter(|p| *p <= 100);
@@ -57,6 +65,7 @@ impl Health {
                 .and_then(|h| u32::from_str_radix(h, 16).ok()),
             root_used_pct: percent(field(6)),
             storage_used_pct: percent(field(7)),
+            boot: bootstatus::parse(&boot.join("\n")),
         })
     }
 
@@ -80,6 +89,15 @@ impl Health {
         if let Some(p) = self.mem_used_pct().filter(|p| *p > FULL_PERCENT) {
             w.push(format!("memory {p}% used"));
         }
+        if matches!(self.boot.storage, Storage::None { .. }) {
+            w.push("storage: none (volatile): Docker's data is lost at reboot".into());
+        }
+        if let World::Missing { .. } = &self.boot.world {
+            w.push(format!(
+                "packages not installed at boot: {}",
+                self.boot.world
+            ));
+        }
         for (what, used) in [
             ("root", self.root_used_pct),
             ("storage", self.storage_used_pct),
@@ -93,6 +111,12 @@ impl Health {
 
     /// The table's cells: uptime, load, memory, root, storage, temperature.
     pub fn cells(&self) -> [String; 6] {
+        let storage = match (&self.boot.storage, self.storage_used_pct) {
+            (Storage::Unknown, used) => used.map(|p| format!("{p}%")),
+            (Storage::None { .. }, _) => Some("none (volatile)".into()),
+            (s, Some(p)) => Some(format!("{p}% of {}", print::text(&s.to_string()))),
+            (s, None) => Some(print::text(&s.to_string()).into_owned()),
+        };
         let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         [
             or_dash(self.uptime_s.map(uptime)),
@@ -102,7 +126,7 @@ impl Health {
                     .map(|p| format!("{p}% of {} MiB", self.mem_total_kib.unwrap_or(0) / 1024)),
             ),
             or_dash(self.root_used_pct.map(|p| format!("{p}%"))),
-            or_dash(self.storage_used_pct.map(|p| format!("{p}%"))),
+            or_dash(storage),
             or_dash(self.temp_millic.map(|t| format!("{} °C", t / 1000))),
         ]
     }
@@ -124,6 +148,9 @@ impl Health {
         let o = num(o, "storage_used_pct", self.storage_used_pct.map(u64::from));
         let o = num(o, "temp_c", self.temp_millic.map(|t| u64::from(t / 1000)));
         let o = num(o, "throttled", self.throttled.map(u64::from));
+        let o = o
+            .str("storage", &self.boot.storage.to_string())
+            .str("world", &self.boot.world.to_string());
         o.raw("warnings", &print::string_array(&self.warnings()))
     }
 }
@@ -174,10 +201,33 @@ mod tests {
 
     #[test]
     fn lies_are_dropped_not_trusted() {
-        let h = Health::parse("rccr-health NaN|-1|x|y|999999999|0xZZ|120%|50\n").unwrap();
+        let h = Health::parse(
+            "rccr-health NaN|-1|x|y|999999999|0xZZ|120%|50\nrccr-boot storage: ../x\n",
+        )
+        .unwrap();
         assert_eq!(h, Health::default());
         assert_eq!(Health::parse("nothing\n"), None);
         assert_eq!(h.cells()[0], "-");
+    }
+
+    #[test]
+    fn the_boot_status_tells_storage_and_packages() {
+        let h = Health::parse(
+            "rccr-health 60|0|||||10%|\nrccr-boot storage: none: no RCCR filesystem\nrccr-boot world: missing ansible\n",
+        )
+        .unwrap();
+        assert_eq!(h.cells()[4], "none (volatile)");
+        assert_eq!(
+            h.warnings(),
+            [
+                "storage: none (volatile): Docker's data is lost at reboot",
+                "packages not installed at boot: missing ansible"
+            ]
+        );
+        let h =
+            Health::parse("rccr-health 60|0|||||10%|40%\nrccr-boot storage: /dev/sda1\n").unwrap();
+        assert_eq!(h.cells()[4], "40% of /dev/sda1");
+        assert!(h.warnings().is_empty());
     }
 
     #[test]

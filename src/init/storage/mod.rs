@@ -626,7 +626,11 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
         return Ok(());
     }
     if !yes {
-        confirm_typed(device, &description)?;
+        crate::cli::confirm_typed(
+            "rccr-init --prepare-disk",
+            &format!("{device}: {description}\nEvery byte on it will be lost."),
+            device,
+        )?;
     }
     let path = ctx.path(&disk.node());
     // Held until the end, like every writer (see device::Writer).
@@ -690,30 +694,6 @@ fn describe(ctx: &Ctx, disk: &Disk) -> String {
         );
     }
     format!("{} MiB{model}: {}", disk.size / MIB, parts.join(", "))
-}
-
-/// Asks the operator to type `device` on the terminal. Anything else
-/// cancels; without a terminal it refuses (`--yes` is the way to script it).
-fn confirm_typed(device: &str, description: &str) -> Result<(), Error> {
-    use std::io::{BufRead, IsTerminal, Write};
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Error::Usage(format!(
-            "rccr-init --prepare-disk: no terminal to confirm on: pass --yes to erase {device}"
-        )));
-    }
-    eprint!("rccr-init: {device}: {description}\nEvery byte on it will be lost. Type {device} to erase it: ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::io("stdin", e))?;
-    if answer.trim() == device {
-        Ok(())
-    } else {
-        Err(Error::Failed("cancelled; nothing was changed".into()))
-    }
 }
 
 #[cfg(test)]
