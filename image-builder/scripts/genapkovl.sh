@@ -5,8 +5,9 @@
 # Writes the apkovl of an RCCR node: the gzipped tar that Alpine's boot media
 # unpacks over the RAM root before it installs /etc/apk/world. It carries
 #   - rccr (/usr/bin/rccr) and its applet links (rccr --list), symbolic
-#   - rccr-init's OpenRC service in its runlevel (boot), rccr-issue (default)
-#     and rccr-persist (boot: where lbu saves)
+#   - rccr-init's OpenRC service in its runlevel (boot), rccr-issue (default),
+#     rccr-storage (boot: the RCCR data filesystem, see docs/storage.md) and
+#     rccr-persist (boot: where lbu saves)
 #   - /etc/rccr/node-type, the sshd drop-in, the motd
 #   - the temporary key: control /root/.ssh/id_rsa (0600, and id_rsa.pub),
 #     target /root/.ssh/authorized_keys (0600); /root/.ssh is 0700
@@ -92,6 +93,7 @@ rc_add() {
 # RCCR's own OpenRC services, one "NAME RUNLEVEL SCRIPT" line each.
 services() {
 	printf '%s %s %s\n' \
+		rccr-storage boot "$REPO_DIR/src/init/rccr-storage.openrc" \
 		rccr-persist boot "$BUILDER_DIR/base/os/rccr-persist.initd" \
 		rccr-init "$RCCR_INIT_RUNLEVEL" "$RCCR_INIT_SERVICE" \
 		rccr-issue default "$RCCR_ISSUE_SERVICE"
