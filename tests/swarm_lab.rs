@@ -679,3 +679,60 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
         "{record}"
     );
 }
+
+#[test]
+fn managers_are_chosen_by_storage_ram_and_arch() {
+    let Some(cluster) = cluster(5, "cluster:\n  name: lab\n") else {
+        return;
+    };
+    // What each node tells about itself, made so in its own namespaces:
+    // target-1 says it is a Pi Zero (a uname of its own on PATH), target-2
+    // keeps Docker's data in RAM, target-3 has 512 MB.
+    let shape = [
+        (
+            "target-1",
+            "mkdir -p /usr/local/bin && printf '#!/bin/sh\\n[ \"$1\" = -m ] && echo armv6l || exec /bin/uname \"$@\"\\n' \
+             > /usr/local/bin/uname && chmod 755 /usr/local/bin/uname",
+        ),
+        ("target-2", "mkdir -p /var/lib/docker && mount -t tmpfs rccr-test /var/lib/docker"),
+        (
+            "target-3",
+            "sed 's/^MemTotal: .*/MemTotal:         524288 kB/' /proc/meminfo > /tmp/meminfo && \
+             mount --bind /tmp/meminfo /proc/meminfo",
+        ),
+    ];
+    for (host, script) in shape {
+        let out = cluster.lab.sh(host, script);
+        assert!(out.status.success(), "{host}: {}", stderr(&out));
+    }
+    setup(&cluster);
+    let mut nodes = swarm_nodes(&cluster, "target-4");
+    nodes.sort();
+    let status = |n: usize| nodes[n - 1].1.as_str();
+    // Five nodes, three managers: target-4 and -5 (storage, RAM), then
+    // target-3 (storage beats RAM); the Pi Zero and the RAM-only node work.
+    assert_eq!(status(1), "", "{nodes:?}");
+    assert_eq!(status(2), "", "{nodes:?}");
+    for n in [3, 4, 5] {
+        assert!(matches!(status(n), "Leader" | "Reachable"), "{nodes:?}");
+    }
+    // The swarm was created on the fittest node, which leads.
+    assert_eq!(status(4), "Leader", "{nodes:?}");
+    assert_eq!(
+        label(
+            &cluster,
+            "target-4",
+            "ReCyClusteR-Target-02",
+            "rccr.storage"
+        ),
+        "volatile"
+    );
+    assert_eq!(
+        label(&cluster, "target-4", "ReCyClusteR-Target-03", "rccr.ram_mb"),
+        "512"
+    );
+    assert_eq!(
+        label(&cluster, "target-4", "ReCyClusteR-Target-01", "rccr.arch"),
+        "armv6l"
+    );
+}

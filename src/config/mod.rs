@@ -49,6 +49,14 @@ pub struct Config {
     pub playbooks: Vec<PathBuf>,
     /// Services to deploy on the swarm.
     pub containers: Vec<Container>,
+    pub swarm: Swarm,
+}
+
+/// The swarm's shape.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Swarm {
+    /// How many managers, instead of the count by the swarm's size.
+    pub managers: Option<u8>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +98,8 @@ pub struct NodePin {
     pub mac: Mac,
     pub hostname: Option<String>,
     pub role: Option<Role>,
+    /// Always a swarm manager (true), never one (false).
+    pub manager: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +182,7 @@ impl Default for Config {
             nodes: Vec::new(),
             playbooks: Vec::new(),
             containers: Vec::new(),
+            swarm: Swarm::default(),
         }
     }
 }

@@ -158,6 +158,7 @@ impl<'f> Reader<'f> {
             "nodes",
             "playbooks",
             "containers",
+            "swarm",
         ];
         let f = self.fields(root, "", &sections)?;
         let mut c = Config::default();
@@ -190,6 +191,12 @@ impl<'f> Reader<'f> {
         }
         if let Some(n) = f[6] {
             c.containers = self.containers(n)?;
+        }
+        if let Some(n) = f[7] {
+            let f = self.fields(n, "swarm", &["managers"])?;
+            if let Some(n) = f[0].filter(|n| !matches!(n.value, Value::Null)) {
+                c.swarm.managers = Some(self.int(n, "swarm.managers", 1, 7)? as u8);
+            }
         }
         Ok(c)
     }
@@ -377,7 +384,11 @@ impl<'f> Reader<'f> {
                 "a mapping with mac and hostname or role",
             ));
         }
-        let f = self.fields(item, "a nodes item", &["mac", "hostname", "role"])?;
+        let f = self.fields(
+            item,
+            "a nodes item",
+            &["mac", "hostname", "role", "manager"],
+        )?;
         let Some(n) = f[0] else {
             return Err(self.err(
                 item.pos,
@@ -418,10 +429,17 @@ impl<'f> Reader<'f> {
             ),
             None => None,
         };
-        if hostname.is_none() && role.is_none() {
+        let manager = match f[3] {
+            Some(n) => match n.value {
+                Value::Bool(b) => Some(b),
+                _ => return Err(self.expected(n, "nodes.manager", "true or false")),
+            },
+            None => None,
+        };
+        if hostname.is_none() && role.is_none() && manager.is_none() {
             return Err(self.err(
                 item.pos,
-                "a nodes item pins nothing; add a hostname or a role",
+                "a nodes item pins nothing; add a hostname, a role or manager",
             ));
         }
         Ok((
@@ -429,6 +447,7 @@ impl<'f> Reader<'f> {
                 mac,
                 hostname,
                 role,
+                manager,
             },
             n.pos,
             name_pos,

@@ -57,9 +57,10 @@ fn every_key() {
         "cluster:\n  name: lab.1\nnetwork:\n  subnet: 10.1.0.0/16\n  interface: eth0\n\
          discovery:\n  hostname_filter: \"\"\n  timeout_ms: 500\n\
          ssh:\n  user: pi\n  port: 2222\n  temp_key: .rccr/ssh_temp_key\n  key_type: rsa\n\
-         nodes:\n  - mac: \"AA-bb-CC-dd-EE-01\"\n    hostname: pi-1\n    role: control\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    role: target\n\
+         nodes:\n  - mac: \"AA-bb-CC-dd-EE-01\"\n    hostname: pi-1\n    role: control\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    role: target\n    manager: false\n\
          playbooks:\n  - site.yml\n\
-         containers:\n  - name: web\n    image: nginx:alpine\n    replicas: 0\n    placement:\n      arch: armv6l\n      labels:\n        disk: ssd\n        tier: 1\n        fast: true\n    ports:\n      - \"8080:80\"\n      - \"53:53/udp\"\n      - \"53:53/tcp\"\n",
+         containers:\n  - name: web\n    image: nginx:alpine\n    replicas: 0\n    placement:\n      arch: armv6l\n      labels:\n        disk: ssd\n        tier: 1\n        fast: true\n    ports:\n      - \"8080:80\"\n      - \"53:53/udp\"\n      - \"53:53/tcp\"\n\
+         swarm:\n  managers: 5\n",
     );
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(c.cluster.name, "lab.1");
@@ -86,16 +87,19 @@ fn every_key() {
             NodePin {
                 mac: Mac([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 1]),
                 hostname: Some("pi-1".into()),
-                role: Some(Role::Control)
+                role: Some(Role::Control),
+                manager: None,
             },
             NodePin {
                 mac: Mac([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 2]),
                 hostname: None,
-                role: Some(Role::Target)
+                role: Some(Role::Target),
+                manager: Some(false),
             },
         ]
     );
     assert_eq!(c.playbooks, [PathBuf::from("site.yml")]);
+    assert_eq!(c.swarm.managers, Some(5));
     let web = &c.containers[0];
     assert_eq!(
         (web.name.as_str(), web.image.as_str(), web.replicas),
@@ -227,14 +231,14 @@ fn unknown_keys_warn_with_a_suggestion() {
         [
             "cluster_config.yml:2:3: unknown key 'hostname_filtr' in discovery (did you mean 'hostname_filter'?)",
             "cluster_config.yml:3:1: unknown key 'netwrok' (did you mean 'network'?)",
-            "cluster_config.yml:5:1: unknown key 'colour' (known keys: cluster, network, discovery, ssh, nodes, playbooks, containers)",
+            "cluster_config.yml:5:1: unknown key 'colour' (known keys: cluster, network, discovery, ssh, nodes, playbooks, containers, swarm)",
             "cluster_config.yml:7:3: unknown key 'Port' in ssh (did you mean 'port'?)",
         ]
     );
     let (_, w) = parse("\"x\\ny\": 1\n");
     assert_eq!(
         w[0].msg,
-        "unknown key 'x\\ny' (known keys: cluster, network, discovery, ssh, nodes, playbooks, containers)"
+        "unknown key 'x\\ny' (known keys: cluster, network, discovery, ssh, nodes, playbooks, containers, swarm)"
     );
     let (_, w) = parse(
         "nodes:\n- mac: \"aa:bb:cc:dd:ee:ff\"\n  role: target\n  rol: x\ncontainers:\n- name: a\n  imag: b\n  image: b\n  placement:\n    archs: x\n",

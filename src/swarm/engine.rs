@@ -199,6 +199,7 @@ pub fn run(
         &paths.swarm(),
         &names,
         opts.remove_missing,
+        &settings(config, &members),
     )?;
     for (i, layer) in formed.layers.iter().enumerate() {
         progress(&members[i].name(), &format!("swarm: {}", layer.text()));
@@ -288,6 +289,18 @@ impl Clock {
             .map(|(name, d)| format!("{name} {:.2} s", d.as_secs_f64()))
             .collect();
         format!("{:.2} s ({})", total.as_secs_f64(), parts.join(", "))
+    }
+}
+
+/// The config's say on managers: `swarm.managers`, and `nodes[].manager`
+/// pins by MAC address.
+fn settings(config: &Config, members: &[Member]) -> form::Settings {
+    form::Settings {
+        managers: config.swarm.managers.map(usize::from),
+        pins: members
+            .iter()
+            .map(|m| config.pin(m.record.mac).and_then(|p| p.manager))
+            .collect(),
     }
 }
 

@@ -6,10 +6,13 @@
 //!   records that choice durably, creates the swarm there and records its
 //!   ID. A node in any other swarm is reported and left alone: a node that
 //!   claims to manage a swarm cannot make the cluster join it.
-//! - **Managers**: one while the swarm has fewer than three nodes, three
-//!   from three on (raft survives the loss of one of three; two would be
-//!   worse than one). Existing managers stay; missing ones are promoted
-//!   from workers or joined as managers, in member order.
+//! - **Managers**: 1 for 1-2 nodes, 3 for 3-6, 5 from 7 on, or the config's
+//!   `swarm.managers` (raft survives the loss of a minority; two would be
+//!   worse than one). Chosen by [`Fitness`]: persistent storage, RAM, a
+//!   64-bit architecture; ARMv6 nodes are never managers. `nodes:` pins
+//!   win. Existing managers stay while they may; missing ones are promoted
+//!   from workers or joined as managers; the swarm is created on the
+//!   fittest node.
 //! - **Joins**: tokens are read from the leading manager and go, over the
 //!   node's rccr relay, only to members: inventory nodes whose host key is
 //!   the recorded one. Managers join one at a time, workers together.
@@ -51,6 +54,7 @@ pub fn form(
     record_path: &Path,
     inventory: &[&str],
     remove_missing: bool,
+    settings: &Settings,
 ) -> Result<Formed, Error> {
     let mut record = SwarmRecord::load(record_path)?;
     let mut infos: Vec<Option<Info>> = machines.iter().map(|m| m.info.clone()).collect();
@@ -67,7 +71,16 @@ pub fn form(
             .collect(),
         departed: Vec::new(),
     };
-    let Some(leader) = find_leader(members, &mut infos, &mut record, &mut formed, record_path)?
+    let fitness: Vec<Fitness> = machines.iter().map(Fitness::of).collect();
+    let Some(leader) = find_leader(
+        members,
+        &fitness,
+        settings,
+        &mut infos,
+        &mut record,
+        &mut formed,
+        record_path,
+    )?
     else {
         return Ok(formed);
     };
@@ -156,23 +169,17 @@ pub fn form(
         .filter(|n| !remove_missing || !gone.iter().any(|g| g.id == n.id))
         .collect();
 
-    // Managers: how many, and which members become one.
-    let managers = kept.iter().filter(|n| n.manager).count();
-    let wanted: usize = if kept.len() + joining.len() >= 3 {
-        3
-    } else {
-        1
-    };
+    // Managers: how many, and which members are (or become) one.
+    let fit = fitness;
     let is_manager = |i: usize| infos[i].is_some_and(|info| info.manager);
-    let mut new_managers: Vec<usize> = formed
-        .in_swarm
+    let candidates: Vec<usize> = formed.in_swarm.iter().chain(&joining).copied().collect();
+    let wanted = manager_count(kept.len() + joining.len(), settings.managers);
+    let desired = choose_managers(&candidates, &fit, &settings.pins, &is_manager, wanted);
+    let new_managers: Vec<usize> = desired
         .iter()
-        .chain(&joining)
         .copied()
         .filter(|&i| !is_manager(i))
         .collect();
-    new_managers.sort_unstable();
-    new_managers.truncate(wanted.saturating_sub(managers));
 
     // Joins: managers one at a time, then workers together.
     let manager_addr = format!("{}:2377", lead.addr());
@@ -232,46 +239,152 @@ pub fn form(
             return Ok(formed);
         }
     };
-    for (i, id) in &node_ids {
-        let Some(node) = view.iter().find(|n| n.id == *id) else {
-            continue;
-        };
-        let labels = [
+    // Promotions before demotions, so the raft never shrinks first; the
+    // manager this run talks through is never demoted by it.
+    let mut changes: Vec<(usize, &SwarmNode, bool)> = node_ids
+        .iter()
+        .filter_map(|(i, id)| Some((*i, view.iter().find(|n| n.id == *id)?)))
+        .map(|(i, node)| {
             (
-                "rccr.arch",
-                machines[*i]
-                    .arch
-                    .map_or("unknown", |a| a.uname())
-                    .to_string(),
-            ),
-            ("rccr.role", members[*i].record.role.as_str().to_string()),
-        ];
-        let promote = new_managers.contains(i) && !node.manager;
+                i,
+                node,
+                desired.contains(&i) || (i == leader && node.manager),
+            )
+        })
+        .collect();
+    changes.sort_by_key(|(_, node, manager)| (node.manager && !manager, !manager));
+    for (i, node, manager) in changes {
+        let labels = labels(&members[i], &machines[i]);
         let relabel = labels.iter().any(|(k, v)| node.label(k) != v);
-        if !promote && !relabel {
+        if manager == node.manager && !relabel {
             continue;
         }
         let op = Op::NodeSet {
             node,
-            manager: node.manager || promote,
+            manager,
             labels: &labels,
         };
+        let done = match (node.manager, manager) {
+            (false, true) => "promoted to manager",
+            (true, false) => "demoted to worker",
+            _ => "labelled",
+        };
         match lead.call(&op) {
-            Ok(_) if promote => formed.layers[*i].add("promoted to manager".into()),
-            Ok(_) => formed.layers[*i].add("labelled".into()),
+            Ok(_) => formed.layers[i].add(done.into()),
             Err(e) => {
-                formed.layers[*i] = Layer::Failed(format!("not labelled: {}", print::text(&e)))
+                formed.layers[i] = Layer::Failed(format!("{done}: failed: {}", print::text(&e)))
             }
         }
     }
     Ok(formed)
 }
 
+/// rccr's labels on a member's swarm node.
+fn labels(member: &Member, m: &Machine) -> [(&'static str, String); 4] {
+    [
+        (
+            "rccr.arch",
+            m.arch.map_or("unknown", |a| a.uname()).to_string(),
+        ),
+        ("rccr.role", member.record.role.as_str().to_string()),
+        ("rccr.ram_mb", (m.ram_kib / 1024).to_string()),
+        (
+            "rccr.storage",
+            if m.persistent {
+                "persistent"
+            } else {
+                "volatile"
+            }
+            .to_string(),
+        ),
+    ]
+}
+
+/// How the config steers the managers.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `swarm.managers:`, instead of the count by size.
+    pub managers: Option<usize>,
+    /// Per member: `nodes[].manager:` (true: always one, false: never).
+    pub pins: Vec<Option<bool>>,
+}
+
+/// How fit a node is to manage the swarm, best first when sorted down:
+/// not ARMv6 (swarm's overlay networking is broken there, moby/moby#47496),
+/// then persistent storage (raft's log survives a power cut), RAM, and a
+/// 64-bit architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fitness {
+    eligible: bool,
+    persistent: bool,
+    ram_kib: u64,
+    wide: bool,
+}
+
+impl Fitness {
+    pub fn of(m: &Machine) -> Fitness {
+        Fitness {
+            eligible: m.arch != Some(crate::identity::Arch::Armv6l),
+            persistent: m.persistent,
+            ram_kib: m.ram_kib,
+            wide: m.arch.is_some_and(crate::identity::Arch::is_64_bit),
+        }
+    }
+}
+
+/// Managers for a swarm of `nodes`: 1 for 1-2, 3 for 3-6, 5 from 7 on
+/// (raft keeps working with a majority: 1 of 3, 2 of 5 may fail), or the
+/// config's number.
+pub fn manager_count(nodes: usize, configured: Option<usize>) -> usize {
+    configured.unwrap_or(match nodes {
+        0..=2 => 1,
+        3..=6 => 3,
+        _ => 5,
+    })
+}
+
+/// The members that should manage: those pinned as managers, then the
+/// current managers that may stay, then the fittest, up to `wanted`.
+/// Members pinned as workers and ARMv6 nodes never manage (unless pinned).
+pub fn choose_managers(
+    candidates: &[usize],
+    fit: &[Fitness],
+    pins: &[Option<bool>],
+    is_manager: &dyn Fn(usize) -> bool,
+    wanted: usize,
+) -> Vec<usize> {
+    let pin = |i: usize| pins.get(i).copied().flatten();
+    let mut chosen: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| pin(i) == Some(true))
+        .collect();
+    let mut rest: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| pin(i).is_none() && fit[i].eligible)
+        .collect();
+    // Current managers first (no churn), each group fittest first, then in
+    // inventory order.
+    rest.sort_by_key(|&i| (!is_manager(i), std::cmp::Reverse(fit[i]), i));
+    for i in rest {
+        if chosen.len() >= wanted {
+            break;
+        }
+        chosen.push(i);
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
 /// The member that manages the cluster's swarm, creating the swarm on the
 /// control's choice when there is none yet. `None` when no swarm can be
 /// formed (the reason is in `formed`).
+#[allow(clippy::too_many_arguments)]
 fn find_leader(
     members: &[Member],
+    fit: &[Fitness],
+    settings: &Settings,
     infos: &mut [Option<Info>],
     record: &mut SwarmRecord,
     formed: &mut Formed,
@@ -315,11 +428,17 @@ fn find_leader(
         }
         return Ok(None);
     }
-    let Some(bootstrap) = (0..members.len()).find(|&i| {
-        infos[i]
-            .as_ref()
-            .is_some_and(|info| info.state == SwarmState::Inactive)
-    }) else {
+    let inactive: Vec<usize> = (0..members.len())
+        .filter(|&i| {
+            infos[i]
+                .as_ref()
+                .is_some_and(|info| info.state == SwarmState::Inactive)
+        })
+        .collect();
+    let Some(&bootstrap) = choose_managers(&inactive, fit, &settings.pins, &|_| false, 1)
+        .first()
+        .or(inactive.first())
+    else {
         return Ok(None);
     };
     record.bootstrap = Some(members[bootstrap].record.ip);
@@ -346,5 +465,49 @@ fn find_leader(
             Ok(None)
         }
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Arch;
+
+    fn fit(arch: Arch, persistent: bool, ram_mb: u64) -> Fitness {
+        Fitness::of(&Machine {
+            arch: Some(arch),
+            ram_kib: ram_mb * 1024,
+            persistent,
+            ..Machine::default()
+        })
+    }
+
+    #[test]
+    fn the_count_follows_the_swarms_size() {
+        let counts: Vec<usize> = (1..=8).map(|n| manager_count(n, None)).collect();
+        assert_eq!(counts, [1, 1, 3, 3, 3, 3, 5, 5]);
+        assert_eq!(manager_count(2, Some(3)), 3);
+    }
+
+    #[test]
+    fn managers_by_storage_then_ram_then_width_never_armv6() {
+        let fits = [
+            fit(Arch::Armv6l, true, 4096),  // a Pi Zero: never
+            fit(Arch::X86_64, false, 8192), // no persistent storage
+            fit(Arch::Armv7l, true, 1024),  // small, 32-bit
+            fit(Arch::Aarch64, true, 1024), // small, 64-bit
+            fit(Arch::X86_64, true, 8192),  // the best
+        ];
+        let all = [0, 1, 2, 3, 4];
+        let none = |_| false;
+        assert_eq!(choose_managers(&all, &fits, &[], &none, 3), [2, 3, 4]);
+        assert_eq!(choose_managers(&all, &fits, &[], &none, 1), [4]);
+        assert_eq!(choose_managers(&all, &fits, &[], &none, 5), [1, 2, 3, 4]);
+        // Current managers stay while they may.
+        let managing = |i| i == 1;
+        assert_eq!(choose_managers(&all, &fits, &[], &managing, 3), [1, 3, 4]);
+        // Pins win, both ways.
+        let pins = [Some(true), None, None, None, Some(false)];
+        assert_eq!(choose_managers(&all, &fits, &pins, &none, 3), [0, 2, 3]);
     }
 }
