@@ -736,3 +736,118 @@ fn managers_are_chosen_by_storage_ram_and_arch() {
         "armv6l"
     );
 }
+
+#[test]
+fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
+    let Some(cluster) = cluster(4, "cluster:\n  name: lab\n") else {
+        return;
+    };
+    setup(&cluster);
+    let managers = |host: &str| {
+        swarm_nodes(&cluster, host)
+            .into_iter()
+            .filter(|(_, s)| s == "Leader" || s == "Reachable")
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(managers("target-2").len(), 3);
+    assert!(managers("target-2").contains(&"ReCyClusteR-Target-01".to_string()));
+
+    // A manager leaves, and gives its machine back.
+    let out = cluster.lab.exec(
+        "control",
+        &[
+            "env",
+            "RCCR_DEBUG=1",
+            "rccr",
+            "remove",
+            "--yes",
+            "--release",
+            "ReCyClusteR-Target-01",
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("promoted in its place"),
+        "{}",
+        stdout(&out)
+    );
+    for _ in 0..100 {
+        if managers("target-2").len() == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let now = managers("target-2");
+    assert_eq!(
+        now.len(),
+        3,
+        "{:?}\n{}\n{}\n{}\n{}",
+        swarm_nodes(&cluster, "target-2"),
+        cluster.docker_ok(
+            "target-2",
+            &[
+                "node",
+                "inspect",
+                "--format",
+                "{{.Spec.Role}} {{json .ManagerStatus}} {{.Status.State}}",
+                "ReCyClusteR-Target-04"
+            ]
+        ),
+        cluster.docker_ok("target-4", &["info", "--format", "{{json .Swarm}}"]),
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(!now.contains(&"ReCyClusteR-Target-01".to_string()));
+    let names: Vec<String> = swarm_nodes(&cluster, "target-2")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        !names.contains(&"ReCyClusteR-Target-01".to_string()),
+        "{names:?}"
+    );
+    let state = cluster.docker_ok(
+        "target-1",
+        &["info", "--format", "{{.Swarm.LocalNodeState}}"],
+    );
+    assert_eq!(state.trim(), "inactive");
+    assert!(
+        !cluster.lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"),
+        "still logs in"
+    );
+    let inventory = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert!(!inventory.contains("ReCyClusteR-Target-01"), "{inventory}");
+
+    // A dead node is forgotten without asking it.
+    cluster.stop(&["target-4"]);
+    let h4 = cluster.lab.dir().join("hosts/target-4");
+    cluster.lab.sh(
+        "target-4",
+        &format!("kill $(cat {}/sshd.pid)", h4.display()),
+    );
+    let out = cluster.lab.exec(
+        "control",
+        &[
+            "rccr",
+            "remove",
+            "--yes",
+            "--forget",
+            "ReCyClusteR-Target-04",
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let names: Vec<String> = swarm_nodes(&cluster, "target-2")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let inventory = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert!(!inventory.contains("ReCyClusteR-Target-04"), "{inventory}");
+
+    // A node the inventory does not list is bad input, and nothing changes.
+    let out = cluster
+        .lab
+        .exec("control", &["rccr", "remove", "--yes", "nosuchnode"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}

@@ -16,6 +16,7 @@ mod engine;
 mod init;
 mod keys;
 mod rccr;
+mod remove;
 mod scan;
 mod setup;
 mod status;
@@ -47,6 +48,7 @@ pub static APPLETS: &[Applet] = &[
     keys::APPLET,
     init::APPLET,
     status::APPLET,
+    remove::APPLET,
     engine::APPLET,
     rccr::VERSION,
 ];

@@ -68,6 +68,12 @@ pub fn swarm_join(token: &str, advertise: &str, manager: &str) -> Request {
     Request::post("/swarm/join", body.render())
 }
 
+/// Makes this node leave its swarm (`force`: even a manager, or one that
+/// cannot reach the swarm).
+pub fn swarm_leave(force: bool) -> Request {
+    Request::post(format!("/swarm/leave?force={force}"), "")
+}
+
 pub fn nodes() -> Request {
     Request::get("/nodes")
 }

@@ -148,25 +148,7 @@ pub fn run(
 ) -> Result<Report, Error> {
     // `progress` hears (who, what): both already safe for a terminal.
     let mut clock = Clock::start();
-    let cluster_key = Resolver::new(paths)
-        .cluster(config.ssh.key_type)?
-        .map(|f| f.path);
-    let indexes: Vec<usize> = (0..nodes.len()).collect();
-    let logins = parallel::map(&indexes, PARALLEL, |&i| {
-        let node = &nodes[i];
-        if node.role == Role::Control {
-            return Ok(Member::local(node));
-        }
-        member::login(
-            node,
-            config.ssh.port,
-            &config.ssh.user,
-            cluster_key.as_deref(),
-            opts.timeout,
-        )
-        .map(|conn| Member::remote(node, conn))
-        .map_err(|e| print::text(&e.to_string()).into_owned())
-    });
+    let logins = log_in(config, paths, nodes, opts.timeout)?;
     let mut reports: Vec<NodeReport> = Vec::new();
     let mut members: Vec<Member> = Vec::new();
     for (node, login) in nodes.iter().zip(logins) {
@@ -253,6 +235,35 @@ pub fn run(
             .map(|i| members[i].addr()),
         timings: clock.laps,
     })
+}
+
+/// Logs in to every node of `nodes` at once (the control: locally), in
+/// order; a node not reached says why (escaped).
+pub fn log_in<'n>(
+    config: &Config,
+    paths: &StatePaths,
+    nodes: &'n [NodeRecord],
+    timeout: Duration,
+) -> Result<Vec<Result<Member<'n>, String>>, Error> {
+    let cluster_key = Resolver::new(paths)
+        .cluster(config.ssh.key_type)?
+        .map(|f| f.path);
+    let indexes: Vec<usize> = (0..nodes.len()).collect();
+    Ok(parallel::map(&indexes, PARALLEL, |&i| {
+        let node = &nodes[i];
+        if node.role == Role::Control {
+            return Ok(Member::local(node));
+        }
+        member::login(
+            node,
+            config.ssh.port,
+            &config.ssh.user,
+            cluster_key.as_deref(),
+            timeout,
+        )
+        .map(|conn| Member::remote(node, conn))
+        .map_err(|e| print::text(&e.to_string()).into_owned())
+    }))
 }
 
 /// Times the phases of a run.

@@ -322,6 +322,19 @@ pub struct Fitness {
 }
 
 impl Fitness {
+    /// From the labels rccr put on a swarm node (`rccr.arch`,
+    /// `rccr.storage`, `rccr.ram_mb`), for choices made without asking
+    /// every node again.
+    pub fn of_labels(node: &SwarmNode) -> Fitness {
+        let arch: Option<crate::identity::Arch> = node.label("rccr.arch").parse().ok();
+        Fitness::of(&Machine {
+            arch,
+            persistent: node.label("rccr.storage") == "persistent",
+            ram_kib: node.label("rccr.ram_mb").parse::<u64>().unwrap_or(0) * 1024,
+            ..Machine::default()
+        })
+    }
+
     pub fn of(m: &Machine) -> Fitness {
         Fitness {
             eligible: m.arch != Some(crate::identity::Arch::Armv6l),

@@ -180,7 +180,14 @@ impl<'n> Member<'n> {
     /// relays; each answer is the API's JSON (`Null` for none).
     pub fn calls(&self, ops: &[Op]) -> Vec<Result<Value, String>> {
         match (self.via(), &self.conn) {
-            (Via::Relay, Some(conn)) => relayed(conn, ops),
+            (Via::Relay, Some(conn)) => match relayed(conn, ops) {
+                Some(answers) => answers,
+                // No rccr there that relays: its docker command, from now on.
+                None => {
+                    self.use_cli();
+                    ops.iter().map(|op| by_cli(conn, op)).collect()
+                }
+            },
             (Via::Cli, Some(conn)) => ops.iter().map(|op| by_cli(conn, op)).collect(),
             _ => ops
                 .iter()
@@ -217,16 +224,22 @@ fn answer(r: &Response) -> Result<Value, String> {
 }
 
 /// All the calls of `ops` in one exec of the node's relay; an op's answer
-/// is its last call's (an op stops at its first failed call).
-fn relayed(conn: &Connection, ops: &[Op]) -> Vec<Result<Value, String>> {
+/// is its last call's (an op stops at its first failed call). `None` when
+/// the node has no rccr, or one that speaks another protocol (nothing was
+/// asked of its engine then).
+fn relayed(conn: &Connection, ops: &[Op]) -> Option<Vec<Result<Value, String>>> {
     let calls: Vec<Vec<_>> = ops.iter().map(Op::requests).collect();
     let flat: Vec<_> = calls.iter().flatten().cloned().collect();
     let command = format!("rccr engine node {}", relay::PROTOCOL);
-    let failed = |e: String| ops.iter().map(|_| Err(e.clone())).collect();
+    let failed = |e: String| Some(ops.iter().map(|_| Err(e.clone())).collect());
     let out = match conn.run(&command, &relay::encode_requests(&flat)) {
         Ok(out) => out,
         Err(e) => return failed(e.to_string()),
     };
+    // 127: no rccr on the node's PATH; 125: another protocol.
+    if out.status == 127 || out.status == relay::UNSUPPORTED {
+        return None;
+    }
     if out.status != 0 {
         return failed(format!("rccr engine node: {}", out.error_line()));
     }
@@ -235,7 +248,7 @@ fn relayed(conn: &Connection, ops: &[Op]) -> Vec<Result<Value, String>> {
         Err(e) => return failed(e),
     };
     let mut answers = answers.into_iter();
-    calls
+    let answers = calls
         .iter()
         .map(|requests| {
             // Every call of the op was made: its answer is the first that
@@ -253,7 +266,8 @@ fn relayed(conn: &Connection, ops: &[Op]) -> Vec<Result<Value, String>> {
                 .unwrap_or_else(|| Err("no call".into()))
                 .and_then(|r| answer(&r))
         })
-        .collect()
+        .collect();
+    Some(answers)
 }
 
 fn by_cli(conn: &Connection, op: &Op) -> Result<Value, String> {

@@ -22,6 +22,7 @@ pub mod member;
 pub mod ops;
 pub mod playbooks;
 pub mod relay;
+pub mod remove;
 pub mod services;
 pub mod status;
 

@@ -107,6 +107,14 @@ pub enum Op<'a> {
     NodeRemove {
         node: &'a SwarmNode,
     },
+    /// Moves a node's tasks elsewhere and takes no new ones (on a manager).
+    NodeDrain {
+        node: &'a SwarmNode,
+    },
+    /// Makes this node leave its swarm.
+    Leave {
+        force: bool,
+    },
     Image {
         name: &'a str,
     },
@@ -162,6 +170,12 @@ impl Op<'_> {
                 calls.push(api::node_remove(&node.id));
                 calls
             }
+            Op::NodeDrain { node } => {
+                let mut spec = node.spec.clone();
+                spec.set("Availability", "drain".into());
+                vec![api::node_update(node, &spec)]
+            }
+            Op::Leave { force } => vec![api::swarm_leave(*force)],
             Op::Image { name } => vec![api::image(name)],
             Op::Distribution { name } => vec![api::distribution(name)],
             Op::Services => vec![api::services()],
@@ -221,6 +235,14 @@ impl Op<'_> {
                 };
                 format!("{demote}docker node rm --force {} >/dev/null", q(&node.id))
             }
+            Op::NodeDrain { node } => format!(
+                "docker node update --availability drain {} >/dev/null",
+                q(&node.id)
+            ),
+            Op::Leave { force } => format!(
+                "docker swarm leave{} >/dev/null",
+                if *force { " --force" } else { "" }
+            ),
             Op::Image { name } => format!(
                 "docker image inspect --format '{{{{json .}}}}' {}",
                 q(name)

@@ -424,6 +424,46 @@ fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, St
     }
 }
 
+/// Takes `key` out of the node's `authorized_keys` over `conn` (logged in
+/// with it), through the commit step of the node side, which installs a
+/// checksummed file atomically and persists it: how `rccr remove
+/// --release` gives a machine back. Refused while a rotation is armed on
+/// the node (it must finish first). Returns whether the file changed.
+pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool, String> {
+    let nonce = crate::keys::random_hex().map_err(|e| e.to_string())?;
+    let talk = conn
+        .converse(
+            &Plan::command_for(node_side, &["commit", &nonce]),
+            &trailer(&nonce),
+            |head| {
+                let (armed, content) = (snapshot_armed(head), snapshot_content(head));
+                if armed != "-" || !authorized::contains(content, key.blob()) {
+                    return Vec::new();
+                }
+                new_file(&authorized::without_keys(content, &[key.blob()]))
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let out = &talk.output;
+    match (
+        talk.head.as_deref().map(snapshot_armed),
+        out.status,
+        out.text().lines().next(),
+    ) {
+        (Some("-"), 0, Some(done @ ("committed" | "unchanged"))) => Ok(done == "committed"),
+        (Some(armed), 0, _) if armed != "-" => Err(format!(
+            "a key rotation ({armed}) is armed on the node: let it finish, then release"
+        )),
+        _ => Err(out.error_line()),
+    }
+}
+
+/// The armed rotation's token in a step's snapshot (`-` for none).
+fn snapshot_armed(head: &[u8]) -> &str {
+    let line = head.split(|b| *b == b'\n').nth(1).unwrap_or_default();
+    std::str::from_utf8(line).unwrap_or("?")
+}
+
 /// The line that ends a step's snapshot: a fresh nonce, so no file content
 /// can pass for it.
 fn trailer(nonce: &str) -> Vec<u8> {

@@ -1,0 +1,72 @@
+//! `rccr remove`: a node leaves the cluster for good.
+use super::Applet;
+use crate::cli;
+use crate::error::Error;
+use crate::state::StatePaths;
+use crate::swarm::remove;
+use argh::FromArgs;
+use std::path::PathBuf;
+
+pub const APPLET: Applet = Applet {
+    command: "remove",
+    link: None,
+    summary: "take nodes out of the cluster: swarm, inventory (and --release: the cluster key)",
+    main,
+};
+
+/// Take nodes out of the cluster for good: a manager is replaced first (the
+/// fittest worker is promoted, then it is demoted, so quorum holds), the
+/// node is drained, leaves the swarm, and leaves the swarm's node list and
+/// the inventory. Exit 0 when every node left cleanly, 1 otherwise (it has
+/// left the inventory all the same), 3 for a node the inventory does not
+/// list.
+#[derive(FromArgs)]
+struct Args {
+    /// a node: its hostname, address or MAC address (repeatable)
+    #[argh(positional, arg_name = "NODE")]
+    nodes: Vec<String>,
+    /// also take the cluster key off the node, giving the machine back
+    #[argh(switch)]
+    release: bool,
+    /// the node is dead or gone: ask nothing of it
+    #[argh(switch)]
+    forget: bool,
+    /// do not ask for confirmation
+    #[argh(switch)]
+    yes: bool,
+    /// print the result as JSON
+    #[argh(switch)]
+    json: bool,
+    /// cluster_config.yml to read (ssh user, port, key type)
+    #[argh(option)]
+    config: Option<String>,
+    /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
+    #[argh(option)]
+    state_dir: Option<String>,
+}
+
+fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
+    let args: Args = cli::parse(cmd, args)?;
+    if args.nodes.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: name at least one NODE\nRun '{} --help' for usage.",
+            cmd.join(" "),
+            cmd.join(" ")
+        )));
+    }
+    if args.release && args.forget {
+        return Err(Error::Usage(format!(
+            "{}: --release needs the node, --forget does not ask it: choose one",
+            cmd.join(" ")
+        )));
+    }
+    remove::run(remove::Options {
+        config: args.config.map(PathBuf::from),
+        paths: StatePaths::resolve(args.state_dir.as_deref(), None),
+        nodes: args.nodes,
+        release: args.release,
+        forget: args.forget,
+        yes: args.yes,
+        json: args.json,
+    })
+}

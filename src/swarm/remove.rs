@@ -1,0 +1,400 @@
+//! `rccr remove`: a node leaves the cluster for good.
+//!
+//! For each node, on a manager of the cluster's swarm (never the node
+//! itself): a manager is replaced first (the fittest worker is promoted,
+//! then the node demoted, so the managers' count and quorum hold), the
+//! node is drained (its tasks move), it leaves the swarm, and its entry is
+//! removed from the swarm's node list and from the inventory. `--release`
+//! also takes the cluster key off the node, giving the machine back;
+//! `--forget` handles a node that is dead or gone: nothing is asked of it.
+use super::engine::{self, Layer};
+use super::form::{choose_managers, Fitness};
+use super::member::Member;
+use super::ops::Op;
+use crate::config::Config;
+use crate::docker::api::{Info, JoinTokens, SwarmNode};
+use crate::error::Error;
+use crate::identity::Role;
+use crate::keys::resolve::Resolver;
+use crate::print;
+use crate::state::inventory::{self, NodeRecord};
+use crate::state::swarm::SwarmRecord;
+use crate::state::StatePaths;
+use std::time::{Duration, Instant};
+
+pub struct Options {
+    pub config: Option<std::path::PathBuf>,
+    pub paths: StatePaths,
+    /// Hostnames, addresses or MAC addresses of inventory nodes.
+    pub nodes: Vec<String>,
+    pub release: bool,
+    pub forget: bool,
+    pub yes: bool,
+    pub json: bool,
+}
+
+/// How long a drained node's tasks may take to move.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// The inventory node `name` names: its hostname (any case), address or MAC.
+fn find<'r>(records: &'r [NodeRecord], name: &str) -> Option<&'r NodeRecord> {
+    records.iter().find(|r| {
+        r.hostname.eq_ignore_ascii_case(name)
+            || r.ip.to_string() == name
+            || r.mac.is_some_and(|m| Ok(m) == name.parse())
+    })
+}
+
+pub fn run(opts: Options) -> Result<(), Error> {
+    let config = Config::load(opts.config.as_deref())?.config;
+    let paths = &opts.paths;
+    let records = inventory::load(&paths.nodes())?;
+    let mut leaving: Vec<NodeRecord> = Vec::new();
+    for name in &opts.nodes {
+        let node = find(&records, name).ok_or_else(|| {
+            Error::bad_input(
+                name.clone(),
+                format!(
+                    "not a node of the inventory ({}): give a hostname, address or MAC it lists",
+                    paths.nodes().display()
+                ),
+            )
+        })?;
+        if node.role == Role::Control {
+            return Err(Error::bad_input(
+                name.clone(),
+                "is the control: it cannot leave its own cluster",
+            ));
+        }
+        if !leaving.contains(node) {
+            leaving.push(node.clone());
+        }
+    }
+    if !opts.yes {
+        let names: Vec<String> = leaving
+            .iter()
+            .map(|n| print::name(&n.hostname).into_owned())
+            .collect();
+        crate::cli::confirm(
+            "rccr remove",
+            &format!("Remove {} from the cluster?", names.join(", ")),
+        )?;
+    }
+    let staying: Vec<NodeRecord> = records
+        .iter()
+        .filter(|r| !leaving.contains(r))
+        .cloned()
+        .collect();
+    let logins = engine::log_in(&config, paths, &staying, Duration::from_secs(10))?;
+    let members: Vec<Member> = logins.into_iter().flatten().collect();
+    let record = SwarmRecord::load(&paths.swarm())?;
+    let lead = members.iter().find(|m| {
+        m.call(&Op::Info).is_ok_and(|v| {
+            let info = Info::parse(&v);
+            info.manager
+                && record
+                    .cluster
+                    .as_ref()
+                    .map_or(true, |c| *c == info.cluster_id)
+        })
+    });
+    let mut results: Vec<(String, Layer)> = Vec::new();
+    for node in &leaving {
+        let layer = match lead {
+            Some(lead) => remove_one(lead, node, &leaving, &config, paths, &opts),
+            None => Layer::Skipped(
+                "no manager of the cluster's swarm answers: not in the swarm's list".into(),
+            ),
+        };
+        results.push((node.hostname.clone(), layer));
+    }
+    let key = Resolver::new(paths)
+        .cluster(config.ssh.key_type)?
+        .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
+    inventory::save(paths, &staying, &config.ssh.user, &key)?;
+    if let Some(problem) = crate::state::persist_control() {
+        eprintln!("rccr remove: {problem}");
+    }
+    print::stdout(&render(&results, opts.json))?;
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, l)| l.failed())
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!(
+            "{} left the inventory, but not cleanly: {} (see above)",
+            failed.len(),
+            failed.join(", ")
+        )))
+    }
+}
+
+/// Takes one node out of the swarm, through `lead`.
+fn remove_one(
+    lead: &Member,
+    node: &NodeRecord,
+    leaving: &[NodeRecord],
+    config: &Config,
+    paths: &StatePaths,
+    opts: &Options,
+) -> Layer {
+    let mut layer = Layer::Unchanged;
+    let view = match nodes(lead) {
+        Ok(view) => view,
+        Err(e) => return Layer::Failed(e),
+    };
+    let Some(entry) = view.iter().find(|n| n.hostname == node.hostname) else {
+        layer.add("not in the swarm".into());
+        return release(layer, node, config, paths, opts);
+    };
+    let was_manager = entry.manager;
+    if was_manager {
+        if let Err(e) = lead.call(&Op::NodeSet {
+            node: entry,
+            manager: false,
+            labels: &[],
+        }) {
+            return Layer::Failed(format!("not demoted: {}", print::text(&e)));
+        }
+        layer.add("demoted".into());
+        // Demoting the raft leader starts an election: let the managers
+        // settle before the swarm is asked anything else.
+        wait_settled(lead);
+    }
+    if let Some(entry) = swarm_node(lead, &node.hostname) {
+        if lead.call(&Op::NodeDrain { node: &entry }).is_ok() {
+            layer.add("drained".into());
+            wait_drained(lead, &entry.id);
+        }
+    }
+    if !opts.forget {
+        match leave(node, config, paths) {
+            Ok(()) => layer.add("left the swarm".into()),
+            Err(e) => layer.add(format!("could not leave by itself ({e}): removed anyway")),
+        }
+    }
+    if let Some(entry) = swarm_node(lead, &node.hostname) {
+        match lead.call(&Op::NodeRemove { node: &entry }) {
+            Ok(_) => layer.add("removed from the swarm's list".into()),
+            Err(e) => {
+                return Layer::Failed(format!("not removed from the swarm: {}", print::text(&e)))
+            }
+        }
+    }
+    if was_manager {
+        // Only now: a worker promoted while the leaving manager still led
+        // may keep that manager as the one it rejoins raft through.
+        match replace(lead, leaving, config, paths) {
+            Ok(Some(name)) => layer.add(format!("{name} promoted in its place")),
+            Ok(None) => {}
+            Err(e) => return Layer::Failed(e),
+        }
+    }
+    release(layer, node, config, paths, opts)
+}
+
+/// The swarm's nodes, as `lead` sees them.
+fn nodes(lead: &Member) -> Result<Vec<SwarmNode>, String> {
+    lead.call(&Op::Nodes)
+        .map(|v| SwarmNode::parse_list(&v))
+        .map_err(|e| format!("cannot read the swarm: {}", print::text(&e)))
+}
+
+fn swarm_node(lead: &Member, hostname: &str) -> Option<SwarmNode> {
+    nodes(lead)
+        .ok()?
+        .into_iter()
+        .find(|n| n.hostname == hostname)
+}
+
+/// Makes the fittest ready worker that stays a manager, when the swarm has
+/// fewer managers than its size wants. Not by promoting it in place: a
+/// promoted worker rejoins raft through the managers it knew when it
+/// joined, which may be the one that just left (the engine then stops
+/// with "can't initialize raft node"). It leaves, and joins again as a
+/// manager through the leading manager.
+fn replace(
+    lead: &Member,
+    leaving: &[NodeRecord],
+    config: &Config,
+    paths: &StatePaths,
+) -> Result<Option<String>, String> {
+    wait_settled(lead);
+    let view = nodes(lead)?;
+    let staying: Vec<&SwarmNode> = view
+        .iter()
+        .filter(|n| !leaving.iter().any(|l| l.hostname == n.hostname))
+        .collect();
+    let managers = staying.iter().filter(|n| n.manager).count();
+    if managers >= super::form::manager_count(staying.len(), None) {
+        return Ok(None);
+    }
+    let records = inventory::load(&paths.nodes()).map_err(|e| e.to_string())?;
+    let workers: Vec<(&SwarmNode, &NodeRecord)> = staying
+        .into_iter()
+        .filter(|n| !n.manager && n.status == "ready")
+        .filter_map(|n| Some((n, records.iter().find(|r| r.hostname == n.hostname)?)))
+        .collect();
+    let fit: Vec<Fitness> = workers.iter().map(|(n, _)| Fitness::of_labels(n)).collect();
+    let indexes: Vec<usize> = (0..workers.len()).collect();
+    let Some(&w) = choose_managers(&indexes, &fit, &[], &|_| false, 1).first() else {
+        return Ok(None);
+    };
+    let (entry, record) = workers[w];
+    let name = print::name(&entry.hostname).into_owned();
+    let logins = engine::log_in(
+        config,
+        paths,
+        std::slice::from_ref(record),
+        Duration::from_secs(10),
+    )
+    .map_err(|e| e.to_string())?;
+    let member = logins.into_iter().next().ok_or("no login")??;
+    let tokens = lead
+        .call(&Op::Tokens)
+        .ok()
+        .as_ref()
+        .and_then(JoinTokens::parse)
+        .ok_or("the manager gave no usable join tokens")?;
+    let rejoin = || -> Result<(), String> {
+        member.call(&Op::Leave { force: true })?;
+        lead.call(&Op::NodeRemove { node: entry })?;
+        let (addr, manager) = (member.addr(), format!("{}:2377", lead.addr()));
+        member.call(&Op::Join {
+            token: &tokens.manager,
+            advertise: &addr,
+            manager: &manager,
+        })?;
+        Ok(())
+    };
+    rejoin().map_err(|e| format!("{name} did not become a manager: {}", print::text(&e)))?;
+    wait_settled(lead);
+    // Its labels, which left with its old entry.
+    if let Some(new) = swarm_node(lead, &entry.hostname) {
+        let labels: Vec<(&'static str, String)> =
+            ["rccr.arch", "rccr.role", "rccr.ram_mb", "rccr.storage"]
+                .into_iter()
+                .map(|k| (k, entry.label(k).to_string()))
+                .collect();
+        let _ = lead.call(&Op::NodeSet {
+            node: &new,
+            manager: true,
+            labels: &labels,
+        });
+    }
+    Ok(Some(name))
+}
+
+/// Waits until the swarm has a leader and every manager is reachable.
+fn wait_settled(lead: &Member) {
+    let deadline = Instant::now() + DRAIN;
+    while Instant::now() < deadline {
+        let settled = lead.call(&Op::Nodes).is_ok_and(|v| {
+            let nodes = v.as_array();
+            let managers = nodes
+                .iter()
+                .filter(|n| n.str_at(&["Spec", "Role"]) == "manager");
+            let mut leaders = 0;
+            for m in managers {
+                if m.str_at(&["ManagerStatus", "Reachability"]) != "reachable" {
+                    return false;
+                }
+                leaders += usize::from(m.at(&["ManagerStatus", "Leader"]).as_bool() == Some(true));
+            }
+            leaders == 1
+        });
+        if settled {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until the swarm runs none of the node's tasks (or [`DRAIN`]).
+fn wait_drained(lead: &Member, node_id: &str) {
+    let deadline = Instant::now() + DRAIN;
+    while Instant::now() < deadline {
+        let Ok(tasks) = lead.call(&Op::RunningTasks) else {
+            return;
+        };
+        let here = tasks.as_array().iter().any(|t| {
+            t.str_at(&["NodeID"]) == node_id && t.str_at(&["Status", "State"]) == "running"
+        });
+        if !here {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The node itself leaves its swarm.
+fn leave(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result<(), String> {
+    let logins = engine::log_in(
+        config,
+        paths,
+        std::slice::from_ref(node),
+        Duration::from_secs(10),
+    )
+    .map_err(|e| e.to_string())?;
+    let member = logins.into_iter().next().ok_or("no login")??;
+    member.call(&Op::Leave { force: true }).map(|_| ())
+}
+
+/// `--release`: the cluster key leaves the node's authorized_keys.
+fn release(
+    mut layer: Layer,
+    node: &NodeRecord,
+    config: &Config,
+    paths: &StatePaths,
+    opts: &Options,
+) -> Layer {
+    if !opts.release || opts.forget {
+        return layer;
+    }
+    match release_key(node, config, paths) {
+        Ok(()) => layer.add("released: the cluster key no longer logs in".into()),
+        Err(e) => return Layer::Failed(format!("not released: {}", print::text(&e))),
+    }
+    layer
+}
+
+fn release_key(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result<(), String> {
+    let key = Resolver::new(paths)
+        .cluster(config.ssh.key_type)
+        .map_err(|e| e.to_string())?
+        .ok_or("no cluster key on this machine")?;
+    let key = crate::keys::load_key(&key.path).map_err(|e| e.to_string())?;
+    let conn = super::member::login(
+        node,
+        config.ssh.port,
+        &config.ssh.user,
+        Some(&key.path),
+        Duration::from_secs(10),
+    )
+    .map_err(|e| e.to_string())?;
+    let side = crate::keys::control::engine::NodeSide::from_env();
+    crate::keys::control::engine::release(&conn, side, &key).map(|_| ())
+}
+
+fn render(results: &[(String, Layer)], as_json: bool) -> String {
+    if as_json {
+        let objects: Vec<print::Object> = results
+            .iter()
+            .map(|(name, layer)| {
+                print::Object::new()
+                    .str("node", name)
+                    .str("result", layer.word())
+                    .str("detail", &layer.text())
+            })
+            .collect();
+        return print::array(&objects);
+    }
+    let mut table = print::Table::new(&["NODE", "RESULT"]);
+    for (name, layer) in results {
+        table.row([print::name(name).into_owned(), layer.text()]);
+    }
+    table.render()
+}
