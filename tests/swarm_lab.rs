@@ -757,8 +757,6 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
     let out = cluster.lab.exec(
         "control",
         &[
-            "env",
-            "RCCR_DEBUG=1",
             "rccr",
             "remove",
             "--yes",
@@ -782,19 +780,8 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
     assert_eq!(
         now.len(),
         3,
-        "{:?}\n{}\n{}\n{}\n{}",
+        "{:?}\n{}\n{}",
         swarm_nodes(&cluster, "target-2"),
-        cluster.docker_ok(
-            "target-2",
-            &[
-                "node",
-                "inspect",
-                "--format",
-                "{{.Spec.Role}} {{json .ManagerStatus}} {{.Status.State}}",
-                "ReCyClusteR-Target-04"
-            ]
-        ),
-        cluster.docker_ok("target-4", &["info", "--format", "{{json .Swarm}}"]),
         stdout(&out),
         stderr(&out)
     );
