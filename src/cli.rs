@@ -5,8 +5,19 @@ use argh::FromArgs;
 
 /// Parses `args` for the command whose words are `cmd` (`["rccr-scan"]` or
 /// `["rccr", "scan"]`, which is what the usage line shows).
+///
+/// A lone `-` (stdin or stdout, by convention) is an argument, not an
+/// option: argh takes it so after `--`.
 pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
-    T::from_args(cmd, args).map_err(|exit| match exit.status {
+    let mut args = args.to_vec();
+    if let Some(at) = args.iter().position(|a| *a == "-") {
+        if !args[..at].contains(&"--") {
+            args.retain(|a| *a != "-");
+            args.push("--");
+            args.push("-");
+        }
+    }
+    T::from_args(cmd, &args).map_err(|exit| match exit.status {
         Ok(()) => Error::Help(exit.output),
         Err(()) => Error::Usage(exit.output),
     })

@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 
 pub mod applets;
+pub mod backup;
 pub mod base64;
 pub mod cli;
 pub mod config;

@@ -838,3 +838,66 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
         .exec("control", &["rccr", "remove", "--yes", "nosuchnode"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
+
+#[test]
+fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
+    let config = "cluster:\n  name: lab\ncontainers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
+    let Some(cluster) = cluster(2, config) else {
+        return;
+    };
+    setup(&cluster);
+    let out = cluster
+        .lab
+        .exec("control", &["rccr", "backup", "/root/cluster.backup"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = stdout(
+        &cluster
+            .lab
+            .exec("control", &["stat", "-c", "%a", "/root/cluster.backup"]),
+    );
+    assert_eq!(mode.trim(), "600");
+    // A freshly flashed control: none of rccr's state, keys or config.
+    let wipe = "rm -rf /root/.rccr /root/.ssh/id_ed25519 /root/.ssh/id_ed25519.pub \
+                /root/.ssh/known_hosts /root/.docker /root/.ansible.cfg /root/cluster_config.yml";
+    assert!(cluster.lab.sh("control", wipe).status.success());
+    // A damaged archive is refused whole.
+    let out = cluster.lab.sh(
+        "control",
+        "head -c 300 /root/cluster.backup > /root/cut.backup && rccr restore /root/cut.backup",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(!cluster
+        .lab
+        .exec("control", &["test", "-e", "/root/.rccr"])
+        .status
+        .success());
+    // `-` reads stdin.
+    let out = cluster
+        .lab
+        .sh("control", "rccr restore - < /root/cluster.backup");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cluster.lab.exec("control", &["rccr", "status"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // Setup finds the cluster as it left it: nothing to adopt, nothing to change.
+    let out = setup(&cluster);
+    let json = stdout(&out);
+    assert_eq!(
+        json.matches("\"result\": \"already adopted\"").count(),
+        2,
+        "{json}"
+    );
+    let (nodes, services) = layers(&out);
+    assert!(
+        nodes
+            .iter()
+            .all(|(_, m, s)| m == "unchanged" && (s == "unchanged" || s == "skipped")),
+        "{nodes:?}"
+    );
+    assert_eq!(services, ["unchanged"]);
+}

@@ -12,6 +12,7 @@
 use crate::error::{report, Error, ExitCode};
 use std::ffi::OsString;
 
+mod backup;
 mod engine;
 mod init;
 mod keys;
@@ -49,6 +50,8 @@ pub static APPLETS: &[Applet] = &[
     init::APPLET,
     status::APPLET,
     remove::APPLET,
+    backup::BACKUP,
+    backup::RESTORE,
     engine::APPLET,
     rccr::VERSION,
 ];

@@ -1,0 +1,79 @@
+//! `rccr backup FILE` and `rccr restore FILE`: the control's state in one
+//! archive (src/backup.rs).
+use super::Applet;
+use crate::cli;
+use crate::error::Error;
+use crate::state::StatePaths;
+use argh::FromArgs;
+
+pub const BACKUP: Applet = Applet {
+    command: "backup",
+    link: None,
+    summary: "write the control's keys and state to one archive (- for stdout)",
+    main: backup_main,
+};
+
+pub const RESTORE: Applet = Applet {
+    command: "restore",
+    link: None,
+    summary: "make this control manage the cluster of a backup archive",
+    main: restore_main,
+};
+
+/// Write the control's state to one archive, 0600, atomically: the cluster
+/// and previous keys, rccr's copy of the temporary key, the known_hosts
+/// lines of the cluster's nodes, the inventory, the swarm record and the
+/// config. It holds private keys: keep it as safe as the control. FILE `-`
+/// writes to stdout (rccr backup - | ssh elsewhere 'cat > rccr.backup').
+#[derive(FromArgs)]
+struct BackupArgs {
+    /// where to write the archive, or - for stdout
+    #[argh(positional, arg_name = "FILE")]
+    file: String,
+    /// cluster_config.yml to include (default: the one rccr reads)
+    #[argh(option)]
+    config: Option<String>,
+    /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
+    #[argh(option)]
+    state_dir: Option<String>,
+}
+
+/// Make this control manage the cluster of a backup archive: keys, host
+/// keys, inventory, swarm record and config as they were. Nothing is
+/// written unless the whole archive checks out (exit 3 otherwise). FILE
+/// `-` reads stdin.
+#[derive(FromArgs)]
+struct RestoreArgs {
+    /// the archive rccr backup wrote, or - for stdin
+    #[argh(positional, arg_name = "FILE")]
+    file: String,
+    /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
+    #[argh(option)]
+    state_dir: Option<String>,
+}
+
+fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
+    let args: BackupArgs = cli::parse(cmd, args)?;
+    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    let config = args.config.as_deref().map(std::path::Path::new);
+    let count = crate::backup::backup(&paths, config, &args.file)?;
+    eprintln!(
+        "{}: {count} entries written to {} (it holds private keys: keep it safe)",
+        cmd.join(" "),
+        if args.file == "-" {
+            "stdout"
+        } else {
+            &args.file
+        }
+    );
+    Ok(())
+}
+
+fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
+    let args: RestoreArgs = cli::parse(cmd, args)?;
+    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    for line in crate::backup::restore(&paths, &args.file)? {
+        eprintln!("{}: {line}", cmd.join(" "));
+    }
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! `rccr backup` and `rccr restore`: the control's state in one archive, so
+//! that a freshly flashed control manages the same cluster.
+//!
+//! The control is the only holder of the cluster key: lose it with no
+//! backup and the nodes can only be re-flashed. The archive holds the
+//! cluster and previous keys, rccr's kept copy of the temporary key, the
+//! known_hosts lines of the cluster's nodes, the inventory, the swarm
+//! record, the key records, the last rotation's record and the config. It
+//! holds private keys: it is written 0600, and where it goes is the
+//! operator's to keep safe.
+//!
+//! **Format**: text-framed entries, each `entry NAME LENGTH MODE` on a line
+//! and then the bytes, after a `rccr-backup 1` line; then `end CKSUM
+//! LENGTH`, POSIX `cksum` of everything before it. A file cut short or
+//! changed is refused whole: restore writes nothing unless every entry
+//! checks out.
+use crate::config::Config;
+use crate::error::Error;
+use crate::fsutil;
+use crate::keys::authorized::cksum_line;
+use crate::keys::control::journal::Record;
+use crate::keys::resolve::Resolver;
+use crate::keys::{load_key, public_path, KeyType};
+use crate::state::{inventory, StatePaths};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &str = "rccr-backup 1\n";
+/// An archive larger than this is not one of ours.
+pub const MAX_SIZE: usize = 16 << 20;
+/// The names an archive may hold: nothing else is ever written on restore.
+const NAMES: &[&str] = &[
+    "cluster_key",
+    "cluster_key.pub",
+    "previous_key",
+    "previous_key.pub",
+    "temp_key",
+    "temp_key.pub",
+    "known_hosts",
+    "nodes",
+    "swarm",
+    "keys",
+    "last-rotation",
+    "config",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    pub mode: u32,
+    pub bytes: Vec<u8>,
+}
+
+pub fn render(entries: &[Entry]) -> Vec<u8> {
+    let mut out = MAGIC.as_bytes().to_vec();
+    for e in entries {
+        out.extend_from_slice(
+            format!("entry {} {} {:o}\n", e.name, e.bytes.len(), e.mode).as_bytes(),
+        );
+        out.extend_from_slice(&e.bytes);
+    }
+    let sum = cksum_line(&out);
+    out.extend_from_slice(format!("end {sum}\n").as_bytes());
+    out
+}
+
+/// Reads an archive; `Err` names what is wrong with it.
+pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
+    let rest = bytes
+        .strip_prefix(MAGIC.as_bytes())
+        .ok_or("not an rccr backup")?;
+    let mut at = MAGIC.len();
+    let mut rest = rest;
+    let mut entries = Vec::new();
+    loop {
+        let end = rest
+            .iter()
+            .take(256)
+            .position(|b| *b == b'\n')
+            .ok_or("cut short")?;
+        let line = std::str::from_utf8(&rest[..end]).map_err(|_| "a damaged entry")?;
+        let words: Vec<&str> = line.split(' ').collect();
+        match words[..] {
+            ["end", sum, len] => {
+                if cksum_line(&bytes[..at]) != format!("{sum} {len}") || rest.len() != end + 1 {
+                    return Err("its checksum does not match: damaged or cut short".into());
+                }
+                return Ok(entries);
+            }
+            ["entry", name, len, mode] => {
+                let name = NAMES
+                    .iter()
+                    .find(|n| **n == name)
+                    .ok_or("an unknown entry")?;
+                let len: usize = len.parse().map_err(|_| "a damaged entry")?;
+                let mode = u32::from_str_radix(mode, 8).map_err(|_| "a damaged entry")?;
+                let body = rest.get(end + 1..end + 1 + len).ok_or("cut short")?;
+                entries.push(Entry {
+                    name: name.to_string(),
+                    mode: mode & 0o777,
+                    bytes: body.to_vec(),
+                });
+                at += end + 1 + len;
+                rest = &rest[end + 1 + len..];
+            }
+            _ => return Err("a damaged entry".into()),
+        }
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+    }
+}
+
+/// The known_hosts lines that name a node of the inventory.
+fn cluster_known_hosts(paths: &StatePaths) -> Result<Vec<u8>, Error> {
+    let nodes = inventory::load(&paths.nodes())?;
+    let text = read_optional(&paths.known_hosts)?.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let mut out = String::new();
+    for line in text.lines() {
+        let hosts = line.split_whitespace().next().unwrap_or("");
+        let names_node = hosts.split(',').any(|h| {
+            let h = h.trim_start_matches('[').split(']').next().unwrap_or("");
+            nodes
+                .iter()
+                .any(|n| n.ip.to_string() == h || n.hostname == h)
+        });
+        if names_node {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+/// Everything the archive holds, read from this control.
+pub fn collect(
+    paths: &StatePaths,
+    config: &Config,
+    source: Option<&Path>,
+) -> Result<Vec<Entry>, Error> {
+    let resolver = Resolver::new(paths);
+    let mut entries = Vec::new();
+    let mut add = |name: &str, mode: u32, bytes: Option<Vec<u8>>| {
+        if let Some(bytes) = bytes {
+            entries.push(Entry {
+                name: name.into(),
+                mode,
+                bytes,
+            });
+        }
+    };
+    let cluster = resolver.cluster(config.ssh.key_type)?.ok_or_else(|| {
+        Error::Failed(
+            "no cluster key on this machine: nothing to back up (run rccr setup first)".into(),
+        )
+    })?;
+    for (name, path) in [
+        ("cluster_key", Some(cluster.path)),
+        ("previous_key", resolver.previous()?.map(|f| f.path)),
+        ("temp_key", Some(paths.kept_temp_key())),
+    ] {
+        if let Some(path) = path {
+            add(name, 0o600, read_optional(&path)?);
+            add(
+                &format!("{name}.pub"),
+                0o644,
+                read_optional(&public_path(&path))?,
+            );
+        }
+    }
+    add("known_hosts", 0o644, Some(cluster_known_hosts(paths)?));
+    add("nodes", 0o600, read_optional(&paths.nodes())?);
+    add("swarm", 0o600, read_optional(&paths.swarm())?);
+    add("keys", 0o600, read_optional(&paths.key_records())?);
+    add(
+        "last-rotation",
+        0o600,
+        read_optional(&paths.last_rotation())?,
+    );
+    if let Some(source) = source {
+        add("config", 0o644, read_optional(source)?);
+    }
+    Ok(entries)
+}
+
+/// Writes the archive to `target` (`-`: stdout), 0600, atomically.
+pub fn backup(
+    paths: &StatePaths,
+    config_path: Option<&Path>,
+    target: &str,
+) -> Result<usize, Error> {
+    let loaded = Config::load(config_path)?;
+    let entries = collect(paths, &loaded.config, loaded.source.as_deref())?;
+    let archive = render(&entries);
+    if target == "-" {
+        std::io::stdout()
+            .lock()
+            .write_all(&archive)
+            .map_err(|e| Error::io("stdout", e))?;
+    } else {
+        fsutil::write_atomic(Path::new(target), &archive, 0o600)?;
+    }
+    Ok(entries.len())
+}
+
+/// Restores an archive (`-`: stdin) onto this control: keys at OpenSSH's
+/// default path for their type (or in the state directory when another
+/// key holds it), known_hosts lines added, state files and config written.
+/// Nothing is written unless the whole archive checks out.
+pub fn restore(paths: &StatePaths, source: &str) -> Result<Vec<String>, Error> {
+    let what = if source == "-" {
+        "stdin".to_string()
+    } else {
+        source.to_string()
+    };
+    let read = if source == "-" {
+        crate::docker::read_bounded(&mut std::io::stdin().lock(), MAX_SIZE)
+    } else {
+        std::fs::File::open(source).and_then(|mut f| crate::docker::read_bounded(&mut f, MAX_SIZE))
+    };
+    let bytes = match read {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(Error::bad_input(&what, "larger than an rccr backup can be")),
+        Err(e) => return Err(Error::io(format!("cannot read {what}"), e)),
+    };
+    let entries = parse(&bytes).map_err(|e| {
+        Error::bad_input(
+            &what,
+            format!("{e}; nothing was restored (use the file rccr backup wrote)"),
+        )
+    })?;
+    let get = |name: &str| entries.iter().find(|e| e.name == name);
+    let Some(cluster) = get("cluster_key") else {
+        return Err(Error::bad_input(
+            &what,
+            "holds no cluster key; nothing was restored",
+        ));
+    };
+    paths.create_state_dir()?;
+    crate::state::create_private_dir(&paths.ssh_dir)?;
+    let mut done = Vec::new();
+    let kind = match ssh_key::PrivateKey::from_openssh(&cluster.bytes).map(|k| k.algorithm()) {
+        Ok(ssh_key::Algorithm::Rsa { .. }) => KeyType::Rsa,
+        Ok(_) => KeyType::Ed25519,
+        Err(e) => {
+            return Err(Error::bad_input(
+                &what,
+                format!("its cluster key is not a key ({e}); nothing was restored"),
+            ))
+        }
+    };
+    let cluster_path = key_home(
+        &paths.ssh_identity(kind),
+        &cluster.bytes,
+        &paths.state_dir.join("cluster_key"),
+    )?;
+    write_key(&cluster_path, cluster, get("cluster_key.pub"))?;
+    done.push(format!("cluster key: {}", cluster_path.display()));
+    let previous_path = paths.state_dir.join("previous_key");
+    if let Some(prev) = get("previous_key") {
+        write_key(&previous_path, prev, get("previous_key.pub"))?;
+        done.push(format!("previous key: {}", previous_path.display()));
+    }
+    if let Some(temp) = get("temp_key") {
+        write_key(&paths.kept_temp_key(), temp, get("temp_key.pub"))?;
+        done.push(format!(
+            "temporary key: {}",
+            paths.kept_temp_key().display()
+        ));
+    }
+    // The last rotation names the keys where they are now.
+    let mut record = get("last-rotation")
+        .and_then(|e| Record::parse(&String::from_utf8_lossy(&e.bytes), Path::new("backup")).ok())
+        .unwrap_or_else(|| Record {
+            rotation: "restored".into(),
+            ..Record::default()
+        });
+    record.new_key = cluster_path;
+    record.old_key = if get("previous_key").is_some() {
+        previous_path
+    } else {
+        paths.kept_temp_key()
+    };
+    fsutil::write_atomic(&paths.last_rotation(), record.render().as_bytes(), 0o600)?;
+    for (name, path) in [
+        ("nodes", paths.nodes()),
+        ("swarm", paths.swarm()),
+        ("keys", paths.key_records()),
+    ] {
+        if let Some(e) = get(name) {
+            fsutil::write_atomic(&path, &e.bytes, 0o600)?;
+            done.push(format!("{name}: {}", path.display()));
+        }
+    }
+    if let Some(e) = get("known_hosts") {
+        let mut text = read_optional(&paths.known_hosts)?.unwrap_or_default();
+        let have = String::from_utf8_lossy(&text).into_owned();
+        for line in String::from_utf8_lossy(&e.bytes).lines() {
+            if !have.lines().any(|l| l == line) {
+                text.extend_from_slice(line.as_bytes());
+                text.push(b'\n');
+            }
+        }
+        fsutil::write_atomic(&paths.known_hosts, &text, 0o644)?;
+        done.push(format!("host keys: {}", paths.known_hosts.display()));
+    }
+    if let Some(e) = get("config") {
+        let path = PathBuf::from(crate::config::SYSTEM_PATH);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
+        }
+        fsutil::write_atomic(&path, &e.bytes, 0o644)?;
+        done.push(format!("config: {}", path.display()));
+    }
+    let nodes = inventory::load(&paths.nodes())?;
+    let config = Config::load(None)?.config;
+    let key = Resolver::new(paths)
+        .cluster(config.ssh.key_type)?
+        .map(|f| f.path);
+    inventory::save(
+        paths,
+        &nodes,
+        &config.ssh.user,
+        &key.unwrap_or_else(|| paths.ssh_identity(kind)),
+    )?;
+    if let Some(problem) = crate::state::persist_control() {
+        done.push(problem);
+    }
+    Ok(done)
+}
+
+/// Where a restored key goes: `wanted`, unless another key is there, then
+/// `fallback`.
+fn key_home(wanted: &Path, secret: &[u8], fallback: &Path) -> Result<PathBuf, Error> {
+    match read_optional(wanted)? {
+        Some(existing) if existing != secret => Ok(fallback.to_path_buf()),
+        _ => Ok(wanted.to_path_buf()),
+    }
+}
+
+fn write_key(path: &Path, secret: &Entry, public: Option<&Entry>) -> Result<(), Error> {
+    fsutil::write_atomic(path, &secret.bytes, 0o600)?;
+    if let Some(public) = public {
+        fsutil::write_atomic(&public_path(path), &public.bytes, 0o644)?;
+    }
+    // It must be a key rccr can use, or the restore is of no use.
+    load_key(path).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archives_round_trip_and_damage_is_refused() {
+        let entries = vec![
+            Entry {
+                name: "nodes".into(),
+                mode: 0o600,
+                bytes: b"10.0.0.1\t-\tc\tcontrol\t-\t-\n".to_vec(),
+            },
+            Entry {
+                name: "swarm".into(),
+                mode: 0o600,
+                bytes: b"entry cluster_key 5 600\n".to_vec(),
+            },
+        ];
+        let archive = render(&entries);
+        assert!(archive.starts_with(b"rccr-backup 1\nentry nodes 25 600\n"));
+        assert_eq!(parse(&archive), Ok(entries));
+        for cut in [0, 10, archive.len() / 2, archive.len() - 1] {
+            assert!(parse(&archive[..cut]).is_err(), "{cut}");
+        }
+        let mut changed = archive.clone();
+        changed[30] ^= 1;
+        assert!(parse(&changed).is_err());
+        let mut longer = archive.clone();
+        longer.extend_from_slice(b"x");
+        assert!(parse(&longer).is_err());
+        let unknown = render(&[Entry {
+            name: "../etc/passwd".into(),
+            mode: 0o644,
+            bytes: vec![],
+        }]);
+        assert_eq!(parse(&unknown), Err("an unknown entry".into()));
+    }
+}
