@@ -901,3 +901,71 @@ fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
     );
     assert_eq!(services, ["unchanged"]);
 }
+
+#[test]
+fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
+    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
+    let Some(cluster) = cluster(3, config) else {
+        return;
+    };
+    setup(&cluster);
+    let id = |host: &str| cluster.docker_ok(host, &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
+    let swarm_id = id("target-1");
+    // Two of the three managers go: the swarm cannot agree on anything.
+    cluster.stop(&["target-2", "target-3"]);
+    // The leader notices after raft's election timeout.
+    for _ in 0..300 {
+        if !cluster.docker("target-1", &["node", "ls"]).status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Without --yes, and with no terminal to ask on, nothing is re-formed.
+    let asked = cluster
+        .lab
+        .exec("control", &["sh", "-c", "rccr setup </dev/null"]);
+    assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
+    assert!(
+        stderr(&asked).contains("the swarm lost its quorum: 1 of 3 managers answer"),
+        "{}",
+        stderr(&asked)
+    );
+    // (A manager without quorum cannot tell its swarm's ID.)
+    // With --yes it is re-formed from the manager that answers, keeping its ID.
+    let out = setup_with(&cluster, &[]);
+    assert!(
+        stderr(&out).contains("re-formed the swarm from here"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(id("target-1"), swarm_id);
+    // The others come back and are healed into it.
+    cluster.start(&["target-2", "target-3"]);
+    let out = setup(&cluster);
+    assert!(
+        stderr(&out).contains("left its broken swarm membership"),
+        "{}",
+        stderr(&out)
+    );
+    for host in ["target-2", "target-3"] {
+        assert_eq!(id(host), swarm_id, "{host}");
+    }
+    let managers = || {
+        swarm_nodes(&cluster, "target-1")
+            .into_iter()
+            .filter(|(_, s)| s == "Leader" || s == "Reachable")
+            .count()
+    };
+    for _ in 0..100 {
+        if managers() == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(managers(), 3, "{:?}", swarm_nodes(&cluster, "target-1"));
+    let names: Vec<String> = swarm_nodes(&cluster, "target-1")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names.len(), 3, "stale entries left: {names:?}");
+}

@@ -52,10 +52,16 @@ pub fn swarm() -> Request {
     Request::get("/swarm")
 }
 
-pub fn swarm_init(advertise: &str) -> Request {
+/// Creates a swarm here; `force_new`: a new raft from this manager's own
+/// copy of a swarm that lost its quorum (same swarm ID, services and
+/// nodes; the other managers must join again).
+pub fn swarm_init(advertise: &str, force_new: bool) -> Request {
     let mut body = Value::Object(Vec::new());
     body.set("ListenAddr", "0.0.0.0:2377".into());
     body.set("AdvertiseAddr", advertise.into());
+    if force_new {
+        body.set("ForceNewCluster", Value::Bool(true));
+    }
     Request::post("/swarm/init", body.render())
 }
 
@@ -177,6 +183,8 @@ pub struct Info {
     pub error: String,
     pub cpus: u64,
     pub memory: u64,
+    /// How many managers the swarm has, as this manager knows it.
+    pub managers: u64,
 }
 
 impl Info {
@@ -197,6 +205,7 @@ impl Info {
             error: bounded(v.str_at(&["Swarm", "Error"])),
             cpus: v.get("NCPU").as_u64().unwrap_or(0),
             memory: v.get("MemTotal").as_u64().unwrap_or(0),
+            managers: v.at(&["Swarm", "Managers"]).as_u64().unwrap_or(0),
         }
     }
 }
@@ -230,6 +239,8 @@ pub struct SwarmNode {
     pub hostname: String,
     pub manager: bool,
     pub leader: bool,
+    /// A manager that raft counts (`ManagerStatus.Reachability`).
+    pub reachable: bool,
     /// `ready`, `down`, ...
     pub status: String,
     /// The spec as it is, to change and send back.
@@ -250,6 +261,7 @@ impl SwarmNode {
                     hostname: bounded(n.str_at(&["Description", "Hostname"])),
                     manager: n.str_at(&["Spec", "Role"]) == "manager",
                     leader: n.at(&["ManagerStatus", "Leader"]).as_bool() == Some(true),
+                    reachable: n.str_at(&["ManagerStatus", "Reachability"]) == "reachable",
                     status: bounded(n.str_at(&["Status", "State"])),
                     spec: n.get("Spec").clone(),
                 })

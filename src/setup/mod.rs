@@ -103,7 +103,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     }
     clock.lap("record");
     let formed = if opts.form {
-        let formed = form(&config, paths, &records, opts.remove_missing)?;
+        let formed = form(&config, paths, &records, opts.remove_missing, opts.yes)?;
         clock.laps.extend(formed.0.timings.iter().copied());
         clock.start_again();
         Some(formed)
@@ -137,13 +137,14 @@ fn form(
     paths: &StatePaths,
     records: &[inventory::NodeRecord],
     remove_missing: bool,
+    yes: bool,
 ) -> Result<(engine::Report, playbooks::Outcome), Error> {
     let progress = |who: &str, what: &str| eprintln!("rccr setup: {who}: {what}");
     let mut report = engine::run(
         config,
         paths,
         records,
-        &engine::Options::new(remove_missing),
+        &engine::Options::new(remove_missing, yes),
         &progress,
     )?;
     for note in tools::point_tools(paths, &config.ssh.user, report.manager.as_deref())? {

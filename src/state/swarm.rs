@@ -6,7 +6,11 @@
 //! bootstrap 10.0.0.5      (written before the swarm is created there)
 //! cluster 0123abcd...     (the swarm's ID, once created)
 //! manager 4567efgh...     (the node ID of the manager that created it)
+//! managers 4567efgh... 89ab...   (its managers at the last run)
 //! ```
+//!
+//! A manager whose swarm lost its quorum no longer tells its swarm's ID:
+//! the managers' node IDs still tell it is the cluster's.
 use crate::error::Error;
 use crate::fsutil;
 use std::net::IpAddr;
@@ -18,6 +22,7 @@ pub struct SwarmRecord {
     pub bootstrap: Option<IpAddr>,
     pub cluster: Option<String>,
     pub manager: Option<String>,
+    pub managers: Vec<String>,
 }
 
 fn id(s: &str) -> Option<String> {
@@ -39,6 +44,12 @@ impl SwarmRecord {
                 "bootstrap" => r.bootstrap = Some(value.parse().map_err(|_| bad())?),
                 "cluster" => r.cluster = Some(id(value).ok_or_else(bad)?),
                 "manager" => r.manager = Some(id(value).ok_or_else(bad)?),
+                "managers" => {
+                    r.managers = value
+                        .split(' ')
+                        .map(|v| id(v).ok_or_else(bad))
+                        .collect::<Result<_, _>>()?
+                }
                 _ => return Err(bad()),
             }
         }
@@ -54,6 +65,9 @@ impl SwarmRecord {
             if let Some(v) = value {
                 out.push_str(&format!("{key} {v}\n"));
             }
+        }
+        if !self.managers.is_empty() {
+            out.push_str(&format!("managers {}\n", self.managers.join(" ")));
         }
         out
     }
@@ -84,9 +98,13 @@ mod tests {
             bootstrap: Some("10.0.0.5".parse().unwrap()),
             cluster: Some("c0ffee".into()),
             manager: Some("n1".into()),
+            managers: vec!["n1".into(), "n2".into()],
         };
         let text = r.render();
-        assert_eq!(text, "bootstrap 10.0.0.5\ncluster c0ffee\nmanager n1\n");
+        assert_eq!(
+            text,
+            "bootstrap 10.0.0.5\ncluster c0ffee\nmanager n1\nmanagers n1 n2\n"
+        );
         assert_eq!(SwarmRecord::parse(&text, Path::new("s")).unwrap(), r);
         for bad in [
             "cluster ../x\n",

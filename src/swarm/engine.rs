@@ -73,12 +73,15 @@ pub struct Options {
     /// Ask every node's `docker` command, never its rccr
     /// (`RCCR_ENGINE_NODE=cli`: tests of the fallback).
     pub cli_only: bool,
+    /// Re-form a swarm that lost its quorum without asking (`--yes`).
+    pub force_new_cluster: bool,
 }
 
 impl Options {
-    pub fn new(remove_missing: bool) -> Options {
+    pub fn new(remove_missing: bool, force_new_cluster: bool) -> Options {
         Options {
             remove_missing,
+            force_new_cluster,
             timeout: Duration::from_secs(10),
             cli_only: std::env::var("RCCR_ENGINE_NODE").as_deref() == Ok("cli"),
         }
@@ -181,7 +184,10 @@ pub fn run(
         &paths.swarm(),
         &names,
         opts.remove_missing,
-        &settings(config, &members),
+        &settings(config, &members, &|what| {
+            opts.force_new_cluster
+                || crate::cli::confirm_typed("rccr setup", &format!("{what}."), "re-form").is_ok()
+        }),
     )?;
     for (i, layer) in formed.layers.iter().enumerate() {
         progress(&members[i].name(), &format!("swarm: {}", layer.text()));
@@ -305,8 +311,13 @@ impl Clock {
 
 /// The config's say on managers: `swarm.managers`, and `nodes[].manager`
 /// pins by MAC address.
-fn settings(config: &Config, members: &[Member]) -> form::Settings {
+fn settings<'a>(
+    config: &Config,
+    members: &[Member],
+    force_new_cluster: &'a dyn Fn(&str) -> bool,
+) -> form::Settings<'a> {
     form::Settings {
+        force_new_cluster,
         managers: config.swarm.managers.map(usize::from),
         pins: members
             .iter()

@@ -84,30 +84,38 @@ pub fn form(
     else {
         return Ok(formed);
     };
-    let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
-    formed.leader = Some(leader);
     formed.cluster = record.cluster.clone();
     let lead = &members[leader];
-    let (tokens, view) = match lead.calls(&[Op::Tokens, Op::Nodes]).as_slice() {
-        [Ok(t), Ok(n)] => (JoinTokens::parse(t), SwarmNode::parse_list(n)),
-        [a, b] => {
-            let e = a
-                .as_ref()
-                .err()
-                .or(b.as_ref().err())
-                .cloned()
-                .unwrap_or_default();
+    let (tokens, view) = match read_swarm(lead) {
+        Ok(read) => read,
+        Err(e) if lost_quorum(&e) => {
+            let Some(read) = recover_quorum(
+                members,
+                &infos,
+                leader,
+                &record.managers,
+                settings,
+                &mut formed,
+            )?
+            else {
+                return Ok(formed);
+            };
+            read
+        }
+        Err(e) => {
             formed.layers[leader] =
                 Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
             return Ok(formed);
         }
-        _ => unreachable!("two calls, two answers"),
     };
     let Some(tokens) = tokens else {
         formed.layers[leader] = Layer::Failed("the manager gave no usable join tokens".into());
         return Ok(formed);
     };
+    formed.leader = Some(leader);
+    heal(members, &mut infos, leader, &view, &mut formed);
 
+    let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
     // Who is in, who joins, who is left alone.
     let in_ours = |i: usize| {
         infos[i].is_some_and(|info| {
@@ -239,6 +247,15 @@ pub fn form(
             return Ok(formed);
         }
     };
+    let managers: Vec<String> = view
+        .iter()
+        .filter(|n| n.manager)
+        .map(|n| n.id.clone())
+        .collect();
+    if !managers.is_empty() && managers != record.managers {
+        record.managers = managers;
+        record.save(record_path)?;
+    }
     // Promotions before demotions, so the raft never shrinks first; the
     // manager this run talks through is never demoted by it.
     let mut changes: Vec<(usize, &SwarmNode, bool)> = node_ids
@@ -279,6 +296,144 @@ pub fn form(
     Ok(formed)
 }
 
+/// The join tokens and the nodes, from a manager.
+fn read_swarm(lead: &Member) -> Result<(Option<JoinTokens>, Vec<SwarmNode>), String> {
+    match lead.calls(&[Op::Tokens, Op::Nodes]).as_slice() {
+        [Ok(t), Ok(n)] => Ok((JoinTokens::parse(t), SwarmNode::parse_list(n))),
+        [Err(e), _] | [_, Err(e)] => Err(e.clone()),
+        _ => Err("no answer".into()),
+    }
+}
+
+/// Whether an engine's error says its swarm lost its raft quorum.
+fn lost_quorum(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    e.contains("does not have a leader") || e.contains("quorum")
+}
+
+/// The cluster's swarm lost its quorum: too few managers answer to agree
+/// on anything. With the operator's word (`--yes`, or typed), the manager
+/// that leads this run starts a new raft from its own copy of the swarm
+/// (`--force-new-cluster`: same swarm ID, nodes and services); the other
+/// managers are healed into it below. Without it, it says so and stops.
+fn recover_quorum(
+    members: &[Member],
+    infos: &[Option<Info>],
+    leader: usize,
+    known: &[String],
+    settings: &Settings,
+    formed: &mut Formed,
+) -> Result<Option<(Option<JoinTokens>, Vec<SwarmNode>)>, Error> {
+    let cluster = formed.cluster.clone().unwrap_or_default();
+    let alive = infos
+        .iter()
+        .flatten()
+        .filter(|i| i.manager && (i.cluster_id == cluster || known.contains(&i.node_id)))
+        .count();
+    let total = infos[leader]
+        .as_ref()
+        .map_or(0, |i| i.managers as usize)
+        .max(known.len())
+        .max(alive);
+    let lead = &members[leader];
+    let what = format!(
+        "the swarm lost its quorum: {alive} of {total} managers answer; it can be re-formed from {} (--force-new-cluster), keeping its services",
+        lead.name()
+    );
+    if !(settings.force_new_cluster)(&what) {
+        formed.layers[leader] = Layer::Failed(format!(
+            "{what}: run rccr setup again with --yes, or answer its question, once no more managers can come back"
+        ));
+        return Ok(None);
+    }
+    let addr = lead.addr();
+    if let Err(e) = lead.call(&Op::Init {
+        advertise: &addr,
+        force_new: true,
+    }) {
+        formed.layers[leader] =
+            Layer::Failed(format!("re-forming the swarm failed: {}", print::text(&e)));
+        return Ok(None);
+    }
+    formed.layers[leader].add(format!(
+        "re-formed the swarm from here ({alive} of {total} managers had answered)"
+    ));
+    // The new raft takes a moment to elect its one member.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match read_swarm(lead) {
+            Ok(read) => return Ok(Some(read)),
+            Err(e) if std::time::Instant::now() >= deadline => {
+                formed.layers[leader] = Layer::Failed(format!(
+                    "the re-formed swarm does not answer: {}",
+                    print::text(&e)
+                ));
+                return Ok(None);
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(300)),
+        }
+    }
+}
+
+/// Members whose swarm membership broke are made to join again: a node
+/// that lost its swarm state (a diskless node after a reboot) left an entry
+/// that is down; a manager the swarm cannot reach while it answers us, or
+/// an engine whose swarm is in error, left its raft (a power cut, a
+/// re-formed swarm). Each leaves what it has, its stale entry is removed,
+/// and it joins again as the layer decides below.
+fn heal(
+    members: &[Member],
+    infos: &mut [Option<Info>],
+    leader: usize,
+    view: &[SwarmNode],
+    formed: &mut Formed,
+) {
+    let lead = &members[leader];
+    for (i, member) in members.iter().enumerate() {
+        let Some(info) = infos[i].as_ref() else {
+            continue;
+        };
+        if i == leader {
+            continue;
+        }
+        let mine = view.iter().find(|n| n.id == info.node_id);
+        let stale: Vec<&SwarmNode> = view
+            .iter()
+            .filter(|n| {
+                n.hostname == member.record.hostname && n.id != info.node_id && n.status == "down"
+            })
+            .collect();
+        let broken = match info.state {
+            SwarmState::Error | SwarmState::Pending => !stale.is_empty() || mine.is_some(),
+            SwarmState::Active => mine.is_some_and(|n| n.manager && !n.reachable),
+            _ => false,
+        };
+        if !broken && stale.is_empty() {
+            continue;
+        }
+        if broken {
+            if let Err(e) = member.call(&Op::Leave { force: true }) {
+                formed.layers[i] = Layer::Failed(format!(
+                    "could not leave its broken swarm: {}",
+                    print::text(&e)
+                ));
+                continue;
+            }
+        }
+        for old in stale.iter().copied().chain(mine.filter(|_| broken)) {
+            let _ = lead.call(&Op::NodeRemove { node: old });
+        }
+        formed.layers[i].add(if broken {
+            "left its broken swarm membership".into()
+        } else {
+            "its old entry (down) removed".into()
+        });
+        if broken {
+            infos[i] = member.call(&Op::Info).ok().map(|v| Info::parse(&v));
+        }
+    }
+}
+
 /// rccr's labels on a member's swarm node.
 fn labels(member: &Member, m: &Machine) -> [(&'static str, String); 4] {
     [
@@ -300,13 +455,15 @@ fn labels(member: &Member, m: &Machine) -> [(&'static str, String); 4] {
     ]
 }
 
-/// How the config steers the managers.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
+/// How the config and the operator steer the swarm layer.
+pub struct Settings<'a> {
     /// `swarm.managers:`, instead of the count by size.
     pub managers: Option<usize>,
     /// Per member: `nodes[].manager:` (true: always one, false: never).
     pub pins: Vec<Option<bool>>,
+    /// Asked, with what is at stake, before a swarm that lost its quorum
+    /// is re-formed; true to go on.
+    pub force_new_cluster: &'a dyn Fn(&str) -> bool,
 }
 
 /// How fit a node is to manage the swarm, best first when sorted down:
@@ -403,9 +560,16 @@ fn find_leader(
     formed: &mut Formed,
     record_path: &Path,
 ) -> Result<Option<usize>, Error> {
+    // A manager of the cluster's swarm by its ID, or, when it cannot tell
+    // its swarm (it lost its quorum), by its node ID.
+    let mut known = record.managers.clone();
+    known.extend(record.manager.clone());
     let manages = |info: &Option<Info>, cluster: &str| {
-        info.as_ref()
-            .is_some_and(|info| info.manager && info.cluster_id == cluster)
+        info.as_ref().is_some_and(|info| {
+            info.manager
+                && (info.cluster_id == cluster
+                    || (info.cluster_id.is_empty() && known.contains(&info.node_id)))
+        })
     };
     // A swarm this control started, whose ID it may not have recorded yet
     // (a run killed right after creating it).
@@ -459,7 +623,13 @@ fn find_leader(
     let member = &members[bootstrap];
     let addr = member.addr();
     match member
-        .calls(&[Op::Init { advertise: &addr }, Op::Info])
+        .calls(&[
+            Op::Init {
+                advertise: &addr,
+                force_new: false,
+            },
+            Op::Info,
+        ])
         .as_slice()
     {
         [Ok(_), Ok(info)] => {

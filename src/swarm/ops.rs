@@ -89,6 +89,8 @@ pub enum Op<'a> {
     Tokens,
     Init {
         advertise: &'a str,
+        /// `--force-new-cluster`: a new raft from this manager's state.
+        force_new: bool,
     },
     Join {
         token: &'a str,
@@ -141,7 +143,10 @@ impl Op<'_> {
         match self {
             Op::Info => vec![api::info()],
             Op::Tokens => vec![api::swarm()],
-            Op::Init { advertise } => vec![api::swarm_init(advertise)],
+            Op::Init {
+                advertise,
+                force_new,
+            } => vec![api::swarm_init(advertise, *force_new)],
             Op::Join {
                 token,
                 advertise,
@@ -199,9 +204,14 @@ impl Op<'_> {
             Op::Tokens => "printf '{\"JoinTokens\":{\"Worker\":\"%s\",\"Manager\":\"%s\"}}' \
                  \"$(docker swarm join-token -q worker)\" \"$(docker swarm join-token -q manager)\""
                 .into(),
-            Op::Init { advertise } => {
-                format!("docker swarm init --advertise-addr {} >/dev/null", q(advertise))
-            }
+            Op::Init {
+                advertise,
+                force_new,
+            } => format!(
+                "docker swarm init{} --advertise-addr {} >/dev/null",
+                if *force_new { " --force-new-cluster" } else { "" },
+                q(advertise)
+            ),
             Op::Join {
                 token,
                 advertise,
@@ -366,6 +376,7 @@ mod tests {
             hostname: "t".into(),
             manager: true,
             leader: false,
+            reachable: true,
             status: "ready".into(),
             spec: Value::Null,
         };
