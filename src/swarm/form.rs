@@ -296,8 +296,11 @@ pub fn form(
     Ok(formed)
 }
 
+/// What a manager tells of its swarm: the join tokens and the nodes.
+type SwarmView = (Option<JoinTokens>, Vec<SwarmNode>);
+
 /// The join tokens and the nodes, from a manager.
-fn read_swarm(lead: &Member) -> Result<(Option<JoinTokens>, Vec<SwarmNode>), String> {
+fn read_swarm(lead: &Member) -> Result<SwarmView, String> {
     match lead.calls(&[Op::Tokens, Op::Nodes]).as_slice() {
         [Ok(t), Ok(n)] => Ok((JoinTokens::parse(t), SwarmNode::parse_list(n))),
         [Err(e), _] | [_, Err(e)] => Err(e.clone()),
@@ -323,7 +326,7 @@ fn recover_quorum(
     known: &[String],
     settings: &Settings,
     formed: &mut Formed,
-) -> Result<Option<(Option<JoinTokens>, Vec<SwarmNode>)>, Error> {
+) -> Result<Option<SwarmView>, Error> {
     let cluster = formed.cluster.clone().unwrap_or_default();
     let alive = infos
         .iter()
