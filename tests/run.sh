@@ -49,7 +49,7 @@ fi
 APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
 iputils-ping bind9-dnsutils procps psmisc util-linux file qemu-user-static shellcheck
 python3-yaml python3-venv time xorriso isolinux mtools dosfstools fdisk fakeroot xz-utils
-docker.io iptables"
+docker.io iptables mmdebstrap arch-test qemu-system-x86 qemu-system-arm qemu-utils"
 PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"
 
 install_apt() {
@@ -108,6 +108,9 @@ cargo test --no-fail-fast
 
 einfo "lint: shellcheck, actionlint, hadolint"
 tests/tools.sh lint
+
+einfo "VM tier: QEMU virtual machines on the virtual LAN (tests/vm.sh)"
+tests/vm.sh
 
 if [ "$QUICK" = 0 ]; then
 	einfo "ARMv6 (Pi 1 / Zero) static build, run under qemu"

@@ -28,6 +28,8 @@
 #                        disk.raw (a backing file, never written), vmlinuz,
 #                        initrd.img and image.env (ARCH, QEMU, MACHINE,
 #                        CONSOLE, CMDLINE)
+#   image.sh debian ARCH build only the debian layer (it needs no rccr: a
+#                        runner starts it while the static binaries build)
 #   image.sh key         print the temporary private key's path (an RSA pair
 #                        made once per cache, like the images' own)
 #   image.sh prune       remove all but the two newest entries of each arch
@@ -299,22 +301,33 @@ rccr_layer() {
 	echo "$out"
 }
 
-cmd_path() {
-	local tarball
-	[ $# = 1 ] || die "usage: image.sh path ARCH"
+# Sets up ARCH (and its lock) for the layers.
+begin() {
 	ARCH=$1
 	arch_info "$ARCH" || die "unknown arch '$ARCH' (x86_64, x86, aarch64)"
-	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$ARCH}"
-	[ -f "$RCCR_BIN" ] || die "$RCCR_BIN: missing (build it: image-builder/scripts/build-binaries.sh $ARCH)"
-	[ -f "$RCCR_INIT_SERVICE" ] || die "$RCCR_INIT_SERVICE: missing"
-	[ -f "$RCCR_ISSUE_SERVICE" ] || die "$RCCR_ISSUE_SERVICE: missing"
-	RCCR_BIN=$(readlink -f "$RCCR_BIN")
 	mmdebstrap_options
 	mkdir -p "$RCCR_VM_CACHE"
 	chmod 700 "$RCCR_VM_CACHE"
 	exec 9>"$RCCR_VM_CACHE/.lock-$ARCH"
 	flock 9
 	trap cleanup EXIT HUP INT TERM
+}
+
+cmd_debian() {
+	[ $# = 1 ] || die "usage: image.sh debian ARCH"
+	begin "$1"
+	debian_layer
+}
+
+cmd_path() {
+	local tarball
+	[ $# = 1 ] || die "usage: image.sh path ARCH"
+	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$1}"
+	[ -f "$RCCR_BIN" ] || die "$RCCR_BIN: missing (build it: image-builder/scripts/build-binaries.sh $1)"
+	[ -f "$RCCR_INIT_SERVICE" ] || die "$RCCR_INIT_SERVICE: missing"
+	[ -f "$RCCR_ISSUE_SERVICE" ] || die "$RCCR_ISSUE_SERVICE: missing"
+	RCCR_BIN=$(readlink -f "$RCCR_BIN")
+	begin "$1"
 	tarball=$(debian_layer)
 	rccr_layer "$tarball"
 }
@@ -341,6 +354,10 @@ case "${1:-help}" in
 path)
 	shift
 	cmd_path "$@"
+	;;
+debian)
+	shift
+	cmd_debian "$@"
 	;;
 key) temp_key ;;
 prune) cmd_prune ;;

@@ -53,6 +53,7 @@
 #                     boot of this machine in /run/rccr-vm)
 #   RCCR_VM_TIMEOUT   seconds each wait may take (default 300)
 #   RCCR_VM_CACHE     image cache (see image.sh)
+#   RCCR_LAB_KEEP     set: no watchdog (a kept lab stays until lab.sh gc)
 # Needs root, qemu-system-x86 (qemu-system-arm for aarch64), qemu-utils and
 # what lab.sh and image.sh need.
 #---help---
@@ -267,7 +268,9 @@ cmd_add() {
 	} >"$VMDIR/vm.env.tmp"
 	mv -f "$VMDIR/vm.env.tmp" "$VMDIR/vm.env"
 	: >"$VMDIR/boots"
-	ensure_watchdog
+	# RCCR_LAB_KEEP keeps a failed test's lab for a look (tests/common/lab.rs):
+	# no watchdog then, `lab.sh gc` removes it later.
+	[ -n "${RCCR_LAB_KEEP:-}" ] || ensure_watchdog
 }
 
 # boots the loaded VM; REASON goes into the boot record
