@@ -42,6 +42,8 @@ containers:
       - \"8081:80\"
 ";
 const WEB_PORT: u16 = 8080;
+/// How long the emulated arm64 node may take to boot to sshd.
+const AARCH64_BOOT_LIMIT_SECS: u64 = 900;
 const ONLY64_PORT: u16 = 8081;
 
 /// The label `rccr.arch` that setup gives a node of each arch. Today's
@@ -825,7 +827,8 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
 fn aarch64_joins(vms: &VmLab, ips: &[(String, String)]) {
     vms.add("aarch64-1", Arch::Aarch64, None);
     vms.start(&["aarch64-1"]);
-    let booted = vms.wait(&["aarch64-1"]);
+    // Emulating a Cortex-A57 on x86 is several times slower than an x86 guest.
+    let booted = vms.wait_within(&["aarch64-1"], Some(AARCH64_BOOT_LIMIT_SECS));
     figure("aarch64-1 boot to sshd", format!("{:.1} s", booted[0].2));
     let ip = booted[0].1.clone();
     check_first_boot(vms, "aarch64-1", &ip);

@@ -255,10 +255,20 @@ impl VmLab {
         self.vm_sh_ok("start", names);
     }
 
-    /// Waits for the lease and sshd of each; returns (name, ip, seconds
-    /// since its start).
+    /// Waits for the lease and sshd of each (vm.sh's default limit);
+    /// returns (name, ip, seconds since its start).
     pub fn wait(&self, names: &[&str]) -> Vec<(String, String, f64)> {
-        self.vm_sh_ok("wait", names)
+        self.wait_within(names, None)
+    }
+
+    /// [`VmLab::wait`] with a limit of `secs` seconds for all of them.
+    pub fn wait_within(&self, names: &[&str], secs: Option<u64>) -> Vec<(String, String, f64)> {
+        let limit = secs.map(|s| s.to_string());
+        let mut args = names.to_vec();
+        if let Some(limit) = &limit {
+            args.extend(["--timeout", limit.as_str()]);
+        }
+        self.vm_sh_ok("wait", &args)
             .lines()
             .map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
