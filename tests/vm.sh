@@ -23,7 +23,7 @@
 #   --no-build      use dist/rccr-ARCH as they are
 #   TEST_FILTER     passed to the test binary (default: every test)
 #
-# Needs root and what tests/run.sh installs (qemu-system-x86, qemu-utils,
+# Needs root (or sudo) and what tests/run.sh installs (qemu-system-x86, qemu-utils,
 # mmdebstrap, arch-test, fakeroot; qemu-system-arm for --arch aarch64).
 #---help---
 set -euo pipefail
@@ -61,7 +61,13 @@ while [ $# -gt 0 ]; do
 done
 
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || die "the VM tier needs root (network namespaces, tap devices, mmdebstrap)"
+# As tests/run.sh does: build as this user, run what needs root under sudo.
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || die "the VM tier needs root (network namespaces, tap devices, mmdebstrap), or sudo"
+	SUDO="sudo -E"
+	export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="sudo -E"
+fi
 
 DEBIAN_PIDS=()
 # shellcheck disable=SC2317 # run by the trap
@@ -81,7 +87,7 @@ step() {
 
 step "Debian layers of: $ARCHES"
 for arch in $ARCHES; do
-	bash tests/vm/image.sh debian "$arch" >/dev/null &
+	$SUDO bash tests/vm/image.sh debian "$arch" >/dev/null &
 	DEBIAN_PIDS+=($!)
 done
 if [ "$BUILD" = 1 ]; then
@@ -95,13 +101,13 @@ done
 DEBIAN_PIDS=()
 for arch in $ARCHES; do
 	step "image of $arch"
-	bash tests/vm/image.sh path "$arch" >/dev/null
+	$SUDO bash tests/vm/image.sh path "$arch" >/dev/null
 done
 
 step "tests/vm_tier.rs"
 rc=0
 RCCR_VM_ARCHES="$ARCHES" cargo test --test vm_tier -- --ignored --test-threads=1 --nocapture \
 	"${FILTER[@]}" || rc=$?
-bash tests/vm/image.sh prune
+$SUDO bash tests/vm/image.sh prune
 step "done, exit $rc"
 exit "$rc"
