@@ -44,12 +44,14 @@ fi
 # Tools the tests run: the lab (iproute2, nftables, dnsmasq, sshd, udhcpc
 # from busybox), the remote scripts' shells (dash, busybox), image building
 # (xorriso, isolinux, mtools, dosfstools, fdisk, fakeroot, xz), the swarm
-# lab (docker.io, iptables, python3-venv for Ansible), and
-# checks (file, qemu-user-static, shellcheck).
+# lab (docker.io, iptables, python3-venv for Ansible), storage on loop
+# devices (e2fsprogs), signed downloads (gpg), the VM tier (mmdebstrap,
+# arch-test for i386, qemu-system-*, qemu-utils: bookworm's, which
+# qemu-system-x86 needs), and checks (file, qemu-user-static, shellcheck).
 APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
 iputils-ping bind9-dnsutils procps psmisc util-linux e2fsprogs file qemu-user-static shellcheck
 python3-yaml python3-venv time xorriso isolinux mtools dosfstools fdisk fakeroot xz-utils
-docker.io iptables gpg"
+docker.io iptables gpg mmdebstrap arch-test qemu-system-x86 qemu-system-arm qemu-utils"
 PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"
 
 install_apt() {
@@ -108,6 +110,9 @@ cargo test --no-fail-fast
 
 einfo "lint: shellcheck, actionlint, hadolint"
 tests/tools.sh lint
+
+einfo "VM tier: QEMU virtual machines on the virtual LAN (tests/vm.sh)"
+tests/vm.sh
 
 if [ "$QUICK" = 0 ]; then
 	einfo "ARMv6 (Pi 1 / Zero) static build, run under qemu"
