@@ -204,3 +204,52 @@ fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
         .status
         .success());
 }
+
+#[test]
+fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let fp = common::failpoint::Failpoint::new("setup-staged");
+    let mut args: Vec<String> = vec![
+        "exec".into(),
+        lab.dir().display().to_string(),
+        "control".into(),
+    ];
+    args.extend(fp.env("after-stage"));
+    args.extend(
+        [
+            "rccr",
+            "setup",
+            "--yes",
+            "--no-swarm",
+            "--revert-after",
+            "600",
+        ]
+        .map(String::from),
+    );
+    let mut child = std::process::Command::new(common::lab::lab_script())
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (_, pid) = fp.reached();
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let _ = child.wait();
+    // One node is staged: it takes both keys, and will for ten minutes.
+    let out = setup(&lab, &["--yes", "--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_secured(&lab, &["target-1", "target-2"]);
+    assert!(
+        !lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"])
+            .status
+            .success(),
+        "the journal of the interrupted rotation is left"
+    );
+}

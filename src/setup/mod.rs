@@ -198,7 +198,9 @@ fn rotate(
             port: config.ssh.port,
         })
         .collect();
-    if nodes.is_empty() {
+    // An interrupted rotation is finished even when nothing is new: its
+    // nodes may accept the cluster key already and the temporary key still.
+    if nodes.is_empty() && !opts.paths.journal().exists() {
         return Ok(None);
     }
     let summary = command::run(

@@ -207,8 +207,10 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
         // The new key waited outside ~/.ssh because the old one held its path.
         rename_pair(&plan.new.path, &default_identity)?;
         new_key = default_identity;
-    } else if plan.old.path == paths.ssh_identity(KeyType::Rsa) {
-        let old = &plan.old.path;
+    } else if offers_old_key(paths, plan) {
+        // OpenSSH's default identity holds the old key (wherever this run
+        // read it from, rccr's kept copy included): plain ssh stops offering it.
+        let old = &paths.ssh_identity(KeyType::Rsa);
         for path in [old.clone(), public_path(old)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
@@ -233,6 +235,12 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
         }
     );
     Ok(new_key)
+}
+
+/// Whether `~/.ssh/id_rsa` is the old key of this rotation.
+fn offers_old_key(paths: &StatePaths, plan: &Plan) -> bool {
+    let default = paths.ssh_identity(KeyType::Rsa);
+    plan.old.path == default || load_key(&default).is_ok_and(|k| k.blob() == plan.old.blob())
 }
 
 fn rename_pair(from: &Path, to: &Path) -> Result<(), Error> {
