@@ -9,7 +9,11 @@ use argh::FromArgs;
 /// A lone `-` (stdin or stdout, by convention) is an argument, not an
 /// option: argh takes it so after `--`.
 pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
-    let mut args = args.to_vec();
+    // -h is --help everywhere (no applet has a -h of its own).
+    let mut args: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "-h" { "--help" } else { a })
+        .collect();
     if let Some(at) = args.iter().position(|a| *a == "-") {
         if !args[..at].contains(&"--") {
             args.retain(|a| *a != "-");

@@ -160,6 +160,21 @@ pub fn array(objects: &[Object]) -> String {
     out
 }
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--quiet`: progress lines are not printed from now on (the result,
+/// the summary and errors still are).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A progress line on stderr, `PROGRAM: line`, unless `--quiet`.
+pub fn progress(program: &str, line: &str) {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("{program}: {line}");
+    }
+}
+
 /// Writes a command's result to stdout (a closed pipe is a clean end: see
 /// [`crate::error::report`]).
 pub fn stdout(text: &str) -> Result<(), Error> {

@@ -183,9 +183,20 @@ fn every_command_answers_help() {
         .collect();
     assert!(commands.len() >= 7, "{commands:?}");
     for command in commands {
-        let out = run(RCCR, &[command, "--help"]);
-        assert!(out.status.success(), "{command} --help: {}", stderr(&out));
-        assert!(stdout(&out).starts_with("Usage: rccr "), "{command}");
+        for flag in ["--help", "-h"] {
+            let out = run(RCCR, &[command, flag]);
+            assert!(out.status.success(), "{command} {flag}: {}", stderr(&out));
+            assert!(stdout(&out).starts_with("Usage: rccr "), "{command} {flag}");
+        }
+    }
+    // Subcommands too.
+    for words in [
+        &["keys", "status", "-h"][..],
+        &["keys", "rotate", "-h"],
+        &["keys", "gen", "-h"],
+    ] {
+        let out = run(RCCR, words);
+        assert!(out.status.success(), "{words:?}: {}", stderr(&out));
     }
 }
 

@@ -17,13 +17,14 @@ pub const VERSION: Applet = Applet {
 };
 
 fn version_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
-    if let Some(extra) = args.iter().find(|a| **a != "--help") {
+    let help = |a: &&str| matches!(*a, "--help" | "-h");
+    if let Some(extra) = args.iter().find(|a| !help(a)) {
         return Err(Error::Usage(format!(
             "{}: unexpected argument: {extra}",
             cmd.join(" ")
         )));
     }
-    if args.contains(&"--help") {
+    if args.iter().any(|a| help(a)) {
         return Err(Error::Help(format!(
             "Usage: {}\n\nPrint version, target triple and git revision.\n",
             cmd.join(" ")
@@ -109,7 +110,7 @@ fn list() -> Result<(), Error> {
 fn install_main(args: &[&str]) -> Result<(), Error> {
     const USAGE: &str = "Usage: rccr --install [-s] DIR";
     let (symbolic, dir) = match args {
-        ["--help"] => return Err(Error::Help(format!("{USAGE}\n\nLink every applet name in DIR to this binary: hard links, or symbolic links with -s.\nExisting links are replaced; running it twice is fine.\n"))),
+        ["--help"] | ["-h"] => return Err(Error::Help(format!("{USAGE}\n\nLink every applet name in DIR to this binary: hard links, or symbolic links with -s.\nExisting links are replaced; running it twice is fine.\n"))),
         ["-s", dir] => (true, *dir),
         [dir] if !dir.starts_with('-') => (false, *dir),
         _ => return Err(Error::Usage(format!("rccr: {USAGE}"))),

@@ -139,7 +139,7 @@ fn form(
     remove_missing: bool,
     yes: bool,
 ) -> Result<(engine::Report, playbooks::Outcome), Error> {
-    let progress = |who: &str, what: &str| eprintln!("rccr setup: {who}: {what}");
+    let progress = |who: &str, what: &str| print::progress("rccr setup", &format!("{who}: {what}"));
     let mut report = engine::run(
         config,
         paths,
@@ -148,7 +148,7 @@ fn form(
         &progress,
     )?;
     for note in tools::point_tools(paths, &config.ssh.user, report.manager.as_deref())? {
-        eprintln!("rccr setup: {note}");
+        print::progress("rccr setup", &note);
     }
     let started = std::time::Instant::now();
     let playbooks = playbooks::run(config, paths)?;
@@ -217,7 +217,7 @@ fn rotate(
             json: false,
             forget_temp_key: false,
         },
-        &|node, phase| eprintln!("rccr setup: {node}: {phase}"),
+        &|node, phase| print::progress("rccr setup", &format!("{node}: {phase}")),
     )?;
     for r in &summary.reports {
         if let Some(p) = planned
