@@ -24,7 +24,7 @@ fn version_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
             cmd.join(" ")
         )));
     }
-    if args.iter().any(|a| help(a)) {
+    if args.iter().any(help) {
         return Err(Error::Help(format!(
             "Usage: {}\n\nPrint version, target triple and git revision.\n",
             cmd.join(" ")
