@@ -2,15 +2,16 @@
 //! ours, and reading them over SSH with the temporary key.
 //!
 //! A hostname arrives from DNS or from a host's own `hostname` command, so
-//! it is whatever the network says. It is kept as received (JSON escapes
-//! it), shown through [`crate::print::name`], never handed to a shell, and
-//! can only match the filter if it is a valid DNS name: labels that each
-//! follow the one hostname rule ([`crate::identity::check_hostname`]).
+//! it is whatever the network says. A DNS name is kept as received (JSON
+//! escapes it), shown through [`crate::print::name`], never handed to a
+//! shell, and can only match the filter if it is a valid DNS name: labels
+//! that each follow the one hostname rule ([`crate::identity::check_hostname`]).
+//! A name read over SSH replaces it only if it is one ([`accept`]).
 use super::{Host, NameSource};
-use crate::identity::{name_matches, MAX_DNS_NAME_LEN};
+use crate::identity::{name_matches, Hostname, MAX_FACTS_LEN};
 use crate::parallel;
 use crate::print;
-use crate::ssh::{Connection, SshError};
+use crate::ssh::{Connection, Limits, SshError};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
@@ -25,10 +26,10 @@ pub const SSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// SSH logins in flight at once.
 pub const SSH_PARALLEL: usize = 16;
 
-/// A name as received, if we keep it at all: empty or over-long names are
-/// dropped.
-pub fn accept(name: &str) -> Option<String> {
-    (!name.is_empty() && name.len() <= MAX_DNS_NAME_LEN).then(|| name.to_string())
+/// A name a host gave over SSH, if it is a valid DNS name; anything else
+/// (empty, over-long, separators, escapes) is dropped.
+pub fn accept(name: &str) -> Option<Hostname> {
+    Hostname::parse(name).ok()
 }
 
 /// Whether `host` is ours: its name matches and, if we tried, our key
@@ -43,8 +44,12 @@ pub fn matches(host: &Host, filter: &str) -> bool {
 
 /// Logs in to `ip` with `key` and returns what `hostname` prints.
 pub fn read_hostname(ip: Ipv4Addr, key: &Path) -> Result<String, SshError> {
-    let conn = Connection::open(SocketAddr::from((ip, 22)), SSH_TIMEOUT)?;
+    let mut conn = Connection::open(SocketAddr::from((ip, 22)), SSH_TIMEOUT)?;
     conn.authenticate(SSH_USER, key)?;
+    conn.set_limits(Limits {
+        max_output: MAX_FACTS_LEN,
+        deadline: 2 * SSH_TIMEOUT,
+    });
     let out = conn.run(HOSTNAME_COMMAND, b"")?;
     if !out.success() {
         return Err(SshError::Protocol(format!(
@@ -69,12 +74,13 @@ pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
                 host.login = Some(true);
                 match accept(&name) {
                     Some(name) => {
-                        host.hostname = Some(name);
+                        host.hostname = Some(name.into());
                         host.name_source = Some(NameSource::Ssh);
                     }
                     None => warnings.push(format!(
-                        "{}: the hostname it gave over SSH is empty or too long; ignored",
-                        host.ip
+                        "{}: the hostname it gave over SSH ({}) is not a valid name; ignored",
+                        host.ip,
+                        print::name(&name)
                     )),
                 }
             }
@@ -99,11 +105,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accept_drops_empty_and_overlong_names() {
+    fn accept_keeps_valid_names_only() {
         assert_eq!(accept(""), None);
         assert_eq!(accept(&"a".repeat(254)), None);
-        assert_eq!(accept(&"a".repeat(253)).map(|s| s.len()), Some(253));
-        assert_eq!(accept("bad name").as_deref(), Some("bad name"));
+        let long = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61),
+        ]
+        .join(".");
+        assert_eq!(accept(&long).map(|s| s.len()), Some(253));
+        for bad in ["bad name", "a\tb", "x\x1b[2J", "a=b"] {
+            assert_eq!(accept(bad), None, "{bad:?}");
+        }
+        assert_eq!(accept("node-1.lab").as_deref(), Some("node-1.lab"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::keys::resolve::Resolver;
 use crate::keys::KeyType;
 use crate::parallel;
 use crate::print;
-use crate::ssh::{Connection, SshError};
+use crate::ssh::{self, Connection, SshError};
 use crate::state::StatePaths;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -98,13 +98,31 @@ fn probe(
         accepts: Default::default(),
         error: None,
     };
+    let host = host_field(node.ip, node.port);
+    let hashed = |line: &str| ssh::hashed_line_names(line, node.ip, node.port);
+    let types = known_hosts.pinned_types(&host, &hashed).unwrap_or_default();
+    let types: Vec<&str> = types.iter().map(String::as_str).collect();
     for (slot, key) in status.accepts.iter_mut().zip(keys) {
         let Some(key) = key else {
             *slot = "-".into();
             continue;
         };
-        let conn = match Connection::open(node.socket(), opts.timeout) {
+        if status.pinned == "MISMATCH" {
+            // None of our keys goes to a host that is not the pinned one.
+            *slot = "?".into();
+            continue;
+        }
+        let conn = match Connection::open_pinned(node.socket(), opts.timeout, &types) {
             Ok(conn) => conn,
+            Err(SshError::KeyExchange(e)) if !types.is_empty() => {
+                status.pinned = "MISMATCH";
+                status.error = Some(format!(
+                    "offers no host key of the pinned type ({}): {e}",
+                    types.join(", ")
+                ));
+                *slot = "?".into();
+                continue;
+            }
             Err(e) => {
                 status.error = Some(e.to_string());
                 *slot = "?".into();
@@ -113,19 +131,18 @@ fn probe(
         };
         if status.host_key.is_none() {
             if let Some(host_key) = conn.host_key() {
-                let hashed = |line: &str| host_key.hashed_line_names(line, node.ip, node.port);
-                status.pinned = match known_hosts.check(
-                    &host_field(node.ip, node.port),
-                    &host_key.line,
-                    &hashed,
-                ) {
+                status.pinned = match known_hosts.check(&host, &host_key.line, &hashed) {
                     Ok(Pin::Match) => "yes",
                     Ok(Pin::Mismatch { .. }) => "MISMATCH",
                     Ok(Pin::Unknown) => "no",
                     Err(_) => "?",
                 };
-                status.host_key = Some(host_key.fingerprint);
+                status.host_key = Some(host_key.fingerprint.to_string());
             }
+        }
+        if status.pinned == "MISMATCH" {
+            *slot = "?".into();
+            continue;
         }
         *slot = match conn.authenticate(&opts.user, key) {
             Ok(()) => "yes".into(),

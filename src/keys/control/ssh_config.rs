@@ -1,0 +1,139 @@
+//! rccr's block in `~/.ssh/config`, for when the cluster key cannot live at
+//! OpenSSH's default path (a key rccr did not make is there, and rccr never
+//! overwrites it): the block names the cluster key for the nodes, so a
+//! plain `ssh root@NODE` still works.
+//!
+//! ```text
+//! # BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost
+//! Host 10.0.0.5 10.0.0.6
+//!     IdentityFile /root/.rccr/cluster_key
+//! # END rccr
+//! ```
+//!
+//! The block goes at the end of the file (a `Host` line there cannot
+//! capture the user's options above it); every other byte of the file is
+//! kept, and the file is replaced atomically.
+use crate::error::Error;
+use crate::fsutil;
+use std::net::IpAddr;
+use std::path::Path;
+
+const BEGIN: &str = "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost";
+const END: &str = "# END rccr";
+/// Hosts per `Host` line, so no line grows long.
+const PER_LINE: usize = 16;
+
+/// The file without rccr's block, and the hosts the block named.
+fn split(content: &str) -> (String, Vec<IpAddr>) {
+    let mut rest = String::new();
+    let mut hosts = Vec::new();
+    let mut inside = false;
+    for line in content.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if bare == BEGIN {
+            inside = true;
+        } else if inside && bare == END {
+            inside = false;
+        } else if inside {
+            if let Some(patterns) = bare.strip_prefix("Host ") {
+                hosts.extend(
+                    patterns
+                        .split_whitespace()
+                        .filter_map(|p| p.parse::<IpAddr>().ok()),
+                );
+            }
+        } else {
+            rest.push_str(line);
+        }
+    }
+    (rest, hosts)
+}
+
+/// `content` with rccr's block naming `key` for its old hosts and `nodes`.
+pub fn render(content: &str, key: &Path, nodes: &[IpAddr]) -> String {
+    let (mut out, mut hosts) = split(content);
+    for node in nodes {
+        if !hosts.contains(node) {
+            hosts.push(*node);
+        }
+    }
+    if hosts.is_empty() {
+        return out;
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(BEGIN);
+    out.push('\n');
+    for chunk in hosts.chunks(PER_LINE) {
+        let names: Vec<String> = chunk.iter().map(IpAddr::to_string).collect();
+        out.push_str(&format!(
+            "Host {}\n    IdentityFile \"{}\"\n",
+            names.join(" "),
+            key.display()
+        ));
+    }
+    out.push_str(END);
+    out.push('\n');
+    out
+}
+
+/// Makes `~/.ssh/config` (`path`) name `key` for `nodes`, keeping the rest.
+pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Error> {
+    let content = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+            Error::bad_input(
+                path.display().to_string(),
+                "not UTF-8 text; rccr will not rewrite it",
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+    };
+    let updated = render(&content, key, nodes);
+    if updated == content {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        crate::state::create_private_dir(dir)?;
+    }
+    fsutil::write_atomic(path, updated.as_bytes(), 0o600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_block_goes_last_and_keeps_every_other_byte() {
+        let mine = "# mine\nIdentityFile ~/.ssh/work\nHost laptop\n  User me";
+        let key = Path::new("/root/.rccr/cluster_key");
+        let once = render(mine, key, &[ip("10.0.0.5")]);
+        assert_eq!(
+            once,
+            format!("{mine}\n{BEGIN}\nHost 10.0.0.5\n    IdentityFile \"/root/.rccr/cluster_key\"\n{END}\n")
+        );
+        // More nodes join the block; the user's part stays as it was.
+        let twice = render(&once, key, &[ip("10.0.0.6"), ip("10.0.0.5")]);
+        assert!(
+            twice.starts_with(&format!("{mine}\n{BEGIN}\nHost 10.0.0.5 10.0.0.6\n")),
+            "{twice}"
+        );
+        assert_eq!(split(&twice).0, format!("{mine}\n"));
+        assert_eq!(render(&twice, key, &[]), twice);
+        // No nodes, no block.
+        assert_eq!(render(mine, key, &[]), mine);
+    }
+
+    #[test]
+    fn many_nodes_make_short_lines() {
+        let nodes: Vec<IpAddr> = (1..=40).map(|n| ip(&format!("10.0.0.{n}"))).collect();
+        let text = render("", Path::new("/k"), &nodes);
+        assert_eq!(text.matches("Host ").count(), 3);
+        assert_eq!(split(&text).1, nodes);
+    }
+}
