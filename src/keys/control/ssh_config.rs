@@ -23,28 +23,37 @@ const END: &str = "# END rccr";
 /// Hosts per `Host` line, so no line grows long.
 const PER_LINE: usize = 16;
 
-/// The file without rccr's block, and the hosts the block named.
+/// The file without rccr's blocks, and the hosts they named. A block is a
+/// BEGIN line, then an END line with no BEGIN between: a marker line the
+/// user wrote on its own stays the user's, and so does what follows it.
 fn split(content: &str) -> (String, Vec<IpAddr>) {
+    let lines: Vec<&str> = content.split_inclusive('\n').collect();
     let mut rest = String::new();
     let mut hosts = Vec::new();
-    let mut inside = false;
-    for line in content.split_inclusive('\n') {
-        let bare = line.trim_end();
-        if bare == BEGIN {
-            inside = true;
-        } else if inside && bare == END {
-            inside = false;
-        } else if inside {
-            if let Some(patterns) = bare.strip_prefix("Host ") {
-                hosts.extend(
-                    patterns
-                        .split_whitespace()
-                        .filter_map(|p| p.parse::<IpAddr>().ok()),
-                );
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim_end() == BEGIN {
+            let body = &lines[i + 1..];
+            let end = body
+                .iter()
+                .position(|l| matches!(l.trim_end(), BEGIN | END))
+                .filter(|&e| body[e].trim_end() == END);
+            if let Some(end) = end {
+                for line in &body[..end] {
+                    if let Some(patterns) = line.trim_end().strip_prefix("Host ") {
+                        hosts.extend(
+                            patterns
+                                .split_whitespace()
+                                .filter_map(|p| p.parse::<IpAddr>().ok()),
+                        );
+                    }
+                }
+                i += end + 2;
+                continue;
             }
-        } else {
-            rest.push_str(line);
         }
+        rest.push_str(lines[i]);
+        i += 1;
     }
     (rest, hosts)
 }
@@ -127,6 +136,16 @@ mod tests {
         assert_eq!(render(&twice, key, &[]), twice);
         // No nodes, no block.
         assert_eq!(render(mine, key, &[]), mine);
+    }
+
+    #[test]
+    fn a_marker_the_user_wrote_alone_stays_theirs() {
+        let key = Path::new("/k");
+        let stray = format!("{BEGIN}\nHost mine\n  User me\n");
+        let once = render(&stray, key, &[ip("10.0.0.5")]);
+        assert!(once.starts_with(&stray), "{once}");
+        assert_eq!(render(&once, key, &[]), once);
+        assert_eq!(split(&once), (stray, vec![ip("10.0.0.5")]));
     }
 
     #[test]
