@@ -6,7 +6,7 @@
 //! adopted all the same.
 mod common;
 
-use common::lab::{lab_script, require_root, stderr, stdout, Lab};
+use common::lab::{lab_script, require_root, stderr, stdout, wait_for, Lab, Scratch};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -251,27 +251,15 @@ fn paused_setup(lab: &Lab, dir: &std::path::Path, spec: &str) -> Child {
         .unwrap()
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
     if !require_root() {
         return;
     }
     let lab = Lab::builder().targets(1).up();
-    let fp = std::env::temp_dir().join(format!("rccr-fp-hostile-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&fp);
-    std::fs::create_dir_all(&fp).unwrap();
-    let first = paused_setup(&lab, &fp, "after-stage");
+    let scratch = Scratch::new("fp-hostile");
+    let fp = &scratch.0;
+    let first = paused_setup(&lab, fp, "after-stage");
     wait_for("the first run to stage", || fp.join("reached").exists());
     let line = std::fs::read_to_string(fp.join("reached")).unwrap();
     let pid = line.split_whitespace().nth(2).unwrap().to_string();
@@ -331,7 +319,6 @@ fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
         "{}",
         stdout(&out)
     );
-    let _ = std::fs::remove_dir_all(&fp);
 }
 
 /// sha256 of the control's files, one line each (or "missing").
@@ -401,18 +388,7 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
             "{t}: still on the old key"
         );
         // Plain ssh, strict host keys, no options: rccr's Host block.
-        let out = lab.exec(
-            "control",
-            &[
-                "ssh",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                &format!("root@{}", lab.ip(t)),
-                "hostname",
-            ],
-        );
+        let out = lab.plain_ssh(t, "hostname");
         assert!(out.status.success(), "plain ssh to {t}: {}", stderr(&out));
     }
     let config = stdout(&lab.exec("control", &["cat", "/root/.ssh/config"]));
@@ -431,16 +407,65 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
     assert_ne!(first, second);
     for t in ["target-1", "target-2"] {
         assert!(lab.key_logs_in("/root/.rccr/cluster_key", t), "{t}");
-        let out = lab.exec(
-            "control",
-            &[
-                "ssh",
-                "-o",
-                "BatchMode=yes",
-                &format!("root@{}", lab.ip(t)),
-                "true",
-            ],
-        );
+        let out = lab.plain_ssh(t, "true");
         assert!(out.status.success(), "plain ssh to {t}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
+    if !require_root() {
+        return;
+    }
+    // target-2 plays a stranger's machine: the temporary key is public, so
+    // it accepts it, and it tells true facts. Only the operator can tell.
+    let lab = Lab::builder().targets(2).up();
+    let stranger_before = host_state(&lab, "target-2");
+
+    // First contact is visible: the plan shows the fingerprint the node's
+    // console shows.
+    let key = lab.dir().join("hosts/target-1/ssh_host_ed25519_key.pub");
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let fingerprint = stdout(&out).split_whitespace().nth(1).unwrap().to_string();
+    let plan = lab.exec("control", &["rccr", "setup", "--dry-run"]);
+    assert!(stdout(&plan).contains(&fingerprint), "{}", stdout(&plan));
+
+    // --expect 1 with two new nodes: nothing is adopted anywhere.
+    let (out, _) = setup(&lab, &["--expect", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--expect 1, but 2 new node(s) would be adopted"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
+    assert!(!lab
+        .exec("control", &["test", "-e", "/root/.ssh/id_ed25519"])
+        .status
+        .success());
+    assert_eq!(host_state(&lab, "target-2"), stranger_before);
+
+    // discovery.adopt: listed, with target-1's MAC: only target-1.
+    let config = format!(
+        "discovery:\n  adopt: listed\nnodes:\n  - mac: \"{}\"\n    role: target\n",
+        lab.host("target-1").mac
+    );
+    lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/listed.yml"],
+        config.as_bytes(),
+    );
+    let (out, _) = setup(&lab, &["--config", "/root/listed.yml", "--expect", "1"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let json = stdout(&out);
+    assert!(
+        object_of(&json, &lab.ip("target-2")).contains("\"result\": \"untouched (not listed)\""),
+        "{json}"
+    );
+    assert_adopted(&lab, "target-1", &json);
+    assert_got_nothing(&lab, "target-2", &stranger_before, &out);
 }

@@ -207,29 +207,7 @@ mod tests {
     use super::*;
     use crate::keys::{generate, write_pair};
 
-    struct Home {
-        dir: PathBuf,
-        paths: StatePaths,
-    }
-
-    impl Drop for Home {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    fn home(tag: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("rccr-resolve-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
-        let paths = StatePaths {
-            ssh_dir: dir.join(".ssh"),
-            state_dir: dir.join(".rccr"),
-            known_hosts: dir.join(".ssh/known_hosts"),
-        };
-        paths.create_state_dir().unwrap();
-        Home { dir, paths }
-    }
+    use crate::state::scratch::home;
 
     fn key(path: &Path, comment: &str) {
         write_pair(path, &generate(KeyType::Ed25519, 0, comment).unwrap()).unwrap();

@@ -266,6 +266,38 @@ pub fn persist_control() -> Option<String> {
     }
 }
 
+/// A scratch home for unit tests: `~/.ssh` and a created state directory
+/// under the temp directory, removed when dropped.
+#[cfg(test)]
+pub(crate) mod scratch {
+    use super::StatePaths;
+    use std::path::PathBuf;
+
+    pub struct Home {
+        pub dir: PathBuf,
+        pub paths: StatePaths,
+    }
+
+    impl Drop for Home {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    pub fn home(tag: &str) -> Home {
+        let dir = std::env::temp_dir().join(format!("rccr-home-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+        let paths = StatePaths {
+            ssh_dir: dir.join(".ssh"),
+            state_dir: dir.join(".rccr"),
+            known_hosts: dir.join(".ssh/known_hosts"),
+        };
+        paths.create_state_dir().unwrap();
+        Home { dir, paths }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,6 +135,37 @@ fn remove_stale_key_dirs() {
     }
 }
 
+/// A directory of this test process under the temp directory, shared with
+/// the lab's hosts (they see the host's /tmp); removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rccr-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create a scratch directory");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `done` every 50 ms until it holds; panics naming `what` after 60 s.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs `lab.sh gc` once per test process: removes labs whose owner died.
 pub fn gc_once() {
     static GC: Once = Once::new();
@@ -513,8 +544,13 @@ impl Lab {
 
     /// Whether the private key at `key` (a path inside the control host)
     /// logs the control into host `to` as root: that key only (no ssh
-    /// config), no host key checks, no prompts.
+    /// config), no host key checks, no prompts. A key that is not there
+    /// logs in nowhere.
     pub fn key_logs_in(&self, key: &str, to: &str) -> bool {
+        // ssh falls back to the default identities when -i names no file.
+        if !self.exec("control", &["test", "-f", key]).status.success() {
+            return false;
+        }
         let target = format!("root@{}", self.ip(to));
         // -F /dev/null: a Host block in ~/.ssh/config would add its keys.
         let args = [
@@ -539,6 +575,23 @@ impl Lab {
             "true",
         ];
         self.exec("control", &args).status.success()
+    }
+
+    /// Plain `ssh root@HOST CMD` from the control, as an operator types it:
+    /// only BatchMode (no prompt) and strict host key checking, so the
+    /// control's own ~/.ssh (keys, config, known_hosts) decides.
+    pub fn plain_ssh(&self, to: &str, cmd: &str) -> Output {
+        let target = format!("root@{}", self.ip(to));
+        let args = [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            &target,
+            cmd,
+        ];
+        self.exec("control", &args)
     }
 
     /// Adds `n` DHCP targets to the running lab; returns the new hosts.

@@ -419,31 +419,23 @@ mod tests {
 
     #[test]
     fn the_cluster_key_never_takes_the_path_of_a_key_rccr_did_not_make() {
-        let dir = std::env::temp_dir().join(format!("rccr-home-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
-        let paths = StatePaths {
-            ssh_dir: dir.join(".ssh"),
-            state_dir: dir.join(".rccr"),
-            known_hosts: dir.join(".ssh/known_hosts"),
-        };
-        paths.create_state_dir().unwrap();
-        let records = KeyRecords::new(&paths);
+        let home = crate::state::scratch::home("cluster-home");
+        let paths = &home.paths;
+        let records = KeyRecords::new(paths);
         for kind in [KeyType::Rsa, KeyType::Ed25519] {
             let default = paths.ssh_identity(kind);
-            assert_eq!(cluster_home(&paths, kind, &records), default, "free");
+            assert_eq!(cluster_home(paths, kind, &records), default, "free");
             // The operator's own key (an Ed25519 one stands in for both).
             let operator = generate(KeyType::Ed25519, 0, "operator@laptop").unwrap();
             write_pair(&default, &operator).unwrap();
             assert_eq!(
-                cluster_home(&paths, kind, &records),
+                cluster_home(paths, kind, &records),
                 paths.own_cluster_key(),
                 "taken by a key rccr did not make"
             );
             let fingerprint = load_key(&default).unwrap().fingerprint;
             records.record(KeyRole::Cluster, &fingerprint).unwrap();
-            assert_eq!(cluster_home(&paths, kind, &records), default, "rccr's");
+            assert_eq!(cluster_home(paths, kind, &records), default, "rccr's");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
