@@ -17,13 +17,13 @@ use crate::error::Error;
 use crate::identity::{
     name_matches, Arch, Facts, Hostname, Mac, Role, FACTS_COMMAND, MAX_FACTS_LEN,
 };
-use crate::keys::control::known_hosts::{host_field, KnownHosts, Pin};
+use crate::keys::control::known_hosts::{KnownHosts, Pin, Reached, Unreached};
 use crate::parallel;
 use crate::scan;
-use crate::ssh::{self, Connection, Fingerprint, Limits, SshError};
+use crate::ssh::{Connection, Fingerprint, Limits, SshError};
 use crate::wire::ipv4::Cidr;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -268,35 +268,23 @@ impl Probe<'_> {
     /// host key against the pins; records the key's fingerprint. `None`
     /// (class set) when the host is not to be logged in to.
     fn connect(&self, c: &mut Candidate) -> Option<Connection> {
-        let (ip, port) = (c.ip.into(), self.keys.port);
-        let host = host_field(ip, port);
-        let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
-        let types = self.known_hosts.pinned_types(&host, &hashed).ok()?;
-        let types: Vec<&str> = types.iter().map(String::as_str).collect();
-        let addr = SocketAddr::from((c.ip, port));
-        let conn = match Connection::open_pinned(addr, SSH_TIMEOUT, &types) {
-            Ok(conn) => conn,
-            Err(SshError::KeyExchange(e)) if !types.is_empty() => {
+        let ip = c.ip.into();
+        let port = self.keys.port;
+        let Reached { conn, key } = match self.known_hosts.connect(ip, port, SSH_TIMEOUT) {
+            Ok(reached) => reached,
+            Err(Unreached::OtherType(why)) => {
                 c.class = Class::HostKeyMismatch;
-                c.note = Some(format!(
-                    "offers no host key of the pinned type ({}): {e}",
-                    types.join(", ")
-                ));
+                c.note = Some(why);
                 return None;
             }
-            Err(_) => return None,
+            Err(Unreached::Failed(_)) => return None,
         };
-        let key = conn.host_key()?;
         c.host_key = Some(key.fingerprint.clone());
-        match self.known_hosts.check(&host, &key.line, &hashed) {
+        match self.known_hosts.check_key(ip, port, &key) {
             Ok(Pin::Match | Pin::Unknown) => Some(conn),
             Ok(Pin::Mismatch { line }) => {
                 c.class = Class::HostKeyMismatch;
-                c.note = Some(format!(
-                    "host key {} differs from the one pinned at {}:{line}",
-                    key.fingerprint,
-                    self.known_hosts.path.display()
-                ));
+                c.note = Some(self.known_hosts.mismatch(&key, line));
                 None
             }
             Err(e) => {

@@ -319,19 +319,6 @@ pub struct HostKey {
     pub blob: Vec<u8>,
 }
 
-impl HostKey {
-    /// Whether a hashed known_hosts line (`|1|salt|hash ...`) names the
-    /// host at `ip`:`port`.
-    pub fn hashed_line_names(&self, line: &str, ip: std::net::IpAddr, port: u16) -> bool {
-        hashed_line_names(line, ip, port)
-    }
-
-    /// The key type, as known_hosts writes it (`ssh-ed25519`, ...).
-    pub fn key_type(&self) -> &str {
-        self.line.split(' ').next().unwrap_or("")
-    }
-}
-
 /// An SSH session that has completed its handshake.
 pub struct Connection {
     session: Session,

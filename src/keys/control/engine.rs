@@ -38,7 +38,7 @@
 //! SSH connections (old key: stage; new key: commit; old key: refused?) and
 //! two commands.
 use super::journal::Journal;
-use super::known_hosts::{host_field, KnownHosts, Pinned};
+use super::known_hosts::{KnownHosts, Pinned, Reached, Unreached};
 use crate::failpoint;
 use crate::keys::addr::NodeAddr;
 use crate::keys::node::{
@@ -47,7 +47,7 @@ use crate::keys::node::{
 };
 use crate::keys::{authorized, frame, Key};
 use crate::parallel;
-use crate::ssh::{self, script_command, shell_quote, Connection, Limits, Output, SshError};
+use crate::ssh::{script_command, shell_quote, Connection, Limits, Output, SshError};
 use std::time::Duration;
 
 /// A node whose revert fired while we worked (a slow run, or a re-run
@@ -309,47 +309,26 @@ fn log_in(plan: &Plan, conn: &Connection, old_first: bool) -> Step<bool> {
 /// Connects offering only the pinned host key types, and checks the host
 /// key against the pins (pinning it on first contact).
 fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
-    let host = host_field(node.ip, node.port);
-    let hashed = |line: &str| ssh::hashed_line_names(line, node.ip, node.port);
-    let types = plan
+    let Reached { mut conn, key } = plan
         .known_hosts
-        .pinned_types(&host, &hashed)
-        .map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
-    let types: Vec<&str> = types.iter().map(String::as_str).collect();
-    let mut conn = match Connection::open_pinned(node.socket(), plan.timeout, &types) {
-        Ok(conn) => conn,
-        Err(SshError::KeyExchange(e)) if !types.is_empty() => {
-            return Err(Stop(
-                Outcome::HostKeyMismatch,
-                format!(
-                    "offers no host key of the type pinned in {} ({}): {e}",
-                    plan.known_hosts.path.display(),
-                    types.join(", ")
-                ),
-            ))
-        }
-        Err(e) => return Err(Stop(Outcome::Unreachable, e.to_string())),
-    };
+        .connect(node.ip, node.port, plan.timeout)
+        .map_err(|e| match e {
+            Unreached::OtherType(detail) => Stop(Outcome::HostKeyMismatch, detail),
+            Unreached::Failed(detail) => Stop(Outcome::Unreachable, detail),
+        })?;
     conn.set_limits(Limits {
         max_output: frame::MAX_FILE + SNAPSHOT_LINES,
         ..Limits::DEFAULT
     });
-    let host_key = conn
-        .host_key()
-        .ok_or_else(|| Stop(Outcome::Unreachable, "no usable host key".into()))?;
     let pinned = plan
         .known_hosts
-        .check_or_pin(&host, &host_key.line, &hashed)
+        .check_or_pin_key(node.ip, node.port, &key)
         .map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     match pinned {
         Pinned::Known | Pinned::New => Ok(conn),
         Pinned::Mismatch { line } => Err(Stop(
             Outcome::HostKeyMismatch,
-            format!(
-                "host key {} differs from the one pinned at {}:{line}",
-                host_key.fingerprint,
-                plan.known_hosts.path.display()
-            ),
+            plan.known_hosts.mismatch(&key, line),
         )),
     }
 }

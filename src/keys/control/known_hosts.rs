@@ -13,8 +13,11 @@
 //! and connections offer only the pinned types ([`KnownHosts::pinned_types`]).
 use crate::error::Error;
 use crate::fsutil;
+use crate::ssh::{self, Connection, HostKey, SshError};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// What known_hosts says about a host key.
 #[derive(Debug, PartialEq, Eq)]
@@ -94,6 +97,23 @@ pub struct KnownHosts {
     lock: Mutex<()>,
 }
 
+/// A connection to a host that was offered only the host's pinned key
+/// types, and the key it answered with (not yet checked against the pins).
+pub struct Reached {
+    pub conn: Connection,
+    pub key: HostKey,
+}
+
+/// Why [`KnownHosts::connect`] made no connection.
+#[derive(Debug)]
+pub enum Unreached {
+    /// The host is pinned, and offers none of its pinned key types: it is
+    /// another machine.
+    OtherType(String),
+    /// No SSH conversation (or the pins could not be read).
+    Failed(String),
+}
+
 /// The result of [`KnownHosts::check_or_pin`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pinned {
@@ -130,6 +150,52 @@ impl KnownHosts {
     ) -> Result<Vec<String>, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         Ok(pinned_types(&self.read()?, host, hashed))
+    }
+
+    /// Connects to `ip`:`port` offering only its pinned host key types
+    /// (any type for a host with no pin), within `timeout`.
+    pub fn connect(&self, ip: IpAddr, port: u16, timeout: Duration) -> Result<Reached, Unreached> {
+        let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
+        let types = self
+            .pinned_types(&host_field(ip, port), &hashed)
+            .map_err(|e| Unreached::Failed(e.to_string()))?;
+        let types: Vec<&str> = types.iter().map(String::as_str).collect();
+        let conn = match Connection::open_pinned(SocketAddr::new(ip, port), timeout, &types) {
+            Ok(conn) => conn,
+            Err(SshError::KeyExchange(e)) if !types.is_empty() => {
+                return Err(Unreached::OtherType(format!(
+                    "offers no host key of the type pinned in {} ({}): {e}",
+                    self.path.display(),
+                    types.join(", ")
+                )))
+            }
+            Err(e) => return Err(Unreached::Failed(e.to_string())),
+        };
+        let key = conn
+            .host_key()
+            .ok_or_else(|| Unreached::Failed("no usable host key".into()))?;
+        Ok(Reached { conn, key })
+    }
+
+    /// [`KnownHosts::check`] of the key `ip`:`port` answered with.
+    pub fn check_key(&self, ip: IpAddr, port: u16, key: &HostKey) -> Result<Pin, Error> {
+        let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
+        self.check(&host_field(ip, port), &key.line, &hashed)
+    }
+
+    /// [`KnownHosts::check_or_pin`] of the key `ip`:`port` answered with.
+    pub fn check_or_pin_key(&self, ip: IpAddr, port: u16, key: &HostKey) -> Result<Pinned, Error> {
+        let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
+        self.check_or_pin(&host_field(ip, port), &key.line, &hashed)
+    }
+
+    /// What to say of a host whose `key` differs from the pin at `line`.
+    pub fn mismatch(&self, key: &HostKey, line: usize) -> String {
+        format!(
+            "host key {} differs from the one pinned at {}:{line}",
+            key.fingerprint,
+            self.path.display()
+        )
     }
 
     /// Checks `key` for `host` without pinning anything.
@@ -175,7 +241,6 @@ impl KnownHosts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::IpAddr;
 
     const ED_A: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA";
     const ED_B: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB";

@@ -2,14 +2,14 @@
 //! (temporary, current, previous), its host key fingerprint, and whether
 //! that fingerprint is the pinned one. Nothing is written anywhere.
 use super::journal;
-use super::known_hosts::{host_field, KnownHosts, Pin};
+use super::known_hosts::{KnownHosts, Pin, Reached, Unreached};
 use crate::error::Error;
 use crate::keys::addr::{self, NodeAddr};
 use crate::keys::resolve::Resolver;
 use crate::keys::KeyType;
 use crate::parallel;
 use crate::print;
-use crate::ssh::{self, Connection, SshError};
+use crate::ssh::SshError;
 use crate::state::StatePaths;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -98,10 +98,6 @@ fn probe(
         accepts: Default::default(),
         error: None,
     };
-    let host = host_field(node.ip, node.port);
-    let hashed = |line: &str| ssh::hashed_line_names(line, node.ip, node.port);
-    let types = known_hosts.pinned_types(&host, &hashed).unwrap_or_default();
-    let types: Vec<&str> = types.iter().map(String::as_str).collect();
     for (slot, key) in status.accepts.iter_mut().zip(keys) {
         let Some(key) = key else {
             *slot = "-".into();
@@ -112,34 +108,34 @@ fn probe(
             *slot = "?".into();
             continue;
         }
-        let conn = match Connection::open_pinned(node.socket(), opts.timeout, &types) {
-            Ok(conn) => conn,
-            Err(SshError::KeyExchange(e)) if !types.is_empty() => {
+        let conn = match known_hosts.connect(node.ip, node.port, opts.timeout) {
+            Ok(Reached {
+                conn,
+                key: host_key,
+            }) => {
+                if status.host_key.is_none() {
+                    status.pinned = match known_hosts.check_key(node.ip, node.port, &host_key) {
+                        Ok(Pin::Match) => "yes",
+                        Ok(Pin::Mismatch { .. }) => "MISMATCH",
+                        Ok(Pin::Unknown) => "no",
+                        Err(_) => "?",
+                    };
+                    status.host_key = Some(host_key.fingerprint.to_string());
+                }
+                conn
+            }
+            Err(Unreached::OtherType(e)) => {
                 status.pinned = "MISMATCH";
-                status.error = Some(format!(
-                    "offers no host key of the pinned type ({}): {e}",
-                    types.join(", ")
-                ));
+                status.error = Some(e);
                 *slot = "?".into();
                 continue;
             }
-            Err(e) => {
-                status.error = Some(e.to_string());
+            Err(Unreached::Failed(e)) => {
+                status.error = Some(e);
                 *slot = "?".into();
                 continue;
             }
         };
-        if status.host_key.is_none() {
-            if let Some(host_key) = conn.host_key() {
-                status.pinned = match known_hosts.check(&host, &host_key.line, &hashed) {
-                    Ok(Pin::Match) => "yes",
-                    Ok(Pin::Mismatch { .. }) => "MISMATCH",
-                    Ok(Pin::Unknown) => "no",
-                    Err(_) => "?",
-                };
-                status.host_key = Some(host_key.fingerprint.to_string());
-            }
-        }
         if status.pinned == "MISMATCH" {
             *slot = "?".into();
             continue;
