@@ -87,8 +87,20 @@ pub fn render(content: &str, key: &Path, nodes: &[IpAddr]) -> String {
     out
 }
 
-/// Makes `~/.ssh/config` (`path`) name `key` for `nodes`, keeping the rest.
+/// Makes `~/.ssh/config` (`path`) name `key` for `nodes`, keeping the rest:
+/// the other bytes, the file's mode, and a symbolic link (the file it
+/// points to is the one rewritten).
 pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let (path, mode) = match std::fs::canonicalize(path) {
+        Ok(target) => {
+            let mode =
+                std::fs::metadata(&target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+            (target, mode)
+        }
+        Err(_) => (path.to_path_buf(), 0o600),
+    };
+    let path = path.as_path();
     let content = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
             Error::bad_input(
@@ -106,7 +118,7 @@ pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Err
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
     }
-    fsutil::write_atomic(path, updated.as_bytes(), 0o600)
+    fsutil::write_atomic(path, updated.as_bytes(), mode)
 }
 
 #[cfg(test)]
@@ -146,6 +158,37 @@ mod tests {
         assert!(once.starts_with(&stray), "{once}");
         assert_eq!(render(&once, key, &[]), once);
         assert_eq!(split(&once), (stray, vec![ip("10.0.0.5")]));
+    }
+
+    #[test]
+    fn the_users_file_keeps_its_mode_and_its_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("rccr-sshcfg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("dotfiles")).unwrap();
+        let real = dir.join("dotfiles/ssh_config");
+        std::fs::write(&real, "Host *\n  ServerAliveInterval 30\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.join("config");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        name_key_for(&link, Path::new("/k"), &[ip("10.0.0.5")]).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let text = std::fs::read_to_string(&real).unwrap();
+        assert!(
+            text.starts_with("Host *\n  ServerAliveInterval 30\n# BEGIN rccr"),
+            "{text}"
+        );
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        // A new file is the user's alone.
+        let fresh = dir.join("fresh");
+        name_key_for(&fresh, Path::new("/k"), &[ip("10.0.0.5")]).unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
