@@ -1,20 +1,70 @@
 //! Durable file updates: every file rccr changes is written to a temporary
 //! file in the same directory, fsynced, renamed over the old one, and the
 //! directory fsynced, so a crash leaves either the old or the new content.
+//!
+//! Temporary names are random, not the pid: boot-time pids repeat, and a
+//! leftover of a crash must never block a later write. Leftovers are
+//! removed by whoever holds the lock of their directory
+//! ([`remove_leftovers`]).
 use crate::error::Error;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+/// What every temporary file rccr writes has in its name.
+pub const TEMP_MARK: &str = ".rccr-tmp.";
+
 /// A sibling path for a temporary file: same directory (so `rename` is
-/// atomic), hidden, and unique to this process.
+/// atomic), hidden, and named at random (`.NAME.rccr-tmp.RANDOM`).
 pub fn temp_sibling(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.rccr-tmp.{}", std::process::id()))
+    let mut random = [0u8; 8];
+    // No randomness at all is near impossible; the pid and the clock then
+    // still make the name unlikely to repeat, and create_new refuses a
+    // name that does.
+    if getrandom::getrandom(&mut random).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        random[..4].copy_from_slice(&std::process::id().to_le_bytes());
+        random[4..].copy_from_slice(&nanos.to_le_bytes());
+    }
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    path.with_file_name(format!(".{name}{TEMP_MARK}{suffix}"))
+}
+
+/// Removes the temporary files a crashed rccr left in `dir` (names that
+/// carry [`TEMP_MARK`]). Call it only while holding the lock that every
+/// writer of `dir` takes, so no write in progress loses its file.
+pub fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_leftover = name
+            .to_str()
+            .is_some_and(|n| n.starts_with('.') && n.contains(TEMP_MARK));
+        if is_leftover && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Takes `file`'s exclusive `flock` without waiting: false when another
+/// open file holds it. The kernel drops it when the file is closed, or
+/// the process dies.
+// File locks are std since Rust 1.89; CI builds with stable.
+pub fn try_lock(file: &File) -> std::io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(fs::TryLockError::WouldBlock) => Ok(false),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
 }
 
 /// Atomically replaces `path` with `contents`, created with `mode`, and
@@ -54,6 +104,41 @@ fn replace(path: &Path, contents: &[u8], mode: u32, durable: bool) -> Result<(),
     })
 }
 
+/// The uid this process runs as (the owner of its `/proc/self`).
+pub fn effective_uid() -> Option<u32> {
+    fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// OpenSSH's StrictModes rule for a file or directory rccr trusts: owned
+/// by this user or root, and writable by no one else (a directory with the
+/// sticky bit, like /tmp, may be writable by all: no one can replace what
+/// another owns in it). Returns why not.
+pub fn untrusted_meta(meta: &fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    if meta.uid() != 0 && Some(meta.uid()) != effective_uid() {
+        return Some(format!(
+            "is owned by uid {}, neither this user nor root",
+            meta.uid()
+        ));
+    }
+    let mode = meta.permissions().mode();
+    let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
+    if mode & 0o022 != 0 && !sticky_dir {
+        let who = if mode & 0o002 != 0 {
+            "everyone"
+        } else {
+            "its group"
+        };
+        return Some(format!("is writable by {who} (mode {:o})", mode & 0o7777));
+    }
+    None
+}
+
+/// [`untrusted_meta`] of `path` (followed if a link).
+pub fn untrusted(path: &Path) -> std::io::Result<Option<String>> {
+    fs::metadata(path).map(|m| untrusted_meta(&m))
+}
+
 /// Whether `program` is an executable file in a PATH directory.
 pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
@@ -89,6 +174,31 @@ mod tests {
         );
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temporary_names_are_random_and_leftovers_go() {
+        let dir = std::env::temp_dir().join(format!("rccr-fsutil-tmp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("nodes");
+        let (a, b) = (temp_sibling(&path), temp_sibling(&path));
+        assert_ne!(a, b);
+        let name = a.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(name.starts_with(".nodes.rccr-tmp."), "{name}");
+        // A crash's leftover under any name blocks nothing, and goes.
+        fs::write(&a, b"half").unwrap();
+        fs::write(dir.join(".known_hosts.rccr-tmp.1234"), b"half").unwrap();
+        fs::write(dir.join("keep.rccr-tmp.notours"), b"x").unwrap();
+        write_atomic(&path, b"new", 0o600).unwrap();
+        remove_leftovers(&dir);
+        let mut left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["keep.rccr-tmp.notours", "nodes"]);
         fs::remove_dir_all(&dir).unwrap();
     }
 

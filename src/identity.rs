@@ -156,7 +156,100 @@ pub fn is_hostname(name: &str) -> bool {
 /// A name DNS may give (`node-1.lan`): labels that each follow the
 /// hostname rule, 253 bytes in all.
 pub fn is_dns_name(name: &str) -> bool {
-    name.len() <= MAX_DNS_NAME_LEN && name.split('.').all(is_hostname)
+    check_dns_name(name).is_ok()
+}
+
+/// The DNS-name rule: labels that each follow [`check_hostname`], joined
+/// by dots, 253 bytes in all. A label's error names the label's fault.
+pub fn check_dns_name(name: &str) -> Result<(), HostnameError> {
+    if name.len() > MAX_DNS_NAME_LEN {
+        return Err(HostnameError::TooLong);
+    }
+    name.split('.').try_for_each(check_hostname)
+}
+
+/// A node's name as rccr keeps it: a valid DNS name (one label, as nodes
+/// name themselves, or dotted, as reverse DNS answers). Nothing else can be
+/// held, so no separator, space, control byte or shell metacharacter ever
+/// reaches a file, a table or a command line from a name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hostname(String);
+
+impl Hostname {
+    /// `name` if it follows [`check_dns_name`].
+    pub fn parse(name: &str) -> Result<Hostname, HostnameError> {
+        check_dns_name(name).map(|()| Hostname(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Hostname {
+    type Err = HostnameError;
+
+    fn from_str(s: &str) -> Result<Hostname, HostnameError> {
+        Hostname::parse(s)
+    }
+}
+
+impl core::ops::Deref for Hostname {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Hostname {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Hostname {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Hostname> for String {
+    fn from(name: Hostname) -> String {
+        name.0
+    }
+}
+
+impl PartialEq<str> for Hostname {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Hostname {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Hostname {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<Hostname> for String {
+    fn eq(&self, other: &Hostname) -> bool {
+        *self == other.0
+    }
+}
+
+/// Literal names in unit tests (`"t1".into()`); a bad literal panics.
+#[cfg(test)]
+impl From<&str> for Hostname {
+    fn from(name: &str) -> Hostname {
+        Hostname::parse(name).unwrap_or_else(|e| panic!("{name:?} {e}"))
+    }
 }
 
 /// Whether `name` is a valid DNS name that contains `filter`, ignoring
@@ -291,6 +384,67 @@ impl fmt::Display for Arch {
     }
 }
 
+/// The command that asks a node for its facts: fixed text, nothing
+/// interpolated. Its output is parsed by [`Facts::parse`].
+pub const FACTS_COMMAND: &str = "hostname; uname -m";
+/// The most a node may answer [`FACTS_COMMAND`] with: two short lines fit
+/// many times over, and a node that sends more is not telling facts.
+pub const MAX_FACTS_LEN: usize = 64 * 1024;
+/// The longest `uname -m` word rccr reads (Linux's field holds 64 bytes).
+const MAX_ARCH_LEN: usize = 64;
+
+/// What a node says it is, parsed: its name and its architecture (`None`
+/// for a well-formed `uname -m` word rccr does not build for).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub hostname: Hostname,
+    pub arch: Option<Arch>,
+}
+
+/// Why a node's answer is not facts, worded to follow "bad facts: ".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FactsError {
+    NotText,
+    Lines(usize),
+    Hostname(HostnameError),
+    Arch,
+}
+
+impl fmt::Display for FactsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FactsError::NotText => f.write_str("the answer is not UTF-8 text"),
+            FactsError::Lines(n) => write!(f, "{n} lines where hostname and uname -m give 2"),
+            FactsError::Hostname(e) => write!(f, "the hostname {e}"),
+            FactsError::Arch => f.write_str("uname -m is not one word of letters, digits and _"),
+        }
+    }
+}
+
+impl Facts {
+    /// The output of [`FACTS_COMMAND`]: exactly two lines (the last one's
+    /// newline optional), a hostname that follows [`check_dns_name`], and a
+    /// `uname -m` word. Anything else, extra lines included, is refused:
+    /// the node is not telling facts.
+    pub fn parse(output: &[u8]) -> Result<Facts, FactsError> {
+        let text = core::str::from_utf8(output).map_err(|_| FactsError::NotText)?;
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let lines: Vec<&str> = text.split('\n').collect();
+        let [name, arch] = lines[..] else {
+            return Err(FactsError::Lines(lines.len()));
+        };
+        let hostname = Hostname::parse(name).map_err(FactsError::Hostname)?;
+        let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        if arch.is_empty() || arch.len() > MAX_ARCH_LEN || !arch.chars().all(word) {
+            return Err(FactsError::Arch);
+        }
+        Ok(Facts {
+            hostname,
+            arch: arch.parse().ok(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,6 +573,70 @@ mod tests {
             Role::Control,
             [255; 3]
         )));
+    }
+
+    #[test]
+    fn hostnames_are_dns_names_and_nothing_else() {
+        for ok in ["ReCyClusteR-Target-01", "node-1.lab", "10.0.0.5", "a"] {
+            let name = Hostname::parse(ok).unwrap();
+            assert_eq!(name, ok);
+            assert_eq!(name.to_string(), ok);
+        }
+        for bad in [
+            "",
+            "a\tb",
+            "a\nb",
+            "a b",
+            "a=b",
+            "x\x1b[2J",
+            "a..b",
+            "a.",
+            "node_1",
+            "[x]",
+            &"a".repeat(64),
+        ] {
+            assert!(Hostname::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_dns_name("ok.a;b"), Err(HostnameError::BadChar(';')));
+    }
+
+    #[test]
+    fn facts_are_two_lines_a_name_and_a_word() {
+        let facts = Facts::parse(b"ReCyClusteR-Target-01\nx86_64\n").unwrap();
+        assert_eq!(facts.hostname, "ReCyClusteR-Target-01");
+        assert_eq!(facts.arch, Some(Arch::X86_64));
+        // A well-formed arch rccr does not build for is unknown, not bad.
+        let facts = Facts::parse(b"n1\nriscv64").unwrap();
+        assert_eq!(facts.arch, None);
+        for (bad, why) in [
+            (&b""[..], FactsError::Lines(1)),
+            (b"n1\n", FactsError::Lines(1)),
+            (b"n1\nx86_64\nextra\n", FactsError::Lines(3)),
+            (b"n1\nx86_64\n\n", FactsError::Lines(3)),
+            (
+                b"n1\tx\nx86_64\n",
+                FactsError::Hostname(HostnameError::BadChar('\t')),
+            ),
+            (b"n1\nx86_64 ansible_connection=local\n", FactsError::Arch),
+            (b"n1\nx86_64\x1b[2J\n", FactsError::Arch),
+            (b"n1\n\n", FactsError::Arch),
+            (
+                b"n1\r\nx86_64\r\n",
+                FactsError::Hostname(HostnameError::BadChar('\r')),
+            ),
+            (b"\xff\nx86_64\n", FactsError::NotText),
+        ] {
+            assert_eq!(
+                Facts::parse(bad),
+                Err(why),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(
+            FactsError::Hostname(HostnameError::BadChar('=')).to_string(),
+            "the hostname contains '='; use letters, digits and hyphens"
+        );
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl Table {
                 out.push_str(cell);
                 if cells.peek().is_some() {
                     let pad = widths[k] - cell.chars().count() + 2;
-                    out.extend(core::iter::repeat(' ').take(pad));
+                    out.extend(std::iter::repeat_n(' ', pad));
                 }
                 k += 1;
             }

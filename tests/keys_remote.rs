@@ -401,3 +401,110 @@ fn rccr_refuses_another_protocol_with_exit_125_and_no_output() {
     assert!(stderr(&out).contains("protocol 2"), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
 }
+
+fn backup(home: &Home) -> Option<Vec<u8>> {
+    std::fs::read(home.0.join(".ssh/.rccr-authorized_keys.bak")).ok()
+}
+
+#[test]
+fn a_second_stage_while_one_is_armed_is_refused_and_the_backup_kept() {
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("armed", &node);
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let (_, out) = home.converse(&node, &["stage", "r8", "60", "ne"], "ne", |_| file(STAGED));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(backup(&home).as_deref(), Some(ORIGINAL), "{who}");
+        // Another run (or control) stages while the first is armed.
+        let other = [STAGED, b"ssh-ed25519 AAAAOTHERRUN x\n"].concat();
+        let (head, out) =
+            home.converse(&node, &["stage", "r9", "60", "nf"], "nf", |_| file(&other));
+        assert!(head.is_none(), "{who}: asked for input while armed");
+        assert_eq!(out.status.code(), Some(6), "{who}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("r8.ne is armed"),
+            "{who}: {}",
+            stderr(&out)
+        );
+        assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED, "{who}");
+        assert_eq!(
+            backup(&home).as_deref(),
+            Some(ORIGINAL),
+            "{who}: backup overwritten"
+        );
+    }
+}
+
+#[test]
+fn steps_are_refused_while_another_holds_the_node_lock() {
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("busy", &node);
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let lock = std::fs::File::create(home.0.join(".rccr-keys.lock")).unwrap();
+        assert!(rccr::fsutil::try_lock(&lock).unwrap());
+        for (step, nonce) in [
+            (vec!["stage", "ra", "60", "ng"], "ng"),
+            (vec!["commit", "nh"], "nh"),
+        ] {
+            let (head, out) = home.converse(&node, &step, nonce, |_| file(STAGED));
+            assert!(head.is_none(), "{who} {step:?}");
+            assert_eq!(
+                out.status.code(),
+                Some(5),
+                "{who} {step:?}: {}",
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).contains("another rotation step"),
+                "{who}: {}",
+                stderr(&out)
+            );
+        }
+        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
+        drop(lock);
+        let (_, out) = home.converse(&node, &["stage", "ra", "60", "ni"], "ni", |_| file(STAGED));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn leftovers_of_a_crashed_step_are_removed() {
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("leftover", &node);
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        // A step killed at boot-time pids that repeat, by either side.
+        for name in [
+            ".rccr-tmp.1234",
+            ".authorized_keys.rccr-tmp.0123456789abcdef",
+        ] {
+            std::fs::write(home.0.join(".ssh").join(name), b"half a file").unwrap();
+        }
+        let (_, out) = home.converse(&node, &["stage", "rb", "60", "nj"], "nj", |_| file(STAGED));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        let (_, out) = home.converse(&node, &["commit", "nk"], "nk", |_| file(FINAL));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL, "{who}");
+        assert_eq!(home.leftovers(), Vec::<String>::new(), "{who}");
+    }
+}
+
+#[test]
+fn a_file_over_one_mebibyte_is_refused() {
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::new("big", &node);
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let big = [STAGED, &vec![b'#'; 1 << 20][..]].concat();
+        let (_, out) = home.converse(&node, &["stage", "rc", "60", "nl"], "nl", |_| file(&big));
+        assert_eq!(out.status.code(), Some(1), "{who}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("larger than 1048576 bytes"),
+            "{who}: {}",
+            stderr(&out)
+        );
+        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
+        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+    }
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #---help---
-# Usage: tests/run.sh [--quick]
+# Usage: tests/run.sh [--quick] [--no-fuzz] [--install-only]
 #
 # Runs the whole RCCR test suite on a fresh Debian/Ubuntu machine: installs
 # what it needs (apt packages, pip tools, rustup components and targets),
@@ -9,10 +9,12 @@
 # Dockerfile lint, and the ARMv6 cross build run under qemu.
 #
 #   --quick          skip the ARMv6 cross build (the slowest step, ~10 min cold)
+#   --no-fuzz        skip the fuzz smoke (~11 min cold build, then ~20 s a target)
 #   --install-only   install what the tests and the demo need, then stop
 #
 # Environment:
 #   RCCR_SKIP_INSTALL=1  do not install anything (a prepared machine)
+#   RCCR_FUZZ_SECS=N     seconds each fuzz target runs in the smoke (default 20)
 #---help---
 set -euo pipefail
 
@@ -21,10 +23,13 @@ die() { printf 'tests/run.sh: %s\n' "$*" >&2; exit 1; }
 einfo() { printf '\n==> %s\n' "$*" >&2; }
 
 QUICK=0
+FUZZ=1
 INSTALL_ONLY=0
+: "${RCCR_FUZZ_SECS:=20}"
 for arg in "$@"; do
 	case "$arg" in
 	--quick) QUICK=1 ;;
+	--no-fuzz) FUZZ=0 ;;
 	--install-only) INSTALL_ONLY=1 ;;
 	-h | --help) help; exit 0 ;;
 	*) die "unknown argument: $arg (see --help)" ;;
@@ -110,6 +115,35 @@ cargo test --no-fail-fast
 
 einfo "lint: shellcheck, actionlint, hadolint"
 tests/tools.sh lint
+
+# ---- fuzz smoke ----------------------------------------------------------
+# Every cargo-fuzz target under fuzz/ runs for RCCR_FUZZ_SECS seconds on
+# the stable toolchain (RUSTC_BOOTSTRAP=1 lets it take the sanitizer flags).
+# A crash fails the suite and names the input in fuzz/artifacts/. Longer
+# runs and their figures: docs/security.md.
+fuzz_smoke() {
+	local log_dir target log
+	cargo fuzz --version >/dev/null 2>&1 || cargo install --locked --quiet cargo-fuzz
+	cd fuzz
+	export RUSTC_BOOTSTRAP=1
+	cargo fuzz build -O
+	log_dir=target/smoke-logs
+	mkdir -p "$log_dir"
+	for target in $(cargo fuzz list); do
+		log=$log_dir/$target.log
+		if ! cargo fuzz run -O "$target" -- -max_total_time="$RCCR_FUZZ_SECS" >"$log" 2>&1; then
+			tail -n 60 "$log" >&2
+			die "fuzz target $target failed (full log: fuzz/$log)"
+		fi
+		printf '  %-16s %s\n' "$target" "$(grep -E '^#[0-9]+.*DONE' "$log" | tail -n 1)" >&2
+	done
+	cd ..
+}
+if [ "$FUZZ" = 1 ]; then
+	einfo "fuzz smoke: every target ${RCCR_FUZZ_SECS} s"
+	fuzz_smoke
+fi
+# ---- end of fuzz smoke ---------------------------------------------------
 
 einfo "VM tier: QEMU virtual machines on the virtual LAN (tests/vm.sh)"
 tests/vm.sh

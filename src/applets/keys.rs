@@ -119,6 +119,9 @@ struct RotateArgs {
     /// delete rccr's kept copy of the temporary key (no more nodes will be added)
     #[argh(switch)]
     forget_temp_key: bool,
+    /// seconds to wait for another rccr run to finish (default 0: fail at once)
+    #[argh(option, arg_name = "secs", default = "0")]
+    wait: u64,
 }
 
 /// Show which of our keys each node accepts (temporary, current, previous),
@@ -220,6 +223,9 @@ fn gen(args: GenArgs) -> Result<(), Error> {
 
 fn rotate(args: RotateArgs) -> Result<(), Error> {
     let nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
+    let paths = StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref());
+    // One run at a time changes keys, journal and known_hosts.
+    let _lock = crate::state::Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     command::rotate(command::Options {
         nodes,
         from_key: args.from_key.map(PathBuf::from),
@@ -228,7 +234,7 @@ fn rotate(args: RotateArgs) -> Result<(), Error> {
         revert_after: Duration::from_secs(args.revert_after),
         timeout: Duration::from_secs(args.timeout.max(1)),
         parallel: args.parallel.max(1),
-        paths: StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref()),
+        paths,
         yes: args.yes,
         json: args.json,
         forget_temp_key: args.forget_temp_key,

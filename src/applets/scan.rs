@@ -166,7 +166,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         .hosts
         .iter()
         .filter(|h| args.all || h.is_interesting())
-        .filter(|h| since.as_ref().map_or(true, |s| snapshot::is_new(h, s)))
+        .filter(|h| since.as_ref().is_none_or(|s| snapshot::is_new(h, s)))
         .cloned()
         .collect();
     let text = if args.json {

@@ -68,6 +68,13 @@ struct Args {
     /// known_hosts file for host key pinning (default ~/.ssh/known_hosts)
     #[argh(option)]
     known_hosts: Option<String>,
+    /// adopt only if exactly N new nodes are found (else change nothing):
+    /// a stranger that took the temporary key shows up as one too many
+    #[argh(option, arg_name = "n")]
+    expect: Option<usize>,
+    /// seconds to wait for another rccr run to finish (default 0: fail at once)
+    #[argh(option, arg_name = "secs", default = "0")]
+    wait: u64,
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
@@ -89,5 +96,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         revert_after: Duration::from_secs(args.revert_after),
         form: !(args.no_swarm || args.no_playbooks),
         remove_missing: args.remove_missing,
+        wait: Duration::from_secs(args.wait),
+        expect: args.expect,
     })
 }

@@ -1,6 +1,11 @@
 //! Where the configuration comes from: `--config PATH`, else
 //! `./cluster_config.yml`, else `/etc/rccr/cluster_config.yml`, else the
 //! defaults; and how a file's bytes become a [`Config`] (size, UTF-8, YAML).
+//!
+//! A config decides which hosts setup trusts, so it is read only from a
+//! file no one else could have written (OpenSSH's StrictModes): owned by
+//! this user or root, not group- or world-writable, in a directory others
+//! cannot write to (unless sticky, as /tmp is).
 use super::schema::Reader;
 use super::{yaml, Config, Loaded, Warning, FILE_NAME, MAX_SIZE, SYSTEM_PATH};
 use crate::error::Error;
@@ -19,17 +24,16 @@ impl Config {
     /// system path replaced (for tests). Relative paths are shown as given.
     pub fn load_from(explicit: Option<&Path>, cwd: &Path, root: &Path) -> Result<Loaded, Error> {
         if let Some(path) = explicit {
-            let text = read_limited(&cwd.join(path))
-                .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+            let text = read_trusted(&cwd.join(path), path)?;
             return Self::loaded(text, path);
         }
         let local = cwd.join(FILE_NAME);
         let system = root.join(&SYSTEM_PATH[1..]);
         for path in [local, system] {
-            match read_limited(&path) {
+            match read_trusted(&path, &path) {
                 Ok(text) => return Self::loaded(text, &path),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(Loaded {
@@ -80,10 +84,30 @@ impl Config {
     }
 }
 
-fn read_limited(path: &Path) -> io::Result<Vec<u8>> {
+/// The bytes of `path` (shown as `shown`), at most one more than
+/// [`MAX_SIZE`], if the file and its directory pass the StrictModes rule.
+fn read_trusted(path: &Path, shown: &Path) -> Result<Vec<u8>, Error> {
+    let cannot = |e| Error::io(format!("cannot read {}", shown.display()), e);
+    let file = File::open(path).map_err(cannot)?;
+    let refuse = |what: &Path, why: String| {
+        Error::bad_input(
+            what.display().to_string(),
+            format!("{why}: rccr does not read a config others could have written (chmod go-w, chown, or --config another file)"),
+        )
+    };
+    if let Some(why) = crate::fsutil::untrusted_meta(&file.metadata().map_err(cannot)?) {
+        return Err(refuse(shown, why));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(Some(why)) = crate::fsutil::untrusted(dir) {
+        return Err(refuse(dir, why));
+    }
     let mut bytes = Vec::new();
-    File::open(path)?
-        .take(MAX_SIZE as u64 + 1)
-        .read_to_end(&mut bytes)?;
+    file.take(MAX_SIZE as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
     Ok(bytes)
 }

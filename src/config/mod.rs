@@ -73,12 +73,23 @@ pub struct Network {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Discovery {
-    /// Hosts whose name contains this (case-insensitively) are nodes; empty
-    /// means every host.
+    /// Hosts whose name contains this (case-insensitively) are nodes; never
+    /// empty (an empty filter would take every host).
     pub hostname_filter: String,
     /// How long a scan waits for a reply, in milliseconds (`rccr-scan
     /// --timeout-ms`).
     pub timeout_ms: u32,
+    /// Which new nodes setup adopts.
+    pub adopt: AdoptPolicy,
+}
+
+/// `discovery.adopt`: which new nodes setup may adopt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdoptPolicy {
+    /// `any`: every new node named like one (the default).
+    Any,
+    /// `listed`: only nodes whose MAC address is under `nodes:`.
+    Listed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +183,7 @@ impl Default for Config {
             discovery: Discovery {
                 hostname_filter: crate::identity::NAME_PREFIX.into(),
                 timeout_ms: 300,
+                adopt: AdoptPolicy::Any,
             },
             ssh: Ssh {
                 user: "root".into(),

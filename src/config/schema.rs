@@ -235,9 +235,19 @@ impl<'f> Reader<'f> {
     }
 
     fn discovery(&mut self, node: &Node, c: &mut Discovery) -> Result<(), Error> {
-        let f = self.fields(node, "discovery", &["hostname_filter", "timeout_ms"])?;
+        let f = self.fields(
+            node,
+            "discovery",
+            &["hostname_filter", "timeout_ms", "adopt"],
+        )?;
         if let Some(n) = f[0] {
             let s = self.string(n, "discovery.hostname_filter")?;
+            if s.trim().is_empty() {
+                return Err(self.err(
+                    n.pos,
+                    "discovery.hostname_filter is empty, which would take every host on the LAN for a node; give the word your nodes' names contain (ReCyClusteR)",
+                ));
+            }
             if s.len() > 63 {
                 return Err(self.err(
                     n.pos,
@@ -248,6 +258,10 @@ impl<'f> Reader<'f> {
         }
         if let Some(n) = f[1] {
             c.timeout_ms = self.int(n, "discovery.timeout_ms", 1, 60_000)? as u32;
+        }
+        if let Some(n) = f[2] {
+            c.adopt = [AdoptPolicy::Any, AdoptPolicy::Listed]
+                [self.choice(n, "discovery.adopt", &["any", "listed"])?];
         }
         Ok(())
     }

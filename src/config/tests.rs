@@ -55,7 +55,7 @@ fn empty_documents_and_sections_are_defaults() {
 fn every_key() {
     let (c, w) = parse(
         "cluster:\n  name: lab.1\nnetwork:\n  subnet: 10.1.0.0/16\n  interface: eth0\n\
-         discovery:\n  hostname_filter: \"\"\n  timeout_ms: 500\n\
+         discovery:\n  hostname_filter: \"lab\"\n  timeout_ms: 500\n  adopt: listed\n\
          ssh:\n  user: pi\n  port: 2222\n  temp_key: .rccr/ssh_temp_key\n  key_type: rsa\n\
          nodes:\n  - mac: \"AA-bb-CC-dd-EE-01\"\n    hostname: pi-1\n    role: control\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    role: target\n    manager: false\n\
          playbooks:\n  - site.yml\n\
@@ -69,8 +69,9 @@ fn every_key() {
     assert_eq!(
         c.discovery,
         Discovery {
-            hostname_filter: String::new(),
-            timeout_ms: 500
+            hostname_filter: "lab".into(),
+            timeout_ms: 500,
+            adopt: AdoptPolicy::Listed,
         }
     );
     assert_eq!(
@@ -373,6 +374,50 @@ fn lookup_errors() {
     let e = s.load(None).unwrap_err();
     assert_eq!(e.exit_code(), ExitCode::BadInput);
     assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+}
+
+#[test]
+fn a_config_others_could_have_written_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |p: &Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let s = Scratch::new("modes");
+    let local = s.write("cwd/cluster_config.yml", b"cluster:\n  name: local\n");
+    for (mode, who) in [(0o666, "everyone"), (0o664, "its group")] {
+        chmod(&local, mode);
+        let e = s.load(None).unwrap_err();
+        assert_eq!(e.exit_code(), ExitCode::BadInput, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!("{}: is writable by {who}", local.display())),
+            "{msg}"
+        );
+    }
+    chmod(&local, 0o644);
+    assert_eq!(s.load(None).unwrap().config.cluster.name, "local");
+    // A directory anyone may write to: someone else could have put it there.
+    let cwd = s.0.join("cwd");
+    chmod(&cwd, 0o777);
+    let e = s.load(None).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}: is writable by everyone", cwd.display())),
+        "{e}"
+    );
+    // Sticky, like /tmp: no one can replace a file another owns there.
+    chmod(&cwd, 0o1777);
+    assert_eq!(s.load(None).unwrap().config.cluster.name, "local");
+    chmod(&cwd, 0o755);
+    // The explicit file too.
+    let other = s.write("cwd/other.yml", b"cluster:\n  name: explicit\n");
+    chmod(&other, 0o646);
+    assert_eq!(
+        s.load(Some(Path::new("other.yml")))
+            .unwrap_err()
+            .exit_code(),
+        ExitCode::BadInput
+    );
 }
 
 #[test]

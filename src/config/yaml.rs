@@ -685,7 +685,7 @@ fn looks_numeric(t: &str) -> bool {
         Some(d) => (&b[..d], Some(&b[d + 1..])),
         None => (b, None),
     };
-    let frac_ok = frac.map_or(true, |f| f.iter().all(|c| c.is_ascii_digit() || *c == b'_'));
+    let frac_ok = frac.is_none_or(|f| f.iter().all(|c| c.is_ascii_digit() || *c == b'_'));
     if int_part.contains(&b':')
         && frac_ok
         && int_part.split(|c| *c == b':').enumerate().all(|(n, g)| {

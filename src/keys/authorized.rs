@@ -80,7 +80,12 @@ pub fn with_key(content: &[u8], key_line: &str) -> Vec<u8> {
     if !out.is_empty() && !out.ends_with(b"\n") {
         out.push(b'\n');
     }
-    out.extend_from_slice(key_line.trim_end().as_bytes());
+    // Trim only what ends a token, so the line holds the very blob looked for.
+    out.extend_from_slice(
+        key_line
+            .trim_end_matches([' ', '\t', '\r', '\n'])
+            .as_bytes(),
+    );
     out.push(b'\n');
     out
 }
@@ -164,6 +169,10 @@ mod tests {
             staged
         );
         assert_eq!(with_key(b"", ED), format!("{ED}\n").as_bytes());
+        // Found by fuzzing: a key line ending in other whitespace.
+        let odd = "sk-x AAAA\u{b}";
+        let once = with_key(b"", odd);
+        assert_eq!(with_key(&once, odd), once);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`authorized`]: `authorized_keys` edits, byte for byte; both sides of
 //!   a rotation compute with it.
 //! - [`addr`]: node addresses from the command line and hosts files.
+//! - [`frame`]: the frame a rotation step sends a file in (cksum, length).
 //! - [`control`]: the control's side of a rotation: the engine, the
 //!   `keyrotate` command, its journal, host key pinning and `keys status`.
 //! - [`node`]: the node's side (`rccr keys node`, and `remote.sh` for nodes
@@ -14,6 +15,7 @@
 pub mod addr;
 pub mod authorized;
 pub mod control;
+pub mod frame;
 pub mod node;
 pub mod resolve;
 
@@ -26,6 +28,8 @@ use std::path::{Path, PathBuf};
 
 /// The comment every temporary key carries, so it can be recognised anywhere.
 pub const TEMP_KEY_COMMENT: &str = "rccr-temporary-key";
+/// The comment of the cluster key rccr makes.
+pub const CLUSTER_KEY_COMMENT: &str = "rccr-cluster-key";
 /// The first line of an OpenSSH private key file. Spelt in two parts so
 /// that a scan of the repository for committed private keys (which looks
 /// for this line) finds only real keys, not the checks that name it.
@@ -39,7 +43,7 @@ pub use crate::ssh::KeyType;
 
 /// Checks an RSA size before any slow work starts.
 pub fn check_rsa_bits(bits: usize) -> Result<(), Error> {
-    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || bits % 8 != 0 {
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || !bits.is_multiple_of(8) {
         return Err(Error::bad_input(
             format!("--bits {bits}"),
             format!("RSA keys need {MIN_RSA_BITS} to {MAX_RSA_BITS} bits, a multiple of 8"),
@@ -132,6 +136,17 @@ pub fn write_pair(private: &Path, key: &PrivateKey) -> Result<(), Error> {
     let public = public_line(key)? + "\n";
     fsutil::write_atomic(private, secret.as_bytes(), 0o600)?;
     fsutil::write_atomic(&public_path(private), public.as_bytes(), 0o644)
+}
+
+/// A fresh Ed25519 key that no one holds, as OpenSSH private key text,
+/// kept in memory only: offered first to every host setup classifies, so a
+/// host that accepts it accepts any key.
+pub fn canary() -> Result<String, Error> {
+    let key = generate(KeyType::Ed25519, 0, "rccr-canary")?;
+    let text = key
+        .to_openssh(LineEnding::LF)
+        .map_err(|e| Error::Failed(format!("cannot encode the canary key: {e}")))?;
+    Ok(text.to_string())
 }
 
 /// 16 random hex digits from the OS: rotation IDs and protocol nonces.

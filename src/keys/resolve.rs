@@ -8,20 +8,24 @@
 //!    else the config's `ssh.temp_key` when that file exists;
 //! 2. **environment**: `RCCR_TEMP_KEY`, `RCCR_CLUSTER_KEY`;
 //! 3. **state**: the state directory (rccr's kept copy of the temporary
-//!    key; the cluster and previous keys the rotation journals name);
+//!    key; the cluster and previous keys the rotation journals name; the
+//!    cluster key kept there when `~/.ssh` holds another key at its path);
 //! 4. **~/.ssh**: OpenSSH's default identity (`id_rsa` for the temporary
-//!    key, the configured type's for the cluster key);
+//!    key, the configured type's for the cluster key, if it is rccr's);
 //! 5. **image**: the control image's temporary key, `/root/.ssh/id_rsa`.
 //!
 //! A key named by an option or the environment must exist: a wrong path is
 //! bad input, never a silent fallback. Keys found anywhere else count only
 //! when they are what they are looked for as: the temporary key carries the
-//! temporary key's comment in its public half; a cluster key does not.
+//! temporary key's comment in its public half; a cluster key found at
+//! `~/.ssh` is one rccr made (its fingerprint is recorded, or it carries the
+//! cluster key's comment), so an operator's own key is never offered to
+//! the LAN as the cluster key.
 use super::control::journal;
-use super::{public_path, TEMP_KEY_COMMENT};
+use super::{load_key, public_path, CLUSTER_KEY_COMMENT, TEMP_KEY_COMMENT};
 use crate::error::Error;
 use crate::ssh::KeyType;
-use crate::state::StatePaths;
+use crate::state::{KeyRecords, StatePaths};
 use std::path::{Path, PathBuf};
 
 /// Where a key was found.
@@ -66,9 +70,14 @@ pub struct Resolver<'p> {
 
 /// Whether the public half of `private` carries the temporary key's comment.
 pub fn is_temporary(private: &Path) -> bool {
+    carries(private, TEMP_KEY_COMMENT)
+}
+
+/// Whether the public half of `private` ends with `comment`.
+fn carries(private: &Path, comment: &str) -> bool {
     private.is_file()
         && std::fs::read_to_string(public_path(private))
-            .is_ok_and(|line| line.trim_end().ends_with(TEMP_KEY_COMMENT))
+            .is_ok_and(|line| line.trim_end().ends_with(comment))
 }
 
 fn given(flag: &str, path: &Path, source: Source) -> Result<Found, Error> {
@@ -128,26 +137,43 @@ impl<'p> Resolver<'p> {
     }
 
     /// The cluster key: `$RCCR_CLUSTER_KEY`, the new key of an unfinished
-    /// or the last rotation, `~/.ssh`'s default identity for `kind`.
+    /// or the last rotation, the state directory's own cluster key,
+    /// `~/.ssh`'s default identity for `kind` when rccr made it.
     pub fn cluster(&self, kind: KeyType) -> Result<Option<Found>, Error> {
         if let Some(found) = from_env("RCCR_CLUSTER_KEY")? {
             return Ok(Some(found));
         }
-        for record in self.records()? {
-            if record.new_key.is_file() {
+        let state = self
+            .records()?
+            .into_iter()
+            .map(|r| r.new_key)
+            .chain([self.paths.own_cluster_key()]);
+        for path in state {
+            if path.is_file() {
                 return Ok(Some(Found {
-                    path: record.new_key,
+                    path,
                     source: Source::State,
                 }));
             }
         }
         let default = self.paths.ssh_identity(kind);
-        Ok(
-            (default.is_file() && !is_temporary(&default)).then_some(Found {
-                path: default,
-                source: Source::SshDefault,
-            }),
-        )
+        Ok(self.is_cluster_key(&default).then_some(Found {
+            path: default,
+            source: Source::SshDefault,
+        }))
+    }
+
+    /// Whether the key at `path` is a cluster key rccr made: recorded as
+    /// such, or (made before rccr recorded keys) carrying its comment.
+    fn is_cluster_key(&self, path: &Path) -> bool {
+        if !path.is_file() || is_temporary(path) {
+            return false;
+        }
+        let recorded = load_key(path).is_ok_and(|key| {
+            KeyRecords::new(self.paths).role_of(&key.fingerprint)
+                == Some(crate::state::KeyRole::Cluster)
+        });
+        recorded || carries(path, CLUSTER_KEY_COMMENT)
     }
 
     /// The previous cluster key: the old key of the last rotation, unless
@@ -181,29 +207,7 @@ mod tests {
     use super::*;
     use crate::keys::{generate, write_pair};
 
-    struct Home {
-        dir: PathBuf,
-        paths: StatePaths,
-    }
-
-    impl Drop for Home {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    fn home(tag: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("rccr-resolve-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
-        let paths = StatePaths {
-            ssh_dir: dir.join(".ssh"),
-            state_dir: dir.join(".rccr"),
-            known_hosts: dir.join(".ssh/known_hosts"),
-        };
-        paths.create_state_dir().unwrap();
-        Home { dir, paths }
-    }
+    use crate::state::scratch::home;
 
     fn key(path: &Path, comment: &str) {
         write_pair(path, &generate(KeyType::Ed25519, 0, comment).unwrap()).unwrap();
@@ -218,7 +222,7 @@ mod tests {
         let id_rsa = h.paths.ssh_identity(KeyType::Rsa);
         key(&id_rsa, "operator@laptop");
         let found = r.temporary(None, None).unwrap();
-        assert!(found.map_or(true, |f| f.source == Source::Image));
+        assert!(found.is_none_or(|f| f.source == Source::Image));
         // ~/.ssh/id_rsa counts once it is the temporary key.
         key(&id_rsa, TEMP_KEY_COMMENT);
         let found = r.temporary(None, None).unwrap().unwrap();
@@ -275,7 +279,24 @@ mod tests {
         // The temporary key at the RSA default is not a cluster key.
         key(&h.paths.ssh_identity(KeyType::Rsa), TEMP_KEY_COMMENT);
         assert_eq!(r.cluster(KeyType::Rsa).unwrap(), None);
+        // Nor is the operator's own key there.
         let ed = h.paths.ssh_identity(KeyType::Ed25519);
+        key(&ed, "operator@laptop");
+        assert_eq!(r.cluster(KeyType::Ed25519).unwrap(), None);
+        // ... unless rccr recorded it as one it made.
+        let fingerprint = load_key(&ed).unwrap().fingerprint;
+        KeyRecords::new(&h.paths)
+            .record(crate::state::KeyRole::Cluster, &fingerprint)
+            .unwrap();
+        assert_eq!(r.cluster(KeyType::Ed25519).unwrap().unwrap().path, ed);
+        std::fs::remove_file(h.paths.key_records()).unwrap();
+        // The state directory's own cluster key comes before ~/.ssh.
+        key(&h.paths.own_cluster_key(), "rccr-cluster-key");
+        assert_eq!(
+            r.cluster(KeyType::Ed25519).unwrap().unwrap().path,
+            h.paths.own_cluster_key()
+        );
+        std::fs::remove_file(h.paths.own_cluster_key()).unwrap();
         key(&ed, "rccr-cluster-key");
         let found = r.cluster(KeyType::Ed25519).unwrap().unwrap();
         assert_eq!((found.path, found.source), (ed.clone(), Source::SshDefault));

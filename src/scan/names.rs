@@ -6,11 +6,13 @@
 //! it), shown through [`crate::print::name`], never handed to a shell, and
 //! can only match the filter if it is a valid DNS name: labels that each
 //! follow the one hostname rule ([`crate::identity::check_hostname`]).
+//! `rccr setup` keeps none of it that is not one ([`crate::identity::Hostname`]).
+//! Reading it over SSH is bounded like every read from a host.
 use super::{Host, NameSource};
-use crate::identity::{name_matches, MAX_DNS_NAME_LEN};
+use crate::identity::{name_matches, MAX_DNS_NAME_LEN, MAX_FACTS_LEN};
 use crate::parallel;
 use crate::print;
-use crate::ssh::{Connection, SshError};
+use crate::ssh::{Connection, Limits, SshError};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
@@ -43,8 +45,12 @@ pub fn matches(host: &Host, filter: &str) -> bool {
 
 /// Logs in to `ip` with `key` and returns what `hostname` prints.
 pub fn read_hostname(ip: Ipv4Addr, key: &Path) -> Result<String, SshError> {
-    let conn = Connection::open(SocketAddr::from((ip, 22)), SSH_TIMEOUT)?;
+    let mut conn = Connection::open(SocketAddr::from((ip, 22)), SSH_TIMEOUT)?;
     conn.authenticate(SSH_USER, key)?;
+    conn.set_limits(Limits {
+        max_output: MAX_FACTS_LEN,
+        deadline: 2 * SSH_TIMEOUT,
+    });
     let out = conn.run(HOSTNAME_COMMAND, b"")?;
     if !out.success() {
         return Err(SshError::Protocol(format!(

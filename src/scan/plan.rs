@@ -49,7 +49,7 @@ pub fn default_route_iface(routes: &str) -> Option<String> {
         else {
             continue;
         };
-        if dest == 0 && mask == 0 && flags & RTF_UP != 0 && best.map_or(true, |(m, _)| metric < m) {
+        if dest == 0 && mask == 0 && flags & RTF_UP != 0 && best.is_none_or(|(m, _)| metric < m) {
             best = Some((metric, f[0]));
         }
     }

@@ -1,19 +1,55 @@
 //! Stages 1 and 2 of setup: discover the LAN's hosts with the scan engine,
-//! then classify each by logging in. Nothing is written anywhere.
+//! then classify each by logging in. Nothing is written anywhere, and a
+//! host's words never decide anything unparsed.
+//!
+//! Per host, on one connection:
+//! 1. the host key, against the pins: a pinned host is offered only its
+//!    pinned key types, and another key is `host-key-mismatch` (no key of
+//!    ours is offered to it);
+//! 2. a canary key no one holds ([`crate::keys::canary`]): a host that
+//!    accepts it accepts any key, and is `untrusted (accepts any key)`;
+//! 3. the cluster key (adopted), else the temporary key (new);
+//! 4. its facts ([`Facts`]), bounded to [`MAX_FACTS_LEN`] bytes and
+//!    [`FACTS_DEADLINE`]: facts that do not parse make it
+//!    `untrusted (bad facts)`.
 use crate::config::Config;
 use crate::error::Error;
-use crate::identity::{name_matches, Arch, Mac, Role};
+use crate::identity::{
+    name_matches, Arch, Facts, Hostname, Mac, Role, FACTS_COMMAND, MAX_FACTS_LEN,
+};
+use crate::keys::control::known_hosts::{KnownHosts, Pin, Reached, Unreached};
 use crate::parallel;
 use crate::scan;
-use crate::ssh::{Connection, SshError};
+use crate::ssh::{Connection, Fingerprint, Limits, SshError};
 use crate::wire::ipv4::Cidr;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::fmt;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// SSH logins during discovery, at once.
 const PARALLEL: usize = 32;
 pub const SSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a host may take to tell its facts.
+pub const FACTS_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Why a host that let us in is not trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Distrust {
+    /// It accepted the canary key, which no one holds.
+    AcceptsAnyKey,
+    /// What it said about itself does not parse (or never ended).
+    BadFacts,
+}
+
+impl fmt::Display for Distrust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Distrust::AcceptsAnyKey => "accepts any key",
+            Distrust::BadFacts => "bad facts",
+        })
+    }
+}
 
 /// How discovery sorted a live host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +64,11 @@ pub enum Class {
     Refused,
     /// Port 22 closed, or no SSH conversation.
     NoSsh,
+    /// Its host key is not the one pinned for it: none of our keys was
+    /// offered.
+    HostKeyMismatch,
+    /// Let us in, but is not to be believed: never adopted, never touched.
+    Untrusted(Distrust),
 }
 
 impl Class {
@@ -38,6 +79,8 @@ impl Class {
             Class::Foreign => "foreign",
             Class::Refused => "refused",
             Class::NoSsh => "no-ssh",
+            Class::HostKeyMismatch => "host-key-mismatch",
+            Class::Untrusted(_) => "untrusted",
         }
     }
 
@@ -47,17 +90,29 @@ impl Class {
     }
 }
 
+impl fmt::Display for Class {
+    /// `new`, ..., `untrusted (bad facts)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Class::Untrusted(why) => write!(f, "untrusted ({why})"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
 /// A live host and what we learnt about it.
 #[derive(Clone, Debug)]
 pub struct Candidate {
     pub ip: Ipv4Addr,
     pub mac: Option<Mac>,
     /// The authoritative name (read over SSH), else the DNS one.
-    pub hostname: Option<String>,
+    pub hostname: Option<Hostname>,
     pub arch: Option<Arch>,
-    pub host_key: Option<String>,
+    pub host_key: Option<Fingerprint>,
     pub class: Class,
     pub role: Role,
+    /// What made an untrusted host so, partly in its words (escape it).
+    pub note: Option<String>,
 }
 
 /// The keys and login settings discovery tries.
@@ -66,6 +121,8 @@ pub struct LoginKeys {
     pub port: u16,
     pub cluster: Option<PathBuf>,
     pub temporary: Option<PathBuf>,
+    /// Where host keys are pinned.
+    pub known_hosts: PathBuf,
 }
 
 /// Which subnets and interface to sweep: the command line's, else the
@@ -95,66 +152,145 @@ pub fn discover(
     for warning in &report.warnings {
         eprintln!("rccr setup: warning: {warning}");
     }
-    let filter = &config.discovery.hostname_filter;
-    let mut candidates =
-        parallel::map(&report.hosts, PARALLEL, |host| classify(host, keys, filter));
+    let probe = Probe {
+        keys,
+        filter: &config.discovery.hostname_filter,
+        canary: crate::keys::canary()?,
+        known_hosts: KnownHosts::new(keys.known_hosts.clone()),
+    };
+    let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
     for c in &mut candidates {
         c.role = config
             .pin(c.mac)
             .and_then(|p| p.role)
             .unwrap_or(Role::Target);
+        if let Some(note) = &c.note {
+            eprintln!(
+                "rccr setup: {}: {}: {}",
+                c.ip,
+                c.class,
+                crate::print::text(note)
+            );
+        }
     }
     Ok(candidates)
 }
 
-/// Logs in with the cluster key, else the temporary key, and reads the
-/// host's name and architecture. Writes nothing anywhere.
-fn classify(host: &scan::Host, keys: &LoginKeys, filter: &str) -> Candidate {
-    let mut c = Candidate {
-        ip: host.ip,
-        mac: host.mac,
-        hostname: host.hostname.clone(),
-        arch: None,
-        host_key: None,
-        class: Class::NoSsh,
-        role: Role::Target,
-    };
-    if !host.ssh {
-        return c;
-    }
-    let addr = SocketAddr::from((host.ip, keys.port));
-    let Ok(conn) = Connection::open(addr, SSH_TIMEOUT) else {
-        return c;
-    };
-    c.host_key = conn.host_key().map(|k| k.fingerprint);
-    let try_key = |key: &Option<PathBuf>| match key {
-        Some(path) => conn.authenticate(&keys.user, path),
-        None => Err(SshError::Denied),
-    };
-    let class = if try_key(&keys.cluster).is_ok() {
-        Class::Adopted
-    } else if try_key(&keys.temporary).is_ok() {
-        Class::New
-    } else {
-        c.class = Class::Refused;
-        return c;
-    };
-    match conn.run("hostname; uname -m", b"") {
-        Ok(out) if out.success() => {
-            let text = out.text();
-            let mut lines = text.lines();
-            c.hostname = lines.next().and_then(scan::names::accept).or(c.hostname);
-            c.arch = lines.next().and_then(|a| a.parse().ok());
+/// What classification needs, shared by every host's thread.
+struct Probe<'a> {
+    keys: &'a LoginKeys,
+    filter: &'a str,
+    /// The canary key's private half, OpenSSH text (memory only).
+    canary: String,
+    known_hosts: KnownHosts,
+}
+
+impl Probe<'_> {
+    /// Classifies one host (see the module's steps). Writes nothing
+    /// anywhere, and runs nothing on a host it does not trust.
+    fn classify(&self, host: &scan::Host) -> Candidate {
+        let mut c = Candidate {
+            ip: host.ip,
+            mac: host.mac,
+            hostname: host
+                .hostname
+                .as_deref()
+                .and_then(|n| Hostname::parse(n).ok()),
+            arch: None,
+            host_key: None,
+            class: Class::NoSsh,
+            role: Role::Target,
+            note: None,
+        };
+        if !host.ssh {
+            return c;
         }
-        _ => {}
+        let Some(mut conn) = self.connect(&mut c) else {
+            return c;
+        };
+        let keys = self.keys;
+        match conn.authenticate_with(&keys.user, &self.canary) {
+            Err(SshError::Denied) => {}
+            Ok(()) => {
+                c.class = Class::Untrusted(Distrust::AcceptsAnyKey);
+                c.note = Some("it let a key no one holds log in".into());
+                return c;
+            }
+            Err(e) => {
+                c.note = Some(format!("cannot offer the canary key: {e}"));
+                return c;
+            }
+        }
+        let try_key = |key: &Option<PathBuf>| match key {
+            Some(path) => conn.authenticate(&keys.user, path),
+            None => Err(SshError::Denied),
+        };
+        let class = if try_key(&keys.cluster).is_ok() {
+            Class::Adopted
+        } else if try_key(&keys.temporary).is_ok() {
+            Class::New
+        } else {
+            c.class = Class::Refused;
+            return c;
+        };
+        conn.set_limits(Limits {
+            max_output: MAX_FACTS_LEN,
+            deadline: FACTS_DEADLINE,
+        });
+        let facts = match conn.run(FACTS_COMMAND, b"") {
+            Ok(out) if out.success() => Facts::parse(&out.stdout).map_err(|e| e.to_string()),
+            Ok(out) => Err(format!("{FACTS_COMMAND}: {}", out.error_line())),
+            Err(e) => Err(e.to_string()),
+        };
+        match facts {
+            Ok(facts) => {
+                c.hostname = Some(facts.hostname);
+                c.arch = facts.arch;
+            }
+            Err(why) => {
+                c.class = Class::Untrusted(Distrust::BadFacts);
+                c.note = Some(why);
+                return c;
+            }
+        }
+        let named_ours = c
+            .hostname
+            .as_deref()
+            .is_some_and(|n| name_matches(n, self.filter));
+        c.class = match class {
+            Class::New if !named_ours => Class::Foreign,
+            other => other,
+        };
+        c
     }
-    let named_ours = c
-        .hostname
-        .as_deref()
-        .is_some_and(|n| name_matches(n, filter));
-    c.class = match class {
-        Class::New if !named_ours => Class::Foreign,
-        other => other,
-    };
-    c
+
+    /// Connects offering only the pinned host key types, and checks the
+    /// host key against the pins; records the key's fingerprint. `None`
+    /// (class set) when the host is not to be logged in to.
+    fn connect(&self, c: &mut Candidate) -> Option<Connection> {
+        let ip = c.ip.into();
+        let port = self.keys.port;
+        let Reached { conn, key } = match self.known_hosts.connect(ip, port, SSH_TIMEOUT) {
+            Ok(reached) => reached,
+            Err(Unreached::OtherType(why)) => {
+                c.class = Class::HostKeyMismatch;
+                c.note = Some(why);
+                return None;
+            }
+            Err(Unreached::Failed(_)) => return None,
+        };
+        c.host_key = Some(key.fingerprint.clone());
+        match self.known_hosts.check_key(ip, port, &key) {
+            Ok(Pin::Match | Pin::Unknown) => Some(conn),
+            Ok(Pin::Mismatch { line }) => {
+                c.class = Class::HostKeyMismatch;
+                c.note = Some(self.known_hosts.mismatch(&key, line));
+                None
+            }
+            Err(e) => {
+                c.note = Some(e.to_string());
+                None
+            }
+        }
+    }
 }

@@ -53,6 +53,10 @@ pub struct Options {
     /// Remove swarm nodes that left the inventory and services that left
     /// the config (kept otherwise).
     pub remove_missing: bool,
+    /// How long to wait for another run's lock (`--wait`).
+    pub wait: Duration,
+    /// Adopt only if exactly this many new nodes are found (`--expect`).
+    pub expect: Option<usize>,
 }
 
 pub fn run(opts: Options) -> Result<(), Error> {
@@ -63,6 +67,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
     }
     let config = loaded.config;
     let paths = &opts.paths;
+    // One run at a time; a dry run changes nothing and takes no lock.
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(crate::state::Lock::acquire(paths, opts.wait)?)
+    };
     let known = inventory::load(&paths.nodes())?;
     let keys = login_keys(&opts, &config)?;
 
@@ -73,6 +83,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     if !opts.json || opts.dry_run {
         print::stdout(&report::plan(&planned, opts.json))?;
     }
+    plan::check_expected(&planned, opts.expect)?;
     if opts.dry_run {
         eprintln!("rccr setup: dry run: nothing was changed");
         return Ok(());
@@ -179,6 +190,7 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
         port: config.ssh.port,
         cluster: cluster.map(|f| f.path),
         temporary: temporary.map(|f| f.path),
+        known_hosts: opts.paths.known_hosts.clone(),
     })
 }
 

@@ -1,8 +1,9 @@
 //! Stage 3 of setup: what to do with each host, decided before anything is
 //! changed, so `--dry-run` can show it.
 use super::discover::{Candidate, Class};
-use crate::config::Config;
-use crate::identity::{generated_name, is_image_default, mac_tail, NAME_PREFIX};
+use crate::config::{AdoptPolicy, Config};
+use crate::error::Error;
+use crate::identity::{generated_name, is_image_default, mac_tail, Hostname, NAME_PREFIX};
 use crate::keys::control::engine::Outcome;
 use crate::state::inventory::NodeRecord;
 
@@ -12,7 +13,10 @@ pub enum Action {
     /// A new node: rename it first when `rename` is set (it carries an
     /// image default, a name another node has, or a pinned one), then
     /// replace its temporary key.
-    Adopt { rename: Option<String> },
+    Adopt { rename: Option<Hostname> },
+    /// A new node that `discovery.adopt: listed` keeps out: its MAC is not
+    /// under `nodes:`. Shown, not touched.
+    NotListed,
     /// Nothing: already in the cluster, or not ours to touch.
     Leave,
 }
@@ -33,6 +37,10 @@ impl Planned {
             (Some((Outcome::Rotated, _)), _) => "adopted".into(),
             (Some((outcome, detail)), _) => format!("{}: {detail}", outcome.as_str()),
             (None, Class::Adopted) => "already adopted".into(),
+            (None, class @ Class::Untrusted(_)) => class.to_string(),
+            (None, Class::New) if self.action == Action::NotListed => {
+                "untouched (not listed)".into()
+            }
             (None, class) => format!("untouched ({})", class.as_str()),
         }
     }
@@ -49,9 +57,39 @@ impl Planned {
     pub fn new_name(&self) -> Option<&str> {
         match &self.action {
             Action::Adopt { rename } => rename.as_deref(),
-            Action::Leave => None,
+            Action::NotListed | Action::Leave => None,
         }
     }
+
+    pub fn adopts(&self) -> bool {
+        matches!(self.action, Action::Adopt { .. })
+    }
+}
+
+/// `--expect N`: the run adopts exactly N new nodes, or nothing at all.
+/// A stranger that took the temporary key shows up as one too many.
+pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), Error> {
+    let Some(expected) = expect else {
+        return Ok(());
+    };
+    let new: Vec<String> = planned
+        .iter()
+        .filter(|p| p.adopts())
+        .map(|p| p.candidate.ip.to_string())
+        .collect();
+    if new.len() == expected {
+        return Ok(());
+    }
+    Err(Error::Failed(format!(
+        "--expect {expected}, but {} new node(s) would be adopted ({}): nothing was changed; \
+         check the plan above (host key fingerprints, MACs) and run again",
+        new.len(),
+        if new.is_empty() {
+            "none".into()
+        } else {
+            new.join(", ")
+        }
+    )))
 }
 
 /// Plans every host: new nodes are adopted, under a unique name where
@@ -60,13 +98,15 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
     let names: Vec<String> = candidates
         .iter()
         .filter(|c| c.class.is_node())
-        .filter_map(|c| c.hostname.clone())
-        .chain(known.iter().map(|k| k.hostname.clone()))
+        .filter_map(|c| c.hostname.as_deref().map(str::to_string))
+        .chain(known.iter().map(|k| k.hostname.to_string()))
         .collect();
     candidates
         .into_iter()
         .map(|c| {
+            let listed = config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
             let action = match c.class {
+                Class::New if !listed => Action::NotListed,
                 Class::New => Action::Adopt {
                     rename: new_name(&c, &names, config),
                 },
@@ -84,19 +124,22 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
 /// The name a new node must take, if it must change: a pinned name, else
 /// a generated one for nodes that carry an image default or a name another
 /// node has.
-fn new_name(c: &Candidate, names: &[String], config: &Config) -> Option<String> {
-    let current = c.hostname.clone().unwrap_or_default();
+fn new_name(c: &Candidate, names: &[String], config: &Config) -> Option<Hostname> {
+    let current = c.hostname.as_deref().unwrap_or_default();
     let pinned = config.pin(c.mac).and_then(|p| p.hostname.clone());
     let shared = names
         .iter()
-        .filter(|n| n.eq_ignore_ascii_case(&current))
+        .filter(|n| n.eq_ignore_ascii_case(current))
         .count()
         > 1;
     let name = match pinned {
         Some(name) => name,
-        None if is_image_default(&current) || shared => unique_name(c, config),
+        None if is_image_default(current) || shared => unique_name(c, config),
         None => return None,
     };
+    // Pinned names follow the rule (the config checks them); a generated
+    // one does whenever the filter is a name's part.
+    let name = Hostname::parse(&name).ok()?;
     (name != current).then_some(name)
 }
 
@@ -129,11 +172,12 @@ mod tests {
         Candidate {
             ip: ip.parse().unwrap(),
             mac: mac.map(|m| m.parse().unwrap()),
-            hostname: Some(name.into()),
+            hostname: Some(name.parse().unwrap()),
             arch: None,
             host_key: None,
             class,
             role: Role::Target,
+            note: None,
         }
     }
 
@@ -172,6 +216,69 @@ mod tests {
         assert_eq!(planned[3].action, Action::Leave);
         assert_eq!(planned[4].action, Action::Adopt { rename: None });
         assert_eq!(planned[5].action, Action::Leave);
+    }
+
+    #[test]
+    fn adopt_listed_keeps_unlisted_new_nodes_out() {
+        let mut config = Config::default();
+        config.discovery.adopt = AdoptPolicy::Listed;
+        config.nodes.push(crate::config::NodePin {
+            mac: "02:52:43:00:00:01".parse().unwrap(),
+            hostname: None,
+            role: Some(Role::Target),
+            manager: None,
+        });
+        let planned = plan(
+            vec![
+                candidate(
+                    "10.0.5.1",
+                    Some("02:52:43:00:00:01"),
+                    "ReCyClusteR-Target-01",
+                    Class::New,
+                ),
+                candidate(
+                    "10.0.5.2",
+                    Some("02:52:43:00:00:02"),
+                    "ReCyClusteR-Target-02",
+                    Class::New,
+                ),
+                candidate("10.0.5.3", None, "ReCyClusteR-Target-03", Class::New),
+            ],
+            &[],
+            &config,
+        );
+        assert!(planned[0].adopts());
+        assert_eq!(planned[1].action, Action::NotListed);
+        assert_eq!(planned[2].action, Action::NotListed);
+        assert_eq!(planned[1].result(), "untouched (not listed)");
+        assert!(check_expected(&planned, Some(1)).is_ok());
+    }
+
+    #[test]
+    fn expect_refuses_any_other_count() {
+        let planned = plan(
+            vec![
+                candidate("10.0.5.1", None, "ReCyClusteR-Target-01", Class::New),
+                candidate("10.0.5.2", None, "ReCyClusteR-Target-02", Class::New),
+                candidate(
+                    "10.0.5.3",
+                    None,
+                    "x",
+                    Class::Untrusted(super::super::discover::Distrust::BadFacts),
+                ),
+            ],
+            &[],
+            &Config::default(),
+        );
+        assert!(check_expected(&planned, None).is_ok());
+        assert!(check_expected(&planned, Some(2)).is_ok());
+        let err = check_expected(&planned, Some(1)).unwrap_err().to_string();
+        assert!(
+            err.starts_with("--expect 1, but 2 new node(s) would be adopted (10.0.5.1, 10.0.5.2)"),
+            "{err}"
+        );
+        assert!(check_expected(&planned, Some(3)).is_err());
+        assert_eq!(planned[2].result(), "untrusted (bad facts)");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! last one knew.
 use super::plan::Planned;
 use crate::error::Error;
-use crate::identity::{Arch, Role};
+use crate::identity::{Arch, Hostname, Role};
 use crate::scan;
 use crate::state::inventory::NodeRecord;
 use std::net::{IpAddr, Ipv4Addr};
@@ -24,7 +24,7 @@ pub fn records(
         records.push(NodeRecord {
             ip: IpAddr::V4(c.ip),
             mac: c.mac,
-            hostname: c.hostname.clone().unwrap_or_else(|| c.ip.to_string()),
+            hostname: c.hostname.clone().unwrap_or_else(|| address_name(c.ip)),
             role: c.role,
             arch: c.arch,
             host_key: c.host_key.clone(),
@@ -39,12 +39,18 @@ pub fn records(
     Ok((records, count))
 }
 
+/// A node known by no name: its address, which is a valid DNS name.
+fn address_name(ip: Ipv4Addr) -> Hostname {
+    Hostname::parse(&ip.to_string()).expect("a dotted quad is a DNS name")
+}
+
 /// The control node itself: the machine running setup, on the interface
 /// the scan used (else the first one that is up).
 fn control_record(scan_opts: &scan::Options) -> Result<NodeRecord, Error> {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "control".into());
+        .ok()
+        .and_then(|s| Hostname::parse(s.trim()).ok())
+        .unwrap_or_else(|| Hostname::parse("control").expect("a hostname"));
     let arch = std::process::Command::new("uname")
         .arg("-m")
         .output()
@@ -65,7 +71,7 @@ fn control_record(scan_opts: &scan::Options) -> Result<NodeRecord, Error> {
     let iface = ifaces
         .iter()
         .filter(usable)
-        .find(|i| wanted.as_deref().map_or(true, |w| w == i.name))
+        .find(|i| wanted.as_deref().is_none_or(|w| w == i.name))
         .or_else(|| ifaces.iter().find(usable));
     let (ip, mac) = match iface {
         Some(i) => (IpAddr::V4(i.addrs[0].0), i.mac.map(crate::identity::Mac)),

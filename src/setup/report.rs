@@ -1,6 +1,8 @@
 //! Stage 8 of setup, and the plan of stage 3: tables for people, `--json`
 //! for programs, through the one printer. Hostnames and details are the
-//! nodes' words, so they are escaped.
+//! nodes' words, so they are escaped. The plan shows each new node's host
+//! key fingerprint: first contact is when a stranger could stand in for a
+//! node, and the node's console shows the same fingerprint.
 use super::discover::{Candidate, Class};
 use super::plan::{Action, Planned};
 use crate::print::{self, Object, Table};
@@ -28,6 +30,7 @@ fn host_object(c: &Candidate, result: &str) -> Object {
         .opt("arch", c.arch.map(|a| a.uname()))
         .str("role", shown_role(c))
         .str("found", c.class.as_str())
+        .opt("host_key", c.host_key.as_deref())
         .str("result", result)
 }
 
@@ -49,7 +52,7 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
         let objects: Vec<Object> = planned
             .iter()
             .map(|p| {
-                let o = host_object(&p.candidate, p.candidate.class.as_str());
+                let o = host_object(&p.candidate, &p.candidate.class.to_string());
                 match p.new_name() {
                     Some(name) => o.str("new_hostname", name),
                     None => o,
@@ -58,7 +61,7 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
             .collect();
         return print::array(&objects);
     }
-    let mut table = Table::new(&["IP", "MAC", "HOSTNAME", "FOUND", "PLAN"]);
+    let mut table = Table::new(&["IP", "MAC", "HOSTNAME", "FOUND", "HOST KEY", "PLAN"]);
     for p in planned {
         let c = &p.candidate;
         let plan = match (&p.action, c.class) {
@@ -66,18 +69,31 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
                 format!("adopt as {name}, replace the temporary key")
             }
             (Action::Adopt { rename: None }, _) => "adopt, replace the temporary key".into(),
+            (Action::NotListed, _) => {
+                "none: its MAC is not under nodes: (discovery.adopt: listed)".into()
+            }
             (Action::Leave, Class::Adopted) => "none: already in the cluster".into(),
             (Action::Leave, Class::Foreign) => {
                 "none: accepts the temporary key, but not named like a node".into()
             }
             (Action::Leave, Class::Refused) => "none: refuses our keys".into(),
+            (Action::Leave, Class::HostKeyMismatch) => {
+                "none: its host key is not the pinned one".into()
+            }
+            (Action::Leave, Class::Untrusted(why)) => format!("none: untrusted, {why}"),
             (Action::Leave, _) => "none: no SSH".into(),
+        };
+        // First contact: the fingerprint to compare with the node's console.
+        let host_key = match (c.class, &c.host_key) {
+            (Class::New, Some(key)) => key.to_string(),
+            _ => "-".into(),
         };
         table.row([
             c.ip.to_string(),
             c.mac.map_or("-".into(), |m| m.to_string()),
             shown_name(c.hostname.as_deref()),
             c.class.as_str().to_string(),
+            host_key,
             plan,
         ]);
     }

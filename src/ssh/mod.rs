@@ -9,14 +9,20 @@
 //! - Secrets go over stdin, never on a command line (`ps` shows those).
 //! - Every word rccr puts on a remote command line goes through
 //!   [`shell_quote`]; scripts run through [`script_command`].
+//! - Every read from a node is bounded in size and in time ([`Limits`],
+//!   [`stream`]): a node that talks without end fails, with a reason.
+//! - A host whose key is pinned is offered only the pinned key types
+//!   ([`Connection::open_pinned`]): it cannot switch to another one.
 pub mod pkcs1;
+pub mod stream;
 
-use ssh2::{ErrorCode, Session};
+use ssh2::{ErrorCode, MethodType, Session};
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use stream::{ReadError, Stream};
 
 /// The key algorithms rccr makes keys of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +60,85 @@ pub fn script_command(script: &str, args: &[&str]) -> String {
     command
 }
 
+/// A key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` and
+/// base64. Nothing else can be held, so a fingerprint never carries a
+/// separator into a file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// The longest base64 part accepted (SHA-256 takes 43 characters).
+    const MAX_B64: usize = 64;
+
+    pub fn parse(s: &str) -> Option<Fingerprint> {
+        let b64 = s.strip_prefix("SHA256:")?;
+        let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+        (!b64.is_empty() && b64.len() <= Self::MAX_B64 && b64.bytes().all(ok))
+            .then(|| Fingerprint(s.to_string()))
+    }
+
+    /// The fingerprint of a public key.
+    pub fn of(key: &ssh_key::PublicKey) -> Fingerprint {
+        Fingerprint(key.fingerprint(Default::default()).to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Fingerprint, ()> {
+        Fingerprint::parse(s).ok_or(())
+    }
+}
+
+impl core::ops::Deref for Fingerprint {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<String> for Fingerprint {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<Fingerprint> for String {
+    fn eq(&self, other: &Fingerprint) -> bool {
+        *self == other.0
+    }
+}
+
+/// How much a remote command may send back, and for how long it may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of stdout (and, separately, of stderr).
+    pub max_output: usize,
+    /// From the command's start to its exit status.
+    pub deadline: Duration,
+}
+
+impl Limits {
+    /// What a command gets unless its caller says otherwise: room for a
+    /// 1 MiB `authorized_keys` and its protocol lines, two minutes.
+    pub const DEFAULT: Limits = Limits {
+        max_output: (1 << 20) + 4096,
+        deadline: Duration::from_secs(120),
+    };
+}
+
 /// How connecting or talking to a node failed, in the terms callers act on.
 #[derive(Debug)]
 pub enum SshError {
@@ -65,6 +150,13 @@ pub enum SshError {
     Denied,
     /// Our own key file could not be read or parsed.
     KeyFile(String),
+    /// No key exchange: for a pinned host, it offers none of the pinned
+    /// host key types.
+    KeyExchange(String),
+    /// A command sent more than [`Limits::max_output`] bytes.
+    TooLarge(usize),
+    /// A command ran past [`Limits::deadline`] (seconds).
+    Deadline(u64),
     /// Anything else libssh2 reported.
     Protocol(String),
 }
@@ -76,6 +168,13 @@ impl fmt::Display for SshError {
             SshError::Timeout => f.write_str("timed out"),
             SshError::Denied => f.write_str("key refused"),
             SshError::KeyFile(msg) => write!(f, "key file: {msg}"),
+            SshError::KeyExchange(msg) => write!(f, "no key exchange: {msg}"),
+            SshError::TooLarge(limit) => {
+                write!(f, "the node sent more than {limit} bytes; cut off")
+            }
+            SshError::Deadline(secs) => {
+                write!(f, "the command did not finish within {secs} s; cut off")
+            }
             SshError::Protocol(msg) => write!(f, "ssh: {msg}"),
         }
     }
@@ -83,6 +182,7 @@ impl fmt::Display for SshError {
 
 // libssh2 error codes we tell apart (include/libssh2.h).
 const LIBSSH2_ERROR_FILE: i32 = -16;
+const LIBSSH2_ERROR_KEX_FAILURE: i32 = -5;
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;
 const LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED: i32 = -19;
@@ -96,6 +196,9 @@ impl From<ssh2::Error> for SshError {
             ErrorCode::Session(LIBSSH2_ERROR_AUTHENTICATION_FAILED)
             | ErrorCode::Session(LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) => SshError::Denied,
             ErrorCode::Session(LIBSSH2_ERROR_FILE) => SshError::KeyFile(e.message().into()),
+            ErrorCode::Session(LIBSSH2_ERROR_KEX_FAILURE) => {
+                SshError::KeyExchange(e.message().into())
+            }
             ErrorCode::Session(LIBSSH2_ERROR_BANNER_RECV)
             | ErrorCode::Session(LIBSSH2_ERROR_SOCKET_RECV) => {
                 SshError::Protocol(format!("connection closed ({})", e.message()))
@@ -112,6 +215,67 @@ impl From<io::Error> for SshError {
             _ => SshError::Protocol(e.to_string()),
         }
     }
+}
+
+impl SshError {
+    /// A bounded read's error under `limits`.
+    fn from_read(e: ReadError<stream::IoError>, limits: &Limits) -> SshError {
+        match e {
+            ReadError::TooLarge(limit) => SshError::TooLarge(limit),
+            ReadError::Io(stream::IoError(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                SshError::Deadline(limits.deadline.as_secs())
+            }
+            ReadError::Io(stream::IoError(e)) => SshError::from(e),
+        }
+    }
+}
+
+/// The host key algorithms libssh2 may negotiate for a key type as
+/// known_hosts names it; `None` for a type libssh2 cannot verify.
+pub fn host_key_algorithms(key_type: &str) -> Option<&'static str> {
+    Some(match key_type {
+        "ssh-ed25519" => "ssh-ed25519",
+        "ssh-rsa" => "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
+        "ecdsa-sha2-nistp256" => "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384" => "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521" => "ecdsa-sha2-nistp521",
+        _ => return None,
+    })
+}
+
+/// The host field OpenSSH writes in known_hosts: `10.0.0.5`, or
+/// `[10.0.0.5]:2222`.
+pub fn host_field(ip: std::net::IpAddr, port: u16) -> String {
+    if port == 22 {
+        ip.to_string()
+    } else {
+        format!("[{ip}]:{port}")
+    }
+}
+
+/// Whether a hashed known_hosts line (`|1|salt|hash ...`) names the host at
+/// `ip`:`port` (as OpenSSH does: `[ip]:port` off port 22); libssh2 knows the
+/// HMAC-SHA1 scheme. Needs no host key, so it can be asked before connecting.
+pub fn hashed_line_names(line: &str, ip: std::net::IpAddr, port: u16) -> bool {
+    let Ok(session) = Session::new() else {
+        return false;
+    };
+    let Ok(mut hosts) = session.known_hosts() else {
+        return false;
+    };
+    if hosts
+        .read_str(line, ssh2::KnownHostFileKind::OpenSSH)
+        .is_err()
+    {
+        return false;
+    }
+    // With no key type given, libssh2 compares the keys of every line
+    // that names the host: a key that matches none still finds the name.
+    // No port: libssh2 would also try the bare address for another port.
+    matches!(
+        hosts.check(&host_field(ip, port), b"rccr: no such key"),
+        ssh2::CheckResult::Match | ssh2::CheckResult::Mismatch
+    )
 }
 
 /// What a remote command returned.
@@ -151,41 +315,31 @@ pub struct HostKey {
     /// `keytype base64`, as known_hosts and authorized_keys write keys.
     pub line: String,
     /// `SHA256:...`, as `ssh-keygen -l` prints it.
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     pub blob: Vec<u8>,
-}
-
-impl HostKey {
-    /// Whether a hashed known_hosts line (`|1|salt|hash ...`) names the
-    /// host at `ip`:`port`; libssh2 knows the HMAC-SHA1 scheme.
-    pub fn hashed_line_names(&self, line: &str, ip: std::net::IpAddr, port: u16) -> bool {
-        let Ok(session) = Session::new() else {
-            return false;
-        };
-        let Ok(mut hosts) = session.known_hosts() else {
-            return false;
-        };
-        if hosts
-            .read_str(line, ssh2::KnownHostFileKind::OpenSSH)
-            .is_err()
-        {
-            return false;
-        }
-        matches!(
-            hosts.check_port(&ip.to_string(), port, &self.blob),
-            ssh2::CheckResult::Match | ssh2::CheckResult::Mismatch
-        )
-    }
 }
 
 /// An SSH session that has completed its handshake.
 pub struct Connection {
     session: Session,
+    limits: Limits,
 }
 
 impl Connection {
     /// Connects and completes the SSH handshake, all within `timeout`.
     pub fn open(addr: SocketAddr, timeout: Duration) -> Result<Connection, SshError> {
+        Connection::open_pinned(addr, timeout, &[])
+    }
+
+    /// [`Connection::open`] for a host whose key is pinned with these key
+    /// types (known_hosts' names): libssh2 is offered only their
+    /// algorithms, so the host cannot answer with a key of another type.
+    /// No types (a host seen for the first time): any type.
+    pub fn open_pinned(
+        addr: SocketAddr,
+        timeout: Duration,
+        pinned_types: &[&str],
+    ) -> Result<Connection, SshError> {
         let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(SshError::Unreachable)?;
         // A backstop under libssh2's own timeout: no read may block forever.
         tcp.set_read_timeout(Some(timeout))?;
@@ -194,8 +348,29 @@ impl Connection {
         let mut session = Session::new()?;
         session.set_tcp_stream(tcp);
         session.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
+        if !pinned_types.is_empty() {
+            let algorithms: Vec<&str> = pinned_types
+                .iter()
+                .filter_map(|t| host_key_algorithms(t))
+                .collect();
+            if algorithms.is_empty() {
+                return Err(SshError::KeyExchange(format!(
+                    "pinned host key type(s) {} not supported",
+                    pinned_types.join(", ")
+                )));
+            }
+            session.method_pref(MethodType::HostKey, &algorithms.join(","))?;
+        }
         session.handshake()?;
-        Ok(Connection { session })
+        Ok(Connection {
+            session,
+            limits: Limits::DEFAULT,
+        })
+    }
+
+    /// Bounds every later command's output and run time.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// Bounds every blocking step from now on by `timeout` (a command
@@ -211,9 +386,21 @@ impl Connection {
         let key = ssh_key::PublicKey::from_bytes(blob).ok()?;
         Some(HostKey {
             line: key.to_openssh().ok()?,
-            fingerprint: key.fingerprint(Default::default()).to_string(),
+            fingerprint: Fingerprint::of(&key),
             blob: blob.to_vec(),
         })
+    }
+
+    /// Public-key authentication with a private key held in memory (an
+    /// OpenSSH or PEM text), never written to disk.
+    pub fn authenticate_with(&self, user: &str, private_key: &str) -> Result<(), SshError> {
+        self.session
+            .userauth_pubkey_memory(user, None, private_key, None)?;
+        if self.session.authenticated() {
+            Ok(())
+        } else {
+            Err(SshError::Denied)
+        }
     }
 
     /// Public-key authentication with an OpenSSH private key file.
@@ -242,11 +429,13 @@ impl Connection {
         }
     }
 
-    /// Runs `command` (a POSIX sh command line) with `stdin` as its input.
+    /// Runs `command` (a POSIX sh command line) with `stdin` as its input,
+    /// within the connection's [`Limits`].
     pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
+        let deadline = Instant::now() + self.limits.deadline;
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
-        finish(channel, Vec::new(), stdin)
+        self.finish(channel, Vec::new(), stdin, deadline)
     }
 
     /// Runs `script` (POSIX sh) with `args`, with `stdin` as its input.
@@ -264,32 +453,72 @@ impl Connection {
     /// trailer) into that input. One command and one round trip where a
     /// read and a write would take two. A command that exits without the
     /// trailer gets no input: `head` is `None` and its output says why.
+    /// The head, like the output, is bounded by the connection's [`Limits`].
     pub fn converse(
         &self,
         command: &str,
         trailer: &[u8],
         respond: impl FnOnce(&[u8]) -> Vec<u8>,
     ) -> Result<Conversation, SshError> {
+        let deadline = Instant::now() + self.limits.deadline;
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
         let mut head = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        while !head.ends_with(trailer) {
-            match channel.read(&mut buf)? {
-                0 => {
-                    return Ok(Conversation {
-                        head: None,
-                        output: finish(channel, head, b"")?,
-                    })
-                }
-                n => head.extend_from_slice(&buf[..n]),
-            }
+        let found = stream::read_until(
+            &mut Stream::until(&mut channel, deadline),
+            &mut head,
+            trailer,
+            self.limits.max_output,
+        )
+        .map_err(|e| SshError::from_read(e, &self.limits))?;
+        if !found {
+            return Ok(Conversation {
+                head: None,
+                output: self.finish(channel, head, b"", deadline)?,
+            });
         }
         head.truncate(head.len() - trailer.len());
         let input = respond(&head);
         Ok(Conversation {
-            output: finish(channel, Vec::new(), &input)?,
+            output: self.finish(channel, Vec::new(), &input, deadline)?,
             head: Some(head),
+        })
+    }
+
+    /// Sends `stdin`, reads the rest of a channel's output (within the
+    /// limits) and its exit status.
+    fn finish(
+        &self,
+        mut channel: ssh2::Channel,
+        mut stdout: Vec<u8>,
+        stdin: &[u8],
+        deadline: Instant,
+    ) -> Result<Output, SshError> {
+        // A command that fails early exits without reading its input: that
+        // is for its exit status to tell, not a transport error.
+        if stdin.is_empty() || channel.write_all(stdin).is_ok() {
+            let _ = channel.send_eof();
+        }
+        let limit = self.limits.max_output;
+        let bounded = |e| SshError::from_read(e, &self.limits);
+        stream::read_to_end(
+            &mut Stream::until(&mut channel, deadline),
+            &mut stdout,
+            limit,
+        )
+        .map_err(bounded)?;
+        let mut stderr = Vec::new();
+        stream::read_to_end(
+            &mut Stream::until(channel.stderr(), deadline),
+            &mut stderr,
+            limit,
+        )
+        .map_err(bounded)?;
+        channel.wait_close()?;
+        Ok(Output {
+            status: channel.exit_status()?,
+            stdout,
+            stderr,
         })
     }
 }
@@ -299,28 +528,6 @@ impl Connection {
 pub struct Conversation {
     pub head: Option<Vec<u8>>,
     pub output: Output,
-}
-
-/// Sends `stdin`, reads the rest of a channel's output and its exit status.
-fn finish(
-    mut channel: ssh2::Channel,
-    mut stdout: Vec<u8>,
-    stdin: &[u8],
-) -> Result<Output, SshError> {
-    // A command that fails early exits without reading its input: that
-    // is for its exit status to tell, not a transport error.
-    if stdin.is_empty() || channel.write_all(stdin).is_ok() {
-        let _ = channel.send_eof();
-    }
-    channel.read_to_end(&mut stdout)?;
-    let mut stderr = Vec::new();
-    channel.stderr().read_to_end(&mut stderr)?;
-    channel.wait_close()?;
-    Ok(Output {
-        status: channel.exit_status()?,
-        stdout,
-        stderr,
-    })
 }
 
 impl Drop for Connection {
@@ -348,6 +555,54 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|it's|$(x)|");
+    }
+
+    #[test]
+    fn fingerprints_are_sha256_and_base64_only() {
+        let fp = Fingerprint::parse("SHA256:abc+/=").unwrap();
+        assert_eq!(fp.to_string(), "SHA256:abc+/=");
+        assert!(fp == "SHA256:abc+/=".to_string());
+        for bad in [
+            "",
+            "SHA256:",
+            "MD5:ab",
+            "SHA256:a\tb",
+            "SHA256:a\nb",
+            "SHA256:a b",
+        ] {
+            assert_eq!(Fingerprint::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            Fingerprint::parse(&format!("SHA256:{}", "a".repeat(65))),
+            None
+        );
+    }
+
+    #[test]
+    fn pinned_types_map_to_host_key_algorithms() {
+        assert_eq!(host_key_algorithms("ssh-ed25519"), Some("ssh-ed25519"));
+        assert!(host_key_algorithms("ssh-rsa")
+            .unwrap()
+            .contains("rsa-sha2-256"));
+        assert_eq!(host_key_algorithms("ssh-dss"), None);
+    }
+
+    #[test]
+    fn hashed_lines_name_hosts_without_a_key() {
+        // `ssh-keygen -H` of "10.0.0.5 ssh-ed25519 ..." and of the same
+        // host on port 2222.
+        const KEY: &str =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHSl+IHRvPT5hw/OuRQh4BCx6CmDjszJeRGweIDmMnM";
+        let port_22 = format!("|1|GGZzH13V0Zsm9sgOOuX5v6d/bgc=|EbDjcycKDPX0n/kv8NxvdKaIDtQ= {KEY}");
+        let port_2222 =
+            format!("|1|+eg8TS6M5j2JuZz4mkJhU/L245c=|LzwO1Mp+6uqVppkjzYwCKkwFXgA= {KEY}");
+        let ip = "10.0.0.5".parse().unwrap();
+        let other = "10.0.0.6".parse().unwrap();
+        assert!(hashed_line_names(&port_22, ip, 22));
+        assert!(!hashed_line_names(&port_22, other, 22));
+        assert!(!hashed_line_names(&port_22, ip, 2222));
+        assert!(hashed_line_names(&port_2222, ip, 2222));
+        assert!(!hashed_line_names("not a line", ip, 22));
     }
 
     #[test]

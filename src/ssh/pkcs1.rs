@@ -156,7 +156,7 @@ fn der_header(out: &mut Vec<u8>, tag: u8, len: usize) {
 fn der_integer(out: &mut Vec<u8>, number: &[u8]) {
     let zeros = number.iter().take_while(|b| **b == 0).count();
     let digits = &number[zeros..];
-    let pad = digits.first().map_or(true, |b| b & 0x80 != 0);
+    let pad = digits.first().is_none_or(|b| b & 0x80 != 0);
     der_header(out, 0x02, digits.len() + usize::from(pad));
     if pad {
         out.push(0);

@@ -3,9 +3,16 @@
 //! (`STATE/inventory.ini`, groups `control` and `targets`). Both are
 //! rewritten atomically; the user's cluster_config.yml is never touched.
 //! `setup` writes them; `swarm` and `status` read them.
+//!
+//! Every field is a type that cannot hold a tab, a newline, a space or an
+//! `=` ([`Hostname`], [`Mac`], [`Arch`], [`Fingerprint`], an address, a
+//! role), so nothing a node says can add a field, a line or an Ansible
+//! variable to either file: the writer needs no escaping, and what it
+//! writes reads back as it was.
 use crate::error::Error;
 use crate::fsutil;
-use crate::identity::{Arch, Mac, Role};
+use crate::identity::{Arch, Hostname, Mac, Role};
+use crate::ssh::Fingerprint;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::Path;
@@ -20,12 +27,12 @@ pub struct NodeRecord {
     pub ip: IpAddr,
     /// `None` when unknown (a host behind a router).
     pub mac: Option<Mac>,
-    pub hostname: String,
+    pub hostname: Hostname,
     pub role: Role,
     /// `None` when the node did not say, or said something else.
     pub arch: Option<Arch>,
     /// `SHA256:...` of the host key pinned for it (`None` for the control).
-    pub host_key: Option<String>,
+    pub host_key: Option<Fingerprint>,
 }
 
 impl NodeRecord {
@@ -69,7 +76,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Vec<NodeRecord>, Error> {
         nodes.push(NodeRecord {
             ip: ip.parse().map_err(|_| bad())?,
             mac: optional(mac).map_err(|()| bad())?,
-            hostname: hostname.to_string(),
+            hostname: hostname.parse().map_err(|_| bad())?,
             role: role.parse().map_err(|()| bad())?,
             // An architecture rccr does not build for is not an error: the
             // node is kept, its arch unknown.
@@ -150,10 +157,10 @@ mod tests {
         NodeRecord {
             ip: ip.parse().unwrap(),
             mac: "02:52:43:4c:00:02".parse().ok(),
-            hostname: name.into(),
+            hostname: name.parse().unwrap(),
             role,
             arch: Some(Arch::X86_64),
-            host_key: Some("SHA256:abc".into()),
+            host_key: "SHA256:abc".parse().ok(),
         }
     }
 
@@ -182,6 +189,130 @@ mod tests {
         // An arch rccr does not know is kept as unknown.
         let nodes = parse("10.0.0.1\t-\th\ttarget\triscv64\t-\n", Path::new("n")).unwrap();
         assert_eq!(nodes[0].arch, None);
+    }
+
+    /// A small deterministic generator (xorshift), so the property tests
+    /// see the same "random" input on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        /// A string mixing name characters with everything that could break
+        /// a line, a field or an INI entry.
+        fn text(&mut self) -> String {
+            const PIECES: &[&str] = &[
+                "a",
+                "Z",
+                "0",
+                "-",
+                ".",
+                "\t",
+                "\n",
+                "\r",
+                " ",
+                "=",
+                "#",
+                "[",
+                "]",
+                ";",
+                "\x1b[2J",
+                "ansible_connection=local",
+                "\u{0}",
+                "é",
+                "_",
+                "ReCyClusteR",
+            ];
+            (0..self.below(12))
+                .map(|_| PIECES[self.below(PIECES.len())])
+                .collect()
+        }
+    }
+
+    /// Records built from whatever of the fuzzed fields the types accept.
+    fn fuzzed_records(rng: &mut Rng, n: usize) -> Vec<NodeRecord> {
+        let mut records = Vec::new();
+        while records.len() < n {
+            let Ok(hostname) = Hostname::parse(&rng.text()) else {
+                continue;
+            };
+            let o = rng.next().to_be_bytes();
+            records.push(NodeRecord {
+                ip: IpAddr::from([10, o[0], o[1], o[2]]),
+                mac: (o[3] & 1 == 0).then_some(Mac([2, o[4], o[5], o[6], o[7], o[3]])),
+                hostname,
+                role: if o[4] & 1 == 0 {
+                    Role::Target
+                } else {
+                    Role::Control
+                },
+                arch: Arch::ALL.get(rng.below(Arch::ALL.len() + 1)).copied(),
+                host_key: Fingerprint::parse(&format!("SHA256:{}", rng.text())),
+            });
+        }
+        records
+    }
+
+    #[test]
+    fn nothing_a_node_says_adds_a_field_a_line_or_a_variable() {
+        let mut rng = Rng(0x5eed_1234_abcd_ef01);
+        for round in 0..500 {
+            let nodes = fuzzed_records(&mut rng, 1 + round % 7);
+            let text = render(&nodes);
+            assert_eq!(text.lines().count(), nodes.len() + 1, "{text:?}");
+            for line in text.lines().skip(1) {
+                assert_eq!(line.split('\t').count(), 6, "{line:?}");
+            }
+            assert_eq!(parse(&text, Path::new("nodes")).unwrap(), nodes);
+            let ini = render_ansible(&nodes, "root", Path::new("/root/.ssh/id_ed25519"));
+            for (line, node) in ini.lines().filter(|l| l.contains(" ansible_host=")).zip(
+                nodes
+                    .iter()
+                    .filter(|n| n.role == Role::Control)
+                    .chain(nodes.iter().filter(|n| n.role == Role::Target)),
+            ) {
+                let words: Vec<&str> = line.split(' ').collect();
+                assert_eq!(words[0], node.hostname.as_str(), "{line:?}");
+                assert_eq!(
+                    words.iter().filter(|w| w.contains('=')).count(),
+                    words.len() - 1,
+                    "{line:?}"
+                );
+                assert_eq!(
+                    words
+                        .iter()
+                        .filter(|w| w.starts_with("ansible_connection="))
+                        .count(),
+                    usize::from(node.role == Role::Control),
+                    "{line:?}"
+                );
+            }
+            assert_eq!(
+                ini.lines().filter(|l| l.contains(" ansible_host=")).count(),
+                nodes.len()
+            );
+        }
+    }
+
+    #[test]
+    fn lines_a_node_could_have_forged_are_refused() {
+        for line in [
+            "10.0.0.1\t-\tx ansible_connection=local\ttarget\t-\t-\n",
+            "10.0.0.1\t-\tx\x1b[2J\ttarget\t-\t-\n",
+            "10.0.0.1\t-\tx\ttarget\t-\tSHA256:a b\n",
+            "10.0.0.1\t-\t\ttarget\t-\t-\n",
+        ] {
+            assert!(parse(line, Path::new("n")).is_err(), "{line:?}");
+        }
     }
 
     #[test]

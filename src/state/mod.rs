@@ -10,6 +10,7 @@
 //! | the last finished rotation (current and previous key) | `STATE/last-rotation` | |
 //! | rccr's kept copy of the temporary key | `STATE/temp_key` | |
 //! | a new cluster key waiting for its path in `~/.ssh` | `STATE/new_key` | |
+//! | the cluster key, when `~/.ssh`'s default path holds another key | `STATE/cluster_key` | |
 //! | fingerprints of the keys rccr made or was handed | `STATE/keys` | |
 //! | the cluster's nodes | `STATE/nodes` | |
 //! | the Ansible inventory | `STATE/inventory.ini` | |
@@ -17,16 +18,20 @@
 //! | the log of the configured playbooks' last run | `STATE/ansible.log` | |
 //! | the lock of a run that changes things | `STATE/lock` | |
 //! | pinned host keys | `~/.ssh/known_hosts` | `--known-hosts` |
+//! | the `Host` block that names `STATE/cluster_key` for the nodes | `~/.ssh/config` | |
 //! | the identity plain `ssh` offers | `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` | (OpenSSH's defaults) |
 //! | the image's temporary key (control images) | `/root/.ssh/id_rsa` | |
 //! | the docker CLI's context `rccr` and default | `~/.docker/` | |
 //! | Ansible's settings for plain `ansible` | `~/.ansible.cfg` | |
 pub mod inventory;
+pub mod lock;
 pub mod swarm;
 
 use crate::error::Error;
-use crate::ssh::KeyType;
+use crate::ssh::{Fingerprint, KeyType};
 use std::path::{Path, PathBuf};
+
+pub use lock::Lock;
 
 /// Where `rccr keygen` writes the temporary key for image builds, relative
 /// to the repository.
@@ -86,6 +91,18 @@ impl StatePaths {
     /// `~/.ssh` (a rotation away from `~/.ssh/id_rsa` to an RSA key).
     pub fn staged_new_key(&self) -> PathBuf {
         self.state_dir.join("new_key")
+    }
+
+    /// Where the cluster key lives when OpenSSH's default path for it
+    /// holds a key rccr did not make (see [`StatePaths::ssh_config`]).
+    pub fn own_cluster_key(&self) -> PathBuf {
+        self.state_dir.join("cluster_key")
+    }
+
+    /// OpenSSH's client configuration, where rccr keeps one marked `Host`
+    /// block when the cluster key is [`StatePaths::own_cluster_key`].
+    pub fn ssh_config(&self) -> PathBuf {
+        self.ssh_dir.join("config")
     }
 
     /// The fingerprints of the keys rccr made or was handed (see [`KeyRecords`]).
@@ -148,7 +165,8 @@ impl StatePaths {
         PathBuf::from(IMAGE_TEMP_KEY)
     }
 
-    /// Creates the state directory, root-only.
+    /// Creates the state directory, root-only; one that exists must be
+    /// safe ([`check_private_dir`]) and is left as it is.
     pub fn create_state_dir(&self) -> Result<(), Error> {
         create_private_dir(&self.state_dir)
     }
@@ -162,12 +180,32 @@ fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
-/// Creates `dir` (and parents) and makes it 0700.
+/// Creates `dir` (and missing parents) with mode 0700. A directory that
+/// exists is never chmodded (rccr did not create it): it must pass
+/// [`check_private_dir`] instead.
 pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return check_private_dir(dir);
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
+}
+
+/// Refuses a state directory that is not safe to keep keys in: another
+/// user's, or one others may write.
+pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
+    match crate::fsutil::untrusted(dir) {
+        Ok(None) => Ok(()),
+        Ok(Some(why)) => Err(Error::bad_input(
+            dir.display().to_string(),
+            format!("{why}; rccr keeps keys there and will not use it (chmod go-w, or another --state-dir)"),
+        )),
+        Err(e) => Err(Error::io(format!("cannot inspect {}", dir.display()), e)),
+    }
 }
 
 /// What rccr knows a key as.
@@ -202,6 +240,13 @@ impl KeyRecords {
         }
     }
 
+    /// Whether rccr made the key with this fingerprint or was handed it
+    /// as the temporary key: only such a key file may be removed or
+    /// replaced.
+    pub fn is_ours(&self, fingerprint: &str) -> bool {
+        self.role_of(fingerprint).is_some()
+    }
+
     /// The role recorded for `fingerprint`, if any.
     pub fn role_of(&self, fingerprint: &str) -> Option<KeyRole> {
         let text = std::fs::read_to_string(&self.path).ok()?;
@@ -220,16 +265,12 @@ impl KeyRecords {
         if self.role_of(fingerprint) == Some(role) {
             return Ok(());
         }
-        if !fingerprint.starts_with("SHA256:")
-            || !fingerprint[7..]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
-        {
+        let Some(fingerprint) = Fingerprint::parse(fingerprint) else {
             return Err(Error::Failed(format!(
                 "not a key fingerprint: {}",
                 crate::print::text(fingerprint)
             )));
-        }
+        };
         let mut text = std::fs::read_to_string(&self.path).unwrap_or_default();
         text.push_str(&format!("{} {fingerprint}\n", role.as_str()));
         crate::fsutil::write_atomic(&self.path, text.as_bytes(), 0o600)
@@ -248,6 +289,38 @@ pub fn persist_control() -> Option<String> {
                 .into(),
         ),
         _ => None,
+    }
+}
+
+/// A scratch home for unit tests: `~/.ssh` and a created state directory
+/// under the temp directory, removed when dropped.
+#[cfg(test)]
+pub(crate) mod scratch {
+    use super::StatePaths;
+    use std::path::PathBuf;
+
+    pub struct Home {
+        pub dir: PathBuf,
+        pub paths: StatePaths,
+    }
+
+    impl Drop for Home {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    pub fn home(tag: &str) -> Home {
+        let dir = std::env::temp_dir().join(format!("rccr-home-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+        let paths = StatePaths {
+            ssh_dir: dir.join(".ssh"),
+            state_dir: dir.join(".rccr"),
+            known_hosts: dir.join(".ssh/known_hosts"),
+        };
+        paths.create_state_dir().unwrap();
+        Home { dir, paths }
     }
 }
 
@@ -290,6 +363,7 @@ mod tests {
             p.kept_temp_key(),
             p.staged_new_key(),
             p.key_records(),
+            p.own_cluster_key(),
             p.nodes(),
             p.inventory_ini(),
             p.swarm(),
@@ -302,5 +376,31 @@ mod tests {
             .ssh_identity(KeyType::Ed25519)
             .ends_with(".ssh/id_ed25519"));
         assert!(p.ssh_identity(KeyType::Rsa).ends_with(".ssh/id_rsa"));
+        assert!(p.ssh_config().ends_with(".ssh/config"));
+    }
+
+    #[test]
+    fn a_state_dir_others_may_write_is_refused_and_never_chmodded() {
+        use std::os::unix::fs::PermissionsExt;
+        let p = paths("modes");
+        p.create_state_dir().unwrap();
+        let mode = |d: &Path| std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p.state_dir), 0o700);
+        for (bad, word) in [(0o777, "everyone"), (0o770, "group")] {
+            std::fs::set_permissions(&p.state_dir, std::fs::Permissions::from_mode(bad)).unwrap();
+            let err = p.create_state_dir().unwrap_err();
+            assert!(err.to_string().contains(word), "{err}");
+            assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+            assert_eq!(
+                mode(&p.state_dir),
+                bad,
+                "chmodded a directory rccr did not create"
+            );
+        }
+        // An existing safe directory is used as it is, 0755 included.
+        std::fs::set_permissions(&p.state_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.create_state_dir().unwrap();
+        assert_eq!(mode(&p.state_dir), 0o755);
+        std::fs::remove_dir_all(&p.state_dir).unwrap();
     }
 }

@@ -160,7 +160,7 @@ pub fn run(
             Err(e) => {
                 progress(&print::name(&node.hostname), &format!("not reached: {e}"));
                 reports.push(NodeReport {
-                    hostname: node.hostname.clone(),
+                    hostname: node.hostname.to_string(),
                     ip: node.ip.to_string(),
                     via: "-",
                     machine: Layer::Failed(e),
@@ -218,7 +218,7 @@ pub fn run(
     clock.lap("services");
     for ((m, machine), swarm) in members.iter().zip(&machines).zip(formed.layers) {
         reports.push(NodeReport {
-            hostname: m.record.hostname.clone(),
+            hostname: m.record.hostname.to_string(),
             ip: m.record.ip.to_string(),
             via: m.via().as_str(),
             machine: machine_layer(m, machine),

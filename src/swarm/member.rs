@@ -76,8 +76,8 @@ pub fn connect(node: &NodeRecord, port: u16, timeout: Duration) -> Result<Connec
     if let (Some(presented), Some(recorded)) = (conn.host_key(), &node.host_key) {
         if presented.fingerprint != *recorded {
             return Err(LoginError::HostKeyMismatch {
-                presented: presented.fingerprint,
-                recorded: recorded.clone(),
+                presented: presented.fingerprint.to_string(),
+                recorded: recorded.to_string(),
             });
         }
     }

@@ -95,7 +95,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
                 && record
                     .cluster
                     .as_ref()
-                    .map_or(true, |c| *c == info.cluster_id)
+                    .is_none_or(|c| *c == info.cluster_id)
         })
     });
     let mut results: Vec<(String, Layer)> = Vec::new();
@@ -106,7 +106,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
                 "no manager of the cluster's swarm answers: not in the swarm's list".into(),
             ),
         };
-        results.push((node.hostname.clone(), layer));
+        results.push((node.hostname.to_string(), layer));
     }
     let key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?

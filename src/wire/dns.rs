@@ -665,7 +665,7 @@ mod tests {
         let mut bytes = vec![0u8; HEADER_LEN];
         for len in [63, 63, 63, 61] {
             bytes.push(len);
-            bytes.extend(core::iter::repeat(b'y').take(usize::from(len)));
+            bytes.extend(std::iter::repeat_n(b'y', usize::from(len)));
         }
         bytes.push(0);
         let (name, _) = Packet::new_unchecked(&bytes[..])

@@ -135,6 +135,37 @@ fn remove_stale_key_dirs() {
     }
 }
 
+/// A directory of this test process under the temp directory, shared with
+/// the lab's hosts (they see the host's /tmp); removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rccr-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create a scratch directory");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `done` every 50 ms until it holds; panics naming `what` after 60 s.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs `lab.sh gc` once per test process: removes labs whose owner died.
 pub fn gc_once() {
     static GC: Once = Once::new();
@@ -200,6 +231,14 @@ pub enum Kind {
     Imposter,
     /// Decoy printer-nossh: no sshd at all.
     Nossh,
+    /// Hostile ReCyClusteR-Target-66: accepts the temporary key, and its
+    /// `uname -m` prints tabs, `key=value` pairs, extra lines and escapes.
+    Liar,
+    /// Hostile ReCyClusteR-Target-77: an sshd that authorises every key.
+    AnyKey,
+    /// Hostile ReCyClusteR-Target-88: accepts the temporary key, and its
+    /// `uname -m` prints without end.
+    Talker,
 }
 
 impl Kind {
@@ -211,6 +250,9 @@ impl Kind {
             "foreign" => Kind::Foreign,
             "imposter" => Kind::Imposter,
             "nossh" => Kind::Nossh,
+            "liar" => Kind::Liar,
+            "anykey" => Kind::AnyKey,
+            "talker" => Kind::Talker,
             other => panic!("hosts.tsv: unknown kind {other:?}"),
         }
     }
@@ -245,6 +287,7 @@ pub struct LabBuilder {
     targets: usize,
     statics: usize,
     decoys: bool,
+    hostile: Vec<&'static str>,
     loss: Vec<(String, u8)>,
     bins: Vec<PathBuf>,
     subnet: Option<String>,
@@ -267,6 +310,11 @@ impl LabBuilder {
     /// The three decoys foreign, imposter and nossh.
     pub fn decoys(mut self, yes: bool) -> Self {
         self.decoys = yes;
+        self
+    }
+    /// A hostile host: `liar`, `anykey` or `talker` (see [`Kind`]).
+    pub fn hostile(mut self, kind: &'static str) -> Self {
+        self.hostile.push(kind);
         self
     }
     /// Drop `percent`% of `host`'s frames both ways (applied once all hosts are up).
@@ -317,6 +365,9 @@ impl LabBuilder {
         args.extend(["--static".into(), self.statics.to_string()]);
         if self.decoys {
             args.push("--decoys".into());
+        }
+        for kind in &self.hostile {
+            args.extend(["--hostile".into(), kind.to_string()]);
         }
         for (host, pct) in &self.loss {
             args.extend(["--loss".into(), format!("{host}:{pct}")]);
@@ -385,6 +436,7 @@ impl Lab {
             targets: 0,
             statics: 0,
             decoys: false,
+            hostile: Vec::new(),
             loss: Vec::new(),
             bins: Vec::new(),
             subnet: None,
@@ -491,12 +543,20 @@ impl Lab {
     }
 
     /// Whether the private key at `key` (a path inside the control host)
-    /// logs the control into host `to` as root: that key only, no host key
-    /// checks, no prompts.
+    /// logs the control into host `to` as root: that key only (no ssh
+    /// config), no host key checks, no prompts. A key that is not there
+    /// logs in nowhere.
     pub fn key_logs_in(&self, key: &str, to: &str) -> bool {
+        // ssh falls back to the default identities when -i names no file.
+        if !self.exec("control", &["test", "-f", key]).status.success() {
+            return false;
+        }
         let target = format!("root@{}", self.ip(to));
+        // -F /dev/null: a Host block in ~/.ssh/config would add its keys.
         let args = [
             "ssh",
+            "-F",
+            "/dev/null",
             "-i",
             key,
             "-o",
@@ -515,6 +575,23 @@ impl Lab {
             "true",
         ];
         self.exec("control", &args).status.success()
+    }
+
+    /// Plain `ssh root@HOST CMD` from the control, as an operator types it:
+    /// only BatchMode (no prompt) and strict host key checking, so the
+    /// control's own ~/.ssh (keys, config, known_hosts) decides.
+    pub fn plain_ssh(&self, to: &str, cmd: &str) -> Output {
+        let target = format!("root@{}", self.ip(to));
+        let args = [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            &target,
+            cmd,
+        ];
+        self.exec("control", &args)
     }
 
     /// Adds `n` DHCP targets to the running lab; returns the new hosts.
@@ -538,6 +615,20 @@ impl Lab {
             .into_iter()
             .filter(|h| names.contains(&h.name))
             .collect()
+    }
+
+    /// Gives `host` a new host key of `key_type` (ed25519, ecdsa, rsa) as its
+    /// only one, and restarts its sshd.
+    pub fn rekey(&self, host: &str, key_type: &str) {
+        let dir = self.dir.display().to_string();
+        let out = lab_sh(&["rekey", &dir, host, key_type])
+            .output()
+            .expect("run lab.sh rekey");
+        assert!(
+            out.status.success(),
+            "lab.sh rekey failed: {}",
+            stderr(&out)
+        );
     }
 
     /// Sets `host`'s frame loss (both directions) in percent; 0 removes it.

@@ -17,6 +17,11 @@
 #       --decoys               add decoys foreign (kitchen-laptop, accepts the key),
 #                              imposter (ReCyClusteR-Imposter, refuses the key),
 #                              nossh (printer-nossh, no sshd)
+#       --hostile KIND         add a hostile host named like a target (repeatable): liar
+#                              (accepts the key; its uname -m prints tabs, key=value pairs,
+#                              extra lines and escapes), anykey (sshd whose
+#                              AuthorizedKeysCommand authorises every key offered), talker
+#                              (accepts the key; its uname -m prints without end)
 #       --loss HOST:PCT        drop PCT% of HOST's frames in both directions (repeatable;
 #                              applied once every host is up)
 #       --subnet CIDR          private lab subnet, prefix 8..24 (default 10.213.0.0/24)
@@ -37,13 +42,16 @@
 #                              with the control's key (override: env LAB_SSH_KEY), BatchMode
 #   lab.sh loss LABDIR HOST PCT
 #                              set HOST's frame loss (0 removes it) in a running lab
+#   lab.sh rekey LABDIR HOST TYPE
+#                              give HOST a new host key of TYPE (ed25519, ecdsa, rsa) as its
+#                              only one, and restart its sshd
 #   lab.sh ip LABDIR HOST      print HOST's address
 #   lab.sh down LABDIR         kill every lab process, delete the namespaces, remove LABDIR
 #   lab.sh gc                  tear down labs whose owner is dead, and orphaned leftovers
 #   lab.sh help
 #
 # LABDIR/hosts.tsv: name<TAB>kind<TAB>ip<TAB>mac<TAB>hostname, kind is
-# control|target|static|foreign|imposter|nossh. Env LAB_TIMEOUT (seconds, default
+# control|target|static|foreign|imposter|nossh|liar|anykey|talker. Env LAB_TIMEOUT (seconds, default
 # 30) bounds every wait; LAB_DEBUG=1 traces the script.
 #---help---
 set -eu
@@ -285,7 +293,7 @@ create_host() {
 			install -m 644 "$PUBKEY_FILE" "$h/root/.ssh/id_rsa.pub"
 		fi
 		;;
-	target | static | foreign)
+	target | static | foreign | liar | talker)
 		[ -z "$PUBKEY_FILE" ] || install -m 600 "$PUBKEY_FILE" "$h/root/.ssh/authorized_keys"
 		;;
 	imposter)
@@ -294,6 +302,7 @@ create_host() {
 		rm -f "$h/other_key"
 		;;
 	esac
+	write_fakebin "$kind" "$h"
 	if [ "$kind" != nossh ]; then
 		ssh-keygen -q -t ed25519 -N '' -C "$hname" -f "$h/ssh_host_ed25519_key" >/dev/null
 		cat >"$h/sshd_config" <<EOF
@@ -315,9 +324,14 @@ X11Forwarding no
 MaxStartups 100:30:200
 MaxSessions 50
 LogLevel VERBOSE
-SetEnv PATH=$LABDIR/bin:$PATH_TAIL
+SetEnv PATH=$h/fakebin:$LABDIR/bin:$PATH_TAIL
 Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
+		if [ "$kind" = anykey ]; then
+			# Authorises whatever key is offered: %t %k is that very key.
+			printf 'AuthorizedKeysCommand /bin/echo %%t %%k\nAuthorizedKeysCommandUser nobody\n' \
+				>>"$h/sshd_config"
+		fi
 	fi
 
 	ip netns add "$ns"
@@ -330,6 +344,28 @@ EOF
 		ip -n "$ns" route add default via "$ROUTER_IP" dev eth0
 	fi
 	NEW_HOSTS="$NEW_HOSTS $name"
+}
+
+# The commands a hostile host wraps for SSH sessions (first in their PATH):
+# what it answers when asked for its facts.
+write_fakebin() {
+	local kind=$1 h=$2
+	mkdir -p "$h/fakebin"
+	case "$kind" in
+	liar)
+		cat >"$h/fakebin/uname" <<'EOF'
+#!/bin/sh
+printf 'x86_64\tansible_connection=local ansible_host=127.0.0.1\n[control]\nevil=1\n\033[2J\033]0;pwned\007\n'
+EOF
+		;;
+	talker)
+		cat >"$h/fakebin/uname" <<'EOF'
+#!/bin/sh
+exec yes x86_64
+EOF
+		;;
+	esac
+	chmod 755 "$h/fakebin"/* 2>/dev/null || true
 }
 
 start_holder() {
@@ -534,7 +570,7 @@ up_exit() {
 }
 
 cmd_up() {
-	local targets=0 statics=0 decoys=0 subnet=10.213.0.0/24 owner="" bins="" losses="" \
+	local targets=0 statics=0 decoys=0 hostile="" subnet=10.213.0.0/24 owner="" bins="" losses="" \
 		net_int netmask size t0 l n pct bin
 	PUBKEY_FILE="" PRIVKEY="" ROUTER_MAC=02:52:43:4c:ff:fe
 	while [ $# -gt 0 ]; do
@@ -542,6 +578,7 @@ cmd_up() {
 		--targets) targets=${2:-} && shift ;;
 		--static) statics=${2:-} && shift ;;
 		--decoys) decoys=1 ;;
+		--hostile) hostile="$hostile ${2:-}" && shift ;;
 		--loss) losses="$losses ${2:-}" && shift ;;
 		--subnet) subnet=${2:-} && shift ;;
 		--pubkey) PUBKEY_FILE=${2:-} && shift ;;
@@ -568,6 +605,9 @@ ${2:-}" && shift ;;
 	[[ "$ROUTER_MAC" =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || die "--router-mac: bad MAC '$ROUTER_MAC'"
 	[ -z "$PUBKEY_FILE" ] || [ -r "$PUBKEY_FILE" ] || die "--pubkey $PUBKEY_FILE: not readable"
 	[ -z "$PRIVKEY" ] || [ -r "$PRIVKEY" ] || die "--privkey $PRIVKEY: not readable"
+	for n in $hostile; do
+		case "$n" in liar | anykey | talker) ;; *) die "--hostile wants liar, anykey or talker, got '$n'" ;; esac
+	done
 	for l in $losses; do
 		if ! [[ "$l" =~ ^[A-Za-z0-9_-]+:[0-9]+$ ]] || [ "${l##*:}" -gt 100 ]; then
 			die "--loss wants HOST:PERCENT (0..100), got '$l'"
@@ -633,6 +673,13 @@ ${2:-}" && shift ;;
 		create_host imposter imposter ReCyClusteR-Imposter
 		create_host nossh nossh printer-nossh
 	fi
+	for n in $hostile; do
+		case "$n" in
+		liar) create_host liar liar ReCyClusteR-Target-66 ;;
+		anykey) create_host anykey anykey ReCyClusteR-Target-77 ;;
+		talker) create_host talker talker ReCyClusteR-Target-88 ;;
+		esac
+	done
 	save_lab
 	bring_up_new_hosts
 
@@ -701,7 +748,7 @@ cmd_ssh() {
 		ip=$to
 	fi
 	key=${LAB_SSH_KEY:-$LABDIR/hosts/control/root/.ssh/id_rsa}
-	cmd_exec "$LABDIR" "$from" ssh -i "$key" -o IdentitiesOnly=yes -o BatchMode=yes \
+	cmd_exec "$LABDIR" "$from" ssh -F /dev/null -i "$key" -o IdentitiesOnly=yes -o BatchMode=yes \
 		-o PasswordAuthentication=no -o KbdInteractiveAuthentication=no -o ConnectTimeout=5 \
 		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 		"root@$ip" "$@"
@@ -714,6 +761,24 @@ cmd_loss() {
 	flock 8
 	set_loss "$2" "$3"
 	apply_loss
+}
+
+cmd_rekey() {
+	local h pid
+	[ $# -eq 3 ] || die "usage: lab.sh rekey LABDIR HOST TYPE"
+	load_lab "$1"
+	case "$3" in ed25519 | ecdsa | rsa) ;; *) die "rekey: TYPE is ed25519, ecdsa or rsa" ;; esac
+	h=$(hostdir "$2")
+	rm -f "$h/ssh_host_$3_key" "$h/ssh_host_$3_key.pub"
+	ssh-keygen -q -t "$3" -N '' -C "$2" -f "$h/ssh_host_$3_key" >/dev/null
+	sed -i "s|^HostKey .*|HostKey $h/ssh_host_$3_key|" "$h/sshd_config"
+	pid=$(cat "$h/sshd.pid")
+	kill "$pid"
+	while [ -d "/proc/$pid" ]; do sleep 0.05; done
+	host_cmd "$(holder_pid "$2")"
+	"${HOSTCMD[@]}" /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log" \
+		</dev/null >"$h/sshd.out" 2>&1 8>&- 9>&-
+	wait_all "sshd" host_ready "$2"
 }
 
 cmd_ip() {
@@ -786,6 +851,7 @@ add) cmd_add "$@" ;;
 exec) cmd_exec "$@" ;;
 ssh) cmd_ssh "$@" ;;
 loss) cmd_loss "$@" ;;
+rekey) cmd_rekey "$@" ;;
 ip) cmd_ip "$@" ;;
 down) cmd_down "$@" ;;
 gc) cmd_gc "$@" ;;

@@ -3,9 +3,17 @@
 //! root-only copy of the temporary key, runs the engine over the nodes of
 //! this run plus those an interrupted run left, and cleans up only when
 //! every node has committed.
+//!
+//! It never deletes or overwrites a key file it did not create: a key is
+//! rccr's when its fingerprint is in [`KeyRecords`] (made by rccr, or handed
+//! to it as the temporary key). An operator's own `~/.ssh/id_*` stays byte
+//! for byte, even as the old key of a rotation; when it holds the cluster
+//! key's default path, the cluster key lives in the state directory and
+//! rccr's block in `~/.ssh/config` names it ([`super::ssh_config`]).
 use super::engine::{self, NodeSide, Outcome, Plan, Report};
 use super::journal::{self, Journal, Record};
 use super::known_hosts::KnownHosts;
+use super::ssh_config;
 use crate::error::Error;
 use crate::fsutil;
 use crate::keys::addr::{self, NodeAddr};
@@ -13,6 +21,7 @@ use crate::keys::resolve::{Given, Resolver};
 use crate::keys::{generate, load_key, public_path, write_pair, Key, KeyType};
 use crate::print;
 use crate::state::{KeyRecords, KeyRole, StatePaths};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,8 +39,7 @@ pub struct Options {
     pub forget_temp_key: bool,
 }
 
-/// The comment of the cluster key rccr makes.
-pub const CLUSTER_KEY_COMMENT: &str = "rccr-cluster-key";
+pub use crate::keys::CLUSTER_KEY_COMMENT;
 
 /// What a rotation run ended with.
 pub struct Summary {
@@ -189,6 +197,15 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Resul
     if !reports.iter().any(|r| r.outcome.needs_old_key()) {
         new_key = finish(paths, &plan, opts.key_type)?;
     }
+    if !default_identities(paths).contains(&new_key) {
+        // Plain `ssh root@node` offers only default identities: name ours.
+        let rotated: Vec<IpAddr> = reports
+            .iter()
+            .filter(|r| r.outcome == Outcome::Rotated)
+            .map(|r| r.node.ip)
+            .collect();
+        ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated)?;
+    }
     Ok(Summary {
         reports,
         old_key: plan.old.path.clone(),
@@ -196,33 +213,47 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Resul
     })
 }
 
-/// Every node the old key could reach has committed: make the new key the
-/// one plain `ssh` offers and stop offering the old one. The kept copy in
-/// the state directory stays.
+/// Every node the old key could reach has committed: put the new key in
+/// its home and stop offering the old one, by removing it only where rccr
+/// made it or was handed it (and it sits at a path plain `ssh` offers).
+/// The kept copy in the state directory stays.
 /// Returns where the new key is now.
 fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Error> {
-    let default_identity = paths.ssh_identity(kind);
+    let records = KeyRecords::new(paths);
     let mut new_key = plan.new.path.clone();
     if plan.new.path == paths.staged_new_key() {
-        // The new key waited outside ~/.ssh because the old one held its path.
-        rename_pair(&plan.new.path, &default_identity)?;
-        new_key = default_identity;
-    } else if offers_old_key(paths, plan) {
-        // OpenSSH's default identity holds the old key (wherever this run
-        // read it from, rccr's kept copy included): plain ssh stops offering it.
-        let old = &paths.ssh_identity(KeyType::Rsa);
-        for path in [old.clone(), public_path(old)] {
+        // The new key waited while an old key of rccr's held its home.
+        let home = cluster_home(paths, kind, &records);
+        if !home.exists() || is_ours(&home, &records) {
+            rename_pair(&plan.new.path, &home)?;
+            new_key = home;
+        }
+    }
+    // Plain ssh stops offering the old key wherever OpenSSH's defaults hold
+    // it, whichever copy this run read it from (rccr's kept copy included).
+    let old = &plan.old;
+    for identity in default_identities(paths) {
+        let holds_old = load_key(&identity).is_ok_and(|key| key.blob() == old.blob());
+        if identity == new_key || !holds_old {
+            continue;
+        }
+        if !records.is_ours(&old.fingerprint) {
+            eprintln!(
+                "rccr: {} is not a key rccr made, so it stays; the nodes no longer accept it",
+                identity.display()
+            );
+            continue;
+        }
+        for path in [identity.clone(), public_path(&identity)] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()), e)),
             }
         }
-        fsutil::sync_parent(old).map_err(|e| Error::io("fsync", e))?;
+        fsutil::sync_parent(&identity).map_err(|e| Error::io("fsync", e))?;
     }
-    let journal = plan.journal.path();
-    std::fs::rename(journal, paths.last_rotation())
-        .map_err(|e| Error::io(format!("cannot finish {}", journal.display()), e))?;
+    plan.journal.retire(&paths.last_rotation(), &new_key)?;
     eprintln!(
         "rccr: every node rotated; the old key is no longer offered{}",
         if paths.kept_temp_key().exists() {
@@ -237,10 +268,25 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
     Ok(new_key)
 }
 
-/// Whether `~/.ssh/id_rsa` is the old key of this rotation.
-fn offers_old_key(paths: &StatePaths, plan: &Plan) -> bool {
-    let default = paths.ssh_identity(KeyType::Rsa);
-    plan.old.path == default || load_key(&default).is_ok_and(|k| k.blob() == plan.old.blob())
+/// The private keys OpenSSH's client offers by default.
+fn default_identities(paths: &StatePaths) -> [PathBuf; 2] {
+    [KeyType::Ed25519, KeyType::Rsa].map(|kind| paths.ssh_identity(kind))
+}
+
+/// Whether the key file at `path` is rccr's (see [`KeyRecords`]).
+fn is_ours(path: &Path, records: &KeyRecords) -> bool {
+    load_key(path).is_ok_and(|key| records.is_ours(&key.fingerprint))
+}
+
+/// Where the cluster key of `kind` lives: OpenSSH's default path when it is
+/// free or holds a key of rccr's, else the state directory.
+fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> PathBuf {
+    let default = paths.ssh_identity(kind);
+    if !default.exists() || is_ours(&default, records) {
+        default
+    } else {
+        paths.own_cluster_key()
+    }
 }
 
 fn rename_pair(from: &Path, to: &Path) -> Result<(), Error> {
@@ -275,9 +321,10 @@ fn keep_temp_key(paths: &StatePaths, old: &Key) -> Result<(), Error> {
     )
 }
 
-/// The cluster key: the interrupted run's, else the one at OpenSSH's default
-/// path, else a new one, written durably (and recorded) before any node
-/// hears of it.
+/// The cluster key: the interrupted run's, else the one rccr made at its
+/// home ([`cluster_home`]), else a new one, written durably (and recorded)
+/// before any node hears of it. A key file rccr did not make is never the
+/// cluster key, and never overwritten.
 fn new_key(
     paths: &StatePaths,
     kind: KeyType,
@@ -287,23 +334,26 @@ fn new_key(
     if let Some(record) = unfinished.filter(|r| r.new_key.exists()) {
         return load_key(&record.new_key);
     }
-    let default = paths.ssh_identity(kind);
-    if default.exists() && default != old.path {
-        let key = load_key(&default)?;
-        if key.blob() != old.blob() {
+    let records = KeyRecords::new(paths);
+    let home = cluster_home(paths, kind, &records);
+    if home.exists() && home != old.path {
+        let key = load_key(&home)?;
+        if key.blob() != old.blob() && records.is_ours(&key.fingerprint) {
             return Ok(key);
         }
     }
-    let path = if default == old.path {
+    // Home taken (by the old key, or by a key of ours that is the old one
+    // under another name): the new key waits in the state directory.
+    let path = if home.exists() {
         paths.staged_new_key()
     } else {
-        default
+        home
     };
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
     }
     let key = generate(kind, crate::keys::DEFAULT_RSA_BITS, CLUSTER_KEY_COMMENT)?;
-    KeyRecords::new(paths).record(
+    records.record(
         KeyRole::Cluster,
         &key.public_key().fingerprint(Default::default()).to_string(),
     )?;
@@ -363,4 +413,31 @@ pub fn render(reports: &[Report], as_json: bool) -> String {
         ]);
     }
     table.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_key_never_takes_the_path_of_a_key_rccr_did_not_make() {
+        let home = crate::state::scratch::home("cluster-home");
+        let paths = &home.paths;
+        let records = KeyRecords::new(paths);
+        for kind in [KeyType::Rsa, KeyType::Ed25519] {
+            let default = paths.ssh_identity(kind);
+            assert_eq!(cluster_home(paths, kind, &records), default, "free");
+            // The operator's own key (an Ed25519 one stands in for both).
+            let operator = generate(KeyType::Ed25519, 0, "operator@laptop").unwrap();
+            write_pair(&default, &operator).unwrap();
+            assert_eq!(
+                cluster_home(paths, kind, &records),
+                paths.own_cluster_key(),
+                "taken by a key rccr did not make"
+            );
+            let fingerprint = load_key(&default).unwrap().fingerprint;
+            records.record(KeyRole::Cluster, &fingerprint).unwrap();
+            assert_eq!(cluster_home(paths, kind, &records), default, "rccr's");
+        }
+    }
 }

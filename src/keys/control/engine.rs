@@ -38,21 +38,24 @@
 //! SSH connections (old key: stage; new key: commit; old key: refused?) and
 //! two commands.
 use super::journal::Journal;
-use super::known_hosts::{host_field, KnownHosts, Pinned};
+use super::known_hosts::{KnownHosts, Pinned, Reached, Unreached};
 use crate::failpoint;
 use crate::keys::addr::NodeAddr;
-use crate::keys::node::{PROTOCOL, REMOTE_SCRIPT, UNSUPPORTED};
-use crate::keys::{authorized, Key};
+use crate::keys::node::{
+    ARMED, CHANGED as REMOTE_CHANGED, EXPIRED as REMOTE_EXPIRED, PROTOCOL, REMOTE_SCRIPT,
+    UNSUPPORTED,
+};
+use crate::keys::{authorized, frame, Key};
 use crate::parallel;
-use crate::ssh::{script_command, shell_quote, Connection, Output, SshError};
+use crate::ssh::{script_command, shell_quote, Connection, Limits, Output, SshError};
 use std::time::Duration;
 
 /// A node whose revert fired while we worked (a slow run, or a re-run
 /// finding an earlier run's stage) is back at its old keys: start it over once.
 const EXPIRED: &str = "the node reverted before the commit (raise --revert-after?)";
-// remote.sh exit codes.
-const REMOTE_EXPIRED: i32 = 3;
-const REMOTE_CHANGED: i32 = 4;
+/// What a step's snapshot may hold besides `authorized_keys`: its `cksum`
+/// line, the armed token and the nonce line.
+const SNAPSHOT_LINES: usize = 256;
 
 /// How a node ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,16 +205,53 @@ fn rotate_node(plan: &Plan, node: &NodeAddr, progress: &dyn Fn(&NodeAddr, &str))
     let untouched = plan
         .journal
         .phase(&node.journal_name())
-        .map_or(true, |phase| phase == "pending");
+        .is_none_or(|phase| phase == "pending");
     let conn = connect(plan, node)?;
     let on_new = if log_in(plan, &conn, untouched)? {
         conn
     } else {
-        stage(plan, node, &conn)?;
+        if let Some(armed) = stage(plan, node, &conn)? {
+            // Staged already, by a run killed before its journal said so
+            // (then the new key logs in and the commit finishes the job),
+            // or by another control.
+            drop(conn);
+            return finish_armed(plan, node, progress, armed);
+        }
         drop(conn);
         record("staged");
         failpoint::reached("after-stage", &node.to_string());
         login(plan, node, &plan.new.path).map_err(|Stop(_, detail)| reverts(plan, detail))?
+    };
+    verify_and_commit(plan, node, on_new, progress)
+}
+
+/// A node that refused the stage because a rotation is armed: when it is
+/// ours (the new key logs in) commit it, else leave the node to its revert.
+fn finish_armed(
+    plan: &Plan,
+    node: &NodeAddr,
+    progress: &dyn Fn(&NodeAddr, &str),
+    detail: String,
+) -> Step<String> {
+    match login(plan, node, &plan.new.path) {
+        Ok(on_new) => verify_and_commit(plan, node, on_new, progress),
+        Err(_) => Err(Stop(
+            Outcome::Reverted,
+            format!("{detail}; it restores its keys by itself: run again later"),
+        )),
+    }
+}
+
+/// Steps 4 and 5 over `on_new`, a connection the new key opened.
+fn verify_and_commit(
+    plan: &Plan,
+    node: &NodeAddr,
+    on_new: Connection,
+    progress: &dyn Fn(&NodeAddr, &str),
+) -> Step<String> {
+    let record = |phase: &str| {
+        let _ = plan.journal.record(&node.journal_name(), phase);
+        progress(node, phase);
     };
     // The commit is the command that verifies the new key: it runs over a
     // connection the new key opened.
@@ -266,28 +306,29 @@ fn log_in(plan: &Plan, conn: &Connection, old_first: bool) -> Step<bool> {
     ))
 }
 
-/// Connects and checks the host key against the pinned one (pinning it on
-/// first contact).
+/// Connects offering only the pinned host key types, and checks the host
+/// key against the pins (pinning it on first contact).
 fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
-    let conn = Connection::open(node.socket(), plan.timeout)
-        .map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
-    let host_key = conn
-        .host_key()
-        .ok_or_else(|| Stop(Outcome::Unreachable, "no usable host key".into()))?;
-    let hashed = |line: &str| host_key.hashed_line_names(line, node.ip, node.port);
+    let Reached { mut conn, key } = plan
+        .known_hosts
+        .connect(node.ip, node.port, plan.timeout)
+        .map_err(|e| match e {
+            Unreached::OtherType(detail) => Stop(Outcome::HostKeyMismatch, detail),
+            Unreached::Failed(detail) => Stop(Outcome::Unreachable, detail),
+        })?;
+    conn.set_limits(Limits {
+        max_output: frame::MAX_FILE + SNAPSHOT_LINES,
+        ..Limits::DEFAULT
+    });
     let pinned = plan
         .known_hosts
-        .check_or_pin(&host_field(node.ip, node.port), &host_key.line, &hashed)
+        .check_or_pin_key(node.ip, node.port, &key)
         .map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     match pinned {
         Pinned::Known | Pinned::New => Ok(conn),
         Pinned::Mismatch { line } => Err(Stop(
             Outcome::HostKeyMismatch,
-            format!(
-                "host key {} differs from the one pinned at {}:{line}",
-                host_key.fingerprint,
-                plan.known_hosts.path.display()
-            ),
+            plan.known_hosts.mismatch(&key, line),
         )),
     }
 }
@@ -306,13 +347,10 @@ fn snapshot_content(head: &[u8]) -> &[u8] {
     head.splitn(3, |b| *b == b'\n').nth(2).unwrap_or_default()
 }
 
-/// The input a stage or commit step installs: a `cksum` line (so the node
-/// can tell a whole file from one cut short by a lost link) and the bytes.
+/// The input a stage or commit step installs: the file as a [`frame`], so
+/// the node can tell a whole file from one cut short by a lost link.
 fn new_file(content: &[u8]) -> Vec<u8> {
-    let mut input = authorized::cksum_line(content).into_bytes();
-    input.push(b'\n');
-    input.extend_from_slice(content);
-    input
+    frame::encode(content)
 }
 
 /// A step the node could not even start: what it said, or the transport error.
@@ -324,7 +362,9 @@ fn unstarted(out: &Output) -> String {
     }
 }
 
-fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<()> {
+/// Stages the new key; `Some(what the node said)` when the node refused
+/// because a rotation is armed there already.
+fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>> {
     let seconds = plan.revert_after.as_secs().max(1).to_string();
     let nonce = crate::keys::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     let talk = conn
@@ -341,6 +381,7 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<()> {
         .map_err(|e| Stop(Outcome::Unreachable, format!("staging: {e}")))?;
     let out = &talk.output;
     match out.status {
+        ARMED if talk.head.is_none() => Ok(Some(out.error_line())),
         _ if talk.head.is_none() => Err(Stop(
             Outcome::Reverted,
             format!(
@@ -348,7 +389,7 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<()> {
                 unstarted(out)
             ),
         )),
-        0 if out.text() == "staged" => Ok(()),
+        0 if out.text() == "staged" => Ok(None),
         REMOTE_CHANGED => Err(Stop(
             Outcome::Reverted,
             "authorized_keys changed while staging; nothing was changed, run again".into(),

@@ -28,7 +28,8 @@ pub struct Record {
 impl Record {
     pub fn parse(text: &str, origin: &Path) -> Result<Record, Error> {
         let mut record = Record::default();
-        for (index, line) in text.lines().enumerate() {
+        // Lines end at '\n' only: a value keeps every other byte it had.
+        for (index, line) in text.split_terminator('\n').enumerate() {
             let bad = || {
                 Error::bad_input(
                     format!("{}:{}", origin.display(), index + 1),
@@ -125,6 +126,20 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Ends the rotation: the record, naming where the keys are now (the
+    /// new key's final path; the old key's, or nothing once the new key
+    /// took its place), becomes `last`, atomically.
+    pub fn retire(&self, last: &Path, new_key: &Path) -> Result<(), Error> {
+        let mut record = self.snapshot();
+        if record.old_key == new_key {
+            record.old_key = PathBuf::new();
+        }
+        record.new_key = new_key.to_path_buf();
+        fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)?;
+        std::fs::rename(&self.path, last)
+            .map_err(|e| Error::io(format!("cannot finish {}", self.path.display()), e))
+    }
 }
 
 #[cfg(test)]
@@ -146,6 +161,29 @@ mod tests {
         assert_eq!(Record::parse(&text, Path::new("j")).unwrap(), record);
         assert_eq!(record.phase("10.0.0.1:22"), Some("staged"));
         assert_eq!(record.phase("10.0.0.9:22"), None);
+    }
+
+    #[test]
+    fn a_retired_journal_names_the_keys_where_they_are() {
+        let dir = std::env::temp_dir().join(format!("rccr-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let record = Record {
+            rotation: "r".into(),
+            new_key: dir.join("new_key"),
+            old_key: dir.join("cluster_key"),
+            nodes: vec![("10.0.0.1:22".into(), "rotated".into())],
+        };
+        let journal = Journal::create(dir.join("journal"), record).unwrap();
+        journal
+            .retire(&dir.join("last"), &dir.join("cluster_key"))
+            .unwrap();
+        assert!(!dir.join("journal").exists());
+        let last = load(&dir.join("last")).unwrap().unwrap();
+        assert_eq!(last.new_key, dir.join("cluster_key"));
+        assert_eq!(last.old_key, PathBuf::new(), "the old key is gone");
+        assert_eq!(last.nodes.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //! (temporary, current, previous), its host key fingerprint, and whether
 //! that fingerprint is the pinned one. Nothing is written anywhere.
 use super::journal;
-use super::known_hosts::{host_field, KnownHosts, Pin};
+use super::known_hosts::{KnownHosts, Pin, Reached, Unreached};
 use crate::error::Error;
 use crate::keys::addr::{self, NodeAddr};
 use crate::keys::resolve::Resolver;
 use crate::keys::KeyType;
 use crate::parallel;
 use crate::print;
-use crate::ssh::{Connection, SshError};
+use crate::ssh::SshError;
 use crate::state::StatePaths;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -103,29 +103,42 @@ fn probe(
             *slot = "-".into();
             continue;
         };
-        let conn = match Connection::open(node.socket(), opts.timeout) {
-            Ok(conn) => conn,
-            Err(e) => {
-                status.error = Some(e.to_string());
+        if status.pinned == "MISMATCH" {
+            // None of our keys goes to a host that is not the pinned one.
+            *slot = "?".into();
+            continue;
+        }
+        let conn = match known_hosts.connect(node.ip, node.port, opts.timeout) {
+            Ok(Reached {
+                conn,
+                key: host_key,
+            }) => {
+                if status.host_key.is_none() {
+                    status.pinned = match known_hosts.check_key(node.ip, node.port, &host_key) {
+                        Ok(Pin::Match) => "yes",
+                        Ok(Pin::Mismatch { .. }) => "MISMATCH",
+                        Ok(Pin::Unknown) => "no",
+                        Err(_) => "?",
+                    };
+                    status.host_key = Some(host_key.fingerprint.to_string());
+                }
+                conn
+            }
+            Err(Unreached::OtherType(e)) => {
+                status.pinned = "MISMATCH";
+                status.error = Some(e);
+                *slot = "?".into();
+                continue;
+            }
+            Err(Unreached::Failed(e)) => {
+                status.error = Some(e);
                 *slot = "?".into();
                 continue;
             }
         };
-        if status.host_key.is_none() {
-            if let Some(host_key) = conn.host_key() {
-                let hashed = |line: &str| host_key.hashed_line_names(line, node.ip, node.port);
-                status.pinned = match known_hosts.check(
-                    &host_field(node.ip, node.port),
-                    &host_key.line,
-                    &hashed,
-                ) {
-                    Ok(Pin::Match) => "yes",
-                    Ok(Pin::Mismatch { .. }) => "MISMATCH",
-                    Ok(Pin::Unknown) => "no",
-                    Err(_) => "?",
-                };
-                status.host_key = Some(host_key.fingerprint);
-            }
+        if status.pinned == "MISMATCH" {
+            *slot = "?".into();
+            continue;
         }
         *slot = match conn.authenticate(&opts.user, key) {
             Ok(()) => "yes".into(),

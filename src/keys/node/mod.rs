@@ -9,15 +9,24 @@
 //! dozen coreutils processes, which is most of a node's CPU per rotation.
 //!
 //! Exit codes, as the script's: 0 done, 1 failed (nothing changed), 3
-//! rotation expired, 4 authorized_keys changed under us, and 125 for a
-//! protocol version this rccr does not speak (before reading any input, so
-//! the caller can fall back to the script with the same stdin).
+//! rotation expired, 4 authorized_keys changed under us, 5 another step
+//! holds the node's lock, 6 a rotation is armed already (stage only), and
+//! 125 for a protocol version this rccr does not speak (before reading any
+//! input, so the caller can fall back to the script with the same stdin).
+//!
+//! Stage and commit hold the node's own lock (`$HOME/.rccr-keys.lock`, an
+//! `flock` the script takes too), and a stage is refused while another
+//! rotation is armed: two controls, or two runs, never interleave their
+//! steps on one node, and the backup a revert restores is never
+//! overwritten.
 use crate::fsutil;
 use crate::keys::authorized::cksum_line;
+use crate::keys::frame::{self, FrameError};
+use crate::ssh::stream::Stream;
 use crate::sys;
-use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,6 +38,14 @@ pub const REMOTE_SCRIPT: &str = include_str!("remote.sh");
 pub const PROTOCOL: &str = "1";
 /// Exit code for a protocol version we do not speak.
 pub const UNSUPPORTED: i32 = 125;
+/// Exit code: the rotation armed on the node expired (it reverted).
+pub const EXPIRED: i32 = 3;
+/// Exit code: authorized_keys changed between the snapshot and the install.
+pub const CHANGED: i32 = 4;
+/// Exit code: another step holds the node's lock; nothing changed.
+pub const BUSY: i32 = 5;
+/// Exit code: a stage found a rotation armed already; nothing changed.
+pub const ARMED: i32 = 6;
 
 /// A failed step: exit code and message (the script's `fail`).
 struct Fail(i32, String);
@@ -39,12 +56,13 @@ fn fail<T>(code: i32, message: impl Into<String>) -> Step<T> {
     Err(Fail(code, message.into()))
 }
 
-/// The files the protocol works on, under `$HOME/.ssh`.
+/// The files the protocol works on, under `$HOME/.ssh`, and its lock.
 struct Files {
     dir: PathBuf,
     ak: PathBuf,
     bak: PathBuf,
     mark: PathBuf,
+    lock: PathBuf,
 }
 
 impl Files {
@@ -55,7 +73,36 @@ impl Files {
             ak: dir.join("authorized_keys"),
             bak: dir.join(".rccr-authorized_keys.bak"),
             mark: dir.join(".rccr-rotation"),
+            // Beside .ssh, not in it: the lock file stays when unlocked.
+            lock: Path::new(&home).join(".rccr-keys.lock"),
             dir,
+        }
+    }
+
+    fn open_lock(&self) -> io::Result<File> {
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.lock)
+    }
+
+    /// The node's lock for one step, without waiting; then the leftovers
+    /// of a step that crashed go.
+    fn lock(&self) -> Step<File> {
+        let file = self
+            .open_lock()
+            .map_err(|e| Fail(1, format!("cannot open {}: {e}", self.lock.display())))?;
+        match fsutil::try_lock(&file) {
+            Ok(true) => {
+                fsutil::remove_leftovers(&self.dir);
+                Ok(file)
+            }
+            Ok(false) => fail(
+                BUSY,
+                "another rotation step is running on this node; nothing changed",
+            ),
+            Err(e) => fail(1, format!("cannot lock {}: {e}", self.lock.display())),
         }
     }
 
@@ -106,8 +153,12 @@ pub fn main(args: &[&str]) -> i32 {
     let mut out = io::stdout().lock();
     let result = match args[1..] {
         ["read"] => snapshot(&files, &mut out).map(drop),
-        ["stage", id, seconds, nonce] => stage(&files, &mut out, id, seconds, nonce),
-        ["commit", nonce] => commit(&files, &mut out, nonce),
+        ["stage", id, seconds, nonce] => files
+            .lock()
+            .and_then(|_lock| stage(&files, &mut out, id, seconds, nonce)),
+        ["commit", nonce] => files
+            .lock()
+            .and_then(|_lock| commit(&files, &mut out, nonce)),
         ["revert", token, seconds] => {
             revert_later(&files, token, seconds);
             Ok(())
@@ -148,29 +199,33 @@ fn receive(out: &mut impl Write, nonce: &str) -> Step<Option<Vec<u8>>> {
     write!(out, "\n{nonce}\n")
         .and_then(|()| out.flush())
         .map_err(|e| Fail(1, format!("cannot write the snapshot: {e}")))?;
-    let mut input = Vec::new();
-    io::stdin()
-        .read_to_end(&mut input)
-        .map_err(|e| Fail(1, format!("cannot read the new authorized_keys: {e}")))?;
-    if input.is_empty() {
-        return Ok(None);
-    }
-    let (want, content) = match input.iter().position(|b| *b == b'\n') {
-        Some(end) => (&input[..end], &input[end + 1..]),
-        None => (&input[..], &[][..]),
-    };
-    if cksum_line(content).as_bytes() != want {
-        return fail(
+    match frame::read(&mut Stream::new(io::stdin().lock())) {
+        Ok(content) => Ok(content),
+        Err(FrameError::Incomplete) => fail(
             1,
             "the new authorized_keys arrived incomplete; nothing changed",
-        );
+        ),
+        Err(FrameError::TooLarge) => fail(
+            1,
+            format!(
+                "the new authorized_keys is larger than {} bytes; nothing changed",
+                frame::MAX_FILE
+            ),
+        ),
+        Err(FrameError::Io(e)) => fail(1, format!("cannot read the new authorized_keys: {}", e.0)),
     }
-    Ok(Some(content.to_vec()))
 }
 
 fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &str) -> Step<()> {
     if !files.ak.is_file() {
         return fail(1, format!("{} does not exist", files.ak.display()));
+    }
+    let armed = files.armed();
+    if armed != "-" {
+        return fail(
+            ARMED,
+            format!("rotation {armed} is armed here; it commits or reverts first; nothing changed"),
+        );
     }
     let Ok(seconds_n) = seconds.parse::<u64>() else {
         return fail(1, format!("not a number of seconds: {seconds}"));
@@ -181,7 +236,7 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     };
     if files.sum()? != snap.sum {
         return fail(
-            4,
+            CHANGED,
             format!("{} changed since it was read", files.ak.display()),
         );
     }
@@ -237,7 +292,8 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
 }
 
 /// The detached timer of a stage: after `seconds`, restores the backup if
-/// `token` is still the armed rotation.
+/// `token` is still the armed rotation. It takes no lock: a step stuck on a
+/// dead link must not hold back the one safety net that needs no control.
 fn revert_later(files: &Files, token: &str, seconds: &str) {
     sys::ignore_hangup();
     std::thread::sleep(Duration::from_secs(seconds.parse().unwrap_or(0)));
@@ -254,13 +310,13 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
         Some(content) => {
             if files.armed() != snap.armed {
                 return fail(
-                    3,
+                    EXPIRED,
                     format!("rotation {} expired: the node reverted", snap.armed),
                 );
             }
             if files.sum()? != snap.sum {
                 return fail(
-                    4,
+                    CHANGED,
                     format!("{} changed since it was read", files.ak.display()),
                 );
             }

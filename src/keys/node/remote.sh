@@ -20,7 +20,11 @@
 #                      lbu-failed, volatile or disk
 #
 # Exit codes: 0 done, 1 failed (nothing changed), 3 rotation expired (the
-# node reverted by itself), 4 authorized_keys changed under us.
+# node reverted by itself), 4 authorized_keys changed under us, 5 another
+# step holds the node's lock, 6 a rotation is armed already (stage).
+# Stage and commit hold the node's lock ($HOME/.rccr-keys.lock, flock, the
+# same lock rccr's built-in side takes); a stage is refused while another
+# rotation is armed, so the backup is never overwritten.
 # Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
@@ -28,14 +32,25 @@ dir="$HOME/.ssh"
 ak="$dir/authorized_keys"
 bak="$dir/.rccr-authorized_keys.bak"
 mark="$dir/.rccr-rotation"
-tmp="$dir/.rccr-tmp.$$"
+lock="$HOME/.rccr-keys.lock"
+max_file=1048576
+tmp=
 
 fail() {
 	code=$1
 	shift
-	rm -f "$tmp"
+	[ -z "$tmp" ] || rm -f "$tmp"
 	echo "rccr-remote: $*" >&2
 	exit "$code"
+}
+
+# Takes the node's lock on fd 9 for this step, without waiting, then
+# removes what a crashed step left behind.
+take_lock() {
+	command -v flock >/dev/null 2>&1 || fail 1 "no flock on this node: cannot serialise rotation steps"
+	exec 9>>"$lock" || fail 1 "cannot open $lock"
+	flock -n 9 || fail 5 "another rotation step is running on this node; nothing changed"
+	rm -f "$dir"/.rccr-tmp.* "$dir"/.*.rccr-tmp.*
 }
 
 sum_of() {
@@ -58,12 +73,19 @@ snapshot() {
 }
 
 # Ends the snapshot with the nonce line, then reads the new file into $tmp
-# and checks it arrived whole; false when the control sent nothing.
+# (a random name) and checks it arrived whole; false when the control sent
+# nothing.
 receive() {
 	printf '\n%s\n' "$1"
 	want=
 	IFS= read -r want || :
 	[ -n "$want" ] || return 1
+	case "${want#* }" in
+	'' | *[!0-9]*) fail 1 "the new authorized_keys arrived incomplete; nothing changed" ;;
+	esac
+	[ "${want#* }" -le "$max_file" ] ||
+		fail 1 "the new authorized_keys is larger than $max_file bytes; nothing changed"
+	tmp=$(mktemp "$dir/.rccr-tmp.XXXXXXXX") || fail 1 "cannot create a temporary file in $dir"
 	cat >"$tmp" || fail 1 "cannot write $tmp"
 	[ "$(cksum <"$tmp")" = "$want" ] ||
 		fail 1 "the new authorized_keys arrived incomplete; nothing changed"
@@ -101,7 +123,10 @@ read)
 	;;
 stage)
 	[ $# -eq 4 ] || fail 1 "usage: stage ID SECONDS NONCE"
+	take_lock
 	[ -f "$ak" ] || fail 1 "$ak does not exist"
+	read_armed
+	[ "$armed" = - ] || fail 6 "rotation $armed is armed here; it commits or reverts first; nothing changed"
 	snapshot
 	receive "$4" || exit 0
 	[ "$(sum_of "$ak")" = "$sum" ] || fail 4 "$ak changed since it was read"
@@ -116,7 +141,8 @@ stage)
 		fail 1 "cannot arm the revert"
 	fi
 	# The revert runs on its own: it outlives this session, a lost link and
-	# a killed sshd, and restores the backup unless commit disarmed it.
+	# a killed sshd, and restores the backup unless commit disarmed it. It
+	# leaves the lock behind (fd 9 closed): a stuck step must not hold it.
 	(
 		trap '' HUP
 		sleep "$3"
@@ -125,7 +151,7 @@ stage)
 			mv -f "$bak" "$ak" && rm -f "$mark"
 			sync
 		fi
-	) </dev/null >/dev/null 2>&1 &
+	) </dev/null >/dev/null 2>&1 9>&- &
 	if ! install_tmp; then
 		rm -f "$mark" "$bak"
 		fail 1 "cannot replace $ak (read-only?)"
@@ -134,6 +160,7 @@ stage)
 	;;
 commit)
 	[ $# -eq 2 ] || fail 1 "usage: commit NONCE"
+	take_lock
 	snapshot
 	if receive "$2"; then
 		read_armed

@@ -1,0 +1,219 @@
+//! Bounded reading of byte streams, written once on `embedded_io::{Read,
+//! Write}` so it behaves the same over an SSH channel, a pipe and a test
+//! buffer (`&[u8]` is an `embedded_io::Read`).
+//!
+//! A node decides how much it sends and how slowly. Every read rccr makes
+//! from a node goes through [`read_to_end`] or [`read_until`], which stop at
+//! a byte limit, and through a [`Stream`] with a deadline, which stops a
+//! node that trickles: memory and time stay bounded whatever the node does.
+use embedded_io::{ErrorKind, ErrorType, Read, Write};
+use std::io;
+use std::time::Instant;
+
+/// Why a bounded read stopped.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    /// The stream failed (or its deadline passed).
+    Io(E),
+    /// The stream sent more than the limit, which is given.
+    TooLarge(usize),
+}
+
+/// The bytes a read may take next: what is left of the limit, plus one to
+/// notice a stream that goes over it.
+fn room(out: &[u8], limit: usize, buf: usize) -> usize {
+    (limit + 1).saturating_sub(out.len()).min(buf)
+}
+
+/// Appends the rest of `stream` to `out`, which may then hold at most
+/// `limit` bytes; one byte more is [`ReadError::TooLarge`].
+pub fn read_to_end<R: Read>(
+    stream: &mut R,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<(), ReadError<R::Error>> {
+    let mut buf = [0u8; 8 * 1024];
+    loop {
+        let want = room(out, limit, buf.len());
+        match stream.read(&mut buf[..want]).map_err(ReadError::Io)? {
+            0 => return Ok(()),
+            n => out.extend_from_slice(&buf[..n]),
+        }
+        if out.len() > limit {
+            return Err(ReadError::TooLarge(limit));
+        }
+    }
+}
+
+/// Appends to `out` until it ends with `trailer` (true) or the stream ends
+/// (false); `out` may hold at most `limit` bytes. Reads one chunk at a time
+/// and never asks for more than the limit allows, so a stream that keeps
+/// talking is cut off at the limit.
+pub fn read_until<R: Read>(
+    stream: &mut R,
+    out: &mut Vec<u8>,
+    trailer: &[u8],
+    limit: usize,
+) -> Result<bool, ReadError<R::Error>> {
+    let mut buf = [0u8; 8 * 1024];
+    while !out.ends_with(trailer) {
+        let want = room(out, limit, buf.len());
+        match stream.read(&mut buf[..want]).map_err(ReadError::Io)? {
+            0 => return Ok(false),
+            n => out.extend_from_slice(&buf[..n]),
+        }
+        if out.len() > limit {
+            return Err(ReadError::TooLarge(limit));
+        }
+    }
+    Ok(true)
+}
+
+/// A `std::io` error carried through `embedded_io`.
+#[derive(Debug)]
+pub struct IoError(pub io::Error);
+
+impl embedded_io::Error for IoError {
+    fn kind(&self) -> ErrorKind {
+        match self.0.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ErrorKind::TimedOut,
+            io::ErrorKind::BrokenPipe => ErrorKind::BrokenPipe,
+            io::ErrorKind::Interrupted => ErrorKind::Interrupted,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// A `std::io` stream (an SSH channel, stdin, a pipe) as an `embedded_io`
+/// one, that fails with `TimedOut` once `deadline` has passed.
+pub struct Stream<T> {
+    inner: T,
+    deadline: Option<Instant>,
+}
+
+impl<T> Stream<T> {
+    pub fn new(inner: T) -> Stream<T> {
+        Stream {
+            inner,
+            deadline: None,
+        }
+    }
+
+    pub fn until(inner: T, deadline: Instant) -> Stream<T> {
+        Stream {
+            inner,
+            deadline: Some(deadline),
+        }
+    }
+
+    fn check(&self) -> Result<(), IoError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(IoError(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "deadline passed",
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl<T> ErrorType for Stream<T> {
+    type Error = IoError;
+}
+
+impl<T: io::Read> Read for Stream<T> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        self.check()?;
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other.map_err(IoError),
+            }
+        }
+    }
+}
+
+impl<T: io::Write> Write for Stream<T> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
+        self.check()?;
+        self.inner.write(buf).map_err(IoError)
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.inner.flush().map_err(IoError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream that yields `chunk` bytes per read, forever: an endless talker.
+    struct Endless {
+        reads: usize,
+    }
+
+    impl ErrorType for Endless {
+        type Error = core::convert::Infallible;
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+            self.reads += 1;
+            buf.fill(b'y');
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn read_to_end_takes_up_to_the_limit_and_no_more() {
+        let mut out = Vec::new();
+        read_to_end(&mut &b"hello"[..], &mut out, 5).unwrap();
+        assert_eq!(out, b"hello");
+        let mut out = Vec::new();
+        let err = read_to_end(&mut &b"hello!"[..], &mut out, 5).unwrap_err();
+        assert!(matches!(err, ReadError::TooLarge(5)));
+        assert_eq!(out.len(), 6, "one byte over is how it knows");
+    }
+
+    #[test]
+    fn an_endless_stream_is_cut_off_at_the_limit() {
+        let mut talker = Endless { reads: 0 };
+        let mut out = Vec::new();
+        let err = read_to_end(&mut talker, &mut out, 64 * 1024).unwrap_err();
+        assert!(matches!(err, ReadError::TooLarge(_)));
+        assert_eq!(out.len(), 64 * 1024 + 1);
+        assert!(out.capacity() < 256 * 1024, "{}", out.capacity());
+        let mut out = Vec::new();
+        let err = read_until(&mut talker, &mut out, b"\nEND\n", 1000).unwrap_err();
+        assert!(matches!(err, ReadError::TooLarge(1000)));
+        assert_eq!(out.len(), 1001);
+    }
+
+    #[test]
+    fn read_until_stops_at_the_trailer_or_the_end() {
+        let mut input = &b"a\nb\nNONCE\n"[..];
+        let mut out = Vec::new();
+        assert!(read_until(&mut input, &mut out, b"\nNONCE\n", 100).unwrap());
+        assert_eq!(out, b"a\nb\nNONCE\n");
+        let mut out = Vec::new();
+        assert!(!read_until(&mut &b"no trailer"[..], &mut out, b"\nX\n", 100).unwrap());
+        assert_eq!(out, b"no trailer");
+        // A stream that is exactly the trailer.
+        let mut out = Vec::new();
+        assert!(read_until(&mut &b"\nX\n"[..], &mut out, b"\nX\n", 3).unwrap());
+    }
+
+    #[test]
+    fn a_stream_past_its_deadline_times_out() {
+        let mut stream = Stream::until(&b"data"[..], Instant::now());
+        let mut out = Vec::new();
+        match read_to_end(&mut stream, &mut out, 100) {
+            Err(ReadError::Io(IoError(e))) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            other => panic!("{other:?}"),
+        }
+        let mut stream = Stream::new(&b"data"[..]);
+        read_to_end(&mut stream, &mut out, 100).unwrap();
+        assert_eq!(out, b"data");
+    }
+}

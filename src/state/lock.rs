@@ -1,0 +1,105 @@
+//! `STATE/lock`: one run at a time changes the state. `rccr setup`,
+//! `rccr keyrotate` (and later `rccr remove`) hold it for their whole run;
+//! a second run waits up to `--wait SECS`, then stops with the first run's
+//! pid. The lock is the kernel's (`flock`), so a run that dies, even by
+//! SIGKILL, releases it; the pid in the file is only for the message.
+use super::StatePaths;
+use crate::error::Error;
+use crate::fsutil;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How often a waiting run tries again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The held lock; dropping it releases it.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+impl Lock {
+    /// Takes the state lock, waiting up to `wait` for another run to end.
+    /// Creates the state directory (or checks the one there), and removes
+    /// what a crashed run left of its temporary files.
+    pub fn acquire(paths: &StatePaths, wait: Duration) -> Result<Lock, Error> {
+        paths.create_state_dir()?;
+        let path = paths.lock();
+        let cannot = |e| Error::io(format!("cannot lock {}", path.display()), e);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(cannot)?;
+        let start = Instant::now();
+        while !fsutil::try_lock(&file).map_err(cannot)? {
+            if start.elapsed() >= wait {
+                return Err(Error::Failed(format!(
+                    "another rccr run ({}) holds {}: wait for it to finish, or pass --wait SECS",
+                    holder(&mut file),
+                    path.display()
+                )));
+            }
+            std::thread::sleep(POLL);
+        }
+        let pid = format!("{}\n", std::process::id());
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(pid.as_bytes()))
+            .map_err(cannot)?;
+        // Leftovers of a crashed run: no rccr writes here without the lock.
+        for dir in [&paths.state_dir, &paths.ssh_dir] {
+            fsutil::remove_leftovers(dir);
+        }
+        Ok(Lock { _file: file, path })
+    }
+}
+
+/// `pid N` of the run holding the lock, as far as its file says.
+fn holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file
+        .rewind()
+        .and_then(|()| file.take(32).read_to_string(&mut text));
+    match text.trim().parse::<u32>() {
+        Ok(pid) => format!("pid {pid}"),
+        Err(_) => "pid unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_run_waits_then_names_the_first() {
+        let dir = std::env::temp_dir().join(format!("rccr-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let paths = StatePaths::resolve(Some(dir.to_str().unwrap()), None);
+        let first = Lock::acquire(&paths, Duration::ZERO).unwrap();
+        let started = Instant::now();
+        let err = Lock::acquire(&paths, Duration::from_millis(300)).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "another rccr run (pid {}) holds {}",
+                std::process::id(),
+                paths.lock().display()
+            )),
+            "{msg}"
+        );
+        assert_eq!(err.exit_code(), crate::error::ExitCode::Failure);
+        drop(first);
+        let again = Lock::acquire(&paths, Duration::ZERO).unwrap();
+        drop(again);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,471 @@
+//! A hostile machine on the LAN gets nothing (issue 13), on the virtual LAN.
+//!
+//! Each hostile host is named like a node. Every test checks that the
+//! attacker got nothing: the control's files never mention it, it is not in
+//! the inventory, nothing on it was changed, and the real nodes were
+//! adopted all the same.
+mod common;
+
+use common::lab::{lab_script, require_root, stderr, stdout, wait_for, Lab, Scratch};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A bound no run of setup on these small labs comes near.
+const RUN_LIMIT_SECS: &str = "120";
+
+/// `rccr setup --yes --json --no-playbooks EXTRA` on the control, bounded
+/// in time, with its peak RSS (KiB) measured by GNU time.
+fn setup(lab: &Lab, extra: &[&str]) -> (Output, u64) {
+    let mut args = vec![
+        "timeout",
+        RUN_LIMIT_SECS,
+        "/usr/bin/time",
+        "-f",
+        "peak-rss-kib %M",
+        "rccr",
+        "setup",
+        "--yes",
+        "--json",
+        "--no-playbooks",
+    ];
+    args.extend_from_slice(extra);
+    let out = lab.exec("control", &args);
+    let rss = stderr(&out)
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak-rss-kib "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    (out, rss)
+}
+
+/// Everything on a host that a run could change: its keys, its name, the
+/// files in root's home and .ssh.
+fn host_state(lab: &Lab, host: &str) -> String {
+    stdout(&lab.sh(
+        host,
+        "cat /root/.ssh/authorized_keys 2>/dev/null | sha256sum; hostname; cat /etc/hostname; ls -A /root /root/.ssh",
+    ))
+}
+
+/// The control's files (keys, state, pins, inventory) that mention `needle`.
+fn control_files_naming(lab: &Lab, needle: &str) -> String {
+    stdout(&lab.exec(
+        "control",
+        &["grep", "-rlF", "--", needle, "/root/.ssh", "/root/.rccr"],
+    ))
+}
+
+/// The attacker got nothing: the control never recorded it, nothing on it
+/// changed, and no terminal escape of its reached the run's output.
+fn assert_got_nothing(lab: &Lab, host: &str, before: &str, out: &Output) {
+    let h = lab.host(host);
+    for needle in [h.ip.as_str(), h.hostname.as_str(), h.mac.as_str()] {
+        assert_eq!(
+            control_files_naming(lab, needle),
+            "",
+            "{host}: the control's files mention {needle}"
+        );
+    }
+    assert_eq!(host_state(lab, host), before, "{host} was changed");
+    for bytes in [&out.stdout, &out.stderr] {
+        assert!(
+            !bytes.iter().any(|b| matches!(b, 0x1b | 0x07 | 0x9b)),
+            "a terminal escape reached the output:\n{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+/// The real target was adopted: the cluster key logs in, the temporary key
+/// no longer does, and it is in the inventory.
+fn assert_adopted(lab: &Lab, target: &str, json: &str) {
+    assert!(
+        lab.key_logs_in("/root/.ssh/id_ed25519", target),
+        "{target}: cluster key refused\n{json}"
+    );
+    assert!(!lab.key_logs_in("/root/.rccr/temp_key", target));
+    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert!(
+        nodes.contains(&format!("\n{}\t", lab.ip(target))),
+        "{nodes}"
+    );
+}
+
+/// The JSON object of the host at `ip` in setup's output.
+fn object_of<'j>(json: &'j str, ip: &str) -> &'j str {
+    json.lines()
+        .find(|l| l.contains(&format!("{{\"ip\": \"{ip}\"")))
+        .unwrap_or_else(|| panic!("no {ip} in\n{json}"))
+}
+
+fn hostile_run(kind: &'static str, expected: &str) -> (Lab, String, u64) {
+    let lab = Lab::builder().targets(1).hostile(kind).up();
+    let before = host_state(&lab, kind);
+    let (out, rss) = setup(&lab, &[]);
+    assert!(
+        out.status.success(),
+        "{kind}: setup failed ({}):\n{}\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    let json = stdout(&out);
+    let object = object_of(&json, &lab.ip(kind));
+    assert!(
+        object.contains(&format!("\"result\": \"{expected}\"")),
+        "{kind}: {object}"
+    );
+    assert_got_nothing(&lab, kind, &before, &out);
+    assert_adopted(&lab, "target-1", &json);
+    (lab, json, rss)
+}
+
+#[test]
+fn a_liar_is_untrusted_and_never_adopted() {
+    if !require_root() {
+        return;
+    }
+    let (lab, _, _) = hostile_run("liar", "untrusted (bad facts)");
+    let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+    assert!(!ini.contains("evil"), "{ini}");
+    assert_eq!(
+        ini.matches("ansible_connection=local").count(),
+        1,
+        "only the control runs locally:\n{ini}"
+    );
+}
+
+#[test]
+fn a_host_that_accepts_any_key_is_never_touched() {
+    if !require_root() {
+        return;
+    }
+    let (lab, _, _) = hostile_run("anykey", "untrusted (accepts any key)");
+    // Not one command ran there: no session was ever started.
+    let log = std::fs::read_to_string(lab.dir().join("hosts/anykey/sshd.log")).unwrap();
+    assert!(!log.contains("Starting session"), "{log}");
+}
+
+#[test]
+fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
+    if !require_root() {
+        return;
+    }
+    let started = Instant::now();
+    let (_lab, json, rss) = hostile_run("talker", "untrusted (bad facts)");
+    eprintln!(
+        "setup with an endless talker: {:.1} s, peak RSS {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        rss as f64 / 1024.0
+    );
+    assert!(rss > 0, "no peak RSS measured");
+    assert!(rss < 64 * 1024, "peak RSS {rss} KiB\n{json}");
+}
+
+#[test]
+fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let (out, _) = setup(&lab, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let nodes_before = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    // The same address now answers with an ECDSA host key, as a man in
+    // the middle holding no Ed25519 key would.
+    lab.rekey("target-1", "ecdsa");
+    let log = lab.dir().join("hosts/target-1/sshd.log");
+    let offered = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("publickey")
+            .count()
+    };
+    let offered_before = offered();
+    let (out, _) = setup(&lab, &[]);
+    let json = stdout(&out);
+    let ip = lab.ip("target-1");
+    assert!(
+        object_of(&json, &ip).contains("\"result\": \"untouched (host-key-mismatch)\""),
+        "{json}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(offered(), offered_before, "a key was offered to it");
+    let known = stdout(&lab.exec("control", &["cat", "/root/.ssh/known_hosts"]));
+    assert!(
+        !known.contains("ecdsa"),
+        "the new type was pinned:\n{known}"
+    );
+    // Kept in the inventory as it was: the record is the trusted one.
+    let lines = |text: String| {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert_eq!(lines(nodes), lines(nodes_before));
+    // A rotation refuses it too, and leaves it untouched.
+    let out = lab.exec(
+        "control",
+        &[
+            "rccr",
+            "keyrotate",
+            "--yes",
+            "--timeout",
+            "3",
+            "--host",
+            &ip,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("host-key-mismatch"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(offered(), offered_before, "a key was offered to it");
+}
+
+/// A run of `rccr setup` that stops at failpoint `spec` until resumed.
+fn paused_setup(lab: &Lab, dir: &std::path::Path, spec: &str) -> Child {
+    Command::new(lab_script())
+        .args([
+            "exec",
+            &lab.dir().display().to_string(),
+            "control",
+            "env",
+            &format!("RCCR_FAILPOINT={spec}"),
+            &format!("RCCR_FAILPOINT_DIR={}", dir.display()),
+            "rccr",
+            "setup",
+            "--yes",
+            "--json",
+            "--no-playbooks",
+            "--revert-after",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).up();
+    let scratch = Scratch::new("fp-hostile");
+    let fp = &scratch.0;
+    let first = paused_setup(&lab, fp, "after-stage");
+    wait_for("the first run to stage", || fp.join("reached").exists());
+    let line = std::fs::read_to_string(fp.join("reached")).unwrap();
+    let pid = line.split_whitespace().nth(2).unwrap().to_string();
+    let ak_staged = stdout(&lab.exec("target-1", &["cat", "/root/.ssh/authorized_keys"]));
+
+    // A second setup, and a keyrotate, stop at once naming the first run.
+    let (out, _) = setup(&lab, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let want = format!("another rccr run (pid {pid}) holds /root/.rccr/lock");
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    let ip = lab.ip("target-1");
+    let out = lab.exec("control", &["rccr", "keyrotate", "--yes", "--host", &ip]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+
+    // A second stage on the node while the first is armed is refused, and
+    // changes nothing (the backup stays the original).
+    let out = lab.ssh(
+        "control",
+        "target-1",
+        "rccr keys node 1 stage other 60 nonce </dev/null",
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&lab.exec("target-1", &["cat", "/root/.ssh/authorized_keys"])),
+        ak_staged
+    );
+
+    // With --wait, a third run waits for the first and then finds it done.
+    let mut waiting = Command::new(lab_script())
+        .args([
+            "exec",
+            &lab.dir().display().to_string(),
+            "control",
+            "rccr",
+            "setup",
+            "--yes",
+            "--json",
+            "--no-playbooks",
+            "--wait",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(waiting.try_wait().unwrap().is_none(), "it did not wait");
+    std::fs::write(fp.join("continue"), b"").unwrap();
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"result\": \"adopted\""));
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"result\": \"already adopted\""),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// sha256 of the control's files, one line each (or "missing").
+fn sums(lab: &Lab, files: &[&str]) -> String {
+    files
+        .iter()
+        .map(|f| {
+            let out = lab.exec("control", &["sha256sum", f]);
+            if out.status.success() {
+                stdout(&out)
+            } else {
+                format!("missing {f}\n")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_operators_own_keys_are_kept_byte_for_byte() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    // The operator's own keys: id_rsa logs in to the nodes today, id_ed25519
+    // is for something else. Neither is rccr's.
+    let made = lab.sh(
+        "control",
+        "rm -f /root/.ssh/id_rsa /root/.ssh/id_rsa.pub && \
+         ssh-keygen -q -t rsa -b 2048 -N '' -C operator@laptop -f /root/.ssh/id_rsa && \
+         ssh-keygen -q -t ed25519 -N '' -C operator@work -f /root/.ssh/id_ed25519",
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let operator_pub = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_rsa.pub"]));
+    for t in ["target-1", "target-2"] {
+        lab.exec_stdin(
+            t,
+            &["sh", "-c", "cat > /root/.ssh/authorized_keys"],
+            operator_pub.as_bytes(),
+        );
+    }
+    let keys = [
+        "/root/.ssh/id_rsa",
+        "/root/.ssh/id_rsa.pub",
+        "/root/.ssh/id_ed25519",
+        "/root/.ssh/id_ed25519.pub",
+    ];
+    let before = sums(&lab, &keys);
+    let hosts: Vec<String> = ["target-1", "target-2"]
+        .iter()
+        .flat_map(|t| ["--host".to_string(), lab.ip(t)])
+        .collect();
+    let rotate = |extra: &[&str]| {
+        let mut args = vec!["rccr", "keyrotate", "--yes", "--timeout", "3"];
+        args.extend_from_slice(extra);
+        args.extend(hosts.iter().map(String::as_str));
+        lab.exec("control", &args)
+    };
+
+    let out = rotate(&["--from-key", "/root/.ssh/id_rsa"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(sums(&lab, &keys), before, "an operator's key was changed");
+    for t in ["target-1", "target-2"] {
+        assert!(lab.key_logs_in("/root/.rccr/cluster_key", t), "{t}");
+        assert!(!lab.key_logs_in("/root/.ssh/id_ed25519", t), "{t}");
+        assert!(
+            !lab.key_logs_in("/root/.ssh/id_rsa", t),
+            "{t}: still on the old key"
+        );
+        // Plain ssh, strict host keys, no options: rccr's Host block.
+        let out = lab.plain_ssh(t, "hostname");
+        assert!(out.status.success(), "plain ssh to {t}: {}", stderr(&out));
+    }
+    let config = stdout(&lab.exec("control", &["cat", "/root/.ssh/config"]));
+    assert!(
+        config.contains("IdentityFile \"/root/.rccr/cluster_key\""),
+        "{config}"
+    );
+
+    // A second rotation, away from the cluster key in the state directory:
+    // the new key waits beside it, then takes its place; ~/.ssh is as it was.
+    let first = stdout(&lab.exec("control", &["cat", "/root/.rccr/cluster_key.pub"]));
+    let out = rotate(&["--from-key", "/root/.rccr/cluster_key"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(sums(&lab, &keys), before, "an operator's key was changed");
+    let second = stdout(&lab.exec("control", &["cat", "/root/.rccr/cluster_key.pub"]));
+    assert_ne!(first, second);
+    for t in ["target-1", "target-2"] {
+        assert!(lab.key_logs_in("/root/.rccr/cluster_key", t), "{t}");
+        let out = lab.plain_ssh(t, "true");
+        assert!(out.status.success(), "plain ssh to {t}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
+    if !require_root() {
+        return;
+    }
+    // target-2 plays a stranger's machine: the temporary key is public, so
+    // it accepts it, and it tells true facts. Only the operator can tell.
+    let lab = Lab::builder().targets(2).up();
+    let stranger_before = host_state(&lab, "target-2");
+
+    // First contact is visible: the plan shows the fingerprint the node's
+    // console shows.
+    let key = lab.dir().join("hosts/target-1/ssh_host_ed25519_key.pub");
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let fingerprint = stdout(&out).split_whitespace().nth(1).unwrap().to_string();
+    let plan = lab.exec("control", &["rccr", "setup", "--dry-run"]);
+    assert!(stdout(&plan).contains(&fingerprint), "{}", stdout(&plan));
+
+    // --expect 1 with two new nodes: nothing is adopted anywhere.
+    let (out, _) = setup(&lab, &["--expect", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--expect 1, but 2 new node(s) would be adopted"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
+    assert!(!lab
+        .exec("control", &["test", "-e", "/root/.ssh/id_ed25519"])
+        .status
+        .success());
+    assert_eq!(host_state(&lab, "target-2"), stranger_before);
+
+    // discovery.adopt: listed, with target-1's MAC: only target-1.
+    let config = format!(
+        "discovery:\n  adopt: listed\nnodes:\n  - mac: \"{}\"\n    role: target\n",
+        lab.host("target-1").mac
+    );
+    lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/listed.yml"],
+        config.as_bytes(),
+    );
+    let (out, _) = setup(&lab, &["--config", "/root/listed.yml", "--expect", "1"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let json = stdout(&out);
+    assert!(
+        object_of(&json, &lab.ip("target-2")).contains("\"result\": \"untouched (not listed)\""),
+        "{json}"
+    );
+    assert_adopted(&lab, "target-1", &json);
+    assert_got_nothing(&lab, "target-2", &stranger_before, &out);
+}
