@@ -178,6 +178,8 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     for warning in &report.warnings {
         let _ = writeln!(stderr, "{}: warning: {warning}", cmd.join(" "));
     }
+    // On stderr, so that stdout stays a table or pure JSON.
+    let _ = writeln!(stderr, "{}: {}", cmd.join(" "), output::summary(&report));
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())
