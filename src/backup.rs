@@ -258,7 +258,7 @@ pub fn restore(paths: &StatePaths, source: &str) -> Result<Vec<String>, Error> {
     let cluster_path = key_home(
         &paths.ssh_identity(kind),
         &cluster.bytes,
-        &paths.state_dir.join("cluster_key"),
+        &paths.own_cluster_key(),
     )?;
     write_key(&cluster_path, cluster, get("cluster_key.pub"))?;
     done.push(format!("cluster key: {}", cluster_path.display()));
