@@ -401,6 +401,18 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
         swarm_nodes(&cluster, "target-1"),
         [("ReCyClusteR-Target-01".to_string(), "Leader".to_string())]
     );
+
+    // Configured playbooks with no Ansible on the control: said, not failed.
+    write_config(
+        &cluster,
+        &format!("{config}playbooks:\n  - /root/none.yml\n"),
+    );
+    let out = setup(&cluster);
+    assert!(
+        stderr(&out).contains("no ansible-playbook on PATH: not running /root/none.yml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
