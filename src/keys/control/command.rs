@@ -67,7 +67,20 @@ impl Summary {
             .filter(|r| r.outcome.needs_old_key())
             .map(|r| r.node.to_string())
             .collect();
+        let volatile: Vec<String> = self
+            .reports
+            .iter()
+            .filter(|r| r.outcome == Outcome::RotatedVolatile)
+            .map(|r| r.node.to_string())
+            .collect();
         let mut message = format!("{not_rotated} of {} nodes not rotated", self.reports.len());
+        if !volatile.is_empty() {
+            message.push_str(&format!(
+                " ({} rotated but not persisted: {})",
+                volatile.len(),
+                volatile.join(", ")
+            ));
+        }
         if !needing_old.is_empty() {
             message.push_str(&format!(
                 "; {} stays until {} are: run again once they are reachable",
@@ -201,7 +214,7 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Resul
         // Plain `ssh root@node` offers only default identities: name ours.
         let rotated: Vec<IpAddr> = reports
             .iter()
-            .filter(|r| r.outcome == Outcome::Rotated)
+            .filter(|r| r.outcome.accepts_new_key())
             .map(|r| r.node.ip)
             .collect();
         ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated)?;

@@ -73,12 +73,22 @@ pub enum Outcome {
     HostKeyMismatch,
     /// Accepts the new key, but the old key's removal is not confirmed: run again.
     Incomplete,
+    /// Accepts the new key only, but could not persist the change (`lbu
+    /// commit` failed, or the root is in RAM with no lbu): a reboot brings
+    /// its old keys back, so the old key is kept until a run finds the
+    /// change persisted.
+    RotatedVolatile,
 }
 
 impl Outcome {
     /// Whether the node may still need the old key to be reached.
     pub fn needs_old_key(self) -> bool {
         !matches!(self, Outcome::Rotated | Outcome::Refused)
+    }
+
+    /// Whether the node takes the new key now (persisted or not).
+    pub fn accepts_new_key(self) -> bool {
+        matches!(self, Outcome::Rotated | Outcome::RotatedVolatile)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +99,7 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::HostKeyMismatch => "host-key-mismatch",
             Outcome::Incomplete => "incomplete",
+            Outcome::RotatedVolatile => "rotated-volatile",
         }
     }
 }
@@ -279,12 +290,22 @@ fn verify_and_commit(
             ))
         }
     }
-    Ok(match persisted.as_str() {
-        "disk" => "persisted on disk".into(),
-        "lbu" => "persisted with lbu commit".into(),
-        "volatile" => "NOT persisted: the root filesystem is in RAM and lbu is missing".into(),
-        other => format!("persistence failed: {other}"),
-    })
+    // Rotated means persisted: a node that would come back from a reboot
+    // with its old keys still needs the old key kept.
+    let lost_at_reboot = "a reboot brings its old keys back, so the old key is kept; \
+                          run again once it can persist";
+    match persisted.as_str() {
+        "disk" => Ok("persisted on disk".into()),
+        "lbu" => Ok("persisted with lbu commit".into()),
+        "volatile" => Err(Stop(
+            Outcome::RotatedVolatile,
+            format!("NOT persisted (root in RAM, no lbu): {lost_at_reboot}"),
+        )),
+        other => Err(Stop(
+            Outcome::RotatedVolatile,
+            format!("NOT persisted ({other}): {lost_at_reboot}"),
+        )),
+    }
 }
 
 /// Authenticates `conn` with the new or the old key, in the order given;
