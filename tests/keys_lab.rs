@@ -610,3 +610,121 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
     assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert_no_lockout(&lab, &["target-1", "target-2"]);
 }
+
+/// The PERSISTED column of `rccr keys status --json` for host `name`.
+fn persisted_status(lab: &Lab, name: &str) -> String {
+    let out = lab.exec(
+        "control",
+        &["rccr", "keys", "status", "--json", "--host", &lab.ip(name)],
+    );
+    let json = stdout(&out);
+    let field = "\"persisted\": \"";
+    let start = json
+        .find(field)
+        .unwrap_or_else(|| panic!("no persisted field: {json}\n{}", stderr(&out)))
+        + field.len();
+    json[start..].split('"').next().unwrap().to_string()
+}
+
+#[test]
+fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    // target-1: diskless, no medium (lbu commit fails); target-2: diskless
+    // with an lbu medium.
+    lab.storage("target-1", "none");
+    lab.storage("target-2", "lbu");
+    let out = rotate(&lab, &nodes, &["--json"]);
+    let json = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{json}\n{}", stderr(&out));
+    assert_eq!(
+        json.matches("\"outcome\": \"rotated-volatile\"").count(),
+        1,
+        "{json}"
+    );
+    assert_eq!(
+        json.matches("\"outcome\": \"rotated\"").count(),
+        1,
+        "{json}"
+    );
+    assert!(stderr(&out).contains("not persisted"), "{}", stderr(&out));
+    // The control keeps the temporary key where it was, and the journal.
+    assert!(lab
+        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
+        .status
+        .success());
+    assert!(lab
+        .exec("control", &["test", "-f", "/root/.rccr/rotation.journal"])
+        .status
+        .success());
+    assert_eq!(persisted_status(&lab, "target-1"), "volatile");
+    assert_eq!(persisted_status(&lab, "target-2"), "yes");
+
+    // The reboot brings target-1's old keys back; target-2 kept its change.
+    lab.reboot(&nodes);
+    assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
+    assert!(!lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
+    assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-2"));
+    assert_no_lockout(&lab, &nodes);
+    assert_eq!(persisted_status(&lab, "target-1"), "volatile");
+
+    // The next run re-adopts it, volatile again, and still keeps the key.
+    let out = rotate(&lab, &nodes, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\"outcome\": \"rotated-volatile\""),
+        "{}",
+        stdout(&out)
+    );
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
+    assert!(lab
+        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
+        .status
+        .success());
+    assert_eq!(persisted_status(&lab, "target-1"), "volatile");
+
+    // Once it can persist, a run finds it so, and only then cleans up.
+    lab.storage("target-1", "lbu");
+    assert_converges(&lab, &nodes);
+    lab.reboot(&nodes);
+    assert_rotated(&lab, &nodes);
+    assert_eq!(persisted_status(&lab, "target-1"), "yes");
+}
+
+#[test]
+fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    // target-1 is diskless with an lbu medium: the stage was never
+    // committed, so its reboot undoes it and the new key cannot verify.
+    lab.storage("target-1", "lbu");
+    let fp = Failpoint::new("reboot-stage");
+    let child = fp.start(&lab, "after-stage", &["target-1"]);
+    fp.reached();
+    lab.reboot(&["target-1"]);
+    fp.resume();
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
+    assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
+    assert_no_lockout(&lab, &nodes);
+    // target-2 is on disk: the control dies at the same boundary and the
+    // node reboots; its staged file survives, its revert timer does not.
+    let fp = Failpoint::new("reboot-stage-kill");
+    let child = fp.start(&lab, "after-stage", &["target-2"]);
+    let (_, pid) = fp.reached();
+    sigkill(pid);
+    finish(child);
+    lab.reboot(&["target-2"]);
+    assert_no_lockout(&lab, &nodes);
+    assert_converges(&lab, &nodes);
+    lab.reboot(&nodes);
+    assert_rotated(&lab, &nodes);
+}
