@@ -728,3 +728,117 @@ fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
     lab.reboot(&nodes);
     assert_rotated(&lab, &nodes);
 }
+
+/// `rccr keyrotate --rekey --yes` for `names`, as [`rotate_args`] runs it.
+fn rekey_args(lab: &Lab, names: &[&str]) -> Vec<String> {
+    rotate_args(lab, names, &["--rekey", "--quiet"])
+}
+
+#[test]
+fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_everywhere() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    // Without --yes and without a terminal: a one-line refusal, exit 2,
+    // nothing changed.
+    let mut asked = rekey_args(&lab, &nodes);
+    asked.retain(|a| a != "--yes");
+    let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+    let out = lab.exec("control", &asked);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+
+    assert_converges(&lab, &nodes);
+    let boundaries = [
+        "previous-kept",
+        "journal-created",
+        "after-stage",
+        "commit-input",
+        "after-commit",
+        "half-installed",
+        "before-retire",
+    ];
+    for (round, boundary) in boundaries.iter().enumerate() {
+        // The cluster key of today, which this rekey must retire.
+        let old = format!("/root/old-cluster-key-{round}");
+        let out = lab.sh("control", &format!("cp /root/.ssh/id_ed25519 {old}"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"])
+                .status
+                .code()
+                == Some(1),
+            "{boundary}: a journal is left from the round before"
+        );
+
+        let fp = Failpoint::new(&format!("rekey-{round}"));
+        let mut args = vec![
+            "exec".to_string(),
+            lab.dir().display().to_string(),
+            "control".into(),
+            "env".into(),
+            format!("RCCR_FAILPOINT={boundary}"),
+            format!("RCCR_FAILPOINT_DIR={}", fp.0.display()),
+        ];
+        args.extend(rekey_args(&lab, &nodes));
+        let child = Command::new(lab_script())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (_, pid) = fp.reached();
+        sigkill(pid);
+        finish(child);
+        // No lockout: every node takes a key the control holds (the kept
+        // previous key included).
+        let mut keys = control_keys(&lab);
+        keys.push("/root/.rccr/previous_key".into());
+        for name in nodes {
+            assert!(
+                keys.iter().any(|k| lab.key_logs_in(k, name)),
+                "{boundary}: {name} is locked out: it accepts none of {keys:?}"
+            );
+        }
+        // A re-run converges on a new key that every node takes, and the
+        // old cluster key is refused everywhere.
+        let args = rekey_args(&lab, &nodes);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = lab.exec("control", &args);
+        assert!(
+            out.status.success(),
+            "{boundary}: re-run failed:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out).lines().count(), 1, "--quiet: {}", stderr(&out));
+        assert_rotated(&lab, &nodes);
+        let new_key = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"]));
+        let old_pub = stdout(&lab.exec("control", &["ssh-keygen", "-y", "-f", &old]));
+        assert_ne!(
+            new_key.split_whitespace().nth(1),
+            old_pub.split_whitespace().nth(1),
+            "{boundary}: the cluster key was not replaced"
+        );
+        for name in nodes {
+            assert!(
+                !lab.key_logs_in(&old, name),
+                "{boundary}: {name} still takes the old cluster key"
+            );
+        }
+        let status = stdout(&lab.exec("control", &["rccr", "keys", "status", "--json"]));
+        assert_eq!(
+            status.matches("\"current\": \"yes\"").count(),
+            2,
+            "{status}"
+        );
+        assert_eq!(
+            status.matches("\"previous\": \"no\"").count(),
+            2,
+            "{status}"
+        );
+    }
+}
