@@ -71,6 +71,15 @@ fn a_reboot_keeps_what_the_storage_keeps() {
         !running(&sleeper),
         "a process of target-1 survived its reboot"
     );
+    // It booted as OpenRC would: rccr-init ran (the lab's bin has rccr).
+    for host in hosts {
+        let log = std::fs::read_to_string(lab.dir().join("hosts").join(host).join("rccr-init.log"))
+            .unwrap_or_default();
+        assert!(
+            log.contains("rccr-init:"),
+            "{host}: rccr init did not run: {log:?}"
+        );
+    }
 
     // On disk: everything stays.
     assert_eq!(read(&lab, "target-1", "/root/unsaved"), "lost\n");

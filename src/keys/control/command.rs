@@ -199,14 +199,7 @@ fn retiring_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Erro
         )));
     }
     if current.path != kept {
-        let secret = std::fs::read(&current.path)
-            .map_err(|e| Error::io(format!("cannot read {}", current.path.display()), e))?;
-        fsutil::write_atomic(&kept, &secret, 0o600)?;
-        fsutil::write_atomic(
-            &public_path(&kept),
-            format!("{}\n", key.line).as_bytes(),
-            0o644,
-        )?;
+        copy_pair(&key, &kept, 0o644, None)?;
     }
     load_key(&kept)
 }
@@ -414,15 +407,7 @@ fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> Path
 /// there (the journal names it) and does it again; never a private key
 /// under one path with another key's public half.
 fn install_pair(key: &Key, to: &Path) -> Result<(), Error> {
-    let secret = std::fs::read(&key.path)
-        .map_err(|e| Error::io(format!("cannot read {}", key.path.display()), e))?;
-    fsutil::write_atomic(to, &secret, 0o600)?;
-    crate::failpoint::reached("half-installed", "-");
-    fsutil::write_atomic(
-        &public_path(to),
-        format!("{}\n", key.line).as_bytes(),
-        0o644,
-    )?;
+    copy_pair(key, to, 0o644, Some("half-installed"))?;
     for path in [public_path(&key.path), key.path.clone()] {
         match std::fs::remove_file(&path) {
             Ok(()) => {}
@@ -431,6 +416,22 @@ fn install_pair(key: &Key, to: &Path) -> Result<(), Error> {
         }
     }
     fsutil::sync_parent(&key.path).map_err(|e| Error::io("fsync", e))
+}
+
+/// Writes `key`'s pair at `to`: the private key (0600), then the public
+/// line (`public_mode`), each atomically; failpoint `between` in between.
+fn copy_pair(key: &Key, to: &Path, public_mode: u32, between: Option<&str>) -> Result<(), Error> {
+    let secret = std::fs::read(&key.path)
+        .map_err(|e| Error::io(format!("cannot read {}", key.path.display()), e))?;
+    fsutil::write_atomic(to, &secret, 0o600)?;
+    if let Some(name) = between {
+        crate::failpoint::reached(name, "-");
+    }
+    fsutil::write_atomic(
+        &public_path(to),
+        format!("{}\n", key.line).as_bytes(),
+        public_mode,
+    )
 }
 
 /// Keeps a root-only copy of the temporary key, before anything changes, so
@@ -444,14 +445,7 @@ fn keep_temp_key(paths: &StatePaths, old: &Key) -> Result<(), Error> {
     if kept.exists() || old.path == kept {
         return Ok(());
     }
-    let secret = std::fs::read(&old.path)
-        .map_err(|e| Error::io(format!("cannot read {}", old.path.display()), e))?;
-    fsutil::write_atomic(&kept, &secret, 0o600)?;
-    fsutil::write_atomic(
-        &public_path(&kept),
-        format!("{}\n", old.line).as_bytes(),
-        0o600,
-    )
+    copy_pair(old, &kept, 0o600, None)
 }
 
 /// The cluster key: the interrupted run's, else the one rccr made at its
