@@ -26,7 +26,7 @@ pub const KEYGEN: Applet = Applet {
 pub const KEYROTATE: Applet = Applet {
     command: "keyrotate",
     link: None,
-    summary: "replace the temporary key with a cluster key on every node (rccr-keys rotate)",
+    summary: "replace the temporary key with a cluster key on every node, or the cluster key with a new one (--rekey)",
     main: keyrotate_main,
 };
 

@@ -21,8 +21,9 @@
 //! 5. **Commit.** Over that connection: disarm the revert, remove the old key
 //!    atomically, drop the backup. Then check that the old key is refused,
 //!    on a connection of its own (a signature-less public-key query).
-//! 6. **Persist.** `lbu commit` on a diskless Alpine node; report when a node
-//!    cannot persist.
+//! 6. **Persist.** `lbu commit` on a diskless Alpine node. Rotated means
+//!    persisted: a node that cannot persist ends `rotated-volatile` and
+//!    still needs the old key (a reboot brings its old keys back).
 //! 7. **Clean up** (the caller): only when every node has committed does the
 //!    control stop offering the old key.
 //! 8. **Journal.** Every phase change is written to the journal; a re-run
