@@ -729,9 +729,28 @@ fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
     assert_rotated(&lab, &nodes);
 }
 
-/// `rccr keyrotate --rekey --yes` for `names`, as [`rotate_args`] runs it.
+/// `rccr keyrotate --rekey --yes --quiet` for `names` (besides the
+/// inventory's nodes), as [`rotate_args`] runs it.
 fn rekey_args(lab: &Lab, names: &[&str]) -> Vec<String> {
     rotate_args(lab, names, &["--rekey", "--quiet"])
+}
+
+/// rccr's inventory on the control (`STATE/nodes`), listing `names`.
+fn write_inventory(lab: &Lab, names: &[&str]) {
+    let mut text = String::new();
+    for name in names {
+        let host = lab.host(name);
+        text.push_str(&format!(
+            "{}\t-\t{}\ttarget\t-\t-\n",
+            host.ip, host.hostname
+        ));
+    }
+    let out = lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/.rccr/nodes"],
+        text.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
@@ -752,6 +771,8 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
 
     assert_converges(&lab, &nodes);
+    // From here on the nodes come from the inventory only.
+    write_inventory(&lab, &nodes);
     let boundaries = [
         "previous-kept",
         "journal-created",
@@ -783,7 +804,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
             format!("RCCR_FAILPOINT={boundary}"),
             format!("RCCR_FAILPOINT_DIR={}", fp.0.display()),
         ];
-        args.extend(rekey_args(&lab, &nodes));
+        args.extend(rekey_args(&lab, &[]));
         let child = Command::new(lab_script())
             .args(&args)
             .stdout(Stdio::piped())
@@ -805,7 +826,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         }
         // A re-run converges on a new key that every node takes, and the
         // old cluster key is refused everywhere.
-        let args = rekey_args(&lab, &nodes);
+        let args = rekey_args(&lab, &[]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = lab.exec("control", &args);
         assert!(
@@ -839,6 +860,14 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
             status.matches("\"previous\": \"no\"").count(),
             2,
             "{status}"
+        );
+        // The playbooks' inventory names the cluster key.
+        let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+        assert_eq!(
+            ini.matches("ansible_ssh_private_key_file=/root/.ssh/id_ed25519")
+                .count(),
+            2,
+            "{ini}"
         );
     }
 }
