@@ -771,6 +771,22 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
 
     assert_converges(&lab, &nodes);
+    // On a terminal it asks for the word; anything else cancels before
+    // any key is made or copied.
+    let line = asked.join(" ");
+    for (typed, code) in [("yes", 1), ("rekey", 0)] {
+        let out = lab.exec_stdin(
+            "control",
+            &["script", "-qec", &line, "/dev/null"],
+            format!("{typed}\n").as_bytes(),
+        );
+        let said = stdout(&out);
+        assert_eq!(out.status.code(), Some(code), "typed {typed}: {said}");
+        assert!(said.contains("Type rekey to go on"), "{said}");
+        let kept = lab.exec("control", &["test", "-e", "/root/.rccr/previous_key"]);
+        assert_eq!(kept.status.success(), code == 0, "typed {typed}: {said}");
+    }
+    assert_rotated(&lab, &nodes);
     // From here on the nodes come from the inventory only.
     write_inventory(&lab, &nodes);
     let boundaries = [
