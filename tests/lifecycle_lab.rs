@@ -1,6 +1,7 @@
 //! The lab's reboot and power cut (tests/lab/lab.sh `storage`, `reboot`,
 //! `powercut`): what a host keeps depends on its storage, as on real
-//! hardware. Key rotation through reboots is in tests/keys_lab.rs.
+//! hardware; and `rccr setup` of a node without storage, through its
+//! reboot. Key rotation through reboots is in tests/keys_lab.rs.
 mod common;
 
 use common::lab::{require_root, stdout, Lab};
@@ -142,4 +143,79 @@ fn a_power_cut_reboots_every_host() {
     for host in ["target-1", "target-2"] {
         assert!(lab.ssh("control", host, "true").status.success(), "{host}");
     }
+}
+
+/// `rccr setup --yes --no-swarm --json` on the control.
+fn setup(lab: &Lab) -> std::process::Output {
+    lab.exec(
+        "control",
+        &["rccr", "setup", "--yes", "--no-swarm", "--json"],
+    )
+}
+
+#[test]
+fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_after_its_reboot() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    lab.storage("target-1", "none");
+    let out = setup(&lab);
+    let json = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{json}\n{}",
+        common::lab::stderr(&out)
+    );
+    assert!(json.contains("rotated-volatile"), "{json}");
+    let temp_key_kept = || {
+        lab.exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
+            .status
+            .success()
+    };
+    assert!(temp_key_kept(), "the control dropped the temporary key");
+    let keys_status = || {
+        stdout(&lab.exec(
+            "control",
+            &[
+                "rccr",
+                "keys",
+                "status",
+                "--json",
+                "--host",
+                &lab.ip("target-1"),
+            ],
+        ))
+    };
+    assert!(
+        keys_status().contains("\"persisted\": \"volatile\""),
+        "{}",
+        keys_status()
+    );
+
+    lab.reboot(&["target-1"]);
+    assert!(
+        lab.key_logs_in("/root/.ssh/id_rsa", "target-1"),
+        "the old key is lost"
+    );
+    assert!(
+        keys_status().contains("\"persisted\": \"volatile\""),
+        "{}",
+        keys_status()
+    );
+
+    let out = setup(&lab);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"),
+        "not re-adopted"
+    );
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
+    assert!(temp_key_kept());
+    assert!(
+        keys_status().contains("\"persisted\": \"volatile\""),
+        "{}",
+        keys_status()
+    );
 }
