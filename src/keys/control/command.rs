@@ -225,8 +225,8 @@ fn run_mode(
         }
     }
     if nodes.is_empty() {
-        return Err(Error::Usage(
-            "rccr keyrotate: no nodes to rotate: pass --host IP or --hosts-file FILE".into(),
+        return Err(Error::no_nodes(
+            "run rccr setup, or pass --host IP or --hosts-file FILE",
         ));
     }
 

@@ -65,8 +65,8 @@ pub fn status(opts: Options) -> Result<(), Error> {
         }
     }
     if node_list.is_empty() {
-        return Err(Error::Usage(
-            "rccr-keys status: no nodes known yet: pass --host IP or --hosts-file FILE".into(),
+        return Err(Error::no_nodes(
+            "run rccr setup, or pass --host IP or --hosts-file FILE",
         ));
     }
     let keys = role_keys(paths)?;
