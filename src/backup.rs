@@ -262,7 +262,7 @@ pub fn restore(paths: &StatePaths, source: &str) -> Result<Vec<String>, Error> {
     )?;
     write_key(&cluster_path, cluster, get("cluster_key.pub"))?;
     done.push(format!("cluster key: {}", cluster_path.display()));
-    let previous_path = paths.state_dir.join("previous_key");
+    let previous_path = paths.previous_key();
     if let Some(prev) = get("previous_key") {
         write_key(&previous_path, prev, get("previous_key.pub"))?;
         done.push(format!("previous key: {}", previous_path.display()));
