@@ -9,24 +9,13 @@
 
 mod common;
 
-use common::lab::{require_root, stderr, stdout, Lab};
-use std::process::Output;
+use common::lab::{require_root, stderr, Lab};
+use common::ok;
 use std::time::{Duration, Instant};
 
 /// A real public key (ssh-keygen), as a user would put in rccr.txt.
 const USER_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFooAr08t8fK5tHJofRTjg8zc8X8Nd7lull7Y9omwR+X me@laptop";
-
-fn ok(what: &str, out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
-}
 
 /// Whether `host`'s /etc is the lab's private overlay: only then may the
 /// test rewrite /etc/ssh and /etc/network there.

@@ -18,12 +18,13 @@ mod dockerlab;
 mod vms;
 
 use common::lab::{gc_once, lab_script, netns_list, pid_alive, stderr, stdout, Lab};
+use common::ok;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use vms::{ok, require_vms, script, wait_until, Arch, VmLab};
+use vms::{require_vms, script, wait_until, Arch, VmLab};
 
 /// The services of the mixed-arch cluster: `web` has an image on every
 /// arch, `only64` on x86_64 only; both publish a port (the ingress mesh).
