@@ -155,6 +155,16 @@ pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// A fresh, empty directory for a unit test, `rccr-NAME-PID` under the temp
+/// directory (emptied first: a killed run may have left it behind).
+#[cfg(test)]
+pub(crate) fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rccr-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,8 +172,7 @@ mod tests {
     #[test]
     fn write_atomic_replaces_content_and_sets_mode() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("rccr-fsutil-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir("fsutil");
         let path = dir.join("file");
         fs::write(&path, b"old").unwrap();
         write_atomic(&path, b"new", 0o600).unwrap();
@@ -179,9 +188,7 @@ mod tests {
 
     #[test]
     fn temporary_names_are_random_and_leftovers_go() {
-        let dir = std::env::temp_dir().join(format!("rccr-fsutil-tmp-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir("fsutil-tmp");
         let path = dir.join("nodes");
         let (a, b) = (temp_sibling(&path), temp_sibling(&path));
         assert_ne!(a, b);

@@ -118,10 +118,7 @@ mod tests {
 
     impl Sys {
         fn new(tag: &str) -> Sys {
-            let dir = std::env::temp_dir().join(format!("rccr-nic-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Sys(dir)
+            Sys(crate::fsutil::scratch_dir(&format!("nic-{tag}")))
         }
 
         fn iface(&self, name: &str, mac: &str, extra: &[&str]) -> &Self {

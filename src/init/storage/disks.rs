@@ -145,10 +145,7 @@ mod tests {
 
     impl Tree {
         fn new(tag: &str) -> Tree {
-            let dir = std::env::temp_dir().join(format!("rccr-disks-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Tree(dir)
+            Tree(crate::fsutil::scratch_dir(&format!("disks-{tag}")))
         }
 
         fn file(&self, rel: &str, text: &str) -> &Self {
