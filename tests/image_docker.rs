@@ -122,12 +122,7 @@ fn docker_build_gets_the_platform_the_tags_and_only_the_key_half_it_needs() {
         .args(["-n", "x86_64", "control"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("are not one pair"),
-        "{}",
-        show(&out)
-    );
+    assert_refused(&out, 1, "are not one pair");
 }
 
 /// What .dockerignore lets through: its `!` lines.

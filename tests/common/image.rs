@@ -43,6 +43,13 @@ pub fn show(out: &Output) -> String {
     )
 }
 
+/// Asserts that a script refused: exit status `code` and `why` on stderr.
+#[track_caller]
+pub fn assert_refused(out: &Output, code: i32, why: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", show(out));
+    assert!(text(&out.stderr).contains(why), "{}", show(out));
+}
+
 /// Runs a command, panicking with its output unless it succeeds.
 pub fn ok(cmd: &mut Command) -> Output {
     let out = cmd
