@@ -155,14 +155,43 @@ pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// A fresh, empty directory for a unit test, `rccr-NAME-PID` under the temp
-/// directory (emptied first: a killed run may have left it behind).
+/// Scratch directories for unit tests.
 #[cfg(test)]
-pub(crate) fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rccr-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+pub(crate) mod scratch {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
+    /// A fresh, empty directory, `rccr-NAME-PID` under the temp directory
+    /// (emptied first: a killed run may have left it behind), removed on drop.
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new(name: &str) -> Dir {
+            let dir = std::env::temp_dir().join(format!("rccr-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Dir(dir)
+        }
+    }
+
+    impl std::ops::Deref for Dir {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for Dir {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -172,7 +201,7 @@ mod tests {
     #[test]
     fn write_atomic_replaces_content_and_sets_mode() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = scratch_dir("fsutil");
+        let dir = scratch::Dir::new("fsutil");
         let path = dir.join("file");
         fs::write(&path, b"old").unwrap();
         write_atomic(&path, b"new", 0o600).unwrap();
@@ -183,12 +212,11 @@ mod tests {
         );
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn temporary_names_are_random_and_leftovers_go() {
-        let dir = scratch_dir("fsutil-tmp");
+        let dir = scratch::Dir::new("fsutil-tmp");
         let path = dir.join("nodes");
         let (a, b) = (temp_sibling(&path), temp_sibling(&path));
         assert_ne!(a, b);
@@ -206,7 +234,6 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["keep.rccr-tmp.notours", "nodes"]);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -112,13 +112,13 @@ pub fn first_ethernet(class_net: &Path) -> Option<Nic> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::fsutil::scratch;
 
-    struct Sys(PathBuf);
+    struct Sys(scratch::Dir);
 
     impl Sys {
         fn new(tag: &str) -> Sys {
-            Sys(crate::fsutil::scratch_dir(&format!("nic-{tag}")))
+            Sys(scratch::Dir::new(&format!("nic-{tag}")))
         }
 
         fn iface(&self, name: &str, mac: &str, extra: &[&str]) -> &Self {
@@ -133,12 +133,6 @@ mod tests {
                 }
             }
             self
-        }
-    }
-
-    impl Drop for Sys {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
         }
     }
 

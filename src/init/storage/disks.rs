@@ -139,13 +139,13 @@ pub fn list(sys_block: &Path) -> Vec<Disk> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::fsutil::scratch;
 
-    struct Tree(PathBuf);
+    struct Tree(scratch::Dir);
 
     impl Tree {
         fn new(tag: &str) -> Tree {
-            Tree(crate::fsutil::scratch_dir(&format!("disks-{tag}")))
+            Tree(scratch::Dir::new(&format!("disks-{tag}")))
         }
 
         fn file(&self, rel: &str, text: &str) -> &Self {
@@ -153,12 +153,6 @@ mod tests {
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(p, text).unwrap();
             self
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
         }
     }
 
