@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::lab::{netns_list, pid_alive, require_root, stderr, stdout, Kind, Lab};
+use common::lab::{lab_script, netns_list, pid_alive, require_root, stderr, stdout, Kind, Lab};
 use common::ok;
 use std::collections::HashSet;
 use std::path::Path;
@@ -368,21 +368,15 @@ fn failed_up_cleans_up_and_gc_removes_orphans() {
     let mut owner = Command::new("sleep").arg("60").spawn().unwrap();
     let lab = Lab::builder().targets(1).owner(owner.id()).up();
     let (id, dir, pids) = (lab.id().to_owned(), lab.dir().to_owned(), lab.pids());
-    let out = Command::new("bash")
-        .arg(common::lab::lab_script())
-        .arg("gc")
-        .output()
-        .unwrap();
-    ok("gc", &out);
+    let gc = || {
+        let out = Command::new("bash").arg(lab_script()).arg("gc").output();
+        ok("gc", out.unwrap())
+    };
+    gc();
     assert!(dir.exists(), "gc removed a lab whose owner lives");
     owner.kill().unwrap();
     owner.wait().unwrap();
-    let out = Command::new("bash")
-        .arg(common::lab::lab_script())
-        .arg("gc")
-        .output()
-        .unwrap();
-    ok("gc", &out);
+    gc();
     assert_gone(&id, &dir, &pids);
     lab.down().unwrap(); // already gone: down is a no-op
 }
