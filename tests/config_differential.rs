@@ -296,15 +296,22 @@ fn short_plain_scalars_match_pyyaml() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_none_failed(&failures, accepted);
     eprintln!(
         "{} short scalars: {accepted} accepted and match PyYAML",
         scalars.len()
+    );
+}
+
+/// Fails unless `failures` is empty, counting them (of `tried`) and showing
+/// the first five.
+#[track_caller]
+fn assert_none_failed(failures: &[String], tried: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {tried}:\n{}",
+        failures.len(),
+        failures[..failures.len().min(5)].join("\n")
     );
 }
 
@@ -668,23 +675,13 @@ fn generated_documents_match_pyyaml() {
             Err(e) => failures.push(format!("{doc:?}\n  rejected: {e}\n  want {want}")),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {COUNT}:\n{}",
-        failures.len(),
-        failures[..failures.len().min(5)].join("\n")
-    );
+    assert_none_failed(&failures, COUNT);
     let Some(theirs) = pyyaml(&docs) else { return };
     for ((doc, want), theirs) in docs.iter().zip(&expected).zip(&theirs) {
         if want != theirs {
             failures.push(format!("{doc:?}\n  PyYAML {theirs}\n  want   {want}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {COUNT}:\n{}",
-        failures.len(),
-        failures[..failures.len().min(5)].join("\n")
-    );
+    assert_none_failed(&failures, COUNT);
     eprintln!("{COUNT} generated documents read alike by ours and PyYAML");
 }
