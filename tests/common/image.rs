@@ -344,10 +344,17 @@ pub fn arch_table() -> Vec<Vec<String>> {
 
 /// TARBALL: a gzipped tar of what DIR holds, as Alpine's release tarballs.
 pub fn tar_gz(dir: &Path, tarball: &Path) {
+    tar_gz_of(dir, &["."], tarball);
+}
+
+/// TARBALL (its directory made): a gzipped tar of MEMBERS of DIR, as lbu
+/// saves an overlay.
+pub fn tar_gz_of(dir: &Path, members: &[&str], tarball: &Path) {
+    fs::create_dir_all(tarball.parent().unwrap()).unwrap();
     ok(Command::new("tar")
         .arg("-czf")
         .arg(tarball)
         .arg("-C")
         .arg(dir)
-        .arg("."));
+        .args(members));
 }
