@@ -172,17 +172,19 @@ pub(crate) mod scratch {
             fs::create_dir_all(&dir).unwrap();
             Dir(dir)
         }
+
+        /// Writes `text` to `rel` under the directory, making its parents.
+        pub fn file(&self, rel: &str, text: &str) -> &Self {
+            let path = self.0.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+            self
+        }
     }
 
     impl std::ops::Deref for Dir {
         type Target = Path;
         fn deref(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl AsRef<Path> for Dir {
-        fn as_ref(&self) -> &Path {
             &self.0
         }
     }
@@ -211,7 +213,7 @@ mod tests {
             0o600
         );
         // No temporary file is left behind.
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(&*dir).unwrap().count(), 1);
     }
 
     #[test]
@@ -228,7 +230,7 @@ mod tests {
         fs::write(dir.join("keep.rccr-tmp.notours"), b"x").unwrap();
         write_atomic(&path, b"new", 0o600).unwrap();
         remove_leftovers(&dir);
-        let mut left: Vec<String> = fs::read_dir(&dir)
+        let mut left: Vec<String> = fs::read_dir(&*dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
