@@ -594,11 +594,20 @@ fn render(rng: &mut Rng, v: &Value, indent: usize, out: &mut String) {
     }
 }
 
+/// Writes a scalar `v` on the line of its key or dash; false (nothing
+/// written) for a block node.
+fn inline_scalar(rng: &mut Rng, v: &Value, out: &mut String) -> bool {
+    if is_block(v) {
+        return false;
+    }
+    let s = scalar_text(rng, v, false);
+    let sep = if s.is_empty() { "" } else { " " };
+    out.push_str(&format!("{sep}{s}{}\n", comment(rng)));
+    true
+}
+
 fn after_key(rng: &mut Rng, v: &Value, indent: usize, out: &mut String) {
-    if !is_block(v) {
-        let s = scalar_text(rng, v, false);
-        let sep = if s.is_empty() { "" } else { " " };
-        out.push_str(&format!("{sep}{s}{}\n", comment(rng)));
+    if inline_scalar(rng, v, out) {
         return;
     }
     out.push_str(&format!("{}\n", comment(rng)));
@@ -608,10 +617,7 @@ fn after_key(rng: &mut Rng, v: &Value, indent: usize, out: &mut String) {
 }
 
 fn after_dash(rng: &mut Rng, v: &Value, indent: usize, out: &mut String) {
-    if !is_block(v) {
-        let s = scalar_text(rng, v, false);
-        let sep = if s.is_empty() { "" } else { " " };
-        out.push_str(&format!("{sep}{s}{}\n", comment(rng)));
+    if inline_scalar(rng, v, out) {
         return;
     }
     if rng.chance(30) {
