@@ -155,23 +155,15 @@ fn target_overlay_listing_modes_owners_and_contents() {
     assert!(lbu.contains("\nLBU_MEDIA=mmcblk0p1\n"), "{lbu}");
     assert!(lbu.contains("\nDELETEOLDCONFIGS=yes\n"), "{lbu}");
     let keep = read("etc/apk/protected_paths.d/rccr.list");
-    for path in [
+    let kept = [
         "+root/.ssh",
         "+root/.rccr",
         "+usr/bin/rccr",
         "+usr/libexec/rccr",
-    ] {
-        assert!(
-            keep.lines().any(|l| l == path),
-            "{path} not kept by lbu: {keep}"
-        );
-    }
-    for link in &links {
-        assert!(
-            keep.lines().any(|l| l == format!("+usr/bin/{link}")),
-            "{link}"
-        );
-    }
+    ];
+    assert_lines(&keep, "lbu's kept paths", kept);
+    let links = links.iter().map(|link| format!("+usr/bin/{link}"));
+    assert_lines(&keep, "lbu's kept paths", links);
 }
 
 #[test]
@@ -209,7 +201,7 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
         "control\n"
     );
     let world = fs::read_to_string(root.join("etc/apk/world")).unwrap();
-    for pkg in [
+    let packages = [
         "alpine-base",
         "ansible",
         "nmap",
@@ -219,12 +211,8 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
         "python3",
         "bash",
         "sudo",
-    ] {
-        assert!(
-            world.lines().any(|l| l == pkg),
-            "{pkg} not in the world: {world}"
-        );
-    }
+    ];
+    assert_lines(&world, "the world", packages);
     // An ISO's boot media is read-only: rccr-persist finds LBU_MEDIA at boot.
     let lbu = fs::read_to_string(root.join("etc/lbu/lbu.conf")).unwrap();
     assert!(lbu.contains("\nLBU_MEDIA=\n"), "{lbu}");

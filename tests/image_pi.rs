@@ -145,7 +145,7 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
     assert!(info.contains("cluster size: 4 sectors\n"), "{info}");
     assert!(info.contains("RCCR-BOOT"), "{info}");
     let files = text(&ok(mtools("mdir").args(["-i", &part, "-/", "-b", "::/"])).stdout);
-    for f in [
+    let on_the_fat = [
         "::/config.txt",
         "::/cmdline.txt",
         "::/usercfg.txt",
@@ -162,12 +162,8 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
         "::/rccr-apks/.boot_repository",
         "::/rccr-apks/armhf/APKINDEX.tar.gz",
         "::/rccr-apks/armhf/openssh-server-10.0_p1-r9.apk",
-    ] {
-        assert!(
-            files.lines().any(|l| l == f),
-            "{f} not on the FAT:\n{files}"
-        );
-    }
+    ];
+    assert_lines(&files, "the FAT", on_the_fat);
     // Alpine's own repository is left out: ours holds everything.
     assert!(!files.contains("::/apks"), "{files}");
     let get = |path: &str| {

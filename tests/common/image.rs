@@ -50,6 +50,15 @@ pub fn assert_refused(out: &Output, code: i32, why: &str) {
     assert!(text(&out.stderr).contains(why), "{}", show(out));
 }
 
+/// Asserts that each of `want` is a whole line of `text`, which `what` names.
+#[track_caller]
+pub fn assert_lines<S: AsRef<str>>(text: &str, what: &str, want: impl IntoIterator<Item = S>) {
+    for w in want {
+        let w = w.as_ref();
+        assert!(text.lines().any(|l| l == w), "{w} not in {what}:\n{text}");
+    }
+}
+
 /// Runs a command, panicking with its output unless it succeeds.
 pub fn ok(cmd: &mut Command) -> Output {
     let out = cmd
