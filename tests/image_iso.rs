@@ -169,16 +169,7 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
     );
     let repo = synthetic_repo(&dir, "x86_64");
 
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "x86_64",
-        "target",
-        &base,
-        &sha256(&base),
-        repo.to_str().unwrap(),
-        &[],
-    );
+    let out = build_os_image(&inputs, &dir, "x86_64", "target", &base, &repo, &[]);
     assert!(out.status.success(), "{}", show(&out));
     let xz = dir.path("out/rccr-9.9.9-x86_64-target.iso.xz");
     assert!(xz.exists(), "{}", show(&out));
@@ -271,9 +262,8 @@ fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
         "x86_64",
         "control",
         &base,
-        &zeros,
         "none",
-        &[],
+        &[("RCCR_BASE_MEDIA_SHA256", &zeros)],
     );
     assert_refused(&out, 1, "refusing to use it");
     assert!(!dir.path("out").exists(), "an output appeared");
@@ -284,15 +274,6 @@ fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
     let mbr = dir2.path("zero-mbr.bin");
     write(&mbr, [0u8; 432]);
     let odd = synthetic_iso(&dir2, &mbr);
-    let out = build_os_image(
-        &inputs,
-        &dir2,
-        "x86_64",
-        "target",
-        &odd,
-        &sha256(&odd),
-        "none",
-        &[],
-    );
+    let out = build_os_image(&inputs, &dir2, "x86_64", "target", &odd, "none", &[]);
     assert_refused(&out, 1, "lost or changed boot records");
 }

@@ -82,16 +82,7 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
     let inputs = Inputs::new(&dir);
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let repo = synthetic_repo(&dir, "armhf");
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "control",
-        &base,
-        &sha256(&base),
-        repo.to_str().unwrap(),
-        &[],
-    );
+    let out = build_os_image(&inputs, &dir, "armhf", "control", &base, &repo, &[]);
     assert!(out.status.success(), "{}", show(&out));
     let stderr = text(&out.stderr);
     assert!(
@@ -208,7 +199,6 @@ fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
         "armhf",
         "control",
         &base,
-        &sha256(&base),
         "none",
         &[("IMG_FREE_MB", "130"), ("COMPRESS", "none")],
     );
@@ -234,16 +224,7 @@ fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
     let refused = |tag: &str, config: &str, why: &str| {
         let dir = TempDir::new(tag);
         let base = synthetic_rpi(&dir, config, "armhf");
-        let out = build_os_image(
-            &inputs,
-            &dir,
-            "armhf",
-            "target",
-            &base,
-            &sha256(&base),
-            "none",
-            &[],
-        );
+        let out = build_os_image(&inputs, &dir, "armhf", "target", &base, "none", &[]);
         assert_refused(&out, 1, why);
     };
     // A Pi 3-only config: the armhf image must boot a Pi Zero and a Pi 1.
@@ -266,16 +247,7 @@ fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
     let dir = TempDir::new("img-refuse-repo");
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let repo = synthetic_repo(&dir, "aarch64");
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "target",
-        &base,
-        &sha256(&base),
-        repo.to_str().unwrap(),
-        &[],
-    );
+    let out = build_os_image(&inputs, &dir, "armhf", "target", &base, &repo, &[]);
     assert_refused(&out, 1, "packages for another arch");
 }
 

@@ -290,23 +290,22 @@ pub fn sha256(path: &Path) -> String {
         .to_string()
 }
 
-/// build-os-image.sh version 9.9.9 into `dir/out`, with the base media,
-/// its sum, the package repository and more environment.
-#[allow(clippy::too_many_arguments)]
+/// build-os-image.sh version 9.9.9 into `dir/out`, with the base media and
+/// its sum (`env` may set another), the package repository ("none": none)
+/// and more environment.
 pub fn build_os_image(
     inputs: &Inputs,
     dir: &TempDir,
     arch: &str,
     ty: &str,
     base: &Path,
-    sum: &str,
     repo: impl AsRef<std::ffi::OsStr>,
     env: &[(&str, &str)],
 ) -> Output {
     inputs
         .command(dir, &script("build-os-image.sh"))
         .env("RCCR_BASE_MEDIA", base)
-        .env("RCCR_BASE_MEDIA_SHA256", sum)
+        .env("RCCR_BASE_MEDIA_SHA256", sha256(base))
         .env("RCCR_APK_REPO", repo)
         .envs(env.iter().copied())
         .args(["-v", "9.9.9", "-o"])
