@@ -95,7 +95,6 @@ fn build_pi(dir: &TempDir, repo: &Path, free_mb: u32, strict: &str) -> (Output, 
         "armhf",
         "target",
         &base,
-        &sha256(&base),
         repo,
         &[
             ("IMG_FREE_MB", &free),

@@ -20,7 +20,10 @@ const USER_KEY: &str =
 /// Whether `host`'s /etc is the lab's private overlay: only then may the
 /// test rewrite /etc/ssh and /etc/network there.
 fn private_etc(lab: &Lab, host: &str) -> bool {
-    let mounts = ok("read mounts", lab.exec(host, &["cat", "/proc/self/mounts"]));
+    let mounts = ok(
+        "read mounts",
+        &lab.exec(host, &["cat", "/proc/self/mounts"]),
+    );
     mounts.lines().any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         f.len() > 2 && f[1] == "/etc" && f[2] == "overlay"
@@ -65,7 +68,7 @@ printf '# user settings\nauthorized_key={USER_KEY}\n' >/media/sdz1/rccr.txt
 mount -o remount,ro /media/sdz1
 "#
     );
-    ok("setup", lab.sh("target-1", &setup));
+    ok("setup", &lab.sh("target-1", &setup));
 
     let started = Instant::now();
     let out = lab.exec("target-1", &["rccr", "init"]);
@@ -78,17 +81,17 @@ mount -o remount,ro /media/sdz1
 
     // The running hostname, inside the host and through a new SSH session.
     assert_eq!(
-        ok("hostname", lab.exec("target-1", &["hostname"])).trim(),
+        ok("hostname", &lab.exec("target-1", &["hostname"])).trim(),
         want
     );
     assert_eq!(
-        ok("ssh hostname", lab.ssh("control", "target-1", "hostname")).trim(),
+        ok("ssh hostname", &lab.ssh("control", "target-1", "hostname")).trim(),
         want,
         "sshd (started before) still lets the temporary key in"
     );
     let files = ok(
         "read files",
-        lab.sh(
+        &lab.sh(
             "target-1",
             "cat /etc/hostname /etc/hosts /etc/network/interfaces /etc/issue /root/.ssh/authorized_keys; \
              ls /media/sdz1; grep ' /media/sdz1 ' /proc/self/mounts; \

@@ -370,7 +370,7 @@ fn failed_up_cleans_up_and_gc_removes_orphans() {
     let (id, dir, pids) = (lab.id().to_owned(), lab.dir().to_owned(), lab.pids());
     let gc = || {
         let out = Command::new("bash").arg(lab_script()).arg("gc").output();
-        ok("gc", out.unwrap())
+        ok("gc", &out.unwrap())
     };
     gc();
     assert!(dir.exists(), "gc removed a lab whose owner lives");

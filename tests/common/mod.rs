@@ -6,7 +6,6 @@
 pub mod failpoint;
 pub mod lab;
 
-use std::borrow::Borrow;
 use std::process::Output;
 
 /// Whether env CI is set (to anything but empty, `0` or `false`): there a
@@ -26,8 +25,7 @@ pub fn skip(why: &str) -> bool {
 }
 
 /// Panics with both output streams unless `out` succeeded; returns stdout.
-pub fn ok(what: &str, out: impl Borrow<Output>) -> String {
-    let out = out.borrow();
+pub fn ok(what: &str, out: &Output) -> String {
     assert!(
         out.status.success(),
         "{what}: {}\nstdout: {}\nstderr: {}",

@@ -133,7 +133,7 @@ pub fn vm_script(name: &str, args: &[&str]) -> Command {
 pub fn temp_key() -> PathBuf {
     let out = ok(
         "image.sh key",
-        vm_script("image.sh", &["key"]).output().unwrap(),
+        &vm_script("image.sh", &["key"]).output().unwrap(),
     );
     PathBuf::from(out.trim())
 }
@@ -172,7 +172,7 @@ impl VmLab {
             let script = format!("umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/{file}");
             ok(
                 "install the temporary key on the control",
-                lab.exec_stdin("control", &["sh", "-c", &script], &bytes),
+                &lab.exec_stdin("control", &["sh", "-c", &script], &bytes),
             );
         }
         VmLab {
@@ -193,7 +193,7 @@ impl VmLab {
     }
 
     fn vm_sh_ok(&self, cmd: &str, args: &[&str]) -> String {
-        ok(&format!("vm.sh {cmd} {args:?}"), self.vm_sh(cmd, args))
+        ok(&format!("vm.sh {cmd} {args:?}"), &self.vm_sh(cmd, args))
     }
 
     /// Defines VM `name` (not started), with a blank second disk of
@@ -270,7 +270,7 @@ impl VmLab {
     }
 
     pub fn ssh_ok(&self, name: &str, cmd: &str) -> String {
-        ok(&format!("{name}: {cmd}"), self.ssh(name, cmd))
+        ok(&format!("{name}: {cmd}"), &self.ssh(name, cmd))
     }
 
     /// Feeds `input` to `cmd` on the VM.
