@@ -11,11 +11,9 @@ use std::path::Path;
 
 #[test]
 fn target_overlay_listing_modes_owners_and_contents() {
-    if !overlay_tools("target overlay") {
+    let Some((dir, inputs)) = inputs_when(overlay_tools("target overlay"), "ovl-target") else {
         return;
-    }
-    let dir = TempDir::new("ovl-target");
-    let inputs = Inputs::new(&dir);
+    };
     let ovl = dir.path("out/target.apkovl.tar.gz");
     let out = genapkovl(&inputs, &dir, "target", "armhf", &ovl);
     assert!(out.status.success(), "{}", show(&out));
@@ -168,11 +166,9 @@ fn target_overlay_listing_modes_owners_and_contents() {
 
 #[test]
 fn control_overlay_carries_the_private_key_and_the_cluster_config() {
-    if !overlay_tools("control overlay") {
+    let Some((dir, inputs)) = inputs_when(overlay_tools("control overlay"), "ovl-control") else {
         return;
-    }
-    let dir = TempDir::new("ovl-control");
-    let inputs = Inputs::new(&dir);
+    };
     let ovl = dir.path("control.apkovl.tar.gz");
     let out = genapkovl(&inputs, &dir, "control", "x86_64", &ovl);
     assert!(out.status.success(), "{}", show(&out));
@@ -225,11 +221,10 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
 
 #[test]
 fn overlay_is_byte_identical_from_two_runs() {
-    if !overlay_tools("overlay reproducibility") {
+    let Some((dir, inputs)) = inputs_when(overlay_tools("overlay reproducibility"), "ovl-repro")
+    else {
         return;
-    }
-    let dir = TempDir::new("ovl-repro");
-    let inputs = Inputs::new(&dir);
+    };
     let first = dir.path("a/rccr.apkovl.tar.gz");
     let out = genapkovl(&inputs, &dir, "control", "armv7", &first);
     assert!(out.status.success(), "{}", show(&out));
@@ -267,11 +262,9 @@ fn overlay_is_byte_identical_from_two_runs() {
 
 #[test]
 fn overlay_refuses_what_would_make_a_broken_node() {
-    if !overlay_tools("overlay refusals") {
+    let Some((dir, inputs)) = inputs_when(overlay_tools("overlay refusals"), "ovl-refuse") else {
         return;
-    }
-    let dir = TempDir::new("ovl-refuse");
-    let inputs = Inputs::new(&dir);
+    };
     let out_path = dir.path("o.tar.gz");
 
     let out = inputs
@@ -304,11 +297,11 @@ fn overlay_refuses_what_would_make_a_broken_node() {
 
 #[test]
 fn the_armhf_control_installs_no_ansible() {
-    if !overlay_tools("armhf control world") {
+    let Some((dir, inputs)) =
+        inputs_when(overlay_tools("armhf control world"), "ovl-armhf-control")
+    else {
         return;
-    }
-    let dir = TempDir::new("ovl-armhf-control");
-    let inputs = Inputs::new(&dir);
+    };
     for (arch, with_ansible) in [("armhf", false), ("armv7", true), ("rpi-aarch64", true)] {
         let ovl = dir.path(&format!("{arch}.tar.gz"));
         let out = genapkovl(&inputs, &dir, "control", arch, &ovl);

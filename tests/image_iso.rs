@@ -156,11 +156,9 @@ fn iso_file(iso: &Path, path: &str, to: &Path) -> Vec<u8> {
 
 #[test]
 fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
-    if !iso_tools("ISO remaster") {
+    let Some((dir, inputs)) = inputs_when(iso_tools("ISO remaster"), "iso") else {
         return;
-    }
-    let dir = TempDir::new("iso");
-    let inputs = Inputs::new(&dir);
+    };
     let base = synthetic_iso(&dir, Path::new(ISOHDPFX));
     let base_report = boot_report(&base);
     assert!(
@@ -249,11 +247,9 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
 
 #[test]
 fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
-    if !iso_tools("ISO refusals") {
+    let Some((dir, inputs)) = inputs_when(iso_tools("ISO refusals"), "iso-refuse") else {
         return;
-    }
-    let dir = TempDir::new("iso-refuse");
-    let inputs = Inputs::new(&dir);
+    };
     let base = synthetic_iso(&dir, Path::new(ISOHDPFX));
     let zeros = "0".repeat(64);
     let out = build_os_image(

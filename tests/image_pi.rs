@@ -75,11 +75,9 @@ fn img_tools(test: &str) -> bool {
 
 #[test]
 fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
-    if !img_tools("Pi image") {
+    let Some((dir, inputs)) = inputs_when(img_tools("Pi image"), "img") else {
         return;
-    }
-    let dir = TempDir::new("img");
-    let inputs = Inputs::new(&dir);
+    };
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let repo = synthetic_repo(&dir, "armhf");
     let out = build_os_image(&inputs, &dir, "armhf", "control", &base, &repo, &[]);
@@ -187,11 +185,9 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
 /// bytes, FAT32 above, 4 sectors per cluster.
 #[test]
 fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
-    if !img_tools("Pi image FAT32") {
+    let Some((dir, inputs)) = inputs_when(img_tools("Pi image FAT32"), "img-fat32") else {
         return;
-    }
-    let dir = TempDir::new("img-fat32");
-    let inputs = Inputs::new(&dir);
+    };
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let out = build_os_image(
         &inputs,
@@ -215,11 +211,10 @@ fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
 
 #[test]
 fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
-    if !img_tools("Pi image refusals") {
+    let Some((_inputs_dir, inputs)) = inputs_when(img_tools("Pi image refusals"), "img-refuse")
+    else {
         return;
-    }
-    let dir = TempDir::new("img-refuse");
-    let inputs = Inputs::new(&dir);
+    };
     // A release with this config.txt is refused, saying `why`.
     let refused = |tag: &str, config: &str, why: &str| {
         let dir = TempDir::new(tag);
@@ -260,11 +255,12 @@ fn gpg(home: &std::path::Path) -> Command {
 
 #[test]
 fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key() {
-    if !img_tools("signed media") || !require("signed media", &[("gpg", "gpg")]) {
+    let Some((dir, inputs)) = inputs_when(
+        img_tools("signed media") && require("signed media", &[("gpg", "gpg")]),
+        "img-signed",
+    ) else {
         return;
-    }
-    let dir = TempDir::new("img-signed");
-    let inputs = Inputs::new(&dir);
+    };
     let home = dir.path("gnupg");
     fs::create_dir_all(&home).unwrap();
     fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();

@@ -290,6 +290,17 @@ pub fn sha256(path: &Path) -> String {
         .to_string()
 }
 
+/// The start of a test that builds: its scratch directory and the build
+/// inputs in it, or None (the test returns, skipped) unless `tools_ok`.
+pub fn inputs_when(tools_ok: bool, tag: &str) -> Option<(TempDir, Inputs)> {
+    if !tools_ok {
+        return None;
+    }
+    let dir = TempDir::new(tag);
+    let inputs = Inputs::new(&dir);
+    Some((dir, inputs))
+}
+
 /// build-os-image.sh version 9.9.9 into `dir/out`, with the base media and
 /// its sum (`env` may set another), the package repository ("none": none)
 /// and more environment.
