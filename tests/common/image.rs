@@ -179,6 +179,12 @@ pub fn genapkovl(inputs: &Inputs, dir: &TempDir, ty: &str, arch: &str, out: &Pat
         .unwrap()
 }
 
+/// genapkovl.sh's overlay of `ty` for `arch` at `out`, asserting success.
+pub fn overlay(inputs: &Inputs, dir: &TempDir, ty: &str, arch: &str, out: &Path) {
+    let run = genapkovl(inputs, dir, ty, arch, out);
+    assert!(run.status.success(), "{}", show(&run));
+}
+
 /// One line of `tar -tv`: mode, owner, size, date, time, path [-> target].
 #[derive(Debug)]
 pub struct Entry {
