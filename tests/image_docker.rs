@@ -122,7 +122,7 @@ fn docker_build_gets_the_platform_the_tags_and_only_the_key_half_it_needs() {
         .args(["-n", "x86_64", "control"])
         .output()
         .unwrap();
-    assert_refused(&out, 1, "are not one pair");
+    assert_exit(&out, 1, "are not one pair");
 }
 
 /// What .dockerignore lets through: its `!` lines.

@@ -271,7 +271,7 @@ fn overlay_refuses_what_would_make_a_broken_node() {
         .arg(&out_path)
         .output()
         .unwrap();
-    assert_refused(&out, 1, "nope.openrc: missing");
+    assert_exit(&out, 1, "nope.openrc: missing");
 
     let bad_key = dir.path("bad/key");
     write(&bad_key, "not a key\n");
@@ -283,7 +283,7 @@ fn overlay_refuses_what_would_make_a_broken_node() {
         .arg(&out_path)
         .output()
         .unwrap();
-    assert_refused(&out, 1, "not an OpenSSH private key");
+    assert_exit(&out, 1, "not an OpenSSH private key");
 
     let out = genapkovl(&inputs, &dir, "worker", "x86_64", &out_path);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));

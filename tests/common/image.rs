@@ -43,11 +43,12 @@ pub fn show(out: &Output) -> String {
     )
 }
 
-/// Asserts that a script refused: exit status `code` and `why` on stderr.
+/// Asserts that a script exited with `code` and said `says` on stderr (a
+/// refusal, or a warning on the way to success).
 #[track_caller]
-pub fn assert_refused(out: &Output, code: i32, why: &str) {
+pub fn assert_exit(out: &Output, code: i32, says: &str) {
     assert_eq!(out.status.code(), Some(code), "{}", show(out));
-    assert!(text(&out.stderr).contains(why), "{}", show(out));
+    assert!(text(&out.stderr).contains(says), "{}", show(out));
 }
 
 /// Asserts that each of `want` is a whole line of `text`, which `what` names.
