@@ -16,7 +16,7 @@ fn lib_sh(call: &str, args: &[&Path]) -> Output {
     Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "PROG=test SCRIPT_DIR='{}'; . \"$SCRIPT_DIR/lib.sh\"; {call} \"$@\"",
+            "SCRIPT_DIR='{}'; . \"$SCRIPT_DIR/lib.sh\"; {call} \"$@\"",
             script("").display()
         ))
         .arg("sh")
