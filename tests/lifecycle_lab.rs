@@ -169,6 +169,11 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
         common::lab::stderr(&out)
     );
     assert!(json.contains("rotated-volatile"), "{json}");
+    let err = common::lab::stderr(&out);
+    assert!(
+        err.contains("take the cluster key but could not save it"),
+        "{err}"
+    );
     let temp_key_kept = || {
         lab.exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
             .status
@@ -207,6 +212,11 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
 
     let out = setup(&lab);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        common::lab::stderr(&out).contains("could not save it"),
+        "{}",
+        common::lab::stderr(&out)
+    );
     assert!(
         lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"),
         "not re-adopted"
