@@ -20,6 +20,7 @@
 #                                docker CLI on the lab's control
 #   python3 python3-venv         Ansible's venv (ansible-venv.sh)
 #   bsdextrautils                column, for the demo's tables
+#   curl                         the request to the service
 # Not installed: qemu, zig, the linters, npm (tests/run.sh installs those).
 #
 # Environment:
@@ -30,7 +31,7 @@ set -eu
 
 readonly DEMO_PACKAGES="gcc libc6-dev make perl iproute2 nftables dnsmasq-base
 openssh-server openssh-client util-linux busybox docker.io iptables python3
-python3-venv bsdextrautils"
+python3-venv bsdextrautils curl"
 
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 readonly SCRIPT_DIR

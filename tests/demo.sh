@@ -16,6 +16,8 @@
 #
 #   --targets N    how many targets (default 3)
 #   --no-install   skip tests/demo-install.sh (a prepared machine)
+#   --keep         leave the LAN up at the end, to try the cluster by hand
+#                  (`lab.sh exec LABDIR control`); prints how to remove it
 #---help---
 set -euo pipefail
 
@@ -24,10 +26,12 @@ die() { printf 'tests/demo.sh: %s\n' "$*" >&2; exit 1; }
 
 TARGETS=3
 INSTALL=1
+KEEP=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--targets) TARGETS=${2:?--targets needs a number}; shift 2 ;;
 	--no-install) INSTALL=0; shift ;;
+	--keep) KEEP=1; shift ;;
 	-h | --help) help; exit 0 ;;
 	*) die "unknown argument: $1 (see --help)" ;;
 	esac
@@ -92,7 +96,10 @@ LAB=""
 cleanup() {
 	local rc=$?
 	trap - EXIT HUP INT TERM
-	if [ -n "$LAB" ]; then
+	if [ -n "$LAB" ] && [ "$KEEP" = 1 ]; then
+		printf '\nThe LAN stays up (--keep). Its control node: %s\n' "$SUDO tests/lab/lab.sh exec $LAB control"
+		printf 'To remove it: %s; %s\n' "$SUDO tests/swarm/lab-docker.sh clean $LAB" "$SUDO tests/lab/lab.sh down $LAB"
+	elif [ -n "$LAB" ]; then
 		step "Tearing the virtual LAN down (engines and containers first)"
 		$SUDO "$REPO/tests/swarm/lab-docker.sh" clean "$LAB" || true
 		$SUDO "$REPO/tests/lab/lab.sh" down "$LAB" || true
@@ -131,7 +138,10 @@ step "Making the temporary key pair, as an image build does (rccr keygen)"
 ANSIBLE_BIN=${RCCR_ANSIBLE_VENV:-/opt/rccr-ansible}/bin
 [ -x "$ANSIBLE_BIN/ansible" ] || die "no $ANSIBLE_BIN/ansible: run tests/demo-install.sh"
 step "Starting the virtual LAN: router (dnsmasq), control (rccr, Ansible, docker CLI), $TARGETS targets, 3 decoys"
-LAB=$($SUDO tests/lab/lab.sh up --owner $$ --targets "$TARGETS" --decoys \
+# A kept LAN outlives this script: owned by PID 1, `lab.sh gc` leaves it.
+owner=$$
+[ "$KEEP" = 0 ] || owner=1
+LAB=$($SUDO tests/lab/lab.sh up --owner "$owner" --targets "$TARGETS" --decoys \
 	--pubkey "$WORK/ssh_temp_key.pub" --privkey "$WORK/ssh_temp_key" --bin "$WORK/rccr" \
 	--bin "$ANSIBLE_BIN/ansible" --bin "$ANSIBLE_BIN/ansible-playbook" | tail -n 1)
 column -t -s "$(printf '\t')" "$LAB/hosts.tsv"
@@ -191,7 +201,7 @@ for ip in $TARGET_IPS; do
 	# The task may still be binding its port when setup returns: a few tries.
 	answer=""
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		answer=$(on_control busybox wget -q -T 3 -O - "http://$ip:$PORT/" 2>/dev/null) && break
+		answer=$(on_control curl -fsS --max-time 3 "http://$ip:$PORT/" 2>/dev/null) && break
 		sleep 0.5
 	done
 	[ -n "$answer" ] || failed=1
