@@ -15,7 +15,7 @@
 # The demo's packages, each named the same on Debian 12 and Ubuntu 24.04:
 #   gcc libc6-dev make perl      build the vendored OpenSSL of rccr
 #   iproute2 nftables dnsmasq-base openssh-server openssh-client util-linux
-#   busybox                      the virtual LAN (tests/lab/lab.sh)
+#   procps busybox               the virtual LAN (tests/lab/lab.sh)
 #   docker.io iptables           a real dockerd on each lab target, and the
 #                                docker CLI on the lab's control
 #   python3 python3-venv         Ansible's venv (ansible-venv.sh)
@@ -30,7 +30,7 @@
 set -eu
 
 readonly DEMO_PACKAGES="gcc libc6-dev make perl iproute2 nftables dnsmasq-base
-openssh-server openssh-client util-linux busybox docker.io iptables python3
+openssh-server openssh-client util-linux procps busybox docker.io iptables python3
 python3-venv bsdextrautils curl"
 
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)

@@ -174,10 +174,11 @@ on_control rccr setup --yes
 step "On the control node: rccr status"
 on_control rccr status
 
-step "On the control node: docker node ls; docker service ls (docker context 'rccr', no flags)"
+step "On the control node: docker node ls; docker service ls; docker service ps web (docker context 'rccr', no flags)"
 on_control docker context ls
 on_control docker node ls
 on_control docker service ls
+on_control docker service ps web
 
 step "On the control node: ansible all -m ping (no -i: ~/.ansible.cfg names rccr's inventory)"
 on_control ansible all -m ping -o
