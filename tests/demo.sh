@@ -208,5 +208,9 @@ for ip in $TARGET_IPS; do
 	[ -n "$answer" ] || failed=1
 	printf '  http://%s:%s/ -> %s\n' "$ip" "$PORT" "${answer:-NO ANSWER}"
 done
-[ "$failed" = 0 ] || die "the service did not answer on every target"
+if [ "$failed" != 0 ]; then
+	# Host mode is what makes a node answer without IPVS: show the spec's.
+	on_control docker service inspect --format 'web ports: {{json .Endpoint.Ports}}' web >&2 || true
+	die "the service did not answer on every target"
+fi
 end_step
