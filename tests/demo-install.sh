@@ -21,7 +21,12 @@
 #   python3 python3-venv         Ansible's venv (ansible-venv.sh)
 #   bsdextrautils                column, for the demo's tables
 #   curl                         the request to the service
-# Not installed: qemu, zig, the linters, npm (tests/run.sh installs those).
+# Not installed: qemu, zig, shellcheck, hadolint, actionlint, npm (the test
+# suite's: tests/run.sh). The Ansible venv is the one the swarm tests share,
+# so it carries ansible-lint too (+22 MB, +6 s here).
+#
+# Checked on a fresh Debian 12 (mmdebstrap minbase, no pip3): the packages
+# in 2 min (142 MB of .debs), the venv in 15 s.
 #
 # Environment:
 #   RCCR_ANSIBLE_VENV   where Ansible goes (default /opt/rccr-ansible: lab
