@@ -65,7 +65,8 @@ containers:
       - \"$PORT:80\""
 
 # ---- step timing -----------------------------------------------------------
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+# EPOCHREALTIME is "seconds.micros" (a comma in some locales): digits only.
+now_ms() { echo $((${EPOCHREALTIME//[!0-9]/} / 1000)); }
 START_MS=$(now_ms)
 STEP_NAME=""
 STEP_MS=0
