@@ -97,6 +97,7 @@ pub fn want(c: &Container, member_arches: &[Arch], supported: &[Arch]) -> Want {
         replicas: u64::from(c.replicas),
         constraints,
         ports: c.ports.clone(),
+        publish: publish_mode(c, member_arches, supported).0,
     }
 }
 
@@ -386,5 +387,32 @@ mod tests {
             publish_mode(&web(None, Some(Publish::Ingress), true), &mixed, &[]),
             (Publish::Ingress, Some(ARMV6_INGRESS))
         );
+    }
+
+    #[test]
+    fn a_service_on_a_swarm_with_armv6_publishes_in_host_mode() {
+        use crate::json::Value;
+        let spec = |c: &Container, arches: &[Arch]| {
+            want(c, arches, &[])
+                .patch(Value::Object(Vec::new()))
+                .render()
+        };
+        let mixed = [Arch::X86_64, Arch::Armv6l];
+        assert_eq!(
+            spec(&web(None, None, true), &mixed),
+            r#"{"Name":"web","Labels":{"rccr.managed":"true"},"TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:1"},"Placement":{"Constraints":[]}},"Mode":{"Replicated":{"Replicas":2}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"host"}]}}"#
+        );
+        assert_eq!(
+            spec(&web(None, None, true), &[Arch::X86_64]),
+            r#"{"Name":"web","Labels":{"rccr.managed":"true"},"TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:1"},"Placement":{"Constraints":[]}},"Mode":{"Replicated":{"Replicas":2}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#
+        );
+        // The mode is part of what must match, and of the CLI's --publish.
+        let host = want(&web(None, Some(Publish::Host), true), &[Arch::X86_64], &[]);
+        assert_eq!(
+            host.port_texts(),
+            ["published=8080,target=80,protocol=tcp,mode=host"]
+        );
+        let ingress = want(&web(None, None, true), &[Arch::X86_64], &[]);
+        assert_ne!(host.port_texts(), ingress.port_texts());
     }
 }
