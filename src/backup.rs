@@ -209,11 +209,17 @@ pub fn backup(
     Ok(entries.len())
 }
 
-/// Restores an archive (`-`: stdin) onto this control: keys at OpenSSH's
-/// default path for their type (or in the state directory when another
-/// key holds it), known_hosts lines added, state files and config written.
-/// Nothing is written unless the whole archive checks out.
-pub fn restore(paths: &StatePaths, source: &str) -> Result<Vec<String>, Error> {
+/// An archive read and checked whole, before anything is written (and
+/// before the state lock creates the state directory).
+pub struct Archive {
+    entries: Vec<Entry>,
+    kind: KeyType,
+    /// Index of the cluster key entry, which read() made sure exists.
+    cluster: usize,
+}
+
+/// Reads and checks an archive (`-`: stdin); writes nothing.
+pub fn read(source: &str) -> Result<Archive, Error> {
     let what = if source == "-" {
         "stdin".to_string()
     } else {
@@ -235,26 +241,44 @@ pub fn restore(paths: &StatePaths, source: &str) -> Result<Vec<String>, Error> {
             format!("{e}; nothing was restored (use the file rccr backup wrote)"),
         )
     })?;
-    let get = |name: &str| entries.iter().find(|e| e.name == name);
-    let Some(cluster) = get("cluster_key") else {
+    let Some(cluster) = entries.iter().position(|e| e.name == "cluster_key") else {
         return Err(Error::bad_input(
             &what,
             "holds no cluster key; nothing was restored",
         ));
     };
+    let kind =
+        match ssh_key::PrivateKey::from_openssh(&entries[cluster].bytes).map(|k| k.algorithm()) {
+            Ok(ssh_key::Algorithm::Rsa { .. }) => KeyType::Rsa,
+            Ok(_) => KeyType::Ed25519,
+            Err(e) => {
+                return Err(Error::bad_input(
+                    &what,
+                    format!("its cluster key is not a key ({e}); nothing was restored"),
+                ))
+            }
+        };
+    Ok(Archive {
+        entries,
+        kind,
+        cluster,
+    })
+}
+
+/// Restores a checked archive onto this control: keys at OpenSSH's
+/// default path for their type (or in the state directory when another
+/// key holds it), known_hosts lines added, state files and config written.
+pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Error> {
+    let Archive {
+        entries,
+        kind,
+        cluster,
+    } = archive;
+    let (kind, cluster) = (*kind, &entries[*cluster]);
+    let get = |name: &str| entries.iter().find(|e| e.name == name);
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let mut done = Vec::new();
-    let kind = match ssh_key::PrivateKey::from_openssh(&cluster.bytes).map(|k| k.algorithm()) {
-        Ok(ssh_key::Algorithm::Rsa { .. }) => KeyType::Rsa,
-        Ok(_) => KeyType::Ed25519,
-        Err(e) => {
-            return Err(Error::bad_input(
-                &what,
-                format!("its cluster key is not a key ({e}); nothing was restored"),
-            ))
-        }
-    };
     let cluster_path = key_home(
         &paths.ssh_identity(kind),
         &cluster.bytes,

@@ -81,8 +81,10 @@ fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: RestoreArgs = cli::parse(cmd, args)?;
     let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    // Checked before the lock: a bad archive must leave no state directory.
+    let archive = crate::backup::read(&args.file)?;
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
-    for line in crate::backup::restore(&paths, &args.file)? {
+    for line in crate::backup::restore(&paths, &archive)? {
         eprintln!("{}: {line}", cmd.join(" "));
     }
     Ok(())
