@@ -7,13 +7,19 @@
 //! `|1|salt|hash` entry (checked by the caller's `hashed_matches`, which
 //! libssh2 answers). Markers (`@cert-authority`, `@revoked`) are not pins.
 //!
+//! Lines rccr writes end with the comment [`MARK`] and name a node by its
+//! name and its address (`NAME,IP keytype base64 rccr`, [`follow`]), so
+//! `ssh root@NAME` and `ssh root@IP` both check the key; when a node's
+//! address changes, its lines follow it. Lines without the mark are the
+//! user's and are never changed.
+//!
 //! A host is pinned whatever its key type: once a host has a line, a key
 //! that no line of it holds is a mismatch, of its type or of another (a
 //! man in the middle that offers ECDSA where Ed25519 was pinned is refused),
 //! and connections offer only the pinned types ([`KnownHosts::pinned_types`]).
 use crate::error::Error;
 use crate::fsutil;
-use crate::ssh::{self, Connection, HostKey, SshError};
+use crate::ssh::{self, Connection, Fingerprint, HostKey, SshError};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -30,12 +36,23 @@ pub enum Pin {
     Unknown,
 }
 
-pub use crate::ssh::host_field;
+pub use crate::ssh::{host_field, named_field};
 
-/// The pin lines that name `host`: `(line number, key type, base64)`.
+/// The comment that ends every line rccr writes: the lines it may rewrite.
+pub const MARK: &str = "rccr";
+
+/// Whether a comma-separated pattern list names one of `hosts` (OpenSSH
+/// compares names without regard to case).
+fn names_any(patterns: &str, hosts: &[&str]) -> bool {
+    patterns
+        .split(',')
+        .any(|p| hosts.iter().any(|h| p.eq_ignore_ascii_case(h)))
+}
+
+/// The pin lines that name one of `hosts`: `(line number, key type, base64)`.
 fn pins<'c>(
     content: &'c str,
-    host: &'c str,
+    hosts: &'c [&'c str],
     hashed_matches: &'c dyn Fn(&str) -> bool,
 ) -> impl Iterator<Item = (usize, &'c str, &'c str)> + 'c {
     content
@@ -51,7 +68,7 @@ fn pins<'c>(
             let names_host = if patterns.starts_with("|1|") {
                 hashed_matches(line)
             } else {
-                patterns.split(',').any(|p| p == host)
+                names_any(patterns, hosts)
             };
             names_host.then_some((index + 1, line_type, line_b64))
         })
@@ -60,10 +77,21 @@ fn pins<'c>(
 /// Looks `host` (as [`host_field`] writes it) up with a key given as its
 /// public-key line `keytype base64`.
 pub fn check(content: &str, host: &str, key: &str, hashed_matches: &dyn Fn(&str) -> bool) -> Pin {
+    check_any(content, &[host], key, hashed_matches)
+}
+
+/// [`check`] against the lines that name any of `hosts`: a node's pins
+/// are those of its name and of its addresses.
+pub fn check_any(
+    content: &str,
+    hosts: &[&str],
+    key: &str,
+    hashed_matches: &dyn Fn(&str) -> bool,
+) -> Pin {
     let mut fields = key.split_whitespace();
     let (key_type, key_b64) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
     let mut mismatch = None;
-    for (line, line_type, line_b64) in pins(content, host, hashed_matches) {
+    for (line, line_type, line_b64) in pins(content, hosts, hashed_matches) {
         if line_type == key_type && line_b64 == key_b64 {
             return Pin::Match;
         }
@@ -81,13 +109,148 @@ pub fn pinned_types(
     host: &str,
     hashed_matches: &dyn Fn(&str) -> bool,
 ) -> Vec<String> {
+    pinned_types_any(content, &[host], hashed_matches)
+}
+
+/// The key types pinned for any of `hosts`, in file order, once each.
+fn pinned_types_any(
+    content: &str,
+    hosts: &[&str],
+    hashed_matches: &dyn Fn(&str) -> bool,
+) -> Vec<String> {
     let mut types: Vec<String> = Vec::new();
-    for (_, line_type, _) in pins(content, host, hashed_matches) {
+    for (_, line_type, _) in pins(content, hosts, hashed_matches) {
         if !types.iter().any(|t| t == line_type) {
             types.push(line_type.to_string());
         }
     }
     types
+}
+
+/// A node as rccr's lines name it: its name, its address, and the
+/// fingerprint of its pinned host key.
+pub struct Named<'a> {
+    pub name: &'a str,
+    pub ip: IpAddr,
+    pub host_key: &'a Fingerprint,
+}
+
+/// One pin line, split: `patterns keytype base64 [comment]`.
+struct Line<'l> {
+    patterns: &'l str,
+    key_type: &'l str,
+    b64: &'l str,
+    ours: bool,
+}
+
+impl<'l> Line<'l> {
+    /// `None` for comments, blank lines, markers and hashed lines.
+    fn parse(line: &'l str) -> Option<Line<'l>> {
+        let mut parts = line.split_whitespace();
+        let patterns = parts.next()?;
+        if patterns.starts_with(['#', '@', '|']) {
+            return None;
+        }
+        let (key_type, b64) = (parts.next()?, parts.next()?);
+        let comment: Vec<&str> = parts.collect();
+        Some(Line {
+            patterns,
+            key_type,
+            b64,
+            ours: comment == [MARK],
+        })
+    }
+
+    fn fingerprint(&self) -> Option<Fingerprint> {
+        let key = ssh_key::PublicKey::from_openssh(&format!("{} {}", self.key_type, self.b64));
+        key.ok().map(|k| Fingerprint::of(&k))
+    }
+}
+
+/// `content` with rccr's lines following `nodes`: each node's pinned keys
+/// (found on any line, by fingerprint) on lines of its own that name it
+/// and its address, written where its first such line was, else at the
+/// end; a name or address a node holds is taken off rccr's other lines
+/// (a node that left the address), and a line left naming nothing goes.
+/// `nodes` come in order of precedence: an address two of them claim is
+/// the first one's. Lines without [`MARK`] are kept byte for byte.
+pub fn follow(content: &str, nodes: &[Named], port: u16) -> String {
+    let mut claimed: Vec<String> = Vec::new();
+    let fields: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|n| {
+            let mut own = Vec::new();
+            for field in [named_field(n.name, port), host_field(n.ip, port)] {
+                let lower = field.to_ascii_lowercase();
+                if !claimed.contains(&lower) {
+                    claimed.push(lower);
+                    own.push(field);
+                }
+            }
+            own
+        })
+        .collect();
+    let lines: Vec<(&str, Option<Line>)> = content
+        .split_inclusive('\n')
+        .map(|raw| (raw, Line::parse(raw)))
+        .collect();
+    let owner = |line: &Line| {
+        let fingerprint = line.fingerprint()?;
+        nodes.iter().position(|n| *n.host_key == fingerprint)
+    };
+    let mut keys: Vec<Vec<(&str, &str)>> = vec![Vec::new(); nodes.len()];
+    for line in lines.iter().filter_map(|(_, l)| l.as_ref()) {
+        if let Some(i) = owner(line) {
+            if !keys[i].contains(&(line.key_type, line.b64)) {
+                keys[i].push((line.key_type, line.b64));
+            }
+        }
+    }
+    let mut out = String::with_capacity(content.len());
+    let mut emitted = vec![false; nodes.len()];
+    let mut emit = |out: &mut String, i: usize| {
+        if std::mem::replace(&mut emitted[i], true) || fields[i].is_empty() {
+            return;
+        }
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        for (key_type, b64) in &keys[i] {
+            out.push_str(&format!(
+                "{} {key_type} {b64} {MARK}\n",
+                fields[i].join(",")
+            ));
+        }
+    };
+    for (raw, line) in &lines {
+        let Some(line) = line.as_ref().filter(|l| l.ours) else {
+            out.push_str(raw);
+            continue;
+        };
+        if let Some(i) = owner(line) {
+            emit(&mut out, i);
+            continue;
+        }
+        let kept: Vec<&str> = line
+            .patterns
+            .split(',')
+            .filter(|p| !claimed.contains(&p.to_ascii_lowercase()))
+            .collect();
+        if kept.len() == line.patterns.split(',').count() {
+            out.push_str(raw);
+        } else if !kept.is_empty() {
+            out.push_str(&format!(
+                "{} {} {} {MARK}\n",
+                kept.join(","),
+                line.key_type,
+                line.b64
+            ));
+        }
+    }
+    for i in 0..nodes.len() {
+        emit(&mut out, i);
+    }
+    out
 }
 
 /// A known_hosts file shared by the threads of one run: checks and pins
@@ -155,10 +318,26 @@ impl KnownHosts {
     /// Connects to `ip`:`port` offering only its pinned host key types
     /// (any type for a host with no pin), within `timeout`.
     pub fn connect(&self, ip: IpAddr, port: u16, timeout: Duration) -> Result<Reached, Unreached> {
-        let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
-        let types = self
-            .pinned_types(&host_field(ip, port), &hashed)
-            .map_err(|e| Unreached::Failed(e.to_string()))?;
+        self.connect_as(ip, port, &[host_field(ip, port)], timeout)
+    }
+
+    /// [`KnownHosts::connect`] to the host whose pins are those of `hosts`
+    /// (host fields: a node's name and address when it may have moved).
+    pub fn connect_as(
+        &self,
+        ip: IpAddr,
+        port: u16,
+        hosts: &[String],
+        timeout: Duration,
+    ) -> Result<Reached, Unreached> {
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        let hashed = hashed_naming(&hosts);
+        let types = {
+            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.read()
+                .map(|content| pinned_types_any(&content, &hosts, &hashed))
+                .map_err(|e| Unreached::Failed(e.to_string()))?
+        };
         let types: Vec<&str> = types.iter().map(String::as_str).collect();
         let conn = match Connection::open_pinned(SocketAddr::new(ip, port), timeout, &types) {
             Ok(conn) => conn,
@@ -181,6 +360,35 @@ impl KnownHosts {
     pub fn check_key(&self, ip: IpAddr, port: u16, key: &HostKey) -> Result<Pin, Error> {
         let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
         self.check(&host_field(ip, port), &key.line, &hashed)
+    }
+
+    /// [`KnownHosts::check_key`] against the pins of any of `hosts`.
+    pub fn check_key_as(&self, hosts: &[String], key: &HostKey) -> Result<Pin, Error> {
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        let hashed = hashed_naming(&hosts);
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(check_any(&self.read()?, &hosts, &key.line, &hashed))
+    }
+
+    /// Rewrites rccr's lines to follow `nodes` ([`follow`]), atomically,
+    /// when that changes anything. Returns whether it did.
+    pub fn follow(&self, nodes: &[Named], port: u16) -> Result<bool, Error> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let content = self.read()?;
+        let updated = follow(&content, nodes, port);
+        if updated == content {
+            return Ok(false);
+        }
+        self.write(&updated)?;
+        Ok(true)
+    }
+
+    fn write(&self, content: &str) -> Result<(), Error> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        }
+        fsutil::write_atomic(&self.path, content.as_bytes(), 0o644)
     }
 
     /// [`KnownHosts::check_or_pin`] of the key `ip`:`port` answered with.
@@ -226,16 +434,17 @@ impl KnownHosts {
                 if !updated.is_empty() && !updated.ends_with('\n') {
                     updated.push('\n');
                 }
-                updated.push_str(&format!("{host} {key}\n"));
-                if let Some(dir) = self.path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-                }
-                fsutil::write_atomic(&self.path, updated.as_bytes(), 0o644)?;
+                updated.push_str(&format!("{host} {key} {MARK}\n"));
+                self.write(&updated)?;
                 Ok(Pinned::New)
             }
         }
     }
+}
+
+/// Whether a hashed line names one of `hosts` (libssh2 answers).
+fn hashed_naming<'h>(hosts: &'h [&'h str]) -> impl Fn(&str) -> bool + 'h {
+    move |line: &str| hosts.iter().any(|h| ssh::hashed_line_names_field(line, h))
 }
 
 #[cfg(test)]
@@ -338,8 +547,100 @@ mod tests {
         );
         assert_eq!(
             std::fs::read_to_string(&store.path).unwrap(),
-            format!("# mine, no newline\n10.0.0.6 {ED_A}\n")
+            format!("# mine, no newline\n10.0.0.6 {ED_A} rccr\n")
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Real keys: [`follow`] finds a node's lines by fingerprint.
+    const KEY_1: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM3ydWu7xUA7woPO+Y8SDomB8yHokHbVqJQLopw5yGIU";
+    const FP_1: &str = "SHA256:NrtS+86iW9P4e3JYsfgB+L/rmVwDVS7JiC+tvCPjisc";
+    const KEY_2: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKHk60HXkrQ8dyN2BDdwIUGb81nHE6a+C0DeqdCkyO7";
+    const FP_2: &str = "SHA256:EM5NF+eqDV46JWj34zyW6bzzr3t9qYFU7MJwnJziCXE";
+    const KEY_3: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK+FkEt9U0lDdjk7gZ7yoaBS0q18ZOPnqhCGJZK04Ppw";
+
+    fn named<'a>(name: &'a str, ip: &str, fp: &'a Fingerprint) -> Named<'a> {
+        Named {
+            name,
+            ip: ip.parse().unwrap(),
+            host_key: fp,
+        }
+    }
+
+    #[test]
+    fn lines_name_the_node_and_follow_its_address() {
+        let (fp1, fp2) = (FP_1.parse().unwrap(), FP_2.parse().unwrap());
+        // First contact pinned the address; the user has lines of their own.
+        let first = format!(
+            "# mine\nlaptop {KEY_3}\n10.0.0.5 {KEY_1} rccr\n10.0.0.6 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
+        );
+        let nodes = [
+            named("node-1", "10.0.0.5", &fp1),
+            named("node-2", "10.0.0.6", &fp2),
+        ];
+        let named_once = follow(&first, &nodes, 22);
+        assert_eq!(
+            named_once,
+            format!(
+                "# mine\nlaptop {KEY_3}\nnode-1,10.0.0.5 {KEY_1} rccr\nnode-2,10.0.0.6 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
+            )
+        );
+        assert_eq!(follow(&named_once, &nodes, 22), named_once, "not stable");
+        assert_eq!(
+            check(&named_once, "NODE-1", KEY_1, &never),
+            Pin::Match,
+            "names match without regard to case, as in OpenSSH"
+        );
+        // node-1 moves to .9 and node-2 to node-1's old address: every rccr
+        // line follows; the user's line is left as it was.
+        let nodes = [
+            named("node-1", "10.0.0.9", &fp1),
+            named("node-2", "10.0.0.5", &fp2),
+        ];
+        let moved = follow(&named_once, &nodes, 22);
+        assert_eq!(
+            moved,
+            format!(
+                "# mine\nlaptop {KEY_3}\nnode-1,10.0.0.9 {KEY_1} rccr\nnode-2,10.0.0.5 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
+            )
+        );
+        assert_eq!(check(&moved, "10.0.0.9", KEY_1, &never), Pin::Match);
+        assert_eq!(check(&moved, "10.0.0.6", KEY_2, &never), Pin::Unknown);
+        // A port other than 22 goes in brackets, names too.
+        let on_2222 = follow(
+            &format!("[10.0.0.5]:2222 {KEY_1} rccr\n"),
+            &nodes[..1],
+            2222,
+        );
+        assert_eq!(
+            on_2222,
+            format!("[node-1]:2222,[10.0.0.9]:2222 {KEY_1} rccr\n")
+        );
+    }
+
+    #[test]
+    fn an_address_a_node_holds_leaves_the_lines_of_others() {
+        let fp1: Fingerprint = FP_1.parse().unwrap();
+        let fp2: Fingerprint = FP_2.parse().unwrap();
+        // node-2 is switched off (its record comes last); node-1 took its address.
+        let content = format!("node-1,10.0.0.5 {KEY_1} rccr\nnode-2,10.0.0.6 {KEY_2} rccr\n");
+        let nodes = [
+            named("node-1", "10.0.0.6", &fp1),
+            named("node-2", "10.0.0.6", &fp2),
+        ];
+        assert_eq!(
+            follow(&content, &nodes, 22),
+            format!("node-1,10.0.0.6 {KEY_1} rccr\nnode-2 {KEY_2} rccr\n")
+        );
+        // A line of a key no node holds loses only the fields now taken.
+        let content = format!("old,10.0.0.6,10.0.0.7 {KEY_3} rccr\n10.0.0.6 {KEY_3}\n");
+        assert_eq!(
+            follow(&content, &nodes[..1], 22),
+            format!("old,10.0.0.7 {KEY_3} rccr\n10.0.0.6 {KEY_3}\n"),
+            "the user's line is theirs, and node-1's key is pinned nowhere"
+        );
     }
 }
