@@ -614,9 +614,10 @@ mod tests {
         assert!(!hashed_line_names(&port_22, ip, 2222));
         assert!(hashed_line_names(&port_2222, ip, 2222));
         assert!(!hashed_line_names("not a line", ip, 22));
-        // `ssh-keygen -H` of "ReCyClusteR-Target-01 ssh-ed25519 ...".
+        // `ssh-keygen -H` of "ReCyClusteR-Target-01 ssh-ed25519 ...": OpenSSH
+        // hashes names in lower case, and looks them up so.
         let named = format!("|1|EmrJLw6b3X4J83RB1z877bt3Hkw=|6JKd5oRcLbxDpFwN29ZtCpsOg5A= {KEY}");
-        assert!(hashed_line_names_field(&named, "ReCyClusteR-Target-01"));
+        assert!(hashed_line_names_field(&named, "recycluster-target-01"));
         assert!(!hashed_line_names_field(&named, "ReCyClusteR-Target-02"));
         assert!(!hashed_line_names(&named, ip, 22));
     }

@@ -442,8 +442,10 @@ impl KnownHosts {
     }
 }
 
-/// Whether a hashed line names one of `hosts` (libssh2 answers).
-fn hashed_naming<'h>(hosts: &'h [&'h str]) -> impl Fn(&str) -> bool + 'h {
+/// Whether a hashed line names one of `hosts` (libssh2 answers), names
+/// in lower case as OpenSSH hashes them.
+fn hashed_naming(hosts: &[&str]) -> impl Fn(&str) -> bool {
+    let hosts: Vec<String> = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
     move |line: &str| hosts.iter().any(|h| ssh::hashed_line_names_field(line, h))
 }
 
