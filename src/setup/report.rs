@@ -256,3 +256,40 @@ fn record_row(table: &mut Table, r: &NodeRecord, key: &str, result: &str) {
         result.to_string(),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::identity::Role;
+
+    #[test]
+    fn a_node_that_moved_says_from_where() {
+        let candidate = Candidate {
+            ip: "10.0.5.9".parse().unwrap(),
+            mac: "02:52:43:00:00:01".parse().ok(),
+            hostname: "node-1".parse().ok(),
+            arch: None,
+            host_key: "SHA256:abc".parse().ok(),
+            class: Class::Adopted,
+            role: Role::Target,
+            note: None,
+            moved_from: "10.0.5.6".parse().ok(),
+        };
+        let planned = super::super::plan::plan(vec![candidate], &[], &Config::default());
+        let table = plan(&planned, false);
+        assert!(
+            table.contains("none: already in the cluster, moved from 10.0.5.6"),
+            "{table}"
+        );
+        assert!(plan(&planned, true).contains("\"moved_from\": \"10.0.5.6\""));
+        let report = outcome(&planned, &[], 0, None, false);
+        assert!(
+            report.contains("already adopted, moved from 10.0.5.6"),
+            "{report}"
+        );
+        // The result stays the word programs match; the move is a field.
+        let json = outcome(&planned, &[], 0, None, true);
+        assert!(json.contains("\"result\": \"already adopted\""), "{json}");
+    }
+}

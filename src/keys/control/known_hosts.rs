@@ -180,7 +180,10 @@ pub fn follow(content: &str, nodes: &[Named], port: u16) -> String {
         .iter()
         .map(|n| {
             let mut own = Vec::new();
-            for field in [named_field(n.name, port), host_field(n.ip, port)] {
+            // A node known by its address only has no name to pin: that
+            // address may be another's tomorrow.
+            let name = (n.name.parse::<IpAddr>().is_err()).then(|| named_field(n.name, port));
+            for field in name.into_iter().chain([host_field(n.ip, port)]) {
                 let lower = field.to_ascii_lowercase();
                 if !claimed.contains(&lower) {
                     claimed.push(lower);
@@ -620,6 +623,12 @@ mod tests {
         assert_eq!(
             on_2222,
             format!("[node-1]:2222,[10.0.0.9]:2222 {KEY_1} rccr\n")
+        );
+        // A node named by an old address of its own is pinned by its address.
+        let nameless = [named("10.0.0.5", "10.0.0.9", &fp1)];
+        assert_eq!(
+            follow(&format!("10.0.0.5 {KEY_1} rccr\n"), &nameless, 22),
+            format!("10.0.0.9 {KEY_1} rccr\n")
         );
     }
 
