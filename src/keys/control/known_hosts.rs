@@ -144,11 +144,12 @@ struct Line<'l> {
 }
 
 impl<'l> Line<'l> {
-    /// `None` for comments, blank lines, markers and hashed lines.
+    /// `None` for comments, blank lines and markers. A hashed line is
+    /// one too (its key may be a node's), never rccr's.
     fn parse(line: &'l str) -> Option<Line<'l>> {
         let mut parts = line.split_whitespace();
         let patterns = parts.next()?;
-        if patterns.starts_with(['#', '@', '|']) {
+        if patterns.starts_with(['#', '@']) {
             return None;
         }
         let (key_type, b64) = (parts.next()?, parts.next()?);
@@ -157,7 +158,7 @@ impl<'l> Line<'l> {
             patterns,
             key_type,
             b64,
-            ours: comment == [MARK],
+            ours: comment == [MARK] && !patterns.starts_with('|'),
         })
     }
 
@@ -624,6 +625,13 @@ mod tests {
             on_2222,
             format!("[node-1]:2222,[10.0.0.9]:2222 {KEY_1} rccr\n")
         );
+        // The key pinned only on a hashed line of the user's (Debian's
+        // ssh hashes by default) is found there too.
+        let hashed = format!("|1|c2FsdA==|aGFzaA== {KEY_1} rccr\n");
+        assert_eq!(
+            follow(&hashed, &nodes[..1], 22),
+            format!("{hashed}node-1,10.0.0.9 {KEY_1} rccr\n")
+        );
         // A node named by an old address of its own is pinned by its address.
         let nameless = [named("10.0.0.5", "10.0.0.9", &fp1)];
         assert_eq!(
@@ -653,5 +661,95 @@ mod tests {
             format!("old,10.0.0.7 {KEY_3} rccr\n10.0.0.6 {KEY_3}\n"),
             "the user's line is theirs, and node-1's key is pinned nowhere"
         );
+    }
+
+    /// Any mix of the user's lines and rccr's, and nodes that come and go:
+    /// the user's lines survive byte for byte and in order, a second pass
+    /// changes nothing, and every node whose key is pinned anywhere is
+    /// pinned under its name and (for the first node to claim it) its
+    /// address.
+    #[test]
+    fn following_keeps_the_users_lines_and_is_stable() {
+        let fps: [Fingerprint; 2] = [FP_1.parse().unwrap(), FP_2.parse().unwrap()];
+        let pieces = [
+            format!("10.0.0.5 {KEY_1} rccr\n"),
+            format!("node-1,10.0.0.6 {KEY_1} rccr\n"),
+            format!("node-2,10.0.0.5 {KEY_2} rccr\n"),
+            format!("gone,10.0.0.6 {KEY_3} rccr\n"),
+            format!("10.0.0.6 {KEY_2}\n"),
+            format!("laptop,10.0.0.5 {KEY_3} mine\n"),
+            format!("|1|c2FsdA==|aGFzaA== {KEY_2}\n"),
+            format!("@revoked * {KEY_3} rccr\n"),
+            "# comment rccr\n".to_string(),
+            "\n".to_string(),
+        ];
+        let ips = ["10.0.0.5", "10.0.0.6", "10.0.0.7"];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let mut content: String = (0..next(7))
+                .map(|_| pieces[next(pieces.len())].as_str())
+                .collect();
+            if next(4) == 0 {
+                content.push_str(&format!("10.0.0.7 {KEY_3}"));
+            }
+            let nodes: Vec<Named> = (0..next(3))
+                .map(|i| named(["node-1", "node-2"][i], ips[next(ips.len())], &fps[i]))
+                .collect();
+            let out = follow(&content, &nodes, 22);
+            // Told apart here without Line::parse, which is under test.
+            let rccrs = |l: &str| {
+                !l.starts_with(['#', '@', '|']) && l.split_whitespace().nth(3) == Some(MARK)
+            };
+            let users: Vec<&str> = content
+                .split_inclusive('\n')
+                .filter(|l| !rccrs(l))
+                .map(|l| l.trim_end_matches('\n'))
+                .collect();
+            let mut kept = out.split_inclusive('\n').map(|l| l.trim_end_matches('\n'));
+            for line in &users {
+                assert!(
+                    kept.any(|k| k == *line),
+                    "{line:?} lost:\n{content}->\n{out}"
+                );
+            }
+            assert_eq!(follow(&out, &nodes, 22), out, "{content}");
+            // A name or address a node claims is on rccr's lines of its key only.
+            for (i, n) in nodes.iter().enumerate() {
+                let first = nodes.iter().position(|m| m.ip == n.ip) == Some(i);
+                let ip = n.ip.to_string();
+                let claims = |f: &str| f == n.name || (first && f == ip);
+                for line in out.lines().filter(|l| rccrs(l)) {
+                    let mut words = line.split_whitespace();
+                    if words.next().unwrap().split(',').any(claims) {
+                        assert!(line.contains([KEY_1, KEY_2][i]), "{line}:\n{out}");
+                    }
+                }
+            }
+            for (i, n) in nodes.iter().enumerate() {
+                let key = [KEY_1, KEY_2][i];
+                if !content.contains(key.split(' ').nth(1).unwrap()) {
+                    continue;
+                }
+                assert_eq!(
+                    check(&out, n.name, key, &never),
+                    Pin::Match,
+                    "{content}->\n{out}"
+                );
+                let first = nodes.iter().position(|m| m.ip == n.ip) == Some(i);
+                if first {
+                    assert_eq!(
+                        check(&out, &n.ip.to_string(), key, &never),
+                        Pin::Match,
+                        "{content}->\n{out}"
+                    );
+                }
+            }
+        }
     }
 }
