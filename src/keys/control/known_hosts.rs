@@ -163,8 +163,9 @@ impl<'l> Line<'l> {
     }
 
     fn fingerprint(&self) -> Option<Fingerprint> {
-        let key = ssh_key::PublicKey::from_openssh(&format!("{} {}", self.key_type, self.b64));
-        key.ok().map(|k| Fingerprint::of(&k))
+        let (_, fingerprint) =
+            crate::init::hostkeys::fingerprint(&format!("{} {}", self.key_type, self.b64))?;
+        Fingerprint::parse(&fingerprint)
     }
 }
 
