@@ -317,12 +317,14 @@ impl Probe<'_> {
             if k.host_key.as_ref() != Some(&key.fingerprint) {
                 c.class = Class::HostKeyMismatch;
                 c.note = Some(format!(
-                    "host key {} is not {}, the one {} ({}) had at {}",
+                    "host key {} is not {}, the one {} ({}) had at {}: not logging in \
+                     (if that machine was reinstalled, rccr remove --forget {}, then setup again)",
                     key.fingerprint,
                     k.host_key.as_deref().unwrap_or("-"),
                     k.hostname,
                     k.mac.map(|m| m.to_string()).unwrap_or_default(),
-                    k.ip
+                    k.ip,
+                    k.hostname
                 ));
                 return None;
             }

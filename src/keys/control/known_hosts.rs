@@ -258,6 +258,22 @@ pub fn follow(content: &str, nodes: &[Named], port: u16) -> String {
     out
 }
 
+/// `content` without rccr's lines of the keys `host_keys` (nodes that
+/// left the cluster: a machine reinstalled there is then a new host).
+/// Lines without [`MARK`] are kept byte for byte.
+pub fn forget(content: &str, host_keys: &[&Fingerprint]) -> String {
+    content
+        .split_inclusive('\n')
+        .filter(|raw| {
+            let Some(line) = Line::parse(raw).filter(|l| l.ours) else {
+                return true;
+            };
+            line.fingerprint()
+                .is_none_or(|fp| !host_keys.iter().any(|k| **k == fp))
+        })
+        .collect()
+}
+
 /// A known_hosts file shared by the threads of one run: checks and pins
 /// go through one lock, and every pin is an atomic rewrite of the file.
 pub struct KnownHosts {
@@ -381,6 +397,19 @@ impl KnownHosts {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let content = self.read()?;
         let updated = follow(&content, nodes, port);
+        if updated == content {
+            return Ok(false);
+        }
+        self.write(&updated)?;
+        Ok(true)
+    }
+
+    /// Drops rccr's lines of `host_keys` ([`forget`]), atomically, when
+    /// there are any. Returns whether it did.
+    pub fn forget(&self, host_keys: &[&Fingerprint]) -> Result<bool, Error> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let content = self.read()?;
+        let updated = forget(&content, host_keys);
         if updated == content {
             return Ok(false);
         }
@@ -639,6 +668,19 @@ mod tests {
             follow(&format!("10.0.0.5 {KEY_1} rccr\n"), &nameless, 22),
             format!("10.0.0.9 {KEY_1} rccr\n")
         );
+    }
+
+    #[test]
+    fn a_node_that_left_is_forgotten_and_the_users_lines_kept() {
+        let fp1: Fingerprint = FP_1.parse().unwrap();
+        let content = format!(
+            "node-1,10.0.0.5 {KEY_1} rccr\n10.0.0.5 {KEY_1}\nnode-2,10.0.0.6 {KEY_2} rccr\n"
+        );
+        assert_eq!(
+            forget(&content, &[&fp1]),
+            format!("10.0.0.5 {KEY_1}\nnode-2,10.0.0.6 {KEY_2} rccr\n")
+        );
+        assert_eq!(forget(&content, &[]), content);
     }
 
     #[test]
