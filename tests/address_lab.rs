@@ -39,16 +39,11 @@ fn cat(lab: &Lab, host: &str, path: &str) -> String {
     stdout(&lab.exec(host, &["cat", path]))
 }
 
-/// `host` releases its DHCP lease and takes a new one at the last address
-/// of the lab's DHCP range (dnsmasq gives a client the free address it
-/// asks for); dnsmasq's DNS name of the host follows the lease. Returns
-/// the new address.
-fn move_to_new_lease(lab: &Lab, host: &str) -> String {
-    let new_ip = lab_env(lab, "DHCP_END");
-    let dir = lab.dir().display().to_string();
-    let hostdir = format!("{dir}/hosts/{host}");
-    // SIGUSR2: udhcpc releases its lease and unconfigures the interface;
-    // then a one-shot udhcpc asks for the new address.
+/// `host` releases its DHCP lease (udhcpc's SIGUSR2), which unconfigures
+/// its interface and frees its address and DNS name in dnsmasq; its
+/// udhcpc then stops.
+fn release_lease(lab: &Lab, host: &str) {
+    let hostdir = format!("{}/hosts/{host}", lab.dir().display());
     let script = format!(
         "set -eu
         pid=$(cat {hostdir}/udhcpc.pid)
@@ -58,20 +53,39 @@ fn move_to_new_lease(lab: &Lab, host: &str) -> String {
             i=$((i + 1)); [ $i -lt 100 ] || {{ echo 'the lease was not released' >&2; exit 1; }}
             sleep 0.1
         done
-        kill \"$pid\"
-        LAB_HOSTDIR={hostdir} LAB_PREFIXLEN={prefix} busybox udhcpc -f -q -n -i eth0 \
-            -s {dir}/udhcpc.script -r {new_ip} -x hostname:\"$(hostname)\" -t 10 -T 1 -A 1 \
+        kill \"$pid\""
+    );
+    let out = lab.sh(host, &script);
+    assert!(out.status.success(), "{host}: {}", stderr(&out));
+}
+
+/// `host` takes a new DHCP lease, asking for `ip` (dnsmasq gives a client
+/// the free address it asks for); dnsmasq's DNS name of the host follows.
+fn lease(lab: &Lab, host: &str, ip: &str) {
+    let dir = lab.dir().display().to_string();
+    let hostdir = format!("{dir}/hosts/{host}");
+    let script = format!(
+        "LAB_HOSTDIR={hostdir} LAB_PREFIXLEN={prefix} busybox udhcpc -f -q -n -i eth0 \
+            -s {dir}/udhcpc.script -r {ip} -x hostname:\"$(hostname)\" -t 10 -T 1 -A 1 \
             >{hostdir}/udhcpc-moved.log 2>&1
         ip -4 -o addr show dev eth0",
         prefix = lab_env(lab, "PREFIXLEN"),
     );
     let out = lab.sh(host, &script);
     assert!(
-        out.status.success() && stdout(&out).contains(&format!("inet {new_ip}/")),
-        "{host} did not move to {new_ip}: {}{}",
+        out.status.success() && stdout(&out).contains(&format!("inet {ip}/")),
+        "{host} did not get {ip}: {}{}",
         stdout(&out),
         stderr(&out)
     );
+}
+
+/// `host` moves to the last address of the lab's DHCP range, as after a
+/// reboot on a busy LAN. Returns the new address.
+fn move_to_new_lease(lab: &Lab, host: &str) -> String {
+    let new_ip = lab_env(lab, "DHCP_END");
+    release_lease(lab, host);
+    lease(lab, host, &new_ip);
     new_ip
 }
 
@@ -251,4 +265,44 @@ fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
         !strict_ssh(&lab, &new_ip).status.success(),
         "strict ssh trusts the new address"
     );
+}
+
+#[test]
+fn two_nodes_that_swap_addresses_are_both_followed() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let out = setup(&lab);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let (one, two) = (lab.host("target-1"), lab.host("target-2"));
+    release_lease(&lab, "target-1");
+    release_lease(&lab, "target-2");
+    lease(&lab, "target-1", &two.ip);
+    lease(&lab, "target-2", &one.ip);
+
+    let out = setup(&lab);
+    let json = stdout(&out);
+    assert!(out.status.success(), "{json}\n{}", stderr(&out));
+    for (node, now, was) in [(&one, &two.ip, &one.ip), (&two, &one.ip, &two.ip)] {
+        let object = object_of(&json, now);
+        for field in [
+            "\"result\": \"already adopted\"".to_string(),
+            format!("\"hostname\": \"{}\"", node.hostname),
+            format!("\"moved_from\": \"{was}\""),
+        ] {
+            assert!(object.contains(&field), "{field} missing in {object}");
+        }
+        assert_strict_ssh_works(&lab, &node.hostname, &node.hostname);
+        assert_strict_ssh_works(&lab, now, &node.hostname);
+    }
+    let known = cat(&lab, "control", "/root/.ssh/known_hosts");
+    for (node, now) in [(&one, &two.ip), (&two, &one.ip)] {
+        let fields: Vec<String> = known
+            .lines()
+            .filter(|l| l.contains(&node.hostname))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect();
+        assert_eq!(fields, [format!("{},{now}", node.hostname)], "{known}");
+    }
 }
