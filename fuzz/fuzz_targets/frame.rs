@@ -27,9 +27,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if data.len() <= MAX_FILE {
         assert_eq!(
-            frame::read(&mut &frame::encode(data)[..])
-                .unwrap()
-                .as_deref(),
+            frame::read(&mut &frame::encode(data)[..]).unwrap().as_deref(),
             Some(data)
         );
     }
