@@ -5,6 +5,7 @@
 //! user's part survives, and rewriting is idempotent.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use rccr::identity::Hostname;
 use rccr::init::hostkeys::fingerprint;
 use rccr::keys::control::known_hosts::{check, follow, pinned_types, Named, Pin, MARK};
 use rccr::keys::control::ssh_config;
@@ -40,7 +41,13 @@ fuzz_target!(|data: &[u8]| {
         .filter_map(|b64| fingerprint(&format!("ssh-ed25519 {b64}")))
         .filter_map(|(_, fp)| Fingerprint::parse(&fp))
         .collect();
-    let names: Vec<&str> = head.split_whitespace().collect();
+    let mut names: Vec<Hostname> = head
+        .split_whitespace()
+        .filter_map(|n| Hostname::parse(n).ok())
+        .collect();
+    if names.is_empty() {
+        names.push(Hostname::parse("node").expect("a DNS name"));
+    }
     let named: Vec<Named> = fingerprints
         .iter()
         .zip(names.iter().cycle())

@@ -19,6 +19,7 @@
 //! and connections offer only the pinned types ([`KnownHosts::pinned_types`]).
 use crate::error::Error;
 use crate::fsutil;
+use crate::identity::Hostname;
 use crate::ssh::{self, Connection, Fingerprint, HostKey, SshError};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -130,7 +131,9 @@ fn pinned_types_any(
 /// A node as rccr's lines name it: its name, its address, and the
 /// fingerprint of its pinned host key.
 pub struct Named<'a> {
-    pub name: &'a str,
+    /// A DNS name: nothing in it can make a line hashed, a marker or a
+    /// comment, or add a pattern.
+    pub name: &'a Hostname,
     pub ip: IpAddr,
     pub host_key: &'a Fingerprint,
 }
@@ -598,7 +601,7 @@ mod tests {
     const KEY_3: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK+FkEt9U0lDdjk7gZ7yoaBS0q18ZOPnqhCGJZK04Ppw";
 
-    fn named<'a>(name: &'a str, ip: &str, fp: &'a Fingerprint) -> Named<'a> {
+    fn named<'a>(name: &'a Hostname, ip: &str, fp: &'a Fingerprint) -> Named<'a> {
         Named {
             name,
             ip: ip.parse().unwrap(),
@@ -608,14 +611,15 @@ mod tests {
 
     #[test]
     fn lines_name_the_node_and_follow_its_address() {
+        let (node_1, node_2): (Hostname, Hostname) = ("node-1".into(), "node-2".into());
         let (fp1, fp2) = (FP_1.parse().unwrap(), FP_2.parse().unwrap());
         // First contact pinned the address; the user has lines of their own.
         let first = format!(
             "# mine\nlaptop {KEY_3}\n10.0.0.5 {KEY_1} rccr\n10.0.0.6 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
         );
         let nodes = [
-            named("node-1", "10.0.0.5", &fp1),
-            named("node-2", "10.0.0.6", &fp2),
+            named(&node_1, "10.0.0.5", &fp1),
+            named(&node_2, "10.0.0.6", &fp2),
         ];
         let named_once = follow(&first, &nodes, 22);
         assert_eq!(
@@ -633,8 +637,8 @@ mod tests {
         // node-1 moves to .9 and node-2 to node-1's old address: every rccr
         // line follows; the user's line is left as it was.
         let nodes = [
-            named("node-1", "10.0.0.9", &fp1),
-            named("node-2", "10.0.0.5", &fp2),
+            named(&node_1, "10.0.0.9", &fp1),
+            named(&node_2, "10.0.0.5", &fp2),
         ];
         let moved = follow(&named_once, &nodes, 22);
         assert_eq!(
@@ -663,7 +667,8 @@ mod tests {
             format!("{hashed}node-1,10.0.0.9 {KEY_1} rccr\n")
         );
         // A node named by an old address of its own is pinned by its address.
-        let nameless = [named("10.0.0.5", "10.0.0.9", &fp1)];
+        let old_address: Hostname = "10.0.0.5".into();
+        let nameless = [named(&old_address, "10.0.0.9", &fp1)];
         assert_eq!(
             follow(&format!("10.0.0.5 {KEY_1} rccr\n"), &nameless, 22),
             format!("10.0.0.9 {KEY_1} rccr\n")
@@ -685,13 +690,14 @@ mod tests {
 
     #[test]
     fn an_address_a_node_holds_leaves_the_lines_of_others() {
+        let (node_1, node_2): (Hostname, Hostname) = ("node-1".into(), "node-2".into());
         let fp1: Fingerprint = FP_1.parse().unwrap();
         let fp2: Fingerprint = FP_2.parse().unwrap();
         // node-2 is switched off (its record comes last); node-1 took its address.
         let content = format!("node-1,10.0.0.5 {KEY_1} rccr\nnode-2,10.0.0.6 {KEY_2} rccr\n");
         let nodes = [
-            named("node-1", "10.0.0.6", &fp1),
-            named("node-2", "10.0.0.6", &fp2),
+            named(&node_1, "10.0.0.6", &fp1),
+            named(&node_2, "10.0.0.6", &fp2),
         ];
         assert_eq!(
             follow(&content, &nodes, 22),
@@ -713,6 +719,7 @@ mod tests {
     /// address.
     #[test]
     fn following_keeps_the_users_lines_and_is_stable() {
+        let names: [Hostname; 2] = ["node-1".into(), "node-2".into()];
         let fps: [Fingerprint; 2] = [FP_1.parse().unwrap(), FP_2.parse().unwrap()];
         let pieces = [
             format!("10.0.0.5 {KEY_1} rccr\n"),
@@ -742,7 +749,7 @@ mod tests {
                 content.push_str(&format!("10.0.0.7 {KEY_3}"));
             }
             let nodes: Vec<Named> = (0..next(3))
-                .map(|i| named(["node-1", "node-2"][i], ips[next(ips.len())], &fps[i]))
+                .map(|i| named(&names[i], ips[next(ips.len())], &fps[i]))
                 .collect();
             let out = follow(&content, &nodes, 22);
             // Told apart here without Line::parse, which is under test.
@@ -766,7 +773,7 @@ mod tests {
             for (i, n) in nodes.iter().enumerate() {
                 let first = nodes.iter().position(|m| m.ip == n.ip) == Some(i);
                 let ip = n.ip.to_string();
-                let claims = |f: &str| f == n.name || (first && f == ip);
+                let claims = |f: &str| f == n.name.as_str() || (first && f == ip);
                 for line in out.lines().filter(|l| rccrs(l)) {
                     let mut words = line.split_whitespace();
                     if words.next().unwrap().split(',').any(claims) {
