@@ -103,6 +103,16 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
         plain_ssh_hostname(&lab, "target-2"),
         "ReCyClusteR-Target-02"
     );
+    // By name too, as dnsmasq resolves it: known_hosts names the node.
+    let out = lab.exec(
+        "control",
+        &["ssh", "root@ReCyClusteR-Target-02", "hostname"],
+    );
+    assert!(
+        out.status.success() && stdout(&out).trim() == "ReCyClusteR-Target-02",
+        "plain ssh root@NAME: {}",
+        stderr(&out)
+    );
     let decoys_after: Vec<String> = decoys.iter().map(|d| fingerprint(&lab, d)).collect();
     assert_eq!(decoys_before, decoys_after, "a decoy was touched");
 

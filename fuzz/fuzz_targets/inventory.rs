@@ -1,7 +1,7 @@
 //! The inventory (STATE/nodes) and the Ansible inventory: any text as a
 //! file, and records built from the input's fields. Nothing panics; what
 //! parses renders back to the same records; whatever a node could say, a
-//! record is one line of six fields and one Ansible host line.
+//! record is one line of seven fields and one Ansible host line.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rccr::identity::{Arch, Hostname, Mac, Role};
@@ -27,12 +27,13 @@ fuzz_target!(|data: &[u8]| {
                 role: if i % 3 == 0 { Role::Control } else { Role::Target },
                 arch: Arch::ALL.get(i % 7).copied(),
                 host_key: Fingerprint::parse(key),
+                moved_from: (i % 5 == 0).then_some(std::net::IpAddr::from([10, 1, 0, i as u8])),
             })
         })
         .collect();
     let rendered = render(&records);
     assert_eq!(rendered.lines().count(), records.len() + 1);
-    assert!(rendered.lines().skip(1).all(|l| l.split('\t').count() == 6));
+    assert!(rendered.lines().skip(1).all(|l| l.split('\t').count() == 7));
     assert_eq!(parse(&rendered, Path::new("nodes")).unwrap(), records);
     let ini = render_ansible(&records, "root", Path::new("/root/.ssh/id_ed25519"));
     assert_eq!(

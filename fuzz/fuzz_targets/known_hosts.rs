@@ -5,8 +5,11 @@
 //! user's part survives, and rewriting is idempotent.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rccr::keys::control::known_hosts::{check, pinned_types, Pin};
+use rccr::identity::Hostname;
+use rccr::init::hostkeys::fingerprint;
+use rccr::keys::control::known_hosts::{check, follow, pinned_types, Named, Pin, MARK};
 use rccr::keys::control::ssh_config;
+use rccr::ssh::Fingerprint;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,6 +30,48 @@ fuzz_target!(|data: &[u8]| {
         Pin::Mismatch { line } => {
             assert!(!types.is_empty());
             assert!(line >= 1 && line <= content.lines().count());
+        }
+    }
+
+    // rccr's lines following nodes: the user's lines survive in order,
+    // and a second pass changes nothing.
+    let fingerprints: Vec<Fingerprint> = content
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .filter_map(|b64| fingerprint(&format!("ssh-ed25519 {b64}")))
+        .filter_map(|(_, fp)| Fingerprint::parse(&fp))
+        .collect();
+    let mut names: Vec<Hostname> = head
+        .split_whitespace()
+        .filter_map(|n| Hostname::parse(n).ok())
+        .collect();
+    if names.is_empty() {
+        names.push(Hostname::parse("node").expect("a DNS name"));
+    }
+    let named: Vec<Named> = fingerprints
+        .iter()
+        .zip(names.iter().cycle())
+        .enumerate()
+        .map(|(i, (fp, name))| Named {
+            name,
+            ip: std::net::IpAddr::from([10, 0, 0, (i % 3) as u8]),
+            host_key: fp,
+        })
+        .collect();
+    let followed = follow(content, &named, 22);
+    assert_eq!(follow(&followed, &named, 22), followed);
+    // Lines as bytes up to '\n' (follow() may end the last one with one).
+    let lines = |text: &'_ str| {
+        text.split_inclusive('\n')
+            .map(|l| l.strip_suffix('\n').unwrap_or(l).to_string())
+            .collect::<Vec<String>>()
+    };
+    let mut kept = lines(&followed).into_iter();
+    for line in lines(content) {
+        let ours =
+            !line.starts_with(['#', '@', '|']) && line.split_whitespace().nth(3) == Some(MARK);
+        if !ours {
+            assert!(kept.any(|k| k == line), "{line:?} lost");
         }
     }
 

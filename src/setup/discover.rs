@@ -5,7 +5,11 @@
 //! Per host, on one connection:
 //! 1. the host key, against the pins: a pinned host is offered only its
 //!    pinned key types, and another key is `host-key-mismatch` (no key of
-//!    ours is offered to it);
+//!    ours is offered to it). A host whose MAC is a node's of the
+//!    inventory is that node wherever it is now: its pins are the node's
+//!    (its name and last address in known_hosts, its fingerprint in the
+//!    inventory), so a node at a new address with its own host key is
+//!    followed there (`moved_from`), and with another key is a mismatch;
 //! 2. a canary key no one holds ([`crate::keys::canary`]): a host that
 //!    accepts it accepts any key, and is `untrusted (accepts any key)`;
 //! 3. the cluster key (adopted), else the temporary key (new);
@@ -17,13 +21,16 @@ use crate::error::Error;
 use crate::identity::{
     name_matches, Arch, Facts, Hostname, Mac, Role, FACTS_COMMAND, MAX_FACTS_LEN,
 };
-use crate::keys::control::known_hosts::{KnownHosts, Pin, Reached, Unreached};
+use crate::keys::control::known_hosts::{
+    host_field, named_field, KnownHosts, Pin, Reached, Unreached,
+};
 use crate::parallel;
 use crate::scan;
 use crate::ssh::{Connection, Fingerprint, Limits, SshError};
+use crate::state::inventory::NodeRecord;
 use crate::wire::ipv4::Cidr;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -113,6 +120,9 @@ pub struct Candidate {
     pub role: Role,
     /// What made an untrusted host so, partly in its words (escape it).
     pub note: Option<String>,
+    /// The address the inventory had for this node (same MAC, same host
+    /// key) when it is not this one.
+    pub moved_from: Option<IpAddr>,
 }
 
 /// The keys and login settings discovery tries.
@@ -141,12 +151,14 @@ pub fn scan_options(config: &Config, subnets: &[Cidr], iface: Option<&str>) -> s
     opts
 }
 
-/// Sweeps the LAN and classifies every live host; roles come from the
-/// config's pins (targets otherwise).
+/// Sweeps the LAN and classifies every live host, knowing the nodes of
+/// the inventory (`known`) by their MACs; roles come from the config's
+/// pins (targets otherwise).
 pub fn discover(
     config: &Config,
     scan_opts: &scan::Options,
     keys: &LoginKeys,
+    known: &[NodeRecord],
 ) -> Result<Vec<Candidate>, Error> {
     let report = scan::run(scan_opts)?;
     for warning in &report.warnings {
@@ -157,6 +169,7 @@ pub fn discover(
         filter: &config.discovery.hostname_filter,
         canary: crate::keys::canary()?,
         known_hosts: KnownHosts::new(keys.known_hosts.clone()),
+        known,
     };
     let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
     for c in &mut candidates {
@@ -183,6 +196,8 @@ struct Probe<'a> {
     /// The canary key's private half, OpenSSH text (memory only).
     canary: String,
     known_hosts: KnownHosts,
+    /// The inventory: nodes by MAC.
+    known: &'a [NodeRecord],
 }
 
 impl Probe<'_> {
@@ -201,6 +216,7 @@ impl Probe<'_> {
             class: Class::NoSsh,
             role: Role::Target,
             note: None,
+            moved_from: None,
         };
         if !host.ssh {
             return c;
@@ -264,13 +280,30 @@ impl Probe<'_> {
         c
     }
 
+    /// The inventory's node with this MAC and a pinned host key.
+    fn known_node(&self, mac: Option<Mac>) -> Option<&NodeRecord> {
+        let mac = mac?;
+        self.known
+            .iter()
+            .find(|k| k.mac == Some(mac) && k.role != Role::Control && k.host_key.is_some())
+    }
+
     /// Connects offering only the pinned host key types, and checks the
     /// host key against the pins; records the key's fingerprint. `None`
-    /// (class set) when the host is not to be logged in to.
+    /// (class set) when the host is not to be logged in to. A known node's
+    /// pins are those of its name and last address, and the fingerprint
+    /// the inventory holds; a host new to the inventory has those of its
+    /// address.
     fn connect(&self, c: &mut Candidate) -> Option<Connection> {
-        let ip = c.ip.into();
+        let ip: IpAddr = c.ip.into();
         let port = self.keys.port;
-        let Reached { conn, key } = match self.known_hosts.connect(ip, port, SSH_TIMEOUT) {
+        let node = self.known_node(c.mac);
+        let hosts = match node {
+            Some(k) => vec![named_field(&k.hostname, port), host_field(k.ip, port)],
+            None => vec![host_field(ip, port)],
+        };
+        let Reached { conn, key } = match self.known_hosts.connect_as(ip, port, &hosts, SSH_TIMEOUT)
+        {
             Ok(reached) => reached,
             Err(Unreached::OtherType(why)) => {
                 c.class = Class::HostKeyMismatch;
@@ -280,7 +313,24 @@ impl Probe<'_> {
             Err(Unreached::Failed(_)) => return None,
         };
         c.host_key = Some(key.fingerprint.clone());
-        match self.known_hosts.check_key(ip, port, &key) {
+        if let Some(k) = node {
+            if k.host_key.as_ref() != Some(&key.fingerprint) {
+                c.class = Class::HostKeyMismatch;
+                c.note = Some(format!(
+                    "host key {} is not {}, the one {} ({}) had at {}: not logging in \
+                     (if that machine was reinstalled, rccr remove --forget {}, then setup again)",
+                    key.fingerprint,
+                    k.host_key.as_deref().unwrap_or("-"),
+                    k.hostname,
+                    k.mac.map(|m| m.to_string()).unwrap_or_default(),
+                    k.ip,
+                    k.hostname
+                ));
+                return None;
+            }
+            c.moved_from = (k.ip != ip).then_some(k.ip);
+        }
+        match self.known_hosts.check_key_as(&hosts, &key) {
             Ok(Pin::Match | Pin::Unknown) => Some(conn),
             Ok(Pin::Mismatch { line }) => {
                 c.class = Class::HostKeyMismatch;

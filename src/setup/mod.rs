@@ -78,7 +78,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let keys = login_keys(&opts, &config)?;
 
     let scan_opts = discover::scan_options(&config, &opts.subnets, opts.iface.as_deref());
-    let candidates = discover::discover(&config, &scan_opts, &keys)?;
+    let candidates = discover::discover(&config, &scan_opts, &keys, &known)?;
     let mut planned = plan::plan(candidates, &known, &config);
     clock.lap("discover");
     if !opts.json || opts.dry_run {
@@ -112,6 +112,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     clock.lap("rotate");
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
     inventory::save(paths, &records, &config.ssh.user, &cluster_key)?;
+    record::name_host_keys(&paths.known_hosts, &records, config.ssh.port)?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr setup: {problem}");
     }

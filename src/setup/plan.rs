@@ -178,6 +178,7 @@ mod tests {
             class,
             role: Role::Target,
             note: None,
+            moved_from: None,
         }
     }
 

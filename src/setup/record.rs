@@ -3,9 +3,11 @@
 use super::plan::Planned;
 use crate::error::Error;
 use crate::identity::{Arch, Hostname, Role};
+use crate::keys::control::known_hosts::{KnownHosts, Named};
 use crate::scan;
 use crate::state::inventory::NodeRecord;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 
 /// The nodes of the cluster after this run: the control first, then every
 /// adopted node, then known nodes that did not answer this time (kept: they
@@ -28,6 +30,7 @@ pub fn records(
             role: c.role,
             arch: c.arch,
             host_key: c.host_key.clone(),
+            moved_from: c.moved_from,
         });
     }
     let missing: Vec<NodeRecord> = known
@@ -37,6 +40,26 @@ pub fn records(
     let count = missing.len();
     records.extend(missing);
     Ok((records, count))
+}
+
+/// Names every node with a pinned host key in known_hosts, with its
+/// address (`NAME,IP`), so `ssh root@NAME` and `ssh root@IP` both check
+/// the key; lines of nodes that moved follow them. Nodes found this run
+/// come before missing ones in `records`, so an address both claim is the
+/// one found there now.
+pub fn name_host_keys(known_hosts: &Path, records: &[NodeRecord], port: u16) -> Result<(), Error> {
+    let nodes: Vec<Named> = records
+        .iter()
+        .filter_map(|r| {
+            Some(Named {
+                name: &r.hostname,
+                ip: r.ip,
+                host_key: r.host_key.as_ref()?,
+            })
+        })
+        .collect();
+    KnownHosts::new(known_hosts.to_path_buf()).follow(&nodes, port)?;
+    Ok(())
 }
 
 /// A node known by no name: its address, which is a valid DNS name.
@@ -84,5 +107,6 @@ fn control_record(scan_opts: &scan::Options) -> Result<NodeRecord, Error> {
         role: Role::Control,
         arch,
         host_key: None,
+        moved_from: None,
     })
 }

@@ -31,7 +31,18 @@ fn host_object(c: &Candidate, result: &str) -> Object {
         .str("role", shown_role(c))
         .str("found", c.class.as_str())
         .opt("host_key", c.host_key.as_deref())
+        .opt("moved_from", moved_from(c).as_deref())
         .str("result", result)
+}
+
+/// The address a node left since the last run, if it moved.
+fn moved_from(c: &Candidate) -> Option<String> {
+    c.moved_from.map(|ip| ip.to_string())
+}
+
+/// `, moved from OLD` for a node that moved, else nothing.
+fn moved_note(c: &Candidate) -> String {
+    moved_from(c).map_or(String::new(), |ip| format!(", moved from {ip}"))
 }
 
 fn record_object(r: &NodeRecord, found: &str, result: &str, key: &str) -> Object {
@@ -72,7 +83,9 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
             (Action::NotListed, _) => {
                 "none: its MAC is not under nodes: (discovery.adopt: listed)".into()
             }
-            (Action::Leave, Class::Adopted) => "none: already in the cluster".into(),
+            (Action::Leave, Class::Adopted) => {
+                format!("none: already in the cluster{}", moved_note(c))
+            }
             (Action::Leave, Class::Foreign) => {
                 "none: accepts the temporary key, but not named like a node".into()
             }
@@ -169,7 +182,7 @@ pub fn outcome(
             c.arch.map_or("-", |a| a.uname()).to_string(),
             shown_role(c).to_string(),
             p.key_state().to_string(),
-            print::text(&p.result()).into_owned(),
+            print::text(&format!("{}{}", p.result(), moved_note(c))).into_owned(),
         ]);
     }
     for r in missing {
@@ -242,4 +255,41 @@ fn record_row(table: &mut Table, r: &NodeRecord, key: &str, result: &str) {
         key.to_string(),
         result.to_string(),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::identity::Role;
+
+    #[test]
+    fn a_node_that_moved_says_from_where() {
+        let candidate = Candidate {
+            ip: "10.0.5.9".parse().unwrap(),
+            mac: "02:52:43:00:00:01".parse().ok(),
+            hostname: "node-1".parse().ok(),
+            arch: None,
+            host_key: "SHA256:abc".parse().ok(),
+            class: Class::Adopted,
+            role: Role::Target,
+            note: None,
+            moved_from: "10.0.5.6".parse().ok(),
+        };
+        let planned = super::super::plan::plan(vec![candidate], &[], &Config::default());
+        let table = plan(&planned, false);
+        assert!(
+            table.contains("none: already in the cluster, moved from 10.0.5.6"),
+            "{table}"
+        );
+        assert!(plan(&planned, true).contains("\"moved_from\": \"10.0.5.6\""));
+        let report = outcome(&planned, &[], 0, None, false);
+        assert!(
+            report.contains("already adopted, moved from 10.0.5.6"),
+            "{report}"
+        );
+        // The result stays the word programs match; the move is a field.
+        let json = outcome(&planned, &[], 0, None, true);
+        assert!(json.contains("\"result\": \"already adopted\""), "{json}");
+    }
 }

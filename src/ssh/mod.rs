@@ -246,10 +246,15 @@ pub fn host_key_algorithms(key_type: &str) -> Option<&'static str> {
 /// The host field OpenSSH writes in known_hosts: `10.0.0.5`, or
 /// `[10.0.0.5]:2222`.
 pub fn host_field(ip: std::net::IpAddr, port: u16) -> String {
+    named_field(&ip.to_string(), port)
+}
+
+/// The host field of a name or address: `node-1`, or `[node-1]:2222`.
+pub fn named_field(host: &str, port: u16) -> String {
     if port == 22 {
-        ip.to_string()
+        host.to_string()
     } else {
-        format!("[{ip}]:{port}")
+        format!("[{host}]:{port}")
     }
 }
 
@@ -257,6 +262,12 @@ pub fn host_field(ip: std::net::IpAddr, port: u16) -> String {
 /// `ip`:`port` (as OpenSSH does: `[ip]:port` off port 22); libssh2 knows the
 /// HMAC-SHA1 scheme. Needs no host key, so it can be asked before connecting.
 pub fn hashed_line_names(line: &str, ip: std::net::IpAddr, port: u16) -> bool {
+    hashed_line_names_field(line, &host_field(ip, port))
+}
+
+/// Whether a hashed known_hosts line names `field`, a host field as
+/// OpenSSH looks it up (`10.0.0.5`, `node-1`, `[node-1]:2222`).
+pub fn hashed_line_names_field(line: &str, field: &str) -> bool {
     let Ok(session) = Session::new() else {
         return false;
     };
@@ -273,7 +284,7 @@ pub fn hashed_line_names(line: &str, ip: std::net::IpAddr, port: u16) -> bool {
     // that names the host: a key that matches none still finds the name.
     // No port: libssh2 would also try the bare address for another port.
     matches!(
-        hosts.check(&host_field(ip, port), b"rccr: no such key"),
+        hosts.check(field, b"rccr: no such key"),
         ssh2::CheckResult::Match | ssh2::CheckResult::Mismatch
     )
 }
@@ -603,6 +614,12 @@ mod tests {
         assert!(!hashed_line_names(&port_22, ip, 2222));
         assert!(hashed_line_names(&port_2222, ip, 2222));
         assert!(!hashed_line_names("not a line", ip, 22));
+        // `ssh-keygen -H` of "ReCyClusteR-Target-01 ssh-ed25519 ...": OpenSSH
+        // hashes names in lower case, and looks them up so.
+        let named = format!("|1|EmrJLw6b3X4J83RB1z877bt3Hkw=|6JKd5oRcLbxDpFwN29ZtCpsOg5A= {KEY}");
+        assert!(hashed_line_names_field(&named, "recycluster-target-01"));
+        assert!(!hashed_line_names_field(&named, "ReCyClusteR-Target-02"));
+        assert!(!hashed_line_names(&named, ip, 22));
     }
 
     #[test]

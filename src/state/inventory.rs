@@ -4,6 +4,11 @@
 //! rewritten atomically; the user's cluster_config.yml is never touched.
 //! `setup` writes them; `swarm` and `status` read them.
 //!
+//! A node is its MAC: each run finds the nodes' addresses again, and a
+//! node found at another address (with the host key pinned for it) is
+//! the same record, with the address it left in `moved-from` until the
+//! next run.
+//!
 //! Every field is a type that cannot hold a tab, a newline, a space or an
 //! `=` ([`Hostname`], [`Mac`], [`Arch`], [`Fingerprint`], an address, a
 //! role), so nothing a node says can add a field, a line or an Ansible
@@ -18,7 +23,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 const HEADER: &str =
-    "# rccr inventory: ip\tmac\thostname\trole\tarch\thost-key (written by rccr setup)\n";
+    "# rccr inventory: ip\tmac\thostname\trole\tarch\thost-key\tmoved-from (written by rccr setup)\n";
 /// How an unknown value is written.
 const NONE: &str = "-";
 
@@ -33,6 +38,8 @@ pub struct NodeRecord {
     pub arch: Option<Arch>,
     /// `SHA256:...` of the host key pinned for it (`None` for the control).
     pub host_key: Option<Fingerprint>,
+    /// The address the last run found it had left.
+    pub moved_from: Option<IpAddr>,
 }
 
 impl NodeRecord {
@@ -70,8 +77,15 @@ pub fn parse(text: &str, origin: &Path) -> Result<Vec<NodeRecord>, Error> {
             )
         };
         let fields: Vec<&str> = line.split('\t').collect();
-        let [ip, mac, hostname, role, arch, host_key] = fields[..] else {
-            return Err(bad());
+        let (ip, mac, hostname, role, arch, host_key, moved_from) = match fields[..] {
+            [ip, mac, hostname, role, arch, host_key, moved_from] => {
+                (ip, mac, hostname, role, arch, host_key, moved_from)
+            }
+            // Written before moved-from existed.
+            [ip, mac, hostname, role, arch, host_key] => {
+                (ip, mac, hostname, role, arch, host_key, NONE)
+            }
+            _ => return Err(bad()),
         };
         nodes.push(NodeRecord {
             ip: ip.parse().map_err(|_| bad())?,
@@ -82,6 +96,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Vec<NodeRecord>, Error> {
             // node is kept, its arch unknown.
             arch: optional(arch).unwrap_or(None),
             host_key: optional(host_key).map_err(|()| bad())?,
+            moved_from: optional(moved_from).map_err(|()| bad())?,
         });
     }
     Ok(nodes)
@@ -92,13 +107,14 @@ pub fn render(nodes: &[NodeRecord]) -> String {
     for n in nodes {
         let _ = writeln!(
             out,
-            "{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             n.ip,
             n.mac.map_or(NONE.into(), |m| m.to_string()),
             n.hostname,
             n.role,
             n.arch_name(),
-            n.host_key.as_deref().unwrap_or(NONE)
+            n.host_key.as_deref().unwrap_or(NONE),
+            n.moved_from.map_or(NONE.into(), |ip| ip.to_string())
         );
     }
     out
@@ -161,6 +177,7 @@ mod tests {
             role,
             arch: Some(Arch::X86_64),
             host_key: "SHA256:abc".parse().ok(),
+            moved_from: None,
         }
     }
 
@@ -173,10 +190,16 @@ mod tests {
         nodes[0].mac = None;
         nodes[0].host_key = None;
         nodes[0].arch = None;
+        nodes[1].moved_from = "10.0.0.9".parse().ok();
         let text = render(&nodes);
         assert!(text.starts_with("# rccr inventory"));
-        assert!(text.contains("\n10.0.0.1\t-\tReCyClusteR-Control-000001\tcontrol\t-\t-\n"));
+        assert!(text.contains("\n10.0.0.1\t-\tReCyClusteR-Control-000001\tcontrol\t-\t-\t-\n"));
+        assert!(text.ends_with("\tSHA256:abc\t10.0.0.9\n"), "{text}");
         assert_eq!(parse(&text, Path::new("nodes")).unwrap(), nodes);
+        // A file of six fields, from before moved-from, still reads.
+        let old = parse("10.0.0.2\t-\tt\ttarget\t-\t-\n", Path::new("n")).unwrap();
+        assert_eq!(old[0].moved_from, None);
+        assert!(parse("10.0.0.2\t-\tt\ttarget\t-\t-\tsomewhere\n", Path::new("n")).is_err());
     }
 
     #[test]
@@ -257,6 +280,7 @@ mod tests {
                 },
                 arch: Arch::ALL.get(rng.below(Arch::ALL.len() + 1)).copied(),
                 host_key: Fingerprint::parse(&format!("SHA256:{}", rng.text())),
+                moved_from: (o[5] & 1 == 0).then_some(IpAddr::from([10, o[6], o[7], o[2]])),
             });
         }
         records
@@ -270,7 +294,7 @@ mod tests {
             let text = render(&nodes);
             assert_eq!(text.lines().count(), nodes.len() + 1, "{text:?}");
             for line in text.lines().skip(1) {
-                assert_eq!(line.split('\t').count(), 6, "{line:?}");
+                assert_eq!(line.split('\t').count(), 7, "{line:?}");
             }
             assert_eq!(parse(&text, Path::new("nodes")).unwrap(), nodes);
             let ini = render_ansible(&nodes, "root", Path::new("/root/.ssh/id_ed25519"));

@@ -334,7 +334,9 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
         Err(e) => {
             status.ssh = "unreachable";
             status.error = Some(match e {
-                SshError::Unreachable(_) => e.to_string(),
+                SshError::Unreachable(_) => {
+                    format!("{e} (if its address changed, rccr setup finds it by its MAC)")
+                }
                 e => format!("no SSH conversation: {e}"),
             });
             return status;
@@ -462,6 +464,13 @@ pub fn render_table(statuses: &[NodeStatus], temp_key_checked: bool) -> String {
     }
     let mut out = table.render();
     for s in statuses {
+        if let Some(old) = s.node.moved_from {
+            out.push_str(&format!(
+                "  {} ({}): moved from {old} (followed by its MAC and host key at the last setup)\n",
+                print::name(&s.node.hostname),
+                s.node.ip,
+            ));
+        }
         if let Some(problem) = s.problem() {
             out.push_str(&format!(
                 "  {} ({}): {}\n",
@@ -532,6 +541,10 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
             let o = Object::new()
                 .str("node", &s.node.hostname)
                 .str("ip", &s.node.ip.to_string())
+                .opt(
+                    "moved_from",
+                    s.node.moved_from.map(|ip| ip.to_string()).as_deref(),
+                )
                 .str("role", s.node.role.as_str())
                 .str("arch", s.node.arch_name())
                 .bool("reachable", matches!(s.ssh, "ok" | "local"))
@@ -567,6 +580,7 @@ mod tests {
             role,
             arch: Some(crate::identity::Arch::X86_64),
             host_key: None,
+            moved_from: None,
         }
     }
 
@@ -665,12 +679,28 @@ mod tests {
         let text = render_json(&[s]);
         assert_eq!(
             text,
-            "[\n  {\"node\": \"t1\", \"ip\": \"10.0.0.2\", \"role\": \"target\", \"arch\": \"x86_64\", \
+            "[\n  {\"node\": \"t1\", \"ip\": \"10.0.0.2\", \"moved_from\": null, \"role\": \"target\", \"arch\": \"x86_64\", \
              \"reachable\": false, \"ssh\": \"unreachable\", \"cluster_key\": null, \"temp_key\": null, \
              \"docker\": \"unknown\", \"docker_version\": null, \"swarm_role\": null, \"swarm_state\": null, \
              \"swarm_error\": null, \"swarm_seen\": null, \"healthy\": false, \"problem\": \"unreachable: timed out\", \
              \"warnings\": []}\n]\n"
         );
         assert_eq!(render_json(&[]), "[]\n");
+    }
+
+    #[test]
+    fn a_node_that_moved_says_from_where() {
+        let mut record = node(Role::Target);
+        record.moved_from = "10.0.0.9".parse().ok();
+        let s = NodeStatus::new(&record);
+        assert!(render_json(std::slice::from_ref(&s))
+            .contains("\"ip\": \"10.0.0.2\", \"moved_from\": \"10.0.0.9\","));
+        let table = render_table(&[s], true);
+        assert!(
+            table.contains("\n  t1 (10.0.0.2): moved from 10.0.0.9 "),
+            "{table}"
+        );
+        let table = render_table(&[NodeStatus::new(&node(Role::Target))], true);
+        assert!(!table.contains("moved"), "{table}");
     }
 }

@@ -1,0 +1,308 @@
+//! Addresses follow MACs (issue 14.6) and `ssh root@NAME` / `ssh root@IP`
+//! with strict host key checking (issue 17.4), on the virtual LAN.
+//!
+//! A DHCP target gets a new lease at another address between two runs of
+//! `rccr setup`, as a machine does after a reboot on a busy LAN: setup and
+//! status follow it by its MAC and host key, and known_hosts names it by
+//! its name and its new address. The same MAC with another host key is a
+//! mismatch, and nothing follows it.
+mod common;
+
+use common::lab::{require_root, stderr, stdout, Lab};
+use std::process::Output;
+
+/// `rccr setup --yes --json --no-swarm` on the control.
+fn setup(lab: &Lab) -> Output {
+    lab.exec(
+        "control",
+        &["rccr", "setup", "--yes", "--json", "--no-swarm"],
+    )
+}
+
+/// The JSON object of the host at `ip` in setup's output.
+fn object_of<'j>(json: &'j str, ip: &str) -> &'j str {
+    json.lines()
+        .find(|l| l.contains(&format!("{{\"ip\": \"{ip}\"")))
+        .unwrap_or_else(|| panic!("no {ip} in\n{json}"))
+}
+
+/// A variable of the lab's `lab.env`.
+fn lab_env(lab: &Lab, name: &str) -> String {
+    let env = std::fs::read_to_string(lab.dir().join("lab.env")).expect("read lab.env");
+    env.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in lab.env"))
+        .to_string()
+}
+
+fn cat(lab: &Lab, host: &str, path: &str) -> String {
+    stdout(&lab.exec(host, &["cat", path]))
+}
+
+/// `host` releases its DHCP lease (udhcpc's SIGUSR2), which unconfigures
+/// its interface and frees its address and DNS name in dnsmasq; its
+/// udhcpc then stops.
+fn release_lease(lab: &Lab, host: &str) {
+    let hostdir = format!("{}/hosts/{host}", lab.dir().display());
+    let script = format!(
+        "set -eu
+        pid=$(cat {hostdir}/udhcpc.pid)
+        kill -USR2 \"$pid\"
+        i=0
+        while ip -4 addr show dev eth0 | grep -q inet; do
+            i=$((i + 1)); [ $i -lt 100 ] || {{ echo 'the lease was not released' >&2; exit 1; }}
+            sleep 0.1
+        done
+        kill \"$pid\""
+    );
+    let out = lab.sh(host, &script);
+    assert!(out.status.success(), "{host}: {}", stderr(&out));
+}
+
+/// `host` takes a new DHCP lease, asking for `ip` (dnsmasq gives a client
+/// the free address it asks for); dnsmasq's DNS name of the host follows.
+fn lease(lab: &Lab, host: &str, ip: &str) {
+    let dir = lab.dir().display().to_string();
+    let hostdir = format!("{dir}/hosts/{host}");
+    let script = format!(
+        "LAB_HOSTDIR={hostdir} LAB_PREFIXLEN={prefix} busybox udhcpc -f -q -n -i eth0 \
+            -s {dir}/udhcpc.script -r {ip} -x hostname:\"$(hostname)\" -t 10 -T 1 -A 1 \
+            >{hostdir}/udhcpc-moved.log 2>&1
+        ip -4 -o addr show dev eth0",
+        prefix = lab_env(lab, "PREFIXLEN"),
+    );
+    let out = lab.sh(host, &script);
+    assert!(
+        out.status.success() && stdout(&out).contains(&format!("inet {ip}/")),
+        "{host} did not get {ip}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+/// `host` moves to the last address of the lab's DHCP range, as after a
+/// reboot on a busy LAN. Returns the new address.
+fn move_to_new_lease(lab: &Lab, host: &str) -> String {
+    let new_ip = lab_env(lab, "DHCP_END");
+    release_lease(lab, host);
+    lease(lab, host, &new_ip);
+    new_ip
+}
+
+/// `ssh -o StrictHostKeyChecking=yes -o BatchMode=yes root@TO hostname`
+/// from the control: its own ~/.ssh (cluster key, known_hosts) decides.
+fn strict_ssh(lab: &Lab, to: &str) -> Output {
+    lab.exec(
+        "control",
+        &[
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            &format!("root@{to}"),
+            "hostname",
+        ],
+    )
+}
+
+fn assert_strict_ssh_works(lab: &Lab, to: &str, name: &str) {
+    let out = strict_ssh(lab, to);
+    assert!(
+        out.status.success() && stdout(&out).trim() == name,
+        "ssh root@{to}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+/// The host fields of every known_hosts line (`NAME,IP` -> [NAME, IP]).
+fn pinned_fields(known_hosts: &str) -> Vec<String> {
+    known_hosts
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .flat_map(|f| f.split(',').map(str::to_string))
+        .collect()
+}
+
+fn sorted_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let out = setup(&lab);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let target = lab.host("target-1");
+    let (name, old_ip) = (target.hostname.clone(), target.ip.clone());
+    // After the first run, the name is pinned as well as the address.
+    let known = cat(&lab, "control", "/root/.ssh/known_hosts");
+    assert!(
+        known.contains(&format!("\n{name},{old_ip} ssh-ed25519 "))
+            || known.starts_with(&format!("{name},{old_ip} ssh-ed25519 ")),
+        "{known}"
+    );
+    assert_strict_ssh_works(&lab, &name, &name);
+    assert_strict_ssh_works(&lab, &old_ip, &name);
+
+    let new_ip = move_to_new_lease(&lab, "target-1");
+    let out = setup(&lab);
+    let json = stdout(&out);
+    assert!(out.status.success(), "{json}\n{}", stderr(&out));
+    let object = object_of(&json, &new_ip);
+    for field in [
+        "\"result\": \"already adopted\"".to_string(),
+        format!("\"moved_from\": \"{old_ip}\""),
+        format!("\"hostname\": \"{name}\""),
+    ] {
+        assert!(object.contains(&field), "{field} missing in {object}");
+    }
+    // The record is the node's, at its new address; the old one is gone.
+    let nodes = cat(&lab, "control", "/root/.rccr/nodes");
+    assert!(
+        nodes.contains(&format!("\n{new_ip}\t{}\t{name}\ttarget\t", target.mac)),
+        "{nodes}"
+    );
+    assert!(nodes.contains(&format!("\t{old_ip}\n")), "{nodes}");
+    assert!(!nodes.contains(&format!("\n{old_ip}\t")), "{nodes}");
+    assert_eq!(nodes.matches(&target.mac).count(), 1, "{nodes}");
+    // known_hosts names it with its new address, and no longer the old one.
+    let known = cat(&lab, "control", "/root/.ssh/known_hosts");
+    assert!(
+        known.contains(&format!("{name},{new_ip} ssh-ed25519 ")),
+        "{known}"
+    );
+    assert!(!pinned_fields(&known).contains(&old_ip), "{known}");
+    assert_strict_ssh_works(&lab, &name, &name);
+    assert_strict_ssh_works(&lab, &new_ip, &name);
+    assert_strict_ssh_works(&lab, "ReCyClusteR-Target-02", "ReCyClusteR-Target-02");
+
+    // status says it moved, in the table and in --json (no Docker in this
+    // lab: every node is unhealthy, exit 1, and still reported).
+    let out = lab.exec("control", &["rccr", "status", "--json"]);
+    let json = stdout(&out);
+    let object = json
+        .lines()
+        .find(|l| l.contains(&format!("\"node\": \"{name}\"")))
+        .unwrap_or_else(|| panic!("no {name} in {json}\n{}", stderr(&out)));
+    for field in [
+        format!("\"ip\": \"{new_ip}\", \"moved_from\": \"{old_ip}\""),
+        "\"ssh\": \"ok\"".to_string(),
+        "\"cluster_key\": \"accepted\"".to_string(),
+    ] {
+        assert!(object.contains(&field), "{field} missing in {object}");
+    }
+    let table = stdout(&lab.exec("control", &["rccr", "status"]));
+    assert!(
+        table.contains(&format!("{name} ({new_ip}): moved from {old_ip} ")),
+        "{table}"
+    );
+
+    // The next run finds it where it is: no move to report any more, and
+    // nothing to rewrite.
+    let out = setup(&lab);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        object_of(&stdout(&out), &new_ip).contains("\"moved_from\": null"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known);
+    let table = stdout(&lab.exec("control", &["rccr", "status"]));
+    assert!(!table.contains("moved from"), "{table}");
+}
+
+#[test]
+fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let out = setup(&lab);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let nodes_before = cat(&lab, "control", "/root/.rccr/nodes");
+    let known_before = cat(&lab, "control", "/root/.ssh/known_hosts");
+    // Another machine takes target-1's MAC at a new address, with a host
+    // key of the pinned type (only the fingerprint tells them apart).
+    let new_ip = move_to_new_lease(&lab, "target-1");
+    lab.rekey("target-1", "ed25519");
+    let log = lab.dir().join("hosts/target-1/sshd.log");
+    let offered = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("publickey")
+            .count()
+    };
+    let offered_before = offered();
+
+    let out = setup(&lab);
+    let json = stdout(&out);
+    let object = object_of(&json, &new_ip);
+    assert!(
+        object.contains("\"found\": \"host-key-mismatch\"")
+            && object.contains("\"result\": \"untouched (host-key-mismatch)\"")
+            && object.contains("\"moved_from\": null"),
+        "{json}\n{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("is not SHA256:"), "{}", stderr(&out));
+    assert_eq!(offered(), offered_before, "a key was offered to it");
+    assert_eq!(
+        sorted_lines(&cat(&lab, "control", "/root/.rccr/nodes")),
+        sorted_lines(&nodes_before),
+        "the record followed a host with another key"
+    );
+    assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known_before);
+    assert!(
+        !strict_ssh(&lab, &new_ip).status.success(),
+        "strict ssh trusts the new address"
+    );
+}
+
+#[test]
+fn two_nodes_that_swap_addresses_are_both_followed() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let out = setup(&lab);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let (one, two) = (lab.host("target-1"), lab.host("target-2"));
+    release_lease(&lab, "target-1");
+    release_lease(&lab, "target-2");
+    lease(&lab, "target-1", &two.ip);
+    lease(&lab, "target-2", &one.ip);
+
+    let out = setup(&lab);
+    let json = stdout(&out);
+    assert!(out.status.success(), "{json}\n{}", stderr(&out));
+    for (node, now, was) in [(&one, &two.ip, &one.ip), (&two, &one.ip, &two.ip)] {
+        let object = object_of(&json, now);
+        for field in [
+            "\"result\": \"already adopted\"".to_string(),
+            format!("\"hostname\": \"{}\"", node.hostname),
+            format!("\"moved_from\": \"{was}\""),
+        ] {
+            assert!(object.contains(&field), "{field} missing in {object}");
+        }
+        assert_strict_ssh_works(&lab, &node.hostname, &node.hostname);
+        assert_strict_ssh_works(&lab, now, &node.hostname);
+    }
+    let known = cat(&lab, "control", "/root/.ssh/known_hosts");
+    for (node, now) in [(&one, &two.ip), (&two, &one.ip)] {
+        let fields: Vec<String> = known
+            .lines()
+            .filter(|l| l.contains(&node.hostname))
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect();
+        assert_eq!(fields, [format!("{},{now}", node.hostname)], "{known}");
+    }
+}
