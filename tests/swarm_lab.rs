@@ -864,6 +864,15 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
     );
     let inventory = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]));
     assert!(!inventory.contains("ReCyClusteR-Target-01"), "{inventory}");
+    // ssh forgets its host key: a machine reinstalled under that name is new.
+    let known = stdout(
+        &cluster
+            .lab
+            .exec("control", &["cat", "/root/.ssh/known_hosts"]),
+    )
+    .to_lowercase();
+    assert!(!known.contains("recycluster-target-01"), "{known}");
+    assert!(known.contains("recycluster-target-02"), "{known}");
 
     // A dead node is forgotten without asking it.
     cluster.stop(&["target-4"]);

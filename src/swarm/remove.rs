@@ -15,8 +15,10 @@ use crate::config::Config;
 use crate::docker::api::{Info, JoinTokens, SwarmNode};
 use crate::error::Error;
 use crate::identity::Role;
+use crate::keys::control::known_hosts::KnownHosts;
 use crate::keys::resolve::Resolver;
 use crate::print;
+use crate::ssh::Fingerprint;
 use crate::state::inventory::{self, NodeRecord};
 use crate::state::swarm::SwarmRecord;
 use crate::state::StatePaths;
@@ -112,6 +114,10 @@ pub fn run(opts: Options) -> Result<(), Error> {
         .cluster(config.ssh.key_type)?
         .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
     inventory::save(paths, &staying, &config.ssh.user, &key)?;
+    // A machine reinstalled under a removed name is a new host, not a
+    // changed key: ssh must not remember the old one.
+    let gone: Vec<&Fingerprint> = leaving.iter().filter_map(|n| n.host_key.as_ref()).collect();
+    KnownHosts::new(paths.known_hosts.clone()).forget(&gone)?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr remove: {problem}");
     }
