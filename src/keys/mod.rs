@@ -21,9 +21,11 @@ pub mod resolve;
 
 use crate::error::Error;
 use crate::fsutil;
+use crate::sys::RsaKey;
 use rand_core::OsRng;
-use ssh_key::private::{KeypairData, RsaKeypair};
-use ssh_key::{Algorithm, LineEnding, PrivateKey};
+use ssh_key::private::{KeypairData, RsaKeypair, RsaPrivateKey};
+use ssh_key::public::RsaPublicKey;
+use ssh_key::{Algorithm, LineEnding, Mpint, PrivateKey};
 use std::path::{Path, PathBuf};
 
 /// The comment every temporary key carries, so it can be recognised anywhere.
@@ -59,12 +61,33 @@ pub fn generate(kind: KeyType, rsa_bits: usize, comment: &str) -> Result<Private
         KeyType::Ed25519 => PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(failed)?,
         KeyType::Rsa => {
             check_rsa_bits(rsa_bits)?;
-            let pair = RsaKeypair::random(&mut OsRng, rsa_bits).map_err(failed)?;
+            let pair = random_rsa(rsa_bits)?;
             PrivateKey::new(KeypairData::from(pair), comment).map_err(failed)?
         }
     };
     key.set_comment(comment);
     Ok(key)
+}
+
+/// A new RSA key pair from OpenSSL's key generation (ssh-keygen's own, in
+/// the OpenSSL that libssh2 links), as ssh-key's numbers.
+fn random_rsa(bits: usize) -> Result<RsaKeypair, Error> {
+    let failed =
+        |e: &dyn std::fmt::Display| Error::Failed(format!("RSA key generation failed: {e}"));
+    let numbers = RsaKey::generate(bits).map_err(|e| failed(&e))?.numbers();
+    let mpint = |bytes: &[u8]| Mpint::from_positive_bytes(bytes).map_err(|e| failed(&e));
+    Ok(RsaKeypair {
+        public: RsaPublicKey {
+            e: mpint(&numbers.e)?,
+            n: mpint(&numbers.n)?,
+        },
+        private: RsaPrivateKey {
+            d: mpint(&numbers.d)?,
+            iqmp: mpint(&numbers.iqmp)?,
+            p: mpint(&numbers.p)?,
+            q: mpint(&numbers.q)?,
+        },
+    })
 }
 
 /// `KEY` -> `KEY.pub`, as ssh-keygen names them.
@@ -178,6 +201,18 @@ mod tests {
         let a = generate(KeyType::Ed25519, 0, "a").unwrap();
         let b = generate(KeyType::Ed25519, 0, "a").unwrap();
         assert_ne!(a.public_key(), b.public_key());
+    }
+
+    #[test]
+    fn rsa_pair_round_trips_and_converts_for_libssh2() {
+        let key = generate(KeyType::Rsa, 2048, TEMP_KEY_COMMENT).unwrap();
+        let text = key.to_openssh(LineEnding::LF).unwrap();
+        let parsed = PrivateKey::from_openssh(text.as_bytes()).unwrap();
+        assert_eq!(parsed.public_key(), key.public_key());
+        let line = public_line(&key).unwrap();
+        assert!(line.starts_with("ssh-rsa AAAA"), "{line}");
+        let pem = crate::ssh::pkcs1::from_openssh(&text).expect("PKCS#1 PEM");
+        assert!(pem.as_str().contains(concat!("BEGIN RSA ", "PRIVATE KEY")));
     }
 
     #[test]
