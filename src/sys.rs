@@ -1,7 +1,7 @@
 //! The one module that calls C directly: libc for packet, raw ICMP and
 //! non-blocking TCP sockets, the interface list, poll(2), and the umask and
 //! SIGHUP disposition of the node side of key rotation; OpenSSL (the copy
-//! libssh2 links) for RSA keys.
+//! libssh2 links) for RSA and Ed25519 keys.
 //!
 //! Everything here is wrapped in safe types: a socket owns its descriptor
 //! and closes it in `Drop`, errors come from `io::Error::last_os_error()`;
@@ -631,9 +631,43 @@ impl Drop for RsaKey {
     }
 }
 
+/// The Ed25519 public key of a 32-byte private key (seed), by OpenSSL.
+pub fn ed25519_public_key(seed: &[u8; 32]) -> io::Result<[u8; 32]> {
+    let mut public = [0u8; 32];
+    let mut len = public.len();
+    // SAFETY: `seed` is valid for 32 bytes and `public` for `len`; the key
+    // is checked for null and freed on every path after it exists.
+    unsafe {
+        let key = openssl_sys::EVP_PKEY_new_raw_private_key(
+            openssl_sys::EVP_PKEY_ED25519,
+            std::ptr::null_mut(),
+            seed.as_ptr(),
+            seed.len(),
+        );
+        ossl(!key.is_null(), "EVP_PKEY_new_raw_private_key")?;
+        let got = openssl_sys::EVP_PKEY_get_raw_public_key(key, public.as_mut_ptr(), &mut len);
+        openssl_sys::EVP_PKEY_free(key);
+        ossl(
+            got == 1 && len == public.len(),
+            "EVP_PKEY_get_raw_public_key",
+        )?;
+    }
+    Ok(public)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ed25519_public_key_of_rfc8032_test_1() {
+        let hex = |s: &str| -> [u8; 32] {
+            std::array::from_fn(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        };
+        let seed = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let public = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        assert_eq!(ed25519_public_key(&seed).unwrap(), public);
+    }
 
     #[test]
     fn rsa_key_numbers_rebuild_the_same_pkcs1_key() {

@@ -4,7 +4,9 @@
 //!   `ssh-keygen -p -m PEM` makes of the same key, CRT numbers included;
 //! - `ssh-keygen -y` and `-l` read what `rccr keygen` writes, and agree
 //!   with rccr on the public key and fingerprint;
-//! - libssh2 logs in with it to a real sshd (as root, on 127.0.0.1).
+//! - libssh2 logs in with it, and with the Ed25519 keys rccr keygen
+//!   writes (both made with OpenSSL), to a real sshd (as root, on
+//!   127.0.0.1).
 mod common;
 #[path = "common/image.rs"]
 mod image;
@@ -35,12 +37,12 @@ fn ssh_keygen(args: &[&str], file: &Path) -> String {
     text(&out)
 }
 
-/// `rccr keygen --type rsa` into `key`; returns what it printed.
-fn rccr_keygen(key: &Path, bits: &str, comment: &str) -> String {
+/// `rccr keygen ARGS -f KEY`; returns what it printed.
+fn rccr_keygen(key: &Path, args: &[&str]) -> String {
     let out = Command::new(RCCR)
-        .args([
-            "keygen", "--type", "rsa", "--bits", bits, "-C", comment, "-f",
-        ])
+        .arg("keygen")
+        .args(args)
+        .arg("-f")
         .arg(key)
         .output()
         .unwrap();
@@ -76,7 +78,7 @@ fn ssh_keygen_reads_the_rsa_keys_rccr_keygen_writes() {
     let dir = TempDir::new("keygen");
     for bits in ["2048", "4096"] {
         let key = dir.path(&format!("key-{bits}"));
-        let printed = rccr_keygen(&key, bits, "rccr-test");
+        let printed = rccr_keygen(&key, &["--type", "rsa", "--bits", bits, "-C", "rccr-test"]);
         let public = std::fs::read_to_string(dir.path(&format!("key-{bits}.pub"))).unwrap();
         assert!(public.starts_with("ssh-rsa AAAA"), "{public}");
         // -y derives the public key from the private file alone.
@@ -165,18 +167,28 @@ impl Drop for Sshd {
 }
 
 #[test]
-fn libssh2_logs_in_with_an_rsa_key_rccr_keygen_wrote() {
+fn libssh2_logs_in_with_the_keys_rccr_keygen_writes() {
     if !common::lab::require_root() {
         return;
     }
     let dir = TempDir::new("login");
-    let (key, stranger) = (dir.path("key"), dir.path("stranger"));
-    rccr_keygen(&key, "4096", "rccr-temporary-key");
-    rccr_keygen(&stranger, "2048", "not-authorized");
+    let (rsa, ed25519, stranger) = (dir.path("rsa"), dir.path("ed25519"), dir.path("stranger"));
+    rccr_keygen(&rsa, &["--type", "rsa", "--bits", "4096"]);
+    rccr_keygen(&ed25519, &["--type", "ed25519"]);
+    rccr_keygen(&stranger, &["--type", "ed25519"]);
     let authorized = dir.path("authorized_keys");
-    std::fs::copy(dir.path("key.pub"), &authorized).unwrap();
+    let lines =
+        [dir.path("rsa.pub"), dir.path("ed25519.pub")].map(|p| std::fs::read_to_string(p).unwrap());
+    std::fs::write(&authorized, lines.concat()).unwrap();
     let sshd = Sshd::start(&dir, &authorized);
-    assert!(sshd.logs_in(&key), "libssh2 did not log in with the key");
+    assert!(
+        sshd.logs_in(&rsa),
+        "libssh2 did not log in with the RSA key"
+    );
+    assert!(
+        sshd.logs_in(&ed25519),
+        "libssh2 did not log in with the Ed25519 key"
+    );
     // The same path refuses a key sshd was not given.
     assert!(
         !sshd.logs_in(&stranger),

@@ -21,11 +21,10 @@ pub mod resolve;
 
 use crate::error::Error;
 use crate::fsutil;
-use crate::sys::RsaKey;
-use rand_core::OsRng;
-use ssh_key::private::{KeypairData, RsaKeypair, RsaPrivateKey};
-use ssh_key::public::RsaPublicKey;
-use ssh_key::{Algorithm, LineEnding, Mpint, PrivateKey};
+use crate::sys::{self, RsaKey};
+use ssh_key::private::{Ed25519Keypair, Ed25519PrivateKey, KeypairData, RsaKeypair, RsaPrivateKey};
+use ssh_key::public::{Ed25519PublicKey, RsaPublicKey};
+use ssh_key::{LineEnding, Mpint, PrivateKey};
 use std::path::{Path, PathBuf};
 
 /// The comment every temporary key carries, so it can be recognised anywhere.
@@ -58,7 +57,10 @@ pub fn check_rsa_bits(bits: usize) -> Result<(), Error> {
 pub fn generate(kind: KeyType, rsa_bits: usize, comment: &str) -> Result<PrivateKey, Error> {
     let failed = |e: ssh_key::Error| Error::Failed(format!("key generation failed: {e}"));
     let mut key = match kind {
-        KeyType::Ed25519 => PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(failed)?,
+        KeyType::Ed25519 => {
+            let pair = random_ed25519()?;
+            PrivateKey::new(KeypairData::from(pair), comment).map_err(failed)?
+        }
         KeyType::Rsa => {
             check_rsa_bits(rsa_bits)?;
             let pair = random_rsa(rsa_bits)?;
@@ -67,6 +69,22 @@ pub fn generate(kind: KeyType, rsa_bits: usize, comment: &str) -> Result<Private
     };
     key.set_comment(comment);
     Ok(key)
+}
+
+/// A new Ed25519 key pair: 32 bytes from the OS, the public key from
+/// OpenSSL (the copy libssh2 links).
+fn random_ed25519() -> Result<Ed25519Keypair, Error> {
+    let mut seed = [0u8; Ed25519PrivateKey::BYTE_SIZE];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| Error::Failed(format!("no randomness from the OS: {e}")))?;
+    let public = sys::ed25519_public_key(&seed)
+        .map_err(|e| Error::Failed(format!("Ed25519 key generation failed: {e}")));
+    let pair = public.map(|public| Ed25519Keypair {
+        public: Ed25519PublicKey(public),
+        private: Ed25519PrivateKey::from_bytes(&seed),
+    });
+    sys::wipe(&mut seed);
+    pair
 }
 
 /// A new RSA key pair from OpenSSL's key generation (ssh-keygen's own, in
