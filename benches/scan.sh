@@ -37,29 +37,9 @@ set -eu
 : "${SCAN_ARGS:=}"
 APT_PACKAGES="nmap arp-scan time"
 
-help() { sed -n '/^#---help---/,/^#---help---/p' "$0" | sed '1d;$d;s/^# \{0,1\}//'; }
-die() { printf 'benches/scan.sh: %s\n' "$*" >&2; exit 1; }
-einfo() { printf '==> %s\n' "$*" >&2; }
-
-case "${1:-}" in
--h | --help) help; exit 0 ;;
-'') ;;
-*) die "unknown argument: $1 (see --help)" ;;
-esac
-[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-LAB="$ROOT/tests/lab/lab.sh"
-LABDIR=""
-TMP=$(mktemp -d)
-
-cleanup() {
-	trap - EXIT HUP INT TERM
-	[ -z "$LABDIR" ] || "$LAB" down "$LABDIR" >/dev/null 2>&1 || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT HUP INT TERM
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_start "$@"
 
 missing=""
 for pkg in $APT_PACKAGES; do
@@ -72,12 +52,7 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-if [ -z "${RCCR_BIN:-}" ]; then
-	einfo "cargo build --release"
-	cargo build --release --quiet
-	RCCR_BIN="$ROOT/target/release/rccr"
-fi
-[ -x "$RCCR_BIN" ] || die "RCCR_BIN=$RCCR_BIN is not an executable"
+rccr_bin
 ssh-keygen -q -t ed25519 -N "" -C rccr-bench -f "$TMP/key"
 
 # lab_up ARGS...: starts a lab, sets LABDIR

@@ -22,35 +22,11 @@ set -eu
 : "${TARGETS:=10}"
 : "${RUNS:=3}"
 
-help() { sed -n '/^#---help---/,/^#---help---/p' "$0" | sed '1d;$d;s/^# \{0,1\}//'; }
-die() { printf 'benches/setup.sh: %s\n' "$*" >&2; exit 1; }
-einfo() { printf '==> %s\n' "$*" >&2; }
-
-case "${1:-}" in
--h | --help) help; exit 0 ;;
-'') ;;
-*) die "unknown argument: $1 (see --help)" ;;
-esac
-[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_start "$@"
 command -v /usr/bin/time >/dev/null || die "needs GNU time: apt-get install time"
-
-cd "$(dirname "$0")/.."
-LAB="$PWD/tests/lab/lab.sh"
-LABDIR=""
-TMP=$(mktemp -d)
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-	trap - EXIT HUP INT TERM
-	[ -z "$LABDIR" ] || "$LAB" down "$LABDIR" >/dev/null 2>&1 || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT HUP INT TERM
-
-if [ -z "${RCCR_BIN:-}" ]; then
-	einfo "cargo build --release"
-	cargo build --release --quiet
-	RCCR_BIN=$PWD/target/release/rccr
-fi
+rccr_bin
 cp "$RCCR_BIN" "$TMP/rccr"
 ssh-keygen -q -t rsa -b 4096 -N '' -C rccr-temporary-key -f "$TMP/temp"
 

@@ -35,36 +35,10 @@ set -eu
 : "${PARALLELS:=64 128 256}"
 : "${SUBNET:=10.215.0.0/22}"
 
-help() { sed -n '/^#---help---/,/^#---help---/p' "$0" | sed '1d;$d;s/^# \{0,1\}//'; }
-die() { printf 'benches/status.sh: %s\n' "$*" >&2; exit 1; }
-einfo() { printf '==> %s\n' "$*" >&2; }
-
-case "${1:-}" in
--h | --help) help; exit 0 ;;
-'') ;;
-*) die "unknown argument: $1 (see --help)" ;;
-esac
-[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-LAB="$ROOT/tests/lab/lab.sh"
-LABDIR=""
-TMP=$(mktemp -d)
-
-cleanup() {
-	trap - EXIT HUP INT TERM
-	[ -z "$LABDIR" ] || bash "$LAB" down "$LABDIR" >/dev/null 2>&1 || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT HUP INT TERM
-
-if [ -z "${RCCR_BIN:-}" ]; then
-	einfo "cargo build --release"
-	cargo build --release --quiet
-	RCCR_BIN="$ROOT/target/release/rccr"
-fi
-[ -x "$RCCR_BIN" ] || die "RCCR_BIN=$RCCR_BIN is not an executable"
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_start "$@"
+rccr_bin
 
 einfo "keys: temporary (RSA 4096) and cluster (Ed25519)"
 ssh-keygen -q -t rsa -b 4096 -N '' -C rccr-temporary-key -f "$TMP/temp_key"

@@ -258,11 +258,11 @@ pub fn restore(paths: &StatePaths, source: &str) -> Result<Vec<String>, Error> {
     let cluster_path = key_home(
         &paths.ssh_identity(kind),
         &cluster.bytes,
-        &paths.state_dir.join("cluster_key"),
+        &paths.own_cluster_key(),
     )?;
     write_key(&cluster_path, cluster, get("cluster_key.pub"))?;
     done.push(format!("cluster key: {}", cluster_path.display()));
-    let previous_path = paths.state_dir.join("previous_key");
+    let previous_path = paths.previous_key();
     if let Some(prev) = get("previous_key") {
         write_key(&previous_path, prev, get("previous_key.pub"))?;
         done.push(format!("previous key: {}", previous_path.display()));

@@ -67,6 +67,12 @@ impl Error {
         }
     }
 
+    /// No node to act on yet: the same words and exit code (1) in every
+    /// command; `hint` says where nodes come from for this one.
+    pub fn no_nodes(hint: &str) -> Self {
+        Error::Failed(format!("no nodes known yet: {hint}"))
+    }
+
     pub fn bad_input(what: impl Into<String>, msg: impl Into<String>) -> Self {
         Error::BadInput {
             what: what.into(),

@@ -155,6 +155,47 @@ pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Scratch directories for unit tests.
+#[cfg(test)]
+pub(crate) mod scratch {
+    use std::fs;
+    use std::path::{Path, PathBuf};
+
+    /// A fresh, empty directory, `rccr-NAME-PID` under the temp directory
+    /// (emptied first: a killed run may have left it behind), removed on drop.
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        pub fn new(name: &str) -> Dir {
+            let dir = std::env::temp_dir().join(format!("rccr-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Dir(dir)
+        }
+
+        /// Writes `text` to `rel` under the directory, making its parents.
+        pub fn file(&self, rel: &str, text: &str) -> &Self {
+            let path = self.0.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+            self
+        }
+    }
+
+    impl std::ops::Deref for Dir {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,8 +203,7 @@ mod tests {
     #[test]
     fn write_atomic_replaces_content_and_sets_mode() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("rccr-fsutil-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let dir = scratch::Dir::new("fsutil");
         let path = dir.join("file");
         fs::write(&path, b"old").unwrap();
         write_atomic(&path, b"new", 0o600).unwrap();
@@ -173,15 +213,12 @@ mod tests {
             0o600
         );
         // No temporary file is left behind.
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
-        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(fs::read_dir(&*dir).unwrap().count(), 1);
     }
 
     #[test]
     fn temporary_names_are_random_and_leftovers_go() {
-        let dir = std::env::temp_dir().join(format!("rccr-fsutil-tmp-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let dir = scratch::Dir::new("fsutil-tmp");
         let path = dir.join("nodes");
         let (a, b) = (temp_sibling(&path), temp_sibling(&path));
         assert_ne!(a, b);
@@ -193,13 +230,12 @@ mod tests {
         fs::write(dir.join("keep.rccr-tmp.notours"), b"x").unwrap();
         write_atomic(&path, b"new", 0o600).unwrap();
         remove_leftovers(&dir);
-        let mut left: Vec<String> = fs::read_dir(&dir)
+        let mut left: Vec<String> = fs::read_dir(&*dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
         assert_eq!(left, ["keep.rccr-tmp.notours", "nodes"]);
-        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -296,15 +296,22 @@ fn short_plain_scalars_match_pyyaml() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_none_failed(&failures, accepted);
     eprintln!(
         "{} short scalars: {accepted} accepted and match PyYAML",
         scalars.len()
+    );
+}
+
+/// Fails unless `failures` is empty, counting them (of `tried`) and showing
+/// the first five.
+#[track_caller]
+fn assert_none_failed(failures: &[String], tried: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {tried}:\n{}",
+        failures.len(),
+        failures[..failures.len().min(5)].join("\n")
     );
 }
 
@@ -587,11 +594,20 @@ fn render(rng: &mut Rng, v: &Value, indent: usize, out: &mut String) {
     }
 }
 
+/// Writes a scalar `v` on the line of its key or dash; false (nothing
+/// written) for a block node.
+fn inline_scalar(rng: &mut Rng, v: &Value, out: &mut String) -> bool {
+    if is_block(v) {
+        return false;
+    }
+    let s = scalar_text(rng, v, false);
+    let sep = if s.is_empty() { "" } else { " " };
+    out.push_str(&format!("{sep}{s}{}\n", comment(rng)));
+    true
+}
+
 fn after_key(rng: &mut Rng, v: &Value, indent: usize, out: &mut String) {
-    if !is_block(v) {
-        let s = scalar_text(rng, v, false);
-        let sep = if s.is_empty() { "" } else { " " };
-        out.push_str(&format!("{sep}{s}{}\n", comment(rng)));
+    if inline_scalar(rng, v, out) {
         return;
     }
     out.push_str(&format!("{}\n", comment(rng)));
@@ -601,10 +617,7 @@ fn after_key(rng: &mut Rng, v: &Value, indent: usize, out: &mut String) {
 }
 
 fn after_dash(rng: &mut Rng, v: &Value, indent: usize, out: &mut String) {
-    if !is_block(v) {
-        let s = scalar_text(rng, v, false);
-        let sep = if s.is_empty() { "" } else { " " };
-        out.push_str(&format!("{sep}{s}{}\n", comment(rng)));
+    if inline_scalar(rng, v, out) {
         return;
     }
     if rng.chance(30) {
@@ -668,23 +681,13 @@ fn generated_documents_match_pyyaml() {
             Err(e) => failures.push(format!("{doc:?}\n  rejected: {e}\n  want {want}")),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {COUNT}:\n{}",
-        failures.len(),
-        failures[..failures.len().min(5)].join("\n")
-    );
+    assert_none_failed(&failures, COUNT);
     let Some(theirs) = pyyaml(&docs) else { return };
     for ((doc, want), theirs) in docs.iter().zip(&expected).zip(&theirs) {
         if want != theirs {
             failures.push(format!("{doc:?}\n  PyYAML {theirs}\n  want   {want}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {COUNT}:\n{}",
-        failures.len(),
-        failures[..failures.len().min(5)].join("\n")
-    );
+    assert_none_failed(&failures, COUNT);
     eprintln!("{COUNT} generated documents read alike by ours and PyYAML");
 }

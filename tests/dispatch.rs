@@ -10,6 +10,13 @@ fn run(program: impl AsRef<Path>, args: &[&str]) -> Output {
     Command::new(program.as_ref()).args(args).output().unwrap()
 }
 
+/// `rccr ARGS`' stdout, asserting that it succeeded.
+fn rccr_ok(args: &[&str]) -> String {
+    let out = run(RCCR, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -79,17 +86,17 @@ fn every_link_name_reaches_its_own_applet() {
 
 #[test]
 fn list_prints_every_applet_name() {
-    let out = run(RCCR, &["--list"]);
-    assert!(out.status.success());
-    assert_eq!(stdout(&out), "rccr\nrccr-scan\nrccr-keys\nrccr-init\n");
+    assert_eq!(
+        rccr_ok(&["--list"]),
+        "rccr\nrccr-scan\nrccr-keys\nrccr-init\n"
+    );
 }
 
 #[test]
 fn install_twice_makes_hard_links_to_the_binary() {
     let dir = TempDir::new("install");
     for _ in 0..2 {
-        let out = run(RCCR, &["--install", dir.0.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", stderr(&out));
+        rccr_ok(&["--install", dir.0.to_str().unwrap()]);
     }
     let exe = std::fs::metadata(std::fs::canonicalize(RCCR).unwrap()).unwrap();
     let mut names: Vec<_> = std::fs::read_dir(&dir.0)
@@ -113,8 +120,7 @@ fn install_symbolic_twice_and_over_a_stale_link() {
     let dir = TempDir::new("install-s");
     std::os::unix::fs::symlink("/nonexistent/old-rccr", dir.0.join("rccr-scan")).unwrap();
     for _ in 0..2 {
-        let out = run(RCCR, &["--install", "-s", dir.0.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", stderr(&out));
+        rccr_ok(&["--install", "-s", dir.0.to_str().unwrap()]);
     }
     let exe = std::fs::canonicalize(RCCR).unwrap();
     for name in ["rccr", "rccr-scan", "rccr-keys", "rccr-init"] {
@@ -150,9 +156,7 @@ fn unknown_applet_name_exits_127() {
 
 #[test]
 fn top_level_help_lists_the_seed_commands_and_exit_codes() {
-    let out = run(RCCR, &["--help"]);
-    assert!(out.status.success());
-    let help = stdout(&out);
+    let help = rccr_ok(&["--help"]);
     for command in [
         "setup",
         "scan",
@@ -195,30 +199,25 @@ fn every_command_answers_help() {
         &["keys", "rotate", "-h"],
         &["keys", "gen", "-h"],
     ] {
-        let out = run(RCCR, words);
-        assert!(out.status.success(), "{words:?}: {}", stderr(&out));
+        rccr_ok(words);
     }
 }
 
 #[test]
 fn version_names_version_target_and_revision() {
-    let out = run(RCCR, &["--version"]);
-    assert!(out.status.success());
-    let line = stdout(&out);
+    let line = rccr_ok(&["--version"]);
     assert!(
         line.starts_with(&format!("rccr {} (", env!("CARGO_PKG_VERSION"))),
         "{line}"
     );
     assert!(line.contains("linux"), "no target triple: {line}");
     assert!(line.contains(", git "), "no revision: {line}");
-    assert_eq!(run(RCCR, &["version"]).stdout, out.stdout);
+    assert_eq!(rccr_ok(&["version"]), line);
 }
 
 #[test]
 fn licenses_says_where_the_notices_are() {
-    let out = run(RCCR, &["--licenses"]);
-    assert!(out.status.success());
-    let text = stdout(&out);
+    let text = rccr_ok(&["--licenses"]);
     // The path the images install them at (image-builder, tests/image_notices.rs).
     assert!(
         text.contains("/usr/share/licenses/rccr/THIRD-PARTY-NOTICES"),

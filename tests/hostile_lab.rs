@@ -103,14 +103,7 @@ fn hostile_run(kind: &'static str, expected: &str) -> (Lab, String, u64) {
     let lab = Lab::builder().targets(1).hostile(kind).up();
     let before = host_state(&lab, kind);
     let (out, rss) = setup(&lab, &[]);
-    assert!(
-        out.status.success(),
-        "{kind}: setup failed ({}):\n{}\n{}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
-    let json = stdout(&out);
+    let json = common::ok(&format!("{kind}: setup"), &out);
     let object = object_of(&json, &lab.ip(kind));
     assert!(
         object.contains(&format!("\"result\": \"{expected}\"")),

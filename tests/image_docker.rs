@@ -35,7 +35,7 @@ fn docker_build_gets_the_platform_the_tags_and_only_the_key_half_it_needs() {
         "{control}"
     );
     assert!(
-        control.contains("/image-builder/control/Dockerfile "),
+        control.contains("/image-builder/base/Dockerfile --target control "),
         "{control}"
     );
     assert!(
@@ -83,6 +83,7 @@ fn docker_build_gets_the_platform_the_tags_and_only_the_key_half_it_needs() {
 
     let target = run("rpi-aarch64", "target", &["--push", "--no-latest"]);
     assert!(target.contains("--platform linux/arm64 "), "{target}");
+    assert!(target.contains(" --target target "), "{target}");
     assert!(
         target.contains(&format!("--secret id=rccr_temp_key_pub,src={key}.pub ")),
         "{target}"
@@ -122,12 +123,7 @@ fn docker_build_gets_the_platform_the_tags_and_only_the_key_half_it_needs() {
         .args(["-n", "x86_64", "control"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("are not one pair"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 1, "are not one pair");
 }
 
 /// What .dockerignore lets through: its `!` lines.
@@ -152,59 +148,72 @@ fn dockerfiles_copy_only_what_the_context_lets_through() {
         "the key must not enter the context"
     );
     let allows = dockerignore_allows();
-    for ty in ["control", "target"] {
-        let dockerfile =
-            fs::read_to_string(repo().join(format!("image-builder/{ty}/Dockerfile"))).unwrap();
-        let mut sources = Vec::new();
-        for line in dockerfile.lines() {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if words.first() == Some(&"COPY") {
-                let args: Vec<&str> = words[1..]
-                    .iter()
-                    .filter(|w| !w.starts_with("--"))
-                    .copied()
-                    .collect();
-                // Every word but the last (the destination) is a source.
-                sources.extend(args[..args.len() - 1].iter().map(|a| a.to_string()));
-            }
-            if let Some(rest) = line.split("type=bind,source=").nth(1) {
-                sources.push(rest.split(',').next().unwrap().to_string());
-            }
+    let dockerfile = fs::read_to_string(repo().join("image-builder/base/Dockerfile")).unwrap();
+    let mut sources = Vec::new();
+    for line in dockerfile.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() == Some(&"COPY") {
+            let args: Vec<&str> = words[1..]
+                .iter()
+                .filter(|w| !w.starts_with("--"))
+                .copied()
+                .collect();
+            // Every word but the last (the destination) is a source.
+            sources.extend(args[..args.len() - 1].iter().map(|a| a.to_string()));
         }
-        assert!(sources.len() >= 5, "{ty}: {sources:?}");
-        for src in sources {
-            let src = src.trim_end_matches('/');
-            if src == "dist/rccr-${RCCR_ARCH}" {
-                assert!(
-                    allows.iter().any(|a| a == "dist/rccr-*"),
-                    "{ty}: dist/rccr-* is ignored"
-                );
-                continue;
-            }
-            // Made by a build step before the image (build-docker.sh checks).
-            if src == "dist/THIRD-PARTY-NOTICES" {
-                assert!(allows.iter().any(|a| a == src), "{ty}: {src} is ignored");
-                continue;
-            }
+        if let Some(rest) = line.split("type=bind,source=").nth(1) {
+            sources.push(rest.split(',').next().unwrap().to_string());
+        }
+    }
+    assert!(sources.len() >= 7, "{sources:?}");
+    for src in sources {
+        let src = src.trim_end_matches('/');
+        if src == "dist/rccr-${RCCR_ARCH}" {
             assert!(
-                repo().join(src).exists(),
-                "{ty} copies {src}, which does not exist"
+                allows.iter().any(|a| a == "dist/rccr-*"),
+                "dist/rccr-* is ignored"
             );
-            assert!(
-                allows
-                    .iter()
-                    .any(|a| src == a || src.starts_with(&format!("{a}/"))),
-                "{ty} copies {src}, which .dockerignore keeps out"
-            );
+            continue;
+        }
+        // Made by a build step before the image (build-docker.sh checks).
+        if src == "dist/THIRD-PARTY-NOTICES" {
+            assert!(allows.iter().any(|a| a == src), "{src} is ignored");
+            continue;
         }
         assert!(
-            !dockerfile.contains(".rccr/"),
-            "{ty}: the key must come as a secret"
+            repo().join(src).exists(),
+            "the Dockerfile copies {src}, which does not exist"
         );
-        assert!(dockerfile.contains(
-            "ENTRYPOINT [\"/sbin/tini\", \"--\", \"/usr/libexec/rccr/docker-entrypoint\"]"
-        ));
+        assert!(
+            allows
+                .iter()
+                .any(|a| src == a || src.starts_with(&format!("{a}/"))),
+            "the Dockerfile copies {src}, which .dockerignore keeps out"
+        );
     }
+    assert!(
+        !dockerfile.contains(".rccr/"),
+        "the key must come as a secret"
+    );
+    assert!(dockerfile
+        .contains("ENTRYPOINT [\"/sbin/tini\", \"--\", \"/usr/libexec/rccr/docker-entrypoint\"]"));
+    // One stage per node type, on the shared one; only the control's mounts
+    // the private key.
+    let stage = |ty: &str| {
+        let from = format!("\nFROM node AS {ty}\n");
+        let start = dockerfile
+            .find(&from)
+            .unwrap_or_else(|| panic!("no stage {ty}"));
+        let rest = &dockerfile[start + from.len()..];
+        rest[..rest.find("\nFROM ").unwrap_or(rest.len())].to_string()
+    };
+    assert!(stage("control").contains("--mount=type=secret,id=rccr_temp_key,"));
+    let target = stage("target");
+    assert!(target.contains("--mount=type=secret,id=rccr_temp_key_pub,"));
+    assert!(
+        !target.contains("id=rccr_temp_key,"),
+        "a target stage mounts the private key"
+    );
 }
 
 /// Runs the container entrypoint with stand-ins for rccr-init, ssh-keygen,

@@ -11,14 +11,11 @@ use std::path::Path;
 
 #[test]
 fn target_overlay_listing_modes_owners_and_contents() {
-    if !overlay_tools("target overlay") {
+    let Some((dir, inputs)) = inputs_when(overlay_tools("target overlay"), "ovl-target") else {
         return;
-    }
-    let dir = TempDir::new("ovl-target");
-    let inputs = Inputs::new(&dir);
+    };
     let ovl = dir.path("out/target.apkovl.tar.gz");
-    let out = genapkovl(&inputs, &dir, "target", "armhf", &ovl);
-    assert!(out.status.success(), "{}", show(&out));
+    overlay(&inputs, &dir, "target", "armhf", &ovl);
     let list = listing(&ovl);
 
     for (path, e) in &list {
@@ -155,35 +152,24 @@ fn target_overlay_listing_modes_owners_and_contents() {
     assert!(lbu.contains("\nLBU_MEDIA=mmcblk0p1\n"), "{lbu}");
     assert!(lbu.contains("\nDELETEOLDCONFIGS=yes\n"), "{lbu}");
     let keep = read("etc/apk/protected_paths.d/rccr.list");
-    for path in [
+    let kept = [
         "+root/.ssh",
         "+root/.rccr",
         "+usr/bin/rccr",
         "+usr/libexec/rccr",
-    ] {
-        assert!(
-            keep.lines().any(|l| l == path),
-            "{path} not kept by lbu: {keep}"
-        );
-    }
-    for link in &links {
-        assert!(
-            keep.lines().any(|l| l == format!("+usr/bin/{link}")),
-            "{link}"
-        );
-    }
+    ];
+    assert_lines(&keep, "lbu's kept paths", kept);
+    let links = links.iter().map(|link| format!("+usr/bin/{link}"));
+    assert_lines(&keep, "lbu's kept paths", links);
 }
 
 #[test]
 fn control_overlay_carries_the_private_key_and_the_cluster_config() {
-    if !overlay_tools("control overlay") {
+    let Some((dir, inputs)) = inputs_when(overlay_tools("control overlay"), "ovl-control") else {
         return;
-    }
-    let dir = TempDir::new("ovl-control");
-    let inputs = Inputs::new(&dir);
+    };
     let ovl = dir.path("control.apkovl.tar.gz");
-    let out = genapkovl(&inputs, &dir, "control", "x86_64", &ovl);
-    assert!(out.status.success(), "{}", show(&out));
+    overlay(&inputs, &dir, "control", "x86_64", &ovl);
     let list = listing(&ovl);
     assert_eq!(list["root/.ssh/id_rsa"].mode, "-rw-------");
     assert_eq!(list["root/.ssh/id_rsa.pub"].mode, "-rw-r--r--");
@@ -209,7 +195,7 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
         "control\n"
     );
     let world = fs::read_to_string(root.join("etc/apk/world")).unwrap();
-    for pkg in [
+    let packages = [
         "alpine-base",
         "ansible",
         "nmap",
@@ -219,12 +205,8 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
         "python3",
         "bash",
         "sudo",
-    ] {
-        assert!(
-            world.lines().any(|l| l == pkg),
-            "{pkg} not in the world: {world}"
-        );
-    }
+    ];
+    assert_lines(&world, "the world", packages);
     // An ISO's boot media is read-only: rccr-persist finds LBU_MEDIA at boot.
     let lbu = fs::read_to_string(root.join("etc/lbu/lbu.conf")).unwrap();
     assert!(lbu.contains("\nLBU_MEDIA=\n"), "{lbu}");
@@ -237,14 +219,12 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
 
 #[test]
 fn overlay_is_byte_identical_from_two_runs() {
-    if !overlay_tools("overlay reproducibility") {
+    let Some((dir, inputs)) = inputs_when(overlay_tools("overlay reproducibility"), "ovl-repro")
+    else {
         return;
-    }
-    let dir = TempDir::new("ovl-repro");
-    let inputs = Inputs::new(&dir);
+    };
     let first = dir.path("a/rccr.apkovl.tar.gz");
-    let out = genapkovl(&inputs, &dir, "control", "armv7", &first);
-    assert!(out.status.success(), "{}", show(&out));
+    overlay(&inputs, &dir, "control", "armv7", &first);
     // A second run: another umask, another working directory, inputs with
     // new timestamps.
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -279,11 +259,9 @@ fn overlay_is_byte_identical_from_two_runs() {
 
 #[test]
 fn overlay_refuses_what_would_make_a_broken_node() {
-    if !overlay_tools("overlay refusals") {
+    let Some((dir, inputs)) = inputs_when(overlay_tools("overlay refusals"), "ovl-refuse") else {
         return;
-    }
-    let dir = TempDir::new("ovl-refuse");
-    let inputs = Inputs::new(&dir);
+    };
     let out_path = dir.path("o.tar.gz");
 
     let out = inputs
@@ -293,12 +271,7 @@ fn overlay_refuses_what_would_make_a_broken_node() {
         .arg(&out_path)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("nope.openrc: missing"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 1, "nope.openrc: missing");
 
     let bad_key = dir.path("bad/key");
     write(&bad_key, "not a key\n");
@@ -310,12 +283,7 @@ fn overlay_refuses_what_would_make_a_broken_node() {
         .arg(&out_path)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("not an OpenSSH private key"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 1, "not an OpenSSH private key");
 
     let out = genapkovl(&inputs, &dir, "worker", "x86_64", &out_path);
     assert_eq!(out.status.code(), Some(2), "{}", show(&out));
@@ -326,15 +294,14 @@ fn overlay_refuses_what_would_make_a_broken_node() {
 
 #[test]
 fn the_armhf_control_installs_no_ansible() {
-    if !overlay_tools("armhf control world") {
+    let Some((dir, inputs)) =
+        inputs_when(overlay_tools("armhf control world"), "ovl-armhf-control")
+    else {
         return;
-    }
-    let dir = TempDir::new("ovl-armhf-control");
-    let inputs = Inputs::new(&dir);
+    };
     for (arch, with_ansible) in [("armhf", false), ("armv7", true), ("rpi-aarch64", true)] {
         let ovl = dir.path(&format!("{arch}.tar.gz"));
-        let out = genapkovl(&inputs, &dir, "control", arch, &ovl);
-        assert!(out.status.success(), "{}", show(&out));
+        overlay(&inputs, &dir, "control", arch, &ovl);
         let root = dir.path(arch);
         extract(&ovl, &root);
         let world = fs::read_to_string(root.join("etc/apk/world")).unwrap();

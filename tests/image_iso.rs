@@ -156,11 +156,9 @@ fn iso_file(iso: &Path, path: &str, to: &Path) -> Vec<u8> {
 
 #[test]
 fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
-    if !iso_tools("ISO remaster") {
+    let Some((dir, inputs)) = inputs_when(iso_tools("ISO remaster"), "iso") else {
         return;
-    }
-    let dir = TempDir::new("iso");
-    let inputs = Inputs::new(&dir);
+    };
     let base = synthetic_iso(&dir, Path::new(ISOHDPFX));
     let base_report = boot_report(&base);
     assert!(
@@ -169,16 +167,7 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
     );
     let repo = synthetic_repo(&dir, "x86_64");
 
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "x86_64",
-        "target",
-        &base,
-        &sha256(&base),
-        repo.to_str().unwrap(),
-        &[],
-    );
+    let out = build_os_image(&inputs, &dir, "x86_64", "target", &base, &repo, &[]);
     assert!(out.status.success(), "{}", show(&out));
     let xz = dir.path("out/rccr-9.9.9-x86_64-target.iso.xz");
     assert!(xz.exists(), "{}", show(&out));
@@ -203,44 +192,24 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
         boot_shape(&base_report),
         "boot records changed:\n{report}"
     );
-    assert!(
-        shape.contains(&"eltorito 1 BIOS y none".to_string()),
-        "{report}"
-    );
-    assert!(
-        shape.contains(&"eltorito 2 UEFI y none".to_string()),
-        "{report}"
-    );
+    for record in [
+        "eltorito 1 BIOS y none",
+        "eltorito 2 UEFI y none",
+        "path 1 /boot/syslinux/isolinux.bin",
+        "path 2 /boot/grub/efi.img",
+    ] {
+        assert!(shape.iter().any(|l| l == record), "{record}:\n{report}");
+    }
     assert!(
         shape
             .iter()
             .any(|l| l.contains("MBR isohybrid") && l.contains("GPT")),
         "{report}"
     );
-    assert!(
-        shape.contains(&"path 1 /boot/syslinux/isolinux.bin".to_string()),
-        "{report}"
-    );
-    assert!(
-        shape.contains(&"path 2 /boot/grub/efi.img".to_string()),
-        "{report}"
-    );
 
     // The overlay at the media root, byte for byte the reproducible one.
     let ours = dir.path("ovl.tar.gz");
-    let out = genapkovl(
-        &Inputs {
-            key: inputs.key.clone(),
-            bin: inputs.bin.clone(),
-            notices: inputs.notices.clone(),
-        },
-        &dir,
-        "target",
-        "x86_64",
-        &ours,
-    );
-    assert!(out.status.success(), "{}", show(&out));
-    let _ = out;
+    overlay(&inputs, &dir, "target", "x86_64", &ours);
     let on_iso = iso_file(&iso, "/rccr.apkovl.tar.gz", &dir.path("extracted.tar.gz"));
     // The ISO's overlay was built with the repository's signing key added.
     let list = listing(&dir.path("extracted.tar.gz"));
@@ -252,22 +221,18 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
     assert!(list.contains_key("root/.ssh/authorized_keys"));
     assert!(!on_iso.is_empty());
     // The package repository and Alpine's own files, untouched.
-    assert_eq!(
-        iso_file(&iso, "/rccr-apks/x86_64/APKINDEX.tar.gz", &dir.path("idx")),
-        b"our index"
-    );
-    assert_eq!(
-        iso_file(&iso, "/rccr-apks/.boot_repository", &dir.path("br")),
-        b""
-    );
-    assert_eq!(
-        iso_file(&iso, "/apks/x86_64/APKINDEX.tar.gz", &dir.path("aidx")),
-        b"alpine's index"
-    );
-    assert_eq!(
-        iso_file(&iso, "/.alpine-release", &dir.path("rel")),
-        b"alpine-standard-3.22.2 x86_64\n"
-    );
+    for (i, (path, content)) in [
+        ("/rccr-apks/x86_64/APKINDEX.tar.gz", &b"our index"[..]),
+        ("/rccr-apks/.boot_repository", b""),
+        ("/apks/x86_64/APKINDEX.tar.gz", b"alpine's index"),
+        ("/.alpine-release", b"alpine-standard-3.22.2 x86_64\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let to = dir.path(&format!("untouched-{i}"));
+        assert_eq!(iso_file(&iso, path, &to), content, "{path}");
+    }
     let ls = ok(Command::new("xorriso")
         .args(["-no_rc", "-indev"])
         .arg(&iso)
@@ -281,11 +246,9 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
 
 #[test]
 fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
-    if !iso_tools("ISO refusals") {
+    let Some((dir, inputs)) = inputs_when(iso_tools("ISO refusals"), "iso-refuse") else {
         return;
-    }
-    let dir = TempDir::new("iso-refuse");
-    let inputs = Inputs::new(&dir);
+    };
     let base = synthetic_iso(&dir, Path::new(ISOHDPFX));
     let zeros = "0".repeat(64);
     let out = build_os_image(
@@ -294,16 +257,10 @@ fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
         "x86_64",
         "control",
         &base,
-        &zeros,
         "none",
-        &[],
+        &[("RCCR_BASE_MEDIA_SHA256", &zeros)],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("refusing to use it"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 1, "refusing to use it");
     assert!(!dir.path("out").exists(), "an output appeared");
 
     // An MBR that xorriso does not recognise as isohybrid cannot be
@@ -312,20 +269,6 @@ fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
     let mbr = dir2.path("zero-mbr.bin");
     write(&mbr, [0u8; 432]);
     let odd = synthetic_iso(&dir2, &mbr);
-    let out = build_os_image(
-        &inputs,
-        &dir2,
-        "x86_64",
-        "target",
-        &odd,
-        &sha256(&odd),
-        "none",
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("lost or changed boot records"),
-        "{}",
-        show(&out)
-    );
+    let out = build_os_image(&inputs, &dir2, "x86_64", "target", &odd, "none", &[]);
+    assert_exit(&out, 1, "lost or changed boot records");
 }

@@ -295,8 +295,7 @@ fn an_lbu_commit_keeps_everything_the_overlay_installed_and_rccr_init_made() {
         let dir = TempDir::new("lbu-overlay");
         let inputs = Inputs::new(&dir);
         let ovl = dir.path("ovl.tar.gz");
-        let out = genapkovl(&inputs, &dir, ty, arch, &ovl);
-        assert!(out.status.success(), "{}", show(&out));
+        overlay(&inputs, &dir, ty, arch, &ovl);
         let root = dir.path("root");
         extract(&ovl, &root);
         // What rccr-init and rccr write at boot and later: host keys, the

@@ -186,12 +186,7 @@ fn a_dry_run_changes_nothing_and_a_tree_without_modules_dep_is_refused() {
         .arg(&root)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("modules.dep: missing"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 1, "modules.dep: missing");
     assert_eq!(modules_in(&root).len(), TREE.len());
 }
 

@@ -75,23 +75,12 @@ fn img_tools(test: &str) -> bool {
 
 #[test]
 fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
-    if !img_tools("Pi image") {
+    let Some((dir, inputs)) = inputs_when(img_tools("Pi image"), "img") else {
         return;
-    }
-    let dir = TempDir::new("img");
-    let inputs = Inputs::new(&dir);
+    };
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let repo = synthetic_repo(&dir, "armhf");
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "control",
-        &base,
-        &sha256(&base),
-        repo.to_str().unwrap(),
-        &[],
-    );
+    let out = build_os_image(&inputs, &dir, "armhf", "control", &base, &repo, &[]);
     assert!(out.status.success(), "{}", show(&out));
     let stderr = text(&out.stderr);
     assert!(
@@ -145,7 +134,7 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
     assert!(info.contains("cluster size: 4 sectors\n"), "{info}");
     assert!(info.contains("RCCR-BOOT"), "{info}");
     let files = text(&ok(mtools("mdir").args(["-i", &part, "-/", "-b", "::/"])).stdout);
-    for f in [
+    let on_the_fat = [
         "::/config.txt",
         "::/cmdline.txt",
         "::/usercfg.txt",
@@ -162,12 +151,8 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
         "::/rccr-apks/.boot_repository",
         "::/rccr-apks/armhf/APKINDEX.tar.gz",
         "::/rccr-apks/armhf/openssh-server-10.0_p1-r9.apk",
-    ] {
-        assert!(
-            files.lines().any(|l| l == f),
-            "{f} not on the FAT:\n{files}"
-        );
-    }
+    ];
+    assert_lines(&files, "the FAT", on_the_fat);
     // Alpine's own repository is left out: ours holds everything.
     assert!(!files.contains("::/apks"), "{files}");
     let get = |path: &str| {
@@ -200,11 +185,9 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
 /// bytes, FAT32 above, 4 sectors per cluster.
 #[test]
 fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
-    if !img_tools("Pi image FAT32") {
+    let Some((dir, inputs)) = inputs_when(img_tools("Pi image FAT32"), "img-fat32") else {
         return;
-    }
-    let dir = TempDir::new("img-fat32");
-    let inputs = Inputs::new(&dir);
+    };
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let out = build_os_image(
         &inputs,
@@ -212,7 +195,6 @@ fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
         "armhf",
         "control",
         &base,
-        &sha256(&base),
         "none",
         &[("IMG_FREE_MB", "130"), ("COMPRESS", "none")],
     );
@@ -229,27 +211,16 @@ fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
 
 #[test]
 fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
-    if !img_tools("Pi image refusals") {
+    let Some((_inputs_dir, inputs)) = inputs_when(img_tools("Pi image refusals"), "img-refuse")
+    else {
         return;
-    }
-    let dir = TempDir::new("img-refuse");
-    let inputs = Inputs::new(&dir);
+    };
     // A release with this config.txt is refused, saying `why`.
     let refused = |tag: &str, config: &str, why: &str| {
         let dir = TempDir::new(tag);
         let base = synthetic_rpi(&dir, config, "armhf");
-        let out = build_os_image(
-            &inputs,
-            &dir,
-            "armhf",
-            "target",
-            &base,
-            &sha256(&base),
-            "none",
-            &[],
-        );
-        assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-        assert!(text(&out.stderr).contains(why), "{}", show(&out));
+        let out = build_os_image(&inputs, &dir, "armhf", "target", &base, "none", &[]);
+        assert_exit(&out, 1, why);
     };
     // A Pi 3-only config: the armhf image must boot a Pi Zero and a Pi 1.
     let pi3_only = "[pi3]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[all]\ninclude usercfg.txt\n";
@@ -271,22 +242,8 @@ fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
     let dir = TempDir::new("img-refuse-repo");
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let repo = synthetic_repo(&dir, "aarch64");
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "target",
-        &base,
-        &sha256(&base),
-        repo.to_str().unwrap(),
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("packages for another arch"),
-        "{}",
-        show(&out)
-    );
+    let out = build_os_image(&inputs, &dir, "armhf", "target", &base, &repo, &[]);
+    assert_exit(&out, 1, "packages for another arch");
 }
 
 /// gpg in a home of its own under `dir`.
@@ -298,11 +255,12 @@ fn gpg(home: &std::path::Path) -> Command {
 
 #[test]
 fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key() {
-    if !img_tools("signed media") || !require("signed media", &[("gpg", "gpg")]) {
+    let Some((dir, inputs)) = inputs_when(
+        img_tools("signed media") && require("signed media", &[("gpg", "gpg")]),
+        "img-signed",
+    ) else {
         return;
-    }
-    let dir = TempDir::new("img-signed");
-    let inputs = Inputs::new(&dir);
+    };
     let home = dir.path("gnupg");
     fs::create_dir_all(&home).unwrap();
     fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
@@ -377,12 +335,7 @@ fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key(
 
     publish(&release, true);
     let out = build(&fpr, "good");
-    assert!(out.status.success(), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains(&format!("good signature by {fpr}")),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 0, &format!("good signature by {fpr}"));
 
     // Swapped on the mirror, sum and all, but not re-signed.
     let mut swapped = release.clone();
@@ -391,34 +344,19 @@ fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key(
     publish(&swapped, false);
     fs::write(releases.join(format!("{name}.asc")), &sig).unwrap();
     let out = build(&fpr, "swapped");
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("does not verify: refusing to use it"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 1, "does not verify: refusing to use it");
     assert!(!dir.path("swapped").exists(), "an image was made");
 
     // No signature published.
     publish(&release, false);
     let out = build(&fpr, "unsigned");
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains("download failed"),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 1, "download failed");
 
     // Signed, but the key file is not the pinned key.
     publish(&release, true);
     let alpine = alpine_conf("ALPINE_KEY_FINGERPRINT");
     let out = build(&alpine, "other-key");
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        text(&out.stderr).contains(&format!("but the pinned release key is {alpine}")),
-        "{}",
-        show(&out)
-    );
+    assert_exit(&out, 1, &format!("but the pinned release key is {alpine}"));
     let _ = Command::new("gpgconf")
         .arg("--homedir")
         .arg(&home)

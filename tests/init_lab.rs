@@ -9,29 +9,21 @@
 
 mod common;
 
-use common::lab::{require_root, stderr, stdout, Lab};
-use std::process::Output;
+use common::lab::{require_root, stderr, Lab};
+use common::ok;
 use std::time::{Duration, Instant};
 
 /// A real public key (ssh-keygen), as a user would put in rccr.txt.
 const USER_KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFooAr08t8fK5tHJofRTjg8zc8X8Nd7lull7Y9omwR+X me@laptop";
 
-fn ok(what: &str, out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
 /// Whether `host`'s /etc is the lab's private overlay: only then may the
 /// test rewrite /etc/ssh and /etc/network there.
 fn private_etc(lab: &Lab, host: &str) -> bool {
-    let mounts = ok("read mounts", lab.exec(host, &["cat", "/proc/self/mounts"]));
+    let mounts = ok(
+        "read mounts",
+        &lab.exec(host, &["cat", "/proc/self/mounts"]),
+    );
     mounts.lines().any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         f.len() > 2 && f[1] == "/etc" && f[2] == "overlay"
@@ -76,7 +68,7 @@ printf '# user settings\nauthorized_key={USER_KEY}\n' >/media/sdz1/rccr.txt
 mount -o remount,ro /media/sdz1
 "#
     );
-    ok("setup", lab.sh("target-1", &setup));
+    ok("setup", &lab.sh("target-1", &setup));
 
     let started = Instant::now();
     let out = lab.exec("target-1", &["rccr", "init"]);
@@ -89,17 +81,17 @@ mount -o remount,ro /media/sdz1
 
     // The running hostname, inside the host and through a new SSH session.
     assert_eq!(
-        ok("hostname", lab.exec("target-1", &["hostname"])).trim(),
+        ok("hostname", &lab.exec("target-1", &["hostname"])).trim(),
         want
     );
     assert_eq!(
-        ok("ssh hostname", lab.ssh("control", "target-1", "hostname")).trim(),
+        ok("ssh hostname", &lab.ssh("control", "target-1", "hostname")).trim(),
         want,
         "sshd (started before) still lets the temporary key in"
     );
     let files = ok(
         "read files",
-        lab.sh(
+        &lab.sh(
             "target-1",
             "cat /etc/hostname /etc/hosts /etc/network/interfaces /etc/issue /root/.ssh/authorized_keys; \
              ls /media/sdz1; grep ' /media/sdz1 ' /proc/self/mounts; \

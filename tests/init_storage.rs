@@ -345,6 +345,12 @@ impl Run {
     fn says(&self, text: &str) -> bool {
         self.stderr.contains(text)
     }
+
+    /// Asserts that stderr says `text`, showing all of it when not.
+    #[track_caller]
+    fn must_say(&self, text: &str) {
+        assert!(self.says(text), "{}", self.stderr);
+    }
 }
 
 /// The MBR entry in `slot` of a sector: (type, first block, blocks).
@@ -379,11 +385,7 @@ fn a_blank_disk_is_prepared_and_a_second_boot_keeps_it() {
     let (dev, p1) = (disk.dev.clone(), disk.part(1));
 
     let first = node.storage().ok();
-    assert!(
-        first.says(&format!("{dev}: blank: partition table")),
-        "{}",
-        first.stderr
-    );
+    first.must_say(&format!("{dev}: blank: partition table"));
 
     // rccr's table: identifier RCCR, one Linux partition from 1 MiB to the end.
     let sector = node.disks[i].sector0();
@@ -409,22 +411,14 @@ fn a_blank_disk_is_prepared_and_a_second_boot_keeps_it() {
 
     // Again at once: nothing changes.
     let again = node.storage().ok();
-    assert!(
-        again.says("rccr-init: nothing to change\n"),
-        "{}",
-        again.stderr
-    );
+    again.must_say("rccr-init: nothing to change\n");
     assert_eq!(node.disks[i].sector0(), sector);
 
     // A reboot: the same filesystem comes back, with its data.
     node.unmount_all();
     assert_eq!(node.mounted_at("media/rccr"), None);
     let reboot = node.storage().ok();
-    assert!(
-        reboot.says(&format!("{p1} mounted on /media/rccr")),
-        "{}",
-        reboot.stderr
-    );
+    reboot.must_say(&format!("{p1} mounted on /media/rccr"));
     assert!(!reboot.says("partition table"), "{}", reboot.stderr);
     assert_eq!(node.disks[i].sector0(), sector);
     assert_eq!(blkid(&p1).2, uuid, "not made again");
@@ -470,20 +464,12 @@ fn disks_with_anything_on_them_are_never_written() {
             d.dev,
             out.stderr
         );
-        assert!(
-            out.says(&format!(
-                "{} holds data: not used (rccr-init --prepare-disk {} erases it",
-                d.dev, d.dev
-            )),
-            "{}",
-            out.stderr
-        );
+        out.must_say(&format!(
+            "{} holds data: not used (rccr-init --prepare-disk {} erases it",
+            d.dev, d.dev
+        ));
     }
-    assert!(
-        out.says("no persistent storage (no filesystem labelled RCCR and no blank disk)"),
-        "{}",
-        out.stderr
-    );
+    out.must_say("no persistent storage (no filesystem labelled RCCR and no blank disk)");
     assert_eq!(
         node.status(),
         "storage: none: no filesystem labelled RCCR and no blank disk\n"
@@ -500,7 +486,7 @@ fn a_dry_run_prepares_nothing() {
     let i = node.disk("blank", DISK);
     let snap = node.disks[i].snapshot("dry");
     let out = node.init(&["--storage", "--dry-run"]).ok();
-    assert!(out.says("would change"), "{}", out.stderr);
+    out.must_say("would change");
     assert!(node.disks[i].unchanged_since(&snap));
     assert!(node.mounts().is_empty());
     assert_eq!(node.status(), "");
@@ -520,28 +506,20 @@ fn prepare_disk_wants_the_device_path_typed() {
     // No terminal and no --yes: refused before anything.
     let no_tty = node.init(&["--prepare-disk", &dev]);
     assert_eq!(no_tty.code, Some(2), "{}", no_tty.stderr);
-    assert!(
-        no_tty.says("no terminal to confirm on: pass --yes"),
-        "{}",
-        no_tty.stderr
-    );
+    no_tty.must_say("no terminal to confirm on: pass --yes");
     assert!(node.disks[i].unchanged_since(&snap));
 
     // A wrong answer (the disk's name without /dev/, "y") cancels.
     for wrong in [node.disks[i].name().to_string(), "y".to_string()] {
         let out = node.init_on_terminal(&["--prepare-disk", &dev], &wrong);
         assert_eq!(out.code, Some(1), "{wrong}: {}", out.stderr);
-        assert!(
-            out.says(&format!("Type {dev} to go on: ")),
-            "{}",
-            out.stderr
-        );
+        out.must_say(&format!("Type {dev} to go on: "));
         assert!(
             out.says("ext4 filesystem 'data', no partition table"),
             "the prompt says what is there: {}",
             out.stderr
         );
-        assert!(out.says("cancelled; nothing was changed"), "{}", out.stderr);
+        out.must_say("cancelled; nothing was changed");
         assert!(
             node.disks[i].unchanged_since(&snap),
             "written after {wrong:?}"
@@ -551,11 +529,7 @@ fn prepare_disk_wants_the_device_path_typed() {
     // The right one erases it and prepares it.
     let out = node.init_on_terminal(&["--prepare-disk", &dev], &dev);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.says("ready; rccr-init uses it from the next boot"),
-        "{}",
-        out.stderr
-    );
+    out.must_say("ready; rccr-init uses it from the next boot");
     assert_eq!(&node.disks[i].sector0()[440..444], b"RCCR");
     let p1 = node.disks[i].part(1);
     assert_eq!(blkid(&p1).1, "RCCR");
@@ -596,21 +570,13 @@ fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
     let snap = node.disks[i].snapshot("yes");
     let busy = node.init(&["--prepare-disk", &dev, "--yes"]);
     assert_eq!(busy.code, Some(1), "{}", busy.stderr);
-    assert!(
-        busy.says(&format!("{dev}: in use; nothing was changed")),
-        "{}",
-        busy.stderr
-    );
+    busy.must_say(&format!("{dev}: in use; nothing was changed"));
     assert!(node.disks[i].unchanged_since(&snap));
 
     // A partition, or no disk at all: a usage error.
     let part = node.init(&["--prepare-disk", &p1, "--yes"]);
     assert_eq!(part.code, Some(2), "{}", part.stderr);
-    assert!(
-        part.says(&format!("it is a partition, name its disk {dev}")),
-        "{}",
-        part.stderr
-    );
+    part.must_say(&format!("it is a partition, name its disk {dev}"));
     assert_eq!(
         node.init(&["--prepare-disk", "/dev/rccr-none", "--yes"])
             .code,
@@ -663,11 +629,7 @@ fn a_pi_card_gets_an_rccr_partition_after_its_boot_partition_once() {
     let fat = blkid(&p1);
 
     let first = node.storage().ok();
-    assert!(
-        first.says("partition 2 (1135 MiB) in the free space after the boot partition"),
-        "{}",
-        first.stderr
-    );
+    first.must_say("partition 2 (1135 MiB) in the free space after the boot partition");
     let disk = &node.disks[i];
     let sector = disk.sector0();
     let before = read_range(&card, 0, SECTOR);
@@ -689,11 +651,7 @@ fn a_pi_card_gets_an_rccr_partition_after_its_boot_partition_once() {
     assert_layout(&node, &p2);
 
     let again = node.storage().ok();
-    assert!(
-        again.says("rccr-init: nothing to change\n"),
-        "{}",
-        again.stderr
-    );
+    again.must_say("rccr-init: nothing to change\n");
 
     // Second boot: the card keeps its table; the filesystem is the same.
     node.unmount_all();
@@ -719,11 +677,7 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
     ));
     let sector = node.disks[i].sector0();
     let out = node.storage().ok();
-    assert!(
-        out.says("partition 2 is blank: an RCCR partition cut short"),
-        "{}",
-        out.stderr
-    );
+    out.must_say("partition 2 is blank: an RCCR partition cut short");
     assert_eq!(node.disks[i].sector0(), sector);
     assert_eq!(blkid(&node.disks[i].part(2)).1, "RCCR");
     drop(_held);
@@ -738,11 +692,7 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
     ok("mkfs.ext4", &["-q", "-L", "mine", &node.disks[i].part(2)]);
     let snap = node.disks[i].snapshot("pi-data");
     let out = node.storage().ok();
-    assert!(
-        out.says("has partitions after its boot partition"),
-        "{}",
-        out.stderr
-    );
+    out.must_say("has partitions after its boot partition");
     assert!(node.disks[i].unchanged_since(&snap));
     assert!(
         node.status().starts_with("storage: none: "),
@@ -780,11 +730,7 @@ fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
     let ours = node.disk("ours", DISK);
     node.disks[ours].sfdisk(&table("0x52434352"));
     let out = node.storage().ok();
-    assert!(
-        out.says("a preparation cut short; finishing it"),
-        "{}",
-        out.stderr
-    );
+    out.must_say("a preparation cut short; finishing it");
     let p1 = node.disks[ours].part(1);
     assert_eq!(blkid(&p1).1, "RCCR");
     assert!(node.disks[other].unchanged_since(&snap), "{}", out.stderr);
@@ -810,14 +756,10 @@ fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
     let mut devs = [node.disks[a].dev.clone(), node.disks[b].dev.clone()];
     devs.sort();
     let out = node.storage().ok();
-    assert!(
-        out.says(&format!(
-            "{} is labelled RCCR too; using {} (keep one)",
-            devs[1], devs[0]
-        )),
-        "{}",
-        out.stderr
-    );
+    out.must_say(&format!(
+        "{} is labelled RCCR too; using {} (keep one)",
+        devs[1], devs[0]
+    ));
     assert_layout(&node, &devs[0]);
     assert!(node.disks[blank].unchanged_since(&snap));
     drop(node);
@@ -837,11 +779,7 @@ fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
         .collect();
     let out = node.storage().ok();
     let dev = &node.disks[fat].dev;
-    assert!(
-        out.says(&format!("{dev} is labelled RCCR but is FAT")),
-        "{}",
-        out.stderr
-    );
+    out.must_say(&format!("{dev} is labelled RCCR but is FAT"));
     for (i, snap) in [fat, blank].iter().zip(&snaps) {
         assert!(node.disks[*i].unchanged_since(snap), "{}", out.stderr);
     }

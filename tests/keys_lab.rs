@@ -610,3 +610,280 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
     assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert_no_lockout(&lab, &["target-1", "target-2"]);
 }
+
+/// The PERSISTED column of `rccr keys status --json` for host `name`.
+fn persisted_status(lab: &Lab, name: &str) -> String {
+    let out = lab.exec(
+        "control",
+        &["rccr", "keys", "status", "--json", "--host", &lab.ip(name)],
+    );
+    let json = stdout(&out);
+    let field = "\"persisted\": \"";
+    let start = json
+        .find(field)
+        .unwrap_or_else(|| panic!("no persisted field: {json}\n{}", stderr(&out)))
+        + field.len();
+    json[start..].split('"').next().unwrap().to_string()
+}
+
+#[test]
+fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    // target-1: diskless, no medium (lbu commit fails); target-2: diskless
+    // with an lbu medium.
+    lab.storage("target-1", "none");
+    lab.storage("target-2", "lbu");
+    let out = rotate(&lab, &nodes, &["--json"]);
+    let json = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{json}\n{}", stderr(&out));
+    assert_eq!(
+        json.matches("\"outcome\": \"rotated-volatile\"").count(),
+        1,
+        "{json}"
+    );
+    assert_eq!(
+        json.matches("\"outcome\": \"rotated\"").count(),
+        1,
+        "{json}"
+    );
+    assert!(stderr(&out).contains("not persisted"), "{}", stderr(&out));
+    // The control keeps the temporary key where it was, and the journal.
+    assert!(lab
+        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
+        .status
+        .success());
+    assert!(lab
+        .exec("control", &["test", "-f", "/root/.rccr/rotation.journal"])
+        .status
+        .success());
+    assert_eq!(persisted_status(&lab, "target-1"), "volatile");
+    assert_eq!(persisted_status(&lab, "target-2"), "yes");
+
+    // The reboot brings target-1's old keys back; target-2 kept its change.
+    lab.reboot(&nodes);
+    assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
+    assert!(!lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
+    assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-2"));
+    assert_no_lockout(&lab, &nodes);
+    assert_eq!(persisted_status(&lab, "target-1"), "volatile");
+
+    // The next run re-adopts it, volatile again, and still keeps the key.
+    let out = rotate(&lab, &nodes, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\"outcome\": \"rotated-volatile\""),
+        "{}",
+        stdout(&out)
+    );
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
+    assert!(lab
+        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
+        .status
+        .success());
+    assert_eq!(persisted_status(&lab, "target-1"), "volatile");
+
+    // Once it can persist, a run finds it so, and only then cleans up.
+    lab.storage("target-1", "lbu");
+    assert_converges(&lab, &nodes);
+    lab.reboot(&nodes);
+    assert_rotated(&lab, &nodes);
+    assert_eq!(persisted_status(&lab, "target-1"), "yes");
+}
+
+#[test]
+fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    // target-1 is diskless with an lbu medium: the stage was never
+    // committed, so its reboot undoes it and the new key cannot verify.
+    lab.storage("target-1", "lbu");
+    let fp = Failpoint::new("reboot-stage");
+    let child = fp.start(&lab, "after-stage", &["target-1"]);
+    fp.reached();
+    lab.reboot(&["target-1"]);
+    fp.resume();
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
+    assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
+    assert_no_lockout(&lab, &nodes);
+    // target-2 is on disk: the control dies at the same boundary and the
+    // node reboots; its staged file survives, its revert timer does not.
+    let fp = Failpoint::new("reboot-stage-kill");
+    let child = fp.start(&lab, "after-stage", &["target-2"]);
+    let (_, pid) = fp.reached();
+    sigkill(pid);
+    finish(child);
+    lab.reboot(&["target-2"]);
+    assert_no_lockout(&lab, &nodes);
+    assert_converges(&lab, &nodes);
+    lab.reboot(&nodes);
+    assert_rotated(&lab, &nodes);
+}
+
+/// `rccr keyrotate --rekey --yes --quiet` for `names` (besides the
+/// inventory's nodes), as [`rotate_args`] runs it.
+fn rekey_args(lab: &Lab, names: &[&str]) -> Vec<String> {
+    rotate_args(lab, names, &["--rekey", "--quiet"])
+}
+
+/// rccr's inventory on the control (`STATE/nodes`), listing `names`.
+fn write_inventory(lab: &Lab, names: &[&str]) {
+    let mut text = String::new();
+    for name in names {
+        let host = lab.host(name);
+        text.push_str(&format!(
+            "{}\t-\t{}\ttarget\t-\t-\n",
+            host.ip, host.hostname
+        ));
+    }
+    let out = lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/.rccr/nodes"],
+        text.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_everywhere() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let nodes = ["target-1", "target-2"];
+    // Without --yes and without a terminal: a one-line refusal, exit 2,
+    // nothing changed.
+    let mut asked = rekey_args(&lab, &nodes);
+    asked.retain(|a| a != "--yes");
+    let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+    let out = lab.exec("control", &asked);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+
+    assert_converges(&lab, &nodes);
+    // On a terminal it asks for the word; anything else cancels before
+    // any key is made or copied.
+    let line = asked.join(" ");
+    for (typed, code) in [("yes", 1), ("rekey", 0)] {
+        let out = lab.exec_stdin(
+            "control",
+            &["script", "-qec", &line, "/dev/null"],
+            format!("{typed}\n").as_bytes(),
+        );
+        let said = stdout(&out);
+        assert_eq!(out.status.code(), Some(code), "typed {typed}: {said}");
+        assert!(said.contains("Type rekey to go on"), "{said}");
+        let kept = lab.exec("control", &["test", "-e", "/root/.rccr/previous_key"]);
+        assert_eq!(kept.status.success(), code == 0, "typed {typed}: {said}");
+    }
+    assert_rotated(&lab, &nodes);
+    // From here on the nodes come from the inventory only.
+    write_inventory(&lab, &nodes);
+    let boundaries = [
+        "previous-kept",
+        "journal-created",
+        "after-stage",
+        "commit-input",
+        "after-commit",
+        "half-installed",
+        "before-retire",
+    ];
+    for (round, boundary) in boundaries.iter().enumerate() {
+        // The cluster key of today, which this rekey must retire.
+        let old = format!("/root/old-cluster-key-{round}");
+        let out = lab.sh("control", &format!("cp /root/.ssh/id_ed25519 {old}"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"])
+                .status
+                .code()
+                == Some(1),
+            "{boundary}: a journal is left from the round before"
+        );
+
+        let fp = Failpoint::new(&format!("rekey-{round}"));
+        let mut args = vec![
+            "exec".to_string(),
+            lab.dir().display().to_string(),
+            "control".into(),
+            "env".into(),
+            format!("RCCR_FAILPOINT={boundary}"),
+            format!("RCCR_FAILPOINT_DIR={}", fp.0.display()),
+        ];
+        args.extend(rekey_args(&lab, &[]));
+        let child = Command::new(lab_script())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (_, pid) = fp.reached();
+        sigkill(pid);
+        finish(child);
+        // No lockout: every node takes a key the control holds (the kept
+        // previous key included).
+        let mut keys = control_keys(&lab);
+        keys.push("/root/.rccr/previous_key".into());
+        for name in nodes {
+            assert!(
+                keys.iter().any(|k| lab.key_logs_in(k, name)),
+                "{boundary}: {name} is locked out: it accepts none of {keys:?}"
+            );
+        }
+        // A re-run converges on a new key that every node takes, and the
+        // old cluster key is refused everywhere.
+        let args = rekey_args(&lab, &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = lab.exec("control", &args);
+        assert!(
+            out.status.success(),
+            "{boundary}: re-run failed:\n{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out).lines().count(), 1, "--quiet: {}", stderr(&out));
+        assert_rotated(&lab, &nodes);
+        let new_key = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"]));
+        let old_pub = stdout(&lab.exec("control", &["ssh-keygen", "-y", "-f", &old]));
+        assert_ne!(
+            new_key.split_whitespace().nth(1),
+            old_pub.split_whitespace().nth(1),
+            "{boundary}: the cluster key was not replaced"
+        );
+        for name in nodes {
+            assert!(
+                !lab.key_logs_in(&old, name),
+                "{boundary}: {name} still takes the old cluster key"
+            );
+        }
+        let status = stdout(&lab.exec("control", &["rccr", "keys", "status", "--json"]));
+        assert_eq!(
+            status.matches("\"current\": \"yes\"").count(),
+            2,
+            "{status}"
+        );
+        assert_eq!(
+            status.matches("\"previous\": \"no\"").count(),
+            2,
+            "{status}"
+        );
+        // The playbooks' inventory names the cluster key.
+        let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+        assert_eq!(
+            ini.matches("ansible_ssh_private_key_file=/root/.ssh/id_ed25519")
+                .count(),
+            2,
+            "{ini}"
+        );
+    }
+}

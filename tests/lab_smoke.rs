@@ -4,22 +4,12 @@
 
 mod common;
 
-use common::lab::{netns_list, pid_alive, require_root, stderr, stdout, Kind, Lab};
+use common::lab::{lab_script, netns_list, pid_alive, require_root, stderr, stdout, Kind, Lab};
+use common::ok;
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn assert_ok(what: &str, out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        stdout(out),
-        stderr(out)
-    );
-    stdout(out)
-}
 
 /// Asserts nothing of lab `id` (dir, pids) is left.
 fn assert_gone(id: &str, dir: &Path, pids: &[u32]) {
@@ -116,7 +106,7 @@ fn smoke_keys_names_decoys_and_teardown() {
 
     // Every host runs with its own hostname, address and MAC.
     for h in &hosts {
-        let out = assert_ok("hostname", &lab.sh(&h.name, "hostname; cat /etc/hostname; cat /sys/class/net/eth0/address; ip -4 -o addr show eth0"));
+        let out = ok("hostname", &lab.sh(&h.name, "hostname; cat /etc/hostname; cat /sys/class/net/eth0/address; ip -4 -o addr show eth0"));
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], h.hostname, "{h:?}");
         assert_eq!(lines[1], h.hostname, "{h:?}");
@@ -134,10 +124,7 @@ fn smoke_keys_names_decoys_and_teardown() {
         .filter(|h| h.is_target() || h.kind == Kind::Foreign)
     {
         let out = lab.ssh("control", &h.name, "hostname");
-        assert_eq!(
-            assert_ok(&format!("ssh {}", h.name), &out).trim(),
-            h.hostname
-        );
+        assert_eq!(ok(&format!("ssh {}", h.name), &out).trim(), h.hostname);
     }
     // The imposter refuses it.
     let out = lab.ssh("control", "imposter", "hostname");
@@ -164,7 +151,7 @@ fn smoke_keys_names_decoys_and_teardown() {
     // DNS inside the control host: reverse and forward names of DHCP hosts.
     let router = lab.router_ip();
     for h in hosts.iter().filter(|h| h.kind == Kind::Target) {
-        let out = assert_ok(
+        let out = ok(
             "getent reverse",
             &lab.exec("control", &["getent", "hosts", &h.ip]),
         );
@@ -174,7 +161,7 @@ fn smoke_keys_names_decoys_and_teardown() {
             "getent hosts {}: {out}",
             h.ip
         );
-        let out = assert_ok(
+        let out = ok(
             "dig -x",
             &lab.exec(
                 "control",
@@ -182,7 +169,7 @@ fn smoke_keys_names_decoys_and_teardown() {
             ),
         );
         assert_eq!(out.trim().to_lowercase(), format!("{want}."));
-        let out = assert_ok(
+        let out = ok(
             "getent forward",
             &lab.exec("control", &["getent", "hosts", &h.hostname]),
         );
@@ -207,12 +194,12 @@ fn smoke_keys_names_decoys_and_teardown() {
     assert_eq!(stdout(&out).trim(), "", "static target has a PTR name");
 
     // The binary under test runs inside the lab, from LABDIR/bin.
-    let out = assert_ok(
+    let out = ok(
         "rccr --version",
         &lab.exec("control", &["rccr", "--version"]),
     );
     assert!(out.starts_with("rccr "), "{out}");
-    let out = assert_ok(
+    let out = ok(
         "which rccr",
         &lab.ssh("control", "target-1", "command -v rccr"),
     );
@@ -220,7 +207,7 @@ fn smoke_keys_names_decoys_and_teardown() {
 
     // A host's /root, /etc/hostname and /etc are its own.
     let real_hostname = std::fs::read_to_string("/etc/hostname").ok();
-    assert_ok(
+    ok(
         "write inside",
         &lab.sh(
             "target-1",
@@ -233,7 +220,7 @@ fn smoke_keys_names_decoys_and_teardown() {
         .exec("target-2", &["test", "-e", "/root/mark"])
         .status
         .success());
-    let out = assert_ok("stdin", &lab.exec_stdin("target-2", &["cat"], b"through\n"));
+    let out = ok("stdin", &lab.exec_stdin("target-2", &["cat"], b"through\n"));
     assert_eq!(out, "through\n");
     assert_eq!(lab.sh("target-2", "exit 7").status.code(), Some(7));
 
@@ -281,7 +268,7 @@ fn twenty_hosts_get_leases() {
     for h in &hosts {
         let name = format!("{}.lab", h.hostname);
         let out = lab.exec("control", &["dig", "+short", &name, &format!("@{router}")]);
-        assert_eq!(assert_ok("dig", &out).trim(), h.ip, "{name}");
+        assert_eq!(ok("dig", &out).trim(), h.ip, "{name}");
     }
 }
 
@@ -337,9 +324,9 @@ fn two_more_targets_join() {
     assert_eq!(names, ["target-2", "target-3"]);
     assert_eq!(lab.hosts().len(), 4);
     for h in &new {
-        let out = assert_ok("ssh new target", &lab.ssh("control", &h.name, "hostname"));
+        let out = ok("ssh new target", &lab.ssh("control", &h.name, "hostname"));
         assert_eq!(out.trim(), h.hostname);
-        let out = assert_ok(
+        let out = ok(
             "name of new target",
             &lab.exec("control", &["getent", "hosts", &h.ip]),
         );
@@ -350,7 +337,7 @@ fn two_more_targets_join() {
     }
     let s = lab.add_statics(1);
     assert_eq!(s.len(), 1);
-    let out = assert_ok(
+    let out = ok(
         "ssh new static",
         &lab.ssh("control", &s[0].name, "hostname"),
     );
@@ -381,21 +368,15 @@ fn failed_up_cleans_up_and_gc_removes_orphans() {
     let mut owner = Command::new("sleep").arg("60").spawn().unwrap();
     let lab = Lab::builder().targets(1).owner(owner.id()).up();
     let (id, dir, pids) = (lab.id().to_owned(), lab.dir().to_owned(), lab.pids());
-    let out = Command::new("bash")
-        .arg(common::lab::lab_script())
-        .arg("gc")
-        .output()
-        .unwrap();
-    assert_ok("gc", &out);
+    let gc = || {
+        let out = Command::new("bash").arg(lab_script()).arg("gc").output();
+        ok("gc", &out.unwrap())
+    };
+    gc();
     assert!(dir.exists(), "gc removed a lab whose owner lives");
     owner.kill().unwrap();
     owner.wait().unwrap();
-    let out = Command::new("bash")
-        .arg(common::lab::lab_script())
-        .arg("gc")
-        .output()
-        .unwrap();
-    assert_ok("gc", &out);
+    gc();
     assert_gone(&id, &dir, &pids);
     lab.down().unwrap(); // already gone: down is a no-op
 }

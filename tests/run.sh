@@ -10,7 +10,7 @@
 #
 #   --quick          skip the ARMv6 cross build (the slowest step, ~10 min cold)
 #   --no-fuzz        skip the fuzz smoke (~11 min cold build, then ~20 s a target)
-#   --install-only   install what the tests and the demo need, then stop
+#   --install-only   install what the tests need (a superset of the demo's), then stop
 #
 # Environment:
 #   RCCR_SKIP_INSTALL=1  do not install anything (a prepared machine)
@@ -46,40 +46,18 @@ if [ "$(id -u)" -ne 0 ]; then
 	export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="sudo -E"
 fi
 
-# Tools the tests run: the lab (iproute2, nftables, dnsmasq, sshd, udhcpc
+# Tools the tests run: a C toolchain for the vendored OpenSSL, the lab (iproute2, nftables, dnsmasq, sshd, udhcpc
 # from busybox), the remote scripts' shells (dash, busybox), image building
 # (xorriso, isolinux, mtools, dosfstools, fdisk, fakeroot, xz), the swarm
 # lab (docker.io, iptables, python3-venv for Ansible), storage on loop
 # devices (e2fsprogs), signed downloads (gpg), the VM tier (mmdebstrap,
 # arch-test for i386, qemu-system-*, qemu-utils: bookworm's, which
 # qemu-system-x86 needs), and checks (file, qemu-user-static, shellcheck).
-APT_PACKAGES="iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
+APT_PACKAGES="gcc libc6-dev make perl curl bsdextrautils iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
 iputils-ping bind9-dnsutils procps psmisc util-linux e2fsprogs file qemu-user-static shellcheck
 python3-yaml python3-venv time xorriso isolinux mtools dosfstools fdisk fakeroot xz-utils
 docker.io iptables gpg mmdebstrap arch-test qemu-system-x86 qemu-system-arm qemu-utils"
 PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"
-
-install_apt() {
-	local missing=()
-	for pkg in $APT_PACKAGES; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	einfo "apt-get install ${missing[*]}"
-	$SUDO apt-get update -qq
-	# The packages must not start their services (dockerd, sshd) on this
-	# machine: the tests start their own, inside the virtual LAN.
-	local policy=/usr/sbin/policy-rc.d own_policy=0
-	if [ ! -e "$policy" ]; then
-		printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
-		$SUDO chmod 755 "$policy"
-		own_policy=1
-	fi
-	local rc=0
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
-	[ "$own_policy" = 0 ] || $SUDO rm -f "$policy"
-	return "$rc"
-}
 
 install_pip() {
 	einfo "pip install $PIP_PACKAGES"
@@ -95,7 +73,8 @@ install_rust() {
 }
 
 if [ "${RCCR_SKIP_INSTALL:-0}" != 1 ]; then
-	install_apt
+	# shellcheck disable=SC2086
+	tests/demo-install.sh apt $APT_PACKAGES
 	install_pip
 	install_rust
 	tests/tools.sh install

@@ -181,11 +181,19 @@ fn loopback_sweep_in_a_private_namespace() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let json = String::from_utf8(out.stdout).unwrap();
+    let json = String::from_utf8(out.stdout.clone()).unwrap();
     // 127.0.0.1 is ours and never asked; 127.0.0.2 answers on loopback.
     assert_eq!(
         json,
         "[\n  {\"ip\": \"127.0.0.2\", \"mac\": null, \"vendor\": null, \"hostname\": null, \"name_source\": null, \"ssh\": false, \
          \"match\": false}\n]\n"
+    );
+    // The summary goes to stderr, so that stdout stays pure JSON.
+    let err = stderr(&out);
+    let summary = err.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("rccr scan: 1 host up, 0 ours, 0 unnamed with SSH, in ")
+            && summary.ends_with(" ms"),
+        "{err}"
     );
 }

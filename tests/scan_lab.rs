@@ -6,6 +6,7 @@
 mod common;
 
 use common::lab::{require_root, stderr, stdout, Host, Kind, Lab};
+use common::ok;
 use std::process::Output;
 
 /// One object of rccr-scan's JSON output (one per line).
@@ -47,17 +48,6 @@ fn rows(json: &str) -> Vec<Row> {
             matches: field(l, "match").as_deref() == Some("true"),
         })
         .collect()
-}
-
-fn ok(what: &str, out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\nstdout: {}\nstderr: {}",
-        out.status,
-        stdout(out),
-        stderr(out)
-    );
-    stdout(out)
 }
 
 /// Runs `rccr scan ARGS` in the control host.

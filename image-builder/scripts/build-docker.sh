@@ -3,9 +3,9 @@
 # Usage: build-docker.sh [options] ARCH TYPE
 #
 # Builds the Docker image of an RCCR node with docker buildx, for ARCH's
-# platform (image-builder/base/arches), from image-builder/TYPE/Dockerfile
-# with the repository as context (.dockerignore keeps it to what the
-# Dockerfiles copy). Tags:
+# platform (image-builder/base/arches), from the stage TYPE of
+# image-builder/base/Dockerfile with the repository as context
+# (.dockerignore keeps it to what the Dockerfile copies). Tags:
 #   IMAGE:VERSION-ARCH-TYPE and IMAGE:latest-ARCH-TYPE
 #
 # The node type's packages for ARCH (TYPE/packages, read by lib.sh) go in as
@@ -39,7 +39,6 @@
 #---help---
 set -eu
 
-PROG=build-docker
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$SCRIPT_DIR/lib.sh"
@@ -115,7 +114,8 @@ main() {
 
 	set -- buildx build \
 		--platform "$DOCKER_PLATFORM" \
-		--file "$BUILDER_DIR/$TYPE/Dockerfile" \
+		--file "$BUILDER_DIR/base/Dockerfile" \
+		--target "$TYPE" \
 		--build-arg "ALPINE_IMAGE=$ALPINE_IMAGE" \
 		--build-arg "RCCR_ARCH=$ARCH" \
 		--build-arg "RCCR_VERSION=$VERSION" \

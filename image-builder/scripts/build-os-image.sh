@@ -69,7 +69,6 @@
 #---help---
 set -eu
 
-PROG=build-os-image
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$SCRIPT_DIR/lib.sh"

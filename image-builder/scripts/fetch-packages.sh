@@ -41,7 +41,6 @@
 #---help---
 set -eu
 
-PROG=fetch-packages
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$SCRIPT_DIR/lib.sh"

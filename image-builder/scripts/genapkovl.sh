@@ -47,7 +47,6 @@
 #---help---
 set -eu
 
-PROG=genapkovl
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$SCRIPT_DIR/lib.sh"

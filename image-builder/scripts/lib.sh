@@ -1,9 +1,9 @@
 # shellcheck shell=sh
 # Helpers shared by the image builder's scripts; sourced, never run.
 #
-# The sourcing script sets PROG (its name in messages) and SCRIPT_DIR (its
-# directory) first. This file sets BUILDER_DIR and REPO_DIR and reads
-# base/alpine.conf.
+# The sourcing script sets SCRIPT_DIR (its directory) first. This file sets
+# PROG (the script's name without .sh, for messages), BUILDER_DIR and
+# REPO_DIR, and reads base/alpine.conf.
 #
 # A script that makes temporary files calls start_work once; cleanup then
 # runs at any exit: it removes TMP_DIR, and first calls the function named
@@ -11,6 +11,7 @@
 # there). A script sets DONE=1 as its last step: an exit with status 0
 # before that (an `exit` deep in a function) is turned into a failure.
 
+PROG=$(basename -- "$0" .sh)
 BUILDER_DIR=$(CDPATH='' cd -- "$SCRIPT_DIR/.." && pwd)
 REPO_DIR=$(CDPATH='' cd -- "$BUILDER_DIR/.." && pwd)
 ARCH_TABLE="$BUILDER_DIR/base/arches"

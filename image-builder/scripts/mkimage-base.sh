@@ -34,7 +34,6 @@
 #---help---
 set -eu
 
-PROG=mkimage-base
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$SCRIPT_DIR/lib.sh"

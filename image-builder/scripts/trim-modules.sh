@@ -31,7 +31,6 @@
 #---help---
 set -eu
 
-PROG=trim-modules
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$SCRIPT_DIR/lib.sh"

@@ -3,8 +3,9 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
-use crate::state::StatePaths;
+use crate::state::{Lock, StatePaths};
 use argh::FromArgs;
+use std::time::Duration;
 
 pub const BACKUP: Applet = Applet {
     command: "backup",
@@ -36,6 +37,9 @@ struct BackupArgs {
     /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
     #[argh(option)]
     state_dir: Option<String>,
+    /// seconds to wait for another rccr run to finish (default 0: fail at once)
+    #[argh(option, arg_name = "secs", default = "0")]
+    wait: u64,
 }
 
 /// Make this control manage the cluster of a backup archive: keys, host
@@ -50,11 +54,16 @@ struct RestoreArgs {
     /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
     #[argh(option)]
     state_dir: Option<String>,
+    /// seconds to wait for another rccr run to finish (default 0: fail at once)
+    #[argh(option, arg_name = "secs", default = "0")]
+    wait: u64,
 }
 
 fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: BackupArgs = cli::parse(cmd, args)?;
     let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    // Held so that the archive is not taken in the middle of a setup run.
+    let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     let config = args.config.as_deref().map(std::path::Path::new);
     let count = crate::backup::backup(&paths, config, &args.file)?;
     eprintln!(
@@ -72,6 +81,7 @@ fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: RestoreArgs = cli::parse(cmd, args)?;
     let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     for line in crate::backup::restore(&paths, &args.file)? {
         eprintln!("{}: {line}", cmd.join(" "));
     }

@@ -26,7 +26,7 @@ pub const KEYGEN: Applet = Applet {
 pub const KEYROTATE: Applet = Applet {
     command: "keyrotate",
     link: None,
-    summary: "replace the temporary key with a cluster key on every node (rccr-keys rotate)",
+    summary: "replace the temporary key with a cluster key on every node, or the cluster key with a new one (--rekey)",
     main: keyrotate_main,
 };
 
@@ -74,6 +74,9 @@ struct GenArgs {
 /// its keys by itself. A re-run after any failure finishes the job. On the
 /// nodes, each step runs the node's rccr where it has one and a POSIX sh
 /// script elsewhere (RCCR_KEYS_NODE=script: always the script).
+/// --rekey replaces the cluster key itself the same way, on every node of
+/// the inventory (and --host): the old key stays in the state directory
+/// (previous_key) until every node has moved, and is refused by them all.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "rotate")]
 struct RotateArgs {
@@ -122,6 +125,13 @@ struct RotateArgs {
     /// seconds to wait for another rccr run to finish (default 0: fail at once)
     #[argh(option, arg_name = "secs", default = "0")]
     wait: u64,
+    /// replace the cluster key with a new one on every node of the inventory
+    /// (asks for a typed confirmation unless --yes)
+    #[argh(switch)]
+    rekey: bool,
+    /// no progress lines on stderr (the result and errors still print)
+    #[argh(switch, short = 'q')]
+    quiet: bool,
 }
 
 /// Show which of our keys each node accepts (temporary, current, previous),
@@ -222,23 +232,49 @@ fn gen(args: GenArgs) -> Result<(), Error> {
 }
 
 fn rotate(args: RotateArgs) -> Result<(), Error> {
-    let nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
+    crate::print::set_quiet(args.quiet);
+    let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
     let paths = StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref());
+    let mode = if args.rekey {
+        if args.from_key.is_some() || args.forget_temp_key {
+            return Err(Error::Usage(
+                "rccr keyrotate: --rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key".into(),
+            ));
+        }
+        // Every node of the inventory moves (the control is not a node).
+        for record in crate::state::inventory::load(&paths.nodes())? {
+            if record.role != crate::identity::Role::Control {
+                addr::push_once(
+                    &mut nodes,
+                    addr::NodeAddr {
+                        ip: record.ip,
+                        port: args.port,
+                    },
+                );
+            }
+        }
+        command::Mode::Rekey
+    } else {
+        command::Mode::Rotate
+    };
     // One run at a time changes keys, journal and known_hosts.
     let _lock = crate::state::Lock::acquire(&paths, Duration::from_secs(args.wait))?;
-    command::rotate(command::Options {
-        nodes,
-        from_key: args.from_key.map(PathBuf::from),
-        key_type: args.key_type,
-        user: args.user,
-        revert_after: Duration::from_secs(args.revert_after),
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        parallel: args.parallel.max(1),
-        paths,
-        yes: args.yes,
-        json: args.json,
-        forget_temp_key: args.forget_temp_key,
-    })
+    command::rotate(
+        command::Options {
+            nodes,
+            from_key: args.from_key.map(PathBuf::from),
+            key_type: args.key_type,
+            user: args.user,
+            revert_after: Duration::from_secs(args.revert_after),
+            timeout: Duration::from_secs(args.timeout.max(1)),
+            parallel: args.parallel.max(1),
+            paths,
+            yes: args.yes,
+            json: args.json,
+            forget_temp_key: args.forget_temp_key,
+        },
+        mode,
+    )
 }
 
 impl TryFrom<StatusArgs> for status::Options {

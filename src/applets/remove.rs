@@ -2,10 +2,11 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
-use crate::state::StatePaths;
+use crate::state::{Lock, StatePaths};
 use crate::swarm::remove;
 use argh::FromArgs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const APPLET: Applet = Applet {
     command: "remove",
@@ -37,16 +38,23 @@ struct Args {
     /// print the result as JSON
     #[argh(switch)]
     json: bool,
+    /// no progress lines: only the result, the summary and errors
+    #[argh(switch)]
+    quiet: bool,
     /// cluster_config.yml to read (ssh user, port, key type)
     #[argh(option)]
     config: Option<String>,
     /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
     #[argh(option)]
     state_dir: Option<String>,
+    /// seconds to wait for another rccr run to finish (default 0: fail at once)
+    #[argh(option, arg_name = "secs", default = "0")]
+    wait: u64,
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
+    crate::print::set_quiet(args.quiet);
     if args.nodes.is_empty() {
         return Err(Error::Usage(format!(
             "{}: name at least one NODE\nRun '{} --help' for usage.",
@@ -60,9 +68,11 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
             cmd.join(" ")
         )));
     }
+    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     remove::run(remove::Options {
         config: args.config.map(PathBuf::from),
-        paths: StatePaths::resolve(args.state_dir.as_deref(), None),
+        paths,
         nodes: args.nodes,
         release: args.release,
         forget: args.forget,

@@ -44,6 +44,9 @@ struct Args {
     /// print a JSON array instead of a table
     #[argh(switch)]
     json: bool,
+    /// no progress lines: only the result, the summary and errors
+    #[argh(switch)]
+    quiet: bool,
     /// how long to wait for answers, retries included (default 300, 1 to 60000)
     #[argh(
         option,
@@ -150,6 +153,7 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
+    crate::print::set_quiet(args.quiet);
     let opts = options(cmd, &args)?;
     let since = args
         .since
@@ -178,6 +182,8 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     for warning in &report.warnings {
         let _ = writeln!(stderr, "{}: warning: {warning}", cmd.join(" "));
     }
+    // On stderr, so that stdout stays a table or pure JSON.
+    let _ = writeln!(stderr, "{}: {}", cmd.join(" "), output::summary(&report));
     std::io::stdout()
         .lock()
         .write_all(text.as_bytes())

@@ -46,6 +46,9 @@ struct Args {
     /// print the result as JSON
     #[argh(switch)]
     json: bool,
+    /// no progress lines: only the result, the summary and errors
+    #[argh(switch)]
+    quiet: bool,
     /// adopt and rotate only: do not form the swarm nor run the configured
     /// playbooks
     #[argh(switch)]
@@ -79,6 +82,7 @@ struct Args {
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
+    crate::print::set_quiet(args.quiet);
     let subnets = args
         .subnet
         .iter()

@@ -39,10 +39,14 @@ struct Args {
     /// print the result as JSON
     #[argh(switch)]
     json: bool,
+    /// no progress lines: only the result, the summary and errors
+    #[argh(switch)]
+    quiet: bool,
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
+    crate::print::set_quiet(args.quiet);
     if args.timeout == 0 || args.parallel == 0 {
         return Err(Error::Usage(format!(
             "{}: --timeout and --parallel must be at least 1",

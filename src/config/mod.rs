@@ -121,6 +121,34 @@ pub struct Container {
     pub replicas: u32,
     pub placement: Placement,
     pub ports: Vec<Port>,
+    /// `publish:` as written; unset, rccr chooses (see [`Publish`]).
+    pub publish: Option<Publish>,
+}
+
+/// How a service's ports are published. Unset in the config, rccr uses
+/// ingress, except for services that can run on ARMv6 nodes of the swarm:
+/// those publish in host mode, because swarm's overlay networks (and so
+/// the ingress mesh) are broken on ARMv6 (moby/moby#47496).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publish {
+    /// Through swarm's ingress routing mesh: every node answers on the
+    /// port and forwards to a task (needs overlay networking and IPVS).
+    Ingress,
+    /// On the node that runs a task only, straight to its container: no
+    /// overlay, no IPVS; at most one task per node can hold the port.
+    Host,
+}
+
+impl Publish {
+    pub const ALL: [Publish; 2] = [Publish::Ingress, Publish::Host];
+
+    /// The config's and the Docker API's (`PublishMode`) spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Publish::Ingress => "ingress",
+            Publish::Host => "host",
+        }
+    }
 }
 
 /// Swarm placement constraints; all must hold.

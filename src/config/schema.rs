@@ -476,7 +476,7 @@ impl<'f> Reader<'f> {
         let f = self.fields(
             item,
             "a containers item",
-            &["name", "image", "replicas", "placement", "ports"],
+            &["name", "image", "replicas", "placement", "ports", "publish"],
         )?;
         let (Some(name_node), Some(image)) = (f[0], f[1]) else {
             return Err(self.err(
@@ -505,6 +505,7 @@ impl<'f> Reader<'f> {
             replicas: 1,
             placement: Placement::default(),
             ports: Vec::new(),
+            publish: None,
         };
         if let Some(n) = f[2] {
             svc.replicas = self.int(n, "containers.replicas", 0, 1000)? as u32;
@@ -549,6 +550,10 @@ impl<'f> Reader<'f> {
                 svc.ports.push(port);
                 port_pos.push(p.pos);
             }
+        }
+        if let Some(n) = f[5] {
+            let names = Publish::ALL.map(Publish::name);
+            svc.publish = Some(Publish::ALL[self.choice(n, "containers.publish", &names)?]);
         }
         Ok((svc, name_node.pos, port_pos))
     }

@@ -59,7 +59,7 @@ fn every_key() {
          ssh:\n  user: pi\n  port: 2222\n  temp_key: .rccr/ssh_temp_key\n  key_type: rsa\n\
          nodes:\n  - mac: \"AA-bb-CC-dd-EE-01\"\n    hostname: pi-1\n    role: control\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    role: target\n    manager: false\n\
          playbooks:\n  - site.yml\n\
-         containers:\n  - name: web\n    image: nginx:alpine\n    replicas: 0\n    placement:\n      arch: armv6l\n      labels:\n        disk: ssd\n        tier: 1\n        fast: true\n    ports:\n      - \"8080:80\"\n      - \"53:53/udp\"\n      - \"53:53/tcp\"\n\
+         containers:\n  - name: web\n    image: nginx:alpine\n    replicas: 0\n    placement:\n      arch: armv6l\n      labels:\n        disk: ssd\n        tier: 1\n        fast: true\n    ports:\n      - \"8080:80\"\n      - \"53:53/udp\"\n      - \"53:53/tcp\"\n    publish: host\n\
          swarm:\n  managers: 5\n",
     );
     assert!(w.is_empty(), "{w:?}");
@@ -134,9 +134,14 @@ fn every_key() {
             },
         ]
     );
+    assert_eq!(web.publish, Some(Publish::Host));
     assert_eq!(c.containers[0].replicas, 0);
     let (c, _) = parse("containers:\n- name: a\n  image: b\n");
     assert_eq!(c.containers[0].replicas, 1);
+    // Unset: rccr chooses (ingress, or host where ARMv6 nodes can run it).
+    assert_eq!(c.containers[0].publish, None);
+    let (c, _) = parse("containers:\n- name: a\n  image: b\n  publish: ingress\n");
+    assert_eq!(c.containers[0].publish, Some(Publish::Ingress));
     let (c, _) = parse("network:\n  subnet: 192.168.1.0/24\n  interface:\n");
     assert_eq!(
         c.network.subnet,
@@ -186,6 +191,16 @@ fn containers() {
         &svc("    placement:\n      labels:\n        a:\n"),
         "6:11",
         "a placement label must be a string",
+    );
+    rejects(
+        &svc("    publish: mesh\n"),
+        "4:14",
+        "containers.publish 'mesh' is not one of: ingress, host",
+    );
+    rejects(
+        &svc("    publish:\n      - host\n"),
+        "5:7",
+        "containers.publish must be a string",
     );
     rejects(
         &svc("    ports: \"80:80\"\n"),

@@ -275,8 +275,11 @@ impl SwarmNode {
 }
 
 /// A published port as rccr compares them: `published=P,target=T,protocol=X`.
-pub fn port_text(published: u64, target: u64, protocol: &str) -> String {
-    format!("published={published},target={target},protocol={protocol}")
+pub fn port_text(published: u64, target: u64, protocol: &str, mode: &str) -> String {
+    // Ingress, the default, is left out: services made before rccr knew
+    // publish modes still match.
+    let mode = if mode == "host" { ",mode=host" } else { "" };
+    format!("published={published},target={target},protocol={protocol}{mode}")
 }
 
 /// A swarm service (`GET /services`).
@@ -324,6 +327,7 @@ impl Service {
                     p.get("PublishedPort").as_u64().unwrap_or(0),
                     p.get("TargetPort").as_u64().unwrap_or(0),
                     if protocol.is_empty() { "tcp" } else { protocol },
+                    p.str_at(&["PublishMode"]),
                 )
             })
             .collect();
@@ -481,7 +485,9 @@ mod tests {
                                  "Placement":{"Constraints":["b","a"]}},
                  "Mode":{"Replicated":{"Replicas":3}},
                  "EndpointSpec":{"Ports":[{"Protocol":"udp","TargetPort":53,"PublishedPort":5353},
-                                          {"TargetPort":80,"PublishedPort":8080}]}}}]"#,
+                                          {"TargetPort":80,"PublishedPort":8080},
+                                          {"TargetPort":81,"PublishedPort":8081,"PublishMode":"host"},
+                                          {"TargetPort":82,"PublishedPort":8082,"PublishMode":"ingress"}]}}}]"#,
         ));
         let web = &services[0];
         assert_eq!(web.image, "nginx:alpine");
@@ -491,7 +497,9 @@ mod tests {
             web.ports,
             [
                 "published=5353,target=53,protocol=udp",
-                "published=8080,target=80,protocol=tcp"
+                "published=8080,target=80,protocol=tcp",
+                "published=8081,target=81,protocol=tcp,mode=host",
+                "published=8082,target=82,protocol=tcp",
             ]
         );
         assert!(web.managed);

@@ -112,16 +112,13 @@ pub fn first_ethernet(class_net: &Path) -> Option<Nic> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use crate::fsutil::scratch;
 
-    struct Sys(PathBuf);
+    struct Sys(scratch::Dir);
 
     impl Sys {
         fn new(tag: &str) -> Sys {
-            let dir = std::env::temp_dir().join(format!("rccr-nic-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Sys(dir)
+            Sys(scratch::Dir::new(&format!("nic-{tag}")))
         }
 
         fn iface(&self, name: &str, mac: &str, extra: &[&str]) -> &Self {
@@ -136,12 +133,6 @@ mod tests {
                 }
             }
             self
-        }
-    }
-
-    impl Drop for Sys {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
         }
     }
 

@@ -135,6 +135,14 @@ impl Probe {
             }
         }
     }
+
+    /// Marks the probe done once `timeout` has passed since its start;
+    /// true when that happened just now.
+    fn time_out(&mut self, now: Instant, timeout: Duration) -> bool {
+        let expired = !self.done && self.started.is_some_and(|s| now >= s + timeout);
+        self.done |= expired;
+        expired
+    }
 }
 
 /// What the lookup learned about one host.
@@ -224,12 +232,10 @@ impl Lookup {
         let tcp_interval = self.timeout / tries;
         for (i, e) in self.entries.iter_mut().enumerate() {
             let p = &mut e.dns;
-            if p.done {
+            if p.done || p.time_out(now, self.dns_timeout) {
                 continue;
             }
-            if p.started.is_some_and(|s| now >= s + self.dns_timeout) {
-                p.done = true;
-            } else if p.due(now, tries, dns_interval) {
+            if p.due(now, tries, dns_interval) {
                 let server = self.servers[usize::from(p.attempts) % self.servers.len()];
                 let id = self.base.wrapping_add(i as u16);
                 match self
@@ -252,15 +258,11 @@ impl Lookup {
         }
         for (i, e) in self.entries.iter_mut().enumerate() {
             let p = &mut e.tcp;
-            if p.done {
-                continue;
-            }
-            if p.started.is_some_and(|s| now >= s + self.timeout) {
-                p.done = true;
+            if p.time_out(now, self.timeout) {
                 self.conns.retain(|(h, _)| *h != i);
                 continue;
             }
-            if !p.due(now, tries, tcp_interval) || self.conns.is_full() {
+            if p.done || !p.due(now, tries, tcp_interval) || self.conns.is_full() {
                 continue;
             }
             match TcpConnect::start(SocketAddrV4::new(e.answer.ip, 22)) {

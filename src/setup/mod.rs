@@ -27,6 +27,7 @@ pub mod tools;
 use crate::config::Config;
 use crate::error::Error;
 use crate::keys::control::command;
+use crate::keys::control::engine::Outcome;
 use crate::keys::resolve::{Given, Resolver};
 use crate::print;
 use crate::state::{inventory, StatePaths};
@@ -104,7 +105,9 @@ pub fn run(opts: Options) -> Result<(), Error> {
 
     adopt::rename_all(&mut planned, &keys);
     clock.lap("adopt");
-    let cluster_key = rotate(&opts, &config, &keys, &mut planned)?
+    let rotated = rotate(&opts, &config, &keys, &mut planned)?;
+    let cluster_key = rotated
+        .cluster_key
         .unwrap_or_else(|| paths.ssh_identity(config.ssh.key_type));
     clock.lap("rotate");
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
@@ -139,7 +142,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         "rccr setup: done in {}",
         engine::Clock::summary(&clock.laps)
     );
-    failure(&planned, formed.as_ref())
+    failure(&planned, &rotated.volatile, formed.as_ref())
 }
 
 /// Stage 7: the cluster engine, then the configured playbooks.
@@ -196,12 +199,21 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
 
 /// Stage 5: rotates the new nodes to the cluster key and marks those that
 /// moved as adopted. Returns where the cluster key is, when it ran.
+/// What the rotation stage leaves for the rest of the run.
+struct Rotated {
+    /// Where the cluster key is, when a rotation ran.
+    cluster_key: Option<PathBuf>,
+    /// Nodes that take the cluster key but could not save the change
+    /// (`rotated-volatile`), this run's and those the journal still lists.
+    volatile: Vec<String>,
+}
+
 fn rotate(
     opts: &Options,
     config: &Config,
     keys: &LoginKeys,
     planned: &mut [Planned],
-) -> Result<Option<PathBuf>, Error> {
+) -> Result<Rotated, Error> {
     let nodes: Vec<crate::keys::addr::NodeAddr> = planned
         .iter()
         .filter(|p| matches!(p.action, Action::Adopt { .. }))
@@ -213,7 +225,10 @@ fn rotate(
     // An interrupted rotation is finished even when nothing is new: its
     // nodes may accept the cluster key already and the temporary key still.
     if nodes.is_empty() && !opts.paths.journal().exists() {
-        return Ok(None);
+        return Ok(Rotated {
+            cluster_key: None,
+            volatile: Vec::new(),
+        });
     }
     let summary = command::run(
         &command::Options {
@@ -237,18 +252,30 @@ fn rotate(
             .find(|p| IpAddr::V4(p.candidate.ip) == r.node.ip)
         {
             p.rotation = Some((r.outcome, r.detail.clone()));
-            if r.outcome == crate::keys::control::engine::Outcome::Rotated {
+            // A volatile node takes the cluster key now: it joins the
+            // swarm, and the run still fails below until it is saved.
+            if r.outcome.accepts_new_key() {
                 p.candidate.class = Class::Adopted;
             }
         }
     }
-    Ok(Some(summary.new_key))
+    let volatile = summary
+        .reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::RotatedVolatile)
+        .map(|r| r.node.to_string())
+        .collect();
+    Ok(Rotated {
+        cluster_key: Some(summary.new_key),
+        volatile,
+    })
 }
 
 /// The run's exit: new nodes that were not adopted, nodes out of the
 /// swarm, services that do not run, then a failed playbook.
 fn failure(
     planned: &[Planned],
+    volatile: &[String],
     formed: Option<&(engine::Report, playbooks::Outcome)>,
 ) -> Result<(), Error> {
     let failed: Vec<String> = planned
@@ -261,6 +288,13 @@ fn failure(
             "{} new node(s) not adopted ({}): run rccr setup again once they are reachable",
             failed.len(),
             failed.join(", ")
+        )));
+    }
+    if !volatile.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({}): the old key is kept; give them storage, or run rccr setup again after their reboot",
+            volatile.len(),
+            volatile.join(", ")
         )));
     }
     let Some((report, playbooks)) = formed else {

@@ -135,15 +135,9 @@ mod tests {
 
     #[test]
     fn tools_are_pointed_but_an_operators_choices_are_kept() {
-        let home = std::env::temp_dir().join(format!("rccr-tools-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&home);
-        std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        let paths = StatePaths {
-            ssh_dir: home.join(".ssh"),
-            state_dir: home.join(".rccr"),
-            known_hosts: home.join(".ssh/known_hosts"),
-        };
-        let notes = point_tools(&paths, "root", Some("10.0.0.5")).unwrap();
+        let scratch = crate::state::scratch::home("tools");
+        let (home, paths) = (&scratch.dir, &scratch.paths);
+        let notes = point_tools(paths, "root", Some("10.0.0.5")).unwrap();
         assert_eq!(notes.len(), 2, "{notes:?}");
         let meta = std::fs::read_to_string(
             home.join(".docker/contexts/meta")
@@ -158,20 +152,19 @@ mod tests {
         let config = std::fs::read_to_string(home.join(".docker/config.json")).unwrap();
         assert_eq!(config, r#"{"currentContext":"rccr"}"#);
         // A second run changes nothing; an operator's own choices stay.
-        assert!(point_tools(&paths, "root", Some("10.0.0.5")).unwrap()[1..].is_empty());
+        assert!(point_tools(paths, "root", Some("10.0.0.5")).unwrap()[1..].is_empty());
         std::fs::write(
             home.join(".docker/config.json"),
             r#"{"auths":{},"currentContext":"mine"}"#,
         )
         .unwrap();
         std::fs::write(home.join(".ansible.cfg"), "[defaults]\ninventory = /mine\n").unwrap();
-        let notes = point_tools(&paths, "root", Some("10.0.0.6")).unwrap();
+        let notes = point_tools(paths, "root", Some("10.0.0.6")).unwrap();
         assert!(notes[0].contains("your default is mine"), "{notes:?}");
         assert!(notes[1].contains("is yours"), "{notes:?}");
         assert_eq!(
             std::fs::read_to_string(home.join(".ansible.cfg")).unwrap(),
             "[defaults]\ninventory = /mine\n"
         );
-        std::fs::remove_dir_all(&home).unwrap();
     }
 }

@@ -10,6 +10,7 @@
 //! | the last finished rotation (current and previous key) | `STATE/last-rotation` | |
 //! | rccr's kept copy of the temporary key | `STATE/temp_key` | |
 //! | a new cluster key waiting for its path in `~/.ssh` | `STATE/new_key` | |
+//! | the cluster key a `keyrotate --rekey` moves the nodes away from | `STATE/previous_key` | |
 //! | the cluster key, when `~/.ssh`'s default path holds another key | `STATE/cluster_key` | |
 //! | fingerprints of the keys rccr made or was handed | `STATE/keys` | |
 //! | the cluster's nodes | `STATE/nodes` | |
@@ -91,6 +92,13 @@ impl StatePaths {
     /// `~/.ssh` (a rotation away from `~/.ssh/id_rsa` to an RSA key).
     pub fn staged_new_key(&self) -> PathBuf {
         self.state_dir.join("new_key")
+    }
+
+    /// The cluster key a `keyrotate --rekey` moves the nodes away from,
+    /// kept here (whatever happens to its old path) until every node has
+    /// moved, and afterwards as the previous key.
+    pub fn previous_key(&self) -> PathBuf {
+        self.state_dir.join("previous_key")
     }
 
     /// Where the cluster key lives when OpenSSH's default path for it

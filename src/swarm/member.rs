@@ -73,15 +73,22 @@ impl std::fmt::Display for LoginError {
 pub fn connect(node: &NodeRecord, port: u16, timeout: Duration) -> Result<Connection, LoginError> {
     let conn = Connection::open(SocketAddr::new(node.ip, port), timeout)
         .map_err(LoginError::Unreachable)?;
-    if let (Some(presented), Some(recorded)) = (conn.host_key(), &node.host_key) {
-        if presented.fingerprint != *recorded {
-            return Err(LoginError::HostKeyMismatch {
-                presented: presented.fingerprint.to_string(),
-                recorded: recorded.to_string(),
-            });
-        }
-    }
+    let presented = conn.host_key().map(|k| k.fingerprint.to_string());
+    check_pin(presented, node.host_key.as_ref().map(ToString::to_string))?;
     Ok(conn)
+}
+
+/// Whether the host key a node presented is the one its record pins. A
+/// record without one (a hand-edited inventory) is no pin: nothing of the
+/// cluster goes to a machine that was never checked.
+fn check_pin(presented: Option<String>, recorded: Option<String>) -> Result<(), LoginError> {
+    match (presented, recorded) {
+        (Some(presented), Some(recorded)) if presented == recorded => Ok(()),
+        (presented, recorded) => Err(LoginError::HostKeyMismatch {
+            presented: presented.unwrap_or_else(|| "(none)".into()),
+            recorded: recorded.unwrap_or_else(|| "(none recorded: run rccr setup)".into()),
+        }),
+    }
 }
 
 /// [`connect`], then log in as `user` with `key`.
@@ -279,4 +286,27 @@ fn by_cli(conn: &Connection, op: &Op) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     Value::parse(out.stdout.trim_ascii()).map_err(|e| format!("docker's answer is {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_recorded_host_key_lets_the_engine_in() {
+        let key = || Some("SHA256:abc".to_string());
+        assert!(check_pin(key(), key()).is_ok());
+        for (presented, recorded) in [
+            (Some("SHA256:xyz".to_string()), key()),
+            (key(), None),
+            (None, key()),
+            (None, None),
+        ] {
+            let err = check_pin(presented, recorded.clone()).unwrap_err();
+            assert!(matches!(err, LoginError::HostKeyMismatch { .. }), "{err}");
+            if recorded.is_none() {
+                assert!(err.to_string().contains("none recorded"), "{err}");
+            }
+        }
+    }
 }

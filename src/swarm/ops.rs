@@ -7,7 +7,7 @@
 //! The command lines put join tokens on the node's command line, where its
 //! process list shows them for the moment of the join: the relay exists so
 //! that RCCR nodes never do.
-use crate::config::{Port, Protocol};
+use crate::config::{Port, Protocol, Publish};
 use crate::docker::api::{self, port_text, Service, SwarmNode};
 use crate::docker::http::Request;
 use crate::json::Value;
@@ -22,6 +22,8 @@ pub struct Want {
     /// Sorted.
     pub constraints: Vec<String>,
     pub ports: Vec<Port>,
+    /// How the ports are published.
+    pub publish: Publish,
 }
 
 fn protocol(p: &Port) -> &'static str {
@@ -37,7 +39,14 @@ impl Want {
         let mut ports: Vec<String> = self
             .ports
             .iter()
-            .map(|p| port_text(p.published.into(), p.target.into(), protocol(p)))
+            .map(|p| {
+                port_text(
+                    p.published.into(),
+                    p.target.into(),
+                    protocol(p),
+                    self.publish.name(),
+                )
+            })
             .collect();
         ports.sort();
         ports
@@ -73,6 +82,7 @@ impl Want {
                 port.set("Protocol", protocol(p).into());
                 port.set("TargetPort", u64::from(p.target).into());
                 port.set("PublishedPort", u64::from(p.published).into());
+                port.set("PublishMode", self.publish.name().into());
                 port
             })
             .collect();
@@ -320,6 +330,7 @@ mod tests {
                 target: 80,
                 protocol: Protocol::Tcp,
             }],
+            publish: Publish::Ingress,
         }
     }
 
@@ -327,7 +338,7 @@ mod tests {
     fn a_new_service_spec() {
         assert_eq!(
             web().patch(Value::Object(Vec::new())).render(),
-            r#"{"Name":"web","Labels":{"rccr.managed":"true"},"TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:1"},"Placement":{"Constraints":["node.labels.rccr.arch!=i686"]}},"Mode":{"Replicated":{"Replicas":3}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080}]}}"#
+            r#"{"Name":"web","Labels":{"rccr.managed":"true"},"TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:1"},"Placement":{"Constraints":["node.labels.rccr.arch!=i686"]}},"Mode":{"Replicated":{"Replicas":3}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#
         );
     }
 

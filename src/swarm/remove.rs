@@ -245,14 +245,7 @@ fn replace(
     };
     let (entry, record) = workers[w];
     let name = print::name(&entry.hostname).into_owned();
-    let logins = engine::log_in(
-        config,
-        paths,
-        std::slice::from_ref(record),
-        Duration::from_secs(10),
-    )
-    .map_err(|e| e.to_string())?;
-    let member = logins.into_iter().next().ok_or("no login")??;
+    let member = log_in_one(config, paths, record)?;
     let tokens = lead
         .call(&Op::Tokens)
         .ok()
@@ -332,6 +325,16 @@ fn wait_drained(lead: &Member, node_id: &str) {
 
 /// The node itself leaves its swarm.
 fn leave(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result<(), String> {
+    let member = log_in_one(config, paths, node)?;
+    member.call(&Op::Leave { force: true }).map(|_| ())
+}
+
+/// One node as a swarm member, logged in with the cluster key.
+fn log_in_one<'n>(
+    config: &Config,
+    paths: &StatePaths,
+    node: &'n NodeRecord,
+) -> Result<Member<'n>, String> {
     let logins = engine::log_in(
         config,
         paths,
@@ -339,8 +342,7 @@ fn leave(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result<(), S
         Duration::from_secs(10),
     )
     .map_err(|e| e.to_string())?;
-    let member = logins.into_iter().next().ok_or("no login")??;
-    member.call(&Op::Leave { force: true }).map(|_| ())
+    logins.into_iter().next().ok_or("no login")?
 }
 
 /// `--release`: the cluster key leaves the node's authorized_keys.

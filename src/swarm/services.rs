@@ -10,13 +10,19 @@
 //! information at all, no constraint is added and the swarm pulls where it
 //! can.
 //!
+//! **Publishing.** Ports go through swarm's ingress routing mesh unless
+//! the container says `publish: host`. A service without `publish:` whose
+//! tasks can land on an ARMv6 member publishes in host mode instead:
+//! swarm's overlay networks, and so the ingress mesh, are broken on ARMv6
+//! (moby/moby#47496). The report says so in the service's `runs_on`.
+//!
 //! **Idempotent.** A service whose image, replicas, constraints and ports
 //! match is not touched. Services rccr created (label `rccr.managed=true`)
 //! that left the config are listed, and removed with `--remove-missing`.
 //! Finally every service must run all its replicas within [`CONVERGE`].
 use super::member::Member;
 use super::ops::{Op, Want};
-use crate::config::Container;
+use crate::config::{Container, Publish};
 use crate::docker::api::{self, Service};
 use crate::identity::Arch;
 use crate::print;
@@ -35,8 +41,17 @@ pub struct ServiceReport {
     pub runs_on: String,
     /// `running/replicas`, once known.
     pub running: Option<(u64, u64)>,
+    /// How its ports are published (see [`publish_mode`]).
+    pub publish: Publish,
     pub ok: bool,
 }
+
+/// What the report adds to `runs_on` when rccr chose host mode.
+pub const ARMV6_HOST_MODE: &str =
+    "ports in host mode: swarm's ingress is broken on ARMv6 (moby/moby#47496)";
+/// What it adds when the config asks for ingress where ARMv6 nodes run tasks.
+pub const ARMV6_INGRESS: &str =
+    "ports in ingress mode as configured: ARMv6 nodes will not answer (moby/moby#47496)";
 
 /// The architectures whose nodes can run an image, from the platforms the
 /// members hold and a registry offers; empty when nothing is known.
@@ -82,6 +97,34 @@ pub fn want(c: &Container, member_arches: &[Arch], supported: &[Arch]) -> Want {
         replicas: u64::from(c.replicas),
         constraints,
         ports: c.ports.clone(),
+        publish: publish_mode(c, member_arches, supported).0,
+    }
+}
+
+/// Whether a task of `c` can land on a member of architecture `arch`: the
+/// swarm has one, the placement allows it, and the image runs there (or
+/// nothing is known about the image). Label constraints are not known to
+/// rccr, so they are taken to allow it.
+fn can_land_on(c: &Container, arch: Arch, member_arches: &[Arch], supported: &[Arch]) -> bool {
+    member_arches.contains(&arch)
+        && c.placement.arch.is_none_or(|a| a == arch)
+        && (supported.is_empty() || supported.contains(&arch))
+}
+
+/// How `c`'s ports are published, and what the report says about it: as
+/// the config says, else host mode where a task can land on an ARMv6
+/// member, else ingress.
+pub fn publish_mode(
+    c: &Container,
+    member_arches: &[Arch],
+    supported: &[Arch],
+) -> (Publish, Option<&'static str>) {
+    let armv6 = !c.ports.is_empty() && can_land_on(c, Arch::Armv6l, member_arches, supported);
+    match (c.publish, armv6) {
+        (Some(Publish::Ingress), true) => (Publish::Ingress, Some(ARMV6_INGRESS)),
+        (Some(mode), _) => (mode, None),
+        (None, true) => (Publish::Host, Some(ARMV6_HOST_MODE)),
+        (None, false) => (Publish::Ingress, None),
     }
 }
 
@@ -138,6 +181,7 @@ pub fn converge(
                 result: format!("cannot list the services: {}", print::text(&e)),
                 runs_on: "-".into(),
                 running: None,
+                publish: Publish::Ingress,
                 ok: false,
             }]
         }
@@ -146,11 +190,16 @@ pub fn converge(
     for (k, c) in containers.iter().enumerate() {
         let can = supported(&held[k], &offered[k]);
         let want = want(c, &member_arches, &can);
-        let runs_on = if can.is_empty() {
+        let (publish, publish_note) = publish_mode(c, &member_arches, &can);
+        let mut runs_on = if can.is_empty() {
             "unknown: no node holds the image and no registry answered".to_string()
         } else {
             can.iter().map(|a| a.uname()).collect::<Vec<_>>().join(", ")
         };
+        if let Some(note) = publish_note {
+            runs_on.push_str("; ");
+            runs_on.push_str(note);
+        }
         let (result, ok) = match existing.iter().find(|s| s.name == c.name) {
             Some(have) if want.matches(have) => ("unchanged".to_string(), true),
             Some(have) => outcome(
@@ -164,6 +213,7 @@ pub fn converge(
             result,
             runs_on,
             running: None,
+            publish,
             ok,
         });
     }
@@ -185,6 +235,7 @@ pub fn converge(
             result,
             runs_on: "-".into(),
             running: None,
+            publish: Publish::Ingress,
             ok,
         });
     }
@@ -266,6 +317,7 @@ mod tests {
                 labels: vec![("disk".into(), "ssd".into())],
             },
             ports: vec![],
+            publish: None,
         };
         let w = want(&c, &[Arch::X86_64, Arch::I686], &[Arch::X86_64]);
         assert_eq!(
@@ -275,5 +327,92 @@ mod tests {
         // Nothing known: no architecture constraint.
         let w = want(&c, &[Arch::X86_64, Arch::I686], &[]);
         assert_eq!(w.constraints, ["node.labels.disk==ssd"]);
+    }
+
+    fn web(arch: Option<Arch>, publish: Option<Publish>, ports: bool) -> Container {
+        Container {
+            name: "web".into(),
+            image: "rccr-lab/web:1".into(),
+            replicas: 2,
+            placement: Placement {
+                arch,
+                labels: vec![],
+            },
+            ports: if ports {
+                crate::config::parse_port("8080:80").into_iter().collect()
+            } else {
+                vec![]
+            },
+            publish,
+        }
+    }
+
+    #[test]
+    fn services_that_can_land_on_armv6_publish_in_host_mode() {
+        let mixed = [Arch::X86_64, Arch::Armv6l];
+        let any = web(None, None, true);
+        // Unset, on a swarm with an ARMv6 node: host mode, and the report says why.
+        assert_eq!(
+            publish_mode(&any, &mixed, &[]),
+            (Publish::Host, Some(ARMV6_HOST_MODE))
+        );
+        assert_eq!(
+            publish_mode(&any, &mixed, &[Arch::X86_64, Arch::Armv6l]),
+            (Publish::Host, Some(ARMV6_HOST_MODE))
+        );
+        // No ARMv6 member, an image that does not run there, a placement
+        // elsewhere, or no ports: ingress, nothing to say.
+        let plain = (Publish::Ingress, None);
+        assert_eq!(
+            publish_mode(&any, &[Arch::X86_64, Arch::Aarch64], &[]),
+            plain
+        );
+        assert_eq!(publish_mode(&any, &mixed, &[Arch::X86_64]), plain);
+        assert_eq!(
+            publish_mode(&web(Some(Arch::X86_64), None, true), &mixed, &[]),
+            plain
+        );
+        assert_eq!(publish_mode(&web(None, None, false), &mixed, &[]), plain);
+        // Pinned to ARMv6: host mode.
+        assert_eq!(
+            publish_mode(&web(Some(Arch::Armv6l), None, true), &mixed, &[]).0,
+            Publish::Host
+        );
+        // The config wins; ingress where ARMv6 runs tasks is reported.
+        assert_eq!(
+            publish_mode(&web(None, Some(Publish::Host), true), &[Arch::X86_64], &[]),
+            (Publish::Host, None)
+        );
+        assert_eq!(
+            publish_mode(&web(None, Some(Publish::Ingress), true), &mixed, &[]),
+            (Publish::Ingress, Some(ARMV6_INGRESS))
+        );
+    }
+
+    #[test]
+    fn a_service_on_a_swarm_with_armv6_publishes_in_host_mode() {
+        use crate::json::Value;
+        let spec = |c: &Container, arches: &[Arch]| {
+            want(c, arches, &[])
+                .patch(Value::Object(Vec::new()))
+                .render()
+        };
+        let mixed = [Arch::X86_64, Arch::Armv6l];
+        assert_eq!(
+            spec(&web(None, None, true), &mixed),
+            r#"{"Name":"web","Labels":{"rccr.managed":"true"},"TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:1"},"Placement":{"Constraints":[]}},"Mode":{"Replicated":{"Replicas":2}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"host"}]}}"#
+        );
+        assert_eq!(
+            spec(&web(None, None, true), &[Arch::X86_64]),
+            r#"{"Name":"web","Labels":{"rccr.managed":"true"},"TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:1"},"Placement":{"Constraints":[]}},"Mode":{"Replicated":{"Replicas":2}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#
+        );
+        // The mode is part of what must match, and of the CLI's --publish.
+        let host = want(&web(None, Some(Publish::Host), true), &[Arch::X86_64], &[]);
+        assert_eq!(
+            host.port_texts(),
+            ["published=8080,target=80,protocol=tcp,mode=host"]
+        );
+        let ingress = want(&web(None, None, true), &[Arch::X86_64], &[]);
+        assert_ne!(host.port_texts(), ingress.port_texts());
     }
 }

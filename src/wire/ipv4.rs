@@ -301,6 +301,7 @@ mod tests {
     use super::*;
 
     // 10.0.0.5 -> 10.0.0.1, ICMP, TTL 64, 4 payload bytes.
+    static PAYLOAD: [u8; 4] = [0xaa, 0xbb, 0xcc, 0xdd];
     static PACKET_BYTES: [u8; 24] = [
         0x45, 0x00, 0x00, 0x18, 0x00, 0x00, 0x40, 0x00, 0x40, 0x01, 0x26, 0xe0, 10, 0, 0, 5, 10, 0,
         0, 1, 0xaa, 0xbb, 0xcc, 0xdd,
@@ -328,7 +329,7 @@ mod tests {
         assert!(packet.verify_checksum());
         assert_eq!(packet.src_addr(), Ipv4Addr::new(10, 0, 0, 5));
         assert_eq!(packet.dst_addr(), Ipv4Addr::new(10, 0, 0, 1));
-        assert_eq!(packet.payload(), &[0xaa, 0xbb, 0xcc, 0xdd]);
+        assert_eq!(packet.payload(), &PAYLOAD);
     }
 
     #[test]
@@ -344,9 +345,7 @@ mod tests {
         packet.set_src_addr(Ipv4Addr::new(10, 0, 0, 5));
         packet.set_dst_addr(Ipv4Addr::new(10, 0, 0, 1));
         packet.fill_checksum();
-        packet
-            .payload_mut()
-            .copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
+        packet.payload_mut().copy_from_slice(&PAYLOAD);
         assert_eq!(bytes, PACKET_BYTES);
     }
 
@@ -358,9 +357,7 @@ mod tests {
         assert_eq!(repr().buffer_len(), HEADER_LEN);
         let mut packet = Packet::new_unchecked(&mut bytes[..]);
         repr().emit(&mut packet);
-        packet
-            .payload_mut()
-            .copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
+        packet.payload_mut().copy_from_slice(&PAYLOAD);
         assert_eq!(bytes, PACKET_BYTES);
     }
 

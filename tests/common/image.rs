@@ -43,6 +43,23 @@ pub fn show(out: &Output) -> String {
     )
 }
 
+/// Asserts that a script exited with `code` and said `says` on stderr (a
+/// refusal, or a warning on the way to success).
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32, says: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", show(out));
+    assert!(text(&out.stderr).contains(says), "{}", show(out));
+}
+
+/// Asserts that each of `want` is a whole line of `text`, which `what` names.
+#[track_caller]
+pub fn assert_lines<S: AsRef<str>>(text: &str, what: &str, want: impl IntoIterator<Item = S>) {
+    for w in want {
+        let w = w.as_ref();
+        assert!(text.lines().any(|l| l == w), "{w} not in {what}:\n{text}");
+    }
+}
+
 /// Runs a command, panicking with its output unless it succeeds.
 pub fn ok(cmd: &mut Command) -> Output {
     let out = cmd
@@ -163,6 +180,12 @@ pub fn genapkovl(inputs: &Inputs, dir: &TempDir, ty: &str, arch: &str, out: &Pat
         .unwrap()
 }
 
+/// genapkovl.sh's overlay of `ty` for `arch` at `out`, asserting success.
+pub fn overlay(inputs: &Inputs, dir: &TempDir, ty: &str, arch: &str, out: &Path) {
+    let run = genapkovl(inputs, dir, ty, arch, out);
+    assert!(run.status.success(), "{}", show(&run));
+}
+
 /// One line of `tar -tv`: mode, owner, size, date, time, path [-> target].
 #[derive(Debug)]
 pub struct Entry {
@@ -274,23 +297,33 @@ pub fn sha256(path: &Path) -> String {
         .to_string()
 }
 
-/// build-os-image.sh version 9.9.9 into `dir/out`, with the base media,
-/// its sum, the package repository and more environment.
-#[allow(clippy::too_many_arguments)]
+/// The start of a test that builds: its scratch directory and the build
+/// inputs in it, or None (the test returns, skipped) unless `tools_ok`.
+pub fn inputs_when(tools_ok: bool, tag: &str) -> Option<(TempDir, Inputs)> {
+    if !tools_ok {
+        return None;
+    }
+    let dir = TempDir::new(tag);
+    let inputs = Inputs::new(&dir);
+    Some((dir, inputs))
+}
+
+/// build-os-image.sh version 9.9.9 into `dir/out`, with the base media and
+/// its sum (`env` may set another), the package repository ("none": none)
+/// and more environment.
 pub fn build_os_image(
     inputs: &Inputs,
     dir: &TempDir,
     arch: &str,
     ty: &str,
     base: &Path,
-    sum: &str,
     repo: impl AsRef<std::ffi::OsStr>,
     env: &[(&str, &str)],
 ) -> Output {
     inputs
         .command(dir, &script("build-os-image.sh"))
         .env("RCCR_BASE_MEDIA", base)
-        .env("RCCR_BASE_MEDIA_SHA256", sum)
+        .env("RCCR_BASE_MEDIA_SHA256", sha256(base))
         .env("RCCR_APK_REPO", repo)
         .envs(env.iter().copied())
         .args(["-v", "9.9.9", "-o"])
@@ -337,10 +370,17 @@ pub fn arch_table() -> Vec<Vec<String>> {
 
 /// TARBALL: a gzipped tar of what DIR holds, as Alpine's release tarballs.
 pub fn tar_gz(dir: &Path, tarball: &Path) {
+    tar_gz_of(dir, &["."], tarball);
+}
+
+/// TARBALL (its directory made): a gzipped tar of MEMBERS of DIR, as lbu
+/// saves an overlay.
+pub fn tar_gz_of(dir: &Path, members: &[&str], tarball: &Path) {
+    fs::create_dir_all(tarball.parent().unwrap()).unwrap();
     ok(Command::new("tar")
         .arg("-czf")
         .arg(tarball)
         .arg("-C")
         .arg(dir)
-        .arg("."));
+        .args(members));
 }

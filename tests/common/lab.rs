@@ -631,6 +631,39 @@ impl Lab {
         );
     }
 
+    /// What `host` keeps over a reboot: `disk` (everything, the default),
+    /// `lbu` (diskless: what its lbu stand-in committed), `none` (diskless,
+    /// `lbu commit` fails). Its files as they are now become its image.
+    pub fn storage(&self, host: &str, kind: &str) {
+        self.lab_cmd(&["storage", host, kind]);
+    }
+
+    /// Reboots `hosts`: every process gets SIGTERM (then SIGKILL), a
+    /// diskless host loses what lbu did not commit, then `rccr init`, DHCP
+    /// and sshd start again. Returns once every one of them is up.
+    pub fn reboot(&self, hosts: &[&str]) {
+        self.lab_cmd(&[&["reboot"], hosts].concat());
+    }
+
+    /// A power cut of every host at once (SIGKILL), then boots them all.
+    pub fn powercut(&self) {
+        self.lab_cmd(&["powercut"]);
+    }
+
+    /// `lab.sh CMD LABDIR ARGS...`, which must succeed.
+    fn lab_cmd(&self, cmd_and_args: &[&str]) {
+        let dir = self.dir.display().to_string();
+        let mut args = vec![cmd_and_args[0], dir.as_str()];
+        args.extend_from_slice(&cmd_and_args[1..]);
+        let out = lab_sh(&args).output().expect("run lab.sh");
+        assert!(
+            out.status.success(),
+            "lab.sh {} failed: {}",
+            cmd_and_args[0],
+            stderr(&out)
+        );
+    }
+
     /// Sets `host`'s frame loss (both directions) in percent; 0 removes it.
     pub fn set_loss(&self, host: &str, percent: u8) {
         let dir = self.dir.display().to_string();

@@ -45,6 +45,15 @@
 #   lab.sh rekey LABDIR HOST TYPE
 #                              give HOST a new host key of TYPE (ed25519, ecdsa, rsa) as its
 #                              only one, and restart its sshd
+#   lab.sh storage LABDIR HOST disk|lbu|none
+#                              what HOST keeps over a reboot: disk (default: everything),
+#                              lbu (diskless: what its lbu stand-in committed to its boot
+#                              medium), none (diskless, no medium: lbu commit fails)
+#   lab.sh reboot LABDIR HOST...
+#                              SIGTERM (then SIGKILL) every process of each HOST, drop what a
+#                              diskless host loses, boot it again: rccr init (as OpenRC's
+#                              rccr-init would, when LABDIR/bin has rccr), DHCP, sshd
+#   lab.sh powercut LABDIR     the same for every host at once, with SIGKILL
 #   lab.sh ip LABDIR HOST      print HOST's address
 #   lab.sh down LABDIR         kill every lab process, delete the namespaces, remove LABDIR
 #   lab.sh gc                  tear down labs whose owner is dead, and orphaned leftovers
@@ -513,6 +522,121 @@ add_statics() {
 	done
 }
 
+# ---------------------------------------------------------------- reboots
+
+# What a host keeps over a reboot (`lab.sh storage`): disk (no file), lbu, none.
+host_storage() {
+	cat "$LABDIR/hosts/$1/storage" 2>/dev/null || echo disk
+}
+
+# The lbu stand-in of a diskless host, first in its sessions' PATH. Like
+# Alpine's lbu, `include` adds to the list and `commit` saves /etc's changes
+# plus the list to the boot medium (here LABDIR/hosts/NAME/media/apkovl.tar,
+# paths as they are under LABDIR/hosts/NAME); without a medium it fails.
+write_lbu() {
+	local name=$1 h=$LABDIR/hosts/$1
+	cat >"$h/fakebin/lbu.tmp" <<LBUHEAD
+#!/bin/sh
+# lbu stand-in of lab host $name (written by lab.sh storage)
+h='$h'
+LBUHEAD
+	cat >>"$h/fakebin/lbu.tmp" <<'LBUBODY'
+# where a path of the host lives under $h (the lab's writable dirs only)
+under_h() {
+	case "$1" in
+	/root | /root/*) echo "root${1#/root}" ;;
+	/etc/*) echo "ov/etc/upper${1#/etc}" ;;
+	/var/*) echo "ov/var/upper${1#/var}" ;;
+	/usr/local/*) echo "ov/usr_local/upper${1#/usr/local}" ;;
+	/opt/*) echo "ov/opt/upper${1#/opt}" ;;
+	*) return 1 ;;
+	esac
+}
+case "${1:-}" in
+include)
+	shift
+	for p in "$@"; do
+		under_h "$p" >/dev/null || { echo "lbu: $p: outside what the lab saves" >&2; exit 1; }
+		grep -qxF "$p" "$h/lbu.list" 2>/dev/null || echo "$p" >>"$h/lbu.list"
+	done
+	;;
+commit | ci)
+	if [ "$(cat "$h/storage")" != lbu ]; then
+		echo "lbu: no media to save to (lab host without storage)" >&2
+		exit 1
+	fi
+	set -- ov/etc/upper
+	if [ -f "$h/lbu.list" ]; then
+		while IFS= read -r p; do
+			r=$(under_h "$p") && [ -e "$h/$r" ] && set -- "$@" "$r"
+		done <"$h/lbu.list"
+	fi
+	mkdir -p "$h/media"
+	tar -C "$h" -cf "$h/media/apkovl.tar.tmp" "$@" && sync "$h/media/apkovl.tar.tmp" &&
+		mv -f "$h/media/apkovl.tar.tmp" "$h/media/apkovl.tar"
+	;;
+*)
+	echo "lbu (lab stand-in): include PATH... | commit" >&2
+	exit 1
+	;;
+esac
+LBUBODY
+	chmod 755 "$h/fakebin/lbu.tmp"
+	mv -f "$h/fakebin/lbu.tmp" "$h/fakebin/lbu"
+}
+
+# Kills every process of the given hosts with SIG (then SIGKILL), the
+# holder included, so their mount namespaces and overlays go too.
+kill_hosts() {
+	local sig=$1 n i pids=""
+	shift
+	for ((i = 0; i < 100; i++)); do
+		pids=""
+		for n in "$@"; do
+			# shellcheck source=/dev/null
+			. "$LABDIR/hosts/$n/info"
+			pids="$pids $(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ')"
+		done
+		[ -n "${pids// /}" ] || return 0
+		# after 2 s, what ignored SIGTERM gets SIGKILL
+		[ "$i" -lt 40 ] || sig=KILL
+		# shellcheck disable=SC2086 # list of PIDs
+		kill -"$sig" $pids 2>/dev/null || true
+		sleep 0.05
+	done
+	die "processes of $* survive SIGKILL: $pids"
+}
+
+# What a diskless host loses: its writable dirs go back to the image (as
+# `lab.sh storage` found them), then what lbu committed is restored.
+discard_volatile() {
+	local n=$1 h=$LABDIR/hosts/$1
+	rm -f "$h/lease" "$h/sshd.pid" "$h/udhcpc.pid" "$h/holder.pid"
+	[ "$(host_storage "$n")" != disk ] || return 0
+	rm -rf "$h/root" "$h/ov"
+	tar -C "$h" -xpf "$h/image.tar"
+	[ ! -f "$h/media/apkovl.tar" ] || tar -C "$h" -xpf "$h/media/apkovl.tar"
+}
+
+# Boots hosts again: holder (mounts), rccr init as OpenRC runs it in the
+# boot runlevel (before networking and sshd), then DHCP and sshd.
+boot_hosts() {
+	local n h
+	for n in "$@"; do start_holder "$n"; done
+	wait_all "host namespaces" holder_ready "$@"
+	for n in "$@"; do
+		h=$LABDIR/hosts/$n
+		[ -x "$LABDIR/bin/rccr" ] || continue
+		host_cmd "$(cat "$h/holder.pid")"
+		"${HOSTCMD[@]}" PATH="$h/fakebin:$LABDIR/bin:$PATH_TAIL" rccr init \
+			</dev/null >"$h/rccr-init.log" 2>&1 8>&- 9>&- ||
+			einfo "$n: rccr init failed (the boot goes on, as OpenRC's does): see $h/rccr-init.log"
+	done
+	for n in "$@"; do configure_host "$n"; done
+	wait_all "DHCP leases and sshd" host_ready "$@"
+	write_hosts_tsv
+}
+
 # ---------------------------------------------------------------- teardown
 
 # every PID belonging to lab ID: in its namespaces, or recorded and still ours
@@ -781,6 +905,58 @@ cmd_rekey() {
 	wait_all "sshd" host_ready "$2"
 }
 
+cmd_storage() {
+	local h
+	[ $# -eq 3 ] || die "usage: lab.sh storage LABDIR HOST disk|lbu|none"
+	load_lab "$1"
+	h=$(hostdir "$2")
+	case "$3" in
+	disk) rm -f "$h/storage" "$h/fakebin/lbu" "$h/image.tar" ;;
+	lbu | none)
+		# The image this host boots from: its files as they are now.
+		tar -C "$h" -cf "$h/image.tar.tmp" --exclude='ov/*/work' root ov
+		mv -f "$h/image.tar.tmp" "$h/image.tar"
+		echo "$3" >"$h/storage.tmp"
+		mv -f "$h/storage.tmp" "$h/storage"
+		write_lbu "$2"
+		;;
+	*) die "storage: disk, lbu or none, got '$3'" ;;
+	esac
+}
+
+cmd_reboot() {
+	local n t0 l
+	[ $# -ge 2 ] || die "usage: lab.sh reboot LABDIR HOST..."
+	load_lab "$1"
+	shift
+	for n in "$@"; do hostdir "$n" >/dev/null; done
+	exec 8>"$LABDIR/.lock"
+	flock 8
+	t0=$(now_ms)
+	kill_hosts TERM "$@"
+	for n in "$@"; do discard_volatile "$n"; done
+	boot_hosts "$@"
+	l=$(($(now_ms) - t0))
+	einfo "reboot: $* up again in $((l / 1000)).$(printf '%03d' $((l % 1000))) s"
+}
+
+cmd_powercut() {
+	local hosts n t0 l
+	[ $# -eq 1 ] || die "usage: lab.sh powercut LABDIR"
+	load_lab "$1"
+	exec 8>"$LABDIR/.lock"
+	flock 8
+	hosts=$(cut -f1 "$LABDIR/hosts.tsv" | tr '\n' ' ')
+	t0=$(now_ms)
+	# shellcheck disable=SC2086 # list of host names
+	kill_hosts KILL $hosts
+	for n in $hosts; do discard_volatile "$n"; done
+	# shellcheck disable=SC2086
+	boot_hosts $hosts
+	l=$(($(now_ms) - t0))
+	einfo "powercut: every host up again in $((l / 1000)).$(printf '%03d' $((l % 1000))) s"
+}
+
 cmd_ip() {
 	[ $# -eq 2 ] || die "usage: lab.sh ip LABDIR HOST"
 	load_lab "$1"
@@ -852,6 +1028,9 @@ exec) cmd_exec "$@" ;;
 ssh) cmd_ssh "$@" ;;
 loss) cmd_loss "$@" ;;
 rekey) cmd_rekey "$@" ;;
+storage) cmd_storage "$@" ;;
+reboot) cmd_reboot "$@" ;;
+powercut) cmd_powercut "$@" ;;
 ip) cmd_ip "$@" ;;
 down) cmd_down "$@" ;;
 gc) cmd_gc "$@" ;;

@@ -58,29 +58,14 @@ pub fn require_engine() -> bool {
     true
 }
 
-const WRAPPER_PREFIX: &str = "rccr-ansible-bin.";
-
-/// Removes the wrapper directories of test processes that are gone.
-fn remove_stale_wrappers() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix(WRAPPER_PREFIX) {
-            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-}
-
 /// Makes sure the Ansible venv exists (once per test process) and returns
-/// a wrapper script named `ansible-playbook` for [`LabBuilder::bin`];
-/// `None` (after saying why) when it cannot be made.
+/// its `ansible-playbook` for [`LabBuilder::bin`]; `ansible` is beside it.
+/// A copy runs in a lab host: its shebang names the venv's python by
+/// absolute path, which hosts see under /opt. `None` (after saying why)
+/// when the venv cannot be made.
 pub fn ansible_playbook_wrapper() -> Option<PathBuf> {
-    static WRAPPER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let made = WRAPPER.get_or_init(|| {
+    static VENV: OnceLock<Result<(), String>> = OnceLock::new();
+    let made = VENV.get_or_init(|| {
         let out = Command::new("bash")
             .arg(script("ansible-venv.sh"))
             .arg(ANSIBLE_VENV)
@@ -90,22 +75,10 @@ pub fn ansible_playbook_wrapper() -> Option<PathBuf> {
         if !out.status.success() {
             return Err(format!("ansible-venv.sh failed: {}", stderr(&out)));
         }
-        remove_stale_wrappers();
-        let dir = std::env::temp_dir().join(format!("{WRAPPER_PREFIX}{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        // ansible-playbook, and ansible beside it (the wrapper's directory
-        // is what goes on the control's PATH).
-        for tool in ["ansible", "ansible-playbook"] {
-            std::fs::write(
-                dir.join(tool),
-                format!("#!/bin/sh\nexec {ANSIBLE_VENV}/bin/{tool} \"$@\"\n"),
-            )
-            .map_err(|e| e.to_string())?;
-        }
-        Ok(dir.join("ansible-playbook"))
+        Ok(())
     });
     match made {
-        Ok(path) => Some(path.clone()),
+        Ok(()) => Some(Path::new(ANSIBLE_VENV).join("bin/ansible-playbook")),
         Err(e) => {
             skip(&format!("no Ansible for the lab ({e})"));
             None

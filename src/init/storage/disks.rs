@@ -139,35 +139,11 @@ pub fn list(sys_block: &Path) -> Vec<Disk> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
-
-    struct Tree(PathBuf);
-
-    impl Tree {
-        fn new(tag: &str) -> Tree {
-            let dir = std::env::temp_dir().join(format!("rccr-disks-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Tree(dir)
-        }
-
-        fn file(&self, rel: &str, text: &str) -> &Self {
-            let p = self.0.join(rel);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(p, text).unwrap();
-            self
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::fsutil::scratch;
 
     #[test]
     fn disks_and_their_partitions_from_sysfs() {
-        let t = Tree::new("list");
+        let t = scratch::Dir::new("disks-list");
         t.file("mmcblk0/size", "62333952\n")
             .file("mmcblk0/dev", "179:0\n")
             .file("mmcblk0/ro", "0\n")
@@ -190,7 +166,7 @@ mod tests {
             .file("sdb/queue/logical_block_size", "4096\n")
             .file("cciss!c0d0/size", "100\n")
             .file("broken/ro", "0\n");
-        let disks = list(&t.0);
+        let disks = list(&t);
         let names: Vec<&str> = disks.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["cciss!c0d0", "mmcblk0", "sdb"]);
         // Partitions in name order, whatever order the directory lists.

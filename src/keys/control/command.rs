@@ -10,6 +10,12 @@
 //! for byte, even as the old key of a rotation; when it holds the cluster
 //! key's default path, the cluster key lives in the state directory and
 //! rccr's block in `~/.ssh/config` names it ([`super::ssh_config`]).
+//!
+//! `--rekey` moves the nodes from the current cluster key to a new one with
+//! the same protocol and journal. Before anything else, the current key is
+//! copied to `STATE/previous_key` and the journal names that copy as the
+//! old key, so the key every unmoved node still takes survives whatever
+//! happens to its usual path (the new key takes that path at the end).
 use super::engine::{self, NodeSide, Outcome, Plan, Report};
 use super::journal::{self, Journal, Record};
 use super::known_hosts::KnownHosts;
@@ -41,6 +47,15 @@ pub struct Options {
 
 pub use crate::keys::CLUSTER_KEY_COMMENT;
 
+/// What a run moves the nodes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// From the temporary key (or `--from-key`) to the cluster key.
+    Rotate,
+    /// From the current cluster key to a new one (`--rekey`).
+    Rekey,
+}
+
 /// What a rotation run ended with.
 pub struct Summary {
     pub reports: Vec<Report>,
@@ -67,7 +82,20 @@ impl Summary {
             .filter(|r| r.outcome.needs_old_key())
             .map(|r| r.node.to_string())
             .collect();
+        let volatile: Vec<String> = self
+            .reports
+            .iter()
+            .filter(|r| r.outcome == Outcome::RotatedVolatile)
+            .map(|r| r.node.to_string())
+            .collect();
         let mut message = format!("{not_rotated} of {} nodes not rotated", self.reports.len());
+        if !volatile.is_empty() {
+            message.push_str(&format!(
+                " ({} rotated but not persisted: {})",
+                volatile.len(),
+                volatile.join(", ")
+            ));
+        }
         if !needing_old.is_empty() {
             message.push_str(&format!(
                 "; {} stays until {} are: run again once they are reachable",
@@ -81,13 +109,15 @@ impl Summary {
 
 /// `rccr keyrotate`: rotate, print the table (or JSON), exit 0 only if
 /// every node rotated.
-pub fn rotate(opts: Options) -> Result<(), Error> {
+pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
     if opts.forget_temp_key {
         let unfinished = journal::load(&opts.paths.journal())?;
         return forget_temp_key(&opts.paths, unfinished.as_ref(), &opts.nodes);
     }
-    let progress = |node: &NodeAddr, phase: &str| eprintln!("rccr keyrotate: {node}: {phase}");
-    let summary = run(&opts, &progress)?;
+    let progress = |node: &NodeAddr, phase: &str| {
+        print::progress("rccr keyrotate", &format!("{node}: {phase}"))
+    };
+    let summary = run_mode(&opts, mode, &progress)?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr keyrotate: {problem}");
     }
@@ -95,12 +125,21 @@ pub fn rotate(opts: Options) -> Result<(), Error> {
     summary.failure().map_or(Ok(()), Err)
 }
 
-/// The key the nodes log in with today: `--from-key`, else the one an
-/// interrupted run started from, else the temporary key.
+/// The key the nodes log in with today: an interrupted rekey's, else
+/// `--from-key`, else the one an interrupted run started from, else the
+/// temporary key.
 fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
     let from_journal = unfinished
         .map(|r| r.old_key.clone())
         .filter(|p| p.is_file());
+    // An interrupted rekey finishes first, whatever key this run was given
+    // (rccr setup hands it the temporary key): its nodes take no other.
+    if let Some(path) = from_journal
+        .as_ref()
+        .filter(|p| **p == opts.paths.previous_key())
+    {
+        return load_key(path);
+    }
     let path = match (&opts.from_key, from_journal) {
         (Some(path), _) => Resolver::new(&opts.paths)
             .temporary(
@@ -130,9 +169,52 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
     load_key(&path)
 }
 
+/// The key a rekey moves the nodes away from, at `STATE/previous_key`: the
+/// interrupted rekey's, else the current cluster key, copied there durably
+/// before anything else changes.
+fn retiring_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
+    let paths = &opts.paths;
+    let kept = paths.previous_key();
+    if let Some(record) = unfinished {
+        if record.old_key != kept {
+            return Err(Error::Failed(format!(
+                "an unfinished rotation ({}) must finish first: run rccr keyrotate without --rekey",
+                paths.journal().display()
+            )));
+        }
+        return load_key(&kept);
+    }
+    let current = Resolver::new(paths)
+        .cluster(opts.key_type)?
+        .ok_or_else(|| {
+            Error::Failed(
+                "no cluster key to replace yet: rccr keyrotate makes the first one".into(),
+            )
+        })?;
+    let key = load_key(&current.path)?;
+    if key.is_temporary() {
+        return Err(Error::Failed(format!(
+            "{} is the temporary key: rccr keyrotate (without --rekey) replaces it",
+            current.path.display()
+        )));
+    }
+    if current.path != kept {
+        copy_pair(&key, &kept, 0o644, None)?;
+    }
+    load_key(&kept)
+}
+
 /// Rotates `opts.nodes` plus the nodes an interrupted run left, and cleans
 /// up when no node needs the old key any more.
 pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Result<Summary, Error> {
+    run_mode(opts, Mode::Rotate, progress)
+}
+
+fn run_mode(
+    opts: &Options,
+    mode: Mode,
+    progress: &(dyn Fn(&NodeAddr, &str) + Sync),
+) -> Result<Summary, Error> {
     let paths = &opts.paths;
     let unfinished = journal::load(&paths.journal())?;
     let mut nodes = opts.nodes.clone();
@@ -143,12 +225,31 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Resul
         }
     }
     if nodes.is_empty() {
-        return Err(Error::Usage(
-            "rccr keyrotate: no nodes to rotate: pass --host IP or --hosts-file FILE".into(),
+        return Err(Error::no_nodes(
+            "run rccr setup, or pass --host IP or --hosts-file FILE",
         ));
     }
 
-    let old = old_key(opts, unfinished.as_ref())?;
+    let old = match mode {
+        Mode::Rotate => old_key(opts, unfinished.as_ref())?,
+        Mode::Rekey => {
+            // Asked before anything changes, the new key included.
+            if !opts.yes {
+                crate::cli::confirm_typed(
+                    "rccr keyrotate",
+                    &format!(
+                        "Replace the cluster key on {} node(s); the current key stops working there.",
+                        nodes.len()
+                    ),
+                    "rekey",
+                )?;
+            }
+            paths.create_state_dir()?;
+            let key = retiring_key(opts, unfinished.as_ref())?;
+            crate::failpoint::reached("previous-kept", "-");
+            key
+        }
+    };
     paths.create_state_dir()?;
     keep_temp_key(paths, &old)?;
     let new = new_key(paths, opts.key_type, &old, unfinished.as_ref())?;
@@ -168,8 +269,9 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Resul
         }
     }
     let journal = Journal::create(paths.journal(), record)?;
+    crate::failpoint::reached("journal-created", "-");
 
-    if !opts.yes {
+    if !opts.yes && mode == Mode::Rotate {
         crate::cli::confirm(
             "rccr keyrotate",
             &format!(
@@ -194,17 +296,27 @@ pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Resul
     };
     let reports = engine::rotate(&plan, &nodes, progress);
     let mut new_key = plan.new.path.clone();
-    if !reports.iter().any(|r| r.outcome.needs_old_key()) {
+    let finished = !reports.iter().any(|r| r.outcome.needs_old_key());
+    if finished {
         new_key = finish(paths, &plan, opts.key_type)?;
     }
-    if !default_identities(paths).contains(&new_key) {
-        // Plain `ssh root@node` offers only default identities: name ours.
-        let rotated: Vec<IpAddr> = reports
+    // Plain `ssh root@node` offers only default identities: name ours for
+    // the nodes that take it (a block an earlier run wrote follows the key
+    // to wherever it is now).
+    let rotated: Vec<IpAddr> = if default_identities(paths).contains(&new_key) {
+        Vec::new()
+    } else {
+        reports
             .iter()
-            .filter(|r| r.outcome == Outcome::Rotated)
+            .filter(|r| r.outcome.accepts_new_key())
             .map(|r| r.node.ip)
-            .collect();
-        ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated)?;
+            .collect()
+    };
+    ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated)?;
+    if finished && mode == Mode::Rekey && paths.nodes().exists() {
+        // The playbooks reach the nodes with the key the inventory names.
+        let records = crate::state::inventory::load(&paths.nodes())?;
+        crate::state::inventory::save(paths, &records, &opts.user, &new_key)?;
     }
     Ok(Summary {
         reports,
@@ -225,7 +337,7 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
         // The new key waited while an old key of rccr's held its home.
         let home = cluster_home(paths, kind, &records);
         if !home.exists() || is_ours(&home, &records) {
-            rename_pair(&plan.new.path, &home)?;
+            install_pair(&plan.new, &home)?;
             new_key = home;
         }
     }
@@ -253,6 +365,7 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
         }
         fsutil::sync_parent(&identity).map_err(|e| Error::io("fsync", e))?;
     }
+    crate::failpoint::reached("before-retire", "-");
     plan.journal.retire(&paths.last_rotation(), &new_key)?;
     eprintln!(
         "rccr: every node rotated; the old key is no longer offered{}",
@@ -289,15 +402,36 @@ fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> Path
     }
 }
 
-fn rename_pair(from: &Path, to: &Path) -> Result<(), Error> {
-    for (a, b) in [
-        (from.to_path_buf(), to.to_path_buf()),
-        (public_path(from), public_path(to)),
-    ] {
-        std::fs::rename(&a, &b)
-            .map_err(|e| Error::io(format!("cannot move {} to {}", a.display(), b.display()), e))?;
+/// Puts `key` at `to` (private, then public, each atomically), then
+/// removes its old pair. A run killed half-way finds the old pair still
+/// there (the journal names it) and does it again; never a private key
+/// under one path with another key's public half.
+fn install_pair(key: &Key, to: &Path) -> Result<(), Error> {
+    copy_pair(key, to, 0o644, Some("half-installed"))?;
+    for path in [public_path(&key.path), key.path.clone()] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()), e)),
+        }
     }
-    fsutil::sync_parent(to).map_err(|e| Error::io("fsync", e))
+    fsutil::sync_parent(&key.path).map_err(|e| Error::io("fsync", e))
+}
+
+/// Writes `key`'s pair at `to`: the private key (0600), then the public
+/// line (`public_mode`), each atomically; failpoint `between` in between.
+fn copy_pair(key: &Key, to: &Path, public_mode: u32, between: Option<&str>) -> Result<(), Error> {
+    let secret = std::fs::read(&key.path)
+        .map_err(|e| Error::io(format!("cannot read {}", key.path.display()), e))?;
+    fsutil::write_atomic(to, &secret, 0o600)?;
+    if let Some(name) = between {
+        crate::failpoint::reached(name, "-");
+    }
+    fsutil::write_atomic(
+        &public_path(to),
+        format!("{}\n", key.line).as_bytes(),
+        public_mode,
+    )
 }
 
 /// Keeps a root-only copy of the temporary key, before anything changes, so
@@ -311,14 +445,7 @@ fn keep_temp_key(paths: &StatePaths, old: &Key) -> Result<(), Error> {
     if kept.exists() || old.path == kept {
         return Ok(());
     }
-    let secret = std::fs::read(&old.path)
-        .map_err(|e| Error::io(format!("cannot read {}", old.path.display()), e))?;
-    fsutil::write_atomic(&kept, &secret, 0o600)?;
-    fsutil::write_atomic(
-        &public_path(&kept),
-        format!("{}\n", old.line).as_bytes(),
-        0o600,
-    )
+    copy_pair(old, &kept, 0o600, None)
 }
 
 /// The cluster key: the interrupted run's, else the one rccr made at its

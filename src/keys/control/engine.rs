@@ -21,8 +21,9 @@
 //! 5. **Commit.** Over that connection: disarm the revert, remove the old key
 //!    atomically, drop the backup. Then check that the old key is refused,
 //!    on a connection of its own (a signature-less public-key query).
-//! 6. **Persist.** `lbu commit` on a diskless Alpine node; report when a node
-//!    cannot persist.
+//! 6. **Persist.** `lbu commit` on a diskless Alpine node. Rotated means
+//!    persisted: a node that cannot persist ends `rotated-volatile` and
+//!    still needs the old key (a reboot brings its old keys back).
 //! 7. **Clean up** (the caller): only when every node has committed does the
 //!    control stop offering the old key.
 //! 8. **Journal.** Every phase change is written to the journal; a re-run
@@ -73,12 +74,22 @@ pub enum Outcome {
     HostKeyMismatch,
     /// Accepts the new key, but the old key's removal is not confirmed: run again.
     Incomplete,
+    /// Accepts the new key only, but could not persist the change (`lbu
+    /// commit` failed, or the root is in RAM with no lbu): a reboot brings
+    /// its old keys back, so the old key is kept until a run finds the
+    /// change persisted.
+    RotatedVolatile,
 }
 
 impl Outcome {
     /// Whether the node may still need the old key to be reached.
     pub fn needs_old_key(self) -> bool {
         !matches!(self, Outcome::Rotated | Outcome::Refused)
+    }
+
+    /// Whether the node takes the new key now (persisted or not).
+    pub fn accepts_new_key(self) -> bool {
+        matches!(self, Outcome::Rotated | Outcome::RotatedVolatile)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +100,7 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::HostKeyMismatch => "host-key-mismatch",
             Outcome::Incomplete => "incomplete",
+            Outcome::RotatedVolatile => "rotated-volatile",
         }
     }
 }
@@ -279,12 +291,22 @@ fn verify_and_commit(
             ))
         }
     }
-    Ok(match persisted.as_str() {
-        "disk" => "persisted on disk".into(),
-        "lbu" => "persisted with lbu commit".into(),
-        "volatile" => "NOT persisted: the root filesystem is in RAM and lbu is missing".into(),
-        other => format!("persistence failed: {other}"),
-    })
+    // Rotated means persisted: a node that would come back from a reboot
+    // with its old keys still needs the old key kept.
+    let lost_at_reboot = "a reboot brings its old keys back, so the old key is kept; \
+                          run again once it can persist";
+    match persisted.as_str() {
+        "disk" => Ok("persisted on disk".into()),
+        "lbu" => Ok("persisted with lbu commit".into()),
+        "volatile" => Err(Stop(
+            Outcome::RotatedVolatile,
+            format!("NOT persisted (root in RAM, no lbu): {lost_at_reboot}"),
+        )),
+        other => Err(Stop(
+            Outcome::RotatedVolatile,
+            format!("NOT persisted ({other}): {lost_at_reboot}"),
+        )),
+    }
 }
 
 /// Authenticates `conn` with the new or the old key, in the order given;

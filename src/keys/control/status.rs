@@ -1,6 +1,10 @@
 //! `rccr-keys status`: for each node, which of our keys it accepts
 //! (temporary, current, previous), its host key fingerprint, and whether
-//! that fingerprint is the pinned one. Nothing is written anywhere.
+//! that fingerprint is the pinned one, and whether its last rotation was
+//! persisted (from the journals: `yes`, `volatile` for a node that would
+//! come back from a reboot with its old keys, `-` when none is recorded).
+//! Nothing is written anywhere.
+use super::engine::Outcome;
 use super::journal;
 use super::known_hosts::{KnownHosts, Pin, Reached, Unreached};
 use crate::error::Error;
@@ -32,7 +36,18 @@ struct NodeStatus {
     pinned: &'static str,
     /// Per role in [`ROLES`]: "yes", "no", "-" (no such key) or an error.
     accepts: [String; 3],
+    persisted: &'static str,
     error: Option<String>,
+}
+
+/// What the journals say of a node's last rotation: `yes`, `volatile`, `-`.
+fn persisted(records: &[&journal::Record], node: &NodeAddr) -> &'static str {
+    let phase = records.iter().find_map(|r| r.phase(&node.journal_name()));
+    match phase {
+        Some(p) if p == Outcome::Rotated.as_str() => "yes",
+        Some(p) if p == Outcome::RotatedVolatile.as_str() => "volatile",
+        _ => "-",
+    }
 }
 
 pub fn status(opts: Options) -> Result<(), Error> {
@@ -50,14 +65,16 @@ pub fn status(opts: Options) -> Result<(), Error> {
         }
     }
     if node_list.is_empty() {
-        return Err(Error::Usage(
-            "rccr-keys status: no nodes known yet: pass --host IP or --hosts-file FILE".into(),
+        return Err(Error::no_nodes(
+            "run rccr setup, or pass --host IP or --hosts-file FILE",
         ));
     }
     let keys = role_keys(paths)?;
     let known_hosts = KnownHosts::new(paths.known_hosts.clone());
-    let statuses = parallel::map(&node_list, PARALLEL, |node| {
-        probe(node, &opts, &keys, &known_hosts)
+    let records: Vec<&journal::Record> = unfinished.iter().chain(last.iter()).collect();
+    let statuses = parallel::map(&node_list, PARALLEL, |node| NodeStatus {
+        persisted: persisted(&records, node),
+        ..probe(node, &opts, &keys, &known_hosts)
     });
     print::stdout(&render(&statuses, &keys, paths, opts.json))?;
     let bad = statuses
@@ -96,6 +113,7 @@ fn probe(
         host_key: None,
         pinned: "-",
         accepts: Default::default(),
+        persisted: "-",
         error: None,
     };
     for (slot, key) in status.accepts.iter_mut().zip(keys) {
@@ -167,7 +185,8 @@ fn render(
                 for (role, accepts) in ROLES.iter().zip(&s.accepts) {
                     o = o.str(role, accepts);
                 }
-                o.opt("error", s.error.as_deref())
+                o.str("persisted", s.persisted)
+                    .opt("error", s.error.as_deref())
             })
             .collect();
         return print::array(&objects);
@@ -179,6 +198,7 @@ fn render(
         "TEMPORARY",
         "CURRENT",
         "PREVIOUS",
+        "PERSISTED",
     ]);
     for s in statuses {
         table.row([
@@ -188,6 +208,7 @@ fn render(
             print::text(&s.accepts[0]).into_owned(),
             print::text(&s.accepts[1]).into_owned(),
             print::text(&s.accepts[2]).into_owned(),
+            s.persisted.to_string(),
         ]);
     }
     let mut out = table.render();

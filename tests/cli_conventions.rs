@@ -1,0 +1,185 @@
+//! One command-line convention: the same situation gives the same exit code
+//! and the same kind of one-line error in every command (README.md, "Exit
+//! codes"), the state lock guards every command that writes the state, and
+//! `--quiet` is accepted wherever there is progress to silence.
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
+
+/// An empty home for one test: `HOME`, the state directory and the working
+/// directory (so that no cluster_config.yml of the repository is read).
+struct Home(PathBuf);
+
+impl Home {
+    fn new(tag: &str) -> Home {
+        let dir = std::env::temp_dir().join(format!("rccr-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        Home(dir)
+    }
+
+    fn state(&self) -> PathBuf {
+        self.0.join("state")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(RCCR)
+            .args(args)
+            .current_dir(&self.0)
+            .env("HOME", &self.0)
+            .env("RCCR_STATE_DIR", self.state())
+            .env_remove("RCCR_TEMP_KEY")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Asserts exit `code`, nothing on stdout and one stderr line containing
+/// `needle`.
+fn assert_refused(args: &[&str], out: &Output, code: i32, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert!(out.stdout.is_empty(), "{args:?}: stdout {:?}", out.stdout);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+}
+
+#[test]
+fn no_nodes_known_is_exit_1_everywhere() {
+    let home = Home::new("nonodes");
+    for args in [
+        &["status"][..],
+        &["keys", "status"],
+        &["keyrotate", "--yes"],
+        &["keys", "rotate", "--yes"],
+    ] {
+        assert_refused(args, &home.run(args), 1, "no nodes");
+    }
+}
+
+#[test]
+fn a_missing_key_file_is_exit_3_everywhere() {
+    let home = Home::new("nokey");
+    let missing = "/nonexistent/rccr-key";
+    for (args, flag) in [
+        (
+            &[
+                "setup",
+                "--yes",
+                "--temp-key",
+                missing,
+                "--subnet",
+                "10.255.255.0/30",
+            ][..],
+            "--temp-key",
+        ),
+        (
+            &[
+                "keyrotate",
+                "--yes",
+                "--host",
+                "10.255.255.1",
+                "--from-key",
+                missing,
+            ],
+            "--from-key",
+        ),
+        (&["scan", "--ssh-names", "--key", missing], "--key"),
+    ] {
+        let out = home.run(args);
+        assert_refused(args, &out, 3, &format!("{flag} {missing}: no such file"));
+    }
+}
+
+#[test]
+fn an_unknown_option_is_exit_2_everywhere() {
+    let home = Home::new("usage");
+    for command in [
+        &["setup"][..],
+        &["status"],
+        &["scan"],
+        &["keyrotate"],
+        &["keys", "status"],
+        &["remove", "x"],
+        &["backup", "f"],
+        &["restore", "f"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--no-such-option");
+        let out = home.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// Holds `STATE/lock` as another rccr run would (`flock`, the kernel's lock).
+fn hold_lock(state: &Path) -> File {
+    let file = File::create(state.join("lock")).unwrap();
+    // std's try_lock is flock(LOCK_EX | LOCK_NB), as rccr takes it.
+    file.try_lock().unwrap();
+    file
+}
+
+#[test]
+fn every_command_that_writes_the_state_waits_for_the_lock() {
+    let home = Home::new("lock");
+    let archive = home.0.join("archive");
+    let archive = archive.to_str().unwrap();
+    let _held = hold_lock(&home.state());
+    for args in [
+        &[
+            "setup",
+            "--yes",
+            "--subnet",
+            "10.255.255.0/30",
+            "--wait",
+            "1",
+        ][..],
+        &[
+            "keyrotate",
+            "--yes",
+            "--host",
+            "10.255.255.1",
+            "--wait",
+            "1",
+        ],
+        &["remove", "node-1", "--yes", "--wait", "1"],
+        &["backup", archive, "--wait", "1"],
+        &["restore", archive, "--wait", "1"],
+    ] {
+        let started = std::time::Instant::now();
+        let out = home.run(args);
+        assert_refused(args, &out, 1, "holds");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(900),
+            "{args:?} did not wait"
+        );
+    }
+}
+
+#[test]
+fn quiet_is_an_option_of_every_command_with_progress() {
+    let home = Home::new("quiet");
+    for command in [
+        &["setup"][..],
+        &["status"],
+        &["scan"],
+        &["keyrotate"],
+        &["remove"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = home.run(&args);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("--quiet"), "{args:?}: {help}");
+    }
+}

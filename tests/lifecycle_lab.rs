@@ -1,0 +1,231 @@
+//! The lab's reboot and power cut (tests/lab/lab.sh `storage`, `reboot`,
+//! `powercut`): what a host keeps depends on its storage, as on real
+//! hardware; and `rccr setup` of a node without storage, through its
+//! reboot. Key rotation through reboots is in tests/keys_lab.rs.
+mod common;
+
+use common::lab::{require_root, stdout, Lab};
+
+fn read(lab: &Lab, host: &str, path: &str) -> String {
+    stdout(&lab.exec(
+        host,
+        &[
+            "sh",
+            "-c",
+            &format!("cat {path} 2>/dev/null || echo MISSING"),
+        ],
+    ))
+}
+
+fn write(lab: &Lab, host: &str, path: &str, text: &str) {
+    let out = lab.sh(host, &format!("echo {text} > {path}"));
+    assert!(out.status.success(), "write {path} on {host}");
+}
+
+/// Whether process `pid` still runs (a zombie waiting for its reaper does not).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.rsplit(") ").next().unwrap_or("").starts_with('Z'))
+}
+
+#[test]
+fn a_reboot_keeps_what_the_storage_keeps() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(3).up();
+    lab.storage("target-2", "lbu");
+    lab.storage("target-3", "none");
+    let hosts = ["target-1", "target-2", "target-3"];
+    for host in hosts {
+        write(&lab, host, "/root/saved", "committed");
+        write(&lab, host, "/etc/rccr-lab-test", "committed");
+    }
+    // lbu include + commit on every host: only target-2 has a medium.
+    for host in hosts {
+        let out = lab.ssh("control", host, "lbu include /root/saved && lbu commit");
+        let has_lbu = host != "target-1";
+        assert_eq!(
+            out.status.success(),
+            host == "target-2",
+            "{host}: lbu commit"
+        );
+        assert_eq!(
+            lab.ssh("control", host, "command -v lbu").status.success(),
+            has_lbu,
+            "{host}: lbu stand-in"
+        );
+    }
+    for host in hosts {
+        write(&lab, host, "/root/unsaved", "lost");
+        write(&lab, host, "/root/saved", "changed-after-commit");
+    }
+    // A process of the host must not survive its reboot.
+    let sleeper = lab.sh(
+        "target-1",
+        "sleep 1000 </dev/null >/dev/null 2>&1 & echo $!",
+    );
+    let sleeper = stdout(&sleeper).trim().to_string();
+    assert!(running(&sleeper), "no sleeper {sleeper}");
+    lab.reboot(&hosts);
+    assert!(
+        !running(&sleeper),
+        "a process of target-1 survived its reboot"
+    );
+    // It booted as OpenRC would: rccr-init ran (the lab's bin has rccr).
+    for host in hosts {
+        let log = std::fs::read_to_string(lab.dir().join("hosts").join(host).join("rccr-init.log"))
+            .unwrap_or_default();
+        assert!(
+            log.contains("rccr-init:"),
+            "{host}: rccr init did not run: {log:?}"
+        );
+    }
+
+    // On disk: everything stays.
+    assert_eq!(read(&lab, "target-1", "/root/unsaved"), "lost\n");
+    assert_eq!(
+        read(&lab, "target-1", "/root/saved"),
+        "changed-after-commit\n"
+    );
+    // Diskless with lbu: what was committed, as it was committed.
+    assert_eq!(read(&lab, "target-2", "/root/unsaved"), "MISSING\n");
+    assert_eq!(read(&lab, "target-2", "/root/saved"), "committed\n");
+    assert_eq!(read(&lab, "target-2", "/etc/rccr-lab-test"), "committed\n");
+    // Diskless without storage: back to the image.
+    for path in ["/root/unsaved", "/root/saved", "/etc/rccr-lab-test"] {
+        assert_eq!(read(&lab, "target-3", path), "MISSING\n", "{path}");
+    }
+    // Every host is back on the LAN with its address and its sshd, and
+    // still takes the temporary key (part of its image).
+    for host in hosts {
+        let out = lab.ssh("control", host, "true");
+        assert!(out.status.success(), "{host} after the reboot");
+    }
+}
+
+#[test]
+fn a_power_cut_reboots_every_host() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    lab.storage("target-2", "none");
+    let ips: Vec<String> = ["control", "target-1", "target-2"]
+        .iter()
+        .map(|h| lab.ip(h))
+        .collect();
+    for host in ["control", "target-1", "target-2"] {
+        write(&lab, host, "/root/before-the-cut", "here");
+    }
+    let holders: Vec<String> = ["control", "target-1", "target-2"]
+        .iter()
+        .map(|h| {
+            std::fs::read_to_string(lab.dir().join("hosts").join(h).join("holder.pid")).unwrap()
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    lab.powercut();
+    eprintln!("power cut and boot of 3 hosts: {:?}", started.elapsed());
+    for (host, holder) in ["control", "target-1", "target-2"].iter().zip(&holders) {
+        let now =
+            std::fs::read_to_string(lab.dir().join("hosts").join(host).join("holder.pid")).unwrap();
+        assert_ne!(&now, holder, "{host} was not power cycled");
+    }
+    assert_eq!(read(&lab, "control", "/root/before-the-cut"), "here\n");
+    assert_eq!(read(&lab, "target-1", "/root/before-the-cut"), "here\n");
+    assert_eq!(read(&lab, "target-2", "/root/before-the-cut"), "MISSING\n");
+    let after: Vec<String> = ["control", "target-1", "target-2"]
+        .iter()
+        .map(|h| lab.ip(h))
+        .collect();
+    assert_eq!(ips, after, "DHCP gave the same addresses back");
+    for host in ["target-1", "target-2"] {
+        assert!(lab.ssh("control", host, "true").status.success(), "{host}");
+    }
+}
+
+/// `rccr setup --yes --no-swarm --json` on the control.
+fn setup(lab: &Lab) -> std::process::Output {
+    lab.exec(
+        "control",
+        &["rccr", "setup", "--yes", "--no-swarm", "--json"],
+    )
+}
+
+#[test]
+fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_after_its_reboot() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    lab.storage("target-1", "none");
+    let out = setup(&lab);
+    let json = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{json}\n{}",
+        common::lab::stderr(&out)
+    );
+    assert!(json.contains("rotated-volatile"), "{json}");
+    let err = common::lab::stderr(&out);
+    assert!(
+        err.contains("take the cluster key but could not save it"),
+        "{err}"
+    );
+    let temp_key_kept = || {
+        lab.exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
+            .status
+            .success()
+    };
+    assert!(temp_key_kept(), "the control dropped the temporary key");
+    let keys_status = || {
+        stdout(&lab.exec(
+            "control",
+            &[
+                "rccr",
+                "keys",
+                "status",
+                "--json",
+                "--host",
+                &lab.ip("target-1"),
+            ],
+        ))
+    };
+    assert!(
+        keys_status().contains("\"persisted\": \"volatile\""),
+        "{}",
+        keys_status()
+    );
+
+    lab.reboot(&["target-1"]);
+    assert!(
+        lab.key_logs_in("/root/.ssh/id_rsa", "target-1"),
+        "the old key is lost"
+    );
+    assert!(
+        keys_status().contains("\"persisted\": \"volatile\""),
+        "{}",
+        keys_status()
+    );
+
+    let out = setup(&lab);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        common::lab::stderr(&out).contains("could not save it"),
+        "{}",
+        common::lab::stderr(&out)
+    );
+    assert!(
+        lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"),
+        "not re-adopted"
+    );
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
+    assert!(temp_key_kept());
+    assert!(
+        keys_status().contains("\"persisted\": \"volatile\""),
+        "{}",
+        keys_status()
+    );
+}
