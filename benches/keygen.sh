@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 #---help---
 # Usage: benches/keygen.sh [-h]
 #
@@ -22,13 +22,10 @@ set -eu
 : "${BITS:=4096}"
 : "${RUNS:=5}"
 
-help() { sed -n '/^#---help---/,/^#---help---/p' "$0" | sed '1d;$d;s/^# \{0,1\}//'; }
-die() {
-	printf 'benches/keygen.sh: %s\n' "$*" >&2
-	exit 1
-}
-einfo() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=benches/lib.sh
+. "$(dirname "$0")/lib.sh"
 
+# Not bench_start: no lab, so no root needed.
 case "${1:-}" in
 -h | --help)
 	help
@@ -43,20 +40,11 @@ esac
 command -v ssh-keygen >/dev/null || die "ssh-keygen not found (apt-get install openssh-client)"
 
 cd "$(dirname "$0")/.."
+ROOT=$PWD
+LABDIR=""
 TMP=$(mktemp -d /tmp/rccr-bench-keygen.XXXXXX)
-
-cleanup() {
-	trap - EXIT HUP INT TERM
-	rm -rf "$TMP"
-}
 trap cleanup EXIT HUP INT TERM
-
-if [ -z "${RCCR_BIN:-}" ]; then
-	einfo "cargo build --release"
-	cargo build --release --quiet
-	RCCR_BIN=$PWD/target/release/rccr
-fi
-[ -x "$RCCR_BIN" ] || die "RCCR_BIN=$RCCR_BIN is not an executable"
+rccr_bin
 
 # now_ms: a clock in milliseconds (GNU date)
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
