@@ -1,9 +1,11 @@
-//! The one module that calls libc directly: packet, raw ICMP and
+//! The one module that calls C directly: libc for packet, raw ICMP and
 //! non-blocking TCP sockets, the interface list, poll(2), and the umask and
-//! SIGHUP disposition of the node side of key rotation.
+//! SIGHUP disposition of the node side of key rotation; OpenSSL (the copy
+//! libssh2 links) for RSA and Ed25519 keys.
 //!
 //! Everything here is wrapped in safe types: a socket owns its descriptor
-//! and closes it in `Drop`, errors come from `io::Error::last_os_error()`.
+//! and closes it in `Drop`, errors come from `io::Error::last_os_error()`;
+//! an [`RsaKey`] owns its OpenSSL key and frees it, numbers cleared.
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
@@ -402,9 +404,285 @@ pub fn ignore_hangup() {
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
 }
 
+/// An RSA private key held by OpenSSL: generated there (the key
+/// generation ssh-keygen uses) or built from a key's numbers. OpenSSL
+/// clears its numbers when it is dropped.
+pub struct RsaKey(*mut openssl_sys::RSA);
+
+/// The numbers an OpenSSH RSA key stores, big-endian without leading
+/// zeros. The private ones are overwritten when dropped.
+pub struct RsaNumbers {
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+    pub d: Vec<u8>,
+    pub p: Vec<u8>,
+    pub q: Vec<u8>,
+    /// q⁻¹ mod p
+    pub iqmp: Vec<u8>,
+}
+
+impl Drop for RsaNumbers {
+    fn drop(&mut self) {
+        for secret in [&mut self.d, &mut self.p, &mut self.q, &mut self.iqmp] {
+            wipe(secret);
+        }
+    }
+}
+
+/// Overwrites bytes that held key material, in a way the compiler keeps.
+pub fn wipe(bytes: &mut [u8]) {
+    bytes.iter_mut().for_each(|b| *b = 0);
+    std::hint::black_box(bytes);
+}
+
+/// OpenSSL's answer to a call: its error queue has no text in our build
+/// (no-err), so the error names the call.
+fn ossl(ok: bool, call: &str) -> io::Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("OpenSSL {call} failed")))
+    }
+}
+
+/// An OpenSSL big number we own until it is handed to an RSA key.
+struct Bn(*mut openssl_sys::BIGNUM);
+
+impl Bn {
+    fn owned(bn: *mut openssl_sys::BIGNUM, call: &str) -> io::Result<Bn> {
+        ossl(!bn.is_null(), call)?;
+        Ok(Bn(bn))
+    }
+
+    fn from_bytes(bytes: &[u8]) -> io::Result<Bn> {
+        let len = libc::c_int::try_from(bytes.len()).map_err(io::Error::other)?;
+        // SAFETY: `bytes` is valid for reads of `len`; a null result is checked.
+        Bn::owned(
+            unsafe { openssl_sys::BN_bin2bn(bytes.as_ptr(), len, std::ptr::null_mut()) },
+            "BN_bin2bn",
+        )
+    }
+
+    /// Gives the number to a `set0` call, which owns it from then on.
+    fn into_raw(self) -> *mut openssl_sys::BIGNUM {
+        let bn = self.0;
+        mem::forget(self);
+        bn
+    }
+}
+
+impl Drop for Bn {
+    fn drop(&mut self) {
+        // SAFETY: we own the number; BN_clear_free also zeroes it.
+        unsafe { openssl_sys::BN_clear_free(self.0) };
+    }
+}
+
+/// Big-endian bytes of a number an RSA key owns (null: none).
+fn bn_bytes(bn: *const openssl_sys::BIGNUM) -> Vec<u8> {
+    if bn.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: `bn` is a live number of the key we borrow it from, and the
+    // buffer has the BN_num_bytes(bn) bytes that BN_bn2bin writes.
+    unsafe {
+        let len = (openssl_sys::BN_num_bits(bn) as usize).div_ceil(8);
+        let mut out = vec![0u8; len];
+        openssl_sys::BN_bn2bin(bn, out.as_mut_ptr());
+        out
+    }
+}
+
+/// `d mod (prime - 1)`: the CRT exponents PKCS#1 stores beside d.
+fn crt_exponent(d: &Bn, prime: &Bn, ctx: *mut openssl_sys::BN_CTX) -> io::Result<Bn> {
+    // SAFETY: all numbers are live and owned here; results are checked.
+    unsafe {
+        let prime_minus_one = Bn::owned(openssl_sys::BN_dup(prime.0), "BN_dup")?;
+        ossl(
+            openssl_sys::BN_sub_word(prime_minus_one.0, 1) == 1,
+            "BN_sub_word",
+        )?;
+        let rem = Bn::owned(openssl_sys::BN_new(), "BN_new")?;
+        ossl(
+            openssl_sys::BN_div(std::ptr::null_mut(), rem.0, d.0, prime_minus_one.0, ctx) == 1,
+            "BN_div",
+        )?;
+        Ok(rem)
+    }
+}
+
+impl RsaKey {
+    fn new() -> io::Result<RsaKey> {
+        // SAFETY: plain constructor; a null result is checked.
+        let rsa = unsafe { openssl_sys::RSA_new() };
+        ossl(!rsa.is_null(), "RSA_new")?;
+        Ok(RsaKey(rsa))
+    }
+
+    /// A new key of `bits` bits with e = 65537, from OpenSSL's own random
+    /// generator (seeded from getrandom).
+    pub fn generate(bits: usize) -> io::Result<RsaKey> {
+        let bits = libc::c_int::try_from(bits).map_err(io::Error::other)?;
+        let key = RsaKey::new()?;
+        // SAFETY: `key` and `e` are live; RSA_generate_key_ex copies `e`
+        // and takes no callback.
+        unsafe {
+            let e = Bn::owned(openssl_sys::BN_new(), "BN_new")?;
+            ossl(openssl_sys::BN_set_word(e.0, 65537) == 1, "BN_set_word")?;
+            ossl(
+                openssl_sys::RSA_generate_key_ex(key.0, bits, e.0, std::ptr::null_mut()) == 1,
+                "RSA_generate_key_ex",
+            )?;
+        }
+        Ok(key)
+    }
+
+    /// The key of an OpenSSH key file's numbers, with the CRT exponents
+    /// (d mod p-1, d mod q-1) computed by OpenSSL.
+    pub fn from_numbers(numbers: &RsaNumbers) -> io::Result<RsaKey> {
+        let key = RsaKey::new()?;
+        let [n, e, d, p, q, iqmp] = [
+            &numbers.n,
+            &numbers.e,
+            &numbers.d,
+            &numbers.p,
+            &numbers.q,
+            &numbers.iqmp,
+        ]
+        .map(|bytes| Bn::from_bytes(bytes));
+        let (n, e, d, p, q, iqmp) = (n?, e?, d?, p?, q?, iqmp?);
+        // SAFETY: each set0 call takes ownership of the numbers it is
+        // given only when it succeeds, so ours are released just before
+        // (into_raw) and the call's result is checked; on failure they leak
+        // rather than being freed twice, and the key is dropped anyway.
+        unsafe {
+            let ctx = openssl_sys::BN_CTX_new();
+            ossl(!ctx.is_null(), "BN_CTX_new")?;
+            let exponents = crt_exponent(&d, &p, ctx)
+                .and_then(|dmp1| crt_exponent(&d, &q, ctx).map(|dmq1| (dmp1, dmq1)));
+            openssl_sys::BN_CTX_free(ctx);
+            let (dmp1, dmq1) = exponents?;
+            ossl(
+                openssl_sys::RSA_set0_key(key.0, n.into_raw(), e.into_raw(), d.into_raw()) == 1,
+                "RSA_set0_key",
+            )?;
+            ossl(
+                openssl_sys::RSA_set0_factors(key.0, p.into_raw(), q.into_raw()) == 1,
+                "RSA_set0_factors",
+            )?;
+            ossl(
+                openssl_sys::RSA_set0_crt_params(
+                    key.0,
+                    dmp1.into_raw(),
+                    dmq1.into_raw(),
+                    iqmp.into_raw(),
+                ) == 1,
+                "RSA_set0_crt_params",
+            )?;
+        }
+        Ok(key)
+    }
+
+    /// The numbers an OpenSSH key file stores.
+    pub fn numbers(&self) -> RsaNumbers {
+        let null = std::ptr::null();
+        let (mut n, mut e, mut d) = (null, null, null);
+        let (mut p, mut q) = (null, null);
+        let (mut dmp1, mut dmq1, mut iqmp) = (null, null, null);
+        // SAFETY: the getters store pointers to numbers the key owns (or
+        // null), which bn_bytes copies while `self` is borrowed.
+        unsafe {
+            openssl_sys::RSA_get0_key(self.0, &mut n, &mut e, &mut d);
+            openssl_sys::RSA_get0_factors(self.0, &mut p, &mut q);
+            openssl_sys::RSA_get0_crt_params(self.0, &mut dmp1, &mut dmq1, &mut iqmp);
+        }
+        RsaNumbers {
+            n: bn_bytes(n),
+            e: bn_bytes(e),
+            d: bn_bytes(d),
+            p: bn_bytes(p),
+            q: bn_bytes(q),
+            iqmp: bn_bytes(iqmp),
+        }
+    }
+
+    /// The key as a DER PKCS#1 `RSAPrivateKey` (RFC 8017, A.1.2), all eight
+    /// numbers; the caller wipes it.
+    pub fn pkcs1_der(&self) -> io::Result<Vec<u8>> {
+        // SAFETY: a first call with a null buffer returns the length; the
+        // second writes that many bytes into `der` (advancing a copy of
+        // its pointer).
+        unsafe {
+            let len = openssl_sys::i2d_RSAPrivateKey(self.0, std::ptr::null_mut());
+            ossl(len > 0, "i2d_RSAPrivateKey")?;
+            let mut der = vec![0u8; len as usize];
+            let mut cursor = der.as_mut_ptr();
+            let written = openssl_sys::i2d_RSAPrivateKey(self.0, &mut cursor);
+            ossl(written == len, "i2d_RSAPrivateKey")?;
+            Ok(der)
+        }
+    }
+}
+
+impl Drop for RsaKey {
+    fn drop(&mut self) {
+        // SAFETY: we own the key; RSA_free clears and frees its numbers.
+        unsafe { openssl_sys::RSA_free(self.0) };
+    }
+}
+
+/// The Ed25519 public key of a 32-byte private key (seed), by OpenSSL.
+pub fn ed25519_public_key(seed: &[u8; 32]) -> io::Result<[u8; 32]> {
+    let mut public = [0u8; 32];
+    let mut len = public.len();
+    // SAFETY: `seed` is valid for 32 bytes and `public` for `len`; the key
+    // is checked for null and freed on every path after it exists.
+    unsafe {
+        let key = openssl_sys::EVP_PKEY_new_raw_private_key(
+            openssl_sys::EVP_PKEY_ED25519,
+            std::ptr::null_mut(),
+            seed.as_ptr(),
+            seed.len(),
+        );
+        ossl(!key.is_null(), "EVP_PKEY_new_raw_private_key")?;
+        let got = openssl_sys::EVP_PKEY_get_raw_public_key(key, public.as_mut_ptr(), &mut len);
+        openssl_sys::EVP_PKEY_free(key);
+        ossl(
+            got == 1 && len == public.len(),
+            "EVP_PKEY_get_raw_public_key",
+        )?;
+    }
+    Ok(public)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ed25519_public_key_of_rfc8032_test_1() {
+        let hex = |s: &str| -> [u8; 32] {
+            std::array::from_fn(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        };
+        let seed = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let public = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        assert_eq!(ed25519_public_key(&seed).unwrap(), public);
+    }
+
+    #[test]
+    fn rsa_key_numbers_rebuild_the_same_pkcs1_key() {
+        let key = RsaKey::generate(2048).unwrap();
+        let numbers = key.numbers();
+        assert_eq!(numbers.n.len(), 256);
+        assert_eq!(numbers.e, [1, 0, 1]);
+        assert_eq!(numbers.p.len() + numbers.q.len(), 256);
+        // The rebuilt key's CRT exponents are computed here, the generated
+        // key's by OpenSSL's key generation: the DER holds both.
+        let rebuilt = RsaKey::from_numbers(&numbers).unwrap();
+        assert_eq!(rebuilt.pkcs1_der().unwrap(), key.pkcs1_der().unwrap());
+        let other = RsaKey::generate(2048).unwrap();
+        assert_ne!(other.numbers().n, numbers.n);
+    }
 
     #[test]
     fn loopback_is_listed_with_its_address() {

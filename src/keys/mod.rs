@@ -21,9 +21,10 @@ pub mod resolve;
 
 use crate::error::Error;
 use crate::fsutil;
-use rand_core::OsRng;
-use ssh_key::private::{KeypairData, RsaKeypair};
-use ssh_key::{Algorithm, LineEnding, PrivateKey};
+use crate::sys::{self, RsaKey};
+use ssh_key::private::{Ed25519Keypair, Ed25519PrivateKey, KeypairData, RsaKeypair, RsaPrivateKey};
+use ssh_key::public::{Ed25519PublicKey, RsaPublicKey};
+use ssh_key::{LineEnding, Mpint, PrivateKey};
 use std::path::{Path, PathBuf};
 
 /// The comment every temporary key carries, so it can be recognised anywhere.
@@ -56,15 +57,55 @@ pub fn check_rsa_bits(bits: usize) -> Result<(), Error> {
 pub fn generate(kind: KeyType, rsa_bits: usize, comment: &str) -> Result<PrivateKey, Error> {
     let failed = |e: ssh_key::Error| Error::Failed(format!("key generation failed: {e}"));
     let mut key = match kind {
-        KeyType::Ed25519 => PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(failed)?,
+        KeyType::Ed25519 => {
+            let pair = random_ed25519()?;
+            PrivateKey::new(KeypairData::from(pair), comment).map_err(failed)?
+        }
         KeyType::Rsa => {
             check_rsa_bits(rsa_bits)?;
-            let pair = RsaKeypair::random(&mut OsRng, rsa_bits).map_err(failed)?;
+            let pair = random_rsa(rsa_bits)?;
             PrivateKey::new(KeypairData::from(pair), comment).map_err(failed)?
         }
     };
     key.set_comment(comment);
     Ok(key)
+}
+
+/// A new Ed25519 key pair: 32 bytes from the OS, the public key from
+/// OpenSSL (the copy libssh2 links).
+fn random_ed25519() -> Result<Ed25519Keypair, Error> {
+    let mut seed = [0u8; Ed25519PrivateKey::BYTE_SIZE];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| Error::Failed(format!("no randomness from the OS: {e}")))?;
+    let public = sys::ed25519_public_key(&seed)
+        .map_err(|e| Error::Failed(format!("Ed25519 key generation failed: {e}")));
+    let pair = public.map(|public| Ed25519Keypair {
+        public: Ed25519PublicKey(public),
+        private: Ed25519PrivateKey::from_bytes(&seed),
+    });
+    sys::wipe(&mut seed);
+    pair
+}
+
+/// A new RSA key pair from OpenSSL's key generation (ssh-keygen's own, in
+/// the OpenSSL that libssh2 links), as ssh-key's numbers.
+fn random_rsa(bits: usize) -> Result<RsaKeypair, Error> {
+    let failed =
+        |e: &dyn std::fmt::Display| Error::Failed(format!("RSA key generation failed: {e}"));
+    let numbers = RsaKey::generate(bits).map_err(|e| failed(&e))?.numbers();
+    let mpint = |bytes: &[u8]| Mpint::from_positive_bytes(bytes).map_err(|e| failed(&e));
+    Ok(RsaKeypair {
+        public: RsaPublicKey {
+            e: mpint(&numbers.e)?,
+            n: mpint(&numbers.n)?,
+        },
+        private: RsaPrivateKey {
+            d: mpint(&numbers.d)?,
+            iqmp: mpint(&numbers.iqmp)?,
+            p: mpint(&numbers.p)?,
+            q: mpint(&numbers.q)?,
+        },
+    })
 }
 
 /// `KEY` -> `KEY.pub`, as ssh-keygen names them.
@@ -178,6 +219,18 @@ mod tests {
         let a = generate(KeyType::Ed25519, 0, "a").unwrap();
         let b = generate(KeyType::Ed25519, 0, "a").unwrap();
         assert_ne!(a.public_key(), b.public_key());
+    }
+
+    #[test]
+    fn rsa_pair_round_trips_and_converts_for_libssh2() {
+        let key = generate(KeyType::Rsa, 2048, TEMP_KEY_COMMENT).unwrap();
+        let text = key.to_openssh(LineEnding::LF).unwrap();
+        let parsed = PrivateKey::from_openssh(text.as_bytes()).unwrap();
+        assert_eq!(parsed.public_key(), key.public_key());
+        let line = public_line(&key).unwrap();
+        assert!(line.starts_with("ssh-rsa AAAA"), "{line}");
+        let pem = crate::ssh::pkcs1::from_openssh(&text).expect("PKCS#1 PEM");
+        assert!(pem.as_str().contains(concat!("BEGIN RSA ", "PRIVATE KEY")));
     }
 
     #[test]
