@@ -94,7 +94,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
                     .ok_or("an unknown entry")?;
                 let len: usize = len.parse().map_err(|_| "a damaged entry")?;
                 let mode = u32::from_str_radix(mode, 8).map_err(|_| "a damaged entry")?;
-                let body = rest.get(end + 1..end + 1 + len).ok_or("cut short")?;
+                // get(..len) rather than end + 1 + len: a huge length in a
+                // damaged file must not overflow.
+                let body = rest
+                    .get(end + 1..)
+                    .and_then(|r| r.get(..len))
+                    .ok_or("cut short")?;
                 entries.push(Entry {
                     name: name.to_string(),
                     mode: mode & 0o777,
@@ -408,6 +413,9 @@ mod tests {
         let mut longer = archive.clone();
         longer.extend_from_slice(b"x");
         assert!(parse(&longer).is_err());
+        // A length near usize::MAX is "cut short", not an overflow.
+        let huge = format!("rccr-backup 1\nentry nodes {} 600\nx", usize::MAX - 5);
+        assert_eq!(parse(huge.as_bytes()), Err("cut short".into()));
         let unknown = render(&[Entry {
             name: "../etc/passwd".into(),
             mode: 0o644,

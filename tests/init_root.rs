@@ -456,15 +456,8 @@ fn existing_host_keys_are_kept_and_repaired() {
         .starts_with("-----BEGIN OPENSSH"));
 }
 
-/// RSA 3072 key generation takes about a second in release builds (where
-/// num-bigint-dig is built at opt-level 3) but one to two minutes in debug
-/// builds: run it with `cargo test --release --test init_root`, or
-/// `-- --ignored` in a debug build.
+/// OpenSSL generates the RSA key, so this runs in debug builds too.
 #[test]
-#[cfg_attr(
-    debug_assertions,
-    ignore = "RSA keygen is slow in debug builds; cargo test --release --test init_root"
-)]
 fn rsa_host_key_only_when_sshd_config_asks_for_it() {
     let root = Root::image("rsa", "target");
     root.write(

@@ -356,18 +356,20 @@ impl Parser<'_> {
                 b'"' => break,
                 0..=0x1f => return Err(self.err("control character in a string")),
                 b'\\' => {
-                    let e = self.text.get(self.at).copied();
+                    let Some(e) = self.text.get(self.at).copied() else {
+                        return Err(self.err("unterminated string"));
+                    };
                     self.at += 1;
                     match e {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
-                        Some(b'u') => self.unicode()?,
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode()?,
                         _ => return Err(self.err("bad escape")),
                     }
                 }
@@ -407,6 +409,13 @@ mod tests {
         assert!(rendered.starts_with(r#"{"ID":"abc","Swarm":{"NodeID":"n1","#));
         assert!(rendered.contains(r#""List":[1,-2.5e3,"x\u00e9\ud83d\ude00\n"]"#));
         assert_eq!(Value::parse(rendered.as_bytes()).unwrap(), v);
+    }
+
+    #[test]
+    fn an_escape_cut_at_the_end_is_reported_inside_the_text() {
+        let text = br#"["a\"#;
+        let e = Value::parse(text).unwrap_err();
+        assert!(e.offset <= text.len(), "{e}");
     }
 
     #[test]
