@@ -198,6 +198,11 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
         "{}",
         keys_status()
     );
+    let status = lab.exec("control", &["rccr", "status", "--json"]);
+    assert_eq!(status.status.code(), Some(1));
+    let text = stdout(&status);
+    assert!(text.contains("\"key_persisted\": \"volatile\""), "{text}");
+    assert!(text.contains("\"key_persisted\": \"yes\""), "{text}");
 
     lab.reboot(&["target-1"]);
     assert!(

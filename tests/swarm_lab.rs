@@ -988,6 +988,14 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Status says so.
+    let out = cluster.lab.exec("control", &["rccr", "status"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("quorum: LOST: 1 of 3 managers answer"),
+        "{}",
+        stdout(&out)
+    );
     // Without --yes, and with no terminal to ask on, nothing is re-formed.
     let asked = cluster
         .lab
@@ -1036,4 +1044,10 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
         .map(|(n, _)| n)
         .collect();
     assert_eq!(names.len(), 3, "stale entries left: {names:?}");
+    let out = cluster.lab.exec("control", &["rccr", "status"]);
+    assert!(
+        stdout(&out).contains("quorum: 3 of 3 managers reachable"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -15,11 +15,13 @@ use super::health::{self, Health};
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::Role;
+use crate::keys::control::journal;
 use crate::keys::resolve::Resolver;
 use crate::parallel;
 use crate::print::{self, Object, Table};
 use crate::ssh::{Connection, Output, SshError};
 use crate::state::inventory::{self, NodeRecord};
+use crate::state::swarm::SwarmRecord;
 use crate::state::StatePaths;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -91,6 +93,12 @@ pub struct NodeStatus {
     pub error: Option<String>,
     /// Uptime, load, memory, disks, temperature, when the node answered.
     pub health: Option<Health>,
+    /// Whether its last key change survives a reboot, from the journals:
+    /// `yes`, `volatile`, `-` (none recorded: the control, or never rotated).
+    pub persisted: &'static str,
+    /// `Leader`, `Reachable`, `Unreachable` as the swarm's list says, for
+    /// a manager.
+    pub manager_status: Option<String>,
 }
 
 impl NodeStatus {
@@ -104,6 +112,8 @@ impl NodeStatus {
             swarm_seen: None,
             error: None,
             health: None,
+            persisted: "-",
+            manager_status: None,
         }
     }
 
@@ -154,6 +164,13 @@ impl NodeStatus {
         }
         if self.temp_key == "accepted" {
             return Some("the temporary key is still accepted: run rccr setup".into());
+        }
+        if self.persisted == "volatile" {
+            return Some(
+                "its key change is not saved (volatile): after a reboot it takes its old key again; \
+                 give it storage, then run rccr setup"
+                    .into(),
+            );
         }
         match &self.docker {
             Docker::Unknown => Some("Docker not asked".into()),
@@ -213,6 +230,65 @@ pub fn parse_node_list(text: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Managers reachable of managers total, as the status run found them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quorum {
+    pub reachable: usize,
+    pub total: usize,
+    /// Whether a manager could list the swarm's nodes (a swarm without
+    /// quorum cannot).
+    pub listed: bool,
+}
+
+impl Quorum {
+    /// From the swarm's own node list when a manager gave one, else from
+    /// the managers that answer and those the control recorded.
+    pub fn of(statuses: &[NodeStatus], recorded_managers: usize) -> Option<Quorum> {
+        let listed: Vec<&str> = statuses
+            .iter()
+            .filter_map(|s| s.manager_status.as_deref())
+            .collect();
+        let (reachable, listed_total) = if listed.is_empty() {
+            let answering = statuses
+                .iter()
+                .filter(|s| matches!(&s.docker, Docker::Up { manager: true, .. }))
+                .count();
+            (answering, 0)
+        } else {
+            let up = listed
+                .iter()
+                .filter(|m| matches!(**m, "Leader" | "Reachable"))
+                .count();
+            (up, listed.len())
+        };
+        let total = listed_total.max(recorded_managers).max(reachable);
+        (total > 0).then_some(Quorum {
+            reachable,
+            total,
+            listed: !listed.is_empty(),
+        })
+    }
+
+    /// Raft agrees on nothing without a majority of its managers.
+    pub fn held(&self) -> bool {
+        self.listed && self.reachable * 2 > self.total
+    }
+
+    pub fn line(&self) -> String {
+        if self.held() {
+            format!(
+                "quorum: {} of {} managers reachable\n",
+                self.reachable, self.total
+            )
+        } else {
+            format!(
+                "quorum: LOST: {} of {} managers answer; rccr setup re-forms the swarm once you confirm\n",
+                self.reachable, self.total
+            )
+        }
+    }
+}
+
 struct Keys {
     user: String,
     port: u16,
@@ -243,14 +319,22 @@ pub fn run(opts: Options) -> Result<(), Error> {
             .temporary(None, config.ssh.temp_key.as_deref())?
             .map(|f| f.path),
     };
-    let mut statuses = parallel::map(&nodes, opts.parallel.max(1), |node| {
-        probe(node, &keys, opts.timeout)
+    let journals = [
+        journal::load(&opts.paths.journal())?,
+        journal::load(&opts.paths.last_rotation())?,
+    ];
+    let records: Vec<&journal::Record> = journals.iter().flatten().collect();
+    let mut statuses = parallel::map(&nodes, opts.parallel.max(1), |node| NodeStatus {
+        persisted: journal::persisted(&records, &SocketAddr::new(node.ip, keys.port).to_string()),
+        ..probe(node, &keys, opts.timeout)
     });
     swarm_view(&mut statuses, &keys, opts.timeout);
+    let recorded = SwarmRecord::load(&opts.paths.swarm())?.managers.len();
+    let quorum = Quorum::of(&statuses, recorded);
     let out = if opts.json {
         render_json(&statuses)
     } else {
-        render_table(&statuses, keys.temporary.is_some())
+        render_table(&statuses, keys.temporary.is_some(), quorum)
     };
     print::stdout(&out)?;
     let bad = statuses.iter().filter(|s| !s.healthy()).count();
@@ -258,6 +342,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
         return Err(Error::Failed(format!(
             "{bad} of {} nodes unreachable or unhealthy",
             statuses.len()
+        )));
+    }
+    if let Some(q) = quorum.filter(|q| !q.held()) {
+        return Err(Error::Failed(format!(
+            "the swarm lost its quorum ({} of {} managers answer)",
+            q.reachable, q.total
         )));
     }
     Ok(())
@@ -283,6 +373,7 @@ fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
             view.iter().find(|(host, _, _)| *host == s.node.hostname)
         {
             s.swarm_seen = Some(status.clone());
+            s.manager_status = Some(manager_status.clone()).filter(|m| !m.is_empty());
             if let Docker::Up { leader, .. } = &mut s.docker {
                 *leader = manager_status == "Leader";
             }
@@ -435,7 +526,11 @@ fn docker_column(d: &Docker) -> String {
     }
 }
 
-pub fn render_table(statuses: &[NodeStatus], temp_key_checked: bool) -> String {
+pub fn render_table(
+    statuses: &[NodeStatus],
+    temp_key_checked: bool,
+    quorum: Option<Quorum>,
+) -> String {
     let mut table = Table::new(&[
         "NODE",
         "IP",
@@ -509,6 +604,9 @@ pub fn render_table(statuses: &[NodeStatus], temp_key_checked: bool) -> String {
         count("leader"),
         count("worker")
     ));
+    if let Some(q) = quorum {
+        out.push_str(&q.line());
+    }
     if !temp_key_checked {
         out.push_str("temporary key: not on this machine, so not checked\n");
     }
@@ -557,6 +655,8 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
                 .opt("swarm_state", opt_word(s.swarm_state()))
                 .opt("swarm_error", swarm_error)
                 .opt("swarm_seen", s.swarm_seen.as_deref())
+                .opt("manager_status", s.manager_status.as_deref())
+                .opt("key_persisted", opt_word(s.persisted))
                 .bool("healthy", s.healthy())
                 .opt("problem", s.problem().as_deref());
             match &s.health {
@@ -658,6 +758,47 @@ mod tests {
     }
 
     #[test]
+    fn a_volatile_key_change_is_a_problem() {
+        let mut s = NodeStatus::new(&node(Role::Target));
+        s.ssh = "ok";
+        s.cluster_key = "accepted";
+        s.temp_key = "refused";
+        s.docker = up("active", false);
+        s.persisted = "yes";
+        assert!(s.healthy());
+        s.persisted = "volatile";
+        assert!(s.problem().unwrap().contains("not saved (volatile)"));
+        assert!(render_json(&[s]).contains("\"key_persisted\": \"volatile\""));
+    }
+
+    #[test]
+    fn quorum_counts_the_swarms_list_or_the_managers_that_answer() {
+        let manager = |status: &str| {
+            let mut s = NodeStatus::new(&node(Role::Target));
+            s.docker = up("active", true);
+            s.manager_status = Some(status.into());
+            s
+        };
+        let three = [
+            manager("Leader"),
+            manager("Reachable"),
+            manager("Unreachable"),
+        ];
+        let q = Quorum::of(&three, 3).unwrap();
+        assert_eq!((q.reachable, q.total, q.held()), (2, 3, true));
+        assert_eq!(q.line(), "quorum: 2 of 3 managers reachable\n");
+        // No list (no leader): only the managers that answer, never held.
+        let mut alone = manager("Leader");
+        alone.manager_status = None;
+        let q = Quorum::of(&[alone], 3).unwrap();
+        assert_eq!((q.reachable, q.total, q.held()), (1, 3, false));
+        assert!(q.line().starts_with("quorum: LOST: 1 of 3"), "{}", q.line());
+        assert!(render_table(&[], true, Some(q)).contains("quorum: LOST"));
+        // No swarm at all: no quorum line.
+        assert_eq!(Quorum::of(&[NodeStatus::new(&node(Role::Target))], 0), None);
+    }
+
+    #[test]
     fn the_control_needs_no_docker() {
         let mut s = NodeStatus::new(&node(Role::Control));
         s.ssh = "local";
@@ -682,7 +823,7 @@ mod tests {
             "[\n  {\"node\": \"t1\", \"ip\": \"10.0.0.2\", \"moved_from\": null, \"role\": \"target\", \"arch\": \"x86_64\", \
              \"reachable\": false, \"ssh\": \"unreachable\", \"cluster_key\": null, \"temp_key\": null, \
              \"docker\": \"unknown\", \"docker_version\": null, \"swarm_role\": null, \"swarm_state\": null, \
-             \"swarm_error\": null, \"swarm_seen\": null, \"healthy\": false, \"problem\": \"unreachable: timed out\", \
+             \"swarm_error\": null, \"swarm_seen\": null, \"manager_status\": null, \"key_persisted\": null, \"healthy\": false, \"problem\": \"unreachable: timed out\", \
              \"warnings\": []}\n]\n"
         );
         assert_eq!(render_json(&[]), "[]\n");
@@ -695,12 +836,12 @@ mod tests {
         let s = NodeStatus::new(&record);
         assert!(render_json(std::slice::from_ref(&s))
             .contains("\"ip\": \"10.0.0.2\", \"moved_from\": \"10.0.0.9\","));
-        let table = render_table(&[s], true);
+        let table = render_table(&[s], true, None);
         assert!(
             table.contains("\n  t1 (10.0.0.2): moved from 10.0.0.9 "),
             "{table}"
         );
-        let table = render_table(&[NodeStatus::new(&node(Role::Target))], true);
+        let table = render_table(&[NodeStatus::new(&node(Role::Target))], true, None);
         assert!(!table.contains("moved"), "{table}");
     }
 }

@@ -4,7 +4,6 @@
 //! persisted (from the journals: `yes`, `volatile` for a node that would
 //! come back from a reboot with its old keys, `-` when none is recorded).
 //! Nothing is written anywhere.
-use super::engine::Outcome;
 use super::journal;
 use super::known_hosts::{KnownHosts, Pin, Reached, Unreached};
 use crate::error::Error;
@@ -40,16 +39,6 @@ struct NodeStatus {
     error: Option<String>,
 }
 
-/// What the journals say of a node's last rotation: `yes`, `volatile`, `-`.
-fn persisted(records: &[&journal::Record], node: &NodeAddr) -> &'static str {
-    let phase = records.iter().find_map(|r| r.phase(&node.journal_name()));
-    match phase {
-        Some(p) if p == Outcome::Rotated.as_str() => "yes",
-        Some(p) if p == Outcome::RotatedVolatile.as_str() => "volatile",
-        _ => "-",
-    }
-}
-
 pub fn status(opts: Options) -> Result<(), Error> {
     let paths = &opts.paths;
     let unfinished = journal::load(&paths.journal())?;
@@ -73,7 +62,7 @@ pub fn status(opts: Options) -> Result<(), Error> {
     let known_hosts = KnownHosts::new(paths.known_hosts.clone());
     let records: Vec<&journal::Record> = unfinished.iter().chain(last.iter()).collect();
     let statuses = parallel::map(&node_list, PARALLEL, |node| NodeStatus {
-        persisted: persisted(&records, node),
+        persisted: journal::persisted(&records, &node.journal_name()),
         ..probe(node, &opts, &keys, &known_hosts)
     });
     print::stdout(&render(&statuses, &keys, paths, opts.json))?;
