@@ -718,11 +718,9 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
     if !require_vms(&arches) {
         return;
     }
-    let Some(ansible) = dockerlab::ansible_playbook_wrapper() else {
-        return;
-    };
+    // No Ansible: rccr forms the swarm itself.
     let tier = Instant::now();
-    let vms = VmLab::up(Lab::builder().bin(ansible));
+    let vms = VmLab::up(Lab::builder());
     ok(
         "write cluster_config.yml",
         &vms.lab.exec_stdin(
