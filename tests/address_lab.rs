@@ -234,13 +234,7 @@ fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
     // key of the pinned type (only the fingerprint tells them apart).
     let new_ip = move_to_new_lease(&lab, "target-1");
     lab.rekey("target-1", "ed25519");
-    let log = lab.dir().join("hosts/target-1/sshd.log");
-    let offered = || {
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .matches("publickey")
-            .count()
-    };
+    let offered = || lab.keys_offered("target-1");
     let offered_before = offered();
 
     let out = setup(&lab);

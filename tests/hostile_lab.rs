@@ -168,13 +168,7 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
     // The same address now answers with an ECDSA host key, as a man in
     // the middle holding no Ed25519 key would.
     lab.rekey("target-1", "ecdsa");
-    let log = lab.dir().join("hosts/target-1/sshd.log");
-    let offered = || {
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .matches("publickey")
-            .count()
-    };
+    let offered = || lab.keys_offered("target-1");
     let offered_before = offered();
     let (out, _) = setup(&lab, &[]);
     let json = stdout(&out);

@@ -631,6 +631,17 @@ impl Lab {
         );
     }
 
+    /// How many public keys `host`'s sshd has been offered so far (its
+    /// log's `publickey` lines): a test that takes a difference shows that
+    /// rccr offered no key to a host it must not trust.
+    pub fn keys_offered(&self, host: &str) -> usize {
+        let log = self.dir.join("hosts").join(host).join("sshd.log");
+        std::fs::read_to_string(&log)
+            .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
+            .matches("publickey")
+            .count()
+    }
+
     /// What `host` keeps over a reboot: `disk` (everything, the default),
     /// `lbu` (diskless: what its lbu stand-in committed), `none` (diskless,
     /// `lbu commit` fails). Its files as they are now become its image.
