@@ -464,7 +464,7 @@ run_vm_boots() {
 	same "$(host_key_vm)" "$key_a" "the host key survives the reboot"
 	# Remote scripts, in single quotes: they expand on the node.
 	# shellcheck disable=SC2016
-	if ssh_vm "$after_key" 'for s in rccr-init rccr-issue rccr-persist; do test -x /etc/init.d/$s || exit 1; done'; then
+	if ssh_vm "$after_key" 'for s in rccr-storage rccr-init rccr-issue rccr-persist; do test -x /etc/init.d/$s || exit 1; done'; then
 		ok "RCCR's init scripts survive lbu commit"
 	else
 		fail "an RCCR init script is gone after lbu commit and a reboot"
