@@ -1,5 +1,6 @@
 //! `STATE/lock`: one run at a time changes the state. `rccr setup`,
-//! `rccr keyrotate` (and later `rccr remove`) hold it for their whole run;
+//! `rccr keyrotate`, `rccr remove`, `rccr backup` and `rccr restore` hold
+//! it for their whole run;
 //! a second run waits up to `--wait SECS`, then stops with the first run's
 //! pid. The lock is the kernel's (`flock`), so a run that dies, even by
 //! SIGKILL, releases it; the pid in the file is only for the message.
