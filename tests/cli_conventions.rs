@@ -129,11 +129,37 @@ fn hold_lock(state: &Path) -> File {
     file
 }
 
+/// A well-formed backup archive holding only a cluster key, made as
+/// `rccr backup` makes one (the format is in src/backup.rs; its checksum
+/// line is POSIX `cksum`'s), so that restore gets as far as the lock.
+fn archive_with_a_cluster_key(home: &Home) -> PathBuf {
+    let key = home.0.join("cluster_key");
+    let out = home.run(&["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let archive = home.0.join("archive");
+    let script = r#"len=$(wc -c < "$1")
+{ printf 'rccr-backup 1\nentry cluster_key %s 600\n' "$len"; cat "$1"; } > "$2.body"
+{ cat "$2.body"; printf 'end %s\n' "$(cksum < "$2.body")"; } > "$2""#;
+    let out = Command::new("sh")
+        .args(["-c", script, "sh"])
+        .arg(&key)
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    archive
+}
+
 #[test]
 fn every_command_that_writes_the_state_waits_for_the_lock() {
     let home = Home::new("lock");
-    let archive = home.0.join("archive");
+    let archive = archive_with_a_cluster_key(&home);
     let archive = archive.to_str().unwrap();
+    // The archive is sound: a damaged one is refused before the lock.
+    let cut = home.0.join("cut");
+    std::fs::write(&cut, &std::fs::read(archive).unwrap()[..40]).unwrap();
+    let out = home.run(&["restore", cut.to_str().unwrap()]);
+    assert_refused(&["restore", "cut"], &out, 3, "nothing was restored");
     let _held = hold_lock(&home.state());
     for args in [
         &[
