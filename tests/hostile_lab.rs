@@ -110,6 +110,17 @@ fn assert_adopted(lab: &Lab, target: &str, json: &str) {
     );
 }
 
+/// The lines of the control's `file`, sorted: a run may write a record's
+/// lines in another order.
+fn sorted_lines(lab: &Lab, file: &str) -> Vec<String> {
+    let mut lines: Vec<String> = stdout(&lab.exec("control", &["cat", file]))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// The JSON object of the host at `ip` in setup's output.
 fn object_of<'j>(json: &'j str, ip: &str) -> &'j str {
     json.lines()
@@ -182,7 +193,7 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
     let lab = Lab::builder().targets(2).up();
     let (out, _) = setup(&lab, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let nodes_before = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    let nodes_before = sorted_lines(&lab, "/root/.rccr/nodes");
     // The same address now answers with an ECDSA host key, as a man in
     // the middle holding no Ed25519 key would.
     lab.rekey("target-1", "ecdsa");
@@ -203,13 +214,7 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
         "the new type was pinned:\n{known}"
     );
     // Kept in the inventory as it was: the record is the trusted one.
-    let lines = |text: String| {
-        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-        lines.sort();
-        lines
-    };
-    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
-    assert_eq!(lines(nodes), lines(nodes_before));
+    assert_eq!(sorted_lines(&lab, "/root/.rccr/nodes"), nodes_before);
     // A rotation refuses it too, and leaves it untouched.
     let out = lab.exec(
         "control",
@@ -562,23 +567,15 @@ fn a_host_lying_about_its_name_is_untrusted_and_its_lie_kept_nowhere() {
     assert!(!ini.contains("pwned"), "{ini}");
 }
 
-/// The control's records of its nodes, each file's lines sorted (a run
-/// may write them in another order).
-fn records(lab: &Lab) -> Vec<(String, Vec<String>)> {
+/// The control's records of its nodes, each file's lines sorted.
+fn records(lab: &Lab) -> Vec<(&'static str, Vec<String>)> {
     [
         "/root/.rccr/nodes",
         "/root/.rccr/inventory.ini",
         "/root/.ssh/known_hosts",
     ]
-    .iter()
-    .map(|f| {
-        let mut lines: Vec<String> = stdout(&lab.exec("control", &["cat", f]))
-            .lines()
-            .map(str::to_string)
-            .collect();
-        lines.sort();
-        (f.to_string(), lines)
-    })
+    .into_iter()
+    .map(|f| (f, sorted_lines(lab, f)))
     .collect()
 }
 
