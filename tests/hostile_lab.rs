@@ -605,6 +605,31 @@ fn an_adopted_node_that_starts_lying_about_its_name_keeps_its_record() {
         );
         assert_eq!(records(&lab), before, "{what}: a record was rewritten");
         assert_lie_kept_out(&lab, what, lie, &out);
+    } // A well-formed name that another node holds (a target's, the
+      // control's): two records of one name would be one Ansible host, with
+      // two host keys pinned for that name. It keeps its own, and says so.
+    for other in ["target-2", "control"] {
+        let name = lab.host(other).hostname;
+        lab.lie_about_hostname("target-1", format!("{name}\n").as_bytes());
+        let (out, _) = setup(&lab, &[]);
+        let json = common::ok(&format!("claiming {other}'s name"), &out);
+        assert!(
+            object_of(&json, &ip).contains("\"hostname\": \"ReCyClusteR-Target-01\""),
+            "{other}: {json}"
+        );
+        assert!(
+            stderr(&out).contains(&format!(
+                "says its name is {name}, the name of {}",
+                lab.ip(other)
+            )),
+            "{other}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            records(&lab),
+            before,
+            "{other}'s name: a record was rewritten"
+        );
     }
 }
 
