@@ -182,6 +182,24 @@ pub(crate) mod scratch {
         }
     }
 
+    /// The uid tests hand files to: `nobody`, neither root nor anyone
+    /// who runs the tests.
+    pub const OTHER_UID: u32 = 65534;
+
+    /// Makes `path` [`OTHER_UID`]'s. Only root can; otherwise false (the
+    /// test is skipped), unless env CI is set: there a test that cannot
+    /// run fails.
+    pub fn give_to_another_user(path: &Path) -> bool {
+        if super::effective_uid() != Some(0) {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+            assert!(!ci, "this test chowns files: run the tests as root");
+            eprintln!("SKIPPED: only root can give a file to another user");
+            return false;
+        }
+        std::os::unix::fs::chown(path, Some(OTHER_UID), None).unwrap();
+        true
+    }
+
     impl std::ops::Deref for Dir {
         type Target = Path;
         fn deref(&self) -> &Path {
@@ -236,6 +254,34 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["keep.rccr-tmp.notours", "nodes"]);
+    }
+
+    #[test]
+    fn what_another_user_owns_is_untrusted_whatever_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch::Dir::new("fsutil-owner");
+        let file = dir.join("cluster_config.yml");
+        let sub = dir.join("state");
+        fs::write(&file, b"x").unwrap();
+        fs::create_dir(&sub).unwrap();
+        for path in [&file, &sub] {
+            // Mode 0700/0600: no one else may write it, yet it is not ours.
+            let mode = if path.is_dir() { 0o700 } else { 0o600 };
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(untrusted(path).unwrap(), None, "{}", path.display());
+            if !scratch::give_to_another_user(path) {
+                return;
+            }
+            assert_eq!(
+                untrusted(path).unwrap().as_deref(),
+                Some("is owned by uid 65534, neither this user nor root"),
+                "{}",
+                path.display()
+            );
+            // Root's is trusted: root can write anything anyway.
+            std::os::unix::fs::chown(path, Some(0), None).unwrap();
+            assert_eq!(untrusted(path).unwrap(), None, "{}", path.display());
+        }
     }
 
     #[test]

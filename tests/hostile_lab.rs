@@ -6,7 +6,7 @@
 //! adopted all the same.
 mod common;
 
-use common::lab::{lab_script, require_root, stderr, stdout, wait_for, Lab, Scratch};
+use common::lab::{lab_script, require_root, stderr, stdout, wait_for, Lab, Scratch, RDNS_PTR};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -68,13 +68,25 @@ fn assert_got_nothing(lab: &Lab, host: &str, before: &str, out: &Output) {
         );
     }
     assert_eq!(host_state(lab, host), before, "{host} was changed");
+    assert_no_escapes(out);
+}
+
+/// No terminal control (ESC, BEL, CSI, a carriage return) in a run's output.
+fn assert_no_escapes(out: &Output) {
     for bytes in [&out.stdout, &out.stderr] {
         assert!(
-            !bytes.iter().any(|b| matches!(b, 0x1b | 0x07 | 0x9b)),
+            !bytes
+                .iter()
+                .any(|b| matches!(b, 0x1b | 0x07 | 0x9b | b'\r')),
             "a terminal escape reached the output:\n{}",
             String::from_utf8_lossy(bytes)
         );
     }
+}
+
+/// Whether `needle` occurs in `hay`, byte for byte.
+fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The real target was adopted: the cluster key logs in, the temporary key
@@ -90,6 +102,23 @@ fn assert_adopted(lab: &Lab, target: &str, json: &str) {
         nodes.contains(&format!("\n{}\t", lab.ip(target))),
         "{nodes}"
     );
+    // --json shows the host key it was adopted with: the one it serves.
+    let host_key = format!("\"host_key\": \"{}\"", lab.host_key_fingerprint(target));
+    assert!(
+        object_of(json, &lab.ip(target)).contains(&host_key),
+        "{target}: not {host_key}\n{json}"
+    );
+}
+
+/// The lines of the control's `file`, sorted: a run may write a record's
+/// lines in another order.
+fn sorted_lines(lab: &Lab, file: &str) -> Vec<String> {
+    let mut lines: Vec<String> = stdout(&lab.exec("control", &["cat", file]))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
 }
 
 /// The JSON object of the host at `ip` in setup's output.
@@ -164,7 +193,7 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
     let lab = Lab::builder().targets(2).up();
     let (out, _) = setup(&lab, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let nodes_before = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    let nodes_before = sorted_lines(&lab, "/root/.rccr/nodes");
     // The same address now answers with an ECDSA host key, as a man in
     // the middle holding no Ed25519 key would.
     lab.rekey("target-1", "ecdsa");
@@ -185,13 +214,7 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
         "the new type was pinned:\n{known}"
     );
     // Kept in the inventory as it was: the record is the trusted one.
-    let lines = |text: String| {
-        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-        lines.sort();
-        lines
-    };
-    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
-    assert_eq!(lines(nodes), lines(nodes_before));
+    assert_eq!(sorted_lines(&lab, "/root/.rccr/nodes"), nodes_before);
     // A rotation refuses it too, and leaves it untouched.
     let out = lab.exec(
         "control",
@@ -411,15 +434,16 @@ fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
 
     // First contact is visible: the plan shows the fingerprint the node's
     // console shows.
-    let key = lab.dir().join("hosts/target-1/ssh_host_ed25519_key.pub");
-    let out = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(&key)
-        .output()
-        .unwrap();
-    let fingerprint = stdout(&out).split_whitespace().nth(1).unwrap().to_string();
+    let fingerprint = lab.host_key_fingerprint("target-1");
     let plan = lab.exec("control", &["rccr", "setup", "--dry-run"]);
     assert!(stdout(&plan).contains(&fingerprint), "{}", stdout(&plan));
+    let plan = lab.exec("control", &["rccr", "setup", "--dry-run", "--json"]);
+    let host_key = format!("\"host_key\": \"{fingerprint}\"");
+    assert!(
+        object_of(&stdout(&plan), &lab.ip("target-1")).contains(&host_key),
+        "{}",
+        stdout(&plan)
+    );
 
     // --expect 1 with two new nodes: nothing is adopted anywhere.
     let (out, _) = setup(&lab, &["--expect", "1"]);
@@ -455,4 +479,238 @@ fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
     );
     assert_adopted(&lab, "target-1", &json);
     assert_got_nothing(&lab, "target-2", &stranger_before, &out);
+}
+
+/// The lies a node can tell for its name, each with a trailing newline as
+/// `hostname` prints one; every one carries the word "pwned".
+const HOSTNAME_LIES: &[(&str, &[u8])] = &[
+    ("escapes", b"ReCyClusteR-Target-55\x1b]0;pwned\x07\x1b[2J\n"),
+    ("a tab", b"ReCyClusteR-Target-55\tpwned=1\n"),
+    (
+        "a carriage return",
+        b"ReCyClusteR-pwned\rReCyClusteR-Target-55\n",
+    ),
+    (
+        "an extra line",
+        b"ReCyClusteR-Target-55\n[control] pwned=1\n",
+    ),
+    (
+        "a label over 63 bytes",
+        b"ReCyClusteR-Target-55-pwned-pwned-pwned-pwned-pwned-pwned-pwned-pwned\n",
+    ),
+    (
+        "shell syntax",
+        b"ReCyClusteR-Target-55;$(touch${IFS}/pwned)`id`|&\n",
+    ),
+    ("not UTF-8", b"ReCyClusteR-Target-55-pwned\xff\xfe\n"),
+];
+
+/// What the control must never hold or print from a lying name.
+fn assert_lie_kept_out(lab: &Lab, what: &str, lie: &[u8], out: &Output) {
+    assert_eq!(
+        control_files_naming(lab, "pwned"),
+        "",
+        "{what}: the lie reached the control's files"
+    );
+    let line = lie.strip_suffix(b"\n").unwrap_or(lie);
+    for bytes in [&out.stdout, &out.stderr] {
+        assert!(
+            !contains_bytes(bytes, line),
+            "{what}: the lie reached the output as it was:\n{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    assert_no_escapes(out);
+}
+
+#[test]
+fn a_host_lying_about_its_name_is_untrusted_and_its_lie_kept_nowhere() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).hostile("namer").up();
+    let before = host_state(&lab, "namer");
+    let ip = lab.ip("namer");
+    let mut first = true;
+    for (what, lie) in HOSTNAME_LIES {
+        lab.lie_about_hostname("namer", lie);
+        let (out, _) = setup(&lab, &[]);
+        let json = common::ok(&format!("{what}: setup"), &out);
+        assert!(
+            object_of(&json, &ip).contains("\"result\": \"untrusted (bad facts)\""),
+            "{what}: {json}"
+        );
+        assert_got_nothing(&lab, "namer", &before, &out);
+        assert_lie_kept_out(&lab, what, lie, &out);
+        if first {
+            assert_adopted(&lab, "target-1", &json);
+            first = false;
+        }
+    }
+    // The tables a person reads: the plan, and setup's report.
+    let (what, lie) = HOSTNAME_LIES[0];
+    lab.lie_about_hostname("namer", lie);
+    for args in [
+        &["rccr", "setup", "--dry-run"][..],
+        &["rccr", "setup", "--yes", "--no-playbooks"],
+    ] {
+        let out = lab.exec("control", args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("untrusted"),
+            "{args:?}: {}",
+            stdout(&out)
+        );
+        assert_lie_kept_out(&lab, what, lie, &out);
+    }
+    let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+    assert!(!ini.contains("pwned"), "{ini}");
+}
+
+/// The control's records of its nodes, each file's lines sorted.
+fn records(lab: &Lab) -> Vec<(&'static str, Vec<String>)> {
+    [
+        "/root/.rccr/nodes",
+        "/root/.rccr/inventory.ini",
+        "/root/.ssh/known_hosts",
+    ]
+    .into_iter()
+    .map(|f| (f, sorted_lines(lab, f)))
+    .collect()
+}
+
+#[test]
+fn an_adopted_node_that_starts_lying_about_its_name_keeps_its_record() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(2).up();
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("first setup", &out);
+    assert_adopted(&lab, "target-1", &json);
+    let before = records(&lab);
+    let ip = lab.ip("target-1");
+    for (what, lie) in HOSTNAME_LIES {
+        lab.lie_about_hostname("target-1", lie);
+        let (out, _) = setup(&lab, &[]);
+        let json = stdout(&out);
+        assert!(
+            object_of(&json, &ip).contains("\"result\": \"untrusted (bad facts)\""),
+            "{what}: {json}\n{}",
+            stderr(&out)
+        );
+        assert!(
+            object_of(&json, &lab.ip("target-2")).contains("\"result\": \"already adopted\""),
+            "{what}: {json}"
+        );
+        assert_eq!(records(&lab), before, "{what}: a record was rewritten");
+        assert_lie_kept_out(&lab, what, lie, &out);
+    } // A well-formed name that another node holds (a target's, the
+      // control's): two records of one name would be one Ansible host, with
+      // two host keys pinned for that name. It keeps its own, and says so.
+    for other in ["target-2", "control"] {
+        let name = lab.host(other).hostname;
+        lab.lie_about_hostname("target-1", format!("{name}\n").as_bytes());
+        let (out, _) = setup(&lab, &[]);
+        let json = common::ok(&format!("claiming {other}'s name"), &out);
+        assert!(
+            object_of(&json, &ip).contains("\"hostname\": \"ReCyClusteR-Target-01\""),
+            "{other}: {json}"
+        );
+        assert!(
+            stderr(&out).contains(&format!(
+                "says its name is {name}, the name of {}",
+                lab.ip(other)
+            )),
+            "{other}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            records(&lab),
+            before,
+            "{other}'s name: a record was rewritten"
+        );
+    }
+}
+
+#[test]
+fn a_reverse_dns_name_with_shell_syntax_is_shown_escaped_and_kept_nowhere() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).hostile("rdns").up();
+    let ip = lab.ip("rdns");
+    // What a terminal may show of it: every byte a name cannot hold as `?`.
+    let escaped: String = RDNS_PTR
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    let raw = [
+        "ansible_connection=local;",
+        "$(reboot)",
+        "`id`",
+        "44 ansible",
+    ];
+
+    // Named like a node, but not a DNS name: not one of ours.
+    let scan = lab.exec("control", &["rccr", "scan"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    assert!(!stdout(&scan).contains(&ip), "{}", stdout(&scan));
+    let scan = lab.exec("control", &["rccr", "scan", "--all"]);
+    assert!(scan.status.success(), "{}", stderr(&scan));
+    let table = stdout(&scan);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{ip} ")))
+        .unwrap_or_else(|| panic!("no {ip} in\n{table}"));
+    assert!(row.contains(&escaped), "{row}");
+    assert!(row.ends_with(" no"), "a name with spaces matched: {row}");
+    for r in raw {
+        assert!(!table.contains(r), "{r} reached the table:\n{table}");
+    }
+    // JSON carries it exactly, as a string.
+    let scan = lab.exec("control", &["rccr", "scan", "--json", "--all"]);
+    let json = stdout(&scan);
+    let quoted = RDNS_PTR.replace('"', "\\\"");
+    assert!(
+        object_of(&json, &ip).contains(&format!("\"hostname\": \"{quoted}\"")),
+        "{json}"
+    );
+    assert!(object_of(&json, &ip).contains("\"match\": false"), "{json}");
+
+    // Setup adopts the node by the name it tells over SSH; the DNS name
+    // shows nowhere raw and reaches no file.
+    for args in [
+        &["rccr", "setup", "--dry-run"][..],
+        &["rccr", "setup", "--yes", "--no-playbooks"],
+    ] {
+        let out = lab.exec("control", args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        for r in raw {
+            for text in [stdout(&out), stderr(&out)] {
+                assert!(
+                    !text.contains(r),
+                    "{args:?}: {r} reached the output:\n{text}"
+                );
+            }
+        }
+    }
+    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert!(
+        nodes.contains(&format!("\n{ip}\t")) && nodes.contains("ReCyClusteR-Target-44"),
+        "{nodes}"
+    );
+    for needle in ["reboot", "ansible_connection=local;", "`id`"] {
+        assert_eq!(
+            control_files_naming(&lab, needle),
+            "",
+            "{needle} reached the control's files"
+        );
+    }
 }

@@ -263,3 +263,58 @@ fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
         "the journal of the interrupted rotation is left"
     );
 }
+
+#[test]
+fn a_config_or_state_dir_another_user_owns_is_refused_and_nothing_changes() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).up();
+    let before = fingerprint(&lab, "target-1");
+    let ip = lab.ip("target-1");
+    // Mode 0644 and 0700: no one else may write them, but their owner,
+    // uid 65534, is neither root nor the user running rccr.
+    let made = lab.sh(
+        "control",
+        "printf 'cluster:\\n  name: lab\\n' > /root/owned.yml && chown 65534 /root/owned.yml && \
+         mkdir -m 700 /root/owned-state && chown 65534 /root/owned-state",
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let refused = |args: &[&str], what: &str| {
+        let out = lab.exec("control", args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        let want = format!("{what}: is owned by uid 65534, neither this user nor root");
+        assert!(stderr(&out).contains(&want), "{args:?}: {}", stderr(&out));
+    };
+    refused(
+        &["rccr", "setup", "--yes", "--config", "/root/owned.yml"],
+        "/root/owned.yml",
+    );
+    for args in [
+        &["rccr", "setup", "--yes", "--state-dir", "/root/owned-state"][..],
+        &[
+            "rccr",
+            "keyrotate",
+            "--yes",
+            "--host",
+            &ip,
+            "--state-dir",
+            "/root/owned-state",
+        ],
+    ] {
+        refused(args, "/root/owned-state");
+    }
+    // Nothing changed: not the node, not the default state, not the
+    // refused directory (still 65534's, mode 0700, empty).
+    assert_eq!(fingerprint(&lab, "target-1"), before);
+    assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
+    assert!(!lab
+        .exec("control", &["test", "-e", "/root/.rccr"])
+        .status
+        .success());
+    let dir = lab.sh(
+        "control",
+        "stat -c '%u %a' /root/owned-state && ls -A /root/owned-state",
+    );
+    assert_eq!(stdout(&dir), "65534 700\n");
+}

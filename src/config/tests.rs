@@ -436,6 +436,40 @@ fn a_config_others_could_have_written_is_refused() {
 }
 
 #[test]
+fn a_config_another_user_owns_is_refused_whatever_its_mode() {
+    use crate::fsutil::scratch::give_to_another_user;
+    let s = Scratch::new("owner");
+    let local = s.write("cwd/cluster_config.yml", b"cluster:\n  name: local\n");
+    assert_eq!(s.load(None).unwrap().config.cluster.name, "local");
+    // 0644: no one else may write it, but its owner may, and that is not us.
+    if !give_to_another_user(&local) {
+        return;
+    }
+    for explicit in [None, Some(Path::new("cluster_config.yml"))] {
+        let e = s.load(explicit).unwrap_err();
+        assert_eq!(e.exit_code(), ExitCode::BadInput, "{e}");
+        let shown = explicit.map_or(local.clone(), Path::to_path_buf);
+        assert!(
+            e.to_string().starts_with(&format!(
+                "{}: is owned by uid 65534, neither this user nor root: rccr does not read a config others could have written",
+                shown.display()
+            )),
+            "{e}"
+        );
+    }
+    // Its directory another user's: they could have put any file there.
+    std::os::unix::fs::chown(&local, Some(0), None).unwrap();
+    let cwd = s.0.join("cwd");
+    give_to_another_user(&cwd);
+    let e = s.load(None).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}: is owned by uid 65534", cwd.display())),
+        "{e}"
+    );
+}
+
+#[test]
 fn port_parsing() {
     assert_eq!(
         parse_port("65535:1/udp"),

@@ -15,7 +15,8 @@
 //! 3. the cluster key (adopted), else the temporary key (new);
 //! 4. its facts ([`Facts`]), bounded to [`MAX_FACTS_LEN`] bytes and
 //!    [`FACTS_DEADLINE`]: facts that do not parse make it
-//!    `untrusted (bad facts)`.
+//!    `untrusted (bad facts)`. A node of the inventory that claims the
+//!    name another node of it holds keeps its own recorded name.
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::{
@@ -260,7 +261,7 @@ impl Probe<'_> {
         };
         match facts {
             Ok(facts) => {
-                c.hostname = Some(facts.hostname);
+                c.hostname = Some(self.own_name(&mut c, facts.hostname));
                 c.arch = facts.arch;
             }
             Err(why) => {
@@ -278,6 +279,30 @@ impl Probe<'_> {
             other => other,
         };
         c
+    }
+
+    /// The name a node that told `told` goes by. A node of the inventory
+    /// that claims the name of another node of it (the control's
+    /// included) keeps its own recorded name, and the claim is noted: two
+    /// records of one name would merge into one Ansible host, and pin two
+    /// host keys for one name. New hosts with a taken name are renamed
+    /// by the plan instead.
+    fn own_name(&self, c: &mut Candidate, told: Hostname) -> Hostname {
+        let Some(node) = self.known_node(c.mac) else {
+            return told;
+        };
+        let Some(holder) = self
+            .known
+            .iter()
+            .find(|k| k.mac != node.mac && k.hostname.eq_ignore_ascii_case(&told))
+        else {
+            return told;
+        };
+        c.note = Some(format!(
+            "says its name is {told}, the name of {} ({}): keeping {}",
+            holder.ip, holder.role, node.hostname
+        ));
+        node.hostname.clone()
     }
 
     /// The inventory's node with this MAC and a pinned host key.

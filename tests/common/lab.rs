@@ -239,7 +239,21 @@ pub enum Kind {
     /// Hostile ReCyClusteR-Target-88: accepts the temporary key, and its
     /// `uname -m` prints without end.
     Talker,
+    /// Hostile ReCyClusteR-Target-55: accepts the temporary key, and its
+    /// `hostname` prints the bytes of `hosts/namer/hostname.lie` (see
+    /// [`Lab::lie_about_hostname`]): by default an escape and an extra line.
+    Namer,
+    /// ReCyClusteR-Target-44: a node in every other way (accepts the
+    /// temporary key, tells true facts), at the subnet's .99 with no DHCP,
+    /// whose reverse-DNS name (the lab's dnsmasq) holds spaces and shell
+    /// syntax: [`RDNS_PTR`].
+    Rdns,
 }
+
+/// The reverse-DNS name the lab's DNS gives the `rdns` host, as dnsmasq
+/// serves it (lowercased); it takes no control byte in a name.
+pub const RDNS_PTR: &str =
+    "recycluster-target-44 ansible_connection=local;$(reboot).[control]|`id`&'\"x";
 
 impl Kind {
     fn parse(s: &str) -> Kind {
@@ -253,6 +267,8 @@ impl Kind {
             "liar" => Kind::Liar,
             "anykey" => Kind::AnyKey,
             "talker" => Kind::Talker,
+            "namer" => Kind::Namer,
+            "rdns" => Kind::Rdns,
             other => panic!("hosts.tsv: unknown kind {other:?}"),
         }
     }
@@ -277,7 +293,7 @@ impl Host {
     }
     /// Got its address over DHCP (so it has a DNS name).
     pub fn is_dhcp(&self) -> bool {
-        self.kind != Kind::Static
+        !matches!(self.kind, Kind::Static | Kind::Rdns)
     }
 }
 
@@ -312,7 +328,7 @@ impl LabBuilder {
         self.decoys = yes;
         self
     }
-    /// A hostile host: `liar`, `anykey` or `talker` (see [`Kind`]).
+    /// A hostile host: `liar`, `anykey`, `talker`, `namer` or `rdns` (see [`Kind`]).
     pub fn hostile(mut self, kind: &'static str) -> Self {
         self.hostile.push(kind);
         self
@@ -640,6 +656,40 @@ impl Lab {
             .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
             .matches("publickey")
             .count()
+    }
+
+    /// From now on `host` answers `hostname` in its SSH sessions (rccr's
+    /// facts) with `lie`, byte for byte; its real name stays.
+    pub fn lie_about_hostname(&self, host: &str, lie: &[u8]) {
+        let dir = self.dir.join("hosts").join(host);
+        let lie_file = dir.join("hostname.lie");
+        fs::write(&lie_file, lie).expect("write hostname.lie");
+        // Same wrapper as lab.sh gives the namer: first in the SSH PATH.
+        let script = dir.join("fakebin/hostname");
+        fs::write(
+            &script,
+            format!("#!/bin/sh\nexec cat '{}'\n", lie_file.display()),
+        )
+        .expect("write fakebin/hostname");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    /// The SHA256 fingerprint (`SHA256:...`) of the host key `host`'s sshd
+    /// serves now, by `ssh-keygen -lf` on the host, as its console shows it.
+    pub fn host_key_fingerprint(&self, host: &str) -> String {
+        let dir = self.dir.join("hosts").join(host);
+        let config = fs::read_to_string(dir.join("sshd_config")).expect("read sshd_config");
+        let key = config
+            .lines()
+            .find_map(|l| l.strip_prefix("HostKey "))
+            .expect("sshd_config names its HostKey");
+        let out = self.exec(host, &["ssh-keygen", "-lf", &format!("{key}.pub")]);
+        assert!(out.status.success(), "ssh-keygen -lf: {}", stderr(&out));
+        stdout(&out)
+            .split_whitespace()
+            .nth(1)
+            .expect("ssh-keygen -lf prints BITS FINGERPRINT ...")
+            .to_string()
     }
 
     /// What `host` keeps over a reboot: `disk` (everything, the default),

@@ -21,7 +21,11 @@
 #                              (accepts the key; its uname -m prints tabs, key=value pairs,
 #                              extra lines and escapes), anykey (sshd whose
 #                              AuthorizedKeysCommand authorises every key offered), talker
-#                              (accepts the key; its uname -m prints without end)
+#                              (accepts the key; its uname -m prints without end), namer
+#                              (accepts the key; its hostname prints the bytes of
+#                              LABDIR/hosts/namer/hostname.lie: escapes, an extra line), rdns
+#                              (a node in every other way, at the last static address, whose
+#                              reverse-DNS name holds spaces and shell syntax)
 #       --loss HOST:PCT        drop PCT% of HOST's frames in both directions (repeatable;
 #                              applied once every host is up)
 #       --subnet CIDR          private lab subnet, prefix 8..24 (default 10.213.0.0/24)
@@ -60,7 +64,7 @@
 #   lab.sh help
 #
 # LABDIR/hosts.tsv: name<TAB>kind<TAB>ip<TAB>mac<TAB>hostname, kind is
-# control|target|static|foreign|imposter|nossh|liar|anykey|talker. Env LAB_TIMEOUT (seconds, default
+# control|target|static|foreign|imposter|nossh|liar|anykey|talker|namer|rdns. Env LAB_TIMEOUT (seconds, default
 # 30) bounds every wait; LAB_DEBUG=1 traces the script.
 #---help---
 set -eu
@@ -253,6 +257,13 @@ EOF
 	chmod 755 "$LABDIR/udhcpc.script"
 }
 
+# NAME.in-addr.arpa of an address: the owner of its PTR record
+reverse_name() {
+	local a b c d
+	IFS=. read -r a b c d <<<"$1"
+	echo "$d.$c.$b.$a.in-addr.arpa"
+}
+
 start_router() {
 	local mask
 	mkdir -p "$LABDIR/router"
@@ -270,6 +281,7 @@ start_router() {
 		--dhcp-option=option:router,"$ROUTER_IP" --dhcp-option=option:dns-server,"$ROUTER_IP" \
 		--dhcp-leasefile="$LABDIR/router/dnsmasq.leases" --pid-file="$LABDIR/router/dnsmasq.pid" \
 		--log-facility="$LABDIR/router/dnsmasq.log" --log-dhcp --log-queries \
+		${RDNS_IP:+"--ptr-record=$(reverse_name "$RDNS_IP"),$RDNS_PTR"} \
 		</dev/null >"$LABDIR/router/dnsmasq.out" 2>&1 8>&- 9>&- ||
 		die "dnsmasq failed: $(cat "$LABDIR/router/dnsmasq.out" "$LABDIR/router/dnsmasq.log" 2>/dev/null)"
 }
@@ -302,7 +314,7 @@ create_host() {
 			install -m 644 "$PUBKEY_FILE" "$h/root/.ssh/id_rsa.pub"
 		fi
 		;;
-	target | static | foreign | liar | talker)
+	target | static | foreign | liar | talker | namer | rdns)
 		[ -z "$PUBKEY_FILE" ] || install -m 600 "$PUBKEY_FILE" "$h/root/.ssh/authorized_keys"
 		;;
 	imposter)
@@ -372,6 +384,11 @@ EOF
 #!/bin/sh
 exec yes x86_64
 EOF
+		;;
+	namer)
+		# What it says its name is: a file a test may rewrite between runs.
+		printf 'ReCyClusteR-Target-55\033]0;pwned\007\n[control] pwned=1\n' >"$h/hostname.lie"
+		printf '#!/bin/sh\nexec cat %q\n' "$h/hostname.lie" >"$h/fakebin/hostname"
 		;;
 	esac
 	chmod 755 "$h/fakebin"/* 2>/dev/null || true
@@ -730,7 +747,10 @@ ${2:-}" && shift ;;
 	[ -z "$PUBKEY_FILE" ] || [ -r "$PUBKEY_FILE" ] || die "--pubkey $PUBKEY_FILE: not readable"
 	[ -z "$PRIVKEY" ] || [ -r "$PRIVKEY" ] || die "--privkey $PRIVKEY: not readable"
 	for n in $hostile; do
-		case "$n" in liar | anykey | talker) ;; *) die "--hostile wants liar, anykey or talker, got '$n'" ;; esac
+		case "$n" in
+		liar | anykey | talker | namer | rdns) ;;
+		*) die "--hostile wants liar, anykey, talker, namer or rdns, got '$n'" ;;
+		esac
 	done
 	for l in $losses; do
 		if ! [[ "$l" =~ ^[A-Za-z0-9_-]+:[0-9]+$ ]] || [ "${l##*:}" -gt 100 ]; then
@@ -755,9 +775,16 @@ ${2:-}" && shift ;;
 		die "--subnet $subnet is not inside a private range (10/8, 172.16/12, 192.168/16)"
 	fi
 	ROUTER_IP=$(int2ip $((NET + 1)))
-	STATIC_MAX=98 # static-N gets NET+1+N: .2 .. .99
+	STATIC_MAX=97 # static-N gets NET+1+N: .2 .. .98; .99 is the rdns host's
 	DHCP_START=$(int2ip $((NET + 100)))
 	DHCP_END=$(int2ip $((NET + size - 2)))
+	RDNS_IP="" RDNS_PTR=""
+	case " $hostile " in *" rdns "*)
+		RDNS_IP=$(int2ip $((NET + 2 + STATIC_MAX)))
+		# dnsmasq takes no control byte in a name, nor a label over 63 bytes
+		RDNS_PTR="ReCyClusteR-Target-44 ansible_connection=local;\$(reboot).[control]|\`id\`&'\"x"
+		;;
+	esac
 
 	need_tools
 	t0=$(now_ms)
@@ -802,6 +829,8 @@ ${2:-}" && shift ;;
 		liar) create_host liar liar ReCyClusteR-Target-66 ;;
 		anykey) create_host anykey anykey ReCyClusteR-Target-77 ;;
 		talker) create_host talker talker ReCyClusteR-Target-88 ;;
+		namer) create_host namer namer ReCyClusteR-Target-55 ;;
+		rdns) create_host rdns rdns ReCyClusteR-Target-44 "$RDNS_IP" ;;
 		esac
 	done
 	save_lab
