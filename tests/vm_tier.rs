@@ -1,9 +1,11 @@
 //! The QEMU tier of the virtual LAN (docs/vm-tier.md, tests/vm/): real
-//! kernels boot Debian stand-ins of the target image (OpenRC, rccr-init's
-//! OpenRC services, the static musl rccr, Docker) as hosts of the lab's LAN,
-//! with a namespace host as the control. What the namespace lab cannot show:
-//! rccr-init's place in a real OpenRC boot, reboots and power cuts of real
-//! disks, swarm's ingress routing mesh (IPVS) and a swarm of mixed arches.
+//! kernels boot Debian stand-ins of the target image (OpenRC, RCCR's OpenRC
+//! services, the static musl rccr, Docker) as hosts of the lab's LAN, with
+//! a namespace host as the control. What the namespace lab cannot show:
+//! rccr-init's place in a real OpenRC boot, rccr-storage preparing a real
+//! blank disk, reboots and power cuts of real disks with Docker's data on
+//! the RCCR filesystem, swarm's ingress routing mesh (IPVS) and a swarm of
+//! mixed arches.
 //!
 //! These tests take minutes, so a plain `cargo test` lists them as ignored;
 //! `tests/vm.sh` builds the static binaries and images and runs them
