@@ -1,9 +1,11 @@
 //! The QEMU tier of the virtual LAN (docs/vm-tier.md, tests/vm/): real
-//! kernels boot Debian stand-ins of the target image (OpenRC, rccr-init's
-//! OpenRC services, the static musl rccr, Docker) as hosts of the lab's LAN,
-//! with a namespace host as the control. What the namespace lab cannot show:
-//! rccr-init's place in a real OpenRC boot, reboots and power cuts of real
-//! disks, swarm's ingress routing mesh (IPVS) and a swarm of mixed arches.
+//! kernels boot Debian stand-ins of the target image (OpenRC, RCCR's OpenRC
+//! services, the static musl rccr, Docker) as hosts of the lab's LAN, with
+//! a namespace host as the control. What the namespace lab cannot show:
+//! rccr-init's place in a real OpenRC boot, rccr-storage preparing a real
+//! blank disk, reboots and power cuts of real disks with Docker's data on
+//! the RCCR filesystem, swarm's ingress routing mesh (IPVS) and a swarm of
+//! mixed arches.
 //!
 //! These tests take minutes, so a plain `cargo test` lists them as ignored;
 //! `tests/vm.sh` builds the static binaries and images and runs them
@@ -46,10 +48,17 @@ const WEB_PORT: u16 = 8080;
 /// How long the emulated arm64 node may take to boot to sshd.
 const AARCH64_BOOT_LIMIT_SECS: u64 = 900;
 const ONLY64_PORT: u16 = 8081;
+/// Every VM's blank second disk (/dev/vdb), sparse: rccr-storage makes the
+/// RCCR filesystem on it at first boot (docs/storage.md, rule 3 wants at
+/// least 1 GiB after its first MiB).
+const DISK2: &str = "2G";
+/// What OpenRC's record shows as each service starts (their ebegin lines).
+const STORAGE_BEGINS: &str = "* Preparing this RCCR node's storage";
+const INIT_BEGINS: &str = "* Preparing this RCCR node";
 
-/// The label `rccr.arch` that setup gives a node of each arch. Today's
-/// playbooks write `uname -m` (docs/engine.md), not RCCR's arch names
-/// (x86 for i686): this table is the one place that knows.
+/// The label `rccr.arch` that setup gives a node of each arch: its
+/// `uname -m` (docs/engine.md), not RCCR's arch names (x86 for i686):
+/// this function is the one place that knows.
 fn arch_label(arch: Arch) -> &'static str {
     arch.uname()
 }
@@ -229,6 +238,123 @@ fn position(lines: &[&str], needle: &str, what: &str) -> usize {
         .unwrap_or_else(|| panic!("{what}: no line with {needle:?} in\n{}", lines.join("\n")))
 }
 
+/// rccr-init's ebegin line, which rccr-storage's begins like.
+fn init_position(lines: &[&str], what: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l.contains(INIT_BEGINS) && !l.contains(STORAGE_BEGINS))
+        .unwrap_or_else(|| panic!("{what}: no rccr-init line in\n{}", lines.join("\n")))
+}
+
+/// `line` with each run of blanks made one space.
+fn squeezed(line: &str) -> String {
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Which filesystem holds each of `paths` on VM `name`: "PATH SOURCE
+/// FSTYPE" lines of findmnt (a bind mount's SOURCE is `/dev/vdb1[/docker]`).
+fn filesystems_of(vms: &VmLab, name: &str, paths: &[&str]) -> String {
+    let script: String = paths
+        .iter()
+        .map(|p| format!("printf '%s ' {p} && findmnt -no SOURCE,FSTYPE -T {p}\n"))
+        .collect();
+    vms.ssh_ok(name, &format!("set -e\n{script}"))
+}
+
+/// `paths` (which must exist) are on VM `name`'s RCCR filesystem, the
+/// partition rccr-storage made on its second disk, under `/media/rccr/dir`.
+fn assert_on_rccr(vms: &VmLab, name: &str, dir: &str, paths: &[&str]) {
+    let seen = filesystems_of(vms, name, paths);
+    for path in paths {
+        let want = format!("{path} /dev/vdb1[/{dir}] ext4");
+        assert!(
+            seen.lines().any(|l| squeezed(l) == want),
+            "{name}: {path} is not on the RCCR filesystem ({want:?}):\n{seen}"
+        );
+    }
+}
+
+/// What rccr-storage made of VM `name`'s blank second disk at first boot
+/// (docs/storage.md, rule 3): an MBR with the identifier RCCR and one
+/// partition from 1 MiB, ext4 labelled RCCR, mounted on /media/rccr, and
+/// Docker's data directory bound onto it (which rccr-storage only does
+/// while it is empty, so before docker started).
+fn check_storage(vms: &VmLab, name: &str, boot: &[&str]) {
+    let disk = vms.ssh_ok(
+        name,
+        "sfdisk --dump /dev/vdb | grep -E '^(label|label-id|/dev/)' && blkid -o value -s TYPE /dev/vdb1 && \
+         e2label /dev/vdb1 && findmnt -no SOURCE,FSTYPE /media/rccr && \
+         sed -n 's/^storage: //p' /run/rccr/status",
+    );
+    let lines: Vec<String> = disk.lines().map(squeezed).collect();
+    assert!(
+        lines.len() == 7
+            && lines[0] == "label: dos"
+            && lines[1] == "label-id: 0x52434352"
+            && lines[2].starts_with("/dev/vdb1 : start= 2048, size=")
+            && lines[2].ends_with("type=83")
+            && lines[3..] == ["ext4", "RCCR", "/dev/vdb1 ext4", "/dev/vdb1"],
+        "{name}: the second disk is not rccr-storage's RCCR filesystem:\n{disk}"
+    );
+    assert_on_rccr(vms, name, "docker", &["/var/lib/docker"]);
+    assert_on_rccr(vms, name, "rccr", &["/var/lib/rccr"]);
+    assert_in_boot_runlevel(vms, name, "rccr-storage");
+
+    // Made at this boot, by rccr-storage, in Alpine's order.
+    let storage = position(boot, STORAGE_BEGINS, name);
+    let made = position(
+        boot,
+        "rccr-init: /dev/vdb1: ext4 filesystem labelled RCCR",
+        name,
+    );
+    let init = init_position(boot, name);
+    assert!(
+        storage < made && made < init,
+        "{name}: the RCCR filesystem was not made by rccr-storage before rccr-init:\n{}",
+        boot.join("\n")
+    );
+    let hostname = position(boot, "* Setting hostname", name);
+    assert!(
+        storage < hostname,
+        "{name}: rccr-storage ran after hostname (Alpine's order: storage, persist, hostname):\n{}",
+        boot.join("\n")
+    );
+}
+
+/// `rc-update show boot` on VM `name` lists `service`.
+fn assert_in_boot_runlevel(vms: &VmLab, name: &str, service: &str) {
+    let runlevel = vms.ssh_ok(name, "rc-update show boot");
+    assert!(
+        runlevel
+            .lines()
+            .any(|l| l.split('|').next().is_some_and(|s| s.trim() == service)),
+        "{name}: {service} is not in the boot runlevel:\n{runlevel}"
+    );
+}
+
+/// Before the power cut: the swarm's state (raft log, node certificates)
+/// and the test images live on each VM's RCCR filesystem, not its root disk.
+fn assert_swarm_on_rccr(vms: &VmLab, ips: &[(String, String)]) {
+    for (name, _) in ips {
+        let layers = vms.ssh_ok(
+            name,
+            "set -e; for image in $(docker image ls -q rccr-vm/web); do \
+             docker image inspect --format '{{.GraphDriver.Data.UpperDir}}' $image; done",
+        );
+        let mut paths = vec![
+            "/var/lib/docker/swarm/docker-state.json",
+            "/var/lib/docker/swarm/raft",
+            "/var/lib/docker/swarm/certificates/swarm-node.crt",
+        ];
+        paths.extend(layers.lines().map(str::trim).filter(|l| !l.is_empty()));
+        assert!(
+            paths.len() > 3,
+            "{name}: no layer of rccr-vm/web found:\n{layers}"
+        );
+        assert_on_rccr(vms, name, "docker", &paths);
+    }
+}
+
 /// The first boot of one VM, from OpenRC's record and what the LAN sees.
 /// Returns the host key fingerprint it made.
 fn check_first_boot(vms: &VmLab, name: &str, ip: &str) -> String {
@@ -239,7 +365,7 @@ fn check_first_boot(vms: &VmLab, name: &str, ip: &str) -> String {
     // rccr-init runs in the boot runlevel before networking; sshd comes in
     // the default runlevel, after the whole boot runlevel.
     let boot = rc_section(&rc_log, "boot", 0);
-    let init = position(&boot, "* Preparing this RCCR node", name);
+    let init = init_position(&boot, name);
     let net = position(&boot, "* Configuring network interfaces", name);
     assert!(
         init < net,
@@ -252,13 +378,8 @@ fn check_first_boot(vms: &VmLab, name: &str, ip: &str) -> String {
         !boot.iter().any(|l| l.contains("* Starting sshd")),
         "{name}: sshd in the boot runlevel"
     );
-    let runlevel = vms.ssh_ok(name, "rc-update show boot");
-    assert!(
-        runlevel
-            .lines()
-            .any(|l| l.split('|').next().is_some_and(|s| s.trim() == "rccr-init")),
-        "{name}: rccr-init is not in the boot runlevel:\n{runlevel}"
-    );
+    assert_in_boot_runlevel(vms, name, "rccr-init");
+    check_storage(vms, name, &boot);
 
     // The host key: made by rccr-init at this boot, before sshd served it.
     let made = boot[init..net]
@@ -684,6 +805,12 @@ fn check_swarm(vms: &VmLab, manager: &str, ips: &[(String, String)]) {
         ips.len() + 1,
         "{json}"
     );
+    // ... and every VM reports the RCCR filesystem rccr-storage mounted.
+    assert_eq!(
+        json.matches("\"storage\": \"/dev/vdb1\"").count(),
+        ips.len(),
+        "rccr status: storage of the VMs:\n{json}"
+    );
 }
 
 /// Every node's view: (swarm state, cluster ID).
@@ -729,9 +856,9 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
             CONFIG.as_bytes(),
         ),
     );
-    vms.add("x86_64-1", Arch::X86_64, Some("1G"));
-    vms.add("x86_64-2", Arch::X86_64, None);
-    vms.add("x86-1", Arch::X86, None);
+    vms.add("x86_64-1", Arch::X86_64, Some(DISK2));
+    vms.add("x86_64-2", Arch::X86_64, Some(DISK2));
+    vms.add("x86-1", Arch::X86, Some(DISK2));
     let names = ["x86_64-1", "x86_64-2", "x86-1"];
 
     // 1. First boot, all three at once.
@@ -755,11 +882,6 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
         names.len(),
         "host keys shared between VMs"
     );
-    let disk2 = vms.ssh_ok(
-        "x86_64-1",
-        "blockdev --getsize64 /dev/vdb && cmp -s -n 1048576 /dev/vdb /dev/zero && echo blank",
-    );
-    assert_eq!(disk2, "1073741824\nblank\n", "x86_64-1's second disk");
     make_images(&vms, &names);
 
     // 2. A key rotation interrupted by a reboot: no lockout, a re-run converges.
@@ -775,6 +897,8 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
     assert_rotated(&vms, &ips);
 
     // 4. Power cut of every VM at once; nothing runs on the control after.
+    // What must survive it lives on the RCCR filesystems.
+    assert_swarm_on_rccr(&vms, &ips);
     let before = cluster_ids(&vms, &ips);
     assert!(
         before
@@ -815,6 +939,7 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
         "services were re-created"
     );
     check_swarm(&vms, "x86_64-2", &ips);
+    assert_swarm_on_rccr(&vms, &ips);
 
     // 5. Opt-in: an arm64 node joins the same swarm.
     if arches.contains(&Arch::Aarch64) {
@@ -827,7 +952,7 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
 /// TCG) boots, gets the web image of its own arch, and `rccr setup` adopts
 /// it into the running swarm; only64 stays off it.
 fn aarch64_joins(vms: &VmLab, ips: &[(String, String)]) {
-    vms.add("aarch64-1", Arch::Aarch64, None);
+    vms.add("aarch64-1", Arch::Aarch64, Some(DISK2));
     vms.start(&["aarch64-1"]);
     // Emulating a Cortex-A57 on x86 is several times slower than an x86 guest.
     let booted = vms.wait_within(&["aarch64-1"], Some(AARCH64_BOOT_LIMIT_SECS));

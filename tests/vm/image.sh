@@ -12,16 +12,21 @@
 #           tests/vm/debian/. A few minutes per arch, rebuilt only when one
 #           of those changes.
 #   rccr    that tarball, plus tests/vm/rootfs/ (inittab, OpenRC settings,
-#           the native OpenRC services standing in for Alpine's), rccr-init's
-#           OpenRC services (src/init/*.openrc), sshd's RCCR settings, the
+#           the native OpenRC services standing in for Alpine's), RCCR's
+#           OpenRC services rccr-storage, rccr-init and rccr-issue
+#           (src/init/*.openrc), sshd's RCCR settings, the
 #           static musl rccr of the arch installed with `rccr --install
 #           /usr/bin`, the temporary public key as root's authorized_keys,
 #           and no SSH host keys, made into the file system by mke2fs -d
 #           under fakeroot. Key: the debian key and each of those files.
 #           About 15 s.
-# Runlevels, as on an Alpine target: sysinit devfs cgroups; boot localmount
-# hostname networking rccr-init; default sshd docker rccr-issue; shutdown
-# killprocs mount-ro. Every other init script is removed.
+# Runlevels, as on an Alpine target (image-builder/scripts/genapkovl.sh):
+# sysinit devfs cgroups; boot localmount rccr-storage hostname rccr-init
+# networking; default sshd docker rccr-issue; shutdown killprocs mount-ro.
+# rccr-storage (rccr-init --storage, docs/storage.md) finds or prepares the
+# ext4 filesystem labelled RCCR (a VM's blank second disk) and binds
+# /var/lib/docker onto it before docker starts. Every other init script is
+# removed.
 #
 # Usage:
 #   image.sh path ARCH   build what is missing and print the image directory:
@@ -48,6 +53,7 @@
 #                       image-builder/scripts/build-binaries.sh ARCH makes)
 #   RCCR_INIT_SERVICE   rccr-init's OpenRC script (default src/init/rccr-init.openrc)
 #   RCCR_ISSUE_SERVICE  rccr-issue's (default src/init/rccr-issue.openrc)
+#   RCCR_STORAGE_SERVICE rccr-storage's (default src/init/rccr-storage.openrc)
 # Needs mmdebstrap (as root it runs in root mode, otherwise unshare mode),
 # fakeroot, e2fsprogs and openssh-client.
 #---help---
@@ -64,6 +70,7 @@ readonly SELF VM_DIR REPO_DIR
 : "${RCCR_VM_MIRROR:=http://deb.debian.org/debian}"
 : "${RCCR_INIT_SERVICE:=$REPO_DIR/src/init/rccr-init.openrc}"
 : "${RCCR_ISSUE_SERVICE:=$REPO_DIR/src/init/rccr-issue.openrc}"
+: "${RCCR_STORAGE_SERVICE:=$REPO_DIR/src/init/rccr-storage.openrc}"
 
 readonly SSHD_SETTINGS=$REPO_DIR/image-builder/base/rootfs/etc/ssh/sshd_config.d/rccr.conf
 # ext4 size: sparse, so only what is written takes room; Docker's data lives here.
@@ -72,9 +79,11 @@ readonly DISK_SIZE=6G
 readonly KEEP_MINUTES=60
 # Kernel drivers a virtual machine never needs: left out by dpkg.
 readonly UNNEEDED_DRIVERS="gpu media net/wireless net/ethernet infiniband staging iio bluetooth isdn sound video"
-# OpenRC runlevels of the image, as an Alpine target's (see the help).
-readonly RUNLEVELS="sysinit:devfs sysinit:cgroups boot:localmount boot:hostname boot:networking \
-boot:rccr-init default:sshd default:docker default:rccr-issue shutdown:killprocs shutdown:mount-ro"
+# OpenRC runlevels of the image, as an Alpine target's (see the help); within
+# a runlevel the services' depend() orders them.
+readonly RUNLEVELS="sysinit:devfs sysinit:cgroups boot:localmount boot:rccr-storage boot:hostname \
+boot:rccr-init boot:networking default:sshd default:docker default:rccr-issue \
+shutdown:killprocs shutdown:mount-ro"
 
 TMP_DIR=''
 
@@ -156,7 +165,8 @@ tree_sum() {
 
 debian_key() {
 	{
-		printf '%s\n' "$RCCR_VM_SUITE" "$RCCR_VM_MIRROR" "${MM_OPTS[@]}"
+		# the options hold this checkout's path: the key must not depend on it
+		printf '%s\n' "$RCCR_VM_SUITE" "$RCCR_VM_MIRROR" "${MM_OPTS[@]//"$VM_DIR"/tests/vm}"
 		tree_sum "$VM_DIR/packages" "$VM_DIR/debian"
 	} | sha256sum | cut -c1-16
 }
@@ -220,7 +230,7 @@ rccr_key() {
 	{
 		printf '%s\n' "$1" "$ARCH"
 		tree_sum "$SELF" "$VM_DIR/rootfs" "$RCCR_INIT_SERVICE" "$RCCR_ISSUE_SERVICE" \
-			"$SSHD_SETTINGS" "$RCCR_BIN" "$2"
+			"$RCCR_STORAGE_SERVICE" "$SSHD_SETTINGS" "$RCCR_BIN" "$2"
 	} | sha256sum | cut -c1-16
 }
 
@@ -243,6 +253,7 @@ populate() {
 	sed -i "s/@CONSOLE@/$CONSOLE/" "$tree/etc/inittab"
 	install -m 755 "$RCCR_INIT_SERVICE" "$tree/etc/init.d/rccr-init"
 	install -m 755 "$RCCR_ISSUE_SERVICE" "$tree/etc/init.d/rccr-issue"
+	install -m 755 "$RCCR_STORAGE_SERVICE" "$tree/etc/init.d/rccr-storage"
 	install -D -m 644 "$SSHD_SETTINGS" "$tree/etc/ssh/sshd_config.d/rccr.conf"
 	rm -f "$tree"/etc/ssh/ssh_host_*
 	install -m 755 "$RCCR_BIN" "$tree/usr/bin/rccr"
@@ -280,7 +291,7 @@ rccr_layer() {
 		started=$SECONDS
 		TMP_DIR=$(mktemp -d "$RCCR_VM_CACHE/.rccr-$ARCH.XXXXXX")
 		mkdir "$TMP_DIR/tree" "$TMP_DIR/out"
-		export ARCH CONSOLE RUN RCCR_BIN RCCR_INIT_SERVICE RCCR_ISSUE_SERVICE
+		export ARCH CONSOLE RUN RCCR_BIN RCCR_INIT_SERVICE RCCR_ISSUE_SERVICE RCCR_STORAGE_SERVICE
 		fakeroot "$SELF" --populate "$tarball" "$TMP_DIR/tree" "$TMP_DIR/out" "$pubkey" ||
 			die "building the rccr layer for $ARCH failed"
 		{
@@ -326,6 +337,7 @@ cmd_path() {
 	[ -f "$RCCR_BIN" ] || die "$RCCR_BIN: missing (build it: image-builder/scripts/build-binaries.sh $1)"
 	[ -f "$RCCR_INIT_SERVICE" ] || die "$RCCR_INIT_SERVICE: missing"
 	[ -f "$RCCR_ISSUE_SERVICE" ] || die "$RCCR_ISSUE_SERVICE: missing"
+	[ -f "$RCCR_STORAGE_SERVICE" ] || die "$RCCR_STORAGE_SERVICE: missing"
 	RCCR_BIN=$(readlink -f "$RCCR_BIN")
 	begin "$1"
 	tarball=$(debian_layer)
