@@ -15,6 +15,7 @@ use super::health::{self, Health};
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::Role;
+use crate::keys::addr::NodeAddr;
 use crate::keys::control::journal;
 use crate::keys::resolve::Resolver;
 use crate::parallel;
@@ -325,7 +326,13 @@ pub fn run(opts: Options) -> Result<(), Error> {
     ];
     let records: Vec<&journal::Record> = journals.iter().flatten().collect();
     let mut statuses = parallel::map(&nodes, opts.parallel.max(1), |node| NodeStatus {
-        persisted: journal::persisted(&records, &SocketAddr::new(node.ip, keys.port).to_string()),
+        persisted: journal::persisted(
+            &records,
+            &NodeAddr {
+                ip: node.ip,
+                port: keys.port,
+            },
+        ),
         ..probe(node, &keys, opts.timeout)
     });
     swarm_view(&mut statuses, &keys, opts.timeout);

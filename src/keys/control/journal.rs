@@ -144,11 +144,11 @@ impl Journal {
 
 /// What the journals (`records`: the unfinished one first) say of a
 /// node's last rotation: `yes` (persisted), `volatile` (the node takes the
-/// new key until it reboots), `-` (none recorded). `node` is its journal
-/// name, `IP:PORT`.
-pub fn persisted(records: &[&Record], node: &str) -> &'static str {
+/// new key until it reboots), `-` (none recorded).
+pub fn persisted(records: &[&Record], node: &crate::keys::addr::NodeAddr) -> &'static str {
     use super::engine::Outcome;
-    match records.iter().find_map(|r| r.phase(node)) {
+    let name = node.journal_name();
+    match records.iter().find_map(|r| r.phase(&name)) {
         Some(p) if p == Outcome::Rotated.as_str() => "yes",
         Some(p) if p == Outcome::RotatedVolatile.as_str() => "volatile",
         _ => "-",

@@ -62,7 +62,7 @@ pub fn status(opts: Options) -> Result<(), Error> {
     let known_hosts = KnownHosts::new(paths.known_hosts.clone());
     let records: Vec<&journal::Record> = unfinished.iter().chain(last.iter()).collect();
     let statuses = parallel::map(&node_list, PARALLEL, |node| NodeStatus {
-        persisted: journal::persisted(&records, &node.journal_name()),
+        persisted: journal::persisted(&records, node),
         ..probe(node, &opts, &keys, &known_hosts)
     });
     print::stdout(&render(&statuses, &keys, paths, opts.json))?;
