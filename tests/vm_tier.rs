@@ -645,7 +645,21 @@ fn hosts(ips: &[(String, String)]) -> Vec<&str> {
 
 fn setup(vms: &VmLab) -> Duration {
     let started = Instant::now();
-    let out = vms.lab.exec("control", &["rccr", "setup", "--yes"]);
+    let mut out = vms.lab.exec("control", &["rccr", "setup", "--yes"]);
+    // Emulated nodes may take longer than setup's convergence wait to
+    // start every replica. Setup then says the cluster is not whole and,
+    // as an operator would, it is run again: it changes nothing and waits
+    // anew. Any other failure stands.
+    if !out.status.success()
+        && stderr(&out).contains("the cluster is not whole: service")
+        && !stderr(&out).contains("failed")
+    {
+        eprintln!(
+            "vm-tier: services still starting after setup's wait; running setup again:\n{}",
+            stdout(&out)
+        );
+        out = vms.lab.exec("control", &["rccr", "setup", "--yes"]);
+    }
     assert!(
         out.status.success(),
         "rccr setup failed:\n{}\n{}",
