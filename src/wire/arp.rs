@@ -1,4 +1,5 @@
 //! ARP (RFC 826) for Ethernet and IPv4.
+use super::bytes::{be_u16, set_be_u16};
 use super::ethernet::Address as EthernetAddress;
 use super::{Error, Field, Result};
 use std::net::Ipv4Addr;
@@ -64,24 +65,12 @@ mod field {
     }
 }
 
-/// A read/write view of an ARP packet.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A read/write view of an ARP packet.
+    Packet
+);
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps `buffer`, refusing one shorter than its own length fields say.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < field::OPER.end {
@@ -93,21 +82,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(())
     }
 
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    fn u16_at(&self, f: Field) -> u16 {
-        let b = &self.buffer.as_ref()[f];
-        u16::from_be_bytes([b[0], b[1]])
-    }
-
     pub fn hardware_type(&self) -> u16 {
-        self.u16_at(field::HTYPE)
+        be_u16(self.buffer.as_ref(), field::HTYPE)
     }
 
     pub fn protocol_type(&self) -> u16 {
-        self.u16_at(field::PTYPE)
+        be_u16(self.buffer.as_ref(), field::PTYPE)
     }
 
     pub fn hardware_len(&self) -> u8 {
@@ -119,7 +99,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn operation(&self) -> Operation {
-        Operation::from(self.u16_at(field::OPER))
+        Operation::from(be_u16(self.buffer.as_ref(), field::OPER))
     }
 
     pub fn source_hardware_addr(&self) -> &[u8] {
@@ -140,16 +120,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn set_u16_at(&mut self, f: Field, value: u16) {
-        self.buffer.as_mut()[f].copy_from_slice(&value.to_be_bytes())
-    }
-
     pub fn set_hardware_type(&mut self, value: u16) {
-        self.set_u16_at(field::HTYPE, value)
+        set_be_u16(self.buffer.as_mut(), field::HTYPE, value)
     }
 
     pub fn set_protocol_type(&mut self, value: u16) {
-        self.set_u16_at(field::PTYPE, value)
+        set_be_u16(self.buffer.as_mut(), field::PTYPE, value)
     }
 
     pub fn set_hardware_len(&mut self, value: u8) {
@@ -161,7 +137,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 
     pub fn set_operation(&mut self, value: Operation) {
-        self.set_u16_at(field::OPER, value.into())
+        set_be_u16(self.buffer.as_mut(), field::OPER, value.into())
     }
 
     fn set_addr(&mut self, f: fn(u8, u8) -> Field, value: &[u8]) {

@@ -4,6 +4,8 @@
 //! backwards (to a prior occurrence, as RFC 1035 4.1.4 describes): each
 //! pointer then lands before the one that led to it, so a name cannot loop,
 //! and a name longer than 255 bytes is refused whatever the pointers do.
+use super::bytes::{be_u16, set_be_u16};
+use super::check_min_len;
 use super::{Error, Field, Result};
 use std::net::Ipv4Addr;
 
@@ -208,47 +210,23 @@ impl Name {
     }
 }
 
-/// A read/write view of a DNS message.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A read/write view of a DNS message.
+    Packet
+);
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Only the header is fixed; sections are bounds-checked as they are read.
     pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    fn u16_at(&self, f: Field) -> u16 {
-        let b = &self.buffer.as_ref()[f];
-        u16::from_be_bytes([b[0], b[1]])
+        check_min_len(self.buffer.as_ref(), HEADER_LEN)
     }
 
     pub fn transaction_id(&self) -> u16 {
-        self.u16_at(field::ID)
+        be_u16(self.buffer.as_ref(), field::ID)
     }
 
     pub fn flags(&self) -> u16 {
-        self.u16_at(field::FLAGS)
+        be_u16(self.buffer.as_ref(), field::FLAGS)
     }
 
     pub fn rcode(&self) -> Rcode {
@@ -256,19 +234,19 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn question_count(&self) -> u16 {
-        self.u16_at(field::QDCOUNT)
+        be_u16(self.buffer.as_ref(), field::QDCOUNT)
     }
 
     pub fn answer_count(&self) -> u16 {
-        self.u16_at(field::ANCOUNT)
+        be_u16(self.buffer.as_ref(), field::ANCOUNT)
     }
 
     pub fn authority_count(&self) -> u16 {
-        self.u16_at(field::NSCOUNT)
+        be_u16(self.buffer.as_ref(), field::NSCOUNT)
     }
 
     pub fn additional_count(&self) -> u16 {
-        self.u16_at(field::ARCOUNT)
+        be_u16(self.buffer.as_ref(), field::ARCOUNT)
     }
 
     /// Reads the (possibly compressed) name at `offset`. Returns it and the
@@ -317,32 +295,28 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn set_u16_at(&mut self, f: Field, value: u16) {
-        self.buffer.as_mut()[f].copy_from_slice(&value.to_be_bytes())
-    }
-
     pub fn set_transaction_id(&mut self, value: u16) {
-        self.set_u16_at(field::ID, value)
+        set_be_u16(self.buffer.as_mut(), field::ID, value)
     }
 
     pub fn set_flags(&mut self, value: u16) {
-        self.set_u16_at(field::FLAGS, value)
+        set_be_u16(self.buffer.as_mut(), field::FLAGS, value)
     }
 
     pub fn set_question_count(&mut self, value: u16) {
-        self.set_u16_at(field::QDCOUNT, value)
+        set_be_u16(self.buffer.as_mut(), field::QDCOUNT, value)
     }
 
     pub fn set_answer_count(&mut self, value: u16) {
-        self.set_u16_at(field::ANCOUNT, value)
+        set_be_u16(self.buffer.as_mut(), field::ANCOUNT, value)
     }
 
     pub fn set_authority_count(&mut self, value: u16) {
-        self.set_u16_at(field::NSCOUNT, value)
+        set_be_u16(self.buffer.as_mut(), field::NSCOUNT, value)
     }
 
     pub fn set_additional_count(&mut self, value: u16) {
-        self.set_u16_at(field::ARCOUNT, value)
+        set_be_u16(self.buffer.as_mut(), field::ARCOUNT, value)
     }
 
     /// The bytes after the header.

@@ -1,5 +1,7 @@
 //! Ethernet II frames: just enough to wrap and unwrap ARP.
-use super::{Error, Field, Rest, Result};
+use super::bytes::be_u16;
+use super::check_min_len;
+use super::{Field, Rest, Result};
 use core::fmt;
 
 /// A 48-bit MAC address.
@@ -83,34 +85,14 @@ mod field {
 /// The length of an Ethernet II header.
 pub const HEADER_LEN: usize = field::PAYLOAD.start;
 
-/// A read/write view of an Ethernet II frame.
-#[derive(Debug, Clone)]
-pub struct Frame<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A read/write view of an Ethernet II frame.
+    Frame
+);
 
 impl<T: AsRef<[u8]>> Frame<T> {
-    pub const fn new_unchecked(buffer: T) -> Frame<T> {
-        Frame { buffer }
-    }
-
-    /// Wraps `buffer`, refusing one shorter than the header.
-    pub fn new_checked(buffer: T) -> Result<Frame<T>> {
-        let frame = Self::new_unchecked(buffer);
-        frame.check_len()?;
-        Ok(frame)
-    }
-
     pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
+        check_min_len(self.buffer.as_ref(), HEADER_LEN)
     }
 
     /// The frame length for a payload of `payload_len` bytes.
@@ -127,8 +109,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     pub fn ethertype(&self) -> EtherType {
-        let b = &self.buffer.as_ref()[field::ETHERTYPE];
-        EtherType::from(u16::from_be_bytes([b[0], b[1]]))
+        EtherType::from(be_u16(self.buffer.as_ref(), field::ETHERTYPE))
     }
 
     pub fn payload(&self) -> &[u8] {
@@ -186,6 +167,7 @@ impl Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Error;
 
     // A broadcast ARP frame header from 02:00:00:00:00:01, four payload bytes.
     static FRAME_BYTES: [u8; 18] = [

@@ -1,4 +1,6 @@
 //! ICMPv4 (RFC 792): echo request and reply, the only messages we use.
+use super::bytes::{be_u16, set_be_u16};
+use super::check_min_len;
 use super::{checksum, Error, Field, Rest, Result};
 
 /// The message type field.
@@ -42,39 +44,15 @@ mod field {
 /// The length of an echo header.
 pub const HEADER_LEN: usize = field::ECHO_DATA.start;
 
-/// A read/write view of an ICMPv4 message.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A read/write view of an ICMPv4 message.
+    Packet
+);
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Every message we read has the 8-byte echo header.
     pub fn check_len(&self) -> Result<()> {
-        if self.buffer.as_ref().len() < HEADER_LEN {
-            Err(Error)
-        } else {
-            Ok(())
-        }
-    }
-
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    fn u16_at(&self, f: Field) -> u16 {
-        let b = &self.buffer.as_ref()[f];
-        u16::from_be_bytes([b[0], b[1]])
+        check_min_len(self.buffer.as_ref(), HEADER_LEN)
     }
 
     pub fn msg_type(&self) -> Message {
@@ -86,15 +64,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn checksum(&self) -> u16 {
-        self.u16_at(field::CHECKSUM)
+        be_u16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     pub fn echo_ident(&self) -> u16 {
-        self.u16_at(field::ECHO_IDENT)
+        be_u16(self.buffer.as_ref(), field::ECHO_IDENT)
     }
 
     pub fn echo_seq_no(&self) -> u16 {
-        self.u16_at(field::ECHO_SEQNO)
+        be_u16(self.buffer.as_ref(), field::ECHO_SEQNO)
     }
 
     pub fn data(&self) -> &[u8] {
@@ -107,10 +85,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn set_u16_at(&mut self, f: Field, value: u16) {
-        self.buffer.as_mut()[f].copy_from_slice(&value.to_be_bytes())
-    }
-
     pub fn set_msg_type(&mut self, value: Message) {
         self.buffer.as_mut()[field::TYPE] = value.into()
     }
@@ -120,15 +94,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     }
 
     pub fn set_checksum(&mut self, value: u16) {
-        self.set_u16_at(field::CHECKSUM, value)
+        set_be_u16(self.buffer.as_mut(), field::CHECKSUM, value)
     }
 
     pub fn set_echo_ident(&mut self, value: u16) {
-        self.set_u16_at(field::ECHO_IDENT, value)
+        set_be_u16(self.buffer.as_mut(), field::ECHO_IDENT, value)
     }
 
     pub fn set_echo_seq_no(&mut self, value: u16) {
-        self.set_u16_at(field::ECHO_SEQNO, value)
+        set_be_u16(self.buffer.as_mut(), field::ECHO_SEQNO, value)
     }
 
     pub fn data_mut(&mut self) -> &mut [u8] {

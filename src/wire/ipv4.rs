@@ -1,5 +1,6 @@
 //! IPv4: the header (a raw ICMP socket hands us whole datagrams) and CIDR
 //! blocks.
+use super::bytes::be_u16;
 use super::{checksum, Error, Field, Result};
 use core::fmt;
 use std::net::Ipv4Addr;
@@ -21,23 +22,12 @@ mod field {
 /// The length of a header without options.
 pub const HEADER_LEN: usize = field::DST_ADDR.end;
 
-/// A read/write view of an IPv4 datagram.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A read/write view of an IPv4 datagram.
+    Packet
+);
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
-
     /// Refuses a buffer shorter than the fixed header, than the header
     /// length field, or than the total length field, and header or total
     /// lengths that contradict each other.
@@ -54,10 +44,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(())
     }
 
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_IHL] >> 4
     }
@@ -68,8 +54,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn total_len(&self) -> u16 {
-        let b = &self.buffer.as_ref()[field::LENGTH];
-        u16::from_be_bytes([b[0], b[1]])
+        be_u16(self.buffer.as_ref(), field::LENGTH)
     }
 
     pub fn hop_limit(&self) -> u8 {
@@ -81,8 +66,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn checksum(&self) -> u16 {
-        let b = &self.buffer.as_ref()[field::CHECKSUM];
-        u16::from_be_bytes([b[0], b[1]])
+        be_u16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     pub fn src_addr(&self) -> Ipv4Addr {

@@ -8,6 +8,8 @@
 //! the boot code (0..440); `Packet::set_entry` adds one entry to an
 //! existing table and writes nothing else, so an image's own entries keep
 //! every byte.
+use crate::wire::bytes::{le_u32, set_le_u32};
+use crate::wire::{check_min_len, view};
 use crate::wire::{Error, Field, Result};
 
 /// The length of the sector the table lives in.
@@ -45,28 +47,15 @@ const STATUS_BOOTABLE: u8 = 0x80;
 /// CHS "beyond 1024 cylinders": every reader since LBA uses the LBA fields.
 const CHS_LBA_ONLY: [u8; 3] = [0xfe, 0xff, 0xff];
 
-/// A read/write view of a disk's first sector.
-#[derive(Debug, Clone)]
-pub struct Packet<T: AsRef<[u8]>> {
-    buffer: T,
-}
+view!(
+    /// A read/write view of a disk's first sector.
+    Packet
+);
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    pub const fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps `buffer`, refusing one shorter than a sector.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        if buffer.as_ref().len() < SECTOR_LEN {
-            return Err(Error);
-        }
-        Ok(Packet::new_unchecked(buffer))
-    }
-
-    fn u32_at(&self, f: Field) -> u32 {
-        let b = &self.buffer.as_ref()[f];
-        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    /// Refuses a buffer shorter than a sector.
+    pub fn check_len(&self) -> Result<()> {
+        check_min_len(self.buffer.as_ref(), SECTOR_LEN)
     }
 
     fn entry_field(i: usize, f: Field) -> Field {
@@ -75,7 +64,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn disk_id(&self) -> u32 {
-        self.u32_at(field::DISK_ID)
+        le_u32(self.buffer.as_ref(), field::DISK_ID)
     }
 
     pub fn signature(&self) -> [u8; 2] {
@@ -92,21 +81,17 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn entry_first_lba(&self, i: usize) -> u32 {
-        self.u32_at(Self::entry_field(i, field::FIRST_LBA))
+        le_u32(self.buffer.as_ref(), Self::entry_field(i, field::FIRST_LBA))
     }
 
     pub fn entry_sectors(&self, i: usize) -> u32 {
-        self.u32_at(Self::entry_field(i, field::SECTORS))
+        le_u32(self.buffer.as_ref(), Self::entry_field(i, field::SECTORS))
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    fn set_u32_at(&mut self, f: Field, value: u32) {
-        self.buffer.as_mut()[f].copy_from_slice(&value.to_le_bytes())
-    }
-
     pub fn set_disk_id(&mut self, value: u32) {
-        self.set_u32_at(field::DISK_ID, value)
+        set_le_u32(self.buffer.as_mut(), field::DISK_ID, value)
     }
 
     pub fn set_signature(&mut self) {

@@ -5,6 +5,8 @@
 //! 1024 of the filesystem) and the FAT boot sector. rccr reads labels itself
 //! rather than parse `blkid` output, which busybox and util-linux print
 //! differently.
+use crate::wire::bytes::le_u16;
+use crate::wire::{check_min_len, view};
 use crate::wire::{Error, Field, Result};
 
 /// The label that marks RCCR's data filesystem.
@@ -85,28 +87,19 @@ pub mod ext {
         pub const VOLUME_NAME: Field = 120..136;
     }
 
-    /// A read view of an ext superblock.
-    #[derive(Debug, Clone)]
-    pub struct Superblock<T: AsRef<[u8]>> {
-        buffer: T,
-    }
+    view!(
+        /// A read view of an ext superblock.
+        Superblock
+    );
 
     impl<T: AsRef<[u8]>> Superblock<T> {
-        pub const fn new_unchecked(buffer: T) -> Superblock<T> {
-            Superblock { buffer }
-        }
-
-        /// Wraps `buffer`, refusing one too short for the fields read here.
-        pub fn new_checked(buffer: T) -> Result<Superblock<T>> {
-            if buffer.as_ref().len() < field::VOLUME_NAME.end {
-                return Err(Error);
-            }
-            Ok(Superblock::new_unchecked(buffer))
+        /// Refuses a buffer too short for the fields read here.
+        pub fn check_len(&self) -> Result<()> {
+            check_min_len(self.buffer.as_ref(), field::VOLUME_NAME.end)
         }
 
         pub fn magic(&self) -> u16 {
-            let b = &self.buffer.as_ref()[field::MAGIC];
-            u16::from_le_bytes([b[0], b[1]])
+            le_u16(self.buffer.as_ref(), field::MAGIC)
         }
 
         pub fn uuid(&self) -> [u8; 16] {
@@ -161,40 +154,28 @@ pub mod fat {
     /// The extended boot signature that says a label follows.
     const EXTENDED_BOOT_SIG: u8 = 0x29;
 
-    /// A read view of a FAT boot sector.
-    #[derive(Debug, Clone)]
-    pub struct BootSector<T: AsRef<[u8]>> {
-        buffer: T,
-    }
+    view!(
+        /// A read view of a FAT boot sector.
+        BootSector
+    );
 
     impl<T: AsRef<[u8]>> BootSector<T> {
-        pub const fn new_unchecked(buffer: T) -> BootSector<T> {
-            BootSector { buffer }
-        }
-
-        pub fn new_checked(buffer: T) -> Result<BootSector<T>> {
-            if buffer.as_ref().len() < SECTOR_LEN {
-                return Err(Error);
-            }
-            Ok(BootSector::new_unchecked(buffer))
-        }
-
-        fn u16_at(&self, f: Field) -> u16 {
-            let b = &self.buffer.as_ref()[f];
-            u16::from_le_bytes([b[0], b[1]])
+        /// Refuses a buffer shorter than a sector.
+        pub fn check_len(&self) -> Result<()> {
+            check_min_len(self.buffer.as_ref(), SECTOR_LEN)
         }
 
         pub fn bytes_per_sector(&self) -> u16 {
-            self.u16_at(field::BYTES_PER_SECTOR)
+            le_u16(self.buffer.as_ref(), field::BYTES_PER_SECTOR)
         }
 
         /// Zero on FAT32, whose FAT size field is elsewhere.
         pub fn fat_size_16(&self) -> u16 {
-            self.u16_at(field::FAT_SIZE_16)
+            le_u16(self.buffer.as_ref(), field::FAT_SIZE_16)
         }
 
         pub fn signature(&self) -> u16 {
-            self.u16_at(field::SIGNATURE)
+            le_u16(self.buffer.as_ref(), field::SIGNATURE)
         }
 
         /// The extended BPB's (boot signature, label, type) for this FAT.
