@@ -4,31 +4,11 @@ use super::ethernet::Address as EthernetAddress;
 use super::{Error, Field, Result};
 use std::net::Ipv4Addr;
 
-/// The operation field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Request,
-    Reply,
-    Unknown(u16),
-}
-
-impl From<u16> for Operation {
-    fn from(value: u16) -> Self {
-        match value {
-            1 => Operation::Request,
-            2 => Operation::Reply,
-            other => Operation::Unknown(other),
-        }
-    }
-}
-
-impl From<Operation> for u16 {
-    fn from(value: Operation) -> Self {
-        match value {
-            Operation::Request => 1,
-            Operation::Reply => 2,
-            Operation::Unknown(other) => other,
-        }
+enum_with_unknown! {
+    /// The operation field.
+    pub enum Operation(u16) {
+        Request = 1,
+        Reply = 2,
     }
 }
 

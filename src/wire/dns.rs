@@ -51,37 +51,13 @@ impl From<u16> for Rcode {
     }
 }
 
-/// Record and query types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Type {
-    A,
-    Ns,
-    Cname,
-    Ptr,
-    Unknown(u16),
-}
-
-impl From<u16> for Type {
-    fn from(value: u16) -> Self {
-        match value {
-            1 => Type::A,
-            2 => Type::Ns,
-            5 => Type::Cname,
-            12 => Type::Ptr,
-            other => Type::Unknown(other),
-        }
-    }
-}
-
-impl From<Type> for u16 {
-    fn from(value: Type) -> Self {
-        match value {
-            Type::A => 1,
-            Type::Ns => 2,
-            Type::Cname => 5,
-            Type::Ptr => 12,
-            Type::Unknown(other) => other,
-        }
+enum_with_unknown! {
+    /// Record and query types.
+    pub enum Type(u16) {
+        A = 1,
+        Ns = 2,
+        Cname = 5,
+        Ptr = 12,
     }
 }
 

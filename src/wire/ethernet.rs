@@ -46,31 +46,11 @@ impl fmt::Display for Address {
     }
 }
 
-/// The EtherType field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EtherType {
-    Ipv4,
-    Arp,
-    Unknown(u16),
-}
-
-impl From<u16> for EtherType {
-    fn from(value: u16) -> Self {
-        match value {
-            0x0800 => EtherType::Ipv4,
-            0x0806 => EtherType::Arp,
-            other => EtherType::Unknown(other),
-        }
-    }
-}
-
-impl From<EtherType> for u16 {
-    fn from(value: EtherType) -> Self {
-        match value {
-            EtherType::Ipv4 => 0x0800,
-            EtherType::Arp => 0x0806,
-            EtherType::Unknown(other) => other,
-        }
+enum_with_unknown! {
+    /// The EtherType field.
+    pub enum EtherType(u16) {
+        Ipv4 = 0x0800,
+        Arp = 0x0806,
     }
 }
 

@@ -3,31 +3,11 @@ use super::bytes::{be_u16, set_be_u16};
 use super::check_min_len;
 use super::{checksum, Error, Field, Rest, Result};
 
-/// The message type field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Message {
-    EchoReply,
-    EchoRequest,
-    Unknown(u8),
-}
-
-impl From<u8> for Message {
-    fn from(value: u8) -> Self {
-        match value {
-            0 => Message::EchoReply,
-            8 => Message::EchoRequest,
-            other => Message::Unknown(other),
-        }
-    }
-}
-
-impl From<Message> for u8 {
-    fn from(value: Message) -> Self {
-        match value {
-            Message::EchoReply => 0,
-            Message::EchoRequest => 8,
-            Message::Unknown(other) => other,
-        }
+enum_with_unknown! {
+    /// The message type field.
+    pub enum Message(u8) {
+        EchoReply = 0,
+        EchoRequest = 8,
     }
 }
 

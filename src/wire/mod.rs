@@ -47,6 +47,43 @@ macro_rules! view {
 }
 pub(crate) use view;
 
+/// Declares a field's closed set of known values (smoltcp's macro of the
+/// same name): an enum whose `Unknown` variant keeps any other value, and
+/// the two conversions, so a value read from the wire always round-trips.
+macro_rules! enum_with_unknown {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident($ty:ty) {
+            $($variant:ident = $value:expr),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $($variant,)+
+            Unknown($ty),
+        }
+
+        impl From<$ty> for $name {
+            fn from(value: $ty) -> Self {
+                match value {
+                    $($value => $name::$variant,)+
+                    other => $name::Unknown(other),
+                }
+            }
+        }
+
+        impl From<$name> for $ty {
+            fn from(value: $name) -> Self {
+                match value {
+                    $($name::$variant => $value,)+
+                    $name::Unknown(other) => other,
+                }
+            }
+        }
+    };
+}
+
 pub mod arp;
 pub mod dns;
 pub mod ethernet;
