@@ -175,14 +175,12 @@ pub fn check_dns_name(name: &str) -> Result<(), HostnameError> {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Hostname(String);
 
+checked_string!(Hostname);
+
 impl Hostname {
     /// `name` if it follows [`check_dns_name`].
     pub fn parse(name: &str) -> Result<Hostname, HostnameError> {
         check_dns_name(name).map(|()| Hostname(name.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -194,23 +192,9 @@ impl FromStr for Hostname {
     }
 }
 
-impl core::ops::Deref for Hostname {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
 impl AsRef<str> for Hostname {
     fn as_ref(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Display for Hostname {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -229,18 +213,6 @@ impl PartialEq<str> for Hostname {
 impl PartialEq<&str> for Hostname {
     fn eq(&self, other: &&str) -> bool {
         self.0 == *other
-    }
-}
-
-impl PartialEq<String> for Hostname {
-    fn eq(&self, other: &String) -> bool {
-        &self.0 == other
-    }
-}
-
-impl PartialEq<Hostname> for String {
-    fn eq(&self, other: &Hostname) -> bool {
-        *self == other.0
     }
 }
 

@@ -184,10 +184,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     }
     // On stderr, so that stdout stays a table or pure JSON.
     let _ = writeln!(stderr, "{}: {}", cmd.join(" "), output::summary(&report));
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(|e| Error::io("cannot write the result", e))
+    crate::print::stdout(&text)
 }
 
 #[cfg(test)]

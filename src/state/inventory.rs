@@ -64,18 +64,17 @@ fn optional<T: std::str::FromStr>(field: &str) -> Result<Option<T>, ()> {
     field.parse().map(Some).map_err(|_| ())
 }
 
+/// What a bad inventory line is told.
+const NOT_AN_INVENTORY_LINE: &str =
+    "not an inventory line (ip, mac, hostname, role, arch, host-key); fix or remove it";
+
 pub fn parse(text: &str, origin: &Path) -> Result<Vec<NodeRecord>, Error> {
     let mut nodes = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let bad = || {
-            Error::bad_input(
-                format!("{}:{}", origin.display(), index + 1),
-                "not an inventory line (ip, mac, hostname, role, arch, host-key); fix or remove it",
-            )
-        };
+        let bad = || Error::bad_line(origin, index, NOT_AN_INVENTORY_LINE);
         let fields: Vec<&str> = line.split('\t').collect();
         let (ip, mac, hostname, role, arch, host_key, moved_from) = match fields[..] {
             [ip, mac, hostname, role, arch, host_key, moved_from] => {

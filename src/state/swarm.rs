@@ -29,16 +29,15 @@ fn id(s: &str) -> Option<String> {
     crate::docker::api::is_id(s).then(|| s.to_string())
 }
 
+/// What a bad swarm record line is told.
+const NOT_A_RECORD_LINE: &str =
+    "not a swarm record line (bootstrap IP, cluster ID, manager ID); fix or remove it";
+
 impl SwarmRecord {
     pub fn parse(text: &str, origin: &Path) -> Result<SwarmRecord, Error> {
         let mut r = SwarmRecord::default();
         for (n, line) in text.lines().enumerate() {
-            let bad = || {
-                Error::bad_input(
-                    format!("{}:{}", origin.display(), n + 1),
-                    "not a swarm record line (bootstrap IP, cluster ID, manager ID); fix or remove it",
-                )
-            };
+            let bad = || Error::bad_line(origin, n, NOT_A_RECORD_LINE);
             let (key, value) = line.split_once(' ').ok_or_else(bad)?;
             match key {
                 "bootstrap" => r.bootstrap = Some(value.parse().map_err(|_| bad())?),

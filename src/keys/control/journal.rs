@@ -25,17 +25,15 @@ pub struct Record {
     pub nodes: Vec<(String, String)>,
 }
 
+/// What a bad journal line is told.
+const UNREADABLE_LINE: &str = "unreadable journal line; move the file away to start over";
+
 impl Record {
     pub fn parse(text: &str, origin: &Path) -> Result<Record, Error> {
         let mut record = Record::default();
         // Lines end at '\n' only: a value keeps every other byte it had.
         for (index, line) in text.split_terminator('\n').enumerate() {
-            let bad = || {
-                Error::bad_input(
-                    format!("{}:{}", origin.display(), index + 1),
-                    "unreadable journal line; move the file away to start over",
-                )
-            };
+            let bad = || Error::bad_line(origin, index, UNREADABLE_LINE);
             let (word, rest) = line.split_once(' ').ok_or_else(bad)?;
             match word {
                 "rotation" => record.rotation = rest.to_string(),
