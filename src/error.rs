@@ -142,3 +142,10 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
         }
     }
 }
+/// Checks that the message of `e` starts with `start` (tests).
+#[cfg(test)]
+#[track_caller]
+pub fn assert_says(e: &dyn fmt::Display, start: &str) {
+    let said = e.to_string();
+    assert!(said.starts_with(start), "{said}");
+}

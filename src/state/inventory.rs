@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn a_bad_line_names_file_and_line() {
         let err = parse("# x\n10.0.0.1\t-\th\tboss\t-\t-\n", Path::new("/s/nodes")).unwrap_err();
-        assert!(err.to_string().starts_with("/s/nodes:2:"), "{err}");
+        crate::error::assert_says(&err, "/s/nodes:2:");
         assert!(parse("1.2.3\t-\th\ttarget\t-\t-\n", Path::new("n")).is_err());
         assert!(parse("10.0.0.1\t-\th\ttarget\n", Path::new("n")).is_err());
         assert!(parse("10.0.0.1\tm\th\ttarget\t-\t-\n", Path::new("n")).is_err());

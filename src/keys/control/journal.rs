@@ -200,6 +200,6 @@ mod tests {
     #[test]
     fn a_bad_line_names_file_and_line() {
         let err = Record::parse("rotation x\nbogus\n", Path::new("/s/journal")).unwrap_err();
-        assert!(err.to_string().starts_with("/s/journal:2:"), "{err}");
+        crate::error::assert_says(&err, "/s/journal:2:");
     }
 }

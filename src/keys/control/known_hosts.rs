@@ -617,17 +617,16 @@ mod tests {
         let first = format!(
             "# mine\nlaptop {KEY_3}\n10.0.0.5 {KEY_1} rccr\n10.0.0.6 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
         );
-        let nodes = [
-            named(&node_1, "10.0.0.5", &fp1),
-            named(&node_2, "10.0.0.6", &fp2),
-        ];
-        let named_once = follow(&first, &nodes, 22);
-        assert_eq!(
-            named_once,
+        // The nodes at these addresses, and the file once it names them.
+        let at = |ip_1, ip_2| [named(&node_1, ip_1, &fp1), named(&node_2, ip_2, &fp2)];
+        let naming = |ip_1: &str, ip_2: &str| {
             format!(
-                "# mine\nlaptop {KEY_3}\nnode-1,10.0.0.5 {KEY_1} rccr\nnode-2,10.0.0.6 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
+                "# mine\nlaptop {KEY_3}\nnode-1,{ip_1} {KEY_1} rccr\nnode-2,{ip_2} {KEY_2} rccr\n10.0.0.5 {KEY_1}"
             )
-        );
+        };
+        let nodes = at("10.0.0.5", "10.0.0.6");
+        let named_once = follow(&first, &nodes, 22);
+        assert_eq!(named_once, naming("10.0.0.5", "10.0.0.6"));
         assert_eq!(follow(&named_once, &nodes, 22), named_once, "not stable");
         assert_eq!(
             check(&named_once, "NODE-1", KEY_1, &never),
@@ -636,17 +635,9 @@ mod tests {
         );
         // node-1 moves to .9 and node-2 to node-1's old address: every rccr
         // line follows; the user's line is left as it was.
-        let nodes = [
-            named(&node_1, "10.0.0.9", &fp1),
-            named(&node_2, "10.0.0.5", &fp2),
-        ];
+        let nodes = at("10.0.0.9", "10.0.0.5");
         let moved = follow(&named_once, &nodes, 22);
-        assert_eq!(
-            moved,
-            format!(
-                "# mine\nlaptop {KEY_3}\nnode-1,10.0.0.9 {KEY_1} rccr\nnode-2,10.0.0.5 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
-            )
-        );
+        assert_eq!(moved, naming("10.0.0.9", "10.0.0.5"));
         assert_eq!(check(&moved, "10.0.0.9", KEY_1, &never), Pin::Match);
         assert_eq!(check(&moved, "10.0.0.6", KEY_2, &never), Pin::Unknown);
         // A port other than 22 goes in brackets, names too.
