@@ -3,6 +3,7 @@ use super::parse::distance;
 use super::testdata;
 use super::*;
 use crate::error::{Error, ExitCode};
+use crate::fsutil::scratch::Dir;
 use crate::identity::{Arch, Mac, Role};
 use std::path::Path;
 
@@ -293,12 +294,11 @@ fn bytes_that_are_not_utf8() {
 }
 
 /// A scratch directory with `cwd/` and `root/etc/rccr/`.
-struct Scratch(PathBuf);
+struct Scratch(Dir);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rccr-config-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Dir::new(&format!("config-{name}"));
         std::fs::create_dir_all(dir.join("cwd")).unwrap();
         std::fs::create_dir_all(dir.join("root/etc/rccr")).unwrap();
         Scratch(dir)
@@ -322,12 +322,6 @@ impl Scratch {
             (name, Some(path.as_path()))
         );
         l
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

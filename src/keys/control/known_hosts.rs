@@ -23,7 +23,7 @@ use crate::identity::Hostname;
 use crate::ssh::{self, Connection, Fingerprint, HostKey, SshError};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// What known_hosts says about a host key.
@@ -320,12 +320,27 @@ impl KnownHosts {
         }
     }
 
-    fn read(&self) -> Result<String, Error> {
+    /// The file's text (empty when there is none), and the guard that
+    /// keeps this process's other threads from rewriting it until dropped.
+    fn read(&self) -> Result<(MutexGuard<'_, ()>, String), Error> {
+        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         match std::fs::read(&self.path) {
-            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Ok(bytes) => Ok((guard, String::from_utf8_lossy(&bytes).into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((guard, String::new())),
             Err(e) => Err(Error::io(format!("cannot read {}", self.path.display()), e)),
         }
+    }
+
+    /// Rewrites the file as `change` makes it, atomically, when that
+    /// changes anything. Returns whether it did.
+    fn rewrite(&self, change: &dyn Fn(&str) -> String) -> Result<bool, Error> {
+        let (_guard, content) = self.read()?;
+        let updated = change(&content);
+        if updated == content {
+            return Ok(false);
+        }
+        self.write(&updated)?;
+        Ok(true)
     }
 
     /// The key types pinned for `host`: what a connection to it may offer
@@ -335,8 +350,8 @@ impl KnownHosts {
         host: &str,
         hashed: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<String>, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(pinned_types(&self.read()?, host, hashed))
+        let (_guard, content) = self.read()?;
+        Ok(pinned_types(&content, host, hashed))
     }
 
     /// Connects to `ip`:`port` offering only its pinned host key types
@@ -356,12 +371,10 @@ impl KnownHosts {
     ) -> Result<Reached, Unreached> {
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
         let hashed = hashed_naming(&hosts);
-        let types = {
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.read()
-                .map(|content| pinned_types_any(&content, &hosts, &hashed))
-                .map_err(|e| Unreached::Failed(e.to_string()))?
-        };
+        let types = self
+            .read()
+            .map(|(_guard, content)| pinned_types_any(&content, &hosts, &hashed))
+            .map_err(|e| Unreached::Failed(e.to_string()))?;
         let types: Vec<&str> = types.iter().map(String::as_str).collect();
         let conn = match Connection::open_pinned(SocketAddr::new(ip, port), timeout, &types) {
             Ok(conn) => conn,
@@ -390,34 +403,20 @@ impl KnownHosts {
     pub fn check_key_as(&self, hosts: &[String], key: &HostKey) -> Result<Pin, Error> {
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
         let hashed = hashed_naming(&hosts);
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(check_any(&self.read()?, &hosts, &key.line, &hashed))
+        let (_guard, content) = self.read()?;
+        Ok(check_any(&content, &hosts, &key.line, &hashed))
     }
 
     /// Rewrites rccr's lines to follow `nodes` ([`follow`]), atomically,
     /// when that changes anything. Returns whether it did.
     pub fn follow(&self, nodes: &[Named], port: u16) -> Result<bool, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let content = self.read()?;
-        let updated = follow(&content, nodes, port);
-        if updated == content {
-            return Ok(false);
-        }
-        self.write(&updated)?;
-        Ok(true)
+        self.rewrite(&|content| follow(content, nodes, port))
     }
 
     /// Drops rccr's lines of `host_keys` ([`forget`]), atomically, when
     /// there are any. Returns whether it did.
     pub fn forget(&self, host_keys: &[&Fingerprint]) -> Result<bool, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let content = self.read()?;
-        let updated = forget(&content, host_keys);
-        if updated == content {
-            return Ok(false);
-        }
-        self.write(&updated)?;
-        Ok(true)
+        self.rewrite(&|content| forget(content, host_keys))
     }
 
     fn write(&self, content: &str) -> Result<(), Error> {
@@ -450,8 +449,8 @@ impl KnownHosts {
         key: &str,
         hashed: &dyn Fn(&str) -> bool,
     ) -> Result<Pin, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(check(&self.read()?, host, key, hashed))
+        let (_guard, content) = self.read()?;
+        Ok(check(&content, host, key, hashed))
     }
 
     /// Trust on first use: pins an unknown host's key, refuses a changed one.
@@ -461,8 +460,7 @@ impl KnownHosts {
         key: &str,
         hashed: &dyn Fn(&str) -> bool,
     ) -> Result<Pinned, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let content = self.read()?;
+        let (_guard, content) = self.read()?;
         match check(&content, host, key, hashed) {
             Pin::Match => Ok(Pinned::Known),
             Pin::Mismatch { line } => Ok(Pinned::Mismatch { line }),
