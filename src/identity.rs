@@ -100,10 +100,11 @@ impl FromStr for Mac {
     }
 }
 
-/// The longest label (RFC 1035).
-pub const MAX_LABEL_LEN: usize = 63;
-/// The longest DNS name in text form (255 bytes on the wire).
-pub const MAX_DNS_NAME_LEN: usize = 253;
+/// The longest label (RFC 1035): a hostname is one.
+pub use crate::wire::dns::MAX_LABEL_LEN;
+/// The longest DNS name in text form: the wire form, less its first
+/// length byte and its final zero.
+pub const MAX_DNS_NAME_LEN: usize = crate::wire::dns::MAX_NAME_LEN - 2;
 
 /// Why a name is not a hostname, worded to follow the name in a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
