@@ -121,10 +121,9 @@ pub fn render(nodes: &[NodeRecord]) -> String {
 
 /// Reads the state file; an absent file is an empty inventory.
 pub fn load(path: &Path) -> Result<Vec<NodeRecord>, Error> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+    match fsutil::read_text_if_any(path)? {
+        Some(text) => parse(&text, path),
+        None => Ok(Vec::new()),
     }
 }
 

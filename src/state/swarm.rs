@@ -73,10 +73,9 @@ impl SwarmRecord {
 
     /// The record, or an empty one when there is none yet.
     pub fn load(path: &Path) -> Result<SwarmRecord, Error> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => SwarmRecord::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SwarmRecord::default()),
-            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+        match fsutil::read_text_if_any(path)? {
+            Some(text) => SwarmRecord::parse(&text, path),
+            None => Ok(SwarmRecord::default()),
         }
     }
 

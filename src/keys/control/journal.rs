@@ -79,11 +79,9 @@ impl Record {
 
 /// Reads a journal file; `None` when there is none.
 pub fn load(path: &Path) -> Result<Option<Record>, Error> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Record::parse(&text, path).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
-    }
+    fsutil::read_text_if_any(path)?
+        .map(|text| Record::parse(&text, path))
+        .transpose()
 }
 
 /// A journal shared by the worker threads of one run.

@@ -324,11 +324,8 @@ impl KnownHosts {
     /// keeps this process's other threads from rewriting it until dropped.
     fn read(&self) -> Result<(MutexGuard<'_, ()>, String), Error> {
         let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        match std::fs::read(&self.path) {
-            Ok(bytes) => Ok((guard, String::from_utf8_lossy(&bytes).into_owned())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((guard, String::new())),
-            Err(e) => Err(Error::io(format!("cannot read {}", self.path.display()), e)),
-        }
+        let bytes = fsutil::read_if_any(&self.path)?.unwrap_or_default();
+        Ok((guard, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// Rewrites the file as `change` makes it, atomically, when that
