@@ -390,10 +390,11 @@ impl KnownHosts {
         Ok(Reached { conn, key })
     }
 
-    /// [`KnownHosts::check`] of the key `ip`:`port` answered with.
+    /// Checks the key `ip`:`port` answered with, without pinning anything.
     pub fn check_key(&self, ip: IpAddr, port: u16, key: &HostKey) -> Result<Pin, Error> {
         let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
-        self.check(&host_field(ip, port), &key.line, &hashed)
+        let (_guard, content) = self.read()?;
+        Ok(check(&content, &host_field(ip, port), &key.line, &hashed))
     }
 
     /// [`KnownHosts::check_key`] against the pins of any of `hosts`.
@@ -437,17 +438,6 @@ impl KnownHosts {
             key.fingerprint,
             self.path.display()
         )
-    }
-
-    /// Checks `key` for `host` without pinning anything.
-    pub fn check(
-        &self,
-        host: &str,
-        key: &str,
-        hashed: &dyn Fn(&str) -> bool,
-    ) -> Result<Pin, Error> {
-        let (_guard, content) = self.read()?;
-        Ok(check(&content, host, key, hashed))
     }
 
     /// Trust on first use: pins an unknown host's key, refuses a changed one.
