@@ -561,8 +561,6 @@ impl<'f> Reader<'f> {
     }
 }
 
-/// The first item, in document order, whose key an earlier item has.
-
 fn label_char(n: usize, c: char) -> bool {
     c.is_ascii_alphanumeric() || (n > 0 && matches!(c, '-' | '_' | '.'))
 }
