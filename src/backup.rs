@@ -113,18 +113,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     }
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
-    }
-}
-
 /// The known_hosts lines that name a node of the inventory.
 fn cluster_known_hosts(paths: &StatePaths) -> Result<Vec<u8>, Error> {
     let nodes = inventory::load(&paths.nodes())?;
-    let text = read_optional(&paths.known_hosts)?.unwrap_or_default();
+    let text = fsutil::read_if_any(&paths.known_hosts)?.unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let mut out = String::new();
     for line in text.lines() {
@@ -171,25 +163,25 @@ pub fn collect(
         ("temp_key", Some(paths.kept_temp_key())),
     ] {
         if let Some(path) = path {
-            add(name, 0o600, read_optional(&path)?);
+            add(name, 0o600, fsutil::read_if_any(&path)?);
             add(
                 &format!("{name}.pub"),
                 0o644,
-                read_optional(&public_path(&path))?,
+                fsutil::read_if_any(&public_path(&path))?,
             );
         }
     }
     add("known_hosts", 0o644, Some(cluster_known_hosts(paths)?));
-    add("nodes", 0o600, read_optional(&paths.nodes())?);
-    add("swarm", 0o600, read_optional(&paths.swarm())?);
-    add("keys", 0o600, read_optional(&paths.key_records())?);
+    add("nodes", 0o600, fsutil::read_if_any(&paths.nodes())?);
+    add("swarm", 0o600, fsutil::read_if_any(&paths.swarm())?);
+    add("keys", 0o600, fsutil::read_if_any(&paths.key_records())?);
     add(
         "last-rotation",
         0o600,
-        read_optional(&paths.last_rotation())?,
+        fsutil::read_if_any(&paths.last_rotation())?,
     );
     if let Some(source) = source {
-        add("config", 0o644, read_optional(source)?);
+        add("config", 0o644, fsutil::read_if_any(source)?);
     }
     Ok(entries)
 }
@@ -328,7 +320,7 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         }
     }
     if let Some(e) = get("known_hosts") {
-        let mut text = read_optional(&paths.known_hosts)?.unwrap_or_default();
+        let mut text = fsutil::read_if_any(&paths.known_hosts)?.unwrap_or_default();
         let have = String::from_utf8_lossy(&text).into_owned();
         for line in String::from_utf8_lossy(&e.bytes).lines() {
             if !have.lines().any(|l| l == line) {
@@ -368,7 +360,7 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
 /// Where a restored key goes: `wanted`, unless another key is there, then
 /// `fallback`.
 fn key_home(wanted: &Path, secret: &[u8], fallback: &Path) -> Result<PathBuf, Error> {
-    match read_optional(wanted)? {
+    match fsutil::read_if_any(wanted)? {
         Some(existing) if existing != secret => Ok(fallback.to_path_buf()),
         _ => Ok(wanted.to_path_buf()),
     }

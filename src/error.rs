@@ -80,6 +80,12 @@ impl Error {
         }
     }
 
+    /// Line `index` (counted from 0) of the state file `origin` is
+    /// unreadable; `msg` says what the line should be and what to do.
+    pub fn bad_line(origin: &std::path::Path, index: usize, msg: &str) -> Self {
+        Error::bad_input(format!("{}:{}", origin.display(), index + 1), msg)
+    }
+
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Help(_) => ExitCode::Success,
@@ -135,4 +141,11 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
             e.exit_code()
         }
     }
+}
+/// Checks that the message of `e` starts with `start` (tests).
+#[cfg(test)]
+#[track_caller]
+pub fn assert_says(e: &dyn fmt::Display, start: &str) {
+    let said = e.to_string();
+    assert!(said.starts_with(start), "{said}");
 }

@@ -15,6 +15,24 @@ use std::path::{Path, PathBuf};
 /// What every temporary file rccr writes has in its name.
 pub const TEMP_MARK: &str = ".rccr-tmp.";
 
+/// A file's bytes; `None` when there is no such file.
+pub fn read_if_any(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    absent_is_none(path, fs::read(path))
+}
+
+/// A text file's contents; `None` when there is no such file.
+pub fn read_text_if_any(path: &Path) -> Result<Option<String>, Error> {
+    absent_is_none(path, fs::read_to_string(path))
+}
+
+fn absent_is_none<T>(path: &Path, read: std::io::Result<T>) -> Result<Option<T>, Error> {
+    match read {
+        Ok(contents) => Ok(Some(contents)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+    }
+}
+
 /// A sibling path for a temporary file: same directory (so `rename` is
 /// atomic), hidden, and named at random (`.NAME.rccr-tmp.RANDOM`).
 pub fn temp_sibling(path: &Path) -> PathBuf {

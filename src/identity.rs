@@ -100,10 +100,11 @@ impl FromStr for Mac {
     }
 }
 
-/// The longest label (RFC 1035).
-pub const MAX_LABEL_LEN: usize = 63;
-/// The longest DNS name in text form (255 bytes on the wire).
-pub const MAX_DNS_NAME_LEN: usize = 253;
+/// The longest label (RFC 1035): a hostname is one.
+pub use crate::wire::dns::MAX_LABEL_LEN;
+/// The longest DNS name in text form: the wire form, less its first
+/// length byte and its final zero.
+pub const MAX_DNS_NAME_LEN: usize = crate::wire::dns::MAX_NAME_LEN - 2;
 
 /// Why a name is not a hostname, worded to follow the name in a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,14 +176,12 @@ pub fn check_dns_name(name: &str) -> Result<(), HostnameError> {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Hostname(String);
 
+checked_string!(Hostname);
+
 impl Hostname {
     /// `name` if it follows [`check_dns_name`].
     pub fn parse(name: &str) -> Result<Hostname, HostnameError> {
         check_dns_name(name).map(|()| Hostname(name.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -194,23 +193,9 @@ impl FromStr for Hostname {
     }
 }
 
-impl core::ops::Deref for Hostname {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
 impl AsRef<str> for Hostname {
     fn as_ref(&self) -> &str {
         &self.0
-    }
-}
-
-impl fmt::Display for Hostname {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -229,18 +214,6 @@ impl PartialEq<str> for Hostname {
 impl PartialEq<&str> for Hostname {
     fn eq(&self, other: &&str) -> bool {
         self.0 == *other
-    }
-}
-
-impl PartialEq<String> for Hostname {
-    fn eq(&self, other: &String) -> bool {
-        &self.0 == other
-    }
-}
-
-impl PartialEq<Hostname> for String {
-    fn eq(&self, other: &Hostname) -> bool {
-        *self == other.0
     }
 }
 

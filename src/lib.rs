@@ -4,6 +4,45 @@
 //! `rccr-scan` and `rccr-keys` are the same executable under different names.
 #![deny(unsafe_code)]
 
+/// The read side of a `struct Name(String)` whose constructors check the
+/// text (a hostname, a fingerprint): it reads as the `str` it holds.
+/// Defined before the modules, so that each of them can use it.
+macro_rules! checked_string {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl core::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+    };
+}
+
 pub mod applets;
 pub mod backup;
 pub mod base64;

@@ -184,10 +184,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     }
     // On stderr, so that stdout stays a table or pure JSON.
     let _ = writeln!(stderr, "{}: {}", cmd.join(" "), output::summary(&report));
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(|e| Error::io("cannot write the result", e))
+    crate::print::stdout(&text)
 }
 
 #[cfg(test)]
@@ -254,11 +251,7 @@ mod tests {
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
         for bad in ["10.0.0.0/33", "banana", "10.0.0.0/-1", ""] {
             let err = opts(&["--subnet", bad]).unwrap_err();
-            assert!(
-                err.to_string()
-                    .starts_with(&format!("--subnet {bad}: not an IPv4 subnet")),
-                "{err}"
-            );
+            crate::error::assert_says(&err, &format!("--subnet {bad}: not an IPv4 subnet"));
         }
     }
 
@@ -283,11 +276,7 @@ mod tests {
     #[test]
     fn ssh_names_needs_the_key_file() {
         let err = opts(&["--ssh-names", "--key", "/nonexistent/key"]).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("--key /nonexistent/key: no such file"),
-            "{err}"
-        );
+        crate::error::assert_says(&err, "--key /nonexistent/key: no such file");
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
     }
 }

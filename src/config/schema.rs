@@ -34,6 +34,20 @@ impl<'f> Reader<'f> {
         Error::bad_input(format!("{}:{}:{}", self.file, pos.line, pos.col), msg)
     }
 
+    /// Refuses a key of `keys` that stands twice, at its second place (the
+    /// earliest such), in the words `twice` gives for the key.
+    fn once_each(
+        &self,
+        keys: &[(String, Pos)],
+        twice: &dyn Fn(&str) -> String,
+    ) -> Result<(), Error> {
+        let mut view: Vec<(&str, Pos)> = keys.iter().map(|(k, pos)| (k.as_str(), *pos)).collect();
+        match yaml::first_repeat(&mut view) {
+            Some((key, pos)) => Err(self.err(pos, twice(key))),
+            None => Ok(()),
+        }
+    }
+
     /// A mismatch: `what` must be `expected`.
     fn expected(&self, node: &Node, what: &str, expected: &str) -> Error {
         self.err(
@@ -312,18 +326,12 @@ impl<'f> Reader<'f> {
             }
             pins.push(pin);
         }
-        if let Some((_, pos)) = first_repeat(&macs) {
-            return Err(self.err(
-                pos,
-                "this MAC address is pinned twice in nodes; remove one entry",
-            ));
-        }
-        if let Some((h, pos)) = first_repeat(&names) {
-            return Err(self.err(
-                pos,
-                format!("hostname '{h}' is pinned twice in nodes; give each node its own"),
-            ));
-        }
+        self.once_each(&macs, &|_| {
+            "this MAC address is pinned twice in nodes; remove one entry".into()
+        })?;
+        self.once_each(&names, &|h| {
+            format!("hostname '{h}' is pinned twice in nodes; give each node its own")
+        })?;
         Ok(pins)
     }
 
@@ -345,18 +353,12 @@ impl<'f> Reader<'f> {
             }
             all.push(svc);
         }
-        if let Some((name, pos)) = first_repeat(&names) {
-            return Err(self.err(
-                pos,
-                format!("container '{name}' is defined twice; rename one"),
-            ));
-        }
-        if let Some((port, pos)) = first_repeat(&ports) {
-            return Err(self.err(
-                pos,
-                format!("port {port} is published twice; publish each port once"),
-            ));
-        }
+        self.once_each(&names, &|name| {
+            format!("container '{name}' is defined twice; rename one")
+        })?;
+        self.once_each(&ports, &|port| {
+            format!("port {port} is published twice; publish each port once")
+        })?;
         Ok(all)
     }
 
@@ -557,12 +559,6 @@ impl<'f> Reader<'f> {
         }
         Ok((svc, name_node.pos, port_pos))
     }
-}
-
-/// The first item, in document order, whose key an earlier item has.
-fn first_repeat(items: &[(String, Pos)]) -> Option<(&str, Pos)> {
-    let mut view: Vec<(&str, Pos)> = items.iter().map(|(k, pos)| (k.as_str(), *pos)).collect();
-    yaml::first_repeat(&mut view)
 }
 
 fn label_char(n: usize, c: char) -> bool {

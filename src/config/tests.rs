@@ -3,6 +3,7 @@ use super::parse::distance;
 use super::testdata;
 use super::*;
 use crate::error::{Error, ExitCode};
+use crate::fsutil::scratch::Dir;
 use crate::identity::{Arch, Mac, Role};
 use std::path::Path;
 
@@ -21,11 +22,8 @@ fn error(text: &str) -> String {
 
 #[track_caller]
 fn rejects(text: &str, at: &str, what: &str) {
-    let e = error(text);
-    assert!(
-        e.starts_with(&format!("cluster_config.yml:{at}: ")) && e.contains(what),
-        "{text:?}: got '{e}', want {at} {what}"
-    );
+    let place = format!("cluster_config.yml:{at}");
+    testdata::assert_refused(text, &error(text), &place, what);
 }
 
 #[test]
@@ -292,20 +290,15 @@ fn bytes_that_are_not_utf8() {
         "c.yml:2:5: not valid UTF-8; save the file as UTF-8"
     );
     let e = Config::from_bytes("é\u{0}".as_bytes(), "c.yml").unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("c.yml:1:2: control character U+0000"),
-        "{e}"
-    );
+    crate::error::assert_says(&e, "c.yml:1:2: control character U+0000");
 }
 
 /// A scratch directory with `cwd/` and `root/etc/rccr/`.
-struct Scratch(PathBuf);
+struct Scratch(Dir);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rccr-config-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = Dir::new(&format!("config-{name}"));
         std::fs::create_dir_all(dir.join("cwd")).unwrap();
         std::fs::create_dir_all(dir.join("root/etc/rccr")).unwrap();
         Scratch(dir)
@@ -318,11 +311,17 @@ impl Scratch {
     fn load(&self, explicit: Option<&Path>) -> Result<Loaded, Error> {
         Config::load_from(explicit, &self.0.join("cwd"), &self.0.join("root"))
     }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    /// Writes `text`, which names the cluster `name`, at `rel`: a load
+    /// without --config must now find that file.
+    #[track_caller]
+    fn found(&self, rel: &str, text: &[u8], name: &str) -> Loaded {
+        let path = self.write(rel, text);
+        let l = self.load(None).unwrap();
+        assert_eq!(
+            (l.config.cluster.name.as_str(), l.source.as_deref()),
+            (name, Some(path.as_path()))
+        );
+        l
     }
 }
 
@@ -332,25 +331,17 @@ fn lookup_order() {
     let l = s.load(None).unwrap();
     assert_eq!((l.config, l.source), (Config::default(), None));
 
-    let system = s.write(
+    s.found(
         "root/etc/rccr/cluster_config.yml",
         b"cluster:\n  name: system\n",
+        "system",
     );
-    let l = s.load(None).unwrap();
-    assert_eq!(
-        (l.config.cluster.name.as_str(), l.source.as_deref()),
-        ("system", Some(system.as_path()))
-    );
-
-    let local = s.write(
+    let l = s.found(
         "cwd/cluster_config.yml",
         b"cluster:\n  name: local\nbogus: 1\n",
+        "local",
     );
-    let l = s.load(None).unwrap();
-    assert_eq!(
-        (l.config.cluster.name.as_str(), l.source.as_deref()),
-        ("local", Some(local.as_path()))
-    );
+    let local = l.source.expect("found");
     assert_eq!(l.warnings[0].file, local.display().to_string());
 
     s.write("cwd/other.yml", b"cluster:\n  name: explicit\n");
@@ -358,10 +349,7 @@ fn lookup_order() {
     assert_eq!(l.config.cluster.name, "explicit");
     s.write("cwd/bad.yml", b"cluster:\n  name: [x]\n");
     let e = s.load(Some(Path::new("bad.yml"))).unwrap_err();
-    assert!(
-        e.to_string().starts_with("bad.yml:2:9: flow collections"),
-        "{e}"
-    );
+    crate::error::assert_says(&e, "bad.yml:2:9: flow collections");
     assert_eq!(e.exit_code(), ExitCode::BadInput);
 }
 
@@ -370,10 +358,7 @@ fn lookup_errors() {
     let s = Scratch::new("errors");
     let e = s.load(Some(Path::new("missing.yml"))).unwrap_err();
     assert_eq!(e.exit_code(), ExitCode::Failure);
-    assert!(
-        e.to_string().starts_with("cannot read missing.yml: "),
-        "{e}"
-    );
+    crate::error::assert_says(&e, "cannot read missing.yml: ");
 
     // Present but unreadable is an error, not a reason to fall through.
     std::fs::create_dir(s.0.join("cwd/cluster_config.yml")).unwrap();
@@ -415,11 +400,7 @@ fn a_config_others_could_have_written_is_refused() {
     let cwd = s.0.join("cwd");
     chmod(&cwd, 0o777);
     let e = s.load(None).unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with(&format!("{}: is writable by everyone", cwd.display())),
-        "{e}"
-    );
+    crate::error::assert_says(&e, &format!("{}: is writable by everyone", cwd.display()));
     // Sticky, like /tmp: no one can replace a file another owns there.
     chmod(&cwd, 0o1777);
     assert_eq!(s.load(None).unwrap().config.cluster.name, "local");
@@ -449,24 +430,17 @@ fn a_config_another_user_owns_is_refused_whatever_its_mode() {
         let e = s.load(explicit).unwrap_err();
         assert_eq!(e.exit_code(), ExitCode::BadInput, "{e}");
         let shown = explicit.map_or(local.clone(), Path::to_path_buf);
-        assert!(
-            e.to_string().starts_with(&format!(
+        crate::error::assert_says(&e, &format!(
                 "{}: is owned by uid 65534, neither this user nor root: rccr does not read a config others could have written",
                 shown.display()
-            )),
-            "{e}"
-        );
+            ));
     }
     // Its directory another user's: they could have put any file there.
     std::os::unix::fs::chown(&local, Some(0), None).unwrap();
     let cwd = s.0.join("cwd");
     give_to_another_user(&cwd);
     let e = s.load(None).unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with(&format!("{}: is owned by uid 65534", cwd.display())),
-        "{e}"
-    );
+    crate::error::assert_says(&e, &format!("{}: is owned by uid 65534", cwd.display()));
 }
 
 #[test]

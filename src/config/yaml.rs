@@ -775,12 +775,7 @@ mod tests {
 
     #[track_caller]
     fn rejects(text: &str, at: &str, what: &str) {
-        let e = error(text);
-        assert!(
-            e.starts_with(&format!("{at}: ")) && e.contains(what),
-            "{text:?}: got '{e}', want {at} {what}"
-        );
-        assert!(!e.contains('\n'), "one line: {e:?}");
+        crate::config::testdata::assert_refused(text, &error(text), at, what);
     }
 
     #[test]

@@ -400,31 +400,32 @@ mod tests {
 
     const N: &str = "ReCyClusteR-Target-4c0001";
 
+    /// `hosts` once it names N (`old`: the names it replaces), as text.
+    fn hosts_naming_n(hosts: &[u8], old: &[&str]) -> String {
+        String::from_utf8(hosts_with_name(hosts, N, old)).unwrap()
+    }
+
     #[test]
     fn hosts_debian_style_line_is_replaced() {
         let before =
             b"127.0.0.1\tlocalhost\n127.0.1.1\tReCyClusteR-Target\n# keep\n::1 localhost\n";
-        let after = hosts_with_name(before, N, &["ReCyClusteR-Target"]);
+        let after = hosts_naming_n(before, &["ReCyClusteR-Target"]);
         assert_eq!(
-            String::from_utf8(after.clone()).unwrap(),
+            after,
             format!("127.0.0.1\tlocalhost\n127.0.1.1\t{N}\n# keep\n::1 localhost\n")
         );
-        assert_eq!(hosts_with_name(&after, N, &[]), after);
+        assert_eq!(hosts_naming_n(after.as_bytes(), &[]), after);
         // A 127.0.1.1 line naming someone else entirely.
         let other = b"127.0.1.1 old.example.org old # x\r\n";
-        assert_eq!(
-            hosts_with_name(other, N, &[]),
-            format!("127.0.1.1 {N} # x\r\n").as_bytes()
-        );
+        assert_eq!(hosts_naming_n(other, &[]), format!("127.0.1.1 {N} # x\r\n"));
     }
 
     #[test]
     fn hosts_alpine_style_keeps_its_shape() {
         let before =
             b"127.0.0.1  ReCyClusteR-Target localhost.localdomain localhost\n::1\t\tlocalhost\n";
-        let after = hosts_with_name(before, N, &["ReCyClusteR-Target"]);
         assert_eq!(
-            String::from_utf8(after).unwrap(),
+            hosts_naming_n(before, &["ReCyClusteR-Target"]),
             format!("127.0.0.1  {N} localhost.localdomain localhost\n::1\t\tlocalhost\n")
         );
     }
@@ -432,21 +433,16 @@ mod tests {
     #[test]
     fn hosts_without_a_line_gets_one_appended() {
         assert_eq!(
-            hosts_with_name(b"127.0.0.1 localhost", N, &[]),
-            format!("127.0.0.1 localhost\n127.0.1.1\t{N}\n").as_bytes()
+            hosts_naming_n(b"127.0.0.1 localhost", &[]),
+            format!("127.0.0.1 localhost\n127.0.1.1\t{N}\n")
         );
-        assert_eq!(
-            hosts_with_name(b"", N, &[]),
-            format!("127.0.1.1\t{N}\n").as_bytes()
-        );
+        assert_eq!(hosts_naming_n(b"", &[]), format!("127.0.1.1\t{N}\n"));
         // A comment mentioning the name does not count.
         let commented = format!("127.0.0.1 localhost # {N}\n");
-        assert!(hosts_with_name(commented.as_bytes(), N, &[])
-            .ends_with(format!("127.0.1.1\t{N}\n").as_bytes()));
-        let bare = b"127.0.1.1\n";
+        assert!(hosts_naming_n(commented.as_bytes(), &[]).ends_with(&format!("127.0.1.1\t{N}\n")));
         assert_eq!(
-            hosts_with_name(bare, N, &[]),
-            format!("127.0.1.1\t{N}\n").as_bytes()
+            hosts_naming_n(b"127.0.1.1\n", &[]),
+            format!("127.0.1.1\t{N}\n")
         );
     }
 

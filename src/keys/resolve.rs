@@ -264,11 +264,7 @@ mod tests {
                 None,
             )
             .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with(&format!("--key {}: no such file", missing.display())),
-            "{err}"
-        );
+        crate::error::assert_says(&err, &format!("--key {}: no such file", missing.display()));
     }
 
     #[test]

@@ -296,11 +296,7 @@ eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0
             ..Options::default()
         };
         let err = plan(&opts, &ifaces(), None).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("--iface eth9: no such interface"),
-            "{err}"
-        );
+        crate::error::assert_says(&err, "--iface eth9: no such interface");
         assert!(err.to_string().contains("eth0"), "{err}");
         let opts = Options {
             iface: Some("eth1".into()),
@@ -357,10 +353,7 @@ eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0
             ..Options::default()
         };
         let err = plan(&opts, &ifaces(), None).unwrap_err();
-        assert!(
-            err.to_string().starts_with("--subnet 10.0.0.0/15: "),
-            "{err}"
-        );
+        crate::error::assert_says(&err, "--subnet 10.0.0.0/15: ");
         assert!(err.to_string().contains("--force"), "{err}");
         let opts = Options {
             force: true,

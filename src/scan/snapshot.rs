@@ -116,10 +116,7 @@ mod tests {
             "{\"ip\": 1}",
         ] {
             let err = parse(&format!("# c\n{bad}\n"), "--since snap").unwrap_err();
-            assert!(
-                err.to_string().starts_with("--since snap: line 2: "),
-                "{err}"
-            );
+            crate::error::assert_says(&err, "--since snap: line 2: ");
             assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
         }
         assert!(parse("\n# only comments\n\n", "f").unwrap().is_empty());

@@ -36,16 +36,15 @@ pub fn point_tools(
 }
 
 fn read_json(path: &std::path::Path) -> Result<Option<Value>, Error> {
-    match std::fs::read(path) {
-        Ok(bytes) => Value::parse(&bytes).map(Some).map_err(|e| {
-            Error::bad_input(
-                path.display().to_string(),
-                format!("{e}; fix or remove the file"),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
-    }
+    let Some(bytes) = crate::fsutil::read_if_any(path)? else {
+        return Ok(None);
+    };
+    Value::parse(&bytes).map(Some).map_err(|e| {
+        Error::bad_input(
+            path.display().to_string(),
+            format!("{e}; fix or remove the file"),
+        )
+    })
 }
 
 /// Writes `value` when it differs from what `path` holds.

@@ -66,6 +66,8 @@ pub fn script_command(script: &str, args: &[&str]) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Fingerprint(String);
 
+checked_string!(Fingerprint);
+
 impl Fingerprint {
     /// The longest base64 part accepted (SHA-256 takes 43 characters).
     const MAX_B64: usize = 64;
@@ -81,10 +83,6 @@ impl Fingerprint {
     pub fn of(key: &ssh_key::PublicKey) -> Fingerprint {
         Fingerprint(key.fingerprint(Default::default()).to_string())
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl std::str::FromStr for Fingerprint {
@@ -92,32 +90,6 @@ impl std::str::FromStr for Fingerprint {
 
     fn from_str(s: &str) -> Result<Fingerprint, ()> {
         Fingerprint::parse(s).ok_or(())
-    }
-}
-
-impl core::ops::Deref for Fingerprint {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl PartialEq<String> for Fingerprint {
-    fn eq(&self, other: &String) -> bool {
-        &self.0 == other
-    }
-}
-
-impl PartialEq<Fingerprint> for String {
-    fn eq(&self, other: &Fingerprint) -> bool {
-        *self == other.0
     }
 }
 

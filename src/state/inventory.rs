@@ -64,18 +64,17 @@ fn optional<T: std::str::FromStr>(field: &str) -> Result<Option<T>, ()> {
     field.parse().map(Some).map_err(|_| ())
 }
 
+/// What a bad inventory line is told.
+const NOT_AN_INVENTORY_LINE: &str =
+    "not an inventory line (ip, mac, hostname, role, arch, host-key); fix or remove it";
+
 pub fn parse(text: &str, origin: &Path) -> Result<Vec<NodeRecord>, Error> {
     let mut nodes = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        let bad = || {
-            Error::bad_input(
-                format!("{}:{}", origin.display(), index + 1),
-                "not an inventory line (ip, mac, hostname, role, arch, host-key); fix or remove it",
-            )
-        };
+        let bad = || Error::bad_line(origin, index, NOT_AN_INVENTORY_LINE);
         let fields: Vec<&str> = line.split('\t').collect();
         let (ip, mac, hostname, role, arch, host_key, moved_from) = match fields[..] {
             [ip, mac, hostname, role, arch, host_key, moved_from] => {
@@ -122,10 +121,9 @@ pub fn render(nodes: &[NodeRecord]) -> String {
 
 /// Reads the state file; an absent file is an empty inventory.
 pub fn load(path: &Path) -> Result<Vec<NodeRecord>, Error> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+    match fsutil::read_text_if_any(path)? {
+        Some(text) => parse(&text, path),
+        None => Ok(Vec::new()),
     }
 }
 
@@ -205,7 +203,7 @@ mod tests {
     #[test]
     fn a_bad_line_names_file_and_line() {
         let err = parse("# x\n10.0.0.1\t-\th\tboss\t-\t-\n", Path::new("/s/nodes")).unwrap_err();
-        assert!(err.to_string().starts_with("/s/nodes:2:"), "{err}");
+        crate::error::assert_says(&err, "/s/nodes:2:");
         assert!(parse("1.2.3\t-\th\ttarget\t-\t-\n", Path::new("n")).is_err());
         assert!(parse("10.0.0.1\t-\th\ttarget\n", Path::new("n")).is_err());
         assert!(parse("10.0.0.1\tm\th\ttarget\t-\t-\n", Path::new("n")).is_err());

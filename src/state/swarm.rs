@@ -29,16 +29,15 @@ fn id(s: &str) -> Option<String> {
     crate::docker::api::is_id(s).then(|| s.to_string())
 }
 
+/// What a bad swarm record line is told.
+const NOT_A_RECORD_LINE: &str =
+    "not a swarm record line (bootstrap IP, cluster ID, manager ID); fix or remove it";
+
 impl SwarmRecord {
     pub fn parse(text: &str, origin: &Path) -> Result<SwarmRecord, Error> {
         let mut r = SwarmRecord::default();
         for (n, line) in text.lines().enumerate() {
-            let bad = || {
-                Error::bad_input(
-                    format!("{}:{}", origin.display(), n + 1),
-                    "not a swarm record line (bootstrap IP, cluster ID, manager ID); fix or remove it",
-                )
-            };
+            let bad = || Error::bad_line(origin, n, NOT_A_RECORD_LINE);
             let (key, value) = line.split_once(' ').ok_or_else(bad)?;
             match key {
                 "bootstrap" => r.bootstrap = Some(value.parse().map_err(|_| bad())?),
@@ -74,10 +73,9 @@ impl SwarmRecord {
 
     /// The record, or an empty one when there is none yet.
     pub fn load(path: &Path) -> Result<SwarmRecord, Error> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => SwarmRecord::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SwarmRecord::default()),
-            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+        match fsutil::read_text_if_any(path)? {
+            Some(text) => SwarmRecord::parse(&text, path),
+            None => Ok(SwarmRecord::default()),
         }
     }
 

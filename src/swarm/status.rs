@@ -740,13 +740,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn health_of_a_target() {
+    /// A target as it should be: reachable, rotated, a swarm worker.
+    fn healthy_target() -> NodeStatus {
         let mut s = NodeStatus::new(&node(Role::Target));
         s.ssh = "ok";
         s.cluster_key = "accepted";
         s.temp_key = "refused";
         s.docker = up("active", false);
+        s
+    }
+
+    #[test]
+    fn health_of_a_target() {
+        let mut s = healthy_target();
         assert!(s.healthy(), "{:?}", s.problem());
         assert_eq!(s.swarm_role(), "worker");
         s.docker = up("inactive", false);
@@ -766,11 +772,7 @@ mod tests {
 
     #[test]
     fn a_volatile_key_change_is_a_problem() {
-        let mut s = NodeStatus::new(&node(Role::Target));
-        s.ssh = "ok";
-        s.cluster_key = "accepted";
-        s.temp_key = "refused";
-        s.docker = up("active", false);
+        let mut s = healthy_target();
         s.persisted = "yes";
         assert!(s.healthy());
         s.persisted = "volatile";

@@ -18,6 +18,17 @@ pub fn rejects(text: &str) -> Vec<(usize, String, String, String)> {
         .collect()
 }
 
+/// Checks the one-line message `error` that refusing `text` gave: it
+/// starts with the place `at` and says `what`.
+#[track_caller]
+pub fn assert_refused(text: &str, error: &str, at: &str, what: &str) {
+    assert!(
+        error.starts_with(&format!("{at}: ")) && error.contains(what),
+        "{text:?}: got '{error}', want {at} {what}"
+    );
+    assert!(!error.contains('\n'), "one line: {error:?}");
+}
+
 /// Rust string literal escapes: `\n \t \r \0 \\ \" \' \u{...}`.
 fn unescape(s: &str) -> String {
     let mut out = String::new();

@@ -25,17 +25,15 @@ pub struct Record {
     pub nodes: Vec<(String, String)>,
 }
 
+/// What a bad journal line is told.
+const UNREADABLE_LINE: &str = "unreadable journal line; move the file away to start over";
+
 impl Record {
     pub fn parse(text: &str, origin: &Path) -> Result<Record, Error> {
         let mut record = Record::default();
         // Lines end at '\n' only: a value keeps every other byte it had.
         for (index, line) in text.split_terminator('\n').enumerate() {
-            let bad = || {
-                Error::bad_input(
-                    format!("{}:{}", origin.display(), index + 1),
-                    "unreadable journal line; move the file away to start over",
-                )
-            };
+            let bad = || Error::bad_line(origin, index, UNREADABLE_LINE);
             let (word, rest) = line.split_once(' ').ok_or_else(bad)?;
             match word {
                 "rotation" => record.rotation = rest.to_string(),
@@ -81,11 +79,9 @@ impl Record {
 
 /// Reads a journal file; `None` when there is none.
 pub fn load(path: &Path) -> Result<Option<Record>, Error> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Record::parse(&text, path).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
-    }
+    fsutil::read_text_if_any(path)?
+        .map(|text| Record::parse(&text, path))
+        .transpose()
 }
 
 /// A journal shared by the worker threads of one run.
@@ -202,6 +198,6 @@ mod tests {
     #[test]
     fn a_bad_line_names_file_and_line() {
         let err = Record::parse("rotation x\nbogus\n", Path::new("/s/journal")).unwrap_err();
-        assert!(err.to_string().starts_with("/s/journal:2:"), "{err}");
+        crate::error::assert_says(&err, "/s/journal:2:");
     }
 }

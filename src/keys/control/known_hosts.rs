@@ -23,7 +23,7 @@ use crate::identity::Hostname;
 use crate::ssh::{self, Connection, Fingerprint, HostKey, SshError};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// What known_hosts says about a host key.
@@ -320,12 +320,24 @@ impl KnownHosts {
         }
     }
 
-    fn read(&self) -> Result<String, Error> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(Error::io(format!("cannot read {}", self.path.display()), e)),
+    /// The file's text (empty when there is none), and the guard that
+    /// keeps this process's other threads from rewriting it until dropped.
+    fn read(&self) -> Result<(MutexGuard<'_, ()>, String), Error> {
+        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes = fsutil::read_if_any(&self.path)?.unwrap_or_default();
+        Ok((guard, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Rewrites the file as `change` makes it, atomically, when that
+    /// changes anything. Returns whether it did.
+    fn rewrite(&self, change: &dyn Fn(&str) -> String) -> Result<bool, Error> {
+        let (_guard, content) = self.read()?;
+        let updated = change(&content);
+        if updated == content {
+            return Ok(false);
         }
+        self.write(&updated)?;
+        Ok(true)
     }
 
     /// The key types pinned for `host`: what a connection to it may offer
@@ -335,8 +347,8 @@ impl KnownHosts {
         host: &str,
         hashed: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<String>, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(pinned_types(&self.read()?, host, hashed))
+        let (_guard, content) = self.read()?;
+        Ok(pinned_types(&content, host, hashed))
     }
 
     /// Connects to `ip`:`port` offering only its pinned host key types
@@ -356,12 +368,10 @@ impl KnownHosts {
     ) -> Result<Reached, Unreached> {
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
         let hashed = hashed_naming(&hosts);
-        let types = {
-            let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.read()
-                .map(|content| pinned_types_any(&content, &hosts, &hashed))
-                .map_err(|e| Unreached::Failed(e.to_string()))?
-        };
+        let types = self
+            .read()
+            .map(|(_guard, content)| pinned_types_any(&content, &hosts, &hashed))
+            .map_err(|e| Unreached::Failed(e.to_string()))?;
         let types: Vec<&str> = types.iter().map(String::as_str).collect();
         let conn = match Connection::open_pinned(SocketAddr::new(ip, port), timeout, &types) {
             Ok(conn) => conn,
@@ -380,44 +390,31 @@ impl KnownHosts {
         Ok(Reached { conn, key })
     }
 
-    /// [`KnownHosts::check`] of the key `ip`:`port` answered with.
+    /// Checks the key `ip`:`port` answered with, without pinning anything.
     pub fn check_key(&self, ip: IpAddr, port: u16, key: &HostKey) -> Result<Pin, Error> {
         let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
-        self.check(&host_field(ip, port), &key.line, &hashed)
+        let (_guard, content) = self.read()?;
+        Ok(check(&content, &host_field(ip, port), &key.line, &hashed))
     }
 
     /// [`KnownHosts::check_key`] against the pins of any of `hosts`.
     pub fn check_key_as(&self, hosts: &[String], key: &HostKey) -> Result<Pin, Error> {
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
         let hashed = hashed_naming(&hosts);
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(check_any(&self.read()?, &hosts, &key.line, &hashed))
+        let (_guard, content) = self.read()?;
+        Ok(check_any(&content, &hosts, &key.line, &hashed))
     }
 
     /// Rewrites rccr's lines to follow `nodes` ([`follow`]), atomically,
     /// when that changes anything. Returns whether it did.
     pub fn follow(&self, nodes: &[Named], port: u16) -> Result<bool, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let content = self.read()?;
-        let updated = follow(&content, nodes, port);
-        if updated == content {
-            return Ok(false);
-        }
-        self.write(&updated)?;
-        Ok(true)
+        self.rewrite(&|content| follow(content, nodes, port))
     }
 
     /// Drops rccr's lines of `host_keys` ([`forget`]), atomically, when
     /// there are any. Returns whether it did.
     pub fn forget(&self, host_keys: &[&Fingerprint]) -> Result<bool, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let content = self.read()?;
-        let updated = forget(&content, host_keys);
-        if updated == content {
-            return Ok(false);
-        }
-        self.write(&updated)?;
-        Ok(true)
+        self.rewrite(&|content| forget(content, host_keys))
     }
 
     fn write(&self, content: &str) -> Result<(), Error> {
@@ -443,17 +440,6 @@ impl KnownHosts {
         )
     }
 
-    /// Checks `key` for `host` without pinning anything.
-    pub fn check(
-        &self,
-        host: &str,
-        key: &str,
-        hashed: &dyn Fn(&str) -> bool,
-    ) -> Result<Pin, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(check(&self.read()?, host, key, hashed))
-    }
-
     /// Trust on first use: pins an unknown host's key, refuses a changed one.
     pub fn check_or_pin(
         &self,
@@ -461,8 +447,7 @@ impl KnownHosts {
         key: &str,
         hashed: &dyn Fn(&str) -> bool,
     ) -> Result<Pinned, Error> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let content = self.read()?;
+        let (_guard, content) = self.read()?;
         match check(&content, host, key, hashed) {
             Pin::Match => Ok(Pinned::Known),
             Pin::Mismatch { line } => Ok(Pinned::Mismatch { line }),
@@ -617,17 +602,16 @@ mod tests {
         let first = format!(
             "# mine\nlaptop {KEY_3}\n10.0.0.5 {KEY_1} rccr\n10.0.0.6 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
         );
-        let nodes = [
-            named(&node_1, "10.0.0.5", &fp1),
-            named(&node_2, "10.0.0.6", &fp2),
-        ];
-        let named_once = follow(&first, &nodes, 22);
-        assert_eq!(
-            named_once,
+        // The nodes at these addresses, and the file once it names them.
+        let at = |ip_1, ip_2| [named(&node_1, ip_1, &fp1), named(&node_2, ip_2, &fp2)];
+        let naming = |ip_1: &str, ip_2: &str| {
             format!(
-                "# mine\nlaptop {KEY_3}\nnode-1,10.0.0.5 {KEY_1} rccr\nnode-2,10.0.0.6 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
+                "# mine\nlaptop {KEY_3}\nnode-1,{ip_1} {KEY_1} rccr\nnode-2,{ip_2} {KEY_2} rccr\n10.0.0.5 {KEY_1}"
             )
-        );
+        };
+        let nodes = at("10.0.0.5", "10.0.0.6");
+        let named_once = follow(&first, &nodes, 22);
+        assert_eq!(named_once, naming("10.0.0.5", "10.0.0.6"));
         assert_eq!(follow(&named_once, &nodes, 22), named_once, "not stable");
         assert_eq!(
             check(&named_once, "NODE-1", KEY_1, &never),
@@ -636,17 +620,9 @@ mod tests {
         );
         // node-1 moves to .9 and node-2 to node-1's old address: every rccr
         // line follows; the user's line is left as it was.
-        let nodes = [
-            named(&node_1, "10.0.0.9", &fp1),
-            named(&node_2, "10.0.0.5", &fp2),
-        ];
+        let nodes = at("10.0.0.9", "10.0.0.5");
         let moved = follow(&named_once, &nodes, 22);
-        assert_eq!(
-            moved,
-            format!(
-                "# mine\nlaptop {KEY_3}\nnode-1,10.0.0.9 {KEY_1} rccr\nnode-2,10.0.0.5 {KEY_2} rccr\n10.0.0.5 {KEY_1}"
-            )
-        );
+        assert_eq!(moved, naming("10.0.0.9", "10.0.0.5"));
         assert_eq!(check(&moved, "10.0.0.9", KEY_1, &never), Pin::Match);
         assert_eq!(check(&moved, "10.0.0.6", KEY_2, &never), Pin::Unknown);
         // A port other than 22 goes in brackets, names too.
