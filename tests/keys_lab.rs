@@ -6,10 +6,10 @@
 //! cluster key everywhere, plain strict `ssh` works).
 mod common;
 
-use common::lab::{lab_script, require_root, stderr, stdout, Lab};
+use common::failpoint::{sigkill, Failpoint};
+use common::lab::{require_root, stderr, stdout, wait_for, Lab, Scratch};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 /// Short enough for tests to wait it out.
 const REVERT_SECS: u64 = 3;
@@ -31,94 +31,46 @@ fn rotate_args(lab: &Lab, names: &[&str], extra: &[&str]) -> Vec<String> {
     args
 }
 
-fn rotate(lab: &Lab, names: &[&str], extra: &[&str]) -> Output {
-    rotate_on(lab, names, extra, NODE_SIDES[0])
-}
-
 /// RCCR_KEYS_NODE values: the nodes' rccr (lab hosts have it on PATH), and
 /// the POSIX sh script that nodes without rccr get.
 const NODE_SIDES: [&str; 2] = ["auto", "script"];
 
-fn rotate_on(lab: &Lab, names: &[&str], extra: &[&str], side: &str) -> Output {
-    let mut args = vec!["env".to_string(), format!("RCCR_KEYS_NODE={side}")];
-    args.extend(rotate_args(lab, names, extra));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+/// [`rotate_args`] with the node side of RCCR_KEYS_NODE.
+fn rotate_cmd(lab: &Lab, names: &[&str], extra: &[&str], side: &str) -> Vec<String> {
+    let mut cmd = vec!["env".to_string(), format!("RCCR_KEYS_NODE={side}")];
+    cmd.extend(rotate_args(lab, names, extra));
+    cmd
+}
+
+fn on_control(lab: &Lab, cmd: &[String]) -> Output {
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
     lab.exec("control", &args)
 }
 
-/// A failpoint directory shared by the test and rccr inside the lab.
-struct Failpoint(PathBuf);
-
-impl Failpoint {
-    fn new(tag: &str) -> Failpoint {
-        let dir = std::env::temp_dir().join(format!("rccr-fp-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Failpoint(dir)
-    }
-
-    /// Starts a rotation that stops at failpoint `spec`.
-    fn start(&self, lab: &Lab, spec: &str, names: &[&str]) -> Child {
-        self.start_on(lab, spec, names, NODE_SIDES[0])
-    }
-
-    /// [`Failpoint::start`] with the node side of RCCR_KEYS_NODE.
-    fn start_on(&self, lab: &Lab, spec: &str, names: &[&str], side: &str) -> Child {
-        let mut args = vec![
-            "exec".to_string(),
-            lab.dir().display().to_string(),
-            "control".into(),
-            "env".into(),
-            format!("RCCR_FAILPOINT={spec}"),
-            format!("RCCR_FAILPOINT_DIR={}", self.0.display()),
-            format!("RCCR_KEYS_NODE={side}"),
-        ];
-        args.extend(rotate_args(lab, names, &[]));
-        Command::new(lab_script())
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    /// Waits for rccr to stop at the failpoint: (node, rccr's pid).
-    fn reached(&self) -> (String, i32) {
-        let start = Instant::now();
-        loop {
-            if let Ok(line) = std::fs::read_to_string(self.0.join("reached")) {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                return (fields[1].to_string(), fields[2].parse().unwrap());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "failpoint never reached"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn resume(&self) {
-        std::fs::write(self.0.join("continue"), b"").unwrap();
-    }
+fn rotate(lab: &Lab, names: &[&str], extra: &[&str]) -> Output {
+    rotate_on(lab, names, extra, NODE_SIDES[0])
 }
 
-impl Drop for Failpoint {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn rotate_on(lab: &Lab, names: &[&str], extra: &[&str], side: &str) -> Output {
+    on_control(lab, &rotate_cmd(lab, names, extra, side))
 }
 
-fn finish(child: Child) -> Output {
+/// Runs `cmd` on the control until it stops at failpoint `spec` (in a
+/// directory tagged `tag`), lets `fault` strike there (given the node it
+/// stopped at and rccr's pid), then resumes it: rccr's output.
+fn through_failpoint(
+    lab: &Lab,
+    tag: &str,
+    spec: &str,
+    cmd: &[String],
+    fault: impl FnOnce(&str, i32),
+) -> Output {
+    let fp = Failpoint::new(tag);
+    let child = fp.spawn(lab, spec, cmd);
+    let (node, pid) = fp.reached();
+    fault(&node, pid);
+    fp.resume();
     child.wait_with_output().unwrap()
-}
-
-fn sigkill(pid: i32) {
-    let status = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 fn host_dir(lab: &Lab, name: &str) -> PathBuf {
@@ -152,15 +104,9 @@ fn start_sshd(lab: &Lab, name: &str) {
     assert!(out.status.success(), "sshd: {}", stderr(&out));
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Whether the control holds a regular file at `path`.
+fn control_has_file(lab: &Lab, path: &str) -> bool {
+    lab.exec("control", &["test", "-f", path]).status.success()
 }
 
 /// The private keys the control holds right now.
@@ -172,7 +118,7 @@ fn control_keys(lab: &Lab) -> Vec<String> {
         "/root/.rccr/new_key",
     ]
     .into_iter()
-    .filter(|k| lab.exec("control", &["test", "-f", k]).status.success())
+    .filter(|k| control_has_file(lab, k))
     .map(String::from)
     .collect()
 }
@@ -193,37 +139,20 @@ fn authorized_keys(lab: &Lab, name: &str) -> Vec<u8> {
         .stdout
 }
 
+/// Waits for node `name` to restore its authorized_keys to `before` on its own.
+fn wait_reverted(lab: &Lab, name: &str, before: &[u8]) {
+    wait_for("the node to revert", || {
+        authorized_keys(lab, name) == before
+    });
+}
+
 /// The end state every run must reach: rotated everywhere, the temporary
 /// key nowhere, the control no longer offering it, strict ssh working.
 fn assert_rotated(lab: &Lab, names: &[&str]) {
-    assert!(
-        !lab.exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
-            .status
-            .success(),
-        "~/.ssh/id_rsa still holds the temporary key"
-    );
+    lab.assert_temp_key_retired();
     for name in names {
-        assert!(
-            lab.key_logs_in("/root/.ssh/id_ed25519", name),
-            "{name}: cluster key refused"
-        );
-        assert!(
-            !lab.key_logs_in("/root/.rccr/temp_key", name),
-            "{name}: temporary key accepted"
-        );
-        let ip = lab.ip(name);
-        let out = lab.exec(
-            "control",
-            &[
-                "ssh",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                &format!("root@{ip}"),
-                "hostname",
-            ],
-        );
+        lab.assert_cluster_key_only(name, &lab.ip(name), 3);
+        let out = lab.plain_ssh(name, "hostname");
         assert!(
             out.status.success(),
             "plain strict ssh to {name}: {}",
@@ -234,8 +163,10 @@ fn assert_rotated(lab: &Lab, names: &[&str]) {
     }
 }
 
-/// A clean re-run finishes the job.
+/// The two promises: nobody is locked out now, and a clean re-run
+/// finishes the job.
 fn assert_converges(lab: &Lab, names: &[&str]) {
+    assert_no_lockout(lab, names);
     let out = rotate(lab, names, &[]);
     assert!(
         out.status.success(),
@@ -341,33 +272,29 @@ fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
     assert!(stdout(&out).contains("unreachable"), "{}", stdout(&out));
     assert_eq!(authorized_keys(&lab, "target-2"), before);
     // The control keeps the temporary key while a node still needs it.
-    assert!(lab
-        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
-        .status
-        .success());
+    assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
     start_sshd(&lab, "target-2");
-    assert_no_lockout(&lab, &nodes);
     assert_converges(&lab, &nodes);
 }
 
-/// A two-node lab whose rotation of target-1 (on node side `side`) stops at
-/// `failpoint`, where `fault` strikes; rccr must then exit 1. Returns the
-/// lab, target-1's authorized_keys before the run, and rccr's output.
+/// A two-node lab whose rotation of `node` alone (on node side `side`)
+/// stops at `failpoint` on that node, where `fault` strikes; rccr must then
+/// exit 1. Returns the lab, the node's authorized_keys before the run, and
+/// rccr's output.
 fn rotate_through_fault(
     side: &str,
     tag: &str,
     failpoint: &str,
+    node: &str,
     fault: impl FnOnce(&Lab),
 ) -> (Lab, Vec<u8>, Output) {
     let lab = Lab::builder().targets(2).up();
-    let before = authorized_keys(&lab, "target-1");
-    let fp = Failpoint::new(tag);
-    let child = fp.start_on(&lab, failpoint, &["target-1"], side);
-    let (node, _) = fp.reached();
-    assert_eq!(node, lab.ip("target-1"));
-    fault(&lab);
-    fp.resume();
-    let out = finish(child);
+    let before = authorized_keys(&lab, node);
+    let cmd = rotate_cmd(&lab, &[node], &[], side);
+    let out = through_failpoint(&lab, tag, failpoint, &cmd, |reached, _| {
+        assert_eq!(reached, lab.ip(node));
+        fault(&lab);
+    });
     assert_eq!(out.status.code(), Some(1), "{side}: {}", stdout(&out));
     (lab, before, out)
 }
@@ -378,22 +305,19 @@ fn sshd_killed_after_staging_the_node_reverts_by_itself() {
         return;
     }
     for side in NODE_SIDES {
-        let (lab, before, out) = rotate_through_fault(side, "staged-sshd", "after-stage", |lab| {
-            kill_sshd(lab, "target-1")
-        });
+        let (lab, before, out) =
+            rotate_through_fault(side, "staged-sshd", "after-stage", "target-1", |lab| {
+                kill_sshd(lab, "target-1")
+            });
         assert!(
             stdout(&out).contains("reverted"),
             "{side}: {}",
             stdout(&out)
         );
         // The node restores its keys on its own.
-        wait_for("the node to revert", || {
-            authorized_keys(&lab, "target-1") == before
-        });
+        wait_reverted(&lab, "target-1", &before);
         start_sshd(&lab, "target-1");
-        let nodes = ["target-1", "target-2"];
-        assert_no_lockout(&lab, &nodes);
-        assert_converges(&lab, &nodes);
+        assert_converges(&lab, &["target-1", "target-2"]);
     }
 }
 
@@ -402,19 +326,16 @@ fn sshd_killed_after_commit_then_converges() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
-    let fp = Failpoint::new("commit-sshd");
-    let child = fp.start(&lab, "after-commit", &["target-1"]);
-    fp.reached();
-    kill_sshd(&lab, "target-1");
-    fp.resume();
-    let out = finish(child);
-    assert_eq!(out.status.code(), Some(1));
+    let (lab, _, out) = rotate_through_fault(
+        NODE_SIDES[0],
+        "commit-sshd",
+        "after-commit",
+        "target-1",
+        |lab| kill_sshd(lab, "target-1"),
+    );
     assert!(stdout(&out).contains("incomplete"), "{}", stdout(&out));
     start_sshd(&lab, "target-1");
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    assert_converges(&lab, &["target-1", "target-2"]);
 }
 
 #[test]
@@ -422,30 +343,21 @@ fn link_cut_between_stage_and_verify_reverts_then_converges() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
-    let before = authorized_keys(&lab, "target-2");
-    let fp = Failpoint::new("link");
-    let child = fp.start(&lab, "after-stage", &["target-2"]);
-    fp.reached();
-    assert!(lab
-        .exec("target-2", &["ip", "link", "set", "eth0", "down"])
-        .status
-        .success());
-    fp.resume();
-    let out = finish(child);
-    assert_eq!(out.status.code(), Some(1));
+    let (lab, before, out) =
+        rotate_through_fault(NODE_SIDES[0], "link", "after-stage", "target-2", |lab| {
+            assert!(lab
+                .exec("target-2", &["ip", "link", "set", "eth0", "down"])
+                .status
+                .success());
+        });
     assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
-    wait_for("the node to revert", || {
-        authorized_keys(&lab, "target-2") == before
-    });
+    wait_reverted(&lab, "target-2", &before);
     let up = lab.sh("target-2", "ip link set eth0 up && ip route replace default via $(cat /etc/resolv.conf | awk '/nameserver/{print $2; exit}') || true");
     assert!(up.status.success(), "{}", stderr(&up));
     wait_for("the link", || {
         lab.key_logs_in("/root/.ssh/id_rsa", "target-2")
     });
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    assert_converges(&lab, &["target-1", "target-2"]);
 }
 
 #[test]
@@ -458,17 +370,18 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
     }
     for side in NODE_SIDES {
         let mut staged = Vec::new();
-        let (lab, before, _) = rotate_through_fault(side, "commit-mid", "commit-input", |lab| {
-            staged = authorized_keys(lab, "target-1");
-            // The listener's children are this host's SSH sessions only.
-            let listener =
-                std::fs::read_to_string(host_dir(lab, "target-1").join("sshd.pid")).unwrap();
-            let killed = Command::new("pkill")
-                .args(["-KILL", "-P", listener.trim()])
-                .status()
-                .unwrap();
-            assert!(killed.success(), "{side}: no session to kill");
-        });
+        let (lab, before, _) =
+            rotate_through_fault(side, "commit-mid", "commit-input", "target-1", |lab| {
+                staged = authorized_keys(lab, "target-1");
+                // The listener's children are this host's SSH sessions only.
+                let listener =
+                    std::fs::read_to_string(host_dir(lab, "target-1").join("sshd.pid")).unwrap();
+                let killed = Command::new("pkill")
+                    .args(["-KILL", "-P", listener.trim()])
+                    .status()
+                    .unwrap();
+                assert!(killed.success(), "{side}: no session to kill");
+            });
         assert_ne!(staged, before, "{side}: not staged at the failpoint");
         // Nothing was installed over the staged file: it is still staged,
         // or already reverted by the node itself.
@@ -478,13 +391,21 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
             "{side}: {}",
             String::from_utf8_lossy(&now)
         );
-        wait_for("the node to revert", || {
-            authorized_keys(&lab, "target-1") == before
-        });
-        let nodes = ["target-1", "target-2"];
-        assert_no_lockout(&lab, &nodes);
-        assert_converges(&lab, &nodes);
+        wait_reverted(&lab, "target-1", &before);
+        assert_converges(&lab, &["target-1", "target-2"]);
     }
+}
+
+/// A lab of `n` targets whose rotation of them all is SIGKILLed at
+/// failpoint `spec`; a re-run must then finish.
+fn sigkilled_rotation_converges(n: usize, tag: &str, spec: &str) {
+    let lab = Lab::builder().targets(n).up();
+    let names: Vec<String> = (1..=n).map(|i| format!("target-{i}")).collect();
+    let nodes: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cmd = rotate_cmd(&lab, &nodes, &[], NODE_SIDES[0]);
+    let out = through_failpoint(&lab, tag, spec, &cmd, |_, pid| sigkill(pid));
+    assert!(!out.status.success());
+    assert_converges(&lab, &nodes);
 }
 
 #[test]
@@ -492,16 +413,7 @@ fn sigkill_right_after_staging_then_a_rerun_finishes() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(3).up();
-    let nodes = ["target-1", "target-2", "target-3"];
-    let fp = Failpoint::new("kill-stage");
-    let child = fp.start(&lab, "after-stage", &nodes);
-    let (_, pid) = fp.reached();
-    sigkill(pid);
-    let out = finish(child);
-    assert!(!out.status.success());
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    sigkilled_rotation_converges(3, "kill-stage", "after-stage");
 }
 
 #[test]
@@ -509,15 +421,7 @@ fn sigkill_after_half_the_nodes_committed_then_a_rerun_finishes() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(4).up();
-    let nodes = ["target-1", "target-2", "target-3", "target-4"];
-    let fp = Failpoint::new("kill-commit");
-    let child = fp.start(&lab, "after-commit:2", &nodes);
-    let (_, pid) = fp.reached();
-    sigkill(pid);
-    finish(child);
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    sigkilled_rotation_converges(4, "kill-commit", "after-commit:2");
 }
 
 #[test]
@@ -566,10 +470,8 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
     }
     let lab = Lab::builder().targets(2).up();
     // As if target-2 had been pinned by an earlier run with another host key.
-    let dir = std::env::temp_dir().join(format!("rccr-hostkey-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = dir.join("k");
+    let scratch = Scratch::new("hostkey");
+    let key = scratch.0.join("k");
     let made = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(&key)
@@ -591,7 +493,7 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
         &["sh", "-c", "cat > /root/.ssh/known_hosts"],
         old_pin.as_bytes(),
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    drop(scratch);
     let before = authorized_keys(&lab, "target-2");
 
     let out = rotate(&lab, &["target-1", "target-2"], &[]);
@@ -652,14 +554,8 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
     );
     assert!(stderr(&out).contains("not persisted"), "{}", stderr(&out));
     // The control keeps the temporary key where it was, and the journal.
-    assert!(lab
-        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
-        .status
-        .success());
-    assert!(lab
-        .exec("control", &["test", "-f", "/root/.rccr/rotation.journal"])
-        .status
-        .success());
+    assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
+    assert!(control_has_file(&lab, "/root/.rccr/rotation.journal"));
     assert_eq!(persisted_status(&lab, "target-1"), "volatile");
     assert_eq!(persisted_status(&lab, "target-2"), "yes");
 
@@ -681,10 +577,7 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
         stdout(&out)
     );
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
-    assert!(lab
-        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
-        .status
-        .success());
+    assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
     assert_eq!(persisted_status(&lab, "target-1"), "volatile");
 
     // Once it can persist, a run finds it so, and only then cleans up.
@@ -705,25 +598,21 @@ fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
     // target-1 is diskless with an lbu medium: the stage was never
     // committed, so its reboot undoes it and the new key cannot verify.
     lab.storage("target-1", "lbu");
-    let fp = Failpoint::new("reboot-stage");
-    let child = fp.start(&lab, "after-stage", &["target-1"]);
-    fp.reached();
-    lab.reboot(&["target-1"]);
-    fp.resume();
-    let out = finish(child);
+    let cmd = rotate_cmd(&lab, &["target-1"], &[], NODE_SIDES[0]);
+    let out = through_failpoint(&lab, "reboot-stage", "after-stage", &cmd, |_, _| {
+        lab.reboot(&["target-1"])
+    });
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert_no_lockout(&lab, &nodes);
     // target-2 is on disk: the control dies at the same boundary and the
     // node reboots; its staged file survives, its revert timer does not.
-    let fp = Failpoint::new("reboot-stage-kill");
-    let child = fp.start(&lab, "after-stage", &["target-2"]);
-    let (_, pid) = fp.reached();
-    sigkill(pid);
-    finish(child);
+    let cmd = rotate_cmd(&lab, &["target-2"], &[], NODE_SIDES[0]);
+    through_failpoint(&lab, "reboot-stage-kill", "after-stage", &cmd, |_, pid| {
+        sigkill(pid)
+    });
     lab.reboot(&["target-2"]);
-    assert_no_lockout(&lab, &nodes);
     assert_converges(&lab, &nodes);
     lab.reboot(&nodes);
     assert_rotated(&lab, &nodes);
@@ -764,8 +653,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
     // nothing changed.
     let mut asked = rekey_args(&lab, &nodes);
     asked.retain(|a| a != "--yes");
-    let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
-    let out = lab.exec("control", &asked);
+    let out = on_control(&lab, &asked);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
@@ -811,25 +699,9 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
             "{boundary}: a journal is left from the round before"
         );
 
-        let fp = Failpoint::new(&format!("rekey-{round}"));
-        let mut args = vec![
-            "exec".to_string(),
-            lab.dir().display().to_string(),
-            "control".into(),
-            "env".into(),
-            format!("RCCR_FAILPOINT={boundary}"),
-            format!("RCCR_FAILPOINT_DIR={}", fp.0.display()),
-        ];
-        args.extend(rekey_args(&lab, &[]));
-        let child = Command::new(lab_script())
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (_, pid) = fp.reached();
-        sigkill(pid);
-        finish(child);
+        let tag = format!("rekey-{round}");
+        let cmd = rekey_args(&lab, &[]);
+        through_failpoint(&lab, &tag, boundary, &cmd, |_, pid| sigkill(pid));
         // No lockout: every node takes a key the control holds (the kept
         // previous key included).
         let mut keys = control_keys(&lab);
@@ -842,9 +714,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         }
         // A re-run converges on a new key that every node takes, and the
         // old cluster key is refused everywhere.
-        let args = rekey_args(&lab, &[]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = lab.exec("control", &args);
+        let out = on_control(&lab, &rekey_args(&lab, &[]));
         assert!(
             out.status.success(),
             "{boundary}: re-run failed:\n{}{}",

@@ -36,21 +36,9 @@ fn plain_ssh_hostname(lab: &Lab, host: &str) -> String {
 
 fn assert_secured(lab: &Lab, targets: &[&str]) {
     for t in targets {
-        assert!(
-            lab.key_logs_in("/root/.ssh/id_ed25519", t),
-            "{t}: cluster key refused"
-        );
-        assert!(
-            !lab.key_logs_in("/root/.rccr/temp_key", t),
-            "{t}: temporary key accepted"
-        );
+        lab.assert_cluster_key_only(t, &lab.ip(t), 3);
     }
-    assert!(
-        !lab.exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
-            .status
-            .success(),
-        "the control still offers the temporary key"
-    );
+    lab.assert_temp_key_retired();
 }
 
 fn mac_suffix(mac: &str) -> String {

@@ -629,18 +629,7 @@ fn the_control_works_like_a_laptop_and_configured_playbooks_run_with_json_pure()
         stderr(&nodes)
     );
     for to in [name.as_str(), target.ip.as_str()] {
-        let out = cluster.lab.exec(
-            "control",
-            &[
-                "ssh",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                &format!("root@{to}"),
-                "hostname",
-            ],
-        );
+        let out = cluster.lab.plain_ssh_at(to, "hostname");
         assert!(
             out.status.success() && stdout(&out).trim() == name,
             "ssh root@{to}: {}{}",

@@ -26,7 +26,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use vms::{require_vms, script, wait_until, Arch, VmLab};
+use vms::{require_vms, script, wait_until, Arch, VmLab, VM_CONNECT_TIMEOUT};
 
 /// The services of the mixed-arch cluster: `web` has an image on every
 /// arch, `only64` on x86_64 only; both publish a port (the ingress mesh).
@@ -500,34 +500,11 @@ fn assert_no_lockout(vms: &VmLab, ips: &[(String, String)]) {
 /// Rotated everywhere: the cluster key in, the temporary key out, the
 /// control no longer offering it, strict ssh with the pinned host keys.
 fn assert_rotated(vms: &VmLab, ips: &[(String, String)]) {
-    assert!(
-        !vms.lab
-            .exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
-            .status
-            .success(),
-        "the control still offers the temporary key"
-    );
+    vms.lab.assert_temp_key_retired();
     for (name, ip) in ips {
-        assert!(
-            vms.key_logs_in("/root/.ssh/id_ed25519", ip),
-            "{name}: cluster key refused"
-        );
-        assert!(
-            !vms.key_logs_in("/root/.rccr/temp_key", ip),
-            "{name}: temporary key accepted"
-        );
-        let strict = vms.lab.exec(
-            "control",
-            &[
-                "ssh",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                &format!("root@{ip}"),
-                "hostname",
-            ],
-        );
+        vms.lab
+            .assert_cluster_key_only(name, ip, VM_CONNECT_TIMEOUT);
+        let strict = vms.lab.plain_ssh_at(ip, "hostname");
         assert_eq!(
             stdout(&strict).trim(),
             vms.vm(name).hostname(),

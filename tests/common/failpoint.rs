@@ -1,7 +1,9 @@
 //! Failpoints of rccr (src/failpoint.rs) from a test: a directory shared
 //! with the rccr run inside the lab, the environment that arms one, and
 //! the wait for rccr to stop there.
+use super::lab::{lab_script, Lab};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A failpoint directory shared by the test and rccr inside the lab.
@@ -22,6 +24,24 @@ impl Failpoint {
             format!("RCCR_FAILPOINT={spec}"),
             format!("RCCR_FAILPOINT_DIR={}", self.0.display()),
         ]
+    }
+
+    /// Starts `cmd` on the lab's control, armed to stop at failpoint
+    /// `spec`, with its output piped.
+    pub fn spawn(&self, lab: &Lab, spec: &str, cmd: &[String]) -> Child {
+        let mut args = vec![
+            "exec".to_string(),
+            lab.dir().display().to_string(),
+            "control".into(),
+        ];
+        args.extend(self.env(spec));
+        args.extend_from_slice(cmd);
+        Command::new(lab_script())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     /// Waits for rccr to stop at the failpoint: (detail, rccr's pid).
@@ -49,4 +69,13 @@ impl Drop for Failpoint {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// SIGKILL to rccr where it stopped (`pid` from [`Failpoint::reached`]).
+pub fn sigkill(pid: i32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -9 {pid}");
 }

@@ -563,11 +563,18 @@ impl Lab {
     /// config), no host key checks, no prompts. A key that is not there
     /// logs in nowhere.
     pub fn key_logs_in(&self, key: &str, to: &str) -> bool {
+        self.key_logs_in_at(key, &self.ip(to), 3)
+    }
+
+    /// [`Lab::key_logs_in`] for any `address` the control reaches (a VM),
+    /// allowing `connect_timeout` seconds to connect.
+    pub fn key_logs_in_at(&self, key: &str, address: &str, connect_timeout: u32) -> bool {
         // ssh falls back to the default identities when -i names no file.
         if !self.exec("control", &["test", "-f", key]).status.success() {
             return false;
         }
-        let target = format!("root@{}", self.ip(to));
+        let target = format!("root@{address}");
+        let timeout = format!("ConnectTimeout={connect_timeout}");
         // -F /dev/null: a Host block in ~/.ssh/config would add its keys.
         let args = [
             "ssh",
@@ -584,7 +591,7 @@ impl Lab {
             "-o",
             "UserKnownHostsFile=/dev/null",
             "-o",
-            "ConnectTimeout=3",
+            &timeout,
             "-o",
             "LogLevel=ERROR",
             &target,
@@ -593,11 +600,41 @@ impl Lab {
         self.exec("control", &args).status.success()
     }
 
+    /// Asserts what a rotation leaves: the host at `address` (`name` in
+    /// messages) takes the cluster key and refuses the temporary one.
+    pub fn assert_cluster_key_only(&self, name: &str, address: &str, connect_timeout: u32) {
+        assert!(
+            self.key_logs_in_at("/root/.ssh/id_ed25519", address, connect_timeout),
+            "{name}: cluster key refused"
+        );
+        assert!(
+            !self.key_logs_in_at("/root/.rccr/temp_key", address, connect_timeout),
+            "{name}: temporary key accepted"
+        );
+    }
+
+    /// Asserts that the control no longer offers the temporary key as
+    /// a default identity (~/.ssh/id_rsa).
+    pub fn assert_temp_key_retired(&self) {
+        assert!(
+            !self
+                .exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
+                .status
+                .success(),
+            "~/.ssh/id_rsa still holds the temporary key: the control offers it"
+        );
+    }
+
     /// Plain `ssh root@HOST CMD` from the control, as an operator types it:
     /// only BatchMode (no prompt) and strict host key checking, so the
     /// control's own ~/.ssh (keys, config, known_hosts) decides.
     pub fn plain_ssh(&self, to: &str, cmd: &str) -> Output {
-        let target = format!("root@{}", self.ip(to));
+        self.plain_ssh_at(&self.ip(to), cmd)
+    }
+
+    /// [`Lab::plain_ssh`] to any address or name the control resolves.
+    pub fn plain_ssh_at(&self, address: &str, cmd: &str) -> Output {
+        let target = format!("root@{address}");
         let args = [
             "ssh",
             "-o",
@@ -610,7 +647,6 @@ impl Lab {
         self.exec("control", &args)
     }
 
-    /// Adds `n` DHCP targets to the running lab; returns the new hosts.
     pub fn add_targets(&self, n: usize) -> Vec<Host> {
         self.add(&["--targets", &n.to_string()])
     }

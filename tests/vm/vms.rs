@@ -25,6 +25,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Seconds an ssh from the control may take to connect to a VM: emulated
+/// guests answer slower than namespace hosts.
+pub const VM_CONNECT_TIMEOUT: u32 = 10;
+
 /// The architectures the VM tier boots, by RCCR's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
@@ -323,27 +327,7 @@ impl VmLab {
     /// Whether the private key `key` (a path on the control) logs the
     /// control into `ip` as root, that key alone.
     pub fn key_logs_in(&self, key: &str, ip: &str) -> bool {
-        let target = format!("root@{ip}");
-        let args = [
-            "ssh",
-            "-i",
-            key,
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "LogLevel=ERROR",
-            &target,
-            "true",
-        ];
-        self.lab.exec("control", &args).status.success()
+        self.lab.key_logs_in_at(key, ip, VM_CONNECT_TIMEOUT)
     }
 }
 
