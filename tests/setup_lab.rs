@@ -2,6 +2,7 @@
 //! and static unnamed targets, and decoys that must stay untouched.
 mod common;
 
+use common::failpoint::{sigkill, Failpoint};
 use common::lab::{require_root, stderr, stdout, Lab};
 
 /// What must not change on a node that setup leaves alone.
@@ -209,37 +210,19 @@ fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
         return;
     }
     let lab = Lab::builder().targets(2).up();
-    let fp = common::failpoint::Failpoint::new("setup-staged");
-    let mut args: Vec<String> = vec![
-        "exec".into(),
-        lab.dir().display().to_string(),
-        "control".into(),
+    let fp = Failpoint::new("setup-staged");
+    let cmd = [
+        "rccr",
+        "setup",
+        "--yes",
+        "--no-swarm",
+        "--revert-after",
+        "600",
     ];
-    args.extend(fp.env("after-stage"));
-    args.extend(
-        [
-            "rccr",
-            "setup",
-            "--yes",
-            "--no-swarm",
-            "--revert-after",
-            "600",
-        ]
-        .map(String::from),
-    );
-    let mut child = std::process::Command::new(common::lab::lab_script())
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = fp.spawn(&lab, "after-stage", &cmd.map(String::from));
     let (_, pid) = fp.reached();
-    assert!(std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let _ = child.wait();
+    sigkill(pid);
+    let _ = child.wait_with_output();
     // One node is staged: it takes both keys, and will for ten minutes.
     let out = setup(&lab, &["--yes", "--no-swarm"]);
     assert!(out.status.success(), "{}", stderr(&out));

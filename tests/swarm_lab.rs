@@ -10,11 +10,12 @@ mod common;
 #[path = "swarm/dockerlab.rs"]
 mod dockerlab;
 
-use common::failpoint::Failpoint;
-use common::lab::{lab_script, require_root, stderr, stdout, Lab};
-use dockerlab::{ansible_playbook_wrapper, require_engine, skip, Cluster, ANSIBLE_VENV};
+use common::failpoint::{sigkill, Failpoint};
+use common::lab::{require_root, stderr, stdout, Lab};
+use common::{ok, skip};
+use dockerlab::{ansible_playbook_wrapper, require_engine, Cluster, ANSIBLE_VENV};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -51,12 +52,7 @@ fn setup_with(cluster: &Cluster, extra: &[&str]) -> Output {
 
 fn setup(cluster: &Cluster) -> Output {
     let out = setup_with(cluster, &[]);
-    assert!(
-        out.status.success(),
-        "rccr setup failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok("rccr setup", &out);
     out
 }
 
@@ -94,6 +90,30 @@ fn swarm_nodes(cluster: &Cluster, host: &str) -> Vec<(String, String)> {
             (name.to_string(), status.trim().to_string())
         })
         .collect()
+}
+
+/// Calls `done` every 200 ms, `tries` times at most, until it holds;
+/// the caller asserts what it waited for.
+fn settle(tries: u32, mut done: impl FnMut() -> bool) {
+    for _ in 0..tries {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Asserts that target-1's swarm counts three managers in raft (Leader or
+/// Reachable), waiting up to 20 s: a promoted manager takes a moment.
+fn assert_three_managers(cluster: &Cluster) {
+    let managers = || {
+        swarm_nodes(cluster, "target-1")
+            .into_iter()
+            .filter(|(_, s)| s == "Leader" || s == "Reachable")
+            .count()
+    };
+    settle(100, || managers() == 3);
+    assert_eq!(managers(), 3, "{:?}", swarm_nodes(cluster, "target-1"));
 }
 
 fn label(cluster: &Cluster, manager: &str, node: &str, key: &str) -> String {
@@ -456,19 +476,7 @@ fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
         .unwrap();
     assert_eq!(back.2, "changed", "{nodes:?}");
     // A promoted manager takes a moment to reach raft.
-    let managers = || {
-        swarm_nodes(&cluster, "target-1")
-            .into_iter()
-            .filter(|(_, s)| s == "Leader" || s == "Reachable")
-            .count()
-    };
-    for _ in 0..100 {
-        if managers() == 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(managers(), 3, "{:?}", swarm_nodes(&cluster, "target-1"));
+    assert_three_managers(&cluster);
 }
 
 #[test]
@@ -477,26 +485,11 @@ fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
         return;
     };
     let fp = Failpoint::new("swarm-created");
-    let mut args: Vec<String> = vec![
-        "exec".into(),
-        cluster.lab.dir().display().to_string(),
-        "control".into(),
-    ];
-    args.extend(fp.env("swarm-created"));
-    args.extend(["rccr", "setup", "--yes"].map(String::from));
-    let mut child = Command::new(lab_script())
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let cmd = ["rccr", "setup", "--yes"].map(String::from);
+    let child = fp.spawn(&cluster.lab, "swarm-created", &cmd);
     let (_, pid) = fp.reached();
-    let status = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _ = child.wait();
+    sigkill(pid);
+    let _ = child.wait_with_output();
     // The swarm exists on one node, and the record names only the choice.
     setup(&cluster);
     let hosts = ["target-1", "target-2", "target-3"];
@@ -818,12 +811,7 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
         "{}",
         stdout(&out)
     );
-    for _ in 0..100 {
-        if managers("target-2").len() == 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    settle(100, || managers("target-2").len() == 3);
     let now = managers("target-2");
     assert_eq!(
         now.len(),
@@ -971,12 +959,9 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
     // Two of the three managers go: the swarm cannot agree on anything.
     cluster.stop(&["target-2", "target-3"]);
     // The leader notices after raft's election timeout.
-    for _ in 0..300 {
-        if !cluster.docker("target-1", &["node", "ls"]).status.success() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    settle(300, || {
+        !cluster.docker("target-1", &["node", "ls"]).status.success()
+    });
     // Status says so.
     let out = cluster.lab.exec("control", &["rccr", "status"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -1015,19 +1000,7 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
     for host in ["target-2", "target-3"] {
         assert_eq!(id(host), swarm_id, "{host}");
     }
-    let managers = || {
-        swarm_nodes(&cluster, "target-1")
-            .into_iter()
-            .filter(|(_, s)| s == "Leader" || s == "Reachable")
-            .count()
-    };
-    for _ in 0..100 {
-        if managers() == 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(managers(), 3, "{:?}", swarm_nodes(&cluster, "target-1"));
+    assert_three_managers(&cluster);
     let names: Vec<String> = swarm_nodes(&cluster, "target-1")
         .into_iter()
         .map(|(n, _)| n)

@@ -50,28 +50,13 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn ci_is_set() -> bool {
-    std::env::var("CI")
-        .map(|v| !v.is_empty() && v != "0" && v != "false")
-        .unwrap_or(false)
-}
-
 /// The rule for lab tests: true when root. Otherwise the test skips (prints
 /// why and returns false) unless env CI is set, where it fails (panics): a
 /// test that cannot fail in CI is a defect.
 ///
 /// Use as `if !require_root() { return; }`.
 pub fn require_root() -> bool {
-    if is_root() {
-        return true;
-    }
-    if ci_is_set() {
-        panic!("lab test needs root (network namespaces) and CI is set: failing instead of skipping; run the tests as root");
-    }
-    eprintln!(
-        "SKIPPED: lab test needs root (network namespaces, mounts); run as root to include it"
-    );
-    false
+    is_root() || super::skip("lab test needs root (network namespaces, mounts); run as root")
 }
 
 /// The temporary key pair of this test process (RSA 4096, like the images).
