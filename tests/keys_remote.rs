@@ -3,11 +3,14 @@
 //! (Alpine's), and rccr's built-in `rccr keys node 1` (src/keys/node.rs).
 //! One set of cases for all three: they must behave alike. No SSH here:
 //! each gets the argv and the conversation rccr has with it over the wire.
+mod common;
+
+use common::lab::{stderr, stdout, wait_for_within};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SCRIPT: &str = include_str!("../src/keys/node/remote.sh");
 
@@ -59,8 +62,17 @@ impl Home {
         std::fs::create_dir_all(dir.join(".ssh")).unwrap();
         Home(dir)
     }
+    /// [`Home::new`] holding [`ORIGINAL`] as its authorized_keys.
+    fn with_original(tag: &str, node: &Node) -> Home {
+        let home = Home::new(tag, node);
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        home
+    }
     fn ak(&self) -> PathBuf {
         self.0.join(".ssh/authorized_keys")
+    }
+    fn keys(&self) -> Vec<u8> {
+        std::fs::read(self.ak()).unwrap()
     }
     fn spawn(&self, node: &Node, args: &[&str]) -> std::process::Child {
         Command::new(&node[0])
@@ -113,6 +125,17 @@ impl Home {
         out.stdout = rest;
         (Some(head), out)
     }
+    /// A stage or commit step that is sent `content` and must succeed.
+    fn send_ok(&self, node: &Node, args: &[&str], nonce: &str, content: &[u8]) -> Output {
+        let (_, out) = self.converse(node, args, nonce, |_| file(content));
+        assert!(out.status.success(), "{}: {}", name(node), stderr(&out));
+        out
+    }
+    /// Asserts authorized_keys holds `content` and nothing else is left.
+    fn assert_untouched(&self, who: &str, content: &[u8]) {
+        assert_eq!(self.keys(), content, "{who}");
+        assert!(self.leftovers().is_empty(), "{who}: {:?}", self.leftovers());
+    }
     /// `read` split into (sum, armed rotation, content).
     fn read(&self, node: &Node) -> (String, String, Vec<u8>) {
         let out = self.run(node, &["read"]);
@@ -143,12 +166,10 @@ fn split(snapshot: &[u8]) -> (String, String, Vec<u8>) {
     (sum, armed, parts.next().unwrap_or_default().to_vec())
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Asserts that a step exited with `code` and said `why` on stderr.
+fn assert_refused(out: &Output, code: i32, why: &str, context: &str) {
+    assert_eq!(out.status.code(), Some(code), "{context}: {}", stderr(out));
+    assert!(stderr(out).contains(why), "{context}: {}", stderr(out));
 }
 
 /// The input that installs `content`: its `cksum` line, then the bytes.
@@ -164,15 +185,8 @@ const ORIGINAL: &[u8] =
 const STAGED: &[u8] = b"# mine\nfrom=\"10.0.0.0/8\" ssh-rsa AAAAOLD rccr-temporary-key\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
 const FINAL: &[u8] = b"# mine\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_for_within(what, Duration::from_secs(10), done);
 }
 
 fn mode(p: &Path) -> u32 {
@@ -201,8 +215,7 @@ fn read_reports_sum_armed_rotation_and_bytes() {
 fn stage_then_commit_installs_exact_bytes_and_disarms() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("commit", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let home = Home::with_original("commit", &node);
         std::fs::set_permissions(home.0.join(".ssh"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
         let (head, out) = home.converse(&node, &["stage", "r1", "2", "n1"], "n1", |head| {
@@ -215,7 +228,7 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
             stderr(&out)
         );
         assert_eq!(stdout(&out), "staged\n", "{who}");
-        assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED);
+        assert_eq!(home.keys(), STAGED);
         assert_eq!(mode(&home.ak()), 0o600, "{who}");
         assert_eq!(mode(&home.0.join(".ssh")), 0o700, "{who}");
         let (_, armed, _) = home.read(&node);
@@ -234,11 +247,11 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
             said == "committed\ndisk\n" || said == "committed\nvolatile\n",
             "{who}: {said:?}"
         );
-        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL);
+        assert_eq!(home.keys(), FINAL);
         assert_eq!(home.leftovers(), Vec::<String>::new(), "{who}");
         // The disarmed timer must not undo the commit when it wakes.
         std::thread::sleep(Duration::from_millis(2500));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL, "{who}");
+        assert_eq!(home.keys(), FINAL, "{who}");
     }
 }
 
@@ -246,22 +259,18 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
 fn an_uncommitted_stage_reverts_by_itself() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("revert", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (_, out) = home.converse(&node, &["stage", "r2", "1", "n3"], "n3", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED);
+        let home = Home::with_original("revert", &node);
+        home.send_ok(&node, &["stage", "r2", "1", "n3"], "n3", STAGED);
+        assert_eq!(home.keys(), STAGED);
         // The revert fires while a commit is under way: the commit finds
         // its rotation expired and changes nothing.
         let (_, out) = home.converse(&node, &["commit", "n4"], "n4", |head| {
             assert_eq!(split(head).1, "r2.n3");
-            wait_until("the revert", || {
-                std::fs::read(home.ak()).unwrap() == ORIGINAL
-            });
+            wait_until("the revert", || home.keys() == ORIGINAL);
             file(FINAL)
         });
         assert_eq!(out.status.code(), Some(3), "{who}: {}", stderr(&out));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL);
+        assert_eq!(home.keys(), ORIGINAL);
         wait_until("the marker to go", || home.leftovers().is_empty());
     }
 }
@@ -270,20 +279,14 @@ fn an_uncommitted_stage_reverts_by_itself() {
 fn a_timer_from_an_earlier_attempt_never_reverts_a_later_stage() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("stale", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (_, out) = home.converse(&node, &["stage", "r4", "1", "n5"], "n5", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        let (_, out) = home.converse(&node, &["commit", "n6"], "n6", |_| file(FINAL));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        let home = Home::with_original("stale", &node);
+        home.send_ok(&node, &["stage", "r4", "1", "n5"], "n5", STAGED);
+        home.send_ok(&node, &["commit", "n6"], "n6", FINAL);
         // The same rotation stages again (a re-run) before the first timer wakes.
         let restaged = [FINAL, b"ssh-ed25519 AAAANEWER x\n"].concat();
-        let (_, out) = home.converse(&node, &["stage", "r4", "30", "n7"], "n7", |_| {
-            file(&restaged)
-        });
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        home.send_ok(&node, &["stage", "r4", "30", "n7"], "n7", &restaged);
         std::thread::sleep(Duration::from_millis(1800));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), restaged, "{who}");
+        assert_eq!(home.keys(), restaged, "{who}");
     }
 }
 
@@ -291,16 +294,14 @@ fn a_timer_from_an_earlier_attempt_never_reverts_a_later_stage() {
 fn a_file_changed_after_reading_is_not_touched() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("changed", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let home = Home::with_original("changed", &node);
         let edited = b"ssh-ed25519 AAAAEDITED x\n";
         let (_, out) = home.converse(&node, &["stage", "r3", "60", "n8"], "n8", |_| {
             std::fs::write(home.ak(), edited).unwrap();
             file(STAGED)
         });
         assert_eq!(out.status.code(), Some(4), "{who}: {}", stderr(&out));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), edited);
-        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+        home.assert_untouched(who, edited);
     }
 }
 
@@ -310,8 +311,7 @@ fn input_cut_short_changes_nothing() {
     // arrived must never be installed, or a commit could lock the node out.
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("short", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let home = Home::with_original("short", &node);
         for (step, nonce) in [
             (vec!["stage", "r5", "60", "n9"], "n9"),
             (vec!["commit", "na"], "na"),
@@ -321,19 +321,8 @@ fn input_cut_short_changes_nothing() {
                 cut.truncate(cut.len() - 20);
                 cut
             });
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{who} {step:?}: {}",
-                stderr(&out)
-            );
-            assert!(
-                stderr(&out).contains("incomplete"),
-                "{who}: {}",
-                stderr(&out)
-            );
-            assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
-            assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+            assert_refused(&out, 1, "incomplete", &format!("{who} {step:?}"));
+            home.assert_untouched(who, ORIGINAL);
         }
     }
 }
@@ -342,8 +331,7 @@ fn input_cut_short_changes_nothing() {
 fn no_input_changes_nothing_and_commit_still_persists() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("noinput", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let home = Home::with_original("noinput", &node);
         let (_, out) = home.converse(&node, &["stage", "r6", "60", "nb"], "nb", |_| vec![]);
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(stdout(&out), "", "{who}");
@@ -354,8 +342,7 @@ fn no_input_changes_nothing_and_commit_still_persists() {
             said == "unchanged\ndisk\n" || said == "unchanged\nvolatile\n",
             "{who}: {said:?}"
         );
-        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
-        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+        home.assert_untouched(who, ORIGINAL);
     }
 }
 
@@ -368,12 +355,7 @@ fn staging_without_authorized_keys_fails_before_asking() {
             panic!("{who} asked for input without an authorized_keys")
         });
         assert!(head.is_none(), "{who}");
-        assert_eq!(out.status.code(), Some(1), "{who}");
-        assert!(
-            stderr(&out).contains("does not exist"),
-            "{who}: {}",
-            stderr(&out)
-        );
+        assert_refused(&out, 1, "does not exist", who);
         assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
     }
 }
@@ -383,8 +365,7 @@ fn unknown_actions_fail() {
     for node in nodes() {
         let home = Home::new("unknown", &node);
         let out = home.run(&node, &["explode"]);
-        assert_eq!(out.status.code(), Some(1), "{}", name(&node));
-        assert!(stderr(&out).contains("unknown action"), "{}", stderr(&out));
+        assert_refused(&out, 1, "unknown action", name(&node));
     }
 }
 
@@ -410,23 +391,16 @@ fn backup(home: &Home) -> Option<Vec<u8>> {
 fn a_second_stage_while_one_is_armed_is_refused_and_the_backup_kept() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("armed", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (_, out) = home.converse(&node, &["stage", "r8", "60", "ne"], "ne", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        let home = Home::with_original("armed", &node);
+        home.send_ok(&node, &["stage", "r8", "60", "ne"], "ne", STAGED);
         assert_eq!(backup(&home).as_deref(), Some(ORIGINAL), "{who}");
         // Another run (or control) stages while the first is armed.
         let other = [STAGED, b"ssh-ed25519 AAAAOTHERRUN x\n"].concat();
         let (head, out) =
             home.converse(&node, &["stage", "r9", "60", "nf"], "nf", |_| file(&other));
         assert!(head.is_none(), "{who}: asked for input while armed");
-        assert_eq!(out.status.code(), Some(6), "{who}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("r8.ne is armed"),
-            "{who}: {}",
-            stderr(&out)
-        );
-        assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED, "{who}");
+        assert_refused(&out, 6, "r8.ne is armed", who);
+        assert_eq!(home.keys(), STAGED, "{who}");
         assert_eq!(
             backup(&home).as_deref(),
             Some(ORIGINAL),
@@ -439,8 +413,7 @@ fn a_second_stage_while_one_is_armed_is_refused_and_the_backup_kept() {
 fn steps_are_refused_while_another_holds_the_node_lock() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("busy", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let home = Home::with_original("busy", &node);
         let lock = std::fs::File::create(home.0.join(".rccr-keys.lock")).unwrap();
         assert!(rccr::fsutil::try_lock(&lock).unwrap());
         for (step, nonce) in [
@@ -449,22 +422,11 @@ fn steps_are_refused_while_another_holds_the_node_lock() {
         ] {
             let (head, out) = home.converse(&node, &step, nonce, |_| file(STAGED));
             assert!(head.is_none(), "{who} {step:?}");
-            assert_eq!(
-                out.status.code(),
-                Some(5),
-                "{who} {step:?}: {}",
-                stderr(&out)
-            );
-            assert!(
-                stderr(&out).contains("another rotation step"),
-                "{who}: {}",
-                stderr(&out)
-            );
+            assert_refused(&out, 5, "another rotation step", &format!("{who} {step:?}"));
         }
-        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
+        assert_eq!(home.keys(), ORIGINAL, "{who}");
         drop(lock);
-        let (_, out) = home.converse(&node, &["stage", "ra", "60", "ni"], "ni", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        home.send_ok(&node, &["stage", "ra", "60", "ni"], "ni", STAGED);
     }
 }
 
@@ -472,8 +434,7 @@ fn steps_are_refused_while_another_holds_the_node_lock() {
 fn leftovers_of_a_crashed_step_are_removed() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("leftover", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let home = Home::with_original("leftover", &node);
         // A step killed at boot-time pids that repeat, by either side.
         for name in [
             ".rccr-tmp.1234",
@@ -481,11 +442,9 @@ fn leftovers_of_a_crashed_step_are_removed() {
         ] {
             std::fs::write(home.0.join(".ssh").join(name), b"half a file").unwrap();
         }
-        let (_, out) = home.converse(&node, &["stage", "rb", "60", "nj"], "nj", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        let (_, out) = home.converse(&node, &["commit", "nk"], "nk", |_| file(FINAL));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL, "{who}");
+        home.send_ok(&node, &["stage", "rb", "60", "nj"], "nj", STAGED);
+        home.send_ok(&node, &["commit", "nk"], "nk", FINAL);
+        assert_eq!(home.keys(), FINAL, "{who}");
         assert_eq!(home.leftovers(), Vec::<String>::new(), "{who}");
     }
 }
@@ -494,17 +453,10 @@ fn leftovers_of_a_crashed_step_are_removed() {
 fn a_file_over_one_mebibyte_is_refused() {
     for node in nodes() {
         let who = name(&node);
-        let home = Home::new("big", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        let home = Home::with_original("big", &node);
         let big = [STAGED, &vec![b'#'; 1 << 20][..]].concat();
         let (_, out) = home.converse(&node, &["stage", "rc", "60", "nl"], "nl", |_| file(&big));
-        assert_eq!(out.status.code(), Some(1), "{who}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("larger than 1048576 bytes"),
-            "{who}: {}",
-            stderr(&out)
-        );
-        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
-        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+        assert_refused(&out, 1, "larger than 1048576 bytes", who);
+        home.assert_untouched(who, ORIGINAL);
     }
 }

@@ -140,13 +140,15 @@ impl Drop for Scratch {
 }
 
 /// Polls `done` every 50 ms until it holds; panics naming `what` after 60 s.
-pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    wait_for_within(what, Duration::from_secs(60), done);
+}
+
+/// [`wait_for`] that panics after `limit`.
+pub fn wait_for_within(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
