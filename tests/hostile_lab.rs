@@ -6,6 +6,7 @@
 //! adopted all the same.
 mod common;
 
+use common::assert_has;
 use common::lab::{lab_script, require_root, stderr, stdout, wait_for, Lab, Scratch, RDNS_PTR};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -229,11 +230,7 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("host-key-mismatch"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "host-key-mismatch");
     assert_eq!(offered(), offered_before, "a key was offered to it");
 }
 
@@ -279,11 +276,11 @@ fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
     let (out, _) = setup(&lab, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let want = format!("another rccr run (pid {pid}) holds /root/.rccr/lock");
-    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert_has(&stderr(&out), &want);
     let ip = lab.ip("target-1");
     let out = lab.exec("control", &["rccr", "keyrotate", "--yes", "--host", &ip]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert_has(&stderr(&out), &want);
 
     // A second stage on the node while the first is armed is refused, and
     // changes nothing (the backup stays the original).
@@ -324,11 +321,7 @@ fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
     assert!(stdout(&out).contains("\"result\": \"adopted\""));
     let out = waiting.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("\"result\": \"already adopted\""),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "\"result\": \"already adopted\"");
 }
 
 /// sha256 of the control's files, one line each (or "missing").
@@ -402,10 +395,7 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
         assert!(out.status.success(), "plain ssh to {t}: {}", stderr(&out));
     }
     let config = stdout(&lab.exec("control", &["cat", "/root/.ssh/config"]));
-    assert!(
-        config.contains("IdentityFile \"/root/.rccr/cluster_key\""),
-        "{config}"
-    );
+    assert_has(&config, "IdentityFile \"/root/.rccr/cluster_key\"");
 
     // A second rotation, away from the cluster key in the state directory:
     // the new key waits beside it, then takes its place; ~/.ssh is as it was.
@@ -436,7 +426,7 @@ fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
     // console shows.
     let fingerprint = lab.host_key_fingerprint("target-1");
     let plan = lab.exec("control", &["rccr", "setup", "--dry-run"]);
-    assert!(stdout(&plan).contains(&fingerprint), "{}", stdout(&plan));
+    assert_has(&stdout(&plan), &fingerprint);
     let plan = lab.exec("control", &["rccr", "setup", "--dry-run", "--json"]);
     let host_key = format!("\"host_key\": \"{fingerprint}\"");
     assert!(
@@ -448,10 +438,9 @@ fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
     // --expect 1 with two new nodes: nothing is adopted anywhere.
     let (out, _) = setup(&lab, &["--expect", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--expect 1, but 2 new node(s) would be adopted"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "--expect 1, but 2 new node(s) would be adopted",
     );
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert!(!lab
@@ -669,7 +658,7 @@ fn a_reverse_dns_name_with_shell_syntax_is_shown_escaped_and_kept_nowhere() {
         .lines()
         .find(|l| l.starts_with(&format!("{ip} ")))
         .unwrap_or_else(|| panic!("no {ip} in\n{table}"));
-    assert!(row.contains(&escaped), "{row}");
+    assert_has(row, &escaped);
     assert!(row.ends_with(" no"), "a name with spaces matched: {row}");
     for r in raw {
         assert!(!table.contains(r), "{r} reached the table:\n{table}");

@@ -8,6 +8,7 @@ mod common;
 
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{require_root, stderr, stdout, wait_for, Lab, Scratch};
+use common::{assert_count, assert_has};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -198,11 +199,7 @@ fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
     let out = rotate_on(&lab, &nodes, &["--json"], "script");
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let json = stdout(&out);
-    assert_eq!(
-        json.matches("\"outcome\": \"rotated\"").count(),
-        3,
-        "{json}"
-    );
+    assert_count(&json, "\"outcome\": \"rotated\"", 3);
     assert_rotated(&lab, &nodes);
 
     let after = String::from_utf8(authorized_keys(&lab, "target-1")).unwrap();
@@ -228,17 +225,9 @@ fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
     let out = lab.exec("control", &["rccr", "keys", "status", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let status = stdout(&out);
-    assert_eq!(
-        status.matches("\"temporary\": \"no\"").count(),
-        3,
-        "{status}"
-    );
-    assert_eq!(
-        status.matches("\"current\": \"yes\"").count(),
-        3,
-        "{status}"
-    );
-    assert_eq!(status.matches("\"pinned\": \"yes\"").count(), 3, "{status}");
+    assert_count(&status, "\"temporary\": \"no\"", 3);
+    assert_count(&status, "\"current\": \"yes\"", 3);
+    assert_count(&status, "\"pinned\": \"yes\"", 3);
 }
 
 #[test]
@@ -251,8 +240,8 @@ fn a_node_refusing_the_old_key_is_reported_and_untouched() {
     let out = rotate(&lab, &["target-1", "imposter"], &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let json = stdout(&out);
-    assert!(json.contains("\"outcome\": \"refused\""), "{json}");
-    assert!(json.contains("\"outcome\": \"rotated\""), "{json}");
+    assert_has(&json, "\"outcome\": \"refused\"");
+    assert_has(&json, "\"outcome\": \"rotated\"");
     assert_eq!(authorized_keys(&lab, "imposter"), before);
     // The refusing node never needed the temporary key: cleanup happened.
     assert_rotated(&lab, &["target-1"]);
@@ -269,7 +258,7 @@ fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
     let before = authorized_keys(&lab, "target-2");
     let out = rotate(&lab, &nodes, &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("unreachable"), "{}", stdout(&out));
+    assert_has(&stdout(&out), "unreachable");
     assert_eq!(authorized_keys(&lab, "target-2"), before);
     // The control keeps the temporary key while a node still needs it.
     assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
@@ -333,7 +322,7 @@ fn sshd_killed_after_commit_then_converges() {
         "target-1",
         |lab| kill_sshd(lab, "target-1"),
     );
-    assert!(stdout(&out).contains("incomplete"), "{}", stdout(&out));
+    assert_has(&stdout(&out), "incomplete");
     start_sshd(&lab, "target-1");
     assert_converges(&lab, &["target-1", "target-2"]);
 }
@@ -350,7 +339,7 @@ fn link_cut_between_stage_and_verify_reverts_then_converges() {
                 .status
                 .success());
         });
-    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
+    assert_has(&stdout(&out), "reverted");
     wait_reverted(&lab, "target-2", &before);
     let up = lab.sh("target-2", "ip link set eth0 up && ip route replace default via $(cat /etc/resolv.conf | awk '/nameserver/{print $2; exit}') || true");
     assert!(up.status.success(), "{}", stderr(&up));
@@ -498,11 +487,7 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
 
     let out = rotate(&lab, &["target-1", "target-2"], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("host-key-mismatch"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "host-key-mismatch");
     assert_eq!(
         authorized_keys(&lab, "target-2"),
         before,
@@ -542,17 +527,9 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
     let out = rotate(&lab, &nodes, &["--json"]);
     let json = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{json}\n{}", stderr(&out));
-    assert_eq!(
-        json.matches("\"outcome\": \"rotated-volatile\"").count(),
-        1,
-        "{json}"
-    );
-    assert_eq!(
-        json.matches("\"outcome\": \"rotated\"").count(),
-        1,
-        "{json}"
-    );
-    assert!(stderr(&out).contains("not persisted"), "{}", stderr(&out));
+    assert_count(&json, "\"outcome\": \"rotated-volatile\"", 1);
+    assert_count(&json, "\"outcome\": \"rotated\"", 1);
+    assert_has(&stderr(&out), "not persisted");
     // The control keeps the temporary key where it was, and the journal.
     assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
     assert!(control_has_file(&lab, "/root/.rccr/rotation.journal"));
@@ -571,11 +548,7 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
     // The next run re-adopts it, volatile again, and still keeps the key.
     let out = rotate(&lab, &nodes, &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("\"outcome\": \"rotated-volatile\""),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "\"outcome\": \"rotated-volatile\"");
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
     assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
     assert_eq!(persisted_status(&lab, "target-1"), "volatile");
@@ -603,7 +576,7 @@ fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
         lab.reboot(&["target-1"])
     });
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
+    assert_has(&stdout(&out), "reverted");
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert_no_lockout(&lab, &nodes);
     // target-2 is on disk: the control dies at the same boundary and the
@@ -656,7 +629,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
     let out = on_control(&lab, &asked);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_has(&stderr(&out), "--yes");
 
     assert_converges(&lab, &nodes);
     // On a terminal it asks for the word; anything else cancels before
@@ -670,7 +643,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         );
         let said = stdout(&out);
         assert_eq!(out.status.code(), Some(code), "typed {typed}: {said}");
-        assert!(said.contains("Type rekey to go on"), "{said}");
+        assert_has(&said, "Type rekey to go on");
         let kept = lab.exec("control", &["test", "-e", "/root/.rccr/previous_key"]);
         assert_eq!(kept.status.success(), code == 0, "typed {typed}: {said}");
     }
@@ -737,23 +710,14 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
             );
         }
         let status = stdout(&lab.exec("control", &["rccr", "keys", "status", "--json"]));
-        assert_eq!(
-            status.matches("\"current\": \"yes\"").count(),
-            2,
-            "{status}"
-        );
-        assert_eq!(
-            status.matches("\"previous\": \"no\"").count(),
-            2,
-            "{status}"
-        );
+        assert_count(&status, "\"current\": \"yes\"", 2);
+        assert_count(&status, "\"previous\": \"no\"", 2);
         // The playbooks' inventory names the cluster key.
         let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
-        assert_eq!(
-            ini.matches("ansible_ssh_private_key_file=/root/.ssh/id_ed25519")
-                .count(),
+        assert_count(
+            &ini,
+            "ansible_ssh_private_key_file=/root/.ssh/id_ed25519",
             2,
-            "{ini}"
         );
     }
 }

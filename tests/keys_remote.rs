@@ -5,6 +5,7 @@
 //! each gets the argv and the conversation rccr has with it over the wire.
 mod common;
 
+use common::assert_has;
 use common::lab::{stderr, stdout, wait_for_within};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -379,7 +380,7 @@ fn rccr_refuses_another_protocol_with_exit_125_and_no_output() {
     ];
     let out = home.run(&node, &["2", "read"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("protocol 2"), "{}", stderr(&out));
+    assert_has(&stderr(&out), "protocol 2");
     assert!(out.stdout.is_empty());
 }
 

@@ -4,6 +4,7 @@
 //! reboot. Key rotation through reboots is in tests/keys_lab.rs.
 mod common;
 
+use common::assert_has;
 use common::lab::{require_root, stdout, Lab};
 
 fn read(lab: &Lab, host: &str, path: &str) -> String {
@@ -168,12 +169,9 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
         "{json}\n{}",
         common::lab::stderr(&out)
     );
-    assert!(json.contains("rotated-volatile"), "{json}");
+    assert_has(&json, "rotated-volatile");
     let err = common::lab::stderr(&out);
-    assert!(
-        err.contains("take the cluster key but could not save it"),
-        "{err}"
-    );
+    assert_has(&err, "take the cluster key but could not save it");
     let temp_key_kept = || {
         lab.exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
             .status
@@ -193,27 +191,19 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
             ],
         ))
     };
-    assert!(
-        keys_status().contains("\"persisted\": \"volatile\""),
-        "{}",
-        keys_status()
-    );
+    assert_has(&keys_status(), "\"persisted\": \"volatile\"");
     let status = lab.exec("control", &["rccr", "status", "--json"]);
     assert_eq!(status.status.code(), Some(1));
     let text = stdout(&status);
-    assert!(text.contains("\"key_persisted\": \"volatile\""), "{text}");
-    assert!(text.contains("\"key_persisted\": \"yes\""), "{text}");
+    assert_has(&text, "\"key_persisted\": \"volatile\"");
+    assert_has(&text, "\"key_persisted\": \"yes\"");
 
     lab.reboot(&["target-1"]);
     assert!(
         lab.key_logs_in("/root/.ssh/id_rsa", "target-1"),
         "the old key is lost"
     );
-    assert!(
-        keys_status().contains("\"persisted\": \"volatile\""),
-        "{}",
-        keys_status()
-    );
+    assert_has(&keys_status(), "\"persisted\": \"volatile\"");
 
     let out = setup(&lab);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -228,9 +218,5 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
     );
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
     assert!(temp_key_kept());
-    assert!(
-        keys_status().contains("\"persisted\": \"volatile\""),
-        "{}",
-        keys_status()
-    );
+    assert_has(&keys_status(), "\"persisted\": \"volatile\"");
 }

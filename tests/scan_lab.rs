@@ -6,7 +6,7 @@
 mod common;
 
 use common::lab::{require_root, stderr, stdout, Host, Kind, Lab};
-use common::ok;
+use common::{assert_count, assert_has, ok};
 use std::process::Output;
 
 /// One object of rccr-scan's JSON output (one per line).
@@ -225,11 +225,7 @@ fn finds_targets_by_dns_and_ssh_and_sees_through_decoys() {
     let conflicted = rows(&ok("scan with a conflict", &out));
     assert_eq!(conflicted.iter().filter(|r| r.ip == t1.ip).count(), 1);
     let warnings = stderr(&out);
-    assert_eq!(
-        warnings.matches("two MAC addresses").count(),
-        1,
-        "{warnings}"
-    );
+    assert_count(&warnings, "two MAC addresses", 1);
     assert!(
         warnings.contains(&t1.ip)
             && warnings.contains(&t1.mac)
@@ -392,9 +388,9 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
         .lines()
         .find(|l| l.contains(&format!("\"{}\"", foreign.ip)))
         .unwrap();
-    assert!(
-        line.contains(r#""hostname": "ReCyClusteR-x;$(touch /tmp/rccr-pwned)\u001b[2J\tname", "name_source": "ssh""#),
-        "{line}"
+    assert_has(
+        line,
+        r#""hostname": "ReCyClusteR-x;$(touch /tmp/rccr-pwned)\u001b[2J\tname", "name_source": "ssh""#,
     );
     assert!(
         line.ends_with(r#""match": false}"#) || line.ends_with(r#""match": false},"#),
@@ -410,10 +406,7 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
         .lines()
         .find(|l| l.starts_with(&format!("{} ", foreign.ip)))
         .unwrap();
-    assert!(
-        row.contains("ReCyClusteR-x???touch??tmp?rccr-pwned???2J?name"),
-        "{row}"
-    );
+    assert_has(row, "ReCyClusteR-x???touch??tmp?rccr-pwned???2J?name");
     assert!(
         row.ends_with("no"),
         "a name with metacharacters never matches: {row}"
@@ -427,11 +420,7 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
     let r = named.iter().find(|r| r.ip == foreign.ip).unwrap();
     assert_eq!(first_label(&r.hostname), "kitchen-laptop");
     assert_eq!(r.name_source.as_deref(), Some("dns"));
-    assert!(
-        stderr(&out).contains("empty or too long"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "empty or too long");
 
     // A host that accepts TCP on port 22 but never says a word: the login
     // gives up within its bound instead of hanging the scan.

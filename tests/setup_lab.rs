@@ -4,6 +4,7 @@ mod common;
 
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{require_root, stderr, stdout, Lab};
+use common::{assert_count, assert_has};
 
 /// What must not change on a node that setup leaves alone.
 fn fingerprint(lab: &Lab, host: &str) -> String {
@@ -67,19 +68,10 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
     let out = setup(&lab, &["--yes", "--json"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let json = stdout(&out);
-    assert_eq!(json.matches("\"result\": \"adopted\"").count(), 5, "{json}");
-    assert!(
-        json.contains("\"result\": \"untouched (foreign)\""),
-        "{json}"
-    );
-    assert!(
-        json.contains("\"result\": \"untouched (refused)\""),
-        "{json}"
-    );
-    assert!(
-        json.contains("\"result\": \"untouched (no-ssh)\""),
-        "{json}"
-    );
+    assert_count(&json, "\"result\": \"adopted\"", 5);
+    assert_has(&json, "\"result\": \"untouched (foreign)\"");
+    assert_has(&json, "\"result\": \"untouched (refused)\"");
+    assert_has(&json, "\"result\": \"untouched (no-ssh)\"");
 
     assert_secured(&lab, &targets);
     // Default names became unique ones that keep the filter.
@@ -106,13 +98,11 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
     assert_eq!(decoys_before, decoys_after, "a decoy was touched");
 
     let inventory = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
-    assert!(inventory.contains("[control]\n"), "{inventory}");
-    assert_eq!(
-        inventory
-            .matches("ansible_ssh_private_key_file=/root/.ssh/id_ed25519")
-            .count(),
+    assert_has(&inventory, "[control]\n");
+    assert_count(
+        &inventory,
+        "ansible_ssh_private_key_file=/root/.ssh/id_ed25519",
         5,
-        "{inventory}"
     );
     assert!(!inventory.contains("kitchen-laptop"), "{inventory}");
 
@@ -136,12 +126,8 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
     let out = setup(&lab, &["--yes", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json = stdout(&out);
-    assert_eq!(json.matches("\"result\": \"adopted\"").count(), 2, "{json}");
-    assert_eq!(
-        json.matches("\"result\": \"already adopted\"").count(),
-        5,
-        "{json}"
-    );
+    assert_count(&json, "\"result\": \"adopted\"", 2);
+    assert_count(&json, "\"result\": \"already adopted\"", 5);
     assert_eq!(
         stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"])),
         cluster_key
@@ -163,11 +149,7 @@ fn dry_run_changes_nothing_anywhere() {
     let out = setup(&lab, &["--dry-run"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let plan = stdout(&out);
-    assert_eq!(
-        plan.matches("adopt, replace the temporary key").count(),
-        3,
-        "{plan}"
-    );
+    assert_count(&plan, "adopt, replace the temporary key", 3);
     let after: Vec<String> = hosts.iter().map(|h| fingerprint(&lab, h)).collect();
     assert_eq!(before, after);
     assert!(
@@ -196,7 +178,7 @@ fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("/root/broken.yml:4:"), "{err}");
+    assert_has(&err, "/root/broken.yml:4:");
     assert_eq!(fingerprint(&lab, "target-1"), before);
     assert!(!lab
         .exec("control", &["test", "-e", "/root/.rccr"])

@@ -12,7 +12,7 @@ mod dockerlab;
 
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{require_root, stderr, stdout, Lab};
-use common::{ok, skip};
+use common::{assert_count, assert_has, ok, skip};
 use dockerlab::{ansible_playbook_wrapper, require_engine, Cluster, ANSIBLE_VENV};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -288,26 +288,18 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
     // Every node is healthy; then target-3's engine stops and it is down.
     let (code, json) = status_json(&cluster);
     assert_eq!(code, Some(0), "{json}");
-    assert_eq!(json.matches("\"healthy\": true").count(), 4, "{json}");
-    assert_eq!(
-        json.matches("\"swarm_role\": \"leader\"").count(),
-        1,
-        "{json}"
-    );
-    assert_eq!(
-        json.matches("\"swarm_role\": \"manager\"").count(),
-        2,
-        "{json}"
-    );
+    assert_count(&json, "\"healthy\": true", 4);
+    assert_count(&json, "\"swarm_role\": \"leader\"", 1);
+    assert_count(&json, "\"swarm_role\": \"manager\"", 2);
     cluster.stop(&["target-3"]);
     let (code, json) = status_json(&cluster);
     assert_eq!(code, Some(1), "{json}");
     let down = node_json(&json, "ReCyClusteR-Target-03");
-    assert!(down.contains("\"reachable\": true"), "{down}");
-    assert!(down.contains("\"docker\": \"down\""), "{down}");
-    assert!(down.contains("\"healthy\": false"), "{down}");
-    assert!(down.contains("\"problem\": \"Docker is down"), "{down}");
-    assert_eq!(json.matches("\"healthy\": true").count(), 3, "{json}");
+    assert_has(down, "\"reachable\": true");
+    assert_has(down, "\"docker\": \"down\"");
+    assert_has(down, "\"healthy\": false");
+    assert_has(down, "\"problem\": \"Docker is down");
+    assert_count(&json, "\"healthy\": true", 3);
     let out = cluster.lab.exec("control", &["rccr", "status"]);
     assert_eq!(out.status.code(), Some(1));
     let table = stdout(&out);
@@ -316,11 +308,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
         .find(|l| l.starts_with("ReCyClusteR-Target-03"))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(row.contains(" down ") && row.ends_with("FAIL"), "{row}");
-    assert!(
-        stderr(&out).contains("1 of 4 nodes unreachable or unhealthy"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "1 of 4 nodes unreachable or unhealthy");
 }
 
 #[test]
@@ -412,10 +400,9 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
     assert_eq!(swarm_nodes(&cluster, "target-1").len(), 2);
     let out = setup_with(&cluster, &["--remove-missing"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("ReCyClusteR-Target-02: removed from the swarm"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "ReCyClusteR-Target-02: removed from the swarm",
     );
     assert_eq!(
         swarm_nodes(&cluster, "target-1"),
@@ -428,10 +415,9 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
         &format!("{config}playbooks:\n  - /root/none.yml\n"),
     );
     let out = setup(&cluster);
-    assert!(
-        stderr(&out).contains("no ansible-playbook on PATH: not running /root/none.yml"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "no ansible-playbook on PATH: not running /root/none.yml",
     );
 }
 
@@ -444,10 +430,9 @@ fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
     cluster.stop(&["target-3"]);
     let out = setup_with(&cluster, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("the cluster is not whole: ReCyClusteR-Target-03"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "the cluster is not whole: ReCyClusteR-Target-03",
     );
     let (nodes, services) = layers(&out);
     let down = nodes
@@ -589,7 +574,7 @@ fn the_control_works_like_a_laptop_and_configured_playbooks_run_with_json_pure()
     let out = setup(&cluster);
     let (nodes, _) = layers(&out);
     assert_eq!(nodes.len(), 2);
-    assert!(stderr(&out).contains("PLAY RECAP"), "{}", stderr(&out));
+    assert_has(&stderr(&out), "PLAY RECAP");
     assert!(!stdout(&out).contains("PLAY RECAP"));
     let log = stdout(
         &cluster
@@ -672,7 +657,7 @@ fn playbooks_pass_ansible_lint() {
         stderr(&out)
     );
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(text.contains("Passed"), "{text}");
+    assert_has(&text, "Passed");
 }
 
 #[test]
@@ -693,10 +678,9 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
         .find(|(n, _, _)| n == "ReCyClusteR-Target-01")
         .unwrap();
     assert_eq!(claimer.2, "failed", "{nodes:?}");
-    assert!(
-        stderr(&out).contains("ReCyClusteR-Target-01: swarm: FAILED: in another swarm"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "ReCyClusteR-Target-01: swarm: FAILED: in another swarm",
     );
     // The real nodes formed their own swarm, which the claimer is not in,
     // and the claimer's swarm got nobody.
@@ -806,11 +790,7 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
         ],
     );
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert!(
-        stdout(&out).contains("promoted in its place"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "promoted in its place");
     settle(100, || managers("target-2").len() == 3);
     let now = managers("target-2");
     assert_eq!(
@@ -849,7 +829,7 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
     )
     .to_lowercase();
     assert!(!known.contains("recycluster-target-01"), "{known}");
-    assert!(known.contains("recycluster-target-02"), "{known}");
+    assert_has(&known, "recycluster-target-02");
 
     // A dead node is forgotten without asking it.
     cluster.stop(&["target-4"]);
@@ -932,11 +912,7 @@ fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
     // Setup finds the cluster as it left it: nothing to adopt, nothing to change.
     let out = setup(&cluster);
     let json = stdout(&out);
-    assert_eq!(
-        json.matches("\"result\": \"already adopted\"").count(),
-        2,
-        "{json}"
-    );
+    assert_count(&json, "\"result\": \"already adopted\"", 2);
     let (nodes, services) = layers(&out);
     assert!(
         nodes
@@ -965,38 +941,25 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
     // Status says so.
     let out = cluster.lab.exec("control", &["rccr", "status"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("quorum: LOST: 1 of 3 managers answer"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "quorum: LOST: 1 of 3 managers answer");
     // Without --yes, and with no terminal to ask on, nothing is re-formed.
     let asked = cluster
         .lab
         .exec("control", &["sh", "-c", "rccr setup </dev/null"]);
     assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
-    assert!(
-        stderr(&asked).contains("the swarm lost its quorum: 1 of 3 managers answer"),
-        "{}",
-        stderr(&asked)
+    assert_has(
+        &stderr(&asked),
+        "the swarm lost its quorum: 1 of 3 managers answer",
     );
     // (A manager without quorum cannot tell its swarm's ID.)
     // With --yes it is re-formed from the manager that answers, keeping its ID.
     let out = setup_with(&cluster, &[]);
-    assert!(
-        stderr(&out).contains("re-formed the swarm from here"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "re-formed the swarm from here");
     assert_eq!(id("target-1"), swarm_id);
     // The others come back and are healed into it.
     cluster.start(&["target-2", "target-3"]);
     let out = setup(&cluster);
-    assert!(
-        stderr(&out).contains("left its broken swarm membership"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "left its broken swarm membership");
     for host in ["target-2", "target-3"] {
         assert_eq!(id(host), swarm_id, "{host}");
     }
@@ -1007,9 +970,5 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
         .collect();
     assert_eq!(names.len(), 3, "stale entries left: {names:?}");
     let out = cluster.lab.exec("control", &["rccr", "status"]);
-    assert!(
-        stdout(&out).contains("quorum: 3 of 3 managers reachable"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "quorum: 3 of 3 managers reachable");
 }
