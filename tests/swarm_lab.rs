@@ -116,6 +116,13 @@ fn assert_three_managers(cluster: &Cluster) {
     assert_eq!(managers(), 3, "{:?}", swarm_nodes(cluster, "target-1"));
 }
 
+/// `docker service ps web` of the tasks meant to run, as target-1 sees
+/// them, one line each in `format`.
+fn web_tasks(cluster: &Cluster, format: &str) -> String {
+    let args = ["service", "ps", "web", "--filter", "desired-state=running"];
+    cluster.docker_ok("target-1", &[&args[..], &["--format", format]].concat())
+}
+
 fn label(cluster: &Cluster, manager: &str, node: &str, key: &str) -> String {
     let format = format!("{{{{index .Spec.Labels \"{key}\"}}}}");
     cluster
@@ -220,18 +227,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
         ],
     );
     assert_eq!(services.trim(), "web 3/3 *:8080->80/tcp", "{services}");
-    let tasks = cluster.docker_ok(
-        "target-1",
-        &[
-            "service",
-            "ps",
-            "web",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.CurrentState}}",
-        ],
-    );
+    let tasks = web_tasks(&cluster, "{{.CurrentState}}");
     assert_eq!(
         tasks.lines().filter(|l| l.starts_with("Running")).count(),
         3,
@@ -356,18 +352,7 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
         ],
     );
     assert_eq!(constraints.trim(), "[\"node.labels.rccr.arch!=i686\"]");
-    let tasks = cluster.docker_ok(
-        "target-1",
-        &[
-            "service",
-            "ps",
-            "web",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Node}} {{.CurrentState}}",
-        ],
-    );
+    let tasks = web_tasks(&cluster, "{{.Node}} {{.CurrentState}}");
     let running: Vec<&str> = tasks.lines().filter(|l| l.contains(" Running")).collect();
     assert_eq!(running.len(), 2, "{tasks}");
     assert!(
