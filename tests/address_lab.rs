@@ -8,7 +8,7 @@
 //! mismatch, and nothing follows it.
 mod common;
 
-use common::lab::{require_root, stderr, stdout, Lab};
+use common::lab::{stderr, stdout, Lab};
 use common::{assert_count, assert_has};
 use std::process::Output;
 
@@ -136,10 +136,9 @@ fn sorted_lines(text: &str) -> Vec<String> {
 
 #[test]
 fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let out = setup(&lab);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let target = lab.host("target-1");
@@ -220,10 +219,9 @@ fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
 
 #[test]
 fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let out = setup(&lab);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let nodes_before = cat(&lab, "control", "/root/.rccr/nodes");
@@ -261,10 +259,9 @@ fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
 
 #[test]
 fn two_nodes_that_swap_addresses_are_both_followed() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let out = setup(&lab);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let (one, two) = (lab.host("target-1"), lab.host("target-2"));

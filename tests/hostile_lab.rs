@@ -188,10 +188,9 @@ fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
 
 #[test]
 fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let (out, _) = setup(&lab, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let nodes_before = sorted_lines(&lab, "/root/.rccr/nodes");
@@ -260,10 +259,9 @@ fn paused_setup(lab: &Lab, dir: &std::path::Path, spec: &str) -> Child {
 
 #[test]
 fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let scratch = Scratch::new("fp-hostile");
     let fp = &scratch.0;
     let first = paused_setup(&lab, fp, "after-stage");
@@ -341,10 +339,9 @@ fn sums(lab: &Lab, files: &[&str]) -> String {
 
 #[test]
 fn the_operators_own_keys_are_kept_byte_for_byte() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     // The operator's own keys: id_rsa logs in to the nodes today, id_ed25519
     // is for something else. Neither is rccr's.
     let made = lab.sh(
@@ -414,12 +411,11 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
 
 #[test]
 fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
-    if !require_root() {
-        return;
-    }
     // target-2 plays a stranger's machine: the temporary key is public, so
     // it accepts it, and it tells true facts. Only the operator can tell.
-    let lab = Lab::builder().targets(2).up();
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
+        return;
+    };
     let stranger_before = host_state(&lab, "target-2");
 
     // First contact is visible: the plan shows the fingerprint the node's
@@ -514,10 +510,9 @@ fn assert_lie_kept_out(lab: &Lab, what: &str, lie: &[u8], out: &Output) {
 
 #[test]
 fn a_host_lying_about_its_name_is_untrusted_and_its_lie_kept_nowhere() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).hostile("namer").up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).hostile("namer").up();
+    };
     let before = host_state(&lab, "namer");
     let ip = lab.ip("namer");
     let mut first = true;
@@ -570,10 +565,9 @@ fn records(lab: &Lab) -> Vec<(&'static str, Vec<String>)> {
 
 #[test]
 fn an_adopted_node_that_starts_lying_about_its_name_keeps_its_record() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let (out, _) = setup(&lab, &[]);
     let json = common::ok("first setup", &out);
     assert_adopted(&lab, "target-1", &json);
@@ -624,10 +618,9 @@ fn an_adopted_node_that_starts_lying_about_its_name_keeps_its_record() {
 
 #[test]
 fn a_reverse_dns_name_with_shell_syntax_is_shown_escaped_and_kept_nowhere() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).hostile("rdns").up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).hostile("rdns").up();
+    };
     let ip = lab.ip("rdns");
     // What a terminal may show of it: every byte a name cannot hold as `?`.
     let escaped: String = RDNS_PTR

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::lab::{require_root, stderr, Lab};
+use common::lab::{stderr, Lab};
 use common::{assert_has, ok};
 use std::time::{Duration, Instant};
 
@@ -32,10 +32,9 @@ fn private_etc(lab: &Lab, host: &str) -> bool {
 
 #[test]
 fn rccr_init_names_the_lab_host_and_prepares_it() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let host = lab.host("target-1");
     if !private_etc(&lab, "target-1") {
         let msg =

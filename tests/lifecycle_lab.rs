@@ -5,7 +5,7 @@
 mod common;
 
 use common::assert_has;
-use common::lab::{require_root, stdout, Lab};
+use common::lab::{stdout, Lab};
 
 fn read(lab: &Lab, host: &str, path: &str) -> String {
     stdout(&lab.exec(
@@ -31,10 +31,9 @@ fn running(pid: &str) -> bool {
 
 #[test]
 fn a_reboot_keeps_what_the_storage_keeps() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(3).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(3).up();
+    };
     lab.storage("target-2", "lbu");
     lab.storage("target-3", "none");
     let hosts = ["target-1", "target-2", "target-3"];
@@ -107,10 +106,9 @@ fn a_reboot_keeps_what_the_storage_keeps() {
 
 #[test]
 fn a_power_cut_reboots_every_host() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     lab.storage("target-2", "none");
     let ips: Vec<String> = ["control", "target-1", "target-2"]
         .iter()
@@ -156,10 +154,9 @@ fn setup(lab: &Lab) -> std::process::Output {
 
 #[test]
 fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_after_its_reboot() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     lab.storage("target-1", "none");
     let out = setup(&lab);
     let json = stdout(&out);

@@ -3,7 +3,7 @@
 mod common;
 
 use common::failpoint::{sigkill, Failpoint};
-use common::lab::{require_root, stderr, stdout, Lab};
+use common::lab::{stderr, stdout, Lab};
 use common::{assert_count, assert_has};
 
 /// What must not change on a node that setup leaves alone.
@@ -49,10 +49,9 @@ fn mac_suffix(mac: &str) -> String {
 
 #[test]
 fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
-    if !require_root() {
+    let Some(lab) = Lab::with_decoys(3, 2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(3).statics(2).decoys(true).up();
+    };
     let targets = ["target-1", "target-2", "target-3", "static-1", "static-2"];
     // Two machines boot with the image's default name, as the seed's images do.
     for t in ["target-1", "static-1"] {
@@ -138,10 +137,9 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
 
 #[test]
 fn dry_run_changes_nothing_anywhere() {
-    if !require_root() {
+    let Some(lab) = Lab::with_decoys(2, 1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).statics(1).decoys(true).up();
+    };
     let hosts = [
         "control", "target-1", "target-2", "static-1", "foreign", "imposter",
     ];
@@ -163,10 +161,9 @@ fn dry_run_changes_nothing_anywhere() {
 
 #[test]
 fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let config = "cluster:\n  name: lab\ndiscovery:\n  hostname_filter: [ReCyClusteR\n";
     lab.exec_stdin(
         "control",
@@ -188,10 +185,9 @@ fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
 
 #[test]
 fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let fp = Failpoint::new("setup-staged");
     let cmd = [
         "rccr",
@@ -219,10 +215,9 @@ fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
 
 #[test]
 fn a_config_or_state_dir_another_user_owns_is_refused_and_nothing_changes() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let before = fingerprint(&lab, "target-1");
     let ip = lab.ip("target-1");
     // Mode 0644 and 0700: no one else may write them, but their owner,

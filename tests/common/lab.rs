@@ -355,6 +355,12 @@ impl LabBuilder {
     }
 
     /// Starts the lab; panics with lab.sh's messages if that fails.
+    /// The lab of a test that needs root: `None` when [`require_root`]
+    /// skips it (use as `let Some(lab) = ... else { return; };`).
+    pub fn up_as_root(self) -> Option<Lab> {
+        require_root().then(|| self.up())
+    }
+
     pub fn up(self) -> Lab {
         self.try_up().unwrap_or_else(|e| panic!("{e}"))
     }
@@ -447,6 +453,15 @@ impl Lab {
             with_key: true,
             owner: None,
         }
+    }
+
+    /// A LAN of `targets` DHCP targets, `statics` static ones and the
+    /// decoys that must stay untouched.
+    pub fn with_decoys(targets: usize, statics: usize) -> LabBuilder {
+        Lab::builder()
+            .targets(targets)
+            .statics(statics)
+            .decoys(true)
     }
 
     /// LABDIR (hosts.tsv, bin/, hosts/NAME/, router/).
