@@ -125,11 +125,8 @@ fn target_overlay_listing_modes_owners_and_contents() {
         fs::read(&inputs.notices).unwrap()
     );
     let sshd = read("etc/ssh/sshd_config.d/rccr.conf");
-    assert!(
-        sshd.contains("\nPermitRootLogin prohibit-password\n"),
-        "{sshd}"
-    );
-    assert!(sshd.contains("\nPasswordAuthentication no\n"), "{sshd}");
+    assert_has(&sshd, "\nPermitRootLogin prohibit-password\n");
+    assert_has(&sshd, "\nPasswordAuthentication no\n");
 
     let mut want_world = packages("target", "armhf");
     want_world.push("alpine-base".into());
@@ -144,13 +141,13 @@ fn target_overlay_listing_modes_owners_and_contents() {
     assert!(!world.iter().any(|p| carried.contains(p)), "{world:?}");
 
     let interfaces = read("etc/network/interfaces");
-    assert!(
-        interfaces.contains("auto eth0\niface eth0 inet dhcp\n\thostname ReCyClusteR-Target\n"),
-        "{interfaces}"
+    assert_has(
+        &interfaces,
+        "auto eth0\niface eth0 inet dhcp\n\thostname ReCyClusteR-Target\n",
     );
     let lbu = read("etc/lbu/lbu.conf");
-    assert!(lbu.contains("\nLBU_MEDIA=mmcblk0p1\n"), "{lbu}");
-    assert!(lbu.contains("\nDELETEOLDCONFIGS=yes\n"), "{lbu}");
+    assert_has(&lbu, "\nLBU_MEDIA=mmcblk0p1\n");
+    assert_has(&lbu, "\nDELETEOLDCONFIGS=yes\n");
     let keep = read("etc/apk/protected_paths.d/rccr.list");
     let kept = [
         "+root/.ssh",
@@ -209,12 +206,9 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
     assert_lines(&world, "the world", packages);
     // An ISO's boot media is read-only: rccr-persist finds LBU_MEDIA at boot.
     let lbu = fs::read_to_string(root.join("etc/lbu/lbu.conf")).unwrap();
-    assert!(lbu.contains("\nLBU_MEDIA=\n"), "{lbu}");
+    assert_has(&lbu, "\nLBU_MEDIA=\n");
     let interfaces = fs::read_to_string(root.join("etc/network/interfaces")).unwrap();
-    assert!(
-        interfaces.contains("\thostname ReCyClusteR-Control\n"),
-        "{interfaces}"
-    );
+    assert_has(&interfaces, "\thostname ReCyClusteR-Control\n");
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod common;
 
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{require_root, stderr, stdout, wait_for, Lab, Scratch};
-use common::{assert_count, assert_has};
+use common::{assert_count, assert_has, ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -169,12 +169,7 @@ fn assert_rotated(lab: &Lab, names: &[&str]) {
 fn assert_converges(lab: &Lab, names: &[&str]) {
     assert_no_lockout(lab, names);
     let out = rotate(lab, names, &[]);
-    assert!(
-        out.status.success(),
-        "re-run failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok("re-run failed", &out);
     assert_rotated(lab, names);
 }
 
@@ -680,12 +675,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         // A re-run converges on a new key that every node takes, and the
         // old cluster key is refused everywhere.
         let out = on_control(&lab, &rekey_args(&lab, &[]));
-        assert!(
-            out.status.success(),
-            "{boundary}: re-run failed:\n{}{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        ok(&format!("{boundary}: re-run failed"), &out);
         assert_eq!(stderr(&out).lines().count(), 1, "--quiet: {}", stderr(&out));
         assert_rotated(&lab, &nodes);
         let new_key = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"]));

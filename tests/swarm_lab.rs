@@ -635,12 +635,7 @@ fn playbooks_pass_ansible_lint() {
         ])
         .output()
         .expect("run ansible-lint");
-    assert!(
-        out.status.success(),
-        "ansible-lint:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok("ansible-lint", &out);
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert_has(&text, "Passed");
 }

@@ -27,7 +27,7 @@ impl Failpoint {
     }
 
     /// Starts `cmd` on the lab's control, armed to stop at failpoint
-    /// `spec`, with its output piped.
+    /// `spec`, with no input and its output piped.
     pub fn spawn(&self, lab: &Lab, spec: &str, cmd: &[String]) -> Child {
         let mut args = vec![
             "exec".to_string(),
@@ -38,6 +38,7 @@ impl Failpoint {
         args.extend_from_slice(cmd);
         Command::new(lab_script())
             .args(&args)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

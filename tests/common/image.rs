@@ -8,6 +8,12 @@
 //! test says so and passes.
 #![allow(dead_code)]
 
+#[path = "asserts.rs"]
+mod asserts;
+// Each test binary uses some helpers only: not every re-export is used.
+#[allow(unused_imports)]
+pub use asserts::{assert_count, assert_has};
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

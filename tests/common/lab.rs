@@ -131,6 +131,10 @@ impl Scratch {
         fs::create_dir_all(&dir).expect("create a scratch directory");
         Scratch(dir)
     }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
 }
 
 impl Drop for Scratch {

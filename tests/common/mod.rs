@@ -3,8 +3,13 @@
 //! its own copy, so helpers one binary does not use are not dead code.
 #![allow(dead_code)]
 
+pub mod asserts;
 pub mod failpoint;
 pub mod lab;
+
+// Each test binary uses some helpers only: not every re-export is used.
+#[allow(unused_imports)]
+pub use asserts::{assert_count, assert_has};
 
 use std::process::Output;
 
@@ -24,6 +29,14 @@ pub fn skip(why: &str) -> bool {
     false
 }
 
+/// Whether `program` is installed: on PATH, or in /usr/sbin (where
+/// daemons live, off a non-root PATH).
+pub fn found(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        || std::path::Path::new("/usr/sbin").join(program).is_file()
+}
+
 /// Panics with both output streams unless `out` succeeded; returns stdout.
 pub fn ok(what: &str, out: &Output) -> String {
     assert!(
@@ -34,18 +47,4 @@ pub fn ok(what: &str, out: &Output) -> String {
         lab::stderr(out)
     );
     lab::stdout(out)
-}
-
-/// Asserts that `text` contains `needle`, showing all of `text` when not.
-#[track_caller]
-pub fn assert_has(text: &str, needle: &str) {
-    assert!(text.contains(needle), "no {needle:?} in:\n{text}");
-}
-
-/// Asserts that `needle` occurs `n` times in `text`, showing all of `text`
-/// when not.
-#[track_caller]
-pub fn assert_count(text: &str, needle: &str, n: usize) {
-    let found = text.matches(needle).count();
-    assert_eq!(found, n, "{needle:?} {found} times, not {n}, in:\n{text}");
 }

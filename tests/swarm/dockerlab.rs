@@ -12,7 +12,7 @@
 #![allow(dead_code)]
 
 use crate::common::lab::{is_root, stderr, Lab, LabBuilder};
-use crate::common::{ok, skip};
+use crate::common::{found, ok, skip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -24,12 +24,6 @@ pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/swarm")
         .join(name)
-}
-
-fn found(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        || Path::new("/usr/sbin").join(program).is_file()
 }
 
 /// The rule for these tests: root, dockerd (Debian's docker.io) and

@@ -20,7 +20,7 @@
 #![allow(dead_code)]
 
 use crate::common::lab::{is_root, Lab, LabBuilder};
-use crate::common::{ok, skip};
+use crate::common::{found, ok, skip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -71,11 +71,6 @@ pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/vm")
         .join(name)
-}
-
-fn found(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
 }
 
 /// The static rccr that image.sh puts into `arch`'s image (what
