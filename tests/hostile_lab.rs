@@ -7,8 +7,9 @@
 mod common;
 
 use common::assert_has;
-use common::lab::{lab_script, require_root, stderr, stdout, wait_for, Lab, Scratch, RDNS_PTR};
-use std::process::{Child, Command, Output, Stdio};
+use common::failpoint::Failpoint;
+use common::lab::{require_root, stderr, stdout, Lab, RDNS_PTR};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// A bound no run of setup on these small labs comes near.
@@ -233,41 +234,17 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
     assert_eq!(offered(), offered_before, "a key was offered to it");
 }
 
-/// A run of `rccr setup` that stops at failpoint `spec` until resumed.
-fn paused_setup(lab: &Lab, dir: &std::path::Path, spec: &str) -> Child {
-    Command::new(lab_script())
-        .args([
-            "exec",
-            &lab.dir().display().to_string(),
-            "control",
-            "env",
-            &format!("RCCR_FAILPOINT={spec}"),
-            &format!("RCCR_FAILPOINT_DIR={}", dir.display()),
-            "rccr",
-            "setup",
-            "--yes",
-            "--json",
-            "--no-playbooks",
-            "--revert-after",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 #[test]
 fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
     let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
     };
-    let scratch = Scratch::new("fp-hostile");
-    let fp = &scratch.0;
-    let first = paused_setup(&lab, fp, "after-stage");
-    wait_for("the first run to stage", || fp.join("reached").exists());
-    let line = std::fs::read_to_string(fp.join("reached")).unwrap();
-    let pid = line.split_whitespace().nth(2).unwrap().to_string();
+    // The first run stops once it staged.
+    let fp = Failpoint::new("hostile");
+    let setup_args = ["rccr", "setup", "--yes", "--json", "--no-playbooks"];
+    let first_args = [&setup_args[..], &["--revert-after", "60"]].concat();
+    let first = fp.spawn(&lab, "after-stage", &first_args);
+    let (_, pid) = fp.reached();
     let ak_staged = stdout(&lab.exec("target-1", &["cat", "/root/.ssh/authorized_keys"]));
 
     // A second setup, and a keyrotate, stop at once naming the first run.
@@ -294,26 +271,10 @@ fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
     );
 
     // With --wait, a third run waits for the first and then finds it done.
-    let mut waiting = Command::new(lab_script())
-        .args([
-            "exec",
-            &lab.dir().display().to_string(),
-            "control",
-            "rccr",
-            "setup",
-            "--yes",
-            "--json",
-            "--no-playbooks",
-            "--wait",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut waiting = lab.spawn("control", &[&setup_args[..], &["--wait", "60"]].concat());
     std::thread::sleep(Duration::from_millis(500));
     assert!(waiting.try_wait().unwrap().is_none(), "it did not wait");
-    std::fs::write(fp.join("continue"), b"").unwrap();
+    fp.resume();
     let out = first.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("\"result\": \"adopted\""));

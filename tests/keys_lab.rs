@@ -7,7 +7,8 @@
 mod common;
 
 use common::failpoint::{sigkill, Failpoint};
-use common::lab::{require_root, stderr, stdout, wait_for, Lab, Scratch};
+use common::lab::{require_root, stderr, stdout, wait_for, Lab};
+use common::scratch::Scratch;
 use common::{assert_count, assert_has, ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

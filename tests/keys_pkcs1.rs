@@ -9,7 +9,7 @@
 //!   127.0.0.1).
 mod common;
 
-use common::lab::Scratch;
+use common::scratch::Scratch;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -197,7 +197,7 @@ fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
         "--revert-after",
         "600",
     ];
-    let child = fp.spawn(&lab, "after-stage", &cmd.map(String::from));
+    let child = fp.spawn(&lab, "after-stage", &cmd);
     let (_, pid) = fp.reached();
     sigkill(pid);
     let _ = child.wait_with_output();

@@ -455,7 +455,7 @@ fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
         return;
     };
     let fp = Failpoint::new("swarm-created");
-    let cmd = ["rccr", "setup", "--yes"].map(String::from);
+    let cmd = ["rccr", "setup", "--yes"];
     let child = fp.spawn(&cluster.lab, "swarm-created", &cmd);
     let (_, pid) = fp.reached();
     sigkill(pid);

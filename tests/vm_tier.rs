@@ -520,7 +520,7 @@ fn assert_rotated(vms: &VmLab, ips: &[(String, String)]) {
 /// rccr resumes once its sshd is gone, and must report the node.
 fn rotation_interrupted_by_a_reboot(vms: &VmLab, ips: &[(String, String)]) {
     let failpoint = Failpoint::new("vm");
-    let fp = &failpoint.0;
+    let fp = failpoint.dir();
     let mut cmd: Vec<String> = ["rccr", "keyrotate", "--yes", "--timeout", "30"]
         .map(String::from)
         .into();

@@ -24,7 +24,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -117,29 +117,6 @@ fn remove_stale_key_dirs() {
                 let _ = fs::remove_dir_all(e.path());
             }
         }
-    }
-}
-
-/// A directory of this test process under the temp directory, shared with
-/// the lab's hosts (they see the host's /tmp); removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rccr-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create a scratch directory");
-        Scratch(dir)
-    }
-
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -548,6 +525,15 @@ impl Lab {
         let _ = stdin.write_all(input);
         drop(stdin);
         child.wait_with_output().expect("wait for lab.sh exec")
+    }
+
+    /// Starts `args` inside `host` as [`Lab::exec`] runs them, with no
+    /// input and the output piped, and returns at once.
+    pub fn spawn(&self, host: &str, args: &[&str]) -> Child {
+        let dir = self.dir.display().to_string();
+        let mut cmd = lab_sh(&["exec", &dir, host]);
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.spawn().expect("run lab.sh exec")
     }
 
     /// `sh -c script` inside `host`.

@@ -6,6 +6,7 @@
 pub mod asserts;
 pub mod failpoint;
 pub mod lab;
+pub mod scratch;
 
 // Each test binary uses some helpers only: not every re-export is used.
 #[allow(unused_imports)]
