@@ -304,16 +304,11 @@ main() {
 				perl_env
 				exit 0
 				;;
-			-h | --help)
-				help
-				exit 0
-				;;
-			--) shift; break ;;
-			-*) die "unknown option: $1 (see --help)" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 	done
+	[ "${1-}" != -- ] || shift
 	# shellcheck disable=SC2046 # a list of words
 	[ $# -gt 0 ] || set -- $(all_arches)
 	for arch in "$@"; do

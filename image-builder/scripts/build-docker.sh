@@ -79,10 +79,6 @@ main() {
 	METADATA=''
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
 			-v | --version)
 				[ $# -ge 2 ] || usage_error "$1 needs a value"
 				VERSION=$2
@@ -96,12 +92,11 @@ main() {
 				shift
 				;;
 			-n | --dry-run) DRY_RUN=1 ;;
-			--) shift; break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 	done
+	[ "${1-}" != -- ] || shift
 	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
 	ARCH=$1 TYPE=$2
 	arch_info "$ARCH"

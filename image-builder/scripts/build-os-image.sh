@@ -507,10 +507,6 @@ main() {
 	OUT_DIR="$REPO_DIR/dist/images"
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
 			-v | --version)
 				[ $# -ge 2 ] || usage_error "$1 needs a value"
 				VERSION=$2
@@ -525,12 +521,11 @@ main() {
 				pin_media
 				exit 0
 				;;
-			--) shift; break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 	done
+	[ "${1-}" != -- ] || shift
 	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
 	ARCH=$1 TYPE=$2
 	arch_info "$ARCH"

@@ -54,6 +54,22 @@ usage_error() {
 	exit 2
 }
 
+# The last branch of a script's option loop, `*) other_option "$1" || break`:
+# -h/--help prints the help, any other option is a usage error. Fails at
+# the end of the options (`--`, which the caller shifts away after the
+# loop, or the first operand).
+other_option() {
+	case "$1" in
+		-h | --help)
+			help
+			exit 0
+			;;
+		--) return 1 ;;
+		-*) usage_error "unknown option: $1" ;;
+	esac
+	return 1
+}
+
 einfo() {
 	printf '%s: %s\n' "$PROG" "$*" >&2
 }
@@ -103,23 +119,18 @@ container_options() {
 	OPTIONS_USED=0
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
 			--owner)
 				[ $# -ge 2 ] || usage_error "--owner needs UID:GID"
 				OWNER=$2
 				shift
 				OPTIONS_USED=$((OPTIONS_USED + 1))
 				;;
-			--) OPTIONS_USED=$((OPTIONS_USED + 1)); break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 		OPTIONS_USED=$((OPTIONS_USED + 1))
 	done
+	[ "${1-}" != -- ] || OPTIONS_USED=$((OPTIONS_USED + 1))
 }
 
 # The version in Cargo.toml's [package] section.
