@@ -9,7 +9,7 @@
 mod common;
 
 use common::lab::{stderr, stdout, Lab};
-use common::{assert_count, assert_has};
+use common::{assert_count, assert_has, ok};
 use std::process::Output;
 
 /// `rccr setup --yes --json --no-swarm` on the control.
@@ -139,8 +139,7 @@ fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
     let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
     };
-    let out = setup(&lab);
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    ok("rccr setup", &setup(&lab));
     let target = lab.host("target-1");
     let (name, old_ip) = (target.hostname.clone(), target.ip.clone());
     // After the first run, the name is pinned as well as the address.
@@ -222,8 +221,7 @@ fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
     let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
     };
-    let out = setup(&lab);
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    ok("rccr setup", &setup(&lab));
     let nodes_before = cat(&lab, "control", "/root/.rccr/nodes");
     let known_before = cat(&lab, "control", "/root/.ssh/known_hosts");
     // Another machine takes target-1's MAC at a new address, with a host
@@ -262,8 +260,7 @@ fn two_nodes_that_swap_addresses_are_both_followed() {
     let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
     };
-    let out = setup(&lab);
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    ok("rccr setup", &setup(&lab));
     let (one, two) = (lab.host("target-1"), lab.host("target-2"));
     release_lease(&lab, "target-1");
     release_lease(&lab, "target-2");

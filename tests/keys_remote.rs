@@ -167,6 +167,15 @@ fn split(snapshot: &[u8]) -> (String, String, Vec<u8>) {
     (sum, armed, parts.next().unwrap_or_default().to_vec())
 }
 
+/// Runs `case` for every implementation, each in a fresh home holding
+/// [`ORIGINAL`]: (how to start it, its name in messages, the home).
+fn for_each_node(tag: &str, case: impl Fn(&Node, &str, &Home)) {
+    for node in nodes() {
+        let home = Home::with_original(tag, &node);
+        case(&node, name(&node), &home);
+    }
+}
+
 /// Asserts that a step exited with `code` and said `why` on stderr.
 fn assert_refused(out: &Output, code: i32, why: &str, context: &str) {
     assert_eq!(out.status.code(), Some(code), "{context}: {}", stderr(out));
@@ -214,12 +223,10 @@ fn read_reports_sum_armed_rotation_and_bytes() {
 
 #[test]
 fn stage_then_commit_installs_exact_bytes_and_disarms() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("commit", &node);
+    for_each_node("commit", |node, who, home| {
         std::fs::set_permissions(home.0.join(".ssh"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
-        let (head, out) = home.converse(&node, &["stage", "r1", "2", "n1"], "n1", |head| {
+        let (head, out) = home.converse(node, &["stage", "r1", "2", "n1"], "n1", |head| {
             assert_eq!(split(head).2, ORIGINAL, "{who}");
             file(STAGED)
         });
@@ -232,9 +239,9 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
         assert_eq!(home.keys(), STAGED);
         assert_eq!(mode(&home.ak()), 0o600, "{who}");
         assert_eq!(mode(&home.0.join(".ssh")), 0o700, "{who}");
-        let (_, armed, _) = home.read(&node);
+        let (_, armed, _) = home.read(node);
         assert_eq!(armed, "r1.n1", "{who}");
-        let (head, out) = home.converse(&node, &["commit", "n2"], "n2", |head| {
+        let (head, out) = home.converse(node, &["commit", "n2"], "n2", |head| {
             assert_eq!(split(head).1, "r1.n1", "{who}");
             file(FINAL)
         });
@@ -253,19 +260,17 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
         // The disarmed timer must not undo the commit when it wakes.
         std::thread::sleep(Duration::from_millis(2500));
         assert_eq!(home.keys(), FINAL, "{who}");
-    }
+    });
 }
 
 #[test]
 fn an_uncommitted_stage_reverts_by_itself() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("revert", &node);
-        home.send_ok(&node, &["stage", "r2", "1", "n3"], "n3", STAGED);
+    for_each_node("revert", |node, who, home| {
+        home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
         assert_eq!(home.keys(), STAGED);
         // The revert fires while a commit is under way: the commit finds
         // its rotation expired and changes nothing.
-        let (_, out) = home.converse(&node, &["commit", "n4"], "n4", |head| {
+        let (_, out) = home.converse(node, &["commit", "n4"], "n4", |head| {
             assert_eq!(split(head).1, "r2.n3");
             wait_until("the revert", || home.keys() == ORIGINAL);
             file(FINAL)
@@ -273,51 +278,45 @@ fn an_uncommitted_stage_reverts_by_itself() {
         assert_eq!(out.status.code(), Some(3), "{who}: {}", stderr(&out));
         assert_eq!(home.keys(), ORIGINAL);
         wait_until("the marker to go", || home.leftovers().is_empty());
-    }
+    });
 }
 
 #[test]
 fn a_timer_from_an_earlier_attempt_never_reverts_a_later_stage() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("stale", &node);
-        home.send_ok(&node, &["stage", "r4", "1", "n5"], "n5", STAGED);
-        home.send_ok(&node, &["commit", "n6"], "n6", FINAL);
+    for_each_node("stale", |node, who, home| {
+        home.send_ok(node, &["stage", "r4", "1", "n5"], "n5", STAGED);
+        home.send_ok(node, &["commit", "n6"], "n6", FINAL);
         // The same rotation stages again (a re-run) before the first timer wakes.
         let restaged = [FINAL, b"ssh-ed25519 AAAANEWER x\n"].concat();
-        home.send_ok(&node, &["stage", "r4", "30", "n7"], "n7", &restaged);
+        home.send_ok(node, &["stage", "r4", "30", "n7"], "n7", &restaged);
         std::thread::sleep(Duration::from_millis(1800));
         assert_eq!(home.keys(), restaged, "{who}");
-    }
+    });
 }
 
 #[test]
 fn a_file_changed_after_reading_is_not_touched() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("changed", &node);
+    for_each_node("changed", |node, who, home| {
         let edited = b"ssh-ed25519 AAAAEDITED x\n";
-        let (_, out) = home.converse(&node, &["stage", "r3", "60", "n8"], "n8", |_| {
+        let (_, out) = home.converse(node, &["stage", "r3", "60", "n8"], "n8", |_| {
             std::fs::write(home.ak(), edited).unwrap();
             file(STAGED)
         });
         assert_eq!(out.status.code(), Some(4), "{who}: {}", stderr(&out));
         home.assert_untouched(who, edited);
-    }
+    });
 }
 
 #[test]
 fn input_cut_short_changes_nothing() {
     // A link lost mid-transfer ends the node's input early: the file that
     // arrived must never be installed, or a commit could lock the node out.
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("short", &node);
+    for_each_node("short", |node, who, home| {
         for (step, nonce) in [
             (vec!["stage", "r5", "60", "n9"], "n9"),
             (vec!["commit", "na"], "na"),
         ] {
-            let (_, out) = home.converse(&node, &step, nonce, |_| {
+            let (_, out) = home.converse(node, &step, nonce, |_| {
                 let mut cut = file(STAGED);
                 cut.truncate(cut.len() - 20);
                 cut
@@ -325,18 +324,16 @@ fn input_cut_short_changes_nothing() {
             assert_refused(&out, 1, "incomplete", &format!("{who} {step:?}"));
             home.assert_untouched(who, ORIGINAL);
         }
-    }
+    });
 }
 
 #[test]
 fn no_input_changes_nothing_and_commit_still_persists() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("noinput", &node);
-        let (_, out) = home.converse(&node, &["stage", "r6", "60", "nb"], "nb", |_| vec![]);
+    for_each_node("noinput", |node, who, home| {
+        let (_, out) = home.converse(node, &["stage", "r6", "60", "nb"], "nb", |_| vec![]);
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(stdout(&out), "", "{who}");
-        let (_, out) = home.converse(&node, &["commit", "nc"], "nc", |_| vec![]);
+        let (_, out) = home.converse(node, &["commit", "nc"], "nc", |_| vec![]);
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         let said = stdout(&out);
         assert!(
@@ -344,7 +341,7 @@ fn no_input_changes_nothing_and_commit_still_persists() {
             "{who}: {said:?}"
         );
         home.assert_untouched(who, ORIGINAL);
-    }
+    });
 }
 
 #[test]
@@ -390,52 +387,45 @@ fn backup(home: &Home) -> Option<Vec<u8>> {
 
 #[test]
 fn a_second_stage_while_one_is_armed_is_refused_and_the_backup_kept() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("armed", &node);
-        home.send_ok(&node, &["stage", "r8", "60", "ne"], "ne", STAGED);
-        assert_eq!(backup(&home).as_deref(), Some(ORIGINAL), "{who}");
+    for_each_node("armed", |node, who, home| {
+        home.send_ok(node, &["stage", "r8", "60", "ne"], "ne", STAGED);
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
         // Another run (or control) stages while the first is armed.
         let other = [STAGED, b"ssh-ed25519 AAAAOTHERRUN x\n"].concat();
-        let (head, out) =
-            home.converse(&node, &["stage", "r9", "60", "nf"], "nf", |_| file(&other));
+        let (head, out) = home.converse(node, &["stage", "r9", "60", "nf"], "nf", |_| file(&other));
         assert!(head.is_none(), "{who}: asked for input while armed");
         assert_refused(&out, 6, "r8.ne is armed", who);
         assert_eq!(home.keys(), STAGED, "{who}");
         assert_eq!(
-            backup(&home).as_deref(),
+            backup(home).as_deref(),
             Some(ORIGINAL),
             "{who}: backup overwritten"
         );
-    }
+    });
 }
 
 #[test]
 fn steps_are_refused_while_another_holds_the_node_lock() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("busy", &node);
+    for_each_node("busy", |node, who, home| {
         let lock = std::fs::File::create(home.0.join(".rccr-keys.lock")).unwrap();
         assert!(rccr::fsutil::try_lock(&lock).unwrap());
         for (step, nonce) in [
             (vec!["stage", "ra", "60", "ng"], "ng"),
             (vec!["commit", "nh"], "nh"),
         ] {
-            let (head, out) = home.converse(&node, &step, nonce, |_| file(STAGED));
+            let (head, out) = home.converse(node, &step, nonce, |_| file(STAGED));
             assert!(head.is_none(), "{who} {step:?}");
             assert_refused(&out, 5, "another rotation step", &format!("{who} {step:?}"));
         }
         assert_eq!(home.keys(), ORIGINAL, "{who}");
         drop(lock);
-        home.send_ok(&node, &["stage", "ra", "60", "ni"], "ni", STAGED);
-    }
+        home.send_ok(node, &["stage", "ra", "60", "ni"], "ni", STAGED);
+    });
 }
 
 #[test]
 fn leftovers_of_a_crashed_step_are_removed() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("leftover", &node);
+    for_each_node("leftover", |node, who, home| {
         // A step killed at boot-time pids that repeat, by either side.
         for name in [
             ".rccr-tmp.1234",
@@ -443,21 +433,19 @@ fn leftovers_of_a_crashed_step_are_removed() {
         ] {
             std::fs::write(home.0.join(".ssh").join(name), b"half a file").unwrap();
         }
-        home.send_ok(&node, &["stage", "rb", "60", "nj"], "nj", STAGED);
-        home.send_ok(&node, &["commit", "nk"], "nk", FINAL);
+        home.send_ok(node, &["stage", "rb", "60", "nj"], "nj", STAGED);
+        home.send_ok(node, &["commit", "nk"], "nk", FINAL);
         assert_eq!(home.keys(), FINAL, "{who}");
         assert_eq!(home.leftovers(), Vec::<String>::new(), "{who}");
-    }
+    });
 }
 
 #[test]
 fn a_file_over_one_mebibyte_is_refused() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::with_original("big", &node);
+    for_each_node("big", |node, who, home| {
         let big = [STAGED, &vec![b'#'; 1 << 20][..]].concat();
-        let (_, out) = home.converse(&node, &["stage", "rc", "60", "nl"], "nl", |_| file(&big));
+        let (_, out) = home.converse(node, &["stage", "rc", "60", "nl"], "nl", |_| file(&big));
         assert_refused(&out, 1, "larger than 1048576 bytes", who);
         home.assert_untouched(who, ORIGINAL);
-    }
+    });
 }

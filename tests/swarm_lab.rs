@@ -21,6 +21,9 @@ use std::time::Duration;
 
 const IMAGE: &str = "rccr-lab/web:1";
 
+/// A cluster_config.yml that runs two replicas of [`IMAGE`] as `web`.
+const WEB_TWICE: &str = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
+
 /// A cluster whose targets run Docker and hold the test image, with
 /// `config` as the control's ./cluster_config.yml.
 fn cluster(targets: usize, config: &str) -> Option<Cluster> {
@@ -309,8 +312,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
 
 #[test]
 fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() {
-    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
-    let Some(cluster) = cluster(2, config) else {
+    let Some(cluster) = cluster(2, WEB_TWICE) else {
         return;
     };
     // target-2 answers as a 32-bit PC: its sshd (and so whatever rccr and
@@ -397,7 +399,7 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
     // Configured playbooks with no Ansible on the control: said, not failed.
     write_config(
         &cluster,
-        &format!("{config}playbooks:\n  - /root/none.yml\n"),
+        &format!("{WEB_TWICE}playbooks:\n  - /root/none.yml\n"),
     );
     let out = setup(&cluster);
     assert_has(
@@ -408,8 +410,7 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
 
 #[test]
 fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
-    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
-    let Some(cluster) = cluster(3, config) else {
+    let Some(cluster) = cluster(3, WEB_TWICE) else {
         return;
     };
     cluster.stop(&["target-3"]);
@@ -846,7 +847,7 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
 
 #[test]
 fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
-    let config = "cluster:\n  name: lab\ncontainers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
+    let config = &format!("cluster:\n  name: lab\n{WEB_TWICE}");
     let Some(cluster) = cluster(2, config) else {
         return;
     };
@@ -905,8 +906,7 @@ fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
 
 #[test]
 fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
-    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
-    let Some(cluster) = cluster(3, config) else {
+    let Some(cluster) = cluster(3, WEB_TWICE) else {
         return;
     };
     setup(&cluster);

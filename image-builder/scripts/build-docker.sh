@@ -97,11 +97,7 @@ main() {
 		shift
 	done
 	[ "${1-}" != -- ] || shift
-	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
-	ARCH=$1 TYPE=$2
-	arch_info "$ARCH"
-	check_type "$TYPE"
-	[ -n "$VERSION" ] || VERSION=$(cargo_version)
+	arch_type_operands "$@"
 	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$ARCH}"
 	check_inputs
 	[ "$DRY_RUN" = 1 ] || [ -f "$REPO_DIR/dist/THIRD-PARTY-NOTICES" ] ||

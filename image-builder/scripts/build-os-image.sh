@@ -526,11 +526,7 @@ main() {
 		shift
 	done
 	[ "${1-}" != -- ] || shift
-	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
-	ARCH=$1 TYPE=$2
-	arch_info "$ARCH"
-	check_type "$TYPE"
-	[ -n "$VERSION" ] || VERSION=$(cargo_version)
+	arch_type_operands "$@"
 	case "$COMPRESS" in
 		xz) need xz xz-utils ;;
 		none) ;;

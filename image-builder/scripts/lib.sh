@@ -109,6 +109,17 @@ check_type() {
 	esac
 }
 
+# arch_type_operands ARCH TYPE: the operands of the image builds; checks
+# them, sets ARCH (and arch_info's variables) and TYPE, and VERSION from
+# Cargo.toml unless an option gave it.
+arch_type_operands() {
+	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
+	ARCH=$1 TYPE=$2
+	arch_info "$ARCH"
+	check_type "$TYPE"
+	[ -n "$VERSION" ] || VERSION=$(cargo_version)
+}
+
 # container_options ARG...: the options of the scripts that run as root in
 # an Alpine container (-h, --help; --owner UID:GID, which sets OWNER, the
 # owner to give their output on the host's side). Sets OPTIONS_USED to the
