@@ -281,25 +281,31 @@ fn rotate_through_fault(
     (lab, before, out)
 }
 
+/// A rotation of target-1 (node side `side`) whose sshd is killed where it
+/// stops at `failpoint`: rccr must exit 1 saying `said`; `settle` sees the
+/// node (and its keys before the run) before its sshd starts again, and
+/// then a re-run must converge.
+fn sshd_killed_at(side: &str, failpoint: &str, said: &str, settle: impl FnOnce(&Lab, &[u8])) {
+    let tag = format!("sshd-{failpoint}");
+    let (lab, before, out) = rotate_through_fault(side, &tag, failpoint, "target-1", |lab| {
+        kill_sshd(lab, "target-1")
+    });
+    assert!(stdout(&out).contains(said), "{side}: {}", stdout(&out));
+    settle(&lab, &before);
+    start_sshd(&lab, "target-1");
+    assert_converges(&lab, &["target-1", "target-2"]);
+}
+
 #[test]
 fn sshd_killed_after_staging_the_node_reverts_by_itself() {
     if !require_root() {
         return;
     }
     for side in NODE_SIDES {
-        let (lab, before, out) =
-            rotate_through_fault(side, "staged-sshd", "after-stage", "target-1", |lab| {
-                kill_sshd(lab, "target-1")
-            });
-        assert!(
-            stdout(&out).contains("reverted"),
-            "{side}: {}",
-            stdout(&out)
-        );
         // The node restores its keys on its own.
-        wait_reverted(&lab, "target-1", &before);
-        start_sshd(&lab, "target-1");
-        assert_converges(&lab, &["target-1", "target-2"]);
+        sshd_killed_at(side, "after-stage", "reverted", |lab, before| {
+            wait_reverted(lab, "target-1", before)
+        });
     }
 }
 
@@ -308,16 +314,7 @@ fn sshd_killed_after_commit_then_converges() {
     if !require_root() {
         return;
     }
-    let (lab, _, out) = rotate_through_fault(
-        NODE_SIDES[0],
-        "commit-sshd",
-        "after-commit",
-        "target-1",
-        |lab| kill_sshd(lab, "target-1"),
-    );
-    assert_has(&stdout(&out), "incomplete");
-    start_sshd(&lab, "target-1");
-    assert_converges(&lab, &["target-1", "target-2"]);
+    sshd_killed_at(NODE_SIDES[0], "after-commit", "incomplete", |_, _| {});
 }
 
 #[test]

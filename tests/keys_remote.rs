@@ -7,6 +7,7 @@ mod common;
 
 use common::assert_has;
 use common::lab::{stderr, stdout, wait_for_within};
+use common::scratch::Scratch;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -52,15 +53,13 @@ fn name(node: &Node) -> &str {
     }
 }
 
-struct Home(PathBuf);
+struct Home(Scratch);
 
 impl Home {
     fn new(tag: &str, node: &Node) -> Home {
         let kind = name(node).rsplit('/').next().unwrap().replace(' ', "-");
-        let dir =
-            std::env::temp_dir().join(format!("rccr-remote-{tag}-{kind}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+        let dir = Scratch::new(&format!("remote-{tag}-{kind}"));
+        std::fs::create_dir(dir.path(".ssh")).unwrap();
         Home(dir)
     }
     /// [`Home::new`] holding [`ORIGINAL`] as its authorized_keys.
@@ -70,7 +69,7 @@ impl Home {
         home
     }
     fn ak(&self) -> PathBuf {
-        self.0.join(".ssh/authorized_keys")
+        self.0.path(".ssh/authorized_keys")
     }
     fn keys(&self) -> Vec<u8> {
         std::fs::read(self.ak()).unwrap()
@@ -79,7 +78,7 @@ impl Home {
         Command::new(&node[0])
             .args(&node[1..])
             .args(args)
-            .env("HOME", &self.0)
+            .env("HOME", &self.0 .0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -144,19 +143,13 @@ impl Home {
         split(&out.stdout)
     }
     fn leftovers(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.0.join(".ssh"))
+        let mut names: Vec<String> = std::fs::read_dir(self.0.path(".ssh"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .filter(|n| n != "authorized_keys")
             .collect();
         names.sort();
         names
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -224,7 +217,7 @@ fn read_reports_sum_armed_rotation_and_bytes() {
 #[test]
 fn stage_then_commit_installs_exact_bytes_and_disarms() {
     for_each_node("commit", |node, who, home| {
-        std::fs::set_permissions(home.0.join(".ssh"), std::fs::Permissions::from_mode(0o755))
+        std::fs::set_permissions(home.0.path(".ssh"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
         let (head, out) = home.converse(node, &["stage", "r1", "2", "n1"], "n1", |head| {
             assert_eq!(split(head).2, ORIGINAL, "{who}");
@@ -238,7 +231,7 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
         assert_eq!(stdout(&out), "staged\n", "{who}");
         assert_eq!(home.keys(), STAGED);
         assert_eq!(mode(&home.ak()), 0o600, "{who}");
-        assert_eq!(mode(&home.0.join(".ssh")), 0o700, "{who}");
+        assert_eq!(mode(&home.0.path(".ssh")), 0o700, "{who}");
         let (_, armed, _) = home.read(node);
         assert_eq!(armed, "r1.n1", "{who}");
         let (head, out) = home.converse(node, &["commit", "n2"], "n2", |head| {
@@ -382,7 +375,7 @@ fn rccr_refuses_another_protocol_with_exit_125_and_no_output() {
 }
 
 fn backup(home: &Home) -> Option<Vec<u8>> {
-    std::fs::read(home.0.join(".ssh/.rccr-authorized_keys.bak")).ok()
+    std::fs::read(home.0.path(".ssh/.rccr-authorized_keys.bak")).ok()
 }
 
 #[test]
@@ -407,7 +400,7 @@ fn a_second_stage_while_one_is_armed_is_refused_and_the_backup_kept() {
 #[test]
 fn steps_are_refused_while_another_holds_the_node_lock() {
     for_each_node("busy", |node, who, home| {
-        let lock = std::fs::File::create(home.0.join(".rccr-keys.lock")).unwrap();
+        let lock = std::fs::File::create(home.0.path(".rccr-keys.lock")).unwrap();
         assert!(rccr::fsutil::try_lock(&lock).unwrap());
         for (step, nonce) in [
             (vec!["stage", "ra", "60", "ng"], "ng"),
@@ -431,7 +424,7 @@ fn leftovers_of_a_crashed_step_are_removed() {
             ".rccr-tmp.1234",
             ".authorized_keys.rccr-tmp.0123456789abcdef",
         ] {
-            std::fs::write(home.0.join(".ssh").join(name), b"half a file").unwrap();
+            std::fs::write(home.0.path(".ssh").join(name), b"half a file").unwrap();
         }
         home.send_ok(node, &["stage", "rb", "60", "nj"], "nj", STAGED);
         home.send_ok(node, &["commit", "nk"], "nk", FINAL);

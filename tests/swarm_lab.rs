@@ -80,6 +80,18 @@ fn layers(out: &Output) -> (Vec<(String, String, String)>, Vec<String>) {
     (nodes, services)
 }
 
+/// A successful `rccr setup`: its output and [`layers`], which must list
+/// `n` nodes.
+fn setup_layers(
+    cluster: &Cluster,
+    n: usize,
+) -> (Output, Vec<(String, String, String)>, Vec<String>) {
+    let out = setup(cluster);
+    let (nodes, services) = layers(&out);
+    assert_eq!(nodes.len(), n, "{}", stdout(&out));
+    (out, nodes, services)
+}
+
 /// `Hostname ManagerStatus` of every swarm node, as `host` sees the swarm.
 fn swarm_nodes(cluster: &Cluster, host: &str) -> Vec<(String, String)> {
     cluster
@@ -192,9 +204,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
     // No Ansible anywhere: rccr forms the swarm itself.
     let out = cluster.lab.sh("control", "command -v ansible-playbook");
     assert!(!out.status.success(), "{}", stdout(&out));
-    let first = setup(&cluster);
-    let (nodes1, services1) = layers(&first);
-    assert_eq!(nodes1.len(), 4, "{}", stdout(&first));
+    let (first, nodes1, services1) = setup_layers(&cluster, 4);
     assert!(
         nodes1
             .iter()
@@ -271,9 +281,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
     // A second run: no init, no join, no promotion, no label, no service
     // update, and the report says so for every node and layer.
     let before = swarm_identity(&cluster, &hosts);
-    let second = setup(&cluster);
-    let (nodes2, services2) = layers(&second);
-    assert_eq!(nodes2.len(), 4, "{}", stdout(&second));
+    let (second, nodes2, services2) = setup_layers(&cluster, 4);
     assert!(
         nodes2
             .iter()
@@ -557,9 +565,7 @@ fn the_control_works_like_a_laptop_and_configured_playbooks_run_with_json_pure()
     );
     assert!(out.status.success());
     write_config(&cluster, "playbooks:\n  - /root/hello.yml\n");
-    let out = setup(&cluster);
-    let (nodes, _) = layers(&out);
-    assert_eq!(nodes.len(), 2);
+    setup_layers(&cluster, 2);
     assert_has(&stderr(&out), "PLAY RECAP");
     assert!(!stdout(&out).contains("PLAY RECAP"));
     let log = stdout(
