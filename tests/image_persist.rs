@@ -44,18 +44,20 @@ fn mount_log(dir: &TempDir) -> String {
     fs::read_to_string(dir.path("mount.log")).unwrap_or_default()
 }
 
-/// The boot media as the initramfs leaves it: a boot repository at its root.
-fn boot_media(dir: &TempDir, mount_point: &str) {
+/// A root (in a new dir tagged `tag`) booted from the medium at
+/// `mount_point`, as the initramfs leaves it: a boot repository at its root.
+fn booted_from(tag: &str, mount_point: &str) -> TempDir {
+    let dir = TempDir::new(tag);
     write(
         &dir.path(&format!("root{mount_point}/rccr-apks/.boot_repository")),
         "",
     );
+    dir
 }
 
 #[test]
 fn persist_uses_a_writable_boot_medium() {
-    let dir = TempDir::new("persist-pi");
-    boot_media(&dir, "/media/mmcblk0p1");
+    let dir = booted_from("persist-pi", "/media/mmcblk0p1");
     write(
         &dir.path("root/etc/lbu/lbu.conf"),
         "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
@@ -84,8 +86,7 @@ fn persist_uses_a_writable_boot_medium() {
 
 #[test]
 fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
-    let dir = TempDir::new("persist-iso");
-    boot_media(&dir, "/media/cdrom");
+    let dir = booted_from("persist-iso", "/media/cdrom");
     write(&dir.path("root/etc/hostname"), "ReCyClusteR-Target\n");
     write(&dir.path("root/etc/lbu/lbu.conf"), "LBU_MEDIA=\n");
     // What lbu commit saved on the RCCR partition: a rotated key.
@@ -127,8 +128,7 @@ fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
     );
 
     // Nowhere to save: a warning, and the boot goes on.
-    let dir = TempDir::new("persist-none");
-    boot_media(&dir, "/media/cdrom");
+    let dir = booted_from("persist-none", "/media/cdrom");
     let out = persist(
         &dir,
         "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
@@ -147,8 +147,7 @@ fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
 
 #[test]
 fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
-    let dir = TempDir::new("persist-mount");
-    boot_media(&dir, "/media/cdrom");
+    let dir = booted_from("persist-mount", "/media/cdrom");
     // An image before this layout saved at the partition's root; the
     // initramfs mounted it (it found an overlay there), read-only.
     write(
@@ -188,8 +187,7 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
     assert_exit(&out, 0, "WARNING: cannot unpack");
 
     // Not mounted at all (nothing at its root): mounted read-write.
-    let dir = TempDir::new("persist-mount-new");
-    boot_media(&dir, "/media/cdrom");
+    let dir = booted_from("persist-mount-new", "/media/cdrom");
     let out = persist(
         &dir,
         "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",

@@ -80,6 +80,15 @@ fn layers(out: &Output) -> (Vec<(String, String, String)>, Vec<String>) {
     (nodes, services)
 }
 
+/// The row of node `name` in [`layers`]' node list.
+fn node_layers<'a>(
+    nodes: &'a [(String, String, String)],
+    name: &str,
+) -> &'a (String, String, String) {
+    let row = nodes.iter().find(|(n, _, _)| n == name);
+    row.unwrap_or_else(|| panic!("no {name} in {nodes:?}"))
+}
+
 /// A successful `rccr setup`: its output and [`layers`], which must list
 /// `n` nodes.
 fn setup_layers(
@@ -429,10 +438,7 @@ fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
         "the cluster is not whole: ReCyClusteR-Target-03",
     );
     let (nodes, services) = layers(&out);
-    let down = nodes
-        .iter()
-        .find(|(n, _, _)| n == "ReCyClusteR-Target-03")
-        .unwrap();
+    let down = node_layers(&nodes, "ReCyClusteR-Target-03");
     assert_eq!(down.1, "failed", "{nodes:?}");
     assert_eq!(services, ["created"]);
     // The two others: one manager, one worker, the service on both.
@@ -449,10 +455,7 @@ fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
     cluster.start(&["target-3"]);
     let out = setup(&cluster);
     let (nodes, _) = layers(&out);
-    let back = nodes
-        .iter()
-        .find(|(n, _, _)| n == "ReCyClusteR-Target-03")
-        .unwrap();
+    let back = node_layers(&nodes, "ReCyClusteR-Target-03");
     assert_eq!(back.2, "changed", "{nodes:?}");
     // A promoted manager takes a moment to reach raft.
     assert_three_managers(&cluster);
@@ -660,10 +663,7 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
     let out = setup_with(&cluster, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let (nodes, _) = layers(&out);
-    let claimer = nodes
-        .iter()
-        .find(|(n, _, _)| n == "ReCyClusteR-Target-01")
-        .unwrap();
+    let claimer = node_layers(&nodes, "ReCyClusteR-Target-01");
     assert_eq!(claimer.2, "failed", "{nodes:?}");
     assert_has(
         &stderr(&out),
