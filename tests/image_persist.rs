@@ -40,6 +40,13 @@ fn persist(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
         .unwrap()
 }
 
+/// [`persist`], which must succeed.
+fn persist_ok(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
+    let out = persist(dir, mounts, findfs, arg);
+    assert!(out.status.success(), "{}", show(&out));
+    out
+}
+
 fn mount_log(dir: &TempDir) -> String {
     fs::read_to_string(dir.path("mount.log")).unwrap_or_default()
 }
@@ -63,11 +70,9 @@ fn persist_uses_a_writable_boot_medium() {
         "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
     );
     let mounts = "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro,relatime 0 0\n";
-    let out = persist(&dir, mounts, "exit 1", "media");
-    assert!(out.status.success(), "{}", show(&out));
+    let out = persist_ok(&dir, mounts, "exit 1", "media");
     assert_eq!(text(&out.stdout), "mmcblk0p1\n");
-    let out = persist(&dir, mounts, "exit 1", "boot");
-    assert!(out.status.success(), "{}", show(&out));
+    persist_ok(&dir, mounts, "exit 1", "boot");
     let conf = fs::read_to_string(dir.path("root/etc/lbu/lbu.conf")).unwrap();
     assert_eq!(conf, "LBU_MEDIA=mmcblk0p1\nDELETEOLDCONFIGS=yes\n");
     // lbu remounts the boot media itself (lbu.in, mount_once_rw).
@@ -78,8 +83,7 @@ fn persist_uses_a_writable_boot_medium() {
         &dir.path("root/etc/lbu/lbu.conf"),
         "LBU_MEDIA=\nLBU_BACKUPDIR=/media/sdb1/rccr-lbu\nDELETEOLDCONFIGS=yes\n",
     );
-    let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
-    assert!(out.status.success(), "{}", show(&out));
+    persist_ok(&dir, mounts, "echo /dev/sdb1", "boot");
     let conf = fs::read_to_string(dir.path("root/etc/lbu/lbu.conf")).unwrap();
     assert_eq!(conf, "LBU_MEDIA=mmcblk0p1\nDELETEOLDCONFIGS=yes\n");
 }
@@ -161,12 +165,10 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
     );
     let mounts =
         "/dev/sr0 /media/cdrom iso9660 ro 0 0\n/dev/sdb1 /media/sdb1 ext4 rw,relatime 0 0\n";
-    let out = persist(&dir, mounts, "echo /dev/sdb1", "media");
-    assert!(out.status.success(), "{}", show(&out));
+    let out = persist_ok(&dir, mounts, "echo /dev/sdb1", "media");
     assert_eq!(text(&out.stdout), "/media/sdb1/rccr-lbu\n");
     assert_eq!(mount_log(&dir), "", "already read-write");
-    let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
-    assert!(out.status.success(), "{}", show(&out));
+    persist_ok(&dir, mounts, "echo /dev/sdb1", "boot");
     assert!(dir
         .path("root/media/sdb1/rccr-lbu/ReCyClusteR-Control-00aa01.apkovl.tar.gz")
         .is_file());
@@ -188,13 +190,12 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
 
     // Not mounted at all (nothing at its root): mounted read-write.
     let dir = booted_from("persist-mount-new", "/media/cdrom");
-    let out = persist(
+    persist_ok(
         &dir,
         "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
         "echo /dev/sdc1",
         "boot",
     );
-    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(
         mount_log(&dir),
         format!(
@@ -335,8 +336,7 @@ impl Node {
     /// does it: LBU_BACKUPDIR, else /media/LBU_MEDIA; DELETEOLDCONFIGS
     /// removes the *.apkovl.tar.gz* there first.
     fn boot_and_commit(&self) {
-        let out = persist(&self.dir, &self.mounts, &self.findfs, "boot");
-        assert!(out.status.success(), "{}", show(&out));
+        persist_ok(&self.dir, &self.mounts, &self.findfs, "boot");
         let conf = fs::read_to_string(self.dir.path("root/etc/lbu/lbu.conf")).unwrap_or_default();
         let get = |k: &str| {
             conf.lines()
