@@ -37,6 +37,13 @@ fn rotate_args(lab: &Lab, names: &[&str], extra: &[&str]) -> Vec<String> {
 /// the POSIX sh script that nodes without rccr get.
 const NODE_SIDES: [&str; 2] = ["auto", "script"];
 
+/// Runs `case` once for each of [`NODE_SIDES`], when root (else skips).
+fn on_each_side(case: impl Fn(&str)) {
+    if require_root() {
+        NODE_SIDES.into_iter().for_each(case);
+    }
+}
+
 /// [`rotate_args`] with the node side of RCCR_KEYS_NODE.
 fn rotate_cmd(lab: &Lab, names: &[&str], extra: &[&str], side: &str) -> Vec<String> {
     let mut cmd = vec!["env".to_string(), format!("RCCR_KEYS_NODE={side}")];
@@ -298,15 +305,12 @@ fn sshd_killed_at(side: &str, failpoint: &str, said: &str, settle: impl FnOnce(&
 
 #[test]
 fn sshd_killed_after_staging_the_node_reverts_by_itself() {
-    if !require_root() {
-        return;
-    }
-    for side in NODE_SIDES {
+    on_each_side(|side| {
         // The node restores its keys on its own.
         sshd_killed_at(side, "after-stage", "reverted", |lab, before| {
             wait_reverted(lab, "target-1", before)
         });
-    }
+    });
 }
 
 #[test]
@@ -344,10 +348,7 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
     // The node has printed its keys for the commit and waits for the new
     // file when its SSH session dies: it must install nothing, keep the
     // staged keys until its own revert, and a re-run must finish.
-    if !require_root() {
-        return;
-    }
-    for side in NODE_SIDES {
+    on_each_side(|side| {
         let mut staged = Vec::new();
         let (lab, before, _) =
             rotate_through_fault(side, "commit-mid", "commit-input", "target-1", |lab| {
@@ -372,7 +373,7 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
         );
         wait_reverted(&lab, "target-1", &before);
         assert_converges(&lab, &["target-1", "target-2"]);
-    }
+    });
 }
 
 /// A lab of `n` targets whose rotation of them all is SIGKILLed at
