@@ -37,6 +37,14 @@ fn rotate_args(lab: &Lab, names: &[&str], extra: &[&str]) -> Vec<String> {
 /// the POSIX sh script that nodes without rccr get.
 const NODE_SIDES: [&str; 2] = ["auto", "script"];
 
+/// The nodes of most tests: the targets of [`two_target_lab`].
+const PAIR: [&str; 2] = ["target-1", "target-2"];
+
+/// A lab of two targets, when root (else the test skips).
+fn two_target_lab() -> Option<Lab> {
+    Lab::builder().targets(2).up_as_root()
+}
+
 /// Runs `case` once for each of [`NODE_SIDES`], when root (else skips).
 fn on_each_side(case: impl Fn(&str)) {
     if require_root() {
@@ -250,20 +258,19 @@ fn a_node_refusing_the_old_key_is_reported_and_untouched() {
 
 #[test]
 fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
+    let Some(lab) = two_target_lab() else {
         return;
     };
-    let nodes = ["target-1", "target-2"];
     kill_sshd(&lab, "target-2");
     let before = authorized_keys(&lab, "target-2");
-    let out = rotate(&lab, &nodes, &[]);
+    let out = rotate(&lab, &PAIR, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert_has(&stdout(&out), "unreachable");
     assert_eq!(authorized_keys(&lab, "target-2"), before);
     // The control keeps the temporary key while a node still needs it.
     assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
     start_sshd(&lab, "target-2");
-    assert_converges(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
 }
 
 /// A two-node lab whose rotation of `node` alone (on node side `side`)
@@ -300,7 +307,7 @@ fn sshd_killed_at(side: &str, failpoint: &str, said: &str, settle: impl FnOnce(&
     assert!(stdout(&out).contains(said), "{side}: {}", stdout(&out));
     settle(&lab, &before);
     start_sshd(&lab, "target-1");
-    assert_converges(&lab, &["target-1", "target-2"]);
+    assert_converges(&lab, &PAIR);
 }
 
 #[test]
@@ -340,7 +347,7 @@ fn link_cut_between_stage_and_verify_reverts_then_converges() {
     wait_for("the link", || {
         lab.key_logs_in("/root/.ssh/id_rsa", "target-2")
     });
-    assert_converges(&lab, &["target-1", "target-2"]);
+    assert_converges(&lab, &PAIR);
 }
 
 #[test]
@@ -372,7 +379,7 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
             String::from_utf8_lossy(&now)
         );
         wait_reverted(&lab, "target-1", &before);
-        assert_converges(&lab, &["target-1", "target-2"]);
+        assert_converges(&lab, &PAIR);
     });
 }
 
@@ -406,7 +413,7 @@ fn sigkill_after_half_the_nodes_committed_then_a_rerun_finishes() {
 
 #[test]
 fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
+    let Some(lab) = two_target_lab() else {
         return;
     };
     let ak = "/root/.ssh/authorized_keys";
@@ -418,7 +425,7 @@ fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
     let before = authorized_keys(&lab, "target-1");
     let listing = stdout(&lab.sh("target-1", "ls -A /root/.ssh"));
     for side in NODE_SIDES {
-        let out = rotate_on(&lab, &["target-1", "target-2"], &[], side);
+        let out = rotate_on(&lab, &PAIR, &[], side);
         assert_eq!(out.status.code(), Some(1), "{side}");
         assert!(
             stdout(&out).contains("reverted"),
@@ -436,15 +443,15 @@ fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
             listing,
             "{side}: leftover files"
         );
-        assert_no_lockout(&lab, &["target-1", "target-2"]);
+        assert_no_lockout(&lab, &PAIR);
     }
     assert!(lab.sh("target-1", &format!("umount {ak}")).status.success());
-    assert_converges(&lab, &["target-1", "target-2"]);
+    assert_converges(&lab, &PAIR);
 }
 
 #[test]
 fn a_changed_host_key_is_refused_and_the_others_rotate() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
+    let Some(lab) = two_target_lab() else {
         return;
     };
     // As if target-2 had been pinned by an earlier run with another host key.
@@ -474,7 +481,7 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
     drop(scratch);
     let before = authorized_keys(&lab, "target-2");
 
-    let out = rotate(&lab, &["target-1", "target-2"], &[]);
+    let out = rotate(&lab, &PAIR, &[]);
     assert_eq!(out.status.code(), Some(1));
     assert_has(&stdout(&out), "host-key-mismatch");
     assert_eq!(
@@ -484,7 +491,7 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
     );
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
     assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
-    assert_no_lockout(&lab, &["target-1", "target-2"]);
+    assert_no_lockout(&lab, &PAIR);
 }
 
 /// The PERSISTED column of `rccr keys status --json` for host `name`.
@@ -504,15 +511,14 @@ fn persisted_status(lab: &Lab, name: &str) -> String {
 
 #[test]
 fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
+    let Some(lab) = two_target_lab() else {
         return;
     };
-    let nodes = ["target-1", "target-2"];
     // target-1: diskless, no medium (lbu commit fails); target-2: diskless
     // with an lbu medium.
     lab.storage("target-1", "none");
     lab.storage("target-2", "lbu");
-    let out = rotate(&lab, &nodes, &["--json"]);
+    let out = rotate(&lab, &PAIR, &["--json"]);
     let json = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{json}\n{}", stderr(&out));
     assert_count(&json, "\"outcome\": \"rotated-volatile\"", 1);
@@ -525,16 +531,16 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
     assert_eq!(persisted_status(&lab, "target-2"), "yes");
 
     // The reboot brings target-1's old keys back; target-2 kept its change.
-    lab.reboot(&nodes);
+    lab.reboot(&PAIR);
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert!(!lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
     assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-2"));
-    assert_no_lockout(&lab, &nodes);
+    assert_no_lockout(&lab, &PAIR);
     assert_eq!(persisted_status(&lab, "target-1"), "volatile");
 
     // The next run re-adopts it, volatile again, and still keeps the key.
-    let out = rotate(&lab, &nodes, &["--json"]);
+    let out = rotate(&lab, &PAIR, &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_has(&stdout(&out), "\"outcome\": \"rotated-volatile\"");
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
@@ -543,18 +549,17 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
 
     // Once it can persist, a run finds it so, and only then cleans up.
     lab.storage("target-1", "lbu");
-    assert_converges(&lab, &nodes);
-    lab.reboot(&nodes);
-    assert_rotated(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
+    lab.reboot(&PAIR);
+    assert_rotated(&lab, &PAIR);
     assert_eq!(persisted_status(&lab, "target-1"), "yes");
 }
 
 #[test]
 fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
+    let Some(lab) = two_target_lab() else {
         return;
     };
-    let nodes = ["target-1", "target-2"];
     // target-1 is diskless with an lbu medium: the stage was never
     // committed, so its reboot undoes it and the new key cannot verify.
     lab.storage("target-1", "lbu");
@@ -565,7 +570,7 @@ fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_has(&stdout(&out), "reverted");
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
-    assert_no_lockout(&lab, &nodes);
+    assert_no_lockout(&lab, &PAIR);
     // target-2 is on disk: the control dies at the same boundary and the
     // node reboots; its staged file survives, its revert timer does not.
     let cmd = rotate_cmd(&lab, &["target-2"], &[], NODE_SIDES[0]);
@@ -573,18 +578,18 @@ fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
         sigkill(pid)
     });
     lab.reboot(&["target-2"]);
-    assert_converges(&lab, &nodes);
-    lab.reboot(&nodes);
-    assert_rotated(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
+    lab.reboot(&PAIR);
+    assert_rotated(&lab, &PAIR);
 }
 
 /// `rccr keyrotate --rekey --yes --quiet` for `names` (besides the
-/// inventory's nodes), as [`rotate_args`] runs it.
+/// inventory's PAIR), as [`rotate_args`] runs it.
 fn rekey_args(lab: &Lab, names: &[&str]) -> Vec<String> {
     rotate_args(lab, names, &["--rekey", "--quiet"])
 }
 
-/// rccr's inventory on the control (`STATE/nodes`), listing `names`.
+/// rccr's inventory on the control (`STATE/PAIR`), listing `names`.
 fn write_inventory(lab: &Lab, names: &[&str]) {
     let mut text = String::new();
     for name in names {
@@ -596,7 +601,7 @@ fn write_inventory(lab: &Lab, names: &[&str]) {
     }
     let out = lab.exec_stdin(
         "control",
-        &["sh", "-c", "cat > /root/.rccr/nodes"],
+        &["sh", "-c", "cat > /root/.rccr/PAIR"],
         text.as_bytes(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -604,20 +609,19 @@ fn write_inventory(lab: &Lab, names: &[&str]) {
 
 #[test]
 fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_everywhere() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
+    let Some(lab) = two_target_lab() else {
         return;
     };
-    let nodes = ["target-1", "target-2"];
     // Without --yes and without a terminal: a one-line refusal, exit 2,
     // nothing changed.
-    let mut asked = rekey_args(&lab, &nodes);
+    let mut asked = rekey_args(&lab, &PAIR);
     asked.retain(|a| a != "--yes");
     let out = on_control(&lab, &asked);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
     assert_has(&stderr(&out), "--yes");
 
-    assert_converges(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
     // On a terminal it asks for the word; anything else cancels before
     // any key is made or copied.
     let line = asked.join(" ");
@@ -633,9 +637,9 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         let kept = lab.exec("control", &["test", "-e", "/root/.rccr/previous_key"]);
         assert_eq!(kept.status.success(), code == 0, "typed {typed}: {said}");
     }
-    assert_rotated(&lab, &nodes);
-    // From here on the nodes come from the inventory only.
-    write_inventory(&lab, &nodes);
+    assert_rotated(&lab, &PAIR);
+    // From here on the PAIR come from the inventory only.
+    write_inventory(&lab, &PAIR);
     let boundaries = [
         "previous-kept",
         "journal-created",
@@ -665,7 +669,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         // previous key included).
         let mut keys = control_keys(&lab);
         keys.push("/root/.rccr/previous_key".into());
-        for name in nodes {
+        for name in PAIR {
             assert!(
                 keys.iter().any(|k| lab.key_logs_in(k, name)),
                 "{boundary}: {name} is locked out: it accepts none of {keys:?}"
@@ -676,7 +680,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         let out = on_control(&lab, &rekey_args(&lab, &[]));
         ok(&format!("{boundary}: re-run failed"), &out);
         assert_eq!(stderr(&out).lines().count(), 1, "--quiet: {}", stderr(&out));
-        assert_rotated(&lab, &nodes);
+        assert_rotated(&lab, &PAIR);
         let new_key = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"]));
         let old_pub = stdout(&lab.exec("control", &["ssh-keygen", "-y", "-f", &old]));
         assert_ne!(
@@ -684,7 +688,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
             old_pub.split_whitespace().nth(1),
             "{boundary}: the cluster key was not replaced"
         );
-        for name in nodes {
+        for name in PAIR {
             assert!(
                 !lab.key_logs_in(&old, name),
                 "{boundary}: {name} still takes the old cluster key"
