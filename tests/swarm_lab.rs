@@ -568,7 +568,7 @@ fn the_control_works_like_a_laptop_and_configured_playbooks_run_with_json_pure()
     );
     assert!(out.status.success());
     write_config(&cluster, "playbooks:\n  - /root/hello.yml\n");
-    setup_layers(&cluster, 2);
+    let (out, _, _) = setup_layers(&cluster, 2);
     assert_has(&stderr(&out), "PLAY RECAP");
     assert!(!stdout(&out).contains("PLAY RECAP"));
     let log = stdout(
