@@ -638,7 +638,7 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         assert_eq!(kept.status.success(), code == 0, "typed {typed}: {said}");
     }
     assert_rotated(&lab, &PAIR);
-    // From here on the PAIR come from the inventory only.
+    // From here on the nodes come from the inventory only.
     write_inventory(&lab, &PAIR);
     let boundaries = [
         "previous-kept",
