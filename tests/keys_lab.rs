@@ -584,12 +584,12 @@ fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
 }
 
 /// `rccr keyrotate --rekey --yes --quiet` for `names` (besides the
-/// inventory's PAIR), as [`rotate_args`] runs it.
+/// inventory's nodes), as [`rotate_args`] runs it.
 fn rekey_args(lab: &Lab, names: &[&str]) -> Vec<String> {
     rotate_args(lab, names, &["--rekey", "--quiet"])
 }
 
-/// rccr's inventory on the control (`STATE/PAIR`), listing `names`.
+/// rccr's inventory on the control (`STATE/nodes`), listing `names`.
 fn write_inventory(lab: &Lab, names: &[&str]) {
     let mut text = String::new();
     for name in names {
@@ -601,7 +601,7 @@ fn write_inventory(lab: &Lab, names: &[&str]) {
     }
     let out = lab.exec_stdin(
         "control",
-        &["sh", "-c", "cat > /root/.rccr/PAIR"],
+        &["sh", "-c", "cat > /root/.rccr/nodes"],
         text.as_bytes(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
