@@ -8,7 +8,8 @@
 //! mismatch, and nothing follows it.
 mod common;
 
-use common::lab::{require_root, stderr, stdout, Lab};
+use common::lab::{stderr, stdout, Lab};
+use common::{assert_count, assert_has, ok};
 use std::process::Output;
 
 /// `rccr setup --yes --json --no-swarm` on the control.
@@ -135,12 +136,10 @@ fn sorted_lines(text: &str) -> Vec<String> {
 
 #[test]
 fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
-    let out = setup(&lab);
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    };
+    ok("rccr setup", &setup(&lab));
     let target = lab.host("target-1");
     let (name, old_ip) = (target.hostname.clone(), target.ip.clone());
     // After the first run, the name is pinned as well as the address.
@@ -167,19 +166,16 @@ fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
     }
     // The record is the node's, at its new address; the old one is gone.
     let nodes = cat(&lab, "control", "/root/.rccr/nodes");
-    assert!(
-        nodes.contains(&format!("\n{new_ip}\t{}\t{name}\ttarget\t", target.mac)),
-        "{nodes}"
+    assert_has(
+        &nodes,
+        &format!("\n{new_ip}\t{}\t{name}\ttarget\t", target.mac),
     );
-    assert!(nodes.contains(&format!("\t{old_ip}\n")), "{nodes}");
+    assert_has(&nodes, &format!("\t{old_ip}\n"));
     assert!(!nodes.contains(&format!("\n{old_ip}\t")), "{nodes}");
-    assert_eq!(nodes.matches(&target.mac).count(), 1, "{nodes}");
+    assert_count(&nodes, &target.mac, 1);
     // known_hosts names it with its new address, and no longer the old one.
     let known = cat(&lab, "control", "/root/.ssh/known_hosts");
-    assert!(
-        known.contains(&format!("{name},{new_ip} ssh-ed25519 ")),
-        "{known}"
-    );
+    assert_has(&known, &format!("{name},{new_ip} ssh-ed25519 "));
     assert!(!pinned_fields(&known).contains(&old_ip), "{known}");
     assert_strict_ssh_works(&lab, &name, &name);
     assert_strict_ssh_works(&lab, &new_ip, &name);
@@ -222,12 +218,10 @@ fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
 
 #[test]
 fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
-    let out = setup(&lab);
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    };
+    ok("rccr setup", &setup(&lab));
     let nodes_before = cat(&lab, "control", "/root/.rccr/nodes");
     let known_before = cat(&lab, "control", "/root/.ssh/known_hosts");
     // Another machine takes target-1's MAC at a new address, with a host
@@ -247,7 +241,7 @@ fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
         "{json}\n{}",
         stderr(&out)
     );
-    assert!(stderr(&out).contains("is not SHA256:"), "{}", stderr(&out));
+    assert_has(&stderr(&out), "is not SHA256:");
     assert_eq!(offered(), offered_before, "a key was offered to it");
     assert_eq!(
         sorted_lines(&cat(&lab, "control", "/root/.rccr/nodes")),
@@ -263,12 +257,10 @@ fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
 
 #[test]
 fn two_nodes_that_swap_addresses_are_both_followed() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
-    let out = setup(&lab);
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    };
+    ok("rccr setup", &setup(&lab));
     let (one, two) = (lab.host("target-1"), lab.host("target-2"));
     release_lease(&lab, "target-1");
     release_lease(&lab, "target-2");

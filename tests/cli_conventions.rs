@@ -2,6 +2,10 @@
 //! and the same kind of one-line error in every command (README.md, "Exit
 //! codes"), the state lock guards every command that writes the state, and
 //! `--quiet` is accepted wherever there is progress to silence.
+#[path = "common/scratch.rs"]
+mod scratch;
+
+use scratch::Scratch;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,36 +14,29 @@ const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
 
 /// An empty home for one test: `HOME`, the state directory and the working
 /// directory (so that no cluster_config.yml of the repository is read).
-struct Home(PathBuf);
+struct Home(Scratch);
 
 impl Home {
     fn new(tag: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("rccr-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("state")).unwrap();
+        let dir = Scratch::new(&format!("cli-{tag}"));
+        std::fs::create_dir(dir.path("state")).unwrap();
         Home(dir)
     }
 
     fn state(&self) -> PathBuf {
-        self.0.join("state")
+        self.0.path("state")
     }
 
     fn run(&self, args: &[&str]) -> Output {
         Command::new(RCCR)
             .args(args)
-            .current_dir(&self.0)
-            .env("HOME", &self.0)
+            .current_dir(&self.0 .0)
+            .env("HOME", &self.0 .0)
             .env("RCCR_STATE_DIR", self.state())
             .env_remove("RCCR_TEMP_KEY")
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap()
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -133,10 +130,10 @@ fn hold_lock(state: &Path) -> File {
 /// `rccr backup` makes one (the format is in src/backup.rs; its checksum
 /// line is POSIX `cksum`'s), so that restore gets as far as the lock.
 fn archive_with_a_cluster_key(home: &Home) -> PathBuf {
-    let key = home.0.join("cluster_key");
+    let key = home.0.path("cluster_key");
     let out = home.run(&["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
-    let archive = home.0.join("archive");
+    let archive = home.0.path("archive");
     let script = r#"len=$(wc -c < "$1")
 { printf 'rccr-backup 1\nentry cluster_key %s 600\n' "$len"; cat "$1"; } > "$2.body"
 { cat "$2.body"; printf 'end %s\n' "$(cksum < "$2.body")"; } > "$2""#;
@@ -156,7 +153,7 @@ fn every_command_that_writes_the_state_waits_for_the_lock() {
     let archive = archive_with_a_cluster_key(&home);
     let archive = archive.to_str().unwrap();
     // The archive is sound: a damaged one is refused before the lock.
-    let cut = home.0.join("cut");
+    let cut = home.0.path("cut");
     std::fs::write(&cut, &std::fs::read(archive).unwrap()[..40]).unwrap();
     let out = home.run(&["restore", cut.to_str().unwrap()]);
     assert_refused(&["restore", "cut"], &out, 3, "nothing was restored");

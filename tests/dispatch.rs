@@ -1,5 +1,9 @@
 //! Multicall dispatch, run through the real binary: argv[0] names, `rccr
 //! <command>`, `--list`, `--install` and the exit codes.
+#[path = "common/asserts.rs"]
+mod asserts;
+
+use asserts::assert_has;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -139,7 +143,7 @@ fn install_into_a_missing_directory_fails_cleanly() {
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("/nonexistent-rccr-install-dir"), "{err}");
+    assert_has(&err, "/nonexistent-rccr-install-dir");
 }
 
 #[test]
@@ -219,10 +223,7 @@ fn version_names_version_target_and_revision() {
 fn licenses_says_where_the_notices_are() {
     let text = rccr_ok(&["--licenses"]);
     // The path the images install them at (image-builder, tests/image_notices.rs).
-    assert!(
-        text.contains("/usr/share/licenses/rccr/THIRD-PARTY-NOTICES"),
-        "{text}"
-    );
+    assert_has(&text, "/usr/share/licenses/rccr/THIRD-PARTY-NOTICES");
     assert!(
         text.contains("OpenSSL") && text.contains("libssh2"),
         "{text}"
@@ -233,7 +234,7 @@ fn licenses_says_where_the_notices_are() {
 fn bad_arguments_are_usage_errors() {
     let out = run(RCCR, &["scan", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--no-such-flag"), "{}", stderr(&out));
+    assert_has(&stderr(&out), "--no-such-flag");
     let out = run(RCCR, &["--bogus"]);
     assert_eq!(out.status.code(), Some(2));
     let out = run(RCCR, &[]);

@@ -6,8 +6,10 @@
 //! adopted all the same.
 mod common;
 
-use common::lab::{lab_script, require_root, stderr, stdout, wait_for, Lab, Scratch, RDNS_PTR};
-use std::process::{Child, Command, Output, Stdio};
+use common::assert_has;
+use common::failpoint::Failpoint;
+use common::lab::{require_root, stderr, stdout, Lab, RDNS_PTR};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// A bound no run of setup on these small labs comes near.
@@ -187,10 +189,9 @@ fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
 
 #[test]
 fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let (out, _) = setup(&lab, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let nodes_before = sorted_lines(&lab, "/root/.rccr/nodes");
@@ -229,61 +230,32 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("host-key-mismatch"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "host-key-mismatch");
     assert_eq!(offered(), offered_before, "a key was offered to it");
-}
-
-/// A run of `rccr setup` that stops at failpoint `spec` until resumed.
-fn paused_setup(lab: &Lab, dir: &std::path::Path, spec: &str) -> Child {
-    Command::new(lab_script())
-        .args([
-            "exec",
-            &lab.dir().display().to_string(),
-            "control",
-            "env",
-            &format!("RCCR_FAILPOINT={spec}"),
-            &format!("RCCR_FAILPOINT_DIR={}", dir.display()),
-            "rccr",
-            "setup",
-            "--yes",
-            "--json",
-            "--no-playbooks",
-            "--revert-after",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 #[test]
 fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
-    let scratch = Scratch::new("fp-hostile");
-    let fp = &scratch.0;
-    let first = paused_setup(&lab, fp, "after-stage");
-    wait_for("the first run to stage", || fp.join("reached").exists());
-    let line = std::fs::read_to_string(fp.join("reached")).unwrap();
-    let pid = line.split_whitespace().nth(2).unwrap().to_string();
+    };
+    // The first run stops once it staged.
+    let fp = Failpoint::new("hostile");
+    let setup_args = ["rccr", "setup", "--yes", "--json", "--no-playbooks"];
+    let first_args = [&setup_args[..], &["--revert-after", "60"]].concat();
+    let first = fp.spawn(&lab, "after-stage", &first_args);
+    let (_, pid) = fp.reached();
     let ak_staged = stdout(&lab.exec("target-1", &["cat", "/root/.ssh/authorized_keys"]));
 
     // A second setup, and a keyrotate, stop at once naming the first run.
     let (out, _) = setup(&lab, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let want = format!("another rccr run (pid {pid}) holds /root/.rccr/lock");
-    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert_has(&stderr(&out), &want);
     let ip = lab.ip("target-1");
     let out = lab.exec("control", &["rccr", "keyrotate", "--yes", "--host", &ip]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    assert_has(&stderr(&out), &want);
 
     // A second stage on the node while the first is armed is refused, and
     // changes nothing (the backup stays the original).
@@ -299,36 +271,16 @@ fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
     );
 
     // With --wait, a third run waits for the first and then finds it done.
-    let mut waiting = Command::new(lab_script())
-        .args([
-            "exec",
-            &lab.dir().display().to_string(),
-            "control",
-            "rccr",
-            "setup",
-            "--yes",
-            "--json",
-            "--no-playbooks",
-            "--wait",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut waiting = lab.spawn("control", &[&setup_args[..], &["--wait", "60"]].concat());
     std::thread::sleep(Duration::from_millis(500));
     assert!(waiting.try_wait().unwrap().is_none(), "it did not wait");
-    std::fs::write(fp.join("continue"), b"").unwrap();
+    fp.resume();
     let out = first.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("\"result\": \"adopted\""));
     let out = waiting.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("\"result\": \"already adopted\""),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "\"result\": \"already adopted\"");
 }
 
 /// sha256 of the control's files, one line each (or "missing").
@@ -348,10 +300,9 @@ fn sums(lab: &Lab, files: &[&str]) -> String {
 
 #[test]
 fn the_operators_own_keys_are_kept_byte_for_byte() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     // The operator's own keys: id_rsa logs in to the nodes today, id_ed25519
     // is for something else. Neither is rccr's.
     let made = lab.sh(
@@ -402,10 +353,7 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
         assert!(out.status.success(), "plain ssh to {t}: {}", stderr(&out));
     }
     let config = stdout(&lab.exec("control", &["cat", "/root/.ssh/config"]));
-    assert!(
-        config.contains("IdentityFile \"/root/.rccr/cluster_key\""),
-        "{config}"
-    );
+    assert_has(&config, "IdentityFile \"/root/.rccr/cluster_key\"");
 
     // A second rotation, away from the cluster key in the state directory:
     // the new key waits beside it, then takes its place; ~/.ssh is as it was.
@@ -424,19 +372,18 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
 
 #[test]
 fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
-    if !require_root() {
-        return;
-    }
     // target-2 plays a stranger's machine: the temporary key is public, so
     // it accepts it, and it tells true facts. Only the operator can tell.
-    let lab = Lab::builder().targets(2).up();
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
+        return;
+    };
     let stranger_before = host_state(&lab, "target-2");
 
     // First contact is visible: the plan shows the fingerprint the node's
     // console shows.
     let fingerprint = lab.host_key_fingerprint("target-1");
     let plan = lab.exec("control", &["rccr", "setup", "--dry-run"]);
-    assert!(stdout(&plan).contains(&fingerprint), "{}", stdout(&plan));
+    assert_has(&stdout(&plan), &fingerprint);
     let plan = lab.exec("control", &["rccr", "setup", "--dry-run", "--json"]);
     let host_key = format!("\"host_key\": \"{fingerprint}\"");
     assert!(
@@ -448,10 +395,9 @@ fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
     // --expect 1 with two new nodes: nothing is adopted anywhere.
     let (out, _) = setup(&lab, &["--expect", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--expect 1, but 2 new node(s) would be adopted"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "--expect 1, but 2 new node(s) would be adopted",
     );
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert!(!lab
@@ -525,10 +471,9 @@ fn assert_lie_kept_out(lab: &Lab, what: &str, lie: &[u8], out: &Output) {
 
 #[test]
 fn a_host_lying_about_its_name_is_untrusted_and_its_lie_kept_nowhere() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).hostile("namer").up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).hostile("namer").up();
+    };
     let before = host_state(&lab, "namer");
     let ip = lab.ip("namer");
     let mut first = true;
@@ -581,10 +526,9 @@ fn records(lab: &Lab) -> Vec<(&'static str, Vec<String>)> {
 
 #[test]
 fn an_adopted_node_that_starts_lying_about_its_name_keeps_its_record() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let (out, _) = setup(&lab, &[]);
     let json = common::ok("first setup", &out);
     assert_adopted(&lab, "target-1", &json);
@@ -635,10 +579,9 @@ fn an_adopted_node_that_starts_lying_about_its_name_keeps_its_record() {
 
 #[test]
 fn a_reverse_dns_name_with_shell_syntax_is_shown_escaped_and_kept_nowhere() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).hostile("rdns").up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).hostile("rdns").up();
+    };
     let ip = lab.ip("rdns");
     // What a terminal may show of it: every byte a name cannot hold as `?`.
     let escaped: String = RDNS_PTR
@@ -669,7 +612,7 @@ fn a_reverse_dns_name_with_shell_syntax_is_shown_escaped_and_kept_nowhere() {
         .lines()
         .find(|l| l.starts_with(&format!("{ip} ")))
         .unwrap_or_else(|| panic!("no {ip} in\n{table}"));
-    assert!(row.contains(&escaped), "{row}");
+    assert_has(row, &escaped);
     assert!(row.ends_with(" no"), "a name with spaces matched: {row}");
     for r in raw {
         assert!(!table.contains(r), "{r} reached the table:\n{table}");

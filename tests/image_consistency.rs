@@ -192,10 +192,7 @@ fn the_committed_release_key_is_the_pinned_one() {
         Some(alpine_conf("ALPINE_KEY_FINGERPRINT")),
         "{listing}"
     );
-    assert!(
-        listing.contains("Natanael Copa <ncopa@alpinelinux.org>"),
-        "{listing}"
-    );
+    assert_has(&listing, "Natanael Copa <ncopa@alpinelinux.org>");
     assert_eq!(
         listing.matches("\npub:").count() + usize::from(listing.starts_with("pub:")),
         1

@@ -4,19 +4,34 @@
 mod image;
 
 use image::*;
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 // ------------------------------------------------------------------ overlay
 
+/// The `ty` overlay genapkovl makes for `arch`, when the overlay tools are
+/// there (`what` names the test): its dir, inputs, listing, and the
+/// directory it is extracted to.
+fn built_overlay(
+    what: &str,
+    ty: &str,
+    arch: &str,
+) -> Option<(TempDir, Inputs, BTreeMap<String, Entry>, PathBuf)> {
+    let (dir, inputs) = inputs_when(overlay_tools(what), &format!("ovl-{ty}"))?;
+    let ovl = dir.path(&format!("out/{ty}.apkovl.tar.gz"));
+    overlay(&inputs, &dir, ty, arch, &ovl);
+    let root = dir.path("x");
+    extract(&ovl, &root);
+    Some((dir, inputs, listing(&ovl), root))
+}
+
 #[test]
 fn target_overlay_listing_modes_owners_and_contents() {
-    let Some((dir, inputs)) = inputs_when(overlay_tools("target overlay"), "ovl-target") else {
+    let Some((_dir, inputs, list, root)) = built_overlay("target overlay", "target", "armhf")
+    else {
         return;
     };
-    let ovl = dir.path("out/target.apkovl.tar.gz");
-    overlay(&inputs, &dir, "target", "armhf", &ovl);
-    let list = listing(&ovl);
 
     for (path, e) in &list {
         assert_eq!(e.owner, "0/0", "{path} is not root's");
@@ -86,8 +101,6 @@ fn target_overlay_listing_modes_owners_and_contents() {
         );
     }
 
-    let root = dir.path("x");
-    extract(&ovl, &root);
     let read = |p: &str| fs::read_to_string(root.join(p)).unwrap();
     assert_eq!(read("etc/rccr/node-type"), "target\n");
     assert_eq!(read("etc/hostname"), "ReCyClusteR-Target\n");
@@ -125,11 +138,8 @@ fn target_overlay_listing_modes_owners_and_contents() {
         fs::read(&inputs.notices).unwrap()
     );
     let sshd = read("etc/ssh/sshd_config.d/rccr.conf");
-    assert!(
-        sshd.contains("\nPermitRootLogin prohibit-password\n"),
-        "{sshd}"
-    );
-    assert!(sshd.contains("\nPasswordAuthentication no\n"), "{sshd}");
+    assert_has(&sshd, "\nPermitRootLogin prohibit-password\n");
+    assert_has(&sshd, "\nPasswordAuthentication no\n");
 
     let mut want_world = packages("target", "armhf");
     want_world.push("alpine-base".into());
@@ -144,13 +154,13 @@ fn target_overlay_listing_modes_owners_and_contents() {
     assert!(!world.iter().any(|p| carried.contains(p)), "{world:?}");
 
     let interfaces = read("etc/network/interfaces");
-    assert!(
-        interfaces.contains("auto eth0\niface eth0 inet dhcp\n\thostname ReCyClusteR-Target\n"),
-        "{interfaces}"
+    assert_has(
+        &interfaces,
+        "auto eth0\niface eth0 inet dhcp\n\thostname ReCyClusteR-Target\n",
     );
     let lbu = read("etc/lbu/lbu.conf");
-    assert!(lbu.contains("\nLBU_MEDIA=mmcblk0p1\n"), "{lbu}");
-    assert!(lbu.contains("\nDELETEOLDCONFIGS=yes\n"), "{lbu}");
+    assert_has(&lbu, "\nLBU_MEDIA=mmcblk0p1\n");
+    assert_has(&lbu, "\nDELETEOLDCONFIGS=yes\n");
     let keep = read("etc/apk/protected_paths.d/rccr.list");
     let kept = [
         "+root/.ssh",
@@ -165,12 +175,10 @@ fn target_overlay_listing_modes_owners_and_contents() {
 
 #[test]
 fn control_overlay_carries_the_private_key_and_the_cluster_config() {
-    let Some((dir, inputs)) = inputs_when(overlay_tools("control overlay"), "ovl-control") else {
+    let Some((_dir, inputs, list, root)) = built_overlay("control overlay", "control", "x86_64")
+    else {
         return;
     };
-    let ovl = dir.path("control.apkovl.tar.gz");
-    overlay(&inputs, &dir, "control", "x86_64", &ovl);
-    let list = listing(&ovl);
     assert_eq!(list["root/.ssh/id_rsa"].mode, "-rw-------");
     assert_eq!(list["root/.ssh/id_rsa.pub"].mode, "-rw-r--r--");
     assert!(
@@ -180,8 +188,6 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
     assert!(!list.contains_key("etc/runlevels/default/docker"));
     assert!(list.contains_key("etc/runlevels/boot/hwclock"));
 
-    let root = dir.path("x");
-    extract(&ovl, &root);
     assert_eq!(
         fs::read(root.join("root/.ssh/id_rsa")).unwrap(),
         fs::read(&inputs.key).unwrap()
@@ -209,12 +215,9 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
     assert_lines(&world, "the world", packages);
     // An ISO's boot media is read-only: rccr-persist finds LBU_MEDIA at boot.
     let lbu = fs::read_to_string(root.join("etc/lbu/lbu.conf")).unwrap();
-    assert!(lbu.contains("\nLBU_MEDIA=\n"), "{lbu}");
+    assert_has(&lbu, "\nLBU_MEDIA=\n");
     let interfaces = fs::read_to_string(root.join("etc/network/interfaces")).unwrap();
-    assert!(
-        interfaces.contains("\thostname ReCyClusteR-Control\n"),
-        "{interfaces}"
-    );
+    assert_has(&interfaces, "\thostname ReCyClusteR-Control\n");
 }
 
 #[test]

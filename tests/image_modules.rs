@@ -14,86 +14,54 @@ use std::process::Command;
 
 const KVER: &str = "6.12.48-0-lts";
 
-/// Modules of a linux-lts tree (path, what modules.dep says it needs).
-const TREE: &[(&str, &[&str])] = &[
-    (
-        "kernel/drivers/ata/ahci.ko",
-        &["kernel/drivers/ata/libahci.ko"],
-    ),
-    ("kernel/drivers/ata/libahci.ko", &[]),
-    (
-        "kernel/drivers/net/ethernet/realtek/r8169.ko",
-        &["kernel/drivers/net/phy/libphy.ko"],
-    ),
-    (
-        "kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko",
-        &["kernel/drivers/ptp/ptp.ko"],
-    ),
-    ("kernel/drivers/net/phy/libphy.ko", &[]),
-    (
-        "kernel/drivers/ptp/ptp.ko",
-        &["kernel/drivers/pps/pps_core.ko"],
-    ),
-    ("kernel/drivers/pps/pps_core.ko", &[]),
-    (
-        "kernel/drivers/net/wireless/intel/iwlwifi/iwlwifi.ko",
-        &["kernel/net/wireless/cfg80211.ko"],
-    ),
-    ("kernel/net/wireless/cfg80211.ko", &[]),
-    ("kernel/sound/core/snd.ko", &[]),
-    (
-        "kernel/drivers/gpu/drm/i915/i915.ko",
-        &["kernel/drivers/gpu/drm/drm.ko"],
-    ),
-    ("kernel/drivers/gpu/drm/drm.ko", &[]),
-    (
-        "kernel/drivers/gpu/drm/tiny/simpledrm.ko",
-        &["kernel/drivers/gpu/drm/drm.ko"],
-    ),
-    ("kernel/drivers/media/usb/uvc/uvcvideo.ko", &[]),
-    (
-        "kernel/net/bridge/bridge.ko",
-        &["kernel/net/802/stp.ko", "kernel/net/llc/llc.ko"],
-    ),
-    ("kernel/net/802/stp.ko", &["kernel/net/llc/llc.ko"]),
-    ("kernel/net/llc/llc.ko", &[]),
-    (
-        "kernel/drivers/net/vxlan/vxlan.ko",
-        &["kernel/net/ipv4/udp_tunnel.ko"],
-    ),
-    ("kernel/net/ipv4/udp_tunnel.ko", &[]),
-    (
-        "kernel/net/netfilter/ipvs/ip_vs.ko",
-        &["kernel/net/netfilter/nf_conntrack.ko"],
-    ),
-    ("kernel/net/netfilter/nf_conntrack.ko", &[]),
-    ("kernel/fs/overlayfs/overlay.ko", &[]),
-    (
-        "kernel/fs/ext4/ext4.ko",
-        &["kernel/fs/jbd2/jbd2.ko", "kernel/fs/mbcache.ko"],
-    ),
-    ("kernel/fs/jbd2/jbd2.ko", &[]),
-    ("kernel/fs/mbcache.ko", &[]),
-    (
-        "kernel/drivers/hid/usbhid/usbhid.ko",
-        &["kernel/drivers/hid/hid.ko"],
-    ),
-    ("kernel/drivers/hid/hid.ko", &[]),
-    ("kernel/drivers/bluetooth/btusb.ko", &[]),
-];
+/// Modules of a linux-lts tree, as its modules.dep lists them (each
+/// module, then what it needs).
+const MODULES_DEP: &str = "\
+kernel/drivers/ata/ahci.ko: kernel/drivers/ata/libahci.ko
+kernel/drivers/ata/libahci.ko:
+kernel/drivers/net/ethernet/realtek/r8169.ko: kernel/drivers/net/phy/libphy.ko
+kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko: kernel/drivers/ptp/ptp.ko
+kernel/drivers/net/phy/libphy.ko:
+kernel/drivers/ptp/ptp.ko: kernel/drivers/pps/pps_core.ko
+kernel/drivers/pps/pps_core.ko:
+kernel/drivers/net/wireless/intel/iwlwifi/iwlwifi.ko: kernel/net/wireless/cfg80211.ko
+kernel/net/wireless/cfg80211.ko:
+kernel/sound/core/snd.ko:
+kernel/drivers/gpu/drm/i915/i915.ko: kernel/drivers/gpu/drm/drm.ko
+kernel/drivers/gpu/drm/drm.ko:
+kernel/drivers/gpu/drm/tiny/simpledrm.ko: kernel/drivers/gpu/drm/drm.ko
+kernel/drivers/media/usb/uvc/uvcvideo.ko:
+kernel/net/bridge/bridge.ko: kernel/net/802/stp.ko kernel/net/llc/llc.ko
+kernel/net/802/stp.ko: kernel/net/llc/llc.ko
+kernel/net/llc/llc.ko:
+kernel/drivers/net/vxlan/vxlan.ko: kernel/net/ipv4/udp_tunnel.ko
+kernel/net/ipv4/udp_tunnel.ko:
+kernel/net/netfilter/ipvs/ip_vs.ko: kernel/net/netfilter/nf_conntrack.ko
+kernel/net/netfilter/nf_conntrack.ko:
+kernel/fs/overlayfs/overlay.ko:
+kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko
+kernel/fs/jbd2/jbd2.ko:
+kernel/fs/mbcache.ko:
+kernel/drivers/hid/usbhid/usbhid.ko: kernel/drivers/hid/hid.ko
+kernel/drivers/hid/hid.ko:
+kernel/drivers/bluetooth/btusb.ko:
+";
+
+/// The modules of [`MODULES_DEP`], by path.
+fn tree() -> impl Iterator<Item = &'static str> {
+    MODULES_DEP.lines().map(|l| l.split(':').next().unwrap())
+}
 
 /// The tree under `dir/lib/modules/KVER`, with modules.dep unless `dep`
 /// is false.
 fn module_tree(dir: &TempDir, dep: bool) -> PathBuf {
     let root = dir.path(&format!("lib/modules/{KVER}"));
-    let mut modules_dep = String::new();
-    for (path, deps) in TREE {
+    for path in tree() {
         write(&root.join(path), format!("module {path}"));
-        modules_dep.push_str(&format!("{path}: {}\n", deps.join(" ")));
     }
     write(&root.join("modules.order"), "");
     if dep {
-        write(&root.join("modules.dep"), modules_dep);
+        write(&root.join("modules.dep"), MODULES_DEP);
     }
     root
 }
@@ -123,10 +91,9 @@ fn the_list_keeps_network_disks_input_and_docker_with_what_they_need() {
         show(&out)
     );
     let kept = modules_in(&root);
-    let dropped: BTreeSet<String> = TREE
-        .iter()
-        .map(|(p, _)| p.to_string())
-        .filter(|p| !kept.contains(p))
+    let dropped: BTreeSet<String> = tree()
+        .filter(|p| !kept.contains(*p))
+        .map(String::from)
         .collect();
     assert_eq!(
         dropped,
@@ -170,14 +137,11 @@ fn a_dry_run_changes_nothing_and_a_tree_without_modules_dep_is_refused() {
         .arg(&list)
         .arg(&root));
     let plan = text(&out.stdout);
-    assert!(
-        plan.contains("keep kernel/net/bridge/bridge.ko\n"),
-        "{plan}"
-    );
-    assert!(plan.contains("keep kernel/net/llc/llc.ko\n"), "{plan}");
-    assert!(plan.contains("drop kernel/fs/ext4/ext4.ko\n"), "{plan}");
-    assert_eq!(plan.lines().count(), TREE.len());
-    assert_eq!(modules_in(&root).len(), TREE.len());
+    assert_has(&plan, "keep kernel/net/bridge/bridge.ko\n");
+    assert_has(&plan, "keep kernel/net/llc/llc.ko\n");
+    assert_has(&plan, "drop kernel/fs/ext4/ext4.ko\n");
+    assert_eq!(plan.lines().count(), tree().count());
+    assert_eq!(modules_in(&root).len(), tree().count());
 
     let dir = TempDir::new("modules-nodep");
     let root = module_tree(&dir, false);
@@ -187,7 +151,7 @@ fn a_dry_run_changes_nothing_and_a_tree_without_modules_dep_is_refused() {
         .output()
         .unwrap();
     assert_exit(&out, 1, "modules.dep: missing");
-    assert_eq!(modules_in(&root).len(), TREE.len());
+    assert_eq!(modules_in(&root).len(), tree().count());
 }
 
 #[test]
@@ -195,11 +159,7 @@ fn as_update_kernels_mock_it_trims_between_two_depmod_runs() {
     let dir = TempDir::new("modules-mock");
     let root = module_tree(&dir, false);
     let dep = dir.path("modules.dep.full");
-    let mut modules_dep = String::new();
-    for (path, deps) in TREE {
-        modules_dep.push_str(&format!("{path}: {}\n", deps.join(" ")));
-    }
-    write(&dep, modules_dep);
+    write(&dep, MODULES_DEP);
     // depmod: writes modules.dep and logs how many modules it saw.
     let depmod = dir.path("bin/depmod");
     let log = dir.path("depmod.log");
@@ -250,7 +210,7 @@ fn as_update_kernels_mock_it_trims_between_two_depmod_runs() {
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(
         fs::read_to_string(&log).unwrap(),
-        format!("{}\n2\nmkinitfs -q -b /x {KVER}\n", TREE.len())
+        format!("{}\n2\nmkinitfs -q -b /x {KVER}\n", tree().count())
     );
 }
 

@@ -40,32 +40,39 @@ fn persist(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
         .unwrap()
 }
 
+/// [`persist`], which must succeed.
+fn persist_ok(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
+    let out = persist(dir, mounts, findfs, arg);
+    assert!(out.status.success(), "{}", show(&out));
+    out
+}
+
 fn mount_log(dir: &TempDir) -> String {
     fs::read_to_string(dir.path("mount.log")).unwrap_or_default()
 }
 
-/// The boot media as the initramfs leaves it: a boot repository at its root.
-fn boot_media(dir: &TempDir, mount_point: &str) {
+/// A root (in a new dir tagged `tag`) booted from the medium at
+/// `mount_point`, as the initramfs leaves it: a boot repository at its root.
+fn booted_from(tag: &str, mount_point: &str) -> TempDir {
+    let dir = TempDir::new(tag);
     write(
         &dir.path(&format!("root{mount_point}/rccr-apks/.boot_repository")),
         "",
     );
+    dir
 }
 
 #[test]
 fn persist_uses_a_writable_boot_medium() {
-    let dir = TempDir::new("persist-pi");
-    boot_media(&dir, "/media/mmcblk0p1");
+    let dir = booted_from("persist-pi", "/media/mmcblk0p1");
     write(
         &dir.path("root/etc/lbu/lbu.conf"),
         "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
     );
     let mounts = "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro,relatime 0 0\n";
-    let out = persist(&dir, mounts, "exit 1", "media");
-    assert!(out.status.success(), "{}", show(&out));
+    let out = persist_ok(&dir, mounts, "exit 1", "media");
     assert_eq!(text(&out.stdout), "mmcblk0p1\n");
-    let out = persist(&dir, mounts, "exit 1", "boot");
-    assert!(out.status.success(), "{}", show(&out));
+    persist_ok(&dir, mounts, "exit 1", "boot");
     let conf = fs::read_to_string(dir.path("root/etc/lbu/lbu.conf")).unwrap();
     assert_eq!(conf, "LBU_MEDIA=mmcblk0p1\nDELETEOLDCONFIGS=yes\n");
     // lbu remounts the boot media itself (lbu.in, mount_once_rw).
@@ -76,16 +83,14 @@ fn persist_uses_a_writable_boot_medium() {
         &dir.path("root/etc/lbu/lbu.conf"),
         "LBU_MEDIA=\nLBU_BACKUPDIR=/media/sdb1/rccr-lbu\nDELETEOLDCONFIGS=yes\n",
     );
-    let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
-    assert!(out.status.success(), "{}", show(&out));
+    persist_ok(&dir, mounts, "echo /dev/sdb1", "boot");
     let conf = fs::read_to_string(dir.path("root/etc/lbu/lbu.conf")).unwrap();
     assert_eq!(conf, "LBU_MEDIA=mmcblk0p1\nDELETEOLDCONFIGS=yes\n");
 }
 
 #[test]
 fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
-    let dir = TempDir::new("persist-iso");
-    boot_media(&dir, "/media/cdrom");
+    let dir = booted_from("persist-iso", "/media/cdrom");
     write(&dir.path("root/etc/hostname"), "ReCyClusteR-Target\n");
     write(&dir.path("root/etc/lbu/lbu.conf"), "LBU_MEDIA=\n");
     // What lbu commit saved on the RCCR partition: a rotated key.
@@ -127,8 +132,7 @@ fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
     );
 
     // Nowhere to save: a warning, and the boot goes on.
-    let dir = TempDir::new("persist-none");
-    boot_media(&dir, "/media/cdrom");
+    let dir = booted_from("persist-none", "/media/cdrom");
     let out = persist(
         &dir,
         "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
@@ -147,8 +151,7 @@ fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
 
 #[test]
 fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
-    let dir = TempDir::new("persist-mount");
-    boot_media(&dir, "/media/cdrom");
+    let dir = booted_from("persist-mount", "/media/cdrom");
     // An image before this layout saved at the partition's root; the
     // initramfs mounted it (it found an overlay there), read-only.
     write(
@@ -162,12 +165,10 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
     );
     let mounts =
         "/dev/sr0 /media/cdrom iso9660 ro 0 0\n/dev/sdb1 /media/sdb1 ext4 rw,relatime 0 0\n";
-    let out = persist(&dir, mounts, "echo /dev/sdb1", "media");
-    assert!(out.status.success(), "{}", show(&out));
+    let out = persist_ok(&dir, mounts, "echo /dev/sdb1", "media");
     assert_eq!(text(&out.stdout), "/media/sdb1/rccr-lbu\n");
     assert_eq!(mount_log(&dir), "", "already read-write");
-    let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
-    assert!(out.status.success(), "{}", show(&out));
+    persist_ok(&dir, mounts, "echo /dev/sdb1", "boot");
     assert!(dir
         .path("root/media/sdb1/rccr-lbu/ReCyClusteR-Control-00aa01.apkovl.tar.gz")
         .is_file());
@@ -188,15 +189,13 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
     assert_exit(&out, 0, "WARNING: cannot unpack");
 
     // Not mounted at all (nothing at its root): mounted read-write.
-    let dir = TempDir::new("persist-mount-new");
-    boot_media(&dir, "/media/cdrom");
-    let out = persist(
+    let dir = booted_from("persist-mount-new", "/media/cdrom");
+    persist_ok(
         &dir,
         "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
         "echo /dev/sdc1",
         "boot",
     );
-    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(
         mount_log(&dir),
         format!(
@@ -337,8 +336,7 @@ impl Node {
     /// does it: LBU_BACKUPDIR, else /media/LBU_MEDIA; DELETEOLDCONFIGS
     /// removes the *.apkovl.tar.gz* there first.
     fn boot_and_commit(&self) {
-        let out = persist(&self.dir, &self.mounts, &self.findfs, "boot");
-        assert!(out.status.success(), "{}", show(&out));
+        persist_ok(&self.dir, &self.mounts, &self.findfs, "boot");
         let conf = fs::read_to_string(self.dir.path("root/etc/lbu/lbu.conf")).unwrap_or_default();
         let get = |k: &str| {
             conf.lines()

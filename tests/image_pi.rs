@@ -83,11 +83,11 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
     let out = build_os_image(&inputs, &dir, "armhf", "control", &base, &repo, &[]);
     assert!(out.status.success(), "{}", show(&out));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("[pi0] boots boot/vmlinuz-rpi with boot/initramfs-rpi"),
-        "{stderr}"
+    assert_has(
+        &stderr,
+        "[pi0] boots boot/vmlinuz-rpi with boot/initramfs-rpi",
     );
-    assert!(stderr.contains("[pi1] boots boot/vmlinuz-rpi"), "{stderr}");
+    assert_has(&stderr, "[pi1] boots boot/vmlinuz-rpi");
     ok(Command::new("sha256sum")
         .args(["-c", "SHA256SUMS"])
         .current_dir(dir.path("out")));
@@ -119,7 +119,7 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
         "the partition does not fill the image"
     );
     let dump = text(&ok(Command::new("sfdisk").arg("--dump").arg(&img)).stdout);
-    assert!(dump.contains("type=c, bootable"), "{dump}");
+    assert_has(&dump, "type=c, bootable");
     // It ends on a 4 MiB boundary: the node's data partition starts there,
     // in the card's free space.
     assert_eq!((2048 + size) % 8192, 0, "{json}");
@@ -129,10 +129,10 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
     let part = format!("{}@@1M", img.display());
     let info = text(&ok(mtools("minfo").args(["-i", &part, "::"])).stdout);
     assert!(size * 512 < 134_742_016, "{size}");
-    assert!(info.contains("FAT16"), "{info}");
-    assert!(info.contains("hidden sectors: 2048\n"), "{info}");
-    assert!(info.contains("cluster size: 4 sectors\n"), "{info}");
-    assert!(info.contains("RCCR-BOOT"), "{info}");
+    assert_has(&info, "FAT16");
+    assert_has(&info, "hidden sectors: 2048\n");
+    assert_has(&info, "cluster size: 4 sectors\n");
+    assert_has(&info, "RCCR-BOOT");
     let files = text(&ok(mtools("mdir").args(["-i", &part, "-/", "-b", "::/"])).stdout);
     let on_the_fat = [
         "::/config.txt",
@@ -172,12 +172,12 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
     let root = dir.path("x");
     extract(&ovl, &root);
     let lbu = fs::read_to_string(root.join("etc/lbu/lbu.conf")).unwrap();
-    assert!(lbu.contains("\nLBU_MEDIA=mmcblk0p1\n"), "{lbu}");
+    assert_has(&lbu, "\nLBU_MEDIA=mmcblk0p1\n");
 
     // The size report, next to the image.
     let report = fs::read_to_string(dir.path("out/rccr-9.9.9-armhf-control.img.sizes.md")).unwrap();
-    assert!(report.contains("| total, before xz |"), "{report}");
-    assert!(report.contains("Budget: "), "{report}");
+    assert_has(&report, "| total, before xz |");
+    assert_has(&report, "Budget: ");
 }
 
 /// The FAT type and cluster size pi-gen (Raspberry Pi OS's image builder,
@@ -205,8 +205,8 @@ fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
     assert_eq!(len % (4 << 20), 0, "{len}");
     let part = format!("{}@@1M", img.display());
     let info = text(&ok(mtools("minfo").args(["-i", &part, "::"])).stdout);
-    assert!(info.contains("FAT32"), "{info}");
-    assert!(info.contains("cluster size: 4 sectors\n"), "{info}");
+    assert_has(&info, "FAT32");
+    assert_has(&info, "cluster size: 4 sectors\n");
 }
 
 #[test]

@@ -209,5 +209,5 @@ fn docker_hub_is_pushed_to_only_on_a_tag_with_both_secrets() {
     }
     let (push, notice) = hub_check("false", "nananina0415", "dckr_pat_x");
     assert_eq!(push, "false");
-    assert!(notice.contains("not a tag"), "{notice}");
+    assert_has(&notice, "not a tag");
 }

@@ -9,8 +9,8 @@
 
 mod common;
 
-use common::lab::{require_root, stderr, Lab};
-use common::ok;
+use common::lab::{stderr, Lab};
+use common::{assert_has, ok};
 use std::time::{Duration, Instant};
 
 /// A real public key (ssh-keygen), as a user would put in rccr.txt.
@@ -32,10 +32,9 @@ fn private_etc(lab: &Lab, host: &str) -> bool {
 
 #[test]
 fn rccr_init_names_the_lab_host_and_prepares_it() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let host = lab.host("target-1");
     if !private_etc(&lab, "target-1") {
         let msg =
@@ -99,20 +98,14 @@ mount -o remount,ro /media/sdz1
         ),
     );
     assert!(files.starts_with(&format!("{want}\n")), "{files}");
-    assert!(files.contains(&format!("127.0.1.1\t{want}\n")), "{files}");
-    assert!(
-        files.contains(&format!("iface eth0 inet dhcp\n\thostname {want}\n")),
-        "{files}"
+    assert_has(&files, &format!("127.0.1.1\t{want}\n"));
+    assert_has(
+        &files,
+        &format!("iface eth0 inet dhcp\n\thostname {want}\n"),
     );
-    assert!(
-        files.contains(&format!("ReCyClusteR target node {want}\n")),
-        "{files}"
-    );
-    assert!(
-        files.contains(&format!("Addresses: {}/", host.ip)),
-        "{files}"
-    );
-    assert!(files.contains(USER_KEY), "{files}");
+    assert_has(&files, &format!("ReCyClusteR target node {want}\n"));
+    assert_has(&files, &format!("Addresses: {}/", host.ip));
+    assert_has(&files, USER_KEY);
     assert!(
         files.contains("rccr-temporary-key"),
         "the lab's key is kept: {files}"
@@ -132,7 +125,7 @@ mount -o remount,ro /media/sdz1
         .and_then(|l| l.split_whitespace().nth(1))
         .unwrap_or_else(|| panic!("no ssh-keygen -l line: {files}"));
     assert!(files.contains(&format!("root@{want} (ED25519)")), "{files}");
-    assert!(files.contains(&format!("  ED25519  {fp}\n")), "{files}");
+    assert_has(&files, &format!("  ED25519  {fp}\n"));
     assert!(files.trim_end().ends_with("\n600"), "{files}");
 
     // Once per boot, idempotent: a second run changes nothing.

@@ -3,6 +3,10 @@
 //! (every byte, mode and mtime, directories included), the boot-partition
 //! file applied once, malformed lines named by file:line, and missing pieces
 //! reported without failing.
+#[path = "common/asserts.rs"]
+mod asserts;
+
+use asserts::assert_has;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -247,7 +251,7 @@ fn first_run_prepares_the_node_and_a_second_run_changes_nothing() {
         .public_key()
         .fingerprint(ssh_key::HashAlg::Sha256)
         .to_string();
-    assert!(issue.contains(&format!("ED25519  {fp}\n")), "{issue}");
+    assert_has(&issue, &format!("ED25519  {fp}\n"));
     assert!(
         issue.contains("Addresses: none yet\n"),
         "--root lists no addresses: {issue}"
@@ -389,7 +393,7 @@ fn control_node_gets_its_name_and_the_next_step() {
         issue.starts_with(&format!("ReCyClusteR control node {name}\n")),
         "{issue}"
     );
-    assert!(issue.contains("\n    rccr setup\n"), "{issue}");
+    assert_has(&issue, "\n    rccr setup\n");
 }
 
 #[test]
@@ -651,10 +655,7 @@ fn no_storage_is_said_on_the_console_and_in_the_status_file() {
     );
     root.init(&[]).ok();
     let issue = root.read("etc/issue");
-    assert!(
-        issue.contains("Storage:   NONE: Docker's data and packages added later are lost at reboot\n           (no filesystem labelled RCCR and no blank disk)\n"),
-        "{issue}"
-    );
+    assert_has(&issue, "Storage:   NONE: Docker's data and packages added later are lost at reboot\n           (no filesystem labelled RCCR and no blank disk)\n");
     assert_eq!(
         rccr::init::bootstatus::parse(&root.read("run/rccr/status"))
             .storage

@@ -50,6 +50,15 @@ fn ok(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `mkfs.ext4` or `mkfs.vfat` (FAT32) on `dev`, labelled `label`.
+fn mkfs(kind: &str, label: &str, dev: &str) {
+    match kind {
+        "ext4" => ok("mkfs.ext4", &["-q", "-L", label, dev]),
+        "vfat" => ok("mkfs.vfat", &["-F", "32", "-n", label, dev]),
+        _ => panic!("no mkfs for {kind}"),
+    };
+}
+
 /// What the real `blkid` says of a device: (TYPE, LABEL, UUID).
 fn blkid(dev: &str) -> (String, String, String) {
     let field = |tag: &str| {
@@ -143,6 +152,11 @@ struct Node {
     disks: Vec<LoopDisk>,
     /// A `/proc/mounts` line added to the real ones (the Pi's boot medium).
     boot_line: Option<String>,
+}
+
+/// A new [`Node`] for a test that needs root: `None` when it skips.
+fn root_node(tag: &str) -> Option<Node> {
+    require_root().then(|| Node::new(tag))
 }
 
 impl Node {
@@ -297,6 +311,32 @@ impl Node {
     fn status(&self) -> String {
         fs::read_to_string(self.path("run/rccr/status")).unwrap_or_default()
     }
+
+    /// Asserts the status file says this node has no persistent storage.
+    #[track_caller]
+    fn assert_no_storage(&self, context: &str) {
+        let status = self.status();
+        assert!(status.starts_with("storage: none: "), "{status}{context}");
+    }
+
+    /// A snapshot of every disk, to compare with later.
+    fn snapshots(&self) -> Vec<PathBuf> {
+        let tagged = self.disks.iter().enumerate();
+        tagged.map(|(i, d)| d.snapshot(&i.to_string())).collect()
+    }
+
+    /// Asserts that no disk was written since `snapshots` (by `out`'s run).
+    #[track_caller]
+    fn assert_unchanged(&self, snapshots: &[PathBuf], out: &Run) {
+        for (d, snap) in self.disks.iter().zip(snapshots) {
+            assert!(
+                d.unchanged_since(snap),
+                "{} was written:\n{}",
+                d.dev,
+                out.stderr
+            );
+        }
+    }
 }
 
 impl Drop for Node {
@@ -342,6 +382,13 @@ impl Run {
         self
     }
 
+    /// Asserts the run exited with `code` and said `text`.
+    #[track_caller]
+    fn must_fail(&self, code: i32, text: &str) {
+        assert_eq!(self.code, Some(code), "{}", self.stderr);
+        self.must_say(text);
+    }
+
     fn says(&self, text: &str) -> bool {
         self.stderr.contains(text)
     }
@@ -376,10 +423,9 @@ fn assert_layout(node: &Node, dev: &str) {
 
 #[test]
 fn a_blank_disk_is_prepared_and_a_second_boot_keeps_it() {
-    if !require_root() {
+    let Some(mut node) = root_node("blank") else {
         return;
-    }
-    let mut node = Node::new("blank");
+    };
     let i = node.disk("blank", DISK);
     let disk = &node.disks[i];
     let (dev, p1) = (disk.dev.clone(), disk.part(1));
@@ -431,16 +477,15 @@ fn a_blank_disk_is_prepared_and_a_second_boot_keeps_it() {
 
 #[test]
 fn disks_with_anything_on_them_are_never_written() {
-    if !require_root() {
+    let Some(mut node) = root_node("data") else {
         return;
-    }
-    let mut node = Node::new("data");
+    };
     // A partition table and no filesystem.
     let table = node.disk("table", DISK);
     node.disks[table].sfdisk("label: dos\nstart=2048, type=83\n");
     // A filesystem and no table.
     let fs_only = node.disk("fs", DISK);
-    ok("mkfs.ext4", &["-q", "-L", "data", &node.disks[fs_only].dev]);
+    mkfs("ext4", "data", &node.disks[fs_only].dev);
     // One byte in the last MiB (where md 1.0 and GPT backups live).
     let tail = node.disk("tail", DISK);
     File::options()
@@ -449,21 +494,11 @@ fn disks_with_anything_on_them_are_never_written() {
         .unwrap()
         .write_all_at(&[1], DISK - MIB / 2)
         .unwrap();
-    let snapshots: Vec<PathBuf> = node
-        .disks
-        .iter()
-        .enumerate()
-        .map(|(i, d)| d.snapshot(&i.to_string()))
-        .collect();
+    let snapshots = node.snapshots();
 
     let out = node.storage().ok();
-    for (d, snap) in node.disks.iter().zip(&snapshots) {
-        assert!(
-            d.unchanged_since(snap),
-            "{} was written:\n{}",
-            d.dev,
-            out.stderr
-        );
+    node.assert_unchanged(&snapshots, &out);
+    for d in &node.disks {
         out.must_say(&format!(
             "{} holds data: not used (rccr-init --prepare-disk {} erases it",
             d.dev, d.dev
@@ -479,10 +514,9 @@ fn disks_with_anything_on_them_are_never_written() {
 
 #[test]
 fn a_dry_run_prepares_nothing() {
-    if !require_root() {
+    let Some(mut node) = root_node("dry") else {
         return;
-    }
-    let mut node = Node::new("dry");
+    };
     let i = node.disk("blank", DISK);
     let snap = node.disks[i].snapshot("dry");
     let out = node.init(&["--storage", "--dry-run"]).ok();
@@ -494,19 +528,17 @@ fn a_dry_run_prepares_nothing() {
 
 #[test]
 fn prepare_disk_wants_the_device_path_typed() {
-    if !require_root() {
+    let Some(mut node) = root_node("ask") else {
         return;
-    }
-    let mut node = Node::new("ask");
+    };
     let i = node.disk("data", DISK);
     let dev = node.disks[i].dev.clone();
-    ok("mkfs.ext4", &["-q", "-L", "data", &dev]);
+    mkfs("ext4", "data", &dev);
     let snap = node.disks[i].snapshot("ask");
 
     // No terminal and no --yes: refused before anything.
     let no_tty = node.init(&["--prepare-disk", &dev]);
-    assert_eq!(no_tty.code, Some(2), "{}", no_tty.stderr);
-    no_tty.must_say("no terminal to confirm on: pass --yes");
+    no_tty.must_fail(2, "no terminal to confirm on: pass --yes");
     assert!(node.disks[i].unchanged_since(&snap));
 
     // A wrong answer (the disk's name without /dev/, "y") cancels.
@@ -542,10 +574,9 @@ fn prepare_disk_wants_the_device_path_typed() {
 
 #[test]
 fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
-    if !require_root() {
+    let Some(mut node) = root_node("yes") else {
         return;
-    }
-    let mut node = Node::new("yes");
+    };
     let i = node.disk("table", DISK);
     node.disks[i].sfdisk("label: dos\nstart=2048, size=4096, type=83\nstart=8192, type=7\n");
     let dev = node.disks[i].dev.clone();
@@ -569,14 +600,12 @@ fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
     node.storage().ok();
     let snap = node.disks[i].snapshot("yes");
     let busy = node.init(&["--prepare-disk", &dev, "--yes"]);
-    assert_eq!(busy.code, Some(1), "{}", busy.stderr);
-    busy.must_say(&format!("{dev}: in use; nothing was changed"));
+    busy.must_fail(1, &format!("{dev}: in use; nothing was changed"));
     assert!(node.disks[i].unchanged_since(&snap));
 
     // A partition, or no disk at all: a usage error.
     let part = node.init(&["--prepare-disk", &p1, "--yes"]);
-    assert_eq!(part.code, Some(2), "{}", part.stderr);
-    part.must_say(&format!("it is a partition, name its disk {dev}"));
+    part.must_fail(2, &format!("it is a partition, name its disk {dev}"));
     assert_eq!(
         node.init(&["--prepare-disk", "/dev/rccr-none", "--yes"])
             .code,
@@ -594,7 +623,7 @@ fn pi_card(node: &mut Node, size: u64) -> (usize, File) {
     node.disks[i]
         .sfdisk("label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n");
     let p1 = node.disks[i].part(1);
-    ok("mkfs.vfat", &["-F", "32", "-n", "ALPINE", &p1]);
+    mkfs("vfat", "ALPINE", &p1);
     let cmdline = node.path("images/cmdline.txt");
     fs::write(
         &cmdline,
@@ -618,10 +647,9 @@ fn pi_card(node: &mut Node, size: u64) -> (usize, File) {
 
 #[test]
 fn a_pi_card_gets_an_rccr_partition_after_its_boot_partition_once() {
-    if !require_root() {
+    let Some(mut node) = root_node("pi") else {
         return;
-    }
-    let mut node = Node::new("pi");
+    };
     let size = 1200 * MIB;
     let (i, _held) = pi_card(&mut node, size);
     let card = node.disks[i].snapshot("pi");
@@ -664,12 +692,11 @@ fn a_pi_card_gets_an_rccr_partition_after_its_boot_partition_once() {
 
 #[test]
 fn a_pi_card_with_a_partition_after_the_boot_partition() {
-    if !require_root() {
-        return;
-    }
     // Blank: our own partition, cut short before mkfs (power lost): it is
     // formatted, the table left as it is.
-    let mut node = Node::new("pi-cut");
+    let Some(mut node) = root_node("pi-cut") else {
+        return;
+    };
     let (i, _held) = pi_card(&mut node, 1200 * MIB);
     node.disks[i].sfdisk(&format!(
         "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size={}, type=83\n",
@@ -689,24 +716,19 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
     node.disks[i].sfdisk(
         "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size=200000, type=83\n",
     );
-    ok("mkfs.ext4", &["-q", "-L", "mine", &node.disks[i].part(2)]);
+    mkfs("ext4", "mine", &node.disks[i].part(2));
     let snap = node.disks[i].snapshot("pi-data");
     let out = node.storage().ok();
     out.must_say("has partitions after its boot partition");
     assert!(node.disks[i].unchanged_since(&snap));
-    assert!(
-        node.status().starts_with("storage: none: "),
-        "{}",
-        node.status()
-    );
+    node.assert_no_storage("");
 }
 
 #[test]
 fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
-    if !require_root() {
+    let Some(mut node) = root_node("cut") else {
         return;
-    }
-    let mut node = Node::new("cut");
+    };
     let table = |id: &str| {
         format!(
             "label: dos\nlabel-id: {id}\nstart=2048, size={}, type=83\n",
@@ -720,11 +742,7 @@ fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
     let snap = node.disks[other].snapshot("other");
     let out = node.storage().ok();
     assert!(node.disks[other].unchanged_since(&snap), "{}", out.stderr);
-    assert!(
-        node.status().starts_with("storage: none: "),
-        "{}",
-        out.stderr
-    );
+    node.assert_no_storage(&out.stderr);
 
     // rccr's table (identifier "RCCR"), the partition still blank.
     let ours = node.disk("ours", DISK);
@@ -739,18 +757,17 @@ fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
 
 #[test]
 fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
-    if !require_root() {
-        return;
-    }
     // Two ext4 filesystems labelled RCCR, on whole disks: the first in
     // name order is used, the other named; a blank disk beside them is
     // left alone.
-    let mut node = Node::new("existing");
+    let Some(mut node) = root_node("existing") else {
+        return;
+    };
     let a = node.disk("a", DISK);
     let b = node.disk("b", DISK);
     let blank = node.disk("blank", DISK);
     for i in [a, b] {
-        ok("mkfs.ext4", &["-q", "-L", "RCCR", &node.disks[i].dev]);
+        mkfs("ext4", "RCCR", &node.disks[i].dev);
     }
     let snap = node.disks[blank].snapshot("blank");
     let mut devs = [node.disks[a].dev.clone(), node.disks[b].dev.clone()];
@@ -768,21 +785,13 @@ fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
     // and no other disk is prepared instead.
     let mut node = Node::new("fat");
     let fat = node.disk("fat", DISK);
-    ok(
-        "mkfs.vfat",
-        &["-F", "32", "-n", "RCCR", &node.disks[fat].dev],
-    );
-    let blank = node.disk("blank", DISK);
-    let snaps: Vec<PathBuf> = [fat, blank]
-        .iter()
-        .map(|i| node.disks[*i].snapshot(&i.to_string()))
-        .collect();
+    mkfs("vfat", "RCCR", &node.disks[fat].dev);
+    node.disk("blank", DISK);
+    let snaps = node.snapshots();
     let out = node.storage().ok();
     let dev = &node.disks[fat].dev;
     out.must_say(&format!("{dev} is labelled RCCR but is FAT"));
-    for (i, snap) in [fat, blank].iter().zip(&snaps) {
-        assert!(node.disks[*i].unchanged_since(snap), "{}", out.stderr);
-    }
+    node.assert_unchanged(&snaps, &out);
     assert!(node.mounts().is_empty());
     assert!(node
         .status()

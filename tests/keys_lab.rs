@@ -6,10 +6,12 @@
 //! cluster key everywhere, plain strict `ssh` works).
 mod common;
 
-use common::lab::{lab_script, require_root, stderr, stdout, Lab};
+use common::failpoint::{sigkill, Failpoint};
+use common::lab::{require_root, stderr, stdout, wait_for, Lab};
+use common::scratch::Scratch;
+use common::{assert_count, assert_has, ok};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 /// Short enough for tests to wait it out.
 const REVERT_SECS: u64 = 3;
@@ -31,94 +33,61 @@ fn rotate_args(lab: &Lab, names: &[&str], extra: &[&str]) -> Vec<String> {
     args
 }
 
-fn rotate(lab: &Lab, names: &[&str], extra: &[&str]) -> Output {
-    rotate_on(lab, names, extra, NODE_SIDES[0])
-}
-
 /// RCCR_KEYS_NODE values: the nodes' rccr (lab hosts have it on PATH), and
 /// the POSIX sh script that nodes without rccr get.
 const NODE_SIDES: [&str; 2] = ["auto", "script"];
 
-fn rotate_on(lab: &Lab, names: &[&str], extra: &[&str], side: &str) -> Output {
-    let mut args = vec!["env".to_string(), format!("RCCR_KEYS_NODE={side}")];
-    args.extend(rotate_args(lab, names, extra));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+/// The nodes of most tests: the targets of [`two_target_lab`].
+const PAIR: [&str; 2] = ["target-1", "target-2"];
+
+/// A lab of two targets, when root (else the test skips).
+fn two_target_lab() -> Option<Lab> {
+    Lab::builder().targets(2).up_as_root()
+}
+
+/// Runs `case` once for each of [`NODE_SIDES`], when root (else skips).
+fn on_each_side(case: impl Fn(&str)) {
+    if require_root() {
+        NODE_SIDES.into_iter().for_each(case);
+    }
+}
+
+/// [`rotate_args`] with the node side of RCCR_KEYS_NODE.
+fn rotate_cmd(lab: &Lab, names: &[&str], extra: &[&str], side: &str) -> Vec<String> {
+    let mut cmd = vec!["env".to_string(), format!("RCCR_KEYS_NODE={side}")];
+    cmd.extend(rotate_args(lab, names, extra));
+    cmd
+}
+
+fn on_control(lab: &Lab, cmd: &[String]) -> Output {
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
     lab.exec("control", &args)
 }
 
-/// A failpoint directory shared by the test and rccr inside the lab.
-struct Failpoint(PathBuf);
-
-impl Failpoint {
-    fn new(tag: &str) -> Failpoint {
-        let dir = std::env::temp_dir().join(format!("rccr-fp-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Failpoint(dir)
-    }
-
-    /// Starts a rotation that stops at failpoint `spec`.
-    fn start(&self, lab: &Lab, spec: &str, names: &[&str]) -> Child {
-        self.start_on(lab, spec, names, NODE_SIDES[0])
-    }
-
-    /// [`Failpoint::start`] with the node side of RCCR_KEYS_NODE.
-    fn start_on(&self, lab: &Lab, spec: &str, names: &[&str], side: &str) -> Child {
-        let mut args = vec![
-            "exec".to_string(),
-            lab.dir().display().to_string(),
-            "control".into(),
-            "env".into(),
-            format!("RCCR_FAILPOINT={spec}"),
-            format!("RCCR_FAILPOINT_DIR={}", self.0.display()),
-            format!("RCCR_KEYS_NODE={side}"),
-        ];
-        args.extend(rotate_args(lab, names, &[]));
-        Command::new(lab_script())
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    /// Waits for rccr to stop at the failpoint: (node, rccr's pid).
-    fn reached(&self) -> (String, i32) {
-        let start = Instant::now();
-        loop {
-            if let Ok(line) = std::fs::read_to_string(self.0.join("reached")) {
-                let fields: Vec<&str> = line.split_whitespace().collect();
-                return (fields[1].to_string(), fields[2].parse().unwrap());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "failpoint never reached"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn resume(&self) {
-        std::fs::write(self.0.join("continue"), b"").unwrap();
-    }
+fn rotate(lab: &Lab, names: &[&str], extra: &[&str]) -> Output {
+    rotate_on(lab, names, extra, NODE_SIDES[0])
 }
 
-impl Drop for Failpoint {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn rotate_on(lab: &Lab, names: &[&str], extra: &[&str], side: &str) -> Output {
+    on_control(lab, &rotate_cmd(lab, names, extra, side))
 }
 
-fn finish(child: Child) -> Output {
+/// Runs `cmd` on the control until it stops at failpoint `spec` (in a
+/// directory tagged `tag`), lets `fault` strike there (given the node it
+/// stopped at and rccr's pid), then resumes it: rccr's output.
+fn through_failpoint(
+    lab: &Lab,
+    tag: &str,
+    spec: &str,
+    cmd: &[String],
+    fault: impl FnOnce(&str, i32),
+) -> Output {
+    let fp = Failpoint::new(tag);
+    let child = fp.spawn(lab, spec, cmd);
+    let (node, pid) = fp.reached();
+    fault(&node, pid);
+    fp.resume();
     child.wait_with_output().unwrap()
-}
-
-fn sigkill(pid: i32) {
-    let status = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 fn host_dir(lab: &Lab, name: &str) -> PathBuf {
@@ -152,15 +121,9 @@ fn start_sshd(lab: &Lab, name: &str) {
     assert!(out.status.success(), "sshd: {}", stderr(&out));
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Whether the control holds a regular file at `path`.
+fn control_has_file(lab: &Lab, path: &str) -> bool {
+    lab.exec("control", &["test", "-f", path]).status.success()
 }
 
 /// The private keys the control holds right now.
@@ -172,7 +135,7 @@ fn control_keys(lab: &Lab) -> Vec<String> {
         "/root/.rccr/new_key",
     ]
     .into_iter()
-    .filter(|k| lab.exec("control", &["test", "-f", k]).status.success())
+    .filter(|k| control_has_file(lab, k))
     .map(String::from)
     .collect()
 }
@@ -193,37 +156,20 @@ fn authorized_keys(lab: &Lab, name: &str) -> Vec<u8> {
         .stdout
 }
 
+/// Waits for node `name` to restore its authorized_keys to `before` on its own.
+fn wait_reverted(lab: &Lab, name: &str, before: &[u8]) {
+    wait_for("the node to revert", || {
+        authorized_keys(lab, name) == before
+    });
+}
+
 /// The end state every run must reach: rotated everywhere, the temporary
 /// key nowhere, the control no longer offering it, strict ssh working.
 fn assert_rotated(lab: &Lab, names: &[&str]) {
-    assert!(
-        !lab.exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
-            .status
-            .success(),
-        "~/.ssh/id_rsa still holds the temporary key"
-    );
+    lab.assert_temp_key_retired();
     for name in names {
-        assert!(
-            lab.key_logs_in("/root/.ssh/id_ed25519", name),
-            "{name}: cluster key refused"
-        );
-        assert!(
-            !lab.key_logs_in("/root/.rccr/temp_key", name),
-            "{name}: temporary key accepted"
-        );
-        let ip = lab.ip(name);
-        let out = lab.exec(
-            "control",
-            &[
-                "ssh",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                &format!("root@{ip}"),
-                "hostname",
-            ],
-        );
+        lab.assert_cluster_key_only(name, &lab.ip(name), 3);
+        let out = lab.plain_ssh(name, "hostname");
         assert!(
             out.status.success(),
             "plain strict ssh to {name}: {}",
@@ -234,24 +180,20 @@ fn assert_rotated(lab: &Lab, names: &[&str]) {
     }
 }
 
-/// A clean re-run finishes the job.
+/// The two promises: nobody is locked out now, and a clean re-run
+/// finishes the job.
 fn assert_converges(lab: &Lab, names: &[&str]) {
+    assert_no_lockout(lab, names);
     let out = rotate(lab, names, &[]);
-    assert!(
-        out.status.success(),
-        "re-run failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok("re-run failed", &out);
     assert_rotated(lab, names);
 }
 
 #[test]
 fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
-    if !require_root() {
+    let Some(lab) = Lab::with_decoys(2, 1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).statics(1).decoys(true).up();
+    };
     let nodes = ["target-1", "target-2", "static-1"];
     // Other users' keys, options and comments must survive byte for byte.
     let extra = "# bob's laptop\nfrom=\"10.0.0.0/8\",no-pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBob bob@laptop\ncommand=\"uptime\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMon monitor\n\n";
@@ -267,11 +209,7 @@ fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
     let out = rotate_on(&lab, &nodes, &["--json"], "script");
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let json = stdout(&out);
-    assert_eq!(
-        json.matches("\"outcome\": \"rotated\"").count(),
-        3,
-        "{json}"
-    );
+    assert_count(&json, "\"outcome\": \"rotated\"", 3);
     assert_rotated(&lab, &nodes);
 
     let after = String::from_utf8(authorized_keys(&lab, "target-1")).unwrap();
@@ -297,31 +235,22 @@ fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
     let out = lab.exec("control", &["rccr", "keys", "status", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let status = stdout(&out);
-    assert_eq!(
-        status.matches("\"temporary\": \"no\"").count(),
-        3,
-        "{status}"
-    );
-    assert_eq!(
-        status.matches("\"current\": \"yes\"").count(),
-        3,
-        "{status}"
-    );
-    assert_eq!(status.matches("\"pinned\": \"yes\"").count(), 3, "{status}");
+    assert_count(&status, "\"temporary\": \"no\"", 3);
+    assert_count(&status, "\"current\": \"yes\"", 3);
+    assert_count(&status, "\"pinned\": \"yes\"", 3);
 }
 
 #[test]
 fn a_node_refusing_the_old_key_is_reported_and_untouched() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).decoys(true).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).decoys(true).up();
+    };
     let before = authorized_keys(&lab, "imposter");
     let out = rotate(&lab, &["target-1", "imposter"], &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let json = stdout(&out);
-    assert!(json.contains("\"outcome\": \"refused\""), "{json}");
-    assert!(json.contains("\"outcome\": \"rotated\""), "{json}");
+    assert_has(&json, "\"outcome\": \"refused\"");
+    assert_has(&json, "\"outcome\": \"rotated\"");
     assert_eq!(authorized_keys(&lab, "imposter"), before);
     // The refusing node never needed the temporary key: cleanup happened.
     assert_rotated(&lab, &["target-1"]);
@@ -329,72 +258,66 @@ fn a_node_refusing_the_old_key_is_reported_and_untouched() {
 
 #[test]
 fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
-    if !require_root() {
+    let Some(lab) = two_target_lab() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
+    };
     kill_sshd(&lab, "target-2");
     let before = authorized_keys(&lab, "target-2");
-    let out = rotate(&lab, &nodes, &[]);
+    let out = rotate(&lab, &PAIR, &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("unreachable"), "{}", stdout(&out));
+    assert_has(&stdout(&out), "unreachable");
     assert_eq!(authorized_keys(&lab, "target-2"), before);
     // The control keeps the temporary key while a node still needs it.
-    assert!(lab
-        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
-        .status
-        .success());
+    assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
     start_sshd(&lab, "target-2");
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
 }
 
-/// A two-node lab whose rotation of target-1 (on node side `side`) stops at
-/// `failpoint`, where `fault` strikes; rccr must then exit 1. Returns the
-/// lab, target-1's authorized_keys before the run, and rccr's output.
+/// A two-node lab whose rotation of `node` alone (on node side `side`)
+/// stops at `failpoint` on that node, where `fault` strikes; rccr must then
+/// exit 1. Returns the lab, the node's authorized_keys before the run, and
+/// rccr's output.
 fn rotate_through_fault(
     side: &str,
     tag: &str,
     failpoint: &str,
+    node: &str,
     fault: impl FnOnce(&Lab),
 ) -> (Lab, Vec<u8>, Output) {
     let lab = Lab::builder().targets(2).up();
-    let before = authorized_keys(&lab, "target-1");
-    let fp = Failpoint::new(tag);
-    let child = fp.start_on(&lab, failpoint, &["target-1"], side);
-    let (node, _) = fp.reached();
-    assert_eq!(node, lab.ip("target-1"));
-    fault(&lab);
-    fp.resume();
-    let out = finish(child);
+    let before = authorized_keys(&lab, node);
+    let cmd = rotate_cmd(&lab, &[node], &[], side);
+    let out = through_failpoint(&lab, tag, failpoint, &cmd, |reached, _| {
+        assert_eq!(reached, lab.ip(node));
+        fault(&lab);
+    });
     assert_eq!(out.status.code(), Some(1), "{side}: {}", stdout(&out));
     (lab, before, out)
 }
 
+/// A rotation of target-1 (node side `side`) whose sshd is killed where it
+/// stops at `failpoint`: rccr must exit 1 saying `said`; `settle` sees the
+/// node (and its keys before the run) before its sshd starts again, and
+/// then a re-run must converge.
+fn sshd_killed_at(side: &str, failpoint: &str, said: &str, settle: impl FnOnce(&Lab, &[u8])) {
+    let tag = format!("sshd-{failpoint}");
+    let (lab, before, out) = rotate_through_fault(side, &tag, failpoint, "target-1", |lab| {
+        kill_sshd(lab, "target-1")
+    });
+    assert!(stdout(&out).contains(said), "{side}: {}", stdout(&out));
+    settle(&lab, &before);
+    start_sshd(&lab, "target-1");
+    assert_converges(&lab, &PAIR);
+}
+
 #[test]
 fn sshd_killed_after_staging_the_node_reverts_by_itself() {
-    if !require_root() {
-        return;
-    }
-    for side in NODE_SIDES {
-        let (lab, before, out) = rotate_through_fault(side, "staged-sshd", "after-stage", |lab| {
-            kill_sshd(lab, "target-1")
-        });
-        assert!(
-            stdout(&out).contains("reverted"),
-            "{side}: {}",
-            stdout(&out)
-        );
+    on_each_side(|side| {
         // The node restores its keys on its own.
-        wait_for("the node to revert", || {
-            authorized_keys(&lab, "target-1") == before
+        sshd_killed_at(side, "after-stage", "reverted", |lab, before| {
+            wait_reverted(lab, "target-1", before)
         });
-        start_sshd(&lab, "target-1");
-        let nodes = ["target-1", "target-2"];
-        assert_no_lockout(&lab, &nodes);
-        assert_converges(&lab, &nodes);
-    }
+    });
 }
 
 #[test]
@@ -402,19 +325,7 @@ fn sshd_killed_after_commit_then_converges() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
-    let fp = Failpoint::new("commit-sshd");
-    let child = fp.start(&lab, "after-commit", &["target-1"]);
-    fp.reached();
-    kill_sshd(&lab, "target-1");
-    fp.resume();
-    let out = finish(child);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("incomplete"), "{}", stdout(&out));
-    start_sshd(&lab, "target-1");
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    sshd_killed_at(NODE_SIDES[0], "after-commit", "incomplete", |_, _| {});
 }
 
 #[test]
@@ -422,30 +333,21 @@ fn link_cut_between_stage_and_verify_reverts_then_converges() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
-    let before = authorized_keys(&lab, "target-2");
-    let fp = Failpoint::new("link");
-    let child = fp.start(&lab, "after-stage", &["target-2"]);
-    fp.reached();
-    assert!(lab
-        .exec("target-2", &["ip", "link", "set", "eth0", "down"])
-        .status
-        .success());
-    fp.resume();
-    let out = finish(child);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
-    wait_for("the node to revert", || {
-        authorized_keys(&lab, "target-2") == before
-    });
+    let (lab, before, out) =
+        rotate_through_fault(NODE_SIDES[0], "link", "after-stage", "target-2", |lab| {
+            assert!(lab
+                .exec("target-2", &["ip", "link", "set", "eth0", "down"])
+                .status
+                .success());
+        });
+    assert_has(&stdout(&out), "reverted");
+    wait_reverted(&lab, "target-2", &before);
     let up = lab.sh("target-2", "ip link set eth0 up && ip route replace default via $(cat /etc/resolv.conf | awk '/nameserver/{print $2; exit}') || true");
     assert!(up.status.success(), "{}", stderr(&up));
     wait_for("the link", || {
         lab.key_logs_in("/root/.ssh/id_rsa", "target-2")
     });
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
 }
 
 #[test]
@@ -453,22 +355,20 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
     // The node has printed its keys for the commit and waits for the new
     // file when its SSH session dies: it must install nothing, keep the
     // staged keys until its own revert, and a re-run must finish.
-    if !require_root() {
-        return;
-    }
-    for side in NODE_SIDES {
+    on_each_side(|side| {
         let mut staged = Vec::new();
-        let (lab, before, _) = rotate_through_fault(side, "commit-mid", "commit-input", |lab| {
-            staged = authorized_keys(lab, "target-1");
-            // The listener's children are this host's SSH sessions only.
-            let listener =
-                std::fs::read_to_string(host_dir(lab, "target-1").join("sshd.pid")).unwrap();
-            let killed = Command::new("pkill")
-                .args(["-KILL", "-P", listener.trim()])
-                .status()
-                .unwrap();
-            assert!(killed.success(), "{side}: no session to kill");
-        });
+        let (lab, before, _) =
+            rotate_through_fault(side, "commit-mid", "commit-input", "target-1", |lab| {
+                staged = authorized_keys(lab, "target-1");
+                // The listener's children are this host's SSH sessions only.
+                let listener =
+                    std::fs::read_to_string(host_dir(lab, "target-1").join("sshd.pid")).unwrap();
+                let killed = Command::new("pkill")
+                    .args(["-KILL", "-P", listener.trim()])
+                    .status()
+                    .unwrap();
+                assert!(killed.success(), "{side}: no session to kill");
+            });
         assert_ne!(staged, before, "{side}: not staged at the failpoint");
         // Nothing was installed over the staged file: it is still staged,
         // or already reverted by the node itself.
@@ -478,13 +378,21 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
             "{side}: {}",
             String::from_utf8_lossy(&now)
         );
-        wait_for("the node to revert", || {
-            authorized_keys(&lab, "target-1") == before
-        });
-        let nodes = ["target-1", "target-2"];
-        assert_no_lockout(&lab, &nodes);
-        assert_converges(&lab, &nodes);
-    }
+        wait_reverted(&lab, "target-1", &before);
+        assert_converges(&lab, &PAIR);
+    });
+}
+
+/// A lab of `n` targets whose rotation of them all is SIGKILLed at
+/// failpoint `spec`; a re-run must then finish.
+fn sigkilled_rotation_converges(n: usize, tag: &str, spec: &str) {
+    let lab = Lab::builder().targets(n).up();
+    let names: Vec<String> = (1..=n).map(|i| format!("target-{i}")).collect();
+    let nodes: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cmd = rotate_cmd(&lab, &nodes, &[], NODE_SIDES[0]);
+    let out = through_failpoint(&lab, tag, spec, &cmd, |_, pid| sigkill(pid));
+    assert!(!out.status.success());
+    assert_converges(&lab, &nodes);
 }
 
 #[test]
@@ -492,16 +400,7 @@ fn sigkill_right_after_staging_then_a_rerun_finishes() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(3).up();
-    let nodes = ["target-1", "target-2", "target-3"];
-    let fp = Failpoint::new("kill-stage");
-    let child = fp.start(&lab, "after-stage", &nodes);
-    let (_, pid) = fp.reached();
-    sigkill(pid);
-    let out = finish(child);
-    assert!(!out.status.success());
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    sigkilled_rotation_converges(3, "kill-stage", "after-stage");
 }
 
 #[test]
@@ -509,23 +408,14 @@ fn sigkill_after_half_the_nodes_committed_then_a_rerun_finishes() {
     if !require_root() {
         return;
     }
-    let lab = Lab::builder().targets(4).up();
-    let nodes = ["target-1", "target-2", "target-3", "target-4"];
-    let fp = Failpoint::new("kill-commit");
-    let child = fp.start(&lab, "after-commit:2", &nodes);
-    let (_, pid) = fp.reached();
-    sigkill(pid);
-    finish(child);
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
+    sigkilled_rotation_converges(4, "kill-commit", "after-commit:2");
 }
 
 #[test]
 fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
-    if !require_root() {
+    let Some(lab) = two_target_lab() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     let ak = "/root/.ssh/authorized_keys";
     let ro = lab.sh(
         "target-1",
@@ -535,7 +425,7 @@ fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
     let before = authorized_keys(&lab, "target-1");
     let listing = stdout(&lab.sh("target-1", "ls -A /root/.ssh"));
     for side in NODE_SIDES {
-        let out = rotate_on(&lab, &["target-1", "target-2"], &[], side);
+        let out = rotate_on(&lab, &PAIR, &[], side);
         assert_eq!(out.status.code(), Some(1), "{side}");
         assert!(
             stdout(&out).contains("reverted"),
@@ -553,23 +443,20 @@ fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
             listing,
             "{side}: leftover files"
         );
-        assert_no_lockout(&lab, &["target-1", "target-2"]);
+        assert_no_lockout(&lab, &PAIR);
     }
     assert!(lab.sh("target-1", &format!("umount {ak}")).status.success());
-    assert_converges(&lab, &["target-1", "target-2"]);
+    assert_converges(&lab, &PAIR);
 }
 
 #[test]
 fn a_changed_host_key_is_refused_and_the_others_rotate() {
-    if !require_root() {
+    let Some(lab) = two_target_lab() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     // As if target-2 had been pinned by an earlier run with another host key.
-    let dir = std::env::temp_dir().join(format!("rccr-hostkey-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let key = dir.join("k");
+    let scratch = Scratch::new("hostkey");
+    let key = scratch.0.join("k");
     let made = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(&key)
@@ -591,16 +478,12 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
         &["sh", "-c", "cat > /root/.ssh/known_hosts"],
         old_pin.as_bytes(),
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    drop(scratch);
     let before = authorized_keys(&lab, "target-2");
 
-    let out = rotate(&lab, &["target-1", "target-2"], &[]);
+    let out = rotate(&lab, &PAIR, &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stdout(&out).contains("host-key-mismatch"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "host-key-mismatch");
     assert_eq!(
         authorized_keys(&lab, "target-2"),
         before,
@@ -608,7 +491,7 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
     );
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
     assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
-    assert_no_lockout(&lab, &["target-1", "target-2"]);
+    assert_no_lockout(&lab, &PAIR);
 }
 
 /// The PERSISTED column of `rccr keys status --json` for host `name`.
@@ -628,105 +511,76 @@ fn persisted_status(lab: &Lab, name: &str) -> String {
 
 #[test]
 fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot() {
-    if !require_root() {
+    let Some(lab) = two_target_lab() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
+    };
     // target-1: diskless, no medium (lbu commit fails); target-2: diskless
     // with an lbu medium.
     lab.storage("target-1", "none");
     lab.storage("target-2", "lbu");
-    let out = rotate(&lab, &nodes, &["--json"]);
+    let out = rotate(&lab, &PAIR, &["--json"]);
     let json = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{json}\n{}", stderr(&out));
-    assert_eq!(
-        json.matches("\"outcome\": \"rotated-volatile\"").count(),
-        1,
-        "{json}"
-    );
-    assert_eq!(
-        json.matches("\"outcome\": \"rotated\"").count(),
-        1,
-        "{json}"
-    );
-    assert!(stderr(&out).contains("not persisted"), "{}", stderr(&out));
+    assert_count(&json, "\"outcome\": \"rotated-volatile\"", 1);
+    assert_count(&json, "\"outcome\": \"rotated\"", 1);
+    assert_has(&stderr(&out), "not persisted");
     // The control keeps the temporary key where it was, and the journal.
-    assert!(lab
-        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
-        .status
-        .success());
-    assert!(lab
-        .exec("control", &["test", "-f", "/root/.rccr/rotation.journal"])
-        .status
-        .success());
+    assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
+    assert!(control_has_file(&lab, "/root/.rccr/rotation.journal"));
     assert_eq!(persisted_status(&lab, "target-1"), "volatile");
     assert_eq!(persisted_status(&lab, "target-2"), "yes");
 
     // The reboot brings target-1's old keys back; target-2 kept its change.
-    lab.reboot(&nodes);
+    lab.reboot(&PAIR);
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
     assert!(!lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
     assert!(!lab.key_logs_in("/root/.ssh/id_rsa", "target-2"));
-    assert_no_lockout(&lab, &nodes);
+    assert_no_lockout(&lab, &PAIR);
     assert_eq!(persisted_status(&lab, "target-1"), "volatile");
 
     // The next run re-adopts it, volatile again, and still keeps the key.
-    let out = rotate(&lab, &nodes, &["--json"]);
+    let out = rotate(&lab, &PAIR, &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("\"outcome\": \"rotated-volatile\""),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "\"outcome\": \"rotated-volatile\"");
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
-    assert!(lab
-        .exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
-        .status
-        .success());
+    assert!(control_has_file(&lab, "/root/.ssh/id_rsa"));
     assert_eq!(persisted_status(&lab, "target-1"), "volatile");
 
     // Once it can persist, a run finds it so, and only then cleans up.
     lab.storage("target-1", "lbu");
-    assert_converges(&lab, &nodes);
-    lab.reboot(&nodes);
-    assert_rotated(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
+    lab.reboot(&PAIR);
+    assert_rotated(&lab, &PAIR);
     assert_eq!(persisted_status(&lab, "target-1"), "yes");
 }
 
 #[test]
 fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
-    if !require_root() {
+    let Some(lab) = two_target_lab() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
+    };
     // target-1 is diskless with an lbu medium: the stage was never
     // committed, so its reboot undoes it and the new key cannot verify.
     lab.storage("target-1", "lbu");
-    let fp = Failpoint::new("reboot-stage");
-    let child = fp.start(&lab, "after-stage", &["target-1"]);
-    fp.reached();
-    lab.reboot(&["target-1"]);
-    fp.resume();
-    let out = finish(child);
+    let cmd = rotate_cmd(&lab, &["target-1"], &[], NODE_SIDES[0]);
+    let out = through_failpoint(&lab, "reboot-stage", "after-stage", &cmd, |_, _| {
+        lab.reboot(&["target-1"])
+    });
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains("reverted"), "{}", stdout(&out));
+    assert_has(&stdout(&out), "reverted");
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
-    assert_no_lockout(&lab, &nodes);
+    assert_no_lockout(&lab, &PAIR);
     // target-2 is on disk: the control dies at the same boundary and the
     // node reboots; its staged file survives, its revert timer does not.
-    let fp = Failpoint::new("reboot-stage-kill");
-    let child = fp.start(&lab, "after-stage", &["target-2"]);
-    let (_, pid) = fp.reached();
-    sigkill(pid);
-    finish(child);
+    let cmd = rotate_cmd(&lab, &["target-2"], &[], NODE_SIDES[0]);
+    through_failpoint(&lab, "reboot-stage-kill", "after-stage", &cmd, |_, pid| {
+        sigkill(pid)
+    });
     lab.reboot(&["target-2"]);
-    assert_no_lockout(&lab, &nodes);
-    assert_converges(&lab, &nodes);
-    lab.reboot(&nodes);
-    assert_rotated(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
+    lab.reboot(&PAIR);
+    assert_rotated(&lab, &PAIR);
 }
 
 /// `rccr keyrotate --rekey --yes --quiet` for `names` (besides the
@@ -755,22 +609,19 @@ fn write_inventory(lab: &Lab, names: &[&str]) {
 
 #[test]
 fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_everywhere() {
-    if !require_root() {
+    let Some(lab) = two_target_lab() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
-    let nodes = ["target-1", "target-2"];
+    };
     // Without --yes and without a terminal: a one-line refusal, exit 2,
     // nothing changed.
-    let mut asked = rekey_args(&lab, &nodes);
+    let mut asked = rekey_args(&lab, &PAIR);
     asked.retain(|a| a != "--yes");
-    let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
-    let out = lab.exec("control", &asked);
+    let out = on_control(&lab, &asked);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_has(&stderr(&out), "--yes");
 
-    assert_converges(&lab, &nodes);
+    assert_converges(&lab, &PAIR);
     // On a terminal it asks for the word; anything else cancels before
     // any key is made or copied.
     let line = asked.join(" ");
@@ -782,13 +633,13 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         );
         let said = stdout(&out);
         assert_eq!(out.status.code(), Some(code), "typed {typed}: {said}");
-        assert!(said.contains("Type rekey to go on"), "{said}");
+        assert_has(&said, "Type rekey to go on");
         let kept = lab.exec("control", &["test", "-e", "/root/.rccr/previous_key"]);
         assert_eq!(kept.status.success(), code == 0, "typed {typed}: {said}");
     }
-    assert_rotated(&lab, &nodes);
+    assert_rotated(&lab, &PAIR);
     // From here on the nodes come from the inventory only.
-    write_inventory(&lab, &nodes);
+    write_inventory(&lab, &PAIR);
     let boundaries = [
         "previous-kept",
         "journal-created",
@@ -811,30 +662,14 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
             "{boundary}: a journal is left from the round before"
         );
 
-        let fp = Failpoint::new(&format!("rekey-{round}"));
-        let mut args = vec![
-            "exec".to_string(),
-            lab.dir().display().to_string(),
-            "control".into(),
-            "env".into(),
-            format!("RCCR_FAILPOINT={boundary}"),
-            format!("RCCR_FAILPOINT_DIR={}", fp.0.display()),
-        ];
-        args.extend(rekey_args(&lab, &[]));
-        let child = Command::new(lab_script())
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (_, pid) = fp.reached();
-        sigkill(pid);
-        finish(child);
+        let tag = format!("rekey-{round}");
+        let cmd = rekey_args(&lab, &[]);
+        through_failpoint(&lab, &tag, boundary, &cmd, |_, pid| sigkill(pid));
         // No lockout: every node takes a key the control holds (the kept
         // previous key included).
         let mut keys = control_keys(&lab);
         keys.push("/root/.rccr/previous_key".into());
-        for name in nodes {
+        for name in PAIR {
             assert!(
                 keys.iter().any(|k| lab.key_logs_in(k, name)),
                 "{boundary}: {name} is locked out: it accepts none of {keys:?}"
@@ -842,17 +677,10 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         }
         // A re-run converges on a new key that every node takes, and the
         // old cluster key is refused everywhere.
-        let args = rekey_args(&lab, &[]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = lab.exec("control", &args);
-        assert!(
-            out.status.success(),
-            "{boundary}: re-run failed:\n{}{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        let out = on_control(&lab, &rekey_args(&lab, &[]));
+        ok(&format!("{boundary}: re-run failed"), &out);
         assert_eq!(stderr(&out).lines().count(), 1, "--quiet: {}", stderr(&out));
-        assert_rotated(&lab, &nodes);
+        assert_rotated(&lab, &PAIR);
         let new_key = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"]));
         let old_pub = stdout(&lab.exec("control", &["ssh-keygen", "-y", "-f", &old]));
         assert_ne!(
@@ -860,30 +688,21 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
             old_pub.split_whitespace().nth(1),
             "{boundary}: the cluster key was not replaced"
         );
-        for name in nodes {
+        for name in PAIR {
             assert!(
                 !lab.key_logs_in(&old, name),
                 "{boundary}: {name} still takes the old cluster key"
             );
         }
         let status = stdout(&lab.exec("control", &["rccr", "keys", "status", "--json"]));
-        assert_eq!(
-            status.matches("\"current\": \"yes\"").count(),
-            2,
-            "{status}"
-        );
-        assert_eq!(
-            status.matches("\"previous\": \"no\"").count(),
-            2,
-            "{status}"
-        );
+        assert_count(&status, "\"current\": \"yes\"", 2);
+        assert_count(&status, "\"previous\": \"no\"", 2);
         // The playbooks' inventory names the cluster key.
         let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
-        assert_eq!(
-            ini.matches("ansible_ssh_private_key_file=/root/.ssh/id_ed25519")
-                .count(),
+        assert_count(
+            &ini,
+            "ansible_ssh_private_key_file=/root/.ssh/id_ed25519",
             2,
-            "{ini}"
         );
     }
 }

@@ -8,10 +8,8 @@
 //!   writes (both made with OpenSSL), to a real sshd (as root, on
 //!   127.0.0.1).
 mod common;
-#[path = "common/image.rs"]
-mod image;
 
-use image::TempDir;
+use common::scratch::Scratch;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -60,7 +58,7 @@ fn ssh_keygen_pem(key: &Path) -> String {
 
 #[test]
 fn rsa_keys_convert_exactly_as_ssh_keygen_does() {
-    let dir = TempDir::new("convert");
+    let dir = Scratch::new("convert");
     for bits in ["2048", "3072", "4096"] {
         let key = dir.path(&format!("key-{bits}"));
         ssh_keygen(
@@ -75,7 +73,7 @@ fn rsa_keys_convert_exactly_as_ssh_keygen_does() {
 
 #[test]
 fn ssh_keygen_reads_the_rsa_keys_rccr_keygen_writes() {
-    let dir = TempDir::new("keygen");
+    let dir = Scratch::new("keygen");
     for bits in ["2048", "4096"] {
         let key = dir.path(&format!("key-{bits}"));
         let printed = rccr_keygen(&key, &["--type", "rsa", "--bits", bits, "-C", "rccr-test"]);
@@ -113,7 +111,7 @@ struct Sshd {
 }
 
 impl Sshd {
-    fn start(dir: &TempDir, authorized_keys: &Path) -> Sshd {
+    fn start(dir: &Scratch, authorized_keys: &Path) -> Sshd {
         let host_key = dir.path("host_key");
         ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f"], &host_key);
         // A port nothing listens on now (another process could take it
@@ -171,7 +169,7 @@ fn libssh2_logs_in_with_the_keys_rccr_keygen_writes() {
     if !common::lab::require_root() {
         return;
     }
-    let dir = TempDir::new("login");
+    let dir = Scratch::new("login");
     let (rsa, ed25519, stranger) = (dir.path("rsa"), dir.path("ed25519"), dir.path("stranger"));
     rccr_keygen(&rsa, &["--type", "rsa", "--bits", "4096"]);
     rccr_keygen(&ed25519, &["--type", "ed25519"]);

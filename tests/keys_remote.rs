@@ -3,11 +3,16 @@
 //! (Alpine's), and rccr's built-in `rccr keys node 1` (src/keys/node.rs).
 //! One set of cases for all three: they must behave alike. No SSH here:
 //! each gets the argv and the conversation rccr has with it over the wire.
+mod common;
+
+use common::assert_has;
+use common::lab::{stderr, stdout, wait_for_within};
+use common::scratch::Scratch;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SCRIPT: &str = include_str!("../src/keys/node/remote.sh");
 
@@ -48,25 +53,32 @@ fn name(node: &Node) -> &str {
     }
 }
 
-struct Home(PathBuf);
+struct Home(Scratch);
 
 impl Home {
     fn new(tag: &str, node: &Node) -> Home {
         let kind = name(node).rsplit('/').next().unwrap().replace(' ', "-");
-        let dir =
-            std::env::temp_dir().join(format!("rccr-remote-{tag}-{kind}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+        let dir = Scratch::new(&format!("remote-{tag}-{kind}"));
+        std::fs::create_dir(dir.path(".ssh")).unwrap();
         Home(dir)
     }
+    /// [`Home::new`] holding [`ORIGINAL`] as its authorized_keys.
+    fn with_original(tag: &str, node: &Node) -> Home {
+        let home = Home::new(tag, node);
+        std::fs::write(home.ak(), ORIGINAL).unwrap();
+        home
+    }
     fn ak(&self) -> PathBuf {
-        self.0.join(".ssh/authorized_keys")
+        self.0.path(".ssh/authorized_keys")
+    }
+    fn keys(&self) -> Vec<u8> {
+        std::fs::read(self.ak()).unwrap()
     }
     fn spawn(&self, node: &Node, args: &[&str]) -> std::process::Child {
         Command::new(&node[0])
             .args(&node[1..])
             .args(args)
-            .env("HOME", &self.0)
+            .env("HOME", &self.0 .0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -113,6 +125,17 @@ impl Home {
         out.stdout = rest;
         (Some(head), out)
     }
+    /// A stage or commit step that is sent `content` and must succeed.
+    fn send_ok(&self, node: &Node, args: &[&str], nonce: &str, content: &[u8]) -> Output {
+        let (_, out) = self.converse(node, args, nonce, |_| file(content));
+        assert!(out.status.success(), "{}: {}", name(node), stderr(&out));
+        out
+    }
+    /// Asserts authorized_keys holds `content` and nothing else is left.
+    fn assert_untouched(&self, who: &str, content: &[u8]) {
+        assert_eq!(self.keys(), content, "{who}");
+        assert!(self.leftovers().is_empty(), "{who}: {:?}", self.leftovers());
+    }
     /// `read` split into (sum, armed rotation, content).
     fn read(&self, node: &Node) -> (String, String, Vec<u8>) {
         let out = self.run(node, &["read"]);
@@ -120,19 +143,13 @@ impl Home {
         split(&out.stdout)
     }
     fn leftovers(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.0.join(".ssh"))
+        let mut names: Vec<String> = std::fs::read_dir(self.0.path(".ssh"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .filter(|n| n != "authorized_keys")
             .collect();
         names.sort();
         names
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -143,12 +160,19 @@ fn split(snapshot: &[u8]) -> (String, String, Vec<u8>) {
     (sum, armed, parts.next().unwrap_or_default().to_vec())
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+/// Runs `case` for every implementation, each in a fresh home holding
+/// [`ORIGINAL`]: (how to start it, its name in messages, the home).
+fn for_each_node(tag: &str, case: impl Fn(&Node, &str, &Home)) {
+    for node in nodes() {
+        let home = Home::with_original(tag, &node);
+        case(&node, name(&node), &home);
+    }
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// Asserts that a step exited with `code` and said `why` on stderr.
+fn assert_refused(out: &Output, code: i32, why: &str, context: &str) {
+    assert_eq!(out.status.code(), Some(code), "{context}: {}", stderr(out));
+    assert!(stderr(out).contains(why), "{context}: {}", stderr(out));
 }
 
 /// The input that installs `content`: its `cksum` line, then the bytes.
@@ -164,15 +188,8 @@ const ORIGINAL: &[u8] =
 const STAGED: &[u8] = b"# mine\nfrom=\"10.0.0.0/8\" ssh-rsa AAAAOLD rccr-temporary-key\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
 const FINAL: &[u8] = b"# mine\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_for_within(what, Duration::from_secs(10), done);
 }
 
 fn mode(p: &Path) -> u32 {
@@ -199,13 +216,10 @@ fn read_reports_sum_armed_rotation_and_bytes() {
 
 #[test]
 fn stage_then_commit_installs_exact_bytes_and_disarms() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("commit", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        std::fs::set_permissions(home.0.join(".ssh"), std::fs::Permissions::from_mode(0o755))
+    for_each_node("commit", |node, who, home| {
+        std::fs::set_permissions(home.0.path(".ssh"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
-        let (head, out) = home.converse(&node, &["stage", "r1", "2", "n1"], "n1", |head| {
+        let (head, out) = home.converse(node, &["stage", "r1", "2", "n1"], "n1", |head| {
             assert_eq!(split(head).2, ORIGINAL, "{who}");
             file(STAGED)
         });
@@ -215,12 +229,12 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
             stderr(&out)
         );
         assert_eq!(stdout(&out), "staged\n", "{who}");
-        assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED);
+        assert_eq!(home.keys(), STAGED);
         assert_eq!(mode(&home.ak()), 0o600, "{who}");
-        assert_eq!(mode(&home.0.join(".ssh")), 0o700, "{who}");
-        let (_, armed, _) = home.read(&node);
+        assert_eq!(mode(&home.0.path(".ssh")), 0o700, "{who}");
+        let (_, armed, _) = home.read(node);
         assert_eq!(armed, "r1.n1", "{who}");
-        let (head, out) = home.converse(&node, &["commit", "n2"], "n2", |head| {
+        let (head, out) = home.converse(node, &["commit", "n2"], "n2", |head| {
             assert_eq!(split(head).1, "r1.n1", "{who}");
             file(FINAL)
         });
@@ -234,129 +248,93 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
             said == "committed\ndisk\n" || said == "committed\nvolatile\n",
             "{who}: {said:?}"
         );
-        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL);
+        assert_eq!(home.keys(), FINAL);
         assert_eq!(home.leftovers(), Vec::<String>::new(), "{who}");
         // The disarmed timer must not undo the commit when it wakes.
         std::thread::sleep(Duration::from_millis(2500));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL, "{who}");
-    }
+        assert_eq!(home.keys(), FINAL, "{who}");
+    });
 }
 
 #[test]
 fn an_uncommitted_stage_reverts_by_itself() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("revert", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (_, out) = home.converse(&node, &["stage", "r2", "1", "n3"], "n3", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED);
+    for_each_node("revert", |node, who, home| {
+        home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
+        assert_eq!(home.keys(), STAGED);
         // The revert fires while a commit is under way: the commit finds
         // its rotation expired and changes nothing.
-        let (_, out) = home.converse(&node, &["commit", "n4"], "n4", |head| {
+        let (_, out) = home.converse(node, &["commit", "n4"], "n4", |head| {
             assert_eq!(split(head).1, "r2.n3");
-            wait_until("the revert", || {
-                std::fs::read(home.ak()).unwrap() == ORIGINAL
-            });
+            wait_until("the revert", || home.keys() == ORIGINAL);
             file(FINAL)
         });
         assert_eq!(out.status.code(), Some(3), "{who}: {}", stderr(&out));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL);
+        assert_eq!(home.keys(), ORIGINAL);
         wait_until("the marker to go", || home.leftovers().is_empty());
-    }
+    });
 }
 
 #[test]
 fn a_timer_from_an_earlier_attempt_never_reverts_a_later_stage() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("stale", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (_, out) = home.converse(&node, &["stage", "r4", "1", "n5"], "n5", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        let (_, out) = home.converse(&node, &["commit", "n6"], "n6", |_| file(FINAL));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
+    for_each_node("stale", |node, who, home| {
+        home.send_ok(node, &["stage", "r4", "1", "n5"], "n5", STAGED);
+        home.send_ok(node, &["commit", "n6"], "n6", FINAL);
         // The same rotation stages again (a re-run) before the first timer wakes.
         let restaged = [FINAL, b"ssh-ed25519 AAAANEWER x\n"].concat();
-        let (_, out) = home.converse(&node, &["stage", "r4", "30", "n7"], "n7", |_| {
-            file(&restaged)
-        });
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        home.send_ok(node, &["stage", "r4", "30", "n7"], "n7", &restaged);
         std::thread::sleep(Duration::from_millis(1800));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), restaged, "{who}");
-    }
+        assert_eq!(home.keys(), restaged, "{who}");
+    });
 }
 
 #[test]
 fn a_file_changed_after_reading_is_not_touched() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("changed", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+    for_each_node("changed", |node, who, home| {
         let edited = b"ssh-ed25519 AAAAEDITED x\n";
-        let (_, out) = home.converse(&node, &["stage", "r3", "60", "n8"], "n8", |_| {
+        let (_, out) = home.converse(node, &["stage", "r3", "60", "n8"], "n8", |_| {
             std::fs::write(home.ak(), edited).unwrap();
             file(STAGED)
         });
         assert_eq!(out.status.code(), Some(4), "{who}: {}", stderr(&out));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), edited);
-        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
-    }
+        home.assert_untouched(who, edited);
+    });
 }
 
 #[test]
 fn input_cut_short_changes_nothing() {
     // A link lost mid-transfer ends the node's input early: the file that
     // arrived must never be installed, or a commit could lock the node out.
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("short", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+    for_each_node("short", |node, who, home| {
         for (step, nonce) in [
             (vec!["stage", "r5", "60", "n9"], "n9"),
             (vec!["commit", "na"], "na"),
         ] {
-            let (_, out) = home.converse(&node, &step, nonce, |_| {
+            let (_, out) = home.converse(node, &step, nonce, |_| {
                 let mut cut = file(STAGED);
                 cut.truncate(cut.len() - 20);
                 cut
             });
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{who} {step:?}: {}",
-                stderr(&out)
-            );
-            assert!(
-                stderr(&out).contains("incomplete"),
-                "{who}: {}",
-                stderr(&out)
-            );
-            assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
-            assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+            assert_refused(&out, 1, "incomplete", &format!("{who} {step:?}"));
+            home.assert_untouched(who, ORIGINAL);
         }
-    }
+    });
 }
 
 #[test]
 fn no_input_changes_nothing_and_commit_still_persists() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("noinput", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (_, out) = home.converse(&node, &["stage", "r6", "60", "nb"], "nb", |_| vec![]);
+    for_each_node("noinput", |node, who, home| {
+        let (_, out) = home.converse(node, &["stage", "r6", "60", "nb"], "nb", |_| vec![]);
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(stdout(&out), "", "{who}");
-        let (_, out) = home.converse(&node, &["commit", "nc"], "nc", |_| vec![]);
+        let (_, out) = home.converse(node, &["commit", "nc"], "nc", |_| vec![]);
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         let said = stdout(&out);
         assert!(
             said == "unchanged\ndisk\n" || said == "unchanged\nvolatile\n",
             "{who}: {said:?}"
         );
-        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
-        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
-    }
+        home.assert_untouched(who, ORIGINAL);
+    });
 }
 
 #[test]
@@ -368,12 +346,7 @@ fn staging_without_authorized_keys_fails_before_asking() {
             panic!("{who} asked for input without an authorized_keys")
         });
         assert!(head.is_none(), "{who}");
-        assert_eq!(out.status.code(), Some(1), "{who}");
-        assert!(
-            stderr(&out).contains("does not exist"),
-            "{who}: {}",
-            stderr(&out)
-        );
+        assert_refused(&out, 1, "does not exist", who);
         assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
     }
 }
@@ -383,8 +356,7 @@ fn unknown_actions_fail() {
     for node in nodes() {
         let home = Home::new("unknown", &node);
         let out = home.run(&node, &["explode"]);
-        assert_eq!(out.status.code(), Some(1), "{}", name(&node));
-        assert!(stderr(&out).contains("unknown action"), "{}", stderr(&out));
+        assert_refused(&out, 1, "unknown action", name(&node));
     }
 }
 
@@ -398,113 +370,75 @@ fn rccr_refuses_another_protocol_with_exit_125_and_no_output() {
     ];
     let out = home.run(&node, &["2", "read"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("protocol 2"), "{}", stderr(&out));
+    assert_has(&stderr(&out), "protocol 2");
     assert!(out.stdout.is_empty());
 }
 
 fn backup(home: &Home) -> Option<Vec<u8>> {
-    std::fs::read(home.0.join(".ssh/.rccr-authorized_keys.bak")).ok()
+    std::fs::read(home.0.path(".ssh/.rccr-authorized_keys.bak")).ok()
 }
 
 #[test]
 fn a_second_stage_while_one_is_armed_is_refused_and_the_backup_kept() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("armed", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let (_, out) = home.converse(&node, &["stage", "r8", "60", "ne"], "ne", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        assert_eq!(backup(&home).as_deref(), Some(ORIGINAL), "{who}");
+    for_each_node("armed", |node, who, home| {
+        home.send_ok(node, &["stage", "r8", "60", "ne"], "ne", STAGED);
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
         // Another run (or control) stages while the first is armed.
         let other = [STAGED, b"ssh-ed25519 AAAAOTHERRUN x\n"].concat();
-        let (head, out) =
-            home.converse(&node, &["stage", "r9", "60", "nf"], "nf", |_| file(&other));
+        let (head, out) = home.converse(node, &["stage", "r9", "60", "nf"], "nf", |_| file(&other));
         assert!(head.is_none(), "{who}: asked for input while armed");
-        assert_eq!(out.status.code(), Some(6), "{who}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("r8.ne is armed"),
-            "{who}: {}",
-            stderr(&out)
-        );
-        assert_eq!(std::fs::read(home.ak()).unwrap(), STAGED, "{who}");
+        assert_refused(&out, 6, "r8.ne is armed", who);
+        assert_eq!(home.keys(), STAGED, "{who}");
         assert_eq!(
-            backup(&home).as_deref(),
+            backup(home).as_deref(),
             Some(ORIGINAL),
             "{who}: backup overwritten"
         );
-    }
+    });
 }
 
 #[test]
 fn steps_are_refused_while_another_holds_the_node_lock() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("busy", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
-        let lock = std::fs::File::create(home.0.join(".rccr-keys.lock")).unwrap();
+    for_each_node("busy", |node, who, home| {
+        let lock = std::fs::File::create(home.0.path(".rccr-keys.lock")).unwrap();
         assert!(rccr::fsutil::try_lock(&lock).unwrap());
         for (step, nonce) in [
             (vec!["stage", "ra", "60", "ng"], "ng"),
             (vec!["commit", "nh"], "nh"),
         ] {
-            let (head, out) = home.converse(&node, &step, nonce, |_| file(STAGED));
+            let (head, out) = home.converse(node, &step, nonce, |_| file(STAGED));
             assert!(head.is_none(), "{who} {step:?}");
-            assert_eq!(
-                out.status.code(),
-                Some(5),
-                "{who} {step:?}: {}",
-                stderr(&out)
-            );
-            assert!(
-                stderr(&out).contains("another rotation step"),
-                "{who}: {}",
-                stderr(&out)
-            );
+            assert_refused(&out, 5, "another rotation step", &format!("{who} {step:?}"));
         }
-        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
+        assert_eq!(home.keys(), ORIGINAL, "{who}");
         drop(lock);
-        let (_, out) = home.converse(&node, &["stage", "ra", "60", "ni"], "ni", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-    }
+        home.send_ok(node, &["stage", "ra", "60", "ni"], "ni", STAGED);
+    });
 }
 
 #[test]
 fn leftovers_of_a_crashed_step_are_removed() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("leftover", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+    for_each_node("leftover", |node, who, home| {
         // A step killed at boot-time pids that repeat, by either side.
         for name in [
             ".rccr-tmp.1234",
             ".authorized_keys.rccr-tmp.0123456789abcdef",
         ] {
-            std::fs::write(home.0.join(".ssh").join(name), b"half a file").unwrap();
+            std::fs::write(home.0.path(".ssh").join(name), b"half a file").unwrap();
         }
-        let (_, out) = home.converse(&node, &["stage", "rb", "60", "nj"], "nj", |_| file(STAGED));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        let (_, out) = home.converse(&node, &["commit", "nk"], "nk", |_| file(FINAL));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        assert_eq!(std::fs::read(home.ak()).unwrap(), FINAL, "{who}");
+        home.send_ok(node, &["stage", "rb", "60", "nj"], "nj", STAGED);
+        home.send_ok(node, &["commit", "nk"], "nk", FINAL);
+        assert_eq!(home.keys(), FINAL, "{who}");
         assert_eq!(home.leftovers(), Vec::<String>::new(), "{who}");
-    }
+    });
 }
 
 #[test]
 fn a_file_over_one_mebibyte_is_refused() {
-    for node in nodes() {
-        let who = name(&node);
-        let home = Home::new("big", &node);
-        std::fs::write(home.ak(), ORIGINAL).unwrap();
+    for_each_node("big", |node, who, home| {
         let big = [STAGED, &vec![b'#'; 1 << 20][..]].concat();
-        let (_, out) = home.converse(&node, &["stage", "rc", "60", "nl"], "nl", |_| file(&big));
-        assert_eq!(out.status.code(), Some(1), "{who}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("larger than 1048576 bytes"),
-            "{who}: {}",
-            stderr(&out)
-        );
-        assert_eq!(std::fs::read(home.ak()).unwrap(), ORIGINAL, "{who}");
-        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
-    }
+        let (_, out) = home.converse(node, &["stage", "rc", "60", "nl"], "nl", |_| file(&big));
+        assert_refused(&out, 1, "larger than 1048576 bytes", who);
+        home.assert_untouched(who, ORIGINAL);
+    });
 }

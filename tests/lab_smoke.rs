@@ -78,10 +78,9 @@ fn answers_within(lab: &Lab, from: &str, ip: &str, secs: u64) -> bool {
 
 #[test]
 fn smoke_keys_names_decoys_and_teardown() {
-    if !require_root() {
+    let Some(lab) = Lab::with_decoys(2, 1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).statics(1).decoys(true).up();
+    };
     println!("lab {} up in {:?}", lab.id(), lab.up_time());
     let hosts = lab.hosts();
     let kinds: Vec<Kind> = hosts.iter().map(|h| h.kind).collect();
@@ -237,10 +236,9 @@ fn smoke_keys_names_decoys_and_teardown() {
 
 #[test]
 fn twenty_hosts_get_leases() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(19).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(19).up();
+    };
     let hosts = lab.hosts();
     println!(
         "{} hosts (control + 19 DHCP targets) up in {:.2?}",
@@ -274,10 +272,9 @@ fn twenty_hosts_get_leases() {
 
 #[test]
 fn frame_loss_per_host() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).loss("target-1", 100).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).loss("target-1", 100).up();
+    };
     let (t1, t2) = (lab.ip("target-1"), lab.ip("target-2"));
     assert_eq!(
         ping(&lab, "control", &t1, 3, 2).1,
@@ -315,10 +312,9 @@ fn frame_loss_per_host() {
 
 #[test]
 fn two_more_targets_join() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let new = lab.add_targets(2);
     let names: Vec<&str> = new.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["target-2", "target-3"]);

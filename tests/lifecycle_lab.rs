@@ -4,7 +4,8 @@
 //! reboot. Key rotation through reboots is in tests/keys_lab.rs.
 mod common;
 
-use common::lab::{require_root, stdout, Lab};
+use common::assert_has;
+use common::lab::{stdout, Lab};
 
 fn read(lab: &Lab, host: &str, path: &str) -> String {
     stdout(&lab.exec(
@@ -30,10 +31,9 @@ fn running(pid: &str) -> bool {
 
 #[test]
 fn a_reboot_keeps_what_the_storage_keeps() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(3).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(3).up();
+    };
     lab.storage("target-2", "lbu");
     lab.storage("target-3", "none");
     let hosts = ["target-1", "target-2", "target-3"];
@@ -106,10 +106,9 @@ fn a_reboot_keeps_what_the_storage_keeps() {
 
 #[test]
 fn a_power_cut_reboots_every_host() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     lab.storage("target-2", "none");
     let ips: Vec<String> = ["control", "target-1", "target-2"]
         .iter()
@@ -155,10 +154,9 @@ fn setup(lab: &Lab) -> std::process::Output {
 
 #[test]
 fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_after_its_reboot() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
+    };
     lab.storage("target-1", "none");
     let out = setup(&lab);
     let json = stdout(&out);
@@ -168,12 +166,9 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
         "{json}\n{}",
         common::lab::stderr(&out)
     );
-    assert!(json.contains("rotated-volatile"), "{json}");
+    assert_has(&json, "rotated-volatile");
     let err = common::lab::stderr(&out);
-    assert!(
-        err.contains("take the cluster key but could not save it"),
-        "{err}"
-    );
+    assert_has(&err, "take the cluster key but could not save it");
     let temp_key_kept = || {
         lab.exec("control", &["test", "-f", "/root/.ssh/id_rsa"])
             .status
@@ -193,27 +188,19 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
             ],
         ))
     };
-    assert!(
-        keys_status().contains("\"persisted\": \"volatile\""),
-        "{}",
-        keys_status()
-    );
+    assert_has(&keys_status(), "\"persisted\": \"volatile\"");
     let status = lab.exec("control", &["rccr", "status", "--json"]);
     assert_eq!(status.status.code(), Some(1));
     let text = stdout(&status);
-    assert!(text.contains("\"key_persisted\": \"volatile\""), "{text}");
-    assert!(text.contains("\"key_persisted\": \"yes\""), "{text}");
+    assert_has(&text, "\"key_persisted\": \"volatile\"");
+    assert_has(&text, "\"key_persisted\": \"yes\"");
 
     lab.reboot(&["target-1"]);
     assert!(
         lab.key_logs_in("/root/.ssh/id_rsa", "target-1"),
         "the old key is lost"
     );
-    assert!(
-        keys_status().contains("\"persisted\": \"volatile\""),
-        "{}",
-        keys_status()
-    );
+    assert_has(&keys_status(), "\"persisted\": \"volatile\"");
 
     let out = setup(&lab);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -228,9 +215,5 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
     );
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
     assert!(temp_key_kept());
-    assert!(
-        keys_status().contains("\"persisted\": \"volatile\""),
-        "{}",
-        keys_status()
-    );
+    assert_has(&keys_status(), "\"persisted\": \"volatile\"");
 }

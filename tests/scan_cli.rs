@@ -5,6 +5,10 @@
 //!
 //! Every scan here names `--iface lo --subnet 127.x`: even a test that went
 //! wrong could only ever reach loopback.
+#[path = "common/asserts.rs"]
+mod asserts;
+
+use asserts::assert_has;
 use std::process::{Command, Output};
 
 const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
@@ -138,7 +142,7 @@ fn a_bad_since_file_is_refused_before_sweeping() {
     ]);
     std::fs::remove_file(&path).unwrap();
     assert_refused(&out, 3, "rccr scan: --since ");
-    assert!(stderr(&out).contains("line 1"), "{}", stderr(&out));
+    assert_has(&stderr(&out), "line 1");
 }
 
 #[test]

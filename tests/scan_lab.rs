@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::lab::{require_root, stderr, stdout, Host, Kind, Lab};
-use common::ok;
+use common::lab::{stderr, stdout, Host, Kind, Lab};
+use common::{assert_count, assert_has, ok};
 use std::process::Output;
 
 /// One object of rccr-scan's JSON output (one per line).
@@ -75,10 +75,9 @@ fn first_label(name: &Option<String>) -> String {
 
 #[test]
 fn finds_targets_by_dns_and_ssh_and_sees_through_decoys() {
-    if !require_root() {
+    let Some(lab) = Lab::with_decoys(3, 2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(3).statics(2).decoys(true).up();
+    };
     let hosts = lab.hosts();
     let host = |kind: Kind| hosts.iter().find(|h| h.kind == kind).unwrap().clone();
 
@@ -225,11 +224,7 @@ fn finds_targets_by_dns_and_ssh_and_sees_through_decoys() {
     let conflicted = rows(&ok("scan with a conflict", &out));
     assert_eq!(conflicted.iter().filter(|r| r.ip == t1.ip).count(), 1);
     let warnings = stderr(&out);
-    assert_eq!(
-        warnings.matches("two MAC addresses").count(),
-        1,
-        "{warnings}"
-    );
+    assert_count(&warnings, "two MAC addresses", 1);
     assert!(
         warnings.contains(&t1.ip)
             && warnings.contains(&t1.mac)
@@ -249,10 +244,9 @@ fn foreign_mac(hosts: &[Host]) -> String {
 
 #[test]
 fn since_lists_only_hosts_added_after_the_snapshot() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).statics(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).statics(1).up();
+    };
     ok("save", &scan(&lab, &["--all", "--save", "snap"]));
     let saved = ok("cat", &lab.exec("control", &["cat", "snap"]));
     assert_eq!(
@@ -286,10 +280,9 @@ fn since_lists_only_hosts_added_after_the_snapshot() {
 
 #[test]
 fn bad_input_and_missing_privileges_are_refused_cleanly() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let refused = |args: &[&str], code: i32, prefix: &str| {
         let out = scan(&lab, args);
         let err = stderr(&out);
@@ -363,10 +356,9 @@ fn bad_input_and_missing_privileges_are_refused_cleanly() {
 
 #[test]
 fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).decoys(true).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).decoys(true).up();
+    };
     let foreign = lab.host("foreign");
     // The foreign decoy accepts our key; make its `hostname` print junk (its
     // /usr/local is private to it and first in root's PATH over SSH).
@@ -392,9 +384,9 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
         .lines()
         .find(|l| l.contains(&format!("\"{}\"", foreign.ip)))
         .unwrap();
-    assert!(
-        line.contains(r#""hostname": "ReCyClusteR-x;$(touch /tmp/rccr-pwned)\u001b[2J\tname", "name_source": "ssh""#),
-        "{line}"
+    assert_has(
+        line,
+        r#""hostname": "ReCyClusteR-x;$(touch /tmp/rccr-pwned)\u001b[2J\tname", "name_source": "ssh""#,
     );
     assert!(
         line.ends_with(r#""match": false}"#) || line.ends_with(r#""match": false},"#),
@@ -410,10 +402,7 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
         .lines()
         .find(|l| l.starts_with(&format!("{} ", foreign.ip)))
         .unwrap();
-    assert!(
-        row.contains("ReCyClusteR-x???touch??tmp?rccr-pwned???2J?name"),
-        "{row}"
-    );
+    assert_has(row, "ReCyClusteR-x???touch??tmp?rccr-pwned???2J?name");
     assert!(
         row.ends_with("no"),
         "a name with metacharacters never matches: {row}"
@@ -427,11 +416,7 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
     let r = named.iter().find(|r| r.ip == foreign.ip).unwrap();
     assert_eq!(first_label(&r.hostname), "kitchen-laptop");
     assert_eq!(r.name_source.as_deref(), Some("dns"));
-    assert!(
-        stderr(&out).contains("empty or too long"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "empty or too long");
 
     // A host that accepts TCP on port 22 but never says a word: the login
     // gives up within its bound instead of hanging the scan.

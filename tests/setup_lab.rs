@@ -2,7 +2,9 @@
 //! and static unnamed targets, and decoys that must stay untouched.
 mod common;
 
-use common::lab::{require_root, stderr, stdout, Lab};
+use common::failpoint::{sigkill, Failpoint};
+use common::lab::{stderr, stdout, Lab};
+use common::{assert_count, assert_has};
 
 /// What must not change on a node that setup leaves alone.
 fn fingerprint(lab: &Lab, host: &str) -> String {
@@ -36,21 +38,9 @@ fn plain_ssh_hostname(lab: &Lab, host: &str) -> String {
 
 fn assert_secured(lab: &Lab, targets: &[&str]) {
     for t in targets {
-        assert!(
-            lab.key_logs_in("/root/.ssh/id_ed25519", t),
-            "{t}: cluster key refused"
-        );
-        assert!(
-            !lab.key_logs_in("/root/.rccr/temp_key", t),
-            "{t}: temporary key accepted"
-        );
+        lab.assert_cluster_key_only(t, &lab.ip(t), 3);
     }
-    assert!(
-        !lab.exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
-            .status
-            .success(),
-        "the control still offers the temporary key"
-    );
+    lab.assert_temp_key_retired();
 }
 
 fn mac_suffix(mac: &str) -> String {
@@ -59,10 +49,9 @@ fn mac_suffix(mac: &str) -> String {
 
 #[test]
 fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
-    if !require_root() {
+    let Some(lab) = Lab::with_decoys(3, 2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(3).statics(2).decoys(true).up();
+    };
     let targets = ["target-1", "target-2", "target-3", "static-1", "static-2"];
     // Two machines boot with the image's default name, as the seed's images do.
     for t in ["target-1", "static-1"] {
@@ -78,19 +67,10 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
     let out = setup(&lab, &["--yes", "--json"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let json = stdout(&out);
-    assert_eq!(json.matches("\"result\": \"adopted\"").count(), 5, "{json}");
-    assert!(
-        json.contains("\"result\": \"untouched (foreign)\""),
-        "{json}"
-    );
-    assert!(
-        json.contains("\"result\": \"untouched (refused)\""),
-        "{json}"
-    );
-    assert!(
-        json.contains("\"result\": \"untouched (no-ssh)\""),
-        "{json}"
-    );
+    assert_count(&json, "\"result\": \"adopted\"", 5);
+    assert_has(&json, "\"result\": \"untouched (foreign)\"");
+    assert_has(&json, "\"result\": \"untouched (refused)\"");
+    assert_has(&json, "\"result\": \"untouched (no-ssh)\"");
 
     assert_secured(&lab, &targets);
     // Default names became unique ones that keep the filter.
@@ -117,13 +97,11 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
     assert_eq!(decoys_before, decoys_after, "a decoy was touched");
 
     let inventory = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
-    assert!(inventory.contains("[control]\n"), "{inventory}");
-    assert_eq!(
-        inventory
-            .matches("ansible_ssh_private_key_file=/root/.ssh/id_ed25519")
-            .count(),
+    assert_has(&inventory, "[control]\n");
+    assert_count(
+        &inventory,
+        "ansible_ssh_private_key_file=/root/.ssh/id_ed25519",
         5,
-        "{inventory}"
     );
     assert!(!inventory.contains("kitchen-laptop"), "{inventory}");
 
@@ -147,12 +125,8 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
     let out = setup(&lab, &["--yes", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json = stdout(&out);
-    assert_eq!(json.matches("\"result\": \"adopted\"").count(), 2, "{json}");
-    assert_eq!(
-        json.matches("\"result\": \"already adopted\"").count(),
-        5,
-        "{json}"
-    );
+    assert_count(&json, "\"result\": \"adopted\"", 2);
+    assert_count(&json, "\"result\": \"already adopted\"", 5);
     assert_eq!(
         stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"])),
         cluster_key
@@ -163,10 +137,9 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
 
 #[test]
 fn dry_run_changes_nothing_anywhere() {
-    if !require_root() {
+    let Some(lab) = Lab::with_decoys(2, 1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).statics(1).decoys(true).up();
+    };
     let hosts = [
         "control", "target-1", "target-2", "static-1", "foreign", "imposter",
     ];
@@ -174,11 +147,7 @@ fn dry_run_changes_nothing_anywhere() {
     let out = setup(&lab, &["--dry-run"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let plan = stdout(&out);
-    assert_eq!(
-        plan.matches("adopt, replace the temporary key").count(),
-        3,
-        "{plan}"
-    );
+    assert_count(&plan, "adopt, replace the temporary key", 3);
     let after: Vec<String> = hosts.iter().map(|h| fingerprint(&lab, h)).collect();
     assert_eq!(before, after);
     assert!(
@@ -192,10 +161,9 @@ fn dry_run_changes_nothing_anywhere() {
 
 #[test]
 fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let config = "cluster:\n  name: lab\ndiscovery:\n  hostname_filter: [ReCyClusteR\n";
     lab.exec_stdin(
         "control",
@@ -207,7 +175,7 @@ fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("/root/broken.yml:4:"), "{err}");
+    assert_has(&err, "/root/broken.yml:4:");
     assert_eq!(fingerprint(&lab, "target-1"), before);
     assert!(!lab
         .exec("control", &["test", "-e", "/root/.rccr"])
@@ -217,41 +185,22 @@ fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
 
 #[test]
 fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(2).up();
-    let fp = common::failpoint::Failpoint::new("setup-staged");
-    let mut args: Vec<String> = vec![
-        "exec".into(),
-        lab.dir().display().to_string(),
-        "control".into(),
+    };
+    let fp = Failpoint::new("setup-staged");
+    let cmd = [
+        "rccr",
+        "setup",
+        "--yes",
+        "--no-swarm",
+        "--revert-after",
+        "600",
     ];
-    args.extend(fp.env("after-stage"));
-    args.extend(
-        [
-            "rccr",
-            "setup",
-            "--yes",
-            "--no-swarm",
-            "--revert-after",
-            "600",
-        ]
-        .map(String::from),
-    );
-    let mut child = std::process::Command::new(common::lab::lab_script())
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = fp.spawn(&lab, "after-stage", &cmd);
     let (_, pid) = fp.reached();
-    assert!(std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let _ = child.wait();
+    sigkill(pid);
+    let _ = child.wait_with_output();
     // One node is staged: it takes both keys, and will for ten minutes.
     let out = setup(&lab, &["--yes", "--no-swarm"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -266,10 +215,9 @@ fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
 
 #[test]
 fn a_config_or_state_dir_another_user_owns_is_refused_and_nothing_changes() {
-    if !require_root() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
-    }
-    let lab = Lab::builder().targets(1).up();
+    };
     let before = fingerprint(&lab, "target-1");
     let ip = lab.ip("target-1");
     // Mode 0644 and 0700: no one else may write them, but their owner,

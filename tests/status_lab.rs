@@ -5,6 +5,7 @@ mod common;
 mod dockerlab;
 
 use common::lab::{rccr_bin, stderr, stdout, Lab};
+use common::{assert_count, assert_has};
 use dockerlab::{require_engine, Cluster};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -53,7 +54,7 @@ fn status_reports_reachability_keys_swarm_and_docker_of_every_node() {
     let out = status(lab, &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let json = stdout(&out);
-    assert_eq!(json.matches("\"node\": ").count(), 4, "{json}");
+    assert_count(&json, "\"node\": ", 4);
     has(
         node_json(&json, "rccr-control"),
         &[
@@ -125,9 +126,9 @@ fn status_reports_reachability_keys_swarm_and_docker_of_every_node() {
     assert_eq!(target1[9], "ok");
     assert_eq!(row("ReCyClusteR-Target-03")[3], "unreachable");
     assert_eq!(row("ReCyClusteR-Target-02").last(), Some(&"FAIL"));
-    assert!(
-        table.contains("2 of 4 nodes healthy; swarm: 1 manager(s) (1 leading), 0 worker(s)"),
-        "{table}"
+    assert_has(
+        &table,
+        "2 of 4 nodes healthy; swarm: 1 manager(s) (1 leading), 0 worker(s)",
     );
 
     // A node that accepts the temporary key again is not healthy.
@@ -165,11 +166,7 @@ fn status_reports_reachability_keys_swarm_and_docker_of_every_node() {
         stdout(&out),
         stderr(&out)
     );
-    assert!(
-        stdout(&out).contains("2 of 2 nodes healthy"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "2 of 2 nodes healthy");
 
     // A host key other than the recorded one: no login at all.
     let out = lab.sh(
@@ -265,20 +262,12 @@ fn exit_codes_without_a_lab() {
     let dir = scratch("codes");
     let out = rccr_status(&dir, &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("/state/nodes: run rccr setup first"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "/state/nodes: run rccr setup first");
 
     std::fs::write(dir.join("state/nodes"), "# x\nnot an inventory line\n").unwrap();
     let out = rccr_status(&dir, &["--json"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("/state/nodes:2: "),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "/state/nodes:2: ");
 
     // A target where nothing answers (127.0.0.2 has no sshd, or not ours).
     std::fs::write(
@@ -290,12 +279,12 @@ fn exit_codes_without_a_lab() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let json = stdout(&out);
     assert!(json.starts_with("[\n  {\"node\": \"nowhere\""), "{json}");
-    assert!(json.contains("\"healthy\": false"), "{json}");
+    assert_has(&json, "\"healthy\": false");
 
     let out = rccr_status(&dir, &["--parallel", "0"]);
     assert_eq!(out.status.code(), Some(2));
     let out = rccr_status(&dir, &["--help"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains("--json"), "{}", stdout(&out));
+    assert_has(&stdout(&out), "--json");
     std::fs::remove_dir_all(&dir).unwrap();
 }

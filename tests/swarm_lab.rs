@@ -10,15 +10,19 @@ mod common;
 #[path = "swarm/dockerlab.rs"]
 mod dockerlab;
 
-use common::failpoint::Failpoint;
-use common::lab::{lab_script, require_root, stderr, stdout, Lab};
-use dockerlab::{ansible_playbook_wrapper, require_engine, skip, Cluster, ANSIBLE_VENV};
+use common::failpoint::{sigkill, Failpoint};
+use common::lab::{require_root, stderr, stdout, Lab};
+use common::{assert_count, assert_has, ok, skip};
+use dockerlab::{ansible_playbook_wrapper, require_engine, Cluster, ANSIBLE_VENV};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const IMAGE: &str = "rccr-lab/web:1";
+
+/// A cluster_config.yml that runs two replicas of [`IMAGE`] as `web`.
+const WEB_TWICE: &str = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
 
 /// A cluster whose targets run Docker and hold the test image, with
 /// `config` as the control's ./cluster_config.yml.
@@ -51,12 +55,7 @@ fn setup_with(cluster: &Cluster, extra: &[&str]) -> Output {
 
 fn setup(cluster: &Cluster) -> Output {
     let out = setup_with(cluster, &[]);
-    assert!(
-        out.status.success(),
-        "rccr setup failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok("rccr setup", &out);
     out
 }
 
@@ -81,6 +80,27 @@ fn layers(out: &Output) -> (Vec<(String, String, String)>, Vec<String>) {
     (nodes, services)
 }
 
+/// The row of node `name` in [`layers`]' node list.
+fn node_layers<'a>(
+    nodes: &'a [(String, String, String)],
+    name: &str,
+) -> &'a (String, String, String) {
+    let row = nodes.iter().find(|(n, _, _)| n == name);
+    row.unwrap_or_else(|| panic!("no {name} in {nodes:?}"))
+}
+
+/// A successful `rccr setup`: its output and [`layers`], which must list
+/// `n` nodes.
+fn setup_layers(
+    cluster: &Cluster,
+    n: usize,
+) -> (Output, Vec<(String, String, String)>, Vec<String>) {
+    let out = setup(cluster);
+    let (nodes, services) = layers(&out);
+    assert_eq!(nodes.len(), n, "{}", stdout(&out));
+    (out, nodes, services)
+}
+
 /// `Hostname ManagerStatus` of every swarm node, as `host` sees the swarm.
 fn swarm_nodes(cluster: &Cluster, host: &str) -> Vec<(String, String)> {
     cluster
@@ -94,6 +114,37 @@ fn swarm_nodes(cluster: &Cluster, host: &str) -> Vec<(String, String)> {
             (name.to_string(), status.trim().to_string())
         })
         .collect()
+}
+
+/// Calls `done` every 200 ms, `tries` times at most, until it holds;
+/// the caller asserts what it waited for.
+fn settle(tries: u32, mut done: impl FnMut() -> bool) {
+    for _ in 0..tries {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Asserts that target-1's swarm counts three managers in raft (Leader or
+/// Reachable), waiting up to 20 s: a promoted manager takes a moment.
+fn assert_three_managers(cluster: &Cluster) {
+    let managers = || {
+        swarm_nodes(cluster, "target-1")
+            .into_iter()
+            .filter(|(_, s)| s == "Leader" || s == "Reachable")
+            .count()
+    };
+    settle(100, || managers() == 3);
+    assert_eq!(managers(), 3, "{:?}", swarm_nodes(cluster, "target-1"));
+}
+
+/// `docker service ps web` of the tasks meant to run, as target-1 sees
+/// them, one line each in `format`.
+fn web_tasks(cluster: &Cluster, format: &str) -> String {
+    let args = ["service", "ps", "web", "--filter", "desired-state=running"];
+    cluster.docker_ok("target-1", &[&args[..], &["--format", format]].concat())
 }
 
 fn label(cluster: &Cluster, manager: &str, node: &str, key: &str) -> String {
@@ -162,9 +213,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
     // No Ansible anywhere: rccr forms the swarm itself.
     let out = cluster.lab.sh("control", "command -v ansible-playbook");
     assert!(!out.status.success(), "{}", stdout(&out));
-    let first = setup(&cluster);
-    let (nodes1, services1) = layers(&first);
-    assert_eq!(nodes1.len(), 4, "{}", stdout(&first));
+    let (first, nodes1, services1) = setup_layers(&cluster, 4);
     assert!(
         nodes1
             .iter()
@@ -200,18 +249,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
         ],
     );
     assert_eq!(services.trim(), "web 3/3 *:8080->80/tcp", "{services}");
-    let tasks = cluster.docker_ok(
-        "target-1",
-        &[
-            "service",
-            "ps",
-            "web",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.CurrentState}}",
-        ],
-    );
+    let tasks = web_tasks(&cluster, "{{.CurrentState}}");
     assert_eq!(
         tasks.lines().filter(|l| l.starts_with("Running")).count(),
         3,
@@ -252,9 +290,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
     // A second run: no init, no join, no promotion, no label, no service
     // update, and the report says so for every node and layer.
     let before = swarm_identity(&cluster, &hosts);
-    let second = setup(&cluster);
-    let (nodes2, services2) = layers(&second);
-    assert_eq!(nodes2.len(), 4, "{}", stdout(&second));
+    let (second, nodes2, services2) = setup_layers(&cluster, 4);
     assert!(
         nodes2
             .iter()
@@ -268,26 +304,18 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
     // Every node is healthy; then target-3's engine stops and it is down.
     let (code, json) = status_json(&cluster);
     assert_eq!(code, Some(0), "{json}");
-    assert_eq!(json.matches("\"healthy\": true").count(), 4, "{json}");
-    assert_eq!(
-        json.matches("\"swarm_role\": \"leader\"").count(),
-        1,
-        "{json}"
-    );
-    assert_eq!(
-        json.matches("\"swarm_role\": \"manager\"").count(),
-        2,
-        "{json}"
-    );
+    assert_count(&json, "\"healthy\": true", 4);
+    assert_count(&json, "\"swarm_role\": \"leader\"", 1);
+    assert_count(&json, "\"swarm_role\": \"manager\"", 2);
     cluster.stop(&["target-3"]);
     let (code, json) = status_json(&cluster);
     assert_eq!(code, Some(1), "{json}");
     let down = node_json(&json, "ReCyClusteR-Target-03");
-    assert!(down.contains("\"reachable\": true"), "{down}");
-    assert!(down.contains("\"docker\": \"down\""), "{down}");
-    assert!(down.contains("\"healthy\": false"), "{down}");
-    assert!(down.contains("\"problem\": \"Docker is down"), "{down}");
-    assert_eq!(json.matches("\"healthy\": true").count(), 3, "{json}");
+    assert_has(down, "\"reachable\": true");
+    assert_has(down, "\"docker\": \"down\"");
+    assert_has(down, "\"healthy\": false");
+    assert_has(down, "\"problem\": \"Docker is down");
+    assert_count(&json, "\"healthy\": true", 3);
     let out = cluster.lab.exec("control", &["rccr", "status"]);
     assert_eq!(out.status.code(), Some(1));
     let table = stdout(&out);
@@ -296,17 +324,12 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
         .find(|l| l.starts_with("ReCyClusteR-Target-03"))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(row.contains(" down ") && row.ends_with("FAIL"), "{row}");
-    assert!(
-        stderr(&out).contains("1 of 4 nodes unreachable or unhealthy"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "1 of 4 nodes unreachable or unhealthy");
 }
 
 #[test]
 fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() {
-    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
-    let Some(cluster) = cluster(2, config) else {
+    let Some(cluster) = cluster(2, WEB_TWICE) else {
         return;
     };
     // target-2 answers as a 32-bit PC: its sshd (and so whatever rccr and
@@ -348,18 +371,7 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
         ],
     );
     assert_eq!(constraints.trim(), "[\"node.labels.rccr.arch!=i686\"]");
-    let tasks = cluster.docker_ok(
-        "target-1",
-        &[
-            "service",
-            "ps",
-            "web",
-            "--filter",
-            "desired-state=running",
-            "--format",
-            "{{.Node}} {{.CurrentState}}",
-        ],
-    );
+    let tasks = web_tasks(&cluster, "{{.Node}} {{.CurrentState}}");
     let running: Vec<&str> = tasks.lines().filter(|l| l.contains(" Running")).collect();
     assert_eq!(running.len(), 2, "{tasks}");
     assert!(
@@ -392,10 +404,9 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
     assert_eq!(swarm_nodes(&cluster, "target-1").len(), 2);
     let out = setup_with(&cluster, &["--remove-missing"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("ReCyClusteR-Target-02: removed from the swarm"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "ReCyClusteR-Target-02: removed from the swarm",
     );
     assert_eq!(
         swarm_nodes(&cluster, "target-1"),
@@ -405,35 +416,29 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
     // Configured playbooks with no Ansible on the control: said, not failed.
     write_config(
         &cluster,
-        &format!("{config}playbooks:\n  - /root/none.yml\n"),
+        &format!("{WEB_TWICE}playbooks:\n  - /root/none.yml\n"),
     );
     let out = setup(&cluster);
-    assert!(
-        stderr(&out).contains("no ansible-playbook on PATH: not running /root/none.yml"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "no ansible-playbook on PATH: not running /root/none.yml",
     );
 }
 
 #[test]
 fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
-    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
-    let Some(cluster) = cluster(3, config) else {
+    let Some(cluster) = cluster(3, WEB_TWICE) else {
         return;
     };
     cluster.stop(&["target-3"]);
     let out = setup_with(&cluster, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("the cluster is not whole: ReCyClusteR-Target-03"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "the cluster is not whole: ReCyClusteR-Target-03",
     );
     let (nodes, services) = layers(&out);
-    let down = nodes
-        .iter()
-        .find(|(n, _, _)| n == "ReCyClusteR-Target-03")
-        .unwrap();
+    let down = node_layers(&nodes, "ReCyClusteR-Target-03");
     assert_eq!(down.1, "failed", "{nodes:?}");
     assert_eq!(services, ["created"]);
     // The two others: one manager, one worker, the service on both.
@@ -450,25 +455,10 @@ fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
     cluster.start(&["target-3"]);
     let out = setup(&cluster);
     let (nodes, _) = layers(&out);
-    let back = nodes
-        .iter()
-        .find(|(n, _, _)| n == "ReCyClusteR-Target-03")
-        .unwrap();
+    let back = node_layers(&nodes, "ReCyClusteR-Target-03");
     assert_eq!(back.2, "changed", "{nodes:?}");
     // A promoted manager takes a moment to reach raft.
-    let managers = || {
-        swarm_nodes(&cluster, "target-1")
-            .into_iter()
-            .filter(|(_, s)| s == "Leader" || s == "Reachable")
-            .count()
-    };
-    for _ in 0..100 {
-        if managers() == 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(managers(), 3, "{:?}", swarm_nodes(&cluster, "target-1"));
+    assert_three_managers(&cluster);
 }
 
 #[test]
@@ -477,26 +467,11 @@ fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
         return;
     };
     let fp = Failpoint::new("swarm-created");
-    let mut args: Vec<String> = vec![
-        "exec".into(),
-        cluster.lab.dir().display().to_string(),
-        "control".into(),
-    ];
-    args.extend(fp.env("swarm-created"));
-    args.extend(["rccr", "setup", "--yes"].map(String::from));
-    let mut child = Command::new(lab_script())
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let cmd = ["rccr", "setup", "--yes"];
+    let child = fp.spawn(&cluster.lab, "swarm-created", &cmd);
     let (_, pid) = fp.reached();
-    let status = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _ = child.wait();
+    sigkill(pid);
+    let _ = child.wait_with_output();
     // The swarm exists on one node, and the record names only the choice.
     setup(&cluster);
     let hosts = ["target-1", "target-2", "target-3"];
@@ -593,10 +568,8 @@ fn the_control_works_like_a_laptop_and_configured_playbooks_run_with_json_pure()
     );
     assert!(out.status.success());
     write_config(&cluster, "playbooks:\n  - /root/hello.yml\n");
-    let out = setup(&cluster);
-    let (nodes, _) = layers(&out);
-    assert_eq!(nodes.len(), 2);
-    assert!(stderr(&out).contains("PLAY RECAP"), "{}", stderr(&out));
+    let (out, _, _) = setup_layers(&cluster, 2);
+    assert_has(&stderr(&out), "PLAY RECAP");
     assert!(!stdout(&out).contains("PLAY RECAP"));
     let log = stdout(
         &cluster
@@ -629,18 +602,7 @@ fn the_control_works_like_a_laptop_and_configured_playbooks_run_with_json_pure()
         stderr(&nodes)
     );
     for to in [name.as_str(), target.ip.as_str()] {
-        let out = cluster.lab.exec(
-            "control",
-            &[
-                "ssh",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                &format!("root@{to}"),
-                "hostname",
-            ],
-        );
+        let out = cluster.lab.plain_ssh_at(to, "hostname");
         assert!(
             out.status.success() && stdout(&out).trim() == name,
             "ssh root@{to}: {}{}",
@@ -683,14 +645,9 @@ fn playbooks_pass_ansible_lint() {
         ])
         .output()
         .expect("run ansible-lint");
-    assert!(
-        out.status.success(),
-        "ansible-lint:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok("ansible-lint", &out);
     let text = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(text.contains("Passed"), "{text}");
+    assert_has(&text, "Passed");
 }
 
 #[test]
@@ -706,15 +663,11 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
     let out = setup_with(&cluster, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let (nodes, _) = layers(&out);
-    let claimer = nodes
-        .iter()
-        .find(|(n, _, _)| n == "ReCyClusteR-Target-01")
-        .unwrap();
+    let claimer = node_layers(&nodes, "ReCyClusteR-Target-01");
     assert_eq!(claimer.2, "failed", "{nodes:?}");
-    assert!(
-        stderr(&out).contains("ReCyClusteR-Target-01: swarm: FAILED: in another swarm"),
-        "{}",
-        stderr(&out)
+    assert_has(
+        &stderr(&out),
+        "ReCyClusteR-Target-01: swarm: FAILED: in another swarm",
     );
     // The real nodes formed their own swarm, which the claimer is not in,
     // and the claimer's swarm got nobody.
@@ -824,17 +777,8 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
         ],
     );
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert!(
-        stdout(&out).contains("promoted in its place"),
-        "{}",
-        stdout(&out)
-    );
-    for _ in 0..100 {
-        if managers("target-2").len() == 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert_has(&stdout(&out), "promoted in its place");
+    settle(100, || managers("target-2").len() == 3);
     let now = managers("target-2");
     assert_eq!(
         now.len(),
@@ -872,7 +816,7 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
     )
     .to_lowercase();
     assert!(!known.contains("recycluster-target-01"), "{known}");
-    assert!(known.contains("recycluster-target-02"), "{known}");
+    assert_has(&known, "recycluster-target-02");
 
     // A dead node is forgotten without asking it.
     cluster.stop(&["target-4"]);
@@ -909,7 +853,7 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
 
 #[test]
 fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
-    let config = "cluster:\n  name: lab\ncontainers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
+    let config = &format!("cluster:\n  name: lab\n{WEB_TWICE}");
     let Some(cluster) = cluster(2, config) else {
         return;
     };
@@ -955,11 +899,7 @@ fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
     // Setup finds the cluster as it left it: nothing to adopt, nothing to change.
     let out = setup(&cluster);
     let json = stdout(&out);
-    assert_eq!(
-        json.matches("\"result\": \"already adopted\"").count(),
-        2,
-        "{json}"
-    );
+    assert_count(&json, "\"result\": \"already adopted\"", 2);
     let (nodes, services) = layers(&out);
     assert!(
         nodes
@@ -972,8 +912,7 @@ fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
 
 #[test]
 fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
-    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 2\n";
-    let Some(cluster) = cluster(3, config) else {
+    let Some(cluster) = cluster(3, WEB_TWICE) else {
         return;
     };
     setup(&cluster);
@@ -982,72 +921,40 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
     // Two of the three managers go: the swarm cannot agree on anything.
     cluster.stop(&["target-2", "target-3"]);
     // The leader notices after raft's election timeout.
-    for _ in 0..300 {
-        if !cluster.docker("target-1", &["node", "ls"]).status.success() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    settle(300, || {
+        !cluster.docker("target-1", &["node", "ls"]).status.success()
+    });
     // Status says so.
     let out = cluster.lab.exec("control", &["rccr", "status"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(
-        stdout(&out).contains("quorum: LOST: 1 of 3 managers answer"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "quorum: LOST: 1 of 3 managers answer");
     // Without --yes, and with no terminal to ask on, nothing is re-formed.
     let asked = cluster
         .lab
         .exec("control", &["sh", "-c", "rccr setup </dev/null"]);
     assert_eq!(asked.status.code(), Some(1), "{}", stderr(&asked));
-    assert!(
-        stderr(&asked).contains("the swarm lost its quorum: 1 of 3 managers answer"),
-        "{}",
-        stderr(&asked)
+    assert_has(
+        &stderr(&asked),
+        "the swarm lost its quorum: 1 of 3 managers answer",
     );
     // (A manager without quorum cannot tell its swarm's ID.)
     // With --yes it is re-formed from the manager that answers, keeping its ID.
     let out = setup_with(&cluster, &[]);
-    assert!(
-        stderr(&out).contains("re-formed the swarm from here"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "re-formed the swarm from here");
     assert_eq!(id("target-1"), swarm_id);
     // The others come back and are healed into it.
     cluster.start(&["target-2", "target-3"]);
     let out = setup(&cluster);
-    assert!(
-        stderr(&out).contains("left its broken swarm membership"),
-        "{}",
-        stderr(&out)
-    );
+    assert_has(&stderr(&out), "left its broken swarm membership");
     for host in ["target-2", "target-3"] {
         assert_eq!(id(host), swarm_id, "{host}");
     }
-    let managers = || {
-        swarm_nodes(&cluster, "target-1")
-            .into_iter()
-            .filter(|(_, s)| s == "Leader" || s == "Reachable")
-            .count()
-    };
-    for _ in 0..100 {
-        if managers() == 3 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(managers(), 3, "{:?}", swarm_nodes(&cluster, "target-1"));
+    assert_three_managers(&cluster);
     let names: Vec<String> = swarm_nodes(&cluster, "target-1")
         .into_iter()
         .map(|(n, _)| n)
         .collect();
     assert_eq!(names.len(), 3, "stale entries left: {names:?}");
     let out = cluster.lab.exec("control", &["rccr", "status"]);
-    assert!(
-        stdout(&out).contains("quorum: 3 of 3 managers reachable"),
-        "{}",
-        stdout(&out)
-    );
+    assert_has(&stdout(&out), "quorum: 3 of 3 managers reachable");
 }

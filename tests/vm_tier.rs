@@ -19,14 +19,15 @@ mod dockerlab;
 #[path = "vm/vms.rs"]
 mod vms;
 
+use common::failpoint::Failpoint;
 use common::lab::{gc_once, lab_script, netns_list, pid_alive, stderr, stdout, Lab};
 use common::ok;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use vms::{require_vms, script, wait_until, Arch, VmLab};
+use vms::{require_vms, script, wait_until, Arch, VmLab, VM_CONNECT_TIMEOUT};
 
 /// The services of the mixed-arch cluster: `web` has an image on every
 /// arch, `only64` on x86_64 only; both publish a port (the ingress mesh).
@@ -500,34 +501,11 @@ fn assert_no_lockout(vms: &VmLab, ips: &[(String, String)]) {
 /// Rotated everywhere: the cluster key in, the temporary key out, the
 /// control no longer offering it, strict ssh with the pinned host keys.
 fn assert_rotated(vms: &VmLab, ips: &[(String, String)]) {
-    assert!(
-        !vms.lab
-            .exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
-            .status
-            .success(),
-        "the control still offers the temporary key"
-    );
+    vms.lab.assert_temp_key_retired();
     for (name, ip) in ips {
-        assert!(
-            vms.key_logs_in("/root/.ssh/id_ed25519", ip),
-            "{name}: cluster key refused"
-        );
-        assert!(
-            !vms.key_logs_in("/root/.rccr/temp_key", ip),
-            "{name}: temporary key accepted"
-        );
-        let strict = vms.lab.exec(
-            "control",
-            &[
-                "ssh",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                &format!("root@{ip}"),
-                "hostname",
-            ],
-        );
+        vms.lab
+            .assert_cluster_key_only(name, ip, VM_CONNECT_TIMEOUT);
+        let strict = vms.lab.plain_ssh_at(ip, "hostname");
         assert_eq!(
             stdout(&strict).trim(),
             vms.vm(name).hostname(),
@@ -541,32 +519,15 @@ fn assert_rotated(vms: &VmLab, ips: &[(String, String)]) {
 /// on the first node that gets there: that VM reboots (inside the guest);
 /// rccr resumes once its sshd is gone, and must report the node.
 fn rotation_interrupted_by_a_reboot(vms: &VmLab, ips: &[(String, String)]) {
-    let fp = std::env::temp_dir().join(format!("rccr-vm-fp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&fp);
-    std::fs::create_dir_all(&fp).unwrap();
-    let mut args: Vec<String> = vec![
-        "exec".into(),
-        vms.lab.dir().display().to_string(),
-        "control".into(),
-        "env".into(),
-        "RCCR_FAILPOINT=after-stage".into(),
-        format!("RCCR_FAILPOINT_DIR={}", fp.display()),
-        "rccr".into(),
-        "keyrotate".into(),
-        "--yes".into(),
-        "--timeout".into(),
-        "30".into(),
-    ];
+    let failpoint = Failpoint::new("vm");
+    let fp = failpoint.dir();
+    let mut cmd: Vec<String> = ["rccr", "keyrotate", "--yes", "--timeout", "30"]
+        .map(String::from)
+        .into();
     for (_, ip) in ips {
-        args.extend(["--host".into(), ip.clone()]);
+        cmd.extend(["--host".into(), ip.clone()]);
     }
-    let child: Child = Command::new(lab_script())
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rccr keyrotate");
+    let child = failpoint.spawn(&vms.lab, "after-stage", &cmd);
     let mut reached = String::new();
     wait_until(
         "keyrotate to stop after staging",
@@ -607,9 +568,9 @@ fn rotation_interrupted_by_a_reboot(vms: &VmLab, ips: &[(String, String)]) {
             }
         },
     );
-    std::fs::write(fp.join("continue"), b"").unwrap();
+    failpoint.resume();
     let out = child.wait_with_output().unwrap();
-    let _ = std::fs::remove_dir_all(&fp);
+    drop(failpoint);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -628,12 +589,7 @@ fn rotation_interrupted_by_a_reboot(vms: &VmLab, ips: &[(String, String)]) {
     let mut rerun = vec!["rccr", "keyrotate", "--yes", "--timeout", "30"];
     rerun.extend(hosts(ips));
     let out = vms.lab.exec("control", &rerun);
-    assert!(
-        out.status.success(),
-        "the re-run did not converge:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok("the re-run did not converge", &out);
     assert_rotated(vms, ips);
 }
 
@@ -660,12 +616,7 @@ fn setup(vms: &VmLab) -> Duration {
         );
         out = vms.lab.exec("control", &["rccr", "setup", "--yes"]);
     }
-    assert!(
-        out.status.success(),
-        "rccr setup failed:\n{}\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    ok("rccr setup failed", &out);
     started.elapsed()
 }
 

@@ -288,16 +288,11 @@ main() {
 				printf 'RCCR_STD_CARGO_ARGS=%s\n' "$STD_CARGO_ARGS"
 				exit 0
 				;;
-			-h | --help)
-				help
-				exit 0
-				;;
-			--) shift; break ;;
-			-*) die "unknown option: $1 (see --help)" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 	done
+	[ "${1-}" != -- ] || shift
 	# shellcheck disable=SC2046 # a list of words
 	[ $# -gt 0 ] || set -- $(all_arches)
 	for arch in "$@"; do

@@ -79,10 +79,6 @@ main() {
 	METADATA=''
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
 			-v | --version)
 				[ $# -ge 2 ] || usage_error "$1 needs a value"
 				VERSION=$2
@@ -96,17 +92,12 @@ main() {
 				shift
 				;;
 			-n | --dry-run) DRY_RUN=1 ;;
-			--) shift; break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 	done
-	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
-	ARCH=$1 TYPE=$2
-	arch_info "$ARCH"
-	check_type "$TYPE"
-	[ -n "$VERSION" ] || VERSION=$(cargo_version)
+	[ "${1-}" != -- ] || shift
+	arch_type_operands "$@"
 	: "${RCCR_BIN:=$REPO_DIR/dist/rccr-$ARCH}"
 	check_inputs
 	[ "$DRY_RUN" = 1 ] || [ -f "$REPO_DIR/dist/THIRD-PARTY-NOTICES" ] ||

@@ -507,10 +507,6 @@ main() {
 	OUT_DIR="$REPO_DIR/dist/images"
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
 			-v | --version)
 				[ $# -ge 2 ] || usage_error "$1 needs a value"
 				VERSION=$2
@@ -525,17 +521,12 @@ main() {
 				pin_media
 				exit 0
 				;;
-			--) shift; break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 	done
-	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
-	ARCH=$1 TYPE=$2
-	arch_info "$ARCH"
-	check_type "$TYPE"
-	[ -n "$VERSION" ] || VERSION=$(cargo_version)
+	[ "${1-}" != -- ] || shift
+	arch_type_operands "$@"
 	case "$COMPRESS" in
 		xz) need xz xz-utils ;;
 		none) ;;

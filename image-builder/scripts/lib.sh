@@ -54,6 +54,22 @@ usage_error() {
 	exit 2
 }
 
+# The last branch of a script's option loop, `*) other_option "$1" || break`:
+# -h/--help prints the help, any other option is a usage error. Fails at
+# the end of the options (`--`, which the caller shifts away after the
+# loop, or the first operand).
+other_option() {
+	case "$1" in
+		-h | --help)
+			help
+			exit 0
+			;;
+		--) return 1 ;;
+		-*) usage_error "unknown option: $1" ;;
+	esac
+	return 1
+}
+
 einfo() {
 	printf '%s: %s\n' "$PROG" "$*" >&2
 }
@@ -93,6 +109,17 @@ check_type() {
 	esac
 }
 
+# arch_type_operands ARCH TYPE: the operands of the image builds; checks
+# them, sets ARCH (and arch_info's variables) and TYPE, and VERSION from
+# Cargo.toml unless an option gave it.
+arch_type_operands() {
+	[ $# -eq 2 ] || usage_error "want ARCH TYPE"
+	ARCH=$1 TYPE=$2
+	arch_info "$ARCH"
+	check_type "$TYPE"
+	[ -n "$VERSION" ] || VERSION=$(cargo_version)
+}
+
 # container_options ARG...: the options of the scripts that run as root in
 # an Alpine container (-h, --help; --owner UID:GID, which sets OWNER, the
 # owner to give their output on the host's side). Sets OPTIONS_USED to the
@@ -103,23 +130,18 @@ container_options() {
 	OPTIONS_USED=0
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
 			--owner)
 				[ $# -ge 2 ] || usage_error "--owner needs UID:GID"
 				OWNER=$2
 				shift
 				OPTIONS_USED=$((OPTIONS_USED + 1))
 				;;
-			--) OPTIONS_USED=$((OPTIONS_USED + 1)); break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 		OPTIONS_USED=$((OPTIONS_USED + 1))
 	done
+	[ "${1-}" != -- ] || OPTIONS_USED=$((OPTIONS_USED + 1))
 }
 
 # The version in Cargo.toml's [package] section.

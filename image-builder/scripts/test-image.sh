@@ -537,10 +537,6 @@ main() {
 	esac
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-h | --help)
-				help
-				exit 0
-				;;
 			-k | --key | -v | --version | --image | --firmware | --timeout | --rccr)
 				[ $# -ge 2 ] || usage_error "$1 needs a value"
 				case "$1" in
@@ -553,12 +549,11 @@ main() {
 				esac
 				shift
 				;;
-			--) shift; break ;;
-			-*) usage_error "unknown option: $1" ;;
-			*) break ;;
+			*) other_option "$1" || break ;;
 		esac
 		shift
 	done
+	[ "${1-}" != -- ] || shift
 	case "$FIRMWARE" in
 		bios | uefi | both) ;;
 		*) usage_error "--firmware: bios, uefi or both" ;;

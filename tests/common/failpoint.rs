@@ -1,18 +1,27 @@
 //! Failpoints of rccr (src/failpoint.rs) from a test: a directory shared
 //! with the rccr run inside the lab, the environment that arms one, and
 //! the wait for rccr to stop there.
-use std::path::PathBuf;
+use super::lab::Lab;
+use super::scratch::Scratch;
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// A failpoint directory shared by the test and rccr inside the lab.
-pub struct Failpoint(pub PathBuf);
+pub struct Failpoint {
+    scratch: Scratch,
+}
 
 impl Failpoint {
     pub fn new(tag: &str) -> Failpoint {
-        let dir = std::env::temp_dir().join(format!("rccr-fp-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Failpoint(dir)
+        Failpoint {
+            scratch: Scratch::new(&format!("fp-{tag}")),
+        }
+    }
+
+    /// The directory rccr reports to and waits in.
+    pub fn dir(&self) -> &Path {
+        &self.scratch.0
     }
 
     /// `env` arguments that make rccr stop at failpoint `spec`.
@@ -20,15 +29,24 @@ impl Failpoint {
         vec![
             "env".into(),
             format!("RCCR_FAILPOINT={spec}"),
-            format!("RCCR_FAILPOINT_DIR={}", self.0.display()),
+            format!("RCCR_FAILPOINT_DIR={}", self.dir().display()),
         ]
+    }
+
+    /// Starts `cmd` on the lab's control, armed to stop at failpoint
+    /// `spec`, with no input and its output piped.
+    pub fn spawn(&self, lab: &Lab, spec: &str, cmd: &[impl AsRef<str>]) -> Child {
+        let env = self.env(spec);
+        let args: Vec<&str> = env.iter().map(String::as_str).collect();
+        let args = [args, cmd.iter().map(AsRef::as_ref).collect()].concat();
+        lab.spawn("control", &args)
     }
 
     /// Waits for rccr to stop at the failpoint: (detail, rccr's pid).
     pub fn reached(&self) -> (String, i32) {
         let start = Instant::now();
         loop {
-            if let Ok(line) = std::fs::read_to_string(self.0.join("reached")) {
+            if let Ok(line) = std::fs::read_to_string(self.dir().join("reached")) {
                 let fields: Vec<&str> = line.split_whitespace().collect();
                 return (fields[1].to_string(), fields[2].parse().unwrap());
             }
@@ -41,12 +59,15 @@ impl Failpoint {
     }
 
     pub fn resume(&self) {
-        std::fs::write(self.0.join("continue"), b"").unwrap();
+        std::fs::write(self.dir().join("continue"), b"").unwrap();
     }
 }
 
-impl Drop for Failpoint {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// SIGKILL to rccr where it stopped (`pid` from [`Failpoint::reached`]).
+pub fn sigkill(pid: i32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -9 {pid}");
 }

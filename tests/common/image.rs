@@ -8,12 +8,20 @@
 //! test says so and passes.
 #![allow(dead_code)]
 
+#[path = "asserts.rs"]
+mod asserts;
+// Each test binary uses some helpers only: not every re-export is used.
+#[allow(unused_imports)]
+pub use asserts::{assert_count, assert_has};
+#[path = "scratch.rs"]
+mod scratch;
+pub use scratch::Scratch as TempDir;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
 /// 2023-11-14 22:13:20 UTC: what every overlay entry must carry.
@@ -100,33 +108,6 @@ pub fn require(test: &str, needs: &[(&str, &str)]) -> bool {
     }
     eprintln!("SKIPPED {msg}");
     false
-}
-
-/// A fresh directory, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "rccr-image-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 pub fn write(path: &Path, content: impl AsRef<[u8]>) {

@@ -24,7 +24,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -50,28 +50,13 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn ci_is_set() -> bool {
-    std::env::var("CI")
-        .map(|v| !v.is_empty() && v != "0" && v != "false")
-        .unwrap_or(false)
-}
-
 /// The rule for lab tests: true when root. Otherwise the test skips (prints
 /// why and returns false) unless env CI is set, where it fails (panics): a
 /// test that cannot fail in CI is a defect.
 ///
 /// Use as `if !require_root() { return; }`.
 pub fn require_root() -> bool {
-    if is_root() {
-        return true;
-    }
-    if ci_is_set() {
-        panic!("lab test needs root (network namespaces) and CI is set: failing instead of skipping; run the tests as root");
-    }
-    eprintln!(
-        "SKIPPED: lab test needs root (network namespaces, mounts); run as root to include it"
-    );
-    false
+    is_root() || super::skip("lab test needs root (network namespaces, mounts); run as root")
 }
 
 /// The temporary key pair of this test process (RSA 4096, like the images).
@@ -135,33 +120,16 @@ fn remove_stale_key_dirs() {
     }
 }
 
-/// A directory of this test process under the temp directory, shared with
-/// the lab's hosts (they see the host's /tmp); removed when dropped.
-pub struct Scratch(pub PathBuf);
-
-impl Scratch {
-    pub fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rccr-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create a scratch directory");
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Polls `done` every 50 ms until it holds; panics naming `what` after 60 s.
-pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    wait_for_within(what, Duration::from_secs(60), done);
+}
+
+/// [`wait_for`] that panics after `limit`.
+pub fn wait_for_within(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -368,6 +336,12 @@ impl LabBuilder {
     }
 
     /// Starts the lab; panics with lab.sh's messages if that fails.
+    /// The lab of a test that needs root: `None` when [`require_root`]
+    /// skips it (use as `let Some(lab) = ... else { return; };`).
+    pub fn up_as_root(self) -> Option<Lab> {
+        require_root().then(|| self.up())
+    }
+
     pub fn up(self) -> Lab {
         self.try_up().unwrap_or_else(|e| panic!("{e}"))
     }
@@ -462,6 +436,15 @@ impl Lab {
         }
     }
 
+    /// A LAN of `targets` DHCP targets, `statics` static ones and the
+    /// decoys that must stay untouched.
+    pub fn with_decoys(targets: usize, statics: usize) -> LabBuilder {
+        Lab::builder()
+            .targets(targets)
+            .statics(statics)
+            .decoys(true)
+    }
+
     /// LABDIR (hosts.tsv, bin/, hosts/NAME/, router/).
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -544,6 +527,15 @@ impl Lab {
         child.wait_with_output().expect("wait for lab.sh exec")
     }
 
+    /// Starts `args` inside `host` as [`Lab::exec`] runs them, with no
+    /// input and the output piped, and returns at once.
+    pub fn spawn(&self, host: &str, args: &[&str]) -> Child {
+        let dir = self.dir.display().to_string();
+        let mut cmd = lab_sh(&["exec", &dir, host]);
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.spawn().expect("run lab.sh exec")
+    }
+
     /// `sh -c script` inside `host`.
     pub fn sh(&self, host: &str, script: &str) -> Output {
         self.exec(host, &["sh", "-c", script])
@@ -563,11 +555,18 @@ impl Lab {
     /// config), no host key checks, no prompts. A key that is not there
     /// logs in nowhere.
     pub fn key_logs_in(&self, key: &str, to: &str) -> bool {
+        self.key_logs_in_at(key, &self.ip(to), 3)
+    }
+
+    /// [`Lab::key_logs_in`] for any `address` the control reaches (a VM),
+    /// allowing `connect_timeout` seconds to connect.
+    pub fn key_logs_in_at(&self, key: &str, address: &str, connect_timeout: u32) -> bool {
         // ssh falls back to the default identities when -i names no file.
         if !self.exec("control", &["test", "-f", key]).status.success() {
             return false;
         }
-        let target = format!("root@{}", self.ip(to));
+        let target = format!("root@{address}");
+        let timeout = format!("ConnectTimeout={connect_timeout}");
         // -F /dev/null: a Host block in ~/.ssh/config would add its keys.
         let args = [
             "ssh",
@@ -584,7 +583,7 @@ impl Lab {
             "-o",
             "UserKnownHostsFile=/dev/null",
             "-o",
-            "ConnectTimeout=3",
+            &timeout,
             "-o",
             "LogLevel=ERROR",
             &target,
@@ -593,11 +592,41 @@ impl Lab {
         self.exec("control", &args).status.success()
     }
 
+    /// Asserts what a rotation leaves: the host at `address` (`name` in
+    /// messages) takes the cluster key and refuses the temporary one.
+    pub fn assert_cluster_key_only(&self, name: &str, address: &str, connect_timeout: u32) {
+        assert!(
+            self.key_logs_in_at("/root/.ssh/id_ed25519", address, connect_timeout),
+            "{name}: cluster key refused"
+        );
+        assert!(
+            !self.key_logs_in_at("/root/.rccr/temp_key", address, connect_timeout),
+            "{name}: temporary key accepted"
+        );
+    }
+
+    /// Asserts that the control no longer offers the temporary key as
+    /// a default identity (~/.ssh/id_rsa).
+    pub fn assert_temp_key_retired(&self) {
+        assert!(
+            !self
+                .exec("control", &["test", "-e", "/root/.ssh/id_rsa"])
+                .status
+                .success(),
+            "~/.ssh/id_rsa still holds the temporary key: the control offers it"
+        );
+    }
+
     /// Plain `ssh root@HOST CMD` from the control, as an operator types it:
     /// only BatchMode (no prompt) and strict host key checking, so the
     /// control's own ~/.ssh (keys, config, known_hosts) decides.
     pub fn plain_ssh(&self, to: &str, cmd: &str) -> Output {
-        let target = format!("root@{}", self.ip(to));
+        self.plain_ssh_at(&self.ip(to), cmd)
+    }
+
+    /// [`Lab::plain_ssh`] to any address or name the control resolves.
+    pub fn plain_ssh_at(&self, address: &str, cmd: &str) -> Output {
+        let target = format!("root@{address}");
         let args = [
             "ssh",
             "-o",
@@ -610,7 +639,6 @@ impl Lab {
         self.exec("control", &args)
     }
 
-    /// Adds `n` DHCP targets to the running lab; returns the new hosts.
     pub fn add_targets(&self, n: usize) -> Vec<Host> {
         self.add(&["--targets", &n.to_string()])
     }

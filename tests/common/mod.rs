@@ -3,8 +3,14 @@
 //! its own copy, so helpers one binary does not use are not dead code.
 #![allow(dead_code)]
 
+pub mod asserts;
 pub mod failpoint;
 pub mod lab;
+pub mod scratch;
+
+// Each test binary uses some helpers only: not every re-export is used.
+#[allow(unused_imports)]
+pub use asserts::{assert_count, assert_has};
 
 use std::process::Output;
 
@@ -22,6 +28,14 @@ pub fn skip(why: &str) -> bool {
     }
     eprintln!("SKIPPED: {why}");
     false
+}
+
+/// Whether `program` is installed: on PATH, or in /usr/sbin (where
+/// daemons live, off a non-root PATH).
+pub fn found(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        || std::path::Path::new("/usr/sbin").join(program).is_file()
 }
 
 /// Panics with both output streams unless `out` succeeded; returns stdout.

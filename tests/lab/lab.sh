@@ -116,25 +116,23 @@ int2ip() {
 	echo "$((($1 >> 24) & 255)).$((($1 >> 16) & 255)).$((($1 >> 8) & 255)).$(($1 & 255))"
 }
 
-# start time of a process (field 22 of /proc/PID/stat), empty if it is gone
-proc_start() {
-	local stat rest
+# field $2 (3 or more) of /proc/$1/stat, empty if the process is gone;
+# fields are counted after the command name, which may hold blanks
+proc_stat_field() {
+	local stat rest field=$2
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
 	rest=${stat##*) }
 	# shellcheck disable=SC2086 # split the fields on purpose
 	set -- $rest
-	echo "${20}"
+	shift $((field - 3))
+	echo "$1"
 }
 
+# start time of a process, empty if it is gone
+proc_start() { proc_stat_field "$1" 22; }
+
 # parent PID of a process, empty if it is gone
-proc_ppid() {
-	local stat rest
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
-	rest=${stat##*) }
-	# shellcheck disable=SC2086 # split the fields on purpose
-	set -- $rest
-	echo "$2"
-}
+proc_ppid() { proc_stat_field "$1" 4; }
 
 need_tools() {
 	local missing="" t pkg

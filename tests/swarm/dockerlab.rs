@@ -11,7 +11,8 @@
 //! ```
 #![allow(dead_code)]
 
-use crate::common::lab::{is_root, stderr, stdout, Lab, LabBuilder};
+use crate::common::lab::{is_root, stderr, Lab, LabBuilder};
+use crate::common::{found, ok, skip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -23,25 +24,6 @@ pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/swarm")
         .join(name)
-}
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// Skips (prints why, returns false) or, with CI set, fails.
-pub fn skip(why: &str) -> bool {
-    if ci() {
-        panic!("{why}, and CI is set: failing instead of skipping");
-    }
-    eprintln!("SKIPPED: {why}");
-    false
-}
-
-fn found(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        || Path::new("/usr/sbin").join(program).is_file()
 }
 
 /// The rule for these tests: root, dockerd (Debian's docker.io) and
@@ -95,16 +77,6 @@ fn lab_docker(args: &[&str]) -> Output {
         .expect("run lab-docker.sh")
 }
 
-fn check(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
-
 /// A lab whose chosen hosts run dockerd. Dropping it kills every engine
 /// and container first (they live in namespaces of their own, which
 /// `lab.sh down` does not know), then the lab goes down.
@@ -128,36 +100,33 @@ impl Cluster {
         self.lab.dir().display().to_string()
     }
 
-    pub fn private_run(&self, hosts: &[&str]) {
+    /// `lab-docker.sh VERB LABDIR ARGS... HOSTS...`, which must succeed.
+    fn lab_docker_ok(&self, verb: &str, args: &[&str], hosts: &[&str]) {
         let dir = self.dir();
-        let mut args = vec!["private-run", dir.as_str()];
-        args.extend_from_slice(hosts);
-        check(lab_docker(&args), "lab-docker.sh private-run");
+        let mut argv = vec![verb, dir.as_str()];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(hosts);
+        ok(&format!("lab-docker.sh {verb}"), &lab_docker(&argv));
+    }
+
+    pub fn private_run(&self, hosts: &[&str]) {
+        self.lab_docker_ok("private-run", &[], hosts);
     }
 
     pub fn start(&self, hosts: &[&str]) {
         if hosts.is_empty() {
             return;
         }
-        let dir = self.dir();
-        let mut args = vec!["start", dir.as_str()];
-        args.extend_from_slice(hosts);
-        check(lab_docker(&args), "lab-docker.sh start");
+        self.lab_docker_ok("start", &[], hosts);
     }
 
     pub fn stop(&self, hosts: &[&str]) {
-        let dir = self.dir();
-        let mut args = vec!["stop", dir.as_str()];
-        args.extend_from_slice(hosts);
-        check(lab_docker(&args), "lab-docker.sh stop");
+        self.lab_docker_ok("stop", &[], hosts);
     }
 
     /// Imports the busybox image `name` on `hosts`.
     pub fn image(&self, name: &str, hosts: &[&str]) {
-        let dir = self.dir();
-        let mut args = vec!["image", dir.as_str(), name];
-        args.extend_from_slice(hosts);
-        check(lab_docker(&args), "lab-docker.sh image");
+        self.lab_docker_ok("image", &[name], hosts);
     }
 
     /// `docker ARGS` inside `host`.
@@ -169,10 +138,10 @@ impl Cluster {
 
     /// `docker ARGS` inside `host`, which must succeed; its stdout.
     pub fn docker_ok(&self, host: &str, args: &[&str]) -> String {
-        stdout(&check(
-            self.docker(host, args),
+        ok(
             &format!("{host}: docker {args:?}"),
-        ))
+            &self.docker(host, args),
+        )
     }
 }
 

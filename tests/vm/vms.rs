@@ -20,10 +20,14 @@
 #![allow(dead_code)]
 
 use crate::common::lab::{is_root, Lab, LabBuilder};
-use crate::common::{ok, skip};
+use crate::common::{found, ok, skip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// Seconds an ssh from the control may take to connect to a VM: emulated
+/// guests answer slower than namespace hosts.
+pub const VM_CONNECT_TIMEOUT: u32 = 10;
 
 /// The architectures the VM tier boots, by RCCR's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,11 +71,6 @@ pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/vm")
         .join(name)
-}
-
-fn found(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
 }
 
 /// The static rccr that image.sh puts into `arch`'s image (what
@@ -323,27 +322,7 @@ impl VmLab {
     /// Whether the private key `key` (a path on the control) logs the
     /// control into `ip` as root, that key alone.
     pub fn key_logs_in(&self, key: &str, ip: &str) -> bool {
-        let target = format!("root@{ip}");
-        let args = [
-            "ssh",
-            "-i",
-            key,
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "LogLevel=ERROR",
-            &target,
-            "true",
-        ];
-        self.lab.exec("control", &args).status.success()
+        self.lab.key_logs_in_at(key, ip, VM_CONNECT_TIMEOUT)
     }
 }
 
