@@ -462,6 +462,32 @@ fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
 }
 
 #[test]
+fn a_service_short_of_replicas_fails_setup_after_the_configured_wait() {
+    // No node has the label, so the replica never runs: setup gives up
+    // after swarm.services_timeout_s (2 s, not the default 90 s) and says
+    // so, with the setting to change.
+    let config = "containers:\n  - name: nowhere\n    image: rccr-lab/web:1\n    \
+                  placement:\n      labels:\n        disk: none-has-it\n\
+                  swarm:\n  services_timeout_s: 2\n";
+    let Some(cluster) = cluster(1, config) else {
+        return;
+    };
+    let out = setup_with(&cluster, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        "the cluster is not whole: service nowhere: created, 0 of 1 replicas running after 2 s (still starting? run rccr setup again, or raise swarm.services_timeout_s)",
+    );
+    let (nodes, services) = layers(&out);
+    assert_eq!(services, ["created"]);
+    assert_ne!(
+        node_layers(&nodes, "ReCyClusteR-Target-01").2,
+        "failed",
+        "{nodes:?}"
+    );
+}
+
+#[test]
 fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
     let Some(cluster) = cluster(3, "cluster:\n  name: lab\n") else {
         return;

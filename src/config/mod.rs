@@ -18,6 +18,7 @@ use crate::identity::{Arch, Mac, Role};
 use crate::wire::ipv4::Cidr;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub mod load;
 pub mod parse;
@@ -53,10 +54,29 @@ pub struct Config {
 }
 
 /// The swarm's shape.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Swarm {
     /// How many managers, instead of the count by the swarm's size.
     pub managers: Option<u8>,
+    /// How long setup waits for every service to run all its replicas:
+    /// first pulls on Pi-class nodes over Wi-Fi can take minutes.
+    pub services_timeout: Duration,
+}
+
+impl Swarm {
+    /// `swarm.services_timeout_s` unset.
+    pub const DEFAULT_SERVICES_TIMEOUT: Duration = Duration::from_secs(90);
+    /// Its bounds, in seconds.
+    pub const SERVICES_TIMEOUT_S: (i64, i64) = (1, 3600);
+}
+
+impl Default for Swarm {
+    fn default() -> Self {
+        Swarm {
+            managers: None,
+            services_timeout: Swarm::DEFAULT_SERVICES_TIMEOUT,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -207,9 +207,14 @@ impl<'f> Reader<'f> {
             c.containers = self.containers(n)?;
         }
         if let Some(n) = f[7] {
-            let f = self.fields(n, "swarm", &["managers"])?;
+            let f = self.fields(n, "swarm", &["managers", "services_timeout_s"])?;
             if let Some(n) = f[0].filter(|n| !matches!(n.value, Value::Null)) {
                 c.swarm.managers = Some(self.int(n, "swarm.managers", 1, 7)? as u8);
+            }
+            if let Some(n) = f[1].filter(|n| !matches!(n.value, Value::Null)) {
+                let (min, max) = Swarm::SERVICES_TIMEOUT_S;
+                let secs = self.int(n, "swarm.services_timeout_s", min, max)?;
+                c.swarm.services_timeout = Duration::from_secs(secs as u64);
             }
         }
         Ok(c)

@@ -58,7 +58,7 @@ fn every_key() {
          nodes:\n  - mac: \"AA-bb-CC-dd-EE-01\"\n    hostname: pi-1\n    role: control\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    role: target\n    manager: false\n\
          playbooks:\n  - site.yml\n\
          containers:\n  - name: web\n    image: nginx:alpine\n    replicas: 0\n    placement:\n      arch: armv6l\n      labels:\n        disk: ssd\n        tier: 1\n        fast: true\n    ports:\n      - \"8080:80\"\n      - \"53:53/udp\"\n      - \"53:53/tcp\"\n    publish: host\n\
-         swarm:\n  managers: 5\n",
+         swarm:\n  managers: 5\n  services_timeout_s: 600\n",
     );
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(c.cluster.name, "lab.1");
@@ -99,6 +99,7 @@ fn every_key() {
     );
     assert_eq!(c.playbooks, [PathBuf::from("site.yml")]);
     assert_eq!(c.swarm.managers, Some(5));
+    assert_eq!(c.swarm.services_timeout, Duration::from_secs(600));
     let web = &c.containers[0];
     assert_eq!(
         (web.name.as_str(), web.image.as_str(), web.replicas),

@@ -136,7 +136,7 @@ impl Report {
             .services
             .iter()
             .filter(|s| !s.ok)
-            .map(|s| format!("service {}: {}", s.name, s.result));
+            .map(|s| format!("service {}: {}", s.name, s.problem()));
         nodes.chain(services).collect()
     }
 }
@@ -208,6 +208,7 @@ pub fn run(
                 &swarm,
                 &config.containers,
                 opts.remove_missing,
+                config.swarm.services_timeout,
             )
         }
         None => Vec::new(),

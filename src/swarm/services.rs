@@ -19,7 +19,8 @@
 //! **Idempotent.** A service whose image, replicas, constraints and ports
 //! match is not touched. Services rccr created (label `rccr.managed=true`)
 //! that left the config are listed, and removed with `--remove-missing`.
-//! Finally every service must run all its replicas within [`CONVERGE`].
+//! Finally every service must run all its replicas within the config's
+//! `swarm.services_timeout_s`; the report says how many ran when it passed.
 use super::member::Member;
 use super::ops::{Op, Want};
 use crate::config::{Container, Publish};
@@ -27,9 +28,6 @@ use crate::docker::api::{self, Service};
 use crate::identity::Arch;
 use crate::print;
 use std::time::{Duration, Instant};
-
-/// How long services may take to run all their replicas.
-pub const CONVERGE: Duration = Duration::from_secs(90);
 
 /// What became of one service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,9 +39,26 @@ pub struct ServiceReport {
     pub runs_on: String,
     /// `running/replicas`, once known.
     pub running: Option<(u64, u64)>,
+    /// How long setup waited, when the replicas were not all running then.
+    pub gave_up_after: Option<Duration>,
     /// How its ports are published (see [`publish_mode`]).
     pub publish: Publish,
     pub ok: bool,
+}
+
+impl ServiceReport {
+    /// What is wrong with the service, for setup's one-line error: its
+    /// result, and the replicas it was short of when setup gave up.
+    pub fn problem(&self) -> String {
+        match (self.running, self.gave_up_after) {
+            (Some((running, wanted)), Some(waited)) => format!(
+                "{}, {running} of {wanted} replicas running after {} s (still starting? run rccr setup again, or raise swarm.services_timeout_s)",
+                self.result,
+                waited.as_secs()
+            ),
+            _ => self.result.clone(),
+        }
+    }
 }
 
 /// What the report adds to `runs_on` when rccr chose host mode.
@@ -129,12 +144,14 @@ pub fn publish_mode(
 }
 
 /// Runs the layer: `swarm` are the members in the cluster's swarm with
-/// their architectures, `lead` the leading manager.
+/// their architectures, `lead` the leading manager; services get `timeout`
+/// to run all their replicas.
 pub fn converge(
     lead: &Member,
     swarm: &[(&Member, Option<Arch>)],
     containers: &[Container],
     remove_missing: bool,
+    timeout: Duration,
 ) -> Vec<ServiceReport> {
     let images: Vec<Op> = containers
         .iter()
@@ -181,6 +198,7 @@ pub fn converge(
                 result: format!("cannot list the services: {}", print::text(&e)),
                 runs_on: "-".into(),
                 running: None,
+                gave_up_after: None,
                 publish: Publish::Ingress,
                 ok: false,
             }]
@@ -213,6 +231,7 @@ pub fn converge(
             result,
             runs_on,
             running: None,
+            gave_up_after: None,
             publish,
             ok,
         });
@@ -235,11 +254,12 @@ pub fn converge(
             result,
             runs_on: "-".into(),
             running: None,
+            gave_up_after: None,
             publish: Publish::Ingress,
             ok,
         });
     }
-    wait_running(lead, containers, &mut reports);
+    wait_running(lead, containers, &mut reports, timeout);
     reports
 }
 
@@ -251,12 +271,17 @@ fn outcome(done: &str, answer: Result<crate::json::Value, String>) -> (String, b
 }
 
 /// Waits until every configured service runs all its replicas, or
-/// [`CONVERGE`] passed; records `running/replicas` in the reports.
-fn wait_running(lead: &Member, containers: &[Container], reports: &mut [ServiceReport]) {
+/// `timeout` passed; records `running/replicas` in the reports.
+fn wait_running(
+    lead: &Member,
+    containers: &[Container],
+    reports: &mut [ServiceReport],
+    timeout: Duration,
+) {
     if containers.is_empty() {
         return;
     }
-    let deadline = Instant::now() + CONVERGE;
+    let deadline = Instant::now() + timeout;
     loop {
         let (Ok(services), Ok(tasks)) = (lead.call(&Op::Services), lead.call(&Op::RunningTasks))
         else {
@@ -277,7 +302,10 @@ fn wait_running(lead: &Member, containers: &[Container], reports: &mut [ServiceR
         if all || Instant::now() >= deadline {
             for report in reports.iter_mut() {
                 if let Some((running, wanted)) = report.running {
-                    report.ok &= running >= wanted;
+                    if running < wanted {
+                        report.ok = false;
+                        report.gave_up_after = Some(timeout);
+                    }
                 }
             }
             return;
@@ -345,6 +373,25 @@ mod tests {
             },
             publish,
         }
+    }
+
+    #[test]
+    fn a_service_short_of_replicas_says_how_many_and_what_to_change() {
+        let mut report = ServiceReport {
+            name: "web".into(),
+            result: "created".into(),
+            runs_on: String::new(),
+            running: Some((2, 3)),
+            publish: Publish::Ingress,
+            ok: false,
+            gave_up_after: None,
+        };
+        assert_eq!(report.problem(), "created");
+        report.gave_up_after = Some(Duration::from_secs(90));
+        assert_eq!(
+            report.problem(),
+            "created, 2 of 3 replicas running after 90 s (still starting? run rccr setup again, or raise swarm.services_timeout_s)"
+        );
     }
 
     #[test]
