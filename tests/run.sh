@@ -9,12 +9,12 @@
 # Dockerfile lint, and the ARMv6 cross build run under qemu.
 #
 #   --quick          skip the ARMv6 cross build (the slowest step, ~10 min cold)
-#   --no-fuzz        skip the fuzz smoke (~11 min cold build, then ~20 s a target)
+#   --no-fuzz        skip the fuzz smoke (~11 min cold build, then ~10 s a target)
 #   --install-only   install what the tests need (a superset of the demo's), then stop
 #
 # Environment:
 #   RCCR_SKIP_INSTALL=1  do not install anything (a prepared machine)
-#   RCCR_FUZZ_SECS=N     seconds each fuzz target runs in the smoke (default 20)
+#   RCCR_FUZZ_SECS=N     seconds each fuzz target runs in the smoke (default 10)
 #---help---
 set -euo pipefail
 
@@ -25,7 +25,7 @@ einfo() { printf '\n==> %s\n' "$*" >&2; }
 QUICK=0
 FUZZ=1
 INSTALL_ONLY=0
-: "${RCCR_FUZZ_SECS:=20}"
+: "${RCCR_FUZZ_SECS:=10}"
 for arg in "$@"; do
 	case "$arg" in
 	--quick) QUICK=1 ;;
