@@ -15,6 +15,10 @@ pub(super) struct Reader<'f> {
 }
 
 type Fields<'n> = Vec<Option<&'n Node>>;
+/// Values that must be unique in a list, each with where it stands.
+type Keys = Vec<(String, Pos)>;
+/// A list item and its keys of two kinds that no two items may share.
+type Keyed<T> = (T, [Keys; 2]);
 
 impl<'f> Reader<'f> {
     pub(super) fn new(file: &'f str) -> Reader<'f> {
@@ -320,51 +324,53 @@ impl<'f> Reader<'f> {
     }
 
     fn nodes(&mut self, node: &Node) -> Result<Vec<NodePin>, Error> {
-        let mut pins = Vec::new();
-        let mut macs = Vec::new();
-        let mut names = Vec::new();
-        for item in self.list(node, "nodes")? {
-            let (pin, mac_pos, name_pos) = self.node_pin(item)?;
-            macs.push((pin.mac.to_string(), mac_pos));
-            if let (Some(h), Some(pos)) = (&pin.hostname, name_pos) {
-                names.push((h.clone(), pos));
-            }
-            pins.push(pin);
-        }
-        self.once_each(&macs, &|_| {
-            "this MAC address is pinned twice in nodes; remove one entry".into()
-        })?;
-        self.once_each(&names, &|h| {
-            format!("hostname '{h}' is pinned twice in nodes; give each node its own")
-        })?;
-        Ok(pins)
+        self.unique_items(
+            node,
+            "nodes",
+            Self::node_pin,
+            [
+                &|_| "this MAC address is pinned twice in nodes; remove one entry".into(),
+                &|h| format!("hostname '{h}' is pinned twice in nodes; give each node its own"),
+            ],
+        )
     }
 
     fn containers(&mut self, node: &Node) -> Result<Vec<Container>, Error> {
-        let mut all = Vec::new();
-        let mut names = Vec::new();
-        let mut ports = Vec::new();
-        for item in self.list(node, "containers")? {
-            let (svc, name_pos, port_pos) = self.container(item)?;
-            names.push((svc.name.clone(), name_pos));
-            for (p, pos) in svc.ports.iter().zip(port_pos) {
-                let mut key = p.published.to_string();
-                key.push_str(if p.protocol == Protocol::Udp {
-                    "/udp"
-                } else {
-                    "/tcp"
-                });
-                ports.push((key, pos));
+        self.unique_items(
+            node,
+            "containers",
+            Self::container,
+            [
+                &|name| format!("container '{name}' is defined twice; rename one"),
+                &|port| format!("port {port} is published twice; publish each port once"),
+            ],
+        )
+    }
+
+    /// The items of the list `what`, each read by `read`, which also gives
+    /// its keys of two kinds that no two items may share; a key that stands
+    /// twice is refused (the first kind first) in the words `twice` gives
+    /// for its kind.
+    fn unique_items<T>(
+        &mut self,
+        node: &Node,
+        what: &str,
+        read: fn(&mut Self, &Node) -> Result<Keyed<T>, Error>,
+        twice: [&dyn Fn(&str) -> String; 2],
+    ) -> Result<Vec<T>, Error> {
+        let mut items = Vec::new();
+        let mut keys: [Keys; 2] = Default::default();
+        for item in self.list(node, what)? {
+            let (value, its_keys) = read(self, item)?;
+            for (all, its) in keys.iter_mut().zip(its_keys) {
+                all.extend(its);
             }
-            all.push(svc);
+            items.push(value);
         }
-        self.once_each(&names, &|name| {
-            format!("container '{name}' is defined twice; rename one")
-        })?;
-        self.once_each(&ports, &|port| {
-            format!("port {port} is published twice; publish each port once")
-        })?;
-        Ok(all)
+        for (all, twice) in keys.iter().zip(twice) {
+            self.once_each(all, twice)?;
+        }
+        Ok(items)
     }
 
     fn subnet(&self, node: &Node) -> Result<Cidr, Error> {
@@ -396,8 +402,8 @@ impl<'f> Reader<'f> {
         Ok(cidr)
     }
 
-    /// A pin, and where its MAC address and hostname are.
-    fn node_pin(&mut self, item: &Node) -> Result<(NodePin, Pos, Option<Pos>), Error> {
+    /// A pin, and its MAC address and hostname (the keys no two pins share).
+    fn node_pin(&mut self, item: &Node) -> Result<Keyed<NodePin>, Error> {
         if !matches!(item.value, Value::Map(_)) {
             return Err(self.expected(
                 item,
@@ -426,7 +432,6 @@ impl<'f> Reader<'f> {
                 ),
             )
         })?;
-        let name_pos = f[1].map(|n| n.pos);
         let hostname = match f[1] {
             Some(n) => {
                 let name = self.string(n, "nodes.hostname")?;
@@ -463,6 +468,10 @@ impl<'f> Reader<'f> {
                 "a nodes item pins nothing; add a hostname, a role or manager",
             ));
         }
+        let mut names = Vec::new();
+        if let (Some(name), Some(name_node)) = (&hostname, f[1]) {
+            names.push((name.clone(), name_node.pos));
+        }
         Ok((
             NodePin {
                 mac,
@@ -470,13 +479,13 @@ impl<'f> Reader<'f> {
                 role,
                 manager,
             },
-            n.pos,
-            name_pos,
+            [vec![(mac.to_string(), n.pos)], names],
         ))
     }
 
-    /// A service, and where its name and each of its ports are.
-    fn container(&mut self, item: &Node) -> Result<(Container, Pos, Vec<Pos>), Error> {
+    /// A service, and its name and published ports (the keys no two
+    /// services share).
+    fn container(&mut self, item: &Node) -> Result<Keyed<Container>, Error> {
         if !matches!(item.value, Value::Map(_)) {
             return Err(self.expected(item, "a containers item", "a mapping with name and image"));
         }
@@ -505,7 +514,7 @@ impl<'f> Reader<'f> {
             |_, c| c.is_ascii_graphic(),
             "an image reference has no spaces, like nginx:alpine",
         )?;
-        let mut port_pos = Vec::new();
+        let mut ports = Vec::new();
         let mut svc = Container {
             name,
             image,
@@ -554,15 +563,21 @@ impl<'f> Reader<'f> {
                 let port = parse_port(&s).ok_or_else(|| {
                     self.err(p.pos, format!("port '{}' is not \"PUBLISHED:TARGET\" or \"PUBLISHED:TARGET/udp\" with ports 1-65535", yaml::show(&s)))
                 })?;
+                let protocol = if port.protocol == Protocol::Udp {
+                    "udp"
+                } else {
+                    "tcp"
+                };
+                ports.push((format!("{}/{protocol}", port.published), p.pos));
                 svc.ports.push(port);
-                port_pos.push(p.pos);
             }
         }
         if let Some(n) = f[5] {
             let names = Publish::ALL.map(Publish::name);
             svc.publish = Some(Publish::ALL[self.choice(n, "containers.publish", &names)?]);
         }
-        Ok((svc, name_node.pos, port_pos))
+        let name = (svc.name.clone(), name_node.pos);
+        Ok((svc, [vec![name], ports]))
     }
 }
 
