@@ -15,10 +15,9 @@ pub(super) struct Reader<'f> {
 }
 
 type Fields<'n> = Vec<Option<&'n Node>>;
-/// Values that must be unique in a list, each with where it stands.
-type Keys = Vec<(String, Pos)>;
-/// A list item and its keys of two kinds that no two items may share.
-type Keyed<T> = (T, [Keys; 2]);
+/// Values of two kinds that no two items of a list may share, each with
+/// where it stands.
+type Keys = [Vec<(String, Pos)>; 2];
 
 impl<'f> Reader<'f> {
     pub(super) fn new(file: &'f str) -> Reader<'f> {
@@ -347,25 +346,20 @@ impl<'f> Reader<'f> {
         )
     }
 
-    /// The items of the list `what`, each read by `read`, which also gives
-    /// its keys of two kinds that no two items may share; a key that stands
-    /// twice is refused (the first kind first) in the words `twice` gives
-    /// for its kind.
+    /// The items of the list `what`, each read by `read`, which adds its
+    /// keys to `keys`; a key that stands twice is refused (the first kind
+    /// first) in the words `twice` gives for its kind.
     fn unique_items<T>(
         &mut self,
         node: &Node,
         what: &str,
-        read: fn(&mut Self, &Node) -> Result<Keyed<T>, Error>,
+        read: fn(&mut Self, &Node, &mut Keys) -> Result<T, Error>,
         twice: [&dyn Fn(&str) -> String; 2],
     ) -> Result<Vec<T>, Error> {
         let mut items = Vec::new();
-        let mut keys: [Keys; 2] = Default::default();
+        let mut keys = Keys::default();
         for item in self.list(node, what)? {
-            let (value, its_keys) = read(self, item)?;
-            for (all, its) in keys.iter_mut().zip(its_keys) {
-                all.extend(its);
-            }
-            items.push(value);
+            items.push(read(self, item, &mut keys)?);
         }
         for (all, twice) in keys.iter().zip(twice) {
             self.once_each(all, twice)?;
@@ -402,8 +396,8 @@ impl<'f> Reader<'f> {
         Ok(cidr)
     }
 
-    /// A pin, and its MAC address and hostname (the keys no two pins share).
-    fn node_pin(&mut self, item: &Node) -> Result<Keyed<NodePin>, Error> {
+    /// A pin; its MAC address and hostname go to `keys`.
+    fn node_pin(&mut self, item: &Node, keys: &mut Keys) -> Result<NodePin, Error> {
         if !matches!(item.value, Value::Map(_)) {
             return Err(self.expected(
                 item,
@@ -432,6 +426,7 @@ impl<'f> Reader<'f> {
                 ),
             )
         })?;
+        keys[0].push((mac.to_string(), n.pos));
         let hostname = match f[1] {
             Some(n) => {
                 let name = self.string(n, "nodes.hostname")?;
@@ -444,6 +439,7 @@ impl<'f> Reader<'f> {
                         ),
                     ));
                 }
+                keys[1].push((name.clone(), n.pos));
                 Some(name)
             }
             None => None,
@@ -468,24 +464,16 @@ impl<'f> Reader<'f> {
                 "a nodes item pins nothing; add a hostname, a role or manager",
             ));
         }
-        let mut names = Vec::new();
-        if let (Some(name), Some(name_node)) = (&hostname, f[1]) {
-            names.push((name.clone(), name_node.pos));
-        }
-        Ok((
-            NodePin {
-                mac,
-                hostname,
-                role,
-                manager,
-            },
-            [vec![(mac.to_string(), n.pos)], names],
-        ))
+        Ok(NodePin {
+            mac,
+            hostname,
+            role,
+            manager,
+        })
     }
 
-    /// A service, and its name and published ports (the keys no two
-    /// services share).
-    fn container(&mut self, item: &Node) -> Result<Keyed<Container>, Error> {
+    /// A service; its name and published ports go to `keys`.
+    fn container(&mut self, item: &Node, keys: &mut Keys) -> Result<Container, Error> {
         if !matches!(item.value, Value::Map(_)) {
             return Err(self.expected(item, "a containers item", "a mapping with name and image"));
         }
@@ -514,7 +502,6 @@ impl<'f> Reader<'f> {
             |_, c| c.is_ascii_graphic(),
             "an image reference has no spaces, like nginx:alpine",
         )?;
-        let mut ports = Vec::new();
         let mut svc = Container {
             name,
             image,
@@ -563,12 +550,13 @@ impl<'f> Reader<'f> {
                 let port = parse_port(&s).ok_or_else(|| {
                     self.err(p.pos, format!("port '{}' is not \"PUBLISHED:TARGET\" or \"PUBLISHED:TARGET/udp\" with ports 1-65535", yaml::show(&s)))
                 })?;
-                let protocol = if port.protocol == Protocol::Udp {
-                    "udp"
+                let mut key = port.published.to_string();
+                key.push_str(if port.protocol == Protocol::Udp {
+                    "/udp"
                 } else {
-                    "tcp"
-                };
-                ports.push((format!("{}/{protocol}", port.published), p.pos));
+                    "/tcp"
+                });
+                keys[1].push((key, p.pos));
                 svc.ports.push(port);
             }
         }
@@ -576,8 +564,8 @@ impl<'f> Reader<'f> {
             let names = Publish::ALL.map(Publish::name);
             svc.publish = Some(Publish::ALL[self.choice(n, "containers.publish", &names)?]);
         }
-        let name = (svc.name.clone(), name_node.pos);
-        Ok((svc, [vec![name], ports]))
+        keys[0].push((svc.name.clone(), name_node.pos));
+        Ok(svc)
     }
 }
 
