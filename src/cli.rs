@@ -27,6 +27,90 @@ pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
     })
 }
 
+/// Declares an argh options struct: the command's own fields as written,
+/// then the common options named after `with` (see [`common_option!`]), in
+/// that order. argh 0.1 has no `flatten`.
+///
+/// ```text
+/// cli::options! {
+///     /// The command's help text.
+///     #[derive(FromArgs)]
+///     struct Args {
+///         /// its own options
+///         #[argh(switch)]
+///         force: bool,
+///     }
+///     with state_dir, wait, quiet
+/// }
+/// ```
+macro_rules! options {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident { $($own:tt)* }
+        with $($common:ident),+ $(,)?
+    ) => {
+        $crate::cli::options!(@add [$(#[$meta])* $vis struct $name] [$($own)*] $($common)+);
+    };
+    (@add [$($head:tt)*] [$($fields:tt)*]) => {
+        $($head)* { $($fields)* }
+    };
+    (@add $head:tt $fields:tt $next:ident $($rest:ident)*) => {
+        $crate::cli::common_option!($next [$head $fields $($rest)*]);
+    };
+    // common_option!'s answer: the field to add, then on with the rest.
+    (@with [$head:tt [$($fields:tt)*] $($rest:ident)*] $($field:tt)*) => {
+        $crate::cli::options!(@add $head [$($fields)* $($field)*] $($rest)*);
+    };
+}
+pub(crate) use options;
+
+/// The options that several commands share, each (name, type, default,
+/// help text) written once so that every command spells and explains it
+/// alike: `common_option!(NAME [STATE])` hands the field to
+/// `options!(@with [STATE] FIELD)`.
+macro_rules! common_option {
+    (config $then:tt) => { $crate::cli::options!(@with $then
+        /// cluster_config.yml to read (default ./cluster_config.yml, then
+        /// /etc/rccr/cluster_config.yml, then built-in defaults)
+        #[argh(option, arg_name = "path")]
+        config: Option<String>,
+    ); };
+    (state_dir $then:tt) => { $crate::cli::options!(@with $then
+        /// state directory: inventory, journal, kept temporary key
+        /// (default ~/.rccr, or $RCCR_STATE_DIR)
+        #[argh(option, arg_name = "dir")]
+        state_dir: Option<String>,
+    ); };
+    (known_hosts $then:tt) => { $crate::cli::options!(@with $then
+        /// known_hosts file for host key pinning (default ~/.ssh/known_hosts)
+        #[argh(option, arg_name = "path")]
+        known_hosts: Option<String>,
+    ); };
+    (yes $then:tt) => { $crate::cli::options!(@with $then
+        /// do not ask for confirmation
+        #[argh(switch)]
+        yes: bool,
+    ); };
+    (json $then:tt) => { $crate::cli::options!(@with $then
+        /// print the result as JSON
+        #[argh(switch)]
+        json: bool,
+    ); };
+    (quiet $then:tt) => { $crate::cli::options!(@with $then
+        /// no progress lines on stderr: only the result, the summary and
+        /// errors
+        #[argh(switch, short = 'q')]
+        quiet: bool,
+    ); };
+    (wait $then:tt) => { $crate::cli::options!(@with $then
+        /// seconds to wait for another rccr run to finish (default 0: fail
+        /// at once)
+        #[argh(option, arg_name = "secs", default = "0")]
+        wait: u64,
+    ); };
+}
+pub(crate) use common_option;
+
 /// Asks on the terminal to type `word` to go on (for what cannot be
 /// undone); anything else cancels. Without a terminal it refuses, telling
 /// the user to pass `--yes`.

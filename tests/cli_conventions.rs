@@ -97,19 +97,24 @@ fn a_missing_key_file_is_exit_3_everywhere() {
     }
 }
 
+/// The commands that take options: the words that run one, with the
+/// argument it needs before its options are read (a NODE, a FILE), and
+/// whether it prints progress lines (and so takes --quiet).
+const COMMANDS: [(&[&str], bool); 8] = [
+    (&["setup"], true),
+    (&["status"], true),
+    (&["scan"], true),
+    (&["keyrotate"], true),
+    (&["keys", "status"], false),
+    (&["remove", "x"], true),
+    (&["backup", "f"], false),
+    (&["restore", "f"], false),
+];
+
 #[test]
 fn an_unknown_option_is_exit_2_everywhere() {
     let home = Home::new("usage");
-    for command in [
-        &["setup"][..],
-        &["status"],
-        &["scan"],
-        &["keyrotate"],
-        &["keys", "status"],
-        &["remove", "x"],
-        &["backup", "f"],
-        &["restore", "f"],
-    ] {
+    for (command, _) in COMMANDS {
         let mut args = command.to_vec();
         args.push("--no-such-option");
         let out = home.run(&args);
@@ -192,17 +197,11 @@ fn every_command_that_writes_the_state_waits_for_the_lock() {
 #[test]
 fn quiet_is_an_option_of_every_command_with_progress() {
     let home = Home::new("quiet");
-    for command in [
-        &["setup"][..],
-        &["status"],
-        &["scan"],
-        &["keyrotate"],
-        &["remove"],
-    ] {
+    for (command, _) in COMMANDS.iter().filter(|(_, progress)| *progress) {
         let mut args = command.to_vec();
         args.push("--help");
         let out = home.run(&args);
         let help = String::from_utf8_lossy(&out.stdout);
-        assert!(help.contains("--quiet"), "{args:?}: {help}");
+        assert!(help.contains("-q, --quiet"), "{args:?}: {help}");
     }
 }

@@ -100,11 +100,16 @@ fn more_than_a_slash_16_needs_force() {
 fn out_of_range_options_are_usage_errors() {
     for args in [
         &["--retries", "11"][..],
+        // Past u8: argh's own refusal.
+        &["--retries", "300"],
         &["--timeout-ms", "0"],
+        &["--timeout-ms", "60001"],
         &["--key", "/k"],
         &["--bogus"],
     ] {
-        let out = scan(args);
+        let mut args = args.to_vec();
+        args.extend(["--iface", "lo", "--subnet", "127.0.0.0/30"]);
+        let out = scan(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(out.stdout.is_empty());
     }

@@ -21,42 +21,36 @@ pub const RESTORE: Applet = Applet {
     main: restore_main,
 };
 
-/// Write the control's state to one archive, 0600, atomically: the cluster
-/// and previous keys, rccr's copy of the temporary key, the known_hosts
-/// lines of the cluster's nodes, the inventory, the swarm record and the
-/// config. It holds private keys: keep it as safe as the control. FILE `-`
-/// writes to stdout (rccr backup - | ssh elsewhere 'cat > rccr.backup').
-#[derive(FromArgs)]
-struct BackupArgs {
-    /// where to write the archive, or - for stdout
-    #[argh(positional, arg_name = "FILE")]
-    file: String,
-    /// cluster_config.yml to include (default: the one rccr reads)
-    #[argh(option)]
-    config: Option<String>,
-    /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
-    #[argh(option)]
-    state_dir: Option<String>,
-    /// seconds to wait for another rccr run to finish (default 0: fail at once)
-    #[argh(option, arg_name = "secs", default = "0")]
-    wait: u64,
+cli::options! {
+    /// Write the control's state to one archive, 0600, atomically: the cluster
+    /// and previous keys, rccr's copy of the temporary key, the known_hosts
+    /// lines of the cluster's nodes, the inventory, the swarm record and the
+    /// config. It holds private keys: keep it as safe as the control. FILE `-`
+    /// writes to stdout (rccr backup - | ssh elsewhere 'cat > rccr.backup').
+    #[derive(FromArgs)]
+    struct BackupArgs {
+        /// where to write the archive, or - for stdout
+        #[argh(positional, arg_name = "FILE")]
+        file: String,
+        /// cluster_config.yml to include (default: the one rccr reads)
+        #[argh(option, arg_name = "path")]
+        config: Option<String>,
+    }
+    with state_dir, wait
 }
 
-/// Make this control manage the cluster of a backup archive: keys, host
-/// keys, inventory, swarm record and config as they were. Nothing is
-/// written unless the whole archive checks out (exit 3 otherwise). FILE
-/// `-` reads stdin.
-#[derive(FromArgs)]
-struct RestoreArgs {
-    /// the archive rccr backup wrote, or - for stdin
-    #[argh(positional, arg_name = "FILE")]
-    file: String,
-    /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
-    #[argh(option)]
-    state_dir: Option<String>,
-    /// seconds to wait for another rccr run to finish (default 0: fail at once)
-    #[argh(option, arg_name = "secs", default = "0")]
-    wait: u64,
+cli::options! {
+    /// Make this control manage the cluster of a backup archive: keys, host
+    /// keys, inventory, swarm record and config as they were. Nothing is
+    /// written unless the whole archive checks out (exit 3 otherwise). FILE
+    /// `-` reads stdin.
+    #[derive(FromArgs)]
+    struct RestoreArgs {
+        /// the archive rccr backup wrote, or - for stdin
+        #[argh(positional, arg_name = "FILE")]
+        file: String,
+    }
+    with state_dir, wait
 }
 
 fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {

@@ -68,101 +68,80 @@ struct GenArgs {
     force: bool,
 }
 
-/// Replace the temporary key with a cluster key on every node, with no
-/// lockout: the new key is added and verified before the old one is
-/// removed, and a node whose rotation is not committed in time restores
-/// its keys by itself. A re-run after any failure finishes the job. On the
-/// nodes, each step runs the node's rccr where it has one and a POSIX sh
-/// script elsewhere (RCCR_KEYS_NODE=script: always the script).
-/// --rekey replaces the cluster key itself the same way, on every node of
-/// the inventory (and --host): the old key stays in the state directory
-/// (previous_key) until every node has moved, and is refused by them all.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "rotate")]
-struct RotateArgs {
-    /// a node's address, IP or IP:PORT (repeatable)
-    #[argh(option)]
-    host: Vec<String>,
-    /// a file with one node address per line (# comments allowed)
-    #[argh(option)]
-    hosts_file: Option<String>,
-    /// the private key that logs in today (default ~/.ssh/id_rsa, the image's temporary key)
-    #[argh(option)]
-    from_key: Option<String>,
-    /// type of the new key: ed25519 (default) or rsa
-    #[argh(option, long = "type", default = "KeyType::Ed25519")]
-    key_type: KeyType,
-    /// user to log in as (default root)
-    #[argh(option, default = "String::from(\"root\")")]
-    user: String,
-    /// SSH port for nodes given without one (default 22)
-    #[argh(option, default = "22")]
-    port: u16,
-    /// seconds after which a node that saw no commit restores its keys (default 120)
-    #[argh(option, default = "120")]
-    revert_after: u64,
-    /// seconds to wait for a node to connect and answer (default 10)
-    #[argh(option, default = "10")]
-    timeout: u64,
-    /// nodes handled at once (default 32)
-    #[argh(option, default = "32")]
-    parallel: usize,
-    /// state directory: journal and kept temporary key (default ~/.rccr, or $RCCR_STATE_DIR)
-    #[argh(option)]
-    state_dir: Option<String>,
-    /// known_hosts file for host key pinning (default ~/.ssh/known_hosts)
-    #[argh(option)]
-    known_hosts: Option<String>,
-    /// do not ask for confirmation
-    #[argh(switch)]
-    yes: bool,
-    /// print the result as JSON
-    #[argh(switch)]
-    json: bool,
-    /// delete rccr's kept copy of the temporary key (no more nodes will be added)
-    #[argh(switch)]
-    forget_temp_key: bool,
-    /// seconds to wait for another rccr run to finish (default 0: fail at once)
-    #[argh(option, arg_name = "secs", default = "0")]
-    wait: u64,
-    /// replace the cluster key with a new one on every node of the inventory
-    /// (asks for a typed confirmation unless --yes)
-    #[argh(switch)]
-    rekey: bool,
-    /// no progress lines on stderr (the result and errors still print)
-    #[argh(switch, short = 'q')]
-    quiet: bool,
+cli::options! {
+    /// Replace the temporary key with a cluster key on every node, with no
+    /// lockout: the new key is added and verified before the old one is
+    /// removed, and a node whose rotation is not committed in time restores
+    /// its keys by itself. A re-run after any failure finishes the job. On the
+    /// nodes, each step runs the node's rccr where it has one and a POSIX sh
+    /// script elsewhere (RCCR_KEYS_NODE=script: always the script).
+    /// --rekey replaces the cluster key itself the same way, on every node of
+    /// the inventory (and --host): the old key stays in the state directory
+    /// (previous_key) until every node has moved, and is refused by them all.
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "rotate")]
+    struct RotateArgs {
+        /// a node's address, IP or IP:PORT (repeatable)
+        #[argh(option)]
+        host: Vec<String>,
+        /// a file with one node address per line (# comments allowed)
+        #[argh(option)]
+        hosts_file: Option<String>,
+        /// the private key that logs in today (default ~/.ssh/id_rsa, the image's temporary key)
+        #[argh(option)]
+        from_key: Option<String>,
+        /// type of the new key: ed25519 (default) or rsa
+        #[argh(option, long = "type", default = "KeyType::Ed25519")]
+        key_type: KeyType,
+        /// user to log in as (default root)
+        #[argh(option, default = "String::from(\"root\")")]
+        user: String,
+        /// SSH port for nodes given without one (default 22)
+        #[argh(option, default = "22")]
+        port: u16,
+        /// seconds after which a node that saw no commit restores its keys (default 120)
+        #[argh(option, default = "120")]
+        revert_after: u64,
+        /// seconds to wait for a node to connect and answer (default 10)
+        #[argh(option, default = "10")]
+        timeout: u64,
+        /// nodes handled at once (default 32)
+        #[argh(option, default = "32")]
+        parallel: usize,
+        /// delete rccr's kept copy of the temporary key (no more nodes will be added)
+        #[argh(switch)]
+        forget_temp_key: bool,
+        /// replace the cluster key with a new one on every node of the inventory
+        /// (asks for a typed confirmation unless --yes)
+        #[argh(switch)]
+        rekey: bool,
+    }
+    with state_dir, known_hosts, yes, json, quiet, wait
 }
 
-/// Show which of our keys each node accepts (temporary, current, previous),
-/// its host key fingerprint and whether that fingerprint is pinned.
-#[derive(FromArgs)]
-#[argh(subcommand, name = "status")]
-struct StatusArgs {
-    /// a node's address, IP or IP:PORT (repeatable; default: the nodes of the last rotation)
-    #[argh(option)]
-    host: Vec<String>,
-    /// a file with one node address per line
-    #[argh(option)]
-    hosts_file: Option<String>,
-    /// user to log in as (default root)
-    #[argh(option, default = "String::from(\"root\")")]
-    user: String,
-    /// SSH port for nodes given without one (default 22)
-    #[argh(option, default = "22")]
-    port: u16,
-    /// seconds to wait for a node (default 5)
-    #[argh(option, default = "5")]
-    timeout: u64,
-    /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
-    #[argh(option)]
-    state_dir: Option<String>,
-    /// known_hosts file (default ~/.ssh/known_hosts)
-    #[argh(option)]
-    known_hosts: Option<String>,
-    /// print the result as JSON
-    #[argh(switch)]
-    json: bool,
+cli::options! {
+    /// Show which of our keys each node accepts (temporary, current, previous),
+    /// its host key fingerprint and whether that fingerprint is pinned.
+    #[derive(FromArgs)]
+    #[argh(subcommand, name = "status")]
+    struct StatusArgs {
+        /// a node's address, IP or IP:PORT (repeatable; default: the nodes of the last rotation)
+        #[argh(option)]
+        host: Vec<String>,
+        /// a file with one node address per line
+        #[argh(option)]
+        hosts_file: Option<String>,
+        /// user to log in as (default root)
+        #[argh(option, default = "String::from(\"root\")")]
+        user: String,
+        /// SSH port for nodes given without one (default 22)
+        #[argh(option, default = "22")]
+        port: u16,
+        /// seconds to wait for a node (default 5)
+        #[argh(option, default = "5")]
+        timeout: u64,
+    }
+    with state_dir, known_hosts, json
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {

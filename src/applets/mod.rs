@@ -147,19 +147,4 @@ mod tests {
         links.dedup();
         assert_eq!(links.len(), link_names().count());
     }
-
-    #[test]
-    fn the_seed_plan_commands_exist() {
-        for c in [
-            "setup",
-            "scan",
-            "keygen",
-            "keyrotate",
-            "init",
-            "status",
-            "version",
-        ] {
-            assert!(find_command(c).is_some(), "missing command {c}");
-        }
-    }
 }

@@ -15,41 +15,26 @@ pub const APPLET: Applet = Applet {
     main,
 };
 
-/// Take nodes out of the cluster for good: a manager is replaced first (the
-/// fittest worker is promoted, then it is demoted, so quorum holds), the
-/// node is drained, leaves the swarm, and leaves the swarm's node list and
-/// the inventory. Exit 0 when every node left cleanly, 1 otherwise (it has
-/// left the inventory all the same), 3 for a node the inventory does not
-/// list.
-#[derive(FromArgs)]
-struct Args {
-    /// a node: its hostname, address or MAC address (repeatable)
-    #[argh(positional, arg_name = "NODE")]
-    nodes: Vec<String>,
-    /// also take the cluster key off the node, giving the machine back
-    #[argh(switch)]
-    release: bool,
-    /// the node is dead or gone: ask nothing of it
-    #[argh(switch)]
-    forget: bool,
-    /// do not ask for confirmation
-    #[argh(switch)]
-    yes: bool,
-    /// print the result as JSON
-    #[argh(switch)]
-    json: bool,
-    /// no progress lines: only the result, the summary and errors
-    #[argh(switch)]
-    quiet: bool,
-    /// cluster_config.yml to read (ssh user, port, key type)
-    #[argh(option)]
-    config: Option<String>,
-    /// state directory (default ~/.rccr, or $RCCR_STATE_DIR)
-    #[argh(option)]
-    state_dir: Option<String>,
-    /// seconds to wait for another rccr run to finish (default 0: fail at once)
-    #[argh(option, arg_name = "secs", default = "0")]
-    wait: u64,
+cli::options! {
+    /// Take nodes out of the cluster for good: a manager is replaced first (the
+    /// fittest worker is promoted, then it is demoted, so quorum holds), the
+    /// node is drained, leaves the swarm, and leaves the swarm's node list and
+    /// the inventory. Exit 0 when every node left cleanly, 1 otherwise (it has
+    /// left the inventory all the same), 3 for a node the inventory does not
+    /// list.
+    #[derive(FromArgs)]
+    struct Args {
+        /// a node: its hostname, address or MAC address (repeatable)
+        #[argh(positional, arg_name = "NODE")]
+        nodes: Vec<String>,
+        /// also take the cluster key off the node, giving the machine back
+        #[argh(switch)]
+        release: bool,
+        /// the node is dead or gone: ask nothing of it
+        #[argh(switch)]
+        forget: bool,
+    }
+    with config, state_dir, yes, json, quiet, wait
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {

@@ -15,69 +15,50 @@ pub const APPLET: Applet = Applet {
     main,
 };
 
-/// Find every RCCR node on the LAN (hostname contains the filter), adopt
-/// the new ones with the temporary key, give them unique hostnames, rotate
-/// them to the cluster key with no lockout, write the inventory, form the
-/// Docker swarm with the config's services, and run the configured
-/// playbooks when Ansible is installed. Run it again after plugging in more machines: it
-/// adopts only the new ones. Needs root (raw sockets for the sweep).
-#[derive(FromArgs)]
-struct Args {
-    /// cluster_config.yml to read (default ./cluster_config.yml, then
-    /// /etc/rccr/cluster_config.yml, then built-in defaults)
-    #[argh(option)]
-    config: Option<String>,
-    /// the temporary private key (default: the config's ssh.temp_key, then
-    /// rccr's kept copy)
-    #[argh(option)]
-    temp_key: Option<String>,
-    /// sweep this subnet instead of the config's or the local ones (CIDR; repeatable)
-    #[argh(option)]
-    subnet: Vec<String>,
-    /// sweep the subnets of this interface
-    #[argh(option)]
-    iface: Option<String>,
-    /// do not ask for confirmation
-    #[argh(switch)]
-    yes: bool,
-    /// show the plan and stop: nothing is changed anywhere
-    #[argh(switch)]
-    dry_run: bool,
-    /// print the result as JSON
-    #[argh(switch)]
-    json: bool,
-    /// no progress lines: only the result, the summary and errors
-    #[argh(switch)]
-    quiet: bool,
-    /// adopt and rotate only: do not form the swarm nor run the configured
-    /// playbooks
-    #[argh(switch)]
-    no_swarm: bool,
-    /// the same as --no-swarm (its name until the engine was rccr's own)
-    #[argh(switch)]
-    no_playbooks: bool,
-    /// remove swarm nodes that left the inventory and services that left
-    /// cluster_config.yml (they are kept otherwise)
-    #[argh(switch)]
-    remove_missing: bool,
-    /// seconds after which a node whose rotation was not committed restores
-    /// its keys (default 120)
-    #[argh(option, default = "120")]
-    revert_after: u64,
-    /// state directory: inventory, journal, kept temporary key (default
-    /// ~/.rccr, or $RCCR_STATE_DIR)
-    #[argh(option)]
-    state_dir: Option<String>,
-    /// known_hosts file for host key pinning (default ~/.ssh/known_hosts)
-    #[argh(option)]
-    known_hosts: Option<String>,
-    /// adopt only if exactly N new nodes are found (else change nothing):
-    /// a stranger that took the temporary key shows up as one too many
-    #[argh(option, arg_name = "n")]
-    expect: Option<usize>,
-    /// seconds to wait for another rccr run to finish (default 0: fail at once)
-    #[argh(option, arg_name = "secs", default = "0")]
-    wait: u64,
+cli::options! {
+    /// Find every RCCR node on the LAN (hostname contains the filter), adopt
+    /// the new ones with the temporary key, give them unique hostnames, rotate
+    /// them to the cluster key with no lockout, write the inventory, form the
+    /// Docker swarm with the config's services, and run the configured
+    /// playbooks when Ansible is installed. Run it again after plugging in
+    /// more machines: it adopts only the new ones. Needs root (raw sockets
+    /// for the sweep).
+    #[derive(FromArgs)]
+    struct Args {
+        /// the temporary private key (default: the config's ssh.temp_key, then
+        /// rccr's kept copy)
+        #[argh(option)]
+        temp_key: Option<String>,
+        /// sweep this subnet instead of the config's or the local ones (CIDR; repeatable)
+        #[argh(option)]
+        subnet: Vec<String>,
+        /// sweep the subnets of this interface
+        #[argh(option)]
+        iface: Option<String>,
+        /// show the plan and stop: nothing is changed anywhere
+        #[argh(switch)]
+        dry_run: bool,
+        /// adopt and rotate only: do not form the swarm nor run the configured
+        /// playbooks
+        #[argh(switch)]
+        no_swarm: bool,
+        /// the same as --no-swarm (its name until the engine was rccr's own)
+        #[argh(switch)]
+        no_playbooks: bool,
+        /// remove swarm nodes that left the inventory and services that left
+        /// cluster_config.yml (they are kept otherwise)
+        #[argh(switch)]
+        remove_missing: bool,
+        /// seconds after which a node whose rotation was not committed restores
+        /// its keys (default 120)
+        #[argh(option, default = "120")]
+        revert_after: u64,
+        /// adopt only if exactly N new nodes are found (else change nothing):
+        /// a stranger that took the temporary key shows up as one too many
+        #[argh(option, arg_name = "n")]
+        expect: Option<usize>,
+    }
+    with config, state_dir, known_hosts, yes, json, quiet, wait
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {

@@ -15,33 +15,23 @@ pub const APPLET: Applet = Applet {
     main,
 };
 
-/// Report, for each node of the inventory (STATE_DIR/nodes, written by rccr
-/// setup), whether it is reachable over SSH, whether it accepts the cluster
-/// key and refuses the temporary key, its swarm role and state, and its
-/// Docker version. All nodes are asked at once. Exit code 0 when every node
-/// is reachable and healthy, 1 otherwise (3: a malformed inventory or
-/// config).
-#[derive(FromArgs)]
-struct Args {
-    /// cluster_config.yml to read (ssh user, port and key type; default
-    /// ./cluster_config.yml, then /etc/rccr/cluster_config.yml)
-    #[argh(option)]
-    config: Option<String>,
-    /// state directory with the inventory (default ~/.rccr, or $RCCR_STATE_DIR)
-    #[argh(option)]
-    state_dir: Option<String>,
-    /// seconds to wait for a node to connect and answer (default 5)
-    #[argh(option, default = "5")]
-    timeout: u64,
-    /// nodes asked at once (default 128)
-    #[argh(option, default = "status::DEFAULT_PARALLEL")]
-    parallel: usize,
-    /// print the result as JSON
-    #[argh(switch)]
-    json: bool,
-    /// no progress lines: only the result, the summary and errors
-    #[argh(switch)]
-    quiet: bool,
+cli::options! {
+    /// Report, for each node of the inventory (STATE_DIR/nodes, written by rccr
+    /// setup), whether it is reachable over SSH, whether it accepts the cluster
+    /// key and refuses the temporary key, its swarm role and state, and its
+    /// Docker version. All nodes are asked at once. Exit code 0 when every node
+    /// is reachable and healthy, 1 otherwise (3: a malformed inventory or
+    /// config).
+    #[derive(FromArgs)]
+    struct Args {
+        /// seconds to wait for a node to connect and answer (default 5)
+        #[argh(option, default = "5")]
+        timeout: u64,
+        /// nodes asked at once (default 128)
+        #[argh(option, default = "status::DEFAULT_PARALLEL")]
+        parallel: usize,
+    }
+    with config, state_dir, json, quiet
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
