@@ -16,6 +16,10 @@ pub use asserts::{assert_count, assert_has};
 #[path = "scratch.rs"]
 mod scratch;
 pub use scratch::Scratch as TempDir;
+#[path = "skip.rs"]
+mod skip;
+#[allow(unused_imports)]
+pub(crate) use skip::or_skip;
 
 use std::collections::BTreeMap;
 use std::fs;
