@@ -83,6 +83,7 @@ fn layers(out: &Output) -> (Vec<(String, String, String)>, Vec<String>) {
 /// The row of node `name` in [`layers`]' node list.
 /// `rccr setup`, which must fail (exit 1) saying "the cluster is not whole:
 /// {why}"; its [`layers`].
+#[track_caller]
 fn setup_not_whole(cluster: &Cluster, why: &str) -> (Vec<(String, String, String)>, Vec<String>) {
     let out = setup_with(cluster, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
