@@ -9,7 +9,7 @@
 mod common;
 
 use common::lab::{stderr, stdout, Lab};
-use common::{assert_count, assert_has, ok};
+use common::{assert_count, assert_has, ok, or_skip};
 use std::process::Output;
 
 /// `rccr setup --yes --json --no-swarm` on the control.
@@ -136,9 +136,7 @@ fn sorted_lines(text: &str) -> Vec<String> {
 
 #[test]
 fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     ok("rccr setup", &setup(&lab));
     let target = lab.host("target-1");
     let (name, old_ip) = (target.hostname.clone(), target.ip.clone());
@@ -218,9 +216,7 @@ fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
 
 #[test]
 fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     ok("rccr setup", &setup(&lab));
     let nodes_before = cat(&lab, "control", "/root/.rccr/nodes");
     let known_before = cat(&lab, "control", "/root/.ssh/known_hosts");
@@ -257,9 +253,7 @@ fn a_known_mac_with_another_host_key_is_a_mismatch_and_nothing_follows_it() {
 
 #[test]
 fn two_nodes_that_swap_addresses_are_both_followed() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     ok("rccr setup", &setup(&lab));
     let (one, two) = (lab.host("target-1"), lab.host("target-2"));
     release_lease(&lab, "target-1");

@@ -6,9 +6,9 @@
 //! adopted all the same.
 mod common;
 
-use common::assert_has;
 use common::failpoint::Failpoint;
 use common::lab::{require_root, stderr, stdout, Lab, RDNS_PTR};
+use common::{assert_has, or_skip};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -189,9 +189,7 @@ fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
 
 #[test]
 fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     let (out, _) = setup(&lab, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let nodes_before = sorted_lines(&lab, "/root/.rccr/nodes");
@@ -236,9 +234,7 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
 
 #[test]
 fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
-    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     // The first run stops once it staged.
     let fp = Failpoint::new("hostile");
     let setup_args = ["rccr", "setup", "--yes", "--json", "--no-playbooks"];
@@ -300,9 +296,7 @@ fn sums(lab: &Lab, files: &[&str]) -> String {
 
 #[test]
 fn the_operators_own_keys_are_kept_byte_for_byte() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     // The operator's own keys: id_rsa logs in to the nodes today, id_ed25519
     // is for something else. Neither is rccr's.
     let made = lab.sh(
@@ -374,9 +368,7 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
 fn expect_and_adopt_listed_keep_a_stranger_with_the_temporary_key_out() {
     // target-2 plays a stranger's machine: the temporary key is public, so
     // it accepts it, and it tells true facts. Only the operator can tell.
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     let stranger_before = host_state(&lab, "target-2");
 
     // First contact is visible: the plan shows the fingerprint the node's
@@ -471,9 +463,7 @@ fn assert_lie_kept_out(lab: &Lab, what: &str, lie: &[u8], out: &Output) {
 
 #[test]
 fn a_host_lying_about_its_name_is_untrusted_and_its_lie_kept_nowhere() {
-    let Some(lab) = Lab::builder().targets(1).hostile("namer").up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).hostile("namer").up_as_root());
     let before = host_state(&lab, "namer");
     let ip = lab.ip("namer");
     let mut first = true;
@@ -526,9 +516,7 @@ fn records(lab: &Lab) -> Vec<(&'static str, Vec<String>)> {
 
 #[test]
 fn an_adopted_node_that_starts_lying_about_its_name_keeps_its_record() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     let (out, _) = setup(&lab, &[]);
     let json = common::ok("first setup", &out);
     assert_adopted(&lab, "target-1", &json);
@@ -579,9 +567,7 @@ fn an_adopted_node_that_starts_lying_about_its_name_keeps_its_record() {
 
 #[test]
 fn a_reverse_dns_name_with_shell_syntax_is_shown_escaped_and_kept_nowhere() {
-    let Some(lab) = Lab::builder().targets(1).hostile("rdns").up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).hostile("rdns").up_as_root());
     let ip = lab.ip("rdns");
     // What a terminal may show of it: every byte a name cannot hold as `?`.
     let escaped: String = RDNS_PTR

@@ -214,7 +214,7 @@ fn entrypoint_run(dir: &TempDir, node_type: &str, cgroup_v2: bool) -> (Output, S
         write(&cg.join("cgroup.procs"), "1\n7\n12\n");
         write(&cg.join("cgroup.subtree_control"), "");
     }
-    write(&dir.path("node-type"), format!("{node_type}\n"));
+    dir.write("node-type", format!("{node_type}\n"));
     let stub = |name: &str, body: &str| {
         let p = bin.join(name);
         write(&p, format!("#!/bin/sh\n{body}\n"));

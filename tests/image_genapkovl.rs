@@ -28,10 +28,7 @@ fn built_overlay(
 
 #[test]
 fn target_overlay_listing_modes_owners_and_contents() {
-    let Some((_dir, inputs, list, root)) = built_overlay("target overlay", "target", "armhf")
-    else {
-        return;
-    };
+    let (_dir, inputs, list, root) = or_skip!(built_overlay("target overlay", "target", "armhf"));
 
     for (path, e) in &list {
         assert_eq!(e.owner, "0/0", "{path} is not root's");
@@ -175,10 +172,8 @@ fn target_overlay_listing_modes_owners_and_contents() {
 
 #[test]
 fn control_overlay_carries_the_private_key_and_the_cluster_config() {
-    let Some((_dir, inputs, list, root)) = built_overlay("control overlay", "control", "x86_64")
-    else {
-        return;
-    };
+    let (_dir, inputs, list, root) =
+        or_skip!(built_overlay("control overlay", "control", "x86_64"));
     assert_eq!(list["root/.ssh/id_rsa"].mode, "-rw-------");
     assert_eq!(list["root/.ssh/id_rsa.pub"].mode, "-rw-r--r--");
     assert!(
@@ -222,10 +217,10 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
 
 #[test]
 fn overlay_is_byte_identical_from_two_runs() {
-    let Some((dir, inputs)) = inputs_when(overlay_tools("overlay reproducibility"), "ovl-repro")
-    else {
-        return;
-    };
+    let (dir, inputs) = or_skip!(inputs_when(
+        overlay_tools("overlay reproducibility"),
+        "ovl-repro"
+    ));
     let first = dir.path("a/rccr.apkovl.tar.gz");
     overlay(&inputs, &dir, "control", "armv7", &first);
     // A second run: another umask, another working directory, inputs with
@@ -262,9 +257,7 @@ fn overlay_is_byte_identical_from_two_runs() {
 
 #[test]
 fn overlay_refuses_what_would_make_a_broken_node() {
-    let Some((dir, inputs)) = inputs_when(overlay_tools("overlay refusals"), "ovl-refuse") else {
-        return;
-    };
+    let (dir, inputs) = or_skip!(inputs_when(overlay_tools("overlay refusals"), "ovl-refuse"));
     let out_path = dir.path("o.tar.gz");
 
     let out = inputs

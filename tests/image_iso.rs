@@ -156,9 +156,7 @@ fn iso_file(iso: &Path, path: &str, to: &Path) -> Vec<u8> {
 
 #[test]
 fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
-    let Some((dir, inputs)) = inputs_when(iso_tools("ISO remaster"), "iso") else {
-        return;
-    };
+    let (dir, inputs) = or_skip!(inputs_when(iso_tools("ISO remaster"), "iso"));
     let base = synthetic_iso(&dir, Path::new(ISOHDPFX));
     let base_report = boot_report(&base);
     assert!(
@@ -246,9 +244,7 @@ fn iso_remaster_keeps_bios_and_uefi_boot_records_and_adds_the_overlay() {
 
 #[test]
 fn iso_remaster_refuses_a_wrong_checksum_and_changed_boot_records() {
-    let Some((dir, inputs)) = inputs_when(iso_tools("ISO refusals"), "iso-refuse") else {
-        return;
-    };
+    let (dir, inputs) = or_skip!(inputs_when(iso_tools("ISO refusals"), "iso-refuse"));
     let base = synthetic_iso(&dir, Path::new(ISOHDPFX));
     let zeros = "0".repeat(64);
     let out = build_os_image(

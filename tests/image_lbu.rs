@@ -215,7 +215,7 @@ fn lbu_selection(root: &Path) -> BTreeSet<String> {
 fn lbu_root(files: &[(&str, &str)], links: &[(&str, &str)]) -> TempDir {
     let dir = TempDir::new("lbu-model");
     for (path, content) in files {
-        write(&dir.path(path), content);
+        dir.write(path, content);
     }
     for (link, target) in links {
         let at = dir.path(link);

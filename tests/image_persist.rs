@@ -17,7 +17,7 @@ use std::process::{Command, Output};
 /// the body of the findfs stand-in; `mount` calls are logged to
 /// `mount.log` and succeed.
 fn persist(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
-    write(&dir.path("proc-mounts"), mounts);
+    dir.write("proc-mounts", mounts);
     let stub = dir.path("findfs");
     write(&stub, format!("#!/bin/sh\n{findfs}\n"));
     fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
@@ -55,18 +55,15 @@ fn mount_log(dir: &TempDir) -> String {
 /// `mount_point`, as the initramfs leaves it: a boot repository at its root.
 fn booted_from(tag: &str, mount_point: &str) -> TempDir {
     let dir = TempDir::new(tag);
-    write(
-        &dir.path(&format!("root{mount_point}/rccr-apks/.boot_repository")),
-        "",
-    );
+    dir.write(&format!("root{mount_point}/rccr-apks/.boot_repository"), "");
     dir
 }
 
 #[test]
 fn persist_uses_a_writable_boot_medium() {
     let dir = booted_from("persist-pi", "/media/mmcblk0p1");
-    write(
-        &dir.path("root/etc/lbu/lbu.conf"),
+    dir.write(
+        "root/etc/lbu/lbu.conf",
         "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
     );
     let mounts = "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro,relatime 0 0\n";
@@ -79,8 +76,8 @@ fn persist_uses_a_writable_boot_medium() {
     assert_eq!(mount_log(&dir), "");
 
     // A saved lbu.conf that pointed elsewhere on another machine.
-    write(
-        &dir.path("root/etc/lbu/lbu.conf"),
+    dir.write(
+        "root/etc/lbu/lbu.conf",
         "LBU_MEDIA=\nLBU_BACKUPDIR=/media/sdb1/rccr-lbu\nDELETEOLDCONFIGS=yes\n",
     );
     persist_ok(&dir, mounts, "echo /dev/sdb1", "boot");
@@ -91,8 +88,8 @@ fn persist_uses_a_writable_boot_medium() {
 #[test]
 fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
     let dir = booted_from("persist-iso", "/media/cdrom");
-    write(&dir.path("root/etc/hostname"), "ReCyClusteR-Target\n");
-    write(&dir.path("root/etc/lbu/lbu.conf"), "LBU_MEDIA=\n");
+    dir.write("root/etc/hostname", "ReCyClusteR-Target\n");
+    dir.write("root/etc/lbu/lbu.conf", "LBU_MEDIA=\n");
     // What lbu commit saved on the RCCR partition: a rotated key.
     let saved = dir.path("saved");
     write(&saved.join("etc/hostname"), "ReCyClusteR-Target-4c0001\n");
@@ -154,10 +151,7 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
     let dir = booted_from("persist-mount", "/media/cdrom");
     // An image before this layout saved at the partition's root; the
     // initramfs mounted it (it found an overlay there), read-only.
-    write(
-        &dir.path("old/etc/hostname"),
-        "ReCyClusteR-Control-00aa01\n",
-    );
+    dir.write("old/etc/hostname", "ReCyClusteR-Control-00aa01\n");
     tar_gz_of(
         &dir.path("old"),
         &["etc"],
@@ -181,8 +175,8 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
     );
 
     // A damaged saved overlay: a warning, and the boot goes on.
-    write(
-        &dir.path("root/media/sdb1/rccr-lbu/ReCyClusteR-Control-00aa01.apkovl.tar.gz"),
+    dir.write(
+        "root/media/sdb1/rccr-lbu/ReCyClusteR-Control-00aa01.apkovl.tar.gz",
         "not a tarball",
     );
     let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");

@@ -75,9 +75,7 @@ fn img_tools(test: &str) -> bool {
 
 #[test]
 fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
-    let Some((dir, inputs)) = inputs_when(img_tools("Pi image"), "img") else {
-        return;
-    };
+    let (dir, inputs) = or_skip!(inputs_when(img_tools("Pi image"), "img"));
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let repo = synthetic_repo(&dir, "armhf");
     let out = build_os_image(&inputs, &dir, "armhf", "control", &base, &repo, &[]);
@@ -185,9 +183,7 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
 /// bytes, FAT32 above, 4 sectors per cluster.
 #[test]
 fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
-    let Some((dir, inputs)) = inputs_when(img_tools("Pi image FAT32"), "img-fat32") else {
-        return;
-    };
+    let (dir, inputs) = or_skip!(inputs_when(img_tools("Pi image FAT32"), "img-fat32"));
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let out = build_os_image(
         &inputs,
@@ -211,10 +207,7 @@ fn pi_image_fat_follows_raspberry_pi_os_above_128_mib() {
 
 #[test]
 fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
-    let Some((_inputs_dir, inputs)) = inputs_when(img_tools("Pi image refusals"), "img-refuse")
-    else {
-        return;
-    };
+    let (_inputs_dir, inputs) = or_skip!(inputs_when(img_tools("Pi image refusals"), "img-refuse"));
     // A release with this config.txt is refused, saying `why`.
     let refused = |tag: &str, config: &str, why: &str| {
         let dir = TempDir::new(tag);
@@ -255,12 +248,10 @@ fn gpg(home: &std::path::Path) -> Command {
 
 #[test]
 fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key() {
-    let Some((dir, inputs)) = inputs_when(
+    let (dir, inputs) = or_skip!(inputs_when(
         img_tools("signed media") && require("signed media", &[("gpg", "gpg")]),
         "img-signed",
-    ) else {
-        return;
-    };
+    ));
     let home = dir.path("gnupg");
     fs::create_dir_all(&home).unwrap();
     fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();

@@ -10,7 +10,7 @@
 mod common;
 
 use common::lab::{stderr, Lab};
-use common::{assert_has, ok};
+use common::{assert_has, ok, or_skip};
 use std::time::{Duration, Instant};
 
 /// A real public key (ssh-keygen), as a user would put in rccr.txt.
@@ -32,9 +32,7 @@ fn private_etc(lab: &Lab, host: &str) -> bool {
 
 #[test]
 fn rccr_init_names_the_lab_host_and_prepares_it() {
-    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let host = lab.host("target-1");
     if !private_etc(&lab, "target-1") {
         let msg =

@@ -19,6 +19,7 @@
 mod common;
 
 use common::lab::require_root;
+use common::or_skip;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -423,9 +424,7 @@ fn assert_layout(node: &Node, dev: &str) {
 
 #[test]
 fn a_blank_disk_is_prepared_and_a_second_boot_keeps_it() {
-    let Some(mut node) = root_node("blank") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("blank"));
     let i = node.disk("blank", DISK);
     let disk = &node.disks[i];
     let (dev, p1) = (disk.dev.clone(), disk.part(1));
@@ -477,9 +476,7 @@ fn a_blank_disk_is_prepared_and_a_second_boot_keeps_it() {
 
 #[test]
 fn disks_with_anything_on_them_are_never_written() {
-    let Some(mut node) = root_node("data") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("data"));
     // A partition table and no filesystem.
     let table = node.disk("table", DISK);
     node.disks[table].sfdisk("label: dos\nstart=2048, type=83\n");
@@ -514,9 +511,7 @@ fn disks_with_anything_on_them_are_never_written() {
 
 #[test]
 fn a_dry_run_prepares_nothing() {
-    let Some(mut node) = root_node("dry") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("dry"));
     let i = node.disk("blank", DISK);
     let snap = node.disks[i].snapshot("dry");
     let out = node.init(&["--storage", "--dry-run"]).ok();
@@ -528,9 +523,7 @@ fn a_dry_run_prepares_nothing() {
 
 #[test]
 fn prepare_disk_wants_the_device_path_typed() {
-    let Some(mut node) = root_node("ask") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("ask"));
     let i = node.disk("data", DISK);
     let dev = node.disks[i].dev.clone();
     mkfs("ext4", "data", &dev);
@@ -574,9 +567,7 @@ fn prepare_disk_wants_the_device_path_typed() {
 
 #[test]
 fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
-    let Some(mut node) = root_node("yes") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("yes"));
     let i = node.disk("table", DISK);
     node.disks[i].sfdisk("label: dos\nstart=2048, size=4096, type=83\nstart=8192, type=7\n");
     let dev = node.disks[i].dev.clone();
@@ -647,9 +638,7 @@ fn pi_card(node: &mut Node, size: u64) -> (usize, File) {
 
 #[test]
 fn a_pi_card_gets_an_rccr_partition_after_its_boot_partition_once() {
-    let Some(mut node) = root_node("pi") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("pi"));
     let size = 1200 * MIB;
     let (i, _held) = pi_card(&mut node, size);
     let card = node.disks[i].snapshot("pi");
@@ -694,9 +683,7 @@ fn a_pi_card_gets_an_rccr_partition_after_its_boot_partition_once() {
 fn a_pi_card_with_a_partition_after_the_boot_partition() {
     // Blank: our own partition, cut short before mkfs (power lost): it is
     // formatted, the table left as it is.
-    let Some(mut node) = root_node("pi-cut") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("pi-cut"));
     let (i, _held) = pi_card(&mut node, 1200 * MIB);
     node.disks[i].sfdisk(&format!(
         "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size={}, type=83\n",
@@ -726,9 +713,7 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
 
 #[test]
 fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
-    let Some(mut node) = root_node("cut") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("cut"));
     let table = |id: &str| {
         format!(
             "label: dos\nlabel-id: {id}\nstart=2048, size={}, type=83\n",
@@ -760,9 +745,7 @@ fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
     // Two ext4 filesystems labelled RCCR, on whole disks: the first in
     // name order is used, the other named; a blank disk beside them is
     // left alone.
-    let Some(mut node) = root_node("existing") else {
-        return;
-    };
+    let mut node = or_skip!(root_node("existing"));
     let a = node.disk("a", DISK);
     let b = node.disk("b", DISK);
     let blank = node.disk("blank", DISK);

@@ -9,7 +9,7 @@ mod common;
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{require_root, stderr, stdout, wait_for, Lab};
 use common::scratch::Scratch;
-use common::{assert_count, assert_has, ok};
+use common::{assert_count, assert_has, ok, or_skip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -191,9 +191,7 @@ fn assert_converges(lab: &Lab, names: &[&str]) {
 
 #[test]
 fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
-    let Some(lab) = Lab::with_decoys(2, 1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::with_decoys(2, 1).up_as_root());
     let nodes = ["target-1", "target-2", "static-1"];
     // Other users' keys, options and comments must survive byte for byte.
     let extra = "# bob's laptop\nfrom=\"10.0.0.0/8\",no-pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBob bob@laptop\ncommand=\"uptime\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMon monitor\n\n";
@@ -242,9 +240,7 @@ fn rotation_replaces_the_temporary_key_everywhere_and_is_idempotent() {
 
 #[test]
 fn a_node_refusing_the_old_key_is_reported_and_untouched() {
-    let Some(lab) = Lab::builder().targets(1).decoys(true).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).decoys(true).up_as_root());
     let before = authorized_keys(&lab, "imposter");
     let out = rotate(&lab, &["target-1", "imposter"], &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -258,9 +254,7 @@ fn a_node_refusing_the_old_key_is_reported_and_untouched() {
 
 #[test]
 fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
-    let Some(lab) = two_target_lab() else {
-        return;
-    };
+    let lab = or_skip!(two_target_lab());
     kill_sshd(&lab, "target-2");
     let before = authorized_keys(&lab, "target-2");
     let out = rotate(&lab, &PAIR, &[]);
@@ -413,9 +407,7 @@ fn sigkill_after_half_the_nodes_committed_then_a_rerun_finishes() {
 
 #[test]
 fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
-    let Some(lab) = two_target_lab() else {
-        return;
-    };
+    let lab = or_skip!(two_target_lab());
     let ak = "/root/.ssh/authorized_keys";
     let ro = lab.sh(
         "target-1",
@@ -451,9 +443,7 @@ fn read_only_authorized_keys_fails_cleanly_and_changes_nothing() {
 
 #[test]
 fn a_changed_host_key_is_refused_and_the_others_rotate() {
-    let Some(lab) = two_target_lab() else {
-        return;
-    };
+    let lab = or_skip!(two_target_lab());
     // As if target-2 had been pinned by an earlier run with another host key.
     let scratch = Scratch::new("hostkey");
     let key = scratch.0.join("k");
@@ -511,9 +501,7 @@ fn persisted_status(lab: &Lab, name: &str) -> String {
 
 #[test]
 fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot() {
-    let Some(lab) = two_target_lab() else {
-        return;
-    };
+    let lab = or_skip!(two_target_lab());
     // target-1: diskless, no medium (lbu commit fails); target-2: diskless
     // with an lbu medium.
     lab.storage("target-1", "none");
@@ -557,9 +545,7 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
 
 #[test]
 fn a_reboot_between_stage_and_commit_locks_nobody_out_and_a_rerun_converges() {
-    let Some(lab) = two_target_lab() else {
-        return;
-    };
+    let lab = or_skip!(two_target_lab());
     // target-1 is diskless with an lbu medium: the stage was never
     // committed, so its reboot undoes it and the new key cannot verify.
     lab.storage("target-1", "lbu");
@@ -609,9 +595,7 @@ fn write_inventory(lab: &Lab, names: &[&str]) {
 
 #[test]
 fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_everywhere() {
-    let Some(lab) = two_target_lab() else {
-        return;
-    };
+    let lab = or_skip!(two_target_lab());
     // Without --yes and without a terminal: a one-line refusal, exit 2,
     // nothing changed.
     let mut asked = rekey_args(&lab, &PAIR);

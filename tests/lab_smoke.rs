@@ -5,7 +5,7 @@
 mod common;
 
 use common::lab::{lab_script, netns_list, pid_alive, require_root, stderr, stdout, Kind, Lab};
-use common::ok;
+use common::{ok, or_skip};
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
@@ -78,9 +78,7 @@ fn answers_within(lab: &Lab, from: &str, ip: &str, secs: u64) -> bool {
 
 #[test]
 fn smoke_keys_names_decoys_and_teardown() {
-    let Some(lab) = Lab::with_decoys(2, 1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::with_decoys(2, 1).up_as_root());
     println!("lab {} up in {:?}", lab.id(), lab.up_time());
     let hosts = lab.hosts();
     let kinds: Vec<Kind> = hosts.iter().map(|h| h.kind).collect();
@@ -236,9 +234,7 @@ fn smoke_keys_names_decoys_and_teardown() {
 
 #[test]
 fn twenty_hosts_get_leases() {
-    let Some(lab) = Lab::builder().targets(19).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(19).up_as_root());
     let hosts = lab.hosts();
     println!(
         "{} hosts (control + 19 DHCP targets) up in {:.2?}",
@@ -272,9 +268,7 @@ fn twenty_hosts_get_leases() {
 
 #[test]
 fn frame_loss_per_host() {
-    let Some(lab) = Lab::builder().targets(2).loss("target-1", 100).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).loss("target-1", 100).up_as_root());
     let (t1, t2) = (lab.ip("target-1"), lab.ip("target-2"));
     assert_eq!(
         ping(&lab, "control", &t1, 3, 2).1,
@@ -312,9 +306,7 @@ fn frame_loss_per_host() {
 
 #[test]
 fn two_more_targets_join() {
-    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let new = lab.add_targets(2);
     let names: Vec<&str> = new.iter().map(|h| h.name.as_str()).collect();
     assert_eq!(names, ["target-2", "target-3"]);

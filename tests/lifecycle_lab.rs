@@ -4,8 +4,8 @@
 //! reboot. Key rotation through reboots is in tests/keys_lab.rs.
 mod common;
 
-use common::assert_has;
 use common::lab::{stdout, Lab};
+use common::{assert_has, or_skip};
 
 fn read(lab: &Lab, host: &str, path: &str) -> String {
     stdout(&lab.exec(
@@ -31,9 +31,7 @@ fn running(pid: &str) -> bool {
 
 #[test]
 fn a_reboot_keeps_what_the_storage_keeps() {
-    let Some(lab) = Lab::builder().targets(3).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(3).up_as_root());
     lab.storage("target-2", "lbu");
     lab.storage("target-3", "none");
     let hosts = ["target-1", "target-2", "target-3"];
@@ -106,9 +104,7 @@ fn a_reboot_keeps_what_the_storage_keeps() {
 
 #[test]
 fn a_power_cut_reboots_every_host() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     lab.storage("target-2", "none");
     let ips: Vec<String> = ["control", "target-1", "target-2"]
         .iter()
@@ -154,9 +150,7 @@ fn setup(lab: &Lab) -> std::process::Output {
 
 #[test]
 fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_after_its_reboot() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     lab.storage("target-1", "none");
     let out = setup(&lab);
     let json = stdout(&out);

@@ -6,7 +6,7 @@
 mod common;
 
 use common::lab::{stderr, stdout, Host, Kind, Lab};
-use common::{assert_count, assert_has, ok};
+use common::{assert_count, assert_has, ok, or_skip};
 use std::process::Output;
 
 /// One object of rccr-scan's JSON output (one per line).
@@ -75,9 +75,7 @@ fn first_label(name: &Option<String>) -> String {
 
 #[test]
 fn finds_targets_by_dns_and_ssh_and_sees_through_decoys() {
-    let Some(lab) = Lab::with_decoys(3, 2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::with_decoys(3, 2).up_as_root());
     let hosts = lab.hosts();
     let host = |kind: Kind| hosts.iter().find(|h| h.kind == kind).unwrap().clone();
 
@@ -244,9 +242,7 @@ fn foreign_mac(hosts: &[Host]) -> String {
 
 #[test]
 fn since_lists_only_hosts_added_after_the_snapshot() {
-    let Some(lab) = Lab::builder().targets(2).statics(1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).statics(1).up_as_root());
     ok("save", &scan(&lab, &["--all", "--save", "snap"]));
     let saved = ok("cat", &lab.exec("control", &["cat", "snap"]));
     assert_eq!(
@@ -280,9 +276,7 @@ fn since_lists_only_hosts_added_after_the_snapshot() {
 
 #[test]
 fn bad_input_and_missing_privileges_are_refused_cleanly() {
-    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let refused = |args: &[&str], code: i32, prefix: &str| {
         let out = scan(&lab, args);
         let err = stderr(&out);
@@ -356,9 +350,7 @@ fn bad_input_and_missing_privileges_are_refused_cleanly() {
 
 #[test]
 fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
-    let Some(lab) = Lab::builder().targets(1).decoys(true).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).decoys(true).up_as_root());
     let foreign = lab.host("foreign");
     // The foreign decoy accepts our key; make its `hostname` print junk (its
     // /usr/local is private to it and first in root's PATH over SSH).

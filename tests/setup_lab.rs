@@ -4,7 +4,7 @@ mod common;
 
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{stderr, stdout, Lab};
-use common::{assert_count, assert_has};
+use common::{assert_count, assert_has, or_skip};
 
 /// What must not change on a node that setup leaves alone.
 fn fingerprint(lab: &Lab, host: &str) -> String {
@@ -49,9 +49,7 @@ fn mac_suffix(mac: &str) -> String {
 
 #[test]
 fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
-    let Some(lab) = Lab::with_decoys(3, 2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::with_decoys(3, 2).up_as_root());
     let targets = ["target-1", "target-2", "target-3", "static-1", "static-2"];
     // Two machines boot with the image's default name, as the seed's images do.
     for t in ["target-1", "static-1"] {
@@ -137,9 +135,7 @@ fn setup_adopts_new_nodes_renames_defaults_and_leaves_decoys_alone() {
 
 #[test]
 fn dry_run_changes_nothing_anywhere() {
-    let Some(lab) = Lab::with_decoys(2, 1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::with_decoys(2, 1).up_as_root());
     let hosts = [
         "control", "target-1", "target-2", "static-1", "foreign", "imposter",
     ];
@@ -161,9 +157,7 @@ fn dry_run_changes_nothing_anywhere() {
 
 #[test]
 fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
-    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let config = "cluster:\n  name: lab\ndiscovery:\n  hostname_filter: [ReCyClusteR\n";
     lab.exec_stdin(
         "control",
@@ -185,9 +179,7 @@ fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
 
 #[test]
 fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
-    let Some(lab) = Lab::builder().targets(2).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     let fp = Failpoint::new("setup-staged");
     let cmd = [
         "rccr",
@@ -215,9 +207,7 @@ fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
 
 #[test]
 fn a_config_or_state_dir_another_user_owns_is_refused_and_nothing_changes() {
-    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
-        return;
-    };
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let before = fingerprint(&lab, "target-1");
     let ip = lab.ip("target-1");
     // Mode 0644 and 0700: no one else may write them, but their owner,

@@ -12,7 +12,7 @@ mod dockerlab;
 
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{require_root, stderr, stdout, Lab};
-use common::{assert_count, assert_has, ok, skip};
+use common::{assert_count, assert_has, ok, or_skip, skip};
 use dockerlab::{ansible_playbook_wrapper, require_engine, Cluster, ANSIBLE_VENV};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -81,6 +81,16 @@ fn layers(out: &Output) -> (Vec<(String, String, String)>, Vec<String>) {
 }
 
 /// The row of node `name` in [`layers`]' node list.
+/// `rccr setup`, which must fail (exit 1) saying "the cluster is not whole:
+/// {why}"; its [`layers`].
+#[track_caller]
+fn setup_not_whole(cluster: &Cluster, why: &str) -> (Vec<(String, String, String)>, Vec<String>) {
+    let out = setup_with(cluster, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(&stderr(&out), &format!("the cluster is not whole: {why}"));
+    layers(&out)
+}
+
 fn node_layers<'a>(
     nodes: &'a [(String, String, String)],
     name: &str,
@@ -200,9 +210,7 @@ fn node_json<'a>(json: &'a str, node: &str) -> &'a str {
 #[test]
 fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_nothing() {
     let config = "cluster:\n  name: lab\ncontainers:\n  - name: web\n    image: rccr-lab/web:1\n    replicas: 3\n    ports:\n      - \"8080:80\"\n";
-    let Some(cluster) = cluster(3, config) else {
-        return;
-    };
+    let cluster = or_skip!(cluster(3, config));
     let hosts = ["target-1", "target-2", "target-3"];
     let names = [
         "ReCyClusteR-Target-01",
@@ -329,9 +337,7 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
 
 #[test]
 fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() {
-    let Some(cluster) = cluster(2, WEB_TWICE) else {
-        return;
-    };
+    let cluster = or_skip!(cluster(2, WEB_TWICE));
     // target-2 answers as a 32-bit PC: its sshd (and so whatever rccr and
     // Ansible run there) sees `uname -m` = i686, where the amd64 image
     // cannot run.
@@ -427,17 +433,9 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
 
 #[test]
 fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
-    let Some(cluster) = cluster(3, WEB_TWICE) else {
-        return;
-    };
+    let cluster = or_skip!(cluster(3, WEB_TWICE));
     cluster.stop(&["target-3"]);
-    let out = setup_with(&cluster, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_has(
-        &stderr(&out),
-        "the cluster is not whole: ReCyClusteR-Target-03",
-    );
-    let (nodes, services) = layers(&out);
+    let (nodes, services) = setup_not_whole(&cluster, "ReCyClusteR-Target-03");
     let down = node_layers(&nodes, "ReCyClusteR-Target-03");
     assert_eq!(down.1, "failed", "{nodes:?}");
     assert_eq!(services, ["created"]);
@@ -469,16 +467,11 @@ fn a_service_short_of_replicas_fails_setup_after_the_configured_wait() {
     let config = "containers:\n  - name: nowhere\n    image: rccr-lab/web:1\n    \
                   placement:\n      labels:\n        disk: none-has-it\n\
                   swarm:\n  services_timeout_s: 2\n";
-    let Some(cluster) = cluster(1, config) else {
-        return;
-    };
-    let out = setup_with(&cluster, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_has(
-        &stderr(&out),
-        "the cluster is not whole: service nowhere: created, 0 of 1 replicas running after 2 s (still starting? run rccr setup again, or raise swarm.services_timeout_s)",
+    let cluster = or_skip!(cluster(1, config));
+    let (nodes, services) = setup_not_whole(
+        &cluster,
+        "service nowhere: created, 0 of 1 replicas running after 2 s (still starting? run rccr setup again, or raise swarm.services_timeout_s)",
     );
-    let (nodes, services) = layers(&out);
     assert_eq!(services, ["created"]);
     assert_ne!(
         node_layers(&nodes, "ReCyClusteR-Target-01").2,
@@ -489,9 +482,7 @@ fn a_service_short_of_replicas_fails_setup_after_the_configured_wait() {
 
 #[test]
 fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
-    let Some(cluster) = cluster(3, "cluster:\n  name: lab\n") else {
-        return;
-    };
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
     let fp = Failpoint::new("swarm-created");
     let cmd = ["rccr", "setup", "--yes"];
     let child = fp.spawn(&cluster.lab, "swarm-created", &cmd);
@@ -558,9 +549,7 @@ fn token_sightings(engine_node: &str) -> Option<Vec<String>> {
 
 #[test]
 fn join_tokens_never_appear_in_a_process_list() {
-    let Some(seen) = token_sightings("auto") else {
-        return;
-    };
+    let seen = or_skip!(token_sightings("auto"));
     assert!(seen.is_empty(), "a join token on a command line: {seen:?}");
     // The check can fail: the docker CLI fallback shows the token.
     let seen = token_sightings("cli").expect("the same lab again");
@@ -575,9 +564,7 @@ fn join_tokens_never_appear_in_a_process_list() {
 /// in a log, so that `--json` stays pure JSON.
 #[test]
 fn the_control_works_like_a_laptop_and_configured_playbooks_run_with_json_pure() {
-    let Some(wrapper) = ansible_playbook_wrapper() else {
-        return;
-    };
+    let wrapper = or_skip!(ansible_playbook_wrapper());
     if !require_engine() {
         return;
     }
@@ -678,9 +665,7 @@ fn playbooks_pass_ansible_lint() {
 
 #[test]
 fn a_node_managing_its_own_swarm_captures_nothing() {
-    let Some(cluster) = cluster(3, "cluster:\n  name: lab\n") else {
-        return;
-    };
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
     // target-1, first in the inventory, claims to lead: it manages a swarm
     // of its own before setup ever runs.
     let ip1 = cluster.lab.ip("target-1");
@@ -720,9 +705,7 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
 
 #[test]
 fn managers_are_chosen_by_storage_ram_and_arch() {
-    let Some(cluster) = cluster(5, "cluster:\n  name: lab\n") else {
-        return;
-    };
+    let cluster = or_skip!(cluster(5, "cluster:\n  name: lab\n"));
     // What each node tells about itself, made so in its own namespaces:
     // target-1 says it is a Pi Zero (a uname of its own on PATH), target-2
     // keeps Docker's data in RAM, target-3 has 512 MB.
@@ -777,9 +760,7 @@ fn managers_are_chosen_by_storage_ram_and_arch() {
 
 #[test]
 fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
-    let Some(cluster) = cluster(4, "cluster:\n  name: lab\n") else {
-        return;
-    };
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
     setup(&cluster);
     let managers = |host: &str| {
         swarm_nodes(&cluster, host)
@@ -880,9 +861,7 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
 #[test]
 fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
     let config = &format!("cluster:\n  name: lab\n{WEB_TWICE}");
-    let Some(cluster) = cluster(2, config) else {
-        return;
-    };
+    let cluster = or_skip!(cluster(2, config));
     setup(&cluster);
     let out = cluster
         .lab
@@ -938,9 +917,7 @@ fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
 
 #[test]
 fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
-    let Some(cluster) = cluster(3, WEB_TWICE) else {
-        return;
-    };
+    let cluster = or_skip!(cluster(3, WEB_TWICE));
     setup(&cluster);
     let id = |host: &str| cluster.docker_ok(host, &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
     let swarm_id = id("target-1");

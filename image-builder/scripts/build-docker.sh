@@ -79,18 +79,10 @@ main() {
 	METADATA=''
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-v | --version)
-				[ $# -ge 2 ] || usage_error "$1 needs a value"
-				VERSION=$2
-				shift
-				;;
+			-v | --version) option_value VERSION "$@" && shift ;;
 			--load | --push) OUTPUT=$1 ;;
 			--no-latest) LATEST=0 ;;
-			--metadata)
-				[ $# -ge 2 ] || usage_error "$1 needs a file"
-				METADATA=$2
-				shift
-				;;
+			--metadata) option_value METADATA "$@" && shift ;;
 			-n | --dry-run) DRY_RUN=1 ;;
 			*) other_option "$1" || break ;;
 		esac

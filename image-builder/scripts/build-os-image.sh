@@ -507,16 +507,8 @@ main() {
 	OUT_DIR="$REPO_DIR/dist/images"
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-v | --version)
-				[ $# -ge 2 ] || usage_error "$1 needs a value"
-				VERSION=$2
-				shift
-				;;
-			-o | --output)
-				[ $# -ge 2 ] || usage_error "$1 needs a value"
-				OUT_DIR=$2
-				shift
-				;;
+			-v | --version) option_value VERSION "$@" && shift ;;
+			-o | --output) option_value OUT_DIR "$@" && shift ;;
 			--pin-media)
 				pin_media
 				exit 0

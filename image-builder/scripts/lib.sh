@@ -70,6 +70,15 @@ other_option() {
 	return 1
 }
 
+# option_value NAME "$@": for an option loop's branch of an option that
+# takes a value: sets the variable NAME to the word after the option, or is
+# a usage error when there is none. The caller shifts that word away:
+# `-o | --output) option_value OUT_DIR "$@" && shift ;;`
+option_value() {
+	[ $# -ge 3 ] || usage_error "$2 needs a value"
+	eval "$1=\$3"
+}
+
 einfo() {
 	printf '%s: %s\n' "$PROG" "$*" >&2
 }

@@ -537,18 +537,12 @@ main() {
 	esac
 	while [ $# -gt 0 ]; do
 		case "$1" in
-			-k | --key | -v | --version | --image | --firmware | --timeout | --rccr)
-				[ $# -ge 2 ] || usage_error "$1 needs a value"
-				case "$1" in
-					-k | --key) TEMP_KEY=$2 ;;
-					-v | --version) VERSION=$2 ;;
-					--image) IMAGE=$2 ;;
-					--firmware) FIRMWARE=$2 ;;
-					--timeout) TIMEOUT=$2 ;;
-					--rccr) RCCR=$2 ;;
-				esac
-				shift
-				;;
+			-k | --key) option_value TEMP_KEY "$@" && shift ;;
+			-v | --version) option_value VERSION "$@" && shift ;;
+			--image) option_value IMAGE "$@" && shift ;;
+			--firmware) option_value FIRMWARE "$@" && shift ;;
+			--timeout) option_value TIMEOUT "$@" && shift ;;
+			--rccr) option_value RCCR "$@" && shift ;;
 			*) other_option "$1" || break ;;
 		esac
 		shift

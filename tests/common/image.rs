@@ -15,7 +15,11 @@ mod asserts;
 pub use asserts::{assert_count, assert_has};
 #[path = "scratch.rs"]
 mod scratch;
-pub use scratch::Scratch as TempDir;
+pub use scratch::{write, Scratch as TempDir};
+#[path = "skip.rs"]
+mod skip;
+#[allow(unused_imports)]
+pub(crate) use skip::or_skip;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -108,11 +112,6 @@ pub fn require(test: &str, needs: &[(&str, &str)]) -> bool {
     }
     eprintln!("SKIPPED {msg}");
     false
-}
-
-pub fn write(path: &Path, content: impl AsRef<[u8]>) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, content).unwrap();
 }
 
 /// The inputs of an image build: a key pair, a small stand-in for the rccr

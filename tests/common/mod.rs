@@ -7,10 +7,13 @@ pub mod asserts;
 pub mod failpoint;
 pub mod lab;
 pub mod scratch;
+mod skip;
 
 // Each test binary uses some helpers only: not every re-export is used.
 #[allow(unused_imports)]
 pub use asserts::{assert_count, assert_has};
+#[allow(unused_imports)]
+pub(crate) use skip::or_skip;
 
 use std::process::Output;
 

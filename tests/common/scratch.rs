@@ -1,8 +1,9 @@
 //! A directory of the test's own under the temp directory, removed when
 //! dropped; shared by the lab tests (`common`, whose hosts see the host's
 //! /tmp) and the image tests (`common/image.rs`, as `TempDir`).
+#![allow(dead_code)]
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct Scratch(pub PathBuf);
@@ -21,6 +22,17 @@ impl Scratch {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.0.join(rel)
     }
+
+    /// Writes `content` to `rel`, making the directories on the way.
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        write(&self.path(rel), content);
+    }
+}
+
+/// Writes `content` to `path`, making the directories on the way.
+pub fn write(path: &Path, content: impl AsRef<[u8]>) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, content).unwrap();
 }
 
 impl Drop for Scratch {

@@ -79,28 +79,11 @@ SELF=$(readlink -f "$0")
 # per-host fields, set by sourcing LABDIR/hosts/NAME/info
 NAME="" KIND="" HNAME="" IDX="" NS="" PORT="" MAC="" STATIC_IP=""
 
-die() {
-	printf 'lab.sh: error: %s\n' "$*" >&2
-	exit 1
-}
-
-einfo() {
-	printf 'lab.sh: %s\n' "$*" >&2
-}
-
-usage() {
-	sed -n '/^#---help---/,/^#---help---/{/^#---help---/d;s/^# \{0,1\}//;p;}' "$SELF"
-}
+# help, die, einfo, is_uint, now_ms, uint_option
+# shellcheck source=tests/lab/lib.sh
+. "$(dirname "$SELF")/lib.sh"
 
 # ---------------------------------------------------------------- helpers
-
-is_uint() {
-	case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac
-}
-
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
 
 ip2int() {
 	local a b c d
@@ -714,8 +697,8 @@ cmd_up() {
 	PUBKEY_FILE="" PRIVKEY="" ROUTER_MAC=02:52:43:4c:ff:fe
 	while [ $# -gt 0 ]; do
 		case "$1" in
-		--targets) targets=${2:-} && shift ;;
-		--static) statics=${2:-} && shift ;;
+		--targets) uint_option targets "$@" && shift ;;
+		--static) uint_option statics "$@" && shift ;;
 		--decoys) decoys=1 ;;
 		--hostile) hostile="$hostile ${2:-}" && shift ;;
 		--loss) losses="$losses ${2:-}" && shift ;;
@@ -730,8 +713,6 @@ ${2:-}" && shift ;;
 		esac
 		shift
 	done
-	is_uint "$targets" || die "--targets needs a number"
-	is_uint "$statics" || die "--static needs a number"
 	if [ -z "$owner" ]; then
 		# The caller's parent: `LAB=$(lab.sh up | tail -1)` runs lab.sh in a
 		# short-lived subshell of the script that will use the lab.
@@ -851,14 +832,12 @@ cmd_add() {
 	[ $# -gt 0 ] && shift
 	while [ $# -gt 0 ]; do
 		case "$1" in
-		--targets) targets=${2:-} && shift ;;
-		--static) statics=${2:-} && shift ;;
+		--targets) uint_option targets "$@" && shift ;;
+		--static) uint_option statics "$@" && shift ;;
 		*) die "add: unknown option '$1'" ;;
 		esac
 		shift
 	done
-	is_uint "$targets" || die "--targets needs a number"
-	is_uint "$statics" || die "--static needs a number"
 	need_tools
 	load_lab "$dir"
 	exec 8>"$LABDIR/.lock"
@@ -1061,9 +1040,9 @@ powercut) cmd_powercut "$@" ;;
 ip) cmd_ip "$@" ;;
 down) cmd_down "$@" ;;
 gc) cmd_gc "$@" ;;
-help | -h | --help) usage ;;
+help | -h | --help) help ;;
 *)
-	usage >&2
+	help >&2
 	die "unknown command '$cmd'"
 	;;
 esac

@@ -87,18 +87,9 @@ shutdown:killprocs shutdown:mount-ro"
 
 TMP_DIR=''
 
-help() {
-	sed -n '/^#---help---/,/^#---help---/{/^#---help---/d;s/^# \{0,1\}//;p;}' "$SELF"
-}
-
-die() {
-	printf 'image.sh: error: %s\n' "$*" >&2
-	exit 1
-}
-
-einfo() {
-	printf 'image.sh: %s\n' "$*" >&2
-}
+# help, die, einfo (and lab.sh's other helpers)
+# shellcheck source=tests/lab/lib.sh
+. "$VM_DIR/../lab/lib.sh"
 
 cleanup() {
 	trap - EXIT HUP INT TERM

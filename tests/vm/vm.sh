@@ -78,31 +78,14 @@ readonly SSH_OPTS=(-F /dev/null -o IdentitiesOnly=yes -o BatchMode=yes
 # per-VM fields, set by load_vm
 VMDIR="" NAME="" ARCH="" MAC="" TAP="" IMAGE="" MEM="" CPUS="" DISK2=""
 
-help() {
-	sed -n '/^#---help---/,/^#---help---/{/^#---help---/d;s/^# \{0,1\}//;p;}' "$SELF"
-}
-
-die() {
-	printf 'vm.sh: error: %s\n' "$*" >&2
-	exit 1
-}
-
-einfo() {
-	printf 'vm.sh: %s\n' "$*" >&2
-}
-
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
+# help, die, einfo, is_uint, now_ms, uint_option
+# shellcheck source=tests/lab/lib.sh
+. "$VM_DIR/../lab/lib.sh"
 
 # seconds.millis between two epoch-ms values
 elapsed() {
 	local ms=$(($2 - $1))
 	printf '%d.%03d' $((ms / 1000)) $((ms % 1000))
-}
-
-is_uint() {
-	case "$1" in '' | *[!0-9]*) return 1 ;; *) return 0 ;; esac
 }
 
 # LABDIR/lab.env: ID, RNS, OWNER, ...
@@ -230,15 +213,13 @@ cmd_add() {
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--arch) arch=${2:-} && shift ;;
-		--mem) mem=${2:-} && shift ;;
-		--cpus) cpus=${2:-} && shift ;;
+		--mem) uint_option mem "$@" && shift ;;
+		--cpus) uint_option cpus "$@" && shift ;;
 		--disk2) disk2=${2:-} && shift ;;
 		*) die "add: unknown option '$1' (see vm.sh help)" ;;
 		esac
 		shift
 	done
-	is_uint "$mem" || die "--mem needs a number of MB"
-	is_uint "$cpus" || die "--cpus needs a number"
 	image=$(bash "$IMAGE_SH" path "$arch" | tail -1)
 	[ -f "$image/image.env" ] || die "image.sh path $arch printed no image"
 	mkdir -p "$LABDIR/vms"
