@@ -14,24 +14,10 @@ mod skip;
 pub use asserts::{assert_count, assert_has};
 #[allow(unused_imports)]
 pub(crate) use skip::or_skip;
+#[allow(unused_imports)]
+pub use skip::{ci, skip};
 
 use std::process::Output;
-
-/// Whether env CI is set (to anything but empty, `0` or `false`): there a
-/// test that cannot run fails instead of skipping.
-pub fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// Skips (prints why, returns false) or, with CI set, fails: a test that
-/// cannot fail in CI is a defect. Use as `return skip(...)` in a `require_*`.
-pub fn skip(why: &str) -> bool {
-    if ci() {
-        panic!("{why}, and CI is set: failing instead of skipping");
-    }
-    eprintln!("SKIPPED: {why}");
-    false
-}
 
 /// Whether `program` is installed: on PATH, or in /usr/sbin (where
 /// daemons live, off a non-root PATH).
