@@ -506,6 +506,31 @@ fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
     );
 }
 
+#[test]
+fn nodes_the_swarm_updates_while_setup_labels_them_are_labelled_all_the_same() {
+    // The swarm updates a node's entry by itself right after it joins (its
+    // status, its description); a label change made from the entry setup
+    // read before is then refused as "update out of sequence". Here an
+    // operator's label changes every entry at that moment instead.
+    let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
+    let fp = Failpoint::new("swarm-view-read");
+    let child = fp.spawn(&cluster.lab, "swarm-view-read", &["rccr", "setup", "--yes"]);
+    fp.reached();
+    for node in ["ReCyClusteR-Target-01", "ReCyClusteR-Target-02"] {
+        cluster.docker_ok(
+            "target-1",
+            &["node", "update", "--label-add", "rack=a", node],
+        );
+    }
+    fp.resume();
+    let out = child.wait_with_output().unwrap();
+    ok("rccr setup", &out);
+    for node in ["ReCyClusteR-Target-01", "ReCyClusteR-Target-02"] {
+        assert_eq!(label(&cluster, "target-1", node, "rccr.role"), "target");
+        assert_eq!(label(&cluster, "target-1", node, "rack"), "a");
+    }
+}
+
 /// Every process's command line on the machine (lab hosts share its PID
 /// namespace) that holds a swarm join token, sampled until `done`.
 fn watch_for_tokens(done: &AtomicBool) -> Vec<String> {

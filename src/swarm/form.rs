@@ -247,6 +247,7 @@ pub fn form(
             return Ok(formed);
         }
     };
+    crate::failpoint::reached("swarm-view-read", &lead.addr());
     let managers: Vec<String> = view
         .iter()
         .filter(|n| n.manager)

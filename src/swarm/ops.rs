@@ -93,6 +93,7 @@ impl Want {
 }
 
 /// One thing asked of a node's engine.
+#[derive(Clone, Copy)]
 pub enum Op<'a> {
     Info,
     /// The join tokens (on a manager).
@@ -145,6 +146,37 @@ pub enum Op<'a> {
         id: &'a str,
     },
     RunningTasks,
+}
+
+impl<'a> Op<'a> {
+    /// The swarm node whose entry this op changes, as it was read.
+    pub fn node(&self) -> Option<&'a SwarmNode> {
+        match *self {
+            Op::NodeSet { node, .. } | Op::NodeRemove { node } | Op::NodeDrain { node } => {
+                Some(node)
+            }
+            _ => None,
+        }
+    }
+
+    /// The same change, made from `entry`, a newer read of its node.
+    pub fn from_entry<'b>(&self, entry: &'b SwarmNode) -> Op<'b>
+    where
+        'a: 'b,
+    {
+        match *self {
+            Op::NodeSet {
+                manager, labels, ..
+            } => Op::NodeSet {
+                node: entry,
+                manager,
+                labels,
+            },
+            Op::NodeRemove { .. } => Op::NodeRemove { node: entry },
+            Op::NodeDrain { .. } => Op::NodeDrain { node: entry },
+            _ => *self,
+        }
+    }
 }
 
 impl Op<'_> {
@@ -377,6 +409,40 @@ mod tests {
             s
         }]));
         assert!(web().matches(&updated[0]));
+    }
+
+    #[test]
+    fn a_node_change_made_again_uses_the_fresh_entry() {
+        let entry = |version: u64, spec: &str| SwarmNode {
+            id: "n1".into(),
+            version,
+            hostname: "t".into(),
+            manager: false,
+            leader: false,
+            reachable: false,
+            status: "ready".into(),
+            spec: Value::parse(spec.as_bytes()).unwrap(),
+        };
+        let (stale, fresh) = (
+            entry(2, r#"{"Role":"worker"}"#),
+            entry(5, r#"{"Role":"worker","Labels":{"rack":"a"}}"#),
+        );
+        let labels = [("rccr.role", "target".to_string())];
+        let set = Op::NodeSet {
+            node: &stale,
+            manager: true,
+            labels: &labels,
+        };
+        assert_eq!(set.node().map(|n| n.version), Some(2));
+        let again = set.from_entry(&fresh).requests();
+        assert_eq!(again[0].path, "/nodes/n1/update?version=5");
+        assert_eq!(
+            again[0].body.as_deref(),
+            Some(r#"{"Role":"manager","Labels":{"rack":"a","rccr.role":"target"}}"#)
+        );
+        let drain = Op::NodeDrain { node: &stale }.from_entry(&fresh).requests();
+        assert_eq!(drain[0].path, "/nodes/n1/update?version=5");
+        assert!(Op::Nodes.node().is_none());
     }
 
     #[test]
