@@ -18,7 +18,7 @@
 # Each is timed as a whole (wall time, peak RSS of rccr, and of Ansible's
 # largest process), and rccr's phases come from its own report
 # (`rccr setup: done in ...`). Prints a Markdown table; exits 1 when a run
-# did not end with the service running on every node.
+# exited non-zero or did not end with the service running on every node.
 #
 # Environment (defaults in brackets):
 #   RCCR_BIN   the rccr binary to measure [target/release/rccr, built]
@@ -95,10 +95,20 @@ service_runs() {
 	[ "$("$LAB" exec "$LABDIR" target-1 docker service ls --format '{{.Name}} {{.Replicas}}' 2>/dev/null)" = "web $1/$1" ]
 }
 
-# Runs CMD... in the control under GNU time: prints "wall_s max_rss_kib".
+# Runs CMD... in the control under GNU time: prints "wall_s max_rss_kib
+# exit_status" (a run that fails is timed too, and makes the bench fail).
 timed() {
-	in_control /usr/bin/time -f '%e %M' -o /tmp/rccr-bench-time "$@" >"$TMP/out" 2>"$TMP/err" || true
+	in_control /usr/bin/time -f '%e %M %x' -o /tmp/rccr-bench-time "$@" >"$TMP/out" 2>"$TMP/err" || true
 	in_control cat /tmp/rccr-bench-time | tail -n 1
+}
+
+# succeeded WHAT STATUS: fails the bench, showing the run's errors, unless
+# STATUS is 0.
+succeeded() {
+	[ "$2" = 0 ] && return 0
+	failed=1
+	einfo "$1 exited $2"
+	tail -n 20 "$TMP/err" >&2
 }
 
 # The extra vars and Ansible settings of the reference playbooks.
@@ -126,22 +136,25 @@ printf '| N | native s | native phases | rccr peak RSS MiB | reference s (rotate
 for n in $SIZES; do
 	einfo "N=$n: native"
 	lab_up "$n"
-	read -r native rss <<EOF2
+	read -r native rss status <<EOF2
 $(timed rccr setup --yes --json)
 EOF2
+	succeeded "N=$n native: rccr setup" "$status"
 	phases=$(sed -n 's/^rccr setup: done in [0-9.]* s (\(.*\))$/\1/p' "$TMP/err")
 	service_runs "$n" || { failed=1; einfo "N=$n native: web is not running on every node"; cat "$TMP/err" >&2; }
 	lab_down
 
 	einfo "N=$n: reference (rotation, then the playbooks)"
 	lab_up "$n"
-	read -r rotate _ <<EOF2
+	read -r rotate _ status <<EOF2
 $(timed rccr setup --yes --no-swarm)
 EOF2
+	succeeded "N=$n reference: rccr setup --no-swarm" "$status"
 	reference_files "$n"
-	read -r playbooks arss <<EOF2
+	read -r playbooks arss status <<EOF2
 $(timed env ANSIBLE_CONFIG=/root/ref/ansible.cfg ansible-playbook -i /root/.rccr/inventory.ini -e @/root/ref/vars.json /root/ref/site.yml)
 EOF2
+	succeeded "N=$n reference: ansible-playbook" "$status"
 	service_runs "$n" || { failed=1; einfo "N=$n reference: web is not running on every node"; tail -n 30 "$TMP/out" >&2; }
 	lab_down
 
