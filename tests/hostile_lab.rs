@@ -172,6 +172,49 @@ fn a_host_that_accepts_any_key_is_never_touched() {
 }
 
 #[test]
+fn a_host_that_learned_the_cluster_key_is_not_taken_for_a_node() {
+    // The cluster's public key is no secret: setup offers it to every SSH
+    // server that refuses the canary. target-2 comes up later accepting
+    // it (and not the temporary key), as a machine that learned it would.
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let (out, _) = setup(&lab, &[]);
+    common::ok("first setup", &out);
+    let cluster_public = stdout(&lab.exec("target-1", &["cat", "/root/.ssh/authorized_keys"]));
+    lab.add_targets(1);
+    let learned = lab.exec_stdin(
+        "target-2",
+        &["sh", "-c", "cat > /root/.ssh/authorized_keys"],
+        cluster_public.as_bytes(),
+    );
+    assert!(learned.status.success(), "{}", stderr(&learned));
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
+    let before = host_state(&lab, "target-2");
+
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup with the stranger", &out);
+    let stranger = object_of(&json, &lab.ip("target-2"));
+    assert!(
+        stranger.contains("\"result\": \"untouched (unpinned)\""),
+        "{stranger}"
+    );
+    assert_has(&stderr(&out), "accepts the cluster key, but its host key");
+    assert_got_nothing(&lab, "target-2", &before, &out);
+
+    // The operator who checked its fingerprint pins it: then it is a node.
+    let ip = lab.ip("target-2");
+    let pin = lab.exec(
+        "control",
+        &["ssh", "-o", "StrictHostKeyChecking=accept-new", &ip, "true"],
+    );
+    assert!(pin.status.success(), "{}", stderr(&pin));
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup after the pin", &out);
+    assert_has(object_of(&json, &ip), "\"result\": \"already adopted\"");
+    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert!(nodes.contains(&format!("\n{ip}\t")), "{nodes}");
+}
+
+#[test]
 fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
     if !require_root() {
         return;

@@ -875,6 +875,18 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
     assert_eq!(names.len(), 2, "{names:?}");
     let inventory = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]));
     assert!(!inventory.contains("ReCyClusteR-Target-04"), "{inventory}");
+    // It comes back, still holding the cluster key: setup leaves it out.
+    cluster.lab.reboot(&["target-4"]);
+    assert!(cluster.lab.key_logs_in("/root/.ssh/id_ed25519", "target-4"));
+    let out = setup(&cluster);
+    assert_has(
+        &stdout(&out),
+        &format!("{{\"ip\": \"{}\"", cluster.lab.ip("target-4")),
+    );
+    assert_has(&stdout(&out), "\"found\": \"unpinned\"");
+    let inventory = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert!(!inventory.contains("ReCyClusteR-Target-04"), "{inventory}");
+    assert_eq!(swarm_nodes(&cluster, "target-2").len(), 2);
 
     // A node the inventory does not list is bad input, and nothing changes.
     let out = cluster

@@ -12,7 +12,11 @@
 //!    followed there (`moved_from`), and with another key is a mismatch;
 //! 2. a canary key no one holds ([`crate::keys::canary`]): a host that
 //!    accepts it accepts any key, and is `untrusted (accepts any key)`;
-//! 3. the cluster key (adopted), else the temporary key (new);
+//! 3. the cluster key (adopted, when the host is pinned: a node of the
+//!    inventory, or a host key pinned in known_hosts; else `unpinned`, left
+//!    alone: the cluster's public key is no secret, setup offers it to
+//!    every SSH server that refuses the canary), else the temporary key
+//!    (new);
 //! 4. its facts ([`Facts`]), bounded to [`MAX_FACTS_LEN`] bytes and
 //!    [`FACTS_DEADLINE`]: facts that do not parse make it
 //!    `untrusted (bad facts)`. A node of the inventory that claims the
@@ -64,8 +68,13 @@ impl fmt::Display for Distrust {
 pub enum Class {
     /// Accepts the temporary key and is named like a node: to adopt.
     New,
-    /// Accepts the cluster key: already ours.
+    /// Accepts the cluster key, and is pinned: already ours.
     Adopted,
+    /// Accepts the cluster key, but its host key was never pinned: a node
+    /// `rccr remove` took out, or a machine that learned the cluster's
+    /// public key (setup offers it to every SSH server that refuses the
+    /// canary). Not logged in to beyond that, never touched.
+    Unpinned,
     /// Accepts the temporary key, but its name lacks the filter.
     Foreign,
     /// Accepts none of our keys.
@@ -84,6 +93,7 @@ impl Class {
         match self {
             Class::New => "new",
             Class::Adopted => "adopted",
+            Class::Unpinned => "unpinned",
             Class::Foreign => "foreign",
             Class::Refused => "refused",
             Class::NoSsh => "no-ssh",
@@ -222,7 +232,7 @@ impl Probe<'_> {
         if !host.ssh {
             return c;
         }
-        let Some(mut conn) = self.connect(&mut c) else {
+        let Some((mut conn, pinned)) = self.connect(&mut c) else {
             return c;
         };
         let keys = self.keys;
@@ -243,6 +253,17 @@ impl Probe<'_> {
             None => Err(SshError::Denied),
         };
         let class = if try_key(&keys.cluster).is_ok() {
+            if !pinned {
+                c.class = Class::Unpinned;
+                c.note = Some(format!(
+                    "accepts the cluster key, but its host key {} was never pinned: left alone \
+                     (to take it in, check that fingerprint on its console, then pin it: \
+                     ssh root@{} true)",
+                    c.host_key.as_deref().unwrap_or("-"),
+                    c.ip
+                ));
+                return c;
+            }
             Class::Adopted
         } else if try_key(&keys.temporary).is_ok() {
             Class::New
@@ -314,12 +335,14 @@ impl Probe<'_> {
     }
 
     /// Connects offering only the pinned host key types, and checks the
-    /// host key against the pins; records the key's fingerprint. `None`
-    /// (class set) when the host is not to be logged in to. A known node's
+    /// host key against the pins; records the key's fingerprint. With the
+    /// connection, whether the host is pinned (a node of the inventory, or
+    /// its key in known_hosts). `None` (class set) when the host is not to
+    /// be logged in to. A known node's
     /// pins are those of its name and last address, and the fingerprint
     /// the inventory holds; a host new to the inventory has those of its
     /// address.
-    fn connect(&self, c: &mut Candidate) -> Option<Connection> {
+    fn connect(&self, c: &mut Candidate) -> Option<(Connection, bool)> {
         let ip: IpAddr = c.ip.into();
         let port = self.keys.port;
         let node = self.known_node(c.mac);
@@ -356,7 +379,8 @@ impl Probe<'_> {
             c.moved_from = (k.ip != ip).then_some(k.ip);
         }
         match self.known_hosts.check_key_as(&hosts, &key) {
-            Ok(Pin::Match | Pin::Unknown) => Some(conn),
+            Ok(Pin::Match) => Some((conn, true)),
+            Ok(Pin::Unknown) => Some((conn, node.is_some())),
             Ok(Pin::Mismatch { line }) => {
                 c.class = Class::HostKeyMismatch;
                 c.note = Some(self.known_hosts.mismatch(&key, line));

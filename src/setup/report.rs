@@ -86,6 +86,9 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
             (Action::Leave, Class::Adopted) => {
                 format!("none: already in the cluster{}", moved_note(c))
             }
+            (Action::Leave, Class::Unpinned) => {
+                "none: accepts the cluster key, host key never pinned".into()
+            }
             (Action::Leave, Class::Foreign) => {
                 "none: accepts the temporary key, but not named like a node".into()
             }
@@ -98,7 +101,7 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
         };
         // First contact: the fingerprint to compare with the node's console.
         let host_key = match (c.class, &c.host_key) {
-            (Class::New, Some(key)) => key.to_string(),
+            (Class::New | Class::Unpinned, Some(key)) => key.to_string(),
             _ => "-".into(),
         };
         table.row([
