@@ -15,10 +15,15 @@
 #   reference  `rccr setup --yes --no-swarm` (adopt and rotate), then the
 #              same layers as Ansible playbooks (benches/ansible/engine/,
 #              the engine rccr had before), until the same service runs
+#   Docker alone  no adoption, no SSH, no labels: `docker swarm init` on
+#              target-1, the managers native made joining in turn, the
+#              others at once, `docker service create` of the same service,
+#              until it runs: the floor Docker itself sets on this machine
 # Each is timed as a whole (wall time, peak RSS of rccr, and of Ansible's
 # largest process), and rccr's phases come from its own report
 # (`rccr setup: done in ...`). Prints a Markdown table; exits 1 when a run
 # exited non-zero or did not end with the service running on every node.
+# Three fresh labs per N; a run takes about 2 min for N=10.
 #
 # Environment (defaults in brackets):
 #   RCCR_BIN   the rccr binary to measure [target/release/rccr, built]
@@ -111,6 +116,34 @@ succeeded() {
 	tail -n 20 "$TMP/err" >&2
 }
 
+# now: the wall clock in seconds, with fractions.
+now() { date +%s.%N; }
+
+# docker_alone N MANAGERS: the same swarm and service with the docker
+# command on the targets themselves; prints "seconds init+managers+workers
+# service".
+docker_alone() {
+	local n=$1 managers=$2 ip tm tw t0 t1 t2 i
+	ip=$("$LAB" ip "$LABDIR" target-1)
+	t0=$(now)
+	"$LAB" exec "$LABDIR" target-1 docker swarm init --advertise-addr "$ip" >/dev/null
+	tm=$("$LAB" exec "$LABDIR" target-1 docker swarm join-token -q manager)
+	tw=$("$LAB" exec "$LABDIR" target-1 docker swarm join-token -q worker)
+	for i in $(seq 2 "$managers"); do
+		"$LAB" exec "$LABDIR" "target-$i" docker swarm join --token "$tm" "$ip:2377" >/dev/null
+	done
+	for i in $(seq "$((managers + 1))" "$n"); do
+		"$LAB" exec "$LABDIR" "target-$i" docker swarm join --token "$tw" "$ip:2377" >/dev/null &
+	done
+	wait
+	t1=$(now)
+	"$LAB" exec "$LABDIR" target-1 docker service create --detach --name web --replicas "$n" \
+		--publish 8080:80 --no-resolve-image "$IMAGE" >/dev/null
+	until service_runs "$n"; do sleep 0.1; done
+	t2=$(now)
+	awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "%.2f %.2f %.2f\n", c - a, b - a, c - b }'
+}
+
 # The extra vars and Ansible settings of the reference playbooks.
 reference_files() {
 	in_control sh -c 'mkdir -p /root/ref && cat > /root/ref/vars.json' <<EOF
@@ -132,7 +165,7 @@ EOF
 }
 
 failed=0
-printf '| N | native s | native phases | rccr peak RSS MiB | reference s (rotate + playbooks) | Ansible peak RSS MiB | speed-up |\n|---:|---:|---|---:|---:|---:|---:|\n' >"$TMP/table"
+printf '| N | native s | native phases | rccr peak RSS MiB | reference s (rotate + playbooks) | Ansible peak RSS MiB | speed-up | Docker alone s (swarm + service) |\n|---:|---:|---|---:|---:|---:|---:|---:|\n' >"$TMP/table"
 for n in $SIZES; do
 	einfo "N=$n: native"
 	lab_up "$n"
@@ -142,6 +175,14 @@ EOF2
 	succeeded "N=$n native: rccr setup" "$status"
 	phases=$(sed -n 's/^rccr setup: done in [0-9.]* s (\(.*\))$/\1/p' "$TMP/err")
 	service_runs "$n" || { failed=1; einfo "N=$n native: web is not running on every node"; cat "$TMP/err" >&2; }
+	managers=$("$LAB" exec "$LABDIR" target-1 docker node ls --filter role=manager -q | wc -l)
+	lab_down
+
+	einfo "N=$n: Docker alone ($managers managers)"
+	lab_up "$n"
+	read -r alone alone_swarm alone_service <<EOF2
+$(docker_alone "$n" "$managers")
+EOF2
 	lab_down
 
 	einfo "N=$n: reference (rotation, then the playbooks)"
@@ -158,11 +199,12 @@ EOF2
 	service_runs "$n" || { failed=1; einfo "N=$n reference: web is not running on every node"; tail -n 30 "$TMP/out" >&2; }
 	lab_down
 
-	printf '| %s | %s | %s | %s | %s (%s + %s) | %s | %s |\n' "$n" "$native" "$phases" \
+	printf '| %s | %s | %s | %s | %s (%s + %s) | %s | %s | %s |\n' "$n" "$native" "$phases" \
 		"$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" \
 		"$(awk -v a="$rotate" -v b="$playbooks" 'BEGIN { printf "%.2f", a + b }')" "$rotate" "$playbooks" \
 		"$(awk -v k="$arss" 'BEGIN { printf "%.1f", k / 1024 }')" \
-		"$(awk -v a="$rotate" -v b="$playbooks" -v c="$native" 'BEGIN { printf "%.1fx", (a + b) / c }')" >>"$TMP/table"
+		"$(awk -v a="$rotate" -v b="$playbooks" -v c="$native" 'BEGIN { printf "%.1fx", (a + b) / c }')" \
+		"$alone ($alone_swarm + $alone_service)" >>"$TMP/table"
 done
 printf '# boot-ready nodes to a running service, %s, %s cores, load %s\n' "$(date -u +%F)" "$(nproc)" \
 	"$(cut -d' ' -f1-3 /proc/loadavg)"
