@@ -531,6 +531,44 @@ fn nodes_the_swarm_updates_while_setup_labels_them_are_labelled_all_the_same() {
     }
 }
 
+#[test]
+fn a_service_the_swarm_updates_while_setup_changes_it_is_changed_all_the_same() {
+    // A service's entry changes while it rolls out; here an operator's
+    // label changes it between setup's read of the services and its
+    // update of web.
+    let cluster = or_skip!(cluster(1, WEB_TWICE));
+    setup(&cluster);
+    write_config(&cluster, &WEB_TWICE.replace("replicas: 2", "replicas: 3"));
+    let fp = Failpoint::new("services-read");
+    let child = fp.spawn(&cluster.lab, "services-read", &["rccr", "setup", "--yes"]);
+    fp.reached();
+    cluster.docker_ok(
+        "target-1",
+        &[
+            "service",
+            "update",
+            "--detach",
+            "--label-add",
+            "team=a",
+            "web",
+        ],
+    );
+    fp.resume();
+    let out = child.wait_with_output().unwrap();
+    ok("rccr setup", &out);
+    let spec = cluster.docker_ok(
+        "target-1",
+        &[
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.Mode.Replicated.Replicas}} {{index .Spec.Labels \"team\"}}",
+            "web",
+        ],
+    );
+    assert_eq!(spec.trim(), "3 a");
+}
+
 /// Every process's command line on the machine (lab hosts share its PID
 /// namespace) that holds a swarm join token, sampled until `done`.
 fn watch_for_tokens(done: &AtomicBool) -> Vec<String> {

@@ -4,7 +4,7 @@
 //! relay, the `docker` CLI, or, for the control, its own socket).
 use super::ops::Op;
 use super::relay;
-use crate::docker::{self, api::SwarmNode, http::Response};
+use crate::docker::{self, http::Response};
 use crate::json::Value;
 use crate::print;
 use crate::ssh::{Connection, Output, SshError};
@@ -17,8 +17,7 @@ use std::time::Duration;
 /// How long one engine call may take (a swarm join waits for the manager).
 pub const CALL_TIMEOUT: Duration = relay::CALL_TIMEOUT;
 
-/// How many times [`Member::call`] makes a change to a swarm node that the
-/// swarm changed in between.
+/// How many times [`Member::call`] makes a change that the swarm outdated.
 const UPDATE_TRIES: usize = 5;
 
 /// How a member's engine is asked.
@@ -180,23 +179,24 @@ impl<'n> Member<'n> {
         }
     }
 
-    /// Asks one thing of the node's engine. A change to a swarm node's
-    /// entry is made again from a fresh read of the entry when the swarm
-    /// changed it in between: the swarm itself updates the entry of a node
-    /// that has just joined (its status, its description), and refuses a
-    /// change made from an older version as "update out of sequence".
+    /// Asks one thing of the node's engine. A change made at the version
+    /// of what it changes (a swarm node, a service) is made again from a
+    /// fresh read when the swarm changed it in between: the swarm itself
+    /// updates a node that has just joined (its status, its description)
+    /// and a service while it rolls out, and refuses a change made from an
+    /// older version as "update out of sequence".
     pub fn call(&self, op: &Op) -> Result<Value, String> {
         let mut answer = self.call_once(op);
         for _ in 1..UPDATE_TRIES {
             let stale = matches!(&answer, Err(e) if e.contains("update out of sequence"));
-            let Some(node) = op.node().filter(|_| stale) else {
+            let Some(reread) = op.reread().filter(|_| stale) else {
                 break;
             };
-            let nodes = SwarmNode::parse_list(&self.call_once(&Op::Nodes)?);
-            let Some(entry) = nodes.into_iter().find(|n| n.id == node.id) else {
-                break;
-            };
-            answer = self.call_once(&op.from_entry(&entry));
+            let read = self.call_once(&reread)?;
+            match op.redo(&read, |fresh| self.call_once(fresh)) {
+                Some(again) => answer = again,
+                None => break,
+            }
         }
         answer
     }

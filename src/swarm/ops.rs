@@ -148,34 +148,44 @@ pub enum Op<'a> {
     RunningTasks,
 }
 
-impl<'a> Op<'a> {
-    /// The swarm node whose entry this op changes, as it was read.
-    pub fn node(&self) -> Option<&'a SwarmNode> {
-        match *self {
-            Op::NodeSet { node, .. } | Op::NodeRemove { node } | Op::NodeDrain { node } => {
-                Some(node)
-            }
+impl Op<'_> {
+    /// For a change made at the version of what it changes (a swarm node,
+    /// a service): the op that reads that afresh.
+    pub fn reread(&self) -> Option<Op<'static>> {
+        match self {
+            Op::NodeSet { .. } | Op::NodeRemove { .. } | Op::NodeDrain { .. } => Some(Op::Nodes),
+            Op::ServiceUpdate { .. } => Some(Op::Services),
             _ => None,
         }
     }
 
-    /// The same change, made from `entry`, a newer read of its node.
-    pub fn from_entry<'b>(&self, entry: &'b SwarmNode) -> Op<'b>
-    where
-        'a: 'b,
-    {
-        match *self {
+    /// Runs the same change made from `read`, the answer to
+    /// [`Op::reread`]; `None` when that no longer holds what it changes.
+    pub fn redo<R>(&self, read: &Value, run: impl FnOnce(&Op) -> R) -> Option<R> {
+        let node = |id: &str| SwarmNode::parse_list(read).into_iter().find(|n| n.id == id);
+        Some(match *self {
             Op::NodeSet {
-                manager, labels, ..
-            } => Op::NodeSet {
-                node: entry,
+                node: old,
                 manager,
                 labels,
-            },
-            Op::NodeRemove { .. } => Op::NodeRemove { node: entry },
-            Op::NodeDrain { .. } => Op::NodeDrain { node: entry },
-            _ => *self,
-        }
+            } => run(&Op::NodeSet {
+                node: &node(&old.id)?,
+                manager,
+                labels,
+            }),
+            Op::NodeRemove { node: old } => run(&Op::NodeRemove {
+                node: &node(&old.id)?,
+            }),
+            Op::NodeDrain { node: old } => run(&Op::NodeDrain {
+                node: &node(&old.id)?,
+            }),
+            Op::ServiceUpdate { have, want } => {
+                let services = Service::parse_list(read);
+                let have = services.into_iter().find(|s| s.id == have.id)?;
+                run(&Op::ServiceUpdate { have: &have, want })
+            }
+            _ => return None,
+        })
     }
 }
 
@@ -412,37 +422,41 @@ mod tests {
     }
 
     #[test]
-    fn a_node_change_made_again_uses_the_fresh_entry() {
-        let entry = |version: u64, spec: &str| SwarmNode {
+    fn a_change_made_again_uses_the_fresh_read() {
+        let stale = SwarmNode {
             id: "n1".into(),
-            version,
+            version: 2,
             hostname: "t".into(),
             manager: false,
             leader: false,
             reachable: false,
             status: "ready".into(),
-            spec: Value::parse(spec.as_bytes()).unwrap(),
+            spec: Value::parse(br#"{"Role":"worker"}"#).unwrap(),
         };
-        let (stale, fresh) = (
-            entry(2, r#"{"Role":"worker"}"#),
-            entry(5, r#"{"Role":"worker","Labels":{"rack":"a"}}"#),
-        );
+        let read = Value::parse(
+            br#"[{"ID":"n0","Version":{"Index":9},"Spec":{}},
+                 {"ID":"n1","Version":{"Index":5},"Spec":{"Role":"worker","Labels":{"rack":"a"}}}]"#,
+        )
+        .unwrap();
         let labels = [("rccr.role", "target".to_string())];
         let set = Op::NodeSet {
             node: &stale,
             manager: true,
             labels: &labels,
         };
-        assert_eq!(set.node().map(|n| n.version), Some(2));
-        let again = set.from_entry(&fresh).requests();
+        assert!(matches!(set.reread(), Some(Op::Nodes)));
+        let again = set.redo(&read, |op| op.requests()).unwrap();
         assert_eq!(again[0].path, "/nodes/n1/update?version=5");
         assert_eq!(
             again[0].body.as_deref(),
             Some(r#"{"Role":"manager","Labels":{"rack":"a","rccr.role":"target"}}"#)
         );
-        let drain = Op::NodeDrain { node: &stale }.from_entry(&fresh).requests();
-        assert_eq!(drain[0].path, "/nodes/n1/update?version=5");
-        assert!(Op::Nodes.node().is_none());
+        let drain = Op::NodeDrain { node: &stale }.redo(&read, |op| op.requests());
+        assert_eq!(drain.unwrap()[0].path, "/nodes/n1/update?version=5");
+        // Gone from the fresh read: nothing to make again.
+        let gone = Value::parse(br#"[{"ID":"n0","Version":{"Index":9},"Spec":{}}]"#).unwrap();
+        assert!(set.redo(&gone, |op| op.requests()).is_none());
+        assert!(Op::Nodes.reread().is_none());
     }
 
     #[test]

@@ -204,6 +204,7 @@ pub fn converge(
             }]
         }
     };
+    crate::failpoint::reached("services-read", &lead.addr());
     let mut reports = Vec::new();
     for (k, c) in containers.iter().enumerate() {
         let can = supported(&held[k], &offered[k]);
@@ -271,7 +272,8 @@ fn outcome(done: &str, answer: Result<crate::json::Value, String>) -> (String, b
 }
 
 /// Waits until every configured service runs all its replicas, or
-/// `timeout` passed; records `running/replicas` in the reports.
+/// `timeout` passed; records `running/replicas` in the reports. A service
+/// whose create or update failed is not waited for: it already failed.
 fn wait_running(
     lead: &Member,
     containers: &[Container],
@@ -297,10 +299,10 @@ fn wait_running(
                 .and_then(|s| running.iter().find(|(id, _)| *id == s.id))
                 .map_or(0, |(_, n)| *n);
             report.running = Some((count, u64::from(c.replicas)));
-            all &= count >= u64::from(c.replicas);
+            all &= !report.ok || count >= u64::from(c.replicas);
         }
         if all || Instant::now() >= deadline {
-            for report in reports.iter_mut() {
+            for report in reports.iter_mut().filter(|r| r.ok) {
                 if let Some((running, wanted)) = report.running {
                     if running < wanted {
                         report.ok = false;
