@@ -338,10 +338,9 @@ impl Probe<'_> {
     /// host key against the pins; records the key's fingerprint. With the
     /// connection, whether the host is pinned (a node of the inventory, or
     /// its key in known_hosts). `None` (class set) when the host is not to
-    /// be logged in to. A known node's
-    /// pins are those of its name and last address, and the fingerprint
-    /// the inventory holds; a host new to the inventory has those of its
-    /// address.
+    /// be logged in to. A known node's pins are those of its name and last
+    /// address, and the fingerprint the inventory holds; a host new to the
+    /// inventory has those of its address.
     fn connect(&self, c: &mut Candidate) -> Option<(Connection, bool)> {
         let ip: IpAddr = c.ip.into();
         let port = self.keys.port;
