@@ -205,3 +205,42 @@ fn quiet_is_an_option_of_every_command_with_progress() {
         assert!(help.contains("-q, --quiet"), "{args:?}: {help}");
     }
 }
+
+/// A temporary key made as the images' is (`rccr keygen`), so that setup
+/// gets past its keys to the sweep.
+fn temp_key(home: &Home) -> String {
+    let key = home.0.path("temp_key");
+    let out = home.run(&["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    key.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_interface_the_config_names_is_the_configs_error() {
+    let home = Home::new("cfgiface");
+    let key = temp_key(&home);
+    home.0
+        .write("cluster_config.yml", "network:\n  interface: nosuch0\n");
+    let args = ["setup", "--dry-run", "--temp-key", &key];
+    assert_refused(
+        &args,
+        &home.run(&args),
+        3,
+        "rccr setup: cluster_config.yml: network.interface nosuch0: no such interface",
+    );
+    // Given on the command line, it is --iface's.
+    let args = [
+        "setup",
+        "--dry-run",
+        "--temp-key",
+        &key,
+        "--iface",
+        "nosuch1",
+    ];
+    assert_refused(
+        &args,
+        &home.run(&args),
+        3,
+        "rccr setup: --iface nosuch1: no such interface",
+    );
+}

@@ -45,6 +45,8 @@ pub struct Options {
     pub subnets: Vec<Cidr>,
     /// The interface whose subnets to sweep (or to use for `subnets`).
     pub iface: Option<String>,
+    /// What named `iface`, for errors: `--iface`, or the config key.
+    pub iface_from: String,
     /// A host is ours when its hostname contains this, ignoring case.
     pub filter: String,
     /// How long each step waits for answers, retries included.
@@ -63,6 +65,7 @@ impl Options {
         Options {
             subnets: Vec::new(),
             iface: None,
+            iface_from: "--iface".into(),
             filter: filter.into(),
             timeout: DEFAULT_TIMEOUT,
             retries: DEFAULT_RETRIES,

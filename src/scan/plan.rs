@@ -109,7 +109,7 @@ pub fn plan(
 ) -> Result<Vec<Job>, Error> {
     let chosen: Option<&Interface> = match &opts.iface {
         Some(name) => {
-            let what = format!("--iface {name}");
+            let what = format!("{} {name}", opts.iface_from);
             let iface = ifaces.iter().find(|i| &i.name == name).ok_or_else(|| {
                 Error::bad_input(
                     &what,

@@ -36,7 +36,7 @@ use crate::state::inventory::NodeRecord;
 use crate::wire::ipv4::Cidr;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// SSH logins during discovery, at once.
@@ -147,17 +147,28 @@ pub struct LoginKeys {
 }
 
 /// Which subnets and interface to sweep: the command line's, else the
-/// config's, else the scan engine's defaults.
-pub fn scan_options(config: &Config, subnets: &[Cidr], iface: Option<&str>) -> scan::Options {
+/// config's (read from `config_file`), else the scan engine's defaults.
+pub fn scan_options(
+    config: &Config,
+    config_file: Option<&Path>,
+    subnets: &[Cidr],
+    iface: Option<&str>,
+) -> scan::Options {
     let mut opts = scan::Options::new(&config.discovery.hostname_filter);
     opts.subnets = if subnets.is_empty() {
         config.network.subnet.iter().copied().collect()
     } else {
         subnets.to_vec()
     };
-    opts.iface = iface
-        .map(str::to_string)
-        .or(config.network.interface.clone());
+    opts.iface = iface.map(str::to_string);
+    if let (None, Some(name)) = (&opts.iface, &config.network.interface) {
+        // An interface that is gone is the file's error, not --iface's.
+        opts.iface = Some(name.clone());
+        opts.iface_from = match config_file {
+            Some(file) => format!("{}: network.interface", file.display()),
+            None => "network.interface".into(),
+        };
+    }
     opts.timeout = Duration::from_millis(u64::from(config.discovery.timeout_ms).max(100));
     opts
 }

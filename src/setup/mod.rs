@@ -66,7 +66,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     for warning in &loaded.warnings {
         eprintln!("rccr setup: warning: {warning}");
     }
-    let config = loaded.config;
+    let (config, config_file) = (loaded.config, loaded.source);
     let paths = &opts.paths;
     // One run at a time; a dry run changes nothing and takes no lock.
     let _lock = if opts.dry_run {
@@ -77,7 +77,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let known = inventory::load(&paths.nodes())?;
     let keys = login_keys(&opts, &config)?;
 
-    let scan_opts = discover::scan_options(&config, &opts.subnets, opts.iface.as_deref());
+    let scan_opts = discover::scan_options(
+        &config,
+        config_file.as_deref(),
+        &opts.subnets,
+        opts.iface.as_deref(),
+    );
     let candidates = discover::discover(&config, &scan_opts, &keys, &known)?;
     let mut planned = plan::plan(candidates, &known, &config);
     clock.lap("discover");
