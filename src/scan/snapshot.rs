@@ -57,11 +57,30 @@ pub fn parse(text: &str, what: &str) -> Result<Snapshot, Error> {
     Ok(hosts)
 }
 
+/// The longest line a snapshot holds.
+const MAX_LINE: &str = "255.255.255.255 ff:ff:ff:ff:ff:ff\n";
+
+/// The size of a snapshot of the largest sweep there is (a /8): more than
+/// that is not one of ours, and reading it whole (a disk image, /dev/zero)
+/// would take the control's memory.
+const MAX_SIZE: u64 =
+    (HEADER.len() + MAX_LINE.len() * (1 << (32 - super::plan::MAX_PREFIX))) as u64;
+
 /// Reads a snapshot file.
 pub fn load(path: &Path) -> Result<Snapshot, Error> {
+    use std::io::Read;
     let what = format!("--since {}", path.display());
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    let cannot = |e| Error::io(format!("cannot read {}", path.display()), e);
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_SIZE + 1).read_to_end(&mut bytes))
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_SIZE {
+        return Err(Error::bad_input(
+            &what,
+            "larger than any snapshot rccr scan --save writes; give the file --save wrote",
+        ));
+    }
     let text = String::from_utf8(bytes).map_err(|_| Error::bad_input(&what, "not a text file"))?;
     parse(&text, &what)
 }
@@ -137,6 +156,9 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a text file"));
+        // A device that never ends is refused, not read into memory.
+        let err = load(Path::new("/dev/zero")).unwrap_err();
+        crate::error::assert_says(&err, "--since /dev/zero: larger than any snapshot");
         let err = load(&dir.join("missing")).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
