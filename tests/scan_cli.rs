@@ -206,3 +206,31 @@ fn loopback_sweep_in_a_private_namespace() {
         "{err}"
     );
 }
+
+#[test]
+fn a_save_file_that_cannot_be_written_keeps_the_results() {
+    if !is_root() || !have("unshare") || !have("ip") {
+        eprintln!("skipped: needs root, unshare and ip for a private network namespace");
+        return;
+    }
+    let save = format!("/nonexistent-rccr-{}/snap", std::process::id());
+    let script = format!(
+        "ip link set lo up && exec {RCCR} scan --iface lo --subnet 127.0.0.0/30 --all --json --timeout-ms 200 --save {save}"
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    // What the sweep found is printed all the same, then the error.
+    assert_has(
+        &String::from_utf8_lossy(&out.stdout),
+        "\"ip\": \"127.0.0.2\"",
+    );
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("rccr scan: cannot write {save}: ")),
+        "{err}"
+    );
+}

@@ -159,9 +159,6 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 
     let report = scan::run(&opts)?;
 
-    if let Some(path) = &args.save {
-        snapshot::save(Path::new(path), &report.hosts)?;
-    }
     let shown: Vec<scan::Host> = report
         .hosts
         .iter()
@@ -180,7 +177,12 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     }
     // On stderr, so that stdout stays a table or pure JSON.
     let _ = writeln!(stderr, "{}: {}", cmd.join(" "), output::summary(&report));
-    crate::print::stdout(&text)
+    crate::print::stdout(&text)?;
+    // Last: a file that cannot be written does not cost the sweep's results.
+    if let Some(path) = &args.save {
+        snapshot::save(Path::new(path), &report.hosts)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
