@@ -147,6 +147,34 @@ fn install_into_a_missing_directory_fails_cleanly() {
 }
 
 #[test]
+fn install_across_filesystems_says_to_use_symbolic_links() {
+    // /dev/shm is a tmpfs: another filesystem than the build's, where there is one.
+    let dir = PathBuf::from(format!(
+        "/dev/shm/rccr-dispatch-xdev-{}",
+        std::process::id()
+    ));
+    let exe = std::fs::metadata(RCCR).unwrap();
+    if std::fs::create_dir(&dir).is_err() {
+        eprintln!("skipped: no /dev/shm to install into");
+        return;
+    }
+    let other_fs = std::fs::metadata(&dir).unwrap().dev() != exe.dev();
+    let out = run(RCCR, &["--install", dir.to_str().unwrap()]);
+    let left = std::fs::read_dir(&dir).unwrap().count();
+    let _ = std::fs::remove_dir_all(&dir);
+    if !other_fs {
+        eprintln!("skipped: /dev/shm is on the binary's filesystem");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_has(&err, "another filesystem");
+    assert_has(&err, "--install -s");
+    assert_eq!(left, 0, "no link nor temp file left");
+}
+
+#[test]
 fn unknown_applet_name_exits_127() {
     let dir = TempDir::new("unknown");
     let out = run(symlink_as(&dir, "frobnicate"), &[]);

@@ -149,6 +149,15 @@ fn install_link(exe: &Path, link: &Path, symbolic: bool) -> Result<(), Error> {
         .and_then(|()| fsutil::sync_parent(link))
         .map_err(|e| {
             let _ = fs::remove_file(&tmp);
+            if !symbolic && e.raw_os_error() == Some(libc::EXDEV) {
+                // A release download in /root, linked into /usr/local/bin on
+                // another filesystem: hard links cannot cross.
+                return Error::Failed(format!(
+                    "cannot install {}: it is on another filesystem than {}, which hard links cannot cross; use rccr --install -s DIR (symbolic links), or move the binary there first",
+                    link.display(),
+                    exe.display()
+                ));
+            }
             Error::io(format!("cannot install {}", link.display()), e)
         })
 }
