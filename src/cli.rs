@@ -23,8 +23,40 @@ pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
     }
     T::from_args(cmd, &args).map_err(|exit| match exit.status {
         Ok(()) => Error::Help(exit.output),
-        Err(()) => Error::Usage(exit.output),
+        Err(()) => usage(cmd, &one_line(&exit.output)),
     })
+}
+
+/// A usage error (exit 2) of the command `cmd`: one line that names the
+/// command, says what is wrong (`msg`) and where the usage is.
+pub fn usage(cmd: &[&str], msg: &str) -> Error {
+    let cmd = cmd.join(" ");
+    Error::Usage(format!("{cmd}: {msg}; run '{cmd} --help' for usage"))
+}
+
+/// argh's error text on one line: its lists (`Required positional
+/// arguments not provided:` then one indented name a line) become
+/// `...: FILE, NODE`.
+fn one_line(text: &str) -> String {
+    let mut line = String::new();
+    let mut in_list = false;
+    for part in text.lines() {
+        let item = part.starts_with([' ', '\t']);
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(match (item, in_list) {
+                (false, _) => "; ",
+                (true, true) => ", ",
+                (true, false) => " ",
+            });
+        }
+        in_list = item;
+        line.push_str(part);
+    }
+    line
 }
 
 /// Declares an argh options struct: the command's own fields as written,

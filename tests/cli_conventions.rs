@@ -118,8 +118,32 @@ fn an_unknown_option_is_exit_2_everywhere() {
         let mut args = command.to_vec();
         args.push("--no-such-option");
         let out = home.run(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_refused(&args, &out, 2, "--no-such-option");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with(&format!("rccr {}: ", command[0])), "{err}");
+    }
+}
+
+/// Usage errors are one line too, naming the command and where its usage
+/// is: argh's own (a missing argument, a list of subcommands) and ours.
+#[test]
+fn a_usage_error_is_one_line_naming_the_command() {
+    let home = Home::new("usage1");
+    for (args, says) in [
+        (&["backup"][..], "rccr backup: Required positional arguments not provided: FILE; run 'rccr backup --help'"),
+        (&["keys"], "rccr keys: One of the following subcommands must be present: help, gen, rotate, status; run"),
+        (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'."),
+        (&["status", "--timeout", "0"], "rccr status: --timeout and --parallel must be at least 1; run"),
+        (&["scan", "--timeout-ms", "0"], "rccr scan: --timeout-ms must be between 1 and 60000; run 'rccr scan --help'"),
+        (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),
+        (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage and --prepare-disk go alone"),
+        (&["engine"], "rccr engine: expected 'node VERSION'; run"),
+        (&["--no-such-option"], "rccr: unknown option: --no-such-option; run 'rccr --help'"),
+    ] {
+        let out = home.run(args);
+        assert_refused(args, &out, 2, says);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with(says), "{args:?}: {err}");
     }
 }
 

@@ -25,10 +25,6 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     match args {
         ["node", rest @ ..] => std::process::exit(crate::swarm::relay::main(rest)),
         ["--help"] | ["-h"] => Err(Error::Help(HELP.into())),
-        _ => Err(Error::Usage(format!(
-            "{}: expected 'node VERSION'\nRun '{} --help' for usage.",
-            cmd.join(" "),
-            cmd.join(" ")
-        ))),
+        _ => Err(crate::cli::usage(cmd, "expected 'node VERSION'")),
     }
 }

@@ -61,10 +61,10 @@ struct Args {
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     if !args.root.is_dir() {
-        return Err(Error::Usage(format!(
-            "--root {}: not a directory",
-            args.root.display()
-        )));
+        return Err(cli::usage(
+            cmd,
+            &format!("--root {}: not a directory", args.root.display()),
+        ));
     }
     let live = args
         .root
@@ -85,12 +85,13 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         args.prepare_disk.is_some(),
     ];
     if modes.iter().filter(|m| **m).count() > 1 {
-        return Err(Error::Usage(
-            "--issue-only, --hostname, --storage and --prepare-disk go alone".into(),
+        return Err(cli::usage(
+            cmd,
+            "--issue-only, --hostname, --storage and --prepare-disk go alone",
         ));
     }
     if args.yes && args.prepare_disk.is_none() {
-        return Err(Error::Usage("--yes goes with --prepare-disk".into()));
+        return Err(cli::usage(cmd, "--yes goes with --prepare-disk"));
     }
     if let Some(name) = &args.hostname {
         crate::identity::check_hostname(name)

@@ -53,9 +53,10 @@ pub fn multiplexer(args: &[&str]) -> ExitCode {
                 let prog = format!("{MULTIPLEXER} {command}");
                 return report(&prog, (applet.main)(&[MULTIPLEXER, command], rest));
             }
-            None if command.starts_with('-') => Err(Error::Usage(format!(
-                "rccr: unknown option: {command}\nRun 'rccr --help' for usage."
-            ))),
+            None if command.starts_with('-') => Err(crate::cli::usage(
+                &[MULTIPLEXER],
+                &format!("unknown option: {command}"),
+            )),
             None => Err(Error::AppletNotFound(command.into())),
         },
     };

@@ -71,14 +71,6 @@ cli::options! {
     with config, quiet
 }
 
-fn usage(cmd: &[&str], msg: &str) -> Error {
-    Error::Usage(format!(
-        "{}: {msg}\nRun '{} --help' for usage.",
-        cmd.join(" "),
-        cmd.join(" ")
-    ))
-}
-
 /// Parses one --subnet value, naming it in the error.
 pub(crate) fn parse_subnet(text: &str) -> Result<Cidr, Error> {
     let what = format!("--subnet {text}");
@@ -95,13 +87,13 @@ pub(crate) fn parse_subnet(text: &str) -> Result<Cidr, Error> {
 
 fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     if args.timeout_ms == 0 || args.timeout_ms > 60_000 {
-        return Err(usage(cmd, "--timeout-ms must be between 1 and 60000"));
+        return Err(cli::usage(cmd, "--timeout-ms must be between 1 and 60000"));
     }
     if args.retries > 10 {
-        return Err(usage(cmd, "--retries must be at most 10"));
+        return Err(cli::usage(cmd, "--retries must be at most 10"));
     }
     if args.key.is_some() && !args.ssh_names {
-        return Err(usage(cmd, "--key is for --ssh-names"));
+        return Err(cli::usage(cmd, "--key is for --ssh-names"));
     }
     let filter = match &args.filter {
         Some(filter) => filter.clone(),

@@ -38,10 +38,10 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     crate::print::set_quiet(args.quiet);
     if args.timeout == 0 || args.parallel == 0 {
-        return Err(Error::Usage(format!(
-            "{}: --timeout and --parallel must be at least 1",
-            cmd.join(" ")
-        )));
+        return Err(cli::usage(
+            cmd,
+            "--timeout and --parallel must be at least 1",
+        ));
     }
     status::run(status::Options {
         config: args.config.map(PathBuf::from),
