@@ -268,3 +268,29 @@ fn an_interface_the_config_names_is_the_configs_error() {
         "rccr setup: --iface nosuch1: no such interface",
     );
 }
+
+#[test]
+fn a_key_file_that_is_no_private_key_is_exit_3_before_the_sweep() {
+    let home = Home::new("badkey");
+    let key = temp_key(&home);
+    let junk = home.0.path("junk");
+    std::fs::write(&junk, b"\x00\x01 not a key\n").unwrap();
+    // The public half, the operator's likeliest slip, and junk: refused,
+    // where setup swept and showed every node as refusing our keys.
+    for bad in [format!("{key}.pub"), junk.to_str().unwrap().to_string()] {
+        let args = [
+            "setup",
+            "--dry-run",
+            "--temp-key",
+            &bad,
+            "--subnet",
+            "10.255.255.0/30",
+        ];
+        assert_refused(
+            &args,
+            &home.run(&args),
+            3,
+            &format!("rccr setup: --temp-key {bad}: not an unencrypted OpenSSH private key"),
+        );
+    }
+}
