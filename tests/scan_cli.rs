@@ -234,3 +234,31 @@ fn a_save_file_that_cannot_be_written_keeps_the_results() {
         "{err}"
     );
 }
+
+#[test]
+fn a_config_warning_is_shown_before_the_sweep() {
+    if !is_root() || !have("unshare") || !have("ip") {
+        eprintln!("skipped: needs root, unshare and ip for a private network namespace");
+        return;
+    }
+    let config =
+        std::env::temp_dir().join(format!("rccr-scan-cli-config-{}.yml", std::process::id()));
+    // A misspelt key: the filter stays the default, which the user must hear.
+    std::fs::write(&config, "discovery:\n  hostname_filtr: MyLab\n").unwrap();
+    let script = format!(
+        "ip link set lo up && exec {RCCR} scan --iface lo --subnet 127.0.0.0/30 --timeout-ms 100 --config {}",
+        config.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    std::fs::remove_file(&config).unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_has(&err, "rccr scan: warning: ");
+    assert_has(
+        &err,
+        ":2:3: unknown key 'hostname_filtr' in discovery (did you mean 'hostname_filter'?)",
+    );
+}

@@ -98,7 +98,14 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     let filter = match &args.filter {
         Some(filter) => filter.clone(),
         None => match crate::config::Config::load(args.config.as_deref().map(Path::new)) {
-            Ok(loaded) => loaded.config.discovery.hostname_filter,
+            Ok(loaded) => {
+                // A misspelt key (hostname_filtr) leaves the default filter
+                // in place: say so, as setup and status do.
+                for warning in &loaded.warnings {
+                    eprintln!("{}: warning: {warning}", cmd.join(" "));
+                }
+                loaded.config.discovery.hostname_filter
+            }
             // A user who may not read the config found by the default lookup
             // may not sweep either: let the sweep say "run as root".
             Err(Error::Io { source, .. })
