@@ -294,3 +294,28 @@ fn a_key_file_that_is_no_private_key_is_exit_3_before_the_sweep() {
         );
     }
 }
+
+#[test]
+fn a_known_hosts_that_cannot_be_read_is_refused_before_the_sweep() {
+    let home = Home::new("khdir");
+    let key = temp_key(&home);
+    let dir = home.0.path("known_hosts.d");
+    std::fs::create_dir(&dir).unwrap();
+    let dir = dir.to_str().unwrap();
+    let args = [
+        "setup",
+        "--dry-run",
+        "--temp-key",
+        &key,
+        "--known-hosts",
+        dir,
+        "--subnet",
+        "10.255.255.0/30",
+    ];
+    assert_refused(
+        &args,
+        &home.run(&args),
+        3,
+        &format!("rccr setup: {dir}: cannot be read as known_hosts"),
+    );
+}

@@ -223,6 +223,16 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
             Ok(_) => {}
         }
     }
+    // A known_hosts that cannot be read (a directory, say) made every host
+    // look like it had no SSH, and failed only after the inventory was
+    // rewritten: refuse it before the sweep.
+    let known_hosts = &opts.paths.known_hosts;
+    if let Err(Error::Io { source, .. }) = crate::fsutil::read_if_any(known_hosts) {
+        return Err(Error::bad_input(
+            known_hosts.display().to_string(),
+            format!("cannot be read as known_hosts ({source}): give a file with --known-hosts"),
+        ));
+    }
     Ok(LoginKeys {
         user: config.ssh.user.clone(),
         port: config.ssh.port,
