@@ -319,3 +319,25 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_the_sweep() {
         &format!("rccr setup: {dir}: cannot be read as known_hosts"),
     );
 }
+
+#[test]
+fn a_key_comment_on_two_lines_is_refused_and_nothing_is_written() {
+    let home = Home::new("comment");
+    let key = home.0.path("k");
+    let args = [
+        "keygen",
+        "--type",
+        "ed25519",
+        "-f",
+        key.to_str().unwrap(),
+        "-C",
+        "two\nlines",
+    ];
+    assert_refused(
+        &args,
+        &home.run(&args),
+        3,
+        "rccr keygen: -C \"two\\nlines\": ",
+    );
+    assert!(!key.exists() && !home.0.path("k.pub").exists());
+}

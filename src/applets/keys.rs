@@ -199,6 +199,14 @@ fn gen(args: GenArgs) -> Result<(), Error> {
             .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
     }
     let comment = args.comment.as_deref().unwrap_or(keys::TEMP_KEY_COMMENT);
+    // The comment ends the .pub line: a line break in it would put a
+    // second, broken line into every authorized_keys it goes to.
+    if comment.chars().any(char::is_control) {
+        return Err(Error::bad_input(
+            format!("-C {comment:?}"),
+            "a key comment is one line without control characters",
+        ));
+    }
     let key = keys::generate(args.key_type, bits, comment)?;
     keys::write_pair(&private, &key)?;
     println!(
