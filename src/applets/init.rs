@@ -104,7 +104,11 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         storage_only: args.storage,
     };
     if let Some(device) = &args.prepare_disk {
-        return init::prepare_disk(&opts, device, args.yes);
+        // Its usage errors name the device, not the command: add it.
+        return init::prepare_disk(&opts, device, args.yes).map_err(|e| match e {
+            Error::Usage(msg) => cli::usage(cmd, &msg),
+            e => e,
+        });
     }
     match &args.hostname {
         Some(name) if !init::rename(&opts, name) => Err(Error::Failed(format!(
