@@ -156,6 +156,39 @@ fn dry_run_changes_nothing_anywhere() {
 }
 
 #[test]
+fn a_host_whose_port_22_is_not_ssh_is_shown_with_the_reason() {
+    let lab = or_skip!(Lab::with_decoys(1, 0).up_as_root());
+    // The printer decoy answers on port 22, but not as an SSH server.
+    let server = "import socket\n\
+                  s = socket.socket()\n\
+                  s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                  s.bind(('0.0.0.0', 22))\n\
+                  s.listen(8)\n\
+                  open('/root/fake22.ready', 'w').close()\n\
+                  while True:\n    c, _ = s.accept()\n    c.sendall(b'HTTP/1.0 400 not ssh\\r\\n\\r\\n')\n    c.close()\n";
+    lab.exec_stdin(
+        "nossh",
+        &["sh", "-c", "cat > /root/fake22.py"],
+        server.as_bytes(),
+    );
+    let out = lab.sh(
+        "nossh",
+        "setsid python3 /root/fake22.py </dev/null >/dev/null 2>&1 & \
+         for i in $(seq 50); do test -e /root/fake22.ready && exit 0; sleep 0.1; done; exit 1",
+    );
+    assert!(out.status.success(), "fake server: {}", stderr(&out));
+    let out = setup(&lab, &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        &format!(
+            "rccr setup: {}: no-ssh: port 22 answers, but not as SSH: ",
+            lab.ip("nossh")
+        ),
+    );
+}
+
+#[test]
 fn a_broken_config_is_a_line_col_error_and_changes_nothing() {
     let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let config = "cluster:\n  name: lab\ndiscovery:\n  hostname_filter: [ReCyClusteR\n";

@@ -368,7 +368,13 @@ impl Probe<'_> {
                 c.note = Some(why);
                 return None;
             }
-            Err(Unreached::Failed(_)) => return None,
+            Err(Unreached::Failed(why)) => {
+                // Port 22 took the scan's connection: say why this is not
+                // SSH after all, or the plan's "no SSH" leaves the user
+                // guessing (a broken sshd, a slow Pi, another service).
+                c.note = Some(format!("port {port} answers, but not as SSH: {why}"));
+                return None;
+            }
         };
         c.host_key = Some(key.fingerprint.clone());
         if let Some(k) = node {
