@@ -352,3 +352,30 @@ fn a_key_comment_on_two_lines_is_refused_and_nothing_is_written() {
     );
     assert!(!key.exists() && !home.0.path("k.pub").exists());
 }
+
+#[test]
+fn setup_on_a_lan_without_nodes_says_so() {
+    let home = Home::new("emptylan");
+    let key = temp_key(&home);
+    // A /30 of the reserved 10.255.255.0 range: nothing answers there.
+    let args = [
+        "setup",
+        "--dry-run",
+        "--temp-key",
+        &key,
+        "--subnet",
+        "10.255.255.0/30",
+    ];
+    let out = home.run(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.code() == Some(4) {
+        eprintln!("skipped: the sweep needs root: {err}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("rccr setup: no node found: ") && l.contains("'ReCyClusteR'")),
+        "{err}"
+    );
+}

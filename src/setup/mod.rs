@@ -89,6 +89,26 @@ pub fn run(opts: Options) -> Result<(), Error> {
     if !opts.json || opts.dry_run {
         print::stdout(&report::plan(&planned, opts.json))?;
     }
+    let nothing_found = planned.iter().all(|p| {
+        matches!(
+            p.candidate.class,
+            Class::NoSsh | Class::Foreign | Class::Refused
+        )
+    });
+    if nothing_found
+        && known
+            .iter()
+            .all(|k| k.role == crate::identity::Role::Control)
+    {
+        // Run before the targets are up, setup would end "done", having
+        // done nothing: say what it looked for.
+        eprintln!(
+            "rccr setup: no node found: no host that answered is named like one ('{}') and \
+             accepts our keys; boot the targets on this LAN and run setup again (or check \
+             --subnet and discovery.hostname_filter)",
+            config.discovery.hostname_filter
+        );
+    }
     plan::check_expected(&planned, opts.expect)?;
     if opts.dry_run {
         eprintln!("rccr setup: dry run: nothing was changed");
