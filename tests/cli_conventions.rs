@@ -379,3 +379,27 @@ fn setup_on_a_lan_without_nodes_says_so() {
         "{err}"
     );
 }
+
+#[test]
+fn setup_never_asks_for_a_force_it_does_not_have() {
+    let home = Home::new("noforce");
+    let key = temp_key(&home);
+    let args = [
+        "setup",
+        "--dry-run",
+        "--temp-key",
+        &key,
+        "--subnet",
+        "10.0.0.0/15",
+    ];
+    let out = home.run(&args);
+    assert_refused(
+        &args,
+        &out,
+        3,
+        "rccr setup: --subnet 10.0.0.0/15: 10.0.0.0/15 has 131070 addresses; ",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("--force"), "{err}");
+    assert!(err.contains("name smaller subnets with --subnet"), "{err}");
+}

@@ -55,6 +55,9 @@ pub struct Options {
     pub retries: u8,
     /// Allow subnets larger than a /16.
     pub force: bool,
+    /// The option that sets `force`, for errors; `None` where there is
+    /// none (`rccr setup` sweeps a /16 at most).
+    pub force_flag: Option<&'static str>,
     /// Log in with this private key to read each SSH host's `hostname`.
     pub ssh_key: Option<PathBuf>,
 }
@@ -70,6 +73,7 @@ impl Options {
             timeout: DEFAULT_TIMEOUT,
             retries: DEFAULT_RETRIES,
             force: false,
+            force_flag: Some("--force"),
             ssh_key: None,
         }
     }

@@ -62,20 +62,23 @@ fn names_of(ifaces: &[Interface]) -> String {
 }
 
 /// Refuses subnets too large to sweep.
-fn check_size(cidr: &Cidr, what: &str, force: bool) -> Result<(), Error> {
+fn check_size(cidr: &Cidr, what: &str, opts: &Options) -> Result<(), Error> {
     if cidr.prefix_len() < MAX_PREFIX {
         return Err(Error::bad_input(
             what,
             format!("{cidr} is larger than a /{MAX_PREFIX}, which is never swept"),
         ));
     }
-    if cidr.prefix_len() < MAX_UNFORCED_PREFIX && !force {
+    if cidr.prefix_len() < MAX_UNFORCED_PREFIX && !opts.force {
+        let remedy = match opts.force_flag {
+            Some(flag) => format!("sweeping more than a /{MAX_UNFORCED_PREFIX} needs {flag}"),
+            None => format!(
+                "more than is swept here (a /{MAX_UNFORCED_PREFIX} at most): name smaller subnets with --subnet"
+            ),
+        };
         return Err(Error::bad_input(
             what,
-            format!(
-                "{cidr} has {} addresses; sweeping more than a /{MAX_UNFORCED_PREFIX} needs --force",
-                cidr.host_count()
-            ),
+            format!("{cidr} has {} addresses; {remedy}", cidr.host_count()),
         ));
     }
     Ok(())
@@ -148,8 +151,9 @@ pub fn plan(
                 }
                 let cidr = Cidr::new_truncating(addr, prefix);
                 let what = format!("interface {} ({addr}/{prefix})", iface.name);
-                check_size(&cidr, &what, opts.force).map_err(|e| match e {
-                    Error::BadInput { what, msg } => {
+                check_size(&cidr, &what, opts).map_err(|e| match e {
+                    // Without a force flag, the message names --subnet already.
+                    Error::BadInput { what, msg } if opts.force_flag.is_some() => {
                         Error::bad_input(what, format!("{msg}; pick one with --subnet"))
                     }
                     e => e,
@@ -170,7 +174,7 @@ pub fn plan(
         }
     } else {
         for cidr in &opts.subnets {
-            check_size(cidr, &format!("--subnet {cidr}"), opts.force)?;
+            check_size(cidr, &format!("--subnet {cidr}"), opts)?;
             let pool: Vec<&Interface> = match chosen {
                 Some(iface) => vec![iface],
                 None => ifaces.iter().filter(usable).collect(),

@@ -155,6 +155,8 @@ pub fn scan_options(
     iface: Option<&str>,
 ) -> scan::Options {
     let mut opts = scan::Options::new(&config.discovery.hostname_filter);
+    // Setup has no --force: it sweeps a /16 at most.
+    opts.force_flag = None;
     opts.subnets = if subnets.is_empty() {
         config.network.subnet.iter().copied().collect()
     } else {
