@@ -166,9 +166,16 @@ pub fn plan(
                 });
             }
         }
+        if let (true, Some(iface)) = (jobs.is_empty(), chosen) {
+            // Up, with an address, but a /32 (a tunnel, a point-to-point link).
+            return Err(Error::bad_input(
+                format!("{} {}", opts.iface_from, iface.name),
+                "its IPv4 addresses are /32, which hold no subnet to sweep; name one with --subnet",
+            ));
+        }
         if jobs.is_empty() {
             return Err(Error::Failed(
-                "no subnet to sweep: no interface is up with an IPv4 address; name one with --subnet"
+                "no subnet to sweep: no interface is up with an IPv4 subnet; name one with --subnet"
                     .into(),
             ));
         }
@@ -322,6 +329,15 @@ eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0
         };
         let err = plan(&opts, &list, None).unwrap_err();
         assert_eq!(err.to_string(), "--iface wlan0: the interface is down");
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+        // Up with an address, but only a /32: named, not "no interface is up".
+        let list = vec![iface("wg0", 5, &[("10.9.9.9", 32)])];
+        let opts = Options {
+            iface: Some("wg0".into()),
+            ..Options::default()
+        };
+        let err = plan(&opts, &list, None).unwrap_err();
+        crate::error::assert_says(&err, "--iface wg0: its IPv4 addresses are /32");
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
     }
 
