@@ -214,33 +214,24 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
             "not found and no cluster key yet: pass --temp-key PATH",
         ));
     }
-    // A file that is no usable private key (its .pub, a passphrase, junk)
-    // makes every host look as if it refused our keys, and the rotation
-    // reads OpenSSH's format only (a PEM key logs in, then cannot rotate):
-    // say so before the sweep.
-    let named = [
-        (
-            &temporary,
-            opts.temp_key
-                .as_ref()
-                .map_or("the temporary key", |_| "--temp-key"),
-        ),
-        (&cluster, "the cluster key"),
-    ];
-    for (found, name) in named {
-        let Some(found) = found else { continue };
-        match crate::keys::load_key(&found.path) {
-            Err(Error::BadInput { .. }) => {
-                return Err(Error::bad_input(
-                    format!("{name} {}", found.path.display()),
-                    format!(
-                        "not an unencrypted OpenSSH private key; give the private key file (not its .pub), or rewrite it with ssh-keygen -p -N '' -f {}",
-                        found.path.display()
-                    ),
-                ))
-            }
-            Err(e) => return Err(e),
-            Ok(_) => {}
+    // A temporary key file that is no usable private key (its .pub, a
+    // passphrase, junk) makes every host look as if it refused our keys,
+    // and the rotation reads OpenSSH's format only (a PEM key logs in,
+    // then cannot rotate): say so before the sweep. (The cluster key is
+    // rccr's own, or RCCR_CLUSTER_KEY's, which may be PEM: left to login.)
+    if let Some(found) = &temporary {
+        if let Err(Error::BadInput { .. }) = crate::keys::load_key(&found.path) {
+            let name = match opts.temp_key {
+                Some(_) => "--temp-key",
+                None => "the temporary key",
+            };
+            return Err(Error::bad_input(
+                format!("{name} {}", found.path.display()),
+                format!(
+                    "not an unencrypted OpenSSH private key; give the private key file (not its .pub), or rewrite it with ssh-keygen -p -N '' -f {}",
+                    found.path.display()
+                ),
+            ));
         }
     }
     // A known_hosts that cannot be read (a directory, say) made every host
