@@ -100,6 +100,12 @@ impl Target {
         target
     }
 
+    /// The subnet's host addresses, first to last.
+    fn addresses(&self) -> std::ops::RangeInclusive<Ipv4Addr> {
+        // count - 1 first: 255.255.255.255/32 ends at u32::MAX.
+        Ipv4Addr::from(self.first)..=Ipv4Addr::from(self.first + (self.count - 1))
+    }
+
     fn index_of(&self, ip: Ipv4Addr) -> Option<u32> {
         let offset = u32::from(ip).wrapping_sub(self.first);
         (offset < self.count).then_some(offset)
@@ -183,10 +189,7 @@ pub fn sweep(
         ));
     }
     for target in &sweep.targets {
-        let answered = sweep
-            .found
-            .range(Ipv4Addr::from(target.first)..=Ipv4Addr::from(target.first + target.count - 1))
-            .next();
+        let answered = sweep.found.range(target.addresses()).next();
         if let (Some(e), None) = (&target.error, answered) {
             warnings.push(format!("cannot reach {}: {e}", target.cidr));
         }
@@ -652,6 +655,23 @@ mod tests {
 
     fn target(cidr: &str) -> Target {
         Target::new(Cidr::parse(cidr).unwrap(), 0, ip("10.0.0.1"), &[])
+    }
+
+    #[test]
+    fn the_last_addresses_there_are_do_not_overflow() {
+        // rccr scan --subnet 255.255.255.255/32 panicked in debug builds.
+        assert_eq!(
+            target("255.255.255.255/32").addresses(),
+            ip("255.255.255.255")..=ip("255.255.255.255")
+        );
+        assert_eq!(
+            target("255.255.255.254/31").addresses(),
+            ip("255.255.255.254")..=ip("255.255.255.255")
+        );
+        assert_eq!(
+            target("10.0.0.0/24").addresses(),
+            ip("10.0.0.1")..=ip("10.0.0.254")
+        );
     }
 
     #[test]
