@@ -25,8 +25,8 @@ cli::options! {
     /// for the sweep).
     #[derive(FromArgs)]
     struct Args {
-        /// the temporary private key (default: the config's ssh.temp_key, then
-        /// rccr's kept copy)
+        /// the temporary private key (default: the config's ssh.temp_key,
+        /// $RCCR_TEMP_KEY, rccr's kept copy, ~/.ssh/id_rsa, /root/.ssh/id_rsa)
         #[argh(option)]
         temp_key: Option<String>,
         /// sweep this subnet instead of the config's or the local ones (CIDR; repeatable)
