@@ -138,6 +138,10 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),
         (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage and --prepare-disk go alone"),
         (&["engine"], "rccr engine: expected 'node VERSION'; run"),
+        (
+            &["setup", "--no-swarm", "--remove-missing"],
+            "rccr setup: --remove-missing acts on the swarm, which --no-swarm skips; run",
+        ),
         (&["--no-such-option"], "rccr: unknown option: --no-such-option; run 'rccr --help'"),
     ] {
         let out = home.run(args);

@@ -64,6 +64,13 @@ cli::options! {
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     crate::print::set_quiet(args.quiet);
+    if args.remove_missing && (args.no_swarm || args.no_playbooks) {
+        // Without the swarm stage nothing would be removed, silently.
+        return Err(cli::usage(
+            cmd,
+            "--remove-missing acts on the swarm, which --no-swarm skips",
+        ));
+    }
     let subnets = args
         .subnet
         .iter()
