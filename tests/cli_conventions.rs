@@ -254,6 +254,14 @@ fn temp_key(home: &Home) -> String {
     key.to_str().unwrap().to_string()
 }
 
+/// `rccr setup --dry-run --subnet 10.255.255.0/30 ARGS` (a reserved /30
+/// where nothing answers) in `home`.
+fn setup_dry_run(home: &Home, args: &[&str]) -> Output {
+    let mut all = vec!["setup", "--dry-run", "--subnet", "10.255.255.0/30"];
+    all.extend_from_slice(args);
+    home.run(&all)
+}
+
 #[test]
 fn an_interface_the_config_names_is_the_configs_error() {
     let home = Home::new("cfgiface");
@@ -293,17 +301,10 @@ fn a_key_file_that_is_no_private_key_is_exit_3_before_the_sweep() {
     // The public half, the operator's likeliest slip, and junk: refused,
     // where setup swept and showed every node as refusing our keys.
     for bad in [format!("{key}.pub"), junk.to_str().unwrap().to_string()] {
-        let args = [
-            "setup",
-            "--dry-run",
-            "--temp-key",
-            &bad,
-            "--subnet",
-            "10.255.255.0/30",
-        ];
+        let args = ["--temp-key", &bad];
         assert_refused(
             &args,
-            &home.run(&args),
+            &setup_dry_run(&home, &args),
             3,
             &format!("rccr setup: --temp-key {bad}: not an unencrypted OpenSSH private key"),
         );
@@ -317,19 +318,10 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_the_sweep() {
     let dir = home.0.path("known_hosts.d");
     std::fs::create_dir(&dir).unwrap();
     let dir = dir.to_str().unwrap();
-    let args = [
-        "setup",
-        "--dry-run",
-        "--temp-key",
-        &key,
-        "--known-hosts",
-        dir,
-        "--subnet",
-        "10.255.255.0/30",
-    ];
+    let args = ["--temp-key", &key, "--known-hosts", dir];
     assert_refused(
         &args,
-        &home.run(&args),
+        &setup_dry_run(&home, &args),
         3,
         &format!("rccr setup: {dir}: cannot be read as known_hosts"),
     );
@@ -361,16 +353,7 @@ fn a_key_comment_on_two_lines_is_refused_and_nothing_is_written() {
 fn setup_on_a_lan_without_nodes_says_so() {
     let home = Home::new("emptylan");
     let key = temp_key(&home);
-    // A /30 of the reserved 10.255.255.0 range: nothing answers there.
-    let args = [
-        "setup",
-        "--dry-run",
-        "--temp-key",
-        &key,
-        "--subnet",
-        "10.255.255.0/30",
-    ];
-    let out = home.run(&args);
+    let out = setup_dry_run(&home, &["--temp-key", &key]);
     let err = String::from_utf8_lossy(&out.stderr);
     if out.status.code() == Some(4) {
         eprintln!("skipped: the sweep needs root: {err}");

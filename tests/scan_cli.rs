@@ -51,6 +51,24 @@ fn assert_refused(out: &Output, code: i32, prefix: &str) {
     assert!(err.starts_with(prefix), "{err}");
 }
 
+/// `rccr scan --iface lo --subnet 127.0.0.0/30 ARGS` in a new network
+/// namespace (only lo, no route anywhere, so PTR queries fail at once and
+/// the TCP probe is refused); `None` (skipped) without root, unshare or ip.
+fn loopback_scan(args: &str) -> Option<Output> {
+    if !is_root() || !have("unshare") || !have("ip") {
+        eprintln!("skipped: needs root, unshare and ip for a private network namespace");
+        return None;
+    }
+    let script =
+        format!("ip link set lo up && exec {RCCR} scan --iface lo --subnet 127.0.0.0/30 {args}");
+    Some(
+        Command::new("unshare")
+            .args(["--net", "sh", "-c", &script])
+            .output()
+            .unwrap(),
+    )
+}
+
 #[test]
 fn invalid_cidr_is_bad_input_naming_it() {
     let out = scan(&["--iface", "lo", "--subnet", "127.0.0.0/33"]);
@@ -176,19 +194,9 @@ fn without_raw_sockets_the_user_is_told_to_run_as_root() {
 
 #[test]
 fn loopback_sweep_in_a_private_namespace() {
-    if !is_root() || !have("unshare") || !have("ip") {
-        eprintln!("skipped: needs root, unshare and ip for a private network namespace");
+    let Some(out) = loopback_scan("--all --json --timeout-ms 200") else {
         return;
-    }
-    // A new network namespace: only lo, no route anywhere, so the PTR
-    // queries fail at once and the TCP probe is refused.
-    let script = format!(
-        "ip link set lo up && exec {RCCR} scan --iface lo --subnet 127.0.0.0/30 --all --json --timeout-ms 200"
-    );
-    let out = Command::new("unshare")
-        .args(["--net", "sh", "-c", &script])
-        .output()
-        .unwrap();
+    };
     assert!(out.status.success(), "{}", stderr(&out));
     let json = String::from_utf8(out.stdout.clone()).unwrap();
     // 127.0.0.1 is ours and never asked; 127.0.0.2 answers on loopback.
@@ -209,18 +217,10 @@ fn loopback_sweep_in_a_private_namespace() {
 
 #[test]
 fn a_save_file_that_cannot_be_written_keeps_the_results() {
-    if !is_root() || !have("unshare") || !have("ip") {
-        eprintln!("skipped: needs root, unshare and ip for a private network namespace");
-        return;
-    }
     let save = format!("/nonexistent-rccr-{}/snap", std::process::id());
-    let script = format!(
-        "ip link set lo up && exec {RCCR} scan --iface lo --subnet 127.0.0.0/30 --all --json --timeout-ms 200 --save {save}"
-    );
-    let out = Command::new("unshare")
-        .args(["--net", "sh", "-c", &script])
-        .output()
-        .unwrap();
+    let Some(out) = loopback_scan(&format!("--all --json --timeout-ms 200 --save {save}")) else {
+        return;
+    };
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     // What the sweep found is printed all the same, then the error.
@@ -237,23 +237,15 @@ fn a_save_file_that_cannot_be_written_keeps_the_results() {
 
 #[test]
 fn a_config_warning_is_shown_before_the_sweep() {
-    if !is_root() || !have("unshare") || !have("ip") {
-        eprintln!("skipped: needs root, unshare and ip for a private network namespace");
-        return;
-    }
     let config =
         std::env::temp_dir().join(format!("rccr-scan-cli-config-{}.yml", std::process::id()));
     // A misspelt key: the filter stays the default, which the user must hear.
     std::fs::write(&config, "discovery:\n  hostname_filtr: MyLab\n").unwrap();
-    let script = format!(
-        "ip link set lo up && exec {RCCR} scan --iface lo --subnet 127.0.0.0/30 --timeout-ms 100 --config {}",
-        config.display()
-    );
-    let out = Command::new("unshare")
-        .args(["--net", "sh", "-c", &script])
-        .output()
-        .unwrap();
+    let out = loopback_scan(&format!("--timeout-ms 100 --config {}", config.display()));
     std::fs::remove_file(&config).unwrap();
+    let Some(out) = out else {
+        return;
+    };
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert_has(&err, "rccr scan: warning: ");
