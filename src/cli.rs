@@ -7,21 +7,33 @@ use argh::FromArgs;
 /// `["rccr", "scan"]`, which is what the usage line shows).
 ///
 /// A lone `-` (stdin or stdout, by convention) is an argument, not an
-/// option: argh takes it so after `--`.
+/// option: argh takes it so only after `--`, so when argh refuses it, it
+/// is read again moved there. As an option's value (`--config -`) argh
+/// takes it as it stands: moving it would hand the option the next word.
 pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
     // -h is --help everywhere (no applet has a -h of its own).
     let mut args: Vec<&str> = args
         .iter()
         .map(|a| if *a == "-h" { "--help" } else { a })
         .collect();
-    if let Some(at) = args.iter().position(|a| *a == "-") {
-        if !args[..at].contains(&"--") {
-            args.retain(|a| *a != "-");
+    let exit = match T::from_args(cmd, &args) {
+        Ok(parsed) => return Ok(parsed),
+        Err(exit) => exit,
+    };
+    let lone_dash = exit.status.is_err() && exit.output.trim_end() == "Unrecognized argument: -";
+    let exit = match args.iter().position(|a| *a == "-") {
+        Some(at) if lone_dash && !args[..at].contains(&"--") => {
+            args.remove(at);
             args.push("--");
             args.push("-");
+            match T::from_args(cmd, &args) {
+                Ok(parsed) => return Ok(parsed),
+                Err(exit) => exit,
+            }
         }
-    }
-    T::from_args(cmd, &args).map_err(|exit| match exit.status {
+        _ => exit,
+    };
+    Err(match exit.status {
         Ok(()) => Error::Help(exit.output),
         Err(()) => usage(cmd, &one_line(&exit.output)),
     })

@@ -390,3 +390,25 @@ fn setup_never_asks_for_a_force_it_does_not_have() {
     assert!(!err.contains("--force"), "{err}");
     assert!(err.contains("name smaller subnets with --subnet"), "{err}");
 }
+
+#[test]
+fn a_lone_dash_is_an_options_value_or_a_file() {
+    let home = Home::new("dash");
+    // An option's value: --filter takes it, and the options after it stay
+    // options (it was moved to the end, so --filter took "--timeout-ms").
+    let args = ["scan", "--filter", "-", "--timeout-ms", "0"];
+    assert_refused(
+        &args,
+        &home.run(&args),
+        2,
+        "rccr scan: --timeout-ms must be between 1 and 60000",
+    );
+    // A file: stdin.
+    let args = ["restore", "--wait", "1", "-"];
+    assert_refused(
+        &args,
+        &home.run(&args),
+        3,
+        "rccr restore: stdin: not an rccr backup",
+    );
+}
