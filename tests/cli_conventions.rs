@@ -412,3 +412,26 @@ fn a_lone_dash_is_an_options_value_or_a_file() {
         "rccr restore: stdin: not an rccr backup",
     );
 }
+
+#[test]
+fn port_0_is_bad_input() {
+    let home = Home::new("port0");
+    for args in [
+        &[
+            "keyrotate",
+            "--yes",
+            "--host",
+            "10.255.255.1",
+            "--port",
+            "0",
+        ][..],
+        &["keys", "status", "--host", "10.255.255.1", "--port", "0"],
+    ] {
+        assert_refused(
+            args,
+            &home.run(args),
+            3,
+            "--port 0: give a port from 1 to 65535",
+        );
+    }
+}
