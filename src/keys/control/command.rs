@@ -224,7 +224,9 @@ fn run_mode(
             addr::push_once(&mut nodes, node);
         }
     }
-    if nodes.is_empty() {
+    // An interrupted run whose nodes all settled still has to clean up and
+    // retire its journal: with no nodes to rotate, it only finishes.
+    if nodes.is_empty() && unfinished.is_none() {
         return Err(Error::no_nodes(
             "run rccr setup, or pass --host IP or --hosts-file FILE",
         ));
