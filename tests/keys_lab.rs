@@ -690,3 +690,41 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         );
     }
 }
+
+#[test]
+fn an_rsa_cluster_key_moved_into_its_home_by_a_killed_run_is_kept() {
+    // An RSA cluster key waits in the state directory while the temporary
+    // key holds ~/.ssh/id_rsa, and moves there once every node rotated.
+    // Killed half-way (id_rsa the new private key, id_rsa.pub still the
+    // temporary key's) or once it moved, a re-run (with the nodes, or with
+    // none: it only finishes) must not take id_rsa for the old key: the
+    // nodes end on the cluster key, the temporary key refused.
+    if !require_root() {
+        return;
+    }
+    let no_nodes: [&str; 0] = [];
+    for (boundary, rerun) in [("half-installed", &PAIR[..]), ("before-retire", &no_nodes)] {
+        let lab = Lab::builder().targets(2).up();
+        let cmd = rotate_cmd(&lab, &PAIR, &["--type", "rsa"], NODE_SIDES[0]);
+        through_failpoint(&lab, boundary, boundary, &cmd, |_, pid| sigkill(pid));
+        assert_no_lockout(&lab, &PAIR);
+        let out = rotate(&lab, rerun, &["--type", "rsa"]);
+        ok(&format!("{boundary}: re-run failed"), &out);
+        assert!(
+            !control_has_file(&lab, "/root/.rccr/rotation.journal"),
+            "{boundary}: the rotation was never finished"
+        );
+        let public = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_rsa.pub"]));
+        assert_has(&public, "rccr-cluster-key");
+        for name in PAIR {
+            assert!(
+                lab.key_logs_in("/root/.ssh/id_rsa", name),
+                "{boundary}: {name} is locked out"
+            );
+            assert!(
+                !lab.key_logs_in("/root/.rccr/temp_key", name),
+                "{boundary}: {name}: temporary key accepted"
+            );
+        }
+    }
+}

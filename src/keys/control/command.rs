@@ -129,9 +129,11 @@ pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
 /// `--from-key`, else the one an interrupted run started from, else the
 /// temporary key.
 fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
+    // Once every node rotated, the new key moves into its home, which may
+    // be the old key's path: from then on that path holds the new key.
     let from_journal = unfinished
-        .map(|r| r.old_key.clone())
-        .filter(|p| p.is_file());
+        .filter(|r| r.old_key.is_file() && !same_key(&r.old_key, &r.new_key))
+        .map(|r| r.old_key.clone());
     // An interrupted rekey finishes first, whatever key this run was given
     // (rccr setup hands it the temporary key): its nodes take no other.
     if let Some(path) = from_journal
@@ -339,7 +341,7 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
         // The new key waited while an old key of rccr's held its home.
         let home = cluster_home(paths, kind, &records);
         if !home.exists() || is_ours(&home, &records) {
-            install_pair(&plan.new, &home)?;
+            install_pair(&plan.new, &home, &plan.journal)?;
             new_key = home;
         }
     }
@@ -388,6 +390,14 @@ fn default_identities(paths: &StatePaths) -> [PathBuf; 2] {
     [KeyType::Ed25519, KeyType::Rsa].map(|kind| paths.ssh_identity(kind))
 }
 
+/// Whether the private key files `a` and `b` both load and hold one key.
+fn same_key(a: &Path, b: &Path) -> bool {
+    match (load_key(a), load_key(b)) {
+        (Ok(a), Ok(b)) => a.blob() == b.blob(),
+        _ => false,
+    }
+}
+
 /// Whether the key file at `path` is rccr's (see [`KeyRecords`]).
 fn is_ours(path: &Path, records: &KeyRecords) -> bool {
     load_key(path).is_ok_and(|key| records.is_ours(&key.fingerprint))
@@ -404,12 +414,13 @@ fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> Path
     }
 }
 
-/// Puts `key` at `to` (private, then public, each atomically), then
-/// removes its old pair. A run killed half-way finds the old pair still
-/// there (the journal names it) and does it again; never a private key
-/// under one path with another key's public half.
-fn install_pair(key: &Key, to: &Path) -> Result<(), Error> {
+/// Puts `key` at `to` (private, then public, each atomically), names `to`
+/// as the new key in the journal, then removes its old pair. A run killed
+/// half-way finds the old pair still there (the journal names it) and does
+/// it again; one killed later finds the key where the journal says.
+fn install_pair(key: &Key, to: &Path, journal: &Journal) -> Result<(), Error> {
     copy_pair(key, to, 0o644, Some("half-installed"))?;
+    journal.move_new_key(to)?;
     for path in [public_path(&key.path), key.path.clone()] {
         match std::fs::remove_file(&path) {
             Ok(()) => {}

@@ -106,6 +106,13 @@ impl Journal {
         fsutil::write_atomic_lazy(&self.path, record.render().as_bytes(), 0o600)
     }
 
+    /// Names `path` as the rotation's new key, durably: the key moved there.
+    pub fn move_new_key(&self, path: &Path) -> Result<(), Error> {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        record.new_key = path.to_path_buf();
+        fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)
+    }
+
     /// The node's phase as last recorded.
     pub fn phase(&self, node: &str) -> Option<String> {
         let record = self.record.lock().unwrap_or_else(|e| e.into_inner());
