@@ -728,3 +728,32 @@ fn an_rsa_cluster_key_moved_into_its_home_by_a_killed_run_is_kept() {
         }
     }
 }
+
+#[test]
+fn a_dead_node_removed_from_the_cluster_no_longer_holds_up_a_rekey() {
+    // A rekey cannot reach target-2, which is gone for good: the operator
+    // removes it (--forget). The next rekey must finish without it instead
+    // of waiting for it forever, keeping the old cluster key in service.
+    let lab = or_skip!(two_target_lab());
+    assert_converges(&lab, &PAIR);
+    write_inventory(&lab, &PAIR);
+    kill_sshd(&lab, "target-2");
+    let out = on_control(&lab, &rekey_args(&lab, &[]));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(&stdout(&out), "unreachable");
+    let gone = lab.ip("target-2");
+    let removed = lab.exec("control", &["rccr", "remove", "--forget", "--yes", &gone]);
+    assert!(
+        !stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"])).contains(&gone),
+        "not removed: {}",
+        stderr(&removed)
+    );
+    let out = on_control(&lab, &rekey_args(&lab, &[]));
+    ok("the rekey after the removal", &out);
+    assert!(!control_has_file(&lab, "/root/.rccr/rotation.journal"));
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
+    assert!(
+        !lab.key_logs_in("/root/.rccr/previous_key", "target-1"),
+        "target-1 still takes the old cluster key"
+    );
+}
