@@ -757,3 +757,36 @@ fn a_dead_node_removed_from_the_cluster_no_longer_holds_up_a_rekey() {
         "target-1 still takes the old cluster key"
     );
 }
+
+#[test]
+fn a_journal_moved_away_mid_rotation_never_costs_the_new_key() {
+    // A journal rccr cannot read says "move the file away to start over".
+    // Done mid-rotation, the key the nodes committed to waits in the state
+    // directory (RSA: the temporary key holds its home): the run that
+    // starts over must take that key up again, never make another over it.
+    let lab = or_skip!(two_target_lab());
+    let cmd = rotate_cmd(
+        &lab,
+        &PAIR,
+        &["--type", "rsa", "--parallel", "1"],
+        NODE_SIDES[0],
+    );
+    through_failpoint(&lab, "moved-away", "after-commit", &cmd, |_, pid| {
+        sigkill(pid)
+    });
+    let moved = lab.exec(
+        "control",
+        &["mv", "/root/.rccr/rotation.journal", "/root/journal.moved"],
+    );
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    let out = rotate(&lab, &PAIR, &["--type", "rsa"]);
+    assert_no_lockout(&lab, &PAIR);
+    ok("the run that started over", &out);
+    for name in PAIR {
+        assert!(lab.key_logs_in("/root/.ssh/id_rsa", name), "{name}");
+        assert!(
+            !lab.key_logs_in("/root/.rccr/temp_key", name),
+            "{name}: temporary key accepted"
+        );
+    }
+}

@@ -489,6 +489,14 @@ fn new_key(
     } else {
         home
     };
+    // A key of ours waiting there is an interrupted run's, which nodes may
+    // take already even when no journal names it (one moved away to start
+    // over): take it up, never write another over it.
+    if let Ok(key) = load_key(&path) {
+        if key.blob() != old.blob() && records.role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
+            return Ok(key);
+        }
+    }
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
     }
