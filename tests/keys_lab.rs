@@ -790,3 +790,32 @@ fn a_journal_moved_away_mid_rotation_never_costs_the_new_key() {
         );
     }
 }
+
+#[test]
+fn a_diskless_control_rebooted_mid_rotation_still_holds_the_key_its_nodes_took() {
+    // On a diskless control (root in RAM, lbu saves /root/.ssh and
+    // /root/.rccr, as the image's protected paths say) the new key must be
+    // saved before any node hears of it: rebooted once a node committed,
+    // the control must come back holding the key that node now takes.
+    let lab = or_skip!(two_target_lab());
+    lab.storage("control", "lbu");
+    // The lbu stand-in, first on the PATH as on the hosts' SSH sessions.
+    let fakebin = host_dir(&lab, "control").join("fakebin");
+    let path = format!("PATH={}:$PATH exec \"$@\"", fakebin.display());
+    let lbu = fakebin.join("lbu");
+    let include = [
+        lbu.to_str().unwrap(),
+        "include",
+        "/root/.ssh",
+        "/root/.rccr",
+    ];
+    let out = lab.exec("control", &include);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut cmd = vec!["sh".to_string(), "-c".into(), path, "sh".into()];
+    cmd.extend(rotate_cmd(&lab, &PAIR, &["--parallel", "1"], NODE_SIDES[0]));
+    through_failpoint(&lab, "control-reboot", "after-commit", &cmd, |_, _| {
+        lab.reboot(&["control"])
+    });
+    assert_no_lockout(&lab, &PAIR);
+    assert_converges(&lab, &PAIR);
+}

@@ -273,6 +273,14 @@ fn run_mode(
         }
     }
     let journal = Journal::create(paths.journal(), record)?;
+    // On a diskless control the keys and the journal live in RAM until lbu
+    // saves them: saved before any node hears of the new key, or a reboot
+    // mid-rotation loses the one key the committed nodes take.
+    if let Some(problem) = crate::state::persist_control() {
+        if crate::persist::live_root_in_ram() {
+            return Err(Error::Failed(format!("{problem}; no node was changed")));
+        }
+    }
     crate::failpoint::reached("journal-created", "-");
 
     if !opts.yes && mode == Mode::Rotate {
