@@ -819,3 +819,23 @@ fn a_diskless_control_rebooted_mid_rotation_still_holds_the_key_its_nodes_took()
     assert_no_lockout(&lab, &PAIR);
     assert_converges(&lab, &PAIR);
 }
+
+#[test]
+fn a_kept_temporary_key_cut_in_half_by_a_sigkill_is_made_whole() {
+    // Killed between the two halves of rccr's copy of the temporary key,
+    // a re-run must still leave a copy that adopts nodes plugged in later,
+    // once ~/.ssh/id_rsa is gone.
+    let lab = or_skip!(two_target_lab());
+    let cmd = rotate_cmd(&lab, &PAIR, &[], NODE_SIDES[0]);
+    through_failpoint(&lab, "temp-half", "temp-key-half-kept", &cmd, |_, pid| {
+        sigkill(pid)
+    });
+    assert_converges(&lab, &PAIR);
+    let later = lab.add_targets(1);
+    let out = on_control(
+        &lab,
+        &rotate_cmd(&lab, &[&later[0].name], &[], NODE_SIDES[0]),
+    );
+    ok("a node plugged in later", &out);
+    assert_rotated(&lab, &[&later[0].name]);
+}

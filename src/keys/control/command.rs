@@ -463,10 +463,12 @@ fn keep_temp_key(paths: &StatePaths, old: &Key) -> Result<(), Error> {
     }
     KeyRecords::new(paths).record(KeyRole::Temporary, &old.fingerprint)?;
     let kept = paths.kept_temp_key();
-    if kept.exists() || old.path == kept {
+    // Kept whole only: a run killed between the two halves left a private
+    // key that no lookup takes for the temporary key without its `.pub`.
+    if old.path == kept || crate::keys::resolve::is_temporary(&kept) {
         return Ok(());
     }
-    copy_pair(old, &kept, 0o600, None)
+    copy_pair(old, &kept, 0o600, Some("temp-key-half-kept"))
 }
 
 /// The cluster key: the interrupted run's, else the one rccr made at its
