@@ -839,3 +839,24 @@ fn a_kept_temporary_key_cut_in_half_by_a_sigkill_is_made_whole() {
     ok("a node plugged in later", &out);
     assert_rotated(&lab, &[&later[0].name]);
 }
+
+#[test]
+fn no_backup_is_taken_in_the_middle_of_a_rotation() {
+    // An archive holds no journal: restored, a rekey's unmoved nodes were
+    // forgotten, and the next rekey wrote the current key over the one
+    // they take (locked out). So rccr backup waits for the rotation.
+    let lab = or_skip!(two_target_lab());
+    assert_converges(&lab, &PAIR);
+    write_inventory(&lab, &PAIR);
+    kill_sshd(&lab, "target-2");
+    let out = on_control(&lab, &rekey_args(&lab, &[]));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let backup = ["rccr", "backup", "/root/rccr.backup"];
+    let out = lab.exec("control", &backup);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(&stderr(&out), "rotation.journal");
+    assert!(!control_has_file(&lab, "/root/rccr.backup"));
+    start_sshd(&lab, "target-2");
+    ok("the rekey", &on_control(&lab, &rekey_args(&lab, &[])));
+    ok("the backup", &lab.exec("control", &backup));
+}
