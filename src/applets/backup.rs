@@ -27,6 +27,7 @@ cli::options! {
     /// lines of the cluster's nodes, the inventory, the swarm record and the
     /// config. It holds private keys: keep it as safe as the control. FILE `-`
     /// writes to stdout (rccr backup - | ssh elsewhere 'cat > rccr.backup').
+    /// Refused while a key rotation is unfinished: finish it first.
     #[derive(FromArgs)]
     struct BackupArgs {
         /// where to write the archive, or - for stdout
