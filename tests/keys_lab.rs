@@ -716,17 +716,37 @@ fn an_rsa_cluster_key_moved_into_its_home_by_a_killed_run_is_kept() {
         );
         let public = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_rsa.pub"]));
         assert_has(&public, "rccr-cluster-key");
-        for name in PAIR {
-            assert!(
-                lab.key_logs_in("/root/.ssh/id_rsa", name),
-                "{boundary}: {name} is locked out"
-            );
-            assert!(
-                !lab.key_logs_in("/root/.rccr/temp_key", name),
-                "{boundary}: {name}: temporary key accepted"
-            );
-        }
+        assert_on_rsa_cluster_key(&lab, boundary);
     }
+}
+
+/// Both targets of [`PAIR`] take the RSA cluster key at ~/.ssh/id_rsa,
+/// and no longer the temporary key; `what` names the case.
+fn assert_on_rsa_cluster_key(lab: &Lab, what: &str) {
+    for name in PAIR {
+        assert!(
+            lab.key_logs_in("/root/.ssh/id_rsa", name),
+            "{what}: {name} is locked out"
+        );
+        assert!(
+            !lab.key_logs_in("/root/.rccr/temp_key", name),
+            "{what}: {name}: temporary key accepted"
+        );
+    }
+}
+
+/// A lab of [`PAIR`] on the cluster key, both in the inventory, whose
+/// rekey could not reach target-2 (its sshd stopped): it is unfinished.
+/// None when not root (the test skips).
+fn rekey_without_target_2() -> Option<Lab> {
+    let lab = two_target_lab()?;
+    assert_converges(&lab, &PAIR);
+    write_inventory(&lab, &PAIR);
+    kill_sshd(&lab, "target-2");
+    let out = on_control(&lab, &rekey_args(&lab, &[]));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(&stdout(&out), "unreachable");
+    Some(lab)
 }
 
 #[test]
@@ -734,13 +754,7 @@ fn a_dead_node_removed_from_the_cluster_no_longer_holds_up_a_rekey() {
     // A rekey cannot reach target-2, which is gone for good: the operator
     // removes it (--forget). The next rekey must finish without it instead
     // of waiting for it forever, keeping the old cluster key in service.
-    let lab = or_skip!(two_target_lab());
-    assert_converges(&lab, &PAIR);
-    write_inventory(&lab, &PAIR);
-    kill_sshd(&lab, "target-2");
-    let out = on_control(&lab, &rekey_args(&lab, &[]));
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert_has(&stdout(&out), "unreachable");
+    let lab = or_skip!(rekey_without_target_2());
     let gone = lab.ip("target-2");
     let removed = lab.exec("control", &["rccr", "remove", "--forget", "--yes", &gone]);
     assert!(
@@ -782,13 +796,7 @@ fn a_journal_moved_away_mid_rotation_never_costs_the_new_key() {
     let out = rotate(&lab, &PAIR, &["--type", "rsa"]);
     assert_no_lockout(&lab, &PAIR);
     ok("the run that started over", &out);
-    for name in PAIR {
-        assert!(lab.key_logs_in("/root/.ssh/id_rsa", name), "{name}");
-        assert!(
-            !lab.key_logs_in("/root/.rccr/temp_key", name),
-            "{name}: temporary key accepted"
-        );
-    }
+    assert_on_rsa_cluster_key(&lab, "started over");
 }
 
 #[test]
@@ -845,12 +853,7 @@ fn no_backup_is_taken_in_the_middle_of_a_rotation() {
     // An archive holds no journal: restored, a rekey's unmoved nodes were
     // forgotten, and the next rekey wrote the current key over the one
     // they take (locked out). So rccr backup waits for the rotation.
-    let lab = or_skip!(two_target_lab());
-    assert_converges(&lab, &PAIR);
-    write_inventory(&lab, &PAIR);
-    kill_sshd(&lab, "target-2");
-    let out = on_control(&lab, &rekey_args(&lab, &[]));
-    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let lab = or_skip!(rekey_without_target_2());
     let backup = ["rccr", "backup", "/root/rccr.backup"];
     let out = lab.exec("control", &backup);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
