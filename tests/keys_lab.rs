@@ -690,3 +690,176 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
         );
     }
 }
+
+#[test]
+fn an_rsa_cluster_key_moved_into_its_home_by_a_killed_run_is_kept() {
+    // An RSA cluster key waits in the state directory while the temporary
+    // key holds ~/.ssh/id_rsa, and moves there once every node rotated.
+    // Killed half-way (id_rsa the new private key, id_rsa.pub still the
+    // temporary key's) or once it moved, a re-run (with the nodes, or with
+    // none: it only finishes) must not take id_rsa for the old key: the
+    // nodes end on the cluster key, the temporary key refused.
+    if !require_root() {
+        return;
+    }
+    let no_nodes: [&str; 0] = [];
+    for (boundary, rerun) in [("half-installed", &PAIR[..]), ("before-retire", &no_nodes)] {
+        let lab = Lab::builder().targets(2).up();
+        let cmd = rotate_cmd(&lab, &PAIR, &["--type", "rsa"], NODE_SIDES[0]);
+        through_failpoint(&lab, boundary, boundary, &cmd, |_, pid| sigkill(pid));
+        assert_no_lockout(&lab, &PAIR);
+        let out = rotate(&lab, rerun, &["--type", "rsa"]);
+        ok(&format!("{boundary}: re-run failed"), &out);
+        assert!(
+            !control_has_file(&lab, "/root/.rccr/rotation.journal"),
+            "{boundary}: the rotation was never finished"
+        );
+        let public = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_rsa.pub"]));
+        assert_has(&public, "rccr-cluster-key");
+        assert_on_rsa_cluster_key(&lab, boundary);
+    }
+}
+
+/// Both targets of [`PAIR`] take the RSA cluster key at ~/.ssh/id_rsa,
+/// and no longer the temporary key; `what` names the case.
+fn assert_on_rsa_cluster_key(lab: &Lab, what: &str) {
+    for name in PAIR {
+        assert!(
+            lab.key_logs_in("/root/.ssh/id_rsa", name),
+            "{what}: {name} is locked out"
+        );
+        assert!(
+            !lab.key_logs_in("/root/.rccr/temp_key", name),
+            "{what}: {name}: temporary key accepted"
+        );
+    }
+}
+
+/// A lab of [`PAIR`] on the cluster key, both in the inventory, whose
+/// rekey could not reach target-2 (its sshd stopped): it is unfinished.
+/// None when not root (the test skips).
+fn rekey_without_target_2() -> Option<Lab> {
+    let lab = two_target_lab()?;
+    assert_converges(&lab, &PAIR);
+    write_inventory(&lab, &PAIR);
+    kill_sshd(&lab, "target-2");
+    let out = on_control(&lab, &rekey_args(&lab, &[]));
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(&stdout(&out), "unreachable");
+    Some(lab)
+}
+
+#[test]
+fn a_dead_node_removed_from_the_cluster_no_longer_holds_up_a_rekey() {
+    // A rekey cannot reach target-2, which is gone for good: the operator
+    // removes it (--forget). The next rekey must finish without it instead
+    // of waiting for it forever, keeping the old cluster key in service.
+    let lab = or_skip!(rekey_without_target_2());
+    let gone = lab.ip("target-2");
+    let removed = lab.exec("control", &["rccr", "remove", "--forget", "--yes", &gone]);
+    assert!(
+        !stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"])).contains(&gone),
+        "not removed: {}",
+        stderr(&removed)
+    );
+    let out = on_control(&lab, &rekey_args(&lab, &[]));
+    ok("the rekey after the removal", &out);
+    assert!(!control_has_file(&lab, "/root/.rccr/rotation.journal"));
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"));
+    assert!(
+        !lab.key_logs_in("/root/.rccr/previous_key", "target-1"),
+        "target-1 still takes the old cluster key"
+    );
+}
+
+#[test]
+fn a_journal_moved_away_mid_rotation_never_costs_the_new_key() {
+    // A journal rccr cannot read says "move the file away to start over".
+    // Done mid-rotation, the key the nodes committed to waits in the state
+    // directory (RSA: the temporary key holds its home): the run that
+    // starts over must take that key up again, never make another over it.
+    let lab = or_skip!(two_target_lab());
+    let cmd = rotate_cmd(
+        &lab,
+        &PAIR,
+        &["--type", "rsa", "--parallel", "1"],
+        NODE_SIDES[0],
+    );
+    through_failpoint(&lab, "moved-away", "after-commit", &cmd, |_, pid| {
+        sigkill(pid)
+    });
+    let moved = lab.exec(
+        "control",
+        &["mv", "/root/.rccr/rotation.journal", "/root/journal.moved"],
+    );
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    let out = rotate(&lab, &PAIR, &["--type", "rsa"]);
+    assert_no_lockout(&lab, &PAIR);
+    ok("the run that started over", &out);
+    assert_on_rsa_cluster_key(&lab, "started over");
+}
+
+#[test]
+fn a_diskless_control_rebooted_mid_rotation_still_holds_the_key_its_nodes_took() {
+    // On a diskless control (root in RAM, lbu saves /root/.ssh and
+    // /root/.rccr, as the image's protected paths say) the new key must be
+    // saved before any node hears of it: rebooted once a node committed,
+    // the control must come back holding the key that node now takes.
+    let lab = or_skip!(two_target_lab());
+    lab.storage("control", "lbu");
+    // The lbu stand-in, first on the PATH as on the hosts' SSH sessions.
+    let fakebin = host_dir(&lab, "control").join("fakebin");
+    let path = format!("PATH={}:$PATH exec \"$@\"", fakebin.display());
+    let lbu = fakebin.join("lbu");
+    let include = [
+        lbu.to_str().unwrap(),
+        "include",
+        "/root/.ssh",
+        "/root/.rccr",
+    ];
+    let out = lab.exec("control", &include);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut cmd = vec!["sh".to_string(), "-c".into(), path, "sh".into()];
+    cmd.extend(rotate_cmd(&lab, &PAIR, &["--parallel", "1"], NODE_SIDES[0]));
+    through_failpoint(&lab, "control-reboot", "after-commit", &cmd, |_, _| {
+        lab.reboot(&["control"])
+    });
+    assert_no_lockout(&lab, &PAIR);
+    assert_converges(&lab, &PAIR);
+}
+
+#[test]
+fn a_kept_temporary_key_cut_in_half_by_a_sigkill_is_made_whole() {
+    // Killed between the two halves of rccr's copy of the temporary key,
+    // a re-run must still leave a copy that adopts nodes plugged in later,
+    // once ~/.ssh/id_rsa is gone.
+    let lab = or_skip!(two_target_lab());
+    let cmd = rotate_cmd(&lab, &PAIR, &[], NODE_SIDES[0]);
+    through_failpoint(&lab, "temp-half", "temp-key-half-kept", &cmd, |_, pid| {
+        sigkill(pid)
+    });
+    assert_converges(&lab, &PAIR);
+    let later = lab.add_targets(1);
+    let out = on_control(
+        &lab,
+        &rotate_cmd(&lab, &[&later[0].name], &[], NODE_SIDES[0]),
+    );
+    ok("a node plugged in later", &out);
+    assert_rotated(&lab, &[&later[0].name]);
+}
+
+#[test]
+fn no_backup_is_taken_in_the_middle_of_a_rotation() {
+    // An archive holds no journal: restored, a rekey's unmoved nodes were
+    // forgotten, and the next rekey wrote the current key over the one
+    // they take (locked out). So rccr backup waits for the rotation.
+    let lab = or_skip!(rekey_without_target_2());
+    let backup = ["rccr", "backup", "/root/rccr.backup"];
+    let out = lab.exec("control", &backup);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(&stderr(&out), "rotation.journal");
+    assert!(!control_has_file(&lab, "/root/rccr.backup"));
+    start_sshd(&lab, "target-2");
+    ok("the rekey", &on_control(&lab, &rekey_args(&lab, &[])));
+    ok("the backup", &lab.exec("control", &backup));
+}

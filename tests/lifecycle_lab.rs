@@ -4,7 +4,8 @@
 //! reboot. Key rotation through reboots is in tests/keys_lab.rs.
 mod common;
 
-use common::lab::{stdout, Lab};
+use common::failpoint::{sigkill, Failpoint};
+use common::lab::{stderr, stdout, Lab};
 use common::{assert_has, or_skip};
 
 fn read(lab: &Lab, host: &str, path: &str) -> String {
@@ -141,11 +142,52 @@ fn a_power_cut_reboots_every_host() {
 }
 
 /// `rccr setup --yes --no-swarm --json` on the control.
+const SETUP: [&str; 5] = ["rccr", "setup", "--yes", "--no-swarm", "--json"];
+
 fn setup(lab: &Lab) -> std::process::Output {
-    lab.exec(
-        "control",
-        &["rccr", "setup", "--yes", "--no-swarm", "--json"],
-    )
+    lab.exec("control", &SETUP)
+}
+
+#[test]
+fn setup_killed_once_every_node_rotated_converges_on_a_re_run() {
+    // Killed after the last node rotated, before the rotation's journal
+    // was retired (and before the inventory was written): every node
+    // takes the cluster key, so the re-run finds nothing new, and must
+    // still finish the rotation, write the inventory and succeed.
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let fp = Failpoint::new("setup-before-retire");
+    let child = fp.spawn(&lab, "before-retire", &SETUP);
+    let (_, pid) = fp.reached();
+    sigkill(pid);
+    fp.resume();
+    child.wait_with_output().unwrap();
+    assert!(
+        lab.exec("control", &["test", "-f", "/root/.rccr/rotation.journal"])
+            .status
+            .success(),
+        "killed before the journal was retired"
+    );
+
+    let out = setup(&lab);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "re-run: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        !lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"])
+            .status
+            .success(),
+        "the journal was never retired"
+    );
+    lab.assert_temp_key_retired();
+    let nodes = read(&lab, "control", "/root/.rccr/nodes");
+    for name in ["target-1", "target-2"] {
+        lab.assert_cluster_key_only(name, &lab.ip(name), 3);
+        assert_has(&nodes, &lab.ip(name));
+    }
 }
 
 #[test]

@@ -2,9 +2,11 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
-use crate::state::{Lock, StatePaths};
+use crate::keys::control::journal;
+use crate::state::{inventory, Lock, StatePaths};
 use crate::swarm::remove;
 use argh::FromArgs;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -55,13 +57,25 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     }
     let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
-    remove::run(remove::Options {
+    let before = inventory::load(&paths.nodes())?;
+    let removed = remove::run(remove::Options {
         config: args.config.map(PathBuf::from),
-        paths,
+        paths: paths.copy(),
         nodes: args.nodes,
         release: args.release,
         forget: args.forget,
         yes: args.yes,
         json: args.json,
-    })
+    });
+    // The nodes that left the inventory (even when not cleanly) leave an
+    // unfinished key rotation too: one gone for good would hold it up for
+    // ever, and a node it reached again would be given the cluster key.
+    let after = inventory::load(&paths.nodes())?;
+    let gone: Vec<IpAddr> = before
+        .iter()
+        .filter(|b| !after.iter().any(|a| a.ip == b.ip))
+        .map(|b| b.ip)
+        .collect();
+    journal::forget(&paths.journal(), &gone)?;
+    removed
 }

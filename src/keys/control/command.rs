@@ -129,9 +129,11 @@ pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
 /// `--from-key`, else the one an interrupted run started from, else the
 /// temporary key.
 fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
+    // Once every node rotated, the new key moves into its home, which may
+    // be the old key's path: from then on that path holds the new key.
     let from_journal = unfinished
-        .map(|r| r.old_key.clone())
-        .filter(|p| p.is_file());
+        .filter(|r| r.old_key.is_file() && !same_key(&r.old_key, &r.new_key))
+        .map(|r| r.old_key.clone());
     // An interrupted rekey finishes first, whatever key this run was given
     // (rccr setup hands it the temporary key): its nodes take no other.
     if let Some(path) = from_journal
@@ -224,7 +226,9 @@ fn run_mode(
             addr::push_once(&mut nodes, node);
         }
     }
-    if nodes.is_empty() {
+    // An interrupted run whose nodes all settled still has to clean up and
+    // retire its journal: with no nodes to rotate, it only finishes.
+    if nodes.is_empty() && unfinished.is_none() {
         return Err(Error::no_nodes(
             "run rccr setup, or pass --host IP or --hosts-file FILE",
         ));
@@ -269,6 +273,14 @@ fn run_mode(
         }
     }
     let journal = Journal::create(paths.journal(), record)?;
+    // On a diskless control the keys and the journal live in RAM until lbu
+    // saves them: saved before any node hears of the new key, or a reboot
+    // mid-rotation loses the one key the committed nodes take.
+    if let Some(problem) = crate::state::persist_control() {
+        if crate::persist::live_root_in_ram() {
+            return Err(Error::Failed(format!("{problem}; no node was changed")));
+        }
+    }
     crate::failpoint::reached("journal-created", "-");
 
     if !opts.yes && mode == Mode::Rotate {
@@ -337,7 +349,7 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
         // The new key waited while an old key of rccr's held its home.
         let home = cluster_home(paths, kind, &records);
         if !home.exists() || is_ours(&home, &records) {
-            install_pair(&plan.new, &home)?;
+            install_pair(&plan.new, &home, &plan.journal)?;
             new_key = home;
         }
     }
@@ -386,6 +398,14 @@ fn default_identities(paths: &StatePaths) -> [PathBuf; 2] {
     [KeyType::Ed25519, KeyType::Rsa].map(|kind| paths.ssh_identity(kind))
 }
 
+/// Whether the private key files `a` and `b` both load and hold one key.
+fn same_key(a: &Path, b: &Path) -> bool {
+    match (load_key(a), load_key(b)) {
+        (Ok(a), Ok(b)) => a.blob() == b.blob(),
+        _ => false,
+    }
+}
+
 /// Whether the key file at `path` is rccr's (see [`KeyRecords`]).
 fn is_ours(path: &Path, records: &KeyRecords) -> bool {
     load_key(path).is_ok_and(|key| records.is_ours(&key.fingerprint))
@@ -402,12 +422,13 @@ fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> Path
     }
 }
 
-/// Puts `key` at `to` (private, then public, each atomically), then
-/// removes its old pair. A run killed half-way finds the old pair still
-/// there (the journal names it) and does it again; never a private key
-/// under one path with another key's public half.
-fn install_pair(key: &Key, to: &Path) -> Result<(), Error> {
+/// Puts `key` at `to` (private, then public, each atomically), names `to`
+/// as the new key in the journal, then removes its old pair. A run killed
+/// half-way finds the old pair still there (the journal names it) and does
+/// it again; one killed later finds the key where the journal says.
+fn install_pair(key: &Key, to: &Path, journal: &Journal) -> Result<(), Error> {
     copy_pair(key, to, 0o644, Some("half-installed"))?;
+    journal.move_new_key(to)?;
     for path in [public_path(&key.path), key.path.clone()] {
         match std::fs::remove_file(&path) {
             Ok(()) => {}
@@ -442,10 +463,12 @@ fn keep_temp_key(paths: &StatePaths, old: &Key) -> Result<(), Error> {
     }
     KeyRecords::new(paths).record(KeyRole::Temporary, &old.fingerprint)?;
     let kept = paths.kept_temp_key();
-    if kept.exists() || old.path == kept {
+    // Kept whole only: a run killed between the two halves left a private
+    // key that no lookup takes for the temporary key without its `.pub`.
+    if old.path == kept || crate::keys::resolve::is_temporary(&kept) {
         return Ok(());
     }
-    copy_pair(old, &kept, 0o600, None)
+    copy_pair(old, &kept, 0o600, Some("temp-key-half-kept"))
 }
 
 /// The cluster key: the interrupted run's, else the one rccr made at its
@@ -476,6 +499,14 @@ fn new_key(
     } else {
         home
     };
+    // A key of ours waiting there is an interrupted run's, which nodes may
+    // take already even when no journal names it (one moved away to start
+    // over): take it up, never write another over it.
+    if let Ok(key) = load_key(&path) {
+        if key.blob() != old.blob() && records.role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
+            return Ok(key);
+        }
+    }
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
     }

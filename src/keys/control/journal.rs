@@ -106,6 +106,13 @@ impl Journal {
         fsutil::write_atomic_lazy(&self.path, record.render().as_bytes(), 0o600)
     }
 
+    /// Names `path` as the rotation's new key, durably: the key moved there.
+    pub fn move_new_key(&self, path: &Path) -> Result<(), Error> {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        record.new_key = path.to_path_buf();
+        fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)
+    }
+
     /// The node's phase as last recorded.
     pub fn phase(&self, node: &str) -> Option<String> {
         let record = self.record.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,6 +143,24 @@ impl Journal {
         std::fs::rename(&self.path, last)
             .map_err(|e| Error::io(format!("cannot finish {}", self.path.display()), e))
     }
+}
+
+/// Drops the nodes at `ips` from the unfinished rotation at `path`, if
+/// any, durably: a node that left the cluster (`rccr remove`) must not
+/// hold the rotation up for ever. Returns whether the journal changed.
+pub fn forget(path: &Path, ips: &[std::net::IpAddr]) -> Result<bool, Error> {
+    let Some(mut record) = load(path)? else {
+        return Ok(false);
+    };
+    let before = record.nodes.len();
+    record.nodes.retain(|(name, _)| {
+        crate::keys::addr::parse(name, 22).is_none_or(|node| !ips.contains(&node.ip))
+    });
+    if record.nodes.len() == before {
+        return Ok(false);
+    }
+    fsutil::write_atomic(path, record.render().as_bytes(), 0o600)?;
+    Ok(true)
 }
 
 /// What the journals (`records`: the unfinished one first) say of a
@@ -193,6 +218,29 @@ mod tests {
         assert_eq!(last.old_key, PathBuf::new(), "the old key is gone");
         assert_eq!(last.nodes.len(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn forgetting_a_node_drops_its_lines_only() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-forget");
+        let path = dir.join("journal");
+        assert!(!forget(&path, &["10.0.0.1".parse().unwrap()]).unwrap());
+        let mut record = Record {
+            rotation: "r".into(),
+            ..Record::default()
+        };
+        for (node, phase) in [
+            ("10.0.0.1:22", "unreachable"),
+            ("10.0.0.2:22", "rotated"),
+            ("10.0.0.1:2222", "pending"),
+        ] {
+            record.set_phase(node, phase);
+        }
+        Journal::create(path.clone(), record.clone()).unwrap();
+        assert!(!forget(&path, &["10.0.0.9".parse().unwrap()]).unwrap());
+        assert!(forget(&path, &["10.0.0.1".parse().unwrap()]).unwrap());
+        record.nodes.retain(|(n, _)| n == "10.0.0.2:22");
+        assert_eq!(load(&path).unwrap(), Some(record));
     }
 
     #[test]
