@@ -767,6 +767,109 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
 }
 
 #[test]
+fn a_node_claiming_another_nodes_swarm_id_changes_nothing_of_that_node() {
+    // One manager (target-1, which leads), two workers.
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n"));
+    setup(&cluster);
+    let members = || {
+        let mut listed = swarm_nodes(&cluster, "target-1");
+        listed.sort();
+        listed
+    };
+    let before = members();
+    assert_eq!(before.len(), 3, "{before:?}");
+    let node_id = |host: &str| {
+        cluster
+            .docker_ok(host, &["info", "--format", "{{.Swarm.NodeID}}"])
+            .trim()
+            .to_string()
+    };
+    let (victim, liar) = (node_id("target-2"), node_id("target-3"));
+    // From now on target-3's rccr relays its engine's answers with
+    // target-2's node ID for its own, and its swarm in error (a node in
+    // error whose entry the swarm knows is made to leave, and that entry
+    // removed). Same lengths, so the frames stay whole.
+    let lab = cluster.lab.dir();
+    let wrapper = lab.join("hosts/target-3/fakebin/rccr");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = engine ] || exec '{real}' \"$@\"\n\
+             '{real}' \"$@\" | sed -e 's/\"NodeID\":\"{liar}\"/\"NodeID\":\"{victim}\"/g' \
+             -e 's/\"LocalNodeState\":\"active\"/\"LocalNodeState\":\"error\" /g'\n",
+            real = lab.join("bin/rccr").display()
+        ),
+    )
+    .expect("write the lying relay");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod the lying relay");
+    let out = setup_with(&cluster, &[]);
+    // target-2 was not removed from the swarm, and target-3 was not made
+    // to leave it: the same nodes, with the same IDs.
+    assert_eq!(members(), before, "{}", stderr(&out));
+    assert_eq!(node_id("target-2"), victim);
+    assert_eq!(node_id("target-3"), liar);
+    // The liar is reported, and setup fails.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (nodes, _) = layers(&out);
+    let liar_layers = node_layers(&nodes, "ReCyClusteR-Target-03");
+    assert_eq!(liar_layers.2, "failed", "{nodes:?}");
+    assert_has(
+        &stderr(&out),
+        "ReCyClusteR-Target-03: swarm: FAILED: claims the swarm node ID of ReCyClusteR-Target-02",
+    );
+}
+
+#[test]
+fn a_node_claiming_another_nodes_swarm_id_as_it_joins_labels_nothing_of_that_node() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n"));
+    setup(&cluster);
+    let victim = cluster
+        .docker_ok("target-2", &["info", "--format", "{{.Swarm.NodeID}}"])
+        .trim()
+        .to_string();
+    // target-3 leaves, says it has 512 MB, and from now on its rccr relays
+    // its engine's answers with target-2's node ID for any of its own: the
+    // one it gets when setup joins it again, too.
+    cluster.docker_ok("target-3", &["swarm", "leave", "--force"]);
+    let out = cluster.lab.sh(
+        "target-3",
+        "sed 's/^MemTotal: .*/MemTotal:         524288 kB/' /proc/meminfo > /tmp/meminfo && \
+         mount --bind /tmp/meminfo /proc/meminfo",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lab = cluster.lab.dir();
+    let wrapper = lab.join("hosts/target-3/fakebin/rccr");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = engine ] || exec '{real}' \"$@\"\n\
+             '{real}' \"$@\" | sed 's/\"NodeID\":\"[a-z0-9]\\{{25\\}}\"/\"NodeID\":\"{victim}\"/g'\n",
+            real = lab.join("bin/rccr").display()
+        ),
+    )
+    .expect("write the lying relay");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod the lying relay");
+    let ram = || label(&cluster, "target-1", "ReCyClusteR-Target-02", "rccr.ram_mb");
+    let before = ram();
+    assert_ne!(before, "512");
+    let out = setup_with(&cluster, &[]);
+    assert_eq!(ram(), before, "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        "ReCyClusteR-Target-03: swarm: FAILED: claims the swarm node ID of ReCyClusteR-Target-02",
+    );
+}
+
+#[test]
 fn managers_are_chosen_by_storage_ram_and_arch() {
     let cluster = or_skip!(cluster(5, "cluster:\n  name: lab\n"));
     // What each node tells about itself, made so in its own namespaces:

@@ -113,6 +113,15 @@ pub fn form(
         return Ok(formed);
     };
     formed.leader = Some(leader);
+    let claims: Vec<(usize, String)> = infos
+        .iter()
+        .enumerate()
+        .filter_map(|(i, info)| Some((i, info.as_ref()?.node_id.clone())))
+        .collect();
+    for (i, other) in false_claims(members, &claims, leader, &view, inventory) {
+        formed.layers[i] = claims_another(&other);
+        infos[i] = None;
+    }
     heal(members, &mut infos, leader, &view, &mut formed);
 
     let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
@@ -257,6 +266,12 @@ pub fn form(
         record.managers = managers;
         record.save(record_path)?;
     }
+    // A node ID a member's engine told after its join is its word too.
+    for (i, other) in false_claims(members, &node_ids, leader, &view, inventory) {
+        formed.layers[i] = claims_another(&other);
+        node_ids.retain(|(j, _)| *j != i);
+        formed.in_swarm.retain(|j| *j != i);
+    }
     // Promotions before demotions, so the raft never shrinks first; the
     // manager this run talks through is never demoted by it.
     let mut changes: Vec<(usize, &SwarmNode, bool)> = node_ids
@@ -377,6 +392,49 @@ fn recover_quorum(
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(300)),
         }
     }
+}
+
+/// A member's node ID is its engine's word, and every change this layer
+/// makes to a swarm node (its removal when broken, its role, its labels)
+/// goes to the node of that ID. Of `claims` (member, the node ID it
+/// says it has), those whose ID the swarm lists under another node's
+/// name, or that another member claims too (and the swarm lists under
+/// neither's name), with that other node's name (escaped): they are left
+/// out of the run, so that a node's lie lands on no other node. The
+/// leader's word is the swarm's.
+fn false_claims(
+    members: &[Member],
+    claims: &[(usize, String)],
+    leader: usize,
+    view: &[SwarmNode],
+    inventory: &[&str],
+) -> Vec<(usize, String)> {
+    let mut refused = Vec::new();
+    for (i, id) in claims
+        .iter()
+        .filter(|(i, id)| *i != leader && !id.is_empty())
+    {
+        let own = members[*i].record.hostname.as_str();
+        let listed = view
+            .iter()
+            .find(|n| n.id == *id)
+            .map(|n| n.hostname.as_str());
+        let listed_as_another = listed.filter(|name| *name != own && inventory.contains(name));
+        let claimed_too = claims
+            .iter()
+            .find(|(j, other)| j != i && other == id)
+            .filter(|_| listed != Some(own))
+            .map(|(j, _)| members[*j].record.hostname.as_str());
+        if let Some(other) = listed_as_another.or(claimed_too) {
+            refused.push((*i, print::name(other).into_owned()));
+        }
+    }
+    refused
+}
+
+/// Reports a member [`false_claims`] refused.
+fn claims_another(other: &str) -> Layer {
+    Layer::Failed(format!("claims the swarm node ID of {other}: left alone"))
 }
 
 /// Members whose swarm membership broke are made to join again: a node
