@@ -13,6 +13,7 @@
 //! outside the swarm. Exit code 0 when every node is healthy, 1 otherwise.
 use super::health::{self, Health};
 use crate::config::Config;
+use crate::docker::api::bounded;
 use crate::error::Error;
 use crate::identity::Role;
 use crate::keys::addr::NodeAddr;
@@ -192,7 +193,9 @@ impl NodeStatus {
     }
 }
 
-/// Reads the probe's output.
+/// Reads the probe's output. Every field is the node's word, cut to
+/// [`crate::docker::api::MAX_TEXT`]: one node's endless version would widen the table's
+/// column, and so every node's row, to its length.
 pub fn parse_probe(text: &str) -> Docker {
     let mut docker = Docker::Unknown;
     let mut last_error = "";
@@ -200,10 +203,10 @@ pub fn parse_probe(text: &str) -> Docker {
         if line == "rccr-docker absent" {
             return Docker::Absent;
         } else if line == "rccr-docker down" {
-            return Docker::Down(last_error.to_string());
+            return Docker::Down(bounded(last_error));
         } else if let Some(info) = line.strip_prefix("rccr-docker up|") {
             let mut f = info.splitn(4, '|');
-            let mut next = || f.next().unwrap_or("").trim().to_string();
+            let mut next = || bounded(f.next().unwrap_or("").trim());
             let (version, swarm_state, control, swarm_error) = (next(), next(), next(), next());
             docker = Docker::Up {
                 version,
@@ -219,13 +222,14 @@ pub fn parse_probe(text: &str) -> Docker {
     docker
 }
 
-/// Reads [`NODE_LIST`]'s output: hostname -> (manager status, status).
+/// Reads [`NODE_LIST`]'s output: hostname -> (manager status, status),
+/// each cut to [`crate::docker::api::MAX_TEXT`].
 pub fn parse_node_list(text: &str) -> Vec<(String, String, String)> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("rccr-node|"))
         .map(|l| {
             let mut f = l.splitn(3, '|');
-            let mut next = || f.next().unwrap_or("").trim().to_string();
+            let mut next = || bounded(f.next().unwrap_or("").trim());
             (next(), next(), next().to_ascii_lowercase())
         })
         .collect()
@@ -508,7 +512,7 @@ fn docker_from(out: &Output) -> Docker {
         return Docker::Down(format!(
             "no answer from the probe (exit {}): {}",
             out.status,
-            err.trim()
+            bounded(err.trim())
         ));
     }
     docker
@@ -678,6 +682,7 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::api::MAX_TEXT;
 
     fn node(role: Role) -> NodeRecord {
         NodeRecord {
@@ -748,6 +753,21 @@ mod tests {
         s.temp_key = "refused";
         s.docker = up("active", false);
         s
+    }
+
+    #[test]
+    fn one_nodes_endless_answer_widens_no_other_row() {
+        let endless = "9".repeat(1 << 20);
+        let mut statuses: Vec<NodeStatus> = (0..20).map(|_| healthy_target()).collect();
+        statuses[0].docker = parse_probe(&format!("rccr-docker up|{endless}|active|false|\n"));
+        statuses[1].docker = parse_probe(&format!("{endless}\nrccr-docker down\n"));
+        statuses[2].docker = parse_probe(&format!("rccr-docker up|1|{endless}|false|{endless}\n"));
+        let table = render_table(&statuses, true, None);
+        assert!(table.len() < 64 * 1024, "{} bytes", table.len());
+        let view = parse_node_list(&format!("rccr-node|{endless}|{endless}|{endless}\n"));
+        assert!(view
+            .iter()
+            .all(|(a, b, c)| a.len() + b.len() + c.len() <= 3 * MAX_TEXT));
     }
 
     #[test]
