@@ -925,6 +925,50 @@ fn managers_are_chosen_by_storage_ram_and_arch() {
 }
 
 #[test]
+fn a_node_that_renames_itself_in_the_swarm_is_removed_all_the_same() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n"));
+    setup(&cluster);
+    let id = cluster
+        .docker_ok("target-3", &["info", "--format", "{{.Swarm.NodeID}}"])
+        .trim()
+        .to_string();
+    // target-3 goes by another name in the swarm's list: its engine's
+    // hostname, which its node entry carries, is its own word.
+    let out = cluster.lab.sh("target-3", "hostname rccr-elsewhere");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = |name: &str| {
+        swarm_nodes(&cluster, "target-1")
+            .iter()
+            .any(|(n, _)| n == name)
+    };
+    settle(300, || listed("rccr-elsewhere"));
+    assert!(
+        listed("rccr-elsewhere"),
+        "{:?}",
+        swarm_nodes(&cluster, "target-1")
+    );
+    let out = cluster.lab.exec(
+        "control",
+        &[
+            "rccr",
+            "remove",
+            "--yes",
+            "--forget",
+            "ReCyClusteR-Target-03",
+        ],
+    );
+    let ids = cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);
+    assert!(
+        !ids.lines().any(|l| l.trim() == id),
+        "{ids}\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_has(&stdout(&out), "removed from the swarm's list");
+}
+
+#[test]
 fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
     let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
     setup(&cluster);
