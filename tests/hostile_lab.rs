@@ -231,6 +231,33 @@ fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
 }
 
 #[test]
+fn status_takes_a_host_key_of_another_type_for_a_mismatch_and_offers_it_no_key() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let (out, _) = setup(&lab, &["--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The node's address answers with an ECDSA host key: rccr reads no
+    // fingerprint from it, which is no reason to skip the pin.
+    lab.rekey("target-1", "ecdsa");
+    let offered = || lab.keys_offered("target-1");
+    let offered_before = offered();
+    let out = lab.exec("control", &["rccr", "status", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json = stdout(&out);
+    let line = json
+        .lines()
+        .find(|l| l.contains("\"node\": \"ReCyClusteR-Target-01\""))
+        .unwrap_or_else(|| panic!("no target in {json}"));
+    for field in [
+        "\"ssh\": \"host-key-mismatch\"",
+        "\"cluster_key\": null",
+        "\"temp_key\": null",
+    ] {
+        assert!(line.contains(field), "{field} missing in {line}");
+    }
+    assert_eq!(offered(), offered_before, "a key was offered to it");
+}
+
+#[test]
 fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
     let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     let (out, _) = setup(&lab, &[]);

@@ -12,6 +12,7 @@
 //! is an active swarm member. The control is healthy unless it runs Docker
 //! outside the swarm. Exit code 0 when every node is healthy, 1 otherwise.
 use super::health::{self, Health};
+use super::member::{self, LoginError};
 use crate::config::Config;
 use crate::docker::api::bounded;
 use crate::error::Error;
@@ -21,11 +22,10 @@ use crate::keys::control::journal;
 use crate::keys::resolve::Resolver;
 use crate::parallel;
 use crate::print::{self, Object, Table};
-use crate::ssh::{Connection, Output, SshError};
+use crate::ssh::{Output, SshError};
 use crate::state::inventory::{self, NodeRecord};
 use crate::state::swarm::SwarmRecord;
 use crate::state::StatePaths;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -395,15 +395,7 @@ fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
 /// Runs `command` on a target logged in with the cluster key, after the
 /// host key check; its stdout, or `None`.
 fn remote(node: &NodeRecord, keys: &Keys, timeout: Duration, command: &str) -> Option<String> {
-    let conn = Connection::open(SocketAddr::new(node.ip, keys.port), timeout).ok()?;
-    let presented = conn.host_key()?;
-    if node
-        .host_key
-        .as_ref()
-        .is_some_and(|k| *k != presented.fingerprint)
-    {
-        return None;
-    }
+    let conn = member::connect(node, keys.port, timeout).ok()?;
     conn.authenticate(&keys.user, keys.cluster.as_ref()?).ok()?;
     let out = conn.run(command, b"").ok()?;
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -430,10 +422,11 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
         local_probe(&mut status);
         return status;
     }
-    let addr = SocketAddr::new(node.ip, keys.port);
-    let conn = match Connection::open(addr, timeout) {
+    // The recorded host key, or no login: a key rccr reads no fingerprint
+    // from (a type it does not parse), or a record without one, is no pin.
+    let conn = match member::connect(node, keys.port, timeout) {
         Ok(conn) => conn,
-        Err(e) => {
+        Err(LoginError::Unreachable(e)) => {
             status.ssh = "unreachable";
             status.error = Some(match e {
                 SshError::Unreachable(_) => {
@@ -443,17 +436,12 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
             });
             return status;
         }
-    };
-    if let (Some(presented), Some(recorded)) = (conn.host_key(), &node.host_key) {
-        if presented.fingerprint != *recorded {
+        Err(e) => {
             status.ssh = "host-key-mismatch";
-            status.error = Some(format!(
-                "host key {} is not the recorded {recorded}: not logging in",
-                presented.fingerprint
-            ));
+            status.error = Some(e.to_string());
             return status;
         }
-    }
+    };
     status.ssh = "ok";
     // The temporary key first: refused, the same connection goes on to the
     // cluster key; accepted, it takes a second connection.
@@ -479,7 +467,11 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
     };
     let session = match session {
         Some(conn) => Ok(conn),
-        None => Connection::open(addr, timeout),
+        // The second connection is checked as the first.
+        None => member::connect(node, keys.port, timeout).map_err(|e| match e {
+            LoginError::Unreachable(e) => e,
+            e => SshError::KeyExchange(e.to_string()),
+        }),
     };
     let conn = match session.and_then(|c| c.authenticate(&keys.user, cluster).map(|()| c)) {
         Ok(conn) => {
