@@ -764,6 +764,16 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
         record.contains(&format!("cluster {}", ours.trim())),
         "{record}"
     );
+    // rccr status neither takes the claimer for a healthy member nor asks
+    // it how the cluster's swarm is doing.
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(1), "{json}");
+    let claimer = node_json(&json, "ReCyClusteR-Target-01");
+    assert!(claimer.contains("\"healthy\": false"), "{claimer}");
+    assert!(claimer.contains("in another swarm"), "{claimer}");
+    let other = node_json(&json, "ReCyClusteR-Target-02");
+    assert!(other.contains("\"healthy\": true"), "{other}");
+    assert!(other.contains("\"swarm_seen\": \"ready\""), "{other}");
 }
 
 #[test]

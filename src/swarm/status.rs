@@ -14,7 +14,7 @@
 use super::health::{self, Health};
 use super::member::{self, LoginError};
 use crate::config::Config;
-use crate::docker::api::bounded;
+use crate::docker::api::{bounded, is_id};
 use crate::error::Error;
 use crate::identity::Role;
 use crate::keys::addr::NodeAddr;
@@ -44,9 +44,9 @@ pub const DEFAULT_PARALLEL: usize = 128;
 /// the node counts: the control asks hundreds at once); `rccr-...` lines
 /// and any error, parsed by [`parse_probe`]. A client that cannot reach
 /// its engine may print part of the template before failing: the `down`
-/// line wins.
+/// line wins. A manager tells its swarm's ID (workers know none).
 pub const DOCKER_PROBE: &str = "command -v docker >/dev/null 2>&1 || { echo 'rccr-docker absent'; exit 0; }
-docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{.Swarm.Error}}' 2>&1 || echo 'rccr-docker down'
+docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.Error}}' 2>&1 || echo 'rccr-docker down'
 ";
 
 /// The whole probe: the node's health ([`health::PROBE`]), then Docker.
@@ -73,6 +73,8 @@ pub enum Docker {
         swarm_state: String,
         manager: bool,
         leader: bool,
+        /// A manager's swarm ID ("" for a worker, or an ID that is none).
+        cluster: String,
         swarm_error: String,
     },
 }
@@ -205,14 +207,20 @@ pub fn parse_probe(text: &str) -> Docker {
         } else if line == "rccr-docker down" {
             return Docker::Down(bounded(last_error));
         } else if let Some(info) = line.strip_prefix("rccr-docker up|") {
-            let mut f = info.splitn(4, '|');
+            let mut f = info.splitn(5, '|');
             let mut next = || bounded(f.next().unwrap_or("").trim());
-            let (version, swarm_state, control, swarm_error) = (next(), next(), next(), next());
+            let (version, swarm_state, control, cluster, swarm_error) =
+                (next(), next(), next(), next(), next());
             docker = Docker::Up {
                 version,
                 swarm_state,
                 manager: control == "true",
                 leader: false,
+                cluster: if is_id(&cluster) {
+                    cluster
+                } else {
+                    String::new()
+                },
                 swarm_error,
             };
         } else if !line.is_empty() {
@@ -256,7 +264,9 @@ impl Quorum {
         let (reachable, listed_total) = if listed.is_empty() {
             let answering = statuses
                 .iter()
-                .filter(|s| matches!(&s.docker, Docker::Up { manager: true, .. }))
+                .filter(|s| {
+                    s.error.is_none() && matches!(&s.docker, Docker::Up { manager: true, .. })
+                })
                 .count();
             (answering, 0)
         } else {
@@ -339,9 +349,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
         ),
         ..probe(node, &keys, opts.timeout)
     });
+    let record = SwarmRecord::load(&opts.paths.swarm())?;
+    if let Some(cluster) = &record.cluster {
+        mark_other_swarms(&mut statuses, cluster);
+    }
     swarm_view(&mut statuses, &keys, opts.timeout);
-    let recorded = SwarmRecord::load(&opts.paths.swarm())?.managers.len();
-    let quorum = Quorum::of(&statuses, recorded);
+    let quorum = Quorum::of(&statuses, record.managers.len());
     let out = if opts.json {
         render_json(&statuses)
     } else {
@@ -364,11 +377,30 @@ pub fn run(opts: Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// Asks the first active manager how the swarm sees every node: which
-/// manager leads, which nodes are down. One more command on one node.
+/// A manager of a swarm other than the cluster's (`cluster`, recorded by
+/// setup) is no healthy member, whatever its engine says of itself.
+fn mark_other_swarms(statuses: &mut [NodeStatus], cluster: &str) {
+    for s in statuses.iter_mut() {
+        if let Docker::Up {
+            cluster: theirs, ..
+        } = &s.docker
+        {
+            if !theirs.is_empty() && theirs != cluster && s.error.is_none() {
+                s.error = Some(format!(
+                    "in another swarm ({theirs}), not the cluster's {cluster}"
+                ));
+            }
+        }
+    }
+}
+
+/// Asks the first active manager (of the cluster's swarm: none marked
+/// otherwise) how the swarm sees every node: which manager leads, which
+/// nodes are down. One more command on one node.
 fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
     let manager = statuses.iter().find(|s| {
-        matches!(&s.docker, Docker::Up { manager: true, swarm_state, .. } if swarm_state == "active")
+        s.error.is_none()
+            && matches!(&s.docker, Docker::Up { manager: true, swarm_state, .. } if swarm_state == "active")
     });
     let Some(manager) = manager.map(|s| s.node.clone()) else {
         return;
@@ -694,6 +726,7 @@ mod tests {
             swarm_state: state.into(),
             manager,
             leader: false,
+            cluster: String::new(),
             swarm_error: String::new(),
         }
     }
@@ -708,25 +741,32 @@ mod tests {
             Docker::Down("Cannot connect to the Docker daemon".into())
         );
         assert_eq!(
-            parse_probe("rccr-docker up|20.10.24|active|true|\n"),
+            parse_probe("rccr-docker up|20.10.24|active|true|lmq5abc|\n"),
             Docker::Up {
                 version: "20.10.24".into(),
                 swarm_state: "active".into(),
                 manager: true,
                 leader: false,
+                cluster: "lmq5abc".into(),
                 swarm_error: String::new(),
             }
         );
         assert_eq!(
-            parse_probe("WARNING: x\nrccr-docker up|24.0|error|false|rpc error: a|b\n"),
+            parse_probe("WARNING: x\nrccr-docker up|24.0|error|false||rpc error: a|b\n"),
             Docker::Up {
                 version: "24.0".into(),
                 swarm_state: "error".into(),
                 manager: false,
                 leader: false,
+                cluster: String::new(),
                 swarm_error: "rpc error: a|b".into(),
             }
         );
+        // An ID that is none is no ID.
+        assert!(matches!(
+            parse_probe("rccr-docker up|24.0|active|true|../x|\n"),
+            Docker::Up { cluster, .. } if cluster.is_empty()
+        ));
         assert_eq!(parse_probe("garbage"), Docker::Unknown);
         assert_eq!(
             parse_node_list("rccr-node|a|Leader|Ready\nrccr-node|b||Down\nnoise\n"),
@@ -817,6 +857,25 @@ mod tests {
         assert!(render_table(&[], true, Some(q)).contains("quorum: LOST"));
         // No swarm at all: no quorum line.
         assert_eq!(Quorum::of(&[NodeStatus::new(&node(Role::Target))], 0), None);
+    }
+
+    #[test]
+    fn a_manager_of_another_swarm_is_no_healthy_member() {
+        let mut ours = healthy_target();
+        ours.docker = parse_probe("rccr-docker up|24.0|active|true|ours|\n");
+        let mut theirs = healthy_target();
+        theirs.docker = parse_probe("rccr-docker up|24.0|active|true|theirs|\n");
+        let worker = healthy_target();
+        let mut statuses = [theirs, ours, worker];
+        mark_other_swarms(&mut statuses, "ours");
+        assert_eq!(
+            statuses[0].problem().as_deref(),
+            Some("in another swarm (theirs), not the cluster's ours")
+        );
+        assert!(statuses[1].healthy() && statuses[2].healthy());
+        // Without a list, only the cluster's managers count.
+        let q = Quorum::of(&statuses, 1).unwrap();
+        assert_eq!((q.reachable, q.total), (1, 1));
     }
 
     #[test]
