@@ -979,6 +979,54 @@ fn a_node_that_renames_itself_in_the_swarm_is_removed_all_the_same() {
 }
 
 #[test]
+fn a_node_that_left_the_inventory_and_took_a_members_name_is_removed_as_missing() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n"));
+    setup(&cluster);
+    let id = cluster
+        .docker_ok("target-3", &["info", "--format", "{{.Swarm.NodeID}}"])
+        .trim()
+        .to_string();
+    // target-3 leaves the inventory (and SSH), and its engine goes by
+    // target-2's name in the swarm's list.
+    let h3 = cluster.lab.dir().join("hosts/target-3");
+    let out = cluster.lab.sh(
+        "target-3",
+        &format!(
+            "kill $(cat {}/sshd.pid) && hostname ReCyClusteR-Target-02",
+            h3.display()
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let forget = cluster.lab.sh(
+        "control",
+        "sed -i '/ReCyClusteR-Target-03/d' /root/.rccr/nodes",
+    );
+    assert!(forget.status.success());
+    let named_twice = || {
+        swarm_nodes(&cluster, "target-1")
+            .iter()
+            .filter(|(n, _)| n == "ReCyClusteR-Target-02")
+            .count()
+            == 2
+    };
+    settle(300, named_twice);
+    assert!(named_twice(), "{:?}", swarm_nodes(&cluster, "target-1"));
+    let out = setup_with(&cluster, &["--remove-missing"]);
+    let ids = cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);
+    assert!(
+        !ids.lines().any(|l| l.trim() == id),
+        "{ids}\n{}",
+        stderr(&out)
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        "ReCyClusteR-Target-02: removed from the swarm",
+    );
+    assert_eq!(swarm_nodes(&cluster, "target-1").len(), 2);
+}
+
+#[test]
 fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
     let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
     setup(&cluster);

@@ -30,6 +30,7 @@ use crate::docker::api::{Info, JoinTokens, SwarmNode, SwarmState};
 use crate::error::Error;
 use crate::parallel;
 use crate::print;
+use crate::state::inventory::NodeRecord;
 use crate::state::swarm::SwarmRecord;
 use std::path::Path;
 
@@ -47,12 +48,12 @@ pub struct Formed {
 }
 
 /// The swarm layer over `members` (their machine layers in `machines`).
-/// `inventory` names every node the inventory holds, reachable or not.
+/// `inventory` is every node the inventory holds, reachable or not.
 pub fn form(
     members: &[Member],
     machines: &[Machine],
     record_path: &Path,
-    inventory: &[&str],
+    inventory: &[NodeRecord],
     remove_missing: bool,
     settings: &Settings,
 ) -> Result<Formed, Error> {
@@ -156,13 +157,15 @@ pub fn form(
         }
     }
 
-    // Nodes that left: neither a member now nor named in the inventory.
+    // Nodes that left: neither a member now nor an inventory node's entry.
     let member_ids: Vec<&str> = infos.iter().flatten().map(|i| i.node_id.as_str()).collect();
+    let answered: Vec<&str> = (0..members.len())
+        .filter(|&i| infos[i].is_some())
+        .map(|i| members[i].record.hostname.as_str())
+        .collect();
     let gone: Vec<&SwarmNode> = view
         .iter()
-        .filter(|n| {
-            !member_ids.contains(&n.id.as_str()) && !inventory.contains(&n.hostname.as_str())
-        })
+        .filter(|n| !member_ids.contains(&n.id.as_str()) && !of_inventory(n, inventory, &answered))
         .collect();
     for node in &gone {
         let name = print::name(&node.hostname).into_owned();
@@ -407,7 +410,7 @@ fn false_claims(
     claims: &[(usize, String)],
     leader: usize,
     view: &[SwarmNode],
-    inventory: &[&str],
+    inventory: &[NodeRecord],
 ) -> Vec<(usize, String)> {
     let mut refused = Vec::new();
     for (i, id) in claims
@@ -419,7 +422,8 @@ fn false_claims(
             .iter()
             .find(|n| n.id == *id)
             .map(|n| n.hostname.as_str());
-        let listed_as_another = listed.filter(|name| *name != own && inventory.contains(name));
+        let listed_as_another =
+            listed.filter(|name| *name != own && inventory.iter().any(|r| r.hostname == *name));
         let claimed_too = claims
             .iter()
             .find(|(j, other)| j != i && other == id)
@@ -430,6 +434,20 @@ fn false_claims(
         }
     }
     refused
+}
+
+/// Whether swarm entry `n` is an inventory node's: it is at that node's
+/// address as the manager sees it, or carries its name. The name is the
+/// node's own word, so it counts only for a node that did not answer this
+/// run (a member's entry is known by its ID), and for an entry that is
+/// down (an old one of a member, which [`heal`] removes): a node that left
+/// the inventory cannot stay by taking a member's name.
+fn of_inventory(n: &SwarmNode, inventory: &[NodeRecord], answered: &[&str]) -> bool {
+    inventory.iter().any(|r| {
+        n.addr == Some(r.ip)
+            || (n.hostname == r.hostname
+                && (!answered.contains(&r.hostname.as_str()) || n.status == "down"))
+    })
 }
 
 /// Reports a member [`false_claims`] refused.
