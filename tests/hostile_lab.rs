@@ -231,6 +231,33 @@ fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
 }
 
 #[test]
+fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let (out, _) = setup(&lab, &["--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // From now on the node's docker command answers a line a second and
+    // never ends: each read comes well within the timeout.
+    let docker = lab.dir().join("hosts/target-1/fakebin/docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\nwhile :; do echo WARNING: slow; sleep 1; done\n",
+    )
+    .expect("write the trickling docker");
+    std::fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the trickling docker");
+    let started = Instant::now();
+    let out = lab.exec("control", &["rccr", "status", "--json", "--timeout", "3"]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        took < Duration::from_secs(20),
+        "status took {took:?} with --timeout 3\n{}",
+        stdout(&out)
+    );
+    assert_has(&stdout(&out), "could not ask Docker");
+}
+
+#[test]
 fn status_takes_a_host_key_of_another_type_for_a_mismatch_and_offers_it_no_key() {
     let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let (out, _) = setup(&lab, &["--no-swarm"]);

@@ -22,7 +22,7 @@ use crate::keys::control::journal;
 use crate::keys::resolve::Resolver;
 use crate::parallel;
 use crate::print::{self, Object, Table};
-use crate::ssh::{Output, SshError};
+use crate::ssh::{Limits, Output, SshError};
 use crate::state::inventory::{self, NodeRecord};
 use crate::state::swarm::SwarmRecord;
 use crate::state::StatePaths;
@@ -427,10 +427,21 @@ fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
 /// Runs `command` on a target logged in with the cluster key, after the
 /// host key check; its stdout, or `None`.
 fn remote(node: &NodeRecord, keys: &Keys, timeout: Duration, command: &str) -> Option<String> {
-    let conn = member::connect(node, keys.port, timeout).ok()?;
+    let mut conn = member::connect(node, keys.port, timeout).ok()?;
     conn.authenticate(&keys.user, keys.cluster.as_ref()?).ok()?;
+    conn.set_limits(within(timeout));
     let out = conn.run(command, b"").ok()?;
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A status command's bounds: the node's `--timeout`, not two minutes. A
+/// node that trickles its answer (each read within the timeout) is cut
+/// off there.
+fn within(timeout: Duration) -> Limits {
+    Limits {
+        deadline: timeout,
+        ..Limits::DEFAULT
+    }
 }
 
 /// Runs `command` with `sh -c` on this machine; its stdout, or `None`.
@@ -505,7 +516,7 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
             e => SshError::KeyExchange(e.to_string()),
         }),
     };
-    let conn = match session.and_then(|c| c.authenticate(&keys.user, cluster).map(|()| c)) {
+    let mut conn = match session.and_then(|c| c.authenticate(&keys.user, cluster).map(|()| c)) {
         Ok(conn) => {
             status.cluster_key = "accepted";
             conn
@@ -519,6 +530,7 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
             return status;
         }
     };
+    conn.set_limits(within(timeout));
     match conn.run(&probe_command(), b"") {
         Ok(out) => {
             status.docker = docker_from(&out);
