@@ -887,6 +887,30 @@ fn a_node_claiming_another_nodes_swarm_id_as_it_joins_labels_nothing_of_that_nod
 }
 
 #[test]
+fn a_node_whose_swarm_name_carries_separators_forges_no_other_nodes_status() {
+    let cluster = or_skip!(one_manager_swarm());
+    // target-3's engine, and so its entry in the swarm's list, goes by a
+    // name that spells another node's line of rccr status's node list:
+    // the control (no engine, in no list) as an unreachable manager.
+    let out = cluster.lab.sh(
+        "target-3",
+        "printf 'rccr-control|Unreachable' > /proc/sys/kernel/hostname",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = || {
+        swarm_nodes(&cluster, "target-1")
+            .iter()
+            .any(|(n, _)| n.starts_with("rccr-control|"))
+    };
+    settle(300, listed);
+    assert!(listed(), "{:?}", swarm_nodes(&cluster, "target-1"));
+    let out = cluster.lab.exec("control", &["rccr", "status"]);
+    let text = stdout(&out);
+    assert_has(&text, "quorum: 1 of 1 managers reachable");
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+}
+
+#[test]
 fn managers_are_chosen_by_storage_ram_and_arch() {
     let cluster = or_skip!(cluster(5, "cluster:\n  name: lab\n"));
     // What each node tells about itself, made so in its own namespaces:

@@ -54,9 +54,24 @@ fn probe_command() -> String {
     format!("{}{DOCKER_PROBE}", health::PROBE)
 }
 
-/// Asked of one manager: every swarm node as the swarm sees it.
-pub const NODE_LIST: &str =
-    "docker node ls --format 'rccr-node|{{.Hostname}}|{{.ManagerStatus}}|{{.Status}}' 2>&1";
+/// Asked of one manager: every swarm node as the swarm sees it, at the
+/// address the manager sees it at. The hostname, each node's own word
+/// (any bytes, `|` too), comes last.
+pub const NODE_LIST: &str = "docker node inspect --format \
+'rccr-node|{{.Status.Addr}}|{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}Leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{end}}|{{.Status.State}}|{{.Description.Hostname}}' \
+$(docker node ls -q) 2>&1";
+
+/// One node of [`NODE_LIST`]'s output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmSeen {
+    /// Where the manager sees it (`None`: it does not say).
+    pub addr: Option<std::net::IpAddr>,
+    /// `Leader`, `Reachable`, `Unreachable`, or "" for a worker.
+    pub manager_status: String,
+    /// `ready`, `down`, ...
+    pub status: String,
+    pub hostname: String,
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Docker {
@@ -230,17 +245,40 @@ pub fn parse_probe(text: &str) -> Docker {
     docker
 }
 
-/// Reads [`NODE_LIST`]'s output: hostname -> (manager status, status),
-/// each cut to [`crate::docker::api::MAX_TEXT`].
-pub fn parse_node_list(text: &str) -> Vec<(String, String, String)> {
+/// Reads [`NODE_LIST`]'s output, each field cut to
+/// [`crate::docker::api::MAX_TEXT`].
+pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("rccr-node|"))
         .map(|l| {
-            let mut f = l.splitn(3, '|');
+            let mut f = l.splitn(4, '|');
             let mut next = || bounded(f.next().unwrap_or("").trim());
-            (next(), next(), next().to_ascii_lowercase())
+            let (addr, manager_status, status, hostname) = (next(), next(), next(), next());
+            SwarmSeen {
+                addr: addr
+                    .parse()
+                    .ok()
+                    .filter(|a: &std::net::IpAddr| !a.is_unspecified()),
+                manager_status: match manager_status.as_str() {
+                    "reachable" => "Reachable".into(),
+                    "unreachable" => "Unreachable".into(),
+                    _ => manager_status,
+                },
+                status: status.to_ascii_lowercase(),
+                hostname,
+            }
         })
         .collect()
+}
+
+/// `node`'s entry in the swarm's list: the one at its address, else (for
+/// an entry without one) the one with its name. A name is the node's own
+/// word: by name alone, a node could speak for another.
+fn seen_as<'v>(view: &'v [SwarmSeen], node: &NodeRecord) -> Option<&'v SwarmSeen> {
+    view.iter().find(|n| n.addr == Some(node.ip)).or_else(|| {
+        view.iter()
+            .find(|n| n.addr.is_none() && n.hostname == node.hostname)
+    })
 }
 
 /// Managers reachable of managers total, as the status run found them.
@@ -412,13 +450,11 @@ fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
     };
     let view = parse_node_list(&text.unwrap_or_default());
     for s in statuses.iter_mut() {
-        if let Some((_, manager_status, status)) =
-            view.iter().find(|(host, _, _)| *host == s.node.hostname)
-        {
-            s.swarm_seen = Some(status.clone());
-            s.manager_status = Some(manager_status.clone()).filter(|m| !m.is_empty());
+        if let Some(seen) = seen_as(&view, &s.node) {
+            s.swarm_seen = Some(seen.status.clone());
+            s.manager_status = Some(seen.manager_status.clone()).filter(|m| !m.is_empty());
             if let Docker::Up { leader, .. } = &mut s.docker {
-                *leader = manager_status == "Leader";
+                *leader = seen.manager_status == "Leader";
             }
         }
     }
@@ -780,13 +816,33 @@ mod tests {
             Docker::Up { cluster, .. } if cluster.is_empty()
         ));
         assert_eq!(parse_probe("garbage"), Docker::Unknown);
+        let view = parse_node_list(
+            "rccr-node|10.0.0.2|Leader|ready|a\nrccr-node|0.0.0.0|unreachable|down|b\n\
+             rccr-node|10.0.0.9||ready|t1|Leader\nnoise\n",
+        );
         assert_eq!(
-            parse_node_list("rccr-node|a|Leader|Ready\nrccr-node|b||Down\nnoise\n"),
+            view[..2],
             [
-                ("a".to_string(), "Leader".to_string(), "ready".to_string()),
-                ("b".to_string(), String::new(), "down".to_string())
+                SwarmSeen {
+                    addr: "10.0.0.2".parse().ok(),
+                    manager_status: "Leader".into(),
+                    status: "ready".into(),
+                    hostname: "a".into(),
+                },
+                SwarmSeen {
+                    addr: None,
+                    manager_status: "Unreachable".into(),
+                    status: "down".into(),
+                    hostname: "b".into(),
+                }
             ]
         );
+        // The third, named `t1|Leader`, speaks for no node named t1.
+        assert_eq!(view[2].hostname, "t1|Leader");
+        let mut t1 = node(Role::Target);
+        assert_eq!(seen_as(&view, &t1), Some(&view[0]));
+        t1.ip = "10.0.0.3".parse().unwrap();
+        assert_eq!(seen_as(&view, &t1), None);
     }
 
     /// A target as it should be: reachable, rotated, a swarm worker.
@@ -811,7 +867,7 @@ mod tests {
         let view = parse_node_list(&format!("rccr-node|{endless}|{endless}|{endless}\n"));
         assert!(view
             .iter()
-            .all(|(a, b, c)| a.len() + b.len() + c.len() <= 3 * MAX_TEXT));
+            .all(|n| n.manager_status.len() + n.status.len() + n.hostname.len() <= 3 * MAX_TEXT));
     }
 
     #[test]
