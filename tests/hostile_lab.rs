@@ -231,6 +231,60 @@ fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
 }
 
 #[test]
+fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let (out, _) = setup(&lab, &["--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // From now on the node's docker command answers a line a second and
+    // never ends: each read comes well within the timeout.
+    let docker = lab.dir().join("hosts/target-1/fakebin/docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\nwhile :; do echo WARNING: slow; sleep 1; done\n",
+    )
+    .expect("write the trickling docker");
+    std::fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the trickling docker");
+    let started = Instant::now();
+    let out = lab.exec("control", &["rccr", "status", "--json", "--timeout", "3"]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        took < Duration::from_secs(20),
+        "status took {took:?} with --timeout 3\n{}",
+        stdout(&out)
+    );
+    assert_has(&stdout(&out), "could not ask Docker");
+}
+
+#[test]
+fn status_takes_a_host_key_of_another_type_for_a_mismatch_and_offers_it_no_key() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let (out, _) = setup(&lab, &["--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The node's address answers with an ECDSA host key: rccr reads no
+    // fingerprint from it, which is no reason to skip the pin.
+    lab.rekey("target-1", "ecdsa");
+    let offered = || lab.keys_offered("target-1");
+    let offered_before = offered();
+    let out = lab.exec("control", &["rccr", "status", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json = stdout(&out);
+    let line = json
+        .lines()
+        .find(|l| l.contains("\"node\": \"ReCyClusteR-Target-01\""))
+        .unwrap_or_else(|| panic!("no target in {json}"));
+    for field in [
+        "\"ssh\": \"host-key-mismatch\"",
+        "\"cluster_key\": null",
+        "\"temp_key\": null",
+    ] {
+        assert!(line.contains(field), "{field} missing in {line}");
+    }
+    assert_eq!(offered(), offered_before, "a key was offered to it");
+}
+
+#[test]
 fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
     let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     let (out, _) = setup(&lab, &[]);

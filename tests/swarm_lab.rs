@@ -53,6 +53,13 @@ fn setup_with(cluster: &Cluster, extra: &[&str]) -> Output {
     cluster.lab.exec("control", &args)
 }
 
+/// `rccr remove --yes ARGS` on the control.
+fn remove(cluster: &Cluster, args: &[&str]) -> Output {
+    let mut argv = vec!["rccr", "remove", "--yes"];
+    argv.extend_from_slice(args);
+    cluster.lab.exec("control", &argv)
+}
+
 fn setup(cluster: &Cluster) -> Output {
     let out = setup_with(cluster, &[]);
     ok("rccr setup", &out);
@@ -90,6 +97,19 @@ fn setup_not_whole(cluster: &Cluster, why: &str) -> (Vec<(String, String, String
     assert_has(&stderr(&out), &format!("the cluster is not whole: {why}"));
     layers(&out)
 }
+
+/// Asserts that setup's `out` failed (exit 1) with `node`'s swarm layer
+/// `FAILED: {why}`.
+#[track_caller]
+fn assert_swarm_failed(out: &Output, node: &str, why: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+    let (nodes, _) = layers(out);
+    assert_eq!(node_layers(&nodes, node).2, "failed", "{nodes:?}");
+    assert_has(&stderr(out), &format!("{node}: swarm: FAILED: {why}"));
+}
+
+/// What setup says of a node that claims target-2's swarm node ID.
+const CLAIMS_TARGET_2: &str = "claims the swarm node ID of ReCyClusteR-Target-02";
 
 fn node_layers<'a>(
     nodes: &'a [(String, String, String)],
@@ -735,14 +755,7 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
     cluster.docker_ok("target-1", &["swarm", "init", "--advertise-addr", &ip1]);
     let theirs = cluster.docker_ok("target-1", &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
     let out = setup_with(&cluster, &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let (nodes, _) = layers(&out);
-    let claimer = node_layers(&nodes, "ReCyClusteR-Target-01");
-    assert_eq!(claimer.2, "failed", "{nodes:?}");
-    assert_has(
-        &stderr(&out),
-        "ReCyClusteR-Target-01: swarm: FAILED: in another swarm",
-    );
+    assert_swarm_failed(&out, "ReCyClusteR-Target-01", "in another swarm");
     // The real nodes formed their own swarm, which the claimer is not in,
     // and the claimer's swarm got nobody.
     let ours = cluster.docker_ok("target-2", &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
@@ -764,6 +777,137 @@ fn a_node_managing_its_own_swarm_captures_nothing() {
         record.contains(&format!("cluster {}", ours.trim())),
         "{record}"
     );
+    // rccr status neither takes the claimer for a healthy member nor asks
+    // it how the cluster's swarm is doing.
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(1), "{json}");
+    let claimer = node_json(&json, "ReCyClusteR-Target-01");
+    assert!(claimer.contains("\"healthy\": false"), "{claimer}");
+    assert!(claimer.contains("in another swarm"), "{claimer}");
+    let other = node_json(&json, "ReCyClusteR-Target-02");
+    assert!(other.contains("\"healthy\": true"), "{other}");
+    assert!(other.contains("\"swarm_seen\": \"ready\""), "{other}");
+}
+
+/// Three targets in a swarm setup formed, target-1 its one manager.
+fn one_manager_swarm() -> Option<Cluster> {
+    let cluster = cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n")?;
+    setup(&cluster);
+    Some(cluster)
+}
+
+/// `host`'s swarm node ID, as its engine tells it.
+fn node_id(cluster: &Cluster, host: &str) -> String {
+    cluster
+        .docker_ok(host, &["info", "--format", "{{.Swarm.NodeID}}"])
+        .trim()
+        .to_string()
+}
+
+/// From now on `host`'s rccr relays its engine's answers through `sed
+/// SED_ARGS`: the node lies about its engine (keeping each answer's
+/// length, so the frames stay whole).
+fn lying_relay(cluster: &Cluster, host: &str, sed_args: &str) {
+    let lab = cluster.lab.dir();
+    let wrapper = lab.join("hosts").join(host).join("fakebin/rccr");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = engine ] || exec '{real}' \"$@\"\n'{real}' \"$@\" | sed {sed_args}\n",
+            real = lab.join("bin/rccr").display()
+        ),
+    )
+    .expect("write the lying relay");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod the lying relay");
+}
+
+#[test]
+fn a_node_claiming_another_nodes_swarm_id_changes_nothing_of_that_node() {
+    let cluster = or_skip!(one_manager_swarm());
+    let members = || {
+        let mut listed = swarm_nodes(&cluster, "target-1");
+        listed.sort();
+        listed
+    };
+    let before = members();
+    assert_eq!(before.len(), 3, "{before:?}");
+    let node_id = |host: &str| node_id(&cluster, host);
+    let (victim, liar) = (node_id("target-2"), node_id("target-3"));
+    // From now on target-3's rccr relays its engine's answers with
+    // target-2's node ID for its own, and its swarm in error (a node in
+    // error whose entry the swarm knows is made to leave, and that entry
+    // removed). Same lengths, so the frames stay whole.
+    lying_relay(
+        &cluster,
+        "target-3",
+        &format!(
+            "-e 's/\"NodeID\":\"{liar}\"/\"NodeID\":\"{victim}\"/g' \
+             -e 's/\"LocalNodeState\":\"active\"/\"LocalNodeState\":\"error\" /g'"
+        ),
+    );
+    let out = setup_with(&cluster, &[]);
+    // target-2 was not removed from the swarm, and target-3 was not made
+    // to leave it: the same nodes, with the same IDs.
+    assert_eq!(members(), before, "{}", stderr(&out));
+    assert_eq!(node_id("target-2"), victim);
+    assert_eq!(node_id("target-3"), liar);
+    // The liar is reported, and setup fails.
+    assert_swarm_failed(&out, "ReCyClusteR-Target-03", CLAIMS_TARGET_2);
+}
+
+#[test]
+fn a_node_claiming_another_nodes_swarm_id_as_it_joins_labels_nothing_of_that_node() {
+    let cluster = or_skip!(one_manager_swarm());
+    let victim = node_id(&cluster, "target-2");
+    // target-3 leaves, says it has 512 MB, and from now on its rccr relays
+    // its engine's answers with target-2's node ID for any of its own: the
+    // one it gets when setup joins it again, too.
+    cluster.docker_ok("target-3", &["swarm", "leave", "--force"]);
+    let out = cluster.lab.sh(
+        "target-3",
+        "sed 's/^MemTotal: .*/MemTotal:         524288 kB/' /proc/meminfo > /tmp/meminfo && \
+         mount --bind /tmp/meminfo /proc/meminfo",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    lying_relay(
+        &cluster,
+        "target-3",
+        &format!("'s/\"NodeID\":\"[a-z0-9]\\{{25\\}}\"/\"NodeID\":\"{victim}\"/g'"),
+    );
+    let ram = || label(&cluster, "target-1", "ReCyClusteR-Target-02", "rccr.ram_mb");
+    let before = ram();
+    assert_ne!(before, "512");
+    let out = setup_with(&cluster, &[]);
+    assert_eq!(ram(), before, "{}", stderr(&out));
+    assert_swarm_failed(&out, "ReCyClusteR-Target-03", CLAIMS_TARGET_2);
+}
+
+#[test]
+fn a_node_whose_swarm_name_carries_separators_forges_no_other_nodes_status() {
+    let cluster = or_skip!(one_manager_swarm());
+    // target-3's engine, and so its entry in the swarm's list, goes by a
+    // name that spells another node's line of rccr status's node list:
+    // the control (no engine, in no list) as an unreachable manager.
+    let out = cluster.lab.sh(
+        "target-3",
+        "printf 'rccr-control|Unreachable' > /proc/sys/kernel/hostname",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = || {
+        swarm_nodes(&cluster, "target-1")
+            .iter()
+            .any(|(n, _)| n.starts_with("rccr-control|"))
+    };
+    settle(300, listed);
+    assert!(listed(), "{:?}", swarm_nodes(&cluster, "target-1"));
+    let out = cluster.lab.exec("control", &["rccr", "status"]);
+    let text = stdout(&out);
+    assert_has(&text, "quorum: 1 of 1 managers reachable");
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
 }
 
 #[test]
@@ -819,6 +963,81 @@ fn managers_are_chosen_by_storage_ram_and_arch() {
         label(&cluster, "target-4", "ReCyClusteR-Target-01", "rccr.arch"),
         "armv6l"
     );
+}
+
+#[test]
+fn a_node_that_renames_itself_in_the_swarm_is_removed_all_the_same() {
+    let cluster = or_skip!(one_manager_swarm());
+    let id = node_id(&cluster, "target-3");
+    // target-3 goes by another name in the swarm's list: its engine's
+    // hostname, which its node entry carries, is its own word.
+    let out = cluster.lab.sh("target-3", "hostname rccr-elsewhere");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = |name: &str| {
+        swarm_nodes(&cluster, "target-1")
+            .iter()
+            .any(|(n, _)| n == name)
+    };
+    settle(300, || listed("rccr-elsewhere"));
+    assert!(
+        listed("rccr-elsewhere"),
+        "{:?}",
+        swarm_nodes(&cluster, "target-1")
+    );
+    let out = remove(&cluster, &["--forget", "ReCyClusteR-Target-03"]);
+    let ids = cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);
+    assert!(
+        !ids.lines().any(|l| l.trim() == id),
+        "{ids}\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_has(&stdout(&out), "removed from the swarm's list");
+}
+
+#[test]
+fn a_node_that_left_the_inventory_and_took_a_members_name_is_removed_as_missing() {
+    let cluster = or_skip!(one_manager_swarm());
+    let id = node_id(&cluster, "target-3");
+    // target-3 leaves the inventory (and SSH), and its engine goes by
+    // target-2's name in the swarm's list.
+    let h3 = cluster.lab.dir().join("hosts/target-3");
+    let out = cluster.lab.sh(
+        "target-3",
+        &format!(
+            "kill $(cat {}/sshd.pid) && hostname ReCyClusteR-Target-02",
+            h3.display()
+        ),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let forget = cluster.lab.sh(
+        "control",
+        "sed -i '/ReCyClusteR-Target-03/d' /root/.rccr/nodes",
+    );
+    assert!(forget.status.success());
+    let named_twice = || {
+        swarm_nodes(&cluster, "target-1")
+            .iter()
+            .filter(|(n, _)| n == "ReCyClusteR-Target-02")
+            .count()
+            == 2
+    };
+    settle(300, named_twice);
+    assert!(named_twice(), "{:?}", swarm_nodes(&cluster, "target-1"));
+    let out = setup_with(&cluster, &["--remove-missing"]);
+    let ids = cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);
+    assert!(
+        !ids.lines().any(|l| l.trim() == id),
+        "{ids}\n{}",
+        stderr(&out)
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        "ReCyClusteR-Target-02: removed from the swarm",
+    );
+    assert_eq!(swarm_nodes(&cluster, "target-1").len(), 2);
 }
 
 #[test]
@@ -895,16 +1114,7 @@ fn remove_keeps_the_managers_forgets_the_dead_and_releases_the_machine() {
         "target-4",
         &format!("kill $(cat {}/sshd.pid)", h4.display()),
     );
-    let out = cluster.lab.exec(
-        "control",
-        &[
-            "rccr",
-            "remove",
-            "--yes",
-            "--forget",
-            "ReCyClusteR-Target-04",
-        ],
-    );
+    let out = remove(&cluster, &["--forget", "ReCyClusteR-Target-04"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let names: Vec<String> = swarm_nodes(&cluster, "target-2")
         .into_iter()

@@ -243,6 +243,8 @@ pub struct SwarmNode {
     pub reachable: bool,
     /// `ready`, `down`, ...
     pub status: String,
+    /// Where the manager sees the node (`Status.Addr`), when it says.
+    pub addr: Option<std::net::IpAddr>,
     /// The spec as it is, to change and send back.
     pub spec: Value,
 }
@@ -263,6 +265,11 @@ impl SwarmNode {
                     leader: n.at(&["ManagerStatus", "Leader"]).as_bool() == Some(true),
                     reachable: n.str_at(&["ManagerStatus", "Reachability"]) == "reachable",
                     status: bounded(n.str_at(&["Status", "State"])),
+                    addr: n
+                        .str_at(&["Status", "Addr"])
+                        .parse()
+                        .ok()
+                        .filter(|a: &std::net::IpAddr| !a.is_unspecified()),
                     spec: n.get("Spec").clone(),
                 })
             })
@@ -467,7 +474,7 @@ mod tests {
     fn nodes_and_services() {
         let nodes = SwarmNode::parse_list(&parse(
             r#"[{"ID":"n1","Version":{"Index":9},"Spec":{"Role":"manager","Labels":{"rccr.arch":"x86_64"}},
-                 "Description":{"Hostname":"t1"},"Status":{"State":"ready"},"ManagerStatus":{"Leader":true}},
+                 "Description":{"Hostname":"t1"},"Status":{"State":"ready","Addr":"10.0.0.5"},"ManagerStatus":{"Leader":true}},
                 {"ID":"bad/id","Version":{"Index":1}},
                 {"ID":"n2","Version":{"Index":3},"Spec":{"Role":"worker"},"Description":{"Hostname":"t2"}}]"#,
         ));
@@ -475,6 +482,8 @@ mod tests {
         assert!(nodes[0].manager && nodes[0].leader && !nodes[1].manager);
         assert_eq!(nodes[0].label("rccr.arch"), "x86_64");
         assert_eq!(nodes[1].label("rccr.arch"), "");
+        assert_eq!(nodes[0].addr, "10.0.0.5".parse().ok());
+        assert_eq!(nodes[1].addr, None);
         assert_eq!(
             node_update(&nodes[0], &nodes[0].spec).path,
             "/nodes/n1/update?version=9"

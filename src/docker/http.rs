@@ -177,12 +177,12 @@ impl Response {
         (200..300).contains(&self.status)
     }
 
-    /// The engine's own words for a failed call (`{"message": ...}`), else
-    /// the start of the body.
+    /// The engine's own words for a failed call (`{"message": ...}`, cut
+    /// to [`crate::docker::api::MAX_TEXT`]), else the start of the body.
     pub fn error_message(&self) -> String {
         let parsed = crate::json::Value::parse(&self.body).ok();
         match parsed.as_ref().and_then(|v| v.get("message").as_str()) {
-            Some(m) => m.to_string(),
+            Some(m) => crate::docker::api::bounded(m),
             None => String::from_utf8_lossy(&self.body[..self.body.len().min(200)])
                 .trim()
                 .to_string(),
@@ -253,6 +253,17 @@ mod tests {
             (r.status, r.error_message()),
             (404, "page not found".into())
         );
+    }
+
+    #[test]
+    fn an_endless_error_message_is_cut() {
+        let message = "x".repeat(1 << 20);
+        let body = format!("{{\"message\":\"{message}\"}}");
+        let r = Response {
+            status: 500,
+            body: body.into_bytes(),
+        };
+        assert_eq!(r.error_message().len(), crate::docker::api::MAX_TEXT);
     }
 
     #[test]

@@ -182,7 +182,7 @@ pub fn run(
         &members,
         &machines,
         &paths.swarm(),
-        &names,
+        nodes,
         opts.remove_missing,
         &settings(config, &members, &|what| {
             opts.force_new_cluster

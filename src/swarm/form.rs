@@ -30,6 +30,7 @@ use crate::docker::api::{Info, JoinTokens, SwarmNode, SwarmState};
 use crate::error::Error;
 use crate::parallel;
 use crate::print;
+use crate::state::inventory::NodeRecord;
 use crate::state::swarm::SwarmRecord;
 use std::path::Path;
 
@@ -47,12 +48,12 @@ pub struct Formed {
 }
 
 /// The swarm layer over `members` (their machine layers in `machines`).
-/// `inventory` names every node the inventory holds, reachable or not.
+/// `inventory` is every node the inventory holds, reachable or not.
 pub fn form(
     members: &[Member],
     machines: &[Machine],
     record_path: &Path,
-    inventory: &[&str],
+    inventory: &[NodeRecord],
     remove_missing: bool,
     settings: &Settings,
 ) -> Result<Formed, Error> {
@@ -113,6 +114,15 @@ pub fn form(
         return Ok(formed);
     };
     formed.leader = Some(leader);
+    let claims: Vec<(usize, String)> = infos
+        .iter()
+        .enumerate()
+        .filter_map(|(i, info)| Some((i, info.as_ref()?.node_id.clone())))
+        .collect();
+    for (i, other) in false_claims(members, &claims, leader, &view, inventory) {
+        formed.layers[i] = claims_another(&other);
+        infos[i] = None;
+    }
     heal(members, &mut infos, leader, &view, &mut formed);
 
     let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
@@ -147,13 +157,15 @@ pub fn form(
         }
     }
 
-    // Nodes that left: neither a member now nor named in the inventory.
+    // Nodes that left: neither a member now nor an inventory node's entry.
     let member_ids: Vec<&str> = infos.iter().flatten().map(|i| i.node_id.as_str()).collect();
+    let answered: Vec<&str> = (0..members.len())
+        .filter(|&i| infos[i].is_some())
+        .map(|i| members[i].record.hostname.as_str())
+        .collect();
     let gone: Vec<&SwarmNode> = view
         .iter()
-        .filter(|n| {
-            !member_ids.contains(&n.id.as_str()) && !inventory.contains(&n.hostname.as_str())
-        })
+        .filter(|n| !member_ids.contains(&n.id.as_str()) && !of_inventory(n, inventory, &answered))
         .collect();
     for node in &gone {
         let name = print::name(&node.hostname).into_owned();
@@ -256,6 +268,12 @@ pub fn form(
     if !managers.is_empty() && managers != record.managers {
         record.managers = managers;
         record.save(record_path)?;
+    }
+    // A node ID a member's engine told after its join is its word too.
+    for (i, other) in false_claims(members, &node_ids, leader, &view, inventory) {
+        formed.layers[i] = claims_another(&other);
+        node_ids.retain(|(j, _)| *j != i);
+        formed.in_swarm.retain(|j| *j != i);
     }
     // Promotions before demotions, so the raft never shrinks first; the
     // manager this run talks through is never demoted by it.
@@ -377,6 +395,64 @@ fn recover_quorum(
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(300)),
         }
     }
+}
+
+/// A member's node ID is its engine's word, and every change this layer
+/// makes to a swarm node (its removal when broken, its role, its labels)
+/// goes to the node of that ID. Of `claims` (member, the node ID it
+/// says it has), those whose ID the swarm lists under another node's
+/// name, or that another member claims too (and the swarm lists under
+/// neither's name), with that other node's name (escaped): they are left
+/// out of the run, so that a node's lie lands on no other node. The
+/// leader's word is the swarm's.
+fn false_claims(
+    members: &[Member],
+    claims: &[(usize, String)],
+    leader: usize,
+    view: &[SwarmNode],
+    inventory: &[NodeRecord],
+) -> Vec<(usize, String)> {
+    let mut refused = Vec::new();
+    for (i, id) in claims
+        .iter()
+        .filter(|(i, id)| *i != leader && !id.is_empty())
+    {
+        let own = members[*i].record.hostname.as_str();
+        let listed = view
+            .iter()
+            .find(|n| n.id == *id)
+            .map(|n| n.hostname.as_str());
+        let listed_as_another =
+            listed.filter(|name| *name != own && inventory.iter().any(|r| r.hostname == *name));
+        let claimed_too = claims
+            .iter()
+            .find(|(j, other)| j != i && other == id)
+            .filter(|_| listed != Some(own))
+            .map(|(j, _)| members[*j].record.hostname.as_str());
+        if let Some(other) = listed_as_another.or(claimed_too) {
+            refused.push((*i, print::name(other).into_owned()));
+        }
+    }
+    refused
+}
+
+/// Whether swarm entry `n` is an inventory node's: it is at that node's
+/// address as the manager sees it, or carries its name. The name is the
+/// node's own word, so it counts only for a node that did not answer this
+/// run (a member's entry is known by its ID), and for an entry that is
+/// down (an old one of a member, which [`heal`] removes): a node that left
+/// the inventory cannot stay by taking a member's name.
+fn of_inventory(n: &SwarmNode, inventory: &[NodeRecord], answered: &[&str]) -> bool {
+    inventory.iter().any(|r| {
+        n.addr == Some(r.ip)
+            || (n.hostname == r.hostname
+                && (!answered.contains(&r.hostname.as_str()) || n.status == "down"))
+    })
+}
+
+/// Reports a member [`false_claims`] refused.
+fn claims_another(other: &str) -> Layer {
+    Layer::Failed(format!("claims the swarm node ID of {other}: left alone"))
 }
 
 /// Members whose swarm membership broke are made to join again: a node

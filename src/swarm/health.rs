@@ -69,10 +69,12 @@ impl Health {
         })
     }
 
-    /// Memory in use, percent.
+    /// Memory in use, percent (in u128: the figures are the node's word,
+    /// and a hundred times a u64 overflows it).
     pub fn mem_used_pct(&self) -> Option<u8> {
         let (total, avail) = (self.mem_total_kib?, self.mem_available_kib?);
-        (total > 0 && avail <= total).then(|| ((total - avail) * 100 / total) as u8)
+        (total > 0 && avail <= total)
+            .then(|| (u128::from(total - avail) * 100 / u128::from(total)) as u8)
     }
 
     /// What an operator should look at, one phrase each.
@@ -208,6 +210,13 @@ mod tests {
         assert_eq!(h, Health::default());
         assert_eq!(Health::parse("nothing\n"), None);
         assert_eq!(h.cells()[0], "-");
+    }
+
+    #[test]
+    fn a_node_with_more_memory_than_a_u64_holds_percent_of_is_no_crash() {
+        let h = Health::parse(&format!("rccr-health 60|0|{}|0||||\n", u64::MAX)).unwrap();
+        assert_eq!(h.mem_used_pct(), Some(100));
+        assert_eq!(h.warnings(), ["memory 100% used"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! own answer (`GET /info`), which decides whether the node is a member.
 use super::member::{Member, Via};
 use super::ops::Op;
-use crate::docker::api::Info;
+use crate::docker::api::{bounded, Info};
 use crate::identity::{is_hostname, Arch};
 use crate::print;
 use crate::ssh::shell_quote;
@@ -51,7 +51,7 @@ fn parse(text: &str) -> Report {
         let Some((key, value)) = line.split_once('=') else {
             continue;
         };
-        let value = print::text(&crate::docker::api::bounded(value)).into_owned();
+        let value = print::text(&bounded(value)).into_owned();
         match key {
             "hostname" => r.hostname = value,
             "uname" => r.uname = value.parse().ok(),
@@ -73,8 +73,10 @@ pub fn prepare(member: &Member, cli_only: bool) -> Machine {
     let mut report = match member.script(SCRIPT, &[member.record.role.as_str()]) {
         Ok(out) if out.success() => parse(&String::from_utf8_lossy(&out.stdout)),
         Ok(out) => {
-            m.problems
-                .push(format!("machine layer: {}", print::text(&out.error_line())));
+            m.problems.push(format!(
+                "machine layer: {}",
+                print::text(&bounded(&out.error_line()))
+            ));
             return m;
         }
         Err(e) => {
@@ -141,7 +143,7 @@ fn rename(member: &Member, report: &Report, m: &mut Machine) {
         Ok(out) if out.success() => m.changes.push(format!("hostname set to {wanted}")),
         Ok(out) => m.problems.push(format!(
             "hostname not set: {}",
-            print::text(&out.error_line())
+            print::text(&bounded(&out.error_line()))
         )),
         Err(e) => m
             .problems

@@ -431,6 +431,7 @@ mod tests {
             leader: false,
             reachable: false,
             status: "ready".into(),
+            addr: None,
             spec: Value::parse(br#"{"Role":"worker"}"#).unwrap(),
         };
         let read = Value::parse(
@@ -469,6 +470,7 @@ mod tests {
             leader: false,
             reachable: true,
             status: "ready".into(),
+            addr: None,
             spec: Value::Null,
         };
         let labels = [("rccr.arch", "x86_64".to_string())];

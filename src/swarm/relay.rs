@@ -17,6 +17,7 @@
 //! ([`MAX_REQUEST`], [`MAX_CALLS`]) and what it relays back
 //! ([`crate::docker::MAX_RESPONSE`]). Exit codes: 0 done, 1 bad input,
 //! 125 a protocol version it does not speak (before reading anything).
+use crate::docker::api;
 use crate::docker::http::{Request, Response};
 use crate::docker::{self, CallError};
 use std::io::{Read, Write};
@@ -91,7 +92,8 @@ pub fn encode_answer(answer: &Result<Response, String>) -> Vec<u8> {
 }
 
 /// Reads answer frames; `Err` for a malformed stream (anything after the
-/// first malformed frame is lost).
+/// first malformed frame is lost). A relay's own error is cut to
+/// [`api::MAX_TEXT`], as every string from a node.
 pub fn decode_answers(mut bytes: &[u8]) -> Result<Vec<Result<Response, String>>, String> {
     let mut answers = Vec::new();
     while !bytes.is_empty() {
@@ -101,7 +103,7 @@ pub fn decode_answers(mut bytes: &[u8]) -> Result<Vec<Result<Response, String>>,
         let len: usize = len.parse().map_err(|_| bad())?;
         let body = rest.get(..len).ok_or_else(bad)?;
         answers.push(match word {
-            "ERR" => Err(String::from_utf8_lossy(body).into_owned()),
+            "ERR" => Err(api::bounded(&String::from_utf8_lossy(body))),
             code => Ok(Response {
                 status: code
                     .parse()
@@ -253,6 +255,13 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn a_relays_endless_error_is_cut() {
+        let frame = encode_answer(&Err("x".repeat(1 << 20)));
+        let answers = decode_answers(&frame).unwrap();
+        assert_eq!(answers[0].as_ref().unwrap_err().len(), api::MAX_TEXT);
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn remove_one(
         Ok(view) => view,
         Err(e) => return Layer::Failed(e),
     };
-    let Some(entry) = view.iter().find(|n| n.hostname == node.hostname) else {
+    let Some(entry) = entry_of(&view, node) else {
         layer.add("not in the swarm".into());
         return release(layer, node, config, paths, opts);
     };
@@ -170,7 +170,7 @@ fn remove_one(
         // settle before the swarm is asked anything else.
         wait_settled(lead);
     }
-    if let Some(entry) = swarm_node(lead, &node.hostname) {
+    if let Some(entry) = swarm_node(lead, node) {
         if lead.call(&Op::NodeDrain { node: &entry }).is_ok() {
             layer.add("drained".into());
             wait_drained(lead, &entry.id);
@@ -182,7 +182,7 @@ fn remove_one(
             Err(e) => layer.add(format!("could not leave by itself ({e}): removed anyway")),
         }
     }
-    if let Some(entry) = swarm_node(lead, &node.hostname) {
+    if let Some(entry) = swarm_node(lead, node) {
         match lead.call(&Op::NodeRemove { node: &entry }) {
             Ok(_) => layer.add("removed from the swarm's list".into()),
             Err(e) => {
@@ -209,11 +209,21 @@ fn nodes(lead: &Member) -> Result<Vec<SwarmNode>, String> {
         .map_err(|e| format!("cannot read the swarm: {}", print::text(&e)))
 }
 
-fn swarm_node(lead: &Member, hostname: &str) -> Option<SwarmNode> {
-    nodes(lead)
-        .ok()?
-        .into_iter()
-        .find(|n| n.hostname == hostname)
+fn swarm_node(lead: &Member, node: &NodeRecord) -> Option<SwarmNode> {
+    entry_of(&nodes(lead).ok()?, node).cloned()
+}
+
+/// `node`'s entry in the swarm's list: the one at its address as the
+/// manager sees it (one that is not down first), else the one carrying
+/// its name. The name is the node's own word (its engine's hostname): by
+/// name alone, a node going by another one would stay in the swarm.
+fn entry_of<'v>(view: &'v [SwarmNode], node: &NodeRecord) -> Option<&'v SwarmNode> {
+    let at_its_address = |n: &&SwarmNode| n.addr == Some(node.ip);
+    view.iter()
+        .filter(at_its_address)
+        .find(|n| n.status != "down")
+        .or_else(|| view.iter().find(at_its_address))
+        .or_else(|| view.iter().find(|n| n.hostname == node.hostname))
 }
 
 /// Makes the fittest ready worker that stays a manager, when the swarm has
@@ -272,7 +282,7 @@ fn replace(
     rejoin().map_err(|e| format!("{name} did not become a manager: {}", print::text(&e)))?;
     wait_settled(lead);
     // Its labels, which left with its old entry.
-    if let Some(new) = swarm_node(lead, &entry.hostname) {
+    if let Some(new) = swarm_node(lead, record) {
         let labels: Vec<(&'static str, String)> =
             ["rccr.arch", "rccr.role", "rccr.ram_mb", "rccr.storage"]
                 .into_iter()

@@ -12,7 +12,9 @@
 //! is an active swarm member. The control is healthy unless it runs Docker
 //! outside the swarm. Exit code 0 when every node is healthy, 1 otherwise.
 use super::health::{self, Health};
+use super::member::{self, LoginError};
 use crate::config::Config;
+use crate::docker::api::{bounded, is_id};
 use crate::error::Error;
 use crate::identity::Role;
 use crate::keys::addr::NodeAddr;
@@ -20,11 +22,10 @@ use crate::keys::control::journal;
 use crate::keys::resolve::Resolver;
 use crate::parallel;
 use crate::print::{self, Object, Table};
-use crate::ssh::{Connection, Output, SshError};
+use crate::ssh::{Limits, Output, SshError};
 use crate::state::inventory::{self, NodeRecord};
 use crate::state::swarm::SwarmRecord;
 use crate::state::StatePaths;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,9 +44,9 @@ pub const DEFAULT_PARALLEL: usize = 128;
 /// the node counts: the control asks hundreds at once); `rccr-...` lines
 /// and any error, parsed by [`parse_probe`]. A client that cannot reach
 /// its engine may print part of the template before failing: the `down`
-/// line wins.
+/// line wins. A manager tells its swarm's ID (workers know none).
 pub const DOCKER_PROBE: &str = "command -v docker >/dev/null 2>&1 || { echo 'rccr-docker absent'; exit 0; }
-docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{.Swarm.Error}}' 2>&1 || echo 'rccr-docker down'
+docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.Error}}' 2>&1 || echo 'rccr-docker down'
 ";
 
 /// The whole probe: the node's health ([`health::PROBE`]), then Docker.
@@ -53,9 +54,24 @@ fn probe_command() -> String {
     format!("{}{DOCKER_PROBE}", health::PROBE)
 }
 
-/// Asked of one manager: every swarm node as the swarm sees it.
-pub const NODE_LIST: &str =
-    "docker node ls --format 'rccr-node|{{.Hostname}}|{{.ManagerStatus}}|{{.Status}}' 2>&1";
+/// Asked of one manager: every swarm node as the swarm sees it, at the
+/// address the manager sees it at. The hostname, each node's own word
+/// (any bytes, `|` too), comes last.
+pub const NODE_LIST: &str = "docker node inspect --format \
+'rccr-node|{{.Status.Addr}}|{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}Leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{end}}|{{.Status.State}}|{{.Description.Hostname}}' \
+$(docker node ls -q) 2>&1";
+
+/// One node of [`NODE_LIST`]'s output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmSeen {
+    /// Where the manager sees it (`None`: it does not say).
+    pub addr: Option<std::net::IpAddr>,
+    /// `Leader`, `Reachable`, `Unreachable`, or "" for a worker.
+    pub manager_status: String,
+    /// `ready`, `down`, ...
+    pub status: String,
+    pub hostname: String,
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Docker {
@@ -72,6 +88,8 @@ pub enum Docker {
         swarm_state: String,
         manager: bool,
         leader: bool,
+        /// A manager's swarm ID ("" for a worker, or an ID that is none).
+        cluster: String,
         swarm_error: String,
     },
 }
@@ -192,7 +210,9 @@ impl NodeStatus {
     }
 }
 
-/// Reads the probe's output.
+/// Reads the probe's output. Every field is the node's word, cut to
+/// [`crate::docker::api::MAX_TEXT`]: one node's endless version would widen the table's
+/// column, and so every node's row, to its length.
 pub fn parse_probe(text: &str) -> Docker {
     let mut docker = Docker::Unknown;
     let mut last_error = "";
@@ -200,16 +220,22 @@ pub fn parse_probe(text: &str) -> Docker {
         if line == "rccr-docker absent" {
             return Docker::Absent;
         } else if line == "rccr-docker down" {
-            return Docker::Down(last_error.to_string());
+            return Docker::Down(bounded(last_error));
         } else if let Some(info) = line.strip_prefix("rccr-docker up|") {
-            let mut f = info.splitn(4, '|');
-            let mut next = || f.next().unwrap_or("").trim().to_string();
-            let (version, swarm_state, control, swarm_error) = (next(), next(), next(), next());
+            let mut f = info.splitn(5, '|');
+            let mut next = || bounded(f.next().unwrap_or("").trim());
+            let (version, swarm_state, control, cluster, swarm_error) =
+                (next(), next(), next(), next(), next());
             docker = Docker::Up {
                 version,
                 swarm_state,
                 manager: control == "true",
                 leader: false,
+                cluster: if is_id(&cluster) {
+                    cluster
+                } else {
+                    String::new()
+                },
                 swarm_error,
             };
         } else if !line.is_empty() {
@@ -219,16 +245,40 @@ pub fn parse_probe(text: &str) -> Docker {
     docker
 }
 
-/// Reads [`NODE_LIST`]'s output: hostname -> (manager status, status).
-pub fn parse_node_list(text: &str) -> Vec<(String, String, String)> {
+/// Reads [`NODE_LIST`]'s output, each field cut to
+/// [`crate::docker::api::MAX_TEXT`].
+pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("rccr-node|"))
         .map(|l| {
-            let mut f = l.splitn(3, '|');
-            let mut next = || f.next().unwrap_or("").trim().to_string();
-            (next(), next(), next().to_ascii_lowercase())
+            let mut f = l.splitn(4, '|');
+            let mut next = || bounded(f.next().unwrap_or("").trim());
+            let (addr, manager_status, status, hostname) = (next(), next(), next(), next());
+            SwarmSeen {
+                addr: addr
+                    .parse()
+                    .ok()
+                    .filter(|a: &std::net::IpAddr| !a.is_unspecified()),
+                manager_status: match manager_status.as_str() {
+                    "reachable" => "Reachable".into(),
+                    "unreachable" => "Unreachable".into(),
+                    _ => manager_status,
+                },
+                status: status.to_ascii_lowercase(),
+                hostname,
+            }
         })
         .collect()
+}
+
+/// `node`'s entry in the swarm's list: the one at its address, else (for
+/// an entry without one) the one with its name. A name is the node's own
+/// word: by name alone, a node could speak for another.
+fn seen_as<'v>(view: &'v [SwarmSeen], node: &NodeRecord) -> Option<&'v SwarmSeen> {
+    view.iter().find(|n| n.addr == Some(node.ip)).or_else(|| {
+        view.iter()
+            .find(|n| n.addr.is_none() && n.hostname == node.hostname)
+    })
 }
 
 /// Managers reachable of managers total, as the status run found them.
@@ -252,7 +302,9 @@ impl Quorum {
         let (reachable, listed_total) = if listed.is_empty() {
             let answering = statuses
                 .iter()
-                .filter(|s| matches!(&s.docker, Docker::Up { manager: true, .. }))
+                .filter(|s| {
+                    s.error.is_none() && matches!(&s.docker, Docker::Up { manager: true, .. })
+                })
                 .count();
             (answering, 0)
         } else {
@@ -335,9 +387,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
         ),
         ..probe(node, &keys, opts.timeout)
     });
+    let record = SwarmRecord::load(&opts.paths.swarm())?;
+    if let Some(cluster) = &record.cluster {
+        mark_other_swarms(&mut statuses, cluster);
+    }
     swarm_view(&mut statuses, &keys, opts.timeout);
-    let recorded = SwarmRecord::load(&opts.paths.swarm())?.managers.len();
-    let quorum = Quorum::of(&statuses, recorded);
+    let quorum = Quorum::of(&statuses, record.managers.len());
     let out = if opts.json {
         render_json(&statuses)
     } else {
@@ -360,11 +415,30 @@ pub fn run(opts: Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// Asks the first active manager how the swarm sees every node: which
-/// manager leads, which nodes are down. One more command on one node.
+/// A manager of a swarm other than the cluster's (`cluster`, recorded by
+/// setup) is no healthy member, whatever its engine says of itself.
+fn mark_other_swarms(statuses: &mut [NodeStatus], cluster: &str) {
+    for s in statuses.iter_mut() {
+        if let Docker::Up {
+            cluster: theirs, ..
+        } = &s.docker
+        {
+            if !theirs.is_empty() && theirs != cluster && s.error.is_none() {
+                s.error = Some(format!(
+                    "in another swarm ({theirs}), not the cluster's {cluster}"
+                ));
+            }
+        }
+    }
+}
+
+/// Asks the first active manager (of the cluster's swarm: none marked
+/// otherwise) how the swarm sees every node: which manager leads, which
+/// nodes are down. One more command on one node.
 fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
     let manager = statuses.iter().find(|s| {
-        matches!(&s.docker, Docker::Up { manager: true, swarm_state, .. } if swarm_state == "active")
+        s.error.is_none()
+            && matches!(&s.docker, Docker::Up { manager: true, swarm_state, .. } if swarm_state == "active")
     });
     let Some(manager) = manager.map(|s| s.node.clone()) else {
         return;
@@ -376,13 +450,11 @@ fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
     };
     let view = parse_node_list(&text.unwrap_or_default());
     for s in statuses.iter_mut() {
-        if let Some((_, manager_status, status)) =
-            view.iter().find(|(host, _, _)| *host == s.node.hostname)
-        {
-            s.swarm_seen = Some(status.clone());
-            s.manager_status = Some(manager_status.clone()).filter(|m| !m.is_empty());
+        if let Some(seen) = seen_as(&view, &s.node) {
+            s.swarm_seen = Some(seen.status.clone());
+            s.manager_status = Some(seen.manager_status.clone()).filter(|m| !m.is_empty());
             if let Docker::Up { leader, .. } = &mut s.docker {
-                *leader = manager_status == "Leader";
+                *leader = seen.manager_status == "Leader";
             }
         }
     }
@@ -391,18 +463,21 @@ fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
 /// Runs `command` on a target logged in with the cluster key, after the
 /// host key check; its stdout, or `None`.
 fn remote(node: &NodeRecord, keys: &Keys, timeout: Duration, command: &str) -> Option<String> {
-    let conn = Connection::open(SocketAddr::new(node.ip, keys.port), timeout).ok()?;
-    let presented = conn.host_key()?;
-    if node
-        .host_key
-        .as_ref()
-        .is_some_and(|k| *k != presented.fingerprint)
-    {
-        return None;
-    }
+    let mut conn = member::connect(node, keys.port, timeout).ok()?;
     conn.authenticate(&keys.user, keys.cluster.as_ref()?).ok()?;
+    conn.set_limits(within(timeout));
     let out = conn.run(command, b"").ok()?;
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A status command's bounds: the node's `--timeout`, not two minutes. A
+/// node that trickles its answer (each read within the timeout) is cut
+/// off there.
+fn within(timeout: Duration) -> Limits {
+    Limits {
+        deadline: timeout,
+        ..Limits::DEFAULT
+    }
 }
 
 /// Runs `command` with `sh -c` on this machine; its stdout, or `None`.
@@ -426,10 +501,11 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
         local_probe(&mut status);
         return status;
     }
-    let addr = SocketAddr::new(node.ip, keys.port);
-    let conn = match Connection::open(addr, timeout) {
+    // The recorded host key, or no login: a key rccr reads no fingerprint
+    // from (a type it does not parse), or a record without one, is no pin.
+    let conn = match member::connect(node, keys.port, timeout) {
         Ok(conn) => conn,
-        Err(e) => {
+        Err(LoginError::Unreachable(e)) => {
             status.ssh = "unreachable";
             status.error = Some(match e {
                 SshError::Unreachable(_) => {
@@ -439,17 +515,12 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
             });
             return status;
         }
-    };
-    if let (Some(presented), Some(recorded)) = (conn.host_key(), &node.host_key) {
-        if presented.fingerprint != *recorded {
+        Err(e) => {
             status.ssh = "host-key-mismatch";
-            status.error = Some(format!(
-                "host key {} is not the recorded {recorded}: not logging in",
-                presented.fingerprint
-            ));
+            status.error = Some(e.to_string());
             return status;
         }
-    }
+    };
     status.ssh = "ok";
     // The temporary key first: refused, the same connection goes on to the
     // cluster key; accepted, it takes a second connection.
@@ -475,9 +546,13 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
     };
     let session = match session {
         Some(conn) => Ok(conn),
-        None => Connection::open(addr, timeout),
+        // The second connection is checked as the first.
+        None => member::connect(node, keys.port, timeout).map_err(|e| match e {
+            LoginError::Unreachable(e) => e,
+            e => SshError::KeyExchange(e.to_string()),
+        }),
     };
-    let conn = match session.and_then(|c| c.authenticate(&keys.user, cluster).map(|()| c)) {
+    let mut conn = match session.and_then(|c| c.authenticate(&keys.user, cluster).map(|()| c)) {
         Ok(conn) => {
             status.cluster_key = "accepted";
             conn
@@ -491,6 +566,7 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
             return status;
         }
     };
+    conn.set_limits(within(timeout));
     match conn.run(&probe_command(), b"") {
         Ok(out) => {
             status.docker = docker_from(&out);
@@ -508,7 +584,7 @@ fn docker_from(out: &Output) -> Docker {
         return Docker::Down(format!(
             "no answer from the probe (exit {}): {}",
             out.status,
-            err.trim()
+            bounded(err.trim())
         ));
     }
     docker
@@ -678,6 +754,7 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::api::MAX_TEXT;
 
     fn node(role: Role) -> NodeRecord {
         NodeRecord {
@@ -697,6 +774,7 @@ mod tests {
             swarm_state: state.into(),
             manager,
             leader: false,
+            cluster: String::new(),
             swarm_error: String::new(),
         }
     }
@@ -711,33 +789,60 @@ mod tests {
             Docker::Down("Cannot connect to the Docker daemon".into())
         );
         assert_eq!(
-            parse_probe("rccr-docker up|20.10.24|active|true|\n"),
+            parse_probe("rccr-docker up|20.10.24|active|true|lmq5abc|\n"),
             Docker::Up {
                 version: "20.10.24".into(),
                 swarm_state: "active".into(),
                 manager: true,
                 leader: false,
+                cluster: "lmq5abc".into(),
                 swarm_error: String::new(),
             }
         );
         assert_eq!(
-            parse_probe("WARNING: x\nrccr-docker up|24.0|error|false|rpc error: a|b\n"),
+            parse_probe("WARNING: x\nrccr-docker up|24.0|error|false||rpc error: a|b\n"),
             Docker::Up {
                 version: "24.0".into(),
                 swarm_state: "error".into(),
                 manager: false,
                 leader: false,
+                cluster: String::new(),
                 swarm_error: "rpc error: a|b".into(),
             }
         );
+        // An ID that is none is no ID.
+        assert!(matches!(
+            parse_probe("rccr-docker up|24.0|active|true|../x|\n"),
+            Docker::Up { cluster, .. } if cluster.is_empty()
+        ));
         assert_eq!(parse_probe("garbage"), Docker::Unknown);
+        let view = parse_node_list(
+            "rccr-node|10.0.0.2|Leader|ready|a\nrccr-node|0.0.0.0|unreachable|down|b\n\
+             rccr-node|10.0.0.9||ready|t1|Leader\nnoise\n",
+        );
         assert_eq!(
-            parse_node_list("rccr-node|a|Leader|Ready\nrccr-node|b||Down\nnoise\n"),
+            view[..2],
             [
-                ("a".to_string(), "Leader".to_string(), "ready".to_string()),
-                ("b".to_string(), String::new(), "down".to_string())
+                SwarmSeen {
+                    addr: "10.0.0.2".parse().ok(),
+                    manager_status: "Leader".into(),
+                    status: "ready".into(),
+                    hostname: "a".into(),
+                },
+                SwarmSeen {
+                    addr: None,
+                    manager_status: "Unreachable".into(),
+                    status: "down".into(),
+                    hostname: "b".into(),
+                }
             ]
         );
+        // The third, named `t1|Leader`, speaks for no node named t1.
+        assert_eq!(view[2].hostname, "t1|Leader");
+        let mut t1 = node(Role::Target);
+        assert_eq!(seen_as(&view, &t1), Some(&view[0]));
+        t1.ip = "10.0.0.3".parse().unwrap();
+        assert_eq!(seen_as(&view, &t1), None);
     }
 
     /// A target as it should be: reachable, rotated, a swarm worker.
@@ -748,6 +853,21 @@ mod tests {
         s.temp_key = "refused";
         s.docker = up("active", false);
         s
+    }
+
+    #[test]
+    fn one_nodes_endless_answer_widens_no_other_row() {
+        let endless = "9".repeat(1 << 20);
+        let mut statuses: Vec<NodeStatus> = (0..20).map(|_| healthy_target()).collect();
+        statuses[0].docker = parse_probe(&format!("rccr-docker up|{endless}|active|false|\n"));
+        statuses[1].docker = parse_probe(&format!("{endless}\nrccr-docker down\n"));
+        statuses[2].docker = parse_probe(&format!("rccr-docker up|1|{endless}|false|{endless}\n"));
+        let table = render_table(&statuses, true, None);
+        assert!(table.len() < 64 * 1024, "{} bytes", table.len());
+        let view = parse_node_list(&format!("rccr-node|{endless}|{endless}|{endless}\n"));
+        assert!(view
+            .iter()
+            .all(|n| n.manager_status.len() + n.status.len() + n.hostname.len() <= 3 * MAX_TEXT));
     }
 
     #[test]
@@ -805,6 +925,25 @@ mod tests {
         assert!(render_table(&[], true, Some(q)).contains("quorum: LOST"));
         // No swarm at all: no quorum line.
         assert_eq!(Quorum::of(&[NodeStatus::new(&node(Role::Target))], 0), None);
+    }
+
+    #[test]
+    fn a_manager_of_another_swarm_is_no_healthy_member() {
+        let mut ours = healthy_target();
+        ours.docker = parse_probe("rccr-docker up|24.0|active|true|ours|\n");
+        let mut theirs = healthy_target();
+        theirs.docker = parse_probe("rccr-docker up|24.0|active|true|theirs|\n");
+        let worker = healthy_target();
+        let mut statuses = [theirs, ours, worker];
+        mark_other_swarms(&mut statuses, "ours");
+        assert_eq!(
+            statuses[0].problem().as_deref(),
+            Some("in another swarm (theirs), not the cluster's ours")
+        );
+        assert!(statuses[1].healthy() && statuses[2].healthy());
+        // Without a list, only the cluster's managers count.
+        let q = Quorum::of(&statuses, 1).unwrap();
+        assert_eq!((q.reachable, q.total), (1, 1));
     }
 
     #[test]
