@@ -435,3 +435,54 @@ fn port_0_is_bad_input() {
         );
     }
 }
+
+/// keyrotate (--rekey too) and keys status take --known-hosts as setup
+/// does: one they cannot read is refused before any node is touched. It
+/// made every node 'unreachable', and left a rotation journal behind.
+#[test]
+fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
+    let home = Home::new("khdirkeys");
+    let key = temp_key(&home);
+    // A cluster key for --rekey to replace (rccr's by its comment).
+    let cluster = home.0.path(".ssh/id_ed25519");
+    let args = [
+        "keygen",
+        "--type",
+        "ed25519",
+        "-f",
+        cluster.to_str().unwrap(),
+        "-C",
+        "rccr-cluster-key",
+    ];
+    assert!(home.run(&args).status.success());
+    let dir = home.0.path("known_hosts.d");
+    std::fs::create_dir(&dir).unwrap();
+    let dir = dir.to_str().unwrap();
+    let node = [
+        "--host",
+        "10.255.255.1",
+        "--timeout",
+        "1",
+        "--known-hosts",
+        dir,
+    ];
+    for command in [
+        &["keyrotate", "--yes", "--from-key", &key][..],
+        &["keyrotate", "--yes", "--rekey"],
+        &["keys", "status"],
+    ] {
+        let args = [command, &node[..]].concat();
+        assert_refused(
+            &args,
+            &home.run(&args),
+            3,
+            &format!("{dir}: cannot be read as known_hosts"),
+        );
+        let left: Vec<_> = std::fs::read_dir(home.state())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name != "lock")
+            .collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+}

@@ -218,6 +218,7 @@ fn run_mode(
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Result<Summary, Error> {
     let paths = &opts.paths;
+    let known_hosts = KnownHosts::open(paths.known_hosts.clone())?;
     let unfinished = journal::load(&paths.journal())?;
     let mut nodes = opts.nodes.clone();
     for (name, phase) in unfinished.iter().flat_map(|r| &r.nodes) {
@@ -299,7 +300,7 @@ fn run_mode(
         old,
         new,
         rotation_id: journal.snapshot().rotation,
-        known_hosts: KnownHosts::new(paths.known_hosts.clone()),
+        known_hosts,
         journal,
         revert_after: opts.revert_after,
         timeout: opts.timeout,
