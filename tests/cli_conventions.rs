@@ -28,11 +28,16 @@ impl Home {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_with_state_dir(args, self.state().as_os_str())
+    }
+
+    /// [`Home::run`] with `RCCR_STATE_DIR` set to `state_dir`.
+    fn run_with_state_dir(&self, args: &[&str], state_dir: &std::ffi::OsStr) -> Output {
         Command::new(RCCR)
             .args(args)
             .current_dir(&self.0 .0)
             .env("HOME", &self.0 .0)
-            .env("RCCR_STATE_DIR", self.state())
+            .env("RCCR_STATE_DIR", state_dir)
             .env_remove("RCCR_TEMP_KEY")
             .stdin(std::process::Stdio::null())
             .output()
@@ -485,4 +490,62 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
             .collect();
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
+}
+
+/// An empty state directory is refused: as a path it is the working
+/// directory, where the lock and the inventory landed.
+#[test]
+fn an_empty_state_dir_is_refused() {
+    let home = Home::new("emptystate");
+    let commands: [&[&str]; 5] = [
+        &[
+            "keyrotate",
+            "--yes",
+            "--host",
+            "10.255.255.1",
+            "--timeout",
+            "1",
+        ],
+        &["keys", "status", "--host", "10.255.255.1", "--timeout", "1"],
+        &["backup", "out.bak"],
+        &["restore", "-"],
+        &["remove", "--forget", "--yes", "10.255.255.1"],
+    ];
+    for command in commands {
+        let args = [command, &["--state-dir", ""][..]].concat();
+        let out = home.run(&args);
+        let name = if command[0] == "keys" {
+            "keys status"
+        } else {
+            command[0]
+        };
+        assert_refused(
+            &args,
+            &out,
+            2,
+            &format!("rccr {name}: --state-dir '': name a file or directory; run"),
+        );
+        let out = home.run_with_state_dir(command, "".as_ref());
+        assert_refused(command, &out, 3, "RCCR_STATE_DIR: empty: name a directory");
+        for file in ["lock", "nodes", "keys", "rotation.journal"] {
+            assert!(
+                !home.0.path(file).exists(),
+                "{command:?} wrote {file} in the working directory"
+            );
+        }
+    }
+    let args = [
+        "keys",
+        "status",
+        "--host",
+        "10.255.255.1",
+        "--known-hosts",
+        "",
+    ];
+    assert_refused(
+        &args,
+        &home.run(&args),
+        2,
+        "rccr keys status: --known-hosts '': ",
+    );
 }

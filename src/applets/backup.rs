@@ -56,7 +56,7 @@ cli::options! {
 
 fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: BackupArgs = cli::parse(cmd, args)?;
-    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Held so that the archive is not taken in the middle of a setup run.
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     // An archive holds no rotation journal: restored, it would forget the
@@ -86,7 +86,7 @@ fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 
 fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: RestoreArgs = cli::parse(cmd, args)?;
-    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Checked before the lock: a bad archive must leave no state directory.
     let archive = crate::backup::read(&args.file)?;
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;

@@ -152,10 +152,11 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         std::process::exit(keys::node::main(rest));
     }
     let Args { command } = cli::parse(cmd, args)?;
+    let sub = |name| [cmd, &[name]].concat();
     match command {
         Command::Gen(a) => gen(a),
-        Command::Rotate(a) => rotate(a),
-        Command::Status(a) => status::status(a.try_into()?),
+        Command::Rotate(a) => rotate(&sub("rotate"), a),
+        Command::Status(a) => status::status(status_options(&sub("status"), a)?),
     }
 }
 
@@ -164,7 +165,7 @@ fn keygen_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 }
 
 fn keyrotate_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
-    rotate(cli::parse(cmd, args)?)
+    rotate(cmd, cli::parse(cmd, args)?)
 }
 
 fn gen(args: GenArgs) -> Result<(), Error> {
@@ -226,11 +227,11 @@ fn check_port(port: u16) -> Result<(), Error> {
     }
 }
 
-fn rotate(args: RotateArgs) -> Result<(), Error> {
+fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
     check_port(args.port)?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
-    let paths = StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref());
+    let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
     let mode = if args.rekey {
         if args.from_key.is_some() || args.forget_temp_key {
             return Err(Error::Usage(
@@ -273,18 +274,14 @@ fn rotate(args: RotateArgs) -> Result<(), Error> {
     )
 }
 
-impl TryFrom<StatusArgs> for status::Options {
-    type Error = Error;
-
-    fn try_from(args: StatusArgs) -> Result<Self, Error> {
-        check_port(args.port)?;
-        Ok(status::Options {
-            nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
-            port: args.port,
-            user: args.user,
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            paths: StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref()),
-            json: args.json,
-        })
-    }
+fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
+    check_port(args.port)?;
+    Ok(status::Options {
+        nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
+        port: args.port,
+        user: args.user,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        paths: StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?,
+        json: args.json,
+    })
 }

@@ -55,7 +55,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
             cmd.join(" ")
         )));
     }
-    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     let before = inventory::load(&paths.nodes())?;
     let removed = remove::run(remove::Options {
