@@ -439,6 +439,18 @@ fn port_0_is_bad_input() {
             "--port 0: give a port from 1 to 65535",
         );
     }
+    // Given with the address, the same.
+    for args in [
+        &["keyrotate", "--yes", "--host", "10.255.255.1:0"][..],
+        &["keys", "status", "--host", "10.255.255.1:0"],
+    ] {
+        assert_refused(
+            args,
+            &home.run(args),
+            3,
+            "--host 10.255.255.1:0: give a port from 1 to 65535",
+        );
+    }
 }
 
 /// keyrotate (--rekey too) and keys status take --known-hosts as setup

@@ -219,17 +219,9 @@ fn gen(args: GenArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Port 0 is no port: every node would be "unreachable", for no reason given.
-fn check_port(port: u16) -> Result<(), Error> {
-    match port {
-        0 => Err(Error::bad_input("--port 0", "give a port from 1 to 65535")),
-        _ => Ok(()),
-    }
-}
-
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
-    check_port(args.port)?;
+    addr::check_port(&format!("--port {}", args.port), args.port)?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
     let mode = if args.rekey {
@@ -275,7 +267,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
 }
 
 fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
-    check_port(args.port)?;
+    addr::check_port(&format!("--port {}", args.port), args.port)?;
     Ok(status::Options {
         nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
         port: args.port,
