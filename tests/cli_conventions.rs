@@ -99,6 +99,19 @@ fn a_missing_key_file_is_exit_3_everywhere() {
     ] {
         let out = home.run(args);
         assert_refused(args, &out, 3, &format!("{flag} {missing}: no such file"));
+        // A path that is there but no file is told what it is.
+        for (path, is) in [("/etc", "a directory"), ("/dev/zero", "a device")] {
+            let args: Vec<&str> = args
+                .iter()
+                .map(|a| if *a == missing { path } else { a })
+                .collect();
+            assert_refused(
+                &args,
+                &home.run(&args),
+                3,
+                &format!("{flag} {path}: {is}: give the path of a private key"),
+            );
+        }
     }
 }
 
