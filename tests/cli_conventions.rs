@@ -152,6 +152,8 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["keys"], "rccr keys: One of the following subcommands must be present: help, gen, rotate, status; run"),
         (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'."),
         (&["status", "--timeout", "0"], "rccr status: --timeout and --parallel must be at least 1; run"),
+        (&["keyrotate", "--revert-after", "0"], "rccr keyrotate: --revert-after must be at least 1; run 'rccr keyrotate --help'"),
+        (&["keys", "rotate", "--revert-after", "0"], "rccr keys rotate: --revert-after must be at least 1; run"),
         (&["scan", "--timeout-ms", "0"], "rccr scan: --timeout-ms must be between 1 and 60000; run 'rccr scan --help'"),
         (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),
         (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage and --prepare-disk go alone"),

@@ -2,7 +2,7 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
-use crate::keys::control::{command, status};
+use crate::keys::control::{command, engine, status};
 use crate::keys::{self, addr, KeyType};
 use crate::state::StatePaths;
 use argh::FromArgs;
@@ -99,7 +99,7 @@ cli::options! {
         /// SSH port for nodes given without one (default 22)
         #[argh(option, default = "22")]
         port: u16,
-        /// seconds after which a node that saw no commit restores its keys (default 120)
+        /// seconds after which a node that saw no commit restores its keys (default 120, at least 1)
         #[argh(option, default = "120")]
         revert_after: u64,
         /// seconds to wait for a node to connect and answer (default 10)
@@ -221,6 +221,7 @@ fn gen(args: GenArgs) -> Result<(), Error> {
 
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
+    let revert_after = engine::revert_after(cmd, args.revert_after)?;
     addr::check_port(&format!("--port {}", args.port), args.port)?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
@@ -254,7 +255,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
             from_key: args.from_key.map(PathBuf::from),
             key_type: args.key_type,
             user: args.user,
-            revert_after: Duration::from_secs(args.revert_after),
+            revert_after,
             timeout: Duration::from_secs(args.timeout.max(1)),
             parallel: args.parallel.max(1),
             paths,
