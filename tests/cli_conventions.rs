@@ -158,6 +158,8 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),
         (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage and --prepare-disk go alone"),
         (&["engine"], "rccr engine: expected 'node VERSION'; run"),
+        (&["remove"], "rccr remove: name at least one NODE; run 'rccr remove --help' for usage"),
+        (&["remove", "--release", "--forget", "x"], "rccr remove: --release needs the node, --forget does not ask it: choose one; run"),
         (
             &["setup", "--no-swarm", "--remove-missing"],
             "rccr setup: --remove-missing acts on the swarm, which --no-swarm skips; run",
