@@ -154,21 +154,21 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let Args { command } = cli::parse(cmd, args)?;
     let sub = |name| [cmd, &[name]].concat();
     match command {
-        Command::Gen(a) => gen(a),
+        Command::Gen(a) => gen(&sub("gen"), a),
         Command::Rotate(a) => rotate(&sub("rotate"), a),
         Command::Status(a) => status::status(status_options(&sub("status"), a)?),
     }
 }
 
 fn keygen_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
-    gen(cli::parse(cmd, args)?)
+    gen(cmd, cli::parse(cmd, args)?)
 }
 
 fn keyrotate_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     rotate(cmd, cli::parse(cmd, args)?)
 }
 
-fn gen(args: GenArgs) -> Result<(), Error> {
+fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
     let private = PathBuf::from(
         args.file
             .as_deref()
@@ -177,9 +177,7 @@ fn gen(args: GenArgs) -> Result<(), Error> {
     let public = keys::public_path(&private);
     let bits = match (args.key_type, args.bits) {
         (KeyType::Ed25519, Some(_)) => {
-            return Err(Error::Usage(
-                "rccr keygen: --bits applies to RSA keys only".into(),
-            ))
+            return Err(cli::usage(cmd, "--bits applies to RSA keys only"))
         }
         (_, bits) => bits.unwrap_or(keys::DEFAULT_RSA_BITS),
     };
@@ -225,10 +223,14 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     addr::check_port(&format!("--port {}", args.port), args.port)?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
+    if args.forget_temp_key && !nodes.is_empty() {
+        return Err(cli::usage(cmd, "--forget-temp-key takes no nodes"));
+    }
     let mode = if args.rekey {
         if args.from_key.is_some() || args.forget_temp_key {
-            return Err(Error::Usage(
-                "rccr keyrotate: --rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key".into(),
+            return Err(cli::usage(
+                cmd,
+                "--rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key",
             ));
         }
         // Every node of the inventory moves (the control is not a node).

@@ -112,7 +112,7 @@ impl Summary {
 pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
     if opts.forget_temp_key {
         let unfinished = journal::load(&opts.paths.journal())?;
-        return forget_temp_key(&opts.paths, unfinished.as_ref(), &opts.nodes);
+        return forget_temp_key(&opts.paths, unfinished.as_ref());
     }
     let progress = |node: &NodeAddr, phase: &str| {
         print::progress("rccr keyrotate", &format!("{node}: {phase}"))
@@ -520,16 +520,8 @@ fn new_key(
     load_key(&path)
 }
 
-fn forget_temp_key(
-    paths: &StatePaths,
-    unfinished: Option<&Record>,
-    nodes: &[NodeAddr],
-) -> Result<(), Error> {
-    if !nodes.is_empty() {
-        return Err(Error::Usage(
-            "rccr keyrotate: --forget-temp-key takes no nodes".into(),
-        ));
-    }
+/// `--forget-temp-key` (which takes no nodes: the applet refuses them).
+fn forget_temp_key(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(), Error> {
     if unfinished.is_some_and(|r| r.nodes.iter().any(|(_, phase)| phase != "rotated")) {
         return Err(Error::Failed(format!(
             "an unfinished rotation ({}) still needs the temporary key: finish it first",
