@@ -220,6 +220,13 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
     let revert_after = engine::revert_after(cmd, args.revert_after)?;
+    at_least_one(
+        cmd,
+        &[
+            ("--timeout", args.timeout),
+            ("--parallel", args.parallel as u64),
+        ],
+    )?;
     addr::check_port(&format!("--port {}", args.port), args.port)?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
@@ -258,8 +265,8 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
             key_type: args.key_type,
             user: args.user,
             revert_after,
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            parallel: args.parallel.max(1),
+            timeout: Duration::from_secs(args.timeout),
+            parallel: args.parallel,
             paths,
             yes: args.yes,
             json: args.json,
@@ -270,13 +277,23 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
 }
 
 fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
+    at_least_one(cmd, &[("--timeout", args.timeout)])?;
     addr::check_port(&format!("--port {}", args.port), args.port)?;
     Ok(status::Options {
         nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
         port: args.port,
         user: args.user,
-        timeout: Duration::from_secs(args.timeout.max(1)),
+        timeout: Duration::from_secs(args.timeout),
         paths: StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?,
         json: args.json,
     })
+}
+
+/// A count or a number of seconds that must be at least 1, as rccr
+/// status's are: 0 was made 1 without a word.
+fn at_least_one(cmd: &[&str], options: &[(&str, u64)]) -> Result<(), Error> {
+    match options.iter().find(|(_, value)| *value == 0) {
+        Some((option, _)) => Err(cli::usage(cmd, &format!("{option} must be at least 1"))),
+        None => Ok(()),
+    }
 }
