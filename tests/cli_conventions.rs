@@ -279,10 +279,17 @@ fn quiet_is_an_option_of_every_command_with_progress() {
 /// A temporary key made as the images' is (`rccr keygen`), so that setup
 /// gets past its keys to the sweep.
 fn temp_key(home: &Home) -> String {
-    let key = home.0.path("temp_key");
-    let out = home.run(&["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()]);
+    ed25519_key(home, "temp_key", &[])
+}
+
+/// An Ed25519 key pair rccr keygen writes at `name` in `home` (`extra`:
+/// more keygen options): its private key's path.
+fn ed25519_key(home: &Home, name: &str, extra: &[&str]) -> String {
+    let key = home.0.path(name);
+    let key = key.to_str().unwrap();
+    let out = home.run(&[&["keygen", "--type", "ed25519", "-f", key][..], extra].concat());
     assert!(out.status.success(), "{out:?}");
-    key.to_str().unwrap().to_string()
+    key.to_string()
 }
 
 /// `rccr setup --dry-run --subnet 10.255.255.0/30 ARGS` (a reserved /30
@@ -487,17 +494,7 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
     let home = Home::new("khdirkeys");
     let key = temp_key(&home);
     // A cluster key for --rekey to replace (rccr's by its comment).
-    let cluster = home.0.path(".ssh/id_ed25519");
-    let args = [
-        "keygen",
-        "--type",
-        "ed25519",
-        "-f",
-        cluster.to_str().unwrap(),
-        "-C",
-        "rccr-cluster-key",
-    ];
-    assert!(home.run(&args).status.success());
+    ed25519_key(&home, ".ssh/id_ed25519", &["-C", "rccr-cluster-key"]);
     let dir = home.0.path("known_hosts.d");
     std::fs::create_dir(&dir).unwrap();
     let dir = dir.to_str().unwrap();
