@@ -9,6 +9,13 @@
 //! holds private keys: it is written 0600, and where it goes is the
 //! operator's to keep safe.
 //!
+//! Taken during an unfinished key rotation, it holds the rotation's journal
+//! too, its keys named by their entries (both keys are in the archive: the
+//! new one is the cluster key, the old one the previous or the temporary
+//! key), so that restored, the next `rccr keyrotate` finishes the rotation:
+//! without it, a rekey's unmoved nodes, which take only the previous key,
+//! were forgotten and locked out by the next rekey.
+//!
 //! **Format**: text-framed entries, each `entry NAME LENGTH MODE` on a line
 //! and then the bytes, after a `rccr-backup 1` line; then `end CKSUM
 //! LENGTH`, POSIX `cksum` of everything before it. A file cut short or
@@ -18,7 +25,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::fsutil;
 use crate::keys::authorized::cksum_line;
-use crate::keys::control::journal::Record;
+use crate::keys::control::journal::{self, Record};
 use crate::keys::resolve::Resolver;
 use crate::keys::{load_key, public_path, KeyType};
 use crate::state::{inventory, StatePaths};
@@ -41,8 +48,12 @@ const NAMES: &[&str] = &[
     "swarm",
     "keys",
     "last-rotation",
+    "rotation.journal",
     "config",
 ];
+
+/// The archive entries that hold the keys a rotation journal names.
+const KEY_ENTRIES: [&str; 3] = ["cluster_key", "previous_key", "temp_key"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -157,11 +168,23 @@ pub fn collect(
             "no cluster key on this machine: nothing to back up (run rccr setup first)".into(),
         )
     })?;
-    for (name, path) in [
-        ("cluster_key", Some(cluster.path)),
-        ("previous_key", resolver.previous()?.map(|f| f.path)),
-        ("temp_key", Some(paths.kept_temp_key())),
-    ] {
+    let keys = [
+        Some(cluster.path),
+        resolver.previous()?.map(|f| f.path),
+        Some(paths.kept_temp_key()),
+    ];
+    if let Some(record) = journal::load(&paths.journal())? {
+        add(
+            "rotation.journal",
+            0o600,
+            Some(
+                archived_journal(paths, record, &keys)?
+                    .render()
+                    .into_bytes(),
+            ),
+        );
+    }
+    for (name, path) in KEY_ENTRIES.into_iter().zip(keys) {
         if let Some(path) = path {
             add(name, 0o600, fsutil::read_if_any(&path)?);
             add(
@@ -184,6 +207,36 @@ pub fn collect(
         add("config", 0o644, fsutil::read_if_any(source)?);
     }
     Ok(entries)
+}
+
+/// The unfinished rotation `record` as the archive holds it: its new and
+/// old key named by the entry of `KEY_ENTRIES` that holds each (read from
+/// `keys`, in that order). A key the archive would not hold (never seen)
+/// cannot be restored: the rotation must finish first.
+fn archived_journal(
+    paths: &StatePaths,
+    mut record: Record,
+    keys: &[Option<PathBuf>; 3],
+) -> Result<Record, Error> {
+    let entry_of = |wanted: &Path| {
+        let wanted = load_key(wanted).ok()?;
+        KEY_ENTRIES.into_iter().zip(keys).find_map(|(name, path)| {
+            let key = load_key(path.as_deref()?).ok()?;
+            (key.blob() == wanted.blob()).then_some(PathBuf::from(name))
+        })
+    };
+    match (entry_of(&record.new_key), entry_of(&record.old_key)) {
+        (Some(new_key), Some(old_key)) => {
+            record.new_key = new_key;
+            record.old_key = old_key;
+            Ok(record)
+        }
+        _ => Err(Error::Failed(format!(
+            "a key rotation is unfinished ({}) and the archive would not hold its keys: \
+             finish it first (rccr keyrotate; rccr remove --forget a node gone for good), then back up",
+            paths.journal().display()
+        ))),
+    }
 }
 
 /// Writes the archive to `target` (`-`: stdout), 0600, atomically.
@@ -213,6 +266,8 @@ pub struct Archive {
     kind: KeyType,
     /// Index of the cluster key entry, which read() made sure exists.
     cluster: usize,
+    /// The unfinished rotation, its keys named by entries that exist.
+    unfinished: Option<Record>,
 }
 
 /// Reads and checks an archive (`-`: stdin); writes nothing.
@@ -255,11 +310,33 @@ pub fn read(source: &str) -> Result<Archive, Error> {
                 ))
             }
         };
+    let unfinished = match entries.iter().find(|e| e.name == "rotation.journal") {
+        Some(e) => Some(unfinished_rotation(&e.bytes, &entries).ok_or_else(|| {
+            Error::bad_input(
+                &what,
+                "its rotation journal is damaged; nothing was restored",
+            )
+        })?),
+        None => None,
+    };
     Ok(Archive {
         entries,
         kind,
         cluster,
+        unfinished,
     })
+}
+
+/// An archived rotation journal whose keys name key entries of `entries`.
+fn unfinished_rotation(bytes: &[u8], entries: &[Entry]) -> Option<Record> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let record = Record::parse(text, Path::new("rotation.journal")).ok()?;
+    let archived = |key: &Path| {
+        key.to_str().is_some_and(|name| {
+            KEY_ENTRIES.contains(&name) && entries.iter().any(|e| e.name == name)
+        })
+    };
+    (archived(&record.new_key) && archived(&record.old_key)).then_some(record)
 }
 
 /// Restores a checked archive onto this control: keys at OpenSSH's
@@ -270,6 +347,7 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         entries,
         kind,
         cluster,
+        unfinished,
     } = archive;
     let (kind, cluster) = (*kind, &entries[*cluster]);
     let get = |name: &str| entries.iter().find(|e| e.name == name);
@@ -309,6 +387,22 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         paths.kept_temp_key()
     };
     fsutil::write_atomic(&paths.last_rotation(), record.render().as_bytes(), 0o600)?;
+    if let Some(unfinished) = unfinished {
+        // Its keys are named by their entries: where they are now.
+        let mut unfinished = unfinished.clone();
+        for key in [&mut unfinished.new_key, &mut unfinished.old_key] {
+            *key = match key.to_str() {
+                Some("cluster_key") => record.new_key.clone(),
+                Some("previous_key") => paths.previous_key(),
+                _ => paths.kept_temp_key(),
+            };
+        }
+        fsutil::write_atomic(&paths.journal(), unfinished.render().as_bytes(), 0o600)?;
+        done.push(format!(
+            "unfinished key rotation: {} (run rccr keyrotate to finish it)",
+            paths.journal().display()
+        ));
+    }
     for (name, path) in [
         ("nodes", paths.nodes()),
         ("swarm", paths.swarm()),
@@ -414,5 +508,33 @@ mod tests {
             bytes: vec![],
         }]);
         assert_eq!(parse(&unknown), Err("an unknown entry".into()));
+    }
+
+    #[test]
+    fn an_archived_journal_names_keys_the_archive_holds() {
+        let key = |name: &str| Entry {
+            name: name.into(),
+            mode: 0o600,
+            bytes: vec![],
+        };
+        let entries = [key("cluster_key"), key("previous_key")];
+        let journal = |new: &str, old: &str| {
+            format!("rotation r\nnew-key {new}\nold-key {old}\nnode 10.0.0.2:22 unreachable\n")
+        };
+        let restored =
+            unfinished_rotation(journal("cluster_key", "previous_key").as_bytes(), &entries);
+        assert_eq!(restored.map(|r| r.nodes.len()), Some(1));
+        for (new, old) in [
+            ("cluster_key", "temp_key"),
+            ("/root/.ssh/id_ed25519", "previous_key"),
+            ("cluster_key", "nodes"),
+        ] {
+            assert_eq!(
+                unfinished_rotation(journal(new, old).as_bytes(), &entries),
+                None,
+                "{new} {old}"
+            );
+        }
+        assert_eq!(unfinished_rotation(b"junk\n", &entries), None);
     }
 }

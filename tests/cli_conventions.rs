@@ -28,11 +28,16 @@ impl Home {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.run_with_state_dir(args, self.state().as_os_str())
+    }
+
+    /// [`Home::run`] with `RCCR_STATE_DIR` set to `state_dir`.
+    fn run_with_state_dir(&self, args: &[&str], state_dir: &std::ffi::OsStr) -> Output {
         Command::new(RCCR)
             .args(args)
             .current_dir(&self.0 .0)
             .env("HOME", &self.0 .0)
-            .env("RCCR_STATE_DIR", self.state())
+            .env("RCCR_STATE_DIR", state_dir)
             .env_remove("RCCR_TEMP_KEY")
             .stdin(std::process::Stdio::null())
             .output()
@@ -94,6 +99,19 @@ fn a_missing_key_file_is_exit_3_everywhere() {
     ] {
         let out = home.run(args);
         assert_refused(args, &out, 3, &format!("{flag} {missing}: no such file"));
+        // A path that is there but no file is told what it is.
+        for (path, is) in [("/etc", "a directory"), ("/dev/zero", "a device")] {
+            let args: Vec<&str> = args
+                .iter()
+                .map(|a| if *a == missing { path } else { a })
+                .collect();
+            assert_refused(
+                &args,
+                &home.run(&args),
+                3,
+                &format!("{flag} {path}: {is}: give the path of a private key"),
+            );
+        }
     }
 }
 
@@ -134,10 +152,20 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["keys"], "rccr keys: One of the following subcommands must be present: help, gen, rotate, status; run"),
         (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'."),
         (&["status", "--timeout", "0"], "rccr status: --timeout and --parallel must be at least 1; run"),
+        (&["keyrotate", "--revert-after", "0"], "rccr keyrotate: --revert-after must be at least 1; run 'rccr keyrotate --help'"),
+        (&["keys", "rotate", "--revert-after", "0"], "rccr keys rotate: --revert-after must be at least 1; run"),
+        (&["keys", "rotate", "--rekey", "--forget-temp-key"], "rccr keys rotate: --rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key; run"),
+        (&["keyrotate", "--forget-temp-key", "--host", "10.255.255.1"], "rccr keyrotate: --forget-temp-key takes no nodes; run 'rccr keyrotate --help'"),
+        (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be at least 1; run"),
+        (&["keyrotate", "--parallel", "0"], "rccr keyrotate: --parallel must be at least 1; run"),
+        (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be at least 1; run"),
+        (&["keygen", "--type", "ed25519", "--bits", "2048"], "rccr keygen: --bits applies to RSA keys only; run 'rccr keygen --help'"),
         (&["scan", "--timeout-ms", "0"], "rccr scan: --timeout-ms must be between 1 and 60000; run 'rccr scan --help'"),
         (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),
         (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage and --prepare-disk go alone"),
         (&["engine"], "rccr engine: expected 'node VERSION'; run"),
+        (&["remove"], "rccr remove: name at least one NODE; run 'rccr remove --help' for usage"),
+        (&["remove", "--release", "--forget", "x"], "rccr remove: --release needs the node, --forget does not ask it: choose one; run"),
         (
             &["setup", "--no-swarm", "--remove-missing"],
             "rccr setup: --remove-missing acts on the swarm, which --no-swarm skips; run",
@@ -149,17 +177,20 @@ fn a_usage_error_is_one_line_naming_the_command() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with(says), "{args:?}: {err}");
     }
-    // rccr-init's disk errors name the command too (its summary line,
-    // printed first, is src/init's).
-    let out = home.run(&["init", "--root", ".", "--prepare-disk", "sdb", "--yes"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.lines().last().unwrap_or_default().starts_with(
-            "rccr init: --prepare-disk sdb: name a disk as /dev/NAME; run 'rccr init --help'"
-        ),
-        "{err}"
-    );
+    // rccr-init's disk errors name the command too, alone (no summary of
+    // the changes that were never tried).
+    for (device, says) in [
+        ("sdb", "name a disk as /dev/NAME"),
+        ("/dev/nosuchdisk", "no such disk"),
+    ] {
+        let args = ["init", "--root", ".", "--prepare-disk", device, "--yes"];
+        assert_refused(
+            &args,
+            &home.run(&args),
+            2,
+            &format!("rccr init: --prepare-disk {device}: {says}; run 'rccr init --help'"),
+        );
+    }
 }
 
 /// Holds `STATE/lock` as another rccr run would (`flock`, the kernel's lock).
@@ -248,10 +279,17 @@ fn quiet_is_an_option_of_every_command_with_progress() {
 /// A temporary key made as the images' is (`rccr keygen`), so that setup
 /// gets past its keys to the sweep.
 fn temp_key(home: &Home) -> String {
-    let key = home.0.path("temp_key");
-    let out = home.run(&["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()]);
+    ed25519_key(home, "temp_key", &[])
+}
+
+/// An Ed25519 key pair rccr keygen writes at `name` in `home` (`extra`:
+/// more keygen options): its private key's path.
+fn ed25519_key(home: &Home, name: &str, extra: &[&str]) -> String {
+    let key = home.0.path(name);
+    let key = key.to_str().unwrap();
+    let out = home.run(&[&["keygen", "--type", "ed25519", "-f", key][..], extra].concat());
     assert!(out.status.success(), "{out:?}");
-    key.to_str().unwrap().to_string()
+    key.to_string()
 }
 
 /// `rccr setup --dry-run --subnet 10.255.255.0/30 ARGS` (a reserved /30
@@ -434,4 +472,115 @@ fn port_0_is_bad_input() {
             "--port 0: give a port from 1 to 65535",
         );
     }
+    // Given with the address, the same.
+    for args in [
+        &["keyrotate", "--yes", "--host", "10.255.255.1:0"][..],
+        &["keys", "status", "--host", "10.255.255.1:0"],
+    ] {
+        assert_refused(
+            args,
+            &home.run(args),
+            3,
+            "--host 10.255.255.1:0: give a port from 1 to 65535",
+        );
+    }
+}
+
+/// keyrotate (--rekey too) and keys status take --known-hosts as setup
+/// does: one they cannot read is refused before any node is touched. It
+/// made every node 'unreachable', and left a rotation journal behind.
+#[test]
+fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
+    let home = Home::new("khdirkeys");
+    let key = temp_key(&home);
+    // A cluster key for --rekey to replace (rccr's by its comment).
+    ed25519_key(&home, ".ssh/id_ed25519", &["-C", "rccr-cluster-key"]);
+    let dir = home.0.path("known_hosts.d");
+    std::fs::create_dir(&dir).unwrap();
+    let dir = dir.to_str().unwrap();
+    let node = [
+        "--host",
+        "10.255.255.1",
+        "--timeout",
+        "1",
+        "--known-hosts",
+        dir,
+    ];
+    for command in [
+        &["keyrotate", "--yes", "--from-key", &key][..],
+        &["keyrotate", "--yes", "--rekey"],
+        &["keys", "status"],
+    ] {
+        let args = [command, &node[..]].concat();
+        assert_refused(
+            &args,
+            &home.run(&args),
+            3,
+            &format!("{dir}: cannot be read as known_hosts"),
+        );
+        let left: Vec<_> = std::fs::read_dir(home.state())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name != "lock")
+            .collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+}
+
+/// An empty state directory is refused: as a path it is the working
+/// directory, where the lock and the inventory landed.
+#[test]
+fn an_empty_state_dir_is_refused() {
+    let home = Home::new("emptystate");
+    let commands: [&[&str]; 5] = [
+        &[
+            "keyrotate",
+            "--yes",
+            "--host",
+            "10.255.255.1",
+            "--timeout",
+            "1",
+        ],
+        &["keys", "status", "--host", "10.255.255.1", "--timeout", "1"],
+        &["backup", "out.bak"],
+        &["restore", "-"],
+        &["remove", "--forget", "--yes", "10.255.255.1"],
+    ];
+    for command in commands {
+        let args = [command, &["--state-dir", ""][..]].concat();
+        let out = home.run(&args);
+        let name = if command[0] == "keys" {
+            "keys status"
+        } else {
+            command[0]
+        };
+        assert_refused(
+            &args,
+            &out,
+            2,
+            &format!("rccr {name}: --state-dir '': name a file or directory; run"),
+        );
+        let out = home.run_with_state_dir(command, "".as_ref());
+        assert_refused(command, &out, 3, "RCCR_STATE_DIR: empty: name a directory");
+        for file in ["lock", "nodes", "keys", "rotation.journal"] {
+            assert!(
+                !home.0.path(file).exists(),
+                "{command:?} wrote {file} in the working directory"
+            );
+        }
+    }
+    let args = [
+        "keys",
+        "status",
+        "--host",
+        "10.255.255.1",
+        "--known-hosts",
+        "",
+    ];
+    assert_refused(
+        &args,
+        &home.run(&args),
+        2,
+        "rccr keys status: --known-hosts '': ",
+    );
 }

@@ -587,7 +587,11 @@ fn write_inventory(lab: &Lab, names: &[&str]) {
     }
     let out = lab.exec_stdin(
         "control",
-        &["sh", "-c", "cat > /root/.rccr/nodes"],
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /root/.rccr && cat > /root/.rccr/nodes",
+        ],
         text.as_bytes(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -723,14 +727,17 @@ fn an_rsa_cluster_key_moved_into_its_home_by_a_killed_run_is_kept() {
 /// Both targets of [`PAIR`] take the RSA cluster key at ~/.ssh/id_rsa,
 /// and no longer the temporary key; `what` names the case.
 fn assert_on_rsa_cluster_key(lab: &Lab, what: &str) {
+    assert_moved(lab, "/root/.ssh/id_rsa", "/root/.rccr/temp_key", what);
+}
+
+/// Both targets of [`PAIR`] take the control's key at `key` and no longer
+/// the one at `retired`; `what` names the case.
+fn assert_moved(lab: &Lab, key: &str, retired: &str, what: &str) {
     for name in PAIR {
+        assert!(lab.key_logs_in(key, name), "{what}: {name} is locked out");
         assert!(
-            lab.key_logs_in("/root/.ssh/id_rsa", name),
-            "{what}: {name} is locked out"
-        );
-        assert!(
-            !lab.key_logs_in("/root/.rccr/temp_key", name),
-            "{what}: {name}: temporary key accepted"
+            !lab.key_logs_in(retired, name),
+            "{what}: {name} still takes {retired}"
         );
     }
 }
@@ -848,18 +855,47 @@ fn a_kept_temporary_key_cut_in_half_by_a_sigkill_is_made_whole() {
     assert_rotated(&lab, &[&later[0].name]);
 }
 
+/// Backs the control up mid-rotation, flashes it afresh (its state and
+/// keys gone; the image's temporary key, if any, stays) and restores the
+/// archive: the unfinished rotation's journal must come back with it.
+fn restore_on_a_fresh_control(lab: &Lab) {
+    ok(
+        "the backup",
+        &lab.exec("control", &["rccr", "backup", "/root/rccr.backup"]),
+    );
+    let flash = "rm -rf /root/.rccr && find /root/.ssh -mindepth 1 ! -name 'id_rsa*' -delete";
+    let out = lab.sh("control", flash);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ok(
+        "the restore",
+        &lab.exec("control", &["rccr", "restore", "/root/rccr.backup"]),
+    );
+    assert!(control_has_file(lab, "/root/.rccr/rotation.journal"));
+}
+
 #[test]
-fn no_backup_is_taken_in_the_middle_of_a_rotation() {
-    // An archive holds no journal: restored, a rekey's unmoved nodes were
+fn a_backup_taken_mid_rotation_restores_it_and_keyrotate_finishes_it() {
+    // An archive held no journal: restored, a rekey's unmoved nodes were
     // forgotten, and the next rekey wrote the current key over the one
-    // they take (locked out). So rccr backup waits for the rotation.
+    // they take (locked out). Now the journal goes in and comes back.
     let lab = or_skip!(rekey_without_target_2());
-    let backup = ["rccr", "backup", "/root/rccr.backup"];
-    let out = lab.exec("control", &backup);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_has(&stderr(&out), "rotation.journal");
-    assert!(!control_has_file(&lab, "/root/rccr.backup"));
+    restore_on_a_fresh_control(&lab);
     start_sshd(&lab, "target-2");
     ok("the rekey", &on_control(&lab, &rekey_args(&lab, &[])));
-    ok("the backup", &lab.exec("control", &backup));
+    assert!(!control_has_file(&lab, "/root/.rccr/rotation.journal"));
+    let (key, retired) = ("/root/.ssh/id_ed25519", "/root/.rccr/previous_key");
+    assert_moved(&lab, key, retired, "restored mid-rekey");
+    drop(lab);
+
+    // From the temporary key: one node rotated, one unreachable.
+    let lab = or_skip!(two_target_lab());
+    write_inventory(&lab, &PAIR);
+    kill_sshd(&lab, "target-2");
+    let out = rotate(&lab, &PAIR, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    restore_on_a_fresh_control(&lab);
+    start_sshd(&lab, "target-2");
+    ok("the re-run", &rotate(&lab, &PAIR, &[]));
+    assert!(!control_has_file(&lab, "/root/.rccr/rotation.journal"));
+    assert_rotated(&lab, &PAIR);
 }

@@ -27,7 +27,8 @@ cli::options! {
     /// lines of the cluster's nodes, the inventory, the swarm record and the
     /// config. It holds private keys: keep it as safe as the control. FILE `-`
     /// writes to stdout (rccr backup - | ssh elsewhere 'cat > rccr.backup').
-    /// Refused while a key rotation is unfinished: finish it first.
+    /// Taken during an unfinished key rotation, it holds the rotation too:
+    /// restored, rccr keyrotate finishes it.
     #[derive(FromArgs)]
     struct BackupArgs {
         /// where to write the archive, or - for stdout
@@ -56,20 +57,10 @@ cli::options! {
 
 fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: BackupArgs = cli::parse(cmd, args)?;
-    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
-    // Held so that the archive is not taken in the middle of a setup run.
+    let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
+    // Held so that the archive is not taken in the middle of a setup run
+    // (an unfinished rotation's journal goes in, and comes back on restore).
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
-    // An archive holds no rotation journal: restored, it would forget the
-    // nodes a rotation left half-way (a rekey's unmoved nodes take only
-    // the previous key, which the next rekey then overwrites).
-    let journal = paths.journal();
-    if journal.exists() {
-        return Err(Error::Failed(format!(
-            "a key rotation is unfinished ({}): finish it first (rccr keyrotate; \
-             rccr remove --forget a node gone for good), then back up",
-            journal.display()
-        )));
-    }
     let config = args.config.as_deref().map(std::path::Path::new);
     let count = crate::backup::backup(&paths, config, &args.file)?;
     eprintln!(
@@ -86,7 +77,7 @@ fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 
 fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: RestoreArgs = cli::parse(cmd, args)?;
-    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Checked before the lock: a bad archive must leave no state directory.
     let archive = crate::backup::read(&args.file)?;
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;

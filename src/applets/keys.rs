@@ -2,7 +2,7 @@
 use super::Applet;
 use crate::cli;
 use crate::error::Error;
-use crate::keys::control::{command, status};
+use crate::keys::control::{command, engine, status};
 use crate::keys::{self, addr, KeyType};
 use crate::state::StatePaths;
 use argh::FromArgs;
@@ -99,7 +99,7 @@ cli::options! {
         /// SSH port for nodes given without one (default 22)
         #[argh(option, default = "22")]
         port: u16,
-        /// seconds after which a node that saw no commit restores its keys (default 120)
+        /// seconds after which a node that saw no commit restores its keys (default 120, at least 1)
         #[argh(option, default = "120")]
         revert_after: u64,
         /// seconds to wait for a node to connect and answer (default 10)
@@ -152,22 +152,23 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         std::process::exit(keys::node::main(rest));
     }
     let Args { command } = cli::parse(cmd, args)?;
+    let sub = |name| [cmd, &[name]].concat();
     match command {
-        Command::Gen(a) => gen(a),
-        Command::Rotate(a) => rotate(a),
-        Command::Status(a) => status::status(a.try_into()?),
+        Command::Gen(a) => gen(&sub("gen"), a),
+        Command::Rotate(a) => rotate(&sub("rotate"), a),
+        Command::Status(a) => status::status(status_options(&sub("status"), a)?),
     }
 }
 
 fn keygen_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
-    gen(cli::parse(cmd, args)?)
+    gen(cmd, cli::parse(cmd, args)?)
 }
 
 fn keyrotate_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
-    rotate(cli::parse(cmd, args)?)
+    rotate(cmd, cli::parse(cmd, args)?)
 }
 
-fn gen(args: GenArgs) -> Result<(), Error> {
+fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
     let private = PathBuf::from(
         args.file
             .as_deref()
@@ -176,9 +177,7 @@ fn gen(args: GenArgs) -> Result<(), Error> {
     let public = keys::public_path(&private);
     let bits = match (args.key_type, args.bits) {
         (KeyType::Ed25519, Some(_)) => {
-            return Err(Error::Usage(
-                "rccr keygen: --bits applies to RSA keys only".into(),
-            ))
+            return Err(cli::usage(cmd, "--bits applies to RSA keys only"))
         }
         (_, bits) => bits.unwrap_or(keys::DEFAULT_RSA_BITS),
     };
@@ -218,23 +217,27 @@ fn gen(args: GenArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// Port 0 is no port: every node would be "unreachable", for no reason given.
-fn check_port(port: u16) -> Result<(), Error> {
-    match port {
-        0 => Err(Error::bad_input("--port 0", "give a port from 1 to 65535")),
-        _ => Ok(()),
-    }
-}
-
-fn rotate(args: RotateArgs) -> Result<(), Error> {
+fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
-    check_port(args.port)?;
+    let revert_after = engine::revert_after(cmd, args.revert_after)?;
+    at_least_one(
+        cmd,
+        &[
+            ("--timeout", args.timeout),
+            ("--parallel", args.parallel as u64),
+        ],
+    )?;
+    addr::check_port(&format!("--port {}", args.port), args.port)?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
-    let paths = StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref());
+    let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
+    if args.forget_temp_key && !nodes.is_empty() {
+        return Err(cli::usage(cmd, "--forget-temp-key takes no nodes"));
+    }
     let mode = if args.rekey {
         if args.from_key.is_some() || args.forget_temp_key {
-            return Err(Error::Usage(
-                "rccr keyrotate: --rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key".into(),
+            return Err(cli::usage(
+                cmd,
+                "--rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key",
             ));
         }
         // Every node of the inventory moves (the control is not a node).
@@ -261,9 +264,9 @@ fn rotate(args: RotateArgs) -> Result<(), Error> {
             from_key: args.from_key.map(PathBuf::from),
             key_type: args.key_type,
             user: args.user,
-            revert_after: Duration::from_secs(args.revert_after),
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            parallel: args.parallel.max(1),
+            revert_after,
+            timeout: Duration::from_secs(args.timeout),
+            parallel: args.parallel,
             paths,
             yes: args.yes,
             json: args.json,
@@ -273,18 +276,24 @@ fn rotate(args: RotateArgs) -> Result<(), Error> {
     )
 }
 
-impl TryFrom<StatusArgs> for status::Options {
-    type Error = Error;
+fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
+    at_least_one(cmd, &[("--timeout", args.timeout)])?;
+    addr::check_port(&format!("--port {}", args.port), args.port)?;
+    Ok(status::Options {
+        nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
+        port: args.port,
+        user: args.user,
+        timeout: Duration::from_secs(args.timeout),
+        paths: StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?,
+        json: args.json,
+    })
+}
 
-    fn try_from(args: StatusArgs) -> Result<Self, Error> {
-        check_port(args.port)?;
-        Ok(status::Options {
-            nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
-            port: args.port,
-            user: args.user,
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            paths: StatePaths::resolve(args.state_dir.as_deref(), args.known_hosts.as_deref()),
-            json: args.json,
-        })
+/// A count or a number of seconds that must be at least 1, as rccr
+/// status's are: 0 was made 1 without a word.
+fn at_least_one(cmd: &[&str], options: &[(&str, u64)]) -> Result<(), Error> {
+    match options.iter().find(|(_, value)| *value == 0) {
+        Some((option, _)) => Err(cli::usage(cmd, &format!("{option} must be at least 1"))),
+        None => Ok(()),
     }
 }

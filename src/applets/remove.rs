@@ -43,19 +43,15 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     crate::print::set_quiet(args.quiet);
     if args.nodes.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: name at least one NODE\nRun '{} --help' for usage.",
-            cmd.join(" "),
-            cmd.join(" ")
-        )));
+        return Err(cli::usage(cmd, "name at least one NODE"));
     }
     if args.release && args.forget {
-        return Err(Error::Usage(format!(
-            "{}: --release needs the node, --forget does not ask it: choose one",
-            cmd.join(" ")
-        )));
+        return Err(cli::usage(
+            cmd,
+            "--release needs the node, --forget does not ask it: choose one",
+        ));
     }
-    let paths = StatePaths::resolve(args.state_dir.as_deref(), None);
+    let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     let before = inventory::load(&paths.nodes())?;
     let removed = remove::run(remove::Options {

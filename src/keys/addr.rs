@@ -55,32 +55,62 @@ pub fn collect(
 ) -> Result<Vec<NodeAddr>, Error> {
     let mut nodes = Vec::new();
     for host in hosts {
-        let node = parse(host, port).ok_or_else(|| {
-            Error::bad_input(
-                format!("--host {host}"),
-                "not an IP address; give IP or IP:PORT",
-            )
-        })?;
+        let what = format!("--host {host}");
+        let node = parse(host, port)
+            .ok_or_else(|| Error::bad_input(&what, "not an IP address; give IP or IP:PORT"))?;
+        check_port(&what, node.port)?;
         push_once(&mut nodes, node);
     }
     if let Some(file) = hosts_file {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| Error::io(format!("cannot read hosts file {file}"), e))?;
-        for (index, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
+        for (index, line) in read_hosts_file(file)?.split(|b| *b == b'\n').enumerate() {
+            let what = format!("{file}:{}", index + 1);
+            // A comment may hold any bytes; the address must be text.
+            let address = line.split(|b| *b == b'#').next().unwrap_or_default();
+            let line = std::str::from_utf8(address)
+                .map_err(|_| Error::bad_input(&what, "not text; give one IP or IP:PORT per line"))?
+                .trim();
             if line.is_empty() {
                 continue;
             }
             let node = parse(line, port).ok_or_else(|| {
                 Error::bad_input(
-                    format!("{file}:{}", index + 1),
+                    &what,
                     format!("'{line}' is not an IP address; give one IP or IP:PORT per line"),
                 )
             })?;
+            check_port(&what, node.port)?;
             push_once(&mut nodes, node);
         }
     }
     Ok(nodes)
+}
+
+/// The most a hosts file may hold: a /16's addresses with ports, and room
+/// for comments. More is no hosts file (`/dev/zero` read until memory ran out).
+const MAX_HOSTS_FILE: u64 = 4 << 20;
+
+fn read_hosts_file(file: &str) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_HOSTS_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(format!("cannot read hosts file {file}"), e))?;
+    if bytes.len() as u64 > MAX_HOSTS_FILE {
+        return Err(Error::bad_input(
+            file,
+            format!("larger than a hosts file can be ({MAX_HOSTS_FILE} bytes)"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Port 0 is no port: every node would be "unreachable", for no reason
+/// given. `what` names where the port came from.
+pub fn check_port(what: &str, port: u16) -> Result<(), Error> {
+    match port {
+        0 => Err(Error::bad_input(what, "give a port from 1 to 65535")),
+        _ => Ok(()),
+    }
 }
 
 pub fn push_once(nodes: &mut Vec<NodeAddr>, node: NodeAddr) {
@@ -122,6 +152,19 @@ mod tests {
         let nodes = collect(&["10.0.0.3".into()], Some(path.to_str().unwrap()), 22).unwrap();
         let names: Vec<_> = nodes.iter().map(|n| n.to_string()).collect();
         assert_eq!(names, ["10.0.0.3", "10.0.0.1", "10.0.0.2:23"]);
+        // Port 0, bytes that are no text, a file without end.
+        std::fs::write(&path, b"10.0.0.1 # \xff is fine here\n10.0.0.2:0\n").unwrap();
+        let err = collect(&[], Some(path.to_str().unwrap()), 22).unwrap_err();
+        crate::error::assert_says(
+            &err,
+            &format!("{}:2: give a port from 1 to 65535", path.display()),
+        );
+        std::fs::write(&path, b"10.0.0.1\n\xff10.0.0.2\n").unwrap();
+        let err = collect(&[], Some(path.to_str().unwrap()), 22).unwrap_err();
+        crate::error::assert_says(&err, &format!("{}:2: not text", path.display()));
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+        let err = collect(&[], Some("/dev/zero"), 22).unwrap_err();
+        crate::error::assert_says(&err, "/dev/zero: larger than a hosts file can be");
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -121,9 +121,17 @@ pub fn render(nodes: &[NodeRecord]) -> String {
 
 /// Reads the state file; an absent file is an empty inventory.
 pub fn load(path: &Path) -> Result<Vec<NodeRecord>, Error> {
-    match fsutil::read_text_if_any(path)? {
-        Some(text) => parse(&text, path),
-        None => Ok(Vec::new()),
+    let Some(bytes) = fsutil::read_if_any(path)? else {
+        return Ok(Vec::new());
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(&text, path),
+        // Malformed like any bad line (exit 3), named by its line.
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let index = valid.iter().filter(|b| **b == b'\n').count();
+            Err(Error::bad_line(path, index, NOT_AN_INVENTORY_LINE))
+        }
     }
 }
 
@@ -198,6 +206,16 @@ mod tests {
         let old = parse("10.0.0.2\t-\tt\ttarget\t-\t-\n", Path::new("n")).unwrap();
         assert_eq!(old[0].moved_from, None);
         assert!(parse("10.0.0.2\t-\tt\ttarget\t-\t-\tsomewhere\n", Path::new("n")).is_err());
+    }
+
+    #[test]
+    fn a_line_that_is_not_text_is_a_bad_line() {
+        let home = crate::state::scratch::home("inventory-bytes");
+        let path = home.paths.nodes();
+        std::fs::write(&path, b"# nodes\n10.0.0.1\t-\th\xff\ttarget\t-\t-\n").unwrap();
+        let err = load(&path).unwrap_err();
+        crate::error::assert_says(&err, &format!("{}:2: ", path.display()));
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
     }
 
     #[test]

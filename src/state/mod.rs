@@ -39,6 +39,8 @@ pub use lock::Lock;
 pub const IMAGE_BUILD_TEMP_KEY: &str = ".rccr/ssh_temp_key";
 /// Where the control images install the temporary private key.
 pub const IMAGE_TEMP_KEY: &str = "/root/.ssh/id_rsa";
+/// The environment variable that moves the state directory.
+const STATE_DIR_ENV: &str = "RCCR_STATE_DIR";
 
 pub struct StatePaths {
     pub ssh_dir: PathBuf,
@@ -46,13 +48,41 @@ pub struct StatePaths {
     pub known_hosts: PathBuf,
 }
 
+/// Why an empty state directory is refused: as a path, it is the working
+/// directory, where the lock, the inventory and the keys would land.
+const EMPTY_STATE_DIR: &str = "empty: name a directory (unset, the state directory is ~/.rccr)";
+
 impl StatePaths {
+    /// The paths command `cmd` uses: its `--state-dir` and `--known-hosts`,
+    /// else `RCCR_STATE_DIR`, else the defaults. An empty option is a usage
+    /// error, an empty `RCCR_STATE_DIR` bad input.
+    pub fn from_args(
+        cmd: &[&str],
+        state_dir: Option<&str>,
+        known_hosts: Option<&str>,
+    ) -> Result<StatePaths, Error> {
+        for (option, value) in [("--state-dir", state_dir), ("--known-hosts", known_hosts)] {
+            if value == Some("") {
+                return Err(crate::cli::usage(
+                    cmd,
+                    &format!("{option} '': name a file or directory"),
+                ));
+            }
+        }
+        let paths = StatePaths::resolve(state_dir, known_hosts);
+        paths.check_state_dir()?;
+        Ok(paths)
+    }
+
+    /// The paths as given, else as `RCCR_STATE_DIR` says, else the
+    /// defaults, unchecked: [`StatePaths::from_args`] refuses empty ones
+    /// (and [`StatePaths::create_state_dir`] an empty state directory).
     pub fn resolve(state_dir: Option<&str>, known_hosts: Option<&str>) -> StatePaths {
         let home = home();
         let ssh_dir = home.join(".ssh");
         let state_dir = state_dir
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os("RCCR_STATE_DIR").map(PathBuf::from))
+            .or_else(|| std::env::var_os(STATE_DIR_ENV).map(PathBuf::from))
             .unwrap_or_else(|| home.join(".rccr"));
         let known_hosts = known_hosts
             .map(PathBuf::from)
@@ -176,7 +206,20 @@ impl StatePaths {
     /// Creates the state directory, root-only; one that exists must be
     /// safe ([`check_private_dir`]) and is left as it is.
     pub fn create_state_dir(&self) -> Result<(), Error> {
+        self.check_state_dir()?;
         create_private_dir(&self.state_dir)
+    }
+
+    /// Refuses an empty state directory (see [`EMPTY_STATE_DIR`]).
+    fn check_state_dir(&self) -> Result<(), Error> {
+        if !self.state_dir.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let named_by = match std::env::var_os(STATE_DIR_ENV) {
+            Some(value) if value.is_empty() => STATE_DIR_ENV,
+            _ => "the state directory",
+        };
+        Err(Error::bad_input(named_by, EMPTY_STATE_DIR))
     }
 }
 

@@ -112,7 +112,7 @@ impl Summary {
 pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
     if opts.forget_temp_key {
         let unfinished = journal::load(&opts.paths.journal())?;
-        return forget_temp_key(&opts.paths, unfinished.as_ref(), &opts.nodes);
+        return forget_temp_key(&opts.paths, unfinished.as_ref());
     }
     let progress = |node: &NodeAddr, phase: &str| {
         print::progress("rccr keyrotate", &format!("{node}: {phase}"))
@@ -218,6 +218,7 @@ fn run_mode(
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Result<Summary, Error> {
     let paths = &opts.paths;
+    let known_hosts = KnownHosts::open(paths.known_hosts.clone())?;
     let unfinished = journal::load(&paths.journal())?;
     let mut nodes = opts.nodes.clone();
     for (name, phase) in unfinished.iter().flat_map(|r| &r.nodes) {
@@ -299,7 +300,7 @@ fn run_mode(
         old,
         new,
         rotation_id: journal.snapshot().rotation,
-        known_hosts: KnownHosts::new(paths.known_hosts.clone()),
+        known_hosts,
         journal,
         revert_after: opts.revert_after,
         timeout: opts.timeout,
@@ -519,16 +520,8 @@ fn new_key(
     load_key(&path)
 }
 
-fn forget_temp_key(
-    paths: &StatePaths,
-    unfinished: Option<&Record>,
-    nodes: &[NodeAddr],
-) -> Result<(), Error> {
-    if !nodes.is_empty() {
-        return Err(Error::Usage(
-            "rccr keyrotate: --forget-temp-key takes no nodes".into(),
-        ));
-    }
+/// `--forget-temp-key` (which takes no nodes: the applet refuses them).
+fn forget_temp_key(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(), Error> {
     if unfinished.is_some_and(|r| r.nodes.iter().any(|(_, phase)| phase != "rotated")) {
         return Err(Error::Failed(format!(
             "an unfinished rotation ({}) still needs the temporary key: finish it first",

@@ -113,6 +113,15 @@ pub struct Report {
     pub detail: String,
 }
 
+/// `--revert-after SECS` of command `cmd`: at least 1, as every duration
+/// option is (a revert armed for 0 s fires before the new key is verified).
+pub fn revert_after(cmd: &[&str], seconds: u64) -> Result<Duration, crate::error::Error> {
+    match seconds {
+        0 => Err(crate::cli::usage(cmd, "--revert-after must be at least 1")),
+        _ => Ok(Duration::from_secs(seconds)),
+    }
+}
+
 /// Everything a rotation run needs.
 pub struct Plan {
     pub user: String,
@@ -387,6 +396,7 @@ fn unstarted(out: &Output) -> String {
 /// Stages the new key; `Some(what the node said)` when the node refused
 /// because a rotation is armed there already.
 fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>> {
+    // Never 0 (see [`revert_after`]), whoever built the plan.
     let seconds = plan.revert_after.as_secs().max(1).to_string();
     let nonce = crate::keys::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     let talk = conn

@@ -320,6 +320,20 @@ impl KnownHosts {
         }
     }
 
+    /// The file a run pins in, refused (exit 3) when it cannot be read: a
+    /// directory, say, failed every host's login, so every host looked
+    /// unreachable (or without SSH), and only after the run had changed
+    /// things. A file that does not exist yet is fine.
+    pub fn open(path: PathBuf) -> Result<Self, Error> {
+        if let Err(Error::Io { source, .. }) = fsutil::read_if_any(&path) {
+            return Err(Error::bad_input(
+                path.display().to_string(),
+                format!("cannot be read as known_hosts ({source}): give a file with --known-hosts"),
+            ));
+        }
+        Ok(KnownHosts::new(path))
+    }
+
     /// The file's text (empty when there is none), and the guard that
     /// keeps this process's other threads from rewriting it until dropped.
     fn read(&self) -> Result<(MutexGuard<'_, ()>, String), Error> {

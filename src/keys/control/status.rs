@@ -41,6 +41,7 @@ struct NodeStatus {
 
 pub fn status(opts: Options) -> Result<(), Error> {
     let paths = &opts.paths;
+    let known_hosts = KnownHosts::open(paths.known_hosts.clone())?;
     let unfinished = journal::load(&paths.journal())?;
     let last = journal::load(&paths.last_rotation())?;
     let mut node_list = opts.nodes.clone();
@@ -59,7 +60,6 @@ pub fn status(opts: Options) -> Result<(), Error> {
         ));
     }
     let keys = role_keys(paths)?;
-    let known_hosts = KnownHosts::new(paths.known_hosts.clone());
     let records: Vec<&journal::Record> = unfinished.iter().chain(last.iter()).collect();
     let statuses = parallel::map(&node_list, PARALLEL, |node| NodeStatus {
         persisted: journal::persisted(&records, node),
