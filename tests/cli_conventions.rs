@@ -154,6 +154,7 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["status", "--timeout", "0"], "rccr status: --timeout and --parallel must be at least 1; run"),
         (&["keyrotate", "--revert-after", "0"], "rccr keyrotate: --revert-after must be at least 1; run 'rccr keyrotate --help'"),
         (&["keys", "rotate", "--revert-after", "0"], "rccr keys rotate: --revert-after must be at least 1; run"),
+        (&["setup", "--revert-after", "0"], "rccr setup: --revert-after must be at least 1; run 'rccr setup --help'"),
         (&["keys", "rotate", "--rekey", "--forget-temp-key"], "rccr keys rotate: --rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key; run"),
         (&["keyrotate", "--forget-temp-key", "--host", "10.255.255.1"], "rccr keyrotate: --forget-temp-key takes no nodes; run 'rccr keyrotate --help'"),
         (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be at least 1; run"),
@@ -532,7 +533,9 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
 #[test]
 fn an_empty_state_dir_is_refused() {
     let home = Home::new("emptystate");
-    let commands: [&[&str]; 5] = [
+    let commands: [&[&str]; 7] = [
+        &["setup", "--yes", "--subnet", "10.255.255.0/30"],
+        &["status", "--timeout", "1"],
         &[
             "keyrotate",
             "--yes",

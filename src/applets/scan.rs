@@ -128,7 +128,7 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     opts.retries = args.retries;
     opts.force = args.force;
     if args.ssh_names {
-        let paths = crate::state::StatePaths::resolve(None, None);
+        let paths = crate::state::StatePaths::from_args(cmd, None, None)?;
         let given = args.key.as_deref().map(|path| Given {
             flag: "--key",
             path: Path::new(path),

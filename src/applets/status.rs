@@ -45,7 +45,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     }
     status::run(status::Options {
         config: args.config.map(PathBuf::from),
-        paths: StatePaths::resolve(args.state_dir.as_deref(), None),
+        paths: StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?,
         timeout: Duration::from_secs(args.timeout),
         parallel: args.parallel,
         json: args.json,

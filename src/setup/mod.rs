@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::keys::control::command;
 use crate::keys::control::engine::Outcome;
+use crate::keys::control::known_hosts::KnownHosts;
 use crate::keys::resolve::{Given, Resolver};
 use crate::print;
 use crate::state::{inventory, StatePaths};
@@ -237,13 +238,7 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
     // A known_hosts that cannot be read (a directory, say) made every host
     // look like it had no SSH, and failed only after the inventory was
     // rewritten: refuse it before the sweep.
-    let known_hosts = &opts.paths.known_hosts;
-    if let Err(Error::Io { source, .. }) = crate::fsutil::read_if_any(known_hosts) {
-        return Err(Error::bad_input(
-            known_hosts.display().to_string(),
-            format!("cannot be read as known_hosts ({source}): give a file with --known-hosts"),
-        ));
-    }
+    KnownHosts::open(opts.paths.known_hosts.clone())?;
     Ok(LoginKeys {
         user: config.ssh.user.clone(),
         port: config.ssh.port,
