@@ -77,7 +77,7 @@ impl StatePaths {
     /// The paths as given, else as `RCCR_STATE_DIR` says, else the
     /// defaults, unchecked: [`StatePaths::from_args`] refuses empty ones
     /// (and [`StatePaths::create_state_dir`] an empty state directory).
-    pub fn resolve(state_dir: Option<&str>, known_hosts: Option<&str>) -> StatePaths {
+    fn resolve(state_dir: Option<&str>, known_hosts: Option<&str>) -> StatePaths {
         let home = home();
         let ssh_dir = home.join(".ssh");
         let state_dir = state_dir
