@@ -47,6 +47,11 @@ impl Home {
 
 /// Asserts exit `code`, nothing on stdout and one stderr line containing
 /// `needle`.
+/// Runs `args` in `home` and checks they are refused as [`assert_refused`] says.
+fn home_refuses(home: &Home, args: &[&str], code: i32, needle: &str) {
+    assert_refused(args, &home.run(args), code, needle);
+}
+
 fn assert_refused(args: &[&str], out: &Output, code: i32, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
@@ -105,9 +110,9 @@ fn a_missing_key_file_is_exit_3_everywhere() {
                 .iter()
                 .map(|a| if *a == missing { path } else { a })
                 .collect();
-            assert_refused(
+            home_refuses(
+                &home,
                 &args,
-                &home.run(&args),
                 3,
                 &format!("{flag} {path}: {is}: give the path of a private key"),
             );
@@ -185,9 +190,9 @@ fn a_usage_error_is_one_line_naming_the_command() {
         ("/dev/nosuchdisk", "no such disk"),
     ] {
         let args = ["init", "--root", ".", "--prepare-disk", device, "--yes"];
-        assert_refused(
+        home_refuses(
+            &home,
             &args,
-            &home.run(&args),
             2,
             &format!("rccr init: --prepare-disk {device}: {says}; run 'rccr init --help'"),
         );
@@ -308,9 +313,9 @@ fn an_interface_the_config_names_is_the_configs_error() {
     home.0
         .write("cluster_config.yml", "network:\n  interface: nosuch0\n");
     let args = ["setup", "--dry-run", "--temp-key", &key];
-    assert_refused(
+    home_refuses(
+        &home,
         &args,
-        &home.run(&args),
         3,
         "rccr setup: cluster_config.yml: network.interface nosuch0: no such interface",
     );
@@ -323,9 +328,9 @@ fn an_interface_the_config_names_is_the_configs_error() {
         "--iface",
         "nosuch1",
     ];
-    assert_refused(
+    home_refuses(
+        &home,
         &args,
-        &home.run(&args),
         3,
         "rccr setup: --iface nosuch1: no such interface",
     );
@@ -351,22 +356,6 @@ fn a_key_file_that_is_no_private_key_is_exit_3_before_the_sweep() {
 }
 
 #[test]
-fn a_known_hosts_that_cannot_be_read_is_refused_before_the_sweep() {
-    let home = Home::new("khdir");
-    let key = temp_key(&home);
-    let dir = home.0.path("known_hosts.d");
-    std::fs::create_dir(&dir).unwrap();
-    let dir = dir.to_str().unwrap();
-    let args = ["--temp-key", &key, "--known-hosts", dir];
-    assert_refused(
-        &args,
-        &setup_dry_run(&home, &args),
-        3,
-        &format!("rccr setup: {dir}: cannot be read as known_hosts"),
-    );
-}
-
-#[test]
 fn a_key_comment_on_two_lines_is_refused_and_nothing_is_written() {
     let home = Home::new("comment");
     let key = home.0.path("k");
@@ -379,12 +368,7 @@ fn a_key_comment_on_two_lines_is_refused_and_nothing_is_written() {
         "-C",
         "two\nlines",
     ];
-    assert_refused(
-        &args,
-        &home.run(&args),
-        3,
-        "rccr keygen: -C \"two\\nlines\": ",
-    );
+    home_refuses(&home, &args, 3, "rccr keygen: -C \"two\\nlines\": ");
     assert!(!key.exists() && !home.0.path("k.pub").exists());
 }
 
@@ -436,20 +420,15 @@ fn a_lone_dash_is_an_options_value_or_a_file() {
     // An option's value: --filter takes it, and the options after it stay
     // options (it was moved to the end, so --filter took "--timeout-ms").
     let args = ["scan", "--filter", "-", "--timeout-ms", "0"];
-    assert_refused(
+    home_refuses(
+        &home,
         &args,
-        &home.run(&args),
         2,
         "rccr scan: --timeout-ms must be between 1 and 60000",
     );
     // A file: stdin.
     let args = ["restore", "--wait", "1", "-"];
-    assert_refused(
-        &args,
-        &home.run(&args),
-        3,
-        "rccr restore: stdin: not an rccr backup",
-    );
+    home_refuses(&home, &args, 3, "rccr restore: stdin: not an rccr backup");
 }
 
 #[test]
@@ -499,23 +478,26 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
     let dir = home.0.path("known_hosts.d");
     std::fs::create_dir(&dir).unwrap();
     let dir = dir.to_str().unwrap();
-    let node = [
-        "--host",
-        "10.255.255.1",
-        "--timeout",
-        "1",
-        "--known-hosts",
-        dir,
-    ];
+    let node: &[&str] = &["--host", "10.255.255.1", "--timeout", "1"];
     for command in [
-        &["keyrotate", "--yes", "--from-key", &key][..],
-        &["keyrotate", "--yes", "--rekey"],
-        &["keys", "status"],
+        [&["keyrotate", "--yes", "--from-key", &key][..], node].concat(),
+        [&["keyrotate", "--yes", "--rekey"][..], node].concat(),
+        [&["keys", "status"][..], node].concat(),
+        // Setup swept, showed every host as without SSH, and rewrote the
+        // inventory before failing.
+        vec![
+            "setup",
+            "--yes",
+            "--temp-key",
+            &key,
+            "--subnet",
+            "10.255.255.0/30",
+        ],
     ] {
-        let args = [command, &node[..]].concat();
-        assert_refused(
+        let args = [&command[..], &["--known-hosts", dir]].concat();
+        home_refuses(
+            &home,
             &args,
-            &home.run(&args),
             3,
             &format!("{dir}: cannot be read as known_hosts"),
         );
@@ -580,10 +562,5 @@ fn an_empty_state_dir_is_refused() {
         "--known-hosts",
         "",
     ];
-    assert_refused(
-        &args,
-        &home.run(&args),
-        2,
-        "rccr keys status: --known-hosts '': ",
-    );
+    home_refuses(&home, &args, 2, "rccr keys status: --known-hosts '': ");
 }
