@@ -4,22 +4,11 @@
 //! bounded, and states are closed enums.
 use super::http::Request;
 use crate::json::Value;
-
-/// The longest string kept from an answer (hostnames, errors, versions).
-pub const MAX_TEXT: usize = 1024;
+use crate::ssh::stream::bounded;
 
 /// Docker's node, service and task IDs: lowercase letters and digits.
 pub fn is_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// `s` cut to [`MAX_TEXT`] bytes (at a character boundary).
-pub fn bounded(s: &str) -> String {
-    let mut end = s.len().min(MAX_TEXT);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
 }
 
 /// Percent-encodes a query value or a path segment (image names keep `/`
