@@ -48,7 +48,11 @@ fn find<'r>(records: &'r [NodeRecord], name: &str) -> Option<&'r NodeRecord> {
 }
 
 pub fn run(opts: Options) -> Result<(), Error> {
-    let config = Config::load(opts.config.as_deref())?.config;
+    let loaded = Config::load(opts.config.as_deref())?;
+    for warning in &loaded.warnings {
+        eprintln!("rccr remove: warning: {warning}");
+    }
+    let config = loaded.config;
     let paths = &opts.paths;
     let records = inventory::load(&paths.nodes())?;
     let mut leaving: Vec<NodeRecord> = Vec::new();

@@ -359,8 +359,8 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let nodes_path = opts.paths.nodes();
     let nodes = inventory::load(&nodes_path)?;
     if nodes.is_empty() {
-        return Err(Error::Failed(format!(
-            "no nodes in {}: run rccr setup first",
+        return Err(Error::no_nodes(&format!(
+            "the inventory ({}) lists none; run rccr setup first",
             nodes_path.display()
         )));
     }
