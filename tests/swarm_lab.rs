@@ -989,6 +989,36 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
         );
     }
     assert_eq!(record(), stripped);
+    // A poser that forges the digest too: its relay gives its tokens with
+    // the cluster's CA digest (they would join nobody). The cluster's
+    // manager lists the creator's node ID at its own address: the poser is
+    // left alone, and the record learns the digest again from the manager.
+    let token = cluster.docker_ok("target-1", &["swarm", "join-token", "-q", "worker"]);
+    let forged = token
+        .trim()
+        .split('-')
+        .nth(2)
+        .expect("SWMTKN-1-DIGEST-SECRET");
+    let digest = before
+        .lines()
+        .find_map(|l| l.strip_prefix("ca "))
+        .expect("a CA digest in the record");
+    lying_relay(
+        &cluster,
+        "target-1",
+        &format!(
+            "-e 's/{theirs}/{ours}/g' -e 's/{forged}/{digest}/g' \
+             -e 's/\"NodeID\":\"{posing}\"/\"NodeID\":\"{creator}\"/g'"
+        ),
+    );
+    let out = setup_with(&cluster, &[]);
+    assert_eq!(record(), before, "{}", stderr(&out));
+    let ip2 = cluster.lab.ip("target-2");
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-01",
+        &format!("claims to lead the cluster's swarm, but the swarm as ReCyClusteR-Target-02 tells it lists its node ID at {ip2}"),
+    );
 }
 
 #[test]

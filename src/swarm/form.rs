@@ -331,7 +331,7 @@ fn confirm_leader(
     settings: &Settings,
     formed: &mut Formed,
 ) -> Result<Option<(usize, JoinTokens, Vec<SwarmNode>)>, Error> {
-    let reads = parallel::map(candidates, 8, |&i| read_swarm(&members[i]));
+    let mut reads = parallel::map(candidates, 8, |&i| read_swarm(&members[i]));
     let digests: Vec<&str> = reads
         .iter()
         .filter_map(|r| Some(r.as_ref().ok()?.0.as_ref()?.ca.as_str()))
@@ -358,8 +358,9 @@ fn confirm_leader(
             }
         },
     };
-    for (&i, read) in candidates.iter().zip(reads) {
-        let read = match read {
+    for (k, &i) in candidates.iter().enumerate() {
+        let listed_elsewhere = placed_elsewhere(members, infos, i, candidates, &reads);
+        let read = match std::mem::replace(&mut reads[k], Err(String::new())) {
             Ok(read) => read,
             Err(e) if lost_quorum(&e) => {
                 match recover_quorum(members, infos, i, &record.managers, settings, formed)? {
@@ -385,6 +386,14 @@ fn confirm_leader(
             infos[i] = None;
             continue;
         }
+        if let Some((other, addr)) = listed_elsewhere {
+            formed.layers[i] = Layer::Failed(format!(
+                "claims to lead the cluster's swarm, but the swarm as {} tells it lists its node ID at {addr}, another node's address: left alone",
+                members[other].name()
+            ));
+            infos[i] = None;
+            continue;
+        }
         if record.ca.as_ref() != Some(&tokens.ca) {
             record.ca = Some(tokens.ca.clone());
             record.save(record_path)?;
@@ -392,6 +401,36 @@ fn confirm_leader(
         return Ok(Some((i, tokens, view)));
     }
     Ok(None)
+}
+
+/// A forged token can carry the right digest (it joins nobody, but the
+/// node that gave it would lead the run): so the node list of each other
+/// candidate whose tokens carry the same digest is asked where the node ID
+/// that candidate `i` claims is. When one lists it at the address of
+/// another member, `i` is not that node: that other candidate, and the
+/// address.
+fn placed_elsewhere(
+    members: &[Member],
+    infos: &[Option<Info>],
+    i: usize,
+    candidates: &[usize],
+    reads: &[Result<SwarmView, String>],
+) -> Option<(usize, std::net::IpAddr)> {
+    let claimed = &infos[i].as_ref()?.node_id;
+    let own = reads[candidates.iter().position(|&c| c == i)?]
+        .as_ref()
+        .ok()?;
+    let ca = &own.0.as_ref()?.ca;
+    let of_another_member = |addr: std::net::IpAddr| {
+        addr != members[i].record.ip && members.iter().any(|m| m.record.ip == addr)
+    };
+    candidates.iter().zip(reads).find_map(|(&other, read)| {
+        let (Some(tokens), view) = read.as_ref().ok()? else {
+            return None;
+        };
+        let addr = view.iter().find(|n| n.id == *claimed)?.addr?;
+        (other != i && tokens.ca == *ca && of_another_member(addr)).then_some((other, addr))
+    })
 }
 
 /// Whether `member` gives join tokens of the swarm whose root CA digest is
