@@ -246,9 +246,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn rccr_status(dir: &Path, args: &[&str]) -> Output {
+/// `rccr ARGS` with `dir` as its home, working directory and state.
+fn rccr_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(rccr_bin())
-        .arg("status")
         .args(args)
         .current_dir(dir)
         .env("HOME", dir)
@@ -257,12 +257,37 @@ fn rccr_status(dir: &Path, args: &[&str]) -> Output {
         .expect("run rccr")
 }
 
+fn rccr_status(dir: &Path, args: &[&str]) -> Output {
+    rccr_in(dir, &[&["status"][..], args].concat())
+}
+
+#[test]
+fn remove_shows_the_configs_warnings() {
+    let dir = scratch("warnings");
+    // A misspelt key leaves its default in place: remove says so, as
+    // setup, status and scan do, before anything else.
+    let misspelt = "discovery:\n  hostname_filtr: x\n";
+    std::fs::write(dir.join("cluster_config.yml"), misspelt).unwrap();
+    let out = rccr_in(&dir, &["remove", "--yes", "nowhere"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("rccr remove: warning: ") && err.contains("hostname_filtr"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn exit_codes_without_a_lab() {
     let dir = scratch("codes");
     let out = rccr_status(&dir, &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert_has(&stderr(&out), "/state/nodes: run rccr setup first");
+    assert_has(&stderr(&out), "no nodes known yet: the inventory (");
+    assert_has(
+        &stderr(&out),
+        "/state/nodes) lists none; run rccr setup first",
+    );
 
     std::fs::write(dir.join("state/nodes"), "# x\nnot an inventory line\n").unwrap();
     let out = rccr_status(&dir, &["--json"]);

@@ -887,6 +887,141 @@ fn a_node_claiming_another_nodes_swarm_id_as_it_joins_labels_nothing_of_that_nod
 }
 
 #[test]
+fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
+    // One manager, and target-1, first in the inventory, keeps Docker's
+    // data in RAM: target-2 creates the swarm and manages it, target-1
+    // works.
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n"));
+    let out = cluster.lab.sh(
+        "target-1",
+        "mkdir -p /var/lib/docker && mount -t tmpfs rccr-test /var/lib/docker",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    setup(&cluster);
+    let cluster_id = |host: &str| {
+        cluster
+            .docker_ok(host, &["info", "--format", "{{.Swarm.Cluster.ID}}"])
+            .trim()
+            .to_string()
+    };
+    let ours = cluster_id("target-2");
+    let creator = node_id(&cluster, "target-2");
+    let record = || stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let before = record();
+    assert!(before.contains(&format!("manager {creator}")), "{before}");
+    // A record an older rccr wrote, with no CA digest, learns it from the
+    // swarm's one manager.
+    let out = cluster
+        .lab
+        .sh("control", "sed -i '/^ca /d' /root/.rccr/swarm");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(record(), before);
+    setup(&cluster);
+    assert_eq!(record(), before);
+    // target-1, root on its machine, read both IDs from its swarm state.
+    // It leaves, manages a swarm of its own, and from now on its relay
+    // tells the cluster's swarm ID and the creator's node ID for its own
+    // (same lengths, so the frames stay whole). Its node list and join
+    // tokens are its own swarm's.
+    cluster.docker_ok("target-1", &["swarm", "leave", "--force"]);
+    let ip1 = cluster.lab.ip("target-1");
+    cluster.docker_ok("target-1", &["swarm", "init", "--advertise-addr", &ip1]);
+    let (theirs, posing) = (cluster_id("target-1"), node_id(&cluster, "target-1"));
+    lying_relay(
+        &cluster,
+        "target-1",
+        &format!(
+            "-e 's/{theirs}/{ours}/g' -e 's/\"NodeID\":\"{posing}\"/\"NodeID\":\"{creator}\"/g'"
+        ),
+    );
+    // target-3 is new to the swarm: it left it, and its old entry is down
+    // (setup removes it then, so that one entry is at its address).
+    let old = node_id(&cluster, "target-3");
+    cluster.docker_ok("target-3", &["swarm", "leave", "--force"]);
+    let down = || {
+        let state = ["node", "inspect", "--format", "{{.Status.State}}", &old];
+        cluster.docker_ok("target-2", &state).trim() == "down"
+    };
+    settle(150, down);
+    assert!(down());
+    let out = setup_with(&cluster, &[]);
+    // target-3 joined the cluster's swarm, and the poser's swarm got nobody.
+    let joined = node_id(&cluster, "target-3");
+    assert!(!joined.is_empty());
+    let listed = cluster.docker_ok("target-2", &["node", "ls", "-q"]);
+    assert!(listed.lines().any(|l| l.trim() == joined), "{listed}");
+    let theirs_now: Vec<String> = swarm_nodes(&cluster, "target-1")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(theirs_now, ["ReCyClusteR-Target-01"]);
+    // The record is the same: the cluster, its creator, its managers.
+    assert_eq!(record(), before, "{}", stderr(&out));
+    // The poser is reported, and setup fails.
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-01",
+        "claims to lead the cluster's swarm but its join tokens are of another swarm",
+    );
+    // rccr remove asks the cluster's manager, not the poser, to take
+    // target-3 out of the swarm.
+    let out = remove(&cluster, &["--forget", "ReCyClusteR-Target-03"]);
+    ok("rccr remove", &out);
+    let listed = cluster.docker_ok("target-2", &["node", "ls", "-q"]);
+    assert!(
+        !listed.lines().any(|l| l.trim() == joined),
+        "{listed}{}",
+        stdout(&out)
+    );
+    // With no digest recorded, one manager's word against the poser's is
+    // no majority: neither is taken, and none is learnt.
+    let out = cluster
+        .lab
+        .sh("control", "sed -i '/^ca /d' /root/.rccr/swarm");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stripped = record();
+    let out = setup_with(&cluster, &[]);
+    for node in ["ReCyClusteR-Target-01", "ReCyClusteR-Target-02"] {
+        assert_swarm_failed(
+            &out,
+            node,
+            "claims to lead the cluster's swarm, but the managers' join tokens are of 2 swarms",
+        );
+    }
+    assert_eq!(record(), stripped);
+    // A poser that forges the digest too: its relay gives its tokens with
+    // the cluster's CA digest (they would join nobody). The cluster's
+    // manager lists the creator's node ID at its own address: the poser is
+    // left alone, and the record learns the digest again from the manager.
+    let token = cluster.docker_ok("target-1", &["swarm", "join-token", "-q", "worker"]);
+    let forged = token
+        .trim()
+        .split('-')
+        .nth(2)
+        .expect("SWMTKN-1-DIGEST-SECRET");
+    let digest = before
+        .lines()
+        .find_map(|l| l.strip_prefix("ca "))
+        .expect("a CA digest in the record");
+    lying_relay(
+        &cluster,
+        "target-1",
+        &format!(
+            "-e 's/{theirs}/{ours}/g' -e 's/{forged}/{digest}/g' \
+             -e 's/\"NodeID\":\"{posing}\"/\"NodeID\":\"{creator}\"/g'"
+        ),
+    );
+    let out = setup_with(&cluster, &[]);
+    assert_eq!(record(), before, "{}", stderr(&out));
+    let ip2 = cluster.lab.ip("target-2");
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-01",
+        &format!("claims to lead the cluster's swarm, but the swarm as ReCyClusteR-Target-02 tells it lists its node ID at {ip2}"),
+    );
+}
+
+#[test]
 fn a_node_whose_swarm_name_carries_separators_forges_no_other_nodes_status() {
     let cluster = or_skip!(one_manager_swarm());
     // target-3's engine, and so its entry in the swarm's list, goes by a

@@ -4,22 +4,11 @@
 //! bounded, and states are closed enums.
 use super::http::Request;
 use crate::json::Value;
-
-/// The longest string kept from an answer (hostnames, errors, versions).
-pub const MAX_TEXT: usize = 1024;
+use crate::ssh::stream::bounded;
 
 /// Docker's node, service and task IDs: lowercase letters and digits.
 pub fn is_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// `s` cut to [`MAX_TEXT`] bytes (at a character boundary).
-pub fn bounded(s: &str) -> String {
-    let mut end = s.len().min(MAX_TEXT);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
 }
 
 /// Percent-encodes a query value or a path segment (image names keep `/`
@@ -215,18 +204,27 @@ impl Info {
 pub struct JoinTokens {
     pub worker: String,
     pub manager: String,
+    /// The digest of the swarm's root CA that both tokens carry
+    /// (`SWMTKN-1-DIGEST-SECRET`): a joining node trusts only a manager
+    /// whose certificate chains to that CA, so it tells which swarm the
+    /// tokens join.
+    pub ca: String,
 }
 
 impl JoinTokens {
     pub fn parse(v: &Value) -> Option<JoinTokens> {
         let token = |role| {
             let t = v.str_at(&["JoinTokens", role]);
-            (t.starts_with("SWMTKN-") && t.len() < 256 && !t.contains(char::is_whitespace))
-                .then(|| t.to_string())
+            let (digest, secret) = t.strip_prefix("SWMTKN-1-")?.split_once('-')?;
+            (t.len() < 256 && is_id(digest) && is_id(secret))
+                .then(|| (t.to_string(), digest.to_string()))
         };
-        Some(JoinTokens {
-            worker: token("Worker")?,
-            manager: token("Manager")?,
+        let (worker, ca) = token("Worker")?;
+        let (manager, manager_ca) = token("Manager")?;
+        (ca == manager_ca).then_some(JoinTokens {
+            worker,
+            manager,
+            ca,
         })
     }
 }
@@ -459,15 +457,23 @@ mod tests {
 
     #[test]
     fn join_tokens_must_look_like_tokens() {
-        let ok = parse(r#"{"JoinTokens":{"Worker":"SWMTKN-1-w","Manager":"SWMTKN-1-m"}}"#);
+        let ok = parse(r#"{"JoinTokens":{"Worker":"SWMTKN-1-ca1-w","Manager":"SWMTKN-1-ca1-m"}}"#);
         let t = JoinTokens::parse(&ok).unwrap();
         assert_eq!(
-            (t.worker.as_str(), t.manager.as_str()),
-            ("SWMTKN-1-w", "SWMTKN-1-m")
+            (t.worker.as_str(), t.manager.as_str(), t.ca.as_str()),
+            ("SWMTKN-1-ca1-w", "SWMTKN-1-ca1-m", "ca1")
         );
-        let bad = parse(r#"{"JoinTokens":{"Worker":"SWMTKN-1 -w","Manager":"SWMTKN-1-m"}}"#);
-        assert!(JoinTokens::parse(&bad).is_none());
-        assert!(JoinTokens::parse(&parse("{}")).is_none());
+        for bad in [
+            r#"{"JoinTokens":{"Worker":"SWMTKN-1-ca1 -w","Manager":"SWMTKN-1-ca1-m"}}"#,
+            // Tokens of two swarms.
+            r#"{"JoinTokens":{"Worker":"SWMTKN-1-ca1-w","Manager":"SWMTKN-1-ca2-m"}}"#,
+            // No digest, or no secret.
+            r#"{"JoinTokens":{"Worker":"SWMTKN-1-w","Manager":"SWMTKN-1-m"}}"#,
+            r#"{"JoinTokens":{"Worker":"SWMTKN-1-ca1-","Manager":"SWMTKN-1-ca1-m"}}"#,
+            "{}",
+        ] {
+            assert!(JoinTokens::parse(&parse(bad)).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -178,11 +178,11 @@ impl Response {
     }
 
     /// The engine's own words for a failed call (`{"message": ...}`, cut
-    /// to [`crate::docker::api::MAX_TEXT`]), else the start of the body.
+    /// to [`crate::ssh::stream::MAX_TEXT`]), else the start of the body.
     pub fn error_message(&self) -> String {
         let parsed = crate::json::Value::parse(&self.body).ok();
         match parsed.as_ref().and_then(|v| v.get("message").as_str()) {
-            Some(m) => crate::docker::api::bounded(m),
+            Some(m) => crate::ssh::stream::bounded(m),
             None => String::from_utf8_lossy(&self.body[..self.body.len().min(200)])
                 .trim()
                 .to_string(),
@@ -263,7 +263,7 @@ mod tests {
             status: 500,
             body: body.into_bytes(),
         };
-        assert_eq!(r.error_message().len(), crate::docker::api::MAX_TEXT);
+        assert_eq!(r.error_message().len(), crate::ssh::stream::MAX_TEXT);
     }
 
     #[test]

@@ -280,7 +280,8 @@ impl Output {
     }
 
     /// What a failed command said: `exit N: ` and its last non-empty
-    /// stderr line (the node's words: print them escaped).
+    /// stderr line, cut to [`stream::MAX_TEXT`] bytes (the node's words:
+    /// print them escaped).
     pub fn error_line(&self) -> String {
         let text = String::from_utf8_lossy(&self.stderr);
         let line = text
@@ -288,7 +289,7 @@ impl Output {
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        format!("exit {}: {}", self.status, line.trim())
+        stream::bounded(&format!("exit {}: {}", self.status, line.trim()))
     }
 }
 
@@ -522,6 +523,23 @@ impl Drop for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_commands_line_is_bounded() {
+        let output = |stderr: Vec<u8>| Output {
+            status: 1,
+            stdout: Vec::new(),
+            stderr,
+        };
+        assert_eq!(
+            output(b"first\nlast words\n\n".to_vec()).error_line(),
+            "exit 1: last words"
+        );
+        // A node's one endless line, in a character of two bytes.
+        let endless = output("\u{e9}".repeat(512 * 1024).into_bytes()).error_line();
+        assert_eq!(endless.len(), stream::MAX_TEXT);
+        assert!(endless.starts_with("exit 1: \u{e9}"), "{}", &endless[..16]);
+    }
 
     #[test]
     fn shell_quote_survives_quotes() {

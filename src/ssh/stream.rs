@@ -10,6 +10,20 @@ use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use std::io;
 use std::time::Instant;
 
+/// The longest string kept from a node's words (its engine's hostnames,
+/// errors and versions, a failed command's line), so that one node's
+/// endless word cannot widen every row of a table or every error.
+pub const MAX_TEXT: usize = 1024;
+
+/// `s` cut to [`MAX_TEXT`] bytes (at a character boundary).
+pub fn bounded(s: &str) -> String {
+    let mut end = s.len().min(MAX_TEXT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
 /// Why a bounded read stopped.
 #[derive(Debug)]
 pub enum ReadError<E> {

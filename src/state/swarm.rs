@@ -6,11 +6,18 @@
 //! bootstrap 10.0.0.5      (written before the swarm is created there)
 //! cluster 0123abcd...     (the swarm's ID, once created)
 //! manager 4567efgh...     (the node ID of the manager that created it)
+//! ca 2jk5...              (the digest of its root CA, as its join tokens carry it)
 //! managers 4567efgh... 89ab...   (its managers at the last run)
 //! ```
 //!
 //! A manager whose swarm lost its quorum no longer tells its swarm's ID:
 //! the managers' node IDs still tell it is the cluster's.
+//!
+//! Those IDs are no secret: a worker (or whoever is root on one) reads
+//! them from its own swarm state. The root CA's digest is what a node
+//! cannot fake: a manager of another swarm gives tokens with another
+//! digest, and a forged token with this digest joins no node to a
+//! manager whose certificate is not of this CA.
 use crate::error::Error;
 use crate::fsutil;
 use std::net::IpAddr;
@@ -23,6 +30,8 @@ pub struct SwarmRecord {
     pub cluster: Option<String>,
     pub manager: Option<String>,
     pub managers: Vec<String>,
+    /// The digest of the swarm's root CA (`SWMTKN-1-DIGEST-...`).
+    pub ca: Option<String>,
 }
 
 fn id(s: &str) -> Option<String> {
@@ -31,7 +40,7 @@ fn id(s: &str) -> Option<String> {
 
 /// What a bad swarm record line is told.
 const NOT_A_RECORD_LINE: &str =
-    "not a swarm record line (bootstrap IP, cluster ID, manager ID); fix or remove it";
+    "not a swarm record line (bootstrap IP, cluster ID, manager ID, CA digest); fix or remove it";
 
 impl SwarmRecord {
     pub fn parse(text: &str, origin: &Path) -> Result<SwarmRecord, Error> {
@@ -43,6 +52,7 @@ impl SwarmRecord {
                 "bootstrap" => r.bootstrap = Some(value.parse().map_err(|_| bad())?),
                 "cluster" => r.cluster = Some(id(value).ok_or_else(bad)?),
                 "manager" => r.manager = Some(id(value).ok_or_else(bad)?),
+                "ca" => r.ca = Some(id(value).ok_or_else(bad)?),
                 "managers" => {
                     r.managers = value
                         .split(' ')
@@ -60,7 +70,11 @@ impl SwarmRecord {
         if let Some(ip) = self.bootstrap {
             out.push_str(&format!("bootstrap {ip}\n"));
         }
-        for (key, value) in [("cluster", &self.cluster), ("manager", &self.manager)] {
+        for (key, value) in [
+            ("cluster", &self.cluster),
+            ("manager", &self.manager),
+            ("ca", &self.ca),
+        ] {
             if let Some(v) = value {
                 out.push_str(&format!("{key} {v}\n"));
             }
@@ -97,11 +111,12 @@ mod tests {
             cluster: Some("c0ffee".into()),
             manager: Some("n1".into()),
             managers: vec!["n1".into(), "n2".into()],
+            ca: Some("2jk5".into()),
         };
         let text = r.render();
         assert_eq!(
             text,
-            "bootstrap 10.0.0.5\ncluster c0ffee\nmanager n1\nmanagers n1 n2\n"
+            "bootstrap 10.0.0.5\ncluster c0ffee\nmanager n1\nca 2jk5\nmanagers n1 n2\n"
         );
         assert_eq!(SwarmRecord::parse(&text, Path::new("s")).unwrap(), r);
         for bad in [
@@ -109,6 +124,7 @@ mod tests {
             "bootstrap x\n",
             "leader n1\n",
             "cluster\n",
+            "ca 2jk5-secret\n",
         ] {
             assert!(SwarmRecord::parse(bad, Path::new("s")).is_err(), "{bad:?}");
         }

@@ -73,7 +73,7 @@ pub fn form(
         departed: Vec::new(),
     };
     let fitness: Vec<Fitness> = machines.iter().map(Fitness::of).collect();
-    let Some(leader) = find_leader(
+    let candidates = find_leader(
         members,
         &fitness,
         settings,
@@ -81,38 +81,21 @@ pub fn form(
         &mut record,
         &mut formed,
         record_path,
+    )?;
+    formed.cluster = record.cluster.clone();
+    let Some((leader, tokens, view)) = confirm_leader(
+        members,
+        &candidates,
+        &mut infos,
+        &mut record,
+        record_path,
+        settings,
+        &mut formed,
     )?
     else {
         return Ok(formed);
     };
-    formed.cluster = record.cluster.clone();
     let lead = &members[leader];
-    let (tokens, view) = match read_swarm(lead) {
-        Ok(read) => read,
-        Err(e) if lost_quorum(&e) => {
-            let Some(read) = recover_quorum(
-                members,
-                &infos,
-                leader,
-                &record.managers,
-                settings,
-                &mut formed,
-            )?
-            else {
-                return Ok(formed);
-            };
-            read
-        }
-        Err(e) => {
-            formed.layers[leader] =
-                Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
-            return Ok(formed);
-        }
-    };
-    let Some(tokens) = tokens else {
-        formed.layers[leader] = Layer::Failed("the manager gave no usable join tokens".into());
-        return Ok(formed);
-    };
     formed.leader = Some(leader);
     let claims: Vec<(usize, String)> = infos
         .iter()
@@ -324,6 +307,159 @@ fn read_swarm(lead: &Member) -> Result<SwarmView, String> {
         [Ok(t), Ok(n)] => Ok((JoinTokens::parse(t), SwarmNode::parse_list(n))),
         [Err(e), _] | [_, Err(e)] => Err(e.clone()),
         _ => Err("no answer".into()),
+    }
+}
+
+/// The first of `candidates` (members that say they manage the cluster's
+/// swarm, best first) whose join tokens are the cluster's swarm's: they
+/// carry the digest of its root CA that the record holds. The swarm's
+/// and the creating manager's IDs are no secret (a worker reads them from
+/// its own swarm state); a manager of another swarm gives tokens of
+/// another CA, and is left alone. A record without a digest (an older rccr
+/// wrote none, or a run that created the swarm and was killed) learns
+/// it from the candidates: the digest most of them give, when more than
+/// half of those that answer give it; when they disagree without a
+/// majority, none is taken. With its tokens and the swarm's nodes as the
+/// leader tells them.
+#[allow(clippy::too_many_arguments)]
+fn confirm_leader(
+    members: &[Member],
+    candidates: &[usize],
+    infos: &mut [Option<Info>],
+    record: &mut SwarmRecord,
+    record_path: &Path,
+    settings: &Settings,
+    formed: &mut Formed,
+) -> Result<Option<(usize, JoinTokens, Vec<SwarmNode>)>, Error> {
+    let mut reads = parallel::map(candidates, 8, |&i| read_swarm(&members[i]));
+    let digests: Vec<&str> = reads
+        .iter()
+        .filter_map(|r| Some(r.as_ref().ok()?.0.as_ref()?.ca.as_str()))
+        .collect();
+    let expected = match &record.ca {
+        Some(ca) => Some(ca.clone()),
+        None => match majority(&digests) {
+            Ok(ca) => ca.map(str::to_string),
+            Err(()) => {
+                let mut swarms = digests.clone();
+                swarms.sort_unstable();
+                swarms.dedup();
+                for (&i, read) in candidates.iter().zip(&reads) {
+                    if let Ok((Some(tokens), _)) = read {
+                        formed.layers[i] = Layer::Failed(format!(
+                            "claims to lead the cluster's swarm, but the managers' join tokens are of {} swarms and rccr has no CA digest of its own yet (this one's: {}): left alone; put the real swarm's in {} as a line 'ca DIGEST' (docker swarm join-token -q worker, on a manager you trust, prints SWMTKN-1-DIGEST-SECRET)",
+                            swarms.len(),
+                            tokens.ca,
+                            record_path.display()
+                        ));
+                    }
+                }
+                return Ok(None);
+            }
+        },
+    };
+    for (k, &i) in candidates.iter().enumerate() {
+        let listed_elsewhere = placed_elsewhere(members, infos, i, candidates, &reads);
+        let read = match std::mem::replace(&mut reads[k], Err(String::new())) {
+            Ok(read) => read,
+            Err(e) if lost_quorum(&e) => {
+                match recover_quorum(members, infos, i, &record.managers, settings, formed)? {
+                    Some(read) => read,
+                    None => return Ok(None),
+                }
+            }
+            Err(e) => {
+                formed.layers[i] =
+                    Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
+                continue;
+            }
+        };
+        let (Some(tokens), view) = read else {
+            formed.layers[i] = Layer::Failed("the manager gave no usable join tokens".into());
+            continue;
+        };
+        if expected.as_ref().is_some_and(|ca| *ca != tokens.ca) {
+            formed.layers[i] = Layer::Failed(format!(
+                "claims to lead the cluster's swarm but its join tokens are of another swarm (CA digest {}): left alone",
+                tokens.ca
+            ));
+            infos[i] = None;
+            continue;
+        }
+        if let Some((other, addr)) = listed_elsewhere {
+            formed.layers[i] = Layer::Failed(format!(
+                "claims to lead the cluster's swarm, but the swarm as {} tells it lists its node ID at {addr}, another node's address: left alone",
+                members[other].name()
+            ));
+            infos[i] = None;
+            continue;
+        }
+        if record.ca.as_ref() != Some(&tokens.ca) {
+            record.ca = Some(tokens.ca.clone());
+            record.save(record_path)?;
+        }
+        return Ok(Some((i, tokens, view)));
+    }
+    Ok(None)
+}
+
+/// A forged token can carry the right digest (it joins nobody, but the
+/// node that gave it would lead the run): so the node list of each other
+/// candidate whose tokens carry the same digest is asked where the node ID
+/// that candidate `i` claims is. When one lists it at the address of
+/// another member, `i` is not that node: that other candidate, and the
+/// address.
+fn placed_elsewhere(
+    members: &[Member],
+    infos: &[Option<Info>],
+    i: usize,
+    candidates: &[usize],
+    reads: &[Result<SwarmView, String>],
+) -> Option<(usize, std::net::IpAddr)> {
+    let claimed = &infos[i].as_ref()?.node_id;
+    let own = reads[candidates.iter().position(|&c| c == i)?]
+        .as_ref()
+        .ok()?;
+    let ca = &own.0.as_ref()?.ca;
+    let of_another_member = |addr: std::net::IpAddr| {
+        addr != members[i].record.ip && members.iter().any(|m| m.record.ip == addr)
+    };
+    candidates.iter().zip(reads).find_map(|(&other, read)| {
+        let (Some(tokens), view) = read.as_ref().ok()? else {
+            return None;
+        };
+        let addr = view.iter().find(|n| n.id == *claimed)?.addr?;
+        (other != i && tokens.ca == *ca && of_another_member(addr)).then_some((other, addr))
+    })
+}
+
+/// Whether `member` gives join tokens of the swarm whose root CA digest is
+/// `ca` (of any swarm, when the record holds none yet): a node that says
+/// it manages the cluster's swarm, and is not of that CA, is no manager
+/// of it.
+pub fn gives_tokens_of(member: &Member, ca: Option<&str>) -> bool {
+    ca.is_none_or(|ca| {
+        member
+            .call(&Op::Tokens)
+            .is_ok_and(|v| JoinTokens::parse(&v).is_some_and(|t| t.ca == ca))
+    })
+}
+
+/// The word most of `words` say, when more than half of them say it;
+/// `Ok(None)` when there are none; `Err` when they disagree without a
+/// majority.
+fn majority<'a>(words: &[&'a str]) -> Result<Option<&'a str>, ()> {
+    let Some(&most) = words
+        .iter()
+        .max_by_key(|w| words.iter().filter(|v| v == w).count())
+    else {
+        return Ok(None);
+    };
+    let count = words.iter().filter(|w| **w == most).count();
+    if 2 * count > words.len() {
+        Ok(Some(most))
+    } else {
+        Err(())
     }
 }
 
@@ -627,8 +763,9 @@ pub fn choose_managers(
     chosen
 }
 
-/// The member that manages the cluster's swarm, creating the swarm on the
-/// control's choice when there is none yet. `None` when no swarm can be
+/// The members that say they manage the cluster's swarm, best first
+/// ([`confirm_leader`] checks their word), creating the swarm on the
+/// control's choice when there is none yet. None when no swarm can be
 /// formed (the reason is in `formed`).
 #[allow(clippy::too_many_arguments)]
 fn find_leader(
@@ -639,7 +776,7 @@ fn find_leader(
     record: &mut SwarmRecord,
     formed: &mut Formed,
     record_path: &Path,
-) -> Result<Option<usize>, Error> {
+) -> Result<Vec<usize>, Error> {
     // A manager of the cluster's swarm by its ID, or, when it cannot tell
     // its swarm (it lost its quorum), by its node ID.
     let mut known = record.managers.clone();
@@ -675,15 +812,15 @@ fn find_leader(
             .filter(|&i| manages(&infos[i], &cluster))
             .collect();
         managing.sort_by_key(|i| !created(i));
-        if let Some(&i) = managing.first() {
-            return Ok(Some(i));
+        if !managing.is_empty() {
+            return Ok(managing);
         }
         for i in (0..members.len()).filter(|&i| infos[i].is_some()) {
             formed.layers[i] = Layer::Skipped(format!(
                 "no manager of the cluster's swarm {cluster} answers"
             ));
         }
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let inactive: Vec<usize> = (0..members.len())
         .filter(|&i| {
@@ -696,7 +833,7 @@ fn find_leader(
         .first()
         .or(inactive.first())
     else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     record.bootstrap = Some(members[bootstrap].record.ip);
     record.save(record_path)?;
@@ -720,14 +857,14 @@ fn find_leader(
             record.save(record_path)?;
             formed.layers[bootstrap].add(format!("swarm {} created here", info.cluster_id));
             infos[bootstrap] = Some(info);
-            Ok(Some(bootstrap))
+            Ok(vec![bootstrap])
         }
         [Err(e), _] | [_, Err(e)] => {
             formed.layers[bootstrap] =
                 Layer::Failed(format!("swarm init failed: {}", print::text(e)));
-            Ok(None)
+            Ok(Vec::new())
         }
-        _ => Ok(None),
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -743,6 +880,15 @@ mod tests {
             persistent,
             ..Machine::default()
         })
+    }
+
+    #[test]
+    fn a_digest_is_learnt_only_from_a_majority() {
+        assert_eq!(majority(&[]), Ok(None));
+        assert_eq!(majority(&["a"]), Ok(Some("a")));
+        assert_eq!(majority(&["b", "a", "a"]), Ok(Some("a")));
+        assert_eq!(majority(&["a", "b"]), Err(()));
+        assert_eq!(majority(&["a", "a", "b", "b"]), Err(()));
     }
 
     #[test]

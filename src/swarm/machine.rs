@@ -4,10 +4,11 @@
 //! own answer (`GET /info`), which decides whether the node is a member.
 use super::member::{Member, Via};
 use super::ops::Op;
-use crate::docker::api::{bounded, Info};
+use crate::docker::api::Info;
 use crate::identity::{is_hostname, Arch};
 use crate::print;
 use crate::ssh::shell_quote;
+use crate::ssh::stream::bounded;
 use std::time::{Duration, Instant};
 
 /// The node side (see its header).
@@ -73,10 +74,8 @@ pub fn prepare(member: &Member, cli_only: bool) -> Machine {
     let mut report = match member.script(SCRIPT, &[member.record.role.as_str()]) {
         Ok(out) if out.success() => parse(&String::from_utf8_lossy(&out.stdout)),
         Ok(out) => {
-            m.problems.push(format!(
-                "machine layer: {}",
-                print::text(&bounded(&out.error_line()))
-            ));
+            m.problems
+                .push(format!("machine layer: {}", print::text(&out.error_line())));
             return m;
         }
         Err(e) => {
@@ -143,7 +142,7 @@ fn rename(member: &Member, report: &Report, m: &mut Machine) {
         Ok(out) if out.success() => m.changes.push(format!("hostname set to {wanted}")),
         Ok(out) => m.problems.push(format!(
             "hostname not set: {}",
-            print::text(&bounded(&out.error_line()))
+            print::text(&out.error_line())
         )),
         Err(e) => m
             .problems

@@ -4,7 +4,7 @@
 //! relay, the `docker` CLI, or, for the control, its own socket).
 use super::ops::Op;
 use super::relay;
-use crate::docker::{self, api::bounded, http::Response};
+use crate::docker::{self, http::Response};
 use crate::json::Value;
 use crate::print;
 use crate::ssh::{Connection, Output, SshError};
@@ -272,7 +272,7 @@ fn relayed(conn: &Connection, ops: &[Op]) -> Option<Vec<Result<Value, String>>> 
         return None;
     }
     if out.status != 0 {
-        return failed(format!("rccr engine node: {}", bounded(&out.error_line())));
+        return failed(format!("rccr engine node: {}", out.error_line()));
     }
     let answers = match relay::decode_answers(&out.stdout) {
         Ok(a) => a,
@@ -304,7 +304,7 @@ fn relayed(conn: &Connection, ops: &[Op]) -> Option<Vec<Result<Value, String>>> 
 fn by_cli(conn: &Connection, op: &Op) -> Result<Value, String> {
     let out = conn.run(&op.command(), b"").map_err(|e| e.to_string())?;
     if out.status != 0 {
-        return Err(bounded(&out.error_line()));
+        return Err(out.error_line());
     }
     if out.stdout.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);

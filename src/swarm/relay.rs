@@ -17,9 +17,9 @@
 //! ([`MAX_REQUEST`], [`MAX_CALLS`]) and what it relays back
 //! ([`crate::docker::MAX_RESPONSE`]). Exit codes: 0 done, 1 bad input,
 //! 125 a protocol version it does not speak (before reading anything).
-use crate::docker::api;
 use crate::docker::http::{Request, Response};
 use crate::docker::{self, CallError};
+use crate::ssh::stream::bounded;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -93,7 +93,7 @@ pub fn encode_answer(answer: &Result<Response, String>) -> Vec<u8> {
 
 /// Reads answer frames; `Err` for a malformed stream (anything after the
 /// first malformed frame is lost). A relay's own error is cut to
-/// [`api::MAX_TEXT`], as every string from a node.
+/// [`MAX_TEXT`], as every string from a node.
 pub fn decode_answers(mut bytes: &[u8]) -> Result<Vec<Result<Response, String>>, String> {
     let mut answers = Vec::new();
     while !bytes.is_empty() {
@@ -103,7 +103,7 @@ pub fn decode_answers(mut bytes: &[u8]) -> Result<Vec<Result<Response, String>>,
         let len: usize = len.parse().map_err(|_| bad())?;
         let body = rest.get(..len).ok_or_else(bad)?;
         answers.push(match word {
-            "ERR" => Err(api::bounded(&String::from_utf8_lossy(body))),
+            "ERR" => Err(bounded(&String::from_utf8_lossy(body))),
             code => Ok(Response {
                 status: code
                     .parse()
@@ -167,6 +167,7 @@ pub fn read_answers(reader: &mut impl Read) -> Result<Vec<Result<Response, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ssh::stream::MAX_TEXT;
 
     /// Decodes every prefix of `frames` (those of `items`) laid end to end:
     /// one that ends between two frames gives the items before it, one that
@@ -261,7 +262,7 @@ mod tests {
     fn a_relays_endless_error_is_cut() {
         let frame = encode_answer(&Err("x".repeat(1 << 20)));
         let answers = decode_answers(&frame).unwrap();
-        assert_eq!(answers[0].as_ref().unwrap_err().len(), api::MAX_TEXT);
+        assert_eq!(answers[0].as_ref().unwrap_err().len(), MAX_TEXT);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
-use super::form::{choose_managers, Fitness};
+use super::form::{choose_managers, gives_tokens_of, Fitness};
 use super::member::Member;
 use super::ops::Op;
 use crate::config::Config;
@@ -48,7 +48,11 @@ fn find<'r>(records: &'r [NodeRecord], name: &str) -> Option<&'r NodeRecord> {
 }
 
 pub fn run(opts: Options) -> Result<(), Error> {
-    let config = Config::load(opts.config.as_deref())?.config;
+    let loaded = Config::load(opts.config.as_deref())?;
+    for warning in &loaded.warnings {
+        eprintln!("rccr remove: warning: {warning}");
+    }
+    let config = loaded.config;
     let paths = &opts.paths;
     let records = inventory::load(&paths.nodes())?;
     let mut leaving: Vec<NodeRecord> = Vec::new();
@@ -98,7 +102,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
                     .cluster
                     .as_ref()
                     .is_none_or(|c| *c == info.cluster_id)
-        })
+        }) && gives_tokens_of(m, record.ca.as_deref())
     });
     let mut results: Vec<(String, Layer)> = Vec::new();
     for node in &leaving {

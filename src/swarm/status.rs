@@ -14,7 +14,7 @@
 use super::health::{self, Health};
 use super::member::{self, LoginError};
 use crate::config::Config;
-use crate::docker::api::{bounded, is_id};
+use crate::docker::api::is_id;
 use crate::error::Error;
 use crate::identity::Role;
 use crate::keys::addr::NodeAddr;
@@ -22,6 +22,7 @@ use crate::keys::control::journal;
 use crate::keys::resolve::Resolver;
 use crate::parallel;
 use crate::print::{self, Object, Table};
+use crate::ssh::stream::bounded;
 use crate::ssh::{Limits, Output, SshError};
 use crate::state::inventory::{self, NodeRecord};
 use crate::state::swarm::SwarmRecord;
@@ -211,7 +212,7 @@ impl NodeStatus {
 }
 
 /// Reads the probe's output. Every field is the node's word, cut to
-/// [`crate::docker::api::MAX_TEXT`]: one node's endless version would widen the table's
+/// [`crate::ssh::stream::MAX_TEXT`]: one node's endless version would widen the table's
 /// column, and so every node's row, to its length.
 pub fn parse_probe(text: &str) -> Docker {
     let mut docker = Docker::Unknown;
@@ -246,7 +247,7 @@ pub fn parse_probe(text: &str) -> Docker {
 }
 
 /// Reads [`NODE_LIST`]'s output, each field cut to
-/// [`crate::docker::api::MAX_TEXT`].
+/// [`crate::ssh::stream::MAX_TEXT`].
 pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("rccr-node|"))
@@ -358,8 +359,8 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let nodes_path = opts.paths.nodes();
     let nodes = inventory::load(&nodes_path)?;
     if nodes.is_empty() {
-        return Err(Error::Failed(format!(
-            "no nodes in {}: run rccr setup first",
+        return Err(Error::no_nodes(&format!(
+            "the inventory ({}) lists none; run rccr setup first",
             nodes_path.display()
         )));
     }
@@ -754,7 +755,7 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docker::api::MAX_TEXT;
+    use crate::ssh::stream::MAX_TEXT;
 
     fn node(role: Role) -> NodeRecord {
         NodeRecord {
