@@ -101,9 +101,7 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
             Ok(loaded) => {
                 // A misspelt key (hostname_filtr) leaves the default filter
                 // in place: say so, as setup and status do.
-                for warning in &loaded.warnings {
-                    eprintln!("{}: warning: {warning}", cmd.join(" "));
-                }
+                loaded.warn(&cmd.join(" "));
                 loaded.config.discovery.hostname_filter
             }
             // A user who may not read the config found by the default lookup

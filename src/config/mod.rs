@@ -221,6 +221,17 @@ pub struct Loaded {
     pub source: Option<PathBuf>,
 }
 
+impl Loaded {
+    /// Tells the file's warnings on stderr, as `program` (a misspelt key
+    /// leaves a default in place, so every command that reads the file
+    /// says so before it acts).
+    pub fn warn(&self, program: &str) {
+        for warning in &self.warnings {
+            eprintln!("{program}: warning: {warning}");
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {

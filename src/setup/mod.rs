@@ -64,9 +64,7 @@ pub struct Options {
 pub fn run(opts: Options) -> Result<(), Error> {
     let mut clock = engine::Clock::start();
     let loaded = Config::load(opts.config.as_deref())?;
-    for warning in &loaded.warnings {
-        eprintln!("rccr setup: warning: {warning}");
-    }
+    loaded.warn("rccr setup");
     let (config, config_file) = (loaded.config, loaded.source);
     let paths = &opts.paths;
     // One run at a time; a dry run changes nothing and takes no lock.

@@ -49,9 +49,7 @@ fn find<'r>(records: &'r [NodeRecord], name: &str) -> Option<&'r NodeRecord> {
 
 pub fn run(opts: Options) -> Result<(), Error> {
     let loaded = Config::load(opts.config.as_deref())?;
-    for warning in &loaded.warnings {
-        eprintln!("rccr remove: warning: {warning}");
-    }
+    loaded.warn("rccr remove");
     let config = loaded.config;
     let paths = &opts.paths;
     let records = inventory::load(&paths.nodes())?;

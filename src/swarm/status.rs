@@ -352,9 +352,7 @@ struct Keys {
 
 pub fn run(opts: Options) -> Result<(), Error> {
     let loaded = Config::load(opts.config.as_deref())?;
-    for warning in &loaded.warnings {
-        eprintln!("rccr status: warning: {warning}");
-    }
+    loaded.warn("rccr status");
     let config = loaded.config;
     let nodes_path = opts.paths.nodes();
     let nodes = inventory::load(&nodes_path)?;
