@@ -299,23 +299,19 @@ fn replace(
     Ok(Some(name))
 }
 
-/// Waits until the swarm has a leader and every manager is reachable.
+/// Waits until the swarm has one leader, every manager is reachable and
+/// no node is `unknown` (or [`DRAIN`]). A new leader marks every node
+/// unknown until it checks in again (swarmkit's dispatcher), and
+/// [`replace`] promotes only a ready worker: after the leader was demoted,
+/// a loaded machine's view had no ready worker and no one was promoted.
 fn wait_settled(lead: &Member) {
     let deadline = Instant::now() + DRAIN;
     while Instant::now() < deadline {
-        let settled = lead.call(&Op::Nodes).is_ok_and(|v| {
-            let nodes = v.as_array();
-            let managers = nodes
-                .iter()
-                .filter(|n| n.str_at(&["Spec", "Role"]) == "manager");
-            let mut leaders = 0;
-            for m in managers {
-                if m.str_at(&["ManagerStatus", "Reachability"]) != "reachable" {
-                    return false;
-                }
-                leaders += usize::from(m.at(&["ManagerStatus", "Leader"]).as_bool() == Some(true));
-            }
-            leaders == 1
+        let settled = nodes(lead).is_ok_and(|view| {
+            view.iter().filter(|n| n.leader).count() == 1
+                && view
+                    .iter()
+                    .all(|n| (n.reachable || !n.manager) && n.status != "unknown")
         });
         if settled {
             return;
