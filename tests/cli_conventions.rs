@@ -352,6 +352,22 @@ fn a_key_file_that_is_no_private_key_is_exit_3_before_the_sweep() {
             3,
             &format!("rccr setup: --temp-key {bad}: not an unencrypted OpenSSH private key"),
         );
+        // scan --ssh-names says it once, before the sweep, as setup does
+        // (it warned once for every host, each "not treated as ours").
+        let args = [
+            "scan",
+            "--ssh-names",
+            "--key",
+            &bad,
+            "--subnet",
+            "10.255.255.0/30",
+        ];
+        home_refuses(
+            &home,
+            &args,
+            3,
+            &format!("rccr scan: --key {bad}: not an unencrypted OpenSSH private key"),
+        );
     }
 }
 
