@@ -57,7 +57,7 @@ struct GenArgs {
     /// RSA key size in bits (default 4096)
     #[argh(option)]
     bits: Option<usize>,
-    /// private key path (default .rccr/ssh_temp_key); the public key goes to PATH.pub
+    /// private key path, in a directory that exists (default .rccr/ssh_temp_key, made if missing); the public key goes to PATH.pub
     #[argh(option, short = 'f')]
     file: Option<String>,
     /// key comment (default rccr-temporary-key)
