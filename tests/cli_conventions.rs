@@ -352,6 +352,22 @@ fn a_key_file_that_is_no_private_key_is_exit_3_before_the_sweep() {
             3,
             &format!("rccr setup: --temp-key {bad}: not an unencrypted OpenSSH private key"),
         );
+        // scan --ssh-names says it once, before the sweep, as setup does
+        // (it warned once for every host, each "not treated as ours").
+        let args = [
+            "scan",
+            "--ssh-names",
+            "--key",
+            &bad,
+            "--subnet",
+            "10.255.255.0/30",
+        ];
+        home_refuses(
+            &home,
+            &args,
+            3,
+            &format!("rccr scan: --key {bad}: not an unencrypted OpenSSH private key"),
+        );
     }
 }
 
@@ -370,6 +386,59 @@ fn a_key_comment_on_two_lines_is_refused_and_nothing_is_written() {
     ];
     home_refuses(&home, &args, 3, "rccr keygen: -C \"two\\nlines\": ");
     assert!(!key.exists() && !home.0.path("k.pub").exists());
+}
+
+/// Like ssh-keygen, keygen writes into a directory that is there: a typo
+/// in it is refused, not made into a new directory. Only rccr's own
+/// default, `.rccr/` of the working directory, is created.
+#[test]
+fn keygen_creates_no_directory_but_its_own_default() {
+    let home = Home::new("keydir");
+    let typo = home.0.path("kyes");
+    let key = typo.join("temp_key");
+    let args = ["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()];
+    home_refuses(
+        &home,
+        &args,
+        3,
+        &format!(
+            "rccr keygen: -f {}: {} does not exist: correct the path, or create the directory first",
+            key.display(),
+            typo.display()
+        ),
+    );
+    assert!(!typo.exists(), "{} was created", typo.display());
+    // A file where the directory should be is named as such.
+    home.0.write("file", "");
+    let args = ["keygen", "--type", "ed25519", "-f", "file/temp_key"];
+    home_refuses(
+        &home,
+        &args,
+        3,
+        "rccr keygen: -f file/temp_key: file is not a directory",
+    );
+    let out = home.run(&["keygen", "--type", "ed25519"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(home.0.path(".rccr/ssh_temp_key.pub").is_file());
+}
+
+/// `-f KEY.pub` put the private key in KEY.pub and the public one in
+/// KEY.pub.pub: a usage error, and nothing is written.
+#[test]
+fn keygen_refuses_a_private_key_path_ending_in_pub() {
+    let home = Home::new("keypub");
+    let key = home.0.path("k.pub");
+    let args = ["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()];
+    home_refuses(
+        &home,
+        &args,
+        2,
+        &format!(
+            "rccr keygen: -f {} names a public key file: give the private key's path, without .pub",
+            key.display()
+        ),
+    );
+    assert!(!key.exists() && !home.0.path("k.pub.pub").exists());
 }
 
 #[test]
@@ -473,7 +542,9 @@ fn port_0_is_bad_input() {
 fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
     let home = Home::new("khdirkeys");
     let key = temp_key(&home);
-    // A cluster key for --rekey to replace (rccr's by its comment).
+    // A cluster key for --rekey to replace (rccr's by its comment); keygen,
+    // as ssh-keygen -f, writes only into a directory that is there.
+    std::fs::create_dir(home.0.path(".ssh")).unwrap();
     ed25519_key(&home, ".ssh/id_ed25519", &["-C", "rccr-cluster-key"]);
     let dir = home.0.path("known_hosts.d");
     std::fs::create_dir(&dir).unwrap();

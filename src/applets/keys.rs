@@ -6,7 +6,7 @@ use crate::keys::control::{command, engine, status};
 use crate::keys::{self, addr, KeyType};
 use crate::state::StatePaths;
 use argh::FromArgs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const APPLET: Applet = Applet {
@@ -57,7 +57,7 @@ struct GenArgs {
     /// RSA key size in bits (default 4096)
     #[argh(option)]
     bits: Option<usize>,
-    /// private key path (default .rccr/ssh_temp_key); the public key goes to PATH.pub
+    /// private key path, in a directory that exists (default .rccr/ssh_temp_key, made if missing); the public key goes to PATH.pub
     #[argh(option, short = 'f')]
     file: Option<String>,
     /// key comment (default rccr-temporary-key)
@@ -174,6 +174,20 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
             .as_deref()
             .unwrap_or(crate::state::IMAGE_BUILD_TEMP_KEY),
     );
+    // `-f KEY.pub` wrote the private key to KEY.pub and the public one
+    // to KEY.pub.pub: a name OpenSSH reads as a public key holds a secret.
+    if private
+        .file_name()
+        .is_some_and(|name| name.as_encoded_bytes().ends_with(b".pub"))
+    {
+        return Err(cli::usage(
+            cmd,
+            &format!(
+                "-f {} names a public key file: give the private key's path, without .pub (the public key goes next to it as PATH.pub)",
+                private.display()
+            ),
+        ));
+    }
     let public = keys::public_path(&private);
     let bits = match (args.key_type, args.bits) {
         (KeyType::Ed25519, Some(_)) => {
@@ -193,10 +207,6 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
             )));
         }
     }
-    if let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-    }
     let comment = args.comment.as_deref().unwrap_or(keys::TEMP_KEY_COMMENT);
     // The comment ends the .pub line: a line break in it would put a
     // second, broken line into every authorized_keys it goes to.
@@ -206,6 +216,7 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
             "a key comment is one line without control characters",
         ));
     }
+    key_directory(&private)?;
     let key = keys::generate(args.key_type, bits, comment)?;
     keys::write_pair(&private, &key)?;
     println!(
@@ -215,6 +226,33 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
         key.public_key().fingerprint(Default::default())
     );
     Ok(())
+}
+
+/// Makes sure the directory of `private` is there. rccr creates only its
+/// own default (`.rccr/` of the working directory); any other directory
+/// must exist, as for ssh-keygen: a typo in it would otherwise put the
+/// keys somewhere no one looks for them.
+fn key_directory(private: &Path) -> Result<(), Error> {
+    let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if private == Path::new(crate::state::IMAGE_BUILD_TEMP_KEY) {
+        return std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e));
+    }
+    let problem = match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => "is not a directory",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist",
+        Err(e) => return Err(Error::io(format!("cannot use {}", dir.display()), e)),
+    };
+    Err(Error::bad_input(
+        format!("-f {}", private.display()),
+        format!(
+            "{} {problem}: correct the path, or create the directory first (mkdir -p)",
+            dir.display()
+        ),
+    ))
 }
 
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {

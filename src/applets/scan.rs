@@ -139,6 +139,14 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
                     "no temporary key found: the temporary private key is needed; pass --key PATH",
                 )
             })?;
+        // As setup does: a key that cannot log in is said once, here,
+        // not once for every host of the sweep.
+        let name = if args.key.is_some() {
+            "--key"
+        } else {
+            "the temporary key"
+        };
+        crate::keys::check_login_key(&format!("{name} {}", found.path.display()), &found.path)?;
         opts.ssh_key = Some(found.path);
     }
     Ok(opts)

@@ -56,3 +56,86 @@ pub(super) fn distance(a: &str, b: &str) -> usize {
     }
     prev[b.len()]
 }
+
+/// The keys a swarm placement constraint may name. swarmkit's
+/// `NodeMatches` knows these (case-insensitively); a constraint on any
+/// other key passes the API and then matches no node, so the service
+/// never starts.
+const CONSTRAINT_KEYS: [&str; 6] = [
+    "node.id",
+    "node.hostname",
+    "node.ip",
+    "node.role",
+    "node.platform.os",
+    "node.platform.arch",
+];
+/// The label prefixes, followed by a label's key.
+const LABEL_PREFIXES: [&str; 2] = ["node.labels.", "engine.labels."];
+/// The forms swarm places tasks by, for messages.
+const CONSTRAINT_FORMS: &str = "the forms are node.labels.KEY, engine.labels.KEY, node.role, node.hostname, node.id, node.ip, node.platform.arch or node.platform.os, then == or !=, then a value";
+
+/// Why swarm would refuse the placement constraint `text`, or never place
+/// a task by it; `None` when it takes it. The rules are swarmkit's
+/// (moby/swarmkit, manager/constraint/constraint.go, `Parse` and
+/// `NodeMatches`, at 3e72cb64):
+/// - the operators are `==` and `!=` only; the text is split at the first
+///   `==`, else at the first `!=`;
+/// - the key, trimmed, matches `^(?i)[a-z_][a-z0-9\-_.]+$`;
+/// - the value, trimmed, matches
+///   `^(?i)[a-z0-9:\-_\s\.\*\(\)\?\+\[\]\\\^\$\|\/]+$` (no operator
+///   characters such as `=`, `!`, `<`, `>`, `~`);
+/// - the key is one `NodeMatches` knows ([`CONSTRAINT_KEYS`], or a label
+///   prefix with a label after it); `node.role` is compared with
+///   `manager` or `worker` and `node.ip` needs an address or a subnet,
+///   else it matches no node.
+pub fn constraint_error(text: &str) -> Option<String> {
+    let Some((key, value)) = ["==", "!="]
+        .iter()
+        .find_map(|op| text.split_once(op))
+        .map(|(k, v)| (k.trim(), v.trim()))
+    else {
+        return Some(format!("it has no == or !=; {CONSTRAINT_FORMS}"));
+    };
+    let key_ok = key.len() > 1
+        && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    // Go's \s is ASCII white space only.
+    let value_ok = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " \t\n\r\x0c:-_.*()?+[]\\^$|/".contains(c));
+    let lower = key.to_ascii_lowercase();
+    let known = CONSTRAINT_KEYS.contains(&lower.as_str())
+        || LABEL_PREFIXES
+            .iter()
+            .any(|p| lower.len() > p.len() && lower.starts_with(p));
+    let matches_some = match lower.as_str() {
+        "node.role" => ["manager", "worker"]
+            .iter()
+            .any(|r| value.eq_ignore_ascii_case(r)),
+        "node.ip" => {
+            let (addr, prefix) = value.split_once('/').unwrap_or((value, "0"));
+            addr.parse::<std::net::IpAddr>().is_ok() && prefix.parse::<u8>().is_ok()
+        }
+        _ => true,
+    };
+    if !key_ok {
+        Some(
+            "its key has a character swarm refuses (it takes letters, digits, '-', '_' and '.')"
+                .into(),
+        )
+    } else if value.is_empty() {
+        Some("its value is empty; swarm needs one".into())
+    } else if !value_ok {
+        Some("its value has a character swarm refuses (it takes letters, digits, spaces and : - _ . * ( ) ? + [ ] \\ ^ $ | /)".into())
+    } else if !known {
+        Some(format!(
+            "swarm matches no node on its key; {CONSTRAINT_FORMS}"
+        ))
+    } else if !matches_some {
+        Some("no node ever has that value, so swarm would place no task (node.role is manager or worker, node.ip an address or a subnet)".into())
+    } else {
+        None
+    }
+}

@@ -540,6 +540,20 @@ impl<'f> Reader<'f> {
                         Value::Bool(b) => b.to_string(),
                         _ => return Err(self.expected(&e.value, "a placement label", "a string")),
                     };
+                    // What the swarm engine makes of it (swarm/services.rs):
+                    // refused now, with the line, not by the swarm later.
+                    let constraint = format!("node.labels.{}=={value}", e.key);
+                    if let Some(why) = parse::constraint_error(&constraint) {
+                        return Err(self.err(
+                            e.key_pos,
+                            format!(
+                                "placement label '{}: {}' is no constraint swarm takes ({}): {why}",
+                                yaml::show(&e.key),
+                                yaml::show(&value),
+                                yaml::show(&constraint)
+                            ),
+                        ));
+                    }
                     svc.placement.labels.push((e.key.clone(), value));
                 }
             }

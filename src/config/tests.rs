@@ -163,6 +163,112 @@ fn value_checks() {
     );
 }
 
+/// A placement label that swarm would refuse as a constraint (or never
+/// match) is the file's error, with its line, not Docker's at setup's end.
+#[test]
+fn placement_labels_are_constraints_swarm_takes() {
+    let labels = |body: &str| {
+        format!(
+            "containers:\n  - name: web\n    image: nginx\n    placement:\n      labels:\n{body}"
+        )
+    };
+    for (body, why) in [
+        (
+            "        \"disk ssd\": x\n",
+            "its key has a character swarm refuses",
+        ),
+        (
+            "        \"a=b\": x\n",
+            "its key has a character swarm refuses",
+        ),
+        ("        disk: \"\"\n", "its value is empty"),
+        (
+            "        disk: \"a==b\"\n",
+            "its value has a character swarm refuses",
+        ),
+        (
+            "        disk: \"a!=b\"\n",
+            "its value has a character swarm refuses",
+        ),
+        (
+            "        disk: \"<ssd>\"\n",
+            "its value has a character swarm refuses",
+        ),
+        (
+            "        disk: \"a\u{a0}b\"\n",
+            "its value has a character swarm refuses",
+        ),
+    ] {
+        let text = labels(body);
+        rejects(&text, "6:9", "placement label '");
+        rejects(&text, "6:9", why);
+    }
+    let text = labels("        \"disk ssd\": x\n");
+    rejects(
+        &text,
+        "6:9",
+        "placement label 'disk ssd: x' is no constraint swarm takes (node.labels.disk ssd==x): ",
+    );
+    // What swarm takes: dots, dashes, underscores, spaces inside a value.
+    let (c, _) = parse(&labels(
+        "        com.example.disk_type-1: \"fast ssd/2\"\n        rack: 3\n",
+    ));
+    assert_eq!(
+        c.containers[0].placement.labels,
+        [
+            (
+                "com.example.disk_type-1".to_string(),
+                "fast ssd/2".to_string()
+            ),
+            ("rack".into(), "3".into())
+        ]
+    );
+}
+
+/// swarmkit's constraint rules (manager/constraint/constraint.go).
+#[test]
+fn swarm_constraints() {
+    for good in [
+        "node.labels.disk==ssd",
+        "node.labels.rccr.arch!=armv6l",
+        "engine.labels.os==linux",
+        "node.role!=manager",
+        "node.role==WORKER",
+        "node.hostname==pi-1",
+        "node.hostname != pi-1",
+        "node.id==2ivku8v2gvtg4",
+        "node.platform.arch==aarch64",
+        "node.platform.os==linux",
+        "node.ip==10.0.0.1",
+        "node.ip!=10.0.0.0/24",
+        "Node.Labels.disk==ssd",
+    ] {
+        assert_eq!(parse::constraint_error(good), None, "{good}");
+    }
+    for (bad, why) in [
+        (
+            "node.role=manager",
+            "it has no == or !=; the forms are node.labels.KEY",
+        ),
+        ("node.role>manager", "it has no == or !="),
+        ("node.labels.a b==c", "its key has a character"),
+        ("==c", "its key has a character"),
+        ("1node.role==manager", "its key has a character"),
+        ("node.role==", "its value is empty"),
+        ("node.role===manager", "its value has a character"),
+        ("node.labels.a==b!=c", "its value has a character"),
+        ("node.rol==manager", "swarm matches no node on its key"),
+        ("node.labels.==x", "swarm matches no node on its key"),
+        ("engine.label.os==linux", "swarm matches no node on its key"),
+        ("node.role==leader", "no node ever has that value"),
+        ("node.ip==pi-1", "no node ever has that value"),
+        ("node.ip==10.0.0.0/x", "no node ever has that value"),
+    ] {
+        let said = parse::constraint_error(bad).unwrap_or_else(|| panic!("{bad} taken"));
+        assert!(said.starts_with(why), "{bad}: {said}");
+    }
+}
+
 #[test]
 fn containers() {
     let svc = |body: &str| format!("containers:\n  - name: web\n    image: nginx\n{body}");

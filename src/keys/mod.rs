@@ -167,6 +167,24 @@ pub fn load_key(path: &Path) -> Result<Key, Error> {
     })
 }
 
+/// Refuses a key file rccr cannot log in and rotate with (its `.pub`, a
+/// passphrase-protected key, a PEM key, junk): every host would look as if
+/// it refused our key, so this is said once, before any host is asked.
+/// `what` names the key as the user gave it (`--temp-key PATH`). A file
+/// that cannot be read is left to the login, which says why.
+pub fn check_login_key(what: &str, path: &Path) -> Result<(), Error> {
+    match load_key(path) {
+        Err(Error::BadInput { .. }) => Err(Error::bad_input(
+            what,
+            format!(
+                "not an unencrypted OpenSSH private key; give the private key file (not its .pub), or rewrite it with ssh-keygen -p -N '' -f {}",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Writes `key` to `private` (0600) and its public half to `private.pub`
 /// (0644). The private key is written first: a `.pub` never exists for a
 /// private key that was not stored.

@@ -68,7 +68,22 @@ pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
     let todo: Vec<usize> = (0..hosts.len()).filter(|&i| hosts[i].ssh).collect();
     let ips: Vec<Ipv4Addr> = todo.iter().map(|&i| hosts[i].ip).collect();
     let results = parallel::map(&ips, SSH_PARALLEL, |ip| read_hostname(*ip, key));
-    for (result, &i) in results.into_iter().zip(&todo) {
+    apply_logins(hosts, &todo, results, key, warnings);
+}
+
+/// Records what each login of `todo` (indices into `hosts`) gave. A key
+/// that libssh2 cannot use fails every login the same way and says nothing
+/// about the hosts: one warning for it, and those hosts stay untried
+/// (`login: None`) rather than "not ours".
+fn apply_logins(
+    hosts: &mut [Host],
+    todo: &[usize],
+    results: Vec<Result<String, SshError>>,
+    key: &Path,
+    warnings: &mut Vec<String>,
+) {
+    let mut key_problem = None;
+    for (result, &i) in results.into_iter().zip(todo) {
         let host = &mut hosts[i];
         match result {
             Ok(name) => {
@@ -84,6 +99,9 @@ pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
                     )),
                 }
             }
+            Err(SshError::KeyFile(why)) => {
+                key_problem.get_or_insert(why);
+            }
             Err(e) => {
                 host.login = Some(false);
                 let name = host.hostname.as_deref().map(print::name);
@@ -98,6 +116,13 @@ pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
             }
         }
     }
+    if let Some(why) = key_problem {
+        warnings.push(format!(
+            "{}: the temporary key cannot be used ({}); hosts were named without SSH",
+            key.display(),
+            print::text(&why)
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +135,38 @@ mod tests {
         assert_eq!(accept(&"a".repeat(254)), None);
         assert_eq!(accept(&"a".repeat(253)).map(|s| s.len()), Some(253));
         assert_eq!(accept("bad name").as_deref(), Some("bad name"));
+    }
+
+    /// An unusable key fails every login alike: said once, and no host is
+    /// marked as refusing it.
+    #[test]
+    fn an_unusable_key_is_one_warning_and_no_host_refused_it() {
+        let mut hosts: Vec<Host> = (1..=3)
+            .map(|n| Host::new(Ipv4Addr::new(10, 0, 0, n), None))
+            .collect();
+        let results = (0..3)
+            .map(|_| Err(SshError::KeyFile("Unsupported key type".into())))
+            .collect();
+        let mut warnings = Vec::new();
+        apply_logins(
+            &mut hosts,
+            &[0, 1, 2],
+            results,
+            Path::new("/k"),
+            &mut warnings,
+        );
+        assert_eq!(
+            warnings,
+            ["/k: the temporary key cannot be used (Unsupported key type); hosts were named without SSH"]
+        );
+        assert!(hosts.iter().all(|h| h.login.is_none()));
+        // A host that refused the key is still told by itself.
+        let results = vec![Ok("node-1".into()), Err(SshError::Denied)];
+        let mut warnings = Vec::new();
+        apply_logins(&mut hosts, &[0, 1], results, Path::new("/k"), &mut warnings);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(hosts[0].login, Some(true));
+        assert_eq!(hosts[1].login, Some(false));
     }
 
     #[test]
