@@ -219,19 +219,12 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
     // then cannot rotate): say so before the sweep. (The cluster key is
     // rccr's own, or RCCR_CLUSTER_KEY's, which may be PEM: left to login.)
     if let Some(found) = &temporary {
-        if let Err(Error::BadInput { .. }) = crate::keys::load_key(&found.path) {
-            let name = match opts.temp_key {
-                Some(_) => "--temp-key",
-                None => "the temporary key",
-            };
-            return Err(Error::bad_input(
-                format!("{name} {}", found.path.display()),
-                format!(
-                    "not an unencrypted OpenSSH private key; give the private key file (not its .pub), or rewrite it with ssh-keygen -p -N '' -f {}",
-                    found.path.display()
-                ),
-            ));
-        }
+        let name = match opts.temp_key {
+            Some(_) => "--temp-key",
+            None => "the temporary key",
+        };
+        let what = format!("{name} {}", found.path.display());
+        crate::keys::check_login_key(&what, &found.path)?;
     }
     // A known_hosts that cannot be read (a directory, say) made every host
     // look like it had no SSH, and failed only after the inventory was
