@@ -79,7 +79,7 @@ impl Record {
 
 /// Reads a journal file; `None` when there is none.
 pub fn load(path: &Path) -> Result<Option<Record>, Error> {
-    fsutil::read_text_if_any(path)?
+    fsutil::read_text_if_any(path, UNREADABLE_LINE)?
         .map(|text| Record::parse(&text, path))
         .transpose()
 }
@@ -241,6 +241,23 @@ mod tests {
         assert!(forget(&path, &["10.0.0.1".parse().unwrap()]).unwrap());
         record.nodes.retain(|(n, _)| n == "10.0.0.2:22");
         assert_eq!(load(&path).unwrap(), Some(record));
+    }
+
+    #[test]
+    fn a_journal_that_is_not_text_names_its_line() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-bytes");
+        let path = dir.join("rotation.journal");
+        let bytes = b"rotation r\nnew-key /k/new\nold-key /k/old\nnode 10.0.0.1:22 st\xe9ged\n";
+        std::fs::write(&path, bytes).unwrap();
+        let err = load(&path).unwrap_err();
+        crate::error::assert_says(
+            &err,
+            &format!("{}:4: unreadable journal line", path.display()),
+        );
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+        // forget, which rewrites the journal, leaves it as it was.
+        assert!(forget(&path, &["10.0.0.1".parse().unwrap()]).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
 
     #[test]
