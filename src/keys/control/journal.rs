@@ -113,6 +113,15 @@ impl Journal {
         fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)
     }
 
+    /// Drops `node` from the live journal, durably: an address the node
+    /// left mid-rotation (a new DHCP lease), so that no run waits for it.
+    /// Unlike [`forget`], later [`Journal::record`]s keep it dropped.
+    pub fn forget(&self, node: &str) -> Result<(), Error> {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        record.nodes.retain(|(name, _)| name != node);
+        fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)
+    }
+
     /// The node's phase as last recorded.
     pub fn phase(&self, node: &str) -> Option<String> {
         let record = self.record.lock().unwrap_or_else(|e| e.into_inner());
@@ -258,6 +267,24 @@ mod tests {
         // forget, which rewrites the journal, leaves it as it was.
         assert!(forget(&path, &["10.0.0.1".parse().unwrap()]).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_node_the_live_journal_forgets_stays_forgotten() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-live-forget");
+        let path = dir.join("journal");
+        let mut record = Record {
+            rotation: "r".into(),
+            ..Record::default()
+        };
+        record.set_phase("10.0.0.5:22", "staged");
+        record.set_phase("10.0.0.9:22", "pending");
+        let journal = Journal::create(path.clone(), record).unwrap();
+        journal.forget("10.0.0.5:22").unwrap();
+        journal.record("10.0.0.9:22", "rotated").unwrap();
+        let nodes = load(&path).unwrap().unwrap().nodes;
+        assert_eq!(nodes, [("10.0.0.9:22".to_string(), "rotated".to_string())]);
+        assert_eq!(journal.phase("10.0.0.5:22"), None);
     }
 
     #[test]
