@@ -20,9 +20,18 @@ pub fn read_if_any(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     absent_is_none(path, fs::read(path))
 }
 
-/// A text file's contents; `None` when there is no such file.
-pub fn read_text_if_any(path: &Path) -> Result<Option<String>, Error> {
-    absent_is_none(path, fs::read_to_string(path))
+/// A state file's text; `None` when there is no such file. rccr writes
+/// only UTF-8 there: a byte that is not is bad input (exit 3) like any bad
+/// line, `FILE:LINE: bad_line` (what the line should be, what to do).
+pub fn read_text_if_any(path: &Path, bad_line: &str) -> Result<Option<String>, Error> {
+    let Some(bytes) = read_if_any(path)? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let index = valid.iter().filter(|b| **b == b'\n').count();
+        Error::bad_line(path, index, bad_line)
+    })
 }
 
 fn absent_is_none<T>(path: &Path, read: std::io::Result<T>) -> Result<Option<T>, Error> {

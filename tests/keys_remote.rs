@@ -46,10 +46,10 @@ fn nodes() -> Vec<Node> {
 
 /// A short name for assertion messages.
 fn name(node: &Node) -> &str {
-    if node.len() > 4 {
-        &node[0]
-    } else {
+    if node[0] == env!("CARGO_BIN_EXE_rccr") {
         "rccr keys node"
+    } else {
+        &node[0]
     }
 }
 
@@ -440,5 +440,115 @@ fn a_file_over_one_mebibyte_is_refused() {
         let (_, out) = home.converse(node, &["stage", "rc", "60", "nl"], "nl", |_| file(&big));
         assert_refused(&out, 1, "larger than 1048576 bytes", who);
         home.assert_untouched(who, ORIGINAL);
+    });
+}
+
+/// What `strace -f -y` saw of a stage, in order: syncs and renames.
+#[derive(Debug)]
+enum Seen {
+    /// fsync or fdatasync of a path; `None` for sync(2) or syncfs(2).
+    Sync(Option<String>),
+    Rename {
+        to: String,
+        from: String,
+    },
+}
+
+/// The syncs and successful renames in strace's log.
+fn syncs_and_renames(log: &str) -> Vec<Seen> {
+    let quoted = |line: &str| -> Vec<String> {
+        line.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let mut seen = Vec::new();
+    for line in log.lines() {
+        // `PID call(args) = result`
+        let Some((_, call)) = line.split_once(' ') else {
+            continue;
+        };
+        let call = call.trim_start();
+        if call.starts_with("sync(") || call.starts_with("syncfs(") {
+            seen.push(Seen::Sync(None));
+        } else if call.starts_with("fsync(") || call.starts_with("fdatasync(") {
+            let path = call.split_once('<').and_then(|(_, p)| p.split_once('>'));
+            seen.push(Seen::Sync(path.map(|(p, _)| p.to_string())));
+        } else if call.starts_with("rename") && call.trim_end().ends_with("= 0") {
+            let paths = quoted(call);
+            seen.push(Seen::Rename {
+                from: paths[0].clone(),
+                to: paths[1].clone(),
+            });
+        }
+    }
+    seen
+}
+
+/// The project's promise for every file a stage changes: the backup and
+/// the revert marker are fsynced, renamed, and their directory fsynced
+/// before the new authorized_keys replaces the old one (a revert must
+/// never rename a backup whose bytes are not on disk over the file).
+/// Seen through strace on the real shells and rccr.
+#[test]
+fn a_stage_makes_backup_and_marker_durable_before_the_install() {
+    if !common::found("strace") {
+        common::skip("no strace (apt install strace)");
+        return;
+    }
+    for_each_node("durable", |node, who, home| {
+        let log = home.0.path("strace.log");
+        let mut traced: Node = [
+            "strace",
+            "-f",
+            "-qq",
+            "-y",
+            "-e",
+            "signal=none",
+            "-e",
+            "trace=fsync,fdatasync,sync,syncfs,rename,renameat,renameat2",
+            "-o",
+        ]
+        .map(String::from)
+        .to_vec();
+        traced.push(log.display().to_string());
+        traced.push("--".into());
+        traced.extend(node.iter().cloned());
+        // strace waits for the detached revert timer: 1 s keeps it short.
+        home.send_ok(&traced, &["stage", "rd", "1", "nm"], "nm", STAGED);
+        let seen = syncs_and_renames(&std::fs::read_to_string(&log).unwrap());
+        let dir = home.0.path(".ssh").display().to_string();
+        let renamed_to = |name: &str| {
+            let to = format!("{dir}/{name}");
+            seen.iter()
+                .position(|s| matches!(s, Seen::Rename { to: t, .. } if *t == to))
+                .unwrap_or_else(|| panic!("{who}: no rename to {to}: {seen:#?}"))
+        };
+        let synced = |path: &str, range: std::ops::Range<usize>| {
+            seen[range].iter().any(|s| match s {
+                Seen::Sync(None) => true,
+                Seen::Sync(Some(p)) => p == path,
+                Seen::Rename { .. } => false,
+            })
+        };
+        let install = renamed_to("authorized_keys");
+        let mut last = 0;
+        for name in [".rccr-authorized_keys.bak", ".rccr-rotation"] {
+            let at = renamed_to(name);
+            let Seen::Rename { from, .. } = &seen[at] else {
+                unreachable!()
+            };
+            assert!(at < install, "{who}: {name} after the install: {seen:#?}");
+            assert!(
+                synced(from, 0..at),
+                "{who}: {from} renamed unsynced: {seen:#?}"
+            );
+            last = last.max(at);
+        }
+        assert!(
+            synced(&dir, last..install),
+            "{who}: the directory is not synced between the renames and the install: {seen:#?}"
+        );
     });
 }

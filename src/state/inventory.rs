@@ -121,17 +121,9 @@ pub fn render(nodes: &[NodeRecord]) -> String {
 
 /// Reads the state file; an absent file is an empty inventory.
 pub fn load(path: &Path) -> Result<Vec<NodeRecord>, Error> {
-    let Some(bytes) = fsutil::read_if_any(path)? else {
-        return Ok(Vec::new());
-    };
-    match String::from_utf8(bytes) {
-        Ok(text) => parse(&text, path),
-        // Malformed like any bad line (exit 3), named by its line.
-        Err(e) => {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let index = valid.iter().filter(|b| **b == b'\n').count();
-            Err(Error::bad_line(path, index, NOT_AN_INVENTORY_LINE))
-        }
+    match fsutil::read_text_if_any(path, NOT_AN_INVENTORY_LINE)? {
+        Some(text) => parse(&text, path),
+        None => Ok(Vec::new()),
     }
 }
 

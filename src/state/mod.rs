@@ -298,22 +298,19 @@ impl KeyRecords {
         self.role_of(fingerprint).is_some()
     }
 
-    /// The role recorded for `fingerprint`, if any.
+    /// The role recorded for `fingerprint`, if any. A file that cannot be
+    /// read records nothing: no key is then rccr's to remove or replace.
     pub fn role_of(&self, fingerprint: &str) -> Option<KeyRole> {
-        let text = std::fs::read_to_string(&self.path).ok()?;
-        text.lines().find_map(|line| {
-            let (role, fp) = line.split_once(' ')?;
-            (fp == fingerprint).then_some(())?;
-            [KeyRole::Cluster, KeyRole::Temporary]
-                .into_iter()
-                .find(|r| r.as_str() == role)
-        })
+        role_in(&self.read().ok()??, fingerprint)
     }
 
     /// Records `fingerprint` as `role` (once). A fingerprint is
-    /// `SHA256:` and base64: nothing in it can break a line.
+    /// `SHA256:` and base64: nothing in it can break a line. A file that
+    /// exists but cannot be read is an error, never rewritten from
+    /// nothing: that would forget every key recorded before.
     pub fn record(&self, role: KeyRole, fingerprint: &str) -> Result<(), Error> {
-        if self.role_of(fingerprint) == Some(role) {
+        let mut text = self.read()?.unwrap_or_default();
+        if role_in(&text, fingerprint) == Some(role) {
             return Ok(());
         }
         let Some(fingerprint) = Fingerprint::parse(fingerprint) else {
@@ -322,10 +319,32 @@ impl KeyRecords {
                 crate::print::text(fingerprint)
             )));
         };
-        let mut text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
         text.push_str(&format!("{} {fingerprint}\n", role.as_str()));
         crate::fsutil::write_atomic(&self.path, text.as_bytes(), 0o600)
     }
+
+    /// The file's text; `None` when there is none.
+    fn read(&self) -> Result<Option<String>, Error> {
+        crate::fsutil::read_text_if_any(&self.path, NOT_A_KEY_RECORD)
+    }
+}
+
+/// What a bad line of [`KeyRecords`] is told.
+const NOT_A_KEY_RECORD: &str =
+    "not a key record line (cluster or temporary, then a SHA256 fingerprint); fix or remove it";
+
+/// The role `text` (a [`KeyRecords`] file) records for `fingerprint`.
+fn role_in(text: &str, fingerprint: &str) -> Option<KeyRole> {
+    text.lines().find_map(|line| {
+        let (role, fp) = line.split_once(' ')?;
+        (fp == fingerprint).then_some(())?;
+        [KeyRole::Cluster, KeyRole::Temporary]
+            .into_iter()
+            .find(|r| r.as_str() == role)
+    })
 }
 
 /// On a diskless Alpine control node (`lbu` present), saves the changes to
@@ -403,6 +422,36 @@ mod tests {
         assert!(records.record(KeyRole::Cluster, "SHA256:a\nb").is_err());
         assert!(records.record(KeyRole::Cluster, "MD5:ab").is_err());
         std::fs::remove_dir_all(&p.state_dir).unwrap();
+    }
+
+    #[test]
+    fn key_records_that_cannot_be_read_are_never_rewritten() {
+        let home = scratch::home("keys-unreadable");
+        let records = KeyRecords::new(&home.paths);
+        let path = home.paths.key_records();
+        // A byte that is not UTF-8 (a disk error, an editor): the earlier
+        // records must survive, and the error names the file and line.
+        let before = b"cluster SHA256:abc\ntemporary SHA256:t\xffmp\n";
+        std::fs::write(&path, before).unwrap();
+        let err = records.record(KeyRole::Cluster, "SHA256:new").unwrap_err();
+        crate::error::assert_says(
+            &err,
+            &format!("{}:2: not a key record line", path.display()),
+        );
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // Unreadable as a file at all: refused, naming it.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let err = records.record(KeyRole::Cluster, "SHA256:new").unwrap_err();
+        crate::error::assert_says(&err, &format!("cannot read {}: ", path.display()));
+        assert!(path.is_dir());
+        // A last line without its newline keeps its record.
+        std::fs::remove_dir(&path).unwrap();
+        std::fs::write(&path, "cluster SHA256:abc").unwrap();
+        records.record(KeyRole::Temporary, "SHA256:t").unwrap();
+        assert_eq!(records.role_of("SHA256:abc"), Some(KeyRole::Cluster));
+        assert_eq!(records.role_of("SHA256:t"), Some(KeyRole::Temporary));
     }
 
     #[test]

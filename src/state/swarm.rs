@@ -87,7 +87,7 @@ impl SwarmRecord {
 
     /// The record, or an empty one when there is none yet.
     pub fn load(path: &Path) -> Result<SwarmRecord, Error> {
-        match fsutil::read_text_if_any(path)? {
+        match fsutil::read_text_if_any(path, NOT_A_RECORD_LINE)? {
             Some(text) => SwarmRecord::parse(&text, path),
             None => Ok(SwarmRecord::default()),
         }
@@ -103,6 +103,19 @@ impl SwarmRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_that_is_not_text_names_its_line() {
+        let dir = crate::fsutil::scratch::Dir::new("swarm-bytes");
+        let path = dir.join("swarm");
+        std::fs::write(&path, b"bootstrap 10.0.0.5\ncluster c0\xffffee\n").unwrap();
+        let err = SwarmRecord::load(&path).unwrap_err();
+        crate::error::assert_says(
+            &err,
+            &format!("{}:2: not a swarm record line", path.display()),
+        );
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+    }
 
     #[test]
     fn round_trip_and_refusals() {

@@ -79,7 +79,7 @@ impl Record {
 
 /// Reads a journal file; `None` when there is none.
 pub fn load(path: &Path) -> Result<Option<Record>, Error> {
-    fsutil::read_text_if_any(path)?
+    fsutil::read_text_if_any(path, UNREADABLE_LINE)?
         .map(|text| Record::parse(&text, path))
         .transpose()
 }
@@ -110,6 +110,15 @@ impl Journal {
     pub fn move_new_key(&self, path: &Path) -> Result<(), Error> {
         let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
         record.new_key = path.to_path_buf();
+        fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)
+    }
+
+    /// Drops `node` from the live journal, durably: an address the node
+    /// left mid-rotation (a new DHCP lease), so that no run waits for it.
+    /// Unlike [`forget`], later [`Journal::record`]s keep it dropped.
+    pub fn forget(&self, node: &str) -> Result<(), Error> {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        record.nodes.retain(|(name, _)| name != node);
         fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)
     }
 
@@ -241,6 +250,41 @@ mod tests {
         assert!(forget(&path, &["10.0.0.1".parse().unwrap()]).unwrap());
         record.nodes.retain(|(n, _)| n == "10.0.0.2:22");
         assert_eq!(load(&path).unwrap(), Some(record));
+    }
+
+    #[test]
+    fn a_journal_that_is_not_text_names_its_line() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-bytes");
+        let path = dir.join("rotation.journal");
+        let bytes = b"rotation r\nnew-key /k/new\nold-key /k/old\nnode 10.0.0.1:22 st\xe9ged\n";
+        std::fs::write(&path, bytes).unwrap();
+        let err = load(&path).unwrap_err();
+        crate::error::assert_says(
+            &err,
+            &format!("{}:4: unreadable journal line", path.display()),
+        );
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+        // forget, which rewrites the journal, leaves it as it was.
+        assert!(forget(&path, &["10.0.0.1".parse().unwrap()]).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_node_the_live_journal_forgets_stays_forgotten() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-live-forget");
+        let path = dir.join("journal");
+        let mut record = Record {
+            rotation: "r".into(),
+            ..Record::default()
+        };
+        record.set_phase("10.0.0.5:22", "staged");
+        record.set_phase("10.0.0.9:22", "pending");
+        let journal = Journal::create(path.clone(), record).unwrap();
+        journal.forget("10.0.0.5:22").unwrap();
+        journal.record("10.0.0.9:22", "rotated").unwrap();
+        let nodes = load(&path).unwrap().unwrap().nodes;
+        assert_eq!(nodes, [("10.0.0.9:22".to_string(), "rotated".to_string())]);
+        assert_eq!(journal.phase("10.0.0.5:22"), None);
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! name and its address (`NAME,IP keytype base64 rccr`, [`follow`]), so
 //! `ssh root@NAME` and `ssh root@IP` both check the key; when a node's
 //! address changes, its lines follow it. Lines without the mark are the
-//! user's and are never changed.
+//! user's and are never changed: rewrites work on the file's bytes, so a
+//! line that is not UTF-8 (legal in OpenSSH's file) is kept byte for byte.
+//! Checks read such a line with U+FFFD in place of its bad bytes, which
+//! leaves its host patterns, key type and key as they were.
 //!
 //! A host is pinned whatever its key type: once a host has a line, a key
 //! that no line of it holds is a mismatch, of its type or of another (a
@@ -172,6 +175,14 @@ impl<'l> Line<'l> {
     }
 }
 
+/// The lines of `content`, each with its `\n` (the last may lack it), and
+/// parsed when it is a pin line in UTF-8: rccr writes no other.
+fn split_lines(content: &[u8]) -> impl Iterator<Item = (&[u8], Option<Line<'_>>)> {
+    content
+        .split_inclusive(|b| *b == b'\n')
+        .map(|raw| (raw, std::str::from_utf8(raw).ok().and_then(Line::parse)))
+}
+
 /// `content` with rccr's lines following `nodes`: each node's pinned keys
 /// (found on any line, by fingerprint) on lines of its own that name it
 /// and its address, written where its first such line was, else at the
@@ -179,7 +190,7 @@ impl<'l> Line<'l> {
 /// (a node that left the address), and a line left naming nothing goes.
 /// `nodes` come in order of precedence: an address two of them claim is
 /// the first one's. Lines without [`MARK`] are kept byte for byte.
-pub fn follow(content: &str, nodes: &[Named], port: u16) -> String {
+pub fn follow(content: &[u8], nodes: &[Named], port: u16) -> Vec<u8> {
     let mut claimed: Vec<String> = Vec::new();
     let fields: Vec<Vec<String>> = nodes
         .iter()
@@ -198,10 +209,7 @@ pub fn follow(content: &str, nodes: &[Named], port: u16) -> String {
             own
         })
         .collect();
-    let lines: Vec<(&str, Option<Line>)> = content
-        .split_inclusive('\n')
-        .map(|raw| (raw, Line::parse(raw)))
-        .collect();
+    let lines: Vec<(&[u8], Option<Line>)> = split_lines(content).collect();
     let owner = |line: &Line| {
         let fingerprint = line.fingerprint()?;
         nodes.iter().position(|n| *n.host_key == fingerprint)
@@ -214,25 +222,21 @@ pub fn follow(content: &str, nodes: &[Named], port: u16) -> String {
             }
         }
     }
-    let mut out = String::with_capacity(content.len());
+    let mut out = Vec::with_capacity(content.len());
     let mut emitted = vec![false; nodes.len()];
-    let mut emit = |out: &mut String, i: usize| {
+    let mut emit = |out: &mut Vec<u8>, i: usize| {
         if std::mem::replace(&mut emitted[i], true) || fields[i].is_empty() {
             return;
         }
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
+        end_line(out);
         for (key_type, b64) in &keys[i] {
-            out.push_str(&format!(
-                "{} {key_type} {b64} {MARK}\n",
-                fields[i].join(",")
-            ));
+            let line = format!("{} {key_type} {b64} {MARK}\n", fields[i].join(","));
+            out.extend_from_slice(line.as_bytes());
         }
     };
     for (raw, line) in &lines {
         let Some(line) = line.as_ref().filter(|l| l.ours) else {
-            out.push_str(raw);
+            out.extend_from_slice(raw);
             continue;
         };
         if let Some(i) = owner(line) {
@@ -245,14 +249,10 @@ pub fn follow(content: &str, nodes: &[Named], port: u16) -> String {
             .filter(|p| !claimed.contains(&p.to_ascii_lowercase()))
             .collect();
         if kept.len() == line.patterns.split(',').count() {
-            out.push_str(raw);
+            out.extend_from_slice(raw);
         } else if !kept.is_empty() {
-            out.push_str(&format!(
-                "{} {} {} {MARK}\n",
-                kept.join(","),
-                line.key_type,
-                line.b64
-            ));
+            let line = format!("{} {} {} {MARK}\n", kept.join(","), line.key_type, line.b64);
+            out.extend_from_slice(line.as_bytes());
         }
     }
     for i in 0..nodes.len() {
@@ -264,17 +264,26 @@ pub fn follow(content: &str, nodes: &[Named], port: u16) -> String {
 /// `content` without rccr's lines of the keys `host_keys` (nodes that
 /// left the cluster: a machine reinstalled there is then a new host).
 /// Lines without [`MARK`] are kept byte for byte.
-pub fn forget(content: &str, host_keys: &[&Fingerprint]) -> String {
-    content
-        .split_inclusive('\n')
-        .filter(|raw| {
-            let Some(line) = Line::parse(raw).filter(|l| l.ours) else {
+pub fn forget(content: &[u8], host_keys: &[&Fingerprint]) -> Vec<u8> {
+    split_lines(content)
+        .filter(|(_, line)| {
+            let Some(line) = line.as_ref().filter(|l| l.ours) else {
                 return true;
             };
             line.fingerprint()
                 .is_none_or(|fp| !host_keys.iter().any(|k| **k == fp))
         })
+        .flat_map(|(raw, _)| raw)
+        .copied()
         .collect()
+}
+
+/// Ends `out`'s last line, if it has one without its newline, so that
+/// what is added next starts a line of its own.
+fn end_line(out: &mut Vec<u8>) {
+    if out.last().is_some_and(|b| *b != b'\n') {
+        out.push(b'\n');
+    }
 }
 
 /// A known_hosts file shared by the threads of one run: checks and pins
@@ -334,18 +343,25 @@ impl KnownHosts {
         Ok(KnownHosts::new(path))
     }
 
-    /// The file's text (empty when there is none), and the guard that
+    /// The file's bytes (none when there is no file), and the guard that
     /// keeps this process's other threads from rewriting it until dropped.
-    fn read(&self) -> Result<(MutexGuard<'_, ()>, String), Error> {
+    fn read_bytes(&self) -> Result<(MutexGuard<'_, ()>, Vec<u8>), Error> {
         let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let bytes = fsutil::read_if_any(&self.path)?.unwrap_or_default();
+        Ok((guard, bytes))
+    }
+
+    /// [`KnownHosts::read_bytes`] as text to check pins in, never to
+    /// write back: bytes that are not UTF-8 are U+FFFD.
+    fn read(&self) -> Result<(MutexGuard<'_, ()>, String), Error> {
+        let (guard, bytes) = self.read_bytes()?;
         Ok((guard, String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// Rewrites the file as `change` makes it, atomically, when that
     /// changes anything. Returns whether it did.
-    fn rewrite(&self, change: &dyn Fn(&str) -> String) -> Result<bool, Error> {
-        let (_guard, content) = self.read()?;
+    fn rewrite(&self, change: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<bool, Error> {
+        let (_guard, content) = self.read_bytes()?;
         let updated = change(&content);
         if updated == content {
             return Ok(false);
@@ -431,12 +447,12 @@ impl KnownHosts {
         self.rewrite(&|content| forget(content, host_keys))
     }
 
-    fn write(&self, content: &str) -> Result<(), Error> {
+    fn write(&self, content: &[u8]) -> Result<(), Error> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         }
-        fsutil::write_atomic(&self.path, content.as_bytes(), 0o644)
+        fsutil::write_atomic(&self.path, content, 0o644)
     }
 
     /// [`KnownHosts::check_or_pin`] of the key `ip`:`port` answered with.
@@ -461,16 +477,14 @@ impl KnownHosts {
         key: &str,
         hashed: &dyn Fn(&str) -> bool,
     ) -> Result<Pinned, Error> {
-        let (_guard, content) = self.read()?;
-        match check(&content, host, key, hashed) {
+        let (_guard, content) = self.read_bytes()?;
+        match check(&String::from_utf8_lossy(&content), host, key, hashed) {
             Pin::Match => Ok(Pinned::Known),
             Pin::Mismatch { line } => Ok(Pinned::Mismatch { line }),
             Pin::Unknown => {
                 let mut updated = content;
-                if !updated.is_empty() && !updated.ends_with('\n') {
-                    updated.push('\n');
-                }
-                updated.push_str(&format!("{host} {key} {MARK}\n"));
+                end_line(&mut updated);
+                updated.extend_from_slice(format!("{host} {key} {MARK}\n").as_bytes());
                 self.write(&updated)?;
                 Ok(Pinned::New)
             }
@@ -494,6 +508,16 @@ mod tests {
     const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7";
     fn never(_: &str) -> bool {
         false
+    }
+
+    /// [`follow`] of text, as text.
+    fn follow_text(content: &str, nodes: &[Named], port: u16) -> String {
+        String::from_utf8(follow(content.as_bytes(), nodes, port)).unwrap()
+    }
+
+    /// [`forget`] of text, as text.
+    fn forget_text(content: &str, host_keys: &[&Fingerprint]) -> String {
+        String::from_utf8(forget(content.as_bytes(), host_keys)).unwrap()
     }
 
     #[test]
@@ -624,9 +648,13 @@ mod tests {
             )
         };
         let nodes = at("10.0.0.5", "10.0.0.6");
-        let named_once = follow(&first, &nodes, 22);
+        let named_once = follow_text(&first, &nodes, 22);
         assert_eq!(named_once, naming("10.0.0.5", "10.0.0.6"));
-        assert_eq!(follow(&named_once, &nodes, 22), named_once, "not stable");
+        assert_eq!(
+            follow_text(&named_once, &nodes, 22),
+            named_once,
+            "not stable"
+        );
         assert_eq!(
             check(&named_once, "NODE-1", KEY_1, &never),
             Pin::Match,
@@ -635,12 +663,12 @@ mod tests {
         // node-1 moves to .9 and node-2 to node-1's old address: every rccr
         // line follows; the user's line is left as it was.
         let nodes = at("10.0.0.9", "10.0.0.5");
-        let moved = follow(&named_once, &nodes, 22);
+        let moved = follow_text(&named_once, &nodes, 22);
         assert_eq!(moved, naming("10.0.0.9", "10.0.0.5"));
         assert_eq!(check(&moved, "10.0.0.9", KEY_1, &never), Pin::Match);
         assert_eq!(check(&moved, "10.0.0.6", KEY_2, &never), Pin::Unknown);
         // A port other than 22 goes in brackets, names too.
-        let on_2222 = follow(
+        let on_2222 = follow_text(
             &format!("[10.0.0.5]:2222 {KEY_1} rccr\n"),
             &nodes[..1],
             2222,
@@ -653,14 +681,14 @@ mod tests {
         // ssh hashes by default) is found there too.
         let hashed = format!("|1|c2FsdA==|aGFzaA== {KEY_1} rccr\n");
         assert_eq!(
-            follow(&hashed, &nodes[..1], 22),
+            follow_text(&hashed, &nodes[..1], 22),
             format!("{hashed}node-1,10.0.0.9 {KEY_1} rccr\n")
         );
         // A node named by an old address of its own is pinned by its address.
         let old_address: Hostname = "10.0.0.5".into();
         let nameless = [named(&old_address, "10.0.0.9", &fp1)];
         assert_eq!(
-            follow(&format!("10.0.0.5 {KEY_1} rccr\n"), &nameless, 22),
+            follow_text(&format!("10.0.0.5 {KEY_1} rccr\n"), &nameless, 22),
             format!("10.0.0.9 {KEY_1} rccr\n")
         );
     }
@@ -672,10 +700,56 @@ mod tests {
             "node-1,10.0.0.5 {KEY_1} rccr\n10.0.0.5 {KEY_1}\nnode-2,10.0.0.6 {KEY_2} rccr\n"
         );
         assert_eq!(
-            forget(&content, &[&fp1]),
+            forget_text(&content, &[&fp1]),
             format!("10.0.0.5 {KEY_1}\nnode-2,10.0.0.6 {KEY_2} rccr\n")
         );
-        assert_eq!(forget(&content, &[]), content);
+        assert_eq!(forget_text(&content, &[]), content);
+    }
+
+    /// A line of the user's that is not UTF-8 is legal in OpenSSH's file:
+    /// pinning, following and forgetting keep it byte for byte, and its
+    /// pin still counts.
+    #[test]
+    fn the_users_lines_that_are_not_utf8_are_kept_byte_for_byte() {
+        let dir = crate::fsutil::scratch::Dir::new("kh-bytes");
+        let store = KnownHosts::new(dir.join("known_hosts"));
+        let node_1: Hostname = "node-1".into();
+        let fp1: Fingerprint = FP_1.parse().unwrap();
+        let users = [
+            b"# caf\xe9, Latin-1\n".to_vec(),
+            [b"laptop ", KEY_3.as_bytes(), b" ren\xe9@caf\xe9\n"].concat(),
+        ];
+        let mut content = users[0].clone();
+        content.extend_from_slice(format!("10.0.0.5 {KEY_1} rccr\n").as_bytes());
+        content.extend_from_slice(&users[1]);
+        std::fs::write(&store.path, &content).unwrap();
+        let has_users_lines = |what: &str| {
+            let now = std::fs::read(&store.path).unwrap();
+            for line in &users {
+                assert!(
+                    now.windows(line.len()).any(|w| w == &line[..]),
+                    "{what}: {:?} lost:\n{}",
+                    String::from_utf8_lossy(line),
+                    String::from_utf8_lossy(&now)
+                );
+            }
+        };
+        let laptop_key = |key| store.check_or_pin("laptop", key, &never).unwrap();
+        assert_eq!(laptop_key(KEY_3), Pinned::Known);
+        assert_eq!(laptop_key(KEY_1), Pinned::Mismatch { line: 3 });
+        assert_eq!(
+            store.check_or_pin("10.0.0.6", KEY_2, &never).unwrap(),
+            Pinned::New
+        );
+        has_users_lines("pinned");
+        let nodes = [named(&node_1, "10.0.0.9", &fp1)];
+        assert!(store.follow(&nodes, 22).unwrap());
+        has_users_lines("followed");
+        assert!(store.forget(&[&fp1]).unwrap());
+        has_users_lines("forgot");
+        let mut left = users.concat();
+        left.extend_from_slice(format!("10.0.0.6 {KEY_2} rccr\n").as_bytes());
+        assert_eq!(std::fs::read(&store.path).unwrap(), left);
     }
 
     #[test]
@@ -690,13 +764,13 @@ mod tests {
             named(&node_2, "10.0.0.6", &fp2),
         ];
         assert_eq!(
-            follow(&content, &nodes, 22),
+            follow_text(&content, &nodes, 22),
             format!("node-1,10.0.0.6 {KEY_1} rccr\nnode-2 {KEY_2} rccr\n")
         );
         // A line of a key no node holds loses only the fields now taken.
         let content = format!("old,10.0.0.6,10.0.0.7 {KEY_3} rccr\n10.0.0.6 {KEY_3}\n");
         assert_eq!(
-            follow(&content, &nodes[..1], 22),
+            follow_text(&content, &nodes[..1], 22),
             format!("old,10.0.0.7 {KEY_3} rccr\n10.0.0.6 {KEY_3}\n"),
             "the user's line is theirs, and node-1's key is pinned nowhere"
         );
@@ -741,7 +815,7 @@ mod tests {
             let nodes: Vec<Named> = (0..next(3))
                 .map(|i| named(&names[i], ips[next(ips.len())], &fps[i]))
                 .collect();
-            let out = follow(&content, &nodes, 22);
+            let out = follow_text(&content, &nodes, 22);
             // Told apart here without Line::parse, which is under test.
             let rccrs = |l: &str| {
                 !l.starts_with(['#', '@', '|']) && l.split_whitespace().nth(3) == Some(MARK)
@@ -758,7 +832,7 @@ mod tests {
                     "{line:?} lost:\n{content}->\n{out}"
                 );
             }
-            assert_eq!(follow(&out, &nodes, 22), out, "{content}");
+            assert_eq!(follow_text(&out, &nodes, 22), out, "{content}");
             // A name or address a node claims is on rccr's lines of its key only.
             for (i, n) in nodes.iter().enumerate() {
                 let first = nodes.iter().position(|m| m.ip == n.ip) == Some(i);

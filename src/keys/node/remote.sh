@@ -91,10 +91,17 @@ receive() {
 		fail 1 "the new authorized_keys arrived incomplete; nothing changed"
 }
 
-# Installs $tmp as authorized_keys: fsync, rename, fsync the directory.
-install_tmp() {
-	{ sync "$tmp" 2>/dev/null || sync; } && mv -f "$tmp" "$ak" || return 1
+# Renames the file $1 to $2 durably: fsync it, rename, fsync the
+# directory. `sync FILE` is coreutils' and busybox's; a sync that takes no
+# file syncs everything.
+durable_mv() {
+	{ sync "$1" 2>/dev/null || sync; } && mv -f "$1" "$2" || return 1
 	sync "$dir" 2>/dev/null || sync
+}
+
+# Installs $tmp as authorized_keys, durably.
+install_tmp() {
+	durable_mv "$tmp" "$ak" || return 1
 	chmod 700 "$dir"
 }
 
@@ -130,13 +137,22 @@ stage)
 	snapshot
 	receive "$4" || exit 0
 	[ "$(sum_of "$ak")" = "$sum" ] || fail 4 "$ak changed since it was read"
-	if ! { cp -p "$ak" "$bak.tmp" && mv -f "$bak.tmp" "$bak"; }; then
+	# Backup and marker reach the disk before the new file replaces the
+	# old (install_tmp's directory sync makes their names durable, not
+	# their bytes). Without that, a power cut could leave an empty marker
+	# (every later stage refused, naming no rotation), or the revert could
+	# rename a backup whose bytes never reached the disk over the file:
+	# after a cut, an empty authorized_keys and no key at all. With it, a
+	# cut anywhere leaves the old file or the new one (old keys and new),
+	# and any backup and marker whole.
+	if ! { cp -p "$ak" "$bak.tmp" && durable_mv "$bak.tmp" "$bak"; }; then
+		rm -f "$bak.tmp"
 		fail 1 "cannot back up $ak"
 	fi
 	# Each stage arms its own token, so a timer left by an earlier attempt
 	# of the same rotation can never revert this one.
 	token="$2.$4"
-	if ! { printf '%s\n' "$token" >"$mark.tmp" && mv -f "$mark.tmp" "$mark"; }; then
+	if ! { printf '%s\n' "$token" >"$mark.tmp" && durable_mv "$mark.tmp" "$mark"; }; then
 		rm -f "$mark.tmp" "$bak"
 		fail 1 "cannot arm the revert"
 	fi
