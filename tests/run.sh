@@ -56,7 +56,7 @@ fi
 APT_PACKAGES="gcc libc6-dev make perl curl bsdextrautils iproute2 nftables dnsmasq-base openssh-server openssh-client busybox dash
 iputils-ping bind9-dnsutils procps psmisc util-linux e2fsprogs file qemu-user-static shellcheck
 python3-yaml python3-venv time xorriso isolinux mtools dosfstools fdisk fakeroot xz-utils
-docker.io iptables gpg mmdebstrap arch-test qemu-system-x86 qemu-system-arm qemu-utils"
+docker.io iptables gpg mmdebstrap arch-test qemu-system-x86 qemu-system-arm qemu-utils strace"
 PIP_PACKAGES="cargo-zigbuild ziglang pyyaml"
 
 install_pip() {
