@@ -8,6 +8,7 @@
 //! mismatch, and nothing follows it.
 mod common;
 
+use common::failpoint::{sigkill, Failpoint};
 use common::lab::{stderr, stdout, Lab};
 use common::{assert_count, assert_has, ok, or_skip};
 use std::process::Output;
@@ -285,4 +286,31 @@ fn two_nodes_that_swap_addresses_are_both_followed() {
             .collect();
         assert_eq!(fields, [format!("{},{now}", node.hostname)], "{known}");
     }
+}
+
+/// A node that takes a new lease in the middle of its rotation (setup
+/// SIGKILLed right after staging it, the node rebooted onto another
+/// address) is rotated where it is now; the old address, whose pinned host
+/// key answered there, no longer holds up the temporary key's retirement.
+#[test]
+fn a_node_on_a_new_lease_mid_rotation_lets_the_temporary_key_retire() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let old_ip = lab.ip("target-1");
+    let fp = Failpoint::new("moved");
+    let cmd = ["rccr", "setup", "--yes", "--json", "--no-swarm"];
+    let child = fp.spawn(&lab, "after-stage", &cmd);
+    let (node, pid) = fp.reached();
+    assert_eq!(node, old_ip);
+    sigkill(pid);
+    fp.resume();
+    child.wait_with_output().unwrap();
+
+    let new_ip = move_to_new_lease(&lab, "target-1");
+    let out = setup(&lab);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_has(&stderr(&out), &format!("{old_ip}: moved"));
+    lab.assert_temp_key_retired();
+    lab.assert_cluster_key_only("target-1", &new_ip, 3);
+    let journal = lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"]);
+    assert!(!journal.status.success(), "the journal was not retired");
 }

@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::identity::{
     name_matches, Arch, Facts, Hostname, Mac, Role, FACTS_COMMAND, MAX_FACTS_LEN,
 };
+use crate::keys::addr::NodeAddr;
 use crate::keys::control::known_hosts::{
     host_field, named_field, KnownHosts, Pin, Reached, Unreached,
 };
@@ -183,6 +184,7 @@ pub fn discover(
     scan_opts: &scan::Options,
     keys: &LoginKeys,
     known: &[NodeRecord],
+    unsettled: &[NodeAddr],
 ) -> Result<Vec<Candidate>, Error> {
     let report = scan::run(scan_opts)?;
     for warning in &report.warnings {
@@ -194,6 +196,7 @@ pub fn discover(
         canary: crate::keys::canary()?,
         known_hosts: KnownHosts::new(keys.known_hosts.clone()),
         known,
+        unsettled,
     };
     let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
     for c in &mut candidates {
@@ -222,6 +225,8 @@ struct Probe<'a> {
     known_hosts: KnownHosts,
     /// The inventory: nodes by MAC.
     known: &'a [NodeRecord],
+    /// The nodes an interrupted rotation left unsettled, by address.
+    unsettled: &'a [NodeAddr],
 }
 
 impl Probe<'_> {
@@ -398,7 +403,22 @@ impl Probe<'_> {
         }
         match self.known_hosts.check_key_as(&hosts, &key) {
             Ok(Pin::Match) => Some((conn, true)),
-            Ok(Pin::Unknown) => Some((conn, node.is_some())),
+            Ok(Pin::Unknown) if node.is_some() => Some((conn, true)),
+            Ok(Pin::Unknown) => {
+                // Not in the inventory yet, as a node whose adoption was
+                // interrupted is not: its key pinned at an address the
+                // rotation left unsettled says it is that node, on a new
+                // lease (a host key cannot be faked).
+                let old = self.unsettled.iter().find(|n| {
+                    n.ip != ip
+                        && matches!(
+                            self.known_hosts.check_key(n.ip, n.port, &key),
+                            Ok(Pin::Match)
+                        )
+                });
+                c.moved_from = old.map(|n| n.ip);
+                Some((conn, old.is_some()))
+            }
             Ok(Pin::Mismatch { line }) => {
                 c.class = Class::HostKeyMismatch;
                 c.note = Some(self.known_hosts.mismatch(&key, line));

@@ -26,9 +26,10 @@ pub mod tools;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::keys::control::command;
+use crate::keys::addr::NodeAddr;
 use crate::keys::control::engine::Outcome;
 use crate::keys::control::known_hosts::KnownHosts;
+use crate::keys::control::{command, journal};
 use crate::keys::resolve::{Given, Resolver};
 use crate::print;
 use crate::state::{inventory, StatePaths};
@@ -75,6 +76,9 @@ pub fn run(opts: Options) -> Result<(), Error> {
     };
     let known = inventory::load(&paths.nodes())?;
     let keys = login_keys(&opts, &config)?;
+    let unsettled = journal::load(&paths.journal())?
+        .map(|r| r.unsettled())
+        .unwrap_or_default();
 
     let scan_opts = discover::scan_options(
         &config,
@@ -82,7 +86,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         &opts.subnets,
         opts.iface.as_deref(),
     );
-    let candidates = discover::discover(&config, &scan_opts, &keys, &known)?;
+    let candidates = discover::discover(&config, &scan_opts, &keys, &known, &unsettled)?;
     let mut planned = plan::plan(candidates, &known, &config);
     clock.lap("discover");
     if !opts.json || opts.dry_run {
@@ -129,9 +133,10 @@ pub fn run(opts: Options) -> Result<(), Error> {
 
     adopt::rename_all(&mut planned, &keys);
     clock.lap("adopt");
-    let rotated = rotate(&opts, &config, &keys, &mut planned)?;
+    let rotated = rotate(&opts, &config, &keys, &unsettled, &mut planned)?;
     let cluster_key = rotated
         .cluster_key
+        .clone()
         .unwrap_or_else(|| paths.ssh_identity(config.ssh.key_type));
     clock.lap("rotate");
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
@@ -167,7 +172,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         "rccr setup: done in {}",
         engine::Clock::summary(&clock.laps)
     );
-    failure(&planned, &rotated.volatile, formed.as_ref())
+    failure(&planned, &rotated, formed.as_ref())
 }
 
 /// Stage 7: the cluster engine, then the configured playbooks.
@@ -248,18 +253,29 @@ struct Rotated {
     /// Nodes that take the cluster key but could not save the change
     /// (`rotated-volatile`), this run's and those the journal still lists.
     volatile: Vec<String>,
+    /// Nodes only the journal still lists that may need the temporary key
+    /// (unreachable, say): it stays until they settle or are removed.
+    unsettled: Vec<String>,
 }
 
 fn rotate(
     opts: &Options,
     config: &Config,
     keys: &LoginKeys,
+    unsettled: &[NodeAddr],
     planned: &mut [Planned],
 ) -> Result<Rotated, Error> {
-    let nodes: Vec<crate::keys::addr::NodeAddr> = planned
+    // New nodes, and those an interrupted rotation left on a new lease:
+    // the rotation finishes them where they are now.
+    let moved_mid_rotation = |p: &Planned| {
+        unsettled
+            .iter()
+            .any(|n| Some(n.ip) == p.candidate.moved_from)
+    };
+    let nodes: Vec<NodeAddr> = planned
         .iter()
-        .filter(|p| matches!(p.action, Action::Adopt { .. }))
-        .map(|p| crate::keys::addr::NodeAddr {
+        .filter(|p| matches!(p.action, Action::Adopt { .. }) || moved_mid_rotation(p))
+        .map(|p| NodeAddr {
             ip: IpAddr::V4(p.candidate.ip),
             port: config.ssh.port,
         })
@@ -270,6 +286,7 @@ fn rotate(
         return Ok(Rotated {
             cluster_key: None,
             volatile: Vec::new(),
+            unsettled: Vec::new(),
         });
     }
     let summary = command::run(
@@ -307,17 +324,29 @@ fn rotate(
         .filter(|r| r.outcome == Outcome::RotatedVolatile)
         .map(|r| r.node.to_string())
         .collect();
+    let unsettled = summary
+        .reports
+        .iter()
+        .filter(|r| r.outcome.needs_old_key() && r.outcome != Outcome::RotatedVolatile)
+        .filter(|r| {
+            !planned
+                .iter()
+                .any(|p| IpAddr::V4(p.candidate.ip) == r.node.ip)
+        })
+        .map(|r| r.node.to_string())
+        .collect();
     Ok(Rotated {
         cluster_key: Some(summary.new_key),
         volatile,
+        unsettled,
     })
 }
 
-/// The run's exit: new nodes that were not adopted, nodes out of the
-/// swarm, services that do not run, then a failed playbook.
+/// The run's exit: new nodes that were not adopted, nodes the rotation
+/// left unsettled, nodes out of the swarm, services that do not run, then a failed playbook.
 fn failure(
     planned: &[Planned],
-    volatile: &[String],
+    rotated: &Rotated,
     formed: Option<&(engine::Report, playbooks::Outcome)>,
 ) -> Result<(), Error> {
     let failed: Vec<String> = planned
@@ -332,11 +361,20 @@ fn failure(
             failed.join(", ")
         )));
     }
+    let volatile = &rotated.volatile;
     if !volatile.is_empty() {
         return Err(Error::Failed(format!(
             "{} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({}): the old key is kept; give them storage, or run rccr setup again after their reboot",
             volatile.len(),
             volatile.join(", ")
+        )));
+    }
+    let unsettled = &rotated.unsettled;
+    if !unsettled.is_empty() {
+        return Err(Error::Failed(format!(
+            "the temporary key is kept: an earlier rotation has not settled {} node(s) ({}); run rccr setup again once they are reachable, or rccr remove those that are gone",
+            unsettled.len(),
+            unsettled.join(", ")
         )));
     }
     let Some((report, playbooks)) = formed else {

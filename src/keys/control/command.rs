@@ -71,7 +71,7 @@ impl Summary {
         let not_rotated = self
             .reports
             .iter()
-            .filter(|r| r.outcome != Outcome::Rotated)
+            .filter(|r| !matches!(r.outcome, Outcome::Rotated | Outcome::Moved))
             .count();
         if not_rotated == 0 {
             return None;
@@ -221,11 +221,8 @@ fn run_mode(
     let known_hosts = KnownHosts::open(paths.known_hosts.clone())?;
     let unfinished = journal::load(&paths.journal())?;
     let mut nodes = opts.nodes.clone();
-    for (name, phase) in unfinished.iter().flat_map(|r| &r.nodes) {
-        let settled = phase == Outcome::Rotated.as_str() || phase == Outcome::Refused.as_str();
-        if let (Some(node), false) = (addr::parse(name, 22), settled) {
-            addr::push_once(&mut nodes, node);
-        }
+    for node in unfinished.iter().flat_map(Record::unsettled) {
+        addr::push_once(&mut nodes, node);
     }
     // An interrupted run whose nodes all settled still has to clean up and
     // retire its journal: with no nodes to rotate, it only finishes.

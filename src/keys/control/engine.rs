@@ -39,7 +39,7 @@
 //! SSH connections (old key: stage; new key: commit; old key: refused?) and
 //! two commands.
 use super::journal::Journal;
-use super::known_hosts::{KnownHosts, Pinned, Reached, Unreached};
+use super::known_hosts::{KnownHosts, Pin, Pinned, Reached, Unreached};
 use crate::failpoint;
 use crate::keys::addr::NodeAddr;
 use crate::keys::node::{
@@ -48,7 +48,7 @@ use crate::keys::node::{
 };
 use crate::keys::{authorized, frame, Key};
 use crate::parallel;
-use crate::ssh::{script_command, shell_quote, Connection, Limits, Output, SshError};
+use crate::ssh::{script_command, shell_quote, Connection, HostKey, Limits, Output, SshError};
 use std::time::Duration;
 
 /// A node whose revert fired while we worked (a slow run, or a re-run
@@ -79,12 +79,16 @@ pub enum Outcome {
     /// its old keys back, so the old key is kept until a run finds the
     /// change persisted.
     RotatedVolatile,
+    /// Not at this address any more: the host key pinned here answered at
+    /// another address of the same run (a new DHCP lease mid-rotation),
+    /// and its report there tells its state.
+    Moved,
 }
 
 impl Outcome {
     /// Whether the node may still need the old key to be reached.
     pub fn needs_old_key(self) -> bool {
-        !matches!(self, Outcome::Rotated | Outcome::Refused)
+        !matches!(self, Outcome::Rotated | Outcome::Refused | Outcome::Moved)
     }
 
     /// Whether the node takes the new key now (persisted or not).
@@ -101,6 +105,7 @@ impl Outcome {
             Outcome::HostKeyMismatch => "host-key-mismatch",
             Outcome::Incomplete => "incomplete",
             Outcome::RotatedVolatile => "rotated-volatile",
+            Outcome::Moved => "moved",
         }
     }
 }
@@ -111,6 +116,8 @@ pub struct Report {
     pub node: NodeAddr,
     pub outcome: Outcome,
     pub detail: String,
+    /// The host key the node answered with, when it answered.
+    pub host_key: Option<HostKey>,
 }
 
 /// `--revert-after SECS` of command `cmd`: at least 1, as every duration
@@ -193,8 +200,9 @@ pub fn rotate(
     nodes: &[NodeAddr],
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Vec<Report> {
-    parallel::map(nodes, plan.parallel, |node| {
-        let attempt = || rotate_node(plan, node, progress);
+    let mut reports = parallel::map(nodes, plan.parallel, |node| {
+        let host_key = std::cell::OnceCell::new();
+        let attempt = || rotate_node(plan, node, progress, &host_key);
         let result = match attempt() {
             Err(Stop(Outcome::Reverted, detail)) if detail == EXPIRED => {
                 progress(node, "reverted by itself before the commit; starting over");
@@ -212,11 +220,51 @@ pub fn rotate(
             node: *node,
             outcome,
             detail,
+            host_key: host_key.into_inner(),
         }
-    })
+    });
+    follow_moves(plan, &mut reports, progress);
+    reports
 }
 
-fn rotate_node(plan: &Plan, node: &NodeAddr, progress: &dyn Fn(&NodeAddr, &str)) -> Step<String> {
+/// An unreachable address whose pinned host key answered at another
+/// address of this run is that node on a new lease: its report there
+/// stands for it, and the journal forgets the old address (else the old
+/// key were kept for it until `rccr remove`). A key never pinned at the
+/// old address proves nothing, so that address stays unreachable.
+fn follow_moves(plan: &Plan, reports: &mut [Report], progress: &(dyn Fn(&NodeAddr, &str) + Sync)) {
+    for i in 0..reports.len() {
+        if reports[i].outcome != Outcome::Unreachable {
+            continue;
+        }
+        let old = reports[i].node;
+        let found = reports.iter().find(|r| {
+            r.node.ip != old.ip
+                && r.host_key.as_ref().is_some_and(|key| {
+                    matches!(
+                        plan.known_hosts.check_key(old.ip, old.port, key),
+                        Ok(Pin::Match)
+                    )
+                })
+        });
+        let Some(new) = found.map(|r| r.node) else {
+            continue;
+        };
+        if plan.journal.forget(&old.journal_name()).is_err() {
+            continue;
+        }
+        reports[i].outcome = Outcome::Moved;
+        reports[i].detail = format!("answered at {new} with the host key pinned for {old}");
+        progress(&old, Outcome::Moved.as_str());
+    }
+}
+
+fn rotate_node(
+    plan: &Plan,
+    node: &NodeAddr,
+    progress: &dyn Fn(&NodeAddr, &str),
+    host_key: &std::cell::OnceCell<HostKey>,
+) -> Step<String> {
     let record = |phase: &str| {
         let _ = plan.journal.record(&node.journal_name(), phase);
         progress(node, phase);
@@ -228,6 +276,9 @@ fn rotate_node(plan: &Plan, node: &NodeAddr, progress: &dyn Fn(&NodeAddr, &str))
         .phase(&node.journal_name())
         .is_none_or(|phase| phase == "pending");
     let conn = connect(plan, node)?;
+    if let Some(key) = conn.host_key() {
+        let _ = host_key.set(key);
+    }
     let on_new = if log_in(plan, &conn, untouched)? {
         conn
     } else {

@@ -29,6 +29,20 @@ pub struct Record {
 const UNREADABLE_LINE: &str = "unreadable journal line; move the file away to start over";
 
 impl Record {
+    /// The nodes this run left unsettled (neither rotated nor refused):
+    /// the next run retries them.
+    pub fn unsettled(&self) -> Vec<crate::keys::addr::NodeAddr> {
+        use super::engine::Outcome;
+        let mut nodes = Vec::new();
+        for (name, phase) in &self.nodes {
+            let settled = phase == Outcome::Rotated.as_str() || phase == Outcome::Refused.as_str();
+            if let (Some(node), false) = (crate::keys::addr::parse(name, 22), settled) {
+                crate::keys::addr::push_once(&mut nodes, node);
+            }
+        }
+        nodes
+    }
+
     pub fn parse(text: &str, origin: &Path) -> Result<Record, Error> {
         let mut record = Record::default();
         // Lines end at '\n' only: a value keeps every other byte it had.
