@@ -26,34 +26,47 @@ struct Counting;
 thread_local! {
     static LIVE: Cell<usize> = const { Cell::new(0) };
     static PEAK: Cell<usize> = const { Cell::new(0) };
+    /// Blocks live now, and at the peak.
+    static BLOCKS: Cell<usize> = const { Cell::new(0) };
+    static PEAK_BLOCKS: Cell<usize> = const { Cell::new(0) };
 }
 
-fn add(n: usize) {
+fn add(n: usize, blocks: usize) {
     let _ = LIVE.try_with(|live| {
         live.set(live.get() + n);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+        let blocks = BLOCKS.with(|b| {
+            b.set(b.get() + blocks);
+            b.get()
+        });
+        let _ = PEAK.try_with(|peak| {
+            if live.get() > peak.get() {
+                peak.set(live.get());
+                PEAK_BLOCKS.with(|b| b.set(blocks));
+            }
+        });
     });
 }
 
-fn sub(n: usize) {
+fn sub(n: usize, blocks: usize) {
     let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(n)));
+    let _ = BLOCKS.try_with(|b| b.set(b.get().saturating_sub(blocks)));
 }
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add(layout.size());
+        add(layout.size(), 1);
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        sub(layout.size());
+        sub(layout.size(), 1);
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // A moving realloc holds both blocks for a moment: count it so.
-        add(new_size);
-        sub(layout.size());
+        add(new_size, 1);
+        sub(layout.size(), 1);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -61,33 +74,50 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// What one parse cost: its peak above what was live before, and what the
-/// tree it returned holds.
+/// What one parse cost: its peak above what was live before (bytes, and
+/// blocks then live), and what the tree it returned holds.
 struct Cost {
     ok: bool,
     peak: usize,
+    blocks: usize,
     kept: usize,
 }
 
+/// What a heap block costs beyond its bytes, about: glibc rounds a block
+/// up to 16 bytes with an 8-byte header (32 at least), musl's mallocng to
+/// its size class with a 4-byte header.
+const BLOCK_OVERHEAD: usize = 16;
+
 fn parse_cost(text: &[u8]) -> Cost {
     let before = LIVE.with(Cell::get);
+    let blocks_before = BLOCKS.with(Cell::get);
     PEAK.with(|p| p.set(before));
+    PEAK_BLOCKS.with(|p| p.set(blocks_before));
     let parsed = Value::parse(text);
     let kept = LIVE.with(Cell::get) - before;
     let peak = PEAK.with(Cell::get) - before;
+    let blocks = PEAK_BLOCKS.with(Cell::get).saturating_sub(blocks_before);
     let ok = parsed.is_ok();
     drop(parsed);
-    Cost { ok, peak, kept }
+    Cost {
+        ok,
+        peak,
+        blocks,
+        kept,
+    }
 }
 
 /// Parses `text`, prints its figures and returns them.
 fn measure(name: &str, text: &[u8]) -> Cost {
     let cost = parse_cost(text);
+    let resident = cost.peak + BLOCK_OVERHEAD * cost.blocks;
     println!(
-        "{name:<28} {:>9} B in  peak {:>10} B ({:>5.1}x)  kept {:>10} B  {}",
+        "{name:<28} {:>8} B in  peak {:>8} B ({:>4.1}x) in {:>6} blocks (~{:>4.1}x with headers)  kept {:>8} B  {}",
         text.len(),
         cost.peak,
         cost.peak as f64 / text.len() as f64,
+        cost.blocks,
+        resident as f64 / text.len() as f64,
         cost.kept,
         if cost.ok { "parsed" } else { "refused" },
     );
