@@ -15,8 +15,11 @@ use std::time::Duration;
 pub const SOCKET: &str = "/var/run/docker.sock";
 /// The largest answer to a list of the swarm's nodes, services or tasks
 /// (`GET /nodes`, `/services`, `/tasks`), the only calls whose answer grows
-/// with the cluster: 256 nodes are 0.5 MiB, 300 tasks 0.6 MiB.
-pub const MAX_RESPONSE: usize = 8 << 20;
+/// with the cluster: 256 nodes are 457 KiB, 100 services 292 KiB, 300
+/// tasks 544 KiB (tests/json_memory.rs), so about a thousand of each fit.
+/// Parsed, one takes at most 4 times that (see
+/// [`crate::json::MAX_TREE_RATIO`]).
+pub const MAX_RESPONSE: usize = 2 << 20;
 /// The largest answer to any other call: one object (`/info` is about
 /// 4 KiB, an image's inspect a few KiB) or a change's short answer. These
 /// are the calls made of every node at once: parsed, 32 of them take at
