@@ -13,9 +13,30 @@ use std::time::Duration;
 
 /// Where the engine listens on every RCCR node.
 pub const SOCKET: &str = "/var/run/docker.sock";
-/// The largest answer read from the engine (a node list of hundreds of
-/// nodes is well under it).
-pub const MAX_RESPONSE: usize = 8 << 20;
+/// The largest answer to a list of the swarm's nodes, services or tasks
+/// (`GET /nodes`, `/services`, `/tasks`), the only calls whose answer grows
+/// with the cluster: 256 nodes are 457 KiB, 100 services 292 KiB, 300
+/// tasks 544 KiB (tests/json_memory.rs), so about a thousand of each fit.
+/// Parsed, one takes at most 4 times that (see
+/// [`crate::json::MAX_TREE_RATIO`]).
+pub const MAX_RESPONSE: usize = 2 << 20;
+/// The largest answer to any other call: one object (`/info` is about
+/// 4 KiB, an image's inspect a few KiB) or a change's short answer. These
+/// are the calls made of every node at once: parsed, 32 of them take at
+/// most 32 x 5 x 64 KiB = 10 MiB (see [`crate::json::MAX_TREE_RATIO`]).
+pub const MAX_SMALL_RESPONSE: usize = 64 << 10;
+
+/// The largest answer `request` may have (its body; the HTTP head is
+/// bounded apart, by [`http::MAX_HEAD`]).
+pub fn max_answer(request: &Request) -> usize {
+    let path = request.path.split('?').next().unwrap_or("");
+    let list = ["/nodes", "/services", "/tasks"].contains(&path);
+    if request.method == "GET" && list {
+        MAX_RESPONSE
+    } else {
+        MAX_SMALL_RESPONSE
+    }
+}
 
 /// How a call failed before the engine could answer it.
 #[derive(Debug)]
@@ -24,8 +45,8 @@ pub enum CallError {
     Unreachable(std::io::Error),
     /// The socket broke, or the call took longer than its time bound.
     Io(std::io::Error),
-    /// The answer was larger than [`MAX_RESPONSE`].
-    TooLarge,
+    /// The answer was larger than the call's [`max_answer`] (given).
+    TooLarge(usize),
     Http(HttpError),
 }
 
@@ -34,8 +55,8 @@ impl std::fmt::Display for CallError {
         match self {
             CallError::Unreachable(e) => write!(f, "the Docker engine does not answer: {e}"),
             CallError::Io(e) => write!(f, "talking to the Docker engine: {e}"),
-            CallError::TooLarge => {
-                write!(f, "the Docker engine's answer is over {MAX_RESPONSE} bytes")
+            CallError::TooLarge(max) => {
+                write!(f, "the Docker engine's answer is over {max} bytes")
             }
             CallError::Http(e) => write!(f, "the Docker engine's answer: {e}"),
         }
@@ -57,8 +78,82 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Respo
         .and_then(|()| stream.set_write_timeout(Some(timeout)))
         .and_then(|()| stream.write_all(&request.emit()))
         .map_err(CallError::Io)?;
-    let bytes = read_bounded(&mut stream, MAX_RESPONSE)
+    let max = max_answer(request);
+    let bytes = read_bounded(&mut stream, max + http::MAX_HEAD)
         .map_err(CallError::Io)?
-        .ok_or(CallError::TooLarge)?;
-    Response::parse(&bytes).map_err(CallError::Http)
+        .ok_or(CallError::TooLarge(max))?;
+    let response = Response::parse(&bytes).map_err(CallError::Http)?;
+    if response.body.len() > max {
+        return Err(CallError::TooLarge(max));
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    #[test]
+    fn only_the_lists_of_the_swarm_may_be_large() {
+        assert_eq!(max_answer(&api::nodes()), MAX_RESPONSE);
+        assert_eq!(max_answer(&api::services()), MAX_RESPONSE);
+        assert_eq!(max_answer(&api::running_tasks()), MAX_RESPONSE);
+        for small in [
+            api::info(),
+            api::swarm(),
+            api::image("nginx"),
+            api::distribution("nginx"),
+            api::swarm_leave(true),
+            api::node_remove("abc"),
+            api::service_remove("abc"),
+            // Not a list: a path that only starts like one.
+            Request::get("/nodesx"),
+        ] {
+            assert_eq!(max_answer(&small), MAX_SMALL_RESPONSE, "{}", small.path);
+        }
+    }
+
+    /// Serves one connection on a socket in a temp dir: reads the request
+    /// head and answers `body`.
+    fn engine(name: &str, body: Vec<u8>) -> (std::path::PathBuf, std::thread::JoinHandle<()>) {
+        let dir = std::env::temp_dir().join(format!("rccr-docker-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let socket = dir.join("docker.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let mut answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            answer.extend_from_slice(&body);
+            let _ = conn.write_all(&answer);
+        });
+        (dir, server)
+    }
+
+    #[test]
+    fn a_call_refuses_an_answer_over_its_kinds_bound() {
+        let big = format!("[{}0]", "0, ".repeat(MAX_SMALL_RESPONSE / 3)).into_bytes();
+        let timeout = Duration::from_secs(10);
+        for (request, refused) in [(api::info(), true), (api::nodes(), false)] {
+            let (dir, server) = engine(if refused { "info" } else { "nodes" }, big.clone());
+            let answer = call(&dir.join("docker.sock"), &request, timeout);
+            server.join().unwrap();
+            std::fs::remove_dir_all(&dir).unwrap();
+            match answer {
+                Err(CallError::TooLarge(max)) if refused => assert_eq!(max, MAX_SMALL_RESPONSE),
+                Ok(r) if !refused => assert_eq!(r.body, big),
+                other => panic!("{}: {other:?}", request.path),
+            }
+        }
+    }
 }
