@@ -331,7 +331,10 @@ fn confirm_leader(
     settings: &Settings,
     formed: &mut Formed,
 ) -> Result<Option<(usize, JoinTokens, Vec<SwarmNode>)>, Error> {
-    let mut reads = parallel::map(candidates, 8, |&i| read_swarm(&members[i]));
+    // Each read may hold a 2 MiB node list and its tree (4x) at once: a
+    // few at a time keeps a Pi-class control's memory small when
+    // compromised managers answer with the largest lists they may.
+    let mut reads = parallel::map(candidates, 4, |&i| read_swarm(&members[i]));
     let digests: Vec<&str> = reads
         .iter()
         .filter_map(|r| Some(r.as_ref().ok()?.0.as_ref()?.ca.as_str()))

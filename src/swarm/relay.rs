@@ -20,7 +20,7 @@
 use crate::docker::http::{Request, Response};
 use crate::docker::{self, CallError};
 use crate::ssh::stream::bounded;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -153,15 +153,6 @@ pub fn main(args: &[&str]) -> i32 {
 fn fail(message: &str) -> i32 {
     eprintln!("rccr engine node: {message}");
     1
-}
-
-/// Reads the whole of `reader` as answer frames (the control's side).
-pub fn read_answers(reader: &mut impl Read) -> Result<Vec<Result<Response, String>>, String> {
-    let limit = MAX_CALLS * (docker::MAX_RESPONSE + 64);
-    let bytes = docker::read_bounded(reader, limit)
-        .map_err(|e| e.to_string())?
-        .ok_or("the answers are too large")?;
-    decode_answers(&bytes)
 }
 
 #[cfg(test)]
