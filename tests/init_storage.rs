@@ -780,3 +780,45 @@ fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
         .status()
         .starts_with(&format!("storage: none: {dev} is labelled RCCR but is FAT")));
 }
+
+/// Opens `dev` the way swapon, md, device mapper and mkfs claim a device
+/// (`O_EXCL` on a block device); the claim lasts as long as the file.
+fn claim(dev: &str) -> File {
+    use std::os::unix::fs::OpenOptionsExt;
+    File::options()
+        .read(true)
+        .custom_flags(libc::O_EXCL)
+        .open(dev)
+        .unwrap_or_else(|e| panic!("claim {dev}: {e}"))
+}
+
+#[test]
+fn disks_that_something_else_holds_are_never_written() {
+    // A blank disk that another program holds (what a dm-crypt plain
+    // mapping or a running mkfs looks like: nothing in /proc/mounts, no
+    // holders/ entry for a userspace claim).
+    let mut node = or_skip!(root_node("claimed"));
+    let blank = node.disk("blank", DISK);
+    let held = claim(&node.disks[blank].dev);
+    let snaps = node.snapshots();
+    let out = node.storage().ok();
+    node.assert_unchanged(&snaps, &out);
+    out.must_say(&format!(
+        "{}: in use (swap, RAID, LVM or device mapper, or another program holds it): not used",
+        node.disks[blank].dev
+    ));
+    node.assert_no_storage(&out.stderr);
+    drop(held);
+
+    // --prepare-disk on a disk whose partition is claimed (active swap
+    // claims it so, and /proc/mounts does not list swap): refused.
+    let i = node.disk("swap", DISK);
+    node.disks[i].sfdisk("label: dos\nstart=2048, size=65536, type=82\n");
+    let dev = node.disks[i].dev.clone();
+    let swap = claim(&node.disks[i].part(1));
+    let snap = node.disks[i].snapshot("swap");
+    let out = node.init(&["--prepare-disk", &dev, "--yes"]);
+    out.must_fail(1, &format!("{dev}: in use (swap"));
+    assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
+    drop(swap);
+}

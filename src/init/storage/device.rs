@@ -145,6 +145,29 @@ impl Writer {
     }
 }
 
+/// The kernel's word that nothing else uses a whole disk: opening a block
+/// device with `O_EXCL` fails with EBUSY while the disk or one of its
+/// partitions is mounted, active swap, a member of an md array or under a
+/// device-mapper device (LVM, dm-crypt), or opened exclusively by another
+/// program (mkfs, fsck). `/proc/mounts` and `holders/` see only some of
+/// these. Held from the decision to write a disk until its table is
+/// written, so nothing can claim it in between; dropped before `mkfs`,
+/// which claims the new partition the same way. Read-only: closing it
+/// is no write that udev would react to.
+pub struct Claim {
+    _file: File,
+}
+
+impl Claim {
+    pub fn take(path: &Path) -> io::Result<Claim> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_EXCL)
+            .open(path)?;
+        Ok(Claim { _file: file })
+    }
+}
+
 /// The filesystem at the start of `path`, if any (a device shorter than
 /// the probe holds none).
 pub fn filesystem(path: &Path) -> io::Result<Option<Filesystem>> {

@@ -165,14 +165,14 @@ fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
             continue;
         }
         match classify(ctx, disk, &mounts) {
-            Class::Blank => return initialise(ctx, disk, true),
-            Class::Unfinished => return initialise(ctx, disk, false),
-            Class::Data => ctx.note(format_args!(
+            Ok((Class::Blank, claim)) => return initialise(ctx, disk, claim, true),
+            Ok((Class::Unfinished, claim)) => return initialise(ctx, disk, claim, false),
+            Ok((Class::Data, _)) => ctx.note(format_args!(
                 "{} holds data: not used (rccr-init --prepare-disk {} erases it for RCCR)",
                 disk.node(),
                 disk.node()
             )),
-            Class::Unusable(why) => ctx.note(format_args!("{}: {why}: not used", disk.node())),
+            Err(why) => ctx.note(format_args!("{}: {why}: not used", disk.node())),
         }
     }
     why_not.push(format!(
@@ -335,39 +335,50 @@ enum Class {
     /// rccr's table, its one partition still blank: a preparation cut short.
     Unfinished,
     Data,
-    /// Too small, read-only, in use: not looked at.
-    Unusable(String),
 }
 
-fn classify(ctx: &Ctx, disk: &Disk, mounts: &[mounts::Mount]) -> Class {
+/// What `disk` holds, and the claim on it that proves nothing else uses
+/// it; `Err` says why it is not looked at (too small, read-only, in use).
+fn classify(
+    ctx: &Ctx,
+    disk: &Disk,
+    mounts: &[mounts::Mount],
+) -> Result<(Class, device::Claim), String> {
     let in_use = std::iter::once(disk.dev.as_str())
         .chain(disk.partitions.iter().map(|p| p.dev.as_str()))
         .any(|dev| !mounts::of_device(ctx, mounts, dev).is_empty());
     if in_use || disk.held {
-        return Class::Unusable("in use".into());
+        return Err("in use".into());
     }
     if disk.read_only {
-        return Class::Unusable("read-only".into());
+        return Err("read-only".into());
     }
     if disk.size < MIN_SIZE + MIB {
-        return Class::Unusable(format!("smaller than {} MiB", (MIN_SIZE + MIB) / MIB));
+        return Err(format!("smaller than {} MiB", (MIN_SIZE + MIB) / MIB));
     }
     let path = ctx.path(&disk.node());
+    let claim = device::Claim::take(&path).map_err(|e| match e.raw_os_error() {
+        Some(libc::EBUSY) => {
+            "in use (swap, RAID, LVM or device mapper, or another program holds it)".to_string()
+        }
+        _ => format!("cannot open it ({e})"),
+    })?;
     match device::is_blank(&path, 0, disk.size) {
-        Ok(true) => return Class::Blank,
+        Ok(true) => return Ok((Class::Blank, claim)),
         Ok(false) => {}
-        Err(e) => return Class::Unusable(format!("cannot read it ({e})")),
+        Err(e) => return Err(format!("cannot read it ({e})")),
     }
     let ours = match device::read_table(&path) {
         Ok(Some(t)) => t.disk_id == mbr::RCCR_DISK_ID && single_partition(&t, disk).is_some(),
         _ => false,
     };
     let (start, len) = partition_area(disk);
-    if ours && device::is_blank(&path, start, len).unwrap_or(false) {
+    let class = if ours && device::is_blank(&path, start, len).unwrap_or(false) {
         Class::Unfinished
     } else {
         Class::Data
-    }
+    };
+    Ok((class, claim))
 }
 
 /// The one entry of a table rccr wrote on `disk`: type 83 at 1 MiB.
@@ -392,10 +403,17 @@ fn partition_area(disk: &Disk) -> (u64, u64) {
 }
 
 /// Rule 3 on a blank disk (`fresh`) or one whose preparation was cut short.
-fn initialise(ctx: &mut Ctx, disk: &Disk, fresh: bool) -> Result<Found, String> {
+/// `claim` is held until the table is written.
+fn initialise(
+    ctx: &mut Ctx,
+    disk: &Disk,
+    claim: device::Claim,
+    fresh: bool,
+) -> Result<Found, String> {
     let node = disk.node();
     let (start, len) = partition_area(disk);
     if !fresh {
+        drop(claim);
         ctx.note(format_args!(
             "{node}: rccr's partition table with a blank partition: a preparation cut short; finishing it"
         ));
@@ -420,6 +438,8 @@ fn initialise(ctx: &mut Ctx, disk: &Disk, fresh: bool) -> Result<Found, String> 
         .and_then(|w| w.zero_edges(start, len).map(|()| w))
         .and_then(|w| w.write_table(&table).map(|()| w))
         .map_err(|e| format!("cannot write {node}: {e}"))?;
+    // mkfs claims the partition, which the disk's claim would forbid.
+    drop(claim);
     ctx.changed(what);
     format_partition(ctx, disk, 1, Some(writer))
 }
@@ -615,9 +635,12 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
     if boot_medium(ctx, std::slice::from_ref(&disk), &table).is_some() {
         return refuse("it holds the boot medium".into());
     }
-    if let Class::Unusable(why) = classify(ctx, &disk, &table) {
-        return refuse(why);
-    }
+    // Held through the prompt and the erasure: nothing may start using
+    // the disk while the operator decides.
+    let claim = match classify(ctx, &disk, &table) {
+        Ok((_, claim)) => claim,
+        Err(why) => return refuse(why),
+    };
     let description = describe(ctx, &disk);
     if ctx.dry {
         ctx.changed(format_args!(
@@ -643,7 +666,7 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
         let _ = super::run_tool("partx", &["--delete", &path.to_string_lossy()]);
     }
     let disk = disks::read_disk(&sys_block.join(&name), &name).unwrap_or(disk);
-    match initialise(ctx, &disk, true) {
+    match initialise(ctx, &disk, claim, true) {
         Ok(found) => {
             ctx.note(format_args!(
                 "{}: ready; rccr-init uses it from the next boot",
