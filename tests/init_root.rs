@@ -374,6 +374,55 @@ fn a_configured_hostname_is_kept() {
 }
 
 #[test]
+fn a_configured_hostname_that_is_no_dns_name_is_replaced_not_copied() {
+    // busybox ifup runs udhcpc through `sh -c`, with the stanza's
+    // `hostname` option in the command line: none of these may get there.
+    for (tag, bad) in [
+        ("semicolon", "rack1;reboot"),
+        ("space", "rack 1"),
+        ("subst", "$(reboot)"),
+        ("escape", "rack\x1b]0;x\x07"),
+    ] {
+        let root = Root::image(tag, "target");
+        root.write("etc/hostname", &format!("{bad}\n"));
+        root.write(
+            "etc/hosts",
+            &format!("127.0.0.1 localhost\n127.0.1.1\t{bad}\n"),
+        );
+        let run = root.init(&[]).ok();
+        assert!(run.says("etc/hostname: '"), "{tag}: {}", run.stderr);
+        assert!(run.says(": not kept\n"), "{tag}: {}", run.stderr);
+        assert!(!run.says("\x1b"), "{tag}: an escape reached the console");
+        assert_eq!(
+            root.read("etc/hostname"),
+            format!("{TARGET_NAME}\n"),
+            "{tag}"
+        );
+        let interfaces = root.read("etc/network/interfaces");
+        assert!(
+            interfaces.contains(&format!("    hostname {TARGET_NAME}\n")),
+            "{tag}: {interfaces}"
+        );
+        assert!(!interfaces.contains(bad), "{tag}: {interfaces}");
+        assert!(root
+            .read("etc/hosts")
+            .contains(&format!("127.0.1.1\t{TARGET_NAME}\n")));
+        assert_eq!(
+            root.read("proc/sys/kernel/hostname"),
+            format!("{TARGET_NAME}\n")
+        );
+        // The name written is kept from then on.
+        let again = root.init(&[]).ok();
+        assert!(!again.says("not kept"), "{tag}: {}", again.stderr);
+    }
+    // A dotted name is a DNS name: kept.
+    let root = Root::image("fqdn", "target");
+    root.write("etc/hostname", "node1.lan\n");
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/hostname"), "node1.lan\n");
+}
+
+#[test]
 fn control_node_gets_its_name_and_the_next_step() {
     let root = Root::image("control", "control");
     // Alpine's /etc/hosts shape: the name on the 127.0.0.1 line.
