@@ -509,6 +509,34 @@ fn existing_host_keys_are_kept_and_repaired() {
         .starts_with("-----BEGIN OPENSSH"));
 }
 
+#[test]
+fn a_host_key_pair_cut_short_between_its_files_is_made_whole() {
+    // A new private key beside the .pub of the key it replaced: what a
+    // power cut between write_pair's two renames leaves when an empty or
+    // missing private key was made anew. sshd skips such a key.
+    let root = Root::image("cutpair", "target");
+    let new = rccr::keys::generate(rccr::keys::KeyType::Ed25519, 0, "root@new").unwrap();
+    let old = rccr::keys::generate(rccr::keys::KeyType::Ed25519, 0, "root@old").unwrap();
+    let text = new.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    root.write("etc/ssh/ssh_host_ed25519_key", &text);
+    root.chmod("etc/ssh/ssh_host_ed25519_key", 0o600);
+    let old_line = old.public_key().to_openssh().unwrap() + "\n";
+    root.write("etc/ssh/ssh_host_ed25519_key.pub", &old_line);
+    let run = root.init(&[]).ok();
+    assert!(run.says("was not the private key's"), "{}", run.stderr);
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key"), *text, "kept");
+    let want = new.public_key().to_openssh().unwrap() + "\n";
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key.pub"), want);
+    let fp = new.public_key().fingerprint(ssh_key::HashAlg::Sha256);
+    assert!(root.read("etc/issue").contains(&fp.to_string()), "banner");
+
+    // A matching .pub with another comment is left as it is.
+    let renamed = want.replace("root@new", "root@renamed");
+    root.write("etc/ssh/ssh_host_ed25519_key.pub", &renamed);
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key.pub"), renamed);
+}
+
 /// OpenSSL generates the RSA key, so this runs in debug builds too.
 #[test]
 fn rsa_host_key_only_when_sshd_config_asks_for_it() {
