@@ -729,9 +729,14 @@ fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
     assert!(node.disks[other].unchanged_since(&snap), "{}", out.stderr);
     node.assert_no_storage(&out.stderr);
 
-    // rccr's table (identifier "RCCR"), the partition still blank.
+    // rccr's table (identifier "RCCR"), the partition still blank. A dry
+    // run formats nothing.
     let ours = node.disk("ours", DISK);
     node.disks[ours].sfdisk(&table("0x52434352"));
+    let snaps = node.snapshots();
+    let dry = node.init(&["--storage", "--dry-run"]).ok();
+    dry.must_say("would change");
+    node.assert_unchanged(&snaps, &dry);
     let out = node.storage().ok();
     out.must_say("a preparation cut short; finishing it");
     let p1 = node.disks[ours].part(1);
@@ -821,4 +826,103 @@ fn disks_that_something_else_holds_are_never_written() {
     out.must_fail(1, &format!("{dev}: in use (swap"));
     assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
     drop(swap);
+}
+
+/// What `mkfs.ext4` cut short leaves on `dev`: everything but the primary
+/// superblock, which mke2fs writes last (after some 130 writes, most of
+/// them in the first MiB: `strace -e pwrite64 mkfs.ext4`).
+fn mkfs_cut_short(dev: &str) {
+    mkfs("ext4", "RCCR", dev);
+    ok(
+        "dd",
+        &[
+            "if=/dev/zero",
+            &format!("of={dev}"),
+            "bs=1024",
+            "seek=1",
+            "count=1",
+            "oflag=direct,sync",
+            "conv=notrunc",
+            "status=none",
+        ],
+    );
+    assert_eq!(blkid(dev).0, "", "{dev}: a filesystem is left");
+}
+
+/// A table like rccr's on a whole disk, with disk identifier `id`.
+fn rccr_like_table(id: &str) -> String {
+    format!(
+        "label: dos\nlabel-id: {id}\nstart=2048, size={}, type=83\n",
+        DISK / SECTOR - 2048
+    )
+}
+
+#[test]
+fn an_mkfs_cut_short_is_finished_on_a_disk_rccr_marked_as_preparing() {
+    // Identifier RCCR: finished, so a partition holding anything but a
+    // filesystem is not provably rccr's any more: left alone.
+    let mut node = or_skip!(root_node("mkfs-cut"));
+    let done = node.disk("done", DISK);
+    node.disks[done].sfdisk(&rccr_like_table("0x52434352"));
+    mkfs_cut_short(&node.disks[done].part(1));
+    let snap = node.disks[done].snapshot("done");
+    let out = node.storage().ok();
+    assert!(node.disks[done].unchanged_since(&snap), "{}", out.stderr);
+    out.must_say(&format!("{} holds data: not used", node.disks[done].dev));
+    node.assert_no_storage(&out.stderr);
+
+    // Identifier RCCP: rccr's, being prepared: formatted whatever the cut
+    // left, then marked RCCR.
+    let prep = node.disk("prep", DISK);
+    node.disks[prep].sfdisk(&rccr_like_table("0x50434352"));
+    let p1 = node.disks[prep].part(1);
+    mkfs_cut_short(&p1);
+    let out = node.storage().ok();
+    out.must_say("a preparation cut short; finishing it");
+    assert_eq!(blkid(&p1).1, "RCCR");
+    assert_eq!(&node.disks[prep].sector0()[440..444], b"RCCR");
+    assert!(node.disks[done].unchanged_since(&snap), "{}", out.stderr);
+    assert_layout(&node, &p1);
+}
+
+#[test]
+fn a_preparation_killed_at_each_step_converges_at_the_next_boot() {
+    for point in ["storage-table-written", "storage-formatted"] {
+        let mut node = or_skip!(root_node(point));
+        let i = node.disk("blank", DISK);
+        let p1 = node.disks[i].part(1);
+        let fp = node.path("failpoint");
+        fs::create_dir_all(&fp).unwrap();
+        let mut child = Command::new(RCCR)
+            .args(["init", "--root", node.dir.to_str().unwrap(), "--storage"])
+            .env("RCCR_FAILPOINT", point)
+            .env("RCCR_FAILPOINT_DIR", &fp)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while !fp.join("reached").exists() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "{point} never reached"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // A power cut there: the process gone, the disk as it was written.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(&node.disks[i].sector0()[440..444], b"RCCP", "{point}");
+        let uuid = blkid(&p1).2;
+        assert_eq!(uuid.is_empty(), point == "storage-table-written");
+
+        let out = node.storage().ok();
+        assert_eq!(&node.disks[i].sector0()[440..444], b"RCCR", "{point}");
+        assert_eq!(blkid(&p1).1, "RCCR", "{point}");
+        if !uuid.is_empty() {
+            assert_eq!(blkid(&p1).2, uuid, "{point}: made again\n{}", out.stderr);
+        }
+        assert_layout(&node, &p1);
+    }
 }

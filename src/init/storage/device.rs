@@ -139,6 +139,11 @@ impl Writer {
         self.edit_sector0(|p| table.emit(p))
     }
 
+    /// Sets the disk identifier in sector 0; no other byte changes.
+    pub fn set_disk_id(&self, id: u32) -> io::Result<()> {
+        self.edit_sector0(|p| p.set_disk_id(id))
+    }
+
     /// Adds `entry` in `slot` of the table in sector 0; no other byte changes.
     pub fn add_entry(&self, slot: usize, entry: &mbr::Entry) -> io::Result<()> {
         self.edit_sector0(|p| p.set_entry(slot, Some(entry)))

@@ -18,16 +18,20 @@
 //! 3. A completely blank disk (the first and the last MiB all zeros: no
 //!    table, no filesystem, no RAID or LVM label) of at least [`MIN_SIZE`]:
 //!    an MBR with one partition from 1 MiB to the end (2 TiB at most with
-//!    512-byte blocks: MBR's limit), the disk identifier `RCCR`. A disk with
+//!    512-byte blocks: MBR's limit), the disk identifier `RCCP` until the
+//!    filesystem is made, `RCCR` from then on. A disk with
 //!    anything on it is never written; `rccr-init --prepare-disk DEV`
 //!    ([`prepare_disk`]) erases one after a typed confirmation.
 //!
 //! **Order of the writes**, so that a power cut at any point is finished at
 //! the next boot: zeros over the first and last MiB of the new partition,
 //! the table entry, the kernel told (`partx`, else `blockdev --rereadpt`),
-//! `mkfs.ext4 -L RCCR`. A partition left blank in between is recognised as
-//! ours (Pi: type 83, after the boot partition, blank; other disks: the
-//! `RCCR` disk identifier, one partition at 1 MiB, blank) and formatted.
+//! `mkfs.ext4 -L RCCR`, and on other disks than a Pi's the identifier
+//! `RCCP` turned into `RCCR`. A partition left unformatted in between is
+//! recognised as ours and formatted: on a Pi, type 83 after the boot
+//! partition and blank; on other disks, rccr's one partition at 1 MiB
+//! under the identifier `RCCP` whatever it holds (an `mkfs` cut short), or
+//! `RCCR` and blank (what rccr before `RCCP` left).
 //!
 //! **Layout** on the filesystem (see [`LAYOUT`]): `docker/` bound on
 //! `/var/lib/docker`, `rccr/` on `/var/lib/rccr` (rccr's node state),
@@ -79,9 +83,9 @@ struct Found {
     name: String,
     /// `major:minor`.
     dev: String,
-    /// The disk it was just made on, held open until it is mounted (read
-    /// by nobody: holding is its use).
-    _disk: Option<device::Writer>,
+    /// The disk it was just made or marked on, held open until it is
+    /// mounted (see [`device::Writer`]).
+    writer: Option<device::Writer>,
 }
 
 impl Found {
@@ -134,13 +138,19 @@ fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
         .into_iter()
         .partition(|(_, fs)| matches!(fs, Filesystem::Ext { .. }));
     let mut ext = ext.into_iter();
-    if let Some((first, _)) = ext.next() {
+    if let Some((mut first, _)) = ext.next() {
         for (other, _) in ext {
             ctx.problem(format_args!(
                 "{} is labelled {RCCR_LABEL} too; using {} (keep one)",
                 other.node(),
                 first.node()
             ));
+        }
+        if let Some(disk) = disks
+            .iter()
+            .find(|d| d.partitions.iter().any(|p| p.name == first.name))
+        {
+            first.writer = mark_prepared(ctx, disk, None)?;
         }
         return Ok(first);
     }
@@ -201,7 +211,7 @@ fn labelled(ctx: &Ctx, disks: &[Disk]) -> Vec<(Found, Filesystem)> {
                     let found = Found {
                         name: name.to_string(),
                         dev: dev.to_string(),
-                        _disk: None,
+                        writer: None,
                     };
                     out.push((found, fs));
                 }
@@ -369,23 +379,29 @@ fn classify(
         Err(e) => return Err(format!("cannot read it ({e})")),
     }
     let ours = match device::read_table(&path) {
-        Ok(Some(t)) => t.disk_id == mbr::RCCR_DISK_ID && single_partition(&t, disk).is_some(),
-        _ => false,
+        Ok(Some(t)) if single_partition(&t, disk).is_some() => Some(t.disk_id),
+        _ => None,
     };
     let (start, len) = partition_area(disk);
-    let class = if ours && device::is_blank(&path, start, len).unwrap_or(false) {
-        Class::Unfinished
-    } else {
-        Class::Data
+    let class = match ours {
+        Some(mbr::PREPARING_DISK_ID) => Class::Unfinished,
+        Some(mbr::RCCR_DISK_ID) if device::is_blank(&path, start, len).unwrap_or(false) => {
+            Class::Unfinished
+        }
+        _ => Class::Data,
     };
     Ok((class, claim))
 }
 
-/// The one entry of a table rccr wrote on `disk`: type 83 at 1 MiB.
+/// The one entry of a table rccr wrote on `disk`: type 83 over the
+/// [`partition_area`], nothing less or more.
 fn single_partition(t: &mbr::Repr, disk: &Disk) -> Option<mbr::Entry> {
+    let bs = disk.block_size;
+    let area = partition_area(disk);
     match t.entries {
         [Some(e), None, None, None]
-            if e.kind == mbr::TYPE_LINUX && u64::from(e.first_lba) * disk.block_size == MIB =>
+            if e.kind == mbr::TYPE_LINUX
+                && (u64::from(e.first_lba) * bs, u64::from(e.sectors) * bs) == area =>
         {
             Some(e)
         }
@@ -413,11 +429,20 @@ fn initialise(
     let node = disk.node();
     let (start, len) = partition_area(disk);
     if !fresh {
-        drop(claim);
         ctx.note(format_args!(
-            "{node}: rccr's partition table with a blank partition: a preparation cut short; finishing it"
+            "{node}: rccr's partition table, its filesystem not made: a preparation cut short; finishing it"
         ));
-        return format_partition(ctx, disk, 1, None);
+        let writer = match ctx.dry {
+            true => None,
+            false => Some(
+                device::Writer::open(&ctx.path(&node))
+                    .map_err(|e| format!("cannot write {node}: {e}"))?,
+            ),
+        };
+        drop(claim);
+        let found = format_partition(ctx, disk, 1, writer)?;
+        mark_prepared(ctx, disk, found.writer.as_ref())?;
+        return Ok(found);
     }
     let what = format!(
         "{node}: blank: partition table with one partition ({} MiB)",
@@ -428,12 +453,15 @@ fn initialise(
         return Err(DRY.into());
     }
     let bs = disk.block_size;
-    let table = mbr::Repr::single(mbr::Entry {
-        bootable: false,
-        kind: mbr::TYPE_LINUX,
-        first_lba: (start / bs) as u32,
-        sectors: (len / bs) as u32,
-    });
+    let table = mbr::Repr {
+        disk_id: mbr::PREPARING_DISK_ID,
+        ..mbr::Repr::single(mbr::Entry {
+            bootable: false,
+            kind: mbr::TYPE_LINUX,
+            first_lba: (start / bs) as u32,
+            sectors: (len / bs) as u32,
+        })
+    };
     let writer = device::Writer::open(&ctx.path(&node))
         .and_then(|w| w.zero_edges(start, len).map(|()| w))
         .and_then(|w| w.write_table(&table).map(|()| w))
@@ -441,7 +469,46 @@ fn initialise(
     // mkfs claims the partition, which the disk's claim would forbid.
     drop(claim);
     ctx.changed(what);
-    format_partition(ctx, disk, 1, Some(writer))
+    crate::failpoint::reached("storage-table-written", &node);
+    let found = format_partition(ctx, disk, 1, Some(writer))?;
+    crate::failpoint::reached("storage-formatted", &node);
+    mark_prepared(ctx, disk, found.writer.as_ref())?;
+    Ok(found)
+}
+
+/// Turns `disk`'s identifier `RCCP` into `RCCR` once its partition holds
+/// the RCCR filesystem, through `writer` or a writer of its own, which it
+/// returns to be held until the mount. A disk left `RCCP` would be
+/// formatted again at the next boot were its filesystem ever unreadable, so
+/// the filesystem is not used until the mark is written.
+fn mark_prepared(
+    ctx: &mut Ctx,
+    disk: &Disk,
+    writer: Option<&device::Writer>,
+) -> Result<Option<device::Writer>, String> {
+    let node = disk.node();
+    let path = ctx.path(&node);
+    match device::read_table(&path) {
+        Ok(Some(t)) if t.disk_id == mbr::PREPARING_DISK_ID => {}
+        _ => return Ok(None),
+    }
+    let what = format!("{node}: disk identifier {RCCR_LABEL}: prepared");
+    if ctx.dry {
+        ctx.changed(what);
+        return Ok(None);
+    }
+    let cannot = |e: std::io::Error| format!("cannot mark {node} as prepared: {e}");
+    let own = match writer {
+        Some(_) => None,
+        None => Some(device::Writer::open(&path).map_err(cannot)?),
+    };
+    writer
+        .or(own.as_ref())
+        .expect("one writer")
+        .set_disk_id(mbr::RCCR_DISK_ID)
+        .map_err(cannot)?;
+    ctx.changed(what);
+    Ok(own)
 }
 
 /// Tells the kernel about partition `number` and makes the filesystem;
@@ -452,6 +519,13 @@ fn format_partition(
     number: u32,
     writer: Option<device::Writer>,
 ) -> Result<Found, String> {
+    if ctx.dry {
+        ctx.changed(format_args!(
+            "{}: partition {number}: ext4 filesystem labelled {RCCR_LABEL}",
+            disk.node()
+        ));
+        return Err(DRY.into());
+    }
     let part = device::tell_kernel(ctx, disk, number).map_err(|e| {
         format!(
             "the kernel does not show partition {number} of {} yet ({e}); it is formatted at the next boot",
@@ -472,7 +546,7 @@ fn format_partition(
     Ok(Found {
         name: part.name,
         dev: part.dev,
-        _disk: writer,
+        writer,
     })
 }
 
@@ -771,5 +845,10 @@ mod tests {
             ..entry
         });
         assert_eq!(single_partition(&moved, &d), None, "not type 83");
+        let short = mbr::Repr::single(mbr::Entry {
+            sectors: entry.sectors - 2048,
+            ..entry
+        });
+        assert_eq!(single_partition(&short, &d), None, "not to the end");
     }
 }
