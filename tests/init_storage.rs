@@ -885,34 +885,40 @@ fn an_mkfs_cut_short_is_finished_on_a_disk_rccr_marked_as_preparing() {
     assert_layout(&node, &p1);
 }
 
+/// Runs `rccr init --storage` on `node` until failpoint `point`, then
+/// kills it there: a power cut at that step, as far as the disks go.
+fn storage_killed_at(node: &Node, point: &str) {
+    node.refresh_mounts();
+    let fp = node.path("failpoint");
+    let _ = fs::remove_dir_all(&fp);
+    fs::create_dir_all(&fp).unwrap();
+    let mut child = Command::new(RCCR)
+        .args(["init", "--root", node.dir.to_str().unwrap(), "--storage"])
+        .env("RCCR_FAILPOINT", point)
+        .env("RCCR_FAILPOINT_DIR", &fp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !fp.join("reached").exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(fp.join("reached").exists(), "{point} never reached");
+}
+
+const KILL_POINTS: [&str; 2] = ["storage-table-written", "storage-formatted"];
+
 #[test]
 fn a_preparation_killed_at_each_step_converges_at_the_next_boot() {
-    for point in ["storage-table-written", "storage-formatted"] {
+    for point in KILL_POINTS {
         let mut node = or_skip!(root_node(point));
         let i = node.disk("blank", DISK);
         let p1 = node.disks[i].part(1);
-        let fp = node.path("failpoint");
-        fs::create_dir_all(&fp).unwrap();
-        let mut child = Command::new(RCCR)
-            .args(["init", "--root", node.dir.to_str().unwrap(), "--storage"])
-            .env("RCCR_FAILPOINT", point)
-            .env("RCCR_FAILPOINT_DIR", &fp)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = std::time::Instant::now();
-        while !fp.join("reached").exists() {
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(60),
-                "{point} never reached"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        // A power cut there: the process gone, the disk as it was written.
-        child.kill().unwrap();
-        child.wait().unwrap();
+        storage_killed_at(&node, point);
         assert_eq!(&node.disks[i].sector0()[440..444], b"RCCP", "{point}");
         let uuid = blkid(&p1).2;
         assert_eq!(uuid.is_empty(), point == "storage-table-written");
@@ -925,4 +931,65 @@ fn a_preparation_killed_at_each_step_converges_at_the_next_boot() {
         }
         assert_layout(&node, &p1);
     }
+}
+
+#[test]
+fn a_pi_card_killed_at_each_step_converges_at_the_next_boot() {
+    let size = 1200 * MIB;
+    for point in KILL_POINTS {
+        let mut node = or_skip!(root_node(&format!("pi-{point}")));
+        let (i, _held) = pi_card(&mut node, size);
+        let p2 = node.disks[i].part(2);
+        storage_killed_at(&node, point);
+        let want = (0x7f, 133120, (size / SECTOR - 133120) as u32);
+        assert_eq!(entry(&node.disks[i].sector0(), 1), want, "{point}");
+        node.disks[i].scan();
+        let uuid = blkid(&p2).2;
+
+        let out = node.storage().ok();
+        let want = (0x83, 133120, (size / SECTOR - 133120) as u32);
+        assert_eq!(entry(&node.disks[i].sector0(), 1), want, "{point}");
+        assert_eq!(blkid(&p2).1, "RCCR", "{point}");
+        if !uuid.is_empty() {
+            assert_eq!(blkid(&p2).2, uuid, "{point}: made again\n{}", out.stderr);
+        }
+        assert_layout(&node, &p2);
+    }
+}
+
+#[test]
+fn a_pi_cards_partition_cut_short_in_mkfs_is_finished_only_where_rccr_puts_it() {
+    let size = 1200 * MIB;
+    let boot = "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n";
+    // Type 0x7f where rccr puts its partition: rccr's, whatever mkfs left.
+    let mut node = or_skip!(root_node("pi-mkfs-cut"));
+    let (i, _held) = pi_card(&mut node, size);
+    let sectors = size / SECTOR - 133120;
+    node.disks[i].sfdisk(&format!("{boot}start=133120, size={sectors}, type=7f\n"));
+    let p2 = node.disks[i].part(2);
+    mkfs_cut_short(&p2);
+    let out = node.storage().ok();
+    out.must_say("partition 2 is rccr's, its filesystem not made");
+    assert_eq!(blkid(&p2).1, "RCCR");
+    let sector = node.disks[i].sector0();
+    assert_eq!(entry(&sector, 1), (0x83, 133120, sectors as u32));
+    assert_eq!(
+        &sector[440..444],
+        &[0x35, 0xee, 0xa1, 0x52],
+        "the card's id kept"
+    );
+    assert_layout(&node, &p2);
+    drop(_held);
+    drop(node);
+
+    // Type 0x7f elsewhere: not rccr's, not written.
+    let mut node = Node::new("pi-7f-elsewhere");
+    let (i, _held) = pi_card(&mut node, size);
+    node.disks[i].sfdisk(&format!("{boot}start=133120, size=400000, type=7f\n"));
+    mkfs_cut_short(&node.disks[i].part(2));
+    let snap = node.disks[i].snapshot("elsewhere");
+    let out = node.storage().ok();
+    out.must_say("has partitions after its boot partition");
+    assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
+    node.assert_no_storage(&out.stderr);
 }

@@ -18,6 +18,12 @@ pub const SECTOR_LEN: usize = 512;
 pub const ENTRIES: usize = 4;
 /// Partition type "Linux" (what `sfdisk` writes for `type=83`).
 pub const TYPE_LINUX: u8 = 0x83;
+/// The type of the partition rccr adds after a boot partition, until its
+/// filesystem is made (then [`TYPE_LINUX`]): 0x7f, set aside "for
+/// individual or local use and temporary or experimental projects"
+/// (the Alt-OS-Dev partition standard), so no one's data partition. Like
+/// [`PREPARING_DISK_ID`], it makes the partition rccr's whatever it holds.
+pub const TYPE_PREPARING: u8 = 0x7f;
 /// The protective entry of a GPT disk.
 pub const TYPE_GPT_PROTECTIVE: u8 = 0xee;
 /// The identifier rccr gives a disk it partitions itself ("RCCR" in the

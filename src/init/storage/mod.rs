@@ -18,20 +18,24 @@
 //! 3. A completely blank disk (the first and the last MiB all zeros: no
 //!    table, no filesystem, no RAID or LVM label) of at least [`MIN_SIZE`]:
 //!    an MBR with one partition from 1 MiB to the end (2 TiB at most with
-//!    512-byte blocks: MBR's limit), the disk identifier `RCCP` until the
-//!    filesystem is made, `RCCR` from then on. A disk with
-//!    anything on it is never written; `rccr-init --prepare-disk DEV`
+//!    512-byte blocks: MBR's limit), the disk identifier `RCCR`. A disk
+//!    with anything on it, or that the kernel will not let rccr open
+//!    exclusively (mounted, swap, RAID, LVM, another program), is never
+//!    written; `rccr-init --prepare-disk DEV`
 //!    ([`prepare_disk`]) erases one after a typed confirmation.
 //!
 //! **Order of the writes**, so that a power cut at any point is finished at
 //! the next boot: zeros over the first and last MiB of the new partition,
-//! the table entry, the kernel told (`partx`, else `blockdev --rereadpt`),
-//! `mkfs.ext4 -L RCCR`, and on other disks than a Pi's the identifier
-//! `RCCP` turned into `RCCR`. A partition left unformatted in between is
-//! recognised as ours and formatted: on a Pi, type 83 after the boot
-//! partition and blank; on other disks, rccr's one partition at 1 MiB
-//! under the identifier `RCCP` whatever it holds (an `mkfs` cut short), or
-//! `RCCR` and blank (what rccr before `RCCP` left).
+//! the table entry marked as being prepared (rule 2: type 0x7f; rule 3:
+//! disk identifier `RCCP`), the kernel told (`partx`, else `blockdev
+//! --rereadpt`), `mkfs.ext4 -L RCCR`, the mark turned into a finished
+//! one (type 83; identifier `RCCR`). A partition under a preparing mark
+//! is rccr's whatever it holds (mke2fs writes its primary superblock
+//! last, so an `mkfs` cut short leaves bytes but no filesystem) and is
+//! formatted; so is a blank one under a finished mark (what rccr left
+//! before the marks: type 83 after the boot partition; `RCCR`'s one
+//! partition at 1 MiB). A filesystem found under a preparing mark is
+//! marked before it is used.
 //!
 //! **Layout** on the filesystem (see [`LAYOUT`]): `docker/` bound on
 //! `/var/lib/docker`, `rccr/` on `/var/lib/rccr` (rccr's node state),
@@ -146,11 +150,9 @@ fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
                 first.node()
             ));
         }
-        if let Some(disk) = disks
-            .iter()
-            .find(|d| d.partitions.iter().any(|p| p.name == first.name))
-        {
-            first.writer = mark_prepared(ctx, disk, None)?;
+        let on = |d: &Disk| d.partitions.iter().find(|p| p.name == first.name).cloned();
+        if let Some((disk, part)) = disks.iter().find_map(|d| on(d).map(|p| (d, p))) {
+            first.writer = mark_prepared(ctx, disk, part.number, None)?;
         }
         return Ok(first);
     }
@@ -271,7 +273,9 @@ fn grow_boot_disk(
         .map_err(|e| format!("cannot read {node}: {e}"))?
         .ok_or_else(|| format!("{node} has no MBR"))?;
     let bs = disk.block_size;
-    let gpt = device::read_at(&path, bs, 8).is_ok_and(|b| b == b"EFI PART");
+    // A read that fails is no proof of "no GPT".
+    let gpt = device::read_at(&path, bs, 8).map_err(|e| format!("cannot read {node}: {e}"))?
+        == b"EFI PART";
     if !table.editable() || gpt {
         return Err(format!("{node} has a GPT or extended partitions"));
     }
@@ -289,21 +293,38 @@ fn grow_boot_disk(
         .filter_map(|(i, e)| e.map(|e| (i, e)))
         .max_by_key(|(_, e)| e.end_lba())
         .expect("the boot entry is there");
+    // Where rccr puts its partition: from the next MiB after the boot
+    // partition to the end of the disk (or of what MBR can hold).
+    let start = align_up(boot_entry.end_lba(), MIB / bs);
+    let end = (disk.size / bs).min(start + mbr::MAX_SECTORS);
+    let sectors = end.saturating_sub(start);
     if last != boot_entry {
-        let (start, len) = (u64::from(last.first_lba) * bs, u64::from(last.sectors) * bs);
-        let blank = device::is_blank(&path, start, len).unwrap_or(false);
+        let number = slot as u32 + 1;
+        let rccrs = (u64::from(last.first_lba), u64::from(last.sectors)) == (start, sectors);
+        if last.kind == mbr::TYPE_PREPARING && rccrs {
+            ctx.note(format_args!(
+                "{node}: partition {number} is rccr's, its filesystem not made (power lost at its first boot?); finishing it"
+            ));
+            let writer = match ctx.dry {
+                true => None,
+                false => Some(
+                    device::Writer::open(&path).map_err(|e| format!("cannot write {node}: {e}"))?,
+                ),
+            };
+            let found = format_partition(ctx, disk, number, writer)?;
+            mark_prepared(ctx, disk, number, found.writer.as_ref())?;
+            return Ok(found);
+        }
+        let (at, len) = (u64::from(last.first_lba) * bs, u64::from(last.sectors) * bs);
+        let blank = device::is_blank(&path, at, len).unwrap_or(false);
         if last.kind == mbr::TYPE_LINUX && last.first_lba > boot_entry.first_lba && blank {
             ctx.note(format_args!(
-                "{node}: partition {} is blank: an RCCR partition cut short (power lost at its first boot?); finishing it",
-                slot + 1
+                "{node}: partition {number} is blank: an RCCR partition cut short (power lost at its first boot?); finishing it"
             ));
-            return format_partition(ctx, disk, slot as u32 + 1, None);
+            return format_partition(ctx, disk, number, None);
         }
         return Err(format!("{node} has partitions after its boot partition"));
     }
-    let start = align_up(last.end_lba(), MIB / bs);
-    let end = (disk.size / bs).min(start + mbr::MAX_SECTORS);
-    let sectors = end.saturating_sub(start);
     if sectors * bs < MIN_SIZE || start > mbr::MAX_SECTORS {
         return Err(format!(
             "{node} has {} MiB free after its last partition, less than {} MiB",
@@ -325,7 +346,7 @@ fn grow_boot_disk(
     }
     let entry = mbr::Entry {
         bootable: false,
-        kind: mbr::TYPE_LINUX,
+        kind: mbr::TYPE_PREPARING,
         first_lba: start as u32,
         sectors: sectors as u32,
     };
@@ -334,7 +355,11 @@ fn grow_boot_disk(
         .and_then(|w| w.add_entry(slot, &entry).map(|()| w))
         .map_err(|e| format!("cannot write {node}: {e}"))?;
     ctx.changed(what);
-    format_partition(ctx, disk, number, Some(writer))
+    crate::failpoint::reached("storage-table-written", &node);
+    let found = format_partition(ctx, disk, number, Some(writer))?;
+    crate::failpoint::reached("storage-formatted", &node);
+    mark_prepared(ctx, disk, number, found.writer.as_ref())?;
+    Ok(found)
 }
 
 /// What a disk other than the boot medium holds, for rule 3.
@@ -441,7 +466,7 @@ fn initialise(
         };
         drop(claim);
         let found = format_partition(ctx, disk, 1, writer)?;
-        mark_prepared(ctx, disk, found.writer.as_ref())?;
+        mark_prepared(ctx, disk, 1, found.writer.as_ref())?;
         return Ok(found);
     }
     let what = format!(
@@ -472,27 +497,40 @@ fn initialise(
     crate::failpoint::reached("storage-table-written", &node);
     let found = format_partition(ctx, disk, 1, Some(writer))?;
     crate::failpoint::reached("storage-formatted", &node);
-    mark_prepared(ctx, disk, found.writer.as_ref())?;
+    mark_prepared(ctx, disk, 1, found.writer.as_ref())?;
     Ok(found)
 }
 
-/// Turns `disk`'s identifier `RCCP` into `RCCR` once its partition holds
-/// the RCCR filesystem, through `writer` or a writer of its own, which it
-/// returns to be held until the mount. A disk left `RCCP` would be
-/// formatted again at the next boot were its filesystem ever unreadable, so
-/// the filesystem is not used until the mark is written.
+/// Once partition `number` of `disk` holds the RCCR filesystem, turns the
+/// marks of a preparation into those of a finished one: the disk
+/// identifier `RCCP` into `RCCR`, the partition type 0x7f into 0x83.
+/// Writes through `writer` or a writer of its own, which it returns to be
+/// held until the mount. A mark left would have the partition formatted
+/// again at a boot where its filesystem is unreadable, so the filesystem is
+/// not used until the marks are written.
 fn mark_prepared(
     ctx: &mut Ctx,
     disk: &Disk,
+    number: u32,
     writer: Option<&device::Writer>,
 ) -> Result<Option<device::Writer>, String> {
     let node = disk.node();
     let path = ctx.path(&node);
-    match device::read_table(&path) {
-        Ok(Some(t)) if t.disk_id == mbr::PREPARING_DISK_ID => {}
-        _ => return Ok(None),
+    let Ok(Some(table)) = device::read_table(&path) else {
+        return Ok(None);
+    };
+    let slot = number as usize - 1;
+    let preparing_id = table.disk_id == mbr::PREPARING_DISK_ID;
+    let preparing_entry = table
+        .entries
+        .get(slot)
+        .copied()
+        .flatten()
+        .filter(|e| e.kind == mbr::TYPE_PREPARING);
+    if !preparing_id && preparing_entry.is_none() {
+        return Ok(None);
     }
-    let what = format!("{node}: disk identifier {RCCR_LABEL}: prepared");
+    let what = format!("{node}: partition {number} marked as prepared");
     if ctx.dry {
         ctx.changed(what);
         return Ok(None);
@@ -502,11 +540,17 @@ fn mark_prepared(
         Some(_) => None,
         None => Some(device::Writer::open(&path).map_err(cannot)?),
     };
-    writer
-        .or(own.as_ref())
-        .expect("one writer")
-        .set_disk_id(mbr::RCCR_DISK_ID)
-        .map_err(cannot)?;
+    let writer = writer.or(own.as_ref()).expect("one writer");
+    if preparing_id {
+        writer.set_disk_id(mbr::RCCR_DISK_ID).map_err(cannot)?;
+    }
+    if let Some(entry) = preparing_entry {
+        let entry = mbr::Entry {
+            kind: mbr::TYPE_LINUX,
+            ..entry
+        };
+        writer.add_entry(slot, &entry).map_err(cannot)?;
+    }
     ctx.changed(what);
     Ok(own)
 }
