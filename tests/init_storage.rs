@@ -491,6 +491,22 @@ fn disks_with_anything_on_them_are_never_written() {
         .unwrap()
         .write_all_at(&[1], DISK - MIB / 2)
         .unwrap();
+    // Signatures blkid finds beyond the first MiB: a VMFS volume's at
+    // 1 MiB, and a byte where LUKS2's last secondary header starts (4 MiB).
+    let vmfs = node.disk("vmfs", DISK);
+    let luks = node.disk("luks", DISK);
+    let write_at = |i: usize, bytes: &[u8], at: u64| {
+        File::options()
+            .write(true)
+            .open(&node.disks[i].file)
+            .unwrap()
+            .write_all_at(bytes, at)
+            .unwrap();
+    };
+    write_at(vmfs, b"\x0d\xd0\x01\xc0", MIB);
+    write_at(luks, b"S", 4 * MIB);
+    let vmfs_file = node.disks[vmfs].file.to_str().unwrap().to_string();
+    assert_eq!(blkid(&vmfs_file).0, "VMFS_volume_member");
     let snapshots = node.snapshots();
 
     let out = node.storage().ok();

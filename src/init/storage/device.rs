@@ -86,6 +86,24 @@ pub fn is_blank(path: &Path, offset: u64, len: u64) -> io::Result<bool> {
     Ok(probe::is_zero(&tail))
 }
 
+/// How far into a whole disk lie the signatures that blkid finds at a
+/// fixed offset from its start: besides the first MiB's, VMFS's at 1 and
+/// 2 MiB, bcachefs's second superblock at 2 MiB and LUKS2's secondary
+/// header (what is left when the first MiB was wiped) as deep as 4 MiB,
+/// 4 KiB long (util-linux libblkid/src/superblocks/vmfs.c, bcache.c,
+/// luks.c). Those at a fixed offset from the end all lie in the last MiB.
+pub const DISK_SIGNATURE_HEAD: u64 = 5 * MIB;
+
+/// Whether a whole disk of `size` bytes holds nothing blkid could name:
+/// its first [`DISK_SIGNATURE_HEAD`] bytes and its last MiB all zeros.
+pub fn is_blank_disk(path: &Path, size: u64) -> io::Result<bool> {
+    if !is_blank(path, 0, size)? {
+        return Ok(false);
+    }
+    let deeper = DISK_SIGNATURE_HEAD.min(size).saturating_sub(MIB);
+    Ok(probe::is_zero(&read_at(path, MIB, deeper as usize)?))
+}
+
 /// The MBR in sector 0 of `path`, if it holds one.
 pub fn read_table(path: &Path) -> io::Result<Option<mbr::Repr>> {
     let sector = read_at(path, 0, mbr::SECTOR_LEN)?;

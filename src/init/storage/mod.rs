@@ -15,8 +15,9 @@
 //!    after its last partition, at least [`MIN_SIZE`], once. Only sector
 //!    0's free slot and the free space are written; the image's partitions
 //!    are never touched.
-//! 3. A completely blank disk (the first and the last MiB all zeros: no
-//!    table, no filesystem, no RAID or LVM label) of at least [`MIN_SIZE`]:
+//! 3. A completely blank disk (the first 5 and the last MiB all zeros: no
+//!    table, no filesystem, no RAID, LVM or LUKS label, nothing blkid
+//!    names; see [`device::DISK_SIGNATURE_HEAD`]) of at least [`MIN_SIZE`]:
 //!    an MBR with one partition from 1 MiB to the end (2 TiB at most with
 //!    512-byte blocks: MBR's limit), the disk identifier `RCCR`. A disk
 //!    with anything on it, or that the kernel will not let rccr open
@@ -365,7 +366,7 @@ fn grow_boot_disk(
 /// What a disk other than the boot medium holds, for rule 3.
 #[derive(Debug, PartialEq, Eq)]
 enum Class {
-    /// First and last MiB all zeros.
+    /// Nothing blkid could name ([`device::is_blank_disk`]).
     Blank,
     /// rccr's table, its one partition still blank: a preparation cut short.
     Unfinished,
@@ -398,7 +399,7 @@ fn classify(
         }
         _ => format!("cannot open it ({e})"),
     })?;
-    match device::is_blank(&path, 0, disk.size) {
+    match device::is_blank_disk(&path, disk.size) {
         Ok(true) => return Ok((Class::Blank, claim)),
         Ok(false) => {}
         Err(e) => return Err(format!("cannot read it ({e})")),
