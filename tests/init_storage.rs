@@ -107,6 +107,12 @@ impl LoopDisk {
     }
 
     fn sfdisk(&self, script: &str) {
+        self.write_table(script);
+        self.scan();
+    }
+
+    /// Writes a table with sfdisk and tells the kernel nothing.
+    fn write_table(&self, script: &str) {
         let mut child = Command::new("sfdisk")
             .args(["--quiet", "--no-reread", "--no-tell-kernel", &self.dev])
             .stdin(Stdio::piped())
@@ -121,7 +127,6 @@ impl LoopDisk {
             .write_all(script.as_bytes())
             .unwrap();
         assert!(child.wait().unwrap().success(), "sfdisk {script}");
-        self.scan();
     }
 
     /// A copy of the backing file, sparse, to compare with later.
@@ -1007,5 +1012,38 @@ fn a_pi_cards_partition_cut_short_in_mkfs_is_finished_only_where_rccr_puts_it() 
     let out = node.storage().ok();
     out.must_say("has partitions after its boot partition");
     assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
+    node.assert_no_storage(&out.stderr);
+}
+
+#[test]
+fn a_partition_the_kernel_places_elsewhere_than_the_table_is_not_formatted() {
+    // The kernel knows partition 2 from an older table, over someone's
+    // data, and cannot move it (it is open); the table on the card now
+    // says partition 2 is a blank one after the boot partition.
+    let size = 1200 * MIB;
+    let boot = "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n";
+    let mut node = or_skip!(root_node("pi-stale"));
+    let (i, _held) = pi_card(&mut node, size);
+    node.disks[i].sfdisk(&format!("{boot}start=200000, size=400000, type=83\n"));
+    let data_at = 200000 * SECTOR;
+    File::options()
+        .write(true)
+        .open(&node.disks[i].file)
+        .unwrap()
+        .write_all_at(&[0x5a; 4096], data_at + MIB)
+        .unwrap();
+    let sectors = size / SECTOR - 133120;
+    node.disks[i].write_table(&format!("{boot}start=133120, size={sectors}, type=83\n"));
+    let _open = File::open(node.disks[i].part(2)).unwrap();
+    let before = read_range(&node.disks[i].file, data_at, 4 * MIB);
+
+    let out = node.storage().ok();
+    out.must_say("the kernel has partition 2 of");
+    out.must_say("not formatted");
+    assert!(
+        read_range(&node.disks[i].file, data_at, 4 * MIB) == before,
+        "the data under the kernel's partition 2 was written:\n{}",
+        out.stderr
+    );
     node.assert_no_storage(&out.stderr);
 }

@@ -312,7 +312,7 @@ fn grow_boot_disk(
                     device::Writer::open(&path).map_err(|e| format!("cannot write {node}: {e}"))?,
                 ),
             };
-            let found = format_partition(ctx, disk, number, writer)?;
+            let found = format_partition(ctx, disk, number, &last, writer)?;
             mark_prepared(ctx, disk, number, found.writer.as_ref())?;
             return Ok(found);
         }
@@ -322,7 +322,7 @@ fn grow_boot_disk(
             ctx.note(format_args!(
                 "{node}: partition {number} is blank: an RCCR partition cut short (power lost at its first boot?); finishing it"
             ));
-            return format_partition(ctx, disk, number, None);
+            return format_partition(ctx, disk, number, &last, None);
         }
         return Err(format!("{node} has partitions after its boot partition"));
     }
@@ -357,7 +357,7 @@ fn grow_boot_disk(
         .map_err(|e| format!("cannot write {node}: {e}"))?;
     ctx.changed(what);
     crate::failpoint::reached("storage-table-written", &node);
-    let found = format_partition(ctx, disk, number, Some(writer))?;
+    let found = format_partition(ctx, disk, number, &entry, Some(writer))?;
     crate::failpoint::reached("storage-formatted", &node);
     mark_prepared(ctx, disk, number, found.writer.as_ref())?;
     Ok(found)
@@ -454,6 +454,13 @@ fn initialise(
 ) -> Result<Found, String> {
     let node = disk.node();
     let (start, len) = partition_area(disk);
+    let bs = disk.block_size;
+    let entry = mbr::Entry {
+        bootable: false,
+        kind: mbr::TYPE_LINUX,
+        first_lba: (start / bs) as u32,
+        sectors: (len / bs) as u32,
+    };
     if !fresh {
         ctx.note(format_args!(
             "{node}: rccr's partition table, its filesystem not made: a preparation cut short; finishing it"
@@ -466,7 +473,7 @@ fn initialise(
             ),
         };
         drop(claim);
-        let found = format_partition(ctx, disk, 1, writer)?;
+        let found = format_partition(ctx, disk, 1, &entry, writer)?;
         mark_prepared(ctx, disk, 1, found.writer.as_ref())?;
         return Ok(found);
     }
@@ -478,15 +485,9 @@ fn initialise(
         ctx.changed(format_args!("{what}, ext4 labelled {RCCR_LABEL}"));
         return Err(DRY.into());
     }
-    let bs = disk.block_size;
     let table = mbr::Repr {
         disk_id: mbr::PREPARING_DISK_ID,
-        ..mbr::Repr::single(mbr::Entry {
-            bootable: false,
-            kind: mbr::TYPE_LINUX,
-            first_lba: (start / bs) as u32,
-            sectors: (len / bs) as u32,
-        })
+        ..mbr::Repr::single(entry)
     };
     let writer = device::Writer::open(&ctx.path(&node))
         .and_then(|w| w.zero_edges(start, len).map(|()| w))
@@ -496,7 +497,7 @@ fn initialise(
     drop(claim);
     ctx.changed(what);
     crate::failpoint::reached("storage-table-written", &node);
-    let found = format_partition(ctx, disk, 1, Some(writer))?;
+    let found = format_partition(ctx, disk, 1, &entry, Some(writer))?;
     crate::failpoint::reached("storage-formatted", &node);
     mark_prepared(ctx, disk, 1, found.writer.as_ref())?;
     Ok(found)
@@ -556,12 +557,16 @@ fn mark_prepared(
     Ok(own)
 }
 
-/// Tells the kernel about partition `number` and makes the filesystem;
-/// `writer`, the disk's if it was just written, stays open in the result.
+/// Tells the kernel about partition `number` (the table's `entry`) and
+/// makes the filesystem, only where the kernel's partition is exactly the
+/// entry: a partition the kernel still knows from an older table (one in
+/// use cannot be moved) may cover someone's data. `writer`, the disk's if
+/// it was just written, stays open in the result.
 fn format_partition(
     ctx: &mut Ctx,
     disk: &Disk,
     number: u32,
+    entry: &mbr::Entry,
     writer: Option<device::Writer>,
 ) -> Result<Found, String> {
     if ctx.dry {
@@ -577,6 +582,21 @@ fn format_partition(
             disk.node()
         )
     })?;
+    let bs = disk.block_size;
+    let table = (
+        u64::from(entry.first_lba) * bs,
+        u64::from(entry.sectors) * bs,
+    );
+    if (part.start, part.size) != table {
+        return Err(format!(
+            "the kernel has partition {number} of {} at bytes {}+{}, its table at {}+{}: not formatted (the kernel reads the table again at the next boot)",
+            disk.node(),
+            part.start,
+            part.size,
+            table.0,
+            table.1
+        ));
+    }
     let node = disks::node(&part.name);
     let path = ctx.path(&node);
     device::mkfs(&path)?;
