@@ -626,14 +626,17 @@ fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
     assert_eq!(node.init(&["--prepare-disk", "sdb", "--yes"]).code, Some(2));
 }
 
+/// The table of a Pi image: one bootable FAT32 partition of 64 MiB at 1 MiB.
+const PI_BOOT_TABLE: &str =
+    "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n";
+
 /// A Raspberry Pi card as the images are flashed: one bootable FAT32
 /// partition of 64 MiB at 1 MiB with files on it, free space after it.
 /// Returns the disk's index; the partition is held open, as a mounted boot
 /// partition would be.
 fn pi_card(node: &mut Node, size: u64) -> (usize, File) {
     let i = node.disk("card", size);
-    node.disks[i]
-        .sfdisk("label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n");
+    node.disks[i].sfdisk(PI_BOOT_TABLE);
     let p1 = node.disks[i].part(1);
     mkfs("vfat", "ALPINE", &p1);
     let cmdline = node.path("images/cmdline.txt");
@@ -707,7 +710,7 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
     let mut node = or_skip!(root_node("pi-cut"));
     let (i, _held) = pi_card(&mut node, 1200 * MIB);
     node.disks[i].sfdisk(&format!(
-        "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size={}, type=83\n",
+        "{PI_BOOT_TABLE}start=133120, size={}, type=83\n",
         1200 * MIB / SECTOR - 133120
     ));
     let sector = node.disks[i].sector0();
@@ -721,9 +724,9 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
     // Holding data: the card is not written at all.
     let mut node = Node::new("pi-data");
     let (i, _held) = pi_card(&mut node, 1200 * MIB);
-    node.disks[i].sfdisk(
-        "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size=200000, type=83\n",
-    );
+    node.disks[i].sfdisk(&format!(
+        "{PI_BOOT_TABLE}start=133120, size=200000, type=83\n"
+    ));
     mkfs("ext4", "mine", &node.disks[i].part(2));
     let snap = node.disks[i].snapshot("pi-data");
     let out = node.storage().ok();
@@ -933,60 +936,66 @@ fn storage_killed_at(node: &Node, point: &str) {
 
 const KILL_POINTS: [&str; 2] = ["storage-table-written", "storage-formatted"];
 
+/// A first boot's `--storage` killed at `point`, then a boot: sector 0
+/// of disk `i` carries the mark of a preparation (`mark` of it is
+/// `marks[0]`) after the kill and the finished one (`marks[1]`) after the
+/// boot, and `part` holds the RCCR filesystem, the same one if mkfs had
+/// finished before the kill.
+fn kill_then_boot(
+    node: &Node,
+    i: usize,
+    part: &str,
+    point: &str,
+    mark: fn(&[u8]) -> Vec<u8>,
+    marks: [&[u8]; 2],
+) {
+    storage_killed_at(node, point);
+    assert_eq!(mark(&node.disks[i].sector0()), marks[0], "{point}");
+    node.disks[i].scan();
+    let uuid = blkid(part).2;
+    assert_eq!(uuid.is_empty(), point == "storage-table-written", "{point}");
+
+    let out = node.storage().ok();
+    assert_eq!(mark(&node.disks[i].sector0()), marks[1], "{point}");
+    assert_eq!(blkid(part).1, "RCCR", "{point}");
+    if !uuid.is_empty() {
+        assert_eq!(blkid(part).2, uuid, "{point}: made again\n{}", out.stderr);
+    }
+    assert_layout(node, part);
+}
+
 #[test]
 fn a_preparation_killed_at_each_step_converges_at_the_next_boot() {
+    let disk_id = |sector: &[u8]| sector[440..444].to_vec();
     for point in KILL_POINTS {
         let mut node = or_skip!(root_node(point));
         let i = node.disk("blank", DISK);
         let p1 = node.disks[i].part(1);
-        storage_killed_at(&node, point);
-        assert_eq!(&node.disks[i].sector0()[440..444], b"RCCP", "{point}");
-        let uuid = blkid(&p1).2;
-        assert_eq!(uuid.is_empty(), point == "storage-table-written");
-
-        let out = node.storage().ok();
-        assert_eq!(&node.disks[i].sector0()[440..444], b"RCCR", "{point}");
-        assert_eq!(blkid(&p1).1, "RCCR", "{point}");
-        if !uuid.is_empty() {
-            assert_eq!(blkid(&p1).2, uuid, "{point}: made again\n{}", out.stderr);
-        }
-        assert_layout(&node, &p1);
+        kill_then_boot(&node, i, &p1, point, disk_id, [b"RCCP", b"RCCR"]);
     }
 }
 
 #[test]
 fn a_pi_card_killed_at_each_step_converges_at_the_next_boot() {
-    let size = 1200 * MIB;
+    let second_type = |sector: &[u8]| vec![entry(sector, 1).0];
     for point in KILL_POINTS {
         let mut node = or_skip!(root_node(&format!("pi-{point}")));
-        let (i, _held) = pi_card(&mut node, size);
+        let (i, _held) = pi_card(&mut node, 1200 * MIB);
         let p2 = node.disks[i].part(2);
-        storage_killed_at(&node, point);
-        let want = (0x7f, 133120, (size / SECTOR - 133120) as u32);
-        assert_eq!(entry(&node.disks[i].sector0(), 1), want, "{point}");
-        node.disks[i].scan();
-        let uuid = blkid(&p2).2;
-
-        let out = node.storage().ok();
-        let want = (0x83, 133120, (size / SECTOR - 133120) as u32);
-        assert_eq!(entry(&node.disks[i].sector0(), 1), want, "{point}");
-        assert_eq!(blkid(&p2).1, "RCCR", "{point}");
-        if !uuid.is_empty() {
-            assert_eq!(blkid(&p2).2, uuid, "{point}: made again\n{}", out.stderr);
-        }
-        assert_layout(&node, &p2);
+        kill_then_boot(&node, i, &p2, point, second_type, [&[0x7f], &[0x83]]);
     }
 }
 
 #[test]
 fn a_pi_cards_partition_cut_short_in_mkfs_is_finished_only_where_rccr_puts_it() {
     let size = 1200 * MIB;
-    let boot = "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n";
     // Type 0x7f where rccr puts its partition: rccr's, whatever mkfs left.
     let mut node = or_skip!(root_node("pi-mkfs-cut"));
     let (i, _held) = pi_card(&mut node, size);
     let sectors = size / SECTOR - 133120;
-    node.disks[i].sfdisk(&format!("{boot}start=133120, size={sectors}, type=7f\n"));
+    node.disks[i].sfdisk(&format!(
+        "{PI_BOOT_TABLE}start=133120, size={sectors}, type=7f\n"
+    ));
     let p2 = node.disks[i].part(2);
     mkfs_cut_short(&p2);
     let out = node.storage().ok();
@@ -1006,7 +1015,9 @@ fn a_pi_cards_partition_cut_short_in_mkfs_is_finished_only_where_rccr_puts_it() 
     // Type 0x7f elsewhere: not rccr's, not written.
     let mut node = Node::new("pi-7f-elsewhere");
     let (i, _held) = pi_card(&mut node, size);
-    node.disks[i].sfdisk(&format!("{boot}start=133120, size=400000, type=7f\n"));
+    node.disks[i].sfdisk(&format!(
+        "{PI_BOOT_TABLE}start=133120, size=400000, type=7f\n"
+    ));
     mkfs_cut_short(&node.disks[i].part(2));
     let snap = node.disks[i].snapshot("elsewhere");
     let out = node.storage().ok();
@@ -1021,10 +1032,11 @@ fn a_partition_the_kernel_places_elsewhere_than_the_table_is_not_formatted() {
     // data, and cannot move it (it is open); the table on the card now
     // says partition 2 is a blank one after the boot partition.
     let size = 1200 * MIB;
-    let boot = "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n";
     let mut node = or_skip!(root_node("pi-stale"));
     let (i, _held) = pi_card(&mut node, size);
-    node.disks[i].sfdisk(&format!("{boot}start=200000, size=400000, type=83\n"));
+    node.disks[i].sfdisk(&format!(
+        "{PI_BOOT_TABLE}start=200000, size=400000, type=83\n"
+    ));
     let data_at = 200000 * SECTOR;
     File::options()
         .write(true)
@@ -1033,7 +1045,9 @@ fn a_partition_the_kernel_places_elsewhere_than_the_table_is_not_formatted() {
         .write_all_at(&[0x5a; 4096], data_at + MIB)
         .unwrap();
     let sectors = size / SECTOR - 133120;
-    node.disks[i].write_table(&format!("{boot}start=133120, size={sectors}, type=83\n"));
+    node.disks[i].write_table(&format!(
+        "{PI_BOOT_TABLE}start=133120, size={sectors}, type=83\n"
+    ));
     let _open = File::open(node.disks[i].part(2)).unwrap();
     let before = read_range(&node.disks[i].file, data_at, 4 * MIB);
 
