@@ -315,6 +315,45 @@ fn the_boot_file_is_applied_once() {
 }
 
 #[test]
+fn the_boot_file_is_kept_until_what_it_set_is_saved() {
+    // Stopped (a power cut) once lbu would have saved the changes: the
+    // file is still there, so a cut before that point applies it again.
+    let root = Root::image("retire", "target");
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+    let fp = root.path("failpoint");
+    fs::create_dir_all(&fp).unwrap();
+    let mut child = Command::new(RCCR)
+        .args(["init", "--root", root.0.to_str().unwrap()])
+        .env("RCCR_FAILPOINT", "init-persisted")
+        .env("RCCR_FAILPOINT_DIR", &fp)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !fp.join("reached").exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let renamed_early = !root.exists("boot/rccr.txt");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(fp.join("reached").exists(), "failpoint never reached");
+    assert!(
+        !renamed_early,
+        "rccr.txt renamed before the changes were saved"
+    );
+    assert!(root.read("root/.ssh/authorized_keys").contains(KEY_A));
+
+    let run = root.init(&[]).ok();
+    assert!(
+        run.says("applied, renamed rccr.txt.applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(root.exists("boot/rccr.txt.applied"));
+    assert!(root.read("root/.ssh/authorized_keys").contains(KEY_A));
+}
+
+#[test]
 fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
     let root = Root::image("bootname", "target");
     root.write(
