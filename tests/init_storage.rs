@@ -196,14 +196,18 @@ impl Node {
 
     /// Attaches a new sparse file of `size` bytes and lists it in sys/block.
     fn disk(&mut self, tag: &str, size: u64) -> usize {
+        self.disk_of_blocks(tag, size, SECTOR)
+    }
+
+    /// [`Node::disk`] with logical blocks of `block` bytes (4096: a 4Kn disk).
+    fn disk_of_blocks(&mut self, tag: &str, size: u64, block: u64) -> usize {
         let file = self.path(&format!("images/{tag}.img"));
         File::create(&file).unwrap().set_len(size).unwrap();
-        let dev = ok(
-            "losetup",
-            &["--find", "--show", "--partscan", file.to_str().unwrap()],
-        )
-        .trim()
-        .to_string();
+        let block = block.to_string();
+        let args = ["--find", "--show", "--partscan", "--sector-size", &block];
+        let dev = ok("losetup", &[&args[..], &[file.to_str().unwrap()]].concat())
+            .trim()
+            .to_string();
         let disk = LoopDisk { file, dev };
         std::os::unix::fs::symlink(
             format!("/sys/block/{}", disk.name()),
@@ -862,8 +866,9 @@ fn mkfs_cut_short(dev: &str) {
         &[
             "if=/dev/zero",
             &format!("of={dev}"),
-            "bs=1024",
-            "seek=1",
+            // The superblock's 4 KiB block: O_DIRECT on a 4Kn disk too
+            // (mke2fs zeroes it first, so no more is lost).
+            "bs=4096",
             "count=1",
             "oflag=direct,sync",
             "conv=notrunc",
@@ -1060,4 +1065,32 @@ fn a_partition_the_kernel_places_elsewhere_than_the_table_is_not_formatted() {
         out.stderr
     );
     node.assert_no_storage(&out.stderr);
+}
+
+#[test]
+fn a_blank_4kn_disk_is_partitioned_in_4_kib_blocks() {
+    let mut node = or_skip!(root_node("4kn"));
+    let i = node.disk_of_blocks("4kn", DISK, 4096);
+    let p1 = node.disks[i].part(1);
+    node.storage().ok();
+    // The table counts 4 KiB blocks: 1 MiB is block 256.
+    let sector = node.disks[i].sector0();
+    assert_eq!(entry(&sector, 0), (0x83, 256, (DISK / 4096 - 256) as u32));
+    assert_eq!(&sector[440..444], b"RCCR");
+    assert_eq!(blkid(&p1).1, "RCCR");
+    assert_layout(&node, &p1);
+
+    // Cut short in mkfs: finished, in the same blocks.
+    node.unmount_all();
+    File::options()
+        .write(true)
+        .open(&node.disks[i].file)
+        .unwrap()
+        .write_all_at(b"RCCP", 440)
+        .unwrap();
+    mkfs_cut_short(&p1);
+    let out = node.storage().ok();
+    out.must_say("a preparation cut short; finishing it");
+    assert_eq!(node.disks[i].sector0(), sector);
+    assert_layout(&node, &p1);
 }

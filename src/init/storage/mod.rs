@@ -716,8 +716,20 @@ fn bind(ctx: &mut Ctx, found: &Found, table: &[mounts::Mount], dir: &str, target
 fn cache_link(ctx: &mut Ctx) {
     let link = ctx.path(APK_CACHE_LINK);
     let want = format!("{MOUNT_POINT}/{APK_CACHE_DIR}");
+    let dir = ctx.path(MOUNT_POINT).join(APK_CACHE_DIR);
     match fs::read_link(&link) {
-        Ok(t) if t == Path::new(&want) => return,
+        // The link outlives a filesystem made anew: its directory may not.
+        Ok(t) if t == Path::new(&want) && dir.is_dir() => return,
+        Ok(t) if t == Path::new(&want) => {
+            let what = format_args!("{want}: created (named by {APK_CACHE_LINK})");
+            return match ctx.dry {
+                true => ctx.changed(what),
+                false => match fs::create_dir_all(&dir) {
+                    Ok(()) => ctx.changed(what),
+                    Err(e) => ctx.problem(format_args!("cannot create {want}: {e}")),
+                },
+            };
+        }
         Ok(t) => {
             return ctx.note(format_args!(
                 "{APK_CACHE_LINK} points to {} already: kept",
@@ -736,8 +748,7 @@ fn cache_link(ctx: &mut Ctx) {
     if ctx.dry {
         return ctx.changed(what);
     }
-    let made = fs::create_dir_all(ctx.path(MOUNT_POINT).join(APK_CACHE_DIR))
-        .and_then(|()| std::os::unix::fs::symlink(&want, &link));
+    let made = fs::create_dir_all(&dir).and_then(|()| std::os::unix::fs::symlink(&want, &link));
     match made {
         Ok(()) => ctx.changed(what),
         Err(e) => ctx.problem(format_args!("cannot link {APK_CACHE_LINK}: {e}")),
