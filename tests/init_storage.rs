@@ -353,6 +353,9 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.unmount_all();
         for d in self.disks.drain(..) {
+            // The read-only flag outlives the loop device's backing file:
+            // the next user of its number would inherit it.
+            let _ = run("blockdev", &["--setrw", &d.dev]);
             let _ = run("losetup", &["--detach", &d.dev]);
         }
         // remove_dir_all removes the dev and proc symlinks, never what they
@@ -1093,4 +1096,29 @@ fn a_blank_4kn_disk_is_partitioned_in_4_kib_blocks() {
     out.must_say("a preparation cut short; finishing it");
     assert_eq!(node.disks[i].sector0(), sector);
     assert_layout(&node, &p1);
+}
+
+#[test]
+fn read_only_disks_are_never_written() {
+    // A blank disk whose kernel flag says read-only (a write-protect
+    // switch, blockdev --setro): not looked at.
+    let mut node = or_skip!(root_node("ro"));
+    let i = node.disk("blank", DISK);
+    ok("blockdev", &["--setro", &node.disks[i].dev]);
+    let snaps = node.snapshots();
+    let out = node.storage().ok();
+    node.assert_unchanged(&snaps, &out);
+    out.must_say(&format!("{}: read-only: not used", node.disks[i].dev));
+    node.assert_no_storage(&out.stderr);
+    drop(node);
+
+    // A read-only Pi card: its free space stays free, nothing is written.
+    let mut node = Node::new("ro-pi");
+    let (i, _held) = pi_card(&mut node, 1200 * MIB);
+    ok("blockdev", &["--setro", &node.disks[i].dev]);
+    let snaps = node.snapshots();
+    let out = node.storage().ok();
+    node.assert_unchanged(&snaps, &out);
+    out.must_say(&format!("cannot write {}", node.disks[i].dev));
+    node.assert_no_storage(&out.stderr);
 }
