@@ -521,14 +521,14 @@ fn mark_prepared(
     let Ok(Some(table)) = device::read_table(&path) else {
         return Ok(None);
     };
-    let slot = number as usize - 1;
+    let slot = (number as usize).saturating_sub(1);
     let preparing_id = table.disk_id == mbr::PREPARING_DISK_ID;
     let preparing_entry = table
         .entries
         .get(slot)
         .copied()
         .flatten()
-        .filter(|e| e.kind == mbr::TYPE_PREPARING);
+        .filter(|e| number > 0 && e.kind == mbr::TYPE_PREPARING);
     if !preparing_id && preparing_entry.is_none() {
         return Ok(None);
     }
