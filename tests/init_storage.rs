@@ -1098,27 +1098,29 @@ fn a_blank_4kn_disk_is_partitioned_in_4_kib_blocks() {
     assert_layout(&node, &p1);
 }
 
+/// Disk `i` of `node` made read-only (a write-protect switch, blockdev
+/// --setro): `--storage` writes no disk, says `text` and finds no storage.
+fn read_only_run(node: &Node, i: usize, text: &str) {
+    ok("blockdev", &["--setro", &node.disks[i].dev]);
+    let snaps = node.snapshots();
+    let out = node.storage().ok();
+    node.assert_unchanged(&snaps, &out);
+    out.must_say(text);
+    node.assert_no_storage(&out.stderr);
+}
+
 #[test]
 fn read_only_disks_are_never_written() {
-    // A blank disk whose kernel flag says read-only (a write-protect
-    // switch, blockdev --setro): not looked at.
+    // A blank disk: not looked at.
     let mut node = or_skip!(root_node("ro"));
     let i = node.disk("blank", DISK);
-    ok("blockdev", &["--setro", &node.disks[i].dev]);
-    let snaps = node.snapshots();
-    let out = node.storage().ok();
-    node.assert_unchanged(&snaps, &out);
-    out.must_say(&format!("{}: read-only: not used", node.disks[i].dev));
-    node.assert_no_storage(&out.stderr);
+    let text = format!("{}: read-only: not used", node.disks[i].dev);
+    read_only_run(&node, i, &text);
     drop(node);
 
-    // A read-only Pi card: its free space stays free, nothing is written.
+    // A Pi card: its free space stays free.
     let mut node = Node::new("ro-pi");
     let (i, _held) = pi_card(&mut node, 1200 * MIB);
-    ok("blockdev", &["--setro", &node.disks[i].dev]);
-    let snaps = node.snapshots();
-    let out = node.storage().ok();
-    node.assert_unchanged(&snaps, &out);
-    out.must_say(&format!("cannot write {}", node.disks[i].dev));
-    node.assert_no_storage(&out.stderr);
+    let text = format!("cannot write {}", node.disks[i].dev);
+    read_only_run(&node, i, &text);
 }
