@@ -315,6 +315,45 @@ fn the_boot_file_is_applied_once() {
 }
 
 #[test]
+fn the_boot_file_is_kept_until_what_it_set_is_saved() {
+    // Stopped (a power cut) once lbu would have saved the changes: the
+    // file is still there, so a cut before that point applies it again.
+    let root = Root::image("retire", "target");
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+    let fp = root.path("failpoint");
+    fs::create_dir_all(&fp).unwrap();
+    let mut child = Command::new(RCCR)
+        .args(["init", "--root", root.0.to_str().unwrap()])
+        .env("RCCR_FAILPOINT", "init-persisted")
+        .env("RCCR_FAILPOINT_DIR", &fp)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !fp.join("reached").exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let renamed_early = !root.exists("boot/rccr.txt");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(fp.join("reached").exists(), "failpoint never reached");
+    assert!(
+        !renamed_early,
+        "rccr.txt renamed before the changes were saved"
+    );
+    assert!(root.read("root/.ssh/authorized_keys").contains(KEY_A));
+
+    let run = root.init(&[]).ok();
+    assert!(
+        run.says("applied, renamed rccr.txt.applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(root.exists("boot/rccr.txt.applied"));
+    assert!(root.read("root/.ssh/authorized_keys").contains(KEY_A));
+}
+
+#[test]
 fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
     let root = Root::image("bootname", "target");
     root.write(
@@ -371,6 +410,55 @@ fn a_configured_hostname_is_kept() {
     assert!(root
         .read("etc/ssh/ssh_host_ed25519_key.pub")
         .ends_with(" root@rack1-pi3\n"));
+}
+
+#[test]
+fn a_configured_hostname_that_is_no_dns_name_is_replaced_not_copied() {
+    // busybox ifup runs udhcpc through `sh -c`, with the stanza's
+    // `hostname` option in the command line: none of these may get there.
+    for (tag, bad) in [
+        ("semicolon", "rack1;reboot"),
+        ("space", "rack 1"),
+        ("subst", "$(reboot)"),
+        ("escape", "rack\x1b]0;x\x07"),
+    ] {
+        let root = Root::image(tag, "target");
+        root.write("etc/hostname", &format!("{bad}\n"));
+        root.write(
+            "etc/hosts",
+            &format!("127.0.0.1 localhost\n127.0.1.1\t{bad}\n"),
+        );
+        let run = root.init(&[]).ok();
+        assert!(run.says("etc/hostname: '"), "{tag}: {}", run.stderr);
+        assert!(run.says(": not kept\n"), "{tag}: {}", run.stderr);
+        assert!(!run.says("\x1b"), "{tag}: an escape reached the console");
+        assert_eq!(
+            root.read("etc/hostname"),
+            format!("{TARGET_NAME}\n"),
+            "{tag}"
+        );
+        let interfaces = root.read("etc/network/interfaces");
+        assert!(
+            interfaces.contains(&format!("    hostname {TARGET_NAME}\n")),
+            "{tag}: {interfaces}"
+        );
+        assert!(!interfaces.contains(bad), "{tag}: {interfaces}");
+        assert!(root
+            .read("etc/hosts")
+            .contains(&format!("127.0.1.1\t{TARGET_NAME}\n")));
+        assert_eq!(
+            root.read("proc/sys/kernel/hostname"),
+            format!("{TARGET_NAME}\n")
+        );
+        // The name written is kept from then on.
+        let again = root.init(&[]).ok();
+        assert!(!again.says("not kept"), "{tag}: {}", again.stderr);
+    }
+    // A dotted name is a DNS name: kept.
+    let root = Root::image("fqdn", "target");
+    root.write("etc/hostname", "node1.lan\n");
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/hostname"), "node1.lan\n");
 }
 
 #[test]
@@ -458,6 +546,34 @@ fn existing_host_keys_are_kept_and_repaired() {
     assert!(empty
         .read("etc/ssh/ssh_host_ed25519_key")
         .starts_with("-----BEGIN OPENSSH"));
+}
+
+#[test]
+fn a_host_key_pair_cut_short_between_its_files_is_made_whole() {
+    // A new private key beside the .pub of the key it replaced: what a
+    // power cut between write_pair's two renames leaves when an empty or
+    // missing private key was made anew. sshd skips such a key.
+    let root = Root::image("cutpair", "target");
+    let new = rccr::keys::generate(rccr::keys::KeyType::Ed25519, 0, "root@new").unwrap();
+    let old = rccr::keys::generate(rccr::keys::KeyType::Ed25519, 0, "root@old").unwrap();
+    let text = new.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    root.write("etc/ssh/ssh_host_ed25519_key", &text);
+    root.chmod("etc/ssh/ssh_host_ed25519_key", 0o600);
+    let old_line = old.public_key().to_openssh().unwrap() + "\n";
+    root.write("etc/ssh/ssh_host_ed25519_key.pub", &old_line);
+    let run = root.init(&[]).ok();
+    assert!(run.says("was not the private key's"), "{}", run.stderr);
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key"), *text, "kept");
+    let want = new.public_key().to_openssh().unwrap() + "\n";
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key.pub"), want);
+    let fp = new.public_key().fingerprint(ssh_key::HashAlg::Sha256);
+    assert!(root.read("etc/issue").contains(&fp.to_string()), "banner");
+
+    // A matching .pub with another comment is left as it is.
+    let renamed = want.replace("root@new", "root@renamed");
+    root.write("etc/ssh/ssh_host_ed25519_key.pub", &renamed);
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key.pub"), renamed);
 }
 
 /// OpenSSL generates the RSA key, so this runs in debug builds too.

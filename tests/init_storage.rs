@@ -107,6 +107,12 @@ impl LoopDisk {
     }
 
     fn sfdisk(&self, script: &str) {
+        self.write_table(script);
+        self.scan();
+    }
+
+    /// Writes a table with sfdisk and tells the kernel nothing.
+    fn write_table(&self, script: &str) {
         let mut child = Command::new("sfdisk")
             .args(["--quiet", "--no-reread", "--no-tell-kernel", &self.dev])
             .stdin(Stdio::piped())
@@ -121,7 +127,6 @@ impl LoopDisk {
             .write_all(script.as_bytes())
             .unwrap();
         assert!(child.wait().unwrap().success(), "sfdisk {script}");
-        self.scan();
     }
 
     /// A copy of the backing file, sparse, to compare with later.
@@ -191,14 +196,18 @@ impl Node {
 
     /// Attaches a new sparse file of `size` bytes and lists it in sys/block.
     fn disk(&mut self, tag: &str, size: u64) -> usize {
+        self.disk_of_blocks(tag, size, SECTOR)
+    }
+
+    /// [`Node::disk`] with logical blocks of `block` bytes (4096: a 4Kn disk).
+    fn disk_of_blocks(&mut self, tag: &str, size: u64, block: u64) -> usize {
         let file = self.path(&format!("images/{tag}.img"));
         File::create(&file).unwrap().set_len(size).unwrap();
-        let dev = ok(
-            "losetup",
-            &["--find", "--show", "--partscan", file.to_str().unwrap()],
-        )
-        .trim()
-        .to_string();
+        let block = block.to_string();
+        let args = ["--find", "--show", "--partscan", "--sector-size", &block];
+        let dev = ok("losetup", &[&args[..], &[file.to_str().unwrap()]].concat())
+            .trim()
+            .to_string();
         let disk = LoopDisk { file, dev };
         std::os::unix::fs::symlink(
             format!("/sys/block/{}", disk.name()),
@@ -344,6 +353,9 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.unmount_all();
         for d in self.disks.drain(..) {
+            // The read-only flag outlives the loop device's backing file:
+            // the next user of its number would inherit it.
+            let _ = run("blockdev", &["--setrw", &d.dev]);
             let _ = run("losetup", &["--detach", &d.dev]);
         }
         // remove_dir_all removes the dev and proc symlinks, never what they
@@ -491,6 +503,22 @@ fn disks_with_anything_on_them_are_never_written() {
         .unwrap()
         .write_all_at(&[1], DISK - MIB / 2)
         .unwrap();
+    // Signatures blkid finds beyond the first MiB: a VMFS volume's at
+    // 1 MiB, and a byte where LUKS2's last secondary header starts (4 MiB).
+    let vmfs = node.disk("vmfs", DISK);
+    let luks = node.disk("luks", DISK);
+    let write_at = |i: usize, bytes: &[u8], at: u64| {
+        File::options()
+            .write(true)
+            .open(&node.disks[i].file)
+            .unwrap()
+            .write_all_at(bytes, at)
+            .unwrap();
+    };
+    write_at(vmfs, b"\x0d\xd0\x01\xc0", MIB);
+    write_at(luks, b"S", 4 * MIB);
+    let vmfs_file = node.disks[vmfs].file.to_str().unwrap().to_string();
+    assert_eq!(blkid(&vmfs_file).0, "VMFS_volume_member");
     let snapshots = node.snapshots();
 
     let out = node.storage().ok();
@@ -605,14 +633,17 @@ fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
     assert_eq!(node.init(&["--prepare-disk", "sdb", "--yes"]).code, Some(2));
 }
 
+/// The table of a Pi image: one bootable FAT32 partition of 64 MiB at 1 MiB.
+const PI_BOOT_TABLE: &str =
+    "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n";
+
 /// A Raspberry Pi card as the images are flashed: one bootable FAT32
 /// partition of 64 MiB at 1 MiB with files on it, free space after it.
 /// Returns the disk's index; the partition is held open, as a mounted boot
 /// partition would be.
 fn pi_card(node: &mut Node, size: u64) -> (usize, File) {
     let i = node.disk("card", size);
-    node.disks[i]
-        .sfdisk("label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\n");
+    node.disks[i].sfdisk(PI_BOOT_TABLE);
     let p1 = node.disks[i].part(1);
     mkfs("vfat", "ALPINE", &p1);
     let cmdline = node.path("images/cmdline.txt");
@@ -686,7 +717,7 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
     let mut node = or_skip!(root_node("pi-cut"));
     let (i, _held) = pi_card(&mut node, 1200 * MIB);
     node.disks[i].sfdisk(&format!(
-        "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size={}, type=83\n",
+        "{PI_BOOT_TABLE}start=133120, size={}, type=83\n",
         1200 * MIB / SECTOR - 133120
     ));
     let sector = node.disks[i].sector0();
@@ -700,9 +731,9 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
     // Holding data: the card is not written at all.
     let mut node = Node::new("pi-data");
     let (i, _held) = pi_card(&mut node, 1200 * MIB);
-    node.disks[i].sfdisk(
-        "label: dos\nlabel-id: 0x52a1ee35\nstart=2048, size=131072, type=c, bootable\nstart=133120, size=200000, type=83\n",
-    );
+    node.disks[i].sfdisk(&format!(
+        "{PI_BOOT_TABLE}start=133120, size=200000, type=83\n"
+    ));
     mkfs("ext4", "mine", &node.disks[i].part(2));
     let snap = node.disks[i].snapshot("pi-data");
     let out = node.storage().ok();
@@ -729,9 +760,14 @@ fn a_preparation_cut_short_is_finished_and_a_lookalike_is_not() {
     assert!(node.disks[other].unchanged_since(&snap), "{}", out.stderr);
     node.assert_no_storage(&out.stderr);
 
-    // rccr's table (identifier "RCCR"), the partition still blank.
+    // rccr's table (identifier "RCCR"), the partition still blank. A dry
+    // run formats nothing.
     let ours = node.disk("ours", DISK);
     node.disks[ours].sfdisk(&table("0x52434352"));
+    let snaps = node.snapshots();
+    let dry = node.init(&["--storage", "--dry-run"]).ok();
+    dry.must_say("would change");
+    node.assert_unchanged(&snaps, &dry);
     let out = node.storage().ok();
     out.must_say("a preparation cut short; finishing it");
     let p1 = node.disks[ours].part(1);
@@ -779,4 +815,312 @@ fn existing_rccr_filesystems_are_used_and_fat_ones_named() {
     assert!(node
         .status()
         .starts_with(&format!("storage: none: {dev} is labelled RCCR but is FAT")));
+}
+
+/// Opens `dev` the way swapon, md, device mapper and mkfs claim a device
+/// (`O_EXCL` on a block device); the claim lasts as long as the file.
+fn claim(dev: &str) -> File {
+    use std::os::unix::fs::OpenOptionsExt;
+    File::options()
+        .read(true)
+        .custom_flags(libc::O_EXCL)
+        .open(dev)
+        .unwrap_or_else(|e| panic!("claim {dev}: {e}"))
+}
+
+#[test]
+fn disks_that_something_else_holds_are_never_written() {
+    // A blank disk that another program holds (what a dm-crypt plain
+    // mapping or a running mkfs looks like: nothing in /proc/mounts, no
+    // holders/ entry for a userspace claim).
+    let mut node = or_skip!(root_node("claimed"));
+    let blank = node.disk("blank", DISK);
+    let held = claim(&node.disks[blank].dev);
+    let snaps = node.snapshots();
+    let out = node.storage().ok();
+    node.assert_unchanged(&snaps, &out);
+    out.must_say(&format!(
+        "{}: in use (swap, RAID, LVM or device mapper, or another program holds it): not used",
+        node.disks[blank].dev
+    ));
+    node.assert_no_storage(&out.stderr);
+    drop(held);
+
+    // --prepare-disk on a disk whose partition is claimed (active swap
+    // claims it so, and /proc/mounts does not list swap): refused.
+    let i = node.disk("swap", DISK);
+    node.disks[i].sfdisk("label: dos\nstart=2048, size=65536, type=82\n");
+    let dev = node.disks[i].dev.clone();
+    let swap = claim(&node.disks[i].part(1));
+    let snap = node.disks[i].snapshot("swap");
+    let out = node.init(&["--prepare-disk", &dev, "--yes"]);
+    out.must_fail(1, &format!("{dev}: in use (swap"));
+    assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
+    drop(swap);
+}
+
+/// What `mkfs.ext4` cut short leaves on `dev`: everything but the primary
+/// superblock, which mke2fs writes last (after some 130 writes, most of
+/// them in the first MiB: `strace -e pwrite64 mkfs.ext4`).
+fn mkfs_cut_short(dev: &str) {
+    mkfs("ext4", "RCCR", dev);
+    ok(
+        "dd",
+        &[
+            "if=/dev/zero",
+            &format!("of={dev}"),
+            // The superblock's 4 KiB block: O_DIRECT on a 4Kn disk too
+            // (mke2fs zeroes it first, so no more is lost).
+            "bs=4096",
+            "count=1",
+            "oflag=direct,sync",
+            "conv=notrunc",
+            "status=none",
+        ],
+    );
+    assert_eq!(blkid(dev).0, "", "{dev}: a filesystem is left");
+}
+
+/// A table like rccr's on a whole disk, with disk identifier `id`.
+fn rccr_like_table(id: &str) -> String {
+    format!(
+        "label: dos\nlabel-id: {id}\nstart=2048, size={}, type=83\n",
+        DISK / SECTOR - 2048
+    )
+}
+
+#[test]
+fn an_mkfs_cut_short_is_finished_on_a_disk_rccr_marked_as_preparing() {
+    // Identifier RCCR: finished, so a partition holding anything but a
+    // filesystem is not provably rccr's any more: left alone.
+    let mut node = or_skip!(root_node("mkfs-cut"));
+    let done = node.disk("done", DISK);
+    node.disks[done].sfdisk(&rccr_like_table("0x52434352"));
+    mkfs_cut_short(&node.disks[done].part(1));
+    let snap = node.disks[done].snapshot("done");
+    let out = node.storage().ok();
+    assert!(node.disks[done].unchanged_since(&snap), "{}", out.stderr);
+    out.must_say(&format!("{} holds data: not used", node.disks[done].dev));
+    node.assert_no_storage(&out.stderr);
+
+    // Identifier RCCP: rccr's, being prepared: formatted whatever the cut
+    // left, then marked RCCR.
+    let prep = node.disk("prep", DISK);
+    node.disks[prep].sfdisk(&rccr_like_table("0x50434352"));
+    let p1 = node.disks[prep].part(1);
+    mkfs_cut_short(&p1);
+    let out = node.storage().ok();
+    out.must_say("a preparation cut short; finishing it");
+    assert_eq!(blkid(&p1).1, "RCCR");
+    assert_eq!(&node.disks[prep].sector0()[440..444], b"RCCR");
+    assert!(node.disks[done].unchanged_since(&snap), "{}", out.stderr);
+    assert_layout(&node, &p1);
+}
+
+/// Runs `rccr init --storage` on `node` until failpoint `point`, then
+/// kills it there: a power cut at that step, as far as the disks go.
+fn storage_killed_at(node: &Node, point: &str) {
+    node.refresh_mounts();
+    let fp = node.path("failpoint");
+    let _ = fs::remove_dir_all(&fp);
+    fs::create_dir_all(&fp).unwrap();
+    let mut child = Command::new(RCCR)
+        .args(["init", "--root", node.dir.to_str().unwrap(), "--storage"])
+        .env("RCCR_FAILPOINT", point)
+        .env("RCCR_FAILPOINT_DIR", &fp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !fp.join("reached").exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(fp.join("reached").exists(), "{point} never reached");
+}
+
+const KILL_POINTS: [&str; 2] = ["storage-table-written", "storage-formatted"];
+
+/// A first boot's `--storage` killed at `point`, then a boot: sector 0
+/// of disk `i` carries the mark of a preparation (`mark` of it is
+/// `marks[0]`) after the kill and the finished one (`marks[1]`) after the
+/// boot, and `part` holds the RCCR filesystem, the same one if mkfs had
+/// finished before the kill.
+fn kill_then_boot(
+    node: &Node,
+    i: usize,
+    part: &str,
+    point: &str,
+    mark: fn(&[u8]) -> Vec<u8>,
+    marks: [&[u8]; 2],
+) {
+    storage_killed_at(node, point);
+    assert_eq!(mark(&node.disks[i].sector0()), marks[0], "{point}");
+    node.disks[i].scan();
+    let uuid = blkid(part).2;
+    assert_eq!(uuid.is_empty(), point == "storage-table-written", "{point}");
+
+    let out = node.storage().ok();
+    assert_eq!(mark(&node.disks[i].sector0()), marks[1], "{point}");
+    assert_eq!(blkid(part).1, "RCCR", "{point}");
+    if !uuid.is_empty() {
+        assert_eq!(blkid(part).2, uuid, "{point}: made again\n{}", out.stderr);
+    }
+    assert_layout(node, part);
+}
+
+#[test]
+fn a_preparation_killed_at_each_step_converges_at_the_next_boot() {
+    let disk_id = |sector: &[u8]| sector[440..444].to_vec();
+    for point in KILL_POINTS {
+        let mut node = or_skip!(root_node(point));
+        let i = node.disk("blank", DISK);
+        let p1 = node.disks[i].part(1);
+        kill_then_boot(&node, i, &p1, point, disk_id, [b"RCCP", b"RCCR"]);
+    }
+}
+
+#[test]
+fn a_pi_card_killed_at_each_step_converges_at_the_next_boot() {
+    let second_type = |sector: &[u8]| vec![entry(sector, 1).0];
+    for point in KILL_POINTS {
+        let mut node = or_skip!(root_node(&format!("pi-{point}")));
+        let (i, _held) = pi_card(&mut node, 1200 * MIB);
+        let p2 = node.disks[i].part(2);
+        kill_then_boot(&node, i, &p2, point, second_type, [&[0x7f], &[0x83]]);
+    }
+}
+
+#[test]
+fn a_pi_cards_partition_cut_short_in_mkfs_is_finished_only_where_rccr_puts_it() {
+    let size = 1200 * MIB;
+    // Type 0x7f where rccr puts its partition: rccr's, whatever mkfs left.
+    let mut node = or_skip!(root_node("pi-mkfs-cut"));
+    let (i, _held) = pi_card(&mut node, size);
+    let sectors = size / SECTOR - 133120;
+    node.disks[i].sfdisk(&format!(
+        "{PI_BOOT_TABLE}start=133120, size={sectors}, type=7f\n"
+    ));
+    let p2 = node.disks[i].part(2);
+    mkfs_cut_short(&p2);
+    let out = node.storage().ok();
+    out.must_say("partition 2 is rccr's, its filesystem not made");
+    assert_eq!(blkid(&p2).1, "RCCR");
+    let sector = node.disks[i].sector0();
+    assert_eq!(entry(&sector, 1), (0x83, 133120, sectors as u32));
+    assert_eq!(
+        &sector[440..444],
+        &[0x35, 0xee, 0xa1, 0x52],
+        "the card's id kept"
+    );
+    assert_layout(&node, &p2);
+    drop(_held);
+    drop(node);
+
+    // Type 0x7f elsewhere: not rccr's, not written.
+    let mut node = Node::new("pi-7f-elsewhere");
+    let (i, _held) = pi_card(&mut node, size);
+    node.disks[i].sfdisk(&format!(
+        "{PI_BOOT_TABLE}start=133120, size=400000, type=7f\n"
+    ));
+    mkfs_cut_short(&node.disks[i].part(2));
+    let snap = node.disks[i].snapshot("elsewhere");
+    let out = node.storage().ok();
+    out.must_say("has partitions after its boot partition");
+    assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
+    node.assert_no_storage(&out.stderr);
+}
+
+#[test]
+fn a_partition_the_kernel_places_elsewhere_than_the_table_is_not_formatted() {
+    // The kernel knows partition 2 from an older table, over someone's
+    // data, and cannot move it (it is open); the table on the card now
+    // says partition 2 is a blank one after the boot partition.
+    let size = 1200 * MIB;
+    let mut node = or_skip!(root_node("pi-stale"));
+    let (i, _held) = pi_card(&mut node, size);
+    node.disks[i].sfdisk(&format!(
+        "{PI_BOOT_TABLE}start=200000, size=400000, type=83\n"
+    ));
+    let data_at = 200000 * SECTOR;
+    File::options()
+        .write(true)
+        .open(&node.disks[i].file)
+        .unwrap()
+        .write_all_at(&[0x5a; 4096], data_at + MIB)
+        .unwrap();
+    let sectors = size / SECTOR - 133120;
+    node.disks[i].write_table(&format!(
+        "{PI_BOOT_TABLE}start=133120, size={sectors}, type=83\n"
+    ));
+    let _open = File::open(node.disks[i].part(2)).unwrap();
+    let before = read_range(&node.disks[i].file, data_at, 4 * MIB);
+
+    let out = node.storage().ok();
+    out.must_say("the kernel has partition 2 of");
+    out.must_say("not formatted");
+    assert!(
+        read_range(&node.disks[i].file, data_at, 4 * MIB) == before,
+        "the data under the kernel's partition 2 was written:\n{}",
+        out.stderr
+    );
+    node.assert_no_storage(&out.stderr);
+}
+
+#[test]
+fn a_blank_4kn_disk_is_partitioned_in_4_kib_blocks() {
+    let mut node = or_skip!(root_node("4kn"));
+    let i = node.disk_of_blocks("4kn", DISK, 4096);
+    let p1 = node.disks[i].part(1);
+    node.storage().ok();
+    // The table counts 4 KiB blocks: 1 MiB is block 256.
+    let sector = node.disks[i].sector0();
+    assert_eq!(entry(&sector, 0), (0x83, 256, (DISK / 4096 - 256) as u32));
+    assert_eq!(&sector[440..444], b"RCCR");
+    assert_eq!(blkid(&p1).1, "RCCR");
+    assert_layout(&node, &p1);
+
+    // Cut short in mkfs: finished, in the same blocks.
+    node.unmount_all();
+    File::options()
+        .write(true)
+        .open(&node.disks[i].file)
+        .unwrap()
+        .write_all_at(b"RCCP", 440)
+        .unwrap();
+    mkfs_cut_short(&p1);
+    let out = node.storage().ok();
+    out.must_say("a preparation cut short; finishing it");
+    assert_eq!(node.disks[i].sector0(), sector);
+    assert_layout(&node, &p1);
+}
+
+/// Disk `i` of `node` made read-only (a write-protect switch, blockdev
+/// --setro): `--storage` writes no disk, says `text` and finds no storage.
+fn read_only_run(node: &Node, i: usize, text: &str) {
+    ok("blockdev", &["--setro", &node.disks[i].dev]);
+    let snaps = node.snapshots();
+    let out = node.storage().ok();
+    node.assert_unchanged(&snaps, &out);
+    out.must_say(text);
+    node.assert_no_storage(&out.stderr);
+}
+
+#[test]
+fn read_only_disks_are_never_written() {
+    // A blank disk: not looked at.
+    let mut node = or_skip!(root_node("ro"));
+    let i = node.disk("blank", DISK);
+    let text = format!("{}: read-only: not used", node.disks[i].dev);
+    read_only_run(&node, i, &text);
+    drop(node);
+
+    // A Pi card: its free space stays free.
+    let mut node = Node::new("ro-pi");
+    let (i, _held) = pi_card(&mut node, 1200 * MIB);
+    let text = format!("cannot write {}", node.disks[i].dev);
+    read_only_run(&node, i, &text);
 }

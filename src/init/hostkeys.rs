@@ -12,9 +12,11 @@
 //! OpenSSH format, private 0600, public 0644, comment `root@HOSTNAME`,
 //! randomness from getrandom. An existing key is never replaced: a private
 //! key others can read gets mode 0600 (sshd refuses it otherwise), a missing
-//! `.pub` is derived from it. An empty private file (a crash before atomic
+//! `.pub` is derived from it, and a `.pub` of another key (a new pair cut
+//! short between its two files) is replaced. An empty private file (a crash before atomic
 //! writes, a `touch`) counts as missing.
 use super::Ctx;
+use crate::keys::authorized::key_blob;
 use crate::keys::{self, KeyType};
 use ssh_key::{Fingerprint, HashAlg, PrivateKey};
 use std::fs;
@@ -113,29 +115,7 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
             if mode & 0o077 != 0 {
                 ctx.chmod(private, mode, 0o600);
             }
-            if public.exists() {
-                return;
-            }
-            let derived = fs::read(private)
-                .map_err(|e| e.to_string())
-                .and_then(|t| PrivateKey::from_openssh(t).map_err(|e| e.to_string()))
-                .map_err(|e| e.to_string())
-                .and_then(|k| keys::public_line(&k).map_err(|e| e.to_string()));
-            match derived {
-                Ok(line) => {
-                    ctx.write_file(
-                        &public,
-                        format!("{line}\n").as_bytes(),
-                        0o644,
-                        "derived from the private key",
-                    );
-                }
-                Err(e) => ctx.problem(format_args!(
-                    "{shown}: cannot read the key ({e}); {} not made",
-                    public.display()
-                )),
-            }
-            return;
+            return ensure_public(ctx, private, &public);
         }
         Ok(m) if !m.is_file() => {
             return ctx.problem(format_args!("{shown}: not a regular file; left alone"));
@@ -165,6 +145,38 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
         }
         Err(e) => ctx.problem(format_args!("{shown}: {e}")),
     }
+}
+
+/// Makes `public` hold the public half of the existing `private` key:
+/// derived when missing, and replaced when it names another key. A new
+/// pair is written private first, so a power cut in between leaves a new
+/// private key beside the old `.pub`: sshd complains ("does not match
+/// private key") and the banner, read from `.pub` files, shows the old
+/// fingerprint.
+fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
+    let derived = fs::read(private)
+        .map_err(|e| e.to_string())
+        .and_then(|t| PrivateKey::from_openssh(t).map_err(|e| e.to_string()))
+        .and_then(|k| keys::public_line(&k).map_err(|e| e.to_string()));
+    let line = match derived {
+        Ok(line) => line,
+        Err(e) => {
+            return ctx.problem(format_args!(
+                "{}: cannot read the key ({e}); {} not checked",
+                private.display(),
+                public.display()
+            ))
+        }
+    };
+    let what = match super::read_optional(public) {
+        Ok(Some(old)) if key_blob(&old) == key_blob(line.as_bytes()) => return,
+        Ok(Some(_)) => "replaced: it was not the private key's (a new key cut short?)",
+        Ok(None) => "derived from the private key",
+        Err(e) => {
+            return ctx.problem(format_args!("cannot read {}: {e}", public.display()));
+        }
+    };
+    ctx.write_file(public, format!("{line}\n").as_bytes(), 0o644, what);
 }
 
 /// `("ED25519", "SHA256:...")` for a `.pub` line, as `ssh-keygen -l` shows

@@ -4,7 +4,9 @@
 //!
 //! 1. `hostname=` from the boot-partition file, when valid;
 //! 2. else the *configured* name: the first line of `/etc/hostname`,
-//!    trimmed, unless it is one of the image defaults
+//!    trimmed, when it is a DNS name (anything else is reported and
+//!    replaced: it would reach `/etc/hosts` and ifup's shell), unless it is
+//!    one of the image defaults
 //!    ([`crate::identity::IMAGE_DEFAULT_NAMES`]: empty, `localhost`,
 //!    `localhost.localdomain`, `(none)`, `ReCyClusteR-Control`,
 //!    `ReCyClusteR-Target`, any case). A name written
@@ -75,7 +77,7 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>) -> (String, bool) 
 
     let name = if let Some(w) = wanted {
         w.to_string()
-    } else if !is_image_default(&etc) {
+    } else if !is_image_default(&etc) && configured_name_ok(ctx, &etc) {
         etc.clone()
     } else {
         let class_net = ctx.path(CLASS_NET);
@@ -116,7 +118,11 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>) -> (String, bool) 
             0o644,
             &format!(
                 "{name} (was {})",
-                if etc.is_empty() { "empty" } else { &etc }
+                if etc.is_empty() {
+                    "empty".into()
+                } else {
+                    crate::print::name(&etc)
+                }
             ),
         );
 
@@ -161,6 +167,23 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>) -> (String, bool) 
         Err(e) => ctx.problem(format_args!("cannot read {}: {e}", if_path.display())),
     }
     (name, etc_ok)
+}
+
+/// Whether `/etc/hostname`'s name may be kept: a DNS name
+/// ([`identity::check_dns_name`]: letters, digits, hyphens, dots). Anything
+/// else (a space, a `;`, a control byte) would be copied into `/etc/hosts`
+/// and into `/etc/network/interfaces`, whose `hostname` option ifup hands
+/// to udhcpc through a shell: it is replaced, like an image default.
+fn configured_name_ok(ctx: &mut Ctx, etc: &str) -> bool {
+    let Err(e) = identity::check_dns_name(etc) else {
+        return true;
+    };
+    ctx.problem(format_args!(
+        "{}: '{}' {e}: not kept",
+        ctx.path(ETC_HOSTNAME).display(),
+        crate::print::name(etc)
+    ));
+    false
 }
 
 /// The running hostname. On `/`: the kernel's (UTS namespace's), through

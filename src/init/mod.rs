@@ -26,6 +26,8 @@
 //! 7. **Console banner** `/etc/issue` ([`issue`]), with the storage and
 //!    world lines of the boot status file ([`bootstatus`]).
 //! 8. **Persistence**: on diskless Alpine (root on tmpfs) `lbu commit`.
+//! 9. **Boot-partition file retired** (renamed `rccr.txt.applied`), only
+//!    once what it set is saved.
 //!
 //! Two more modes, each its own run: `--storage` finds or prepares the
 //! persistent storage and mounts it ([`storage`]; the `rccr-storage`
@@ -313,9 +315,6 @@ pub fn run(opts: &Options) -> Summary {
         boot_ok &= add_authorized_keys(&mut ctx, &b.keys);
     }
     hostkeys::ensure(&mut ctx, &name);
-    if let Some(b) = &boot {
-        bootfile::retire(&mut ctx, b, boot_ok);
-    }
     let world = match world::ensure(&mut ctx) {
         world::Outcome::Missing(names) => bootstatus::World::from_missing(&names),
         _ => bootstatus::World::Unknown,
@@ -323,6 +322,13 @@ pub fn run(opts: &Options) -> Summary {
     bootstatus::set(&mut ctx, "world", world.line());
     issue::write(&mut ctx, node, &name);
     persist(&mut ctx);
+    crate::failpoint::reached("init-persisted", "-");
+    // Only now: on diskless Alpine the settings are in RAM until lbu has
+    // saved them, and a file renamed before would never be applied again
+    // after a power cut in between (its keys lost: a lockout).
+    if let Some(b) = &boot {
+        bootfile::retire(&mut ctx, b, boot_ok);
+    }
     ctx.finish()
 }
 

@@ -86,6 +86,24 @@ pub fn is_blank(path: &Path, offset: u64, len: u64) -> io::Result<bool> {
     Ok(probe::is_zero(&tail))
 }
 
+/// How far into a whole disk lie the signatures that blkid finds at a
+/// fixed offset from its start: besides the first MiB's, VMFS's at 1 and
+/// 2 MiB, bcachefs's second superblock at 2 MiB and LUKS2's secondary
+/// header (what is left when the first MiB was wiped) as deep as 4 MiB,
+/// 4 KiB long (util-linux libblkid/src/superblocks/vmfs.c, bcache.c,
+/// luks.c). Those at a fixed offset from the end all lie in the last MiB.
+pub const DISK_SIGNATURE_HEAD: u64 = 5 * MIB;
+
+/// Whether a whole disk of `size` bytes holds nothing blkid could name:
+/// its first [`DISK_SIGNATURE_HEAD`] bytes and its last MiB all zeros.
+pub fn is_blank_disk(path: &Path, size: u64) -> io::Result<bool> {
+    if !is_blank(path, 0, size)? {
+        return Ok(false);
+    }
+    let deeper = DISK_SIGNATURE_HEAD.min(size).saturating_sub(MIB);
+    Ok(probe::is_zero(&read_at(path, MIB, deeper as usize)?))
+}
+
 /// The MBR in sector 0 of `path`, if it holds one.
 pub fn read_table(path: &Path) -> io::Result<Option<mbr::Repr>> {
     let sector = read_at(path, 0, mbr::SECTOR_LEN)?;
@@ -139,9 +157,37 @@ impl Writer {
         self.edit_sector0(|p| table.emit(p))
     }
 
+    /// Sets the disk identifier in sector 0; no other byte changes.
+    pub fn set_disk_id(&self, id: u32) -> io::Result<()> {
+        self.edit_sector0(|p| p.set_disk_id(id))
+    }
+
     /// Adds `entry` in `slot` of the table in sector 0; no other byte changes.
     pub fn add_entry(&self, slot: usize, entry: &mbr::Entry) -> io::Result<()> {
         self.edit_sector0(|p| p.set_entry(slot, Some(entry)))
+    }
+}
+
+/// The kernel's word that nothing else uses a whole disk: opening a block
+/// device with `O_EXCL` fails with EBUSY while the disk or one of its
+/// partitions is mounted, active swap, a member of an md array or under a
+/// device-mapper device (LVM, dm-crypt), or opened exclusively by another
+/// program (mkfs, fsck). `/proc/mounts` and `holders/` see only some of
+/// these. Held from the decision to write a disk until its table is
+/// written, so nothing can claim it in between; dropped before `mkfs`,
+/// which claims the new partition the same way. Read-only: closing it
+/// is no write that udev would react to.
+pub struct Claim {
+    _file: File,
+}
+
+impl Claim {
+    pub fn take(path: &Path) -> io::Result<Claim> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_EXCL)
+            .open(path)?;
+        Ok(Claim { _file: file })
     }
 }
 

@@ -18,11 +18,23 @@ pub const SECTOR_LEN: usize = 512;
 pub const ENTRIES: usize = 4;
 /// Partition type "Linux" (what `sfdisk` writes for `type=83`).
 pub const TYPE_LINUX: u8 = 0x83;
+/// The type of the partition rccr adds after a boot partition, until its
+/// filesystem is made (then [`TYPE_LINUX`]): 0x7f, set aside "for
+/// individual or local use and temporary or experimental projects"
+/// (the Alt-OS-Dev partition standard), so no one's data partition. Like
+/// [`PREPARING_DISK_ID`], it makes the partition rccr's whatever it holds.
+pub const TYPE_PREPARING: u8 = 0x7f;
 /// The protective entry of a GPT disk.
 pub const TYPE_GPT_PROTECTIVE: u8 = 0xee;
 /// The identifier rccr gives a disk it partitions itself ("RCCR" in the
 /// four bytes at 440), so an unfinished preparation is recognised as ours.
 pub const RCCR_DISK_ID: u32 = u32::from_le_bytes(*b"RCCR");
+/// The identifier of a disk rccr has partitioned and not yet formatted
+/// ("RCCP"): its partition is rccr's whatever it holds, an `mkfs` cut
+/// short included (mke2fs writes its primary superblock last, after
+/// hundreds of KiB elsewhere). Becomes [`RCCR_DISK_ID`] once the RCCR
+/// filesystem is there.
+pub const PREPARING_DISK_ID: u32 = u32::from_le_bytes(*b"RCCP");
 /// The largest sector count an entry holds.
 pub const MAX_SECTORS: u64 = u32::MAX as u64;
 

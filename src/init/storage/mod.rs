@@ -15,19 +15,28 @@
 //!    after its last partition, at least [`MIN_SIZE`], once. Only sector
 //!    0's free slot and the free space are written; the image's partitions
 //!    are never touched.
-//! 3. A completely blank disk (the first and the last MiB all zeros: no
-//!    table, no filesystem, no RAID or LVM label) of at least [`MIN_SIZE`]:
+//! 3. A completely blank disk (the first 5 and the last MiB all zeros: no
+//!    table, no filesystem, no RAID, LVM or LUKS label, nothing blkid
+//!    names; see [`device::DISK_SIGNATURE_HEAD`]) of at least [`MIN_SIZE`]:
 //!    an MBR with one partition from 1 MiB to the end (2 TiB at most with
-//!    512-byte blocks: MBR's limit), the disk identifier `RCCR`. A disk with
-//!    anything on it is never written; `rccr-init --prepare-disk DEV`
+//!    512-byte blocks: MBR's limit), the disk identifier `RCCR`. A disk
+//!    with anything on it, or that the kernel will not let rccr open
+//!    exclusively (mounted, swap, RAID, LVM, another program), is never
+//!    written; `rccr-init --prepare-disk DEV`
 //!    ([`prepare_disk`]) erases one after a typed confirmation.
 //!
 //! **Order of the writes**, so that a power cut at any point is finished at
 //! the next boot: zeros over the first and last MiB of the new partition,
-//! the table entry, the kernel told (`partx`, else `blockdev --rereadpt`),
-//! `mkfs.ext4 -L RCCR`. A partition left blank in between is recognised as
-//! ours (Pi: type 83, after the boot partition, blank; other disks: the
-//! `RCCR` disk identifier, one partition at 1 MiB, blank) and formatted.
+//! the table entry marked as being prepared (rule 2: type 0x7f; rule 3:
+//! disk identifier `RCCP`), the kernel told (`partx`, else `blockdev
+//! --rereadpt`), `mkfs.ext4 -L RCCR`, the mark turned into a finished
+//! one (type 83; identifier `RCCR`). A partition under a preparing mark
+//! is rccr's whatever it holds (mke2fs writes its primary superblock
+//! last, so an `mkfs` cut short leaves bytes but no filesystem) and is
+//! formatted; so is a blank one under a finished mark (what rccr left
+//! before the marks: type 83 after the boot partition; `RCCR`'s one
+//! partition at 1 MiB). A filesystem found under a preparing mark is
+//! marked before it is used.
 //!
 //! **Layout** on the filesystem (see [`LAYOUT`]): `docker/` bound on
 //! `/var/lib/docker`, `rccr/` on `/var/lib/rccr` (rccr's node state),
@@ -79,9 +88,9 @@ struct Found {
     name: String,
     /// `major:minor`.
     dev: String,
-    /// The disk it was just made on, held open until it is mounted (read
-    /// by nobody: holding is its use).
-    _disk: Option<device::Writer>,
+    /// The disk it was just made or marked on, held open until it is
+    /// mounted (see [`device::Writer`]).
+    writer: Option<device::Writer>,
 }
 
 impl Found {
@@ -134,13 +143,17 @@ fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
         .into_iter()
         .partition(|(_, fs)| matches!(fs, Filesystem::Ext { .. }));
     let mut ext = ext.into_iter();
-    if let Some((first, _)) = ext.next() {
+    if let Some((mut first, _)) = ext.next() {
         for (other, _) in ext {
             ctx.problem(format_args!(
                 "{} is labelled {RCCR_LABEL} too; using {} (keep one)",
                 other.node(),
                 first.node()
             ));
+        }
+        let on = |d: &Disk| d.partitions.iter().find(|p| p.name == first.name).cloned();
+        if let Some((disk, part)) = disks.iter().find_map(|d| on(d).map(|p| (d, p))) {
+            first.writer = mark_prepared(ctx, disk, part.number, None)?;
         }
         return Ok(first);
     }
@@ -165,14 +178,14 @@ fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
             continue;
         }
         match classify(ctx, disk, &mounts) {
-            Class::Blank => return initialise(ctx, disk, true),
-            Class::Unfinished => return initialise(ctx, disk, false),
-            Class::Data => ctx.note(format_args!(
+            Ok((Class::Blank, claim)) => return initialise(ctx, disk, claim, true),
+            Ok((Class::Unfinished, claim)) => return initialise(ctx, disk, claim, false),
+            Ok((Class::Data, _)) => ctx.note(format_args!(
                 "{} holds data: not used (rccr-init --prepare-disk {} erases it for RCCR)",
                 disk.node(),
                 disk.node()
             )),
-            Class::Unusable(why) => ctx.note(format_args!("{}: {why}: not used", disk.node())),
+            Err(why) => ctx.note(format_args!("{}: {why}: not used", disk.node())),
         }
     }
     why_not.push(format!(
@@ -201,7 +214,7 @@ fn labelled(ctx: &Ctx, disks: &[Disk]) -> Vec<(Found, Filesystem)> {
                     let found = Found {
                         name: name.to_string(),
                         dev: dev.to_string(),
-                        _disk: None,
+                        writer: None,
                     };
                     out.push((found, fs));
                 }
@@ -261,7 +274,9 @@ fn grow_boot_disk(
         .map_err(|e| format!("cannot read {node}: {e}"))?
         .ok_or_else(|| format!("{node} has no MBR"))?;
     let bs = disk.block_size;
-    let gpt = device::read_at(&path, bs, 8).is_ok_and(|b| b == b"EFI PART");
+    // A read that fails is no proof of "no GPT".
+    let gpt = device::read_at(&path, bs, 8).map_err(|e| format!("cannot read {node}: {e}"))?
+        == b"EFI PART";
     if !table.editable() || gpt {
         return Err(format!("{node} has a GPT or extended partitions"));
     }
@@ -279,21 +294,38 @@ fn grow_boot_disk(
         .filter_map(|(i, e)| e.map(|e| (i, e)))
         .max_by_key(|(_, e)| e.end_lba())
         .expect("the boot entry is there");
+    // Where rccr puts its partition: from the next MiB after the boot
+    // partition to the end of the disk (or of what MBR can hold).
+    let start = align_up(boot_entry.end_lba(), MIB / bs);
+    let end = (disk.size / bs).min(start + mbr::MAX_SECTORS);
+    let sectors = end.saturating_sub(start);
     if last != boot_entry {
-        let (start, len) = (u64::from(last.first_lba) * bs, u64::from(last.sectors) * bs);
-        let blank = device::is_blank(&path, start, len).unwrap_or(false);
+        let number = slot as u32 + 1;
+        let rccrs = (u64::from(last.first_lba), u64::from(last.sectors)) == (start, sectors);
+        if last.kind == mbr::TYPE_PREPARING && rccrs {
+            ctx.note(format_args!(
+                "{node}: partition {number} is rccr's, its filesystem not made (power lost at its first boot?); finishing it"
+            ));
+            let writer = match ctx.dry {
+                true => None,
+                false => Some(
+                    device::Writer::open(&path).map_err(|e| format!("cannot write {node}: {e}"))?,
+                ),
+            };
+            let found = format_partition(ctx, disk, number, &last, writer)?;
+            mark_prepared(ctx, disk, number, found.writer.as_ref())?;
+            return Ok(found);
+        }
+        let (at, len) = (u64::from(last.first_lba) * bs, u64::from(last.sectors) * bs);
+        let blank = device::is_blank(&path, at, len).unwrap_or(false);
         if last.kind == mbr::TYPE_LINUX && last.first_lba > boot_entry.first_lba && blank {
             ctx.note(format_args!(
-                "{node}: partition {} is blank: an RCCR partition cut short (power lost at its first boot?); finishing it",
-                slot + 1
+                "{node}: partition {number} is blank: an RCCR partition cut short (power lost at its first boot?); finishing it"
             ));
-            return format_partition(ctx, disk, slot as u32 + 1, None);
+            return format_partition(ctx, disk, number, &last, None);
         }
         return Err(format!("{node} has partitions after its boot partition"));
     }
-    let start = align_up(last.end_lba(), MIB / bs);
-    let end = (disk.size / bs).min(start + mbr::MAX_SECTORS);
-    let sectors = end.saturating_sub(start);
     if sectors * bs < MIN_SIZE || start > mbr::MAX_SECTORS {
         return Err(format!(
             "{node} has {} MiB free after its last partition, less than {} MiB",
@@ -315,7 +347,7 @@ fn grow_boot_disk(
     }
     let entry = mbr::Entry {
         bootable: false,
-        kind: mbr::TYPE_LINUX,
+        kind: mbr::TYPE_PREPARING,
         first_lba: start as u32,
         sectors: sectors as u32,
     };
@@ -324,57 +356,78 @@ fn grow_boot_disk(
         .and_then(|w| w.add_entry(slot, &entry).map(|()| w))
         .map_err(|e| format!("cannot write {node}: {e}"))?;
     ctx.changed(what);
-    format_partition(ctx, disk, number, Some(writer))
+    crate::failpoint::reached("storage-table-written", &node);
+    let found = format_partition(ctx, disk, number, &entry, Some(writer))?;
+    crate::failpoint::reached("storage-formatted", &node);
+    mark_prepared(ctx, disk, number, found.writer.as_ref())?;
+    Ok(found)
 }
 
 /// What a disk other than the boot medium holds, for rule 3.
 #[derive(Debug, PartialEq, Eq)]
 enum Class {
-    /// First and last MiB all zeros.
+    /// Nothing blkid could name ([`device::is_blank_disk`]).
     Blank,
     /// rccr's table, its one partition still blank: a preparation cut short.
     Unfinished,
     Data,
-    /// Too small, read-only, in use: not looked at.
-    Unusable(String),
 }
 
-fn classify(ctx: &Ctx, disk: &Disk, mounts: &[mounts::Mount]) -> Class {
+/// What `disk` holds, and the claim on it that proves nothing else uses
+/// it; `Err` says why it is not looked at (too small, read-only, in use).
+fn classify(
+    ctx: &Ctx,
+    disk: &Disk,
+    mounts: &[mounts::Mount],
+) -> Result<(Class, device::Claim), String> {
     let in_use = std::iter::once(disk.dev.as_str())
         .chain(disk.partitions.iter().map(|p| p.dev.as_str()))
         .any(|dev| !mounts::of_device(ctx, mounts, dev).is_empty());
     if in_use || disk.held {
-        return Class::Unusable("in use".into());
+        return Err("in use".into());
     }
     if disk.read_only {
-        return Class::Unusable("read-only".into());
+        return Err("read-only".into());
     }
     if disk.size < MIN_SIZE + MIB {
-        return Class::Unusable(format!("smaller than {} MiB", (MIN_SIZE + MIB) / MIB));
+        return Err(format!("smaller than {} MiB", (MIN_SIZE + MIB) / MIB));
     }
     let path = ctx.path(&disk.node());
-    match device::is_blank(&path, 0, disk.size) {
-        Ok(true) => return Class::Blank,
+    let claim = device::Claim::take(&path).map_err(|e| match e.raw_os_error() {
+        Some(libc::EBUSY) => {
+            "in use (swap, RAID, LVM or device mapper, or another program holds it)".to_string()
+        }
+        _ => format!("cannot open it ({e})"),
+    })?;
+    match device::is_blank_disk(&path, disk.size) {
+        Ok(true) => return Ok((Class::Blank, claim)),
         Ok(false) => {}
-        Err(e) => return Class::Unusable(format!("cannot read it ({e})")),
+        Err(e) => return Err(format!("cannot read it ({e})")),
     }
     let ours = match device::read_table(&path) {
-        Ok(Some(t)) => t.disk_id == mbr::RCCR_DISK_ID && single_partition(&t, disk).is_some(),
-        _ => false,
+        Ok(Some(t)) if single_partition(&t, disk).is_some() => Some(t.disk_id),
+        _ => None,
     };
     let (start, len) = partition_area(disk);
-    if ours && device::is_blank(&path, start, len).unwrap_or(false) {
-        Class::Unfinished
-    } else {
-        Class::Data
-    }
+    let class = match ours {
+        Some(mbr::PREPARING_DISK_ID) => Class::Unfinished,
+        Some(mbr::RCCR_DISK_ID) if device::is_blank(&path, start, len).unwrap_or(false) => {
+            Class::Unfinished
+        }
+        _ => Class::Data,
+    };
+    Ok((class, claim))
 }
 
-/// The one entry of a table rccr wrote on `disk`: type 83 at 1 MiB.
+/// The one entry of a table rccr wrote on `disk`: type 83 over the
+/// [`partition_area`], nothing less or more.
 fn single_partition(t: &mbr::Repr, disk: &Disk) -> Option<mbr::Entry> {
+    let bs = disk.block_size;
+    let area = partition_area(disk);
     match t.entries {
         [Some(e), None, None, None]
-            if e.kind == mbr::TYPE_LINUX && u64::from(e.first_lba) * disk.block_size == MIB =>
+            if e.kind == mbr::TYPE_LINUX
+                && (u64::from(e.first_lba) * bs, u64::from(e.sectors) * bs) == area =>
         {
             Some(e)
         }
@@ -392,14 +445,37 @@ fn partition_area(disk: &Disk) -> (u64, u64) {
 }
 
 /// Rule 3 on a blank disk (`fresh`) or one whose preparation was cut short.
-fn initialise(ctx: &mut Ctx, disk: &Disk, fresh: bool) -> Result<Found, String> {
+/// `claim` is held until the table is written.
+fn initialise(
+    ctx: &mut Ctx,
+    disk: &Disk,
+    claim: device::Claim,
+    fresh: bool,
+) -> Result<Found, String> {
     let node = disk.node();
     let (start, len) = partition_area(disk);
+    let bs = disk.block_size;
+    let entry = mbr::Entry {
+        bootable: false,
+        kind: mbr::TYPE_LINUX,
+        first_lba: (start / bs) as u32,
+        sectors: (len / bs) as u32,
+    };
     if !fresh {
         ctx.note(format_args!(
-            "{node}: rccr's partition table with a blank partition: a preparation cut short; finishing it"
+            "{node}: rccr's partition table, its filesystem not made: a preparation cut short; finishing it"
         ));
-        return format_partition(ctx, disk, 1, None);
+        let writer = match ctx.dry {
+            true => None,
+            false => Some(
+                device::Writer::open(&ctx.path(&node))
+                    .map_err(|e| format!("cannot write {node}: {e}"))?,
+            ),
+        };
+        drop(claim);
+        let found = format_partition(ctx, disk, 1, &entry, writer)?;
+        mark_prepared(ctx, disk, 1, found.writer.as_ref())?;
+        return Ok(found);
     }
     let what = format!(
         "{node}: blank: partition table with one partition ({} MiB)",
@@ -409,35 +485,118 @@ fn initialise(ctx: &mut Ctx, disk: &Disk, fresh: bool) -> Result<Found, String> 
         ctx.changed(format_args!("{what}, ext4 labelled {RCCR_LABEL}"));
         return Err(DRY.into());
     }
-    let bs = disk.block_size;
-    let table = mbr::Repr::single(mbr::Entry {
-        bootable: false,
-        kind: mbr::TYPE_LINUX,
-        first_lba: (start / bs) as u32,
-        sectors: (len / bs) as u32,
-    });
+    let table = mbr::Repr {
+        disk_id: mbr::PREPARING_DISK_ID,
+        ..mbr::Repr::single(entry)
+    };
     let writer = device::Writer::open(&ctx.path(&node))
         .and_then(|w| w.zero_edges(start, len).map(|()| w))
         .and_then(|w| w.write_table(&table).map(|()| w))
         .map_err(|e| format!("cannot write {node}: {e}"))?;
+    // mkfs claims the partition, which the disk's claim would forbid.
+    drop(claim);
     ctx.changed(what);
-    format_partition(ctx, disk, 1, Some(writer))
+    crate::failpoint::reached("storage-table-written", &node);
+    let found = format_partition(ctx, disk, 1, &entry, Some(writer))?;
+    crate::failpoint::reached("storage-formatted", &node);
+    mark_prepared(ctx, disk, 1, found.writer.as_ref())?;
+    Ok(found)
 }
 
-/// Tells the kernel about partition `number` and makes the filesystem;
-/// `writer`, the disk's if it was just written, stays open in the result.
+/// Once partition `number` of `disk` holds the RCCR filesystem, turns the
+/// marks of a preparation into those of a finished one: the disk
+/// identifier `RCCP` into `RCCR`, the partition type 0x7f into 0x83.
+/// Writes through `writer` or a writer of its own, which it returns to be
+/// held until the mount. A mark left would have the partition formatted
+/// again at a boot where its filesystem is unreadable, so the filesystem is
+/// not used until the marks are written.
+fn mark_prepared(
+    ctx: &mut Ctx,
+    disk: &Disk,
+    number: u32,
+    writer: Option<&device::Writer>,
+) -> Result<Option<device::Writer>, String> {
+    let node = disk.node();
+    let path = ctx.path(&node);
+    let Ok(Some(table)) = device::read_table(&path) else {
+        return Ok(None);
+    };
+    let slot = (number as usize).saturating_sub(1);
+    let preparing_id = table.disk_id == mbr::PREPARING_DISK_ID;
+    let preparing_entry = table
+        .entries
+        .get(slot)
+        .copied()
+        .flatten()
+        .filter(|e| number > 0 && e.kind == mbr::TYPE_PREPARING);
+    if !preparing_id && preparing_entry.is_none() {
+        return Ok(None);
+    }
+    let what = format!("{node}: partition {number} marked as prepared");
+    if ctx.dry {
+        ctx.changed(what);
+        return Ok(None);
+    }
+    let cannot = |e: std::io::Error| format!("cannot mark {node} as prepared: {e}");
+    let own = match writer {
+        Some(_) => None,
+        None => Some(device::Writer::open(&path).map_err(cannot)?),
+    };
+    let writer = writer.or(own.as_ref()).expect("one writer");
+    if preparing_id {
+        writer.set_disk_id(mbr::RCCR_DISK_ID).map_err(cannot)?;
+    }
+    if let Some(entry) = preparing_entry {
+        let entry = mbr::Entry {
+            kind: mbr::TYPE_LINUX,
+            ..entry
+        };
+        writer.add_entry(slot, &entry).map_err(cannot)?;
+    }
+    ctx.changed(what);
+    Ok(own)
+}
+
+/// Tells the kernel about partition `number` (the table's `entry`) and
+/// makes the filesystem, only where the kernel's partition is exactly the
+/// entry: a partition the kernel still knows from an older table (one in
+/// use cannot be moved) may cover someone's data. `writer`, the disk's if
+/// it was just written, stays open in the result.
 fn format_partition(
     ctx: &mut Ctx,
     disk: &Disk,
     number: u32,
+    entry: &mbr::Entry,
     writer: Option<device::Writer>,
 ) -> Result<Found, String> {
+    if ctx.dry {
+        ctx.changed(format_args!(
+            "{}: partition {number}: ext4 filesystem labelled {RCCR_LABEL}",
+            disk.node()
+        ));
+        return Err(DRY.into());
+    }
     let part = device::tell_kernel(ctx, disk, number).map_err(|e| {
         format!(
             "the kernel does not show partition {number} of {} yet ({e}); it is formatted at the next boot",
             disk.node()
         )
     })?;
+    let bs = disk.block_size;
+    let table = (
+        u64::from(entry.first_lba) * bs,
+        u64::from(entry.sectors) * bs,
+    );
+    if (part.start, part.size) != table {
+        return Err(format!(
+            "the kernel has partition {number} of {} at bytes {}+{}, its table at {}+{}: not formatted (the kernel reads the table again at the next boot)",
+            disk.node(),
+            part.start,
+            part.size,
+            table.0,
+            table.1
+        ));
+    }
     let node = disks::node(&part.name);
     let path = ctx.path(&node);
     device::mkfs(&path)?;
@@ -452,7 +611,7 @@ fn format_partition(
     Ok(Found {
         name: part.name,
         dev: part.dev,
-        _disk: writer,
+        writer,
     })
 }
 
@@ -557,8 +716,20 @@ fn bind(ctx: &mut Ctx, found: &Found, table: &[mounts::Mount], dir: &str, target
 fn cache_link(ctx: &mut Ctx) {
     let link = ctx.path(APK_CACHE_LINK);
     let want = format!("{MOUNT_POINT}/{APK_CACHE_DIR}");
+    let dir = ctx.path(MOUNT_POINT).join(APK_CACHE_DIR);
     match fs::read_link(&link) {
-        Ok(t) if t == Path::new(&want) => return,
+        // The link outlives a filesystem made anew: its directory may not.
+        Ok(t) if t == Path::new(&want) && dir.is_dir() => return,
+        Ok(t) if t == Path::new(&want) => {
+            let what = format_args!("{want}: created (named by {APK_CACHE_LINK})");
+            return match ctx.dry {
+                true => ctx.changed(what),
+                false => match fs::create_dir_all(&dir) {
+                    Ok(()) => ctx.changed(what),
+                    Err(e) => ctx.problem(format_args!("cannot create {want}: {e}")),
+                },
+            };
+        }
         Ok(t) => {
             return ctx.note(format_args!(
                 "{APK_CACHE_LINK} points to {} already: kept",
@@ -577,8 +748,7 @@ fn cache_link(ctx: &mut Ctx) {
     if ctx.dry {
         return ctx.changed(what);
     }
-    let made = fs::create_dir_all(ctx.path(MOUNT_POINT).join(APK_CACHE_DIR))
-        .and_then(|()| std::os::unix::fs::symlink(&want, &link));
+    let made = fs::create_dir_all(&dir).and_then(|()| std::os::unix::fs::symlink(&want, &link));
     match made {
         Ok(()) => ctx.changed(what),
         Err(e) => ctx.problem(format_args!("cannot link {APK_CACHE_LINK}: {e}")),
@@ -615,9 +785,12 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
     if boot_medium(ctx, std::slice::from_ref(&disk), &table).is_some() {
         return refuse("it holds the boot medium".into());
     }
-    if let Class::Unusable(why) = classify(ctx, &disk, &table) {
-        return refuse(why);
-    }
+    // Held through the prompt and the erasure: nothing may start using
+    // the disk while the operator decides.
+    let claim = match classify(ctx, &disk, &table) {
+        Ok((_, claim)) => claim,
+        Err(why) => return refuse(why),
+    };
     let description = describe(ctx, &disk);
     if ctx.dry {
         ctx.changed(format_args!(
@@ -643,7 +816,7 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
         let _ = super::run_tool("partx", &["--delete", &path.to_string_lossy()]);
     }
     let disk = disks::read_disk(&sys_block.join(&name), &name).unwrap_or(disk);
-    match initialise(ctx, &disk, true) {
+    match initialise(ctx, &disk, claim, true) {
         Ok(found) => {
             ctx.note(format_args!(
                 "{}: ready; rccr-init uses it from the next boot",
@@ -748,5 +921,10 @@ mod tests {
             ..entry
         });
         assert_eq!(single_partition(&moved, &d), None, "not type 83");
+        let short = mbr::Repr::single(mbr::Entry {
+            sectors: entry.sectors - 2048,
+            ..entry
+        });
+        assert_eq!(single_partition(&short, &d), None, "not to the end");
     }
 }
