@@ -825,6 +825,92 @@ fn lying_relay(cluster: &Cluster, host: &str, sed_args: &str) {
     .expect("chmod the lying relay");
 }
 
+/// From now on `host`'s `docker` command (first on its SSH sessions'
+/// PATH) passes what `docker node inspect` prints through `sed SED_ARGS`:
+/// root on the node, it lies about the swarm's nodes.
+fn lying_docker(cluster: &Cluster, host: &str, sed_args: &str) {
+    let wrapper = cluster
+        .lab
+        .dir()
+        .join("hosts")
+        .join(host)
+        .join("fakebin/docker");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1 $2\" = 'node inspect' ] || exec /usr/bin/docker \"$@\"\n\
+             /usr/bin/docker \"$@\" | sed {sed_args}\n"
+        ),
+    )
+    .expect("write the lying docker");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod the lying docker");
+}
+
+#[test]
+fn managers_whose_node_lists_disagree_are_named_and_status_fails() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    // Three managers that agree: every one's list is asked, one is shown.
+    let agreeing = || status_json(&cluster).0 == Some(0);
+    settle(100, agreeing);
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(0), "{json}");
+    assert_count(&json, "\"node_list\": \"shown\"", 1);
+    assert_count(&json, "\"node_list\": \"agrees\"", 2);
+    // target-1, first in the inventory, is root on its machine: its docker
+    // command tells target-3 down, and a node that is not in the swarm.
+    let (ip1, ip2, ip3) = (
+        cluster.lab.ip("target-1"),
+        cluster.lab.ip("target-2"),
+        cluster.lab.ip("target-3"),
+    );
+    lying_docker(
+        &cluster,
+        "target-1",
+        &format!("-e '/|{ip3}|/s/|ready|/|down|/' -e '$a rccr-node|10.99.0.9||ready|active|ghost'"),
+    );
+    let out = cluster.lab.exec("control", &["rccr", "status"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let (liar, honest) = (
+        format!("ReCyClusteR-Target-01 ({ip1})"),
+        format!("ReCyClusteR-Target-02 ({ip2})"),
+    );
+    assert_has(
+        &text,
+        &format!("swarm: warning: managers {honest} and {liar} disagree on the swarm's nodes (shown: {honest}'s list): "),
+    );
+    assert_has(
+        &text,
+        &format!("ReCyClusteR-Target-03 {ip3}: ready active "),
+    );
+    assert_has(&text, &format!(" as {honest} lists it, down active "));
+    assert_has(
+        &text,
+        &format!("10.99.0.9: not listed as {honest} lists it, ready active worker as {liar} does"),
+    );
+    assert_count(&text, "swarm: warning: ", 1);
+    assert_has(
+        &stderr(&out),
+        "the managers' node lists disagree (ReCyClusteR-Target-01 differ",
+    );
+    // The table is the honest majority's: target-3 is seen ready.
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(1), "{json}");
+    assert_has(
+        node_json(&json, "ReCyClusteR-Target-03"),
+        "\"swarm_seen\": \"ready\"",
+    );
+    assert_has(
+        node_json(&json, "ReCyClusteR-Target-01"),
+        "\"node_list\": \"differs\"",
+    );
+}
+
 #[test]
 fn a_node_claiming_another_nodes_swarm_id_changes_nothing_of_that_node() {
     let cluster = or_skip!(one_manager_swarm());
