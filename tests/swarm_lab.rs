@@ -1218,6 +1218,57 @@ fn a_node_that_renames_itself_in_the_swarm_is_removed_all_the_same() {
 }
 
 #[test]
+fn a_worker_going_by_a_managers_name_is_not_taken_for_it_when_a_manager_is_replaced() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\nswarm:\n  managers: 2\n"));
+    // target-3 has 512 MB: of the workers, target-4 is the fittest.
+    let out = cluster.lab.sh(
+        "target-3",
+        "sed 's/^MemTotal: .*/MemTotal:         524288 kB/' /proc/meminfo > /tmp/meminfo && \
+         mount --bind /tmp/meminfo /proc/meminfo",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    setup(&cluster);
+    let mut nodes = swarm_nodes(&cluster, "target-2");
+    nodes.sort();
+    let roles: Vec<&str> = nodes.iter().map(|(_, s)| s.as_str()).collect();
+    assert!(
+        matches!(
+            roles[..],
+            ["Leader" | "Reachable", "Leader" | "Reachable", "", ""]
+        ),
+        "{nodes:?}"
+    );
+    let manager = node_id(&cluster, "target-2");
+    // target-4, root on its machine, goes by target-2's name in the swarm.
+    let out = cluster.lab.sh("target-4", "hostname ReCyClusteR-Target-02");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let named_twice = || {
+        swarm_nodes(&cluster, "target-2")
+            .iter()
+            .filter(|(n, _)| n == "ReCyClusteR-Target-02")
+            .count()
+            == 2
+    };
+    settle(300, named_twice);
+    assert!(named_twice(), "{:?}", swarm_nodes(&cluster, "target-2"));
+    // A manager leaves: the worker at target-4's address is promoted in
+    // its place, as the inventory names it; target-2 keeps its place.
+    let out = remove(&cluster, &["ReCyClusteR-Target-01"]);
+    let said = format!("{}\n{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{said}");
+    assert_has(&stdout(&out), "ReCyClusteR-Target-04 promoted in its place");
+    assert_eq!(node_id(&cluster, "target-2"), manager, "{said}");
+    let manages = |host: &str| {
+        cluster
+            .docker_ok(host, &["info", "--format", "{{.Swarm.ControlAvailable}}"])
+            .trim()
+            == "true"
+    };
+    assert!(manages("target-2") && manages("target-4"), "{said}");
+    assert!(!manages("target-3"), "{said}");
+}
+
+#[test]
 fn a_node_that_left_the_inventory_and_took_a_members_name_is_removed_as_missing() {
     let cluster = or_skip!(one_manager_swarm());
     let id = node_id(&cluster, "target-3");
