@@ -447,3 +447,51 @@ fn render(results: &[(String, Layer)], as_json: bool) -> String {
     }
     table.render()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::Value;
+
+    fn record(ip: &str, name: &str) -> NodeRecord {
+        NodeRecord {
+            ip: ip.parse().unwrap(),
+            mac: None,
+            hostname: name.into(),
+            role: Role::Target,
+            arch: None,
+            host_key: None,
+            moved_from: None,
+        }
+    }
+
+    fn entry(addr: Option<&str>, hostname: &str) -> SwarmNode {
+        SwarmNode {
+            id: "n1".into(),
+            version: 1,
+            hostname: hostname.into(),
+            manager: false,
+            leader: false,
+            reachable: false,
+            status: "ready".into(),
+            addr: addr.map(|a| a.parse().unwrap()),
+            spec: Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_swarm_entry_is_the_inventory_node_at_its_address_whatever_its_name() {
+        let records = [record("10.0.0.2", "t2"), record("10.0.0.4", "t4")];
+        // t4 goes by t2's name: it is t4 all the same.
+        let renamed = entry(Some("10.0.0.4"), "t2");
+        assert_eq!(record_of(&renamed, &records), Some(&records[1]));
+        assert!(!is_entry_of(&renamed, &records[0]));
+        assert!(is_entry_of(&renamed, &records[1]));
+        // An entry that tells no address is no one to promote, and is a
+        // node's only by its name.
+        let nowhere = entry(None, "t2");
+        assert_eq!(record_of(&nowhere, &records), None);
+        assert!(is_entry_of(&nowhere, &records[0]));
+        assert_eq!(record_of(&entry(Some("10.0.0.9"), "t2"), &records), None);
+    }
+}
