@@ -258,6 +258,31 @@ fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
 }
 
 #[test]
+fn status_cuts_off_a_node_that_says_it_manages_and_lists_too_many_nodes() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let (out, _) = setup(&lab, &["--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // From now on the node's docker command says it is an active manager
+    // and lists 300 KiB of nodes: every manager's list is kept until the
+    // lists are compared, so each is bounded.
+    let docker = lab.dir().join("hosts/target-1/fakebin/docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\ncase \"$1\" in\n\
+         info) echo 'rccr-docker up|24.0|active|true|abc|' ;;\n\
+         node) [ \"$2\" = ls ] && echo n1 || yes 'rccr-node|10.0.0.1||ready|active|x' | head -c 307200 ;;\n\
+         esac\n",
+    )
+    .expect("write the listing docker");
+    std::fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod the listing docker");
+    let out = lab.exec("control", &["rccr", "status", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(&stdout(&out), "could not ask Docker: ");
+    assert_has(&stdout(&out), &format!("more than {} bytes", 256 << 10));
+}
+
+#[test]
 fn status_takes_a_host_key_of_another_type_for_a_mismatch_and_offers_it_no_key() {
     let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let (out, _) = setup(&lab, &["--no-swarm"]);

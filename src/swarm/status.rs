@@ -682,13 +682,20 @@ impl Seen {
     }
 }
 
-/// A status command's bounds: the node's `--timeout`, not two minutes. A
-/// node that trickles its answer (each read within the timeout) is cut
-/// off there.
+/// Bytes a probe may answer: a manager's list of [`MAX_LISTED`] real
+/// nodes (about 130 bytes each) and the health lines. Every manager's
+/// list is kept until the lists are compared: a node that says it
+/// manages and answers more is cut off (and unhealthy), so 200 of them
+/// hold at most about 50 MiB of the control's memory, not 200 MiB.
+pub const MAX_PROBE_OUTPUT: usize = 256 << 10;
+
+/// A status command's bounds: the node's `--timeout`, not two minutes,
+/// and [`MAX_PROBE_OUTPUT`]. A node that trickles its answer (each read
+/// within the timeout) is cut off there.
 fn within(timeout: Duration) -> Limits {
     Limits {
         deadline: timeout,
-        ..Limits::DEFAULT
+        max_output: MAX_PROBE_OUTPUT,
     }
 }
 
