@@ -1216,6 +1216,20 @@ fn a_node_that_renames_itself_in_the_swarm_is_removed_all_the_same() {
     assert_has(&stdout(&out), "removed from the swarm's list");
 }
 
+/// Waits (up to 60 s: a node tells a new name at its next check-in) until
+/// `manager`'s swarm lists two nodes named `name`, and asserts it.
+fn await_named_twice(cluster: &Cluster, manager: &str, name: &str) {
+    let named_twice = || {
+        swarm_nodes(cluster, manager)
+            .iter()
+            .filter(|(n, _)| n == name)
+            .count()
+            == 2
+    };
+    settle(300, named_twice);
+    assert!(named_twice(), "{:?}", swarm_nodes(cluster, manager));
+}
+
 #[test]
 fn a_worker_going_by_a_managers_name_is_not_taken_for_it_when_a_manager_is_replaced() {
     let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\nswarm:\n  managers: 2\n"));
@@ -1241,15 +1255,7 @@ fn a_worker_going_by_a_managers_name_is_not_taken_for_it_when_a_manager_is_repla
     // target-4, root on its machine, goes by target-2's name in the swarm.
     let out = cluster.lab.sh("target-4", "hostname ReCyClusteR-Target-02");
     assert!(out.status.success(), "{}", stderr(&out));
-    let named_twice = || {
-        swarm_nodes(&cluster, "target-2")
-            .iter()
-            .filter(|(n, _)| n == "ReCyClusteR-Target-02")
-            .count()
-            == 2
-    };
-    settle(300, named_twice);
-    assert!(named_twice(), "{:?}", swarm_nodes(&cluster, "target-2"));
+    await_named_twice(&cluster, "target-2", "ReCyClusteR-Target-02");
     // A manager leaves: the worker at target-4's address is promoted in
     // its place, as the inventory names it; target-2 keeps its place.
     let out = remove(&cluster, &["ReCyClusteR-Target-01"]);
@@ -1287,15 +1293,7 @@ fn a_node_that_left_the_inventory_and_took_a_members_name_is_removed_as_missing(
         "sed -i '/ReCyClusteR-Target-03/d' /root/.rccr/nodes",
     );
     assert!(forget.status.success());
-    let named_twice = || {
-        swarm_nodes(&cluster, "target-1")
-            .iter()
-            .filter(|(n, _)| n == "ReCyClusteR-Target-02")
-            .count()
-            == 2
-    };
-    settle(300, named_twice);
-    assert!(named_twice(), "{:?}", swarm_nodes(&cluster, "target-1"));
+    await_named_twice(&cluster, "target-1", "ReCyClusteR-Target-02");
     let out = setup_with(&cluster, &["--remove-missing"]);
     let ids = cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);
     assert!(
