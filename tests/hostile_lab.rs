@@ -230,21 +230,26 @@ fn an_endless_talker_is_cut_off_and_memory_stays_bounded() {
     assert!(rss < 64 * 1024, "peak RSS {rss} KiB\n{json}");
 }
 
-#[test]
-fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
-    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+/// One target adopted without a swarm, whose `docker` command (first on
+/// its SSH sessions' PATH) is from now on `script`.
+fn lab_with_docker(script: &str) -> Option<Lab> {
+    let lab = Lab::builder().targets(1).up_as_root()?;
     let (out, _) = setup(&lab, &["--no-swarm"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // From now on the node's docker command answers a line a second and
-    // never ends: each read comes well within the timeout.
     let docker = lab.dir().join("hosts/target-1/fakebin/docker");
-    std::fs::write(
-        &docker,
-        "#!/bin/sh\nwhile :; do echo WARNING: slow; sleep 1; done\n",
-    )
-    .expect("write the trickling docker");
+    std::fs::write(&docker, script).expect("write the node's docker");
     std::fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod the trickling docker");
+        .expect("chmod the node's docker");
+    Some(lab)
+}
+
+#[test]
+fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
+    // The node's docker command answers a line a second and never ends:
+    // each read comes well within the timeout.
+    let lab = or_skip!(lab_with_docker(
+        "#!/bin/sh\nwhile :; do echo WARNING: slow; sleep 1; done\n"
+    ));
     let started = Instant::now();
     let out = lab.exec("control", &["rccr", "status", "--json", "--timeout", "3"]);
     let took = started.elapsed();
@@ -255,6 +260,23 @@ fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
         stdout(&out)
     );
     assert_has(&stdout(&out), "could not ask Docker");
+}
+
+#[test]
+fn status_cuts_off_a_node_that_says_it_manages_and_lists_too_many_nodes() {
+    // The node's docker command says it is an active manager and lists
+    // 300 KiB of nodes: every manager's list is kept until the lists are
+    // compared, so each is bounded.
+    let lab = or_skip!(lab_with_docker(
+        "#!/bin/sh\ncase \"$1\" in\n\
+         info) echo 'rccr-docker up|24.0|active|true|abc|' ;;\n\
+         node) [ \"$2\" = ls ] && echo n1 || yes 'rccr-node|10.0.0.1||ready|active|x' | head -c 307200 ;;\n\
+         esac\n"
+    ));
+    let out = lab.exec("control", &["rccr", "status", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(&stdout(&out), "could not ask Docker: ");
+    assert_has(&stdout(&out), &format!("more than {} bytes", 256 << 10));
 }
 
 #[test]

@@ -804,25 +804,110 @@ fn node_id(cluster: &Cluster, host: &str) -> String {
         .to_string()
 }
 
+/// Puts `script` as command `name` first on `host`'s SSH sessions' PATH
+/// (its `fakebin`): root on the node, whoever is there can.
+fn fake_command(cluster: &Cluster, host: &str, name: &str, script: &str) {
+    let path = cluster
+        .lab
+        .dir()
+        .join("hosts")
+        .join(host)
+        .join("fakebin")
+        .join(name);
+    std::fs::write(&path, script).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
 /// From now on `host`'s rccr relays its engine's answers through `sed
 /// SED_ARGS`: the node lies about its engine (keeping each answer's
 /// length, so the frames stay whole).
 fn lying_relay(cluster: &Cluster, host: &str, sed_args: &str) {
-    let lab = cluster.lab.dir();
-    let wrapper = lab.join("hosts").join(host).join("fakebin/rccr");
-    std::fs::write(
-        &wrapper,
-        format!(
+    let real = cluster.lab.dir().join("bin/rccr");
+    fake_command(
+        cluster,
+        host,
+        "rccr",
+        &format!(
             "#!/bin/sh\n[ \"$1\" = engine ] || exec '{real}' \"$@\"\n'{real}' \"$@\" | sed {sed_args}\n",
-            real = lab.join("bin/rccr").display()
+            real = real.display()
         ),
-    )
-    .expect("write the lying relay");
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod the lying relay");
+    );
+}
+
+/// From now on `host`'s `docker` command passes what `docker node
+/// inspect` prints through `sed SED_ARGS`: it lies about the swarm's nodes.
+fn lying_docker(cluster: &Cluster, host: &str, sed_args: &str) {
+    fake_command(
+        cluster,
+        host,
+        "docker",
+        &format!(
+            "#!/bin/sh\n[ \"$1 $2\" = 'node inspect' ] || exec /usr/bin/docker \"$@\"\n\
+             /usr/bin/docker \"$@\" | sed {sed_args}\n"
+        ),
+    );
+}
+
+#[test]
+fn managers_whose_node_lists_disagree_are_named_and_status_fails() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    // Three managers that agree: every one's list is asked, one is shown.
+    let agreeing = || status_json(&cluster).0 == Some(0);
+    settle(100, agreeing);
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(0), "{json}");
+    assert_count(&json, "\"node_list\": \"shown\"", 1);
+    assert_count(&json, "\"node_list\": \"agrees\"", 2);
+    // target-1, first in the inventory, is root on its machine: its docker
+    // command tells target-3 down, and a node that is not in the swarm.
+    let (ip1, ip2, ip3) = (
+        cluster.lab.ip("target-1"),
+        cluster.lab.ip("target-2"),
+        cluster.lab.ip("target-3"),
+    );
+    lying_docker(
+        &cluster,
+        "target-1",
+        &format!("-e '/|{ip3}|/s/|ready|/|down|/' -e '$a rccr-node|10.99.0.9||ready|active|ghost'"),
+    );
+    let out = cluster.lab.exec("control", &["rccr", "status"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let (liar, honest) = (
+        format!("ReCyClusteR-Target-01 ({ip1})"),
+        format!("ReCyClusteR-Target-02 ({ip2})"),
+    );
+    assert_has(
+        &text,
+        &format!("swarm: warning: managers {honest} and {liar} disagree on the swarm's nodes (shown: {honest}'s list): "),
+    );
+    assert_has(
+        &text,
+        &format!("ReCyClusteR-Target-03 {ip3}: ready active "),
+    );
+    assert_has(&text, &format!(" as {honest} lists it, down active "));
+    assert_has(
+        &text,
+        &format!("10.99.0.9: not listed as {honest} lists it, ready active worker as {liar} does"),
+    );
+    assert_count(&text, "swarm: warning: ", 1);
+    assert_has(
+        &stderr(&out),
+        "the managers' node lists disagree (ReCyClusteR-Target-01 differ",
+    );
+    // The table is the honest majority's: target-3 is seen ready.
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(1), "{json}");
+    assert_has(
+        node_json(&json, "ReCyClusteR-Target-03"),
+        "\"swarm_seen\": \"ready\"",
+    );
+    assert_has(
+        node_json(&json, "ReCyClusteR-Target-01"),
+        "\"node_list\": \"differs\"",
+    );
 }
 
 #[test]
@@ -1131,6 +1216,63 @@ fn a_node_that_renames_itself_in_the_swarm_is_removed_all_the_same() {
     assert_has(&stdout(&out), "removed from the swarm's list");
 }
 
+/// Waits (up to 60 s: a node tells a new name at its next check-in) until
+/// `manager`'s swarm lists two nodes named `name`, and asserts it.
+fn await_named_twice(cluster: &Cluster, manager: &str, name: &str) {
+    let named_twice = || {
+        swarm_nodes(cluster, manager)
+            .iter()
+            .filter(|(n, _)| n == name)
+            .count()
+            == 2
+    };
+    settle(300, named_twice);
+    assert!(named_twice(), "{:?}", swarm_nodes(cluster, manager));
+}
+
+#[test]
+fn a_worker_going_by_a_managers_name_is_not_taken_for_it_when_a_manager_is_replaced() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\nswarm:\n  managers: 2\n"));
+    // target-3 has 512 MB: of the workers, target-4 is the fittest.
+    let out = cluster.lab.sh(
+        "target-3",
+        "sed 's/^MemTotal: .*/MemTotal:         524288 kB/' /proc/meminfo > /tmp/meminfo && \
+         mount --bind /tmp/meminfo /proc/meminfo",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    setup(&cluster);
+    let mut nodes = swarm_nodes(&cluster, "target-2");
+    nodes.sort();
+    let roles: Vec<&str> = nodes.iter().map(|(_, s)| s.as_str()).collect();
+    assert!(
+        matches!(
+            roles[..],
+            ["Leader" | "Reachable", "Leader" | "Reachable", "", ""]
+        ),
+        "{nodes:?}"
+    );
+    let manager = node_id(&cluster, "target-2");
+    // target-4, root on its machine, goes by target-2's name in the swarm.
+    let out = cluster.lab.sh("target-4", "hostname ReCyClusteR-Target-02");
+    assert!(out.status.success(), "{}", stderr(&out));
+    await_named_twice(&cluster, "target-2", "ReCyClusteR-Target-02");
+    // A manager leaves: the worker at target-4's address is promoted in
+    // its place, as the inventory names it; target-2 keeps its place.
+    let out = remove(&cluster, &["ReCyClusteR-Target-01"]);
+    let said = format!("{}\n{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{said}");
+    assert_has(&stdout(&out), "ReCyClusteR-Target-04 promoted in its place");
+    assert_eq!(node_id(&cluster, "target-2"), manager, "{said}");
+    let manages = |host: &str| {
+        cluster
+            .docker_ok(host, &["info", "--format", "{{.Swarm.ControlAvailable}}"])
+            .trim()
+            == "true"
+    };
+    assert!(manages("target-2") && manages("target-4"), "{said}");
+    assert!(!manages("target-3"), "{said}");
+}
+
 #[test]
 fn a_node_that_left_the_inventory_and_took_a_members_name_is_removed_as_missing() {
     let cluster = or_skip!(one_manager_swarm());
@@ -1151,15 +1293,7 @@ fn a_node_that_left_the_inventory_and_took_a_members_name_is_removed_as_missing(
         "sed -i '/ReCyClusteR-Target-03/d' /root/.rccr/nodes",
     );
     assert!(forget.status.success());
-    let named_twice = || {
-        swarm_nodes(&cluster, "target-1")
-            .iter()
-            .filter(|(n, _)| n == "ReCyClusteR-Target-02")
-            .count()
-            == 2
-    };
-    settle(300, named_twice);
-    assert!(named_twice(), "{:?}", swarm_nodes(&cluster, "target-1"));
+    await_named_twice(&cluster, "target-1", "ReCyClusteR-Target-02");
     let out = setup_with(&cluster, &["--remove-missing"]);
     let ids = cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);
     assert!(
@@ -1380,4 +1514,40 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
     assert_eq!(names.len(), 3, "stale entries left: {names:?}");
     let out = cluster.lab.exec("control", &["rccr", "status"]);
     assert_has(&stdout(&out), "quorum: 3 of 3 managers reachable");
+}
+
+/// Needs confirm_leader (src/swarm/form.rs) to leave alone a candidate
+/// that says the swarm lost its quorum while another reads it: without
+/// that, setup --yes runs --force-new-cluster on the poser (seen in the
+/// lab: "the re-formed swarm does not answer" on target-1).
+#[test]
+#[ignore = "needs the confirm_leader change in src/swarm/form.rs (branch hostile's report)"]
+fn a_manager_faking_a_lost_quorum_re_forms_nothing() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    // target-1, root on its machine, has no relay and a docker command
+    // that says its swarm has no leader whenever asked for its nodes.
+    let real = cluster.lab.dir().join("bin/rccr");
+    let no_relay = format!(
+        "#!/bin/sh\n[ \"$1\" = engine ] && exit 127\nexec '{}' \"$@\"\n",
+        real.display()
+    );
+    fake_command(&cluster, "target-1", "rccr", &no_relay);
+    fake_command(
+        &cluster,
+        "target-1",
+        "docker",
+        "#!/bin/sh\ncase \"$1 $2\" in 'node ls'|'node inspect') \
+         echo 'Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader.' >&2; exit 1 ;; esac\n\
+         exec /usr/bin/docker \"$@\"\n",
+    );
+    let out = setup_with(&cluster, &[]);
+    let said = stderr(&out);
+    assert!(!said.contains("re-form"), "{said}");
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-01",
+        "says the cluster's swarm lost its quorum, but ReCyClusteR-Target-02 reads it: left alone",
+    );
+    assert_three_managers(&cluster);
 }

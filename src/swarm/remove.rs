@@ -228,12 +228,32 @@ fn entry_of<'v>(view: &'v [SwarmNode], node: &NodeRecord) -> Option<&'v SwarmNod
         .or_else(|| view.iter().find(|n| n.hostname == node.hostname))
 }
 
+/// The inventory node a swarm entry is: the one at the address the
+/// manager sees it at. Its hostname is its engine's word: by name, a node
+/// going by another's would be taken for that one.
+fn record_of<'r>(entry: &SwarmNode, records: &'r [NodeRecord]) -> Option<&'r NodeRecord> {
+    let addr = entry.addr?;
+    records.iter().find(|r| r.ip == addr)
+}
+
+/// Whether `entry` is `node`'s: at its address, or (an entry without one)
+/// under its name, as [`entry_of`] finds it.
+fn is_entry_of(entry: &SwarmNode, node: &NodeRecord) -> bool {
+    match entry.addr {
+        Some(addr) => addr == node.ip,
+        None => entry.hostname == node.hostname,
+    }
+}
+
 /// Makes the fittest ready worker that stays a manager, when the swarm has
-/// fewer managers than its size wants. Not by promoting it in place: a
-/// promoted worker rejoins raft through the managers it knew when it
-/// joined, which may be the one that just left (the engine then stops
-/// with "can't initialize raft node"). It leaves, and joins again as a
-/// manager through the leading manager.
+/// fewer managers than its size (or the config) wants. Not by promoting it
+/// in place: a promoted worker rejoins raft through the managers it knew
+/// when it joined, which may be the one that just left (the engine then
+/// stops with "can't initialize raft node"). It leaves, and joins again as
+/// a manager through the leading manager. Workers are the inventory's
+/// nodes at the addresses the swarm sees them at, and the one chosen must
+/// tell the node ID of its entry: a node renamed in the swarm is never
+/// taken for another.
 fn replace(
     lead: &Member,
     leaving: &[NodeRecord],
@@ -244,17 +264,18 @@ fn replace(
     let view = nodes(lead)?;
     let staying: Vec<&SwarmNode> = view
         .iter()
-        .filter(|n| !leaving.iter().any(|l| l.hostname == n.hostname))
+        .filter(|n| !leaving.iter().any(|l| is_entry_of(n, l)))
         .collect();
     let managers = staying.iter().filter(|n| n.manager).count();
-    if managers >= super::form::manager_count(staying.len(), None) {
+    let wanted = super::form::manager_count(staying.len(), config.swarm.managers.map(usize::from));
+    if managers >= wanted {
         return Ok(None);
     }
     let records = inventory::load(&paths.nodes()).map_err(|e| e.to_string())?;
     let workers: Vec<(&SwarmNode, &NodeRecord)> = staying
         .into_iter()
         .filter(|n| !n.manager && n.status == "ready")
-        .filter_map(|n| Some((n, records.iter().find(|r| r.hostname == n.hostname)?)))
+        .filter_map(|n| Some((n, record_of(n, &records)?)))
         .collect();
     let fit: Vec<Fitness> = workers.iter().map(|(n, _)| Fitness::of_labels(n)).collect();
     let indexes: Vec<usize> = (0..workers.len()).collect();
@@ -262,8 +283,20 @@ fn replace(
         return Ok(None);
     };
     let (entry, record) = workers[w];
-    let name = print::name(&entry.hostname).into_owned();
+    let name = print::name(&record.hostname).into_owned();
     let member = log_in_one(config, paths, record)?;
+    let told = member.call(&Op::Info).map(|v| Info::parse(&v).node_id);
+    if told.as_deref() != Ok(entry.id.as_str()) {
+        return Err(format!(
+            "{name} was not promoted: the swarm lists node {} at its address, and it tells {}",
+            entry.id,
+            match &told {
+                Ok(id) if !id.is_empty() => format!("node ID {}", print::text(id)),
+                Ok(_) => "no node ID".into(),
+                Err(e) => format!("nothing ({})", print::text(e)),
+            }
+        ));
+    }
     let tokens = lead
         .call(&Op::Tokens)
         .ok()
@@ -413,4 +446,52 @@ fn render(results: &[(String, Layer)], as_json: bool) -> String {
         table.row([print::name(name).into_owned(), layer.text()]);
     }
     table.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::Value;
+
+    fn record(ip: &str, name: &str) -> NodeRecord {
+        NodeRecord {
+            ip: ip.parse().unwrap(),
+            mac: None,
+            hostname: name.into(),
+            role: Role::Target,
+            arch: None,
+            host_key: None,
+            moved_from: None,
+        }
+    }
+
+    fn entry(addr: Option<&str>, hostname: &str) -> SwarmNode {
+        SwarmNode {
+            id: "n1".into(),
+            version: 1,
+            hostname: hostname.into(),
+            manager: false,
+            leader: false,
+            reachable: false,
+            status: "ready".into(),
+            addr: addr.map(|a| a.parse().unwrap()),
+            spec: Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_swarm_entry_is_the_inventory_node_at_its_address_whatever_its_name() {
+        let records = [record("10.0.0.2", "t2"), record("10.0.0.4", "t4")];
+        // t4 goes by t2's name: it is t4 all the same.
+        let renamed = entry(Some("10.0.0.4"), "t2");
+        assert_eq!(record_of(&renamed, &records), Some(&records[1]));
+        assert!(!is_entry_of(&renamed, &records[0]));
+        assert!(is_entry_of(&renamed, &records[1]));
+        // An entry that tells no address is no one to promote, and is a
+        // node's only by its name.
+        let nowhere = entry(None, "t2");
+        assert_eq!(record_of(&nowhere, &records), None);
+        assert!(is_entry_of(&nowhere, &records[0]));
+        assert_eq!(record_of(&entry(Some("10.0.0.9"), "t2"), &records), None);
+    }
 }

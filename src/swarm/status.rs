@@ -4,13 +4,20 @@
 //! Per target, over one SSH connection where it can: the host key against
 //! the one setup recorded, the temporary key (must be refused), the cluster
 //! key (must be accepted), then one POSIX sh command that asks the node's
-//! Docker engine for its version and swarm state (and, on a manager,
-//! whether it leads). The control is asked locally.
+//! Docker engine for its version and swarm state and, on a manager, the
+//! swarm's node list and its root CA's digest. The control is asked
+//! locally.
+//!
+//! A node list is a manager's word: each manager's is compared with the
+//! one shown (the one most managers carrying the recorded CA digest give),
+//! and managers that disagree on a node's membership, role, state or
+//! availability are named in a warning.
 //!
 //! A target is healthy when it is reachable, presents the recorded host
 //! key, accepts the cluster key, refuses the temporary key, runs Docker and
 //! is an active swarm member. The control is healthy unless it runs Docker
-//! outside the swarm. Exit code 0 when every node is healthy, 1 otherwise.
+//! outside the swarm. Exit code 0 when every node is healthy, the managers
+//! agree and the swarm holds its quorum, 1 otherwise.
 use super::health::{self, Health};
 use super::member::{self, LoginError};
 use crate::config::Config;
@@ -41,13 +48,25 @@ pub struct Options {
 /// Nodes queried at once by default: 200 nodes in about two rounds.
 pub const DEFAULT_PARALLEL: usize = 128;
 
-/// What a node's engine answers, in one `docker` call (each process on
-/// the node counts: the control asks hundreds at once); `rccr-...` lines
-/// and any error, parsed by [`parse_probe`]. A client that cannot reach
-/// its engine may print part of the template before failing: the `down`
-/// line wins. A manager tells its swarm's ID (workers know none).
+/// What a node's engine answers, in one `docker` call on a worker (each
+/// process on the node counts: the control asks hundreds at once);
+/// `rccr-...` lines and any error, parsed by [`parse_probe`]. A client
+/// that cannot reach its engine may print part of the template before
+/// failing: the `down` line wins. A manager tells its swarm's ID (workers
+/// know none), its root CA's digest (the join token's third field: the
+/// secret stays on the node) and every swarm node as the swarm sees it,
+/// at the address the manager sees it at (the hostname, each node's own
+/// word, any bytes, `|` too, comes last), in the same round trip.
 pub const DOCKER_PROBE: &str = "command -v docker >/dev/null 2>&1 || { echo 'rccr-docker absent'; exit 0; }
-docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.Error}}' 2>&1 || echo 'rccr-docker down'
+info=$(docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.Error}}' 2>&1) || info=\"$info
+rccr-docker down\"
+printf '%s\\n' \"$info\"
+case $info in *'rccr-docker down'*) ;; *'rccr-docker up|'*'|active|true|'*)
+echo \"rccr-ca|$(docker swarm join-token -q worker 2>/dev/null | cut -d- -f3)\"
+docker node inspect --format \\
+'rccr-node|{{.Status.Addr}}|{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}Leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{end}}|{{.Status.State}}|{{.Spec.Availability}}|{{.Description.Hostname}}' \\
+$(docker node ls -q) 2>&1 ;;
+esac
 ";
 
 /// The whole probe: the node's health ([`health::PROBE`]), then Docker.
@@ -55,14 +74,11 @@ fn probe_command() -> String {
     format!("{}{DOCKER_PROBE}", health::PROBE)
 }
 
-/// Asked of one manager: every swarm node as the swarm sees it, at the
-/// address the manager sees it at. The hostname, each node's own word
-/// (any bytes, `|` too), comes last.
-pub const NODE_LIST: &str = "docker node inspect --format \
-'rccr-node|{{.Status.Addr}}|{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}Leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{end}}|{{.Status.State}}|{{.Description.Hostname}}' \
-$(docker node ls -q) 2>&1";
+/// Entries of one manager's list kept, at most: a manager that lists
+/// endless nodes holds no more of the control's memory than this.
+pub const MAX_LISTED: usize = 2048;
 
-/// One node of [`NODE_LIST`]'s output.
+/// One node of a manager's list ([`DOCKER_PROBE`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SwarmSeen {
     /// Where the manager sees it (`None`: it does not say).
@@ -71,7 +87,37 @@ pub struct SwarmSeen {
     pub manager_status: String,
     /// `ready`, `down`, ...
     pub status: String,
+    /// `active`, `pause`, `drain`.
+    pub availability: String,
     pub hostname: String,
+}
+
+/// What a manager told of its swarm, with its probe.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listed {
+    /// The digest of its swarm's root CA, from its join tokens ("" when
+    /// it gave none).
+    pub ca: String,
+    pub nodes: Vec<SwarmSeen>,
+}
+
+/// How a manager's node list compares with the one shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListCheck {
+    /// Its list is the one the table shows.
+    Shown,
+    Agrees,
+    Differs,
+}
+
+impl ListCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListCheck::Shown => "shown",
+            ListCheck::Agrees => "agrees",
+            ListCheck::Differs => "differs",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -119,6 +165,10 @@ pub struct NodeStatus {
     /// `Leader`, `Reachable`, `Unreachable` as the swarm's list says, for
     /// a manager.
     pub manager_status: Option<String>,
+    /// A manager's own node list, as it told it.
+    pub listed: Option<Listed>,
+    /// How that list compares with the one shown.
+    pub list_check: Option<ListCheck>,
 }
 
 impl NodeStatus {
@@ -134,6 +184,8 @@ impl NodeStatus {
             health: None,
             persisted: "-",
             manager_status: None,
+            listed: None,
+            list_check: None,
         }
     }
 
@@ -246,15 +298,18 @@ pub fn parse_probe(text: &str) -> Docker {
     docker
 }
 
-/// Reads [`NODE_LIST`]'s output, each field cut to
+/// Reads a manager's node list (`rccr-node|...` lines), at most
+/// [`MAX_LISTED`] entries, each field cut to
 /// [`crate::ssh::stream::MAX_TEXT`].
 pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("rccr-node|"))
+        .take(MAX_LISTED)
         .map(|l| {
-            let mut f = l.splitn(4, '|');
+            let mut f = l.splitn(5, '|');
             let mut next = || bounded(f.next().unwrap_or("").trim());
-            let (addr, manager_status, status, hostname) = (next(), next(), next(), next());
+            let (addr, manager_status, status, availability, hostname) =
+                (next(), next(), next(), next(), next());
             SwarmSeen {
                 addr: addr
                     .parse()
@@ -266,10 +321,33 @@ pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
                     _ => manager_status,
                 },
                 status: status.to_ascii_lowercase(),
+                availability: availability.to_ascii_lowercase(),
                 hostname,
             }
         })
         .collect()
+}
+
+/// What an active manager's probe told of its swarm; `None` for any
+/// other node (a worker's word on the swarm's nodes is none).
+fn listed_of(docker: &Docker, text: &str) -> Option<Listed> {
+    let Docker::Up {
+        manager: true,
+        swarm_state,
+        ..
+    } = docker
+    else {
+        return None;
+    };
+    (swarm_state == "active").then(|| Listed {
+        ca: text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("rccr-ca|"))
+            .filter(|ca| is_id(ca))
+            .unwrap_or("")
+            .to_string(),
+        nodes: parse_node_list(text),
+    })
 }
 
 /// `node`'s entry in the swarm's list: the one at its address, else (for
@@ -390,12 +468,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
     if let Some(cluster) = &record.cluster {
         mark_other_swarms(&mut statuses, cluster);
     }
-    swarm_view(&mut statuses, &keys, opts.timeout);
+    let disagreements = swarm_view(&mut statuses, record.ca.as_deref());
     let quorum = Quorum::of(&statuses, record.managers.len());
     let out = if opts.json {
         render_json(&statuses)
     } else {
-        render_table(&statuses, keys.temporary.is_some(), quorum)
+        render_table(&statuses, keys.temporary.is_some(), quorum, &disagreements)
     };
     print::stdout(&out)?;
     let bad = statuses.iter().filter(|s| !s.healthy()).count();
@@ -403,6 +481,17 @@ pub fn run(opts: Options) -> Result<(), Error> {
         return Err(Error::Failed(format!(
             "{bad} of {} nodes unreachable or unhealthy",
             statuses.len()
+        )));
+    }
+    let differing: Vec<String> = statuses
+        .iter()
+        .filter(|s| s.list_check == Some(ListCheck::Differs))
+        .map(|s| print::name(&s.node.hostname).into_owned())
+        .collect();
+    if !differing.is_empty() {
+        return Err(Error::Failed(format!(
+            "the managers' node lists disagree ({} differ from the one shown): one of them may be lying",
+            differing.join(", ")
         )));
     }
     if let Some(q) = quorum.filter(|q| !q.held()) {
@@ -431,23 +520,75 @@ fn mark_other_swarms(statuses: &mut [NodeStatus], cluster: &str) {
     }
 }
 
-/// Asks the first active manager (of the cluster's swarm: none marked
-/// otherwise) how the swarm sees every node: which manager leads, which
-/// nodes are down. One more command on one node.
-fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
-    let manager = statuses.iter().find(|s| {
-        s.error.is_none()
-            && matches!(&s.docker, Docker::Up { manager: true, swarm_state, .. } if swarm_state == "active")
-    });
-    let Some(manager) = manager.map(|s| s.node.clone()) else {
-        return;
+/// How the swarm sees every node (which manager leads, which nodes are
+/// down), from the managers' lists: the one most of the managers that
+/// give the recorded CA digest give (the first such, when as many give
+/// another), else of any manager of the cluster's swarm (none marked
+/// otherwise). Every other manager's list is compared with it: a warning
+/// (safe for a terminal) for each that differs, naming both and what
+/// differs.
+pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> {
+    // Each manager with a list: its index, its rank (0: it carries the
+    // recorded digest, or none is recorded; 1: it gave none; 2: another),
+    // its list as compared, and its name.
+    let managers: Vec<(usize, u8, Seen, String)> = statuses
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.error.is_none())
+        .filter_map(|(i, s)| {
+            let listed = s.listed.as_ref().filter(|l| !l.nodes.is_empty())?;
+            let rank = match (ca, listed.ca.as_str()) {
+                (None, _) => 0,
+                (Some(ca), theirs) if theirs == ca => 0,
+                (Some(_), "") => 1,
+                _ => 2,
+            };
+            let name = format!("{} ({})", print::name(&s.node.hostname), s.node.ip);
+            Some((i, rank, Seen::of(&listed.nodes), name))
+        })
+        .collect();
+    let Some(best) = managers.iter().map(|m| m.1).min() else {
+        return Vec::new();
     };
-    let text = if manager.role == Role::Control {
-        local(NODE_LIST)
-    } else {
-        remote(&manager, keys, timeout, NODE_LIST)
+    let trusted = || managers.iter().filter(|m| m.1 == best);
+    let agreeing = |seen: &Seen| trusted().filter(|m| m.2 == *seen).count();
+    let Some(shown) = trusted()
+        .enumerate()
+        .max_by_key(|(k, m)| (agreeing(&m.2), std::cmp::Reverse(*k)))
+        .map(|(_, m)| m)
+    else {
+        return Vec::new();
     };
-    let view = parse_node_list(&text.unwrap_or_default());
+    let mut warnings = Vec::new();
+    let mut checks = Vec::new();
+    for (i, rank, seen, name) in &managers {
+        let check = if i == &shown.0 {
+            ListCheck::Shown
+        } else if *seen == shown.2 {
+            ListCheck::Agrees
+        } else {
+            let mut what = shown.2.differences(seen, &shown.3, name, statuses);
+            if *rank == 2 {
+                what.push_str(&format!(
+                    "; {name}'s join tokens are of another CA than the cluster's"
+                ));
+            }
+            warnings.push(format!(
+                "warning: managers {} and {name} disagree on the swarm's nodes (shown: {}'s list): {what}",
+                shown.3, shown.3
+            ));
+            ListCheck::Differs
+        };
+        checks.push((*i, check));
+    }
+    let view = statuses[shown.0]
+        .listed
+        .as_ref()
+        .map(|l| l.nodes.clone())
+        .unwrap_or_default();
+    for (i, check) in checks {
+        statuses[i].list_check = Some(check);
+    }
     for s in statuses.iter_mut() {
         if let Some(seen) = seen_as(&view, &s.node) {
             s.swarm_seen = Some(seen.status.clone());
@@ -457,25 +598,104 @@ fn swarm_view(statuses: &mut [NodeStatus], keys: &Keys, timeout: Duration) {
             }
         }
     }
+    warnings
 }
 
-/// Runs `command` on a target logged in with the cluster key, after the
-/// host key check; its stdout, or `None`.
-fn remote(node: &NodeRecord, keys: &Keys, timeout: Duration, command: &str) -> Option<String> {
-    let mut conn = member::connect(node, keys.port, timeout).ok()?;
-    conn.authenticate(&keys.user, keys.cluster.as_ref()?).ok()?;
-    conn.set_limits(within(timeout));
-    let out = conn.run(command, b"").ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+/// A node list as compared: per node (its address, else its name), what
+/// the list says of it (state, availability, role), sorted. The name,
+/// the node's own word, is no difference.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen(std::collections::BTreeMap<String, Vec<String>>);
+
+/// Differences named in one warning, at most.
+const MAX_DIFFERENCES: usize = 5;
+
+impl Seen {
+    fn of(nodes: &[SwarmSeen]) -> Seen {
+        let mut map: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for n in nodes {
+            let key = match n.addr {
+                Some(addr) => addr.to_string(),
+                None => format!("{} (no address)", print::name(&n.hostname)),
+            };
+            let role = match n.manager_status.as_str() {
+                "" => "worker".to_string(),
+                "Leader" => "leader".to_string(),
+                m => format!("manager {}", print::text(&m.to_ascii_lowercase())),
+            };
+            let what = format!(
+                "{} {} {role}",
+                print::text(&n.status),
+                print::text(&n.availability)
+            );
+            map.entry(key).or_default().push(what);
+        }
+        for v in map.values_mut() {
+            v.sort();
+        }
+        Seen(map)
+    }
+
+    /// What `other` says otherwise than `self`, node by node: `mine` and
+    /// `theirs` name the managers; a node is named by the inventory's
+    /// name for its address.
+    fn differences(
+        &self,
+        other: &Seen,
+        mine: &str,
+        theirs: &str,
+        statuses: &[NodeStatus],
+    ) -> String {
+        let keys: std::collections::BTreeSet<&String> =
+            self.0.keys().chain(other.0.keys()).collect();
+        let said = |seen: &Seen, key: &str| {
+            seen.0
+                .get(key)
+                .map_or("not listed".to_string(), |v| v.join(" + "))
+        };
+        let differing: Vec<String> = keys
+            .into_iter()
+            .filter(|k| self.0.get(*k) != other.0.get(*k))
+            .map(|k| {
+                let name = statuses
+                    .iter()
+                    .find(|s| s.node.ip.to_string() == *k)
+                    .map(|s| format!("{} ", print::name(&s.node.hostname)))
+                    .unwrap_or_default();
+                format!(
+                    "{name}{k}: {} as {mine} lists it, {} as {theirs} does",
+                    said(self, k),
+                    said(other, k)
+                )
+            })
+            .collect();
+        let mut text = differing
+            .iter()
+            .take(MAX_DIFFERENCES)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        if differing.len() > MAX_DIFFERENCES {
+            text.push_str(&format!("; and {} more", differing.len() - MAX_DIFFERENCES));
+        }
+        text
+    }
 }
 
-/// A status command's bounds: the node's `--timeout`, not two minutes. A
-/// node that trickles its answer (each read within the timeout) is cut
-/// off there.
+/// Bytes a probe may answer: a manager's list of [`MAX_LISTED`] real
+/// nodes (about 130 bytes each) and the health lines. Every manager's
+/// list is kept until the lists are compared: a node that says it
+/// manages and answers more is cut off (and unhealthy), so 200 of them
+/// hold at most about 50 MiB of the control's memory, not 200 MiB.
+pub const MAX_PROBE_OUTPUT: usize = 256 << 10;
+
+/// A status command's bounds: the node's `--timeout`, not two minutes,
+/// and [`MAX_PROBE_OUTPUT`]. A node that trickles its answer (each read
+/// within the timeout) is cut off there.
 fn within(timeout: Duration) -> Limits {
     Limits {
         deadline: timeout,
-        ..Limits::DEFAULT
+        max_output: MAX_PROBE_OUTPUT,
     }
 }
 
@@ -568,8 +788,10 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
     conn.set_limits(within(timeout));
     match conn.run(&probe_command(), b"") {
         Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
             status.docker = docker_from(&out);
-            status.health = Health::parse(&String::from_utf8_lossy(&out.stdout));
+            status.health = Health::parse(&text);
+            status.listed = listed_of(&status.docker, &text);
         }
         Err(e) => status.error = Some(format!("could not ask Docker: {e}")),
     }
@@ -594,6 +816,7 @@ fn local_probe(status: &mut NodeStatus) {
         Some(text) => {
             status.docker = parse_probe(&text);
             status.health = Health::parse(&text);
+            status.listed = listed_of(&status.docker, &text);
         }
         None => status.docker = Docker::Down("cannot run sh".into()),
     }
@@ -612,6 +835,7 @@ pub fn render_table(
     statuses: &[NodeStatus],
     temp_key_checked: bool,
     quorum: Option<Quorum>,
+    disagreements: &[String],
 ) -> String {
     let mut table = Table::new(&[
         "NODE",
@@ -689,6 +913,9 @@ pub fn render_table(
     if let Some(q) = quorum {
         out.push_str(&q.line());
     }
+    for warning in disagreements {
+        out.push_str(&format!("swarm: {warning}\n"));
+    }
     if !temp_key_checked {
         out.push_str("temporary key: not on this machine, so not checked\n");
     }
@@ -738,6 +965,7 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
                 .opt("swarm_error", swarm_error)
                 .opt("swarm_seen", s.swarm_seen.as_deref())
                 .opt("manager_status", s.manager_status.as_deref())
+                .opt("node_list", s.list_check.map(ListCheck::as_str))
                 .opt("key_persisted", opt_word(s.persisted))
                 .bool("healthy", s.healthy())
                 .opt("problem", s.problem().as_deref());
@@ -816,8 +1044,8 @@ mod tests {
         ));
         assert_eq!(parse_probe("garbage"), Docker::Unknown);
         let view = parse_node_list(
-            "rccr-node|10.0.0.2|Leader|ready|a\nrccr-node|0.0.0.0|unreachable|down|b\n\
-             rccr-node|10.0.0.9||ready|t1|Leader\nnoise\n",
+            "rccr-node|10.0.0.2|Leader|ready|active|a\nrccr-node|0.0.0.0|unreachable|down|Drain|b\n\
+             rccr-node|10.0.0.9||ready|active|t1|Leader\nnoise\n",
         );
         assert_eq!(
             view[..2],
@@ -826,12 +1054,14 @@ mod tests {
                     addr: "10.0.0.2".parse().ok(),
                     manager_status: "Leader".into(),
                     status: "ready".into(),
+                    availability: "active".into(),
                     hostname: "a".into(),
                 },
                 SwarmSeen {
                     addr: None,
                     manager_status: "Unreachable".into(),
                     status: "down".into(),
+                    availability: "drain".into(),
                     hostname: "b".into(),
                 }
             ]
@@ -861,12 +1091,16 @@ mod tests {
         statuses[0].docker = parse_probe(&format!("rccr-docker up|{endless}|active|false|\n"));
         statuses[1].docker = parse_probe(&format!("{endless}\nrccr-docker down\n"));
         statuses[2].docker = parse_probe(&format!("rccr-docker up|1|{endless}|false|{endless}\n"));
-        let table = render_table(&statuses, true, None);
+        let table = render_table(&statuses, true, None, &[]);
         assert!(table.len() < 64 * 1024, "{} bytes", table.len());
-        let view = parse_node_list(&format!("rccr-node|{endless}|{endless}|{endless}\n"));
-        assert!(view
-            .iter()
-            .all(|n| n.manager_status.len() + n.status.len() + n.hostname.len() <= 3 * MAX_TEXT));
+        let view = parse_node_list(&format!(
+            "rccr-node|{endless}|{endless}|{endless}|{endless}\n"
+        ));
+        assert!(view.iter().all(|n| n.manager_status.len()
+            + n.status.len()
+            + n.availability.len()
+            + n.hostname.len()
+            <= 4 * MAX_TEXT));
     }
 
     #[test]
@@ -921,7 +1155,7 @@ mod tests {
         let q = Quorum::of(&[alone], 3).unwrap();
         assert_eq!((q.reachable, q.total, q.held()), (1, 3, false));
         assert!(q.line().starts_with("quorum: LOST: 1 of 3"), "{}", q.line());
-        assert!(render_table(&[], true, Some(q)).contains("quorum: LOST"));
+        assert!(render_table(&[], true, Some(q), &[]).contains("quorum: LOST"));
         // No swarm at all: no quorum line.
         assert_eq!(Quorum::of(&[NodeStatus::new(&node(Role::Target))], 0), None);
     }
@@ -970,10 +1204,129 @@ mod tests {
             "[\n  {\"node\": \"t1\", \"ip\": \"10.0.0.2\", \"moved_from\": null, \"role\": \"target\", \"arch\": \"x86_64\", \
              \"reachable\": false, \"ssh\": \"unreachable\", \"cluster_key\": null, \"temp_key\": null, \
              \"docker\": \"unknown\", \"docker_version\": null, \"swarm_role\": null, \"swarm_state\": null, \
-             \"swarm_error\": null, \"swarm_seen\": null, \"manager_status\": null, \"key_persisted\": null, \"healthy\": false, \"problem\": \"unreachable: timed out\", \
+             \"swarm_error\": null, \"swarm_seen\": null, \"manager_status\": null, \"node_list\": null, \"key_persisted\": null, \"healthy\": false, \"problem\": \"unreachable: timed out\", \
              \"warnings\": []}\n]\n"
         );
         assert_eq!(render_json(&[]), "[]\n");
+    }
+
+    /// An active manager at `ip` whose probe told `list` and the CA `ca`.
+    fn manager_listing(ip: &str, ca: &str, list: &str) -> NodeStatus {
+        let mut s = healthy_target();
+        s.node.ip = ip.parse().unwrap();
+        s.node.hostname = format!("m{}", ip.rsplit('.').next().unwrap())
+            .as_str()
+            .into();
+        s.docker = up("active", true);
+        let text = format!("rccr-ca|{ca}\n{list}");
+        s.listed = listed_of(&s.docker, &text);
+        s
+    }
+
+    const LIST: &str = "rccr-node|10.0.0.1|Leader|ready|active|m1\n\
+                        rccr-node|10.0.0.2|reachable|ready|active|m2\n\
+                        rccr-node|10.0.0.3|reachable|ready|active|m3\n\
+                        rccr-node|10.0.0.4||ready|active|w4\n";
+
+    #[test]
+    fn managers_that_disagree_on_the_swarms_nodes_are_named() {
+        // m1 says w4 is down and lists a ghost; m2 and m3 agree, and the
+        // list shown is theirs (the first of the most).
+        let lie = LIST.replace("||ready|active|w4", "||down|active|w4")
+            + "rccr-node|10.0.0.9||ready|active|ghost\n";
+        let mut statuses = vec![
+            manager_listing("10.0.0.1", "ca1", &lie),
+            manager_listing("10.0.0.2", "ca1", LIST),
+            manager_listing("10.0.0.3", "ca1", LIST),
+            healthy_target(),
+        ];
+        statuses[3].node.ip = "10.0.0.4".parse().unwrap();
+        statuses[3].node.hostname = "w4".into();
+        let warnings = swarm_view(&mut statuses, Some("ca1"));
+        assert_eq!(
+            warnings,
+            ["warning: managers m2 (10.0.0.2) and m1 (10.0.0.1) disagree on the swarm's nodes \
+              (shown: m2 (10.0.0.2)'s list): w4 10.0.0.4: ready active worker as m2 (10.0.0.2) lists it, \
+              down active worker as m1 (10.0.0.1) does; 10.0.0.9: not listed as m2 (10.0.0.2) lists it, \
+              ready active worker as m1 (10.0.0.1) does"]
+        );
+        let checks: Vec<_> = statuses.iter().map(|s| s.list_check).collect();
+        use ListCheck::*;
+        assert_eq!(checks, [Some(Differs), Some(Shown), Some(Agrees), None]);
+        assert_eq!(statuses[3].swarm_seen.as_deref(), Some("ready"));
+        assert!(matches!(
+            statuses[1].docker,
+            Docker::Up { leader: false, .. }
+        ));
+        assert!(matches!(
+            statuses[0].docker,
+            Docker::Up { leader: true, .. }
+        ));
+        let table = render_table(&statuses, true, None, &warnings);
+        assert!(
+            table.contains("\nswarm: warning: managers m2 (10.0.0.2) and m1 (10.0.0.1) disagree"),
+            "{table}"
+        );
+        // Role and availability count; a name does not.
+        for (from, to) in [
+            (
+                "10.0.0.2|reachable|ready|active",
+                "10.0.0.2|unreachable|ready|active",
+            ),
+            ("10.0.0.4||ready|active", "10.0.0.4|reachable|ready|active"),
+            ("10.0.0.4||ready|active", "10.0.0.4||ready|drain"),
+        ] {
+            let mut statuses = vec![
+                manager_listing("10.0.0.1", "ca1", LIST),
+                manager_listing("10.0.0.2", "ca1", &LIST.replace(from, to)),
+            ];
+            assert_eq!(swarm_view(&mut statuses, Some("ca1")).len(), 1, "{to}");
+        }
+        let mut statuses = vec![
+            manager_listing("10.0.0.1", "ca1", LIST),
+            manager_listing("10.0.0.2", "ca1", &LIST.replace("|w4", "|m1")),
+        ];
+        assert!(swarm_view(&mut statuses, Some("ca1")).is_empty());
+    }
+
+    #[test]
+    fn the_list_shown_is_of_a_manager_with_the_recorded_ca() {
+        // Two posers of another CA agree with each other; the one manager
+        // with the cluster's CA is shown, and each poser named.
+        let lie = LIST.replace("||ready|active|w4", "||down|active|w4");
+        let mut statuses = vec![
+            manager_listing("10.0.0.1", "other", &lie),
+            manager_listing("10.0.0.2", "other", &lie),
+            manager_listing("10.0.0.3", "ca1", LIST),
+        ];
+        let warnings = swarm_view(&mut statuses, Some("ca1"));
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings
+                .iter()
+                .all(|w| w.contains("(shown: m3 (10.0.0.3)'s list)")
+                    && w.ends_with("'s join tokens are of another CA than the cluster's")),
+            "{warnings:?}"
+        );
+        assert_eq!(statuses[2].list_check, Some(ListCheck::Shown));
+        // One manager alone: its list, no comparison; a worker's word and
+        // a marked manager's are no list.
+        let mut alone = vec![manager_listing("10.0.0.1", "ca1", &lie), healthy_target()];
+        alone[1].node.ip = "10.0.0.4".parse().unwrap();
+        assert!(swarm_view(&mut alone, Some("ca1")).is_empty());
+        assert_eq!(alone[1].swarm_seen.as_deref(), Some("down"));
+        assert_eq!(listed_of(&up("active", false), LIST), None);
+        assert_eq!(listed_of(&up("pending", true), LIST), None);
+        let mut marked = manager_listing("10.0.0.2", "ca1", LIST);
+        marked.error = Some("in another swarm".into());
+        let mut two = vec![manager_listing("10.0.0.1", "ca1", &lie), marked];
+        assert!(swarm_view(&mut two, Some("ca1")).is_empty());
+    }
+
+    #[test]
+    fn a_manager_lists_at_most_max_listed_nodes() {
+        let endless = "rccr-node|10.0.0.1||ready|active|n\n".repeat(MAX_LISTED + 10);
+        assert_eq!(parse_node_list(&endless).len(), MAX_LISTED);
     }
 
     #[test]
@@ -983,12 +1336,12 @@ mod tests {
         let s = NodeStatus::new(&record);
         assert!(render_json(std::slice::from_ref(&s))
             .contains("\"ip\": \"10.0.0.2\", \"moved_from\": \"10.0.0.9\","));
-        let table = render_table(&[s], true, None);
+        let table = render_table(&[s], true, None, &[]);
         assert!(
             table.contains("\n  t1 (10.0.0.2): moved from 10.0.0.9 "),
             "{table}"
         );
-        let table = render_table(&[NodeStatus::new(&node(Role::Target))], true, None);
+        let table = render_table(&[NodeStatus::new(&node(Role::Target))], true, None, &[]);
         assert!(!table.contains("moved"), "{table}");
     }
 }
