@@ -1521,7 +1521,6 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
 /// that, setup --yes runs --force-new-cluster on the poser (seen in the
 /// lab: "the re-formed swarm does not answer" on target-1).
 #[test]
-#[ignore = "needs the confirm_leader change in src/swarm/form.rs (branch hostile's report)"]
 fn a_manager_faking_a_lost_quorum_re_forms_nothing() {
     let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
     setup(&cluster);

@@ -416,10 +416,21 @@ impl Connection {
     /// Runs `command` (a POSIX sh command line) with `stdin` as its input,
     /// within the connection's [`Limits`].
     pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
-        let deadline = Instant::now() + self.limits.deadline;
+        self.run_within(command, stdin, &self.limits)
+    }
+
+    /// [`Connection::run`] within `limits` instead of the connection's: a
+    /// shared connection whose commands' output sizes differ.
+    pub fn run_within(
+        &self,
+        command: &str,
+        stdin: &[u8],
+        limits: &Limits,
+    ) -> Result<Output, SshError> {
+        let deadline = Instant::now() + limits.deadline;
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
-        self.finish(channel, Vec::new(), stdin, deadline)
+        finish(channel, Vec::new(), stdin, limits, deadline)
     }
 
     /// Runs `script` (POSIX sh) with `args`, with `stdin` as its input.
@@ -458,53 +469,53 @@ impl Connection {
         if !found {
             return Ok(Conversation {
                 head: None,
-                output: self.finish(channel, head, b"", deadline)?,
+                output: finish(channel, head, b"", &self.limits, deadline)?,
             });
         }
         head.truncate(head.len() - trailer.len());
         let input = respond(&head);
         Ok(Conversation {
-            output: self.finish(channel, Vec::new(), &input, deadline)?,
+            output: finish(channel, Vec::new(), &input, &self.limits, deadline)?,
             head: Some(head),
         })
     }
+}
 
-    /// Sends `stdin`, reads the rest of a channel's output (within the
-    /// limits) and its exit status.
-    fn finish(
-        &self,
-        mut channel: ssh2::Channel,
-        mut stdout: Vec<u8>,
-        stdin: &[u8],
-        deadline: Instant,
-    ) -> Result<Output, SshError> {
-        // A command that fails early exits without reading its input: that
-        // is for its exit status to tell, not a transport error.
-        if stdin.is_empty() || channel.write_all(stdin).is_ok() {
-            let _ = channel.send_eof();
-        }
-        let limit = self.limits.max_output;
-        let bounded = |e| SshError::from_read(e, &self.limits);
-        stream::read_to_end(
-            &mut Stream::until(&mut channel, deadline),
-            &mut stdout,
-            limit,
-        )
-        .map_err(bounded)?;
-        let mut stderr = Vec::new();
-        stream::read_to_end(
-            &mut Stream::until(channel.stderr(), deadline),
-            &mut stderr,
-            limit,
-        )
-        .map_err(bounded)?;
-        channel.wait_close()?;
-        Ok(Output {
-            status: channel.exit_status()?,
-            stdout,
-            stderr,
-        })
+/// Sends `stdin`, reads the rest of a channel's output (within the
+/// limits) and its exit status.
+fn finish(
+    mut channel: ssh2::Channel,
+    mut stdout: Vec<u8>,
+    stdin: &[u8],
+    limits: &Limits,
+    deadline: Instant,
+) -> Result<Output, SshError> {
+    // A command that fails early exits without reading its input: that
+    // is for its exit status to tell, not a transport error.
+    if stdin.is_empty() || channel.write_all(stdin).is_ok() {
+        let _ = channel.send_eof();
     }
+    let limit = limits.max_output;
+    let bounded = |e| SshError::from_read(e, limits);
+    stream::read_to_end(
+        &mut Stream::until(&mut channel, deadline),
+        &mut stdout,
+        limit,
+    )
+    .map_err(bounded)?;
+    let mut stderr = Vec::new();
+    stream::read_to_end(
+        &mut Stream::until(channel.stderr(), deadline),
+        &mut stderr,
+        limit,
+    )
+    .map_err(bounded)?;
+    channel.wait_close()?;
+    Ok(Output {
+        status: channel.exit_status()?,
+        stdout,
+        stderr,
+    })
 }
 
 /// What [`Connection::converse`] heard: the head the command printed before

@@ -361,10 +361,29 @@ fn confirm_leader(
             }
         },
     };
+    // A swarm that one candidate reads, with the cluster's CA, has its
+    // quorum: another's word that it lost it is contradicted.
+    let reader = candidates.iter().zip(&reads).find_map(|(&c, read)| {
+        let (Some(tokens), _) = read.as_ref().ok()? else {
+            return None;
+        };
+        expected
+            .as_ref()
+            .is_none_or(|ca| *ca == tokens.ca)
+            .then_some(c)
+    });
     for (k, &i) in candidates.iter().enumerate() {
         let listed_elsewhere = placed_elsewhere(members, infos, i, candidates, &reads);
         let read = match std::mem::replace(&mut reads[k], Err(String::new())) {
             Ok(read) => read,
+            Err(e) if lost_quorum(&e) && reader.is_some() => {
+                formed.layers[i] = Layer::Failed(format!(
+                    "says the cluster's swarm lost its quorum, but {} reads it: left alone",
+                    reader.map_or_else(String::new, |r| members[r].name())
+                ));
+                infos[i] = None;
+                continue;
+            }
             Err(e) if lost_quorum(&e) => {
                 match recover_quorum(members, infos, i, &record.managers, settings, formed)? {
                     Some(read) => read,
@@ -497,9 +516,12 @@ fn recover_quorum(
         .max(known.len())
         .max(alive);
     let lead = &members[leader];
+    let claimed = infos[leader].as_ref().map_or("", |i| i.node_id.as_str());
     let what = format!(
-        "the swarm lost its quorum: {alive} of {total} managers answer; it can be re-formed from {} (--force-new-cluster), keeping its services",
-        lead.name()
+        "the swarm lost its quorum: {alive} of {total} managers answer; it can be re-formed from {} (--force-new-cluster), keeping its services ({} says it is the cluster's manager {}: without a quorum, no manager can confirm it)",
+        lead.name(),
+        lead.name(),
+        print::text(claimed)
     );
     if !(settings.force_new_cluster)(&what) {
         formed.layers[leader] = Layer::Failed(format!(

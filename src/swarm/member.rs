@@ -4,10 +4,10 @@
 //! relay, the `docker` CLI, or, for the control, its own socket).
 use super::ops::Op;
 use super::relay;
-use crate::docker::{self, http::Response};
+use crate::docker::{self, http::Request, http::Response};
 use crate::json::Value;
 use crate::print;
-use crate::ssh::{Connection, Output, SshError};
+use crate::ssh::{Connection, Limits, Output, SshError};
 use crate::state::inventory::NodeRecord;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -225,13 +225,16 @@ impl<'n> Member<'n> {
                 .map(|op| {
                     let mut last = Err("no call".to_string());
                     for request in op.requests() {
-                        last = docker::call(Path::new(docker::SOCKET), &request, CALL_TIMEOUT)
-                            .map_err(|e| e.to_string());
-                        if !last.as_ref().is_ok_and(Response::ok) {
+                        let called =
+                            docker::call(Path::new(docker::SOCKET), &request, CALL_TIMEOUT)
+                                .map_err(|e| e.to_string());
+                        let ok = called.as_ref().is_ok_and(Response::ok);
+                        last = called.map(|r| (request, r));
+                        if !ok {
                             break;
                         }
                     }
-                    last.and_then(|r| answer(&r))
+                    last.and_then(|(request, r)| answer(&request, &r))
                 })
                 .collect(),
         }
@@ -244,9 +247,16 @@ impl<'n> Member<'n> {
 }
 
 /// An API answer as JSON, or the engine's error.
-fn answer(r: &Response) -> Result<Value, String> {
+/// The answer to `request`, refused unparsed when it is larger than any
+/// honest answer to that kind of call ([`docker::max_answer`]): parsing
+/// takes memory in proportion.
+fn answer(request: &Request, r: &Response) -> Result<Value, String> {
     if !r.ok() {
         return Err(format!("{} ({})", r.error_message(), r.status));
+    }
+    let max = docker::max_answer(request);
+    if r.body.len() > max {
+        return Err(format!("the engine's answer is over {max} bytes"));
     }
     if r.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
@@ -263,7 +273,12 @@ fn relayed(conn: &Connection, ops: &[Op]) -> Option<Vec<Result<Value, String>>> 
     let flat: Vec<_> = calls.iter().flatten().cloned().collect();
     let command = format!("rccr engine node {}", relay::PROTOCOL);
     let failed = |e: String| Some(ops.iter().map(|_| Err(e.clone())).collect());
-    let out = match conn.run(&command, &relay::encode_requests(&flat)) {
+    // Room for each call's largest answer and its frame line, no more.
+    let limits = Limits {
+        max_output: flat.iter().map(|r| docker::max_answer(r) + 32).sum(),
+        ..Limits::DEFAULT
+    };
+    let out = match conn.run_within(&command, &relay::encode_requests(&flat), &limits) {
         Ok(out) => out,
         Err(e) => return failed(e.to_string()),
     };
@@ -295,14 +310,21 @@ fn relayed(conn: &Connection, ops: &[Op]) -> Option<Vec<Result<Value, String>>> 
             mine.into_iter()
                 .nth(pick)
                 .unwrap_or_else(|| Err("no call".into()))
-                .and_then(|r| answer(&r))
+                .and_then(|r| answer(&requests[pick], &r))
         })
         .collect();
     Some(answers)
 }
 
 fn by_cli(conn: &Connection, op: &Op) -> Result<Value, String> {
-    let out = conn.run(&op.command(), b"").map_err(|e| e.to_string())?;
+    // docker's own JSON is about the API's size: the same bound.
+    let limits = Limits {
+        max_output: op.requests().last().map_or(0, docker::max_answer) + 1024,
+        ..Limits::DEFAULT
+    };
+    let out = conn
+        .run_within(&op.command(), b"", &limits)
+        .map_err(|e| e.to_string())?;
     if out.status != 0 {
         return Err(out.error_line());
     }
@@ -315,6 +337,25 @@ fn by_cli(conn: &Connection, op: &Op) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A relay or engine answering a small call with a large body (a
+    /// node's word) is refused before the body is parsed; a list may be
+    /// that large.
+    #[test]
+    fn an_answer_larger_than_its_kind_allows_is_refused_unparsed() {
+        // One long string: well within the parser's density bound.
+        let body = |len: usize| format!("\"{}\"", "a".repeat(len)).into_bytes();
+        let of = |len| Response {
+            status: 200,
+            body: body(len),
+        };
+        let info = docker::api::info();
+        let big = docker::MAX_SMALL_RESPONSE + 2;
+        let err = answer(&info, &of(big)).unwrap_err();
+        assert!(err.contains("over 65536 bytes"), "{err}");
+        assert!(answer(&info, &of(1000)).is_ok());
+        assert!(answer(&docker::api::nodes(), &of(big)).is_ok());
+    }
 
     #[test]
     fn only_the_recorded_host_key_lets_the_engine_in() {
