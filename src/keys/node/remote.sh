@@ -85,11 +85,11 @@ revert() {
 revert_if_timer_died() {
 	[ -f "$mark" ] || return 0
 	held=
-	{ IFS= read -r _ && IFS= read -r held; } <"$mark" || :
+	{ IFS= read -r _ && IFS= read -r held; } 2>/dev/null <"$mark" || :
 	[ "$held" = "$timer_holds_lock" ] || return 0
 	# flock's own fd 8: the lock goes when flock exits; a marker gone
 	# since (its timer just reverted) fails the redirection.
-	flock -n 8 8<"$mark" 2>/dev/null || return 0
+	flock -n 8 2>/dev/null 8<"$mark" || return 0
 	read_armed
 	revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
 }
