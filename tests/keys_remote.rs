@@ -580,7 +580,7 @@ fn kill_processes_of(home: &Home) {
 }
 
 #[test]
-fn a_rotation_whose_timer_died_is_reverted_by_the_next_step() {
+fn a_rotation_whose_timer_died_is_reverted_by_the_next_stage() {
     for_each_node("orphan", |node, who, home| {
         // A reboot between stage and commit: the file staged, the timer gone.
         home.send_ok(node, &["stage", "re", "60", "nn"], "nn", STAGED);
@@ -598,16 +598,14 @@ fn a_rotation_whose_timer_died_is_reverted_by_the_next_step() {
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(home.keys(), newer, "{who}");
         assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
-        // A commit does the same: a node rebooted before the commit with
-        // the new key installed is back at its old keys, nothing armed.
+        // A commit (over the new key) commits as ever, timer or not.
         kill_processes_of(home);
         let (_, out) = home.converse(node, &["commit", "np"], "np", |head| {
-            assert_eq!(split(head).1, "-", "{who}: still armed");
-            assert_eq!(split(head).2, ORIGINAL, "{who}: not reverted");
-            vec![]
+            assert_eq!(split(head).1, "rf.no", "{who}");
+            file(FINAL)
         });
         assert!(out.status.success(), "{who}: {}", stderr(&out));
-        home.assert_untouched(who, ORIGINAL);
+        home.assert_untouched(who, FINAL);
     });
 }
 

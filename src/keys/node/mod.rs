@@ -23,8 +23,12 @@
 //! The revert timer holds a lock on the revert marker for as long as it
 //! lives (the marker says so on its second line). A marker nobody holds
 //! lost its timer (a reboot, a kill, a power cut before the timer
-//! started): stage and commit first do what the timer would have done, or
-//! the node would refuse every later stage and keep the old key for good.
+//! started): a stage first does what the timer would have done, or the
+//! node would refuse every later stage and keep the old key for good. A
+//! commit comes from a control that is there, and commits as ever:
+//! reverting there would only cost a start-over, and where the end of the
+//! login session kills the timer (systemd's KillUserProcesses) no rotation
+//! could finish.
 //! A marker of an older version (the token alone) waits for its timer.
 use crate::failpoint;
 use crate::fsutil;
@@ -208,10 +212,9 @@ pub fn main(args: &[&str]) -> i32 {
             files.revert_if_timer_died()?;
             stage(&files, &mut out, id, seconds, nonce)
         }),
-        ["commit", nonce] => files.lock().and_then(|_lock| {
-            files.revert_if_timer_died()?;
-            commit(&files, &mut out, nonce)
-        }),
+        ["commit", nonce] => files
+            .lock()
+            .and_then(|_lock| commit(&files, &mut out, nonce)),
         ["revert", token, seconds] => {
             revert_later(&files, token, seconds);
             Ok(())

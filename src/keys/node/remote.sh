@@ -28,9 +28,9 @@
 # The revert marker holds the armed token, then the line `timer-holds-lock`:
 # the revert timer holds a lock (flock) on the marker as long as it lives.
 # A marker nobody holds lost its timer (a reboot, a kill, a power cut
-# before the timer started): stage and commit first do what the timer
-# would have done. A marker of an older version (the token alone) waits
-# for its timer as before.
+# before the timer started): a stage first does what the timer would have
+# done (a commit comes from a control that is there: it commits as ever).
+# A marker of an older version (the token alone) waits for its timer.
 # Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
@@ -218,7 +218,6 @@ stage)
 commit)
 	[ $# -eq 2 ] || fail 1 "usage: commit NONCE"
 	take_lock
-	revert_if_timer_died
 	snapshot
 	if receive "$2"; then
 		read_armed
