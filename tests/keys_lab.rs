@@ -899,3 +899,40 @@ fn a_backup_taken_mid_rotation_restores_it_and_keyrotate_finishes_it() {
     assert!(!control_has_file(&lab, "/root/.rccr/rotation.journal"));
     assert_rotated(&lab, &PAIR);
 }
+
+#[test]
+fn a_reboot_between_arming_the_revert_and_installing_the_stage_converges() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    // The node's rccr stops between arming the revert (marker written,
+    // timer started) and installing the staged file: a wrapper first on
+    // its SSH PATH. The revert waits long enough for the reboot to strike.
+    let fp = Failpoint::new("node-armed");
+    let wrapper = host_dir(&lab, "target-1").join("fakebin/rccr");
+    let real = lab.dir().join("bin/rccr");
+    let script = format!(
+        "#!/bin/sh\nexec {} '{}' \"$@\"\n",
+        fp.env("node-armed").join(" "),
+        real.display()
+    );
+    std::fs::write(&wrapper, script).unwrap();
+    let chmod = Command::new("chmod").arg("755").arg(&wrapper).status();
+    assert!(chmod.unwrap().success());
+    let mut cmd = rotate_cmd(&lab, &["target-1"], &[], NODE_SIDES[0]);
+    let at = cmd.iter().position(|a| a == "--revert-after").unwrap();
+    cmd[at + 1] = "60".into();
+    let before = authorized_keys(&lab, "target-1");
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let control = lab.spawn("control", &args);
+    fp.reached();
+    std::fs::remove_file(&wrapper).unwrap();
+    // Power goes before the install: the stage and its timer die, the
+    // marker stays, the new key never reached the file.
+    lab.reboot(&["target-1"]);
+    let out = control.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert_eq!(authorized_keys(&lab, "target-1"), before);
+    let marker = lab.exec("target-1", &["test", "-f", "/root/.ssh/.rccr-rotation"]);
+    assert!(marker.status.success(), "the reboot left no marker");
+    // The re-run's stage reverts what the dead timer armed, and goes on.
+    assert_converges(&lab, &["target-1"]);
+}

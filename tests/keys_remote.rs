@@ -552,3 +552,76 @@ fn a_stage_makes_backup_and_marker_durable_before_the_install() {
         );
     });
 }
+
+/// What a reboot does to a home's rotation: every process started with
+/// this `HOME` (the revert timer among them) is SIGKILLed; the files stay.
+fn kill_processes_of(home: &Home) {
+    let wanted = [
+        b"HOME=".as_slice(),
+        home.0 .0.as_os_str().as_encoded_bytes(),
+    ]
+    .concat();
+    let of_home = || -> Vec<i32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|pid: &i32| {
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == wanted))
+            })
+            .collect()
+    };
+    let pids = of_home();
+    assert!(!pids.is_empty(), "no revert timer runs for {:?}", home.0 .0);
+    for pid in pids {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    wait_until("the timer to die", || of_home().is_empty());
+}
+
+#[test]
+fn a_rotation_whose_timer_died_is_reverted_by_the_next_stage() {
+    for_each_node("orphan", |node, who, home| {
+        // A reboot between stage and commit: the file staged, the timer gone.
+        home.send_ok(node, &["stage", "re", "60", "nn"], "nn", STAGED);
+        kill_processes_of(home);
+        assert_eq!(home.keys(), STAGED, "{who}");
+        // The next stage first does what the timer would have done, then
+        // stages from the restored file.
+        let newer = [ORIGINAL, b"ssh-ed25519 AAAANEWER x\n"].concat();
+        let (head, out) = home.converse(node, &["stage", "rf", "60", "no"], "no", |head| {
+            assert_eq!(split(head).1, "-", "{who}: still armed");
+            assert_eq!(split(head).2, ORIGINAL, "{who}: not reverted");
+            file(&newer)
+        });
+        assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(home.keys(), newer, "{who}");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        // A commit (over the new key) commits as ever, timer or not.
+        kill_processes_of(home);
+        let (_, out) = home.converse(node, &["commit", "np"], "np", |head| {
+            assert_eq!(split(head).1, "rf.no", "{who}");
+            file(FINAL)
+        });
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        home.assert_untouched(who, FINAL);
+    });
+}
+
+#[test]
+fn a_marker_of_an_older_version_still_waits_for_its_timer() {
+    for_each_node("legacy", |node, who, home| {
+        // Older versions wrote the token alone; their timer holds no lock,
+        // so whether it lives is unknown: the stage is refused as before.
+        std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+        std::fs::write(home.ak(), STAGED).unwrap();
+        std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rg.nq\n").unwrap();
+        assert_eq!(home.read(node).1, "rg.nq", "{who}");
+        let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |_| file(FINAL));
+        assert!(head.is_none(), "{who}: asked for input while armed");
+        assert_refused(&out, 6, "rg.nq is armed", who);
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+    });
+}

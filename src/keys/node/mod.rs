@@ -19,6 +19,18 @@
 //! rotation is armed: two controls, or two runs, never interleave their
 //! steps on one node, and the backup a revert restores is never
 //! overwritten.
+//!
+//! The revert timer holds a lock on the revert marker for as long as it
+//! lives (the marker says so on its second line). A marker nobody holds
+//! lost its timer (a reboot, a kill, a power cut before the timer
+//! started): a stage first does what the timer would have done, or the
+//! node would refuse every later stage and keep the old key for good. A
+//! commit comes from a control that is there, and commits as ever:
+//! reverting there would only cost a start-over, and where the end of the
+//! login session kills the timer (systemd's KillUserProcesses) no rotation
+//! could finish.
+//! A marker of an older version (the token alone) waits for its timer.
+use crate::failpoint;
 use crate::fsutil;
 use crate::keys::authorized::cksum_line;
 use crate::keys::frame::{self, FrameError};
@@ -46,6 +58,8 @@ pub const CHANGED: i32 = 4;
 pub const BUSY: i32 = 5;
 /// Exit code: a stage found a rotation armed already; nothing changed.
 pub const ARMED: i32 = 6;
+/// The revert marker's second line: its timer holds a lock on it.
+const TIMER_HOLDS_LOCK: &str = "timer-holds-lock";
 
 /// A failed step: exit code and message (the script's `fail`).
 struct Fail(i32, String);
@@ -123,6 +137,47 @@ impl Files {
         }
     }
 
+    /// What the revert timer does: the backup back over authorized_keys,
+    /// the marker gone, then both durable (the backup's bytes are on disk
+    /// since the stage). Back to back, so a commit racing the timer finds
+    /// it expired. Without a backup (a revert cut short between the two)
+    /// only the marker goes.
+    fn revert(&self) -> io::Result<()> {
+        let absent_is_done = |result: io::Result<()>| match result {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+        absent_is_done(fs::rename(&self.bak, &self.ak))?;
+        absent_is_done(fs::remove_file(&self.mark))?;
+        fsutil::sync_parent(&self.ak)
+    }
+
+    /// Whether the armed rotation's timer died: its marker says the timer
+    /// holds a lock on it, and nobody does.
+    fn timer_died(&self) -> bool {
+        let Ok(text) = fs::read_to_string(&self.mark) else {
+            return false;
+        };
+        // A marker gone since (its timer just reverted) fails the open.
+        text.lines().nth(1) == Some(TIMER_HOLDS_LOCK)
+            && File::open(&self.mark).is_ok_and(|mark| fsutil::try_lock(&mark).unwrap_or(false))
+    }
+
+    /// Does what the armed rotation's timer would have done, when that
+    /// timer died.
+    fn revert_if_timer_died(&self) -> Step<()> {
+        if self.timer_died() && self.revert().is_err() {
+            return fail(
+                1,
+                format!(
+                    "cannot revert rotation {}, whose revert timer died",
+                    self.armed()
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// Installs `content` as authorized_keys durably (0600, the directory
     /// at 0700).
     fn install(&self, content: &[u8]) -> io::Result<()> {
@@ -153,9 +208,10 @@ pub fn main(args: &[&str]) -> i32 {
     let mut out = io::stdout().lock();
     let result = match args[1..] {
         ["read"] => snapshot(&files, &mut out).map(drop),
-        ["stage", id, seconds, nonce] => files
-            .lock()
-            .and_then(|_lock| stage(&files, &mut out, id, seconds, nonce)),
+        ["stage", id, seconds, nonce] => files.lock().and_then(|_lock| {
+            files.revert_if_timer_died()?;
+            stage(&files, &mut out, id, seconds, nonce)
+        }),
         ["commit", nonce] => files
             .lock()
             .and_then(|_lock| commit(&files, &mut out, nonce)),
@@ -254,33 +310,16 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
         let _ = fs::remove_file(&files.mark);
         let _ = fs::remove_file(&files.bak);
     };
-    if fsutil::write_atomic(&files.mark, format!("{token}\n").as_bytes(), 0o600).is_err() {
+    let marker = format!("{token}\n{TIMER_HOLDS_LOCK}\n");
+    if fsutil::write_atomic(&files.mark, marker.as_bytes(), 0o600).is_err() {
         disarm();
         return fail(1, "cannot arm the revert");
     }
-    // The revert runs on its own: it outlives this session, a lost link and
-    // a killed sshd, and restores the backup unless commit disarmed it.
-    let timer = std::env::current_exe().and_then(|exe| {
-        Command::new(exe)
-            .arg0("rccr")
-            .args([
-                "keys",
-                "node",
-                PROTOCOL,
-                "revert",
-                &token,
-                &seconds_n.to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-    });
-    if timer.is_err() {
+    if start_timer(files, &token, seconds_n).is_err() {
         disarm();
         return fail(1, "cannot arm the revert");
     }
+    failpoint::reached("node-armed", &token);
     if files.install(&content).is_err() {
         disarm();
         return fail(
@@ -291,15 +330,45 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     writeln!(out, "staged").map_err(|e| Fail(1, e.to_string()))
 }
 
+/// Starts the revert timer of rotation `token`: it outlives this session,
+/// a lost link and a killed sshd, and restores the backup unless commit
+/// disarmed it. The marker's lock is taken here, before the spawn, and
+/// handed to the timer as its stdin, so the timer holds it from its first
+/// instant to its last.
+fn start_timer(files: &Files, token: &str, seconds: u64) -> io::Result<()> {
+    let mark = File::open(&files.mark)?;
+    if !fsutil::try_lock(&mark)? {
+        return Err(io::Error::other("the revert marker is locked"));
+    }
+    std::env::current_exe().and_then(|exe| {
+        Command::new(exe)
+            .arg0("rccr")
+            .args([
+                "keys",
+                "node",
+                PROTOCOL,
+                "revert",
+                token,
+                &seconds.to_string(),
+            ])
+            .stdin(Stdio::from(mark))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map(drop)
+    })
+}
+
 /// The detached timer of a stage: after `seconds`, restores the backup if
 /// `token` is still the armed rotation. It takes no lock: a step stuck on a
 /// dead link must not hold back the one safety net that needs no control.
+/// (Its stdin, the marker's lock, tells the steps that it lives.)
 fn revert_later(files: &Files, token: &str, seconds: &str) {
     sys::ignore_hangup();
     std::thread::sleep(Duration::from_secs(seconds.parse().unwrap_or(0)));
-    if files.armed() == token && fs::rename(&files.bak, &files.ak).is_ok() {
-        let _ = fs::remove_file(&files.mark);
-        let _ = fsutil::sync_parent(&files.ak);
+    if files.armed() == token {
+        let _ = files.revert();
     }
 }
 

@@ -25,6 +25,12 @@
 # Stage and commit hold the node's lock ($HOME/.rccr-keys.lock, flock, the
 # same lock rccr's built-in side takes); a stage is refused while another
 # rotation is armed, so the backup is never overwritten.
+# The revert marker holds the armed token, then the line `timer-holds-lock`:
+# the revert timer holds a lock (flock) on the marker as long as it lives.
+# A marker nobody holds lost its timer (a reboot, a kill, a power cut
+# before the timer started): a stage first does what the timer would have
+# done (a commit comes from a control that is there: it commits as ever).
+# A marker of an older version (the token alone) waits for its timer.
 # Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
@@ -32,6 +38,7 @@ dir="$HOME/.ssh"
 ak="$dir/authorized_keys"
 bak="$dir/.rccr-authorized_keys.bak"
 mark="$dir/.rccr-rotation"
+timer_holds_lock=timer-holds-lock
 lock="$HOME/.rccr-keys.lock"
 max_file=1048576
 tmp=
@@ -61,6 +68,46 @@ sum_of() {
 read_armed() {
 	armed=-
 	if [ -f "$mark" ]; then IFS= read -r armed <"$mark" || :; fi
+}
+
+# What the revert timer does: the backup back over authorized_keys, the
+# marker gone, then both durable (the backup's bytes are on disk since the
+# stage). Back to back, so a commit racing the timer finds it expired.
+# Without a backup (a revert cut short between the two) only the marker goes.
+revert() {
+	if [ -f "$bak" ]; then mv -f "$bak" "$ak" || return 1; fi
+	rm -f "$mark" || return 1
+	sync "$dir" 2>/dev/null || sync
+}
+
+# Does what the armed rotation's timer would have done, when that timer
+# died: its marker says the timer holds a lock on it, and nobody does.
+revert_if_timer_died() {
+	[ -f "$mark" ] || return 0
+	held=
+	{ IFS= read -r _ && IFS= read -r held; } 2>/dev/null <"$mark" || :
+	[ "$held" = "$timer_holds_lock" ] || return 0
+	# flock's own fd 8: the lock goes when flock exits; a marker gone
+	# since (its timer just reverted) fails the redirection.
+	flock -n 8 2>/dev/null 8<"$mark" || return 0
+	read_armed
+	revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
+}
+
+# Starts the revert timer of rotation $1 (after $2 seconds) on fd 8, the
+# marker: it takes the marker's lock before the fork, so the timer holds
+# it from its first instant to its last. The timer outlives this session,
+# a lost link and a killed sshd, and restores the backup unless commit
+# disarmed it. It leaves the node's lock behind (fd 9 closed): a stuck step
+# must not hold it.
+start_timer() {
+	flock -n 8 || return 1
+	(
+		trap '' HUP
+		sleep "$2"
+		read_armed
+		if [ "$armed" = "$1" ]; then revert; fi
+	) </dev/null >/dev/null 2>&1 9>&- &
 }
 
 # Prints the sum, the armed token and the bytes; keeps the first two.
@@ -131,6 +178,7 @@ read)
 stage)
 	[ $# -eq 4 ] || fail 1 "usage: stage ID SECONDS NONCE"
 	take_lock
+	revert_if_timer_died
 	[ -f "$ak" ] || fail 1 "$ak does not exist"
 	read_armed
 	[ "$armed" = - ] || fail 6 "rotation $armed is armed here; it commits or reverts first; nothing changed"
@@ -152,22 +200,15 @@ stage)
 	# Each stage arms its own token, so a timer left by an earlier attempt
 	# of the same rotation can never revert this one.
 	token="$2.$4"
-	if ! { printf '%s\n' "$token" >"$mark.tmp" && durable_mv "$mark.tmp" "$mark"; }; then
+	if ! { printf '%s\n%s\n' "$token" "$timer_holds_lock" >"$mark.tmp" &&
+		durable_mv "$mark.tmp" "$mark"; }; then
 		rm -f "$mark.tmp" "$bak"
 		fail 1 "cannot arm the revert"
 	fi
-	# The revert runs on its own: it outlives this session, a lost link and
-	# a killed sshd, and restores the backup unless commit disarmed it. It
-	# leaves the lock behind (fd 9 closed): a stuck step must not hold it.
-	(
-		trap '' HUP
-		sleep "$3"
-		read_armed
-		if [ "$armed" = "$token" ]; then
-			mv -f "$bak" "$ak" && rm -f "$mark"
-			sync
-		fi
-	) </dev/null >/dev/null 2>&1 9>&- &
+	if ! start_timer "$token" "$3" 8<"$mark"; then
+		rm -f "$mark" "$bak"
+		fail 1 "cannot arm the revert"
+	fi
 	if ! install_tmp; then
 		rm -f "$mark" "$bak"
 		fail 1 "cannot replace $ak (read-only?)"
