@@ -309,7 +309,9 @@ fn finish_armed(
         Ok(on_new) => verify_and_commit(plan, node, on_new, progress),
         Err(_) => Err(Stop(
             Outcome::Reverted,
-            format!("{detail}; it restores its keys by itself: run again later"),
+            format!(
+                "{detail}; it restores its keys by itself when its revert fires: run again later"
+            ),
         )),
     }
 }
