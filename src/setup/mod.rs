@@ -342,8 +342,17 @@ fn rotate(
     })
 }
 
+/// Fails with what `say(count, "a, b")` makes of `nodes`, when there are any.
+fn fail_if_any(nodes: &[String], say: impl Fn(usize, &str) -> String) -> Result<(), Error> {
+    match nodes {
+        [] => Ok(()),
+        _ => Err(Error::Failed(say(nodes.len(), &nodes.join(", ")))),
+    }
+}
+
 /// The run's exit: new nodes that were not adopted, nodes the rotation
-/// left unsettled, nodes out of the swarm, services that do not run, then a failed playbook.
+/// left unsettled, nodes out of the swarm, services that do not run, then
+/// a failed playbook.
 fn failure(
     planned: &[Planned],
     rotated: &Rotated,
@@ -354,29 +363,17 @@ fn failure(
         .filter(|p| matches!(p.action, Action::Adopt { .. }) && p.candidate.class != Class::Adopted)
         .map(|p| p.candidate.ip.to_string())
         .collect();
-    if !failed.is_empty() {
-        return Err(Error::Failed(format!(
-            "{} new node(s) not adopted ({}): run rccr setup again once they are reachable",
-            failed.len(),
-            failed.join(", ")
-        )));
-    }
-    let volatile = &rotated.volatile;
-    if !volatile.is_empty() {
-        return Err(Error::Failed(format!(
-            "{} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({}): the old key is kept; give them storage, or run rccr setup again after their reboot",
-            volatile.len(),
-            volatile.join(", ")
-        )));
-    }
-    let unsettled = &rotated.unsettled;
-    if !unsettled.is_empty() {
-        return Err(Error::Failed(format!(
-            "the temporary key is kept: an earlier rotation has not settled {} node(s) ({}); run rccr setup again once they are reachable, or rccr remove those that are gone",
-            unsettled.len(),
-            unsettled.join(", ")
-        )));
-    }
+    fail_if_any(&failed, |n, list| {
+        format!(
+            "{n} new node(s) not adopted ({list}): run rccr setup again once they are reachable"
+        )
+    })?;
+    fail_if_any(&rotated.volatile, |n, list| {
+        format!("{n} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({list}): the old key is kept; give them storage, or run rccr setup again after their reboot")
+    })?;
+    fail_if_any(&rotated.unsettled, |n, list| {
+        format!("the temporary key is kept: an earlier rotation has not settled {n} node(s) ({list}); run rccr setup again once they are reachable, or rccr remove those that are gone")
+    })?;
     let Some((report, playbooks)) = formed else {
         return Ok(());
     };
