@@ -12,7 +12,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 /// Heap bytes per byte of input a parse may take at its peak.
-const RATIO: usize = 4;
+const RATIO: usize = rccr::json::MAX_TREE_RATIO;
 /// What a parse may take besides (its stacks, a tiny answer's tree).
 const SLACK: usize = 64 * 1024;
 /// A hostile answer's size: what one relay exec may bring (the SSH
@@ -278,6 +278,22 @@ fn task(i: usize) -> String {
     )
 }
 
+/// A service of a user's own stack: 40 short environment entries and 30
+/// short labels, the densest honest answer these fixtures have.
+fn labelled_service(i: usize) -> String {
+    let env: Vec<String> = (0..40).map(|k| format!("\"V{k}=1\"")).collect();
+    let labels: Vec<String> = (0..30).map(|k| format!("\"l{k}\":\"x\"")).collect();
+    service(i)
+        .replace(
+            r#""Env":["MODE=production","PORT=8080"]"#,
+            &format!(r#""Env":[{}]"#, env.join(",")),
+        )
+        .replace(
+            r#""Labels":{"com.example.tier":"web"}"#,
+            &format!(r#""Labels":{{{}}}"#, labels.join(",")),
+        )
+}
+
 fn list(items: impl Iterator<Item = String>) -> Vec<u8> {
     format!("[{}]", items.collect::<Vec<_>>().join(",")).into_bytes()
 }
@@ -301,6 +317,10 @@ fn real() -> Vec<(&'static str, Vec<u8>)> {
         ("GET /nodes, 256 nodes", list((0..256).map(node))),
         ("GET /services, 100", list((0..100).map(service))),
         ("GET /tasks, 300 running", list((0..300).map(task))),
+        (
+            "GET /services, 100 with short labels",
+            list((0..100).map(labelled_service)),
+        ),
     ]
 }
 

@@ -17,13 +17,13 @@ pub const SOCKET: &str = "/var/run/docker.sock";
 /// (`GET /nodes`, `/services`, `/tasks`), the only calls whose answer grows
 /// with the cluster: 256 nodes are 457 KiB, 100 services 292 KiB, 300
 /// tasks 544 KiB (tests/json_memory.rs), so about a thousand of each fit.
-/// Parsed, one takes at most 4 times that (see
+/// Parsed, one takes at most 6 times that (see
 /// [`crate::json::MAX_TREE_RATIO`]).
 pub const MAX_RESPONSE: usize = 2 << 20;
 /// The largest answer to any other call: one object (`/info` is about
 /// 4 KiB, an image's inspect a few KiB) or a change's short answer. These
 /// are the calls made of every node at once: parsed, 32 of them take at
-/// most 32 x 5 x 64 KiB = 10 MiB (see [`crate::json::MAX_TREE_RATIO`]).
+/// most 32 x 7 x 64 KiB = 14 MiB (see [`crate::json::MAX_TREE_RATIO`]).
 pub const MAX_SMALL_RESPONSE: usize = 64 << 10;
 
 /// The largest answer `request` may have (its body; the HTTP head is
