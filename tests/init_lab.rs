@@ -128,3 +128,65 @@ mount -o remount,ro /media/sdz1
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(stderr(&again), "rccr-init: nothing to change\n");
 }
+
+#[test]
+fn the_boot_file_is_kept_while_lbu_cannot_save_what_it_set() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    if !private_etc(&lab, "target-1") {
+        common::skip(
+            "lab host has no private /etc overlay: rccr-init would change this machine's /etc",
+        );
+        return;
+    }
+    // Diskless without a medium: the lab's lbu stand-in fails to commit,
+    // as Alpine's does.
+    lab.storage("target-1", "none");
+    let fakebin = lab.dir().join("hosts/target-1/fakebin");
+    let setup = format!(
+        r#"set -e
+mkdir -p /etc/rccr
+echo target >/etc/rccr/node-type
+echo ReCyClusteR-Target >/etc/hostname
+mount -t tmpfs rccr-media /media
+mkdir /media/sdz1
+printf 'authorized_key={USER_KEY}\n' >/media/sdz1/rccr.txt
+"#
+    );
+    ok("setup", &lab.sh("target-1", &setup));
+    // rccr-init as on diskless Alpine: `/` a RAM filesystem (a tmpfs over
+    // `/` in a mount namespace of its own: /proc/mounts says so, while
+    // paths still resolve in the lab host's tree), the lab's lbu on PATH.
+    let diskless_init = format!(
+        "unshare --mount sh -c 'mount -t tmpfs rccr-ram / && PATH={}:$PATH exec rccr init'",
+        fakebin.display()
+    );
+
+    let out = lab.sh("target-1", &diskless_init);
+    let log = stderr(&out);
+    assert_has(&log, "lbu commit failed");
+    assert_has(
+        &log,
+        "/media/sdz1/rccr.txt: kept: the changes are not saved; it is tried again at the next boot",
+    );
+    let files = ok(
+        "read files",
+        &lab.sh("target-1", "ls /media/sdz1; cat /root/.ssh/authorized_keys"),
+    );
+    assert!(
+        files.starts_with("rccr.txt\n"),
+        "renamed though lbu failed: {files}\n{log}"
+    );
+    assert_has(&files, USER_KEY);
+
+    // Once lbu saves (a medium is there), the file is retired.
+    lab.storage("target-1", "lbu");
+    let out = lab.sh("target-1", &diskless_init);
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert_has(
+        &log,
+        "/media/sdz1/rccr.txt: applied, renamed rccr.txt.applied",
+    );
+    let listed = ok("ls", &lab.sh("target-1", "ls /media/sdz1"));
+    assert_eq!(listed, "rccr.txt.applied\n");
+}

@@ -859,6 +859,80 @@ fn disks_that_something_else_holds_are_never_written() {
     drop(swap);
 }
 
+#[test]
+fn disks_with_data_are_read_never_claimed() {
+    // mdadm and LVM claim their members (O_EXCL) while they start, before
+    // holders/ shows anything: a boot that claimed a disk with data, even
+    // for a moment, could make theirs fail (EBUSY) and an array or volume
+    // group not come up. Held here as they hold them, a whole-disk md
+    // member and a disk whose partition is an LVM PV are still read and
+    // named as data: a claim attempt would have found them in use.
+    let mut node = or_skip!(root_node("assembling"));
+    let md = node.disk("md", DISK);
+    // md 1.2's superblock magic, 4 KiB into the member.
+    File::options()
+        .write(true)
+        .open(&node.disks[md].file)
+        .unwrap()
+        .write_all_at(&0xa92b4efc_u32.to_le_bytes(), 4096)
+        .unwrap();
+    let lvm = node.disk("lvm", DISK);
+    node.disks[lvm].sfdisk("label: dos\nstart=2048, type=8e\n");
+    let held = [claim(&node.disks[md].dev), claim(&node.disks[lvm].part(1))];
+    let before = [node.disks[md].sector0(), node.disks[lvm].sector0()];
+    let out = node.storage().ok();
+    // Cheaper than whole snapshots (disks_with_anything_on_them_are_never_written
+    // compares every byte of such disks).
+    let md_magic = read_range(&node.disks[md].file, 4096, 4);
+    assert_eq!(md_magic, 0xa92b4efc_u32.to_le_bytes(), "{}", out.stderr);
+    let after = [node.disks[md].sector0(), node.disks[lvm].sector0()];
+    assert_eq!(before, after, "{}", out.stderr);
+    for d in &node.disks {
+        out.must_say(&format!("{} holds data: not used", d.dev));
+    }
+    assert!(!out.says("in use"), "{}", out.stderr);
+    node.assert_no_storage(&out.stderr);
+    drop(held);
+}
+
+#[test]
+fn prepare_disk_erases_what_makes_a_disk_not_blank_and_a_cut_after_it_is_finished() {
+    // Signatures beyond the first MiB (VMFS at 1 MiB, a byte at 3 MiB) and
+    // in the last MiB; killed right after the erasure (a power cut before
+    // the table): the next boot takes the disk as blank and prepares it.
+    let mut node = or_skip!(root_node("erase"));
+    let i = node.disk("vmfs", DISK);
+    let dev = node.disks[i].dev.clone();
+    let file = File::options()
+        .write(true)
+        .open(&node.disks[i].file)
+        .unwrap();
+    file.write_all_at(b"\x0d\xd0\x01\xc0", MIB).unwrap();
+    file.write_all_at(b"S", 3 * MIB).unwrap();
+    file.write_all_at(b"T", DISK - MIB / 2).unwrap();
+    drop(file);
+    killed_at(
+        &node,
+        &["--prepare-disk", &dev, "--yes"],
+        "prepare-disk-erased",
+    );
+    let f = &node.disks[i].file;
+    assert!(
+        read_range(f, 0, 5 * MIB).iter().all(|&b| b == 0),
+        "head left"
+    );
+    assert!(
+        read_range(f, DISK - MIB, MIB).iter().all(|&b| b == 0),
+        "tail left"
+    );
+
+    let out = node.storage().ok();
+    out.must_say(&format!("{dev}: blank: partition table with one partition"));
+    let p1 = node.disks[i].part(1);
+    assert_eq!(blkid(&p1).1, "RCCR", "{}", out.stderr);
+    assert_layout(&node, &p1);
+}
+
 /// What `mkfs.ext4` cut short leaves on `dev`: everything but the primary
 /// superblock, which mke2fs writes last (after some 130 writes, most of
 /// them in the first MiB: `strace -e pwrite64 mkfs.ext4`).
@@ -920,12 +994,19 @@ fn an_mkfs_cut_short_is_finished_on_a_disk_rccr_marked_as_preparing() {
 /// Runs `rccr init --storage` on `node` until failpoint `point`, then
 /// kills it there: a power cut at that step, as far as the disks go.
 fn storage_killed_at(node: &Node, point: &str) {
+    killed_at(node, &["--storage"], point);
+}
+
+/// Runs `rccr init --root DIR ARGS...` until failpoint `point`, then kills
+/// it there.
+fn killed_at(node: &Node, args: &[&str], point: &str) {
     node.refresh_mounts();
     let fp = node.path("failpoint");
     let _ = fs::remove_dir_all(&fp);
     fs::create_dir_all(&fp).unwrap();
     let mut child = Command::new(RCCR)
-        .args(["init", "--root", node.dir.to_str().unwrap(), "--storage"])
+        .args(["init", "--root", node.dir.to_str().unwrap()])
+        .args(args)
         .env("RCCR_FAILPOINT", point)
         .env("RCCR_FAILPOINT_DIR", &fp)
         .stdin(Stdio::null())

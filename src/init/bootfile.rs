@@ -35,8 +35,9 @@
 //! `rccr.txt.applied` (replacing an older one), so the next boot does not
 //! apply it again and the user can see it was read. A read-only boot
 //! partition (diskless Alpine mounts it so) is remounted read-write for the
-//! rename and back. If a setting could not be applied (a write failed), the
-//! file stays, to be applied at the next boot.
+//! rename and back. If a setting could not be applied (a write failed), or
+//! the changes are not saved (diskless, `lbu commit` failed), the file
+//! stays, to be applied at the next boot.
 use super::{hostname, Ctx};
 use std::fs;
 use std::io;
@@ -223,12 +224,12 @@ pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
 }
 
 /// Renames each applied file to `rccr.txt.applied`; keeps them all when
-/// something could not be applied.
-pub fn retire(ctx: &mut Ctx, boot: &BootFile, applied: bool) {
+/// `kept_because` says why not (a setting not applied, changes not saved).
+pub fn retire(ctx: &mut Ctx, boot: &BootFile, kept_because: Option<&str>) {
     for path in &boot.paths {
-        if !applied {
+        if let Some(why) = kept_because {
             ctx.problem(format_args!(
-                "{}: kept: a setting could not be applied; it is tried again at the next boot",
+                "{}: kept: {why}; it is tried again at the next boot",
                 path.display()
             ));
             continue;

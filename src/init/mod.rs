@@ -321,13 +321,19 @@ pub fn run(opts: &Options) -> Summary {
     };
     bootstatus::set(&mut ctx, "world", world.line());
     issue::write(&mut ctx, node, &name);
-    persist(&mut ctx);
+    let saved = persist(&mut ctx);
     crate::failpoint::reached("init-persisted", "-");
-    // Only now: on diskless Alpine the settings are in RAM until lbu has
-    // saved them, and a file renamed before would never be applied again
-    // after a power cut in between (its keys lost: a lockout).
+    // Only now, and only once saved: on diskless Alpine the settings are in
+    // RAM until lbu has saved them, and a file renamed before (or when lbu
+    // failed) would never be applied again after the next reboot (its keys
+    // lost: a lockout).
     if let Some(b) = &boot {
-        bootfile::retire(&mut ctx, b, boot_ok);
+        let kept_because = match (boot_ok, saved) {
+            (false, _) => Some("a setting could not be applied"),
+            (true, false) => Some("the changes are not saved"),
+            (true, true) => None,
+        };
+        bootfile::retire(&mut ctx, b, kept_because);
     }
     ctx.finish()
 }
@@ -463,16 +469,18 @@ pub fn fix_ssh_modes(ctx: &mut Ctx) {
     }
 }
 
-/// Whether `/` is a RAM filesystem (diskless Alpine), from /proc/mounts.
-/// Diskless Alpine keeps /etc in RAM: without `lbu commit` the hostname,
+/// Saves the changes with `lbu commit` where `/` is a RAM filesystem
+/// (diskless Alpine, from /proc/mounts). Diskless Alpine keeps /etc in RAM: without `lbu commit` the hostname,
 /// host keys and keys would be new at every boot (and the boot file, renamed,
-/// would be lost). Runs only on the live system, after changes.
-fn persist(ctx: &mut Ctx) {
+/// would be lost). Runs only on the live system, after changes. True when
+/// the changes survive a reboot: saved by lbu, on a disk, or none to save.
+fn persist(ctx: &mut Ctx) -> bool {
     use crate::persist::{commit, live_root_in_ram, Persisted};
     if !ctx.live || ctx.dry || !ctx.persist || !live_root_in_ram() {
-        return;
+        return true;
     }
-    match commit(&[]) {
+    let persisted = commit(&[]);
+    match persisted {
         Persisted::Lbu => ctx.note("saved the changes with lbu commit"),
         Persisted::LbuFailed => {
             ctx.problem("lbu commit failed: the changes last until the next reboot")
@@ -482,4 +490,5 @@ fn persist(ctx: &mut Ctx) {
         ),
         Persisted::Disk => {}
     }
+    persisted.survives()
 }

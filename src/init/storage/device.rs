@@ -2,7 +2,8 @@
 //! bytes: `partx` (tell the kernel about a partition) and `mkfs.ext4`.
 //!
 //! rccr writes only three kinds of bytes itself: zeros over the first and
-//! last MiB of a partition it is about to create, and sector 0's table
+//! last MiB of a partition it is about to create (over the first 5 MiB
+//! and the last of a disk it erases), and sector 0's table
 //! ([`super::mbr`]). Every write is followed by `fsync`.
 //!
 //! Devices are read and written with `O_DIRECT`: a disk and each of its
@@ -133,10 +134,25 @@ impl Writer {
     /// Writes zeros over the first and the last MiB of `len` bytes at
     /// `offset`, then syncs.
     pub fn zero_edges(&self, offset: u64, len: u64) -> io::Result<()> {
-        let edge = MIB.min(len);
-        let zeros = Aligned::zeroed(edge as usize);
-        self.file.write_all_at(zeros.bytes(), offset)?;
-        self.file.write_all_at(zeros.bytes(), offset + len - edge)?;
+        self.zero_head_and_tail(offset, len, MIB)
+    }
+
+    /// Writes zeros where [`is_blank_disk`] looks on a whole disk of `size`
+    /// bytes (the first [`DISK_SIGNATURE_HEAD`] bytes and the last MiB),
+    /// then syncs: what is left is blank, also after a power cut.
+    pub fn zero_disk_signatures(&self, size: u64) -> io::Result<()> {
+        self.zero_head_and_tail(0, size, DISK_SIGNATURE_HEAD)
+    }
+
+    /// Zeros over the first `head` and the last MiB of `len` bytes at
+    /// `offset`, then a sync.
+    fn zero_head_and_tail(&self, offset: u64, len: u64, head: u64) -> io::Result<()> {
+        let (head, tail) = (head.min(len), MIB.min(len));
+        let zeros = Aligned::zeroed(head.max(tail) as usize);
+        self.file
+            .write_all_at(&zeros.bytes()[..head as usize], offset)?;
+        self.file
+            .write_all_at(&zeros.bytes()[..tail as usize], offset + len - tail)?;
         self.file.sync_all()
     }
 

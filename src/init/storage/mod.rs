@@ -23,7 +23,12 @@
 //!    with anything on it, or that the kernel will not let rccr open
 //!    exclusively (mounted, swap, RAID, LVM, another program), is never
 //!    written; `rccr-init --prepare-disk DEV`
-//!    ([`prepare_disk`]) erases one after a typed confirmation.
+//!    ([`prepare_disk`]) erases one (its first 5 MiB and its last: blank
+//!    then, even if power is lost before the table) after a typed
+//!    confirmation. A disk is claimed (`O_EXCL`) only once its bytes say
+//!    rccr will write it, and read again under the claim; one with data is
+//!    only read, so that mdadm or LVM starting its members at the same
+//!    moment never finds one claimed.
 //!
 //! **Order of the writes**, so that a power cut at any point is finished at
 //! the next boot: zeros over the first and last MiB of the new partition,
@@ -177,10 +182,10 @@ fn find_or_prepare(ctx: &mut Ctx) -> Result<Found, String> {
         if boot.as_ref().is_some_and(|(b, _, _)| b.name == disk.name) {
             continue;
         }
-        match classify(ctx, disk, &mounts) {
-            Ok((Class::Blank, claim)) => return initialise(ctx, disk, claim, true),
-            Ok((Class::Unfinished, claim)) => return initialise(ctx, disk, claim, false),
-            Ok((Class::Data, _)) => ctx.note(format_args!(
+        match decide(ctx, disk, &mounts) {
+            Ok(Decision::Blank(claim)) => return initialise(ctx, disk, claim, true),
+            Ok(Decision::Unfinished(claim)) => return initialise(ctx, disk, claim, false),
+            Ok(Decision::Data) => ctx.note(format_args!(
                 "{} holds data: not used (rccr-init --prepare-disk {} erases it for RCCR)",
                 disk.node(),
                 disk.node()
@@ -373,13 +378,36 @@ enum Class {
     Data,
 }
 
-/// What `disk` holds, and the claim on it that proves nothing else uses
-/// it; `Err` says why it is not looked at (too small, read-only, in use).
-fn classify(
-    ctx: &Ctx,
-    disk: &Disk,
-    mounts: &[mounts::Mount],
-) -> Result<(Class, device::Claim), String> {
+/// What rule 3 does with a disk: write one it holds the claim on (which
+/// proves nothing else uses it), or leave one with data alone.
+enum Decision {
+    Blank(device::Claim),
+    Unfinished(device::Claim),
+    Data,
+}
+
+/// What rule 3 does with `disk`; `Err` says why it is not looked at (too
+/// small, read-only, in use). A disk with data is only read, never claimed:
+/// mdadm and LVM claim their members (`O_EXCL`) while they start, maybe at
+/// this very moment, and a claim of ours would make theirs fail. A disk
+/// rccr would write is claimed, then read again under the claim, so that
+/// the decision holds until the write.
+fn decide(ctx: &Ctx, disk: &Disk, mounts: &[mounts::Mount]) -> Result<Decision, String> {
+    check_free(ctx, disk, mounts)?;
+    if classify(ctx, disk)? == Class::Data {
+        return Ok(Decision::Data);
+    }
+    let claim = claim(ctx, disk)?;
+    Ok(match classify(ctx, disk)? {
+        Class::Blank => Decision::Blank(claim),
+        Class::Unfinished => Decision::Unfinished(claim),
+        Class::Data => Decision::Data,
+    })
+}
+
+/// `Err` (why) when `disk` is mounted, held (holders/), read-only or too
+/// small: not one rccr may write.
+fn check_free(ctx: &Ctx, disk: &Disk, mounts: &[mounts::Mount]) -> Result<(), String> {
     let in_use = std::iter::once(disk.dev.as_str())
         .chain(disk.partitions.iter().map(|p| p.dev.as_str()))
         .any(|dev| !mounts::of_device(ctx, mounts, dev).is_empty());
@@ -392,15 +420,24 @@ fn classify(
     if disk.size < MIN_SIZE + MIB {
         return Err(format!("smaller than {} MiB", (MIN_SIZE + MIB) / MIB));
     }
-    let path = ctx.path(&disk.node());
-    let claim = device::Claim::take(&path).map_err(|e| match e.raw_os_error() {
+    Ok(())
+}
+
+/// The claim on `disk` ([`device::Claim`]) that proves nothing else uses it.
+fn claim(ctx: &Ctx, disk: &Disk) -> Result<device::Claim, String> {
+    device::Claim::take(&ctx.path(&disk.node())).map_err(|e| match e.raw_os_error() {
         Some(libc::EBUSY) => {
             "in use (swap, RAID, LVM or device mapper, or another program holds it)".to_string()
         }
         _ => format!("cannot open it ({e})"),
-    })?;
+    })
+}
+
+/// What `disk` holds, from its bytes alone.
+fn classify(ctx: &Ctx, disk: &Disk) -> Result<Class, String> {
+    let path = ctx.path(&disk.node());
     match device::is_blank_disk(&path, disk.size) {
-        Ok(true) => return Ok((Class::Blank, claim)),
+        Ok(true) => return Ok(Class::Blank),
         Ok(false) => {}
         Err(e) => return Err(format!("cannot read it ({e})")),
     }
@@ -409,14 +446,13 @@ fn classify(
         _ => None,
     };
     let (start, len) = partition_area(disk);
-    let class = match ours {
+    Ok(match ours {
         Some(mbr::PREPARING_DISK_ID) => Class::Unfinished,
         Some(mbr::RCCR_DISK_ID) if device::is_blank(&path, start, len).unwrap_or(false) => {
             Class::Unfinished
         }
         _ => Class::Data,
-    };
-    Ok((class, claim))
+    })
 }
 
 /// The one entry of a table rccr wrote on `disk`: type 83 over the
@@ -787,8 +823,8 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
     }
     // Held through the prompt and the erasure: nothing may start using
     // the disk while the operator decides.
-    let claim = match classify(ctx, &disk, &table) {
-        Ok((_, claim)) => claim,
+    let claim = match check_free(ctx, &disk, &table).and_then(|()| claim(ctx, &disk)) {
+        Ok(claim) => claim,
         Err(why) => return refuse(why),
     };
     let description = describe(ctx, &disk);
@@ -808,9 +844,13 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
     let path = ctx.path(&disk.node());
     // Held until the end, like every writer (see device::Writer).
     let _eraser = device::Writer::open(&path)
-        .and_then(|w| w.zero_edges(0, disk.size).map(|()| w))
+        .and_then(|w| w.zero_disk_signatures(disk.size).map(|()| w))
         .map_err(|e| Error::io(format!("cannot erase {device}"), e))?;
-    ctx.changed(format_args!("{device}: first and last MiB erased"));
+    ctx.changed(format_args!(
+        "{device}: first {} MiB and last MiB erased",
+        device::DISK_SIGNATURE_HEAD / MIB
+    ));
+    crate::failpoint::reached("prepare-disk-erased", &disk.node());
     // The kernel forgets the old partitions (none is mounted: checked).
     if !disk.partitions.is_empty() {
         let _ = super::run_tool("partx", &["--delete", &path.to_string_lossy()]);
