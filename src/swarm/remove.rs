@@ -236,13 +236,19 @@ fn record_of<'r>(entry: &SwarmNode, records: &'r [NodeRecord]) -> Option<&'r Nod
     records.iter().find(|r| r.ip == addr)
 }
 
-/// Whether `entry` is `node`'s: at its address, or (an entry without one)
-/// under its name, as [`entry_of`] finds it.
-fn is_entry_of(entry: &SwarmNode, node: &NodeRecord) -> bool {
-    match entry.addr {
-        Some(addr) => addr == node.ip,
-        None => entry.hostname == node.hostname,
-    }
+/// The swarm's entries that are not the `leaving` nodes', by the one rule
+/// that finds a node's entry ([`entry_of`]): a leaving manager whose
+/// address changed is still found by its name, and never counted as
+/// staying.
+fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNode> {
+    let leaving: Vec<&str> = leaving
+        .iter()
+        .filter_map(|l| entry_of(view, l))
+        .map(|entry| entry.id.as_str())
+        .collect();
+    view.iter()
+        .filter(|n| !leaving.contains(&n.id.as_str()))
+        .collect()
 }
 
 /// Makes the fittest ready worker that stays a manager, when the swarm has
@@ -262,10 +268,7 @@ fn replace(
 ) -> Result<Option<String>, String> {
     wait_settled(lead);
     let view = nodes(lead)?;
-    let staying: Vec<&SwarmNode> = view
-        .iter()
-        .filter(|n| !leaving.iter().any(|l| is_entry_of(n, l)))
-        .collect();
+    let staying = staying(&view, leaving);
     let managers = staying.iter().filter(|n| n.manager).count();
     let wanted = super::form::manager_count(staying.len(), config.swarm.managers.map(usize::from));
     if managers >= wanted {
@@ -467,7 +470,7 @@ mod tests {
 
     fn entry(addr: Option<&str>, hostname: &str) -> SwarmNode {
         SwarmNode {
-            id: "n1".into(),
+            id: format!("{hostname}@{addr:?}"),
             version: 1,
             hostname: hostname.into(),
             manager: false,
@@ -485,13 +488,30 @@ mod tests {
         // t4 goes by t2's name: it is t4 all the same.
         let renamed = entry(Some("10.0.0.4"), "t2");
         assert_eq!(record_of(&renamed, &records), Some(&records[1]));
-        assert!(!is_entry_of(&renamed, &records[0]));
-        assert!(is_entry_of(&renamed, &records[1]));
-        // An entry that tells no address is no one to promote, and is a
-        // node's only by its name.
-        let nowhere = entry(None, "t2");
-        assert_eq!(record_of(&nowhere, &records), None);
-        assert!(is_entry_of(&nowhere, &records[0]));
+        // An entry that tells no address is no one to promote.
+        assert_eq!(record_of(&entry(None, "t2"), &records), None);
         assert_eq!(record_of(&entry(Some("10.0.0.9"), "t2"), &records), None);
+    }
+
+    fn ids(entries: &[&SwarmNode]) -> Vec<String> {
+        entries.iter().map(|e| e.id.clone()).collect()
+    }
+
+    #[test]
+    fn a_leaving_node_is_not_staying_by_the_rule_that_finds_its_entry() {
+        let records = [record("10.0.0.2", "t2"), record("10.0.0.4", "t4")];
+        // t2 (a manager) took a new lease: the swarm sees it at another
+        // address, and only its name finds it. It is leaving all the same.
+        let moved = entry(Some("10.0.0.7"), "t2");
+        let t4 = entry(Some("10.0.0.4"), "t4");
+        let view = [moved.clone(), t4.clone()];
+        assert_eq!(ids(&staying(&view, &records[..1])), [t4.id.clone()]);
+        // At its address, a node going by another's name is that node.
+        let renamed = entry(Some("10.0.0.4"), "t2");
+        let view = [renamed.clone(), entry(None, "t2")];
+        assert_eq!(ids(&staying(&view, &records[1..])), [view[1].id.clone()]);
+        // An entry without an address is a node's by its name.
+        let view = [entry(None, "t2"), t4.clone()];
+        assert_eq!(ids(&staying(&view, &records[..1])), [t4.id]);
     }
 }
