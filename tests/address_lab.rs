@@ -314,3 +314,84 @@ fn a_node_on_a_new_lease_mid_rotation_lets_the_temporary_key_retire() {
     let journal = lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"]);
     assert!(!journal.status.success(), "the journal was not retired");
 }
+
+/// `rccr setup` on a lab of one target, SIGKILLed right after staging it:
+/// the target is staged, the journal lists it, the inventory does not.
+/// Returns its address.
+fn staged_and_killed(lab: &Lab, tag: &str) -> String {
+    let ip = lab.ip("target-1");
+    let fp = Failpoint::new(tag);
+    let cmd = ["rccr", "setup", "--yes", "--json", "--no-swarm"];
+    let child = fp.spawn(lab, "after-stage", &cmd);
+    let (node, pid) = fp.reached();
+    assert_eq!(node, ip);
+    sigkill(pid);
+    fp.resume();
+    child.wait_with_output().unwrap();
+    ip
+}
+
+/// A node staged by a setup killed before the inventory named it, then
+/// gone for good (off the LAN): setup fails, naming it, while the
+/// temporary key is kept for it; `rccr remove IP` takes the address out
+/// of the rotation and rccr's known_hosts pins, asking no node and no
+/// swarm, and the next setup retires the temporary key.
+#[test]
+fn a_node_gone_mid_rotation_before_the_inventory_named_it_is_removed_by_its_address() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let ip = staged_and_killed(&lab, "gone");
+    assert!(!cat(&lab, "control", "/root/.rccr/nodes").contains(&ip));
+
+    release_lease(&lab, "target-1");
+    let out = setup(&lab);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        &format!("an earlier rotation has not settled 1 node(s) ({ip}); run rccr setup again"),
+    );
+    let pinned = || pinned_fields(&cat(&lab, "control", "/root/.ssh/known_hosts"));
+    assert!(pinned().contains(&ip), "{:?}", pinned());
+
+    let asked = lab.exec("control", &["rccr", "remove", &ip]);
+    assert_eq!(asked.status.code(), Some(2), "{}", stderr(&asked));
+    let removed = ok(
+        "rccr remove",
+        &lab.exec("control", &["rccr", "remove", &ip, "--yes"]),
+    );
+    assert_count(&removed, "left the unfinished key rotation", 1);
+    assert_has(&removed, "its known_hosts pin dropped");
+    assert!(!pinned().contains(&ip), "{:?}", pinned());
+
+    let out = setup(&lab);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    lab.assert_temp_key_retired();
+    let journal = lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"]);
+    assert!(!journal.status.success(), "the journal was not retired");
+}
+
+/// A node that takes a new lease mid-rotation while DHCP gives its old
+/// address to another SSH host: the old address answers with a host key
+/// that is not the pinned one, and the key pinned there answered at the
+/// node's new address, so the old address is the node's, moved, and no
+/// longer holds up the temporary key's retirement.
+#[test]
+fn a_node_on_a_new_lease_mid_rotation_whose_old_address_another_host_took_is_followed() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let old_ip = staged_and_killed(&lab, "taken");
+
+    let new_ip = move_to_new_lease(&lab, "target-1");
+    let other = lab.add_targets(1).remove(0);
+    release_lease(&lab, &other.name);
+    lease(&lab, &other.name, &old_ip);
+    let out = setup(&lab);
+    let err = stderr(&out);
+    assert_has(&err, &format!("{old_ip}: moved"));
+    lab.assert_temp_key_retired();
+    lab.assert_cluster_key_only("target-1", &new_ip, 3);
+    let journal = lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"]);
+    assert!(
+        !journal.status.success(),
+        "the journal was not retired: {err}"
+    );
+    assert!(out.status.success(), "{}\n{err}", stdout(&out));
+}

@@ -15,7 +15,9 @@ use crate::config::Config;
 use crate::docker::api::{Info, JoinTokens, SwarmNode};
 use crate::error::Error;
 use crate::identity::Role;
-use crate::keys::control::known_hosts::KnownHosts;
+use crate::keys::addr::{self, NodeAddr};
+use crate::keys::control::journal;
+use crate::keys::control::known_hosts::{host_field, KnownHosts};
 use crate::keys::resolve::Resolver;
 use crate::print;
 use crate::ssh::Fingerprint;
@@ -27,7 +29,8 @@ use std::time::{Duration, Instant};
 pub struct Options {
     pub config: Option<std::path::PathBuf>,
     pub paths: StatePaths,
-    /// Hostnames, addresses or MAC addresses of inventory nodes.
+    /// Hostnames, addresses or MAC addresses of inventory nodes, or
+    /// addresses (`IP`, `IP:PORT`) only an unfinished key rotation lists.
     pub nodes: Vec<String>,
     pub release: bool,
     pub forget: bool,
@@ -53,17 +56,29 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let config = loaded.config;
     let paths = &opts.paths;
     let records = inventory::load(&paths.nodes())?;
+    let unfinished = journal::load(&paths.journal())?;
     let mut leaving: Vec<NodeRecord> = Vec::new();
+    let mut only_journal: Vec<NodeAddr> = Vec::new();
     for name in &opts.nodes {
-        let node = find(&records, name).ok_or_else(|| {
-            Error::bad_input(
-                name.clone(),
-                format!(
-                    "not a node of the inventory ({}): give a hostname, address or MAC it lists",
-                    paths.nodes().display()
-                ),
-            )
-        })?;
+        let Some(node) = find(&records, name) else {
+            let listed = journal_only(unfinished.as_ref(), &records, name);
+            if listed.is_empty() {
+                return Err(Error::bad_input(
+                    name.clone(),
+                    format!(
+                        "not a node of the inventory ({}), nor an address only an unfinished \
+                         key rotation lists ({}): give a hostname, address or MAC the \
+                         inventory lists",
+                        paths.nodes().display(),
+                        paths.journal().display()
+                    ),
+                ));
+            }
+            listed
+                .into_iter()
+                .for_each(|n| addr::push_once(&mut only_journal, n));
+            continue;
+        };
         if node.role == Role::Control {
             return Err(Error::bad_input(
                 name.clone(),
@@ -78,51 +93,23 @@ pub fn run(opts: Options) -> Result<(), Error> {
         let names: Vec<String> = leaving
             .iter()
             .map(|n| print::name(&n.hostname).into_owned())
+            .chain(only_journal.iter().map(NodeAddr::to_string))
             .collect();
         crate::cli::confirm(
             "rccr remove",
             &format!("Remove {} from the cluster?", names.join(", ")),
         )?;
     }
-    let staying: Vec<NodeRecord> = records
-        .iter()
-        .filter(|r| !leaving.contains(r))
-        .cloned()
-        .collect();
-    let logins = engine::log_in(&config, paths, &staying, Duration::from_secs(10))?;
-    let members: Vec<Member> = logins.into_iter().flatten().collect();
-    let record = SwarmRecord::load(&paths.swarm())?;
-    let lead = members.iter().find(|m| {
-        m.call(&Op::Info).is_ok_and(|v| {
-            let info = Info::parse(&v);
-            info.manager
-                && record
-                    .cluster
-                    .as_ref()
-                    .is_none_or(|c| *c == info.cluster_id)
-        }) && gives_tokens_of(m, record.ca.as_deref())
-    });
-    let mut results: Vec<(String, Layer)> = Vec::new();
-    for node in &leaving {
-        let layer = match lead {
-            Some(lead) => remove_one(lead, node, &leaving, &config, paths, &opts),
-            None => Layer::Skipped(
-                "no manager of the cluster's swarm answers: not in the swarm's list".into(),
-            ),
-        };
-        results.push((node.hostname.to_string(), layer));
-    }
-    let key = Resolver::new(paths)
-        .cluster(config.ssh.key_type)?
-        .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
-    inventory::save(paths, &staying, &config.ssh.user, &key)?;
-    // A machine reinstalled under a removed name is a new host, not a
-    // changed key: ssh must not remember the old one.
-    let gone: Vec<&Fingerprint> = leaving.iter().filter_map(|n| n.host_key.as_ref()).collect();
-    KnownHosts::new(paths.known_hosts.clone()).forget(&gone)?;
+    let mut results = forget_addresses(paths, &only_journal)?;
+    let left = match leaving.is_empty() {
+        true => Ok(Vec::new()),
+        false => leave_cluster(&config, paths, &records, &leaving, &opts),
+    };
+    // What changed here is saved, even when the swarm could not be asked.
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr remove: {problem}");
     }
+    results.extend(left?);
     print::stdout(&render(&results, opts.json))?;
     let failed: Vec<&str> = results
         .iter()
@@ -138,6 +125,93 @@ pub fn run(opts: Options) -> Result<(), Error> {
             failed.join(", ")
         )))
     }
+}
+
+/// The addresses `name` names that only the unfinished rotation lists
+/// (none that an inventory node holds): a node staged, then gone before
+/// the inventory named it.
+fn journal_only(
+    unfinished: Option<&journal::Record>,
+    records: &[NodeRecord],
+    name: &str,
+) -> Vec<NodeAddr> {
+    let mut listed = unfinished.map(|r| r.named(name)).unwrap_or_default();
+    listed.retain(|n| !records.iter().any(|r| r.ip == n.ip));
+    listed
+}
+
+/// Addresses only the unfinished rotation lists leave it, and rccr's pins
+/// of them leave known_hosts: the rotation stops waiting for them, and a
+/// machine there later is a new host. Asks nothing of any node.
+fn forget_addresses(paths: &StatePaths, nodes: &[NodeAddr]) -> Result<Vec<(String, Layer)>, Error> {
+    if nodes.is_empty() {
+        return Ok(Vec::new());
+    }
+    journal::forget_nodes(&paths.journal(), nodes)?;
+    let known_hosts = KnownHosts::new(paths.known_hosts.clone());
+    let mut results = Vec::new();
+    for node in nodes {
+        let mut done = vec!["left the unfinished key rotation (never in the inventory)".into()];
+        if known_hosts.unpin(&[host_field(node.ip, node.port)])? {
+            done.push("its known_hosts pin dropped".into());
+        }
+        results.push((node.to_string(), Layer::Changed(done)));
+    }
+    Ok(results)
+}
+
+/// The inventory's `leaving` nodes leave the swarm (through a manager of
+/// the cluster's), the inventory, the unfinished rotation and rccr's
+/// known_hosts pins; each node's result.
+fn leave_cluster(
+    config: &Config,
+    paths: &StatePaths,
+    records: &[NodeRecord],
+    leaving: &[NodeRecord],
+    opts: &Options,
+) -> Result<Vec<(String, Layer)>, Error> {
+    let staying: Vec<NodeRecord> = records
+        .iter()
+        .filter(|r| !leaving.contains(r))
+        .cloned()
+        .collect();
+    let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10))?;
+    let members: Vec<Member> = logins.into_iter().flatten().collect();
+    let record = SwarmRecord::load(&paths.swarm())?;
+    let lead = members.iter().find(|m| {
+        m.call(&Op::Info).is_ok_and(|v| {
+            let info = Info::parse(&v);
+            info.manager
+                && record
+                    .cluster
+                    .as_ref()
+                    .is_none_or(|c| *c == info.cluster_id)
+        }) && gives_tokens_of(m, record.ca.as_deref())
+    });
+    let mut results: Vec<(String, Layer)> = Vec::new();
+    for node in leaving {
+        let layer = match lead {
+            Some(lead) => remove_one(lead, node, leaving, config, paths, opts),
+            None => Layer::Skipped(
+                "no manager of the cluster's swarm answers: not in the swarm's list".into(),
+            ),
+        };
+        results.push((node.hostname.to_string(), layer));
+    }
+    let key = Resolver::new(paths)
+        .cluster(config.ssh.key_type)?
+        .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
+    inventory::save(paths, &staying, &config.ssh.user, &key)?;
+    // The nodes that left the inventory (even when not cleanly) leave an
+    // unfinished key rotation too: one gone for good would hold it up for
+    // ever, and a node it reached again would be given the cluster key.
+    let ips: Vec<std::net::IpAddr> = leaving.iter().map(|n| n.ip).collect();
+    journal::forget(&paths.journal(), &ips)?;
+    // A machine reinstalled under a removed name is a new host, not a
+    // changed key: ssh must not remember the old one.
+    let gone: Vec<&Fingerprint> = leaving.iter().filter_map(|n| n.host_key.as_ref()).collect();
+    KnownHosts::new(paths.known_hosts.clone()).forget(&gone)?;
+    Ok(results)
 }
 
 /// Takes one node out of the swarm, through `lead`.
@@ -236,13 +310,19 @@ fn record_of<'r>(entry: &SwarmNode, records: &'r [NodeRecord]) -> Option<&'r Nod
     records.iter().find(|r| r.ip == addr)
 }
 
-/// Whether `entry` is `node`'s: at its address, or (an entry without one)
-/// under its name, as [`entry_of`] finds it.
-fn is_entry_of(entry: &SwarmNode, node: &NodeRecord) -> bool {
-    match entry.addr {
-        Some(addr) => addr == node.ip,
-        None => entry.hostname == node.hostname,
-    }
+/// The swarm's entries that are not the `leaving` nodes', by the one rule
+/// that finds a node's entry ([`entry_of`]): a leaving manager whose
+/// address changed is still found by its name, and never counted as
+/// staying.
+fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNode> {
+    let leaving: Vec<&str> = leaving
+        .iter()
+        .filter_map(|l| entry_of(view, l))
+        .map(|entry| entry.id.as_str())
+        .collect();
+    view.iter()
+        .filter(|n| !leaving.contains(&n.id.as_str()))
+        .collect()
 }
 
 /// Makes the fittest ready worker that stays a manager, when the swarm has
@@ -262,10 +342,7 @@ fn replace(
 ) -> Result<Option<String>, String> {
     wait_settled(lead);
     let view = nodes(lead)?;
-    let staying: Vec<&SwarmNode> = view
-        .iter()
-        .filter(|n| !leaving.iter().any(|l| is_entry_of(n, l)))
-        .collect();
+    let staying = staying(&view, leaving);
     let managers = staying.iter().filter(|n| n.manager).count();
     let wanted = super::form::manager_count(staying.len(), config.swarm.managers.map(usize::from));
     if managers >= wanted {
@@ -467,7 +544,7 @@ mod tests {
 
     fn entry(addr: Option<&str>, hostname: &str) -> SwarmNode {
         SwarmNode {
-            id: "n1".into(),
+            id: format!("{hostname}@{addr:?}"),
             version: 1,
             hostname: hostname.into(),
             manager: false,
@@ -485,13 +562,30 @@ mod tests {
         // t4 goes by t2's name: it is t4 all the same.
         let renamed = entry(Some("10.0.0.4"), "t2");
         assert_eq!(record_of(&renamed, &records), Some(&records[1]));
-        assert!(!is_entry_of(&renamed, &records[0]));
-        assert!(is_entry_of(&renamed, &records[1]));
-        // An entry that tells no address is no one to promote, and is a
-        // node's only by its name.
-        let nowhere = entry(None, "t2");
-        assert_eq!(record_of(&nowhere, &records), None);
-        assert!(is_entry_of(&nowhere, &records[0]));
+        // An entry that tells no address is no one to promote.
+        assert_eq!(record_of(&entry(None, "t2"), &records), None);
         assert_eq!(record_of(&entry(Some("10.0.0.9"), "t2"), &records), None);
+    }
+
+    fn ids(entries: &[&SwarmNode]) -> Vec<String> {
+        entries.iter().map(|e| e.id.clone()).collect()
+    }
+
+    #[test]
+    fn a_leaving_node_is_not_staying_by_the_rule_that_finds_its_entry() {
+        let records = [record("10.0.0.2", "t2"), record("10.0.0.4", "t4")];
+        // t2 (a manager) took a new lease: the swarm sees it at another
+        // address, and only its name finds it. It is leaving all the same.
+        let moved = entry(Some("10.0.0.7"), "t2");
+        let t4 = entry(Some("10.0.0.4"), "t4");
+        let view = [moved.clone(), t4.clone()];
+        assert_eq!(ids(&staying(&view, &records[..1])), [t4.id.as_str()]);
+        // At its address, a node going by another's name is that node.
+        let renamed = entry(Some("10.0.0.4"), "t2");
+        let view = [renamed.clone(), entry(None, "t2")];
+        assert_eq!(ids(&staying(&view, &records[1..])), [view[1].id.as_str()]);
+        // An entry without an address is a node's by its name.
+        let view = [entry(None, "t2"), t4.clone()];
+        assert_eq!(ids(&staying(&view, &records[..1])), [t4.id]);
     }
 }

@@ -227,14 +227,18 @@ pub fn rotate(
     reports
 }
 
-/// An unreachable address whose pinned host key answered at another
-/// address of this run is that node on a new lease: its report there
-/// stands for it, and the journal forgets the old address (else the old
-/// key were kept for it until `rccr remove`). A key never pinned at the
-/// old address proves nothing, so that address stays unreachable.
+/// An address that is unreachable, or answers with another host key (a
+/// new lease gave it to another machine), whose pinned host key answered
+/// at another address of this run is that node on a new lease: its report
+/// there stands for it, and the journal forgets the old address (else the
+/// old key were kept for it until `rccr remove`). A key never pinned at
+/// the old address proves nothing, so that address stays as it ended.
 fn follow_moves(plan: &Plan, reports: &mut [Report], progress: &(dyn Fn(&NodeAddr, &str) + Sync)) {
     for i in 0..reports.len() {
-        if reports[i].outcome != Outcome::Unreachable {
+        if !matches!(
+            reports[i].outcome,
+            Outcome::Unreachable | Outcome::HostKeyMismatch
+        ) {
             continue;
         }
         let old = reports[i].node;
@@ -629,6 +633,84 @@ mod tests {
             .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         out
+    }
+
+    /// Real keys: [`KnownHosts::check_key`] compares them.
+    const KEY_1: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM3ydWu7xUA7woPO+Y8SDomB8yHokHbVqJQLopw5yGIU";
+    const FP_1: &str = "SHA256:NrtS+86iW9P4e3JYsfgB+L/rmVwDVS7JiC+tvCPjisc";
+    const KEY_2: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKHk60HXkrQ8dyN2BDdwIUGb81nHE6a+C0DeqdCkyO7";
+
+    fn report(node: &str, outcome: Outcome, host_key: Option<&str>) -> Report {
+        Report {
+            node: crate::keys::addr::parse(node, 22).unwrap(),
+            outcome,
+            detail: String::new(),
+            host_key: host_key.map(|line| HostKey {
+                line: line.into(),
+                fingerprint: FP_1.parse().unwrap(),
+                blob: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn an_old_address_is_moved_when_its_pinned_key_answered_elsewhere() {
+        let dir = crate::fsutil::scratch::Dir::new("follow-moves");
+        // The interrupted run pinned one node at .5 and another at .7.
+        dir.file(
+            "known_hosts",
+            &format!("10.0.0.5 {KEY_1} rccr\n10.0.0.7 {KEY_2} rccr\n"),
+        );
+        let mut record = super::super::journal::Record::default();
+        for node in ["10.0.0.5:22", "10.0.0.6:22", "10.0.0.7:22", "10.0.0.9:22"] {
+            record.set_phase(node, "staged");
+        }
+        let key = |name: &str| Key {
+            path: dir.join(name),
+            line: String::new(),
+            fingerprint: String::new(),
+        };
+        let plan = Plan {
+            user: "root".into(),
+            old: key("old"),
+            new: key("new"),
+            rotation_id: "r".into(),
+            known_hosts: KnownHosts::new(dir.join("known_hosts")),
+            journal: Journal::create(dir.join("journal"), record).unwrap(),
+            revert_after: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            parallel: 1,
+            node_side: NodeSide::Auto,
+        };
+        // .5's node took a new lease (.9), and another machine took .5:
+        // .5 answers with a key that is not the pinned one. .6 answers
+        // with another key too, but pins nothing; the key pinned at .7
+        // answered nowhere.
+        let mut reports = [
+            report("10.0.0.5", Outcome::HostKeyMismatch, None),
+            report("10.0.0.6", Outcome::HostKeyMismatch, None),
+            report("10.0.0.7", Outcome::Unreachable, None),
+            report("10.0.0.9", Outcome::Rotated, Some(KEY_1)),
+        ];
+        follow_moves(&plan, &mut reports, &|_, _| {});
+        let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Outcome::Moved,
+                Outcome::HostKeyMismatch,
+                Outcome::Unreachable,
+                Outcome::Rotated
+            ]
+        );
+        assert_eq!(plan.journal.phase("10.0.0.5:22"), None);
+        assert_eq!(plan.journal.phase("10.0.0.6:22").as_deref(), Some("staged"));
+        // An unreachable address is followed as before.
+        reports[2] = report("10.0.0.5", Outcome::Unreachable, None);
+        follow_moves(&plan, &mut reports, &|_, _| {});
+        assert_eq!(reports[2].outcome, Outcome::Moved);
     }
 
     #[test]

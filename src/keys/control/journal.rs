@@ -13,6 +13,8 @@
 //! ```
 use crate::error::Error;
 use crate::fsutil;
+use crate::keys::addr::{self, NodeAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -31,13 +33,28 @@ const UNREADABLE_LINE: &str = "unreadable journal line; move the file away to st
 impl Record {
     /// The nodes this run left unsettled (neither rotated nor refused):
     /// the next run retries them.
-    pub fn unsettled(&self) -> Vec<crate::keys::addr::NodeAddr> {
+    pub fn unsettled(&self) -> Vec<NodeAddr> {
         use super::engine::Outcome;
         let mut nodes = Vec::new();
         for (name, phase) in &self.nodes {
             let settled = phase == Outcome::Rotated.as_str() || phase == Outcome::Refused.as_str();
-            if let (Some(node), false) = (crate::keys::addr::parse(name, 22), settled) {
-                crate::keys::addr::push_once(&mut nodes, node);
+            if let (Some(node), false) = (addr::parse(name, 22), settled) {
+                addr::push_once(&mut nodes, node);
+            }
+        }
+        nodes
+    }
+
+    /// The nodes it lists that an operator's `text` names: `IP` (at any
+    /// port) or `IP:PORT`.
+    pub fn named(&self, text: &str) -> Vec<NodeAddr> {
+        let (exact, ip) = (text.parse::<SocketAddr>().ok(), text.parse::<IpAddr>().ok());
+        let mut nodes = Vec::new();
+        for (name, _) in &self.nodes {
+            if let Some(node) = addr::parse(name, 22) {
+                if Some(node.socket()) == exact || Some(node.ip) == ip {
+                    addr::push_once(&mut nodes, node);
+                }
             }
         }
         nodes
@@ -168,17 +185,28 @@ impl Journal {
     }
 }
 
-/// Drops the nodes at `ips` from the unfinished rotation at `path`, if
-/// any, durably: a node that left the cluster (`rccr remove`) must not
-/// hold the rotation up for ever. Returns whether the journal changed.
-pub fn forget(path: &Path, ips: &[std::net::IpAddr]) -> Result<bool, Error> {
+/// Drops the nodes at `ips` (at any port) from the unfinished rotation
+/// at `path`, if any, durably: a node that left the cluster (`rccr
+/// remove`) must not hold the rotation up for ever. Returns whether the
+/// journal changed.
+pub fn forget(path: &Path, ips: &[IpAddr]) -> Result<bool, Error> {
+    forget_where(path, &|node| ips.contains(&node.ip))
+}
+
+/// [`forget`] of `nodes`, each at its port only: addresses only the
+/// journal lists (a node staged, then gone before the inventory named it).
+pub fn forget_nodes(path: &Path, nodes: &[NodeAddr]) -> Result<bool, Error> {
+    forget_where(path, &|node| nodes.contains(node))
+}
+
+fn forget_where(path: &Path, gone: &dyn Fn(&NodeAddr) -> bool) -> Result<bool, Error> {
     let Some(mut record) = load(path)? else {
         return Ok(false);
     };
     let before = record.nodes.len();
-    record.nodes.retain(|(name, _)| {
-        crate::keys::addr::parse(name, 22).is_none_or(|node| !ips.contains(&node.ip))
-    });
+    record
+        .nodes
+        .retain(|(name, _)| addr::parse(name, 22).is_none_or(|node| !gone(&node)));
     if record.nodes.len() == before {
         return Ok(false);
     }
@@ -189,7 +217,7 @@ pub fn forget(path: &Path, ips: &[std::net::IpAddr]) -> Result<bool, Error> {
 /// What the journals (`records`: the unfinished one first) say of a
 /// node's last rotation: `yes` (persisted), `volatile` (the node takes the
 /// new key until it reboots), `-` (none recorded).
-pub fn persisted(records: &[&Record], node: &crate::keys::addr::NodeAddr) -> &'static str {
+pub fn persisted(records: &[&Record], node: &NodeAddr) -> &'static str {
     use super::engine::Outcome;
     let name = node.journal_name();
     match records.iter().find_map(|r| r.phase(&name)) {
@@ -263,6 +291,31 @@ mod tests {
         assert!(!forget(&path, &["10.0.0.9".parse().unwrap()]).unwrap());
         assert!(forget(&path, &["10.0.0.1".parse().unwrap()]).unwrap());
         record.nodes.retain(|(n, _)| n == "10.0.0.2:22");
+        assert_eq!(load(&path).unwrap(), Some(record));
+    }
+
+    #[test]
+    fn an_address_names_its_nodes_at_any_port_and_an_address_with_a_port_one() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-named");
+        let path = dir.join("journal");
+        let mut record = Record::default();
+        for node in ["10.0.0.1:22", "10.0.0.1:2222", "10.0.0.2:22"] {
+            record.set_phase(node, "staged");
+        }
+        let at = |text: &str| addr::parse(text, 22).unwrap();
+        assert_eq!(
+            record.named("10.0.0.1"),
+            [at("10.0.0.1"), at("10.0.0.1:2222")]
+        );
+        assert_eq!(record.named("10.0.0.1:2222"), [at("10.0.0.1:2222")]);
+        assert_eq!(record.named("10.0.0.2:2222"), []);
+        for name in ["10.0.0.9", "node-1", "10.0.0"] {
+            assert_eq!(record.named(name), [], "{name}");
+        }
+        Journal::create(path.clone(), record.clone()).unwrap();
+        assert!(forget_nodes(&path, &[at("10.0.0.1:2222")]).unwrap());
+        assert!(!forget_nodes(&path, &[at("10.0.0.1:2222")]).unwrap());
+        record.nodes.remove(1);
         assert_eq!(load(&path).unwrap(), Some(record));
     }
 

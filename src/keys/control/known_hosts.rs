@@ -239,24 +239,45 @@ pub fn follow(content: &[u8], nodes: &[Named], port: u16) -> Vec<u8> {
             out.extend_from_slice(raw);
             continue;
         };
-        if let Some(i) = owner(line) {
-            emit(&mut out, i);
-            continue;
-        }
-        let kept: Vec<&str> = line
-            .patterns
-            .split(',')
-            .filter(|p| !claimed.contains(&p.to_ascii_lowercase()))
-            .collect();
-        if kept.len() == line.patterns.split(',').count() {
-            out.extend_from_slice(raw);
-        } else if !kept.is_empty() {
-            let line = format!("{} {} {} {MARK}\n", kept.join(","), line.key_type, line.b64);
-            out.extend_from_slice(line.as_bytes());
+        match owner(line) {
+            Some(i) => emit(&mut out, i),
+            None => push_without(&mut out, raw, line, &claimed),
         }
     }
     for i in 0..nodes.len() {
         emit(&mut out, i);
+    }
+    out
+}
+
+/// Pushes rccr's `line` (`raw`) without the host fields `taken` (lower
+/// case); nothing when it is left naming no host.
+fn push_without(out: &mut Vec<u8>, raw: &[u8], line: &Line, taken: &[String]) {
+    let kept: Vec<&str> = line
+        .patterns
+        .split(',')
+        .filter(|p| !taken.contains(&p.to_ascii_lowercase()))
+        .collect();
+    if kept.len() == line.patterns.split(',').count() {
+        out.extend_from_slice(raw);
+    } else if !kept.is_empty() {
+        let line = format!("{} {} {} {MARK}\n", kept.join(","), line.key_type, line.b64);
+        out.extend_from_slice(line.as_bytes());
+    }
+}
+
+/// `content` with the host fields `hosts` taken off rccr's lines, and a
+/// line left naming nothing gone: an address no node holds any more (a
+/// machine there later is a new host). Lines without [`MARK`] are kept
+/// byte for byte.
+pub fn unpin(content: &[u8], hosts: &[String]) -> Vec<u8> {
+    let hosts: Vec<String> = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let mut out = Vec::with_capacity(content.len());
+    for (raw, line) in split_lines(content) {
+        match line.as_ref().filter(|l| l.ours) {
+            Some(line) => push_without(&mut out, raw, line, &hosts),
+            None => out.extend_from_slice(raw),
+        }
     }
     out
 }
@@ -447,6 +468,12 @@ impl KnownHosts {
         self.rewrite(&|content| forget(content, host_keys))
     }
 
+    /// Takes `hosts` off rccr's lines ([`unpin`]), atomically, when they
+    /// are on any. Returns whether it did.
+    pub fn unpin(&self, hosts: &[String]) -> Result<bool, Error> {
+        self.rewrite(&|content| unpin(content, hosts))
+    }
+
     fn write(&self, content: &[u8]) -> Result<(), Error> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)
@@ -630,6 +657,25 @@ mod tests {
             ip: ip.parse().unwrap(),
             host_key: fp,
         }
+    }
+
+    #[test]
+    fn an_unpinned_address_leaves_rccrs_lines_only() {
+        let content = format!(
+            "10.0.0.5 {KEY_1} rccr\nnode-2,10.0.0.5,[10.0.0.5]:2222 {KEY_2} rccr\n\
+             10.0.0.5 {KEY_3} mine\n10.0.0.6 {KEY_3} rccr"
+        );
+        let unpinned = String::from_utf8(unpin(content.as_bytes(), &["10.0.0.5".into()])).unwrap();
+        assert_eq!(
+            unpinned,
+            format!(
+                "node-2,[10.0.0.5]:2222 {KEY_2} rccr\n10.0.0.5 {KEY_3} mine\n10.0.0.6 {KEY_3} rccr"
+            )
+        );
+        assert_eq!(
+            unpin(content.as_bytes(), &["10.0.0.9".into()]),
+            content.as_bytes()
+        );
     }
 
     #[test]
