@@ -289,6 +289,9 @@ fn rotate(
             unsettled: Vec::new(),
         });
     }
+    // The rest of the reports are of addresses only the journal lists:
+    // another host found at one of them this run is not that node.
+    let ours = nodes.clone();
     let summary = command::run(
         &command::Options {
             nodes,
@@ -305,7 +308,9 @@ fn rotate(
         },
         &|node, phase| print::progress("rccr setup", &format!("{node}: {phase}")),
     )?;
-    for r in &summary.reports {
+    let (mine, journal_only): (Vec<_>, Vec<_>) =
+        summary.reports.iter().partition(|r| ours.contains(&r.node));
+    for r in mine {
         if let Some(p) = planned
             .iter_mut()
             .find(|p| IpAddr::V4(p.candidate.ip) == r.node.ip)
@@ -324,15 +329,9 @@ fn rotate(
         .filter(|r| r.outcome == Outcome::RotatedVolatile)
         .map(|r| r.node.to_string())
         .collect();
-    let unsettled = summary
-        .reports
+    let unsettled = journal_only
         .iter()
         .filter(|r| r.outcome.needs_old_key() && r.outcome != Outcome::RotatedVolatile)
-        .filter(|r| {
-            !planned
-                .iter()
-                .any(|p| IpAddr::V4(p.candidate.ip) == r.node.ip)
-        })
         .map(|r| r.node.to_string())
         .collect();
     Ok(Rotated {
