@@ -265,18 +265,20 @@ fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
 #[test]
 fn status_cuts_off_a_node_that_says_it_manages_and_lists_too_many_nodes() {
     // The node's docker command says it is an active manager and lists
-    // 300 KiB of nodes: every manager's list is kept until the lists are
-    // compared, so each is bounded.
-    let lab = or_skip!(lab_with_docker(
+    // more bytes of nodes than a probe may answer: every manager's list
+    // is kept until the lists are compared, so each is bounded.
+    let limit = rccr::swarm::status::MAX_PROBE_OUTPUT;
+    let lab = or_skip!(lab_with_docker(&format!(
         "#!/bin/sh\ncase \"$1\" in\n\
          info) echo 'rccr-docker up|24.0|active|true|abc|' ;;\n\
-         node) [ \"$2\" = ls ] && echo n1 || yes 'rccr-node|10.0.0.1||ready|active|x' | head -c 307200 ;;\n\
-         esac\n"
-    ));
+         node) [ \"$2\" = ls ] && echo n1 || yes 'rccr-node|10.0.0.1||ready|active|x' | head -c {} ;;\n\
+         esac\n",
+        limit + limit / 4
+    )));
     let out = lab.exec("control", &["rccr", "status", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert_has(&stdout(&out), "could not ask Docker: ");
-    assert_has(&stdout(&out), &format!("more than {} bytes", 256 << 10));
+    assert_has(&stdout(&out), &format!("more than {limit} bytes"));
 }
 
 #[test]
