@@ -1023,6 +1023,47 @@ fn killed_at(node: &Node, args: &[&str], point: &str) {
     assert!(fp.join("reached").exists(), "{point} never reached");
 }
 
+#[test]
+fn data_written_between_the_read_and_the_claim_is_never_overwritten() {
+    // The disk is blank when rccr first reads it; before it claims the
+    // disk, something else (here: an md member's superblock, as mdadm
+    // --create writes it) makes it hold data. The read under the claim
+    // must see that and leave the disk alone.
+    let mut node = or_skip!(root_node("raced"));
+    let i = node.disk("raced", DISK);
+    node.refresh_mounts();
+    let fp = node.path("failpoint");
+    fs::create_dir_all(&fp).unwrap();
+    let child = Command::new(RCCR)
+        .args(["init", "--root", node.dir.to_str().unwrap(), "--storage"])
+        .env("RCCR_FAILPOINT", "storage-read")
+        .env("RCCR_FAILPOINT_DIR", &fp)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !fp.join("reached").exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(fp.join("reached").exists(), "storage-read never reached");
+    // Through the device, as mdadm writes: rccr reads the device.
+    let dev = File::options()
+        .write(true)
+        .open(&node.disks[i].dev)
+        .unwrap();
+    dev.write_all_at(&0xa92b4efc_u32.to_le_bytes(), 4096)
+        .unwrap();
+    dev.sync_all().unwrap();
+    let snap = node.disks[i].snapshot("raced");
+    File::create(fp.join("continue")).unwrap();
+    let out = Run::from(child.wait_with_output().unwrap()).ok();
+    assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
+    out.must_say(&format!("{} holds data: not used", node.disks[i].dev));
+    node.assert_no_storage(&out.stderr);
+}
+
 const KILL_POINTS: [&str; 2] = ["storage-table-written", "storage-formatted"];
 
 /// A first boot's `--storage` killed at `point`, then a boot: sector 0

@@ -397,6 +397,7 @@ fn decide(ctx: &Ctx, disk: &Disk, mounts: &[mounts::Mount]) -> Result<Decision, 
     if classify(ctx, disk)? == Class::Data {
         return Ok(Decision::Data);
     }
+    crate::failpoint::reached("storage-read", &disk.node());
     let claim = claim(ctx, disk)?;
     Ok(match classify(ctx, disk)? {
         Class::Blank => Decision::Blank(claim),
