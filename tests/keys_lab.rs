@@ -930,15 +930,16 @@ fn a_reboot_between_arming_the_revert_and_installing_the_stage_converges() {
     let control = lab.spawn("control", &args);
     fp.reached();
     std::fs::remove_file(&wrapper).unwrap();
-    // Power goes before the install: the stage and its timer die, the
-    // marker stays, the new key never reached the file.
+    // Power goes before the install: the stage and its timer die, the new
+    // key never reached the file; the boot (rccr-init) does what the dead
+    // timer would have done with the marker and the backup.
     lab.reboot(&["target-1"]);
     let out = control.wait_with_output().unwrap();
     assert!(!out.status.success(), "{}", stdout(&out));
     assert_eq!(authorized_keys(&lab, "target-1"), before);
-    let marker = lab.exec("target-1", &["test", "-f", "/root/.ssh/.rccr-rotation"]);
-    assert!(marker.status.success(), "the reboot left no marker");
-    // The re-run's stage reverts what the dead timer armed, and goes on.
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path}");
+    }
     assert_converges(&lab, &["target-1"]);
 }
 
@@ -1016,4 +1017,27 @@ fn keys_status_tells_a_rotation_whose_revert_timer_died_and_a_rerun_converges() 
         assert_rotated(&lab, &["target-1"]);
         assert_eq!(rotation(), "-", "{side}");
     });
+}
+
+#[test]
+fn a_rotation_an_older_rccr_armed_before_a_reboot_no_longer_blocks_the_node() {
+    // An older rccr's marker holds the token alone: its timer held no
+    // lock, so no stage can tell that it died, and every stage was refused
+    // for good (the node kept the temporary key). The boot reverts it.
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let before = authorized_keys(&lab, "target-1");
+    let lost_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKHk60HXkrQ8dyN2BDdwIUGb81nHE6a+C0DeqdCkyO7 rccr-cluster-key\n";
+    let staged = [&before[..], lost_key.as_bytes()].concat();
+    let arm = "cp -p /root/.ssh/authorized_keys /root/.ssh/.rccr-authorized_keys.bak \
+               && cat >/root/.ssh/authorized_keys \
+               && echo 0123456789abcdef.fedcba9876543210 >/root/.ssh/.rccr-rotation";
+    let out = lab.exec_stdin("target-1", &["sh", "-c", arm], &staged);
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.reboot(&["target-1"]);
+    let text = String::from_utf8_lossy;
+    assert_eq!(text(&authorized_keys(&lab, "target-1")), text(&before));
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path}");
+    }
+    assert_converges(&lab, &["target-1"]);
 }

@@ -32,7 +32,9 @@
 //! lock a step could find taken, and changes nothing (`rccr keys status`
 //! runs it). Whether the timer lives is probed with a shared lock, which
 //! the timer's excludes and other probes do not.
-//! A marker of an older version (the token alone) waits for its timer.
+//! A marker of an older version (the token alone) waits for its timer; at
+//! boot, when no timer can live, `rccr-init` restores every armed
+//! rotation's backup ([`revert_at_boot`]).
 use crate::failpoint;
 use crate::fsutil;
 use crate::keys::authorized::cksum_line;
@@ -446,4 +448,55 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
 /// Makes the change survive a reboot: `lbu`, `lbu-failed`, `volatile` or `disk`.
 fn persist(files: &Files) -> &'static str {
     crate::persist::commit(&[&files.dir]).as_str()
+}
+
+/// What the boot found of the rotation armed in a home.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AtBoot {
+    /// No rotation armed.
+    Nothing,
+    /// The backup of the rotation with this token is back (or would be,
+    /// in a dry run), the marker gone.
+    Reverted(String),
+    /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
+    /// is left to it.
+    TimerLives(String),
+    /// Why the rotation could not be reverted.
+    Failed(String),
+}
+
+/// At boot no revert timer lives (no process survives a reboot): does what
+/// the timer of the rotation armed in `home` would have done, under the
+/// node's lock, whatever the marker's version: a marker of an older rccr
+/// (its timer held no lock, so no stage can tell that it died) would
+/// otherwise refuse every later stage on the node for good, and the node
+/// keep the old key. A timer that holds its marker's lock lives (a run by
+/// hand, not at boot) and is left alone. `dry`: only say what would be
+/// done.
+pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
+    let files = Files::at(home);
+    if !files.mark.exists() {
+        return AtBoot::Nothing;
+    }
+    let token = files.armed();
+    if files.timer() == Timer::Lives {
+        return AtBoot::TimerLives(token);
+    }
+    if dry {
+        return AtBoot::Reverted(token);
+    }
+    let reverted = files.lock().and_then(|_lock| {
+        // Checked again under the lock: a step may have run since.
+        match files.timer() {
+            _ if !files.mark.exists() => Ok(AtBoot::Nothing),
+            Timer::Lives => Ok(AtBoot::TimerLives(token.clone())),
+            _ => files
+                .revert()
+                .map(|()| AtBoot::Reverted(token.clone()))
+                .map_err(|e| Fail(1, e.to_string())),
+        }
+    });
+    reverted.unwrap_or_else(|Fail(_, why)| {
+        AtBoot::Failed(format!("cannot revert key rotation {token}: {why}"))
+    })
 }

@@ -34,7 +34,8 @@
 # done (a commit comes from a control that is there: it commits as ever),
 # and the snapshot says `TOKEN timer-died`. The probe is a shared lock for
 # an instant, which the timer's excludes and other probes do not.
-# A marker of an older version (the token alone) waits for its timer.
+# A marker of an older version (the token alone) waits for its timer (on
+# RCCR's images rccr-init restores it at boot, when no timer lives).
 # Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
