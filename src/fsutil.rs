@@ -94,20 +94,51 @@ pub fn try_lock(file: &File) -> std::io::Result<bool> {
     }
 }
 
+/// Takes `file`'s shared `flock` without waiting, and keeps it while
+/// `file` is open: false when another open file holds it exclusively.
+/// Shared holders never exclude each other, so a probe with it (is the
+/// exclusive holder there?) never disturbs another probe.
+pub fn try_lock_shared(file: &File) -> std::io::Result<bool> {
+    match file.try_lock_shared() {
+        Ok(()) => Ok(true),
+        Err(fs::TryLockError::WouldBlock) => Ok(false),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Atomically replaces `path` with `contents`, created with `mode`, and
 /// makes it durable before returning.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
-    replace(path, contents, mode, true)
+    replace(path, contents, mode, true, |_| Ok(()))
+}
+
+/// [`write_atomic`] that hands the written, fsynced temporary file to
+/// `before_rename` before it takes `path`'s name: what it does to the file
+/// (a lock, say) is there from the instant the file exists under `path`.
+/// An error from it leaves `path` as it was.
+pub fn write_atomic_with(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    before_rename: impl FnOnce(&File) -> std::io::Result<()>,
+) -> Result<(), Error> {
+    replace(path, contents, mode, true, before_rename)
 }
 
 /// Like [`write_atomic`], without the fsyncs: the rename is still atomic
 /// (readers and a killed process see old or new), but a power cut may
 /// lose the change. For records that are re-derived anyway.
 pub fn write_atomic_lazy(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
-    replace(path, contents, mode, false)
+    replace(path, contents, mode, false, |_| Ok(()))
 }
 
-fn replace(path: &Path, contents: &[u8], mode: u32, durable: bool) -> Result<(), Error> {
+fn replace(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    durable: bool,
+    before_rename: impl FnOnce(&File) -> std::io::Result<()>,
+) -> Result<(), Error> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut file = OpenOptions::new()
@@ -119,6 +150,7 @@ fn replace(path: &Path, contents: &[u8], mode: u32, durable: bool) -> Result<(),
         if durable {
             file.sync_all()?;
         }
+        before_rename(&file)?;
         fs::rename(&tmp, path)?;
         if durable {
             sync_parent(path)?;

@@ -782,3 +782,56 @@ fn no_storage_is_said_on_the_console_and_in_the_status_file() {
     let both = root.init(&["--storage", "--issue-only"]);
     assert_eq!(both.out.status.code(), Some(2));
 }
+
+/// A key rotation staged before the reboot: the staged file (old keys and
+/// the new one), the backup, and the revert marker, as `marker` says.
+fn staged_rotation(root: &Root, marker: &str) {
+    root.write(
+        "root/.ssh/authorized_keys",
+        &format!("{EXISTING_KEY}\n{KEY_B}\n"),
+    );
+    root.write(
+        "root/.ssh/.rccr-authorized_keys.bak",
+        &format!("{EXISTING_KEY}\n"),
+    );
+    root.write("root/.ssh/.rccr-rotation", marker);
+}
+
+#[test]
+fn a_key_rotation_the_reboot_cut_short_is_reverted_as_its_timer_would_have() {
+    // Any marker, of an older rccr (the token alone: no stage can tell its
+    // timer died) or of this one: at boot no revert timer lives.
+    for (tag, marker) in [("old", "r1.n1\n"), ("new", "r1.n1\ntimer-holds-lock\n")] {
+        let root = Root::image(&format!("rotation-{tag}"), "target");
+        staged_rotation(&root, marker);
+        // The boot file's key goes in after the revert, not into the
+        // staged file the revert replaces.
+        root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+        let dry = root.init(&["--dry-run"]).ok();
+        assert!(dry.says("would change "), "{tag}: {}", dry.stderr);
+        assert!(root.exists("root/.ssh/.rccr-rotation"), "{tag}: dry run");
+        let run = root.init(&[]).ok();
+        assert!(run.says("key rotation r1.n1"), "{tag}: {}", run.stderr);
+        assert_eq!(
+            root.read("root/.ssh/authorized_keys"),
+            format!("{EXISTING_KEY}\n{KEY_A}\n"),
+            "{tag}"
+        );
+        assert!(!root.exists("root/.ssh/.rccr-rotation"), "{tag}");
+        assert!(!root.exists("root/.ssh/.rccr-authorized_keys.bak"), "{tag}");
+        assert_eq!(root.mode("root/.ssh/authorized_keys"), 0o600, "{tag}");
+    }
+}
+
+#[test]
+fn a_key_rotation_whose_timer_lives_is_left_to_it() {
+    // rccr-init run by hand mid-rotation: the timer holds its marker's lock.
+    let root = Root::image("rotation-live", "target");
+    staged_rotation(&root, "r2.n2\ntimer-holds-lock\n");
+    let marker = fs::File::open(root.path("root/.ssh/.rccr-rotation")).unwrap();
+    assert!(rccr::fsutil::try_lock(&marker).unwrap());
+    let run = root.init(&[]).ok();
+    assert!(run.says("revert timer runs"), "{}", run.stderr);
+    assert!(root.exists("root/.ssh/.rccr-rotation"));
+    assert!(root.read("root/.ssh/authorized_keys").contains(KEY_B));
+}

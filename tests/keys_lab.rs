@@ -486,16 +486,21 @@ fn a_changed_host_key_is_refused_and_the_others_rotate() {
 
 /// The PERSISTED column of `rccr keys status --json` for host `name`.
 fn persisted_status(lab: &Lab, name: &str) -> String {
-    let out = lab.exec(
-        "control",
-        &["rccr", "keys", "status", "--json", "--host", &lab.ip(name)],
-    );
+    status_field(lab, name, "persisted", &[])
+}
+
+/// Field `field` of `rccr keys status --json` for host `name`, run with
+/// `env` (`VAR=value`) on the control.
+fn status_field(lab: &Lab, name: &str, field: &str, env: &[&str]) -> String {
+    let ip = lab.ip(name);
+    let status = ["rccr", "keys", "status", "--json", "--host", &ip];
+    let out = lab.exec("control", &[&["env"], env, &status[..]].concat());
     let json = stdout(&out);
-    let field = "\"persisted\": \"";
+    let quoted = format!("\"{field}\": \"");
     let start = json
-        .find(field)
-        .unwrap_or_else(|| panic!("no persisted field: {json}\n{}", stderr(&out)))
-        + field.len();
+        .find(&quoted)
+        .unwrap_or_else(|| panic!("no {field} field: {json}\n{}", stderr(&out)))
+        + quoted.len();
     json[start..].split('"').next().unwrap().to_string()
 }
 
@@ -925,14 +930,114 @@ fn a_reboot_between_arming_the_revert_and_installing_the_stage_converges() {
     let control = lab.spawn("control", &args);
     fp.reached();
     std::fs::remove_file(&wrapper).unwrap();
-    // Power goes before the install: the stage and its timer die, the
-    // marker stays, the new key never reached the file.
+    // Power goes before the install: the stage and its timer die, the new
+    // key never reached the file; the boot (rccr-init) does what the dead
+    // timer would have done with the marker and the backup.
     lab.reboot(&["target-1"]);
     let out = control.wait_with_output().unwrap();
     assert!(!out.status.success(), "{}", stdout(&out));
     assert_eq!(authorized_keys(&lab, "target-1"), before);
-    let marker = lab.exec("target-1", &["test", "-f", "/root/.ssh/.rccr-rotation"]);
-    assert!(marker.status.success(), "the reboot left no marker");
-    // The re-run's stage reverts what the dead timer armed, and goes on.
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path}");
+    }
+    assert_converges(&lab, &["target-1"]);
+}
+
+/// The files a staged rotation leaves on its node until it commits or
+/// reverts: the revert marker and the backup.
+const ROTATION_FILES: [&str; 2] = [
+    "/root/.ssh/.rccr-rotation",
+    "/root/.ssh/.rccr-authorized_keys.bak",
+];
+
+/// Whether node `name` holds file `path`.
+fn node_has_file(lab: &Lab, name: &str, path: &str) -> bool {
+    lab.exec(name, &["test", "-e", path]).status.success()
+}
+
+/// What a kill does to node `name`'s revert timer: SIGKILL to every
+/// process of the node that holds its revert marker open (the timer, and
+/// the script's `sleep` that inherited it), then waits for its lock to go.
+fn kill_revert_timer(lab: &Lab, name: &str) {
+    let kill = r#"me=$(readlink /proc/self/ns/net); n=0
+for d in /proc/[0-9]*; do
+	[ "$(readlink "$d/ns/net" 2>/dev/null)" = "$me" ] || continue
+	for f in "$d"/fd/*; do
+		if [ "$(readlink "$f" 2>/dev/null)" = /root/.ssh/.rccr-rotation ]; then
+			kill -9 "${d#/proc/}" && n=$((n + 1))
+			break
+		fi
+	done
+done
+[ "$n" -gt 0 ]"#;
+    let out = lab.sh(name, kill);
+    assert!(
+        out.status.success(),
+        "no revert timer on {name}: {}",
+        stderr(&out)
+    );
+    wait_for("the revert timer to die", || {
+        let probe = "flock -s -n /root/.ssh/.rccr-rotation true";
+        lab.sh(name, probe).status.success()
+    });
+}
+
+#[test]
+fn keys_status_tells_a_rotation_whose_revert_timer_died_and_a_rerun_converges() {
+    on_each_side(|side| {
+        let lab = Lab::builder().targets(1).up();
+        let env = format!("RCCR_KEYS_NODE={side}");
+        let rotation = || status_field(&lab, "target-1", "rotation", &[&env]);
+        assert_eq!(rotation(), "-", "{side}");
+        let before = authorized_keys(&lab, "target-1");
+        // The control dies right after staging; the revert is far off.
+        let mut cmd = rotate_cmd(&lab, &["target-1"], &[], side);
+        let at = cmd.iter().position(|a| a == "--revert-after").unwrap();
+        cmd[at + 1] = "600".into();
+        through_failpoint(&lab, "died-stage", "after-stage", &cmd, |_, pid| {
+            sigkill(pid)
+        });
+        assert_eq!(rotation(), "armed", "{side}");
+        // A kill ends the timer: status says no revert is pending, and
+        // reading changed nothing on the node.
+        kill_revert_timer(&lab, "target-1");
+        assert_eq!(rotation(), "timer-died", "{side}");
+        let table = lab.exec("control", &["env", &env, "rccr", "keys", "status"]);
+        assert_has(&stdout(&table), "revert timer died");
+        assert!(
+            authorized_keys(&lab, "target-1") != before,
+            "{side}: reverted"
+        );
+        for path in ROTATION_FILES {
+            assert!(node_has_file(&lab, "target-1", path), "{side}: {path}");
+        }
+        // The re-run's stage reverts what the dead timer armed, and goes on.
+        let out = on_control(&lab, &rotate_cmd(&lab, &["target-1"], &[], side));
+        ok("the re-run", &out);
+        assert_rotated(&lab, &["target-1"]);
+        assert_eq!(rotation(), "-", "{side}");
+    });
+}
+
+#[test]
+fn a_rotation_an_older_rccr_armed_before_a_reboot_no_longer_blocks_the_node() {
+    // An older rccr's marker holds the token alone: its timer held no
+    // lock, so no stage can tell that it died, and every stage was refused
+    // for good (the node kept the temporary key). The boot reverts it.
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let before = authorized_keys(&lab, "target-1");
+    let lost_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKHk60HXkrQ8dyN2BDdwIUGb81nHE6a+C0DeqdCkyO7 rccr-cluster-key\n";
+    let staged = [&before[..], lost_key.as_bytes()].concat();
+    let arm = "cp -p /root/.ssh/authorized_keys /root/.ssh/.rccr-authorized_keys.bak \
+               && cat >/root/.ssh/authorized_keys \
+               && echo 0123456789abcdef.fedcba9876543210 >/root/.ssh/.rccr-rotation";
+    let out = lab.exec_stdin("target-1", &["sh", "-c", arm], &staged);
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.reboot(&["target-1"]);
+    let text = String::from_utf8_lossy;
+    assert_eq!(text(&authorized_keys(&lab, "target-1")), text(&before));
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path}");
+    }
     assert_converges(&lab, &["target-1"]);
 }

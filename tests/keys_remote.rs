@@ -265,7 +265,10 @@ fn an_uncommitted_stage_reverts_by_itself() {
         // its rotation expired and changes nothing.
         let (_, out) = home.converse(node, &["commit", "n4"], "n4", |head| {
             assert_eq!(split(head).1, "r2.n3");
-            wait_until("the revert", || home.keys() == ORIGINAL);
+            // The revert ends with the marker's removal (the backup is
+            // back a moment before: a commit then finds the file changed).
+            let marker = home.0.path(".ssh/.rccr-rotation");
+            wait_until("the revert", || !marker.exists());
             file(FINAL)
         });
         assert_eq!(out.status.code(), Some(3), "{who}: {}", stderr(&out));
@@ -443,7 +446,8 @@ fn a_file_over_one_mebibyte_is_refused() {
     });
 }
 
-/// What `strace -f -y` saw of a stage, in order: syncs and renames.
+/// What `strace -f -y` saw of a stage, in order: syncs, renames and
+/// exclusive locks taken.
 #[derive(Debug)]
 enum Seen {
     /// fsync or fdatasync of a path; `None` for sync(2) or syncfs(2).
@@ -452,9 +456,17 @@ enum Seen {
         to: String,
         from: String,
     },
+    /// An exclusive flock taken on a path.
+    Locked(String),
 }
 
-/// The syncs and successful renames in strace's log.
+/// The path strace -y shows for a call's first argument, `N</path>`.
+fn fd_path(call: &str) -> Option<String> {
+    let path = call.split_once('<').and_then(|(_, p)| p.split_once('>'));
+    path.map(|(p, _)| p.to_string())
+}
+
+/// The syncs, successful renames and exclusive locks in strace's log.
 fn syncs_and_renames(log: &str) -> Vec<Seen> {
     let quoted = |line: &str| -> Vec<String> {
         line.split('"')
@@ -473,8 +485,12 @@ fn syncs_and_renames(log: &str) -> Vec<Seen> {
         if call.starts_with("sync(") || call.starts_with("syncfs(") {
             seen.push(Seen::Sync(None));
         } else if call.starts_with("fsync(") || call.starts_with("fdatasync(") {
-            let path = call.split_once('<').and_then(|(_, p)| p.split_once('>'));
-            seen.push(Seen::Sync(path.map(|(p, _)| p.to_string())));
+            seen.push(Seen::Sync(fd_path(call)));
+        } else if call.starts_with("flock(")
+            && call.contains("LOCK_EX")
+            && call.trim_end().ends_with("= 0")
+        {
+            seen.extend(fd_path(call).map(Seen::Locked));
         } else if call.starts_with("rename") && call.trim_end().ends_with("= 0") {
             let paths = quoted(call);
             seen.push(Seen::Rename {
@@ -507,7 +523,7 @@ fn a_stage_makes_backup_and_marker_durable_before_the_install() {
             "-e",
             "signal=none",
             "-e",
-            "trace=fsync,fdatasync,sync,syncfs,rename,renameat,renameat2",
+            "trace=fsync,fdatasync,sync,syncfs,rename,renameat,renameat2,flock",
             "-o",
         ]
         .map(String::from)
@@ -536,7 +552,7 @@ fn a_stage_makes_backup_and_marker_durable_before_the_install() {
             seen[range].iter().any(|s| match s {
                 Seen::Sync(None) => true,
                 Seen::Sync(Some(p)) => p == path,
-                Seen::Rename { .. } => false,
+                Seen::Rename { .. } | Seen::Locked(_) => false,
             })
         };
         let install = renamed_to("authorized_keys");
@@ -556,6 +572,18 @@ fn a_stage_makes_backup_and_marker_durable_before_the_install() {
         assert!(
             synced(&dir, last..install),
             "{who}: the directory is not synced between the renames and the install: {seen:#?}"
+        );
+        // The revert timer holds the marker's lock before the marker has
+        // its name: no reader ever sees it unlocked while the timer lives.
+        let marked = renamed_to(".rccr-rotation");
+        let Seen::Rename { from, .. } = &seen[marked] else {
+            unreachable!()
+        };
+        assert!(
+            seen[..marked]
+                .iter()
+                .any(|s| matches!(s, Seen::Locked(p) if p == from)),
+            "{who}: the marker took its name before its timer locked it: {seen:#?}"
         );
     });
 }
@@ -608,7 +636,7 @@ fn a_rotation_whose_timer_died_is_reverted_by_the_next_stage() {
         // A commit (over the new key) commits as ever, timer or not.
         kill_processes_of(home);
         let (_, out) = home.converse(node, &["commit", "np"], "np", |head| {
-            assert_eq!(split(head).1, "rf.no", "{who}");
+            assert_eq!(split(head).1, "rf.no timer-died", "{who}");
             file(FINAL)
         });
         assert!(out.status.success(), "{who}: {}", stderr(&out));
@@ -630,5 +658,29 @@ fn a_marker_of_an_older_version_still_waits_for_its_timer() {
         assert_refused(&out, 6, "rg.nq is armed", who);
         assert_eq!(home.keys(), STAGED, "{who}");
         assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+    });
+}
+
+#[test]
+fn read_tells_a_rotation_whose_timer_died_from_one_whose_timer_lives() {
+    for_each_node("died", |node, who, home| {
+        home.send_ok(node, &["stage", "rs", "60", "nt"], "nt", STAGED);
+        assert_eq!(home.read(node).1, "rs.nt", "{who}: timer alive");
+        // Another reader probing at the same time is no timer: the probe
+        // is a shared lock, which only the timer's excludes.
+        let marker = std::fs::File::open(home.0.path(".ssh/.rccr-rotation")).unwrap();
+        kill_processes_of(home);
+        marker.try_lock_shared().unwrap();
+        // `read` tells, and stays read-only: the staged file, its backup
+        // and the marker stay for the next stage to revert.
+        let (_, armed, content) = home.read(node);
+        assert_eq!(armed, "rs.nt timer-died", "{who}");
+        assert_eq!(content, STAGED, "{who}");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        drop(marker);
+        assert_eq!(home.read(node).1, "rs.nt timer-died", "{who}");
+        // An older version's marker (no lock line) cannot tell: armed.
+        std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rs.nt\n").unwrap();
+        assert_eq!(home.read(node).1, "rs.nt", "{who}");
     });
 }

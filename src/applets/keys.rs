@@ -121,7 +121,8 @@ cli::options! {
 
 cli::options! {
     /// Show which of our keys each node accepts (temporary, current, previous),
-    /// its host key fingerprint and whether that fingerprint is pinned.
+    /// its host key fingerprint and whether that fingerprint is pinned, and
+    /// whether a key rotation is armed there or its revert timer died.
     #[derive(FromArgs)]
     #[argh(subcommand, name = "status")]
     struct StatusArgs {

@@ -18,16 +18,19 @@
 //!    `ReCyClusteR-<Control|Target>-<last 3 MAC bytes>`; written to
 //!    `/etc/hostname`, `/etc/hosts`, the running kernel and every DHCP stanza
 //!    of `/etc/network/interfaces`, so the DHCP server learns the name.
-//! 4. **`/root/.ssh` modes** ([`fix_ssh_modes`]).
-//! 5. **SSH host keys** ([`hostkeys`]): generated when missing.
-//! 6. **World check** ([`world`]): every package of `/etc/apk/world` is
+//! 4. **Key rotation cut short by the reboot** ([`revert_dead_rotation`]):
+//!    no revert timer survives a reboot, so a rotation still armed in
+//!    `/root` is restored as its timer would have done.
+//! 5. **`/root/.ssh` modes** ([`fix_ssh_modes`]).
+//! 6. **SSH host keys** ([`hostkeys`]): generated when missing.
+//! 7. **World check** ([`world`]): every package of `/etc/apk/world` is
 //!    installed, else what is missing is installed offline where it can be
 //!    and the rest reported (`world:` in the boot status file).
-//! 7. **Console banner** `/etc/issue` ([`issue`]), with the storage and
+//! 8. **Console banner** `/etc/issue` ([`issue`]), with the storage and
 //!    world lines of the boot status file ([`bootstatus`]).
-//! 8. **Persistence**: on diskless Alpine (root on tmpfs) `lbu commit`.
-//! 9. **Boot-partition file retired** (renamed `rccr.txt.applied`), only
-//!    once what it set is saved.
+//! 9. **Persistence**: on diskless Alpine (root on tmpfs) `lbu commit`.
+//! 10. **Boot-partition file retired** (renamed `rccr.txt.applied`), only
+//!     once what it set is saved.
 //!
 //! Two more modes, each its own run: `--storage` finds or prepares the
 //! persistent storage and mounts it ([`storage`]; the `rccr-storage`
@@ -309,6 +312,9 @@ pub fn run(opts: &Options) -> Summary {
     let wanted = boot.as_ref().and_then(|b| b.hostname.as_deref());
     let (name, hostname_ok) = hostname::apply(&mut ctx, node, wanted);
     let mut boot_ok = hostname_ok || wanted.is_none();
+    // Before the boot file's keys: the backup restored is the file as it
+    // was before the rotation, without them.
+    revert_dead_rotation(&mut ctx);
     // Modes first, so that an authorized_keys we extend is 0600 already.
     fix_ssh_modes(&mut ctx);
     if let Some(b) = &boot {
@@ -413,6 +419,33 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
         .count();
     let what = format!("added {added} key(s) from the boot-partition file");
     ctx.write_file(&path, &new, 0o600, &what)
+}
+
+/// A key rotation staged in root's home and never committed lost its
+/// revert timer with the reboot (no process survives one): its backup is
+/// restored under the node's lock, as the timer would have done, whatever
+/// rccr version armed it ([`crate::keys::node::revert_at_boot`]). The
+/// control that staged it starts over at its next run. Root's home only:
+/// RCCR's images take the rotation's keys for root alone.
+fn revert_dead_rotation(ctx: &mut Ctx) {
+    use crate::keys::node::{revert_at_boot, AtBoot};
+    let home = ctx.path("/root");
+    match revert_at_boot(&home, ctx.dry) {
+        AtBoot::Nothing => {}
+        AtBoot::Reverted(token) => {
+            ctx.changed(format_args!(
+                "{}: restored from before key rotation {}, whose revert timer the reboot ended",
+                ctx.path(AUTHORIZED_KEYS).display(),
+                crate::print::text(&token)
+            ));
+            ctx.needs_persist();
+        }
+        AtBoot::TimerLives(token) => ctx.note(format_args!(
+            "key rotation {} is armed and its revert timer runs: left to it",
+            crate::print::text(&token)
+        )),
+        AtBoot::Failed(why) => ctx.problem(crate::print::text(&why)),
+    }
 }
 
 /// sshd refuses keys and `authorized_keys` that others can read or write

@@ -44,7 +44,7 @@ use crate::failpoint;
 use crate::keys::addr::NodeAddr;
 use crate::keys::node::{
     ARMED, CHANGED as REMOTE_CHANGED, EXPIRED as REMOTE_EXPIRED, PROTOCOL, REMOTE_SCRIPT,
-    UNSUPPORTED,
+    TIMER_DIED, UNSUPPORTED,
 };
 use crate::keys::{authorized, frame, Key};
 use crate::parallel;
@@ -566,8 +566,8 @@ pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool
             &Plan::command_for(node_side, &["commit", &nonce]),
             &trailer(&nonce),
             |head| {
-                let (armed, content) = (snapshot_armed(head), snapshot_content(head));
-                if armed != "-" || !authorized::contains(content, key.blob()) {
+                let (armed, content) = (Rotation::of(head), snapshot_content(head));
+                if armed != Rotation::None || !authorized::contains(content, key.blob()) {
                     return Vec::new();
                 }
                 new_file(&authorized::without_keys(content, &[key.blob()]))
@@ -576,22 +576,85 @@ pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool
         .map_err(|e| e.to_string())?;
     let out = &talk.output;
     match (
-        talk.head.as_deref().map(snapshot_armed),
+        talk.head.as_deref().map(Rotation::of),
         out.status,
         out.text().lines().next(),
     ) {
-        (Some("-"), 0, Some(done @ ("committed" | "unchanged"))) => Ok(done == "committed"),
-        (Some(armed), 0, _) if armed != "-" => Err(format!(
-            "a key rotation ({armed}) is armed on the node: let it finish, then release"
-        )),
+        (Some(Rotation::None), 0, Some(done @ ("committed" | "unchanged"))) => {
+            Ok(done == "committed")
+        }
+        (Some(Rotation::TimerDied), 0, _) => Err(
+            "a key rotation is staged on the node and its revert timer died (a reboot or a kill): \
+             rccr keyrotate restores the node's keys at its next step; release after it"
+                .into(),
+        ),
+        (Some(_), 0, _) => {
+            Err("a key rotation is armed on the node: let it finish, then release".into())
+        }
         _ => Err(out.error_line()),
     }
 }
 
-/// The armed rotation's token in a step's snapshot (`-` for none).
-fn snapshot_armed(head: &[u8]) -> &str {
-    let line = head.split(|b| *b == b'\n').nth(1).unwrap_or_default();
-    std::str::from_utf8(line).unwrap_or("?")
+/// The rotation armed on the node of `conn` (logged in), from its `read`
+/// step, which changes nothing there and takes no lock a step could find
+/// taken; `deadline` bounds it. [`Rotation::Unknown`] when the node did
+/// not answer as the protocol says.
+pub fn armed_rotation(conn: &Connection, node_side: NodeSide, deadline: Duration) -> Rotation {
+    let limits = Limits {
+        max_output: frame::MAX_FILE + SNAPSHOT_LINES,
+        deadline,
+    };
+    match conn.run_within(&Plan::command_for(node_side, &["read"]), b"", &limits) {
+        Ok(out) if out.success() => Rotation::of(&out.stdout),
+        _ => Rotation::Unknown,
+    }
+}
+
+/// The rotation armed on a node, from a step's snapshot (the node's
+/// words, parsed into these alone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// None armed (`-`).
+    None,
+    /// Armed, its revert pending (`TOKEN`; an older node says so of every
+    /// armed rotation).
+    Armed,
+    /// Armed, and its revert timer died (`TOKEN timer-died`): nothing
+    /// reverts it until the next stage does.
+    TimerDied,
+    /// An armed line that is none of these.
+    Unknown,
+}
+
+impl Rotation {
+    /// The armed line (the second) of a snapshot.
+    pub fn of(head: &[u8]) -> Rotation {
+        let line = head.split(|b| *b == b'\n').nth(1).unwrap_or_default();
+        let token_ok = |token: &[u8]| {
+            (1..=256).contains(&token.len())
+                && token != b"-"
+                && token.iter().all(u8::is_ascii_graphic)
+        };
+        let words: Vec<&[u8]> = line.split(|b| *b == b' ').collect();
+        match words[..] {
+            [b"-"] => Rotation::None,
+            [token] if token_ok(token) => Rotation::Armed,
+            [token, said] if token_ok(token) && said == TIMER_DIED.as_bytes() => {
+                Rotation::TimerDied
+            }
+            _ => Rotation::Unknown,
+        }
+    }
+
+    /// As `rccr keys status` shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rotation::None => "-",
+            Rotation::Armed => "armed",
+            Rotation::TimerDied => "timer-died",
+            Rotation::Unknown => "?",
+        }
+    }
 }
 
 /// The line that ends a step's snapshot: a fresh nonce, so no file content
@@ -711,6 +774,29 @@ mod tests {
         reports[2] = report("10.0.0.5", Outcome::Unreachable, None);
         follow_moves(&plan, &mut reports, &|_, _| {});
         assert_eq!(reports[2].outcome, Outcome::Moved);
+    }
+
+    #[test]
+    fn a_snapshot_tells_no_rotation_an_armed_one_and_one_whose_timer_died() {
+        let head = |armed: &[u8]| [&b"123 45\n"[..], armed, b"\nssh-ed25519 AAAA x\n"].concat();
+        assert_eq!(Rotation::of(&head(b"-")), Rotation::None);
+        // What every node says of an armed rotation, older ones too.
+        assert_eq!(Rotation::of(&head(b"0a1b.2c3d")), Rotation::Armed);
+        assert_eq!(
+            Rotation::of(&head(b"0a1b.2c3d timer-died")),
+            Rotation::TimerDied
+        );
+        // The node's words: anything else is not taken for a state.
+        let odd = "|- timer-died|0a1b timer-died x|0a1b timer-alive|0a1b\x1b[2J| 0a1b";
+        let long = "a".repeat(257);
+        for line in odd.split('|').chain([long.as_str()]) {
+            assert_eq!(
+                Rotation::of(&head(line.as_bytes())),
+                Rotation::Unknown,
+                "{line:?}"
+            );
+        }
+        assert_eq!(Rotation::of(b"none"), Rotation::Unknown);
     }
 
     #[test]

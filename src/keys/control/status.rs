@@ -1,9 +1,13 @@
 //! `rccr-keys status`: for each node, which of our keys it accepts
 //! (temporary, current, previous), its host key fingerprint, and whether
-//! that fingerprint is the pinned one, and whether its last rotation was
+//! that fingerprint is the pinned one, whether its last rotation was
 //! persisted (from the journals: `yes`, `volatile` for a node that would
-//! come back from a reboot with its old keys, `-` when none is recorded).
-//! Nothing is written anywhere.
+//! come back from a reboot with its old keys, `-` when none is recorded),
+//! and whether a rotation is armed there (the node's `read` step, over the
+//! first key that logs in: `-`, `armed` with its revert pending,
+//! `timer-died` when its revert timer died and the next stage reverts it,
+//! `?` when unknown). Nothing is written anywhere.
+use super::engine::{self, NodeSide, Rotation};
 use super::journal;
 use super::known_hosts::{KnownHosts, Pin, Reached, Unreached};
 use crate::error::Error;
@@ -36,6 +40,8 @@ struct NodeStatus {
     /// Per role in [`ROLES`]: "yes", "no", "-" (no such key) or an error.
     accepts: [String; 3],
     persisted: &'static str,
+    /// The rotation armed there; `Unknown` when no key logged in.
+    rotation: Rotation,
     error: Option<String>,
 }
 
@@ -103,8 +109,10 @@ fn probe(
         pinned: "-",
         accepts: Default::default(),
         persisted: "-",
+        rotation: Rotation::Unknown,
         error: None,
     };
+    let mut asked = false;
     for (slot, key) in status.accepts.iter_mut().zip(keys) {
         let Some(key) = key else {
             *slot = "-".into();
@@ -152,6 +160,10 @@ fn probe(
             Err(SshError::Denied) => "no".into(),
             Err(e) => format!("? ({e})"),
         };
+        if *slot == "yes" && !asked {
+            asked = true;
+            status.rotation = engine::armed_rotation(&conn, NodeSide::from_env(), opts.timeout);
+        }
     }
     status
 }
@@ -175,6 +187,7 @@ fn render(
                     o = o.str(role, accepts);
                 }
                 o.str("persisted", s.persisted)
+                    .str("rotation", s.rotation.as_str())
                     .opt("error", s.error.as_deref())
             })
             .collect();
@@ -188,6 +201,7 @@ fn render(
         "CURRENT",
         "PREVIOUS",
         "PERSISTED",
+        "ROTATION",
     ]);
     for s in statuses {
         table.row([
@@ -198,12 +212,20 @@ fn render(
             print::text(&s.accepts[1]).into_owned(),
             print::text(&s.accepts[2]).into_owned(),
             s.persisted.to_string(),
+            s.rotation.as_str().to_string(),
         ]);
     }
     let mut out = table.render();
     for s in statuses {
         if let Some(e) = &s.error {
             out.push_str(&format!("  {}: {}\n", s.node, print::text(e)));
+        }
+        if s.rotation == Rotation::TimerDied {
+            out.push_str(&format!(
+                "  {}: a key rotation is staged there and its revert timer died (a reboot or a kill): \
+                 no revert is pending; the next rccr keyrotate restores the node's keys and stages again\n",
+                s.node
+            ));
         }
     }
     for (role, key) in ROLES.iter().zip(keys) {

@@ -21,15 +21,20 @@
 //! overwritten.
 //!
 //! The revert timer holds a lock on the revert marker for as long as it
-//! lives (the marker says so on its second line). A marker nobody holds
-//! lost its timer (a reboot, a kill, a power cut before the timer
-//! started): a stage first does what the timer would have done, or the
-//! node would refuse every later stage and keep the old key for good. A
-//! commit comes from a control that is there, and commits as ever:
-//! reverting there would only cost a start-over, and where the end of the
-//! login session kills the timer (systemd's KillUserProcesses) no rotation
-//! could finish.
-//! A marker of an older version (the token alone) waits for its timer.
+//! lives (the marker says so on its second line), from before the marker
+//! takes its name. A marker nobody holds lost its timer (a reboot, a kill):
+//! a stage first does what the timer would have done, or the node would
+//! refuse every later stage and keep the old key for good. A commit comes
+//! from a control that is there, and commits as ever: reverting there
+//! would only cost a start-over, and where the end of the login session
+//! kills the timer (systemd's KillUserProcesses) no rotation could finish.
+//! `read` says so (`TOKEN timer-died`) and stays read-only: it takes no
+//! lock a step could find taken, and changes nothing (`rccr keys status`
+//! runs it). Whether the timer lives is probed with a shared lock, which
+//! the timer's excludes and other probes do not.
+//! A marker of an older version (the token alone) waits for its timer; at
+//! boot, when no timer can live, `rccr-init` restores every armed
+//! rotation's backup ([`revert_at_boot`]).
 use crate::failpoint;
 use crate::fsutil;
 use crate::keys::authorized::cksum_line;
@@ -60,6 +65,9 @@ pub const BUSY: i32 = 5;
 pub const ARMED: i32 = 6;
 /// The revert marker's second line: its timer holds a lock on it.
 const TIMER_HOLDS_LOCK: &str = "timer-holds-lock";
+/// What a snapshot's armed line says after the token when the rotation's
+/// revert timer died: `TOKEN timer-died`.
+pub const TIMER_DIED: &str = "timer-died";
 
 /// A failed step: exit code and message (the script's `fail`).
 struct Fail(i32, String);
@@ -79,16 +87,33 @@ struct Files {
     lock: PathBuf,
 }
 
+/// What became of an armed rotation's revert timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// It holds its lock on the marker.
+    Lives,
+    /// Its marker says it holds a lock on it, and nobody does.
+    Died,
+    /// No marker, or one of an older version (the token alone): its timer
+    /// held no lock.
+    Unknown,
+}
+
 impl Files {
     fn new() -> Files {
         let home = std::env::var_os("HOME").unwrap_or_else(|| "/".into());
-        let dir = Path::new(&home).join(".ssh");
+        Files::at(Path::new(&home))
+    }
+
+    /// The files of the user whose home is `home`.
+    fn at(home: &Path) -> Files {
+        let dir = home.join(".ssh");
         Files {
             ak: dir.join("authorized_keys"),
             bak: dir.join(".rccr-authorized_keys.bak"),
             mark: dir.join(".rccr-rotation"),
             // Beside .ssh, not in it: the lock file stays when unlocked.
-            lock: Path::new(&home).join(".rccr-keys.lock"),
+            lock: home.join(".rccr-keys.lock"),
             dir,
         }
     }
@@ -152,21 +177,38 @@ impl Files {
         fsutil::sync_parent(&self.ak)
     }
 
-    /// Whether the armed rotation's timer died: its marker says the timer
-    /// holds a lock on it, and nobody does.
-    fn timer_died(&self) -> bool {
+    /// What became of the armed rotation's timer. The probe is a shared
+    /// lock, for an instant: the timer's own excludes it, and another
+    /// probe (a `read` beside a stage) is never taken for a timer.
+    fn timer(&self) -> Timer {
         let Ok(text) = fs::read_to_string(&self.mark) else {
-            return false;
+            return Timer::Unknown;
         };
+        if text.lines().nth(1) != Some(TIMER_HOLDS_LOCK) {
+            return Timer::Unknown;
+        }
         // A marker gone since (its timer just reverted) fails the open.
-        text.lines().nth(1) == Some(TIMER_HOLDS_LOCK)
-            && File::open(&self.mark).is_ok_and(|mark| fsutil::try_lock(&mark).unwrap_or(false))
+        match File::open(&self.mark).map(|mark| fsutil::try_lock_shared(&mark)) {
+            Ok(Ok(true)) => Timer::Died,
+            Ok(Ok(false)) => Timer::Lives,
+            _ => Timer::Unknown,
+        }
+    }
+
+    /// The armed line of a snapshot for the armed token `armed`: `-`, the
+    /// token, or the token and [`TIMER_DIED`].
+    fn armed_line(&self, armed: &str) -> String {
+        if armed != "-" && self.timer() == Timer::Died {
+            format!("{armed} {TIMER_DIED}")
+        } else {
+            armed.to_string()
+        }
     }
 
     /// Does what the armed rotation's timer would have done, when that
     /// timer died.
     fn revert_if_timer_died(&self) -> Step<()> {
-        if self.timer_died() && self.revert().is_err() {
+        if self.timer() == Timer::Died && self.revert().is_err() {
             return fail(
                 1,
                 format!(
@@ -243,7 +285,8 @@ fn snapshot(files: &Files, out: &mut impl Write) -> Step<Snapshot> {
         sum: content.as_deref().map_or("none".into(), cksum_line),
         armed: files.armed(),
     };
-    let written = write!(out, "{}\n{}\n", snap.sum, snap.armed)
+    let armed = files.armed_line(&snap.armed);
+    let written = write!(out, "{}\n{armed}\n", snap.sum)
         .and_then(|()| out.write_all(content.as_deref().unwrap_or_default()));
     written.map_err(|e| Fail(1, format!("cannot write the snapshot: {e}")))?;
     Ok(snap)
@@ -310,12 +353,13 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
         let _ = fs::remove_file(&files.mark);
         let _ = fs::remove_file(&files.bak);
     };
+    // The timer takes the marker's lock before the marker takes its name:
+    // no marker is ever seen unlocked while its timer lives.
     let marker = format!("{token}\n{TIMER_HOLDS_LOCK}\n");
-    if fsutil::write_atomic(&files.mark, marker.as_bytes(), 0o600).is_err() {
-        disarm();
-        return fail(1, "cannot arm the revert");
-    }
-    if start_timer(files, &token, seconds_n).is_err() {
+    let armed = fsutil::write_atomic_with(&files.mark, marker.as_bytes(), 0o600, |mark| {
+        start_timer(mark, &token, seconds_n)
+    });
+    if armed.is_err() {
         disarm();
         return fail(1, "cannot arm the revert");
     }
@@ -332,14 +376,14 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
 
 /// Starts the revert timer of rotation `token`: it outlives this session,
 /// a lost link and a killed sshd, and restores the backup unless commit
-/// disarmed it. The marker's lock is taken here, before the spawn, and
-/// handed to the timer as its stdin, so the timer holds it from its first
-/// instant to its last.
-fn start_timer(files: &Files, token: &str, seconds: u64) -> io::Result<()> {
-    let mark = File::open(&files.mark)?;
-    if !fsutil::try_lock(&mark)? {
+/// disarmed it. The lock of `mark` (the marker, not yet under its name) is
+/// taken here, before the spawn, and handed to the timer as its stdin, so
+/// the timer holds it from its first instant to its last.
+fn start_timer(mark: &File, token: &str, seconds: u64) -> io::Result<()> {
+    if !fsutil::try_lock(mark)? {
         return Err(io::Error::other("the revert marker is locked"));
     }
+    let mark = mark.try_clone()?;
     std::env::current_exe().and_then(|exe| {
         Command::new(exe)
             .arg0("rccr")
@@ -404,4 +448,55 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
 /// Makes the change survive a reboot: `lbu`, `lbu-failed`, `volatile` or `disk`.
 fn persist(files: &Files) -> &'static str {
     crate::persist::commit(&[&files.dir]).as_str()
+}
+
+/// What the boot found of the rotation armed in a home.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AtBoot {
+    /// No rotation armed.
+    Nothing,
+    /// The backup of the rotation with this token is back (or would be,
+    /// in a dry run), the marker gone.
+    Reverted(String),
+    /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
+    /// is left to it.
+    TimerLives(String),
+    /// Why the rotation could not be reverted.
+    Failed(String),
+}
+
+/// At boot no revert timer lives (no process survives a reboot): does what
+/// the timer of the rotation armed in `home` would have done, under the
+/// node's lock, whatever the marker's version: a marker of an older rccr
+/// (its timer held no lock, so no stage can tell that it died) would
+/// otherwise refuse every later stage on the node for good, and the node
+/// keep the old key. A timer that holds its marker's lock lives (a run by
+/// hand, not at boot) and is left alone. `dry`: only say what would be
+/// done.
+pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
+    let files = Files::at(home);
+    if !files.mark.exists() {
+        return AtBoot::Nothing;
+    }
+    let token = files.armed();
+    if files.timer() == Timer::Lives {
+        return AtBoot::TimerLives(token);
+    }
+    if dry {
+        return AtBoot::Reverted(token);
+    }
+    let reverted = files.lock().and_then(|_lock| {
+        // Checked again under the lock: a step may have run since.
+        match files.timer() {
+            _ if !files.mark.exists() => Ok(AtBoot::Nothing),
+            Timer::Lives => Ok(AtBoot::TimerLives(token.clone())),
+            _ => files
+                .revert()
+                .map(|()| AtBoot::Reverted(token.clone()))
+                .map_err(|e| Fail(1, e.to_string())),
+        }
+    });
+    reverted.unwrap_or_else(|Fail(_, why)| {
+        AtBoot::Failed(format!("cannot revert key rotation {token}: {why}"))
+    })
 }

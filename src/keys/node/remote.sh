@@ -6,7 +6,9 @@
 # Key material arrives on stdin, never on a command line.
 #
 #   read               print `cksum` of authorized_keys (or none), the armed
-#                      rotation's token (or -), then the file's bytes
+#                      rotation's token (or -; `TOKEN timer-died` when its
+#                      revert timer died), then the file's bytes. Read-only:
+#                      no lock, no change
 #   stage ID SECONDS NONCE
 #                      print what read prints, a newline and NONCE on a line;
 #                      then read the new file from stdin as a `cksum` line and
@@ -26,11 +28,14 @@
 # same lock rccr's built-in side takes); a stage is refused while another
 # rotation is armed, so the backup is never overwritten.
 # The revert marker holds the armed token, then the line `timer-holds-lock`:
-# the revert timer holds a lock (flock) on the marker as long as it lives.
-# A marker nobody holds lost its timer (a reboot, a kill, a power cut
-# before the timer started): a stage first does what the timer would have
-# done (a commit comes from a control that is there: it commits as ever).
-# A marker of an older version (the token alone) waits for its timer.
+# the revert timer holds a lock (flock) on the marker as long as it lives,
+# from before the marker takes its name. A marker nobody holds lost its
+# timer (a reboot, a kill): a stage first does what the timer would have
+# done (a commit comes from a control that is there: it commits as ever),
+# and the snapshot says `TOKEN timer-died`. The probe is a shared lock for
+# an instant, which the timer's excludes and other probes do not.
+# A marker of an older version (the token alone) waits for its timer (on
+# RCCR's images rccr-init restores it at boot, when no timer lives).
 # Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
@@ -39,6 +44,7 @@ ak="$dir/authorized_keys"
 bak="$dir/.rccr-authorized_keys.bak"
 mark="$dir/.rccr-rotation"
 timer_holds_lock=timer-holds-lock
+dead_timer=timer-died
 lock="$HOME/.rccr-keys.lock"
 max_file=1048576
 tmp=
@@ -80,26 +86,33 @@ revert() {
 	sync "$dir" 2>/dev/null || sync
 }
 
-# Does what the armed rotation's timer would have done, when that timer
-# died: its marker says the timer holds a lock on it, and nobody does.
-revert_if_timer_died() {
-	[ -f "$mark" ] || return 0
+# True when the armed rotation's timer died: its marker says the timer
+# holds a lock on it, and nobody does.
+timer_died() {
+	[ -f "$mark" ] || return 1
 	held=
 	{ IFS= read -r _ && IFS= read -r held; } 2>/dev/null <"$mark" || :
-	[ "$held" = "$timer_holds_lock" ] || return 0
+	[ "$held" = "$timer_holds_lock" ] || return 1
+	command -v flock >/dev/null 2>&1 || return 1
 	# flock's own fd 8: the lock goes when flock exits; a marker gone
 	# since (its timer just reverted) fails the redirection.
-	flock -n 8 2>/dev/null 8<"$mark" || return 0
+	flock -s -n 8 2>/dev/null 8<"$mark"
+}
+
+# Does what the armed rotation's timer would have done, when that timer
+# died.
+revert_if_timer_died() {
+	timer_died || return 0
 	read_armed
 	revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
 }
 
 # Starts the revert timer of rotation $1 (after $2 seconds) on fd 8, the
-# marker: it takes the marker's lock before the fork, so the timer holds
-# it from its first instant to its last. The timer outlives this session,
-# a lost link and a killed sshd, and restores the backup unless commit
-# disarmed it. It leaves the node's lock behind (fd 9 closed): a stuck step
-# must not hold it.
+# marker before it takes its name: it takes the marker's lock before the
+# fork, so the timer holds it from its first instant to its last. The
+# timer outlives this session, a lost link and a killed sshd, and restores
+# the backup unless commit disarmed it. It leaves the node's lock behind
+# (fd 9 closed): a stuck step must not hold it.
 start_timer() {
 	flock -n 8 || return 1
 	(
@@ -115,6 +128,7 @@ snapshot() {
 	sum=$(sum_of "$ak")
 	read_armed
 	snap_armed=$armed
+	if [ "$armed" != - ] && timer_died; then armed="$armed $dead_timer"; fi
 	printf '%s\n%s\n' "$sum" "$armed"
 	if [ -f "$ak" ]; then cat "$ak" || fail 1 "cannot read $ak"; fi
 }
@@ -200,13 +214,12 @@ stage)
 	# Each stage arms its own token, so a timer left by an earlier attempt
 	# of the same rotation can never revert this one.
 	token="$2.$4"
+	# The timer takes the marker's lock before the marker takes its name:
+	# no marker is ever seen unlocked while its timer lives.
 	if ! { printf '%s\n%s\n' "$token" "$timer_holds_lock" >"$mark.tmp" &&
+		start_timer "$token" "$3" 8<"$mark.tmp" &&
 		durable_mv "$mark.tmp" "$mark"; }; then
-		rm -f "$mark.tmp" "$bak"
-		fail 1 "cannot arm the revert"
-	fi
-	if ! start_timer "$token" "$3" 8<"$mark"; then
-		rm -f "$mark" "$bak"
+		rm -f "$mark.tmp" "$mark" "$bak"
 		fail 1 "cannot arm the revert"
 	fi
 	if ! install_tmp; then
