@@ -180,7 +180,11 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
         "not a tarball",
     );
     let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
-    assert_exit(&out, 0, "WARNING: cannot unpack");
+    assert_exit(&out, 0, "not a readable overlay (damaged)");
+    assert_has(
+        &text(&out.stderr),
+        "WARNING: the changes saved in sdb1/rccr-lbu are not restored",
+    );
 
     // Not mounted at all (nothing at its root): mounted read-write.
     let dir = booted_from("persist-mount-new", "/media/cdrom");
@@ -351,7 +355,9 @@ impl Node {
                 fs::remove_file(p).unwrap();
             }
         }
-        write(&target.join(HOST_OVERLAY), "saved overlay");
+        let saved = self.dir.path("saved");
+        write(&saved.join("etc/hostname"), "ReCyClusteR-Target-4c0001\n");
+        tar_gz_of(&saved, &["etc/hostname"], &target.join(HOST_OVERLAY));
     }
 
     fn disks(&self) -> Vec<Disk> {
@@ -477,4 +483,207 @@ fn the_search_model_sees_two_overlays_race() {
         loaded_overlay(&[iso, data], false),
         Some(format!("/media/sr0/{IMAGE_OVERLAY}"))
     );
+}
+
+/// The booted root of an ISO node: the image's overlay (a target's, with
+/// its temporary key), unpacked as the initramfs leaves it, and the files
+/// the initramfs made: the world it installed and this boot's repository.
+fn booted_image(dir: &TempDir) -> Option<std::path::PathBuf> {
+    if !overlay_tools("persist restore") {
+        return None;
+    }
+    let inputs = Inputs::new(dir);
+    let ovl = dir.path("image.apkovl.tar.gz");
+    overlay(&inputs, dir, "target", "x86_64", &ovl);
+    let root = dir.path("root");
+    extract(&ovl, &root);
+    write(
+        &root.join("etc/apk/repositories"),
+        "/media/cdrom/rccr-apks\n",
+    );
+    write(&root.join("media/cdrom/rccr-apks/.boot_repository"), "");
+    Some(root)
+}
+
+const ISO_AND_RCCR: &str =
+    "tmpfs / tmpfs rw 0 0\n/dev/sr0 /media/cdrom iso9660 ro 0 0\n/dev/sdb1 /media/sdb1 ext4 rw 0 0\n";
+
+#[test]
+fn an_older_saved_overlay_does_not_replace_the_booted_images_software() {
+    let dir = TempDir::new("persist-upgrade");
+    let Some(root) = booted_image(&dir) else {
+        return;
+    };
+    // What lbu saved under an older image: all the paths it keeps, the
+    // image's software among them, and this node's state.
+    let saved = dir.path("saved");
+    ok(Command::new("cp").arg("-a").arg(&root).arg(&saved));
+    let mut software = Vec::new();
+    let mut members = Vec::new();
+    for (path, entry) in listing(&dir.path("image.apkovl.tar.gz")) {
+        members.push(path.clone());
+        if path.ends_with('/') || entry.link.is_some() {
+            continue;
+        }
+        // The image's own: all it installs outside /etc and /root, its
+        // services, the paths lbu keeps and the sshd policy.
+        let image_owned = !path.starts_with("etc/") && !path.starts_with("root/")
+            || path.starts_with("etc/init.d/rccr-")
+            || path == "etc/apk/protected_paths.d/rccr.list"
+            || path == "etc/ssh/sshd_config.d/rccr.conf";
+        if image_owned {
+            write(&saved.join(&path), "from an older image\n");
+            software.push(path);
+        }
+    }
+    assert!(
+        software.contains(&"usr/bin/rccr".to_string()),
+        "{software:?}"
+    );
+    assert!(
+        software.contains(&"etc/init.d/rccr-init".to_string()),
+        "{software:?}"
+    );
+    // An applet an older rccr had, as a file where the image has a link.
+    fs::remove_file(saved.join("usr/bin/rccr-init")).unwrap();
+    write(&saved.join("usr/bin/rccr-init"), "from an older image\n");
+    // State: the rotated key, the name, a host key, a package added later
+    // (and none of the image's new ones), a repository of an earlier boot.
+    let state = [
+        ("root/.ssh/authorized_keys", "ssh-ed25519 AAAA rotated\n"),
+        ("etc/hostname", "ReCyClusteR-Target-4c0001\n"),
+        ("etc/ssh/ssh_host_ed25519_key", "host key\n"),
+        ("etc/apk/world", "alpine-base\nhtop\n"),
+        ("etc/apk/repositories", "/media/sr0/rccr-apks\n"),
+    ];
+    for (path, content) in state {
+        write(&saved.join(path), content);
+    }
+    members.extend(state.iter().map(|(p, _)| p.to_string()));
+    members.retain(|m| saved.join(m).exists() || saved.join(m).is_symlink());
+    let members: Vec<&str> = members.iter().map(String::as_str).collect();
+    tar_gz_of(
+        &saved,
+        &members,
+        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    );
+    let image_world = fs::read_to_string(root.join("etc/apk/world")).unwrap();
+
+    let out = persist_ok(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+    assert_has(&text(&out.stderr), "restoring the saved overlay");
+
+    let image = dir.path("image");
+    extract(&dir.path("image.apkovl.tar.gz"), &image);
+    for path in &software {
+        assert_eq!(
+            String::from_utf8_lossy(&fs::read(root.join(path)).unwrap()),
+            String::from_utf8_lossy(&fs::read(image.join(path)).unwrap()),
+            "{path}: the saved copy replaced the booted image's"
+        );
+    }
+    assert_eq!(
+        fs::read_link(root.join("usr/bin/rccr-init")).unwrap(),
+        Path::new("rccr")
+    );
+    for (path, content) in &state[..3] {
+        assert_eq!(
+            fs::read_to_string(root.join(path)).unwrap(),
+            *content,
+            "{path}"
+        );
+    }
+    // The packages: the booted image's, then the one added later.
+    assert_eq!(
+        fs::read_to_string(root.join("etc/apk/world")).unwrap(),
+        format!("{image_world}htop\n")
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/apk/repositories")).unwrap(),
+        "/media/cdrom/rccr-apks\n/media/sr0/rccr-apks\n"
+    );
+    assert_eq!(
+        fs::metadata(root.join("usr/bin/rccr"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o755
+    );
+}
+
+/// The files of a directory, by name, with their bytes.
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn saved_changes_that_cannot_be_restored_are_kept_and_the_temporary_key_refused() {
+    let second = "ReCyClusteR-Target-4c0002.apkovl.tar.gz";
+    let unfinished = format!("{HOST_OVERLAY}.new");
+    let encrypted = format!("{HOST_OVERLAY}.aes-256-cbc");
+    // Each case: the files in rccr-lbu/, and what the boot says of them.
+    let cases = [
+        (
+            vec![(HOST_OVERLAY, "an overlay"), (second, "another")],
+            "more than one saved overlay",
+        ),
+        (
+            vec![(HOST_OVERLAY, "not a tarball")],
+            "not a readable overlay",
+        ),
+        (
+            vec![(unfinished.as_str(), "half")],
+            "not an overlay lbu finished",
+        ),
+        (
+            vec![(encrypted.as_str(), "Salted__")],
+            "not an overlay lbu finished",
+        ),
+    ];
+    for (files, says) in cases {
+        let case = files[0].0;
+        let node = Node::new(("sr0", "iso9660"), Some(("sdb1", "ext4")));
+        let saved = node.dir.path("disks/sdb1/rccr-lbu");
+        for (name, content) in &files {
+            write(&saved.join(name), content);
+        }
+        let before = files_in(&saved);
+        // The ISO's overlay booted: the temporary key, lbu saving nowhere.
+        let keys = node.dir.path("root/root/.ssh/authorized_keys");
+        write(&keys, "ssh-rsa AAAA rccr-temporary-key\n");
+        node.dir.write(
+            "root/etc/lbu/lbu.conf",
+            "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
+        );
+
+        let out = persist(&node.dir, &node.mounts, &node.findfs, "boot");
+        assert_exit(&out, 0, says);
+        assert_has(
+            &text(&out.stderr),
+            "WARNING: the changes saved in sdb1/rccr-lbu are not restored",
+        );
+        assert!(
+            !keys.exists(),
+            "{case}: the temporary key is still accepted"
+        );
+        let conf = fs::read_to_string(node.dir.path("root/etc/lbu/lbu.conf")).unwrap();
+        assert!(
+            !conf.lines().any(|l| l.starts_with("LBU_BACKUPDIR=")
+                || l.starts_with("LBU_MEDIA=") && l != "LBU_MEDIA="),
+            "{case}: lbu would replace the saved changes: {conf}"
+        );
+        // rccr-init's lbu commit of this boot saves nothing over them.
+        node.boot_and_commit();
+        let after = files_in(&saved);
+        assert_eq!(after, before, "{case}: the saved changes were replaced");
+    }
 }

@@ -26,7 +26,12 @@
 #      at the root of any disk, and two candidates would make the boot
 #      depend on the order the disks appear in. So the boot always loads the
 #      ISO's overlay, and this script restores the saved one over it, before
-#      the services that read it start.
+#      the services that read it start. The image's own software (rccr, its
+#      services, the sshd drop-in) stays the booted image's: an older
+#      image's saved copies do not replace a newer one's. When the saved
+#      changes cannot be restored (two overlays, a damaged or unfinished
+#      one), they are kept as they are: lbu saves nothing this boot, and the
+#      image's temporary key is refused, since this node was set up before.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
@@ -45,6 +50,16 @@ PROG=rccr-persist
 # nlplug-findfs' sight (it looks at depth 1 only).
 readonly SAVE_DIR=rccr-lbu
 LBU_CONF="${ROOT%/}/etc/lbu/lbu.conf"
+# What the booted image provides and a saved overlay must not replace (shell
+# globs under the root): rccr and its applet links, its services and this
+# helper, its licences, the list of paths lbu keeps and the sshd drop-in.
+# lbu keeps them, because a Pi boots its saved overlay alone; on an ISO the
+# image's overlay booted first, and may be newer than the saved copies.
+readonly IMAGE_PATHS='usr/bin/rccr usr/bin/rccr-* usr/libexec/rccr etc/init.d/rccr-* usr/share/licenses/rccr etc/apk/protected_paths.d/rccr.list etc/ssh/sshd_config.d/rccr.conf'
+# Lists that the booted image and the saved changes both add to: the
+# packages (the image's, and those added later) and the repositories (this
+# boot's, found by the initramfs, and those saved).
+readonly MERGED_LISTS='etc/apk/world etc/apk/repositories'
 
 help() {
 	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
@@ -155,17 +170,86 @@ prepare_dir() {
 	done
 }
 
-# restore DIR: unpacks the overlay lbu saved in DIR over the root.
+# restore DIR: restores the changes lbu saved in DIR, if any. Fails when DIR
+# holds saved changes it cannot restore, having changed nothing: more than
+# one overlay, an encrypted or unfinished one (lbu writes NAME.new first),
+# one that is not a readable tarball. (An overlay that lists but cannot be
+# unpacked to its end fails too, half unpacked.)
 restore() {
-	set -- "${ROOT%/}$1"/*.apkovl.tar.gz
-	[ -f "$1" ] || return 0
+	_dir=$1
+	set -- "${ROOT%/}$_dir"/*.apkovl.tar.gz*
+	[ -e "$1" ] || return 0
 	if [ $# -gt 1 ]; then
-		einfo "more than one overlay in ${1%/*}: restoring none (keep one)"
-		return 0
+		einfo "more than one saved overlay in $_dir:$(for _f in "$@"; do printf ' %s' "${_f##*/}"; done)"
+		return 1
+	fi
+	case "$1" in
+		*.apkovl.tar.gz) ;;
+		*)
+			einfo "${1##*/}: not an overlay lbu finished and can be read here (encrypted, or cut short)"
+			return 1
+			;;
+	esac
+	if ! tar -tzf "$1" >/dev/null 2>&1; then
+		einfo "${1##*/}: not a readable overlay (damaged)"
+		return 1
 	fi
 	einfo "restoring the saved overlay ${1##*/}"
-	tar -xzf "$1" -C "${ROOT%/}/" ||
-		einfo "WARNING: cannot unpack $1: this boot runs without the saved changes"
+	_stage=$(mktemp -d "${TMPDIR:-/tmp}/rccr-persist.XXXXXX") || return 1
+	unpack "$1" "$_stage"
+	_rc=$?
+	rm -rf -- "$_stage"
+	return "$_rc"
+}
+
+# unpack OVERLAY STAGE: unpacks OVERLAY over the root, then puts back the
+# image's IMAGE_PATHS and merges MERGED_LISTS, keeping copies in STAGE.
+unpack() {
+	_root=${ROOT%/}
+	_image_tar=$2/image.tar
+	(
+		cd "$_root/" || exit 1
+		set --
+		# shellcheck disable=SC2086 # the globs expand here, under the root
+		for _path in $IMAGE_PATHS; do
+			if [ -e "$_path" ] || [ -L "$_path" ]; then
+				set -- "$@" "$_path"
+			fi
+		done
+		[ $# -eq 0 ] || tar -cf "$_image_tar" -- "$@"
+	) || return 1
+	_n=0
+	for _list in $MERGED_LISTS; do
+		_n=$((_n + 1))
+		[ ! -f "$_root/$_list" ] || cp -- "$_root/$_list" "$2/list.$_n" || return 1
+	done
+
+	if ! tar -xzf "$1" -C "$_root/"; then
+		einfo "cannot unpack ${1##*/}"
+		return 1
+	fi
+
+	[ ! -f "$_image_tar" ] || tar -xf "$_image_tar" -C "$_root/" || return 1
+	_n=0
+	for _list in $MERGED_LISTS; do
+		_n=$((_n + 1))
+		[ -f "$2/list.$_n" ] || continue
+		# The booted image's lines first, then the saved ones it lacks.
+		awk 'NF && !seen[$0]++' "$2/list.$_n" "$_root/$_list" >"$2/merged" &&
+			cat -- "$2/merged" >"$_root/$_list" || return 1
+	done
+}
+
+# keep_saved DIR: the changes saved in DIR could not be restored. lbu is
+# pointed nowhere, so that no commit of this boot replaces them with the
+# image's defaults, and root's authorized_keys of this boot (the image's
+# temporary key) is removed: this node was set up before, and whoever
+# holds the public temporary key must not log in to it.
+keep_saved() {
+	set_conf LBU_BACKUPDIR ''
+	set_conf LBU_MEDIA ''
+	rm -f -- "${ROOT%/}/root/.ssh/authorized_keys"
+	einfo "WARNING: the changes saved in ${1#/media/} are not restored: lbu commit saves nothing and the image's temporary key is refused until they are (on the console: keep the one good *.apkovl.tar.gz in $1, then reboot)"
 }
 
 main() {
@@ -192,7 +276,10 @@ main() {
 					;;
 				dir*)
 					prepare_dir "$_where"
-					restore "$_where"
+					if ! restore "$_where"; then
+						keep_saved "$_where"
+						return 0
+					fi
 					# lbu uses LBU_BACKUPDIR before LBU_MEDIA, and mounts
 					# nothing for it (lbu.in, cmd_commit).
 					set_conf LBU_BACKUPDIR "$_where"
