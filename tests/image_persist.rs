@@ -17,6 +17,11 @@ use std::process::{Command, Output};
 /// the body of the findfs stand-in; `mount` calls are logged to
 /// `mount.log` and succeed.
 fn persist(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
+    persist_command(dir, mounts, findfs, arg).output().unwrap()
+}
+
+/// The command [`persist`] runs.
+fn persist_command(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Command {
     dir.write("proc-mounts", mounts);
     let stub = dir.path("findfs");
     write(&stub, format!("#!/bin/sh\n{findfs}\n"));
@@ -30,14 +35,13 @@ fn persist(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
         ),
     );
     fs::set_permissions(&mount, fs::Permissions::from_mode(0o755)).unwrap();
-    Command::new(repo().join("image-builder/base/os/persist.sh"))
-        .arg(arg)
+    let mut cmd = Command::new(repo().join("image-builder/base/os/persist.sh"));
+    cmd.arg(arg)
         .env("ROOT", dir.path("root"))
         .env("PROC_MOUNTS", dir.path("proc-mounts"))
         .env("FINDFS", &stub)
-        .env("MOUNT", &mount)
-        .output()
-        .unwrap()
+        .env("MOUNT", &mount);
+    cmd
 }
 
 /// [`persist`], which must succeed.
@@ -611,12 +615,14 @@ fn an_older_saved_overlay_does_not_replace_the_booted_images_software() {
     );
 }
 
-/// The files of a directory, by name, with their bytes.
+/// The files of a directory (not its subdirectories), by name, with their
+/// bytes.
 fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_file())
         .map(|e| {
-            let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
             (name, fs::read(e.path()).unwrap())
         })
@@ -686,4 +692,140 @@ fn saved_changes_that_cannot_be_restored_are_kept_and_the_temporary_key_refused(
         let after = files_in(&saved);
         assert_eq!(after, before, "{case}: the saved changes were replaced");
     }
+}
+
+/// Stand-ins for `persist commit`, in DIR/bin: `lbu package FILE` writes
+/// "new overlay" to FILE (any other use fails), `hostname` names the node,
+/// and `sync` counts its calls and, at call STOP_AT, kills the script that
+/// called it: a power cut once everything before that sync is on the disk.
+fn commit_stand_ins(dir: &TempDir) -> std::path::PathBuf {
+    let bin = dir.path("bin");
+    for (name, body) in [
+        (
+            "lbu",
+            "[ \"$1\" = package ] && [ $# -eq 2 ] || exit 3\nprintf 'new overlay' >\"$2\"",
+        ),
+        ("hostname", "echo ReCyClusteR-Target-4c0001"),
+        (
+            "sync",
+            "n=$(($(cat \"$0.count\" 2>/dev/null || echo 0) + 1))\necho $n >\"$0.count\"\n[ \"$n\" != \"${STOP_AT:-}\" ] || kill -9 $PPID",
+        ),
+    ] {
+        let path = bin.join(name);
+        write(&path, format!("#!/bin/sh\n{body}\n"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+/// Runs `persist commit` on a node, cut at its `stop_at`-th sync (0: not
+/// cut); returns whether it finished.
+fn commit_on(node: &Node, stop_at: usize) -> Output {
+    let bin = commit_stand_ins(&node.dir);
+    let _ = fs::remove_file(bin.join("sync.count"));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    persist_command(&node.dir, &node.mounts, &node.findfs, "commit")
+        .env("PATH", path)
+        .env("LBU", bin.join("lbu"))
+        .env("STOP_AT", stop_at.to_string())
+        // A cut leaves its work files, as in a node's RAM: here, the test's.
+        .env("TMPDIR", node.dir.path(""))
+        .output()
+        .unwrap()
+}
+
+/// The overlays in a directory of the node's disks: name and bytes.
+fn overlays_in(dir: &Path) -> Vec<(String, String)> {
+    files_in(dir)
+        .into_iter()
+        .filter(|(name, _)| name.contains(".apkovl.tar.gz"))
+        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect()
+}
+
+#[test]
+fn a_commit_cut_short_leaves_the_old_overlay_or_the_new_one() {
+    // What rccr ran before: lbu commit, DELETEOLDCONFIGS=yes. It removes
+    // the card's overlays first and writes the new one seconds later; cut
+    // in between, the card boots no overlay (bare Alpine: no sshd, none of
+    // the node's keys).
+    let node = Node::new(("mmcblk0p1", "vfat"), None);
+    fs::remove_file(node.dir.path(&format!("disks/mmcblk0p1/{IMAGE_OVERLAY}"))).unwrap();
+    assert_eq!(
+        possible_overlays(&node.disks()),
+        [None].into_iter().collect()
+    );
+
+    // persist commit, cut after each of its syncs, and not cut.
+    for stop_at in [1, 2, 3, 0] {
+        // A Pi: the image's overlay on the card, mounted read-only.
+        let node = Node::new(("mmcblk0p1", "vfat"), None);
+        persist_ok(&node.dir, &node.mounts, &node.findfs, "boot");
+        let out = commit_on(&node, stop_at);
+        assert_eq!(out.status.code().is_none(), stop_at != 0, "{}", show(&out));
+        let possible = possible_overlays(&node.disks());
+        let card = node.dir.path("disks/mmcblk0p1");
+        for overlay in &possible {
+            let Some(overlay) = overlay else {
+                panic!("cut at sync {stop_at}: no overlay boots: {}", show(&out));
+            };
+            let name = overlay.rsplit('/').next().unwrap();
+            let bytes = fs::read_to_string(card.join(name)).unwrap();
+            assert!(
+                (name, bytes.as_str()) == (IMAGE_OVERLAY, "image overlay")
+                    || (name, bytes.as_str()) == (HOST_OVERLAY, "new overlay"),
+                "cut at sync {stop_at}: {name} holds {bytes:?}"
+            );
+        }
+        if stop_at == 0 {
+            assert!(out.status.success(), "{}", show(&out));
+            assert_eq!(
+                overlays_in(&card),
+                [(HOST_OVERLAY.to_string(), "new overlay".to_string())]
+            );
+            assert!(!card.join(".rccr-commit.part").exists());
+            let root = node.dir.path("root/media/mmcblk0p1");
+            assert_eq!(
+                mount_log(&node.dir),
+                format!("-o remount,rw {0}\n-o remount,ro {0}\n", root.display()),
+                "lbu's remount, and back"
+            );
+        }
+    }
+
+    // An ISO with its RCCR partition: an earlier commit of this node in
+    // rccr-lbu/, replaced in place; the restore at the next boot always
+    // finds one overlay.
+    for stop_at in [1, 2, 3, 0] {
+        let node = Node::new(("sr0", "iso9660"), Some(("sdb1", "ext4")));
+        let saved = node.dir.path("disks/sdb1/rccr-lbu");
+        write(&saved.join(HOST_OVERLAY), "old overlay");
+        node.dir.write(
+            "root/etc/lbu/lbu.conf",
+            "LBU_BACKUPDIR=/media/sdb1/rccr-lbu\nDELETEOLDCONFIGS=yes\n",
+        );
+        let out = commit_on(&node, stop_at);
+        assert_eq!(out.status.code().is_none(), stop_at != 0, "{}", show(&out));
+        let left = overlays_in(&saved);
+        assert_eq!(left.len(), 1, "cut at sync {stop_at}: {left:?}");
+        assert!(
+            left[0].1 == "old overlay" || left[0].1 == "new overlay",
+            "cut at sync {stop_at}: {left:?}"
+        );
+        if stop_at == 0 {
+            assert!(out.status.success(), "{}", show(&out));
+            assert_eq!(left[0].1, "new overlay");
+            assert_eq!(
+                mount_log(&node.dir),
+                "",
+                "lbu mounts nothing for LBU_BACKUPDIR"
+            );
+        }
+    }
+
+    // Nowhere to save (an ISO without an RCCR partition): it fails, as lbu.
+    let node = Node::new(("sr0", "iso9660"), None);
+    persist_ok(&node.dir, &node.mounts, &node.findfs, "boot");
+    let out = commit_on(&node, 0);
+    assert_exit(&out, 1, "nowhere to save");
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 #---help---
-# Usage: /usr/libexec/rccr/persist [boot | media]
+# Usage: /usr/libexec/rccr/persist [boot | media | commit]
 #
 # Decides where `lbu commit` saves this diskless node's changes (its keys,
 # host keys, hostname), so that they survive a reboot. Installed by RCCR's OS
@@ -12,6 +12,18 @@
 #          RCCR partition over /
 #   media  print the choice, change nothing: a name under /media (lbu's
 #          LBU_MEDIA) or an absolute directory (lbu's LBU_BACKUPDIR)
+#   commit save the changes as `lbu commit` does, where lbu.conf says, but
+#          so that the media never holds no overlay: rccr saves this way.
+#          lbu commit first removes the old overlay (DELETEOLDCONFIGS) or
+#          renames it (its backup), then takes seconds to make the new one;
+#          a power cut then leaves none, and the next boot is bare Alpine,
+#          without sshd or this node's keys. Here lbu packages the new
+#          overlay in RAM (lbu package), which is copied next to the old
+#          one under a name the initramfs ignores, synced, renamed to
+#          HOSTNAME.apkovl.tar.gz, synced; only then are the other overlays
+#          there removed. A cut leaves the old overlay or the new one. With
+#          lbu.conf's ENCRYPTION or BACKUP_LIMIT, or media that is not
+#          mounted, it is lbu commit.
 #
 # The choice:
 #   1. the boot media (the mount under /media that holds a boot repository,
@@ -35,7 +47,7 @@
 #   3. neither: changes are lost at reboot (a warning says so).
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
-# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount).
+# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu).
 #---help---
 set -eu
 
@@ -45,6 +57,7 @@ PROG=rccr-persist
 : "${RCCR_DATA_LABEL:=RCCR}"
 : "${FINDFS:=findfs}"
 : "${MOUNT:=mount}"
+: "${LBU:=lbu}"
 
 # Where lbu's overlays live on the RCCR partition: below its root, out of
 # nlplug-findfs' sight (it looks at depth 1 only).
@@ -252,6 +265,85 @@ keep_saved() {
 	einfo "WARNING: the changes saved in ${1#/media/} are not restored: lbu commit saves nothing and the image's temporary key is refused until they are (on the console: keep the one good *.apkovl.tar.gz in $1, then reboot)"
 }
 
+# lbu_settings: LBU_BACKUPDIR, LBU_MEDIA, ENCRYPTION and BACKUP_LIMIT of
+# lbu.conf, one per line, read as lbu reads them (it sources the file).
+lbu_settings() {
+	(
+		LBU_BACKUPDIR='' LBU_MEDIA='' ENCRYPTION='' BACKUP_LIMIT=''
+		# shellcheck source=/dev/null # lbu sources it the same way
+		[ ! -f "$LBU_CONF" ] || . "$LBU_CONF" >/dev/null 2>&1
+		printf '%s\n' "$LBU_BACKUPDIR" "$LBU_MEDIA" "$ENCRYPTION" "${BACKUP_LIMIT:-0}"
+	)
+}
+
+# mount_options MOUNTPOINT: the options of MOUNTPOINT in /proc/mounts, or
+# nothing when it is not mounted.
+mount_options() {
+	awk -v m="$1" '$2 == m { o = $4 } END { if (o != "") print o }' "$PROC_MOUNTS"
+}
+
+# commit: see --help. The overlay's name is the running hostname, as lbu's.
+commit() {
+	{
+		read -r _backupdir
+		read -r _media
+		read -r _encryption
+		read -r _limit
+	} <<-EOF
+		$(lbu_settings)
+	EOF
+	if [ -n "$_encryption" ] || [ "$_limit" != 0 ]; then
+		exec "$LBU" commit
+	fi
+	_remount=''
+	if [ -n "$_backupdir" ]; then
+		_dir=$_backupdir # lbu mounts nothing for it (lbu.in, cmd_commit)
+	elif [ -n "$_media" ]; then
+		_dir=/media/$_media
+		_opts=$(mount_options "$_dir")
+		[ -n "$_opts" ] || exec "$LBU" commit
+		case ",$_opts," in
+			*,ro,*) _remount=$_dir ;;
+		esac
+	else
+		die "lbu.conf names no LBU_BACKUPDIR or LBU_MEDIA: nowhere to save"
+	fi
+	_host=$(hostname)
+	[ -n "$_host" ] || die "no hostname to name the overlay by"
+	_work=$(mktemp -d "${TMPDIR:-/tmp}/rccr-commit.XXXXXX") || die "cannot make a temporary directory"
+	trap commit_cleanup EXIT HUP INT TERM
+	if [ -n "$_remount" ]; then
+		"$MOUNT" -o remount,rw "${ROOT%/}$_remount" || die "cannot mount $_remount read-write"
+	fi
+	"$LBU" package "$_work/$_host.apkovl.tar.gz" >/dev/null || die "lbu package failed"
+	_at="${ROOT%/}$_dir"
+	_new="$_at/$_host.apkovl.tar.gz"
+	# Not *.apkovl.tar.gz*: neither the initramfs nor lbu sees it.
+	_part="$_at/.rccr-commit.part"
+	if ! cp -- "$_work/$_host.apkovl.tar.gz" "$_part"; then
+		rm -f -- "$_part"
+		die "cannot write to $_dir (full?); the saved overlay there is unchanged"
+	fi
+	sync
+	mv -f -- "$_part" "$_new" || die "cannot rename the new overlay in $_dir"
+	sync
+	for _old in "$_at"/*.apkovl.tar.gz*; do
+		[ "$_old" = "$_new" ] || [ ! -e "$_old" ] || rm -f -- "$_old"
+	done
+	sync
+}
+
+commit_cleanup() {
+	_rc=$?
+	trap - EXIT HUP INT TERM
+	rm -rf -- "$_work"
+	# As lbu: what was saved is synced; a media left read-write is no failure.
+	if [ -n "$_remount" ]; then
+		"$MOUNT" -o remount,ro "${ROOT%/}$_remount" || einfo "$_remount stays read-write"
+	fi
+	exit "$_rc"
+}
+
 main() {
 	case "${1:-boot}" in
 		-h | --help | help)
@@ -290,6 +382,7 @@ main() {
 			set_conf DELETEOLDCONFIGS yes
 			einfo "lbu commit saves to ${_where#/media/}"
 			;;
+		commit) commit ;;
 		*)
 			printf '%s: unknown command: %s (see --help)\n' "$PROG" "$1" >&2
 			return 2
