@@ -64,6 +64,11 @@ pub fn lbu() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The helper of RCCR's OS images that saves like `lbu commit`, but
+/// never leaves the boot media without an overlay
+/// (`image-builder/base/os/persist.sh`, `persist commit`).
+pub const COMMIT_HELPER: &str = "/usr/libexec/rccr/persist";
+
 /// Saves the system's changes where `lbu` exists (adding `include` to its
 /// list first), quietly; without `lbu`, says whether the root is in RAM.
 pub fn commit(include: &[&Path]) -> Persisted {
@@ -74,8 +79,16 @@ pub fn commit(include: &[&Path]) -> Persisted {
             Persisted::Disk
         };
     };
-    let quiet = |args: &[&std::ffi::OsStr]| {
-        Command::new(&lbu)
+    save(&lbu, Path::new(COMMIT_HELPER), include)
+}
+
+/// `lbu include` of each path, then `HELPER commit` where the helper
+/// exists, else `lbu commit`. `lbu commit` removes the saved overlay
+/// before it writes the new one, seconds later: a power cut in between
+/// leaves a Raspberry Pi with none (bare Alpine at the next boot).
+fn save(lbu: &Path, helper: &Path, include: &[&Path]) -> Persisted {
+    let quiet = |program: &Path, args: &[&std::ffi::OsStr]| {
+        Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -84,9 +97,10 @@ pub fn commit(include: &[&Path]) -> Persisted {
             .is_ok_and(|status| status.success())
     };
     for path in include {
-        let _ = quiet(&["include".as_ref(), path.as_os_str()]);
+        let _ = quiet(lbu, &["include".as_ref(), path.as_os_str()]);
     }
-    if quiet(&["commit".as_ref()]) {
+    let program = if helper.is_file() { helper } else { lbu };
+    if quiet(program, &["commit".as_ref()]) {
         Persisted::Lbu
     } else {
         Persisted::LbuFailed
@@ -104,6 +118,44 @@ mod tests {
         let disk = "rootfs / rootfs rw 0 0\n/dev/sda2 / ext4 rw 0 0\n";
         assert!(!root_in_ram(disk));
         assert!(!root_in_ram(""));
+    }
+
+    /// A stand-in that logs its name and arguments, and exits `code`.
+    fn stand_in(dir: &Path, name: &str, code: i32) -> PathBuf {
+        let path = dir.join(name);
+        let log = dir.join("log");
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho {name} \"$*\" >>'{}'\nexit {code}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn the_images_helper_commits_when_it_is_there_else_lbu() {
+        let dir = std::env::temp_dir().join(format!("rccr-persist-save-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = || std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+        let lbu = stand_in(&dir, "lbu", 0);
+        let helper = stand_in(&dir, "persist", 0);
+        let ssh = Path::new("/root/.ssh");
+        assert_eq!(save(&lbu, &helper, &[ssh]), Persisted::Lbu);
+        assert_eq!(log(), "lbu include /root/.ssh\npersist commit\n");
+
+        std::fs::remove_file(dir.join("log")).unwrap();
+        assert_eq!(save(&lbu, &dir.join("no-such-helper"), &[]), Persisted::Lbu);
+        assert_eq!(log(), "lbu commit\n");
+
+        let failing = stand_in(&dir, "persist", 1);
+        assert_eq!(save(&lbu, &failing, &[]), Persisted::LbuFailed);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

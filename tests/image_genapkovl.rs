@@ -134,6 +134,13 @@ fn target_overlay_listing_modes_owners_and_contents() {
         fs::read(root.join("usr/share/licenses/rccr/THIRD-PARTY-NOTICES")).unwrap(),
         fs::read(&inputs.notices).unwrap()
     );
+    // Alpine's sshd service makes no host key type rccr-init does not.
+    assert_eq!(mode("etc/conf.d/sshd"), "-rw-r--r--");
+    assert_lines(
+        &read("etc/conf.d/sshd"),
+        "sshd's settings",
+        ["key_types_to_generate=\"ed25519\""],
+    );
     let sshd = read("etc/ssh/sshd_config.d/rccr.conf");
     assert_has(&sshd, "\nPermitRootLogin prohibit-password\n");
     assert_has(&sshd, "\nPasswordAuthentication no\n");

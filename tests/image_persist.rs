@@ -17,6 +17,11 @@ use std::process::{Command, Output};
 /// the body of the findfs stand-in; `mount` calls are logged to
 /// `mount.log` and succeed.
 fn persist(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
+    persist_command(dir, mounts, findfs, arg).output().unwrap()
+}
+
+/// The command [`persist`] runs.
+fn persist_command(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Command {
     dir.write("proc-mounts", mounts);
     let stub = dir.path("findfs");
     write(&stub, format!("#!/bin/sh\n{findfs}\n"));
@@ -30,14 +35,13 @@ fn persist(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Output {
         ),
     );
     fs::set_permissions(&mount, fs::Permissions::from_mode(0o755)).unwrap();
-    Command::new(repo().join("image-builder/base/os/persist.sh"))
-        .arg(arg)
+    let mut cmd = Command::new(repo().join("image-builder/base/os/persist.sh"));
+    cmd.arg(arg)
         .env("ROOT", dir.path("root"))
         .env("PROC_MOUNTS", dir.path("proc-mounts"))
         .env("FINDFS", &stub)
-        .env("MOUNT", &mount)
-        .output()
-        .unwrap()
+        .env("MOUNT", &mount);
+    cmd
 }
 
 /// [`persist`], which must succeed.
@@ -180,7 +184,11 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
         "not a tarball",
     );
     let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
-    assert_exit(&out, 0, "WARNING: cannot unpack");
+    assert_exit(&out, 0, "not a readable overlay (damaged)");
+    assert_has(
+        &text(&out.stderr),
+        "WARNING: the changes saved in sdb1/rccr-lbu are not restored",
+    );
 
     // Not mounted at all (nothing at its root): mounted read-write.
     let dir = booted_from("persist-mount-new", "/media/cdrom");
@@ -351,7 +359,9 @@ impl Node {
                 fs::remove_file(p).unwrap();
             }
         }
-        write(&target.join(HOST_OVERLAY), "saved overlay");
+        let saved = self.dir.path("saved");
+        write(&saved.join("etc/hostname"), "ReCyClusteR-Target-4c0001\n");
+        tar_gz_of(&saved, &["etc/hostname"], &target.join(HOST_OVERLAY));
     }
 
     fn disks(&self) -> Vec<Disk> {
@@ -477,4 +487,345 @@ fn the_search_model_sees_two_overlays_race() {
         loaded_overlay(&[iso, data], false),
         Some(format!("/media/sr0/{IMAGE_OVERLAY}"))
     );
+}
+
+/// The booted root of an ISO node: the image's overlay (a target's, with
+/// its temporary key), unpacked as the initramfs leaves it, and the files
+/// the initramfs made: the world it installed and this boot's repository.
+fn booted_image(dir: &TempDir) -> Option<std::path::PathBuf> {
+    if !overlay_tools("persist restore") {
+        return None;
+    }
+    let inputs = Inputs::new(dir);
+    let ovl = dir.path("image.apkovl.tar.gz");
+    overlay(&inputs, dir, "target", "x86_64", &ovl);
+    let root = dir.path("root");
+    extract(&ovl, &root);
+    write(
+        &root.join("etc/apk/repositories"),
+        "/media/cdrom/rccr-apks\n",
+    );
+    write(&root.join("media/cdrom/rccr-apks/.boot_repository"), "");
+    Some(root)
+}
+
+const ISO_AND_RCCR: &str =
+    "tmpfs / tmpfs rw 0 0\n/dev/sr0 /media/cdrom iso9660 ro 0 0\n/dev/sdb1 /media/sdb1 ext4 rw 0 0\n";
+
+#[test]
+fn an_older_saved_overlay_does_not_replace_the_booted_images_software() {
+    let dir = TempDir::new("persist-upgrade");
+    let Some(root) = booted_image(&dir) else {
+        return;
+    };
+    // What lbu saved under an older image: all the paths it keeps, the
+    // image's software among them, and this node's state.
+    let saved = dir.path("saved");
+    ok(Command::new("cp").arg("-a").arg(&root).arg(&saved));
+    let mut software = Vec::new();
+    let mut members = Vec::new();
+    for (path, entry) in listing(&dir.path("image.apkovl.tar.gz")) {
+        members.push(path.clone());
+        if path.ends_with('/') || entry.link.is_some() {
+            continue;
+        }
+        // The image's own: all it installs outside /etc and /root, its
+        // services, the paths lbu keeps and the sshd policy.
+        let image_owned = !path.starts_with("etc/") && !path.starts_with("root/")
+            || path.starts_with("etc/init.d/rccr-")
+            || path == "etc/apk/protected_paths.d/rccr.list"
+            || path == "etc/ssh/sshd_config.d/rccr.conf";
+        if image_owned {
+            write(&saved.join(&path), "from an older image\n");
+            software.push(path);
+        }
+    }
+    assert!(
+        software.contains(&"usr/bin/rccr".to_string()),
+        "{software:?}"
+    );
+    assert!(
+        software.contains(&"etc/init.d/rccr-init".to_string()),
+        "{software:?}"
+    );
+    // An applet an older rccr had, as a file where the image has a link.
+    fs::remove_file(saved.join("usr/bin/rccr-init")).unwrap();
+    write(&saved.join("usr/bin/rccr-init"), "from an older image\n");
+    // State: the rotated key, the name, a host key, a package added later
+    // (and none of the image's new ones), a repository of an earlier boot.
+    let state = [
+        ("root/.ssh/authorized_keys", "ssh-ed25519 AAAA rotated\n"),
+        ("etc/hostname", "ReCyClusteR-Target-4c0001\n"),
+        ("etc/ssh/ssh_host_ed25519_key", "host key\n"),
+        ("etc/apk/world", "alpine-base\nhtop\n"),
+        ("etc/apk/repositories", "/media/sr0/rccr-apks\n"),
+    ];
+    for (path, content) in state {
+        write(&saved.join(path), content);
+    }
+    members.extend(state.iter().map(|(p, _)| p.to_string()));
+    members.retain(|m| saved.join(m).exists() || saved.join(m).is_symlink());
+    let members: Vec<&str> = members.iter().map(String::as_str).collect();
+    tar_gz_of(
+        &saved,
+        &members,
+        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    );
+    let image_world = fs::read_to_string(root.join("etc/apk/world")).unwrap();
+
+    let out = persist_ok(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+    assert_has(&text(&out.stderr), "restoring the saved overlay");
+
+    let image = dir.path("image");
+    extract(&dir.path("image.apkovl.tar.gz"), &image);
+    for path in &software {
+        assert_eq!(
+            String::from_utf8_lossy(&fs::read(root.join(path)).unwrap()),
+            String::from_utf8_lossy(&fs::read(image.join(path)).unwrap()),
+            "{path}: the saved copy replaced the booted image's"
+        );
+    }
+    assert_eq!(
+        fs::read_link(root.join("usr/bin/rccr-init")).unwrap(),
+        Path::new("rccr")
+    );
+    for (path, content) in &state[..3] {
+        assert_eq!(
+            fs::read_to_string(root.join(path)).unwrap(),
+            *content,
+            "{path}"
+        );
+    }
+    // The packages: the booted image's, then the one added later.
+    assert_eq!(
+        fs::read_to_string(root.join("etc/apk/world")).unwrap(),
+        format!("{image_world}htop\n")
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/apk/repositories")).unwrap(),
+        "/media/cdrom/rccr-apks\n/media/sr0/rccr-apks\n"
+    );
+    assert_eq!(
+        fs::metadata(root.join("usr/bin/rccr"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o755
+    );
+}
+
+/// The files of a directory (not its subdirectories), by name, with their
+/// bytes.
+fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn saved_changes_that_cannot_be_restored_are_kept_and_the_temporary_key_refused() {
+    let second = "ReCyClusteR-Target-4c0002.apkovl.tar.gz";
+    let unfinished = format!("{HOST_OVERLAY}.new");
+    let encrypted = format!("{HOST_OVERLAY}.aes-256-cbc");
+    // Each case: the files in rccr-lbu/, and what the boot says of them.
+    let cases = [
+        (
+            vec![(HOST_OVERLAY, "an overlay"), (second, "another")],
+            "more than one saved overlay",
+        ),
+        (
+            vec![(HOST_OVERLAY, "not a tarball")],
+            "not a readable overlay",
+        ),
+        (
+            vec![(unfinished.as_str(), "half")],
+            "not an overlay lbu finished",
+        ),
+        (
+            vec![(encrypted.as_str(), "Salted__")],
+            "not an overlay lbu finished",
+        ),
+    ];
+    for (files, says) in cases {
+        let case = files[0].0;
+        let node = Node::new(("sr0", "iso9660"), Some(("sdb1", "ext4")));
+        let saved = node.dir.path("disks/sdb1/rccr-lbu");
+        for (name, content) in &files {
+            write(&saved.join(name), content);
+        }
+        let before = files_in(&saved);
+        // The ISO's overlay booted: the temporary key, lbu saving nowhere.
+        let keys = node.dir.path("root/root/.ssh/authorized_keys");
+        write(&keys, "ssh-rsa AAAA rccr-temporary-key\n");
+        node.dir.write(
+            "root/etc/lbu/lbu.conf",
+            "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
+        );
+
+        let out = persist(&node.dir, &node.mounts, &node.findfs, "boot");
+        assert_exit(&out, 0, says);
+        assert_has(
+            &text(&out.stderr),
+            "WARNING: the changes saved in sdb1/rccr-lbu are not restored",
+        );
+        assert!(
+            !keys.exists(),
+            "{case}: the temporary key is still accepted"
+        );
+        let conf = fs::read_to_string(node.dir.path("root/etc/lbu/lbu.conf")).unwrap();
+        assert!(
+            !conf.lines().any(|l| l.starts_with("LBU_BACKUPDIR=")
+                || l.starts_with("LBU_MEDIA=") && l != "LBU_MEDIA="),
+            "{case}: lbu would replace the saved changes: {conf}"
+        );
+        // rccr-init's lbu commit of this boot saves nothing over them.
+        node.boot_and_commit();
+        let after = files_in(&saved);
+        assert_eq!(after, before, "{case}: the saved changes were replaced");
+    }
+}
+
+/// Stand-ins for `persist commit`, in DIR/bin: `lbu package FILE` writes
+/// "new overlay" to FILE (any other use fails), `hostname` names the node,
+/// and `sync` counts its calls and, at call STOP_AT, kills the script that
+/// called it: a power cut once everything before that sync is on the disk.
+fn commit_stand_ins(dir: &TempDir) -> std::path::PathBuf {
+    let bin = dir.path("bin");
+    for (name, body) in [
+        (
+            "lbu",
+            "[ \"$1\" = package ] && [ $# -eq 2 ] || exit 3\nprintf 'new overlay' >\"$2\"",
+        ),
+        ("hostname", "echo ReCyClusteR-Target-4c0001"),
+        (
+            "sync",
+            "n=$(($(cat \"$0.count\" 2>/dev/null || echo 0) + 1))\necho $n >\"$0.count\"\n[ \"$n\" != \"${STOP_AT:-}\" ] || kill -9 $PPID",
+        ),
+    ] {
+        let path = bin.join(name);
+        write(&path, format!("#!/bin/sh\n{body}\n"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+/// Runs `persist commit` on a node, cut at its `stop_at`-th sync (0: not
+/// cut); returns whether it finished.
+fn commit_on(node: &Node, stop_at: usize) -> Output {
+    let bin = commit_stand_ins(&node.dir);
+    let _ = fs::remove_file(bin.join("sync.count"));
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    persist_command(&node.dir, &node.mounts, &node.findfs, "commit")
+        .env("PATH", path)
+        .env("LBU", bin.join("lbu"))
+        .env("STOP_AT", stop_at.to_string())
+        // A cut leaves its work files, as in a node's RAM: here, the test's.
+        .env("TMPDIR", node.dir.path(""))
+        .output()
+        .unwrap()
+}
+
+/// The overlays in a directory of the node's disks: name and bytes.
+fn overlays_in(dir: &Path) -> Vec<(String, String)> {
+    files_in(dir)
+        .into_iter()
+        .filter(|(name, _)| name.contains(".apkovl.tar.gz"))
+        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect()
+}
+
+#[test]
+fn a_commit_cut_short_leaves_the_old_overlay_or_the_new_one() {
+    // What rccr ran before: lbu commit, DELETEOLDCONFIGS=yes. It removes
+    // the card's overlays first and writes the new one seconds later; cut
+    // in between, the card boots no overlay (bare Alpine: no sshd, none of
+    // the node's keys).
+    let node = Node::new(("mmcblk0p1", "vfat"), None);
+    fs::remove_file(node.dir.path(&format!("disks/mmcblk0p1/{IMAGE_OVERLAY}"))).unwrap();
+    assert_eq!(
+        possible_overlays(&node.disks()),
+        [None].into_iter().collect()
+    );
+
+    // persist commit, cut after each of its syncs, and not cut.
+    for stop_at in [1, 2, 3, 0] {
+        // A Pi: the image's overlay on the card, mounted read-only.
+        let node = Node::new(("mmcblk0p1", "vfat"), None);
+        persist_ok(&node.dir, &node.mounts, &node.findfs, "boot");
+        let out = commit_on(&node, stop_at);
+        assert_eq!(out.status.code().is_none(), stop_at != 0, "{}", show(&out));
+        let possible = possible_overlays(&node.disks());
+        let card = node.dir.path("disks/mmcblk0p1");
+        for overlay in &possible {
+            let Some(overlay) = overlay else {
+                panic!("cut at sync {stop_at}: no overlay boots: {}", show(&out));
+            };
+            let name = overlay.rsplit('/').next().unwrap();
+            let bytes = fs::read_to_string(card.join(name)).unwrap();
+            assert!(
+                (name, bytes.as_str()) == (IMAGE_OVERLAY, "image overlay")
+                    || (name, bytes.as_str()) == (HOST_OVERLAY, "new overlay"),
+                "cut at sync {stop_at}: {name} holds {bytes:?}"
+            );
+        }
+        if stop_at == 0 {
+            assert!(out.status.success(), "{}", show(&out));
+            assert_eq!(
+                overlays_in(&card),
+                [(HOST_OVERLAY.to_string(), "new overlay".to_string())]
+            );
+            assert!(!card.join(".rccr-commit.part").exists());
+            let root = node.dir.path("root/media/mmcblk0p1");
+            assert_eq!(
+                mount_log(&node.dir),
+                format!("-o remount,rw {0}\n-o remount,ro {0}\n", root.display()),
+                "lbu's remount, and back"
+            );
+        }
+    }
+
+    // An ISO with its RCCR partition: an earlier commit of this node in
+    // rccr-lbu/, replaced in place; the restore at the next boot always
+    // finds one overlay.
+    for stop_at in [1, 2, 3, 0] {
+        let node = Node::new(("sr0", "iso9660"), Some(("sdb1", "ext4")));
+        let saved = node.dir.path("disks/sdb1/rccr-lbu");
+        write(&saved.join(HOST_OVERLAY), "old overlay");
+        node.dir.write(
+            "root/etc/lbu/lbu.conf",
+            "LBU_BACKUPDIR=/media/sdb1/rccr-lbu\nDELETEOLDCONFIGS=yes\n",
+        );
+        let out = commit_on(&node, stop_at);
+        assert_eq!(out.status.code().is_none(), stop_at != 0, "{}", show(&out));
+        let left = overlays_in(&saved);
+        assert_eq!(left.len(), 1, "cut at sync {stop_at}: {left:?}");
+        assert!(
+            left[0].1 == "old overlay" || left[0].1 == "new overlay",
+            "cut at sync {stop_at}: {left:?}"
+        );
+        if stop_at == 0 {
+            assert!(out.status.success(), "{}", show(&out));
+            assert_eq!(left[0].1, "new overlay");
+            assert_eq!(
+                mount_log(&node.dir),
+                "",
+                "lbu mounts nothing for LBU_BACKUPDIR"
+            );
+        }
+    }
+
+    // Nowhere to save (an ISO without an RCCR partition): it fails, as lbu.
+    let node = Node::new(("sr0", "iso9660"), None);
+    persist_ok(&node.dir, &node.mounts, &node.findfs, "boot");
+    let out = commit_on(&node, 0);
+    assert_exit(&out, 1, "nowhere to save");
 }

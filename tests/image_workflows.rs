@@ -5,7 +5,8 @@
 //!   that logs in or pushes waits for its answer;
 //! - one version check, one build of the binaries per tag, one workflow a
 //!   tag starts;
-//! - docker/* actions on their current majors, attestations in place;
+//! - every action pinned to a commit SHA, docker/* actions on their current
+//!   majors, attestations in place;
 //! - a boot test that may not block says why.
 //!
 //! Every rule is also shown to fail on a workflow broken for it.
@@ -23,12 +24,19 @@ const CHECKS: &str = r#"
 import glob, os, re, sys, yaml
 
 wf = {}
+raw = {}
 for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.yml"))):
     with open(path) as f:
-        d = yaml.safe_load(f)
-    d["on"] = d.pop(True, d.get("on"))  # YAML 1.1 reads `on` as true
-    wf[os.path.basename(path)] = d
+        raw[os.path.basename(path)] = f.read()
 breaking = sys.argv[2] if len(sys.argv) > 2 else None
+if breaking == "pin":
+    raw["release.yml"] = re.sub(r"(attest-build-provenance)@[0-9a-f]{40} # (v\d+)\S*", r"\1@\2", raw["release.yml"], count=1)
+if breaking == "major":
+    raw["build-docker-images.yml"] = re.sub(r"(setup-buildx-action@[0-9a-f]{40}) # v4\S*", r"\1 # v3.11.1", raw["build-docker-images.yml"], count=1)
+for name, text in raw.items():
+    d = yaml.safe_load(text)
+    d["on"] = d.pop(True, d.get("on"))  # YAML 1.1 reads `on` as true
+    wf[name] = d
 
 def steps(job):
     return job.get("steps", [])
@@ -39,8 +47,6 @@ def uses(job, prefix):
 docker = wf["build-docker-images.yml"]
 if breaking == "guard":
     del docker["jobs"]["push"]["if"]
-if breaking == "major":
-    docker["jobs"]["merge"]["steps"][0]["uses"] = "docker/setup-buildx-action@v3"
 if breaking == "version":
     wf["build-os-images.yml"]["jobs"]["version"] = wf["release.yml"]["jobs"]["version"]
 if breaking == "binaries":
@@ -96,13 +102,29 @@ for w in ("build-os-images.yml", "build-docker-images.yml"):
     if set(wf[w]["on"]) != {"workflow_call"}:
         print(f"trigger: {w} runs on {list(wf[w]['on'])}, not only when release.yml calls it")
 
+# Every action of another repository pinned to a full commit SHA, its
+# release named in a comment (`owner/repo@SHA # vX.Y.Z`): a tag can be moved
+# to other code, and these workflows sign provenance, publish the release
+# and hold the Docker Hub token.
+pinned = []
+for w, text in raw.items():
+    for line in text.splitlines():
+        m = re.match(r"\s*(?:-\s+)?uses:\s*(\S+)(.*)$", line)
+        if not m or m.group(1).startswith("./"):
+            continue
+        ref = re.fullmatch(r"([\w.-]+/[\w.-]+)@([0-9a-f]{40})", m.group(1))
+        version = re.fullmatch(r"\s+# (v\d+)(\.\d+)*", m.group(2))
+        if not ref or not version:
+            print(f"pin: {w}: {line.strip()} is not pinned as ACTION@SHA # vX.Y.Z")
+            continue
+        pinned.append((w, ref.group(1), int(version.group(1)[1:])))
+if not pinned:
+    print("pin: no action found")
+
 # docker/* actions on their current majors (v4 since March 2026).
-for w, d in wf.items():
-    for j, job in d["jobs"].items():
-        for s in uses(job, "docker/"):
-            major = int(re.search(r"@v(\d+)", s["uses"]).group(1))
-            if major < 4:
-                print(f"major: {w} {j} uses {s['uses']}")
+for w, action, major in pinned:
+    if action.startswith("docker/") and major < 4:
+        print(f"major: {w} uses {action} v{major}")
 
 # Attestations: every released file, SHA256SUMS, every pushed image.
 rel = [s.get("with", {}) for s in steps(wf["release.yml"]["jobs"]["release"])
@@ -146,7 +168,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     }
     assert_eq!(broken_rules(None), Vec::<String>::new());
     for rule in [
-        "guard", "major", "version", "binaries", "trigger", "reason", "attest",
+        "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest",
     ] {
         let found = broken_rules(Some(rule));
         assert!(

@@ -8,7 +8,8 @@
 #   - rccr-init's OpenRC service in its runlevel (boot), rccr-issue (default),
 #     rccr-storage (boot: the RCCR data filesystem, see docs/storage.md) and
 #     rccr-persist (boot: where lbu saves)
-#   - /etc/rccr/node-type, the sshd drop-in, the motd
+#   - /etc/rccr/node-type, the sshd drop-in, sshd's OpenRC settings (host
+#     keys: rccr-init's Ed25519 key only), the motd
 #   - the temporary key: control /root/.ssh/id_rsa (0600, and id_rsa.pub),
 #     target /root/.ssh/authorized_keys (0600); /root/.ssh is 0700
 #   - /etc/apk/world: alpine-base and the node type's packages
@@ -219,6 +220,18 @@ populate() {
 	fi
 	makefile root:root 0644 "$ovl/etc/ssh/sshd_config.d/rccr.conf" \
 		<"$BUILDER_DIR/base/rootfs/etc/ssh/sshd_config.d/rccr.conf"
+	# Alpine's sshd service makes every missing host key type at its first
+	# start (key_types_to_generate, empty: rsa, ecdsa and ed25519), after
+	# rccr-init has made the Ed25519 key and saved it with lbu: RSA (slow
+	# on a Pi Zero) and ECDSA keys that no commit saved yet, new at every
+	# boot until one does. So sshd makes only what rccr-init makes, and
+	# only should rccr-init have failed.
+	makefile root:root 0644 "$ovl/etc/conf.d/sshd" <<-EOF
+		# sshd's OpenRC settings, from RCCR's image builder. rccr-init makes
+		# the host keys before sshd starts (Ed25519, and RSA when a HostKey
+		# line names one); sshd makes an Ed25519 key only if it is missing.
+		key_types_to_generate="ed25519"
+	EOF
 
 	services | while read -r _name _level _src; do
 		makefile root:root 0755 "$ovl/etc/init.d/$_name" <"$_src"

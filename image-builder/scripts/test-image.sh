@@ -25,7 +25,8 @@
 #   1. SSH answers: a target to the temporary key; a control to a key of
 #      this test, handed over in rccr.txt on the boot media
 #   2. rccr --version runs, the node type's packages are installed, the
-#      hostname is ReCyClusteR-<Control|Target>-xxxxxx
+#      hostname is ReCyClusteR-<Control|Target>-xxxxxx, the only host key
+#      is rccr-init's Ed25519 key, sshd -T refuses passwords
 #   3. a second boot of another fresh copy has different host keys
 #   4. target: rccr keyrotate from this machine moves it to a new key;
 #      after a reboot the new key logs in, the temporary key is refused and
@@ -419,6 +420,14 @@ run_vm_boots() {
 		fail "the $TYPE packages are not installed ($_probe)"
 	fi
 	key_a=$(host_key_vm)
+	# rccr-init's Ed25519 key only: sshd's service made none that the
+	# first-boot commit did not save (/etc/conf.d/sshd).
+	_hostkeys=$(ssh_vm "$LOGIN_KEY" 'ls /etc/ssh/ssh_host_*_key' | tr '\n' ' ') || _hostkeys=''
+	same "$_hostkeys" "/etc/ssh/ssh_host_ed25519_key " "the node's only host key is rccr-init's"
+	# The drop-in is in effect on the image's own sshd_config, as the
+	# Docker build checks it on the container's.
+	_policy=$(ssh_vm "$LOGIN_KEY" 'sshd -T' | grep -Ex '(passwordauthentication|kbdinteractiveauthentication|permitrootlogin) .*' | sed 's/prohibit-password/without-password/' | sort | tr '\n' ' ') || _policy=''
+	same "$_policy" "kbdinteractiveauthentication no passwordauthentication no permitrootlogin without-password " "sshd refuses passwords"
 
 	# A second node from the same image.
 	_port_a=$PORT _pid_a=$VM_PID _log_a=$LOG

@@ -6,8 +6,9 @@
 #    modes, /etc/issue; a container cannot rename itself, so Docker's
 #    hostname stays: docker-compose.yml names the nodes).
 # 2. Host keys are made now, at the first start, never in an image layer:
-#    every container has its own. `ssh-keygen -A` only makes missing ones,
-#    so it is a no-op after rccr-init and a fallback should rccr-init fail.
+#    every container has its own. `ssh-keygen -A` only makes missing ones:
+#    after rccr-init's Ed25519 key, the RSA and ECDSA keys; all three
+#    should rccr-init fail.
 # 3. Targets start dockerd in the background when RCCR_DOCKERD is not "no";
 #    it needs a privileged container (docker-compose.yml runs them so) and
 #    logs to /var/log/dockerd.log. On a cgroup v2 host the cgroup tree is

@@ -1,6 +1,6 @@
 #!/bin/sh
 #---help---
-# Usage: /usr/libexec/rccr/persist [boot | media]
+# Usage: /usr/libexec/rccr/persist [boot | media | commit]
 #
 # Decides where `lbu commit` saves this diskless node's changes (its keys,
 # host keys, hostname), so that they survive a reboot. Installed by RCCR's OS
@@ -12,6 +12,18 @@
 #          RCCR partition over /
 #   media  print the choice, change nothing: a name under /media (lbu's
 #          LBU_MEDIA) or an absolute directory (lbu's LBU_BACKUPDIR)
+#   commit save the changes as `lbu commit` does, where lbu.conf says, but
+#          so that the media never holds no overlay: rccr saves this way.
+#          lbu commit first removes the old overlay (DELETEOLDCONFIGS) or
+#          renames it (its backup), then takes seconds to make the new one;
+#          a power cut then leaves none, and the next boot is bare Alpine,
+#          without sshd or this node's keys. Here lbu packages the new
+#          overlay in RAM (lbu package), which is copied next to the old
+#          one under a name the initramfs ignores, synced, renamed to
+#          HOSTNAME.apkovl.tar.gz, synced; only then are the other overlays
+#          there removed. A cut leaves the old overlay or the new one. With
+#          lbu.conf's ENCRYPTION or BACKUP_LIMIT, or media that is not
+#          mounted, it is lbu commit.
 #
 # The choice:
 #   1. the boot media (the mount under /media that holds a boot repository,
@@ -26,11 +38,16 @@
 #      at the root of any disk, and two candidates would make the boot
 #      depend on the order the disks appear in. So the boot always loads the
 #      ISO's overlay, and this script restores the saved one over it, before
-#      the services that read it start.
+#      the services that read it start. The image's own software (rccr, its
+#      services, the sshd drop-in) stays the booted image's: an older
+#      image's saved copies do not replace a newer one's. When the saved
+#      changes cannot be restored (two overlays, a damaged or unfinished
+#      one), they are kept as they are: lbu saves nothing this boot, and the
+#      image's temporary key is refused, since this node was set up before.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
-# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount).
+# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu).
 #---help---
 set -eu
 
@@ -40,11 +57,22 @@ PROG=rccr-persist
 : "${RCCR_DATA_LABEL:=RCCR}"
 : "${FINDFS:=findfs}"
 : "${MOUNT:=mount}"
+: "${LBU:=lbu}"
 
 # Where lbu's overlays live on the RCCR partition: below its root, out of
 # nlplug-findfs' sight (it looks at depth 1 only).
 readonly SAVE_DIR=rccr-lbu
 LBU_CONF="${ROOT%/}/etc/lbu/lbu.conf"
+# What the booted image provides and a saved overlay must not replace (shell
+# globs under the root): rccr and its applet links, its services and this
+# helper, its licences, the list of paths lbu keeps and the sshd drop-in.
+# lbu keeps them, because a Pi boots its saved overlay alone; on an ISO the
+# image's overlay booted first, and may be newer than the saved copies.
+readonly IMAGE_PATHS='usr/bin/rccr usr/bin/rccr-* usr/libexec/rccr etc/init.d/rccr-* usr/share/licenses/rccr etc/apk/protected_paths.d/rccr.list etc/ssh/sshd_config.d/rccr.conf'
+# Lists that the booted image and the saved changes both add to: the
+# packages (the image's, and those added later) and the repositories (this
+# boot's, found by the initramfs, and those saved).
+readonly MERGED_LISTS='etc/apk/world etc/apk/repositories'
 
 help() {
 	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
@@ -155,17 +183,165 @@ prepare_dir() {
 	done
 }
 
-# restore DIR: unpacks the overlay lbu saved in DIR over the root.
+# restore DIR: restores the changes lbu saved in DIR, if any. Fails when DIR
+# holds saved changes it cannot restore, having changed nothing: more than
+# one overlay, an encrypted or unfinished one (lbu writes NAME.new first),
+# one that is not a readable tarball. (An overlay that lists but cannot be
+# unpacked to its end fails too, half unpacked.)
 restore() {
-	set -- "${ROOT%/}$1"/*.apkovl.tar.gz
-	[ -f "$1" ] || return 0
+	_dir=$1
+	set -- "${ROOT%/}$_dir"/*.apkovl.tar.gz*
+	[ -e "$1" ] || return 0
 	if [ $# -gt 1 ]; then
-		einfo "more than one overlay in ${1%/*}: restoring none (keep one)"
-		return 0
+		einfo "more than one saved overlay in $_dir:$(for _f in "$@"; do printf ' %s' "${_f##*/}"; done)"
+		return 1
+	fi
+	case "$1" in
+		*.apkovl.tar.gz) ;;
+		*)
+			einfo "${1##*/}: not an overlay lbu finished and can be read here (encrypted, or cut short)"
+			return 1
+			;;
+	esac
+	if ! tar -tzf "$1" >/dev/null 2>&1; then
+		einfo "${1##*/}: not a readable overlay (damaged)"
+		return 1
 	fi
 	einfo "restoring the saved overlay ${1##*/}"
-	tar -xzf "$1" -C "${ROOT%/}/" ||
-		einfo "WARNING: cannot unpack $1: this boot runs without the saved changes"
+	_stage=$(mktemp -d "${TMPDIR:-/tmp}/rccr-persist.XXXXXX") || return 1
+	unpack "$1" "$_stage"
+	_rc=$?
+	rm -rf -- "$_stage"
+	return "$_rc"
+}
+
+# unpack OVERLAY STAGE: unpacks OVERLAY over the root, then puts back the
+# image's IMAGE_PATHS and merges MERGED_LISTS, keeping copies in STAGE.
+unpack() {
+	_root=${ROOT%/}
+	_image_tar=$2/image.tar
+	(
+		cd "$_root/" || exit 1
+		set --
+		# shellcheck disable=SC2086 # the globs expand here, under the root
+		for _path in $IMAGE_PATHS; do
+			if [ -e "$_path" ] || [ -L "$_path" ]; then
+				set -- "$@" "$_path"
+			fi
+		done
+		[ $# -eq 0 ] || tar -cf "$_image_tar" -- "$@"
+	) || return 1
+	_n=0
+	for _list in $MERGED_LISTS; do
+		_n=$((_n + 1))
+		[ ! -f "$_root/$_list" ] || cp -- "$_root/$_list" "$2/list.$_n" || return 1
+	done
+
+	if ! tar -xzf "$1" -C "$_root/"; then
+		einfo "cannot unpack ${1##*/}"
+		return 1
+	fi
+
+	[ ! -f "$_image_tar" ] || tar -xf "$_image_tar" -C "$_root/" || return 1
+	_n=0
+	for _list in $MERGED_LISTS; do
+		_n=$((_n + 1))
+		[ -f "$2/list.$_n" ] || continue
+		# The booted image's lines first, then the saved ones it lacks.
+		awk 'NF && !seen[$0]++' "$2/list.$_n" "$_root/$_list" >"$2/merged" &&
+			cat -- "$2/merged" >"$_root/$_list" || return 1
+	done
+}
+
+# keep_saved DIR: the changes saved in DIR could not be restored. lbu is
+# pointed nowhere, so that no commit of this boot replaces them with the
+# image's defaults, and root's authorized_keys of this boot (the image's
+# temporary key) is removed: this node was set up before, and whoever
+# holds the public temporary key must not log in to it.
+keep_saved() {
+	set_conf LBU_BACKUPDIR ''
+	set_conf LBU_MEDIA ''
+	rm -f -- "${ROOT%/}/root/.ssh/authorized_keys"
+	einfo "WARNING: the changes saved in ${1#/media/} are not restored: lbu commit saves nothing and the image's temporary key is refused until they are (on the console: keep the one good *.apkovl.tar.gz in $1, then reboot)"
+}
+
+# lbu_settings: LBU_BACKUPDIR, LBU_MEDIA, ENCRYPTION and BACKUP_LIMIT of
+# lbu.conf, one per line, read as lbu reads them (it sources the file).
+lbu_settings() {
+	(
+		LBU_BACKUPDIR='' LBU_MEDIA='' ENCRYPTION='' BACKUP_LIMIT=''
+		# shellcheck source=/dev/null # lbu sources it the same way
+		[ ! -f "$LBU_CONF" ] || . "$LBU_CONF" >/dev/null 2>&1
+		printf '%s\n' "$LBU_BACKUPDIR" "$LBU_MEDIA" "$ENCRYPTION" "${BACKUP_LIMIT:-0}"
+	)
+}
+
+# mount_options MOUNTPOINT: the options of MOUNTPOINT in /proc/mounts, or
+# nothing when it is not mounted.
+mount_options() {
+	awk -v m="$1" '$2 == m { o = $4 } END { if (o != "") print o }' "$PROC_MOUNTS"
+}
+
+# commit: see --help. The overlay's name is the running hostname, as lbu's.
+commit() {
+	{
+		read -r _backupdir
+		read -r _media
+		read -r _encryption
+		read -r _limit
+	} <<-EOF
+		$(lbu_settings)
+	EOF
+	if [ -n "$_encryption" ] || [ "$_limit" != 0 ]; then
+		exec "$LBU" commit
+	fi
+	_remount=''
+	if [ -n "$_backupdir" ]; then
+		_dir=$_backupdir # lbu mounts nothing for it (lbu.in, cmd_commit)
+	elif [ -n "$_media" ]; then
+		_dir=/media/$_media
+		_opts=$(mount_options "$_dir")
+		[ -n "$_opts" ] || exec "$LBU" commit
+		case ",$_opts," in
+			*,ro,*) _remount=$_dir ;;
+		esac
+	else
+		die "lbu.conf names no LBU_BACKUPDIR or LBU_MEDIA: nowhere to save"
+	fi
+	_host=$(hostname)
+	[ -n "$_host" ] || die "no hostname to name the overlay by"
+	_work=$(mktemp -d "${TMPDIR:-/tmp}/rccr-commit.XXXXXX") || die "cannot make a temporary directory"
+	trap commit_cleanup EXIT HUP INT TERM
+	if [ -n "$_remount" ]; then
+		"$MOUNT" -o remount,rw "${ROOT%/}$_remount" || die "cannot mount $_remount read-write"
+	fi
+	"$LBU" package "$_work/$_host.apkovl.tar.gz" >/dev/null || die "lbu package failed"
+	_at="${ROOT%/}$_dir"
+	_new="$_at/$_host.apkovl.tar.gz"
+	# Not *.apkovl.tar.gz*: neither the initramfs nor lbu sees it.
+	_part="$_at/.rccr-commit.part"
+	if ! cp -- "$_work/$_host.apkovl.tar.gz" "$_part"; then
+		rm -f -- "$_part"
+		die "cannot write to $_dir (full?); the saved overlay there is unchanged"
+	fi
+	sync
+	mv -f -- "$_part" "$_new" || die "cannot rename the new overlay in $_dir"
+	sync
+	for _old in "$_at"/*.apkovl.tar.gz*; do
+		[ "$_old" = "$_new" ] || [ ! -e "$_old" ] || rm -f -- "$_old"
+	done
+	sync
+}
+
+commit_cleanup() {
+	_rc=$?
+	trap - EXIT HUP INT TERM
+	rm -rf -- "$_work"
+	# As lbu: what was saved is synced; a media left read-write is no failure.
+	if [ -n "$_remount" ]; then
+		"$MOUNT" -o remount,ro "${ROOT%/}$_remount" || einfo "$_remount stays read-write"
+	fi
+	exit "$_rc"
 }
 
 main() {
@@ -192,7 +368,10 @@ main() {
 					;;
 				dir*)
 					prepare_dir "$_where"
-					restore "$_where"
+					if ! restore "$_where"; then
+						keep_saved "$_where"
+						return 0
+					fi
 					# lbu uses LBU_BACKUPDIR before LBU_MEDIA, and mounts
 					# nothing for it (lbu.in, cmd_commit).
 					set_conf LBU_BACKUPDIR "$_where"
@@ -203,6 +382,7 @@ main() {
 			set_conf DELETEOLDCONFIGS yes
 			einfo "lbu commit saves to ${_where#/media/}"
 			;;
+		commit) commit ;;
 		*)
 			printf '%s: unknown command: %s (see --help)\n' "$PROG" "$1" >&2
 			return 2
