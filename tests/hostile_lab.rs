@@ -764,3 +764,55 @@ fn a_reverse_dns_name_with_shell_syntax_is_shown_escaped_and_kept_nowhere() {
         );
     }
 }
+
+#[test]
+fn a_host_whose_key_changes_after_it_was_classified_gets_no_key_and_no_pin() {
+    // keyswap tells true facts under the host key the plan shows (the one
+    // its console shows); from then on its address answers with another,
+    // as a machine in the middle that took the address over would. The
+    // key the plan showed is the one setup acts on, or nothing.
+    let lab = or_skip!(Lab::builder().targets(1).hostile("keyswap").up_as_root());
+    let ip = lab.ip("keyswap");
+    let shown = lab.host_key_fingerprint("keyswap");
+    let before = host_state(&lab, "keyswap");
+    let (out, _) = setup(&lab, &[]);
+    let json = stdout(&out);
+    let swapped = lab.host_key_fingerprint("keyswap");
+    assert_ne!(swapped, shown, "keyswap kept its host key");
+    assert_eq!(out.status.code(), Some(1), "{json}\n{}", stderr(&out));
+    let object = object_of(&json, &ip);
+    assert!(
+        object.contains(&format!("\"host_key\": \"{shown}\""))
+            && object.contains("\"result\": \"host-key-mismatch: "),
+        "{object}\n{}",
+        stderr(&out)
+    );
+    assert_has(&stderr(&out), "new node(s) not adopted");
+    // Nothing of ours went to the machine in the middle, and its key is
+    // pinned nowhere: the next run shows it, as a new host, in the plan.
+    assert_eq!(host_state(&lab, "keyswap"), before, "keyswap was changed");
+    let swapped_key = stdout(&lab.exec(
+        "keyswap",
+        &[
+            "cut",
+            "-d",
+            " ",
+            "-f2",
+            &format!(
+                "{}/hosts/keyswap/ssh_host_ed25519_key.pub",
+                lab.dir().display()
+            ),
+        ],
+    ));
+    for needle in [swapped.as_str(), swapped_key.trim(), shown.as_str()] {
+        assert_eq!(control_files_naming(&lab, needle), "", "{needle} was kept");
+    }
+    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert!(!nodes.contains(&format!("\n{ip}\t")), "{nodes}");
+    // The host the plan showed may still take the temporary key: it is kept.
+    assert!(lab
+        .exec("control", &["test", "-s", "/root/.rccr/temp_key"])
+        .status
+        .success());
+    assert_adopted(&lab, "target-1", &json);
+}

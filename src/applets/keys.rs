@@ -309,6 +309,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
             yes: args.yes,
             json: args.json,
             forget_temp_key: args.forget_temp_key,
+            classified: Vec::new(),
         },
         mode,
     )

@@ -216,6 +216,10 @@ pub enum Kind {
     /// whose reverse-DNS name (the lab's dnsmasq) holds spaces and shell
     /// syntax: [`RDNS_PTR`].
     Rdns,
+    /// Hostile ReCyClusteR-Target-33: accepts the temporary key and tells
+    /// true facts, but once it told them its sshd serves a new host key,
+    /// as a machine in the middle that took its address over would.
+    KeySwap,
 }
 
 /// The reverse-DNS name the lab's DNS gives the `rdns` host, as dnsmasq
@@ -237,6 +241,7 @@ impl Kind {
             "talker" => Kind::Talker,
             "namer" => Kind::Namer,
             "rdns" => Kind::Rdns,
+            "keyswap" => Kind::KeySwap,
             other => panic!("hosts.tsv: unknown kind {other:?}"),
         }
     }
@@ -296,7 +301,8 @@ impl LabBuilder {
         self.decoys = yes;
         self
     }
-    /// A hostile host: `liar`, `anykey`, `talker`, `namer` or `rdns` (see [`Kind`]).
+    /// A hostile host: `liar`, `anykey`, `talker`, `namer`, `rdns` or
+    /// `keyswap` (see [`Kind`]).
     pub fn hostile(mut self, kind: &'static str) -> Self {
         self.hostile.push(kind);
         self
