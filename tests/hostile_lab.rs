@@ -7,7 +7,7 @@
 mod common;
 
 use common::failpoint::Failpoint;
-use common::lab::{require_root, stderr, stdout, Lab, RDNS_PTR};
+use common::lab::{require_root, stderr, stdout, Lab, ANYIP_BLOCK, RDNS_PTR};
 use common::{assert_has, or_skip};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -815,4 +815,35 @@ fn a_host_whose_key_changes_after_it_was_classified_gets_no_key_and_no_pin() {
         .status
         .success());
     assert_adopted(&lab, "target-1", &json);
+}
+
+#[test]
+fn a_host_answering_at_many_addresses_is_adopted_at_none() {
+    // anyip holds the temporary key (it is public), tells true facts and
+    // is named like a node, at its lease and at 32 more addresses: one
+    // machine that looks like 33 new nodes. No plan can tell which of
+    // them the fingerprint on a console belongs to: none is adopted, and
+    // the real target is, as ever.
+    let lab = or_skip!(Lab::builder().targets(1).hostile("anyip").up_as_root());
+    let before = host_state(&lab, "anyip");
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup", &out);
+    let mac = format!("\"mac\": \"{}\"", lab.host("anyip").mac);
+    let rows: Vec<&str> = json.lines().filter(|l| l.contains(&mac)).collect();
+    assert_eq!(rows.len(), 1 + ANYIP_BLOCK.len(), "{json}");
+    for row in &rows {
+        assert!(
+            row.contains("\"found\": \"duplicate\"")
+                && row.contains("\"result\": \"untouched (duplicate)\""),
+            "{row}"
+        );
+    }
+    assert_got_nothing(&lab, "anyip", &before, &out);
+    assert_adopted(&lab, "target-1", &json);
+    // A note per address, each naming three of the others.
+    let err = stderr(&out);
+    let notes: Vec<&str> = err.lines().filter(|l| l.contains(" too: ")).collect();
+    assert_eq!(notes.len(), rows.len(), "{err}");
+    let more = format!(" and {} more too: ", rows.len() - 4);
+    assert!(notes.iter().all(|n| n.contains(&more)), "{err}");
 }

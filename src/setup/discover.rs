@@ -85,6 +85,11 @@ pub enum Class {
     /// Its host key is not the one pinned for it: none of our keys was
     /// offered.
     HostKeyMismatch,
+    /// A new host whose host key or MAC answers at another address too,
+    /// or a node of the inventory found at another address as well: one
+    /// machine at several addresses, or one answering for others. Shown,
+    /// never touched here.
+    Duplicate,
     /// Let us in, but is not to be believed: never adopted, never touched.
     Untrusted(Distrust),
 }
@@ -99,6 +104,7 @@ impl Class {
             Class::Refused => "refused",
             Class::NoSsh => "no-ssh",
             Class::HostKeyMismatch => "host-key-mismatch",
+            Class::Duplicate => "duplicate",
             Class::Untrusted(_) => "untrusted",
         }
     }
@@ -199,6 +205,7 @@ pub fn discover(
         unsettled,
     };
     let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
+    one_address_each(&mut candidates);
     for c in &mut candidates {
         c.role = config
             .pin(c.mac)
@@ -214,6 +221,74 @@ pub fn discover(
         }
     }
     Ok(candidates)
+}
+
+/// The most other addresses a note names.
+const ADDRESSES_NAMED: usize = 3;
+
+/// One machine, one address. A host key or a MAC that answers at several
+/// addresses is one machine with several (two network cards, an alias)
+/// or one answering for others (proxy ARP, a cloned MAC): a new host
+/// there is adopted at none of them, as the plan cannot tell which of
+/// them the fingerprint on a console belongs to, nor the MAC pins which
+/// machine. A node of the inventory (its host key proves it) is kept at
+/// one address, its recorded one (else the lowest), and left alone at
+/// the others, so it is never recorded twice.
+fn one_address_each(candidates: &mut [Candidate]) {
+    let same_key = |a: &Candidate, b: &Candidate| a.host_key.is_some() && a.host_key == b.host_key;
+    let same_mac = |a: &Candidate, b: &Candidate| a.mac.is_some() && a.mac == b.mac;
+    let notes: Vec<Option<String>> = candidates
+        .iter()
+        .map(|c| match c.class {
+            Class::New => {
+                let others: Vec<Ipv4Addr> = candidates
+                    .iter()
+                    .filter(|o| o.ip != c.ip && (same_key(c, o) || same_mac(c, o)))
+                    .map(|o| o.ip)
+                    .collect();
+                (!others.is_empty()).then(|| {
+                    format!(
+                        "its host key or MAC answers at {} too: one machine at several \
+                         addresses, or one answering for others; adopted at none (give each \
+                         machine one address on this LAN, then run setup again)",
+                        named(&others)
+                    )
+                })
+            }
+            Class::Adopted => candidates
+                .iter()
+                .filter(|o| o.class == Class::Adopted && same_key(c, o))
+                .min_by_key(|o| (o.moved_from.is_some(), o.ip))
+                .filter(|kept| kept.ip != c.ip)
+                .map(|kept| {
+                    format!(
+                        "the node at {} (host key {}) answers here too: kept there only",
+                        kept.ip,
+                        kept.host_key.as_deref().unwrap_or("-")
+                    )
+                }),
+            _ => None,
+        })
+        .collect();
+    for (c, note) in candidates.iter_mut().zip(notes) {
+        if let Some(note) = note {
+            c.class = Class::Duplicate;
+            c.note = Some(note);
+        }
+    }
+}
+
+/// `a, b, c and N more`: at most [`ADDRESSES_NAMED`] addresses.
+fn named(ips: &[Ipv4Addr]) -> String {
+    let shown: Vec<String> = ips
+        .iter()
+        .take(ADDRESSES_NAMED)
+        .map(Ipv4Addr::to_string)
+        .collect();
+    match ips.len().saturating_sub(ADDRESSES_NAMED) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// What classification needs, shared by every host's thread.
@@ -429,5 +504,76 @@ impl Probe<'_> {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(ip: &str, mac: &str, key: &str, class: Class) -> Candidate {
+        Candidate {
+            ip: ip.parse().unwrap(),
+            mac: Some(mac.parse().unwrap()),
+            hostname: None,
+            arch: None,
+            host_key: Fingerprint::parse(&format!("SHA256:{key}")),
+            class,
+            role: Role::Target,
+            note: None,
+            moved_from: None,
+        }
+    }
+
+    /// After [`one_address_each`], the candidates' classes are `classes`
+    /// and the first one's note says `note`.
+    fn assert_sorted(mut found: Vec<Candidate>, classes: &str, note: &str) {
+        one_address_each(&mut found);
+        let got: Vec<&str> = found.iter().map(|c| c.class.as_str()).collect();
+        assert_eq!(got.join(" "), classes);
+        let first = found[0].note.as_deref().unwrap_or_default();
+        assert!(first.contains(note), "{first}");
+    }
+
+    #[test]
+    fn a_new_host_whose_key_or_mac_answers_elsewhere_is_adopted_nowhere() {
+        let found = vec![
+            // One machine at two addresses.
+            candidate("10.0.0.2", "02:00:00:00:00:02", "A", Class::New),
+            candidate("10.0.0.3", "02:00:00:00:00:02", "A", Class::New),
+            // Two host keys behind one MAC (a cloned one, say).
+            candidate("10.0.0.4", "02:00:00:00:00:04", "B", Class::New),
+            candidate("10.0.0.5", "02:00:00:00:00:04", "C", Class::Foreign),
+            // Its key is a foreign host's too.
+            candidate("10.0.0.6", "02:00:00:00:00:06", "D", Class::New),
+            candidate("10.0.0.7", "02:00:00:00:00:07", "D", Class::Refused),
+            candidate("10.0.0.8", "02:00:00:00:00:08", "E", Class::New),
+        ];
+        let classes = "duplicate duplicate duplicate foreign duplicate refused new";
+        assert_sorted(found, classes, "at 10.0.0.3 too");
+    }
+
+    #[test]
+    fn a_node_found_at_several_addresses_is_kept_at_its_own() {
+        let mut found = vec![
+            candidate("10.0.0.2", "02:00:00:00:00:09", "A", Class::Adopted),
+            candidate("10.0.0.9", "02:00:00:00:00:09", "A", Class::Adopted),
+            candidate("10.0.0.3", "02:00:00:00:00:09", "A", Class::Adopted),
+            // A cloned MAC with another key proves nothing about a node.
+            candidate("10.0.0.4", "02:00:00:00:00:04", "B", Class::Adopted),
+            candidate("10.0.0.5", "02:00:00:00:00:04", "C", Class::HostKeyMismatch),
+        ];
+        // The inventory has it at .9; .2 and .3 are where it also answers.
+        found[0].moved_from = Some("10.0.0.9".parse().unwrap());
+        found[2].moved_from = Some("10.0.0.9".parse().unwrap());
+        let classes = "duplicate adopted duplicate adopted host-key-mismatch";
+        assert_sorted(found, classes, "node at 10.0.0.9");
+    }
+
+    #[test]
+    fn a_note_names_three_addresses_and_counts_the_rest() {
+        let ips: Vec<Ipv4Addr> = (1..=5).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
+        assert_eq!(named(&ips[..2]), "10.0.0.1, 10.0.0.2");
+        assert_eq!(named(&ips), "10.0.0.1, 10.0.0.2, 10.0.0.3 and 2 more");
     }
 }
