@@ -4,8 +4,9 @@
 //!
 //! Safety rules every caller relies on:
 //! - Only public-key authentication is ever attempted: no password is sent.
-//! - Every blocking step is bounded by the timeout given to [`Connection::open`]:
-//!   a host that accepts TCP but never speaks SSH costs at most that long.
+//! - Every blocking step up to a command (connect, handshake, login, opening
+//!   a channel) is bounded by the timeout given to [`Connection::open`]: a
+//!   host that accepts TCP but never speaks SSH costs at most that long.
 //! - Secrets go over stdin, never on a command line (`ps` shows those).
 //! - Every word rccr puts on a remote command line goes through
 //!   [`shell_quote`]; scripts run through [`script_command`].
