@@ -233,7 +233,8 @@ const ADDRESSES_NAMED: usize = 3;
 /// them the fingerprint on a console belongs to, nor the MAC pins which
 /// machine. A node of the inventory (its host key proves it) is kept at
 /// one address, its recorded one (else the lowest), and left alone at
-/// the others, so it is never recorded twice.
+/// the others, so it is never recorded twice; another machine with its
+/// MAC is a duplicate too, not that node reinstalled.
 fn one_address_each(candidates: &mut [Candidate]) {
     let same_key = |a: &Candidate, b: &Candidate| a.host_key.is_some() && a.host_key == b.host_key;
     let same_mac = |a: &Candidate, b: &Candidate| a.mac.is_some() && a.mac == b.mac;
@@ -255,6 +256,20 @@ fn one_address_each(candidates: &mut [Candidate]) {
                     )
                 })
             }
+            // A node's MAC with another host key: not that node reinstalled
+            // (say so, or its note would have the user forget the node)
+            // while the node answers elsewhere with its pinned key.
+            Class::HostKeyMismatch => candidates
+                .iter()
+                .find(|o| o.class == Class::Adopted && same_mac(c, o))
+                .map(|node| {
+                    format!(
+                        "its MAC is that of the node at {} ({}), which answers there with its \
+                         pinned host key: another machine with a copied MAC; left alone",
+                        node.ip,
+                        node.hostname.as_deref().unwrap_or("-")
+                    )
+                }),
             Class::Adopted => candidates
                 .iter()
                 .filter(|o| o.class == Class::Adopted && same_key(c, o))
@@ -511,63 +526,80 @@ impl Probe<'_> {
 mod tests {
     use super::*;
 
-    fn candidate(ip: &str, mac: &str, key: &str, class: Class) -> Candidate {
-        Candidate {
-            ip: ip.parse().unwrap(),
-            mac: Some(mac.parse().unwrap()),
-            hostname: None,
-            arch: None,
-            host_key: Fingerprint::parse(&format!("SHA256:{key}")),
-            class,
-            role: Role::Target,
-            note: None,
-            moved_from: None,
-        }
+    /// Candidates from lines `IP-LAST-BYTE MAC-LAST-BYTE KEY CLASS [MOVED-FROM]`
+    /// (10.0.0.X, 02:00:00:00:00:0Y, SHA256:KEY), `#` comments.
+    fn found(table: &str) -> Vec<Candidate> {
+        let ip = |byte: &str| format!("10.0.0.{byte}").parse().unwrap();
+        let class = |word: &str| match word {
+            "new" => Class::New,
+            "adopted" => Class::Adopted,
+            "foreign" => Class::Foreign,
+            "refused" => Class::Refused,
+            "host-key-mismatch" => Class::HostKeyMismatch,
+            other => panic!("{other}"),
+        };
+        table
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or_default())
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let w: Vec<&str> = line.split_whitespace().collect();
+                Candidate {
+                    ip: ip(w[0]),
+                    mac: Some(format!("02:00:00:00:00:0{}", w[1]).parse().unwrap()),
+                    hostname: None,
+                    arch: None,
+                    host_key: Fingerprint::parse(&format!("SHA256:{}", w[2])),
+                    class: class(w[3]),
+                    role: Role::Target,
+                    note: None,
+                    moved_from: w.get(4).map(|b| IpAddr::V4(ip(b))),
+                }
+            })
+            .collect()
     }
 
-    /// After [`one_address_each`], the candidates' classes are `classes`
-    /// and the first one's note says `note`.
-    fn assert_sorted(mut found: Vec<Candidate>, classes: &str, note: &str) {
+    /// After [`one_address_each`], the candidates' classes are `classes`,
+    /// and each `(i, text)` of `notes` is in the note of the i-th.
+    fn assert_sorted(mut found: Vec<Candidate>, classes: &str, notes: &[(usize, &str)]) {
         one_address_each(&mut found);
         let got: Vec<&str> = found.iter().map(|c| c.class.as_str()).collect();
         assert_eq!(got.join(" "), classes);
-        let first = found[0].note.as_deref().unwrap_or_default();
-        assert!(first.contains(note), "{first}");
+        for (i, text) in notes {
+            let note = found[*i].note.as_deref().unwrap_or_default();
+            assert!(note.contains(text), "{i}: {note}");
+        }
     }
 
     #[test]
     fn a_new_host_whose_key_or_mac_answers_elsewhere_is_adopted_nowhere() {
-        let found = vec![
-            // One machine at two addresses.
-            candidate("10.0.0.2", "02:00:00:00:00:02", "A", Class::New),
-            candidate("10.0.0.3", "02:00:00:00:00:02", "A", Class::New),
-            // Two host keys behind one MAC (a cloned one, say).
-            candidate("10.0.0.4", "02:00:00:00:00:04", "B", Class::New),
-            candidate("10.0.0.5", "02:00:00:00:00:04", "C", Class::Foreign),
-            // Its key is a foreign host's too.
-            candidate("10.0.0.6", "02:00:00:00:00:06", "D", Class::New),
-            candidate("10.0.0.7", "02:00:00:00:00:07", "D", Class::Refused),
-            candidate("10.0.0.8", "02:00:00:00:00:08", "E", Class::New),
-        ];
+        let table = "
+            2 2 A new      # one machine at two addresses
+            3 2 A new
+            4 4 B new      # two host keys behind one MAC (a cloned one)
+            5 4 C foreign
+            6 6 D new      # its key is a foreign host's too
+            7 7 D refused
+            8 8 E new";
         let classes = "duplicate duplicate duplicate foreign duplicate refused new";
-        assert_sorted(found, classes, "at 10.0.0.3 too");
+        assert_sorted(found(table), classes, &[(0, "at 10.0.0.3 too")]);
     }
 
     #[test]
-    fn a_node_found_at_several_addresses_is_kept_at_its_own() {
-        let mut found = vec![
-            candidate("10.0.0.2", "02:00:00:00:00:09", "A", Class::Adopted),
-            candidate("10.0.0.9", "02:00:00:00:00:09", "A", Class::Adopted),
-            candidate("10.0.0.3", "02:00:00:00:00:09", "A", Class::Adopted),
-            // A cloned MAC with another key proves nothing about a node.
-            candidate("10.0.0.4", "02:00:00:00:00:04", "B", Class::Adopted),
-            candidate("10.0.0.5", "02:00:00:00:00:04", "C", Class::HostKeyMismatch),
+    fn a_node_is_kept_at_its_own_address_and_its_mac_elsewhere_is_no_reinstall() {
+        let table = "
+            2 9 A adopted 9   # recorded at .9, answers at .2 and .3 too
+            9 9 A adopted
+            3 9 A adopted 9
+            5 4 C host-key-mismatch   # another machine with a node's MAC
+            4 4 B adopted
+            6 6 D host-key-mismatch   # no node answers elsewhere";
+        let classes = "duplicate adopted duplicate duplicate adopted host-key-mismatch";
+        let notes = [
+            (0, "node at 10.0.0.9"),
+            (3, "MAC is that of the node at 10.0.0.4"),
         ];
-        // The inventory has it at .9; .2 and .3 are where it also answers.
-        found[0].moved_from = Some("10.0.0.9".parse().unwrap());
-        found[2].moved_from = Some("10.0.0.9".parse().unwrap());
-        let classes = "duplicate adopted duplicate adopted host-key-mismatch";
-        assert_sorted(found, classes, "node at 10.0.0.9");
+        assert_sorted(found(table), classes, &notes);
     }
 
     #[test]
