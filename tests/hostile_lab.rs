@@ -7,7 +7,7 @@
 mod common;
 
 use common::failpoint::Failpoint;
-use common::lab::{require_root, stderr, stdout, Lab, RDNS_PTR};
+use common::lab::{require_root, stderr, stdout, Lab, ANYIP_BLOCK, RDNS_PTR};
 use common::{assert_has, or_skip};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -763,4 +763,87 @@ fn a_reverse_dns_name_with_shell_syntax_is_shown_escaped_and_kept_nowhere() {
             "{needle} reached the control's files"
         );
     }
+}
+
+#[test]
+fn a_host_whose_key_changes_after_it_was_classified_gets_no_key_and_no_pin() {
+    // keyswap tells true facts under the host key the plan shows (the one
+    // its console shows); from then on its address answers with another,
+    // as a machine in the middle that took the address over would. The
+    // key the plan showed is the one setup acts on, or nothing.
+    let lab = or_skip!(Lab::builder().targets(1).hostile("keyswap").up_as_root());
+    let ip = lab.ip("keyswap");
+    let shown = lab.host_key_fingerprint("keyswap");
+    let before = host_state(&lab, "keyswap");
+    let (out, _) = setup(&lab, &[]);
+    let json = stdout(&out);
+    let swapped = lab.host_key_fingerprint("keyswap");
+    assert_ne!(swapped, shown, "keyswap kept its host key");
+    assert_eq!(out.status.code(), Some(1), "{json}\n{}", stderr(&out));
+    let object = object_of(&json, &ip);
+    assert!(
+        object.contains(&format!("\"host_key\": \"{shown}\""))
+            && object.contains("\"result\": \"host-key-mismatch: "),
+        "{object}\n{}",
+        stderr(&out)
+    );
+    assert_has(&stderr(&out), "new node(s) not adopted");
+    // Nothing of ours went to the machine in the middle, and its key is
+    // pinned nowhere: the next run shows it, as a new host, in the plan.
+    assert_eq!(host_state(&lab, "keyswap"), before, "keyswap was changed");
+    let swapped_key = stdout(&lab.exec(
+        "keyswap",
+        &[
+            "cut",
+            "-d",
+            " ",
+            "-f2",
+            &format!(
+                "{}/hosts/keyswap/ssh_host_ed25519_key.pub",
+                lab.dir().display()
+            ),
+        ],
+    ));
+    for needle in [swapped.as_str(), swapped_key.trim(), shown.as_str()] {
+        assert_eq!(control_files_naming(&lab, needle), "", "{needle} was kept");
+    }
+    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert!(!nodes.contains(&format!("\n{ip}\t")), "{nodes}");
+    // The host the plan showed may still take the temporary key: it is kept.
+    assert!(lab
+        .exec("control", &["test", "-s", "/root/.rccr/temp_key"])
+        .status
+        .success());
+    assert_adopted(&lab, "target-1", &json);
+}
+
+#[test]
+fn a_host_answering_at_many_addresses_is_adopted_at_none() {
+    // anyip holds the temporary key (it is public), tells true facts and
+    // is named like a node, at its lease and at 32 more addresses: one
+    // machine that looks like 33 new nodes. No plan can tell which of
+    // them the fingerprint on a console belongs to: none is adopted, and
+    // the real target is, as ever.
+    let lab = or_skip!(Lab::builder().targets(1).hostile("anyip").up_as_root());
+    let before = host_state(&lab, "anyip");
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup", &out);
+    let mac = format!("\"mac\": \"{}\"", lab.host("anyip").mac);
+    let rows: Vec<&str> = json.lines().filter(|l| l.contains(&mac)).collect();
+    assert_eq!(rows.len(), 1 + ANYIP_BLOCK.len(), "{json}");
+    for row in &rows {
+        assert!(
+            row.contains("\"found\": \"duplicate\"")
+                && row.contains("\"result\": \"untouched (duplicate)\""),
+            "{row}"
+        );
+    }
+    assert_got_nothing(&lab, "anyip", &before, &out);
+    assert_adopted(&lab, "target-1", &json);
+    // A note per address, each naming three of the others.
+    let err = stderr(&out);
+    let notes: Vec<&str> = err.lines().filter(|l| l.contains(" too: ")).collect();
+    assert_eq!(notes.len(), rows.len(), "{err}");
+    let more = format!(" and {} more too: ", rows.len() - 4);
+    assert!(notes.iter().all(|n| n.contains(&more)), "{err}");
 }

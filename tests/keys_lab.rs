@@ -1041,3 +1041,21 @@ fn a_rotation_an_older_rccr_armed_before_a_reboot_no_longer_blocks_the_node() {
     }
     assert_converges(&lab, &["target-1"]);
 }
+
+#[test]
+fn a_node_whose_lbu_commit_outlasts_the_timeout_is_rotated_within_the_steps_deadline() {
+    // A diskless Pi on a slow SD card: its `lbu commit` says nothing for
+    // longer than --timeout (3 s), well within a step's two minutes.
+    let lab = or_skip!(two_target_lab());
+    lab.storage("target-1", "lbu");
+    let lbu = host_dir(&lab, "target-1").join("fakebin/lbu");
+    let script = std::fs::read_to_string(&lbu).expect("read the node's lbu");
+    let (shebang, rest) = script.split_once('\n').expect("a script");
+    let slow = format!("{shebang}\n[ \"${{1:-}}\" != commit ] || sleep 5\n{rest}");
+    std::fs::write(&lbu, slow).expect("write the node's lbu");
+    let out = rotate(&lab, &PAIR, &["--json"]);
+    let json = ok("rotation with a slow lbu commit", &out);
+    assert_count(&json, "\"outcome\": \"rotated\"", 2);
+    assert_rotated(&lab, &PAIR);
+    assert_eq!(persisted_status(&lab, "target-1"), "yes");
+}

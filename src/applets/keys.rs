@@ -102,7 +102,7 @@ cli::options! {
         /// seconds after which a node that saw no commit restores its keys (default 120, at least 1)
         #[argh(option, default = "120")]
         revert_after: u64,
-        /// seconds to wait for a node to connect and answer (default 10)
+        /// seconds to wait for a node to connect and log in (default 10); each step then has two minutes
         #[argh(option, default = "10")]
         timeout: u64,
         /// nodes handled at once (default 32)
@@ -310,6 +310,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
             yes: args.yes,
             json: args.json,
             forget_temp_key: args.forget_temp_key,
+            classified: Vec::new(),
         },
         mode,
     )

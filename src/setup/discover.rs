@@ -85,6 +85,11 @@ pub enum Class {
     /// Its host key is not the one pinned for it: none of our keys was
     /// offered.
     HostKeyMismatch,
+    /// A new host whose host key or MAC answers at another address too,
+    /// or a node of the inventory found at another address as well: one
+    /// machine at several addresses, or one answering for others. Shown,
+    /// never touched here.
+    Duplicate,
     /// Let us in, but is not to be believed: never adopted, never touched.
     Untrusted(Distrust),
 }
@@ -99,6 +104,7 @@ impl Class {
             Class::Refused => "refused",
             Class::NoSsh => "no-ssh",
             Class::HostKeyMismatch => "host-key-mismatch",
+            Class::Duplicate => "duplicate",
             Class::Untrusted(_) => "untrusted",
         }
     }
@@ -199,6 +205,7 @@ pub fn discover(
         unsettled,
     };
     let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
+    one_address_each(&mut candidates);
     for c in &mut candidates {
         c.role = config
             .pin(c.mac)
@@ -214,6 +221,89 @@ pub fn discover(
         }
     }
     Ok(candidates)
+}
+
+/// The most other addresses a note names.
+const ADDRESSES_NAMED: usize = 3;
+
+/// One machine, one address. A host key or a MAC that answers at several
+/// addresses is one machine with several (two network cards, an alias)
+/// or one answering for others (proxy ARP, a cloned MAC): a new host
+/// there is adopted at none of them, as the plan cannot tell which of
+/// them the fingerprint on a console belongs to, nor the MAC pins which
+/// machine. A node of the inventory (its host key proves it) is kept at
+/// one address, its recorded one (else the lowest), and left alone at
+/// the others, so it is never recorded twice; another machine with its
+/// MAC is a duplicate too, not that node reinstalled.
+fn one_address_each(candidates: &mut [Candidate]) {
+    let same_key = |a: &Candidate, b: &Candidate| a.host_key.is_some() && a.host_key == b.host_key;
+    let same_mac = |a: &Candidate, b: &Candidate| a.mac.is_some() && a.mac == b.mac;
+    let notes: Vec<Option<String>> = candidates
+        .iter()
+        .map(|c| match c.class {
+            Class::New => {
+                let others: Vec<Ipv4Addr> = candidates
+                    .iter()
+                    .filter(|o| o.ip != c.ip && (same_key(c, o) || same_mac(c, o)))
+                    .map(|o| o.ip)
+                    .collect();
+                (!others.is_empty()).then(|| {
+                    format!(
+                        "its host key or MAC answers at {} too: one machine at several \
+                         addresses, or one answering for others; adopted at none (give each \
+                         machine one address on this LAN, then run setup again)",
+                        named(&others)
+                    )
+                })
+            }
+            // A node's MAC with another host key: not that node reinstalled
+            // (say so, or its note would have the user forget the node)
+            // while the node answers elsewhere with its pinned key.
+            Class::HostKeyMismatch => candidates
+                .iter()
+                .find(|o| o.class == Class::Adopted && same_mac(c, o))
+                .map(|node| {
+                    format!(
+                        "its MAC is that of the node at {} ({}), which answers there with its \
+                         pinned host key: another machine with a copied MAC; left alone",
+                        node.ip,
+                        node.hostname.as_deref().unwrap_or("-")
+                    )
+                }),
+            Class::Adopted => candidates
+                .iter()
+                .filter(|o| o.class == Class::Adopted && same_key(c, o))
+                .min_by_key(|o| (o.moved_from.is_some(), o.ip))
+                .filter(|kept| kept.ip != c.ip)
+                .map(|kept| {
+                    format!(
+                        "the node at {} (host key {}) answers here too: kept there only",
+                        kept.ip,
+                        kept.host_key.as_deref().unwrap_or("-")
+                    )
+                }),
+            _ => None,
+        })
+        .collect();
+    for (c, note) in candidates.iter_mut().zip(notes) {
+        if let Some(note) = note {
+            c.class = Class::Duplicate;
+            c.note = Some(note);
+        }
+    }
+}
+
+/// `a, b, c and N more`: at most [`ADDRESSES_NAMED`] addresses.
+fn named(ips: &[Ipv4Addr]) -> String {
+    let shown: Vec<String> = ips
+        .iter()
+        .take(ADDRESSES_NAMED)
+        .map(Ipv4Addr::to_string)
+        .collect();
+    match ips.len().saturating_sub(ADDRESSES_NAMED) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// What classification needs, shared by every host's thread.
@@ -429,5 +519,93 @@ impl Probe<'_> {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Candidates from lines `IP-LAST-BYTE MAC-LAST-BYTE KEY CLASS [MOVED-FROM]`
+    /// (10.0.0.X, 02:00:00:00:00:0Y, SHA256:KEY), `#` comments.
+    fn found(table: &str) -> Vec<Candidate> {
+        let ip = |byte: &str| format!("10.0.0.{byte}").parse().unwrap();
+        let class = |word: &str| match word {
+            "new" => Class::New,
+            "adopted" => Class::Adopted,
+            "foreign" => Class::Foreign,
+            "refused" => Class::Refused,
+            "host-key-mismatch" => Class::HostKeyMismatch,
+            other => panic!("{other}"),
+        };
+        table
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or_default())
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let w: Vec<&str> = line.split_whitespace().collect();
+                Candidate {
+                    ip: ip(w[0]),
+                    mac: Some(format!("02:00:00:00:00:0{}", w[1]).parse().unwrap()),
+                    hostname: None,
+                    arch: None,
+                    host_key: Fingerprint::parse(&format!("SHA256:{}", w[2])),
+                    class: class(w[3]),
+                    role: Role::Target,
+                    note: None,
+                    moved_from: w.get(4).map(|b| IpAddr::V4(ip(b))),
+                }
+            })
+            .collect()
+    }
+
+    /// After [`one_address_each`], the candidates' classes are `classes`,
+    /// and each `(i, text)` of `notes` is in the note of the i-th.
+    fn assert_sorted(mut found: Vec<Candidate>, classes: &str, notes: &[(usize, &str)]) {
+        one_address_each(&mut found);
+        let got: Vec<&str> = found.iter().map(|c| c.class.as_str()).collect();
+        assert_eq!(got.join(" "), classes);
+        for (i, text) in notes {
+            let note = found[*i].note.as_deref().unwrap_or_default();
+            assert!(note.contains(text), "{i}: {note}");
+        }
+    }
+
+    #[test]
+    fn a_new_host_whose_key_or_mac_answers_elsewhere_is_adopted_nowhere() {
+        let table = "
+            2 2 A new      # one machine at two addresses
+            3 2 A new
+            4 4 B new      # two host keys behind one MAC (a cloned one)
+            5 4 C foreign
+            6 6 D new      # its key is a foreign host's too
+            7 7 D refused
+            8 8 E new";
+        let classes = "duplicate duplicate duplicate foreign duplicate refused new";
+        assert_sorted(found(table), classes, &[(0, "at 10.0.0.3 too")]);
+    }
+
+    #[test]
+    fn a_node_is_kept_at_its_own_address_and_its_mac_elsewhere_is_no_reinstall() {
+        let table = "
+            2 9 A adopted 9   # recorded at .9, answers at .2 and .3 too
+            9 9 A adopted
+            3 9 A adopted 9
+            5 4 C host-key-mismatch   # another machine with a node's MAC
+            4 4 B adopted
+            6 6 D host-key-mismatch   # no node answers elsewhere";
+        let classes = "duplicate adopted duplicate duplicate adopted host-key-mismatch";
+        let notes = [
+            (0, "node at 10.0.0.9"),
+            (3, "MAC is that of the node at 10.0.0.4"),
+        ];
+        assert_sorted(found(table), classes, &notes);
+    }
+
+    #[test]
+    fn a_note_names_three_addresses_and_counts_the_rest() {
+        let ips: Vec<Ipv4Addr> = (1..=5).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
+        assert_eq!(named(&ips[..2]), "10.0.0.1, 10.0.0.2");
+        assert_eq!(named(&ips), "10.0.0.1, 10.0.0.2, 10.0.0.3 and 2 more");
     }
 }

@@ -32,6 +32,7 @@ use crate::keys::control::known_hosts::KnownHosts;
 use crate::keys::control::{command, journal};
 use crate::keys::resolve::{Given, Resolver};
 use crate::print;
+use crate::ssh::Fingerprint;
 use crate::state::{inventory, StatePaths};
 use crate::swarm::{engine, playbooks};
 use crate::wire::ipv4::Cidr;
@@ -272,13 +273,22 @@ fn rotate(
             .iter()
             .any(|n| Some(n.ip) == p.candidate.moved_from)
     };
-    let nodes: Vec<NodeAddr> = planned
+    let to_rotate: Vec<(NodeAddr, Option<&Fingerprint>)> = planned
         .iter()
         .filter(|p| matches!(p.action, Action::Adopt { .. }) || moved_mid_rotation(p))
-        .map(|p| NodeAddr {
-            ip: IpAddr::V4(p.candidate.ip),
-            port: config.ssh.port,
+        .map(|p| {
+            let node = NodeAddr {
+                ip: IpAddr::V4(p.candidate.ip),
+                port: config.ssh.port,
+            };
+            (node, p.candidate.host_key.as_ref())
         })
+        .collect();
+    let nodes: Vec<NodeAddr> = to_rotate.iter().map(|(node, _)| *node).collect();
+    // Each is rotated only where it shows the host key the plan showed.
+    let classified = to_rotate
+        .iter()
+        .filter_map(|(node, key)| Some((*node, (*key)?.clone())))
         .collect();
     // An interrupted rotation is finished even when nothing is new: its
     // nodes may accept the cluster key already and the temporary key still.
@@ -305,6 +315,7 @@ fn rotate(
             yes: true,
             json: false,
             forget_temp_key: false,
+            classified,
         },
         &|node, phase| print::progress("rccr setup", &format!("{node}: {phase}")),
     )?;

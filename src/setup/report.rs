@@ -96,12 +96,15 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
             (Action::Leave, Class::HostKeyMismatch) => {
                 "none: its host key is not the pinned one".into()
             }
+            (Action::Leave, Class::Duplicate) => {
+                "none: one machine or MAC at several addresses".into()
+            }
             (Action::Leave, Class::Untrusted(why)) => format!("none: untrusted, {why}"),
             (Action::Leave, _) => "none: no SSH".into(),
         };
         // First contact: the fingerprint to compare with the node's console.
         let host_key = match (c.class, &c.host_key) {
-            (Class::New | Class::Unpinned, Some(key)) => key.to_string(),
+            (Class::New | Class::Unpinned | Class::Duplicate, Some(key)) => key.to_string(),
             _ => "-".into(),
         };
         table.row([

@@ -4,13 +4,17 @@
 //!
 //! Safety rules every caller relies on:
 //! - Only public-key authentication is ever attempted: no password is sent.
-//! - Every blocking step is bounded by the timeout given to [`Connection::open`]:
-//!   a host that accepts TCP but never speaks SSH costs at most that long.
+//! - Every blocking step up to a command (connect, handshake, login, opening
+//!   a channel) is bounded by the timeout given to [`Connection::open`]: a
+//!   host that accepts TCP but never speaks SSH costs at most that long.
 //! - Secrets go over stdin, never on a command line (`ps` shows those).
 //! - Every word rccr puts on a remote command line goes through
 //!   [`shell_quote`]; scripts run through [`script_command`].
 //! - Every read from a node is bounded in size and in time ([`Limits`],
-//!   [`stream`]): a node that talks without end fails, with a reason.
+//!   [`stream`]): a node that talks without end fails, with a reason. A
+//!   command's output is waited for until its deadline, not the
+//!   connection's timeout: a step may be silent as long as a slow
+//!   `lbu commit` is, and no longer.
 //! - A host whose key is pinned is offered only the pinned key types
 //!   ([`Connection::open_pinned`]): it cannot switch to another one.
 pub mod pkcs1;
@@ -331,7 +335,7 @@ impl Connection {
         let _ = tcp.set_nodelay(true);
         let mut session = Session::new()?;
         session.set_tcp_stream(tcp);
-        session.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
+        session.set_timeout(millis(timeout));
         if !pinned_types.is_empty() {
             let algorithms: Vec<&str> = pinned_types
                 .iter()
@@ -360,8 +364,7 @@ impl Connection {
     /// Bounds every blocking step from now on by `timeout` (a command
     /// that takes longer than the handshake, such as a swarm join).
     pub fn set_timeout(&self, timeout: Duration) {
-        self.session
-            .set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
+        self.session.set_timeout(millis(timeout));
     }
 
     /// The server's host key as its SSH wire blob.
@@ -430,7 +433,7 @@ impl Connection {
         let deadline = Instant::now() + limits.deadline;
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
-        finish(channel, Vec::new(), stdin, limits, deadline)
+        finish(&self.session, channel, Vec::new(), stdin, limits, deadline)
     }
 
     /// Runs `script` (POSIX sh) with `args`, with `stdin` as its input.
@@ -459,31 +462,77 @@ impl Connection {
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
         let mut head = Vec::new();
-        let found = stream::read_until(
-            &mut Stream::until(&mut channel, deadline),
-            &mut head,
-            trailer,
-            self.limits.max_output,
-        )
-        .map_err(|e| SshError::from_read(e, &self.limits))?;
+        let found = {
+            let mut paced = Paced::new(&self.session, &mut channel, deadline);
+            stream::read_until(
+                &mut Stream::until(&mut paced, deadline),
+                &mut head,
+                trailer,
+                self.limits.max_output,
+            )
+            .map_err(|e| SshError::from_read(e, &self.limits))?
+        };
+        let session = &self.session;
         if !found {
             return Ok(Conversation {
                 head: None,
-                output: finish(channel, head, b"", &self.limits, deadline)?,
+                output: finish(session, channel, head, b"", &self.limits, deadline)?,
             });
         }
         head.truncate(head.len() - trailer.len());
         let input = respond(&head);
         Ok(Conversation {
-            output: finish(channel, Vec::new(), &input, &self.limits, deadline)?,
+            output: finish(session, channel, Vec::new(), &input, &self.limits, deadline)?,
             head: Some(head),
         })
+    }
+}
+
+/// libssh2's timeout in milliseconds: at least 1 (0 would wait for ever).
+fn millis(timeout: Duration) -> u32 {
+    timeout.as_millis().clamp(1, u32::MAX as u128) as u32
+}
+
+/// A channel's stream whose every blocking read waits until `deadline` at
+/// most, however long the connection's timeout (libssh2's, set to what is
+/// left before each read, and put back when this is dropped): a command
+/// is bounded by its own deadline, and a silence within it is no failure.
+struct Paced<'s, R> {
+    session: &'s Session,
+    inner: R,
+    deadline: Instant,
+    saved: u32,
+}
+
+impl<'s, R> Paced<'s, R> {
+    fn new(session: &'s Session, inner: R, deadline: Instant) -> Self {
+        Paced {
+            saved: session.timeout(),
+            session,
+            inner,
+            deadline,
+        }
+    }
+}
+
+impl<R: io::Read> io::Read for Paced<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.session.set_timeout(millis(left));
+        self.inner.read(buf)
+    }
+}
+
+impl<R> Drop for Paced<'_, R> {
+    fn drop(&mut self) {
+        self.session.set_timeout(self.saved);
     }
 }
 
 /// Sends `stdin`, reads the rest of a channel's output (within the
 /// limits) and its exit status.
 fn finish(
+    session: &Session,
     mut channel: ssh2::Channel,
     mut stdout: Vec<u8>,
     stdin: &[u8],
@@ -498,14 +547,14 @@ fn finish(
     let limit = limits.max_output;
     let bounded = |e| SshError::from_read(e, limits);
     stream::read_to_end(
-        &mut Stream::until(&mut channel, deadline),
+        &mut Stream::until(Paced::new(session, &mut channel, deadline), deadline),
         &mut stdout,
         limit,
     )
     .map_err(bounded)?;
     let mut stderr = Vec::new();
     stream::read_to_end(
-        &mut Stream::until(channel.stderr(), deadline),
+        &mut Stream::until(Paced::new(session, channel.stderr(), deadline), deadline),
         &mut stderr,
         limit,
     )

@@ -216,7 +216,20 @@ pub enum Kind {
     /// whose reverse-DNS name (the lab's dnsmasq) holds spaces and shell
     /// syntax: [`RDNS_PTR`].
     Rdns,
+    /// Hostile ReCyClusteR-Target-33: accepts the temporary key and tells
+    /// true facts, but once it told them its sshd serves a new host key,
+    /// as a machine in the middle that took its address over would.
+    KeySwap,
+    /// Hostile ReCyClusteR-Target-22: accepts the temporary key and tells
+    /// true facts, at its lease and at each of the 32 free addresses of
+    /// the subnet's `.32/27` (its ARP and its sshd answer for them all,
+    /// as proxy ARP would): [`ANYIP_BLOCK`].
+    AnyIp,
 }
+
+/// The addresses the `anyip` host answers at besides its lease: the
+/// subnet's 33rd to 64th (`.32/27` of the default `/24`).
+pub const ANYIP_BLOCK: std::ops::Range<u32> = 32..64;
 
 /// The reverse-DNS name the lab's DNS gives the `rdns` host, as dnsmasq
 /// serves it (lowercased); it takes no control byte in a name.
@@ -237,6 +250,8 @@ impl Kind {
             "talker" => Kind::Talker,
             "namer" => Kind::Namer,
             "rdns" => Kind::Rdns,
+            "keyswap" => Kind::KeySwap,
+            "anyip" => Kind::AnyIp,
             other => panic!("hosts.tsv: unknown kind {other:?}"),
         }
     }
@@ -296,7 +311,8 @@ impl LabBuilder {
         self.decoys = yes;
         self
     }
-    /// A hostile host: `liar`, `anykey`, `talker`, `namer` or `rdns` (see [`Kind`]).
+    /// A hostile host: `liar`, `anykey`, `talker`, `namer`, `rdns`,
+    /// `keyswap` or `anyip` (see [`Kind`]).
     pub fn hostile(mut self, kind: &'static str) -> Self {
         self.hostile.push(kind);
         self

@@ -25,7 +25,11 @@
 #                              (accepts the key; its hostname prints the bytes of
 #                              LABDIR/hosts/namer/hostname.lie: escapes, an extra line), rdns
 #                              (a node in every other way, at the last static address, whose
-#                              reverse-DNS name holds spaces and shell syntax)
+#                              reverse-DNS name holds spaces and shell syntax), keyswap
+#                              (accepts the key; once it told its facts, its address answers
+#                              with another host key, as a machine in the middle would), anyip
+#                              (accepts the key; answers ARP and SSH at the 32 free addresses
+#                              NET+32/27 besides its own lease, as proxy ARP would)
 #       --loss HOST:PCT        drop PCT% of HOST's frames in both directions (repeatable;
 #                              applied once every host is up)
 #       --subnet CIDR          private lab subnet, prefix 8..24 (default 10.213.0.0/24)
@@ -64,7 +68,7 @@
 #   lab.sh help
 #
 # LABDIR/hosts.tsv: name<TAB>kind<TAB>ip<TAB>mac<TAB>hostname, kind is
-# control|target|static|foreign|imposter|nossh|liar|anykey|talker|namer|rdns. Env LAB_TIMEOUT (seconds, default
+# control|target|static|foreign|imposter|nossh|liar|anykey|talker|namer|rdns|keyswap|anyip. Env LAB_TIMEOUT (seconds, default
 # 30) bounds every wait; LAB_DEBUG=1 traces the script.
 #---help---
 set -eu
@@ -229,6 +233,10 @@ bound | renew)
 		ip route replace default via "$r" dev "$interface"
 		break
 	done
+	# the anyip host: every address of a block is its own (ARP, SSH)
+	if [ -s "$LAB_HOSTDIR/anyip" ]; then
+		ip route replace local "$(cat "$LAB_HOSTDIR/anyip")" dev "$interface" table local
+	fi
 	echo "$ip" >"$LAB_HOSTDIR/lease.tmp"
 	mv -f "$LAB_HOSTDIR/lease.tmp" "$LAB_HOSTDIR/lease"
 	;;
@@ -295,7 +303,7 @@ create_host() {
 			install -m 644 "$PUBKEY_FILE" "$h/root/.ssh/id_rsa.pub"
 		fi
 		;;
-	target | static | foreign | liar | talker | namer | rdns)
+	target | static | foreign | liar | talker | namer | rdns | keyswap | anyip)
 		[ -z "$PUBKEY_FILE" ] || install -m 600 "$PUBKEY_FILE" "$h/root/.ssh/authorized_keys"
 		;;
 	imposter)
@@ -370,6 +378,33 @@ EOF
 		# What it says its name is: a file a test may rewrite between runs.
 		printf 'ReCyClusteR-Target-55\033]0;pwned\007\n[control] pwned=1\n' >"$h/hostname.lie"
 		printf '#!/bin/sh\nexec cat %q\n' "$h/hostname.lie" >"$h/fakebin/hostname"
+		;;
+	keyswap)
+		# Its first facts are its last as itself: then its sshd serves a
+		# new host key (SIGHUP re-reads it), and uname answers once the
+		# new key is served, so the next connection meets it.
+		cat >"$h/fakebin/uname" <<EOF
+#!/bin/sh
+set -eu
+h=$h
+if [ ! -e "\$h/swapped" ]; then
+	: >"\$h/swapped"
+	rm -f "\$h/swap_key" "\$h/swap_key.pub"
+	ssh-keygen -q -t ed25519 -N '' -C keyswap -f "\$h/swap_key" >/dev/null
+	mv -f "\$h/swap_key.pub" "\$h/ssh_host_ed25519_key.pub"
+	mv -f "\$h/swap_key" "\$h/ssh_host_ed25519_key"
+	kill -HUP "\$(cat "\$h/sshd.pid")"
+	new=\$(cut -d' ' -f2 "\$h/ssh_host_ed25519_key.pub")
+	n=0
+	until ssh-keyscan -t ed25519 127.0.0.1 2>/dev/null | grep -qF "\$new"; do
+		n=\$((n + 1))
+		[ "\$n" -lt 50 ] || { echo "keyswap: sshd serves no new key" >&2; exit 1; }
+		sleep 0.1
+	done
+fi
+PATH=\${PATH#*:}
+exec uname "\$@"
+EOF
 		;;
 	esac
 	chmod 755 "$h/fakebin"/* 2>/dev/null || true
@@ -727,8 +762,8 @@ ${2:-}" && shift ;;
 	[ -z "$PRIVKEY" ] || [ -r "$PRIVKEY" ] || die "--privkey $PRIVKEY: not readable"
 	for n in $hostile; do
 		case "$n" in
-		liar | anykey | talker | namer | rdns) ;;
-		*) die "--hostile wants liar, anykey, talker, namer or rdns, got '$n'" ;;
+		liar | anykey | talker | namer | rdns | keyswap | anyip) ;;
+		*) die "--hostile wants liar, anykey, talker, namer, rdns, keyswap or anyip, got '$n'" ;;
 		esac
 	done
 	for l in $losses; do
@@ -764,6 +799,8 @@ ${2:-}" && shift ;;
 		RDNS_PTR="ReCyClusteR-Target-44 ansible_connection=local;\$(reboot).[control]|\`id\`&'\"x"
 		;;
 	esac
+	# the anyip host's block starts at NET+32: statics end below it
+	case " $hostile " in *" anyip "*) STATIC_MAX=30 ;; esac
 
 	need_tools
 	t0=$(now_ms)
@@ -810,6 +847,11 @@ ${2:-}" && shift ;;
 		talker) create_host talker talker ReCyClusteR-Target-88 ;;
 		namer) create_host namer namer ReCyClusteR-Target-55 ;;
 		rdns) create_host rdns rdns ReCyClusteR-Target-44 "$RDNS_IP" ;;
+		keyswap) create_host keyswap keyswap ReCyClusteR-Target-33 ;;
+		anyip)
+			create_host anyip anyip ReCyClusteR-Target-22
+			int2ip $((NET + 32)) | sed 's|$|/27|' >"$LABDIR/hosts/anyip/anyip"
+			;;
 		esac
 	done
 	save_lab

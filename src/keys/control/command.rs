@@ -26,6 +26,7 @@ use crate::keys::addr::{self, NodeAddr};
 use crate::keys::resolve::{Given, Resolver};
 use crate::keys::{generate, load_key, public_path, write_pair, Key, KeyType};
 use crate::print;
+use crate::ssh::Fingerprint;
 use crate::state::{KeyRecords, KeyRole, StatePaths};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,9 @@ pub struct Options {
     pub yes: bool,
     pub json: bool,
     pub forget_temp_key: bool,
+    /// The host key setup saw at each node it classified ([`Plan::classified`]);
+    /// empty for `rccr keyrotate`, which pins on first contact.
+    pub classified: Vec<(NodeAddr, Fingerprint)>,
 }
 
 pub use crate::keys::CLUSTER_KEY_COMMENT;
@@ -303,6 +307,7 @@ fn run_mode(
         timeout: opts.timeout,
         parallel: opts.parallel,
         node_side: NodeSide::from_env(),
+        classified: opts.classified.clone(),
     };
     let reports = engine::rotate(&plan, &nodes, progress);
     let mut new_key = plan.new.path.clone();

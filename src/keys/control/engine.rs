@@ -48,7 +48,9 @@ use crate::keys::node::{
 };
 use crate::keys::{authorized, frame, Key};
 use crate::parallel;
-use crate::ssh::{script_command, shell_quote, Connection, HostKey, Limits, Output, SshError};
+use crate::ssh::{
+    script_command, shell_quote, Connection, Fingerprint, HostKey, Limits, Output, SshError,
+};
 use std::time::Duration;
 
 /// A node whose revert fired while we worked (a slow run, or a re-run
@@ -142,6 +144,11 @@ pub struct Plan {
     pub parallel: usize,
     /// Where the node's side of each step runs.
     pub node_side: NodeSide,
+    /// The host key each of these nodes showed when setup classified it
+    /// (the one its plan showed): such a node is reached only with that
+    /// key, and another is never pinned. Nodes not listed are pinned on
+    /// first contact.
+    pub classified: Vec<(NodeAddr, Fingerprint)>,
 }
 
 /// Which implementation of the node's side of the protocol a step asks for.
@@ -395,7 +402,8 @@ fn log_in(plan: &Plan, conn: &Connection, old_first: bool) -> Step<bool> {
 }
 
 /// Connects offering only the pinned host key types, and checks the host
-/// key against the pins (pinning it on first contact).
+/// key against the one the node was classified with, then against the
+/// pins (pinning it on first contact).
 fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
     let Reached { mut conn, key } = plan
         .known_hosts
@@ -408,6 +416,20 @@ fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
         max_output: frame::MAX_FILE + SNAPSHOT_LINES,
         ..Limits::DEFAULT
     });
+    // Another machine at the address since it was classified (one in the
+    // middle, say): not the one the plan showed, whatever its pins say.
+    if let Some((_, shown)) = plan.classified.iter().find(|(n, _)| n == node) {
+        if *shown != key.fingerprint {
+            return Err(Stop(
+                Outcome::HostKeyMismatch,
+                format!(
+                    "host key {} is not {shown}, the one it showed when it was classified: \
+                     nothing was sent to it (run rccr setup again to see who answers there)",
+                    key.fingerprint
+                ),
+            ));
+        }
+    }
     let pinned = plan
         .known_hosts
         .check_or_pin_key(node.ip, node.port, &key)
@@ -746,6 +768,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             parallel: 1,
             node_side: NodeSide::Auto,
+            classified: Vec::new(),
         };
         // .5's node took a new lease (.9), and another machine took .5:
         // .5 answers with a key that is not the pinned one. .6 answers
