@@ -249,10 +249,18 @@ pub fn backup(
     let entries = collect(paths, &loaded.config, loaded.source.as_deref())?;
     let archive = render(&entries);
     if target == "-" {
+        // Not crate::print::stdout: an archive cut short is no backup,
+        // whoever closed the pipe.
         std::io::stdout()
             .lock()
             .write_all(&archive)
-            .map_err(|e| Error::io("stdout", e))?;
+            .and_then(|()| std::io::stdout().lock().flush())
+            .map_err(|e| {
+                Error::Failed(format!(
+                    "stdout: {e}: the archive was not written whole, so there is no backup; \
+                     send it to a file or to a reader that takes all of it"
+                ))
+            })?;
     } else {
         fsutil::write_atomic(Path::new(target), &archive, 0o600)?;
     }

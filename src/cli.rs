@@ -46,6 +46,31 @@ pub fn usage(cmd: &[&str], msg: &str) -> Error {
     Error::Usage(format!("{cmd}: {msg}; run '{cmd} --help' for usage"))
 }
 
+/// The most seconds `--timeout` takes: an hour to connect and answer is
+/// more than any node needs, and a deadline past the clock's end was a
+/// panic.
+pub const MAX_TIMEOUT: u64 = 3600;
+
+/// Refuses the first of `options` (name, value, range) out of its range:
+/// a usage error that names it and the range. A count or a number of
+/// seconds made 1 or cut down without a word, or a deadline past the
+/// clock's end, serves no one.
+pub fn check_ranges(
+    cmd: &[&str],
+    options: &[(&str, u64, std::ops::RangeInclusive<u64>)],
+) -> Result<(), Error> {
+    for (option, value, range) in options {
+        if !range.contains(value) {
+            let msg = match *range.end() {
+                u64::MAX => format!("{option} must be at least {}", range.start()),
+                end => format!("{option} must be between {} and {end}", range.start()),
+            };
+            return Err(usage(cmd, &msg));
+        }
+    }
+    Ok(())
+}
+
 /// argh's error text on one line: its lists (`Required positional
 /// arguments not provided:` then one indented name a line) become
 /// `...: FILE, NODE`.

@@ -96,11 +96,6 @@ impl Error {
             Error::Io { .. } | Error::Failed(_) => ExitCode::Failure,
         }
     }
-
-    /// A closed stdout (`rccr --list | head -1`) is how pipelines end, not a failure.
-    fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
-    }
 }
 
 impl fmt::Display for Error {
@@ -131,9 +126,8 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
             let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
             ExitCode::Success
         }
-        Err(e) if e.is_broken_pipe() => ExitCode::Success,
         Err(e) => {
-            // Usage text from argh is multi-line and already names the command.
+            // Usage errors already name the command.
             match &e {
                 Error::Usage(_) => eprintln!("{e}"),
                 _ => eprintln!("{prog}: {e}"),

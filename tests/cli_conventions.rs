@@ -33,15 +33,34 @@ impl Home {
 
     /// [`Home::run`] with `RCCR_STATE_DIR` set to `state_dir`.
     fn run_with_state_dir(&self, args: &[&str], state_dir: &std::ffi::OsStr) -> Output {
-        Command::new(RCCR)
+        self.command(args, state_dir).output().unwrap()
+    }
+
+    /// `rccr ARGS` in this home, not started yet.
+    fn command(&self, args: &[&str], state_dir: &std::ffi::OsStr) -> Command {
+        let mut command = Command::new(RCCR);
+        command
             .args(args)
             .current_dir(&self.0 .0)
             .env("HOME", &self.0 .0)
             .env("RCCR_STATE_DIR", state_dir)
             .env_remove("RCCR_TEMP_KEY")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+            .env_remove("RCCR_CLUSTER_KEY")
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// [`Home::run`] with stdout, and stderr too when `stderr_too`, on a
+    /// pipe whose reader is gone before rccr starts (`| head -0`, `2>&1
+    /// | head -0`): every write to it fails with EPIPE.
+    fn run_into_closed_pipe(&self, args: &[&str], stderr_too: bool) -> Output {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut command = self.command(args, self.state().as_os_str());
+        if stderr_too {
+            command.stderr(writer.try_clone().unwrap());
+        }
+        command.stdout(writer).output().unwrap()
     }
 }
 
@@ -156,15 +175,20 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["backup"][..], "rccr backup: Required positional arguments not provided: FILE; run 'rccr backup --help'"),
         (&["keys"], "rccr keys: One of the following subcommands must be present: help, gen, rotate, status; run"),
         (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'."),
-        (&["status", "--timeout", "0"], "rccr status: --timeout and --parallel must be at least 1; run"),
+        (&["status", "--timeout", "0"], "rccr status: --timeout must be between 1 and 3600; run"),
+        (&["status", "--parallel", "0"], "rccr status: --parallel must be at least 1; run"),
+        // u64::MAX seconds: the deadline overflowed, a panic (exit 101).
+        (&["status", "--timeout", "18446744073709551615"], "rccr status: --timeout must be between 1 and 3600; run"),
+        (&["keyrotate", "--timeout", "3601"], "rccr keyrotate: --timeout must be between 1 and 3600; run"),
+        (&["keys", "status", "--timeout", "3601"], "rccr keys status: --timeout must be between 1 and 3600; run"),
         (&["keyrotate", "--revert-after", "0"], "rccr keyrotate: --revert-after must be at least 1; run 'rccr keyrotate --help'"),
         (&["keys", "rotate", "--revert-after", "0"], "rccr keys rotate: --revert-after must be at least 1; run"),
         (&["setup", "--revert-after", "0"], "rccr setup: --revert-after must be at least 1; run 'rccr setup --help'"),
         (&["keys", "rotate", "--rekey", "--forget-temp-key"], "rccr keys rotate: --rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key; run"),
         (&["keyrotate", "--forget-temp-key", "--host", "10.255.255.1"], "rccr keyrotate: --forget-temp-key takes no nodes; run 'rccr keyrotate --help'"),
-        (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be at least 1; run"),
+        (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be between 1 and 3600; run"),
         (&["keyrotate", "--parallel", "0"], "rccr keyrotate: --parallel must be at least 1; run"),
-        (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be at least 1; run"),
+        (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be between 1 and 3600; run"),
         (&["keygen", "--type", "ed25519", "--bits", "2048"], "rccr keygen: --bits applies to RSA keys only; run 'rccr keygen --help'"),
         (&["scan", "--timeout-ms", "0"], "rccr scan: --timeout-ms must be between 1 and 60000; run 'rccr scan --help'"),
         (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),
@@ -634,4 +658,45 @@ fn an_empty_state_dir_is_refused() {
         "",
     ];
     home_refuses(&home, &args, 2, "rccr keys status: --known-hosts '': ");
+}
+
+/// A closed stdout (`| head -0`) ends the output, not the command: no
+/// panic, and the exit code is the command's own verdict. A closed stderr
+/// too (`2>&1 | head -0`) loses the error line, not the exit code. Before,
+/// keygen panicked (101; an abort in release builds), a failing command
+/// exited 0, `rccr backup -` exited 0 with no archive written, and any
+/// error with stderr closed panicked.
+#[test]
+fn a_closed_output_pipe_changes_no_exit_code() {
+    let home = Home::new("closedpipe");
+    // A temporary key in the state directory: keys status asks the node.
+    ed25519_key(&home, "state/temp_key", &[]);
+    let key = home.0.path("k");
+    let key = key.to_str().unwrap();
+    // An archive to write: a cluster key of rccr's.
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let unreachable: &[&str] = &["keys", "status", "--host", "127.0.0.1:1", "--timeout", "1"];
+    for (args, stderr_too, code) in [
+        (&["--help"][..], false, 0),
+        (&["--list"], false, 0),
+        (&["version"], false, 0),
+        (&["keygen", "--type", "ed25519", "-f", key], false, 0),
+        // Nothing listens on port 1: the node is unreachable.
+        (unreachable, false, 1),
+        (unreachable, true, 1),
+        // The archive was not written whole: a failure, said on stderr.
+        (&["backup", "-"], false, 1),
+        (&["frobnicate"], true, 127),
+        (&["status", "--timeout", "0"], true, 2),
+    ] {
+        let out = home.run_into_closed_pipe(args, stderr_too);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        if args[0] == "backup" {
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with("rccr backup: stdout: "), "{err}");
+        }
+    }
+    assert!(Path::new(&format!("{key}.pub")).is_file());
 }

@@ -102,7 +102,7 @@ cli::options! {
         /// seconds after which a node that saw no commit restores its keys (default 120, at least 1)
         #[argh(option, default = "120")]
         revert_after: u64,
-        /// seconds to wait for a node to connect and answer (default 10)
+        /// seconds to wait for a node to connect and answer (default 10, 1 to 3600)
         #[argh(option, default = "10")]
         timeout: u64,
         /// nodes handled at once (default 32)
@@ -137,7 +137,7 @@ cli::options! {
         /// SSH port for nodes given without one (default 22)
         #[argh(option, default = "22")]
         port: u16,
-        /// seconds to wait for a node (default 5)
+        /// seconds to wait for a node (default 5, 1 to 3600)
         #[argh(option, default = "5")]
         timeout: u64,
     }
@@ -219,13 +219,12 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
     key_directory(&private)?;
     let key = keys::generate(args.key_type, bits, comment)?;
     keys::write_pair(&private, &key)?;
-    println!(
-        "wrote {} and {} ({})",
+    crate::print::stdout(&format!(
+        "wrote {} and {} ({})\n",
         private.display(),
         public.display(),
         key.public_key().fingerprint(Default::default())
-    );
-    Ok(())
+    ))
 }
 
 /// Makes sure the directory of `private` is there. rccr creates only its
@@ -258,11 +257,11 @@ fn key_directory(private: &Path) -> Result<(), Error> {
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
     let revert_after = engine::revert_after(cmd, args.revert_after)?;
-    at_least_one(
+    cli::check_ranges(
         cmd,
         &[
-            ("--timeout", args.timeout),
-            ("--parallel", args.parallel as u64),
+            ("--timeout", args.timeout, 1..=cli::MAX_TIMEOUT),
+            ("--parallel", args.parallel as u64, 1..=u64::MAX),
         ],
     )?;
     addr::check_port(&format!("--port {}", args.port), args.port)?;
@@ -315,7 +314,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
 }
 
 fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
-    at_least_one(cmd, &[("--timeout", args.timeout)])?;
+    cli::check_ranges(cmd, &[("--timeout", args.timeout, 1..=cli::MAX_TIMEOUT)])?;
     addr::check_port(&format!("--port {}", args.port), args.port)?;
     Ok(status::Options {
         nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
@@ -325,13 +324,4 @@ fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Err
         paths: StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?,
         json: args.json,
     })
-}
-
-/// A count or a number of seconds that must be at least 1, as rccr
-/// status's are: 0 was made 1 without a word.
-fn at_least_one(cmd: &[&str], options: &[(&str, u64)]) -> Result<(), Error> {
-    match options.iter().find(|(_, value)| *value == 0) {
-        Some((option, _)) => Err(cli::usage(cmd, &format!("{option} must be at least 1"))),
-        None => Ok(()),
-    }
 }

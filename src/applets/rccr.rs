@@ -5,7 +5,6 @@ use crate::error::{report, Error, ExitCode, EXIT_CODES_HELP};
 use crate::fsutil;
 use crate::version;
 use std::fs;
-use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -97,15 +96,12 @@ fn help() -> String {
 }
 
 fn print_line(line: &str) -> Result<(), Error> {
-    writeln!(io::stdout().lock(), "{line}").map_err(|e| Error::io("stdout", e))
+    crate::print::stdout(&format!("{line}\n"))
 }
 
 fn list() -> Result<(), Error> {
-    let mut out = io::stdout().lock();
-    for name in link_names() {
-        writeln!(out, "{name}").map_err(|e| Error::io("stdout", e))?;
-    }
-    Ok(())
+    let names: String = link_names().map(|name| format!("{name}\n")).collect();
+    crate::print::stdout(&names)
 }
 
 fn install_main(args: &[&str]) -> Result<(), Error> {
