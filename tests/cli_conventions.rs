@@ -596,11 +596,7 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
             3,
             &format!("{dir}: cannot be read as known_hosts"),
         );
-        let left: Vec<_> = std::fs::read_dir(home.state())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .filter(|name| name != "lock")
-            .collect();
+        let left = left_in(&home.state());
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
 }
@@ -699,4 +695,34 @@ fn a_closed_output_pipe_changes_no_exit_code() {
         }
     }
     assert!(Path::new(&format!("{key}.pub")).is_file());
+}
+
+/// What is in `dir` but the lock, sorted.
+fn left_in(dir: &Path) -> Vec<std::ffi::OsString> {
+    let mut left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "lock")
+        .collect();
+    left.sort();
+    left
+}
+
+/// A question that cannot be asked (no terminal) or is answered no
+/// changes nothing. keyrotate asked after it had made the cluster key,
+/// kept the temporary key and written a rotation journal naming the
+/// nodes, which the next keyrotate or setup then rotated.
+#[test]
+fn a_confirmation_without_a_terminal_changes_nothing() {
+    let home = Home::new("noconfirm");
+    let key = temp_key(&home);
+    let args = ["keyrotate", "--host", "10.255.255.1", "--from-key", &key];
+    home_refuses(
+        &home,
+        &args,
+        2,
+        "rccr keyrotate: no terminal to confirm on: pass --yes",
+    );
+    assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    assert!(!home.0.path(".ssh").exists(), "a cluster key was made");
 }
