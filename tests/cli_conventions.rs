@@ -232,24 +232,36 @@ fn hold_lock(state: &Path) -> File {
 }
 
 /// A well-formed backup archive holding only a cluster key, made as
-/// `rccr backup` makes one (the format is in src/backup.rs; its checksum
-/// line is POSIX `cksum`'s), so that restore gets as far as the lock.
+/// `rccr backup` makes one, so that restore gets as far as the lock.
 fn archive_with_a_cluster_key(home: &Home) -> PathBuf {
-    let key = home.0.path("cluster_key");
-    let out = home.run(&["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()]);
-    assert!(out.status.success(), "{out:?}");
-    let archive = home.0.path("archive");
-    let script = r#"len=$(wc -c < "$1")
-{ printf 'rccr-backup 1\nentry cluster_key %s 600\n' "$len"; cat "$1"; } > "$2.body"
-{ cat "$2.body"; printf 'end %s\n' "$(cksum < "$2.body")"; } > "$2""#;
-    let out = Command::new("sh")
-        .args(["-c", script, "sh"])
-        .arg(&key)
-        .arg(&archive)
+    let key = ed25519_key(home, "cluster_key", &[]);
+    archive(
+        home,
+        "archive",
+        &[("cluster_key", std::fs::read(key).unwrap())],
+    )
+}
+
+/// A backup archive `name` in `home` holding `entries` (name, bytes), its
+/// framing and checksum well-formed whatever they hold (the format is in
+/// src/backup.rs; its checksum line is POSIX `cksum`'s).
+fn archive(home: &Home, name: &str, entries: &[(&str, Vec<u8>)]) -> PathBuf {
+    let mut body = b"rccr-backup 1\n".to_vec();
+    for (entry, bytes) in entries {
+        body.extend_from_slice(format!("entry {entry} {} 600\n", bytes.len()).as_bytes());
+        body.extend_from_slice(bytes);
+    }
+    let path = home.0.path(name);
+    std::fs::write(&path, &body).unwrap();
+    let sum = Command::new("cksum")
+        .stdin(File::open(&path).unwrap())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    archive
+    assert!(sum.status.success(), "{sum:?}");
+    body.extend_from_slice(b"end ");
+    body.extend_from_slice(&sum.stdout);
+    std::fs::write(&path, &body).unwrap();
+    path
 }
 
 #[test]
@@ -725,4 +737,119 @@ fn a_confirmation_without_a_terminal_changes_nothing() {
     );
     assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
     assert!(!home.0.path(".ssh").exists(), "a cluster key was made");
+}
+
+/// Restore writes nothing unless every entry is what rccr backup writes:
+/// it checked the framing, the checksum and the cluster key, then wrote the
+/// keys and state files one by one and stopped at the first it could not
+/// use, leaving (say) a damaged `nodes` that every later command refused.
+/// Known_hosts lines it adds must be pins of the archive's own nodes: no
+/// marker, wildcard or hashed entry that would vouch for other hosts.
+#[test]
+fn restore_writes_nothing_unless_every_entry_checks_out() {
+    let home = Home::new("restorebad");
+    let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
+    let other = ed25519_key(&home, "k2", &[]);
+    let public = std::fs::read_to_string(format!("{other}.pub")).unwrap();
+    let public = public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let node = b"10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n".to_vec();
+    let pin = |hosts: &str| format!("{hosts} {public}\n").into_bytes();
+    let state = |name: &'static str, bytes: &[u8]| vec![(name, bytes.to_vec())];
+    let with_node =
+        |name: &'static str, bytes: Vec<u8>| vec![("nodes", node.clone()), (name, bytes)];
+    for (entries, says) in [
+        (
+            state("nodes", b"garbage\tline\n"),
+            "its entry nodes:1 is not what rccr backup writes",
+        ),
+        (state("swarm", b"bogus\n"), "its entry swarm:1 is not"),
+        (
+            state("keys", b"cluster not-a-fingerprint\n"),
+            "its entry keys:1 is not",
+        ),
+        (
+            state("last-rotation", b"junk\n"),
+            "its entry last-rotation:1 is not",
+        ),
+        (
+            state("previous_key", b"not a key"),
+            "its entry previous_key is not",
+        ),
+        (
+            state("temp_key.pub", b"\xff\n"),
+            "its entry temp_key.pub is not",
+        ),
+        (
+            state("cluster_key", &cluster),
+            "its entry cluster_key is there twice",
+        ),
+        (
+            with_node("known_hosts", pin("@cert-authority *")),
+            "its entry known_hosts:1 is not",
+        ),
+        (
+            with_node("known_hosts", pin("10.0.0.5,*")),
+            "its entry known_hosts:1 is not",
+        ),
+        (
+            with_node("known_hosts", pin("10.0.0.9")),
+            "its entry known_hosts:1 is not",
+        ),
+        (
+            state("known_hosts", &pin("10.0.0.5")),
+            "its entry known_hosts:1 is not",
+        ),
+    ] {
+        let entries = [&[("cluster_key", cluster.clone())][..], &entries].concat();
+        let path = archive(&home, "bad", &entries);
+        let args = ["restore", path.to_str().unwrap()];
+        home_refuses(
+            &home,
+            &args,
+            3,
+            &format!("rccr restore: {}: {says}", path.display()),
+        );
+        let err = String::from_utf8_lossy(&home.run(&args).stderr).into_owned();
+        assert!(err.contains("nothing was restored"), "{err}");
+        assert_eq!(
+            left_in(&home.state()),
+            Vec::<std::ffi::OsString>::new(),
+            "{err}"
+        );
+        assert!(!home.0.path(".ssh").exists(), "{err}");
+    }
+    // The same archive with a pin of its node, and no other flaw, restores;
+    // not over a known_hosts that cannot be read, which it read after it
+    // had written the keys and the state files.
+    let good = archive(
+        &home,
+        "good",
+        &[
+            ("cluster_key", cluster),
+            ("nodes", node),
+            ("known_hosts", pin("ReCyClusteR-Target-0a0b0c,10.0.0.5")),
+        ],
+    );
+    let args = ["restore", good.to_str().unwrap()];
+    std::fs::create_dir_all(home.0.path(".ssh/known_hosts")).unwrap();
+    home_refuses(&home, &args, 1, "known_hosts: ");
+    assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    assert_eq!(std::fs::read_dir(home.0.path(".ssh")).unwrap().count(), 1);
+    // A last line without its newline stays whole.
+    std::fs::remove_dir(home.0.path(".ssh/known_hosts")).unwrap();
+    home.0.write(".ssh/known_hosts", "mine ssh-ed25519 AAAA");
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+    let known_hosts = std::fs::read_to_string(home.0.path(".ssh/known_hosts")).unwrap();
+    assert_eq!(
+        known_hosts,
+        format!(
+            "mine ssh-ed25519 AAAA\n{}",
+            String::from_utf8(pin("ReCyClusteR-Target-0a0b0c,10.0.0.5")).unwrap()
+        )
+    );
 }

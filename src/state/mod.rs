@@ -336,6 +336,17 @@ impl KeyRecords {
 const NOT_A_KEY_RECORD: &str =
     "not a key record line (cluster or temporary, then a SHA256 fingerprint); fix or remove it";
 
+/// Whether `line` is a line [`KeyRecords`] writes: a role, a space and a
+/// fingerprint.
+pub fn is_key_record(line: &str) -> bool {
+    line.split_once(' ').is_some_and(|(role, fp)| {
+        [KeyRole::Cluster, KeyRole::Temporary]
+            .iter()
+            .any(|r| r.as_str() == role)
+            && Fingerprint::parse(fp).is_some()
+    })
+}
+
 /// The role `text` (a [`KeyRecords`] file) records for `fingerprint`.
 fn role_in(text: &str, fingerprint: &str) -> Option<KeyRole> {
     text.lines().find_map(|line| {
