@@ -304,6 +304,12 @@ pub fn read(source: &str) -> Result<Archive, Error> {
     let read = if source == "-" {
         crate::docker::read_bounded(&mut std::io::stdin().lock(), MAX_SIZE)
     } else {
+        fsutil::check_input_file(
+            source,
+            Path::new(source),
+            true,
+            "give the file rccr backup wrote",
+        )?;
         std::fs::File::open(source).and_then(|mut f| crate::docker::read_bounded(&mut f, MAX_SIZE))
     };
     let bytes = match read {

@@ -71,6 +71,16 @@ pub fn check_ranges(
     Ok(())
 }
 
+/// Refuses an empty value of the options (name, value) that name a file
+/// or directory: as a path, "" is no file at all (or, for a directory, the
+/// working directory). `noun` says what to name (`a file`).
+pub fn not_empty(cmd: &[&str], options: &[(&str, Option<&str>)], noun: &str) -> Result<(), Error> {
+    match options.iter().find(|(_, value)| *value == Some("")) {
+        Some((option, _)) => Err(usage(cmd, &format!("{option} '': name {noun}"))),
+        None => Ok(()),
+    }
+}
+
 /// argh's error text on one line: its lists (`Required positional
 /// arguments not provided:` then one indented name a line) become
 /// `...: FILE, NODE`.

@@ -42,6 +42,35 @@ fn absent_is_none<T>(path: &Path, read: std::io::Result<T>) -> Result<Option<T>,
     }
 }
 
+/// Why `path`, a file the user named for rccr to read, is not one: it is
+/// missing, a directory, a device (`/dev/zero` reads without end), or
+/// something else that is not a regular file (a pipe, `<(...)`, only when
+/// `pipe_ok`: rccr reads it once). `None` when it is.
+pub fn not_a_file(path: &Path, pipe_ok: bool) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => None,
+        Ok(meta) if pipe_ok && meta.file_type().is_fifo() => None,
+        Ok(meta) if meta.is_dir() => Some("a directory".into()),
+        Ok(meta) if meta.file_type().is_char_device() || meta.file_type().is_block_device() => {
+            Some("a device".into())
+        }
+        Ok(_) => Some("not a regular file".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such file".into()),
+        Err(e) => Some(format!("cannot be read ({e})")),
+    }
+}
+
+/// Refuses a file the user named that is not one ([`not_a_file`]) as bad
+/// input: `what` names it as given (`--config PATH`), `hint` says what to
+/// give instead.
+pub fn check_input_file(what: &str, path: &Path, pipe_ok: bool, hint: &str) -> Result<(), Error> {
+    match not_a_file(path, pipe_ok) {
+        Some(why) => Err(Error::bad_input(what, format!("{why}: {hint}"))),
+        None => Ok(()),
+    }
+}
+
 /// A sibling path for a temporary file: same directory (so `rename` is
 /// atomic), hidden, and named at random (`.NAME.rccr-tmp.RANDOM`).
 pub fn temp_sibling(path: &Path) -> PathBuf {

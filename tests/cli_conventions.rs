@@ -853,3 +853,135 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
         )
     );
 }
+
+/// A file named for rccr to read that is missing, a directory or a device
+/// is bad input (exit 3) in every command, named as given with what to
+/// give instead, as a key file always was. `--config`, `--hosts-file`,
+/// `--since` and restore's FILE said "cannot read PATH: No such file or
+/// directory (os error 2)" with exit 1, and `--known-hosts /dev/zero` read
+/// until memory ran out. An empty name is a usage error, as `--state-dir
+/// ''` is: it was "cannot read : No such file...", or for backup '' the
+/// archive was made and then "cannot write : ...".
+#[test]
+fn an_input_file_that_is_no_file_is_exit_3_everywhere() {
+    let home = Home::new("inputfile");
+    let sweep: &[&str] = &["--subnet", "10.255.255.0/30"];
+    let node: &[&str] = &["--host", "10.255.255.1", "--timeout", "1"];
+    // Each command with PATH where the file goes, and what it says of a
+    // PATH that IS no file.
+    let commands: [(Vec<&str>, &str); 10] = [
+        (
+            vec!["status", "--config", "PATH"],
+            "--config PATH: IS: give the path of a cluster_config.yml",
+        ),
+        (
+            [&["setup", "--dry-run", "--config", "PATH"][..], sweep].concat(),
+            "--config PATH: IS: ",
+        ),
+        (
+            [&["scan", "--config", "PATH"][..], sweep].concat(),
+            "--config PATH: IS: ",
+        ),
+        (
+            vec!["backup", "out", "--config", "PATH"],
+            "--config PATH: IS: ",
+        ),
+        (
+            vec!["remove", "x", "--yes", "--config", "PATH"],
+            "--config PATH: IS: ",
+        ),
+        (
+            vec!["keyrotate", "--yes", "--hosts-file", "PATH"],
+            "--hosts-file PATH: IS: give a file with one node address per line",
+        ),
+        (
+            vec!["keys", "status", "--hosts-file", "PATH"],
+            "--hosts-file PATH: IS: ",
+        ),
+        (
+            [&["scan", "--filter", "x", "--since", "PATH"][..], sweep].concat(),
+            "--since PATH: IS: give the file rccr scan --save wrote",
+        ),
+        (
+            vec!["restore", "PATH"],
+            "PATH: IS: give the file rccr backup wrote",
+        ),
+        (
+            [&["keys", "status", "--known-hosts", "PATH"][..], node].concat(),
+            "PATH: cannot be read as known_hosts (IS): give a file with --known-hosts",
+        ),
+    ];
+    for (command, says) in &commands {
+        for (path, is) in [
+            ("/nonexistent/rccr-input", "no such file"),
+            ("/etc", "a directory"),
+            ("/dev/zero", "a device"),
+        ] {
+            if path.starts_with("/nonexistent") && says.contains("known_hosts") {
+                continue; // the first pin makes it
+            }
+            let args: Vec<&str> = command
+                .iter()
+                .map(|a| if *a == "PATH" { path } else { a })
+                .collect();
+            let says = says.replace("PATH", path).replace("IS", is);
+            home_refuses(&home, &args, 3, &format!(": {says}"));
+        }
+    }
+    // An empty name, in these and every other option that names a file.
+    let empty: [(&[&str], &str); 15] = [
+        (&["status", "--config", ""], "--config '': name a file; run"),
+        (
+            &["setup", "--dry-run", "--config", ""],
+            "--config '': name a file; run",
+        ),
+        (
+            &["setup", "--dry-run", "--temp-key", ""],
+            "--temp-key '': name a file; run",
+        ),
+        (&["scan", "--config", ""], "--config '': name a file; run"),
+        (&["scan", "--since", ""], "--since '': name a file; run"),
+        (&["scan", "--save", ""], "--save '': name a file; run"),
+        (
+            &["scan", "--ssh-names", "--key", ""],
+            "--key '': name a file; run",
+        ),
+        (
+            &["backup", ""],
+            "FILE '': name a file (or - for stdout); run",
+        ),
+        (
+            &["backup", "out", "--config", ""],
+            "--config '': name a file",
+        ),
+        (
+            &["restore", ""],
+            "FILE '': name a file (or - for stdin); run",
+        ),
+        (
+            &["remove", "x", "--config", ""],
+            "--config '': name a file; run",
+        ),
+        (
+            &["keyrotate", "--hosts-file", ""],
+            "--hosts-file '': name a file; run",
+        ),
+        (
+            &["keyrotate", "--from-key", ""],
+            "--from-key '': name a file; run",
+        ),
+        (
+            &["keys", "status", "--hosts-file", ""],
+            "--hosts-file '': name a file; run",
+        ),
+        (&["keygen", "-f", ""], "-f '': name a file; run"),
+    ];
+    for (args, says) in empty {
+        let command = if args[0] == "keys" {
+            "keys status"
+        } else {
+            args[0]
+        };
+        home_refuses(&home, args, 2, &format!("rccr {command}: {says}"));
+    }
+}

@@ -57,6 +57,14 @@ cli::options! {
 
 fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: BackupArgs = cli::parse(cmd, args)?;
+    cli::not_empty(
+        cmd,
+        &[
+            ("FILE", Some(args.file.as_str())),
+            ("--config", args.config.as_deref()),
+        ],
+        "a file (or - for stdout)",
+    )?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Held so that the archive is not taken in the middle of a setup run
     // (an unfinished rotation's journal goes in, and comes back on restore).
@@ -77,6 +85,11 @@ fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 
 fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: RestoreArgs = cli::parse(cmd, args)?;
+    cli::not_empty(
+        cmd,
+        &[("FILE", Some(args.file.as_str()))],
+        "a file (or - for stdin)",
+    )?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Checked before the lock: a bad archive must leave no state directory.
     let archive = crate::backup::read(&args.file)?;

@@ -169,6 +169,7 @@ fn keyrotate_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 }
 
 fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
+    cli::not_empty(cmd, &[("-f", args.file.as_deref())], "a file")?;
     let private = PathBuf::from(
         args.file
             .as_deref()
@@ -257,6 +258,11 @@ fn key_directory(private: &Path) -> Result<(), Error> {
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
     let revert_after = engine::revert_after(cmd, args.revert_after)?;
+    let files = [
+        ("--hosts-file", args.hosts_file.as_deref()),
+        ("--from-key", args.from_key.as_deref()),
+    ];
+    cli::not_empty(cmd, &files, "a file")?;
     cli::check_ranges(
         cmd,
         &[
@@ -314,6 +320,11 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
 }
 
 fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
+    cli::not_empty(
+        cmd,
+        &[("--hosts-file", args.hosts_file.as_deref())],
+        "a file",
+    )?;
     cli::check_ranges(cmd, &[("--timeout", args.timeout, 1..=cli::MAX_TIMEOUT)])?;
     addr::check_port(&format!("--port {}", args.port), args.port)?;
     Ok(status::Options {

@@ -37,6 +37,7 @@ cli::options! {
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     crate::print::set_quiet(args.quiet);
+    cli::not_empty(cmd, &[("--config", args.config.as_deref())], "a file")?;
     cli::check_ranges(
         cmd,
         &[

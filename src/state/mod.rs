@@ -61,14 +61,11 @@ impl StatePaths {
         state_dir: Option<&str>,
         known_hosts: Option<&str>,
     ) -> Result<StatePaths, Error> {
-        for (option, value) in [("--state-dir", state_dir), ("--known-hosts", known_hosts)] {
-            if value == Some("") {
-                return Err(crate::cli::usage(
-                    cmd,
-                    &format!("{option} '': name a file or directory"),
-                ));
-            }
-        }
+        crate::cli::not_empty(
+            cmd,
+            &[("--state-dir", state_dir), ("--known-hosts", known_hosts)],
+            "a file or directory",
+        )?;
         let paths = StatePaths::resolve(state_dir, known_hosts);
         paths.check_state_dir()?;
         Ok(paths)
