@@ -613,28 +613,31 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
     }
 }
 
+/// Every command that uses the state directory, with what it needs to get
+/// as far as reading it.
+const STATE_COMMANDS: [&[&str]; 7] = [
+    &["setup", "--yes", "--subnet", "10.255.255.0/30"],
+    &["status", "--timeout", "1"],
+    &[
+        "keyrotate",
+        "--yes",
+        "--host",
+        "10.255.255.1",
+        "--timeout",
+        "1",
+    ],
+    &["keys", "status", "--host", "10.255.255.1", "--timeout", "1"],
+    &["backup", "out.bak"],
+    &["restore", "-"],
+    &["remove", "--forget", "--yes", "10.255.255.1"],
+];
+
 /// An empty state directory is refused: as a path it is the working
 /// directory, where the lock and the inventory landed.
 #[test]
 fn an_empty_state_dir_is_refused() {
     let home = Home::new("emptystate");
-    let commands: [&[&str]; 7] = [
-        &["setup", "--yes", "--subnet", "10.255.255.0/30"],
-        &["status", "--timeout", "1"],
-        &[
-            "keyrotate",
-            "--yes",
-            "--host",
-            "10.255.255.1",
-            "--timeout",
-            "1",
-        ],
-        &["keys", "status", "--host", "10.255.255.1", "--timeout", "1"],
-        &["backup", "out.bak"],
-        &["restore", "-"],
-        &["remove", "--forget", "--yes", "10.255.255.1"],
-    ];
-    for command in commands {
+    for command in STATE_COMMANDS {
         let args = [command, &["--state-dir", ""][..]].concat();
         let out = home.run(&args);
         let name = if command[0] == "keys" {
@@ -983,5 +986,35 @@ fn an_input_file_that_is_no_file_is_exit_3_everywhere() {
             args[0]
         };
         home_refuses(&home, args, 2, &format!("rccr {command}: {says}"));
+    }
+}
+
+/// A state directory that is a file (or under one) is refused as bad
+/// input naming where it came from. It was "cannot create PATH: File
+/// exists (os error 17)" (exit 1) in the commands that write, and "cannot
+/// read PATH/nodes: Not a directory" in the others.
+#[test]
+fn a_state_dir_that_is_no_directory_is_refused() {
+    let home = Home::new("statefile");
+    home.0.write("afile", "");
+    for dir in ["afile", "afile/state"] {
+        let path = home.0.path(dir);
+        let path = path.to_str().unwrap();
+        for command in STATE_COMMANDS {
+            let out = home.run_with_state_dir(command, path.as_ref());
+            assert_refused(
+                command,
+                &out,
+                3,
+                &format!("RCCR_STATE_DIR={path}: not a directory: name a directory"),
+            );
+            let args = [command, &["--state-dir", path][..]].concat();
+            home_refuses(
+                &home,
+                &args,
+                3,
+                &format!("--state-dir {path}: not a directory: name a directory"),
+            );
+        }
     }
 }
