@@ -201,6 +201,12 @@ fn a_usage_error_is_one_line_naming_the_command() {
             "rccr setup: --remove-missing acts on the swarm, which --no-swarm skips; run",
         ),
         (&["--no-such-option"], "rccr: unknown option: --no-such-option; run 'rccr --help'"),
+        // Arguments that were taken and never looked at.
+        (&["--version", "x"], "rccr --version: unexpected argument: x; run 'rccr --help' for usage"),
+        (&["--list", "x"], "rccr --list: unexpected argument: x; run 'rccr --help' for usage"),
+        (&["--licenses", "x"], "rccr --licenses: unexpected argument: x; run 'rccr --help'"),
+        (&["version", "x"], "rccr version: unexpected argument: x; run 'rccr version --help' for usage"),
+        (&["--install"], "rccr --install: expected DIR or -s DIR; run 'rccr --install --help' for usage"),
     ] {
         let out = home.run(args);
         assert_refused(args, &out, 2, says);
@@ -1017,4 +1023,24 @@ fn a_state_dir_that_is_no_directory_is_refused() {
             );
         }
     }
+}
+
+/// An argument that is not UTF-8 is a usage error naming it (its bytes
+/// escaped) and what to do. It said only "argument is not valid UTF-8: ?".
+#[test]
+fn an_argument_that_is_not_utf8_is_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let home = Home::new("utf8");
+    let bad = std::ffi::OsStr::from_bytes(b"/tmp/caf\xe9");
+    let out = home
+        .command(&["restore"], home.state().as_os_str())
+        .arg(bad)
+        .output()
+        .unwrap();
+    assert_refused(
+        &["restore", "/tmp/caf\\xe9"],
+        &out,
+        2,
+        "rccr: argument 2, '/tmp/caf\\xe9', is not UTF-8: rccr takes only UTF-8 arguments; give the name in UTF-8 (rename the file if need be)",
+    );
 }

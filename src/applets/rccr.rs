@@ -18,10 +18,10 @@ pub const VERSION: Applet = Applet {
 fn version_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let help = |a: &&str| matches!(*a, "--help" | "-h");
     if let Some(extra) = args.iter().find(|a| !help(a)) {
-        return Err(Error::Usage(format!(
-            "{}: unexpected argument: {extra}",
-            cmd.join(" ")
-        )));
+        return Err(crate::cli::usage(
+            cmd,
+            &format!("unexpected argument: {extra}"),
+        ));
     }
     if args.iter().any(help) {
         return Err(Error::Help(format!(
@@ -41,13 +41,23 @@ pub fn multiplexer(args: &[&str]) -> ExitCode {
             return ExitCode::Usage;
         }
     };
-    let outcome = match first {
-        "--help" | "-h" | "help" => Err(Error::Help(help())),
-        "--version" | "-V" => print_line(&version::line()),
-        "--licenses" => print_line(LICENSES),
-        "--list" => list(),
-        "--install" => install_main(rest),
-        command => match find_command(command) {
+    // The options that take no argument print nothing after one.
+    if let (Some(extra), "--version" | "-V" | "--licenses" | "--list") = (rest.first(), first) {
+        // Their usage is the multiplexer's.
+        let e = Error::Usage(format!(
+            "{MULTIPLEXER} {first}: unexpected argument: {extra}; run '{MULTIPLEXER} --help' for usage"
+        ));
+        return report(MULTIPLEXER, Err(e));
+    }
+    let outcome = match (first, rest) {
+        // `rccr help COMMAND` is `rccr COMMAND --help`.
+        ("help", [command, ..]) => return multiplexer(&[command, "--help"]),
+        ("--help" | "-h" | "help", _) => Err(Error::Help(help())),
+        ("--version" | "-V", _) => print_line(&version::line()),
+        ("--licenses", _) => print_line(LICENSES),
+        ("--list", _) => list(),
+        ("--install", _) => install_main(rest),
+        (command, _) => match find_command(command) {
             Some(applet) => {
                 let prog = format!("{MULTIPLEXER} {command}");
                 return report(&prog, (applet.main)(&[MULTIPLEXER, command], rest));
@@ -88,7 +98,7 @@ fn help() -> String {
          \x20 --version          print version, target triple and git revision\n\
          \x20 --licenses         say where the licences of everything in rccr are\n\
          \x20 --help             print this help\n\n\
-         Run 'rccr COMMAND --help' for a command's options.\n\n",
+         Run 'rccr COMMAND --help' or 'rccr help COMMAND' for a command's options.\n\n",
     );
     text.push_str(EXIT_CODES_HELP);
     text.push('\n');
@@ -110,7 +120,12 @@ fn install_main(args: &[&str]) -> Result<(), Error> {
         ["--help"] | ["-h"] => return Err(Error::Help(format!("{USAGE}\n\nLink every applet name in DIR to this binary: hard links, or symbolic links with -s.\nExisting links are replaced; running it twice is fine.\n"))),
         ["-s", dir] => (true, *dir),
         [dir] if !dir.starts_with('-') => (false, *dir),
-        _ => return Err(Error::Usage(format!("rccr: {USAGE}"))),
+        _ => {
+            return Err(crate::cli::usage(
+                &[MULTIPLEXER, "--install"],
+                "expected DIR or -s DIR",
+            ))
+        }
     };
     // /proc/self/exe names the running binary whatever argv[0] says.
     let exe = std::env::current_exe()
