@@ -1044,3 +1044,187 @@ fn an_argument_that_is_not_utf8_is_named() {
         "rccr: argument 2, '/tmp/caf\\xe9', is not UTF-8: rccr takes only UTF-8 arguments; give the name in UTF-8 (rename the file if need be)",
     );
 }
+
+/// The flags of `rccr WORDS`, each with its other names: the options its
+/// list of options shows (`-q, --quiet`) and its usage line, and
+/// -h/--help.
+fn usage_flags(words: &[&str]) -> Vec<Vec<String>> {
+    let help = usage_help(words);
+    let mut flags: Vec<Vec<String>> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .map(|line| {
+            let names = line.split_whitespace().take_while(|t| t.starts_with('-'));
+            names.filter_map(flag_of).collect()
+        })
+        .collect();
+    flags.push(vec!["-h".into(), "--help".into()]);
+    let usage = help.lines().next().unwrap_or_default();
+    for flag in usage
+        .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
+        .filter_map(flag_of)
+    {
+        if !flags.iter().flatten().any(|f| *f == flag) {
+            flags.push(vec![flag]);
+        }
+    }
+    flags
+}
+
+/// What `rccr WORDS --help` prints.
+fn usage_help(words: &[&str]) -> String {
+    let out = Command::new(RCCR)
+        .args(words)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{words:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `token` as a flag (`--name`, `-f`), without what follows it (`=`,
+/// punctuation); `None` when it is no flag (`-`, `-1`, a word).
+fn flag_of(token: &str) -> Option<String> {
+    let name = token
+        .strip_prefix("--")
+        .or_else(|| token.strip_prefix('-'))?;
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let end = name
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(name.len());
+    Some(token[..token.len() - name.len() + end].to_string())
+}
+
+/// The code in a Markdown text: each inline span, and each line of a
+/// fenced block with the lines indented deeper that continue it.
+fn code_snippets(markdown: &str) -> Vec<String> {
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut snippets = Vec::new();
+    let mut prose = String::new();
+    let mut fence: Option<usize> = None;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            fence = fence.xor(Some(indent(line)));
+        } else if fence.is_none() {
+            prose.push_str(line);
+            prose.push(' ');
+        } else if fence.is_some_and(|at| indent(line) > at) && !snippets.is_empty() {
+            let last: &mut String = snippets.last_mut().unwrap();
+            last.push(' ');
+            last.push_str(line.trim());
+        } else {
+            snippets.push(line.to_string());
+        }
+    }
+    snippets.extend(prose.split('`').skip(1).step_by(2).map(String::from));
+    snippets
+}
+
+/// Every flag of every command is in README.md or docs/, and every flag
+/// the docs give an rccr command (`rccr setup --expect 4`, in a code span
+/// or block) is one it takes. `rccr-init --issue-only`, `rccr keys status
+/// --port`/`--user` and `rccr setup --no-playbooks` were in no document.
+#[test]
+fn the_docs_and_the_commands_name_the_same_flags() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        docs.push(entry.unwrap().path());
+    }
+    let text: String = docs
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    // Every command's words, as the docs write them, and its flags.
+    let mut commands: Vec<(Vec<&str>, Vec<Vec<String>>)> = vec![(vec![], usage_flags(&[]))];
+    for flag in ["--list", "--install", "-s", "--licenses"] {
+        commands[0].1.push(vec![flag.into()]);
+    }
+    commands[0].1.push(vec!["--version".into(), "-V".into()]);
+    // The commands `rccr --help` lists; `keys` is its subcommands'.
+    let top = usage_help(&[]);
+    let listed = top
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next();
+    for command in listed
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        if command != "keys" {
+            commands.push((vec![command], usage_flags(&[command])));
+        }
+    }
+    for sub in ["gen", "rotate", "status"] {
+        commands.push((vec!["keys", sub], usage_flags(&["keys", sub])));
+    }
+    let mut missing = Vec::new();
+    let in_docs = |flag: &String| {
+        text.match_indices(flag.as_str()).any(|(at, _)| {
+            !text[at + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+        })
+    };
+    for (words, flags) in &commands {
+        for names in flags
+            .iter()
+            .filter(|names| !names.iter().any(|n| n == "--help"))
+        {
+            if !names.iter().any(in_docs) {
+                missing.push(format!("rccr {} {}", words.join(" "), names.join(", ")));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "in no document: {missing:?}");
+    // The flags the docs give rccr's commands.
+    let links = [
+        ("rccr-scan", "scan"),
+        ("rccr-keys", "keys"),
+        ("rccr-init", "init"),
+    ];
+    let mut unknown = Vec::new();
+    for snippet in docs
+        .iter()
+        .flat_map(|p| code_snippets(&std::fs::read_to_string(p).unwrap()))
+    {
+        let tokens: Vec<&str> = snippet.split_whitespace().collect();
+        for (at, token) in tokens.iter().enumerate() {
+            let mut words: Vec<&str> = match links.iter().find(|(link, _)| token == link) {
+                Some((_, command)) => vec![command],
+                None if *token == "rccr" => vec![],
+                None => continue,
+            };
+            let mut rest = tokens[at + 1..].iter().copied().peekable();
+            if words.is_empty() {
+                if let Some(command) =
+                    rest.next_if(|w| commands.iter().any(|(c, _)| c.len() == 1 && c[0] == *w))
+                {
+                    words.push(command);
+                }
+            }
+            if words == ["keys"] {
+                match rest.next_if(|w| ["gen", "rotate", "status"].contains(w)) {
+                    Some(sub) => words.push(sub),
+                    None => continue,
+                }
+            }
+            let Some((_, flags)) = commands.iter().find(|(c, _)| *c == words) else {
+                continue;
+            };
+            for token in rest.take_while(|t| !["|", ";", "&&", "||", "#", "rccr"].contains(t)) {
+                if let Some(flag) = flag_of(token.trim_start_matches(['[', '('])) {
+                    if !flags.iter().flatten().any(|f| *f == flag) {
+                        unknown.push(format!("{snippet:?}: {flag}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "no such flag: {unknown:#?}");
+}
