@@ -1228,3 +1228,54 @@ fn the_docs_and_the_commands_name_the_same_flags() {
     }
     assert!(unknown.is_empty(), "no such flag: {unknown:#?}");
 }
+
+/// A key file far larger than any key (a disk image named by mistake) is
+/// refused unread. It was read whole: with memory bounded (ulimit -v, as
+/// a small control has), the read failed and setup and scan went on to
+/// the sweep with no key check, keyrotate exited 1; without a bound it
+/// took the machine's memory.
+#[test]
+fn a_key_file_too_large_to_be_a_key_is_refused_unread() {
+    let home = Home::new("bigkey");
+    let big = home.0.path("disk.img");
+    File::create(&big).unwrap().set_len(64 << 30).unwrap(); // sparse
+    let big = big.to_str().unwrap();
+    let sweep = ["--subnet", "10.255.255.0/30"];
+    for (args, flag) in [
+        (
+            [&["setup", "--dry-run", "--temp-key", big][..], &sweep].concat(),
+            "--temp-key",
+        ),
+        (
+            [&["scan", "--ssh-names", "--key", big][..], &sweep].concat(),
+            "--key",
+        ),
+        (
+            vec![
+                "keyrotate",
+                "--yes",
+                "--host",
+                "10.255.255.1",
+                "--from-key",
+                big,
+            ],
+            "--from-key",
+        ),
+    ] {
+        let out = Command::new("sh")
+            .args(["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\"", RCCR])
+            .args(&args)
+            .current_dir(&home.0 .0)
+            .env("HOME", &home.0 .0)
+            .env("RCCR_STATE_DIR", home.state())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_refused(
+            &args,
+            &out,
+            3,
+            &format!("{flag} {big}: 68719476736 bytes, more than a private key holds: give the path of a private key"),
+        );
+    }
+}

@@ -81,13 +81,18 @@ fn carries(private: &Path, comment: &str) -> bool {
 }
 
 fn given(flag: &str, path: &Path, source: Source) -> Result<Found, Error> {
+    let what = format!("{flag} {}", path.display());
+    let hint = "give the path of a private key";
     // Not a pipe: a key is read more than once.
-    crate::fsutil::check_input_file(
-        &format!("{flag} {}", path.display()),
-        path,
-        false,
-        "give the path of a private key",
-    )?;
+    crate::fsutil::check_input_file(&what, path, false, hint)?;
+    // A disk image named by mistake is not read into memory.
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size > super::MAX_KEY_FILE {
+        return Err(Error::bad_input(
+            what,
+            format!("{size} bytes, more than a private key holds: {hint}"),
+        ));
+    }
     Ok(Found {
         path: path.to_path_buf(),
         source,
