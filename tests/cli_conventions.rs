@@ -4,6 +4,9 @@
 //! `--quiet` is accepted wherever there is progress to silence.
 #[path = "common/scratch.rs"]
 mod scratch;
+#[path = "common/skip.rs"]
+#[allow(unused_imports)] // or_skip
+mod skip;
 
 use scratch::Scratch;
 use std::fs::File;
@@ -38,7 +41,12 @@ impl Home {
 
     /// `rccr ARGS` in this home, not started yet.
     fn command(&self, args: &[&str], state_dir: &std::ffi::OsStr) -> Command {
-        let mut command = Command::new(RCCR);
+        self.command_of(RCCR, args, state_dir)
+    }
+
+    /// `PROGRAM ARGS` (a wrapper that runs rccr) in this home.
+    fn command_of(&self, program: &str, args: &[&str], state_dir: &std::ffi::OsStr) -> Command {
+        let mut command = Command::new(program);
         command
             .args(args)
             .current_dir(&self.0 .0)
@@ -185,7 +193,9 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["keys", "rotate", "--revert-after", "0"], "rccr keys rotate: --revert-after must be at least 1; run"),
         (&["setup", "--revert-after", "0"], "rccr setup: --revert-after must be at least 1; run 'rccr setup --help'"),
         (&["keys", "rotate", "--rekey", "--forget-temp-key"], "rccr keys rotate: --rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key; run"),
-        (&["keyrotate", "--forget-temp-key", "--host", "10.255.255.1"], "rccr keyrotate: --forget-temp-key takes no nodes; run 'rccr keyrotate --help'"),
+        (&["keyrotate", "--forget-temp-key", "--host", "10.255.255.1"], "rccr keyrotate: --forget-temp-key takes no nodes nor --from-key; run 'rccr keyrotate --help'"),
+        // It was ignored: the kept temporary key went all the same.
+        (&["keyrotate", "--forget-temp-key", "--from-key", "k"], "rccr keyrotate: --forget-temp-key takes no nodes nor --from-key; run"),
         (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be between 1 and 3600; run"),
         (&["keyrotate", "--parallel", "0"], "rccr keyrotate: --parallel must be at least 1; run"),
         (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be between 1 and 3600; run"),
@@ -1262,13 +1272,13 @@ fn a_key_file_too_large_to_be_a_key_is_refused_unread() {
             "--from-key",
         ),
     ] {
-        let out = Command::new("sh")
-            .args(["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\"", RCCR])
-            .args(&args)
-            .current_dir(&home.0 .0)
-            .env("HOME", &home.0 .0)
-            .env("RCCR_STATE_DIR", home.state())
-            .stdin(std::process::Stdio::null())
+        let limited = ["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\"", RCCR];
+        let out = home
+            .command_of(
+                "sh",
+                &[&limited[..], &args].concat(),
+                home.state().as_os_str(),
+            )
             .output()
             .unwrap();
         assert_refused(
@@ -1277,5 +1287,36 @@ fn a_key_file_too_large_to_be_a_key_is_refused_unread() {
             3,
             &format!("{flag} {big}: 68719476736 bytes, more than a private key holds: give the path of a private key"),
         );
+    }
+}
+
+/// `rccr backup -` onto a terminal, or `rccr restore -` from one, is a
+/// usage error: the archive's private keys went to the screen (and its
+/// scrollback), and restore waited for an archive no one can type.
+#[test]
+fn backup_and_restore_refuse_a_terminal_for_the_archive() {
+    let tools = Command::new("sh")
+        .args(["-c", "command -v script && command -v timeout"])
+        .output();
+    if !tools.is_ok_and(|o| o.status.success()) {
+        skip::skip("needs script(1) and timeout(1) to give rccr a terminal");
+        return;
+    }
+    let home = Home::new("tty");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    for (command, says) in [
+        ("backup -", "rccr backup: stdout is a terminal, and the archive holds private keys: send it to a file or a pipe (rccr backup - > FILE); run"),
+        ("restore -", "rccr restore: stdin is a terminal: give the archive on stdin (rccr restore - < FILE), or name its file; run"),
+    ] {
+        // script(1) gives rccr a terminal for stdin, stdout and stderr.
+        let script = ["20", "script", "-qec", &format!("{RCCR} {command}"), "/dev/null"];
+        let out = home
+            .command_of("timeout", &script, home.state().as_os_str())
+            .output()
+            .unwrap();
+        let screen = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{command}: {screen}");
+        assert!(screen.trim_end().starts_with(says), "{command}: {screen}");
+        assert!(!screen.contains("PRIVATE KEY"), "{command}: {screen}");
     }
 }

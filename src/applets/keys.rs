@@ -273,8 +273,11 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     addr::check_port(&format!("--port {}", args.port), args.port)?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
-    if args.forget_temp_key && !nodes.is_empty() {
-        return Err(cli::usage(cmd, "--forget-temp-key takes no nodes"));
+    if args.forget_temp_key && (!nodes.is_empty() || args.from_key.is_some()) {
+        return Err(cli::usage(
+            cmd,
+            "--forget-temp-key takes no nodes nor --from-key",
+        ));
     }
     let mode = if args.rekey {
         if args.from_key.is_some() || args.forget_temp_key {
