@@ -199,6 +199,9 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be between 1 and 3600; run"),
         (&["keyrotate", "--parallel", "0"], "rccr keyrotate: --parallel must be at least 1; run"),
         (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be between 1 and 3600; run"),
+        // Every node was asked, and each refused an empty user name.
+        (&["keyrotate", "--host", "10.255.255.1", "--user", ""], "rccr keyrotate: --user '': name a user; run"),
+        (&["keys", "status", "--host", "10.255.255.1", "--user", ""], "rccr keys status: --user '': name a user; run"),
         (&["keygen", "--type", "ed25519", "--bits", "2048"], "rccr keygen: --bits applies to RSA keys only; run 'rccr keygen --help'"),
         (&["scan", "--timeout-ms", "0"], "rccr scan: --timeout-ms must be between 1 and 60000; run 'rccr scan --help'"),
         (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),

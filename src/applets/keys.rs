@@ -258,19 +258,15 @@ fn key_directory(private: &Path) -> Result<(), Error> {
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
     let revert_after = engine::revert_after(cmd, args.revert_after)?;
-    let files = [
-        ("--hosts-file", args.hosts_file.as_deref()),
-        ("--from-key", args.from_key.as_deref()),
-    ];
-    cli::not_empty(cmd, &files, "a file")?;
-    cli::check_ranges(
+    check_node_options(
         cmd,
-        &[
-            ("--timeout", args.timeout, 1..=cli::MAX_TIMEOUT),
-            ("--parallel", args.parallel as u64, 1..=u64::MAX),
-        ],
+        args.hosts_file.as_deref(),
+        &args.user,
+        args.timeout,
+        args.port,
     )?;
-    addr::check_port(&format!("--port {}", args.port), args.port)?;
+    cli::not_empty(cmd, &[("--from-key", args.from_key.as_deref())], "a file")?;
+    cli::check_ranges(cmd, &[("--parallel", args.parallel as u64, 1..=u64::MAX)])?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
     if args.forget_temp_key && (!nodes.is_empty() || args.from_key.is_some()) {
@@ -322,20 +318,39 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     )
 }
 
+/// The checks of the options that rotate and status share: a hosts file
+/// and a user that name something, a timeout in its range, a port.
+fn check_node_options(
+    cmd: &[&str],
+    hosts_file: Option<&str>,
+    user: &str,
+    timeout: u64,
+    port: u16,
+) -> Result<(), Error> {
+    cli::not_empty(cmd, &[("--hosts-file", hosts_file)], "a file")?;
+    cli::not_empty(cmd, &[("--user", Some(user))], "a user")?;
+    cli::check_ranges(cmd, &[("--timeout", timeout, 1..=cli::MAX_TIMEOUT)])?;
+    addr::check_port(&format!("--port {port}"), port)
+}
+
 fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
-    cli::not_empty(
-        cmd,
-        &[("--hosts-file", args.hosts_file.as_deref())],
-        "a file",
-    )?;
-    cli::check_ranges(cmd, &[("--timeout", args.timeout, 1..=cli::MAX_TIMEOUT)])?;
-    addr::check_port(&format!("--port {}", args.port), args.port)?;
+    let StatusArgs {
+        host,
+        hosts_file,
+        user,
+        port,
+        timeout,
+        state_dir,
+        known_hosts,
+        json,
+    } = args;
+    check_node_options(cmd, hosts_file.as_deref(), &user, timeout, port)?;
     Ok(status::Options {
-        nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
-        port: args.port,
-        user: args.user,
-        timeout: Duration::from_secs(args.timeout),
-        paths: StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?,
-        json: args.json,
+        nodes: addr::collect(&host, hosts_file.as_deref(), port)?,
+        port,
+        user,
+        timeout: Duration::from_secs(timeout),
+        paths: StatePaths::from_args(cmd, state_dir.as_deref(), known_hosts.as_deref())?,
+        json,
     })
 }
