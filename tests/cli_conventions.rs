@@ -100,6 +100,20 @@ fn no_nodes_known_is_exit_1_everywhere() {
     }
 }
 
+/// keys status with none of our keys found asked no node and reported
+/// every one as fine (exit 0), its host key unknown, unreachable or not.
+#[test]
+fn keys_status_without_a_key_of_ours_says_so() {
+    let home = Home::new("nokeys");
+    let args = ["keys", "status", "--host", "127.0.0.1:1", "--timeout", "1"];
+    home_refuses(
+        &home,
+        &args,
+        1,
+        "rccr keys: no key of ours to check: no temporary, cluster or previous key found; run rccr setup first",
+    );
+}
+
 #[test]
 fn a_missing_key_file_is_exit_3_everywhere() {
     let home = Home::new("nokey");
