@@ -218,7 +218,6 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["keys", "status", "--host", "10.255.255.1", "--user", ""], "rccr keys status: --user '': name a user; run"),
         (&["keygen", "--type", "ed25519", "--bits", "2048"], "rccr keygen: --bits applies to RSA keys only; run 'rccr keygen --help'"),
         (&["scan", "--timeout-ms", "0"], "rccr scan: --timeout-ms must be between 1 and 60000; run 'rccr scan --help'"),
-        (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),
         (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage and --prepare-disk go alone"),
         (&["engine"], "rccr engine: expected 'node VERSION'; run"),
         (&["remove"], "rccr remove: name at least one NODE; run 'rccr remove --help' for usage"),
@@ -1335,5 +1334,39 @@ fn backup_and_restore_refuse_a_terminal_for_the_archive() {
         assert_eq!(out.status.code(), Some(2), "{command}: {screen}");
         assert!(screen.trim_end().starts_with(says), "{command}: {screen}");
         assert!(!screen.contains("PRIVATE KEY"), "{command}: {screen}");
+    }
+}
+
+/// A directory named on the command line that is not there is bad input
+/// (exit 3) in every command, as a file is. `rccr init --root` made it a
+/// usage error (exit 2), and `--install` did not name its option.
+#[test]
+fn a_directory_that_is_not_there_is_exit_3_everywhere() {
+    let home = Home::new("nodir");
+    home.0.write("afile", "");
+    let missing = "/nonexistent-rccr-dir";
+    for (args, says) in [
+        (
+            &["init", "--root", missing][..],
+            "rccr init: --root /nonexistent-rccr-dir: not a directory: ",
+        ),
+        (
+            &["--install", missing],
+            "rccr: --install /nonexistent-rccr-dir: not a directory: ",
+        ),
+        (
+            &["--install", "-s", "afile"],
+            "rccr: --install afile: not a directory: ",
+        ),
+        (
+            &["keygen", "-f", "/nonexistent-rccr-dir/k"],
+            "rccr keygen: -f /nonexistent-rccr-dir/k: /nonexistent-rccr-dir does not exist: ",
+        ),
+        (
+            &["status", "--state-dir", "afile"],
+            "rccr status: --state-dir afile: not a directory: ",
+        ),
+    ] {
+        home_refuses(&home, args, 3, says);
     }
 }

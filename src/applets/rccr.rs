@@ -134,8 +134,8 @@ fn install_main(args: &[&str]) -> Result<(), Error> {
     let dir = Path::new(dir);
     if !dir.is_dir() {
         return Err(Error::bad_input(
-            dir.display().to_string(),
-            "not a directory; create it first or name another",
+            format!("--install {}", dir.display()),
+            "not a directory: create it first or name another",
         ));
     }
     for name in link_names() {
