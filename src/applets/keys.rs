@@ -141,7 +141,7 @@ cli::options! {
         #[argh(option, default = "5")]
         timeout: u64,
     }
-    with state_dir, known_hosts, json
+    with state_dir, known_hosts, json, quiet
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
@@ -343,7 +343,11 @@ fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Err
         state_dir,
         known_hosts,
         json,
+        quiet,
     } = args;
+    // Nothing here prints progress: --quiet is taken as by every command
+    // that reports.
+    crate::print::set_quiet(quiet);
     check_node_options(cmd, hosts_file.as_deref(), &user, timeout, port)?;
     Ok(status::Options {
         nodes: addr::collect(&host, hosts_file.as_deref(), port)?,
