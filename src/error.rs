@@ -125,14 +125,31 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
         }
         Err(e) => {
             // Usage errors already name the command.
-            match &e {
-                Error::Usage(_) => eprintln!("{e}"),
-                _ => eprintln!("{prog}: {e}"),
-            }
+            let line = match &e {
+                Error::Usage(_) => e.to_string(),
+                _ => format!("{prog}: {e}"),
+            };
+            eprintln!("{}", one_line(&line));
             e.exit_code()
         }
     }
 }
+/// `text` with its control characters escaped (`\n`, `\u{1b}`): an error
+/// is one line, and a terminal acts on no escape sequence, whatever the
+/// input it names holds.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// Checks that the message of `e` starts with `start` (tests).
 #[cfg(test)]
 #[track_caller]

@@ -1375,3 +1375,27 @@ fn a_directory_that_is_not_there_is_exit_3_everywhere() {
         home_refuses(&home, args, 3, says);
     }
 }
+
+/// An error is one line whatever the input it names holds: a line break
+/// or an escape sequence in a path (a name pasted from elsewhere) is shown
+/// escaped. `--config $'a\\nb'` made the error two lines.
+#[test]
+fn an_error_naming_a_line_break_stays_one_line() {
+    let home = Home::new("oneline");
+    for (args, says) in [
+        (
+            &["status", "--config", "a\nb"][..],
+            "rccr status: --config a\\nb: no such file: ",
+        ),
+        (
+            &["restore", "x\u{1b}[2Jy"],
+            "rccr restore: x\\u{1b}[2Jy: no such file: ",
+        ),
+        (
+            &["remove", "--yes", "node\r1"],
+            "rccr remove: node\\r1: not a node of the inventory",
+        ),
+    ] {
+        home_refuses(&home, args, 3, says);
+    }
+}
