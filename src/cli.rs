@@ -35,7 +35,7 @@ pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
     };
     Err(match exit.status {
         Ok(()) => Error::Help(exit.output),
-        Err(()) => usage(cmd, &one_line(&exit.output)),
+        Err(()) => usage(cmd, &bad_value(&one_line(&exit.output))),
     })
 }
 
@@ -79,6 +79,30 @@ pub fn not_empty(cmd: &[&str], options: &[(&str, Option<&str>)], noun: &str) -> 
         Some((option, _)) => Err(usage(cmd, &format!("{option} '': name {noun}"))),
         None => Ok(()),
     }
+}
+
+/// argh's words for an option's value it could not parse (`Error parsing
+/// option '--timeout' with value '5s': invalid digit found in string`) as
+/// ours: the option and the value as given, then what to give. Other
+/// text is returned as it is.
+fn bad_value(text: &str) -> String {
+    let parsed = text
+        .strip_prefix("Error parsing option '")
+        .and_then(|rest| rest.split_once("' with value '"))
+        .and_then(|(option, rest)| Some((option, rest.split_once("': ")?)));
+    let Some((option, (value, why))) = parsed else {
+        return text.to_string();
+    };
+    let why = match why {
+        "invalid digit found in string" => {
+            "not a whole number: give digits only (no sign, unit or decimal point)"
+        }
+        "number too large to fit in target type" => "too large a number",
+        "cannot parse integer from empty string" => "empty: give a number",
+        why => why,
+    };
+    let value = if value.is_empty() { "''" } else { value };
+    format!("{option} {value}: {why}")
 }
 
 /// argh's error text on one line: its lists (`Required positional

@@ -197,6 +197,14 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["backup"][..], "rccr backup: Required positional arguments not provided: FILE; run 'rccr backup --help'"),
         (&["keys"], "rccr keys: One of the following subcommands must be present: help, gen, rotate, status; run"),
         (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'."),
+        // A value that is no number is named with what to give, not
+        // argh's "Error parsing option ... invalid digit found in string".
+        (&["status", "--timeout", "5s"], "rccr status: --timeout 5s: not a whole number: give digits only (no sign, unit or decimal point); run 'rccr status --help' for usage"),
+        (&["setup", "--expect", "-1"], "rccr setup: --expect -1: not a whole number: give digits only"),
+        (&["scan", "--retries", "1.5"], "rccr scan: --retries 1.5: not a whole number: give digits only"),
+        (&["keyrotate", "--port", "65536"], "rccr keyrotate: --port 65536: too large a number; run"),
+        (&["status", "--timeout", ""], "rccr status: --timeout '': empty: give a number; run"),
+        (&["keygen", "--type", "dsa"], "rccr keygen: --type dsa: unknown key type 'dsa': use ed25519 or rsa; run"),
         (&["status", "--timeout", "0"], "rccr status: --timeout must be between 1 and 3600; run"),
         (&["status", "--parallel", "0"], "rccr status: --parallel must be at least 1; run"),
         // u64::MAX seconds: the deadline overflowed, a panic (exit 101).
