@@ -43,6 +43,8 @@ pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
 /// command, says what is wrong (`msg`) and where the usage is.
 pub fn usage(cmd: &[&str], msg: &str) -> Error {
     let cmd = cmd.join(" ");
+    // argh ends some of its sentences with a full stop: ours go on.
+    let msg = msg.strip_suffix('.').unwrap_or(msg);
     Error::Usage(format!("{cmd}: {msg}; run '{cmd} --help' for usage"))
 }
 

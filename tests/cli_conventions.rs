@@ -196,7 +196,7 @@ fn a_usage_error_is_one_line_naming_the_command() {
     for (args, says) in [
         (&["backup"][..], "rccr backup: Required positional arguments not provided: FILE; run 'rccr backup --help'"),
         (&["keys"], "rccr keys: One of the following subcommands must be present: help, gen, rotate, status; run"),
-        (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'."),
+        (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'; run 'rccr status --help'"),
         // A value that is no number is named with what to give, not
         // argh's "Error parsing option ... invalid digit found in string".
         (&["status", "--timeout", "5s"], "rccr status: --timeout 5s: not a whole number: give digits only (no sign, unit or decimal point); run 'rccr status --help' for usage"),
