@@ -42,6 +42,10 @@ fn absent_is_none<T>(path: &Path, read: std::io::Result<T>) -> Result<Option<T>,
     }
 }
 
+/// What [`not_a_file`] says of a path where nothing is (a link to nowhere
+/// included).
+const NO_SUCH_FILE: &str = "no such file";
+
 /// Why `path`, a file the user named for rccr to read, is not one: it is
 /// missing, a directory, a device (`/dev/zero` reads without end), or
 /// something else that is not a regular file (a pipe, `<(...)`, only when
@@ -56,7 +60,7 @@ pub fn not_a_file(path: &Path, pipe_ok: bool) -> Option<String> {
             Some("a device".into())
         }
         Ok(_) => Some("not a regular file".into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such file".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(NO_SUCH_FILE.into()),
         Err(e) => Some(format!("cannot be read ({e})")),
     }
 }
@@ -136,7 +140,25 @@ pub fn write_atomic_lazy(path: &Path, contents: &[u8], mode: u32) -> Result<(), 
     replace(path, contents, mode, false)
 }
 
+/// Refuses to replace what stands at `path` unless it is a file, a link to
+/// one (the link is replaced) or nothing: a rename over a device
+/// (/dev/null), a pipe, a directory or a link to one (/dev/stdout) would
+/// put a regular file in its place.
+pub fn check_replaceable(path: &Path) -> Result<(), Error> {
+    if fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    match not_a_file(path, false).filter(|why| why != NO_SUCH_FILE) {
+        Some(why) => Err(Error::bad_input(
+            path.display().to_string(),
+            format!("{why}: rccr writes only whole regular files; name a file"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn replace(path: &Path, contents: &[u8], mode: u32, durable: bool) -> Result<(), Error> {
+    check_replaceable(path)?;
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut file = OpenOptions::new()

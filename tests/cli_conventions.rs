@@ -79,6 +79,13 @@ fn home_refuses(home: &Home, args: &[&str], code: i32, needle: &str) {
     assert_refused(args, &home.run(args), code, needle);
 }
 
+/// [`home_refuses`] for each of `rows` (args, needle).
+fn refuses_all(home: &Home, code: i32, rows: &[(&[&str], &str)]) {
+    for (args, needle) in rows {
+        home_refuses(home, args, code, needle);
+    }
+}
+
 fn assert_refused(args: &[&str], out: &Output, code: i32, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
@@ -1358,30 +1365,32 @@ fn a_directory_that_is_not_there_is_exit_3_everywhere() {
     let home = Home::new("nodir");
     home.0.write("afile", "");
     let missing = "/nonexistent-rccr-dir";
-    for (args, says) in [
-        (
-            &["init", "--root", missing][..],
-            "rccr init: --root /nonexistent-rccr-dir: not a directory: ",
-        ),
-        (
-            &["--install", missing],
-            "rccr: --install /nonexistent-rccr-dir: not a directory: ",
-        ),
-        (
-            &["--install", "-s", "afile"],
-            "rccr: --install afile: not a directory: ",
-        ),
-        (
-            &["keygen", "-f", "/nonexistent-rccr-dir/k"],
-            "rccr keygen: -f /nonexistent-rccr-dir/k: /nonexistent-rccr-dir does not exist: ",
-        ),
-        (
-            &["status", "--state-dir", "afile"],
-            "rccr status: --state-dir afile: not a directory: ",
-        ),
-    ] {
-        home_refuses(&home, args, 3, says);
-    }
+    refuses_all(
+        &home,
+        3,
+        &[
+            (
+                &["init", "--root", missing][..],
+                "rccr init: --root /nonexistent-rccr-dir: not a directory: ",
+            ),
+            (
+                &["--install", missing],
+                "rccr: --install /nonexistent-rccr-dir: not a directory: ",
+            ),
+            (
+                &["--install", "-s", "afile"],
+                "rccr: --install afile: not a directory: ",
+            ),
+            (
+                &["keygen", "-f", "/nonexistent-rccr-dir/k"],
+                "rccr keygen: -f /nonexistent-rccr-dir/k: /nonexistent-rccr-dir does not exist: ",
+            ),
+            (
+                &["status", "--state-dir", "afile"],
+                "rccr status: --state-dir afile: not a directory: ",
+            ),
+        ],
+    );
 }
 
 /// An error is one line whatever the input it names holds: a line break
@@ -1390,20 +1399,69 @@ fn a_directory_that_is_not_there_is_exit_3_everywhere() {
 #[test]
 fn an_error_naming_a_line_break_stays_one_line() {
     let home = Home::new("oneline");
-    for (args, says) in [
-        (
-            &["status", "--config", "a\nb"][..],
-            "rccr status: --config a\\nb: no such file: ",
-        ),
-        (
-            &["restore", "x\u{1b}[2Jy"],
-            "rccr restore: x\\u{1b}[2Jy: no such file: ",
-        ),
-        (
-            &["remove", "--yes", "node\r1"],
-            "rccr remove: node\\r1: not a node of the inventory",
-        ),
-    ] {
-        home_refuses(&home, args, 3, says);
+    for (input, shown) in [("a\nb", "a\\nb"), ("x\u{1b}[2J\ry", "x\\u{1b}[2J\\ry")] {
+        let said = |args: &[&str], says: &str| home_refuses(&home, args, 3, says);
+        said(
+            &["status", "--config", input],
+            &format!("rccr status: --config {shown}: no such file: "),
+        );
+        said(
+            &["restore", input],
+            &format!("rccr restore: {shown}: no such file: "),
+        );
+        said(
+            &["remove", "--yes", input],
+            &format!("rccr remove: {shown}: not a node of"),
+        );
+    }
+}
+
+/// A file rccr writes is replaced whole (a temporary file renamed over
+/// it): over a device, a pipe, a directory or a link to one of them that
+/// replaced the device with a regular file. `rccr keygen -f /dev/null
+/// --force` or `rccr backup /dev/stdout` as root took /dev/null or
+/// /dev/stdout away from the whole machine. Now each is refused, named,
+/// and left as it was. (Nodes of the test's own, never /dev's.)
+#[test]
+fn a_file_to_write_that_is_a_device_or_a_pipe_is_refused_and_kept() {
+    use std::os::unix::fs::FileTypeExt;
+    let home = Home::new("outdev");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let made = Command::new("sh")
+        .args([
+            "-c",
+            "mkfifo pipe && mkdir dir && ln -s pipe link && { mknod null c 1 3 || true; }",
+        ])
+        .current_dir(&home.0 .0)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let kinds = [
+        ("pipe", "not a regular file"),
+        ("link", "not a regular file"),
+        ("dir", "a directory"),
+        ("null", "a device"),
+    ];
+    for (name, is) in kinds {
+        let node = home.0.path(name);
+        let Ok(before) = std::fs::symlink_metadata(&node) else {
+            skip::skip("only root can make a device node");
+            continue;
+        };
+        let path = node.to_str().unwrap();
+        for args in [
+            &["keygen", "--type", "ed25519", "--force", "-f", path][..],
+            // Not "exists: pass --force", which could not help.
+            &["keygen", "--type", "ed25519", "-f", path],
+            &["backup", path],
+        ] {
+            let says = format!(": {path}: {is}: rccr writes only whole regular files; name a file");
+            home_refuses(&home, args, 3, &says);
+            let after = std::fs::symlink_metadata(&node).unwrap().file_type();
+            assert_eq!(after, before.file_type(), "{args:?} replaced {path}");
+            assert!(
+                after.is_fifo() || after.is_symlink() || after.is_dir() || after.is_char_device()
+            );
+        }
     }
 }

@@ -200,6 +200,9 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
         keys::check_rsa_bits(bits)?;
     }
     // Refuse before the slow part: RSA generation takes seconds.
+    for path in [&private, &public] {
+        crate::fsutil::check_replaceable(path)?;
+    }
     if !args.force {
         if let Some(existing) = [&private, &public].into_iter().find(|p| p.exists()) {
             return Err(Error::Failed(format!(
