@@ -28,6 +28,7 @@ use crate::keys::authorized::cksum_line;
 use crate::keys::control::journal::{self, Record};
 use crate::keys::resolve::Resolver;
 use crate::keys::{load_key, public_path, KeyType};
+use crate::state::swarm::SwarmRecord;
 use crate::state::{inventory, StatePaths};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
                     .iter()
                     .find(|n| **n == name)
                     .ok_or("an unknown entry")?;
+                if entries.iter().any(|e: &Entry| e.name == *name) {
+                    return Err(format!("its entry {name} is there twice"));
+                }
                 let len: usize = len.parse().map_err(|_| "a damaged entry")?;
                 let mode = u32::from_str_radix(mode, 8).map_err(|_| "a damaged entry")?;
                 // get(..len) rather than end + 1 + len: a huge length in a
@@ -124,24 +128,36 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     }
 }
 
-/// The known_hosts lines that name a node of the inventory.
+/// Whether known_hosts `line` pins a host key for a node of `nodes` and
+/// vouches for no other host by a pattern: no marker (`@cert-authority`),
+/// hashed entry, wildcard or negation, and a key that parses. What a
+/// backup keeps, and all that a restore adds to a known_hosts.
+fn pins_a_node(line: &str, nodes: &[inventory::NodeRecord]) -> bool {
+    let mut fields = line.split_whitespace();
+    let (Some(hosts), Some(kind), Some(b64)) = (fields.next(), fields.next(), fields.next()) else {
+        return false;
+    };
+    let plain = |h: &str| !h.is_empty() && !h.contains(['@', '#', '|', '*', '?', '!']);
+    let names_node = |h: &str| {
+        let h = h.trim_start_matches('[').split(']').next().unwrap_or("");
+        nodes
+            .iter()
+            .any(|n| n.ip.to_string() == h || n.hostname == h)
+    };
+    hosts.split(',').all(plain)
+        && hosts.split(',').any(names_node)
+        && ssh_key::PublicKey::from_openssh(&format!("{kind} {b64}")).is_ok()
+}
+
+/// The known_hosts lines that pin a node of the inventory ([`pins_a_node`]).
 fn cluster_known_hosts(paths: &StatePaths) -> Result<Vec<u8>, Error> {
     let nodes = inventory::load(&paths.nodes())?;
     let text = fsutil::read_if_any(&paths.known_hosts)?.unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let mut out = String::new();
-    for line in text.lines() {
-        let hosts = line.split_whitespace().next().unwrap_or("");
-        let names_node = hosts.split(',').any(|h| {
-            let h = h.trim_start_matches('[').split(']').next().unwrap_or("");
-            nodes
-                .iter()
-                .any(|n| n.ip.to_string() == h || n.hostname == h)
-        });
-        if names_node {
-            out.push_str(line);
-            out.push('\n');
-        }
+    for line in text.lines().filter(|line| pins_a_node(line, &nodes)) {
+        out.push_str(line);
+        out.push('\n');
     }
     Ok(out.into_bytes())
 }
@@ -249,10 +265,18 @@ pub fn backup(
     let entries = collect(paths, &loaded.config, loaded.source.as_deref())?;
     let archive = render(&entries);
     if target == "-" {
+        // Not crate::print::stdout: an archive cut short is no backup,
+        // whoever closed the pipe.
         std::io::stdout()
             .lock()
             .write_all(&archive)
-            .map_err(|e| Error::io("stdout", e))?;
+            .and_then(|()| std::io::stdout().lock().flush())
+            .map_err(|e| {
+                Error::Failed(format!(
+                    "stdout: {e}: the archive was not written whole, so there is no backup; \
+                     send it to a file or to a reader that takes all of it"
+                ))
+            })?;
     } else {
         fsutil::write_atomic(Path::new(target), &archive, 0o600)?;
     }
@@ -280,6 +304,12 @@ pub fn read(source: &str) -> Result<Archive, Error> {
     let read = if source == "-" {
         crate::docker::read_bounded(&mut std::io::stdin().lock(), MAX_SIZE)
     } else {
+        fsutil::check_input_file(
+            source,
+            Path::new(source),
+            true,
+            "give the file rccr backup wrote",
+        )?;
         std::fs::File::open(source).and_then(|mut f| crate::docker::read_bounded(&mut f, MAX_SIZE))
     };
     let bytes = match read {
@@ -287,12 +317,14 @@ pub fn read(source: &str) -> Result<Archive, Error> {
         Ok(None) => return Err(Error::bad_input(&what, "larger than an rccr backup can be")),
         Err(e) => return Err(Error::io(format!("cannot read {what}"), e)),
     };
-    let entries = parse(&bytes).map_err(|e| {
-        Error::bad_input(
-            &what,
-            format!("{e}; nothing was restored (use the file rccr backup wrote)"),
-        )
-    })?;
+    let entries = parse(&bytes)
+        .and_then(|entries| check_entries(&entries).map(|()| entries))
+        .map_err(|e| {
+            Error::bad_input(
+                &what,
+                format!("{e}; nothing was restored (use the file rccr backup wrote)"),
+            )
+        })?;
     let Some(cluster) = entries.iter().position(|e| e.name == "cluster_key") else {
         return Err(Error::bad_input(
             &what,
@@ -327,6 +359,73 @@ pub fn read(source: &str) -> Result<Archive, Error> {
     })
 }
 
+/// Checks each entry as what it is, as rccr backup writes it: restore
+/// writes them as they are, so one it could not use must stop it before it
+/// writes anything. `Err` names the entry (and line) and what is wrong.
+fn check_entries(entries: &[Entry]) -> Result<(), String> {
+    fn damaged(place: &str) -> String {
+        format!("its entry {place} is not what rccr backup writes")
+    }
+    // A state file's parser names the line: `FILE:LINE` is the place.
+    fn at_line(e: Error) -> String {
+        match e {
+            Error::BadInput { what, .. } => damaged(&what),
+            e => e.to_string(),
+        }
+    }
+    fn text(e: &Entry) -> Result<&str, String> {
+        std::str::from_utf8(&e.bytes).map_err(|_| damaged(&e.name))
+    }
+    let nodes = match entries.iter().find(|e| e.name == "nodes") {
+        Some(e) => inventory::parse(text(e)?, Path::new("nodes")).map_err(at_line)?,
+        None => Vec::new(),
+    };
+    // `Err` names the first line of `e` that `good` refuses, `NAME:LINE`.
+    let each_line = |e: &Entry, good: &dyn Fn(&str) -> bool| -> Result<(), String> {
+        match text(e)?.lines().position(|l| !good(l)) {
+            Some(n) => Err(damaged(&format!("{}:{}", e.name, n + 1))),
+            None => Ok(()),
+        }
+    };
+    for e in entries {
+        let origin = Path::new(&e.name);
+        let well_formed = match e.name.as_str() {
+            "cluster_key" | "previous_key" | "temp_key" => {
+                ssh_key::PrivateKey::from_openssh(&e.bytes).is_ok_and(|k| !k.is_encrypted())
+            }
+            name if name.ends_with(".pub") => {
+                ssh_key::PublicKey::from_openssh(text(e)?.trim_end()).is_ok()
+            }
+            "swarm" => {
+                SwarmRecord::parse(text(e)?, origin).map_err(at_line)?;
+                true
+            }
+            "last-rotation" => {
+                Record::parse(text(e)?, origin).map_err(at_line)?;
+                true
+            }
+            "keys" => {
+                each_line(e, &crate::state::is_key_record)?;
+                true
+            }
+            "known_hosts" => {
+                each_line(e, &|l| pins_a_node(l, &nodes))?;
+                true
+            }
+            "config" => {
+                Config::from_bytes(&e.bytes, "its entry config").map_err(|e| e.to_string())?;
+                true
+            }
+            // nodes: above; rotation.journal: read() checks it with its keys.
+            _ => true,
+        };
+        if !well_formed {
+            return Err(damaged(&e.name));
+        }
+    }
+    Ok(())
+}
+
 /// An archived rotation journal whose keys name key entries of `entries`.
 fn unfinished_rotation(bytes: &[u8], entries: &[Entry]) -> Option<Record> {
     let text = std::str::from_utf8(bytes).ok()?;
@@ -351,6 +450,11 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     } = archive;
     let (kind, cluster) = (*kind, &entries[*cluster]);
     let get = |name: &str| entries.iter().find(|e| e.name == name);
+    // Read before anything is written: a known_hosts rccr cannot read
+    // stops the restore with nothing changed.
+    let known_hosts = get("known_hosts")
+        .map(|e| merge_lines(&paths.known_hosts, &e.bytes))
+        .transpose()?;
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let mut done = Vec::new();
@@ -413,15 +517,7 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
             done.push(format!("{name}: {}", path.display()));
         }
     }
-    if let Some(e) = get("known_hosts") {
-        let mut text = fsutil::read_if_any(&paths.known_hosts)?.unwrap_or_default();
-        let have = String::from_utf8_lossy(&text).into_owned();
-        for line in String::from_utf8_lossy(&e.bytes).lines() {
-            if !have.lines().any(|l| l == line) {
-                text.extend_from_slice(line.as_bytes());
-                text.push(b'\n');
-            }
-        }
+    if let Some(text) = known_hosts {
         fsutil::write_atomic(&paths.known_hosts, &text, 0o644)?;
         done.push(format!("host keys: {}", paths.known_hosts.display()));
     }
@@ -449,6 +545,23 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         done.push(problem);
     }
     Ok(done)
+}
+
+/// The file at `path` (none: empty) with the lines of `lines` it lacks
+/// added at its end.
+fn merge_lines(path: &Path, lines: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut text = fsutil::read_if_any(path)?.unwrap_or_default();
+    let have = String::from_utf8_lossy(&text).into_owned();
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+    for line in String::from_utf8_lossy(lines).lines() {
+        if !have.lines().any(|l| l == line) {
+            text.extend_from_slice(line.as_bytes());
+            text.push(b'\n');
+        }
+    }
+    Ok(text)
 }
 
 /// Where a restored key goes: `wanted`, unless another key is there, then

@@ -35,7 +35,7 @@ pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
     };
     Err(match exit.status {
         Ok(()) => Error::Help(exit.output),
-        Err(()) => usage(cmd, &one_line(&exit.output)),
+        Err(()) => usage(cmd, &bad_value(&one_line(&exit.output))),
     })
 }
 
@@ -43,7 +43,68 @@ pub fn parse<T: FromArgs>(cmd: &[&str], args: &[&str]) -> Result<T, Error> {
 /// command, says what is wrong (`msg`) and where the usage is.
 pub fn usage(cmd: &[&str], msg: &str) -> Error {
     let cmd = cmd.join(" ");
+    // argh ends some of its sentences with a full stop: ours go on.
+    let msg = msg.strip_suffix('.').unwrap_or(msg);
     Error::Usage(format!("{cmd}: {msg}; run '{cmd} --help' for usage"))
+}
+
+/// The most seconds `--timeout` takes: an hour to connect and answer is
+/// more than any node needs, and a deadline past the clock's end was a
+/// panic.
+pub const MAX_TIMEOUT: u64 = 3600;
+
+/// Refuses the first of `options` (name, value, range) out of its range:
+/// a usage error that names it and the range. A count or a number of
+/// seconds made 1 or cut down without a word, or a deadline past the
+/// clock's end, serves no one.
+pub fn check_ranges(
+    cmd: &[&str],
+    options: &[(&str, u64, std::ops::RangeInclusive<u64>)],
+) -> Result<(), Error> {
+    for (option, value, range) in options {
+        if !range.contains(value) {
+            let msg = match *range.end() {
+                u64::MAX => format!("{option} must be at least {}", range.start()),
+                end => format!("{option} must be between {} and {end}", range.start()),
+            };
+            return Err(usage(cmd, &msg));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an empty value of the options (name, value) that name a file
+/// or directory: as a path, "" is no file at all (or, for a directory, the
+/// working directory). `noun` says what to name (`a file`).
+pub fn not_empty(cmd: &[&str], options: &[(&str, Option<&str>)], noun: &str) -> Result<(), Error> {
+    match options.iter().find(|(_, value)| *value == Some("")) {
+        Some((option, _)) => Err(usage(cmd, &format!("{option} '': name {noun}"))),
+        None => Ok(()),
+    }
+}
+
+/// argh's words for an option's value it could not parse (`Error parsing
+/// option '--timeout' with value '5s': invalid digit found in string`) as
+/// ours: the option and the value as given, then what to give. Other
+/// text is returned as it is.
+fn bad_value(text: &str) -> String {
+    let parsed = text
+        .strip_prefix("Error parsing option '")
+        .and_then(|rest| rest.split_once("' with value '"))
+        .and_then(|(option, rest)| Some((option, rest.split_once("': ")?)));
+    let Some((option, (value, why))) = parsed else {
+        return text.to_string();
+    };
+    let why = match why {
+        "invalid digit found in string" => {
+            "not a whole number: give digits only (no sign, unit or decimal point)"
+        }
+        "number too large to fit in target type" => "too large a number",
+        "cannot parse integer from empty string" => "empty: give a number",
+        why => why,
+    };
+    let value = if value.is_empty() { "''" } else { value };
+    format!("{option} {value}: {why}")
 }
 
 /// argh's error text on one line: its lists (`Required positional

@@ -6,7 +6,7 @@
 //! |-----:|---------|
 //! | 0    | success |
 //! | 1    | the operation failed (a node, a file, the network) |
-//! | 2    | usage: bad arguments, or a command not implemented yet |
+//! | 2    | usage: bad arguments, or --yes needed without a terminal |
 //! | 3    | bad input: a file or value we were given is malformed |
 //! | 4    | permission: run as root (or with the capability named) |
 //! | 127  | applet not found |
@@ -30,7 +30,7 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    success
   1    the operation failed (a node, a file, the network)
-  2    usage: bad arguments, or a command not implemented yet
+  2    usage: bad arguments, or --yes needed without a terminal
   3    bad input: a file or value given to rccr is malformed
   4    permission: run as root
   127  applet not found";
@@ -41,8 +41,6 @@ pub enum Error {
     Help(String),
     /// Bad command line; the text is argh's or ours and names the argument.
     Usage(String),
-    /// A command that a later release implements.
-    NotImplemented,
     AppletNotFound(String),
     /// Malformed input: `what` names the file or value, `msg` says what to do.
     BadInput {
@@ -89,17 +87,12 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Help(_) => ExitCode::Success,
-            Error::Usage(_) | Error::NotImplemented => ExitCode::Usage,
+            Error::Usage(_) => ExitCode::Usage,
             Error::AppletNotFound(_) => ExitCode::AppletNotFound,
             Error::BadInput { .. } => ExitCode::BadInput,
             Error::Permission(_) => ExitCode::Permission,
             Error::Io { .. } | Error::Failed(_) => ExitCode::Failure,
         }
-    }
-
-    /// A closed stdout (`rccr --list | head -1`) is how pipelines end, not a failure.
-    fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
 }
 
@@ -107,7 +100,6 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Help(text) | Error::Usage(text) => f.write_str(text.trim_end()),
-            Error::NotImplemented => f.write_str("not implemented yet"),
             Error::AppletNotFound(name) => write!(f, "applet not found: {name}"),
             Error::BadInput { what, msg } => write!(f, "{what}: {msg}"),
             Error::Permission(msg) | Error::Failed(msg) => f.write_str(msg),
@@ -131,21 +123,92 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
             let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
             ExitCode::Success
         }
-        Err(e) if e.is_broken_pipe() => ExitCode::Success,
         Err(e) => {
-            // Usage text from argh is multi-line and already names the command.
-            match &e {
-                Error::Usage(_) => eprintln!("{e}"),
-                _ => eprintln!("{prog}: {e}"),
-            }
+            // Usage errors already name the command.
+            let line = match &e {
+                Error::Usage(_) => e.to_string(),
+                _ => format!("{prog}: {e}"),
+            };
+            eprintln!("{}", one_line(&line));
             e.exit_code()
         }
     }
 }
+/// `text` with its control characters escaped (`\n`, `\u{1b}`): an error
+/// is one line, and a terminal acts on no escape sequence, whatever the
+/// input it names holds.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// Checks that the message of `e` starts with `start` (tests).
 #[cfg(test)]
 #[track_caller]
 pub fn assert_says(e: &dyn fmt::Display, start: &str) {
     let said = e.to_string();
     assert!(said.starts_with(start), "{said}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every exit code, in order. The match makes a new one a compile
+    /// error here, until it is listed (and documented).
+    fn all() -> [ExitCode; 6] {
+        use ExitCode::*;
+        let all = [
+            Success,
+            Failure,
+            Usage,
+            BadInput,
+            Permission,
+            AppletNotFound,
+        ];
+        for code in all {
+            match code {
+                Success | Failure | Usage | BadInput | Permission | AppletNotFound => {}
+            }
+        }
+        all
+    }
+
+    /// README's table and `rccr --help`'s list the codes there are, and
+    /// say the same of each: README's meaning starts help's line.
+    #[test]
+    fn the_documented_exit_codes_are_the_codes() {
+        let codes: Vec<u8> = all().iter().map(|c| *c as u8).collect();
+        let help: Vec<(u8, &str)> = EXIT_CODES_HELP
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let (code, meaning) = l.trim().split_once(' ').unwrap();
+                (code.parse().unwrap(), meaning.trim())
+            })
+            .collect();
+        let readme = include_str!("../README.md");
+        let table = readme.split("### Exit codes").nth(1).unwrap();
+        let readme: Vec<(u8, &str)> = table
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                Some((cells.get(1)?.parse().ok()?, *cells.get(2)?))
+            })
+            .collect();
+        let code_list = |rows: &[(u8, &str)]| rows.iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(code_list(&help), codes, "rccr --help");
+        assert_eq!(code_list(&readme), codes, "README.md");
+        for ((code, said), (_, meaning)) in help.iter().zip(&readme) {
+            assert!(said.starts_with(meaning), "{code}: {said:?} / {meaning:?}");
+        }
+    }
 }

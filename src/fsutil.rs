@@ -42,6 +42,39 @@ fn absent_is_none<T>(path: &Path, read: std::io::Result<T>) -> Result<Option<T>,
     }
 }
 
+/// What [`not_a_file`] says of a path where nothing is (a link to nowhere
+/// included).
+const NO_SUCH_FILE: &str = "no such file";
+
+/// Why `path`, a file the user named for rccr to read, is not one: it is
+/// missing, a directory, a device (`/dev/zero` reads without end), or
+/// something else that is not a regular file (a pipe, `<(...)`, only when
+/// `pipe_ok`: rccr reads it once). `None` when it is.
+pub fn not_a_file(path: &Path, pipe_ok: bool) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    match fs::metadata(path) {
+        Ok(meta) if meta.is_file() => None,
+        Ok(meta) if pipe_ok && meta.file_type().is_fifo() => None,
+        Ok(meta) if meta.is_dir() => Some("a directory".into()),
+        Ok(meta) if meta.file_type().is_char_device() || meta.file_type().is_block_device() => {
+            Some("a device".into())
+        }
+        Ok(_) => Some("not a regular file".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(NO_SUCH_FILE.into()),
+        Err(e) => Some(format!("cannot be read ({e})")),
+    }
+}
+
+/// Refuses a file the user named that is not one ([`not_a_file`]) as bad
+/// input: `what` names it as given (`--config PATH`), `hint` says what to
+/// give instead.
+pub fn check_input_file(what: &str, path: &Path, pipe_ok: bool, hint: &str) -> Result<(), Error> {
+    match not_a_file(path, pipe_ok) {
+        Some(why) => Err(Error::bad_input(what, format!("{why}: {hint}"))),
+        None => Ok(()),
+    }
+}
+
 /// A sibling path for a temporary file: same directory (so `rename` is
 /// atomic), hidden, and named at random (`.NAME.rccr-tmp.RANDOM`).
 pub fn temp_sibling(path: &Path) -> PathBuf {
@@ -132,6 +165,23 @@ pub fn write_atomic_lazy(path: &Path, contents: &[u8], mode: u32) -> Result<(), 
     replace(path, contents, mode, false, |_| Ok(()))
 }
 
+/// Refuses to replace what stands at `path` unless it is a file, a link to
+/// one (the link is replaced) or nothing: a rename over a device
+/// (/dev/null), a pipe, a directory or a link to one (/dev/stdout) would
+/// put a regular file in its place.
+pub fn check_replaceable(path: &Path) -> Result<(), Error> {
+    if fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    match not_a_file(path, false).filter(|why| why != NO_SUCH_FILE) {
+        Some(why) => Err(Error::bad_input(
+            path.display().to_string(),
+            format!("{why}: rccr writes only whole regular files; name a file"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn replace(
     path: &Path,
     contents: &[u8],
@@ -139,6 +189,7 @@ fn replace(
     durable: bool,
     before_rename: impl FnOnce(&File) -> std::io::Result<()>,
 ) -> Result<(), Error> {
+    check_replaceable(path)?;
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut file = OpenOptions::new()

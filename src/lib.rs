@@ -43,6 +43,25 @@ macro_rules! checked_string {
     };
 }
 
+/// `eprintln!` and `eprint!` that never panic. std's panic when stderr is
+/// a closed pipe (`rccr setup 2>&1 | head`), which stopped a run halfway
+/// (an abort, in release builds) and turned every exit code into 101: a
+/// line that cannot be written is lost, the run and its exit code are not.
+/// Defined before the modules, so that theirs are these.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod applets;
 pub mod backup;
 pub mod base64;

@@ -175,13 +175,14 @@ pub fn progress(program: &str, line: &str) {
     }
 }
 
-/// Writes a command's result to stdout (a closed pipe is a clean end: see
-/// [`crate::error::report`]).
+/// Writes a command's result to stdout. A closed pipe (`rccr status |
+/// head -1`) is no error: the reader has all it wanted, and the command
+/// goes on to its own verdict, which the exit code still tells.
 pub fn stdout(text: &str) -> Result<(), Error> {
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(|e| Error::io("stdout", e))
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.map_err(|e| Error::io("stdout", e)),
+    }
 }
 
 #[cfg(test)]

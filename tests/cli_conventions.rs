@@ -4,6 +4,9 @@
 //! `--quiet` is accepted wherever there is progress to silence.
 #[path = "common/scratch.rs"]
 mod scratch;
+#[path = "common/skip.rs"]
+#[allow(unused_imports)] // or_skip
+mod skip;
 
 use scratch::Scratch;
 use std::fs::File;
@@ -33,15 +36,39 @@ impl Home {
 
     /// [`Home::run`] with `RCCR_STATE_DIR` set to `state_dir`.
     fn run_with_state_dir(&self, args: &[&str], state_dir: &std::ffi::OsStr) -> Output {
-        Command::new(RCCR)
+        self.command(args, state_dir).output().unwrap()
+    }
+
+    /// `rccr ARGS` in this home, not started yet.
+    fn command(&self, args: &[&str], state_dir: &std::ffi::OsStr) -> Command {
+        self.command_of(RCCR, args, state_dir)
+    }
+
+    /// `PROGRAM ARGS` (a wrapper that runs rccr) in this home.
+    fn command_of(&self, program: &str, args: &[&str], state_dir: &std::ffi::OsStr) -> Command {
+        let mut command = Command::new(program);
+        command
             .args(args)
             .current_dir(&self.0 .0)
             .env("HOME", &self.0 .0)
             .env("RCCR_STATE_DIR", state_dir)
             .env_remove("RCCR_TEMP_KEY")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
+            .env_remove("RCCR_CLUSTER_KEY")
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// [`Home::run`] with stdout, and stderr too when `stderr_too`, on a
+    /// pipe whose reader is gone before rccr starts (`| head -0`, `2>&1
+    /// | head -0`): every write to it fails with EPIPE.
+    fn run_into_closed_pipe(&self, args: &[&str], stderr_too: bool) -> Output {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut command = self.command(args, self.state().as_os_str());
+        if stderr_too {
+            command.stderr(writer.try_clone().unwrap());
+        }
+        command.stdout(writer).output().unwrap()
     }
 }
 
@@ -50,6 +77,13 @@ impl Home {
 /// Runs `args` in `home` and checks they are refused as [`assert_refused`] says.
 fn home_refuses(home: &Home, args: &[&str], code: i32, needle: &str) {
     assert_refused(args, &home.run(args), code, needle);
+}
+
+/// [`home_refuses`] for each of `rows` (args, needle).
+fn refuses_all(home: &Home, code: i32, rows: &[(&[&str], &str)]) {
+    for (args, needle) in rows {
+        home_refuses(home, args, code, needle);
+    }
 }
 
 fn assert_refused(args: &[&str], out: &Output, code: i32, needle: &str) {
@@ -71,6 +105,20 @@ fn no_nodes_known_is_exit_1_everywhere() {
     ] {
         assert_refused(args, &home.run(args), 1, "no nodes");
     }
+}
+
+/// keys status with none of our keys found asked no node and reported
+/// every one as fine (exit 0), its host key unknown, unreachable or not.
+#[test]
+fn keys_status_without_a_key_of_ours_says_so() {
+    let home = Home::new("nokeys");
+    let args = ["keys", "status", "--host", "127.0.0.1:1", "--timeout", "1"];
+    home_refuses(
+        &home,
+        &args,
+        1,
+        "rccr keys: no key of ours to check: no temporary, cluster or previous key found; run rccr setup first",
+    );
 }
 
 #[test]
@@ -155,19 +203,36 @@ fn a_usage_error_is_one_line_naming_the_command() {
     for (args, says) in [
         (&["backup"][..], "rccr backup: Required positional arguments not provided: FILE; run 'rccr backup --help'"),
         (&["keys"], "rccr keys: One of the following subcommands must be present: help, gen, rotate, status; run"),
-        (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'."),
-        (&["status", "--timeout", "0"], "rccr status: --timeout and --parallel must be at least 1; run"),
+        (&["status", "--timeout"], "rccr status: No value provided for option '--timeout'; run 'rccr status --help'"),
+        // A value that is no number is named with what to give, not
+        // argh's "Error parsing option ... invalid digit found in string".
+        (&["status", "--timeout", "5s"], "rccr status: --timeout 5s: not a whole number: give digits only (no sign, unit or decimal point); run 'rccr status --help' for usage"),
+        (&["setup", "--expect", "-1"], "rccr setup: --expect -1: not a whole number: give digits only"),
+        (&["scan", "--retries", "1.5"], "rccr scan: --retries 1.5: not a whole number: give digits only"),
+        (&["keyrotate", "--port", "65536"], "rccr keyrotate: --port 65536: too large a number; run"),
+        (&["status", "--timeout", ""], "rccr status: --timeout '': empty: give a number; run"),
+        (&["keygen", "--type", "dsa"], "rccr keygen: --type dsa: unknown key type 'dsa': use ed25519 or rsa; run"),
+        (&["status", "--timeout", "0"], "rccr status: --timeout must be between 1 and 3600; run"),
+        (&["status", "--parallel", "0"], "rccr status: --parallel must be at least 1; run"),
+        // u64::MAX seconds: the deadline overflowed, a panic (exit 101).
+        (&["status", "--timeout", "18446744073709551615"], "rccr status: --timeout must be between 1 and 3600; run"),
+        (&["keyrotate", "--timeout", "3601"], "rccr keyrotate: --timeout must be between 1 and 3600; run"),
+        (&["keys", "status", "--timeout", "3601"], "rccr keys status: --timeout must be between 1 and 3600; run"),
         (&["keyrotate", "--revert-after", "0"], "rccr keyrotate: --revert-after must be at least 1; run 'rccr keyrotate --help'"),
         (&["keys", "rotate", "--revert-after", "0"], "rccr keys rotate: --revert-after must be at least 1; run"),
         (&["setup", "--revert-after", "0"], "rccr setup: --revert-after must be at least 1; run 'rccr setup --help'"),
         (&["keys", "rotate", "--rekey", "--forget-temp-key"], "rccr keys rotate: --rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key; run"),
-        (&["keyrotate", "--forget-temp-key", "--host", "10.255.255.1"], "rccr keyrotate: --forget-temp-key takes no nodes; run 'rccr keyrotate --help'"),
-        (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be at least 1; run"),
+        (&["keyrotate", "--forget-temp-key", "--host", "10.255.255.1"], "rccr keyrotate: --forget-temp-key takes no nodes nor --from-key; run 'rccr keyrotate --help'"),
+        // It was ignored: the kept temporary key went all the same.
+        (&["keyrotate", "--forget-temp-key", "--from-key", "k"], "rccr keyrotate: --forget-temp-key takes no nodes nor --from-key; run"),
+        (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be between 1 and 3600; run"),
         (&["keyrotate", "--parallel", "0"], "rccr keyrotate: --parallel must be at least 1; run"),
-        (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be at least 1; run"),
+        (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be between 1 and 3600; run"),
+        // Every node was asked, and each refused an empty user name.
+        (&["keyrotate", "--host", "10.255.255.1", "--user", ""], "rccr keyrotate: --user '': name a user; run"),
+        (&["keys", "status", "--host", "10.255.255.1", "--user", ""], "rccr keys status: --user '': name a user; run"),
         (&["keygen", "--type", "ed25519", "--bits", "2048"], "rccr keygen: --bits applies to RSA keys only; run 'rccr keygen --help'"),
         (&["scan", "--timeout-ms", "0"], "rccr scan: --timeout-ms must be between 1 and 60000; run 'rccr scan --help'"),
-        (&["init", "--root", "/nonexistent-rccr-root"], "rccr init: --root /nonexistent-rccr-root: not a directory; run"),
         (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage and --prepare-disk go alone"),
         (&["engine"], "rccr engine: expected 'node VERSION'; run"),
         (&["remove"], "rccr remove: name at least one NODE; run 'rccr remove --help' for usage"),
@@ -177,6 +242,12 @@ fn a_usage_error_is_one_line_naming_the_command() {
             "rccr setup: --remove-missing acts on the swarm, which --no-swarm skips; run",
         ),
         (&["--no-such-option"], "rccr: unknown option: --no-such-option; run 'rccr --help'"),
+        // Arguments that were taken and never looked at.
+        (&["--version", "x"], "rccr --version: unexpected argument: x; run 'rccr --help' for usage"),
+        (&["--list", "x"], "rccr --list: unexpected argument: x; run 'rccr --help' for usage"),
+        (&["--licenses", "x"], "rccr --licenses: unexpected argument: x; run 'rccr --help'"),
+        (&["version", "x"], "rccr version: unexpected argument: x; run 'rccr version --help' for usage"),
+        (&["--install"], "rccr --install: expected DIR or -s DIR; run 'rccr --install --help' for usage"),
     ] {
         let out = home.run(args);
         assert_refused(args, &out, 2, says);
@@ -208,24 +279,36 @@ fn hold_lock(state: &Path) -> File {
 }
 
 /// A well-formed backup archive holding only a cluster key, made as
-/// `rccr backup` makes one (the format is in src/backup.rs; its checksum
-/// line is POSIX `cksum`'s), so that restore gets as far as the lock.
+/// `rccr backup` makes one, so that restore gets as far as the lock.
 fn archive_with_a_cluster_key(home: &Home) -> PathBuf {
-    let key = home.0.path("cluster_key");
-    let out = home.run(&["keygen", "--type", "ed25519", "-f", key.to_str().unwrap()]);
-    assert!(out.status.success(), "{out:?}");
-    let archive = home.0.path("archive");
-    let script = r#"len=$(wc -c < "$1")
-{ printf 'rccr-backup 1\nentry cluster_key %s 600\n' "$len"; cat "$1"; } > "$2.body"
-{ cat "$2.body"; printf 'end %s\n' "$(cksum < "$2.body")"; } > "$2""#;
-    let out = Command::new("sh")
-        .args(["-c", script, "sh"])
-        .arg(&key)
-        .arg(&archive)
+    let key = ed25519_key(home, "cluster_key", &[]);
+    archive(
+        home,
+        "archive",
+        &[("cluster_key", std::fs::read(key).unwrap())],
+    )
+}
+
+/// A backup archive `name` in `home` holding `entries` (name, bytes), its
+/// framing and checksum well-formed whatever they hold (the format is in
+/// src/backup.rs; its checksum line is POSIX `cksum`'s).
+fn archive(home: &Home, name: &str, entries: &[(&str, Vec<u8>)]) -> PathBuf {
+    let mut body = b"rccr-backup 1\n".to_vec();
+    for (entry, bytes) in entries {
+        body.extend_from_slice(format!("entry {entry} {} 600\n", bytes.len()).as_bytes());
+        body.extend_from_slice(bytes);
+    }
+    let path = home.0.path(name);
+    std::fs::write(&path, &body).unwrap();
+    let sum = Command::new("cksum")
+        .stdin(File::open(&path).unwrap())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    archive
+    assert!(sum.status.success(), "{sum:?}");
+    body.extend_from_slice(b"end ");
+    body.extend_from_slice(&sum.stdout);
+    std::fs::write(&path, &body).unwrap();
+    path
 }
 
 #[test]
@@ -270,15 +353,20 @@ fn every_command_that_writes_the_state_waits_for_the_lock() {
     }
 }
 
+/// `--quiet` is an option of every command with progress, and of every
+/// command that reports (takes `--json`), as README.md says: `rccr keys
+/// status -q` was an unknown option.
 #[test]
 fn quiet_is_an_option_of_every_command_with_progress() {
     let home = Home::new("quiet");
-    for (command, _) in COMMANDS.iter().filter(|(_, progress)| *progress) {
+    for (command, progress) in COMMANDS {
         let mut args = command.to_vec();
         args.push("--help");
         let out = home.run(&args);
         let help = String::from_utf8_lossy(&out.stdout);
-        assert!(help.contains("-q, --quiet"), "{args:?}: {help}");
+        if progress || help.contains("--json") {
+            assert!(help.contains("-q, --quiet"), "{args:?}: {help}");
+        }
     }
 }
 
@@ -572,37 +660,36 @@ fn a_known_hosts_that_cannot_be_read_is_refused_before_any_node() {
             3,
             &format!("{dir}: cannot be read as known_hosts"),
         );
-        let left: Vec<_> = std::fs::read_dir(home.state())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .filter(|name| name != "lock")
-            .collect();
+        let left = left_in(&home.state());
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
 }
+
+/// Every command that uses the state directory, with what it needs to get
+/// as far as reading it.
+const STATE_COMMANDS: [&[&str]; 7] = [
+    &["setup", "--yes", "--subnet", "10.255.255.0/30"],
+    &["status", "--timeout", "1"],
+    &[
+        "keyrotate",
+        "--yes",
+        "--host",
+        "10.255.255.1",
+        "--timeout",
+        "1",
+    ],
+    &["keys", "status", "--host", "10.255.255.1", "--timeout", "1"],
+    &["backup", "out.bak"],
+    &["restore", "-"],
+    &["remove", "--forget", "--yes", "10.255.255.1"],
+];
 
 /// An empty state directory is refused: as a path it is the working
 /// directory, where the lock and the inventory landed.
 #[test]
 fn an_empty_state_dir_is_refused() {
     let home = Home::new("emptystate");
-    let commands: [&[&str]; 7] = [
-        &["setup", "--yes", "--subnet", "10.255.255.0/30"],
-        &["status", "--timeout", "1"],
-        &[
-            "keyrotate",
-            "--yes",
-            "--host",
-            "10.255.255.1",
-            "--timeout",
-            "1",
-        ],
-        &["keys", "status", "--host", "10.255.255.1", "--timeout", "1"],
-        &["backup", "out.bak"],
-        &["restore", "-"],
-        &["remove", "--forget", "--yes", "10.255.255.1"],
-    ];
-    for command in commands {
+    for command in STATE_COMMANDS {
         let args = [command, &["--state-dir", ""][..]].concat();
         let out = home.run(&args);
         let name = if command[0] == "keys" {
@@ -634,4 +721,747 @@ fn an_empty_state_dir_is_refused() {
         "",
     ];
     home_refuses(&home, &args, 2, "rccr keys status: --known-hosts '': ");
+}
+
+/// A closed stdout (`| head -0`) ends the output, not the command: no
+/// panic, and the exit code is the command's own verdict. A closed stderr
+/// too (`2>&1 | head -0`) loses the error line, not the exit code. Before,
+/// keygen panicked (101; an abort in release builds), a failing command
+/// exited 0, `rccr backup -` exited 0 with no archive written, and any
+/// error with stderr closed panicked.
+#[test]
+fn a_closed_output_pipe_changes_no_exit_code() {
+    let home = Home::new("closedpipe");
+    // A temporary key in the state directory: keys status asks the node.
+    ed25519_key(&home, "state/temp_key", &[]);
+    let key = home.0.path("k");
+    let key = key.to_str().unwrap();
+    // An archive to write: a cluster key of rccr's.
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let unreachable: &[&str] = &["keys", "status", "--host", "127.0.0.1:1", "--timeout", "1"];
+    for (args, stderr_too, code) in [
+        (&["--help"][..], false, 0),
+        (&["--list"], false, 0),
+        (&["version"], false, 0),
+        (&["keygen", "--type", "ed25519", "-f", key], false, 0),
+        // Nothing listens on port 1: the node is unreachable.
+        (unreachable, false, 1),
+        (unreachable, true, 1),
+        // The archive was not written whole: a failure, said on stderr.
+        (&["backup", "-"], false, 1),
+        (&["frobnicate"], true, 127),
+        (&["status", "--timeout", "0"], true, 2),
+    ] {
+        let out = home.run_into_closed_pipe(args, stderr_too);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        if args[0] == "backup" {
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with("rccr backup: stdout: "), "{err}");
+        }
+    }
+    assert!(Path::new(&format!("{key}.pub")).is_file());
+}
+
+/// What is in `dir` but the lock, sorted.
+fn left_in(dir: &Path) -> Vec<std::ffi::OsString> {
+    let mut left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "lock")
+        .collect();
+    left.sort();
+    left
+}
+
+/// A question that cannot be asked (no terminal) or is answered no
+/// changes nothing. keyrotate asked after it had made the cluster key,
+/// kept the temporary key and written a rotation journal naming the
+/// nodes, which the next keyrotate or setup then rotated.
+#[test]
+fn a_confirmation_without_a_terminal_changes_nothing() {
+    let home = Home::new("noconfirm");
+    let key = temp_key(&home);
+    let args = ["keyrotate", "--host", "10.255.255.1", "--from-key", &key];
+    home_refuses(
+        &home,
+        &args,
+        2,
+        "rccr keyrotate: no terminal to confirm on: pass --yes",
+    );
+    assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    assert!(!home.0.path(".ssh").exists(), "a cluster key was made");
+}
+
+/// Restore writes nothing unless every entry is what rccr backup writes:
+/// it checked the framing, the checksum and the cluster key, then wrote the
+/// keys and state files one by one and stopped at the first it could not
+/// use, leaving (say) a damaged `nodes` that every later command refused.
+/// Known_hosts lines it adds must be pins of the archive's own nodes: no
+/// marker, wildcard or hashed entry that would vouch for other hosts.
+#[test]
+fn restore_writes_nothing_unless_every_entry_checks_out() {
+    let home = Home::new("restorebad");
+    let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
+    let other = ed25519_key(&home, "k2", &[]);
+    let public = std::fs::read_to_string(format!("{other}.pub")).unwrap();
+    let public = public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let node = b"10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n".to_vec();
+    let pin = |hosts: &str| format!("{hosts} {public}\n").into_bytes();
+    let state = |name: &'static str, bytes: &[u8]| vec![(name, bytes.to_vec())];
+    let with_node =
+        |name: &'static str, bytes: Vec<u8>| vec![("nodes", node.clone()), (name, bytes)];
+    for (entries, says) in [
+        (
+            state("nodes", b"garbage\tline\n"),
+            "its entry nodes:1 is not what rccr backup writes",
+        ),
+        (state("swarm", b"bogus\n"), "its entry swarm:1 is not"),
+        (
+            state("keys", b"cluster not-a-fingerprint\n"),
+            "its entry keys:1 is not",
+        ),
+        (
+            state("last-rotation", b"junk\n"),
+            "its entry last-rotation:1 is not",
+        ),
+        (
+            state("previous_key", b"not a key"),
+            "its entry previous_key is not",
+        ),
+        (
+            state("temp_key.pub", b"\xff\n"),
+            "its entry temp_key.pub is not",
+        ),
+        (
+            state("cluster_key", &cluster),
+            "its entry cluster_key is there twice",
+        ),
+        (
+            with_node("known_hosts", pin("@cert-authority *")),
+            "its entry known_hosts:1 is not",
+        ),
+        (
+            with_node("known_hosts", pin("10.0.0.5,*")),
+            "its entry known_hosts:1 is not",
+        ),
+        (
+            with_node("known_hosts", pin("10.0.0.9")),
+            "its entry known_hosts:1 is not",
+        ),
+        (
+            state("known_hosts", &pin("10.0.0.5")),
+            "its entry known_hosts:1 is not",
+        ),
+    ] {
+        let entries = [&[("cluster_key", cluster.clone())][..], &entries].concat();
+        let path = archive(&home, "bad", &entries);
+        let args = ["restore", path.to_str().unwrap()];
+        home_refuses(
+            &home,
+            &args,
+            3,
+            &format!("rccr restore: {}: {says}", path.display()),
+        );
+        let err = String::from_utf8_lossy(&home.run(&args).stderr).into_owned();
+        assert!(err.contains("nothing was restored"), "{err}");
+        assert_eq!(
+            left_in(&home.state()),
+            Vec::<std::ffi::OsString>::new(),
+            "{err}"
+        );
+        assert!(!home.0.path(".ssh").exists(), "{err}");
+    }
+    // The same archive with a pin of its node, and no other flaw, restores;
+    // not over a known_hosts that cannot be read, which it read after it
+    // had written the keys and the state files.
+    let good = archive(
+        &home,
+        "good",
+        &[
+            ("cluster_key", cluster),
+            ("nodes", node),
+            ("known_hosts", pin("ReCyClusteR-Target-0a0b0c,10.0.0.5")),
+        ],
+    );
+    let args = ["restore", good.to_str().unwrap()];
+    std::fs::create_dir_all(home.0.path(".ssh/known_hosts")).unwrap();
+    home_refuses(&home, &args, 1, "known_hosts: ");
+    assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    assert_eq!(std::fs::read_dir(home.0.path(".ssh")).unwrap().count(), 1);
+    // A last line without its newline stays whole.
+    std::fs::remove_dir(home.0.path(".ssh/known_hosts")).unwrap();
+    home.0.write(".ssh/known_hosts", "mine ssh-ed25519 AAAA");
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+    let known_hosts = std::fs::read_to_string(home.0.path(".ssh/known_hosts")).unwrap();
+    assert_eq!(
+        known_hosts,
+        format!(
+            "mine ssh-ed25519 AAAA\n{}",
+            String::from_utf8(pin("ReCyClusteR-Target-0a0b0c,10.0.0.5")).unwrap()
+        )
+    );
+}
+
+/// A file named for rccr to read that is missing, a directory or a device
+/// is bad input (exit 3) in every command, named as given with what to
+/// give instead, as a key file always was. `--config`, `--hosts-file`,
+/// `--since` and restore's FILE said "cannot read PATH: No such file or
+/// directory (os error 2)" with exit 1, and `--known-hosts /dev/zero` read
+/// until memory ran out. An empty name is a usage error, as `--state-dir
+/// ''` is: it was "cannot read : No such file...", or for backup '' the
+/// archive was made and then "cannot write : ...".
+#[test]
+fn an_input_file_that_is_no_file_is_exit_3_everywhere() {
+    let home = Home::new("inputfile");
+    let sweep: &[&str] = &["--subnet", "10.255.255.0/30"];
+    let node: &[&str] = &["--host", "10.255.255.1", "--timeout", "1"];
+    // Each command with PATH where the file goes, and what it says of a
+    // PATH that IS no file.
+    let commands: [(Vec<&str>, &str); 10] = [
+        (
+            vec!["status", "--config", "PATH"],
+            "--config PATH: IS: give the path of a cluster_config.yml",
+        ),
+        (
+            [&["setup", "--dry-run", "--config", "PATH"][..], sweep].concat(),
+            "--config PATH: IS: ",
+        ),
+        (
+            [&["scan", "--config", "PATH"][..], sweep].concat(),
+            "--config PATH: IS: ",
+        ),
+        (
+            vec!["backup", "out", "--config", "PATH"],
+            "--config PATH: IS: ",
+        ),
+        (
+            vec!["remove", "x", "--yes", "--config", "PATH"],
+            "--config PATH: IS: ",
+        ),
+        (
+            vec!["keyrotate", "--yes", "--hosts-file", "PATH"],
+            "--hosts-file PATH: IS: give a file with one node address per line",
+        ),
+        (
+            vec!["keys", "status", "--hosts-file", "PATH"],
+            "--hosts-file PATH: IS: ",
+        ),
+        (
+            [&["scan", "--filter", "x", "--since", "PATH"][..], sweep].concat(),
+            "--since PATH: IS: give the file rccr scan --save wrote",
+        ),
+        (
+            vec!["restore", "PATH"],
+            "PATH: IS: give the file rccr backup wrote",
+        ),
+        (
+            [&["keys", "status", "--known-hosts", "PATH"][..], node].concat(),
+            "PATH: cannot be read as known_hosts (IS): give a file with --known-hosts",
+        ),
+    ];
+    for (command, says) in &commands {
+        for (path, is) in [
+            ("/nonexistent/rccr-input", "no such file"),
+            ("/etc", "a directory"),
+            ("/dev/zero", "a device"),
+        ] {
+            if path.starts_with("/nonexistent") && says.contains("known_hosts") {
+                continue; // the first pin makes it
+            }
+            let args: Vec<&str> = command
+                .iter()
+                .map(|a| if *a == "PATH" { path } else { a })
+                .collect();
+            let says = says.replace("PATH", path).replace("IS", is);
+            home_refuses(&home, &args, 3, &format!(": {says}"));
+        }
+    }
+    // An empty name, in these and every other option that names a file.
+    let empty: [(&[&str], &str); 15] = [
+        (&["status", "--config", ""], "--config '': name a file; run"),
+        (
+            &["setup", "--dry-run", "--config", ""],
+            "--config '': name a file; run",
+        ),
+        (
+            &["setup", "--dry-run", "--temp-key", ""],
+            "--temp-key '': name a file; run",
+        ),
+        (&["scan", "--config", ""], "--config '': name a file; run"),
+        (&["scan", "--since", ""], "--since '': name a file; run"),
+        (&["scan", "--save", ""], "--save '': name a file; run"),
+        (
+            &["scan", "--ssh-names", "--key", ""],
+            "--key '': name a file; run",
+        ),
+        (
+            &["backup", ""],
+            "FILE '': name a file (or - for stdout); run",
+        ),
+        (
+            &["backup", "out", "--config", ""],
+            "--config '': name a file",
+        ),
+        (
+            &["restore", ""],
+            "FILE '': name a file (or - for stdin); run",
+        ),
+        (
+            &["remove", "x", "--config", ""],
+            "--config '': name a file; run",
+        ),
+        (
+            &["keyrotate", "--hosts-file", ""],
+            "--hosts-file '': name a file; run",
+        ),
+        (
+            &["keyrotate", "--from-key", ""],
+            "--from-key '': name a file; run",
+        ),
+        (
+            &["keys", "status", "--hosts-file", ""],
+            "--hosts-file '': name a file; run",
+        ),
+        (&["keygen", "-f", ""], "-f '': name a file; run"),
+    ];
+    for (args, says) in empty {
+        let command = if args[0] == "keys" {
+            "keys status"
+        } else {
+            args[0]
+        };
+        home_refuses(&home, args, 2, &format!("rccr {command}: {says}"));
+    }
+}
+
+/// A state directory that is a file (or under one) is refused as bad
+/// input naming where it came from. It was "cannot create PATH: File
+/// exists (os error 17)" (exit 1) in the commands that write, and "cannot
+/// read PATH/nodes: Not a directory" in the others.
+#[test]
+fn a_state_dir_that_is_no_directory_is_refused() {
+    let home = Home::new("statefile");
+    home.0.write("afile", "");
+    for dir in ["afile", "afile/state"] {
+        let path = home.0.path(dir);
+        let path = path.to_str().unwrap();
+        for command in STATE_COMMANDS {
+            let out = home.run_with_state_dir(command, path.as_ref());
+            assert_refused(
+                command,
+                &out,
+                3,
+                &format!("RCCR_STATE_DIR={path}: not a directory: name a directory"),
+            );
+            let args = [command, &["--state-dir", path][..]].concat();
+            home_refuses(
+                &home,
+                &args,
+                3,
+                &format!("--state-dir {path}: not a directory: name a directory"),
+            );
+        }
+    }
+}
+
+/// An argument that is not UTF-8 is a usage error naming it (its bytes
+/// escaped) and what to do. It said only "argument is not valid UTF-8: ?".
+#[test]
+fn an_argument_that_is_not_utf8_is_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let home = Home::new("utf8");
+    let bad = std::ffi::OsStr::from_bytes(b"/tmp/caf\xe9");
+    let out = home
+        .command(&["restore"], home.state().as_os_str())
+        .arg(bad)
+        .output()
+        .unwrap();
+    assert_refused(
+        &["restore", "/tmp/caf\\xe9"],
+        &out,
+        2,
+        "rccr: argument 2, '/tmp/caf\\xe9', is not UTF-8: rccr takes only UTF-8 arguments; give the name in UTF-8 (rename the file if need be)",
+    );
+}
+
+/// The flags of `rccr WORDS`, each with its other names: the options its
+/// list of options shows (`-q, --quiet`) and its usage line, and
+/// -h/--help.
+fn usage_flags(words: &[&str]) -> Vec<Vec<String>> {
+    let help = usage_help(words);
+    let mut flags: Vec<Vec<String>> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .map(|line| {
+            let names = line.split_whitespace().take_while(|t| t.starts_with('-'));
+            names.filter_map(flag_of).collect()
+        })
+        .collect();
+    flags.push(vec!["-h".into(), "--help".into()]);
+    let usage = help.lines().next().unwrap_or_default();
+    for flag in usage
+        .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
+        .filter_map(flag_of)
+    {
+        if !flags.iter().flatten().any(|f| *f == flag) {
+            flags.push(vec![flag]);
+        }
+    }
+    flags
+}
+
+/// What `rccr WORDS --help` prints.
+fn usage_help(words: &[&str]) -> String {
+    let out = Command::new(RCCR)
+        .args(words)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{words:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `token` as a flag (`--name`, `-f`), without what follows it (`=`,
+/// punctuation); `None` when it is no flag (`-`, `-1`, a word).
+fn flag_of(token: &str) -> Option<String> {
+    let name = token
+        .strip_prefix("--")
+        .or_else(|| token.strip_prefix('-'))?;
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let end = name
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .unwrap_or(name.len());
+    Some(token[..token.len() - name.len() + end].to_string())
+}
+
+/// The code in a Markdown text: each inline span, and each line of a
+/// fenced block with the lines indented deeper that continue it.
+fn code_snippets(markdown: &str) -> Vec<String> {
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let mut snippets = Vec::new();
+    let mut prose = String::new();
+    let mut fence: Option<usize> = None;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            fence = fence.xor(Some(indent(line)));
+        } else if fence.is_none() {
+            prose.push_str(line);
+            prose.push(' ');
+        } else if fence.is_some_and(|at| indent(line) > at) && !snippets.is_empty() {
+            let last: &mut String = snippets.last_mut().unwrap();
+            last.push(' ');
+            last.push_str(line.trim());
+        } else {
+            snippets.push(line.to_string());
+        }
+    }
+    snippets.extend(prose.split('`').skip(1).step_by(2).map(String::from));
+    snippets
+}
+
+/// Every flag of every command is in README.md or docs/, and every flag
+/// the docs give an rccr command (`rccr setup --expect 4`, in a code span
+/// or block) is one it takes. `rccr-init --issue-only`, `rccr keys status
+/// --port`/`--user` and `rccr setup --no-playbooks` were in no document.
+#[test]
+fn the_docs_and_the_commands_name_the_same_flags() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        docs.push(entry.unwrap().path());
+    }
+    let text: String = docs
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    // Every command's words, as the docs write them, and its flags.
+    let mut commands: Vec<(Vec<&str>, Vec<Vec<String>>)> = vec![(vec![], usage_flags(&[]))];
+    for flag in ["--list", "--install", "-s", "--licenses"] {
+        commands[0].1.push(vec![flag.into()]);
+    }
+    commands[0].1.push(vec!["--version".into(), "-V".into()]);
+    // The commands `rccr --help` lists; `keys` is its subcommands'.
+    let top = usage_help(&[]);
+    let listed = top
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next();
+    for command in listed
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+    {
+        if command != "keys" {
+            commands.push((vec![command], usage_flags(&[command])));
+        }
+    }
+    for sub in ["gen", "rotate", "status"] {
+        commands.push((vec!["keys", sub], usage_flags(&["keys", sub])));
+    }
+    let mut missing = Vec::new();
+    let in_docs = |flag: &String| {
+        text.match_indices(flag.as_str()).any(|(at, _)| {
+            !text[at + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+        })
+    };
+    for (words, flags) in &commands {
+        for names in flags
+            .iter()
+            .filter(|names| !names.iter().any(|n| n == "--help"))
+        {
+            if !names.iter().any(in_docs) {
+                missing.push(format!("rccr {} {}", words.join(" "), names.join(", ")));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "in no document: {missing:?}");
+    // The flags the docs give rccr's commands.
+    let links = [
+        ("rccr-scan", "scan"),
+        ("rccr-keys", "keys"),
+        ("rccr-init", "init"),
+    ];
+    let mut unknown = Vec::new();
+    for snippet in docs
+        .iter()
+        .flat_map(|p| code_snippets(&std::fs::read_to_string(p).unwrap()))
+    {
+        let tokens: Vec<&str> = snippet.split_whitespace().collect();
+        for (at, token) in tokens.iter().enumerate() {
+            let mut words: Vec<&str> = match links.iter().find(|(link, _)| token == link) {
+                Some((_, command)) => vec![command],
+                None if *token == "rccr" => vec![],
+                None => continue,
+            };
+            let mut rest = tokens[at + 1..].iter().copied().peekable();
+            if words.is_empty() {
+                if let Some(command) =
+                    rest.next_if(|w| commands.iter().any(|(c, _)| c.len() == 1 && c[0] == *w))
+                {
+                    words.push(command);
+                }
+            }
+            if words == ["keys"] {
+                match rest.next_if(|w| ["gen", "rotate", "status"].contains(w)) {
+                    Some(sub) => words.push(sub),
+                    None => continue,
+                }
+            }
+            let Some((_, flags)) = commands.iter().find(|(c, _)| *c == words) else {
+                continue;
+            };
+            for token in rest.take_while(|t| !["|", ";", "&&", "||", "#", "rccr"].contains(t)) {
+                if let Some(flag) = flag_of(token.trim_start_matches(['[', '('])) {
+                    if !flags.iter().flatten().any(|f| *f == flag) {
+                        unknown.push(format!("{snippet:?}: {flag}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "no such flag: {unknown:#?}");
+}
+
+/// A key file far larger than any key (a disk image named by mistake) is
+/// refused unread. It was read whole: with memory bounded (ulimit -v, as
+/// a small control has), the read failed and setup and scan went on to
+/// the sweep with no key check, keyrotate exited 1; without a bound it
+/// took the machine's memory.
+#[test]
+fn a_key_file_too_large_to_be_a_key_is_refused_unread() {
+    let home = Home::new("bigkey");
+    let big = home.0.path("disk.img");
+    File::create(&big).unwrap().set_len(64 << 30).unwrap(); // sparse
+    let big = big.to_str().unwrap();
+    let sweep = ["--subnet", "10.255.255.0/30"];
+    for (args, flag) in [
+        (
+            [&["setup", "--dry-run", "--temp-key", big][..], &sweep].concat(),
+            "--temp-key",
+        ),
+        (
+            [&["scan", "--ssh-names", "--key", big][..], &sweep].concat(),
+            "--key",
+        ),
+        (
+            vec![
+                "keyrotate",
+                "--yes",
+                "--host",
+                "10.255.255.1",
+                "--from-key",
+                big,
+            ],
+            "--from-key",
+        ),
+    ] {
+        let limited = ["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\"", RCCR];
+        let out = home
+            .command_of(
+                "sh",
+                &[&limited[..], &args].concat(),
+                home.state().as_os_str(),
+            )
+            .output()
+            .unwrap();
+        assert_refused(
+            &args,
+            &out,
+            3,
+            &format!("{flag} {big}: 68719476736 bytes, more than a private key holds: give the path of a private key"),
+        );
+    }
+}
+
+/// `rccr backup -` onto a terminal, or `rccr restore -` from one, is a
+/// usage error: the archive's private keys went to the screen (and its
+/// scrollback), and restore waited for an archive no one can type.
+#[test]
+fn backup_and_restore_refuse_a_terminal_for_the_archive() {
+    let tools = Command::new("sh")
+        .args(["-c", "command -v script && command -v timeout"])
+        .output();
+    if !tools.is_ok_and(|o| o.status.success()) {
+        skip::skip("needs script(1) and timeout(1) to give rccr a terminal");
+        return;
+    }
+    let home = Home::new("tty");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    for (command, says) in [
+        ("backup -", "rccr backup: stdout is a terminal, and the archive holds private keys: send it to a file or a pipe (rccr backup - > FILE); run"),
+        ("restore -", "rccr restore: stdin is a terminal: give the archive on stdin (rccr restore - < FILE), or name its file; run"),
+    ] {
+        // script(1) gives rccr a terminal for stdin, stdout and stderr.
+        let script = ["20", "script", "-qec", &format!("{RCCR} {command}"), "/dev/null"];
+        let out = home
+            .command_of("timeout", &script, home.state().as_os_str())
+            .output()
+            .unwrap();
+        let screen = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{command}: {screen}");
+        assert!(screen.trim_end().starts_with(says), "{command}: {screen}");
+        assert!(!screen.contains("PRIVATE KEY"), "{command}: {screen}");
+    }
+}
+
+/// A directory named on the command line that is not there is bad input
+/// (exit 3) in every command, as a file is. `rccr init --root` made it a
+/// usage error (exit 2), and `--install` did not name its option.
+#[test]
+fn a_directory_that_is_not_there_is_exit_3_everywhere() {
+    let home = Home::new("nodir");
+    home.0.write("afile", "");
+    let missing = "/nonexistent-rccr-dir";
+    refuses_all(
+        &home,
+        3,
+        &[
+            (
+                &["init", "--root", missing][..],
+                "rccr init: --root /nonexistent-rccr-dir: not a directory: ",
+            ),
+            (
+                &["--install", missing],
+                "rccr: --install /nonexistent-rccr-dir: not a directory: ",
+            ),
+            (
+                &["--install", "-s", "afile"],
+                "rccr: --install afile: not a directory: ",
+            ),
+            (
+                &["keygen", "-f", "/nonexistent-rccr-dir/k"],
+                "rccr keygen: -f /nonexistent-rccr-dir/k: /nonexistent-rccr-dir does not exist: ",
+            ),
+            (
+                &["status", "--state-dir", "afile"],
+                "rccr status: --state-dir afile: not a directory: ",
+            ),
+        ],
+    );
+}
+
+/// An error is one line whatever the input it names holds: a line break
+/// or an escape sequence in a path (a name pasted from elsewhere) is shown
+/// escaped. `--config $'a\\nb'` made the error two lines.
+#[test]
+fn an_error_naming_a_line_break_stays_one_line() {
+    let home = Home::new("oneline");
+    for (input, shown) in [("a\nb", "a\\nb"), ("x\u{1b}[2J\ry", "x\\u{1b}[2J\\ry")] {
+        let said = |args: &[&str], says: &str| home_refuses(&home, args, 3, says);
+        said(
+            &["status", "--config", input],
+            &format!("rccr status: --config {shown}: no such file: "),
+        );
+        said(
+            &["restore", input],
+            &format!("rccr restore: {shown}: no such file: "),
+        );
+        said(
+            &["remove", "--yes", input],
+            &format!("rccr remove: {shown}: not a node of"),
+        );
+    }
+}
+
+/// A file rccr writes is replaced whole (a temporary file renamed over
+/// it): over a device, a pipe, a directory or a link to one of them that
+/// replaced the device with a regular file. `rccr keygen -f /dev/null
+/// --force` or `rccr backup /dev/stdout` as root took /dev/null or
+/// /dev/stdout away from the whole machine. Now each is refused, named,
+/// and left as it was. (Nodes of the test's own, never /dev's.)
+#[test]
+fn a_file_to_write_that_is_a_device_or_a_pipe_is_refused_and_kept() {
+    use std::os::unix::fs::FileTypeExt;
+    let home = Home::new("outdev");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let made = Command::new("sh")
+        .args([
+            "-c",
+            "mkfifo pipe && mkdir dir && ln -s pipe link && { mknod null c 1 3 || true; }",
+        ])
+        .current_dir(&home.0 .0)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let kinds = [
+        ("pipe", "not a regular file"),
+        ("link", "not a regular file"),
+        ("dir", "a directory"),
+        ("null", "a device"),
+    ];
+    for (name, is) in kinds {
+        let node = home.0.path(name);
+        let Ok(before) = std::fs::symlink_metadata(&node) else {
+            skip::skip("only root can make a device node");
+            continue;
+        };
+        let path = node.to_str().unwrap();
+        for args in [
+            &["keygen", "--type", "ed25519", "--force", "-f", path][..],
+            // Not "exists: pass --force", which could not help.
+            &["keygen", "--type", "ed25519", "-f", path],
+            &["backup", path],
+        ] {
+            let says = format!(": {path}: {is}: rccr writes only whole regular files; name a file");
+            home_refuses(&home, args, 3, &says);
+            let after = std::fs::symlink_metadata(&node).unwrap().file_type();
+            assert_eq!(after, before.file_type(), "{args:?} replaced {path}");
+            assert!(
+                after.is_fifo() || after.is_symlink() || after.is_dir() || after.is_char_device()
+            );
+        }
+    }
 }

@@ -235,6 +235,16 @@ fn every_command_answers_help() {
     }
 }
 
+/// `rccr help COMMAND` is `rccr COMMAND --help`; it printed the list of
+/// commands, whatever COMMAND was.
+#[test]
+fn help_names_a_command() {
+    assert_eq!(rccr_ok(&["help", "setup"]), rccr_ok(&["setup", "--help"]));
+    let out = run(RCCR, &["help", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(stderr(&out), "rccr: applet not found: frobnicate\n");
+}
+
 #[test]
 fn version_names_version_target_and_revision() {
     let line = rccr_ok(&["--version"]);

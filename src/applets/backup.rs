@@ -5,6 +5,7 @@ use crate::cli;
 use crate::error::Error;
 use crate::state::{Lock, StatePaths};
 use argh::FromArgs;
+use std::io::IsTerminal;
 use std::time::Duration;
 
 pub const BACKUP: Applet = Applet {
@@ -26,7 +27,8 @@ cli::options! {
     /// and previous keys, rccr's copy of the temporary key, the known_hosts
     /// lines of the cluster's nodes, the inventory, the swarm record and the
     /// config. It holds private keys: keep it as safe as the control. FILE `-`
-    /// writes to stdout (rccr backup - | ssh elsewhere 'cat > rccr.backup').
+    /// writes to stdout, a file or a pipe, never a terminal (rccr backup - |
+    /// ssh elsewhere 'cat > rccr.backup').
     /// Taken during an unfinished key rotation, it holds the rotation too:
     /// restored, rccr keyrotate finishes it.
     #[derive(FromArgs)]
@@ -45,7 +47,7 @@ cli::options! {
     /// Make this control manage the cluster of a backup archive: keys, host
     /// keys, inventory, swarm record and config as they were. Nothing is
     /// written unless the whole archive checks out (exit 3 otherwise). FILE
-    /// `-` reads stdin.
+    /// `-` reads stdin (a file or a pipe, not a terminal).
     #[derive(FromArgs)]
     struct RestoreArgs {
         /// the archive rccr backup wrote, or - for stdin
@@ -57,6 +59,20 @@ cli::options! {
 
 fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: BackupArgs = cli::parse(cmd, args)?;
+    cli::not_empty(
+        cmd,
+        &[
+            ("FILE", Some(args.file.as_str())),
+            ("--config", args.config.as_deref()),
+        ],
+        "a file (or - for stdout)",
+    )?;
+    if args.file == "-" && std::io::stdout().is_terminal() {
+        return Err(cli::usage(
+            cmd,
+            "stdout is a terminal, and the archive holds private keys: send it to a file or a pipe (rccr backup - > FILE)",
+        ));
+    }
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Held so that the archive is not taken in the middle of a setup run
     // (an unfinished rotation's journal goes in, and comes back on restore).
@@ -77,6 +93,17 @@ fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 
 fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: RestoreArgs = cli::parse(cmd, args)?;
+    if args.file == "-" && std::io::stdin().is_terminal() {
+        return Err(cli::usage(
+            cmd,
+            "stdin is a terminal: give the archive on stdin (rccr restore - < FILE), or name its file",
+        ));
+    }
+    cli::not_empty(
+        cmd,
+        &[("FILE", Some(args.file.as_str()))],
+        "a file (or - for stdin)",
+    )?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Checked before the lock: a bad archive must leave no state directory.
     let archive = crate::backup::read(&args.file)?;

@@ -20,7 +20,8 @@ pub const APPLET: Applet = Applet {
 /// service rccr-init before networking and sshd; rccr-storage runs
 /// --storage earlier. Steps that cannot run are reported on stderr and
 /// skipped: the exit code is 0 unless the arguments are wrong (2), a
-/// --hostname is not a hostname (3), a non-root user runs it on / (4), or
+/// --hostname is not a hostname or --root no directory (3), a non-root
+/// user runs it on / (4), or
 /// --hostname or --prepare-disk failed or was cancelled (1). A second run
 /// changes nothing.
 #[derive(FromArgs)]
@@ -61,9 +62,9 @@ struct Args {
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     if !args.root.is_dir() {
-        return Err(cli::usage(
-            cmd,
-            &format!("--root {}: not a directory", args.root.display()),
+        return Err(Error::bad_input(
+            format!("--root {}", args.root.display()),
+            "not a directory: name the root of the system to prepare",
         ));
     }
     let live = args

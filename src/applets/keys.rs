@@ -102,7 +102,7 @@ cli::options! {
         /// seconds after which a node that saw no commit restores its keys (default 120, at least 1)
         #[argh(option, default = "120")]
         revert_after: u64,
-        /// seconds to wait for a node to connect and log in (default 10); each step then has two minutes
+        /// seconds to wait for a node to connect and log in (default 10, 1 to 3600); each step then has two minutes
         #[argh(option, default = "10")]
         timeout: u64,
         /// nodes handled at once (default 32)
@@ -138,11 +138,11 @@ cli::options! {
         /// SSH port for nodes given without one (default 22)
         #[argh(option, default = "22")]
         port: u16,
-        /// seconds to wait for a node (default 5)
+        /// seconds to wait for a node (default 5, 1 to 3600)
         #[argh(option, default = "5")]
         timeout: u64,
     }
-    with state_dir, known_hosts, json
+    with state_dir, known_hosts, json, quiet
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
@@ -170,6 +170,7 @@ fn keyrotate_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
 }
 
 fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
+    cli::not_empty(cmd, &[("-f", args.file.as_deref())], "a file")?;
     let private = PathBuf::from(
         args.file
             .as_deref()
@@ -200,6 +201,9 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
         keys::check_rsa_bits(bits)?;
     }
     // Refuse before the slow part: RSA generation takes seconds.
+    for path in [&private, &public] {
+        crate::fsutil::check_replaceable(path)?;
+    }
     if !args.force {
         if let Some(existing) = [&private, &public].into_iter().find(|p| p.exists()) {
             return Err(Error::Failed(format!(
@@ -220,13 +224,12 @@ fn gen(cmd: &[&str], args: GenArgs) -> Result<(), Error> {
     key_directory(&private)?;
     let key = keys::generate(args.key_type, bits, comment)?;
     keys::write_pair(&private, &key)?;
-    println!(
-        "wrote {} and {} ({})",
+    crate::print::stdout(&format!(
+        "wrote {} and {} ({})\n",
         private.display(),
         public.display(),
         key.public_key().fingerprint(Default::default())
-    );
-    Ok(())
+    ))
 }
 
 /// Makes sure the directory of `private` is there. rccr creates only its
@@ -259,18 +262,22 @@ fn key_directory(private: &Path) -> Result<(), Error> {
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
     let revert_after = engine::revert_after(cmd, args.revert_after)?;
-    at_least_one(
+    check_node_options(
         cmd,
-        &[
-            ("--timeout", args.timeout),
-            ("--parallel", args.parallel as u64),
-        ],
+        args.hosts_file.as_deref(),
+        &args.user,
+        args.timeout,
+        args.port,
     )?;
-    addr::check_port(&format!("--port {}", args.port), args.port)?;
+    cli::not_empty(cmd, &[("--from-key", args.from_key.as_deref())], "a file")?;
+    cli::check_ranges(cmd, &[("--parallel", args.parallel as u64, 1..=u64::MAX)])?;
     let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
-    if args.forget_temp_key && !nodes.is_empty() {
-        return Err(cli::usage(cmd, "--forget-temp-key takes no nodes"));
+    if args.forget_temp_key && (!nodes.is_empty() || args.from_key.is_some()) {
+        return Err(cli::usage(
+            cmd,
+            "--forget-temp-key takes no nodes nor --from-key",
+        ));
     }
     let mode = if args.rekey {
         if args.from_key.is_some() || args.forget_temp_key {
@@ -316,24 +323,43 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     )
 }
 
-fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
-    at_least_one(cmd, &[("--timeout", args.timeout)])?;
-    addr::check_port(&format!("--port {}", args.port), args.port)?;
-    Ok(status::Options {
-        nodes: addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?,
-        port: args.port,
-        user: args.user,
-        timeout: Duration::from_secs(args.timeout),
-        paths: StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?,
-        json: args.json,
-    })
+/// The checks of the options that rotate and status share: a hosts file
+/// and a user that name something, a timeout in its range, a port.
+fn check_node_options(
+    cmd: &[&str],
+    hosts_file: Option<&str>,
+    user: &str,
+    timeout: u64,
+    port: u16,
+) -> Result<(), Error> {
+    cli::not_empty(cmd, &[("--hosts-file", hosts_file)], "a file")?;
+    cli::not_empty(cmd, &[("--user", Some(user))], "a user")?;
+    cli::check_ranges(cmd, &[("--timeout", timeout, 1..=cli::MAX_TIMEOUT)])?;
+    addr::check_port(&format!("--port {port}"), port)
 }
 
-/// A count or a number of seconds that must be at least 1, as rccr
-/// status's are: 0 was made 1 without a word.
-fn at_least_one(cmd: &[&str], options: &[(&str, u64)]) -> Result<(), Error> {
-    match options.iter().find(|(_, value)| *value == 0) {
-        Some((option, _)) => Err(cli::usage(cmd, &format!("{option} must be at least 1"))),
-        None => Ok(()),
-    }
+fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
+    let StatusArgs {
+        host,
+        hosts_file,
+        user,
+        port,
+        timeout,
+        state_dir,
+        known_hosts,
+        json,
+        quiet,
+    } = args;
+    // Nothing here prints progress: --quiet is taken as by every command
+    // that reports.
+    crate::print::set_quiet(quiet);
+    check_node_options(cmd, hosts_file.as_deref(), &user, timeout, port)?;
+    Ok(status::Options {
+        nodes: addr::collect(&host, hosts_file.as_deref(), port)?,
+        port,
+        user,
+        timeout: Duration::from_secs(timeout),
+        paths: StatePaths::from_args(cmd, state_dir.as_deref(), known_hosts.as_deref())?,
+        json,
+    })
 }

@@ -84,20 +84,19 @@ pub fn find_command(command: &str) -> Option<&'static Applet> {
 
 /// Runs the applet argv asks for and returns the exit code.
 pub fn dispatch(argv: Vec<OsString>) -> ExitCode {
-    let args: Vec<String> = match argv
+    if let Some((n, bad)) = argv.iter().enumerate().find(|(_, a)| a.to_str().is_none()) {
+        // Its bytes escaped: a name the terminal cannot show as it is.
+        let e = Error::Usage(format!(
+            "{MULTIPLEXER}: argument {n}, '{}', is not UTF-8: rccr takes only UTF-8 arguments; \
+             give the name in UTF-8 (rename the file if need be)",
+            bad.as_encoded_bytes().escape_ascii()
+        ));
+        return report(MULTIPLEXER, Err(e));
+    }
+    let args: Vec<String> = argv
         .into_iter()
-        .map(OsString::into_string)
-        .collect::<Result<_, _>>()
-    {
-        Ok(args) => args,
-        Err(bad) => {
-            let e = Error::Usage(format!(
-                "rccr: argument is not valid UTF-8: {}",
-                bad.to_string_lossy()
-            ));
-            return report(MULTIPLEXER, Err(e));
-        }
-    };
+        .filter_map(|a| a.into_string().ok())
+        .collect();
     let argv0 = args.first().map(String::as_str).unwrap_or(MULTIPLEXER);
     let basename = argv0.rsplit('/').next().unwrap_or(argv0);
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();

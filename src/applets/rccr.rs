@@ -5,7 +5,6 @@ use crate::error::{report, Error, ExitCode, EXIT_CODES_HELP};
 use crate::fsutil;
 use crate::version;
 use std::fs;
-use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -19,10 +18,10 @@ pub const VERSION: Applet = Applet {
 fn version_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let help = |a: &&str| matches!(*a, "--help" | "-h");
     if let Some(extra) = args.iter().find(|a| !help(a)) {
-        return Err(Error::Usage(format!(
-            "{}: unexpected argument: {extra}",
-            cmd.join(" ")
-        )));
+        return Err(crate::cli::usage(
+            cmd,
+            &format!("unexpected argument: {extra}"),
+        ));
     }
     if args.iter().any(help) {
         return Err(Error::Help(format!(
@@ -42,13 +41,23 @@ pub fn multiplexer(args: &[&str]) -> ExitCode {
             return ExitCode::Usage;
         }
     };
-    let outcome = match first {
-        "--help" | "-h" | "help" => Err(Error::Help(help())),
-        "--version" | "-V" => print_line(&version::line()),
-        "--licenses" => print_line(LICENSES),
-        "--list" => list(),
-        "--install" => install_main(rest),
-        command => match find_command(command) {
+    // The options that take no argument print nothing after one.
+    if let (Some(extra), "--version" | "-V" | "--licenses" | "--list") = (rest.first(), first) {
+        // Their usage is the multiplexer's.
+        let e = Error::Usage(format!(
+            "{MULTIPLEXER} {first}: unexpected argument: {extra}; run '{MULTIPLEXER} --help' for usage"
+        ));
+        return report(MULTIPLEXER, Err(e));
+    }
+    let outcome = match (first, rest) {
+        // `rccr help COMMAND` is `rccr COMMAND --help`.
+        ("help", [command, ..]) => return multiplexer(&[command, "--help"]),
+        ("--help" | "-h" | "help", _) => Err(Error::Help(help())),
+        ("--version" | "-V", _) => print_line(&version::line()),
+        ("--licenses", _) => print_line(LICENSES),
+        ("--list", _) => list(),
+        ("--install", _) => install_main(rest),
+        (command, _) => match find_command(command) {
             Some(applet) => {
                 let prog = format!("{MULTIPLEXER} {command}");
                 return report(&prog, (applet.main)(&[MULTIPLEXER, command], rest));
@@ -89,7 +98,7 @@ fn help() -> String {
          \x20 --version          print version, target triple and git revision\n\
          \x20 --licenses         say where the licences of everything in rccr are\n\
          \x20 --help             print this help\n\n\
-         Run 'rccr COMMAND --help' for a command's options.\n\n",
+         Run 'rccr COMMAND --help' or 'rccr help COMMAND' for a command's options.\n\n",
     );
     text.push_str(EXIT_CODES_HELP);
     text.push('\n');
@@ -97,15 +106,12 @@ fn help() -> String {
 }
 
 fn print_line(line: &str) -> Result<(), Error> {
-    writeln!(io::stdout().lock(), "{line}").map_err(|e| Error::io("stdout", e))
+    crate::print::stdout(&format!("{line}\n"))
 }
 
 fn list() -> Result<(), Error> {
-    let mut out = io::stdout().lock();
-    for name in link_names() {
-        writeln!(out, "{name}").map_err(|e| Error::io("stdout", e))?;
-    }
-    Ok(())
+    let names: String = link_names().map(|name| format!("{name}\n")).collect();
+    crate::print::stdout(&names)
 }
 
 fn install_main(args: &[&str]) -> Result<(), Error> {
@@ -114,7 +120,12 @@ fn install_main(args: &[&str]) -> Result<(), Error> {
         ["--help"] | ["-h"] => return Err(Error::Help(format!("{USAGE}\n\nLink every applet name in DIR to this binary: hard links, or symbolic links with -s.\nExisting links are replaced; running it twice is fine.\n"))),
         ["-s", dir] => (true, *dir),
         [dir] if !dir.starts_with('-') => (false, *dir),
-        _ => return Err(Error::Usage(format!("rccr: {USAGE}"))),
+        _ => {
+            return Err(crate::cli::usage(
+                &[MULTIPLEXER, "--install"],
+                "expected DIR or -s DIR",
+            ))
+        }
     };
     // /proc/self/exe names the running binary whatever argv[0] says.
     let exe = std::env::current_exe()
@@ -123,8 +134,8 @@ fn install_main(args: &[&str]) -> Result<(), Error> {
     let dir = Path::new(dir);
     if !dir.is_dir() {
         return Err(Error::bad_input(
-            dir.display().to_string(),
-            "not a directory; create it first or name another",
+            format!("--install {}", dir.display()),
+            "not a directory: create it first or name another",
         ));
     }
     for name in link_names() {

@@ -42,6 +42,7 @@ cli::options! {
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     crate::print::set_quiet(args.quiet);
+    cli::not_empty(cmd, &[("--config", args.config.as_deref())], "a file")?;
     if args.nodes.is_empty() {
         return Err(cli::usage(cmd, "name at least one NODE"));
     }

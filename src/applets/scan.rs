@@ -86,6 +86,16 @@ pub(crate) fn parse_subnet(text: &str) -> Result<Cidr, Error> {
 }
 
 fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
+    cli::not_empty(
+        cmd,
+        &[
+            ("--config", args.config.as_deref()),
+            ("--save", args.save.as_deref()),
+            ("--since", args.since.as_deref()),
+            ("--key", args.key.as_deref()),
+        ],
+        "a file",
+    )?;
     if args.timeout_ms == 0 || args.timeout_ms > 60_000 {
         return Err(cli::usage(cmd, "--timeout-ms must be between 1 and 60000"));
     }

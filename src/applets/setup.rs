@@ -64,6 +64,14 @@ cli::options! {
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     crate::print::set_quiet(args.quiet);
+    cli::not_empty(
+        cmd,
+        &[
+            ("--config", args.config.as_deref()),
+            ("--temp-key", args.temp_key.as_deref()),
+        ],
+        "a file",
+    )?;
     if args.remove_missing && (args.no_swarm || args.no_playbooks) {
         // Without the swarm stage nothing would be removed, silently.
         return Err(cli::usage(

@@ -24,7 +24,7 @@ cli::options! {
     /// config).
     #[derive(FromArgs)]
     struct Args {
-        /// seconds to wait for a node to connect and answer (default 5)
+        /// seconds to wait for a node to connect and answer (default 5, 1 to 3600)
         #[argh(option, default = "5")]
         timeout: u64,
         /// nodes asked at once (default 128)
@@ -37,12 +37,14 @@ cli::options! {
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let args: Args = cli::parse(cmd, args)?;
     crate::print::set_quiet(args.quiet);
-    if args.timeout == 0 || args.parallel == 0 {
-        return Err(cli::usage(
-            cmd,
-            "--timeout and --parallel must be at least 1",
-        ));
-    }
+    cli::not_empty(cmd, &[("--config", args.config.as_deref())], "a file")?;
+    cli::check_ranges(
+        cmd,
+        &[
+            ("--timeout", args.timeout, 1..=cli::MAX_TIMEOUT),
+            ("--parallel", args.parallel as u64, 1..=u64::MAX),
+        ],
+    )?;
     status::run(status::Options {
         config: args.config.map(PathBuf::from),
         paths: StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?,

@@ -24,6 +24,12 @@ impl Config {
     /// system path replaced (for tests). Relative paths are shown as given.
     pub fn load_from(explicit: Option<&Path>, cwd: &Path, root: &Path) -> Result<Loaded, Error> {
         if let Some(path) = explicit {
+            crate::fsutil::check_input_file(
+                &format!("--config {}", path.display()),
+                &cwd.join(path),
+                true,
+                "give the path of a cluster_config.yml",
+            )?;
             let text = read_trusted(&cwd.join(path), path)?;
             return Self::loaded(text, path);
         }

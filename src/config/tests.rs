@@ -464,8 +464,8 @@ fn lookup_order() {
 fn lookup_errors() {
     let s = Scratch::new("errors");
     let e = s.load(Some(Path::new("missing.yml"))).unwrap_err();
-    assert_eq!(e.exit_code(), ExitCode::Failure);
-    crate::error::assert_says(&e, "cannot read missing.yml: ");
+    assert_eq!(e.exit_code(), ExitCode::BadInput);
+    crate::error::assert_says(&e, "--config missing.yml: no such file: ");
 
     // Present but unreadable is an error, not a reason to fall through.
     std::fs::create_dir(s.0.join("cwd/cluster_config.yml")).unwrap();

@@ -91,6 +91,12 @@ const MAX_HOSTS_FILE: u64 = 4 << 20;
 
 fn read_hosts_file(file: &str) -> Result<Vec<u8>, Error> {
     use std::io::Read;
+    crate::fsutil::check_input_file(
+        &format!("--hosts-file {file}"),
+        std::path::Path::new(file),
+        true,
+        "give a file with one node address per line",
+    )?;
     let mut bytes = Vec::new();
     std::fs::File::open(file)
         .and_then(|f| f.take(MAX_HOSTS_FILE + 1).read_to_end(&mut bytes))
@@ -164,7 +170,13 @@ mod tests {
         crate::error::assert_says(&err, &format!("{}:2: not text", path.display()));
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
         let err = collect(&[], Some("/dev/zero"), 22).unwrap_err();
-        crate::error::assert_says(&err, "/dev/zero: larger than a hosts file can be");
+        crate::error::assert_says(&err, "--hosts-file /dev/zero: a device: ");
+        std::fs::write(&path, vec![b'#'; MAX_HOSTS_FILE as usize + 1]).unwrap();
+        let err = collect(&[], Some(path.to_str().unwrap()), 22).unwrap_err();
+        crate::error::assert_says(
+            &err,
+            &format!("{}: larger than a hosts file can be", path.display()),
+        );
         std::fs::remove_file(&path).unwrap();
     }
 }

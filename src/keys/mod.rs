@@ -144,10 +144,17 @@ impl Key {
     }
 }
 
+/// The most bytes a private key file holds: an RSA key of
+/// [`MAX_RSA_BITS`] in OpenSSH's format takes about 13 KiB.
+pub const MAX_KEY_FILE: u64 = 64 << 10;
+
 /// Reads an unencrypted OpenSSH private key and derives its public line.
 pub fn load_key(path: &Path) -> Result<Key, Error> {
     let what = path.display().to_string();
-    let text = std::fs::read(path).map_err(|e| Error::io(format!("cannot read key {what}"), e))?;
+    let text = std::fs::File::open(path)
+        .and_then(|mut f| crate::docker::read_bounded(&mut f, MAX_KEY_FILE as usize))
+        .map_err(|e| Error::io(format!("cannot read key {what}"), e))?
+        .ok_or_else(|| Error::bad_input(&what, "more than a private key holds; give another"))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {
         Error::bad_input(
             &what,

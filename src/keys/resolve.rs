@@ -81,21 +81,16 @@ fn carries(private: &Path, comment: &str) -> bool {
 }
 
 fn given(flag: &str, path: &Path, source: Source) -> Result<Found, Error> {
-    use std::os::unix::fs::FileTypeExt;
-    let what = match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => None,
-        Ok(meta) if meta.is_dir() => Some("a directory".to_string()),
-        Ok(meta) if meta.file_type().is_char_device() || meta.file_type().is_block_device() => {
-            Some("a device".to_string())
-        }
-        Ok(_) => Some("not a regular file".to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such file".to_string()),
-        Err(e) => Some(format!("cannot be read ({e})")),
-    };
-    if let Some(what) = what {
+    let what = format!("{flag} {}", path.display());
+    let hint = "give the path of a private key";
+    // Not a pipe: a key is read more than once.
+    crate::fsutil::check_input_file(&what, path, false, hint)?;
+    // A disk image named by mistake is not read into memory.
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if size > super::MAX_KEY_FILE {
         return Err(Error::bad_input(
-            format!("{flag} {}", path.display()),
-            format!("{what}: give the path of a private key"),
+            what,
+            format!("{size} bytes, more than a private key holds: {hint}"),
         ));
     }
     Ok(Found {

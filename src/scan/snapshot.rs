@@ -70,6 +70,7 @@ const MAX_SIZE: u64 =
 pub fn load(path: &Path) -> Result<Snapshot, Error> {
     use std::io::Read;
     let what = format!("--since {}", path.display());
+    fsutil::check_input_file(&what, path, true, "give the file rccr scan --save wrote")?;
     let cannot = |e| Error::io(format!("cannot read {}", path.display()), e);
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -158,7 +159,7 @@ mod tests {
             .contains("not a text file"));
         // A device that never ends is refused, not read into memory.
         let err = load(Path::new("/dev/zero")).unwrap_err();
-        crate::error::assert_says(&err, "--since /dev/zero: larger than any snapshot");
+        crate::error::assert_says(&err, "--since /dev/zero: a device: ");
         let err = load(&dir.join("missing")).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

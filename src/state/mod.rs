@@ -48,9 +48,8 @@ pub struct StatePaths {
     pub known_hosts: PathBuf,
 }
 
-/// Why an empty state directory is refused: as a path, it is the working
-/// directory, where the lock, the inventory and the keys would land.
-const EMPTY_STATE_DIR: &str = "empty: name a directory (unset, the state directory is ~/.rccr)";
+/// What to do about a state directory that cannot be one.
+const NAME_A_STATE_DIR: &str = "name a directory (unset, the state directory is ~/.rccr)";
 
 impl StatePaths {
     /// The paths command `cmd` uses: its `--state-dir` and `--known-hosts`,
@@ -61,16 +60,31 @@ impl StatePaths {
         state_dir: Option<&str>,
         known_hosts: Option<&str>,
     ) -> Result<StatePaths, Error> {
-        for (option, value) in [("--state-dir", state_dir), ("--known-hosts", known_hosts)] {
-            if value == Some("") {
-                return Err(crate::cli::usage(
-                    cmd,
-                    &format!("{option} '': name a file or directory"),
-                ));
-            }
-        }
+        crate::cli::not_empty(
+            cmd,
+            &[("--state-dir", state_dir), ("--known-hosts", known_hosts)],
+            "a file or directory",
+        )?;
         let paths = StatePaths::resolve(state_dir, known_hosts);
         paths.check_state_dir()?;
+        // A file there (or on the way there) is no state directory: say so
+        // before a command reads PATH/nodes or creates PATH.
+        let exists_as_file = match std::fs::metadata(&paths.state_dir) {
+            Ok(meta) => !meta.is_dir(),
+            Err(e) => e.kind() == std::io::ErrorKind::NotADirectory,
+        };
+        if exists_as_file {
+            let dir = paths.state_dir.display();
+            let named = match (state_dir, std::env::var_os(STATE_DIR_ENV)) {
+                (Some(_), _) => format!("--state-dir {dir}"),
+                (None, Some(_)) => format!("{STATE_DIR_ENV}={dir}"),
+                (None, None) => dir.to_string(),
+            };
+            return Err(Error::bad_input(
+                named,
+                format!("not a directory: {NAME_A_STATE_DIR}"),
+            ));
+        }
         Ok(paths)
     }
 
@@ -210,7 +224,8 @@ impl StatePaths {
         create_private_dir(&self.state_dir)
     }
 
-    /// Refuses an empty state directory (see [`EMPTY_STATE_DIR`]).
+    /// Refuses an empty state directory: as a path, it is the working
+    /// directory, where the lock, the inventory and the keys would land.
     fn check_state_dir(&self) -> Result<(), Error> {
         if !self.state_dir.as_os_str().is_empty() {
             return Ok(());
@@ -219,7 +234,10 @@ impl StatePaths {
             Some(value) if value.is_empty() => STATE_DIR_ENV,
             _ => "the state directory",
         };
-        Err(Error::bad_input(named_by, EMPTY_STATE_DIR))
+        Err(Error::bad_input(
+            named_by,
+            format!("empty: {NAME_A_STATE_DIR}"),
+        ))
     }
 }
 
@@ -335,6 +353,17 @@ impl KeyRecords {
 /// What a bad line of [`KeyRecords`] is told.
 const NOT_A_KEY_RECORD: &str =
     "not a key record line (cluster or temporary, then a SHA256 fingerprint); fix or remove it";
+
+/// Whether `line` is a line [`KeyRecords`] writes: a role, a space and a
+/// fingerprint.
+pub fn is_key_record(line: &str) -> bool {
+    line.split_once(' ').is_some_and(|(role, fp)| {
+        [KeyRole::Cluster, KeyRole::Temporary]
+            .iter()
+            .any(|r| r.as_str() == role)
+            && Fingerprint::parse(fp).is_some()
+    })
+}
 
 /// The role `text` (a [`KeyRecords`] file) records for `fingerprint`.
 fn role_in(text: &str, fingerprint: &str) -> Option<KeyRole> {

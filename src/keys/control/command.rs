@@ -256,6 +256,20 @@ fn run_mode(
             key
         }
     };
+    // Asked before anything is written: a question that cannot be asked
+    // (no terminal) or is answered no leaves no key nor journal behind.
+    // (Which key the nodes move to is known once the temporary key is
+    // recorded as such, a write: the table says it.)
+    if !opts.yes && mode == Mode::Rotate {
+        crate::cli::confirm(
+            "rccr keyrotate",
+            &format!(
+                "Rotate {} node(s) from {} to the cluster key?",
+                nodes.len(),
+                old.path.display(),
+            ),
+        )?;
+    }
     paths.create_state_dir()?;
     keep_temp_key(paths, &old)?;
     let new = new_key(paths, opts.key_type, &old, unfinished.as_ref())?;
@@ -284,18 +298,6 @@ fn run_mode(
         }
     }
     crate::failpoint::reached("journal-created", "-");
-
-    if !opts.yes && mode == Mode::Rotate {
-        crate::cli::confirm(
-            "rccr keyrotate",
-            &format!(
-                "Rotate {} node(s) from {} to {}?",
-                nodes.len(),
-                old.path.display(),
-                new.path.display()
-            ),
-        )?;
-    }
     let plan = Plan {
         user: opts.user.clone(),
         old,

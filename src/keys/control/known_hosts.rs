@@ -355,13 +355,22 @@ impl KnownHosts {
     /// unreachable (or without SSH), and only after the run had changed
     /// things. A file that does not exist yet is fine.
     pub fn open(path: PathBuf) -> Result<Self, Error> {
-        if let Err(Error::Io { source, .. }) = fsutil::read_if_any(&path) {
-            return Err(Error::bad_input(
+        // Not there yet is fine (the first pin makes it); a device would
+        // be read without end.
+        let problem = match fsutil::not_a_file(&path, false) {
+            Some(why) if path.exists() => Some(why),
+            _ => match fsutil::read_if_any(&path) {
+                Err(Error::Io { source, .. }) => Some(source.to_string()),
+                _ => None,
+            },
+        };
+        match problem {
+            Some(why) => Err(Error::bad_input(
                 path.display().to_string(),
-                format!("cannot be read as known_hosts ({source}): give a file with --known-hosts"),
-            ));
+                format!("cannot be read as known_hosts ({why}): give a file with --known-hosts"),
+            )),
+            None => Ok(KnownHosts::new(path)),
         }
-        Ok(KnownHosts::new(path))
     }
 
     /// The file's bytes (none when there is no file), and the guard that

@@ -66,6 +66,12 @@ pub fn status(opts: Options) -> Result<(), Error> {
         ));
     }
     let keys = role_keys(paths)?;
+    if keys.iter().all(Option::is_none) {
+        // Nothing to ask a node: every one would show as fine.
+        return Err(Error::Failed(
+            "no key of ours to check: no temporary, cluster or previous key found; run rccr setup first".into(),
+        ));
+    }
     let records: Vec<&journal::Record> = unfinished.iter().chain(last.iter()).collect();
     let statuses = parallel::map(&node_list, PARALLEL, |node| NodeStatus {
         persisted: journal::persisted(&records, node),
