@@ -1000,6 +1000,15 @@ fn storage_killed_at(node: &Node, point: &str) {
 /// Runs `rccr init --root DIR ARGS...` until failpoint `point`, then kills
 /// it there.
 fn killed_at(node: &Node, args: &[&str], point: &str) {
+    let mut child = stopped_at(node, args, point);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Starts `rccr init --root DIR ARGS...` and returns it waiting at
+/// failpoint `point` (its stderr piped); it goes on once the node's
+/// `failpoint/continue` exists.
+fn stopped_at(node: &Node, args: &[&str], point: &str) -> std::process::Child {
     node.refresh_mounts();
     let fp = node.path("failpoint");
     let _ = fs::remove_dir_all(&fp);
@@ -1011,16 +1020,18 @@ fn killed_at(node: &Node, args: &[&str], point: &str) {
         .env("RCCR_FAILPOINT_DIR", &fp)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
     while !fp.join("reached").exists() && start.elapsed().as_secs() < 60 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(fp.join("reached").exists(), "{point} never reached");
+    if !fp.join("reached").exists() {
+        let _ = child.kill();
+        panic!("{point} never reached");
+    }
+    child
 }
 
 #[test]
@@ -1031,23 +1042,7 @@ fn data_written_between_the_read_and_the_claim_is_never_overwritten() {
     // must see that and leave the disk alone.
     let mut node = or_skip!(root_node("raced"));
     let i = node.disk("raced", DISK);
-    node.refresh_mounts();
-    let fp = node.path("failpoint");
-    fs::create_dir_all(&fp).unwrap();
-    let child = Command::new(RCCR)
-        .args(["init", "--root", node.dir.to_str().unwrap(), "--storage"])
-        .env("RCCR_FAILPOINT", "storage-read")
-        .env("RCCR_FAILPOINT_DIR", &fp)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !fp.join("reached").exists() && start.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(fp.join("reached").exists(), "storage-read never reached");
+    let child = stopped_at(&node, &["--storage"], "storage-read");
     // Through the device, as mdadm writes: rccr reads the device.
     let dev = File::options()
         .write(true)
@@ -1057,7 +1052,7 @@ fn data_written_between_the_read_and_the_claim_is_never_overwritten() {
         .unwrap();
     dev.sync_all().unwrap();
     let snap = node.disks[i].snapshot("raced");
-    File::create(fp.join("continue")).unwrap();
+    File::create(node.path("failpoint/continue")).unwrap();
     let out = Run::from(child.wait_with_output().unwrap()).ok();
     assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
     out.must_say(&format!("{} holds data: not used", node.disks[i].dev));
