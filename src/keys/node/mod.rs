@@ -305,9 +305,14 @@ fn snapshot(files: &Files, out: &mut impl Write) -> Step<Snapshot> {
 /// `RCCR_KEYS_INPUT_WAIT` (1 to [`MAX_INPUT_WAIT`], written plainly; for
 /// tests), else [`MAX_INPUT_WAIT`]. A control that died, or a link cut
 /// mid-step, must not keep the node's lock until TCP gives up (hours).
-pub fn input_wait() -> u64 {
-    std::env::var("RCCR_KEYS_INPUT_WAIT")
-        .ok()
+fn input_wait() -> u64 {
+    input_wait_of(std::env::var("RCCR_KEYS_INPUT_WAIT").ok().as_deref())
+}
+
+/// [`input_wait`] for the variable's value: what remote.sh's `case`
+/// takes (`[1-9]`, `[1-9][0-9]`, `1[01][0-9]`, `120`), else the default.
+fn input_wait_of(value: Option<&str>) -> u64 {
+    value
         .filter(|w| !w.starts_with('0') && w.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|w| w.parse().ok())
         .filter(|w| (1..=MAX_INPUT_WAIT).contains(w))
@@ -560,4 +565,29 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     reverted.unwrap_or_else(|Fail(_, why)| {
         AtBoot::Failed(format!("cannot revert key rotation {token}: {why}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_input_wait_takes_whole_seconds_up_to_the_steps_deadline() {
+        for (value, wait) in [
+            (Some("1"), 1),
+            (Some("59"), 59),
+            (Some("119"), 119),
+            (Some("120"), 120),
+            (None, 120),
+            (Some(""), 120),
+            (Some("0"), 120),
+            (Some("07"), 120),
+            (Some("+5"), 120),
+            (Some("5 "), 120),
+            (Some("121"), 120),
+            (Some("99999999999999999999999"), 120),
+        ] {
+            assert_eq!(input_wait_of(value), wait, "{value:?}");
+        }
+    }
 }
