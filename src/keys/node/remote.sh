@@ -2,7 +2,7 @@
 # rccr key rotation, node side, protocol 1. Run as: sh -c "$THIS" rccr ACTION ARGS...
 # POSIX sh: busybox ash (Alpine), dash (Debian), any OpenSSH host. rccr has
 # the same protocol built in (`rccr keys node 1 ACTION ARGS...`,
-# src/keys/node.rs) and uses it where the node has rccr.
+# src/keys/node/mod.rs) and uses it where the node has rccr.
 # Key material arrives on stdin, never on a command line.
 #
 #   read               print `cksum` of authorized_keys (or none), the armed
