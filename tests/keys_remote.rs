@@ -75,10 +75,15 @@ impl Home {
         std::fs::read(self.ak()).unwrap()
     }
     fn spawn(&self, node: &Node, args: &[&str]) -> std::process::Child {
+        self.spawn_with(node, args, &[])
+    }
+    /// [`Home::spawn`] with `env` set too.
+    fn spawn_with(&self, node: &Node, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
         Command::new(&node[0])
             .args(&node[1..])
             .args(args)
             .env("HOME", &self.0 .0)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -101,21 +106,15 @@ impl Home {
         respond: impl FnOnce(&[u8]) -> Vec<u8>,
     ) -> (Option<Vec<u8>>, Output) {
         let mut child = self.spawn(node, args);
-        let trailer = format!("\n{nonce}\n").into_bytes();
         let mut stdout = child.stdout.take().unwrap();
-        let mut head = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !head.ends_with(&trailer) {
-            match stdout.read(&mut buf).unwrap() {
-                0 => {
-                    let mut out = child.wait_with_output().unwrap();
-                    out.stdout = head;
-                    return (None, out);
-                }
-                n => head.extend_from_slice(&buf[..n]),
+        let head = match read_head(&mut stdout, nonce) {
+            Ok(head) => head,
+            Err(head) => {
+                let mut out = child.wait_with_output().unwrap();
+                out.stdout = head;
+                return (None, out);
             }
-        }
-        head.truncate(head.len() - trailer.len());
+        };
         let input = respond(&head);
         // A step that fails early exits without reading its input.
         let _ = child.stdin.take().unwrap().write_all(&input);
@@ -151,6 +150,22 @@ impl Home {
         names.sort();
         names
     }
+}
+
+/// A step's snapshot, read up to its nonce line (which is cut off); what
+/// it printed as `Err` when it ended before asking.
+fn read_head(stdout: &mut impl Read, nonce: &str) -> Result<Vec<u8>, Vec<u8>> {
+    let trailer = format!("\n{nonce}\n").into_bytes();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.ends_with(&trailer) {
+        match stdout.read(&mut buf).unwrap() {
+            0 => return Err(head),
+            n => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    head.truncate(head.len() - trailer.len());
+    Ok(head)
 }
 
 fn split(snapshot: &[u8]) -> (String, String, Vec<u8>) {
@@ -416,6 +431,58 @@ fn steps_are_refused_while_another_holds_the_node_lock() {
         assert_eq!(home.keys(), ORIGINAL, "{who}");
         drop(lock);
         home.send_ok(node, &["stage", "ra", "60", "ni"], "ni", STAGED);
+    });
+}
+
+/// A stage or commit step whose control never answers: it reads the
+/// snapshot up to the nonce line, then holds the step's stdin open and
+/// silent (a control that died, a cut link) until the step ends by itself,
+/// which it must within its input wait (1 s here).
+fn stalled(home: &Home, node: &Node, args: &[&str], nonce: &str) -> Output {
+    let mut child = home.spawn_with(node, args, &[("RCCR_KEYS_INPUT_WAIT", "1")]);
+    let held = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    if let Err(head) = read_head(&mut stdout, nonce) {
+        panic!("{}: {args:?} ended before asking: {head:?}", name(node));
+    }
+    // Generous: only "it ended", never how fast.
+    wait_for_within(
+        &format!("{} {args:?} to give up waiting for input", name(node)),
+        Duration::from_secs(60),
+        || child.try_wait().unwrap().is_some(),
+    );
+    drop(held);
+    let mut out = child.wait_with_output().unwrap();
+    stdout.read_to_end(&mut out.stdout).unwrap();
+    out
+}
+
+#[test]
+fn a_step_whose_input_never_comes_gives_up_and_frees_the_lock() {
+    // Before, the step waited for as long as the connection lived (hours,
+    // after a cut link) and kept the node's lock: every later step refused.
+    for_each_node("stalled", |node, who, home| {
+        let out = stalled(home, node, &["stage", "rs", "60", "ns"], "ns");
+        assert_refused(&out, 7, "no input from the control within 1 s", who);
+        assert_eq!(stdout(&out), "", "{who}");
+        home.assert_untouched(who, ORIGINAL);
+        assert_eq!(home.read(node).1, "-", "{who}: armed without input");
+        // The lock is free: the next stage goes through.
+        home.send_ok(node, &["stage", "rs", "60", "nt"], "nt", STAGED);
+        let out = stalled(home, node, &["commit", "nu"], "nu");
+        assert_refused(&out, 7, "no input from the control within 1 s", who);
+        // The armed rotation is left as it was, to its timer or a commit.
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        assert_eq!(home.read(node).1, "rs.nt", "{who}");
+        let tmp: Vec<String> = home
+            .leftovers()
+            .into_iter()
+            .filter(|n| n.contains("rccr-tmp"))
+            .collect();
+        assert!(tmp.is_empty(), "{who}: {tmp:?}");
+        home.send_ok(node, &["commit", "nv"], "nv", FINAL);
+        home.assert_untouched(who, FINAL);
     });
 }
 

@@ -9,7 +9,8 @@
 //! so that a file cut short by a lost link is never installed. Written and
 //! read on `embedded_io::{Read, Write}`: the node reads it from stdin, the
 //! tests from a buffer, with one bound on its size ([`MAX_FILE`]).
-//! `remote.sh` reads the same frame with `read` and `cksum`.
+//! `remote.sh` reads the same frame to its end into a file, then splits it
+//! with `read` and `tail` and checks it with `cksum`.
 use super::authorized::cksum_line;
 use crate::ssh::stream::{self, ReadError};
 use embedded_io::{Read, Write};

@@ -10,7 +10,9 @@
 //!
 //! Exit codes, as the script's: 0 done, 1 failed (nothing changed), 3
 //! rotation expired, 4 authorized_keys changed under us, 5 another step
-//! holds the node's lock, 6 a rotation is armed already (stage only), and
+//! holds the node's lock, 6 a rotation is armed already (stage only), 7
+//! the control's input did not end within the input wait ([`input_wait`];
+//! nothing changed, an armed rotation is left to its revert timer), and
 //! 125 for a protocol version this rccr does not speak (before reading any
 //! input, so the caller can fall back to the script with the same stdin).
 //!
@@ -43,11 +45,12 @@ use crate::ssh::stream::Stream;
 use crate::sys;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The node side for nodes without rccr: the same protocol in POSIX sh.
 pub const REMOTE_SCRIPT: &str = include_str!("remote.sh");
@@ -63,6 +66,12 @@ pub const CHANGED: i32 = 4;
 pub const BUSY: i32 = 5;
 /// Exit code: a stage found a rotation armed already; nothing changed.
 pub const ARMED: i32 = 6;
+/// Exit code: the control's input did not end within the input wait;
+/// nothing changed.
+pub const NO_INPUT: i32 = 7;
+/// The longest a step waits for the control's input, in seconds: the
+/// control's own deadline for a step ([`crate::ssh::Limits::DEFAULT`]).
+pub const MAX_INPUT_WAIT: u64 = 120;
 /// The revert marker's second line: its timer holds a lock on it.
 const TIMER_HOLDS_LOCK: &str = "timer-holds-lock";
 /// What a snapshot's armed line says after the token when the rotation's
@@ -292,14 +301,71 @@ fn snapshot(files: &Files, out: &mut impl Write) -> Step<Snapshot> {
     Ok(snap)
 }
 
+/// How long a step waits for the control's input, in seconds:
+/// `RCCR_KEYS_INPUT_WAIT` (1 to [`MAX_INPUT_WAIT`], written plainly; for
+/// tests), else [`MAX_INPUT_WAIT`]. A control that died, or a link cut
+/// mid-step, must not keep the node's lock until TCP gives up (hours).
+fn input_wait() -> u64 {
+    input_wait_of(std::env::var("RCCR_KEYS_INPUT_WAIT").ok().as_deref())
+}
+
+/// [`input_wait`] for the variable's value: what remote.sh's `case`
+/// takes (`[1-9]`, `[1-9][0-9]`, `1[01][0-9]`, `120`), else the default.
+fn input_wait_of(value: Option<&str>) -> u64 {
+    value
+        .filter(|w| !w.starts_with('0') && w.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|w| w.parse().ok())
+        .filter(|w| (1..=MAX_INPUT_WAIT).contains(w))
+        .unwrap_or(MAX_INPUT_WAIT)
+}
+
+/// Stdin, unbuffered, whose reads fail with `TimedOut` once `deadline`
+/// has passed: each waits for input (poll) no longer than what is left.
+struct Until {
+    stdin: File,
+    deadline: Instant,
+}
+
+impl io::Read for Until {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        loop {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            let mut fds = [sys::poll_fd(self.stdin.as_raw_fd(), sys::POLLIN)];
+            // Input, its end, or an error: read says which.
+            if sys::poll(&mut fds, ms)? > 0 {
+                return self.stdin.read(buf);
+            }
+        }
+    }
+}
+
 /// Ends the snapshot with the nonce line and waits for the new file:
-/// `CKSUM\n` then the bytes. `None` when the control sent nothing.
+/// `CKSUM\n` then the bytes, to the end of the input, within
+/// [`input_wait`]. `None` when the control sent nothing.
 fn receive(out: &mut impl Write, nonce: &str) -> Step<Option<Vec<u8>>> {
     write!(out, "\n{nonce}\n")
         .and_then(|()| out.flush())
         .map_err(|e| Fail(1, format!("cannot write the snapshot: {e}")))?;
-    match frame::read(&mut Stream::new(io::stdin().lock())) {
+    let wait = input_wait();
+    let stdin = io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Fail(1, format!("cannot read the new authorized_keys: {e}")))?;
+    let mut input = Until {
+        stdin: File::from(stdin),
+        deadline: Instant::now() + Duration::from_secs(wait),
+    };
+    match frame::read(&mut Stream::new(&mut input)) {
         Ok(content) => Ok(content),
+        Err(FrameError::Io(e)) if e.0.kind() == io::ErrorKind::TimedOut => fail(
+            NO_INPUT,
+            format!("no input from the control within {wait} s; nothing changed"),
+        ),
         Err(FrameError::Incomplete) => fail(
             1,
             "the new authorized_keys arrived incomplete; nothing changed",
@@ -499,4 +565,29 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     reverted.unwrap_or_else(|Fail(_, why)| {
         AtBoot::Failed(format!("cannot revert key rotation {token}: {why}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_input_wait_takes_whole_seconds_up_to_the_steps_deadline() {
+        for (value, wait) in [
+            (Some("1"), 1),
+            (Some("59"), 59),
+            (Some("119"), 119),
+            (Some("120"), 120),
+            (None, 120),
+            (Some(""), 120),
+            (Some("0"), 120),
+            (Some("07"), 120),
+            (Some("+5"), 120),
+            (Some("5 "), 120),
+            (Some("121"), 120),
+            (Some("99999999999999999999999"), 120),
+        ] {
+            assert_eq!(input_wait_of(value), wait, "{value:?}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 # rccr key rotation, node side, protocol 1. Run as: sh -c "$THIS" rccr ACTION ARGS...
 # POSIX sh: busybox ash (Alpine), dash (Debian), any OpenSSH host. rccr has
 # the same protocol built in (`rccr keys node 1 ACTION ARGS...`,
-# src/keys/node.rs) and uses it where the node has rccr.
+# src/keys/node/mod.rs) and uses it where the node has rccr.
 # Key material arrives on stdin, never on a command line.
 #
 #   read               print `cksum` of authorized_keys (or none), the armed
@@ -11,8 +11,9 @@
 #                      no lock, no change
 #   stage ID SECONDS NONCE
 #                      print what read prints, a newline and NONCE on a line;
-#                      then read the new file from stdin as a `cksum` line and
-#                      the bytes (nothing: stop, change nothing). If
+#                      then read the new file from stdin, to its end, as a
+#                      `cksum` line and the bytes (nothing: stop, change
+#                      nothing; none within the input wait: exit 7). If
 #                      authorized_keys is still as read: back it up, arm a
 #                      revert after SECONDS (token ID.NONCE), install the file
 #   commit NONCE       print and read as stage does. If the armed rotation and
@@ -23,7 +24,12 @@
 #
 # Exit codes: 0 done, 1 failed (nothing changed), 3 rotation expired (the
 # node reverted by itself), 4 authorized_keys changed under us, 5 another
-# step holds the node's lock, 6 a rotation is armed already (stage).
+# step holds the node's lock, 6 a rotation is armed already (stage), 7 the
+# control's input did not end within the input wait (nothing changed; an
+# armed rotation is left to its revert timer).
+# The input wait is RCCR_KEYS_INPUT_WAIT seconds (1 to 120; for tests), else
+# 120, the control's own deadline for a step: a control that died or a link
+# cut mid-step must not keep the node's lock until TCP gives up.
 # Stage and commit hold the node's lock ($HOME/.rccr-keys.lock, flock, the
 # same lock rccr's built-in side takes); a stage is refused while another
 # rotation is armed, so the backup is never overwritten.
@@ -48,11 +54,15 @@ dead_timer=timer-died
 lock="$HOME/.rccr-keys.lock"
 max_file=1048576
 tmp=
+case "${RCCR_KEYS_INPUT_WAIT:-}" in
+[1-9] | [1-9][0-9] | 1[01][0-9] | 120) input_wait=$RCCR_KEYS_INPUT_WAIT ;;
+*) input_wait=120 ;;
+esac
 
 fail() {
 	code=$1
 	shift
-	[ -z "$tmp" ] || rm -f "$tmp"
+	[ -z "$tmp" ] || rm -f "$tmp" "$tmp.in"
 	echo "rccr-remote: $*" >&2
 	exit "$code"
 }
@@ -133,21 +143,55 @@ snapshot() {
 	if [ -f "$ak" ]; then cat "$ak" || fail 1 "cannot read $ak"; fi
 }
 
+# Reads the control's input, to its end, into $tmp.in within $input_wait
+# seconds, or fails with 7. The builtin read cannot be bounded in POSIX sh
+# (dash has no read -t): the reader is one process, cat, which a watchdog
+# kills when the time is up. Neither holds the node's lock (fd 9) or the
+# channel's output; the watchdog stops its sleep when it is stopped. An
+# asynchronous command's stdin is /dev/null: ours reaches cat as fd 3.
+read_input() {
+	exec 3<&0
+	cat <&3 >"$tmp.in" 3<&- 9>&- &
+	reader=$!
+	(
+		sleeper=
+		trap 'kill "$sleeper"; exit 0' TERM
+		sleep "$input_wait" &
+		sleeper=$!
+		wait "$sleeper" && kill "$reader"
+	) </dev/null >/dev/null 2>&1 3<&- 9>&- &
+	watchdog=$!
+	wait "$reader" 2>/dev/null
+	got=$?
+	kill "$watchdog" 2>/dev/null
+	exec 3<&-
+	[ "$got" -le 128 ] ||
+		fail 7 "no input from the control within $input_wait s; nothing changed"
+	[ "$got" -eq 0 ] || fail 1 "cannot write $tmp.in"
+}
+
 # Ends the snapshot with the nonce line, then reads the new file into $tmp
 # (a random name) and checks it arrived whole; false when the control sent
 # nothing.
 receive() {
 	printf '\n%s\n' "$1"
+	tmp=$(mktemp "$dir/.rccr-tmp.XXXXXXXX") || fail 1 "cannot create a temporary file in $dir"
+	read_input
 	want=
-	IFS= read -r want || :
-	[ -n "$want" ] || return 1
+	IFS= read -r want <"$tmp.in" || :
+	if [ -z "$want" ]; then
+		rm -f "$tmp" "$tmp.in"
+		tmp=
+		return 1
+	fi
 	case "${want#* }" in
 	'' | *[!0-9]*) fail 1 "the new authorized_keys arrived incomplete; nothing changed" ;;
 	esac
 	[ "${want#* }" -le "$max_file" ] ||
 		fail 1 "the new authorized_keys is larger than $max_file bytes; nothing changed"
-	tmp=$(mktemp "$dir/.rccr-tmp.XXXXXXXX") || fail 1 "cannot create a temporary file in $dir"
-	cat >"$tmp" || fail 1 "cannot write $tmp"
+	# The bytes after the header line (a mismatched header fails the sum).
+	tail -c "+$((${#want} + 2))" "$tmp.in" >"$tmp" || fail 1 "cannot write $tmp"
+	rm -f "$tmp.in"
 	[ "$(cksum <"$tmp")" = "$want" ] ||
 		fail 1 "the new authorized_keys arrived incomplete; nothing changed"
 }
