@@ -173,24 +173,21 @@ pub fn install(ctx: &mut Ctx, found: Option<&Found>) -> (bool, bool) {
         }
     }
     let old = read_optional(&conf).ok().flatten();
-    let written = ctx.write_file(
-        &conf,
-        &f.bytes,
-        0o600,
-        &format!("Wi-Fi configuration from {}", f.path.display()),
-    );
-    if !written {
-        return (old.is_some(), false);
-    }
-    // An older file keeps its mode through the write: the passphrase is
-    // root's alone all the same.
+    // An older file keeps its mode through the write: it is made root's
+    // alone first, so the new passphrase never sits in a readable file.
     if let Ok(m) = fs::metadata(&conf) {
         let mode = m.permissions().mode() & 0o7777;
         if mode != 0o600 {
             ctx.chmod(&conf, mode, 0o600);
         }
     }
-    (true, true)
+    let written = ctx.write_file(
+        &conf,
+        &f.bytes,
+        0o600,
+        &format!("Wi-Fi configuration from {}", f.path.display()),
+    );
+    (written || old.is_some(), written)
 }
 
 /// Removes the installed file from the boot partition; keeps it when
