@@ -147,6 +147,9 @@ fn target_overlay_listing_modes_owners_and_contents() {
 
     let mut want_world = packages("target", "armhf");
     want_world.push("alpine-base".into());
+    // A Pi image adds Wi-Fi (image-builder/base/os/img-packages).
+    want_world.extend(package_list("base/os", "img-packages", "armhf"));
+    assert!(want_world.contains(&"wpa_supplicant".to_string()));
     want_world.sort();
     want_world.dedup();
     let world: Vec<String> = read("etc/apk/world").lines().map(String::from).collect();
@@ -215,6 +218,8 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
         "sudo",
     ];
     assert_lines(&world, "the world", packages);
+    // Wi-Fi is for the Pi images only: a PC joins by wire.
+    assert!(!world.contains("wpa_supplicant"), "{world}");
     // An ISO's boot media is read-only: rccr-persist finds LBU_MEDIA at boot.
     let lbu = fs::read_to_string(root.join("etc/lbu/lbu.conf")).unwrap();
     assert_has(&lbu, "\nLBU_MEDIA=\n");
@@ -316,7 +321,13 @@ fn the_armhf_control_installs_no_ansible() {
                 "{arch}: {pkg} in {world:?}"
             );
         }
-        for pkg in ["nmap", "openssh-client", "openssh-server", "alpine-base"] {
+        for pkg in [
+            "nmap",
+            "openssh-client",
+            "openssh-server",
+            "alpine-base",
+            "wpa_supplicant",
+        ] {
             assert!(world.contains(&pkg), "{arch}: {pkg} missing from {world:?}");
         }
     }

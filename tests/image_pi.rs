@@ -223,6 +223,14 @@ fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
         "names no kernel and initramfs for [pi0]",
     );
 
+    // A Pi 2/3-only config: the armv7 image must also boot a Pi Zero 2 W,
+    // whose firmware reads [pi02] sections, not [pi3] ones.
+    let dir = TempDir::new("img-refuse-pi02");
+    let pi23_only = "[pi2]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[pi3]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[all]\ninclude usercfg.txt\n";
+    let base = synthetic_rpi(&dir, pi23_only, "armv7");
+    let out = build_os_image(&inputs, &dir, "armv7", "target", &base, "none", &[]);
+    assert_exit(&out, 1, "names no kernel and initramfs for [pi02]");
+
     // A kernel that config.txt names but the release lacks.
     let missing = PI_ZERO_CONFIG.replace("kernel=boot/vmlinuz-rpi", "kernel=boot/vmlinuz-rpi2");
     refused(

@@ -7,6 +7,7 @@
 //!   tag starts;
 //! - every action pinned to a commit SHA, docker/* actions on their current
 //!   majors, attestations in place;
+//! - every checkout leaves no token behind (`persist-credentials: false`);
 //! - a boot test that may not block says why.
 //!
 //! Every rule is also shown to fail on a workflow broken for it.
@@ -59,6 +60,9 @@ if breaking == "reason":
 if breaking == "attest":
     rel = wf["release.yml"]["jobs"]["release"]
     rel["steps"] = [s for s in steps(rel) if "attest" not in s.get("uses", "")]
+if breaking == "checkout":
+    co = uses(wf["release.yml"]["jobs"]["version"], "actions/checkout@")[0]
+    del co["with"]["persist-credentials"]
 
 # Docker Hub: the guard job, and every job that logs in or pushes waits for
 # it and runs only on its yes.
@@ -139,6 +143,16 @@ for j in ("push", "merge"):
     if perms.get("id-token") != "write" or perms.get("attestations") != "write":
         print(f"attest: docker job {j} lacks id-token/attestations: write")
 
+# No checkout leaves the job's token in .git/config for later steps (and
+# for any code they run, the Docker builds and test scripts included):
+# nothing here pushes with git; the release is published with `gh` and
+# its own GH_TOKEN.
+for w, d in wf.items():
+    for j, job in d["jobs"].items():
+        for s in uses(job, "actions/checkout@"):
+            if (s.get("with") or {}).get("persist-credentials") is not False:
+                print(f"checkout: {w} job {j} checks out without `persist-credentials: false`")
+
 # A boot test that may not block the release says why.
 boot = wf["build-os-images.yml"]["jobs"]["boot-test"]
 for inc in boot["strategy"]["matrix"]["include"]:
@@ -168,7 +182,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     }
     assert_eq!(broken_rules(None), Vec::<String>::new());
     for rule in [
-        "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest",
+        "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest", "checkout",
     ] {
         let found = broken_rules(Some(rule));
         assert!(

@@ -838,3 +838,148 @@ fn a_key_rotation_whose_timer_lives_is_left_to_it() {
     assert!(root.exists("root/.ssh/.rccr-rotation"));
     assert!(root.read("root/.ssh/authorized_keys").contains(KEY_B));
 }
+
+impl Root {
+    /// A network interface of real hardware in the synthetic /sys: its
+    /// MAC, a `device` link, and `wireless` for a Wi-Fi one.
+    fn hardware_nic(&self, name: &str, mac: &str, wireless: bool) {
+        self.write(
+            &format!("sys/class/net/{name}/address"),
+            &format!("{mac}\n"),
+        );
+        self.write(&format!("sys/class/net/{name}/type"), "1\n");
+        std::os::unix::fs::symlink("/", self.path(&format!("sys/class/net/{name}/device")))
+            .unwrap();
+        if wireless {
+            fs::create_dir(self.path(&format!("sys/class/net/{name}/wireless"))).unwrap();
+        }
+    }
+}
+
+/// The stanza rccr-init adds for a wired interface.
+fn wired_stanza(iface: &str, name: &str) -> String {
+    format!("\n# rccr-init: a wired interface present at boot\nauto {iface}\niface {iface} inet dhcp\n\thostname {name}\n")
+}
+
+#[test]
+fn every_wired_interface_present_at_boot_gets_dhcp_sending_the_hostname() {
+    let root = Root::image("wired", "target");
+    // A PC with two NICs (the cable may be in either), Docker's bridge and
+    // a veth (no `device` link), a Wi-Fi card with no configuration. The
+    // image's file configures eth1 itself (static): it stays so.
+    root.hardware_nic("eth4", "00:1a:2b:4c:00:02", false);
+    root.hardware_nic("enp3s0", "00:1a:2b:4c:00:03", false);
+    root.hardware_nic("eth1", "00:1a:2b:4c:00:08", false);
+    root.hardware_nic("wlan0", "b8:27:eb:00:00:04", true);
+    root.write(
+        "sys/class/net/docker0/bridge/bridge_id",
+        "8000.0242ac110001\n",
+    );
+    root.write("sys/class/net/veth1a2b3c/address", "02:42:ac:11:00:02\n");
+    let run = root.init(&[]).ok();
+    // enp3s0, of real hardware and first by name, names the node now (the
+    // image's eth0 here is a veth, as in the lab).
+    let name = "ReCyClusteR-Target-4c0003";
+    assert_eq!(root.read("etc/hostname"), format!("{name}\n"));
+    let want = INTERFACES.replace(
+        "iface eth0 inet dhcp\n",
+        &format!("iface eth0 inet dhcp\n    hostname {name}\n"),
+    ) + &wired_stanza("enp3s0", name)
+        + &wired_stanza("eth4", name);
+    assert_eq!(root.read("etc/network/interfaces"), want);
+    assert!(
+        run.says(&format!(
+            "DHCP on enp3s0, eth4 too, sending hostname {name}"
+        )),
+        "{}",
+        run.stderr
+    );
+    let again = root.init(&[]).ok();
+    assert!(again.says("nothing to change\n"), "{}", again.stderr);
+
+    // A NIC added later gets its stanza at the next boot; one the user
+    // configured (`manual`: leave it alone) gets none.
+    root.hardware_nic("eth2", "00:1a:2b:4c:00:05", false);
+    root.hardware_nic("eth3", "00:1a:2b:4c:00:06", false);
+    let user = root.read("etc/network/interfaces") + "\niface eth3 inet manual\n";
+    root.write("etc/network/interfaces", &user);
+    root.init(&[]).ok();
+    assert_eq!(
+        root.read("etc/network/interfaces"),
+        user + &wired_stanza("eth2", name)
+    );
+}
+
+const WPA_CONF: &str = "country=GB\nctrl_interface=DIR=/var/run/wpa_supplicant GROUP=netdev\nupdate_config=1\n\nnetwork={\n\tssid=\"Kitchen\"\n\tpsk=\"correct horse battery\"\n}\n";
+
+#[test]
+fn a_wifi_configuration_on_the_boot_partition_is_installed_and_wlan0_brought_up() {
+    // A Pi Zero W: Wi-Fi only, wpa_supplicant installed.
+    let root = Root::image("wifi", "target");
+    fs::remove_dir_all(root.path("sys/class/net/eth0")).unwrap();
+    root.hardware_nic("wlan0", "b8:27:eb:4c:00:07", true);
+    root.write("sbin/wpa_supplicant", "");
+    root.write("boot/wpa_supplicant.conf", WPA_CONF);
+    let run = root.init(&[]).ok();
+    assert_eq!(
+        root.read("etc/wpa_supplicant/wpa_supplicant.conf"),
+        WPA_CONF
+    );
+    assert_eq!(root.mode("etc/wpa_supplicant/wpa_supplicant.conf"), 0o600);
+    let name = "ReCyClusteR-Target-4c0007";
+    assert!(root.read("etc/network/interfaces").ends_with(&format!(
+        "\n# rccr-init: Wi-Fi, with /etc/wpa_supplicant/wpa_supplicant.conf\nauto wlan0\niface wlan0 inet dhcp\n\thostname {name}\n\tuse wifi\n\twifi-config-path /etc/wpa_supplicant/wpa_supplicant.conf\n"
+    )));
+    // Installed and saved: off the FAT partition, which anyone with the
+    // card can read; never echoed.
+    assert!(!root.exists("boot/wpa_supplicant.conf"));
+    assert!(run.says("1 Wi-Fi network(s)"), "{}", run.stderr);
+    assert!(!run.stderr.contains("horse"), "{}", run.stderr);
+    let again = root.init(&[]).ok();
+    assert!(again.says("nothing to change\n"), "{}", again.stderr);
+
+    // A looser mode left by hand is put back to 0600 by the next file.
+    root.chmod("etc/wpa_supplicant/wpa_supplicant.conf", 0o644);
+    let second = WPA_CONF.replace("Kitchen", "Garage");
+    root.write("boot/wpa_supplicant.conf", &second);
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/wpa_supplicant/wpa_supplicant.conf"), second);
+    assert_eq!(root.mode("etc/wpa_supplicant/wpa_supplicant.conf"), 0o600);
+}
+
+#[test]
+fn a_wifi_configuration_that_cannot_be_used_is_kept_and_named_not_echoed() {
+    for (tag, conf, wpa, why) in [
+        (
+            "wifi-bad",
+            "network={\n\tssid=\"Kitchen\"\n\tpsk=\"correct horse battery\"\n",
+            true,
+            "boot/wpa_supplicant.conf: the network block of line 1 is never closed; not installed",
+        ),
+        (
+            "wifi-nowpa",
+            WPA_CONF,
+            false,
+            "boot/wpa_supplicant.conf: this image has no wpa_supplicant",
+        ),
+    ] {
+        let root = Root::image(tag, "target");
+        root.hardware_nic("wlan0", "b8:27:eb:4c:00:07", true);
+        if wpa {
+            root.write("sbin/wpa_supplicant", "");
+        }
+        root.write("boot/wpa_supplicant.conf", conf);
+        let run = root.init(&[]).ok();
+        assert!(run.says(why), "{tag}: {}", run.stderr);
+        assert!(!run.stderr.contains("horse"), "{tag}: {}", run.stderr);
+        assert!(
+            !root.exists("etc/wpa_supplicant/wpa_supplicant.conf"),
+            "{tag}"
+        );
+        assert!(
+            !root.read("etc/network/interfaces").contains("wlan0"),
+            "{tag}"
+        );
+        assert_eq!(root.read("boot/wpa_supplicant.conf"), conf, "{tag}: kept");
+    }
+}

@@ -282,7 +282,8 @@ build_iso() {
 
 # rpi_kernels CONFIG MODEL: "KERNEL INITRAMFS" that the firmware of a Pi
 # MODEL (pi0, pi1, pi2, ...) reads from config.txt: the last kernel= and
-# initramfs lines in sections that apply to it ([all], [MODEL], none yet).
+# initramfs lines in sections that apply to it ([all], [MODEL], none yet;
+# a Zero 2 W, pi02, also reads [pi0] sections, as every Pi Zero does).
 rpi_kernels() {
 	awk -v m="$2" '
 		BEGIN { on = 1 }
@@ -290,7 +291,7 @@ rpi_kernels() {
 		/^[[:space:]]*\[.*\][[:space:]]*$/ {
 			f = $0
 			gsub(/[][[:space:]]/, "", f)
-			on = (f == "all" || f == m)
+			on = (f == "all" || f == m || (m == "pi02" && f == "pi0"))
 			next
 		}
 		!on { next }
@@ -304,12 +305,14 @@ rpi_kernels() {
 	' "$1"
 }
 
-# Pis each arch must boot, as config.txt filters name them.
+# Pis each arch must boot, as config.txt filters name them. The Zero 2 W
+# (pi02) has the Pi 3's BCM2710: the armv7 and rpi-aarch64 kernels boot it,
+# armhf's (BCM2835, ARMv6) does not.
 rpi_models() {
 	case "$ARCH" in
 		armhf) echo "pi0 pi1" ;;
-		armv7) echo "pi2 pi3" ;;
-		rpi-aarch64) echo "pi3 pi4" ;;
+		armv7) echo "pi2 pi3 pi02" ;;
+		rpi-aarch64) echo "pi3 pi4 pi02" ;;
 	esac
 }
 

@@ -5,7 +5,7 @@
 # Makes the package repository that an RCCR OS image carries, so that a node
 # boots working with no internet: only the packages the node type needs for
 # ARCH, that is every package of the node's /etc/apk/world (alpine-base and
-# image-builder/TYPE/packages), openssl (the initramfs installs it to check
+# image-builder/TYPE/packages, and base/os/img-packages on a Pi), openssl (the initramfs installs it to check
 # a signed modloop: mkinitfs initramfs-init.in, "enable support for modloop
 # verification"), all their dependencies and the packages apk adds by
 # install_if (docker-openrc, ...), from the Alpine release of
@@ -73,7 +73,7 @@ resolve() {
 	cp -- /usr/share/apk/keys/"$ALPINE_ARCH"/*.pub "$root/etc/apk/keys/"
 	printf '%s\n' "$ALPINE_MIRROR/$ALPINE_BRANCH/main" "$ALPINE_MIRROR/$ALPINE_BRANCH/community" \
 		>"$root/etc/apk/repositories"
-	packages_of "$TYPE" "$ARCH" | grep -vx docker >"$TMP_DIR/world" || true
+	world_of "$TYPE" "$ARCH" | grep -vx docker >"$TMP_DIR/world" || true
 	: >"$TMP_DIR/roles"
 	_init=--initdb
 	for _role in world docker carried; do

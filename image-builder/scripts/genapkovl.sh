@@ -12,8 +12,11 @@
 #     keys: rccr-init's Ed25519 key only), the motd
 #   - the temporary key: control /root/.ssh/id_rsa (0600, and id_rsa.pub),
 #     target /root/.ssh/authorized_keys (0600); /root/.ssh is 0700
-#   - /etc/apk/world: alpine-base and the node type's packages
-#   - /etc/network/interfaces: DHCP on eth0, sending the hostname
+#   - /etc/apk/world: alpine-base and the node type's packages (on a Pi
+#     image also base/os/img-packages: Wi-Fi)
+#   - /etc/network/interfaces: DHCP on eth0, sending the hostname (rccr-init
+#     adds every other wired interface present at boot, and Wi-Fi once
+#     configured)
 #   - /etc/lbu/lbu.conf and the paths lbu must keep besides /etc
 #   - control: /etc/rccr/cluster_config.yml
 #   - rccr's LICENSE and THIRD-PARTY-NOTICES in /usr/share/licenses/rccr/
@@ -162,13 +165,19 @@ populate() {
 
 	# rccr-init replaces the hostname option with the node's own name at
 	# boot, before networking starts; udhcpc sends it to the DHCP server.
-	printf '%s\n' 'auto lo' 'iface lo inet loopback' '' 'auto eth0' 'iface eth0 inet dhcp' \
+	# It also adds a stanza for every other wired interface present at
+	# boot, and for Wi-Fi once configured (src/init/network.rs).
+	printf '%s\n' \
+		'# rccr-init adds DHCP on every other wired interface present at boot,' \
+		'# and on Wi-Fi once configured. It leaves alone an interface named here:' \
+		'# "iface eth1 inet manual" keeps it off eth1.' \
+		'auto lo' 'iface lo inet loopback' '' 'auto eth0' 'iface eth0 inet dhcp' \
 		"	hostname ReCyClusteR-$type_word" |
 		makefile root:root 0644 "$ovl/etc/network/interfaces"
 
 	{
 		echo alpine-base
-		packages_of "$TYPE" "$ARCH"
+		world_of "$TYPE" "$ARCH"
 	} | LC_ALL=C sort -u | makefile root:root 0644 "$ovl/etc/apk/world"
 	if [ -n "$RCCR_APK_KEYS" ]; then
 		for _key in "$RCCR_APK_KEYS"/*.pub; do

@@ -185,6 +185,16 @@ packages_of() {
 	list_of "$1" packages "$2"
 }
 
+# world_of TYPE ARCH: the packages an OS image of TYPE installs for ARCH
+# besides alpine-base: the node type's, and on the Pi images (media img)
+# those of base/os/img-packages (Wi-Fi).
+world_of() {
+	packages_of "$1" "$2"
+	if [ "$(arch_info "$2" && echo "$MEDIA")" = img ]; then
+		list_of base/os img-packages "$2"
+	fi
+}
+
 # carried_of TYPE ARCH: the packages a node type's OS image carries in its
 # offline repository without installing them (TYPE/carried, optional).
 carried_of() {

@@ -155,21 +155,28 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
 
 /// The files that may exist, in the order they are applied.
 pub fn candidates(ctx: &Ctx) -> Vec<PathBuf> {
-    let mut out = vec![ctx.path("/boot").join(FILE_NAME)];
+    candidates_named(ctx, FILE_NAME)
+}
+
+/// Where a file `name` on the boot partition may be: `/boot/NAME`, then
+/// `/media/*/NAME` in name order.
+pub fn candidates_named(ctx: &Ctx, name: &str) -> Vec<PathBuf> {
+    let mut out = vec![ctx.path("/boot").join(name)];
     if let Ok(rd) = fs::read_dir(ctx.path("/media")) {
         let mut media: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
         media.sort();
-        out.extend(media.into_iter().map(|m| m.join(FILE_NAME)));
+        out.extend(media.into_iter().map(|m| m.join(name)));
     }
     out
 }
 
-/// Reads and checks every boot file; reports what is wrong. `None` when
-/// there is nothing to apply and nothing to rename.
-pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
-    let mut found = BootFile::default();
+/// The files `name` on the boot partition(s) ([`candidates_named`]) that
+/// are regular files, each with its length; the same file seen through two
+/// mounts once.
+pub fn present(ctx: &Ctx, name: &str) -> Vec<(PathBuf, u64)> {
+    let mut out: Vec<(PathBuf, u64)> = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
-    for path in candidates(ctx) {
+    for path in candidates_named(ctx, name) {
         let Ok(meta) = fs::metadata(&path) else {
             continue;
         };
@@ -178,8 +185,18 @@ pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
             continue;
         }
         seen.push(real);
+        out.push((path, meta.len()));
+    }
+    out
+}
+
+/// Reads and checks every boot file; reports what is wrong. `None` when
+/// there is nothing to apply and nothing to rename.
+pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
+    let mut found = BootFile::default();
+    for (path, len) in present(ctx, FILE_NAME) {
         let shown = path.display().to_string();
-        if meta.len() > MAX_LEN {
+        if len > MAX_LEN {
             ctx.problem(format_args!("{shown}: larger than 64 KiB; not applied"));
             continue;
         }
@@ -240,7 +257,8 @@ pub fn retire(ctx: &mut Ctx, boot: &BootFile, kept_because: Option<&str>) {
             ctx.changed(what);
             continue;
         }
-        match rename_on_media(ctx, path, &to) {
+        let rename = || fs::rename(path, &to).and_then(|()| crate::fsutil::sync_parent(&to));
+        match change_on_media(ctx, path, rename) {
             Ok(()) => ctx.changed(what),
             Err(e) => ctx.problem(format_args!(
                 "cannot rename {} to {APPLIED_NAME}: {e}; it is applied again at the next boot",
@@ -250,19 +268,23 @@ pub fn retire(ctx: &mut Ctx, boot: &BootFile, kept_because: Option<&str>) {
     }
 }
 
-/// `rename`, then sync the directory; on a read-only mount of the live
-/// system, remount it read-write for the rename and read-only again.
-fn rename_on_media(ctx: &Ctx, from: &Path, to: &Path) -> io::Result<()> {
-    let rename = || fs::rename(from, to).and_then(|()| crate::fsutil::sync_parent(to));
-    match rename() {
+/// Runs `change` (a rename, a removal, then a sync of the directory) on
+/// `path`; on a read-only mount of the live system, remounts it read-write
+/// for the change and read-only again.
+pub fn change_on_media(
+    ctx: &Ctx,
+    path: &Path,
+    change: impl Fn() -> io::Result<()>,
+) -> io::Result<()> {
+    match change() {
         Err(e) if e.raw_os_error() == Some(libc::EROFS) && ctx.live => {
             let mounts = fs::read_to_string("/proc/mounts")?;
-            let Some(mp) = mount_point(&mounts, from) else {
+            let Some(mp) = mount_point(&mounts, path) else {
                 return Err(e);
             };
             remount(&mp, "rw")?;
-            ctx.note(format_args!("{mp}: remounted read-write for the rename"));
-            let result = rename();
+            ctx.note(format_args!("{mp}: remounted read-write for the change"));
+            let result = change();
             let back = remount(&mp, "ro");
             result.and(back)
         }

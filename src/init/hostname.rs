@@ -21,7 +21,9 @@
 //! (`/proc/sys/kernel/hostname`, else `hostname NAME`); and a `hostname NAME`
 //! option in every DHCP stanza of `/etc/network/interfaces` (see
 //! [`interfaces_with_hostname`]), which makes udhcpc send it to the DHCP
-//! server, so the LAN's DNS knows the node by it.
+//! server, so the LAN's DNS knows the node by it. At boot, the DHCP
+//! stanzas [`network`] wants are added in the same write.
+use super::network::{self, Dhcp};
 use super::{nic, read_optional, Ctx};
 use crate::identity::{self, generated_name, is_image_default, mac_tail, Role, NAME_PREFIX};
 use std::fs;
@@ -61,9 +63,11 @@ pub fn current(ctx: &Ctx) -> String {
         .unwrap_or_default()
 }
 
-/// Decides the hostname and writes it everywhere. Returns it, and whether
-/// `/etc/hostname` now holds it.
-pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>) -> (String, bool) {
+/// Decides the hostname and writes it everywhere; `add` are the DHCP
+/// stanzas this boot wants in `/etc/network/interfaces` ([`network`]),
+/// none for a rename. Returns the name, and whether `/etc/hostname` now
+/// holds it.
+pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (String, bool) {
     let etc_path = ctx.path(ETC_HOSTNAME);
     let etc = match read_optional(&etc_path) {
         Ok(b) => first_line(&b.unwrap_or_default()),
@@ -153,14 +157,14 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>) -> (String, bool) 
     let if_path = ctx.path(INTERFACES);
     match read_optional(&if_path) {
         Ok(Some(content)) => {
-            let new = interfaces_with_hostname(&content, &name);
+            let (with_added, added) = network::with_dhcp(&content, add, &name);
+            let new = interfaces_with_hostname(&with_added, &name);
             if new != content {
-                ctx.write_file(
-                    &if_path,
-                    &new,
-                    0o644,
-                    &format!("DHCP sends hostname {name}"),
-                );
+                let what = match added.as_slice() {
+                    [] => format!("DHCP sends hostname {name}"),
+                    _ => format!("DHCP on {} too, sending hostname {name}", added.join(", ")),
+                };
+                ctx.write_file(&if_path, &new, 0o644, &what);
             }
         }
         Ok(None) => {}
@@ -223,12 +227,12 @@ fn set_running(ctx: &mut Ctx, name: &str, running: Option<&str>) {
 }
 
 /// Lines with their `\n`, so joining them gives the input back.
-fn lines(content: &[u8]) -> Vec<&[u8]> {
+pub(super) fn lines(content: &[u8]) -> Vec<&[u8]> {
     content.split_inclusive(|b| *b == b'\n').collect()
 }
 
 /// `(start, end)` of each whitespace-separated word before any `#`.
-fn words(line: &[u8]) -> Vec<(usize, usize)> {
+pub(super) fn words(line: &[u8]) -> Vec<(usize, usize)> {
     let body = line.iter().position(|b| *b == b'#').unwrap_or(line.len());
     let mut out = Vec::new();
     let mut i = 0;
@@ -300,7 +304,7 @@ pub fn hosts_with_name(content: &[u8], name: &str, old: &[&str]) -> Vec<u8> {
 }
 
 /// Whether an interfaces(5) line starts a new stanza.
-fn starts_stanza(word: &[u8]) -> bool {
+pub(super) fn starts_stanza(word: &[u8]) -> bool {
     matches!(
         word,
         b"iface"

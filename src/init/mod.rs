@@ -18,6 +18,10 @@
 //!    `ReCyClusteR-<Control|Target>-<last 3 MAC bytes>`; written to
 //!    `/etc/hostname`, `/etc/hosts`, the running kernel and every DHCP stanza
 //!    of `/etc/network/interfaces`, so the DHCP server learns the name.
+//!    Before it, the boot partition's `wpa_supplicant.conf` is checked and
+//!    installed ([`wifi`]); the same write of the interfaces file adds DHCP
+//!    on every wired interface present, and on Wi-Fi once it is configured
+//!    ([`network`]).
 //! 4. **Key rotation cut short by the reboot** ([`revert_dead_rotation`]):
 //!    no revert timer survives a reboot, so a rotation still armed in
 //!    `/root` is restored as its timer would have done.
@@ -29,8 +33,9 @@
 //! 8. **Console banner** `/etc/issue` ([`issue`]), with the storage and
 //!    world lines of the boot status file ([`bootstatus`]).
 //! 9. **Persistence**: on diskless Alpine (root on tmpfs) `lbu commit`.
-//! 10. **Boot-partition file retired** (renamed `rccr.txt.applied`), only
-//!     once what it set is saved.
+//! 10. **Boot-partition files retired** (`rccr.txt` renamed
+//!     `rccr.txt.applied`, `wpa_supplicant.conf` removed), only once what
+//!     they set is saved.
 //!
 //! Two more modes, each its own run: `--storage` finds or prepares the
 //! persistent storage and mounts it ([`storage`]; the `rccr-storage`
@@ -48,8 +53,10 @@ pub mod bootstatus;
 pub mod hostkeys;
 pub mod hostname;
 pub mod issue;
+pub mod network;
 pub mod nic;
 pub mod storage;
+pub mod wifi;
 pub mod world;
 
 use crate::error::Error;
@@ -287,7 +294,7 @@ pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
 pub fn rename(opts: &Options, name: &str) -> bool {
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
     let node = node_type(&mut ctx);
-    let (name, written) = hostname::apply(&mut ctx, node, Some(name));
+    let (name, written) = hostname::apply(&mut ctx, node, Some(name), &[]);
     issue::write(&mut ctx, node, &name);
     persist(&mut ctx);
     ctx.finish();
@@ -310,7 +317,10 @@ pub fn run(opts: &Options) -> Summary {
 
     let boot = bootfile::load(&mut ctx);
     let wanted = boot.as_ref().and_then(|b| b.hostname.as_deref());
-    let (name, hostname_ok) = hostname::apply(&mut ctx, node, wanted);
+    let wifi_file = wifi::load(&mut ctx);
+    let (wifi, wifi_ok) = wifi::install(&mut ctx, wifi_file.as_ref());
+    let dhcp = network::at_boot(&ctx.path(hostname::CLASS_NET), wifi);
+    let (name, hostname_ok) = hostname::apply(&mut ctx, node, wanted, &dhcp);
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
     // was before the rotation, without them.
@@ -334,14 +344,24 @@ pub fn run(opts: &Options) -> Summary {
     // failed) would never be applied again after the next reboot (its keys
     // lost: a lockout).
     if let Some(b) = &boot {
-        let kept_because = match (boot_ok, saved) {
-            (false, _) => Some("a setting could not be applied"),
-            (true, false) => Some("the changes are not saved"),
-            (true, true) => None,
-        };
-        bootfile::retire(&mut ctx, b, kept_because);
+        let why = kept_because(boot_ok, "a setting could not be applied", saved);
+        bootfile::retire(&mut ctx, b, why);
+    }
+    if let Some(w) = &wifi_file {
+        let why = kept_because(wifi_ok, "it could not be installed", saved);
+        wifi::retire(&mut ctx, w, why);
     }
     ctx.finish()
+}
+
+/// Why a boot-partition file stays for the next boot: what it set was not
+/// `applied` (`not_applied` says so), or not `saved`; `None` retires it.
+fn kept_because(applied: bool, not_applied: &'static str, saved: bool) -> Option<&'static str> {
+    match (applied, saved) {
+        (false, _) => Some(not_applied),
+        (true, false) => Some("the changes are not saved"),
+        (true, true) => None,
+    }
 }
 
 /// `rccr-init --prepare-disk DEVICE [--yes]`: see [`storage::prepare_disk`].

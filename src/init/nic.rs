@@ -15,6 +15,9 @@
 //! interface without a `device` link (veth pairs, bridges, bonds, VLANs,
 //! tunnels, docker0). Within a rank, names sort naturally (`eth2` before
 //! `eth10`), which is stable across boots where probe order is not.
+//!
+//! The same ranks say which interfaces get DHCP at boot ([`wired`]: ranks
+//! 0 and 2) and which may join a Wi-Fi network ([`wireless`]: rank 3).
 use crate::identity::Mac;
 use std::cmp::Ordering;
 use std::fs;
@@ -85,10 +88,14 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
     &digits[zeros..]
 }
 
-/// The first Ethernet interface under `class_net` (a `/sys/class/net`).
-pub fn first_ethernet(class_net: &Path) -> Option<Nic> {
+/// Every candidate interface under `class_net` (a `/sys/class/net`) with
+/// its rank, in the order of the module doc: by rank, then by name.
+fn candidates(class_net: &Path) -> Vec<(u8, Nic)> {
     let mut found: Vec<(u8, Nic)> = Vec::new();
-    for entry in fs::read_dir(class_net).ok()?.filter_map(Result::ok) {
+    let Ok(entries) = fs::read_dir(class_net) else {
+        return found;
+    };
+    for entry in entries.filter_map(Result::ok) {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
@@ -106,7 +113,36 @@ pub fn first_ethernet(class_net: &Path) -> Option<Nic> {
         found.push((rank, Nic { name, mac }));
     }
     found.sort_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| natural_cmp(&a.name, &b.name)));
-    found.into_iter().next().map(|(_, nic)| nic)
+    found
+}
+
+/// The first Ethernet interface under `class_net` (a `/sys/class/net`).
+pub fn first_ethernet(class_net: &Path) -> Option<Nic> {
+    candidates(class_net).into_iter().next().map(|(_, nic)| nic)
+}
+
+/// The names of the wired interfaces of real hardware (ranks 0 and 2: a
+/// `device` link, not wireless), in name order: those DHCP is brought up
+/// on. Docker's bridges and veths, bonds, VLANs and tunnels have no
+/// `device` link and are never among them.
+pub fn wired(class_net: &Path) -> Vec<String> {
+    of_ranks(class_net, &[0, 2])
+}
+
+/// The names of the wireless interfaces of real hardware (rank 3), in name
+/// order.
+pub fn wireless(class_net: &Path) -> Vec<String> {
+    of_ranks(class_net, &[3])
+}
+
+fn of_ranks(class_net: &Path, ranks: &[u8]) -> Vec<String> {
+    let mut names: Vec<String> = candidates(class_net)
+        .into_iter()
+        .filter(|(rank, _)| ranks.contains(rank))
+        .map(|(_, nic)| nic.name)
+        .collect();
+    names.sort_by(|a, b| natural_cmp(a, b));
+    names
 }
 
 #[cfg(test)]
@@ -159,6 +195,24 @@ mod tests {
         let nic = first_ethernet(&sys.0).unwrap();
         assert_eq!(nic.name, "enp3s0");
         assert_eq!(nic.mac, Mac([0, 0x1a, 0x2b, 0x3c, 0x4d, 0x5e]));
+    }
+
+    #[test]
+    fn wired_and_wireless_are_the_hardware_ones_only() {
+        let sys = Sys::new("wired");
+        sys.iface("lo", "00:00:00:00:00:00", &["772"])
+            .iface("docker0", "02:42:ac:11:00:01", &["bridge"])
+            .iface("br0", "02:00:00:00:00:09", &["bridge", "device"])
+            .iface("veth3a1b2c", "02:42:ac:11:00:02", &[])
+            .iface("eth0", "02:52:43:4c:00:01", &[])
+            .iface("wlan0", "b8:27:eb:00:00:03", &["device", "wireless"])
+            .iface("usb0", "b8:27:eb:00:00:04", &["device"])
+            .iface("eth10", "00:1a:2b:3c:4d:10", &["device"])
+            .iface("eth2", "00:1a:2b:3c:4d:02", &["device", "1"])
+            .iface("ib0", "00:1a:2b:3c:4d:09", &["device", "32"]);
+        assert_eq!(wired(&sys.0), ["eth2", "eth10", "usb0"]);
+        assert_eq!(wireless(&sys.0), ["wlan0"]);
+        assert!(wired(Path::new("/nonexistent-rccr")).is_empty());
     }
 
     #[test]
