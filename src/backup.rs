@@ -323,21 +323,14 @@ pub fn read(source: &str) -> Result<Archive, Error> {
     } else {
         source.to_string()
     };
-    let read = if source == "-" {
-        crate::docker::read_bounded(&mut std::io::stdin().lock(), MAX_SIZE)
+    let (limit, hint) = (
+        (MAX_SIZE, "an rccr backup"),
+        "give the file rccr backup wrote",
+    );
+    let bytes = if source == "-" {
+        fsutil::read_input_from(&what, &mut std::io::stdin().lock(), limit, hint)?
     } else {
-        fsutil::check_input_file(
-            source,
-            Path::new(source),
-            true,
-            "give the file rccr backup wrote",
-        )?;
-        std::fs::File::open(source).and_then(|mut f| crate::docker::read_bounded(&mut f, MAX_SIZE))
-    };
-    let bytes = match read {
-        Ok(Some(b)) => b,
-        Ok(None) => return Err(Error::bad_input(&what, "larger than an rccr backup can be")),
-        Err(e) => return Err(Error::io(format!("cannot read {what}"), e)),
+        fsutil::read_input(source, Path::new(source), true, limit, hint)?
     };
     let entries = parse(&bytes)
         .and_then(|entries| check_entries(&entries).map(|()| entries))

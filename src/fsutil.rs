@@ -75,6 +75,51 @@ pub fn check_input_file(what: &str, path: &Path, pipe_ok: bool, hint: &str) -> R
     }
 }
 
+/// Reads `reader` to its end, refusing more than `max` bytes (`None`).
+pub fn read_bounded(
+    reader: &mut impl std::io::Read,
+    max: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() <= max).then_some(bytes))
+}
+
+/// Reads `path`, a file the user named ([`check_input_file`]), whole
+/// ([`read_input_from`]).
+pub fn read_input(
+    what: &str,
+    path: &Path,
+    pipe_ok: bool,
+    limit: (usize, &str),
+    hint: &str,
+) -> Result<Vec<u8>, Error> {
+    check_input_file(what, path, pipe_ok, hint)?;
+    let mut file = File::open(path).map_err(|e| Error::io(format!("cannot read {what}"), e))?;
+    read_input_from(what, &mut file, limit, hint)
+}
+
+/// Reads `reader`, the input `what` names as the user gave it, to its
+/// end: at most `max` bytes of `limit` (`max`, what it should be: `a hosts
+/// file`). More is bad input: `/dev/zero` or a disk image named by mistake
+/// must not take the memory. `hint` says what to give instead.
+pub fn read_input_from(
+    what: &str,
+    reader: &mut impl std::io::Read,
+    (max, noun): (usize, &str),
+    hint: &str,
+) -> Result<Vec<u8>, Error> {
+    read_bounded(reader, max)
+        .map_err(|e| Error::io(format!("cannot read {what}"), e))?
+        .ok_or_else(|| {
+            Error::bad_input(
+                what,
+                format!("larger than {noun} can be ({max} bytes): {hint}"),
+            )
+        })
+}
+
 /// A sibling path for a temporary file: same directory (so `rename` is
 /// atomic), hidden, and named at random (`.NAME.rccr-tmp.RANDOM`).
 pub fn temp_sibling(path: &Path) -> PathBuf {
