@@ -65,6 +65,12 @@ pub fn not_a_file(path: &Path, pipe_ok: bool) -> Option<String> {
     }
 }
 
+/// [`not_a_file`] of a path rccr reads if anything is there, and replaces:
+/// nothing there (a link to nowhere too) is fine, a pipe is not.
+pub fn not_a_file_if_any(path: &Path) -> Option<String> {
+    not_a_file(path, false).filter(|why| why != NO_SUCH_FILE)
+}
+
 /// Refuses a file the user named that is not one ([`not_a_file`]) as bad
 /// input: `what` names it as given (`--config PATH`), `hint` says what to
 /// give instead.
@@ -218,7 +224,7 @@ pub fn check_replaceable(path: &Path) -> Result<(), Error> {
     if fs::symlink_metadata(path).is_err() {
         return Ok(());
     }
-    match not_a_file(path, false).filter(|why| why != NO_SUCH_FILE) {
+    match not_a_file_if_any(path) {
         Some(why) => Err(Error::bad_input(
             path.display().to_string(),
             format!("{why}: rccr writes only whole regular files; name a file"),
