@@ -286,6 +286,14 @@ pub fn backup(
             ),
         ));
     }
+    // Read back as restore reads it (names, framing, the cluster key, the
+    // journal's keys): what fails here is rccr's own doing.
+    if let Err(e) = checked(&archive) {
+        return Err(Error::Failed(format!(
+            "the archive does not read back ({e}), so none was written: \
+             a fault of rccr's, please report it"
+        )));
+    }
     if target == "-" {
         // Not crate::print::stdout: an archive cut short is no backup,
         // whoever closed the pipe.
@@ -332,38 +340,35 @@ pub fn read(source: &str) -> Result<Archive, Error> {
     } else {
         fsutil::read_input(source, Path::new(source), true, limit, hint)?
     };
-    let entries = parse(&bytes)
-        .and_then(|entries| check_entries(&entries).map(|()| entries))
-        .map_err(|e| {
-            Error::bad_input(
-                &what,
-                format!("{e}; nothing was restored (use the file rccr backup wrote)"),
-            )
-        })?;
-    let Some(cluster) = entries.iter().position(|e| e.name == "cluster_key") else {
-        return Err(Error::bad_input(
+    checked(&bytes).map_err(|e| {
+        Error::bad_input(
             &what,
-            "holds no cluster key; nothing was restored",
-        ));
-    };
+            format!("{e}; nothing was restored (use the file rccr backup wrote)"),
+        )
+    })
+}
+
+/// The archive `bytes` as restore takes it: its framing and checksum
+/// ([`parse`]), every entry ([`check_entries`]), a cluster key, and a
+/// rotation journal naming keys it holds. Backup reads back what it would
+/// write through this too: restore takes what backup writes, by one rule.
+fn checked(bytes: &[u8]) -> Result<Archive, String> {
+    let entries = parse(bytes)?;
+    check_entries(&entries)?;
+    let cluster = entries
+        .iter()
+        .position(|e| e.name == "cluster_key")
+        .ok_or("it holds no cluster key")?;
+    // check_entries parsed it.
     let kind =
         match ssh_key::PrivateKey::from_openssh(&entries[cluster].bytes).map(|k| k.algorithm()) {
             Ok(ssh_key::Algorithm::Rsa { .. }) => KeyType::Rsa,
-            Ok(_) => KeyType::Ed25519,
-            Err(e) => {
-                return Err(Error::bad_input(
-                    &what,
-                    format!("its cluster key is not a key ({e}); nothing was restored"),
-                ))
-            }
+            _ => KeyType::Ed25519,
         };
     let unfinished = match entries.iter().find(|e| e.name == "rotation.journal") {
-        Some(e) => Some(unfinished_rotation(&e.bytes, &entries).ok_or_else(|| {
-            Error::bad_input(
-                &what,
-                "its rotation journal is damaged; nothing was restored",
-            )
-        })?),
+        Some(e) => {
+            Some(unfinished_rotation(&e.bytes, &entries).ok_or("its rotation journal is damaged")?)
+        }
         None => None,
     };
     Ok(Archive {
