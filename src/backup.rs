@@ -20,7 +20,8 @@
 //! and then the bytes, after a `rccr-backup 1` line; then `end CKSUM
 //! LENGTH`, POSIX `cksum` of everything before it. A file cut short or
 //! changed is refused whole: restore writes nothing unless every entry
-//! checks out.
+//! checks out ([`check_entry`]), and backup writes no archive restore
+//! would refuse (the same checks, and [`MAX_SIZE`]).
 use crate::config::Config;
 use crate::error::Error;
 use crate::fsutil;
@@ -162,21 +163,23 @@ fn cluster_known_hosts(paths: &StatePaths) -> Result<Vec<u8>, Error> {
     Ok(out.into_bytes())
 }
 
-/// Everything the archive holds, read from this control.
+/// Everything the archive holds, read from this control, each entry with
+/// the file it comes from.
 pub fn collect(
     paths: &StatePaths,
     config: &Config,
     source: Option<&Path>,
-) -> Result<Vec<Entry>, Error> {
+) -> Result<Vec<(Entry, PathBuf)>, Error> {
     let resolver = Resolver::new(paths);
     let mut entries = Vec::new();
-    let mut add = |name: &str, mode: u32, bytes: Option<Vec<u8>>| {
+    let mut add = |name: &str, mode: u32, from: &Path, bytes: Option<Vec<u8>>| {
         if let Some(bytes) = bytes {
-            entries.push(Entry {
+            let entry = Entry {
                 name: name.into(),
                 mode,
                 bytes,
-            });
+            };
+            entries.push((entry, from.to_path_buf()));
         }
     };
     let cluster = resolver.cluster(config.ssh.key_type)?.ok_or_else(|| {
@@ -190,37 +193,30 @@ pub fn collect(
         Some(paths.kept_temp_key()),
     ];
     if let Some(record) = journal::load(&paths.journal())? {
-        add(
-            "rotation.journal",
-            0o600,
-            Some(
-                archived_journal(paths, record, &keys)?
-                    .render()
-                    .into_bytes(),
-            ),
-        );
+        let record = archived_journal(paths, record, &keys)?;
+        let bytes = record.render().into_bytes();
+        add("rotation.journal", 0o600, &paths.journal(), Some(bytes));
     }
-    for (name, path) in KEY_ENTRIES.into_iter().zip(keys) {
+    for (name, path) in KEY_ENTRIES.into_iter().zip(&keys) {
         if let Some(path) = path {
-            add(name, 0o600, fsutil::read_if_any(&path)?);
-            add(
-                &format!("{name}.pub"),
-                0o644,
-                fsutil::read_if_any(&public_path(&path))?,
-            );
+            add(name, 0o600, path, fsutil::read_if_any(path)?);
+            let public = public_path(path);
+            let bytes = fsutil::read_if_any(&public)?;
+            add(&format!("{name}.pub"), 0o644, &public, bytes);
         }
     }
-    add("known_hosts", 0o644, Some(cluster_known_hosts(paths)?));
-    add("nodes", 0o600, fsutil::read_if_any(&paths.nodes())?);
-    add("swarm", 0o600, fsutil::read_if_any(&paths.swarm())?);
-    add("keys", 0o600, fsutil::read_if_any(&paths.key_records())?);
-    add(
-        "last-rotation",
-        0o600,
-        fsutil::read_if_any(&paths.last_rotation())?,
-    );
+    let known_hosts = cluster_known_hosts(paths)?;
+    add("known_hosts", 0o644, &paths.known_hosts, Some(known_hosts));
+    for (name, path) in [
+        ("nodes", paths.nodes()),
+        ("swarm", paths.swarm()),
+        ("keys", paths.key_records()),
+        ("last-rotation", paths.last_rotation()),
+    ] {
+        add(name, 0o600, &path, fsutil::read_if_any(&path)?);
+    }
     if let Some(source) = source {
-        add("config", 0o644, fsutil::read_if_any(source)?);
+        add("config", 0o644, source, fsutil::read_if_any(source)?);
     }
     Ok(entries)
 }
@@ -262,8 +258,42 @@ pub fn backup(
     target: &str,
 ) -> Result<usize, Error> {
     let loaded = Config::load(config_path)?;
-    let entries = collect(paths, &loaded.config, loaded.source.as_deref())?;
+    let (entries, sources): (Vec<Entry>, Vec<PathBuf>) =
+        collect(paths, &loaded.config, loaded.source.as_deref())?
+            .into_iter()
+            .unzip();
+    // Restore's own checks, before anything is written: an archive it
+    // would refuse is no backup, and the day it is needed is too late to
+    // learn so.
+    let refused = |what: &Path, why: String| {
+        Error::bad_input(
+            what.display().to_string(),
+            format!("{why}, so rccr restore would refuse the archive and none was written; fix or remove what it names, then back up again"),
+        )
+    };
+    let nodes = archived_nodes(&entries).map_err(|why| refused(&paths.nodes(), why))?;
+    for (entry, from) in entries.iter().zip(&sources) {
+        check_entry(entry, &nodes).map_err(|why| refused(from, why))?;
+    }
     let archive = render(&entries);
+    if archive.len() > MAX_SIZE {
+        return Err(Error::bad_input(
+            paths.state_dir.display().to_string(),
+            format!(
+                "the archive would be {} bytes, more than rccr restore reads ({MAX_SIZE}), so none was written; \
+                 look for a file here that grew beyond what rccr writes",
+                archive.len()
+            ),
+        ));
+    }
+    // Read back as restore reads it (names, framing, the cluster key, the
+    // journal's keys): what fails here is rccr's own doing.
+    if let Err(e) = checked(&archive) {
+        return Err(Error::Failed(format!(
+            "the archive does not read back ({e}), so none was written: \
+             a fault of rccr's, please report it"
+        )));
+    }
     if target == "-" {
         // Not crate::print::stdout: an archive cut short is no backup,
         // whoever closed the pipe.
@@ -301,54 +331,44 @@ pub fn read(source: &str) -> Result<Archive, Error> {
     } else {
         source.to_string()
     };
-    let read = if source == "-" {
-        crate::docker::read_bounded(&mut std::io::stdin().lock(), MAX_SIZE)
+    let (limit, hint) = (
+        (MAX_SIZE, "an rccr backup"),
+        "give the file rccr backup wrote",
+    );
+    let bytes = if source == "-" {
+        fsutil::read_input_from(&what, &mut std::io::stdin().lock(), limit, hint)?
     } else {
-        fsutil::check_input_file(
-            source,
-            Path::new(source),
-            true,
-            "give the file rccr backup wrote",
-        )?;
-        std::fs::File::open(source).and_then(|mut f| crate::docker::read_bounded(&mut f, MAX_SIZE))
+        fsutil::read_input(source, Path::new(source), true, limit, hint)?
     };
-    let bytes = match read {
-        Ok(Some(b)) => b,
-        Ok(None) => return Err(Error::bad_input(&what, "larger than an rccr backup can be")),
-        Err(e) => return Err(Error::io(format!("cannot read {what}"), e)),
-    };
-    let entries = parse(&bytes)
-        .and_then(|entries| check_entries(&entries).map(|()| entries))
-        .map_err(|e| {
-            Error::bad_input(
-                &what,
-                format!("{e}; nothing was restored (use the file rccr backup wrote)"),
-            )
-        })?;
-    let Some(cluster) = entries.iter().position(|e| e.name == "cluster_key") else {
-        return Err(Error::bad_input(
+    checked(&bytes).map_err(|e| {
+        Error::bad_input(
             &what,
-            "holds no cluster key; nothing was restored",
-        ));
-    };
+            format!("{e}; nothing was restored (use the file rccr backup wrote)"),
+        )
+    })
+}
+
+/// The archive `bytes` as restore takes it: its framing and checksum
+/// ([`parse`]), every entry ([`check_entries`]), a cluster key, and a
+/// rotation journal naming keys it holds. Backup reads back what it would
+/// write through this too: restore takes what backup writes, by one rule.
+fn checked(bytes: &[u8]) -> Result<Archive, String> {
+    let entries = parse(bytes)?;
+    check_entries(&entries)?;
+    let cluster = entries
+        .iter()
+        .position(|e| e.name == "cluster_key")
+        .ok_or("it holds no cluster key")?;
+    // check_entries parsed it.
     let kind =
         match ssh_key::PrivateKey::from_openssh(&entries[cluster].bytes).map(|k| k.algorithm()) {
             Ok(ssh_key::Algorithm::Rsa { .. }) => KeyType::Rsa,
-            Ok(_) => KeyType::Ed25519,
-            Err(e) => {
-                return Err(Error::bad_input(
-                    &what,
-                    format!("its cluster key is not a key ({e}); nothing was restored"),
-                ))
-            }
+            _ => KeyType::Ed25519,
         };
     let unfinished = match entries.iter().find(|e| e.name == "rotation.journal") {
-        Some(e) => Some(unfinished_rotation(&e.bytes, &entries).ok_or_else(|| {
-            Error::bad_input(
-                &what,
-                "its rotation journal is damaged; nothing was restored",
-            )
-        })?),
+        Some(e) => {
+            Some(unfinished_rotation(&e.bytes, &entries).ok_or("its rotation journal is damaged")?)
+        }
         None => None,
     };
     Ok(Archive {
@@ -359,71 +379,88 @@ pub fn read(source: &str) -> Result<Archive, Error> {
     })
 }
 
+/// What [`check_entry`] says of entry `place` (`NAME` or `NAME:LINE`).
+fn damaged(place: &str) -> String {
+    format!("its entry {place} is not what rccr backup writes")
+}
+
+/// The text of entry `e`.
+fn entry_text(e: &Entry) -> Result<&str, String> {
+    std::str::from_utf8(&e.bytes).map_err(|_| damaged(&e.name))
+}
+
+/// A state file's parser names the line: `FILE:LINE` is the place.
+fn at_line(e: Error) -> String {
+    match e {
+        Error::BadInput { what, .. } => damaged(&what),
+        e => e.to_string(),
+    }
+}
+
+/// The nodes of the archive's `nodes` entry (none without one), which its
+/// known_hosts lines must name.
+fn archived_nodes(entries: &[Entry]) -> Result<Vec<inventory::NodeRecord>, String> {
+    match entries.iter().find(|e| e.name == "nodes") {
+        Some(e) => inventory::parse(entry_text(e)?, Path::new("nodes")).map_err(at_line),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Checks each entry as what it is, as rccr backup writes it: restore
 /// writes them as they are, so one it could not use must stop it before it
 /// writes anything. `Err` names the entry (and line) and what is wrong.
 fn check_entries(entries: &[Entry]) -> Result<(), String> {
-    fn damaged(place: &str) -> String {
-        format!("its entry {place} is not what rccr backup writes")
-    }
-    // A state file's parser names the line: `FILE:LINE` is the place.
-    fn at_line(e: Error) -> String {
-        match e {
-            Error::BadInput { what, .. } => damaged(&what),
-            e => e.to_string(),
-        }
-    }
-    fn text(e: &Entry) -> Result<&str, String> {
-        std::str::from_utf8(&e.bytes).map_err(|_| damaged(&e.name))
-    }
-    let nodes = match entries.iter().find(|e| e.name == "nodes") {
-        Some(e) => inventory::parse(text(e)?, Path::new("nodes")).map_err(at_line)?,
-        None => Vec::new(),
-    };
+    let nodes = archived_nodes(entries)?;
+    entries.iter().try_for_each(|e| check_entry(e, &nodes))
+}
+
+/// Checks entry `e` as what it is ([`check_entries`]); `nodes` are the
+/// archive's. The one rule of what an entry may hold: restore refuses
+/// what it refuses, and backup writes nothing it refuses.
+fn check_entry(e: &Entry, nodes: &[inventory::NodeRecord]) -> Result<(), String> {
     // `Err` names the first line of `e` that `good` refuses, `NAME:LINE`.
-    let each_line = |e: &Entry, good: &dyn Fn(&str) -> bool| -> Result<(), String> {
-        match text(e)?.lines().position(|l| !good(l)) {
+    let each_line = |good: &dyn Fn(&str) -> bool| -> Result<(), String> {
+        match entry_text(e)?.lines().position(|l| !good(l)) {
             Some(n) => Err(damaged(&format!("{}:{}", e.name, n + 1))),
             None => Ok(()),
         }
     };
-    for e in entries {
-        let origin = Path::new(&e.name);
-        let well_formed = match e.name.as_str() {
-            "cluster_key" | "previous_key" | "temp_key" => {
-                ssh_key::PrivateKey::from_openssh(&e.bytes).is_ok_and(|k| !k.is_encrypted())
-            }
-            name if name.ends_with(".pub") => {
-                ssh_key::PublicKey::from_openssh(text(e)?.trim_end()).is_ok()
-            }
-            "swarm" => {
-                SwarmRecord::parse(text(e)?, origin).map_err(at_line)?;
-                true
-            }
-            "last-rotation" => {
-                Record::parse(text(e)?, origin).map_err(at_line)?;
-                true
-            }
-            "keys" => {
-                each_line(e, &crate::state::is_key_record)?;
-                true
-            }
-            "known_hosts" => {
-                each_line(e, &|l| pins_a_node(l, &nodes))?;
-                true
-            }
-            "config" => {
-                Config::from_bytes(&e.bytes, "its entry config").map_err(|e| e.to_string())?;
-                true
-            }
-            // nodes: above; rotation.journal: read() checks it with its keys.
-            _ => true,
-        };
-        if !well_formed {
-            return Err(damaged(&e.name));
+    let origin = Path::new(&e.name);
+    let well_formed = match e.name.as_str() {
+        "cluster_key" | "previous_key" | "temp_key" => {
+            ssh_key::PrivateKey::from_openssh(&e.bytes).is_ok_and(|k| !k.is_encrypted())
         }
+        name if name.ends_with(".pub") => {
+            ssh_key::PublicKey::from_openssh(entry_text(e)?.trim_end()).is_ok()
+        }
+        "swarm" => {
+            SwarmRecord::parse(entry_text(e)?, origin).map_err(at_line)?;
+            true
+        }
+        "last-rotation" => {
+            Record::parse(entry_text(e)?, origin).map_err(at_line)?;
+            true
+        }
+        "keys" => {
+            each_line(&crate::state::is_key_record)?;
+            true
+        }
+        "known_hosts" => {
+            each_line(&|l| pins_a_node(l, nodes))?;
+            true
+        }
+        "config" => {
+            Config::from_bytes(&e.bytes, "its entry config").map_err(|e| e.to_string())?;
+            true
+        }
+        // nodes: archived_nodes; rotation.journal: read() checks it with
+        // its keys.
+        _ => true,
+    };
+    match well_formed {
+        true => Ok(()),
+        false => Err(damaged(&e.name)),
     }
-    Ok(())
 }
 
 /// An archived rotation journal whose keys name key entries of `entries`.

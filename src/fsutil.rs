@@ -65,6 +65,12 @@ pub fn not_a_file(path: &Path, pipe_ok: bool) -> Option<String> {
     }
 }
 
+/// [`not_a_file`] of a path rccr reads if anything is there, and replaces:
+/// nothing there (a link to nowhere too) is fine, a pipe is not.
+pub fn not_a_file_if_any(path: &Path) -> Option<String> {
+    not_a_file(path, false).filter(|why| why != NO_SUCH_FILE)
+}
+
 /// Refuses a file the user named that is not one ([`not_a_file`]) as bad
 /// input: `what` names it as given (`--config PATH`), `hint` says what to
 /// give instead.
@@ -73,6 +79,51 @@ pub fn check_input_file(what: &str, path: &Path, pipe_ok: bool, hint: &str) -> R
         Some(why) => Err(Error::bad_input(what, format!("{why}: {hint}"))),
         None => Ok(()),
     }
+}
+
+/// Reads `reader` to its end, refusing more than `max` bytes (`None`).
+pub fn read_bounded(
+    reader: &mut impl std::io::Read,
+    max: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    reader.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() <= max).then_some(bytes))
+}
+
+/// Reads `path`, a file the user named ([`check_input_file`]), whole
+/// ([`read_input_from`]).
+pub fn read_input(
+    what: &str,
+    path: &Path,
+    pipe_ok: bool,
+    limit: (usize, &str),
+    hint: &str,
+) -> Result<Vec<u8>, Error> {
+    check_input_file(what, path, pipe_ok, hint)?;
+    let mut file = File::open(path).map_err(|e| Error::io(format!("cannot read {what}"), e))?;
+    read_input_from(what, &mut file, limit, hint)
+}
+
+/// Reads `reader`, the input `what` names as the user gave it, to its
+/// end: at most `max` bytes of `limit` (`max`, what it should be: `a hosts
+/// file`). More is bad input: `/dev/zero` or a disk image named by mistake
+/// must not take the memory. `hint` says what to give instead.
+pub fn read_input_from(
+    what: &str,
+    reader: &mut impl std::io::Read,
+    (max, noun): (usize, &str),
+    hint: &str,
+) -> Result<Vec<u8>, Error> {
+    read_bounded(reader, max)
+        .map_err(|e| Error::io(format!("cannot read {what}"), e))?
+        .ok_or_else(|| {
+            Error::bad_input(
+                what,
+                format!("larger than {noun} can be ({max} bytes): {hint}"),
+            )
+        })
 }
 
 /// A sibling path for a temporary file: same directory (so `rename` is
@@ -173,7 +224,7 @@ pub fn check_replaceable(path: &Path) -> Result<(), Error> {
     if fs::symlink_metadata(path).is_err() {
         return Ok(());
     }
-    match not_a_file(path, false).filter(|why| why != NO_SUCH_FILE) {
+    match not_a_file_if_any(path) {
         Some(why) => Err(Error::bad_input(
             path.display().to_string(),
             format!("{why}: rccr writes only whole regular files; name a file"),

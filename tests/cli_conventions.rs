@@ -794,6 +794,48 @@ fn a_confirmation_without_a_terminal_changes_nothing() {
     assert!(!home.0.path(".ssh").exists(), "a cluster key was made");
 }
 
+/// Backup writes only an archive restore takes: it put a state file in
+/// as it was, and restore, which checks each entry, refused the archive
+/// when it was needed (a line of `keys` the control itself passes over, or
+/// more than restore reads), long after the backup had said it was done.
+#[test]
+fn backup_writes_no_archive_restore_would_refuse() {
+    let home = Home::new("backupbad");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let record = "cluster SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
+    let keys = home.state().join("keys");
+    let out = home.0.path("out");
+    let out = out.to_str().unwrap();
+    let too_large = record.repeat((16 << 20) / record.len() + 1);
+    for (bytes, says) in [
+        (
+            format!("{record}# noted by hand\n"),
+            format!(
+                "rccr backup: {}: its entry keys:2 is not what rccr backup writes, so rccr restore would refuse",
+                keys.display()
+            ),
+        ),
+        (
+            too_large,
+            format!(
+                "rccr backup: {}: the archive would be 16777",
+                home.state().display()
+            ),
+        ),
+    ] {
+        std::fs::write(&keys, bytes).unwrap();
+        home_refuses(&home, &["backup", out], 3, &says);
+        assert!(!Path::new(out).exists(), "{says}");
+    }
+    // Without them, the archive is written and restores.
+    std::fs::write(&keys, record).unwrap();
+    let made = home.run(&["backup", out]);
+    assert!(made.status.success(), "{made:?}");
+    let again = Home::new("backupbad2");
+    let restored = again.run(&["restore", out]);
+    assert!(restored.status.success(), "{restored:?}");
+}
+
 /// Restore writes nothing unless every entry is what rccr backup writes:
 /// it checked the framing, the checksum and the cluster key, then wrote the
 /// keys and state files one by one and stopped at the first it could not

@@ -503,6 +503,30 @@ fn leftovers_of_a_crashed_step_are_removed() {
     });
 }
 
+/// A stage killed after its revert timer locked the marker-to-be, before
+/// the marker took its name (a lost link during the marker's sync on a
+/// slow card): that timer lives on, holding its lock, for up to
+/// --revert-after seconds. The next stage must not need that file. The
+/// script wrote the marker-to-be under one fixed name (`.rccr-rotation.tmp`),
+/// rewrote the same file the next time, found it locked by the old timer
+/// and failed with "cannot arm the revert" until the old timer ended; rccr
+/// takes a fresh random name each time.
+#[test]
+fn a_stage_killed_before_its_marker_took_its_name_blocks_no_later_stage() {
+    for_each_node("killedarm", |node, who, home| {
+        let stale = home.0.path(".ssh/.rccr-rotation.tmp");
+        std::fs::write(&stale, b"ry.nx\ntimer-holds-lock\n").unwrap();
+        // The old timer, alive: it holds the lock on what it was handed.
+        let timer = std::fs::File::open(&stale).unwrap();
+        assert!(rccr::fsutil::try_lock(&timer).unwrap());
+        home.send_ok(node, &["stage", "rz", "60", "nz"], "nz", STAGED);
+        assert_eq!(home.read(node).1, "rz.nz", "{who}");
+        home.send_ok(node, &["commit", "ny"], "ny", FINAL);
+        assert_eq!(home.keys(), FINAL, "{who}");
+        drop(timer);
+    });
+}
+
 #[test]
 fn a_file_over_one_mebibyte_is_refused() {
     for_each_node("big", |node, who, home| {

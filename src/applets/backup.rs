@@ -30,7 +30,8 @@ cli::options! {
     /// writes to stdout, a file or a pipe, never a terminal (rccr backup - |
     /// ssh elsewhere 'cat > rccr.backup').
     /// Taken during an unfinished key rotation, it holds the rotation too:
-    /// restored, rccr keyrotate finishes it.
+    /// restored, rccr keyrotate finishes it. Nothing is written unless
+    /// rccr restore would take the archive (exit 3 otherwise).
     #[derive(FromArgs)]
     struct BackupArgs {
         /// where to write the archive, or - for stdout

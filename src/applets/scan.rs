@@ -96,9 +96,10 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
         ],
         "a file",
     )?;
-    if args.timeout_ms == 0 || args.timeout_ms > 60_000 {
-        return Err(cli::usage(cmd, "--timeout-ms must be between 1 and 60000"));
-    }
+    cli::check_ranges(
+        cmd,
+        &[("--timeout-ms", u64::from(args.timeout_ms), 1..=60_000)],
+    )?;
     if args.retries > 10 {
         return Err(cli::usage(cmd, "--retries must be at most 10"));
     }

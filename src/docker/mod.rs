@@ -6,7 +6,7 @@ pub mod api;
 pub mod http;
 
 use http::{HttpError, Request, Response};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
@@ -63,13 +63,6 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// Reads `reader` to its end, refusing more than `max` bytes.
-pub fn read_bounded(reader: &mut impl Read, max: usize) -> std::io::Result<Option<Vec<u8>>> {
-    let mut bytes = Vec::new();
-    reader.take(max as u64 + 1).read_to_end(&mut bytes)?;
-    Ok((bytes.len() <= max).then_some(bytes))
-}
-
 /// Makes one call on the engine at `socket`, within `timeout`.
 pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Response, CallError> {
     let mut stream = UnixStream::connect(socket).map_err(CallError::Unreachable)?;
@@ -79,7 +72,7 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Respo
         .and_then(|()| stream.write_all(&request.emit()))
         .map_err(CallError::Io)?;
     let max = max_answer(request);
-    let bytes = read_bounded(&mut stream, max + http::MAX_HEAD)
+    let bytes = crate::fsutil::read_bounded(&mut stream, max + http::MAX_HEAD)
         .map_err(CallError::Io)?
         .ok_or(CallError::TooLarge(max))?;
     let response = Response::parse(&bytes).map_err(CallError::Http)?;
@@ -92,6 +85,7 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Respo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::os::unix::net::UnixListener;
 
     #[test]

@@ -87,27 +87,16 @@ pub fn collect(
 
 /// The most a hosts file may hold: a /16's addresses with ports, and room
 /// for comments. More is no hosts file (`/dev/zero` read until memory ran out).
-const MAX_HOSTS_FILE: u64 = 4 << 20;
+const MAX_HOSTS_FILE: usize = 4 << 20;
 
 fn read_hosts_file(file: &str) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
-    crate::fsutil::check_input_file(
+    crate::fsutil::read_input(
         &format!("--hosts-file {file}"),
         std::path::Path::new(file),
         true,
+        (MAX_HOSTS_FILE, "a hosts file"),
         "give a file with one node address per line",
-    )?;
-    let mut bytes = Vec::new();
-    std::fs::File::open(file)
-        .and_then(|f| f.take(MAX_HOSTS_FILE + 1).read_to_end(&mut bytes))
-        .map_err(|e| Error::io(format!("cannot read hosts file {file}"), e))?;
-    if bytes.len() as u64 > MAX_HOSTS_FILE {
-        return Err(Error::bad_input(
-            file,
-            format!("larger than a hosts file can be ({MAX_HOSTS_FILE} bytes)"),
-        ));
-    }
-    Ok(bytes)
+    )
 }
 
 /// Port 0 is no port: every node would be "unreachable", for no reason
@@ -171,11 +160,14 @@ mod tests {
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
         let err = collect(&[], Some("/dev/zero"), 22).unwrap_err();
         crate::error::assert_says(&err, "--hosts-file /dev/zero: a device: ");
-        std::fs::write(&path, vec![b'#'; MAX_HOSTS_FILE as usize + 1]).unwrap();
+        std::fs::write(&path, vec![b'#'; MAX_HOSTS_FILE + 1]).unwrap();
         let err = collect(&[], Some(path.to_str().unwrap()), 22).unwrap_err();
         crate::error::assert_says(
             &err,
-            &format!("{}: larger than a hosts file can be", path.display()),
+            &format!(
+                "--hosts-file {}: larger than a hosts file can be",
+                path.display()
+            ),
         );
         std::fs::remove_file(&path).unwrap();
     }

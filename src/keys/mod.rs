@@ -152,7 +152,7 @@ pub const MAX_KEY_FILE: u64 = 64 << 10;
 pub fn load_key(path: &Path) -> Result<Key, Error> {
     let what = path.display().to_string();
     let text = std::fs::File::open(path)
-        .and_then(|mut f| crate::docker::read_bounded(&mut f, MAX_KEY_FILE as usize))
+        .and_then(|mut f| crate::fsutil::read_bounded(&mut f, MAX_KEY_FILE as usize))
         .map_err(|e| Error::io(format!("cannot read key {what}"), e))?
         .ok_or_else(|| Error::bad_input(&what, "more than a private key holds; give another"))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {

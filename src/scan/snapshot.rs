@@ -63,25 +63,18 @@ const MAX_LINE: &str = "255.255.255.255 ff:ff:ff:ff:ff:ff\n";
 /// The size of a snapshot of the largest sweep there is (a /8): more than
 /// that is not one of ours, and reading it whole (a disk image, /dev/zero)
 /// would take the control's memory.
-const MAX_SIZE: u64 =
-    (HEADER.len() + MAX_LINE.len() * (1 << (32 - super::plan::MAX_PREFIX))) as u64;
+const MAX_SIZE: usize = HEADER.len() + MAX_LINE.len() * (1 << (32 - super::plan::MAX_PREFIX));
 
 /// Reads a snapshot file.
 pub fn load(path: &Path) -> Result<Snapshot, Error> {
-    use std::io::Read;
     let what = format!("--since {}", path.display());
-    fsutil::check_input_file(&what, path, true, "give the file rccr scan --save wrote")?;
-    let cannot = |e| Error::io(format!("cannot read {}", path.display()), e);
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_SIZE + 1).read_to_end(&mut bytes))
-        .map_err(cannot)?;
-    if bytes.len() as u64 > MAX_SIZE {
-        return Err(Error::bad_input(
-            &what,
-            "larger than any snapshot rccr scan --save writes; give the file --save wrote",
-        ));
-    }
+    let bytes = fsutil::read_input(
+        &what,
+        path,
+        true,
+        (MAX_SIZE, "a snapshot"),
+        "give the file rccr scan --save wrote",
+    )?;
     let text = String::from_utf8(bytes).map_err(|_| Error::bad_input(&what, "not a text file"))?;
     parse(&text, &what)
 }

@@ -354,26 +354,27 @@ impl KeyRecords {
 const NOT_A_KEY_RECORD: &str =
     "not a key record line (cluster or temporary, then a SHA256 fingerprint); fix or remove it";
 
-/// Whether `line` is a line [`KeyRecords`] writes: a role, a space and a
-/// fingerprint.
+/// The role and the fingerprint of `line`, when it is a line
+/// [`KeyRecords`] writes: a role, a space and a fingerprint.
+fn parse_record(line: &str) -> Option<(KeyRole, &str)> {
+    let (role, fp) = line.split_once(' ')?;
+    let role = [KeyRole::Cluster, KeyRole::Temporary]
+        .into_iter()
+        .find(|r| r.as_str() == role)?;
+    Fingerprint::parse(fp).map(|_| (role, fp))
+}
+
+/// Whether `line` is a line [`KeyRecords`] writes ([`parse_record`]).
 pub fn is_key_record(line: &str) -> bool {
-    line.split_once(' ').is_some_and(|(role, fp)| {
-        [KeyRole::Cluster, KeyRole::Temporary]
-            .iter()
-            .any(|r| r.as_str() == role)
-            && Fingerprint::parse(fp).is_some()
-    })
+    parse_record(line).is_some()
 }
 
 /// The role `text` (a [`KeyRecords`] file) records for `fingerprint`.
 fn role_in(text: &str, fingerprint: &str) -> Option<KeyRole> {
-    text.lines().find_map(|line| {
-        let (role, fp) = line.split_once(' ')?;
-        (fp == fingerprint).then_some(())?;
-        [KeyRole::Cluster, KeyRole::Temporary]
-            .into_iter()
-            .find(|r| r.as_str() == role)
-    })
+    text.lines()
+        .filter_map(parse_record)
+        .find(|(_, fp)| *fp == fingerprint)
+        .map(|(role, _)| role)
 }
 
 /// On a diskless Alpine control node (`lbu` present), saves the changes to

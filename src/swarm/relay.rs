@@ -130,7 +130,7 @@ pub fn main(args: &[&str]) -> i32 {
         return UNSUPPORTED;
     }
     let limit = MAX_CALLS * (MAX_REQUEST + 1024);
-    let input = match docker::read_bounded(&mut std::io::stdin().lock(), limit) {
+    let input = match crate::fsutil::read_bounded(&mut std::io::stdin().lock(), limit) {
         Ok(Some(bytes)) => bytes,
         _ => return fail("the calls could not be read, or are too large"),
     };

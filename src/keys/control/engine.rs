@@ -125,10 +125,8 @@ pub struct Report {
 /// `--revert-after SECS` of command `cmd`: at least 1, as every duration
 /// option is (a revert armed for 0 s fires before the new key is verified).
 pub fn revert_after(cmd: &[&str], seconds: u64) -> Result<Duration, crate::error::Error> {
-    match seconds {
-        0 => Err(crate::cli::usage(cmd, "--revert-after must be at least 1")),
-        _ => Ok(Duration::from_secs(seconds)),
-    }
+    crate::cli::check_ranges(cmd, &[("--revert-after", seconds, 1..=u64::MAX)])?;
+    Ok(Duration::from_secs(seconds))
 }
 
 /// Everything a rotation run needs.

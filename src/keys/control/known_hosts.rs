@@ -357,9 +357,9 @@ impl KnownHosts {
     pub fn open(path: PathBuf) -> Result<Self, Error> {
         // Not there yet is fine (the first pin makes it); a device would
         // be read without end.
-        let problem = match fsutil::not_a_file(&path, false) {
-            Some(why) if path.exists() => Some(why),
-            _ => match fsutil::read_if_any(&path) {
+        let problem = match fsutil::not_a_file_if_any(&path) {
+            Some(why) => Some(why),
+            None => match fsutil::read_if_any(&path) {
                 Err(Error::Io { source, .. }) => Some(source.to_string()),
                 _ => None,
             },

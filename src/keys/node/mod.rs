@@ -71,7 +71,7 @@ pub const ARMED: i32 = 6;
 pub const NO_INPUT: i32 = 7;
 /// The longest a step waits for the control's input, in seconds: the
 /// control's own deadline for a step ([`crate::ssh::Limits::DEFAULT`]).
-pub const MAX_INPUT_WAIT: u64 = 120;
+pub const MAX_INPUT_WAIT: u64 = crate::ssh::Limits::DEFAULT.deadline.as_secs();
 /// The revert marker's second line: its timer holds a lock on it.
 const TIMER_HOLDS_LOCK: &str = "timer-holds-lock";
 /// What a snapshot's armed line says after the token when the rotation's

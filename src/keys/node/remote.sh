@@ -251,19 +251,24 @@ stage)
 	# after a cut, an empty authorized_keys and no key at all. With it, a
 	# cut anywhere leaves the old file or the new one (old keys and new),
 	# and any backup and marker whole.
-	if ! { cp -p "$ak" "$bak.tmp" && durable_mv "$bak.tmp" "$bak"; }; then
-		rm -f "$bak.tmp"
+	# Backup and marker are written under a fresh random name, one a later
+	# step removes if this one dies (take_lock): a marker-to-be of a killed
+	# stage stays locked by its timer, and must not be the next one's.
+	part=$(mktemp "$dir/.rccr-tmp.XXXXXXXX") || fail 1 "cannot create a temporary file in $dir"
+	if ! { cp -p "$ak" "$part" && durable_mv "$part" "$bak"; }; then
+		rm -f "$part"
 		fail 1 "cannot back up $ak"
 	fi
 	# Each stage arms its own token, so a timer left by an earlier attempt
 	# of the same rotation can never revert this one.
 	token="$2.$4"
 	# The timer takes the marker's lock before the marker takes its name:
-	# no marker is ever seen unlocked while its timer lives.
-	if ! { printf '%s\n%s\n' "$token" "$timer_holds_lock" >"$mark.tmp" &&
-		start_timer "$token" "$3" 8<"$mark.tmp" &&
-		durable_mv "$mark.tmp" "$mark"; }; then
-		rm -f "$mark.tmp" "$mark" "$bak"
+	# no marker is ever seen unlocked while its timer lives. $part's name
+	# is free again (renamed to $bak): the marker is a new file under it.
+	if ! { printf '%s\n%s\n' "$token" "$timer_holds_lock" >"$part" &&
+		start_timer "$token" "$3" 8<"$part" &&
+		durable_mv "$part" "$mark"; }; then
+		rm -f "$part" "$mark" "$bak"
 		fail 1 "cannot arm the revert"
 	fi
 	if ! install_tmp; then
