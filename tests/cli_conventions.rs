@@ -1637,3 +1637,52 @@ fn every_link_of_the_docs_leads_somewhere() {
     }
     assert!(broken.is_empty(), "links that lead nowhere: {broken:#?}");
 }
+
+/// Every field a command's `--json` prints (each key the code gives an
+/// object, outside its tests) is named in the page that documents that
+/// output, as `"field"` or `` `field` ``. docs/engine.md lacked the
+/// health fields of `rccr status --json` (`uptime_s`, `temp_c`, ...),
+/// docs/setup.md `host_key` and `moved_from`.
+#[test]
+fn every_json_field_is_documented() {
+    let pages: [(&[&str], &str); 5] = [
+        (
+            &["src/swarm/status.rs", "src/swarm/health.rs"],
+            "docs/engine.md",
+        ),
+        (&["src/setup/report.rs"], "docs/setup.md docs/engine.md"),
+        (&["src/scan/output.rs"], "docs/scan.md"),
+        (
+            &["src/keys/control/status.rs", "src/keys/control/command.rs"],
+            "docs/keys.md",
+        ),
+        (&["src/swarm/remove.rs"], "docs/engine.md"),
+    ];
+    let root = repo_root();
+    let mut missing = Vec::new();
+    for (sources, docs) in pages {
+        let docs: Vec<PathBuf> = docs.split(' ').map(|d| root.join(d)).collect();
+        let text = text_of(&docs);
+        for source in sources {
+            let code = std::fs::read_to_string(root.join(source)).unwrap();
+            let code = code.split("#[cfg(test)]").next().unwrap();
+            // `.str("f", ..)`, a call over lines, and health.rs's `num(o, "f", ..)`.
+            for call in [".str(", ".opt(", ".num(", ".bool(", ".raw(", "num(o,"] {
+                for rest in code.split(call).skip(1) {
+                    let Some(rest) = rest.trim_start().strip_prefix('"') else {
+                        continue;
+                    };
+                    let field = rest.split('"').next().unwrap();
+                    let named = [format!("\"{field}\""), format!("`{field}`")];
+                    if !named.iter().any(|n| text.contains(n.as_str())) {
+                        missing.push(format!("{source}: {field}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "JSON fields in no document: {missing:#?}"
+    );
+}
