@@ -1686,3 +1686,75 @@ fn every_json_field_is_documented() {
         "JSON fields in no document: {missing:#?}"
     );
 }
+
+/// ARCHITECTURE.md's code map is the code: it names every top-level module
+/// of src/ (but main.rs and lib.rs), and a module uses only the modules it
+/// lists before it (`crate::NAME` outside the module's tests). The map
+/// lacked docker/ and backup.rs; failpoint.rs (layer 0, "no rccr
+/// imports") wrote with fsutil, and keys/control/known_hosts.rs took its
+/// fingerprints from init (layer 4).
+#[test]
+fn the_code_map_is_the_code() {
+    let root = repo_root();
+    let src = root.join("src");
+    let module_of = |token: &str| -> Option<String> {
+        let name = token
+            .strip_suffix('/')
+            .or_else(|| token.strip_suffix(".rs"))?;
+        let is_module = !name.contains(['/', '.'])
+            && (src.join(format!("{name}.rs")).is_file() || src.join(name).is_dir());
+        is_module.then(|| name.to_string())
+    };
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let map = architecture
+        .split("## Code map")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut order: Vec<String> = Vec::new();
+    for token in map.split('`').skip(1).step_by(2) {
+        if let Some(name) = module_of(token).filter(|n| !order.contains(n)) {
+            order.push(name);
+        }
+    }
+    let mut unmapped = Vec::new();
+    let mut upward = Vec::new();
+    for path in files_under(&src, &[".rs"]) {
+        let rel = path
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let top = rel.split('/').next().unwrap().trim_end_matches(".rs");
+        if ["main", "lib"].contains(&top) {
+            continue;
+        }
+        let Some(at) = order.iter().position(|m| m == top) else {
+            unmapped.push(rel);
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for rest in code.split("crate::").skip(1) {
+            let used: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if order
+                .iter()
+                .position(|m| *m == used)
+                .is_some_and(|u| u > at)
+            {
+                upward.push(format!("{rel} uses {used}"));
+            }
+        }
+    }
+    assert!(
+        unmapped.is_empty(),
+        "not in ARCHITECTURE.md's code map: {unmapped:?}"
+    );
+    upward.dedup();
+    assert!(upward.is_empty(), "imports that point up: {upward:#?}");
+}
