@@ -1758,3 +1758,39 @@ fn the_code_map_is_the_code() {
     upward.dedup();
     assert!(upward.is_empty(), "imports that point up: {upward:#?}");
 }
+
+/// Every test a document names as `FILE::NAME` (`swarm_lab::...`, for a
+/// file tests/FILE.rs) is a function of that file: the docs cite tests as
+/// proof, and a renamed test leaves the proof pointing at nothing.
+#[test]
+fn every_test_the_docs_name_exists() {
+    let root = repo_root();
+    let text = text_of(&all_docs());
+    let mut missing = Vec::new();
+    for (at, _) in text.match_indices("::") {
+        let file: String = text[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let name: String = text[at + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        let path = root.join("tests").join(format!("{file}.rs"));
+        if file.is_empty() || name.is_empty() || !path.is_file() {
+            continue;
+        }
+        let code = std::fs::read_to_string(&path).unwrap();
+        if !code.contains(&format!("fn {name}(")) {
+            missing.push(format!("{file}::{name}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "tests the docs name, not there: {missing:?}"
+    );
+}
