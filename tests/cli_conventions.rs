@@ -1212,21 +1212,12 @@ fn code_snippets(markdown: &str) -> Vec<String> {
 }
 
 /// Every flag of every command is in README.md or docs/, and every flag
-/// the docs give an rccr command (`rccr setup --expect 4`, in a code span
-/// or block) is one it takes. `rccr-init --issue-only`, `rccr keys status
+/// any document gives an rccr command (`rccr setup --expect 4`, in a code
+/// span or block) is one it takes. `rccr-init --issue-only`, `rccr keys status
 /// --port`/`--user` and `rccr setup --no-playbooks` were in no document.
 #[test]
 fn the_docs_and_the_commands_name_the_same_flags() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut docs = vec![root.join("README.md")];
-    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
-        docs.push(entry.unwrap().path());
-    }
-    let text: String = docs
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let text = text_of(&operator_docs());
     // Every command's words, as the docs write them, and its flags.
     let mut commands: Vec<(Vec<&str>, Vec<Vec<String>>)> = vec![(vec![], usage_flags(&[]))];
     for flag in ["--list", "--install", "-s", "--licenses"] {
@@ -1277,7 +1268,7 @@ fn the_docs_and_the_commands_name_the_same_flags() {
         ("rccr-init", "init"),
     ];
     let mut unknown = Vec::new();
-    for snippet in docs
+    for snippet in all_docs()
         .iter()
         .flat_map(|p| code_snippets(&std::fs::read_to_string(p).unwrap()))
     {
@@ -1506,4 +1497,342 @@ fn a_file_to_write_that_is_a_device_or_a_pipe_is_refused_and_kept() {
             );
         }
     }
+}
+
+/// The repository's root.
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The operator's documents: README.md and docs/*.md.
+fn operator_docs() -> Vec<PathBuf> {
+    let root = repo_root();
+    let mut docs = vec![root.join("README.md")];
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    docs.extend(pages);
+    docs
+}
+
+/// Every Markdown document a reader meets: the operator's, and
+/// DISTRIBUTION.md, ARCHITECTURE.md and the READMEs of the image builder,
+/// the lab and `.rccr/`.
+fn all_docs() -> Vec<PathBuf> {
+    let root = repo_root();
+    let mut docs = operator_docs();
+    for more in [
+        "DISTRIBUTION.md",
+        "ARCHITECTURE.md",
+        "image-builder/README.md",
+        "tests/lab/README.md",
+        ".rccr/README.md",
+    ] {
+        docs.push(root.join(more));
+    }
+    docs
+}
+
+/// The text of `docs`, one after the other.
+fn text_of(docs: &[PathBuf]) -> String {
+    docs.iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether `word` occurs in `text` with no name character on either side.
+fn has_word(text: &str, word: &str) -> bool {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(at, _)| {
+        !text[..at].ends_with(name_char) && !text[at + word.len()..].starts_with(name_char)
+    })
+}
+
+/// The files under `dir` whose name ends in one of `endings`, recursively.
+fn files_under(dir: &Path, endings: &[&str]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path, endings));
+        } else if endings.iter().any(|e| path.to_string_lossy().ends_with(e)) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Every `RCCR_*` environment variable rccr reads (a string literal in its
+/// Rust code or build.rs, except what `env!` embeds at build time; a
+/// `$RCCR_*` of a script it ships) is in README.md, DISTRIBUTION.md,
+/// ARCHITECTURE.md or docs/. `RCCR_CLUSTER_KEY`, `RCCR_FAILPOINT_DIR`
+/// and `RCCR_GIT_REV` were in none.
+#[test]
+fn every_environment_variable_rccr_reads_is_documented() {
+    let root = repo_root();
+    let mut sources = files_under(&root.join("src"), &[".rs", ".sh", ".openrc"]);
+    sources.push(root.join("build.rs"));
+    let mut read = std::collections::BTreeSet::new();
+    for source in &sources {
+        let text = std::fs::read_to_string(source).unwrap();
+        for (at, _) in text.match_indices("RCCR_") {
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let before = &text[..at];
+            let literal = before.ends_with('"')
+                && text[at + name.len()..].starts_with('"')
+                && !before.ends_with("env!(\"");
+            let shell = source.extension().is_some_and(|e| e != "rs")
+                && (before.ends_with('$') || before.ends_with("${"));
+            if literal || shell {
+                read.insert(name);
+            }
+        }
+    }
+    assert!(read.contains("RCCR_STATE_DIR"), "found {read:?}");
+    let mut docs = operator_docs();
+    docs.push(root.join("DISTRIBUTION.md"));
+    docs.push(root.join("ARCHITECTURE.md"));
+    let text = text_of(&docs);
+    let missing: Vec<&String> = read.iter().filter(|v| !has_word(&text, v)).collect();
+    assert!(
+        missing.is_empty(),
+        "read by rccr, in no document: {missing:?}"
+    );
+}
+
+/// Every file rccr keeps in its state directory (each name
+/// `src/state/mod.rs` joins to it) is named in README.md or docs/ as
+/// `~/.rccr/NAME`. `last-rotation` was in none.
+#[test]
+fn every_state_file_is_documented() {
+    let state = std::fs::read_to_string(repo_root().join("src/state/mod.rs")).unwrap();
+    let names: Vec<&str> = state
+        .split("self.state_dir.join(\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert!(names.contains(&"nodes"), "found {names:?}");
+    let text = text_of(&operator_docs());
+    let missing: Vec<&&str> = names
+        .iter()
+        .filter(|name| !text.contains(&format!("~/.rccr/{name}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "state files in no document: {missing:?}"
+    );
+}
+
+/// The anchor GitHub gives a heading: lower case, punctuation dropped,
+/// spaces made hyphens.
+fn anchor_of(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Every relative link of every document leads to a file that exists, and
+/// its `#anchor` to a heading there. docs/setup.md linked
+/// `docs/config.md` from docs/, which is no file.
+#[test]
+fn every_link_of_the_docs_leads_somewhere() {
+    let mut broken = Vec::new();
+    for doc in all_docs() {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        for target in text.split("](").skip(1).filter_map(|s| s.split(')').next()) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let linked = match file {
+                "" => doc.clone(),
+                _ => doc.parent().unwrap().join(file),
+            };
+            let headings = match std::fs::read_to_string(&linked) {
+                Ok(text) => text,
+                Err(_) if linked.is_dir() && anchor.is_empty() => continue,
+                Err(_) => {
+                    broken.push(format!("{}: {target}", doc.display()));
+                    continue;
+                }
+            };
+            let found = anchor.is_empty()
+                || headings
+                    .lines()
+                    .filter_map(|l| l.strip_prefix('#'))
+                    .any(|h| anchor_of(h.trim_start_matches('#')) == anchor);
+            if !found {
+                broken.push(format!("{}: {target}", doc.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "links that lead nowhere: {broken:#?}");
+}
+
+/// Every field a command's `--json` prints (each key the code gives an
+/// object, outside its tests) is named in the page that documents that
+/// output, as `"field"` or `` `field` ``. docs/engine.md lacked the
+/// health fields of `rccr status --json` (`uptime_s`, `temp_c`, ...),
+/// docs/setup.md `host_key` and `moved_from`.
+#[test]
+fn every_json_field_is_documented() {
+    let pages: [(&[&str], &str); 5] = [
+        (
+            &["src/swarm/status.rs", "src/swarm/health.rs"],
+            "docs/engine.md",
+        ),
+        (&["src/setup/report.rs"], "docs/setup.md docs/engine.md"),
+        (&["src/scan/output.rs"], "docs/scan.md"),
+        (
+            &["src/keys/control/status.rs", "src/keys/control/command.rs"],
+            "docs/keys.md",
+        ),
+        (&["src/swarm/remove.rs"], "docs/engine.md"),
+    ];
+    let root = repo_root();
+    let mut missing = Vec::new();
+    for (sources, docs) in pages {
+        let docs: Vec<PathBuf> = docs.split(' ').map(|d| root.join(d)).collect();
+        let text = text_of(&docs);
+        for source in sources {
+            let code = std::fs::read_to_string(root.join(source)).unwrap();
+            let code = code.split("#[cfg(test)]").next().unwrap();
+            // `.str("f", ..)`, a call over lines, and health.rs's `num(o, "f", ..)`.
+            for call in [".str(", ".opt(", ".num(", ".bool(", ".raw(", "num(o,"] {
+                for rest in code.split(call).skip(1) {
+                    let Some(rest) = rest.trim_start().strip_prefix('"') else {
+                        continue;
+                    };
+                    let field = rest.split('"').next().unwrap();
+                    let named = [format!("\"{field}\""), format!("`{field}`")];
+                    if !named.iter().any(|n| text.contains(n.as_str())) {
+                        missing.push(format!("{source}: {field}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "JSON fields in no document: {missing:#?}"
+    );
+}
+
+/// ARCHITECTURE.md's code map is the code: it names every top-level module
+/// of src/ (but main.rs and lib.rs), and a module uses only the modules it
+/// lists before it (`crate::NAME` outside the module's tests). The map
+/// lacked docker/ and backup.rs; failpoint.rs (layer 0, "no rccr
+/// imports") wrote with fsutil, and keys/control/known_hosts.rs took its
+/// fingerprints from init (layer 4).
+#[test]
+fn the_code_map_is_the_code() {
+    let root = repo_root();
+    let src = root.join("src");
+    let module_of = |token: &str| -> Option<String> {
+        let name = token
+            .strip_suffix('/')
+            .or_else(|| token.strip_suffix(".rs"))?;
+        let is_module = !name.contains(['/', '.'])
+            && (src.join(format!("{name}.rs")).is_file() || src.join(name).is_dir());
+        is_module.then(|| name.to_string())
+    };
+    let architecture = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let map = architecture
+        .split("## Code map")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut order: Vec<String> = Vec::new();
+    for token in map.split('`').skip(1).step_by(2) {
+        if let Some(name) = module_of(token).filter(|n| !order.contains(n)) {
+            order.push(name);
+        }
+    }
+    let mut unmapped = Vec::new();
+    let mut upward = Vec::new();
+    for path in files_under(&src, &[".rs"]) {
+        let rel = path
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let top = rel.split('/').next().unwrap().trim_end_matches(".rs");
+        if ["main", "lib"].contains(&top) {
+            continue;
+        }
+        let Some(at) = order.iter().position(|m| m == top) else {
+            unmapped.push(rel);
+            continue;
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for rest in code.split("crate::").skip(1) {
+            let used: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if order
+                .iter()
+                .position(|m| *m == used)
+                .is_some_and(|u| u > at)
+            {
+                upward.push(format!("{rel} uses {used}"));
+            }
+        }
+    }
+    assert!(
+        unmapped.is_empty(),
+        "not in ARCHITECTURE.md's code map: {unmapped:?}"
+    );
+    upward.dedup();
+    assert!(upward.is_empty(), "imports that point up: {upward:#?}");
+}
+
+/// Every test a document names as `FILE::NAME` (`swarm_lab::...`, for a
+/// file tests/FILE.rs) is a function of that file: the docs cite tests as
+/// proof, and a renamed test leaves the proof pointing at nothing.
+#[test]
+fn every_test_the_docs_name_exists() {
+    let root = repo_root();
+    let text = text_of(&all_docs());
+    let mut missing = Vec::new();
+    for (at, _) in text.match_indices("::") {
+        let file: String = text[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let name: String = text[at + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        let path = root.join("tests").join(format!("{file}.rs"));
+        if file.is_empty() || name.is_empty() || !path.is_file() {
+            continue;
+        }
+        let code = std::fs::read_to_string(&path).unwrap();
+        if !code.contains(&format!("fn {name}(")) {
+            missing.push(format!("{file}::{name}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "tests the docs name, not there: {missing:?}"
+    );
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #---help---
-# Usage: tests/demo.sh [--targets N] [--no-install]
+# Usage: tests/demo.sh [--targets N] [--no-install] [--keep]
 #
 # RCCR from booted nodes to a running swarm, on a virtual LAN of this
 # machine (Debian 12 or Ubuntu 24.04 with rustup; root, or a user with

@@ -6,10 +6,9 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rccr::identity::Hostname;
-use rccr::init::hostkeys::fingerprint;
 use rccr::keys::control::known_hosts::{check, follow, pinned_types, Named, Pin, MARK};
 use rccr::keys::control::ssh_config;
-use rccr::ssh::Fingerprint;
+use rccr::ssh::{line_fingerprint, Fingerprint};
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
@@ -38,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let fingerprints: Vec<Fingerprint> = content
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2))
-        .filter_map(|b64| fingerprint(&format!("ssh-ed25519 {b64}")))
+        .filter_map(|b64| line_fingerprint(&format!("ssh-ed25519 {b64}")))
         .filter_map(|(_, fp)| Fingerprint::parse(&fp))
         .collect();
     let mut names: Vec<Hostname> = head

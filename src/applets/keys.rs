@@ -87,7 +87,9 @@ cli::options! {
         /// a file with one node address per line (# comments allowed)
         #[argh(option)]
         hosts_file: Option<String>,
-        /// the private key that logs in today (default ~/.ssh/id_rsa, the image's temporary key)
+        /// the private key that logs in today (default: an unfinished
+        /// rotation's old key, else the temporary key: $RCCR_TEMP_KEY,
+        /// rccr's kept copy, ~/.ssh/id_rsa, /root/.ssh/id_rsa)
         #[argh(option)]
         from_key: Option<String>,
         /// type of the new key: ed25519 (default) or rsa

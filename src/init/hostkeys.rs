@@ -18,7 +18,8 @@
 use super::Ctx;
 use crate::keys::authorized::key_blob;
 use crate::keys::{self, KeyType};
-use ssh_key::{Fingerprint, HashAlg, PrivateKey};
+use crate::ssh::line_fingerprint;
+use ssh_key::{HashAlg, PrivateKey};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -179,23 +180,6 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
     ctx.write_file(public, format!("{line}\n").as_bytes(), 0o644, what);
 }
 
-/// `("ED25519", "SHA256:...")` for a `.pub` line, as `ssh-keygen -l` shows
-/// it; any key type, since only the blob is hashed.
-pub fn fingerprint(pub_line: &str) -> Option<(String, String)> {
-    let mut words = pub_line.split_whitespace();
-    let (kind, blob) = (words.next()?, crate::base64::decode(words.next()?)?);
-    let digest: [u8; 32] = HashAlg::Sha256.digest(&blob).try_into().ok()?;
-    let label = match kind {
-        "ssh-ed25519" => "ED25519".to_string(),
-        "ssh-rsa" => "RSA".to_string(),
-        k if k.starts_with("ecdsa-") => "ECDSA".to_string(),
-        k if k.starts_with("sk-ssh-ed25519") => "ED25519-SK".to_string(),
-        k if k.starts_with("sk-ecdsa") => "ECDSA-SK".to_string(),
-        k => k.to_ascii_uppercase(),
-    };
-    Some((label, Fingerprint::Sha256(digest).to_string()))
-}
-
 /// The fingerprints of every `ssh_host_*_key.pub` under the root's
 /// `/etc/ssh`, in file name order.
 pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
@@ -214,7 +198,7 @@ pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
     pubs.sort();
     pubs.iter()
         .filter_map(|p| fs::read_to_string(p).ok())
-        .filter_map(|t| fingerprint(&t))
+        .filter_map(|t| line_fingerprint(&t))
         .collect()
 }
 
@@ -254,7 +238,7 @@ mod tests {
     fn fingerprints_match_ssh_keygen() {
         let key = keys::generate(KeyType::Ed25519, 0, "root@x").unwrap();
         let line = keys::public_line(&key).unwrap();
-        let (label, fp) = fingerprint(&line).unwrap();
+        let (label, fp) = line_fingerprint(&line).unwrap();
         assert_eq!(label, "ED25519");
         assert_eq!(
             fp,
@@ -264,7 +248,7 @@ mod tests {
         // same. Value printed by `ssh-keygen -lf` for this key.
         let ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAvpsbwwBp+YUFKqgh2m2TgNgim/Be3YTYJTrL2o8XrRAWvbkJ9NE0mo3a5Umw7G0jOe8XLtXmWU9Uer3Zre5Gw= x\n";
         assert_eq!(
-            fingerprint(ecdsa).unwrap(),
+            line_fingerprint(ecdsa).unwrap(),
             (
                 "ECDSA".to_string(),
                 "SHA256:PvQmRuwJG/RDD6GzjmU7k7kx0yC4RkMlUBpujYKE3Z0".to_string()

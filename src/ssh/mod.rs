@@ -89,6 +89,23 @@ impl Fingerprint {
     }
 }
 
+/// `("ED25519", "SHA256:...")` for a `.pub` line, as `ssh-keygen -l` shows
+/// it; any key type, since only the blob is hashed.
+pub fn line_fingerprint(pub_line: &str) -> Option<(String, String)> {
+    let mut words = pub_line.split_whitespace();
+    let (kind, blob) = (words.next()?, crate::base64::decode(words.next()?)?);
+    let digest: [u8; 32] = ssh_key::HashAlg::Sha256.digest(&blob).try_into().ok()?;
+    let label = match kind {
+        "ssh-ed25519" => "ED25519".to_string(),
+        "ssh-rsa" => "RSA".to_string(),
+        k if k.starts_with("ecdsa-") => "ECDSA".to_string(),
+        k if k.starts_with("sk-ssh-ed25519") => "ED25519-SK".to_string(),
+        k if k.starts_with("sk-ecdsa") => "ECDSA-SK".to_string(),
+        k => k.to_ascii_uppercase(),
+    };
+    Some((label, ssh_key::Fingerprint::Sha256(digest).to_string()))
+}
+
 impl std::str::FromStr for Fingerprint {
     type Err = ();
 

@@ -170,7 +170,7 @@ impl<'l> Line<'l> {
 
     fn fingerprint(&self) -> Option<Fingerprint> {
         let (_, fingerprint) =
-            crate::init::hostkeys::fingerprint(&format!("{} {}", self.key_type, self.b64))?;
+            crate::ssh::line_fingerprint(&format!("{} {}", self.key_type, self.b64))?;
         Fingerprint::parse(&fingerprint)
     }
 }
