@@ -792,6 +792,21 @@ fn a_confirmation_without_a_terminal_changes_nothing() {
     );
     assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
     assert!(!home.0.path(".ssh").exists(), "a cluster key was made");
+    // Named as it was called: `rccr keys rotate` said `rccr keyrotate`.
+    let args = [
+        "keys",
+        "rotate",
+        "--host",
+        "10.255.255.1",
+        "--from-key",
+        &key,
+    ];
+    home_refuses(
+        &home,
+        &args,
+        2,
+        "rccr keys rotate: no terminal to confirm on: pass --yes",
+    );
 }
 
 /// Backup writes only an archive restore takes: it put a state file in

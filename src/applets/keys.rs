@@ -308,6 +308,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     let _lock = crate::state::Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     command::rotate(
         command::Options {
+            program: cmd.join(" "),
             nodes,
             from_key: args.from_key.map(PathBuf::from),
             key_type: args.key_type,

@@ -304,6 +304,7 @@ fn rotate(
     let ours = nodes.clone();
     let summary = command::run(
         &command::Options {
+            program: "rccr setup".into(),
             nodes,
             from_key: keys.temporary.clone(),
             key_type: config.ssh.key_type,

@@ -33,6 +33,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub struct Options {
+    /// The command as the user called it (`rccr keys rotate`, `rccr
+    /// setup`): what its progress lines, questions and notes begin with.
+    pub program: String,
     pub nodes: Vec<NodeAddr>,
     pub from_key: Option<PathBuf>,
     pub key_type: KeyType,
@@ -116,14 +119,13 @@ impl Summary {
 pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
     if opts.forget_temp_key {
         let unfinished = journal::load(&opts.paths.journal())?;
-        return forget_temp_key(&opts.paths, unfinished.as_ref());
+        return forget_temp_key(&opts, unfinished.as_ref());
     }
-    let progress = |node: &NodeAddr, phase: &str| {
-        print::progress("rccr keyrotate", &format!("{node}: {phase}"))
-    };
+    let progress =
+        |node: &NodeAddr, phase: &str| print::progress(&opts.program, &format!("{node}: {phase}"));
     let summary = run_mode(&opts, mode, &progress)?;
     if let Some(problem) = crate::state::persist_control() {
-        eprintln!("rccr keyrotate: {problem}");
+        eprintln!("{}: {problem}", opts.program);
     }
     print::stdout(&render(&summary.reports, opts.json))?;
     summary.failure().map_or(Ok(()), Err)
@@ -242,7 +244,7 @@ fn run_mode(
             // Asked before anything changes, the new key included.
             if !opts.yes {
                 crate::cli::confirm_typed(
-                    "rccr keyrotate",
+                    &opts.program,
                     &format!(
                         "Replace the cluster key on {} node(s); the current key stops working there.",
                         nodes.len()
@@ -262,7 +264,7 @@ fn run_mode(
     // recorded as such, a write: the table says it.)
     if !opts.yes && mode == Mode::Rotate {
         crate::cli::confirm(
-            "rccr keyrotate",
+            &opts.program,
             &format!(
                 "Rotate {} node(s) from {} to the cluster key?",
                 nodes.len(),
@@ -315,7 +317,7 @@ fn run_mode(
     let mut new_key = plan.new.path.clone();
     let finished = !reports.iter().any(|r| r.outcome.needs_old_key());
     if finished {
-        new_key = finish(paths, &plan, opts.key_type)?;
+        new_key = finish(opts, &plan)?;
     }
     // Plain `ssh root@node` offers only default identities: name ours for
     // the nodes that take it (a block an earlier run wrote follows the key
@@ -347,7 +349,8 @@ fn run_mode(
 /// made it or was handed it (and it sits at a path plain `ssh` offers).
 /// The kept copy in the state directory stays.
 /// Returns where the new key is now.
-fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Error> {
+fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
+    let (paths, kind) = (&opts.paths, opts.key_type);
     let records = KeyRecords::new(paths);
     let mut new_key = plan.new.path.clone();
     if plan.new.path == paths.staged_new_key() {
@@ -368,7 +371,8 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
         }
         if !records.is_ours(&old.fingerprint) {
             eprintln!(
-                "rccr: {} is not a key rccr made, so it stays; the nodes no longer accept it",
+                "{}: {} is not a key rccr made, so it stays; the nodes no longer accept it",
+                opts.program,
                 identity.display()
             );
             continue;
@@ -385,7 +389,8 @@ fn finish(paths: &StatePaths, plan: &Plan, kind: KeyType) -> Result<PathBuf, Err
     crate::failpoint::reached("before-retire", "-");
     plan.journal.retire(&paths.last_rotation(), &new_key)?;
     eprintln!(
-        "rccr: every node rotated; the old key is no longer offered{}",
+        "{}: every node rotated; the old key is no longer offered{}",
+        opts.program,
         if paths.kept_temp_key().exists() {
             format!(
                 " (rccr keeps a root-only copy at {})",
@@ -525,7 +530,8 @@ fn new_key(
 }
 
 /// `--forget-temp-key` (which takes no nodes: the applet refuses them).
-fn forget_temp_key(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(), Error> {
+fn forget_temp_key(opts: &Options, unfinished: Option<&Record>) -> Result<(), Error> {
+    let paths = &opts.paths;
     if unfinished.is_some_and(|r| r.nodes.iter().any(|(_, phase)| phase != "rotated")) {
         return Err(Error::Failed(format!(
             "an unfinished rotation ({}) still needs the temporary key: finish it first",
@@ -535,7 +541,7 @@ fn forget_temp_key(paths: &StatePaths, unfinished: Option<&Record>) -> Result<()
     let kept = paths.kept_temp_key();
     for path in [public_path(&kept), kept.clone()] {
         match std::fs::remove_file(&path) {
-            Ok(()) => eprintln!("rccr keyrotate: removed {}", path.display()),
+            Ok(()) => eprintln!("{}: removed {}", opts.program, path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()), e)),
         }
