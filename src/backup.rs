@@ -455,6 +455,20 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     let known_hosts = get("known_hosts")
         .map(|e| merge_lines(&paths.known_hosts, &e.bytes))
         .transpose()?;
+    // So are the nodes and the config the Ansible inventory is rendered
+    // with: the archive's nodes, else the ones here; ./cluster_config.yml
+    // (it comes first in every command), else the archive's config (it
+    // becomes the system one), else the system one. A bad one stops the
+    // restore with nothing changed, not after the keys were written.
+    let nodes = match get("nodes") {
+        Some(e) => inventory::parse(&String::from_utf8_lossy(&e.bytes), Path::new("nodes"))?,
+        None => inventory::load(&paths.nodes())?,
+    };
+    let config = match (Config::load_local()?, get("config")) {
+        (Some(local), _) => local.config,
+        (None, Some(e)) => Config::from_bytes(&e.bytes, crate::config::SYSTEM_PATH)?.0,
+        (None, None) => Config::load(None)?.config,
+    };
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let mut done = Vec::new();
@@ -530,8 +544,6 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         fsutil::write_atomic(&path, &e.bytes, 0o644)?;
         done.push(format!("config: {}", path.display()));
     }
-    let nodes = inventory::load(&paths.nodes())?;
-    let config = Config::load(None)?.config;
     let key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
         .map(|f| f.path);

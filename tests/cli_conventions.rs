@@ -909,6 +909,27 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
     );
 }
 
+/// Restore reads the config the Ansible inventory is rendered with before
+/// it writes anything: it read ./cluster_config.yml at its end, so a bad
+/// one there stopped it (exit 3) with the keys, the state files and the
+/// pins already written, and no inventory.ini.
+#[test]
+fn restore_reads_the_config_before_it_writes_anything() {
+    let home = Home::new("restorecfg");
+    let archive = archive_with_a_cluster_key(&home);
+    let args = ["restore", archive.to_str().unwrap()];
+    home.0.write("cluster_config.yml", "ssh: [unclosed\n");
+    let config = home.0.path("cluster_config.yml");
+    home_refuses(&home, &args, 3, &format!("{}:", "cluster_config.yml"));
+    assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    assert!(!home.0.path(".ssh").exists(), "a key was restored");
+    // Mended, the same archive restores.
+    std::fs::remove_file(&config).unwrap();
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+    assert!(home.state().join("inventory.ini").is_file());
+}
+
 /// A file named for rccr to read that is missing, a directory or a device
 /// is bad input (exit 3) in every command, named as given with what to
 /// give instead, as a key file always was. `--config`, `--hosts-file`,

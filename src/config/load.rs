@@ -36,10 +36,8 @@ impl Config {
         let local = cwd.join(FILE_NAME);
         let system = root.join(&SYSTEM_PATH[1..]);
         for path in [local, system] {
-            match read_trusted(&path, &path) {
-                Ok(text) => return Self::loaded(text, &path),
-                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            if let Some(loaded) = Self::load_if_any(&path)? {
+                return Ok(loaded);
             }
         }
         Ok(Loaded {
@@ -47,6 +45,21 @@ impl Config {
             warnings: Vec::new(),
             source: None,
         })
+    }
+
+    /// `./cluster_config.yml` when there is one: without `--config`, it
+    /// comes before any other config.
+    pub fn load_local() -> Result<Option<Loaded>, Error> {
+        Self::load_if_any(Path::new(FILE_NAME))
+    }
+
+    /// The config at `path`; `None` when there is no such file.
+    fn load_if_any(path: &Path) -> Result<Option<Loaded>, Error> {
+        match read_trusted(path, path) {
+            Ok(text) => Self::loaded(text, path).map(Some),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn loaded(bytes: Vec<u8>, path: &Path) -> Result<Loaded, Error> {
