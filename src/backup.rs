@@ -23,7 +23,7 @@
 //! checks out.
 use crate::config::Config;
 use crate::error::Error;
-use crate::fsutil;
+use crate::fsutil::{self, Trust};
 use crate::keys::authorized::cksum_line;
 use crate::keys::control::journal::{self, Record};
 use crate::keys::resolve::Resolver;
@@ -152,7 +152,7 @@ fn pins_a_node(line: &str, nodes: &[inventory::NodeRecord]) -> bool {
 /// The known_hosts lines that pin a node of the inventory ([`pins_a_node`]).
 fn cluster_known_hosts(paths: &StatePaths) -> Result<Vec<u8>, Error> {
     let nodes = inventory::load(&paths.nodes())?;
-    let text = fsutil::read_if_any(&paths.known_hosts)?.unwrap_or_default();
+    let text = fsutil::read_trusted_if_any(&paths.known_hosts, Trust::Kept)?.unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let mut out = String::new();
     for line in text.lines().filter(|line| pins_a_node(line, &nodes)) {
@@ -202,7 +202,11 @@ pub fn collect(
     }
     for (name, path) in KEY_ENTRIES.into_iter().zip(keys) {
         if let Some(path) = path {
-            add(name, 0o600, fsutil::read_if_any(&path)?);
+            add(
+                name,
+                0o600,
+                fsutil::read_trusted_if_any(&path, Trust::Secret)?,
+            );
             add(
                 &format!("{name}.pub"),
                 0o644,
@@ -211,14 +215,19 @@ pub fn collect(
         }
     }
     add("known_hosts", 0o644, Some(cluster_known_hosts(paths)?));
-    add("nodes", 0o600, fsutil::read_if_any(&paths.nodes())?);
-    add("swarm", 0o600, fsutil::read_if_any(&paths.swarm())?);
-    add("keys", 0o600, fsutil::read_if_any(&paths.key_records())?);
-    add(
-        "last-rotation",
-        0o600,
-        fsutil::read_if_any(&paths.last_rotation())?,
-    );
+    // What the archive vouches for must be what rccr wrote.
+    for (name, path) in [
+        ("nodes", paths.nodes()),
+        ("swarm", paths.swarm()),
+        ("keys", paths.key_records()),
+        ("last-rotation", paths.last_rotation()),
+    ] {
+        add(
+            name,
+            0o600,
+            fsutil::read_trusted_if_any(&path, Trust::Kept)?,
+        );
+    }
     if let Some(source) = source {
         add("config", 0o644, fsutil::read_if_any(source)?);
     }
@@ -562,7 +571,7 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
 /// The file at `path` (none: empty) with the lines of `lines` it lacks
 /// added at its end.
 fn merge_lines(path: &Path, lines: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut text = fsutil::read_if_any(path)?.unwrap_or_default();
+    let mut text = fsutil::read_trusted_if_any(path, Trust::Kept)?.unwrap_or_default();
     let have = String::from_utf8_lossy(&text).into_owned();
     if !text.is_empty() && !text.ends_with(b"\n") {
         text.push(b'\n');

@@ -9,6 +9,7 @@
 use super::schema::Reader;
 use super::{yaml, Config, Loaded, Warning, FILE_NAME, MAX_SIZE, SYSTEM_PATH};
 use crate::error::Error;
+use crate::fsutil::Trust;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -114,14 +115,16 @@ fn read_trusted(path: &Path, shown: &Path) -> Result<Vec<u8>, Error> {
             format!("{why}: rccr does not read a config others could have written (chmod go-w, chown, or --config another file)"),
         )
     };
-    if let Some(why) = crate::fsutil::untrusted_meta(&file.metadata().map_err(cannot)?) {
+    if let Some(why) =
+        crate::fsutil::untrusted_meta(&file.metadata().map_err(cannot)?, Trust::Named)
+    {
         return Err(refuse(shown, why));
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    if let Ok(Some(why)) = crate::fsutil::untrusted(dir) {
+    if let Ok(Some(why)) = crate::fsutil::untrusted(dir, Trust::Named) {
         return Err(refuse(dir, why));
     }
     let mut bytes = Vec::new();

@@ -148,12 +148,15 @@ impl Key {
 /// [`MAX_RSA_BITS`] in OpenSSH's format takes about 13 KiB.
 pub const MAX_KEY_FILE: u64 = 64 << 10;
 
-/// Reads an unencrypted OpenSSH private key and derives its public line.
+/// Reads an unencrypted OpenSSH private key (its owner's alone, as ssh
+/// wants it: [`fsutil::Trust::Secret`]) and derives its public line.
 pub fn load_key(path: &Path) -> Result<Key, Error> {
     let what = path.display().to_string();
-    let text = std::fs::File::open(path)
-        .and_then(|mut f| crate::docker::read_bounded(&mut f, MAX_KEY_FILE as usize))
-        .map_err(|e| Error::io(format!("cannot read key {what}"), e))?
+    let cannot = |e| Error::io(format!("cannot read key {what}"), e);
+    let mut file = fsutil::open_trusted(path, fsutil::Trust::Secret)?
+        .ok_or_else(|| cannot(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
+    let text = crate::docker::read_bounded(&mut file, MAX_KEY_FILE as usize)
+        .map_err(cannot)?
         .ok_or_else(|| Error::bad_input(&what, "more than a private key holds; give another"))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {
         Error::bad_input(
@@ -178,8 +181,14 @@ pub fn load_key(path: &Path) -> Result<Key, Error> {
 /// passphrase-protected key, a PEM key, junk): every host would look as if
 /// it refused our key, so this is said once, before any host is asked.
 /// `what` names the key as the user gave it (`--temp-key PATH`). A file
-/// that cannot be read is left to the login, which says why.
+/// that cannot be read is left to the login, which says why; one others
+/// may read or write is refused as such.
 pub fn check_login_key(what: &str, path: &Path) -> Result<(), Error> {
+    if let Err(untrusted @ Error::BadInput { .. }) =
+        fsutil::open_trusted(path, fsutil::Trust::Secret)
+    {
+        return Err(untrusted);
+    }
     match load_key(path) {
         Err(Error::BadInput { .. }) => Err(Error::bad_input(
             what,

@@ -398,9 +398,12 @@ impl Connection {
                 private_key.display()
             )));
         }
+        // A key others may read or write is not used, as ssh does not.
+        let bytes = crate::fsutil::read_trusted_if_any(private_key, crate::fsutil::Trust::Secret)
+            .map_err(|e| SshError::KeyFile(e.to_string()))?;
         // An RSA key goes in as PKCS#1 PEM, or libssh2 signs without CRT
         // (four times the CPU per login; see pkcs1).
-        let text = std::fs::read_to_string(private_key).unwrap_or_default();
+        let text = String::from_utf8(bytes.unwrap_or_default()).unwrap_or_default();
         match pkcs1::from_openssh(&text) {
             Some(pem) => self
                 .session

@@ -67,6 +67,13 @@ impl StatePaths {
         )?;
         let paths = StatePaths::resolve(state_dir, known_hosts);
         paths.check_state_dir()?;
+        // One that others may write is refused before a command reads a
+        // file there, not only before it writes one.
+        for dir in [&paths.state_dir, &paths.ssh_dir] {
+            if dir.is_dir() {
+                check_private_dir(dir)?;
+            }
+        }
         // A file there (or on the way there) is no state directory: say so
         // before a command reads PATH/nodes or creates PATH.
         let exists_as_file = match std::fs::metadata(&paths.state_dir) {
@@ -264,14 +271,15 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
 }
 
-/// Refuses a state directory that is not safe to keep keys in: another
-/// user's, or one others may write.
+/// Refuses a directory that is not safe to keep keys in (the state
+/// directory, `~/.ssh`): another user's, or one others may write, sticky
+/// (/tmp) or not ([`crate::fsutil::Trust::Kept`]).
 pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
-    match crate::fsutil::untrusted(dir) {
+    match crate::fsutil::untrusted(dir, crate::fsutil::Trust::Kept) {
         Ok(None) => Ok(()),
         Ok(Some(why)) => Err(Error::bad_input(
             dir.display().to_string(),
-            format!("{why}; rccr keeps keys there and will not use it (chmod go-w, or another --state-dir)"),
+            format!("{why}; rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)"),
         )),
         Err(e) => Err(Error::io(format!("cannot inspect {}", dir.display()), e)),
     }
