@@ -290,16 +290,25 @@ pub fn untrusted(path: &Path, trust: Trust) -> std::io::Result<Option<String>> {
 /// is no such file. One that fails is bad input naming it, why and what
 /// to do.
 pub fn open_trusted(path: &Path, trust: Trust) -> Result<Option<File>, Error> {
-    let cannot = |e| Error::io(format!("cannot read {}", path.display()), e);
     let Some(file) = absent_is_none(path, File::open(path))? else {
         return Ok(None);
     };
-    match untrusted_meta(&file.metadata().map_err(cannot)?, trust) {
+    check_trusted(path, &file, trust)?;
+    Ok(Some(file))
+}
+
+/// Refuses `file`, open at `path`, unless it passes `trust`, as
+/// [`open_trusted`] does.
+pub fn check_trusted(path: &Path, file: &File, trust: Trust) -> Result<(), Error> {
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    match untrusted_meta(&meta, trust) {
         Some(why) => Err(Error::bad_input(
             path.display().to_string(),
             format!("{why}: {}", trust.remedy()),
         )),
-        None => Ok(Some(file)),
+        None => Ok(()),
     }
 }
 

@@ -151,12 +151,23 @@ pub const MAX_KEY_FILE: u64 = 64 << 10;
 /// Reads an unencrypted OpenSSH private key (its owner's alone, as ssh
 /// wants it: [`fsutil::Trust::Secret`]) and derives its public line.
 pub fn load_key(path: &Path) -> Result<Key, Error> {
+    let (key, file) = read_key(path)?;
+    fsutil::check_trusted(path, &file, fsutil::Trust::Secret)?;
+    Ok(Key {
+        path: path.to_path_buf(),
+        line: public_line(&key)?,
+        fingerprint: key.fingerprint(Default::default()).to_string(),
+    })
+}
+
+/// The unencrypted OpenSSH private key at `path`, and its open file;
+/// what is no such key is bad input.
+fn read_key(path: &Path) -> Result<(PrivateKey, std::fs::File), Error> {
     let what = path.display().to_string();
-    let cannot = |e| Error::io(format!("cannot read key {what}"), e);
-    let mut file = fsutil::open_trusted(path, fsutil::Trust::Secret)?
-        .ok_or_else(|| cannot(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
+    let mut file =
+        std::fs::File::open(path).map_err(|e| Error::io(format!("cannot read key {what}"), e))?;
     let text = crate::docker::read_bounded(&mut file, MAX_KEY_FILE as usize)
-        .map_err(cannot)?
+        .map_err(|e| Error::io(format!("cannot read key {what}"), e))?
         .ok_or_else(|| Error::bad_input(&what, "more than a private key holds; give another"))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {
         Error::bad_input(
@@ -170,11 +181,7 @@ pub fn load_key(path: &Path) -> Result<Key, Error> {
             "the key is passphrase-protected; rccr needs an unencrypted key",
         ));
     }
-    Ok(Key {
-        path: path.to_path_buf(),
-        line: public_line(&key)?,
-        fingerprint: key.fingerprint(Default::default()).to_string(),
-    })
+    Ok((key, file))
 }
 
 /// Refuses a key file rccr cannot log in and rotate with (its `.pub`, a
@@ -184,12 +191,8 @@ pub fn load_key(path: &Path) -> Result<Key, Error> {
 /// that cannot be read is left to the login, which says why; one others
 /// may read or write is refused as such.
 pub fn check_login_key(what: &str, path: &Path) -> Result<(), Error> {
-    if let Err(untrusted @ Error::BadInput { .. }) =
-        fsutil::open_trusted(path, fsutil::Trust::Secret)
-    {
-        return Err(untrusted);
-    }
-    match load_key(path) {
+    match read_key(path) {
+        Ok((_, file)) => fsutil::check_trusted(path, &file, fsutil::Trust::Secret),
         Err(Error::BadInput { .. }) => Err(Error::bad_input(
             what,
             format!(
