@@ -37,7 +37,7 @@ pub const CLUSTER_KEY_COMMENT: &str = "rccr-cluster-key";
 pub const OPENSSH_PRIVATE_KEY_HEADER: &str = concat!("-----BEGIN OPENSSH ", "PRIVATE KEY-----");
 /// The images' temporary key is RSA 4096 (the seed plan's choice).
 pub const DEFAULT_RSA_BITS: usize = 4096;
-const MIN_RSA_BITS: usize = 2048;
+use crate::ssh::MIN_RSA_BITS;
 const MAX_RSA_BITS: usize = 16384;
 
 pub use crate::ssh::KeyType;

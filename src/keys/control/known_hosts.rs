@@ -329,6 +329,9 @@ pub enum Unreached {
     OtherType(String),
     /// No SSH conversation (or the pins could not be read).
     Failed(String),
+    /// Its host key is too weak to trust ([`HostKey::weakness`]): no key
+    /// of ours goes to it, nothing is pinned.
+    WeakHostKey(String),
 }
 
 /// The result of [`KnownHosts::check_or_pin`].
@@ -449,6 +452,9 @@ impl KnownHosts {
         let key = conn
             .host_key()
             .ok_or_else(|| Unreached::Failed("no usable host key".into()))?;
+        if let Some(why) = key.weakness() {
+            return Err(Unreached::WeakHostKey(why));
+        }
         Ok(Reached { conn, key })
     }
 
