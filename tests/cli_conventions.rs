@@ -929,7 +929,8 @@ fn chmod(path: &Path, mode: u32) {
 /// OpenSSH's StrictModes for what rccr keeps and trusts. A state
 /// directory others may write was used when it had the sticky bit (mode
 /// 1777, as /tmp: anyone there may create `nodes`, `lock` or a key before
-/// rccr does), and only refused by the commands that write; a state file or
+/// rccr does), and only refused by the commands that write; one in a
+/// directory others may write was used; a state file or
 /// known_hosts another user owns or others may write was read as rccr's
 /// own, and a private key others may read was used. Each is refused (exit
 /// 3) in one line naming it, before anything is written.
@@ -957,6 +958,19 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
         nothing_written(&[]);
     }
     chmod(&state, 0o700);
+    // A state directory, there or to be made, in a directory others may
+    // write (not sticky): they could move it away and put theirs there.
+    let open = home.0.path("open");
+    std::fs::create_dir_all(open.join("state")).unwrap();
+    chmod(&open, 0o777);
+    let says = format!("{}: is writable by everyone (mode 777)", open.display());
+    for (dir, args) in [("state", &["status"][..]), ("new", &restore)] {
+        let dir = open.join(dir);
+        let out = home.run_with_state_dir(args, dir.as_os_str());
+        assert_refused(args, &out, 3, &says);
+    }
+    assert!(!open.join("new").exists(), "made a state directory there");
+    nothing_written(&[]);
     // A state file another user owns, or others may write: restore reads
     // the nodes it keeps (the archive holds none) before it writes.
     let nodes = state.join("nodes");
