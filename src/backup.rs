@@ -24,7 +24,7 @@
 //! would refuse (the same checks, and [`MAX_SIZE`]).
 use crate::config::Config;
 use crate::error::Error;
-use crate::fsutil;
+use crate::fsutil::{self, Trust};
 use crate::keys::authorized::cksum_line;
 use crate::keys::control::journal::{self, Record};
 use crate::keys::resolve::Resolver;
@@ -153,7 +153,7 @@ fn pins_a_node(line: &str, nodes: &[inventory::NodeRecord]) -> bool {
 /// The known_hosts lines that pin a node of the inventory ([`pins_a_node`]).
 fn cluster_known_hosts(paths: &StatePaths) -> Result<Vec<u8>, Error> {
     let nodes = inventory::load(&paths.nodes())?;
-    let text = fsutil::read_if_any(&paths.known_hosts)?.unwrap_or_default();
+    let text = fsutil::read_trusted_if_any(&paths.known_hosts, Trust::Kept)?.unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let mut out = String::new();
     for line in text.lines().filter(|line| pins_a_node(line, &nodes)) {
@@ -199,7 +199,12 @@ pub fn collect(
     }
     for (name, path) in KEY_ENTRIES.into_iter().zip(&keys) {
         if let Some(path) = path {
-            add(name, 0o600, path, fsutil::read_if_any(path)?);
+            add(
+                name,
+                0o600,
+                path,
+                fsutil::read_trusted_if_any(path, Trust::Secret)?,
+            );
             let public = public_path(path);
             let bytes = fsutil::read_if_any(&public)?;
             add(&format!("{name}.pub"), 0o644, &public, bytes);
@@ -207,13 +212,19 @@ pub fn collect(
     }
     let known_hosts = cluster_known_hosts(paths)?;
     add("known_hosts", 0o644, &paths.known_hosts, Some(known_hosts));
+    // What the archive vouches for must be what rccr wrote.
     for (name, path) in [
         ("nodes", paths.nodes()),
         ("swarm", paths.swarm()),
         ("keys", paths.key_records()),
         ("last-rotation", paths.last_rotation()),
     ] {
-        add(name, 0o600, &path, fsutil::read_if_any(&path)?);
+        add(
+            name,
+            0o600,
+            &path,
+            fsutil::read_trusted_if_any(&path, Trust::Kept)?,
+        );
     }
     if let Some(source) = source {
         add("config", 0o644, source, fsutil::read_if_any(source)?);
@@ -492,6 +503,20 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     let known_hosts = get("known_hosts")
         .map(|e| merge_lines(&paths.known_hosts, &e.bytes))
         .transpose()?;
+    // So are the nodes and the config the Ansible inventory is rendered
+    // with: the archive's nodes, else the ones here; ./cluster_config.yml
+    // (it comes first in every command), else the archive's config (it
+    // becomes the system one), else the system one. A bad one stops the
+    // restore with nothing changed, not after the keys were written.
+    let nodes = match get("nodes") {
+        Some(e) => inventory::parse(&String::from_utf8_lossy(&e.bytes), Path::new("nodes"))?,
+        None => inventory::load(&paths.nodes())?,
+    };
+    let config = match (Config::load_local()?, get("config")) {
+        (Some(local), _) => local.config,
+        (None, Some(e)) => Config::from_bytes(&e.bytes, crate::config::SYSTEM_PATH)?.0,
+        (None, None) => Config::load(None)?.config,
+    };
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let mut done = Vec::new();
@@ -567,8 +592,6 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         fsutil::write_atomic(&path, &e.bytes, 0o644)?;
         done.push(format!("config: {}", path.display()));
     }
-    let nodes = inventory::load(&paths.nodes())?;
-    let config = Config::load(None)?.config;
     let key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
         .map(|f| f.path);
@@ -587,7 +610,7 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
 /// The file at `path` (none: empty) with the lines of `lines` it lacks
 /// added at its end.
 fn merge_lines(path: &Path, lines: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut text = fsutil::read_if_any(path)?.unwrap_or_default();
+    let mut text = fsutil::read_trusted_if_any(path, Trust::Kept)?.unwrap_or_default();
     let have = String::from_utf8_lossy(&text).into_owned();
     if !text.is_empty() && !text.ends_with(b"\n") {
         text.push(b'\n');

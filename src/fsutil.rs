@@ -20,11 +20,12 @@ pub fn read_if_any(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     absent_is_none(path, fs::read(path))
 }
 
-/// A state file's text; `None` when there is no such file. rccr writes
-/// only UTF-8 there: a byte that is not is bad input (exit 3) like any bad
-/// line, `FILE:LINE: bad_line` (what the line should be, what to do).
+/// A state file's text; `None` when there is no such file. It must pass
+/// [`Trust::Kept`]. rccr writes only UTF-8 there: a byte that is not is
+/// bad input (exit 3) like any bad line, `FILE:LINE: bad_line` (what the
+/// line should be, what to do).
 pub fn read_text_if_any(path: &Path, bad_line: &str) -> Result<Option<String>, Error> {
-    let Some(bytes) = read_if_any(path)? else {
+    let Some(bytes) = read_trusted_if_any(path, Trust::Kept)? else {
         return Ok(None);
     };
     String::from_utf8(bytes).map(Some).map_err(|e| {
@@ -270,11 +271,39 @@ pub fn effective_uid() -> Option<u32> {
     fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
-/// OpenSSH's StrictModes rule for a file or directory rccr trusts: owned
-/// by this user or root, and writable by no one else (a directory with the
-/// sticky bit, like /tmp, may be writable by all: no one can replace what
-/// another owns in it). Returns why not.
-pub fn untrusted_meta(meta: &fs::Metadata) -> Option<String> {
+/// How much of OpenSSH's StrictModes a file or directory rccr trusts must
+/// pass ([`untrusted_meta`]): every level wants it owned by this user or
+/// root and writable by no one else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// A file the user named, read once (a config), and its directory: a
+    /// directory with the sticky bit, like /tmp, may be writable by all,
+    /// as no one can replace what another owns in it.
+    Named,
+    /// The state directory, `~/.ssh` and the files rccr keeps there (or
+    /// reads there: known_hosts, ssh's config): no sticky exception, as in
+    /// /tmp anyone may create `nodes` or `lock` before rccr does.
+    Kept,
+    /// A private key: [`Trust::Kept`], and open to no one else at all, as
+    /// ssh wants it.
+    Secret,
+}
+
+impl Trust {
+    /// What to do about a file that fails this level.
+    fn remedy(self) -> &'static str {
+        match self {
+            Trust::Named | Trust::Kept => {
+                "rccr does not trust what others could have written; chmod go-w or chown it, or remove it"
+            }
+            Trust::Secret => "a private key must be its owner's alone, as ssh wants it; chmod 600 or chown it",
+        }
+    }
+}
+
+/// OpenSSH's StrictModes rule for a file or directory rccr trusts, at
+/// level `trust`. Returns why not.
+pub fn untrusted_meta(meta: &fs::Metadata, trust: Trust) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     if meta.uid() != 0 && Some(meta.uid()) != effective_uid() {
         return Some(format!(
@@ -283,21 +312,68 @@ pub fn untrusted_meta(meta: &fs::Metadata) -> Option<String> {
         ));
     }
     let mode = meta.permissions().mode();
-    let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
-    if mode & 0o022 != 0 && !sticky_dir {
-        let who = if mode & 0o002 != 0 {
+    let who = |bits: u32| {
+        if mode & bits & 0o007 != 0 {
             "everyone"
         } else {
             "its group"
-        };
+        }
+    };
+    let sticky_dir = trust == Trust::Named && meta.is_dir() && mode & 0o1000 != 0;
+    if mode & 0o022 != 0 && !sticky_dir {
+        let who = who(0o022);
         return Some(format!("is writable by {who} (mode {:o})", mode & 0o7777));
+    }
+    if trust == Trust::Secret && mode & 0o077 != 0 {
+        let who = who(0o077);
+        return Some(format!("is open to {who} (mode {:o})", mode & 0o7777));
     }
     None
 }
 
 /// [`untrusted_meta`] of `path` (followed if a link).
-pub fn untrusted(path: &Path) -> std::io::Result<Option<String>> {
-    fs::metadata(path).map(|m| untrusted_meta(&m))
+pub fn untrusted(path: &Path, trust: Trust) -> std::io::Result<Option<String>> {
+    fs::metadata(path).map(|m| untrusted_meta(&m, trust))
+}
+
+/// Opens `path`, a file rccr trusts at level `trust`, checked on the open
+/// file (so nothing swapped in after the check is read); `None` when there
+/// is no such file. One that fails is bad input naming it, why and what
+/// to do.
+pub fn open_trusted(path: &Path, trust: Trust) -> Result<Option<File>, Error> {
+    let Some(file) = absent_is_none(path, File::open(path))? else {
+        return Ok(None);
+    };
+    check_trusted(path, &file, trust)?;
+    Ok(Some(file))
+}
+
+/// Refuses `file`, open at `path`, unless it passes `trust`, as
+/// [`open_trusted`] does.
+pub fn check_trusted(path: &Path, file: &File, trust: Trust) -> Result<(), Error> {
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    match untrusted_meta(&meta, trust) {
+        Some(why) => Err(Error::bad_input(
+            path.display().to_string(),
+            format!("{why}: {}", trust.remedy()),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The bytes of `path`, a file rccr trusts at level `trust`
+/// ([`open_trusted`]); `None` when there is no such file.
+pub fn read_trusted_if_any(path: &Path, trust: Trust) -> Result<Option<Vec<u8>>, Error> {
+    use std::io::Read;
+    let Some(mut file) = open_trusted(path, trust)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
+    Ok(Some(bytes))
 }
 
 /// Whether `program` is an executable file in a PATH directory.
@@ -429,19 +505,29 @@ mod tests {
             // Mode 0700/0600: no one else may write it, yet it is not ours.
             let mode = if path.is_dir() { 0o700 } else { 0o600 };
             fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-            assert_eq!(untrusted(path).unwrap(), None, "{}", path.display());
+            assert_eq!(
+                untrusted(path, Trust::Kept).unwrap(),
+                None,
+                "{}",
+                path.display()
+            );
             if !scratch::give_to_another_user(path) {
                 return;
             }
             assert_eq!(
-                untrusted(path).unwrap().as_deref(),
+                untrusted(path, Trust::Kept).unwrap().as_deref(),
                 Some("is owned by uid 65534, neither this user nor root"),
                 "{}",
                 path.display()
             );
             // Root's is trusted: root can write anything anyway.
             std::os::unix::fs::chown(path, Some(0), None).unwrap();
-            assert_eq!(untrusted(path).unwrap(), None, "{}", path.display());
+            assert_eq!(
+                untrusted(path, Trust::Kept).unwrap(),
+                None,
+                "{}",
+                path.display()
+            );
         }
     }
 

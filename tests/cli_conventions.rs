@@ -966,6 +966,158 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
     );
 }
 
+/// Hands `path` to uid 65534 (`nobody`), neither root nor the user
+/// running rccr. Only root can: false (skipped, or with CI set failed)
+/// otherwise.
+fn give_to_another_user(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        return skip::skip("this test chowns files: run it as root");
+    }
+    std::os::unix::fs::chown(path, Some(65534), None).unwrap();
+    true
+}
+
+fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// OpenSSH's StrictModes for what rccr keeps and trusts. A state
+/// directory others may write was used when it had the sticky bit (mode
+/// 1777, as /tmp: anyone there may create `nodes`, `lock` or a key before
+/// rccr does), and only refused by the commands that write; one in a
+/// directory others may write was used; a state file or
+/// known_hosts another user owns or others may write was read as rccr's
+/// own, and a private key others may read was used. Each is refused (exit
+/// 3) in one line naming it, before anything is written.
+#[test]
+fn what_others_could_have_written_is_refused_before_anything_is_written() {
+    let home = Home::new("strict");
+    let archive = archive_with_a_cluster_key(&home);
+    let restore = ["restore", archive.to_str().unwrap()];
+    let state = home.state();
+    let shown = state.display().to_string();
+    // Nothing written: the state directory holds only `keep` (and the
+    // lock of a run that got that far), no ~/.ssh.
+    let nothing_written = |keep: &[&str]| {
+        assert_eq!(left_in(&state), keep, "written into {shown}");
+        assert!(!home.0.path(".ssh").exists(), "a key was restored");
+    };
+    for (mode, says) in [
+        (0o1777, "is writable by everyone (mode 1777)"),
+        (0o770, "is writable by its group (mode 770)"),
+    ] {
+        chmod(&state, mode);
+        for args in [&["status"][..], &["keys", "status"], &restore] {
+            home_refuses(&home, args, 3, &format!("{shown}: {says}"));
+        }
+        nothing_written(&[]);
+    }
+    chmod(&state, 0o700);
+    // A state directory, there or to be made, in a directory others may
+    // write (not sticky): they could move it away and put theirs there.
+    let open = home.0.path("open");
+    std::fs::create_dir_all(open.join("state")).unwrap();
+    chmod(&open, 0o777);
+    let says = format!("{}: is writable by everyone (mode 777)", open.display());
+    for (dir, args) in [("state", &["status"][..]), ("new", &restore)] {
+        let dir = open.join(dir);
+        let out = home.run_with_state_dir(args, dir.as_os_str());
+        assert_refused(args, &out, 3, &says);
+    }
+    assert!(!open.join("new").exists(), "made a state directory there");
+    nothing_written(&[]);
+    // A state file another user owns, or others may write: restore reads
+    // the nodes it keeps (the archive holds none) before it writes.
+    let nodes = state.join("nodes");
+    home.0
+        .write("state/nodes", "10.0.0.1\t-\tnode-1\ttarget\tx86_64\t-\t-\n");
+    chmod(&nodes, 0o664);
+    for args in [&["status"][..], &restore] {
+        home_refuses(
+            &home,
+            args,
+            3,
+            &format!("{}: is writable by its group (mode 664)", nodes.display()),
+        );
+    }
+    nothing_written(&["nodes"]);
+    chmod(&nodes, 0o600);
+    if !give_to_another_user(&nodes) {
+        return;
+    }
+    let owned = format!(
+        "{}: is owned by uid 65534, neither this user nor root",
+        nodes.display()
+    );
+    for args in [&["status"][..], &restore] {
+        home_refuses(&home, args, 3, &owned);
+    }
+    nothing_written(&["nodes"]);
+    std::fs::remove_file(&nodes).unwrap();
+    // A private key others may read, and pins another user wrote.
+    let key = ed25519_key(&home, "mykey", &[]);
+    chmod(Path::new(&key), 0o644);
+    let rotate = [
+        "keyrotate",
+        "--yes",
+        "--host",
+        "127.0.0.1:1",
+        "--timeout",
+        "1",
+        "--from-key",
+        &key,
+    ];
+    home_refuses(
+        &home,
+        &rotate,
+        3,
+        &format!("{key}: is open to everyone (mode 644)"),
+    );
+    nothing_written(&[]);
+    chmod(Path::new(&key), 0o600);
+    let known_hosts = home.0.path("known_hosts");
+    home.0.write("known_hosts", "");
+    assert!(give_to_another_user(&known_hosts));
+    let pinned = [
+        &rotate[..],
+        &["--known-hosts", known_hosts.to_str().unwrap()],
+    ]
+    .concat();
+    home_refuses(
+        &home,
+        &pinned,
+        3,
+        &format!(
+            "{}: is owned by uid 65534, neither this user nor root",
+            known_hosts.display()
+        ),
+    );
+    nothing_written(&[]);
+}
+
+/// Restore reads the config the Ansible inventory is rendered with before
+/// it writes anything: it read ./cluster_config.yml at its end, so a bad
+/// one there stopped it (exit 3) with the keys, the state files and the
+/// pins already written, and no inventory.ini.
+#[test]
+fn restore_reads_the_config_before_it_writes_anything() {
+    let home = Home::new("restorecfg");
+    let archive = archive_with_a_cluster_key(&home);
+    let args = ["restore", archive.to_str().unwrap()];
+    home.0.write("cluster_config.yml", "ssh: [unclosed\n");
+    let config = home.0.path("cluster_config.yml");
+    home_refuses(&home, &args, 3, &format!("{}:", "cluster_config.yml"));
+    assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    assert!(!home.0.path(".ssh").exists(), "a key was restored");
+    // Mended, the same archive restores.
+    std::fs::remove_file(&config).unwrap();
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+    assert!(home.state().join("inventory.ini").is_file());
+}
+
 /// A file named for rccr to read that is missing, a directory or a device
 /// is bad input (exit 3) in every command, named as given with what to
 /// give instead, as a key file always was. `--config`, `--hosts-file`,

@@ -353,6 +353,69 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
     assert_eq!(offered(), offered_before, "a key was offered to it");
 }
 
+/// A host whose only host key is RSA of 1024 bits (OpenSSH 9.1 still
+/// serves one; NIST deprecated it, any key under 2048 bits): setup adopted
+/// it and pinned that key, keyrotate rotated it. Now setup has it
+/// `untrusted (weak host key)`, keyrotate and keys status `weak-host-key`,
+/// and status a node pinned with such a key (before rccr refused them):
+/// no key of ours is offered to it, nothing is pinned.
+#[test]
+fn a_host_key_of_rsa_under_2048_bits_is_refused_offered_no_key_and_not_pinned() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    lab.rekey("target-1", "rsa1024");
+    let offered = || lab.keys_offered("target-1");
+    let offered_before = offered();
+    let ip = lab.ip("target-1");
+    let (out, _) = setup(&lab, &["--no-swarm"]);
+    let json = stdout(&out);
+    assert!(
+        object_of(&json, &ip).contains("\"result\": \"untrusted (weak host key)\""),
+        "{json}\n{}",
+        stderr(&out)
+    );
+    assert_has(
+        &stderr(&out),
+        &format!("rccr setup: {ip}: untrusted (weak host key): host key SHA256:"),
+    );
+    assert_has(&stderr(&out), "is RSA of 1024 bits, fewer than 2048");
+    assert_eq!(offered(), offered_before, "setup offered it a key");
+    let pinned = || stdout(&lab.exec("control", &["cat", "/root/.ssh/known_hosts"]));
+    assert!(!pinned().contains(&ip), "its key was pinned:\n{}", pinned());
+    assert!(
+        !stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"])).contains(&ip),
+        "it was adopted"
+    );
+    let host = ["--host", ip.as_str(), "--timeout", "3"];
+    let rotate = lab.exec(
+        "control",
+        &[&["rccr", "keyrotate", "--yes"][..], &host].concat(),
+    );
+    assert_eq!(rotate.status.code(), Some(1), "{}", stderr(&rotate));
+    assert_has(&stdout(&rotate), "weak-host-key");
+    let keys = lab.exec(
+        "control",
+        &[&["rccr", "keys", "status"][..], &host].concat(),
+    );
+    assert_has(&stdout(&keys), "WEAK");
+    assert_eq!(
+        offered(),
+        offered_before,
+        "keyrotate or keys status offered it a key"
+    );
+    assert!(!pinned().contains(&ip), "its key was pinned:\n{}", pinned());
+    // A node of the inventory pinned with such a key: status logs in no more.
+    let line = format!(
+        "{ip}\t-\tReCyClusteR-Target-01\ttarget\tx86_64\t{}\t-\n",
+        lab.host_key_fingerprint("target-1")
+    );
+    let made = lab.sh("control", &format!("printf '{line}' > /root/.rccr/nodes"));
+    assert!(made.status.success(), "{}", stderr(&made));
+    let status = lab.exec("control", &["rccr", "status", "--json"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
+    assert_has(&stdout(&status), "\"ssh\": \"weak-host-key\"");
+    assert_eq!(offered(), offered_before, "status offered it a key");
+}
+
 #[test]
 fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
     let lab = or_skip!(Lab::builder().targets(1).up_as_root());

@@ -9,6 +9,7 @@
 use super::schema::Reader;
 use super::{yaml, Config, Loaded, Warning, FILE_NAME, MAX_SIZE, SYSTEM_PATH};
 use crate::error::Error;
+use crate::fsutil::Trust;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -36,10 +37,8 @@ impl Config {
         let local = cwd.join(FILE_NAME);
         let system = root.join(&SYSTEM_PATH[1..]);
         for path in [local, system] {
-            match read_trusted(&path, &path) {
-                Ok(text) => return Self::loaded(text, &path),
-                Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            if let Some(loaded) = Self::load_if_any(&path)? {
+                return Ok(loaded);
             }
         }
         Ok(Loaded {
@@ -47,6 +46,21 @@ impl Config {
             warnings: Vec::new(),
             source: None,
         })
+    }
+
+    /// `./cluster_config.yml` when there is one: without `--config`, it
+    /// comes before any other config.
+    pub fn load_local() -> Result<Option<Loaded>, Error> {
+        Self::load_if_any(Path::new(FILE_NAME))
+    }
+
+    /// The config at `path`; `None` when there is no such file.
+    fn load_if_any(path: &Path) -> Result<Option<Loaded>, Error> {
+        match read_trusted(path, path) {
+            Ok(text) => Self::loaded(text, path).map(Some),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn loaded(bytes: Vec<u8>, path: &Path) -> Result<Loaded, Error> {
@@ -101,14 +115,16 @@ fn read_trusted(path: &Path, shown: &Path) -> Result<Vec<u8>, Error> {
             format!("{why}: rccr does not read a config others could have written (chmod go-w, chown, or --config another file)"),
         )
     };
-    if let Some(why) = crate::fsutil::untrusted_meta(&file.metadata().map_err(cannot)?) {
+    if let Some(why) =
+        crate::fsutil::untrusted_meta(&file.metadata().map_err(cannot)?, Trust::Named)
+    {
         return Err(refuse(shown, why));
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    if let Ok(Some(why)) = crate::fsutil::untrusted(dir) {
+    if let Ok(Some(why)) = crate::fsutil::untrusted(dir, Trust::Named) {
         return Err(refuse(dir, why));
     }
     let mut bytes = Vec::new();

@@ -37,7 +37,7 @@ pub const CLUSTER_KEY_COMMENT: &str = "rccr-cluster-key";
 pub const OPENSSH_PRIVATE_KEY_HEADER: &str = concat!("-----BEGIN OPENSSH ", "PRIVATE KEY-----");
 /// The images' temporary key is RSA 4096 (the seed plan's choice).
 pub const DEFAULT_RSA_BITS: usize = 4096;
-const MIN_RSA_BITS: usize = 2048;
+use crate::ssh::MIN_RSA_BITS;
 const MAX_RSA_BITS: usize = 16384;
 
 pub use crate::ssh::KeyType;
@@ -148,11 +148,25 @@ impl Key {
 /// [`MAX_RSA_BITS`] in OpenSSH's format takes about 13 KiB.
 pub const MAX_KEY_FILE: u64 = 64 << 10;
 
-/// Reads an unencrypted OpenSSH private key and derives its public line.
+/// Reads an unencrypted OpenSSH private key (its owner's alone, as ssh
+/// wants it: [`fsutil::Trust::Secret`]) and derives its public line.
 pub fn load_key(path: &Path) -> Result<Key, Error> {
+    let (key, file) = read_key(path)?;
+    fsutil::check_trusted(path, &file, fsutil::Trust::Secret)?;
+    Ok(Key {
+        path: path.to_path_buf(),
+        line: public_line(&key)?,
+        fingerprint: key.fingerprint(Default::default()).to_string(),
+    })
+}
+
+/// The unencrypted OpenSSH private key at `path`, and its open file;
+/// what is no such key is bad input.
+fn read_key(path: &Path) -> Result<(PrivateKey, std::fs::File), Error> {
     let what = path.display().to_string();
-    let text = std::fs::File::open(path)
-        .and_then(|mut f| crate::fsutil::read_bounded(&mut f, MAX_KEY_FILE as usize))
+    let mut file =
+        std::fs::File::open(path).map_err(|e| Error::io(format!("cannot read key {what}"), e))?;
+    let text = crate::fsutil::read_bounded(&mut file, MAX_KEY_FILE as usize)
         .map_err(|e| Error::io(format!("cannot read key {what}"), e))?
         .ok_or_else(|| Error::bad_input(&what, "more than a private key holds; give another"))?;
     let key = PrivateKey::from_openssh(&text).map_err(|e| {
@@ -167,20 +181,18 @@ pub fn load_key(path: &Path) -> Result<Key, Error> {
             "the key is passphrase-protected; rccr needs an unencrypted key",
         ));
     }
-    Ok(Key {
-        path: path.to_path_buf(),
-        line: public_line(&key)?,
-        fingerprint: key.fingerprint(Default::default()).to_string(),
-    })
+    Ok((key, file))
 }
 
 /// Refuses a key file rccr cannot log in and rotate with (its `.pub`, a
 /// passphrase-protected key, a PEM key, junk): every host would look as if
 /// it refused our key, so this is said once, before any host is asked.
 /// `what` names the key as the user gave it (`--temp-key PATH`). A file
-/// that cannot be read is left to the login, which says why.
+/// that cannot be read is left to the login, which says why; one others
+/// may read or write is refused as such.
 pub fn check_login_key(what: &str, path: &Path) -> Result<(), Error> {
-    match load_key(path) {
+    match read_key(path) {
+        Ok((_, file)) => fsutil::check_trusted(path, &file, fsutil::Trust::Secret),
         Err(Error::BadInput { .. }) => Err(Error::bad_input(
             what,
             format!(

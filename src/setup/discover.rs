@@ -9,7 +9,9 @@
 //!    inventory is that node wherever it is now: its pins are the node's
 //!    (its name and last address in known_hosts, its fingerprint in the
 //!    inventory), so a node at a new address with its own host key is
-//!    followed there (`moved_from`), and with another key is a mismatch;
+//!    followed there (`moved_from`), and with another key is a mismatch.
+//!    An RSA host key under 2048 bits is `untrusted (weak host key)`,
+//!    pinned or not: no key of ours is offered, nothing is pinned;
 //! 2. a canary key no one holds ([`crate::keys::canary`]): a host that
 //!    accepts it accepts any key, and is `untrusted (accepts any key)`;
 //! 3. the cluster key (adopted, when the host is pinned: a node of the
@@ -46,13 +48,16 @@ pub const SSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a host may take to tell its facts.
 pub const FACTS_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Why a host that let us in is not trusted.
+/// Why a host is not trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Distrust {
     /// It accepted the canary key, which no one holds.
     AcceptsAnyKey,
     /// What it said about itself does not parse (or never ended).
     BadFacts,
+    /// Its host key is too weak to trust (RSA under 2048 bits): no key
+    /// was offered to it, nothing pinned.
+    WeakHostKey,
 }
 
 impl fmt::Display for Distrust {
@@ -60,6 +65,7 @@ impl fmt::Display for Distrust {
         f.write_str(match self {
             Distrust::AcceptsAnyKey => "accepts any key",
             Distrust::BadFacts => "bad facts",
+            Distrust::WeakHostKey => "weak host key",
         })
     }
 }
@@ -90,7 +96,8 @@ pub enum Class {
     /// machine at several addresses, or one answering for others. Shown,
     /// never touched here.
     Duplicate,
-    /// Let us in, but is not to be believed: never adopted, never touched.
+    /// Let us in, or has a host key too weak to trust, and is not to be
+    /// believed: never adopted, never touched.
     Untrusted(Distrust),
 }
 
@@ -462,6 +469,11 @@ impl Probe<'_> {
             Ok(reached) => reached,
             Err(Unreached::OtherType(why)) => {
                 c.class = Class::HostKeyMismatch;
+                c.note = Some(why);
+                return None;
+            }
+            Err(Unreached::WeakHostKey(why)) => {
+                c.class = Class::Untrusted(Distrust::WeakHostKey);
                 c.note = Some(why);
                 return None;
             }

@@ -314,6 +314,11 @@ impl Output {
     }
 }
 
+/// The fewest bits of an RSA key rccr makes, or trusts as a host key:
+/// NIST deprecates fewer than 2048 (SP 800-131A), and OpenSSH 9.1 refuses
+/// fewer than 1024 (`RequiredRSASize`).
+pub const MIN_RSA_BITS: usize = 2048;
+
 /// A server's host key in the forms we print and store.
 #[derive(Clone, Debug)]
 pub struct HostKey {
@@ -322,6 +327,32 @@ pub struct HostKey {
     /// `SHA256:...`, as `ssh-keygen -l` prints it.
     pub fingerprint: Fingerprint,
     pub blob: Vec<u8>,
+}
+
+impl HostKey {
+    /// Why the key is too weak to trust whatever its pins say (an RSA key
+    /// of fewer than [`MIN_RSA_BITS`] bits): then none of our keys goes to
+    /// the host, and its key is not pinned.
+    pub fn weakness(&self) -> Option<String> {
+        let key = ssh_key::PublicKey::from_bytes(&self.blob).ok()?;
+        let bits = bit_length(key.key_data().rsa()?.n.as_positive_bytes()?);
+        (bits < MIN_RSA_BITS).then(|| {
+            format!(
+                "host key {} is RSA of {bits} bits, fewer than {MIN_RSA_BITS}: too weak to trust, \
+                 no key of ours was offered (give the host an Ed25519 host key, or RSA of \
+                 {MIN_RSA_BITS} bits or more)",
+                self.fingerprint
+            )
+        })
+    }
+}
+
+/// The bit length of a big-endian unsigned number.
+fn bit_length(n: &[u8]) -> usize {
+    match n.iter().position(|b| *b != 0) {
+        Some(i) => (n.len() - i) * 8 - n[i].leading_zeros() as usize,
+        None => 0,
+    }
 }
 
 /// An SSH session that has completed its handshake.
@@ -415,9 +446,12 @@ impl Connection {
                 private_key.display()
             )));
         }
+        // A key others may read or write is not used, as ssh does not.
+        let bytes = crate::fsutil::read_trusted_if_any(private_key, crate::fsutil::Trust::Secret)
+            .map_err(|e| SshError::KeyFile(e.to_string()))?;
         // An RSA key goes in as PKCS#1 PEM, or libssh2 signs without CRT
         // (four times the CPU per login; see pkcs1).
-        let text = std::fs::read_to_string(private_key).unwrap_or_default();
+        let text = String::from_utf8(bytes.unwrap_or_default()).unwrap_or_default();
         match pkcs1::from_openssh(&text) {
             Some(pem) => self
                 .session
@@ -654,6 +688,43 @@ mod tests {
             Fingerprint::parse(&format!("SHA256:{}", "a".repeat(65))),
             None
         );
+    }
+
+    #[test]
+    fn rsa_host_keys_under_2048_bits_are_weak_and_others_are_not() {
+        use ssh_key::public::{KeyData, RsaPublicKey};
+        let host_key = |modulus: &[u8]| {
+            let rsa = RsaPublicKey {
+                e: ssh_key::Mpint::from_positive_bytes(&[1, 0, 1]).unwrap(),
+                n: ssh_key::Mpint::from_positive_bytes(modulus).unwrap(),
+            };
+            let key = ssh_key::PublicKey::from(KeyData::Rsa(rsa));
+            HostKey {
+                line: key.to_openssh().unwrap(),
+                fingerprint: Fingerprint::of(&key),
+                blob: key.to_bytes().unwrap(),
+            }
+        };
+        // 1024 and 2047 bits (top bit of the first byte clear), then 2048.
+        let mut n = vec![0xc5u8; 128];
+        let weak = host_key(&n).weakness().expect("1024 bits is weak");
+        assert!(
+            weak.contains("is RSA of 1024 bits, fewer than 2048"),
+            "{weak}"
+        );
+        n = vec![0xc5u8; 256];
+        n[0] = 0x7f;
+        assert!(host_key(&n).weakness().unwrap().contains("of 2047 bits"));
+        n[0] = 0x80;
+        assert_eq!(host_key(&n).weakness(), None);
+        let ed25519 = crate::keys::generate(KeyType::Ed25519, 0, "x").unwrap();
+        let key = ed25519.public_key();
+        let ed = HostKey {
+            line: key.to_openssh().unwrap(),
+            fingerprint: Fingerprint::of(key),
+            blob: key.to_bytes().unwrap(),
+        };
+        assert_eq!(ed.weakness(), None);
     }
 
     #[test]

@@ -39,6 +39,14 @@ impl Lock {
             .mode(0o600)
             .open(&path)
             .map_err(cannot)?;
+        // One that was there before must be rccr's (its directory passed).
+        let meta = file.metadata().map_err(cannot)?;
+        if let Some(why) = fsutil::untrusted_meta(&meta, fsutil::Trust::Kept) {
+            return Err(Error::bad_input(
+                path.display().to_string(),
+                format!("{why}: remove it (rccr makes it again)"),
+            ));
+        }
         let start = Instant::now();
         while !fsutil::try_lock(&file).map_err(cannot)? {
             if start.elapsed() >= wait {

@@ -67,6 +67,13 @@ impl StatePaths {
         )?;
         let paths = StatePaths::resolve(state_dir, known_hosts);
         paths.check_state_dir()?;
+        // One that others may write is refused before a command reads a
+        // file there, not only before it writes one.
+        for dir in [&paths.state_dir, &paths.ssh_dir] {
+            if dir.is_dir() {
+                check_private_dir(dir)?;
+            }
+        }
         // A file there (or on the way there) is no state directory: say so
         // before a command reads PATH/nodes or creates PATH.
         let exists_as_file = match std::fs::metadata(&paths.state_dir) {
@@ -251,12 +258,13 @@ fn home() -> PathBuf {
 
 /// Creates `dir` (and missing parents) with mode 0700. A directory that
 /// exists is never chmodded (rccr did not create it): it must pass
-/// [`check_private_dir`] instead.
+/// [`check_private_dir`] instead, and the ones above it [`check_above`].
 pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
     use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return check_private_dir(dir);
     }
+    check_above(dir)?;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -264,17 +272,49 @@ pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
 }
 
-/// Refuses a state directory that is not safe to keep keys in: another
-/// user's, or one others may write.
+/// Refuses a directory that is not safe to keep keys in (the state
+/// directory, `~/.ssh`): another user's, or one others may write, sticky
+/// (/tmp) or not ([`crate::fsutil::Trust::Kept`]).
 pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
-    match crate::fsutil::untrusted(dir) {
-        Ok(None) => Ok(()),
+    match crate::fsutil::untrusted(dir, crate::fsutil::Trust::Kept) {
+        Ok(None) => check_above(dir),
         Ok(Some(why)) => Err(Error::bad_input(
             dir.display().to_string(),
-            format!("{why}; rccr keeps keys there and will not use it (chmod go-w, or another --state-dir)"),
+            format!("{why}; rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)"),
         )),
         Err(e) => Err(Error::io(format!("cannot inspect {}", dir.display()), e)),
     }
+}
+
+/// Refuses a directory above `dir` (those that exist, links resolved)
+/// that another user owns or others may write, unless it is sticky (as
+/// /tmp, [`crate::fsutil::Trust::Named`]): from there they could move `dir`
+/// away and put their own in its place. OpenSSH's StrictModes walks up the
+/// same way.
+fn check_above(dir: &Path) -> Result<(), Error> {
+    let Ok(dir) = std::path::absolute(dir) else {
+        return Ok(());
+    };
+    let Some(real) = dir
+        .ancestors()
+        .skip(1)
+        .find(|d| d.is_dir())
+        .and_then(|d| std::fs::canonicalize(d).ok())
+    else {
+        return Ok(());
+    };
+    for above in real.ancestors() {
+        if let Ok(Some(why)) = crate::fsutil::untrusted(above, crate::fsutil::Trust::Named) {
+            return Err(Error::bad_input(
+                above.display().to_string(),
+                format!(
+                    "{why}; others could swap {} out of it, so rccr will not keep keys there (chmod go-w or +t, or name another directory)",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What rccr knows a key as.

@@ -51,6 +51,9 @@ pub enum LoginError {
         presented: String,
         recorded: String,
     },
+    /// The host key is the recorded one, but too weak to trust (RSA
+    /// under 2048 bits, pinned before rccr refused such keys): never log in.
+    WeakHostKey(String),
     /// The cluster key was refused, or we have none.
     Refused(String),
 }
@@ -66,6 +69,7 @@ impl std::fmt::Display for LoginError {
                 f,
                 "host key {presented} is not the recorded {recorded}: not logging in"
             ),
+            LoginError::WeakHostKey(why) => write!(f, "{why}"),
             LoginError::Refused(e) => write!(f, "the cluster key: {e}"),
         }
     }
@@ -76,8 +80,12 @@ impl std::fmt::Display for LoginError {
 pub fn connect(node: &NodeRecord, port: u16, timeout: Duration) -> Result<Connection, LoginError> {
     let conn = Connection::open(SocketAddr::new(node.ip, port), timeout)
         .map_err(LoginError::Unreachable)?;
-    let presented = conn.host_key().map(|k| k.fingerprint.to_string());
+    let key = conn.host_key();
+    let presented = key.as_ref().map(|k| k.fingerprint.to_string());
     check_pin(presented, node.host_key.as_ref().map(ToString::to_string))?;
+    if let Some(why) = key.and_then(|k| k.weakness()) {
+        return Err(LoginError::WeakHostKey(why));
+    }
     Ok(conn)
 }
 

@@ -145,7 +145,8 @@ pub enum Docker {
 #[derive(Clone, Debug)]
 pub struct NodeStatus {
     pub node: NodeRecord,
-    /// "local" (the control), "ok", "unreachable", "host-key-mismatch".
+    /// "local" (the control), "ok", "unreachable", "host-key-mismatch",
+    /// "weak-host-key".
     pub ssh: &'static str,
     /// "accepted", "refused", "-" (not tried: no key, or not reachable).
     pub cluster_key: &'static str,
@@ -735,6 +736,11 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
                 }
                 e => format!("no SSH conversation: {e}"),
             });
+            return status;
+        }
+        Err(e @ LoginError::WeakHostKey(_)) => {
+            status.ssh = "weak-host-key";
+            status.error = Some(e.to_string());
             return status;
         }
         Err(e) => {

@@ -677,7 +677,8 @@ impl Lab {
             .collect()
     }
 
-    /// Gives `host` a new host key of `key_type` (ed25519, ecdsa, rsa) as its
+    /// Gives `host` a new host key of `key_type` (ed25519, ecdsa, rsa, or
+    /// rsa1024: RSA of 1024 bits, which rccr refuses) as its
     /// only one, and restarts its sshd.
     pub fn rekey(&self, host: &str, key_type: &str) {
         let dir = self.dir.display().to_string();

@@ -51,7 +51,7 @@
 #   lab.sh loss LABDIR HOST PCT
 #                              set HOST's frame loss (0 removes it) in a running lab
 #   lab.sh rekey LABDIR HOST TYPE
-#                              give HOST a new host key of TYPE (ed25519, ecdsa, rsa) as its
+#                              give HOST a new host key of TYPE (ed25519, ecdsa, rsa, rsa1024) as its
 #                              only one, and restart its sshd
 #   lab.sh storage LABDIR HOST disk|lbu|none
 #                              what HOST keeps over a reboot: disk (default: everything),
@@ -936,14 +936,18 @@ cmd_loss() {
 }
 
 cmd_rekey() {
-	local h pid
+	local h pid type=$3 bits=
 	[ $# -eq 3 ] || die "usage: lab.sh rekey LABDIR HOST TYPE"
 	load_lab "$1"
-	case "$3" in ed25519 | ecdsa | rsa) ;; *) die "rekey: TYPE is ed25519, ecdsa or rsa" ;; esac
+	case "$3" in
+	ed25519 | ecdsa | rsa) ;;
+	rsa1024) type=rsa bits=1024 ;;
+	*) die "rekey: TYPE is ed25519, ecdsa, rsa or rsa1024 (a weak RSA key)" ;;
+	esac
 	h=$(hostdir "$2")
-	rm -f "$h/ssh_host_$3_key" "$h/ssh_host_$3_key.pub"
-	ssh-keygen -q -t "$3" -N '' -C "$2" -f "$h/ssh_host_$3_key" >/dev/null
-	sed -i "s|^HostKey .*|HostKey $h/ssh_host_$3_key|" "$h/sshd_config"
+	rm -f "$h/ssh_host_${type}_key" "$h/ssh_host_${type}_key.pub"
+	ssh-keygen -q -t "$type" ${bits:+-b "$bits"} -N '' -C "$2" -f "$h/ssh_host_${type}_key" >/dev/null
+	sed -i "s|^HostKey .*|HostKey $h/ssh_host_${type}_key|" "$h/sshd_config"
 	pid=$(cat "$h/sshd.pid")
 	kill "$pid"
 	while [ -d "/proc/$pid" ]; do sleep 0.05; done

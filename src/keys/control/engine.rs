@@ -74,6 +74,9 @@ pub enum Outcome {
     Refused,
     /// Not touched: its host key differs from the pinned one.
     HostKeyMismatch,
+    /// Not touched: its host key is too weak to trust (RSA under 2048
+    /// bits), and was not pinned.
+    WeakHostKey,
     /// Accepts the new key, but the old key's removal is not confirmed: run again.
     Incomplete,
     /// Accepts the new key only, but could not persist the change (`lbu
@@ -105,6 +108,7 @@ impl Outcome {
             Outcome::Unreachable => "unreachable",
             Outcome::Refused => "refused",
             Outcome::HostKeyMismatch => "host-key-mismatch",
+            Outcome::WeakHostKey => "weak-host-key",
             Outcome::Incomplete => "incomplete",
             Outcome::RotatedVolatile => "rotated-volatile",
             Outcome::Moved => "moved",
@@ -409,6 +413,7 @@ fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
         .map_err(|e| match e {
             Unreached::OtherType(detail) => Stop(Outcome::HostKeyMismatch, detail),
             Unreached::Failed(detail) => Stop(Outcome::Unreachable, detail),
+            Unreached::WeakHostKey(detail) => Stop(Outcome::WeakHostKey, detail),
         })?;
     conn.set_limits(Limits {
         max_output: frame::MAX_FILE + SNAPSHOT_LINES,

@@ -21,7 +21,7 @@
 //! man in the middle that offers ECDSA where Ed25519 was pinned is refused),
 //! and connections offer only the pinned types ([`KnownHosts::pinned_types`]).
 use crate::error::Error;
-use crate::fsutil;
+use crate::fsutil::{self, Trust};
 use crate::identity::Hostname;
 use crate::ssh::{self, Connection, Fingerprint, HostKey, SshError};
 use std::net::{IpAddr, SocketAddr};
@@ -329,6 +329,9 @@ pub enum Unreached {
     OtherType(String),
     /// No SSH conversation (or the pins could not be read).
     Failed(String),
+    /// Its host key is too weak to trust ([`HostKey::weakness`]): no key
+    /// of ours goes to it, nothing is pinned.
+    WeakHostKey(String),
 }
 
 /// The result of [`KnownHosts::check_or_pin`].
@@ -359,9 +362,10 @@ impl KnownHosts {
         // be read without end.
         let problem = match fsutil::not_a_file_if_any(&path) {
             Some(why) => Some(why),
-            None => match fsutil::read_if_any(&path) {
+            None => match fsutil::read_trusted_if_any(&path, Trust::Kept) {
                 Err(Error::Io { source, .. }) => Some(source.to_string()),
-                _ => None,
+                Err(untrusted) => return Err(untrusted),
+                Ok(_) => None,
             },
         };
         match problem {
@@ -377,7 +381,8 @@ impl KnownHosts {
     /// keeps this process's other threads from rewriting it until dropped.
     fn read_bytes(&self) -> Result<(MutexGuard<'_, ()>, Vec<u8>), Error> {
         let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let bytes = fsutil::read_if_any(&self.path)?.unwrap_or_default();
+        // The pins decide whom rccr trusts: no one else may have written them.
+        let bytes = fsutil::read_trusted_if_any(&self.path, Trust::Kept)?.unwrap_or_default();
         Ok((guard, bytes))
     }
 
@@ -447,6 +452,9 @@ impl KnownHosts {
         let key = conn
             .host_key()
             .ok_or_else(|| Unreached::Failed("no usable host key".into()))?;
+        if let Some(why) = key.weakness() {
+            return Err(Unreached::WeakHostKey(why));
+        }
         Ok(Reached { conn, key })
     }
 

@@ -101,15 +101,15 @@ pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Err
         Err(_) => (path.to_path_buf(), 0o600),
     };
     let path = path.as_path();
-    let content = match std::fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+    // ssh refuses a config others may write, and so does rccr.
+    let content = match fsutil::read_trusted_if_any(path, fsutil::Trust::Kept)? {
+        Some(bytes) => String::from_utf8(bytes).map_err(|_| {
             Error::bad_input(
                 path.display().to_string(),
                 "not UTF-8 text; rccr will not rewrite it",
             )
         })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
+        None => String::new(),
     };
     let updated = render(&content, key, nodes);
     if updated == content {

@@ -124,7 +124,7 @@ fn probe(
             *slot = "-".into();
             continue;
         };
-        if status.pinned == "MISMATCH" {
+        if matches!(status.pinned, "MISMATCH" | "WEAK") {
             // None of our keys goes to a host that is not the pinned one.
             *slot = "?".into();
             continue;
@@ -156,8 +156,14 @@ fn probe(
                 *slot = "?".into();
                 continue;
             }
+            Err(Unreached::WeakHostKey(e)) => {
+                status.pinned = "WEAK";
+                status.error = Some(e);
+                *slot = "?".into();
+                continue;
+            }
         };
-        if status.pinned == "MISMATCH" {
+        if matches!(status.pinned, "MISMATCH" | "WEAK") {
             *slot = "?".into();
             continue;
         }
