@@ -136,18 +136,29 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
 }
 /// `text` with its control characters escaped (`\n`, `\u{1b}`): an error
 /// is one line, and a terminal acts on no escape sequence, whatever the
-/// input it names holds.
+/// input it names holds. Unicode's direction marks and overrides are
+/// escaped too: a name holding one would show the rest of the line in
+/// another order than its bytes ("Trojan Source"). Other non-ASCII (a
+/// user's own file names) stays as it is.
 fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    let escaped = |c: char| c.is_control() || is_direction_mark(c);
+    if !text.chars().any(escaped) {
         return text.into();
     }
     text.chars()
-        .map(|c| match c.is_control() {
+        .map(|c| match escaped(c) {
             true => c.escape_default().to_string(),
             false => c.to_string(),
         })
         .collect::<String>()
         .into()
+}
+
+/// The characters that change the order a terminal shows text in: the
+/// Arabic letter mark, the left-to-right and right-to-left marks, the
+/// embeddings and overrides, and the isolates.
+fn is_direction_mark(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Checks that the message of `e` starts with `start` (tests).
@@ -184,6 +195,20 @@ mod tests {
 
     /// README's table and `rccr --help`'s list the codes there are, and
     /// say the same of each: README's meaning starts help's line.
+    #[test]
+    fn an_error_is_one_line_shown_in_the_order_of_its_bytes() {
+        assert_eq!(one_line("rccr: 서버.yml: ok"), "rccr: 서버.yml: ok");
+        assert_eq!(one_line("a\nb\x1b[2J"), "a\\nb\\u{1b}[2J");
+        assert_eq!(
+            one_line("--config evil\u{202e}lmy.exe"),
+            "--config evil\\u{202e}lmy.exe"
+        );
+        assert_eq!(
+            one_line("x\u{2066}y\u{2069}\u{200f}"),
+            "x\\u{2066}y\\u{2069}\\u{200f}"
+        );
+    }
+
     #[test]
     fn the_documented_exit_codes_are_the_codes() {
         let codes: Vec<u8> = all().iter().map(|c| *c as u8).collect();
