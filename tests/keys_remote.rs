@@ -699,10 +699,18 @@ fn kill_processes_of(home: &Home) {
     };
     let pids = of_home();
     assert!(!pids.is_empty(), "no revert timer runs for {:?}", home.0 .0);
-    for pid in pids {
+    for pid in &pids {
         let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
     }
-    wait_until("the timer to die", || of_home().is_empty());
+    // Gone or a zombie: a dying process gives up its memory (and so its
+    // environ) before its files, and the timer's lock goes with its files.
+    let exited = |pid: &i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
+        })
+    };
+    wait_until("the timer to die", || pids.iter().all(exited));
 }
 
 #[test]
