@@ -489,6 +489,8 @@ fn unfinished_rotation(bytes: &[u8], entries: &[Entry]) -> Option<Record> {
 /// Restores a checked archive onto this control: keys at OpenSSH's
 /// default path for their type (or in the state directory when another
 /// key holds it), known_hosts lines added, state files and config written.
+/// Everything it reads and checks comes before its first write: it writes
+/// all of it or nothing.
 pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Error> {
     let Archive {
         entries,
@@ -517,28 +519,19 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         (None, Some(e)) => Config::from_bytes(&e.bytes, crate::config::SYSTEM_PATH)?.0,
         (None, None) => Config::load(None)?.config,
     };
-    paths.create_state_dir()?;
-    crate::state::create_private_dir(&paths.ssh_dir)?;
-    let mut done = Vec::new();
+    // Where the keys go, the rotation records, and the cluster key the
+    // inventory names (looked up as every command will look it up once
+    // restore is done) are settled before the first write too: the
+    // journal here, when the archive carries none to replace it, is read
+    // now, so a damaged or untrusted one stops the restore with nothing
+    // changed.
     let cluster_path = key_home(
         &paths.ssh_identity(kind),
         &cluster.bytes,
         &paths.own_cluster_key(),
     )?;
-    write_key(&cluster_path, cluster, get("cluster_key.pub"))?;
-    done.push(format!("cluster key: {}", cluster_path.display()));
     let previous_path = paths.previous_key();
-    if let Some(prev) = get("previous_key") {
-        write_key(&previous_path, prev, get("previous_key.pub"))?;
-        done.push(format!("previous key: {}", previous_path.display()));
-    }
-    if let Some(temp) = get("temp_key") {
-        write_key(&paths.kept_temp_key(), temp, get("temp_key.pub"))?;
-        done.push(format!(
-            "temporary key: {}",
-            paths.kept_temp_key().display()
-        ));
-    }
+    let temp_path = paths.kept_temp_key();
     // The last rotation names the keys where they are now.
     let mut record = get("last-rotation")
         .and_then(|e| Record::parse(&String::from_utf8_lossy(&e.bytes), Path::new("backup")).ok())
@@ -546,23 +539,50 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
             rotation: "restored".into(),
             ..Record::default()
         });
-    record.new_key = cluster_path;
+    record.new_key = cluster_path.clone();
     record.old_key = if get("previous_key").is_some() {
-        previous_path
+        previous_path.clone()
     } else {
-        paths.kept_temp_key()
+        temp_path.clone()
     };
-    fsutil::write_atomic(&paths.last_rotation(), record.render().as_bytes(), 0o600)?;
-    if let Some(unfinished) = unfinished {
-        // Its keys are named by their entries: where they are now.
-        let mut unfinished = unfinished.clone();
+    // Its keys are named by their entries: where they are now.
+    let unfinished = unfinished.clone().map(|mut unfinished| {
         for key in [&mut unfinished.new_key, &mut unfinished.old_key] {
             *key = match key.to_str() {
-                Some("cluster_key") => record.new_key.clone(),
-                Some("previous_key") => paths.previous_key(),
-                _ => paths.kept_temp_key(),
+                Some("cluster_key") => cluster_path.clone(),
+                Some("previous_key") => previous_path.clone(),
+                _ => temp_path.clone(),
             };
         }
+        unfinished
+    });
+    let journal = match &unfinished {
+        Some(unfinished) => Some(unfinished.clone()),
+        None => journal::load(&paths.journal())?,
+    };
+    let keys: Vec<(&Entry, &Path, &str)> = [
+        (Some(cluster), cluster_path.as_path(), "cluster key"),
+        (get("previous_key"), previous_path.as_path(), "previous key"),
+        (get("temp_key"), temp_path.as_path(), "temporary key"),
+    ]
+    .into_iter()
+    .filter_map(|(entry, path, what)| Some((entry?, path, what)))
+    .collect();
+    let written: Vec<&Path> = keys.iter().map(|(_, path, _)| *path).collect();
+    let records: Vec<Record> = journal.into_iter().chain([record.clone()]).collect();
+    let key = Resolver::new(paths)
+        .cluster_once(config.ssh.key_type, &records, &written)?
+        .map_or_else(|| paths.ssh_identity(kind), |f| f.path);
+    paths.create_state_dir()?;
+    crate::state::create_private_dir(&paths.ssh_dir)?;
+    let mut done = Vec::new();
+    for (entry, path, what) in keys {
+        let public = get(&format!("{}.pub", entry.name));
+        write_key(path, entry, public)?;
+        done.push(format!("{what}: {}", path.display()));
+    }
+    fsutil::write_atomic(&paths.last_rotation(), record.render().as_bytes(), 0o600)?;
+    if let Some(unfinished) = unfinished {
         fsutil::write_atomic(&paths.journal(), unfinished.render().as_bytes(), 0o600)?;
         done.push(format!(
             "unfinished key rotation: {} (run rccr keyrotate to finish it)",
@@ -592,15 +612,7 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         fsutil::write_atomic(&path, &e.bytes, 0o644)?;
         done.push(format!("config: {}", path.display()));
     }
-    let key = Resolver::new(paths)
-        .cluster(config.ssh.key_type)?
-        .map(|f| f.path);
-    inventory::save(
-        paths,
-        &nodes,
-        &config.ssh.user,
-        &key.unwrap_or_else(|| paths.ssh_identity(kind)),
-    )?;
+    inventory::save(paths, &nodes, &config.ssh.user, &key)?;
     if let Some(problem) = crate::state::persist_control() {
         done.push(problem);
     }

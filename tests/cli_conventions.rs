@@ -978,6 +978,14 @@ fn give_to_another_user(path: &Path) -> bool {
     true
 }
 
+/// Nothing written in `home`: its state directory holds only `keep` (and
+/// the lock of a run that got that far), no ~/.ssh.
+fn nothing_written(home: &Home, keep: &[&str]) {
+    let state = home.state();
+    assert_eq!(left_in(&state), keep, "written into {}", state.display());
+    assert!(!home.0.path(".ssh").exists(), "a key was restored");
+}
+
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -998,12 +1006,7 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
     let restore = ["restore", archive.to_str().unwrap()];
     let state = home.state();
     let shown = state.display().to_string();
-    // Nothing written: the state directory holds only `keep` (and the
-    // lock of a run that got that far), no ~/.ssh.
-    let nothing_written = |keep: &[&str]| {
-        assert_eq!(left_in(&state), keep, "written into {shown}");
-        assert!(!home.0.path(".ssh").exists(), "a key was restored");
-    };
+    let nothing_written = |keep: &[&str]| nothing_written(&home, keep);
     for (mode, says) in [
         (0o1777, "is writable by everyone (mode 1777)"),
         (0o770, "is writable by its group (mode 770)"),
@@ -1115,6 +1118,58 @@ fn restore_reads_the_config_before_it_writes_anything() {
     std::fs::remove_file(&config).unwrap();
     let out = home.run(&args);
     assert!(out.status.success(), "{out:?}");
+    assert!(home.state().join("inventory.ini").is_file());
+}
+
+/// Restore reads the rotation journal already here (the key lookup that
+/// names the cluster key in inventory.ini reads it) before it writes
+/// anything: a damaged one, or one another user owns or others may write,
+/// stopped it (exit 3) after the keys and last-rotation were written,
+/// and no inventory.ini. An archive carrying its own journal
+/// replaces the one here, which restore then does not read.
+#[test]
+fn restore_reads_the_rotation_journal_before_it_writes_anything() {
+    let home = Home::new("restorejournal");
+    let journal = home.state().join("rotation.journal");
+    let plain = archive_with_a_cluster_key(&home);
+    let args = ["restore", plain.to_str().unwrap()];
+    let nothing_written = || nothing_written(&home, &["rotation.journal"]);
+    home.0.write("state/rotation.journal", "not a journal\n");
+    chmod(&journal, 0o600);
+    home_refuses(&home, &args, 3, &format!("{}:1:", journal.display()));
+    nothing_written();
+    home.0.write("state/rotation.journal", "rotation 1\n");
+    chmod(&journal, 0o666);
+    let says = format!("{}: is writable by everyone (mode 666)", journal.display());
+    home_refuses(&home, &args, 3, &says);
+    nothing_written();
+    chmod(&journal, 0o600);
+    if give_to_another_user(&journal) {
+        let says = format!(
+            "{}: is owned by uid 65534, neither this user nor root",
+            journal.display()
+        );
+        home_refuses(&home, &args, 3, &says);
+        nothing_written();
+    }
+    // An archive with an unfinished rotation replaces the journal here.
+    let key = std::fs::read(ed25519_key(&home, "carried_key", &[])).unwrap();
+    let carries = archive(
+        &home,
+        "carries",
+        &[
+            ("cluster_key", key.clone()),
+            ("previous_key", key),
+            (
+                "rotation.journal",
+                b"rotation 2\nnew-key cluster_key\nold-key previous_key\n".to_vec(),
+            ),
+        ],
+    );
+    let out = home.run(&["restore", carries.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let restored = std::fs::read_to_string(&journal).unwrap();
+    assert!(restored.starts_with("rotation 2\n"), "{restored}");
     assert!(home.state().join("inventory.ini").is_file());
 }
 

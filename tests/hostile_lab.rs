@@ -378,6 +378,9 @@ fn a_host_key_of_rsa_under_2048_bits_is_refused_offered_no_key_and_not_pinned() 
         &format!("rccr setup: {ip}: untrusted (weak host key): host key SHA256:"),
     );
     assert_has(&stderr(&out), "is RSA of 1024 bits, fewer than 2048");
+    // And what to do about it (ssh::WEAK_HOST_KEY_REMEDY).
+    let remedy = "regenerate the node's host keys: reboot an RCCR node";
+    assert_has(&stderr(&out), remedy);
     assert_eq!(offered(), offered_before, "setup offered it a key");
     let pinned = || stdout(&lab.exec("control", &["cat", "/root/.ssh/known_hosts"]));
     assert!(!pinned().contains(&ip), "its key was pinned:\n{}", pinned());
@@ -413,6 +416,7 @@ fn a_host_key_of_rsa_under_2048_bits_is_refused_offered_no_key_and_not_pinned() 
     let status = lab.exec("control", &["rccr", "status", "--json"]);
     assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
     assert_has(&stdout(&status), "\"ssh\": \"weak-host-key\"");
+    assert_has(&stdout(&status), remedy);
     assert_eq!(offered(), offered_before, "status offered it a key");
 }
 

@@ -605,6 +605,78 @@ fn rsa_host_key_only_when_sshd_config_asks_for_it() {
     );
 }
 
+/// An RSA host key under 2048 bits, which setup never trusts, is replaced
+/// at boot like a missing one, in one line that says so; rccr-init kept
+/// it (fixing only its mode), so setup refused the node for good. A weak
+/// key at a path sshd_config does not ask for is left alone, and a 2048
+/// bit one is kept.
+#[test]
+fn a_weak_rsa_host_key_is_replaced_at_boot() {
+    let root = Root::image("weakrsa", "target");
+    root.write(
+        "etc/ssh/sshd_config",
+        "HostKey /etc/ssh/ssh_host_rsa_key\nHostKey /etc/ssh/ssh_host_ed25519_key\n",
+    );
+    let keygen = |rel: &str, bits: &str| {
+        let out = Command::new("ssh-keygen")
+            .args([
+                "-q", "-t", "rsa", "-b", bits, "-N", "", "-C", "root@old", "-f",
+            ])
+            .arg(root.path(rel))
+            .output()
+            .expect("run ssh-keygen (apt package openssh-client)");
+        assert!(out.status.success(), "{out:?}");
+        root.read(rel)
+    };
+    let bits_of = |rel: &str| {
+        let key = ssh_key::PrivateKey::from_openssh(root.read(rel)).unwrap();
+        let n = key.key_data().rsa().expect("an RSA key").public.n.clone();
+        n.as_positive_bytes().unwrap().len() * 8
+    };
+    let weak = keygen("etc/ssh/ssh_host_rsa_key", "1024");
+    let unasked = keygen("etc/ssh/ssh_host_other_rsa_key", "1024");
+    assert_eq!(bits_of("etc/ssh/ssh_host_rsa_key"), 1024);
+    let run = root.init(&[]).ok();
+    assert!(
+        root.read("etc/ssh/ssh_host_rsa_key") != weak,
+        "kept the weak key"
+    );
+    assert_eq!(bits_of("etc/ssh/ssh_host_rsa_key"), 3072);
+    assert_eq!(root.mode("etc/ssh/ssh_host_rsa_key"), 0o600);
+    let key = ssh_key::PrivateKey::from_openssh(root.read("etc/ssh/ssh_host_rsa_key")).unwrap();
+    let public = root.read("etc/ssh/ssh_host_rsa_key.pub");
+    assert_eq!(
+        public.trim_end(),
+        key.public_key().to_openssh().unwrap(),
+        "its .pub is the new key's"
+    );
+    let fp = key.public_key().fingerprint(ssh_key::HashAlg::Sha256);
+    let said: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("too weak"))
+        .collect();
+    assert_eq!(
+        said,
+        [format!(
+            "rccr-init: {}: new RSA 3072 host key {fp}, replacing an RSA key of 1024 bits \
+             (fewer than 2048: too weak)",
+            root.path("etc/ssh/ssh_host_rsa_key").display()
+        )],
+        "{}",
+        run.stderr
+    );
+    assert!(root.read("etc/issue").contains(&fp.to_string()), "banner");
+    assert_eq!(root.read("etc/ssh/ssh_host_other_rsa_key"), unasked);
+    // 2048 bits is kept, key and .pub.
+    fs::remove_file(root.path("etc/ssh/ssh_host_rsa_key")).unwrap();
+    fs::remove_file(root.path("etc/ssh/ssh_host_rsa_key.pub")).unwrap();
+    let enough = keygen("etc/ssh/ssh_host_rsa_key", "2048");
+    let run = root.init(&[]).ok();
+    assert_eq!(root.read("etc/ssh/ssh_host_rsa_key"), enough, "kept");
+    assert!(!run.says("host key SHA"), "{}", run.stderr);
+}
+
 #[test]
 fn dry_run_changes_nothing() {
     let root = Root::image("dry", "target");

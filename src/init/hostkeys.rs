@@ -10,15 +10,17 @@
 //!   missing.
 //!
 //! OpenSSH format, private 0600, public 0644, comment `root@HOSTNAME`,
-//! randomness from getrandom. An existing key is never replaced: a private
-//! key others can read gets mode 0600 (sshd refuses it otherwise), a missing
+//! randomness from getrandom. An existing key is kept: a private key
+//! others can read gets mode 0600 (sshd refuses it otherwise), a missing
 //! `.pub` is derived from it, and a `.pub` of another key (a new pair cut
 //! short between its two files) is replaced. An empty private file (a crash before atomic
-//! writes, a `touch`) counts as missing.
+//! writes, a `touch`) counts as missing, and so does an RSA key under
+//! [`MIN_RSA_BITS`], which setup never trusts (`ssh::HostKey::weakness`):
+//! it is replaced by a new key, in one line that says so.
 use super::Ctx;
 use crate::keys::authorized::key_blob;
 use crate::keys::{self, KeyType};
-use crate::ssh::line_fingerprint;
+use crate::ssh::{line_fingerprint, MIN_RSA_BITS};
 use ssh_key::{HashAlg, PrivateKey};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -110,14 +112,23 @@ pub fn ensure(ctx: &mut Ctx, hostname: &str) {
 fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
     let public = keys::public_path(private);
     let shown = private.display();
+    // Why a key there is made anew although one exists: it is too weak.
+    let mut replacing = String::new();
     match fs::symlink_metadata(private) {
-        Ok(m) if m.is_file() && m.len() > 0 => {
-            let mode = m.permissions().mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                ctx.chmod(private, mode, 0o600);
+        Ok(m) if m.is_file() && m.len() > 0 => match weak_rsa_bits(private) {
+            Some(bits) => {
+                replacing = format!(
+                    ", replacing an RSA key of {bits} bits (fewer than {MIN_RSA_BITS}: too weak)"
+                );
             }
-            return ensure_public(ctx, private, &public);
-        }
+            None => {
+                let mode = m.permissions().mode() & 0o7777;
+                if mode & 0o077 != 0 {
+                    ctx.chmod(private, mode, 0o600);
+                }
+                return ensure_public(ctx, private, &public);
+            }
+        },
         Ok(m) if !m.is_file() => {
             return ctx.problem(format_args!("{shown}: not a regular file; left alone"));
         }
@@ -128,7 +139,7 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
         KeyType::Rsa => format!("RSA {RSA_BITS}"),
     };
     if ctx.dry {
-        return ctx.changed(format_args!("{shown}: new {label} host key"));
+        return ctx.changed(format_args!("{shown}: new {label} host key{replacing}"));
     }
     if kind == KeyType::Rsa {
         ctx.note(format_args!(
@@ -141,11 +152,21 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
     });
     match made {
         Ok(fp) => {
-            ctx.changed(format_args!("{shown}: new {label} host key {fp}"));
+            ctx.changed(format_args!(
+                "{shown}: new {label} host key {fp}{replacing}"
+            ));
             ctx.needs_persist();
         }
         Err(e) => ctx.problem(format_args!("{shown}: {e}")),
     }
+}
+
+/// The bits of the existing key at `private` when it is RSA too weak for
+/// setup to trust ([`crate::ssh::weak_rsa_bits`]). A key that cannot be
+/// read is not judged here: [`ensure_public`] reports it.
+fn weak_rsa_bits(private: &Path) -> Option<usize> {
+    let key = PrivateKey::from_openssh(fs::read(private).ok()?).ok()?;
+    crate::ssh::weak_rsa_bits(key.public_key().key_data())
 }
 
 /// Makes `public` hold the public half of the existing `private` key:

@@ -146,16 +146,28 @@ impl<'p> Resolver<'p> {
     /// or the last rotation, the state directory's own cluster key,
     /// `~/.ssh`'s default identity for `kind` when rccr made it.
     pub fn cluster(&self, kind: KeyType) -> Result<Option<Found>, Error> {
+        self.cluster_once(kind, &self.records()?, &[])
+    }
+
+    /// The cluster key [`Resolver::cluster`] will find once the rotation
+    /// records are `records` (the unfinished rotation's, then the last
+    /// one's) and the keys at `written` are there: restore asks before it
+    /// writes them, so nothing it reads can stop it halfway.
+    pub fn cluster_once(
+        &self,
+        kind: KeyType,
+        records: &[journal::Record],
+        written: &[&Path],
+    ) -> Result<Option<Found>, Error> {
         if let Some(found) = from_env("RCCR_CLUSTER_KEY")? {
             return Ok(Some(found));
         }
-        let state = self
-            .records()?
-            .into_iter()
-            .map(|r| r.new_key)
+        let state = records
+            .iter()
+            .map(|r| r.new_key.clone())
             .chain([self.paths.own_cluster_key()]);
         for path in state {
-            if path.is_file() {
+            if path.is_file() || written.contains(&path.as_path()) {
                 return Ok(Some(Found {
                     path,
                     source: Source::State,

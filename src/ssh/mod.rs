@@ -335,16 +335,27 @@ impl HostKey {
     /// the host, and its key is not pinned.
     pub fn weakness(&self) -> Option<String> {
         let key = ssh_key::PublicKey::from_bytes(&self.blob).ok()?;
-        let bits = bit_length(key.key_data().rsa()?.n.as_positive_bytes()?);
-        (bits < MIN_RSA_BITS).then(|| {
-            format!(
-                "host key {} is RSA of {bits} bits, fewer than {MIN_RSA_BITS}: too weak to trust, \
-                 no key of ours was offered (give the host an Ed25519 host key, or RSA of \
-                 {MIN_RSA_BITS} bits or more)",
-                self.fingerprint
-            )
-        })
+        let bits = weak_rsa_bits(key.key_data())?;
+        Some(format!(
+            "host key {} is RSA of {bits} bits, fewer than {MIN_RSA_BITS}: too weak to trust, \
+             no key of ours was offered; {WEAK_HOST_KEY_REMEDY}",
+            self.fingerprint
+        ))
     }
+}
+
+/// What to do about a host key [`HostKey::weakness`] refuses: the one
+/// wording setup, status, keyrotate and `keys status` give.
+pub const WEAK_HOST_KEY_REMEDY: &str = "regenerate the node's host keys: reboot an RCCR \
+     node (rccr-init replaces a weak RSA host key before sshd starts); \
+     elsewhere run ssh-keygen -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key, \
+     remove the weak RSA key and restart sshd";
+
+/// The bits of `key` when it is RSA of fewer than [`MIN_RSA_BITS`]: too
+/// weak to trust as a host key (and rccr-init replaces it).
+pub fn weak_rsa_bits(key: &ssh_key::public::KeyData) -> Option<usize> {
+    let bits = bit_length(key.rsa()?.n.as_positive_bytes()?);
+    (bits < MIN_RSA_BITS).then_some(bits)
 }
 
 /// The bit length of a big-endian unsigned number.
@@ -712,6 +723,10 @@ mod tests {
             weak.contains("is RSA of 1024 bits, fewer than 2048"),
             "{weak}"
         );
+        // It says what to do, on an RCCR node and elsewhere.
+        for remedy in ["reboot an RCCR node", "ssh-keygen -t ed25519"] {
+            assert!(weak.contains(remedy), "{weak}");
+        }
         n = vec![0xc5u8; 256];
         n[0] = 0x7f;
         assert!(host_key(&n).weakness().unwrap().contains("of 2047 bits"));
