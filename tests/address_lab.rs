@@ -425,7 +425,8 @@ fn cards(lab: &Lab) -> [(Ipv4Addr, String); 2] {
     [card("eth0", "lease"), card("eth1", "lease-eth1")]
 }
 
-/// The host fields of the known_hosts lines that pin `host`'s host key.
+/// The host fields of rccr's known_hosts lines (a user's own are left to
+/// them) that pin `host`'s host key.
 fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
     let public = std::fs::read_to_string(
         lab.dir()
@@ -435,7 +436,7 @@ fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
     let b64 = public.split_whitespace().nth(1).expect("a public key line");
     cat(lab, "control", "/root/.ssh/known_hosts")
         .lines()
-        .filter(|l| l.contains(b64))
+        .filter(|l| l.contains(b64) && l.ends_with(" rccr"))
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect()
 }
@@ -551,4 +552,39 @@ fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
         stderr(&out)
     );
     assert_one_node(&lab, new_high, &low_mac, &[new_low, low, high]);
+
+    // The card it was adopted by is unplugged: its other card's address
+    // takes the cluster key but no pin names it (unpinned), and the node
+    // is missing; pinned by hand there, it is that one node again.
+    let unplug = format!("ip -4 addr flush dev {adopted_card} && ip link set {adopted_card} down");
+    let out = lab.sh("dualhome", &unplug);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = setup(&lab);
+    let json = stdout(&out);
+    assert!(
+        object_of(&json, &new_low.to_string()).contains("\"found\": \"unpinned\""),
+        "{json}\n{}",
+        stderr(&out)
+    );
+    let pin = lab.exec(
+        "control",
+        &[
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-o",
+            "BatchMode=yes",
+            &format!("root@{new_low}"),
+            "true",
+        ],
+    );
+    assert!(pin.status.success(), "{}", stderr(&pin));
+    let out = setup(&lab);
+    let json = ok("rccr setup once pinned", &out);
+    assert!(
+        object_of(&json, &new_low.to_string()).contains("\"result\": \"already adopted\""),
+        "{json}"
+    );
+    let other_mac = &by_card[usize::from(other_card == "eth1")].1;
+    assert_one_node(&lab, new_low, other_mac, &[new_high, low, high]);
 }
