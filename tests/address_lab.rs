@@ -11,6 +11,7 @@ mod common;
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{stderr, stdout, Lab};
 use common::{assert_count, assert_has, ok, or_skip};
+use std::net::Ipv4Addr;
 use std::process::Output;
 
 /// `rccr setup --yes --json --no-swarm` on the control.
@@ -45,13 +46,22 @@ fn cat(lab: &Lab, host: &str, path: &str) -> String {
 /// its interface and frees its address and DNS name in dnsmasq; its
 /// udhcpc then stops.
 fn release_lease(lab: &Lab, host: &str) {
+    release_lease_of(lab, host, "eth0");
+}
+
+/// [`release_lease`] of the card `iface` of `host`.
+fn release_lease_of(lab: &Lab, host: &str, iface: &str) {
     let hostdir = format!("{}/hosts/{host}", lab.dir().display());
+    let pidfile = match iface {
+        "eth0" => "udhcpc.pid".to_string(),
+        other => format!("udhcpc-{other}.pid"),
+    };
     let script = format!(
         "set -eu
-        pid=$(cat {hostdir}/udhcpc.pid)
+        pid=$(cat {hostdir}/{pidfile})
         kill -USR2 \"$pid\"
         i=0
-        while ip -4 addr show dev eth0 | grep -q inet; do
+        while ip -4 addr show dev {iface} | grep -q inet; do
             i=$((i + 1)); [ $i -lt 100 ] || {{ echo 'the lease was not released' >&2; exit 1; }}
             sleep 0.1
         done
@@ -64,13 +74,18 @@ fn release_lease(lab: &Lab, host: &str) {
 /// `host` takes a new DHCP lease, asking for `ip` (dnsmasq gives a client
 /// the free address it asks for); dnsmasq's DNS name of the host follows.
 fn lease(lab: &Lab, host: &str, ip: &str) {
+    lease_on(lab, host, "eth0", ip);
+}
+
+/// [`lease`] on the card `iface` of `host`.
+fn lease_on(lab: &Lab, host: &str, iface: &str, ip: &str) {
     let dir = lab.dir().display().to_string();
     let hostdir = format!("{dir}/hosts/{host}");
     let script = format!(
-        "LAB_HOSTDIR={hostdir} LAB_PREFIXLEN={prefix} busybox udhcpc -f -q -n -i eth0 \
+        "LAB_HOSTDIR={hostdir} LAB_PREFIXLEN={prefix} busybox udhcpc -f -q -n -i {iface} \
             -s {dir}/udhcpc.script -r {ip} -x hostname:\"$(hostname)\" -t 10 -T 1 -A 1 \
-            >{hostdir}/udhcpc-moved.log 2>&1
-        ip -4 -o addr show dev eth0",
+            >{hostdir}/udhcpc-moved-{iface}.log 2>&1
+        ip -4 -o addr show dev {iface}",
         prefix = lab_env(lab, "PREFIXLEN"),
     );
     let out = lab.sh(host, &script);
@@ -394,4 +409,182 @@ fn a_node_on_a_new_lease_mid_rotation_whose_old_address_another_host_took_is_fol
         "the journal was not retired: {err}"
     );
     assert!(out.status.success(), "{}\n{err}", stdout(&out));
+}
+
+/// The address and MAC of each card of the `dualhome` host, eth0's first.
+fn cards(lab: &Lab) -> [(Ipv4Addr, String); 2] {
+    let dir = lab.dir().join("hosts/dualhome");
+    let card = |iface: &str, lease: &str| {
+        let ip = std::fs::read_to_string(dir.join(lease)).expect("read a lease");
+        let mac = cat(lab, "dualhome", &format!("/sys/class/net/{iface}/address"));
+        (
+            ip.trim().parse().expect("a leased address"),
+            mac.trim().to_string(),
+        )
+    };
+    [card("eth0", "lease"), card("eth1", "lease-eth1")]
+}
+
+/// The host fields of rccr's known_hosts lines (a user's own are left to
+/// them) that pin `host`'s host key.
+fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
+    let public = std::fs::read_to_string(
+        lab.dir()
+            .join(format!("hosts/{host}/ssh_host_ed25519_key.pub")),
+    )
+    .expect("read the host key");
+    let b64 = public.split_whitespace().nth(1).expect("a public key line");
+    cat(lab, "control", "/root/.ssh/known_hosts")
+        .lines()
+        .filter(|l| l.contains(b64) && l.ends_with(" rccr"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// The node is one record, at `ip` with `mac`, and one known_hosts line
+/// naming `ip` (and its name) and no other address of it (`not`).
+fn assert_one_node(lab: &Lab, ip: Ipv4Addr, mac: &str, not: &[Ipv4Addr]) {
+    let nodes = cat(lab, "control", "/root/.rccr/nodes");
+    let fingerprint = lab.host_key_fingerprint("dualhome");
+    let records: Vec<&str> = nodes.lines().filter(|l| l.contains(&fingerprint)).collect();
+    assert_eq!(records.len(), 1, "{nodes}");
+    assert!(
+        records[0].starts_with(&format!("{ip}\t{mac}\tReCyClusteR-Target-11\t")),
+        "{nodes}"
+    );
+    let pins = pins_of(lab, "dualhome");
+    assert_eq!(pins, [format!("ReCyClusteR-Target-11,{ip}")], "{pins:?}");
+    for other in not {
+        assert!(!nodes.contains(&format!("\n{other}\t")), "{other}: {nodes}");
+    }
+}
+
+/// A machine with two network cards in the LAN (two leases, two MACs, one
+/// host key) is one node: adopted once, at its lower address, recorded
+/// and pinned once, a duplicate at the other; a re-run changes nothing;
+/// when DHCP hands it two other addresses, the node follows the card it
+/// was adopted by, even when the other card's is now the lower one.
+#[test]
+fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
+    let lab = or_skip!(Lab::builder().targets(1).dualhome(true).up_as_root());
+    let by_card = cards(&lab);
+    let mut both = by_card.clone();
+    both.sort();
+    let [(low, low_mac), (high, _)] = both;
+    let out = setup(&lab);
+    let json = ok("rccr setup", &out);
+    let err = stderr(&out);
+    let adopted = object_of(&json, &low.to_string());
+    assert!(
+        adopted.contains("\"result\": \"adopted\"")
+            && adopted.contains(&format!("\"mac\": \"{low_mac}\"")),
+        "{json}\n{err}"
+    );
+    let other = object_of(&json, &high.to_string());
+    assert!(
+        other.contains("\"found\": \"duplicate\"")
+            && other.contains("\"result\": \"untouched (duplicate)\""),
+        "{json}"
+    );
+    assert_has(
+        &err,
+        &format!("{high}: duplicate: the same machine (host key "),
+    );
+    assert_has(&err, &format!(" answers at {low}: adopted there only"));
+    assert_one_node(&lab, low, &low_mac, &[high]);
+    assert_strict_ssh_works(&lab, &low.to_string(), "ReCyClusteR-Target-11");
+    assert_strict_ssh_works(&lab, "ReCyClusteR-Target-11", "ReCyClusteR-Target-11");
+
+    // Again: nothing to do, nothing rewritten; its other card is the
+    // node's, not a host that learnt the cluster key.
+    let nodes = cat(&lab, "control", "/root/.rccr/nodes");
+    let known = cat(&lab, "control", "/root/.ssh/known_hosts");
+    let out = setup(&lab);
+    let json = ok("rccr setup again", &out);
+    assert!(
+        object_of(&json, &low.to_string()).contains("\"result\": \"already adopted\""),
+        "{json}"
+    );
+    let other = object_of(&json, &high.to_string());
+    assert!(other.contains("\"found\": \"duplicate\""), "{json}");
+    assert_has(
+        &stderr(&out),
+        &format!("{high}: duplicate: the node at {low} (host key "),
+    );
+    assert_eq!(
+        sorted_lines(&cat(&lab, "control", "/root/.rccr/nodes")),
+        sorted_lines(&nodes)
+    );
+    assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known);
+
+    // DHCP hands it two other addresses, the lower one now to the card
+    // it was not adopted by: it is the same node, followed by its MAC.
+    let used: Vec<String> = lab.hosts().into_iter().map(|h| h.ip).collect();
+    let end: Ipv4Addr = lab_env(&lab, "DHCP_END").parse().expect("DHCP_END");
+    let mut free = (0..20u32)
+        .map(|i| Ipv4Addr::from(u32::from(end) - i))
+        .filter(|ip| !used.contains(&ip.to_string()) && *ip != high);
+    let (new_high, new_low) = (free.next().unwrap(), free.next().unwrap());
+    let (adopted_card, other_card) = if by_card[0].0 == low {
+        ("eth0", "eth1")
+    } else {
+        ("eth1", "eth0")
+    };
+    for iface in [adopted_card, other_card] {
+        release_lease_of(&lab, "dualhome", iface);
+    }
+    lease_on(&lab, "dualhome", adopted_card, &new_high.to_string());
+    lease_on(&lab, "dualhome", other_card, &new_low.to_string());
+    let out = setup(&lab);
+    let json = ok("rccr setup after new leases", &out);
+    let node = object_of(&json, &new_high.to_string());
+    for field in [
+        "\"result\": \"already adopted\"".to_string(),
+        format!("\"moved_from\": \"{low}\""),
+        format!("\"mac\": \"{low_mac}\""),
+    ] {
+        assert!(node.contains(&field), "{field} missing in {json}");
+    }
+    let other = object_of(&json, &new_low.to_string());
+    assert!(
+        other.contains("\"found\": \"duplicate\""),
+        "{json}\n{}",
+        stderr(&out)
+    );
+    assert_one_node(&lab, new_high, &low_mac, &[new_low, low, high]);
+
+    // The card it was adopted by is unplugged: its other card's address
+    // takes the cluster key but no pin names it (unpinned), and the node
+    // is missing; pinned by hand there, it is that one node again.
+    let unplug = format!("ip -4 addr flush dev {adopted_card} && ip link set {adopted_card} down");
+    let out = lab.sh("dualhome", &unplug);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = setup(&lab);
+    let json = stdout(&out);
+    assert!(
+        object_of(&json, &new_low.to_string()).contains("\"found\": \"unpinned\""),
+        "{json}\n{}",
+        stderr(&out)
+    );
+    let pin = lab.exec(
+        "control",
+        &[
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=accept-new",
+            "-o",
+            "BatchMode=yes",
+            &format!("root@{new_low}"),
+            "true",
+        ],
+    );
+    assert!(pin.status.success(), "{}", stderr(&pin));
+    let out = setup(&lab);
+    let json = ok("rccr setup once pinned", &out);
+    assert!(
+        object_of(&json, &new_low.to_string()).contains("\"result\": \"already adopted\""),
+        "{json}"
+    );
+    let other_mac = &by_card[usize::from(other_card == "eth1")].1;
+    assert_one_node(&lab, new_low, other_mac, &[new_high, low, high]);
 }

@@ -885,32 +885,94 @@ fn a_host_whose_key_changes_after_it_was_classified_gets_no_key_and_no_pin() {
 }
 
 #[test]
-fn a_host_answering_at_many_addresses_is_adopted_at_none() {
+fn a_host_answering_at_many_addresses_is_adopted_once_at_its_lowest() {
     // anyip holds the temporary key (it is public), tells true facts and
     // is named like a node, at its lease and at 32 more addresses: one
-    // machine that looks like 33 new nodes. No plan can tell which of
-    // them the fingerprint on a console belongs to: none is adopted, and
-    // the real target is, as ever.
+    // machine (one host key) that looks like 33 new nodes. It is one
+    // machine: adopted once, at its lowest address, as any single new
+    // host is (renamed, rotated, recorded and pinned once), and a
+    // duplicate at its other 32 addresses.
     let lab = or_skip!(Lab::builder().targets(1).hostile("anyip").up_as_root());
-    let before = host_state(&lab, "anyip");
+    let anyip = lab.host("anyip");
+    let lowest = {
+        let ip: std::net::Ipv4Addr = anyip.ip.parse().expect("an address");
+        let [a, b, c, _] = ip.octets();
+        format!("{a}.{b}.{c}.{}", ANYIP_BLOCK.start)
+    };
     let (out, _) = setup(&lab, &[]);
     let json = common::ok("setup", &out);
-    let mac = format!("\"mac\": \"{}\"", lab.host("anyip").mac);
+    let mac = format!("\"mac\": \"{}\"", anyip.mac);
     let rows: Vec<&str> = json.lines().filter(|l| l.contains(&mac)).collect();
     assert_eq!(rows.len(), 1 + ANYIP_BLOCK.len(), "{json}");
-    for row in &rows {
+    let (adopted, others): (Vec<&str>, Vec<&str>) = rows
+        .iter()
+        .partition(|row| row.contains("\"result\": \"adopted\""));
+    assert_eq!(adopted.len(), 1, "{json}");
+    assert!(
+        adopted[0].contains(&format!("{{\"ip\": \"{lowest}\"")),
+        "not adopted at {lowest}: {}",
+        adopted[0]
+    );
+    for row in &others {
         assert!(
             row.contains("\"found\": \"duplicate\"")
                 && row.contains("\"result\": \"untouched (duplicate)\""),
             "{row}"
         );
     }
-    assert_got_nothing(&lab, "anyip", &before, &out);
+    assert!(lab.key_logs_in_at("/root/.ssh/id_ed25519", &lowest, 3));
     assert_adopted(&lab, "target-1", &json);
-    // A note per address, each naming three of the others.
+    // A note per other address, naming the one it was adopted at.
     let err = stderr(&out);
-    let notes: Vec<&str> = err.lines().filter(|l| l.contains(" too: ")).collect();
-    assert_eq!(notes.len(), rows.len(), "{err}");
-    let more = format!(" and {} more too: ", rows.len() - 4);
-    assert!(notes.iter().all(|n| n.contains(&more)), "{err}");
+    let there = format!(" answers at {lowest}: adopted there only");
+    let notes = err.lines().filter(|l| l.contains(&there)).count();
+    assert_eq!(notes, others.len(), "{err}");
+    // One record, at that address, with its MAC; one pin, of that
+    // address (and its name) alone.
+    let nodes = sorted_lines(&lab, "/root/.rccr/nodes");
+    let records: Vec<&String> = nodes.iter().filter(|l| l.contains(&anyip.mac)).collect();
+    assert_eq!(records.len(), 1, "{nodes:?}");
+    assert!(
+        records[0].starts_with(&format!("{lowest}\t{}\t", anyip.mac)),
+        "{nodes:?}"
+    );
+    let pins = pins_of(&lab, "anyip");
+    assert_eq!(pins.len(), 1, "{pins:?}");
+    let fields: Vec<&str> = pins[0].split(',').collect();
+    assert!(fields.contains(&lowest.as_str()), "{pins:?}");
+    assert!(!fields.contains(&anyip.ip.as_str()), "{pins:?}");
+
+    // The next run finds it where it was adopted, and changes nothing.
+    let known_hosts = sorted_lines(&lab, "/root/.ssh/known_hosts");
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup again", &out);
+    assert!(
+        object_of(&json, &lowest).contains("\"result\": \"already adopted\""),
+        "{json}"
+    );
+    let kept = json
+        .lines()
+        .filter(|l| l.contains(&mac) && l.contains("\"found\": \"duplicate\""))
+        .count();
+    assert_eq!(kept, ANYIP_BLOCK.len(), "{json}");
+    assert_eq!(sorted_lines(&lab, "/root/.rccr/nodes"), nodes);
+    assert_eq!(sorted_lines(&lab, "/root/.ssh/known_hosts"), known_hosts);
+}
+
+/// The host fields (`NAME,IP`) of the control's known_hosts lines that pin
+/// `host`'s host key.
+fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
+    let public = std::fs::read_to_string(
+        lab.dir()
+            .join("hosts")
+            .join(host)
+            .join("ssh_host_ed25519_key.pub"),
+    )
+    .expect("read the host key");
+    let b64 = public.split_whitespace().nth(1).expect("a public key line");
+    sorted_lines(lab, "/root/.ssh/known_hosts")
+        .into_iter()
+        .filter(|l| l.contains(b64))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
 }

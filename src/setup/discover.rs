@@ -91,9 +91,11 @@ pub enum Class {
     /// Its host key is not the one pinned for it: none of our keys was
     /// offered.
     HostKeyMismatch,
-    /// A new host whose host key or MAC answers at another address too,
-    /// or a node of the inventory found at another address as well: one
-    /// machine at several addresses, or one answering for others. Shown,
+    /// Another address of a machine adopted (or kept) at one of its
+    /// addresses only: a new machine's host key at its higher addresses,
+    /// a node of the inventory found at another address as well. Or a new
+    /// host adopted at none: its MAC is another host key's too (a cloned
+    /// MAC), or its host key answers elsewhere as anything but new. Shown,
     /// never touched here.
     Duplicate,
     /// Let us in, or has a host key too weak to trust, and is not to be
@@ -233,22 +235,54 @@ pub fn discover(
 /// The most other addresses a note names.
 const ADDRESSES_NAMED: usize = 3;
 
-/// One machine, one address. A host key or a MAC that answers at several
-/// addresses is one machine with several (two network cards, an alias)
-/// or one answering for others (proxy ARP, a cloned MAC): a new host
-/// there is adopted at none of them, as the plan cannot tell which of
-/// them the fingerprint on a console belongs to, nor the MAC pins which
-/// machine. A node of the inventory (its host key proves it) is kept at
-/// one address, its recorded one (else the lowest), and left alone at
-/// the others, so it is never recorded twice; another machine with its
+/// One machine, one address. A host key that answers at several
+/// addresses, all of them new hosts, is one machine with several (two
+/// network cards, a cable and Wi-Fi, an alias, one answering ARP for
+/// others): it is adopted once, at its lowest address (one an
+/// interrupted rotation left it at first), and is a duplicate at the
+/// others, so it is renamed, rotated, recorded and joined once. Its host
+/// key proves it is one machine: a single new host gets no more. A MAC
+/// that another host key (or none) answers at too pins no machine (a
+/// cloned MAC): a new host there is adopted at none of its addresses,
+/// nor is one whose host key answers elsewhere as anything but new. A
+/// node of the inventory (its host key proves it) is kept at one
+/// address, its recorded one (else the lowest), and left alone at the
+/// others, so it is never recorded twice, nor taken for a host that
+/// merely learnt the cluster key (unpinned); another machine with its
 /// MAC is a duplicate too, not that node reinstalled.
 fn one_address_each(candidates: &mut [Candidate]) {
     let same_key = |a: &Candidate, b: &Candidate| a.host_key.is_some() && a.host_key == b.host_key;
     let same_mac = |a: &Candidate, b: &Candidate| a.mac.is_some() && a.mac == b.mac;
+    // Its MAC answers elsewhere with another host key, or none.
+    let cloned_mac = |c: &Candidate| {
+        candidates
+            .iter()
+            .any(|o| o.ip != c.ip && same_mac(c, o) && !same_key(c, o))
+    };
     let notes: Vec<Option<String>> = candidates
         .iter()
         .map(|c| match c.class {
             Class::New => {
+                let machine: Vec<&Candidate> = candidates
+                    .iter()
+                    .filter(|o| o.ip == c.ip || same_key(c, o))
+                    .collect();
+                if machine
+                    .iter()
+                    .all(|o| o.class == Class::New && !cloned_mac(o))
+                {
+                    return machine
+                        .iter()
+                        .min_by_key(|o| (o.moved_from.is_some(), o.ip))
+                        .filter(|kept| kept.ip != c.ip)
+                        .map(|kept| {
+                            format!(
+                                "the same machine (host key {}) answers at {}: adopted there only",
+                                kept.host_key.as_deref().unwrap_or("-"),
+                                kept.ip
+                            )
+                        });
+                }
                 let others: Vec<Ipv4Addr> = candidates
                     .iter()
                     .filter(|o| o.ip != c.ip && (same_key(c, o) || same_mac(c, o)))
@@ -256,9 +290,9 @@ fn one_address_each(candidates: &mut [Candidate]) {
                     .collect();
                 (!others.is_empty()).then(|| {
                     format!(
-                        "its host key or MAC answers at {} too: one machine at several \
-                         addresses, or one answering for others; adopted at none (give each \
-                         machine one address on this LAN, then run setup again)",
+                        "its host key or MAC answers at {} too, not as one new machine: a MAC \
+                         that two machines share, or a machine that is something else there; \
+                         adopted at none (give each machine its own MAC, then run setup again)",
                         named(&others)
                     )
                 })
@@ -277,7 +311,9 @@ fn one_address_each(candidates: &mut [Candidate]) {
                         node.hostname.as_deref().unwrap_or("-")
                     )
                 }),
-            Class::Adopted => candidates
+            // A node at its other addresses: those of another network card
+            // are pinned nowhere, so it takes the cluster key there unpinned.
+            Class::Adopted | Class::Unpinned => candidates
                 .iter()
                 .filter(|o| o.class == Class::Adopted && same_key(c, o))
                 .min_by_key(|o| (o.moved_from.is_some(), o.ip))
@@ -548,6 +584,7 @@ mod tests {
             "foreign" => Class::Foreign,
             "refused" => Class::Refused,
             "host-key-mismatch" => Class::HostKeyMismatch,
+            "unpinned" => Class::Unpinned,
             other => panic!("{other}"),
         };
         table
@@ -584,17 +621,40 @@ mod tests {
     }
 
     #[test]
-    fn a_new_host_whose_key_or_mac_answers_elsewhere_is_adopted_nowhere() {
+    fn a_new_machine_at_several_addresses_is_adopted_once_at_its_lowest() {
         let table = "
-            2 2 A new      # one machine at two addresses
-            3 2 A new
+            3 2 A new      # two network cards: one host key, two MACs
+            2 3 A new
+            9 4 B new      # one MAC at many addresses (proxy ARP)
+            7 4 B new
+            8 4 B new
+            5 5 E new";
+        let classes = "duplicate new duplicate new duplicate new";
+        let notes = [
+            (
+                0,
+                "the same machine (host key SHA256:A) answers at 10.0.0.2: adopted there only",
+            ),
+            (2, "answers at 10.0.0.7: adopted there only"),
+            (4, "answers at 10.0.0.7: adopted there only"),
+        ];
+        assert_sorted(found(table), classes, &notes);
+    }
+
+    #[test]
+    fn a_cloned_mac_or_a_key_that_is_no_new_host_elsewhere_is_adopted_nowhere() {
+        let table = "
             4 4 B new      # two host keys behind one MAC (a cloned one)
             5 4 C foreign
             6 6 D new      # its key is a foreign host's too
             7 7 D refused
+            2 2 F new      # one machine, one of whose MACs is cloned
+            3 3 F new
+            9 3 G new
             8 8 E new";
-        let classes = "duplicate duplicate duplicate foreign duplicate refused new";
-        assert_sorted(found(table), classes, &[(0, "at 10.0.0.3 too")]);
+        let classes = "duplicate foreign duplicate refused duplicate duplicate duplicate new";
+        let notes = [(0, "at 10.0.0.5 too"), (4, "at 10.0.0.3 too")];
+        assert_sorted(found(table), classes, &notes);
     }
 
     #[test]
@@ -605,11 +665,18 @@ mod tests {
             3 9 A adopted 9
             5 4 C host-key-mismatch   # another machine with a node's MAC
             4 4 B adopted
-            6 6 D host-key-mismatch   # no node answers elsewhere";
-        let classes = "duplicate adopted duplicate duplicate adopted host-key-mismatch";
+            6 6 D host-key-mismatch   # no node answers elsewhere
+            7 7 B unpinned            # the node's second network card
+            8 8 H unpinned            # a host that learnt the cluster key";
+        let classes =
+            "duplicate adopted duplicate duplicate adopted host-key-mismatch duplicate unpinned";
         let notes = [
             (0, "node at 10.0.0.9"),
             (3, "MAC is that of the node at 10.0.0.4"),
+            (
+                6,
+                "the node at 10.0.0.4 (host key SHA256:B) answers here too: kept there only",
+            ),
         ];
         assert_sorted(found(table), classes, &notes);
     }

@@ -267,11 +267,13 @@ fn rotate(
     planned: &mut [Planned],
 ) -> Result<Rotated, Error> {
     // New nodes, and those an interrupted rotation left on a new lease:
-    // the rotation finishes them where they are now.
+    // the rotation finishes them where they are now (where discovery kept
+    // them: a machine's other addresses are duplicates, never rotated).
     let moved_mid_rotation = |p: &Planned| {
-        unsettled
-            .iter()
-            .any(|n| Some(n.ip) == p.candidate.moved_from)
+        p.candidate.class.is_node()
+            && unsettled
+                .iter()
+                .any(|n| Some(n.ip) == p.candidate.moved_from)
     };
     let to_rotate: Vec<(NodeAddr, Option<&Fingerprint>)> = planned
         .iter()

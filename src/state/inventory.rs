@@ -43,8 +43,13 @@ pub struct NodeRecord {
 }
 
 impl NodeRecord {
-    /// Whether two records are one machine: same MAC, else same address.
+    /// Whether two records are one machine: same host key (a machine with
+    /// two network cards may be found by either MAC), else same MAC, else
+    /// same address.
     pub fn same_node(&self, other: &NodeRecord) -> bool {
+        if self.host_key.is_some() && self.host_key == other.host_key {
+            return true;
+        }
         match (self.mac, other.mac) {
             (Some(a), Some(b)) => a == b,
             _ => self.ip == other.ip,
@@ -198,6 +203,16 @@ mod tests {
         let old = parse("10.0.0.2\t-\tt\ttarget\t-\t-\n", Path::new("n")).unwrap();
         assert_eq!(old[0].moved_from, None);
         assert!(parse("10.0.0.2\t-\tt\ttarget\t-\t-\tsomewhere\n", Path::new("n")).is_err());
+    }
+
+    #[test]
+    fn one_host_key_is_one_node_whichever_of_its_macs_found_it() {
+        let one = node("10.0.0.2", "t", Role::Target);
+        let mut other_card = node("10.0.0.3", "t", Role::Target);
+        other_card.mac = "02:52:43:4d:00:02".parse().ok();
+        assert!(one.same_node(&other_card));
+        other_card.host_key = "SHA256:other".parse().ok();
+        assert!(!one.same_node(&other_card));
     }
 
     #[test]

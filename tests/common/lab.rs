@@ -225,6 +225,11 @@ pub enum Kind {
     /// the subnet's `.32/27` (its ARP and its sshd answer for them all,
     /// as proxy ARP would): [`ANYIP_BLOCK`].
     AnyIp,
+    /// ReCyClusteR-Target-11: a target with two network cards in the LAN,
+    /// `eth0` (its address in hosts.tsv) and `eth1` (MAC `02:52:43:4d:..`),
+    /// each with its own DHCP lease (`hosts/dualhome/lease-eth1`); each
+    /// card answers ARP for its own address only.
+    DualHome,
 }
 
 /// The addresses the `anyip` host answers at besides its lease: the
@@ -252,6 +257,7 @@ impl Kind {
             "rdns" => Kind::Rdns,
             "keyswap" => Kind::KeySwap,
             "anyip" => Kind::AnyIp,
+            "dualhome" => Kind::DualHome,
             other => panic!("hosts.tsv: unknown kind {other:?}"),
         }
     }
@@ -286,6 +292,7 @@ pub struct LabBuilder {
     targets: usize,
     statics: usize,
     decoys: bool,
+    dualhome: bool,
     hostile: Vec<&'static str>,
     loss: Vec<(String, u8)>,
     bins: Vec<PathBuf>,
@@ -309,6 +316,11 @@ impl LabBuilder {
     /// The three decoys foreign, imposter and nossh.
     pub fn decoys(mut self, yes: bool) -> Self {
         self.decoys = yes;
+        self
+    }
+    /// The target with two network cards, `dualhome` ([`Kind::DualHome`]).
+    pub fn dualhome(mut self, yes: bool) -> Self {
+        self.dualhome = yes;
         self
     }
     /// A hostile host: `liar`, `anykey`, `talker`, `namer`, `rdns`,
@@ -371,6 +383,9 @@ impl LabBuilder {
         args.extend(["--static".into(), self.statics.to_string()]);
         if self.decoys {
             args.push("--decoys".into());
+        }
+        if self.dualhome {
+            args.push("--dualhome".into());
         }
         for kind in &self.hostile {
             args.extend(["--hostile".into(), kind.to_string()]);
@@ -442,6 +457,7 @@ impl Lab {
             targets: 0,
             statics: 0,
             decoys: false,
+            dualhome: false,
             hostile: Vec::new(),
             loss: Vec::new(),
             bins: Vec::new(),

@@ -30,6 +30,9 @@
 #                              with another host key, as a machine in the middle would), anyip
 #                              (accepts the key; answers ARP and SSH at the 32 free addresses
 #                              NET+32/27 besides its own lease, as proxy ARP would)
+#       --dualhome             add dualhome (ReCyClusteR-Target-11): a target with two network
+#                              cards in the LAN, eth0 and eth1 (MAC 02:52:43:4d:..), each with
+#                              its own DHCP lease (LABDIR/hosts/dualhome/lease, lease-eth1)
 #       --loss HOST:PCT        drop PCT% of HOST's frames in both directions (repeatable;
 #                              applied once every host is up)
 #       --subnet CIDR          private lab subnet, prefix 8..24 (default 10.213.0.0/24)
@@ -68,7 +71,8 @@
 #   lab.sh help
 #
 # LABDIR/hosts.tsv: name<TAB>kind<TAB>ip<TAB>mac<TAB>hostname, kind is
-# control|target|static|foreign|imposter|nossh|liar|anykey|talker|namer|rdns|keyswap|anyip. Env LAB_TIMEOUT (seconds, default
+# control|target|static|foreign|imposter|nossh|liar|anykey|talker|namer|rdns|keyswap|anyip|dualhome
+# (its ip is eth0's lease). Env LAB_TIMEOUT (seconds, default
 # 30) bounds every wait; LAB_DEBUG=1 traces the script.
 #---help---
 set -eu
@@ -237,8 +241,11 @@ bound | renew)
 	if [ -s "$LAB_HOSTDIR/anyip" ]; then
 		ip route replace local "$(cat "$LAB_HOSTDIR/anyip")" dev "$interface" table local
 	fi
-	echo "$ip" >"$LAB_HOSTDIR/lease.tmp"
-	mv -f "$LAB_HOSTDIR/lease.tmp" "$LAB_HOSTDIR/lease"
+	# eth0's lease is the host's address; another card's is lease-IFACE
+	lease=$LAB_HOSTDIR/lease
+	[ "$interface" = eth0 ] || lease=$LAB_HOSTDIR/lease-$interface
+	echo "$ip" >"$lease.tmp"
+	mv -f "$lease.tmp" "$lease"
 	;;
 esac
 exit 0
@@ -303,7 +310,7 @@ create_host() {
 			install -m 644 "$PUBKEY_FILE" "$h/root/.ssh/id_rsa.pub"
 		fi
 		;;
-	target | static | foreign | liar | talker | namer | rdns | keyswap | anyip)
+	target | static | foreign | liar | talker | namer | rdns | keyswap | anyip | dualhome)
 		[ -z "$PUBKEY_FILE" ] || install -m 600 "$PUBKEY_FILE" "$h/root/.ssh/authorized_keys"
 		;;
 	imposter)
@@ -352,6 +359,20 @@ EOF
 	if [ -n "$sip" ]; then
 		ip -n "$ns" addr add "$sip/$PREFIXLEN" dev eth0
 		ip -n "$ns" route add default via "$ROUTER_IP" dev eth0
+	fi
+	if [ "$kind" = dualhome ]; then
+		# A second card in the same LAN, set up as a multi-homed machine
+		# should be: each card answers ARP for its own address only and
+		# takes what comes in for it (loose reverse-path filter).
+		ip -n "$RNS" link add "${port}b" type veth peer name eth1 \
+			address "$(printf '02:52:43:4d:%02x:%02x' $(((idx >> 8) & 255)) $((idx & 255)))" netns "$ns"
+		ip -n "$RNS" link set "${port}b" master br0
+		ip -n "$RNS" link set "${port}b" up
+		ip -n "$ns" link set eth1 up
+		# shellcheck disable=SC2016 # expanded by the namespace's sh
+		ip netns exec "$ns" sh -c 'c=/proc/sys/net/ipv4/conf
+			echo 1 >$c/all/arp_ignore && echo 2 >$c/all/arp_announce &&
+			for i in all eth0 eth1; do echo 2 >$c/$i/rp_filter || exit; done'
 	fi
 	NEW_HOSTS="$NEW_HOSTS $name"
 }
@@ -448,6 +469,9 @@ host_ready() {
 	if [ -z "$STATIC_IP" ] && [ ! -s "$h/lease" ]; then
 		return 1
 	fi
+	if [ "$KIND" = dualhome ] && [ ! -s "$h/lease-eth1" ]; then
+		return 1
+	fi
 	if [ "$KIND" != nossh ]; then
 		p=$(cat "$h/sshd.pid" 2>/dev/null) && [ -d "/proc/$p" ] || return 1
 	fi
@@ -465,6 +489,12 @@ configure_host() {
 			busybox udhcpc -f -i eth0 -s "$LABDIR/udhcpc.script" -p "$h/udhcpc.pid" \
 			-x "hostname:$HNAME" -t 10 -T 1 -A 1 \
 			</dev/null >"$h/udhcpc.log" 2>&1 8>&- 9>&- &
+	fi
+	if [ "$KIND" = dualhome ]; then
+		"${HOSTCMD[@]}" LAB_HOSTDIR="$h" LAB_PREFIXLEN="$PREFIXLEN" \
+			busybox udhcpc -f -i eth1 -s "$LABDIR/udhcpc.script" -p "$h/udhcpc-eth1.pid" \
+			-x "hostname:$HNAME" -t 10 -T 1 -A 1 \
+			</dev/null >"$h/udhcpc-eth1.log" 2>&1 8>&- 9>&- &
 	fi
 	if [ "$KIND" != nossh ]; then
 		"${HOSTCMD[@]}" /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log" \
@@ -644,7 +674,7 @@ kill_hosts() {
 # `lab.sh storage` found them), then what lbu committed is restored.
 discard_volatile() {
 	local n=$1 h=$LABDIR/hosts/$1
-	rm -f "$h/lease" "$h/sshd.pid" "$h/udhcpc.pid" "$h/holder.pid"
+	rm -f "$h/lease" "$h/lease-eth1" "$h/sshd.pid" "$h/udhcpc.pid" "$h/udhcpc-eth1.pid" "$h/holder.pid"
 	[ "$(host_storage "$n")" != disk ] || return 0
 	rm -rf "$h/root" "$h/ov"
 	tar -C "$h" -xpf "$h/image.tar"
@@ -679,7 +709,7 @@ lab_pids() {
 		ip netns pids "$ns" 2>/dev/null || true
 	done
 	if [ -n "$dir" ] && [ -d "$dir" ]; then
-		for f in "$dir"/hosts/*/holder.pid "$dir"/hosts/*/sshd.pid "$dir"/hosts/*/udhcpc.pid \
+		for f in "$dir"/hosts/*/holder.pid "$dir"/hosts/*/sshd.pid "$dir"/hosts/*/udhcpc*.pid \
 			"$dir"/router/dnsmasq.pid; do
 			p=$(cat "$f" 2>/dev/null) || continue
 			is_uint "$p" || continue
@@ -727,7 +757,7 @@ up_exit() {
 }
 
 cmd_up() {
-	local targets=0 statics=0 decoys=0 hostile="" subnet=10.213.0.0/24 owner="" bins="" losses="" \
+	local targets=0 statics=0 decoys=0 dualhome=0 hostile="" subnet=10.213.0.0/24 owner="" bins="" losses="" \
 		net_int netmask size t0 l n pct bin
 	PUBKEY_FILE="" PRIVKEY="" ROUTER_MAC=02:52:43:4c:ff:fe
 	while [ $# -gt 0 ]; do
@@ -735,6 +765,7 @@ cmd_up() {
 		--targets) uint_option targets "$@" && shift ;;
 		--static) uint_option statics "$@" && shift ;;
 		--decoys) decoys=1 ;;
+		--dualhome) dualhome=1 ;;
 		--hostile) hostile="$hostile ${2:-}" && shift ;;
 		--loss) losses="$losses ${2:-}" && shift ;;
 		--subnet) subnet=${2:-} && shift ;;
@@ -840,6 +871,7 @@ ${2:-}" && shift ;;
 		create_host imposter imposter ReCyClusteR-Imposter
 		create_host nossh nossh printer-nossh
 	fi
+	[ "$dualhome" = 0 ] || create_host dualhome dualhome ReCyClusteR-Target-11
 	for n in $hostile; do
 		case "$n" in
 		liar) create_host liar liar ReCyClusteR-Target-66 ;;
