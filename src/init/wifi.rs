@@ -42,6 +42,8 @@ pub const FILE_NAME: &str = "wpa_supplicant.conf";
 pub const WPA_SUPPLICANT: &str = "/sbin/wpa_supplicant";
 /// A configuration of a few networks is well below.
 const MAX_LEN: u64 = 16 * 1024;
+/// The longest setting name taken.
+const MAX_NAME: usize = 40;
 
 /// The boot partition's Wi-Fi configuration, checked.
 pub struct Found {
@@ -88,13 +90,16 @@ pub fn check(bytes: &[u8]) -> Result<usize, String> {
             return Err(format!("line {n}: want 'name=value', 'network={{' or '}}'"));
         };
         let name = name.trim();
-        if name.is_empty()
+        // wpa_supplicant's longest setting name is well under the bound,
+        // which keeps a message quoting a name one short line.
+        if !(1..=MAX_NAME).contains(&name.len())
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
             return Err(format!(
-                "line {n}: want 'name=value' (the name is letters, digits and '_')"
+                "line {n}: want 'name=value' (the name is letters, digits, '_' and '-', \
+                 at most {MAX_NAME})"
             ));
         }
         if value.trim() == "{" {
@@ -274,5 +279,16 @@ mod tests {
             assert!(!e.contains(secret), "{e}");
         }
         assert!(check(b"\xff\xfe").is_err());
+    }
+
+    /// Found by the fuzz target: a long name made a message of any length.
+    #[test]
+    fn a_message_stays_one_short_line_whatever_the_name() {
+        let long = format!("{}network={{\n", "v".repeat(200));
+        let e = check(long.as_bytes()).unwrap_err();
+        assert!(e.starts_with("line 1: want 'name=value'"), "{e}");
+        assert!(e.len() < 100, "{e}");
+        let longest = format!("{}=1\nnetwork={{\n}}\n", "v".repeat(MAX_NAME));
+        assert_eq!(check(longest.as_bytes()), Ok(1));
     }
 }
