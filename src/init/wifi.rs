@@ -16,7 +16,8 @@
 //! number and setting name; the file's values (the passphrase) are never
 //! printed.
 //!
-//! **Installed** as [`WPA_CONF`] (mode 0600, replacing an older one), only
+//! **Installed** as [`WPA_CONF`] (mode 0600, replacing an older one,
+//! without a byte order mark, which wpa_supplicant does not skip), only
 //! on an image that has wpa_supplicant (the Raspberry Pi images). The
 //! interfaces file then brings up the Wi-Fi interface with it and DHCP
 //! ([`super::network`]). Once the change is saved, the file is removed
@@ -51,9 +52,16 @@ pub struct Found {
     bytes: Vec<u8>,
 }
 
+/// `bytes` without the byte order mark a Windows editor may begin them
+/// with: wpa_supplicant would read it as part of the first line, and
+/// refuse the whole file.
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
 /// Checks a `wpa_supplicant.conf`; `Ok` is the number of networks.
 pub fn check(bytes: &[u8]) -> Result<usize, String> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let bytes = without_bom(bytes);
     let text = std::str::from_utf8(bytes)
         .map_err(|_| "not UTF-8 text (save it as UTF-8 or plain ASCII)".to_string())?;
     if let Some(n) = text
@@ -145,6 +153,7 @@ pub fn load(ctx: &mut Ctx) -> Option<Found> {
         match checked {
             Ok((bytes, n)) => {
                 ctx.note(format_args!("{shown}: {n} Wi-Fi network(s)"));
+                let bytes = without_bom(&bytes).to_vec();
                 found = Some(Found { path, bytes });
             }
             Err(e) => ctx.problem(format_args!("{shown}: {e}; not installed")),
