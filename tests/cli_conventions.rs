@@ -1100,6 +1100,44 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
     nothing_written(&[]);
 }
 
+/// `sudo rccr` where sudo keeps HOME runs rccr as root in the invoking
+/// user's home, whose `~/.ssh` and `~/.rccr` root must not trust: it was
+/// refused with "chmod go-w or chown it", and chowning one's own ~/.ssh to
+/// root is no answer. The refusal now says what happened and what to run.
+#[test]
+fn root_in_another_users_home_is_told_to_use_sudo_h() {
+    let home = Home::new("sudohome");
+    let archive = archive_with_a_cluster_key(&home);
+    let ssh = home.0.path(".ssh");
+    std::fs::create_dir(&ssh).unwrap();
+    chmod(&ssh, 0o700);
+    chmod(&home.0 .0, 0o755);
+    if !give_to_another_user(&ssh) || !give_to_another_user(&home.0 .0) {
+        return;
+    }
+    let hint = format!(
+        "rccr runs as root with HOME={}, uid 65534's: run sudo -H rccr, or rccr as that user",
+        home.0 .0.display()
+    );
+    let state = home.0.path(".rccr");
+    for args in [&["status"][..], &["keys", "status"]] {
+        let out = home.run_with_state_dir(args, state.as_os_str());
+        assert_refused(
+            args,
+            &out,
+            3,
+            &format!("{}: is owned by uid 65534", ssh.display()),
+        );
+        assert_refused(args, &out, 3, &hint);
+    }
+    // No ~/.ssh yet: the state directory rccr would make there.
+    std::fs::remove_dir(&ssh).unwrap();
+    let args = ["restore", archive.to_str().unwrap()];
+    let out = home.run_with_state_dir(&args, state.as_os_str());
+    assert_refused(&args, &out, 3, &hint);
+    assert!(!state.exists());
+}
+
 /// Restore reads the config the Ansible inventory is rendered with before
 /// it writes anything: it read ./cluster_config.yml at its end, so a bad
 /// one there stopped it (exit 3) with the keys, the state files and the

@@ -280,10 +280,32 @@ pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
         Ok(None) => check_above(dir),
         Ok(Some(why)) => Err(Error::bad_input(
             dir.display().to_string(),
-            format!("{why}; rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)"),
+            format!(
+                "{why}; {}",
+                in_sudo_home(dir).unwrap_or_else(|| "rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)".into())
+            ),
         )),
         Err(e) => Err(Error::io(format!("cannot inspect {}", dir.display()), e)),
     }
+}
+
+/// What to do when rccr runs as root and `path`'s owner is the owner of
+/// `HOME`, another user: `sudo` kept that user's `HOME`, whose files root
+/// does not trust (chowning them to root is no answer). `None` otherwise.
+fn in_sudo_home(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if crate::fsutil::effective_uid() != Some(0) {
+        return None;
+    }
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    let owner = std::fs::metadata(&home).ok()?.uid();
+    let ours = owner == 0 || std::fs::metadata(path).ok()?.uid() != owner;
+    (!ours).then(|| {
+        format!(
+            "rccr runs as root with HOME={}, uid {owner}'s: run sudo -H rccr, or rccr as that user",
+            Path::new(&home).display()
+        )
+    })
 }
 
 /// Refuses a directory above `dir` (those that exist, links resolved)
@@ -305,12 +327,15 @@ fn check_above(dir: &Path) -> Result<(), Error> {
     };
     for above in real.ancestors() {
         if let Ok(Some(why)) = crate::fsutil::untrusted(above, crate::fsutil::Trust::Named) {
+            let remedy = in_sudo_home(above).unwrap_or_else(|| {
+                format!(
+                    "others could swap {} out of it, so rccr will not keep keys there (chmod go-w or +t, or name another directory)",
+                    dir.display()
+                )
+            });
             return Err(Error::bad_input(
                 above.display().to_string(),
-                format!(
-                    "{why}; others could swap {} out of it, so rccr will not keep keys there (chmod go-w or +t, or name another directory)",
-                    dir.display()
-                ),
+                format!("{why}; {remedy}"),
             ));
         }
     }
