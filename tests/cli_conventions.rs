@@ -1030,6 +1030,13 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
         assert_refused(args, &out, 3, &says);
     }
     assert!(!open.join("new").exists(), "made a state directory there");
+    // Through a link, as a dotfile manager makes ~/.ssh: what is above
+    // the directory the link leads to counts, as in OpenSSH's safe_path.
+    let link = home.0.path("linked");
+    std::os::unix::fs::symlink(open.join("state"), &link).unwrap();
+    chmod(&open.join("state"), 0o700);
+    let out = home.run_with_state_dir(&["status"], link.as_os_str());
+    assert_refused(&["status"], &out, 3, &says);
     nothing_written(&[]);
     // A state file another user owns, or others may write: restore reads
     // the nodes it keeps (the archive holds none) before it writes.

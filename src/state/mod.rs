@@ -308,21 +308,24 @@ fn in_sudo_home(path: &Path) -> Option<String> {
     })
 }
 
-/// Refuses a directory above `dir` (those that exist, links resolved)
-/// that another user owns or others may write, unless it is sticky (as
-/// /tmp, [`crate::fsutil::Trust::Named`]): from there they could move `dir`
-/// away and put their own in its place. OpenSSH's StrictModes walks up the
-/// same way.
+/// Refuses a directory above `dir` (those that exist, links resolved:
+/// above where a linked `dir` leads too) that another user owns or others
+/// may write, unless it is sticky (as /tmp, [`crate::fsutil::Trust::Named`]):
+/// from there they could move `dir` away and put their own in its place.
+/// OpenSSH's StrictModes walks up the same way, from the real path.
 fn check_above(dir: &Path) -> Result<(), Error> {
     let Ok(dir) = std::path::absolute(dir) else {
         return Ok(());
     };
-    let Some(real) = dir
-        .ancestors()
-        .skip(1)
-        .find(|d| d.is_dir())
-        .and_then(|d| std::fs::canonicalize(d).ok())
-    else {
+    let real = match std::fs::canonicalize(&dir) {
+        Ok(real) => real.parent().map(Path::to_path_buf),
+        Err(_) => dir
+            .ancestors()
+            .skip(1)
+            .find(|d| d.is_dir())
+            .and_then(|d| std::fs::canonicalize(d).ok()),
+    };
+    let Some(real) = real else {
         return Ok(());
     };
     for above in real.ancestors() {
