@@ -1107,6 +1107,39 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
     nothing_written(&[]);
 }
 
+/// A relative `--state-dir` (or `RCCR_STATE_DIR`) is the state directory
+/// wherever rccr runs: the paths rccr writes into other files (the key in
+/// inventory.ini, which Ansible reads from elsewhere) name it whole, not
+/// relative to the directory rccr happened to run in.
+#[test]
+fn a_relative_state_dir_is_written_down_whole() {
+    let home = Home::new("relstate");
+    // ~/.ssh/id_ed25519 holds the user's own key: the cluster key stays in
+    // the state directory, and the inventory names it there.
+    std::fs::create_dir(home.0.path(".ssh")).unwrap();
+    chmod(&home.0.path(".ssh"), 0o700);
+    ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let archive = archive(
+        &home,
+        "archive",
+        &[
+            (
+                "cluster_key",
+                std::fs::read(ed25519_key(&home, "k1", &[])).unwrap(),
+            ),
+            (
+                "nodes",
+                b"10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n".to_vec(),
+            ),
+        ],
+    );
+    let out = home.run_with_state_dir(&["restore", archive.to_str().unwrap()], "state".as_ref());
+    assert!(out.status.success(), "{out:?}");
+    let ini = std::fs::read_to_string(home.state().join("inventory.ini")).unwrap();
+    let whole = format!("ansible_ssh_private_key_file={}/", home.state().display());
+    assert!(ini.contains(&whole), "{ini}");
+}
+
 /// `sudo rccr` where sudo keeps HOME runs rccr as root in the invoking
 /// user's home, whose `~/.ssh` and `~/.rccr` root must not trust: it was
 /// refused with "chmod go-w or chown it", and chowning one's own ~/.ssh to

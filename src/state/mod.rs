@@ -92,7 +92,15 @@ impl StatePaths {
                 format!("not a directory: {NAME_A_STATE_DIR}"),
             ));
         }
-        Ok(paths)
+        // Whole from here on: rccr writes these paths into other files
+        // (~/.ssh/config's IdentityFile, inventory.ini, ~/.ansible.cfg),
+        // read by ssh and Ansible from other working directories.
+        let whole = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        Ok(StatePaths {
+            ssh_dir: whole(paths.ssh_dir),
+            state_dir: whole(paths.state_dir),
+            known_hosts: whole(paths.known_hosts),
+        })
     }
 
     /// The paths as given, else as `RCCR_STATE_DIR` says, else the
