@@ -986,6 +986,20 @@ fn nothing_written(home: &Home, keep: &[&str]) {
     assert!(!home.0.path(".ssh").exists(), "a key was restored");
 }
 
+/// `rccr keyrotate` from `key` to a host that never answers.
+fn rotate_to_nowhere(key: &str) -> [&str; 8] {
+    [
+        "keyrotate",
+        "--yes",
+        "--host",
+        "127.0.0.1:1",
+        "--timeout",
+        "1",
+        "--from-key",
+        key,
+    ]
+}
+
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -1069,16 +1083,7 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
     // A private key others may read, and pins another user wrote.
     let key = ed25519_key(&home, "mykey", &[]);
     chmod(Path::new(&key), 0o644);
-    let rotate = [
-        "keyrotate",
-        "--yes",
-        "--host",
-        "127.0.0.1:1",
-        "--timeout",
-        "1",
-        "--from-key",
-        &key,
-    ];
+    let rotate = rotate_to_nowhere(&key);
     home_refuses(
         &home,
         &rotate,
@@ -1138,6 +1143,41 @@ fn a_relative_state_dir_is_written_down_whole() {
     let ini = std::fs::read_to_string(home.state().join("inventory.ini")).unwrap();
     let whole = format!("ansible_ssh_private_key_file={}/", home.state().display());
     assert!(ini.contains(&whole), "{ini}");
+}
+
+/// A cluster key of rccr's waiting in STATE/new_key (an interrupted run's,
+/// which nodes may take already) is never written over. Once StrictModes
+/// refused it for its mode, the run took it for no key at all and wrote a
+/// fresh one over it: the nodes that took it would be locked out. It is
+/// refused instead, and stays.
+#[test]
+fn a_waiting_key_others_may_read_is_refused_not_replaced() {
+    let home = Home::new("staged");
+    std::fs::create_dir(home.0.path(".ssh")).unwrap();
+    chmod(&home.0.path(".ssh"), 0o700);
+    let old = ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let staged = home.state().join("new_key");
+    ed25519_key(&home, staged.to_str().unwrap(), &[]);
+    let print = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(&staged)
+        .output()
+        .unwrap();
+    assert!(print.status.success(), "{print:?}");
+    let fingerprint = String::from_utf8(print.stdout).unwrap();
+    let fingerprint = fingerprint.split_whitespace().nth(1).unwrap().to_string();
+    home.0
+        .write("state/keys", format!("cluster {fingerprint}\n"));
+    chmod(&staged, 0o644);
+    let before = std::fs::read(&staged).unwrap();
+    let args = rotate_to_nowhere(&old);
+    home_refuses(
+        &home,
+        &args,
+        3,
+        &format!("{}: is open to everyone (mode 644)", staged.display()),
+    );
+    assert_eq!(std::fs::read(&staged).unwrap(), before, "written over");
 }
 
 /// `sudo rccr` where sudo keeps HOME runs rccr as root in the invoking

@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::fsutil;
 use crate::keys::addr::{self, NodeAddr};
 use crate::keys::resolve::{Given, Resolver};
-use crate::keys::{generate, load_key, public_path, write_pair, Key, KeyType};
+use crate::keys::{generate, load_key, load_key_if_any, public_path, write_pair, Key, KeyType};
 use crate::print;
 use crate::ssh::Fingerprint;
 use crate::state::{KeyRecords, KeyRole, StatePaths};
@@ -511,8 +511,9 @@ fn new_key(
     };
     // A key of ours waiting there is an interrupted run's, which nodes may
     // take already even when no journal names it (one moved away to start
-    // over): take it up, never write another over it.
-    if let Ok(key) = load_key(&path) {
+    // over): take it up, never write another over it (one others may read
+    // is refused, not taken for no key).
+    if let Some(key) = load_key_if_any(&path)? {
         if key.blob() != old.blob() && records.role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
             return Ok(key);
         }
