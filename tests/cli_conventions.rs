@@ -1180,6 +1180,27 @@ fn a_waiting_key_others_may_read_is_refused_not_replaced() {
     assert_eq!(std::fs::read(&staged).unwrap(), before, "written over");
 }
 
+/// A cluster key others may read is refused before setup's sweep, as the
+/// temporary key is: every login with it failed as a key file error, so
+/// every node of the cluster was reported `refused`, its reason nowhere.
+#[test]
+fn setup_refuses_a_cluster_key_others_may_read_before_the_sweep() {
+    let home = Home::new("loosecluster");
+    std::fs::create_dir(home.0.path(".ssh")).unwrap();
+    chmod(&home.0.path(".ssh"), 0o700);
+    let key = ed25519_key(&home, ".ssh/id_ed25519", &["-C", "rccr-cluster-key"]);
+    let out = setup_dry_run(&home, &[]);
+    assert!(out.status.success(), "{out:?}");
+    chmod(Path::new(&key), 0o644);
+    let out = setup_dry_run(&home, &[]);
+    assert_refused(
+        &["setup"],
+        &out,
+        3,
+        &format!("{key}: is open to everyone (mode 644)"),
+    );
+}
+
 /// `sudo rccr` where sudo keeps HOME runs rccr as root in the invoking
 /// user's home, whose `~/.ssh` and `~/.rccr` root must not trust: it was
 /// refused with "chmod go-w or chown it", and chowning one's own ~/.ssh to
