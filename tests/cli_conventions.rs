@@ -26,6 +26,14 @@ impl Home {
         Home(dir)
     }
 
+    /// [`Home::new`] with a `~/.ssh` (0700).
+    fn with_ssh_dir(tag: &str) -> Home {
+        let home = Home::new(tag);
+        std::fs::create_dir(home.0.path(".ssh")).unwrap();
+        chmod(&home.0.path(".ssh"), 0o700);
+        home
+    }
+
     fn state(&self) -> PathBuf {
         self.0.path("state")
     }
@@ -1118,11 +1126,9 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
 /// relative to the directory rccr happened to run in.
 #[test]
 fn a_relative_state_dir_is_written_down_whole() {
-    let home = Home::new("relstate");
+    let home = Home::with_ssh_dir("relstate");
     // ~/.ssh/id_ed25519 holds the user's own key: the cluster key stays in
     // the state directory, and the inventory names it there.
-    std::fs::create_dir(home.0.path(".ssh")).unwrap();
-    chmod(&home.0.path(".ssh"), 0o700);
     ed25519_key(&home, ".ssh/id_ed25519", &[]);
     let archive = archive(
         &home,
@@ -1152,9 +1158,7 @@ fn a_relative_state_dir_is_written_down_whole() {
 /// refused instead, and stays.
 #[test]
 fn a_waiting_key_others_may_read_is_refused_not_replaced() {
-    let home = Home::new("staged");
-    std::fs::create_dir(home.0.path(".ssh")).unwrap();
-    chmod(&home.0.path(".ssh"), 0o700);
+    let home = Home::with_ssh_dir("staged");
     let old = ed25519_key(&home, ".ssh/id_ed25519", &[]);
     let staged = home.state().join("new_key");
     ed25519_key(&home, staged.to_str().unwrap(), &[]);
@@ -1185,9 +1189,7 @@ fn a_waiting_key_others_may_read_is_refused_not_replaced() {
 /// every node of the cluster was reported `refused`, its reason nowhere.
 #[test]
 fn setup_refuses_a_cluster_key_others_may_read_before_the_sweep() {
-    let home = Home::new("loosecluster");
-    std::fs::create_dir(home.0.path(".ssh")).unwrap();
-    chmod(&home.0.path(".ssh"), 0o700);
+    let home = Home::with_ssh_dir("loosecluster");
     let key = ed25519_key(&home, ".ssh/id_ed25519", &["-C", "rccr-cluster-key"]);
     let out = setup_dry_run(&home, &[]);
     assert!(out.status.success(), "{out:?}");
@@ -1198,6 +1200,37 @@ fn setup_refuses_a_cluster_key_others_may_read_before_the_sweep() {
         &out,
         3,
         &format!("{key}: is open to everyone (mode 644)"),
+    );
+}
+
+/// A `~/.ssh/config` rccr will not rewrite (others may write it) is
+/// refused before any node is asked, as known_hosts is: keyrotate read it
+/// only after the rotation, so the run ended with exit 3 (bad input, which
+/// promises nothing written) after every node had moved, and setup after
+/// it had renamed the new ones.
+#[test]
+fn an_ssh_config_others_may_write_is_refused_before_any_node() {
+    let home = Home::with_ssh_dir("sshconfig");
+    let key = ed25519_key(&home, "temp", &[]);
+    home.0
+        .write(".ssh/config", "Host *\n  ServerAliveInterval 30\n");
+    let config = home.0.path(".ssh/config");
+    chmod(&config, 0o664);
+    home_refuses(
+        &home,
+        &rotate_to_nowhere(&key),
+        3,
+        &format!("{}: is writable by its group (mode 664)", config.display()),
+    );
+    assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    // Setup, whose rotation comes after it renamed new nodes: before the
+    // sweep.
+    let out = setup_dry_run(&home, &["--temp-key", &key]);
+    assert_refused(
+        &["setup"],
+        &out,
+        3,
+        &format!("{}: is writable by its group (mode 664)", config.display()),
     );
 }
 

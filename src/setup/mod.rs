@@ -242,6 +242,9 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
     // look like it had no SSH, and failed only after the inventory was
     // rewritten: refuse it before the sweep.
     KnownHosts::open(opts.paths.known_hosts.clone())?;
+    // The rotation rewrites ~/.ssh/config after the nodes moved: one it
+    // would refuse is refused before any node is renamed or rotated.
+    crate::keys::control::ssh_config::check(&opts.paths.ssh_config())?;
     Ok(LoginKeys {
         user: config.ssh.user.clone(),
         port: config.ssh.port,

@@ -225,6 +225,8 @@ fn run_mode(
 ) -> Result<Summary, Error> {
     let paths = &opts.paths;
     let known_hosts = KnownHosts::open(paths.known_hosts.clone())?;
+    // Rewritten after the rotation: one it would refuse is refused now.
+    ssh_config::check(&paths.ssh_config())?;
     let unfinished = journal::load(&paths.journal())?;
     let mut nodes = opts.nodes.clone();
     for node in unfinished.iter().flat_map(Record::unsettled) {
