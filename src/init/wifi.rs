@@ -10,7 +10,8 @@
 //! **What is accepted.** wpa_supplicant's own format, checked before it is
 //! installed: UTF-8 text of at most 16 KiB, no control characters but tabs
 //! and line ends; `name=value` lines, and `network={` blocks of them closed
-//! by `}` (at least one); no setting that makes wpa_supplicant load a
+//! by `}` (at least one), each line read as wpa_supplicant reads it (a `#`
+//! outside a quoted value starts a comment; spaces, tabs, CRs around); no setting that makes wpa_supplicant load a
 //! library (`opensc_engine_path`, `pkcs11_engine_path`,
 //! `pkcs11_module_path`, `load_dynamic_eap`). What is wrong is named by line
 //! number and setting name; the file's values (the passphrase) are never
@@ -59,6 +60,19 @@ fn without_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
 }
 
+/// `line` without its comment, as wpa_supplicant cuts it: from the first
+/// `#` after the last `"` of a quoted value, else the first `#`.
+fn uncommented(line: &str) -> &str {
+    let from = line
+        .find('"')
+        .and_then(|open| line[open + 1..].rfind('"').map(|close| open + 1 + close))
+        .unwrap_or(0);
+    match line[from..].find('#') {
+        Some(at) => &line[..from + at],
+        None => line,
+    }
+}
+
 /// Checks a `wpa_supplicant.conf`; `Ok` is the number of networks.
 pub fn check(bytes: &[u8]) -> Result<usize, String> {
     let bytes = without_bom(bytes);
@@ -74,8 +88,10 @@ pub fn check(bytes: &[u8]) -> Result<usize, String> {
     let mut open: Option<usize> = None;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        // The blanks wpa_supplicant skips, no others: "network={" with a
+        // no-break space after it is no block to it.
+        let line = uncommented(line).trim_matches([' ', '\t', '\r']);
+        if line.is_empty() {
             continue;
         }
         if line == "}" {
@@ -243,6 +259,17 @@ mod tests {
             PI_OS.replace('\n', "\r\n")
         );
         assert_eq!(check(two.as_bytes()), Ok(2));
+    }
+
+    #[test]
+    fn comments_after_a_brace_or_a_value_pass_as_wpa_supplicant_reads_them() {
+        // wpa_supplicant cuts a line at '#' outside a quoted value.
+        let text =
+            "network={ # home\n\tssid=\"My #1 Net\" # the one upstairs\n\tpsk=\"a#b\"\n} # end\n";
+        assert_eq!(check(text.as_bytes()), Ok(1));
+        assert!(check(b"network={\n}#\n}\n").unwrap_err().contains("line 3"));
+        let nbsp = check("network={\u{a0}\n}\n".as_bytes()).unwrap_err();
+        assert!(nbsp.contains("line 1"), "{nbsp}");
     }
 
     #[test]
