@@ -1151,20 +1151,50 @@ fn a_relative_state_dir_is_written_down_whole() {
     assert!(ini.contains(&whole), "{ini}");
 }
 
-/// A cluster key of rccr's waiting in STATE/new_key (an interrupted run's,
-/// which nodes may take already) is never written over. Once StrictModes
-/// refused it for its mode, the run took it for no key at all and wrote a
-/// fresh one over it: the nodes that took it would be locked out. It is
-/// refused instead, and stays.
+/// A cluster key of rccr's that others may read is refused, and stays.
+/// Once StrictModes refused it for its mode, keyrotate took it for no key
+/// or for another's: one waiting in STATE/new_key (an interrupted run's,
+/// which nodes may take already) was written over by a fresh one, a lockout
+/// of the nodes that took it; one at its home, `~/.ssh/id_ed25519`, sent a
+/// rotation from the temporary key to a second cluster key in the state
+/// directory, which the older nodes never take.
 #[test]
-fn a_waiting_key_others_may_read_is_refused_not_replaced() {
-    let home = Home::with_ssh_dir("staged");
-    let old = ed25519_key(&home, ".ssh/id_ed25519", &[]);
-    let staged = home.state().join("new_key");
-    ed25519_key(&home, staged.to_str().unwrap(), &[]);
+fn a_key_of_rccrs_others_may_read_is_refused_never_replaced() {
+    for (tag, from, loose) in [
+        ("staged", ".ssh/id_ed25519", "state/new_key"),
+        ("loosehome", "temp", ".ssh/id_ed25519"),
+    ] {
+        let home = Home::with_ssh_dir(tag);
+        let from = ed25519_key(&home, home.0.path(from).to_str().unwrap(), &[]);
+        let key = loose_cluster_key(&home, loose);
+        let before = std::fs::read(&key).unwrap();
+        home_refuses(
+            &home,
+            &rotate_to_nowhere(&from),
+            3,
+            &format!("{}: is open to everyone (mode 644)", key.display()),
+        );
+        assert_eq!(std::fs::read(&key).unwrap(), before, "{tag}: written over");
+        assert!(!home.state().join("cluster_key").exists(), "{tag}");
+        if tag == "loosehome" {
+            // The operator's own key there (not recorded), loose or not,
+            // is theirs: the cluster key goes to the state directory.
+            std::fs::remove_file(home.state().join("keys")).unwrap();
+            let out = home.run(&rotate_to_nowhere(&from));
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+            assert!(home.state().join("cluster_key").is_file());
+        }
+    }
+}
+
+/// A cluster key of rccr's (recorded in STATE/keys) at `rel` in `home`,
+/// mode 0644.
+fn loose_cluster_key(home: &Home, rel: &str) -> PathBuf {
+    let path = home.0.path(rel);
+    ed25519_key(home, path.to_str().unwrap(), &[]);
     let print = Command::new("ssh-keygen")
         .args(["-l", "-E", "sha256", "-f"])
-        .arg(&staged)
+        .arg(&path)
         .output()
         .unwrap();
     assert!(print.status.success(), "{print:?}");
@@ -1172,16 +1202,8 @@ fn a_waiting_key_others_may_read_is_refused_not_replaced() {
     let fingerprint = fingerprint.split_whitespace().nth(1).unwrap().to_string();
     home.0
         .write("state/keys", format!("cluster {fingerprint}\n"));
-    chmod(&staged, 0o644);
-    let before = std::fs::read(&staged).unwrap();
-    let args = rotate_to_nowhere(&old);
-    home_refuses(
-        &home,
-        &args,
-        3,
-        &format!("{}: is open to everyone (mode 644)", staged.display()),
-    );
-    assert_eq!(std::fs::read(&staged).unwrap(), before, "written over");
+    chmod(&path, 0o644);
+    path
 }
 
 /// A cluster key others may read is refused before setup's sweep, as the

@@ -152,28 +152,21 @@ pub const MAX_KEY_FILE: u64 = 64 << 10;
 /// wants it: [`fsutil::Trust::Secret`]) and derives its public line.
 pub fn load_key(path: &Path) -> Result<Key, Error> {
     let (key, file) = read_key(path)?;
-    trusted_key(path, &key, &file)
-}
-
-/// [`load_key`] of a path rccr may write a key to: `None` when no key is
-/// there (nothing, junk), which may be written over; a key others may read
-/// is still refused, never taken for none (it may be the key nodes take).
-pub fn load_key_if_any(path: &Path) -> Result<Option<Key>, Error> {
-    match read_key(path) {
-        Ok((key, file)) => trusted_key(path, &key, &file).map(Some),
-        Err(_) => Ok(None),
-    }
-}
-
-/// `key`, read from `file` at `path`, unless the file fails
-/// [`fsutil::Trust::Secret`].
-fn trusted_key(path: &Path, key: &PrivateKey, file: &std::fs::File) -> Result<Key, Error> {
-    fsutil::check_trusted(path, file, fsutil::Trust::Secret)?;
+    fsutil::check_trusted(path, &file, fsutil::Trust::Secret)?;
     Ok(Key {
         path: path.to_path_buf(),
-        line: public_line(key)?,
+        line: public_line(&key)?,
         fingerprint: key.fingerprint(Default::default()).to_string(),
     })
+}
+
+/// The fingerprint of the private key at `path` whatever the file's mode:
+/// enough to tell whose key it is, never to use it ([`load_key`] does
+/// that). `None` when no key is there (nothing, junk).
+pub fn fingerprint_if_any(path: &Path) -> Option<String> {
+    read_key(path)
+        .ok()
+        .map(|(key, _)| key.fingerprint(Default::default()).to_string())
 }
 
 /// The unencrypted OpenSSH private key at `path`, and its open file;
