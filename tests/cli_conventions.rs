@@ -26,6 +26,14 @@ impl Home {
         Home(dir)
     }
 
+    /// [`Home::new`] with a `~/.ssh` (0700).
+    fn with_ssh_dir(tag: &str) -> Home {
+        let home = Home::new(tag);
+        std::fs::create_dir(home.0.path(".ssh")).unwrap();
+        chmod(&home.0.path(".ssh"), 0o700);
+        home
+    }
+
     fn state(&self) -> PathBuf {
         self.0.path("state")
     }
@@ -986,6 +994,20 @@ fn nothing_written(home: &Home, keep: &[&str]) {
     assert!(!home.0.path(".ssh").exists(), "a key was restored");
 }
 
+/// `rccr keyrotate` from `key` to a host that never answers.
+fn rotate_to_nowhere(key: &str) -> [&str; 8] {
+    [
+        "keyrotate",
+        "--yes",
+        "--host",
+        "127.0.0.1:1",
+        "--timeout",
+        "1",
+        "--from-key",
+        key,
+    ]
+}
+
 fn chmod(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -1030,6 +1052,13 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
         assert_refused(args, &out, 3, &says);
     }
     assert!(!open.join("new").exists(), "made a state directory there");
+    // Through a link, as a dotfile manager makes ~/.ssh: what is above
+    // the directory the link leads to counts, as in OpenSSH's safe_path.
+    let link = home.0.path("linked");
+    std::os::unix::fs::symlink(open.join("state"), &link).unwrap();
+    chmod(&open.join("state"), 0o700);
+    let out = home.run_with_state_dir(&["status"], link.as_os_str());
+    assert_refused(&["status"], &out, 3, &says);
     nothing_written(&[]);
     // A state file another user owns, or others may write: restore reads
     // the nodes it keeps (the archive holds none) before it writes.
@@ -1062,16 +1091,7 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
     // A private key others may read, and pins another user wrote.
     let key = ed25519_key(&home, "mykey", &[]);
     chmod(Path::new(&key), 0o644);
-    let rotate = [
-        "keyrotate",
-        "--yes",
-        "--host",
-        "127.0.0.1:1",
-        "--timeout",
-        "1",
-        "--from-key",
-        &key,
-    ];
+    let rotate = rotate_to_nowhere(&key);
     home_refuses(
         &home,
         &rotate,
@@ -1098,6 +1118,180 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
         ),
     );
     nothing_written(&[]);
+}
+
+/// A relative `--state-dir` (or `RCCR_STATE_DIR`) is the state directory
+/// wherever rccr runs: the paths rccr writes into other files (the key in
+/// inventory.ini, which Ansible reads from elsewhere) name it whole, not
+/// relative to the directory rccr happened to run in.
+#[test]
+fn a_relative_state_dir_is_written_down_whole() {
+    let home = Home::with_ssh_dir("relstate");
+    // ~/.ssh/id_ed25519 holds the user's own key: the cluster key stays in
+    // the state directory, and the inventory names it there.
+    ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let archive = archive(
+        &home,
+        "archive",
+        &[
+            (
+                "cluster_key",
+                std::fs::read(ed25519_key(&home, "k1", &[])).unwrap(),
+            ),
+            (
+                "nodes",
+                b"10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n".to_vec(),
+            ),
+        ],
+    );
+    let out = home.run_with_state_dir(&["restore", archive.to_str().unwrap()], "state".as_ref());
+    assert!(out.status.success(), "{out:?}");
+    let ini = std::fs::read_to_string(home.state().join("inventory.ini")).unwrap();
+    let whole = format!("ansible_ssh_private_key_file={}/", home.state().display());
+    assert!(ini.contains(&whole), "{ini}");
+}
+
+/// A cluster key of rccr's that others may read is refused, and stays.
+/// Once StrictModes refused it for its mode, keyrotate took it for no key
+/// or for another's: one waiting in STATE/new_key (an interrupted run's,
+/// which nodes may take already) was written over by a fresh one, a lockout
+/// of the nodes that took it; one at its home, `~/.ssh/id_ed25519`, sent a
+/// rotation from the temporary key to a second cluster key in the state
+/// directory, which the older nodes never take.
+#[test]
+fn a_key_of_rccrs_others_may_read_is_refused_never_replaced() {
+    for (tag, from, loose) in [
+        ("staged", ".ssh/id_ed25519", "state/new_key"),
+        ("loosehome", "temp", ".ssh/id_ed25519"),
+    ] {
+        let home = Home::with_ssh_dir(tag);
+        let from = ed25519_key(&home, home.0.path(from).to_str().unwrap(), &[]);
+        let key = loose_cluster_key(&home, loose);
+        let before = std::fs::read(&key).unwrap();
+        home_refuses(
+            &home,
+            &rotate_to_nowhere(&from),
+            3,
+            &format!("{}: is open to everyone (mode 644)", key.display()),
+        );
+        assert_eq!(std::fs::read(&key).unwrap(), before, "{tag}: written over");
+        assert!(!home.state().join("cluster_key").exists(), "{tag}");
+        if tag == "loosehome" {
+            // The operator's own key there (not recorded), loose or not,
+            // is theirs: the cluster key goes to the state directory.
+            std::fs::remove_file(home.state().join("keys")).unwrap();
+            let out = home.run(&rotate_to_nowhere(&from));
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+            assert!(home.state().join("cluster_key").is_file());
+        }
+    }
+}
+
+/// A cluster key of rccr's (recorded in STATE/keys) at `rel` in `home`,
+/// mode 0644.
+fn loose_cluster_key(home: &Home, rel: &str) -> PathBuf {
+    let path = home.0.path(rel);
+    ed25519_key(home, path.to_str().unwrap(), &[]);
+    let print = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(print.status.success(), "{print:?}");
+    let fingerprint = String::from_utf8(print.stdout).unwrap();
+    let fingerprint = fingerprint.split_whitespace().nth(1).unwrap().to_string();
+    home.0
+        .write("state/keys", format!("cluster {fingerprint}\n"));
+    chmod(&path, 0o644);
+    path
+}
+
+/// A cluster key others may read is refused before setup's sweep, as the
+/// temporary key is: every login with it failed as a key file error, so
+/// every node of the cluster was reported `refused`, its reason nowhere.
+#[test]
+fn setup_refuses_a_cluster_key_others_may_read_before_the_sweep() {
+    let home = Home::with_ssh_dir("loosecluster");
+    let key = ed25519_key(&home, ".ssh/id_ed25519", &["-C", "rccr-cluster-key"]);
+    let out = setup_dry_run(&home, &[]);
+    assert!(out.status.success(), "{out:?}");
+    chmod(Path::new(&key), 0o644);
+    let out = setup_dry_run(&home, &[]);
+    assert_refused(
+        &["setup"],
+        &out,
+        3,
+        &format!("{key}: is open to everyone (mode 644)"),
+    );
+}
+
+/// A `~/.ssh/config` rccr will not rewrite (others may write it) is
+/// refused before any node is asked, as known_hosts is: keyrotate read it
+/// only after the rotation, so the run ended with exit 3 (bad input, which
+/// promises nothing written) after every node had moved, and setup after
+/// it had renamed the new ones.
+#[test]
+fn an_ssh_config_others_may_write_is_refused_before_any_node() {
+    let home = Home::with_ssh_dir("sshconfig");
+    let key = ed25519_key(&home, "temp", &[]);
+    home.0
+        .write(".ssh/config", "Host *\n  ServerAliveInterval 30\n");
+    let config = home.0.path(".ssh/config");
+    chmod(&config, 0o664);
+    home_refuses(
+        &home,
+        &rotate_to_nowhere(&key),
+        3,
+        &format!("{}: is writable by its group (mode 664)", config.display()),
+    );
+    assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    // Setup, whose rotation comes after it renamed new nodes: before the
+    // sweep.
+    let out = setup_dry_run(&home, &["--temp-key", &key]);
+    assert_refused(
+        &["setup"],
+        &out,
+        3,
+        &format!("{}: is writable by its group (mode 664)", config.display()),
+    );
+}
+
+/// `sudo rccr` where sudo keeps HOME runs rccr as root in the invoking
+/// user's home, whose `~/.ssh` and `~/.rccr` root must not trust: it was
+/// refused with "chmod go-w or chown it", and chowning one's own ~/.ssh to
+/// root is no answer. The refusal now says what happened and what to run.
+#[test]
+fn root_in_another_users_home_is_told_to_use_sudo_h() {
+    let home = Home::new("sudohome");
+    let archive = archive_with_a_cluster_key(&home);
+    let ssh = home.0.path(".ssh");
+    std::fs::create_dir(&ssh).unwrap();
+    chmod(&ssh, 0o700);
+    chmod(&home.0 .0, 0o755);
+    if !give_to_another_user(&ssh) || !give_to_another_user(&home.0 .0) {
+        return;
+    }
+    let hint = format!(
+        "rccr runs as root with HOME={}, uid 65534's: run sudo -H rccr, or rccr as that user",
+        home.0 .0.display()
+    );
+    let state = home.0.path(".rccr");
+    for args in [&["status"][..], &["keys", "status"]] {
+        let out = home.run_with_state_dir(args, state.as_os_str());
+        assert_refused(
+            args,
+            &out,
+            3,
+            &format!("{}: is owned by uid 65534", ssh.display()),
+        );
+        assert_refused(args, &out, 3, &hint);
+    }
+    // No ~/.ssh yet: the state directory rccr would make there.
+    std::fs::remove_dir(&ssh).unwrap();
+    let args = ["restore", archive.to_str().unwrap()];
+    let out = home.run_with_state_dir(&args, state.as_os_str());
+    assert_refused(&args, &out, 3, &hint);
+    assert!(!state.exists());
 }
 
 /// Restore reads the config the Ansible inventory is rendered with before

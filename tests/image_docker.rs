@@ -177,6 +177,17 @@ fn dockerfiles_copy_only_what_the_context_lets_through() {
         !dockerfile.contains(".rccr/"),
         "the key must come as a secret"
     );
+    // COPY keeps the context's modes, a checkout's: 0664 under umask 002,
+    // and rccr refuses a config its group may write (StrictModes), so the
+    // control would refuse its own. The config gets its mode here.
+    let config_copies: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && l.contains("cluster_config.yml"))
+        .collect();
+    assert!(!config_copies.is_empty());
+    for line in config_copies {
+        assert!(line.contains(" --chmod=0644 "), "{line}");
+    }
     assert!(dockerfile
         .contains("ENTRYPOINT [\"/sbin/tini\", \"--\", \"/usr/libexec/rccr/docker-entrypoint\"]"));
     // One stage per node type, on the shared one; only the control's mounts

@@ -1026,6 +1026,21 @@ fn a_wifi_configuration_on_the_boot_partition_is_installed_and_wlan0_brought_up(
 }
 
 #[test]
+fn a_wifi_configuration_saved_with_a_byte_order_mark_is_installed_without_it() {
+    // Windows' Notepad begins a UTF-8 file with a byte order mark, which
+    // wpa_supplicant reads as part of the first setting's name: it would
+    // refuse the whole file, and the boot partition's copy would be gone.
+    let root = Root::image("wifi-bom", "target");
+    root.hardware_nic("wlan0", "b8:27:eb:4c:00:07", true);
+    root.write("sbin/wpa_supplicant", "");
+    let crlf = WPA_CONF.replace('\n', "\r\n");
+    root.write("boot/wpa_supplicant.conf", &format!("\u{feff}{crlf}"));
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/wpa_supplicant/wpa_supplicant.conf"), crlf);
+    assert!(!root.exists("boot/wpa_supplicant.conf"));
+}
+
+#[test]
 fn a_wifi_configuration_that_cannot_be_used_is_kept_and_named_not_echoed() {
     for (tag, conf, wpa, why) in [
         (

@@ -10,13 +10,15 @@
 //! **What is accepted.** wpa_supplicant's own format, checked before it is
 //! installed: UTF-8 text of at most 16 KiB, no control characters but tabs
 //! and line ends; `name=value` lines, and `network={` blocks of them closed
-//! by `}` (at least one); no setting that makes wpa_supplicant load a
+//! by `}` (at least one), each line read as wpa_supplicant reads it (a `#`
+//! outside a quoted value starts a comment; spaces, tabs, CRs around); no setting that makes wpa_supplicant load a
 //! library (`opensc_engine_path`, `pkcs11_engine_path`,
 //! `pkcs11_module_path`, `load_dynamic_eap`). What is wrong is named by line
 //! number and setting name; the file's values (the passphrase) are never
 //! printed.
 //!
-//! **Installed** as [`WPA_CONF`] (mode 0600, replacing an older one), only
+//! **Installed** as [`WPA_CONF`] (mode 0600, replacing an older one,
+//! without a byte order mark, which wpa_supplicant does not skip), only
 //! on an image that has wpa_supplicant (the Raspberry Pi images). The
 //! interfaces file then brings up the Wi-Fi interface with it and DHCP
 //! ([`super::network`]). Once the change is saved, the file is removed
@@ -51,9 +53,29 @@ pub struct Found {
     bytes: Vec<u8>,
 }
 
+/// `bytes` without the byte order mark a Windows editor may begin them
+/// with: wpa_supplicant would read it as part of the first line, and
+/// refuse the whole file.
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
+/// `line` without its comment, as wpa_supplicant cuts it: from the first
+/// `#` after the last `"` of a quoted value, else the first `#`.
+fn uncommented(line: &str) -> &str {
+    let from = line
+        .find('"')
+        .and_then(|open| line[open + 1..].rfind('"').map(|close| open + 1 + close))
+        .unwrap_or(0);
+    match line[from..].find('#') {
+        Some(at) => &line[..from + at],
+        None => line,
+    }
+}
+
 /// Checks a `wpa_supplicant.conf`; `Ok` is the number of networks.
 pub fn check(bytes: &[u8]) -> Result<usize, String> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let bytes = without_bom(bytes);
     let text = std::str::from_utf8(bytes)
         .map_err(|_| "not UTF-8 text (save it as UTF-8 or plain ASCII)".to_string())?;
     if let Some(n) = text
@@ -66,8 +88,10 @@ pub fn check(bytes: &[u8]) -> Result<usize, String> {
     let mut open: Option<usize> = None;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        // The blanks wpa_supplicant skips, no others: "network={" with a
+        // no-break space after it is no block to it.
+        let line = uncommented(line).trim_matches([' ', '\t', '\r']);
+        if line.is_empty() {
             continue;
         }
         if line == "}" {
@@ -145,6 +169,7 @@ pub fn load(ctx: &mut Ctx) -> Option<Found> {
         match checked {
             Ok((bytes, n)) => {
                 ctx.note(format_args!("{shown}: {n} Wi-Fi network(s)"));
+                let bytes = without_bom(&bytes).to_vec();
                 found = Some(Found { path, bytes });
             }
             Err(e) => ctx.problem(format_args!("{shown}: {e}; not installed")),
@@ -234,6 +259,17 @@ mod tests {
             PI_OS.replace('\n', "\r\n")
         );
         assert_eq!(check(two.as_bytes()), Ok(2));
+    }
+
+    #[test]
+    fn comments_after_a_brace_or_a_value_pass_as_wpa_supplicant_reads_them() {
+        // wpa_supplicant cuts a line at '#' outside a quoted value.
+        let text =
+            "network={ # home\n\tssid=\"My #1 Net\" # the one upstairs\n\tpsk=\"a#b\"\n} # end\n";
+        assert_eq!(check(text.as_bytes()), Ok(1));
+        assert!(check(b"network={\n}#\n}\n").unwrap_err().contains("line 3"));
+        let nbsp = check("network={\u{a0}\n}\n".as_bytes()).unwrap_err();
+        assert!(nbsp.contains("line 1"), "{nbsp}");
     }
 
     #[test]

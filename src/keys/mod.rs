@@ -160,6 +160,15 @@ pub fn load_key(path: &Path) -> Result<Key, Error> {
     })
 }
 
+/// The fingerprint of the private key at `path` whatever the file's mode:
+/// enough to tell whose key it is, never to use it ([`load_key`] does
+/// that). `None` when no key is there (nothing, junk).
+pub fn fingerprint_if_any(path: &Path) -> Option<String> {
+    read_key(path)
+        .ok()
+        .map(|(key, _)| key.fingerprint(Default::default()).to_string())
+}
+
 /// The unencrypted OpenSSH private key at `path`, and its open file;
 /// what is no such key is bad input.
 fn read_key(path: &Path) -> Result<(PrivateKey, std::fs::File), Error> {

@@ -232,10 +232,19 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
         let what = format!("{name} {}", found.path.display());
         crate::keys::check_login_key(&what, &found.path)?;
     }
+    // A cluster key others may read fails every login as a key file
+    // error, and every node would look as if it refused it: refuse it
+    // here, by its mode only (its format is left to the login).
+    if let Some(found) = &cluster {
+        crate::fsutil::open_trusted(&found.path, crate::fsutil::Trust::Secret)?;
+    }
     // A known_hosts that cannot be read (a directory, say) made every host
     // look like it had no SSH, and failed only after the inventory was
     // rewritten: refuse it before the sweep.
     KnownHosts::open(opts.paths.known_hosts.clone())?;
+    // The rotation rewrites ~/.ssh/config after the nodes moved: one it
+    // would refuse is refused before any node is renamed or rotated.
+    crate::keys::control::ssh_config::check(&opts.paths.ssh_config())?;
     Ok(LoginKeys {
         user: config.ssh.user.clone(),
         port: config.ssh.port,

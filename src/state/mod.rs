@@ -92,7 +92,15 @@ impl StatePaths {
                 format!("not a directory: {NAME_A_STATE_DIR}"),
             ));
         }
-        Ok(paths)
+        // Whole from here on: rccr writes these paths into other files
+        // (~/.ssh/config's IdentityFile, inventory.ini, ~/.ansible.cfg),
+        // read by ssh and Ansible from other working directories.
+        let whole = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        Ok(StatePaths {
+            ssh_dir: whole(paths.ssh_dir),
+            state_dir: whole(paths.state_dir),
+            known_hosts: whole(paths.known_hosts),
+        })
     }
 
     /// The paths as given, else as `RCCR_STATE_DIR` says, else the
@@ -280,37 +288,65 @@ pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
         Ok(None) => check_above(dir),
         Ok(Some(why)) => Err(Error::bad_input(
             dir.display().to_string(),
-            format!("{why}; rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)"),
+            format!(
+                "{why}; {}",
+                in_sudo_home(dir).unwrap_or_else(|| "rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)".into())
+            ),
         )),
         Err(e) => Err(Error::io(format!("cannot inspect {}", dir.display()), e)),
     }
 }
 
-/// Refuses a directory above `dir` (those that exist, links resolved)
-/// that another user owns or others may write, unless it is sticky (as
-/// /tmp, [`crate::fsutil::Trust::Named`]): from there they could move `dir`
-/// away and put their own in its place. OpenSSH's StrictModes walks up the
-/// same way.
+/// What to do when rccr runs as root and `path`'s owner is the owner of
+/// `HOME`, another user: `sudo` kept that user's `HOME`, whose files root
+/// does not trust (chowning them to root is no answer). `None` otherwise.
+fn in_sudo_home(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if crate::fsutil::effective_uid() != Some(0) {
+        return None;
+    }
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    let owner = std::fs::metadata(&home).ok()?.uid();
+    let ours = owner == 0 || std::fs::metadata(path).ok()?.uid() != owner;
+    (!ours).then(|| {
+        format!(
+            "rccr runs as root with HOME={}, uid {owner}'s: run sudo -H rccr, or rccr as that user",
+            Path::new(&home).display()
+        )
+    })
+}
+
+/// Refuses a directory above `dir` (those that exist, links resolved:
+/// above where a linked `dir` leads too) that another user owns or others
+/// may write, unless it is sticky (as /tmp, [`crate::fsutil::Trust::Named`]):
+/// from there they could move `dir` away and put their own in its place.
+/// OpenSSH's StrictModes walks up the same way, from the real path.
 fn check_above(dir: &Path) -> Result<(), Error> {
     let Ok(dir) = std::path::absolute(dir) else {
         return Ok(());
     };
-    let Some(real) = dir
-        .ancestors()
-        .skip(1)
-        .find(|d| d.is_dir())
-        .and_then(|d| std::fs::canonicalize(d).ok())
-    else {
+    let real = match std::fs::canonicalize(&dir) {
+        Ok(real) => real.parent().map(Path::to_path_buf),
+        Err(_) => dir
+            .ancestors()
+            .skip(1)
+            .find(|d| d.is_dir())
+            .and_then(|d| std::fs::canonicalize(d).ok()),
+    };
+    let Some(real) = real else {
         return Ok(());
     };
     for above in real.ancestors() {
         if let Ok(Some(why)) = crate::fsutil::untrusted(above, crate::fsutil::Trust::Named) {
+            let remedy = in_sudo_home(above).unwrap_or_else(|| {
+                format!(
+                    "others could swap {} out of it, so rccr will not keep keys there (chmod go-w or +t, or name another directory)",
+                    dir.display()
+                )
+            });
             return Err(Error::bad_input(
                 above.display().to_string(),
-                format!(
-                    "{why}; others could swap {} out of it, so rccr will not keep keys there (chmod go-w or +t, or name another directory)",
-                    dir.display()
-                ),
+                format!("{why}; {remedy}"),
             ));
         }
     }

@@ -225,6 +225,8 @@ fn run_mode(
 ) -> Result<Summary, Error> {
     let paths = &opts.paths;
     let known_hosts = KnownHosts::open(paths.known_hosts.clone())?;
+    // Rewritten after the rotation: one it would refuse is refused now.
+    ssh_config::check(&paths.ssh_config())?;
     let unfinished = journal::load(&paths.journal())?;
     let mut nodes = opts.nodes.clone();
     for node in unfinished.iter().flat_map(Record::unsettled) {
@@ -355,8 +357,8 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
     let mut new_key = plan.new.path.clone();
     if plan.new.path == paths.staged_new_key() {
         // The new key waited while an old key of rccr's held its home.
-        let home = cluster_home(paths, kind, &records);
-        if !home.exists() || is_ours(&home, &records) {
+        let home = cluster_home(paths, kind, &records)?;
+        if !home.exists() || is_ours(&home, &records)? {
             install_pair(&plan.new, &home, &plan.journal)?;
             new_key = home;
         }
@@ -417,19 +419,30 @@ fn same_key(a: &Path, b: &Path) -> bool {
 }
 
 /// Whether the key file at `path` is rccr's (see [`KeyRecords`]).
-fn is_ours(path: &Path, records: &KeyRecords) -> bool {
-    load_key(path).is_ok_and(|key| records.is_ours(&key.fingerprint))
+fn is_ours(path: &Path, records: &KeyRecords) -> Result<bool, Error> {
+    Ok(ours(path, records)?.is_some())
+}
+
+/// The key at `path` when it is rccr's, told by its fingerprint whatever
+/// the file's mode: one of rccr's that others may read is refused, never
+/// taken for another's or for none (it may be the key nodes take). `None`:
+/// no key there, or another's.
+fn ours(path: &Path, records: &KeyRecords) -> Result<Option<Key>, Error> {
+    match crate::keys::fingerprint_if_any(path) {
+        Some(fingerprint) if records.is_ours(&fingerprint) => load_key(path).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// Where the cluster key of `kind` lives: OpenSSH's default path when it is
 /// free or holds a key of rccr's, else the state directory.
-fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> PathBuf {
+fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> Result<PathBuf, Error> {
     let default = paths.ssh_identity(kind);
-    if !default.exists() || is_ours(&default, records) {
+    Ok(if !default.exists() || is_ours(&default, records)? {
         default
     } else {
         paths.own_cluster_key()
-    }
+    })
 }
 
 /// Puts `key` at `to` (private, then public, each atomically), names `to`
@@ -495,7 +508,7 @@ fn new_key(
         return load_key(&record.new_key);
     }
     let records = KeyRecords::new(paths);
-    let home = cluster_home(paths, kind, &records);
+    let home = cluster_home(paths, kind, &records)?;
     if home.exists() && home != old.path {
         let key = load_key(&home)?;
         if key.blob() != old.blob() && records.is_ours(&key.fingerprint) {
@@ -512,7 +525,7 @@ fn new_key(
     // A key of ours waiting there is an interrupted run's, which nodes may
     // take already even when no journal names it (one moved away to start
     // over): take it up, never write another over it.
-    if let Ok(key) = load_key(&path) {
+    if let Some(key) = ours(&path, &records)? {
         if key.blob() != old.blob() && records.role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
             return Ok(key);
         }
@@ -587,18 +600,26 @@ mod tests {
         let records = KeyRecords::new(paths);
         for kind in [KeyType::Rsa, KeyType::Ed25519] {
             let default = paths.ssh_identity(kind);
-            assert_eq!(cluster_home(paths, kind, &records), default, "free");
+            assert_eq!(
+                cluster_home(paths, kind, &records).unwrap(),
+                default,
+                "free"
+            );
             // The operator's own key (an Ed25519 one stands in for both).
             let operator = generate(KeyType::Ed25519, 0, "operator@laptop").unwrap();
             write_pair(&default, &operator).unwrap();
             assert_eq!(
-                cluster_home(paths, kind, &records),
+                cluster_home(paths, kind, &records).unwrap(),
                 paths.own_cluster_key(),
                 "taken by a key rccr did not make"
             );
             let fingerprint = load_key(&default).unwrap().fingerprint;
             records.record(KeyRole::Cluster, &fingerprint).unwrap();
-            assert_eq!(cluster_home(paths, kind, &records), default, "rccr's");
+            assert_eq!(
+                cluster_home(paths, kind, &records).unwrap(),
+                default,
+                "rccr's"
+            );
         }
     }
 }

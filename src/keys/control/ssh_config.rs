@@ -16,7 +16,7 @@
 use crate::error::Error;
 use crate::fsutil;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const BEGIN: &str = "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost";
 const END: &str = "# END rccr";
@@ -91,6 +91,28 @@ pub fn render(content: &str, key: &Path, nodes: &[IpAddr]) -> String {
 /// the other bytes, the file's mode, and a symbolic link (the file it
 /// points to is the one rewritten).
 pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Error> {
+    let (path, mode, content) = read(path)?;
+    let path = path.as_path();
+    let updated = render(&content, key, nodes);
+    if updated == content {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        crate::state::create_private_dir(dir)?;
+    }
+    fsutil::write_atomic(path, updated.as_bytes(), mode)
+}
+
+/// Refuses a `~/.ssh/config` (`path`) that [`name_key_for`] would refuse
+/// to rewrite: checked before any node hears of a new key, not after.
+pub fn check(path: &Path) -> Result<(), Error> {
+    read(path).map(|_| ())
+}
+
+/// The file `path` leads to (a link followed), its mode, and its text
+/// (empty when there is none). ssh refuses a config others may write, and
+/// so does rccr; one that is not UTF-8 is not rewritten.
+fn read(path: &Path) -> Result<(PathBuf, u32, String), Error> {
     use std::os::unix::fs::PermissionsExt;
     let (path, mode) = match std::fs::canonicalize(path) {
         Ok(target) => {
@@ -100,9 +122,7 @@ pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Err
         }
         Err(_) => (path.to_path_buf(), 0o600),
     };
-    let path = path.as_path();
-    // ssh refuses a config others may write, and so does rccr.
-    let content = match fsutil::read_trusted_if_any(path, fsutil::Trust::Kept)? {
+    let content = match fsutil::read_trusted_if_any(&path, fsutil::Trust::Kept)? {
         Some(bytes) => String::from_utf8(bytes).map_err(|_| {
             Error::bad_input(
                 path.display().to_string(),
@@ -111,14 +131,7 @@ pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Err
         })?,
         None => String::new(),
     };
-    let updated = render(&content, key, nodes);
-    if updated == content {
-        return Ok(());
-    }
-    if let Some(dir) = path.parent() {
-        crate::state::create_private_dir(dir)?;
-    }
-    fsutil::write_atomic(path, updated.as_bytes(), mode)
+    Ok((path, mode, content))
 }
 
 #[cfg(test)]
