@@ -165,6 +165,16 @@ fn target_overlay_listing_modes_owners_and_contents() {
         &interfaces,
         "auto eth0\niface eth0 inet dhcp\n\thostname ReCyClusteR-Target\n",
     );
+    // Two cards on the LAN: one MAC per address, as setup's lab assumes.
+    let lan = read("etc/sysctl.d/50-rccr-lan.conf");
+    for line in [
+        "net.ipv4.conf.all.arp_ignore = 1",
+        "net.ipv4.conf.all.arp_announce = 2",
+        "net.ipv4.conf.all.rp_filter = 2",
+    ] {
+        assert_has(&lan, &format!("\n{line}\n"));
+    }
+    assert_eq!(mode("etc/sysctl.d/50-rccr-lan.conf"), "-rw-r--r--");
     let lbu = read("etc/lbu/lbu.conf");
     assert_has(&lbu, "\nLBU_MEDIA=mmcblk0p1\n");
     assert_has(&lbu, "\nDELETEOLDCONFIGS=yes\n");

@@ -175,6 +175,19 @@ populate() {
 		"	hostname ReCyClusteR-$type_word" |
 		makefile root:root 0644 "$ovl/etc/network/interfaces"
 
+	# With two cards on one LAN (two cables, a cable and Wi-Fi), each card
+	# answers ARP only for its own address and announces only it, so the
+	# LAN sees one MAC per address (Linux's default answers for both on
+	# both), and a reply that arrives on the other card is not dropped.
+	# The sysctl service applies it in the boot runlevel, before networking.
+	printf '%s\n' \
+		'# rccr: one MAC per address on a machine with several cards on the LAN' \
+		'net.ipv4.conf.all.arp_ignore = 1' \
+		'net.ipv4.conf.all.arp_announce = 2' \
+		'net.ipv4.conf.all.rp_filter = 2' \
+		'net.ipv4.conf.default.rp_filter = 2' |
+		makefile root:root 0644 "$ovl/etc/sysctl.d/50-rccr-lan.conf"
+
 	{
 		echo alpine-base
 		world_of "$TYPE" "$ARCH"
