@@ -357,10 +357,49 @@ pub fn check_trusted(path: &Path, file: &File, trust: Trust) -> Result<(), Error
     match untrusted_meta(&meta, trust) {
         Some(why) => Err(Error::bad_input(
             path.display().to_string(),
-            format!("{why}: {}", trust.remedy()),
+            format!(
+                "{why}: {}",
+                modes_from_mount(path).unwrap_or_else(|| trust.remedy().into())
+            ),
         )),
         None => Ok(()),
     }
+}
+
+/// File systems whose owners and modes come from their mount options
+/// (a USB stick), where chmod and chown cannot help.
+const MODES_FROM_MOUNT: [&str; 6] = ["vfat", "msdos", "exfat", "ntfs", "ntfs3", "fuseblk"];
+
+/// What to do instead of chmod when `path` is on a file system of
+/// [`MODES_FROM_MOUNT`]; `None` on any other (or when unknown).
+pub fn modes_from_mount(path: &Path) -> Option<String> {
+    let real = fs::canonicalize(path).ok()?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let fs_type = fs_type_of(&mountinfo, &real)?;
+    MODES_FROM_MOUNT.contains(&fs_type).then(|| {
+        format!(
+            "it is on {fs_type}, whose owners and modes come from its mount options: \
+             mount it with uid=0,fmask=0177,dmask=0077, or keep rccr's state and keys \
+             on a Linux file system"
+        )
+    })
+}
+
+/// The type of the file system `path` (absolute, links resolved) is on,
+/// from `/proc/self/mountinfo`'s text: the longest mount point above it.
+fn fs_type_of<'m>(mountinfo: &'m str, path: &Path) -> Option<&'m str> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let point = line.split(' ').nth(4)?;
+            let fs_type = line.split_once(" - ")?.1.split(' ').next()?;
+            // Spaces and the like are octal escapes (`\040`).
+            let point = point.replace("\\040", " ").replace("\\011", "\t");
+            path.starts_with(&point)
+                .then(|| (Path::new(&point).components().count(), fs_type))
+        })
+        .max_by_key(|(depth, _)| *depth)
+        .map(|(_, fs_type)| fs_type)
 }
 
 /// The bytes of `path`, a file rccr trusts at level `trust`
@@ -529,6 +568,22 @@ mod tests {
                 path.display()
             );
         }
+    }
+
+    #[test]
+    fn the_file_system_of_a_path_is_that_of_the_longest_mount_point_above_it() {
+        let mountinfo = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
+             30 22 8:17 / /media/usb rw,relatime shared:9 - vfat /dev/sdb1 rw,fmask=0022\n\
+             31 22 8:18 / /media/my\\040stick rw shared:10 - exfat /dev/sdc1 rw\n\
+             32 22 0:5 / /media/usbkey rw - tmpfs tmpfs rw\n";
+        let on = |p: &str| fs_type_of(mountinfo, Path::new(p));
+        assert_eq!(on("/root/.rccr"), Some("ext4"));
+        assert_eq!(on("/media/usb/rccr/cluster_key"), Some("vfat"));
+        assert_eq!(on("/media/usb"), Some("vfat"));
+        // A path component, not a prefix of the name.
+        assert_eq!(on("/media/usbkey/x"), Some("tmpfs"));
+        assert_eq!(on("/media/my stick/state"), Some("exfat"));
+        assert_eq!(fs_type_of("garbage\n", Path::new("/x")), None);
     }
 
     #[test]

@@ -290,7 +290,9 @@ pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
             dir.display().to_string(),
             format!(
                 "{why}; {}",
-                in_sudo_home(dir).unwrap_or_else(|| "rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)".into())
+                in_sudo_home(dir)
+                    .or_else(|| crate::fsutil::modes_from_mount(dir))
+                    .unwrap_or_else(|| "rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)".into())
             ),
         )),
         Err(e) => Err(Error::io(format!("cannot inspect {}", dir.display()), e)),
