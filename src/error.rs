@@ -197,16 +197,20 @@ mod tests {
     /// say the same of each: README's meaning starts help's line.
     #[test]
     fn an_error_is_one_line_shown_in_the_order_of_its_bytes() {
-        assert_eq!(one_line("rccr: 서버.yml: ok"), "rccr: 서버.yml: ok");
-        assert_eq!(one_line("a\nb\x1b[2J"), "a\\nb\\u{1b}[2J");
-        assert_eq!(
-            one_line("--config evil\u{202e}lmy.exe"),
-            "--config evil\\u{202e}lmy.exe"
-        );
-        assert_eq!(
-            one_line("x\u{2066}y\u{2069}\u{200f}"),
-            "x\\u{2066}y\\u{2069}\\u{200f}"
-        );
+        for (said, shown) in [
+            ("rccr: 서버.yml: ok", "rccr: 서버.yml: ok"),
+            ("a\nb\x1b[2J", "a\\nb\\u{1b}[2J"),
+            (
+                "--config evil\u{202e}lmy.exe",
+                "--config evil\\u{202e}lmy.exe",
+            ),
+            (
+                "x\u{2066}y\u{2069}\u{200f}",
+                "x\\u{2066}y\\u{2069}\\u{200f}",
+            ),
+        ] {
+            assert_eq!(one_line(said), shown);
+        }
     }
 
     #[test]
