@@ -573,6 +573,24 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     let key = Resolver::new(paths)
         .cluster_once(config.ssh.key_type, &records, &written)?
         .map_or_else(|| paths.ssh_identity(kind), |f| f.path);
+    // And every file it writes can be written: a config this user cannot
+    // put in /etc/rccr stops it here, not after the keys.
+    let key_files = keys
+        .iter()
+        .flat_map(|(_, path, _)| [path.to_path_buf(), public_path(path)]);
+    let files = [
+        Some(paths.last_rotation()),
+        unfinished.as_ref().map(|_| paths.journal()),
+        get("swarm").map(|_| paths.swarm()),
+        get("keys").map(|_| paths.key_records()),
+        known_hosts.as_ref().map(|_| paths.known_hosts.clone()),
+        get("config").map(|_| PathBuf::from(crate::config::SYSTEM_PATH)),
+        Some(paths.nodes()),
+        Some(paths.inventory_ini()),
+    ];
+    for file in key_files.chain(files.into_iter().flatten()) {
+        fsutil::check_writable(&file)?;
+    }
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let mut done = Vec::new();

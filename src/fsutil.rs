@@ -234,6 +234,32 @@ pub fn check_replaceable(path: &Path) -> Result<(), Error> {
     }
 }
 
+/// Refuses, before anything is written, a `path` that [`write_atomic`]
+/// (after `create_dir_all` of its directory) could not write: no file
+/// there ([`check_replaceable`]), or a directory this user may not write
+/// in, or, when it is missing, may not create (the nearest one above it
+/// that exists decides). For a command that writes several files and
+/// must write all or none.
+pub fn check_writable(path: &Path) -> Result<(), Error> {
+    check_replaceable(path)?;
+    let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let Some(existing) = dir.ancestors().find(|d| d.exists()) else {
+        return Ok(());
+    };
+    let what = if existing == dir {
+        "write in"
+    } else {
+        "create"
+    };
+    let refused = |e| Error::io(format!("cannot {what} {}", dir.display()), e);
+    if !existing.is_dir() {
+        return Err(refused(std::io::ErrorKind::NotADirectory.into()));
+    }
+    crate::sys::may_write_in(existing).map_err(refused)
+}
+
 fn replace(
     path: &Path,
     contents: &[u8],

@@ -398,6 +398,19 @@ pub fn set_umask(mask: u32) {
     unsafe { libc::umask(mask as libc::mode_t) };
 }
 
+/// Whether this user may create and remove entries in the directory
+/// `dir` (access(2) with `W_OK | X_OK`; a read-only filesystem says no).
+pub fn may_write_in(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: a NUL-terminated path that outlives the call.
+    match unsafe { libc::access(c_path.as_ptr(), libc::W_OK | libc::X_OK) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
 /// Ignores SIGHUP, so a process outlives the session that started it.
 pub fn ignore_hangup() {
     // SAFETY: SIG_IGN is a valid disposition for SIGHUP; no handler runs.

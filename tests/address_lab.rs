@@ -588,3 +588,112 @@ fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
     let other_mac = &by_card[usize::from(other_card == "eth1")].1;
     assert_one_node(&lab, new_low, other_mac, &[new_high, low, high]);
 }
+
+/// Makes `clone` a copy of `of` as a configured card copied to another
+/// machine is: `of`'s host key (its sshd re-reads it on SIGHUP) and its
+/// name, with its own MAC and lease.
+fn clone_card(lab: &Lab, of: &str, clone: &str) {
+    let hosts = lab.dir().join("hosts");
+    for file in ["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"] {
+        std::fs::copy(hosts.join(of).join(file), hosts.join(clone).join(file))
+            .expect("copy the host key");
+    }
+    let name = lab.host(of).hostname;
+    lab.lie_about_hostname(clone, format!("{name}\n").as_bytes());
+    let sshd = std::fs::read_to_string(hosts.join(clone).join("sshd.pid")).expect("sshd.pid");
+    let out = lab.sh(clone, &format!("kill -HUP {}", sshd.trim()));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let public = std::fs::read_to_string(hosts.join(of).join("ssh_host_ed25519_key.pub"))
+        .expect("read the host key");
+    let b64 = public
+        .split_whitespace()
+        .nth(1)
+        .expect("a key line")
+        .to_string();
+    let ip = lab.ip(clone);
+    common::lab::wait_for("the clone's sshd to serve the copied key", || {
+        let scan = lab.exec("control", &["ssh-keyscan", "-t", "ed25519", &ip]);
+        stdout(&scan).contains(&b64)
+    });
+}
+
+/// A configured card copied to three machines (one host key, one name,
+/// three MACs: `target-2` and `target-3` are copies of `target-1`) is
+/// three machines, not one with three network cards. What happens today:
+/// run 1 adopts the lowest copy and calls the others "the same machine
+/// ... adopted there only", with no word of host keys; run 2, with that
+/// node switched off, adopts the next copy (renamed, rotated), and its
+/// record and known_hosts line replace the node's (`same_node` by host
+/// key); run 3, the node back on, finds it holding the cluster key but
+/// "duplicate: the node at (the copy) answers here too": out of the
+/// inventory for good. What must happen: every copy is told to make its
+/// own host keys, and a new host with a node's host key (a node has left
+/// the temporary key behind: this is another machine) is adopted at
+/// none, so the node keeps its record, pins and place.
+#[test]
+#[ignore = "fails until setup::discover adopts no copy of a node's host key (review3's report)"]
+fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node_s_record() {
+    let lab = or_skip!(Lab::builder().targets(3).up_as_root());
+    for copy in ["target-2", "target-3"] {
+        clone_card(&lab, "target-1", copy);
+    }
+    let mut by_ip: Vec<(Ipv4Addr, &str)> = ["target-1", "target-2", "target-3"]
+        .into_iter()
+        .map(|h| (lab.ip(h).parse().expect("an address"), h))
+        .collect();
+    by_ip.sort();
+    let (node_ip, node) = by_ip[0];
+    let node_mac = lab.host(node).mac;
+    let told = |err: &str, ip: Ipv4Addr| {
+        err.lines()
+            .any(|l| l.starts_with(&format!("rccr setup: {ip}: ")) && l.contains("own host keys"))
+    };
+    let out = setup(&lab);
+    let json = ok("rccr setup", &out);
+    let err = stderr(&out);
+    assert!(
+        object_of(&json, &node_ip.to_string()).contains("\"result\": \"adopted\""),
+        "{json}\n{err}"
+    );
+    for (ip, _) in &by_ip[1..] {
+        assert!(
+            told(&err, *ip),
+            "{ip} not told to make its own host keys:\n{err}"
+        );
+    }
+    let nodes = cat(&lab, "control", "/root/.rccr/nodes");
+    let known_hosts = cat(&lab, "control", "/root/.ssh/known_hosts");
+
+    // The node is switched off: no copy takes its place.
+    let out = lab.sh(node, "ip link set eth0 down");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = setup(&lab);
+    let json = ok("rccr setup, the node off", &out);
+    let err = stderr(&out);
+    for (ip, _) in &by_ip[1..] {
+        let copy = object_of(&json, &ip.to_string());
+        assert!(copy.contains("\"result\": \"untouched"), "{copy}\n{err}");
+        assert!(
+            told(&err, *ip),
+            "{ip} not told to make its own host keys:\n{err}"
+        );
+    }
+    let now = cat(&lab, "control", "/root/.rccr/nodes");
+    assert!(
+        now.contains(&format!("\n{node_ip}\t{node_mac}\t")),
+        "the node's record is gone:\n{now}"
+    );
+    assert_eq!(sorted_lines(&now), sorted_lines(&nodes));
+    assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known_hosts);
+
+    // Back on, it is the node it was.
+    let out = lab.sh(node, "ip link set eth0 up");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = setup(&lab);
+    let json = ok("rccr setup, the node back", &out);
+    assert!(
+        object_of(&json, &node_ip.to_string()).contains("\"result\": \"already adopted\""),
+        "{json}\n{}",
+        stderr(&out)
+    );
+}

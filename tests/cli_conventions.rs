@@ -1367,6 +1367,52 @@ fn restore_reads_the_rotation_journal_before_it_writes_anything() {
     assert!(home.state().join("inventory.ini").is_file());
 }
 
+/// Restore checks that it can write every file it restores before it
+/// writes the first: an archive carrying a config, restored by a user who
+/// cannot create /etc/rccr (uid 65534 here), wrote the cluster key,
+/// last-rotation and known_hosts, then stopped at "cannot create
+/// /etc/rccr" with half a restore on disk.
+#[test]
+fn restore_that_cannot_write_the_config_writes_nothing() {
+    let home = Home::new("restoreconfig");
+    if !give_to_another_user(&home.0 .0) || Path::new(SYSTEM_CONFIG).exists() {
+        return;
+    }
+    let setpriv = "/usr/bin/setpriv";
+    if !Path::new(setpriv).exists() {
+        skip::skip("needs setpriv to drop to another user");
+        return;
+    }
+    let key = std::fs::read(ed25519_key(&home, "cluster_key", &[])).unwrap();
+    let config = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/cluster_config.yml")).unwrap();
+    let archive = archive(
+        &home,
+        "archive",
+        &[("cluster_key", key), ("config", config)],
+    );
+    for path in [home.state(), home.0.path("archive")] {
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+    }
+    let args = [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        RCCR,
+        "restore",
+        archive.to_str().unwrap(),
+    ];
+    let out = home
+        .command_of(setpriv, &args, home.state().as_os_str())
+        .output()
+        .unwrap();
+    assert_refused(&args, &out, 1, "cannot create /etc/rccr: Permission denied");
+    nothing_written(&home, &[]);
+    assert!(!Path::new(SYSTEM_CONFIG).exists());
+}
+
+/// Where restore writes an archive's config.
+const SYSTEM_CONFIG: &str = "/etc/rccr/cluster_config.yml";
+
 /// A file named for rccr to read that is missing, a directory or a device
 /// is bad input (exit 3) in every command, named as given with what to
 /// give instead, as a key file always was. `--config`, `--hosts-file`,

@@ -677,6 +677,45 @@ fn a_weak_rsa_host_key_is_replaced_at_boot() {
     assert!(!run.says("host key SHA"), "{}", run.stderr);
 }
 
+/// A weak RSA host key in PEM (`ssh-keygen -m PEM`, every RSA key
+/// OpenSSH wrote before 7.8) is replaced too, by its `.pub`: sshd serves
+/// it, setup refuses it and says a reboot replaces it, but rccr-init
+/// could not read it, said "cannot read the key" and kept it.
+#[test]
+fn a_weak_rsa_host_key_in_pem_is_replaced_at_boot_too() {
+    let root = Root::image("weakpem", "target");
+    root.write("etc/ssh/sshd_config", "HostKey /etc/ssh/ssh_host_rsa_key\n");
+    let rel = "etc/ssh/ssh_host_rsa_key";
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q", "-t", "rsa", "-b", "1024", "-m", "PEM", "-N", "", "-C", "root@old", "-f",
+        ])
+        .arg(root.path(rel))
+        .output()
+        .expect("run ssh-keygen (apt package openssh-client)");
+    assert!(out.status.success(), "{out:?}");
+    let weak = root.read(rel);
+    assert!(weak.starts_with("-----BEGIN RSA"), "{weak}");
+    let run = root.init(&[]).ok();
+    let key = ssh_key::PrivateKey::from_openssh(root.read(rel)).expect("a new OpenSSH key");
+    let n = key.key_data().rsa().expect("an RSA key").public.n.clone();
+    assert_eq!(
+        n.as_positive_bytes().unwrap().len() * 8,
+        3072,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(root.mode(rel), 0o600);
+    let public = root.read("etc/ssh/ssh_host_rsa_key.pub");
+    assert_eq!(public.trim_end(), key.public_key().to_openssh().unwrap());
+    assert!(
+        run.says("replacing an RSA key of 1024 bits"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.says("cannot read"), "{}", run.stderr);
+}
+
 #[test]
 fn dry_run_changes_nothing() {
     let root = Root::image("dry", "target");

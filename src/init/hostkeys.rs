@@ -16,7 +16,8 @@
 //! short between its two files) is replaced. An empty private file (a crash before atomic
 //! writes, a `touch`) counts as missing, and so does an RSA key under
 //! [`MIN_RSA_BITS`], which setup never trusts (`ssh::HostKey::weakness`):
-//! it is replaced by a new key, in one line that says so.
+//! it is replaced by a new key, in one line that says so (one in PEM,
+//! which rccr does not read, is judged by its `.pub`).
 use super::Ctx;
 use crate::keys::authorized::key_blob;
 use crate::keys::{self, KeyType};
@@ -164,9 +165,19 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
 /// The bits of the existing key at `private` when it is RSA too weak for
 /// setup to trust ([`crate::ssh::weak_rsa_bits`]). A key that cannot be
 /// read is not judged here: [`ensure_public`] reports it.
+/// A PEM one (`ssh-keygen -m PEM`, every RSA key OpenSSH wrote before
+/// 7.8), which rccr does not read, is judged by its `.pub`.
 fn weak_rsa_bits(private: &Path) -> Option<usize> {
-    let key = PrivateKey::from_openssh(fs::read(private).ok()?).ok()?;
-    crate::ssh::weak_rsa_bits(key.public_key().key_data())
+    let text = fs::read(private).ok()?;
+    let public = match PrivateKey::from_openssh(&text) {
+        Ok(key) => key.public_key().clone(),
+        Err(_) if text.starts_with(concat!("-----BEGIN RSA ", "PRIVATE KEY-----").as_bytes()) => {
+            let line = fs::read_to_string(keys::public_path(private)).ok()?;
+            ssh_key::PublicKey::from_openssh(line.trim()).ok()?
+        }
+        Err(_) => return None,
+    };
+    crate::ssh::weak_rsa_bits(public.key_data())
 }
 
 /// Makes `public` hold the public half of the existing `private` key:

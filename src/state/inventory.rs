@@ -213,6 +213,17 @@ mod tests {
         assert!(one.same_node(&other_card));
         other_card.host_key = "SHA256:other".parse().ok();
         assert!(!one.same_node(&other_card));
+        // No host key recorded (the control, older lines): two such
+        // records are one node only by MAC, else by address.
+        let (mut a, mut b) = (one.clone(), other_card.clone());
+        (a.host_key, b.host_key) = (None, None);
+        assert!(!a.same_node(&b) && !b.same_node(&a));
+        b.mac = a.mac;
+        assert!(a.same_node(&b));
+        (a.mac, b.mac) = (None, None);
+        assert!(!a.same_node(&b));
+        b.ip = a.ip;
+        assert!(a.same_node(&b));
     }
 
     #[test]
