@@ -523,7 +523,11 @@ impl Probe<'_> {
     /// its key in known_hosts). `None` (class set) when the host is not to
     /// be logged in to. A known node's pins are those of its name and last
     /// address, and the fingerprint the inventory holds; a host new to the
-    /// inventory has those of its address.
+    /// inventory has those of its address. A host its MAC does not make a
+    /// node is offered the key types pinned for its address (any, when
+    /// none is): it shows the key of the type libssh2 picks of all, as it
+    /// did when it was first seen and pinned, so a node is found by its
+    /// host key where no pin of another type names the address.
     fn connect(&self, c: &mut Candidate) -> Option<(Connection, bool)> {
         let ip: IpAddr = c.ip.into();
         let port = self.keys.port;
