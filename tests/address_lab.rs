@@ -629,4 +629,22 @@ fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
     assert_eq!(record(&cat(&lab, "control", "/root/.rccr/nodes")), before);
     assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known);
     assert_one_node(&lab, new_low, other_mac, &[new_high, low, high]);
+
+    // Its first card plugged in again: the node answers where it is
+    // recorded, so its host key at that card's address moves nothing.
+    let out = lab.sh("dualhome", &format!("ip link set {adopted_card} up"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    lease_on(&lab, "dualhome", adopted_card, &new_high.to_string());
+    let out = setup(&lab);
+    let json = ok("rccr setup with both cards again", &out);
+    assert!(
+        object_of(&json, &new_high.to_string()).contains("\"found\": \"duplicate\""),
+        "{json}"
+    );
+    assert_has(
+        &stderr(&out),
+        &format!("{new_high}: duplicate: the node at {new_low} (host key "),
+    );
+    assert_eq!(record(&cat(&lab, "control", "/root/.rccr/nodes")), before);
+    assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known);
 }
