@@ -606,6 +606,12 @@ fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
     );
     let keys = ok("rccr keys status", &keys);
     assert_has(&keys, "\"pinned\": \"yes\"");
+    // keyrotate reaches every node of the inventory where it is recorded.
+    let rekey = lab.exec("control", &["rccr", "keyrotate", "--yes", "--rekey"]);
+    let rekey = ok("rccr keyrotate --rekey", &rekey);
+    assert_has(&rekey, &new_low.to_string());
+    assert!(!rekey.contains(&new_high.to_string()), "{rekey}");
+    assert_strict_ssh_works(&lab, "ReCyClusteR-Target-11", "ReCyClusteR-Target-11");
 
     // Again: it is where it is recorded; nothing moves, nothing is pinned anew.
     let record = |nodes: &str| -> String {
