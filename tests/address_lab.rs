@@ -144,6 +144,45 @@ fn pinned_fields(known_hosts: &str) -> Vec<String> {
         .collect()
 }
 
+/// `rccr status --json` has the node `name` at `ip`, moved from `from`,
+/// reached with its pinned host key and the cluster key (no Docker in
+/// this lab: every node is unhealthy, exit 1, and still reported).
+fn assert_status_moved(lab: &Lab, name: &str, ip: &str, from: &str) {
+    let out = lab.exec("control", &["rccr", "status", "--json"]);
+    let json = stdout(&out);
+    let object = json
+        .lines()
+        .find(|l| l.contains(&format!("\"node\": \"{name}\"")))
+        .unwrap_or_else(|| panic!("no {name} in {json}\n{}", stderr(&out)));
+    let fields = [
+        format!("\"ip\": \"{ip}\", \"moved_from\": \"{from}\""),
+        "\"ssh\": \"ok\"".to_string(),
+        "\"cluster_key\": \"accepted\"".to_string(),
+    ];
+    assert_fields(object, &fields, &json);
+}
+
+/// Setup's `json` has the node at `ip` already adopted, moved from
+/// `from`, with `mac`.
+fn assert_moved(json: &str, ip: Ipv4Addr, from: Ipv4Addr, mac: &str) {
+    let fields = [
+        "\"result\": \"already adopted\"".to_string(),
+        format!("\"moved_from\": \"{from}\""),
+        format!("\"mac\": \"{mac}\""),
+    ];
+    assert_fields(object_of(json, &ip.to_string()), &fields, json);
+}
+
+/// Each of `fields` is in `object`, a part of `whole`.
+fn assert_fields(object: &str, fields: &[String], whole: &str) {
+    for field in fields {
+        assert!(
+            object.contains(field.as_str()),
+            "{field} missing in {object}\n{whole}"
+        );
+    }
+}
+
 fn sorted_lines(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     lines.sort();
@@ -195,21 +234,8 @@ fn a_node_on_a_new_lease_is_followed_by_setup_status_and_plain_ssh() {
     assert_strict_ssh_works(&lab, &new_ip, &name);
     assert_strict_ssh_works(&lab, "ReCyClusteR-Target-02", "ReCyClusteR-Target-02");
 
-    // status says it moved, in the table and in --json (no Docker in this
-    // lab: every node is unhealthy, exit 1, and still reported).
-    let out = lab.exec("control", &["rccr", "status", "--json"]);
-    let json = stdout(&out);
-    let object = json
-        .lines()
-        .find(|l| l.contains(&format!("\"node\": \"{name}\"")))
-        .unwrap_or_else(|| panic!("no {name} in {json}\n{}", stderr(&out)));
-    for field in [
-        format!("\"ip\": \"{new_ip}\", \"moved_from\": \"{old_ip}\""),
-        "\"ssh\": \"ok\"".to_string(),
-        "\"cluster_key\": \"accepted\"".to_string(),
-    ] {
-        assert!(object.contains(&field), "{field} missing in {object}");
-    }
+    // status says it moved, in the table and in --json.
+    assert_status_moved(&lab, &name, &new_ip, &old_ip);
     let table = stdout(&lab.exec("control", &["rccr", "status"]));
     assert!(
         table.contains(&format!("{name} ({new_ip}): moved from {old_ip} ")),
@@ -463,7 +489,8 @@ fn assert_one_node(lab: &Lab, ip: Ipv4Addr, mac: &str, not: &[Ipv4Addr]) {
 /// host key) is one node: adopted once, at its lower address, recorded
 /// and pinned once, a duplicate at the other; a re-run changes nothing;
 /// when DHCP hands it two other addresses, the node follows the card it
-/// was adopted by, even when the other card's is now the lower one.
+/// was adopted by, even when the other card's is now the lower one; with
+/// that card unplugged, it follows its host key to the other card.
 #[test]
 fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
     let lab = or_skip!(Lab::builder().targets(1).dualhome(true).up_as_root());
@@ -537,14 +564,7 @@ fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
     lease_on(&lab, "dualhome", other_card, &new_low.to_string());
     let out = setup(&lab);
     let json = ok("rccr setup after new leases", &out);
-    let node = object_of(&json, &new_high.to_string());
-    for field in [
-        "\"result\": \"already adopted\"".to_string(),
-        format!("\"moved_from\": \"{low}\""),
-        format!("\"mac\": \"{low_mac}\""),
-    ] {
-        assert!(node.contains(&field), "{field} missing in {json}");
-    }
+    assert_moved(&json, new_high, low, &low_mac);
     let other = object_of(&json, &new_low.to_string());
     assert!(
         other.contains("\"found\": \"duplicate\""),
@@ -554,39 +574,85 @@ fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
     assert_one_node(&lab, new_high, &low_mac, &[new_low, low, high]);
 
     // The card it was adopted by is unplugged: its other card's address
-    // takes the cluster key but no pin names it (unpinned), and the node
-    // is missing; pinned by hand there, it is that one node again.
+    // shows the node's host key in the handshake, so the node is followed
+    // there by its host key, with that card's MAC, and no pin by hand;
+    // plain ssh, status and keys status find it there.
     let unplug = format!("ip -4 addr flush dev {adopted_card} && ip link set {adopted_card} down");
     let out = lab.sh("dualhome", &unplug);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = setup(&lab);
-    let json = stdout(&out);
-    assert!(
-        object_of(&json, &new_low.to_string()).contains("\"found\": \"unpinned\""),
-        "{json}\n{}",
-        stderr(&out)
+    let json = ok("rccr setup with the adopted card unplugged", &out);
+    let other_mac = &by_card[usize::from(other_card == "eth1")].1;
+    assert_moved(&json, new_low, new_high, other_mac);
+    assert_one_node(&lab, new_low, other_mac, &[new_high, low, high]);
+    assert_strict_ssh_works(&lab, &new_low.to_string(), "ReCyClusteR-Target-11");
+    assert_strict_ssh_works(&lab, "ReCyClusteR-Target-11", "ReCyClusteR-Target-11");
+    assert_status_moved(
+        &lab,
+        "ReCyClusteR-Target-11",
+        &new_low.to_string(),
+        &new_high.to_string(),
     );
-    let pin = lab.exec(
+    let keys = lab.exec(
         "control",
         &[
-            "ssh",
-            "-o",
-            "StrictHostKeyChecking=accept-new",
-            "-o",
-            "BatchMode=yes",
-            &format!("root@{new_low}"),
-            "true",
+            "rccr",
+            "keys",
+            "status",
+            "--json",
+            "--host",
+            &new_low.to_string(),
         ],
     );
-    assert!(pin.status.success(), "{}", stderr(&pin));
+    let keys = ok("rccr keys status", &keys);
+    assert_has(&keys, "\"pinned\": \"yes\"");
+    // keyrotate reaches every node of the inventory where it is recorded.
+    let rekey = lab.exec("control", &["rccr", "keyrotate", "--yes", "--rekey"]);
+    let rekey = ok("rccr keyrotate --rekey", &rekey);
+    assert_has(&rekey, &new_low.to_string());
+    assert!(!rekey.contains(&new_high.to_string()), "{rekey}");
+    assert_strict_ssh_works(&lab, "ReCyClusteR-Target-11", "ReCyClusteR-Target-11");
+
+    // Again: it is where it is recorded; nothing moves, nothing is pinned anew.
+    let record = |nodes: &str| -> String {
+        let fingerprint = lab.host_key_fingerprint("dualhome");
+        let line = nodes.lines().find(|l| l.contains(&fingerprint));
+        // Without its last field, moved-from, which says what the last run did.
+        let line = line.unwrap_or_else(|| panic!("no record in {nodes}"));
+        line.rsplit_once('\t')
+            .map_or(line, |(kept, _)| kept)
+            .to_string()
+    };
+    let before = record(&cat(&lab, "control", "/root/.rccr/nodes"));
+    let known = cat(&lab, "control", "/root/.ssh/known_hosts");
     let out = setup(&lab);
-    let json = ok("rccr setup once pinned", &out);
+    let json = ok("rccr setup again, the adopted card unplugged", &out);
+    let node = object_of(&json, &new_low.to_string());
     assert!(
-        object_of(&json, &new_low.to_string()).contains("\"result\": \"already adopted\""),
+        node.contains("\"result\": \"already adopted\"") && node.contains("\"moved_from\": null"),
         "{json}"
     );
-    let other_mac = &by_card[usize::from(other_card == "eth1")].1;
+    assert_eq!(record(&cat(&lab, "control", "/root/.rccr/nodes")), before);
+    assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known);
     assert_one_node(&lab, new_low, other_mac, &[new_high, low, high]);
+
+    // Its first card plugged in again: the node answers where it is
+    // recorded, so its host key at that card's address moves nothing.
+    let out = lab.sh("dualhome", &format!("ip link set {adopted_card} up"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    lease_on(&lab, "dualhome", adopted_card, &new_high.to_string());
+    let out = setup(&lab);
+    let json = ok("rccr setup with both cards again", &out);
+    assert!(
+        object_of(&json, &new_high.to_string()).contains("\"found\": \"duplicate\""),
+        "{json}"
+    );
+    assert_has(
+        &stderr(&out),
+        &format!("{new_high}: duplicate: the node at {new_low} (host key "),
+    );
+    assert_eq!(record(&cat(&lab, "control", "/root/.rccr/nodes")), before);
+    assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known);
 }
 
 /// Makes `clone` a copy of `of` as a configured card copied to another

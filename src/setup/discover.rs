@@ -10,6 +10,12 @@
 //!    (its name and last address in known_hosts, its fingerprint in the
 //!    inventory), so a node at a new address with its own host key is
 //!    followed there (`moved_from`), and with another key is a mismatch.
+//!    A host at an address its MAC does not say that shows, in the
+//!    handshake, a node's pinned host key is that node too (libssh2 checks
+//!    the host holds the private key: showing a public key is not enough),
+//!    on its other network card: followed there by its host key
+//!    (`moved_by_key`), where neither its recorded address nor its MAC
+//!    finds it ([`one_address_each`]).
 //!    An RSA host key under 2048 bits is `untrusted (weak host key)`,
 //!    pinned or not: no key of ours is offered, nothing is pinned;
 //! 2. a canary key no one holds ([`crate::keys::canary`]): a host that
@@ -148,8 +154,13 @@ pub struct Candidate {
     /// What made an untrusted host so, partly in its words (escape it).
     pub note: Option<String>,
     /// The address the inventory had for this node (same MAC, same host
-    /// key) when it is not this one.
+    /// key; or its host key alone) when it is not this one.
     pub moved_from: Option<IpAddr>,
+    /// Moved here by its host key alone: it showed, in the handshake, the
+    /// host key of a node of the inventory whose MAC is not this one's
+    /// (the node's other network card). Kept only where neither its
+    /// recorded address nor its MAC finds that node.
+    pub moved_by_key: bool,
 }
 
 /// The keys and login settings discovery tries.
@@ -192,7 +203,7 @@ pub fn scan_options(
 }
 
 /// Sweeps the LAN and classifies every live host, knowing the nodes of
-/// the inventory (`known`) by their MACs; roles come from the config's
+/// the inventory (`known`) by their MACs and host keys; roles come from the config's
 /// pins (targets otherwise).
 pub fn discover(
     config: &Config,
@@ -246,10 +257,11 @@ const ADDRESSES_NAMED: usize = 3;
 /// cloned MAC): a new host there is adopted at none of its addresses,
 /// nor is one whose host key answers elsewhere as anything but new. A
 /// node of the inventory (its host key proves it) is kept at one
-/// address, its recorded one (else the lowest), and left alone at the
-/// others, so it is never recorded twice, nor taken for a host that
-/// merely learnt the cluster key (unpinned); another machine with its
-/// MAC is a duplicate too, not that node reinstalled.
+/// address: its recorded one; else the lowest its MAC moved it to; else
+/// the lowest its host key alone moved it to (its other network card).
+/// It is left alone at the others, so it is never recorded twice, nor
+/// moved away from where it answers as it was recorded; another machine
+/// with its MAC is a duplicate too, not that node reinstalled.
 fn one_address_each(candidates: &mut [Candidate]) {
     let same_key = |a: &Candidate, b: &Candidate| a.host_key.is_some() && a.host_key == b.host_key;
     let same_mac = |a: &Candidate, b: &Candidate| a.mac.is_some() && a.mac == b.mac;
@@ -258,6 +270,13 @@ fn one_address_each(candidates: &mut [Candidate]) {
         candidates
             .iter()
             .any(|o| o.ip != c.ip && same_mac(c, o) && !same_key(c, o))
+    };
+    // `o` is the node that `c` was moved to by its host key, found at its
+    // recorded address or by its MAC.
+    let at_home = |c: &Candidate, o: &Candidate| {
+        c.moved_by_key
+            && !o.moved_by_key
+            && (Some(IpAddr::V4(o.ip)) == c.moved_from || o.moved_from == c.moved_from)
     };
     let notes: Vec<Option<String>> = candidates
         .iter()
@@ -311,12 +330,15 @@ fn one_address_each(candidates: &mut [Candidate]) {
                         node.hostname.as_deref().unwrap_or("-")
                     )
                 }),
-            // A node at its other addresses: those of another network card
-            // are pinned nowhere, so it takes the cluster key there unpinned.
+            // A node at its other addresses: kept at its recorded address,
+            // else where its MAC moved it, else at the lowest address its
+            // host key alone moved it to. A move by host key yields to the
+            // node showing that key at its recorded address, or where its
+            // MAC moved it, whatever it is found there.
             Class::Adopted | Class::Unpinned => candidates
                 .iter()
-                .filter(|o| o.class == Class::Adopted && same_key(c, o))
-                .min_by_key(|o| (o.moved_from.is_some(), o.ip))
+                .filter(|o| same_key(c, o) && (o.class == Class::Adopted || at_home(c, o)))
+                .min_by_key(|o| (o.moved_from.is_some(), o.moved_by_key, o.ip))
                 .filter(|kept| kept.ip != c.ip)
                 .map(|kept| {
                     format!(
@@ -379,6 +401,7 @@ impl Probe<'_> {
             role: Role::Target,
             note: None,
             moved_from: None,
+            moved_by_key: false,
         };
         if !host.ssh {
             return c;
@@ -460,7 +483,8 @@ impl Probe<'_> {
     /// host keys for one name. New hosts with a taken name are renamed
     /// by the plan instead.
     fn own_name(&self, c: &mut Candidate, told: Hostname) -> Hostname {
-        let Some(node) = self.known_node(c.mac) else {
+        let node = self.known_node(c.mac);
+        let Some(node) = node.or_else(|| self.node_with_key(c.host_key.as_ref())) else {
             return told;
         };
         let Some(holder) = self
@@ -485,19 +509,32 @@ impl Probe<'_> {
             .find(|k| k.mac == Some(mac) && k.role != Role::Control && k.host_key.is_some())
     }
 
+    /// The inventory's node pinned with this host key.
+    fn node_with_key(&self, key: Option<&Fingerprint>) -> Option<&NodeRecord> {
+        let key = key?;
+        self.known
+            .iter()
+            .find(|k| k.role != Role::Control && k.host_key.as_ref() == Some(key))
+    }
+
     /// Connects offering only the pinned host key types, and checks the
     /// host key against the pins; records the key's fingerprint. With the
     /// connection, whether the host is pinned (a node of the inventory, or
     /// its key in known_hosts). `None` (class set) when the host is not to
     /// be logged in to. A known node's pins are those of its name and last
     /// address, and the fingerprint the inventory holds; a host new to the
-    /// inventory has those of its address.
+    /// inventory has those of its address. A host its MAC does not make a
+    /// node is offered the key types pinned for its address (any, when
+    /// none is): it shows the key of the type libssh2 picks of all, as it
+    /// did when it was first seen and pinned, so a node is found by its
+    /// host key where no pin of another type names the address.
     fn connect(&self, c: &mut Candidate) -> Option<(Connection, bool)> {
         let ip: IpAddr = c.ip.into();
         let port = self.keys.port;
-        let node = self.known_node(c.mac);
+        let mut node = self.known_node(c.mac);
+        let pins_of = |k: &NodeRecord| vec![named_field(&k.hostname, port), host_field(k.ip, port)];
         let hosts = match node {
-            Some(k) => vec![named_field(&k.hostname, port), host_field(k.ip, port)],
+            Some(k) => pins_of(k),
             None => vec![host_field(ip, port)],
         };
         let Reached { conn, key } = match self.known_hosts.connect_as(ip, port, &hosts, SSH_TIMEOUT)
@@ -539,7 +576,20 @@ impl Probe<'_> {
             }
             c.moved_from = (k.ip != ip).then_some(k.ip);
         }
-        match self.known_hosts.check_key_as(&hosts, &key) {
+        let mut pin = self.known_hosts.check_key_as(&hosts, &key);
+        // A node's host key at an address its MAC does not say (its other
+        // network card; a MAC the inventory lacks): that node, for the
+        // handshake proved this host holds its private host key. Its pins
+        // are then the node's, as for a node its MAC found.
+        if let (None, Ok(Pin::Match | Pin::Unknown), Some(k)) =
+            (node, &pin, self.node_with_key(Some(&key.fingerprint)))
+        {
+            c.moved_from = (k.ip != ip).then_some(k.ip);
+            c.moved_by_key = c.moved_from.is_some();
+            pin = self.known_hosts.check_key_as(&pins_of(k), &key);
+            node = Some(k);
+        }
+        match pin {
             Ok(Pin::Match) => Some((conn, true)),
             Ok(Pin::Unknown) if node.is_some() => Some((conn, true)),
             Ok(Pin::Unknown) => {
@@ -574,8 +624,9 @@ impl Probe<'_> {
 mod tests {
     use super::*;
 
-    /// Candidates from lines `IP-LAST-BYTE MAC-LAST-BYTE KEY CLASS [MOVED-FROM]`
-    /// (10.0.0.X, 02:00:00:00:00:0Y, SHA256:KEY), `#` comments.
+    /// Candidates from lines `IP-LAST-BYTE MAC-LAST-BYTE KEY CLASS [MOVED-FROM[k]]`
+    /// (10.0.0.X, 02:00:00:00:00:0Y, SHA256:KEY; `k`: moved by its host
+    /// key alone), `#` comments.
     fn found(table: &str) -> Vec<Candidate> {
         let ip = |byte: &str| format!("10.0.0.{byte}").parse().unwrap();
         let class = |word: &str| match word {
@@ -602,7 +653,8 @@ mod tests {
                     class: class(w[3]),
                     role: Role::Target,
                     note: None,
-                    moved_from: w.get(4).map(|b| IpAddr::V4(ip(b))),
+                    moved_from: w.get(4).map(|b| IpAddr::V4(ip(b.trim_end_matches('k')))),
+                    moved_by_key: w.get(4).is_some_and(|b| b.ends_with('k')),
                 }
             })
             .collect()
@@ -677,6 +729,35 @@ mod tests {
                 6,
                 "the node at 10.0.0.4 (host key SHA256:B) answers here too: kept there only",
             ),
+        ];
+        assert_sorted(found(table), classes, &notes);
+    }
+
+    #[test]
+    fn a_node_moved_by_its_host_key_alone_is_kept_only_where_nothing_else_finds_it() {
+        // MOVED-FROM with `k`: moved there by its host key alone.
+        let table = "
+            3 3 A adopted 9k   # A left .9: its other card answers at .3 and .2
+            2 2 A adopted 9k
+            5 5 B adopted 4k   # B answers at its recorded .4: never moved
+            4 4 B adopted
+            7 7 C adopted 6k   # C's MAC moved it to .8: that wins over .7
+            8 6 C adopted 6
+            12 1 D adopted 11k # D refuses the cluster key at its recorded .11
+            11 8 D refused
+            15 0 E adopted 13k # E refuses it where its MAC moved it
+            16 9 E refused 13";
+        let classes = "duplicate adopted duplicate adopted duplicate adopted \
+                       duplicate refused duplicate refused";
+        let notes = [
+            (
+                0,
+                "the node at 10.0.0.2 (host key SHA256:A) answers here too: kept there only",
+            ),
+            (2, "the node at 10.0.0.4 "),
+            (4, "the node at 10.0.0.8 "),
+            (6, "the node at 10.0.0.11 "),
+            (8, "the node at 10.0.0.16 "),
         ];
         assert_sorted(found(table), classes, &notes);
     }

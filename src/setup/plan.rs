@@ -179,6 +179,7 @@ mod tests {
             role: Role::Target,
             note: None,
             moved_from: None,
+            moved_by_key: false,
         }
     }
 

@@ -281,6 +281,7 @@ mod tests {
             role: Role::Target,
             note: None,
             moved_from: "10.0.5.6".parse().ok(),
+            moved_by_key: false,
         };
         let planned = super::super::plan::plan(vec![candidate], &[], &Config::default());
         let table = plan(&planned, false);

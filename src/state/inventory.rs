@@ -4,10 +4,11 @@
 //! rewritten atomically; the user's cluster_config.yml is never touched.
 //! `setup` writes them; `swarm` and `status` read them.
 //!
-//! A node is its MAC: each run finds the nodes' addresses again, and a
-//! node found at another address (with the host key pinned for it) is
-//! the same record, with the address it left in `moved-from` until the
-//! next run.
+//! A node is its host key: each run finds the nodes' addresses again,
+//! and a node found at another address (by its MAC, with the host key
+//! pinned for it; or presenting that host key on another network card)
+//! is the same record, with the address (and MAC) found, and the address
+//! it left in `moved-from` until the next run.
 //!
 //! Every field is a type that cannot hold a tab, a newline, a space or an
 //! `=` ([`Hostname`], [`Mac`], [`Arch`], [`Fingerprint`], an address, a

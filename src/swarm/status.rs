@@ -732,7 +732,7 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
             status.ssh = "unreachable";
             status.error = Some(match e {
                 SshError::Unreachable(_) => {
-                    format!("{e} (if its address changed, rccr setup finds it by its MAC)")
+                    format!("{e} (if its address changed, rccr setup finds it by its MAC or its host key)")
                 }
                 e => format!("no SSH conversation: {e}"),
             });
