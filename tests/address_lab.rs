@@ -685,19 +685,15 @@ fn clone_card(lab: &Lab, of: &str, clone: &str) {
 
 /// A configured card copied to three machines (one host key, one name,
 /// three MACs: `target-2` and `target-3` are copies of `target-1`) is
-/// three machines, not one with three network cards. What happens today:
-/// run 1 adopts the lowest copy and calls the others "the same machine
-/// ... adopted there only", with no word of host keys; run 2, with that
-/// node switched off, adopts the next copy (renamed, rotated), and its
-/// record and known_hosts line replace the node's (`same_node` by host
-/// key); run 3, the node back on, finds it holding the cluster key but
-/// "duplicate: the node at (the copy) answers here too": out of the
-/// inventory for good. What must happen: every copy is told to make its
-/// own host keys, and a new host with a node's host key (a node has left
-/// the temporary key behind: this is another machine) is adopted at
-/// none, so the node keeps its record, pins and place.
+/// three machines, not one with three network cards, though run 1 cannot
+/// tell: it adopts the lowest, and tells the others, besides "the same
+/// machine", to make their own host keys if they are copies. Once that
+/// node is in the inventory, a new host with its host key (the node left
+/// the temporary key behind: this is another machine) is adopted at none,
+/// even with the node switched off, so the node keeps its record, pins
+/// and place. Before, run 2 adopted the next copy, whose record and pin
+/// replaced the node's, and run 3 left the node out for good.
 #[test]
-#[ignore = "fails until setup::discover adopts no copy of a node's host key (review3's report)"]
 fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node_s_record() {
     let lab = or_skip!(Lab::builder().targets(3).up_as_root());
     for copy in ["target-2", "target-3"] {

@@ -246,6 +246,10 @@ pub fn discover(
 /// The most other addresses a note names.
 const ADDRESSES_NAMED: usize = 3;
 
+/// What a machine whose host key is copied from another must do.
+const COPIED_CARD: &str = "give it its own host keys: rm /etc/ssh/ssh_host_* there and \
+     reboot, rccr-init makes new ones; then run setup again";
+
 /// One machine, one address. A host key that answers at several
 /// addresses, all of them new hosts, is one machine with several (two
 /// network cards, a cable and Wi-Fi, an alias, one answering ARP for
@@ -296,7 +300,9 @@ fn one_address_each(candidates: &mut [Candidate]) {
                         .filter(|kept| kept.ip != c.ip)
                         .map(|kept| {
                             format!(
-                                "the same machine (host key {}) answers at {}: adopted there only",
+                                "the same machine (host key {}) answers at {}: adopted there \
+                                 only (if this is another machine, a copy of that one's card, \
+                                 {COPIED_CARD})",
                                 kept.host_key.as_deref().unwrap_or("-"),
                                 kept.ip
                             )
@@ -473,7 +479,37 @@ impl Probe<'_> {
             Class::New if !named_ours => Class::Foreign,
             other => other,
         };
+        if c.class == Class::New {
+            self.not_a_copy(&mut c);
+        }
         c
+    }
+
+    /// A new host whose host key is a node's of the inventory under
+    /// another MAC is a copy of that node's card, not the node: the node
+    /// left the temporary key behind when it was adopted. It is adopted
+    /// at none of its addresses (it would take the node's record, name
+    /// and pins), and told to make its own host keys.
+    fn not_a_copy(&self, c: &mut Candidate) {
+        let Some(node) = self
+            .node_with_key(c.host_key.as_ref())
+            .filter(|k| k.mac != c.mac)
+        else {
+            return;
+        };
+        c.class = Class::Duplicate;
+        c.moved_from = None;
+        c.moved_by_key = false;
+        c.note = Some(format!(
+            "its host key is that of the node {} ({}, {}), yet it takes the temporary key, \
+             which that node no longer does: a copy of its card; adopted at none \
+             ({COPIED_CARD})",
+            node.hostname,
+            node.ip,
+            node.mac
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into())
+        ));
     }
 
     /// The name a node that told `told` goes by. A node of the inventory
