@@ -411,6 +411,32 @@ pub fn modes_from_mount(path: &Path) -> Option<String> {
     })
 }
 
+/// A field of the kernel's mount tables (`/proc/mounts`,
+/// `/proc/self/mountinfo`) as it is: `\040` and friends are octal escapes
+/// of the bytes that would break the line (space, tab, newline, backslash);
+/// one that is no byte (`\777`) is kept as it is.
+pub fn mount_field(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d[0] <= b'3' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The type of the file system `path` (absolute, links resolved) is on,
 /// from `/proc/self/mountinfo`'s text: the longest mount point above it.
 fn fs_type_of<'m>(mountinfo: &'m str, path: &Path) -> Option<&'m str> {
@@ -419,8 +445,7 @@ fn fs_type_of<'m>(mountinfo: &'m str, path: &Path) -> Option<&'m str> {
         .filter_map(|line| {
             let point = line.split(' ').nth(4)?;
             let fs_type = line.split_once(" - ")?.1.split(' ').next()?;
-            // Spaces and the like are octal escapes (`\040`).
-            let point = point.replace("\\040", " ").replace("\\011", "\t");
+            let point = mount_field(point);
             path.starts_with(&point)
                 .then(|| (Path::new(&point).components().count(), fs_type))
         })
@@ -601,7 +626,8 @@ mod tests {
         let mountinfo = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
              30 22 8:17 / /media/usb rw,relatime shared:9 - vfat /dev/sdb1 rw,fmask=0022\n\
              31 22 8:18 / /media/my\\040stick rw shared:10 - exfat /dev/sdc1 rw\n\
-             32 22 0:5 / /media/usbkey rw - tmpfs tmpfs rw\n";
+             32 22 0:5 / /media/usbkey rw - tmpfs tmpfs rw\n\
+             33 22 8:19 / /media/a\\134b rw - ntfs3 /dev/sdd1 rw\n";
         let on = |p: &str| fs_type_of(mountinfo, Path::new(p));
         assert_eq!(on("/root/.rccr"), Some("ext4"));
         assert_eq!(on("/media/usb/rccr/cluster_key"), Some("vfat"));
@@ -609,7 +635,15 @@ mod tests {
         // A path component, not a prefix of the name.
         assert_eq!(on("/media/usbkey/x"), Some("tmpfs"));
         assert_eq!(on("/media/my stick/state"), Some("exfat"));
+        // Every octal escape the kernel writes, a backslash's too.
+        assert_eq!(on("/media/a\\b/rccr"), Some("ntfs3"));
         assert_eq!(fs_type_of("garbage\n", Path::new("/x")), None);
+    }
+
+    #[test]
+    fn a_mount_field_s_octal_escapes_are_its_bytes() {
+        assert_eq!(mount_field("a\\011b\\134c\\9x\\"), "a\tb\\c\\9x\\");
+        assert_eq!(mount_field("\\012\\777"), "\n\\777");
     }
 
     #[test]

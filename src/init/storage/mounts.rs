@@ -4,6 +4,7 @@
 //!
 //! Devices are compared by device number (`major:minor`, as sysfs names
 //! them), not by name: `/proc/mounts` names a device as it was mounted.
+use crate::fsutil::mount_field;
 use crate::init::Ctx;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -26,37 +27,14 @@ impl Mount {
     }
 }
 
-/// `\040` and friends: the kernel's octal escapes in mount fields.
-fn unescape(field: &str) -> String {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parses a `/proc/mounts` text.
 pub fn parse(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             Some(Mount {
-                source: unescape(f.next()?),
-                target: PathBuf::from(unescape(f.next()?)),
+                source: mount_field(f.next()?),
+                target: PathBuf::from(mount_field(f.next()?)),
                 fstype: f.next()?.to_string(),
                 options: f.next().unwrap_or("").to_string(),
             })
@@ -115,7 +93,6 @@ mod tests {
         assert!(m[1].read_only());
         assert!(!m[0].read_only());
         assert_eq!(m[2].target, Path::new("/media/my disk"));
-        assert_eq!(unescape("a\\011b\\134c\\9x\\"), "a\tb\\c\\9x\\");
         assert_eq!(at(&m, Path::new("/media/my disk")), Some(&m[2]));
         assert_eq!(at(&m, Path::new("/media")), None);
     }
