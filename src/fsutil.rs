@@ -383,13 +383,18 @@ pub fn check_trusted(path: &Path, file: &File, trust: Trust) -> Result<(), Error
     match untrusted_meta(&meta, trust) {
         Some(why) => Err(Error::bad_input(
             path.display().to_string(),
-            format!(
-                "{why}: {}",
-                modes_from_mount(path).unwrap_or_else(|| trust.remedy().into())
-            ),
+            format!("{why}: {}", remedy(path, || trust.remedy().into())),
         )),
         None => Ok(()),
     }
+}
+
+/// What to tell the user to do about `path`, which fails StrictModes: how
+/// to mount it when chmod and chown cannot help ([`modes_from_mount`]),
+/// else `otherwise`, what fits the caller's file. The one place that
+/// decides it (`state` asks it too, after its own sudo case).
+pub fn remedy(path: &Path, otherwise: impl FnOnce() -> String) -> String {
+    modes_from_mount(path).unwrap_or_else(otherwise)
 }
 
 /// File systems whose owners and modes come from their mount options
@@ -398,7 +403,7 @@ const MODES_FROM_MOUNT: [&str; 6] = ["vfat", "msdos", "exfat", "ntfs", "ntfs3", 
 
 /// What to do instead of chmod when `path` is on a file system of
 /// [`MODES_FROM_MOUNT`]; `None` on any other (or when unknown).
-pub fn modes_from_mount(path: &Path) -> Option<String> {
+fn modes_from_mount(path: &Path) -> Option<String> {
     let real = fs::canonicalize(path).ok()?;
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
     let fs_type = fs_type_of(&mountinfo, &real)?;
