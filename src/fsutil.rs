@@ -319,7 +319,8 @@ impl Trust {
     /// What to do about a file that fails this level.
     fn remedy(self) -> &'static str {
         match self {
-            Trust::Named | Trust::Kept => {
+            Trust::Named => "rccr does not read a config others could have written (chmod go-w, chown, or --config another file)",
+            Trust::Kept => {
                 "rccr does not trust what others could have written; chmod go-w or chown it, or remove it"
             }
             Trust::Secret => "a private key must be its owner's alone, as ssh wants it; chmod 600 or chown it",
@@ -381,12 +382,18 @@ pub fn check_trusted(path: &Path, file: &File, trust: Trust) -> Result<(), Error
         .metadata()
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     match untrusted_meta(&meta, trust) {
-        Some(why) => Err(Error::bad_input(
-            path.display().to_string(),
-            format!("{why}: {}", remedy(path, || trust.remedy().into())),
-        )),
+        Some(why) => Err(refused(path, &why, trust)),
         None => Ok(()),
     }
+}
+
+/// `path`, which fails `trust` for `why`, refused: bad input naming it,
+/// why, and what to do ([`remedy`]).
+pub fn refused(path: &Path, why: &str, trust: Trust) -> Error {
+    Error::bad_input(
+        path.display().to_string(),
+        format!("{why}: {}", remedy(path, || trust.remedy().into())),
+    )
 }
 
 /// What to tell the user to do about `path`, which fails StrictModes: how
@@ -410,7 +417,7 @@ fn modes_from_mount(path: &Path) -> Option<String> {
     MODES_FROM_MOUNT.contains(&fs_type).then(|| {
         format!(
             "it is on {fs_type}, whose owners and modes come from its mount options: \
-             mount it with uid=0,fmask=0177,dmask=0077, or keep rccr's state and keys \
+             mount it with uid=0,fmask=0177,dmask=0077, or keep what rccr trusts \
              on a Linux file system"
         )
     })

@@ -109,23 +109,13 @@ impl Config {
 fn read_trusted(path: &Path, shown: &Path) -> Result<Vec<u8>, Error> {
     let cannot = |e| Error::io(format!("cannot read {}", shown.display()), e);
     let file = File::open(path).map_err(cannot)?;
-    let refuse = |what: &Path, why: String| {
-        Error::bad_input(
-            what.display().to_string(),
-            format!("{why}: rccr does not read a config others could have written (chmod go-w, chown, or --config another file)"),
-        )
-    };
-    if let Some(why) =
-        crate::fsutil::untrusted_meta(&file.metadata().map_err(cannot)?, Trust::Named)
-    {
-        return Err(refuse(shown, why));
-    }
+    crate::fsutil::check_trusted(shown, &file, Trust::Named)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     if let Ok(Some(why)) = crate::fsutil::untrusted(dir, Trust::Named) {
-        return Err(refuse(dir, why));
+        return Err(crate::fsutil::refused(dir, &why, Trust::Named));
     }
     let mut bytes = Vec::new();
     file.take(MAX_SIZE as u64 + 1)
