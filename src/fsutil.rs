@@ -412,8 +412,8 @@ const MODES_FROM_MOUNT: [&str; 6] = ["vfat", "msdos", "exfat", "ntfs", "ntfs3", 
 /// [`MODES_FROM_MOUNT`]; `None` on any other (or when unknown).
 fn modes_from_mount(path: &Path) -> Option<String> {
     let real = fs::canonicalize(path).ok()?;
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let fs_type = fs_type_of(&mountinfo, &real)?;
+    let mounts = parse_mounts(&fs::read_to_string(PROC_MOUNTS).ok()?);
+    let fs_type = mount_holding(&mounts, &real)?.fstype.as_str();
     MODES_FROM_MOUNT.contains(&fs_type).then(|| {
         format!(
             "it is on {fs_type}, whose owners and modes come from its mount options: \
@@ -423,10 +423,10 @@ fn modes_from_mount(path: &Path) -> Option<String> {
     })
 }
 
-/// A field of the kernel's mount tables (`/proc/mounts`,
-/// `/proc/self/mountinfo`) as it is: `\040` and friends are octal escapes
-/// of the bytes that would break the line (space, tab, newline, backslash);
-/// one that is no byte (`\777`) is kept as it is.
+/// A field of the kernel's mount table ([`PROC_MOUNTS`]) as it is: `\040`
+/// and friends are octal escapes of the bytes that would break the line
+/// (space, tab, newline, backslash); one that is no byte (`\777`) is kept
+/// as it is.
 pub fn mount_field(field: &str) -> String {
     let b = field.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -449,20 +449,49 @@ pub fn mount_field(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The type of the file system `path` (absolute, links resolved) is on,
-/// from `/proc/self/mountinfo`'s text: the longest mount point above it.
-fn fs_type_of<'m>(mountinfo: &'m str, path: &Path) -> Option<&'m str> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let point = line.split(' ').nth(4)?;
-            let fs_type = line.split_once(" - ")?.1.split(' ').next()?;
-            let point = mount_field(point);
-            path.starts_with(&point)
-                .then(|| (Path::new(&point).components().count(), fs_type))
+/// The kernel's mount table, as this process sees it.
+pub const PROC_MOUNTS: &str = "/proc/mounts";
+
+/// A line of the kernel's mount table (`/proc/mounts`), its fields as
+/// they are ([`mount_field`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub source: String,
+    /// As the kernel shows it: a path of this machine, not of `--root`.
+    pub target: PathBuf,
+    pub fstype: String,
+    pub options: String,
+}
+
+impl Mount {
+    pub fn read_only(&self) -> bool {
+        self.options.split(',').any(|o| o == "ro")
+    }
+}
+
+/// Parses a `/proc/mounts` text.
+pub fn parse_mounts(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some(Mount {
+                source: mount_field(f.next()?),
+                target: PathBuf::from(mount_field(f.next()?)),
+                fstype: f.next()?.to_string(),
+                options: f.next().unwrap_or("").to_string(),
+            })
         })
-        .max_by_key(|(depth, _)| *depth)
-        .map(|(_, fs_type)| fs_type)
+        .collect()
+}
+
+/// The mount of `mounts` that holds `path` (absolute, links resolved):
+/// the longest mount point above it, the last mounted there when several
+/// are (the one seen).
+pub fn mount_holding<'m>(mounts: &'m [Mount], path: &Path) -> Option<&'m Mount> {
+    mounts
+        .iter()
+        .filter(|m| path.starts_with(&m.target))
+        .max_by_key(|m| m.target.components().count())
 }
 
 /// The bytes of `path`, a file rccr trusts at level `trust`
@@ -634,22 +663,31 @@ mod tests {
     }
 
     #[test]
-    fn the_file_system_of_a_path_is_that_of_the_longest_mount_point_above_it() {
-        let mountinfo = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
-             30 22 8:17 / /media/usb rw,relatime shared:9 - vfat /dev/sdb1 rw,fmask=0022\n\
-             31 22 8:18 / /media/my\\040stick rw shared:10 - exfat /dev/sdc1 rw\n\
-             32 22 0:5 / /media/usbkey rw - tmpfs tmpfs rw\n\
-             33 22 8:19 / /media/a\\134b rw - ntfs3 /dev/sdd1 rw\n";
-        let on = |p: &str| fs_type_of(mountinfo, Path::new(p));
+    fn the_mount_of_a_path_is_the_longest_mount_point_above_it() {
+        let mounts = parse_mounts(
+            "/dev/sda1 / ext4 rw,relatime 0 0\n\
+             /dev/sdb1 /media/usb vfat rw,relatime,fmask=0022 0 0\n\
+             /dev/sdc1 /media/my\\040stick exfat rw 0 0\n\
+             tmpfs /media/usbkey tmpfs rw 0 0\n\
+             /dev/sdd1 /media/a\\134b ntfs3 rw 0 0\n\
+             /dev/sde1 /media/usb fuseblk rw 0 0\n\
+             broken\n",
+        );
+        assert_eq!(mounts.len(), 6);
+        let on = |p: &str| mount_holding(&mounts, Path::new(p)).map(|m| m.fstype.as_str());
         assert_eq!(on("/root/.rccr"), Some("ext4"));
-        assert_eq!(on("/media/usb/rccr/cluster_key"), Some("vfat"));
-        assert_eq!(on("/media/usb"), Some("vfat"));
+        // Mounted over: the last mount there is the one seen.
+        assert_eq!(on("/media/usb/rccr/cluster_key"), Some("fuseblk"));
+        assert_eq!(on("/media/usb"), Some("fuseblk"));
         // A path component, not a prefix of the name.
         assert_eq!(on("/media/usbkey/x"), Some("tmpfs"));
         assert_eq!(on("/media/my stick/state"), Some("exfat"));
         // Every octal escape the kernel writes, a backslash's too.
         assert_eq!(on("/media/a\\b/rccr"), Some("ntfs3"));
-        assert_eq!(fs_type_of("garbage\n", Path::new("/x")), None);
+        assert_eq!(
+            mount_holding(&parse_mounts("garbage\n"), Path::new("/x")),
+            None
+        );
     }
 
     #[test]

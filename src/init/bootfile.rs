@@ -278,10 +278,12 @@ pub fn change_on_media(
 ) -> io::Result<()> {
     match change() {
         Err(e) if e.raw_os_error() == Some(libc::EROFS) && ctx.live => {
-            let mounts = fs::read_to_string("/proc/mounts")?;
-            let Some(mp) = mount_point(&mounts, path) else {
+            let mounts =
+                crate::fsutil::parse_mounts(&fs::read_to_string(crate::fsutil::PROC_MOUNTS)?);
+            let Some(mp) = crate::fsutil::mount_holding(&mounts, path) else {
                 return Err(e);
             };
+            let mp = mp.target.to_string_lossy();
             remount(&mp, "rw")?;
             ctx.note(format_args!("{mp}: remounted read-write for the change"));
             let result = change();
@@ -303,16 +305,6 @@ fn remount(mount_point: &str, mode: &str) -> io::Result<()> {
             "mount -o remount,{mode} {mount_point}: {status}"
         )))
     }
-}
-
-/// The mount point in `mounts` (/proc/mounts) that holds `path`.
-pub fn mount_point(mounts: &str, path: &Path) -> Option<String> {
-    mounts
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .map(|mp| mp.replace("\\040", " ").replace("\\011", "\t"))
-        .filter(|mp| path.starts_with(mp))
-        .max_by_key(|mp| mp.len())
 }
 
 #[cfg(test)]
@@ -359,22 +351,5 @@ mod tests {
     fn non_utf8_is_refused_whole() {
         assert!(parse(b"\xff\xfeh\0o\0").is_err());
         assert_eq!(parse(b"").unwrap(), Parsed::default());
-    }
-
-    #[test]
-    fn mount_point_is_the_longest_prefix() {
-        let mounts = "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro 0 0\n/dev/sdb1 /media/my\\040stick vfat ro 0 0\n";
-        assert_eq!(
-            mount_point(mounts, Path::new("/media/mmcblk0p1/rccr.txt")).as_deref(),
-            Some("/media/mmcblk0p1")
-        );
-        assert_eq!(
-            mount_point(mounts, Path::new("/media/my stick/rccr.txt")).as_deref(),
-            Some("/media/my stick")
-        );
-        assert_eq!(
-            mount_point(mounts, Path::new("/boot/rccr.txt")).as_deref(),
-            Some("/")
-        );
     }
 }

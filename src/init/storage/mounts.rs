@@ -4,43 +4,11 @@
 //!
 //! Devices are compared by device number (`major:minor`, as sysfs names
 //! them), not by name: `/proc/mounts` names a device as it was mounted.
-use crate::fsutil::mount_field;
+pub use crate::fsutil::{parse_mounts as parse, Mount, PROC_MOUNTS};
 use crate::init::Ctx;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-
-pub const PROC_MOUNTS: &str = "/proc/mounts";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    pub source: String,
-    /// As the kernel shows it: a path of this machine, not of `--root`.
-    pub target: PathBuf,
-    pub fstype: String,
-    pub options: String,
-}
-
-impl Mount {
-    pub fn read_only(&self) -> bool {
-        self.options.split(',').any(|o| o == "ro")
-    }
-}
-
-/// Parses a `/proc/mounts` text.
-pub fn parse(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            Some(Mount {
-                source: mount_field(f.next()?),
-                target: PathBuf::from(mount_field(f.next()?)),
-                fstype: f.next()?.to_string(),
-                options: f.next().unwrap_or("").to_string(),
-            })
-        })
-        .collect()
-}
+use std::path::Path;
 
 /// The mount table under the root (empty when unreadable).
 pub fn read(ctx: &Ctx) -> Vec<Mount> {
