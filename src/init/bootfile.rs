@@ -109,11 +109,22 @@ fn ssh_fields(mut blob: &[u8]) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
+/// `bytes` without the byte order mark a Windows editor may begin a file
+/// with: read as part of the first line, it would spoil that line.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
+/// The text of a file a user wrote on the boot partition, from any
+/// computer ([`without_bom`]); `Err` says what to do.
+pub fn text_of(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(without_bom(bytes))
+        .map_err(|_| "not UTF-8 text (save it as UTF-8 or plain ASCII)".to_string())
+}
+
 /// Parses one file. `Err` means the whole file is unusable.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| "not UTF-8 text (save it as UTF-8 or plain ASCII)".to_string())?;
+    let text = text_of(bytes)?;
     let mut out = Parsed::default();
     let mut hostname_line = 0;
     for (i, line) in text.lines().enumerate() {
