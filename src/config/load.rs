@@ -68,7 +68,7 @@ impl Config {
         if bytes.len() > MAX_SIZE {
             return Err(Error::bad_input(
                 file,
-                "larger than 1 MiB, so not a cluster_config.yml; pass the right file with --config",
+                format!("larger than {} MiB, so not a cluster_config.yml; pass the right file with --config", MAX_SIZE >> 20),
             ));
         }
         let (config, warnings) = Self::from_bytes(&bytes, &file)?;

@@ -208,7 +208,10 @@ pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
     for (path, len) in present(ctx, FILE_NAME) {
         let shown = path.display().to_string();
         if len > MAX_LEN {
-            ctx.problem(format_args!("{shown}: larger than 64 KiB; not applied"));
+            ctx.problem(format_args!(
+                "{shown}: larger than {} KiB; not applied",
+                MAX_LEN / 1024
+            ));
             continue;
         }
         let parsed = match fs::read(&path)

@@ -153,7 +153,10 @@ pub fn load(ctx: &mut Ctx) -> Option<Found> {
             continue;
         }
         if len > MAX_LEN {
-            ctx.problem(format_args!("{shown}: larger than 16 KiB; not installed"));
+            ctx.problem(format_args!(
+                "{shown}: larger than {} KiB; not installed",
+                MAX_LEN / 1024
+            ));
             continue;
         }
         let checked = fs::read(&path)
