@@ -319,7 +319,8 @@ fn one_address_each(candidates: &mut [Candidate]) {
                     format!(
                         "its host key or MAC answers at {} too, not as one new machine: a MAC \
                          that two machines share, or a machine that is something else there; \
-                         adopted at none (give each machine its own MAC, then run setup again)",
+                         adopted at none (give each machine its own MAC and its own host keys, \
+                         then run setup again)",
                         named(&others)
                     )
                 })
@@ -742,7 +743,13 @@ mod tests {
             9 3 G new
             8 8 E new";
         let classes = "duplicate foreign duplicate refused duplicate duplicate duplicate new";
-        let notes = [(0, "at 10.0.0.5 too"), (4, "at 10.0.0.3 too")];
+        let notes = [
+            (0, "at 10.0.0.5 too"),
+            // Another machine with its host key: a MAC of its own is no cure.
+            (2, "at 10.0.0.7 too"),
+            (2, "give each machine its own MAC and its own host keys"),
+            (4, "at 10.0.0.3 too"),
+        ];
         assert_sorted(found(table), classes, &notes);
     }
 
