@@ -314,13 +314,13 @@ fn in_sudo_home(path: &Path) -> Option<String> {
     if crate::fsutil::effective_uid() != Some(0) {
         return None;
     }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    let home = home();
     let owner = std::fs::metadata(&home).ok()?.uid();
     let ours = owner == 0 || std::fs::metadata(path).ok()?.uid() != owner;
     (!ours).then(|| {
         format!(
             "rccr runs as root with HOME={}, uid {owner}'s: run sudo -H rccr, or rccr as that user",
-            Path::new(&home).display()
+            home.display()
         )
     })
 }
