@@ -6,6 +6,11 @@
 //! leftover of a crash must never block a later write. Leftovers are
 //! removed by whoever holds the lock of their directory
 //! ([`remove_leftovers`]).
+//!
+//! Also the checks before a read or a write: what a file the user named
+//! is, read bounded ([`read_input`]); OpenSSH's StrictModes for what rccr
+//! trusts ([`Trust`]) and what a refusal tells to do ([`remedy`]); and
+//! the kernel's mount table ([`Mount`]), which that answer consults.
 use crate::error::Error;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
