@@ -193,8 +193,6 @@ mod tests {
         all
     }
 
-    /// README's table and `rccr --help`'s list the codes there are, and
-    /// say the same of each: README's meaning starts help's line.
     #[test]
     fn an_error_is_one_line_shown_in_the_order_of_its_bytes() {
         for (said, shown) in [
@@ -213,6 +211,8 @@ mod tests {
         }
     }
 
+    /// README's table and `rccr --help`'s list the codes there are, and
+    /// say the same of each: README's meaning starts help's line.
     #[test]
     fn the_documented_exit_codes_are_the_codes() {
         let codes: Vec<u8> = all().iter().map(|c| *c as u8).collect();

@@ -6,6 +6,11 @@
 //! leftover of a crash must never block a later write. Leftovers are
 //! removed by whoever holds the lock of their directory
 //! ([`remove_leftovers`]).
+//!
+//! Also the checks before a read or a write: what a file the user named
+//! is, read bounded ([`read_input`]); OpenSSH's StrictModes for what rccr
+//! trusts ([`Trust`]) and what a refusal tells to do ([`remedy`]); and
+//! the kernel's mount table ([`Mount`]), which that answer consults.
 use crate::error::Error;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -319,7 +324,8 @@ impl Trust {
     /// What to do about a file that fails this level.
     fn remedy(self) -> &'static str {
         match self {
-            Trust::Named | Trust::Kept => {
+            Trust::Named => "rccr does not read a config others could have written (chmod go-w, chown, or --config another file)",
+            Trust::Kept => {
                 "rccr does not trust what others could have written; chmod go-w or chown it, or remove it"
             }
             Trust::Secret => "a private key must be its owner's alone, as ssh wants it; chmod 600 or chown it",
@@ -381,15 +387,26 @@ pub fn check_trusted(path: &Path, file: &File, trust: Trust) -> Result<(), Error
         .metadata()
         .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
     match untrusted_meta(&meta, trust) {
-        Some(why) => Err(Error::bad_input(
-            path.display().to_string(),
-            format!(
-                "{why}: {}",
-                modes_from_mount(path).unwrap_or_else(|| trust.remedy().into())
-            ),
-        )),
+        Some(why) => Err(refused(path, &why, trust)),
         None => Ok(()),
     }
+}
+
+/// `path`, which fails `trust` for `why`, refused: bad input naming it,
+/// why, and what to do ([`remedy`]).
+pub fn refused(path: &Path, why: &str, trust: Trust) -> Error {
+    Error::bad_input(
+        path.display().to_string(),
+        format!("{why}: {}", remedy(path, || trust.remedy().into())),
+    )
+}
+
+/// What to tell the user to do about `path`, which fails StrictModes: how
+/// to mount it when chmod and chown cannot help ([`modes_from_mount`]),
+/// else `otherwise`, what fits the caller's file. The one place that
+/// decides it (`state` asks it too, after its own sudo case).
+pub fn remedy(path: &Path, otherwise: impl FnOnce() -> String) -> String {
+    modes_from_mount(path).unwrap_or_else(otherwise)
 }
 
 /// File systems whose owners and modes come from their mount options
@@ -398,34 +415,88 @@ const MODES_FROM_MOUNT: [&str; 6] = ["vfat", "msdos", "exfat", "ntfs", "ntfs3", 
 
 /// What to do instead of chmod when `path` is on a file system of
 /// [`MODES_FROM_MOUNT`]; `None` on any other (or when unknown).
-pub fn modes_from_mount(path: &Path) -> Option<String> {
+fn modes_from_mount(path: &Path) -> Option<String> {
     let real = fs::canonicalize(path).ok()?;
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let fs_type = fs_type_of(&mountinfo, &real)?;
+    let mounts = parse_mounts(&fs::read_to_string(PROC_MOUNTS).ok()?);
+    let fs_type = mount_holding(&mounts, &real)?.fstype.as_str();
     MODES_FROM_MOUNT.contains(&fs_type).then(|| {
         format!(
             "it is on {fs_type}, whose owners and modes come from its mount options: \
-             mount it with uid=0,fmask=0177,dmask=0077, or keep rccr's state and keys \
+             mount it with uid=0,fmask=0177,dmask=0077, or keep what rccr trusts \
              on a Linux file system"
         )
     })
 }
 
-/// The type of the file system `path` (absolute, links resolved) is on,
-/// from `/proc/self/mountinfo`'s text: the longest mount point above it.
-fn fs_type_of<'m>(mountinfo: &'m str, path: &Path) -> Option<&'m str> {
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let point = line.split(' ').nth(4)?;
-            let fs_type = line.split_once(" - ")?.1.split(' ').next()?;
-            // Spaces and the like are octal escapes (`\040`).
-            let point = point.replace("\\040", " ").replace("\\011", "\t");
-            path.starts_with(&point)
-                .then(|| (Path::new(&point).components().count(), fs_type))
+/// A field of the kernel's mount table ([`PROC_MOUNTS`]) as it is: `\040`
+/// and friends are octal escapes of the bytes that would break the line
+/// (space, tab, newline, backslash); one that is no byte (`\777`) is kept
+/// as it is.
+pub fn mount_field(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d[0] <= b'3' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The kernel's mount table, as this process sees it.
+pub const PROC_MOUNTS: &str = "/proc/mounts";
+
+/// A line of the kernel's mount table (`/proc/mounts`), its fields as
+/// they are ([`mount_field`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub source: String,
+    /// As the kernel shows it: a path of this machine, not of `--root`.
+    pub target: PathBuf,
+    pub fstype: String,
+    pub options: String,
+}
+
+impl Mount {
+    pub fn read_only(&self) -> bool {
+        self.options.split(',').any(|o| o == "ro")
+    }
+}
+
+/// Parses a `/proc/mounts` text.
+pub fn parse_mounts(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some(Mount {
+                source: mount_field(f.next()?),
+                target: PathBuf::from(mount_field(f.next()?)),
+                fstype: f.next()?.to_string(),
+                options: f.next().unwrap_or("").to_string(),
+            })
         })
-        .max_by_key(|(depth, _)| *depth)
-        .map(|(_, fs_type)| fs_type)
+        .collect()
+}
+
+/// The mount of `mounts` that holds `path` (absolute, links resolved):
+/// the longest mount point above it, the last mounted there when several
+/// are (the one seen).
+pub fn mount_holding<'m>(mounts: &'m [Mount], path: &Path) -> Option<&'m Mount> {
+    mounts
+        .iter()
+        .filter(|m| path.starts_with(&m.target))
+        .max_by_key(|m| m.target.components().count())
 }
 
 /// The bytes of `path`, a file rccr trusts at level `trust`
@@ -597,19 +668,37 @@ mod tests {
     }
 
     #[test]
-    fn the_file_system_of_a_path_is_that_of_the_longest_mount_point_above_it() {
-        let mountinfo = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
-             30 22 8:17 / /media/usb rw,relatime shared:9 - vfat /dev/sdb1 rw,fmask=0022\n\
-             31 22 8:18 / /media/my\\040stick rw shared:10 - exfat /dev/sdc1 rw\n\
-             32 22 0:5 / /media/usbkey rw - tmpfs tmpfs rw\n";
-        let on = |p: &str| fs_type_of(mountinfo, Path::new(p));
+    fn the_mount_of_a_path_is_the_longest_mount_point_above_it() {
+        let mounts = parse_mounts(
+            "/dev/sda1 / ext4 rw,relatime 0 0\n\
+             /dev/sdb1 /media/usb vfat rw,relatime,fmask=0022 0 0\n\
+             /dev/sdc1 /media/my\\040stick exfat rw 0 0\n\
+             tmpfs /media/usbkey tmpfs rw 0 0\n\
+             /dev/sdd1 /media/a\\134b ntfs3 rw 0 0\n\
+             /dev/sde1 /media/usb fuseblk rw 0 0\n\
+             broken\n",
+        );
+        assert_eq!(mounts.len(), 6);
+        let on = |p: &str| mount_holding(&mounts, Path::new(p)).map(|m| m.fstype.as_str());
         assert_eq!(on("/root/.rccr"), Some("ext4"));
-        assert_eq!(on("/media/usb/rccr/cluster_key"), Some("vfat"));
-        assert_eq!(on("/media/usb"), Some("vfat"));
+        // Mounted over: the last mount there is the one seen.
+        assert_eq!(on("/media/usb/rccr/cluster_key"), Some("fuseblk"));
+        assert_eq!(on("/media/usb"), Some("fuseblk"));
         // A path component, not a prefix of the name.
         assert_eq!(on("/media/usbkey/x"), Some("tmpfs"));
         assert_eq!(on("/media/my stick/state"), Some("exfat"));
-        assert_eq!(fs_type_of("garbage\n", Path::new("/x")), None);
+        // Every octal escape the kernel writes, a backslash's too.
+        assert_eq!(on("/media/a\\b/rccr"), Some("ntfs3"));
+        assert_eq!(
+            mount_holding(&parse_mounts("garbage\n"), Path::new("/x")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_mount_field_s_octal_escapes_are_its_bytes() {
+        assert_eq!(mount_field("a\\011b\\134c\\9x\\"), "a\tb\\c\\9x\\");
+        assert_eq!(mount_field("\\012\\777"), "\n\\777");
     }
 
     #[test]

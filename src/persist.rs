@@ -39,20 +39,14 @@ impl Persisted {
 /// Whether `/` is a RAM filesystem in a `/proc/mounts` text (the last
 /// mount on `/` wins).
 pub fn root_in_ram(mounts: &str) -> bool {
-    mounts
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_dev, mp, fstype) = (f.next()?, f.next()?, f.next()?);
-            (mp == "/").then_some(fstype)
-        })
-        .next_back()
-        .is_some_and(|t| matches!(t, "tmpfs" | "ramfs" | "rootfs"))
+    let mounts = crate::fsutil::parse_mounts(mounts);
+    crate::fsutil::mount_holding(&mounts, std::path::Path::new("/"))
+        .is_some_and(|m| matches!(m.fstype.as_str(), "tmpfs" | "ramfs" | "rootfs"))
 }
 
 /// Whether this system's root is in RAM.
 pub fn live_root_in_ram() -> bool {
-    root_in_ram(&std::fs::read_to_string("/proc/mounts").unwrap_or_default())
+    root_in_ram(&std::fs::read_to_string(crate::fsutil::PROC_MOUNTS).unwrap_or_default())
 }
 
 /// Alpine's `lbu`: on PATH, else where Alpine installs it.

@@ -1,6 +1,7 @@
 //! The one module that calls C directly: libc for packet, raw ICMP and
-//! non-blocking TCP sockets, the interface list, poll(2), and the umask and
-//! SIGHUP disposition of the node side of key rotation; OpenSSL (the copy
+//! non-blocking TCP sockets, the interface list, poll(2), access(2) (may
+//! this user write in a directory), and the umask and SIGHUP disposition
+//! of the node side of key rotation; OpenSSL (the copy
 //! libssh2 links) for RSA and Ed25519 keys.
 //!
 //! Everything here is wrapped in safe types: a socket owns its descriptor

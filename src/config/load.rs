@@ -11,7 +11,7 @@ use super::{yaml, Config, Loaded, Warning, FILE_NAME, MAX_SIZE, SYSTEM_PATH};
 use crate::error::Error;
 use crate::fsutil::Trust;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 
 impl Config {
@@ -65,12 +65,6 @@ impl Config {
 
     fn loaded(bytes: Vec<u8>, path: &Path) -> Result<Loaded, Error> {
         let file = path.display().to_string();
-        if bytes.len() > MAX_SIZE {
-            return Err(Error::bad_input(
-                file,
-                "larger than 1 MiB, so not a cluster_config.yml; pass the right file with --config",
-            ));
-        }
         let (config, warnings) = Self::from_bytes(&bytes, &file)?;
         Ok(Loaded {
             config,
@@ -104,32 +98,28 @@ impl Config {
     }
 }
 
-/// The bytes of `path` (shown as `shown`), at most one more than
-/// [`MAX_SIZE`], if the file and its directory pass the StrictModes rule.
+/// The bytes of `path` (shown as `shown`), at most [`MAX_SIZE`], if the
+/// file and its directory pass the StrictModes rule.
 fn read_trusted(path: &Path, shown: &Path) -> Result<Vec<u8>, Error> {
     let cannot = |e| Error::io(format!("cannot read {}", shown.display()), e);
-    let file = File::open(path).map_err(cannot)?;
-    let refuse = |what: &Path, why: String| {
-        Error::bad_input(
-            what.display().to_string(),
-            format!("{why}: rccr does not read a config others could have written (chmod go-w, chown, or --config another file)"),
-        )
-    };
-    if let Some(why) =
-        crate::fsutil::untrusted_meta(&file.metadata().map_err(cannot)?, Trust::Named)
-    {
-        return Err(refuse(shown, why));
-    }
+    let mut file = File::open(path).map_err(cannot)?;
+    crate::fsutil::check_trusted(shown, &file, Trust::Named)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     if let Ok(Some(why)) = crate::fsutil::untrusted(dir, Trust::Named) {
-        return Err(refuse(dir, why));
+        return Err(crate::fsutil::refused(dir, &why, Trust::Named));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_SIZE as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
-    Ok(bytes)
+    crate::fsutil::read_bounded(&mut file, MAX_SIZE)
+        .map_err(cannot)?
+        .ok_or_else(|| {
+            Error::bad_input(
+                shown.display().to_string(),
+                format!(
+                    "larger than {} MiB, so not a cluster_config.yml; pass the right file with --config",
+                    MAX_SIZE >> 20
+                ),
+            )
+        })
 }

@@ -109,11 +109,22 @@ fn ssh_fields(mut blob: &[u8]) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
+/// `bytes` without the byte order mark a Windows editor may begin a file
+/// with: read as part of the first line, it would spoil that line.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+}
+
+/// The text of a file a user wrote on the boot partition, from any
+/// computer ([`without_bom`]); `Err` says what to do.
+pub fn text_of(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(without_bom(bytes))
+        .map_err(|_| "not UTF-8 text (save it as UTF-8 or plain ASCII)".to_string())
+}
+
 /// Parses one file. `Err` means the whole file is unusable.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| "not UTF-8 text (save it as UTF-8 or plain ASCII)".to_string())?;
+    let text = text_of(bytes)?;
     let mut out = Parsed::default();
     let mut hostname_line = 0;
     for (i, line) in text.lines().enumerate() {
@@ -197,7 +208,10 @@ pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
     for (path, len) in present(ctx, FILE_NAME) {
         let shown = path.display().to_string();
         if len > MAX_LEN {
-            ctx.problem(format_args!("{shown}: larger than 64 KiB; not applied"));
+            ctx.problem(format_args!(
+                "{shown}: larger than {} KiB; not applied",
+                MAX_LEN / 1024
+            ));
             continue;
         }
         let parsed = match fs::read(&path)
@@ -278,10 +292,12 @@ pub fn change_on_media(
 ) -> io::Result<()> {
     match change() {
         Err(e) if e.raw_os_error() == Some(libc::EROFS) && ctx.live => {
-            let mounts = fs::read_to_string("/proc/mounts")?;
-            let Some(mp) = mount_point(&mounts, path) else {
+            let mounts =
+                crate::fsutil::parse_mounts(&fs::read_to_string(crate::fsutil::PROC_MOUNTS)?);
+            let Some(mp) = crate::fsutil::mount_holding(&mounts, path) else {
                 return Err(e);
             };
+            let mp = mp.target.to_string_lossy();
             remount(&mp, "rw")?;
             ctx.note(format_args!("{mp}: remounted read-write for the change"));
             let result = change();
@@ -303,16 +319,6 @@ fn remount(mount_point: &str, mode: &str) -> io::Result<()> {
             "mount -o remount,{mode} {mount_point}: {status}"
         )))
     }
-}
-
-/// The mount point in `mounts` (/proc/mounts) that holds `path`.
-pub fn mount_point(mounts: &str, path: &Path) -> Option<String> {
-    mounts
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .map(|mp| mp.replace("\\040", " ").replace("\\011", "\t"))
-        .filter(|mp| path.starts_with(mp))
-        .max_by_key(|mp| mp.len())
 }
 
 #[cfg(test)]
@@ -359,22 +365,5 @@ mod tests {
     fn non_utf8_is_refused_whole() {
         assert!(parse(b"\xff\xfeh\0o\0").is_err());
         assert_eq!(parse(b"").unwrap(), Parsed::default());
-    }
-
-    #[test]
-    fn mount_point_is_the_longest_prefix() {
-        let mounts = "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro 0 0\n/dev/sdb1 /media/my\\040stick vfat ro 0 0\n";
-        assert_eq!(
-            mount_point(mounts, Path::new("/media/mmcblk0p1/rccr.txt")).as_deref(),
-            Some("/media/mmcblk0p1")
-        );
-        assert_eq!(
-            mount_point(mounts, Path::new("/media/my stick/rccr.txt")).as_deref(),
-            Some("/media/my stick")
-        );
-        assert_eq!(
-            mount_point(mounts, Path::new("/boot/rccr.txt")).as_deref(),
-            Some("/")
-        );
     }
 }

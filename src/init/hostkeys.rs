@@ -171,7 +171,7 @@ fn weak_rsa_bits(private: &Path) -> Option<usize> {
     let text = fs::read(private).ok()?;
     let public = match PrivateKey::from_openssh(&text) {
         Ok(key) => key.public_key().clone(),
-        Err(_) if text.starts_with(concat!("-----BEGIN RSA ", "PRIVATE KEY-----").as_bytes()) => {
+        Err(_) if crate::ssh::pkcs1::is_pem(&text) => {
             let line = fs::read_to_string(keys::public_path(private)).ok()?;
             ssh_key::PublicKey::from_openssh(line.trim()).ok()?
         }

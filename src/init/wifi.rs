@@ -53,13 +53,6 @@ pub struct Found {
     bytes: Vec<u8>,
 }
 
-/// `bytes` without the byte order mark a Windows editor may begin them
-/// with: wpa_supplicant would read it as part of the first line, and
-/// refuse the whole file.
-fn without_bom(bytes: &[u8]) -> &[u8] {
-    bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
-}
-
 /// `line` without its comment, as wpa_supplicant cuts it: from the first
 /// `#` after the last `"` of a quoted value, else the first `#`.
 fn uncommented(line: &str) -> &str {
@@ -75,9 +68,9 @@ fn uncommented(line: &str) -> &str {
 
 /// Checks a `wpa_supplicant.conf`; `Ok` is the number of networks.
 pub fn check(bytes: &[u8]) -> Result<usize, String> {
-    let bytes = without_bom(bytes);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| "not UTF-8 text (save it as UTF-8 or plain ASCII)".to_string())?;
+    // A byte order mark is dropped: wpa_supplicant would read it as part
+    // of the first line, and refuse the whole file.
+    let text = bootfile::text_of(bytes)?;
     if let Some(n) = text
         .lines()
         .position(|l| l.chars().any(|c| c.is_control() && c != '\t' && c != '\r'))
@@ -160,7 +153,10 @@ pub fn load(ctx: &mut Ctx) -> Option<Found> {
             continue;
         }
         if len > MAX_LEN {
-            ctx.problem(format_args!("{shown}: larger than 16 KiB; not installed"));
+            ctx.problem(format_args!(
+                "{shown}: larger than {} KiB; not installed",
+                MAX_LEN / 1024
+            ));
             continue;
         }
         let checked = fs::read(&path)
@@ -169,7 +165,7 @@ pub fn load(ctx: &mut Ctx) -> Option<Found> {
         match checked {
             Ok((bytes, n)) => {
                 ctx.note(format_args!("{shown}: {n} Wi-Fi network(s)"));
-                let bytes = without_bom(&bytes).to_vec();
+                let bytes = bootfile::without_bom(&bytes).to_vec();
                 found = Some(Found { path, bytes });
             }
             Err(e) => ctx.problem(format_args!("{shown}: {e}; not installed")),

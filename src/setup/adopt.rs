@@ -32,7 +32,7 @@ pub fn rename_all(planned: &mut [Planned], keys: &LoginKeys) {
         let c = &mut planned[i].candidate;
         match result {
             Ok(()) => {
-                print::progress("rccr setup", &format!("{}: renamed to {name}", c.ip));
+                print::progress(super::PROGRAM, &format!("{}: renamed to {name}", c.ip));
                 c.hostname = Some(name);
             }
             Err(e) => eprintln!(

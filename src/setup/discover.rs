@@ -24,7 +24,8 @@
 //!    inventory, or a host key pinned in known_hosts; else `unpinned`, left
 //!    alone: the cluster's public key is no secret, setup offers it to
 //!    every SSH server that refuses the canary), else the temporary key
-//!    (new);
+//!    (new; with a node's host key under another MAC, a copy of that
+//!    node's card: `duplicate`, adopted at none);
 //! 4. its facts ([`Facts`]), bounded to [`MAX_FACTS_LEN`] bytes and
 //!    [`FACTS_DEADLINE`]: facts that do not parse make it
 //!    `untrusted (bad facts)`. A node of the inventory that claims the
@@ -101,8 +102,9 @@ pub enum Class {
     /// addresses only: a new machine's host key at its higher addresses,
     /// a node of the inventory found at another address as well. Or a new
     /// host adopted at none: its MAC is another host key's too (a cloned
-    /// MAC), or its host key answers elsewhere as anything but new. Shown,
-    /// never touched here.
+    /// MAC), its host key answers elsewhere as anything but new, or it is
+    /// a node's host key under another MAC (a copy of the node's card,
+    /// [`Probe::not_a_copy`]). Shown, never touched here.
     Duplicate,
     /// Let us in, or has a host key too weak to trust, and is not to be
     /// believed: never adopted, never touched.
@@ -317,7 +319,8 @@ fn one_address_each(candidates: &mut [Candidate]) {
                     format!(
                         "its host key or MAC answers at {} too, not as one new machine: a MAC \
                          that two machines share, or a machine that is something else there; \
-                         adopted at none (give each machine its own MAC, then run setup again)",
+                         adopted at none (give each machine its own MAC and its own host keys, \
+                         then run setup again)",
                         named(&others)
                     )
                 })
@@ -336,11 +339,10 @@ fn one_address_each(candidates: &mut [Candidate]) {
                         node.hostname.as_deref().unwrap_or("-")
                     )
                 }),
-            // A node at its other addresses: kept at its recorded address,
-            // else where its MAC moved it, else at the lowest address its
-            // host key alone moved it to. A move by host key yields to the
-            // node showing that key at its recorded address, or where its
-            // MAC moved it, whatever it is found there.
+            // A node at its other addresses (the order is the doc's). A
+            // move by host key yields to the node showing that key at its
+            // recorded address, or where its MAC moved it, whatever it is
+            // found there.
             Class::Adopted | Class::Unpinned => candidates
                 .iter()
                 .filter(|o| same_key(c, o) && (o.class == Class::Adopted || at_home(c, o)))
@@ -741,7 +743,13 @@ mod tests {
             9 3 G new
             8 8 E new";
         let classes = "duplicate foreign duplicate refused duplicate duplicate duplicate new";
-        let notes = [(0, "at 10.0.0.5 too"), (4, "at 10.0.0.3 too")];
+        let notes = [
+            (0, "at 10.0.0.5 too"),
+            // Another machine with its host key: a MAC of its own is no cure.
+            (2, "at 10.0.0.7 too"),
+            (2, "give each machine its own MAC and its own host keys"),
+            (4, "at 10.0.0.3 too"),
+        ];
         assert_sorted(found(table), classes, &notes);
     }
 

@@ -42,6 +42,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The command as its lines begin (progress, warnings, prompts, and the
+/// rotation it runs).
+pub const PROGRAM: &str = "rccr setup";
+
 pub struct Options {
     pub config: Option<PathBuf>,
     pub temp_key: Option<PathBuf>,
@@ -66,7 +70,7 @@ pub struct Options {
 pub fn run(opts: Options) -> Result<(), Error> {
     let mut clock = engine::Clock::start();
     let loaded = Config::load(opts.config.as_deref())?;
-    loaded.warn("rccr setup");
+    loaded.warn(PROGRAM);
     let (config, config_file) = (loaded.config, loaded.source);
     let paths = &opts.paths;
     // One run at a time; a dry run changes nothing and takes no lock.
@@ -124,7 +128,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         .count();
     if new > 0 && !opts.yes {
         crate::cli::confirm(
-            "rccr setup",
+            PROGRAM,
             &format!(
                 "Adopt {new} new node(s) and replace their temporary key? (--dry-run only looks)"
             ),
@@ -184,7 +188,7 @@ fn form(
     remove_missing: bool,
     yes: bool,
 ) -> Result<(engine::Report, playbooks::Outcome), Error> {
-    let progress = |who: &str, what: &str| print::progress("rccr setup", &format!("{who}: {what}"));
+    let progress = |who: &str, what: &str| print::progress(PROGRAM, &format!("{who}: {what}"));
     let mut report = engine::run(
         config,
         paths,
@@ -193,7 +197,7 @@ fn form(
         &progress,
     )?;
     for note in tools::point_tools(paths, &config.ssh.user, report.manager.as_deref())? {
-        print::progress("rccr setup", &note);
+        print::progress(PROGRAM, &note);
     }
     let started = std::time::Instant::now();
     let playbooks = playbooks::run(config, paths)?;
@@ -315,7 +319,7 @@ fn rotate(
     let ours = nodes.clone();
     let summary = command::run(
         &command::Options {
-            program: "rccr setup".into(),
+            program: PROGRAM.into(),
             nodes,
             from_key: keys.temporary.clone(),
             key_type: config.ssh.key_type,
@@ -329,7 +333,7 @@ fn rotate(
             forget_temp_key: false,
             classified,
         },
-        &|node, phase| print::progress("rccr setup", &format!("{node}: {phase}")),
+        &|node, phase| print::progress(PROGRAM, &format!("{node}: {phase}")),
     )?;
     let (mine, journal_only): (Vec<_>, Vec<_>) =
         summary.reports.iter().partition(|r| ours.contains(&r.node));

@@ -97,7 +97,7 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
                 "none: its host key is not the pinned one".into()
             }
             (Action::Leave, Class::Duplicate) => {
-                "none: one machine or MAC at several addresses".into()
+                "none: its host key or MAC is another host's (see its note)".into()
             }
             (Action::Leave, Class::Untrusted(why)) => format!("none: untrusted, {why}"),
             (Action::Leave, _) => "none: no SSH".into(),
@@ -269,20 +269,26 @@ mod tests {
     use crate::config::Config;
     use crate::identity::Role;
 
-    #[test]
-    fn a_node_that_moved_says_from_where() {
-        let candidate = Candidate {
+    /// A node of the inventory found at 10.0.5.9, as `class`.
+    fn found(class: Class) -> Candidate {
+        Candidate {
             ip: "10.0.5.9".parse().unwrap(),
             mac: "02:52:43:00:00:01".parse().ok(),
             hostname: "node-1".parse().ok(),
             arch: None,
             host_key: "SHA256:abc".parse().ok(),
-            class: Class::Adopted,
+            class,
             role: Role::Target,
             note: None,
-            moved_from: "10.0.5.6".parse().ok(),
+            moved_from: None,
             moved_by_key: false,
-        };
+        }
+    }
+
+    #[test]
+    fn a_node_that_moved_says_from_where() {
+        let mut candidate = found(Class::Adopted);
+        candidate.moved_from = "10.0.5.6".parse().ok();
         let planned = super::super::plan::plan(vec![candidate], &[], &Config::default());
         let table = plan(&planned, false);
         assert!(
@@ -298,5 +304,19 @@ mod tests {
         // The result stays the word programs match; the move is a field.
         let json = outcome(&planned, &[], 0, None, true);
         assert!(json.contains("\"result\": \"already adopted\""), "{json}");
+    }
+
+    #[test]
+    fn a_duplicate_s_plan_claims_no_other_address() {
+        // A copy of a node's card, found alone (the node is off): no
+        // second address was seen, so the plan must not say there is one.
+        let mut candidate = found(Class::Duplicate);
+        candidate.note = Some("its host key is that of the node node-0".into());
+        let planned = super::super::plan::plan(vec![candidate], &[], &Config::default());
+        let table = plan(&planned, false);
+        assert!(
+            table.contains("none: its host key or MAC is another host's (see its note)"),
+            "{table}"
+        );
     }
 }

@@ -18,6 +18,14 @@ use ssh_key::PrivateKey;
 /// the OpenSSH private key header is in `keys`, for the repository's key scan.
 const LABEL: &str = concat!("RSA ", "PRIVATE KEY");
 
+/// Whether a private key file's bytes are PKCS#1 PEM (`ssh-keygen -m PEM`,
+/// every RSA key OpenSSH wrote before 7.8).
+pub fn is_pem(text: &[u8]) -> bool {
+    text.strip_prefix(b"-----BEGIN ").is_some_and(|rest| {
+        rest.starts_with(LABEL.as_bytes()) && rest[LABEL.len()..].starts_with(b"-----")
+    })
+}
+
 /// The key in an OpenSSH private key file's text as PKCS#1 PEM, if it is an
 /// unencrypted RSA key; `None` for anything else (left to libssh2).
 pub fn from_openssh(text: &str) -> Option<Secret> {
@@ -77,5 +85,15 @@ mod tests {
         let text = key.to_openssh(ssh_key::LineEnding::LF).unwrap();
         assert!(from_openssh(&text).is_none());
         assert!(from_openssh("not a key").is_none());
+    }
+
+    #[test]
+    fn pem_is_told_by_its_armour() {
+        assert!(is_pem(
+            format!("-----BEGIN {LABEL}-----\nMIIE\n").as_bytes()
+        ));
+        assert!(!is_pem(crate::keys::OPENSSH_PRIVATE_KEY_HEADER.as_bytes()));
+        assert!(!is_pem(format!("-----BEGIN {LABEL}S-----").as_bytes()));
+        assert!(!is_pem(b"-----BEGIN "));
     }
 }

@@ -44,7 +44,10 @@ impl Lock {
         if let Some(why) = fsutil::untrusted_meta(&meta, fsutil::Trust::Kept) {
             return Err(Error::bad_input(
                 path.display().to_string(),
-                format!("{why}: remove it (rccr makes it again)"),
+                format!(
+                    "{why}: {}",
+                    fsutil::remedy(&path, || "remove it (rccr makes it again)".into())
+                ),
             ));
         }
         let start = Instant::now();

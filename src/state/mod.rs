@@ -290,13 +290,20 @@ pub fn check_private_dir(dir: &Path) -> Result<(), Error> {
             dir.display().to_string(),
             format!(
                 "{why}; {}",
-                in_sudo_home(dir)
-                    .or_else(|| crate::fsutil::modes_from_mount(dir))
-                    .unwrap_or_else(|| "rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)".into())
+                remedy(dir, || {
+                    "rccr keeps keys there and will not use it (chmod go-w or chown it, or name another)".into()
+                })
             ),
         )),
         Err(e) => Err(Error::io(format!("cannot inspect {}", dir.display()), e)),
     }
+}
+
+/// What to tell the user to do about `path`, under `HOME` or rccr's state,
+/// which fails StrictModes: [`in_sudo_home`]'s answer, else
+/// [`crate::fsutil::remedy`]'s.
+fn remedy(path: &Path, otherwise: impl FnOnce() -> String) -> String {
+    in_sudo_home(path).unwrap_or_else(|| crate::fsutil::remedy(path, otherwise))
 }
 
 /// What to do when rccr runs as root and `path`'s owner is the owner of
@@ -307,13 +314,13 @@ fn in_sudo_home(path: &Path) -> Option<String> {
     if crate::fsutil::effective_uid() != Some(0) {
         return None;
     }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    let home = home();
     let owner = std::fs::metadata(&home).ok()?.uid();
     let ours = owner == 0 || std::fs::metadata(path).ok()?.uid() != owner;
     (!ours).then(|| {
         format!(
             "rccr runs as root with HOME={}, uid {owner}'s: run sudo -H rccr, or rccr as that user",
-            Path::new(&home).display()
+            home.display()
         )
     })
 }
@@ -340,7 +347,7 @@ fn check_above(dir: &Path) -> Result<(), Error> {
     };
     for above in real.ancestors() {
         if let Ok(Some(why)) = crate::fsutil::untrusted(above, crate::fsutil::Trust::Named) {
-            let remedy = in_sudo_home(above).unwrap_or_else(|| {
+            let remedy = remedy(above, || {
                 format!(
                     "others could swap {} out of it, so rccr will not keep keys there (chmod go-w or +t, or name another directory)",
                     dir.display()

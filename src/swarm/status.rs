@@ -876,7 +876,7 @@ pub fn render_table(
     for s in statuses {
         if let Some(old) = s.node.moved_from {
             out.push_str(&format!(
-                "  {} ({}): moved from {old} (followed by its MAC and host key at the last setup)\n",
+                "  {} ({}): moved from {old} (followed by its MAC or, on its other network card, its host key at the last setup)\n",
                 print::name(&s.node.hostname),
                 s.node.ip,
             ));
@@ -1351,7 +1351,10 @@ mod tests {
             .contains("\"ip\": \"10.0.0.2\", \"moved_from\": \"10.0.0.9\","));
         let table = render_table(&[s], true, None, &[]);
         assert!(
-            table.contains("\n  t1 (10.0.0.2): moved from 10.0.0.9 "),
+            table.contains(
+                "\n  t1 (10.0.0.2): moved from 10.0.0.9 (followed by its MAC or, on its \
+                 other network card, its host key at the last setup)\n"
+            ),
             "{table}"
         );
         let table = render_table(&[NodeStatus::new(&node(Role::Target))], true, None, &[]);

@@ -4,65 +4,11 @@
 //!
 //! Devices are compared by device number (`major:minor`, as sysfs names
 //! them), not by name: `/proc/mounts` names a device as it was mounted.
+pub use crate::fsutil::{parse_mounts as parse, Mount, PROC_MOUNTS};
 use crate::init::Ctx;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-
-pub const PROC_MOUNTS: &str = "/proc/mounts";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mount {
-    pub source: String,
-    /// As the kernel shows it: a path of this machine, not of `--root`.
-    pub target: PathBuf,
-    pub fstype: String,
-    pub options: String,
-}
-
-impl Mount {
-    pub fn read_only(&self) -> bool {
-        self.options.split(',').any(|o| o == "ro")
-    }
-}
-
-/// `\040` and friends: the kernel's octal escapes in mount fields.
-fn unescape(field: &str) -> String {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], octal) {
-            (b'\\', Some(d)) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Parses a `/proc/mounts` text.
-pub fn parse(text: &str) -> Vec<Mount> {
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            Some(Mount {
-                source: unescape(f.next()?),
-                target: PathBuf::from(unescape(f.next()?)),
-                fstype: f.next()?.to_string(),
-                options: f.next().unwrap_or("").to_string(),
-            })
-        })
-        .collect()
-}
+use std::path::Path;
 
 /// The mount table under the root (empty when unreadable).
 pub fn read(ctx: &Ctx) -> Vec<Mount> {
@@ -115,7 +61,6 @@ mod tests {
         assert!(m[1].read_only());
         assert!(!m[0].read_only());
         assert_eq!(m[2].target, Path::new("/media/my disk"));
-        assert_eq!(unescape("a\\011b\\134c\\9x\\"), "a\tb\\c\\9x\\");
         assert_eq!(at(&m, Path::new("/media/my disk")), Some(&m[2]));
         assert_eq!(at(&m, Path::new("/media")), None);
     }
