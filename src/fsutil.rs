@@ -680,15 +680,19 @@ mod tests {
         );
         assert_eq!(mounts.len(), 6);
         let on = |p: &str| mount_holding(&mounts, Path::new(p)).map(|m| m.fstype.as_str());
-        assert_eq!(on("/root/.rccr"), Some("ext4"));
-        // Mounted over: the last mount there is the one seen.
-        assert_eq!(on("/media/usb/rccr/cluster_key"), Some("fuseblk"));
-        assert_eq!(on("/media/usb"), Some("fuseblk"));
-        // A path component, not a prefix of the name.
-        assert_eq!(on("/media/usbkey/x"), Some("tmpfs"));
-        assert_eq!(on("/media/my stick/state"), Some("exfat"));
-        // Every octal escape the kernel writes, a backslash's too.
-        assert_eq!(on("/media/a\\b/rccr"), Some("ntfs3"));
+        for (path, fstype) in [
+            ("/root/.rccr", "ext4"),
+            // Mounted over: the last mount there is the one seen.
+            ("/media/usb/rccr/cluster_key", "fuseblk"),
+            ("/media/usb", "fuseblk"),
+            // A path component, not a prefix of the name.
+            ("/media/usbkey/x", "tmpfs"),
+            ("/media/my stick/state", "exfat"),
+            // Every octal escape the kernel writes, a backslash's too.
+            ("/media/a\\b/rccr", "ntfs3"),
+        ] {
+            assert_eq!(on(path), Some(fstype), "{path}");
+        }
         assert_eq!(
             mount_holding(&parse_mounts("garbage\n"), Path::new("/x")),
             None

@@ -593,17 +593,7 @@ fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
         &new_low.to_string(),
         &new_high.to_string(),
     );
-    let keys = lab.exec(
-        "control",
-        &[
-            "rccr",
-            "keys",
-            "status",
-            "--json",
-            "--host",
-            &new_low.to_string(),
-        ],
-    );
+    let keys = lab.keys_status_of(&new_low.to_string());
     let keys = ok("rccr keys status", &keys);
     assert_has(&keys, "\"pinned\": \"yes\"");
     // keyrotate reaches every node of the inventory where it is recorded.

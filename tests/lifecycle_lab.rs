@@ -211,19 +211,7 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
             .success()
     };
     assert!(temp_key_kept(), "the control dropped the temporary key");
-    let keys_status = || {
-        stdout(&lab.exec(
-            "control",
-            &[
-                "rccr",
-                "keys",
-                "status",
-                "--json",
-                "--host",
-                &lab.ip("target-1"),
-            ],
-        ))
-    };
+    let keys_status = || stdout(&lab.keys_status_of(&lab.ip("target-1")));
     assert_has(&keys_status(), "\"persisted\": \"volatile\"");
     let status = lab.exec("control", &["rccr", "status", "--json"]);
     assert_eq!(status.status.code(), Some(1));

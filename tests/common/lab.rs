@@ -543,6 +543,12 @@ impl Lab {
         self.exec_stdin(host, args, &[])
     }
 
+    /// `rccr keys status --json --host IP` on the control.
+    pub fn keys_status_of(&self, ip: &str) -> Output {
+        let args = ["rccr", "keys", "status", "--json", "--host", ip];
+        self.exec("control", &args)
+    }
+
     /// Like [`Lab::exec`], feeding `input` on stdin.
     pub fn exec_stdin(&self, host: &str, args: &[&str], input: &[u8]) -> Output {
         let dir = self.dir.display().to_string();
