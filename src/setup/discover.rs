@@ -165,6 +165,24 @@ pub struct Candidate {
     pub moved_by_key: bool,
 }
 
+impl Candidate {
+    /// A host at `ip` (`mac`) that nothing is known of yet: no SSH.
+    pub fn at(ip: Ipv4Addr, mac: Option<Mac>) -> Candidate {
+        Candidate {
+            ip,
+            mac,
+            hostname: None,
+            arch: None,
+            host_key: None,
+            class: Class::NoSsh,
+            role: Role::Target,
+            note: None,
+            moved_from: None,
+            moved_by_key: false,
+        }
+    }
+}
+
 /// The keys and login settings discovery tries.
 pub struct LoginKeys {
     pub user: String,
@@ -397,19 +415,11 @@ impl Probe<'_> {
     /// anywhere, and runs nothing on a host it does not trust.
     fn classify(&self, host: &scan::Host) -> Candidate {
         let mut c = Candidate {
-            ip: host.ip,
-            mac: host.mac,
             hostname: host
                 .hostname
                 .as_deref()
                 .and_then(|n| Hostname::parse(n).ok()),
-            arch: None,
-            host_key: None,
-            class: Class::NoSsh,
-            role: Role::Target,
-            note: None,
-            moved_from: None,
-            moved_by_key: false,
+            ..Candidate::at(host.ip, host.mac)
         };
         if !host.ssh {
             return c;
@@ -682,17 +692,13 @@ mod tests {
             .filter(|l| !l.trim().is_empty())
             .map(|line| {
                 let w: Vec<&str> = line.split_whitespace().collect();
+                let mac = format!("02:00:00:00:00:0{}", w[1]).parse().ok();
                 Candidate {
-                    ip: ip(w[0]),
-                    mac: Some(format!("02:00:00:00:00:0{}", w[1]).parse().unwrap()),
-                    hostname: None,
-                    arch: None,
                     host_key: Fingerprint::parse(&format!("SHA256:{}", w[2])),
                     class: class(w[3]),
-                    role: Role::Target,
-                    note: None,
                     moved_from: w.get(4).map(|b| IpAddr::V4(ip(b.trim_end_matches('k')))),
                     moved_by_key: w.get(4).is_some_and(|b| b.ends_with('k')),
+                    ..Candidate::at(ip(w[0]), mac)
                 }
             })
             .collect()

@@ -170,16 +170,9 @@ mod tests {
 
     fn candidate(ip: &str, mac: Option<&str>, name: &str, class: Class) -> Candidate {
         Candidate {
-            ip: ip.parse().unwrap(),
-            mac: mac.map(|m| m.parse().unwrap()),
             hostname: Some(name.parse().unwrap()),
-            arch: None,
-            host_key: None,
             class,
-            role: Role::Target,
-            note: None,
-            moved_from: None,
-            moved_by_key: false,
+            ..Candidate::at(ip.parse().unwrap(), mac.map(|m| m.parse().unwrap()))
         }
     }
 

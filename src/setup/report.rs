@@ -267,21 +267,17 @@ fn record_row(table: &mut Table, r: &NodeRecord, key: &str, result: &str) {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::identity::Role;
 
     /// A node of the inventory found at 10.0.5.9, as `class`.
     fn found(class: Class) -> Candidate {
         Candidate {
-            ip: "10.0.5.9".parse().unwrap(),
-            mac: "02:52:43:00:00:01".parse().ok(),
             hostname: "node-1".parse().ok(),
-            arch: None,
             host_key: "SHA256:abc".parse().ok(),
             class,
-            role: Role::Target,
-            note: None,
-            moved_from: None,
-            moved_by_key: false,
+            ..Candidate::at(
+                "10.0.5.9".parse().unwrap(),
+                "02:52:43:00:00:01".parse().ok(),
+            )
         }
     }
 
