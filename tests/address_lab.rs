@@ -302,6 +302,12 @@ fn two_nodes_that_swap_addresses_are_both_followed() {
     release_lease(&lab, "target-2");
     lease(&lab, "target-1", &two.ip);
     lease(&lab, "target-2", &one.ip);
+    // As after the minutes a swap through reboots takes: the control's
+    // kernel no longer holds each address's old MAC as reachable. Seconds
+    // after the first run it may, and send the SSH probe to the other
+    // node (a known limit, docs/scan.md), which made this test flaky.
+    let out = lab.exec("control", &["ip", "neigh", "flush", "dev", "eth0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 
     let out = setup(&lab);
     let json = stdout(&out);
