@@ -1,5 +1,6 @@
 //! The one module that calls C directly: libc for packet, raw ICMP and
-//! non-blocking TCP sockets, the interface list, poll(2), access(2) (may
+//! non-blocking TCP sockets, the interface list, the kernel's ARP cache
+//! (SIOCGARP, SIOCDARP), poll(2), access(2) (may
 //! this user write in a directory), and the umask and SIGHUP disposition
 //! of the node side of key rotation; OpenSSL (the copy
 //! libssh2 links) for RSA and Ed25519 keys.
@@ -271,6 +272,92 @@ impl AsRawFd for TcpConnect {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.0
     }
+}
+
+/// A complete entry of the kernel's IPv4 neighbour (ARP) cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbour {
+    pub mac: [u8; 6],
+    /// An administrator's static entry (`ip neigh ... permanent`,
+    /// `arp -s`): it never expires and ARP answers never change it.
+    pub permanent: bool,
+}
+
+/// The kernel's ARP cache, entry by entry (`arp(7)` ioctls on a UDP
+/// socket): reading needs no privilege, deleting `CAP_NET_ADMIN`.
+#[derive(Debug)]
+pub struct ArpCache {
+    fd: Fd,
+}
+
+impl ArpCache {
+    pub fn open() -> io::Result<ArpCache> {
+        Ok(ArpCache {
+            fd: socket(libc::AF_INET, libc::SOCK_DGRAM, 0)?,
+        })
+    }
+
+    /// The complete entry for `ip` on the interface `iface`; `None` when
+    /// there is none (or one still being resolved, or one that failed).
+    pub fn get(&self, iface: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>> {
+        let mut req = arp_request(iface, ip)?;
+        match self.ioctl(libc::SIOCGARP as _, &mut req) {
+            Ok(()) => Ok(neighbour_of(&req)),
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes the entry for `ip` on `iface`, permanent or not: the kernel
+    /// resolves the address again when it next sends to it. `Ok` when
+    /// there was none.
+    pub fn delete(&self, iface: &str, ip: Ipv4Addr) -> io::Result<()> {
+        let mut req = arp_request(iface, ip)?;
+        match self.ioctl(libc::SIOCDARP as _, &mut req) {
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Ok(()),
+            done => done,
+        }
+    }
+
+    fn ioctl(&self, request: libc::Ioctl, req: &mut libc::arpreq) -> io::Result<()> {
+        // SAFETY: `req` is a live arpreq, the structure both requests read
+        // (and SIOCGARP fills).
+        cvt(unsafe { libc::ioctl(self.fd.0, request, req as *mut libc::arpreq) }).map(drop)
+    }
+}
+
+/// The request for `ip` on `iface`: its address and the interface's name
+/// (which must fit IFNAMSIZ with its NUL); no flags, no hardware address.
+fn arp_request(iface: &str, ip: Ipv4Addr) -> io::Result<libc::arpreq> {
+    // SAFETY: all-zero is a valid arpreq.
+    let mut req: libc::arpreq = unsafe { mem::zeroed() };
+    let name = iface.as_bytes();
+    if name.is_empty() || name.len() >= req.arp_dev.len() || name.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not an interface name",
+        ));
+    }
+    for (to, from) in req.arp_dev.iter_mut().zip(name) {
+        *to = *from as libc::c_char;
+    }
+    let sin = sockaddr_in(SocketAddrV4::new(ip, 0));
+    // SAFETY: sockaddr_in is the AF_INET form of a sockaddr, and of its
+    // size (transmute checks that when it compiles).
+    req.arp_pa = unsafe { mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) };
+    Ok(req)
+}
+
+/// What SIOCGARP answered: an entry with an Ethernet address only once
+/// it is complete (ATF_COM).
+fn neighbour_of(req: &libc::arpreq) -> Option<Neighbour> {
+    if req.arp_flags & libc::ATF_COM == 0 || req.arp_ha.sa_family != libc::ARPHRD_ETHER {
+        return None;
+    }
+    Some(Neighbour {
+        mac: std::array::from_fn(|i| req.arp_ha.sa_data[i] as u8),
+        permanent: req.arp_flags & libc::ATF_PERM != 0,
+    })
 }
 
 /// One entry for [`poll`].
@@ -696,6 +783,69 @@ mod tests {
         assert_eq!(rebuilt.pkcs1_der().unwrap(), key.pkcs1_der().unwrap());
         let other = RsaKey::generate(2048).unwrap();
         assert_ne!(other.numbers().n, numbers.n);
+    }
+
+    /// What SIOCGARP fills in: `flags` and an Ethernet address.
+    fn answered(flags: libc::c_int, family: u16, mac: [u8; 6]) -> libc::arpreq {
+        let mut req = arp_request("eth0", Ipv4Addr::new(10, 0, 0, 5)).unwrap();
+        req.arp_flags = flags;
+        req.arp_ha.sa_family = family;
+        for (to, from) in req.arp_ha.sa_data.iter_mut().zip(mac) {
+            *to = from as libc::c_char;
+        }
+        req
+    }
+
+    #[test]
+    fn arp_answers_are_read_only_when_complete_and_ethernet() {
+        let mac = [0x02, 0x52, 0x43, 0x4c, 0x00, 0xfe];
+        let ether = libc::ARPHRD_ETHER;
+        assert_eq!(
+            neighbour_of(&answered(libc::ATF_COM, ether, mac)),
+            Some(Neighbour {
+                mac,
+                permanent: false
+            })
+        );
+        assert_eq!(
+            neighbour_of(&answered(libc::ATF_COM | libc::ATF_PERM, ether, mac)),
+            Some(Neighbour {
+                mac,
+                permanent: true
+            })
+        );
+        // Incomplete (still resolving, or failed): the MAC is all zeros.
+        assert_eq!(neighbour_of(&answered(0, ether, [0; 6])), None);
+        // Another kind of link's address is no Ethernet MAC.
+        assert_eq!(neighbour_of(&answered(libc::ATF_COM, 32, mac)), None);
+    }
+
+    #[test]
+    fn arp_requests_name_the_address_and_the_interface() {
+        let req = arp_request("eth0", Ipv4Addr::new(10, 0, 0, 5)).unwrap();
+        assert_eq!(req.arp_pa.sa_family, libc::AF_INET as libc::sa_family_t);
+        // sockaddr_in: port (0), then the address, both in network order.
+        let pa: Vec<u8> = req.arp_pa.sa_data[..6].iter().map(|&b| b as u8).collect();
+        assert_eq!(pa, [0, 0, 10, 0, 0, 5]);
+        let dev: Vec<u8> = req.arp_dev.iter().map(|&b| b as u8).collect();
+        assert_eq!(&dev[..5], b"eth0\0");
+        assert_eq!(req.arp_flags, 0);
+        assert_eq!(req.arp_ha.sa_family, 0);
+        // IFNAMSIZ is 16 with the NUL: 15 bytes fit, 16 do not.
+        assert!(arp_request("abcdefghijklmno", Ipv4Addr::LOCALHOST).is_ok());
+        for bad in ["", "abcdefghijklmnop", "eth\x000"] {
+            assert_eq!(
+                arp_request(bad, Ipv4Addr::LOCALHOST).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput,
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_has_no_arp_entry() {
+        let cache = ArpCache::open().unwrap();
+        assert_eq!(cache.get("lo", Ipv4Addr::LOCALHOST).unwrap(), None);
     }
 
     #[test]

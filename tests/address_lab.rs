@@ -302,12 +302,18 @@ fn two_nodes_that_swap_addresses_are_both_followed() {
     release_lease(&lab, "target-2");
     lease(&lab, "target-1", &two.ip);
     lease(&lab, "target-2", &one.ip);
-    // As after the minutes a swap through reboots takes: the control's
-    // kernel no longer holds each address's old MAC as reachable. Seconds
-    // after the first run it may, and send the SSH probe to the other
-    // node (a known limit, docs/scan.md), which made this test flaky.
-    let out = lab.exec("control", &["ip", "neigh", "flush", "dev", "eth0"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // Seconds after the first run, the control's kernel still holds each
+    // address's old MAC. It takes the sweep's ARP answers into its cache
+    // itself, but not for a second after an entry changed state
+    // (`locktime`), and then sent each node's SSH probe to the other node:
+    // both were no-ssh, 1 run in 3. A long locktime makes every run meet
+    // that second: the scan must make the kernel forget the old MACs.
+    let old_macs = lab.exec("control", &["ip", "neigh", "show", "dev", "eth0"]);
+    for (ip, mac) in [(&one.ip, &one.mac), (&two.ip, &two.mac)] {
+        assert_has(&stdout(&old_macs), &format!("{ip} lladdr {mac} "));
+    }
+    let locktime = "net.ipv4.neigh.eth0.locktime=360000";
+    ok("sysctl", &lab.exec("control", &["sysctl", "-w", locktime]));
 
     let out = setup(&lab);
     let json = stdout(&out);

@@ -274,6 +274,82 @@ fn since_lists_only_hosts_added_after_the_snapshot() {
     assert!(none.is_empty(), "{none:?}");
 }
 
+/// The control's kernel holds `mac` for `ip` as `nud` (`reachable` or
+/// `permanent`), and keeps it against ARP answers for the whole test: as
+/// it does for a second after an entry changes state (`locktime`).
+fn stale_neighbour(lab: &Lab, ip: &str, mac: &str, nud: &str) {
+    let script = format!(
+        "sysctl -qw net.ipv4.neigh.eth0.locktime=360000 &&
+        ip neigh replace {ip} lladdr {mac} nud {nud} dev eth0"
+    );
+    ok("ip neigh", &lab.sh("control", &script));
+}
+
+/// What the control's kernel holds for `ip`.
+fn neighbour(lab: &Lab, ip: &str) -> String {
+    ok(
+        "ip neigh show",
+        &lab.exec("control", &["ip", "neigh", "show", ip]),
+    )
+}
+
+/// A target that took an address whose old MAC the control's kernel still
+/// holds: the scan makes the kernel forget it before the SSH probe, so the
+/// target shows SSH. Without the right to (no CAP_NET_ADMIN) the scan
+/// still works and says why SSH may be missed; an administrator's
+/// permanent entry is never touched, only reported.
+#[test]
+fn a_stale_neighbour_entry_is_forgotten_before_the_ssh_probe() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (one, two) = (lab.host("target-1"), lab.host("target-2"));
+    let ssh_of = |out: &Output| {
+        let found = rows(&ok("scan", out));
+        row(&found, &one).ssh
+    };
+    stale_neighbour(&lab, &one.ip, &two.mac, "reachable");
+    let denied = lab.exec(
+        "control",
+        &[
+            "setpriv",
+            "--bounding-set=-net_admin",
+            "rccr",
+            "scan",
+            "--json",
+            "--all",
+        ],
+    );
+    assert!(!ssh_of(&denied), "the probe went to {}", two.mac);
+    assert_has(
+        &stderr(&denied),
+        &format!(
+            "rccr scan: warning: the kernel's neighbour cache holds an old MAC address for {} and could not be cleared (that needs CAP_NET_ADMIN)",
+            one.ip
+        ),
+    );
+    assert_has(&neighbour(&lab, &one.ip), &two.mac);
+
+    let out = scan(&lab, &["--json", "--all"]);
+    assert!(ssh_of(&out), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert!(!neighbour(&lab, &one.ip).contains(&two.mac));
+
+    stale_neighbour(&lab, &one.ip, &two.mac, "permanent");
+    let out = scan(&lab, &["--json", "--all"]);
+    assert!(!ssh_of(&out), "the permanent entry was changed");
+    assert_has(
+        &stderr(&out),
+        &format!(
+            "rccr scan: warning: {} answered from {}, but a permanent neighbour entry on eth0 sends its traffic to {}: left as it is",
+            one.ip, one.mac, two.mac
+        ),
+    );
+    let kept = neighbour(&lab, &one.ip);
+    assert!(
+        kept.contains(&two.mac) && kept.contains("PERMANENT"),
+        "{kept}"
+    );
+}
+
 #[test]
 fn bad_input_and_missing_privileges_are_refused_cleanly() {
     let lab = or_skip!(Lab::builder().targets(1).up_as_root());

@@ -4,7 +4,8 @@
 //! 1. [`plan`]: which subnets to sweep, and how: ARP on the interface a
 //!    subnet is attached to, ICMP echo for a subnet reached through a router.
 //! 2. [`sweep`]: all requests at once (lightly paced), silent addresses asked
-//!    again `retries` times, every reply checked against what we sent.
+//!    again `retries` times, every reply checked against what we sent; a
+//!    kernel neighbour entry an answer contradicts is deleted ([`neigh`]).
 //! 3. [`lookup`]: one reverse (PTR) query and one TCP connect to port 22 for
 //!    every live host, all in flight together, each started as soon as the
 //!    sweep hears from the host (so they are mostly done when it is).
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 pub mod lookup;
 pub mod names;
+pub mod neigh;
 pub mod output;
 pub mod plan;
 pub mod snapshot;

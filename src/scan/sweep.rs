@@ -7,7 +7,10 @@
 //! any round counts. A reply counts only if it answers what we asked: an
 //! ARP reply to our address from inside the subnet we swept on that
 //! interface, an echo reply with our identifier and our random payload.
+//! An ARP answer that the kernel's neighbour cache contradicts makes the
+//! kernel forget its entry before the host is probed ([`super::neigh`]).
 use super::lookup::{self, Lookup};
+use super::neigh::Neighbours;
 use super::plan::{Job, Via};
 use super::socket_error;
 use crate::error::Error;
@@ -41,6 +44,8 @@ enum Channel {
     Arp {
         sock: PacketSocket,
         mac: MacAddr,
+        /// The interface's name, for its neighbour entries.
+        iface: String,
     },
     Icmp {
         sock: IcmpSocket,
@@ -181,6 +186,7 @@ pub fn sweep(
         found: Found::new(),
         conflicts: Vec::new(),
         lookup,
+        neighbours: Neighbours::open(),
     };
     sweep.run(timeout, retries)?;
     for (ip, first, other) in &sweep.conflicts {
@@ -194,6 +200,7 @@ pub fn sweep(
             warnings.push(format!("cannot reach {}: {e}", target.cidr));
         }
     }
+    warnings.extend(sweep.neighbours.warnings());
     Ok(sweep.found)
 }
 
@@ -204,7 +211,11 @@ fn open_channel(via: &Via) -> Result<Channel, Error> {
         } => {
             let sock = PacketSocket::open(*index, u16::from(EtherType::Arp))
                 .map_err(|e| socket_error(&format!("cannot open an ARP socket on {iface}"), e))?;
-            Ok(Channel::Arp { sock, mac: *mac })
+            Ok(Channel::Arp {
+                sock,
+                mac: *mac,
+                iface: iface.clone(),
+            })
         }
         Via::Icmp => {
             let sock =
@@ -226,6 +237,7 @@ struct Sweep<'a> {
     conflicts: Vec<(Ipv4Addr, MacAddr, MacAddr)>,
     /// Live hosts are handed to it as they answer.
     lookup: Option<&'a mut Lookup>,
+    neighbours: Neighbours,
 }
 
 impl Sweep<'_> {
@@ -365,7 +377,7 @@ impl Sweep<'_> {
         let mut buf = [0u8; FRAME_MAX];
         loop {
             let got = match &self.channels[c] {
-                Channel::Arp { sock, mac } => match sock.recv(&mut buf) {
+                Channel::Arp { sock, mac, .. } => match sock.recv(&mut buf) {
                     Ok(Some(n)) => parse_arp_reply(&buf[..n], *mac)
                         .map(|(ip, tpa, mac)| (ip, Some(tpa), Some(mac))),
                     Ok(None) => None,
@@ -402,6 +414,10 @@ impl Sweep<'_> {
         if target.is_pending(i) {
             target.clear(i);
             self.found.insert(ip, mac);
+            // Before anything of ours goes to the host through the kernel.
+            if let (Some(Channel::Arp { iface, .. }), Some(mac)) = (self.channels.get(c), mac) {
+                self.neighbours.check(iface, ip, mac);
+            }
             if let Some(lookup) = self.lookup.as_deref_mut() {
                 // A full lookup leaves the host to a later one.
                 lookup.add(ip);
@@ -424,7 +440,7 @@ fn recv_end(e: io::Error) -> Result<(), Error> {
 
 fn send_request(channel: &Channel, src: Ipv4Addr, ip: Ipv4Addr, index: u32) -> io::Result<()> {
     match channel {
-        Channel::Arp { sock, mac } => {
+        Channel::Arp { sock, mac, .. } => {
             let mut frame = [0u8; ARP_REQUEST_LEN];
             arp_request(&mut frame, *mac, src, ip);
             sock.send(&frame).map(drop)
@@ -710,6 +726,7 @@ mod tests {
             found: Found::new(),
             conflicts: Vec::new(),
             lookup: None,
+            neighbours: Neighbours::open(),
         };
         sweep.record(0, ip("10.0.1.5"), Some(ip("10.0.0.1")), Some(THEIRS));
         assert!(sweep.found.is_empty(), "outside the swept range");

@@ -1,0 +1,218 @@
+//! Making the kernel forget a MAC address the sweep proved stale.
+//!
+//! The sweep hears ARP itself, on a packet socket; everything after it
+//! (the TCP probe of port 22, SSH logins) goes through the kernel, which
+//! sends it to the MAC its neighbour cache holds for the address. The
+//! kernel takes a newer ARP answer into its cache on its own, but not
+//! always: an entry that changed state in the last second (`locktime`)
+//! keeps its MAC. Two machines that had swapped addresses then each got
+//! the other's probe, and showed as no-ssh.
+//!
+//! So for every host the sweep hears from on an interface, before its
+//! probe starts, [`Neighbours::check`] reads the kernel's entry for the
+//! address there (SIOCGARP), and when it holds another MAC, deletes it
+//! (SIOCDARP): the kernel resolves the address again itself, by its own
+//! rules, when the probe is sent.
+//!
+//! Deleting, not writing the MAC the sweep heard (SIOCSARP), is the choice
+//! that is safe on a hostile LAN: any machine can answer an ARP request,
+//! and a written entry is an administrator's word, which the kernel would
+//! trust without asking (for good, as a permanent one). A deleted entry
+//! gives no answer any weight: the kernel asks again, exactly as when an
+//! entry expires. A permanent entry (an administrator's static ARP, often
+//! set against spoofing) is never touched: a host answering from another
+//! MAC is reported. Failing to delete (no `CAP_NET_ADMIN`) costs a
+//! warning, never the scan.
+//!
+//! One entry is read per live host, when it answers: the cache is never
+//! read whole (a /16 may hold thousands of entries), and what is read is
+//! the kernel's state of that moment, after it saw the same answer.
+use crate::sys::{ArpCache, Neighbour};
+use crate::wire::ethernet::Address as MacAddr;
+use std::io;
+use std::net::Ipv4Addr;
+
+/// At most this many addresses are named in one warning.
+const MAX_NAMED: usize = 8;
+
+/// What to do about the kernel's entry for an address the sweep heard
+/// answered from `heard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No entry, or the same MAC: the kernel sends where the answer came from.
+    Agrees,
+    /// Another MAC, learnt from ARP: delete it.
+    Stale,
+    /// Another MAC, pinned by an administrator: leave it, and say so.
+    Pinned(MacAddr),
+}
+
+/// Compares the kernel's entry with the MAC the sweep heard.
+pub fn verdict(kernel: Option<Neighbour>, heard: MacAddr) -> Verdict {
+    match kernel {
+        Some(entry) if MacAddr(entry.mac) != heard => {
+            if entry.permanent {
+                Verdict::Pinned(MacAddr(entry.mac))
+            } else {
+                Verdict::Stale
+            }
+        }
+        _ => Verdict::Agrees,
+    }
+}
+
+/// Keeps the kernel's neighbour cache in step with one sweep's answers,
+/// and gathers what went wrong for the sweep's warnings.
+pub struct Neighbours {
+    /// `None` when the socket for the ioctls could not be opened.
+    cache: Option<ArpCache>,
+    /// Stale entries that could not be deleted, with the first error.
+    kept: Vec<Ipv4Addr>,
+    error: Option<io::Error>,
+    /// Hosts that answered from another MAC than a permanent entry's.
+    pinned: Vec<(Ipv4Addr, String, MacAddr, MacAddr)>,
+}
+
+impl Neighbours {
+    pub fn open() -> Neighbours {
+        let (cache, error) = match ArpCache::open() {
+            Ok(cache) => (Some(cache), None),
+            Err(e) => (None, Some(e)),
+        };
+        Neighbours {
+            cache,
+            kept: Vec::new(),
+            error,
+            pinned: Vec::new(),
+        }
+    }
+
+    /// `ip` answered on `iface` from `heard`: makes the kernel forget
+    /// another MAC it holds for it there.
+    pub fn check(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) {
+        let Some(cache) = &self.cache else {
+            // Nothing can be read: unknown whether anything is stale.
+            return;
+        };
+        let entry = match cache.get(iface, ip) {
+            Ok(entry) => entry,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                return;
+            }
+        };
+        match verdict(entry, heard) {
+            Verdict::Agrees => {}
+            Verdict::Stale => {
+                if let Err(e) = cache.delete(iface, ip) {
+                    self.kept.push(ip);
+                    self.error.get_or_insert(e);
+                }
+            }
+            Verdict::Pinned(pinned) => self.pinned.push((ip, iface.into(), heard, pinned)),
+        }
+    }
+
+    /// What the user should hear about on stderr.
+    pub fn warnings(self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .pinned
+            .iter()
+            .map(|(ip, iface, heard, pinned)| {
+                format!(
+                    "{ip} answered from {heard}, but a permanent neighbour entry on {iface} sends its traffic to {pinned}: left as it is (`ip neigh show {ip}`)"
+                )
+            })
+            .collect();
+        if let (false, Some(e)) = (self.kept.is_empty(), &self.error) {
+            let mut named: Vec<String> = self
+                .kept
+                .iter()
+                .take(MAX_NAMED)
+                .map(|ip| ip.to_string())
+                .collect();
+            if self.kept.len() > MAX_NAMED {
+                named.push(format!("{} more", self.kept.len() - MAX_NAMED));
+            }
+            let why = match e.raw_os_error() {
+                Some(libc::EPERM | libc::EACCES) => "that needs CAP_NET_ADMIN".to_string(),
+                _ => e.to_string(),
+            };
+            out.push(format!(
+                "the kernel's neighbour cache holds an old MAC address for {} and could not be cleared ({why}): SSH probes may miss these hosts until the entries expire",
+                named.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEARD: MacAddr = MacAddr([0x02, 0x52, 0x43, 0x4c, 0x00, 0x03]);
+    const OLD: [u8; 6] = [0x02, 0x52, 0x43, 0x4c, 0x00, 0x02];
+
+    #[test]
+    fn only_another_learnt_mac_is_deleted() {
+        assert_eq!(verdict(None, HEARD), Verdict::Agrees);
+        let same = Neighbour {
+            mac: HEARD.0,
+            permanent: false,
+        };
+        assert_eq!(verdict(Some(same), HEARD), Verdict::Agrees);
+        let same_pinned = Neighbour {
+            permanent: true,
+            ..same
+        };
+        assert_eq!(verdict(Some(same_pinned), HEARD), Verdict::Agrees);
+        let old = Neighbour {
+            mac: OLD,
+            permanent: false,
+        };
+        assert_eq!(verdict(Some(old), HEARD), Verdict::Stale);
+        let pinned = Neighbour {
+            permanent: true,
+            ..old
+        };
+        assert_eq!(verdict(Some(pinned), HEARD), Verdict::Pinned(MacAddr(OLD)));
+    }
+
+    #[test]
+    fn warnings_name_what_was_kept_and_pinned() {
+        let mut n = Neighbours {
+            cache: None,
+            kept: (1..=10).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect(),
+            error: Some(io::Error::from_raw_os_error(libc::EPERM)),
+            pinned: vec![(
+                Ipv4Addr::new(10, 0, 0, 20),
+                "eth0".into(),
+                HEARD,
+                MacAddr(OLD),
+            )],
+        };
+        let w = n.warnings();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with(
+                "10.0.0.20 answered from 02:52:43:4c:00:03, but a permanent neighbour entry on eth0 sends its traffic to 02:52:43:4c:00:02"
+            ),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with(
+                "the kernel's neighbour cache holds an old MAC address for 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4, 10.0.0.5, 10.0.0.6, 10.0.0.7, 10.0.0.8, 2 more and could not be cleared (that needs CAP_NET_ADMIN): "
+            ),
+            "{w:?}"
+        );
+        // Nothing kept: an error reading the cache alone is no warning.
+        n = Neighbours {
+            cache: None,
+            kept: Vec::new(),
+            error: Some(io::Error::from_raw_os_error(libc::EPERM)),
+            pinned: Vec::new(),
+        };
+        assert!(n.warnings().is_empty());
+    }
+}
