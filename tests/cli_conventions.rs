@@ -537,17 +537,26 @@ fn keygen_refuses_a_private_key_path_ending_in_pub() {
     assert!(!key.exists() && !home.0.path("k.pub.pub").exists());
 }
 
+/// [`setup_dry_run`] with `--temp-key KEY` on a LAN without nodes: exit
+/// 0, its stderr; `None` (skipped) when the sweep needs root.
+fn setup_dry_run_ends_well(home: &Home, key: &str) -> Option<String> {
+    let out = setup_dry_run(home, &["--temp-key", key]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code() == Some(4) {
+        eprintln!("skipped: the sweep needs root: {err}");
+        return None;
+    }
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    Some(err)
+}
+
 #[test]
 fn setup_on_a_lan_without_nodes_says_so() {
     let home = Home::new("emptylan");
     let key = temp_key(&home);
-    let out = setup_dry_run(&home, &["--temp-key", &key]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(4) {
-        eprintln!("skipped: the sweep needs root: {err}");
+    let Some(err) = setup_dry_run_ends_well(&home, &key) else {
         return;
-    }
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    };
     assert!(
         err.lines()
             .any(|l| l.starts_with("rccr setup: no node found: ") && l.contains("'ReCyClusteR'")),
@@ -1254,6 +1263,23 @@ fn an_ssh_config_others_may_write_is_refused_before_any_node() {
         3,
         &format!("{}: is writable by its group (mode 664)", config.display()),
     );
+}
+
+/// ssh reads `~/.ssh/config` as bytes, and a comment in Latin-1 is fine
+/// there: rccr refused the whole file as "not UTF-8 text", so every
+/// `rccr setup`, `--dry-run` included, failed before any node was asked.
+/// Only rccr's block is rccr's to read; the rest is kept byte for byte.
+#[test]
+fn an_ssh_config_in_latin1_is_no_reason_to_refuse_setup() {
+    let home = Home::with_ssh_dir("sshlatin1");
+    let key = temp_key(&home);
+    let mine: &[u8] = b"# Fran\xe7ois' laptop\nHost laptop\n  User fran\xe7ois\n";
+    home.0.write(".ssh/config", mine);
+    let config = home.0.path(".ssh/config");
+    chmod(&config, 0o600);
+    if setup_dry_run_ends_well(&home, &key).is_some() {
+        assert_eq!(std::fs::read(&config).unwrap(), mine);
+    }
 }
 
 /// `sudo rccr` where sudo keeps HOME runs rccr as root in the invoking
