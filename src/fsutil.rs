@@ -304,7 +304,9 @@ pub fn effective_uid() -> Option<u32> {
 
 /// How much of OpenSSH's StrictModes a file or directory rccr trusts must
 /// pass ([`untrusted_meta`]): every level wants it owned by this user or
-/// root and writable by no one else.
+/// root and writable by no one else. Writable by its group is no one else
+/// when the group is its owner's alone ([`private_group`]), as Debian's
+/// ssh has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trust {
     /// A file the user named, read once (a config), and its directory: a
@@ -353,14 +355,157 @@ pub fn untrusted_meta(meta: &fs::Metadata, trust: Trust) -> Option<String> {
     };
     let sticky_dir = trust == Trust::Named && meta.is_dir() && mode & 0o1000 != 0;
     if mode & 0o022 != 0 && !sticky_dir {
-        let who = who(0o022);
-        return Some(format!("is writable by {who} (mode {:o})", mode & 0o7777));
+        let writable = format!("is writable by {} (mode {:o})", who(0o022), mode & 0o7777);
+        if mode & 0o002 != 0 {
+            return Some(writable);
+        }
+        let Some(uid) = effective_uid() else {
+            return Some(writable);
+        };
+        if let Err(why) = private_group(meta.gid(), meta.uid(), uid) {
+            return Some(format!("{writable}, {why}"));
+        }
     }
     if trust == Trust::Secret && mode & 0o077 != 0 {
         let who = who(0o077);
         return Some(format!("is open to {who} (mode {:o})", mode & 0o7777));
     }
     None
+}
+
+/// Where [`private_group`] finds groups and their members.
+pub const ETC_GROUP: &str = "/etc/group";
+/// Where [`private_group`] finds users and their primary groups.
+pub const ETC_PASSWD: &str = "/etc/passwd";
+/// The most of [`ETC_GROUP`] or [`ETC_PASSWD`] read: more is no proof.
+const ACCOUNTS_MAX: usize = 4 << 20;
+
+/// Debian's rule for a file or directory writable by its group
+/// (`user-group-modes.patch`, `secure_permissions` in its ssh's misc.c):
+/// fine when the group, `gid`, has exactly one member, its owner
+/// (`owner`): every user whose primary group it is must be `uid` (this
+/// user), and the group may list no one but the owner's name. Read from
+/// [`ETC_GROUP`] and [`ETC_PASSWD`] themselves, not through NSS (rccr is
+/// static): what only NSS knows (LDAP, sssd) is not seen. Returns why
+/// not, to follow "writable by its group (mode 664), ".
+pub fn private_group(gid: u32, owner: u32, uid: u32) -> Result<(), String> {
+    let read = |path: &str| {
+        let mut file = File::open(path).map_err(|e| format!("{path} cannot be read ({e})"))?;
+        read_bounded(&mut file, ACCOUNTS_MAX)
+            .map_err(|e| format!("{path} cannot be read ({e})"))?
+            .ok_or_else(|| format!("{path} is larger than {ACCOUNTS_MAX} bytes"))
+    };
+    let group = read(ETC_GROUP).map_err(cannot_tell)?;
+    let passwd = read(ETC_PASSWD).map_err(cannot_tell)?;
+    private_group_in(gid, owner, uid, &group, &passwd)
+}
+
+/// Why [`private_group`] refuses when `/etc/group` or `/etc/passwd`
+/// cannot be read as it must be.
+fn cannot_tell(why: String) -> String {
+    format!("which cannot be shown to be its owner's alone: {why}")
+}
+
+/// The lines of `/etc/group` or `/etc/passwd`, split at `:`, but those
+/// every reader skips (empty, or a `#` comment). One that is not of
+/// `shape`, a name (no blank in it) and a number at each of `numbers`, is
+/// no proof: glibc and musl may read it differently, and a `+`/`-` line
+/// takes entries from NIS. The error says which line, and what it should be.
+fn account_lines<'a>(
+    text: &'a [u8],
+    path: &'a str,
+    shape: &'a str,
+    numbers: &'a [usize],
+) -> impl Iterator<Item = Result<Vec<&'a [u8]>, String>> + 'a {
+    text.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with(b"#"))
+        .map(move |(n, line)| {
+            let fields: Vec<&[u8]> = line.split(|b| *b == b':').collect();
+            // Digits only: Rust's parse takes a leading '+', glibc does not.
+            let number = |f: &[u8]| f.iter().all(u8::is_ascii_digit) && account_number(f).is_some();
+            let name = fields[0];
+            let well_formed = fields.len() == shape.split(':').count()
+                && !name.is_empty()
+                && !name.starts_with(b"+")
+                && !name.starts_with(b"-")
+                && !name.iter().any(u8::is_ascii_whitespace)
+                && numbers.iter().all(|&i| number(fields[i]));
+            if well_formed {
+                Ok(fields)
+            } else {
+                Err(format!("{path}:{}: not {shape}", n + 1))
+            }
+        })
+}
+
+/// A uid or gid field.
+fn account_number(field: &[u8]) -> Option<u32> {
+    std::str::from_utf8(field).ok()?.parse().ok()
+}
+
+/// [`private_group`] on the texts of `/etc/group` and `/etc/passwd`.
+fn private_group_in(
+    gid: u32,
+    owner: u32,
+    uid: u32,
+    group: &[u8],
+    passwd: &[u8],
+) -> Result<(), String> {
+    let text = |b: &[u8]| crate::print::name(&String::from_utf8_lossy(b)).into_owned();
+    // Every line of the gid: a second one listing others gives them the
+    // group as much as the first (Debian reads the first only).
+    let mut name = None;
+    let mut listed: Vec<&[u8]> = Vec::new();
+    for fields in account_lines(group, ETC_GROUP, "name:password:gid:members", &[2]) {
+        let fields = fields.map_err(cannot_tell)?;
+        if account_number(fields[2]) == Some(gid) {
+            name.get_or_insert(fields[0]);
+            if !fields[3].is_empty() {
+                listed.extend(fields[3].split(|b| *b == b','));
+            }
+        }
+    }
+    let Some(name) = name else {
+        return Err(format!("gid {gid}, which {ETC_GROUP} does not name"));
+    };
+    let group_is = format!("{} (gid {gid})", text(name));
+    let shape = "name:password:uid:gid:gecos:home:shell";
+    let mut owner_name = None;
+    let mut members = 0;
+    for fields in account_lines(passwd, ETC_PASSWD, shape, &[2, 3]) {
+        let fields = fields.map_err(cannot_tell)?;
+        let user = account_number(fields[2]);
+        if user == Some(owner) {
+            owner_name.get_or_insert(fields[0]);
+        }
+        if account_number(fields[3]) == Some(gid) {
+            members += 1;
+            if user != Some(uid) {
+                return Err(format!("{group_is}, which is {}'s too", text(fields[0])));
+            }
+        }
+    }
+    let Some(owner_name) = owner_name else {
+        return Err(format!(
+            "{group_is}, whose owner (uid {owner}) {ETC_PASSWD} does not name"
+        ));
+    };
+    match listed[..] {
+        [] => {}
+        [only] if only == owner_name => members += 1,
+        _ => {
+            let other = listed
+                .iter()
+                .find(|m| **m != owner_name)
+                .unwrap_or(&listed[0]);
+            return Err(format!("{group_is}, which is {}'s too", text(other)));
+        }
+    }
+    if members == 0 {
+        return Err(format!("{group_is}, which has no member"));
+    }
+    Ok(())
 }
 
 /// [`untrusted_meta`] of `path` (followed if a link).
@@ -559,17 +704,32 @@ pub(crate) mod scratch {
     /// who runs the tests.
     pub const OTHER_UID: u32 = 65534;
 
+    /// The gid tests hand files to: `nogroup`, `nobody`'s primary group
+    /// (or no group at all): never its owner's alone.
+    pub const OTHER_GID: u32 = 65534;
+
     /// Makes `path` [`OTHER_UID`]'s. Only root can; otherwise false (the
     /// test is skipped), unless env CI is set: there a test that cannot
     /// run fails.
     pub fn give_to_another_user(path: &Path) -> bool {
+        chown(path, Some(OTHER_UID), None)
+    }
+
+    /// Gives `path` to [`OTHER_GID`], a group others are in (as
+    /// [`give_to_another_user`]): writable by its group is then writable
+    /// by others, whatever the machine's own groups are.
+    pub fn give_to_a_shared_group(path: &Path) -> bool {
+        chown(path, None, Some(OTHER_GID))
+    }
+
+    fn chown(path: &Path, uid: Option<u32>, gid: Option<u32>) -> bool {
         if super::effective_uid() != Some(0) {
             let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
             assert!(!ci, "this test chowns files: run the tests as root");
-            eprintln!("SKIPPED: only root can give a file to another user");
+            eprintln!("SKIPPED: only root can give a file to another user or group");
             return false;
         }
-        std::os::unix::fs::chown(path, Some(OTHER_UID), None).unwrap();
+        std::os::unix::fs::chown(path, uid, gid).unwrap();
         true
     }
 
@@ -665,6 +825,133 @@ mod tests {
                 path.display()
             );
         }
+    }
+
+    /// Debian's rule on texts of /etc/group and /etc/passwd: alice (1000)
+    /// asks of a file she owns, of gid GID.
+    fn alices(gid: u32, group: &str, passwd: &str) -> Result<(), String> {
+        let passwd = format!(
+            "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n{passwd}"
+        );
+        private_group_in(gid, 1000, 1000, group.as_bytes(), passwd.as_bytes())
+    }
+
+    #[test]
+    fn a_group_its_owner_alone_is_in_may_write() {
+        // Her primary group, listing no one (adduser's); or listing her.
+        for group in [
+            "alice:x:1000:\n",
+            "alice:x:1000:alice\n",
+            "# x\n\nalice:x:1000:\n",
+        ] {
+            assert_eq!(alices(1000, group, ""), Ok(()), "{group:?}");
+        }
+        // A group only she is listed in, no one's primary group.
+        assert_eq!(alices(2000, "solo:x:2000:alice\n", ""), Ok(()));
+        // Root's group of root alone, when root asks of root's file.
+        let root = "root:x:0:0:root:/root:/bin/sh\n";
+        assert_eq!(
+            private_group_in(0, 0, 0, b"root:x:0:\n", root.as_bytes()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_group_anyone_else_is_in_may_not_write() {
+        let refused = |gid, group: &str, passwd: &str, why: &str| {
+            assert_eq!(
+                alices(gid, group, passwd),
+                Err(why.to_string()),
+                "{group:?}"
+            )
+        };
+        // Another member listed, or another user's primary group too (as
+        // Alpine's root group is operator's, halt's, ...).
+        refused(
+            1000,
+            "alice:x:1000:alice,bob\n",
+            "",
+            "alice (gid 1000), which is bob's too",
+        );
+        refused(
+            1000,
+            "alice:x:1000:bob\n",
+            "",
+            "alice (gid 1000), which is bob's too",
+        );
+        refused(
+            1000,
+            "alice:x:1000:\n",
+            "bob:x:1001:1000::/home/bob:/bin/sh\n",
+            "alice (gid 1000), which is bob's too",
+        );
+        // A second line of the gid gives its members the group as well.
+        refused(
+            1000,
+            "alice:x:1000:\nalias:x:1000:bob\n",
+            "",
+            "alice (gid 1000), which is bob's too",
+        );
+        // No member at all (a setgid program's group), no such group.
+        refused(
+            100,
+            "users:x:100:\n",
+            "",
+            "users (gid 100), which has no member",
+        );
+        refused(
+            3000,
+            "alice:x:1000:\n",
+            "",
+            "gid 3000, which /etc/group does not name",
+        );
+        // A name that could act on a terminal is shown as '?'.
+        refused(
+            1000,
+            "alice:x:1000:b\x1b[2J\n",
+            "",
+            "alice (gid 1000), which is b??2J's too",
+        );
+        // Root's group of root alone, when alice asks: root is not her.
+        let root = b"root:x:0:0:root:/root:/bin/sh\n";
+        assert_eq!(
+            private_group_in(0, 0, 1000, b"root:x:0:\n", root),
+            Err("root (gid 0), which is root's too".into())
+        );
+        // The owner no user of /etc/passwd.
+        assert_eq!(
+            private_group_in(1000, 1000, 1000, b"alice:x:1000:\n", b""),
+            Err("alice (gid 1000), whose owner (uid 1000) /etc/passwd does not name".into())
+        );
+    }
+
+    /// What glibc and musl could read differently, or NIS could add to,
+    /// proves nothing: refused, naming the line.
+    #[test]
+    fn accounts_read_any_other_way_prove_nothing() {
+        for (group, line) in [
+            ("alice:x:1000\n", 1),
+            ("x:x:5:\n alice:x:1000:\n", 2),
+            ("+:::\nalice:x:1000:\n", 1),
+            ("alice:x:+1000:\n", 1),
+            ("alice:x:99999999999:\n", 1),
+            ("alice:x:1000::\n", 1),
+        ] {
+            assert_eq!(
+                alices(1000, group, ""),
+                Err(format!(
+                    "which cannot be shown to be its owner's alone: \
+                     /etc/group:{line}: not name:password:gid:members"
+                )),
+                "{group:?}"
+            );
+        }
+        assert_eq!(
+            alices(1000, "alice:x:1000:\n", "-bob::::::\n"),
+            Err("which cannot be shown to be its owner's alone: \
+                 /etc/passwd:3: not name:password:uid:gid:gecos:home:shell"
+                .into())
+        );
     }
 
     #[test]

@@ -537,17 +537,26 @@ fn keygen_refuses_a_private_key_path_ending_in_pub() {
     assert!(!key.exists() && !home.0.path("k.pub.pub").exists());
 }
 
+/// [`setup_dry_run`] with `--temp-key KEY` on a LAN without nodes: exit
+/// 0, its stderr; `None` (skipped) when the sweep needs root.
+fn setup_dry_run_ends_well(home: &Home, key: &str) -> Option<String> {
+    let out = setup_dry_run(home, &["--temp-key", key]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code() == Some(4) {
+        eprintln!("skipped: the sweep needs root: {err}");
+        return None;
+    }
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    Some(err)
+}
+
 #[test]
 fn setup_on_a_lan_without_nodes_says_so() {
     let home = Home::new("emptylan");
     let key = temp_key(&home);
-    let out = setup_dry_run(&home, &["--temp-key", &key]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(4) {
-        eprintln!("skipped: the sweep needs root: {err}");
+    let Some(err) = setup_dry_run_ends_well(&home, &key) else {
         return;
-    }
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    };
     assert!(
         err.lines()
             .any(|l| l.starts_with("rccr setup: no node found: ") && l.contains("'ReCyClusteR'")),
@@ -986,6 +995,18 @@ fn give_to_another_user(path: &Path) -> bool {
     true
 }
 
+/// Gives `path` to gid 65534 (`nogroup`, `nobody`'s primary group, or
+/// no group at all), a group others are in: writable by its group is then
+/// writable by others, whatever the machine's own groups are.
+fn give_to_a_shared_group(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        return skip::skip("this test chowns files: run it as root");
+    }
+    std::os::unix::fs::chown(path, None, Some(65534)).unwrap();
+    true
+}
+
 /// Nothing written in `home`: its state directory holds only `keep` (and
 /// the lock of a run that got that far), no ~/.ssh.
 fn nothing_written(home: &Home, keep: &[&str]) {
@@ -1029,6 +1050,11 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
     let state = home.state();
     let shown = state.display().to_string();
     let nothing_written = |keep: &[&str]| nothing_written(&home, keep);
+    // Writable by its group is by others when others are in the group
+    // (`a_group_of_its_owner_alone_may_write_as_in_debians_ssh`).
+    if !give_to_a_shared_group(&state) {
+        return;
+    }
     for (mode, says) in [
         (0o1777, "is writable by everyone (mode 1777)"),
         (0o770, "is writable by its group (mode 770)"),
@@ -1066,6 +1092,7 @@ fn what_others_could_have_written_is_refused_before_anything_is_written() {
     home.0
         .write("state/nodes", "10.0.0.1\t-\tnode-1\ttarget\tx86_64\t-\t-\n");
     chmod(&nodes, 0o664);
+    give_to_a_shared_group(&nodes);
     for args in [&["status"][..], &restore] {
         home_refuses(
             &home,
@@ -1238,6 +1265,9 @@ fn an_ssh_config_others_may_write_is_refused_before_any_node() {
         .write(".ssh/config", "Host *\n  ServerAliveInterval 30\n");
     let config = home.0.path(".ssh/config");
     chmod(&config, 0o664);
+    if !give_to_a_shared_group(&config) {
+        return;
+    }
     home_refuses(
         &home,
         &rotate_to_nowhere(&key),
@@ -1254,6 +1284,140 @@ fn an_ssh_config_others_may_write_is_refused_before_any_node() {
         3,
         &format!("{}: is writable by its group (mode 664)", config.display()),
     );
+}
+
+/// Group-private homes (umask 002, each user in a group of their own, as
+/// Debian makes them): ssh writes known_hosts 0664, and Debian's ssh
+/// takes it, as it takes any file or directory writable by a group its
+/// owner alone is in; rccr refused it, and so every command. Now Debian's
+/// rule decides, read from /etc/group and /etc/passwd, which this test
+/// gives rccr in a mount namespace of its own: the machine's stay as
+/// they are.
+#[test]
+fn a_group_of_its_owner_alone_may_write_as_in_debians_ssh() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        skip::skip("this test mounts files over /etc/group in a namespace: run it as root");
+        return;
+    }
+    let home = Home::with_ssh_dir("usergroups");
+    let key = temp_key(&home);
+    home.0.write(".ssh/known_hosts", "");
+    home.0
+        .write(".ssh/config", "Host *\n  ServerAliveInterval 30\n");
+    for (rel, mode) in [
+        ("", 0o775),
+        (".ssh", 0o775),
+        (".ssh/known_hosts", 0o664),
+        (".ssh/config", 0o664),
+        ("state", 0o775),
+    ] {
+        let path = home.0.path(rel);
+        chmod(&path, mode);
+        // Root's, of root's group (gid 0), as root's files are.
+        assert_eq!(std::fs::metadata(&path).unwrap().gid(), 0, "{rel}");
+    }
+    let etc = Scratch::new("usergroups-etc");
+    // `argv` in a mount namespace whose /etc/group and /etc/passwd are
+    // these.
+    let run_with_accounts = |group: &str, passwd: &str, argv: &[&str]| {
+        etc.write("group", group);
+        etc.write("passwd", passwd);
+        let script = "mount --bind \"$1\" /etc/group && mount --bind \"$2\" /etc/passwd \
+                      && shift 2 && exec \"$@\"";
+        let (group, passwd) = (etc.path("group"), etc.path("passwd"));
+        let mut args = vec!["-m", "--propagation", "private", "sh", "-c", script, "sh"];
+        args.extend([group.to_str().unwrap(), passwd.to_str().unwrap()]);
+        args.extend_from_slice(argv);
+        home.command_of("unshare", &args, home.state().as_os_str())
+            .output()
+            .unwrap()
+    };
+    let setup = [
+        RCCR,
+        "setup",
+        "--dry-run",
+        "--subnet",
+        "10.255.255.0/30",
+        "--temp-key",
+        &key,
+    ];
+    let with_accounts = |group: &str, passwd: &str| run_with_accounts(group, passwd, &setup);
+    let root = "root:x:0:0:root:/root:/bin/sh\n";
+    // Root's group is root's alone (Debian's /etc): taken.
+    let out = with_accounts("root:x:0:\nbob:x:1000:\n", root);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // Another user in it, listed, or by its primary group (Alpine's
+    // operator, halt, shutdown): refused, before anything is written.
+    let bob = "bob:x:1000:1000::/home/bob:/bin/sh\n";
+    let operator = "operator:x:11:0:operator:/root:/sbin/nologin\n";
+    for (group, users, who) in [
+        ("root:x:0:bob\n", format!("{root}{bob}"), "bob"),
+        ("root:x:0:\n", format!("{root}{operator}"), "operator"),
+    ] {
+        let out = with_accounts(group, &users);
+        let says =
+            format!("is writable by its group (mode 775), root (gid 0), which is {who}'s too");
+        assert_refused(&["setup"], &out, 3, &says);
+        assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+    }
+    // Files as directories: known_hosts 0664 in a shared group is refused.
+    for rel in ["", ".ssh", "state"] {
+        chmod(&home.0.path(rel), 0o755);
+    }
+    let out = with_accounts("root:x:0:bob\n", &format!("{root}{bob}"));
+    let says = format!(
+        "{}: is writable by its group (mode 664), root (gid 0), which is bob's too",
+        home.0.path(".ssh/known_hosts").display()
+    );
+    assert_refused(&["setup"], &out, 3, &says);
+    // Not root: alice, of a group of her own that lists no one (as
+    // adduser makes it). Her keyrotate gets as far as the node.
+    let chowned = Command::new("chown")
+        .args(["-R", "4242:4242", home.0 .0.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chowned.success());
+    for rel in ["", ".ssh", "state"] {
+        chmod(&home.0.path(rel), 0o775);
+    }
+    let alice = "alice:x:4242:4242::/home/alice:/bin/sh\n";
+    let as_alice = [
+        "setpriv",
+        "--reuid=4242",
+        "--regid=4242",
+        "--clear-groups",
+        RCCR,
+    ];
+    let argv = [&as_alice[..], &rotate_to_nowhere(&key)].concat();
+    let out = run_with_accounts("alice:x:4242:\n", &format!("{root}{alice}"), &argv);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("127.0.0.1:1: unreachable"), "{err}");
+    // Bob in her group: refused.
+    let out = run_with_accounts("alice:x:4242:bob\n", &format!("{root}{alice}{bob}"), &argv);
+    let says = "is writable by its group (mode 775), alice (gid 4242), which is bob's too";
+    assert_refused(&argv, &out, 3, says);
+    // The machine's own /etc is untouched.
+    let group = std::fs::read_to_string("/etc/group").unwrap();
+    assert!(!group.contains("root:x:0:bob"), "{group}");
+}
+
+/// ssh reads `~/.ssh/config` as bytes, and a comment in Latin-1 is fine
+/// there: rccr refused the whole file as "not UTF-8 text", so every
+/// `rccr setup`, `--dry-run` included, failed before any node was asked.
+/// Only rccr's block is rccr's to read; the rest is kept byte for byte.
+#[test]
+fn an_ssh_config_in_latin1_is_no_reason_to_refuse_setup() {
+    let home = Home::with_ssh_dir("sshlatin1");
+    let key = temp_key(&home);
+    let mine: &[u8] = b"# Fran\xe7ois' laptop\nHost laptop\n  User fran\xe7ois\n";
+    home.0.write(".ssh/config", mine);
+    let config = home.0.path(".ssh/config");
+    chmod(&config, 0o600);
+    if setup_dry_run_ends_well(&home, &key).is_some() {
+        assert_eq!(std::fs::read(&config).unwrap(), mine);
+    }
 }
 
 /// `sudo rccr` where sudo keeps HOME runs rccr as root in the invoking

@@ -509,6 +509,23 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
         "/root/.ssh/id_ed25519.pub",
     ];
     let before = sums(&lab, &keys);
+    // The operator's ssh config, with a comment in Latin-1 (ssh reads
+    // bytes): rccr's block joins it, every byte of it stays.
+    let mine: &[u8] = b"# Fran\xe7ois' laptop\nHost laptop\n  User fran\xe7ois\n";
+    lab.exec_stdin(
+        "control",
+        &["sh", "-c", "umask 077 && cat > /root/.ssh/config"],
+        mine,
+    );
+    let config_kept = || {
+        let config = lab.exec("control", &["cat", "/root/.ssh/config"]).stdout;
+        assert!(
+            config.starts_with(mine),
+            "{}",
+            String::from_utf8_lossy(&config)
+        );
+        String::from_utf8_lossy(&config[mine.len()..]).into_owned()
+    };
     let hosts: Vec<String> = ["target-1", "target-2"]
         .iter()
         .flat_map(|t| ["--host".to_string(), lab.ip(t)])
@@ -534,8 +551,7 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
         let out = lab.plain_ssh(t, "hostname");
         assert!(out.status.success(), "plain ssh to {t}: {}", stderr(&out));
     }
-    let config = stdout(&lab.exec("control", &["cat", "/root/.ssh/config"]));
-    assert_has(&config, "IdentityFile \"/root/.rccr/cluster_key\"");
+    assert_has(&config_kept(), "IdentityFile \"/root/.rccr/cluster_key\"");
 
     // A second rotation, away from the cluster key in the state directory:
     // the new key waits beside it, then takes its place; ~/.ssh is as it was.
@@ -550,6 +566,7 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
         let out = lab.plain_ssh(t, "true");
         assert!(out.status.success(), "plain ssh to {t}: {}", stderr(&out));
     }
+    config_kept();
 }
 
 #[test]

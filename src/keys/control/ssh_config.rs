@@ -12,10 +12,14 @@
 //!
 //! The block goes at the end of the file (a `Host` line there cannot
 //! capture the user's options above it); every other byte of the file is
-//! kept, and the file is replaced atomically.
+//! kept, and the file is replaced atomically. The file is handled as
+//! bytes, as ssh reads it: the user's part may be in any encoding (a
+//! Latin-1 comment); only the block's `Host` lines, which rccr reads
+//! back, must be UTF-8 text ([`BadBlock`]).
 use crate::error::Error;
 use crate::fsutil;
 use std::net::IpAddr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 const BEGIN: &str = "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost";
@@ -23,68 +27,92 @@ const END: &str = "# END rccr";
 /// Hosts per `Host` line, so no line grows long.
 const PER_LINE: usize = 16;
 
+/// rccr's block holds a `Host` line that is not UTF-8 text (rccr writes
+/// none such): which hosts it names cannot be told. The index of that
+/// line in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadBlock {
+    pub line: usize,
+}
+
+impl BadBlock {
+    /// The refusal of `path`: one line, `PATH:LINE: ...`, what to do.
+    fn refused(self, path: &Path) -> Error {
+        Error::bad_line(
+            path,
+            self.line,
+            "a Host line of rccr's block (# BEGIN rccr ... # END rccr) is not UTF-8 text, \
+             so rccr cannot tell which nodes it names; write the nodes' addresses there \
+             in ASCII, or delete the block (rccr writes it again at the next keyrotate)",
+        )
+    }
+}
+
 /// The file without rccr's blocks, and the hosts they named. A block is a
 /// BEGIN line, then an END line with no BEGIN between: a marker line the
 /// user wrote on its own stays the user's, and so does what follows it.
-fn split(content: &str) -> (String, Vec<IpAddr>) {
-    let lines: Vec<&str> = content.split_inclusive('\n').collect();
-    let mut rest = String::new();
+fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<IpAddr>), BadBlock> {
+    let lines: Vec<&[u8]> = content.split_inclusive(|b| *b == b'\n').collect();
+    let is = |line: &[u8], marker: &str| line.trim_ascii_end() == marker.as_bytes();
+    let mut rest = Vec::new();
     let mut hosts = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        if lines[i].trim_end() == BEGIN {
+        if is(lines[i], BEGIN) {
             let body = &lines[i + 1..];
             let end = body
                 .iter()
-                .position(|l| matches!(l.trim_end(), BEGIN | END))
-                .filter(|&e| body[e].trim_end() == END);
+                .position(|l| is(l, BEGIN) || is(l, END))
+                .filter(|&e| is(body[e], END));
             if let Some(end) = end {
-                for line in &body[..end] {
-                    if let Some(patterns) = line.trim_end().strip_prefix("Host ") {
-                        hosts.extend(
-                            patterns
-                                .split_whitespace()
-                                .filter_map(|p| p.parse::<IpAddr>().ok()),
-                        );
-                    }
+                for (n, line) in body[..end].iter().enumerate() {
+                    let Some(patterns) = line.trim_ascii_end().strip_prefix(b"Host ") else {
+                        continue;
+                    };
+                    let patterns =
+                        std::str::from_utf8(patterns).map_err(|_| BadBlock { line: i + 1 + n })?;
+                    hosts.extend(
+                        patterns
+                            .split_whitespace()
+                            .filter_map(|p| p.parse::<IpAddr>().ok()),
+                    );
                 }
                 i += end + 2;
                 continue;
             }
         }
-        rest.push_str(lines[i]);
+        rest.extend_from_slice(lines[i]);
         i += 1;
     }
-    (rest, hosts)
+    Ok((rest, hosts))
 }
 
 /// `content` with rccr's block naming `key` for its old hosts and `nodes`.
-pub fn render(content: &str, key: &Path, nodes: &[IpAddr]) -> String {
-    let (mut out, mut hosts) = split(content);
+pub fn render(content: &[u8], key: &Path, nodes: &[IpAddr]) -> Result<Vec<u8>, BadBlock> {
+    let (mut out, mut hosts) = split(content)?;
     for node in nodes {
         if !hosts.contains(node) {
             hosts.push(*node);
         }
     }
     if hosts.is_empty() {
-        return out;
+        return Ok(out);
     }
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
+    if !out.is_empty() && !out.ends_with(b"\n") {
+        out.push(b'\n');
     }
-    out.push_str(BEGIN);
-    out.push('\n');
+    out.extend_from_slice(BEGIN.as_bytes());
+    out.push(b'\n');
     for chunk in hosts.chunks(PER_LINE) {
         let names: Vec<String> = chunk.iter().map(IpAddr::to_string).collect();
-        out.push_str(&format!(
-            "Host {}\n    IdentityFile \"{}\"\n",
-            names.join(" "),
-            key.display()
-        ));
+        out.extend_from_slice(format!("Host {}\n    IdentityFile \"", names.join(" ")).as_bytes());
+        // The path as it is: ssh reads the file as bytes.
+        out.extend_from_slice(key.as_os_str().as_bytes());
+        out.extend_from_slice(b"\"\n");
     }
-    out.push_str(END);
-    out.push('\n');
-    out
+    out.extend_from_slice(END.as_bytes());
+    out.push(b'\n');
+    Ok(out)
 }
 
 /// Makes `~/.ssh/config` (`path`) name `key` for `nodes`, keeping the rest:
@@ -93,26 +121,28 @@ pub fn render(content: &str, key: &Path, nodes: &[IpAddr]) -> String {
 pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Error> {
     let (path, mode, content) = read(path)?;
     let path = path.as_path();
-    let updated = render(&content, key, nodes);
+    let updated = render(&content, key, nodes).map_err(|bad| bad.refused(path))?;
     if updated == content {
         return Ok(());
     }
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
     }
-    fsutil::write_atomic(path, updated.as_bytes(), mode)
+    fsutil::write_atomic(path, &updated, mode)
 }
 
 /// Refuses a `~/.ssh/config` (`path`) that [`name_key_for`] would refuse
 /// to rewrite: checked before any node hears of a new key, not after.
 pub fn check(path: &Path) -> Result<(), Error> {
-    read(path).map(|_| ())
+    let (path, _, content) = read(path)?;
+    split(&content).map_err(|bad| bad.refused(&path))?;
+    Ok(())
 }
 
-/// The file `path` leads to (a link followed), its mode, and its text
-/// (empty when there is none). ssh refuses a config others may write, and
-/// so does rccr; one that is not UTF-8 is not rewritten.
-fn read(path: &Path) -> Result<(PathBuf, u32, String), Error> {
+/// The file `path` leads to (a link followed), its mode, and its bytes
+/// (none when there is no file). ssh refuses a config others may write,
+/// and so does rccr.
+fn read(path: &Path) -> Result<(PathBuf, u32, Vec<u8>), Error> {
     use std::os::unix::fs::PermissionsExt;
     let (path, mode) = match std::fs::canonicalize(path) {
         Ok(target) => {
@@ -122,15 +152,7 @@ fn read(path: &Path) -> Result<(PathBuf, u32, String), Error> {
         }
         Err(_) => (path.to_path_buf(), 0o600),
     };
-    let content = match fsutil::read_trusted_if_any(&path, fsutil::Trust::Kept)? {
-        Some(bytes) => String::from_utf8(bytes).map_err(|_| {
-            Error::bad_input(
-                path.display().to_string(),
-                "not UTF-8 text; rccr will not rewrite it",
-            )
-        })?,
-        None => String::new(),
-    };
+    let content = fsutil::read_trusted_if_any(&path, fsutil::Trust::Kept)?.unwrap_or_default();
     Ok((path, mode, content))
 }
 
@@ -142,35 +164,112 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn render_text(content: &str, key: &Path, nodes: &[IpAddr]) -> String {
+        String::from_utf8(render(content.as_bytes(), key, nodes).unwrap()).unwrap()
+    }
+
     #[test]
     fn the_block_goes_last_and_keeps_every_other_byte() {
         let mine = "# mine\nIdentityFile ~/.ssh/work\nHost laptop\n  User me";
         let key = Path::new("/root/.rccr/cluster_key");
-        let once = render(mine, key, &[ip("10.0.0.5")]);
+        let once = render_text(mine, key, &[ip("10.0.0.5")]);
         assert_eq!(
             once,
             format!("{mine}\n{BEGIN}\nHost 10.0.0.5\n    IdentityFile \"/root/.rccr/cluster_key\"\n{END}\n")
         );
         // More nodes join the block; the user's part stays as it was.
-        let twice = render(&once, key, &[ip("10.0.0.6"), ip("10.0.0.5")]);
+        let twice = render_text(&once, key, &[ip("10.0.0.6"), ip("10.0.0.5")]);
         assert!(
             twice.starts_with(&format!("{mine}\n{BEGIN}\nHost 10.0.0.5 10.0.0.6\n")),
             "{twice}"
         );
-        assert_eq!(split(&twice).0, format!("{mine}\n"));
-        assert_eq!(render(&twice, key, &[]), twice);
+        assert_eq!(
+            split(twice.as_bytes()).unwrap().0,
+            format!("{mine}\n").as_bytes()
+        );
+        assert_eq!(render_text(&twice, key, &[]), twice);
         // No nodes, no block.
-        assert_eq!(render(mine, key, &[]), mine);
+        assert_eq!(render_text(mine, key, &[]), mine);
     }
 
     #[test]
     fn a_marker_the_user_wrote_alone_stays_theirs() {
         let key = Path::new("/k");
         let stray = format!("{BEGIN}\nHost mine\n  User me\n");
-        let once = render(&stray, key, &[ip("10.0.0.5")]);
+        let once = render_text(&stray, key, &[ip("10.0.0.5")]);
         assert!(once.starts_with(&stray), "{once}");
-        assert_eq!(render(&once, key, &[]), once);
-        assert_eq!(split(&once), (stray, vec![ip("10.0.0.5")]));
+        assert_eq!(render_text(&once, key, &[]), once);
+        assert_eq!(
+            split(once.as_bytes()).unwrap(),
+            (stray.into_bytes(), vec![ip("10.0.0.5")])
+        );
+    }
+
+    /// ssh reads its config as bytes: a comment in Latin-1 is fine there,
+    /// and every `rccr setup` (`--dry-run` too) and keyrotate refused the
+    /// whole file as "not UTF-8 text" before any node was asked.
+    #[test]
+    fn the_users_bytes_that_are_not_utf8_are_kept_byte_for_byte() {
+        let dir = fsutil::scratch::Dir::new("sshcfg-latin1");
+        let path = dir.join("config");
+        let mine: &[u8] = b"# Fran\xe7ois' laptop (Latin-1)\nHost laptop\n  User fran\xe7ois\n";
+        std::fs::write(&path, mine).unwrap();
+        check(&path).unwrap();
+        let key = Path::new("/root/.rccr/cluster_key");
+        name_key_for(&path, key, &[ip("10.0.0.5")]).unwrap();
+        let once = std::fs::read(&path).unwrap();
+        assert!(once.starts_with(mine), "{}", String::from_utf8_lossy(&once));
+        assert_eq!(split(&once).unwrap(), (mine.to_vec(), vec![ip("10.0.0.5")]));
+        // The block follows the key; the user's bytes stay.
+        name_key_for(&path, Path::new("/k2"), &[ip("10.0.0.6")]).unwrap();
+        let twice = std::fs::read(&path).unwrap();
+        assert!(twice.starts_with(mine));
+        assert!(
+            twice.ends_with(
+                format!("{BEGIN}\nHost 10.0.0.5 10.0.0.6\n    IdentityFile \"/k2\"\n{END}\n")
+                    .as_bytes()
+            ),
+            "{}",
+            String::from_utf8_lossy(&twice)
+        );
+    }
+
+    /// A Host line of rccr's block that is not UTF-8 (an edit inside it):
+    /// which nodes it names cannot be told, so the file is refused, naming
+    /// the line and what to do, and left as it was.
+    #[test]
+    fn a_block_whose_hosts_cannot_be_read_is_refused_and_kept() {
+        let dir = fsutil::scratch::Dir::new("sshcfg-badblock");
+        let path = dir.join("config");
+        let mut text = b"# caf\xe9\n".to_vec();
+        text.extend_from_slice(format!("{BEGIN}\nHost 10.0.0.5 caf").as_bytes());
+        text.extend_from_slice(b"\xe9\n    IdentityFile \"/k\"\n");
+        text.extend_from_slice(format!("{END}\n").as_bytes());
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(split(&text), Err(BadBlock { line: 2 }));
+        for e in [
+            check(&path).unwrap_err(),
+            name_key_for(&path, Path::new("/k"), &[ip("10.0.0.6")]).unwrap_err(),
+        ] {
+            assert_eq!(e.exit_code(), crate::error::ExitCode::BadInput, "{e}");
+            let said = e.to_string();
+            assert!(
+                said.starts_with(&format!(
+                    "{}:3: a Host line of rccr's block",
+                    path.display()
+                )),
+                "{said}"
+            );
+            assert!(said.contains("delete the block"), "{said}");
+            assert_eq!(said.lines().count(), 1, "{said}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), text);
+        // Not UTF-8 elsewhere in the block (the key's path): it is rccr's
+        // to rewrite, and is.
+        let key = Path::new(std::ffi::OsStr::from_bytes(b"/home/fran\xe7ois/k"));
+        let once = render(b"", key, &[ip("10.0.0.5")]).unwrap();
+        assert_eq!(split(&once).unwrap().1, vec![ip("10.0.0.5")]);
+        assert_eq!(render(&once, key, &[]).unwrap(), once);
     }
 
     #[test]
@@ -207,8 +306,8 @@ mod tests {
     #[test]
     fn many_nodes_make_short_lines() {
         let nodes: Vec<IpAddr> = (1..=40).map(|n| ip(&format!("10.0.0.{n}"))).collect();
-        let text = render("", Path::new("/k"), &nodes);
+        let text = render_text("", Path::new("/k"), &nodes);
         assert_eq!(text.matches("Host ").count(), 3);
-        assert_eq!(split(&text).1, nodes);
+        assert_eq!(split(text.as_bytes()).unwrap().1, nodes);
     }
 }
