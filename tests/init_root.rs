@@ -1027,6 +1027,43 @@ fn every_wired_interface_present_at_boot_gets_dhcp_sending_the_hostname() {
     );
 }
 
+#[test]
+fn a_wired_port_without_carrier_gets_its_dhcp_in_the_background_at_once() {
+    let root = Root::image("carrier", "target");
+    // A PC with a cable in enp3s0 only. The image's eth0 has udhcpc
+    // options of its own: they are left as they are.
+    root.hardware_nic("eth4", "00:1a:2b:4c:00:02", false);
+    root.hardware_nic("enp3s0", "00:1a:2b:4c:00:03", false);
+    std::os::unix::fs::symlink("/", root.path("sys/class/net/eth0/device")).unwrap();
+    root.write("sys/class/net/eth0/carrier", "0\n");
+    root.write("sys/class/net/eth4/carrier", "0\n");
+    root.write("sys/class/net/enp3s0/carrier", "1\n");
+    let run = root.init(&[]).ok();
+    let name = "ReCyClusteR-Target-4c0003";
+    let plugged = INTERFACES.replace(
+        "iface eth0 inet dhcp\n",
+        &format!("iface eth0 inet dhcp\n    hostname {name}\n"),
+    ) + &wired_stanza("enp3s0", name)
+        + &wired_stanza("eth4", name);
+    let unplugged = plugged.replace(
+        "iface eth4 inet dhcp\n",
+        "iface eth4 inet dhcp\n\tudhcpc-opts -t 1 -T 1\n",
+    );
+    assert_eq!(root.read("etc/network/interfaces"), unplugged);
+    assert!(
+        run.says("no carrier on eth0, eth4: DHCP there goes to the background at once"),
+        "{}",
+        run.stderr
+    );
+    let again = root.init(&[]).ok();
+    assert!(again.says("nothing to change\n"), "{}", again.stderr);
+
+    // The cable is in eth4 at the next boot: udhcpc waits for its lease.
+    root.write("sys/class/net/eth4/carrier", "1\n");
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/network/interfaces"), plugged);
+}
+
 const WPA_CONF: &str = "country=GB\nctrl_interface=DIR=/var/run/wpa_supplicant GROUP=netdev\nupdate_config=1\n\nnetwork={\n\tssid=\"Kitchen\"\n\tpsk=\"correct horse battery\"\n}\n";
 
 #[test]
