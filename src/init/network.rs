@@ -197,12 +197,46 @@ pub fn with_carrier_opts(content: &[u8], dhcp: &[Dhcp]) -> Vec<u8> {
 /// An interface name fit for interfaces(5) and the executors' shells:
 /// letters, digits, `_`, `.`, `-`, at most 15 bytes (the kernel's limit),
 /// not starting with `-`. The kernel allows more (`$`, `;`, ...).
-fn iface_name_ok(name: &str) -> bool {
+pub fn iface_name_ok(name: &str) -> bool {
     (1..=15).contains(&name.len())
         && !name.starts_with('-')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// mdev's configuration, which Alpine's `mdev-conf` package installs.
+pub const MDEV_CONF: &str = "/etc/mdev.conf";
+/// The hotplug script the image carries (`image-builder/base/os/net-hotplug.sh`).
+pub const HOTPLUG: &str = "/usr/libexec/rccr/net-hotplug";
+
+/// The mdev rule that runs [`HOTPLUG`] when a network interface appears
+/// or goes (busybox `docs/mdev.txt`: `*` runs the command after creating
+/// and before removing; the leading `-` lets mdev go on to the rules
+/// after it). The command is a fixed path: the interface's name reaches
+/// the script only in its environment (`INTERFACE`, `ACTION`), where the
+/// script checks it before any use.
+pub fn hotplug_rule() -> String {
+    format!("-SUBSYSTEM=net;DEVPATH=.*/net/.*;.*\troot:root 600 *{HOTPLUG}")
+}
+
+/// `mdev.conf` with [`hotplug_rule`] first (mdev stops at the first rule
+/// that matches, unless it starts with `-`: first, so no rule before it
+/// ends the search), or `None` when it has the rule already.
+pub fn mdev_conf_with_rule(content: &[u8]) -> Option<Vec<u8>> {
+    let rule = hotplug_rule();
+    if lines(content)
+        .iter()
+        .any(|l| l.trim_ascii() == rule.as_bytes())
+    {
+        return None;
+    }
+    let mut out = format!(
+        "# rccr-init: DHCP on a wired interface plugged in after boot ({HOTPLUG})\n{rule}\n"
+    )
+    .into_bytes();
+    out.extend_from_slice(content);
+    Some(out)
 }
 
 /// Whether the file includes others, whose interfaces this one cannot see.
