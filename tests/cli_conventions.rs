@@ -241,7 +241,7 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["keys", "status", "--host", "10.255.255.1", "--user", ""], "rccr keys status: --user '': name a user; run"),
         (&["keygen", "--type", "ed25519", "--bits", "2048"], "rccr keygen: --bits applies to RSA keys only; run 'rccr keygen --help'"),
         (&["scan", "--timeout-ms", "0"], "rccr scan: --timeout-ms must be between 1 and 60000; run 'rccr scan --help'"),
-        (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage and --prepare-disk go alone"),
+        (&["init", "--storage", "--issue-only"], "rccr init: --issue-only, --hostname, --storage, --prepare-disk and --hotplug go alone"),
         (&["engine"], "rccr engine: expected 'node VERSION'; run"),
         (&["remove"], "rccr remove: name at least one NODE; run 'rccr remove --help' for usage"),
         (&["remove", "--release", "--forget", "x"], "rccr remove: --release needs the node, --forget does not ask it: choose one; run"),

@@ -48,6 +48,7 @@ fn target_overlay_listing_modes_owners_and_contents() {
     assert_eq!(mode("etc/init.d/rccr-issue"), "-rwxr-xr-x");
     assert_eq!(mode("etc/init.d/rccr-persist"), "-rwxr-xr-x");
     assert_eq!(mode("usr/libexec/rccr/persist"), "-rwxr-xr-x");
+    assert_eq!(mode("usr/libexec/rccr/net-hotplug"), "-rwxr-xr-x");
     assert_eq!(mode("etc/rccr/node-type"), "-rw-r--r--");
     assert_eq!(mode("etc/ssh/sshd_config.d/rccr.conf"), "-rw-r--r--");
     assert_eq!(mode("usr/share/licenses/rccr/LICENSE"), "-rw-r--r--");
@@ -120,6 +121,10 @@ fn target_overlay_listing_modes_owners_and_contents() {
         (
             "usr/libexec/rccr/persist",
             "image-builder/base/os/persist.sh",
+        ),
+        (
+            "usr/libexec/rccr/net-hotplug",
+            "image-builder/base/os/net-hotplug.sh",
         ),
         ("etc/motd", "image-builder/target/motd"),
         ("usr/share/licenses/rccr/LICENSE", "LICENSE"),

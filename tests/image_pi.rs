@@ -15,7 +15,15 @@ use std::process::Command;
 /// A stand-in for alpine-rpi-*.tar.gz: firmware, config.txt with per-Pi
 /// sections, kernel, initramfs, modloop, device trees, apks/.
 fn synthetic_rpi(dir: &TempDir, config: &str, alpine_arch: &str) -> PathBuf {
+    synthetic_rpi_with(dir, config, alpine_arch, &[])
+}
+
+/// [`synthetic_rpi`] with the `extra` files (device trees) at its root.
+fn synthetic_rpi_with(dir: &TempDir, config: &str, alpine_arch: &str, extra: &[&str]) -> PathBuf {
     let rel = dir.path("rpi");
+    for f in extra {
+        write(&rel.join(f), format!("firmware {f}"));
+    }
     write(&rel.join("config.txt"), config);
     write(
         &rel.join("cmdline.txt"),
@@ -245,6 +253,51 @@ fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
     let repo = synthetic_repo(&dir, "aarch64");
     let out = build_os_image(&inputs, &dir, "armhf", "target", &base, &repo, &[]);
     assert_exit(&out, 1, "packages for another arch");
+}
+
+/// Alpine's aarch64 Pi config.txt since the Pi 5 (aports
+/// scripts/mkimg.arm.sh, rpi_gen_config: one kernel for every Pi, no
+/// model sections).
+const AARCH64_CONFIG: &str = "\
+# do not modify this file as it will be overwritten on upgrade.
+# create and/or modify usercfg.txt instead.
+# https://www.raspberrypi.com/documentation/computers/config_txt.html
+
+kernel=boot/vmlinuz-rpi
+initramfs boot/initramfs-rpi
+arm_64bit=1
+include usercfg.txt
+";
+
+#[test]
+fn the_rpi_aarch64_image_boots_a_pi_5_or_refuses_a_release_that_cannot() {
+    let (_inputs_dir, inputs) = or_skip!(inputs_when(img_tools("Pi 5 image"), "img-pi5"));
+    let build = |tag: &str, config: &str, extra: &[&str]| {
+        let dir = TempDir::new(tag);
+        let base = synthetic_rpi_with(&dir, config, "aarch64", extra);
+        build_os_image(&inputs, &dir, "rpi-aarch64", "target", &base, "none", &[])
+    };
+    let out = build("img-pi5", AARCH64_CONFIG, &["bcm2712-rpi-5-b.dtb"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    for model in ["pi3", "pi4", "pi02", "pi5"] {
+        assert_has(
+            &stderr,
+            &format!("[{model}] boots boot/vmlinuz-rpi with boot/initramfs-rpi"),
+        );
+    }
+    // Without the Pi 5's device tree its firmware has nothing to boot.
+    let out = build("img-pi5-no-dtb", AARCH64_CONFIG, &[]);
+    assert_exit(
+        &out,
+        1,
+        "no bcm2712-rpi-5-b.dtb: it cannot boot a Raspberry Pi 5",
+    );
+    // An older release's config.txt, with sections for the Pi 3, 4 and
+    // Zero 2 W only: nothing for a Pi 5 to boot.
+    let sections = "[pi02]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[pi3]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[pi4]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[all]\narm_64bit=1\ninclude usercfg.txt\n";
+    let out = build("img-pi5-old", sections, &["bcm2712-rpi-5-b.dtb"]);
+    assert_exit(&out, 1, "names no kernel and initramfs for [pi5]");
 }
 
 /// gpg in a home of its own under `dir`.

@@ -1027,6 +1027,99 @@ fn every_wired_interface_present_at_boot_gets_dhcp_sending_the_hostname() {
     );
 }
 
+#[test]
+fn a_wired_port_without_carrier_gets_its_dhcp_in_the_background_at_once() {
+    let root = Root::image("carrier", "target");
+    // A PC with a cable in enp3s0 only. The image's eth0 has udhcpc
+    // options of its own: they are left as they are.
+    root.hardware_nic("eth4", "00:1a:2b:4c:00:02", false);
+    root.hardware_nic("enp3s0", "00:1a:2b:4c:00:03", false);
+    std::os::unix::fs::symlink("/", root.path("sys/class/net/eth0/device")).unwrap();
+    root.write("sys/class/net/eth0/carrier", "0\n");
+    root.write("sys/class/net/eth4/carrier", "0\n");
+    root.write("sys/class/net/enp3s0/carrier", "1\n");
+    let run = root.init(&[]).ok();
+    let name = "ReCyClusteR-Target-4c0003";
+    let plugged = INTERFACES.replace(
+        "iface eth0 inet dhcp\n",
+        &format!("iface eth0 inet dhcp\n    hostname {name}\n"),
+    ) + &wired_stanza("enp3s0", name)
+        + &wired_stanza("eth4", name);
+    let unplugged = plugged.replace(
+        "iface eth4 inet dhcp\n",
+        "iface eth4 inet dhcp\n\tudhcpc-opts -t 1 -T 1\n",
+    );
+    assert_eq!(root.read("etc/network/interfaces"), unplugged);
+    assert!(
+        run.says("no carrier on eth0, eth4: DHCP there goes to the background at once"),
+        "{}",
+        run.stderr
+    );
+    let again = root.init(&[]).ok();
+    assert!(again.says("nothing to change\n"), "{}", again.stderr);
+
+    // The cable is in eth4 at the next boot: udhcpc waits for its lease.
+    root.write("sys/class/net/eth4/carrier", "1\n");
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/network/interfaces"), plugged);
+}
+
+#[test]
+fn a_wired_interface_plugged_in_after_boot_gets_its_stanza_from_hotplug() {
+    let root = Root::image("hotplug", "target");
+    root.init(&[]).ok();
+    let booted = root.read("etc/network/interfaces");
+    // A USB adapter appears: mdev's script runs rccr-init --hotplug.
+    root.hardware_nic("enx00e04c680001", "00:e0:4c:68:00:01", false);
+    let run = root.init(&["--hotplug", "enx00e04c680001"]).ok();
+    assert_eq!(
+        root.read("etc/network/interfaces"),
+        booted + &wired_stanza("enx00e04c680001", TARGET_NAME)
+    );
+    assert!(run.says("DHCP on enx00e04c680001 too"), "{}", run.stderr);
+    let again = root.init(&["--hotplug", "enx00e04c680001"]).ok();
+    assert!(again.says("nothing to change\n"), "{}", again.stderr);
+
+    // Wi-Fi, a veth, an interface gone already: no stanza.
+    root.hardware_nic("wlan1", "b8:27:eb:00:00:09", true);
+    root.write("sys/class/net/veth9/address", "02:42:ac:11:00:09\n");
+    let before = root.read("etc/network/interfaces");
+    for iface in ["wlan1", "veth9", "eth9"] {
+        let run = root.init(&["--hotplug", iface]).ok();
+        assert!(
+            run.says(&format!("{iface}: no wired interface of real hardware")),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(root.read("etc/network/interfaces"), before);
+
+    // A name no stanza may carry: exit 3, nothing written.
+    for bad in ["eth0;reboot", "-f", "abcdefghijklmnop"] {
+        let run = root.init(&["--hotplug", bad]);
+        assert_eq!(run.out.status.code(), Some(3), "{bad}: {}", run.stderr);
+    }
+    assert_eq!(root.read("etc/network/interfaces"), before);
+}
+
+#[test]
+fn the_boot_puts_the_hotplug_rule_first_in_mdev_conf() {
+    let root = Root::image("mdev", "target");
+    let alpine = "# mdev-conf\nnull\t0:0 666\n(.*)!(.*)\troot:root 660 =%1/%2\n";
+    root.write("etc/mdev.conf", alpine);
+    root.init(&[]).ok();
+    assert_eq!(
+        root.read("etc/mdev.conf"),
+        format!("# rccr-init: DHCP on a wired interface plugged in after boot (/usr/libexec/rccr/net-hotplug)\n-SUBSYSTEM=net;DEVPATH=.*/net/.*;.*\troot:root 600 */usr/libexec/rccr/net-hotplug\n{alpine}")
+    );
+    let again = root.init(&[]).ok();
+    assert!(again.says("nothing to change\n"), "{}", again.stderr);
+    // A system without mdev.conf (no mdev) gets none.
+    let bare = Root::image("no-mdev", "target");
+    bare.init(&[]).ok();
+    assert!(!bare.exists("etc/mdev.conf"));
+}
+
 const WPA_CONF: &str = "country=GB\nctrl_interface=DIR=/var/run/wpa_supplicant GROUP=netdev\nupdate_config=1\n\nnetwork={\n\tssid=\"Kitchen\"\n\tpsk=\"correct horse battery\"\n}\n";
 
 #[test]

@@ -24,7 +24,8 @@
 #      IMG: an MBR disk with one bootable FAT partition (type 0x0c) from
 #      1 MiB to a 4 MiB boundary, holding the Pi release (its config.txt must
 #      name a kernel and initramfs for every Pi the arch serves: armhf Pi
-#      Zero and Pi 1) without Alpine's own apks/ (rccr-apks/ holds all the
+#      Zero and Pi 1, armv7 Pi 2, 3 and Zero 2 W, rpi-aarch64 Pi 3, 4,
+#      Zero 2 W and 5, with the Pi 5's device tree) without Alpine's own apks/ (rccr-apks/ holds all the
 #      node needs), a usercfg.txt, the overlay and rccr-apks/; the card's
 #      space after it is free for the node's data partition. The FAT is
 #      made as Raspberry Pi OS's image builder does (pi-gen,
@@ -307,12 +308,23 @@ rpi_kernels() {
 
 # Pis each arch must boot, as config.txt filters name them. The Zero 2 W
 # (pi02) has the Pi 3's BCM2710: the armv7 and rpi-aarch64 kernels boot it,
-# armhf's (BCM2835, ARMv6) does not.
+# armhf's (BCM2835, ARMv6) does not. The Pi 5 (pi5, BCM2712) runs 64-bit
+# kernels only: rpi-aarch64's (Alpine's aarch64 Pi media is for "Pi 3 to
+# Pi 5 generations", aports scripts/mkimg.arm.sh).
 rpi_models() {
 	case "$ARCH" in
 		armhf) echo "pi0 pi1" ;;
 		armv7) echo "pi2 pi3 pi02" ;;
-		rpi-aarch64) echo "pi3 pi4 pi02" ;;
+		rpi-aarch64) echo "pi3 pi4 pi02 pi5" ;;
+	esac
+}
+
+# Device trees the release must carry at its root, where the Pi firmware
+# looks for them: the Pi 5's, which only a kernel that supports the BCM2712
+# comes with (Alpine's linux-rpi installs the dtbs it builds there).
+rpi_dtbs() {
+	case "$ARCH" in
+		rpi-aarch64) echo "bcm2712-rpi-5-b.dtb" ;;
 	esac
 }
 
@@ -328,6 +340,9 @@ check_rpi_release() {
 		[ -f "$_dir/$1" ] || die "config.txt: [$_model] boots $1, which the release lacks"
 		[ -f "$_dir/$2" ] || die "config.txt: [$_model] loads initramfs $2, which the release lacks"
 		einfo "config.txt: [$_model] boots $1 with $2"
+	done
+	for _dtb in $(rpi_dtbs); do
+		[ -f "$_dir/$_dtb" ] || die "$(basename "$BASE"): no $_dtb: it cannot boot a Raspberry Pi 5"
 	done
 	if ! grep -q '^[[:space:]]*include[[:space:]]\{1,\}usercfg.txt' "$_dir/config.txt"; then
 		einfo "WARNING: config.txt does not include usercfg.txt"

@@ -16,7 +16,8 @@
 #     image also base/os/img-packages: Wi-Fi)
 #   - /etc/network/interfaces: DHCP on eth0, sending the hostname (rccr-init
 #     adds every other wired interface present at boot, and Wi-Fi once
-#     configured)
+#     configured), and /usr/libexec/rccr/net-hotplug, which mdev runs for a
+#     wired interface plugged in later
 #   - /etc/lbu/lbu.conf and the paths lbu must keep besides /etc
 #   - control: /etc/rccr/cluster_config.yml
 #   - rccr's LICENSE and THIRD-PARTY-NOTICES in /usr/share/licenses/rccr/
@@ -259,6 +260,9 @@ populate() {
 		makefile root:root 0755 "$ovl/etc/init.d/$_name" <"$_src"
 	done
 	makefile root:root 0755 "$ovl/usr/libexec/rccr/persist" <"$BUILDER_DIR/base/os/persist.sh"
+	# mdev runs it when a network interface appears after boot (the rule:
+	# rccr-init puts it into /etc/mdev.conf, src/init/network.rs).
+	makefile root:root 0755 "$ovl/usr/libexec/rccr/net-hotplug" <"$BUILDER_DIR/base/os/net-hotplug.sh"
 	makefile root:root 0644 "$ovl/$LICENSES_DIR/LICENSE" <"$REPO_DIR/LICENSE"
 	makefile root:root 0644 "$ovl/$LICENSES_DIR/THIRD-PARTY-NOTICES" <"$RCCR_NOTICES"
 

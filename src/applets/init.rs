@@ -54,6 +54,10 @@ struct Args {
     /// node's RCCR storage, after you type its path; used from the next boot
     #[argh(option, arg_name = "DEVICE")]
     prepare_disk: Option<String>,
+    /// only add the DHCP stanza of IFACE, a wired interface plugged in
+    /// after boot (mdev runs this through /usr/libexec/rccr/net-hotplug)
+    #[argh(option, arg_name = "IFACE")]
+    hotplug: Option<String>,
     /// with --prepare-disk: do not ask
     #[argh(switch)]
     yes: bool,
@@ -84,12 +88,21 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         args.hostname.is_some(),
         args.storage,
         args.prepare_disk.is_some(),
+        args.hotplug.is_some(),
     ];
     if modes.iter().filter(|m| **m).count() > 1 {
         return Err(cli::usage(
             cmd,
-            "--issue-only, --hostname, --storage and --prepare-disk go alone",
+            "--issue-only, --hostname, --storage, --prepare-disk and --hotplug go alone",
         ));
+    }
+    if let Some(iface) = &args.hotplug {
+        if !init::network::iface_name_ok(iface) {
+            return Err(Error::bad_input(
+                format!("--hotplug {}", crate::print::name(iface)),
+                "not an interface name rccr-init configures: letters, digits, _ . -, at most 15 bytes",
+            ));
+        }
     }
     if args.yes && args.prepare_disk.is_none() {
         return Err(cli::usage(cmd, "--yes goes with --prepare-disk"));
@@ -110,6 +123,10 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
             Error::Usage(msg) => cli::usage(cmd, &msg),
             e => e,
         });
+    }
+    if let Some(iface) = &args.hotplug {
+        init::hotplug(&opts, iface);
+        return Ok(());
     }
     match &args.hostname {
         Some(name) if !init::rename(&opts, name) => Err(Error::Failed(format!(

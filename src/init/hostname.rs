@@ -159,11 +159,23 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
         Ok(Some(content)) => {
             let (with_added, added) = network::with_dhcp(&content, add, &name);
             let new = interfaces_with_hostname(&with_added, &name);
+            let new = network::with_carrier_opts(&new, add);
             if new != content {
-                let what = match added.as_slice() {
+                let mut what = match added.as_slice() {
                     [] => format!("DHCP sends hostname {name}"),
                     _ => format!("DHCP on {} too, sending hostname {name}", added.join(", ")),
                 };
+                let unplugged: Vec<&str> = add
+                    .iter()
+                    .filter(|d| d.no_carrier)
+                    .map(|d| d.iface.as_str())
+                    .collect();
+                if !unplugged.is_empty() {
+                    what.push_str(&format!(
+                        "; no carrier on {}: DHCP there goes to the background at once",
+                        unplugged.join(", ")
+                    ));
+                }
                 ctx.write_file(&if_path, &new, 0o644, &what);
             }
         }
@@ -324,13 +336,78 @@ pub(super) fn starts_stanza(word: &[u8]) -> bool {
 /// the option goes right after the `iface` line, indented like the stanza's
 /// first option (a tab if it has none). Every other byte is kept.
 pub fn interfaces_with_hostname(content: &[u8], name: &str) -> Vec<u8> {
-    struct Stanza {
-        header: usize,
-        dhcp: bool,
-        hostname: Option<usize>,
-        indent: Option<Vec<u8>>,
-    }
     let lines = lines(content);
+    let mut out: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
+    let mut inserts: Vec<(usize, Vec<u8>)> = Vec::new();
+    for st in stanzas(&lines).iter().filter(|s| s.dhcp) {
+        match st.option(b"hostname") {
+            Some(i) => {
+                let line = &mut out[i];
+                let ws = words(line);
+                match ws.get(1) {
+                    Some(&(s, e)) if &line[s..e] == name.as_bytes() => {}
+                    Some(&(s, e)) => {
+                        line.splice(s..e, name.bytes());
+                    }
+                    None => {
+                        let at = ws[0].1;
+                        line.splice(at..at, format!(" {name}").bytes());
+                    }
+                }
+            }
+            None => inserts.push(st.new_option(&mut out, &format!("hostname {name}"))),
+        }
+    }
+    for (at, line) in inserts.into_iter().rev() {
+        out.insert(at, line);
+    }
+    out.concat()
+}
+
+/// One `iface` / `interface` stanza of an interfaces(5) file.
+pub(super) struct Stanza {
+    /// The index of its `iface` line.
+    pub header: usize,
+    /// The interface it configures.
+    pub iface: Vec<u8>,
+    /// IPv4 DHCP: `iface X inet dhcp`, or ifupdown-ng's `iface X dhcp`,
+    /// `interface X ...` and `iface X` with `use dhcp`.
+    pub dhcp: bool,
+    /// The indent of its first option.
+    indent: Option<Vec<u8>>,
+    /// Each option's first word and line index.
+    options: Vec<(Vec<u8>, usize)>,
+}
+
+impl Stanza {
+    /// The line index of the first option named `key`.
+    pub fn option(&self, key: &[u8]) -> Option<usize> {
+        self.options.iter().find(|(k, _)| k == key).map(|&(_, i)| i)
+    }
+
+    /// Where and what to insert for a new option line `text`: right after
+    /// the `iface` line, indented like the stanza's first option (a tab if
+    /// it has none), with the header's line ending (one is added to a
+    /// header that has none).
+    pub fn new_option(&self, out: &mut [Vec<u8>], text: &str) -> (usize, Vec<u8>) {
+        let header = &mut out[self.header];
+        let eol: &[u8] = if header.ends_with(b"\r\n") {
+            b"\r\n"
+        } else {
+            b"\n"
+        };
+        if !header.ends_with(b"\n") {
+            header.extend_from_slice(eol);
+        }
+        let mut line = self.indent.clone().unwrap_or_else(|| b"\t".to_vec());
+        line.extend_from_slice(text.as_bytes());
+        line.extend_from_slice(eol);
+        (self.header + 1, line)
+    }
+}
+
+/// The `iface` / `interface` stanzas of the file split into `lines`.
+pub(super) fn stanzas(lines: &[&[u8]]) -> Vec<Stanza> {
     let mut stanzas: Vec<Stanza> = Vec::new();
     let mut current: Option<Stanza> = None;
     for (i, line) in lines.iter().enumerate() {
@@ -347,9 +424,10 @@ pub fn interfaces_with_hostname(content: &[u8], name: &str) -> Vec<u8> {
                 let header: Vec<&[u8]> = ws.iter().skip(2).map(|&(s, e)| &line[s..e]).collect();
                 current = Some(Stanza {
                     header: i,
+                    iface: ws.get(1).map_or(Vec::new(), |&(s, e)| line[s..e].to_vec()),
                     dhcp: header.contains(&&b"dhcp"[..]) && !header.contains(&&b"inet6"[..]),
-                    hostname: None,
                     indent: None,
+                    options: Vec::new(),
                 });
             }
             continue;
@@ -362,53 +440,11 @@ pub fn interfaces_with_hostname(content: &[u8], name: &str) -> Vec<u8> {
             if first == b"use" && second == Some(b"dhcp") {
                 st.dhcp = true;
             }
-            if first == b"hostname" && st.hostname.is_none() {
-                st.hostname = Some(i);
-            }
+            st.options.push((first.to_vec(), i));
         }
     }
     stanzas.extend(current);
-
-    let mut out: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
-    let mut inserts: Vec<(usize, Vec<u8>)> = Vec::new();
-    for st in stanzas.iter().filter(|s| s.dhcp) {
-        match st.hostname {
-            Some(i) => {
-                let line = &mut out[i];
-                let ws = words(line);
-                match ws.get(1) {
-                    Some(&(s, e)) if &line[s..e] == name.as_bytes() => {}
-                    Some(&(s, e)) => {
-                        line.splice(s..e, name.bytes());
-                    }
-                    None => {
-                        let at = ws[0].1;
-                        line.splice(at..at, format!(" {name}").bytes());
-                    }
-                }
-            }
-            None => {
-                let header = &mut out[st.header];
-                let eol: &[u8] = if header.ends_with(b"\r\n") {
-                    b"\r\n"
-                } else {
-                    b"\n"
-                };
-                if !header.ends_with(b"\n") {
-                    header.extend_from_slice(eol);
-                }
-                let indent = st.indent.clone().unwrap_or_else(|| b"\t".to_vec());
-                let mut line = indent;
-                line.extend_from_slice(format!("hostname {name}").as_bytes());
-                line.extend_from_slice(eol);
-                inserts.push((st.header + 1, line));
-            }
-        }
-    }
-    for (at, line) in inserts.into_iter().rev() {
-        out.insert(at, line);
-    }
-    out.concat()
+    stanzas
 }
 
 #[cfg(test)]

@@ -20,8 +20,10 @@
 //!    of `/etc/network/interfaces`, so the DHCP server learns the name.
 //!    Before it, the boot partition's `wpa_supplicant.conf` is checked and
 //!    installed ([`wifi`]); the same write of the interfaces file adds DHCP
-//!    on every wired interface present, and on Wi-Fi once it is configured
-//!    ([`network`]).
+//!    on every wired interface present, and on Wi-Fi once it is configured,
+//!    with DHCP straight to the background on a wired port without carrier
+//!    ([`network`]). Then mdev's hotplug rule for network interfaces goes
+//!    first into `/etc/mdev.conf`.
 //! 4. **Key rotation cut short by the reboot** ([`revert_dead_rotation`]):
 //!    no revert timer survives a reboot, so a rotation still armed in
 //!    `/root` is restored as its timer would have done.
@@ -37,10 +39,12 @@
 //!     `rccr.txt.applied`, `wpa_supplicant.conf` removed), only once what
 //!     they set is saved.
 //!
-//! Two more modes, each its own run: `--storage` finds or prepares the
+//! More modes, each its own run: `--storage` finds or prepares the
 //! persistent storage and mounts it ([`storage`]; the `rccr-storage`
-//! service, before `rccr-persist` and this one), and `--prepare-disk DEV`
-//! erases a disk for it after a typed confirmation.
+//! service, before `rccr-persist` and this one), `--prepare-disk DEV`
+//! erases a disk for it after a typed confirmation, and `--hotplug IFACE`
+//! adds the DHCP stanza of a wired interface plugged in after boot
+//! ([`hotplug`], run by mdev through `/usr/libexec/rccr/net-hotplug`).
 //!
 //! `--root DIR` moves every path, `/sys` and `/proc` included, under DIR; the
 //! live system (the kernel's hostname, `hostname(1)`, `mount`, `lbu`, `apk`,
@@ -301,6 +305,46 @@ pub fn rename(opts: &Options, name: &str) -> bool {
     written
 }
 
+/// `rccr-init --hotplug IFACE` (mdev, through `/usr/libexec/rccr/net-hotplug`,
+/// when an interface appears after boot): the DHCP stanza the boot would
+/// add for IFACE, in the same write as the hostname option, when it is a
+/// wired interface of real hardware ([`nic::wired`]); nothing for any
+/// other. Not saved with lbu: the next boot adds it again while the
+/// interface is there.
+pub fn hotplug(opts: &Options, iface: &str) -> Summary {
+    let mut ctx = Ctx::new(&opts.root, opts.dry_run);
+    let node = node_type(&mut ctx);
+    let class_net = ctx.path(hostname::CLASS_NET);
+    if nic::wired(&class_net).iter().any(|w| w == iface) {
+        let add = [network::Dhcp {
+            iface: iface.to_string(),
+            wifi: false,
+            no_carrier: false,
+        }];
+        hostname::apply(&mut ctx, node, None, &add);
+    } else {
+        ctx.note(format_args!(
+            "{iface}: no wired interface of real hardware, no DHCP stanza"
+        ));
+    }
+    ctx.finish()
+}
+
+/// Puts [`network::hotplug_rule`] into `/etc/mdev.conf`, when there is one
+/// (a system without it uses no mdev).
+fn ensure_hotplug_rule(ctx: &mut Ctx) {
+    let path = ctx.path(network::MDEV_CONF);
+    match read_optional(&path) {
+        Ok(Some(content)) => {
+            if let Some(new) = network::mdev_conf_with_rule(&content) {
+                ctx.write_file(&path, &new, 0o644, "mdev runs rccr's network hotplug");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => ctx.problem(format_args!("cannot read {}: {e}", path.display())),
+    }
+}
+
 /// Runs every step; see the module documentation.
 pub fn run(opts: &Options) -> Summary {
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
@@ -319,8 +363,11 @@ pub fn run(opts: &Options) -> Summary {
     let wanted = boot.as_ref().and_then(|b| b.hostname.as_deref());
     let wifi_file = wifi::load(&mut ctx);
     let (wifi, wifi_ok) = wifi::install(&mut ctx, wifi_file.as_ref());
-    let dhcp = network::at_boot(&ctx.path(hostname::CLASS_NET), wifi);
+    let interfaces =
+        (ctx.live && !ctx.dry).then(|| fs::read(hostname::INTERFACES).unwrap_or_default());
+    let dhcp = network::at_boot(&ctx.path(hostname::CLASS_NET), wifi, interfaces.as_deref());
     let (name, hostname_ok) = hostname::apply(&mut ctx, node, wanted, &dhcp);
+    ensure_hotplug_rule(&mut ctx);
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
     // was before the rotation, without them.

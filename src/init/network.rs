@@ -23,8 +23,34 @@
 //! `source-directory`) is the user's own and gets nothing added. Stanzas
 //! are only added, never removed: one for an interface gone since brings
 //! nothing up, and `networking` starts when any interface comes up.
-use super::hostname::{lines, starts_stanza, words};
+//!
+//! **A port without a cable.** `networking` runs ifup on each interface in
+//! turn, and ifupdown-ng's `dhcp` executor starts `udhcpc -b`, which tries
+//! in the foreground before it goes to the background: Alpine's busybox
+//! sends 15 discovers a second apart (its patch
+//! `udhcpc-set-discover-timeout-to-1-and-retries-to-15`), so every wired
+//! port without a cable held the boot for 15 seconds. So at boot rccr-init
+//! first brings every wired interface up and waits, at most [`SETTLE`] and
+//! only while one still has none, for their carrier
+//! (`/sys/class/net/IFACE/carrier`). Every IPv4 DHCP stanza of a wired
+//! interface that has no carrier then gets `udhcpc-opts` [`NO_CARRIER`]:
+//! one discover, one second, then the background, where udhcpc keeps
+//! trying (after `-A`, 20 seconds by default), so a cable plugged in later
+//! still brings a lease. With a carrier, the line is taken out again and
+//! udhcpc waits for its lease as before. A stanza with udhcpc options of
+//! its own (`udhcpc-opts`, `dhcp-opts`) is left as it is. A carrier rccr-init
+//! cannot read counts as present: the boot waits as it did.
+use super::hostname::{lines, stanzas, starts_stanza, words};
+use std::fs;
 use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The longest rccr-init waits for the carrier of the wired links it
+/// brought up (a gigabit link negotiates in one to three seconds).
+pub const SETTLE: Duration = Duration::from_secs(3);
+/// udhcpc's options on an interface without carrier at boot: one
+/// discover, one second, then the background (ifupdown-ng passes `-b`).
+pub const NO_CARRIER: &str = "-t 1 -T 1";
 
 /// Where the installed Wi-Fi configuration lives, as the stanza names it.
 pub const WPA_CONF: &str = "/etc/wpa_supplicant/wpa_supplicant.conf";
@@ -36,35 +62,181 @@ const FIRST_WIRELESS: &str = "wlan0";
 pub struct Dhcp {
     pub iface: String,
     pub wifi: bool,
+    /// A wired interface whose link had no carrier after the settle.
+    pub no_carrier: bool,
 }
 
 /// The stanzas this boot wants: the wired interfaces under `class_net`,
-/// and the wireless ones when `wifi` (a configuration is installed).
-pub fn at_boot(class_net: &Path, wifi: bool) -> Vec<Dhcp> {
-    let mut out: Vec<Dhcp> = super::nic::wired(class_net)
+/// and the wireless ones when `wifi` (a configuration is installed). With
+/// `settle` (the live system, not a dry run) the wired links that will
+/// get DHCP (`interfaces`, the file now, names them nowhere else than in
+/// a DHCP stanza) are brought up first and given up to [`SETTLE`] to find
+/// their carrier; `iface eth3 inet manual` keeps eth3 as it is.
+pub fn at_boot(class_net: &Path, wifi: bool, settle: Option<&[u8]>) -> Vec<Dhcp> {
+    let mut wired = super::nic::wired(class_net);
+    wired.retain(|i| iface_name_ok(i));
+    if let Some(interfaces) = settle {
+        let named = mentioned(interfaces);
+        let lines = lines(interfaces);
+        let dhcp = stanzas(&lines);
+        let ours = |i: &String| {
+            dhcp.iter().any(|st| st.dhcp && st.iface == i.as_bytes())
+                || !named.iter().any(|n| n == i.as_bytes())
+        };
+        let wired: Vec<&String> = wired.iter().filter(|i| ours(i)).collect();
+        for iface in &wired {
+            if let Err(e) = link_up(iface) {
+                eprintln!("rccr-init: cannot bring {iface} up: {e}");
+            }
+        }
+        let start = Instant::now();
+        while start.elapsed() < SETTLE && wired.iter().any(|i| !has_carrier(class_net, i)) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let mut out: Vec<Dhcp> = wired
         .into_iter()
-        .map(|iface| Dhcp { iface, wifi: false })
+        .map(|iface| Dhcp {
+            no_carrier: !has_carrier(class_net, &iface),
+            iface,
+            wifi: false,
+        })
         .collect();
     if wifi {
         let mut wireless = super::nic::wireless(class_net);
         if wireless.is_empty() {
             wireless.push(FIRST_WIRELESS.to_string());
         }
-        out.extend(wireless.into_iter().map(|iface| Dhcp { iface, wifi: true }));
+        out.extend(wireless.into_iter().map(|iface| Dhcp {
+            iface,
+            wifi: true,
+            no_carrier: false,
+        }));
     }
     out.retain(|d| iface_name_ok(&d.iface));
     out
 }
 
+/// `ip link set dev NAME up` (busybox's `ip` on Alpine), NAME passed as
+/// one argument, never through a shell.
+fn link_up(name: &str) -> std::io::Result<()> {
+    let status = std::process::Command::new("ip")
+        .args(["link", "set", "dev", name, "up"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "ip link set dev {name} up: {status}"
+        )))
+    }
+}
+
+/// Whether `class_net/IFACE/carrier` says the link has a carrier; one that
+/// cannot be read (the kernel refuses while the link is down) counts as
+/// present, so that the boot waits for DHCP as it always did.
+fn has_carrier(class_net: &Path, iface: &str) -> bool {
+    match fs::read(class_net.join(iface).join("carrier")) {
+        Ok(b) => b.trim_ascii() != b"0",
+        Err(_) => true,
+    }
+}
+
+/// `content` with `udhcpc-opts` [`NO_CARRIER`] in every IPv4 DHCP stanza of
+/// an interface of `dhcp` without carrier, and without it in those of the
+/// others (see the module doc). A stanza with a `udhcpc-opts` or
+/// `dhcp-opts` other than ours is left alone. Every other byte is kept.
+pub fn with_carrier_opts(content: &[u8], dhcp: &[Dhcp]) -> Vec<u8> {
+    const KEY: &[u8] = b"udhcpc-opts";
+    let lines = lines(content);
+    let mut out: Vec<Vec<u8>> = lines.iter().map(|l| l.to_vec()).collect();
+    let mut inserts: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut removes: Vec<usize> = Vec::new();
+    for st in stanzas(&lines).iter().filter(|s| s.dhcp) {
+        let Some(d) = dhcp
+            .iter()
+            .find(|d| !d.wifi && d.iface.as_bytes() == st.iface)
+        else {
+            continue;
+        };
+        let ours = st.option(KEY).filter(|&i| {
+            let ws = words(lines[i]);
+            let rest: Vec<&[u8]> = ws[1..].iter().map(|&(s, e)| &lines[i][s..e]).collect();
+            rest == NO_CARRIER.split(' ').map(str::as_bytes).collect::<Vec<_>>()
+        });
+        // ifupdown-ng reads `udhcpc_opts` as `udhcpc-opts`.
+        let theirs = ours.is_none()
+            && [
+                &b"udhcpc-opts"[..],
+                b"udhcpc_opts",
+                b"dhcp-opts",
+                b"dhcp_opts",
+            ]
+            .iter()
+            .any(|k| st.option(k).is_some());
+        match (d.no_carrier, ours) {
+            _ if theirs => {}
+            (true, None) => {
+                inserts.push(st.new_option(&mut out, &format!("udhcpc-opts {NO_CARRIER}")))
+            }
+            (false, Some(i)) => removes.push(i),
+            _ => {}
+        }
+    }
+    for i in removes.iter().rev() {
+        out[*i].clear();
+    }
+    for (at, line) in inserts.into_iter().rev() {
+        out.insert(at, line);
+    }
+    out.concat()
+}
+
 /// An interface name fit for interfaces(5) and the executors' shells:
 /// letters, digits, `_`, `.`, `-`, at most 15 bytes (the kernel's limit),
 /// not starting with `-`. The kernel allows more (`$`, `;`, ...).
-fn iface_name_ok(name: &str) -> bool {
+pub fn iface_name_ok(name: &str) -> bool {
     (1..=15).contains(&name.len())
         && !name.starts_with('-')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// mdev's configuration, which Alpine's `mdev-conf` package installs.
+pub const MDEV_CONF: &str = "/etc/mdev.conf";
+/// The hotplug script the image carries (`image-builder/base/os/net-hotplug.sh`).
+pub const HOTPLUG: &str = "/usr/libexec/rccr/net-hotplug";
+
+/// The mdev rule that runs [`HOTPLUG`] when a network interface appears
+/// or goes (busybox `docs/mdev.txt`: `*` runs the command after creating
+/// and before removing; the leading `-` lets mdev go on to the rules
+/// after it). The command is a fixed path: the interface's name reaches
+/// the script only in its environment (`INTERFACE`, `ACTION`), where the
+/// script checks it before any use.
+pub fn hotplug_rule() -> String {
+    format!("-SUBSYSTEM=net;DEVPATH=.*/net/.*;.*\troot:root 600 *{HOTPLUG}")
+}
+
+/// `mdev.conf` with [`hotplug_rule`] first (mdev stops at the first rule
+/// that matches, unless it starts with `-`: first, so no rule before it
+/// ends the search), or `None` when it has the rule already.
+pub fn mdev_conf_with_rule(content: &[u8]) -> Option<Vec<u8>> {
+    let rule = hotplug_rule();
+    if lines(content)
+        .iter()
+        .any(|l| l.trim_ascii() == rule.as_bytes())
+    {
+        return None;
+    }
+    let mut out = format!(
+        "# rccr-init: DHCP on a wired interface plugged in after boot ({HOTPLUG})\n{rule}\n"
+    )
+    .into_bytes();
+    out.extend_from_slice(content);
+    Some(out)
 }
 
 /// Whether the file includes others, whose interfaces this one cannot see.
@@ -147,6 +319,7 @@ mod tests {
             .map(|n| Dhcp {
                 iface: n.to_string(),
                 wifi: false,
+                no_carrier: false,
             })
             .collect()
     }
@@ -199,12 +372,53 @@ mod tests {
         let add = [Dhcp {
             iface: "wlan0".into(),
             wifi: true,
+            no_carrier: false,
         }];
         let (after, added) = with_dhcp(IMAGE.as_bytes(), &add, N);
         assert_eq!(added, ["wlan0"]);
         assert!(String::from_utf8(after).unwrap().ends_with(&format!(
             "auto wlan0\niface wlan0 inet dhcp\n\thostname {N}\n\tuse wifi\n\twifi-config-path {WPA_CONF}\n"
         )));
+    }
+
+    #[test]
+    fn a_port_without_carrier_gets_dhcp_in_the_background_at_once() {
+        let mut add = wired(&["eth0", "eth1", "eth2"]);
+        add[0].no_carrier = true;
+        add[2].no_carrier = true;
+        // eth1 has a carrier; eth2's stanza has udhcpc options of its own.
+        let file = format!("{IMAGE}iface eth1 inet dhcp\r\n\thostname x\r\niface eth2 inet dhcp\n  udhcpc_opts -t 3\n");
+        let after = String::from_utf8(with_carrier_opts(file.as_bytes(), &add)).unwrap();
+        let want = file.replace(
+            "iface eth0 inet dhcp\n",
+            &format!("iface eth0 inet dhcp\n\tudhcpc-opts {NO_CARRIER}\n"),
+        );
+        assert_eq!(after, want);
+        assert_eq!(with_carrier_opts(after.as_bytes(), &add), after.as_bytes());
+        // The cable is in at the next boot: the line goes, nothing else.
+        assert_eq!(
+            with_carrier_opts(after.as_bytes(), &wired(&["eth0", "eth1", "eth2"])),
+            file.as_bytes()
+        );
+        // Wi-Fi stanzas and interfaces not present are not touched.
+        let wifi = [Dhcp {
+            iface: "eth0".into(),
+            wifi: true,
+            no_carrier: true,
+        }];
+        assert_eq!(with_carrier_opts(IMAGE.as_bytes(), &wifi), IMAGE.as_bytes());
+    }
+
+    #[test]
+    fn a_carrier_file_that_says_0_is_no_carrier_and_one_unread_is_one() {
+        let dir = crate::fsutil::scratch::Dir::new("carrier");
+        std::fs::create_dir_all(dir.join("eth0")).unwrap();
+        std::fs::create_dir_all(dir.join("eth1")).unwrap();
+        std::fs::write(dir.join("eth0/carrier"), "0\n").unwrap();
+        std::fs::write(dir.join("eth1/carrier"), "1\n").unwrap();
+        assert!(!has_carrier(&dir, "eth0"));
+        assert!(has_carrier(&dir, "eth1"));
+        assert!(has_carrier(&dir, "eth2"));
     }
 
     #[test]

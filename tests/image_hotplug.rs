@@ -1,0 +1,172 @@
+//! base/os/net-hotplug.sh, which mdev runs when a network interface
+//! appears or goes after boot: on a synthetic system whose rc-service,
+//! rccr-init, ifquery, ifup and ifdown are stand-ins that log their
+//! arguments (no Alpine here: ifupdown-ng and mdev themselves are for a
+//! booted image to show).
+#[path = "common/image.rs"]
+mod image;
+
+use image::*;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output};
+
+/// A directory with the stand-ins: every call is a line of `calls.log`;
+/// `rc-service networking status` succeeds when `networking-started`
+/// exists; `ifquery --list --auto` prints `auto.list`, `ifquery --running`
+/// prints `running.list`.
+fn system(tag: &str) -> TempDir {
+    let dir = TempDir::new(tag);
+    let log = dir.path("calls.log");
+    let stub = |name: &str, body: &str| {
+        let path = dir.path(&format!("bin/{name}"));
+        write(
+            &path,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"{name} $*\" >>'{}'\n{body}\n",
+                log.display()
+            ),
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let at = |f: &str| dir.path(f).display().to_string();
+    stub(
+        "rc-service",
+        &format!("[ -e '{}' ]", at("networking-started")),
+    );
+    stub("rccr-init", "");
+    stub(
+        "ifquery",
+        &format!(
+            "case \"$1\" in --list) cat '{}' ;; --running) cat '{}' ;; esac",
+            at("auto.list"),
+            at("running.list")
+        ),
+    );
+    stub("ifup", "");
+    stub("ifdown", "");
+    dir.write("networking-started", "");
+    dir.write("auto.list", "lo\neth0\neth1\n");
+    dir.write("running.list", "lo\neth0\n");
+    dir
+}
+
+/// Runs the script for one event (`action`, `interface`).
+fn event(dir: &TempDir, action: &str, interface: &str) -> Output {
+    let bin = |n: &str| dir.path(&format!("bin/{n}"));
+    Command::new(repo().join("image-builder/base/os/net-hotplug.sh"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("SUBSYSTEM", "net")
+        .env("ACTION", action)
+        .env("INTERFACE", interface)
+        .env("RC_SERVICE", bin("rc-service"))
+        .env("RCCR_INIT", bin("rccr-init"))
+        .env("IFQUERY", bin("ifquery"))
+        .env("IFUP", bin("ifup"))
+        .env("IFDOWN", bin("ifdown"))
+        .env("NET_HOTPLUG_WAIT", "1")
+        .output()
+        .unwrap()
+}
+
+/// The calls logged since the last look, which empties the log.
+fn calls(dir: &TempDir) -> Vec<String> {
+    let log = dir.path("calls.log");
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    let _ = fs::remove_file(&log);
+    text.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn a_wired_interface_plugged_in_after_boot_gets_its_stanza_and_is_brought_up() {
+    let dir = system("hotplug-add");
+    let out = event(&dir, "add", "eth1");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        calls(&dir),
+        [
+            "rc-service networking status",
+            "rccr-init --hotplug eth1",
+            "ifquery --list --auto",
+            "ifup eth1",
+        ]
+    );
+    // rccr-init left it without `auto` (a user's `iface eth7 inet
+    // manual`, or no wired interface of real hardware): not brought up.
+    event(&dir, "add", "eth7");
+    assert_eq!(
+        calls(&dir),
+        [
+            "rc-service networking status",
+            "rccr-init --hotplug eth7",
+            "ifquery --list --auto",
+        ]
+    );
+}
+
+#[test]
+fn an_interface_unplugged_is_brought_down_so_the_next_plug_brings_it_up() {
+    let dir = system("hotplug-remove");
+    event(&dir, "remove", "eth0");
+    assert_eq!(
+        calls(&dir),
+        [
+            "rc-service networking status",
+            "ifquery --running",
+            "ifdown --force eth0",
+        ]
+    );
+    event(&dir, "remove", "eth1");
+    assert_eq!(
+        calls(&dir),
+        ["rc-service networking status", "ifquery --running"]
+    );
+}
+
+#[test]
+fn before_networking_has_started_the_boot_does_it() {
+    let dir = system("hotplug-boot");
+    fs::remove_file(dir.path("networking-started")).unwrap();
+    let out = event(&dir, "add", "eth1");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(calls(&dir), ["rc-service networking status"]);
+}
+
+#[test]
+fn odd_interface_names_reach_no_command() {
+    let dir = system("hotplug-odd");
+    for name in [
+        "",
+        "-f",
+        "eth0;reboot",
+        "eth0 eth1",
+        "$(reboot)",
+        "`reboot`",
+        "eth0\nreboot",
+        "abcdefghijklmnop",
+        "eth*",
+    ] {
+        let out = event(&dir, "add", name);
+        assert!(out.status.success(), "{name:?}: {}", show(&out));
+        assert_has(
+            &text(&out.stderr),
+            "ignored: an interface name rccr does not configure",
+        );
+        assert_eq!(calls(&dir), Vec::<String>::new(), "{name:?}");
+    }
+    // Fifteen bytes, the kernel's longest, pass.
+    event(&dir, "add", "enx00e04c680001");
+    assert_eq!(calls(&dir)[1], "rccr-init --hotplug enx00e04c680001");
+    // Not a network event: nothing.
+    let out = Command::new(repo().join("image-builder/base/os/net-hotplug.sh"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("SUBSYSTEM", "block")
+        .env("ACTION", "add")
+        .env("INTERFACE", "eth1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(calls(&dir), Vec::<String>::new());
+}
