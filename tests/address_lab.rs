@@ -335,6 +335,63 @@ fn two_nodes_that_swap_addresses_are_both_followed() {
     }
 }
 
+/// `rccr keys status` with no node named asks each node where the
+/// inventory has it now: a node setup followed to a new lease is asked
+/// there, its last rotation still told (setup moves the journal's line
+/// along with it), and the host that took its old address is not asked
+/// nor offered a key, neither while the inventory says the node moved
+/// from there nor once a later run no longer does.
+#[test]
+fn keys_status_asks_a_node_that_moved_where_it_is_now() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    ok("rccr setup", &setup(&lab));
+    let old_ip = lab.ip("target-1");
+    let new_ip = move_to_new_lease(&lab, "target-1");
+    ok("rccr setup after the move", &setup(&lab));
+    // Another machine takes its old address, one no key of ours logs in
+    // to: setup leaves it alone.
+    let other = lab.add_targets(1).remove(0);
+    let out = lab.sh(&other.name, "rm /root/.ssh/authorized_keys");
+    assert!(out.status.success(), "{}", stderr(&out));
+    release_lease(&lab, &other.name);
+    lease(&lab, &other.name, &old_ip);
+
+    let status = || lab.exec("control", &["rccr", "keys", "status", "--json"]);
+    let check = |when: &str| {
+        let offered = lab.keys_offered(&other.name);
+        let json = ok(&format!("rccr keys status {when}"), &status());
+        assert_count(&json, "\"node\": ", 1);
+        let object = json
+            .lines()
+            .find(|l| l.contains(&format!("\"node\": \"{new_ip}\"")))
+            .unwrap_or_else(|| panic!("{when}: no {new_ip} in {json}"));
+        let fields = [
+            "\"pinned\": \"yes\"".to_string(),
+            "\"current\": \"yes\"".to_string(),
+            "\"persisted\": \"yes\"".to_string(),
+        ];
+        let journal = cat(&lab, "control", "/root/.rccr/last-rotation")
+            + &cat(&lab, "control", "/root/.rccr/nodes");
+        assert_fields(object, &fields, &format!("{json}\n{journal}"));
+        assert_eq!(
+            lab.keys_offered(&other.name),
+            offered,
+            "{when}: a key was offered to it"
+        );
+    };
+    check("after the move");
+    // A run that finds it where it is: the inventory no longer says where
+    // it came from, and the journal still lists that address.
+    let out = setup(&lab);
+    assert!(
+        object_of(&stdout(&out), &new_ip).contains("\"moved_from\": null"),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    check("a run later");
+}
+
 /// A node that takes a new lease in the middle of its rotation (setup
 /// SIGKILLed right after staging it, the node rebooted onto another
 /// address) is rotated where it is now; the old address, whose pinned host
