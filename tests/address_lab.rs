@@ -514,6 +514,16 @@ fn cards(lab: &Lab) -> [(Ipv4Addr, String); 2] {
     [card("eth0", "lease"), card("eth1", "lease-eth1")]
 }
 
+/// [`cards`], and by address: the lower card's address and MAC, and the
+/// higher card's address.
+fn cards_by_address(lab: &Lab) -> ([(Ipv4Addr, String); 2], (Ipv4Addr, String), Ipv4Addr) {
+    let by_card = cards(lab);
+    let mut both = by_card.clone();
+    both.sort();
+    let [low, (high, _)] = both;
+    (by_card, low, high)
+}
+
 /// The host fields of rccr's known_hosts lines (a user's own are left to
 /// them) that pin `host`'s host key.
 fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
@@ -548,6 +558,48 @@ fn assert_one_node(lab: &Lab, ip: Ipv4Addr, mac: &str, not: &[Ipv4Addr]) {
     }
 }
 
+/// The card of `dualhome` it was adopted through is unplugged, and
+/// another machine takes that card's address with its MAC: setup follows
+/// the node to its other card by its host key, and tells of the machine
+/// at its old address that the node moved there and this is another
+/// machine. Before, it said "if that machine was reinstalled, rccr remove
+/// --forget NODE", which would have dropped a node that is alive.
+#[test]
+fn another_machine_where_a_node_followed_by_its_host_key_was_is_not_called_a_reinstall() {
+    let lab = or_skip!(Lab::builder().targets(1).dualhome(true).up_as_root());
+    let (by_card, (low, low_mac), high) = cards_by_address(&lab);
+    ok("rccr setup", &setup(&lab));
+    let name = lab.host("dualhome").hostname;
+    let adopted_card = if by_card[0].0 == low { "eth0" } else { "eth1" };
+    release_lease_of(&lab, "dualhome", adopted_card);
+    let out = lab.sh("dualhome", &format!("ip link set {adopted_card} down"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let other = lab.add_targets(1).remove(0);
+    release_lease(&lab, &other.name);
+    let out = lab.sh(&other.name, &format!("ip link set eth0 address {low_mac}"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    lease(&lab, &other.name, &low.to_string());
+
+    let out = setup(&lab);
+    let (json, err) = (stdout(&out), stderr(&out));
+    assert_moved(
+        &json,
+        high,
+        low,
+        &by_card[usize::from(adopted_card == "eth0")].1,
+    );
+    assert!(
+        object_of(&json, &low.to_string()).contains("\"found\": \"host-key-mismatch\""),
+        "{json}\n{err}"
+    );
+    assert_has(
+        &err,
+        &format!("rccr setup: {low}: host-key-mismatch: the node {name} moved from {low} to {high}, where its pinned host key "),
+    );
+    assert_has(&err, "another machine answers here under the MAC it had");
+    assert!(!err.contains("--forget"), "{err}");
+}
+
 /// A machine with two network cards in the LAN (two leases, two MACs, one
 /// host key) is one node: adopted once, at its lower address, recorded
 /// and pinned once, a duplicate at the other; a re-run changes nothing;
@@ -557,10 +609,7 @@ fn assert_one_node(lab: &Lab, ip: Ipv4Addr, mac: &str, not: &[Ipv4Addr]) {
 #[test]
 fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
     let lab = or_skip!(Lab::builder().targets(1).dualhome(true).up_as_root());
-    let by_card = cards(&lab);
-    let mut both = by_card.clone();
-    both.sort();
-    let [(low, low_mac), (high, _)] = both;
+    let (by_card, (low, low_mac), high) = cards_by_address(&lab);
     let out = setup(&lab);
     let json = ok("rccr setup", &out);
     let err = stderr(&out);
