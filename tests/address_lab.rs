@@ -341,6 +341,63 @@ fn two_nodes_that_swap_addresses_are_both_followed() {
     }
 }
 
+/// `rccr keys status` with no node named asks each node where the
+/// inventory has it now: a node setup followed to a new lease is asked
+/// there, its last rotation still told (setup moves the journal's line
+/// along with it), and the host that took its old address is not asked
+/// nor offered a key, neither while the inventory says the node moved
+/// from there nor once a later run no longer does.
+#[test]
+fn keys_status_asks_a_node_that_moved_where_it_is_now() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    ok("rccr setup", &setup(&lab));
+    let old_ip = lab.ip("target-1");
+    let new_ip = move_to_new_lease(&lab, "target-1");
+    ok("rccr setup after the move", &setup(&lab));
+    // Another machine takes its old address, one no key of ours logs in
+    // to: setup leaves it alone.
+    let other = lab.add_targets(1).remove(0);
+    let out = lab.sh(&other.name, "rm /root/.ssh/authorized_keys");
+    assert!(out.status.success(), "{}", stderr(&out));
+    release_lease(&lab, &other.name);
+    lease(&lab, &other.name, &old_ip);
+
+    let status = || lab.exec("control", &["rccr", "keys", "status", "--json"]);
+    let check = |when: &str| {
+        let offered = lab.keys_offered(&other.name);
+        let json = ok(&format!("rccr keys status {when}"), &status());
+        assert_count(&json, "\"node\": ", 1);
+        let object = json
+            .lines()
+            .find(|l| l.contains(&format!("\"node\": \"{new_ip}\"")))
+            .unwrap_or_else(|| panic!("{when}: no {new_ip} in {json}"));
+        let fields = [
+            "\"pinned\": \"yes\"".to_string(),
+            "\"current\": \"yes\"".to_string(),
+            "\"persisted\": \"yes\"".to_string(),
+        ];
+        let journal = cat(&lab, "control", "/root/.rccr/last-rotation")
+            + &cat(&lab, "control", "/root/.rccr/nodes");
+        assert_fields(object, &fields, &format!("{json}\n{journal}"));
+        assert_eq!(
+            lab.keys_offered(&other.name),
+            offered,
+            "{when}: a key was offered to it"
+        );
+    };
+    check("after the move");
+    // A run that finds it where it is: the inventory no longer says where
+    // it came from, and the journal still lists that address.
+    let out = setup(&lab);
+    assert!(
+        object_of(&stdout(&out), &new_ip).contains("\"moved_from\": null"),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    check("a run later");
+}
+
 /// A node that takes a new lease in the middle of its rotation (setup
 /// SIGKILLed right after staging it, the node rebooted onto another
 /// address) is rotated where it is now; the old address, whose pinned host
@@ -463,6 +520,16 @@ fn cards(lab: &Lab) -> [(Ipv4Addr, String); 2] {
     [card("eth0", "lease"), card("eth1", "lease-eth1")]
 }
 
+/// [`cards`], and by address: the lower card's address and MAC, and the
+/// higher card's address.
+fn cards_by_address(lab: &Lab) -> ([(Ipv4Addr, String); 2], (Ipv4Addr, String), Ipv4Addr) {
+    let by_card = cards(lab);
+    let mut both = by_card.clone();
+    both.sort();
+    let [low, (high, _)] = both;
+    (by_card, low, high)
+}
+
 /// The host fields of rccr's known_hosts lines (a user's own are left to
 /// them) that pin `host`'s host key.
 fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
@@ -497,6 +564,48 @@ fn assert_one_node(lab: &Lab, ip: Ipv4Addr, mac: &str, not: &[Ipv4Addr]) {
     }
 }
 
+/// The card of `dualhome` it was adopted through is unplugged, and
+/// another machine takes that card's address with its MAC: setup follows
+/// the node to its other card by its host key, and tells of the machine
+/// at its old address that the node moved there and this is another
+/// machine. Before, it said "if that machine was reinstalled, rccr remove
+/// --forget NODE", which would have dropped a node that is alive.
+#[test]
+fn another_machine_where_a_node_followed_by_its_host_key_was_is_not_called_a_reinstall() {
+    let lab = or_skip!(Lab::builder().targets(1).dualhome(true).up_as_root());
+    let (by_card, (low, low_mac), high) = cards_by_address(&lab);
+    ok("rccr setup", &setup(&lab));
+    let name = lab.host("dualhome").hostname;
+    let adopted_card = if by_card[0].0 == low { "eth0" } else { "eth1" };
+    release_lease_of(&lab, "dualhome", adopted_card);
+    let out = lab.sh("dualhome", &format!("ip link set {adopted_card} down"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let other = lab.add_targets(1).remove(0);
+    release_lease(&lab, &other.name);
+    let out = lab.sh(&other.name, &format!("ip link set eth0 address {low_mac}"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    lease(&lab, &other.name, &low.to_string());
+
+    let out = setup(&lab);
+    let (json, err) = (stdout(&out), stderr(&out));
+    assert_moved(
+        &json,
+        high,
+        low,
+        &by_card[usize::from(adopted_card == "eth0")].1,
+    );
+    assert!(
+        object_of(&json, &low.to_string()).contains("\"found\": \"host-key-mismatch\""),
+        "{json}\n{err}"
+    );
+    assert_has(
+        &err,
+        &format!("rccr setup: {low}: host-key-mismatch: the node {name} moved from {low} to {high}, where its pinned host key "),
+    );
+    assert_has(&err, "another machine answers here under the MAC it had");
+    assert!(!err.contains("--forget"), "{err}");
+}
+
 /// A machine with two network cards in the LAN (two leases, two MACs, one
 /// host key) is one node: adopted once, at its lower address, recorded
 /// and pinned once, a duplicate at the other; a re-run changes nothing;
@@ -506,10 +615,7 @@ fn assert_one_node(lab: &Lab, ip: Ipv4Addr, mac: &str, not: &[Ipv4Addr]) {
 #[test]
 fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
     let lab = or_skip!(Lab::builder().targets(1).dualhome(true).up_as_root());
-    let by_card = cards(&lab);
-    let mut both = by_card.clone();
-    both.sort();
-    let [(low, low_mac), (high, _)] = both;
+    let (by_card, (low, low_mac), high) = cards_by_address(&lab);
     let out = setup(&lab);
     let json = ok("rccr setup", &out);
     let err = stderr(&out);

@@ -609,7 +609,7 @@ fn rsa_host_key_only_when_sshd_config_asks_for_it() {
 /// at boot like a missing one, in one line that says so; rccr-init kept
 /// it (fixing only its mode), so setup refused the node for good. A weak
 /// key at a path sshd_config does not ask for is left alone, and a 2048
-/// bit one is kept.
+/// bit one is kept. With no HostKey line, sshd's default RSA path counts.
 #[test]
 fn a_weak_rsa_host_key_is_replaced_at_boot() {
     let root = Root::image("weakrsa", "target");
@@ -675,6 +675,21 @@ fn a_weak_rsa_host_key_is_replaced_at_boot() {
     let run = root.init(&[]).ok();
     assert_eq!(root.read("etc/ssh/ssh_host_rsa_key"), enough, "kept");
     assert!(!run.says("host key SHA"), "{}", run.stderr);
+    // With no HostKey line sshd serves its default keys that exist: a
+    // weak one at the default RSA path is replaced too (rccr-init kept
+    // it), and the one no sshd loads is still left alone.
+    root.write("etc/ssh/sshd_config", "PermitRootLogin prohibit-password\n");
+    fs::remove_file(root.path("etc/ssh/ssh_host_rsa_key")).unwrap();
+    fs::remove_file(root.path("etc/ssh/ssh_host_rsa_key.pub")).unwrap();
+    keygen("etc/ssh/ssh_host_rsa_key", "1024");
+    let run = root.init(&[]).ok();
+    assert_eq!(bits_of("etc/ssh/ssh_host_rsa_key"), 3072, "{}", run.stderr);
+    assert!(
+        run.says("replacing an RSA key of 1024 bits"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(root.read("etc/ssh/ssh_host_other_rsa_key"), unasked);
 }
 
 /// A weak RSA host key in PEM (`ssh-keygen -m PEM`, every RSA key

@@ -537,6 +537,31 @@ fn a_file_over_one_mebibyte_is_refused() {
     });
 }
 
+/// An input longer than a header and a mebibyte, whatever its header
+/// says (here: the size of a small file), is refused as too large once
+/// that much arrived; it is never written whole (the script's reader
+/// stops there), and nothing is left behind.
+#[test]
+fn an_input_longer_than_its_bound_is_refused_whatever_its_header_says() {
+    for_each_node("long", |node, who, home| {
+        let long = [&file(STAGED)[..], &vec![b'#'; 4 << 20][..]].concat();
+        for (step, nonce) in [
+            (vec!["stage", "rd", "60", "nm"], "nm"),
+            (vec!["commit", "nn"], "nn"),
+        ] {
+            let (_, out) = home.converse(node, &step, nonce, |_| long.clone());
+            let context = format!("{who} {step:?}");
+            assert_refused(
+                &out,
+                1,
+                "larger than 1048576 bytes; nothing changed",
+                &context,
+            );
+            home.assert_untouched(&context, ORIGINAL);
+        }
+    });
+}
+
 /// What `strace -f -y` saw of a stage, in order: syncs, renames and
 /// exclusive locks taken.
 #[derive(Debug)]

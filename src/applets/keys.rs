@@ -128,7 +128,7 @@ cli::options! {
     #[derive(FromArgs)]
     #[argh(subcommand, name = "status")]
     struct StatusArgs {
-        /// a node's address, IP or IP:PORT (repeatable; default: the nodes of the last rotation)
+        /// a node's address, IP or IP:PORT (repeatable; default: the inventory's nodes and those of the rotation journals)
         #[argh(option)]
         host: Vec<String>,
         /// a file with one node address per line

@@ -7,7 +7,9 @@
 //!   at other paths likewise. `HostKey` lines are read from
 //!   `/etc/ssh/sshd_config` and `/etc/ssh/sshd_config.d/*.conf`; other key
 //!   types (ECDSA) are left to sshd's own service, which makes what is
-//!   missing.
+//!   missing. With no `HostKey` line at all sshd loads its default keys
+//!   that exist: an RSA key at `/etc/ssh/ssh_host_rsa_key` is then checked
+//!   as if a line named it (none is made there).
 //!
 //! OpenSSH format, private 0600, public 0644, comment `root@HOSTNAME`,
 //! randomness from getrandom. An existing key is kept: a private key
@@ -31,6 +33,8 @@ pub const SSH_DIR: &str = "/etc/ssh";
 pub const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 pub const SSHD_CONFIG_D: &str = "/etc/ssh/sshd_config.d";
 pub const ED25519_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
+/// sshd's default RSA host key, loaded when no `HostKey` line names keys.
+pub const DEFAULT_RSA_KEY: &str = "/etc/ssh/ssh_host_rsa_key";
 /// OpenSSH's default RSA size (ssh-keygen, sshd's service).
 pub const RSA_BITS: usize = 3072;
 
@@ -105,7 +109,13 @@ pub fn ensure(ctx: &mut Ctx, hostname: &str) {
         ));
     }
     let comment = format!("root@{hostname}");
-    for (path, kind) in wanted(&configured_host_keys(ctx)) {
+    let mut host_keys = configured_host_keys(ctx);
+    // No HostKey line: sshd serves its default keys that exist, a weak
+    // RSA key among them, which setup would refuse for good.
+    if host_keys.is_empty() && fs::symlink_metadata(ctx.path(DEFAULT_RSA_KEY)).is_ok() {
+        host_keys.push(DEFAULT_RSA_KEY.to_string());
+    }
+    for (path, kind) in wanted(&host_keys) {
         ensure_one(ctx, &ctx.path(&path), kind, &comment);
     }
 }

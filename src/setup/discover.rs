@@ -246,6 +246,7 @@ pub fn discover(
     };
     let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
     one_address_each(&mut candidates);
+    moved_away(&mut candidates, known);
     for c in &mut candidates {
         c.role = config
             .pin(c.mac)
@@ -380,6 +381,56 @@ fn one_address_each(candidates: &mut [Candidate]) {
         if let Some(note) = note {
             c.class = Class::Duplicate;
             c.note = Some(note);
+        }
+    }
+}
+
+/// A host with another host key where a node of the inventory was (at its
+/// recorded address, or under its MAC) while that node answers elsewhere
+/// with its pinned host key, and is followed there: the node moved, and
+/// this is another machine. Its note says so, not that the node may have
+/// been reinstalled (whose remedy, forgetting the node, would drop a
+/// node that is alive). A copied MAC the node moved with is
+/// [`one_address_each`]'s to tell.
+fn moved_away(candidates: &mut [Candidate], known: &[NodeRecord]) {
+    let notes: Vec<Option<String>> = candidates
+        .iter()
+        .map(|c| {
+            if c.class != Class::HostKeyMismatch {
+                return None;
+            }
+            let node = known.iter().find(|k| {
+                k.role != Role::Control
+                    && k.host_key.is_some()
+                    && (k.ip == IpAddr::V4(c.ip) || (c.mac.is_some() && k.mac == c.mac))
+            })?;
+            let now = candidates.iter().find(|o| {
+                o.ip != c.ip && o.class == Class::Adopted && o.host_key == node.host_key
+            })?;
+            let with_mac = c.mac.is_some() && c.mac == node.mac;
+            if with_mac && now.mac == c.mac {
+                return None;
+            }
+            Some(format!(
+                "the node {} moved from {} to {}, where its pinned host key {} answers (setup \
+                 follows it there); another machine answers here{}, with host key {}: not \
+                 logging in, left alone",
+                node.hostname,
+                node.ip,
+                now.ip,
+                node.host_key.as_deref().unwrap_or("-"),
+                if with_mac {
+                    " under the MAC it had"
+                } else {
+                    ""
+                },
+                c.host_key.as_deref().unwrap_or("of another type"),
+            ))
+        })
+        .collect();
+    for (c, note) in candidates.iter_mut().zip(notes) {
+        if note.is_some() {
+            c.note = note;
         }
     }
 }
@@ -781,6 +832,65 @@ mod tests {
             ),
         ];
         assert_sorted(found(table), classes, &notes);
+    }
+
+    #[test]
+    fn another_machine_where_a_node_was_is_told_that_node_moved_and_where() {
+        let mut found = found(
+            "
+            9 9 X host-key-mismatch   # at A's recorded address, with A's MAC
+            3 3 A adopted 9k          # A followed to its other card
+            8 5 Y host-key-mismatch   # at B's recorded address, another MAC
+            6 4 B adopted 8           # B's MAC moved it
+            7 6 Z host-key-mismatch   # C's MAC, which C moved with: a copy
+            2 6 C adopted 1
+            5 8 W host-key-mismatch   # at D's recorded address; D is gone",
+        );
+        let node = |ip: u8, mac: u8, key: &str| NodeRecord {
+            ip: IpAddr::from([10, 0, 0, ip]),
+            mac: format!("02:00:00:00:00:0{mac}").parse().ok(),
+            hostname: Hostname::parse(&format!("node-{}", key.to_lowercase())).unwrap(),
+            role: Role::Target,
+            arch: None,
+            host_key: Fingerprint::parse(&format!("SHA256:{key}")),
+            moved_from: None,
+        };
+        let known = [
+            node(9, 9, "A"),
+            node(8, 4, "B"),
+            node(1, 6, "C"),
+            node(5, 7, "D"),
+        ];
+        one_address_each(&mut found);
+        moved_away(&mut found, &known);
+        let note = |i: usize| found[i].note.clone().unwrap_or_default();
+        assert!(
+            note(0).starts_with(
+                "the node node-a moved from 10.0.0.9 to 10.0.0.3, where its pinned host key \
+                 SHA256:A answers (setup follows it there); another machine answers here under \
+                 the MAC it had, with host key SHA256:X: not logging in, left alone"
+            ),
+            "{}",
+            note(0)
+        );
+        assert!(
+            note(2).starts_with("the node node-b moved from 10.0.0.8 to 10.0.0.6")
+                && note(2).contains("another machine answers here, with host key SHA256:Y"),
+            "{}",
+            note(2)
+        );
+        assert!(
+            note(4).contains("MAC is that of the node at 10.0.0.2"),
+            "{}",
+            note(4)
+        );
+        assert_eq!(found[6].note, None);
+        let classes: Vec<&str> = found.iter().map(|c| c.class.as_str()).collect();
+        assert_eq!(
+            classes.join(" "),
+            "host-key-mismatch adopted host-key-mismatch adopted duplicate adopted \
+             host-key-mismatch"
+        );
     }
 
     #[test]

@@ -214,6 +214,38 @@ fn forget_where(path: &Path, gone: &dyn Fn(&NodeAddr) -> bool) -> Result<bool, E
     Ok(true)
 }
 
+/// The journal at `path` with the nodes that `moves` (`(from, to)`
+/// addresses: nodes setup followed to a new address) at their new
+/// address, each at its port: what it says of a node stays the node's.
+/// A line of an address a moved node took now is dropped (the host that
+/// was there is not the node there now). Returns whether it changed.
+pub fn follow(path: &Path, moves: &[(IpAddr, IpAddr)]) -> Result<bool, Error> {
+    let Some(mut record) = load(path)? else {
+        return Ok(false);
+    };
+    let moved = |name: &str| {
+        let node = addr::parse(name, 22)?;
+        let (_, to) = moves.iter().find(|(from, _)| *from == node.ip)?;
+        Some(NodeAddr { ip: *to, ..node }.journal_name())
+    };
+    let mut nodes: Vec<(String, String)> = record
+        .nodes
+        .iter()
+        .filter_map(|(name, phase)| Some((moved(name)?, phase.clone())))
+        .collect();
+    for (name, phase) in &record.nodes {
+        if moved(name).is_none() && !nodes.iter().any(|(n, _)| n == name) {
+            nodes.push((name.clone(), phase.clone()));
+        }
+    }
+    if nodes == record.nodes {
+        return Ok(false);
+    }
+    record.nodes = nodes;
+    fsutil::write_atomic(path, record.render().as_bytes(), 0o600)?;
+    Ok(true)
+}
+
 /// What the journals (`records`: the unfinished one first) say of a
 /// node's last rotation: `yes` (persisted), `volatile` (the node takes the
 /// new key until it reboots), `-` (none recorded).
@@ -352,6 +384,48 @@ mod tests {
         let nodes = load(&path).unwrap().unwrap().nodes;
         assert_eq!(nodes, [("10.0.0.9:22".to_string(), "rotated".to_string())]);
         assert_eq!(journal.phase("10.0.0.5:22"), None);
+    }
+
+    #[test]
+    fn a_followed_node_keeps_its_line_at_its_new_address() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-follow");
+        let path = dir.join("last-rotation");
+        assert!(!follow(&path, &[]).unwrap());
+        let mut record = Record {
+            rotation: "r".into(),
+            ..Record::default()
+        };
+        for (node, phase) in [
+            ("10.0.0.1:22", "rotated"),
+            ("10.0.0.2:22", "rotated-volatile"),
+            ("10.0.0.3:2222", "refused"),
+            ("10.0.0.4:22", "unreachable"),
+        ] {
+            record.set_phase(node, phase);
+        }
+        Journal::create(path.clone(), record.clone()).unwrap();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(!follow(&path, &[(ip("10.0.0.9"), ip("10.0.0.8"))]).unwrap());
+        // 1 and 2 swapped, 3 moved to the address 4 had.
+        let moves = [
+            (ip("10.0.0.1"), ip("10.0.0.2")),
+            (ip("10.0.0.2"), ip("10.0.0.1")),
+            (ip("10.0.0.3"), ip("10.0.0.4")),
+        ];
+        assert!(follow(&path, &moves).unwrap());
+        let nodes = load(&path).unwrap().unwrap().nodes;
+        let expected = [
+            ("10.0.0.2:22", "rotated"),
+            ("10.0.0.1:22", "rotated-volatile"),
+            ("10.0.0.4:2222", "refused"),
+            ("10.0.0.4:22", "unreachable"),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(n, p)| (n.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(nodes, expected);
+        assert!(!follow(&path, &[]).unwrap());
     }
 
     #[test]

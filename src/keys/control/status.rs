@@ -50,16 +50,11 @@ pub fn status(opts: Options) -> Result<(), Error> {
     let known_hosts = KnownHosts::open(paths.known_hosts.clone())?;
     let unfinished = journal::load(&paths.journal())?;
     let last = journal::load(&paths.last_rotation())?;
-    let mut node_list = opts.nodes.clone();
-    if node_list.is_empty() {
-        for record in unfinished.iter().chain(last.iter()) {
-            for (name, _) in &record.nodes {
-                if let Some(node) = addr::parse(name, opts.port) {
-                    addr::push_once(&mut node_list, node);
-                }
-            }
-        }
-    }
+    let records: Vec<&journal::Record> = unfinished.iter().chain(last.iter()).collect();
+    let node_list = match opts.nodes.as_slice() {
+        [] => default_nodes(&opts, &records, &known_hosts)?,
+        given => given.iter().map(|n| (*n, vec![*n])).collect(),
+    };
     if node_list.is_empty() {
         return Err(Error::no_nodes(
             "run rccr setup, or pass --host IP or --hosts-file FILE",
@@ -72,9 +67,12 @@ pub fn status(opts: Options) -> Result<(), Error> {
             "no key of ours to check: no temporary, cluster or previous key found; run rccr setup first".into(),
         ));
     }
-    let records: Vec<&journal::Record> = unfinished.iter().chain(last.iter()).collect();
-    let statuses = parallel::map(&node_list, PARALLEL, |node| NodeStatus {
-        persisted: journal::persisted(&records, node),
+    let statuses = parallel::map(&node_list, PARALLEL, |(node, named)| NodeStatus {
+        persisted: named
+            .iter()
+            .map(|n| journal::persisted(&records, n))
+            .find(|p| *p != "-")
+            .unwrap_or("-"),
         ..probe(node, &opts, &keys, &known_hosts)
     });
     print::stdout(&render(&statuses, &keys, paths, opts.json))?;
@@ -89,6 +87,67 @@ pub fn status(opts: Options) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// The nodes to ask when none is named, each with the addresses the
+/// journals may list it at: every node of the inventory where it is now
+/// (a node setup followed to a new address is asked there, and the
+/// journal's line for the address it left still says what it took),
+/// then the addresses only the journals list (a node rotated with
+/// `--host`, or staged before the inventory named it). Of those, one
+/// with no host key pinned any more is one a node left (setup moves a
+/// node's pins along with it): whoever answers there now is not asked,
+/// and not offered our keys.
+fn default_nodes(
+    opts: &Options,
+    records: &[&journal::Record],
+    known_hosts: &KnownHosts,
+) -> Result<Vec<(NodeAddr, Vec<NodeAddr>)>, Error> {
+    let at = |ip| NodeAddr {
+        ip,
+        port: opts.port,
+    };
+    let inventory = crate::state::inventory::load(&opts.paths.nodes())?;
+    let mut nodes: Vec<(NodeAddr, Vec<NodeAddr>)> = inventory
+        .iter()
+        .filter(|n| n.role != crate::identity::Role::Control)
+        .map(|n| {
+            (
+                at(n.ip),
+                std::iter::once(n.ip).chain(n.moved_from).map(at).collect(),
+            )
+        })
+        .collect();
+    let mut listed: Vec<NodeAddr> = Vec::new();
+    for record in records {
+        for (name, _) in &record.nodes {
+            if let Some(node) = addr::parse(name, opts.port) {
+                addr::push_once(&mut listed, node);
+            }
+        }
+    }
+    for node in listed {
+        let known = inventory
+            .iter()
+            .any(|n| n.ip == node.ip || n.moved_from == Some(node.ip));
+        if known {
+            continue;
+        }
+        let hashed = |line: &str| crate::ssh::hashed_line_names(line, node.ip, node.port);
+        let field = crate::ssh::host_field(node.ip, node.port);
+        if known_hosts.pinned_types(&field, &hashed)?.is_empty() {
+            print::progress(
+                "rccr keys status",
+                &format!(
+                    "{node}: listed by the rotation journal, but no host key is pinned there \
+                     any more (a node that left it): not asked"
+                ),
+            );
+            continue;
+        }
+        nodes.push((node, vec![node]));
+    }
+    Ok(nodes)
 }
 
 /// The private key files for each role, where we have them. The cluster

@@ -53,6 +53,10 @@ timer_holds_lock=timer-holds-lock
 dead_timer=timer-died
 lock="$HOME/.rccr-keys.lock"
 max_file=1048576
+# The input: a `cksum` line (at most 32 bytes, as rccr's frame::MAX_HEADER)
+# and the file.
+max_input=$((max_file + 32))
+too_large="the new authorized_keys is larger than $max_file bytes; nothing changed"
 tmp=
 case "${RCCR_KEYS_INPUT_WAIT:-}" in
 [1-9] | [1-9][0-9] | 1[01][0-9] | 120) input_wait=$RCCR_KEYS_INPUT_WAIT ;;
@@ -144,14 +148,16 @@ snapshot() {
 }
 
 # Reads the control's input, to its end, into $tmp.in within $input_wait
-# seconds, or fails with 7. The builtin read cannot be bounded in POSIX sh
-# (dash has no read -t): the reader is one process, cat, which a watchdog
-# kills when the time is up. Neither holds the node's lock (fd 9) or the
+# seconds, or fails with 7. An input longer than $max_input bytes fails
+# once one byte more has arrived (head stops reading there): no more is
+# ever written. The builtin read cannot be bounded in POSIX sh (dash has
+# no read -t): the reader is one process, head, which a watchdog kills
+# when the time is up. Neither holds the node's lock (fd 9) or the
 # channel's output; the watchdog stops its sleep when it is stopped. An
-# asynchronous command's stdin is /dev/null: ours reaches cat as fd 3.
+# asynchronous command's stdin is /dev/null: ours reaches head as fd 3.
 read_input() {
 	exec 3<&0
-	cat <&3 >"$tmp.in" 3<&- 9>&- &
+	head -c "$((max_input + 1))" <&3 >"$tmp.in" 3<&- 9>&- &
 	reader=$!
 	(
 		sleeper=
@@ -168,6 +174,7 @@ read_input() {
 	[ "$got" -le 128 ] ||
 		fail 7 "no input from the control within $input_wait s; nothing changed"
 	[ "$got" -eq 0 ] || fail 1 "cannot write $tmp.in"
+	[ "$(wc -c <"$tmp.in")" -le "$max_input" ] || fail 1 "$too_large"
 }
 
 # Ends the snapshot with the nonce line, then reads the new file into $tmp
@@ -187,8 +194,7 @@ receive() {
 	case "${want#* }" in
 	'' | *[!0-9]*) fail 1 "the new authorized_keys arrived incomplete; nothing changed" ;;
 	esac
-	[ "${want#* }" -le "$max_file" ] ||
-		fail 1 "the new authorized_keys is larger than $max_file bytes; nothing changed"
+	[ "${want#* }" -le "$max_file" ] || fail 1 "$too_large"
 	# The bytes after the header line (a mismatched header fails the sum).
 	tail -c "+$((${#want} + 2))" "$tmp.in" >"$tmp" || fail 1 "cannot write $tmp"
 	rm -f "$tmp.in"
