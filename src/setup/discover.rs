@@ -29,7 +29,9 @@
 //! 4. its facts ([`Facts`]), bounded to [`MAX_FACTS_LEN`] bytes and
 //!    [`FACTS_DEADLINE`]: facts that do not parse make it
 //!    `untrusted (bad facts)`. A node of the inventory that claims the
-//!    name another node of it holds keeps its own recorded name.
+//!    name another node of it holds keeps its own recorded name. Its
+//!    boot_id and whether this address is its own are kept for
+//!    [`one_address_each`]: copies of one card and relays.
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::{
@@ -104,7 +106,9 @@ pub enum Class {
     /// host adopted at none: its MAC is another host key's too (a cloned
     /// MAC), its host key answers elsewhere as anything but new, or it is
     /// a node's host key under another MAC (a copy of the node's card,
-    /// [`Probe::not_a_copy`]). Shown, never touched here.
+    /// [`Probe::not_a_copy`]), or under another boot_id (copies of one
+    /// card). Or a machine at an address it does not own (a relay, a NAT
+    /// forwards its SSH port there). Shown, never touched here.
     Duplicate,
     /// Let us in, or has a host key too weak to trust, and is not to be
     /// believed: never adopted, never touched.
@@ -278,14 +282,18 @@ const ADDRESSES_NAMED: usize = 3;
 const COPIED_CARD: &str = "give it its own host keys: rm /etc/ssh/ssh_host_* there and \
      reboot, rccr-init makes new ones; then run setup again";
 
-/// One machine, one address. A host key that answers at several
-/// addresses, all of them new hosts, is one machine with several (two
-/// network cards, a cable and Wi-Fi, an alias, one answering ARP for
-/// others): it is adopted once, at its lowest address (one an
-/// interrupted rotation left it at first), and is a duplicate at the
-/// others, so it is renamed, rotated, recorded and joined once. Its host
-/// key proves it is one machine: a single new host gets no more. A MAC
-/// that another host key (or none) answers at too pins no machine (a
+/// One machine, one address. An address a machine's facts say it does
+/// not own (a relay, a NAT forwards its SSH port there) is a duplicate
+/// first: nothing is adopted, kept or followed there. A host key that
+/// answers at several addresses, all of them new hosts, with different
+/// boot_ids is copies of one card: adopted at none, each told to make its
+/// own host keys. With one boot_id (or none told), it is one machine
+/// with several (two network cards, a cable and Wi-Fi, an alias, one
+/// answering ARP for others): it is adopted once, at its lowest address
+/// (one an interrupted rotation left it at first), and is a duplicate at
+/// the others, so it is renamed, rotated, recorded and joined once. Its
+/// host key proves it is one machine: a single new host gets no more. A
+/// MAC that another host key (or none) answers at too pins no machine (a
 /// cloned MAC): a new host there is adopted at none of its addresses,
 /// nor is one whose host key answers elsewhere as anything but new. A
 /// node of the inventory (its host key proves it) is kept at one
