@@ -412,12 +412,21 @@ fn one_address_each(candidates: &mut [Candidate]) {
                 })
                 .min_by_key(|o| (o.moved_from.is_some(), o.moved_by_key, o.ip))
                 .filter(|kept| kept.ip != c.ip)
-                .map(|kept| {
-                    format!(
+                .map(|kept| match (kept.boot, c.boot) {
+                    // Another running machine: a copy of the node's card
+                    // made after it was adopted (its cluster key too).
+                    (Some(a), Some(b)) if a != b => format!(
+                        "its host key {} is that of the node at {}, which answers there from \
+                         another running machine (another boot_id): a copy of its card; left \
+                         alone ({COPIED_CARD})",
+                        kept.host_key.as_deref().unwrap_or("-"),
+                        kept.ip
+                    ),
+                    _ => format!(
                         "the node at {} (host key {}) answers here too: kept there only",
                         kept.ip,
                         kept.host_key.as_deref().unwrap_or("-")
-                    )
+                    ),
                 }),
             _ => None,
         })
@@ -959,6 +968,25 @@ mod tests {
         let mut one = found(table);
         one_address_each(&mut one);
         assert!(!one[3].note.as_deref().unwrap_or_default().contains("copy"));
+        // A node, and a copy of its card made after it was adopted (its
+        // cluster key too): the node is kept, the copy is named one.
+        let table = "
+            5 8 G adopted b8 own
+            6 7 G adopted b9 own   # the copy
+            7 6 G adopted b8 own   # the node's other card";
+        let notes = [
+            (
+                1,
+                "its host key SHA256:G is that of the node at 10.0.0.5, which answers there \
+                 from another running machine (another boot_id): a copy of its card; left \
+                 alone (give it its own host keys",
+            ),
+            (
+                2,
+                "the node at 10.0.0.5 (host key SHA256:G) answers here too",
+            ),
+        ];
+        assert_sorted(found(table), "adopted duplicate duplicate", &notes);
     }
 
     #[test]
