@@ -16,8 +16,10 @@
 //! here allocates more than its input.
 use core::fmt;
 use core::str::FromStr;
+use std::net::Ipv4Addr;
 
 pub use crate::wire::ethernet::Address as Mac;
+use crate::wire::ipv4::Cidr;
 
 /// The word every RCCR hostname carries, and `rccr-scan`'s default filter.
 pub const NAME_PREFIX: &str = "ReCyClusteR";
@@ -358,20 +360,85 @@ impl fmt::Display for Arch {
 }
 
 /// The command that asks a node for its facts: fixed text, nothing
-/// interpolated. Its output is parsed by [`Facts::parse`].
-pub const FACTS_COMMAND: &str = "hostname; uname -m";
-/// The most a node may answer [`FACTS_COMMAND`] with: two short lines fit
-/// many times over, and a node that sends more is not telling facts.
+/// interpolated. Its output is parsed by [`Facts::parse`]: the name, the
+/// architecture, then (where the node has them: Alpine's busybox and
+/// Debian alike) its kernel's boot_id, which tells one running machine
+/// from another, and the IPv4 blocks its kernel takes as its own (the
+/// `LOCAL` routes of `/proc/net/fib_trie`: its addresses, and any block
+/// routed to itself), which tell its own addresses from a relay's.
+pub const FACTS_COMMAND: &str = "hostname; uname -m || exit; \
+     b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) && echo \"boot $b\"; \
+     awk '/\\|--/ { a = $2 } / host LOCAL/ { print \"local \" a $1 }' \
+     /proc/net/fib_trie 2>/dev/null; exit 0";
+/// The most a node may answer [`FACTS_COMMAND`] with: its lines fit many
+/// times over, and a node that sends more is not telling facts.
 pub const MAX_FACTS_LEN: usize = 64 * 1024;
 /// The longest `uname -m` word rccr reads (Linux's field holds 64 bytes).
 const MAX_ARCH_LEN: usize = 64;
+/// The most distinct local blocks rccr keeps of a node: a machine with
+/// more is taken as one that did not tell them (see [`Facts::owns`]).
+pub const MAX_LOCAL_BLOCKS: usize = 64;
+
+/// A kernel's boot_id (`/proc/sys/kernel/random/boot_id`): a random UUID
+/// each boot, so two machines, copies of one card included, never share
+/// one, and every address of one running machine tells the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BootId([u8; 16]);
+
+/// Where a UUID's text has its hyphens.
+const UUID_HYPHENS: [usize; 4] = [8, 13, 18, 23];
+
+impl FromStr for BootId {
+    type Err = ();
+
+    /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hex, as the
+    /// kernel prints it, exactly.
+    fn from_str(s: &str) -> Result<BootId, ()> {
+        let b = s.as_bytes();
+        if b.len() != 36 || UUID_HYPHENS.iter().any(|&i| b[i] != b'-') {
+            return Err(());
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            _ => Err(()),
+        };
+        let mut digits = (0..36).filter(|i| !UUID_HYPHENS.contains(i)).map(|i| b[i]);
+        let mut bytes = [0u8; 16];
+        for byte in &mut bytes {
+            let (Some(hi), Some(lo)) = (digits.next(), digits.next()) else {
+                return Err(());
+            };
+            *byte = nibble(hi)? << 4 | nibble(lo)?;
+        }
+        Ok(BootId(bytes))
+    }
+}
+
+impl fmt::Display for BootId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, byte) in self.0.iter().enumerate() {
+            if [4, 6, 8, 10].contains(&i) {
+                f.write_str("-")?;
+            }
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
 
 /// What a node says it is, parsed: its name and its architecture (`None`
-/// for a well-formed `uname -m` word rccr does not build for).
+/// for a well-formed `uname -m` word rccr does not build for); its boot_id
+/// and the IPv4 blocks its kernel takes as its own, where it told them
+/// (`None` and empty for a node that did not).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
     pub hostname: Hostname,
     pub arch: Option<Arch>,
+    pub boot: Option<BootId>,
+    /// Distinct, in the order told; empty when none were told, or more
+    /// than [`MAX_LOCAL_BLOCKS`].
+    pub local: Vec<Cidr>,
 }
 
 /// Why a node's answer is not facts, worded to follow "bad facts: ".
@@ -381,6 +448,9 @@ pub enum FactsError {
     Lines(usize),
     Hostname(HostnameError),
     Arch,
+    /// This line (from 1) is neither `boot UUID` (the third, once) nor
+    /// `local A.B.C.D/N`.
+    Line(usize),
 }
 
 impl fmt::Display for FactsError {
@@ -390,31 +460,71 @@ impl fmt::Display for FactsError {
             FactsError::Lines(n) => write!(f, "{n} lines where hostname and uname -m give 2"),
             FactsError::Hostname(e) => write!(f, "the hostname {e}"),
             FactsError::Arch => f.write_str("uname -m is not one word of letters, digits and _"),
+            FactsError::Line(n) => write!(
+                f,
+                "line {n} is neither the boot_id (boot UUID) nor a local block (local A.B.C.D/N)"
+            ),
         }
     }
 }
 
 impl Facts {
-    /// The output of [`FACTS_COMMAND`]: exactly two lines (the last one's
-    /// newline optional), a hostname that follows [`check_dns_name`], and a
-    /// `uname -m` word. Anything else, extra lines included, is refused:
-    /// the node is not telling facts.
+    /// The output of [`FACTS_COMMAND`]: a hostname that follows
+    /// [`check_dns_name`], a `uname -m` word, then at most one `boot UUID`
+    /// line and any number of `local A.B.C.D/N` lines (host bits clear),
+    /// in that order, each line ending in a newline (the last one's
+    /// optional). Anything else, a blank line included, is refused: the
+    /// node is not telling facts. A node that tells neither (an older
+    /// system) is parsed as one whose boot_id and addresses are unknown.
     pub fn parse(output: &[u8]) -> Result<Facts, FactsError> {
         let text = core::str::from_utf8(output).map_err(|_| FactsError::NotText)?;
         let text = text.strip_suffix('\n').unwrap_or(text);
-        let lines: Vec<&str> = text.split('\n').collect();
-        let [name, arch] = lines[..] else {
-            return Err(FactsError::Lines(lines.len()));
+        let mut lines = text.split('\n');
+        let (Some(name), Some(arch)) = (lines.next(), lines.next()) else {
+            return Err(FactsError::Lines(1));
         };
         let hostname = Hostname::parse(name).map_err(FactsError::Hostname)?;
         let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
         if arch.is_empty() || arch.len() > MAX_ARCH_LEN || !arch.chars().all(word) {
             return Err(FactsError::Arch);
         }
-        Ok(Facts {
+        let mut facts = Facts {
             hostname,
             arch: arch.parse().ok(),
-        })
+            boot: None,
+            local: Vec::new(),
+        };
+        let mut too_many = false;
+        for (i, line) in lines.enumerate() {
+            let bad = FactsError::Line(i + 3);
+            match line.split_once(' ') {
+                Some(("boot", id)) if i == 0 => facts.boot = Some(id.parse().map_err(|_| bad)?),
+                Some(("local", text)) if text.contains('/') => {
+                    // As the kernel writes it: `A.B.C.D/N`, no leading zero.
+                    let block = Cidr::parse(text).map_err(|_| bad.clone())?;
+                    if block.to_string() != text {
+                        return Err(bad);
+                    }
+                    if !too_many && !facts.local.contains(&block) {
+                        too_many = facts.local.len() == MAX_LOCAL_BLOCKS;
+                        facts.local.push(block);
+                    }
+                }
+                _ => return Err(bad),
+            }
+        }
+        if too_many {
+            facts.local = Vec::new();
+        }
+        Ok(facts)
+    }
+
+    /// Whether `ip` is an address this machine's kernel takes as its own:
+    /// `None` when it told no local blocks (an older system, or more than
+    /// [`MAX_LOCAL_BLOCKS`]). `Some(false)` is an address another host
+    /// forwards to it (a relay, a NAT).
+    pub fn owns(&self, ip: Ipv4Addr) -> Option<bool> {
+        (!self.local.is_empty()).then(|| self.local.iter().any(|b| b.contains(ip)))
     }
 }
 
@@ -584,8 +694,8 @@ mod tests {
         for (bad, why) in [
             (&b""[..], FactsError::Lines(1)),
             (b"n1\n", FactsError::Lines(1)),
-            (b"n1\nx86_64\nextra\n", FactsError::Lines(3)),
-            (b"n1\nx86_64\n\n", FactsError::Lines(3)),
+            (b"n1\nx86_64\nextra\n", FactsError::Line(3)),
+            (b"n1\nx86_64\n\n", FactsError::Line(3)),
             (
                 b"n1\tx\nx86_64\n",
                 FactsError::Hostname(HostnameError::BadChar('\t')),
@@ -609,6 +719,112 @@ mod tests {
         assert_eq!(
             FactsError::Hostname(HostnameError::BadChar('=')).to_string(),
             "the hostname contains '='; use letters, digits and hyphens"
+        );
+    }
+
+    const BOOT: &str = "0f6c3e1a-9b2d-4c5e-8f70-a1b2c3d4e5f6";
+
+    #[test]
+    fn facts_tell_a_boot_id_and_local_blocks_where_the_node_has_them() {
+        // What a lab host answers FACTS_COMMAND with: its address twice
+        // (fib_trie's Main and Local tables), loopback, a local block.
+        let out = format!(
+            "n1\naarch64\nboot {BOOT}\nlocal 127.0.0.0/8\nlocal 127.0.0.1/32\n\
+             local 10.213.0.101/32\nlocal 10.213.0.32/27\nlocal 127.0.0.0/8\n\
+             local 10.213.0.101/32\n"
+        );
+        let facts = Facts::parse(out.as_bytes()).unwrap();
+        assert_eq!(facts.boot.map(|b| b.to_string()).as_deref(), Some(BOOT));
+        let local: Vec<String> = facts.local.iter().map(|b| b.to_string()).collect();
+        assert_eq!(
+            local,
+            [
+                "127.0.0.0/8",
+                "127.0.0.1/32",
+                "10.213.0.101/32",
+                "10.213.0.32/27"
+            ]
+        );
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(facts.owns(ip("10.213.0.101")), Some(true));
+        assert_eq!(facts.owns(ip("10.213.0.63")), Some(true));
+        assert_eq!(facts.owns(ip("10.213.0.2")), Some(false));
+        // An older node: neither told, both unknown.
+        let old = Facts::parse(b"n1\nx86_64\n").unwrap();
+        assert_eq!((old.boot, old.owns(ip("10.213.0.2"))), (None, None));
+        // Local blocks without a boot_id, and a boot_id alone, are facts.
+        let facts = Facts::parse(b"n1\nx86_64\nlocal 10.0.0.5/32").unwrap();
+        assert_eq!((facts.boot, facts.owns(ip("10.0.0.5"))), (None, Some(true)));
+        let facts = Facts::parse(format!("n1\nx86_64\nboot {BOOT}").as_bytes()).unwrap();
+        assert!(facts.boot.is_some() && facts.owns(ip("10.0.0.5")).is_none());
+        // More blocks than rccr keeps: as if none were told.
+        let many: String = (0..=MAX_LOCAL_BLOCKS)
+            .map(|i| format!("local 10.0.{i}.1/32\n"))
+            .collect();
+        let facts = Facts::parse(format!("n1\nx86_64\n{many}").as_bytes()).unwrap();
+        assert_eq!(facts.owns(ip("10.0.0.1")), None);
+        let fits: String = many
+            .lines()
+            .skip(1)
+            .map(|l| format!("{l}\n{l}\n"))
+            .collect();
+        let facts = Facts::parse(format!("n1\nx86_64\n{fits}").as_bytes()).unwrap();
+        assert_eq!(facts.local.len(), MAX_LOCAL_BLOCKS);
+    }
+
+    #[test]
+    fn boot_ids_and_local_blocks_are_strict() {
+        let upper = BOOT.to_ascii_uppercase();
+        let bad_boots = [
+            "",
+            "0f6c3e1a9b2d4c5e8f70a1b2c3d4e5f6",
+            &upper,
+            "0f6c3e1a-9b2d-4c5e-8f70-a1b2c3d4e5f",
+            "0f6c3e1a-9b2d-4c5e-8f70-a1b2c3d4e5f6a",
+            "0f6c3e1a-9b2d-4c5e-8f70_a1b2c3d4e5f6",
+            "0f6c3e1a-9b2d-4c5e-8f7-0a1b2c3d4e5f6",
+            "0f6c3e1a-9b2d-4c5e-8f70-a1b2c3d4e5g6",
+            "+f6c3e1a-9b2d-4c5e-8f70-a1b2c3d4e5f6",
+            "0f6c3e1a-9b2d-4c5e-8f70-a1b2c3d4e5\u{e9}",
+        ];
+        for bad in bad_boots {
+            assert!(bad.parse::<BootId>().is_err(), "{bad:?}");
+        }
+        for (bad, line) in [
+            (format!("boot {BOOT}\nboot {BOOT}"), 4),
+            (format!("local 10.0.0.1/32\nboot {BOOT}"), 4),
+            (format!("boot  {BOOT}"), 3),
+            (format!("boot {BOOT} "), 3),
+            (format!("boot {BOOT}\r"), 3),
+            (format!("Boot {BOOT}"), 3),
+            (format!("boot {upper}"), 3),
+            ("local 10.0.0.1".into(), 3),
+            ("local 10.0.0.1/24".into(), 3),
+            ("local 10.0.0.0/33".into(), 3),
+            ("local 010.0.0.1/32".into(), 3),
+            ("local 10.0.0.0/08".into(), 3),
+            ("local 10.0.0.1/032".into(), 3),
+            ("local 10.0.0.1/32 ".into(), 3),
+            ("local  10.0.0.1/32".into(), 3),
+            ("local 10.0.0.1/32\t".into(), 3),
+            ("local ::1/128".into(), 3),
+            ("local 10.0.0.1/32\n\n".into(), 4),
+            (
+                "local 10.0.0.1/32\nlocal 10.0.0.2/32 ansible_host=x".into(),
+                4,
+            ),
+            ("ansible_connection=local".into(), 3),
+        ] {
+            let out = format!("n1\nx86_64\n{bad}");
+            assert_eq!(
+                Facts::parse(out.as_bytes()),
+                Err(FactsError::Line(line)),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            FactsError::Line(4).to_string(),
+            "line 4 is neither the boot_id (boot UUID) nor a local block (local A.B.C.D/N)"
         );
     }
 

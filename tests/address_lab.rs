@@ -29,6 +29,16 @@ fn object_of<'j>(json: &'j str, ip: &str) -> &'j str {
         .unwrap_or_else(|| panic!("no {ip} in\n{json}"))
 }
 
+/// The host at `ip` is a duplicate in setup's `json`, left untouched.
+fn assert_untouched_duplicate(json: &str, ip: impl std::fmt::Display, err: &str) {
+    let object = object_of(json, &ip.to_string());
+    assert!(
+        object.contains("\"found\": \"duplicate\"")
+            && object.contains("\"result\": \"untouched (duplicate)\""),
+        "{object}\n{err}"
+    );
+}
+
 /// A variable of the lab's `lab.env`.
 fn lab_env(lab: &Lab, name: &str) -> String {
     let env = std::fs::read_to_string(lab.dir().join("lab.env")).expect("read lab.env");
@@ -625,12 +635,7 @@ fn a_machine_with_two_network_cards_is_adopted_once_and_followed_as_one_node() {
             && adopted.contains(&format!("\"mac\": \"{low_mac}\"")),
         "{json}\n{err}"
     );
-    let other = object_of(&json, &high.to_string());
-    assert!(
-        other.contains("\"found\": \"duplicate\"")
-            && other.contains("\"result\": \"untouched (duplicate)\""),
-        "{json}"
-    );
+    assert_untouched_duplicate(&json, high, &err);
     assert_has(
         &err,
         &format!("{high}: duplicate: the same machine (host key "),
@@ -793,14 +798,14 @@ fn clone_card(lab: &Lab, of: &str, clone: &str) {
 
 /// A configured card copied to three machines (one host key, one name,
 /// three MACs: `target-2` and `target-3` are copies of `target-1`) is
-/// three machines, not one with three network cards, though run 1 cannot
-/// tell: it adopts the lowest, and tells the others, besides "the same
-/// machine", to make their own host keys if they are copies. Once that
-/// node is in the inventory, a new host with its host key (the node left
-/// the temporary key behind: this is another machine) is adopted at none,
-/// even with the node switched off, so the node keeps its record, pins
-/// and place. Before, run 2 adopted the next copy, whose record and pin
-/// replaced the node's, and run 3 left the node out for good.
+/// three machines, not one with three network cards: each tells another
+/// boot_id. Run 1 adopts none of them (any one would take the others'
+/// host key with it), and tells each, naming the others' addresses, to
+/// make its own host keys; before, it adopted the lowest and told the
+/// others only that they might be copies. Once one is a node (the others
+/// were off), a new host with its host key (the node left the temporary
+/// key behind: this is another machine) is adopted at none, even with the
+/// node switched off, so the node keeps its record, pins and place.
 #[test]
 fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node_s_record() {
     let lab = or_skip!(Lab::builder().targets(3).up_as_root());
@@ -812,8 +817,6 @@ fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node
         .map(|h| (lab.ip(h).parse().expect("an address"), h))
         .collect();
     by_ip.sort();
-    let (node_ip, node) = by_ip[0];
-    let node_mac = lab.host(node).mac;
     let told = |err: &str, ip: Ipv4Addr| {
         err.lines()
             .any(|l| l.starts_with(&format!("rccr setup: {ip}: ")) && l.contains("own host keys"))
@@ -821,16 +824,50 @@ fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node
     let out = setup(&lab);
     let json = ok("rccr setup", &out);
     let err = stderr(&out);
-    assert!(
-        object_of(&json, &node_ip.to_string()).contains("\"result\": \"adopted\""),
-        "{json}\n{err}"
-    );
-    for (ip, _) in &by_ip[1..] {
+    for (ip, _) in &by_ip {
+        assert_untouched_duplicate(&json, ip, &err);
         assert!(
             told(&err, *ip),
             "{ip} not told to make its own host keys:\n{err}"
         );
+        let others: Vec<String> = by_ip
+            .iter()
+            .filter(|(o, _)| o != ip)
+            .map(|(o, _)| o.to_string())
+            .collect();
+        assert_has(
+            &err,
+            &format!(
+                "{ip}: duplicate: its host key {} answers at {} too, on another running machine",
+                lab.host_key_fingerprint("target-1"),
+                others.join(", ")
+            ),
+        );
     }
+    let fingerprint = lab.host_key_fingerprint("target-1");
+    let nodes = cat(&lab, "control", "/root/.rccr/nodes");
+    assert!(!nodes.contains(&fingerprint), "{nodes}");
+    assert!(pins_of(&lab, "target-1").is_empty(), "{nodes}");
+
+    // With the copies off, the one left is a machine like any other.
+    for (_, copy) in &by_ip[1..] {
+        let out = lab.sh(copy, "ip link set eth0 down");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = setup(&lab);
+    let json = ok("rccr setup, the copies off", &out);
+    let (node_ip, node) = by_ip[0];
+    assert!(
+        object_of(&json, &node_ip.to_string()).contains("\"result\": \"adopted\""),
+        "{json}\n{}",
+        stderr(&out)
+    );
+    for (_, copy) in &by_ip[1..] {
+        let out = lab.sh(copy, "ip link set eth0 up");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    let node_mac = lab.host(node).mac;
     let nodes = cat(&lab, "control", "/root/.rccr/nodes");
     let known_hosts = cat(&lab, "control", "/root/.ssh/known_hosts");
 
@@ -866,4 +903,72 @@ fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node
         "{json}\n{}",
         stderr(&out)
     );
+}
+
+/// A host at a lower address that forwards its port 22 to a new node's
+/// (a relay, a NAT in between) shows the node's host key and takes the
+/// temporary key there. Before, setup adopted the node at the relay's
+/// address, the lowest, and pinned it there. The node's facts list the
+/// addresses it owns: it is adopted at its own address and nowhere else,
+/// and the relay's address is a duplicate with a note naming where the
+/// node answers as itself. When the node answers only through the relay,
+/// it is not followed there.
+#[test]
+fn a_relay_at_a_lower_address_is_never_where_a_node_is_adopted_or_followed() {
+    let lab = or_skip!(Lab::builder().targets(1).statics(1).up_as_root());
+    let node: Ipv4Addr = lab.ip("target-1").parse().expect("an address");
+    let relay: Ipv4Addr = lab.ip("static-1").parse().expect("an address");
+    assert!(relay < node, "{relay} {node}");
+    lab.relay("static-1", "target-1");
+    let fingerprint = lab.host_key_fingerprint("target-1");
+    let out = setup(&lab);
+    let json = ok("rccr setup", &out);
+    let err = stderr(&out);
+    assert!(
+        object_of(&json, &node.to_string()).contains("\"result\": \"adopted\""),
+        "{json}\n{err}"
+    );
+    assert_untouched_duplicate(&json, relay, &err);
+    assert_count(
+        &err,
+        &format!(
+            "rccr setup: {relay}: duplicate: this address is not one of its own (host key \
+             {fingerprint}, ReCyClusteR-Target-01): another host forwards its SSH port to it \
+             here, a relay or a NAT; never adopted, pinned or followed here: it answers as \
+             itself at {node}\n"
+        ),
+        1,
+    );
+    let nodes = cat(&lab, "control", "/root/.rccr/nodes");
+    let records: Vec<&str> = nodes.lines().filter(|l| l.contains(&fingerprint)).collect();
+    assert_eq!(records.len(), 1, "{nodes}");
+    assert!(records[0].starts_with(&format!("{node}\t")), "{nodes}");
+    let pins = pins_of(&lab, "target-1");
+    assert_eq!(pins, [format!("ReCyClusteR-Target-01,{node}")], "{pins:?}");
+
+    // The node answers only through the relay: it is not followed there.
+    let control = lab.ip("control");
+    let block = format!(
+        "nft add table ip block && nft add chain ip block in \
+         '{{ type filter hook input priority 0; }}' && \
+         nft add rule ip block in ip saddr {control} tcp dport 22 drop"
+    );
+    let out = lab.sh("target-1", &block);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let known_hosts = cat(&lab, "control", "/root/.ssh/known_hosts");
+    let out = setup(&lab);
+    let err = stderr(&out);
+    let json = stdout(&out);
+    let at_relay = object_of(&json, &relay.to_string());
+    assert!(
+        at_relay.contains("\"found\": \"duplicate\"") && at_relay.contains("\"moved_from\": null"),
+        "{at_relay}\n{err}"
+    );
+    assert_has(
+        &err,
+        &format!("{relay}: duplicate: this address is not one of its own"),
+    );
+    assert_has(&err, "it answers at no address of its own that setup found");
+    assert_eq!(cat(&lab, "control", "/root/.rccr/nodes"), nodes);
+    assert_eq!(cat(&lab, "control", "/root/.ssh/known_hosts"), known_hosts);
 }

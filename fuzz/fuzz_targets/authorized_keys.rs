@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     for line in content.split_inclusive(|b| *b == b'\n') {
         if let Some(blob) = key_blob(line) {
             assert!(!blob.is_empty() && line.windows(blob.len()).any(|w| w == blob));
-            assert!(!blob.iter().any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')));
+            assert!(!blob
+                .iter()
+                .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')));
         }
     }
     let Ok(key) = std::str::from_utf8(key) else {
@@ -27,7 +29,10 @@ fuzz_target!(|data: &[u8]| {
     let added = with_key(content, key);
     assert_eq!(with_key(&added, key), added, "adding is idempotent");
     if !contains(content, blob) {
-        assert!(added.starts_with(content), "every byte that was there stays");
+        assert!(
+            added.starts_with(content),
+            "every byte that was there stays"
+        );
     }
     assert!(contains(&added, blob));
     let removed = without_keys(&added, &[blob]);

@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
                 ip: std::net::IpAddr::from([10, 0, (i >> 8) as u8, i as u8]),
                 mac: (i % 2 == 0).then_some(Mac([2, 0, 0, 0, (i >> 8) as u8, i as u8])),
                 hostname: Hostname::parse(name).ok()?,
-                role: if i % 3 == 0 { Role::Control } else { Role::Target },
+                role: if i % 3 == 0 {
+                    Role::Control
+                } else {
+                    Role::Target
+                },
                 arch: Arch::ALL.get(i % 7).copied(),
                 host_key: Fingerprint::parse(key),
                 moved_from: (i % 5 == 0).then_some(std::net::IpAddr::from([10, 1, 0, i as u8])),

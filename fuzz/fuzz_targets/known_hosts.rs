@@ -71,8 +71,8 @@ fuzz_target!(|data: &[u8]| {
     let mut kept = lines(&followed).into_iter();
     for line in lines(raw) {
         let text = String::from_utf8_lossy(&line);
-        let ours = !text.starts_with(['#', '@', '|'])
-            && text.split_whitespace().nth(3) == Some(MARK);
+        let ours =
+            !text.starts_with(['#', '@', '|']) && text.split_whitespace().nth(3) == Some(MARK);
         if !ours {
             assert!(kept.any(|k| k == line), "{text:?} lost");
         }

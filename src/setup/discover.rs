@@ -29,11 +29,13 @@
 //! 4. its facts ([`Facts`]), bounded to [`MAX_FACTS_LEN`] bytes and
 //!    [`FACTS_DEADLINE`]: facts that do not parse make it
 //!    `untrusted (bad facts)`. A node of the inventory that claims the
-//!    name another node of it holds keeps its own recorded name.
+//!    name another node of it holds keeps its own recorded name. Its
+//!    boot_id and whether this address is its own are kept for
+//!    [`one_address_each`]: copies of one card and relays.
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::{
-    name_matches, Arch, Facts, Hostname, Mac, Role, FACTS_COMMAND, MAX_FACTS_LEN,
+    name_matches, Arch, BootId, Facts, Hostname, Mac, Role, FACTS_COMMAND, MAX_FACTS_LEN,
 };
 use crate::keys::addr::NodeAddr;
 use crate::keys::control::known_hosts::{
@@ -104,7 +106,9 @@ pub enum Class {
     /// host adopted at none: its MAC is another host key's too (a cloned
     /// MAC), its host key answers elsewhere as anything but new, or it is
     /// a node's host key under another MAC (a copy of the node's card,
-    /// [`Probe::not_a_copy`]). Shown, never touched here.
+    /// [`Probe::not_a_copy`]), or under another boot_id (copies of one
+    /// card). Or a machine at an address it does not own (a relay, a NAT
+    /// forwards its SSH port there). Shown, never touched here.
     Duplicate,
     /// Let us in, or has a host key too weak to trust, and is not to be
     /// believed: never adopted, never touched.
@@ -163,6 +167,12 @@ pub struct Candidate {
     /// (the node's other network card). Kept only where neither its
     /// recorded address nor its MAC finds that node.
     pub moved_by_key: bool,
+    /// The boot_id its facts told: one per running machine.
+    pub boot: Option<BootId>,
+    /// Whether its facts say this address is its own: `Some(false)` is
+    /// another host's that forwards its SSH port to it (a relay, a NAT);
+    /// `None`, it did not say (an older system).
+    pub own_address: Option<bool>,
 }
 
 impl Candidate {
@@ -179,6 +189,8 @@ impl Candidate {
             note: None,
             moved_from: None,
             moved_by_key: false,
+            boot: None,
+            own_address: None,
         }
     }
 }
@@ -271,14 +283,18 @@ const ADDRESSES_NAMED: usize = 3;
 const COPIED_CARD: &str = "give it its own host keys: rm /etc/ssh/ssh_host_* there and \
      reboot, rccr-init makes new ones; then run setup again";
 
-/// One machine, one address. A host key that answers at several
-/// addresses, all of them new hosts, is one machine with several (two
-/// network cards, a cable and Wi-Fi, an alias, one answering ARP for
-/// others): it is adopted once, at its lowest address (one an
-/// interrupted rotation left it at first), and is a duplicate at the
-/// others, so it is renamed, rotated, recorded and joined once. Its host
-/// key proves it is one machine: a single new host gets no more. A MAC
-/// that another host key (or none) answers at too pins no machine (a
+/// One machine, one address. An address a machine's facts say it does
+/// not own (a relay, a NAT forwards its SSH port there) is a duplicate
+/// first: nothing is adopted, kept or followed there. A host key that
+/// answers at several addresses, all of them new hosts, with different
+/// boot_ids is copies of one card: adopted at none, each told to make its
+/// own host keys. With one boot_id (or none told), it is one machine
+/// with several (two network cards, a cable and Wi-Fi, an alias, one
+/// answering ARP for others): it is adopted once, at its lowest address
+/// (one an interrupted rotation left it at first), and is a duplicate at
+/// the others, so it is renamed, rotated, recorded and joined once. Its
+/// host key proves it is one machine: a single new host gets no more. A
+/// MAC that another host key (or none) answers at too pins no machine (a
 /// cloned MAC): a new host there is adopted at none of its addresses,
 /// nor is one whose host key answers elsewhere as anything but new. A
 /// node of the inventory (its host key proves it) is kept at one
@@ -306,32 +322,58 @@ fn one_address_each(candidates: &mut [Candidate]) {
     let notes: Vec<Option<String>> = candidates
         .iter()
         .map(|c| match c.class {
+            Class::New | Class::Adopted if relayed(c) => Some(relay_note(c, candidates)),
             Class::New => {
                 let machine: Vec<&Candidate> = candidates
                     .iter()
-                    .filter(|o| o.ip == c.ip || same_key(c, o))
+                    .filter(|o| o.ip == c.ip || (same_key(c, o) && !relayed(o)))
                     .collect();
                 if machine
                     .iter()
                     .all(|o| o.class == Class::New && !cloned_mac(o))
                 {
+                    let boots: Vec<BootId> = machine.iter().filter_map(|o| o.boot).collect();
+                    if boots.iter().any(|b| *b != boots[0]) {
+                        let mut copies: Vec<Ipv4Addr> = machine
+                            .iter()
+                            .filter(|o| o.ip != c.ip)
+                            .map(|o| o.ip)
+                            .collect();
+                        copies.sort_unstable();
+                        return Some(format!(
+                            "its host key {} answers at {} too, on another running machine \
+                             (another boot_id): copies of one card; adopted at none ({COPIED_CARD})",
+                            c.host_key.as_deref().unwrap_or("-"),
+                            named(&copies)
+                        ));
+                    }
+                    // One boot_id at every address: one machine, sure.
+                    let one_boot = machine.iter().all(|o| o.boot.is_some());
                     return machine
                         .iter()
                         .min_by_key(|o| (o.moved_from.is_some(), o.ip))
                         .filter(|kept| kept.ip != c.ip)
                         .map(|kept| {
                             format!(
-                                "the same machine (host key {}) answers at {}: adopted there \
-                                 only (if this is another machine, a copy of that one's card, \
-                                 {COPIED_CARD})",
+                                "the same machine (host key {}{}) answers at {}: adopted there \
+                                 only{}",
                                 kept.host_key.as_deref().unwrap_or("-"),
-                                kept.ip
+                                if one_boot { ", one boot_id" } else { "" },
+                                kept.ip,
+                                if one_boot {
+                                    String::new()
+                                } else {
+                                    format!(
+                                        " (it did not tell its boot_id: if this is another \
+                                         machine, a copy of that one's card, {COPIED_CARD})"
+                                    )
+                                }
                             )
                         });
                 }
                 let others: Vec<Ipv4Addr> = candidates
                     .iter()
-                    .filter(|o| o.ip != c.ip && (same_key(c, o) || same_mac(c, o)))
+                    .filter(|o| o.ip != c.ip && (same_key(c, o) || same_mac(c, o)) && !relayed(o))
                     .map(|o| o.ip)
                     .collect();
                 (!others.is_empty()).then(|| {
@@ -364,15 +406,28 @@ fn one_address_each(candidates: &mut [Candidate]) {
             // found there.
             Class::Adopted | Class::Unpinned => candidates
                 .iter()
-                .filter(|o| same_key(c, o) && (o.class == Class::Adopted || at_home(c, o)))
+                .filter(|o| {
+                    same_key(c, o)
+                        && !relayed(o)
+                        && (o.class == Class::Adopted || at_home(c, o))
+                })
                 .min_by_key(|o| (o.moved_from.is_some(), o.moved_by_key, o.ip))
                 .filter(|kept| kept.ip != c.ip)
-                .map(|kept| {
-                    format!(
+                .map(|kept| match (kept.boot, c.boot) {
+                    // Another running machine: a copy of the node's card
+                    // made after it was adopted (its cluster key too).
+                    (Some(a), Some(b)) if a != b => format!(
+                        "its host key {} is that of the node at {}, which answers there from \
+                         another running machine (another boot_id): a copy of its card; left \
+                         alone ({COPIED_CARD})",
+                        kept.host_key.as_deref().unwrap_or("-"),
+                        kept.ip
+                    ),
+                    _ => format!(
                         "the node at {} (host key {}) answers here too: kept there only",
                         kept.ip,
                         kept.host_key.as_deref().unwrap_or("-")
-                    )
+                    ),
                 }),
             _ => None,
         })
@@ -381,6 +436,11 @@ fn one_address_each(candidates: &mut [Candidate]) {
         if let Some(note) = note {
             c.class = Class::Duplicate;
             c.note = Some(note);
+            if relayed(c) {
+                // Never followed to a relay's address.
+                c.moved_from = None;
+                c.moved_by_key = false;
+            }
         }
     }
 }
@@ -433,6 +493,36 @@ fn moved_away(candidates: &mut [Candidate], known: &[NodeRecord]) {
             c.note = note;
         }
     }
+}
+
+/// Its facts say this address is not its own: another host forwards its
+/// SSH port to it (a relay, a NAT).
+fn relayed(c: &Candidate) -> bool {
+    c.own_address == Some(false)
+}
+
+/// What a machine reached at an address it does not own is told: not
+/// adopted, pinned or followed there, and where it answers as itself.
+fn relay_note(c: &Candidate, candidates: &[Candidate]) -> String {
+    let mut own: Vec<Ipv4Addr> = candidates
+        .iter()
+        .filter(|o| o.host_key.is_some() && o.host_key == c.host_key && !relayed(o))
+        .map(|o| o.ip)
+        .collect();
+    own.sort_unstable();
+    let found = if own.is_empty() {
+        "it answers at no address of its own that setup found (run setup where it \
+         reaches that machine itself)"
+            .to_string()
+    } else {
+        format!("it answers as itself at {}", named(&own))
+    };
+    format!(
+        "this address is not one of its own (host key {}, {}): another host forwards its \
+         SSH port to it here, a relay or a NAT; never adopted, pinned or followed here: {found}",
+        c.host_key.as_deref().unwrap_or("-"),
+        c.hostname.as_deref().unwrap_or("-")
+    )
 }
 
 /// `a, b, c and N more`: at most [`ADDRESSES_NAMED`] addresses.
@@ -520,11 +610,13 @@ impl Probe<'_> {
         });
         let facts = match conn.run(FACTS_COMMAND, b"") {
             Ok(out) if out.success() => Facts::parse(&out.stdout).map_err(|e| e.to_string()),
-            Ok(out) => Err(format!("{FACTS_COMMAND}: {}", out.error_line())),
+            Ok(out) => Err(format!("hostname; uname -m: {}", out.error_line())),
             Err(e) => Err(e.to_string()),
         };
         match facts {
             Ok(facts) => {
+                c.own_address = facts.owns(c.ip);
+                c.boot = facts.boot;
                 c.hostname = Some(self.own_name(&mut c, facts.hostname));
                 c.arch = facts.arch;
             }
@@ -723,9 +815,11 @@ impl Probe<'_> {
 mod tests {
     use super::*;
 
-    /// Candidates from lines `IP-LAST-BYTE MAC-LAST-BYTE KEY CLASS [MOVED-FROM[k]]`
-    /// (10.0.0.X, 02:00:00:00:00:0Y, SHA256:KEY; `k`: moved by its host
-    /// key alone), `#` comments.
+    /// Candidates from lines `IP-LAST-BYTE MAC-LAST-BYTE KEY CLASS [MOVED-FROM[k]]
+    /// [bN] [own|relay]` (10.0.0.X, 02:00:00:00:00:0Y, SHA256:KEY; `k`:
+    /// moved by its host key alone; `bN`: its facts told boot_id N; `own`
+    /// and `relay`: they say this address is its own, or not), `#`
+    /// comments.
     fn found(table: &str) -> Vec<Candidate> {
         let ip = |byte: &str| format!("10.0.0.{byte}").parse().unwrap();
         let class = |word: &str| match word {
@@ -744,11 +838,25 @@ mod tests {
             .map(|line| {
                 let w: Vec<&str> = line.split_whitespace().collect();
                 let mac = format!("02:00:00:00:00:0{}", w[1]).parse().ok();
+                let moved = w[4..]
+                    .iter()
+                    .find(|b| b.starts_with(|c: char| c.is_ascii_digit()));
+                let boot = w[4..].iter().find_map(|b| b.strip_prefix('b'));
                 Candidate {
                     host_key: Fingerprint::parse(&format!("SHA256:{}", w[2])),
                     class: class(w[3]),
-                    moved_from: w.get(4).map(|b| IpAddr::V4(ip(b.trim_end_matches('k')))),
-                    moved_by_key: w.get(4).is_some_and(|b| b.ends_with('k')),
+                    moved_from: moved.map(|b| IpAddr::V4(ip(b.trim_end_matches('k')))),
+                    moved_by_key: moved.is_some_and(|b| b.ends_with('k')),
+                    boot: boot.map(|n| {
+                        format!("{n:0>8}-0000-4000-8000-000000000000")
+                            .parse()
+                            .unwrap()
+                    }),
+                    own_address: w[4..].iter().find_map(|b| match *b {
+                        "own" => Some(true),
+                        "relay" => Some(false),
+                        _ => None,
+                    }),
                     ..Candidate::at(ip(w[0]), mac)
                 }
             })
@@ -919,6 +1027,115 @@ mod tests {
             (6, "the node at 10.0.0.11 "),
             (8, "the node at 10.0.0.16 "),
         ];
+        assert_sorted(found(table), classes, &notes);
+    }
+
+    #[test]
+    fn copies_of_one_card_are_told_apart_by_their_boot_ids_and_adopted_nowhere() {
+        let table = "
+            3 3 A new b1 own   # a card copied to three machines: three boots
+            2 2 A new b2 own
+            4 4 A new b3 own
+            6 6 B new b4 own   # one machine, two cards: one boot
+            5 5 B new b4 own
+            8 8 C new b5 own   # an older system that tells no boot_id:
+            7 7 C new          # copies or cards, today's rule
+            9 9 D new b6 own   # one copy on two cards, another on one
+            10 1 D new b6 own
+            11 0 D new b7 own";
+        let classes = "duplicate duplicate duplicate duplicate new duplicate new \
+                       duplicate duplicate duplicate";
+        let notes = [
+            (
+                0,
+                "its host key SHA256:A answers at 10.0.0.2, 10.0.0.4 too, on another running \
+                 machine (another boot_id): copies of one card; adopted at none (give it its \
+                 own host keys",
+            ),
+            (
+                1,
+                "answers at 10.0.0.3, 10.0.0.4 too, on another running machine",
+            ),
+            (2, "answers at 10.0.0.2, 10.0.0.3 too"),
+            (
+                3,
+                "the same machine (host key SHA256:B, one boot_id) answers at 10.0.0.5: \
+                 adopted there only",
+            ),
+            (
+                5,
+                "answers at 10.0.0.7: adopted there only (it did not tell its boot_id: if \
+                 this is another machine, a copy of that one's card, give it its own host keys",
+            ),
+            (
+                7,
+                "answers at 10.0.0.10, 10.0.0.11 too, on another running machine",
+            ),
+            (9, "copies of one card"),
+        ];
+        assert_sorted(found(table), classes, &notes);
+        // The one-machine note says no more than it knows.
+        let mut one = found(table);
+        one_address_each(&mut one);
+        assert!(!one[3].note.as_deref().unwrap_or_default().contains("copy"));
+        // A node, and a copy of its card made after it was adopted (its
+        // cluster key too): the node is kept, the copy is named one.
+        let table = "
+            5 8 G adopted b8 own
+            6 7 G adopted b9 own   # the copy
+            7 6 G adopted b8 own   # the node's other card";
+        let notes = [
+            (
+                1,
+                "its host key SHA256:G is that of the node at 10.0.0.5, which answers there \
+                 from another running machine (another boot_id): a copy of its card; left \
+                 alone (give it its own host keys",
+            ),
+            (
+                2,
+                "the node at 10.0.0.5 (host key SHA256:G) answers here too",
+            ),
+        ];
+        assert_sorted(found(table), "adopted duplicate duplicate", &notes);
+    }
+
+    #[test]
+    fn a_relayed_address_is_never_where_a_machine_is_adopted_kept_or_followed() {
+        let table = "
+            2 2 A new b1 relay   # a relay at a lower address forwards A's SSH port
+            5 5 A new b1 own
+            3 3 B new b2 relay   # B answers only through a relay
+            4 4 C adopted 9k b3 relay  # a node followed by key to a relay: not followed
+            6 6 D adopted 8k b4 relay  # D's recorded .8 is down, its other card at .7
+            7 7 D adopted 8k b4 own
+            11 1 E adopted b5 relay    # a relay took E's recorded address
+            12 0 E adopted 13 b5 own   # E moved by its MAC to .12
+            14 9 F new b6              # an older system: today's rule";
+        let classes = "duplicate new duplicate duplicate duplicate adopted duplicate adopted new";
+        let notes = [
+            (
+                0,
+                "this address is not one of its own (host key SHA256:A, -): another host \
+                 forwards its SSH port to it here, a relay or a NAT; never adopted, pinned or \
+                 followed here: it answers as itself at 10.0.0.5",
+            ),
+            (2, "it answers at no address of its own that setup found"),
+            (3, "never adopted, pinned or followed here"),
+            (4, "it answers as itself at 10.0.0.7"),
+            (6, "it answers as itself at 10.0.0.12"),
+        ];
+        let mut sorted = found(table);
+        one_address_each(&mut sorted);
+        for i in [3, 4] {
+            assert_eq!(
+                (sorted[i].moved_from, sorted[i].moved_by_key),
+                (None, false)
+            );
+        }
+        assert_eq!(
+            sorted[5].moved_from,
+            Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 8)))
+        );
         assert_sorted(found(table), classes, &notes);
     }
 

@@ -703,15 +703,28 @@ impl Lab {
     /// rsa1024: RSA of 1024 bits, which rccr refuses) as its
     /// only one, and restarts its sshd.
     pub fn rekey(&self, host: &str, key_type: &str) {
+        self.lab_sh_ok("rekey", &[host, key_type]);
+    }
+
+    /// `lab.sh COMMAND LABDIR ARGS...`, which must succeed.
+    fn lab_sh_ok(&self, command: &str, args: &[&str]) {
         let dir = self.dir.display().to_string();
-        let out = lab_sh(&["rekey", &dir, host, key_type])
+        let out = lab_sh(&[command, &dir])
+            .args(args)
             .output()
-            .expect("run lab.sh rekey");
+            .unwrap_or_else(|e| panic!("run lab.sh {command}: {e}"));
         assert!(
             out.status.success(),
-            "lab.sh rekey failed: {}",
+            "lab.sh {command} failed: {}",
             stderr(&out)
         );
+    }
+
+    /// Makes `host` a relay: its port 22 forwards to `to`'s (a lab name or
+    /// an address), with nft DNAT and masquerade, as a relay or NAT in
+    /// between would. Its own sshd answers there no more.
+    pub fn relay(&self, host: &str, to: &str) {
+        self.lab_sh_ok("relay", &[host, to]);
     }
 
     /// How many public keys `host`'s sshd has been offered so far (its
@@ -794,11 +807,7 @@ impl Lab {
 
     /// Sets `host`'s frame loss (both directions) in percent; 0 removes it.
     pub fn set_loss(&self, host: &str, percent: u8) {
-        let dir = self.dir.display().to_string();
-        let out = lab_sh(&["loss", &dir, host, &percent.to_string()])
-            .output()
-            .expect("run lab.sh loss");
-        assert!(out.status.success(), "lab.sh loss failed: {}", stderr(&out));
+        self.lab_sh_ok("loss", &[host, &percent.to_string()]);
     }
 
     /// The lab's network namespaces.

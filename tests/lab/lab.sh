@@ -65,6 +65,9 @@
 #                              diskless host loses, boot it again: rccr init (as OpenRC's
 #                              rccr-init would, when LABDIR/bin has rccr), DHCP, sshd
 #   lab.sh powercut LABDIR     the same for every host at once, with SIGKILL
+#   lab.sh relay LABDIR HOST TO
+#                              HOST forwards its port 22 to TO's (lab name or address) with nft
+#                              DNAT and masquerade, as a relay or NAT in between would
 #   lab.sh ip LABDIR HOST      print HOST's address
 #   lab.sh down LABDIR         kill every lab process, delete the namespaces, remove LABDIR
 #   lab.sh gc                  tear down labs whose owner is dead, and orphaned leftovers
@@ -213,6 +216,10 @@ for f in hostname hosts resolv.conf; do
 	mount --bind "$h/etc/$f" "/etc/$f"
 done
 echo "$hn" >/proc/sys/kernel/hostname
+# A boot_id of its own, new each boot, as a kernel of its own would have:
+# the real one is the same in every namespace.
+cat /proc/sys/kernel/random/uuid >"$h/boot_id"
+mount --bind "$h/boot_id" /proc/sys/kernel/random/boot_id
 ip link set lo up
 echo $$ >"$h/holder.pid.tmp"
 mv -f "$h/holder.pid.tmp" "$h/holder.pid"
@@ -989,6 +996,32 @@ cmd_rekey() {
 	wait_all "sshd" host_ready "$2"
 }
 
+cmd_relay() {
+	local ip
+	[ $# -eq 3 ] || die "usage: lab.sh relay LABDIR HOST TO"
+	load_lab "$1"
+	if [ -f "$LABDIR/hosts/$3/info" ]; then
+		ip=$(host_ip "$3")
+	else
+		ip=$3
+	fi
+	[[ "$ip" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "relay: $3 has no address"
+	host_cmd "$(holder_pid "$2")"
+	# shellcheck disable=SC2016 # expanded by the host's sh
+	"${HOSTCMD[@]}" sh -c 'set -eu
+		c=/proc/sys/net/ipv4
+		echo 1 >$c/ip_forward
+		for i in all eth0; do echo 0 >$c/conf/$i/send_redirects; done
+		nft -f - <<EOF
+table ip rccr_relay
+delete table ip rccr_relay
+table ip rccr_relay {
+	chain pre { type nat hook prerouting priority dstnat; tcp dport 22 dnat to $1:22; }
+	chain post { type nat hook postrouting priority srcnat; ip daddr $1 tcp dport 22 masquerade; }
+}
+EOF' relay "$ip" || die "relay: nft failed in $2"
+}
+
 cmd_storage() {
 	local h
 	[ $# -eq 3 ] || die "usage: lab.sh storage LABDIR HOST disk|lbu|none"
@@ -1112,6 +1145,7 @@ exec) cmd_exec "$@" ;;
 ssh) cmd_ssh "$@" ;;
 loss) cmd_loss "$@" ;;
 rekey) cmd_rekey "$@" ;;
+relay) cmd_relay "$@" ;;
 storage) cmd_storage "$@" ;;
 reboot) cmd_reboot "$@" ;;
 powercut) cmd_powercut "$@" ;;
