@@ -40,22 +40,23 @@ fn target_overlay_listing_modes_owners_and_contents() {
             .mode
             .clone()
     };
-    assert_eq!(mode("root/"), "drwx------");
-    assert_eq!(mode("root/.ssh/"), "drwx------");
-    assert_eq!(mode("root/.ssh/authorized_keys"), "-rw-------");
-    assert_eq!(mode("usr/bin/rccr"), "-rwxr-xr-x");
-    assert_eq!(mode("etc/init.d/rccr-init"), "-rwxr-xr-x");
-    assert_eq!(mode("etc/init.d/rccr-issue"), "-rwxr-xr-x");
-    assert_eq!(mode("etc/init.d/rccr-persist"), "-rwxr-xr-x");
-    assert_eq!(mode("usr/libexec/rccr/persist"), "-rwxr-xr-x");
-    assert_eq!(mode("usr/libexec/rccr/net-hotplug"), "-rwxr-xr-x");
-    assert_eq!(mode("etc/rccr/node-type"), "-rw-r--r--");
-    assert_eq!(mode("etc/ssh/sshd_config.d/rccr.conf"), "-rw-r--r--");
-    assert_eq!(mode("usr/share/licenses/rccr/LICENSE"), "-rw-r--r--");
-    assert_eq!(
-        mode("usr/share/licenses/rccr/THIRD-PARTY-NOTICES"),
-        "-rw-r--r--"
-    );
+    for (path, want) in [
+        ("root/", "drwx------"),
+        ("root/.ssh/", "drwx------"),
+        ("root/.ssh/authorized_keys", "-rw-------"),
+        ("usr/bin/rccr", "-rwxr-xr-x"),
+        ("etc/init.d/rccr-init", "-rwxr-xr-x"),
+        ("etc/init.d/rccr-issue", "-rwxr-xr-x"),
+        ("etc/init.d/rccr-persist", "-rwxr-xr-x"),
+        ("usr/libexec/rccr/persist", "-rwxr-xr-x"),
+        ("usr/libexec/rccr/net-hotplug", "-rwxr-xr-x"),
+        ("etc/rccr/node-type", "-rw-r--r--"),
+        ("etc/ssh/sshd_config.d/rccr.conf", "-rw-r--r--"),
+        ("usr/share/licenses/rccr/LICENSE", "-rw-r--r--"),
+        ("usr/share/licenses/rccr/THIRD-PARTY-NOTICES", "-rw-r--r--"),
+    ] {
+        assert_eq!(mode(path), want, "{path}");
+    }
     assert!(
         !list.contains_key("root/.ssh/id_rsa"),
         "a target got the private key"

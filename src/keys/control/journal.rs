@@ -263,6 +263,19 @@ pub fn persisted(records: &[&Record], node: &NodeAddr) -> &'static str {
 mod tests {
     use super::*;
 
+    /// A journal of rotation `r` with these nodes' phases, written at `path`.
+    fn journal_at(path: &Path, nodes: &[(&str, &str)]) -> Record {
+        let mut record = Record {
+            rotation: "r".into(),
+            ..Record::default()
+        };
+        for (node, phase) in nodes {
+            record.set_phase(node, phase);
+        }
+        Journal::create(path.to_path_buf(), record.clone()).unwrap();
+        record
+    }
+
     #[test]
     fn render_and_parse_round_trip() {
         let mut record = Record {
@@ -308,18 +321,14 @@ mod tests {
         let dir = crate::fsutil::scratch::Dir::new("journal-forget");
         let path = dir.join("journal");
         assert!(!forget(&path, &["10.0.0.1".parse().unwrap()]).unwrap());
-        let mut record = Record {
-            rotation: "r".into(),
-            ..Record::default()
-        };
-        for (node, phase) in [
-            ("10.0.0.1:22", "unreachable"),
-            ("10.0.0.2:22", "rotated"),
-            ("10.0.0.1:2222", "pending"),
-        ] {
-            record.set_phase(node, phase);
-        }
-        Journal::create(path.clone(), record.clone()).unwrap();
+        let mut record = journal_at(
+            &path,
+            &[
+                ("10.0.0.1:22", "unreachable"),
+                ("10.0.0.2:22", "rotated"),
+                ("10.0.0.1:2222", "pending"),
+            ],
+        );
         assert!(!forget(&path, &["10.0.0.9".parse().unwrap()]).unwrap());
         assert!(forget(&path, &["10.0.0.1".parse().unwrap()]).unwrap());
         record.nodes.retain(|(n, _)| n == "10.0.0.2:22");
@@ -391,19 +400,15 @@ mod tests {
         let dir = crate::fsutil::scratch::Dir::new("journal-follow");
         let path = dir.join("last-rotation");
         assert!(!follow(&path, &[]).unwrap());
-        let mut record = Record {
-            rotation: "r".into(),
-            ..Record::default()
-        };
-        for (node, phase) in [
-            ("10.0.0.1:22", "rotated"),
-            ("10.0.0.2:22", "rotated-volatile"),
-            ("10.0.0.3:2222", "refused"),
-            ("10.0.0.4:22", "unreachable"),
-        ] {
-            record.set_phase(node, phase);
-        }
-        Journal::create(path.clone(), record.clone()).unwrap();
+        journal_at(
+            &path,
+            &[
+                ("10.0.0.1:22", "rotated"),
+                ("10.0.0.2:22", "rotated-volatile"),
+                ("10.0.0.3:2222", "refused"),
+                ("10.0.0.4:22", "unreachable"),
+            ],
+        );
         let ip = |text: &str| text.parse::<IpAddr>().unwrap();
         assert!(!follow(&path, &[(ip("10.0.0.9"), ip("10.0.0.8"))]).unwrap());
         // 1 and 2 swapped, 3 moved to the address 4 had.
