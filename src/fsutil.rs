@@ -184,6 +184,20 @@ pub fn try_lock(file: &File) -> std::io::Result<bool> {
     }
 }
 
+/// Takes the exclusive `flock` of the directory `dir`, waiting as long as
+/// another open file holds it; `waiting` runs once, before the wait, when
+/// there is one. The lock lasts while the returned file is open. A lock
+/// for files replaced by rename inside `dir`: one on such a file itself
+/// would stay with its old inode.
+pub fn lock_dir(dir: &Path, waiting: impl FnOnce()) -> std::io::Result<File> {
+    let file = File::open(dir)?;
+    if !try_lock(&file)? {
+        waiting();
+        file.lock()?;
+    }
+    Ok(file)
+}
+
 /// Takes `file`'s shared `flock` without waiting, and keeps it while
 /// `file` is open: false when another open file holds it exclusively.
 /// Shared holders never exclude each other, so a probe with it (is the

@@ -1,5 +1,5 @@
 //! base/os/net-hotplug.sh, which mdev runs when a network interface
-//! appears or goes after boot: on a synthetic system whose rc-service,
+//! appears or goes, at boot or after: on a synthetic system whose rc-service,
 //! rccr-init, ifquery, ifup and ifdown are stand-ins that log their
 //! arguments (no Alpine here: ifupdown-ng and mdev themselves are for a
 //! booted image to show).
@@ -12,9 +12,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
 /// A directory with the stand-ins: every call is a line of `calls.log`;
-/// `rc-service networking status` succeeds when `networking-started`
-/// exists; `ifquery --list --auto` prints `auto.list`, `ifquery --running`
-/// prints `running.list`.
+/// `rc-service networking status` exits with the first line of
+/// `networking.status` and takes it out, but for the last (OpenRC's codes:
+/// 0 started, 3 stopped, 8 starting); `ifquery --list --auto` prints
+/// `auto.list`, `ifquery --running` prints `running.list`.
 fn system(tag: &str) -> TempDir {
     let dir = TempDir::new(tag);
     let log = dir.path("calls.log");
@@ -32,7 +33,10 @@ fn system(tag: &str) -> TempDir {
     let at = |f: &str| dir.path(f).display().to_string();
     stub(
         "rc-service",
-        &format!("[ -e '{}' ]", at("networking-started")),
+        &format!(
+            "f='{}'\ncode=$(head -n 1 \"$f\")\n[ \"$(wc -l <\"$f\")\" -le 1 ] || sed -i 1d \"$f\"\nexit \"$code\"",
+            at("networking.status")
+        ),
     );
     stub("rccr-init", "");
     stub(
@@ -45,7 +49,7 @@ fn system(tag: &str) -> TempDir {
     );
     stub("ifup", "");
     stub("ifdown", "");
-    dir.write("networking-started", "");
+    dir.write("networking.status", "0\n");
     dir.write("auto.list", "lo\neth0\neth1\n");
     dir.write("running.list", "lo\neth0\n");
     dir
@@ -66,6 +70,8 @@ fn event(dir: &TempDir, action: &str, interface: &str) -> Output {
         .env("IFUP", bin("ifup"))
         .env("IFDOWN", bin("ifdown"))
         .env("NET_HOTPLUG_WAIT", "1")
+        .env("NET_HOTPLUG_POLL", "0")
+        .env("NET_HOTPLUG_TRIES", "3")
         .output()
         .unwrap()
 }
@@ -78,28 +84,41 @@ fn calls(dir: &TempDir) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
+/// Runs `ACTION=add INTERFACE=eth1` with `networking.status` holding
+/// `status`: the calls it made.
+fn add_eth1(dir: &TempDir, status: &str) -> Vec<String> {
+    dir.write("networking.status", status);
+    let out = event(dir, "add", "eth1");
+    assert!(out.status.success(), "{status:?}: {}", show(&out));
+    calls(dir)
+}
+
+/// The calls of an add of eth1: rccr-init, `looks` looks at networking,
+/// then ifquery and ifup when `up`.
+fn added_eth1(looks: usize, up: bool) -> Vec<String> {
+    let mut out = vec!["rccr-init --hotplug eth1".to_string()];
+    out.extend(std::iter::repeat_n(
+        "rc-service networking status".to_string(),
+        looks,
+    ));
+    if up {
+        out.extend(["ifquery --list --auto".into(), "ifup eth1".into()]);
+    }
+    out
+}
+
 #[test]
 fn a_wired_interface_plugged_in_after_boot_gets_its_stanza_and_is_brought_up() {
     let dir = system("hotplug-add");
-    let out = event(&dir, "add", "eth1");
-    assert!(out.status.success(), "{}", show(&out));
-    assert_eq!(
-        calls(&dir),
-        [
-            "rc-service networking status",
-            "rccr-init --hotplug eth1",
-            "ifquery --list --auto",
-            "ifup eth1",
-        ]
-    );
+    assert_eq!(add_eth1(&dir, "0\n"), added_eth1(1, true));
     // rccr-init left it without `auto` (a user's `iface eth7 inet
     // manual`, or no wired interface of real hardware): not brought up.
     event(&dir, "add", "eth7");
     assert_eq!(
         calls(&dir),
         [
-            "rc-service networking status",
             "rccr-init --hotplug eth7",
+            "rc-service networking status",
             "ifquery --list --auto",
         ]
     );
@@ -109,28 +128,34 @@ fn a_wired_interface_plugged_in_after_boot_gets_its_stanza_and_is_brought_up() {
 fn an_interface_unplugged_is_brought_down_so_the_next_plug_brings_it_up() {
     let dir = system("hotplug-remove");
     event(&dir, "remove", "eth0");
-    assert_eq!(
-        calls(&dir),
-        [
-            "rc-service networking status",
-            "ifquery --running",
-            "ifdown --force eth0",
-        ]
-    );
+    assert_eq!(calls(&dir), ["ifquery --running", "ifdown --force eth0"]);
     event(&dir, "remove", "eth1");
-    assert_eq!(
-        calls(&dir),
-        ["rc-service networking status", "ifquery --running"]
-    );
+    assert_eq!(calls(&dir), ["ifquery --running"]);
 }
 
 #[test]
-fn before_networking_has_started_the_boot_does_it() {
+fn before_networking_has_started_the_stanza_is_written_for_its_start() {
+    // Stopped (the boot has not reached networking: a USB adapter that
+    // enumerates while rccr-init runs), stopping, inactive, not booted by
+    // OpenRC: the stanza, and no ifup (networking's start brings the
+    // interface up with the others, having read the file after it).
     let dir = system("hotplug-boot");
-    fs::remove_file(dir.path("networking-started")).unwrap();
-    let out = event(&dir, "add", "eth1");
-    assert!(out.status.success(), "{}", show(&out));
-    assert_eq!(calls(&dir), ["rc-service networking status"]);
+    for code in ["3", "4", "16", "1"] {
+        assert_eq!(add_eth1(&dir, code), added_eth1(1, false), "{code}");
+    }
+}
+
+#[test]
+fn while_networking_is_starting_the_interface_is_brought_up_once_it_has_started() {
+    // Its ifup of every auto interface may have listed them before the
+    // stanza: ifup once it has started (ifupdown-ng skips the interface
+    // if networking brought it up).
+    let dir = system("hotplug-starting");
+    assert_eq!(add_eth1(&dir, "8\n8\n0\n"), added_eth1(3, true));
+    // Its start failed: no ifup.
+    assert_eq!(add_eth1(&dir, "8\n3\n"), added_eth1(2, false));
+    // Starting for ever: it stops looking after NET_HOTPLUG_TRIES (3).
+    assert_eq!(add_eth1(&dir, "8\n"), added_eth1(4, false));
 }
 
 #[test]
@@ -157,7 +182,7 @@ fn odd_interface_names_reach_no_command() {
     }
     // Fifteen bytes, the kernel's longest, pass.
     event(&dir, "add", "enx00e04c680001");
-    assert_eq!(calls(&dir)[1], "rccr-init --hotplug enx00e04c680001");
+    assert_eq!(calls(&dir)[0], "rccr-init --hotplug enx00e04c680001");
     // Not a network event: nothing.
     let out = Command::new(repo().join("image-builder/base/os/net-hotplug.sh"))
         .env_clear()

@@ -1118,6 +1118,53 @@ fn a_wired_interface_plugged_in_after_boot_gets_its_stanza_from_hotplug() {
 }
 
 #[test]
+fn a_hotplug_during_the_boot_run_waits_for_its_lock_and_both_stanzas_stay() {
+    use std::io::{BufRead, BufReader};
+    let root = Root::image("hotplug-lock", "target");
+    root.init(&[]).ok();
+    root.hardware_nic("enx00e04c680001", "00:e0:4c:68:00:01", false);
+    // The boot run, mid-way: it holds the lock of /etc/network and has
+    // read the file it will write back with eth4's stanza.
+    let lock = fs::File::open(root.path("etc/network")).unwrap();
+    lock.lock().unwrap();
+    let booted = root.read("etc/network/interfaces");
+    // mdev's script, for the USB adapter that has just appeared.
+    let mut hotplug = Command::new(RCCR)
+        .args(["init", "--root", root.0.to_str().unwrap()])
+        .args(["--hotplug", "enx00e04c680001"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(hotplug.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("rccr-init: waiting for ") {
+        if stderr.read_line(&mut said).unwrap() == 0 {
+            panic!("the hotplug run did not wait for the lock:\n{said}");
+        }
+    }
+    assert_has(
+        &said,
+        "another rccr-init run is changing the network configuration",
+    );
+    // The boot run writes its file (temporary file, rename) and lets go.
+    let with_eth4 = booted + &wired_stanza("eth4", TARGET_NAME);
+    root.write("etc/network/.interfaces.boot", &with_eth4);
+    fs::rename(
+        root.path("etc/network/.interfaces.boot"),
+        root.path("etc/network/interfaces"),
+    )
+    .unwrap();
+    drop(lock);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(hotplug.wait().unwrap().success(), "{said}{rest}");
+    assert_eq!(
+        root.read("etc/network/interfaces"),
+        with_eth4 + &wired_stanza("enx00e04c680001", TARGET_NAME)
+    );
+}
+
+#[test]
 fn the_boot_puts_the_hotplug_rule_first_in_mdev_conf() {
     let root = Root::image("mdev", "target");
     let alpine = "# mdev-conf\nnull\t0:0 666\n(.*)!(.*)\troot:root 660 =%1/%2\n";

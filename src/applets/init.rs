@@ -54,8 +54,10 @@ struct Args {
     /// node's RCCR storage, after you type its path; used from the next boot
     #[argh(option, arg_name = "DEVICE")]
     prepare_disk: Option<String>,
-    /// only add the DHCP stanza of IFACE, a wired interface plugged in
-    /// after boot (mdev runs this through /usr/libexec/rccr/net-hotplug)
+    /// only add the DHCP stanza of IFACE, a wired interface that appeared
+    /// after the boot run listed them (mdev runs this through
+    /// /usr/libexec/rccr/net-hotplug); waits while another rccr-init run
+    /// changes /etc/network
     #[argh(option, arg_name = "IFACE")]
     hotplug: Option<String>,
     /// with --prepare-disk: do not ask

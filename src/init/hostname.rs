@@ -23,6 +23,13 @@
 //! [`interfaces_with_hostname`]), which makes udhcpc send it to the DHCP
 //! server, so the LAN's DNS knows the node by it. At boot, the DHCP
 //! stanzas [`network`] wants are added in the same write.
+//!
+//! **One run at a time.** The boot run, a `--hotplug` run (mdev, for an
+//! interface that appears, possibly while the boot run is under way) and
+//! a `--hostname` run each read these files and write them back: each
+//! holds the lock of `/etc/network` ([`NETWORK_DIR`], `flock` on the
+//! directory, as the interfaces file is replaced by rename) from its
+//! first read to its last write, so none loses what another wrote.
 use super::network::{self, Dhcp};
 use super::{nic, read_optional, Ctx};
 use crate::identity::{self, generated_name, is_image_default, mac_tail, Role, NAME_PREFIX};
@@ -32,6 +39,8 @@ use std::process::Command;
 pub const ETC_HOSTNAME: &str = "/etc/hostname";
 pub const ETC_HOSTS: &str = "/etc/hosts";
 pub const INTERFACES: &str = "/etc/network/interfaces";
+/// The directory of [`INTERFACES`], whose lock [`apply`] holds.
+pub const NETWORK_DIR: &str = "/etc/network";
 pub const KERNEL_HOSTNAME: &str = "/proc/sys/kernel/hostname";
 pub const CLASS_NET: &str = "/sys/class/net";
 /// The hostname rule ([`identity::check_hostname`]), worded for `name`.
@@ -66,8 +75,9 @@ pub fn current(ctx: &Ctx) -> String {
 /// Decides the hostname and writes it everywhere; `add` are the DHCP
 /// stanzas this boot wants in `/etc/network/interfaces` ([`network`]),
 /// none for a rename. Returns the name, and whether `/etc/hostname` now
-/// holds it.
+/// holds it. Holds the lock of [`NETWORK_DIR`] throughout.
 pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (String, bool) {
+    let _lock = lock_network(ctx);
     let etc_path = ctx.path(ETC_HOSTNAME);
     let etc = match read_optional(&etc_path) {
         Ok(b) => first_line(&b.unwrap_or_default()),
@@ -183,6 +193,32 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
         Err(e) => ctx.problem(format_args!("cannot read {}: {e}", if_path.display())),
     }
     (name, etc_ok)
+}
+
+/// The lock of [`NETWORK_DIR`] (see the module doc), held while the file
+/// is open; `None` when there is no such directory (no interfaces file
+/// to guard) or it cannot be locked, which is reported and not fatal.
+fn lock_network(ctx: &mut Ctx) -> Option<fs::File> {
+    let dir = ctx.path(NETWORK_DIR);
+    if !dir.is_dir() {
+        return None;
+    }
+    let waiting = || {
+        ctx.note(format_args!(
+            "waiting for {}: another rccr-init run is changing the network configuration",
+            dir.display()
+        ))
+    };
+    match crate::fsutil::lock_dir(&dir, waiting) {
+        Ok(lock) => Some(lock),
+        Err(e) => {
+            ctx.problem(format_args!(
+                "cannot lock {}: {e}; going on without the lock",
+                dir.display()
+            ));
+            None
+        }
+    }
 }
 
 /// Whether `/etc/hostname`'s name may be kept: a DNS name

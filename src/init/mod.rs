@@ -43,8 +43,11 @@
 //! persistent storage and mounts it ([`storage`]; the `rccr-storage`
 //! service, before `rccr-persist` and this one), `--prepare-disk DEV`
 //! erases a disk for it after a typed confirmation, and `--hotplug IFACE`
-//! adds the DHCP stanza of a wired interface plugged in after boot
-//! ([`hotplug`], run by mdev through `/usr/libexec/rccr/net-hotplug`).
+//! adds the DHCP stanza of a wired interface that appeared after the boot
+//! run listed them ([`hotplug`], run by mdev through
+//! `/usr/libexec/rccr/net-hotplug`, possibly while the boot run is under
+//! way: both hold the lock of `/etc/network` while they change the files,
+//! see [`hostname`]).
 //!
 //! `--root DIR` moves every path, `/sys` and `/proc` included, under DIR; the
 //! live system (the kernel's hostname, `hostname(1)`, `mount`, `lbu`, `apk`,
@@ -306,8 +309,9 @@ pub fn rename(opts: &Options, name: &str) -> bool {
 }
 
 /// `rccr-init --hotplug IFACE` (mdev, through `/usr/libexec/rccr/net-hotplug`,
-/// when an interface appears after boot): the DHCP stanza the boot would
-/// add for IFACE, in the same write as the hostname option, when it is a
+/// when an interface appears, at boot or after): the DHCP stanza the boot
+/// would add for IFACE, in the same write as the hostname option and under
+/// the same lock as the boot run's ([`hostname::apply`]), when it is a
 /// wired interface of real hardware ([`nic::wired`]); nothing for any
 /// other. Not saved with lbu: the next boot adds it again while the
 /// interface is there.

@@ -2,8 +2,10 @@
 #---help---
 # Usage: /usr/libexec/rccr/net-hotplug
 #
-# DHCP on a wired network interface plugged in after boot (a USB network
-# adapter), as the boot gives every wired interface present. Installed by
+# DHCP on a wired network interface that appears after rccr-init listed
+# the interfaces at boot (a USB network adapter plugged in later, or one
+# that enumerates late in the boot), as the boot gives every wired
+# interface it found. Installed by
 # RCCR's OS images; mdev runs it for every network interface that appears
 # or goes, through the rule rccr-init puts first in /etc/mdev.conf:
 #   -SUBSYSTEM=net;DEVPATH=.*/net/.*;.*	root:root 600 */usr/libexec/rccr/net-hotplug
@@ -15,19 +17,36 @@
 #
 #   add     rccr-init --hotplug IFACE adds the interface's DHCP stanza to
 #           /etc/network/interfaces when it is a wired interface of real
-#           hardware (as the boot does: with the node's hostname); then,
-#           when the file brings it up at boot (`auto IFACE`), ifup brings
-#           it up now, in the background (udhcpc's first tries take
-#           seconds, and mdev waits for this script)
+#           hardware (as the boot does: with the node's hostname; under
+#           the lock the boot run's rccr-init holds while it writes the
+#           file, so neither loses the other's stanza). Then, when the
+#           file brings it up at boot (`auto IFACE`), ifup brings it up
+#           now, in the background (udhcpc's first tries take seconds, and
+#           mdev waits for this script), as the networking service stands
+#           once the stanza is written (rc-service networking status):
+#             started   ifup IFACE
+#             starting  its ifup of every auto interface may have listed
+#                       them before the stanza was there: ifup IFACE once
+#                       networking has started (ifupdown-ng skips an
+#                       interface its networking brought up already)
+#             stopped   nothing: the boot has not reached networking yet
+#                       (or an admin stopped it); its start reads the
+#                       file after the stanza was written, and brings the
+#                       interface up with the others
+#           The same for stopping, inactive, or no OpenRC to ask.
 #   remove  ifdown --force IFACE, in the background, when ifupdown-ng has it
 #           up: its udhcpc stops, and the next add brings it up again
 #
-# Until the networking service has started, it does nothing: at boot
-# rccr-init and networking configure every interface present.
+# So an interface that appears while the node boots (a USB adapter on a
+# Pi enumerates seconds after the kernel starts, when rccr-init may have
+# listed the interfaces already) gets its stanza and comes up with the
+# others.
 #
 # Environment (tests): RC_SERVICE (rc-service), RCCR_INIT (rccr-init),
 # IFQUERY (ifquery), IFUP (ifup), IFDOWN (ifdown); NET_HOTPLUG_WAIT=1 waits
-# for the background command before exiting.
+# for the background command before exiting; NET_HOTPLUG_POLL (1) is the
+# seconds between two looks at a networking service that is starting, at
+# most NET_HOTPLUG_TRIES (600) looks.
 #---help---
 set -eu
 
@@ -37,6 +56,8 @@ PROG=rccr-net-hotplug
 : "${IFQUERY:=ifquery}"
 : "${IFUP:=ifup}"
 : "${IFDOWN:=ifdown}"
+: "${NET_HOTPLUG_POLL:=1}"
+: "${NET_HOTPLUG_TRIES:=600}"
 
 help() {
 	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
@@ -65,6 +86,44 @@ detached() {
 	"$@" </dev/null >/dev/null 2>&1 &
 }
 
+# networking: the state of the networking service, as rc-service's exit
+# status tells it (OpenRC's openrc-run.sh): started (0), starting (8), or
+# other (stopped 3, stopping 4, inactive 16, crashed 32, no OpenRC).
+networking() {
+	_st=0
+	"$RC_SERVICE" networking status >/dev/null 2>&1 || _st=$?
+	case $_st in
+		0) echo started ;;
+		8) echo starting ;;
+		*) echo other ;;
+	esac
+}
+
+# bring_up NAME: ifup NAME when the file has `auto NAME` (ifupdown-ng's
+# ifup skips an interface it has up already).
+bring_up() {
+	"$IFQUERY" --list --auto 2>/dev/null | listed "$1" || return 0
+	"$IFUP" "$1"
+}
+
+# up_once_started NAME: looks again every NET_HOTPLUG_POLL seconds while
+# networking is starting; bring_up NAME once it has started.
+up_once_started() {
+	_tries=0
+	while [ "$_tries" -lt "$NET_HOTPLUG_TRIES" ]; do
+		_tries=$((_tries + 1))
+		sleep "$NET_HOTPLUG_POLL"
+		case $(networking) in
+			started)
+				bring_up "$1"
+				return
+				;;
+			starting) ;;
+			*) return 0 ;;
+		esac
+	done
+}
+
 main() {
 	case "${1:-}" in
 		-h | --help)
@@ -83,13 +142,15 @@ main() {
 		einfo "ignored: an interface name rccr does not configure"
 		exit 0
 	fi
-	"$RC_SERVICE" networking status >/dev/null 2>&1 || exit 0
 	case "${ACTION:-}" in
 		add)
 			"$RCCR_INIT" --hotplug "$_iface" || einfo "rccr-init --hotplug $_iface failed"
-			if "$IFQUERY" --list --auto 2>/dev/null | listed "$_iface"; then
-				detached "$IFUP" "$_iface"
-			fi
+			# Asked only now, once the stanza is written: a networking
+			# start that comes after this look reads it.
+			case $(networking) in
+				started) detached bring_up "$_iface" ;;
+				starting) detached up_once_started "$_iface" ;;
+			esac
 			;;
 		remove)
 			if "$IFQUERY" --running 2>/dev/null | listed "$_iface"; then
