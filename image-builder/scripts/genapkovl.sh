@@ -260,7 +260,7 @@ populate() {
 		makefile root:root 0755 "$ovl/etc/init.d/$_name" <"$_src"
 	done
 	makefile root:root 0755 "$ovl/usr/libexec/rccr/persist" <"$BUILDER_DIR/base/os/persist.sh"
-	# mdev runs it when a network interface appears after boot (the rule:
+	# mdev runs it when a network interface appears, during the boot or after (the rule:
 	# rccr-init puts it into /etc/mdev.conf, src/init/network.rs).
 	makefile root:root 0755 "$ovl/usr/libexec/rccr/net-hotplug" <"$BUILDER_DIR/base/os/net-hotplug.sh"
 	makefile root:root 0644 "$ovl/$LICENSES_DIR/LICENSE" <"$REPO_DIR/LICENSE"
