@@ -146,13 +146,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
     clock.lap("rotate");
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
     inventory::save(paths, &records, &config.ssh.user, &cluster_key)?;
-    // The last rotation's word on a node that moved follows it.
-    let moves: Vec<(IpAddr, IpAddr)> = records
-        .iter()
-        .filter_map(|r| Some((r.moved_from?, r.ip)))
-        .collect();
-    journal::follow(&paths.last_rotation(), &moves)?;
-    record::name_host_keys(&paths.known_hosts, &records, config.ssh.port)?;
+    // The pins, then the last rotation's word on a node that moved this
+    // run, follow it.
+    let moves = record::moves(&planned);
+    if let Some(warning) = record::follow_nodes(paths, &records, &moves, config.ssh.port)? {
+        eprintln!("rccr setup: {warning}");
+    }
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr setup: {problem}");
     }

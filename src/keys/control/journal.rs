@@ -217,8 +217,9 @@ fn forget_where(path: &Path, gone: &dyn Fn(&NodeAddr) -> bool) -> Result<bool, E
 /// The journal at `path` with the nodes that `moves` (`(from, to)`
 /// addresses: nodes setup followed to a new address) at their new
 /// address, each at its port: what it says of a node stays the node's.
-/// A line of an address a moved node took now is dropped (the host that
-/// was there is not the node there now). Returns whether it changed.
+/// Every other line of an address a moved node took now (at any port) is
+/// dropped, whether or not the moved node had a line of its own: the host
+/// that was there is not the node there now. Returns whether it changed.
 pub fn follow(path: &Path, moves: &[(IpAddr, IpAddr)]) -> Result<bool, Error> {
     let Some(mut record) = load(path)? else {
         return Ok(false);
@@ -228,13 +229,16 @@ pub fn follow(path: &Path, moves: &[(IpAddr, IpAddr)]) -> Result<bool, Error> {
         let (_, to) = moves.iter().find(|(from, _)| *from == node.ip)?;
         Some(NodeAddr { ip: *to, ..node }.journal_name())
     };
+    let taken = |name: &str| {
+        addr::parse(name, 22).is_some_and(|node| moves.iter().any(|(_, to)| *to == node.ip))
+    };
     let mut nodes: Vec<(String, String)> = record
         .nodes
         .iter()
         .filter_map(|(name, phase)| Some((moved(name)?, phase.clone())))
         .collect();
     for (name, phase) in &record.nodes {
-        if moved(name).is_none() && !nodes.iter().any(|(n, _)| n == name) {
+        if moved(name).is_none() && !taken(name) {
             nodes.push((name.clone(), phase.clone()));
         }
     }
@@ -419,11 +423,12 @@ mod tests {
         ];
         assert!(follow(&path, &moves).unwrap());
         let nodes = load(&path).unwrap().unwrap().nodes;
+        // 4's line, at another port of the address 3 took, is the host
+        // that was there: dropped.
         let expected = [
             ("10.0.0.2:22", "rotated"),
             ("10.0.0.1:22", "rotated-volatile"),
             ("10.0.0.4:2222", "refused"),
-            ("10.0.0.4:22", "unreachable"),
         ];
         let expected: Vec<(String, String)> = expected
             .iter()
@@ -431,6 +436,29 @@ mod tests {
             .collect();
         assert_eq!(nodes, expected);
         assert!(!follow(&path, &[]).unwrap());
+    }
+
+    #[test]
+    fn a_line_where_a_node_without_one_moved_to_is_dropped() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-follow-into");
+        let path = dir.join("last-rotation");
+        // B, now off, ended volatile at .6; A, not in that rotation, moved
+        // from .5 to .6: B's line is not A's.
+        journal_at(
+            &path,
+            &[
+                ("10.0.0.6:22", "rotated-volatile"),
+                ("10.0.0.7:22", "rotated"),
+            ],
+        );
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(follow(&path, &[(ip("10.0.0.5"), ip("10.0.0.6"))]).unwrap());
+        let record = load(&path).unwrap().unwrap();
+        assert_eq!(record.phase("10.0.0.6:22"), None);
+        assert_eq!(record.nodes.len(), 1);
+        let at = |text: &str| addr::parse(text, 22).unwrap();
+        assert_eq!(persisted(&[&record], &at("10.0.0.6")), "-");
+        assert_eq!(persisted(&[&record], &at("10.0.0.7")), "yes");
     }
 
     #[test]

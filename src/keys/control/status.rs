@@ -17,7 +17,9 @@ use crate::keys::KeyType;
 use crate::parallel;
 use crate::print;
 use crate::ssh::SshError;
+use crate::state::inventory::NodeRecord;
 use crate::state::StatePaths;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -68,11 +70,7 @@ pub fn status(opts: Options) -> Result<(), Error> {
         ));
     }
     let statuses = parallel::map(&node_list, PARALLEL, |(node, named)| NodeStatus {
-        persisted: named
-            .iter()
-            .map(|n| journal::persisted(&records, n))
-            .find(|p| *p != "-")
-            .unwrap_or("-"),
+        persisted: persisted(&records, named),
         ..probe(node, &opts, &keys, &known_hosts)
     });
     print::stdout(&render(&statuses, &keys, paths, opts.json))?;
@@ -89,11 +87,42 @@ pub fn status(opts: Options) -> Result<(), Error> {
     Ok(())
 }
 
+/// What the journals say of a node listed at any of `named` (in order):
+/// the first word that is not `-`.
+fn persisted(records: &[&journal::Record], named: &[NodeAddr]) -> &'static str {
+    named
+        .iter()
+        .map(|n| journal::persisted(records, n))
+        .find(|p| *p != "-")
+        .unwrap_or("-")
+}
+
+/// Each node of the inventory (but the control) where it is now, with
+/// the addresses the journals may list it at: there, then the address it
+/// left (`moved_from`: a line setup did not move, of an unfinished
+/// rotation, say), unless a node of the inventory is there now: setup
+/// moved the lines there to that node's new address, and any line there
+/// now is that node's.
+fn inventory_nodes(inventory: &[NodeRecord], port: u16) -> Vec<(NodeAddr, Vec<NodeAddr>)> {
+    let at = |ip| NodeAddr { ip, port };
+    let held = |ip: &IpAddr| inventory.iter().any(|n| n.ip == *ip);
+    inventory
+        .iter()
+        .filter(|n| n.role != crate::identity::Role::Control)
+        .map(|n| {
+            let left = n.moved_from.filter(|ip| !held(ip));
+            (
+                at(n.ip),
+                std::iter::once(n.ip).chain(left).map(at).collect(),
+            )
+        })
+        .collect()
+}
+
 /// The nodes to ask when none is named, each with the addresses the
 /// journals may list it at: every node of the inventory where it is now
-/// (a node setup followed to a new address is asked there, and the
-/// journal's line for the address it left still says what it took),
-/// then the addresses only the journals list (a node rotated with
+/// ([`inventory_nodes`]: a node setup followed to a new address is asked
+/// there), then the addresses only the journals list (a node rotated with
 /// `--host`, or staged before the inventory named it). Of those, one
 /// with no host key pinned any more is one a node left (setup moves a
 /// node's pins along with it): whoever answers there now is not asked,
@@ -103,21 +132,8 @@ fn default_nodes(
     records: &[&journal::Record],
     known_hosts: &KnownHosts,
 ) -> Result<Vec<(NodeAddr, Vec<NodeAddr>)>, Error> {
-    let at = |ip| NodeAddr {
-        ip,
-        port: opts.port,
-    };
     let inventory = crate::state::inventory::load(&opts.paths.nodes())?;
-    let mut nodes: Vec<(NodeAddr, Vec<NodeAddr>)> = inventory
-        .iter()
-        .filter(|n| n.role != crate::identity::Role::Control)
-        .map(|n| {
-            (
-                at(n.ip),
-                std::iter::once(n.ip).chain(n.moved_from).map(at).collect(),
-            )
-        })
-        .collect();
+    let mut nodes = inventory_nodes(&inventory, opts.port);
     let mut listed: Vec<NodeAddr> = Vec::new();
     for record in records {
         for (name, _) in &record.nodes {
@@ -312,4 +328,53 @@ fn render(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Role;
+
+    fn node(ip: &str, moved_from: &str, role: Role) -> NodeRecord {
+        NodeRecord {
+            ip: ip.parse().unwrap(),
+            mac: None,
+            hostname: "n".into(),
+            role,
+            arch: None,
+            host_key: None,
+            moved_from: moved_from.parse().ok(),
+        }
+    }
+
+    #[test]
+    fn a_node_is_not_told_what_the_journal_says_of_the_node_now_where_it_was() {
+        // A and B swapped; setup moved B's line (volatile) from .2 to .1.
+        // C moved from .7, where no node is now: an unfinished rotation's
+        // line there is C's.
+        let inventory = [
+            node("10.0.0.9", "-", Role::Control),
+            node("10.0.0.2", "10.0.0.1", Role::Target),
+            node("10.0.0.1", "10.0.0.2", Role::Target),
+            node("10.0.0.3", "10.0.0.7", Role::Target),
+        ];
+        let mut last = journal::Record::default();
+        last.set_phase("10.0.0.1:22", "rotated-volatile");
+        let mut unfinished = journal::Record::default();
+        unfinished.set_phase("10.0.0.7:22", "rotated");
+        let records = [&unfinished, &last];
+        let nodes = inventory_nodes(&inventory, 22);
+        let told: Vec<(String, &str)> = nodes
+            .iter()
+            .map(|(node, named)| (node.journal_name(), persisted(&records, named)))
+            .collect();
+        let expected = [
+            ("10.0.0.2:22", "-"),
+            ("10.0.0.1:22", "volatile"),
+            ("10.0.0.3:22", "yes"),
+        ];
+        let expected: Vec<(String, &str)> =
+            expected.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+        assert_eq!(told, expected);
+    }
 }
