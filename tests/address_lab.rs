@@ -905,6 +905,62 @@ fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node
     );
 }
 
+/// A copy of an adopted node's card (its host key, its name, the cluster
+/// key) in another machine, booted while the node is off, takes the
+/// node's freed lease; the node comes back on a new one, with its own
+/// MAC. Before, setup kept the copy, at the node's recorded address,
+/// recorded it as the node under the copy's MAC, and told the node, "a
+/// copy of its card", to rm its host keys. The node is the machine with
+/// the MAC it was recorded with: it is followed to its new lease, and the
+/// copy is told to make its own host keys.
+#[test]
+fn a_copy_of_a_node_s_card_on_the_node_s_old_lease_is_the_copy_not_the_node() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let link = |host: &str, state: &str| {
+        let out = lab.sh(host, &format!("ip link set eth0 {state}"));
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    link("target-2", "down");
+    ok("rccr setup", &setup(&lab));
+    link("target-2", "up");
+    let node = lab.host("target-1");
+    clone_card(&lab, "target-1", "target-2");
+    let hosts = lab.dir().join("hosts");
+    let keys = "root/.ssh/authorized_keys";
+    std::fs::copy(
+        hosts.join("target-1").join(keys),
+        hosts.join("target-2").join(keys),
+    )
+    .expect("copy the cluster key");
+    release_lease(&lab, "target-1");
+    release_lease(&lab, "target-2");
+    lease(&lab, "target-2", &node.ip);
+    let new_ip = lab_env(&lab, "DHCP_END");
+    lease(&lab, "target-1", &new_ip);
+
+    let out = setup(&lab);
+    let json = ok("rccr setup, the copy on the node's old lease", &out);
+    let err = stderr(&out);
+    let (old, now): (Ipv4Addr, Ipv4Addr) = (node.ip.parse().unwrap(), new_ip.parse().unwrap());
+    assert_moved(&json, now, old, &node.mac);
+    assert_untouched_duplicate(&json, old, &err);
+    assert_has(
+        &err,
+        &format!(
+            "rccr setup: {old}: duplicate: its host key {} is that of the node at {now}, which \
+             answers there from another running machine (another boot_id): a copy of its card",
+            lab.host_key_fingerprint("target-1")
+        ),
+    );
+    assert!(!err.contains(&format!("rccr setup: {now}: ")), "{err}");
+    let nodes = cat(&lab, "control", "/root/.rccr/nodes");
+    assert!(
+        nodes.contains(&format!("\n{now}\t{}\t", node.mac))
+            && !nodes.contains(&format!("\n{old}\t")),
+        "{nodes}"
+    );
+}
+
 /// A host at a lower address that forwards its port 22 to a new node's
 /// (a relay, a NAT in between) shows the node's host key and takes the
 /// temporary key there. Before, setup adopted the node at the relay's
