@@ -961,6 +961,61 @@ fn a_copy_of_a_node_s_card_on_the_node_s_old_lease_is_the_copy_not_the_node() {
     );
 }
 
+/// A node's network card is replaced (it answers at its recorded address
+/// under a new MAC) and its old card goes into another machine, which
+/// answers elsewhere with another host key under the MAC the node had.
+/// Before, that machine's note said the node "moved from" its recorded
+/// address to that same address. It now says the node answers where it
+/// was recorded, and suggests no `rccr remove --forget` of a live node.
+#[test]
+fn a_node_s_old_card_in_another_machine_is_no_move_of_the_node() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let sh = |host: &str, script: &str| {
+        let out = lab.sh(host, script);
+        assert!(out.status.success(), "{host}: {}", stderr(&out));
+    };
+    sh("target-2", "ip link set eth0 down");
+    ok("rccr setup", &setup(&lab));
+    let (node, other) = (lab.host("target-1"), lab.host("target-2"));
+    let new_mac = "02:52:43:4c:00:aa";
+    sh("target-1", &format!("ip link set eth0 address {new_mac}"));
+    sh(
+        "target-2",
+        &format!(
+            "ip link set eth0 address {} && ip link set eth0 up",
+            node.mac
+        ),
+    );
+
+    let out = setup(&lab);
+    let json = ok("rccr setup, the node's old card elsewhere", &out);
+    let err = stderr(&out);
+    let object = object_of(&json, &node.ip);
+    for field in [
+        "\"result\": \"already adopted\"",
+        &format!("\"mac\": \"{new_mac}\""),
+    ] {
+        assert!(object.contains(field), "{field} missing in {object}\n{err}");
+    }
+    assert!(!object.contains("\"moved_from\": \""), "{object}");
+    assert_has(
+        &err,
+        &format!(
+            "rccr setup: {}: host-key-mismatch: its MAC is the one the node {} had, which \
+             answers at {}, where it was recorded, with its pinned host key {} (now under MAC \
+             {new_mac}): another machine with that MAC, host key {}; left alone",
+            other.ip,
+            node.hostname,
+            node.ip,
+            lab.host_key_fingerprint("target-1"),
+            lab.host_key_fingerprint("target-2"),
+        ),
+    );
+    for wrong in ["moved from", "rccr remove --forget"] {
+        assert!(!err.contains(wrong), "{wrong}:\n{err}");
+    }
+}
+
 /// A host at a lower address that forwards its port 22 to a new node's
 /// (a relay, a NAT in between) shows the node's host key and takes the
 /// temporary key there. Before, setup adopted the node at the relay's
