@@ -902,6 +902,117 @@ fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node
     );
 }
 
+/// A copy of an adopted node's card (its host key, its name, the cluster
+/// key) in another machine, booted while the node is off, takes the
+/// node's freed lease; the node comes back on a new one, with its own
+/// MAC. Before, setup kept the copy, at the node's recorded address,
+/// recorded it as the node under the copy's MAC, and told the node, "a
+/// copy of its card", to rm its host keys. The node is the machine with
+/// the MAC it was recorded with: it is followed to its new lease, and the
+/// copy is told to make its own host keys.
+#[test]
+fn a_copy_of_a_node_s_card_on_the_node_s_old_lease_is_the_copy_not_the_node() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let link = |host: &str, state: &str| {
+        let out = lab.sh(host, &format!("ip link set eth0 {state}"));
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    link("target-2", "down");
+    ok("rccr setup", &setup(&lab));
+    link("target-2", "up");
+    let node = lab.host("target-1");
+    clone_card(&lab, "target-1", "target-2");
+    let hosts = lab.dir().join("hosts");
+    let keys = "root/.ssh/authorized_keys";
+    std::fs::copy(
+        hosts.join("target-1").join(keys),
+        hosts.join("target-2").join(keys),
+    )
+    .expect("copy the cluster key");
+    release_lease(&lab, "target-1");
+    release_lease(&lab, "target-2");
+    lease(&lab, "target-2", &node.ip);
+    let new_ip = lab_env(&lab, "DHCP_END");
+    lease(&lab, "target-1", &new_ip);
+
+    let out = setup(&lab);
+    let json = ok("rccr setup, the copy on the node's old lease", &out);
+    let err = stderr(&out);
+    let (old, now): (Ipv4Addr, Ipv4Addr) = (node.ip.parse().unwrap(), new_ip.parse().unwrap());
+    assert_moved(&json, now, old, &node.mac);
+    assert_untouched_duplicate(&json, old, &err);
+    assert_has(
+        &err,
+        &format!(
+            "rccr setup: {old}: duplicate: its host key {} is that of the node at {now}, which \
+             answers there from another running machine (another boot_id): a copy of its card",
+            lab.host_key_fingerprint("target-1")
+        ),
+    );
+    assert!(!err.contains(&format!("rccr setup: {now}: ")), "{err}");
+    let nodes = cat(&lab, "control", "/root/.rccr/nodes");
+    assert!(
+        nodes.contains(&format!("\n{now}\t{}\t", node.mac))
+            && !nodes.contains(&format!("\n{old}\t")),
+        "{nodes}"
+    );
+}
+
+/// A node's network card is replaced (it answers at its recorded address
+/// under a new MAC) and its old card goes into another machine, which
+/// answers elsewhere with another host key under the MAC the node had.
+/// Before, that machine's note said the node "moved from" its recorded
+/// address to that same address. It now says the node answers where it
+/// was recorded, and suggests no `rccr remove --forget` of a live node.
+#[test]
+fn a_node_s_old_card_in_another_machine_is_no_move_of_the_node() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let sh = |host: &str, script: &str| {
+        let out = lab.sh(host, script);
+        assert!(out.status.success(), "{host}: {}", stderr(&out));
+    };
+    sh("target-2", "ip link set eth0 down");
+    ok("rccr setup", &setup(&lab));
+    let (node, other) = (lab.host("target-1"), lab.host("target-2"));
+    let new_mac = "02:52:43:4c:00:aa";
+    sh("target-1", &format!("ip link set eth0 address {new_mac}"));
+    sh(
+        "target-2",
+        &format!(
+            "ip link set eth0 address {} && ip link set eth0 up",
+            node.mac
+        ),
+    );
+
+    let out = setup(&lab);
+    let json = ok("rccr setup, the node's old card elsewhere", &out);
+    let err = stderr(&out);
+    let object = object_of(&json, &node.ip);
+    for field in [
+        "\"result\": \"already adopted\"",
+        &format!("\"mac\": \"{new_mac}\""),
+    ] {
+        assert!(object.contains(field), "{field} missing in {object}\n{err}");
+    }
+    assert!(!object.contains("\"moved_from\": \""), "{object}");
+    assert_has(
+        &err,
+        &format!(
+            "rccr setup: {}: host-key-mismatch: its MAC is the one the node {} had, which \
+             answers at {}, where it was recorded, with its pinned host key {} (now under MAC \
+             {new_mac}): another machine with that MAC, host key {}; left alone",
+            other.ip,
+            node.hostname,
+            node.ip,
+            lab.host_key_fingerprint("target-1"),
+            lab.host_key_fingerprint("target-2"),
+        ),
+    );
+    for wrong in ["moved from", "rccr remove --forget"] {
+        assert!(!err.contains(wrong), "{wrong}:\n{err}");
+    }
+}
+
 /// A host at a lower address that forwards its port 22 to a new node's
 /// (a relay, a NAT in between) shows the node's host key and takes the
 /// temporary key there. Before, setup adopted the node at the relay's

@@ -107,8 +107,10 @@ pub enum Class {
     /// MAC), its host key answers elsewhere as anything but new, or it is
     /// a node's host key under another MAC (a copy of the node's card,
     /// [`Probe::not_a_copy`]), or under another boot_id (copies of one
-    /// card). Or a machine at an address it does not own (a relay, a NAT
-    /// forwards its SSH port there). Shown, never touched here.
+    /// card). Or a node's host key on two running machines that the MAC
+    /// it was recorded with does not tell apart: kept at neither. Or a
+    /// machine at an address it does not own (a relay, a NAT forwards its
+    /// SSH port there). Shown, never touched here.
     Duplicate,
     /// Let us in, or has a host key too weak to trust, and is not to be
     /// believed: never adopted, never touched.
@@ -257,7 +259,7 @@ pub fn discover(
         unsettled,
     };
     let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
-    one_address_each(&mut candidates);
+    one_address_each(&mut candidates, known);
     moved_away(&mut candidates, known);
     for c in &mut candidates {
         c.role = config
@@ -302,8 +304,15 @@ const COPIED_CARD: &str = "give it its own host keys: rm /etc/ssh/ssh_host_* the
 /// the lowest its host key alone moved it to (its other network card).
 /// It is left alone at the others, so it is never recorded twice, nor
 /// moved away from where it answers as it was recorded; another machine
-/// with its MAC is a duplicate too, not that node reinstalled.
-fn one_address_each(candidates: &mut [Candidate]) {
+/// with its MAC is a duplicate too, not that node reinstalled. Its host
+/// key on two running machines (two boot_ids) is the node and a copy of
+/// its card: the node is the one with the MAC it was recorded with (a
+/// copy of a card cannot copy the board's MAC), kept by those rules at
+/// that machine's addresses, and the other is told to make its own host
+/// keys. When none or several of them have that MAC (or the inventory has
+/// none), the node is kept and followed at none this run, and neither is
+/// told to remove its host keys: one of them is the node.
+fn one_address_each(candidates: &mut [Candidate], known: &[NodeRecord]) {
     let same_key = |a: &Candidate, b: &Candidate| a.host_key.is_some() && a.host_key == b.host_key;
     let same_mac = |a: &Candidate, b: &Candidate| a.mac.is_some() && a.mac == b.mac;
     // Its MAC answers elsewhere with another host key, or none.
@@ -391,7 +400,7 @@ fn one_address_each(candidates: &mut [Candidate]) {
             // while the node answers elsewhere with its pinned key.
             Class::HostKeyMismatch => candidates
                 .iter()
-                .find(|o| o.class == Class::Adopted && same_mac(c, o))
+                .find(|o| o.class == Class::Adopted && same_mac(c, o) && !relayed(o))
                 .map(|node| {
                     format!(
                         "its MAC is that of the node at {} ({}), which answers there with its \
@@ -404,16 +413,37 @@ fn one_address_each(candidates: &mut [Candidate]) {
             // move by host key yields to the node showing that key at its
             // recorded address, or where its MAC moved it, whatever it is
             // found there.
-            Class::Adopted | Class::Unpinned => candidates
-                .iter()
-                .filter(|o| {
-                    same_key(c, o)
-                        && !relayed(o)
-                        && (o.class == Class::Adopted || at_home(c, o))
-                })
-                .min_by_key(|o| (o.moved_from.is_some(), o.moved_by_key, o.ip))
-                .filter(|kept| kept.ip != c.ip)
-                .map(|kept| match (kept.boot, c.boot) {
+            Class::Adopted | Class::Unpinned => {
+                let mut node: Vec<&Candidate> = candidates
+                    .iter()
+                    .filter(|o| {
+                        same_key(c, o)
+                            && !relayed(o)
+                            && (o.class == Class::Adopted || at_home(c, o))
+                    })
+                    .collect();
+                // Two running machines: the node is the one under the MAC
+                // it was recorded with (a copy of its card has another).
+                let boots: Vec<BootId> = node.iter().filter_map(|o| o.boot).collect();
+                if boots.iter().any(|b| *b != boots[0]) {
+                    let record = node_with_key(known, c.host_key.as_ref());
+                    let mac = record.and_then(|k| k.mac);
+                    let mut with_mac: Vec<Option<BootId>> = Vec::new();
+                    for o in node.iter().filter(|o| mac.is_some() && o.mac == mac) {
+                        if !with_mac.contains(&o.boot) {
+                            with_mac.push(o.boot);
+                        }
+                    }
+                    match with_mac[..] {
+                        [Some(boot)] => node.retain(|o| o.boot == Some(boot)),
+                        _ => return Some(undecided(c, &node, record, &with_mac)),
+                    }
+                }
+                let kept = node
+                    .into_iter()
+                    .min_by_key(|o| (o.moved_from.is_some(), o.moved_by_key, o.ip))
+                    .filter(|kept| kept.ip != c.ip)?;
+                Some(match (kept.boot, c.boot) {
                     // Another running machine: a copy of the node's card
                     // made after it was adopted (its cluster key too).
                     (Some(a), Some(b)) if a != b => format!(
@@ -428,7 +458,8 @@ fn one_address_each(candidates: &mut [Candidate]) {
                         kept.ip,
                         kept.host_key.as_deref().unwrap_or("-")
                     ),
-                }),
+                })
+            }
             _ => None,
         })
         .collect();
@@ -445,13 +476,55 @@ fn one_address_each(candidates: &mut [Candidate]) {
     }
 }
 
+/// The note of an address of a node's host key that two running machines
+/// (`node`, its addresses) show, when neither or several of them have the
+/// MAC the node was recorded with (`with_mac`: their boot_ids), or one
+/// that has it told none: setup cannot tell which is the node, and keeps
+/// and follows it at none this run. Neither is told to remove its host
+/// keys: one of them is the node.
+fn undecided(
+    c: &Candidate,
+    node: &[&Candidate],
+    record: Option<&NodeRecord>,
+    with_mac: &[Option<BootId>],
+) -> String {
+    let mut others: Vec<Ipv4Addr> = node.iter().map(|o| o.ip).filter(|ip| *ip != c.ip).collect();
+    others.sort_unstable();
+    let (whose, why) = match (record, record.and_then(|k| k.mac)) {
+        (Some(k), Some(mac)) => (
+            format!(", the node {}'s,", k.hostname),
+            match with_mac {
+                [] => format!("none of them has the MAC it was recorded with ({mac})"),
+                told if told.contains(&None) => {
+                    format!("the one with the MAC it was recorded with ({mac}) told no boot_id")
+                }
+                told => format!(
+                    "{} of them have the MAC it was recorded with ({mac})",
+                    told.len()
+                ),
+            },
+        ),
+        _ => (String::new(), "the inventory has no MAC for it".into()),
+    };
+    format!(
+        "its host key {}{whose} answers at {} too, from another running machine (another \
+         boot_id), and {why}, so setup cannot tell which one is the node; kept and followed at \
+         none this run: the node keeps its record and its host keys (find which machine is not \
+         the node, give that one its own host keys, then run setup again)",
+        c.host_key.as_deref().unwrap_or("-"),
+        named(&others)
+    )
+}
+
 /// A host with another host key where a node of the inventory was (at its
 /// recorded address, or under its MAC) while that node answers elsewhere
-/// with its pinned host key, and is followed there: the node moved, and
-/// this is another machine. Its note says so, not that the node may have
-/// been reinstalled (whose remedy, forgetting the node, would drop a
-/// node that is alive). A copied MAC the node moved with is
-/// [`one_address_each`]'s to tell.
+/// with its pinned host key, and is followed there from that address:
+/// the node moved, and this is another machine. Its note says so, not
+/// that the node may have been reinstalled (whose remedy, forgetting the
+/// node, would drop a node that is alive). A host with the MAC a node had
+/// while the node answers at its recorded address under another MAC (its
+/// old card in another machine) is told that: the node never moved. A
+/// copied MAC the node moved with is [`one_address_each`]'s to tell.
 fn moved_away(candidates: &mut [Candidate], known: &[NodeRecord]) {
     let notes: Vec<Option<String>> = candidates
         .iter()
@@ -468,6 +541,22 @@ fn moved_away(candidates: &mut [Candidate], known: &[NodeRecord]) {
                 o.ip != c.ip && o.class == Class::Adopted && o.host_key == node.host_key
             })?;
             let with_mac = c.mac.is_some() && c.mac == node.mac;
+            if now.moved_from != Some(node.ip) {
+                // The node answers where it was recorded, under another
+                // MAC: this host has its old card, it never moved.
+                return (with_mac && now.ip == node.ip).then(|| {
+                    format!(
+                        "its MAC is the one the node {} had, which answers at {}, where it was \
+                         recorded, with its pinned host key {} (now under MAC {}): another \
+                         machine with that MAC, host key {}; left alone",
+                        node.hostname,
+                        node.ip,
+                        node.host_key.as_deref().unwrap_or("-"),
+                        now.mac.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+                        c.host_key.as_deref().unwrap_or("of another type"),
+                    )
+                });
+            }
             if with_mac && now.mac == c.mac {
                 return None;
             }
@@ -493,6 +582,14 @@ fn moved_away(candidates: &mut [Candidate], known: &[NodeRecord]) {
             c.note = note;
         }
     }
+}
+
+/// The node of `known` pinned with this host key.
+fn node_with_key<'k>(known: &'k [NodeRecord], key: Option<&Fingerprint>) -> Option<&'k NodeRecord> {
+    let key = key?;
+    known
+        .iter()
+        .find(|k| k.role != Role::Control && k.host_key.as_ref() == Some(key))
 }
 
 /// Its facts say this address is not its own: another host forwards its
@@ -702,10 +799,7 @@ impl Probe<'_> {
 
     /// The inventory's node pinned with this host key.
     fn node_with_key(&self, key: Option<&Fingerprint>) -> Option<&NodeRecord> {
-        let key = key?;
-        self.known
-            .iter()
-            .find(|k| k.role != Role::Control && k.host_key.as_ref() == Some(key))
+        node_with_key(self.known, key)
     }
 
     /// Connects offering only the pinned host key types, and checks the
@@ -863,16 +957,37 @@ mod tests {
             .collect()
     }
 
-    /// After [`one_address_each`], the candidates' classes are `classes`,
-    /// and each `(i, text)` of `notes` is in the note of the i-th.
-    fn assert_sorted(mut found: Vec<Candidate>, classes: &str, notes: &[(usize, &str)]) {
-        one_address_each(&mut found);
+    /// The inventory's record of node `node-KEY` at 10.0.0.IP with MAC
+    /// 02:00:00:00:00:0MAC and host key SHA256:KEY.
+    fn record(ip: u8, mac: u8, key: &str) -> NodeRecord {
+        NodeRecord {
+            ip: IpAddr::from([10, 0, 0, ip]),
+            mac: format!("02:00:00:00:00:0{mac}").parse().ok(),
+            hostname: Hostname::parse(&format!("node-{}", key.to_lowercase())).unwrap(),
+            role: Role::Target,
+            arch: None,
+            host_key: Fingerprint::parse(&format!("SHA256:{key}")),
+            moved_from: None,
+        }
+    }
+
+    /// After [`one_address_each`] (the inventory `known`), the candidates'
+    /// classes are `classes`, and each `(i, text)` of `notes` is in the
+    /// note of the i-th.
+    fn assert_sorted(
+        mut found: Vec<Candidate>,
+        known: &[NodeRecord],
+        classes: &str,
+        notes: &[(usize, &str)],
+    ) -> Vec<Candidate> {
+        one_address_each(&mut found, known);
         let got: Vec<&str> = found.iter().map(|c| c.class.as_str()).collect();
         assert_eq!(got.join(" "), classes);
         for (i, text) in notes {
             let note = found[*i].note.as_deref().unwrap_or_default();
             assert!(note.contains(text), "{i}: {note}");
         }
+        found
     }
 
     #[test]
@@ -893,7 +1008,7 @@ mod tests {
             (2, "answers at 10.0.0.7: adopted there only"),
             (4, "answers at 10.0.0.7: adopted there only"),
         ];
-        assert_sorted(found(table), classes, &notes);
+        assert_sorted(found(table), &[], classes, &notes);
     }
 
     #[test]
@@ -915,7 +1030,7 @@ mod tests {
             (2, "give each machine its own MAC and its own host keys"),
             (4, "at 10.0.0.3 too"),
         ];
-        assert_sorted(found(table), classes, &notes);
+        assert_sorted(found(table), &[], classes, &notes);
     }
 
     #[test]
@@ -939,7 +1054,7 @@ mod tests {
                 "the node at 10.0.0.4 (host key SHA256:B) answers here too: kept there only",
             ),
         ];
-        assert_sorted(found(table), classes, &notes);
+        assert_sorted(found(table), &[], classes, &notes);
     }
 
     #[test]
@@ -954,22 +1069,13 @@ mod tests {
             2 6 C adopted 1
             5 8 W host-key-mismatch   # at D's recorded address; D is gone",
         );
-        let node = |ip: u8, mac: u8, key: &str| NodeRecord {
-            ip: IpAddr::from([10, 0, 0, ip]),
-            mac: format!("02:00:00:00:00:0{mac}").parse().ok(),
-            hostname: Hostname::parse(&format!("node-{}", key.to_lowercase())).unwrap(),
-            role: Role::Target,
-            arch: None,
-            host_key: Fingerprint::parse(&format!("SHA256:{key}")),
-            moved_from: None,
-        };
         let known = [
-            node(9, 9, "A"),
-            node(8, 4, "B"),
-            node(1, 6, "C"),
-            node(5, 7, "D"),
+            record(9, 9, "A"),
+            record(8, 4, "B"),
+            record(1, 6, "C"),
+            record(5, 7, "D"),
         ];
-        one_address_each(&mut found);
+        one_address_each(&mut found, &known);
         moved_away(&mut found, &known);
         let note = |i: usize| found[i].note.clone().unwrap_or_default();
         assert!(
@@ -1027,7 +1133,7 @@ mod tests {
             (6, "the node at 10.0.0.11 "),
             (8, "the node at 10.0.0.16 "),
         ];
-        assert_sorted(found(table), classes, &notes);
+        assert_sorted(found(table), &[], classes, &notes);
     }
 
     #[test]
@@ -1073,10 +1179,10 @@ mod tests {
             ),
             (9, "copies of one card"),
         ];
-        assert_sorted(found(table), classes, &notes);
+        assert_sorted(found(table), &[], classes, &notes);
         // The one-machine note says no more than it knows.
         let mut one = found(table);
-        one_address_each(&mut one);
+        one_address_each(&mut one, &[]);
         assert!(!one[3].note.as_deref().unwrap_or_default().contains("copy"));
         // A node, and a copy of its card made after it was adopted (its
         // cluster key too): the node is kept, the copy is named one.
@@ -1096,7 +1202,123 @@ mod tests {
                 "the node at 10.0.0.5 (host key SHA256:G) answers here too",
             ),
         ];
-        assert_sorted(found(table), "adopted duplicate duplicate", &notes);
+        assert_sorted(
+            found(table),
+            &[record(5, 8, "G")],
+            "adopted duplicate duplicate",
+            &notes,
+        );
+    }
+
+    #[test]
+    fn of_two_machines_with_a_node_s_host_key_the_node_is_the_one_with_its_recorded_mac() {
+        // G, recorded at .5 with MAC 8, was off while a copy of its card
+        // took .5 (a pin there matches: not moved); G came back at .6.
+        let table = "
+            5 7 G adopted b9 own
+            6 8 G adopted 5 b8 own";
+        let notes = [(
+            0,
+            "its host key SHA256:G is that of the node at 10.0.0.6, which answers there from \
+             another running machine (another boot_id): a copy of its card; left alone (give \
+             it its own host keys",
+        )];
+        let sorted = assert_sorted(
+            found(table),
+            &[record(5, 8, "G")],
+            "duplicate adopted",
+            &notes,
+        );
+        assert_eq!(sorted[1].note, None);
+        assert_eq!(sorted[1].moved_from, "10.0.0.5".parse().ok());
+        // Neither has the MAC it was recorded with, or both (a cloned MAC
+        // too), or the inventory has none: no machine is kept, followed or
+        // told to remove its host keys, so no node loses its own.
+        let table = "
+            2 1 H adopted 3k b1 own   # H recorded at .3 with MAC 3
+            4 2 H adopted 3k b2 own
+            7 7 J adopted b3 own      # J recorded at .7 with MAC 7
+            8 7 J adopted 7 b4 own
+            9 6 K adopted b5 own      # K: pinned, in no record
+            10 6 K adopted b6 own
+            11 5 L adopted own        # L, recorded here, tells no boot_id
+            12 4 L adopted 11k b7 own
+            13 0 L adopted 11k b8 own";
+        let known = [record(3, 3, "H"), record(7, 7, "J"), record(11, 5, "L")];
+        let undecided = "so setup cannot tell which one is the node; kept and followed at \
+                         none this run";
+        let notes = [
+            (
+                0,
+                "its host key SHA256:H, the node node-h's, answers at 10.0.0.4 too, from \
+                 another running machine (another boot_id), and none of them has the MAC it \
+                 was recorded with (02:00:00:00:00:03)",
+            ),
+            (0, undecided),
+            (1, "answers at 10.0.0.2 too"),
+            (1, undecided),
+            (2, "answers at 10.0.0.8 too"),
+            (2, "and 2 of them have the MAC it was recorded with"),
+            (3, undecided),
+            (4, "the inventory has no MAC for it"),
+            (5, undecided),
+            (6, "answers at 10.0.0.12, 10.0.0.13 too"),
+            (
+                7,
+                "the one with the MAC it was recorded with (02:00:00:00:00:05) told no boot_id",
+            ),
+            (8, undecided),
+        ];
+        let sorted = assert_sorted(
+            found(table),
+            &known,
+            "duplicate duplicate duplicate duplicate duplicate duplicate duplicate duplicate \
+             duplicate",
+            &notes,
+        );
+        for c in &sorted {
+            let note = c.note.as_deref().unwrap_or_default();
+            assert!(!note.contains("rm /etc/ssh"), "{}: {note}", c.ip);
+        }
+    }
+
+    #[test]
+    fn a_node_s_old_mac_elsewhere_is_no_move_where_the_node_answers_as_recorded() {
+        // B answers at its recorded .8 through a new card (MAC 5); its
+        // old card (MAC 4) is in another machine, at .20.
+        let mut found = found(
+            "
+            20 4 X host-key-mismatch
+            8 5 B adopted b1 own",
+        );
+        let known = [record(8, 4, "B")];
+        one_address_each(&mut found, &known);
+        moved_away(&mut found, &known);
+        let note = found[0].note.clone().unwrap_or_default();
+        assert!(!note.contains("moved from"), "{note}");
+        assert!(
+            note.starts_with(
+                "its MAC is the one the node node-b had, which answers at 10.0.0.8, where it \
+                 was recorded, with its pinned host key SHA256:B (now under MAC \
+                 02:00:00:00:00:05): another machine with that MAC, host key SHA256:X; left alone"
+            ),
+            "{note}"
+        );
+        // A host with a node's MAC next to a relayed address of the node
+        // is not told the node answers at the relay.
+        let mut found = found_relayed();
+        one_address_each(&mut found, &[]);
+        assert_eq!(found[0].note, None);
+    }
+
+    /// A host-key mismatch whose MAC a relay that shows a node's host key
+    /// answers under too.
+    fn found_relayed() -> Vec<Candidate> {
+        found(
+            "
+            5 4 X host-key-mismatch
+            4 4 B adopted b1 relay",
+        )
     }
 
     #[test]
@@ -1125,7 +1347,7 @@ mod tests {
             (6, "it answers as itself at 10.0.0.12"),
         ];
         let mut sorted = found(table);
-        one_address_each(&mut sorted);
+        one_address_each(&mut sorted, &[]);
         for i in [3, 4] {
             assert_eq!(
                 (sorted[i].moved_from, sorted[i].moved_by_key),
@@ -1136,7 +1358,7 @@ mod tests {
             sorted[5].moved_from,
             Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 8)))
         );
-        assert_sorted(found(table), classes, &notes);
+        assert_sorted(found(table), &[], classes, &notes);
     }
 
     #[test]
