@@ -430,6 +430,10 @@ fn a_node_on_a_new_lease_mid_rotation_lets_the_temporary_key_retire() {
     lab.assert_cluster_key_only("target-1", &new_ip, 3);
     let journal = lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"]);
     assert!(!journal.status.success(), "the journal was not retired");
+    // The rotation this run retired names the node where it is now: the
+    // move from its old lease is not applied to it again.
+    let last = cat(&lab, "control", "/root/.rccr/last-rotation");
+    assert_has(&last, &format!("node {new_ip}:22 rotated\n"));
 }
 
 /// `rccr setup` on a lab of one target, SIGKILLed right after staging it:

@@ -138,6 +138,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
 
     adopt::rename_all(&mut planned, &keys);
     clock.lap("adopt");
+    let last_before = record::last_rotation(paths);
     let rotated = rotate(&opts, &config, &keys, &unsettled, &mut planned)?;
     let cluster_key = rotated
         .cluster_key
@@ -147,8 +148,13 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
     inventory::save(paths, &records, &config.ssh.user, &cluster_key)?;
     // The pins, then the last rotation's word on a node that moved this
-    // run, follow it.
-    let moves = record::moves(&planned);
+    // run, follow it; a last rotation this run retired names nodes where
+    // they are now already.
+    let moves = if record::last_rotation(paths) == last_before {
+        record::moves(&planned)
+    } else {
+        Vec::new()
+    };
     if let Some(warning) = record::follow_nodes(paths, &records, &moves, config.ssh.port)? {
         eprintln!("rccr setup: {warning}");
     }

@@ -102,6 +102,16 @@ pub fn follow_nodes(
     )))
 }
 
+/// The last rotation's id, `None` when there is none or it cannot be
+/// read (then [`follow_nodes`] says why): a new id after the rotation
+/// stage is one this run retired.
+pub fn last_rotation(paths: &StatePaths) -> Option<String> {
+    journal::load(&paths.last_rotation())
+        .ok()
+        .flatten()
+        .map(|r| r.rotation)
+}
+
 /// Names every node with a pinned host key in known_hosts, with its
 /// address (`NAME,IP`), so `ssh root@NAME` and `ssh root@IP` both check
 /// the key; lines of nodes that moved follow them. Nodes found this run
