@@ -1131,3 +1131,48 @@ fn a_move_an_earlier_run_found_is_not_applied_again() {
         .unwrap_or_else(|| panic!("no {new_ip} in {nodes}"));
     assert!(missing.ends_with("\t-"), "{nodes}");
 }
+
+/// Two running machines show an adopted node's host key and neither has
+/// the MAC it was recorded with (the node's card replaced, a copy of its
+/// card booted elsewhere): setup cannot tell which is the node, and keeps
+/// and follows it at neither. The cluster engine does not log in at its
+/// recorded address either, where the copy may be: before, it logged in
+/// there with the cluster key, prepared whoever answered and joined it
+/// to the swarm as the node.
+#[test]
+fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let sh = |host: &str, script: &str| {
+        let out = lab.sh(host, script);
+        assert!(out.status.success(), "{host}: {}", stderr(&out));
+    };
+    sh("target-2", "ip link set eth0 down");
+    ok("rccr setup", &setup(&lab));
+    let node = lab.host("target-1");
+    sh("target-1", "ip link set eth0 address 02:52:43:4c:00:ab");
+    sh("target-2", "ip link set eth0 up");
+    clone_card(&lab, "target-1", "target-2");
+    let hosts = lab.dir().join("hosts");
+    let keys = "root/.ssh/authorized_keys";
+    std::fs::copy(
+        hosts.join("target-1").join(keys),
+        hosts.join("target-2").join(keys),
+    )
+    .expect("copy the cluster key");
+
+    let out = lab.exec("control", &["rccr", "setup", "--yes", "--json"]);
+    let err = stderr(&out);
+    assert_has(&err, "so setup cannot tell which one is the node");
+    assert_has(
+        &err,
+        &format!(
+            "rccr setup: {}: not reached: held back: a duplicate answers at {} this run",
+            node.hostname, node.ip
+        ),
+    );
+    let formed: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with(&format!("rccr setup: {}: ", node.hostname)))
+        .collect();
+    assert_eq!(formed.len(), 1, "{err}");
+}

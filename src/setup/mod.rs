@@ -163,7 +163,9 @@ pub fn run(opts: Options) -> Result<(), Error> {
     }
     clock.lap("record");
     let formed = if opts.form {
-        let formed = form(&config, paths, &records, opts.remove_missing, opts.yes)?;
+        let mut engine_opts = engine::Options::new(opts.remove_missing, opts.yes);
+        engine_opts.held = record::held(&planned, &records);
+        let formed = form(&config, paths, &records, &engine_opts)?;
         clock.laps.extend(formed.0.timings.iter().copied());
         clock.start_again();
         Some(formed)
@@ -196,17 +198,10 @@ fn form(
     config: &Config,
     paths: &StatePaths,
     records: &[inventory::NodeRecord],
-    remove_missing: bool,
-    yes: bool,
+    engine_opts: &engine::Options,
 ) -> Result<(engine::Report, playbooks::Outcome), Error> {
     let progress = |who: &str, what: &str| print::progress(PROGRAM, &format!("{who}: {what}"));
-    let mut report = engine::run(
-        config,
-        paths,
-        records,
-        &engine::Options::new(remove_missing, yes),
-        &progress,
-    )?;
+    let mut report = engine::run(config, paths, records, engine_opts, &progress)?;
     for note in tools::point_tools(paths, &config.ssh.user, report.manager.as_deref())? {
         print::progress(PROGRAM, &note);
     }

@@ -40,6 +40,31 @@ pub fn moves(planned: &[Planned]) -> Vec<(IpAddr, IpAddr)> {
         .collect()
 }
 
+/// The nodes the cluster engine does not log in at this run, and why: a
+/// node not found, whose recorded address a duplicate holds (two running
+/// machines show its host key and setup cannot tell which is the node, or
+/// a relay forwards there). What answers there may not be the node, and
+/// the engine would prepare it and join it to the swarm as the node.
+pub fn held(planned: &[Planned], records: &[NodeRecord]) -> Vec<(IpAddr, String)> {
+    records
+        .iter()
+        .filter(|r| r.role != Role::Control)
+        .filter(|r| {
+            planned.iter().any(|p| {
+                p.candidate.class == Class::Duplicate && IpAddr::V4(p.candidate.ip) == r.ip
+            })
+        })
+        .map(|r| {
+            let why = format!(
+                "held back: a duplicate answers at {} this run (setup's note for it says why); \
+                 not logged in there",
+                r.ip
+            );
+            (r.ip, why)
+        })
+        .collect()
+}
+
 /// [`records`] with the control's record given. A missing node keeps
 /// no `moved_from`: that is where this run found a node had moved from,
 /// and this run did not find it.

@@ -15,6 +15,7 @@ use crate::parallel;
 use crate::print;
 use crate::state::inventory::NodeRecord;
 use crate::state::StatePaths;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Nodes handled at once.
@@ -75,6 +76,9 @@ pub struct Options {
     pub cli_only: bool,
     /// Re-form a swarm that lost its quorum without asking (`--yes`).
     pub force_new_cluster: bool,
+    /// Nodes not logged in at their recorded address, and why: setup
+    /// found another machine's duplicate of the node there this run.
+    pub held: Vec<(IpAddr, String)>,
 }
 
 impl Options {
@@ -82,6 +86,7 @@ impl Options {
         Options {
             remove_missing,
             force_new_cluster,
+            held: Vec::new(),
             timeout: Duration::from_secs(10),
             cli_only: std::env::var("RCCR_ENGINE_NODE").as_deref() == Ok("cli"),
         }
@@ -151,7 +156,7 @@ pub fn run(
 ) -> Result<Report, Error> {
     // `progress` hears (who, what): both already safe for a terminal.
     let mut clock = Clock::start();
-    let logins = log_in(config, paths, nodes, opts.timeout)?;
+    let logins = log_in(config, paths, nodes, opts.timeout, &opts.held)?;
     let mut reports: Vec<NodeReport> = Vec::new();
     let mut members: Vec<Member> = Vec::new();
     for (node, login) in nodes.iter().zip(logins) {
@@ -251,6 +256,7 @@ pub fn log_in<'n>(
     paths: &StatePaths,
     nodes: &'n [NodeRecord],
     timeout: Duration,
+    held: &[(IpAddr, String)],
 ) -> Result<Vec<Result<Member<'n>, String>>, Error> {
     let cluster_key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
@@ -260,6 +266,9 @@ pub fn log_in<'n>(
         let node = &nodes[i];
         if node.role == Role::Control {
             return Ok(Member::local(node));
+        }
+        if let Some((_, why)) = held.iter().find(|(ip, _)| *ip == node.ip) {
+            return Err(why.clone());
         }
         member::login(
             node,

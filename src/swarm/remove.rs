@@ -175,7 +175,7 @@ fn leave_cluster(
         .filter(|r| !leaving.contains(r))
         .cloned()
         .collect();
-    let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10))?;
+    let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10), &[])?;
     let members: Vec<Member> = logins.into_iter().flatten().collect();
     let record = SwarmRecord::load(&paths.swarm())?;
     let lead = members.iter().find(|m| {
@@ -464,6 +464,7 @@ fn log_in_one<'n>(
         paths,
         std::slice::from_ref(node),
         Duration::from_secs(10),
+        &[],
     )
     .map_err(|e| e.to_string())?;
     logins.into_iter().next().ok_or("no login")?
