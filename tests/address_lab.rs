@@ -797,6 +797,27 @@ fn clone_card(lab: &Lab, of: &str, clone: &str) {
     });
 }
 
+/// [`clone_card`] of a node: its authorized_keys (the cluster key) too.
+fn clone_card_after_adoption(lab: &Lab, of: &str, clone: &str) {
+    clone_card(lab, of, clone);
+    let hosts = lab.dir().join("hosts");
+    let keys = "root/.ssh/authorized_keys";
+    std::fs::copy(hosts.join(of).join(keys), hosts.join(clone).join(keys))
+        .expect("copy the cluster key");
+}
+
+/// Adopts `target-1` with `target-2`'s link down, which stays down.
+fn adopt_target_1_alone(lab: &Lab) {
+    sh_ok(lab, "target-2", "ip link set eth0 down");
+    ok("rccr setup", &setup(lab));
+}
+
+/// Runs `script` on `host`, which must succeed.
+fn sh_ok(lab: &Lab, host: &str, script: &str) {
+    let out = lab.sh(host, script);
+    assert!(out.status.success(), "{host}: {}", stderr(&out));
+}
+
 /// A configured card copied to three machines (one host key, one name,
 /// three MACs: `target-2` and `target-3` are copies of `target-1`) is
 /// three machines, not one with three network cards: each tells another
@@ -917,22 +938,10 @@ fn copies_of_one_card_are_told_to_make_their_own_host_keys_and_never_take_a_node
 #[test]
 fn a_copy_of_a_node_s_card_on_the_node_s_old_lease_is_the_copy_not_the_node() {
     let lab = or_skip!(Lab::builder().targets(2).up_as_root());
-    let link = |host: &str, state: &str| {
-        let out = lab.sh(host, &format!("ip link set eth0 {state}"));
-        assert!(out.status.success(), "{}", stderr(&out));
-    };
-    link("target-2", "down");
-    ok("rccr setup", &setup(&lab));
-    link("target-2", "up");
+    adopt_target_1_alone(&lab);
+    sh_ok(&lab, "target-2", "ip link set eth0 up");
     let node = lab.host("target-1");
-    clone_card(&lab, "target-1", "target-2");
-    let hosts = lab.dir().join("hosts");
-    let keys = "root/.ssh/authorized_keys";
-    std::fs::copy(
-        hosts.join("target-1").join(keys),
-        hosts.join("target-2").join(keys),
-    )
-    .expect("copy the cluster key");
+    clone_card_after_adoption(&lab, "target-1", "target-2");
     release_lease(&lab, "target-1");
     release_lease(&lab, "target-2");
     lease(&lab, "target-2", &node.ip);
@@ -971,12 +980,8 @@ fn a_copy_of_a_node_s_card_on_the_node_s_old_lease_is_the_copy_not_the_node() {
 #[test]
 fn a_node_s_old_card_in_another_machine_is_no_move_of_the_node() {
     let lab = or_skip!(Lab::builder().targets(2).up_as_root());
-    let sh = |host: &str, script: &str| {
-        let out = lab.sh(host, script);
-        assert!(out.status.success(), "{host}: {}", stderr(&out));
-    };
-    sh("target-2", "ip link set eth0 down");
-    ok("rccr setup", &setup(&lab));
+    adopt_target_1_alone(&lab);
+    let sh = |host: &str, script: &str| sh_ok(&lab, host, script);
     let (node, other) = (lab.host("target-1"), lab.host("target-2"));
     let new_mac = "02:52:43:4c:00:aa";
     sh("target-1", &format!("ip link set eth0 address {new_mac}"));
@@ -1142,23 +1147,12 @@ fn a_move_an_earlier_run_found_is_not_applied_again() {
 #[test]
 fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
     let lab = or_skip!(Lab::builder().targets(2).up_as_root());
-    let sh = |host: &str, script: &str| {
-        let out = lab.sh(host, script);
-        assert!(out.status.success(), "{host}: {}", stderr(&out));
-    };
-    sh("target-2", "ip link set eth0 down");
-    ok("rccr setup", &setup(&lab));
+    adopt_target_1_alone(&lab);
+    let sh = |host: &str, script: &str| sh_ok(&lab, host, script);
     let node = lab.host("target-1");
     sh("target-1", "ip link set eth0 address 02:52:43:4c:00:ab");
     sh("target-2", "ip link set eth0 up");
-    clone_card(&lab, "target-1", "target-2");
-    let hosts = lab.dir().join("hosts");
-    let keys = "root/.ssh/authorized_keys";
-    std::fs::copy(
-        hosts.join("target-1").join(keys),
-        hosts.join("target-2").join(keys),
-    )
-    .expect("copy the cluster key");
+    clone_card_after_adoption(&lab, "target-1", "target-2");
 
     let out = lab.exec("control", &["rccr", "setup", "--yes", "--json"]);
     let err = stderr(&out);
