@@ -57,9 +57,15 @@ fn system(tag: &str) -> TempDir {
 
 /// Runs the script for one event (`action`, `interface`).
 fn event(dir: &TempDir, action: &str, interface: &str) -> Output {
+    event_command(dir, action, interface).output().unwrap()
+}
+
+/// The script's command for one event, waiting for its background command
+/// (`NET_HOTPLUG_WAIT`).
+fn event_command(dir: &TempDir, action: &str, interface: &str) -> Command {
     let bin = |n: &str| dir.path(&format!("bin/{n}"));
-    Command::new(repo().join("image-builder/base/os/net-hotplug.sh"))
-        .env_clear()
+    let mut cmd = Command::new(repo().join("image-builder/base/os/net-hotplug.sh"));
+    cmd.env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("SUBSYSTEM", "net")
         .env("ACTION", action)
@@ -71,9 +77,8 @@ fn event(dir: &TempDir, action: &str, interface: &str) -> Output {
         .env("IFDOWN", bin("ifdown"))
         .env("NET_HOTPLUG_WAIT", "1")
         .env("NET_HOTPLUG_POLL", "0")
-        .env("NET_HOTPLUG_TRIES", "3")
-        .output()
-        .unwrap()
+        .env("NET_HOTPLUG_TRIES", "3");
+    cmd
 }
 
 /// The calls logged since the last look, which empties the log.
@@ -122,6 +127,44 @@ fn a_wired_interface_plugged_in_after_boot_gets_its_stanza_and_is_brought_up() {
             "ifquery --list --auto",
         ]
     );
+}
+
+#[test]
+fn mdev_is_not_held_while_rccr_init_waits_for_the_lock_or_the_carrier() {
+    // rccr-init --hotplug may wait seconds (the boot run's lock, a link's
+    // carrier); mdev waits for the script, and holds the events after it.
+    let dir = system("hotplug-detached");
+    let (go, done) = (dir.path("go"), dir.path("done"));
+    let path = dir.path("bin/rccr-init");
+    write(
+        &path,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"rccr-init $*\" >>'{log}'\ni=0\nwhile [ ! -e '{go}' ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done\n: >'{done}'\n",
+            log = dir.path("calls.log").display(),
+            go = go.display(),
+            done = done.display()
+        ),
+    );
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = event_command(&dir, "add", "eth1")
+        .env_remove("NET_HOTPLUG_WAIT")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        !done.exists(),
+        "the script waited for rccr-init --hotplug: {}",
+        show(&out)
+    );
+    // Its work goes on without mdev: rccr-init, then ifup.
+    write(&go, "");
+    for _ in 0..600 {
+        if fs::read_to_string(dir.path("calls.log")).is_ok_and(|l| l.contains("ifup eth1")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(calls(&dir), added_eth1(1, true));
 }
 
 #[test]

@@ -990,7 +990,7 @@ impl Root {
 
 /// The stanza rccr-init adds for a wired interface.
 fn wired_stanza(iface: &str, name: &str) -> String {
-    format!("\n# rccr-init: a wired interface present at boot\nauto {iface}\niface {iface} inet dhcp\n\thostname {name}\n")
+    format!("\n# rccr-init: a wired interface\nauto {iface}\niface {iface} inet dhcp\n\thostname {name}\n")
 }
 
 #[test]
@@ -1115,6 +1115,49 @@ fn a_wired_interface_plugged_in_after_boot_gets_its_stanza_from_hotplug() {
         assert_eq!(run.out.status.code(), Some(3), "{bad}: {}", run.stderr);
     }
     assert_eq!(root.read("etc/network/interfaces"), before);
+}
+
+#[test]
+fn a_wired_interface_plugged_in_without_carrier_gets_its_dhcp_in_the_background_at_once() {
+    // Two USB adapters appear while the node boots, before networking's
+    // ifup of every interface: one without a cable (its ifup would hold
+    // the boot for 15 s), one with.
+    let root = Root::image("hotplug-carrier", "target");
+    root.init(&[]).ok();
+    let booted = root.read("etc/network/interfaces");
+    let (bare, cabled) = ("enx00e04c680001", "enx00e04c680002");
+    root.hardware_nic(bare, "00:e0:4c:68:00:01", false);
+    root.hardware_nic(cabled, "00:e0:4c:68:00:02", false);
+    root.write(&format!("sys/class/net/{bare}/carrier"), "0\n");
+    root.write(&format!("sys/class/net/{cabled}/carrier"), "1\n");
+    let run = root.init(&["--hotplug", bare]).ok();
+    let opts = format!("iface {bare} inet dhcp\n\tudhcpc-opts -t 1 -T 1\n");
+    let file = root.read("etc/network/interfaces");
+    assert!(file.contains(&opts), "{file}");
+    assert!(
+        run.says(&format!(
+            "no carrier on {bare}: DHCP there goes to the background at once"
+        )),
+        "{}",
+        run.stderr
+    );
+    let run = root.init(&["--hotplug", cabled]).ok();
+    assert!(!run.says("no carrier"), "{}", run.stderr);
+    let unplugged = booted.clone()
+        + &wired_stanza(bare, TARGET_NAME).replace(
+            &format!("iface {bare} inet dhcp\n"),
+            &format!("iface {bare} inet dhcp\n\tudhcpc-opts -t 1 -T 1\n"),
+        )
+        + &wired_stanza(cabled, TARGET_NAME);
+    assert_eq!(root.read("etc/network/interfaces"), unplugged);
+
+    // Plugged in again, with its cable now: the options go, as at boot.
+    root.write(&format!("sys/class/net/{bare}/carrier"), "1\n");
+    root.init(&["--hotplug", bare]).ok();
+    assert_eq!(
+        root.read("etc/network/interfaces"),
+        booted + &wired_stanza(bare, TARGET_NAME) + &wired_stanza(cabled, TARGET_NAME)
+    );
 }
 
 #[test]

@@ -56,8 +56,9 @@ struct Args {
     prepare_disk: Option<String>,
     /// only add the DHCP stanza of IFACE, a wired interface that appeared
     /// after the boot run listed them (mdev runs this through
-    /// /usr/libexec/rccr/net-hotplug); waits while another rccr-init run
-    /// changes /etc/network
+    /// /usr/libexec/rccr/net-hotplug), in the background at once when its
+    /// link finds no carrier within 3 s, as at boot; waits while another
+    /// rccr-init run changes /etc/network
     #[argh(option, arg_name = "IFACE")]
     hotplug: Option<String>,
     /// with --prepare-disk: do not ask

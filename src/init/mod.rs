@@ -313,18 +313,20 @@ pub fn rename(opts: &Options, name: &str) -> bool {
 /// would add for IFACE, in the same write as the hostname option and under
 /// the same lock as the boot run's ([`hostname::apply`]), when it is a
 /// wired interface of real hardware ([`nic::wired`]); nothing for any
-/// other. Not saved with lbu: the next boot adds it again while the
-/// interface is there.
+/// other. With the boot's carrier rule ([`network::wired_dhcp`]): the
+/// link is brought up and, when it finds no carrier within
+/// [`network::SETTLE`], DHCP there goes to the background at once, so an
+/// adapter without a cable that appears before `networking` has started
+/// does not hold its start. Not saved with lbu: the next boot adds it
+/// again while the interface is there.
 pub fn hotplug(opts: &Options, iface: &str) -> Summary {
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
     let node = node_type(&mut ctx);
     let class_net = ctx.path(hostname::CLASS_NET);
     if nic::wired(&class_net).iter().any(|w| w == iface) {
-        let add = [network::Dhcp {
-            iface: iface.to_string(),
-            wifi: false,
-            no_carrier: false,
-        }];
+        let interfaces =
+            (ctx.live && !ctx.dry).then(|| fs::read(hostname::INTERFACES).unwrap_or_default());
+        let add = network::wired_dhcp(&class_net, vec![iface.to_string()], interfaces.as_deref());
         hostname::apply(&mut ctx, node, None, &add);
     } else {
         ctx.note(format_args!(

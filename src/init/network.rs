@@ -40,6 +40,19 @@
 //! udhcpc waits for its lease as before. A stanza with udhcpc options of
 //! its own (`udhcpc-opts`, `dhcp-opts`) is left as it is. A carrier rccr-init
 //! cannot read counts as present: the boot waits as it did.
+//!
+//! `rccr-init --hotplug IFACE` ([`super::hotplug`]) applies the same rule
+//! ([`wired_dhcp`]) to the one interface it adds: an adapter without a
+//! cable that appears during the boot, before `networking` has run its
+//! `ifup` of every interface, would otherwise hold that for 15 seconds
+//! too. It waits as the boot does, at most [`SETTLE`]: mdev's script runs
+//! it in the background, so no other device event waits for it.
+//!
+//! The comment above a wired stanza was `# rccr-init: a wired interface
+//! present at boot` before `--hotplug` wrote stanzas too; it is now
+//! `# rccr-init: a wired interface`. Nothing reads these comments (a
+//! stanza is known by the interface it names), so files with the old one
+//! stay as they are and get nothing twice.
 use super::hostname::{lines, stanzas, starts_stanza, words};
 use std::fs;
 use std::path::Path;
@@ -66,14 +79,35 @@ pub struct Dhcp {
     pub no_carrier: bool,
 }
 
-/// The stanzas this boot wants: the wired interfaces under `class_net`,
-/// and the wireless ones when `wifi` (a configuration is installed). With
-/// `settle` (the live system, not a dry run) the wired links that will
-/// get DHCP (`interfaces`, the file now, names them nowhere else than in
-/// a DHCP stanza) are brought up first and given up to [`SETTLE`] to find
-/// their carrier; `iface eth3 inet manual` keeps eth3 as it is.
+/// The stanzas this boot wants: the wired interfaces under `class_net`
+/// ([`wired_dhcp`], which with `settle` brings them up and waits for their
+/// carrier), and the wireless ones when `wifi` (a configuration is
+/// installed).
 pub fn at_boot(class_net: &Path, wifi: bool, settle: Option<&[u8]>) -> Vec<Dhcp> {
-    let mut wired = super::nic::wired(class_net);
+    let mut out = wired_dhcp(class_net, super::nic::wired(class_net), settle);
+    if wifi {
+        let mut wireless = super::nic::wireless(class_net);
+        if wireless.is_empty() {
+            wireless.push(FIRST_WIRELESS.to_string());
+        }
+        out.extend(wireless.into_iter().map(|iface| Dhcp {
+            iface,
+            wifi: true,
+            no_carrier: false,
+        }));
+    }
+    out.retain(|d| iface_name_ok(&d.iface));
+    out
+}
+
+/// The stanzas of the wired interfaces `wired` (the boot's every one, or
+/// the one `--hotplug` names), each with whether its link has a carrier.
+/// With `settle` (the live system, not a dry run) the links that will get
+/// DHCP (`interfaces`, the file now, names them nowhere else than in a
+/// DHCP stanza) are brought up first and given up to [`SETTLE`] to find
+/// their carrier, no longer than one still has none; `iface eth3 inet
+/// manual` keeps eth3 as it is.
+pub fn wired_dhcp(class_net: &Path, mut wired: Vec<String>, settle: Option<&[u8]>) -> Vec<Dhcp> {
     wired.retain(|i| iface_name_ok(i));
     if let Some(interfaces) = settle {
         let named = mentioned(interfaces);
@@ -94,27 +128,14 @@ pub fn at_boot(class_net: &Path, wifi: bool, settle: Option<&[u8]>) -> Vec<Dhcp>
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    let mut out: Vec<Dhcp> = wired
+    wired
         .into_iter()
         .map(|iface| Dhcp {
             no_carrier: !has_carrier(class_net, &iface),
             iface,
             wifi: false,
         })
-        .collect();
-    if wifi {
-        let mut wireless = super::nic::wireless(class_net);
-        if wireless.is_empty() {
-            wireless.push(FIRST_WIRELESS.to_string());
-        }
-        out.extend(wireless.into_iter().map(|iface| Dhcp {
-            iface,
-            wifi: true,
-            no_carrier: false,
-        }));
-    }
-    out.retain(|d| iface_name_ok(&d.iface));
-    out
+        .collect()
 }
 
 /// `ip link set dev NAME up` (busybox's `ip` on Alpine), NAME passed as
@@ -295,7 +316,7 @@ pub fn with_dhcp(content: &[u8], add: &[Dhcp], name: &str) -> (Vec<u8>, Vec<Stri
             )
         } else {
             format!(
-                "\n# rccr-init: a wired interface present at boot\nauto {i}\niface {i} inet dhcp\n\thostname {name}\n"
+                "\n# rccr-init: a wired interface\nauto {i}\niface {i} inet dhcp\n\thostname {name}\n"
             )
         };
         out.extend_from_slice(stanza.as_bytes());
@@ -332,7 +353,7 @@ mod tests {
         assert!(text.starts_with(IMAGE), "{text}");
         assert!(
             text.ends_with(&format!(
-                "auto eth1\niface eth1 inet dhcp\n\thostname {N}\n\n# rccr-init: a wired interface present at boot\nauto enp3s0\niface enp3s0 inet dhcp\n\thostname {N}\n"
+                "auto eth1\niface eth1 inet dhcp\n\thostname {N}\n\n# rccr-init: a wired interface\nauto enp3s0\niface enp3s0 inet dhcp\n\thostname {N}\n"
             )),
             "{text}"
         );
@@ -362,6 +383,11 @@ mod tests {
             with_dhcp(sourced, &wired(&["eth1"]), N),
             (sourced.to_vec(), vec![])
         );
+        // A stanza under the comment of older versions is known by its
+        // interface, as any other.
+        let old = format!("{IMAGE}\n# rccr-init: a wired interface present at boot\nauto eth1\niface eth1 inet dhcp\n\thostname {N}\n");
+        let (after, added) = with_dhcp(old.as_bytes(), &wired(&["eth1"]), N);
+        assert_eq!((after, added), (old.into_bytes(), vec![]));
         // A comment naming an interface is no stanza.
         let (_, added) = with_dhcp(b"# auto eth1\n", &wired(&["eth1"]), N);
         assert_eq!(added, ["eth1"]);

@@ -15,15 +15,20 @@
 # any use: the kernel allows more ($, ;, spaces), and none of it may reach
 # a command line.
 #
-#   add     rccr-init --hotplug IFACE adds the interface's DHCP stanza to
-#           /etc/network/interfaces when it is a wired interface of real
-#           hardware (as the boot does: with the node's hostname; under
-#           the lock the boot run's rccr-init holds while it writes the
-#           file, so neither loses the other's stanza). Then, when the
-#           file brings it up at boot (`auto IFACE`), ifup brings it up
-#           now, in the background (udhcpc's first tries take seconds, and
-#           mdev waits for this script), as the networking service stands
-#           once the stanza is written (rc-service networking status):
+#   add     In the background (mdev waits for this script, and holds the
+#           events after it meanwhile): rccr-init --hotplug IFACE adds the
+#           interface's DHCP stanza to /etc/network/interfaces when it is
+#           a wired interface of real hardware, as the boot does: with
+#           the node's hostname; under the lock the boot run's rccr-init
+#           holds while it writes the file, so neither loses the other's
+#           stanza; and, when the link finds no carrier within 3 seconds
+#           of being brought up, udhcpc options that send DHCP to the
+#           background at once, so that networking's start does not wait
+#           15 seconds for a port without a cable. Then, when the file
+#           brings it up at boot (`auto IFACE`), ifup brings it up now
+#           (udhcpc's first tries take seconds), as the networking service
+#           stands once the stanza is written (rc-service networking
+#           status):
 #             started   ifup IFACE
 #             starting  its ifup of every auto interface may have listed
 #                       them before the stanza was there: ifup IFACE once
@@ -40,7 +45,8 @@
 # So an interface that appears while the node boots (a USB adapter on a
 # Pi enumerates seconds after the kernel starts, when rccr-init may have
 # listed the interfaces already) gets its stanza and comes up with the
-# others.
+# others; without a cable, it holds networking's start for a second, not
+# fifteen.
 #
 # Environment (tests): RC_SERVICE (rc-service), RCCR_INIT (rccr-init),
 # IFQUERY (ifquery), IFUP (ifup), IFDOWN (ifdown); NET_HOTPLUG_WAIT=1 waits
@@ -82,8 +88,10 @@ listed() {
 }
 
 # detached CMD...: runs CMD in the background, off mdev's stdin and stdout.
+# In a subshell: ash and dash keep a copy of the descriptors they redirect
+# for a function, to restore them, and the caller's would stay open.
 detached() {
-	"$@" </dev/null >/dev/null 2>&1 &
+	("$@") </dev/null >/dev/null 2>&1 &
 }
 
 # networking: the state of the networking service, as rc-service's exit
@@ -124,6 +132,19 @@ up_once_started() {
 	done
 }
 
+# plugged NAME: the stanza of NAME (rccr-init --hotplug, which may wait
+# for the lock of /etc/network and for the link's carrier), then NAME up
+# as the networking service stands once it is written.
+plugged() {
+	"$RCCR_INIT" --hotplug "$1" || einfo "rccr-init --hotplug $1 failed"
+	# Asked only now, once the stanza is written: a networking start that
+	# comes after this look reads it.
+	case $(networking) in
+		started) bring_up "$1" ;;
+		starting) up_once_started "$1" ;;
+	esac
+}
+
 main() {
 	case "${1:-}" in
 		-h | --help)
@@ -143,15 +164,7 @@ main() {
 		exit 0
 	fi
 	case "${ACTION:-}" in
-		add)
-			"$RCCR_INIT" --hotplug "$_iface" || einfo "rccr-init --hotplug $_iface failed"
-			# Asked only now, once the stanza is written: a networking
-			# start that comes after this look reads it.
-			case $(networking) in
-				started) detached bring_up "$_iface" ;;
-				starting) detached up_once_started "$_iface" ;;
-			esac
-			;;
+		add) detached plugged "$_iface" ;;
 		remove)
 			if "$IFQUERY" --running 2>/dev/null | listed "$_iface"; then
 				detached "$IFDOWN" --force "$_iface"
