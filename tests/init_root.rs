@@ -1212,7 +1212,15 @@ fn the_boot_puts_the_hotplug_rule_first_in_mdev_conf() {
     let root = Root::image("mdev", "target");
     let alpine = "# mdev-conf\nnull\t0:0 666\n(.*)!(.*)\troot:root 660 =%1/%2\n";
     root.write("etc/mdev.conf", alpine);
-    root.init(&[]).ok();
+    let boot = root.init(&[]).ok();
+    // Before the interfaces are listed and written: one that appears
+    // later is the rule's, so none falls between the two.
+    let first = boot.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.ends_with("etc/mdev.conf: mdev runs rccr's network hotplug"),
+        "{}",
+        boot.stderr
+    );
     assert_eq!(
         root.read("etc/mdev.conf"),
         format!("# rccr-init: DHCP on a wired interface plugged in after boot (/usr/libexec/rccr/net-hotplug)\n-SUBSYSTEM=net;DEVPATH=.*/net/.*;.*\troot:root 600 */usr/libexec/rccr/net-hotplug\n{alpine}")

@@ -369,11 +369,14 @@ pub fn run(opts: &Options) -> Summary {
     let wanted = boot.as_ref().and_then(|b| b.hostname.as_deref());
     let wifi_file = wifi::load(&mut ctx);
     let (wifi, wifi_ok) = wifi::install(&mut ctx, wifi_file.as_ref());
+    // The rule before the interfaces are listed: one that appears after
+    // the listing is then mdev's to hand to --hotplug, which waits for
+    // this run's lock on /etc/network.
+    ensure_hotplug_rule(&mut ctx);
     let interfaces =
         (ctx.live && !ctx.dry).then(|| fs::read(hostname::INTERFACES).unwrap_or_default());
     let dhcp = network::at_boot(&ctx.path(hostname::CLASS_NET), wifi, interfaces.as_deref());
     let (name, hostname_ok) = hostname::apply(&mut ctx, node, wanted, &dhcp);
-    ensure_hotplug_rule(&mut ctx);
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
     // was before the rotation, without them.
