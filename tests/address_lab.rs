@@ -1170,3 +1170,33 @@ fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
         .collect();
     assert_eq!(formed.len(), 1, "{err}");
 }
+
+/// A key rotation that one node missed (its link down) is left
+/// unfinished, with the other node's line settled at its address then;
+/// that node moves to a new lease, and setup finishes the rotation and
+/// follows it. The last rotation it retires names the node where it is
+/// now: before, a last rotation setup had just retired was never
+/// followed, and the line stayed at the old lease, for whoever takes it.
+#[test]
+fn a_line_an_interrupted_rotation_settled_follows_its_node_when_setup_finishes_it() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    ok("rccr setup", &setup(&lab));
+    let old_ip = lab.ip("target-1");
+    sh_ok(&lab, "target-2", "ip link set eth0 down");
+    let rekey = lab.exec("control", &["rccr", "keyrotate", "--yes", "--rekey"]);
+    assert_eq!(rekey.status.code(), Some(1), "{}", stderr(&rekey));
+    let journal = cat(&lab, "control", "/root/.rccr/rotation.journal");
+    assert_has(&journal, &format!("node {old_ip}:22 rotated\n"));
+    sh_ok(&lab, "target-2", "ip link set eth0 up");
+    let new_ip = move_to_new_lease(&lab, "target-1");
+
+    let out = setup(&lab);
+    let json = ok("rccr setup, finishing the rotation", &out);
+    assert_has(
+        object_of(&json, &new_ip),
+        &format!("\"moved_from\": \"{old_ip}\""),
+    );
+    let last = cat(&lab, "control", "/root/.rccr/last-rotation");
+    assert_has(&last, &format!("node {new_ip}:22 rotated\n"));
+    assert!(!last.contains(&format!("node {old_ip}:")), "{last}");
+}

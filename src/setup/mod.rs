@@ -148,14 +148,15 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
     inventory::save(paths, &records, &config.ssh.user, &cluster_key)?;
     // The pins, then the last rotation's word on a node that moved this
-    // run, follow it; a last rotation this run retired names nodes where
-    // they are now already.
-    let moves = if record::last_rotation(paths) == last_before {
-        record::moves(&planned)
-    } else {
+    // run, follow it; in a last rotation this run retired, the lines of
+    // the nodes it rotated are where they are now already.
+    let fresh = if record::last_rotation(paths) == last_before {
         Vec::new()
+    } else {
+        rotated.rotated_at.clone()
     };
-    if let Some(warning) = record::follow_nodes(paths, &records, &moves, config.ssh.port)? {
+    let moves = record::moves(&planned);
+    if let Some(warning) = record::follow_nodes(paths, &records, &moves, &fresh, config.ssh.port)? {
         eprintln!("rccr setup: {warning}");
     }
     if let Some(problem) = crate::state::persist_control() {
@@ -276,6 +277,8 @@ struct Rotated {
     /// Nodes only the journal still lists that may need the temporary key
     /// (unreachable, say): it stays until they settle or are removed.
     unsettled: Vec<String>,
+    /// Where this run rotated nodes: where they are now.
+    rotated_at: Vec<IpAddr>,
 }
 
 fn rotate(
@@ -318,6 +321,7 @@ fn rotate(
             cluster_key: None,
             volatile: Vec::new(),
             unsettled: Vec::new(),
+            rotated_at: Vec::new(),
         });
     }
     // The rest of the reports are of addresses only the journal lists:
@@ -371,6 +375,7 @@ fn rotate(
         cluster_key: Some(summary.new_key),
         volatile,
         unsettled,
+        rotated_at: ours.iter().map(|n| n.ip).collect(),
     })
 }
 

@@ -107,11 +107,12 @@ pub fn follow_nodes(
     paths: &StatePaths,
     records: &[NodeRecord],
     moves: &[(IpAddr, IpAddr)],
+    fresh: &[IpAddr],
     port: u16,
 ) -> Result<Option<String>, Error> {
     name_host_keys(&paths.known_hosts, records, port)?;
     let last = paths.last_rotation();
-    let Err(e) = journal::follow(&last, moves) else {
+    let Err(e) = journal::follow(&last, moves, fresh) else {
         return Ok(None);
     };
     let moved: Vec<String> = moves
@@ -129,7 +130,9 @@ pub fn follow_nodes(
 
 /// The last rotation's id, `None` when there is none or it cannot be
 /// read (then [`follow_nodes`] says why): a new id after the rotation
-/// stage is one this run retired.
+/// stage is one this run retired, whose lines of the nodes it rotated
+/// are where they are now (its other lines, settled by an interrupted
+/// run, are where they were then).
 pub fn last_rotation(paths: &StatePaths) -> Option<String> {
     journal::load(&paths.last_rotation())
         .ok()
@@ -275,7 +278,7 @@ mod tests {
         );
         b.moved_from = "10.0.0.8".parse().ok();
         let moves = [(b.moved_from.unwrap(), b.ip)];
-        let warning = follow_nodes(paths, &[b], &moves, 22).unwrap().unwrap();
+        let warning = follow_nodes(paths, &[b], &moves, &[], 22).unwrap().unwrap();
         let last = paths.last_rotation().display().to_string();
         assert!(warning.starts_with(&format!("{last}:2: ")), "{warning}");
         assert!(warning.contains("(10.0.0.8 to 10.0.0.4)"), "{warning}");

@@ -219,19 +219,21 @@ fn forget_where(path: &Path, gone: &dyn Fn(&NodeAddr) -> bool) -> Result<bool, E
 /// address, each at its port: what it says of a node stays the node's.
 /// Every other line of an address a moved node took now (at any port) is
 /// dropped, whether or not the moved node had a line of its own: the host
-/// that was there is not the node there now. Returns whether it changed.
-pub fn follow(path: &Path, moves: &[(IpAddr, IpAddr)]) -> Result<bool, Error> {
+/// that was there is not the node there now. The lines of `fresh`
+/// addresses (a rotation wrote them where its nodes are now) are kept as
+/// they are. Returns whether it changed.
+pub fn follow(path: &Path, moves: &[(IpAddr, IpAddr)], fresh: &[IpAddr]) -> Result<bool, Error> {
     let Some(mut record) = load(path)? else {
         return Ok(false);
     };
+    let stale = |name: &str| addr::parse(name, 22).filter(|node| !fresh.contains(&node.ip));
     let moved = |name: &str| {
-        let node = addr::parse(name, 22)?;
+        let node = stale(name)?;
         let (_, to) = moves.iter().find(|(from, _)| *from == node.ip)?;
         Some(NodeAddr { ip: *to, ..node }.journal_name())
     };
-    let taken = |name: &str| {
-        addr::parse(name, 22).is_some_and(|node| moves.iter().any(|(_, to)| *to == node.ip))
-    };
+    let taken =
+        |name: &str| stale(name).is_some_and(|node| moves.iter().any(|(_, to)| *to == node.ip));
     let mut nodes: Vec<(String, String)> = record
         .nodes
         .iter()
@@ -403,7 +405,7 @@ mod tests {
     fn a_followed_node_keeps_its_line_at_its_new_address() {
         let dir = crate::fsutil::scratch::Dir::new("journal-follow");
         let path = dir.join("last-rotation");
-        assert!(!follow(&path, &[]).unwrap());
+        assert!(!follow(&path, &[], &[]).unwrap());
         journal_at(
             &path,
             &[
@@ -414,14 +416,14 @@ mod tests {
             ],
         );
         let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        assert!(!follow(&path, &[(ip("10.0.0.9"), ip("10.0.0.8"))]).unwrap());
+        assert!(!follow(&path, &[(ip("10.0.0.9"), ip("10.0.0.8"))], &[]).unwrap());
         // 1 and 2 swapped, 3 moved to the address 4 had.
         let moves = [
             (ip("10.0.0.1"), ip("10.0.0.2")),
             (ip("10.0.0.2"), ip("10.0.0.1")),
             (ip("10.0.0.3"), ip("10.0.0.4")),
         ];
-        assert!(follow(&path, &moves).unwrap());
+        assert!(follow(&path, &moves, &[]).unwrap());
         let nodes = load(&path).unwrap().unwrap().nodes;
         // 4's line, at another port of the address 3 took, is the host
         // that was there: dropped.
@@ -435,7 +437,7 @@ mod tests {
             .map(|(n, p)| (n.to_string(), p.to_string()))
             .collect();
         assert_eq!(nodes, expected);
-        assert!(!follow(&path, &[]).unwrap());
+        assert!(!follow(&path, &[], &[]).unwrap());
     }
 
     #[test]
@@ -452,13 +454,37 @@ mod tests {
             ],
         );
         let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        assert!(follow(&path, &[(ip("10.0.0.5"), ip("10.0.0.6"))]).unwrap());
+        assert!(follow(&path, &[(ip("10.0.0.5"), ip("10.0.0.6"))], &[]).unwrap());
         let record = load(&path).unwrap().unwrap();
         assert_eq!(record.phase("10.0.0.6:22"), None);
         assert_eq!(record.nodes.len(), 1);
         let at = |text: &str| addr::parse(text, 22).unwrap();
         assert_eq!(persisted(&[&record], &at("10.0.0.6")), "-");
         assert_eq!(persisted(&[&record], &at("10.0.0.7")), "yes");
+    }
+
+    #[test]
+    fn a_line_a_rotation_wrote_where_its_node_is_now_stays() {
+        let dir = crate::fsutil::scratch::Dir::new("journal-follow-fresh");
+        let path = dir.join("last-rotation");
+        // Retired this run: N, new at .5, was rotated there; A, settled
+        // at .8 by an interrupted run, moved to .4; B's node moved from
+        // .5 to .9 (N took its lease).
+        journal_at(
+            &path,
+            &[("10.0.0.5:22", "rotated"), ("10.0.0.8:22", "rotated")],
+        );
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let moves = [
+            (ip("10.0.0.8"), ip("10.0.0.4")),
+            (ip("10.0.0.5"), ip("10.0.0.9")),
+        ];
+        assert!(follow(&path, &moves, &[ip("10.0.0.5")]).unwrap());
+        let record = load(&path).unwrap().unwrap();
+        assert_eq!(record.phase("10.0.0.5:22"), Some("rotated"));
+        assert_eq!(record.phase("10.0.0.4:22"), Some("rotated"));
+        assert_eq!(record.phase("10.0.0.9:22"), None);
+        assert_eq!(record.nodes.len(), 2);
     }
 
     #[test]
