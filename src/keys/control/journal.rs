@@ -440,22 +440,29 @@ mod tests {
         assert!(!follow(&path, &[], &[]).unwrap());
     }
 
+    /// A last rotation of `lines` after [`follow`] with `moves` and
+    /// `fresh`; whether it changed.
+    fn followed(lines: &[(&str, &str)], moves: &[(&str, &str)], fresh: &[&str]) -> (bool, Record) {
+        let dir = crate::fsutil::scratch::Dir::new("journal-followed");
+        let path = dir.join("last-rotation");
+        journal_at(&path, lines);
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let moves: Vec<_> = moves.iter().map(|(a, b)| (ip(a), ip(b))).collect();
+        let fresh: Vec<_> = fresh.iter().map(|a| ip(a)).collect();
+        let changed = follow(&path, &moves, &fresh).unwrap();
+        (changed, load(&path).unwrap().unwrap())
+    }
+
     #[test]
     fn a_line_where_a_node_without_one_moved_to_is_dropped() {
-        let dir = crate::fsutil::scratch::Dir::new("journal-follow-into");
-        let path = dir.join("last-rotation");
         // B, now off, ended volatile at .6; A, not in that rotation, moved
         // from .5 to .6: B's line is not A's.
-        journal_at(
-            &path,
-            &[
-                ("10.0.0.6:22", "rotated-volatile"),
-                ("10.0.0.7:22", "rotated"),
-            ],
-        );
-        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        assert!(follow(&path, &[(ip("10.0.0.5"), ip("10.0.0.6"))], &[]).unwrap());
-        let record = load(&path).unwrap().unwrap();
+        let lines = [
+            ("10.0.0.6:22", "rotated-volatile"),
+            ("10.0.0.7:22", "rotated"),
+        ];
+        let (changed, record) = followed(&lines, &[("10.0.0.5", "10.0.0.6")], &[]);
+        assert!(changed);
         assert_eq!(record.phase("10.0.0.6:22"), None);
         assert_eq!(record.nodes.len(), 1);
         let at = |text: &str| addr::parse(text, 22).unwrap();
@@ -465,22 +472,13 @@ mod tests {
 
     #[test]
     fn a_line_a_rotation_wrote_where_its_node_is_now_stays() {
-        let dir = crate::fsutil::scratch::Dir::new("journal-follow-fresh");
-        let path = dir.join("last-rotation");
         // Retired this run: N, new at .5, was rotated there; A, settled
         // at .8 by an interrupted run, moved to .4; B's node moved from
         // .5 to .9 (N took its lease).
-        journal_at(
-            &path,
-            &[("10.0.0.5:22", "rotated"), ("10.0.0.8:22", "rotated")],
-        );
-        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        let moves = [
-            (ip("10.0.0.8"), ip("10.0.0.4")),
-            (ip("10.0.0.5"), ip("10.0.0.9")),
-        ];
-        assert!(follow(&path, &moves, &[ip("10.0.0.5")]).unwrap());
-        let record = load(&path).unwrap().unwrap();
+        let lines = [("10.0.0.5:22", "rotated"), ("10.0.0.8:22", "rotated")];
+        let moves = [("10.0.0.8", "10.0.0.4"), ("10.0.0.5", "10.0.0.9")];
+        let (changed, record) = followed(&lines, &moves, &["10.0.0.5"]);
+        assert!(changed);
         assert_eq!(record.phase("10.0.0.5:22"), Some("rotated"));
         assert_eq!(record.phase("10.0.0.4:22"), Some("rotated"));
         assert_eq!(record.phase("10.0.0.9:22"), None);
