@@ -7,6 +7,8 @@
 //! its name and its new address. The same MAC with another host key is a
 //! mismatch, and nothing follows it.
 mod common;
+#[path = "swarm/dockerlab.rs"]
+mod dockerlab;
 
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{stderr, stdout, Lab};
@@ -1143,16 +1145,31 @@ fn a_move_an_earlier_run_found_is_not_applied_again() {
 /// and follows it at neither. The cluster engine does not log in at its
 /// recorded address either, where the copy may be: before, it logged in
 /// there with the cluster key, prepared whoever answered and joined it
-/// to the swarm as the node.
+/// to the swarm as the node. The configured playbooks leave it out too:
+/// before, Ansible logged in there as the node.
 #[test]
 fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
-    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let wrapper = or_skip!(dockerlab::ansible_playbook_wrapper());
+    let ansible = wrapper.with_file_name("ansible");
+    let lab = or_skip!(Lab::builder()
+        .targets(2)
+        .bin(wrapper)
+        .bin(ansible)
+        .up_as_root());
     adopt_target_1_alone(&lab);
     let sh = |host: &str, script: &str| sh_ok(&lab, host, script);
     let node = lab.host("target-1");
     sh("target-1", "ip link set eth0 address 02:52:43:4c:00:ab");
     sh("target-2", "ip link set eth0 up");
     clone_card_after_adoption(&lab, "target-1", "target-2");
+    let playbook = "- hosts: targets\n  gather_facts: false\n  tasks:\n    - name: mark\n      ansible.builtin.raw: touch /root/played\n";
+    sh(
+        "control",
+        &format!(
+            "printf '%s' '{playbook}' > /root/mark.yml && \
+             printf 'playbooks:\\n  - /root/mark.yml\\n' > /root/cluster_config.yml"
+        ),
+    );
 
     let out = lab.exec("control", &["rccr", "setup", "--yes", "--json"]);
     let err = stderr(&out);
@@ -1169,6 +1186,11 @@ fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
         .filter(|l| l.starts_with(&format!("rccr setup: {}: ", node.hostname)))
         .collect();
     assert_eq!(formed.len(), 1, "{err}");
+    for host in ["target-1", "target-2"] {
+        let played = lab.exec(host, &["test", "-e", "/root/played"]);
+        assert!(!played.status.success(), "a playbook ran on {host}\n{err}");
+    }
+    assert_has(&err, "PLAY RECAP");
 }
 
 /// A key rotation that one node missed (its link down) is left

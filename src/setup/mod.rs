@@ -207,7 +207,12 @@ fn form(
         print::progress(PROGRAM, &note);
     }
     let started = std::time::Instant::now();
-    let playbooks = playbooks::run(config, paths)?;
+    let held: Vec<&str> = records
+        .iter()
+        .filter(|r| engine_opts.held.iter().any(|(ip, _)| *ip == r.ip))
+        .map(|r| r.hostname.as_str())
+        .collect();
+    let playbooks = playbooks::run(config, paths, &held)?;
     if playbooks != playbooks::Outcome::None {
         report.timings.push(("playbooks", started.elapsed()));
     }

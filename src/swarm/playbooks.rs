@@ -36,7 +36,9 @@ pub enum Outcome {
 
 /// Runs every configured playbook in order, stopping at the first that
 /// fails.
-pub fn run(config: &Config, paths: &StatePaths) -> Result<Outcome, Error> {
+/// `held` are inventory hosts the playbooks leave out (`--limit`): setup
+/// could not tell whether the machine at their address is the node.
+pub fn run(config: &Config, paths: &StatePaths, held: &[&str]) -> Result<Outcome, Error> {
     if config.playbooks.is_empty() {
         return Ok(Outcome::None);
     }
@@ -61,7 +63,7 @@ pub fn run(config: &Config, paths: &StatePaths) -> Result<Outcome, Error> {
             playbook.display(),
             log_path.display()
         );
-        if !ansible_playbook(&paths.inventory_ini(), playbook, &log)? {
+        if !ansible_playbook(&paths.inventory_ini(), playbook, held, &log)? {
             return Ok(Outcome::Failed(playbook.display().to_string()));
         }
     }
@@ -70,10 +72,21 @@ pub fn run(config: &Config, paths: &StatePaths) -> Result<Outcome, Error> {
 
 /// Runs one playbook with its stdout and stderr copied to our stderr and
 /// the log; true when it succeeded.
-fn ansible_playbook(inventory: &Path, playbook: &Path, log: &Mutex<File>) -> Result<bool, Error> {
-    let mut child = Command::new("ansible-playbook")
-        .arg("-i")
-        .arg(inventory)
+fn ansible_playbook(
+    inventory: &Path,
+    playbook: &Path,
+    held: &[&str],
+    log: &Mutex<File>,
+) -> Result<bool, Error> {
+    let mut command = Command::new("ansible-playbook");
+    command.arg("-i").arg(inventory);
+    if !held.is_empty() {
+        // Hostnames are letters, digits, '-' and '.': no pattern syntax.
+        command
+            .arg("--limit")
+            .arg(format!("all:!{}", held.join(":!")));
+    }
+    let mut child = command
         .arg(playbook)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
