@@ -1162,7 +1162,7 @@ fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
     sh("target-1", "ip link set eth0 address 02:52:43:4c:00:ab");
     sh("target-2", "ip link set eth0 up");
     clone_card_after_adoption(&lab, "target-1", "target-2");
-    let playbook = "- hosts: targets\n  gather_facts: false\n  tasks:\n    - name: mark\n      ansible.builtin.raw: touch /root/played\n";
+    let playbook = "- hosts: targets\n  gather_facts: false\n  tasks:\n    - name: mark\n      ansible.builtin.raw: touch /root/played\n- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: mark the control\n      ansible.builtin.raw: touch /root/local-played\n";
     sh(
         "control",
         &format!(
@@ -1191,6 +1191,13 @@ fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
         assert!(!played.status.success(), "a playbook ran on {host}\n{err}");
     }
     assert_has(&err, "PLAY RECAP");
+    // The others' plays run, `hosts: localhost` too (Ansible's implicit
+    // localhost is not in `all`).
+    let local = lab.exec("control", &["test", "-e", "/root/local-played"]);
+    assert!(
+        local.status.success(),
+        "the localhost play did not run\n{err}"
+    );
 }
 
 /// A key rotation that one node missed (its link down) is left

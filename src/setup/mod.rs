@@ -283,7 +283,7 @@ struct Rotated {
     /// (unreachable, say): it stays until they settle or are removed.
     unsettled: Vec<String>,
     /// Where this run rotated nodes: where they are now.
-    rotated_at: Vec<IpAddr>,
+    rotated_at: Vec<NodeAddr>,
 }
 
 fn rotate(
@@ -380,7 +380,7 @@ fn rotate(
         cluster_key: Some(summary.new_key),
         volatile,
         unsettled,
-        rotated_at: ours.iter().map(|n| n.ip).collect(),
+        rotated_at: ours,
     })
 }
 

@@ -4,6 +4,7 @@ use super::discover::{Candidate, Class};
 use super::plan::Planned;
 use crate::error::Error;
 use crate::identity::{Arch, Hostname, Role};
+use crate::keys::addr::NodeAddr;
 use crate::keys::control::journal;
 use crate::keys::control::known_hosts::{KnownHosts, Named};
 use crate::scan;
@@ -107,7 +108,7 @@ pub fn follow_nodes(
     paths: &StatePaths,
     records: &[NodeRecord],
     moves: &[(IpAddr, IpAddr)],
-    fresh: &[IpAddr],
+    fresh: &[NodeAddr],
     port: u16,
 ) -> Result<Option<String>, Error> {
     name_host_keys(&paths.known_hosts, records, port)?;

@@ -82,9 +82,11 @@ fn ansible_playbook(
     command.arg("-i").arg(inventory);
     if !held.is_empty() {
         // Hostnames are letters, digits, '-' and '.': no pattern syntax.
+        // `localhost` too: Ansible's implicit one is not in `all`, and a
+        // `hosts: localhost` play would be skipped.
         command
             .arg("--limit")
-            .arg(format!("all:!{}", held.join(":!")));
+            .arg(format!("all:localhost:!{}", held.join(":!")));
     }
     let mut child = command
         .arg(playbook)

@@ -219,14 +219,14 @@ fn forget_where(path: &Path, gone: &dyn Fn(&NodeAddr) -> bool) -> Result<bool, E
 /// address, each at its port: what it says of a node stays the node's.
 /// Every other line of an address a moved node took now (at any port) is
 /// dropped, whether or not the moved node had a line of its own: the host
-/// that was there is not the node there now. The lines of `fresh`
-/// addresses (a rotation wrote them where its nodes are now) are kept as
-/// they are. Returns whether it changed.
-pub fn follow(path: &Path, moves: &[(IpAddr, IpAddr)], fresh: &[IpAddr]) -> Result<bool, Error> {
+/// that was there is not the node there now. The lines of `fresh` nodes
+/// (a rotation wrote them where its nodes are now, at their ports) are
+/// kept as they are. Returns whether it changed.
+pub fn follow(path: &Path, moves: &[(IpAddr, IpAddr)], fresh: &[NodeAddr]) -> Result<bool, Error> {
     let Some(mut record) = load(path)? else {
         return Ok(false);
     };
-    let stale = |name: &str| addr::parse(name, 22).filter(|node| !fresh.contains(&node.ip));
+    let stale = |name: &str| addr::parse(name, 22).filter(|node| !fresh.contains(node));
     let moved = |name: &str| {
         let node = stale(name)?;
         let (_, to) = moves.iter().find(|(from, _)| *from == node.ip)?;
@@ -442,13 +442,18 @@ mod tests {
 
     /// A last rotation of `lines` after [`follow`] with `moves` and
     /// `fresh`; whether it changed.
-    fn followed(lines: &[(&str, &str)], moves: &[(&str, &str)], fresh: &[&str]) -> (bool, Record) {
-        let dir = crate::fsutil::scratch::Dir::new("journal-followed");
+    fn followed(
+        test: &str,
+        lines: &[(&str, &str)],
+        moves: &[(&str, &str)],
+        fresh: &[&str],
+    ) -> (bool, Record) {
+        let dir = crate::fsutil::scratch::Dir::new(test);
         let path = dir.join("last-rotation");
         journal_at(&path, lines);
         let ip = |text: &str| text.parse::<IpAddr>().unwrap();
         let moves: Vec<_> = moves.iter().map(|(a, b)| (ip(a), ip(b))).collect();
-        let fresh: Vec<_> = fresh.iter().map(|a| ip(a)).collect();
+        let fresh: Vec<_> = fresh.iter().map(|a| addr::parse(a, 22).unwrap()).collect();
         let changed = follow(&path, &moves, &fresh).unwrap();
         (changed, load(&path).unwrap().unwrap())
     }
@@ -461,7 +466,8 @@ mod tests {
             ("10.0.0.6:22", "rotated-volatile"),
             ("10.0.0.7:22", "rotated"),
         ];
-        let (changed, record) = followed(&lines, &[("10.0.0.5", "10.0.0.6")], &[]);
+        let moves = [("10.0.0.5", "10.0.0.6")];
+        let (changed, record) = followed("journal-follow-into", &lines, &moves, &[]);
         assert!(changed);
         assert_eq!(record.phase("10.0.0.6:22"), None);
         assert_eq!(record.nodes.len(), 1);
@@ -474,15 +480,28 @@ mod tests {
     fn a_line_a_rotation_wrote_where_its_node_is_now_stays() {
         // Retired this run: N, new at .5, was rotated there; A, settled
         // at .8 by an interrupted run, moved to .4; B's node moved from
-        // .5 to .9 (N took its lease).
-        let lines = [("10.0.0.5:22", "rotated"), ("10.0.0.8:22", "rotated")];
-        let moves = [("10.0.0.8", "10.0.0.4"), ("10.0.0.5", "10.0.0.9")];
-        let (changed, record) = followed(&lines, &moves, &["10.0.0.5"]);
+        // .5 to .9 (N took its lease). C moved mid-rotation from .7 into
+        // .3 and was rotated there at port 22: an old line of .3 at
+        // another port is not C's.
+        let lines = [
+            ("10.0.0.5:22", "rotated"),
+            ("10.0.0.8:22", "rotated"),
+            ("10.0.0.3:22", "rotated-volatile"),
+            ("10.0.0.3:2222", "refused"),
+        ];
+        let moves = [
+            ("10.0.0.8", "10.0.0.4"),
+            ("10.0.0.5", "10.0.0.9"),
+            ("10.0.0.7", "10.0.0.3"),
+        ];
+        let fresh = ["10.0.0.5", "10.0.0.3"];
+        let (changed, record) = followed("journal-follow-fresh", &lines, &moves, &fresh);
         assert!(changed);
         assert_eq!(record.phase("10.0.0.5:22"), Some("rotated"));
         assert_eq!(record.phase("10.0.0.4:22"), Some("rotated"));
+        assert_eq!(record.phase("10.0.0.3:22"), Some("rotated-volatile"));
         assert_eq!(record.phase("10.0.0.9:22"), None);
-        assert_eq!(record.nodes.len(), 2);
+        assert_eq!(record.nodes.len(), 3);
     }
 
     #[test]
