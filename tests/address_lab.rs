@@ -1139,13 +1139,30 @@ fn a_move_an_earlier_run_found_is_not_applied_again() {
     assert!(missing.ends_with("\t-"), "{nodes}");
 }
 
+/// Adopts `target-1`, gives it a new MAC, and makes `target-2` a copy of
+/// its card: two running machines show its host key and neither has the
+/// MAC it was recorded with. Returns the node as it was adopted.
+fn copy_a_node_with_a_new_card(lab: &Lab) -> common::lab::Host {
+    adopt_target_1_alone(lab);
+    let node = lab.host("target-1");
+    sh_ok(
+        lab,
+        "target-1",
+        "ip link set eth0 address 02:52:43:4c:00:ab",
+    );
+    sh_ok(lab, "target-2", "ip link set eth0 up");
+    clone_card_after_adoption(lab, "target-1", "target-2");
+    node
+}
+
 /// Two running machines show an adopted node's host key and neither has
 /// the MAC it was recorded with (the node's card replaced, a copy of its
 /// card booted elsewhere): setup cannot tell which is the node, and keeps
 /// and follows it at neither. The cluster engine does not log in at its
 /// recorded address either, where the copy may be: before, it logged in
 /// there with the cluster key, prepared whoever answered and joined it
-/// to the swarm as the node. The configured playbooks leave it out too:
+/// to the swarm as the node. The configured playbooks and the operator's
+/// `ansible all` leave it out too (it is in no group of inventory.ini):
 /// before, Ansible logged in there as the node.
 #[test]
 fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
@@ -1156,12 +1173,8 @@ fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
         .bin(wrapper)
         .bin(ansible)
         .up_as_root());
-    adopt_target_1_alone(&lab);
+    let node = copy_a_node_with_a_new_card(&lab);
     let sh = |host: &str, script: &str| sh_ok(&lab, host, script);
-    let node = lab.host("target-1");
-    sh("target-1", "ip link set eth0 address 02:52:43:4c:00:ab");
-    sh("target-2", "ip link set eth0 up");
-    clone_card_after_adoption(&lab, "target-1", "target-2");
     let playbook = "- hosts: targets\n  gather_facts: false\n  tasks:\n    - name: mark\n      ansible.builtin.raw: touch /root/played\n- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: mark the control\n      ansible.builtin.raw: touch /root/local-played\n";
     sh(
         "control",
@@ -1198,6 +1211,77 @@ fn a_node_setup_cannot_tell_from_a_copy_is_not_formed_where_it_was() {
         local.status.success(),
         "the localhost play did not run\n{err}"
     );
+    // No `!NAME` that matches no host of the inventory.
+    assert!(!err.contains("Could not match"), "{err}");
+    // Nor does the operator's own `ansible all`, through ~/.ansible.cfg.
+    let adhoc = lab.exec(
+        "control",
+        &[
+            "ansible",
+            "all",
+            "-m",
+            "ansible.builtin.raw",
+            "-a",
+            "touch /root/adhoc",
+        ],
+    );
+    assert!(adhoc.status.success(), "{}", stderr(&adhoc));
+    let control = lab.exec("control", &["test", "-e", "/root/adhoc"]);
+    assert!(control.status.success(), "ansible all missed the control");
+    for host in ["target-1", "target-2"] {
+        let reached = lab.exec(host, &["test", "-e", "/root/adhoc"]);
+        assert!(!reached.status.success(), "ansible all reached {host}");
+    }
+}
+
+/// The host lines of `ini` (an Ansible inventory) that name `name`.
+fn ini_hosts<'i>(ini: &'i str, name: &str) -> Vec<&'i str> {
+    ini.lines()
+        .filter(|l| l.split(' ').next() == Some(name))
+        .collect()
+}
+
+/// As above, with `--no-swarm`: inventory.ini, which `~/.ansible.cfg`
+/// points plain `ansible` at, leaves the node out of every group, with a
+/// comment saying it is held back and why; its record stays in `nodes`.
+/// Before, inventory.ini listed it at its recorded address, where the copy
+/// may answer, and an operator's `ansible all` logged in there as the
+/// node. Once setup can tell them apart again (the copy off), the node is
+/// back in its group.
+#[test]
+fn a_node_setup_cannot_tell_from_a_copy_is_in_no_group_of_the_ansible_inventory() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let node = copy_a_node_with_a_new_card(&lab);
+    let out = setup(&lab);
+    ok("rccr setup, a copy of target-1's card", &out);
+    let ini = cat(&lab, "control", "/root/.rccr/inventory.ini");
+    let err = stderr(&out);
+    assert!(ini_hosts(&ini, &node.hostname).is_empty(), "{ini}\n{err}");
+    assert_has(
+        &ini,
+        &format!(
+            "\n# {} ansible_host={}: held back, in no group: ",
+            node.hostname, node.ip
+        ),
+    );
+    assert_has(
+        &err,
+        &format!(
+            "/root/.rccr/inventory.ini, which leaves out {} ({}): held back\n",
+            node.hostname, node.ip
+        ),
+    );
+    let nodes = cat(&lab, "control", "/root/.rccr/nodes");
+    assert_has(
+        &nodes,
+        &format!("\n{}\t{}\t{}\t", node.ip, node.mac, node.hostname),
+    );
+
+    sh_ok(&lab, "target-2", "ip link set eth0 down");
+    ok("rccr setup, the copy off", &setup(&lab));
+    let ini = cat(&lab, "control", "/root/.rccr/inventory.ini");
+    assert_eq!(ini_hosts(&ini, &node.hostname).len(), 1, "{ini}");
+    assert!(!ini.contains("held back"), "{ini}");
 }
 
 /// A key rotation that one node missed (its link down) is left

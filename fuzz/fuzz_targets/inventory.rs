@@ -39,10 +39,18 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(rendered.lines().count(), records.len() + 1);
     assert!(rendered.lines().skip(1).all(|l| l.split('\t').count() == 7));
     assert_eq!(parse(&rendered, Path::new("nodes")).unwrap(), records);
-    let ini = render_ansible(&records, "root", Path::new("/root/.ssh/id_ed25519"));
+    // Every fourth node held back: a comment line in place of its host line.
+    let held: Vec<std::net::IpAddr> = records.iter().step_by(4).map(|n| n.ip).collect();
+    let ini = render_ansible(&records, &held, "root", Path::new("/root/.ssh/id_ed25519"));
     assert_eq!(
         ini.lines().filter(|l| l.contains(" ansible_host=")).count(),
         records.len()
+    );
+    assert_eq!(
+        ini.lines()
+            .filter(|l| l.starts_with('#') && l.contains(" ansible_host="))
+            .count(),
+        held.len()
     );
     for line in ini.lines().filter(|l| l.contains(" ansible_host=")) {
         let locals = line.matches("ansible_connection=").count();

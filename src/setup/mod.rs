@@ -146,7 +146,11 @@ pub fn run(opts: Options) -> Result<(), Error> {
         .unwrap_or_else(|| paths.ssh_identity(config.ssh.key_type));
     clock.lap("rotate");
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
-    inventory::save(paths, &records, &config.ssh.user, &cluster_key)?;
+    // Forming or not: whoever answers at a held-back node's address may be
+    // a copy of it, for the engine, the playbooks and `ansible all` alike.
+    let held = record::held(&planned, &records);
+    let held_ips: Vec<IpAddr> = held.iter().map(|(ip, _)| *ip).collect();
+    inventory::save_holding(paths, &records, &held_ips, &config.ssh.user, &cluster_key)?;
     // The pins, then the last rotation's word on a node that moved this
     // run, follow it; in a last rotation this run retired, the lines of
     // the nodes it rotated are where they are now already.
@@ -165,7 +169,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     clock.lap("record");
     let formed = if opts.form {
         let mut engine_opts = engine::Options::new(opts.remove_missing, opts.yes);
-        engine_opts.held = record::held(&planned, &records);
+        engine_opts.held = held;
         let formed = form(&config, paths, &records, &engine_opts)?;
         clock.laps.extend(formed.0.timings.iter().copied());
         clock.start_again();
@@ -181,10 +185,19 @@ pub fn run(opts: Options) -> Result<(), Error> {
         formed.as_ref().map(|f| &f.0),
         opts.json,
     ))?;
+    let left_out: Vec<String> = records
+        .iter()
+        .filter(|r| held_ips.contains(&r.ip))
+        .map(|r| format!("{} ({})", r.hostname, r.ip))
+        .collect();
     eprintln!(
-        "rccr setup: inventory written to {} and {}",
+        "rccr setup: inventory written to {} and {}{}",
         paths.nodes().display(),
-        paths.inventory_ini().display()
+        paths.inventory_ini().display(),
+        match left_out[..] {
+            [] => String::new(),
+            _ => format!(", which leaves out {}: held back", left_out.join(", ")),
+        }
     );
     clock.lap("report");
     eprintln!(
@@ -207,12 +220,9 @@ fn form(
         print::progress(PROGRAM, &note);
     }
     let started = std::time::Instant::now();
-    let held: Vec<&str> = records
-        .iter()
-        .filter(|r| engine_opts.held.iter().any(|(ip, _)| *ip == r.ip))
-        .map(|r| r.hostname.as_str())
-        .collect();
-    let playbooks = playbooks::run(config, paths, &held)?;
+    // A node held back is in no group of the inventory they read: no
+    // `--limit` (whose `!NAME`, matching no host, Ansible would warn of).
+    let playbooks = playbooks::run(config, paths, &[])?;
     if playbooks != playbooks::Outcome::None {
         report.timings.push(("playbooks", started.elapsed()));
     }

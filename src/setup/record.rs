@@ -41,11 +41,13 @@ pub fn moves(planned: &[Planned]) -> Vec<(IpAddr, IpAddr)> {
         .collect()
 }
 
-/// The nodes the cluster engine does not log in at this run, and why: a
+/// The nodes held back this run, and why: the cluster engine does not log
+/// in at them, and the Ansible inventory lists them in no group. A
 /// node not found, whose recorded address a duplicate holds (two running
 /// machines show its host key and setup cannot tell which is the node, or
 /// a relay forwards there). What answers there may not be the node, and
-/// the engine would prepare it and join it to the swarm as the node.
+/// the engine would prepare it and join it to the swarm as the node (and
+/// Ansible log in there as the node).
 pub fn held(planned: &[Planned], records: &[NodeRecord]) -> Vec<(IpAddr, String)> {
     records
         .iter()

@@ -133,26 +133,71 @@ pub fn load(path: &Path) -> Result<Vec<NodeRecord>, Error> {
     }
 }
 
-/// Writes the state file and the Ansible inventory, atomically.
+/// Writes the state file and the Ansible inventory, atomically. The
+/// nodes the last `rccr setup` held back (see [`save_holding`]) stay out
+/// of the Ansible inventory: whoever rewrites it between two runs of
+/// setup (`rccr remove`, `rccr keyrotate --rekey`, a restore) has not
+/// told them from their copies either.
 pub fn save(
     paths: &super::StatePaths,
     nodes: &[NodeRecord],
     user: &str,
     key: &Path,
 ) -> Result<(), Error> {
+    let ini = fsutil::read_if_any(&paths.inventory_ini())?.unwrap_or_default();
+    let ini = String::from_utf8_lossy(&ini);
+    let held: Vec<IpAddr> = nodes
+        .iter()
+        .filter(|n| ini.lines().any(|l| l.starts_with(&held_back(n))))
+        .map(|n| n.ip)
+        .collect();
+    save_holding(paths, nodes, &held, user, key)
+}
+
+/// [`save`], with the nodes at `held` (held back by this run of setup: it
+/// cannot tell them from a machine that answers at their address) kept in
+/// the state file and left out of every group of the Ansible inventory.
+pub fn save_holding(
+    paths: &super::StatePaths,
+    nodes: &[NodeRecord],
+    held: &[IpAddr],
+    user: &str,
+    key: &Path,
+) -> Result<(), Error> {
     fsutil::write_atomic(&paths.nodes(), render(nodes).as_bytes(), 0o600)?;
-    let ini = render_ansible(nodes, user, key);
+    let ini = render_ansible(nodes, held, user, key);
     fsutil::write_atomic(&paths.inventory_ini(), ini.as_bytes(), 0o600)
 }
 
+/// How the Ansible inventory's comment line of a held-back node begins:
+/// its host line's first two words, commented out. Its fields are types
+/// that hold no space, `#` or newline, so no node can forge it.
+fn held_back(n: &NodeRecord) -> String {
+    format!(
+        "# {} ansible_host={}: held back, in no group: ",
+        n.hostname, n.ip
+    )
+}
+
 /// The Ansible inventory (INI): the control runs plays locally, targets
-/// are reached as `user` with the cluster key.
-pub fn render_ansible(nodes: &[NodeRecord], user: &str, key: &Path) -> String {
+/// are reached as `user` with the cluster key. A node at one of `held` is
+/// in no group (not in `all`, so no play and no `ansible all` reaches
+/// whoever answers at its address), a comment in its place says why.
+pub fn render_ansible(nodes: &[NodeRecord], held: &[IpAddr], user: &str, key: &Path) -> String {
     let mut out =
         String::from("# Ansible inventory written by rccr setup; rewritten on every run.\n");
     for (group, role) in [("control", Role::Control), ("targets", Role::Target)] {
         let _ = writeln!(out, "\n[{group}]");
         for n in nodes.iter().filter(|n| n.role == role) {
+            if held.contains(&n.ip) {
+                let _ = writeln!(
+                    out,
+                    "{}a duplicate answers at this address and rccr setup cannot tell it from \
+                     the node (setup's note says why); listed again once setup can",
+                    held_back(n)
+                );
+                continue;
+            }
             let _ = write!(out, "{} ansible_host={}", n.hostname, n.ip);
             if role == Role::Control {
                 out.push_str(" ansible_connection=local");
@@ -332,7 +377,7 @@ mod tests {
                 assert_eq!(line.split('\t').count(), 7, "{line:?}");
             }
             assert_eq!(parse(&text, Path::new("nodes")).unwrap(), nodes);
-            let ini = render_ansible(&nodes, "root", Path::new("/root/.ssh/id_ed25519"));
+            let ini = render_ansible(&nodes, &[], "root", Path::new("/root/.ssh/id_ed25519"));
             for (line, node) in ini.lines().filter(|l| l.contains(" ansible_host=")).zip(
                 nodes
                     .iter()
@@ -359,6 +404,16 @@ mod tests {
                 ini.lines().filter(|l| l.contains(" ansible_host=")).count(),
                 nodes.len()
             );
+            // A node held back is a comment line in place of its host line.
+            let held: Vec<IpAddr> = nodes.iter().step_by(3).map(|n| n.ip).collect();
+            let ini = render_ansible(&nodes, &held, "root", Path::new("/k"));
+            let (comments, hosts): (Vec<&str>, Vec<&str>) = ini
+                .lines()
+                .filter(|l| l.contains(" ansible_host="))
+                .partition(|l| l.starts_with('#'));
+            let is_held = |n: &&NodeRecord| held.contains(&n.ip);
+            assert_eq!(comments.len(), nodes.iter().filter(is_held).count());
+            assert_eq!(hosts.len(), nodes.len() - comments.len(), "{ini}");
         }
     }
 
@@ -374,14 +429,54 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ansible_inventory_has_both_groups() {
-        let nodes = vec![
+    /// `c1` at .1, `t1` at .2, `t2` at .3.
+    fn control_and_two_targets() -> Vec<NodeRecord> {
+        vec![
             node("10.0.0.1", "c1", Role::Control),
             node("10.0.0.2", "t1", Role::Target),
             node("10.0.0.3", "t2", Role::Target),
-        ];
-        let ini = render_ansible(&nodes, "root", Path::new("/root/.ssh/id_ed25519"));
+        ]
+    }
+
+    #[test]
+    fn a_node_held_back_is_in_no_group_until_setup_lists_it_again() {
+        let nodes = control_and_two_targets();
+        let key = Path::new("/root/.ssh/id_ed25519");
+        let ini = render_ansible(&nodes, &[nodes[1].ip], "root", key);
+        let hosts: Vec<&str> = ini
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(" ansible_host="))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(hosts, ["c1", "t2"], "{ini}");
+        assert!(
+            ini.contains("[targets]\n# t1 ansible_host=10.0.0.2: held back, in no group: a duplicate answers at this address and rccr setup cannot tell it from the node (setup's note says why); listed again once setup can\nt2 "),
+            "{ini}"
+        );
+        // Written by setup, then by another command (rccr remove, say):
+        // still held back; setup's next run decides again.
+        let home = crate::state::scratch::home("inventory-held");
+        let paths = &home.paths;
+        let read = || std::fs::read_to_string(paths.inventory_ini()).unwrap();
+        save_holding(paths, &nodes, &[nodes[1].ip], "root", key).unwrap();
+        save(paths, &nodes, "root", key).unwrap();
+        assert_eq!(read(), ini);
+        assert_eq!(load(&paths.nodes()).unwrap(), nodes);
+        // Only the node it named, where it was: at another address it is
+        // not the node held back there.
+        let mut moved = nodes.clone();
+        moved[1].ip = "10.0.0.4".parse().unwrap();
+        save(paths, &moved, "root", key).unwrap();
+        assert_eq!(read(), render_ansible(&moved, &[], "root", key));
+        save_holding(paths, &nodes, &[nodes[1].ip], "root", key).unwrap();
+        save_holding(paths, &nodes, &[], "root", key).unwrap();
+        assert_eq!(read(), render_ansible(&nodes, &[], "root", key));
+    }
+
+    #[test]
+    fn ansible_inventory_has_both_groups() {
+        let nodes = control_and_two_targets();
+        let ini = render_ansible(&nodes, &[], "root", Path::new("/root/.ssh/id_ed25519"));
         assert!(ini.contains("[control]\nc1 ansible_host=10.0.0.1 ansible_connection=local rccr_role=control rccr_arch=x86_64\n"), "{ini}");
         assert!(ini.contains("[targets]\nt1 ansible_host=10.0.0.2 ansible_user=root ansible_ssh_private_key_file=/root/.ssh/id_ed25519 rccr_role=target rccr_arch=x86_64\nt2 "), "{ini}");
     }
