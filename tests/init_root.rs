@@ -1227,6 +1227,17 @@ fn the_boot_puts_the_hotplug_rule_first_in_mdev_conf() {
     );
     let again = root.init(&[]).ok();
     assert!(again.says("nothing to change\n"), "{}", again.stderr);
+    // apk kept the node's file over mdev-conf's newer one; the admin took
+    // that (update-conf): the next boot puts the rule back.
+    let newer = format!("{alpine}# a newer mdev-conf\n");
+    root.write("etc/mdev.conf", &newer);
+    root.init(&[]).ok();
+    assert!(
+        root.read("etc/mdev.conf")
+            .ends_with(&format!("*/usr/libexec/rccr/net-hotplug\n{newer}")),
+        "{}",
+        root.read("etc/mdev.conf")
+    );
     // A system without mdev.conf (no mdev) gets none.
     let bare = Root::image("no-mdev", "target");
     bare.init(&[]).ok();

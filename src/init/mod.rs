@@ -337,7 +337,9 @@ pub fn hotplug(opts: &Options, iface: &str) -> Summary {
 }
 
 /// Puts [`network::hotplug_rule`] into `/etc/mdev.conf`, when there is one
-/// (a system without it uses no mdev).
+/// (a system without it uses no mdev). At every boot, not only the first:
+/// apk keeps the node's file over a newer `mdev-conf` one
+/// (`mdev.conf.apk-new`), and one an admin takes over it gets the rule back.
 fn ensure_hotplug_rule(ctx: &mut Ctx) {
     let path = ctx.path(network::MDEV_CONF);
     match read_optional(&path) {
