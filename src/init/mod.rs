@@ -22,7 +22,7 @@
 //!    installed ([`wifi`]); the same write of the interfaces file adds DHCP
 //!    on every wired interface present, and on Wi-Fi once it is configured,
 //!    with DHCP straight to the background on a wired port without carrier
-//!    ([`network`]). Then mdev's hotplug rule for network interfaces goes
+//!    and on Wi-Fi ([`network`]). Then mdev's hotplug rule for network interfaces goes
 //!    first into `/etc/mdev.conf`.
 //! 4. **Key rotation cut short by the reboot** ([`revert_dead_rotation`]):
 //!    no revert timer survives a reboot, so a rotation still armed in
