@@ -1,6 +1,6 @@
 //! base/os/net-hotplug.sh, which mdev runs when a network interface
 //! appears or goes, at boot or after: on a synthetic system whose rc-service,
-//! rccr-init, ifquery, ifup and ifdown are stand-ins that log their
+//! rccr-init, ifquery, ifup, ifdown and logger are stand-ins that log their
 //! arguments (no Alpine here: ifupdown-ng and mdev themselves are for a
 //! booted image to show).
 #[path = "common/image.rs"]
@@ -11,7 +11,9 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
-/// A directory with the stand-ins: every call is a line of `calls.log`;
+/// A directory with the stand-ins: every call is a line of `calls.log`
+/// (but logger's, which writes its arguments and its input to
+/// `logger.log`);
 /// `rc-service networking status` exits with the first line of
 /// `networking.status` and takes it out, but for the last (OpenRC's codes:
 /// 0 started, 3 stopped, 8 starting); `ifquery --list --auto` prints
@@ -49,6 +51,17 @@ fn system(tag: &str) -> TempDir {
     );
     stub("ifup", "");
     stub("ifdown", "");
+    // logger writes what it is told to logger.log, not to calls.log: it
+    // runs alongside the command it logs, in no set order with its calls.
+    let path = dir.path("bin/logger");
+    write(
+        &path,
+        format!(
+            "#!/bin/sh\nf='{}'\nprintf '%s\\n' \"logger $*\" >>\"$f\"\ncat >>\"$f\"\n",
+            at("logger.log")
+        ),
+    );
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     dir.write("networking.status", "0\n");
     dir.write("auto.list", "lo\neth0\neth1\n");
     dir.write("running.list", "lo\neth0\n");
@@ -75,6 +88,7 @@ fn event_command(dir: &TempDir, action: &str, interface: &str) -> Command {
         .env("IFQUERY", bin("ifquery"))
         .env("IFUP", bin("ifup"))
         .env("IFDOWN", bin("ifdown"))
+        .env("LOGGER", bin("logger"))
         .env("NET_HOTPLUG_WAIT", "1")
         .env("NET_HOTPLUG_POLL", "0")
         .env("NET_HOTPLUG_TRIES", "3");
@@ -237,4 +251,34 @@ fn odd_interface_names_reach_no_command() {
         .unwrap();
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(calls(&dir), Vec::<String>::new());
+}
+
+#[test]
+fn what_rccr_init_and_ifdown_say_in_the_background_goes_to_syslog() {
+    // mdev gives the script no console: the lines of rccr-init --hotplug
+    // (which waited for the lock, found no carrier, failed) were lost.
+    let dir = system("hotplug-syslog");
+    let rccr_init = dir.path("bin/rccr-init");
+    write(
+        &rccr_init,
+        "#!/bin/sh\necho \"rccr-init: $2: no carrier\" >&2\necho 'on stdout too'\nexit 1\n",
+    );
+    assert_eq!(add_eth1(&dir, "3\n"), ["rc-service networking status"]);
+    let logged = fs::read_to_string(dir.path("logger.log")).unwrap_or_default();
+    for line in [
+        "logger -t rccr-init",
+        "rccr-init: eth1: no carrier",
+        "on stdout too",
+        "rccr-net-hotplug: rccr-init --hotplug eth1 failed",
+    ] {
+        assert!(logged.lines().any(|l| l == line), "{line:?} in {logged:?}");
+    }
+    fs::remove_file(dir.path("logger.log")).unwrap();
+    let path = dir.path("bin/ifdown");
+    write(&path, "#!/bin/sh\necho \"ifdown: $2: not running\" >&2\n");
+    event(&dir, "remove", "eth0");
+    assert_eq!(
+        fs::read_to_string(dir.path("logger.log")).unwrap_or_default(),
+        "logger -t rccr-init\nifdown: eth0: not running\n"
+    );
 }

@@ -277,7 +277,7 @@ fn the_rpi_aarch64_image_boots_a_pi_5_or_refuses_a_release_that_cannot() {
         let base = synthetic_rpi_with(&dir, config, "aarch64", extra);
         build_os_image(&inputs, &dir, "rpi-aarch64", "target", &base, "none", &[])
     };
-    let out = build("img-pi5", AARCH64_CONFIG, &["bcm2712-rpi-5-b.dtb"]);
+    let out = build("img-pi5", AARCH64_CONFIG, &BCM2712_TREES);
     assert!(out.status.success(), "{}", show(&out));
     let stderr = text(&out.stderr);
     for model in ["pi3", "pi4", "pi02", "pi5"] {
@@ -286,19 +286,50 @@ fn the_rpi_aarch64_image_boots_a_pi_5_or_refuses_a_release_that_cannot() {
             &format!("[{model}] boots boot/vmlinuz-rpi with boot/initramfs-rpi"),
         );
     }
-    // Without the Pi 5's device tree its firmware has nothing to boot.
-    let out = build("img-pi5-no-dtb", AARCH64_CONFIG, &[]);
-    assert_exit(
-        &out,
-        1,
-        "no bcm2712-rpi-5-b.dtb: it cannot boot a Raspberry Pi 5",
-    );
+    assert!(!stderr.contains(" has no "), "{stderr}");
+    // Without the Pi 5's device tree its firmware has nothing to boot;
+    // without the D0 overlay a Pi 5 of that stepping (every 2 GB and
+    // 16 GB one) boots the C0 tree and panics.
+    for (gone, board) in [
+        ("bcm2712-rpi-5-b.dtb", "a Raspberry Pi 5"),
+        (
+            "overlays/bcm2712d0.dtbo",
+            "a Raspberry Pi 5 of the BCM2712 D0 stepping",
+        ),
+    ] {
+        let kept: Vec<&str> = BCM2712_TREES.into_iter().filter(|f| *f != gone).collect();
+        let out = build("img-pi5-no-dtb", AARCH64_CONFIG, &kept);
+        assert_exit(&out, 1, &format!("no {gone}: it cannot boot {board}"));
+    }
+    // The Pi 500's and the CM5's own trees: a warning each, the Pi 5
+    // boots all the same.
+    let out = build("img-pi5-only", AARCH64_CONFIG, &BCM2712_TREES[..2]);
+    assert!(out.status.success(), "{}", show(&out));
+    for f in &BCM2712_TREES[2..] {
+        assert_has(
+            &text(&out.stderr),
+            &format!("WARNING: alpine-rpi-3.22.2-armhf.tar.gz has no {f}: it cannot boot a "),
+        );
+    }
     // An older release's config.txt, with sections for the Pi 3, 4 and
     // Zero 2 W only: nothing for a Pi 5 to boot.
     let sections = "[pi02]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[pi3]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[pi4]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[all]\narm_64bit=1\ninclude usercfg.txt\n";
-    let out = build("img-pi5-old", sections, &["bcm2712-rpi-5-b.dtb"]);
+    let out = build("img-pi5-old", sections, &BCM2712_TREES);
     assert_exit(&out, 1, "names no kernel and initramfs for [pi5]");
 }
+
+/// The device trees of the BCM2712 boards that a release for them carries:
+/// the Pi 5's and its D0 overlay (required), then the Pi 500's and the
+/// CM5's (a warning each when missing).
+const BCM2712_TREES: [&str; 7] = [
+    "bcm2712-rpi-5-b.dtb",
+    "overlays/bcm2712d0.dtbo",
+    "bcm2712-rpi-500.dtb",
+    "bcm2712-rpi-cm5-cm5io.dtb",
+    "bcm2712-rpi-cm5l-cm5io.dtb",
+    "bcm2712-rpi-cm5-cm4io.dtb",
+    "bcm2712-rpi-cm5l-cm4io.dtb",
+];
 
 /// gpg in a home of its own under `dir`.
 fn gpg(home: &std::path::Path) -> Command {

@@ -1227,6 +1227,17 @@ fn the_boot_puts_the_hotplug_rule_first_in_mdev_conf() {
     );
     let again = root.init(&[]).ok();
     assert!(again.says("nothing to change\n"), "{}", again.stderr);
+    // apk kept the node's file over mdev-conf's newer one; the admin took
+    // that (update-conf): the next boot puts the rule back.
+    let newer = format!("{alpine}# a newer mdev-conf\n");
+    root.write("etc/mdev.conf", &newer);
+    root.init(&[]).ok();
+    assert!(
+        root.read("etc/mdev.conf")
+            .ends_with(&format!("*/usr/libexec/rccr/net-hotplug\n{newer}")),
+        "{}",
+        root.read("etc/mdev.conf")
+    );
     // A system without mdev.conf (no mdev) gets none.
     let bare = Root::image("no-mdev", "target");
     bare.init(&[]).ok();
@@ -1250,9 +1261,15 @@ fn a_wifi_configuration_on_the_boot_partition_is_installed_and_wlan0_brought_up(
     );
     assert_eq!(root.mode("etc/wpa_supplicant/wpa_supplicant.conf"), 0o600);
     let name = "ReCyClusteR-Target-4c0007";
-    assert!(root.read("etc/network/interfaces").ends_with(&format!(
-        "\n# rccr-init: Wi-Fi, with /etc/wpa_supplicant/wpa_supplicant.conf\nauto wlan0\niface wlan0 inet dhcp\n\thostname {name}\n\tuse wifi\n\twifi-config-path /etc/wpa_supplicant/wpa_supplicant.conf\n"
-    )));
+    // DHCP there goes to the background after one second and tries again
+    // every few: an out-of-range network held networking 15 seconds.
+    let interfaces = root.read("etc/network/interfaces");
+    assert!(
+        interfaces.ends_with(&format!(
+            "\n# rccr-init: Wi-Fi, with /etc/wpa_supplicant/wpa_supplicant.conf\nauto wlan0\niface wlan0 inet dhcp\n\tudhcpc-opts -t 1 -T 1 -A 3\n\thostname {name}\n\tuse wifi\n\twifi-config-path /etc/wpa_supplicant/wpa_supplicant.conf\n"
+        )),
+        "{interfaces}"
+    );
     // Installed and saved: off the FAT partition, which anyone with the
     // card can read; never echoed.
     assert!(!root.exists("boot/wpa_supplicant.conf"));

@@ -319,12 +319,33 @@ rpi_models() {
 	esac
 }
 
-# Device trees the release must carry at its root, where the Pi firmware
-# looks for them: the Pi 5's, which only a kernel that supports the BCM2712
-# comes with (Alpine's linux-rpi installs the dtbs it builds there).
+# Device trees the firmware of a BCM2712 board loads, as "NEED|FILE|BOARD"
+# lines, which only a kernel that supports the BCM2712 comes with (Alpine's
+# linux-rpi installs the dtbs it builds at the release's root, the overlays
+# in overlays/, where the firmware looks for them). NEED "must": without
+# it, the board cannot boot; the build stops. The Pi 5's tree, which the
+# bootloader also looks for before it boots a Pi 5 or Pi 500 (os_check);
+# and on a BCM2712 of the D0 stepping (2 GB and 16 GB Pi 5, 4 and 8 GB ones
+# made since, Pi 500 and CM5 boards with it) the firmware loads that same
+# tree with the bcm2712d0 overlay (Raspberry Pi's own images boot a D0
+# board so: firmware issue 2018, a 16 GB Pi 5's boot log); without the
+# overlay the kernel runs the C0 tree on D0 silicon and panics early
+# (brcmuart_init). NEED "should": the other BCM2712 boards' own trees,
+# which the firmware loads on them (and a CM5's bootloader looks for,
+# bcm2712-rpi-cm5*-cm5io, since 2025-03); a missing one is a warning, the
+# Pi 5 boots all the same. Only the names are checked, here; which board
+# boots is for hardware to show.
 rpi_dtbs() {
 	case "$ARCH" in
-		rpi-aarch64) echo "bcm2712-rpi-5-b.dtb" ;;
+		rpi-aarch64)
+			echo "must|bcm2712-rpi-5-b.dtb|a Raspberry Pi 5"
+			echo "must|overlays/bcm2712d0.dtbo|a Raspberry Pi 5 of the BCM2712 D0 stepping (2 GB and 16 GB boards, later 4 and 8 GB ones), whose firmware loads bcm2712-rpi-5-b.dtb with this overlay"
+			echo "should|bcm2712-rpi-500.dtb|a Raspberry Pi 500"
+			echo "should|bcm2712-rpi-cm5-cm5io.dtb|a Compute Module 5 on its IO board"
+			echo "should|bcm2712-rpi-cm5l-cm5io.dtb|a Compute Module 5 Lite on its IO board"
+			echo "should|bcm2712-rpi-cm5-cm4io.dtb|a Compute Module 5 on a CM4 IO board"
+			echo "should|bcm2712-rpi-cm5l-cm4io.dtb|a Compute Module 5 Lite on a CM4 IO board"
+			;;
 	esac
 }
 
@@ -341,9 +362,16 @@ check_rpi_release() {
 		[ -f "$_dir/$2" ] || die "config.txt: [$_model] loads initramfs $2, which the release lacks"
 		einfo "config.txt: [$_model] boots $1 with $2"
 	done
-	for _dtb in $(rpi_dtbs); do
-		[ -f "$_dir/$_dtb" ] || die "$(basename "$BASE"): no $_dtb: it cannot boot a Raspberry Pi 5"
-	done
+	while IFS='|' read -r _need _dtb _board; do
+		if [ -z "$_dtb" ] || [ -f "$_dir/$_dtb" ]; then
+			continue
+		elif [ "$_need" = must ]; then
+			die "$(basename "$BASE"): no $_dtb: it cannot boot $_board"
+		fi
+		einfo "WARNING: $(basename "$BASE") has no $_dtb: it cannot boot $_board"
+	done <<-EOF
+		$(rpi_dtbs)
+	EOF
 	if ! grep -q '^[[:space:]]*include[[:space:]]\{1,\}usercfg.txt' "$_dir/config.txt"; then
 		einfo "WARNING: config.txt does not include usercfg.txt"
 	fi

@@ -22,7 +22,7 @@
 //!    installed ([`wifi`]); the same write of the interfaces file adds DHCP
 //!    on every wired interface present, and on Wi-Fi once it is configured,
 //!    with DHCP straight to the background on a wired port without carrier
-//!    ([`network`]). Then mdev's hotplug rule for network interfaces goes
+//!    and on Wi-Fi ([`network`]). Then mdev's hotplug rule for network interfaces goes
 //!    first into `/etc/mdev.conf`.
 //! 4. **Key rotation cut short by the reboot** ([`revert_dead_rotation`]):
 //!    no revert timer survives a reboot, so a rotation still armed in
@@ -337,7 +337,9 @@ pub fn hotplug(opts: &Options, iface: &str) -> Summary {
 }
 
 /// Puts [`network::hotplug_rule`] into `/etc/mdev.conf`, when there is one
-/// (a system without it uses no mdev).
+/// (a system without it uses no mdev). At every boot, not only the first:
+/// apk keeps the node's file over a newer `mdev-conf` one
+/// (`mdev.conf.apk-new`), and one an admin takes over it gets the rule back.
 fn ensure_hotplug_rule(ctx: &mut Ctx) {
     let path = ctx.path(network::MDEV_CONF);
     match read_optional(&path) {

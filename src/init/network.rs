@@ -41,6 +41,17 @@
 //! its own (`udhcpc-opts`, `dhcp-opts`) is left as it is. A carrier rccr-init
 //! cannot read counts as present: the boot waits as it did.
 //!
+//! **Wi-Fi out of range.** ifupdown-ng's `wifi` executor starts
+//! wpa_supplicant with `-B`, which returns before any association, and
+//! its `dhcp` executor runs udhcpc right after: out of the network's range
+//! (or with a wrong passphrase) those 15 seconds of discovers held
+//! `networking` too. Its carrier cannot tell: before `networking`,
+//! wpa_supplicant has not run, and in range the association takes some
+//! seconds. So the Wi-Fi stanza always gets `udhcpc-opts` [`WIFI`]: the
+//! same one discover and one second, then the background, where udhcpc
+//! tries again every 4 seconds instead of 20, so a network in range gives
+//! its lease a few seconds after the association.
+//!
 //! `rccr-init --hotplug IFACE` ([`super::hotplug`]) applies the same rule
 //! ([`wired_dhcp`]) to the one interface it adds: an adapter without a
 //! cable that appears during the boot, before `networking` has run its
@@ -64,6 +75,12 @@ pub const SETTLE: Duration = Duration::from_secs(3);
 /// udhcpc's options on an interface without carrier at boot: one
 /// discover, one second, then the background (ifupdown-ng passes `-b`).
 pub const NO_CARRIER: &str = "-t 1 -T 1";
+/// udhcpc's options on Wi-Fi: [`NO_CARRIER`]'s, whose link has none when
+/// udhcpc starts (wpa_supplicant, started just before by the same ifup,
+/// is still scanning and associating), and a new discover every 4 seconds
+/// in the background (`-A 3`, not udhcpc's 20), so that a network in range
+/// gives its lease seconds after the association, not 20.
+pub const WIFI: &str = "-t 1 -T 1 -A 3";
 
 /// Where the installed Wi-Fi configuration lives, as the stanza names it.
 pub const WPA_CONF: &str = "/etc/wpa_supplicant/wpa_supplicant.conf";
@@ -77,6 +94,19 @@ pub struct Dhcp {
     pub wifi: bool,
     /// A wired interface whose link had no carrier after the settle.
     pub no_carrier: bool,
+}
+
+impl Dhcp {
+    /// The `udhcpc-opts` its DHCP stanza gets (see the module doc):
+    /// [`WIFI`] on Wi-Fi, [`NO_CARRIER`] on a wired link without carrier,
+    /// none on one with.
+    fn udhcpc_opts(&self) -> Option<&'static str> {
+        match (self.wifi, self.no_carrier) {
+            (true, _) => Some(WIFI),
+            (false, true) => Some(NO_CARRIER),
+            (false, false) => None,
+        }
+    }
 }
 
 /// The stanzas this boot wants: the wired interfaces under `class_net`
@@ -165,9 +195,10 @@ fn has_carrier(class_net: &Path, iface: &str) -> bool {
     }
 }
 
-/// `content` with `udhcpc-opts` [`NO_CARRIER`] in every IPv4 DHCP stanza of
-/// an interface of `dhcp` without carrier, and without it in those of the
-/// others (see the module doc). A stanza with a `udhcpc-opts` or
+/// `content` with the `udhcpc-opts` each interface of `dhcp` wants
+/// ([`Dhcp::udhcpc_opts`]) in its IPv4 DHCP stanzas: [`NO_CARRIER`] on a
+/// wired one without carrier, taken out again on one with, [`WIFI`] on
+/// Wi-Fi (see the module doc). A stanza with a `udhcpc-opts` or
 /// `dhcp-opts` other than ours is left alone. Every other byte is kept.
 pub fn with_carrier_opts(content: &[u8], dhcp: &[Dhcp]) -> Vec<u8> {
     const KEY: &[u8] = b"udhcpc-opts";
@@ -176,16 +207,17 @@ pub fn with_carrier_opts(content: &[u8], dhcp: &[Dhcp]) -> Vec<u8> {
     let mut inserts: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut removes: Vec<usize> = Vec::new();
     for st in stanzas(&lines).iter().filter(|s| s.dhcp) {
-        let Some(d) = dhcp
-            .iter()
-            .find(|d| !d.wifi && d.iface.as_bytes() == st.iface)
-        else {
+        let Some(d) = dhcp.iter().find(|d| d.iface.as_bytes() == st.iface) else {
             continue;
         };
-        let ours = st.option(KEY).filter(|&i| {
+        // Ours: the line holds one of our option sets, word for word.
+        let ours = st.option(KEY).and_then(|i| {
             let ws = words(lines[i]);
             let rest: Vec<&[u8]> = ws[1..].iter().map(|&(s, e)| &lines[i][s..e]).collect();
-            rest == NO_CARRIER.split(' ').map(str::as_bytes).collect::<Vec<_>>()
+            [NO_CARRIER, WIFI]
+                .into_iter()
+                .find(|o| rest == o.split(' ').map(str::as_bytes).collect::<Vec<_>>())
+                .map(|o| (i, o))
         });
         // ifupdown-ng reads `udhcpc_opts` as `udhcpc-opts`.
         let theirs = ours.is_none()
@@ -197,13 +229,14 @@ pub fn with_carrier_opts(content: &[u8], dhcp: &[Dhcp]) -> Vec<u8> {
             ]
             .iter()
             .any(|k| st.option(k).is_some());
-        match (d.no_carrier, ours) {
-            _ if theirs => {}
-            (true, None) => {
-                inserts.push(st.new_option(&mut out, &format!("udhcpc-opts {NO_CARRIER}")))
-            }
-            (false, Some(i)) => removes.push(i),
-            _ => {}
+        if theirs || ours.map(|(_, o)| o) == d.udhcpc_opts() {
+            continue;
+        }
+        if let Some((i, _)) = ours {
+            removes.push(i);
+        }
+        if let Some(want) = d.udhcpc_opts() {
+            inserts.push(st.new_option(&mut out, &format!("udhcpc-opts {want}")));
         }
     }
     for i in removes.iter().rev() {
@@ -426,13 +459,49 @@ mod tests {
             with_carrier_opts(after.as_bytes(), &wired(&["eth0", "eth1", "eth2"])),
             file.as_bytes()
         );
-        // Wi-Fi stanzas and interfaces not present are not touched.
-        let wifi = [Dhcp {
-            iface: "eth0".into(),
+        // Interfaces not present are not touched.
+        assert_eq!(
+            with_carrier_opts(after.as_bytes(), &wired(&["eth9"])),
+            after.as_bytes()
+        );
+    }
+
+    #[test]
+    fn wifi_gets_dhcp_in_the_background_at_once_and_tries_again_soon() {
+        // ifupdown-ng's wifi executor starts wpa_supplicant with -B, which
+        // returns before any association; udhcpc then tried 15 seconds in
+        // the foreground, holding networking when the network is out of
+        // range. The link's carrier is of no use: before networking,
+        // wpa_supplicant has not run yet.
+        let wlan0 = [Dhcp {
+            iface: "wlan0".into(),
             wifi: true,
-            no_carrier: true,
+            no_carrier: false,
         }];
-        assert_eq!(with_carrier_opts(IMAGE.as_bytes(), &wifi), IMAGE.as_bytes());
+        let (file, _) = with_dhcp(IMAGE.as_bytes(), &wlan0, N);
+        let after = String::from_utf8(with_carrier_opts(&file, &wlan0)).unwrap();
+        assert!(
+            after.ends_with(&format!(
+                "iface wlan0 inet dhcp\n\tudhcpc-opts {WIFI}\n\thostname {N}\n\tuse wifi\n\twifi-config-path {WPA_CONF}\n"
+            )),
+            "{after}"
+        );
+        assert_eq!(
+            with_carrier_opts(after.as_bytes(), &wlan0),
+            after.as_bytes()
+        );
+        // An interface that was wired and is Wi-Fi now (or the other way)
+        // gets the other line in place of ours; one of the user's, none.
+        let wired_once = after.replace(WIFI, NO_CARRIER);
+        assert_eq!(
+            with_carrier_opts(wired_once.as_bytes(), &wlan0),
+            after.as_bytes()
+        );
+        let theirs = after.replace(WIFI, "-t 5");
+        assert_eq!(
+            with_carrier_opts(theirs.as_bytes(), &wlan0),
+            theirs.as_bytes()
+        );
     }
 
     #[test]

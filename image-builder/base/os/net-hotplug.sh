@@ -48,11 +48,16 @@
 # others; without a cable, it holds networking's start for a second, not
 # fifteen.
 #
+# What the background commands say (rccr-init --hotplug's lines, ifup's,
+# ifdown's, this script's own) goes to syslog, tagged rccr-init (busybox
+# logger; Alpine's syslogd writes it to /var/log/messages): mdev gives the
+# script no console to write to.
+#
 # Environment (tests): RC_SERVICE (rc-service), RCCR_INIT (rccr-init),
-# IFQUERY (ifquery), IFUP (ifup), IFDOWN (ifdown); NET_HOTPLUG_WAIT=1 waits
-# for the background command before exiting; NET_HOTPLUG_POLL (1) is the
-# seconds between two looks at a networking service that is starting, at
-# most NET_HOTPLUG_TRIES (600) looks.
+# IFQUERY (ifquery), IFUP (ifup), IFDOWN (ifdown), LOGGER (logger);
+# NET_HOTPLUG_WAIT=1 waits for the background command before exiting;
+# NET_HOTPLUG_POLL (1) is the seconds between two looks at a networking
+# service that is starting, at most NET_HOTPLUG_TRIES (600) looks.
 #---help---
 set -eu
 
@@ -62,6 +67,7 @@ PROG=rccr-net-hotplug
 : "${IFQUERY:=ifquery}"
 : "${IFUP:=ifup}"
 : "${IFDOWN:=ifdown}"
+: "${LOGGER:=logger}"
 : "${NET_HOTPLUG_POLL:=1}"
 : "${NET_HOTPLUG_TRIES:=600}"
 
@@ -87,11 +93,14 @@ listed() {
 	grep -qxF -e "$1"
 }
 
-# detached CMD...: runs CMD in the background, off mdev's stdin and stdout.
-# In a subshell: ash and dash keep a copy of the descriptors they redirect
-# for a function, to restore them, and the caller's would stay open.
+# detached CMD...: runs CMD in the background, off mdev's stdin and stdout,
+# its output (stdout and stderr) to syslog through logger, tagged
+# rccr-init: mdev gives the script no console, and an admin reads them in
+# /var/log/messages. In a subshell: ash and dash keep a copy
+# of the descriptors they redirect for a function, to restore them, and the
+# caller's would stay open; logger gets none of mdev's either.
 detached() {
-	("$@") </dev/null >/dev/null 2>&1 &
+	("$@" 2>&1 </dev/null | "$LOGGER" -t rccr-init) </dev/null >/dev/null 2>&1 &
 }
 
 # networking: the state of the networking service, as rc-service's exit
