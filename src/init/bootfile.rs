@@ -24,7 +24,8 @@
 //! - `authorized_key=LINE`: a public key as in a `.pub` file (`type base64
 //!   [comment]`, no options), appended to `/root/.ssh/authorized_keys` unless
 //!   that key is there already. Repeatable. With your own key there, a node
-//!   never depends on the images' temporary key.
+//!   never depends on the images' temporary key. Split on spaces and tabs
+//!   only, as sshd does ([`check_key`]).
 //!
 //! **Errors.** A malformed line is reported as `PATH:LINE: what is wrong;
 //! line ignored` and the file's valid lines are still applied: one typo must
@@ -75,12 +76,33 @@ pub struct BootFile {
 }
 
 /// Checks an `authorized_key=` value: a known type, base64 that decodes,
-/// and a blob that names the same type. Returns the line to append.
+/// and a blob that names the same type. Returns the line to append,
+/// rebuilt as `TYPE BASE64[ COMMENT]`.
+///
+/// The parts are split as sshd splits them, on spaces and tabs only
+/// (sshkey_read), so that what is checked is what sshd reads: a type or
+/// base64 holding any other whitespace or control character (a
+/// non-breaking space pasted from a web page) is refused, not written in a
+/// form sshd ignores. In the comment, which sshd does not read, other
+/// whitespace becomes a space and a control character `?`.
 pub fn check_key(value: &str) -> Result<String, String> {
-    let mut words = value.split_whitespace();
-    let (Some(kind), Some(blob)) = (words.next(), words.next()) else {
+    let sep = [' ', '\t'];
+    let value = value.trim_matches(sep);
+    let (kind, rest) = value.split_once(sep).unwrap_or((value, ""));
+    let rest = rest.trim_start_matches(sep);
+    let (blob, comment) = rest.split_once(sep).unwrap_or((rest, ""));
+    if let Some(c) = [kind, blob]
+        .iter()
+        .find_map(|part| part.chars().find(|c| !c.is_ascii_graphic()))
+    {
+        return Err(format!(
+            "the key's type or base64 holds U+{:04X}, not a plain space or tab (pasted from a web page?); retype it with plain spaces",
+            u32::from(c)
+        ));
+    }
+    if blob.is_empty() {
         return Err("want 'authorized_key=TYPE BASE64 [COMMENT]'".into());
-    };
+    }
     if !KEY_TYPES.contains(&kind) {
         return Err(format!(
             "'{kind}' is not a key type sshd accepts (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*); options are not allowed here"
@@ -94,7 +116,19 @@ pub fn check_key(value: &str) -> Result<String, String> {
     if kind == "ssh-ed25519" && fields[1].len() != 32 {
         return Err("the key data is cut short or damaged".into());
     }
-    Ok(value.trim().to_string())
+    let comment: String = comment
+        .trim_matches(sep)
+        .chars()
+        .map(|c| match c {
+            c if c.is_whitespace() => ' ',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect();
+    Ok(match comment.trim_matches(' ') {
+        "" => format!("{kind} {blob}"),
+        comment => format!("{kind} {blob} {comment}"),
+    })
 }
 
 /// A public key blob is a run of length-prefixed fields (RFC 4253 6.6)
@@ -338,6 +372,40 @@ mod tests {
         assert!(check_key(&wrong).unwrap_err().contains("ssh-rsa"));
         // Cut short while copying.
         assert!(check_key(&ED[..40]).is_err());
+    }
+
+    #[test]
+    fn keys_are_split_as_sshd_splits_them() {
+        let (kind, rest) = ED.split_once(' ').unwrap();
+        let (blob, _) = rest.split_once(' ').unwrap();
+        // A no-break space, a vertical tab or a form feed between type and
+        // base64 (sshd reads neither as a separator): refused, saying which.
+        for odd in ['\u{a0}', '\u{b}', '\u{c}', '\u{2003}'] {
+            let e = check_key(&format!("{kind}{odd}{blob} me@laptop")).unwrap_err();
+            assert!(e.contains(&format!("U+{:04X}", u32::from(odd))), "{e}");
+            // Between base64 and comment, the same.
+            let e = check_key(&format!("{kind} {blob}{odd}me@laptop")).unwrap_err();
+            assert!(e.contains("U+"), "{e}");
+        }
+        // Tabs and runs of spaces become one space; the comment's odd
+        // whitespace a space, its control characters '?'.
+        assert_eq!(
+            check_key(&format!(
+                "{kind}\t {blob}  \tme\u{a0}at\u{7}laptop\u{2028} "
+            ))
+            .unwrap(),
+            format!("{kind} {blob} me at?laptop")
+        );
+        assert_eq!(
+            check_key(&format!("{kind} {blob}\t")).unwrap(),
+            format!("{kind} {blob}")
+        );
+        // What is appended gives key_blob the base64 that was checked.
+        let line = check_key(&format!("{kind} {blob} a\u{a0}b")).unwrap();
+        assert_eq!(
+            crate::keys::authorized::key_blob(line.as_bytes()),
+            Some(blob.as_bytes())
+        );
     }
 
     #[test]
