@@ -549,6 +549,52 @@ fn existing_host_keys_are_kept_and_repaired() {
 }
 
 #[test]
+fn an_unreadable_host_key_is_set_aside_and_made_anew() {
+    // Garbage (a key cut short, a bad copy), and a link to nothing: sshd
+    // could load neither, and Alpine's sshd service makes only keys that
+    // are missing.
+    let root = Root::image("brokenkey", "target");
+    let garbage: String = (0..100u8).map(|i| char::from(b'!' + i % 90)).collect();
+    root.write("etc/ssh/ssh_host_ed25519_key", &garbage);
+    root.chmod("etc/ssh/ssh_host_ed25519_key", 0o600);
+    let run = root.init(&[]).ok();
+    assert!(
+        run.says("replacing a key that cannot be read (set aside as"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key.broken"), garbage);
+    let key = ssh_key::PrivateKey::from_openssh(root.read("etc/ssh/ssh_host_ed25519_key")).unwrap();
+    assert_eq!(
+        root.read("etc/ssh/ssh_host_ed25519_key.pub"),
+        key.public_key().to_openssh().unwrap() + "\n"
+    );
+    assert_eq!(root.mode("etc/ssh/ssh_host_ed25519_key"), 0o600);
+    // The next run keeps the new key.
+    let text = root.read("etc/ssh/ssh_host_ed25519_key");
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key"), text);
+
+    let link = Root::image("danglingkey", "target");
+    fs::create_dir_all(link.path("etc/ssh")).unwrap();
+    std::os::unix::fs::symlink(
+        "/nonexistent/key",
+        link.path("etc/ssh/ssh_host_ed25519_key"),
+    )
+    .unwrap();
+    let run = link.init(&[]).ok();
+    assert!(run.says("replacing a link to nothing"), "{}", run.stderr);
+    assert!(
+        fs::symlink_metadata(link.path("etc/ssh/ssh_host_ed25519_key.broken"))
+            .unwrap()
+            .is_symlink()
+    );
+    let private = link.path("etc/ssh/ssh_host_ed25519_key");
+    assert!(fs::symlink_metadata(&private).unwrap().is_file());
+    ssh_key::PrivateKey::from_openssh(link.read("etc/ssh/ssh_host_ed25519_key")).unwrap();
+}
+
+#[test]
 fn a_host_key_pair_cut_short_between_its_files_is_made_whole() {
     // A new private key beside the .pub of the key it replaced: what a
     // power cut between write_pair's two renames leaves when an empty or
