@@ -392,6 +392,52 @@ fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
 }
 
 #[test]
+fn boot_file_values_in_error_lines_are_escaped_and_cut() {
+    // Lines of thousands of characters, terminal escapes, a bell, a bare
+    // CR, a line separator and a right-to-left override: each error line
+    // quotes the value escaped and cut, one short line.
+    let root = Root::image("bootesc", "target");
+    let long = "b".repeat(5000);
+    root.write(
+        "media/sda1/rccr.txt",
+        &format!(
+            "hostname=a\x1b]0;owned\x07{long}\nco\x1b[2Jl\u{2028}o\ru\u{202e}r{long}=blue\nauthorized_key=x{long} AAAA\nhostname=\u{202e}x\n"
+        ),
+    );
+    let run = root.init(&[]).ok();
+    let file = root.path("media/sda1/rccr.txt").display().to_string();
+    for line in 1..=4 {
+        assert!(
+            run.says(&format!("{file}:{line}: ")),
+            "line {line}:\n{}",
+            run.stderr
+        );
+    }
+    for bad in [
+        "\x1b",
+        "\x07",
+        "\r",
+        "\u{2028}",
+        "\u{202e}",
+        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    ] {
+        assert!(
+            !run.says(bad),
+            "{bad:?} reached the console:\n{}",
+            run.stderr
+        );
+    }
+    for line in run.stderr.lines() {
+        assert!(line.len() < file.len() + 200, "a long line: {line}");
+    }
+    assert!(
+        run.says("unknown setting 'co?[2Jl?o?u?rbbb"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_configured_hostname_is_kept() {
     let root = Root::image("configured", "target");
     root.write("etc/hostname", "rack1-pi3\n# set by hand\n");

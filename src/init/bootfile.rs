@@ -29,7 +29,8 @@
 //!
 //! **Errors.** A malformed line is reported as `PATH:LINE: what is wrong;
 //! line ignored` and the file's valid lines are still applied: one typo must
-//! not cost the other keys. A file that is not UTF-8 text or is larger than
+//! not cost the other keys; a value it quotes is escaped and cut short
+//! ([`quoted`]). A file that is not UTF-8 text or is larger than
 //! 64 KiB is reported and not applied at all.
 //!
 //! **Once.** When every valid setting has been applied, the file is renamed
@@ -58,6 +59,19 @@ const KEY_TYPES: &[&str] = &[
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 ];
+
+/// The most characters of a value from the file that an error line quotes.
+const MAX_QUOTED: usize = 40;
+
+/// A value from the file as an error line quotes it: in quotes, cut to
+/// [`MAX_QUOTED`] characters (`...` after a cut) and escaped
+/// ([`crate::print::text`]), so a line of 64 KiB or one holding terminal
+/// escapes stays one short line on the console.
+pub fn quoted(value: &str) -> String {
+    let head: String = value.chars().take(MAX_QUOTED).collect();
+    let cut = if head.len() < value.len() { "..." } else { "" };
+    format!("'{}'{cut}", crate::print::text(&head))
+}
 
 /// The valid settings of one file, and its malformed lines (1-based).
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -105,7 +119,8 @@ pub fn check_key(value: &str) -> Result<String, String> {
     }
     if !KEY_TYPES.contains(&kind) {
         return Err(format!(
-            "'{kind}' is not a key type sshd accepts (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*); options are not allowed here"
+            "{} is not a key type sshd accepts (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*); options are not allowed here",
+            quoted(kind)
         ));
     }
     let bytes = crate::base64::decode(blob).ok_or("the key is not valid base64 (cut short?)")?;
@@ -191,7 +206,10 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             },
             other => out.errors.push((
                 n,
-                format!("unknown setting '{other}' (known: hostname, authorized_key)"),
+                format!(
+                    "unknown setting {} (known: hostname, authorized_key)",
+                    quoted(other)
+                ),
             )),
         }
     }
