@@ -6,7 +6,9 @@
 //! **Where.** `/boot/rccr.txt`, then `/media/*/rccr.txt` in name order
 //! (diskless Alpine mounts its boot media at `/media/<device>`:
 //! `/media/mmcblk0p1`, `/media/sda1`, `/media/cdrom`, ...). Every file found
-//! is applied; the same file seen through two mounts counts once.
+//! is applied; the same file seen through two mounts counts once. Only a
+//! regular file is read: a symbolic link is not followed, a pipe or a
+//! device not opened ([`read_present`]).
 //!
 //! **Format.** UTF-8 text (a byte order mark and CRLF line ends are fine),
 //! one `key=value` per line, spaces around either allowed; blank lines and
@@ -48,7 +50,7 @@ use std::process::Command;
 
 pub const FILE_NAME: &str = "rccr.txt";
 pub const APPLIED_NAME: &str = "rccr.txt.applied";
-const MAX_LEN: u64 = 64 * 1024;
+const MAX_LEN: usize = 64 * 1024;
 /// Key types sshd accepts today (DSA is gone since OpenSSH 9.8).
 const KEY_TYPES: &[&str] = &[
     "ssh-ed25519",
@@ -233,43 +235,81 @@ pub fn candidates_named(ctx: &Ctx, name: &str) -> Vec<PathBuf> {
     out
 }
 
-/// The files `name` on the boot partition(s) ([`candidates_named`]) that
-/// are regular files, each with its length; the same file seen through two
-/// mounts once.
-pub fn present(ctx: &Ctx, name: &str) -> Vec<(PathBuf, u64)> {
-    let mut out: Vec<(PathBuf, u64)> = Vec::new();
-    let mut seen: Vec<PathBuf> = Vec::new();
+/// The files `name` on the boot partition(s) ([`candidates_named`]), each
+/// with its bytes, at most `max`, or why they are not used (one line, to
+/// end with what is not done). The same file seen through two mounts
+/// counts once. Anything but a regular file is not read: a symbolic link
+/// is not followed (`rccr.txt -> /proc/kmsg` would block the boot), a pipe
+/// or a device not opened; the file is opened `O_NOFOLLOW|O_NONBLOCK` and
+/// checked again on the open handle, so nothing swapped in is read.
+pub fn read_present(ctx: &Ctx, name: &str, max: usize) -> Vec<(PathBuf, Result<Vec<u8>, String>)> {
+    let mut out = Vec::new();
+    let mut seen: Vec<(u64, u64)> = Vec::new();
     for path in candidates_named(ctx, name) {
-        let Ok(meta) = fs::metadata(&path) else {
+        let Some((id, read)) = read_one(&path, max) else {
             continue;
         };
-        let real = path.canonicalize().unwrap_or_else(|_| path.clone());
-        if !meta.is_file() || seen.contains(&real) {
-            continue;
+        if let Some(id) = id {
+            if seen.contains(&id) {
+                continue;
+            }
+            seen.push(id);
         }
-        seen.push(real);
-        out.push((path, meta.len()));
+        out.push((path, read));
     }
     out
+}
+
+/// One file of [`read_present`]: `None` when there is none, else its
+/// (device, inode) when known, and its bytes or why not.
+type Read = (Option<(u64, u64)>, Result<Vec<u8>, String>);
+
+fn read_one(path: &Path, max: usize) -> Option<Read> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let regular = |m: &fs::Metadata| match m.file_type() {
+        t if t.is_file() => Ok((m.dev(), m.ino())),
+        t if t.is_symlink() => Err("a symbolic link, not followed".to_string()),
+        _ => Err("not a regular file".to_string()),
+    };
+    match fs::symlink_metadata(path) {
+        Ok(m) => {
+            if let Err(e) = regular(&m) {
+                return Some((None, Err(e)));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) => return Some((None, Err(e.to_string()))),
+    }
+    let read = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => "a symbolic link, not followed".to_string(),
+            _ => e.to_string(),
+        })
+        .and_then(|mut file| {
+            let id = file
+                .metadata()
+                .map_err(|e| e.to_string())
+                .and_then(|m| regular(&m))?;
+            Ok((id, crate::fsutil::read_bounded(&mut file, max)))
+        });
+    Some(match read {
+        Ok((id, Ok(Some(bytes)))) => (Some(id), Ok(bytes)),
+        Ok((id, Ok(None))) => (Some(id), Err(format!("larger than {} KiB", max / 1024))),
+        Ok((id, Err(e))) => (Some(id), Err(e.to_string())),
+        Err(e) => (None, Err(e)),
+    })
 }
 
 /// Reads and checks every boot file; reports what is wrong. `None` when
 /// there is nothing to apply and nothing to rename.
 pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
     let mut found = BootFile::default();
-    for (path, len) in present(ctx, FILE_NAME) {
+    for (path, read) in read_present(ctx, FILE_NAME, MAX_LEN) {
         let shown = path.display().to_string();
-        if len > MAX_LEN {
-            ctx.problem(format_args!(
-                "{shown}: larger than {} KiB; not applied",
-                MAX_LEN / 1024
-            ));
-            continue;
-        }
-        let parsed = match fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| parse(&b))
-        {
+        let parsed = match read.and_then(|b| parse(&b)) {
             Ok(p) => p,
             Err(e) => {
                 ctx.problem(format_args!("{shown}: {e}; not applied"));
@@ -445,6 +485,54 @@ mod tests {
         assert_eq!(p.hostname.as_deref(), Some("good-name"));
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.errors[0].0, 1);
+    }
+
+    #[test]
+    fn boot_files_are_read_without_following_links_or_blocking() {
+        let root = std::env::temp_dir().join(format!("rccr-bootfile-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for dir in ["media/a", "media/b", "media/c", "media/d", "elsewhere"] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        // A link (to what could be /proc/kmsg), a pipe, a file too large,
+        // and the one to apply, seen through /boot too.
+        fs::write(root.join("elsewhere/rccr.txt"), "hostname=linked\n").unwrap();
+        std::os::unix::fs::symlink(
+            root.join("elsewhere/rccr.txt"),
+            root.join("media/a/rccr.txt"),
+        )
+        .unwrap();
+        let fifo = Command::new("mkfifo")
+            .arg(root.join("media/b/rccr.txt"))
+            .status();
+        assert!(fifo.unwrap().success());
+        fs::write(root.join("media/c/rccr.txt"), "hostname=plain\n").unwrap();
+        fs::write(root.join("media/d/rccr.txt"), "#".repeat(MAX_LEN + 1)).unwrap();
+        std::os::unix::fs::symlink("media/c", root.join("boot")).unwrap();
+        let mut ctx = Ctx::new(&root, false);
+        let read = read_present(&ctx, FILE_NAME, MAX_LEN);
+        let shown: Vec<_> = read
+            .iter()
+            .map(|(p, r)| {
+                (
+                    p.strip_prefix(&root).unwrap().to_str().unwrap(),
+                    r.as_ref().map_err(String::as_str).map(Vec::len),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("boot/rccr.txt", Ok(15)),
+                ("media/a/rccr.txt", Err("a symbolic link, not followed")),
+                ("media/b/rccr.txt", Err("not a regular file")),
+                ("media/d/rccr.txt", Err("larger than 64 KiB")),
+            ]
+        );
+        let found = load(&mut ctx).unwrap();
+        assert_eq!(found.hostname.as_deref(), Some("plain"));
+        assert_eq!(found.paths, vec![root.join("boot/rccr.txt")]);
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
