@@ -392,6 +392,52 @@ fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
 }
 
 #[test]
+fn boot_file_values_in_error_lines_are_escaped_and_cut() {
+    // Lines of thousands of characters, terminal escapes, a bell, a bare
+    // CR, a line separator and a right-to-left override: each error line
+    // quotes the value escaped and cut, one short line.
+    let root = Root::image("bootesc", "target");
+    let long = "b".repeat(5000);
+    root.write(
+        "media/sda1/rccr.txt",
+        &format!(
+            "hostname=a\x1b]0;owned\x07{long}\nco\x1b[2Jl\u{2028}o\ru\u{202e}r{long}=blue\nauthorized_key=x{long} AAAA\nhostname=\u{202e}x\n"
+        ),
+    );
+    let run = root.init(&[]).ok();
+    let file = root.path("media/sda1/rccr.txt").display().to_string();
+    for line in 1..=4 {
+        assert!(
+            run.says(&format!("{file}:{line}: ")),
+            "line {line}:\n{}",
+            run.stderr
+        );
+    }
+    for bad in [
+        "\x1b",
+        "\x07",
+        "\r",
+        "\u{2028}",
+        "\u{202e}",
+        "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    ] {
+        assert!(
+            !run.says(bad),
+            "{bad:?} reached the console:\n{}",
+            run.stderr
+        );
+    }
+    for line in run.stderr.lines() {
+        assert!(line.len() < file.len() + 200, "a long line: {line}");
+    }
+    assert!(
+        run.says("unknown setting 'co?[2Jl?o?u?rbbb"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn a_configured_hostname_is_kept() {
     let root = Root::image("configured", "target");
     root.write("etc/hostname", "rack1-pi3\n# set by hand\n");
@@ -546,6 +592,52 @@ fn existing_host_keys_are_kept_and_repaired() {
     assert!(empty
         .read("etc/ssh/ssh_host_ed25519_key")
         .starts_with("-----BEGIN OPENSSH"));
+}
+
+#[test]
+fn an_unreadable_host_key_is_set_aside_and_made_anew() {
+    // Garbage (a key cut short, a bad copy), and a link to nothing: sshd
+    // could load neither, and Alpine's sshd service makes only keys that
+    // are missing.
+    let root = Root::image("brokenkey", "target");
+    let garbage: String = (0..100u8).map(|i| char::from(b'!' + i % 90)).collect();
+    root.write("etc/ssh/ssh_host_ed25519_key", &garbage);
+    root.chmod("etc/ssh/ssh_host_ed25519_key", 0o600);
+    let run = root.init(&[]).ok();
+    assert!(
+        run.says("replacing a key that cannot be read (set aside as"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key.broken"), garbage);
+    let key = ssh_key::PrivateKey::from_openssh(root.read("etc/ssh/ssh_host_ed25519_key")).unwrap();
+    assert_eq!(
+        root.read("etc/ssh/ssh_host_ed25519_key.pub"),
+        key.public_key().to_openssh().unwrap() + "\n"
+    );
+    assert_eq!(root.mode("etc/ssh/ssh_host_ed25519_key"), 0o600);
+    // The next run keeps the new key.
+    let text = root.read("etc/ssh/ssh_host_ed25519_key");
+    root.init(&[]).ok();
+    assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key"), text);
+
+    let link = Root::image("danglingkey", "target");
+    fs::create_dir_all(link.path("etc/ssh")).unwrap();
+    std::os::unix::fs::symlink(
+        "/nonexistent/key",
+        link.path("etc/ssh/ssh_host_ed25519_key"),
+    )
+    .unwrap();
+    let run = link.init(&[]).ok();
+    assert!(run.says("replacing a link to nothing"), "{}", run.stderr);
+    assert!(
+        fs::symlink_metadata(link.path("etc/ssh/ssh_host_ed25519_key.broken"))
+            .unwrap()
+            .is_symlink()
+    );
+    let private = link.path("etc/ssh/ssh_host_ed25519_key");
+    assert!(fs::symlink_metadata(&private).unwrap().is_file());
+    ssh_key::PrivateKey::from_openssh(link.read("etc/ssh/ssh_host_ed25519_key")).unwrap();
 }
 
 #[test]

@@ -729,17 +729,40 @@ fn a_pi_card_with_a_partition_after_the_boot_partition() {
     drop(node);
 
     // Holding data: the card is not written at all.
-    let mut node = Node::new("pi-data");
+    pi_card_left_alone("pi-data", "start=133120, size=200000, type=83\n", true);
+}
+
+/// A Pi card whose table is the boot partition then `after`, partition 2
+/// holding ext4 "mine" when `mine`: storage must leave every byte alone
+/// and find no storage.
+fn pi_card_left_alone(tag: &str, after: &str, mine: bool) {
+    let mut node = Node::new(tag);
     let (i, _held) = pi_card(&mut node, 1200 * MIB);
-    node.disks[i].sfdisk(&format!(
-        "{PI_BOOT_TABLE}start=133120, size=200000, type=83\n"
-    ));
-    mkfs("ext4", "mine", &node.disks[i].part(2));
-    let snap = node.disks[i].snapshot("pi-data");
+    node.disks[i].sfdisk(&format!("{PI_BOOT_TABLE}{after}"));
+    if mine {
+        mkfs("ext4", "mine", &node.disks[i].part(2));
+    }
+    let snap = node.disks[i].snapshot(tag);
     let out = node.storage().ok();
     out.must_say("has partitions after its boot partition");
-    assert!(node.disks[i].unchanged_since(&snap));
+    assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
     node.assert_no_storage("");
+}
+
+#[test]
+fn a_pi_card_with_a_blank_partition_not_at_rccrs_place_is_left_alone() {
+    if !require_root() {
+        return;
+    }
+    // The user's ext4 as p2 and a blank type-83 p3 just made: p3 is not
+    // rccr's (not the only partition after the boot partition).
+    let p3 = format!(
+        "start=133120, size=200000, type=83\nstart=335872, size={}, type=83\n",
+        1200 * MIB / SECTOR - 335872
+    );
+    pi_card_left_alone("pi-p3", &p3, true);
+    // A blank type-83 p2 of another size than rccr's.
+    pi_card_left_alone("pi-small", "start=133120, size=200000, type=83\n", false);
 }
 
 #[test]

@@ -6,7 +6,9 @@
 //! **Where.** `/boot/rccr.txt`, then `/media/*/rccr.txt` in name order
 //! (diskless Alpine mounts its boot media at `/media/<device>`:
 //! `/media/mmcblk0p1`, `/media/sda1`, `/media/cdrom`, ...). Every file found
-//! is applied; the same file seen through two mounts counts once.
+//! is applied; the same file seen through two mounts counts once. Only a
+//! regular file is read: a symbolic link is not followed, a pipe or a
+//! device not opened ([`read_present`]).
 //!
 //! **Format.** UTF-8 text (a byte order mark and CRLF line ends are fine),
 //! one `key=value` per line, spaces around either allowed; blank lines and
@@ -24,11 +26,13 @@
 //! - `authorized_key=LINE`: a public key as in a `.pub` file (`type base64
 //!   [comment]`, no options), appended to `/root/.ssh/authorized_keys` unless
 //!   that key is there already. Repeatable. With your own key there, a node
-//!   never depends on the images' temporary key.
+//!   never depends on the images' temporary key. Split on spaces and tabs
+//!   only, as sshd does ([`check_key`]).
 //!
 //! **Errors.** A malformed line is reported as `PATH:LINE: what is wrong;
 //! line ignored` and the file's valid lines are still applied: one typo must
-//! not cost the other keys. A file that is not UTF-8 text or is larger than
+//! not cost the other keys; a value it quotes is escaped and cut short
+//! ([`quoted`]). A file that is not UTF-8 text or is larger than
 //! 64 KiB is reported and not applied at all.
 //!
 //! **Once.** When every valid setting has been applied, the file is renamed
@@ -46,7 +50,7 @@ use std::process::Command;
 
 pub const FILE_NAME: &str = "rccr.txt";
 pub const APPLIED_NAME: &str = "rccr.txt.applied";
-const MAX_LEN: u64 = 64 * 1024;
+const MAX_LEN: usize = 64 * 1024;
 /// Key types sshd accepts today (DSA is gone since OpenSSH 9.8).
 const KEY_TYPES: &[&str] = &[
     "ssh-ed25519",
@@ -57,6 +61,19 @@ const KEY_TYPES: &[&str] = &[
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 ];
+
+/// The most characters of a value from the file that an error line quotes.
+const MAX_QUOTED: usize = 40;
+
+/// A value from the file as an error line quotes it: in quotes, cut to
+/// [`MAX_QUOTED`] characters (`...` after a cut) and escaped
+/// ([`crate::print::text`]), so a line of 64 KiB or one holding terminal
+/// escapes stays one short line on the console.
+pub fn quoted(value: &str) -> String {
+    let head: String = value.chars().take(MAX_QUOTED).collect();
+    let cut = if head.len() < value.len() { "..." } else { "" };
+    format!("'{}'{cut}", crate::print::text(&head))
+}
 
 /// The valid settings of one file, and its malformed lines (1-based).
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -75,15 +92,37 @@ pub struct BootFile {
 }
 
 /// Checks an `authorized_key=` value: a known type, base64 that decodes,
-/// and a blob that names the same type. Returns the line to append.
+/// and a blob that names the same type. Returns the line to append,
+/// rebuilt as `TYPE BASE64[ COMMENT]`.
+///
+/// The parts are split as sshd splits them, on spaces and tabs only
+/// (sshkey_read), so that what is checked is what sshd reads: a type or
+/// base64 holding any other whitespace or control character (a
+/// non-breaking space pasted from a web page) is refused, not written in a
+/// form sshd ignores. In the comment, which sshd does not read, other
+/// whitespace becomes a space and a control character `?`.
 pub fn check_key(value: &str) -> Result<String, String> {
-    let mut words = value.split_whitespace();
-    let (Some(kind), Some(blob)) = (words.next(), words.next()) else {
+    let sep = [' ', '\t'];
+    let value = value.trim_matches(sep);
+    let (kind, rest) = value.split_once(sep).unwrap_or((value, ""));
+    let rest = rest.trim_start_matches(sep);
+    let (blob, comment) = rest.split_once(sep).unwrap_or((rest, ""));
+    if let Some(c) = [kind, blob]
+        .iter()
+        .find_map(|part| part.chars().find(|c| !c.is_ascii_graphic()))
+    {
+        return Err(format!(
+            "the key's type or base64 holds U+{:04X}, not a plain space or tab (pasted from a web page?); retype it with plain spaces",
+            u32::from(c)
+        ));
+    }
+    if blob.is_empty() {
         return Err("want 'authorized_key=TYPE BASE64 [COMMENT]'".into());
-    };
+    }
     if !KEY_TYPES.contains(&kind) {
         return Err(format!(
-            "'{kind}' is not a key type sshd accepts (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*); options are not allowed here"
+            "{} is not a key type sshd accepts (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*); options are not allowed here",
+            quoted(kind)
         ));
     }
     let bytes = crate::base64::decode(blob).ok_or("the key is not valid base64 (cut short?)")?;
@@ -94,7 +133,19 @@ pub fn check_key(value: &str) -> Result<String, String> {
     if kind == "ssh-ed25519" && fields[1].len() != 32 {
         return Err("the key data is cut short or damaged".into());
     }
-    Ok(value.trim().to_string())
+    let comment: String = comment
+        .trim_matches(sep)
+        .chars()
+        .map(|c| match c {
+            c if c.is_whitespace() => ' ',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect();
+    Ok(match comment.trim_matches(' ') {
+        "" => format!("{kind} {blob}"),
+        comment => format!("{kind} {blob} {comment}"),
+    })
 }
 
 /// A public key blob is a run of length-prefixed fields (RFC 4253 6.6)
@@ -157,7 +208,10 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             },
             other => out.errors.push((
                 n,
-                format!("unknown setting '{other}' (known: hostname, authorized_key)"),
+                format!(
+                    "unknown setting {} (known: hostname, authorized_key)",
+                    quoted(other)
+                ),
             )),
         }
     }
@@ -181,43 +235,81 @@ pub fn candidates_named(ctx: &Ctx, name: &str) -> Vec<PathBuf> {
     out
 }
 
-/// The files `name` on the boot partition(s) ([`candidates_named`]) that
-/// are regular files, each with its length; the same file seen through two
-/// mounts once.
-pub fn present(ctx: &Ctx, name: &str) -> Vec<(PathBuf, u64)> {
-    let mut out: Vec<(PathBuf, u64)> = Vec::new();
-    let mut seen: Vec<PathBuf> = Vec::new();
+/// The files `name` on the boot partition(s) ([`candidates_named`]), each
+/// with its bytes, at most `max`, or why they are not used (one line, to
+/// end with what is not done). The same file seen through two mounts
+/// counts once. Anything but a regular file is not read: a symbolic link
+/// is not followed (`rccr.txt -> /proc/kmsg` would block the boot), a pipe
+/// or a device not opened; the file is opened `O_NOFOLLOW|O_NONBLOCK` and
+/// checked again on the open handle, so nothing swapped in is read.
+pub fn read_present(ctx: &Ctx, name: &str, max: usize) -> Vec<(PathBuf, Result<Vec<u8>, String>)> {
+    let mut out = Vec::new();
+    let mut seen: Vec<(u64, u64)> = Vec::new();
     for path in candidates_named(ctx, name) {
-        let Ok(meta) = fs::metadata(&path) else {
+        let Some((id, read)) = read_one(&path, max) else {
             continue;
         };
-        let real = path.canonicalize().unwrap_or_else(|_| path.clone());
-        if !meta.is_file() || seen.contains(&real) {
-            continue;
+        if let Some(id) = id {
+            if seen.contains(&id) {
+                continue;
+            }
+            seen.push(id);
         }
-        seen.push(real);
-        out.push((path, meta.len()));
+        out.push((path, read));
     }
     out
+}
+
+/// One file of [`read_present`]: `None` when there is none, else its
+/// (device, inode) when known, and its bytes or why not.
+type Read = (Option<(u64, u64)>, Result<Vec<u8>, String>);
+
+fn read_one(path: &Path, max: usize) -> Option<Read> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let regular = |m: &fs::Metadata| match m.file_type() {
+        t if t.is_file() => Ok((m.dev(), m.ino())),
+        t if t.is_symlink() => Err("a symbolic link, not followed".to_string()),
+        _ => Err("not a regular file".to_string()),
+    };
+    match fs::symlink_metadata(path) {
+        Ok(m) => {
+            if let Err(e) = regular(&m) {
+                return Some((None, Err(e)));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) => return Some((None, Err(e.to_string()))),
+    }
+    let read = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => "a symbolic link, not followed".to_string(),
+            _ => e.to_string(),
+        })
+        .and_then(|mut file| {
+            let id = file
+                .metadata()
+                .map_err(|e| e.to_string())
+                .and_then(|m| regular(&m))?;
+            Ok((id, crate::fsutil::read_bounded(&mut file, max)))
+        });
+    Some(match read {
+        Ok((id, Ok(Some(bytes)))) => (Some(id), Ok(bytes)),
+        Ok((id, Ok(None))) => (Some(id), Err(format!("larger than {} KiB", max / 1024))),
+        Ok((id, Err(e))) => (Some(id), Err(e.to_string())),
+        Err(e) => (None, Err(e)),
+    })
 }
 
 /// Reads and checks every boot file; reports what is wrong. `None` when
 /// there is nothing to apply and nothing to rename.
 pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
     let mut found = BootFile::default();
-    for (path, len) in present(ctx, FILE_NAME) {
+    for (path, read) in read_present(ctx, FILE_NAME, MAX_LEN) {
         let shown = path.display().to_string();
-        if len > MAX_LEN {
-            ctx.problem(format_args!(
-                "{shown}: larger than {} KiB; not applied",
-                MAX_LEN / 1024
-            ));
-            continue;
-        }
-        let parsed = match fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| parse(&b))
-        {
+        let parsed = match read.and_then(|b| parse(&b)) {
             Ok(p) => p,
             Err(e) => {
                 ctx.problem(format_args!("{shown}: {e}; not applied"));
@@ -341,6 +433,40 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_split_as_sshd_splits_them() {
+        let (kind, rest) = ED.split_once(' ').unwrap();
+        let (blob, _) = rest.split_once(' ').unwrap();
+        // A no-break space, a vertical tab or a form feed between type and
+        // base64 (sshd reads neither as a separator): refused, saying which.
+        for odd in ['\u{a0}', '\u{b}', '\u{c}', '\u{2003}'] {
+            let e = check_key(&format!("{kind}{odd}{blob} me@laptop")).unwrap_err();
+            assert!(e.contains(&format!("U+{:04X}", u32::from(odd))), "{e}");
+            // Between base64 and comment, the same.
+            let e = check_key(&format!("{kind} {blob}{odd}me@laptop")).unwrap_err();
+            assert!(e.contains("U+"), "{e}");
+        }
+        // Tabs and runs of spaces become one space; the comment's odd
+        // whitespace a space, its control characters '?'.
+        assert_eq!(
+            check_key(&format!(
+                "{kind}\t {blob}  \tme\u{a0}at\u{7}laptop\u{2028} "
+            ))
+            .unwrap(),
+            format!("{kind} {blob} me at?laptop")
+        );
+        assert_eq!(
+            check_key(&format!("{kind} {blob}\t")).unwrap(),
+            format!("{kind} {blob}")
+        );
+        // What is appended gives key_blob the base64 that was checked.
+        let line = check_key(&format!("{kind} {blob} a\u{a0}b")).unwrap();
+        assert_eq!(
+            crate::keys::authorized::key_blob(line.as_bytes()),
+            Some(blob.as_bytes())
+        );
+    }
+
+    #[test]
     fn a_file_with_good_and_bad_lines() {
         let text = format!(
             "\u{feff}# rccr.txt\r\n\r\nhostname = kitchen-1\r\nauthorized_key={ED}\r\nhostname=second\r\nfoo=bar\r\nno equals sign\r\nauthorized_key=ssh-ed25519 AAAA\r\nhostname=\r\n"
@@ -359,6 +485,54 @@ mod tests {
         assert_eq!(p.hostname.as_deref(), Some("good-name"));
         assert_eq!(p.errors.len(), 1);
         assert_eq!(p.errors[0].0, 1);
+    }
+
+    #[test]
+    fn boot_files_are_read_without_following_links_or_blocking() {
+        let root = std::env::temp_dir().join(format!("rccr-bootfile-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for dir in ["media/a", "media/b", "media/c", "media/d", "elsewhere"] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        // A link (to what could be /proc/kmsg), a pipe, a file too large,
+        // and the one to apply, seen through /boot too.
+        fs::write(root.join("elsewhere/rccr.txt"), "hostname=linked\n").unwrap();
+        std::os::unix::fs::symlink(
+            root.join("elsewhere/rccr.txt"),
+            root.join("media/a/rccr.txt"),
+        )
+        .unwrap();
+        let fifo = Command::new("mkfifo")
+            .arg(root.join("media/b/rccr.txt"))
+            .status();
+        assert!(fifo.unwrap().success());
+        fs::write(root.join("media/c/rccr.txt"), "hostname=plain\n").unwrap();
+        fs::write(root.join("media/d/rccr.txt"), "#".repeat(MAX_LEN + 1)).unwrap();
+        std::os::unix::fs::symlink("media/c", root.join("boot")).unwrap();
+        let mut ctx = Ctx::new(&root, false);
+        let read = read_present(&ctx, FILE_NAME, MAX_LEN);
+        let shown: Vec<_> = read
+            .iter()
+            .map(|(p, r)| {
+                (
+                    p.strip_prefix(&root).unwrap().to_str().unwrap(),
+                    r.as_ref().map_err(String::as_str).map(Vec::len),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("boot/rccr.txt", Ok(15)),
+                ("media/a/rccr.txt", Err("a symbolic link, not followed")),
+                ("media/b/rccr.txt", Err("not a regular file")),
+                ("media/d/rccr.txt", Err("larger than 64 KiB")),
+            ]
+        );
+        let found = load(&mut ctx).unwrap();
+        assert_eq!(found.hostname.as_deref(), Some("plain"));
+        assert_eq!(found.paths, vec![root.join("boot/rccr.txt")]);
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

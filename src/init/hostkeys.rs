@@ -19,7 +19,10 @@
 //! writes, a `touch`) counts as missing, and so does an RSA key under
 //! [`MIN_RSA_BITS`], which setup never trusts (`ssh::HostKey::weakness`):
 //! it is replaced by a new key, in one line that says so (one in PEM,
-//! which rccr does not read, is judged by its `.pub`).
+//! which rccr does not read, is judged by its `.pub`). A non-empty file
+//! that is neither OpenSSH's format nor PEM (a key cut short, garbage),
+//! and a link to nothing, hold no key sshd could load: each is renamed
+//! `NAME.broken` and a new key made, so sshd never starts without it.
 use super::Ctx;
 use crate::keys::authorized::key_blob;
 use crate::keys::{self, KeyType};
@@ -132,6 +135,12 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
                     ", replacing an RSA key of {bits} bits (fewer than {MIN_RSA_BITS}: too weak)"
                 );
             }
+            None if unreadable(private) => {
+                match set_aside(ctx, private, "a key that cannot be read") {
+                    Some(why) => replacing = why,
+                    None => return,
+                }
+            }
             None => {
                 let mode = m.permissions().mode() & 0o7777;
                 if mode & 0o077 != 0 {
@@ -140,6 +149,13 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
                 return ensure_public(ctx, private, &public);
             }
         },
+        // sshd cannot load a key through a link to nothing.
+        Ok(m) if m.is_symlink() && fs::metadata(private).is_err() => {
+            match set_aside(ctx, private, "a link to nothing") {
+                Some(why) => replacing = why,
+                None => return,
+            }
+        }
         Ok(m) if !m.is_file() => {
             return ctx.problem(format_args!("{shown}: not a regular file; left alone"));
         }
@@ -170,6 +186,41 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
         }
         Err(e) => ctx.problem(format_args!("{shown}: {e}")),
     }
+}
+
+/// Whether the non-empty file at `private` holds no key sshd could load:
+/// not OpenSSH's format (a key cut short, garbage) and not PEM, which
+/// rccr does not read but sshd does. A file that cannot be read at all is
+/// not judged: [`ensure_public`] reports it.
+fn unreadable(private: &Path) -> bool {
+    fs::read(private).is_ok_and(|text| {
+        PrivateKey::from_openssh(&text).is_err() && !crate::ssh::pkcs1::is_pem(&text)
+    })
+}
+
+/// Renames `private` (`what` it is) to `NAME.broken`, replacing an older
+/// one, so that a new key can take its place and the old bytes are still
+/// there to look at. Returns the words for the line that reports the new
+/// key; `None` (reported) when the rename fails: the file is left alone.
+fn set_aside(ctx: &mut Ctx, private: &Path, what: &str) -> Option<String> {
+    let mut name = private.as_os_str().to_owned();
+    name.push(".broken");
+    let aside = std::path::PathBuf::from(name);
+    if !ctx.dry {
+        let renamed = fs::rename(private, &aside).and_then(|()| crate::fsutil::sync_parent(&aside));
+        if let Err(e) = renamed {
+            ctx.problem(format_args!(
+                "{}: {what}, and cannot be set aside as {}: {e}; sshd may start without this host key",
+                private.display(),
+                aside.display()
+            ));
+            return None;
+        }
+    }
+    Some(format!(
+        ", replacing {what} (set aside as {})",
+        aside.display()
+    ))
 }
 
 /// The bits of the existing key at `private` when it is RSA too weak for

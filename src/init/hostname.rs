@@ -45,7 +45,7 @@ pub const KERNEL_HOSTNAME: &str = "/proc/sys/kernel/hostname";
 pub const CLASS_NET: &str = "/sys/class/net";
 /// The hostname rule ([`identity::check_hostname`]), worded for `name`.
 pub fn check(name: &str) -> Result<(), String> {
-    identity::check_hostname(name).map_err(|e| format!("'{name}' {e}"))
+    identity::check_hostname(name).map_err(|e| format!("{} {e}", super::bootfile::quoted(name)))
 }
 
 /// `ReCyClusteR-Target-4c0001` for MAC `..:..:..:4c:00:01`.

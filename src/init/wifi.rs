@@ -43,7 +43,7 @@ pub const FILE_NAME: &str = "wpa_supplicant.conf";
 /// What uses it: without wpa_supplicant, the configuration is useless.
 pub const WPA_SUPPLICANT: &str = "/sbin/wpa_supplicant";
 /// A configuration of a few networks is well below.
-const MAX_LEN: u64 = 16 * 1024;
+const MAX_LEN: usize = 16 * 1024;
 /// The longest setting name taken.
 const MAX_NAME: usize = 40;
 
@@ -143,7 +143,7 @@ pub fn check(bytes: &[u8]) -> Result<usize, String> {
 /// is wrong. `None` when there is none to install.
 pub fn load(ctx: &mut Ctx) -> Option<Found> {
     let mut found: Option<Found> = None;
-    for (path, len) in bootfile::present(ctx, FILE_NAME) {
+    for (path, read) in bootfile::read_present(ctx, FILE_NAME, MAX_LEN) {
         let shown = path.display().to_string();
         if let Some(first) = &found {
             ctx.problem(format_args!(
@@ -152,16 +152,7 @@ pub fn load(ctx: &mut Ctx) -> Option<Found> {
             ));
             continue;
         }
-        if len > MAX_LEN {
-            ctx.problem(format_args!(
-                "{shown}: larger than {} KiB; not installed",
-                MAX_LEN / 1024
-            ));
-            continue;
-        }
-        let checked = fs::read(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| check(&b).map(|n| (b, n)));
+        let checked = read.and_then(|b| check(&b).map(|n| (b, n)));
         match checked {
             Ok((bytes, n)) => {
                 ctx.note(format_args!("{shown}: {n} Wi-Fi network(s)"));

@@ -306,7 +306,17 @@ fn grow_boot_disk(
     let sectors = end.saturating_sub(start);
     if last != boot_entry {
         let number = slot as u32 + 1;
-        let rccrs = (u64::from(last.first_lba), u64::from(last.sectors)) == (start, sectors);
+        // rccr's partition: the one entry after the boot partition, at the
+        // very place and size rccr gives it. Anything else after the boot
+        // partition is the user's, blank or not.
+        let after_boot = table
+            .entries
+            .iter()
+            .flatten()
+            .filter(|e| e.first_lba > boot_entry.first_lba)
+            .count();
+        let rccrs = after_boot == 1
+            && (u64::from(last.first_lba), u64::from(last.sectors)) == (start, sectors);
         if last.kind == mbr::TYPE_PREPARING && rccrs {
             ctx.note(format_args!(
                 "{node}: partition {number} is rccr's, its filesystem not made (power lost at its first boot?); finishing it"
@@ -322,8 +332,10 @@ fn grow_boot_disk(
             return Ok(found);
         }
         let (at, len) = (u64::from(last.first_lba) * bs, u64::from(last.sectors) * bs);
-        let blank = device::is_blank(&path, at, len).unwrap_or(false);
-        if last.kind == mbr::TYPE_LINUX && last.first_lba > boot_entry.first_lba && blank {
+        if last.kind == mbr::TYPE_LINUX
+            && rccrs
+            && device::is_blank(&path, at, len).unwrap_or(false)
+        {
             ctx.note(format_args!(
                 "{node}: partition {number} is blank: an RCCR partition cut short (power lost at its first boot?); finishing it"
             ));
