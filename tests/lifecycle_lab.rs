@@ -241,3 +241,49 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
     assert!(temp_key_kept());
     assert_has(&keys_status(), "\"persisted\": \"volatile\"");
 }
+
+/// `rccr remove --release` when no manager of the cluster's swarm among
+/// the nodes that stay answers (here no node runs Docker; on a cluster:
+/// every other manager down, or the node the only manager). Before, the
+/// node was `skipped`, the exit 0, and it left the inventory, the
+/// rotation and known_hosts still holding the cluster key and still in
+/// the swarm: a retry said "not a node of the inventory". Now it fails,
+/// nothing is asked of it and it stays, so a retry still reaches it;
+/// `--forget` takes it out of the inventory, and fails all the same.
+#[test]
+fn remove_with_no_manager_answering_fails_and_keeps_the_node() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let out = setup(&lab);
+    assert_eq!(out.status.code(), Some(0), "setup: {}", stderr(&out));
+    let ip = lab.ip("target-1");
+    let pinned = || read(&lab, "control", "/root/.ssh/known_hosts").contains(&ip);
+    assert!(pinned(), "setup pinned no host key for {ip}");
+    let remove = |extra: &str| {
+        lab.exec(
+            "control",
+            &["rccr", "remove", extra, "--yes", "--json", &ip],
+        )
+    };
+    for _ in 0..2 {
+        let out = remove("--release");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert_has(&stdout(&out), "\"result\": \"failed\"");
+        assert_has(&stdout(&out), "it stays in the inventory");
+        assert_has(&read(&lab, "control", "/root/.rccr/nodes"), &ip);
+        assert!(pinned(), "its known_hosts pin was dropped");
+        assert!(
+            lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"),
+            "the cluster key no longer logs in"
+        );
+    }
+    let out = remove("--forget");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(&stdout(&out), "its entry stays in the swarm's list");
+    assert!(!read(&lab, "control", "/root/.rccr/nodes").contains(&ip));
+}

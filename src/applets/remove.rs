@@ -22,8 +22,10 @@ cli::options! {
     /// the inventory. An address (IP or IP:PORT) that only an unfinished key
     /// rotation lists (a node staged, then gone before the inventory named
     /// it) leaves the rotation and rccr's known_hosts pins; no node is asked.
-    /// Exit 0 when every node left cleanly, 1 otherwise (it has left the
-    /// inventory all the same), 3 for a node neither lists.
+    /// Exit 0 when every node left cleanly, 1 otherwise: it has left the
+    /// inventory all the same, unless no manager among the nodes that stay
+    /// answers (then nothing is asked of it and it stays, but with
+    /// --forget). 3 for a node neither lists.
     #[derive(FromArgs)]
     struct Args {
         /// a node: its hostname, address or MAC address, or an address only an unfinished key rotation lists (repeatable)

@@ -120,7 +120,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Failed(format!(
-            "{} left the inventory, but not cleanly: {} (see above)",
+            "{} did not leave cleanly: {} (see above for what was done, and whether it left the inventory)",
             failed.len(),
             failed.join(", ")
         )))
@@ -189,30 +189,52 @@ fn leave_cluster(
         }) && gives_tokens_of(m, record.ca.as_deref())
     });
     let mut results: Vec<(String, Layer)> = Vec::new();
+    // Without a manager that stays, nothing is asked of a node: it stays
+    // in the swarm, holds the cluster key, and so stays in the inventory
+    // (a later remove can still reach it). A node --forget names is gone:
+    // it leaves the inventory, its entry the swarm's list later.
+    let mut kept: Vec<&NodeRecord> = Vec::new();
     for node in leaving {
         let layer = match lead {
             Some(lead) => remove_one(lead, node, leaving, config, paths, opts),
-            None => Layer::Skipped(
-                "no manager of the cluster's swarm answers: not in the swarm's list".into(),
-            ),
+            None if opts.forget => Layer::Failed(format!(
+                "{NO_MANAGER}: its entry stays in the swarm's list (rccr setup \
+                 --remove-missing takes it out once one answers)"
+            )),
+            None => {
+                kept.push(node);
+                Layer::Failed(format!(
+                    "{NO_MANAGER}: nothing was asked of it, and it stays in the inventory \
+                     (run rccr remove again once one answers; --forget if the node is gone)"
+                ))
+            }
         };
         results.push((node.hostname.to_string(), layer));
     }
+    let gone: Vec<&NodeRecord> = leaving.iter().filter(|n| !kept.contains(n)).collect();
+    let remaining: Vec<NodeRecord> = records
+        .iter()
+        .filter(|r| !gone.contains(r))
+        .cloned()
+        .collect();
     let key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
         .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
-    inventory::save(paths, &staying, &config.ssh.user, &key)?;
+    inventory::save(paths, &remaining, &config.ssh.user, &key)?;
     // The nodes that left the inventory (even when not cleanly) leave an
     // unfinished key rotation too: one gone for good would hold it up for
     // ever, and a node it reached again would be given the cluster key.
-    let ips: Vec<std::net::IpAddr> = leaving.iter().map(|n| n.ip).collect();
+    let ips: Vec<std::net::IpAddr> = gone.iter().map(|n| n.ip).collect();
     journal::forget(&paths.journal(), &ips)?;
     // A machine reinstalled under a removed name is a new host, not a
     // changed key: ssh must not remember the old one.
-    let gone: Vec<&Fingerprint> = leaving.iter().filter_map(|n| n.host_key.as_ref()).collect();
-    KnownHosts::new(paths.known_hosts.clone()).forget(&gone)?;
+    let pins: Vec<&Fingerprint> = gone.iter().filter_map(|n| n.host_key.as_ref()).collect();
+    KnownHosts::new(paths.known_hosts.clone()).forget(&pins)?;
     Ok(results)
 }
+
+/// Why a node was not taken out of the swarm when no manager led.
+const NO_MANAGER: &str = "no manager of the cluster's swarm among the nodes that stay answers";
 
 /// Takes one node out of the swarm, through `lead`.
 fn remove_one(
