@@ -491,7 +491,12 @@ fn unfinished_rotation(bytes: &[u8], entries: &[Entry]) -> Option<Record> {
 /// key holds it), known_hosts lines added, state files and config written.
 /// Everything it reads and checks comes before its first write: it writes
 /// all of it or nothing.
-pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Error> {
+///
+/// A key or rotation journal of this control's that the archive would
+/// replace with another ([`replaced`]) stops it before the first write
+/// (exit 3), unless `force`: then each is first kept aside ([`aside`]).
+/// The same archive restored again replaces nothing.
+pub fn restore(paths: &StatePaths, archive: &Archive, force: bool) -> Result<Vec<String>, Error> {
     let Archive {
         entries,
         kind,
@@ -556,11 +561,10 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         }
         unfinished
     });
-    let journal = match &unfinished {
-        Some(unfinished) => Some(unfinished.clone()),
-        None => journal::load(&paths.journal())?,
-    };
-    let keys: Vec<(&Entry, &Path, &str)> = [
+    if unfinished.is_none() {
+        journal::load(&paths.journal())?;
+    }
+    let keys: Vec<(&Entry, &Path, &'static str)> = [
         (Some(cluster), cluster_path.as_path(), "cluster key"),
         (get("previous_key"), previous_path.as_path(), "previous key"),
         (get("temp_key"), temp_path.as_path(), "temporary key"),
@@ -568,6 +572,19 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     .into_iter()
     .filter_map(|(entry, path, what)| Some((entry?, path, what)))
     .collect();
+    let replaced = replaced(
+        paths,
+        config.ssh.key_type,
+        cluster,
+        &keys,
+        unfinished.as_ref(),
+    )?;
+    if let Some(first) = replaced.first().filter(|_| !force) {
+        return Err(first.refusal()?);
+    }
+    // A journal here that the archive's does not replace went aside
+    // (refused otherwise): the archive's rotation, if any, is the one.
+    let journal = unfinished.clone();
     let written: Vec<&Path> = keys.iter().map(|(_, path, _)| *path).collect();
     let records: Vec<Record> = journal.into_iter().chain([record.clone()]).collect();
     let key = Resolver::new(paths)
@@ -594,6 +611,9 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let mut done = Vec::new();
+    for file in &replaced {
+        done.push(file.keep()?);
+    }
     for (entry, path, what) in keys {
         let public = get(&format!("{}.pub", entry.name));
         write_key(path, entry, public)?;
@@ -635,6 +655,135 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         done.push(problem);
     }
     Ok(done)
+}
+
+/// A file of this control's that restore would replace with other bytes,
+/// or (the cluster key, at a path restore does not write) put out of use.
+struct Replaced {
+    path: PathBuf,
+    what: &'static str,
+    /// Restore writes over it, or (a journal the archive does not carry)
+    /// would leave it mixed with the archive's state: it goes aside first.
+    moved: bool,
+}
+
+impl Replaced {
+    /// Exit 3, naming the file, what it is and what to do.
+    fn refusal(&self) -> Result<Error, Error> {
+        let why = match (self.what, self.moved) {
+            ("unfinished key rotation", _) => format!(
+                "an unfinished key rotation the archive does not carry (its nodes may take \
+                 only its new key): finish it (rccr keyrotate), or give --force, which keeps \
+                 it as {}",
+                aside(&self.path)?.display()
+            ),
+            (what, true) => format!(
+                "holds another {what} than the archive's, and nodes may take only this one: \
+                 back this control up (rccr backup FILE), then give --force, which keeps it as \
+                 {}",
+                aside(&self.path)?.display()
+            ),
+            (what, false) => format!(
+                "this control's {what}, not the archive's: restored, rccr logs in with the \
+                 archive's, and nodes that take only this one lock it out: back this control \
+                 up (rccr backup FILE), then give --force (this key stays where it is)"
+            ),
+        };
+        Ok(Error::bad_input(self.path.display().to_string(), why))
+    }
+
+    /// `--force`: moves the file aside (or leaves it where restore does not
+    /// write); what happened to it, for restore's report.
+    fn keep(&self) -> Result<String, Error> {
+        if !self.moved {
+            return Ok(format!(
+                "the {} this control had stays at {} (no longer in use)",
+                self.what,
+                self.path.display()
+            ));
+        }
+        let to = aside(&self.path)?;
+        std::fs::rename(&self.path, &to)
+            .and_then(|()| fsutil::sync_parent(&to))
+            .map_err(|e| Error::io(format!("cannot move {} aside", self.path.display()), e))?;
+        Ok(format!(
+            "the {} this control had: kept as {}",
+            self.what,
+            to.display()
+        ))
+    }
+}
+
+/// What restore would replace of this control's ([`Replaced`]): a key
+/// file of `keys` (entry, path) holding other bytes, a rotation journal
+/// other than the archive's `unfinished` one, and the cluster key this
+/// control uses now (for key type `kind`) when it is not the archive's
+/// `cluster`. None when the same archive is restored again.
+fn replaced(
+    paths: &StatePaths,
+    kind: KeyType,
+    cluster: &Entry,
+    keys: &[(&Entry, &Path, &'static str)],
+    unfinished: Option<&Record>,
+) -> Result<Vec<Replaced>, Error> {
+    let other = |path: &Path, bytes: &[u8]| -> Result<bool, Error> {
+        Ok(fsutil::read_if_any(path)?.is_some_and(|b| b != bytes))
+    };
+    let mut found = Vec::new();
+    for (entry, path, what) in keys {
+        if other(path, &entry.bytes)? {
+            found.push(Replaced {
+                path: path.to_path_buf(),
+                what,
+                moved: true,
+            });
+        }
+    }
+    let wanted = unfinished.map(|u| u.render()).unwrap_or_default();
+    if other(&paths.journal(), wanted.as_bytes())? {
+        found.push(Replaced {
+            path: paths.journal(),
+            what: "unfinished key rotation",
+            moved: true,
+        });
+    }
+    // The key this control logs in to its nodes with now, as every
+    // command looks it up (a rotation record it cannot read names none).
+    let records: Vec<Record> = [paths.journal(), paths.last_rotation()]
+        .iter()
+        .filter_map(|p| journal::load(p).ok().flatten())
+        .collect();
+    if let Some(current) = Resolver::new(paths).cluster_once(kind, &records, &[])? {
+        if other(&current.path, &cluster.bytes)? && !found.iter().any(|r| r.path == current.path) {
+            found.push(Replaced {
+                path: current.path,
+                what: "cluster key",
+                moved: false,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Where `path` goes aside: `PATH.before-restore`, or `.before-restore.N`
+/// when that holds other bytes (an earlier forced restore's).
+fn aside(path: &Path) -> Result<PathBuf, Error> {
+    let bytes = fsutil::read_if_any(path)?;
+    for n in 1.. {
+        let suffix = match n {
+            1 => ".before-restore".to_string(),
+            n => format!(".before-restore.{n}"),
+        };
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        let to = PathBuf::from(name);
+        match fsutil::read_if_any(&to)? {
+            None => return Ok(to),
+            Some(there) if Some(&there) == bytes.as_ref() => return Ok(to),
+            Some(_) => {}
+        }
+    }
+    unreachable!("an unbounded range ends")
 }
 
 /// The file at `path` (none: empty) with the lines of `lines` it lacks

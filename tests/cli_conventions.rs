@@ -1510,7 +1510,8 @@ fn restore_reads_the_rotation_journal_before_it_writes_anything() {
         home_refuses(&home, &args, 3, &says);
         nothing_written();
     }
-    // An archive with an unfinished rotation replaces the journal here.
+    // An archive with an unfinished rotation replaces the journal here,
+    // with --force, which keeps it aside: its nodes may take only its key.
     let key = std::fs::read(ed25519_key(&home, "carried_key", &[])).unwrap();
     let carries = archive(
         &home,
@@ -1524,11 +1525,103 @@ fn restore_reads_the_rotation_journal_before_it_writes_anything() {
             ),
         ],
     );
-    let out = home.run(&["restore", carries.to_str().unwrap()]);
+    let args = ["restore", carries.to_str().unwrap()];
+    let says = format!(
+        "{}: an unfinished key rotation the archive does not carry",
+        journal.display()
+    );
+    home_refuses(&home, &args, 3, &says);
+    nothing_written();
+    let out = home.run(&[&args[..], &["--force"]].concat());
     assert!(out.status.success(), "{out:?}");
     let restored = std::fs::read_to_string(&journal).unwrap();
     assert!(restored.starts_with("rotation 2\n"), "{restored}");
+    let aside = home.state().join("rotation.journal.before-restore");
+    assert_eq!(std::fs::read_to_string(aside).unwrap(), "rotation 1\n");
     assert!(home.state().join("inventory.ini").is_file());
+    // The same archive again replaces nothing.
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// Restore wrote the archive's keys over this control's: the cluster key
+/// in the state directory (where it lives when ~/.ssh's default path holds
+/// the operator's own key) was replaced by an older backup's, and the
+/// nodes, which take only the current one, locked rccr out. Restore said
+/// only where it put the archive's key. Another key is now refused (exit
+/// 3, nothing written) unless --force, which keeps it aside; the same
+/// archive restores again, as often as it is run.
+#[test]
+fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::with_ssh_dir("restoreover");
+    let operator = ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let operator = std::fs::read(operator).unwrap();
+    let key = |name: &str| std::fs::read(ed25519_key(&home, name, &[])).unwrap();
+    let (older, current) = (key("k1"), key("k2"));
+    let archive_of = |name: &str, cluster: &[u8]| {
+        let path = archive(&home, name, &[("cluster_key", cluster.to_vec())]);
+        path.to_str().unwrap().to_string()
+    };
+    let (old_backup, new_backup) = (archive_of("old", &older), archive_of("new", &current));
+    let in_state = home.state().join("cluster_key");
+    let restore =
+        |archive: &str, extra: &[&str]| home.run(&[&["restore", archive][..], extra].concat());
+    for _ in 0..2 {
+        let out = restore(&new_backup, &[]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read(&in_state).unwrap(), current);
+    }
+    let before = left_in(&home.state());
+    let says = format!(
+        "rccr restore: {}: holds another cluster key than the archive's",
+        in_state.display()
+    );
+    home_refuses(&home, &["restore", &old_backup], 3, &says);
+    home_refuses(&home, &["restore", &old_backup], 3, "give --force");
+    assert_eq!(std::fs::read(&in_state).unwrap(), current);
+    assert_eq!(left_in(&home.state()), before);
+    for _ in 0..2 {
+        let out = restore(&old_backup, &["--force"]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read(&in_state).unwrap(), older);
+    }
+    let aside = home.state().join("cluster_key.before-restore");
+    assert_eq!(std::fs::read(&aside).unwrap(), current);
+    let mode = std::fs::metadata(&aside).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read(home.0.path(".ssh/id_ed25519")).unwrap(),
+        operator
+    );
+    let out = restore(&old_backup, &[]);
+    assert!(out.status.success(), "{out:?}");
+
+    // The cluster key at ~/.ssh's default path, which restore does not
+    // write over: the archive's would go to the state directory and
+    // become the key rccr logs in with.
+    let home = Home::with_ssh_dir("restoreaway");
+    let archive = |name: &str, cluster: &[u8]| {
+        let path = self::archive(&home, name, &[("cluster_key", cluster.to_vec())]);
+        path.to_str().unwrap().to_string()
+    };
+    let (old_backup, new_backup) = (archive("old", &older), archive("new", &current));
+    let out = home.run(&["restore", &new_backup]);
+    assert!(out.status.success(), "{out:?}");
+    let default = home.0.path(".ssh/id_ed25519");
+    assert_eq!(std::fs::read(&default).unwrap(), current);
+    let says = format!(
+        "rccr restore: {}: this control's cluster key, not the archive's",
+        default.display()
+    );
+    home_refuses(&home, &["restore", &old_backup], 3, &says);
+    let out = home.run(&["restore", &old_backup, "--force"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&default).unwrap(), current);
+    assert_eq!(
+        std::fs::read(home.state().join("cluster_key")).unwrap(),
+        older
+    );
 }
 
 /// Restore checks that it can write every file it restores before it

@@ -48,12 +48,19 @@ cli::options! {
     /// Make this control manage the cluster of a backup archive: keys, host
     /// keys, inventory, swarm record and config as they were. Nothing is
     /// written unless the whole archive checks out (exit 3 otherwise). FILE
-    /// `-` reads stdin (a file or a pipe, not a terminal).
+    /// `-` reads stdin (a file or a pipe, not a terminal). A cluster,
+    /// previous or temporary key here other than the archive's, or an
+    /// unfinished key rotation it does not carry, is refused (exit 3): nodes
+    /// may take only that key. --force restores all the same and keeps each
+    /// aside as FILE.before-restore. The same archive restores again.
     #[derive(FromArgs)]
     struct RestoreArgs {
         /// the archive rccr backup wrote, or - for stdin
         #[argh(positional, arg_name = "FILE")]
         file: String,
+        /// replace this control's other keys and unfinished rotation, each kept aside as FILE.before-restore
+        #[argh(switch)]
+        force: bool,
     }
     with state_dir, wait
 }
@@ -109,7 +116,7 @@ fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     // Checked before the lock: a bad archive must leave no state directory.
     let archive = crate::backup::read(&args.file)?;
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
-    for line in crate::backup::restore(&paths, &archive)? {
+    for line in crate::backup::restore(&paths, &archive, args.force)? {
         eprintln!("{}: {line}", cmd.join(" "));
     }
     Ok(())
