@@ -286,6 +286,72 @@ fn hold_lock(state: &Path) -> File {
     file
 }
 
+/// `keyrotate --rekey` read the inventory, then waited for the lock: a
+/// node a setup adopted meanwhile (it held the lock) was left out of the
+/// rekey, on the key that became the previous key, and the next rekey
+/// locked it out. The inventory is read under the lock now. The nodes here
+/// refuse at once (127.0.0.x, port 1); the rekey says which it tried.
+#[test]
+fn a_rekey_moves_the_nodes_of_the_inventory_as_it_is_once_it_holds_the_lock() {
+    let home = Home::new("rekeylock");
+    let state = home.state();
+    let key = ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let node = |ip: &str| format!("{ip}\t-\tReCyClusteR-Target-{ip}\ttarget\tx86_64\t-\t-\n");
+    home.0.write("state/nodes", node("127.0.0.2"));
+    chmod(&state.join("nodes"), 0o600);
+    let held = hold_lock(&state);
+    let args = [
+        "keyrotate",
+        "--rekey",
+        "--yes",
+        "--json",
+        "--port",
+        "1",
+        "--timeout",
+        "1",
+        "--wait",
+        "600",
+    ];
+    let mut child = home
+        .command(&args, state.as_os_str())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It waits for the lock once it holds the lock file open.
+    let lock = state.join("lock");
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let waiting = || {
+        std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| to == lock))
+    };
+    while !waiting() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("keyrotate ended ({status}) before it waited for the lock");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A setup adopts a node meanwhile.
+    home.0.write(
+        "state/nodes",
+        format!("{}{}", node("127.0.0.2"), node("127.0.0.3")),
+    );
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    let json = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(Path::new(&key).exists());
+    for ip in ["127.0.0.2", "127.0.0.3"] {
+        assert!(
+            json.contains(&format!("\"node\": \"{ip}\"")),
+            "{ip} not rekeyed: {json}{err}"
+        );
+    }
+}
+
 /// A well-formed backup archive holding only a cluster key, made as
 /// `rccr backup` makes one, so that restore gets as far as the lock.
 fn archive_with_a_cluster_key(home: &Home) -> PathBuf {
