@@ -31,23 +31,33 @@ impl Lock {
         paths.create_state_dir()?;
         let path = paths.lock();
         let cannot = |e| Error::io(format!("cannot lock {}", path.display()), e);
+        const REMOVE: &str = "remove it (rccr makes it again)";
+        let refuse =
+            |why: &str| Error::bad_input(path.display().to_string(), format!("{why}: {REMOVE}"));
+        // Never through a link, nor anything but a file of its own: the
+        // pid is written over what the file holds.
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
-            .map_err(cannot)?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => refuse("is a symbolic link"),
+                _ => cannot(e),
+            })?;
         // One that was there before must be rccr's (its directory passed).
         let meta = file.metadata().map_err(cannot)?;
+        if !meta.is_file() {
+            return Err(refuse("is not a regular file"));
+        }
         if let Some(why) = fsutil::untrusted_meta(&meta, fsutil::Trust::Kept) {
+            let what = fsutil::remedy(&path, || REMOVE.into());
             return Err(Error::bad_input(
                 path.display().to_string(),
-                format!(
-                    "{why}: {}",
-                    fsutil::remedy(&path, || "remove it (rccr makes it again)".into())
-                ),
+                format!("{why}: {what}"),
             ));
         }
         let start = Instant::now();
