@@ -26,7 +26,9 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::fsutil::{self, Trust};
 use crate::keys::authorized::cksum_line;
+use crate::keys::control::command::default_identities;
 use crate::keys::control::journal::{self, Record};
+use crate::keys::control::ssh_config;
 use crate::keys::resolve::Resolver;
 use crate::keys::{load_key, public_path, KeyType};
 use crate::state::swarm::SwarmRecord;
@@ -608,6 +610,14 @@ pub fn restore(paths: &StatePaths, archive: &Archive, force: bool) -> Result<Vec
     for file in key_files.chain(files.into_iter().flatten()) {
         fsutil::check_writable(&file)?;
     }
+    // Plain `ssh root@NODE` offers only the default identities: a cluster
+    // key elsewhere is named for the nodes in rccr's block of
+    // ~/.ssh/config, as keyrotate names it (a file it would refuse to
+    // rewrite stops the restore here).
+    let named = !default_identities(paths).contains(&key);
+    if named {
+        ssh_config::check(&paths.ssh_config())?;
+    }
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let mut done = Vec::new();
@@ -651,6 +661,18 @@ pub fn restore(paths: &StatePaths, archive: &Archive, force: bool) -> Result<Vec
         done.push(format!("config: {}", path.display()));
     }
     inventory::save(paths, &nodes, &config.ssh.user, &key)?;
+    if named {
+        let ips: Vec<std::net::IpAddr> = nodes
+            .iter()
+            .filter(|n| n.role != crate::identity::Role::Control)
+            .map(|n| n.ip)
+            .collect();
+        ssh_config::name_key_for(&paths.ssh_config(), &key, &ips)?;
+        done.push(format!(
+            "the cluster key named for the nodes in {}",
+            paths.ssh_config().display()
+        ));
+    }
     if let Some(problem) = crate::state::persist_control() {
         done.push(problem);
     }

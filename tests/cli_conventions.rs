@@ -1610,6 +1610,38 @@ fn restore_reads_the_rotation_journal_before_it_writes_anything() {
     assert!(out.status.success(), "{out:?}");
 }
 
+/// A cluster key restored beside the operator's own key (in the state
+/// directory, as ~/.ssh/id_ed25519 is taken) was named nowhere: plain
+/// `ssh root@NODE`, and the docker context, offered only the operator's
+/// key and were refused. Restore names it for the nodes in rccr's block of
+/// ~/.ssh/config, as keyrotate does; the operator's lines stay.
+#[test]
+fn a_cluster_key_restored_beside_the_operators_own_is_named_for_ssh() {
+    let home = Home::with_ssh_dir("restoressh");
+    ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    home.0.write(".ssh/config", "Host laptop\n  User me\n");
+    chmod(&home.0.path(".ssh/config"), 0o600);
+    let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
+    let nodes = "10.0.0.1\t-\tcontrol\tcontrol\t-\t-\n\
+                 10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
+    let archive = archive(
+        &home,
+        "archive",
+        &[("cluster_key", cluster), ("nodes", nodes.into())],
+    );
+    for _ in 0..2 {
+        let out = home.run(&["restore", archive.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+        let config = std::fs::read_to_string(home.0.path(".ssh/config")).unwrap();
+        let block = format!(
+            "Host laptop\n  User me\n# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\n\
+             Host 10.0.0.5\n    IdentityFile \"{}\"\n# END rccr\n",
+            home.state().join("cluster_key").display()
+        );
+        assert_eq!(config, block);
+    }
+}
+
 /// Restore wrote the archive's keys over this control's: the cluster key
 /// in the state directory (where it lives when ~/.ssh's default path holds
 /// the operator's own key) was replaced by an older backup's, and the
