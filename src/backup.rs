@@ -31,6 +31,7 @@ use crate::keys::control::journal::{self, Record};
 use crate::keys::control::ssh_config;
 use crate::keys::resolve::Resolver;
 use crate::keys::{load_key, public_path, KeyType};
+use crate::state::lock::restore_marker;
 use crate::state::swarm::SwarmRecord;
 use crate::state::{inventory, StatePaths};
 use std::io::Write;
@@ -491,14 +492,25 @@ fn unfinished_rotation(bytes: &[u8], entries: &[Entry]) -> Option<Record> {
 /// Restores a checked archive onto this control: keys at OpenSSH's
 /// default path for their type (or in the state directory when another
 /// key holds it), known_hosts lines added, state files and config written.
-/// Everything it reads and checks comes before its first write: it writes
-/// all of it or nothing.
+/// Everything it reads and checks comes before its first write: a restore
+/// refused writes nothing, and one that stops part-way is marked.
 ///
 /// A key or rotation journal of this control's that the archive would
 /// replace with another ([`replaced`]) stops it before the first write
 /// (exit 3), unless `force`: then each is first kept aside ([`aside`]).
 /// The same archive restored again replaces nothing.
-pub fn restore(paths: &StatePaths, archive: &Archive, force: bool) -> Result<Vec<String>, Error> {
+///
+/// What it writes is told to `report` as it is done. From its first write
+/// to its last, [`restore_marker`] names the archive (`name`): a restore
+/// that stops part-way leaves every other command refusing until it is
+/// run again. A diskless control whose `lbu commit` fails is exit 1.
+pub fn restore(
+    paths: &StatePaths,
+    archive: &Archive,
+    force: bool,
+    name: &str,
+    report: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
     let Archive {
         entries,
         kind,
@@ -620,19 +632,22 @@ pub fn restore(paths: &StatePaths, archive: &Archive, force: bool) -> Result<Vec
     }
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
-    let mut done = Vec::new();
+    let marker = restore_marker(paths);
+    fsutil::write_atomic(&marker, format!("{name}\n").as_bytes(), 0o600)?;
+    let mut done = |line: String| report(&line);
     for file in &replaced {
-        done.push(file.keep()?);
+        done(file.keep()?);
     }
     for (entry, path, what) in keys {
         let public = get(&format!("{}.pub", entry.name));
         write_key(path, entry, public)?;
-        done.push(format!("{what}: {}", path.display()));
+        done(format!("{what}: {}", path.display()));
     }
+    crate::failpoint::reached("restore-keys-written", "-");
     fsutil::write_atomic(&paths.last_rotation(), record.render().as_bytes(), 0o600)?;
     if let Some(unfinished) = unfinished {
         fsutil::write_atomic(&paths.journal(), unfinished.render().as_bytes(), 0o600)?;
-        done.push(format!(
+        done(format!(
             "unfinished key rotation: {} (run rccr keyrotate to finish it)",
             paths.journal().display()
         ));
@@ -644,12 +659,12 @@ pub fn restore(paths: &StatePaths, archive: &Archive, force: bool) -> Result<Vec
     ] {
         if let Some(e) = get(name) {
             fsutil::write_atomic(&path, &e.bytes, 0o600)?;
-            done.push(format!("{name}: {}", path.display()));
+            done(format!("{name}: {}", path.display()));
         }
     }
     if let Some(text) = known_hosts {
         fsutil::write_atomic(&paths.known_hosts, &text, 0o644)?;
-        done.push(format!("host keys: {}", paths.known_hosts.display()));
+        done(format!("host keys: {}", paths.known_hosts.display()));
     }
     if let Some(e) = get("config") {
         let path = PathBuf::from(crate::config::SYSTEM_PATH);
@@ -658,7 +673,7 @@ pub fn restore(paths: &StatePaths, archive: &Archive, force: bool) -> Result<Vec
                 .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
         }
         fsutil::write_atomic(&path, &e.bytes, 0o644)?;
-        done.push(format!("config: {}", path.display()));
+        done(format!("config: {}", path.display()));
     }
     inventory::save(paths, &nodes, &config.ssh.user, &key)?;
     if named {
@@ -668,15 +683,18 @@ pub fn restore(paths: &StatePaths, archive: &Archive, force: bool) -> Result<Vec
             .map(|n| n.ip)
             .collect();
         ssh_config::name_key_for(&paths.ssh_config(), &key, &ips)?;
-        done.push(format!(
+        done(format!(
             "the cluster key named for the nodes in {}",
             paths.ssh_config().display()
         ));
     }
-    if let Some(problem) = crate::state::persist_control() {
-        done.push(problem);
+    std::fs::remove_file(&marker)
+        .and_then(|()| fsutil::sync_parent(&marker))
+        .map_err(|e| Error::io(format!("cannot remove {}", marker.display()), e))?;
+    match crate::state::persist_control() {
+        Some(problem) => Err(Error::Failed(problem)),
+        None => Ok(()),
     }
-    Ok(done)
 }
 
 /// A file of this control's that restore would replace with other bytes,

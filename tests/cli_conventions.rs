@@ -1610,6 +1610,83 @@ fn restore_reads_the_rotation_journal_before_it_writes_anything() {
     assert!(out.status.success(), "{out:?}");
 }
 
+/// A restore that stopped part-way (killed after the keys, before the
+/// state files) left a control whose keys were the archive's and whose
+/// state was the old one's, and said nothing: every command ran on that
+/// mix. Its marker now makes every command that takes the lock refuse,
+/// naming the archive to restore again, until restore is run again.
+#[test]
+fn a_restore_stopped_part_way_is_named_until_it_is_run_again() {
+    let home = Home::new("restorekilled");
+    let archive = archive_with_a_cluster_key(&home);
+    let archive = archive.to_str().unwrap();
+    let stops = Scratch::new("cli-restorekilled-fp");
+    let mut child = home
+        .command(&["restore", archive], home.state().as_os_str())
+        .env("RCCR_FAILPOINT", "restore-keys-written")
+        .env("RCCR_FAILPOINT_DIR", &stops.0)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !stops.path("reached").exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("restore ended ({status}) before it stopped after the keys");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    // What it wrote, it said as it went.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rccr restore: cluster key: "), "{err}");
+    let says = format!(
+        "a restore stopped part-way, and the state may mix two: run rccr restore {archive} again"
+    );
+    refuses_all(
+        &home,
+        1,
+        &[
+            (&["backup", "out.bak"], &says),
+            (&["remove", "--yes", "node-1"], &says),
+            (&["keyrotate", "--yes", "--host", "127.0.0.1:1"], &says),
+        ],
+    );
+    let again = home.run(&["restore", archive]);
+    assert!(again.status.success(), "{again:?}");
+    assert!(!home.state().join("restore-in-progress").exists());
+    let backup = home.run(&["backup", "out.bak"]);
+    assert!(backup.status.success(), "{backup:?}");
+}
+
+/// On a diskless control restore saves its files with `lbu commit`: when
+/// that failed, restore printed so and exited 0, as if the restore would
+/// outlive a reboot. It is exit 1 now.
+#[test]
+fn a_restore_whose_lbu_commit_fails_is_exit_1() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new("restorelbu");
+    let archive = archive_with_a_cluster_key(&home);
+    home.0.write("bin/lbu", "#!/bin/sh\nexit 1\n");
+    let lbu = home.0.path("bin/lbu");
+    std::fs::set_permissions(&lbu, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", home.0.path("bin").display());
+    let out = home
+        .command(
+            &["restore", archive.to_str().unwrap()],
+            home.state().as_os_str(),
+        )
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.ends_with("rccr restore: lbu commit failed: the cluster key will be lost at reboot; run lbu commit by hand\n"), "{err}");
+}
+
 /// A cluster key restored beside the operator's own key (in the state
 /// directory, as ~/.ssh/id_ed25519 is taken) was named nowhere: plain
 /// `ssh root@NODE`, and the docker context, offered only the operator's

@@ -52,7 +52,9 @@ cli::options! {
     /// previous or temporary key here other than the archive's, or an
     /// unfinished key rotation it does not carry, is refused (exit 3): nodes
     /// may take only that key. --force restores all the same and keeps each
-    /// aside as FILE.before-restore. The same archive restores again.
+    /// aside as FILE.before-restore. The same archive restores again. Exit 1
+    /// when it stops part-way (other commands then refuse until it is run
+    /// again) or lbu commit fails.
     #[derive(FromArgs)]
     struct RestoreArgs {
         /// the archive rccr backup wrote, or - for stdin
@@ -115,9 +117,16 @@ fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Checked before the lock: a bad archive must leave no state directory.
     let archive = crate::backup::read(&args.file)?;
-    let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
-    for line in crate::backup::restore(&paths, &archive, args.force)? {
-        eprintln!("{}: {line}", cmd.join(" "));
-    }
-    Ok(())
+    // It finishes a restore that stopped part-way, so it runs where one did.
+    let _lock = Lock::acquire_to_restore(&paths, Duration::from_secs(args.wait))?;
+    // The path a re-run is told to give: from anywhere, the same file.
+    let name = match args.file.as_str() {
+        "-" => "-".into(),
+        file => {
+            std::fs::canonicalize(file).map_or_else(|_| file.into(), |p| p.display().to_string())
+        }
+    };
+    // Each line as it is done: if it stops part-way, what was written shows.
+    let mut report = |line: &str| eprintln!("{}: {line}", cmd.join(" "));
+    crate::backup::restore(&paths, &archive, args.force, &name, &mut report)
 }
