@@ -1,10 +1,11 @@
 //! `rccr remove`: a node leaves the cluster for good.
 //!
 //! For each node, on a manager of the cluster's swarm (never the node
-//! itself): a manager is replaced first (the fittest worker is promoted,
-//! then the node demoted, so the managers' count and quorum hold), the
-//! node is drained (its tasks move), it leaves the swarm, and its entry is
-//! removed from the swarm's node list and from the inventory. `--release`
+//! itself): a manager is demoted first (the leading manager is another, so
+//! quorum holds), the node is drained (its tasks move), it leaves the
+//! swarm, and its entry is removed from the swarm's node list and from the
+//! inventory; then a manager's place goes to the fittest worker that stays
+//! ([`replace`]), when the swarm wants one more. `--release`
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
