@@ -697,6 +697,9 @@ pub fn restore(
     }
 }
 
+/// What [`Replaced`] calls a rotation journal.
+const JOURNAL: &str = "unfinished key rotation";
+
 /// A file of this control's that restore would replace with other bytes,
 /// or (the cluster key, at a path restore does not write) put out of use.
 struct Replaced {
@@ -711,7 +714,7 @@ impl Replaced {
     /// Exit 3, naming the file, what it is and what to do.
     fn refusal(&self) -> Result<Error, Error> {
         let why = match (self.what, self.moved) {
-            ("unfinished key rotation", _) => format!(
+            (JOURNAL, _) => format!(
                 "an unfinished key rotation the archive does not carry (its nodes may take \
                  only its new key): finish it (rccr keyrotate), or give --force, which keeps \
                  it as {}",
@@ -743,9 +746,16 @@ impl Replaced {
             ));
         }
         let to = aside(&self.path)?;
-        std::fs::rename(&self.path, &to)
-            .and_then(|()| fsutil::sync_parent(&to))
-            .map_err(|e| Error::io(format!("cannot move {} aside", self.path.display()), e))?;
+        // A key's public half goes with it: left, it would stand beside
+        // the archive's key (which may come without one) for another.
+        let public = (self.what != JOURNAL)
+            .then(|| (public_path(&self.path), public_path(&to)))
+            .filter(|(from, _)| from.is_file());
+        for (from, to) in [(self.path.clone(), to.clone())].into_iter().chain(public) {
+            std::fs::rename(&from, &to)
+                .and_then(|()| fsutil::sync_parent(&to))
+                .map_err(|e| Error::io(format!("cannot move {} aside", from.display()), e))?;
+        }
         Ok(format!(
             "the {} this control had: kept as {}",
             self.what,
@@ -783,7 +793,7 @@ fn replaced(
     if other(&paths.journal(), wanted.as_bytes())? {
         found.push(Replaced {
             path: paths.journal(),
-            what: "unfinished key rotation",
+            what: JOURNAL,
             moved: true,
         });
     }

@@ -1756,6 +1756,9 @@ fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
     home_refuses(&home, &["restore", &old_backup], 3, "give --force");
     assert_eq!(std::fs::read(&in_state).unwrap(), current);
     assert_eq!(left_in(&home.state()), before);
+    // Its public half, as keyrotate leaves it, goes aside with it.
+    let public = std::fs::read(home.0.path("k2.pub")).unwrap();
+    std::fs::write(home.state().join("cluster_key.pub"), &public).unwrap();
     for _ in 0..2 {
         let out = restore(&old_backup, &["--force"]);
         assert!(out.status.success(), "{out:?}");
@@ -1763,6 +1766,9 @@ fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
     }
     let aside = home.state().join("cluster_key.before-restore");
     assert_eq!(std::fs::read(&aside).unwrap(), current);
+    let moved = home.state().join("cluster_key.before-restore.pub");
+    assert_eq!(std::fs::read(moved).unwrap(), public);
+    assert!(!home.state().join("cluster_key.pub").exists());
     let mode = std::fs::metadata(&aside).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
     assert_eq!(
