@@ -19,7 +19,8 @@ cli::options! {
     /// Take nodes out of the cluster for good: a manager is demoted first, the
     /// node is drained, leaves the swarm, and leaves the swarm's node list and
     /// the inventory; then, for a manager, the fittest worker that stays
-    /// becomes a manager in its place when the swarm wants one more. An address (IP or IP:PORT) that only an unfinished key
+    /// becomes a manager in its place when the swarm wants one more (first,
+    /// when the leaving nodes are the only managers that answer). An address (IP or IP:PORT) that only an unfinished key
     /// rotation lists (a node staged, then gone before the inventory named
     /// it) leaves the rotation and rccr's known_hosts pins; no node is asked.
     /// Exit 0 when every node left cleanly, 1 otherwise: it has left the

@@ -179,16 +179,25 @@ fn leave_cluster(
     let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10), &[])?;
     let members: Vec<Member> = logins.into_iter().flatten().collect();
     let record = SwarmRecord::load(&paths.swarm())?;
-    let lead = members.iter().find(|m| {
-        m.call(&Op::Info).is_ok_and(|v| {
-            let info = Info::parse(&v);
-            info.manager
-                && record
-                    .cluster
-                    .as_ref()
-                    .is_none_or(|c| *c == info.cluster_id)
-        }) && gives_tokens_of(m, record.ca.as_deref())
-    });
+    let mut lead = members.iter().find(|m| leads(m, &record));
+    // The leaving nodes may be the swarm's only managers that answer (a
+    // two-node cluster's one): one of them first makes the fittest worker
+    // that stays a manager, which then leads.
+    let mut handover: Option<(std::net::IpAddr, Result<Option<String>, String>)> = None;
+    if lead.is_none() && !opts.forget {
+        let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), &[])?;
+        let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
+        if let Some(outgoing) = outgoing.iter().find(|m| leads(m, &record)) {
+            let done = replace(outgoing, leaving, config, paths);
+            handover = Some((outgoing.record.ip, done));
+            lead = members.iter().find(|m| leads(m, &record));
+        }
+    }
+    // What the handover did, for the node that handed over.
+    let handed = |node: &NodeRecord| match &handover {
+        Some((ip, done)) if *ip == node.ip => Some(done.clone()),
+        _ => None,
+    };
     let mut results: Vec<(String, Layer)> = Vec::new();
     // Without a manager that stays, nothing is asked of a node: it stays
     // in the swarm, holds the cluster key, and so stays in the inventory
@@ -197,15 +206,26 @@ fn leave_cluster(
     let mut kept: Vec<&NodeRecord> = Vec::new();
     for node in leaving {
         let layer = match lead {
-            Some(lead) => remove_one(lead, node, leaving, config, paths, opts),
+            Some(lead) => {
+                let mut layer = remove_one(lead, node, leaving, config, paths, opts);
+                if let Some(Ok(Some(name))) = handed(node) {
+                    layer.add(format!("{name} promoted in its place first"));
+                }
+                layer
+            }
             None if opts.forget => Layer::Failed(format!(
                 "{NO_MANAGER}: its entry stays in the swarm's list (rccr setup \
                  --remove-missing takes it out once one answers)"
             )),
             None => {
                 kept.push(node);
+                let why = match handed(node) {
+                    Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
+                    Some(Ok(_)) => " (it found no ready worker to hand its part to)".into(),
+                    None => String::new(),
+                };
                 Layer::Failed(format!(
-                    "{NO_MANAGER}: nothing was asked of it, and it stays in the inventory \
+                    "{NO_MANAGER}{why}: nothing was asked of it, and it stays in the inventory \
                      (run rccr remove again once one answers; --forget if the node is gone)"
                 ))
             }
@@ -232,6 +252,19 @@ fn leave_cluster(
     let pins: Vec<&Fingerprint> = gone.iter().filter_map(|n| n.host_key.as_ref()).collect();
     KnownHosts::new(paths.known_hosts.clone()).forget(&pins)?;
     Ok(results)
+}
+
+/// Whether `m` is a manager of the cluster's swarm (`record`'s) that gives
+/// its join tokens: one that may lead a removal.
+fn leads(m: &Member, record: &SwarmRecord) -> bool {
+    m.call(&Op::Info).is_ok_and(|v| {
+        let info = Info::parse(&v);
+        info.manager
+            && record
+                .cluster
+                .as_ref()
+                .is_none_or(|c| *c == info.cluster_id)
+    }) && gives_tokens_of(m, record.ca.as_deref())
 }
 
 /// Why a node was not taken out of the swarm when no manager led.
