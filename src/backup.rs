@@ -287,7 +287,7 @@ pub fn backup(
     };
     let nodes = archived_nodes(&entries).map_err(|why| refused(&paths.nodes(), why))?;
     for (entry, from) in entries.iter().zip(&sources) {
-        check_entry(entry, &nodes).map_err(|why| refused(from, why))?;
+        check_entry(entry, &entries, &nodes).map_err(|why| refused(from, why))?;
     }
     let archive = render(&entries);
     if archive.len() > MAX_SIZE {
@@ -425,13 +425,19 @@ fn archived_nodes(entries: &[Entry]) -> Result<Vec<inventory::NodeRecord>, Strin
 /// writes anything. `Err` names the entry (and line) and what is wrong.
 fn check_entries(entries: &[Entry]) -> Result<(), String> {
     let nodes = archived_nodes(entries)?;
-    entries.iter().try_for_each(|e| check_entry(e, &nodes))
+    entries
+        .iter()
+        .try_for_each(|e| check_entry(e, entries, &nodes))
 }
 
-/// Checks entry `e` as what it is ([`check_entries`]); `nodes` are the
-/// archive's. The one rule of what an entry may hold: restore refuses
-/// what it refuses, and backup writes nothing it refuses.
-fn check_entry(e: &Entry, nodes: &[inventory::NodeRecord]) -> Result<(), String> {
+/// Checks entry `e` as what it is ([`check_entries`]); `entries` and
+/// `nodes` are the archive's. The one rule of what an entry may hold:
+/// restore refuses what it refuses, and backup writes nothing it refuses.
+fn check_entry(
+    e: &Entry,
+    entries: &[Entry],
+    nodes: &[inventory::NodeRecord],
+) -> Result<(), String> {
     // `Err` names the first line of `e` that `good` refuses, `NAME:LINE`.
     let each_line = |good: &dyn Fn(&str) -> bool| -> Result<(), String> {
         match entry_text(e)?.lines().position(|l| !good(l)) {
@@ -445,7 +451,22 @@ fn check_entry(e: &Entry, nodes: &[inventory::NodeRecord]) -> Result<(), String>
             ssh_key::PrivateKey::from_openssh(&e.bytes).is_ok_and(|k| !k.is_encrypted())
         }
         name if name.ends_with(".pub") => {
-            ssh_key::PublicKey::from_openssh(entry_text(e)?.trim_end()).is_ok()
+            let Ok(public) = ssh_key::PublicKey::from_openssh(entry_text(e)?.trim_end()) else {
+                return Err(damaged(name));
+            };
+            // Written beside the private key, it must be that key's: its
+            // comment tells rccr a temporary key from a cluster key.
+            let private = name.strip_suffix(".pub").unwrap_or(name);
+            let half = entries
+                .iter()
+                .find(|p| p.name == private)
+                .and_then(|p| ssh_key::PrivateKey::from_openssh(&p.bytes).ok());
+            if half.is_some_and(|k| k.public_key().key_data() != public.key_data()) {
+                return Err(format!(
+                    "its entry {name} is not the public half of its entry {private}"
+                ));
+            }
+            true
         }
         "swarm" => {
             SwarmRecord::parse(entry_text(e)?, origin).map_err(at_line)?;

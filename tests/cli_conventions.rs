@@ -983,6 +983,10 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
             "its entry cluster_key is there twice",
         ),
         (
+            state("cluster_key.pub", format!("{public}\n").as_bytes()),
+            "its entry cluster_key.pub is not the public half of its entry cluster_key",
+        ),
+        (
             with_node("known_hosts", pin("@cert-authority *")),
             "its entry known_hosts:1 is not",
         ),
