@@ -52,9 +52,9 @@ cli::options! {
     /// previous or temporary key here other than the archive's, or an
     /// unfinished key rotation it does not carry, is refused (exit 3): nodes
     /// may take only that key. --force restores all the same and keeps each
-    /// aside as FILE.before-restore. The same archive restores again. Exit 1
-    /// when it stops part-way (other commands then refuse until it is run
-    /// again) or lbu commit fails.
+    /// aside as FILE.before-restore. The same archive restores again. One
+    /// that stops part-way makes the other commands refuse until it is run
+    /// again. Exit 1 when lbu commit fails.
     #[derive(FromArgs)]
     struct RestoreArgs {
         /// the archive rccr backup wrote, or - for stdin

@@ -25,8 +25,8 @@ cli::options! {
     /// it) leaves the rotation and rccr's known_hosts pins; no node is asked.
     /// Exit 0 when every node left cleanly, 1 otherwise: it has left the
     /// inventory all the same, unless no manager among the nodes that stay
-    /// answers (then nothing is asked of it and it stays, but with
-    /// --forget). 3 for a node neither lists.
+    /// answers: then nothing is asked of it, and it stays in the inventory
+    /// (with --forget it leaves). 3 for a node neither lists.
     #[derive(FromArgs)]
     struct Args {
         /// a node: its hostname, address or MAC address, or an address only an unfinished key rotation lists (repeatable)
