@@ -26,9 +26,12 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::fsutil::{self, Trust};
 use crate::keys::authorized::cksum_line;
+use crate::keys::control::command::default_identities;
 use crate::keys::control::journal::{self, Record};
+use crate::keys::control::ssh_config;
 use crate::keys::resolve::Resolver;
 use crate::keys::{load_key, public_path, KeyType};
+use crate::state::lock::restore_marker;
 use crate::state::swarm::SwarmRecord;
 use crate::state::{inventory, StatePaths};
 use std::io::Write;
@@ -284,7 +287,7 @@ pub fn backup(
     };
     let nodes = archived_nodes(&entries).map_err(|why| refused(&paths.nodes(), why))?;
     for (entry, from) in entries.iter().zip(&sources) {
-        check_entry(entry, &nodes).map_err(|why| refused(from, why))?;
+        check_entry(entry, &entries, &nodes).map_err(|why| refused(from, why))?;
     }
     let archive = render(&entries);
     if archive.len() > MAX_SIZE {
@@ -422,13 +425,19 @@ fn archived_nodes(entries: &[Entry]) -> Result<Vec<inventory::NodeRecord>, Strin
 /// writes anything. `Err` names the entry (and line) and what is wrong.
 fn check_entries(entries: &[Entry]) -> Result<(), String> {
     let nodes = archived_nodes(entries)?;
-    entries.iter().try_for_each(|e| check_entry(e, &nodes))
+    entries
+        .iter()
+        .try_for_each(|e| check_entry(e, entries, &nodes))
 }
 
-/// Checks entry `e` as what it is ([`check_entries`]); `nodes` are the
-/// archive's. The one rule of what an entry may hold: restore refuses
-/// what it refuses, and backup writes nothing it refuses.
-fn check_entry(e: &Entry, nodes: &[inventory::NodeRecord]) -> Result<(), String> {
+/// Checks entry `e` as what it is ([`check_entries`]); `entries` and
+/// `nodes` are the archive's. The one rule of what an entry may hold:
+/// restore refuses what it refuses, and backup writes nothing it refuses.
+fn check_entry(
+    e: &Entry,
+    entries: &[Entry],
+    nodes: &[inventory::NodeRecord],
+) -> Result<(), String> {
     // `Err` names the first line of `e` that `good` refuses, `NAME:LINE`.
     let each_line = |good: &dyn Fn(&str) -> bool| -> Result<(), String> {
         match entry_text(e)?.lines().position(|l| !good(l)) {
@@ -442,7 +451,22 @@ fn check_entry(e: &Entry, nodes: &[inventory::NodeRecord]) -> Result<(), String>
             ssh_key::PrivateKey::from_openssh(&e.bytes).is_ok_and(|k| !k.is_encrypted())
         }
         name if name.ends_with(".pub") => {
-            ssh_key::PublicKey::from_openssh(entry_text(e)?.trim_end()).is_ok()
+            let Ok(public) = ssh_key::PublicKey::from_openssh(entry_text(e)?.trim_end()) else {
+                return Err(damaged(name));
+            };
+            // Written beside the private key, it must be that key's: its
+            // comment tells rccr a temporary key from a cluster key.
+            let private = name.strip_suffix(".pub").unwrap_or(name);
+            let half = entries
+                .iter()
+                .find(|p| p.name == private)
+                .and_then(|p| ssh_key::PrivateKey::from_openssh(&p.bytes).ok());
+            if half.is_some_and(|k| k.public_key().key_data() != public.key_data()) {
+                return Err(format!(
+                    "its entry {name} is not the public half of its entry {private}"
+                ));
+            }
+            true
         }
         "swarm" => {
             SwarmRecord::parse(entry_text(e)?, origin).map_err(at_line)?;
@@ -489,9 +513,25 @@ fn unfinished_rotation(bytes: &[u8], entries: &[Entry]) -> Option<Record> {
 /// Restores a checked archive onto this control: keys at OpenSSH's
 /// default path for their type (or in the state directory when another
 /// key holds it), known_hosts lines added, state files and config written.
-/// Everything it reads and checks comes before its first write: it writes
-/// all of it or nothing.
-pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Error> {
+/// Everything it reads and checks comes before its first write: a restore
+/// refused writes nothing, and one that stops part-way is marked.
+///
+/// A key or rotation journal of this control's that the archive would
+/// replace with another ([`replaced`]) stops it before the first write
+/// (exit 3), unless `force`: then each is first kept aside ([`aside`]).
+/// The same archive restored again replaces nothing.
+///
+/// What it writes is told to `report` as it is done. From its first write
+/// to its last, [`restore_marker`] names the archive (`name`): a restore
+/// that stops part-way leaves every other command refusing until it is
+/// run again. A diskless control whose `lbu commit` fails is exit 1.
+pub fn restore(
+    paths: &StatePaths,
+    archive: &Archive,
+    force: bool,
+    name: &str,
+    report: &mut dyn FnMut(&str),
+) -> Result<(), Error> {
     let Archive {
         entries,
         kind,
@@ -556,11 +596,10 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
         }
         unfinished
     });
-    let journal = match &unfinished {
-        Some(unfinished) => Some(unfinished.clone()),
-        None => journal::load(&paths.journal())?,
-    };
-    let keys: Vec<(&Entry, &Path, &str)> = [
+    if unfinished.is_none() {
+        journal::load(&paths.journal())?;
+    }
+    let keys: Vec<(&Entry, &Path, &'static str)> = [
         (Some(cluster), cluster_path.as_path(), "cluster key"),
         (get("previous_key"), previous_path.as_path(), "previous key"),
         (get("temp_key"), temp_path.as_path(), "temporary key"),
@@ -568,6 +607,19 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     .into_iter()
     .filter_map(|(entry, path, what)| Some((entry?, path, what)))
     .collect();
+    let replaced = replaced(
+        paths,
+        config.ssh.key_type,
+        cluster,
+        &keys,
+        unfinished.as_ref(),
+    )?;
+    if let Some(first) = replaced.first().filter(|_| !force) {
+        return Err(first.refusal()?);
+    }
+    // A journal here that the archive's does not replace went aside
+    // (refused otherwise): the archive's rotation, if any, is the one.
+    let journal = unfinished.clone();
     let written: Vec<&Path> = keys.iter().map(|(_, path, _)| *path).collect();
     let records: Vec<Record> = journal.into_iter().chain([record.clone()]).collect();
     let key = Resolver::new(paths)
@@ -591,18 +643,32 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     for file in key_files.chain(files.into_iter().flatten()) {
         fsutil::check_writable(&file)?;
     }
+    // Plain `ssh root@NODE` offers only the default identities: a cluster
+    // key elsewhere is named for the nodes in rccr's block of
+    // ~/.ssh/config, as keyrotate names it (a file it would refuse to
+    // rewrite stops the restore here).
+    let named = !default_identities(paths).contains(&key);
+    if named {
+        ssh_config::check(&paths.ssh_config())?;
+    }
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
-    let mut done = Vec::new();
+    let marker = restore_marker(paths);
+    fsutil::write_atomic(&marker, format!("{name}\n").as_bytes(), 0o600)?;
+    let mut done = |line: String| report(&line);
+    for file in &replaced {
+        done(file.keep()?);
+    }
     for (entry, path, what) in keys {
         let public = get(&format!("{}.pub", entry.name));
         write_key(path, entry, public)?;
-        done.push(format!("{what}: {}", path.display()));
+        done(format!("{what}: {}", path.display()));
     }
+    crate::failpoint::reached("restore-keys-written", "-");
     fsutil::write_atomic(&paths.last_rotation(), record.render().as_bytes(), 0o600)?;
     if let Some(unfinished) = unfinished {
         fsutil::write_atomic(&paths.journal(), unfinished.render().as_bytes(), 0o600)?;
-        done.push(format!(
+        done(format!(
             "unfinished key rotation: {} (run rccr keyrotate to finish it)",
             paths.journal().display()
         ));
@@ -614,12 +680,12 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
     ] {
         if let Some(e) = get(name) {
             fsutil::write_atomic(&path, &e.bytes, 0o600)?;
-            done.push(format!("{name}: {}", path.display()));
+            done(format!("{name}: {}", path.display()));
         }
     }
     if let Some(text) = known_hosts {
         fsutil::write_atomic(&paths.known_hosts, &text, 0o644)?;
-        done.push(format!("host keys: {}", paths.known_hosts.display()));
+        done(format!("host keys: {}", paths.known_hosts.display()));
     }
     if let Some(e) = get("config") {
         let path = PathBuf::from(crate::config::SYSTEM_PATH);
@@ -628,13 +694,167 @@ pub fn restore(paths: &StatePaths, archive: &Archive) -> Result<Vec<String>, Err
                 .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
         }
         fsutil::write_atomic(&path, &e.bytes, 0o644)?;
-        done.push(format!("config: {}", path.display()));
+        done(format!("config: {}", path.display()));
     }
     inventory::save(paths, &nodes, &config.ssh.user, &key)?;
-    if let Some(problem) = crate::state::persist_control() {
-        done.push(problem);
+    if named {
+        let ips: Vec<std::net::IpAddr> = nodes
+            .iter()
+            .filter(|n| n.role != crate::identity::Role::Control)
+            .map(|n| n.ip)
+            .collect();
+        ssh_config::name_key_for(&paths.ssh_config(), &key, &ips)?;
+        done(format!(
+            "the cluster key named for the nodes in {}",
+            paths.ssh_config().display()
+        ));
     }
-    Ok(done)
+    std::fs::remove_file(&marker)
+        .and_then(|()| fsutil::sync_parent(&marker))
+        .map_err(|e| Error::io(format!("cannot remove {}", marker.display()), e))?;
+    match crate::state::persist_control() {
+        Some(problem) => Err(Error::Failed(problem)),
+        None => Ok(()),
+    }
+}
+
+/// What [`Replaced`] calls a rotation journal.
+const JOURNAL: &str = "unfinished key rotation";
+
+/// A file of this control's that restore would replace with other bytes,
+/// or (the cluster key, at a path restore does not write) put out of use.
+struct Replaced {
+    path: PathBuf,
+    what: &'static str,
+    /// Restore writes over it, or (a journal the archive does not carry)
+    /// would leave it mixed with the archive's state: it goes aside first.
+    moved: bool,
+}
+
+impl Replaced {
+    /// Exit 3, naming the file, what it is and what to do.
+    fn refusal(&self) -> Result<Error, Error> {
+        let why = match (self.what, self.moved) {
+            (JOURNAL, _) => format!(
+                "an unfinished key rotation the archive does not carry (its nodes may take \
+                 only its new key): finish it (rccr keyrotate), or give --force, which keeps \
+                 it as {}",
+                aside(&self.path)?.display()
+            ),
+            (what, true) => format!(
+                "holds another {what} than the archive's, and nodes may take only this one: \
+                 back this control up (rccr backup FILE), then give --force, which keeps it as \
+                 {}",
+                aside(&self.path)?.display()
+            ),
+            (what, false) => format!(
+                "this control's {what}, not the archive's: restored, rccr logs in with the \
+                 archive's, and nodes that take only this one lock it out: back this control \
+                 up (rccr backup FILE), then give --force (this key stays where it is)"
+            ),
+        };
+        Ok(Error::bad_input(self.path.display().to_string(), why))
+    }
+
+    /// `--force`: moves the file aside (or leaves it where restore does not
+    /// write); what happened to it, for restore's report.
+    fn keep(&self) -> Result<String, Error> {
+        if !self.moved {
+            return Ok(format!(
+                "the {} this control had stays at {} (no longer in use)",
+                self.what,
+                self.path.display()
+            ));
+        }
+        let to = aside(&self.path)?;
+        // A key's public half goes with it: left, it would stand beside
+        // the archive's key (which may come without one) for another.
+        let public = (self.what != JOURNAL)
+            .then(|| (public_path(&self.path), public_path(&to)))
+            .filter(|(from, _)| from.is_file());
+        for (from, to) in [(self.path.clone(), to.clone())].into_iter().chain(public) {
+            std::fs::rename(&from, &to)
+                .and_then(|()| fsutil::sync_parent(&to))
+                .map_err(|e| Error::io(format!("cannot move {} aside", from.display()), e))?;
+        }
+        Ok(format!(
+            "the {} this control had: kept as {}",
+            self.what,
+            to.display()
+        ))
+    }
+}
+
+/// What restore would replace of this control's ([`Replaced`]): a key
+/// file of `keys` (entry, path) holding other bytes, a rotation journal
+/// other than the archive's `unfinished` one, and the cluster key this
+/// control uses now (for key type `kind`) when it is not the archive's
+/// `cluster`. None when the same archive is restored again.
+fn replaced(
+    paths: &StatePaths,
+    kind: KeyType,
+    cluster: &Entry,
+    keys: &[(&Entry, &Path, &'static str)],
+    unfinished: Option<&Record>,
+) -> Result<Vec<Replaced>, Error> {
+    let other = |path: &Path, bytes: &[u8]| -> Result<bool, Error> {
+        Ok(fsutil::read_if_any(path)?.is_some_and(|b| b != bytes))
+    };
+    let mut found = Vec::new();
+    for (entry, path, what) in keys {
+        if other(path, &entry.bytes)? {
+            found.push(Replaced {
+                path: path.to_path_buf(),
+                what,
+                moved: true,
+            });
+        }
+    }
+    let wanted = unfinished.map(|u| u.render()).unwrap_or_default();
+    if other(&paths.journal(), wanted.as_bytes())? {
+        found.push(Replaced {
+            path: paths.journal(),
+            what: JOURNAL,
+            moved: true,
+        });
+    }
+    // The key this control logs in to its nodes with now, as every
+    // command looks it up (a rotation record it cannot read names none).
+    let records: Vec<Record> = [paths.journal(), paths.last_rotation()]
+        .iter()
+        .filter_map(|p| journal::load(p).ok().flatten())
+        .collect();
+    if let Some(current) = Resolver::new(paths).cluster_once(kind, &records, &[])? {
+        if other(&current.path, &cluster.bytes)? && !found.iter().any(|r| r.path == current.path) {
+            found.push(Replaced {
+                path: current.path,
+                what: "cluster key",
+                moved: false,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Where `path` goes aside: `PATH.before-restore`, or `.before-restore.N`
+/// when that holds other bytes (an earlier forced restore's).
+fn aside(path: &Path) -> Result<PathBuf, Error> {
+    let bytes = fsutil::read_if_any(path)?;
+    for n in 1.. {
+        let suffix = match n {
+            1 => ".before-restore".to_string(),
+            n => format!(".before-restore.{n}"),
+        };
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        let to = PathBuf::from(name);
+        match fsutil::read_if_any(&to)? {
+            None => return Ok(to),
+            Some(there) if Some(&there) == bytes.as_ref() => return Ok(to),
+            Some(_) => {}
+        }
+    }
+    unreachable!("an unbounded range ends")
 }
 
 /// The file at `path` (none: empty) with the lines of `lines` it lacks

@@ -286,6 +286,72 @@ fn hold_lock(state: &Path) -> File {
     file
 }
 
+/// `keyrotate --rekey` read the inventory, then waited for the lock: a
+/// node a setup adopted meanwhile (it held the lock) was left out of the
+/// rekey, on the key that became the previous key, and the next rekey
+/// locked it out. The inventory is read under the lock now. The nodes here
+/// refuse at once (127.0.0.x, port 1); the rekey says which it tried.
+#[test]
+fn a_rekey_moves_the_nodes_of_the_inventory_as_it_is_once_it_holds_the_lock() {
+    let home = Home::new("rekeylock");
+    let state = home.state();
+    let key = ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let node = |ip: &str| format!("{ip}\t-\tReCyClusteR-Target-{ip}\ttarget\tx86_64\t-\t-\n");
+    home.0.write("state/nodes", node("127.0.0.2"));
+    chmod(&state.join("nodes"), 0o600);
+    let held = hold_lock(&state);
+    let args = [
+        "keyrotate",
+        "--rekey",
+        "--yes",
+        "--json",
+        "--port",
+        "1",
+        "--timeout",
+        "1",
+        "--wait",
+        "600",
+    ];
+    let mut child = home
+        .command(&args, state.as_os_str())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It waits for the lock once it holds the lock file open.
+    let lock = state.join("lock");
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let waiting = || {
+        std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| to == lock))
+    };
+    while !waiting() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("keyrotate ended ({status}) before it waited for the lock");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A setup adopts a node meanwhile.
+    home.0.write(
+        "state/nodes",
+        format!("{}{}", node("127.0.0.2"), node("127.0.0.3")),
+    );
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    let json = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(Path::new(&key).exists());
+    for ip in ["127.0.0.2", "127.0.0.3"] {
+        assert!(
+            json.contains(&format!("\"node\": \"{ip}\"")),
+            "{ip} not rekeyed: {json}{err}"
+        );
+    }
+}
+
 /// A well-formed backup archive holding only a cluster key, made as
 /// `rccr backup` makes one, so that restore gets as far as the lock.
 fn archive_with_a_cluster_key(home: &Home) -> PathBuf {
@@ -917,6 +983,10 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
             "its entry cluster_key is there twice",
         ),
         (
+            state("cluster_key.pub", format!("{public}\n").as_bytes()),
+            "its entry cluster_key.pub is not the public half of its entry cluster_key",
+        ),
+        (
             with_node("known_hosts", pin("@cert-authority *")),
             "its entry known_hosts:1 is not",
         ),
@@ -1510,7 +1580,8 @@ fn restore_reads_the_rotation_journal_before_it_writes_anything() {
         home_refuses(&home, &args, 3, &says);
         nothing_written();
     }
-    // An archive with an unfinished rotation replaces the journal here.
+    // An archive with an unfinished rotation replaces the journal here,
+    // with --force, which keeps it aside: its nodes may take only its key.
     let key = std::fs::read(ed25519_key(&home, "carried_key", &[])).unwrap();
     let carries = archive(
         &home,
@@ -1524,11 +1595,218 @@ fn restore_reads_the_rotation_journal_before_it_writes_anything() {
             ),
         ],
     );
-    let out = home.run(&["restore", carries.to_str().unwrap()]);
+    let args = ["restore", carries.to_str().unwrap()];
+    let says = format!(
+        "{}: an unfinished key rotation the archive does not carry",
+        journal.display()
+    );
+    home_refuses(&home, &args, 3, &says);
+    nothing_written();
+    let out = home.run(&[&args[..], &["--force"]].concat());
     assert!(out.status.success(), "{out:?}");
     let restored = std::fs::read_to_string(&journal).unwrap();
     assert!(restored.starts_with("rotation 2\n"), "{restored}");
+    let aside = home.state().join("rotation.journal.before-restore");
+    assert_eq!(std::fs::read_to_string(aside).unwrap(), "rotation 1\n");
     assert!(home.state().join("inventory.ini").is_file());
+    // The same archive again replaces nothing.
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// A restore that stopped part-way (killed after the keys, before the
+/// state files) left a control whose keys were the archive's and whose
+/// state was the old one's, and said nothing: every command ran on that
+/// mix. Its marker now makes every command that takes the lock refuse,
+/// naming the archive to restore again, until restore is run again.
+#[test]
+fn a_restore_stopped_part_way_is_named_until_it_is_run_again() {
+    let home = Home::new("restorekilled");
+    let archive = archive_with_a_cluster_key(&home);
+    let archive = archive.to_str().unwrap();
+    let stops = Scratch::new("cli-restorekilled-fp");
+    let mut child = home
+        .command(&["restore", archive], home.state().as_os_str())
+        .env("RCCR_FAILPOINT", "restore-keys-written")
+        .env("RCCR_FAILPOINT_DIR", &stops.0)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while !stops.path("reached").exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("restore ended ({status}) before it stopped after the keys");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    // What it wrote, it said as it went.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rccr restore: cluster key: "), "{err}");
+    let says = format!(
+        "a restore stopped part-way, and the state may mix two: run rccr restore {archive} again"
+    );
+    refuses_all(
+        &home,
+        1,
+        &[
+            (&["backup", "out.bak"], &says),
+            (&["remove", "--yes", "node-1"], &says),
+            (&["keyrotate", "--yes", "--host", "127.0.0.1:1"], &says),
+        ],
+    );
+    let again = home.run(&["restore", archive]);
+    assert!(again.status.success(), "{again:?}");
+    assert!(!home.state().join("restore-in-progress").exists());
+    let backup = home.run(&["backup", "out.bak"]);
+    assert!(backup.status.success(), "{backup:?}");
+}
+
+/// On a diskless control restore saves its files with `lbu commit`: when
+/// that failed, restore printed so and exited 0, as if the restore would
+/// outlive a reboot. It is exit 1 now.
+#[test]
+fn a_restore_whose_lbu_commit_fails_is_exit_1() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new("restorelbu");
+    let archive = archive_with_a_cluster_key(&home);
+    home.0.write("bin/lbu", "#!/bin/sh\nexit 1\n");
+    let lbu = home.0.path("bin/lbu");
+    std::fs::set_permissions(&lbu, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", home.0.path("bin").display());
+    let out = home
+        .command(
+            &["restore", archive.to_str().unwrap()],
+            home.state().as_os_str(),
+        )
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.ends_with("rccr restore: lbu commit failed: the cluster key will be lost at reboot; run lbu commit by hand\n"), "{err}");
+}
+
+/// A cluster key restored beside the operator's own key (in the state
+/// directory, as ~/.ssh/id_ed25519 is taken) was named nowhere: plain
+/// `ssh root@NODE`, and the docker context, offered only the operator's
+/// key and were refused. Restore names it for the nodes in rccr's block of
+/// ~/.ssh/config, as keyrotate does; the operator's lines stay.
+#[test]
+fn a_cluster_key_restored_beside_the_operators_own_is_named_for_ssh() {
+    let home = Home::with_ssh_dir("restoressh");
+    ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    home.0.write(".ssh/config", "Host laptop\n  User me\n");
+    chmod(&home.0.path(".ssh/config"), 0o600);
+    let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
+    let nodes = "10.0.0.1\t-\tcontrol\tcontrol\t-\t-\n\
+                 10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
+    let archive = archive(
+        &home,
+        "archive",
+        &[("cluster_key", cluster), ("nodes", nodes.into())],
+    );
+    for _ in 0..2 {
+        let out = home.run(&["restore", archive.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+        let config = std::fs::read_to_string(home.0.path(".ssh/config")).unwrap();
+        let block = format!(
+            "Host laptop\n  User me\n# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\n\
+             Host 10.0.0.5\n    IdentityFile \"{}\"\n# END rccr\n",
+            home.state().join("cluster_key").display()
+        );
+        assert_eq!(config, block);
+    }
+}
+
+/// Restore wrote the archive's keys over this control's: the cluster key
+/// in the state directory (where it lives when ~/.ssh's default path holds
+/// the operator's own key) was replaced by an older backup's, and the
+/// nodes, which take only the current one, locked rccr out. Restore said
+/// only where it put the archive's key. Another key is now refused (exit
+/// 3, nothing written) unless --force, which keeps it aside; the same
+/// archive restores again, as often as it is run.
+#[test]
+fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::with_ssh_dir("restoreover");
+    let operator = ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let operator = std::fs::read(operator).unwrap();
+    let key = |name: &str| std::fs::read(ed25519_key(&home, name, &[])).unwrap();
+    let (older, current) = (key("k1"), key("k2"));
+    let archive_of = |name: &str, cluster: &[u8]| {
+        let path = archive(&home, name, &[("cluster_key", cluster.to_vec())]);
+        path.to_str().unwrap().to_string()
+    };
+    let (old_backup, new_backup) = (archive_of("old", &older), archive_of("new", &current));
+    let in_state = home.state().join("cluster_key");
+    let restore =
+        |archive: &str, extra: &[&str]| home.run(&[&["restore", archive][..], extra].concat());
+    for _ in 0..2 {
+        let out = restore(&new_backup, &[]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read(&in_state).unwrap(), current);
+    }
+    let before = left_in(&home.state());
+    let says = format!(
+        "rccr restore: {}: holds another cluster key than the archive's",
+        in_state.display()
+    );
+    home_refuses(&home, &["restore", &old_backup], 3, &says);
+    home_refuses(&home, &["restore", &old_backup], 3, "give --force");
+    assert_eq!(std::fs::read(&in_state).unwrap(), current);
+    assert_eq!(left_in(&home.state()), before);
+    // Its public half, as keyrotate leaves it, goes aside with it.
+    let public = std::fs::read(home.0.path("k2.pub")).unwrap();
+    std::fs::write(home.state().join("cluster_key.pub"), &public).unwrap();
+    for _ in 0..2 {
+        let out = restore(&old_backup, &["--force"]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(std::fs::read(&in_state).unwrap(), older);
+    }
+    let aside = home.state().join("cluster_key.before-restore");
+    assert_eq!(std::fs::read(&aside).unwrap(), current);
+    let moved = home.state().join("cluster_key.before-restore.pub");
+    assert_eq!(std::fs::read(moved).unwrap(), public);
+    assert!(!home.state().join("cluster_key.pub").exists());
+    let mode = std::fs::metadata(&aside).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read(home.0.path(".ssh/id_ed25519")).unwrap(),
+        operator
+    );
+    let out = restore(&old_backup, &[]);
+    assert!(out.status.success(), "{out:?}");
+
+    // The cluster key at ~/.ssh's default path, which restore does not
+    // write over: the archive's would go to the state directory and
+    // become the key rccr logs in with.
+    let home = Home::with_ssh_dir("restoreaway");
+    let archive = |name: &str, cluster: &[u8]| {
+        let path = self::archive(&home, name, &[("cluster_key", cluster.to_vec())]);
+        path.to_str().unwrap().to_string()
+    };
+    let (old_backup, new_backup) = (archive("old", &older), archive("new", &current));
+    let out = home.run(&["restore", &new_backup]);
+    assert!(out.status.success(), "{out:?}");
+    let default = home.0.path(".ssh/id_ed25519");
+    assert_eq!(std::fs::read(&default).unwrap(), current);
+    let says = format!(
+        "rccr restore: {}: this control's cluster key, not the archive's",
+        default.display()
+    );
+    home_refuses(&home, &["restore", &old_backup], 3, &says);
+    let out = home.run(&["restore", &old_backup, "--force"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&default).unwrap(), current);
+    assert_eq!(
+        std::fs::read(home.state().join("cluster_key")).unwrap(),
+        older
+    );
 }
 
 /// Restore checks that it can write every file it restores before it

@@ -3,6 +3,8 @@
 //! hardware; and `rccr setup` of a node without storage, through its
 //! reboot. Key rotation through reboots is in tests/keys_lab.rs.
 mod common;
+#[path = "swarm/dockerlab.rs"]
+mod dockerlab;
 
 use common::failpoint::{sigkill, Failpoint};
 use common::lab::{stderr, stdout, Lab};
@@ -240,4 +242,111 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
     assert!(temp_key_kept());
     assert_has(&keys_status(), "\"persisted\": \"volatile\"");
+}
+
+/// `rccr remove --release` when no manager of the cluster's swarm among
+/// the nodes that stay answers (here no node runs Docker; on a cluster:
+/// every other manager down, or the node the only manager). Before, the
+/// node was `skipped`, the exit 0, and it left the inventory, the
+/// rotation and known_hosts still holding the cluster key and still in
+/// the swarm: a retry said "not a node of the inventory". Now it fails,
+/// nothing is asked of it and it stays, so a retry still reaches it;
+/// `--forget` takes it out of the inventory, and fails all the same.
+#[test]
+fn remove_with_no_manager_answering_fails_and_keeps_the_node() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let out = setup(&lab);
+    assert_eq!(out.status.code(), Some(0), "setup: {}", stderr(&out));
+    let ip = lab.ip("target-1");
+    let pinned = || read(&lab, "control", "/root/.ssh/known_hosts").contains(&ip);
+    assert!(pinned(), "setup pinned no host key for {ip}");
+    let remove = |extra: &str| {
+        lab.exec(
+            "control",
+            &["rccr", "remove", extra, "--yes", "--json", &ip],
+        )
+    };
+    for _ in 0..2 {
+        let out = remove("--release");
+        assert_exit(&out, 1);
+        assert_has(&stdout(&out), "\"result\": \"failed\"");
+        assert_has(&stdout(&out), "it stays in the inventory");
+        assert_has(&read(&lab, "control", "/root/.rccr/nodes"), &ip);
+        assert!(pinned(), "its known_hosts pin was dropped");
+        assert!(
+            lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"),
+            "the cluster key no longer logs in"
+        );
+    }
+    let out = remove("--forget");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(&stdout(&out), "its entry stays in the swarm's list");
+    assert!(!read(&lab, "control", "/root/.rccr/nodes").contains(&ip));
+}
+
+/// Asserts that `out` exited `code`, showing its stdout and stderr if not.
+fn assert_exit(out: &std::process::Output, code: i32) {
+    let shown = format!("{}\n{}", stdout(out), stderr(out));
+    assert_eq!(out.status.code(), Some(code), "{shown}");
+}
+
+/// The managers of the swarm as `host`'s engine lists them (Leader or
+/// Reachable), and every node's name.
+fn swarm_of(cluster: &dockerlab::Cluster, host: &str) -> (Vec<String>, Vec<String>) {
+    let list = cluster.docker_ok(
+        host,
+        &["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"],
+    );
+    let mut managers = Vec::new();
+    let mut names = Vec::new();
+    for line in list.lines() {
+        let (name, status) = line.split_once(' ').unwrap_or((line, ""));
+        if matches!(status.trim(), "Leader" | "Reachable") {
+            managers.push(name.to_string());
+        }
+        names.push(name.to_string());
+    }
+    (managers, names)
+}
+
+/// A two-node cluster has one manager: `rccr remove --release` of it found
+/// no manager among the node that stays, said `skipped` with exit 0 and
+/// forgot the machine, still the swarm's manager and still taking the
+/// cluster key. It first makes the worker a manager now (through itself),
+/// which then takes it out as any manager: the machine is given back.
+#[test]
+fn removing_a_two_node_clusters_manager_hands_its_part_to_the_worker_first() {
+    if !dockerlab::require_engine() {
+        return;
+    }
+    let names = ["target-1", "target-2"];
+    let cluster = dockerlab::Cluster::up(Lab::builder().targets(2), &names);
+    let out = cluster
+        .lab
+        .exec("control", &["rccr", "setup", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "setup: {}", stderr(&out));
+    let (managers, _) = swarm_of(&cluster, "target-1");
+    assert_eq!(managers.len(), 1, "{managers:?}");
+    let manager = managers[0].clone();
+    let [leaving, staying] = match manager.ends_with("01") {
+        true => names,
+        false => [names[1], names[0]],
+    };
+    let out = cluster.lab.exec(
+        "control",
+        &["rccr", "remove", "--yes", "--release", &manager],
+    );
+    assert_exit(&out, 0);
+    assert_has(&stdout(&out), "promoted in its place first");
+    let (managers, listed) = swarm_of(&cluster, staying);
+    assert_eq!(managers.len(), 1, "{managers:?}");
+    assert!(!listed.contains(&manager), "{listed:?}");
+    let state = cluster.docker_ok(leaving, &["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    assert_eq!(state.trim(), "inactive");
+    assert!(
+        !cluster.lab.key_logs_in("/root/.ssh/id_ed25519", leaving),
+        "the cluster key still logs in"
+    );
+    assert!(cluster.lab.key_logs_in("/root/.ssh/id_ed25519", staying));
+    assert!(!read(&cluster.lab, "control", "/root/.rccr/nodes").contains(&manager));
 }

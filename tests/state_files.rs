@@ -46,3 +46,41 @@ fn a_journal_that_is_not_text_is_exit_3_naming_file_and_line() {
         }
     }
 }
+
+/// The state lock was opened through a symbolic link and written over:
+/// `STATE/lock` linking to another file had that file truncated and the
+/// run's pid written in it (a FIFO or a device there was opened and
+/// written to as well). Each is refused now (exit 3), the file it names
+/// untouched.
+#[test]
+fn a_lock_that_is_a_link_or_no_regular_file_is_refused_and_left_alone() {
+    let home = Scratch::new("state-files-lock");
+    std::fs::create_dir(home.path("state")).unwrap();
+    home.write("precious", "not rccr's\n");
+    let lock = home.path("state/lock");
+    std::os::unix::fs::symlink(home.path("precious"), &lock).unwrap();
+    let args = ["backup", "out.bak", "--wait", "1"];
+    let refused = |says: &str| {
+        let out = run(&home, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        let line = format!(
+            "{}: {says}: remove it (rccr makes it again)",
+            lock.display()
+        );
+        assert!(err.contains(&line), "{err}");
+        assert!(!home.path("out.bak").exists());
+    };
+    refused("is a symbolic link");
+    let precious = std::fs::read_to_string(home.path("precious")).unwrap();
+    assert_eq!(precious, "not rccr's\n");
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    let out = run(&home, &args);
+    assert_ne!(out.status.code(), Some(0), "a directory for a lock");
+    std::fs::remove_dir(&lock).unwrap();
+    let made = Command::new("mkfifo").arg(&lock).status().unwrap();
+    assert!(made.success());
+    refused("is not a regular file");
+}

@@ -48,12 +48,21 @@ cli::options! {
     /// Make this control manage the cluster of a backup archive: keys, host
     /// keys, inventory, swarm record and config as they were. Nothing is
     /// written unless the whole archive checks out (exit 3 otherwise). FILE
-    /// `-` reads stdin (a file or a pipe, not a terminal).
+    /// `-` reads stdin (a file or a pipe, not a terminal). A cluster,
+    /// previous or temporary key here other than the archive's, or an
+    /// unfinished key rotation it does not carry, is refused (exit 3): nodes
+    /// may take only that key. --force restores all the same and keeps each
+    /// aside as FILE.before-restore. The same archive restores again. One
+    /// that stops part-way makes the other commands refuse until it is run
+    /// again. Exit 1 when lbu commit fails.
     #[derive(FromArgs)]
     struct RestoreArgs {
         /// the archive rccr backup wrote, or - for stdin
         #[argh(positional, arg_name = "FILE")]
         file: String,
+        /// replace this control's other keys and unfinished rotation, each kept aside as FILE.before-restore
+        #[argh(switch)]
+        force: bool,
     }
     with state_dir, wait
 }
@@ -108,9 +117,16 @@ fn restore_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;
     // Checked before the lock: a bad archive must leave no state directory.
     let archive = crate::backup::read(&args.file)?;
-    let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
-    for line in crate::backup::restore(&paths, &archive)? {
-        eprintln!("{}: {line}", cmd.join(" "));
-    }
-    Ok(())
+    // It finishes a restore that stopped part-way, so it runs where one did.
+    let _lock = Lock::acquire_to_restore(&paths, Duration::from_secs(args.wait))?;
+    // The path a re-run is told to give: from anywhere, the same file.
+    let name = match args.file.as_str() {
+        "-" => "-".into(),
+        file => {
+            std::fs::canonicalize(file).map_or_else(|_| file.into(), |p| p.display().to_string())
+        }
+    };
+    // Each line as it is done: if it stops part-way, what was written shows.
+    let mut report = |line: &str| eprintln!("{}: {line}", cmd.join(" "));
+    crate::backup::restore(&paths, &archive, args.force, &name, &mut report)
 }

@@ -281,13 +281,17 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
             "--forget-temp-key takes no nodes nor --from-key",
         ));
     }
+    if args.rekey && (args.from_key.is_some() || args.forget_temp_key) {
+        return Err(cli::usage(
+            cmd,
+            "--rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key",
+        ));
+    }
+    // One run at a time changes keys, journal and known_hosts; taken before
+    // the inventory is read, so that a node a setup adopts meanwhile is
+    // rekeyed too, not left on the key that becomes the previous one.
+    let _lock = crate::state::Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     let mode = if args.rekey {
-        if args.from_key.is_some() || args.forget_temp_key {
-            return Err(cli::usage(
-                cmd,
-                "--rekey replaces the cluster key: it takes neither --from-key nor --forget-temp-key",
-            ));
-        }
         // Every node of the inventory moves (the control is not a node).
         for record in crate::state::inventory::load(&paths.nodes())? {
             if record.role != crate::identity::Role::Control {
@@ -304,8 +308,6 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     } else {
         command::Mode::Rotate
     };
-    // One run at a time changes keys, journal and known_hosts.
-    let _lock = crate::state::Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     command::rotate(
         command::Options {
             program: cmd.join(" "),

@@ -16,14 +16,17 @@ pub const APPLET: Applet = Applet {
 };
 
 cli::options! {
-    /// Take nodes out of the cluster for good: a manager is replaced first (the
-    /// fittest worker is promoted, then it is demoted, so quorum holds), the
+    /// Take nodes out of the cluster for good: a manager is demoted first, the
     /// node is drained, leaves the swarm, and leaves the swarm's node list and
-    /// the inventory. An address (IP or IP:PORT) that only an unfinished key
+    /// the inventory; then, for a manager, the fittest worker that stays
+    /// becomes a manager in its place when the swarm wants one more (first,
+    /// when the leaving nodes are the only managers that answer). An address (IP or IP:PORT) that only an unfinished key
     /// rotation lists (a node staged, then gone before the inventory named
     /// it) leaves the rotation and rccr's known_hosts pins; no node is asked.
-    /// Exit 0 when every node left cleanly, 1 otherwise (it has left the
-    /// inventory all the same), 3 for a node neither lists.
+    /// Exit 0 when every node left cleanly, 1 otherwise: it has left the
+    /// inventory all the same, unless no manager among the nodes that stay
+    /// answers: then nothing is asked of it, and it stays in the inventory
+    /// (with --forget it leaves). 3 for a node neither lists.
     #[derive(FromArgs)]
     struct Args {
         /// a node: its hostname, address or MAC address, or an address only an unfinished key rotation lists (repeatable)

@@ -23,31 +23,70 @@ pub struct Lock {
     pub path: PathBuf,
 }
 
+/// `STATE/restore-in-progress`: written by `rccr restore` before its first
+/// write, holding the archive's path (`-`: stdin), and removed after its
+/// last. While it is there the state may mix two: every command that
+/// takes the lock but restore refuses to run.
+pub fn restore_marker(paths: &StatePaths) -> PathBuf {
+    paths.state_dir.join("restore-in-progress")
+}
+
 impl Lock {
     /// Takes the state lock, waiting up to `wait` for another run to end.
     /// Creates the state directory (or checks the one there), and removes
-    /// what a crashed run left of its temporary files.
+    /// what a crashed run left of its temporary files. Refused (exit 1)
+    /// while a restore that stopped part-way left its [`restore_marker`].
     pub fn acquire(paths: &StatePaths, wait: Duration) -> Result<Lock, Error> {
+        let lock = Lock::acquire_to_restore(paths, wait)?;
+        let marker = restore_marker(paths);
+        if let Some(archive) = fsutil::read_if_any(&marker)? {
+            let archive = String::from_utf8_lossy(&archive);
+            let archive = crate::print::text(archive.trim_end());
+            let again = match &*archive {
+                "-" => "rccr restore - again, with the same archive on stdin".to_string(),
+                name => format!("rccr restore {name} again"),
+            };
+            return Err(Error::Failed(format!(
+                "{}: a restore stopped part-way, and the state may mix two: run {again}",
+                marker.display()
+            )));
+        }
+        Ok(lock)
+    }
+
+    /// [`Lock::acquire`] whatever a [`restore_marker`] says: for restore,
+    /// which is what finishes the restore it names.
+    pub fn acquire_to_restore(paths: &StatePaths, wait: Duration) -> Result<Lock, Error> {
         paths.create_state_dir()?;
         let path = paths.lock();
         let cannot = |e| Error::io(format!("cannot lock {}", path.display()), e);
+        const REMOVE: &str = "remove it (rccr makes it again)";
+        let refuse =
+            |why: &str| Error::bad_input(path.display().to_string(), format!("{why}: {REMOVE}"));
+        // Never through a link, nor anything but a file of its own: the
+        // pid is written over what the file holds.
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
-            .map_err(cannot)?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => refuse("is a symbolic link"),
+                _ => cannot(e),
+            })?;
         // One that was there before must be rccr's (its directory passed).
         let meta = file.metadata().map_err(cannot)?;
+        if !meta.is_file() {
+            return Err(refuse("is not a regular file"));
+        }
         if let Some(why) = fsutil::untrusted_meta(&meta, fsutil::Trust::Kept) {
+            let what = fsutil::remedy(&path, || REMOVE.into());
             return Err(Error::bad_input(
                 path.display().to_string(),
-                format!(
-                    "{why}: {}",
-                    fsutil::remedy(&path, || "remove it (rccr makes it again)".into())
-                ),
+                format!("{why}: {what}"),
             ));
         }
         let start = Instant::now();

@@ -1,10 +1,11 @@
 //! `rccr remove`: a node leaves the cluster for good.
 //!
 //! For each node, on a manager of the cluster's swarm (never the node
-//! itself): a manager is replaced first (the fittest worker is promoted,
-//! then the node demoted, so the managers' count and quorum hold), the
-//! node is drained (its tasks move), it leaves the swarm, and its entry is
-//! removed from the swarm's node list and from the inventory. `--release`
+//! itself): a manager is demoted first (the leading manager is another, so
+//! quorum holds), the node is drained (its tasks move), it leaves the
+//! swarm, and its entry is removed from the swarm's node list and from the
+//! inventory; then a manager's place goes to the fittest worker that stays
+//! ([`replace`]), when the swarm wants one more. `--release`
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
@@ -120,7 +121,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Failed(format!(
-            "{} left the inventory, but not cleanly: {} (see above)",
+            "{} did not leave cleanly: {} (see above for what was done, and whether it left the inventory)",
             failed.len(),
             failed.join(", ")
         )))
@@ -178,41 +179,96 @@ fn leave_cluster(
     let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10), &[])?;
     let members: Vec<Member> = logins.into_iter().flatten().collect();
     let record = SwarmRecord::load(&paths.swarm())?;
-    let lead = members.iter().find(|m| {
-        m.call(&Op::Info).is_ok_and(|v| {
-            let info = Info::parse(&v);
-            info.manager
-                && record
-                    .cluster
-                    .as_ref()
-                    .is_none_or(|c| *c == info.cluster_id)
-        }) && gives_tokens_of(m, record.ca.as_deref())
-    });
+    let mut lead = members.iter().find(|m| leads(m, &record));
+    // The leaving nodes may be the swarm's only managers that answer (a
+    // two-node cluster's one): one of them first makes the fittest worker
+    // that stays a manager, which then leads.
+    let mut handover: Option<(std::net::IpAddr, Result<Option<String>, String>)> = None;
+    if lead.is_none() && !opts.forget {
+        let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), &[])?;
+        let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
+        if let Some(outgoing) = outgoing.iter().find(|m| leads(m, &record)) {
+            let done = replace(outgoing, leaving, config, paths);
+            handover = Some((outgoing.record.ip, done));
+            lead = members.iter().find(|m| leads(m, &record));
+        }
+    }
+    // What the handover did, for the node that handed over.
+    let handed = |node: &NodeRecord| match &handover {
+        Some((ip, done)) if *ip == node.ip => Some(done.clone()),
+        _ => None,
+    };
     let mut results: Vec<(String, Layer)> = Vec::new();
+    // Without a manager that stays, nothing is asked of a node: it stays
+    // in the swarm, holds the cluster key, and so stays in the inventory
+    // (a later remove can still reach it). A node --forget names is gone:
+    // it leaves the inventory, its entry the swarm's list later.
+    let mut kept: Vec<&NodeRecord> = Vec::new();
     for node in leaving {
         let layer = match lead {
-            Some(lead) => remove_one(lead, node, leaving, config, paths, opts),
-            None => Layer::Skipped(
-                "no manager of the cluster's swarm answers: not in the swarm's list".into(),
-            ),
+            Some(lead) => {
+                let mut layer = remove_one(lead, node, leaving, config, paths, opts);
+                if let Some(Ok(Some(name))) = handed(node) {
+                    layer.add(format!("{name} promoted in its place first"));
+                }
+                layer
+            }
+            None if opts.forget => Layer::Failed(format!(
+                "{NO_MANAGER}: its entry stays in the swarm's list (rccr setup \
+                 --remove-missing takes it out once one answers)"
+            )),
+            None => {
+                kept.push(node);
+                let why = match handed(node) {
+                    Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
+                    Some(Ok(_)) => " (it found no ready worker to hand its part to)".into(),
+                    None => String::new(),
+                };
+                Layer::Failed(format!(
+                    "{NO_MANAGER}{why}: nothing was asked of it, and it stays in the inventory \
+                     (run rccr remove again once one answers; --forget if the node is gone)"
+                ))
+            }
         };
         results.push((node.hostname.to_string(), layer));
     }
+    let gone: Vec<&NodeRecord> = leaving.iter().filter(|n| !kept.contains(n)).collect();
+    let remaining: Vec<NodeRecord> = records
+        .iter()
+        .filter(|r| !gone.contains(r))
+        .cloned()
+        .collect();
     let key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
         .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
-    inventory::save(paths, &staying, &config.ssh.user, &key)?;
+    inventory::save(paths, &remaining, &config.ssh.user, &key)?;
     // The nodes that left the inventory (even when not cleanly) leave an
     // unfinished key rotation too: one gone for good would hold it up for
     // ever, and a node it reached again would be given the cluster key.
-    let ips: Vec<std::net::IpAddr> = leaving.iter().map(|n| n.ip).collect();
+    let ips: Vec<std::net::IpAddr> = gone.iter().map(|n| n.ip).collect();
     journal::forget(&paths.journal(), &ips)?;
     // A machine reinstalled under a removed name is a new host, not a
     // changed key: ssh must not remember the old one.
-    let gone: Vec<&Fingerprint> = leaving.iter().filter_map(|n| n.host_key.as_ref()).collect();
-    KnownHosts::new(paths.known_hosts.clone()).forget(&gone)?;
+    let pins: Vec<&Fingerprint> = gone.iter().filter_map(|n| n.host_key.as_ref()).collect();
+    KnownHosts::new(paths.known_hosts.clone()).forget(&pins)?;
     Ok(results)
 }
+
+/// Whether `m` is a manager of the cluster's swarm (`record`'s) that gives
+/// its join tokens: one that may lead a removal.
+fn leads(m: &Member, record: &SwarmRecord) -> bool {
+    m.call(&Op::Info).is_ok_and(|v| {
+        let info = Info::parse(&v);
+        info.manager
+            && record
+                .cluster
+                .as_ref()
+                .is_none_or(|c| *c == info.cluster_id)
+    }) && gives_tokens_of(m, record.ca.as_deref())
+}
+
+/// Why a node was not taken out of the swarm when no manager led.
+const NO_MANAGER: &str = "no manager of the cluster's swarm among the nodes that stay answers";
 
 /// Takes one node out of the swarm, through `lead`.
 fn remove_one(

@@ -406,7 +406,7 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
 }
 
 /// The private keys OpenSSH's client offers by default.
-fn default_identities(paths: &StatePaths) -> [PathBuf; 2] {
+pub fn default_identities(paths: &StatePaths) -> [PathBuf; 2] {
     [KeyType::Ed25519, KeyType::Rsa].map(|kind| paths.ssh_identity(kind))
 }
 
