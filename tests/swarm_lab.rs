@@ -527,6 +527,32 @@ fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
 }
 
 #[test]
+fn a_creator_that_tells_no_swarm_id_leaves_the_record_readable() {
+    let cluster = or_skip!(cluster(1, "cluster:\n  name: lab\n"));
+    // target-1's relay spoils the first letter of every node ID its engine
+    // tells (same length, so the frames stay whole): once setup created
+    // the swarm there, its /info carries no node ID.
+    lying_relay(
+        &cluster,
+        "target-1",
+        r#"'s/"NodeID":"[a-z0-9]/"NodeID":"-/g'"#,
+    );
+    let record = || stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let out = setup_with(&cluster, &[]);
+    assert_swarm_failed(&out, "ReCyClusteR-Target-01", "created no swarm ID");
+    let written = record();
+    assert!(
+        !written.contains("cluster") && !written.contains("manager"),
+        "{written}"
+    );
+    // A later run reads the record (before: `manager ` with no ID, and
+    // every later setup, status and remove stopped on that line).
+    let out = setup_with(&cluster, &[]);
+    assert_swarm_failed(&out, "ReCyClusteR-Target-01", "created no swarm ID");
+    assert_eq!(record(), written);
+}
+
+#[test]
 fn nodes_the_swarm_updates_while_setup_labels_them_are_labelled_all_the_same() {
     // The swarm updates a node's entry by itself right after it joins (its
     // status, its description); a label change made from the entry setup

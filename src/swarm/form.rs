@@ -821,9 +821,10 @@ fn find_leader(
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
             let info = infos[i].as_ref().expect("a manager has an engine");
-            record.cluster = Some(info.cluster_id.clone());
-            record.manager = Some(info.node_id.clone());
-            record.save(record_path)?;
+            if !record_created(record, info, record_path)? {
+                formed.layers[i] = created_no_id();
+                return Ok(Vec::new());
+            }
         }
     }
     if let Some(cluster) = record.cluster.clone() {
@@ -877,9 +878,10 @@ fn find_leader(
         [Ok(_), Ok(info)] => {
             let info = Info::parse(info);
             crate::failpoint::reached("swarm-created", &addr);
-            record.cluster = Some(info.cluster_id.clone());
-            record.manager = Some(info.node_id.clone());
-            record.save(record_path)?;
+            if !record_created(record, &info, record_path)? {
+                formed.layers[bootstrap] = created_no_id();
+                return Ok(Vec::new());
+            }
             formed.layers[bootstrap].add(format!("swarm {} created here", info.cluster_id));
             infos[bootstrap] = Some(info);
             Ok(vec![bootstrap])
@@ -891,6 +893,29 @@ fn find_leader(
         }
         _ => Ok(Vec::new()),
     }
+}
+
+/// Records the swarm the bootstrap node `info` tells of as the cluster's:
+/// its ID and the creating manager's node ID. Only IDs (`[a-z0-9]`, which
+/// the record's reader takes): an engine that tells none (an empty or
+/// malformed answer parses as "") gets nothing recorded, so that no later
+/// run stops on the record. False when it told none.
+fn record_created(record: &mut SwarmRecord, info: &Info, path: &Path) -> Result<bool, Error> {
+    use crate::docker::api::is_id;
+    if !is_id(&info.cluster_id) || !is_id(&info.node_id) {
+        return Ok(false);
+    }
+    record.cluster = Some(info.cluster_id.clone());
+    record.manager = Some(info.node_id.clone());
+    record.save(path)?;
+    Ok(true)
+}
+
+/// The bootstrap node manages a swarm but tells no swarm or node ID.
+fn created_no_id() -> Layer {
+    Layer::Failed(
+        "created no swarm ID (its engine tells no swarm or node ID as a manager): nothing recorded; check its Docker engine (docker info), then run rccr setup again".into(),
+    )
 }
 
 #[cfg(test)]
