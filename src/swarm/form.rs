@@ -728,7 +728,11 @@ impl Fitness {
         Fitness::of(&Machine {
             arch,
             persistent: node.label("rccr.storage") == "persistent",
-            ram_kib: node.label("rccr.ram_mb").parse::<u64>().unwrap_or(0) * 1024,
+            ram_kib: node
+                .label("rccr.ram_mb")
+                .parse::<u64>()
+                .unwrap_or(0)
+                .saturating_mul(1024),
             ..Machine::default()
         })
     }
@@ -930,6 +934,30 @@ mod tests {
             persistent,
             ..Machine::default()
         })
+    }
+
+    /// A swarm node as a manager lists it: `id`, at `addr`, with `labels`.
+    fn node(id: &str, addr: &str, manager: bool, labels: &str) -> SwarmNode {
+        let role = if manager { "manager" } else { "worker" };
+        let text = format!(
+            r#"[{{"ID":"{id}","Version":{{"Index":1}},"Description":{{"Hostname":"{id}"}},
+                "Spec":{{"Role":"{role}","Labels":{{{labels}}}}},
+                "Status":{{"State":"ready","Addr":"{addr}"}}}}]"#
+        );
+        let list = crate::json::Value::parse(text.as_bytes()).unwrap();
+        SwarmNode::parse_list(&list).remove(0)
+    }
+
+    #[test]
+    fn a_ram_label_too_large_to_count_saturates_instead_of_overflowing() {
+        let huge = node(
+            "n1",
+            "10.0.0.1",
+            false,
+            r#""rccr.ram_mb":"18446744073709551615""#,
+        );
+        let small = node("n2", "10.0.0.2", false, r#""rccr.ram_mb":"512""#);
+        assert!(Fitness::of_labels(&huge) > Fitness::of_labels(&small));
     }
 
     #[test]
