@@ -997,18 +997,30 @@ fn a_node_claiming_another_nodes_swarm_id_as_it_joins_labels_nothing_of_that_nod
     assert_swarm_failed(&out, "ReCyClusteR-Target-03", CLAIMS_TARGET_2);
 }
 
-#[test]
-fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
-    // One manager, and target-1, first in the inventory, keeps Docker's
-    // data in RAM: target-2 creates the swarm and manages it, target-1
-    // works.
-    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n"));
+/// The CA digest of the join tokens `host` gives (`SWMTKN-1-DIGEST-SECRET`).
+fn token_digest(cluster: &Cluster, host: &str) -> String {
+    let token = cluster.docker_ok(host, &["swarm", "join-token", "-q", "worker"]);
+    let digest = token.trim().split('-').nth(2);
+    digest.expect("SWMTKN-1-DIGEST-SECRET").to_string()
+}
+
+/// Three targets in a swarm setup formed with one manager: target-1,
+/// first in the inventory, keeps Docker's data in RAM, so target-2 created
+/// the swarm and manages it; target-1 and target-3 work.
+fn swarm_created_on_target_2() -> Option<Cluster> {
+    let cluster = cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n")?;
     let out = cluster.lab.sh(
         "target-1",
         "mkdir -p /var/lib/docker && mount -t tmpfs rccr-test /var/lib/docker",
     );
     assert!(out.status.success(), "{}", stderr(&out));
     setup(&cluster);
+    Some(cluster)
+}
+
+#[test]
+fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
+    let cluster = or_skip!(swarm_created_on_target_2());
     let cluster_id = |host: &str| {
         cluster
             .docker_ok(host, &["info", "--format", "{{.Swarm.Cluster.ID}}"])
@@ -1104,12 +1116,7 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
     // the cluster's CA digest (they would join nobody). The cluster's
     // manager lists the creator's node ID at its own address: the poser is
     // left alone, and the record learns the digest again from the manager.
-    let token = cluster.docker_ok("target-1", &["swarm", "join-token", "-q", "worker"]);
-    let forged = token
-        .trim()
-        .split('-')
-        .nth(2)
-        .expect("SWMTKN-1-DIGEST-SECRET");
+    let forged = token_digest(&cluster, "target-1");
     let digest = before
         .lines()
         .find_map(|l| l.strip_prefix("ca "))
@@ -1129,6 +1136,84 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
         &out,
         "ReCyClusteR-Target-01",
         &format!("claims to lead the cluster's swarm, but the swarm as ReCyClusteR-Target-02 tells it lists its node ID at {ip2}"),
+    );
+}
+
+#[test]
+fn a_poser_whose_list_places_the_manager_at_its_own_address_leads_nothing() {
+    let cluster = or_skip!(swarm_created_on_target_2());
+    let info = |host: &str, what: &str| {
+        cluster
+            .docker_ok(host, &["info", "--format", what])
+            .trim()
+            .to_string()
+    };
+    let ours = info("target-2", "{{.Swarm.Cluster.ID}}");
+    let creator = node_id(&cluster, "target-2");
+    let record = || stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let before = record();
+    let digest = before
+        .lines()
+        .find_map(|l| l.strip_prefix("ca "))
+        .expect("a CA digest in the record")
+        .to_string();
+    // target-1, root on its machine, leaves, manages a swarm of its own,
+    // and from now on its relay tells the cluster's swarm ID, join tokens
+    // with the cluster's CA digest, and a node list whose one manager is
+    // the creator's node ID at target-1's address, unreachable. It keeps
+    // its own node ID (same lengths, so the frames stay whole).
+    cluster.docker_ok("target-1", &["swarm", "leave", "--force"]);
+    let ip1 = cluster.lab.ip("target-1");
+    cluster.docker_ok("target-1", &["swarm", "init", "--advertise-addr", &ip1]);
+    let (theirs, posing) = (
+        info("target-1", "{{.Swarm.Cluster.ID}}"),
+        node_id(&cluster, "target-1"),
+    );
+    let forged = token_digest(&cluster, "target-1");
+    lying_relay(
+        &cluster,
+        "target-1",
+        &format!(
+            "-e 's/{theirs}/{ours}/g' -e 's/{forged}/{digest}/g' \
+             -e 's/\"ID\":\"{posing}\"/\"ID\":\"{creator}\"/g' \
+             -e 's/\"Reachability\":\"reachable\"/\"Reachability\":\"reachabl3\"/g'"
+        ),
+    );
+    let members = || {
+        let mut listed = cluster.docker_ok("target-2", &["node", "ls", "-q"]);
+        listed.push_str(&info("target-3", "{{.Swarm.NodeID}}"));
+        listed
+    };
+    let swarm_before = members();
+    let out = setup_with(&cluster, &[]);
+    // The manager leads: target-3 stays in its swarm, nobody left it, the
+    // record and the docker context are the manager's. Before: target-2
+    // was refused on the poser's word ("lists its node ID at" target-1's
+    // address), target-1 led the run and target-3 was "in another swarm".
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-01",
+        "claims to lead the cluster's swarm, but its own node list does not list its node ID as a manager",
+    );
+    let (nodes, _) = layers(&out);
+    for node in ["ReCyClusteR-Target-02", "ReCyClusteR-Target-03"] {
+        assert_eq!(node_layers(&nodes, node).2, "unchanged", "{}", stderr(&out));
+    }
+    assert_eq!(members(), swarm_before);
+    assert_eq!(record(), before);
+    let context = stdout(
+        &cluster
+            .lab
+            .sh("control", "cat /root/.docker/contexts/meta/*/meta.json"),
+    );
+    let ip2 = cluster.lab.ip("target-2");
+    assert!(
+        !context.contains("Target-01") && !context.contains(&format!("@{ip1}\"")),
+        "{context}"
+    );
+    assert!(
+        context.contains("Target-02") || context.contains(&format!("@{ip2}\"")),
+        "{context}"
     );
 }
 

@@ -83,7 +83,12 @@ pub fn form(
         record_path,
     )?;
     formed.cluster = record.cluster.clone();
-    let Some((leader, tokens, view)) = confirm_leader(
+    let Some(Led {
+        leader,
+        tokens,
+        view,
+        contested,
+    }) = confirm_leader(
         members,
         &candidates,
         &mut infos,
@@ -106,7 +111,12 @@ pub fn form(
         formed.layers[i] = claims_another(&other);
         infos[i] = None;
     }
-    heal(members, &mut infos, leader, &view, &mut formed);
+    // Nothing takes a node out of the swarm on the word of a leader that
+    // another candidate contradicts (both are reported).
+    if !contested {
+        heal(members, &mut infos, leader, &view, &mut formed);
+    }
+    let remove_missing = remove_missing && !contested;
 
     let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
     // Who is in, who joins, who is left alone.
@@ -272,7 +282,10 @@ pub fn form(
         })
         .collect();
     changes.sort_by_key(|(_, node, manager)| (node.manager && !manager, !manager));
-    for (i, node, manager) in changes {
+    for (i, node, mut manager) in changes {
+        if contested && node.manager {
+            manager = true;
+        }
         let labels = labels(&members[i], &machines[i]);
         let relabel = labels.iter().any(|(k, v)| node.label(k) != v);
         if manager == node.manager && !relabel {
@@ -310,9 +323,11 @@ fn read_swarm(lead: &Member) -> Result<SwarmView, String> {
     }
 }
 
-/// The first of `candidates` (members that say they manage the cluster's
-/// swarm, best first) whose join tokens are the cluster's swarm's: they
-/// carry the digest of its root CA that the record holds. The swarm's
+/// The one of `candidates` (members that say they manage the cluster's
+/// swarm, best first) that leads: its join tokens are the cluster's
+/// swarm's (they carry the digest of its root CA that the record holds),
+/// and the others' word does not refuse it ([`judge`] weighs every
+/// candidate's word against all the others' before any is taken). The swarm's
 /// and the creating manager's IDs are no secret (a worker reads them from
 /// its own swarm state); a manager of another swarm gives tokens of
 /// another CA, and is left alone. A record without a digest (an older rccr
@@ -330,7 +345,7 @@ fn confirm_leader(
     record_path: &Path,
     settings: &Settings,
     formed: &mut Formed,
-) -> Result<Option<(usize, JoinTokens, Vec<SwarmNode>)>, Error> {
+) -> Result<Option<Led>, Error> {
     // Each read may hold a 2 MiB node list and its tree (4x) at once: a
     // few at a time keeps a Pi-class control's memory small when
     // compromised managers answer with the largest lists they may.
@@ -361,19 +376,60 @@ fn confirm_leader(
             }
         },
     };
-    // A swarm that one candidate reads, with the cluster's CA, has its
-    // quorum: another's word that it lost it is contradicted.
-    let reader = candidates.iter().zip(&reads).find_map(|(&c, read)| {
+    let of_ca = |read: &Result<SwarmView, String>| {
         let (Some(tokens), _) = read.as_ref().ok()? else {
             return None;
         };
         expected
             .as_ref()
             .is_none_or(|ca| *ca == tokens.ca)
-            .then_some(c)
-    });
+            .then_some(())
+    };
+    // Every candidate's word is weighed against the others' before any
+    // is taken: those whose tokens carry the cluster's CA digest.
+    let weighed: Vec<usize> = (0..candidates.len())
+        .filter(|&k| of_ca(&reads[k]).is_some())
+        .collect();
+    let words: Vec<Word> = weighed
+        .iter()
+        .map(|&k| {
+            let i = candidates[k];
+            let view = reads[k].as_ref().map_or(&[][..], |(_, v)| v.as_slice());
+            Word {
+                id: infos[i].as_ref().map_or("", |info| info.node_id.as_str()),
+                addr: members[i].record.ip,
+                view,
+            }
+        })
+        .collect();
+    let addrs: Vec<std::net::IpAddr> = members.iter().map(|m| m.record.ip).collect();
+    let creator = record.manager.as_deref().zip(record.bootstrap);
+    let mut known = record.managers.clone();
+    known.extend(record.manager.clone());
+    let judged = judge(&words, &addrs, &known, creator);
+    let contested = !judged.refused.is_empty();
+    for (w, objection) in &judged.refused {
+        let i = candidates[weighed[*w]];
+        let name = |w: usize| members[candidates[weighed[w]]].name();
+        let mut why = objection.text(name);
+        if judged.leader.is_none() {
+            why.push_str("; no manager of the cluster's swarm is confirmed, so nothing is changed this run (ask each manager: docker node ls)");
+        }
+        formed.layers[i] = Layer::Failed(why);
+        infos[i] = None;
+    }
+    let leader = judged.leader.map(|w| weighed[w]);
+    if leader.is_none() && !weighed.is_empty() {
+        return Ok(None);
+    }
+    // A swarm that the leader reads, with the cluster's CA, has its
+    // quorum: another's word that it lost it is contradicted.
+    let reader = leader.map(|k| candidates[k]);
+    let mut led = None;
     for (k, &i) in candidates.iter().enumerate() {
-        let listed_elsewhere = placed_elsewhere(members, infos, i, candidates, &reads);
+        if weighed.contains(&k) && leader != Some(k) {
+            continue;
+        }
         let read = match std::mem::replace(&mut reads[k], Err(String::new())) {
             Ok(read) => read,
             Err(e) if lost_quorum(&e) && reader.is_some() => {
@@ -385,6 +441,8 @@ fn confirm_leader(
                 continue;
             }
             Err(e) if lost_quorum(&e) => {
+                // No candidate reads the swarm: the first that says it
+                // lost its quorum re-forms it, when the operator agrees.
                 match recover_quorum(members, infos, i, &record.managers, settings, formed)? {
                     Some(read) => read,
                     None => return Ok(None),
@@ -408,51 +466,201 @@ fn confirm_leader(
             infos[i] = None;
             continue;
         }
-        if let Some((other, addr)) = listed_elsewhere {
-            formed.layers[i] = Layer::Failed(format!(
-                "claims to lead the cluster's swarm, but the swarm as {} tells it lists its node ID at {addr}, another node's address: left alone",
-                members[other].name()
-            ));
-            infos[i] = None;
-            continue;
-        }
-        if record.ca.as_ref() != Some(&tokens.ca) {
-            record.ca = Some(tokens.ca.clone());
+        // The leader, or the one that re-formed a swarm that lost its
+        // quorum; the candidates after it are left as they are, to be
+        // healed into its swarm.
+        led = Some(Led {
+            leader: i,
+            tokens,
+            view,
+            contested,
+        });
+        break;
+    }
+    if let Some(led) = &led {
+        if record.ca.as_ref() != Some(&led.tokens.ca) {
+            record.ca = Some(led.tokens.ca.clone());
             record.save(record_path)?;
         }
-        return Ok(Some((i, tokens, view)));
     }
-    Ok(None)
+    Ok(led)
 }
 
-/// A forged token can carry the right digest (it joins nobody, but the
-/// node that gave it would lead the run): so the node list of each other
-/// candidate whose tokens carry the same digest is asked where the node ID
-/// that candidate `i` claims is. When one lists it at the address of
-/// another member, `i` is not that node: that other candidate, and the
-/// address.
-fn placed_elsewhere(
-    members: &[Member],
-    infos: &[Option<Info>],
-    i: usize,
-    candidates: &[usize],
-    reads: &[Result<SwarmView, String>],
-) -> Option<(usize, std::net::IpAddr)> {
-    let claimed = &infos[i].as_ref()?.node_id;
-    let own = reads[candidates.iter().position(|&c| c == i)?]
-        .as_ref()
-        .ok()?;
-    let ca = &own.0.as_ref()?.ca;
-    let of_another_member = |addr: std::net::IpAddr| {
-        addr != members[i].record.ip && members.iter().any(|m| m.record.ip == addr)
-    };
-    candidates.iter().zip(reads).find_map(|(&other, read)| {
-        let (Some(tokens), view) = read.as_ref().ok()? else {
-            return None;
+/// The manager a run leads through, as [`confirm_leader`] found it.
+struct Led {
+    leader: usize,
+    tokens: JoinTokens,
+    view: Vec<SwarmNode>,
+    /// Candidates of the cluster's CA contradicted one another: nothing
+    /// is done on the leader's word alone that takes a node out of the
+    /// swarm or its managers (no heal, no demotion, no removal).
+    contested: bool,
+}
+
+/// What a candidate with the cluster's CA digest says, for [`judge`]: the
+/// node ID it claims, its address, and its swarm's node list.
+#[derive(Clone, Copy)]
+struct Word<'a> {
+    id: &'a str,
+    addr: std::net::IpAddr,
+    view: &'a [SwarmNode],
+}
+
+/// Why [`judge`] refused a candidate (indexes: of the words).
+#[derive(Clone, Debug, PartialEq)]
+enum Objection {
+    /// Its own node list does not list its node ID as a manager, or lists
+    /// it at another member's address.
+    OwnList,
+    /// That candidate lists its node ID at this address, another member's.
+    Elsewhere(usize, std::net::IpAddr),
+    /// That candidate does not list its node ID as a manager.
+    NotManager(usize),
+    /// That candidate claims the same node ID.
+    Twice(usize),
+    /// Its node list contradicts that candidate's, which leads.
+    Contradicts(usize),
+    /// The candidates contradict each other, and none leads.
+    Unconfirmed,
+}
+
+impl Objection {
+    fn text(&self, name: impl Fn(usize) -> String) -> String {
+        let what = match self {
+            Objection::OwnList => {
+                "but its own node list does not list its node ID as a manager at its address".into()
+            }
+            Objection::Elsewhere(k, addr) => format!(
+                "but the swarm as {} tells it lists its node ID at {addr}, another node's address",
+                name(*k)
+            ),
+            Objection::NotManager(k) => format!(
+                "but the swarm as {} tells it does not list its node ID as a manager",
+                name(*k)
+            ),
+            Objection::Twice(k) => format!("but {} claims its node ID too", name(*k)),
+            Objection::Unconfirmed => "but the candidates to lead it contradict each other".into(),
+            Objection::Contradicts(k) => format!(
+                "but its node list contradicts that of {}, which the managers the record knows confirm",
+                name(*k)
+            ),
         };
-        let addr = view.iter().find(|n| n.id == *claimed)?.addr?;
-        (other != i && tokens.ca == *ca && of_another_member(addr)).then_some((other, addr))
-    })
+        format!("claims to lead the cluster's swarm, {what}: left alone")
+    }
+}
+
+/// The weighing of [`judge`]: the leader (an index of the words) and the
+/// candidates refused, each with why.
+#[derive(Debug, PartialEq)]
+struct Judgement {
+    leader: Option<usize>,
+    refused: Vec<(usize, Objection)>,
+}
+
+/// Which of `words` (candidates whose tokens carry the cluster's CA
+/// digest, best first) leads, weighing each one's word against every
+/// other's before any is taken. A forged token can carry the right digest
+/// (it joins nobody, but the node that gave it would lead the run), and a
+/// worker knows every manager's node ID, so:
+///
+/// - a candidate whose own list does not list its node ID as a manager
+///   (not at another member's address, of `members`) is no witness;
+/// - a witness objects to another that claims the same node ID, or whose
+///   node ID its list does not list as a manager, or lists at another
+///   member's address;
+/// - the electorate is the witnesses the record knows: their node ID is
+///   one of the record's managers (`known`) no other witness claims, or
+///   they are its creator at the address it was created at (`creator`);
+///   all witnesses when the record knows none of them. A newcomer cannot
+///   outvote the record's managers;
+/// - the leader is the first of the electorate no other of it objects to,
+///   or else the first fewer than half of the others object to; none when
+///   none is (the candidates contradict each other: all are refused);
+/// - every other candidate the leader objects to, or that objects to the
+///   leader, is refused.
+fn judge(
+    words: &[Word],
+    members: &[std::net::IpAddr],
+    known: &[String],
+    creator: Option<(&str, std::net::IpAddr)>,
+) -> Judgement {
+    let elsewhere =
+        |w: &Word, n: &SwarmNode| n.addr.filter(|a| *a != w.addr && members.contains(a));
+    // Where `k`'s list places `i`'s node ID, when at another member's.
+    let placed = |i: usize, k: usize| {
+        let w = &words[i];
+        let n = words[k].view.iter().find(|n| n.id == w.id)?;
+        Some(Objection::Elsewhere(k, elsewhere(w, n)?))
+    };
+    let objection = |i: usize, k: usize| {
+        let (w, by) = (&words[i], &words[k]);
+        placed(i, k).or_else(|| {
+            if w.id == by.id {
+                return Some(Objection::Twice(k));
+            }
+            let listed = by.view.iter().any(|n| n.id == w.id && n.manager);
+            (!listed).then_some(Objection::NotManager(k))
+        })
+    };
+    let consistent = |w: &Word| {
+        w.view
+            .iter()
+            .any(|n| n.id == w.id && n.manager && elsewhere(w, n).is_none())
+    };
+    let (witnesses, others): (Vec<usize>, Vec<usize>) =
+        (0..words.len()).partition(|&i| consistent(&words[i]));
+    let mut refused: Vec<(usize, Objection)> = others
+        .iter()
+        .map(|&i| {
+            let elsewhere = witnesses.iter().find_map(|&k| placed(i, k));
+            (i, elsewhere.unwrap_or(Objection::OwnList))
+        })
+        .collect();
+    let recorded = |i: usize| {
+        let w = &words[i];
+        creator == Some((w.id, w.addr))
+            || (known.iter().any(|id| id == w.id)
+                && !witnesses.iter().any(|&k| k != i && words[k].id == w.id))
+    };
+    let mut electorate: Vec<usize> = witnesses.iter().copied().filter(|&i| recorded(i)).collect();
+    if electorate.is_empty() {
+        electorate = witnesses.clone();
+    }
+    let objections = |i: usize| -> Vec<Objection> {
+        electorate
+            .iter()
+            .filter(|&&k| k != i)
+            .filter_map(|&k| objection(i, k))
+            .collect()
+    };
+    let voters = electorate.len().saturating_sub(1);
+    let leader = electorate
+        .iter()
+        .copied()
+        .find(|&i| objections(i).is_empty())
+        .or_else(|| {
+            electorate
+                .iter()
+                .copied()
+                .find(|&i| 2 * objections(i).len() < voters)
+        });
+    for &i in witnesses.iter().filter(|&&i| Some(i) != leader) {
+        let why = match leader {
+            Some(l) => {
+                objection(i, l).or_else(|| objection(l, i).map(|_| Objection::Contradicts(l)))
+            }
+            None => (0..words.len())
+                .filter(|&k| k != i)
+                .find_map(|k| objection(i, k)),
+        };
+        if let Some(why) = why {
+            refused.push((i, why));
+        } else if leader.is_none() {
+            refused.push((i, Objection::Unconfirmed));
+        }
+    }
+    refused.sort_by_key(|(i, _)| *i);
+    Judgement { leader, refused }
 }
 
 /// Whether `member` gives join tokens of the swarm whose root CA digest is
@@ -958,6 +1166,154 @@ mod tests {
         );
         let small = node("n2", "10.0.0.2", false, r#""rccr.ram_mb":"512""#);
         assert!(Fitness::of_labels(&huge) > Fitness::of_labels(&small));
+    }
+
+    fn ip(last: u8) -> std::net::IpAddr {
+        std::net::IpAddr::from([10, 0, 0, last])
+    }
+
+    /// A node list: (ID, manager, the last byte of its address).
+    fn list(nodes: &[(&str, bool, u8)]) -> Vec<SwarmNode> {
+        nodes
+            .iter()
+            .map(|&(id, manager, at)| node(id, &ip(at).to_string(), manager, ""))
+            .collect()
+    }
+
+    fn word<'a>(id: &'a str, at: u8, view: &'a [SwarmNode]) -> Word<'a> {
+        Word {
+            id,
+            addr: ip(at),
+            view,
+        }
+    }
+
+    const MEMBERS: [u8; 4] = [1, 2, 3, 4];
+
+    /// Three managers at .1, .2, .3 and a worker at .4, as a manager lists them.
+    const THREE_AND_A_WORKER: [(&str, bool, u8); 4] = [
+        ("m1", true, 1),
+        ("m2", true, 2),
+        ("m3", true, 3),
+        ("w", false, 4),
+    ];
+
+    fn judged(words: &[Word], known: &[&str], creator: Option<(&str, u8)>) -> Judgement {
+        let members: Vec<std::net::IpAddr> = MEMBERS.iter().map(|&b| ip(b)).collect();
+        let known: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+        judge(
+            words,
+            &members,
+            &known,
+            creator.map(|(id, at)| (id, ip(at))),
+        )
+    }
+
+    #[test]
+    fn a_worker_posing_as_a_manager_leads_nothing_wherever_it_stands() {
+        // Three managers (m1 created the swarm at .1), and w, a worker at
+        // .4 that says it manages and lists every manager at its address.
+        let honest = list(&THREE_AND_A_WORKER);
+        let lying = list(&[
+            ("w", true, 4),
+            ("m1", true, 4),
+            ("m2", true, 4),
+            ("m3", true, 4),
+        ]);
+        let known = ["m1", "m2", "m3"];
+        let managers = [
+            word("m1", 1, &honest),
+            word("m2", 2, &honest),
+            word("m3", 3, &honest),
+        ];
+        for creator in [Some(("m1", 1)), None] {
+            // First or last, the poser's word refuses no manager.
+            for poser in [0, 3] {
+                let mut words = managers.to_vec();
+                words.insert(poser, word("w", 4, &lying));
+                let first = usize::from(poser == 0);
+                assert_eq!(
+                    judged(&words, &known, creator),
+                    Judgement {
+                        leader: Some(first),
+                        refused: vec![(poser, Objection::NotManager(first))]
+                    }
+                );
+            }
+        }
+        // Nor when the record knows no manager yet: the managers outvote it.
+        let words = [
+            word("w", 4, &lying),
+            word("m1", 1, &honest),
+            word("m2", 2, &honest),
+            word("m3", 3, &honest),
+        ];
+        assert_eq!(judged(&words, &[], None).leader, Some(1));
+    }
+
+    #[test]
+    fn one_manager_against_a_poser_leads_when_the_record_knows_it() {
+        let honest = list(&[("m1", true, 1), ("w", false, 2)]);
+        let lying = list(&[("w", true, 2), ("m1", true, 2)]);
+        let words = [word("w", 2, &lying), word("m1", 1, &honest)];
+        assert_eq!(
+            judged(&words, &["m1"], None),
+            Judgement {
+                leader: Some(1),
+                refused: vec![(0, Objection::NotManager(1))]
+            }
+        );
+        // A record that knows neither: word against word, nobody leads.
+        assert_eq!(
+            judged(&words, &[], None),
+            Judgement {
+                leader: None,
+                refused: vec![
+                    (0, Objection::NotManager(1)),
+                    (1, Objection::Elsewhere(0, ip(2)))
+                ]
+            }
+        );
+        // A poser claiming the creator's ID, listed at its own address (the
+        // creator at the address it created the swarm at leads), or not
+        // listed at all (no witness).
+        for own in ["m1", "p"] {
+            let lying = list(&[(own, true, 2)]);
+            let words = [word("m1", 2, &lying), word("m1", 1, &honest)];
+            assert_eq!(
+                judged(&words, &["m1"], Some(("m1", 1))),
+                Judgement {
+                    leader: Some(1),
+                    refused: vec![(0, Objection::Elsewhere(1, ip(1)))]
+                }
+            );
+        }
+        // Alone, a manager leads on its own word.
+        let words = [word("m1", 1, &honest)];
+        assert_eq!(
+            judged(&words, &[], None),
+            Judgement {
+                leader: Some(0),
+                refused: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn managers_that_agree_are_all_confirmed() {
+        let view = list(&THREE_AND_A_WORKER);
+        let words = [
+            word("m2", 2, &view),
+            word("m1", 1, &view),
+            word("m3", 3, &view),
+        ];
+        assert_eq!(
+            judged(&words, &["m1", "m2"], Some(("m1", 1))),
+            Judgement {
+                leader: Some(0),
+                refused: vec![]
+            }
+        );
     }
 
     #[test]
