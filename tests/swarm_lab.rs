@@ -997,6 +997,19 @@ fn a_node_claiming_another_nodes_swarm_id_as_it_joins_labels_nothing_of_that_nod
     assert_swarm_failed(&out, "ReCyClusteR-Target-03", CLAIMS_TARGET_2);
 }
 
+/// `host` leaves the swarm (as a node that lost its swarm state), and its
+/// old entry is down as `manager` sees it (waiting up to 30 s).
+fn leave_until_down(cluster: &Cluster, host: &str, manager: &str) {
+    let old = node_id(cluster, host);
+    cluster.docker_ok(host, &["swarm", "leave", "--force"]);
+    let down = || {
+        let state = ["node", "inspect", "--format", "{{.Status.State}}", &old];
+        cluster.docker_ok(manager, &state).trim() == "down"
+    };
+    settle(150, down);
+    assert!(down());
+}
+
 /// The CA digest of the join tokens `host` gives (`SWMTKN-1-DIGEST-SECRET`).
 fn token_digest(cluster: &Cluster, host: &str) -> String {
     let token = cluster.docker_ok(host, &["swarm", "join-token", "-q", "worker"]);
@@ -1059,14 +1072,7 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
     );
     // target-3 is new to the swarm: it left it, and its old entry is down
     // (setup removes it then, so that one entry is at its address).
-    let old = node_id(&cluster, "target-3");
-    cluster.docker_ok("target-3", &["swarm", "leave", "--force"]);
-    let down = || {
-        let state = ["node", "inspect", "--format", "{{.Status.State}}", &old];
-        cluster.docker_ok("target-2", &state).trim() == "down"
-    };
-    settle(150, down);
-    assert!(down());
+    leave_until_down(&cluster, "target-3", "target-2");
     let out = setup_with(&cluster, &[]);
     // target-3 joined the cluster's swarm, and the poser's swarm got nobody.
     let joined = node_id(&cluster, "target-3");
@@ -1293,6 +1299,69 @@ fn managers_are_chosen_by_storage_ram_and_arch() {
     assert_eq!(
         label(&cluster, "target-4", "ReCyClusteR-Target-01", "rccr.arch"),
         "armv6l"
+    );
+}
+
+#[test]
+fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    // The raft's managers, as target-2 sees them, sorted.
+    let managers = || {
+        let mut listed: Vec<String> = swarm_nodes(&cluster, "target-2")
+            .into_iter()
+            .filter(|(_, s)| s == "Leader" || s == "Reachable")
+            .map(|(n, _)| n)
+            .collect();
+        listed.sort();
+        listed
+    };
+    let names = |n: [u8; 3]| n.map(|n| format!("ReCyClusteR-Target-0{n}"));
+    assert_eq!(managers(), names([1, 2, 3]));
+    // target-1 created the swarm (first in the inventory) and is pinned a
+    // worker from now on.
+    let mac = cluster.lab.host("target-1").mac;
+    write_config(
+        &cluster,
+        &format!(
+            "cluster:\n  name: lab\nnodes:\n  - mac: \"{mac}\"\n    role: target\n    manager: false\n"
+        ),
+    );
+    let out = setup(&cluster);
+    // Another manager leads, target-4 is promoted and target-1 demoted:
+    // three managers. Before: target-1 led the run, was kept as a manager
+    // outside the three chosen, and the swarm had four managers, every run.
+    settle(300, || managers() == names([2, 3, 4]));
+    assert_eq!(
+        managers(),
+        names([2, 3, 4]),
+        "{:?}\n{}",
+        swarm_nodes(&cluster, "target-2"),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_node_that_lost_its_swarm_state_rejoins_and_two_nodes_keep_one_manager() {
+    let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    // target-2, the worker, loses its swarm state (as a diskless node does
+    // over a reboot): its old entry goes down.
+    leave_until_down(&cluster, "target-2", "target-1");
+    let out = setup(&cluster);
+    assert_has(&stderr(&out), "its old entry (down) removed");
+    // It joined again as a worker: two nodes, one manager. Before: its old
+    // entry was counted beside it (three nodes: three managers wanted),
+    // and it joined as a second manager.
+    let nodes = swarm_nodes(&cluster, "target-1");
+    assert_eq!(
+        nodes,
+        [
+            ("ReCyClusteR-Target-01".to_string(), "Leader".to_string()),
+            ("ReCyClusteR-Target-02".to_string(), String::new())
+        ],
+        "{}",
+        stderr(&out)
     );
 }
 

@@ -8,11 +8,15 @@
 //!   claims to manage a swarm cannot make the cluster join it.
 //! - **Managers**: 1 for 1-2 nodes, 3 for 3-6, 5 from 7 on, or the config's
 //!   `swarm.managers` (raft survives the loss of a minority; two would be
-//!   worse than one). Chosen by [`Fitness`]: persistent storage, RAM, a
+//!   worse than one; the count is kept odd, the leader counted). Chosen
+//!   by [`Fitness`]: persistent storage, RAM, a
 //!   64-bit architecture; ARMv6 nodes are never managers. `nodes:` pins
 //!   win. Existing managers stay while they may; missing ones are promoted
 //!   from workers or joined as managers; the swarm is created on the
 //!   fittest node.
+//! - **The leader** gives tokens of the recorded CA digest and is not
+//!   contradicted by the other candidates ([`judge`]); a run whose
+//!   candidates contradict each other heals, demotes and removes nothing.
 //! - **Joins**: tokens are read from the leading manager and go, over the
 //!   node's rccr relay, only to members: inventory nodes whose host key is
 //!   the recorded one. Managers join one at a time, workers together.
@@ -113,9 +117,11 @@ pub fn form(
     }
     // Nothing takes a node out of the swarm on the word of a leader that
     // another candidate contradicts (both are reported).
-    if !contested {
-        heal(members, &mut infos, leader, &view, &mut formed);
-    }
+    let healed = if contested {
+        Vec::new()
+    } else {
+        heal(members, &mut infos, leader, &view, &mut formed)
+    };
     let remove_missing = remove_missing && !contested;
 
     let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
@@ -177,9 +183,12 @@ pub fn form(
             ));
         }
     }
+    // The swarm's nodes after this run: an entry heal removed is its
+    // member's old one, and that member is counted as it joins again.
     let kept: Vec<&SwarmNode> = view
         .iter()
         .filter(|n| !remove_missing || !gone.iter().any(|g| g.id == n.id))
+        .filter(|n| !healed.contains(&n.id))
         .collect();
 
     // Managers: how many, and which members are (or become) one.
@@ -187,7 +196,27 @@ pub fn form(
     let is_manager = |i: usize| infos[i].is_some_and(|info| info.manager);
     let candidates: Vec<usize> = formed.in_swarm.iter().chain(&joining).copied().collect();
     let wanted = manager_count(kept.len() + joining.len(), settings.managers);
-    let desired = choose_managers(&candidates, &fit, &settings.pins, &is_manager, wanted);
+    // Managers of the raft that this run leaves as they are: a member
+    // left alone, one that left the inventory. (One the raft cannot reach
+    // is not counted: a lost manager is replaced, as before.)
+    let others = kept
+        .iter()
+        .filter(|n| n.manager && n.reachable)
+        .filter(|n| {
+            !candidates
+                .iter()
+                .any(|&i| infos[i].is_some_and(|info| info.node_id == n.id))
+        })
+        .count();
+    let desired = choose_led(
+        &candidates,
+        &fit,
+        &settings.pins,
+        &is_manager,
+        wanted,
+        Some(leader),
+        others,
+    );
     let new_managers: Vec<usize> = desired
         .iter()
         .copied()
@@ -269,22 +298,38 @@ pub fn form(
         formed.in_swarm.retain(|j| *j != i);
     }
     // Promotions before demotions, so the raft never shrinks first; the
-    // manager this run talks through is never demoted by it.
+    // manager this run talks through is one of `desired`, never demoted.
     let mut changes: Vec<(usize, &SwarmNode, bool)> = node_ids
         .iter()
         .filter_map(|(i, id)| Some((*i, view.iter().find(|n| n.id == *id)?)))
-        .map(|(i, node)| {
-            (
-                i,
-                node,
-                desired.contains(&i) || (i == leader && node.manager),
-            )
-        })
+        .map(|(i, node)| (i, node, desired.contains(&i)))
         .collect();
     changes.sort_by_key(|(_, node, manager)| (node.manager && !manager, !manager));
+    // Managers of `desired` that manage once the promotions are done.
+    let mut managing = 0;
+    let chosen: Vec<&str> = node_ids
+        .iter()
+        .filter(|(i, _)| desired.contains(i))
+        .map(|(_, id)| id.as_str())
+        .collect();
+    let mut counted = None;
     for (i, node, mut manager) in changes {
-        if contested && node.manager {
-            manager = true;
+        if node.manager && !manager {
+            // No demotion when fewer managers than chosen manage (a join
+            // or a promotion failed): the raft would shrink to fewer than
+            // planned, or to an even count; nor before the raft counts
+            // every one chosen.
+            if contested || managing < desired.len() {
+                manager = true;
+            } else if !*counted.get_or_insert_with(|| raft_counts(lead, &chosen)) {
+                manager = true;
+                formed.layers[i].add(
+                    "not demoted yet: the managers chosen are not all in the raft after 30 s (run rccr setup again)".into(),
+                );
+            }
+        }
+        if manager && node.manager && desired.contains(&i) {
+            managing += 1;
         }
         let labels = labels(&members[i], &machines[i]);
         let relabel = labels.iter().any(|(k, v)| node.label(k) != v);
@@ -302,13 +347,38 @@ pub fn form(
             _ => "labelled",
         };
         match lead.call(&op) {
-            Ok(_) => formed.layers[i].add(done.into()),
+            Ok(_) => {
+                managing += usize::from(!node.manager && manager);
+                formed.layers[i].add(done.into())
+            }
             Err(e) => {
                 formed.layers[i] = Layer::Failed(format!("{done}: failed: {}", print::text(&e)))
             }
         }
     }
     Ok(formed)
+}
+
+/// Whether the swarm's raft counts each of `ids` as a reachable manager,
+/// as `lead` tells it, within 30 s: a node promoted takes a moment to join
+/// the raft, and a manager demoted before then (its leader, even) can leave
+/// the promotion stuck.
+fn raft_counts(lead: &Member, ids: &[&str]) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let counted = lead.call(&Op::Nodes).is_ok_and(|v| {
+            let nodes = SwarmNode::parse_list(&v);
+            ids.iter().all(|id| {
+                nodes
+                    .iter()
+                    .any(|n| n.id == *id && n.manager && n.reachable)
+            })
+        });
+        if counted || std::time::Instant::now() >= deadline {
+            return counted;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 /// What a manager tells of its swarm: the join tokens and the nodes.
@@ -829,14 +899,16 @@ fn claims_another(other: &str) -> Layer {
 /// that is down; a manager the swarm cannot reach while it answers us, or
 /// an engine whose swarm is in error, left its raft (a power cut, a
 /// re-formed swarm). Each leaves what it has, its stale entry is removed,
-/// and it joins again as the layer decides below.
+/// and it joins again as the layer decides below. The IDs of the entries
+/// it removed (the view still lists them).
 fn heal(
     members: &[Member],
     infos: &mut [Option<Info>],
     leader: usize,
     view: &[SwarmNode],
     formed: &mut Formed,
-) {
+) -> Vec<String> {
+    let mut removed = Vec::new();
     let lead = &members[leader];
     for (i, member) in members.iter().enumerate() {
         let Some(info) = infos[i].as_ref() else {
@@ -871,6 +943,7 @@ fn heal(
         }
         for old in stale.iter().copied().chain(mine.filter(|_| broken)) {
             let _ = lead.call(&Op::NodeRemove { node: old });
+            removed.push(old.id.clone());
         }
         formed.layers[i].add(if broken {
             "left its broken swarm membership".into()
@@ -881,6 +954,7 @@ fn heal(
             infos[i] = member.call(&Op::Info).ok().map(|v| Info::parse(&v));
         }
     }
+    removed
 }
 
 /// rccr's labels on a member's swarm node.
@@ -969,6 +1043,7 @@ pub fn manager_count(nodes: usize, configured: Option<usize>) -> usize {
 /// The members that should manage: those pinned as managers, then the
 /// current managers that may stay, then the fittest, up to `wanted`.
 /// Members pinned as workers and ARMv6 nodes never manage (unless pinned).
+/// Never an even number when it can be helped (see [`choose_led`]).
 pub fn choose_managers(
     candidates: &[usize],
     fit: &[Fitness],
@@ -976,25 +1051,56 @@ pub fn choose_managers(
     is_manager: &dyn Fn(usize) -> bool,
     wanted: usize,
 ) -> Vec<usize> {
+    choose_led(candidates, fit, pins, is_manager, wanted, None, 0)
+}
+
+/// [`choose_managers`], with `leader`, the manager the run talks through
+/// (which it cannot demote), chosen first whatever its pin or fitness, and
+/// counted. With the `others` managers the run leaves as they are (not
+/// among the candidates), the count is odd unless `wanted` is even (the
+/// config's `swarm.managers`, taken as asked): raft needs a majority, and
+/// two managers stop the swarm when either fails, worse than one. So a
+/// choice that falls short of `wanted` to an even count (too few fit
+/// nodes) leaves out the last one it took, and one that pins alone make
+/// even takes one more when it can.
+fn choose_led(
+    candidates: &[usize],
+    fit: &[Fitness],
+    pins: &[Option<bool>],
+    is_manager: &dyn Fn(usize) -> bool,
+    wanted: usize,
+    leader: Option<usize>,
+    others: usize,
+) -> Vec<usize> {
     let pin = |i: usize| pins.get(i).copied().flatten();
-    let mut chosen: Vec<usize> = candidates
-        .iter()
-        .copied()
-        .filter(|&i| pin(i) == Some(true))
-        .collect();
+    let mut chosen: Vec<usize> = leader.into_iter().collect();
+    chosen.extend(
+        candidates
+            .iter()
+            .copied()
+            .filter(|&i| pin(i) == Some(true) && Some(i) != leader),
+    );
+    let fixed = chosen.len();
     let mut rest: Vec<usize> = candidates
         .iter()
         .copied()
-        .filter(|&i| pin(i).is_none() && fit[i].eligible)
+        .filter(|&i| pin(i).is_none() && fit[i].eligible && Some(i) != leader)
         .collect();
     // Current managers first (no churn), each group fittest first, then in
     // inventory order.
     rest.sort_by_key(|&i| (!is_manager(i), std::cmp::Reverse(fit[i]), i));
-    for i in rest {
-        if chosen.len() >= wanted {
-            break;
-        }
+    let mut rest = rest.into_iter();
+    while chosen.len() < wanted {
+        let Some(i) = rest.next() else { break };
         chosen.push(i);
+    }
+    let count = chosen.len() + others;
+    if count.is_multiple_of(2) && count != wanted {
+        if chosen.len() > fixed {
+            chosen.pop();
+        } else {
+            chosen.extend(rest.next());
+        }
     }
     chosen.sort_unstable();
     chosen
@@ -1049,7 +1155,10 @@ fn find_leader(
         let mut managing: Vec<usize> = (0..members.len())
             .filter(|&i| manages(&infos[i], &cluster))
             .collect();
-        managing.sort_by_key(|i| !created(i));
+        // A manager pinned as a worker leads only when no other can: the
+        // leader is never demoted by the run it leads.
+        let pinned_out = |i: &usize| settings.pins.get(*i).copied().flatten() == Some(false);
+        managing.sort_by_key(|i| (pinned_out(i), !created(i)));
         if !managing.is_empty() {
             return Ok(managing);
         }
@@ -1345,12 +1454,53 @@ mod tests {
         let none = |_| false;
         assert_eq!(choose_managers(&all, &fits, &[], &none, 3), [2, 3, 4]);
         assert_eq!(choose_managers(&all, &fits, &[], &none, 1), [4]);
-        assert_eq!(choose_managers(&all, &fits, &[], &none, 5), [1, 2, 3, 4]);
+        // Four fit nodes of five wanted make three managers, not four.
+        assert_eq!(choose_managers(&all, &fits, &[], &none, 5), [2, 3, 4]);
         // Current managers stay while they may.
         let managing = |i| i == 1;
         assert_eq!(choose_managers(&all, &fits, &[], &managing, 3), [1, 3, 4]);
         // Pins win, both ways.
         let pins = [Some(true), None, None, None, Some(false)];
         assert_eq!(choose_managers(&all, &fits, &pins, &none, 3), [0, 2, 3]);
+    }
+
+    #[test]
+    fn the_managers_are_odd_and_count_the_leader() {
+        let fits = [fit(Arch::X86_64, true, 4096); 5];
+        let all = [0, 1, 2, 3, 4];
+        let none = |_| false;
+        // An even count the config asks for is taken as asked.
+        assert_eq!(choose_managers(&all, &fits, &[], &none, 4), [0, 1, 2, 3]);
+        // Two nodes of three wanted: one manager.
+        assert_eq!(choose_managers(&all[..2], &fits, &[], &none, 3), [0]);
+        // Three nodes, one of them pinned a worker: one manager, not two.
+        let pinned = [None, Some(false), None];
+        assert_eq!(choose_managers(&[0, 1, 2], &fits, &pinned, &none, 3), [0]);
+        // Two pins alone take a third.
+        let pins = [None, None, None, Some(true), Some(true)];
+        assert_eq!(choose_managers(&all, &fits, &pins, &none, 1), [0, 3, 4]);
+        // A manager the run leaves alone counts too: with it, two chosen
+        // of three make three.
+        let managing = |i| i < 2;
+        assert_eq!(
+            choose_led(&all[1..3], &fits, &[], &managing, 3, Some(1), 1),
+            [1, 2]
+        );
+        // The leader is one of them, whatever its pin, and counts: the
+        // creator pinned a worker, 3 wanted of 5 nodes, makes 3, not 4.
+        let pins = [Some(false), None, None, None, None];
+        let managing = |i| i < 3;
+        assert_eq!(
+            choose_led(&all, &fits, &pins, &managing, 3, Some(0), 0),
+            [0, 1, 2]
+        );
+        // swarm.managers lowered from 5 to 3 with the least fit node leading.
+        let mut fits = fits;
+        fits[4] = fit(Arch::Armv7l, false, 512);
+        let managing = |_| true;
+        assert_eq!(
+            choose_led(&all, &fits, &[], &managing, 3, Some(4), 0),
+            [0, 1, 4]
+        );
     }
 }
