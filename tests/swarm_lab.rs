@@ -527,6 +527,32 @@ fn a_run_killed_after_creating_the_swarm_converges_on_one_swarm() {
 }
 
 #[test]
+fn a_creator_that_tells_no_swarm_id_leaves_the_record_readable() {
+    let cluster = or_skip!(cluster(1, "cluster:\n  name: lab\n"));
+    // target-1's relay spoils the first letter of every node ID its engine
+    // tells (same length, so the frames stay whole): once setup created
+    // the swarm there, its /info carries no node ID.
+    lying_relay(
+        &cluster,
+        "target-1",
+        r#"'s/"NodeID":"[a-z0-9]/"NodeID":"-/g'"#,
+    );
+    let record = || stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let out = setup_with(&cluster, &[]);
+    assert_swarm_failed(&out, "ReCyClusteR-Target-01", "created no swarm ID");
+    let written = record();
+    assert!(
+        !written.contains("cluster") && !written.contains("manager"),
+        "{written}"
+    );
+    // A later run reads the record (before: `manager ` with no ID, and
+    // every later setup, status and remove stopped on that line).
+    let out = setup_with(&cluster, &[]);
+    assert_swarm_failed(&out, "ReCyClusteR-Target-01", "created no swarm ID");
+    assert_eq!(record(), written);
+}
+
+#[test]
 fn nodes_the_swarm_updates_while_setup_labels_them_are_labelled_all_the_same() {
     // The swarm updates a node's entry by itself right after it joins (its
     // status, its description); a label change made from the entry setup
@@ -971,18 +997,43 @@ fn a_node_claiming_another_nodes_swarm_id_as_it_joins_labels_nothing_of_that_nod
     assert_swarm_failed(&out, "ReCyClusteR-Target-03", CLAIMS_TARGET_2);
 }
 
-#[test]
-fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
-    // One manager, and target-1, first in the inventory, keeps Docker's
-    // data in RAM: target-2 creates the swarm and manages it, target-1
-    // works.
-    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n"));
+/// `host` leaves the swarm (as a node that lost its swarm state), and its
+/// old entry is down as `manager` sees it (waiting up to 30 s).
+fn leave_until_down(cluster: &Cluster, host: &str, manager: &str) {
+    let old = node_id(cluster, host);
+    cluster.docker_ok(host, &["swarm", "leave", "--force"]);
+    let down = || {
+        let state = ["node", "inspect", "--format", "{{.Status.State}}", &old];
+        cluster.docker_ok(manager, &state).trim() == "down"
+    };
+    settle(150, down);
+    assert!(down());
+}
+
+/// The CA digest of the join tokens `host` gives (`SWMTKN-1-DIGEST-SECRET`).
+fn token_digest(cluster: &Cluster, host: &str) -> String {
+    let token = cluster.docker_ok(host, &["swarm", "join-token", "-q", "worker"]);
+    let digest = token.trim().split('-').nth(2);
+    digest.expect("SWMTKN-1-DIGEST-SECRET").to_string()
+}
+
+/// Three targets in a swarm setup formed with one manager: target-1,
+/// first in the inventory, keeps Docker's data in RAM, so target-2 created
+/// the swarm and manages it; target-1 and target-3 work.
+fn swarm_created_on_target_2() -> Option<Cluster> {
+    let cluster = cluster(3, "cluster:\n  name: lab\nswarm:\n  managers: 1\n")?;
     let out = cluster.lab.sh(
         "target-1",
         "mkdir -p /var/lib/docker && mount -t tmpfs rccr-test /var/lib/docker",
     );
     assert!(out.status.success(), "{}", stderr(&out));
     setup(&cluster);
+    Some(cluster)
+}
+
+#[test]
+fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
+    let cluster = or_skip!(swarm_created_on_target_2());
     let cluster_id = |host: &str| {
         cluster
             .docker_ok(host, &["info", "--format", "{{.Swarm.Cluster.ID}}"])
@@ -1021,14 +1072,7 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
     );
     // target-3 is new to the swarm: it left it, and its old entry is down
     // (setup removes it then, so that one entry is at its address).
-    let old = node_id(&cluster, "target-3");
-    cluster.docker_ok("target-3", &["swarm", "leave", "--force"]);
-    let down = || {
-        let state = ["node", "inspect", "--format", "{{.Status.State}}", &old];
-        cluster.docker_ok("target-2", &state).trim() == "down"
-    };
-    settle(150, down);
-    assert!(down());
+    leave_until_down(&cluster, "target-3", "target-2");
     let out = setup_with(&cluster, &[]);
     // target-3 joined the cluster's swarm, and the poser's swarm got nobody.
     let joined = node_id(&cluster, "target-3");
@@ -1078,12 +1122,7 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
     // the cluster's CA digest (they would join nobody). The cluster's
     // manager lists the creator's node ID at its own address: the poser is
     // left alone, and the record learns the digest again from the manager.
-    let token = cluster.docker_ok("target-1", &["swarm", "join-token", "-q", "worker"]);
-    let forged = token
-        .trim()
-        .split('-')
-        .nth(2)
-        .expect("SWMTKN-1-DIGEST-SECRET");
+    let forged = token_digest(&cluster, "target-1");
     let digest = before
         .lines()
         .find_map(|l| l.strip_prefix("ca "))
@@ -1103,6 +1142,84 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
         &out,
         "ReCyClusteR-Target-01",
         &format!("claims to lead the cluster's swarm, but the swarm as ReCyClusteR-Target-02 tells it lists its node ID at {ip2}"),
+    );
+}
+
+#[test]
+fn a_poser_whose_list_places_the_manager_at_its_own_address_leads_nothing() {
+    let cluster = or_skip!(swarm_created_on_target_2());
+    let info = |host: &str, what: &str| {
+        cluster
+            .docker_ok(host, &["info", "--format", what])
+            .trim()
+            .to_string()
+    };
+    let ours = info("target-2", "{{.Swarm.Cluster.ID}}");
+    let creator = node_id(&cluster, "target-2");
+    let record = || stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let before = record();
+    let digest = before
+        .lines()
+        .find_map(|l| l.strip_prefix("ca "))
+        .expect("a CA digest in the record")
+        .to_string();
+    // target-1, root on its machine, leaves, manages a swarm of its own,
+    // and from now on its relay tells the cluster's swarm ID, join tokens
+    // with the cluster's CA digest, and a node list whose one manager is
+    // the creator's node ID at target-1's address, unreachable. It keeps
+    // its own node ID (same lengths, so the frames stay whole).
+    cluster.docker_ok("target-1", &["swarm", "leave", "--force"]);
+    let ip1 = cluster.lab.ip("target-1");
+    cluster.docker_ok("target-1", &["swarm", "init", "--advertise-addr", &ip1]);
+    let (theirs, posing) = (
+        info("target-1", "{{.Swarm.Cluster.ID}}"),
+        node_id(&cluster, "target-1"),
+    );
+    let forged = token_digest(&cluster, "target-1");
+    lying_relay(
+        &cluster,
+        "target-1",
+        &format!(
+            "-e 's/{theirs}/{ours}/g' -e 's/{forged}/{digest}/g' \
+             -e 's/\"ID\":\"{posing}\"/\"ID\":\"{creator}\"/g' \
+             -e 's/\"Reachability\":\"reachable\"/\"Reachability\":\"reachabl3\"/g'"
+        ),
+    );
+    let members = || {
+        let mut listed = cluster.docker_ok("target-2", &["node", "ls", "-q"]);
+        listed.push_str(&info("target-3", "{{.Swarm.NodeID}}"));
+        listed
+    };
+    let swarm_before = members();
+    let out = setup_with(&cluster, &[]);
+    // The manager leads: target-3 stays in its swarm, nobody left it, the
+    // record and the docker context are the manager's. Before: target-2
+    // was refused on the poser's word ("lists its node ID at" target-1's
+    // address), target-1 led the run and target-3 was "in another swarm".
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-01",
+        "claims to lead the cluster's swarm, but its own node list does not list its node ID as a manager",
+    );
+    let (nodes, _) = layers(&out);
+    for node in ["ReCyClusteR-Target-02", "ReCyClusteR-Target-03"] {
+        assert_eq!(node_layers(&nodes, node).2, "unchanged", "{}", stderr(&out));
+    }
+    assert_eq!(members(), swarm_before);
+    assert_eq!(record(), before);
+    let context = stdout(
+        &cluster
+            .lab
+            .sh("control", "cat /root/.docker/contexts/meta/*/meta.json"),
+    );
+    let ip2 = cluster.lab.ip("target-2");
+    assert!(
+        !context.contains("Target-01") && !context.contains(&format!("@{ip1}\"")),
+        "{context}"
+    );
+    assert!(
+        context.contains("Target-02") || context.contains(&format!("@{ip2}\"")),
+        "{context}"
     );
 }
 
@@ -1182,6 +1299,69 @@ fn managers_are_chosen_by_storage_ram_and_arch() {
     assert_eq!(
         label(&cluster, "target-4", "ReCyClusteR-Target-01", "rccr.arch"),
         "armv6l"
+    );
+}
+
+#[test]
+fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    // The raft's managers, as target-2 sees them, sorted.
+    let managers = || {
+        let mut listed: Vec<String> = swarm_nodes(&cluster, "target-2")
+            .into_iter()
+            .filter(|(_, s)| s == "Leader" || s == "Reachable")
+            .map(|(n, _)| n)
+            .collect();
+        listed.sort();
+        listed
+    };
+    let names = |n: [u8; 3]| n.map(|n| format!("ReCyClusteR-Target-0{n}"));
+    assert_eq!(managers(), names([1, 2, 3]));
+    // target-1 created the swarm (first in the inventory) and is pinned a
+    // worker from now on.
+    let mac = cluster.lab.host("target-1").mac;
+    write_config(
+        &cluster,
+        &format!(
+            "cluster:\n  name: lab\nnodes:\n  - mac: \"{mac}\"\n    role: target\n    manager: false\n"
+        ),
+    );
+    let out = setup(&cluster);
+    // Another manager leads, target-4 is promoted and target-1 demoted:
+    // three managers. Before: target-1 led the run, was kept as a manager
+    // outside the three chosen, and the swarm had four managers, every run.
+    settle(300, || managers() == names([2, 3, 4]));
+    assert_eq!(
+        managers(),
+        names([2, 3, 4]),
+        "{:?}\n{}",
+        swarm_nodes(&cluster, "target-2"),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_node_that_lost_its_swarm_state_rejoins_and_two_nodes_keep_one_manager() {
+    let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    // target-2, the worker, loses its swarm state (as a diskless node does
+    // over a reboot): its old entry goes down.
+    leave_until_down(&cluster, "target-2", "target-1");
+    let out = setup(&cluster);
+    assert_has(&stderr(&out), "its old entry (down) removed");
+    // It joined again as a worker: two nodes, one manager. Before: its old
+    // entry was counted beside it (three nodes: three managers wanted),
+    // and it joined as a second manager.
+    let nodes = swarm_nodes(&cluster, "target-1");
+    assert_eq!(
+        nodes,
+        [
+            ("ReCyClusteR-Target-01".to_string(), "Leader".to_string()),
+            ("ReCyClusteR-Target-02".to_string(), String::new())
+        ],
+        "{}",
+        stderr(&out)
     );
 }
 

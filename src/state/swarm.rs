@@ -94,9 +94,18 @@ impl SwarmRecord {
     }
 
     /// Writes the record durably: it must be on disk before the swarm it
-    /// announces is created.
+    /// announces is created. A record [`SwarmRecord::parse`] would refuse
+    /// (an ID that is not one) is not written: every later run would stop
+    /// on it.
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        fsutil::write_atomic(path, self.render().as_bytes(), 0o600)
+        let text = self.render();
+        if SwarmRecord::parse(&text, path).ok().as_ref() != Some(self) {
+            return Err(Error::Failed(format!(
+                "{}: not written: the swarm's IDs to record are not Docker IDs (a node's engine told none); the record is as it was",
+                path.display()
+            )));
+        }
+        fsutil::write_atomic(path, text.as_bytes(), 0o600)
     }
 }
 
@@ -115,6 +124,35 @@ mod tests {
             &format!("{}:2: not a swarm record line", path.display()),
         );
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+    }
+
+    #[test]
+    fn a_record_with_an_empty_id_is_not_written() {
+        let dir = crate::fsutil::scratch::Dir::new("swarm-empty-id");
+        let path = dir.join("swarm");
+        let good = SwarmRecord {
+            bootstrap: Some("10.0.0.5".parse().unwrap()),
+            ..SwarmRecord::default()
+        };
+        good.save(&path).unwrap();
+        for bad in [
+            SwarmRecord {
+                cluster: Some("c0ffee".into()),
+                manager: Some(String::new()),
+                ..good.clone()
+            },
+            SwarmRecord {
+                cluster: Some(String::new()),
+                ..good.clone()
+            },
+            SwarmRecord {
+                managers: vec!["n1".into(), "../x".into()],
+                ..good.clone()
+            },
+        ] {
+            assert!(bad.save(&path).is_err(), "{bad:?}");
+            assert_eq!(SwarmRecord::load(&path).unwrap(), good);
+        }
     }
 
     #[test]

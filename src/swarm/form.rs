@@ -8,11 +8,15 @@
 //!   claims to manage a swarm cannot make the cluster join it.
 //! - **Managers**: 1 for 1-2 nodes, 3 for 3-6, 5 from 7 on, or the config's
 //!   `swarm.managers` (raft survives the loss of a minority; two would be
-//!   worse than one). Chosen by [`Fitness`]: persistent storage, RAM, a
+//!   worse than one; the count is kept odd, the leader counted). Chosen
+//!   by [`Fitness`]: persistent storage, RAM, a
 //!   64-bit architecture; ARMv6 nodes are never managers. `nodes:` pins
 //!   win. Existing managers stay while they may; missing ones are promoted
 //!   from workers or joined as managers; the swarm is created on the
 //!   fittest node.
+//! - **The leader** gives tokens of the recorded CA digest and is not
+//!   contradicted by the other candidates ([`judge`]); a run whose
+//!   candidates contradict each other heals, demotes and removes nothing.
 //! - **Joins**: tokens are read from the leading manager and go, over the
 //!   node's rccr relay, only to members: inventory nodes whose host key is
 //!   the recorded one. Managers join one at a time, workers together.
@@ -83,7 +87,12 @@ pub fn form(
         record_path,
     )?;
     formed.cluster = record.cluster.clone();
-    let Some((leader, tokens, view)) = confirm_leader(
+    let Some(Led {
+        leader,
+        tokens,
+        view,
+        contested,
+    }) = confirm_leader(
         members,
         &candidates,
         &mut infos,
@@ -106,7 +115,14 @@ pub fn form(
         formed.layers[i] = claims_another(&other);
         infos[i] = None;
     }
-    heal(members, &mut infos, leader, &view, &mut formed);
+    // Nothing takes a node out of the swarm on the word of a leader that
+    // another candidate contradicts (both are reported).
+    let healed = if contested {
+        Vec::new()
+    } else {
+        heal(members, &mut infos, leader, &view, &mut formed)
+    };
+    let remove_missing = remove_missing && !contested;
 
     let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
     // Who is in, who joins, who is left alone.
@@ -167,9 +183,12 @@ pub fn form(
             ));
         }
     }
+    // The swarm's nodes after this run: an entry heal removed is its
+    // member's old one, and that member is counted as it joins again.
     let kept: Vec<&SwarmNode> = view
         .iter()
         .filter(|n| !remove_missing || !gone.iter().any(|g| g.id == n.id))
+        .filter(|n| !healed.contains(&n.id))
         .collect();
 
     // Managers: how many, and which members are (or become) one.
@@ -177,7 +196,27 @@ pub fn form(
     let is_manager = |i: usize| infos[i].is_some_and(|info| info.manager);
     let candidates: Vec<usize> = formed.in_swarm.iter().chain(&joining).copied().collect();
     let wanted = manager_count(kept.len() + joining.len(), settings.managers);
-    let desired = choose_managers(&candidates, &fit, &settings.pins, &is_manager, wanted);
+    // Managers of the raft that this run leaves as they are: a member
+    // left alone, one that left the inventory. (One the raft cannot reach
+    // is not counted: a lost manager is replaced, as before.)
+    let others = kept
+        .iter()
+        .filter(|n| n.manager && n.reachable)
+        .filter(|n| {
+            !candidates
+                .iter()
+                .any(|&i| infos[i].is_some_and(|info| info.node_id == n.id))
+        })
+        .count();
+    let desired = choose_led(
+        &candidates,
+        &fit,
+        &settings.pins,
+        &is_manager,
+        wanted,
+        Some(leader),
+        others,
+    );
     let new_managers: Vec<usize> = desired
         .iter()
         .copied()
@@ -259,20 +298,39 @@ pub fn form(
         formed.in_swarm.retain(|j| *j != i);
     }
     // Promotions before demotions, so the raft never shrinks first; the
-    // manager this run talks through is never demoted by it.
+    // manager this run talks through is one of `desired`, never demoted.
     let mut changes: Vec<(usize, &SwarmNode, bool)> = node_ids
         .iter()
         .filter_map(|(i, id)| Some((*i, view.iter().find(|n| n.id == *id)?)))
-        .map(|(i, node)| {
-            (
-                i,
-                node,
-                desired.contains(&i) || (i == leader && node.manager),
-            )
-        })
+        .map(|(i, node)| (i, node, desired.contains(&i)))
         .collect();
     changes.sort_by_key(|(_, node, manager)| (node.manager && !manager, !manager));
-    for (i, node, manager) in changes {
+    // Managers of `desired` that manage once the promotions are done.
+    let mut managing = 0;
+    let chosen: Vec<&str> = node_ids
+        .iter()
+        .filter(|(i, _)| desired.contains(i))
+        .map(|(_, id)| id.as_str())
+        .collect();
+    let mut counted = None;
+    for (i, node, mut manager) in changes {
+        if node.manager && !manager {
+            // No demotion when fewer managers than chosen manage (a join
+            // or a promotion failed): the raft would shrink to fewer than
+            // planned, or to an even count; nor before the raft counts
+            // every one chosen.
+            if contested || managing < desired.len() {
+                manager = true;
+            } else if !*counted.get_or_insert_with(|| raft_counts(lead, &chosen)) {
+                manager = true;
+                formed.layers[i].add(
+                    "not demoted yet: the managers chosen are not all in the raft after 30 s (run rccr setup again)".into(),
+                );
+            }
+        }
+        if manager && node.manager && desired.contains(&i) {
+            managing += 1;
+        }
         let labels = labels(&members[i], &machines[i]);
         let relabel = labels.iter().any(|(k, v)| node.label(k) != v);
         if manager == node.manager && !relabel {
@@ -289,13 +347,38 @@ pub fn form(
             _ => "labelled",
         };
         match lead.call(&op) {
-            Ok(_) => formed.layers[i].add(done.into()),
+            Ok(_) => {
+                managing += usize::from(!node.manager && manager);
+                formed.layers[i].add(done.into())
+            }
             Err(e) => {
                 formed.layers[i] = Layer::Failed(format!("{done}: failed: {}", print::text(&e)))
             }
         }
     }
     Ok(formed)
+}
+
+/// Whether the swarm's raft counts each of `ids` as a reachable manager,
+/// as `lead` tells it, within 30 s: a node promoted takes a moment to join
+/// the raft, and a manager demoted before then (its leader, even) can leave
+/// the promotion stuck.
+fn raft_counts(lead: &Member, ids: &[&str]) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let counted = lead.call(&Op::Nodes).is_ok_and(|v| {
+            let nodes = SwarmNode::parse_list(&v);
+            ids.iter().all(|id| {
+                nodes
+                    .iter()
+                    .any(|n| n.id == *id && n.manager && n.reachable)
+            })
+        });
+        if counted || std::time::Instant::now() >= deadline {
+            return counted;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 /// What a manager tells of its swarm: the join tokens and the nodes.
@@ -310,9 +393,11 @@ fn read_swarm(lead: &Member) -> Result<SwarmView, String> {
     }
 }
 
-/// The first of `candidates` (members that say they manage the cluster's
-/// swarm, best first) whose join tokens are the cluster's swarm's: they
-/// carry the digest of its root CA that the record holds. The swarm's
+/// The one of `candidates` (members that say they manage the cluster's
+/// swarm, best first) that leads: its join tokens are the cluster's
+/// swarm's (they carry the digest of its root CA that the record holds),
+/// and the others' word does not refuse it ([`judge`] weighs every
+/// candidate's word against all the others' before any is taken). The swarm's
 /// and the creating manager's IDs are no secret (a worker reads them from
 /// its own swarm state); a manager of another swarm gives tokens of
 /// another CA, and is left alone. A record without a digest (an older rccr
@@ -330,7 +415,7 @@ fn confirm_leader(
     record_path: &Path,
     settings: &Settings,
     formed: &mut Formed,
-) -> Result<Option<(usize, JoinTokens, Vec<SwarmNode>)>, Error> {
+) -> Result<Option<Led>, Error> {
     // Each read may hold a 2 MiB node list and its tree (4x) at once: a
     // few at a time keeps a Pi-class control's memory small when
     // compromised managers answer with the largest lists they may.
@@ -361,19 +446,60 @@ fn confirm_leader(
             }
         },
     };
-    // A swarm that one candidate reads, with the cluster's CA, has its
-    // quorum: another's word that it lost it is contradicted.
-    let reader = candidates.iter().zip(&reads).find_map(|(&c, read)| {
+    let of_ca = |read: &Result<SwarmView, String>| {
         let (Some(tokens), _) = read.as_ref().ok()? else {
             return None;
         };
         expected
             .as_ref()
             .is_none_or(|ca| *ca == tokens.ca)
-            .then_some(c)
-    });
+            .then_some(())
+    };
+    // Every candidate's word is weighed against the others' before any
+    // is taken: those whose tokens carry the cluster's CA digest.
+    let weighed: Vec<usize> = (0..candidates.len())
+        .filter(|&k| of_ca(&reads[k]).is_some())
+        .collect();
+    let words: Vec<Word> = weighed
+        .iter()
+        .map(|&k| {
+            let i = candidates[k];
+            let view = reads[k].as_ref().map_or(&[][..], |(_, v)| v.as_slice());
+            Word {
+                id: infos[i].as_ref().map_or("", |info| info.node_id.as_str()),
+                addr: members[i].record.ip,
+                view,
+            }
+        })
+        .collect();
+    let addrs: Vec<std::net::IpAddr> = members.iter().map(|m| m.record.ip).collect();
+    let creator = record.manager.as_deref().zip(record.bootstrap);
+    let mut known = record.managers.clone();
+    known.extend(record.manager.clone());
+    let judged = judge(&words, &addrs, &known, creator);
+    let contested = !judged.refused.is_empty();
+    for (w, objection) in &judged.refused {
+        let i = candidates[weighed[*w]];
+        let name = |w: usize| members[candidates[weighed[w]]].name();
+        let mut why = objection.text(name);
+        if judged.leader.is_none() {
+            why.push_str("; no manager of the cluster's swarm is confirmed, so nothing is changed this run (ask each manager: docker node ls)");
+        }
+        formed.layers[i] = Layer::Failed(why);
+        infos[i] = None;
+    }
+    let leader = judged.leader.map(|w| weighed[w]);
+    if leader.is_none() && !weighed.is_empty() {
+        return Ok(None);
+    }
+    // A swarm that the leader reads, with the cluster's CA, has its
+    // quorum: another's word that it lost it is contradicted.
+    let reader = leader.map(|k| candidates[k]);
+    let mut led = None;
     for (k, &i) in candidates.iter().enumerate() {
-        let listed_elsewhere = placed_elsewhere(members, infos, i, candidates, &reads);
+        if weighed.contains(&k) && leader != Some(k) {
+            continue;
+        }
         let read = match std::mem::replace(&mut reads[k], Err(String::new())) {
             Ok(read) => read,
             Err(e) if lost_quorum(&e) && reader.is_some() => {
@@ -385,6 +511,8 @@ fn confirm_leader(
                 continue;
             }
             Err(e) if lost_quorum(&e) => {
+                // No candidate reads the swarm: the first that says it
+                // lost its quorum re-forms it, when the operator agrees.
                 match recover_quorum(members, infos, i, &record.managers, settings, formed)? {
                     Some(read) => read,
                     None => return Ok(None),
@@ -408,51 +536,201 @@ fn confirm_leader(
             infos[i] = None;
             continue;
         }
-        if let Some((other, addr)) = listed_elsewhere {
-            formed.layers[i] = Layer::Failed(format!(
-                "claims to lead the cluster's swarm, but the swarm as {} tells it lists its node ID at {addr}, another node's address: left alone",
-                members[other].name()
-            ));
-            infos[i] = None;
-            continue;
-        }
-        if record.ca.as_ref() != Some(&tokens.ca) {
-            record.ca = Some(tokens.ca.clone());
+        // The leader, or the one that re-formed a swarm that lost its
+        // quorum; the candidates after it are left as they are, to be
+        // healed into its swarm.
+        led = Some(Led {
+            leader: i,
+            tokens,
+            view,
+            contested,
+        });
+        break;
+    }
+    if let Some(led) = &led {
+        if record.ca.as_ref() != Some(&led.tokens.ca) {
+            record.ca = Some(led.tokens.ca.clone());
             record.save(record_path)?;
         }
-        return Ok(Some((i, tokens, view)));
     }
-    Ok(None)
+    Ok(led)
 }
 
-/// A forged token can carry the right digest (it joins nobody, but the
-/// node that gave it would lead the run): so the node list of each other
-/// candidate whose tokens carry the same digest is asked where the node ID
-/// that candidate `i` claims is. When one lists it at the address of
-/// another member, `i` is not that node: that other candidate, and the
-/// address.
-fn placed_elsewhere(
-    members: &[Member],
-    infos: &[Option<Info>],
-    i: usize,
-    candidates: &[usize],
-    reads: &[Result<SwarmView, String>],
-) -> Option<(usize, std::net::IpAddr)> {
-    let claimed = &infos[i].as_ref()?.node_id;
-    let own = reads[candidates.iter().position(|&c| c == i)?]
-        .as_ref()
-        .ok()?;
-    let ca = &own.0.as_ref()?.ca;
-    let of_another_member = |addr: std::net::IpAddr| {
-        addr != members[i].record.ip && members.iter().any(|m| m.record.ip == addr)
-    };
-    candidates.iter().zip(reads).find_map(|(&other, read)| {
-        let (Some(tokens), view) = read.as_ref().ok()? else {
-            return None;
+/// The manager a run leads through, as [`confirm_leader`] found it.
+struct Led {
+    leader: usize,
+    tokens: JoinTokens,
+    view: Vec<SwarmNode>,
+    /// Candidates of the cluster's CA contradicted one another: nothing
+    /// is done on the leader's word alone that takes a node out of the
+    /// swarm or its managers (no heal, no demotion, no removal).
+    contested: bool,
+}
+
+/// What a candidate with the cluster's CA digest says, for [`judge`]: the
+/// node ID it claims, its address, and its swarm's node list.
+#[derive(Clone, Copy)]
+struct Word<'a> {
+    id: &'a str,
+    addr: std::net::IpAddr,
+    view: &'a [SwarmNode],
+}
+
+/// Why [`judge`] refused a candidate (indexes: of the words).
+#[derive(Clone, Debug, PartialEq)]
+enum Objection {
+    /// Its own node list does not list its node ID as a manager, or lists
+    /// it at another member's address.
+    OwnList,
+    /// That candidate lists its node ID at this address, another member's.
+    Elsewhere(usize, std::net::IpAddr),
+    /// That candidate does not list its node ID as a manager.
+    NotManager(usize),
+    /// That candidate claims the same node ID.
+    Twice(usize),
+    /// Its node list contradicts that candidate's, which leads.
+    Contradicts(usize),
+    /// The candidates contradict each other, and none leads.
+    Unconfirmed,
+}
+
+impl Objection {
+    fn text(&self, name: impl Fn(usize) -> String) -> String {
+        let what = match self {
+            Objection::OwnList => {
+                "but its own node list does not list its node ID as a manager at its address".into()
+            }
+            Objection::Elsewhere(k, addr) => format!(
+                "but the swarm as {} tells it lists its node ID at {addr}, another node's address",
+                name(*k)
+            ),
+            Objection::NotManager(k) => format!(
+                "but the swarm as {} tells it does not list its node ID as a manager",
+                name(*k)
+            ),
+            Objection::Twice(k) => format!("but {} claims its node ID too", name(*k)),
+            Objection::Unconfirmed => "but the candidates to lead it contradict each other".into(),
+            Objection::Contradicts(k) => format!(
+                "but its node list contradicts that of {}, which the managers the record knows confirm",
+                name(*k)
+            ),
         };
-        let addr = view.iter().find(|n| n.id == *claimed)?.addr?;
-        (other != i && tokens.ca == *ca && of_another_member(addr)).then_some((other, addr))
-    })
+        format!("claims to lead the cluster's swarm, {what}: left alone")
+    }
+}
+
+/// The weighing of [`judge`]: the leader (an index of the words) and the
+/// candidates refused, each with why.
+#[derive(Debug, PartialEq)]
+struct Judgement {
+    leader: Option<usize>,
+    refused: Vec<(usize, Objection)>,
+}
+
+/// Which of `words` (candidates whose tokens carry the cluster's CA
+/// digest, best first) leads, weighing each one's word against every
+/// other's before any is taken. A forged token can carry the right digest
+/// (it joins nobody, but the node that gave it would lead the run), and a
+/// worker knows every manager's node ID, so:
+///
+/// - a candidate whose own list does not list its node ID as a manager
+///   (not at another member's address, of `members`) is no witness;
+/// - a witness objects to another that claims the same node ID, or whose
+///   node ID its list does not list as a manager, or lists at another
+///   member's address;
+/// - the electorate is the witnesses the record knows: their node ID is
+///   one of the record's managers (`known`) no other witness claims, or
+///   they are its creator at the address it was created at (`creator`);
+///   all witnesses when the record knows none of them. A newcomer cannot
+///   outvote the record's managers;
+/// - the leader is the first of the electorate no other of it objects to,
+///   or else the first fewer than half of the others object to; none when
+///   none is (the candidates contradict each other: all are refused);
+/// - every other candidate the leader objects to, or that objects to the
+///   leader, is refused.
+fn judge(
+    words: &[Word],
+    members: &[std::net::IpAddr],
+    known: &[String],
+    creator: Option<(&str, std::net::IpAddr)>,
+) -> Judgement {
+    let elsewhere =
+        |w: &Word, n: &SwarmNode| n.addr.filter(|a| *a != w.addr && members.contains(a));
+    // Where `k`'s list places `i`'s node ID, when at another member's.
+    let placed = |i: usize, k: usize| {
+        let w = &words[i];
+        let n = words[k].view.iter().find(|n| n.id == w.id)?;
+        Some(Objection::Elsewhere(k, elsewhere(w, n)?))
+    };
+    let objection = |i: usize, k: usize| {
+        let (w, by) = (&words[i], &words[k]);
+        placed(i, k).or_else(|| {
+            if w.id == by.id {
+                return Some(Objection::Twice(k));
+            }
+            let listed = by.view.iter().any(|n| n.id == w.id && n.manager);
+            (!listed).then_some(Objection::NotManager(k))
+        })
+    };
+    let consistent = |w: &Word| {
+        w.view
+            .iter()
+            .any(|n| n.id == w.id && n.manager && elsewhere(w, n).is_none())
+    };
+    let (witnesses, others): (Vec<usize>, Vec<usize>) =
+        (0..words.len()).partition(|&i| consistent(&words[i]));
+    let mut refused: Vec<(usize, Objection)> = others
+        .iter()
+        .map(|&i| {
+            let elsewhere = witnesses.iter().find_map(|&k| placed(i, k));
+            (i, elsewhere.unwrap_or(Objection::OwnList))
+        })
+        .collect();
+    let recorded = |i: usize| {
+        let w = &words[i];
+        creator == Some((w.id, w.addr))
+            || (known.iter().any(|id| id == w.id)
+                && !witnesses.iter().any(|&k| k != i && words[k].id == w.id))
+    };
+    let mut electorate: Vec<usize> = witnesses.iter().copied().filter(|&i| recorded(i)).collect();
+    if electorate.is_empty() {
+        electorate = witnesses.clone();
+    }
+    let objections = |i: usize| -> Vec<Objection> {
+        electorate
+            .iter()
+            .filter(|&&k| k != i)
+            .filter_map(|&k| objection(i, k))
+            .collect()
+    };
+    let voters = electorate.len().saturating_sub(1);
+    let leader = electorate
+        .iter()
+        .copied()
+        .find(|&i| objections(i).is_empty())
+        .or_else(|| {
+            electorate
+                .iter()
+                .copied()
+                .find(|&i| 2 * objections(i).len() < voters)
+        });
+    for &i in witnesses.iter().filter(|&&i| Some(i) != leader) {
+        let why = match leader {
+            Some(l) => {
+                objection(i, l).or_else(|| objection(l, i).map(|_| Objection::Contradicts(l)))
+            }
+            None => (0..words.len())
+                .filter(|&k| k != i)
+                .find_map(|k| objection(i, k)),
+        };
+        if let Some(why) = why {
+            refused.push((i, why));
+        } else if leader.is_none() {
+            refused.push((i, Objection::Unconfirmed));
+        }
+    }
+    refused.sort_by_key(|(i, _)| *i);
+    Judgement { leader, refused }
 }
 
 /// Whether `member` gives join tokens of the swarm whose root CA digest is
@@ -621,14 +899,16 @@ fn claims_another(other: &str) -> Layer {
 /// that is down; a manager the swarm cannot reach while it answers us, or
 /// an engine whose swarm is in error, left its raft (a power cut, a
 /// re-formed swarm). Each leaves what it has, its stale entry is removed,
-/// and it joins again as the layer decides below.
+/// and it joins again as the layer decides below. The IDs of the entries
+/// it removed (the view still lists them).
 fn heal(
     members: &[Member],
     infos: &mut [Option<Info>],
     leader: usize,
     view: &[SwarmNode],
     formed: &mut Formed,
-) {
+) -> Vec<String> {
+    let mut removed = Vec::new();
     let lead = &members[leader];
     for (i, member) in members.iter().enumerate() {
         let Some(info) = infos[i].as_ref() else {
@@ -663,6 +943,7 @@ fn heal(
         }
         for old in stale.iter().copied().chain(mine.filter(|_| broken)) {
             let _ = lead.call(&Op::NodeRemove { node: old });
+            removed.push(old.id.clone());
         }
         formed.layers[i].add(if broken {
             "left its broken swarm membership".into()
@@ -673,6 +954,7 @@ fn heal(
             infos[i] = member.call(&Op::Info).ok().map(|v| Info::parse(&v));
         }
     }
+    removed
 }
 
 /// rccr's labels on a member's swarm node.
@@ -728,7 +1010,11 @@ impl Fitness {
         Fitness::of(&Machine {
             arch,
             persistent: node.label("rccr.storage") == "persistent",
-            ram_kib: node.label("rccr.ram_mb").parse::<u64>().unwrap_or(0) * 1024,
+            ram_kib: node
+                .label("rccr.ram_mb")
+                .parse::<u64>()
+                .unwrap_or(0)
+                .saturating_mul(1024),
             ..Machine::default()
         })
     }
@@ -757,6 +1043,7 @@ pub fn manager_count(nodes: usize, configured: Option<usize>) -> usize {
 /// The members that should manage: those pinned as managers, then the
 /// current managers that may stay, then the fittest, up to `wanted`.
 /// Members pinned as workers and ARMv6 nodes never manage (unless pinned).
+/// Never an even number when it can be helped (see [`choose_led`]).
 pub fn choose_managers(
     candidates: &[usize],
     fit: &[Fitness],
@@ -764,25 +1051,56 @@ pub fn choose_managers(
     is_manager: &dyn Fn(usize) -> bool,
     wanted: usize,
 ) -> Vec<usize> {
+    choose_led(candidates, fit, pins, is_manager, wanted, None, 0)
+}
+
+/// [`choose_managers`], with `leader`, the manager the run talks through
+/// (which it cannot demote), chosen first whatever its pin or fitness, and
+/// counted. With the `others` managers the run leaves as they are (not
+/// among the candidates), the count is odd unless `wanted` is even (the
+/// config's `swarm.managers`, taken as asked): raft needs a majority, and
+/// two managers stop the swarm when either fails, worse than one. So a
+/// choice that falls short of `wanted` to an even count (too few fit
+/// nodes) leaves out the last one it took, and one that pins alone make
+/// even takes one more when it can.
+fn choose_led(
+    candidates: &[usize],
+    fit: &[Fitness],
+    pins: &[Option<bool>],
+    is_manager: &dyn Fn(usize) -> bool,
+    wanted: usize,
+    leader: Option<usize>,
+    others: usize,
+) -> Vec<usize> {
     let pin = |i: usize| pins.get(i).copied().flatten();
-    let mut chosen: Vec<usize> = candidates
-        .iter()
-        .copied()
-        .filter(|&i| pin(i) == Some(true))
-        .collect();
+    let mut chosen: Vec<usize> = leader.into_iter().collect();
+    chosen.extend(
+        candidates
+            .iter()
+            .copied()
+            .filter(|&i| pin(i) == Some(true) && Some(i) != leader),
+    );
+    let fixed = chosen.len();
     let mut rest: Vec<usize> = candidates
         .iter()
         .copied()
-        .filter(|&i| pin(i).is_none() && fit[i].eligible)
+        .filter(|&i| pin(i).is_none() && fit[i].eligible && Some(i) != leader)
         .collect();
     // Current managers first (no churn), each group fittest first, then in
     // inventory order.
     rest.sort_by_key(|&i| (!is_manager(i), std::cmp::Reverse(fit[i]), i));
-    for i in rest {
-        if chosen.len() >= wanted {
-            break;
-        }
+    let mut rest = rest.into_iter();
+    while chosen.len() < wanted {
+        let Some(i) = rest.next() else { break };
         chosen.push(i);
+    }
+    let count = chosen.len() + others;
+    if count.is_multiple_of(2) && count != wanted {
+        if chosen.len() > fixed {
+            chosen.pop();
+        } else {
+            chosen.extend(rest.next());
+        }
     }
     chosen.sort_unstable();
     chosen
@@ -821,9 +1139,10 @@ fn find_leader(
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
             let info = infos[i].as_ref().expect("a manager has an engine");
-            record.cluster = Some(info.cluster_id.clone());
-            record.manager = Some(info.node_id.clone());
-            record.save(record_path)?;
+            if !record_created(record, info, record_path)? {
+                formed.layers[i] = created_no_id();
+                return Ok(Vec::new());
+            }
         }
     }
     if let Some(cluster) = record.cluster.clone() {
@@ -836,7 +1155,10 @@ fn find_leader(
         let mut managing: Vec<usize> = (0..members.len())
             .filter(|&i| manages(&infos[i], &cluster))
             .collect();
-        managing.sort_by_key(|i| !created(i));
+        // A manager pinned as a worker leads only when no other can: the
+        // leader is never demoted by the run it leads.
+        let pinned_out = |i: &usize| settings.pins.get(*i).copied().flatten() == Some(false);
+        managing.sort_by_key(|i| (pinned_out(i), !created(i)));
         if !managing.is_empty() {
             return Ok(managing);
         }
@@ -877,9 +1199,10 @@ fn find_leader(
         [Ok(_), Ok(info)] => {
             let info = Info::parse(info);
             crate::failpoint::reached("swarm-created", &addr);
-            record.cluster = Some(info.cluster_id.clone());
-            record.manager = Some(info.node_id.clone());
-            record.save(record_path)?;
+            if !record_created(record, &info, record_path)? {
+                formed.layers[bootstrap] = created_no_id();
+                return Ok(Vec::new());
+            }
             formed.layers[bootstrap].add(format!("swarm {} created here", info.cluster_id));
             infos[bootstrap] = Some(info);
             Ok(vec![bootstrap])
@@ -891,6 +1214,29 @@ fn find_leader(
         }
         _ => Ok(Vec::new()),
     }
+}
+
+/// Records the swarm the bootstrap node `info` tells of as the cluster's:
+/// its ID and the creating manager's node ID. Only IDs (`[a-z0-9]`, which
+/// the record's reader takes): an engine that tells none (an empty or
+/// malformed answer parses as "") gets nothing recorded, so that no later
+/// run stops on the record. False when it told none.
+fn record_created(record: &mut SwarmRecord, info: &Info, path: &Path) -> Result<bool, Error> {
+    use crate::docker::api::is_id;
+    if !is_id(&info.cluster_id) || !is_id(&info.node_id) {
+        return Ok(false);
+    }
+    record.cluster = Some(info.cluster_id.clone());
+    record.manager = Some(info.node_id.clone());
+    record.save(path)?;
+    Ok(true)
+}
+
+/// The bootstrap node manages a swarm but tells no swarm or node ID.
+fn created_no_id() -> Layer {
+    Layer::Failed(
+        "created no swarm ID (its engine tells no swarm or node ID as a manager): nothing recorded; check its Docker engine (docker info), then run rccr setup again".into(),
+    )
 }
 
 #[cfg(test)]
@@ -905,6 +1251,178 @@ mod tests {
             persistent,
             ..Machine::default()
         })
+    }
+
+    /// A swarm node as a manager lists it: `id`, at `addr`, with `labels`.
+    fn node(id: &str, addr: &str, manager: bool, labels: &str) -> SwarmNode {
+        let role = if manager { "manager" } else { "worker" };
+        let text = format!(
+            r#"[{{"ID":"{id}","Version":{{"Index":1}},"Description":{{"Hostname":"{id}"}},
+                "Spec":{{"Role":"{role}","Labels":{{{labels}}}}},
+                "Status":{{"State":"ready","Addr":"{addr}"}}}}]"#
+        );
+        let list = crate::json::Value::parse(text.as_bytes()).unwrap();
+        SwarmNode::parse_list(&list).remove(0)
+    }
+
+    #[test]
+    fn a_ram_label_too_large_to_count_saturates_instead_of_overflowing() {
+        let huge = node(
+            "n1",
+            "10.0.0.1",
+            false,
+            r#""rccr.ram_mb":"18446744073709551615""#,
+        );
+        let small = node("n2", "10.0.0.2", false, r#""rccr.ram_mb":"512""#);
+        assert!(Fitness::of_labels(&huge) > Fitness::of_labels(&small));
+    }
+
+    fn ip(last: u8) -> std::net::IpAddr {
+        std::net::IpAddr::from([10, 0, 0, last])
+    }
+
+    /// A node list: (ID, manager, the last byte of its address).
+    fn list(nodes: &[(&str, bool, u8)]) -> Vec<SwarmNode> {
+        nodes
+            .iter()
+            .map(|&(id, manager, at)| node(id, &ip(at).to_string(), manager, ""))
+            .collect()
+    }
+
+    fn word<'a>(id: &'a str, at: u8, view: &'a [SwarmNode]) -> Word<'a> {
+        Word {
+            id,
+            addr: ip(at),
+            view,
+        }
+    }
+
+    const MEMBERS: [u8; 4] = [1, 2, 3, 4];
+
+    /// Three managers at .1, .2, .3 and a worker at .4, as a manager lists them.
+    const THREE_AND_A_WORKER: [(&str, bool, u8); 4] = [
+        ("m1", true, 1),
+        ("m2", true, 2),
+        ("m3", true, 3),
+        ("w", false, 4),
+    ];
+
+    fn judged(words: &[Word], known: &[&str], creator: Option<(&str, u8)>) -> Judgement {
+        let members: Vec<std::net::IpAddr> = MEMBERS.iter().map(|&b| ip(b)).collect();
+        let known: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+        judge(
+            words,
+            &members,
+            &known,
+            creator.map(|(id, at)| (id, ip(at))),
+        )
+    }
+
+    #[test]
+    fn a_worker_posing_as_a_manager_leads_nothing_wherever_it_stands() {
+        // Three managers (m1 created the swarm at .1), and w, a worker at
+        // .4 that says it manages and lists every manager at its address.
+        let honest = list(&THREE_AND_A_WORKER);
+        let lying = list(&[
+            ("w", true, 4),
+            ("m1", true, 4),
+            ("m2", true, 4),
+            ("m3", true, 4),
+        ]);
+        let known = ["m1", "m2", "m3"];
+        let managers = [
+            word("m1", 1, &honest),
+            word("m2", 2, &honest),
+            word("m3", 3, &honest),
+        ];
+        for creator in [Some(("m1", 1)), None] {
+            // First or last, the poser's word refuses no manager.
+            for poser in [0, 3] {
+                let mut words = managers.to_vec();
+                words.insert(poser, word("w", 4, &lying));
+                let first = usize::from(poser == 0);
+                assert_eq!(
+                    judged(&words, &known, creator),
+                    Judgement {
+                        leader: Some(first),
+                        refused: vec![(poser, Objection::NotManager(first))]
+                    }
+                );
+            }
+        }
+        // Nor when the record knows no manager yet: the managers outvote it.
+        let words = [
+            word("w", 4, &lying),
+            word("m1", 1, &honest),
+            word("m2", 2, &honest),
+            word("m3", 3, &honest),
+        ];
+        assert_eq!(judged(&words, &[], None).leader, Some(1));
+    }
+
+    #[test]
+    fn one_manager_against_a_poser_leads_when_the_record_knows_it() {
+        let honest = list(&[("m1", true, 1), ("w", false, 2)]);
+        let lying = list(&[("w", true, 2), ("m1", true, 2)]);
+        let words = [word("w", 2, &lying), word("m1", 1, &honest)];
+        assert_eq!(
+            judged(&words, &["m1"], None),
+            Judgement {
+                leader: Some(1),
+                refused: vec![(0, Objection::NotManager(1))]
+            }
+        );
+        // A record that knows neither: word against word, nobody leads.
+        assert_eq!(
+            judged(&words, &[], None),
+            Judgement {
+                leader: None,
+                refused: vec![
+                    (0, Objection::NotManager(1)),
+                    (1, Objection::Elsewhere(0, ip(2)))
+                ]
+            }
+        );
+        // A poser claiming the creator's ID, listed at its own address (the
+        // creator at the address it created the swarm at leads), or not
+        // listed at all (no witness).
+        for own in ["m1", "p"] {
+            let lying = list(&[(own, true, 2)]);
+            let words = [word("m1", 2, &lying), word("m1", 1, &honest)];
+            assert_eq!(
+                judged(&words, &["m1"], Some(("m1", 1))),
+                Judgement {
+                    leader: Some(1),
+                    refused: vec![(0, Objection::Elsewhere(1, ip(1)))]
+                }
+            );
+        }
+        // Alone, a manager leads on its own word.
+        let words = [word("m1", 1, &honest)];
+        assert_eq!(
+            judged(&words, &[], None),
+            Judgement {
+                leader: Some(0),
+                refused: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn managers_that_agree_are_all_confirmed() {
+        let view = list(&THREE_AND_A_WORKER);
+        let words = [
+            word("m2", 2, &view),
+            word("m1", 1, &view),
+            word("m3", 3, &view),
+        ];
+        assert_eq!(
+            judged(&words, &["m1", "m2"], Some(("m1", 1))),
+            Judgement {
+                leader: Some(0),
+                refused: vec![]
+            }
+        );
     }
 
     #[test]
@@ -936,12 +1454,53 @@ mod tests {
         let none = |_| false;
         assert_eq!(choose_managers(&all, &fits, &[], &none, 3), [2, 3, 4]);
         assert_eq!(choose_managers(&all, &fits, &[], &none, 1), [4]);
-        assert_eq!(choose_managers(&all, &fits, &[], &none, 5), [1, 2, 3, 4]);
+        // Four fit nodes of five wanted make three managers, not four.
+        assert_eq!(choose_managers(&all, &fits, &[], &none, 5), [2, 3, 4]);
         // Current managers stay while they may.
         let managing = |i| i == 1;
         assert_eq!(choose_managers(&all, &fits, &[], &managing, 3), [1, 3, 4]);
         // Pins win, both ways.
         let pins = [Some(true), None, None, None, Some(false)];
         assert_eq!(choose_managers(&all, &fits, &pins, &none, 3), [0, 2, 3]);
+    }
+
+    #[test]
+    fn the_managers_are_odd_and_count_the_leader() {
+        let fits = [fit(Arch::X86_64, true, 4096); 5];
+        let all = [0, 1, 2, 3, 4];
+        let none = |_| false;
+        // An even count the config asks for is taken as asked.
+        assert_eq!(choose_managers(&all, &fits, &[], &none, 4), [0, 1, 2, 3]);
+        // Two nodes of three wanted: one manager.
+        assert_eq!(choose_managers(&all[..2], &fits, &[], &none, 3), [0]);
+        // Three nodes, one of them pinned a worker: one manager, not two.
+        let pinned = [None, Some(false), None];
+        assert_eq!(choose_managers(&[0, 1, 2], &fits, &pinned, &none, 3), [0]);
+        // Two pins alone take a third.
+        let pins = [None, None, None, Some(true), Some(true)];
+        assert_eq!(choose_managers(&all, &fits, &pins, &none, 1), [0, 3, 4]);
+        // A manager the run leaves alone counts too: with it, two chosen
+        // of three make three.
+        let managing = |i| i < 2;
+        assert_eq!(
+            choose_led(&all[1..3], &fits, &[], &managing, 3, Some(1), 1),
+            [1, 2]
+        );
+        // The leader is one of them, whatever its pin, and counts: the
+        // creator pinned a worker, 3 wanted of 5 nodes, makes 3, not 4.
+        let pins = [Some(false), None, None, None, None];
+        let managing = |i| i < 3;
+        assert_eq!(
+            choose_led(&all, &fits, &pins, &managing, 3, Some(0), 0),
+            [0, 1, 2]
+        );
+        // swarm.managers lowered from 5 to 3 with the least fit node leading.
+        let mut fits = fits;
+        fits[4] = fit(Arch::Armv7l, false, 512);
+        let managing = |_| true;
+        assert_eq!(
+            choose_led(&all, &fits, &[], &managing, 3, Some(4), 0),
+            [0, 1, 4]
+        );
     }
 }
