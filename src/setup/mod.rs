@@ -220,9 +220,7 @@ fn form(
         print::progress(PROGRAM, &note);
     }
     let started = std::time::Instant::now();
-    // A node held back is in no group of the inventory they read: no
-    // `--limit` (whose `!NAME`, matching no host, Ansible would warn of).
-    let playbooks = playbooks::run(config, paths, &[])?;
+    let playbooks = playbooks::run(config, paths)?;
     if playbooks != playbooks::Outcome::None {
         report.timings.push(("playbooks", started.elapsed()));
     }

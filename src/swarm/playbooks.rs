@@ -35,10 +35,9 @@ pub enum Outcome {
 }
 
 /// Runs every configured playbook in order, stopping at the first that
-/// fails.
-/// `held` are inventory hosts the playbooks leave out (`--limit`): setup
-/// could not tell whether the machine at their address is the node.
-pub fn run(config: &Config, paths: &StatePaths, held: &[&str]) -> Result<Outcome, Error> {
+/// fails. A node setup held back is in no group of the inventory they
+/// read, so they need no `--limit`.
+pub fn run(config: &Config, paths: &StatePaths) -> Result<Outcome, Error> {
     if config.playbooks.is_empty() {
         return Ok(Outcome::None);
     }
@@ -63,7 +62,7 @@ pub fn run(config: &Config, paths: &StatePaths, held: &[&str]) -> Result<Outcome
             playbook.display(),
             log_path.display()
         );
-        if !ansible_playbook(&paths.inventory_ini(), playbook, held, &log)? {
+        if !ansible_playbook(&paths.inventory_ini(), playbook, &log)? {
             return Ok(Outcome::Failed(playbook.display().to_string()));
         }
     }
@@ -72,23 +71,10 @@ pub fn run(config: &Config, paths: &StatePaths, held: &[&str]) -> Result<Outcome
 
 /// Runs one playbook with its stdout and stderr copied to our stderr and
 /// the log; true when it succeeded.
-fn ansible_playbook(
-    inventory: &Path,
-    playbook: &Path,
-    held: &[&str],
-    log: &Mutex<File>,
-) -> Result<bool, Error> {
-    let mut command = Command::new("ansible-playbook");
-    command.arg("-i").arg(inventory);
-    if !held.is_empty() {
-        // Hostnames are letters, digits, '-' and '.': no pattern syntax.
-        // `localhost` too: Ansible's implicit one is not in `all`, and a
-        // `hosts: localhost` play would be skipped.
-        command
-            .arg("--limit")
-            .arg(format!("all:localhost:!{}", held.join(":!")));
-    }
-    let mut child = command
+fn ansible_playbook(inventory: &Path, playbook: &Path, log: &Mutex<File>) -> Result<bool, Error> {
+    let mut child = Command::new("ansible-playbook")
+        .arg("-i")
+        .arg(inventory)
         .arg(playbook)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
