@@ -623,8 +623,9 @@ fn an_unreadable_host_key_is_set_aside_and_made_anew() {
 
     let link = Root::image("danglingkey", "target");
     fs::create_dir_all(link.path("etc/ssh")).unwrap();
+    fs::create_dir_all(link.path("media/rccr/ssh")).unwrap();
     std::os::unix::fs::symlink(
-        "/nonexistent/key",
+        link.path("media/rccr/ssh/gone"),
         link.path("etc/ssh/ssh_host_ed25519_key"),
     )
     .unwrap();
@@ -638,6 +639,51 @@ fn an_unreadable_host_key_is_set_aside_and_made_anew() {
     let private = link.path("etc/ssh/ssh_host_ed25519_key");
     assert!(fs::symlink_metadata(&private).unwrap().is_file());
     ssh_key::PrivateKey::from_openssh(link.read("etc/ssh/ssh_host_ed25519_key")).unwrap();
+}
+
+#[test]
+fn a_host_key_sshd_reads_and_rccr_does_not_or_a_link_into_storage_not_mounted_is_left_alone() {
+    // OpenSSH's format wrapped at 76 columns (Python's cryptography, so
+    // Ansible's openssh_keypair), PKCS#8: sshd loads both; and a link into
+    // a directory that is not there is a storage not mounted this boot.
+    let key = rccr::keys::generate(rccr::keys::KeyType::Ed25519, 0, "root@seeded").unwrap();
+    let text = key.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let body: String = lines[1..lines.len() - 1].concat();
+    let wrapped: Vec<&str> = body
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let at_76 = format!(
+        "{}\n{}\n{}\n",
+        lines[0],
+        wrapped.join("\n"),
+        lines[lines.len() - 1]
+    );
+    let pkcs8 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHx1sE0Yc3fJ1g2s4p9v0b9rQW3gGk1hQbE2b1Z0cC9m\n-----END PRIVATE KEY-----\n";
+    for (name, seeded) in [("at76", at_76.as_str()), ("pkcs8", pkcs8)] {
+        let root = Root::image(name, "target");
+        root.write("etc/ssh/ssh_host_ed25519_key", seeded);
+        root.chmod("etc/ssh/ssh_host_ed25519_key", 0o600);
+        let run = root.init(&[]).ok();
+        assert!(!run.says("set aside"), "{name}: {}", run.stderr);
+        assert_eq!(root.read("etc/ssh/ssh_host_ed25519_key"), seeded, "{name}");
+        assert!(!root.path("etc/ssh/ssh_host_ed25519_key.broken").exists());
+    }
+    let link = Root::image("unmountedkey", "target");
+    fs::create_dir_all(link.path("etc/ssh")).unwrap();
+    let target = "/nonexistent-rccr-storage/ssh/ssh_host_ed25519_key";
+    std::os::unix::fs::symlink(target, link.path("etc/ssh/ssh_host_ed25519_key")).unwrap();
+    let run = link.init(&[]).ok();
+    assert!(
+        run.says("links into /nonexistent-rccr-storage/ssh, which is not there"),
+        "{}",
+        run.stderr
+    );
+    let private = link.path("etc/ssh/ssh_host_ed25519_key");
+    assert_eq!(fs::read_link(&private).unwrap(), Path::new(target));
+    assert!(!link.path("etc/ssh/ssh_host_ed25519_key.broken").exists());
 }
 
 #[test]
@@ -1358,7 +1404,7 @@ fn a_wifi_configuration_on_the_boot_partition_is_installed_and_wlan0_brought_up(
     let interfaces = root.read("etc/network/interfaces");
     assert!(
         interfaces.ends_with(&format!(
-            "\n# rccr-init: Wi-Fi, with /etc/wpa_supplicant/wpa_supplicant.conf\nauto wlan0\niface wlan0 inet dhcp\n\tudhcpc-opts -t 1 -T 1 -A 3\n\thostname {name}\n\tuse wifi\n\twifi-config-path /etc/wpa_supplicant/wpa_supplicant.conf\n"
+            "\n# rccr-init: Wi-Fi, with /etc/wpa_supplicant/wpa_supplicant.conf\nauto wlan0\niface wlan0 inet dhcp\n\tudhcpc-opts -t 1 -T 3 -A 1\n\thostname {name}\n\tuse wifi\n\twifi-config-path /etc/wpa_supplicant/wpa_supplicant.conf\n"
         )),
         "{interfaces}"
     );

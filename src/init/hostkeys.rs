@@ -149,8 +149,16 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
                 return ensure_public(ctx, private, &public);
             }
         },
-        // sshd cannot load a key through a link to nothing.
+        // sshd cannot load a key through a link to nothing; but a link
+        // into a directory that is not there (storage not mounted this
+        // boot) is left for the boot that mounts it.
         Ok(m) if m.is_symlink() && fs::metadata(private).is_err() => {
+            if let Some(dir) = missing_link_dir(private) {
+                return ctx.problem(format_args!(
+                    "{shown}: links into {}, which is not there (storage not mounted?); left alone",
+                    crate::print::text(&dir.display().to_string())
+                ));
+            }
             match set_aside(ctx, private, "a link to nothing") {
                 Some(why) => replacing = why,
                 None => return,
@@ -189,13 +197,29 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
 }
 
 /// Whether the non-empty file at `private` holds no key sshd could load:
-/// not OpenSSH's format (a key cut short, garbage) and not PEM, which
-/// rccr does not read but sshd does. A file that cannot be read at all is
-/// not judged: [`ensure_public`] reports it.
+/// not OpenSSH's format as rccr reads it, and no armoured block at all
+/// (a key cut short, garbage). A file with a `-----BEGIN ` and an
+/// `-----END ` line is left to sshd, which reads more than rccr does:
+/// PEM, PKCS#8, OpenSSH's format wrapped at another width (Python's
+/// cryptography, so Ansible's openssh_keypair, writes 76 columns). A file
+/// that cannot be read at all is not judged: [`ensure_public`] reports it.
 fn unreadable(private: &Path) -> bool {
     fs::read(private).is_ok_and(|text| {
-        PrivateKey::from_openssh(&text).is_err() && !crate::ssh::pkcs1::is_pem(&text)
+        let armoured = |mark: &[u8]| text.split(|&b| b == b'\n').any(|l| l.starts_with(mark));
+        PrivateKey::from_openssh(&text).is_err()
+            && !(armoured(b"-----BEGIN ") && armoured(b"-----END "))
     })
+}
+
+/// The directory a link at `link` points into, when that directory is
+/// missing (its storage not mounted, say); `None` when it is there.
+fn missing_link_dir(link: &Path) -> Option<std::path::PathBuf> {
+    let target = fs::read_link(link).ok()?;
+    let target = link
+        .parent()
+        .map_or(target.clone(), |dir| dir.join(&target));
+    let dir = target.parent()?;
+    (!dir.is_dir()).then(|| dir.to_path_buf())
 }
 
 /// Renames `private` (`what` it is) to `NAME.broken`, replacing an older

@@ -48,9 +48,13 @@
 //! `networking` too. Its carrier cannot tell: before `networking`,
 //! wpa_supplicant has not run, and in range the association takes some
 //! seconds. So the Wi-Fi stanza always gets `udhcpc-opts` [`WIFI`]: the
-//! same one discover and one second, then the background, where udhcpc
-//! tries again every 4 seconds instead of 20, so a network in range gives
-//! its lease a few seconds after the association.
+//! one discover, three seconds, then the background, where udhcpc tries
+//! again every 4 seconds instead of 20, so a network in range gives its
+//! lease a few seconds after the association. Three, not one: busybox
+//! udhcpc stops listening between its tries (`LISTEN_NONE` at
+//! `leasefail`), so an offer has only `-T` seconds after its discover,
+//! and servers that ping an address before they offer it (dnsmasq, ISC
+//! dhcpd) may take over one.
 //!
 //! `rccr-init --hotplug IFACE` ([`super::hotplug`]) applies the same rule
 //! ([`wired_dhcp`]) to the one interface it adds: an adapter without a
@@ -75,12 +79,13 @@ pub const SETTLE: Duration = Duration::from_secs(3);
 /// udhcpc's options on an interface without carrier at boot: one
 /// discover, one second, then the background (ifupdown-ng passes `-b`).
 pub const NO_CARRIER: &str = "-t 1 -T 1";
-/// udhcpc's options on Wi-Fi: [`NO_CARRIER`]'s, whose link has none when
-/// udhcpc starts (wpa_supplicant, started just before by the same ifup,
-/// is still scanning and associating), and a new discover every 4 seconds
-/// in the background (`-A 3`, not udhcpc's 20), so that a network in range
+/// udhcpc's options on Wi-Fi, whose link has no carrier when udhcpc
+/// starts (wpa_supplicant, started just before by the same ifup, is still
+/// scanning and associating): one discover, three seconds to answer it
+/// (udhcpc listens only then), then the background and a new discover
+/// every 4 seconds (`-A 1`, not udhcpc's 20), so that a network in range
 /// gives its lease seconds after the association, not 20.
-pub const WIFI: &str = "-t 1 -T 1 -A 3";
+pub const WIFI: &str = "-t 1 -T 3 -A 1";
 
 /// Where the installed Wi-Fi configuration lives, as the stanza names it.
 pub const WPA_CONF: &str = "/etc/wpa_supplicant/wpa_supplicant.conf";
