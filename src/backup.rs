@@ -654,7 +654,14 @@ pub fn restore(
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let marker = restore_marker(paths);
-    fsutil::write_atomic(&marker, format!("{name}\n").as_bytes(), 0o600)?;
+    // A forced restore is finished by a forced one: what it moved aside
+    // or put out of use would stop a plain one.
+    let forced = if force && !replaced.is_empty() {
+        "--force\n"
+    } else {
+        ""
+    };
+    fsutil::write_atomic(&marker, format!("{name}\n{forced}").as_bytes(), 0o600)?;
     let mut done = |line: String| report(&line);
     for file in &replaced {
         done(file.keep()?);
@@ -768,11 +775,13 @@ impl Replaced {
         }
         let to = aside(&self.path)?;
         // A key's public half goes with it: left, it would stand beside
-        // the archive's key (which may come without one) for another.
+        // the archive's key (which may come without one) for another. It
+        // goes first: cut short between the two, the key is still here, a
+        // re-run moves it to the same name, and no old half is left.
         let public = (self.what != JOURNAL)
             .then(|| (public_path(&self.path), public_path(&to)))
             .filter(|(from, _)| from.is_file());
-        for (from, to) in [(self.path.clone(), to.clone())].into_iter().chain(public) {
+        for (from, to) in public.into_iter().chain([(self.path.clone(), to.clone())]) {
             std::fs::rename(&from, &to)
                 .and_then(|()| fsutil::sync_parent(&to))
                 .map_err(|e| Error::io(format!("cannot move {} aside", from.display()), e))?;
@@ -797,8 +806,16 @@ fn replaced(
     keys: &[(&Entry, &Path, &'static str)],
     unfinished: Option<&Record>,
 ) -> Result<Vec<Replaced>, Error> {
+    // Another key, not the same one written otherwise (`ssh-keygen -c`
+    // or `-p` write it anew): keys compare by their public half.
     let other = |path: &Path, bytes: &[u8]| -> Result<bool, Error> {
-        Ok(fsutil::read_if_any(path)?.is_some_and(|b| b != bytes))
+        let public = |b: &[u8]| {
+            ssh_key::PrivateKey::from_openssh(b)
+                .ok()
+                .map(|k| k.public_key().key_data().clone())
+        };
+        Ok(fsutil::read_if_any(path)?
+            .is_some_and(|b| b != bytes && (public(&b).is_none() || public(&b) != public(bytes))))
     };
     let mut found = Vec::new();
     for (entry, path, what) in keys {

@@ -1751,6 +1751,15 @@ fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
         assert!(out.status.success(), "{out:?}");
         assert_eq!(std::fs::read(&in_state).unwrap(), current);
     }
+    // The same key written anew (ssh-keygen -c: another comment) is no
+    // other key.
+    let mut renamed = ssh_key::PrivateKey::from_openssh(&current).unwrap();
+    renamed.set_comment("renamed@control");
+    let renamed = renamed.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    std::fs::write(&in_state, renamed.as_bytes()).unwrap();
+    let out = restore(&new_backup, &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&in_state).unwrap(), current);
     let before = left_in(&home.state());
     let says = format!(
         "rccr restore: {}: holds another cluster key than the archive's",

@@ -52,7 +52,8 @@ cli::options! {
     /// previous or temporary key here other than the archive's, or an
     /// unfinished key rotation it does not carry, is refused (exit 3): nodes
     /// may take only that key. --force restores all the same and keeps each
-    /// aside as FILE.before-restore. The same archive restores again. One
+    /// aside as FILE.before-restore (the cluster key at ~/.ssh's default
+    /// path stays there, out of use). The same archive restores again. One
     /// that stops part-way makes the other commands refuse until it is run
     /// again. Exit 1 when lbu commit fails.
     #[derive(FromArgs)]

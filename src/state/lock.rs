@@ -39,12 +39,27 @@ impl Lock {
     pub fn acquire(paths: &StatePaths, wait: Duration) -> Result<Lock, Error> {
         let lock = Lock::acquire_to_restore(paths, wait)?;
         let marker = restore_marker(paths);
-        if let Some(archive) = fsutil::read_if_any(&marker)? {
-            let archive = String::from_utf8_lossy(&archive);
-            let archive = crate::print::text(archive.trim_end());
+        if let Some(marker_text) = fsutil::read_if_any(&marker)? {
+            let marker_text = String::from_utf8_lossy(&marker_text);
+            let mut lines = marker_text.lines();
+            let archive = crate::print::text(lines.next().unwrap_or("-"));
+            let force = match lines.next() {
+                Some("--force") => " --force",
+                _ => "",
+            };
             let again = match &*archive {
-                "-" => "rccr restore - again, with the same archive on stdin".to_string(),
-                name => format!("rccr restore {name} again"),
+                "-" => format!("rccr restore{force} - again, with the same archive on stdin"),
+                // Pasted back as it is shown.
+                name if name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./+,:@%".contains(&b)) =>
+                {
+                    format!("rccr restore{force} {name} again")
+                }
+                name => format!(
+                    "rccr restore{force} {} again",
+                    crate::ssh::shell_quote(name)
+                ),
             };
             return Err(Error::Failed(format!(
                 "{}: a restore stopped part-way, and the state may mix two: run {again}",
@@ -151,6 +166,33 @@ mod tests {
         drop(first);
         let again = Lock::acquire(&paths, Duration::ZERO).unwrap();
         drop(again);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_restore_stopped_part_way_is_named_as_it_was_run() {
+        let dir = std::env::temp_dir().join(format!("rccr-lock-marker-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let paths = StatePaths::resolve(Some(dir.to_str().unwrap()), None);
+        paths.create_state_dir().unwrap();
+        for (marker, says) in [
+            ("/m/a.bak\n", "run rccr restore /m/a.bak again"),
+            (
+                "/m/a.bak\n--force\n",
+                "run rccr restore --force /m/a.bak again",
+            ),
+            ("/m/my backup\n", "run rccr restore '/m/my backup' again"),
+            (
+                "-\n--force\n",
+                "run rccr restore --force - again, with the same",
+            ),
+        ] {
+            std::fs::write(restore_marker(&paths), marker).unwrap();
+            let msg = Lock::acquire(&paths, Duration::ZERO)
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(says), "{marker:?}: {msg}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
