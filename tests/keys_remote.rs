@@ -105,7 +105,18 @@ impl Home {
         nonce: &str,
         respond: impl FnOnce(&[u8]) -> Vec<u8>,
     ) -> (Option<Vec<u8>>, Output) {
-        let mut child = self.spawn(node, args);
+        self.converse_with(node, args, &[], nonce, respond)
+    }
+    /// [`Home::converse`] with `env` set too.
+    fn converse_with(
+        &self,
+        node: &Node,
+        args: &[&str],
+        env: &[(&str, &str)],
+        nonce: &str,
+        respond: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> (Option<Vec<u8>>, Output) {
+        let mut child = self.spawn_with(node, args, env);
         let mut stdout = child.stdout.take().unwrap();
         let head = match read_head(&mut stdout, nonce) {
             Ok(head) => head,
@@ -352,6 +363,36 @@ fn no_input_changes_nothing_and_commit_still_persists() {
             "{who}: {said:?}"
         );
         home.assert_untouched(who, ORIGINAL);
+    });
+}
+
+#[test]
+fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
+    // Alpine installed to disk has lbu, with no medium to save to: its
+    // commit fails, and the change is on the disk all the same.
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    if rccr::persist::root_in_ram(&mounts) {
+        common::skip("this machine's root is in RAM");
+        return;
+    }
+    for_each_node("disklbu", |node, who, home| {
+        let bin = home.0.path("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let log = home.0.path("lbu.log");
+        let lbu = format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\necho 'usage: lbu commit [-nv] <media>' >&2\nexit 1\n",
+            log.display()
+        );
+        std::fs::write(bin.join("lbu"), lbu).unwrap();
+        std::fs::set_permissions(bin.join("lbu"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let env = [("PATH", path.as_str())];
+        home.send_ok(node, &["stage", "rd", "60", "nd"], "nd", STAGED);
+        let (_, out) = home.converse_with(node, &["commit", "ne"], &env, "ne", |_| file(FINAL));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "committed\ndisk\n", "{who}");
+        assert_has(&std::fs::read_to_string(&log).unwrap(), "commit");
+        home.assert_untouched(who, FINAL);
     });
 }
 

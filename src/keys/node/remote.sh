@@ -216,22 +216,29 @@ install_tmp() {
 	chmod 700 "$dir"
 }
 
+# Prints where the change ended up. A root on a disk keeps it whatever lbu
+# says: Alpine installed to disk has lbu too, with no medium to save to.
 persist() {
-	if command -v lbu >/dev/null 2>&1; then
-		lbu include "$dir" >/dev/null 2>&1
-		if lbu commit >/dev/null 2>&1; then echo lbu; else echo lbu-failed; fi
-		return
-	fi
-	fs=
+	on=disk
 	if [ -r /proc/mounts ]; then
 		while read -r _ mnt type _; do
-			if [ "$mnt" = / ]; then fs=$type; fi
+			if [ "$mnt" = / ]; then
+				case "$type" in
+				tmpfs | ramfs | rootfs) on=volatile ;;
+				*) on=disk ;;
+				esac
+			fi
 		done </proc/mounts
 	fi
-	case "$fs" in
-	tmpfs | ramfs | rootfs) echo volatile ;;
-	*) echo disk ;;
-	esac
+	if command -v lbu >/dev/null 2>&1; then
+		lbu include "$dir" >/dev/null 2>&1
+		if lbu commit >/dev/null 2>&1; then
+			on=lbu
+		elif [ "$on" = volatile ]; then
+			on=lbu-failed
+		fi
+	fi
+	echo "$on"
 }
 
 action=${1:-}
