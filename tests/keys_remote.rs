@@ -286,20 +286,29 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
 fn an_uncommitted_stage_reverts_by_itself() {
     for_each_node("revert", |node, who, home| {
         home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
-        assert_eq!(home.keys(), STAGED);
-        // The revert fires while a commit is under way: the commit finds
-        // its rotation expired and changes nothing.
+        assert_eq!(home.keys(), STAGED, "{who}");
+        wait_until("the revert", || {
+            home.keys() == ORIGINAL && home.leftovers().is_empty()
+        });
+    });
+}
+
+#[test]
+fn a_timer_that_wakes_during_a_commit_waits_for_it_and_reverts_nothing() {
+    // The timer waits for the node's lock: it never moves the backup over
+    // the file a commit installs under it (the node would be back on its
+    // old keys alone).
+    for_each_node("late", |node, who, home| {
+        home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
+        let lock = home.0.path(".rccr-keys.lock");
         let (_, out) = home.converse(node, &["commit", "n4"], "n4", |head| {
-            assert_eq!(split(head).1, "r2.n3");
-            // The revert ends with the marker's removal (the backup is
-            // back a moment before: a commit then finds the file changed).
-            let marker = home.0.path(".ssh/.rccr-rotation");
-            wait_until("the revert", || !marker.exists());
+            assert_eq!(split(head).1, "r2.n3", "{who}");
+            wait_until("the timer to wait for the commit", || lock_awaited(&lock));
             file(FINAL)
         });
-        assert_eq!(out.status.code(), Some(3), "{who}: {}", stderr(&out));
-        assert_eq!(home.keys(), ORIGINAL);
-        wait_until("the marker to go", || home.leftovers().is_empty());
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        wait_until("the timer to end", || !lock_awaited(&lock));
+        home.assert_untouched(who, FINAL);
     });
 }
 
@@ -393,6 +402,77 @@ fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
         assert_eq!(stdout(&out), "committed\ndisk\n", "{who}");
         assert_has(&std::fs::read_to_string(&log).unwrap(), "commit");
         home.assert_untouched(who, FINAL);
+    });
+}
+
+/// Whether a process waits for a lock (flock) on `path` (/proc/locks shows
+/// such a waiter with `->`).
+fn lock_awaited(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let inode = format!(":{}", std::fs::metadata(path).unwrap().ino());
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|line| {
+            line.contains("->") && line.split_whitespace().any(|field| field.ends_with(&inode))
+        })
+}
+
+#[test]
+fn a_timer_that_wakes_during_its_stage_reverts_only_after_it() {
+    // A slow disk (or a stage held at a failpoint) keeps the stage going
+    // past its one-second revert. The timer must wait for the stage, then
+    // revert: reverting under it, the stage would install the new file
+    // after the revert, with no marker or timer left to undo it.
+    for_each_node("slowstage", |node, who, home| {
+        // As src/failpoint.rs: `reached` once held, held until `continue`.
+        let gate = home.0.path("continue");
+        let held = home.0.path("reached");
+        let bin = home.0.path("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // The script's stage is held at its first sync once the marker
+        // has its name; rccr's at its failpoint `node-armed`, there too.
+        let sync = Command::new("sh")
+            .args(["-c", "command -v sync"])
+            .output()
+            .unwrap();
+        let sync = format!(
+            "#!/bin/sh\nif [ -e \"$HOME/.ssh/.rccr-rotation\" ] && [ ! -e '{gate}' ]; then\n\t: >'{held}'\n\twhile [ ! -e '{gate}' ]; do sleep 0.05; done\nfi\nexec {} \"$@\"\n",
+            stdout(&sync).trim(),
+            gate = gate.display(),
+            held = held.display(),
+        );
+        std::fs::write(bin.join("sync"), sync).unwrap();
+        std::fs::set_permissions(bin.join("sync"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let dir = home.0 .0.to_str().unwrap();
+        let env = [
+            ("PATH", path.as_str()),
+            ("RCCR_FAILPOINT", "node-armed"),
+            ("RCCR_FAILPOINT_DIR", dir),
+        ];
+        let mut child = home.spawn_with(node, &["stage", "rt", "1", "nu"], &env);
+        let mut out = child.stdout.take().unwrap();
+        read_head(&mut out, "nu").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&file(STAGED))
+            .unwrap();
+        wait_until("the stage to be held", || held.exists());
+        // The timer woke: it reverted (marker gone) or waits for the lock.
+        let marker = home.0.path(".ssh/.rccr-rotation");
+        let lock = home.0.path(".rccr-keys.lock");
+        wait_until("the timer to wake", || {
+            !marker.exists() || lock_awaited(&lock)
+        });
+        std::fs::write(&gate, "").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        wait_until("the revert after the stage", || {
+            home.keys() == ORIGINAL && home.leftovers().is_empty()
+        });
     });
 }
 

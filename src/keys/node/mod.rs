@@ -20,7 +20,8 @@
 //! `flock` the script takes too), and a stage is refused while another
 //! rotation is armed: two controls, or two runs, never interleave their
 //! steps on one node, and the backup a revert restores is never
-//! overwritten.
+//! overwritten. The revert timer waits for that lock before it reverts,
+//! so it never reverts under a step.
 //!
 //! The revert timer holds a lock on the revert marker for as long as it
 //! lives (the marker says so on its second line), from before the marker
@@ -471,12 +472,19 @@ fn start_timer(mark: &File, token: &str, seconds: u64) -> io::Result<()> {
 }
 
 /// The detached timer of a stage: after `seconds`, restores the backup if
-/// `token` is still the armed rotation. It takes no lock: a step stuck on a
-/// dead link must not hold back the one safety net that needs no control.
-/// (Its stdin, the marker's lock, tells the steps that it lives.)
+/// `token` is still the armed rotation. Once awake it waits for the node's
+/// lock before it reads the token, so it never reverts under a stage or a
+/// commit under way (each ends within the input wait): a stage it reverted
+/// under would install the new file after it, with no timer left; a
+/// commit, the backup would land over the new file. (Its stdin, the
+/// marker's lock, tells the steps that it lives.)
 fn revert_later(files: &Files, token: &str, seconds: &str) {
     sys::ignore_hangup();
     std::thread::sleep(Duration::from_secs(seconds.parse().unwrap_or(0)));
+    // Without the lock file (removed by hand) it reverts all the same.
+    let _lock = files
+        .open_lock()
+        .and_then(|lock| lock.lock().map(|()| lock));
     if files.armed() == token {
         let _ = files.revert();
     }

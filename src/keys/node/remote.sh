@@ -31,8 +31,9 @@
 # 120, the control's own deadline for a step: a control that died or a link
 # cut mid-step must not keep the node's lock until TCP gives up.
 # Stage and commit hold the node's lock ($HOME/.rccr-keys.lock, flock, the
-# same lock rccr's built-in side takes); a stage is refused while another
-# rotation is armed, so the backup is never overwritten.
+# same lock rccr's built-in side takes), and the revert timer waits for it
+# before it reverts; a stage is refused while another rotation is armed,
+# so the backup is never overwritten.
 # The revert marker holds the armed token, then the line `timer-holds-lock`:
 # the revert timer holds a lock (flock) on the marker as long as it lives,
 # from before the marker takes its name. A marker nobody holds lost its
@@ -125,16 +126,21 @@ revert_if_timer_died() {
 # marker before it takes its name: it takes the marker's lock before the
 # fork, so the timer holds it from its first instant to its last. The
 # timer outlives this session, a lost link and a killed sshd, and restores
-# the backup unless commit disarmed it. It leaves the node's lock behind
-# (fd 9 closed): a stuck step must not hold it.
+# the backup unless commit disarmed it. It does not inherit the step's
+# lock (fd 9 is its own opening of the lock file): once awake, it waits
+# for the node's lock before it reads the armed token, so it never
+# reverts under a stage or a commit under way (each ends within the input
+# wait): a stage it reverted under would install the new file after it,
+# with no timer left; a commit, the backup would land over the new file.
 start_timer() {
 	flock -n 8 || return 1
 	(
 		trap '' HUP
 		sleep "$2"
+		flock 9 || :
 		read_armed
 		if [ "$armed" = "$1" ]; then revert; fi
-	) </dev/null >/dev/null 2>&1 9>&- &
+	) </dev/null >/dev/null 2>&1 9>>"$lock" &
 }
 
 # Prints the sum, the armed token and the bytes; keeps the first two.
