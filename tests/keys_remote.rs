@@ -476,6 +476,75 @@ fn a_timer_that_wakes_during_its_stage_reverts_only_after_it() {
     });
 }
 
+/// Sets or clears the immutable attribute of `path`; false where the
+/// filesystem has none.
+fn immutable(path: &Path, on: bool) -> bool {
+    let flag = if on { "+i" } else { "-i" };
+    Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_commit_that_cannot_remove_the_marker_fails_and_changes_nothing() {
+    for_each_node("stuckmark", |node, who, home| {
+        home.send_ok(node, &["stage", "rm", "60", "nm"], "nm", STAGED);
+        let marker = home.0.path(".ssh/.rccr-rotation");
+        if !immutable(&marker, true) {
+            common::skip("no chattr +i here");
+            return;
+        }
+        let (_, out) = home.converse(node, &["commit", "nn"], "nn", |_| file(FINAL));
+        assert!(immutable(&marker, false));
+        assert_refused(&out, 1, "cannot disarm rotation rm.nm", who);
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        assert_eq!(home.read(node).1, "rm.nm", "{who}");
+        home.send_ok(node, &["commit", "no"], "no", FINAL);
+        home.assert_untouched(who, FINAL);
+    });
+}
+
+#[test]
+fn a_directory_that_cannot_be_set_to_0700_does_not_undo_an_install() {
+    // A user who may write in ~/.ssh but not chmod it (another owns it):
+    // the file is installed all the same. A stage that took the failed
+    // chmod for a failed install disarmed, and left the new file with no
+    // timer to undo it.
+    use std::os::unix::fs::chown;
+    const NOBODY: u32 = 65534;
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::with_original("nochmod", &node);
+        std::fs::set_permissions(home.0.path(".ssh"), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
+        chown(&home.0 .0, Some(NOBODY), Some(NOBODY)).unwrap();
+        chown(home.ak(), Some(NOBODY), Some(NOBODY)).unwrap();
+        let ids = format!("--reuid={NOBODY}");
+        let gid = format!("--regid={NOBODY}");
+        let mut as_nobody: Node = ["setpriv", &ids, &gid, "--clear-groups", "--"]
+            .map(String::from)
+            .to_vec();
+        as_nobody.extend(node.iter().cloned());
+        let (_, out) = home.converse(&as_nobody, &["stage", "rc", "60", "nc"], "nc", |_| {
+            file(STAGED)
+        });
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "staged\n", "{who}");
+        assert_has(&stderr(&out), "0700");
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(home.read(&node).1, "rc.nc", "{who}: disarmed");
+        assert_eq!(backup(&home).as_deref(), Some(ORIGINAL), "{who}");
+        let (_, out) = home.converse(&as_nobody, &["commit", "nd"], "nd", |_| file(FINAL));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert!(stdout(&out).starts_with("committed\n"), "{who}");
+        home.assert_untouched(who, FINAL);
+    }
+}
+
 #[test]
 fn staging_without_authorized_keys_fails_before_asking() {
     for node in nodes() {

@@ -230,12 +230,20 @@ impl Files {
         Ok(())
     }
 
-    /// Installs `content` as authorized_keys durably (0600, the directory
-    /// at 0700).
+    /// Installs `content` as authorized_keys durably (0600), and sets the
+    /// directory to 0700. Fails only when the file was not installed: once
+    /// it is in place (a directory sync that failed after the rename), a
+    /// directory that cannot be synced or set to 0700 cannot undo that (a
+    /// stage that then disarmed would leave the new file with no timer).
     fn install(&self, content: &[u8]) -> io::Result<()> {
-        fsutil::write_atomic(&self.ak, content, 0o600)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+        let written = fsutil::write_atomic(&self.ak, content, 0o600);
+        if written.is_err() && fs::read(&self.ak).ok().as_deref() != Some(content) {
+            return written.map_err(|e| io::Error::other(e.to_string()));
+        }
+        if fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).is_err() {
+            eprintln!("rccr-remote: cannot set {} to 0700", self.dir.display());
+        }
+        Ok(())
     }
 }
 
@@ -507,8 +515,22 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
                     format!("{} changed since it was read", files.ak.display()),
                 );
             }
-            // Disarm first: a crash from here on leaves old and new keys, never none.
-            let _ = fs::remove_file(&files.mark);
+            // Disarm first: a crash from here on leaves old and new keys,
+            // never none. A marker that stays would let its timer revert
+            // the commit. (Gone already is disarmed: `rm -f`.)
+            match fs::remove_file(&files.mark) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return fail(
+                        1,
+                        format!(
+                            "cannot disarm rotation {} (cannot remove {}); nothing changed",
+                            snap.armed,
+                            files.mark.display()
+                        ),
+                    )
+                }
+                _ => {}
+            }
             if files.install(&content).is_err() {
                 return fail(1, format!("cannot replace {}", files.ak.display()));
             }

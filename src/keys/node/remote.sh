@@ -208,18 +208,25 @@ receive() {
 		fail 1 "the new authorized_keys arrived incomplete; nothing changed"
 }
 
-# Renames the file $1 to $2 durably: fsync it, rename, fsync the
-# directory. `sync FILE` is coreutils' and busybox's; a sync that takes no
-# file syncs everything.
-durable_mv() {
-	{ sync "$1" 2>/dev/null || sync; } && mv -f "$1" "$2" || return 1
-	sync "$dir" 2>/dev/null || sync
+# fsyncs the file or directory $1. `sync FILE` is coreutils' and busybox's;
+# a sync that takes no file syncs everything.
+sync_one() {
+	sync "$1" 2>/dev/null || sync
 }
 
-# Installs $tmp as authorized_keys, durably.
+# Renames the file $1 to $2 durably: fsync it, rename, fsync the directory.
+durable_mv() {
+	sync_one "$1" && mv -f "$1" "$2" && sync_one "$dir"
+}
+
+# Installs $tmp as authorized_keys, durably, and sets the directory to
+# 0700. Fails only when the file was not installed: once it is renamed,
+# a directory that cannot be synced or set to 0700 cannot undo that (a
+# stage that then disarmed would leave the new file with no timer).
 install_tmp() {
-	durable_mv "$tmp" "$ak" || return 1
-	chmod 700 "$dir"
+	sync_one "$tmp" && mv -f "$tmp" "$ak" || return 1
+	sync_one "$dir" || :
+	chmod 700 "$dir" 2>/dev/null || echo "rccr-remote: cannot set $dir to 0700" >&2
 }
 
 # Prints where the change ended up. A root on a disk keeps it whatever lbu
@@ -304,8 +311,9 @@ commit)
 		read_armed
 		[ "$armed" = "$snap_armed" ] || fail 3 "rotation $snap_armed expired: the node reverted"
 		[ "$(sum_of "$ak")" = "$sum" ] || fail 4 "$ak changed since it was read"
-		# Disarm first: a crash from here on leaves old and new keys, never none.
-		rm -f "$mark"
+		# Disarm first: a crash from here on leaves old and new keys, never
+		# none. A marker that stays would let its timer revert the commit.
+		rm -f "$mark" 2>/dev/null || fail 1 "cannot disarm rotation $armed (cannot remove $mark); nothing changed"
 		install_tmp || fail 1 "cannot replace $ak"
 		rm -f "$bak"
 		echo committed
