@@ -13,7 +13,8 @@ pub enum Persisted {
     Disk,
     /// Saved with `lbu commit`.
     Lbu,
-    /// `lbu commit` failed: the change is lost at the next reboot.
+    /// The root filesystem is in RAM and `lbu commit` failed: the change
+    /// is lost at the next reboot.
     LbuFailed,
     /// The root filesystem is in RAM and there is no `lbu`.
     Volatile,
@@ -46,7 +47,12 @@ pub fn root_in_ram(mounts: &str) -> bool {
 
 /// Whether this system's root is in RAM.
 pub fn live_root_in_ram() -> bool {
-    root_in_ram(&std::fs::read_to_string(crate::fsutil::PROC_MOUNTS).unwrap_or_default())
+    root_in_ram(&live_mounts())
+}
+
+/// This system's `/proc/mounts` text (empty when unreadable).
+fn live_mounts() -> String {
+    std::fs::read_to_string(crate::fsutil::PROC_MOUNTS).unwrap_or_default()
 }
 
 /// Alpine's `lbu`: on PATH, else where Alpine installs it.
@@ -64,16 +70,28 @@ pub fn lbu() -> Option<PathBuf> {
 pub const COMMIT_HELPER: &str = "/usr/libexec/rccr/persist";
 
 /// Saves the system's changes where `lbu` exists (adding `include` to its
-/// list first), quietly; without `lbu`, says whether the root is in RAM.
+/// list first), quietly, and says where they ended up: a root in RAM
+/// keeps them only if `lbu` saved them, a root on a disk keeps them.
 pub fn commit(include: &[&Path]) -> Persisted {
-    let Some(lbu) = lbu() else {
-        return if live_root_in_ram() {
-            Persisted::Volatile
-        } else {
-            Persisted::Disk
-        };
-    };
-    save(&lbu, Path::new(COMMIT_HELPER), include)
+    commit_with(
+        lbu().as_deref(),
+        Path::new(COMMIT_HELPER),
+        &live_mounts(),
+        include,
+    )
+}
+
+/// [`commit`] with this `lbu` (if any), helper and `/proc/mounts` text.
+/// A root on a disk keeps the change whatever `lbu` says: Alpine installed
+/// to disk has `lbu` too, with no medium to save to (its `commit` fails).
+fn commit_with(lbu: Option<&Path>, helper: &Path, mounts: &str, include: &[&Path]) -> Persisted {
+    let in_ram = root_in_ram(mounts);
+    match lbu.map(|lbu| save(lbu, helper, include)) {
+        Some(Persisted::LbuFailed) if !in_ram => Persisted::Disk,
+        Some(saved) => saved,
+        None if in_ram => Persisted::Volatile,
+        None => Persisted::Disk,
+    }
 }
 
 /// `lbu include` of each path, then `HELPER commit` where the helper
@@ -149,6 +167,33 @@ mod tests {
 
         let failing = stand_in(&dir, "persist", 1);
         assert_eq!(save(&lbu, &failing, &[]), Persisted::LbuFailed);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_root_on_a_disk_keeps_the_change_though_lbu_cannot_save() {
+        let dir = std::env::temp_dir().join(format!("rccr-persist-disk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let none = dir.join("no-such-helper");
+        let failing = stand_in(&dir, "lbu", 1);
+        let saving = stand_in(&dir, "lbu-ok", 0);
+        let disk = "/dev/sda3 / ext4 rw,relatime 0 0\n/dev/sda1 /boot ext4 rw 0 0\n";
+        let ram = "tmpfs / tmpfs rw,relatime 0 0\n/dev/sdb1 /media/sdb1 vfat ro 0 0\n";
+        // Alpine installed to disk: lbu is there, with no medium to save to.
+        assert_eq!(
+            commit_with(Some(&failing), &none, disk, &[]),
+            Persisted::Disk
+        );
+        assert_eq!(commit_with(Some(&saving), &none, disk, &[]), Persisted::Lbu);
+        assert_eq!(commit_with(None, &none, disk, &[]), Persisted::Disk);
+        // Diskless: what lbu says.
+        assert_eq!(
+            commit_with(Some(&failing), &none, ram, &[]),
+            Persisted::LbuFailed
+        );
+        assert_eq!(commit_with(Some(&saving), &none, ram, &[]), Persisted::Lbu);
+        assert_eq!(commit_with(None, &none, ram, &[]), Persisted::Volatile);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

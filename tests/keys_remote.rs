@@ -105,7 +105,18 @@ impl Home {
         nonce: &str,
         respond: impl FnOnce(&[u8]) -> Vec<u8>,
     ) -> (Option<Vec<u8>>, Output) {
-        let mut child = self.spawn(node, args);
+        self.converse_with(node, args, &[], nonce, respond)
+    }
+    /// [`Home::converse`] with `env` set too.
+    fn converse_with(
+        &self,
+        node: &Node,
+        args: &[&str],
+        env: &[(&str, &str)],
+        nonce: &str,
+        respond: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> (Option<Vec<u8>>, Output) {
+        let mut child = self.spawn_with(node, args, env);
         let mut stdout = child.stdout.take().unwrap();
         let head = match read_head(&mut stdout, nonce) {
             Ok(head) => head,
@@ -275,20 +286,29 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
 fn an_uncommitted_stage_reverts_by_itself() {
     for_each_node("revert", |node, who, home| {
         home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
-        assert_eq!(home.keys(), STAGED);
-        // The revert fires while a commit is under way: the commit finds
-        // its rotation expired and changes nothing.
+        assert_eq!(home.keys(), STAGED, "{who}");
+        wait_until("the revert", || {
+            home.keys() == ORIGINAL && home.leftovers().is_empty()
+        });
+    });
+}
+
+#[test]
+fn a_timer_that_wakes_during_a_commit_waits_for_it_and_reverts_nothing() {
+    // The timer waits for the node's lock: it never moves the backup over
+    // the file a commit installs under it (the node would be back on its
+    // old keys alone).
+    for_each_node("late", |node, who, home| {
+        home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
+        let lock = home.0.path(".rccr-keys.lock");
         let (_, out) = home.converse(node, &["commit", "n4"], "n4", |head| {
-            assert_eq!(split(head).1, "r2.n3");
-            // The revert ends with the marker's removal (the backup is
-            // back a moment before: a commit then finds the file changed).
-            let marker = home.0.path(".ssh/.rccr-rotation");
-            wait_until("the revert", || !marker.exists());
+            assert_eq!(split(head).1, "r2.n3", "{who}");
+            wait_until("the timer to wait for the commit", || lock_awaited(&lock));
             file(FINAL)
         });
-        assert_eq!(out.status.code(), Some(3), "{who}: {}", stderr(&out));
-        assert_eq!(home.keys(), ORIGINAL);
-        wait_until("the marker to go", || home.leftovers().is_empty());
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        wait_until("the timer to end", || !lock_awaited(&lock));
+        home.assert_untouched(who, FINAL);
     });
 }
 
@@ -353,6 +373,176 @@ fn no_input_changes_nothing_and_commit_still_persists() {
         );
         home.assert_untouched(who, ORIGINAL);
     });
+}
+
+#[test]
+fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
+    // Alpine installed to disk has lbu, with no medium to save to: its
+    // commit fails, and the change is on the disk all the same.
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    if rccr::persist::root_in_ram(&mounts) {
+        common::skip("this machine's root is in RAM");
+        return;
+    }
+    for_each_node("disklbu", |node, who, home| {
+        let bin = home.0.path("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let log = home.0.path("lbu.log");
+        let lbu = format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\necho 'usage: lbu commit [-nv] <media>' >&2\nexit 1\n",
+            log.display()
+        );
+        std::fs::write(bin.join("lbu"), lbu).unwrap();
+        std::fs::set_permissions(bin.join("lbu"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let env = [("PATH", path.as_str())];
+        home.send_ok(node, &["stage", "rd", "60", "nd"], "nd", STAGED);
+        let (_, out) = home.converse_with(node, &["commit", "ne"], &env, "ne", |_| file(FINAL));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "committed\ndisk\n", "{who}");
+        assert_has(&std::fs::read_to_string(&log).unwrap(), "commit");
+        home.assert_untouched(who, FINAL);
+    });
+}
+
+/// Whether a process waits for a lock (flock) on `path` (/proc/locks shows
+/// such a waiter with `->`).
+fn lock_awaited(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let inode = format!(":{}", std::fs::metadata(path).unwrap().ino());
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|line| {
+            line.contains("->") && line.split_whitespace().any(|field| field.ends_with(&inode))
+        })
+}
+
+#[test]
+fn a_timer_that_wakes_during_its_stage_reverts_only_after_it() {
+    // A slow disk (or a stage held at a failpoint) keeps the stage going
+    // past its one-second revert. The timer must wait for the stage, then
+    // revert: reverting under it, the stage would install the new file
+    // after the revert, with no marker or timer left to undo it.
+    for_each_node("slowstage", |node, who, home| {
+        // As src/failpoint.rs: `reached` once held, held until `continue`.
+        let gate = home.0.path("continue");
+        let held = home.0.path("reached");
+        let bin = home.0.path("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // The script's stage is held at its first sync once the marker
+        // has its name; rccr's at its failpoint `node-armed`, there too.
+        let sync = Command::new("sh")
+            .args(["-c", "command -v sync"])
+            .output()
+            .unwrap();
+        let sync = format!(
+            "#!/bin/sh\nif [ -e \"$HOME/.ssh/.rccr-rotation\" ] && [ ! -e '{gate}' ]; then\n\t: >'{held}'\n\twhile [ ! -e '{gate}' ]; do sleep 0.05; done\nfi\nexec {} \"$@\"\n",
+            stdout(&sync).trim(),
+            gate = gate.display(),
+            held = held.display(),
+        );
+        std::fs::write(bin.join("sync"), sync).unwrap();
+        std::fs::set_permissions(bin.join("sync"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let dir = home.0 .0.to_str().unwrap();
+        let env = [
+            ("PATH", path.as_str()),
+            ("RCCR_FAILPOINT", "node-armed"),
+            ("RCCR_FAILPOINT_DIR", dir),
+        ];
+        let mut child = home.spawn_with(node, &["stage", "rt", "1", "nu"], &env);
+        let mut out = child.stdout.take().unwrap();
+        read_head(&mut out, "nu").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&file(STAGED))
+            .unwrap();
+        wait_until("the stage to be held", || held.exists());
+        // The timer woke: it reverted (marker gone) or waits for the lock.
+        let marker = home.0.path(".ssh/.rccr-rotation");
+        let lock = home.0.path(".rccr-keys.lock");
+        wait_until("the timer to wake", || {
+            !marker.exists() || lock_awaited(&lock)
+        });
+        std::fs::write(&gate, "").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        wait_until("the revert after the stage", || {
+            home.keys() == ORIGINAL && home.leftovers().is_empty()
+        });
+    });
+}
+
+/// Sets or clears the immutable attribute of `path`; false where the
+/// filesystem has none.
+fn immutable(path: &Path, on: bool) -> bool {
+    let flag = if on { "+i" } else { "-i" };
+    Command::new("chattr")
+        .arg(flag)
+        .arg(path)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_commit_that_cannot_remove_the_marker_fails_and_changes_nothing() {
+    for_each_node("stuckmark", |node, who, home| {
+        home.send_ok(node, &["stage", "rm", "60", "nm"], "nm", STAGED);
+        let marker = home.0.path(".ssh/.rccr-rotation");
+        if !immutable(&marker, true) {
+            common::skip("no chattr +i here");
+            return;
+        }
+        let (_, out) = home.converse(node, &["commit", "nn"], "nn", |_| file(FINAL));
+        assert!(immutable(&marker, false));
+        assert_refused(&out, 1, "cannot disarm rotation rm.nm", who);
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        assert_eq!(home.read(node).1, "rm.nm", "{who}");
+        home.send_ok(node, &["commit", "no"], "no", FINAL);
+        home.assert_untouched(who, FINAL);
+    });
+}
+
+#[test]
+fn a_directory_that_cannot_be_set_to_0700_does_not_undo_an_install() {
+    // A user who may write in ~/.ssh but not chmod it (another owns it):
+    // the file is installed all the same. A stage that took the failed
+    // chmod for a failed install disarmed, and left the new file with no
+    // timer to undo it.
+    use std::os::unix::fs::chown;
+    const NOBODY: u32 = 65534;
+    for node in nodes() {
+        let who = name(&node);
+        let home = Home::with_original("nochmod", &node);
+        std::fs::set_permissions(home.0.path(".ssh"), std::fs::Permissions::from_mode(0o777))
+            .unwrap();
+        chown(&home.0 .0, Some(NOBODY), Some(NOBODY)).unwrap();
+        chown(home.ak(), Some(NOBODY), Some(NOBODY)).unwrap();
+        let ids = format!("--reuid={NOBODY}");
+        let gid = format!("--regid={NOBODY}");
+        let mut as_nobody: Node = ["setpriv", &ids, &gid, "--clear-groups", "--"]
+            .map(String::from)
+            .to_vec();
+        as_nobody.extend(node.iter().cloned());
+        let (_, out) = home.converse(&as_nobody, &["stage", "rc", "60", "nc"], "nc", |_| {
+            file(STAGED)
+        });
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "staged\n", "{who}");
+        assert_has(&stderr(&out), "0700");
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(home.read(&node).1, "rc.nc", "{who}: disarmed");
+        assert_eq!(backup(&home).as_deref(), Some(ORIGINAL), "{who}");
+        let (_, out) = home.converse(&as_nobody, &["commit", "nd"], "nd", |_| file(FINAL));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert!(stdout(&out).starts_with("committed\n"), "{who}");
+        home.assert_untouched(who, FINAL);
+    }
 }
 
 #[test]

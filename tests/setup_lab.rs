@@ -239,6 +239,30 @@ fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
 }
 
 #[test]
+fn an_adopted_node_that_still_takes_the_temporary_key_is_rotated() {
+    // A node that takes both keys and that no journal names (staged, its
+    // revert timer and the control killed, the journal moved away): it
+    // took the cluster key, so setup called it adopted and left it, and
+    // the temporary key still logged in.
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let out = setup(&lab, &["--yes", "--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_secured(&lab, &["target-1", "target-2"]);
+    let temporary = std::fs::read_to_string(lab.dir().join("pubkey")).unwrap();
+    let add = format!(
+        "printf '%s\\n' '{}' >>/root/.ssh/authorized_keys",
+        temporary.trim()
+    );
+    let added = lab.sh("target-1", &add);
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(lab.key_logs_in("/root/.rccr/temp_key", "target-1"));
+
+    let out = setup(&lab, &["--yes", "--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_secured(&lab, &["target-1", "target-2"]);
+}
+
+#[test]
 fn a_config_or_state_dir_another_user_owns_is_refused_and_nothing_changes() {
     let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let before = fingerprint(&lab, "target-1");

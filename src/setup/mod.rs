@@ -11,7 +11,9 @@
 //! 4. [`adopt`]: unique hostnames for new nodes that carry an image
 //!    default (or a name another node has).
 //! 5. Rotate the new nodes from the temporary key to the cluster key with
-//!    the no-lockout engine of `rccr keyrotate`; adopted nodes are left alone.
+//!    the no-lockout engine of `rccr keyrotate`; adopted nodes are left
+//!    alone, but for those that still take the temporary key
+//!    ([`lingering`]).
 //! 6. [`record`]: rccr's inventory and the Ansible inventory, atomically.
 //! 7. Form: the cluster engine's layers ([`crate::swarm::engine`]: machine,
 //!    swarm, services), then the config's own playbooks when Ansible is
@@ -19,6 +21,7 @@
 //! 8. [`report`]: a line per node per phase, then a table (or `--json`).
 pub mod adopt;
 pub mod discover;
+pub mod lingering;
 pub mod plan;
 pub mod record;
 pub mod report;
@@ -292,6 +295,9 @@ struct Rotated {
     unsettled: Vec<String>,
     /// Where this run rotated nodes: where they are now.
     rotated_at: Vec<NodeAddr>,
+    /// Adopted nodes that took the temporary key, and still may: their
+    /// rotation did not finish.
+    lingering: Vec<String>,
 }
 
 fn rotate(
@@ -310,9 +316,14 @@ fn rotate(
                 .iter()
                 .any(|n| Some(n.ip) == p.candidate.moved_from)
     };
+    let lingering = lingering::take_temporary_key(keys, planned, moved_mid_rotation);
     let to_rotate: Vec<(NodeAddr, Option<&Fingerprint>)> = planned
         .iter()
-        .filter(|p| matches!(p.action, Action::Adopt { .. }) || moved_mid_rotation(p))
+        .filter(|p| {
+            matches!(p.action, Action::Adopt { .. })
+                || moved_mid_rotation(p)
+                || lingering.contains(&p.candidate.ip)
+        })
         .map(|p| {
             let node = NodeAddr {
                 ip: IpAddr::V4(p.candidate.ip),
@@ -335,6 +346,7 @@ fn rotate(
             volatile: Vec::new(),
             unsettled: Vec::new(),
             rotated_at: Vec::new(),
+            lingering: Vec::new(),
         });
     }
     // The rest of the reports are of addresses only the journal lists:
@@ -384,11 +396,19 @@ fn rotate(
         .filter(|r| r.outcome.needs_old_key() && r.outcome != Outcome::RotatedVolatile)
         .map(|r| r.node.to_string())
         .collect();
+    let lingering = summary
+        .reports
+        .iter()
+        .filter(|r| matches!(r.node.ip, IpAddr::V4(ip) if lingering.contains(&ip)))
+        .filter(|r| !r.outcome.accepts_new_key())
+        .map(|r| r.node.to_string())
+        .collect();
     Ok(Rotated {
         cluster_key: Some(summary.new_key),
         volatile,
         unsettled,
         rotated_at: ours,
+        lingering,
     })
 }
 
@@ -420,6 +440,9 @@ fn failure(
     })?;
     fail_if_any(&rotated.volatile, |n, list| {
         format!("{n} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({list}): the old key is kept; give them storage, or run rccr setup again after their reboot")
+    })?;
+    fail_if_any(&rotated.lingering, |n, list| {
+        format!("{n} adopted node(s) still take the temporary key and could not be rotated ({list}): it is kept; run rccr setup again once they are reachable")
     })?;
     fail_if_any(&rotated.unsettled, |n, list| {
         format!("the temporary key is kept: an earlier rotation has not settled {n} node(s) ({list}); run rccr setup again once they are reachable, or rccr remove those that are gone")

@@ -20,7 +20,8 @@
 //! `flock` the script takes too), and a stage is refused while another
 //! rotation is armed: two controls, or two runs, never interleave their
 //! steps on one node, and the backup a revert restores is never
-//! overwritten.
+//! overwritten. The revert timer waits for that lock before it reverts,
+//! so it never reverts under a step.
 //!
 //! The revert timer holds a lock on the revert marker for as long as it
 //! lives (the marker says so on its second line), from before the marker
@@ -229,12 +230,20 @@ impl Files {
         Ok(())
     }
 
-    /// Installs `content` as authorized_keys durably (0600, the directory
-    /// at 0700).
+    /// Installs `content` as authorized_keys durably (0600), and sets the
+    /// directory to 0700. Fails only when the file was not installed: once
+    /// it is in place (a directory sync that failed after the rename), a
+    /// directory that cannot be synced or set to 0700 cannot undo that (a
+    /// stage that then disarmed would leave the new file with no timer).
     fn install(&self, content: &[u8]) -> io::Result<()> {
-        fsutil::write_atomic(&self.ak, content, 0o600)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+        let written = fsutil::write_atomic(&self.ak, content, 0o600);
+        if written.is_err() && fs::read(&self.ak).ok().as_deref() != Some(content) {
+            return written.map_err(|e| io::Error::other(e.to_string()));
+        }
+        if fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).is_err() {
+            eprintln!("rccr-remote: cannot set {} to 0700", self.dir.display());
+        }
+        Ok(())
     }
 }
 
@@ -471,12 +480,19 @@ fn start_timer(mark: &File, token: &str, seconds: u64) -> io::Result<()> {
 }
 
 /// The detached timer of a stage: after `seconds`, restores the backup if
-/// `token` is still the armed rotation. It takes no lock: a step stuck on a
-/// dead link must not hold back the one safety net that needs no control.
-/// (Its stdin, the marker's lock, tells the steps that it lives.)
+/// `token` is still the armed rotation. Once awake it waits for the node's
+/// lock before it reads the token, so it never reverts under a stage or a
+/// commit under way (each ends within the input wait): a stage it reverted
+/// under would install the new file after it, with no timer left; a
+/// commit, the backup would land over the new file. (Its stdin, the
+/// marker's lock, tells the steps that it lives.)
 fn revert_later(files: &Files, token: &str, seconds: &str) {
     sys::ignore_hangup();
     std::thread::sleep(Duration::from_secs(seconds.parse().unwrap_or(0)));
+    // Without the lock file (removed by hand) it reverts all the same.
+    let _lock = files
+        .open_lock()
+        .and_then(|lock| lock.lock().map(|()| lock));
     if files.armed() == token {
         let _ = files.revert();
     }
@@ -499,8 +515,22 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
                     format!("{} changed since it was read", files.ak.display()),
                 );
             }
-            // Disarm first: a crash from here on leaves old and new keys, never none.
-            let _ = fs::remove_file(&files.mark);
+            // Disarm first: a crash from here on leaves old and new keys,
+            // never none. A marker that stays would let its timer revert
+            // the commit. (Gone already is disarmed: `rm -f`.)
+            match fs::remove_file(&files.mark) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return fail(
+                        1,
+                        format!(
+                            "cannot disarm rotation {} (cannot remove {}); nothing changed",
+                            snap.armed,
+                            files.mark.display()
+                        ),
+                    )
+                }
+                _ => {}
+            }
             if files.install(&content).is_err() {
                 return fail(1, format!("cannot replace {}", files.ak.display()));
             }

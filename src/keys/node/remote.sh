@@ -31,8 +31,9 @@
 # 120, the control's own deadline for a step: a control that died or a link
 # cut mid-step must not keep the node's lock until TCP gives up.
 # Stage and commit hold the node's lock ($HOME/.rccr-keys.lock, flock, the
-# same lock rccr's built-in side takes); a stage is refused while another
-# rotation is armed, so the backup is never overwritten.
+# same lock rccr's built-in side takes), and the revert timer waits for it
+# before it reverts; a stage is refused while another rotation is armed,
+# so the backup is never overwritten.
 # The revert marker holds the armed token, then the line `timer-holds-lock`:
 # the revert timer holds a lock (flock) on the marker as long as it lives,
 # from before the marker takes its name. A marker nobody holds lost its
@@ -125,16 +126,21 @@ revert_if_timer_died() {
 # marker before it takes its name: it takes the marker's lock before the
 # fork, so the timer holds it from its first instant to its last. The
 # timer outlives this session, a lost link and a killed sshd, and restores
-# the backup unless commit disarmed it. It leaves the node's lock behind
-# (fd 9 closed): a stuck step must not hold it.
+# the backup unless commit disarmed it. It does not inherit the step's
+# lock (fd 9 is its own opening of the lock file): once awake, it waits
+# for the node's lock before it reads the armed token, so it never
+# reverts under a stage or a commit under way (each ends within the input
+# wait): a stage it reverted under would install the new file after it,
+# with no timer left; a commit, the backup would land over the new file.
 start_timer() {
 	flock -n 8 || return 1
 	(
 		trap '' HUP
 		sleep "$2"
+		flock 9 || :
 		read_armed
 		if [ "$armed" = "$1" ]; then revert; fi
-	) </dev/null >/dev/null 2>&1 9>&- &
+	) </dev/null >/dev/null 2>&1 9>>"$lock" &
 }
 
 # Prints the sum, the armed token and the bytes; keeps the first two.
@@ -202,36 +208,50 @@ receive() {
 		fail 1 "the new authorized_keys arrived incomplete; nothing changed"
 }
 
-# Renames the file $1 to $2 durably: fsync it, rename, fsync the
-# directory. `sync FILE` is coreutils' and busybox's; a sync that takes no
-# file syncs everything.
+# fsyncs the file or directory $1. `sync FILE` is coreutils' and busybox's;
+# a sync that takes no file syncs everything.
+sync_one() {
+	sync "$1" 2>/dev/null || sync
+}
+
+# Renames the file $1 to $2 durably: fsync it, rename, fsync the directory.
 durable_mv() {
-	{ sync "$1" 2>/dev/null || sync; } && mv -f "$1" "$2" || return 1
-	sync "$dir" 2>/dev/null || sync
+	sync_one "$1" && mv -f "$1" "$2" && sync_one "$dir"
 }
 
-# Installs $tmp as authorized_keys, durably.
+# Installs $tmp as authorized_keys, durably, and sets the directory to
+# 0700. Fails only when the file was not installed: once it is renamed,
+# a directory that cannot be synced or set to 0700 cannot undo that (a
+# stage that then disarmed would leave the new file with no timer).
 install_tmp() {
-	durable_mv "$tmp" "$ak" || return 1
-	chmod 700 "$dir"
+	sync_one "$tmp" && mv -f "$tmp" "$ak" || return 1
+	sync_one "$dir" || :
+	chmod 700 "$dir" 2>/dev/null || echo "rccr-remote: cannot set $dir to 0700" >&2
 }
 
+# Prints where the change ended up. A root on a disk keeps it whatever lbu
+# says: Alpine installed to disk has lbu too, with no medium to save to.
 persist() {
-	if command -v lbu >/dev/null 2>&1; then
-		lbu include "$dir" >/dev/null 2>&1
-		if lbu commit >/dev/null 2>&1; then echo lbu; else echo lbu-failed; fi
-		return
-	fi
-	fs=
+	on=disk
 	if [ -r /proc/mounts ]; then
 		while read -r _ mnt type _; do
-			if [ "$mnt" = / ]; then fs=$type; fi
+			if [ "$mnt" = / ]; then
+				case "$type" in
+				tmpfs | ramfs | rootfs) on=volatile ;;
+				*) on=disk ;;
+				esac
+			fi
 		done </proc/mounts
 	fi
-	case "$fs" in
-	tmpfs | ramfs | rootfs) echo volatile ;;
-	*) echo disk ;;
-	esac
+	if command -v lbu >/dev/null 2>&1; then
+		lbu include "$dir" >/dev/null 2>&1
+		if lbu commit >/dev/null 2>&1; then
+			on=lbu
+		elif [ "$on" = volatile ]; then
+			on=lbu-failed
+		fi
+	fi
+	echo "$on"
 }
 
 action=${1:-}
@@ -291,8 +311,9 @@ commit)
 		read_armed
 		[ "$armed" = "$snap_armed" ] || fail 3 "rotation $snap_armed expired: the node reverted"
 		[ "$(sum_of "$ak")" = "$sum" ] || fail 4 "$ak changed since it was read"
-		# Disarm first: a crash from here on leaves old and new keys, never none.
-		rm -f "$mark"
+		# Disarm first: a crash from here on leaves old and new keys, never
+		# none. A marker that stays would let its timer revert the commit.
+		rm -f "$mark" 2>/dev/null || fail 1 "cannot disarm rotation $armed (cannot remove $mark); nothing changed"
 		install_tmp || fail 1 "cannot replace $ak"
 		rm -f "$bak"
 		echo committed
