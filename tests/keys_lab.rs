@@ -10,7 +10,6 @@ use common::failpoint::{sigkill, Failpoint};
 use common::lab::{require_root, stderr, stdout, wait_for, Lab};
 use common::scratch::Scratch;
 use common::{assert_count, assert_has, ok, or_skip};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -93,27 +92,6 @@ fn through_failpoint(
 
 fn host_dir(lab: &Lab, name: &str) -> PathBuf {
     lab.dir().join("hosts").join(name)
-}
-
-/// Makes host `name` diskless with storage `kind` (`lbu`, `none`) as
-/// Alpine runs from RAM: besides the lab's lbu stand-in, the node side of
-/// a rotation (rccr and sh, first in its sessions' PATH) sees `/` as a RAM
-/// filesystem in /proc/mounts (a tmpfs over `/` in a mount namespace of
-/// its own, while paths still resolve in the host's tree, as
-/// tests/init_lab.rs runs rccr-init). The lab's own root is on a disk,
-/// where a change is kept whatever lbu says.
-fn diskless(lab: &Lab, name: &str, kind: &str) {
-    lab.storage(name, kind);
-    let fakebin = host_dir(lab, name).join("fakebin");
-    let rccr = lab.dir().join("bin/rccr");
-    for (wrapper, program) in [("rccr", rccr.to_str().unwrap()), ("sh", "/bin/sh")] {
-        let script = format!(
-            "#!/bin/sh\nexec unshare --mount /bin/sh -c 'mount -t tmpfs rccr-ram / && exec \"$@\"' sh {program} \"$@\"\n"
-        );
-        let path = fakebin.join(wrapper);
-        std::fs::write(&path, script).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
 }
 
 fn kill_sshd(lab: &Lab, name: &str) {
@@ -531,8 +509,8 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
     let lab = or_skip!(two_target_lab());
     // target-1: diskless, no medium (lbu commit fails); target-2: diskless
     // with an lbu medium.
-    diskless(&lab, "target-1", "none");
-    diskless(&lab, "target-2", "lbu");
+    lab.storage("target-1", "none");
+    lab.storage("target-2", "lbu");
     let out = rotate(&lab, &PAIR, &["--json"]);
     let json = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{json}\n{}", stderr(&out));
@@ -563,7 +541,7 @@ fn a_node_without_storage_ends_rotated_volatile_and_keeps_its_key_over_a_reboot(
     assert_eq!(persisted_status(&lab, "target-1"), "volatile");
 
     // Once it can persist, a run finds it so, and only then cleans up.
-    diskless(&lab, "target-1", "lbu");
+    lab.storage("target-1", "lbu");
     assert_converges(&lab, &PAIR);
     lab.reboot(&PAIR);
     assert_rotated(&lab, &PAIR);

@@ -774,7 +774,9 @@ impl Lab {
 
     /// What `host` keeps over a reboot: `disk` (everything, the default),
     /// `lbu` (diskless: what its lbu stand-in committed), `none` (diskless,
-    /// `lbu commit` fails). Its files as they are now become its image.
+    /// `lbu commit` fails). Its files as they are now become its image. A
+    /// diskless host's sessions see `/` as a RAM filesystem, as on Alpine
+    /// run from RAM (rccr and sh wrapped in its fakebin: lab.sh).
     pub fn storage(&self, host: &str, kind: &str) {
         self.lab_cmd(&["storage", host, kind]);
     }

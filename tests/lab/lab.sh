@@ -384,6 +384,25 @@ EOF
 	NEW_HOSTS="$NEW_HOSTS $name"
 }
 
+# A diskless host's sessions see `/` as a RAM filesystem, as Alpine run
+# from RAM does: rccr and sh, first in their PATH, run in a mount namespace
+# of their own with a tmpfs over `/`, which /proc/mounts shows while paths
+# still resolve in the host's tree. The lab's own root is on a disk, where
+# a change is kept whatever lbu says.
+write_ram_root() {
+	local h=$1 wrapper program
+	for wrapper in rccr sh; do
+		program=/bin/sh
+		[ "$wrapper" = sh ] || program=$LABDIR/bin/rccr
+		cat >"$h/fakebin/$wrapper.tmp" <<EOF
+#!/bin/sh
+exec unshare --mount /bin/sh -c 'mount -t tmpfs rccr-ram / && exec "\$@"' sh '$program' "\$@"
+EOF
+		chmod 755 "$h/fakebin/$wrapper.tmp"
+		mv -f "$h/fakebin/$wrapper.tmp" "$h/fakebin/$wrapper"
+	done
+}
+
 # The commands a hostile host wraps for SSH sessions (first in their PATH):
 # what it answers when asked for its facts.
 write_fakebin() {
@@ -1028,7 +1047,7 @@ cmd_storage() {
 	load_lab "$1"
 	h=$(hostdir "$2")
 	case "$3" in
-	disk) rm -f "$h/storage" "$h/fakebin/lbu" "$h/image.tar" ;;
+	disk) rm -f "$h/storage" "$h/fakebin/lbu" "$h/fakebin/rccr" "$h/fakebin/sh" "$h/image.tar" ;;
 	lbu | none)
 		# The image this host boots from: its files as they are now.
 		tar -C "$h" -cf "$h/image.tar.tmp" --exclude='ov/*/work' root ov
@@ -1036,6 +1055,7 @@ cmd_storage() {
 		echo "$3" >"$h/storage.tmp"
 		mv -f "$h/storage.tmp" "$h/storage"
 		write_lbu "$2"
+		write_ram_root "$h"
 		;;
 	*) die "storage: disk, lbu or none, got '$3'" ;;
 	esac
