@@ -1678,8 +1678,18 @@ fn a_restore_whose_lbu_commit_fails_is_exit_1() {
     let lbu = home.0.path("bin/lbu");
     std::fs::set_permissions(&lbu, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:/usr/bin:/bin", home.0.path("bin").display());
+    // On a disk root a change is kept whatever lbu says: rccr runs as on
+    // Alpine from RAM, `/` a tmpfs in /proc/mounts (a mount namespace of
+    // its own, paths still resolving in this machine's tree).
+    let ram_root = format!(
+        "#!/bin/sh\nexec unshare --mount /bin/sh -c 'mount -t tmpfs rccr-ram / && exec \"$@\"' sh {RCCR} \"$@\"\n"
+    );
+    home.0.write("bin/rccr-ram-root", &ram_root);
+    let wrapper = home.0.path("bin/rccr-ram-root");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = home
-        .command(
+        .command_of(
+            wrapper.to_str().unwrap(),
             &["restore", archive.to_str().unwrap()],
             home.state().as_os_str(),
         )
