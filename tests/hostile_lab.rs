@@ -1127,3 +1127,36 @@ fn a_forged_arp_answer_that_comes_first_is_not_taken_for_the_node_s_mac() {
         assert_has(&err, &format!("listed once, with {forged}"));
     }
 }
+
+/// anyip answers at 64 addresses of a block besides its lease (32 of them
+/// added here): one MAC at 65 addresses. Setup logs in at its lowest 64
+/// only and says so once; before, it logged in at every address a MAC
+/// answered at (65,534 on a /16, hours when the handshakes stall).
+#[test]
+fn a_mac_answering_at_more_addresses_than_the_cap_is_probed_at_its_lowest_only() {
+    let lab = or_skip!(Lab::builder().targets(1).hostile("anyip").up_as_root());
+    let anyip = lab.host("anyip");
+    let ip: std::net::Ipv4Addr = anyip.ip.parse().expect("an address");
+    let [a, b, c, _] = ip.octets();
+    // The statics' addresses, unused here: right after ANYIP_BLOCK.
+    let block = format!("{a}.{b}.{c}.{}/27", ANYIP_BLOCK.end);
+    let route = format!("ip route replace local {block} dev eth0 table local");
+    common::ok("a bigger block", &lab.sh("anyip", &route));
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup", &out);
+    let mac = format!("\"mac\": \"{}\"", anyip.mac);
+    let rows: Vec<&str> = json.lines().filter(|l| l.contains(&mac)).collect();
+    assert_eq!(rows.len(), 65, "{json}");
+    // Its lease is its highest address: the one not logged in to.
+    let lease = object_of(&json, &anyip.ip);
+    assert!(lease.contains("\"found\": \"no-ssh\""), "{lease}");
+    let probed = rows
+        .iter()
+        .filter(|r| !r.contains("\"found\": \"no-ssh\""))
+        .count();
+    assert_eq!(probed, 64, "{json}");
+    let err = stderr(&out);
+    let warning = format!("{} answered ARP at 65 addresses", anyip.mac);
+    assert_eq!(err.matches(&warning).count(), 1, "{err}");
+    assert_adopted(&lab, "target-1", &json);
+}

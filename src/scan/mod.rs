@@ -128,7 +128,8 @@ pub struct Host {
 }
 
 impl Host {
-    fn new(ip: Ipv4Addr, mac: Option<MacAddr>) -> Host {
+    /// A host the sweep found at `ip`: nothing else known yet.
+    pub fn new(ip: Ipv4Addr, mac: Option<MacAddr>) -> Host {
         Host {
             ip,
             mac,

@@ -265,7 +265,23 @@ pub fn discover(
         known,
         unsettled,
     };
-    let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
+    let (probed, capped) = probe_cap(&report.hosts);
+    for (mac, count) in &capped {
+        eprintln!(
+            "rccr setup: warning: {mac} answered ARP at {count} addresses: logged in to at its \
+             lowest {MAX_PROBES_PER_MAC} only, the other {} are no-ssh this run (a host answering \
+             for a whole block: proxy ARP, a local route)",
+            count - MAX_PROBES_PER_MAC
+        );
+    }
+    let hosts: Vec<(&scan::Host, bool)> = report.hosts.iter().zip(probed).collect();
+    let mut candidates = parallel::map(&hosts, PARALLEL, |(host, probed)| {
+        if *probed {
+            probe.classify(host)
+        } else {
+            unprobed(host)
+        }
+    });
     one_address_each(&mut candidates, known);
     moved_away(&mut candidates, known);
     for c in &mut candidates {
@@ -287,6 +303,37 @@ pub fn discover(
 
 /// The most other addresses a note names.
 const ADDRESSES_NAMED: usize = 3;
+
+/// The most addresses one MAC is logged in to at: a host that answers ARP
+/// at a whole block (proxy ARP, a local route) would otherwise make setup
+/// log in at every address of it, 65,534 on a /16, about 5 s each when
+/// the handshakes stall.
+pub const MAX_PROBES_PER_MAC: usize = 64;
+
+/// Which of `hosts` (sorted by address) to log in to: all but those of a
+/// MAC past its lowest [`MAX_PROBES_PER_MAC`] addresses; with every MAC
+/// that answered at more, and at how many. An address that more than one
+/// MAC answered for is always probed: a host answering for many cannot
+/// hide a real one that answers too.
+fn probe_cap(hosts: &[scan::Host]) -> (Vec<bool>, Vec<(Mac, usize)>) {
+    let mut seen: std::collections::BTreeMap<Mac, usize> = std::collections::BTreeMap::new();
+    let probed = hosts
+        .iter()
+        .map(|h| match (h.mac, h.other_macs.is_empty()) {
+            (Some(mac), true) => {
+                let n = seen.entry(mac).or_default();
+                *n += 1;
+                *n <= MAX_PROBES_PER_MAC
+            }
+            _ => true,
+        })
+        .collect();
+    let capped = seen
+        .into_iter()
+        .filter(|(_, n)| *n > MAX_PROBES_PER_MAC)
+        .collect();
+    (probed, capped)
+}
 
 /// What a machine whose host key is copied from another must do.
 const COPIED_CARD: &str = "give it its own host keys: rm /etc/ssh/ssh_host_* there and \
@@ -670,13 +717,7 @@ impl Probe<'_> {
     /// MAC to be another machine's (an older node that lists none: as
     /// before, a mismatch); with any other host key, at once.
     fn classify(&self, host: &scan::Host) -> Candidate {
-        let mut c = Candidate {
-            hostname: host
-                .hostname
-                .as_deref()
-                .and_then(|n| Hostname::parse(n).ok()),
-            ..Candidate::at(host.ip, host.mac)
-        };
+        let mut c = unprobed(host);
         let mut heard: Vec<Mac> = host.mac.into_iter().collect();
         heard.extend(&host.other_macs);
         if heard.len() > 1 {
@@ -951,6 +992,17 @@ impl Probe<'_> {
                 None
             }
         }
+    }
+}
+
+/// A host as the sweep found it, with its DNS name: not logged in to.
+fn unprobed(host: &scan::Host) -> Candidate {
+    Candidate {
+        hostname: host
+            .hostname
+            .as_deref()
+            .and_then(|n| Hostname::parse(n).ok()),
+        ..Candidate::at(host.ip, host.mac)
     }
 }
 
@@ -1536,5 +1588,27 @@ mod tests {
             note.contains("02:00:00:00:00:01, 02:00:00:00:00:02"),
             "{note}"
         );
+    }
+
+    /// One MAC at more addresses than the cap: its lowest are probed; an
+    /// address another MAC answered for too is probed all the same.
+    #[test]
+    fn a_mac_at_too_many_addresses_is_probed_at_its_lowest_only() {
+        let mac: Mac = "02:00:00:00:00:01".parse().unwrap();
+        let other: Mac = "02:00:00:00:00:02".parse().unwrap();
+        let mut hosts: Vec<scan::Host> = (0..MAX_PROBES_PER_MAC as u32 + 3)
+            .map(|i| {
+                let mut h = scan::Host::new(Ipv4Addr::from(0x0a00_0001 + i), Some(mac));
+                h.ssh = true;
+                h
+            })
+            .collect();
+        hosts.push(scan::Host::new("10.0.1.1".parse().unwrap(), Some(other)));
+        let last = MAX_PROBES_PER_MAC + 1;
+        hosts[last].other_macs.push(other);
+        let (probed, capped) = probe_cap(&hosts);
+        let skipped: Vec<usize> = (0..probed.len()).filter(|i| !probed[*i]).collect();
+        assert_eq!(skipped, [MAX_PROBES_PER_MAC, MAX_PROBES_PER_MAC + 2]);
+        assert_eq!(capped, [(mac, MAX_PROBES_PER_MAC + 2)]);
     }
 }
