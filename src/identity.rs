@@ -365,11 +365,17 @@ impl fmt::Display for Arch {
 /// Debian alike) its kernel's boot_id, which tells one running machine
 /// from another, and the IPv4 blocks its kernel takes as its own (the
 /// `LOCAL` routes of `/proc/net/fib_trie`: its addresses, and any block
-/// routed to itself), which tell its own addresses from a relay's.
+/// routed to itself), which tell its own addresses from a relay's; then
+/// the Ethernet MACs of its interfaces (`/sys/class/net/*/address`, at
+/// most [`MAX_MACS`] + 1 lines), which tell its own MAC from one another
+/// host answered ARP with for its address.
 pub const FACTS_COMMAND: &str = "hostname; uname -m || exit; \
      b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) && echo \"boot $b\"; \
      awk '/\\|--/ { a = $2 } / host LOCAL/ { print \"local \" a $1 }' \
-     /proc/net/fib_trie 2>/dev/null; exit 0";
+     /proc/net/fib_trie 2>/dev/null; \
+     for f in /sys/class/net/*/address; do read -r m < \"$f\" 2>/dev/null || continue; \
+     case $m in ??:??:??:??:??:??) echo \"mac $m\";; esac; done 2>/dev/null | head -n 65; \
+     exit 0";
 /// The most a node may answer [`FACTS_COMMAND`] with: its lines fit many
 /// times over, and a node that sends more is not telling facts.
 pub const MAX_FACTS_LEN: usize = 64 * 1024;
@@ -378,6 +384,9 @@ const MAX_ARCH_LEN: usize = 64;
 /// The most distinct local blocks rccr keeps of a node: a machine with
 /// more is taken as one that did not tell them (see [`Facts::owns`]).
 pub const MAX_LOCAL_BLOCKS: usize = 64;
+/// The most distinct MACs rccr keeps of a node: a machine with more is
+/// taken as one that did not tell them (see [`Facts::has_mac`]).
+pub const MAX_MACS: usize = 64;
 
 /// A kernel's boot_id (`/proc/sys/kernel/random/boot_id`): a random UUID
 /// each boot, so two machines, copies of one card included, never share
@@ -439,6 +448,10 @@ pub struct Facts {
     /// Distinct, in the order told; empty when none were told, or more
     /// than [`MAX_LOCAL_BLOCKS`].
     pub local: Vec<Cidr>,
+    /// The MACs of its interfaces but all-zero ones (loopback), distinct,
+    /// in the order told; empty when none were told, or more than
+    /// [`MAX_MACS`].
+    pub macs: Vec<Mac>,
 }
 
 /// Why a node's answer is not facts, worded to follow "bad facts: ".
@@ -449,7 +462,7 @@ pub enum FactsError {
     Hostname(HostnameError),
     Arch,
     /// This line (from 1) is neither `boot UUID` (the third, once) nor
-    /// `local A.B.C.D/N`.
+    /// `local A.B.C.D/N` nor `mac xx:xx:xx:xx:xx:xx`.
     Line(usize),
 }
 
@@ -462,7 +475,8 @@ impl fmt::Display for FactsError {
             FactsError::Arch => f.write_str("uname -m is not one word of letters, digits and _"),
             FactsError::Line(n) => write!(
                 f,
-                "line {n} is neither the boot_id (boot UUID) nor a local block (local A.B.C.D/N)"
+                "line {n} is neither the boot_id (boot UUID) nor a local block (local A.B.C.D/N) \
+                 nor a MAC (mac xx:xx:xx:xx:xx:xx)"
             ),
         }
     }
@@ -471,11 +485,13 @@ impl fmt::Display for FactsError {
 impl Facts {
     /// The output of [`FACTS_COMMAND`]: a hostname that follows
     /// [`check_dns_name`], a `uname -m` word, then at most one `boot UUID`
-    /// line and any number of `local A.B.C.D/N` lines (host bits clear),
-    /// in that order, each line ending in a newline (the last one's
+    /// line and any number of `local A.B.C.D/N` lines (host bits clear)
+    /// and `mac xx:xx:xx:xx:xx:xx` lines (lowercase, as the kernel writes
+    /// it), in that order, each line ending in a newline (the last one's
     /// optional). Anything else, a blank line included, is refused: the
-    /// node is not telling facts. A node that tells neither (an older
-    /// system) is parsed as one whose boot_id and addresses are unknown.
+    /// node is not telling facts. A node that tells none of them (an older
+    /// system) is parsed as one whose boot_id, addresses and MACs are
+    /// unknown.
     pub fn parse(output: &[u8]) -> Result<Facts, FactsError> {
         let text = core::str::from_utf8(output).map_err(|_| FactsError::NotText)?;
         let text = text.strip_suffix('\n').unwrap_or(text);
@@ -493,8 +509,10 @@ impl Facts {
             arch: arch.parse().ok(),
             boot: None,
             local: Vec::new(),
+            macs: Vec::new(),
         };
         let mut too_many = false;
+        let mut too_many_macs = false;
         for (i, line) in lines.enumerate() {
             let bad = FactsError::Line(i + 3);
             match line.split_once(' ') {
@@ -510,11 +528,24 @@ impl Facts {
                         facts.local.push(block);
                     }
                 }
+                Some(("mac", text)) => {
+                    let mac: Mac = text.parse().map_err(|_| bad.clone())?;
+                    if mac.to_string() != text {
+                        return Err(bad);
+                    }
+                    if mac.0 != [0; 6] && !too_many_macs && !facts.macs.contains(&mac) {
+                        too_many_macs = facts.macs.len() == MAX_MACS;
+                        facts.macs.push(mac);
+                    }
+                }
                 _ => return Err(bad),
             }
         }
         if too_many {
             facts.local = Vec::new();
+        }
+        if too_many_macs {
+            facts.macs = Vec::new();
         }
         Ok(facts)
     }
@@ -525,6 +556,14 @@ impl Facts {
     /// forwards to it (a relay, a NAT).
     pub fn owns(&self, ip: Ipv4Addr) -> Option<bool> {
         (!self.local.is_empty()).then(|| self.local.iter().any(|b| b.contains(ip)))
+    }
+
+    /// Whether `mac` is one of this machine's own interfaces': `None` when
+    /// it told no MACs (an older system, or more than [`MAX_MACS`]).
+    /// `Some(false)`: the MAC that answered ARP for its address is another
+    /// machine's.
+    pub fn has_mac(&self, mac: Mac) -> Option<bool> {
+        (!self.macs.is_empty()).then(|| self.macs.contains(&mac))
     }
 }
 
@@ -725,6 +764,51 @@ mod tests {
     const BOOT: &str = "0f6c3e1a-9b2d-4c5e-8f70-a1b2c3d4e5f6";
 
     #[test]
+    fn facts_tell_the_node_s_own_macs_strictly() {
+        let mac = |s: &str| s.parse::<Mac>().unwrap();
+        let out = format!(
+            "n1\naarch64\nboot {BOOT}\nlocal 10.0.0.5/32\nmac 00:00:00:00:00:00\n\
+             mac 02:52:43:00:00:05\nmac b8:27:eb:01:02:03\nmac 02:52:43:00:00:05\n"
+        );
+        let facts = Facts::parse(out.as_bytes()).unwrap();
+        assert_eq!(
+            facts.macs,
+            [mac("02:52:43:00:00:05"), mac("b8:27:eb:01:02:03")]
+        );
+        assert_eq!(facts.has_mac(mac("02:52:43:00:00:05")), Some(true));
+        assert_eq!(facts.has_mac(mac("02:52:43:00:00:06")), Some(false));
+        // An older node: none told, unknown.
+        let old = Facts::parse(b"n1\nx86_64\nlocal 10.0.0.5/32\n").unwrap();
+        assert_eq!(old.has_mac(mac("02:52:43:00:00:06")), None);
+        // Loopback's alone is none told.
+        let lo = Facts::parse(b"n1\nx86_64\nmac 00:00:00:00:00:00\n").unwrap();
+        assert_eq!(lo.has_mac(mac("02:52:43:00:00:06")), None);
+        // Only the kernel's form: lowercase, colons, six bytes.
+        for bad in [
+            "mac 02:52:43:00:00:0A",
+            "mac 02-52-43-00-00-0a",
+            "mac 02:52:43:00:00",
+            "mac 02:52:43:00:00:0a:01",
+            "mac  02:52:43:00:00:0a",
+            "mac 02:52:43:00:00:0a\x1b[2J",
+            "mac",
+        ] {
+            let out = format!("n1\nx86_64\n{bad}\n");
+            assert_eq!(
+                Facts::parse(out.as_bytes()),
+                Err(FactsError::Line(3)),
+                "{bad}"
+            );
+        }
+        // More MACs than rccr keeps: as if none were told.
+        let many: String = (0..=MAX_MACS)
+            .map(|i| format!("mac 02:00:00:00:{:02x}:{:02x}\n", i / 256, i % 256))
+            .collect();
+        let facts = Facts::parse(format!("n1\nx86_64\n{many}").as_bytes()).unwrap();
+        assert_eq!(facts.has_mac(mac("02:00:00:00:00:01")), None);
+    }
+
+    #[test]
     fn facts_tell_a_boot_id_and_local_blocks_where_the_node_has_them() {
         // What a lab host answers FACTS_COMMAND with: its address twice
         // (fib_trie's Main and Local tables), loopback, a local block.
@@ -824,7 +908,8 @@ mod tests {
         }
         assert_eq!(
             FactsError::Line(4).to_string(),
-            "line 4 is neither the boot_id (boot UUID) nor a local block (local A.B.C.D/N)"
+            "line 4 is neither the boot_id (boot UUID) nor a local block (local A.B.C.D/N) \
+             nor a MAC (mac xx:xx:xx:xx:xx:xx)"
         );
     }
 

@@ -993,3 +993,170 @@ fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect()
 }
+
+/// An ARP liar, run with /usr/bin/python3 inside a lab host: `CONTROL_IP
+/// TARGET_IP MAC`. On the first ARP request it sees from the control (the
+/// sweep's first), and again on the first one for TARGET_IP, it answers the
+/// control directly that TARGET_IP is at MAC, from MAC (Ethernet source and
+/// ARP sender alike). Prints `ready` once listening, `forged N` at the end.
+const ARP_LIAR: &str = r#"
+import socket, struct, sys
+control, target = socket.inet_aton(sys.argv[1]), socket.inet_aton(sys.argv[2])
+fake = bytes.fromhex(sys.argv[3].replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("eth0", 0))
+s.settimeout(120)
+print("ready", flush=True)
+forged, early = 0, False
+while forged < 2:
+    try:
+        f = s.recv(1514)
+    except socket.timeout:
+        break
+    if len(f) < 42 or f[20:22] != b"\x00\x01" or f[28:32] != control:
+        continue
+    if early and f[38:42] != target:
+        continue
+    early = True
+    sha = f[22:28]
+    reply = sha + fake + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
+    s.send(reply + fake + target + sha + control)
+    forged += 1
+print("forged", forged, flush=True)
+"#;
+
+/// Runs setup twice on a lab of two targets and an ARP liar: once to adopt
+/// them, then, target-2 off and the liar answering for target-1's address
+/// with target-2's MAC ([`ARP_LIAR`]), again; with `lost`, target-1's
+/// answer to the sweep's request is lost, so the liar's comes first (and
+/// target-1's only when the control's kernel asks for it).
+/// Checks that target-1 is adopted as itself, held back nowhere, and keeps
+/// its MAC. Returns setup's stderr and the MAC the liar claimed.
+fn setup_with_an_arp_liar(lost: bool) -> (String, String) {
+    let lab = Lab::builder().targets(2).hostile("liar").up();
+    let (out, _) = setup(&lab, &[]);
+    common::ok("first setup", &out);
+    let (t1, t2) = (lab.host("target-1"), lab.host("target-2"));
+    // target-2 is off: its MAC names a node that is not there.
+    common::ok(
+        "target-2 off",
+        &lab.exec("target-2", &["ip", "link", "set", "eth0", "down"]),
+    );
+    if lost {
+        // target-1's first ARP answer to the control (the sweep's) is lost.
+        let rules = format!(
+            "table arp rccr_lab_lost {{\n chain out {{\n type filter hook output priority 0;\n \
+             arp operation reply arp daddr ip {} quota until 50 bytes drop\n }}\n}}\n",
+            lab.ip("control")
+        );
+        let out = lab.exec_stdin("target-1", &["nft", "-f", "-"], rules.as_bytes());
+        common::ok("lose one answer", &out);
+    }
+    // The control's kernel knows no MAC for target-1: the liar's answers,
+    // none of which it asked for, do not make one (arp_accept is 0); it
+    // asks itself when it connects, and only target-1 answers then.
+    common::ok(
+        "flush",
+        &lab.exec("control", &["ip", "neigh", "flush", "dev", "eth0"]),
+    );
+    let control_ip = lab.ip("control");
+    let args = [
+        "/usr/bin/python3",
+        "-c",
+        ARP_LIAR,
+        &control_ip,
+        &t1.ip,
+        &t2.mac,
+    ];
+    let mut liar = lab.spawn("liar", &args);
+    let mut ready = String::new();
+    let mut liar_out = std::io::BufReader::new(liar.stdout.take().expect("liar's stdout"));
+    std::io::BufRead::read_line(&mut liar_out, &mut ready).expect("liar's first line");
+    assert_eq!(ready, "ready\n", "the ARP liar did not start");
+
+    let (out, _) = setup(&lab, &[]);
+    let mut forged = String::new();
+    std::io::Read::read_to_string(&mut liar_out, &mut forged).expect("liar's output");
+    let _ = liar.wait();
+    assert_eq!(forged, "forged 2\n", "the ARP liar did not lie");
+    let json = common::ok("setup with an ARP liar", &out);
+    let err = stderr(&out);
+    let object = object_of(&json, &t1.ip);
+    assert!(object.contains("\"found\": \"adopted\""), "{object}\n{err}");
+    assert!(!err.contains("held back"), "{err}");
+    assert_adopted(&lab, "target-1", &json);
+    let nodes = stdout(&lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    let line = nodes
+        .lines()
+        .find(|l| l.starts_with(&format!("{}\t", t1.ip)))
+        .unwrap_or_else(|| panic!("no {} in\n{nodes}", t1.ip));
+    assert!(line.contains(&t1.mac) && !line.contains(&t2.mac), "{line}");
+    // The sweep heard both and said so.
+    assert_has(&err, &format!("{} answered from two MAC addresses", t1.ip));
+    (err, t2.mac)
+}
+
+fn python_lab() -> bool {
+    require_root() && std::path::Path::new("/usr/bin/python3").exists()
+}
+
+/// A host on the LAN answers ARP for target-1's address with target-2's
+/// MAC, before the sweep asks and again when it does. Before, the first
+/// answer won: target-1 was taken for target-2 by its MAC, its host key
+/// did not match target-2's pins, and it was `host-key-mismatch`, left
+/// out of the run (a duplicate, "copied MAC", held back from the
+/// inventory, when it answered elsewhere too). Now the early answer is not
+/// heard and the other is a conflict.
+#[test]
+fn a_forged_arp_answer_before_the_sweep_asks_is_not_heard() {
+    if python_lab() {
+        setup_with_an_arp_liar(false);
+    }
+}
+
+/// The liar's answer to the sweep's request for target-1's address comes
+/// first (target-1's is lost; it answers when the control's kernel asks).
+/// Before, the liar's MAC was target-1's to setup (as above). Now the sweep
+/// keeps both, and neither is target-1's until target-1's own facts (the
+/// MACs of its interfaces) say which one is.
+#[test]
+fn a_forged_arp_answer_that_comes_first_is_not_taken_for_the_node_s_mac() {
+    if python_lab() {
+        let (err, forged) = setup_with_an_arp_liar(true);
+        // The sweep heard the liar first.
+        assert_has(&err, &format!("listed once, with {forged}"));
+    }
+}
+
+/// anyip answers at 64 addresses of a block besides its lease (32 of them
+/// added here): one MAC at 65 addresses. Setup logs in at its lowest 64
+/// only and says so once; before, it logged in at every address a MAC
+/// answered at (65,534 on a /16, hours when the handshakes stall).
+#[test]
+fn a_mac_answering_at_more_addresses_than_the_cap_is_probed_at_its_lowest_only() {
+    let lab = or_skip!(Lab::builder().targets(1).hostile("anyip").up_as_root());
+    let anyip = lab.host("anyip");
+    let ip: std::net::Ipv4Addr = anyip.ip.parse().expect("an address");
+    let [a, b, c, _] = ip.octets();
+    // The statics' addresses, unused here: right after ANYIP_BLOCK.
+    let block = format!("{a}.{b}.{c}.{}/27", ANYIP_BLOCK.end);
+    let route = format!("ip route replace local {block} dev eth0 table local");
+    common::ok("a bigger block", &lab.sh("anyip", &route));
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup", &out);
+    let mac = format!("\"mac\": \"{}\"", anyip.mac);
+    let rows: Vec<&str> = json.lines().filter(|l| l.contains(&mac)).collect();
+    assert_eq!(rows.len(), 65, "{json}");
+    // Its lease is its highest address: the one not logged in to.
+    let lease = object_of(&json, &anyip.ip);
+    assert!(lease.contains("\"found\": \"no-ssh\""), "{lease}");
+    let probed = rows
+        .iter()
+        .filter(|r| !r.contains("\"found\": \"no-ssh\""))
+        .count();
+    assert_eq!(probed, 64, "{json}");
+    let err = stderr(&out);
+    let warning = format!("{} answered ARP at 65 addresses", anyip.mac);
+    assert_eq!(err.matches(&warning).count(), 1, "{err}");
+    assert_adopted(&lab, "target-1", &json);
+}

@@ -108,7 +108,13 @@ impl NameSource {
 pub struct Host {
     pub ip: Ipv4Addr,
     /// Known for hosts found by ARP; `None` for hosts behind a router.
+    /// The MAC that answered first: with `other_macs`, not the host's for
+    /// sure.
     pub mac: Option<MacAddr>,
+    /// Other MACs that answered for this address (an address conflict, or a
+    /// host answering for another): which one is the host's, the sweep
+    /// cannot tell.
+    pub other_macs: Vec<MacAddr>,
     /// As received (see [`names`] for how it is checked before display).
     pub hostname: Option<String>,
     pub name_source: Option<NameSource>,
@@ -122,10 +128,12 @@ pub struct Host {
 }
 
 impl Host {
-    fn new(ip: Ipv4Addr, mac: Option<MacAddr>) -> Host {
+    /// A host the sweep found at `ip`: nothing else known yet.
+    pub fn new(ip: Ipv4Addr, mac: Option<MacAddr>) -> Host {
         Host {
             ip,
             mac,
+            other_macs: Vec::new(),
             hostname: None,
             name_source: None,
             ssh: false,
@@ -173,7 +181,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     let servers = lookup::nameservers(&resolv);
     // Hosts are named and probed while the sweep still runs.
     let mut pending = lookup::Lookup::new(&servers, opts.timeout, opts.retries)?;
-    let found = sweep::sweep(
+    let swept = sweep::sweep(
         &jobs,
         opts.timeout,
         opts.retries,
@@ -186,10 +194,12 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
         .into_iter()
         .map(|a| (a.ip, a))
         .collect();
-    let mut hosts = Vec::with_capacity(found.len());
+    let mut hosts = Vec::with_capacity(swept.found.len());
     let mut left = Vec::new();
-    for (ip, mac) in found {
+    let mut conflicts = swept.conflicts;
+    for (ip, mac) in swept.found {
         let mut host = Host::new(ip, mac);
+        host.other_macs = conflicts.remove(&ip).unwrap_or_default();
         match answers.remove(&ip) {
             Some(answer) => lookup::apply(&mut host, answer),
             None => left.push(hosts.len()),

@@ -5,8 +5,12 @@
 //! [`MAX_BURST`]); replies are read between bursts. Addresses still silent are
 //! asked again `retries` times, spread evenly over `timeout`, and a reply to
 //! any round counts. A reply counts only if it answers what we asked: an
-//! ARP reply to our address from inside the subnet we swept on that
-//! interface, an echo reply with our identifier and our random payload.
+//! ARP reply to our address, for an address of the subnet we swept on that
+//! interface that we have already asked, from the MAC it names as its
+//! sender; an echo reply with our identifier, our random payload and the
+//! sequence number we sent to its source. A second MAC answering for one
+//! address is kept as a conflict ([`Swept::conflicts`]): which of the two is
+//! the host's is not for the sweep to decide.
 //! An ARP answer that the kernel's neighbour cache contradicts makes the
 //! kernel forget its entry before the host is probed ([`super::neigh`]).
 use super::lookup::{self, Lookup};
@@ -37,8 +41,23 @@ const FRAME_MAX: usize = 1514;
 /// The echo payload: random, so a reply proves it saw our request.
 const COOKIE_LEN: usize = 8;
 
-/// Live addresses and, for ARP, the MAC address that answered.
+/// Live addresses and, for ARP, the MAC address that answered first.
 pub type Found = BTreeMap<Ipv4Addr, Option<MacAddr>>;
+
+/// Addresses that more than one MAC answered for: every MAC after the
+/// first, in the order they answered (at most [`MAX_CONFLICT_MACS`]).
+pub type Conflicts = BTreeMap<Ipv4Addr, Vec<MacAddr>>;
+
+/// The most other MACs kept for one address.
+pub const MAX_CONFLICT_MACS: usize = 4;
+
+/// What a sweep found.
+#[derive(Debug, Default)]
+pub struct Swept {
+    pub found: Found,
+    /// MACs answering for a found address besides the one in `found`.
+    pub conflicts: Conflicts,
+}
 
 enum Channel {
     Arp {
@@ -73,6 +92,8 @@ struct Target {
     src: Ipv4Addr,
     /// One bit per address: set while the address has not answered.
     pending: Vec<u64>,
+    /// One bit per address: set once a request went to it.
+    asked: Vec<u64>,
     /// The first send error, reported if nothing in the subnet answered.
     error: Option<io::Error>,
     cidr: Cidr,
@@ -93,6 +114,7 @@ impl Target {
             count,
             channel,
             src,
+            asked: vec![0; words],
             pending,
             error: None,
             cidr,
@@ -122,6 +144,14 @@ impl Target {
 
     fn clear(&mut self, i: u32) {
         self.pending[(i / 64) as usize] &= !(1 << (i % 64));
+    }
+
+    fn is_asked(&self, i: u32) -> bool {
+        self.asked[(i / 64) as usize] & (1 << (i % 64)) != 0
+    }
+
+    fn mark_asked(&mut self, i: u32) {
+        self.asked[(i / 64) as usize] |= 1 << (i % 64);
     }
 
     /// The first pending index at or after `from`.
@@ -158,7 +188,7 @@ pub fn sweep(
     retries: u8,
     warnings: &mut Vec<String>,
     lookup: Option<&mut Lookup>,
-) -> Result<Found, Error> {
+) -> Result<Swept, Error> {
     let mut channels: Vec<Channel> = Vec::new();
     // What each channel is for: an interface index, or None for ICMP.
     let mut keys: Vec<Option<u32>> = Vec::new();
@@ -184,14 +214,20 @@ pub fn sweep(
         channels,
         targets,
         found: Found::new(),
-        conflicts: Vec::new(),
+        conflicts: Conflicts::new(),
         lookup,
         neighbours: Neighbours::open(),
     };
     sweep.run(timeout, retries)?;
-    for (ip, first, other) in &sweep.conflicts {
+    for (ip, others) in &sweep.conflicts {
+        let first = sweep.found.get(ip).copied().flatten();
+        let first = first.map(|m| m.to_string()).unwrap_or_default();
+        let count = ["two", "three", "four", "five"][others.len().clamp(1, MAX_CONFLICT_MACS) - 1];
+        let others: Vec<String> = others.iter().map(|m| m.to_string()).collect();
         warnings.push(format!(
-            "{ip} answered from two MAC addresses, {first} and {other} (an address conflict?); listed once, with {first}"
+            "{ip} answered from {count} MAC addresses, {first} and {} (an address conflict, \
+             or a host answering for another); listed once, with {first}",
+            others.join(", ")
         ));
     }
     for target in &sweep.targets {
@@ -201,7 +237,10 @@ pub fn sweep(
         }
     }
     warnings.extend(sweep.neighbours.warnings());
-    Ok(sweep.found)
+    Ok(Swept {
+        found: sweep.found,
+        conflicts: sweep.conflicts,
+    })
 }
 
 fn open_channel(via: &Via) -> Result<Channel, Error> {
@@ -234,7 +273,7 @@ struct Sweep<'a> {
     channels: Vec<Channel>,
     targets: Vec<Target>,
     found: Found,
-    conflicts: Vec<(Ipv4Addr, MacAddr, MacAddr)>,
+    conflicts: Conflicts,
     /// Live hosts are handed to it as they answer.
     lookup: Option<&'a mut Lookup>,
     neighbours: Neighbours,
@@ -343,6 +382,8 @@ impl Sweep<'_> {
             };
             i = next;
             let ip = Ipv4Addr::from(target.first + i);
+            // Before it goes out: the answer may come before send returns.
+            target.mark_asked(i);
             match send_request(&self.channels[target.channel], target.src, ip, i) {
                 Ok(()) => {}
                 Err(e)
@@ -388,7 +429,9 @@ impl Sweep<'_> {
                     ident,
                     cookie,
                 } => match sock.recv(&mut buf) {
-                    Ok(n) => parse_echo_reply(&buf[..n], *ident, cookie).map(|ip| (ip, None, None)),
+                    Ok(n) => parse_echo_reply(&buf[..n], *ident, cookie)
+                        .filter(|(ip, seq)| self.echo_seq(c, *ip) == Some(*seq))
+                        .map(|(ip, _)| (ip, None, None)),
                     Err(e) => return recv_end(e),
                 },
             };
@@ -396,6 +439,13 @@ impl Sweep<'_> {
                 self.record(c, ip, to, mac);
             }
         }
+    }
+
+    /// The sequence number our echo request to `ip` on channel `c` carried:
+    /// its index in its subnet, mod 2^16.
+    fn echo_seq(&self, c: usize, ip: Ipv4Addr) -> Option<u16> {
+        let mut targets = self.targets.iter().filter(|t| t.channel == c);
+        targets.find_map(|t| t.index_of(ip)).map(|i| i as u16)
     }
 
     /// Counts a reply from `ip` if it is one we asked for.
@@ -411,6 +461,9 @@ impl Sweep<'_> {
             return; // an ARP reply to some other address of ours
         }
         let i = target.index_of(ip).unwrap_or(0);
+        if !target.is_asked(i) {
+            return; // an answer to nothing we sent
+        }
         if target.is_pending(i) {
             target.clear(i);
             self.found.insert(ip, mac);
@@ -423,8 +476,11 @@ impl Sweep<'_> {
                 lookup.add(ip);
             }
         } else if let (Some(Some(first)), Some(other)) = (self.found.get(&ip), mac) {
-            if *first != other && !self.conflicts.iter().any(|(c, _, _)| *c == ip) {
-                self.conflicts.push((ip, *first, other));
+            if *first != other {
+                let others = self.conflicts.entry(ip).or_default();
+                if !others.contains(&other) && others.len() < MAX_CONFLICT_MACS {
+                    others.push(other);
+                }
             }
         }
     }
@@ -484,8 +540,9 @@ pub fn arp_request(frame: &mut [u8; ARP_REQUEST_LEN], mac: MacAddr, src: Ipv4Add
     request.emit(&mut arp::Packet::new_unchecked(f.payload_mut()));
 }
 
-/// An ARP reply addressed to `our_mac`: (who answered, to which of our
-/// addresses, with which MAC). Anything else is None.
+/// An ARP reply addressed to `our_mac`, sent from the MAC it names as its
+/// sender: (who answered, to which of our addresses, with which MAC).
+/// Anything else is None.
 pub fn parse_arp_reply(frame: &[u8], our_mac: MacAddr) -> Option<(Ipv4Addr, Ipv4Addr, MacAddr)> {
     let frame = ethernet::Frame::new_checked(frame).ok()?;
     if frame.ethertype() != EtherType::Arp {
@@ -496,7 +553,8 @@ pub fn parse_arp_reply(frame: &[u8], our_mac: MacAddr) -> Option<(Ipv4Addr, Ipv4
     let sender = reply.source_hardware_addr;
     let ok = reply.operation == arp::Operation::Reply
         && reply.target_hardware_addr == our_mac
-        && sender.is_unicast();
+        && sender.is_unicast()
+        && frame.src_addr() == sender;
     ok.then_some((
         reply.source_protocol_addr,
         reply.target_protocol_addr,
@@ -504,8 +562,9 @@ pub fn parse_arp_reply(frame: &[u8], our_mac: MacAddr) -> Option<(Ipv4Addr, Ipv4
     ))
 }
 
-/// The source of an echo reply carrying our identifier and cookie.
-pub fn parse_echo_reply(datagram: &[u8], ident: u16, cookie: &[u8]) -> Option<Ipv4Addr> {
+/// The source and sequence number of an echo reply carrying our identifier
+/// and cookie.
+pub fn parse_echo_reply(datagram: &[u8], ident: u16, cookie: &[u8]) -> Option<(Ipv4Addr, u16)> {
     let ip = ipv4::Packet::new_checked(datagram).ok()?;
     let repr = ipv4::Repr::parse(&ip).ok()?;
     if repr.next_header != ipv4::PROTOCOL_ICMP {
@@ -514,8 +573,10 @@ pub fn parse_echo_reply(datagram: &[u8], ident: u16, cookie: &[u8]) -> Option<Ip
     let message = icmp::Packet::new_checked(ip.payload()).ok()?;
     match icmp::Repr::parse(&message).ok()? {
         icmp::Repr::EchoReply {
-            ident: id, data, ..
-        } if id == ident && data == cookie => Some(repr.src_addr),
+            ident: id,
+            seq_no,
+            data,
+        } if id == ident && data == cookie => Some((repr.src_addr, seq_no)),
         _ => None,
     }
 }
@@ -645,7 +706,7 @@ mod tests {
         let good = echo_reply("172.16.0.9", 0x4242, &cookie);
         assert_eq!(
             parse_echo_reply(&good, 0x4242, &cookie),
-            Some(ip("172.16.0.9"))
+            Some((ip("172.16.0.9"), 7))
         );
         assert_eq!(parse_echo_reply(&good, 0x4243, &cookie), None);
         assert_eq!(
@@ -718,16 +779,21 @@ mod tests {
         assert_eq!(skipped.next_pending(2), None);
     }
 
-    #[test]
-    fn replies_from_outside_or_twice_are_handled() {
-        let mut sweep = Sweep {
+    fn sweep_of(cidr: &str) -> Sweep<'static> {
+        Sweep {
             channels: Vec::new(),
-            targets: vec![target("10.0.0.0/24")],
+            targets: vec![target(cidr)],
             found: Found::new(),
-            conflicts: Vec::new(),
+            conflicts: Conflicts::new(),
             lookup: None,
             neighbours: Neighbours::open(),
-        };
+        }
+    }
+
+    #[test]
+    fn replies_from_outside_or_twice_are_handled() {
+        let mut sweep = sweep_of("10.0.0.0/24");
+        sweep.targets[0].mark_asked(4);
         sweep.record(0, ip("10.0.1.5"), Some(ip("10.0.0.1")), Some(THEIRS));
         assert!(sweep.found.is_empty(), "outside the swept range");
         sweep.record(1, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(THEIRS));
@@ -742,6 +808,75 @@ mod tests {
         sweep.record(0, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(other));
         sweep.record(0, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(other));
         assert_eq!(sweep.found[&ip("10.0.0.5")], Some(THEIRS));
-        assert_eq!(sweep.conflicts, vec![(ip("10.0.0.5"), THEIRS, other)]);
+        assert_eq!(sweep.conflicts[&ip("10.0.0.5")], vec![other]);
+        assert_eq!(sweep.conflicts.len(), 1);
+    }
+
+    /// A host that answers for an address before we asked it (it saw the
+    /// first broadcast and answered for everything) is not counted: the
+    /// first reply per address used to win, asked or not.
+    #[test]
+    fn a_reply_for_an_address_not_yet_asked_is_ignored() {
+        let mut sweep = sweep_of("10.0.0.0/24");
+        sweep.targets[0].mark_asked(0);
+        let forged = arp_frame(arp::Operation::Reply, THEIRS, "10.0.0.5", OURS, "10.0.0.1");
+        let (spa, tpa, mac) = parse_arp_reply(&forged, OURS).unwrap();
+        sweep.record(0, spa, Some(tpa), Some(mac));
+        assert!(sweep.found.is_empty(), "10.0.0.5 was not asked yet");
+        assert!(sweep.targets[0].is_pending(4));
+        // Asked now: the real host's answer counts, the early one did not.
+        sweep.targets[0].mark_asked(4);
+        let real = MacAddr([0x02, 0, 0, 0, 0, 0x07]);
+        sweep.record(0, ip("10.0.0.5"), Some(ip("10.0.0.1")), Some(real));
+        assert_eq!(sweep.found[&ip("10.0.0.5")], Some(real));
+        assert!(sweep.conflicts.is_empty());
+    }
+
+    /// Two MACs for one address: both kept, the second as a conflict, in
+    /// the order they came, a few at most.
+    #[test]
+    fn every_other_mac_for_an_address_is_kept_as_a_conflict() {
+        let mut sweep = sweep_of("10.0.0.0/24");
+        sweep.targets[0].mark_asked(4);
+        for last in 1..=9u8 {
+            let mac = MacAddr([0x02, 0, 0, 0, 0x10, last]);
+            let frame = arp_frame(arp::Operation::Reply, mac, "10.0.0.5", OURS, "10.0.0.1");
+            let (spa, tpa, mac) = parse_arp_reply(&frame, OURS).unwrap();
+            sweep.record(0, spa, Some(tpa), Some(mac));
+        }
+        assert_eq!(
+            sweep.found[&ip("10.0.0.5")],
+            Some(MacAddr([2, 0, 0, 0, 0x10, 1]))
+        );
+        let others: Vec<MacAddr> = (2..=5).map(|l| MacAddr([2, 0, 0, 0, 0x10, l])).collect();
+        assert_eq!(sweep.conflicts[&ip("10.0.0.5")], others);
+    }
+
+    /// The Ethernet source must be the MAC the ARP reply names: a frame
+    /// from one card claiming another's MAC is not an answer.
+    #[test]
+    fn an_arp_reply_from_another_ethernet_source_is_ignored() {
+        let mut frame = arp_frame(arp::Operation::Reply, THEIRS, "10.0.0.5", OURS, "10.0.0.1");
+        // Ethernet header: destination 0..6, source 6..12.
+        frame[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x66]);
+        assert_eq!(parse_arp_reply(&frame, OURS), None);
+        frame[6..12].copy_from_slice(&THEIRS.0);
+        assert!(parse_arp_reply(&frame, OURS).is_some());
+    }
+
+    /// An echo reply counts for the address whose index its sequence number
+    /// carries: one with another address's sequence number is not its.
+    #[test]
+    fn an_echo_reply_must_carry_its_addresses_sequence_number() {
+        let sweep = sweep_of("172.16.0.0/24");
+        // 172.16.0.8 is index 7, the fixture's sequence number.
+        assert_eq!(sweep.echo_seq(0, ip("172.16.0.8")), Some(7));
+        assert_eq!(sweep.echo_seq(0, ip("172.16.0.9")), Some(8));
+        assert_eq!(sweep.echo_seq(0, ip("172.16.1.9")), None);
+        assert_eq!(sweep.echo_seq(1, ip("172.16.0.9")), None);
+        let cookie = [1, 2, 3, 4, 5, 6, 7, 8];
+        let (src, seq) =
+            parse_echo_reply(&echo_reply("172.16.0.9", 0x4242, &cookie), 0x4242, &cookie).unwrap();
+        assert_ne!(sweep.echo_seq(0, src), Some(seq), "index 8, sequence 7");
     }
 }

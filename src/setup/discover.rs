@@ -31,7 +31,8 @@
 //!    `untrusted (bad facts)`. A node of the inventory that claims the
 //!    name another node of it holds keeps its own recorded name. Its
 //!    boot_id and whether this address is its own are kept for
-//!    [`one_address_each`]: copies of one card and relays.
+//!    [`one_address_each`]: copies of one card and relays. Its own MACs
+//!    decide whether the MAC that answered ARP is its ([`trust_mac`]).
 use crate::config::Config;
 use crate::error::Error;
 use crate::identity::{
@@ -175,6 +176,11 @@ pub struct Candidate {
     /// another host's that forwards its SSH port to it (a relay, a NAT);
     /// `None`, it did not say (an older system).
     pub own_address: Option<bool>,
+    /// Why the MAC that answered ARP for this address is not taken as
+    /// this host's (`mac` is then `None`): more than one MAC answered, or
+    /// its facts list its own MACs and that one is not among them. Partly
+    /// in the host's and the LAN's words: escape it.
+    pub mac_note: Option<String>,
 }
 
 impl Candidate {
@@ -193,6 +199,7 @@ impl Candidate {
             moved_by_key: false,
             boot: None,
             own_address: None,
+            mac_note: None,
         }
     }
 }
@@ -258,7 +265,23 @@ pub fn discover(
         known,
         unsettled,
     };
-    let mut candidates = parallel::map(&report.hosts, PARALLEL, |host| probe.classify(host));
+    let (probed, capped) = probe_cap(&report.hosts);
+    for (mac, count) in &capped {
+        eprintln!(
+            "rccr setup: warning: {mac} answered ARP at {count} addresses: logged in to at its \
+             lowest {MAX_PROBES_PER_MAC} only, the other {} are no-ssh this run (a host answering \
+             for a whole block: proxy ARP, a local route)",
+            count - MAX_PROBES_PER_MAC
+        );
+    }
+    let hosts: Vec<(&scan::Host, bool)> = report.hosts.iter().zip(probed).collect();
+    let mut candidates = parallel::map(&hosts, PARALLEL, |(host, probed)| {
+        if *probed {
+            probe.classify(host)
+        } else {
+            unprobed(host)
+        }
+    });
     one_address_each(&mut candidates, known);
     moved_away(&mut candidates, known);
     for c in &mut candidates {
@@ -266,7 +289,7 @@ pub fn discover(
             .pin(c.mac)
             .and_then(|p| p.role)
             .unwrap_or(Role::Target);
-        if let Some(note) = &c.note {
+        for note in [&c.mac_note, &c.note].into_iter().flatten() {
             eprintln!(
                 "rccr setup: {}: {}: {}",
                 c.ip,
@@ -280,6 +303,37 @@ pub fn discover(
 
 /// The most other addresses a note names.
 const ADDRESSES_NAMED: usize = 3;
+
+/// The most addresses one MAC is logged in to at: a host that answers ARP
+/// at a whole block (proxy ARP, a local route) would otherwise make setup
+/// log in at every address of it, 65,534 on a /16, about 5 s each when
+/// the handshakes stall.
+pub const MAX_PROBES_PER_MAC: usize = 64;
+
+/// Which of `hosts` (sorted by address) to log in to: all but those of a
+/// MAC past its lowest [`MAX_PROBES_PER_MAC`] addresses; with every MAC
+/// that answered at more, and at how many. An address that more than one
+/// MAC answered for is always probed: a host answering for many cannot
+/// hide a real one that answers too.
+fn probe_cap(hosts: &[scan::Host]) -> (Vec<bool>, Vec<(Mac, usize)>) {
+    let mut seen: std::collections::BTreeMap<Mac, usize> = std::collections::BTreeMap::new();
+    let probed = hosts
+        .iter()
+        .map(|h| match (h.mac, h.other_macs.is_empty()) {
+            (Some(mac), true) => {
+                let n = seen.entry(mac).or_default();
+                *n += 1;
+                *n <= MAX_PROBES_PER_MAC
+            }
+            _ => true,
+        })
+        .collect();
+    let capped = seen
+        .into_iter()
+        .filter(|(_, n)| *n > MAX_PROBES_PER_MAC)
+        .collect();
+    (probed, capped)
+}
 
 /// What a machine whose host key is copied from another must do.
 const COPIED_CARD: &str = "give it its own host keys: rm /etc/ssh/ssh_host_* there and \
@@ -651,19 +705,44 @@ struct Probe<'a> {
 impl Probe<'_> {
     /// Classifies one host (see the module's steps). Writes nothing
     /// anywhere, and runs nothing on a host it does not trust.
+    ///
+    /// The MAC that answered ARP is the host's for identity only when no
+    /// other MAC answered for the address and, where its facts list its
+    /// own MACs, it is among them; of several that answered, the one its
+    /// facts list (one only) is. Any host on the LAN can answer ARP for
+    /// another's address: an untrusted MAC is taken as unknown, so it
+    /// picks no node's pins, clones no MAC, matches no `nodes:` pin and is
+    /// never recorded. A host whose MAC is a node's but whose host key is
+    /// another node's is a mismatch only once its facts did not show the
+    /// MAC to be another machine's (an older node that lists none: as
+    /// before, a mismatch); with any other host key, at once.
     fn classify(&self, host: &scan::Host) -> Candidate {
-        let mut c = Candidate {
-            hostname: host
-                .hostname
-                .as_deref()
-                .and_then(|n| Hostname::parse(n).ok()),
-            ..Candidate::at(host.ip, host.mac)
-        };
-        if !host.ssh {
-            return c;
+        let mut c = unprobed(host);
+        let mut heard: Vec<Mac> = host.mac.into_iter().collect();
+        heard.extend(&host.other_macs);
+        if heard.len() > 1 {
+            c.mac = None;
         }
-        let Some((mut conn, pinned)) = self.connect(&mut c) else {
-            return c;
+        let mut doubt = MacDoubt::default();
+        if host.ssh {
+            self.probe(&mut c, &heard, &mut doubt);
+        }
+        if let (Some(why), false) = (doubt.mismatch, doubt.disproved) {
+            c.class = Class::HostKeyMismatch;
+            c.note = Some(why);
+            c.moved_from = None;
+            c.moved_by_key = false;
+        }
+        if c.mac.is_none() && !heard.is_empty() {
+            c.mac_note = Some(mac_note(c.ip, &heard, doubt.own.as_deref()));
+        }
+        c
+    }
+
+    /// Steps 1 to 4 on a host that takes TCP connections on port 22.
+    fn probe(&self, c: &mut Candidate, heard: &[Mac], doubt: &mut MacDoubt) {
+        let Some((mut conn, pinned)) = self.connect(c, doubt) else {
+            return;
         };
         let keys = self.keys;
         match conn.authenticate_with(&keys.user, &self.canary) {
@@ -671,11 +750,11 @@ impl Probe<'_> {
             Ok(()) => {
                 c.class = Class::Untrusted(Distrust::AcceptsAnyKey);
                 c.note = Some("it let a key no one holds log in".into());
-                return c;
+                return;
             }
             Err(e) => {
                 c.note = Some(format!("cannot offer the canary key: {e}"));
-                return c;
+                return;
             }
         }
         let try_key = |key: &Option<PathBuf>| match key {
@@ -692,14 +771,14 @@ impl Probe<'_> {
                     c.host_key.as_deref().unwrap_or("-"),
                     c.ip
                 ));
-                return c;
+                return;
             }
             Class::Adopted
         } else if try_key(&keys.temporary).is_ok() {
             Class::New
         } else {
             c.class = Class::Refused;
-            return c;
+            return;
         };
         conn.set_limits(Limits {
             max_output: MAX_FACTS_LEN,
@@ -712,15 +791,16 @@ impl Probe<'_> {
         };
         match facts {
             Ok(facts) => {
+                trust_mac(c, heard, &facts, doubt);
                 c.own_address = facts.owns(c.ip);
                 c.boot = facts.boot;
-                c.hostname = Some(self.own_name(&mut c, facts.hostname));
+                c.hostname = Some(self.own_name(c, facts.hostname));
                 c.arch = facts.arch;
             }
             Err(why) => {
                 c.class = Class::Untrusted(Distrust::BadFacts);
                 c.note = Some(why);
-                return c;
+                return;
             }
         }
         let named_ours = c
@@ -732,9 +812,8 @@ impl Probe<'_> {
             other => other,
         };
         if c.class == Class::New {
-            self.not_a_copy(&mut c);
+            self.not_a_copy(c);
         }
-        c
     }
 
     /// A new host whose host key is a node's of the inventory under
@@ -813,12 +892,12 @@ impl Probe<'_> {
     /// none is): it shows the key of the type libssh2 picks of all, as it
     /// did when it was first seen and pinned, so a node is found by its
     /// host key where no pin of another type names the address.
-    fn connect(&self, c: &mut Candidate) -> Option<(Connection, bool)> {
+    fn connect(&self, c: &mut Candidate, doubt: &mut MacDoubt) -> Option<(Connection, bool)> {
         let ip: IpAddr = c.ip.into();
         let port = self.keys.port;
         let mut node = self.known_node(c.mac);
         let pins_of = |k: &NodeRecord| vec![named_field(&k.hostname, port), host_field(k.ip, port)];
-        let hosts = match node {
+        let mut hosts = match node {
             Some(k) => pins_of(k),
             None => vec![host_field(ip, port)],
         };
@@ -846,8 +925,7 @@ impl Probe<'_> {
         c.host_key = Some(key.fingerprint.clone());
         if let Some(k) = node {
             if k.host_key.as_ref() != Some(&key.fingerprint) {
-                c.class = Class::HostKeyMismatch;
-                c.note = Some(format!(
+                let note = format!(
                     "host key {} is not {}, the one {} ({}) had at {}: not logging in \
                      (if that machine was reinstalled, rccr remove --forget {}, then setup again)",
                     key.fingerprint,
@@ -856,10 +934,22 @@ impl Probe<'_> {
                     k.mac.map(|m| m.to_string()).unwrap_or_default(),
                     k.ip,
                     k.hostname
-                ));
-                return None;
+                );
+                if self.node_with_key(Some(&key.fingerprint)).is_none() {
+                    c.class = Class::HostKeyMismatch;
+                    c.note = Some(note);
+                    return None;
+                }
+                // Another node's host key, proven in the handshake: that
+                // node, unless its facts say this MAC is its own (a copied
+                // MAC); the MAC may be another host's ARP answer for this
+                // address. Until then its MAC is unknown.
+                doubt.mismatch = Some(note);
+                node = None;
+                hosts = vec![host_field(ip, port)];
+            } else {
+                c.moved_from = (k.ip != ip).then_some(k.ip);
             }
-            c.moved_from = (k.ip != ip).then_some(k.ip);
         }
         let mut pin = self.known_hosts.check_key_as(&hosts, &key);
         // A node's host key at an address its MAC does not say (its other
@@ -903,6 +993,85 @@ impl Probe<'_> {
             }
         }
     }
+}
+
+/// A host as the sweep found it, with its DNS name: not logged in to.
+fn unprobed(host: &scan::Host) -> Candidate {
+    Candidate {
+        hostname: host
+            .hostname
+            .as_deref()
+            .and_then(|n| Hostname::parse(n).ok()),
+        ..Candidate::at(host.ip, host.mac)
+    }
+}
+
+/// What is still open about the MAC that answered ARP for a host.
+#[derive(Default)]
+struct MacDoubt {
+    /// The note of a host key that is not the one of the node this MAC
+    /// is: a mismatch unless the facts show the MAC is not this host's.
+    mismatch: Option<String>,
+    /// The facts listed the host's MACs, and the one ARP answered with
+    /// (alone) is not among them.
+    disproved: bool,
+    /// The MACs the facts listed, for the note (`None`: none told).
+    own: Option<Vec<Mac>>,
+}
+
+/// The most MACs of its own a note names.
+const MACS_NAMED: usize = 4;
+
+/// Takes the MAC the facts confirm: of the MACs `heard` for the host's
+/// address, the one (only) its facts list as its own; with no MACs told,
+/// the one heard if it was alone (`c.mac` as it is); else none.
+fn trust_mac(c: &mut Candidate, heard: &[Mac], facts: &Facts, doubt: &mut MacDoubt) {
+    if facts.macs.is_empty() {
+        return;
+    }
+    doubt.own = Some(facts.macs.iter().take(MACS_NAMED).copied().collect());
+    let own: Vec<Mac> = heard
+        .iter()
+        .copied()
+        .filter(|m| facts.has_mac(*m) == Some(true))
+        .collect();
+    doubt.disproved = heard.len() == 1 && own.is_empty();
+    c.mac = match own[..] {
+        [mac] => Some(mac),
+        _ => None,
+    };
+}
+
+/// Why the MACs `heard` at `ip` give the host no MAC; `own`, the MACs its
+/// facts listed.
+fn mac_note(ip: Ipv4Addr, heard: &[Mac], own: Option<&[Mac]>) -> String {
+    let list = |macs: &[Mac]| {
+        macs.iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let why = match (heard, own) {
+        ([_], Some(own)) => format!(
+            "ARP answered for {ip} with {}, which it does not list among its own MACs ({})",
+            list(heard),
+            list(own)
+        ),
+        (_, Some(own)) => format!(
+            "ARP answered for {ip} with {}, and its own MACs ({}) are not one of them",
+            list(heard),
+            list(own)
+        ),
+        (_, None) => format!(
+            "ARP answered for {ip} with {} (another host answering for this address, or an \
+             address conflict)",
+            list(heard)
+        ),
+    };
+    format!(
+        "{why}: its MAC is taken as unknown (it picks no node, is matched by no nodes: pin and \
+         is not recorded; find the host that answers ARP for {ip})"
+    )
 }
 
 #[cfg(test)]
@@ -1366,5 +1535,80 @@ mod tests {
         let ips: Vec<Ipv4Addr> = (1..=5).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect();
         assert_eq!(named(&ips[..2]), "10.0.0.1, 10.0.0.2");
         assert_eq!(named(&ips), "10.0.0.1, 10.0.0.2, 10.0.0.3 and 2 more");
+    }
+
+    fn facts_with_macs(macs: &[&str]) -> Facts {
+        let lines: String = macs.iter().map(|m| format!("mac {m}\n")).collect();
+        Facts::parse(format!("n1\nx86_64\n{lines}").as_bytes()).unwrap()
+    }
+
+    /// A forged ARP answer for a node's address: its MAC is trusted only
+    /// if the node lists it as its own; of two that answered, the one it
+    /// lists is its.
+    #[test]
+    fn the_mac_arp_answered_with_is_trusted_only_where_the_node_lists_it() {
+        let mac = |s: &str| s.parse::<Mac>().unwrap();
+        let (real, forged) = (mac("02:00:00:00:00:01"), mac("02:00:00:00:00:02"));
+        let facts = facts_with_macs(&["02:00:00:00:00:01", "02:00:00:00:00:09"]);
+        let ip: Ipv4Addr = "10.0.0.1".parse().unwrap();
+        // One MAC heard, the node's own: kept.
+        let mut c = Candidate::at(ip, Some(real));
+        let mut doubt = MacDoubt::default();
+        trust_mac(&mut c, &[real], &facts, &mut doubt);
+        assert_eq!((c.mac, doubt.disproved), (Some(real), false));
+        // One MAC heard, another machine's: unknown, and disproved.
+        let mut c = Candidate::at(ip, Some(forged));
+        let mut doubt = MacDoubt::default();
+        trust_mac(&mut c, &[forged], &facts, &mut doubt);
+        assert_eq!((c.mac, doubt.disproved), (None, true));
+        let note = mac_note(ip, &[forged], doubt.own.as_deref());
+        assert!(
+            note.contains("10.0.0.1") && note.contains("02:00:00:00:00:02"),
+            "{note}"
+        );
+        assert!(
+            note.contains("02:00:00:00:00:01, 02:00:00:00:00:09"),
+            "{note}"
+        );
+        // Two heard (a conflict), either first: the node's own is its.
+        for heard in [[forged, real], [real, forged]] {
+            let mut c = Candidate::at(ip, None);
+            let mut doubt = MacDoubt::default();
+            trust_mac(&mut c, &heard, &facts, &mut doubt);
+            assert_eq!((c.mac, doubt.disproved), (Some(real), false));
+        }
+        // An older node that lists none: as heard (a conflict stays unknown).
+        let old = Facts::parse(b"n1\nx86_64\n").unwrap();
+        let mut c = Candidate::at(ip, Some(forged));
+        let mut doubt = MacDoubt::default();
+        trust_mac(&mut c, &[forged], &old, &mut doubt);
+        assert_eq!((c.mac, doubt.disproved), (Some(forged), false));
+        let note = mac_note(ip, &[real, forged], None);
+        assert!(
+            note.contains("02:00:00:00:00:01, 02:00:00:00:00:02"),
+            "{note}"
+        );
+    }
+
+    /// One MAC at more addresses than the cap: its lowest are probed; an
+    /// address another MAC answered for too is probed all the same.
+    #[test]
+    fn a_mac_at_too_many_addresses_is_probed_at_its_lowest_only() {
+        let mac: Mac = "02:00:00:00:00:01".parse().unwrap();
+        let other: Mac = "02:00:00:00:00:02".parse().unwrap();
+        let mut hosts: Vec<scan::Host> = (0..MAX_PROBES_PER_MAC as u32 + 3)
+            .map(|i| {
+                let mut h = scan::Host::new(Ipv4Addr::from(0x0a00_0001 + i), Some(mac));
+                h.ssh = true;
+                h
+            })
+            .collect();
+        hosts.push(scan::Host::new("10.0.1.1".parse().unwrap(), Some(other)));
+        let last = MAX_PROBES_PER_MAC + 1;
+        hosts[last].other_macs.push(other);
+        let (probed, capped) = probe_cap(&hosts);
+        let skipped: Vec<usize> = (0..probed.len()).filter(|i| !probed[*i]).collect();
+        assert_eq!(skipped, [MAX_PROBES_PER_MAC, MAX_PROBES_PER_MAC + 2]);
+        assert_eq!(capped, [(mac, MAX_PROBES_PER_MAC + 2)]);
     }
 }

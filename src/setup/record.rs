@@ -78,9 +78,17 @@ fn cluster(
 ) -> (Vec<NodeRecord>, usize) {
     let mut records = vec![control];
     for c in found(planned) {
+        // A MAC not trusted this run (discover's `mac_note`) is unknown:
+        // the node keeps the one it was recorded with.
+        let recorded = || {
+            let node = known
+                .iter()
+                .find(|k| k.host_key.is_some() && k.host_key == c.host_key);
+            node.and_then(|k| k.mac)
+        };
         records.push(NodeRecord {
             ip: IpAddr::V4(c.ip),
-            mac: c.mac,
+            mac: c.mac.or_else(recorded),
             hostname: c.hostname.clone().unwrap_or_else(|| address_name(c.ip)),
             role: c.role,
             arch: c.arch,
@@ -263,6 +271,18 @@ mod tests {
         assert_eq!(missing, 1);
         a.moved_from = None;
         assert_eq!(records, [control, n, b, a]);
+    }
+
+    /// A node whose MAC this run did not trust (another host answered ARP
+    /// for its address) keeps the MAC it was recorded with.
+    #[test]
+    fn a_node_found_without_a_trusted_mac_keeps_its_recorded_one() {
+        let control = node("10.0.0.1", "02:00:00:00:00:01", "-", Role::Control);
+        let a = node("10.0.0.3", "02:00:00:00:00:0a", "SHA256:a", Role::Target);
+        let mut found = adopted(&a);
+        found.candidate.mac = None;
+        let (records, missing) = cluster(control.clone(), &[found], vec![a.clone()]);
+        assert_eq!((records, missing), (vec![control, a], 0));
     }
 
     #[test]
