@@ -579,12 +579,13 @@ struct Word<'a> {
 /// Why [`judge`] refused a candidate (indexes: of the words).
 #[derive(Clone, Debug, PartialEq)]
 enum Objection {
-    /// Its own node list does not list its node ID as a manager, or lists
-    /// it at another member's address.
+    /// Its own node list does not list its node ID as a manager that
+    /// answers, or lists it at another member's address.
     OwnList,
-    /// That candidate lists its node ID at this address, another member's.
+    /// That candidate lists its node ID at this address, not the
+    /// candidate's.
     Elsewhere(usize, std::net::IpAddr),
-    /// That candidate does not list its node ID as a manager.
+    /// That candidate does not list its node ID as a manager that answers.
     NotManager(usize),
     /// That candidate claims the same node ID.
     Twice(usize),
@@ -598,14 +599,14 @@ impl Objection {
     fn text(&self, name: impl Fn(usize) -> String) -> String {
         let what = match self {
             Objection::OwnList => {
-                "but its own node list does not list its node ID as a manager at its address".into()
+                "but its own node list does not list its node ID as a manager that answers, at its address".into()
             }
             Objection::Elsewhere(k, addr) => format!(
-                "but the swarm as {} tells it lists its node ID at {addr}, another node's address",
+                "but the swarm as {} tells it lists its node ID at {addr}, not at its address",
                 name(*k)
             ),
             Objection::NotManager(k) => format!(
-                "but the swarm as {} tells it does not list its node ID as a manager",
+                "but the swarm as {} tells it does not list its node ID as a manager that answers",
                 name(*k)
             ),
             Objection::Twice(k) => format!("but {} claims its node ID too", name(*k)),
@@ -634,14 +635,21 @@ struct Judgement {
 /// worker knows every manager's node ID, so:
 ///
 /// - a candidate whose own list does not list its node ID as a manager
-///   (not at another member's address, of `members`) is no witness;
+///   that answers (raft counts it reachable; a switched-off manager is
+///   listed, never reachable), not at another member's address (of
+///   `members`), is no witness;
 /// - a witness objects to another that claims the same node ID, or whose
-///   node ID its list does not list as a manager, or lists at another
-///   member's address;
+///   node ID its list does not list as a manager that answers, or lists
+///   at another address than the candidate's (a worker that takes the
+///   node ID of a manager that does not answer, or is no member, is
+///   objected to; a manager whose address changed is objected to by the
+///   others until the swarm lists its new address: the others lead);
 /// - the electorate is the witnesses the record knows: their node ID is
 ///   one of the record's managers (`known`) no other witness claims, or
-///   they are its creator at the address it was created at (`creator`);
-///   all witnesses when the record knows none of them. A newcomer cannot
+///   they are its creator at the address it was created at (`creator`),
+///   and another witness lists it as a manager that answers, or there is
+///   no other witness (a record out of date counts for nothing); all
+///   witnesses when the record knows none of them. A newcomer cannot
 ///   outvote the record's managers;
 /// - the leader is the first of the electorate no other of it objects to,
 ///   or else the first fewer than half of the others object to; none when
@@ -656,11 +664,16 @@ fn judge(
 ) -> Judgement {
     let elsewhere =
         |w: &Word, n: &SwarmNode| n.addr.filter(|a| *a != w.addr && members.contains(a));
-    // Where `k`'s list places `i`'s node ID, when at another member's.
+    // A manager that answers is one raft counts: every manager reads its
+    // list through the raft's leader, so a switched-off manager is listed,
+    // but never reachable.
+    let manages =
+        |view: &[SwarmNode], id: &str| view.iter().any(|n| n.id == id && n.manager && n.reachable);
+    // Where `k`'s list places `i`'s node ID, when not at `i`'s address.
     let placed = |i: usize, k: usize| {
         let w = &words[i];
         let n = words[k].view.iter().find(|n| n.id == w.id)?;
-        Some(Objection::Elsewhere(k, elsewhere(w, n)?))
+        Some(Objection::Elsewhere(k, n.addr.filter(|a| *a != w.addr)?))
     };
     let objection = |i: usize, k: usize| {
         let (w, by) = (&words[i], &words[k]);
@@ -668,14 +681,14 @@ fn judge(
             if w.id == by.id {
                 return Some(Objection::Twice(k));
             }
-            let listed = by.view.iter().any(|n| n.id == w.id && n.manager);
-            (!listed).then_some(Objection::NotManager(k))
+            (!manages(by.view, w.id)).then_some(Objection::NotManager(k))
         })
     };
     let consistent = |w: &Word| {
-        w.view
-            .iter()
-            .any(|n| n.id == w.id && n.manager && elsewhere(w, n).is_none())
+        manages(w.view, w.id)
+            && w.view
+                .iter()
+                .any(|n| n.id == w.id && elsewhere(w, n).is_none())
     };
     let (witnesses, others): (Vec<usize>, Vec<usize>) =
         (0..words.len()).partition(|&i| consistent(&words[i]));
@@ -686,11 +699,19 @@ fn judge(
             (i, elsewhere.unwrap_or(Objection::OwnList))
         })
         .collect();
+    // The record may be out of date (its manager switched off, or handed
+    // over): its word counts only when another witness lists the node ID
+    // as a manager that answers, or there is no other witness.
+    let vouched = |i: usize| {
+        let others = || witnesses.iter().filter(|&&k| k != i);
+        others().next().is_none() || others().any(|&k| manages(words[k].view, words[i].id))
+    };
     let recorded = |i: usize| {
         let w = &words[i];
-        creator == Some((w.id, w.addr))
+        (creator == Some((w.id, w.addr))
             || (known.iter().any(|id| id == w.id)
-                && !witnesses.iter().any(|&k| k != i && words[k].id == w.id))
+                && !witnesses.iter().any(|&k| k != i && words[k].id == w.id)))
+            && vouched(i)
     };
     let mut electorate: Vec<usize> = witnesses.iter().copied().filter(|&i| recorded(i)).collect();
     if electorate.is_empty() {
@@ -1256,10 +1277,15 @@ mod tests {
     /// A swarm node as a manager lists it: `id`, at `addr`, with `labels`.
     fn node(id: &str, addr: &str, manager: bool, labels: &str) -> SwarmNode {
         let role = if manager { "manager" } else { "worker" };
+        let status = if manager {
+            r#","ManagerStatus":{"Reachability":"reachable"}"#
+        } else {
+            ""
+        };
         let text = format!(
             r#"[{{"ID":"{id}","Version":{{"Index":1}},"Description":{{"Hostname":"{id}"}},
                 "Spec":{{"Role":"{role}","Labels":{{{labels}}}}},
-                "Status":{{"State":"ready","Addr":"{addr}"}}}}]"#
+                "Status":{{"State":"ready","Addr":"{addr}"}}{status}}}]"#
         );
         let list = crate::json::Value::parse(text.as_bytes()).unwrap();
         SwarmNode::parse_list(&list).remove(0)
@@ -1406,6 +1432,52 @@ mod tests {
                 refused: vec![]
             }
         );
+    }
+
+    #[test]
+    fn a_worker_taking_the_id_of_a_manager_that_does_not_answer_leads_nothing() {
+        // m2 is switched off: the others list it as a manager raft cannot
+        // reach, at .9 (no member's address now); w at .4 claims its ID.
+        let mut honest = list(&[
+            ("m1", true, 1),
+            ("m2", true, 9),
+            ("m3", true, 3),
+            ("w", false, 4),
+        ]);
+        honest[1].reachable = false;
+        let lying = list(&[("m2", true, 4)]);
+        let known = ["m1", "m2", "m3"];
+        let words = [
+            word("m2", 4, &lying),
+            word("m1", 1, &honest),
+            word("m3", 3, &honest),
+        ];
+        assert_eq!(
+            judged(&words, &known, Some(("m1", 1))),
+            Judgement {
+                leader: Some(1),
+                refused: vec![(0, Objection::Elsewhere(1, ip(9)))]
+            }
+        );
+        // Listed as answering (its SSH is down), but not at the poser's
+        // address: the poser leads nothing.
+        let honest = list(&[("m1", true, 1), ("m2", true, 9), ("m3", true, 3)]);
+        let words = [
+            word("m2", 4, &lying),
+            word("m1", 1, &honest),
+            word("m3", 3, &honest),
+        ];
+        let judgement = judged(&words, &known, None);
+        assert_ne!(judgement.leader, Some(0));
+        assert_eq!(judgement.refused[0], (0, Objection::Elsewhere(1, ip(9))));
+        // The only manager switched off: the record knows the poser's
+        // claimed ID, but no witness lists it as answering; the real
+        // manager the record does not know yet (a handover) is not
+        // outvoted.
+        let real = list(&[("w2", true, 5), ("p", false, 4)]);
+        let lying = list(&[("gone", true, 4)]);
+        let words = [word("gone", 4, &lying), word("w2", 5, &real)];
+        assert_eq!(judged(&words, &["gone"], None).leader, None);
     }
 
     #[test]
