@@ -647,10 +647,12 @@ struct Judgement {
 /// - the electorate is the witnesses the record knows: their node ID is
 ///   one of the record's managers (`known`) no other witness claims, or
 ///   they are its creator at the address it was created at (`creator`),
-///   and another witness lists it as a manager that answers, or there is
-///   no other witness (a record out of date counts for nothing); all
+///   and no other witness lists it but as a manager that answers; all
 ///   witnesses when the record knows none of them. A newcomer cannot
-///   outvote the record's managers;
+///   outvote the record's managers. When no other witness lists a
+///   recorded one at all (a handover the record missed, or a poser that
+///   leaves the real manager out), all witnesses vote, and only one no
+///   other objects to leads;
 /// - the leader is the first of the electorate no other of it objects to,
 ///   or else the first fewer than half of the others object to; none when
 ///   none is (the candidates contradict each other: all are refused);
@@ -700,21 +702,30 @@ fn judge(
         })
         .collect();
     // The record may be out of date (its manager switched off, or handed
-    // over): its word counts only when another witness lists the node ID
-    // as a manager that answers, or there is no other witness.
-    let vouched = |i: usize| {
-        let others = || witnesses.iter().filter(|&&k| k != i);
-        others().next().is_none() || others().any(|&k| manages(words[k].view, words[i].id))
+    // over): a recorded node ID that another witness lists, but not as a
+    // manager that answers, is not the record's word; one that no other
+    // witness lists at all is in doubt (a handover the record missed, or
+    // a poser that leaves the real manager out look the same): then every
+    // witness votes, and only one no other objects to leads.
+    let others = |i: usize| witnesses.iter().copied().filter(move |&k| k != i);
+    let listing = |i: usize| {
+        others(i).filter_map(move |k| words[k].view.iter().find(|n| n.id == words[i].id))
     };
-    let recorded = |i: usize| {
+    let in_record = |i: usize| {
         let w = &words[i];
         (creator == Some((w.id, w.addr))
-            || (known.iter().any(|id| id == w.id)
-                && !witnesses.iter().any(|&k| k != i && words[k].id == w.id)))
-            && vouched(i)
+            || (known.iter().any(|id| id == w.id) && !others(i).any(|k| words[k].id == w.id)))
+            && listing(i).all(|n| n.manager && n.reachable)
     };
-    let mut electorate: Vec<usize> = witnesses.iter().copied().filter(|&i| recorded(i)).collect();
-    if electorate.is_empty() {
+    let doubted =
+        |i: usize| in_record(i) && others(i).next().is_some() && listing(i).next().is_none();
+    let doubt = witnesses.iter().any(|&i| doubted(i));
+    let mut electorate: Vec<usize> = witnesses
+        .iter()
+        .copied()
+        .filter(|&i| in_record(i) && !doubted(i))
+        .collect();
+    if doubt || electorate.is_empty() {
         electorate = witnesses.clone();
     }
     let objections = |i: usize| -> Vec<Objection> {
@@ -733,6 +744,7 @@ fn judge(
             electorate
                 .iter()
                 .copied()
+                .filter(|_| !doubt)
                 .find(|&i| 2 * objections(i).len() < voters)
         });
     for &i in witnesses.iter().filter(|&&i| Some(i) != leader) {
@@ -1478,6 +1490,36 @@ mod tests {
         let lying = list(&[("gone", true, 4)]);
         let words = [word("gone", 4, &lying), word("w2", 5, &real)];
         assert_eq!(judged(&words, &["gone"], None).leader, None);
+    }
+
+    #[test]
+    fn a_poser_that_leaves_the_real_manager_out_leads_nothing() {
+        // r manages; r2, a manager no SSH reaches, is listed at .9; the
+        // poser at .4 claims r2's ID and leaves r out of its list.
+        let honest = list(&[("r", true, 1), ("r2", true, 9)]);
+        let lying = list(&[("r2", true, 4)]);
+        let words = [word("r2", 4, &lying), word("r", 1, &honest)];
+        assert_eq!(judged(&words, &["r", "r2"], None).leader, None);
+        // Three posers that list one another, and not the one manager the
+        // record knows, do not outvote it.
+        let lying = list(&[("p2", true, 2), ("p3", true, 3), ("p4", true, 4)]);
+        let honest = list(&[("r", true, 1), ("p2", false, 2)]);
+        let words = [
+            word("p2", 2, &lying),
+            word("p3", 3, &lying),
+            word("p4", 4, &lying),
+            word("r", 1, &honest),
+        ];
+        assert_eq!(judged(&words, &["r"], None).leader, None);
+        // Listed by the others, the record's managers lead whatever a
+        // poser leaves out.
+        let honest = list(&[("r", true, 1), ("r3", true, 3)]);
+        let words = [
+            word("p4", 4, &lying),
+            word("r", 1, &honest),
+            word("r3", 3, &honest),
+        ];
+        assert_eq!(judged(&words, &["r", "r3"], None).leader, Some(1));
     }
 
     #[test]
