@@ -219,11 +219,7 @@ fn leave_cluster(
             )),
             None => {
                 kept.push(node);
-                let why = match handed(node) {
-                    Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
-                    Some(Ok(_)) => " (it found no ready worker to hand its part to)".into(),
-                    None => String::new(),
-                };
+                let why = not_handed(handed(node).as_ref());
                 Layer::Failed(format!(
                     "{NO_MANAGER}{why}: nothing was asked of it, and it stays in the inventory \
                      (run rccr remove again once one answers; --forget if the node is gone)"
@@ -252,6 +248,17 @@ fn leave_cluster(
     let pins: Vec<&Fingerprint> = gone.iter().filter_map(|n| n.host_key.as_ref()).collect();
     KnownHosts::new(paths.known_hosts.clone()).forget(&pins)?;
     Ok(results)
+}
+
+/// Why a leaving manager's handover left no manager that stays, as the
+/// handover ([`replace`]) went.
+fn not_handed(done: Option<&Result<Option<String>, String>>) -> String {
+    match done {
+        Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
+        Some(Ok(Some(name))) => format!(" ({name} was promoted but does not answer as a manager)"),
+        Some(Ok(None)) => " (it found no ready worker to hand its part to)".into(),
+        None => String::new(),
+    }
 }
 
 /// Whether `m` is a manager of the cluster's swarm (`record`'s) that gives
@@ -622,6 +629,20 @@ mod tests {
         // An entry that tells no address is no one to promote.
         assert_eq!(record_of(&entry(None, "t2"), &records), None);
         assert_eq!(record_of(&entry(Some("10.0.0.9"), "t2"), &records), None);
+    }
+
+    #[test]
+    fn a_worker_promoted_that_does_not_answer_as_a_manager_is_named() {
+        let promoted = Ok(Some("t3".to_string()));
+        assert_eq!(
+            not_handed(Some(&promoted)),
+            " (t3 was promoted but does not answer as a manager)"
+        );
+        assert_eq!(
+            not_handed(Some(&Ok(None))),
+            " (it found no ready worker to hand its part to)"
+        );
+        assert_eq!(not_handed(None), "");
     }
 
     fn ids(entries: &[&SwarmNode]) -> Vec<String> {
