@@ -612,7 +612,7 @@ impl Objection {
             Objection::Twice(k) => format!("but {} claims its node ID too", name(*k)),
             Objection::Unconfirmed => "but the candidates to lead it contradict each other".into(),
             Objection::Contradicts(k) => format!(
-                "but its node list contradicts that of {}, which the managers the record knows confirm",
+                "but its node list contradicts that of {}, which the vote confirmed to lead",
                 name(*k)
             ),
         };
@@ -1520,6 +1520,16 @@ mod tests {
             word("r3", 3, &honest),
         ];
         assert_eq!(judged(&words, &["r", "r3"], None).leader, Some(1));
+    }
+
+    #[test]
+    fn a_candidate_contradicting_the_leader_is_told_the_vote_chose_it() {
+        // Also when the record knows no manager to confirm it.
+        assert_eq!(
+            Objection::Contradicts(0).text(|_| "m1".into()),
+            "claims to lead the cluster's swarm, but its node list contradicts that of m1, \
+             which the vote confirmed to lead: left alone"
+        );
     }
 
     #[test]
