@@ -1143,6 +1143,20 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
         "ReCyClusteR-Target-01",
         &format!("claims to lead the cluster's swarm, but the swarm as ReCyClusteR-Target-02 tells it lists its node ID at {ip2}"),
     );
+    // Nor does rccr remove take the forged digest for a manager: with the
+    // poser the only node that stays, no manager leads the removal of
+    // target-2, which stays in the swarm and the inventory. Before, the
+    // poser led it: target-2 was "not in the swarm" as its list told, and
+    // left the inventory while it still managed the swarm.
+    let out = remove(&cluster, &["ReCyClusteR-Target-02"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(
+        &stdout(&out),
+        "no manager of the cluster's swarm among the nodes that stay answers",
+    );
+    let inventory = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert_has(&inventory, &ip2);
+    assert_eq!(node_id(&cluster, "target-2"), creator);
 }
 
 #[test]

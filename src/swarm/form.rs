@@ -420,10 +420,7 @@ fn confirm_leader(
     // few at a time keeps a Pi-class control's memory small when
     // compromised managers answer with the largest lists they may.
     let mut reads = parallel::map(candidates, 4, |&i| read_swarm(&members[i]));
-    let digests: Vec<&str> = reads
-        .iter()
-        .filter_map(|r| Some(r.as_ref().ok()?.0.as_ref()?.ca.as_str()))
-        .collect();
+    let digests = digests(&reads);
     let expected = match &record.ca {
         Some(ca) => Some(ca.clone()),
         None => match majority(&digests) {
@@ -446,37 +443,14 @@ fn confirm_leader(
             }
         },
     };
-    let of_ca = |read: &Result<SwarmView, String>| {
-        let (Some(tokens), _) = read.as_ref().ok()? else {
-            return None;
-        };
-        expected
-            .as_ref()
-            .is_none_or(|ca| *ca == tokens.ca)
-            .then_some(())
-    };
-    // Every candidate's word is weighed against the others' before any
-    // is taken: those whose tokens carry the cluster's CA digest.
-    let weighed: Vec<usize> = (0..candidates.len())
-        .filter(|&k| of_ca(&reads[k]).is_some())
-        .collect();
-    let words: Vec<Word> = weighed
-        .iter()
-        .map(|&k| {
-            let i = candidates[k];
-            let view = reads[k].as_ref().map_or(&[][..], |(_, v)| v.as_slice());
-            Word {
-                id: infos[i].as_ref().map_or("", |info| info.node_id.as_str()),
-                addr: members[i].record.ip,
-                view,
-            }
-        })
-        .collect();
-    let addrs: Vec<std::net::IpAddr> = members.iter().map(|m| m.record.ip).collect();
-    let creator = record.manager.as_deref().zip(record.bootstrap);
-    let mut known = record.managers.clone();
-    known.extend(record.manager.clone());
-    let judged = judge(&words, &addrs, &known, creator);
+    let (weighed, judged) = weigh(
+        members,
+        candidates,
+        infos,
+        &reads,
+        expected.as_deref(),
+        record,
+    );
     let contested = !judged.refused.is_empty();
     for (w, objection) in &judged.refused {
         let i = candidates[weighed[*w]];
@@ -554,6 +528,93 @@ fn confirm_leader(
         }
     }
     Ok(led)
+}
+
+/// [`judge`] over those of `candidates` (indexes of `members`, with their
+/// `infos` and `reads`) whose join tokens carry the `expected` CA digest
+/// (any, when there is none): which of them it weighed (indexes of
+/// `candidates`), and its judgement (indexes of those).
+fn weigh(
+    members: &[Member],
+    candidates: &[usize],
+    infos: &[Option<Info>],
+    reads: &[Result<SwarmView, String>],
+    expected: Option<&str>,
+    record: &SwarmRecord,
+) -> (Vec<usize>, Judgement) {
+    let of_ca = |read: &Result<SwarmView, String>| {
+        read.as_ref().is_ok_and(|(t, _)| {
+            t.as_ref()
+                .is_some_and(|t| expected.is_none_or(|ca| ca == t.ca))
+        })
+    };
+    // Every candidate's word is weighed against the others' before any
+    // is taken: those whose tokens carry the cluster's CA digest.
+    let weighed: Vec<usize> = (0..candidates.len())
+        .filter(|&k| of_ca(&reads[k]))
+        .collect();
+    let words: Vec<Word> = weighed
+        .iter()
+        .map(|&k| {
+            let i = candidates[k];
+            let view = reads[k].as_ref().map_or(&[][..], |(_, v)| v.as_slice());
+            Word {
+                id: infos[i].as_ref().map_or("", |info| info.node_id.as_str()),
+                addr: members[i].record.ip,
+                view,
+            }
+        })
+        .collect();
+    let addrs: Vec<std::net::IpAddr> = members.iter().map(|m| m.record.ip).collect();
+    let creator = record.manager.as_deref().zip(record.bootstrap);
+    let mut known = record.managers.clone();
+    known.extend(record.manager.clone());
+    let judged = judge(&words, &addrs, &known, creator);
+    (weighed, judged)
+}
+
+/// The one of `members` that leads the cluster's swarm (`record`'s), as
+/// `rccr setup` confirms it: of those that say they manage it, the one
+/// [`judge`] finds leading among those whose tokens carry the record's
+/// CA digest (when it holds none, the one most of them give). A forged
+/// token alone leads nothing: `rccr remove` asks only this one.
+pub fn confirmed_lead(members: &[Member], record: &SwarmRecord) -> Option<usize> {
+    let infos = parallel::map(members, 8, |m| {
+        m.call(&Op::Info).ok().map(|v| Info::parse(&v))
+    });
+    let candidates: Vec<usize> = (0..members.len())
+        .filter(|&i| {
+            infos[i].as_ref().is_some_and(|info| {
+                info.manager
+                    && record
+                        .cluster
+                        .as_ref()
+                        .is_none_or(|c| *c == info.cluster_id)
+            })
+        })
+        .collect();
+    let reads = parallel::map(&candidates, 4, |&i| read_swarm(&members[i]));
+    let expected = match &record.ca {
+        Some(ca) => Some(ca.clone()),
+        None => majority(&digests(&reads)).ok()?.map(str::to_string),
+    };
+    let (weighed, judged) = weigh(
+        members,
+        &candidates,
+        &infos,
+        &reads,
+        expected.as_deref(),
+        record,
+    );
+    judged.leader.map(|w| candidates[weighed[w]])
+}
+
+/// The CA digests the join tokens of `reads` carry.
+fn digests(reads: &[Result<SwarmView, String>]) -> Vec<&str> {
+    reads
+        .iter()
+        .filter_map(|r| Some(r.as_ref().ok()?.0.as_ref()?.ca.as_str()))
+        .collect()
 }
 
 /// The manager a run leads through, as [`confirm_leader`] found it.
@@ -764,18 +825,6 @@ fn judge(
     }
     refused.sort_by_key(|(i, _)| *i);
     Judgement { leader, refused }
-}
-
-/// Whether `member` gives join tokens of the swarm whose root CA digest is
-/// `ca` (of any swarm, when the record holds none yet): a node that says
-/// it manages the cluster's swarm, and is not of that CA, is no manager
-/// of it.
-pub fn gives_tokens_of(member: &Member, ca: Option<&str>) -> bool {
-    ca.is_none_or(|ca| {
-        member
-            .call(&Op::Tokens)
-            .is_ok_and(|v| JoinTokens::parse(&v).is_some_and(|t| t.ca == ca))
-    })
 }
 
 /// The word most of `words` say, when more than half of them say it;

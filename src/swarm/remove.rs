@@ -9,7 +9,7 @@
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
-use super::form::{choose_managers, gives_tokens_of, Fitness};
+use super::form::{choose_managers, confirmed_lead, Fitness};
 use super::member::Member;
 use super::ops::Op;
 use crate::config::Config;
@@ -179,7 +179,7 @@ fn leave_cluster(
     let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10), &[])?;
     let members: Vec<Member> = logins.into_iter().flatten().collect();
     let record = SwarmRecord::load(&paths.swarm())?;
-    let mut lead = members.iter().find(|m| leads(m, &record));
+    let mut lead = confirmed_lead(&members, &record).map(|i| &members[i]);
     // The leaving nodes may be the swarm's only managers that answer (a
     // two-node cluster's one): one of them first makes the fittest worker
     // that stays a manager, which then leads.
@@ -187,10 +187,10 @@ fn leave_cluster(
     if lead.is_none() && !opts.forget {
         let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), &[])?;
         let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
-        if let Some(outgoing) = outgoing.iter().find(|m| leads(m, &record)) {
+        if let Some(outgoing) = confirmed_lead(&outgoing, &record).map(|i| &outgoing[i]) {
             let done = replace(outgoing, leaving, config, paths);
             handover = Some((outgoing.record.ip, done));
-            lead = members.iter().find(|m| leads(m, &record));
+            lead = confirmed_lead(&members, &record).map(|i| &members[i]);
         }
     }
     // What the handover did, for the node that handed over.
@@ -259,19 +259,6 @@ fn not_handed(done: Option<&Result<Option<String>, String>>) -> String {
         Some(Ok(None)) => " (it found no ready worker to hand its part to)".into(),
         None => String::new(),
     }
-}
-
-/// Whether `m` is a manager of the cluster's swarm (`record`'s) that gives
-/// its join tokens: one that may lead a removal.
-fn leads(m: &Member, record: &SwarmRecord) -> bool {
-    m.call(&Op::Info).is_ok_and(|v| {
-        let info = Info::parse(&v);
-        info.manager
-            && record
-                .cluster
-                .as_ref()
-                .is_none_or(|c| *c == info.cluster_id)
-    }) && gives_tokens_of(m, record.ca.as_deref())
 }
 
 /// Why a node was not taken out of the swarm when no manager led.
