@@ -1353,6 +1353,16 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
         swarm_nodes(&cluster, "target-2"),
         stderr(&out)
     );
+    // The record's managers are written after the run's promotions: they
+    // name target-4. Before, they were the managers before them.
+    let record = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let promoted = node_id(&cluster, "target-4");
+    assert!(
+        record
+            .lines()
+            .any(|l| l.starts_with("managers ") && l.contains(&promoted)),
+        "{record}"
+    );
 }
 
 #[test]

@@ -282,15 +282,6 @@ pub fn form(
         }
     };
     crate::failpoint::reached("swarm-view-read", &lead.addr());
-    let managers: Vec<String> = view
-        .iter()
-        .filter(|n| n.manager)
-        .map(|n| n.id.clone())
-        .collect();
-    if !managers.is_empty() && managers != record.managers {
-        record.managers = managers;
-        record.save(record_path)?;
-    }
     // A node ID a member's engine told after its join is its word too.
     for (i, other) in false_claims(members, &node_ids, leader, &view, inventory) {
         formed.layers[i] = claims_another(&other);
@@ -356,7 +347,29 @@ pub fn form(
             }
         }
     }
+    // The managers after this run's joins, promotions and demotions.
+    record_managers(lead, &mut record, record_path)?;
     Ok(formed)
+}
+
+/// The swarm's managers as `lead` lists them now become the record's
+/// (nothing is written when it lists none, or cannot be read): the next
+/// run weighs the candidates against who manages, not who did before a
+/// promotion, a demotion or an `rccr remove` handover.
+pub fn record_managers(lead: &Member, record: &mut SwarmRecord, path: &Path) -> Result<(), Error> {
+    let Ok(view) = lead.call(&Op::Nodes) else {
+        return Ok(());
+    };
+    let managers: Vec<String> = SwarmNode::parse_list(&view)
+        .into_iter()
+        .filter(|n| n.manager)
+        .map(|n| n.id)
+        .collect();
+    if !managers.is_empty() && managers != record.managers {
+        record.managers = managers;
+        record.save(path)?;
+    }
+    Ok(())
 }
 
 /// Whether the swarm's raft counts each of `ids` as a reachable manager,

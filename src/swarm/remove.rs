@@ -9,7 +9,7 @@
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
-use super::form::{choose_managers, confirmed_lead, Fitness};
+use super::form::{choose_managers, confirmed_lead, record_managers, Fitness};
 use super::member::Member;
 use super::ops::Op;
 use crate::config::Config;
@@ -178,7 +178,7 @@ fn leave_cluster(
         .collect();
     let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10), &[])?;
     let members: Vec<Member> = logins.into_iter().flatten().collect();
-    let record = SwarmRecord::load(&paths.swarm())?;
+    let mut record = SwarmRecord::load(&paths.swarm())?;
     let mut lead = confirmed_lead(&members, &record).map(|i| &members[i]);
     // The leaving nodes may be the swarm's only managers that answer (a
     // two-node cluster's one): one of them first makes the fittest worker
@@ -190,6 +190,9 @@ fn leave_cluster(
         if let Some(outgoing) = confirmed_lead(&outgoing, &record).map(|i| &outgoing[i]) {
             let done = replace(outgoing, leaving, config, paths);
             handover = Some((outgoing.record.ip, done));
+            // The worker promoted is a manager the record knows, before
+            // the nodes that stay are weighed.
+            record_managers(outgoing, &mut record, &paths.swarm())?;
             lead = confirmed_lead(&members, &record).map(|i| &members[i]);
         }
     }
@@ -227,6 +230,10 @@ fn leave_cluster(
             }
         };
         results.push((node.hostname.to_string(), layer));
+    }
+    // Managers demoted, removed and promoted in their place.
+    if let Some(lead) = lead {
+        record_managers(lead, &mut record, &paths.swarm())?;
     }
     let gone: Vec<&NodeRecord> = leaving.iter().filter(|n| !kept.contains(n)).collect();
     let remaining: Vec<NodeRecord> = records
