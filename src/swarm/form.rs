@@ -1149,6 +1149,36 @@ pub fn choose_managers(
     choose_led(candidates, fit, pins, is_manager, wanted, None, 0)
 }
 
+/// Which of `workers` (their fitness, `pins` as in [`choose_managers`])
+/// to promote when `managers` of the nodes that stay manage and `wanted`
+/// are wanted: pinned ones first, then the fittest, never one pinned a
+/// worker or ARMv6, and as many as make the managers odd (unless `wanted`
+/// is, as the config asked, even). None when they are enough.
+pub fn promotions(
+    managers: usize,
+    wanted: usize,
+    fit: &[Fitness],
+    pins: &[Option<bool>],
+) -> Vec<usize> {
+    if managers >= wanted {
+        return Vec::new();
+    }
+    let workers: Vec<usize> = (0..fit.len()).collect();
+    let choose = |take: usize| choose_managers(&workers, fit, pins, &|_| false, take);
+    let even = |chosen: &[usize]| {
+        let count = managers + chosen.len();
+        count.is_multiple_of(2) && count != wanted
+    };
+    let mut take = wanted - managers;
+    let mut chosen = choose(take);
+    // One fewer, the least fit left out, while that makes them even.
+    while even(&chosen) && take > 0 {
+        take = take.min(chosen.len()).saturating_sub(1);
+        chosen = choose(take);
+    }
+    chosen
+}
+
 /// [`choose_managers`], with `leader`, the manager the run talks through
 /// (which it cannot demote), chosen first whatever its pin or fitness, and
 /// counted. With the `others` managers the run leaves as they are (not
@@ -1648,6 +1678,34 @@ mod tests {
         // Pins win, both ways.
         let pins = [Some(true), None, None, None, Some(false)];
         assert_eq!(choose_managers(&all, &fits, &pins, &none, 3), [0, 2, 3]);
+    }
+
+    #[test]
+    fn a_removed_managers_place_goes_by_pins_and_keeps_the_managers_odd() {
+        let fits = [
+            fit(Arch::X86_64, true, 8192),
+            fit(Arch::X86_64, true, 4096),
+            fit(Arch::Armv6l, true, 4096),
+        ];
+        // The only manager leaves; the fittest is pinned a worker, the
+        // third is ARMv6: the second takes its place, alone.
+        let pins = [Some(false), None, None];
+        assert_eq!(promotions(0, 3, &fits, &pins), [1]);
+        // Both fit ones pinned workers: nobody.
+        let pins = [Some(false), Some(false), None];
+        assert_eq!(promotions(0, 3, &fits, &pins), Vec::<usize>::new());
+        // One manager stays of three wanted, one fit worker: a second
+        // manager would make two; none is promoted.
+        let pins = [Some(false), None, None];
+        assert_eq!(promotions(1, 3, &fits, &pins), Vec::<usize>::new());
+        // Two fit workers: both, three managers.
+        assert_eq!(promotions(1, 3, &fits, &[]), [0, 1]);
+        // Two manage of three wanted: the fittest makes three.
+        assert_eq!(promotions(2, 3, &fits, &[]), [0]);
+        // Enough already.
+        assert_eq!(promotions(3, 3, &fits, &[]), Vec::<usize>::new());
+        // Four, as the config asks: taken as asked.
+        assert_eq!(promotions(2, 4, &fits, &[]), [0, 1]);
     }
 
     #[test]

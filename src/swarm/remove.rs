@@ -9,7 +9,7 @@
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
-use super::form::{choose_managers, confirmed_lead, record_managers, Fitness};
+use super::form::{confirmed_lead, promotions, record_managers, Fitness};
 use super::member::Member;
 use super::ops::Op;
 use crate::config::Config;
@@ -263,7 +263,9 @@ fn not_handed(done: Option<&Result<Option<String>, String>>) -> String {
     match done {
         Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
         Some(Ok(Some(name))) => format!(" ({name} was promoted but does not answer as a manager)"),
-        Some(Ok(None)) => " (it found no ready worker to hand its part to)".into(),
+        Some(Ok(None)) => {
+            " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)".into()
+        }
         None => String::new(),
     }
 }
@@ -382,8 +384,10 @@ fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNo
         .collect()
 }
 
-/// Makes the fittest ready worker that stays a manager, when the swarm has
-/// fewer managers than its size (or the config) wants. Not by promoting it
+/// Makes ready workers that stay managers, when the swarm has fewer
+/// managers than its size (or the config) wants: those [`promotions`]
+/// picks (the config's `nodes[].manager` pins honoured, the fittest first,
+/// as many as keep the managers odd). Not by promoting it
 /// in place: a promoted worker rejoins raft through the managers it knew
 /// when it joined, which may be the one that just left (the engine then
 /// stops with "can't initialize raft node"). It leaves, and joins again as
@@ -412,11 +416,38 @@ fn replace(
         .filter_map(|n| Some((n, record_of(n, &records)?)))
         .collect();
     let fit: Vec<Fitness> = workers.iter().map(|(n, _)| Fitness::of_labels(n)).collect();
-    let indexes: Vec<usize> = (0..workers.len()).collect();
-    let Some(&w) = choose_managers(&indexes, &fit, &[], &|_| false, 1).first() else {
+    let pins: Vec<Option<bool>> = workers
+        .iter()
+        .map(|(_, r)| config.pin(r.mac).and_then(|p| p.manager))
+        .collect();
+    let chosen = promotions(managers, wanted, &fit, &pins);
+    if chosen.is_empty() {
         return Ok(None);
-    };
-    let (entry, record) = workers[w];
+    }
+    let tokens = lead
+        .call(&Op::Tokens)
+        .ok()
+        .as_ref()
+        .and_then(JoinTokens::parse)
+        .ok_or("the manager gave no usable join tokens")?;
+    let mut names = Vec::new();
+    for w in chosen {
+        let (entry, record) = workers[w];
+        names.push(promote(lead, entry, record, &tokens, config, paths)?);
+    }
+    Ok(Some(names.join(", ")))
+}
+
+/// `record`, the worker whose swarm entry is `entry`, leaves and joins
+/// again as a manager through `lead` (with its `tokens`); its name.
+fn promote(
+    lead: &Member,
+    entry: &SwarmNode,
+    record: &NodeRecord,
+    tokens: &JoinTokens,
+    config: &Config,
+    paths: &StatePaths,
+) -> Result<String, String> {
     let name = print::name(&record.hostname).into_owned();
     let member = log_in_one(config, paths, record)?;
     let told = member.call(&Op::Info).map(|v| Info::parse(&v).node_id);
@@ -431,12 +462,6 @@ fn replace(
             }
         ));
     }
-    let tokens = lead
-        .call(&Op::Tokens)
-        .ok()
-        .as_ref()
-        .and_then(JoinTokens::parse)
-        .ok_or("the manager gave no usable join tokens")?;
     let rejoin = || -> Result<(), String> {
         member.call(&Op::Leave { force: true })?;
         lead.call(&Op::NodeRemove { node: entry })?;
@@ -463,7 +488,7 @@ fn replace(
             labels: &labels,
         });
     }
-    Ok(Some(name))
+    Ok(name)
 }
 
 /// Waits until the swarm has one leader, every manager is reachable and
@@ -634,7 +659,7 @@ mod tests {
         );
         assert_eq!(
             not_handed(Some(&Ok(None))),
-            " (it found no ready worker to hand its part to)"
+            " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)"
         );
         assert_eq!(not_handed(None), "");
     }
