@@ -297,7 +297,7 @@ pub fn form(
         .collect();
     changes.sort_by_key(|(_, node, manager)| (node.manager && !manager, !manager));
     // Managers of `desired` that manage once the promotions are done.
-    let mut managing = 0;
+    let mut managing: Vec<usize> = Vec::new();
     let chosen: Vec<&str> = node_ids
         .iter()
         .filter(|(i, _)| desired.contains(i))
@@ -310,8 +310,14 @@ pub fn form(
             // or a promotion failed): the raft would shrink to fewer than
             // planned, or to an even count; nor before the raft counts
             // every one chosen.
-            if contested || managing < desired.len() {
+            if contested {
                 manager = true;
+                formed.layers[i].add(
+                    "not demoted: the candidates to lead contradicted each other this run".into(),
+                );
+            } else if let Some(note) = not_demoted(&desired, &managing, |j| members[j].name()) {
+                manager = true;
+                formed.layers[i].add(note);
             } else if !*counted.get_or_insert_with(|| raft_counts(lead, &chosen)) {
                 manager = true;
                 formed.layers[i].add(
@@ -320,7 +326,7 @@ pub fn form(
             }
         }
         if manager && node.manager && desired.contains(&i) {
-            managing += 1;
+            managing.push(i);
         }
         let labels = labels(&members[i], &machines[i]);
         let relabel = labels.iter().any(|(k, v)| node.label(k) != v);
@@ -339,7 +345,9 @@ pub fn form(
         };
         match lead.call(&op) {
             Ok(_) => {
-                managing += usize::from(!node.manager && manager);
+                if !node.manager && manager {
+                    managing.push(i);
+                }
                 formed.layers[i].add(done.into())
             }
             Err(e) => {
@@ -370,6 +378,32 @@ pub fn record_managers(lead: &Member, record: &mut SwarmRecord, path: &Path) -> 
         record.save(path)?;
     }
     Ok(())
+}
+
+/// Why no manager is demoted, when some of the `desired` managers are not
+/// `managing` once the run's joins and promotions are done: the raft
+/// would shrink to fewer than planned, or to an even count.
+fn not_demoted(
+    desired: &[usize],
+    managing: &[usize],
+    name: impl Fn(usize) -> String,
+) -> Option<String> {
+    let missing: Vec<String> = desired
+        .iter()
+        .filter(|i| !managing.contains(i))
+        .map(|&i| name(i))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "not demoted: {} did not become {} (run rccr setup again)",
+            missing.join(", "),
+            if missing.len() == 1 {
+                "a manager"
+            } else {
+                "managers"
+            }
+        )
+    })
 }
 
 /// Whether the swarm's raft counts each of `ids` as a reachable manager,
@@ -1706,6 +1740,20 @@ mod tests {
         assert_eq!(promotions(3, 3, &fits, &[]), Vec::<usize>::new());
         // Four, as the config asks: taken as asked.
         assert_eq!(promotions(2, 4, &fits, &[]), [0, 1]);
+    }
+
+    #[test]
+    fn a_demotion_skipped_names_the_managers_chosen_that_do_not_manage() {
+        let name = |i: usize| format!("t{i}");
+        assert_eq!(
+            not_demoted(&[0, 2, 3], &[0, 3], name).as_deref(),
+            Some("not demoted: t2 did not become a manager (run rccr setup again)")
+        );
+        assert_eq!(
+            not_demoted(&[0, 2, 3], &[0], name).as_deref(),
+            Some("not demoted: t2, t3 did not become managers (run rccr setup again)")
+        );
+        assert_eq!(not_demoted(&[0, 2], &[2, 0], name), None);
     }
 
     #[test]
