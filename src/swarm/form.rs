@@ -795,10 +795,9 @@ fn judge(
         })
     };
     let consistent = |w: &Word| {
-        manages(w.view, w.id)
-            && w.view
-                .iter()
-                .any(|n| n.id == w.id && elsewhere(w, n).is_none())
+        w.view
+            .iter()
+            .any(|n| n.id == w.id && n.manager && n.reachable && elsewhere(w, n).is_none())
     };
     let (witnesses, others): (Vec<usize>, Vec<usize>) =
         (0..words.len()).partition(|&i| consistent(&words[i]));
@@ -1596,6 +1595,15 @@ mod tests {
                 leader: Some(1),
                 refused: vec![(0, Objection::Elsewhere(1, ip(9)))]
             }
+        );
+        // Nor a list that has the ID twice: answering at another
+        // member's address, and at its own as a manager raft cannot reach.
+        let mut twice = list(&[("w", true, 4), ("w", true, 1)]);
+        twice[0].reachable = false;
+        let words = [word("w", 4, &twice), word("m1", 1, &honest)];
+        assert_eq!(
+            judged(&words, &known, None).refused,
+            [(0, Objection::OwnList)]
         );
         // Listed as answering (its SSH is down), but not at the poser's
         // address: the poser leads nothing.
