@@ -1237,6 +1237,85 @@ fn a_poser_whose_list_places_the_manager_at_its_own_address_leads_nothing() {
     );
 }
 
+/// Three managers; target-2 is switched off (its link down), and target-4,
+/// a worker root on its machine, takes target-2's node ID: its relay
+/// tells the cluster's swarm ID, tokens with the cluster's CA digest, and
+/// its own swarm's list with itself as target-2's node ID. The others list
+/// target-2 as a manager raft cannot reach, at its old address.
+#[test]
+fn a_worker_taking_a_switched_off_managers_node_id_leads_nothing() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    let info = |host: &str, what: &str| {
+        cluster
+            .docker_ok(host, &["info", "--format", what])
+            .trim()
+            .to_string()
+    };
+    let record = || stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let digest = record()
+        .lines()
+        .find_map(|l| l.strip_prefix("ca "))
+        .expect("a CA digest in the record")
+        .to_string();
+    let ours = info("target-1", "{{.Swarm.Cluster.ID}}");
+    let off = node_id(&cluster, "target-2");
+    assert_eq!(info("target-4", "{{.Swarm.ControlAvailable}}"), "false");
+    cluster.docker_ok("target-4", &["swarm", "leave", "--force"]);
+    let ip4 = cluster.lab.ip("target-4");
+    cluster.docker_ok("target-4", &["swarm", "init", "--advertise-addr", &ip4]);
+    let (theirs, posing) = (
+        info("target-4", "{{.Swarm.Cluster.ID}}"),
+        node_id(&cluster, "target-4"),
+    );
+    let forged = token_digest(&cluster, "target-4");
+    lying_relay(
+        &cluster,
+        "target-4",
+        &format!("-e 's/{theirs}/{ours}/g' -e 's/{forged}/{digest}/g' -e 's/{posing}/{off}/g'"),
+    );
+    let out = cluster.lab.sh("target-2", "ip link set eth0 down");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reachability = [
+        "node",
+        "inspect",
+        "--format",
+        "{{.ManagerStatus.Reachability}}",
+        &off,
+    ];
+    let unreachable = || cluster.docker_ok("target-1", &reachability).trim() == "unreachable";
+    settle(150, unreachable);
+    assert!(unreachable());
+    let out = setup_with(&cluster, &[]);
+    // A real manager leads: the poser is refused, and the docker context
+    // and the record's managers are not the poser's. Before: target-1's
+    // list showed target-2's node ID as a manager at an address no member
+    // had, so nobody objected to the poser, which led the run.
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-04",
+        "claims to lead the cluster's swarm, but the swarm as ",
+    );
+    let context = stdout(
+        &cluster
+            .lab
+            .sh("control", "cat /root/.docker/contexts/meta/*/meta.json"),
+    );
+    assert!(
+        !context.contains("Target-04") && !context.contains(&format!("@{ip4}\"")),
+        "{context}"
+    );
+    let managers = record();
+    let managers = managers
+        .lines()
+        .find(|l| l.starts_with("managers "))
+        .expect("the record's managers");
+    assert!(
+        managers.contains(&node_id(&cluster, "target-1")),
+        "{managers}"
+    );
+}
+
 #[test]
 fn a_node_whose_swarm_name_carries_separators_forges_no_other_nodes_status() {
     let cluster = or_skip!(one_manager_swarm());
