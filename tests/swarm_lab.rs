@@ -1010,6 +1010,17 @@ fn leave_until_down(cluster: &Cluster, host: &str, manager: &str) {
     assert!(down());
 }
 
+/// `host`, root on its machine, leaves its swarm and manages one of its
+/// own: its address, that swarm's ID, its node ID and its tokens' digest.
+fn own_swarm(cluster: &Cluster, host: &str) -> (String, String, String, String) {
+    cluster.docker_ok(host, &["swarm", "leave", "--force"]);
+    let ip = cluster.lab.ip(host);
+    cluster.docker_ok(host, &["swarm", "init", "--advertise-addr", &ip]);
+    let swarm = cluster.docker_ok(host, &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
+    let digest = token_digest(cluster, host);
+    (ip, swarm.trim().to_string(), node_id(cluster, host), digest)
+}
+
 /// The CA digest of the join tokens `host` gives (`SWMTKN-1-DIGEST-SECRET`).
 fn token_digest(cluster: &Cluster, host: &str) -> String {
     let token = cluster.docker_ok(host, &["swarm", "join-token", "-q", "worker"]);
@@ -1182,14 +1193,7 @@ fn a_poser_whose_list_places_the_manager_at_its_own_address_leads_nothing() {
     // with the cluster's CA digest, and a node list whose one manager is
     // the creator's node ID at target-1's address, unreachable. It keeps
     // its own node ID (same lengths, so the frames stay whole).
-    cluster.docker_ok("target-1", &["swarm", "leave", "--force"]);
-    let ip1 = cluster.lab.ip("target-1");
-    cluster.docker_ok("target-1", &["swarm", "init", "--advertise-addr", &ip1]);
-    let (theirs, posing) = (
-        info("target-1", "{{.Swarm.Cluster.ID}}"),
-        node_id(&cluster, "target-1"),
-    );
-    let forged = token_digest(&cluster, "target-1");
+    let (ip1, theirs, posing, forged) = own_swarm(&cluster, "target-1");
     lying_relay(
         &cluster,
         "target-1",
@@ -1261,14 +1265,7 @@ fn a_worker_taking_a_switched_off_managers_node_id_leads_nothing() {
     let ours = info("target-1", "{{.Swarm.Cluster.ID}}");
     let off = node_id(&cluster, "target-2");
     assert_eq!(info("target-4", "{{.Swarm.ControlAvailable}}"), "false");
-    cluster.docker_ok("target-4", &["swarm", "leave", "--force"]);
-    let ip4 = cluster.lab.ip("target-4");
-    cluster.docker_ok("target-4", &["swarm", "init", "--advertise-addr", &ip4]);
-    let (theirs, posing) = (
-        info("target-4", "{{.Swarm.Cluster.ID}}"),
-        node_id(&cluster, "target-4"),
-    );
-    let forged = token_digest(&cluster, "target-4");
+    let (ip4, theirs, posing, forged) = own_swarm(&cluster, "target-4");
     lying_relay(
         &cluster,
         "target-4",
