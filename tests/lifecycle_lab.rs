@@ -349,4 +349,13 @@ fn removing_a_two_node_clusters_manager_hands_its_part_to_the_worker_first() {
     );
     assert!(cluster.lab.key_logs_in("/root/.ssh/id_ed25519", staying));
     assert!(!read(&cluster.lab, "control", "/root/.rccr/nodes").contains(&manager));
+    // The record's managers are the one that stays: a poser claiming the
+    // node ID of the one that left is no manager the record knows.
+    // Before, the record still named the manager that left.
+    let id = cluster.docker_ok(staying, &["info", "--format", "{{.Swarm.NodeID}}"]);
+    let record = read(&cluster.lab, "control", "/root/.rccr/swarm");
+    assert!(
+        record.contains(&format!("managers {}\n", id.trim())),
+        "{record}"
+    );
 }

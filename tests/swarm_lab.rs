@@ -1010,6 +1010,17 @@ fn leave_until_down(cluster: &Cluster, host: &str, manager: &str) {
     assert!(down());
 }
 
+/// `host`, root on its machine, leaves its swarm and manages one of its
+/// own: its address, that swarm's ID, its node ID and its tokens' digest.
+fn own_swarm(cluster: &Cluster, host: &str) -> (String, String, String, String) {
+    cluster.docker_ok(host, &["swarm", "leave", "--force"]);
+    let ip = cluster.lab.ip(host);
+    cluster.docker_ok(host, &["swarm", "init", "--advertise-addr", &ip]);
+    let swarm = cluster.docker_ok(host, &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
+    let digest = token_digest(cluster, host);
+    (ip, swarm.trim().to_string(), node_id(cluster, host), digest)
+}
+
 /// The CA digest of the join tokens `host` gives (`SWMTKN-1-DIGEST-SECRET`).
 fn token_digest(cluster: &Cluster, host: &str) -> String {
     let token = cluster.docker_ok(host, &["swarm", "join-token", "-q", "worker"]);
@@ -1143,6 +1154,20 @@ fn a_worker_posing_as_the_swarms_creator_leads_nothing() {
         "ReCyClusteR-Target-01",
         &format!("claims to lead the cluster's swarm, but the swarm as ReCyClusteR-Target-02 tells it lists its node ID at {ip2}"),
     );
+    // Nor does rccr remove take the forged digest for a manager: with the
+    // poser the only node that stays, no manager leads the removal of
+    // target-2, which stays in the swarm and the inventory. Before, the
+    // poser led it: target-2 was "not in the swarm" as its list told, and
+    // left the inventory while it still managed the swarm.
+    let out = remove(&cluster, &["ReCyClusteR-Target-02"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(
+        &stdout(&out),
+        "no manager of the cluster's swarm among the nodes that stay answers",
+    );
+    let inventory = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert_has(&inventory, &ip2);
+    assert_eq!(node_id(&cluster, "target-2"), creator);
 }
 
 #[test]
@@ -1168,14 +1193,7 @@ fn a_poser_whose_list_places_the_manager_at_its_own_address_leads_nothing() {
     // with the cluster's CA digest, and a node list whose one manager is
     // the creator's node ID at target-1's address, unreachable. It keeps
     // its own node ID (same lengths, so the frames stay whole).
-    cluster.docker_ok("target-1", &["swarm", "leave", "--force"]);
-    let ip1 = cluster.lab.ip("target-1");
-    cluster.docker_ok("target-1", &["swarm", "init", "--advertise-addr", &ip1]);
-    let (theirs, posing) = (
-        info("target-1", "{{.Swarm.Cluster.ID}}"),
-        node_id(&cluster, "target-1"),
-    );
-    let forged = token_digest(&cluster, "target-1");
+    let (ip1, theirs, posing, forged) = own_swarm(&cluster, "target-1");
     lying_relay(
         &cluster,
         "target-1",
@@ -1220,6 +1238,78 @@ fn a_poser_whose_list_places_the_manager_at_its_own_address_leads_nothing() {
     assert!(
         context.contains("Target-02") || context.contains(&format!("@{ip2}\"")),
         "{context}"
+    );
+}
+
+/// Three managers; target-2 is switched off (its link down), and target-4,
+/// a worker root on its machine, takes target-2's node ID: its relay
+/// tells the cluster's swarm ID, tokens with the cluster's CA digest, and
+/// its own swarm's list with itself as target-2's node ID. The others list
+/// target-2 as a manager raft cannot reach, at its old address.
+#[test]
+fn a_worker_taking_a_switched_off_managers_node_id_leads_nothing() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    let info = |host: &str, what: &str| {
+        cluster
+            .docker_ok(host, &["info", "--format", what])
+            .trim()
+            .to_string()
+    };
+    let record = || stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let digest = record()
+        .lines()
+        .find_map(|l| l.strip_prefix("ca "))
+        .expect("a CA digest in the record")
+        .to_string();
+    let ours = info("target-1", "{{.Swarm.Cluster.ID}}");
+    let off = node_id(&cluster, "target-2");
+    assert_eq!(info("target-4", "{{.Swarm.ControlAvailable}}"), "false");
+    let (ip4, theirs, posing, forged) = own_swarm(&cluster, "target-4");
+    lying_relay(
+        &cluster,
+        "target-4",
+        &format!("-e 's/{theirs}/{ours}/g' -e 's/{forged}/{digest}/g' -e 's/{posing}/{off}/g'"),
+    );
+    let out = cluster.lab.sh("target-2", "ip link set eth0 down");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reachability = [
+        "node",
+        "inspect",
+        "--format",
+        "{{.ManagerStatus.Reachability}}",
+        &off,
+    ];
+    let unreachable = || cluster.docker_ok("target-1", &reachability).trim() == "unreachable";
+    settle(150, unreachable);
+    assert!(unreachable());
+    let out = setup_with(&cluster, &[]);
+    // A real manager leads: the poser is refused, and the docker context
+    // and the record's managers are not the poser's. Before: target-1's
+    // list showed target-2's node ID as a manager at an address no member
+    // had, so nobody objected to the poser, which led the run.
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-04",
+        "claims to lead the cluster's swarm, but the swarm as ",
+    );
+    let context = stdout(
+        &cluster
+            .lab
+            .sh("control", "cat /root/.docker/contexts/meta/*/meta.json"),
+    );
+    assert!(
+        !context.contains("Target-04") && !context.contains(&format!("@{ip4}\"")),
+        "{context}"
+    );
+    let managers = record();
+    let managers = managers
+        .lines()
+        .find(|l| l.starts_with("managers "))
+        .expect("the record's managers");
+    assert!(
+        managers.contains(&node_id(&cluster, "target-1")),
+        "{managers}"
     );
 }
 
@@ -1338,6 +1428,16 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
         "{:?}\n{}",
         swarm_nodes(&cluster, "target-2"),
         stderr(&out)
+    );
+    // The record's managers are written after the run's promotions: they
+    // name target-4. Before, they were the managers before them.
+    let record = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
+    let promoted = node_id(&cluster, "target-4");
+    assert!(
+        record
+            .lines()
+            .any(|l| l.starts_with("managers ") && l.contains(&promoted)),
+        "{record}"
     );
 }
 

@@ -282,15 +282,6 @@ pub fn form(
         }
     };
     crate::failpoint::reached("swarm-view-read", &lead.addr());
-    let managers: Vec<String> = view
-        .iter()
-        .filter(|n| n.manager)
-        .map(|n| n.id.clone())
-        .collect();
-    if !managers.is_empty() && managers != record.managers {
-        record.managers = managers;
-        record.save(record_path)?;
-    }
     // A node ID a member's engine told after its join is its word too.
     for (i, other) in false_claims(members, &node_ids, leader, &view, inventory) {
         formed.layers[i] = claims_another(&other);
@@ -306,7 +297,7 @@ pub fn form(
         .collect();
     changes.sort_by_key(|(_, node, manager)| (node.manager && !manager, !manager));
     // Managers of `desired` that manage once the promotions are done.
-    let mut managing = 0;
+    let mut managing: Vec<usize> = Vec::new();
     let chosen: Vec<&str> = node_ids
         .iter()
         .filter(|(i, _)| desired.contains(i))
@@ -319,8 +310,14 @@ pub fn form(
             // or a promotion failed): the raft would shrink to fewer than
             // planned, or to an even count; nor before the raft counts
             // every one chosen.
-            if contested || managing < desired.len() {
+            if contested {
                 manager = true;
+                formed.layers[i].add(
+                    "not demoted: the candidates to lead contradicted each other this run".into(),
+                );
+            } else if let Some(note) = not_demoted(&desired, &managing, |j| members[j].name()) {
+                manager = true;
+                formed.layers[i].add(note);
             } else if !*counted.get_or_insert_with(|| raft_counts(lead, &chosen)) {
                 manager = true;
                 formed.layers[i].add(
@@ -329,7 +326,7 @@ pub fn form(
             }
         }
         if manager && node.manager && desired.contains(&i) {
-            managing += 1;
+            managing.push(i);
         }
         let labels = labels(&members[i], &machines[i]);
         let relabel = labels.iter().any(|(k, v)| node.label(k) != v);
@@ -348,7 +345,9 @@ pub fn form(
         };
         match lead.call(&op) {
             Ok(_) => {
-                managing += usize::from(!node.manager && manager);
+                if !node.manager && manager {
+                    managing.push(i);
+                }
                 formed.layers[i].add(done.into())
             }
             Err(e) => {
@@ -356,7 +355,55 @@ pub fn form(
             }
         }
     }
+    // The managers after this run's joins, promotions and demotions.
+    record_managers(lead, &mut record, record_path)?;
     Ok(formed)
+}
+
+/// The swarm's managers as `lead` lists them now become the record's
+/// (nothing is written when it lists none, or cannot be read): the next
+/// run weighs the candidates against who manages, not who did before a
+/// promotion, a demotion or an `rccr remove` handover.
+pub fn record_managers(lead: &Member, record: &mut SwarmRecord, path: &Path) -> Result<(), Error> {
+    let Ok(view) = lead.call(&Op::Nodes) else {
+        return Ok(());
+    };
+    let managers: Vec<String> = SwarmNode::parse_list(&view)
+        .into_iter()
+        .filter(|n| n.manager)
+        .map(|n| n.id)
+        .collect();
+    if !managers.is_empty() && managers != record.managers {
+        record.managers = managers;
+        record.save(path)?;
+    }
+    Ok(())
+}
+
+/// Why no manager is demoted, when some of the `desired` managers are not
+/// `managing` once the run's joins and promotions are done: the raft
+/// would shrink to fewer than planned, or to an even count.
+fn not_demoted(
+    desired: &[usize],
+    managing: &[usize],
+    name: impl Fn(usize) -> String,
+) -> Option<String> {
+    let missing: Vec<String> = desired
+        .iter()
+        .filter(|i| !managing.contains(i))
+        .map(|&i| name(i))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "not demoted: {} did not become {} (run rccr setup again)",
+            missing.join(", "),
+            if missing.len() == 1 {
+                "a manager"
+            } else {
+                "managers"
+            }
+        )
+    })
 }
 
 /// Whether the swarm's raft counts each of `ids` as a reachable manager,
@@ -420,10 +467,7 @@ fn confirm_leader(
     // few at a time keeps a Pi-class control's memory small when
     // compromised managers answer with the largest lists they may.
     let mut reads = parallel::map(candidates, 4, |&i| read_swarm(&members[i]));
-    let digests: Vec<&str> = reads
-        .iter()
-        .filter_map(|r| Some(r.as_ref().ok()?.0.as_ref()?.ca.as_str()))
-        .collect();
+    let digests = digests(&reads);
     let expected = match &record.ca {
         Some(ca) => Some(ca.clone()),
         None => match majority(&digests) {
@@ -446,37 +490,14 @@ fn confirm_leader(
             }
         },
     };
-    let of_ca = |read: &Result<SwarmView, String>| {
-        let (Some(tokens), _) = read.as_ref().ok()? else {
-            return None;
-        };
-        expected
-            .as_ref()
-            .is_none_or(|ca| *ca == tokens.ca)
-            .then_some(())
-    };
-    // Every candidate's word is weighed against the others' before any
-    // is taken: those whose tokens carry the cluster's CA digest.
-    let weighed: Vec<usize> = (0..candidates.len())
-        .filter(|&k| of_ca(&reads[k]).is_some())
-        .collect();
-    let words: Vec<Word> = weighed
-        .iter()
-        .map(|&k| {
-            let i = candidates[k];
-            let view = reads[k].as_ref().map_or(&[][..], |(_, v)| v.as_slice());
-            Word {
-                id: infos[i].as_ref().map_or("", |info| info.node_id.as_str()),
-                addr: members[i].record.ip,
-                view,
-            }
-        })
-        .collect();
-    let addrs: Vec<std::net::IpAddr> = members.iter().map(|m| m.record.ip).collect();
-    let creator = record.manager.as_deref().zip(record.bootstrap);
-    let mut known = record.managers.clone();
-    known.extend(record.manager.clone());
-    let judged = judge(&words, &addrs, &known, creator);
+    let (weighed, judged) = weigh(
+        members,
+        candidates,
+        infos,
+        &reads,
+        expected.as_deref(),
+        record,
+    );
     let contested = !judged.refused.is_empty();
     for (w, objection) in &judged.refused {
         let i = candidates[weighed[*w]];
@@ -556,6 +577,93 @@ fn confirm_leader(
     Ok(led)
 }
 
+/// [`judge`] over those of `candidates` (indexes of `members`, with their
+/// `infos` and `reads`) whose join tokens carry the `expected` CA digest
+/// (any, when there is none): which of them it weighed (indexes of
+/// `candidates`), and its judgement (indexes of those).
+fn weigh(
+    members: &[Member],
+    candidates: &[usize],
+    infos: &[Option<Info>],
+    reads: &[Result<SwarmView, String>],
+    expected: Option<&str>,
+    record: &SwarmRecord,
+) -> (Vec<usize>, Judgement) {
+    let of_ca = |read: &Result<SwarmView, String>| {
+        read.as_ref().is_ok_and(|(t, _)| {
+            t.as_ref()
+                .is_some_and(|t| expected.is_none_or(|ca| ca == t.ca))
+        })
+    };
+    // Every candidate's word is weighed against the others' before any
+    // is taken: those whose tokens carry the cluster's CA digest.
+    let weighed: Vec<usize> = (0..candidates.len())
+        .filter(|&k| of_ca(&reads[k]))
+        .collect();
+    let words: Vec<Word> = weighed
+        .iter()
+        .map(|&k| {
+            let i = candidates[k];
+            let view = reads[k].as_ref().map_or(&[][..], |(_, v)| v.as_slice());
+            Word {
+                id: infos[i].as_ref().map_or("", |info| info.node_id.as_str()),
+                addr: members[i].record.ip,
+                view,
+            }
+        })
+        .collect();
+    let addrs: Vec<std::net::IpAddr> = members.iter().map(|m| m.record.ip).collect();
+    let creator = record.manager.as_deref().zip(record.bootstrap);
+    let mut known = record.managers.clone();
+    known.extend(record.manager.clone());
+    let judged = judge(&words, &addrs, &known, creator);
+    (weighed, judged)
+}
+
+/// The one of `members` that leads the cluster's swarm (`record`'s), as
+/// `rccr setup` confirms it: of those that say they manage it, the one
+/// [`judge`] finds leading among those whose tokens carry the record's
+/// CA digest (when it holds none, the one most of them give). A forged
+/// token alone leads nothing: `rccr remove` asks only this one.
+pub fn confirmed_lead(members: &[Member], record: &SwarmRecord) -> Option<usize> {
+    let infos = parallel::map(members, 8, |m| {
+        m.call(&Op::Info).ok().map(|v| Info::parse(&v))
+    });
+    let candidates: Vec<usize> = (0..members.len())
+        .filter(|&i| {
+            infos[i].as_ref().is_some_and(|info| {
+                info.manager
+                    && record
+                        .cluster
+                        .as_ref()
+                        .is_none_or(|c| *c == info.cluster_id)
+            })
+        })
+        .collect();
+    let reads = parallel::map(&candidates, 4, |&i| read_swarm(&members[i]));
+    let expected = match &record.ca {
+        Some(ca) => Some(ca.clone()),
+        None => majority(&digests(&reads)).ok()?.map(str::to_string),
+    };
+    let (weighed, judged) = weigh(
+        members,
+        &candidates,
+        &infos,
+        &reads,
+        expected.as_deref(),
+        record,
+    );
+    judged.leader.map(|w| candidates[weighed[w]])
+}
+
+/// The CA digests the join tokens of `reads` carry.
+fn digests(reads: &[Result<SwarmView, String>]) -> Vec<&str> {
+    reads
+        .iter()
+        .filter_map(|r| Some(r.as_ref().ok()?.0.as_ref()?.ca.as_str()))
+        .collect()
+}
+
 /// The manager a run leads through, as [`confirm_leader`] found it.
 struct Led {
     leader: usize,
@@ -579,12 +687,13 @@ struct Word<'a> {
 /// Why [`judge`] refused a candidate (indexes: of the words).
 #[derive(Clone, Debug, PartialEq)]
 enum Objection {
-    /// Its own node list does not list its node ID as a manager, or lists
-    /// it at another member's address.
+    /// Its own node list does not list its node ID as a manager that
+    /// answers, or lists it at another member's address.
     OwnList,
-    /// That candidate lists its node ID at this address, another member's.
+    /// That candidate lists its node ID at this address, not the
+    /// candidate's.
     Elsewhere(usize, std::net::IpAddr),
-    /// That candidate does not list its node ID as a manager.
+    /// That candidate does not list its node ID as a manager that answers.
     NotManager(usize),
     /// That candidate claims the same node ID.
     Twice(usize),
@@ -598,20 +707,20 @@ impl Objection {
     fn text(&self, name: impl Fn(usize) -> String) -> String {
         let what = match self {
             Objection::OwnList => {
-                "but its own node list does not list its node ID as a manager at its address".into()
+                "but its own node list does not list its node ID as a manager that answers, at its address".into()
             }
             Objection::Elsewhere(k, addr) => format!(
-                "but the swarm as {} tells it lists its node ID at {addr}, another node's address",
+                "but the swarm as {} tells it lists its node ID at {addr}, not at its address",
                 name(*k)
             ),
             Objection::NotManager(k) => format!(
-                "but the swarm as {} tells it does not list its node ID as a manager",
+                "but the swarm as {} tells it does not list its node ID as a manager that answers",
                 name(*k)
             ),
             Objection::Twice(k) => format!("but {} claims its node ID too", name(*k)),
             Objection::Unconfirmed => "but the candidates to lead it contradict each other".into(),
             Objection::Contradicts(k) => format!(
-                "but its node list contradicts that of {}, which the managers the record knows confirm",
+                "but its node list contradicts that of {}, which the vote confirmed to lead",
                 name(*k)
             ),
         };
@@ -634,15 +743,24 @@ struct Judgement {
 /// worker knows every manager's node ID, so:
 ///
 /// - a candidate whose own list does not list its node ID as a manager
-///   (not at another member's address, of `members`) is no witness;
+///   that answers (raft counts it reachable; a switched-off manager is
+///   listed, never reachable), not at another member's address (of
+///   `members`), is no witness;
 /// - a witness objects to another that claims the same node ID, or whose
-///   node ID its list does not list as a manager, or lists at another
-///   member's address;
+///   node ID its list does not list as a manager that answers, or lists
+///   at another address than the candidate's (a worker that takes the
+///   node ID of a manager that does not answer, or is no member, is
+///   objected to; a manager whose address changed is objected to by the
+///   others until the swarm lists its new address: the others lead);
 /// - the electorate is the witnesses the record knows: their node ID is
 ///   one of the record's managers (`known`) no other witness claims, or
-///   they are its creator at the address it was created at (`creator`);
-///   all witnesses when the record knows none of them. A newcomer cannot
-///   outvote the record's managers;
+///   they are its creator at the address it was created at (`creator`),
+///   and no other witness lists it but as a manager that answers; all
+///   witnesses when the record knows none of them. A newcomer cannot
+///   outvote the record's managers. When no other witness lists a
+///   recorded one at all (a handover the record missed, or a poser that
+///   leaves the real manager out), all witnesses vote, and only one no
+///   other objects to leads;
 /// - the leader is the first of the electorate no other of it objects to,
 ///   or else the first fewer than half of the others object to; none when
 ///   none is (the candidates contradict each other: all are refused);
@@ -656,11 +774,16 @@ fn judge(
 ) -> Judgement {
     let elsewhere =
         |w: &Word, n: &SwarmNode| n.addr.filter(|a| *a != w.addr && members.contains(a));
-    // Where `k`'s list places `i`'s node ID, when at another member's.
+    // A manager that answers is one raft counts: every manager reads its
+    // list through the raft's leader, so a switched-off manager is listed,
+    // but never reachable.
+    let manages =
+        |view: &[SwarmNode], id: &str| view.iter().any(|n| n.id == id && n.manager && n.reachable);
+    // Where `k`'s list places `i`'s node ID, when not at `i`'s address.
     let placed = |i: usize, k: usize| {
         let w = &words[i];
         let n = words[k].view.iter().find(|n| n.id == w.id)?;
-        Some(Objection::Elsewhere(k, elsewhere(w, n)?))
+        Some(Objection::Elsewhere(k, n.addr.filter(|a| *a != w.addr)?))
     };
     let objection = |i: usize, k: usize| {
         let (w, by) = (&words[i], &words[k]);
@@ -668,14 +791,13 @@ fn judge(
             if w.id == by.id {
                 return Some(Objection::Twice(k));
             }
-            let listed = by.view.iter().any(|n| n.id == w.id && n.manager);
-            (!listed).then_some(Objection::NotManager(k))
+            (!manages(by.view, w.id)).then_some(Objection::NotManager(k))
         })
     };
     let consistent = |w: &Word| {
         w.view
             .iter()
-            .any(|n| n.id == w.id && n.manager && elsewhere(w, n).is_none())
+            .any(|n| n.id == w.id && n.manager && n.reachable && elsewhere(w, n).is_none())
     };
     let (witnesses, others): (Vec<usize>, Vec<usize>) =
         (0..words.len()).partition(|&i| consistent(&words[i]));
@@ -686,14 +808,31 @@ fn judge(
             (i, elsewhere.unwrap_or(Objection::OwnList))
         })
         .collect();
-    let recorded = |i: usize| {
-        let w = &words[i];
-        creator == Some((w.id, w.addr))
-            || (known.iter().any(|id| id == w.id)
-                && !witnesses.iter().any(|&k| k != i && words[k].id == w.id))
+    // The record may be out of date (its manager switched off, or handed
+    // over): a recorded node ID that another witness lists, but not as a
+    // manager that answers, is not the record's word; one that no other
+    // witness lists at all is in doubt (a handover the record missed, or
+    // a poser that leaves the real manager out look the same): then every
+    // witness votes, and only one no other objects to leads.
+    let others = |i: usize| witnesses.iter().copied().filter(move |&k| k != i);
+    let listing = |i: usize| {
+        others(i).filter_map(move |k| words[k].view.iter().find(|n| n.id == words[i].id))
     };
-    let mut electorate: Vec<usize> = witnesses.iter().copied().filter(|&i| recorded(i)).collect();
-    if electorate.is_empty() {
+    let in_record = |i: usize| {
+        let w = &words[i];
+        (creator == Some((w.id, w.addr))
+            || (known.iter().any(|id| id == w.id) && !others(i).any(|k| words[k].id == w.id)))
+            && listing(i).all(|n| n.manager && n.reachable)
+    };
+    let doubted =
+        |i: usize| in_record(i) && others(i).next().is_some() && listing(i).next().is_none();
+    let doubt = witnesses.iter().any(|&i| doubted(i));
+    let mut electorate: Vec<usize> = witnesses
+        .iter()
+        .copied()
+        .filter(|&i| in_record(i) && !doubted(i))
+        .collect();
+    if doubt || electorate.is_empty() {
         electorate = witnesses.clone();
     }
     let objections = |i: usize| -> Vec<Objection> {
@@ -712,6 +851,7 @@ fn judge(
             electorate
                 .iter()
                 .copied()
+                .filter(|_| !doubt)
                 .find(|&i| 2 * objections(i).len() < voters)
         });
     for &i in witnesses.iter().filter(|&&i| Some(i) != leader) {
@@ -731,18 +871,6 @@ fn judge(
     }
     refused.sort_by_key(|(i, _)| *i);
     Judgement { leader, refused }
-}
-
-/// Whether `member` gives join tokens of the swarm whose root CA digest is
-/// `ca` (of any swarm, when the record holds none yet): a node that says
-/// it manages the cluster's swarm, and is not of that CA, is no manager
-/// of it.
-pub fn gives_tokens_of(member: &Member, ca: Option<&str>) -> bool {
-    ca.is_none_or(|ca| {
-        member
-            .call(&Op::Tokens)
-            .is_ok_and(|v| JoinTokens::parse(&v).is_some_and(|t| t.ca == ca))
-    })
 }
 
 /// The word most of `words` say, when more than half of them say it;
@@ -1054,6 +1182,36 @@ pub fn choose_managers(
     choose_led(candidates, fit, pins, is_manager, wanted, None, 0)
 }
 
+/// Which of `workers` (their fitness, `pins` as in [`choose_managers`])
+/// to promote when `managers` of the nodes that stay manage and `wanted`
+/// are wanted: pinned ones first, then the fittest, never one pinned a
+/// worker or ARMv6, and as many as make the managers odd (unless `wanted`
+/// is, as the config asked, even). None when they are enough.
+pub fn promotions(
+    managers: usize,
+    wanted: usize,
+    fit: &[Fitness],
+    pins: &[Option<bool>],
+) -> Vec<usize> {
+    if managers >= wanted {
+        return Vec::new();
+    }
+    let workers: Vec<usize> = (0..fit.len()).collect();
+    let choose = |take: usize| choose_managers(&workers, fit, pins, &|_| false, take);
+    let even = |chosen: &[usize]| {
+        let count = managers + chosen.len();
+        count.is_multiple_of(2) && count != wanted
+    };
+    let mut take = wanted - managers;
+    let mut chosen = choose(take);
+    // One fewer, the least fit left out, while that makes them even.
+    while even(&chosen) && take > 0 {
+        take = take.min(chosen.len()).saturating_sub(1);
+        chosen = choose(take);
+    }
+    chosen
+}
+
 /// [`choose_managers`], with `leader`, the manager the run talks through
 /// (which it cannot demote), chosen first whatever its pin or fitness, and
 /// counted. With the `others` managers the run leaves as they are (not
@@ -1256,10 +1414,15 @@ mod tests {
     /// A swarm node as a manager lists it: `id`, at `addr`, with `labels`.
     fn node(id: &str, addr: &str, manager: bool, labels: &str) -> SwarmNode {
         let role = if manager { "manager" } else { "worker" };
+        let status = if manager {
+            r#","ManagerStatus":{"Reachability":"reachable"}"#
+        } else {
+            ""
+        };
         let text = format!(
             r#"[{{"ID":"{id}","Version":{{"Index":1}},"Description":{{"Hostname":"{id}"}},
                 "Spec":{{"Role":"{role}","Labels":{{{labels}}}}},
-                "Status":{{"State":"ready","Addr":"{addr}"}}}}]"#
+                "Status":{{"State":"ready","Addr":"{addr}"}}{status}}}]"#
         );
         let list = crate::json::Value::parse(text.as_bytes()).unwrap();
         SwarmNode::parse_list(&list).remove(0)
@@ -1409,6 +1572,101 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_taking_the_id_of_a_manager_that_does_not_answer_leads_nothing() {
+        // m2 is switched off: the others list it as a manager raft cannot
+        // reach, at .9 (no member's address now); w at .4 claims its ID.
+        let mut honest = list(&[
+            ("m1", true, 1),
+            ("m2", true, 9),
+            ("m3", true, 3),
+            ("w", false, 4),
+        ]);
+        honest[1].reachable = false;
+        let lying = list(&[("m2", true, 4)]);
+        let known = ["m1", "m2", "m3"];
+        let words = [
+            word("m2", 4, &lying),
+            word("m1", 1, &honest),
+            word("m3", 3, &honest),
+        ];
+        assert_eq!(
+            judged(&words, &known, Some(("m1", 1))),
+            Judgement {
+                leader: Some(1),
+                refused: vec![(0, Objection::Elsewhere(1, ip(9)))]
+            }
+        );
+        // Nor a list that has the ID twice: answering at another
+        // member's address, and at its own as a manager raft cannot reach.
+        let mut twice = list(&[("w", true, 4), ("w", true, 1)]);
+        twice[0].reachable = false;
+        let words = [word("w", 4, &twice), word("m1", 1, &honest)];
+        assert_eq!(
+            judged(&words, &known, None).refused,
+            [(0, Objection::OwnList)]
+        );
+        // Listed as answering (its SSH is down), but not at the poser's
+        // address: the poser leads nothing.
+        let honest = list(&[("m1", true, 1), ("m2", true, 9), ("m3", true, 3)]);
+        let words = [
+            word("m2", 4, &lying),
+            word("m1", 1, &honest),
+            word("m3", 3, &honest),
+        ];
+        let judgement = judged(&words, &known, None);
+        assert_ne!(judgement.leader, Some(0));
+        assert_eq!(judgement.refused[0], (0, Objection::Elsewhere(1, ip(9))));
+        // The only manager switched off: the record knows the poser's
+        // claimed ID, but no witness lists it as answering; the real
+        // manager the record does not know yet (a handover) is not
+        // outvoted.
+        let real = list(&[("w2", true, 5), ("p", false, 4)]);
+        let lying = list(&[("gone", true, 4)]);
+        let words = [word("gone", 4, &lying), word("w2", 5, &real)];
+        assert_eq!(judged(&words, &["gone"], None).leader, None);
+    }
+
+    #[test]
+    fn a_poser_that_leaves_the_real_manager_out_leads_nothing() {
+        // r manages; r2, a manager no SSH reaches, is listed at .9; the
+        // poser at .4 claims r2's ID and leaves r out of its list.
+        let honest = list(&[("r", true, 1), ("r2", true, 9)]);
+        let lying = list(&[("r2", true, 4)]);
+        let words = [word("r2", 4, &lying), word("r", 1, &honest)];
+        assert_eq!(judged(&words, &["r", "r2"], None).leader, None);
+        // Three posers that list one another, and not the one manager the
+        // record knows, do not outvote it.
+        let lying = list(&[("p2", true, 2), ("p3", true, 3), ("p4", true, 4)]);
+        let honest = list(&[("r", true, 1), ("p2", false, 2)]);
+        let words = [
+            word("p2", 2, &lying),
+            word("p3", 3, &lying),
+            word("p4", 4, &lying),
+            word("r", 1, &honest),
+        ];
+        assert_eq!(judged(&words, &["r"], None).leader, None);
+        // Listed by the others, the record's managers lead whatever a
+        // poser leaves out.
+        let honest = list(&[("r", true, 1), ("r3", true, 3)]);
+        let words = [
+            word("p4", 4, &lying),
+            word("r", 1, &honest),
+            word("r3", 3, &honest),
+        ];
+        assert_eq!(judged(&words, &["r", "r3"], None).leader, Some(1));
+    }
+
+    #[test]
+    fn a_candidate_contradicting_the_leader_is_told_the_vote_chose_it() {
+        // Also when the record knows no manager to confirm it.
+        assert_eq!(
+            Objection::Contradicts(0).text(|_| "m1".into()),
+            "claims to lead the cluster's swarm, but its node list contradicts that of m1, \
+             which the vote confirmed to lead: left alone"
+        );
+    }
+
+    #[test]
     fn managers_that_agree_are_all_confirmed() {
         let view = list(&THREE_AND_A_WORKER);
         let words = [
@@ -1462,6 +1720,48 @@ mod tests {
         // Pins win, both ways.
         let pins = [Some(true), None, None, None, Some(false)];
         assert_eq!(choose_managers(&all, &fits, &pins, &none, 3), [0, 2, 3]);
+    }
+
+    #[test]
+    fn a_removed_managers_place_goes_by_pins_and_keeps_the_managers_odd() {
+        let fits = [
+            fit(Arch::X86_64, true, 8192),
+            fit(Arch::X86_64, true, 4096),
+            fit(Arch::Armv6l, true, 4096),
+        ];
+        // The only manager leaves; the fittest is pinned a worker, the
+        // third is ARMv6: the second takes its place, alone.
+        let pins = [Some(false), None, None];
+        assert_eq!(promotions(0, 3, &fits, &pins), [1]);
+        // Both fit ones pinned workers: nobody.
+        let pins = [Some(false), Some(false), None];
+        assert_eq!(promotions(0, 3, &fits, &pins), Vec::<usize>::new());
+        // One manager stays of three wanted, one fit worker: a second
+        // manager would make two; none is promoted.
+        let pins = [Some(false), None, None];
+        assert_eq!(promotions(1, 3, &fits, &pins), Vec::<usize>::new());
+        // Two fit workers: both, three managers.
+        assert_eq!(promotions(1, 3, &fits, &[]), [0, 1]);
+        // Two manage of three wanted: the fittest makes three.
+        assert_eq!(promotions(2, 3, &fits, &[]), [0]);
+        // Enough already.
+        assert_eq!(promotions(3, 3, &fits, &[]), Vec::<usize>::new());
+        // Four, as the config asks: taken as asked.
+        assert_eq!(promotions(2, 4, &fits, &[]), [0, 1]);
+    }
+
+    #[test]
+    fn a_demotion_skipped_names_the_managers_chosen_that_do_not_manage() {
+        let name = |i: usize| format!("t{i}");
+        assert_eq!(
+            not_demoted(&[0, 2, 3], &[0, 3], name).as_deref(),
+            Some("not demoted: t2 did not become a manager (run rccr setup again)")
+        );
+        assert_eq!(
+            not_demoted(&[0, 2, 3], &[0], name).as_deref(),
+            Some("not demoted: t2, t3 did not become managers (run rccr setup again)")
+        );
+        assert_eq!(not_demoted(&[0, 2], &[2, 0], name), None);
     }
 
     #[test]

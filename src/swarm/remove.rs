@@ -9,7 +9,7 @@
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
-use super::form::{choose_managers, gives_tokens_of, Fitness};
+use super::form::{confirmed_lead, promotions, record_managers, Fitness};
 use super::member::Member;
 use super::ops::Op;
 use crate::config::Config;
@@ -178,8 +178,8 @@ fn leave_cluster(
         .collect();
     let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10), &[])?;
     let members: Vec<Member> = logins.into_iter().flatten().collect();
-    let record = SwarmRecord::load(&paths.swarm())?;
-    let mut lead = members.iter().find(|m| leads(m, &record));
+    let mut record = SwarmRecord::load(&paths.swarm())?;
+    let mut lead = confirmed_lead(&members, &record).map(|i| &members[i]);
     // The leaving nodes may be the swarm's only managers that answer (a
     // two-node cluster's one): one of them first makes the fittest worker
     // that stays a manager, which then leads.
@@ -187,10 +187,13 @@ fn leave_cluster(
     if lead.is_none() && !opts.forget {
         let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), &[])?;
         let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
-        if let Some(outgoing) = outgoing.iter().find(|m| leads(m, &record)) {
+        if let Some(outgoing) = confirmed_lead(&outgoing, &record).map(|i| &outgoing[i]) {
             let done = replace(outgoing, leaving, config, paths);
             handover = Some((outgoing.record.ip, done));
-            lead = members.iter().find(|m| leads(m, &record));
+            // The worker promoted is a manager the record knows, before
+            // the nodes that stay are weighed.
+            record_managers(outgoing, &mut record, &paths.swarm())?;
+            lead = confirmed_lead(&members, &record).map(|i| &members[i]);
         }
     }
     // What the handover did, for the node that handed over.
@@ -219,11 +222,7 @@ fn leave_cluster(
             )),
             None => {
                 kept.push(node);
-                let why = match handed(node) {
-                    Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
-                    Some(Ok(_)) => " (it found no ready worker to hand its part to)".into(),
-                    None => String::new(),
-                };
+                let why = not_handed(handed(node).as_ref());
                 Layer::Failed(format!(
                     "{NO_MANAGER}{why}: nothing was asked of it, and it stays in the inventory \
                      (run rccr remove again once one answers; --forget if the node is gone)"
@@ -231,6 +230,10 @@ fn leave_cluster(
             }
         };
         results.push((node.hostname.to_string(), layer));
+    }
+    // Managers demoted, removed and promoted in their place.
+    if let Some(lead) = lead {
+        record_managers(lead, &mut record, &paths.swarm())?;
     }
     let gone: Vec<&NodeRecord> = leaving.iter().filter(|n| !kept.contains(n)).collect();
     let remaining: Vec<NodeRecord> = records
@@ -254,17 +257,17 @@ fn leave_cluster(
     Ok(results)
 }
 
-/// Whether `m` is a manager of the cluster's swarm (`record`'s) that gives
-/// its join tokens: one that may lead a removal.
-fn leads(m: &Member, record: &SwarmRecord) -> bool {
-    m.call(&Op::Info).is_ok_and(|v| {
-        let info = Info::parse(&v);
-        info.manager
-            && record
-                .cluster
-                .as_ref()
-                .is_none_or(|c| *c == info.cluster_id)
-    }) && gives_tokens_of(m, record.ca.as_deref())
+/// Why a leaving manager's handover left no manager that stays, as the
+/// handover ([`replace`]) went.
+fn not_handed(done: Option<&Result<Option<String>, String>>) -> String {
+    match done {
+        Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
+        Some(Ok(Some(name))) => format!(" ({name} was promoted but does not answer as a manager)"),
+        Some(Ok(None)) => {
+            " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)".into()
+        }
+        None => String::new(),
+    }
 }
 
 /// Why a node was not taken out of the swarm when no manager led.
@@ -381,8 +384,10 @@ fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNo
         .collect()
 }
 
-/// Makes the fittest ready worker that stays a manager, when the swarm has
-/// fewer managers than its size (or the config) wants. Not by promoting it
+/// Makes ready workers that stay managers, when the swarm has fewer
+/// managers than its size (or the config) wants: those [`promotions`]
+/// picks (the config's `nodes[].manager` pins honoured, the fittest first,
+/// as many as keep the managers odd). Not by promoting it
 /// in place: a promoted worker rejoins raft through the managers it knew
 /// when it joined, which may be the one that just left (the engine then
 /// stops with "can't initialize raft node"). It leaves, and joins again as
@@ -411,11 +416,38 @@ fn replace(
         .filter_map(|n| Some((n, record_of(n, &records)?)))
         .collect();
     let fit: Vec<Fitness> = workers.iter().map(|(n, _)| Fitness::of_labels(n)).collect();
-    let indexes: Vec<usize> = (0..workers.len()).collect();
-    let Some(&w) = choose_managers(&indexes, &fit, &[], &|_| false, 1).first() else {
+    let pins: Vec<Option<bool>> = workers
+        .iter()
+        .map(|(_, r)| config.pin(r.mac).and_then(|p| p.manager))
+        .collect();
+    let chosen = promotions(managers, wanted, &fit, &pins);
+    if chosen.is_empty() {
         return Ok(None);
-    };
-    let (entry, record) = workers[w];
+    }
+    let tokens = lead
+        .call(&Op::Tokens)
+        .ok()
+        .as_ref()
+        .and_then(JoinTokens::parse)
+        .ok_or("the manager gave no usable join tokens")?;
+    let mut names = Vec::new();
+    for w in chosen {
+        let (entry, record) = workers[w];
+        names.push(promote(lead, entry, record, &tokens, config, paths)?);
+    }
+    Ok(Some(names.join(", ")))
+}
+
+/// `record`, the worker whose swarm entry is `entry`, leaves and joins
+/// again as a manager through `lead` (with its `tokens`); its name.
+fn promote(
+    lead: &Member,
+    entry: &SwarmNode,
+    record: &NodeRecord,
+    tokens: &JoinTokens,
+    config: &Config,
+    paths: &StatePaths,
+) -> Result<String, String> {
     let name = print::name(&record.hostname).into_owned();
     let member = log_in_one(config, paths, record)?;
     let told = member.call(&Op::Info).map(|v| Info::parse(&v).node_id);
@@ -430,12 +462,6 @@ fn replace(
             }
         ));
     }
-    let tokens = lead
-        .call(&Op::Tokens)
-        .ok()
-        .as_ref()
-        .and_then(JoinTokens::parse)
-        .ok_or("the manager gave no usable join tokens")?;
     let rejoin = || -> Result<(), String> {
         member.call(&Op::Leave { force: true })?;
         lead.call(&Op::NodeRemove { node: entry })?;
@@ -462,7 +488,7 @@ fn replace(
             labels: &labels,
         });
     }
-    Ok(Some(name))
+    Ok(name)
 }
 
 /// Waits until the swarm has one leader, every manager is reachable and
@@ -622,6 +648,20 @@ mod tests {
         // An entry that tells no address is no one to promote.
         assert_eq!(record_of(&entry(None, "t2"), &records), None);
         assert_eq!(record_of(&entry(Some("10.0.0.9"), "t2"), &records), None);
+    }
+
+    #[test]
+    fn a_worker_promoted_that_does_not_answer_as_a_manager_is_named() {
+        let promoted = Ok(Some("t3".to_string()));
+        assert_eq!(
+            not_handed(Some(&promoted)),
+            " (t3 was promoted but does not answer as a manager)"
+        );
+        assert_eq!(
+            not_handed(Some(&Ok(None))),
+            " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)"
+        );
+        assert_eq!(not_handed(None), "");
     }
 
     fn ids(entries: &[&SwarmNode]) -> Vec<String> {
