@@ -383,6 +383,15 @@ mod tests {
             .collect()
     }
 
+    /// The Wi-Fi interface, as [`at_boot`] lists it with a configuration.
+    fn wlan0() -> [Dhcp; 1] {
+        [Dhcp {
+            iface: "wlan0".into(),
+            wifi: true,
+            no_carrier: false,
+        }]
+    }
+
     #[test]
     fn every_wired_interface_not_named_gets_dhcp_with_the_hostname() {
         let (after, added) = with_dhcp(IMAGE.as_bytes(), &wired(&["eth0", "eth1", "enp3s0"]), N);
@@ -433,12 +442,7 @@ mod tests {
 
     #[test]
     fn wifi_stanzas_start_wpa_supplicant_with_the_installed_configuration() {
-        let add = [Dhcp {
-            iface: "wlan0".into(),
-            wifi: true,
-            no_carrier: false,
-        }];
-        let (after, added) = with_dhcp(IMAGE.as_bytes(), &add, N);
+        let (after, added) = with_dhcp(IMAGE.as_bytes(), &wlan0(), N);
         assert_eq!(added, ["wlan0"]);
         assert!(String::from_utf8(after).unwrap().ends_with(&format!(
             "auto wlan0\niface wlan0 inet dhcp\n\thostname {N}\n\tuse wifi\n\twifi-config-path {WPA_CONF}\n"
@@ -478,11 +482,7 @@ mod tests {
         // the foreground, holding networking when the network is out of
         // range. The link's carrier is of no use: before networking,
         // wpa_supplicant has not run yet.
-        let wlan0 = [Dhcp {
-            iface: "wlan0".into(),
-            wifi: true,
-            no_carrier: false,
-        }];
+        let wlan0 = wlan0();
         let (file, _) = with_dhcp(IMAGE.as_bytes(), &wlan0, N);
         let after = String::from_utf8(with_carrier_opts(&file, &wlan0)).unwrap();
         assert!(
