@@ -272,7 +272,17 @@ impl<'a> Parser<'a> {
 
     /// Parses the node that starts at `col` on the current line: a
     /// sequence, a mapping or a scalar. `col` is its indentation.
+    /// Only collections count toward [`MAX_DEPTH`]: a scalar is a level
+    /// in `- - x` but none in `- -` (its null is no node of its own), so
+    /// counting it made one of the two forms of a value too deep.
     fn parse_block(&mut self, col: usize) -> Result<Node> {
+        let rest = &self.lines[self.i].text[col..];
+        let seq = is_seq_entry(rest);
+        if !seq && self.key_at(self.i, col)?.is_none() {
+            let node = self.scalar(self.i, col);
+            self.i += 1;
+            return node;
+        }
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self.error(
@@ -281,15 +291,10 @@ impl<'a> Parser<'a> {
                 format!("nested more than {MAX_DEPTH} levels deep; flatten the structure"),
             ));
         }
-        let rest = &self.lines[self.i].text[col..];
-        let node = if is_seq_entry(rest) {
+        let node = if seq {
             self.parse_seq(col)
-        } else if self.key_at(self.i, col)?.is_some() {
-            self.parse_map(col)
         } else {
-            let node = self.scalar(self.i, col);
-            self.i += 1;
-            node
+            self.parse_map(col)
         };
         self.depth -= 1;
         node
@@ -849,6 +854,12 @@ mod tests {
             "nested more than 32 levels",
         );
         assert!(parse(&("- ".repeat(MAX_DEPTH - 1) + "x")).is_ok());
+        // As deep with a scalar at the bottom as with a null there (the
+        // fuzzer's: `- - ... -` parsed, its block form ending `- ~` did not).
+        for bottom in ["", "~", "x"] {
+            let text = "- ".repeat(MAX_DEPTH) + bottom;
+            assert!(parse(&text).is_ok(), "{text:?}");
+        }
     }
 
     #[test]
