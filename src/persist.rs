@@ -45,6 +45,22 @@ pub fn root_in_ram(mounts: &str) -> bool {
         .is_some_and(|m| matches!(m.fstype.as_str(), "tmpfs" | "ramfs" | "rootfs"))
 }
 
+/// The file systems a root on a disk is of. Only these outvote a failed
+/// `lbu commit`: an overlay (Alpine's `overlaytmpfs`, a tmpfs upper
+/// layer), squashfs or anything unknown may be in RAM, where trusting the
+/// disk would lose the change at the next reboot.
+const DISK_FILE_SYSTEMS: &[&str] = &[
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs", "nilfs2", "bcachefs",
+];
+
+/// Whether `/` is on a disk file system ([`DISK_FILE_SYSTEMS`]) in a
+/// `/proc/mounts` text (the last mount on `/` wins).
+pub fn root_on_disk(mounts: &str) -> bool {
+    let mounts = crate::fsutil::parse_mounts(mounts);
+    crate::fsutil::mount_holding(&mounts, std::path::Path::new("/"))
+        .is_some_and(|m| DISK_FILE_SYSTEMS.contains(&m.fstype.as_str()))
+}
+
 /// Whether this system's root is in RAM.
 pub fn live_root_in_ram() -> bool {
     root_in_ram(&live_mounts())
@@ -87,7 +103,7 @@ pub fn commit(include: &[&Path]) -> Persisted {
 fn commit_with(lbu: Option<&Path>, helper: &Path, mounts: &str, include: &[&Path]) -> Persisted {
     let in_ram = root_in_ram(mounts);
     match lbu.map(|lbu| save(lbu, helper, include)) {
-        Some(Persisted::LbuFailed) if !in_ram => Persisted::Disk,
+        Some(Persisted::LbuFailed) if root_on_disk(mounts) => Persisted::Disk,
         Some(saved) => saved,
         None if in_ram => Persisted::Volatile,
         None => Persisted::Disk,
@@ -194,6 +210,13 @@ mod tests {
         );
         assert_eq!(commit_with(Some(&saving), &none, ram, &[]), Persisted::Lbu);
         assert_eq!(commit_with(None, &none, ram, &[]), Persisted::Volatile);
+        // Alpine's overlaytmpfs: an overlay on `/` whose upper layer is a
+        // tmpfs. In RAM, whatever its type says: lbu's word stands.
+        let overlay = "tmpfs /media/root-rw tmpfs rw 0 0\noverlay / overlay rw,lowerdir=/media/root-ro,upperdir=/media/root-rw/root,workdir=/media/root-rw/work 0 0\n";
+        assert_eq!(
+            commit_with(Some(&failing), &none, overlay, &[]),
+            Persisted::LbuFailed
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -229,8 +229,10 @@ install_tmp() {
 	chmod 700 "$dir" 2>/dev/null || echo "rccr-remote: cannot set $dir to 0700" >&2
 }
 
-# Prints where the change ended up. A root on a disk keeps it whatever lbu
-# says: Alpine installed to disk has lbu too, with no medium to save to.
+# Prints where the change ended up. A root on a disk file system keeps it
+# whatever lbu says: Alpine installed to disk has lbu too, with no medium to
+# save to. Only the file systems persist.rs lists count as a disk: an
+# overlay (overlaytmpfs) or anything unknown may be in RAM.
 persist() {
 	on=disk
 	if [ -r /proc/mounts ]; then
@@ -238,7 +240,8 @@ persist() {
 			if [ "$mnt" = / ]; then
 				case "$type" in
 				tmpfs | ramfs | rootfs) on=volatile ;;
-				*) on=disk ;;
+				ext2 | ext3 | ext4 | xfs | btrfs | f2fs | jfs | reiserfs | nilfs2 | bcachefs) on=disk ;;
+				*) on=unknown ;;
 				esac
 			fi
 		done </proc/mounts
@@ -247,10 +250,11 @@ persist() {
 		lbu include "$dir" >/dev/null 2>&1
 		if lbu commit >/dev/null 2>&1; then
 			on=lbu
-		elif [ "$on" = volatile ]; then
+		elif [ "$on" != disk ]; then
 			on=lbu-failed
 		fi
 	fi
+	[ "$on" != unknown ] || on=disk
 	echo "$on"
 }
 
