@@ -366,15 +366,19 @@ impl fmt::Display for Arch {
 /// from another, and the IPv4 blocks its kernel takes as its own (the
 /// `LOCAL` routes of `/proc/net/fib_trie`: its addresses, and any block
 /// routed to itself), which tell its own addresses from a relay's; then
-/// the Ethernet MACs of its interfaces (`/sys/class/net/*/address`, at
-/// most [`MAX_MACS`] + 1 lines), which tell its own MAC from one another
+/// the Ethernet MACs of its interfaces (`/sys/class/net/*/address`;
+/// containers' veths left out, each MAC once, no zero MAC, at most
+/// [`MAX_MACS`] + 1 lines, so a node with many interfaces says it has too
+/// many rather than cutting its list short), which tell its own MAC from one another
 /// host answered ARP with for its address.
 pub const FACTS_COMMAND: &str = "hostname; uname -m || exit; \
      b=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) && echo \"boot $b\"; \
      awk '/\\|--/ { a = $2 } / host LOCAL/ { print \"local \" a $1 }' \
      /proc/net/fib_trie 2>/dev/null; \
-     for f in /sys/class/net/*/address; do read -r m < \"$f\" 2>/dev/null || continue; \
-     case $m in ??:??:??:??:??:??) echo \"mac $m\";; esac; done 2>/dev/null | head -n 65; \
+     for f in /sys/class/net/*/address; do case $f in */veth*) continue;; esac; \
+     read -r m < \"$f\" 2>/dev/null || continue; \
+     case $m in 00:00:00:00:00:00) ;; ??:??:??:??:??:??) echo \"mac $m\";; esac; \
+     done 2>/dev/null | awk '!s[$0]++' | head -n 65; \
      exit 0";
 /// The most a node may answer [`FACTS_COMMAND`] with: its lines fit many
 /// times over, and a node that sends more is not telling facts.

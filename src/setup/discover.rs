@@ -1023,8 +1023,10 @@ struct MacDoubt {
 const MACS_NAMED: usize = 4;
 
 /// Takes the MAC the facts confirm: of the MACs `heard` for the host's
-/// address, the one (only) its facts list as its own; with no MACs told,
-/// the one heard if it was alone (`c.mac` as it is); else none.
+/// address, the first its facts list as its own (a machine with two cards
+/// on the LAN answers ARP from both, Linux's default: both are its own,
+/// and the first heard is the one a single card would give); with no MACs
+/// told, the one heard if it was alone (`c.mac` as it is); else none.
 fn trust_mac(c: &mut Candidate, heard: &[Mac], facts: &Facts, doubt: &mut MacDoubt) {
     if facts.macs.is_empty() {
         return;
@@ -1036,10 +1038,7 @@ fn trust_mac(c: &mut Candidate, heard: &[Mac], facts: &Facts, doubt: &mut MacDou
         .filter(|m| facts.has_mac(*m) == Some(true))
         .collect();
     doubt.disproved = heard.len() == 1 && own.is_empty();
-    c.mac = match own[..] {
-        [mac] => Some(mac),
-        _ => None,
-    };
+    c.mac = own.first().copied();
 }
 
 /// Why the MACs `heard` at `ip` give the host no MAC; `own`, the MACs its
@@ -1576,6 +1575,15 @@ mod tests {
             let mut doubt = MacDoubt::default();
             trust_mac(&mut c, &heard, &facts, &mut doubt);
             assert_eq!((c.mac, doubt.disproved), (Some(real), false));
+        }
+        // Two cards of one machine on the LAN, both answering (ARP flux):
+        // the first heard, as with one card, not unknown.
+        let both = facts_with_macs(&["02:00:00:00:00:01", "02:00:00:00:00:02"]);
+        for heard in [[forged, real], [real, forged]] {
+            let mut c = Candidate::at(ip, None);
+            let mut doubt = MacDoubt::default();
+            trust_mac(&mut c, &heard, &both, &mut doubt);
+            assert_eq!((c.mac, doubt.disproved), (Some(heard[0]), false));
         }
         // An older node that lists none: as heard (a conflict stays unknown).
         let old = Facts::parse(b"n1\nx86_64\n").unwrap();
