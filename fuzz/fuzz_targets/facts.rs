@@ -1,7 +1,8 @@
 //! A node's facts (`rccr::identity::FACTS_COMMAND`'s answer): any bytes.
 //! Nothing panics; what parses is a valid name, at most one known arch,
 //! at most one boot_id that prints as the UUID it was read from, and at
-//! most `MAX_LOCAL_BLOCKS` distinct local blocks, each one the node owns;
+//! most `MAX_LOCAL_BLOCKS` distinct local blocks, each one the node owns,
+//! MACs only as told;
 //! the facts written back as a node would tell them parse to themselves.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
@@ -28,6 +29,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(text.lines().any(|l| l == line), "{text:?}");
         assert!(!facts.local[..i].contains(block));
         assert_eq!(facts.owns(block.network()), Some(true));
+        again += &format!("{line}\n");
+    }
+    for mac in &facts.macs {
+        let line = format!("mac {mac}");
+        assert!(text.lines().any(|l| l == line), "{text:?}");
         again += &format!("{line}\n");
     }
     if facts.local.is_empty() {
