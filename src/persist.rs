@@ -40,9 +40,7 @@ impl Persisted {
 /// Whether `/` is a RAM filesystem in a `/proc/mounts` text (the last
 /// mount on `/` wins).
 pub fn root_in_ram(mounts: &str) -> bool {
-    let mounts = crate::fsutil::parse_mounts(mounts);
-    crate::fsutil::mount_holding(&mounts, std::path::Path::new("/"))
-        .is_some_and(|m| matches!(m.fstype.as_str(), "tmpfs" | "ramfs" | "rootfs"))
+    root_is(mounts, &["tmpfs", "ramfs", "rootfs"])
 }
 
 /// The file systems a root on a disk is of. Only these outvote a failed
@@ -56,9 +54,15 @@ const DISK_FILE_SYSTEMS: &[&str] = &[
 /// Whether `/` is on a disk file system ([`DISK_FILE_SYSTEMS`]) in a
 /// `/proc/mounts` text (the last mount on `/` wins).
 pub fn root_on_disk(mounts: &str) -> bool {
+    root_is(mounts, DISK_FILE_SYSTEMS)
+}
+
+/// Whether `/` is of one of the file system `types` in a `/proc/mounts`
+/// text (the last mount on `/` wins).
+fn root_is(mounts: &str, types: &[&str]) -> bool {
     let mounts = crate::fsutil::parse_mounts(mounts);
     crate::fsutil::mount_holding(&mounts, std::path::Path::new("/"))
-        .is_some_and(|m| DISK_FILE_SYSTEMS.contains(&m.fstype.as_str()))
+        .is_some_and(|m| types.contains(&m.fstype.as_str()))
 }
 
 /// Whether this system's root is in RAM.
