@@ -317,6 +317,8 @@ fn rotate(
                 .any(|n| Some(n.ip) == p.candidate.moved_from)
     };
     let lingering = lingering::take_temporary_key(keys, planned, moved_mid_rotation);
+    let asked: Vec<String> = lingering.iter().map(ToString::to_string).collect();
+    crate::failpoint::reached("lingering-asked", &asked.join(","));
     let to_rotate: Vec<(NodeAddr, Option<&Fingerprint>)> = planned
         .iter()
         .filter(|p| {
