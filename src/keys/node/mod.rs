@@ -531,18 +531,28 @@ fn revert_later(files: &Files, token: &str, seconds: &str) {
 /// process ends. An error taking it counts as taken: as `revert_later`
 /// did before the wait was bounded, the timer reverts all the same.
 fn lock_within(file: File, wait: Duration) -> Option<File> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
     let Ok(waiter) = file.try_clone() else {
         return Some(file);
     };
-    let (taken, waited) = std::sync::mpsc::channel();
+    let taken = Arc::new(AtomicBool::new(false));
+    let (told, me) = (Arc::clone(&taken), std::thread::current());
     std::thread::spawn(move || {
         let _ = waiter.lock();
-        let _ = taken.send(waiter);
+        told.store(true, Ordering::Release);
+        me.unpark();
     });
-    match waited.recv_timeout(wait) {
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
-        _ => Some(file),
+    // An unpark before the park makes it return at once: none is lost.
+    let deadline = Instant::now() + wait;
+    while !taken.load(Ordering::Acquire) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::park_timeout(left);
     }
+    Some(file)
 }
 
 fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
