@@ -1,8 +1,8 @@
 //! The one module that calls C directly: libc for packet, raw ICMP and
 //! non-blocking TCP sockets, the interface list, the kernel's ARP cache
 //! (SIOCGARP, SIOCDARP), poll(2), access(2) (may
-//! this user write in a directory), and the umask and SIGHUP disposition
-//! of the node side of key rotation; OpenSSL (the copy
+//! this user write in a directory), and the umask, SIGHUP disposition
+//! and syslog of the node side of key rotation; OpenSSL (the copy
 //! libssh2 links) for RSA and Ed25519 keys.
 //!
 //! Everything here is wrapped in safe types: a socket owns its descriptor
@@ -503,6 +503,23 @@ pub fn may_write_in(dir: &std::path::Path) -> io::Result<()> {
 pub fn ignore_hangup() {
     // SAFETY: SIG_IGN is a valid disposition for SIGHUP; no handler runs.
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+}
+
+/// Says `message` to the system log (tag `rccr-keys`, user facility,
+/// warning): a detached process (the revert timer) has no stderr to say
+/// it on. Cut at a NUL byte; without a syslog daemon it goes nowhere.
+pub fn log_warning(message: &str) {
+    let text = message.split('\0').next().unwrap_or_default();
+    let Ok(text) = std::ffi::CString::new(text) else {
+        return;
+    };
+    // SAFETY: the tag is a static C string (openlog keeps the pointer);
+    // "%s" takes the one argument, a C string that outlives the call, so
+    // no byte of the message is read as a format.
+    unsafe {
+        libc::openlog(c"rccr-keys".as_ptr(), libc::LOG_PID, libc::LOG_USER);
+        libc::syslog(libc::LOG_WARNING, c"%s".as_ptr(), text.as_ptr());
+    }
 }
 
 /// An RSA private key held by OpenSSL: generated there (the key

@@ -418,13 +418,25 @@ fn lock_awaited(path: &Path) -> bool {
         })
 }
 
-#[test]
-fn a_timer_that_wakes_during_its_stage_reverts_only_after_it() {
-    // A slow disk (or a stage held at a failpoint) keeps the stage going
-    // past its one-second revert. The timer must wait for the stage, then
-    // revert: reverting under it, the stage would install the new file
-    // after the revert, with no marker or timer left to undo it.
-    for_each_node("slowstage", |node, who, home| {
+/// A stage (`stage rt 1 nu`, revert after one second) held once its
+/// marker has its name, with the node's lock, until its gate opens (at
+/// the latest when this is dropped: a failed test leaves no stage held).
+struct HeldStage {
+    child: Option<std::process::Child>,
+    /// Created to let the stage go on.
+    gate: PathBuf,
+}
+
+impl Drop for HeldStage {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.gate, "");
+    }
+}
+
+impl HeldStage {
+    /// Starts the stage with `env` too, sends it [`STAGED`], and returns
+    /// once it is held.
+    fn start(home: &Home, node: &Node, env: &[(&str, &str)]) -> HeldStage {
         // As src/failpoint.rs: `reached` once held, held until `continue`.
         let gate = home.0.path("continue");
         let held = home.0.path("reached");
@@ -446,12 +458,13 @@ fn a_timer_that_wakes_during_its_stage_reverts_only_after_it() {
         std::fs::set_permissions(bin.join("sync"), std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
         let dir = home.0 .0.to_str().unwrap();
-        let env = [
+        let mut all = vec![
             ("PATH", path.as_str()),
             ("RCCR_FAILPOINT", "node-armed"),
             ("RCCR_FAILPOINT_DIR", dir),
         ];
-        let mut child = home.spawn_with(node, &["stage", "rt", "1", "nu"], &env);
+        all.extend_from_slice(env);
+        let mut child = home.spawn_with(node, &["stage", "rt", "1", "nu"], &all);
         let mut out = child.stdout.take().unwrap();
         read_head(&mut out, "nu").unwrap();
         child
@@ -461,18 +474,70 @@ fn a_timer_that_wakes_during_its_stage_reverts_only_after_it() {
             .write_all(&file(STAGED))
             .unwrap();
         wait_until("the stage to be held", || held.exists());
+        // Its output again, for `finish`.
+        child.stdout = Some(out);
+        HeldStage {
+            child: Some(child),
+            gate,
+        }
+    }
+
+    /// Lets the stage go on, and asserts it staged.
+    fn finish(mut self, who: &str) {
+        std::fs::write(&self.gate, "").unwrap();
+        let out = self.child.take().unwrap().wait_with_output().unwrap();
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "staged\n", "{who}");
+    }
+}
+
+#[test]
+fn a_timer_that_wakes_during_its_stage_reverts_only_after_it() {
+    // A slow disk (or a stage held at a failpoint) keeps the stage going
+    // past its one-second revert. The timer must wait for the stage, then
+    // revert: reverting under it, the stage would install the new file
+    // after the revert, with no marker or timer left to undo it.
+    for_each_node("slowstage", |node, who, home| {
+        let stage = HeldStage::start(home, node, &[]);
         // The timer woke: it reverted (marker gone) or waits for the lock.
         let marker = home.0.path(".ssh/.rccr-rotation");
         let lock = home.0.path(".rccr-keys.lock");
         wait_until("the timer to wake", || {
             !marker.exists() || lock_awaited(&lock)
         });
-        std::fs::write(&gate, "").unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        stage.finish(who);
         wait_until("the revert after the stage", || {
             home.keys() == ORIGINAL && home.leftovers().is_empty()
         });
+    });
+}
+
+#[test]
+fn a_timer_kept_from_the_lock_past_its_wait_leaves_both_keys_to_the_next_stage() {
+    // A step that stalls holding the node's lock (a dead channel, a hung
+    // lbu commit) held the revert timer up as long, with no bound. Now the
+    // timer waits twice the input wait (2 s here) and then ends without
+    // reverting: the node keeps old and new keys (never neither), the
+    // rotation's timer died, and the next stage reverts it.
+    for_each_node("stuckstage", |node, who, home| {
+        let stage = HeldStage::start(home, node, &[("RCCR_KEYS_INPUT_WAIT", "1")]);
+        // Generous: only "it gave up", never how fast.
+        wait_for_within(
+            &format!("{who}: the timer to give up waiting for the lock"),
+            Duration::from_secs(60),
+            || home.read(node).1 == "rt.nu timer-died",
+        );
+        stage.finish(who);
+        assert_eq!(home.keys(), STAGED, "{who}: not staged");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        assert_eq!(home.read(node).1, "rt.nu timer-died", "{who}");
+        let newer = [ORIGINAL, b"ssh-ed25519 AAAANEWER x\n"].concat();
+        let (_, out) = home.converse(node, &["stage", "rv", "60", "nw"], "nw", |head| {
+            assert_eq!(split(head).1, "-", "{who}: still armed");
+            assert_eq!(split(head).2, ORIGINAL, "{who}: not reverted");
+            file(&newer)
+        });
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
     });
 }
 

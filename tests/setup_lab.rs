@@ -238,13 +238,12 @@ fn a_setup_killed_after_staging_is_finished_by_the_next_one() {
     );
 }
 
-#[test]
-fn an_adopted_node_that_still_takes_the_temporary_key_is_rotated() {
-    // A node that takes both keys and that no journal names (staged, its
-    // revert timer and the control killed, the journal moved away): it
-    // took the cluster key, so setup called it adopted and left it, and
-    // the temporary key still logged in.
-    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+/// A lab of two targets set up, where target-1 takes the temporary key
+/// again beside the cluster key, with no journal naming it (staged, its
+/// revert timer and the control killed, the journal moved away): it takes
+/// the cluster key, so setup calls it adopted.
+fn lab_with_a_lingering_node() -> Option<Lab> {
+    let lab = Lab::builder().targets(2).up_as_root()?;
     let out = setup(&lab, &["--yes", "--no-swarm"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_secured(&lab, &["target-1", "target-2"]);
@@ -256,10 +255,53 @@ fn an_adopted_node_that_still_takes_the_temporary_key_is_rotated() {
     let added = lab.sh("target-1", &add);
     assert!(added.status.success(), "{}", stderr(&added));
     assert!(lab.key_logs_in("/root/.rccr/temp_key", "target-1"));
+    Some(lab)
+}
 
+#[test]
+fn an_adopted_node_that_still_takes_the_temporary_key_is_rotated() {
+    // setup left such a node alone, and the temporary key still logged in.
+    let lab = or_skip!(lab_with_a_lingering_node());
     let out = setup(&lab, &["--yes", "--no-swarm"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_secured(&lab, &["target-1", "target-2"]);
+}
+
+#[test]
+fn a_lingering_node_that_refuses_the_temporary_key_by_its_rotation_is_not_reported_taking_it() {
+    // Its keys change between setup asking it and rotating it: it takes
+    // neither the temporary key nor the cluster key any more, and its
+    // rotation ends `refused`. setup failed saying it still took the
+    // temporary key (it listed every such node not rotated).
+    let lab = or_skip!(lab_with_a_lingering_node());
+    let fp = Failpoint::new("lingering");
+    let run = fp.spawn(
+        &lab,
+        "lingering-asked",
+        &["rccr", "setup", "--yes", "--no-swarm"],
+    );
+    assert_eq!(fp.reached().0, lab.ip("target-1"));
+    let replaced = lab.sh(
+        "target-1",
+        "echo '# replaced by hand' >/root/.ssh/authorized_keys",
+    );
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    fp.resume();
+    let out = run.wait_with_output().unwrap();
+    assert!(
+        !stderr(&out).contains("still take the temporary key"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Its line of the report says so.
+    let report = stdout(&out);
+    let ip = lab.ip("target-1");
+    let line = report
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(ip.as_str()) && l.contains("target"));
+    assert!(line.is_some_and(|l| l.contains("refused")), "{report}");
+    assert!(!lab.key_logs_in("/root/.rccr/temp_key", "target-1"));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! rotation's commit removes it).
 use super::discover::{Class, LoginKeys, SSH_TIMEOUT};
 use super::plan::{Action, Planned};
+use crate::keys::control::engine::{Outcome, Report};
 use crate::keys::control::known_hosts::{KnownHosts, Reached};
 use crate::parallel;
 use std::net::{IpAddr, Ipv4Addr};
@@ -46,4 +47,77 @@ pub fn take_temporary_key(
         .zip(accepts)
         .filter_map(|(p, accepts)| accepts.then_some(p.candidate.ip))
         .collect()
+}
+
+/// Whether a node the rotation ended with `outcome` may still take the
+/// temporary key, and is not listed for it otherwise: it may need the old
+/// key ([`Outcome::needs_old_key`]: not `rotated`, `refused` or `moved`),
+/// and it is not `rotated-volatile` (listed as such: it takes the cluster
+/// key, and would take the temporary key again after a reboot).
+pub fn may_take_temporary_key(outcome: Outcome) -> bool {
+    outcome.needs_old_key() && outcome != Outcome::RotatedVolatile
+}
+
+/// The nodes of `reports` at the addresses of `lingering` (those that took
+/// the temporary key when asked) that may take it still, by what their
+/// rotation says: a node that refused it since (`refused`: it took it no
+/// more when rotated) or answered at another address (`moved`: its report
+/// there tells) is not one of them.
+pub fn still_take(reports: &[Report], lingering: &[Ipv4Addr]) -> Vec<String> {
+    reports
+        .iter()
+        .filter(|r| matches!(r.node.ip, IpAddr::V4(ip) if lingering.contains(&ip)))
+        .filter(|r| may_take_temporary_key(r.outcome))
+        .map(|r| r.node.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::addr::NodeAddr;
+
+    fn report(ip: [u8; 4], outcome: Outcome) -> Report {
+        Report {
+            node: NodeAddr {
+                ip: IpAddr::V4(ip.into()),
+                port: 22,
+            },
+            outcome,
+            detail: String::new(),
+            host_key: None,
+        }
+    }
+
+    #[test]
+    fn a_lingering_node_is_listed_only_while_its_rotation_says_it_may_take_the_temporary_key() {
+        let lingering = [Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)];
+        for (outcome, listed) in [
+            (Outcome::Rotated, false),
+            // Refuses the temporary key now (gone between the check and
+            // the rotation) and the rotation's new key: no longer lingering.
+            (Outcome::Refused, false),
+            // Its report at its new address tells.
+            (Outcome::Moved, false),
+            // Listed as volatile instead.
+            (Outcome::RotatedVolatile, false),
+            (Outcome::Reverted, true),
+            (Outcome::Unreachable, true),
+            (Outcome::HostKeyMismatch, true),
+            (Outcome::WeakHostKey, true),
+            (Outcome::Incomplete, true),
+        ] {
+            let reports = [
+                report([10, 0, 0, 1], outcome),
+                // A new node, not lingering, whatever its outcome.
+                report([10, 0, 0, 9], Outcome::Reverted),
+            ];
+            let want = if listed {
+                vec!["10.0.0.1".to_string()]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(still_take(&reports, &lingering), want, "{outcome:?}");
+        }
+    }
 }

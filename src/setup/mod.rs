@@ -317,6 +317,8 @@ fn rotate(
                 .any(|n| Some(n.ip) == p.candidate.moved_from)
     };
     let lingering = lingering::take_temporary_key(keys, planned, moved_mid_rotation);
+    let asked: Vec<String> = lingering.iter().map(ToString::to_string).collect();
+    crate::failpoint::reached("lingering-asked", &asked.join(","));
     let to_rotate: Vec<(NodeAddr, Option<&Fingerprint>)> = planned
         .iter()
         .filter(|p| {
@@ -393,16 +395,10 @@ fn rotate(
         .collect();
     let unsettled = journal_only
         .iter()
-        .filter(|r| r.outcome.needs_old_key() && r.outcome != Outcome::RotatedVolatile)
+        .filter(|r| lingering::may_take_temporary_key(r.outcome))
         .map(|r| r.node.to_string())
         .collect();
-    let lingering = summary
-        .reports
-        .iter()
-        .filter(|r| matches!(r.node.ip, IpAddr::V4(ip) if lingering.contains(&ip)))
-        .filter(|r| !r.outcome.accepts_new_key())
-        .map(|r| r.node.to_string())
-        .collect();
+    let lingering = lingering::still_take(&summary.reports, &lingering);
     Ok(Rotated {
         cluster_key: Some(summary.new_key),
         volatile,

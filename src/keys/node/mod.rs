@@ -21,7 +21,9 @@
 //! rotation is armed: two controls, or two runs, never interleave their
 //! steps on one node, and the backup a revert restores is never
 //! overwritten. The revert timer waits for that lock before it reverts,
-//! so it never reverts under a step.
+//! so it never reverts under a step; [`lock_wait`] at most: a step still
+//! holding it then stalled, and the timer leaves the rotation to the next
+//! stage (see [`revert_later`]).
 //!
 //! The revert timer holds a lock on the revert marker for as long as it
 //! lives (the marker says so on its second line), from before the marker
@@ -328,6 +330,13 @@ fn input_wait_of(value: Option<&str>) -> u64 {
         .unwrap_or(MAX_INPUT_WAIT)
 }
 
+/// How long the revert timer waits for the node's lock: twice the
+/// [`input_wait`] (the script's `lock_wait`). A step that is not stalled
+/// holds the lock for its input wait and little more.
+fn lock_wait() -> Duration {
+    Duration::from_secs(2 * input_wait())
+}
+
 /// Stdin, unbuffered, whose reads fail with `TimedOut` once `deadline`
 /// has passed: each waits for input (poll) no longer than what is left.
 struct Until {
@@ -486,16 +495,64 @@ fn start_timer(mark: &File, token: &str, seconds: u64) -> io::Result<()> {
 /// under would install the new file after it, with no timer left; a
 /// commit, the backup would land over the new file. (Its stdin, the
 /// marker's lock, tells the steps that it lives.)
+///
+/// A step that still holds the lock after [`lock_wait`] stalled (a dead
+/// channel, a hung `lbu commit`): the timer then leaves the files as they
+/// are and ends, which lets go of the marker. The rotation's timer died:
+/// `read` says so, and the next stage (or `rccr-init` at boot) reverts it.
+/// Staged, the node takes the old key and the new; reverting under a
+/// commit could leave it on the old key alone once the control, told
+/// `committed`, has dropped that key.
 fn revert_later(files: &Files, token: &str, seconds: &str) {
     sys::ignore_hangup();
     std::thread::sleep(Duration::from_secs(seconds.parse().unwrap_or(0)));
+    let wait = lock_wait();
     // Without the lock file (removed by hand) it reverts all the same.
-    let _lock = files
-        .open_lock()
-        .and_then(|lock| lock.lock().map(|()| lock));
+    let _lock = match files.open_lock().map(|lock| lock_within(lock, wait)) {
+        Ok(None) => {
+            sys::log_warning(&format!(
+                "rotation {token} not reverted: a step held the node's lock over {} s; the next stage reverts it",
+                wait.as_secs()
+            ));
+            return;
+        }
+        Ok(Some(lock)) => Some(lock),
+        Err(_) => None,
+    };
     if files.armed() == token {
         let _ = files.revert();
     }
+}
+
+/// Takes `file`'s exclusive lock, waiting at most `wait`: `None` when
+/// another open file held it all that time. The wait is a blocking
+/// `flock` in a thread of its own (a waiter the kernel shows in
+/// /proc/locks); given up, the thread is left blocked, and goes when the
+/// process ends. An error taking it counts as taken: as `revert_later`
+/// did before the wait was bounded, the timer reverts all the same.
+fn lock_within(file: File, wait: Duration) -> Option<File> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let Ok(waiter) = file.try_clone() else {
+        return Some(file);
+    };
+    let taken = Arc::new(AtomicBool::new(false));
+    let (told, me) = (Arc::clone(&taken), std::thread::current());
+    std::thread::spawn(move || {
+        let _ = waiter.lock();
+        told.store(true, Ordering::Release);
+        me.unpark();
+    });
+    // An unpark before the park makes it return at once: none is lost.
+    let deadline = Instant::now() + wait;
+    while !taken.load(Ordering::Acquire) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        std::thread::park_timeout(left);
+    }
+    Some(file)
 }
 
 fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {

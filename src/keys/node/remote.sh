@@ -32,8 +32,8 @@
 # cut mid-step must not keep the node's lock until TCP gives up.
 # Stage and commit hold the node's lock ($HOME/.rccr-keys.lock, flock, the
 # same lock rccr's built-in side takes), and the revert timer waits for it
-# before it reverts; a stage is refused while another rotation is armed,
-# so the backup is never overwritten.
+# before it reverts, twice the input wait at most; a stage is refused
+# while another rotation is armed, so the backup is never overwritten.
 # The revert marker holds the armed token, then the line `timer-holds-lock`:
 # the revert timer holds a lock (flock) on the marker as long as it lives,
 # from before the marker takes its name. A marker nobody holds lost its
@@ -63,6 +63,9 @@ case "${RCCR_KEYS_INPUT_WAIT:-}" in
 [1-9] | [1-9][0-9] | 1[01][0-9] | 120) input_wait=$RCCR_KEYS_INPUT_WAIT ;;
 *) input_wait=120 ;;
 esac
+# How long the revert timer waits for the node's lock: a step that is not
+# stalled holds it for its input wait and little more.
+lock_wait=$((input_wait * 2))
 
 fail() {
 	code=$1
@@ -132,15 +135,48 @@ revert_if_timer_died() {
 # reverts under a stage or a commit under way (each ends within the input
 # wait): a stage it reverted under would install the new file after it,
 # with no timer left; a commit, the backup would land over the new file.
+# A step that still holds the lock after $lock_wait seconds stalled (a
+# dead channel, a hung lbu): the timer then leaves the files as they are
+# and ends, which lets go of the marker: the rotation's timer died, and
+# the next stage (or rccr-init at boot) reverts it. Staged, the node takes
+# the old key and the new; reverting under a commit could leave it on the
+# old key alone once the control, told `committed`, has dropped that key.
+# (busybox's flock has no -w: a watchdog bounds the wait.)
 start_timer() {
 	flock -n 8 || return 1
 	(
 		trap '' HUP
 		sleep "$2"
-		flock 9 || :
+		flock 9 8<&- &
+		wait_within $! "$lock_wait"
+		if [ "$got" -gt 128 ]; then
+			if command -v logger >/dev/null 2>&1; then
+				logger -t rccr-keys "rotation $1 not reverted: a step held the node's lock over $lock_wait s; the next stage reverts it"
+			fi
+			exit 0
+		fi
 		read_armed
 		if [ "$armed" = "$1" ]; then revert; fi
 	) </dev/null >/dev/null 2>&1 9>>"$lock" &
+}
+
+# Waits for the background process $1 for $2 seconds at most: a watchdog
+# (sleep, kill) stops it then. Its exit status goes to $got (over 128:
+# stopped). The watchdog holds none of the step's files (the channel's
+# input on fd 3, the node's lock, the marker's lock) and stops its sleep
+# when it is stopped.
+wait_within() {
+	(
+		sleeper=
+		trap 'kill "$sleeper"; exit 0' TERM
+		sleep "$2" &
+		sleeper=$!
+		wait "$sleeper" && kill "$1"
+	) </dev/null >/dev/null 2>&1 3<&- 8<&- 9>&- &
+	watchdog=$!
+	wait "$1" 2>/dev/null
+	got=$?
+	kill "$watchdog" 2>/dev/null
 }
 
 # Prints the sum, the armed token and the bytes; keeps the first two.
@@ -158,24 +194,13 @@ snapshot() {
 # once one byte more has arrived (head stops reading there): no more is
 # ever written. The builtin read cannot be bounded in POSIX sh (dash has
 # no read -t): the reader is one process, head, which a watchdog kills
-# when the time is up. Neither holds the node's lock (fd 9) or the
-# channel's output; the watchdog stops its sleep when it is stopped. An
-# asynchronous command's stdin is /dev/null: ours reaches head as fd 3.
+# when the time is up (wait_within). Neither holds the node's lock (fd 9)
+# or the channel's output. An asynchronous command's stdin is /dev/null:
+# ours reaches head as fd 3.
 read_input() {
 	exec 3<&0
 	head -c "$((max_input + 1))" <&3 >"$tmp.in" 3<&- 9>&- &
-	reader=$!
-	(
-		sleeper=
-		trap 'kill "$sleeper"; exit 0' TERM
-		sleep "$input_wait" &
-		sleeper=$!
-		wait "$sleeper" && kill "$reader"
-	) </dev/null >/dev/null 2>&1 3<&- 9>&- &
-	watchdog=$!
-	wait "$reader" 2>/dev/null
-	got=$?
-	kill "$watchdog" 2>/dev/null
+	wait_within $! "$input_wait"
 	exec 3<&-
 	[ "$got" -le 128 ] ||
 		fail 7 "no input from the control within $input_wait s; nothing changed"
