@@ -1241,6 +1241,24 @@ fn ini_hosts<'i>(ini: &'i str, name: &str) -> Vec<&'i str> {
         .collect()
 }
 
+/// [`copy_a_node_with_a_new_card`], then a run of setup, which holds the
+/// node back (a comment in its place in inventory.ini). Returns the node
+/// and what setup said.
+fn a_node_held_back(lab: &Lab) -> (common::lab::Host, Output) {
+    let node = copy_a_node_with_a_new_card(lab);
+    let out = setup(lab);
+    ok("rccr setup, a copy of target-1's card", &out);
+    let ini = cat(lab, "control", "/root/.rccr/inventory.ini");
+    assert_has(
+        &ini,
+        &format!(
+            "\n# {} ansible_host={}: held back, in no group: ",
+            node.hostname, node.ip
+        ),
+    );
+    (node, out)
+}
+
 /// As above, with `--no-swarm`: inventory.ini, which `~/.ansible.cfg`
 /// points plain `ansible` at, leaves the node out of every group, with a
 /// comment saying it is held back and why; its record stays in `nodes`.
@@ -1251,19 +1269,10 @@ fn ini_hosts<'i>(ini: &'i str, name: &str) -> Vec<&'i str> {
 #[test]
 fn a_node_setup_cannot_tell_from_a_copy_is_in_no_group_of_the_ansible_inventory() {
     let lab = or_skip!(Lab::builder().targets(2).up_as_root());
-    let node = copy_a_node_with_a_new_card(&lab);
-    let out = setup(&lab);
-    ok("rccr setup, a copy of target-1's card", &out);
+    let (node, out) = a_node_held_back(&lab);
     let ini = cat(&lab, "control", "/root/.rccr/inventory.ini");
     let err = stderr(&out);
     assert!(ini_hosts(&ini, &node.hostname).is_empty(), "{ini}\n{err}");
-    assert_has(
-        &ini,
-        &format!(
-            "\n# {} ansible_host={}: held back, in no group: ",
-            node.hostname, node.ip
-        ),
-    );
     assert_has(
         &err,
         &format!(
@@ -1282,6 +1291,159 @@ fn a_node_setup_cannot_tell_from_a_copy_is_in_no_group_of_the_ansible_inventory(
     let ini = cat(&lab, "control", "/root/.rccr/inventory.ini");
     assert_eq!(ini_hosts(&ini, &node.hostname).len(), 1, "{ini}");
     assert!(!ini.contains("held back"), "{ini}");
+}
+
+/// The SSH connections the node of [`a_node_held_back`] and its copy
+/// have taken so far (their sshd logs' `Connection from` lines, LogLevel
+/// VERBOSE): a test that takes a difference shows that rccr did not
+/// connect to either.
+fn connections_to_node_and_copy(lab: &Lab) -> usize {
+    ["target-1", "target-2"]
+        .iter()
+        .map(|host| {
+            let log = lab.dir().join("hosts").join(host).join("sshd.log");
+            std::fs::read_to_string(&log)
+                .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
+                .matches("Connection from ")
+                .count()
+        })
+        .sum()
+}
+
+/// [`a_node_held_back`], then `command` on the control, which must exit 1
+/// and connect to neither the node nor its copy. Returns the node, what
+/// the command printed on stdout and stderr, and the connections before.
+fn held_back_then(lab: &Lab, command: &[&str]) -> (common::lab::Host, String, String, usize) {
+    let (node, _) = a_node_held_back(lab);
+    let before = connections_to_node_and_copy(lab);
+    let out = lab.exec("control", command);
+    let (stdout, stderr) = (stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(
+        connections_to_node_and_copy(lab),
+        before,
+        "{stdout}\n{stderr}"
+    );
+    (node, stdout, stderr, before)
+}
+
+/// `rccr status` does not connect to a node the last setup held back:
+/// whoever answers at its recorded address may be the copy. Its row says
+/// `held-back` and why (table and JSON), and it is not healthy (exit 1).
+/// Before, status logged in there with the cluster key and reported
+/// whoever answered as the node.
+#[test]
+fn status_does_not_log_in_at_a_node_setup_held_back() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (node, table, _, before) = held_back_then(&lab, &["rccr", "status"]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", node.hostname)))
+        .unwrap_or_else(|| panic!("no row of {}\n{table}", node.hostname));
+    assert_eq!(row.split_whitespace().nth(3), Some("held-back"), "{table}");
+    assert_has(
+        &table,
+        &format!(
+            "\n  {} ({}): held back: a duplicate answers at this address and rccr setup cannot \
+             tell it from the node (setup's note says why); not logged in there: ",
+            node.hostname, node.ip
+        ),
+    );
+    let out = lab.exec("control", &["rccr", "status", "--json"]);
+    let json = stdout(&out);
+    assert_has(
+        &json,
+        &format!("{{\"node\": \"{}\", \"ip\": \"{}\"", node.hostname, node.ip),
+    );
+    assert_has(&json, "\"reachable\": false, \"ssh\": \"held-back\", ");
+    assert_eq!(connections_to_node_and_copy(&lab), before, "{json}");
+}
+
+/// `rccr keys status` does not connect to a node the last setup held
+/// back: its row's PINNED says `held-back`, each key `?`, and why (table
+/// and JSON); exit 1. Before, it offered every key of ours at its
+/// recorded address, to whoever answered there.
+#[test]
+fn keys_status_does_not_log_in_at_a_node_setup_held_back() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (node, table, err, before) = held_back_then(&lab, &["rccr", "keys", "status"]);
+    let at = &node.ip;
+    let row: Vec<&str> = table
+        .lines()
+        .find(|l| l.starts_with(&format!("{at} ")))
+        .unwrap_or_else(|| panic!("no row of {at}\n{table}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[1..4], ["-", "held-back", "?"], "{table}");
+    assert_has(&table, &format!("\n  {at}: held back: a duplicate answers"));
+    assert_has(
+        &err,
+        "1 of 1 nodes unreachable, held back or with a changed host key",
+    );
+    let json = stdout(&lab.exec("control", &["rccr", "keys", "status", "--json"]));
+    assert_has(
+        &json,
+        &format!(
+            "{{\"node\": \"{}\", \"port\": 22, \"host_key\": null, \"pinned\": \"held-back\", ",
+            node.ip
+        ),
+    );
+    assert_eq!(connections_to_node_and_copy(&lab), before, "{json}");
+}
+
+/// `rccr keyrotate --rekey` does not connect to a node the last setup
+/// held back: it is `held-back` in the table, not rotated (exit 1), and
+/// stays in the unfinished rotation for a later run. Before, the new key
+/// went to whoever answered at its recorded address.
+#[test]
+fn keyrotate_skips_a_node_setup_held_back_and_says_so() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (node, table, err, _) = held_back_then(&lab, &["rccr", "keyrotate", "--yes", "--rekey"]);
+    assert_has(
+        &table,
+        &format!("\n{}  held-back  held back: a duplicate answers", node.ip),
+    );
+    assert_has(&err, "rccr keyrotate: 1 of 1 nodes not rotated");
+    let journal = cat(&lab, "control", "/root/.rccr/rotation.journal");
+    assert_has(&journal, &format!("\nnode {}:22 pending\n", node.ip));
+}
+
+/// `rccr remove` of a node the last setup held back refuses, in one line
+/// naming it and what to do, and changes nothing; `--forget` takes it out
+/// of the inventory without connecting to it. Before, remove logged in
+/// at its recorded address to ask whoever answered to leave the swarm.
+#[test]
+fn remove_of_a_node_setup_held_back_does_not_log_in_there() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    // By its address, which stays its own (its MAC changes): its name is
+    // given by the first setup.
+    let ip = lab.ip("target-1");
+    let (node, _, err, before) = held_back_then(&lab, &["rccr", "remove", "--yes", &ip]);
+    assert_eq!(
+        err,
+        format!(
+            "rccr remove: {} ({ip}): held back by the last rccr setup, a copy of it may answer \
+             there: rccr remove --forget {ip} takes it out without logging in there, or give \
+             the machine that is not the node its own host keys and run rccr setup\n",
+            node.hostname
+        )
+    );
+    let nodes = || cat(&lab, "control", "/root/.rccr/nodes");
+    assert_has(
+        &nodes(),
+        &format!("\n{ip}\t{}\t{}\t", node.mac, node.hostname),
+    );
+
+    let out = lab.exec(
+        "control",
+        &["rccr", "remove", "--yes", "--forget", &node.hostname],
+    );
+    let err = stderr(&out);
+    assert_eq!(connections_to_node_and_copy(&lab), before, "{err}");
+    let nodes = nodes();
+    assert!(!nodes.contains(&node.hostname), "{nodes}\n{err}");
+    let ini = cat(&lab, "control", "/root/.rccr/inventory.ini");
+    assert!(!ini.contains(&node.hostname), "{ini}\n{err}");
 }
 
 /// A key rotation that one node missed (its link down) is left

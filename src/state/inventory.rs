@@ -144,14 +144,64 @@ pub fn save(
     user: &str,
     key: &Path,
 ) -> Result<(), Error> {
-    let ini = fsutil::read_if_any(&paths.inventory_ini())?.unwrap_or_default();
-    let ini = String::from_utf8_lossy(&ini);
-    let held: Vec<IpAddr> = nodes
-        .iter()
-        .filter(|n| ini.lines().any(|l| l.starts_with(&held_back(n))))
-        .map(|n| n.ip)
+    save_holding(paths, nodes, &held_back(paths, nodes)?, user, key)
+}
+
+/// The bytes of `inventory.ini` read at most: some 20 000 nodes' lines.
+const MAX_INI: usize = 4 << 20;
+
+/// The addresses of the targets of `nodes` that the last `rccr setup`
+/// held back: the one reader of the Ansible inventory's held-back comment
+/// lines ([`held_back_line`]), for every command that must not log in
+/// where a copy of a node may answer. A line edited by hand into anything
+/// else holds back nothing; an address no target of `nodes` has now is
+/// none of theirs. An inventory.ini over [`MAX_INI`] is bad input.
+pub fn held_back(paths: &super::StatePaths, nodes: &[NodeRecord]) -> Result<Vec<IpAddr>, Error> {
+    let path = paths.inventory_ini();
+    let Some(mut file) = fsutil::open_trusted(&path, fsutil::Trust::Kept)? else {
+        return Ok(Vec::new());
+    };
+    let ini = fsutil::read_bounded(&mut file, MAX_INI)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?
+        .ok_or_else(|| {
+            Error::bad_input(
+                path.display().to_string(),
+                format!("larger than rccr writes it ({MAX_INI} bytes): run rccr setup to write it again"),
+            )
+        })?;
+    let held: Vec<IpAddr> = String::from_utf8_lossy(&ini)
+        .lines()
+        .filter_map(held_address)
         .collect();
-    save_holding(paths, nodes, &held, user, key)
+    Ok(nodes
+        .iter()
+        .filter(|n| n.role == Role::Target && held.contains(&n.ip))
+        .map(|n| n.ip)
+        .collect())
+}
+
+/// The address of a held-back comment line (`# NAME ansible_host=IP:
+/// held back, in no group: ...`), NAME a hostname.
+fn held_address(line: &str) -> Option<IpAddr> {
+    let (name, rest) = line.strip_prefix("# ")?.split_once(" ansible_host=")?;
+    Hostname::parse(name).ok()?;
+    rest.split_once(HELD_MARK)?.0.parse().ok()
+}
+
+/// What follows a held-back node's address in its comment line.
+const HELD_MARK: &str = ": held back, in no group: ";
+
+/// Why a node is held back, as inventory.ini and the commands that leave
+/// it alone say it.
+const WHY_HELD: &str = "a duplicate answers at this address and rccr setup cannot tell it from \
+                        the node (setup's note says why)";
+
+/// What a command that does not log in at a held-back node says of it.
+pub fn held_back_note() -> String {
+    format!(
+        "held back: {WHY_HELD}; not logged in there: give the machine that is not the node its \
+         own host keys, then run rccr setup"
+    )
 }
 
 /// [`save`], with the nodes at `held` (held back by this run of setup: it
@@ -169,12 +219,12 @@ pub fn save_holding(
     fsutil::write_atomic(&paths.inventory_ini(), ini.as_bytes(), 0o600)
 }
 
-/// How the Ansible inventory's comment line of a held-back node begins:
-/// its host line's first two words, commented out. Its fields are types
+/// The Ansible inventory's comment line of a held-back node: its host
+/// line's first two words, commented out, and why. Its fields are types
 /// that hold no space, `#` or newline, so no node can forge it.
-fn held_back(n: &NodeRecord) -> String {
+fn held_back_line(n: &NodeRecord) -> String {
     format!(
-        "# {} ansible_host={}: held back, in no group: ",
+        "# {} ansible_host={}{HELD_MARK}{WHY_HELD}; listed again once setup can",
         n.hostname, n.ip
     )
 }
@@ -190,12 +240,7 @@ pub fn render_ansible(nodes: &[NodeRecord], held: &[IpAddr], user: &str, key: &P
         let _ = writeln!(out, "\n[{group}]");
         for n in nodes.iter().filter(|n| n.role == role) {
             if held.contains(&n.ip) {
-                let _ = writeln!(
-                    out,
-                    "{}a duplicate answers at this address and rccr setup cannot tell it from \
-                     the node (setup's note says why); listed again once setup can",
-                    held_back(n)
-                );
+                let _ = writeln!(out, "{}", held_back_line(n));
                 continue;
             }
             let _ = write!(out, "{} ansible_host={}", n.hostname, n.ip);
@@ -471,6 +516,36 @@ mod tests {
         save_holding(paths, &nodes, &[nodes[1].ip], "root", key).unwrap();
         save_holding(paths, &nodes, &[], "root", key).unwrap();
         assert_eq!(read(), render_ansible(&nodes, &[], "root", key));
+    }
+
+    #[test]
+    fn only_setup_s_held_back_lines_of_the_inventory_s_targets_hold_a_node_back() {
+        let nodes = control_and_two_targets();
+        let home = crate::state::scratch::home("inventory-held-reader");
+        let paths = &home.paths;
+        assert!(held_back(paths, &nodes).unwrap().is_empty());
+        let key = Path::new("/k");
+        save_holding(paths, &nodes, &[nodes[0].ip, nodes[1].ip], "root", key).unwrap();
+        assert_eq!(held_back(paths, &nodes).unwrap(), [nodes[1].ip]);
+        // Edited by hand: a line that is no longer setup's holds back
+        // nothing, another reason still does, bytes that are not text
+        // are no reason to fail.
+        let edited = b"# t2 ansible_host=10.0.0.3 held back, in no group: x\n\
+            #t2 ansible_host=10.0.0.3: held back, in no group: x\n\
+            # t 2 ansible_host=10.0.0.3: held back, in no group: x\n\
+            # t2 ansible_host=10.0.0.3x: held back, in no group: x\n\
+            # x ansible_host=10.0.0.9: held back, in no group: \n\
+            \xff\n# t1 ansible_host=10.0.0.2: held back, in no group: mine\n";
+        std::fs::write(paths.inventory_ini(), edited).unwrap();
+        assert_eq!(held_back(paths, &nodes).unwrap(), [nodes[1].ip]);
+        std::fs::write(paths.inventory_ini(), vec![b'#'; MAX_INI + 1]).unwrap();
+        let err = held_back(paths, &nodes).unwrap_err();
+        let said = format!(
+            "{}: larger than rccr writes it",
+            paths.inventory_ini().display()
+        );
+        crate::error::assert_says(&err, &said);
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::ssh::Fingerprint;
 use crate::state::inventory::{self, NodeRecord};
 use crate::state::swarm::SwarmRecord;
 use crate::state::StatePaths;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub struct Options {
@@ -57,6 +58,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let config = loaded.config;
     let paths = &opts.paths;
     let records = inventory::load(&paths.nodes())?;
+    // Whoever answers at a node the last setup held back may be a copy of
+    // it: no login there (a leaving one only with --forget).
+    let held: Vec<(IpAddr, String)> = inventory::held_back(paths, &records)?
+        .into_iter()
+        .map(|ip| (ip, inventory::held_back_note()))
+        .collect();
     let unfinished = journal::load(&paths.journal())?;
     let mut leaving: Vec<NodeRecord> = Vec::new();
     let mut only_journal: Vec<NodeAddr> = Vec::new();
@@ -86,6 +93,15 @@ pub fn run(opts: Options) -> Result<(), Error> {
                 "is the control: it cannot leave its own cluster",
             ));
         }
+        if !opts.forget && held.iter().any(|(ip, _)| *ip == node.ip) {
+            return Err(Error::Failed(format!(
+                "{} ({}): held back by the last rccr setup, a copy of it may answer there: \
+                 rccr remove --forget {name} takes it out without logging in there, or \
+                 give the machine that is not the node its own host keys and run rccr setup",
+                print::name(&node.hostname),
+                node.ip
+            )));
+        }
         if !leaving.contains(node) {
             leaving.push(node.clone());
         }
@@ -104,7 +120,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let mut results = forget_addresses(paths, &only_journal)?;
     let left = match leaving.is_empty() {
         true => Ok(Vec::new()),
-        false => leave_cluster(&config, paths, &records, &leaving, &opts),
+        false => leave_cluster(&config, paths, &records, &leaving, &held, &opts),
     };
     // What changed here is saved, even when the swarm could not be asked.
     if let Some(problem) = crate::state::persist_control() {
@@ -163,12 +179,14 @@ fn forget_addresses(paths: &StatePaths, nodes: &[NodeAddr]) -> Result<Vec<(Strin
 
 /// The inventory's `leaving` nodes leave the swarm (through a manager of
 /// the cluster's), the inventory, the unfinished rotation and rccr's
-/// known_hosts pins; each node's result.
+/// known_hosts pins; each node's result. No node at one of `held` is
+/// logged in to.
 fn leave_cluster(
     config: &Config,
     paths: &StatePaths,
     records: &[NodeRecord],
     leaving: &[NodeRecord],
+    held: &[(IpAddr, String)],
     opts: &Options,
 ) -> Result<Vec<(String, Layer)>, Error> {
     let staying: Vec<NodeRecord> = records
@@ -176,7 +194,7 @@ fn leave_cluster(
         .filter(|r| !leaving.contains(r))
         .cloned()
         .collect();
-    let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10), &[])?;
+    let logins = engine::log_in(config, paths, &staying, Duration::from_secs(10), held)?;
     let members: Vec<Member> = logins.into_iter().flatten().collect();
     let mut record = SwarmRecord::load(&paths.swarm())?;
     let mut lead = confirmed_lead(&members, &record).map(|i| &members[i]);
@@ -185,7 +203,7 @@ fn leave_cluster(
     // that stays a manager, which then leads.
     let mut handover: Option<(std::net::IpAddr, Result<Option<String>, String>)> = None;
     if lead.is_none() && !opts.forget {
-        let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), &[])?;
+        let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), held)?;
         let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
         if let Some(outgoing) = confirmed_lead(&outgoing, &record).map(|i| &outgoing[i]) {
             let done = replace(outgoing, leaving, config, paths);
@@ -410,10 +428,14 @@ fn replace(
         return Ok(None);
     }
     let records = inventory::load(&paths.nodes()).map_err(|e| e.to_string())?;
+    // A copy of a node held back may answer at its address: never logged
+    // in to, so never promoted.
+    let held = inventory::held_back(paths, &records).map_err(|e| e.to_string())?;
     let workers: Vec<(&SwarmNode, &NodeRecord)> = staying
         .into_iter()
         .filter(|n| !n.manager && n.status == "ready")
         .filter_map(|n| Some((n, record_of(n, &records)?)))
+        .filter(|(_, r)| !held.contains(&r.ip))
         .collect();
     let fit: Vec<Fitness> = workers.iter().map(|(n, _)| Fitness::of_labels(n)).collect();
     let pins: Vec<Option<bool>> = workers

@@ -146,7 +146,8 @@ pub enum Docker {
 pub struct NodeStatus {
     pub node: NodeRecord,
     /// "local" (the control), "ok", "unreachable", "host-key-mismatch",
-    /// "weak-host-key".
+    /// "weak-host-key", "held-back" (not logged in: see
+    /// [`inventory::held_back`]).
     pub ssh: &'static str,
     /// "accepted", "refused", "-" (not tried: no key, or not reachable).
     pub cluster_key: &'static str,
@@ -455,6 +456,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         journal::load(&opts.paths.last_rotation())?,
     ];
     let records: Vec<&journal::Record> = journals.iter().flatten().collect();
+    let held = inventory::held_back(&opts.paths, &nodes)?;
     let mut statuses = parallel::map(&nodes, opts.parallel.max(1), |node| NodeStatus {
         persisted: journal::persisted(
             &records,
@@ -463,7 +465,15 @@ pub fn run(opts: Options) -> Result<(), Error> {
                 port: keys.port,
             },
         ),
-        ..probe(node, &keys, opts.timeout)
+        ..match held.contains(&node.ip) {
+            // Whoever answers there may be a copy of the node.
+            true => NodeStatus {
+                ssh: "held-back",
+                error: Some(inventory::held_back_note()),
+                ..NodeStatus::new(node)
+            },
+            false => probe(node, &keys, opts.timeout),
+        }
     });
     let record = SwarmRecord::load(&opts.paths.swarm())?;
     if let Some(cluster) = &record.cluster {

@@ -123,7 +123,9 @@ pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
     }
     let progress =
         |node: &NodeAddr, phase: &str| print::progress(&opts.program, &format!("{node}: {phase}"));
-    let summary = run_mode(&opts, mode, &progress)?;
+    let inventory = crate::state::inventory::load(&opts.paths.nodes())?;
+    let held = crate::state::inventory::held_back(&opts.paths, &inventory)?;
+    let summary = run_mode(&opts, mode, &held, &progress)?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("{}: {problem}", opts.program);
     }
@@ -215,12 +217,16 @@ fn retiring_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Erro
 /// Rotates `opts.nodes` plus the nodes an interrupted run left, and cleans
 /// up when no node needs the old key any more.
 pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Result<Summary, Error> {
-    run_mode(opts, Mode::Rotate, progress)
+    run_mode(opts, Mode::Rotate, &[], progress)
 }
 
+/// [`run`] in `mode`; a node at one of `held` (held back by the last
+/// setup) stays in the journal as it was and is not logged in to: its
+/// report is [`Outcome::HeldBack`], and the old key stays for it.
 fn run_mode(
     opts: &Options,
     mode: Mode,
+    held: &[IpAddr],
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Result<Summary, Error> {
     let paths = &opts.paths;
@@ -315,7 +321,18 @@ fn run_mode(
         node_side: NodeSide::from_env(),
         classified: opts.classified.clone(),
     };
-    let reports = engine::rotate(&plan, &nodes, progress);
+    let (held, nodes): (Vec<NodeAddr>, Vec<NodeAddr>) =
+        nodes.into_iter().partition(|n| held.contains(&n.ip));
+    let mut reports = engine::rotate(&plan, &nodes, progress);
+    reports.extend(held.into_iter().map(|node| {
+        progress(&node, Outcome::HeldBack.as_str());
+        engine::Report {
+            node,
+            outcome: Outcome::HeldBack,
+            detail: crate::state::inventory::held_back_note(),
+            host_key: None,
+        }
+    }));
     let mut new_key = plan.new.path.clone();
     let finished = !reports.iter().any(|r| r.outcome.needs_old_key());
     if finished {

@@ -88,6 +88,9 @@ pub enum Outcome {
     /// another address of the same run (a new DHCP lease mid-rotation),
     /// and its report there tells its state.
     Moved,
+    /// Not touched: the last `rccr setup` held it back (a copy of it may
+    /// answer at its address), so no run logs in there.
+    HeldBack,
 }
 
 impl Outcome {
@@ -112,6 +115,7 @@ impl Outcome {
             Outcome::Incomplete => "incomplete",
             Outcome::RotatedVolatile => "rotated-volatile",
             Outcome::Moved => "moved",
+            Outcome::HeldBack => "held-back",
         }
     }
 }

@@ -47,16 +47,33 @@ struct NodeStatus {
     error: Option<String>,
 }
 
+impl NodeStatus {
+    /// Nothing known of `node` yet.
+    fn new(node: &NodeAddr) -> NodeStatus {
+        NodeStatus {
+            node: *node,
+            host_key: None,
+            pinned: "-",
+            accepts: Default::default(),
+            persisted: "-",
+            rotation: Rotation::Unknown,
+            error: None,
+        }
+    }
+}
+
 pub fn status(opts: Options) -> Result<(), Error> {
     let paths = &opts.paths;
     let known_hosts = KnownHosts::open(paths.known_hosts.clone())?;
     let unfinished = journal::load(&paths.journal())?;
     let last = journal::load(&paths.last_rotation())?;
     let records: Vec<&journal::Record> = unfinished.iter().chain(last.iter()).collect();
+    let inventory = crate::state::inventory::load(&paths.nodes())?;
     let node_list = match opts.nodes.as_slice() {
-        [] => default_nodes(&opts, &records, &known_hosts)?,
+        [] => default_nodes(&opts, &inventory, &records, &known_hosts)?,
         given => given.iter().map(|n| (*n, vec![*n])).collect(),
     };
+    let held = crate::state::inventory::held_back(paths, &inventory)?;
     if node_list.is_empty() {
         return Err(Error::no_nodes(
             "run rccr setup, or pass --host IP or --hosts-file FILE",
@@ -71,7 +88,10 @@ pub fn status(opts: Options) -> Result<(), Error> {
     }
     let statuses = parallel::map(&node_list, PARALLEL, |(node, named)| NodeStatus {
         persisted: persisted(&records, named),
-        ..probe(node, &opts, &keys, &known_hosts)
+        ..match held.contains(&node.ip) {
+            true => held_back(node, &keys),
+            false => probe(node, &opts, &keys, &known_hosts),
+        }
     });
     print::stdout(&render(&statuses, &keys, paths, opts.json))?;
     let bad = statuses
@@ -80,7 +100,7 @@ pub fn status(opts: Options) -> Result<(), Error> {
         .count();
     if bad > 0 {
         return Err(Error::Failed(format!(
-            "{bad} of {} nodes unreachable or with a changed host key",
+            "{bad} of {} nodes unreachable, held back or with a changed host key",
             statuses.len()
         )));
     }
@@ -129,11 +149,11 @@ fn inventory_nodes(inventory: &[NodeRecord], port: u16) -> Vec<(NodeAddr, Vec<No
 /// and not offered our keys.
 fn default_nodes(
     opts: &Options,
+    inventory: &[NodeRecord],
     records: &[&journal::Record],
     known_hosts: &KnownHosts,
 ) -> Result<Vec<(NodeAddr, Vec<NodeAddr>)>, Error> {
-    let inventory = crate::state::inventory::load(&opts.paths.nodes())?;
-    let mut nodes = inventory_nodes(&inventory, opts.port);
+    let mut nodes = inventory_nodes(inventory, opts.port);
     let mut listed: Vec<NodeAddr> = Vec::new();
     for record in records {
         for (name, _) in &record.nodes {
@@ -178,21 +198,27 @@ fn role_keys(paths: &StatePaths) -> Result<[Option<PathBuf>; 3], Error> {
     ])
 }
 
+/// A node the last setup held back ([`crate::state::inventory::held_back`]):
+/// not asked, whoever answers there may be a copy of it; `PINNED` says
+/// `held-back`, and each key we have is `?`.
+fn held_back(node: &NodeAddr, keys: &[Option<PathBuf>; 3]) -> NodeStatus {
+    NodeStatus {
+        pinned: "held-back",
+        accepts: keys
+            .each_ref()
+            .map(|k| (if k.is_some() { "?" } else { "-" }).into()),
+        error: Some(crate::state::inventory::held_back_note()),
+        ..NodeStatus::new(node)
+    }
+}
+
 fn probe(
     node: &NodeAddr,
     opts: &Options,
     keys: &[Option<PathBuf>; 3],
     known_hosts: &KnownHosts,
 ) -> NodeStatus {
-    let mut status = NodeStatus {
-        node: *node,
-        host_key: None,
-        pinned: "-",
-        accepts: Default::default(),
-        persisted: "-",
-        rotation: Rotation::Unknown,
-        error: None,
-    };
+    let mut status = NodeStatus::new(node);
     let mut asked = false;
     for (slot, key) in status.accepts.iter_mut().zip(keys) {
         let Some(key) = key else {
