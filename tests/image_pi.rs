@@ -446,3 +446,46 @@ fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key(
         .args(["--kill", "all"])
         .status();
 }
+
+/// A failing xz (a full disk, say) fails the build, keeps the image of the
+/// earlier run and leaves no `.xz.tmp` beside it: the earlier image used to
+/// be deleted before xz ran, and its partial output stayed in the output
+/// directory, which cleanup does not sweep.
+#[test]
+fn a_failed_compression_keeps_the_earlier_image_and_no_partial_file() {
+    let (dir, inputs) = or_skip!(inputs_when(img_tools("Pi image kept"), "img-kept"));
+    let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
+    let repo = synthetic_repo(&dir, "armhf");
+    let out = build_os_image(&inputs, &dir, "armhf", "target", &base, &repo, &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    let image = dir.path("out/rccr-9.9.9-armhf-target.img.xz");
+    let before = fs::read(&image).unwrap();
+
+    let xz = dir.path("failing/xz");
+    write(&xz, "#!/bin/sh\necho part of an image\nexit 1\n");
+    fs::set_permissions(&xz, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        xz.parent().unwrap().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = build_os_image(
+        &inputs,
+        &dir,
+        "armhf",
+        "target",
+        &base,
+        &repo,
+        &[("PATH", &path)],
+    );
+    assert_exit(&out, 1, "xz cannot write");
+    assert!(
+        fs::read(&image).unwrap() == before,
+        "the earlier image changed"
+    );
+    let left: Vec<String> = fs::read_dir(dir.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!left.iter().any(|n| n.ends_with(".tmp")), "{left:?}");
+}
