@@ -81,13 +81,27 @@ fn img_tools(test: &str) -> bool {
         )
 }
 
-#[test]
-fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
-    let (dir, inputs) = or_skip!(inputs_when(img_tools("Pi image"), "img"));
+/// The armhf image of `ty` from a Pi Zero release and a synthetic
+/// repository, built into `dir/out` (asserting success) when the tools are
+/// there (`what` names the test, `tag` its scratch directory): the scratch
+/// directory, the inputs, the release, the repository and the build's
+/// output.
+fn built_pi_zero(
+    what: &str,
+    tag: &str,
+    ty: &str,
+) -> Option<(TempDir, Inputs, PathBuf, PathBuf, std::process::Output)> {
+    let (dir, inputs) = inputs_when(img_tools(what), tag)?;
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let repo = synthetic_repo(&dir, "armhf");
-    let out = build_os_image(&inputs, &dir, "armhf", "control", &base, &repo, &[]);
+    let out = build_os_image(&inputs, &dir, "armhf", ty, &base, &repo, &[]);
     assert!(out.status.success(), "{}", show(&out));
+    Some((dir, inputs, base, repo, out))
+}
+
+#[test]
+fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
+    let (dir, _, _, _, out) = or_skip!(built_pi_zero("Pi image", "img", "control"));
     let stderr = text(&out.stderr);
     assert_has(
         &stderr,
@@ -453,11 +467,8 @@ fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key(
 /// directory, which cleanup does not sweep.
 #[test]
 fn a_failed_compression_keeps_the_earlier_image_and_no_partial_file() {
-    let (dir, inputs) = or_skip!(inputs_when(img_tools("Pi image kept"), "img-kept"));
-    let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
-    let repo = synthetic_repo(&dir, "armhf");
-    let out = build_os_image(&inputs, &dir, "armhf", "target", &base, &repo, &[]);
-    assert!(out.status.success(), "{}", show(&out));
+    let (dir, inputs, base, repo, _) =
+        or_skip!(built_pi_zero("Pi image kept", "img-kept", "target"));
     let image = dir.path("out/rccr-9.9.9-armhf-target.img.xz");
     let before = fs::read(&image).unwrap();
 
