@@ -7,6 +7,7 @@ use image::*;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 // ------------------------------------------------------------------ overlay
 
@@ -347,4 +348,84 @@ fn the_armhf_control_installs_no_ansible() {
             assert!(world.contains(&pkg), "{arch}: {pkg} missing from {world:?}");
         }
     }
+}
+
+/// An executable `name` in `dir`'s bin/ with the shell `body`.
+fn stand_in(dir: &TempDir, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.path(&format!("stand-ins/{name}"));
+    write(&path, format!("#!/bin/sh\n{body}\n"));
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The applet links (rccr-init above all: every RCCR service of the image
+/// runs /usr/bin/rccr-init) come from an rccr that runs here. With none,
+/// or one whose --list names no rccr-init, the build used to go on and
+/// write an overlay without them (the failure was in a pipe and in a for
+/// loop's list); now it stops, exit 1, one line, no output.
+#[test]
+fn overlay_refuses_without_an_rccr_that_lists_rccr_init() {
+    let (dir, inputs) = or_skip!(inputs_when(overlay_tools("overlay applets"), "ovl-applets"));
+    // The repository without dist/: the script's last resort,
+    // dist/rccr-<this machine's arch>, is missing too.
+    let tree = dir.path("tree");
+    fs::create_dir_all(&tree).unwrap();
+    for name in ["image-builder", "src", "LICENSE", "Cargo.toml"] {
+        std::os::unix::fs::symlink(repo().join(name), tree.join(name)).unwrap();
+    }
+    let no_list = stand_in(&dir, "no-list", "exit 1");
+    let old_rccr = stand_in(&dir, "old-rccr", "printf 'rccr\\nrccr-scan\\n'");
+    for (list_bin, says) in [
+        (
+            &no_list,
+            "no runnable rccr to ask for --list (set RCCR_LIST_BIN)",
+        ),
+        (&old_rccr, "names no rccr-init"),
+    ] {
+        let out_path = dir.path("out/o.apkovl.tar.gz");
+        let out = inputs
+            .command(&dir, &tree.join("image-builder/scripts/genapkovl.sh"))
+            .env("RCCR_LIST_BIN", list_bin)
+            .args(["target", "armhf"])
+            .arg(&out_path)
+            .output()
+            .unwrap();
+        assert_exit(&out, 1, says);
+        assert_eq!(text(&out.stderr).lines().count(), 1, "{}", show(&out));
+        assert!(!dir.path("out").exists(), "{}", show(&out));
+    }
+}
+
+/// A tar that fails while packing (here one that writes part of an archive
+/// and exits 2) fails the build and leaves no output: piped into gzip, its
+/// failure went unseen and the truncated archive was renamed into place.
+#[test]
+fn overlay_is_not_written_when_tar_fails() {
+    let (dir, inputs) = or_skip!(inputs_when(overlay_tools("overlay tar failure"), "ovl-tar"));
+    let real_tar = text(&ok(Command::new("sh").args(["-c", "command -v tar"])).stdout);
+    let tar = stand_in(
+        &dir,
+        "tar",
+        &format!(
+            "case \"$1\" in --version) exec {} \"$@\" ;; esac\necho part of an archive\nexit 2",
+            real_tar.trim()
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        tar.parent().unwrap().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out_path = dir.path("out/o.apkovl.tar.gz");
+    let out = inputs
+        .command(&dir, &script("genapkovl.sh"))
+        .env("PATH", path)
+        .args(["target", "x86_64"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert_exit(&out, 1, "tar cannot pack the overlay");
+    let left: Vec<_> = fs::read_dir(dir.path("out")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}\n{}", show(&out));
 }

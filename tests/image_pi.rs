@@ -81,13 +81,27 @@ fn img_tools(test: &str) -> bool {
         )
 }
 
-#[test]
-fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
-    let (dir, inputs) = or_skip!(inputs_when(img_tools("Pi image"), "img"));
+/// The armhf image of `ty` from a Pi Zero release and a synthetic
+/// repository, built into `dir/out` (asserting success) when the tools are
+/// there (`what` names the test, `tag` its scratch directory): the scratch
+/// directory, the inputs, the release, the repository and the build's
+/// output.
+fn built_pi_zero(
+    what: &str,
+    tag: &str,
+    ty: &str,
+) -> Option<(TempDir, Inputs, PathBuf, PathBuf, std::process::Output)> {
+    let (dir, inputs) = inputs_when(img_tools(what), tag)?;
     let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
     let repo = synthetic_repo(&dir, "armhf");
-    let out = build_os_image(&inputs, &dir, "armhf", "control", &base, &repo, &[]);
+    let out = build_os_image(&inputs, &dir, "armhf", ty, &base, &repo, &[]);
     assert!(out.status.success(), "{}", show(&out));
+    Some((dir, inputs, base, repo, out))
+}
+
+#[test]
+fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
+    let (dir, _, _, _, out) = or_skip!(built_pi_zero("Pi image", "img", "control"));
     let stderr = text(&out.stderr);
     assert_has(
         &stderr,
@@ -445,4 +459,44 @@ fn a_downloaded_pi_release_is_used_only_with_a_good_signature_by_the_pinned_key(
         .arg(&home)
         .args(["--kill", "all"])
         .status();
+}
+
+/// A failing xz (a full disk, say) fails the build, keeps the image of the
+/// earlier run and leaves no `.xz.tmp` beside it: the earlier image used to
+/// be deleted before xz ran, and its partial output stayed in the output
+/// directory, which cleanup does not sweep.
+#[test]
+fn a_failed_compression_keeps_the_earlier_image_and_no_partial_file() {
+    let (dir, inputs, base, repo, _) =
+        or_skip!(built_pi_zero("Pi image kept", "img-kept", "target"));
+    let image = dir.path("out/rccr-9.9.9-armhf-target.img.xz");
+    let before = fs::read(&image).unwrap();
+
+    let xz = dir.path("failing/xz");
+    write(&xz, "#!/bin/sh\necho part of an image\nexit 1\n");
+    fs::set_permissions(&xz, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        xz.parent().unwrap().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = build_os_image(
+        &inputs,
+        &dir,
+        "armhf",
+        "target",
+        &base,
+        &repo,
+        &[("PATH", &path)],
+    );
+    assert_exit(&out, 1, "xz cannot write");
+    assert!(
+        fs::read(&image).unwrap() == before,
+        "the earlier image changed"
+    );
+    let left: Vec<String> = fs::read_dir(dir.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!left.iter().any(|n| n.ends_with(".tmp")), "{left:?}");
 }

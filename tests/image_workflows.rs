@@ -8,9 +8,17 @@
 //! - every action pinned to a commit SHA, docker/* actions on their current
 //!   majors, attestations in place;
 //! - every checkout leaves no token behind (`persist-credentials: false`);
-//! - a boot test that may not block says why.
+//! - a boot test that may not block says why;
+//! - the runner user makes out/ before an Alpine container writes into it;
+//! - Docker Hub only after the OS images and the GitHub Release, with its
+//!   two secrets and no other; a pre-release leaves latest-* alone;
+//! - a release is made once: a run for a tag whose release has files stops
+//!   before the binaries and the temporary key; nothing is replaced.
 //!
-//! Every rule is also shown to fail on a workflow broken for it.
+//! Every rule is also shown to fail on a workflow broken for it. The steps
+//! that decide (version, release check, Publish, Docker Hub tags) are also
+//! run, as GitHub would, against stand-ins for curl, gh, docker and
+//! build-docker.sh.
 #[path = "common/image.rs"]
 mod image;
 
@@ -60,6 +68,15 @@ if breaking == "reason":
 if breaking == "attest":
     rel = wf["release.yml"]["jobs"]["release"]
     rel["steps"] = [s for s in steps(rel) if "attest" not in s.get("uses", "")]
+if breaking == "owner":
+    for s in steps(wf["build-os-images.yml"]["jobs"]["images"]):
+        if "run" in s:
+            s["run"] = "\n".join(l for l in s["run"].splitlines() if not l.strip().startswith("mkdir -p out/"))
+if breaking == "gate":
+    wf["release.yml"]["jobs"]["docker-images"]["needs"] = ["version", "binaries"]
+if breaking == "rebuild":
+    v = wf["release.yml"]["jobs"]["version"]
+    v["steps"] = [s for s in steps(v) if s.get("id") != "unreleased"]
 if breaking == "checkout":
     co = uses(wf["release.yml"]["jobs"]["version"], "actions/checkout@")[0]
     del co["with"]["persist-credentials"]
@@ -83,8 +100,34 @@ secrets = docker["on"]["workflow_call"].get("secrets", {})
 for s in ("DOCKER_USERNAME", "DOCKER_PASSWORD"):
     if secrets.get(s, {}).get("required") is not False:
         print(f"guard: secret {s} must be declared, not required")
-if wf["release.yml"]["jobs"]["docker-images"].get("secrets") != "inherit":
-    print("guard: release.yml does not hand the secrets to build-docker-images.yml")
+if wf["release.yml"]["jobs"]["docker-images"].get("secrets") != {
+        s: "${{ secrets.%s }}" % s for s in ("DOCKER_USERNAME", "DOCKER_PASSWORD")}:
+    print("guard: release.yml does not hand build-docker-images.yml its two secrets, and only them")
+
+# Docker Hub after the GitHub Release: its job waits for the OS images
+# (their boot tests) and the release, pushes only when the release was
+# made, and moves latest-* only for a version that is no pre-release.
+rel_jobs = wf["release.yml"]["jobs"]
+dock = rel_jobs["docker-images"]
+if not {"os-images", "release"} <= set(dock.get("needs", [])):
+    print(f"gate: docker-images needs {dock.get('needs')}, not the OS images and the release")
+if "needs.os-images.result == 'success'" not in dock.get("if", ""):
+    print(f"gate: docker-images runs on `if: {dock.get('if')}`")
+if "needs.release.result == 'success'" not in str(dock["with"].get("push")):
+    print(f"gate: docker-images pushes on {dock['with'].get('push')}, not only after the release")
+if dock["with"].get("latest") != "${{ needs.version.outputs.prerelease != 'true' }}":
+    print(f"gate: docker-images moves latest-* on {dock['with'].get('latest')}")
+
+# A release is made once: the version job, which everything else waits
+# for, stops a run for a tag whose release has files, before the binaries
+# (and the run's temporary key) are made; Publish never replaces a file.
+unreleased = [s for s in steps(rel_jobs["version"]) if s.get("id") == "unreleased"]
+if not unreleased or unreleased[0].get("if") != "steps.version.outputs.publish == 'true'":
+    print("rebuild: the version job does not check for an existing release")
+if "version" not in rel_jobs["binaries"].get("needs", []):
+    print("rebuild: the binaries (and the temporary key) do not wait for the release check")
+if any("--clobber" in s.get("run", "") for s in steps(rel_jobs["release"])):
+    print("rebuild: Publish replaces files of a release")
 
 # One version check and one build of the binaries per run, one workflow a
 # tag starts.
@@ -153,6 +196,27 @@ for w, d in wf.items():
             if (s.get("with") or {}).get("persist-credentials") is not False:
                 print(f"checkout: {w} job {j} checks out without `persist-credentials: false`")
 
+# What root writes in an Alpine container (`docker run -v "$PWD:/src"
+# ... OUTDIR`), and every later `-o DIR` of the job, the runner user makes
+# first: root would make their parent out/ root's, and the runner user's
+# build-os-image.sh could not write out/images next to out/apks.
+for w, d in wf.items():
+    for j, job in d["jobs"].items():
+        made, root_wrote = set(), False
+        for s in steps(job):
+            for line in s.get("run", "").replace("\\\n", " ").splitlines():
+                words = line.split()
+                if words[:2] == ["mkdir", "-p"]:
+                    made.update(words[2:])
+                outs = []
+                if "docker run" in line and '"$PWD:/src"' in line:
+                    outs, root_wrote = [words[-1]], True
+                elif root_wrote:
+                    outs = re.findall(r" -o (\S+)", line)
+                for out in outs:
+                    if out not in made:
+                        print(f"owner: {w} job {j}: {out} not made by the runner user before the container wrote out/")
+
 # A boot test that may not block the release says why.
 boot = wf["build-os-images.yml"]["jobs"]["boot-test"]
 for inc in boot["strategy"]["matrix"]["include"]:
@@ -183,6 +247,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     assert_eq!(broken_rules(None), Vec::<String>::new());
     for rule in [
         "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest", "checkout",
+        "owner", "gate", "rebuild",
     ] {
         let found = broken_rules(Some(rule));
         assert!(
@@ -192,43 +257,101 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     }
 }
 
+/// Runs the `run:` of the step `step` (its id, else its name) of `job` in
+/// workflow `file` as GitHub would (`bash -e`), in `dir` with `env`, the
+/// stand-ins in `dir/bin` first on PATH. Returns what it wrote to
+/// GITHUB_OUTPUT and its output.
+fn run_step(
+    file: &str,
+    job: &str,
+    step: &str,
+    dir: &TempDir,
+    env: &[(&str, &str)],
+) -> (String, std::process::Output) {
+    let script = workflow_query(
+        file,
+        &format!(
+            "[s for s in d['jobs'][{job:?}]['steps'] if {step:?} in (s.get('id'), s.get('name'))][0]['run']"
+        ),
+    )
+    .expect("python3 with PyYAML");
+    let output = dir.path("github-output");
+    write(&output, "");
+    let path = format!(
+        "{}:{}",
+        dir.path("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let out = Command::new("bash")
+        .args(["-e", "-c"])
+        .arg(script)
+        .current_dir(dir.path(""))
+        .env("GITHUB_OUTPUT", &output)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (fs::read_to_string(&output).unwrap(), out)
+}
+
+/// Whether `run_step` can run (python3 with PyYAML, bash) for `test`.
+fn step_tools(test: &str) -> bool {
+    require(test, &[("python3", "python3-yaml"), ("bash", "bash")])
+}
+
+/// The value of `key` a step wrote to GITHUB_OUTPUT ("" when none).
+fn step_output(outputs: &str, key: &str) -> String {
+    outputs
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(String::from))
+        .unwrap_or_default()
+}
+
+/// A stand-in program `name` in `dir/bin` (`run_step` puts it first on
+/// PATH), or at `name` when it holds a slash: it appends its arguments,
+/// one line per call, to `dir/NAME.log`, then runs `body`.
+fn stand_in(dir: &TempDir, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = if name.contains('/') {
+        dir.path(name)
+    } else {
+        dir.path(&format!("bin/{name}"))
+    };
+    let log = dir.path(&format!("{}.log", name.rsplit('/').next().unwrap()));
+    write(
+        &path,
+        format!("#!/bin/sh\necho \"$*\" >>'{}'\n{body}\n", log.display()),
+    );
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The arguments each call of the stand-in `name` got, one line per call.
+fn calls(dir: &TempDir, name: &str) -> String {
+    fs::read_to_string(dir.path(&format!("{name}.log"))).unwrap_or_default()
+}
+
 /// Runs the Docker Hub guard's own script as GitHub would, and returns
 /// (its output `push`, its stdout).
 fn hub_check(want_push: &str, user: &str, password: &str) -> (String, String) {
-    let script = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, yaml\nd = yaml.safe_load(open(sys.argv[1]))\n\
-             print([s for s in d['jobs']['hub']['steps'] if s.get('id') == 'check'][0]['run'])",
-        ])
-        .arg(repo().join(".github/workflows/build-docker-images.yml"))
-        .output()
-        .unwrap();
-    assert!(script.status.success(), "{}", show(&script));
     let dir = TempDir::new("hub-check");
-    let output = dir.path("github-output");
-    write(&output, "");
-    let out = ok(Command::new("bash")
-        .args(["-e", "-c"])
-        .arg(text(&script.stdout))
-        .env("WANT_PUSH", want_push)
-        .env("DOCKER_USERNAME", user)
-        .env("DOCKER_PASSWORD", password)
-        .env("GITHUB_OUTPUT", &output));
-    let push = fs::read_to_string(&output)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("push=").map(String::from))
-        .unwrap_or_default();
-    (push, text(&out.stdout))
+    let (outputs, out) = run_step(
+        "build-docker-images.yml",
+        "hub",
+        "check",
+        &dir,
+        &[
+            ("WANT_PUSH", want_push),
+            ("DOCKER_USERNAME", user),
+            ("DOCKER_PASSWORD", password),
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    (step_output(&outputs, "push"), text(&out.stdout))
 }
 
 #[test]
 fn docker_hub_is_pushed_to_only_on_a_tag_with_both_secrets() {
-    if !require(
-        "Docker Hub guard",
-        &[("python3", "python3-yaml"), ("bash", "bash")],
-    ) {
+    if !step_tools("Docker Hub guard") {
         return;
     }
     let (push, _) = hub_check("true", "nananina0415", "dckr_pat_x");
@@ -245,5 +368,314 @@ fn docker_hub_is_pushed_to_only_on_a_tag_with_both_secrets() {
     }
     let (push, notice) = hub_check("false", "nananina0415", "dckr_pat_x");
     assert_eq!(push, "false");
-    assert_has(&notice, "not a tag");
+    assert_has(&notice, "no GitHub Release made");
+}
+
+/// fetch-packages.sh and mkimage-base.sh run as root in an Alpine
+/// container and write into the runner's checkout. With --owner, every
+/// directory they made on the way to OUTDIR goes to the runner user, not
+/// only OUTDIR: a root-owned out/ made for out/apks stopped the Pi image
+/// jobs writing out/images. lib.sh's two helpers, run under fakeroot (a
+/// chown to any owner, seen by stat in the same session), and the two
+/// scripts using them.
+#[test]
+fn the_container_scripts_hand_over_every_directory_they_made() {
+    if !require("container output owner", &[("fakeroot", "fakeroot")]) {
+        return;
+    }
+    let dir = TempDir::new("made-dirs");
+    let base = dir
+        .path("")
+        .to_string_lossy()
+        .trim_end_matches('/')
+        .to_string();
+    let run = ok(Command::new("fakeroot")
+        .args(["--", "sh", "-euc"])
+        .arg(
+            r#"SCRIPT_DIR=$1/image-builder/scripts
+. "$SCRIPT_DIR/lib.sh"
+OWNER=4321:4322
+output_dir "$2/out/apks"
+echo "made $OUTPUT_MADE"
+touch "$2/out/apks/APKINDEX"
+give_made_dirs
+output_dir "$2/out/images"
+echo "made $OUTPUT_MADE"
+give_made_dirs
+mkdir "$2/kept"
+output_dir "$2/kept"
+echo "made ${OUTPUT_MADE:-nothing}"
+give_made_dirs
+cd "$2" && stat -c '%u:%g %n' . out out/apks out/apks/APKINDEX out/images kept"#,
+        )
+        .arg("sh")
+        .arg(repo())
+        .arg(&base));
+    let out = text(&run.stdout);
+    assert_lines(
+        &out,
+        "what output_dir made and give_made_dirs gave",
+        [
+            format!("made {base}/out"),
+            format!("made {base}/out/images"),
+            "made nothing".to_string(),
+            "4321:4322 out".to_string(),
+            "4321:4322 out/apks".to_string(),
+            "4321:4322 out/apks/APKINDEX".to_string(),
+            "4321:4322 out/images".to_string(),
+        ],
+    );
+    // What was there before is not theirs to give.
+    for line in out
+        .lines()
+        .filter(|l| l.ends_with(" .") || l.ends_with(" kept"))
+    {
+        assert!(!line.starts_with("4321:"), "{out}");
+    }
+    for script in ["fetch-packages.sh", "mkimage-base.sh"] {
+        let body = fs::read_to_string(image::script(script)).unwrap();
+        assert_has(&body, "output_dir \"$OUTDIR\"");
+        assert_has(&body, "give_made_dirs");
+        assert!(!body.contains("mkdir -p \"$OUTDIR\""), "{script}");
+    }
+}
+
+/// release.yml's version step in a checkout whose Cargo.toml says
+/// `version`, for `event` on the ref `ref_type` `ref_name`: (publish,
+/// prerelease, its output).
+fn version_step(
+    version: &str,
+    event: &str,
+    ref_type: &str,
+    ref_name: &str,
+) -> (String, String, std::process::Output) {
+    let dir = TempDir::new("release-version");
+    write(
+        &dir.path("Cargo.toml"),
+        format!("[package]\nname = \"rccr\"\nversion = \"{version}\"\n\n[dependencies]\n"),
+    );
+    let (outputs, out) = run_step(
+        "release.yml",
+        "version",
+        "version",
+        &dir,
+        &[
+            ("GITHUB_EVENT_NAME", event),
+            ("GITHUB_REF_TYPE", ref_type),
+            ("GITHUB_REF_NAME", ref_name),
+        ],
+    );
+    (
+        step_output(&outputs, "publish"),
+        step_output(&outputs, "prerelease"),
+        out,
+    )
+}
+
+/// Only a pushed tag publishes: by hand (workflow_dispatch), on a tag too,
+/// everything is built and nothing published or pushed, as the workflow's
+/// header says (a dispatch on a tag used to publish). A version with a '-'
+/// is a pre-release.
+#[test]
+fn only_a_pushed_tag_publishes_and_a_version_with_a_dash_is_a_pre_release() {
+    if !step_tools("release version") {
+        return;
+    }
+    for (version, event, ref_type, ref_name, publish, pre) in [
+        ("1.2.0", "push", "tag", "v1.2.0", "true", "false"),
+        ("1.2.0-rc.1", "push", "tag", "v1.2.0-rc.1", "true", "true"),
+        (
+            "1.2.0",
+            "workflow_dispatch",
+            "tag",
+            "v1.2.0",
+            "false",
+            "false",
+        ),
+        (
+            "1.2.0",
+            "workflow_dispatch",
+            "branch",
+            "main",
+            "false",
+            "false",
+        ),
+    ] {
+        let (p, r, out) = version_step(version, event, ref_type, ref_name);
+        assert!(out.status.success(), "{}", show(&out));
+        assert_eq!(
+            (p.as_str(), r.as_str()),
+            (publish, pre),
+            "{event} {ref_name}"
+        );
+    }
+    let (_, _, out) = version_step("1.2.0", "workflow_dispatch", "tag", "v1.2.0");
+    assert_has(&text(&out.stdout), "built and tested, not published");
+    let (_, _, out) = version_step("1.2.0", "push", "tag", "v1.2.1");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(
+        &text(&out.stdout),
+        "tag v1.2.1 does not match Cargo.toml's version 1.2.0",
+    );
+}
+
+/// release.yml's check for an existing release, GitHub's answer played by
+/// a stand-in curl (HTTP `code`, `body`): its output and curl's arguments.
+fn unreleased_step(code: &str, body: &str) -> (std::process::Output, String) {
+    let dir = TempDir::new("release-unreleased");
+    stand_in(
+        &dir,
+        "curl",
+        &format!(
+            "while [ $# -gt 0 ]; do [ \"$1\" != -o ] || out=$2; shift; done\n\
+             printf '%s' '{body}' >\"$out\"\nprintf '%s' '{code}'"
+        ),
+    );
+    let temp = dir.path("runner-temp");
+    fs::create_dir_all(&temp).unwrap();
+    let (_, out) = run_step(
+        "release.yml",
+        "version",
+        "unreleased",
+        &dir,
+        &[
+            ("GH_TOKEN", "ghs_x"),
+            ("TAG", "v1.2.0"),
+            ("RUNNER_TEMP", temp.to_str().unwrap()),
+            ("GITHUB_API_URL", "https://api.github.example"),
+            ("GITHUB_REPOSITORY", "owner/rccr"),
+        ],
+    );
+    (out, calls(&dir, "curl"))
+}
+
+/// A run for a tag whose GitHub Release has files stops in the version job,
+/// before the binaries and the run's temporary key are made: a new key in
+/// images replacing those users downloaded made pairs that refuse each
+/// other. No release, or one without files (notes written by hand), goes
+/// on; an answer GitHub did not mean stops too.
+#[test]
+fn a_release_that_has_files_is_not_made_again() {
+    if !step_tools("release check") {
+        return;
+    }
+    let (out, curl) = unreleased_step("404", "{\"message\":\"Not Found\"}");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_has(
+        &curl,
+        "https://api.github.example/repos/owner/rccr/releases/tags/v1.2.0",
+    );
+    let (out, _) = unreleased_step("200", "{\"assets\":[]}");
+    assert!(out.status.success(), "{}", show(&out));
+    let (out, _) = unreleased_step("200", "{\"assets\":[{\"name\":\"a\"},{\"name\":\"b\"}]}");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(
+        &text(&out.stdout),
+        "::error title=Release v1.2.0 exists::it has 2 files already",
+    );
+    let (out, _) = unreleased_step("502", "");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(&text(&out.stdout), "HTTP 502");
+}
+
+/// release.yml's Publish with a stand-in gh (`exists`: whether the release
+/// is there): gh's calls.
+fn publish_step(prerelease: &str, exists: bool) -> String {
+    let dir = TempDir::new("release-publish");
+    write(&dir.path("release/SHA256SUMS"), "sums\n");
+    write(&dir.path("notes.md"), "notes\n");
+    let view = if exists { "exit 0" } else { "exit 1" };
+    stand_in(
+        &dir,
+        "gh",
+        &format!("case \"$1 $2\" in 'release view') {view} ;; esac"),
+    );
+    let (_, out) = run_step(
+        "release.yml",
+        "release",
+        "Publish",
+        &dir,
+        &[
+            ("GH_TOKEN", "ghs_x"),
+            ("TAG", "v1.2.0"),
+            ("PRERELEASE", prerelease),
+            ("GITHUB_REPOSITORY", "owner/rccr"),
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    calls(&dir, "gh")
+}
+
+/// Publish marks a pre-release so, and never replaces a file of a release
+/// (it used to upload with --clobber).
+#[test]
+fn publish_marks_a_pre_release_and_replaces_no_file() {
+    if !step_tools("release publish") {
+        return;
+    }
+    for exists in [false, true] {
+        for (pre, marked) in [("true", true), ("false", false)] {
+            let gh = publish_step(pre, exists);
+            let publish = gh
+                .lines()
+                .find(|l| l.starts_with("release create") || l.starts_with("release edit"))
+                .unwrap_or_else(|| panic!("no create or edit: {gh}"));
+            assert_eq!(
+                publish.split(' ').any(|w| w == "--prerelease"),
+                marked,
+                "{gh}"
+            );
+            assert!(!gh.contains("--clobber"), "{gh}");
+            assert_eq!(
+                gh.contains("release upload v1.2.0 release/SHA256SUMS"),
+                exists,
+                "{gh}"
+            );
+        }
+    }
+}
+
+/// build-docker-images.yml's push and merge steps with stand-ins for
+/// build-docker.sh and docker (`latest`: the workflow's input): the calls
+/// of both.
+fn docker_steps(latest: &str) -> (String, String) {
+    let dir = TempDir::new("docker-latest");
+    stand_in(
+        &dir,
+        "image-builder/scripts/build-docker.sh",
+        "echo '{\"containerimage.digest\": \"sha256:1\"}' >metadata.json",
+    );
+    stand_in(
+        &dir,
+        "docker",
+        "case \"$*\" in *--format*) echo '{\"digest\": \"sha256:2\"}' ;; esac",
+    );
+    let env = [
+        ("ARCH", "armhf"),
+        ("TYPE", "target"),
+        ("VERSION", "1.2.0"),
+        ("LATEST", latest),
+        ("RCCR_IMAGE", "nananina0415/rccr"),
+    ];
+    for (job, step) in [("push", "build"), ("merge", "merge")] {
+        let (_, out) = run_step("build-docker-images.yml", job, step, &dir, &env);
+        assert!(out.status.success(), "{job}: {}", show(&out));
+    }
+    (calls(&dir, "build-docker.sh"), calls(&dir, "docker"))
+}
+
+/// A pre-release (`latest` false) pushes its own tags only: the latest-*
+/// tags that docker-compose.yml uses stay on the last release.
+#[test]
+fn a_pre_release_leaves_the_latest_docker_tags_alone() {
+    if !step_tools("docker latest") {
+        return;
+    }
+    let (build, docker) = docker_steps("true");
+    assert!(!build.contains("--no-latest"), "{build}");
+    assert_has(&docker, "--tag nananina0415/rccr:latest-target");
+    let (build, docker) = docker_steps("false");
+    assert_has(&build, "--push --no-latest");
+    assert_has(&docker, "--tag nananina0415/rccr:1.2.0-target");
+    assert!(!docker.contains("latest"), "{docker}");
 }

@@ -533,6 +533,13 @@ size_report() {
 	esac
 }
 
+PARTIAL=''
+
+# remove_partial: cleanup's hook, for an image left half written.
+remove_partial() {
+	[ -z "$PARTIAL" ] || rm -f -- "$PARTIAL"
+}
+
 write_sums() {
 	(
 		cd "$OUT_DIR"
@@ -583,15 +590,25 @@ main() {
 	esac
 
 	size_report
+	# The image of an earlier run stays until the new one is whole: written
+	# to PARTIAL next to it (cleanup removes PARTIAL on a failure), then
+	# renamed over it; then the earlier run's other form goes, which
+	# write_sums would list.
 	out="$OUT_DIR/$IMAGE_NAME"
-	rm -f -- "$out" "$out.xz"
+	CLEANUP_HOOK=remove_partial
 	if [ "$COMPRESS" = xz ]; then
-		xz -T0 -c -- "$RAW" >"$out.xz.tmp"
-		mv -f -- "$out.xz.tmp" "$out.xz"
+		PARTIAL="$out.xz.tmp"
+		xz -T0 -c -- "$RAW" >"$PARTIAL" || die "xz cannot write $PARTIAL"
+		mv -f -- "$PARTIAL" "$out.xz"
+		rm -f -- "$out"
 		out="$out.xz"
 	else
-		mv -f -- "$RAW" "$out"
+		PARTIAL="$out.tmp"
+		mv -f -- "$RAW" "$PARTIAL"
+		mv -f -- "$PARTIAL" "$out"
+		rm -f -- "$out.xz"
 	fi
+	PARTIAL=''
 	write_sums
 	einfo "wrote $out"
 	DONE=1

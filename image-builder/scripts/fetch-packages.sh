@@ -33,7 +33,8 @@
 #                                      docker), carried (not installed)
 #
 # Options:
-#   --owner UID:GID   chown OUTDIR to UID:GID at the end
+#   --owner UID:GID   chown OUTDIR, and the parents of it this run made,
+#                     to UID:GID at the end
 #   -h, --help        show this help
 #
 # Environment:
@@ -144,13 +145,14 @@ main() {
 	check_host
 
 	start_work
-	mkdir -p "$OUTDIR"
+	output_dir "$OUTDIR"
 	resolve
 	fetch
 	index_and_sign
 	if [ -n "$OWNER" ]; then
 		chown -R "$OWNER" "$OUTDIR"
 	fi
+	give_made_dirs
 	einfo "wrote $OUTDIR/$REPO_NAME ($(du -sh "$OUTDIR/$REPO_NAME" | cut -f 1))"
 	DONE=1
 }

@@ -212,7 +212,9 @@ populate() {
 			echo "+etc/init.d/$_name"
 		done
 		echo "+usr/bin/rccr"
-		applet_links | sed 's|^|+usr/bin/|'
+		for _link in $APPLETS; do
+			echo "+usr/bin/$_link"
+		done
 		echo "+usr/libexec/rccr"
 		echo "+$LICENSES_DIR"
 		echo "+root/.ssh"
@@ -296,7 +298,7 @@ populate() {
 	rc_add savecache shutdown
 
 	makefile root:root 0755 "$ovl/usr/bin/rccr" <"$RCCR_BIN"
-	for _link in $(applet_links); do
+	for _link in $APPLETS; do
 		makelink rccr "$ovl/usr/bin/$_link"
 	done
 
@@ -314,12 +316,29 @@ populate() {
 	chown -R -h root:root "$ovl"
 }
 
-# pack DIR OUTPUT: the reproducible tar.gz of DIR's etc, root and usr.
+# pack DIR OUTPUT: the reproducible tar.gz of DIR's etc, root and usr. The
+# tar first, whole, to DIR.tar (in the caller's TMP_DIR): a tar failing in a
+# pipe into gzip went unseen, and its truncated archive was renamed into place.
 pack() {
 	tar --format=ustar --sort=name --mtime="@$EPOCH" \
 		--owner=0 --group=0 --numeric-owner \
-		-C "$1" -cf - etc root usr | gzip -9n >"$2.tmp"
+		-C "$1" -cf "$1.tar" etc root usr || die "tar cannot pack the overlay"
+	if ! gzip -9n <"$1.tar" >"$2.tmp"; then
+		rm -f -- "$2.tmp"
+		die "gzip cannot write $2.tmp"
+	fi
 	mv -f -- "$2.tmp" "$2"
+}
+
+# checked_applets: applet_links, refused unless it names rccr-init (every
+# service of the image runs /usr/bin/rccr-init) and only plain names.
+checked_applets() {
+	_applets=$(applet_links) || exit 1
+	printf '%s\n' "$_applets" | grep -qx 'rccr-init' ||
+		die "the rccr asked for --list names no rccr-init (set RCCR_LIST_BIN to an rccr built from this tree)"
+	! printf '%s\n' "$_applets" | grep -vqx '[a-z0-9][a-z0-9-]*' ||
+		die "rccr --list: an applet name that is not [a-z0-9-]: $(printf '%s\n' "$_applets" | grep -vx '[a-z0-9][a-z0-9-]*' | head -n 1)"
+	printf '%s\n' "$_applets"
 }
 
 main() {
@@ -331,7 +350,7 @@ main() {
 		# Re-entry under fakeroot: populate and pack.
 		--in-fakeroot)
 			shift
-			TYPE=$1 ARCH=$2 EPOCH=$3
+			TYPE=$1 ARCH=$2 EPOCH=$3 APPLETS=$6
 			arch_info "$ARCH"
 			populate "$4"
 			pack "$4" "$5"
@@ -351,11 +370,16 @@ main() {
 		'' | *[!0-9]*) die "SOURCE_DATE_EPOCH: not a number of seconds: $EPOCH" ;;
 	esac
 
+	# Once, as a plain assignment that set -e checks: in a pipe, or in a
+	# for loop's list, a failing applet_links went unseen, and the image
+	# had no rccr-init for its services to run.
+	APPLETS=$(checked_applets)
+
 	start_work
 	mkdir -p "$(dirname "$OUTPUT")"
 	# Absolute, since the re-entered script runs elsewhere.
 	out=$(CDPATH='' cd -- "$(dirname -- "$OUTPUT")" && pwd)/$(basename -- "$OUTPUT")
-	fakeroot -- "$SCRIPT_DIR/genapkovl.sh" --in-fakeroot "$TYPE" "$ARCH" "$EPOCH" "$TMP_DIR/ovl" "$out"
+	fakeroot -- "$SCRIPT_DIR/genapkovl.sh" --in-fakeroot "$TYPE" "$ARCH" "$EPOCH" "$TMP_DIR/ovl" "$out" "$APPLETS"
 	einfo "wrote $OUTPUT ($TYPE, $ARCH, $(wc -c <"$out") bytes, sha256 $(sha256_of "$out"))"
 	DONE=1
 }

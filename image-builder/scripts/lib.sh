@@ -153,6 +153,29 @@ container_options() {
 	[ "${1-}" != -- ] || OPTIONS_USED=$((OPTIONS_USED + 1))
 }
 
+# output_dir DIR: makes DIR and its missing parents, and sets OUTPUT_MADE to
+# the outermost directory it made (DIR itself when only DIR was missing,
+# empty when DIR was there). In a container, root makes them: a parent left
+# root's (out/ of out/apks) stops the runner user writing out/images next.
+output_dir() {
+	OUTPUT_MADE=''
+	_d=$1
+	while [ ! -d "$_d" ]; do
+		OUTPUT_MADE=$_d
+		_up=$(dirname -- "$_d")
+		[ "$_up" != "$_d" ] || break
+		_d=$_up
+	done
+	mkdir -p -- "$1"
+}
+
+# give_made_dirs: chowns to OWNER (--owner; nothing when empty) what
+# output_dir made, all of it: nothing else was in it.
+give_made_dirs() {
+	[ -n "$OWNER" ] && [ -n "$OUTPUT_MADE" ] || return 0
+	chown -R -- "$OWNER" "$OUTPUT_MADE"
+}
+
 # The version in Cargo.toml's [package] section.
 cargo_version() {
 	sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' "$REPO_DIR/Cargo.toml" | head -n 1

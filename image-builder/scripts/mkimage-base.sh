@@ -25,7 +25,8 @@
 #   ARCH  x86_64 | x86 | aarch64
 #
 # Options:
-#   --owner UID:GID   chown OUTDIR's files to UID:GID at the end
+#   --owner UID:GID   chown OUTDIR's files, and the directories this run made
+#                     for OUTDIR, to UID:GID at the end
 #   -h, --help        show this help
 #
 # Environment:
@@ -138,10 +139,11 @@ main() {
 	prepare
 	run_mkimage
 	check_iso
-	mkdir -p "$OUTDIR"
+	output_dir "$OUTDIR"
 	cp -- "$ISO" "$OUTDIR/"
 	(cd "$OUTDIR" && sha256sum "$(basename "$ISO")" >"$(basename "$ISO").sha256")
 	[ -z "$OWNER" ] || chown "$OWNER" "$OUTDIR/$(basename "$ISO")" "$OUTDIR/$(basename "$ISO").sha256"
+	give_made_dirs
 	einfo "wrote $OUTDIR/$(basename "$ISO")"
 	DONE=1
 }
