@@ -1053,6 +1053,45 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
     );
 }
 
+/// A known_hosts line for a node and another host (`name,10.0.0.5` as
+/// OpenSSH writes, or a forged one) vouched for both: backup archived it
+/// whole and restore added it whole, pinning a key for a host that is no
+/// node. Both keep the node's host patterns only.
+#[test]
+fn a_pin_for_a_node_and_another_host_is_kept_for_the_node_only() {
+    let home = Home::with_ssh_dir("mixedpin");
+    let key = ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let public = std::fs::read_to_string(format!("{key}.pub")).unwrap();
+    let public = public.split_whitespace().take(2).collect::<Vec<_>>();
+    let public = public.join(" ");
+    let node = "10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
+    std::fs::write(home.state().join("nodes"), node).unwrap();
+    let mixed = format!("10.0.0.66,10.0.0.5,[ReCyClusteR-Target-0a0b0c]:2222 {public}\n");
+    let kept = format!("10.0.0.5,[ReCyClusteR-Target-0a0b0c]:2222 {public}\n");
+    home.0.write(".ssh/known_hosts", &mixed);
+    let out = home.0.path("out");
+    let made = home.run(&["backup", out.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+    let archived = String::from_utf8_lossy(&std::fs::read(&out).unwrap()).into_owned();
+    assert!(archived.contains(&format!("\n{kept}")), "{archived}");
+    assert!(!archived.contains("10.0.0.66"), "{archived}");
+    // An archive holding the whole line (an older rccr's, or forged).
+    let again = Home::new("mixedpin2");
+    let old = archive(
+        &again,
+        "old",
+        &[
+            ("cluster_key", std::fs::read(&key).unwrap()),
+            ("nodes", node.into()),
+            ("known_hosts", mixed.into_bytes()),
+        ],
+    );
+    let restored = again.run(&["restore", old.to_str().unwrap()]);
+    assert!(restored.status.success(), "{restored:?}");
+    let known_hosts = std::fs::read_to_string(again.0.path(".ssh/known_hosts")).unwrap();
+    assert_eq!(known_hosts, kept);
+}
+
 /// Hands `path` to uid 65534 (`nobody`), neither root nor the user
 /// running rccr. Only root can: false (skipped, or with CI set failed)
 /// otherwise.
