@@ -276,8 +276,26 @@ fn archived_journal(
     }
 }
 
-/// Writes the archive to `target` (`-`: stdout), 0600, atomically.
+/// The file of `sources` that writing to `target` would replace: the same
+/// directory entry (another path to it, a hard link), or the file a
+/// source that is a symlink names.
+fn source_at<'s>(target: &Path, sources: &'s [PathBuf]) -> Option<&'s Path> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let at = id(std::fs::symlink_metadata(target).ok()?);
+    let is_at = |source: &&PathBuf| {
+        [std::fs::symlink_metadata(source), std::fs::metadata(source)]
+            .into_iter()
+            .flatten()
+            .any(|m| id(m) == at)
+    };
+    sources.iter().find(is_at).map(PathBuf::as_path)
+}
+
+/// Writes the archive to `target` (`-`: stdout), 0600, atomically; `cmd`
+/// names the command in a usage error.
 pub fn backup(
+    cmd: &[&str],
     paths: &StatePaths,
     config_path: Option<&Path>,
     target: &str,
@@ -287,6 +305,17 @@ pub fn backup(
         collect(paths, &loaded.config, loaded.source.as_deref())?
             .into_iter()
             .unzip();
+    let at = (target != "-").then(|| source_at(Path::new(target), &sources));
+    if let Some(source) = at.flatten() {
+        return Err(crate::cli::usage(
+            cmd,
+            &format!(
+                "{target} is {}, which the archive holds: the archive would replace it; \
+                 name another file",
+                source.display()
+            ),
+        ));
+    }
     // Restore's own checks, before anything is written: an archive it
     // would refuse is no backup, and the day it is needed is too late to
     // learn so.

@@ -934,6 +934,49 @@ fn backup_writes_no_archive_restore_would_refuse() {
     assert!(restored.status.success(), "{restored:?}");
 }
 
+/// `rccr backup FILE` onto a file it backs up (the cluster key, the
+/// inventory, known_hosts) replaced that file with the archive: a usage
+/// error now, whatever path names it. A symlink to one is replaced, not
+/// written through: that is allowed.
+#[test]
+fn backup_refuses_to_write_over_a_file_it_backs_up() {
+    let home = Home::with_ssh_dir("backupself");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let state = home.state();
+    let node = "10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
+    std::fs::write(state.join("nodes"), node).unwrap();
+    // known_hosts is a symlink to a file of the operator's.
+    home.0.write("pins", "");
+    std::os::unix::fs::symlink(home.0.path("pins"), home.0.path(".ssh/known_hosts")).unwrap();
+    let before = |p: &Path| std::fs::read(p).unwrap();
+    let (key, nodes) = (
+        before(&state.join("cluster_key")),
+        before(&state.join("nodes")),
+    );
+    let key_path = state.join("cluster_key");
+    for (target, source) in [
+        (key_path.clone(), key_path.clone()),
+        (state.join("../state/./nodes"), state.join("nodes")),
+        (home.0.path("pins"), home.0.path(".ssh/known_hosts")),
+    ] {
+        let target = target.to_str().unwrap();
+        let says = format!(
+            "rccr backup: {target} is {}, which the archive holds: the archive would replace it; name another file",
+            source.display()
+        );
+        home_refuses(&home, &["backup", target], 2, &says);
+    }
+    assert_eq!(before(&state.join("cluster_key")), key);
+    assert_eq!(before(&state.join("nodes")), nodes);
+    assert_eq!(before(&home.0.path("pins")), b"");
+    let link = home.0.path("link");
+    std::os::unix::fs::symlink(&key_path, &link).unwrap();
+    let made = home.run(&["backup", link.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+    assert_eq!(before(&key_path), key);
+    assert!(before(&link).starts_with(b"rccr-backup 1\n"));
+}
+
 /// Restore writes nothing unless every entry is what rccr backup writes:
 /// it checked the framing, the checksum and the cluster key, then wrote the
 /// keys and state files one by one and stopped at the first it could not
