@@ -740,7 +740,7 @@ pub fn restore(
     if let Some(e) = get("config") {
         let path = PathBuf::from(crate::config::SYSTEM_PATH);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            fsutil::create_dir_durable(dir, 0o777)
                 .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
         }
         fsutil::write_atomic(&path, &e.bytes, 0o644)?;

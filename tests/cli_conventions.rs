@@ -977,6 +977,52 @@ fn backup_refuses_to_write_over_a_file_it_backs_up() {
     assert!(before(&link).starts_with(b"rccr-backup 1\n"));
 }
 
+/// The directories restore creates (the state directory and those above
+/// it, `~/.ssh`) are made durable in their parents as they are made: only
+/// the files' own directories were fsynced, so after a power cut a fresh
+/// `~/.ssh` or state directory could be gone with every key in it, and
+/// with it the marker of a restore stopped part-way. Seen through strace.
+#[test]
+fn restore_makes_the_directories_it_creates_durable() {
+    if !Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        skip::skip("no strace (apt install strace)");
+        return;
+    }
+    let home = Home::new("durabledirs");
+    let archive = archive_with_a_cluster_key(&home);
+    let state = home.0.path("new/state");
+    let log = home.0.path("strace.log");
+    // -f: rccr's own threads; -y: each fd's path.
+    let trace = "trace=mkdir,mkdirat,fsync,fdatasync";
+    let log_to = log.to_str().unwrap();
+    let rccr = [RCCR, "restore", archive.to_str().unwrap()];
+    let traced = [&["-f", "-y", "-e", trace, "-o", log_to, "--"][..], &rccr].concat();
+    let out = home
+        .command_of("strace", &traced, state.as_os_str())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    // Each directory made, then an fsync of its parent: `N</parent>`.
+    for made in [home.0.path("new"), state, home.0.path(".ssh")] {
+        let made = made.display().to_string();
+        let at = log
+            .find(&format!("\"{made}\""))
+            .unwrap_or_else(|| panic!("{made} was not made: {log}"));
+        let parent = Path::new(&made).parent().unwrap().display().to_string();
+        assert!(
+            log[at..]
+                .lines()
+                .any(|l| l.contains("fsync(") && l.contains(&format!("<{parent}>"))),
+            "{made}: its parent {parent} was not fsynced after it: {log}"
+        );
+    }
+}
+
 /// Restore writes nothing unless every entry is what rccr backup writes:
 /// it checked the framing, the checksum and the cluster key, then wrote the
 /// keys and state files one by one and stopped at the first it could not
