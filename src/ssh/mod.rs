@@ -506,8 +506,8 @@ impl Connection {
 
     /// Runs `command` and `talk`s to it over its channel, which is closed
     /// within the command's deadline (`limits`'), like everything else the
-    /// command takes: a node that stopped reading, or whose command never
-    /// exits, would hold the close for the connection's timeout.
+    /// command takes: past it, a node that stopped reading, or whose
+    /// command never exits, held the close for the connection's timeout.
     fn exec<T>(
         &self,
         command: &str,
@@ -518,8 +518,15 @@ impl Connection {
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
         let result = talk(&mut channel, deadline);
+        // No longer than the connection's timeout either (0: none), as
+        // before: a command cut off early (too much output) is not given
+        // the rest of its deadline to close.
         let saved = self.session.timeout();
-        self.session.set_timeout(left(deadline));
+        let close = match saved {
+            0 => left(deadline),
+            saved => saved.min(left(deadline)),
+        };
+        self.session.set_timeout(close);
         drop(channel);
         self.session.set_timeout(saved);
         result
