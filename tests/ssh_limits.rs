@@ -24,10 +24,12 @@ fn input_a_command_never_reads_is_cut_off_at_the_commands_deadline() {
         deadline: Duration::from_secs(2),
     });
     // The command never reads its input, and 8 MiB is more than sshd's
-    // window (2 MiB) and the pipe's buffer take: the write blocks.
+    // window (2 MiB) and the pipe's buffer take: the write blocks. Its
+    // 30 s are far past the deadline, and leave no sleep behind for long
+    // (sshd does not end it when the connection goes).
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(conn.run("exec sleep 3600", &vec![b'x'; 8 << 20]));
+        let _ = tx.send(conn.run("exec sleep 30", &vec![b'x'; 8 << 20]));
     });
     // Not a measure of speed: without its deadline the write would wait
     // out the connection's hour.
