@@ -132,38 +132,49 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     }
 }
 
-/// Whether known_hosts `line` pins a host key for a node of `nodes` and
-/// vouches for no other host by a pattern: no marker (`@cert-authority`),
-/// hashed entry, wildcard or negation, and a key that parses. What a
-/// backup keeps, and all that a restore adds to a known_hosts.
-fn pins_a_node(line: &str, nodes: &[inventory::NodeRecord]) -> bool {
-    let mut fields = line.split_whitespace();
-    let (Some(hosts), Some(kind), Some(b64)) = (fields.next(), fields.next(), fields.next()) else {
-        return false;
-    };
+/// Known_hosts `line` with only its host patterns that name a node of
+/// `nodes`, when it pins a host key for one and no pattern vouches for
+/// other hosts: no marker (`@cert-authority`), hashed entry, wildcard or
+/// negation, and a key that parses. `None`: it pins no node. A line for a
+/// node and a host that is none (`name,10.0.0.5`, as OpenSSH writes)
+/// keeps the node's pin and vouches for the other no more.
+fn node_pin(line: &str, nodes: &[inventory::NodeRecord]) -> Option<String> {
+    let (hosts, key) = line.trim_start().split_once([' ', '\t'])?;
+    let mut fields = key.split_whitespace();
+    let (kind, b64) = (fields.next()?, fields.next()?);
     let plain = |h: &str| !h.is_empty() && !h.contains(['@', '#', '|', '*', '?', '!']);
-    let names_node = |h: &str| {
+    let names_node = |h: &&str| {
         let h = h.trim_start_matches('[').split(']').next().unwrap_or("");
         nodes
             .iter()
             .any(|n| n.ip.to_string() == h || n.hostname == h)
     };
-    hosts.split(',').all(plain)
-        && hosts.split(',').any(names_node)
-        && ssh_key::PublicKey::from_openssh(&format!("{kind} {b64}")).is_ok()
+    let named: Vec<&str> = hosts.split(',').filter(names_node).collect();
+    (hosts.split(',').all(plain)
+        && !named.is_empty()
+        && ssh_key::PublicKey::from_openssh(&format!("{kind} {b64}")).is_ok())
+    .then(|| format!("{} {}", named.join(","), key.trim_start()))
 }
 
-/// The known_hosts lines that pin a node of the inventory ([`pins_a_node`]).
+/// The lines of known_hosts `text` that pin a node of `nodes`, with only
+/// the nodes' host patterns ([`node_pin`]): what a backup keeps, and all
+/// that a restore adds to a known_hosts.
+fn node_pins(text: &[u8], nodes: &[inventory::NodeRecord]) -> Vec<u8> {
+    let mut out = String::new();
+    for line in String::from_utf8_lossy(text).lines() {
+        if let Some(pin) = node_pin(line, nodes) {
+            out.push_str(&pin);
+            out.push('\n');
+        }
+    }
+    out.into_bytes()
+}
+
+/// The known_hosts lines that pin a node of the inventory ([`node_pins`]).
 fn cluster_known_hosts(paths: &StatePaths) -> Result<Vec<u8>, Error> {
     let nodes = inventory::load(&paths.nodes())?;
     let text = fsutil::read_trusted_if_any(&paths.known_hosts, Trust::Kept)?.unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let mut out = String::new();
-    for line in text.lines().filter(|line| pins_a_node(line, &nodes)) {
-        out.push_str(line);
-        out.push('\n');
-    }
-    Ok(out.into_bytes())
+    Ok(node_pins(&text, &nodes))
 }
 
 /// Everything the archive holds, read from this control, each entry with
@@ -265,8 +276,26 @@ fn archived_journal(
     }
 }
 
-/// Writes the archive to `target` (`-`: stdout), 0600, atomically.
+/// The file of `sources` that writing to `target` would replace: the same
+/// directory entry (another path to it, a hard link), or the file a
+/// source that is a symlink names.
+fn source_at<'s>(target: &Path, sources: &'s [PathBuf]) -> Option<&'s Path> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let at = id(std::fs::symlink_metadata(target).ok()?);
+    let is_at = |source: &&PathBuf| {
+        [std::fs::symlink_metadata(source), std::fs::metadata(source)]
+            .into_iter()
+            .flatten()
+            .any(|m| id(m) == at)
+    };
+    sources.iter().find(is_at).map(PathBuf::as_path)
+}
+
+/// Writes the archive to `target` (`-`: stdout), 0600, atomically; `cmd`
+/// names the command in a usage error.
 pub fn backup(
+    cmd: &[&str],
     paths: &StatePaths,
     config_path: Option<&Path>,
     target: &str,
@@ -276,6 +305,17 @@ pub fn backup(
         collect(paths, &loaded.config, loaded.source.as_deref())?
             .into_iter()
             .unzip();
+    let at = (target != "-").then(|| source_at(Path::new(target), &sources));
+    if let Some(source) = at.flatten() {
+        return Err(crate::cli::usage(
+            cmd,
+            &format!(
+                "{target} is {}, which the archive holds: the archive would replace it; \
+                 name another file",
+                source.display()
+            ),
+        ));
+    }
     // Restore's own checks, before anything is written: an archive it
     // would refuse is no backup, and the day it is needed is too late to
     // learn so.
@@ -481,7 +521,7 @@ fn check_entry(
             true
         }
         "known_hosts" => {
-            each_line(&|l| pins_a_node(l, nodes))?;
+            each_line(&|l| node_pin(l, nodes).is_some())?;
             true
         }
         "config" => {
@@ -542,8 +582,11 @@ pub fn restore(
     let get = |name: &str| entries.iter().find(|e| e.name == name);
     // Read before anything is written: a known_hosts rccr cannot read
     // stops the restore with nothing changed.
+    // Only the archive's nodes' host patterns (an older rccr kept a
+    // line's others), as check_entry took them.
+    let archived = archived_nodes(entries).map_err(Error::Failed)?;
     let known_hosts = get("known_hosts")
-        .map(|e| merge_lines(&paths.known_hosts, &e.bytes))
+        .map(|e| merge_lines(&paths.known_hosts, &node_pins(&e.bytes, &archived)))
         .transpose()?;
     // So are the nodes and the config the Ansible inventory is rendered
     // with: the archive's nodes, else the ones here; ./cluster_config.yml
@@ -697,7 +740,7 @@ pub fn restore(
     if let Some(e) = get("config") {
         let path = PathBuf::from(crate::config::SYSTEM_PATH);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+            fsutil::create_dir_durable(dir, 0o777)
                 .map_err(|err| Error::io(format!("cannot create {}", dir.display()), err))?;
         }
         fsutil::write_atomic(&path, &e.bytes, 0o644)?;
@@ -948,6 +991,35 @@ mod tests {
             bytes: vec![],
         }]);
         assert_eq!(parse(&unknown), Err("an unknown entry".into()));
+    }
+
+    #[test]
+    fn a_pin_keeps_only_the_host_patterns_that_name_nodes() {
+        const KEY: &str =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHSl+IHRvPT5hw/OuRQh4BCx6CmDjszJeRGweIDmMnM";
+        let nodes = inventory::parse(
+            "10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n",
+            Path::new("nodes"),
+        )
+        .unwrap();
+        let pin = |line: String| node_pin(&line, &nodes);
+        assert_eq!(
+            pin(format!("10.0.0.66,10.0.0.5 {KEY} a comment")),
+            Some(format!("10.0.0.5 {KEY} a comment"))
+        );
+        assert_eq!(
+            pin(format!("[ReCyClusteR-Target-0a0b0c]:2222,other\t{KEY}")),
+            Some(format!("[ReCyClusteR-Target-0a0b0c]:2222 {KEY}"))
+        );
+        for line in [
+            format!("10.0.0.66 {KEY}"),
+            format!("10.0.0.5,* {KEY}"),
+            format!("10.0.0.5,!10.0.0.66 {KEY}"),
+            "10.0.0.5 ssh-ed25519 AAAA".to_string(),
+            "10.0.0.5".to_string(),
+        ] {
+            assert_eq!(pin(line.clone()), None, "{line}");
+        }
     }
 
     #[test]

@@ -687,6 +687,28 @@ pub fn sync_parent(path: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Creates `dir` and its missing parents with `mode` (less the umask),
+/// each made durable in its parent as it is made: a file later written
+/// in it with [`write_atomic`] then outlives a power cut with the
+/// directories above it (the file's fsyncs cover only its own directory).
+pub fn create_dir_durable(dir: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.is_dir()).collect();
+    for made in missing
+        .into_iter()
+        .rev()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        match fs::DirBuilder::new().mode(mode).create(made) {
+            Err(e) if !(e.kind() == std::io::ErrorKind::AlreadyExists && made.is_dir()) => {
+                return Err(e)
+            }
+            _ => sync_parent(made)?,
+        }
+    }
+    Ok(())
+}
+
 /// Scratch directories for unit tests.
 #[cfg(test)]
 pub(crate) mod scratch {
@@ -764,6 +786,23 @@ pub(crate) mod scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_dir_durable_makes_each_missing_directory_with_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = scratch::Dir::new("durable-dir");
+        let deep = dir.join("a/b/c");
+        create_dir_durable(&deep, 0o700).unwrap();
+        for made in ["a", "a/b", "a/b/c"] {
+            let mode = fs::metadata(dir.join(made)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{made}");
+        }
+        // There already: nothing to do.
+        create_dir_durable(&deep, 0o700).unwrap();
+        // A file in the way is an error, as for create_dir_all.
+        dir.file("f", "");
+        assert!(create_dir_durable(&dir.join("f/g"), 0o700).is_err());
+    }
 
     #[test]
     fn write_atomic_replaces_content_and_sets_mode() {

@@ -934,6 +934,95 @@ fn backup_writes_no_archive_restore_would_refuse() {
     assert!(restored.status.success(), "{restored:?}");
 }
 
+/// `rccr backup FILE` onto a file it backs up (the cluster key, the
+/// inventory, known_hosts) replaced that file with the archive: a usage
+/// error now, whatever path names it. A symlink to one is replaced, not
+/// written through: that is allowed.
+#[test]
+fn backup_refuses_to_write_over_a_file_it_backs_up() {
+    let home = Home::with_ssh_dir("backupself");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let state = home.state();
+    let node = "10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
+    std::fs::write(state.join("nodes"), node).unwrap();
+    // known_hosts is a symlink to a file of the operator's.
+    home.0.write("pins", "");
+    std::os::unix::fs::symlink(home.0.path("pins"), home.0.path(".ssh/known_hosts")).unwrap();
+    let before = |p: &Path| std::fs::read(p).unwrap();
+    let (key, nodes) = (
+        before(&state.join("cluster_key")),
+        before(&state.join("nodes")),
+    );
+    let key_path = state.join("cluster_key");
+    for (target, source) in [
+        (key_path.clone(), key_path.clone()),
+        (state.join("../state/./nodes"), state.join("nodes")),
+        (home.0.path("pins"), home.0.path(".ssh/known_hosts")),
+    ] {
+        let target = target.to_str().unwrap();
+        let says = format!(
+            "rccr backup: {target} is {}, which the archive holds: the archive would replace it; name another file",
+            source.display()
+        );
+        home_refuses(&home, &["backup", target], 2, &says);
+    }
+    assert_eq!(before(&state.join("cluster_key")), key);
+    assert_eq!(before(&state.join("nodes")), nodes);
+    assert_eq!(before(&home.0.path("pins")), b"");
+    let link = home.0.path("link");
+    std::os::unix::fs::symlink(&key_path, &link).unwrap();
+    let made = home.run(&["backup", link.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+    assert_eq!(before(&key_path), key);
+    assert!(before(&link).starts_with(b"rccr-backup 1\n"));
+}
+
+/// The directories restore creates (the state directory and those above
+/// it, `~/.ssh`) are made durable in their parents as they are made: only
+/// the files' own directories were fsynced, so after a power cut a fresh
+/// `~/.ssh` or state directory could be gone with every key in it, and
+/// with it the marker of a restore stopped part-way. Seen through strace.
+#[test]
+fn restore_makes_the_directories_it_creates_durable() {
+    if !Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        skip::skip("no strace (apt install strace)");
+        return;
+    }
+    let home = Home::new("durabledirs");
+    let archive = archive_with_a_cluster_key(&home);
+    let state = home.0.path("new/state");
+    let log = home.0.path("strace.log");
+    // -f: rccr's own threads; -y: each fd's path.
+    let trace = "trace=mkdir,mkdirat,fsync,fdatasync";
+    let log_to = log.to_str().unwrap();
+    let rccr = [RCCR, "restore", archive.to_str().unwrap()];
+    let traced = [&["-f", "-y", "-e", trace, "-o", log_to, "--"][..], &rccr].concat();
+    let out = home
+        .command_of("strace", &traced, state.as_os_str())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    // Each directory made, then an fsync of its parent: `N</parent>`.
+    for made in [home.0.path("new"), state, home.0.path(".ssh")] {
+        let made = made.display().to_string();
+        let at = log
+            .find(&format!("\"{made}\""))
+            .unwrap_or_else(|| panic!("{made} was not made: {log}"));
+        let parent = Path::new(&made).parent().unwrap().display().to_string();
+        assert!(
+            log[at..]
+                .lines()
+                .any(|l| l.contains("fsync(") && l.contains(&format!("<{parent}>"))),
+            "{made}: its parent {parent} was not fsynced after it: {log}"
+        );
+    }
+}
+
 /// Restore writes nothing unless every entry is what rccr backup writes:
 /// it checked the framing, the checksum and the cluster key, then wrote the
 /// keys and state files one by one and stopped at the first it could not
@@ -1051,6 +1140,45 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
             String::from_utf8(pin("ReCyClusteR-Target-0a0b0c,10.0.0.5")).unwrap()
         )
     );
+}
+
+/// A known_hosts line for a node and another host (`name,10.0.0.5` as
+/// OpenSSH writes, or a forged one) vouched for both: backup archived it
+/// whole and restore added it whole, pinning a key for a host that is no
+/// node. Both keep the node's host patterns only.
+#[test]
+fn a_pin_for_a_node_and_another_host_is_kept_for_the_node_only() {
+    let home = Home::with_ssh_dir("mixedpin");
+    let key = ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let public = std::fs::read_to_string(format!("{key}.pub")).unwrap();
+    let public = public.split_whitespace().take(2).collect::<Vec<_>>();
+    let public = public.join(" ");
+    let node = "10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
+    std::fs::write(home.state().join("nodes"), node).unwrap();
+    let mixed = format!("10.0.0.66,10.0.0.5,[ReCyClusteR-Target-0a0b0c]:2222 {public}\n");
+    let kept = format!("10.0.0.5,[ReCyClusteR-Target-0a0b0c]:2222 {public}\n");
+    home.0.write(".ssh/known_hosts", &mixed);
+    let out = home.0.path("out");
+    let made = home.run(&["backup", out.to_str().unwrap()]);
+    assert!(made.status.success(), "{made:?}");
+    let archived = String::from_utf8_lossy(&std::fs::read(&out).unwrap()).into_owned();
+    assert!(archived.contains(&format!("\n{kept}")), "{archived}");
+    assert!(!archived.contains("10.0.0.66"), "{archived}");
+    // An archive holding the whole line (an older rccr's, or forged).
+    let again = Home::new("mixedpin2");
+    let old = archive(
+        &again,
+        "old",
+        &[
+            ("cluster_key", std::fs::read(&key).unwrap()),
+            ("nodes", node.into()),
+            ("known_hosts", mixed.into_bytes()),
+        ],
+    );
+    let restored = again.run(&["restore", old.to_str().unwrap()]);
+    assert!(restored.status.success(), "{restored:?}");
+    let known_hosts = std::fs::read_to_string(again.0.path(".ssh/known_hosts")).unwrap();
+    assert_eq!(known_hosts, kept);
 }
 
 /// Hands `path` to uid 65534 (`nobody`), neither root nor the user

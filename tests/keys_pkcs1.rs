@@ -10,10 +10,9 @@
 mod common;
 
 use common::scratch::Scratch;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use common::sshd::{ssh_keygen, Sshd};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
 
@@ -24,15 +23,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn ssh_keygen(args: &[&str], file: &Path) -> String {
-    let out = Command::new("ssh-keygen")
-        .args(args)
-        .arg(file)
-        .output()
-        .expect("ssh-keygen (apt install openssh-client)");
-    text(&out)
 }
 
 /// `rccr keygen ARGS -f KEY`; returns what it printed.
@@ -100,67 +90,6 @@ fn ssh_keygen_reads_the_rsa_keys_rccr_keygen_writes() {
         let openssh = std::fs::read_to_string(&key).unwrap();
         let ours = rccr::ssh::pkcs1::from_openssh(&openssh).expect("an RSA key");
         assert_eq!(ours.as_str(), ssh_keygen_pem(&key), "{bits}-bit key");
-    }
-}
-
-/// An sshd on 127.0.0.1 that accepts the keys in one authorized_keys file;
-/// killed when dropped.
-struct Sshd {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Sshd {
-    fn start(dir: &Scratch, authorized_keys: &Path) -> Sshd {
-        let host_key = dir.path("host_key");
-        ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f"], &host_key);
-        // A port nothing listens on now (another process could take it
-        // before sshd does: the wait below would then fail the test).
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.path("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "ListenAddress 127.0.0.1:{port}\nHostKey {}\nAuthorizedKeysFile {}\n\
-                 StrictModes no\nPidFile none\nUsePAM no\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n",
-                host_key.display(),
-                authorized_keys.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("/usr/sbin/sshd (apt install openssh-server)");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let sshd = Sshd { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "sshd did not listen on {addr}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        sshd
-    }
-
-    fn logs_in(&self, key: &Path) -> bool {
-        let conn = rccr::ssh::Connection::open(self.addr, Duration::from_secs(10)).unwrap();
-        conn.authenticate("root", key).is_ok()
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -89,7 +89,7 @@ fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     // (an unfinished rotation's journal goes in, and comes back on restore).
     let _lock = Lock::acquire(&paths, Duration::from_secs(args.wait))?;
     let config = args.config.as_deref().map(std::path::Path::new);
-    let count = crate::backup::backup(&paths, config, &args.file)?;
+    let count = crate::backup::backup(cmd, &paths, config, &args.file)?;
     eprintln!(
         "{}: {count} entries written to {} (it holds private keys: keep it safe)",
         cmd.join(" "),

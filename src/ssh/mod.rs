@@ -14,7 +14,8 @@
 //!   [`stream`]): a node that talks without end fails, with a reason. A
 //!   command's output is waited for until its deadline, not the
 //!   connection's timeout: a step may be silent as long as a slow
-//!   `lbu commit` is, and no longer.
+//!   `lbu commit` is, and no longer. Its input is sent, and its channel
+//!   closed, within the same deadline.
 //! - A host whose key is pinned is offered only the pinned key types
 //!   ([`Connection::open_pinned`]): it cannot switch to another one.
 pub mod pkcs1;
@@ -22,7 +23,7 @@ pub mod stream;
 
 use ssh2::{ErrorCode, MethodType, Session};
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -215,10 +216,16 @@ impl SshError {
     fn from_read(e: ReadError<stream::IoError>, limits: &Limits) -> SshError {
         match e {
             ReadError::TooLarge(limit) => SshError::TooLarge(limit),
-            ReadError::Io(stream::IoError(e)) if e.kind() == io::ErrorKind::TimedOut => {
-                SshError::Deadline(limits.deadline.as_secs())
-            }
-            ReadError::Io(stream::IoError(e)) => SshError::from(e),
+            ReadError::Io(e) => SshError::from_stream(e, limits),
+        }
+    }
+
+    /// A command's stream error under `limits`: a timeout is its deadline's
+    /// (the stream waits until then and no longer).
+    fn from_stream(stream::IoError(e): stream::IoError, limits: &Limits) -> SshError {
+        match e.kind() {
+            io::ErrorKind::TimedOut => SshError::Deadline(limits.deadline.as_secs()),
+            _ => SshError::from(e),
         }
     }
 }
@@ -492,10 +499,37 @@ impl Connection {
         stdin: &[u8],
         limits: &Limits,
     ) -> Result<Output, SshError> {
+        self.exec(command, limits, |channel, deadline| {
+            finish(&self.session, channel, Vec::new(), stdin, limits, deadline)
+        })
+    }
+
+    /// Runs `command` and `talk`s to it over its channel, which is closed
+    /// within the command's deadline (`limits`'), like everything else the
+    /// command takes: past it, a node that stopped reading, or whose
+    /// command never exits, held the close for the connection's timeout.
+    fn exec<T>(
+        &self,
+        command: &str,
+        limits: &Limits,
+        talk: impl FnOnce(&mut ssh2::Channel, Instant) -> Result<T, SshError>,
+    ) -> Result<T, SshError> {
         let deadline = Instant::now() + limits.deadline;
         let mut channel = self.session.channel_session()?;
         channel.exec(command)?;
-        finish(&self.session, channel, Vec::new(), stdin, limits, deadline)
+        let result = talk(&mut channel, deadline);
+        // No longer than the connection's timeout either (0: none), as
+        // before: a command cut off early (too much output) is not given
+        // the rest of its deadline to close.
+        let saved = self.session.timeout();
+        let close = match saved {
+            0 => left(deadline),
+            saved => saved.min(left(deadline)),
+        };
+        self.session.set_timeout(close);
+        drop(channel);
+        self.session.set_timeout(saved);
+        result
     }
 
     /// Runs `script` (POSIX sh) with `args`, with `stdin` as its input.
@@ -520,32 +554,29 @@ impl Connection {
         trailer: &[u8],
         respond: impl FnOnce(&[u8]) -> Vec<u8>,
     ) -> Result<Conversation, SshError> {
-        let deadline = Instant::now() + self.limits.deadline;
-        let mut channel = self.session.channel_session()?;
-        channel.exec(command)?;
-        let mut head = Vec::new();
-        let found = {
-            let mut paced = Paced::new(&self.session, &mut channel, deadline);
-            stream::read_until(
-                &mut Stream::until(&mut paced, deadline),
+        let limits = &self.limits;
+        self.exec(command, limits, |channel, deadline| {
+            let mut head = Vec::new();
+            let found = stream::read_until(
+                &mut Stream::until(Paced::new(&self.session, &mut *channel, deadline), deadline),
                 &mut head,
                 trailer,
-                self.limits.max_output,
+                limits.max_output,
             )
-            .map_err(|e| SshError::from_read(e, &self.limits))?
-        };
-        let session = &self.session;
-        if !found {
-            return Ok(Conversation {
-                head: None,
-                output: finish(session, channel, head, b"", &self.limits, deadline)?,
-            });
-        }
-        head.truncate(head.len() - trailer.len());
-        let input = respond(&head);
-        Ok(Conversation {
-            output: finish(session, channel, Vec::new(), &input, &self.limits, deadline)?,
-            head: Some(head),
+            .map_err(|e| SshError::from_read(e, limits))?;
+            let session = &self.session;
+            if !found {
+                return Ok(Conversation {
+                    head: None,
+                    output: finish(session, channel, head, b"", limits, deadline)?,
+                });
+            }
+            head.truncate(head.len() - trailer.len());
+            let input = respond(&head);
+            Ok(Conversation {
+                output: finish(session, channel, Vec::new(), &input, limits, deadline)?,
+                head: Some(head),
+            })
         })
     }
 }
@@ -555,10 +586,16 @@ fn millis(timeout: Duration) -> u32 {
     timeout.as_millis().clamp(1, u32::MAX as u128) as u32
 }
 
-/// A channel's stream whose every blocking read waits until `deadline` at
-/// most, however long the connection's timeout (libssh2's, set to what is
-/// left before each read, and put back when this is dropped): a command
-/// is bounded by its own deadline, and a silence within it is no failure.
+/// libssh2's timeout for what is left until `deadline`.
+fn left(deadline: Instant) -> u32 {
+    millis(deadline.saturating_duration_since(Instant::now()))
+}
+
+/// A channel's stream whose every blocking read or write waits until
+/// `deadline` at most, however long the connection's timeout (libssh2's,
+/// set to what is left before each call, and put back when this is
+/// dropped): a command is bounded by its own deadline, and a silence
+/// within it is no failure.
 struct Paced<'s, R> {
     session: &'s Session,
     inner: R,
@@ -577,11 +614,29 @@ impl<'s, R> Paced<'s, R> {
     }
 }
 
+impl<R> Paced<'_, R> {
+    /// libssh2 waits no longer than what is left until the deadline.
+    fn pace(&self) {
+        self.session.set_timeout(left(self.deadline));
+    }
+}
+
 impl<R: io::Read> io::Read for Paced<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        self.session.set_timeout(millis(left));
+        self.pace();
         self.inner.read(buf)
+    }
+}
+
+impl<W: io::Write> io::Write for Paced<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pace();
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.pace();
+        self.inner.flush()
     }
 }
 
@@ -595,21 +650,33 @@ impl<R> Drop for Paced<'_, R> {
 /// limits) and its exit status.
 fn finish(
     session: &Session,
-    mut channel: ssh2::Channel,
+    channel: &mut ssh2::Channel,
     mut stdout: Vec<u8>,
     stdin: &[u8],
     limits: &Limits,
     deadline: Instant,
 ) -> Result<Output, SshError> {
-    // A command that fails early exits without reading its input: that
-    // is for its exit status to tell, not a transport error.
-    if stdin.is_empty() || channel.write_all(stdin).is_ok() {
-        let _ = channel.send_eof();
+    // The input goes in within the deadline: a node that stops taking it
+    // (a full window it never adjusts) is cut off then, like one that
+    // stops talking. A command that fails early exits without reading its
+    // input: that is for its exit status to tell, not a transport error.
+    let sent = embedded_io::Write::write_all(
+        &mut Stream::until(Paced::new(session, &mut *channel, deadline), deadline),
+        stdin,
+    );
+    match sent {
+        Ok(()) => {
+            let _ = channel.send_eof();
+        }
+        Err(e) if embedded_io::Error::kind(&e) == embedded_io::ErrorKind::TimedOut => {
+            return Err(SshError::from_stream(e, limits));
+        }
+        Err(_) => {}
     }
     let limit = limits.max_output;
     let bounded = |e| SshError::from_read(e, limits);
     stream::read_to_end(
-        &mut Stream::until(Paced::new(session, &mut channel, deadline), deadline),
+        &mut Stream::until(Paced::new(session, &mut *channel, deadline), deadline),
         &mut stdout,
         limit,
     )

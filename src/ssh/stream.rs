@@ -148,9 +148,19 @@ impl<T: io::Read> Read for Stream<T> {
 }
 
 impl<T: io::Write> Write for Stream<T> {
+    /// Never `Ok(0)` for bytes to write (a stream that takes none is
+    /// `WriteZero`): `embedded_io`'s `write_all` panics on it.
     fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
         self.check()?;
-        self.inner.write(buf).map_err(IoError)
+        loop {
+            match self.inner.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(0) if !buf.is_empty() => {
+                    return Err(IoError(io::ErrorKind::WriteZero.into()));
+                }
+                other => return other.map_err(IoError),
+            }
+        }
     }
 
     fn flush(&mut self) -> Result<(), IoError> {
@@ -216,6 +226,31 @@ mod tests {
         // A stream that is exactly the trailer.
         let mut out = Vec::new();
         assert!(read_until(&mut &b"\nX\n"[..], &mut out, b"\nX\n", 3).unwrap());
+    }
+
+    /// Takes nothing: a channel whose peer's window stays shut.
+    struct Shut;
+
+    impl io::Write for Shut {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stream_that_takes_nothing_fails_a_write_and_a_late_one_times_out() {
+        // `embedded_io`'s `write_all` panics on a write of 0 bytes.
+        let err = Stream::new(Shut).write_all(b"input").unwrap_err();
+        assert_eq!(err.0.kind(), io::ErrorKind::WriteZero);
+        let err = Stream::until(Vec::new(), Instant::now())
+            .write_all(b"input")
+            .unwrap_err();
+        assert_eq!(err.0.kind(), io::ErrorKind::TimedOut);
+        Stream::new(Shut).write_all(b"").unwrap();
     }
 
     #[test]

@@ -268,15 +268,11 @@ fn home() -> PathBuf {
 /// exists is never chmodded (rccr did not create it): it must pass
 /// [`check_private_dir`] instead, and the ones above it [`check_above`].
 pub fn create_private_dir(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return check_private_dir(dir);
     }
     check_above(dir)?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    crate::fsutil::create_dir_durable(dir, 0o700)
         .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))
 }
 

@@ -257,14 +257,18 @@ impl<'n> Member<'n> {
 /// An API answer as JSON, or the engine's error.
 /// The answer to `request`, refused unparsed when it is larger than any
 /// honest answer to that kind of call ([`docker::max_answer`]): parsing
-/// takes memory in proportion.
+/// takes memory in proportion. An error's body too, which is parsed for
+/// its message.
 fn answer(request: &Request, r: &Response) -> Result<Value, String> {
-    if !r.ok() {
-        return Err(format!("{} ({})", r.error_message(), r.status));
-    }
     let max = docker::max_answer(request);
     if r.body.len() > max {
-        return Err(format!("the engine's answer is over {max} bytes"));
+        return Err(format!(
+            "the engine's answer ({}) is over {max} bytes",
+            r.status
+        ));
+    }
+    if !r.ok() {
+        return Err(format!("{} ({})", r.error_message(), r.status));
     }
     if r.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
@@ -365,6 +369,21 @@ mod tests {
         assert!(err.contains("over 65536 bytes"), "{err}");
         assert!(answer(&info, &of(1000)).is_ok());
         assert!(answer(&docker::api::nodes(), &of(big)).is_ok());
+    }
+
+    /// An error's body is parsed for its message: a large one is refused
+    /// before that, as an answer is.
+    #[test]
+    fn an_error_larger_than_its_call_allows_is_refused_unparsed() {
+        let error = |len: usize| Response {
+            status: 404,
+            body: format!("{{\"message\":\"{}\"}}", "a".repeat(len)).into_bytes(),
+        };
+        let image = docker::api::image("alpine");
+        let err = answer(&image, &error(docker::MAX_SMALL_RESPONSE)).unwrap_err();
+        assert_eq!(err, "the engine's answer (404) is over 65536 bytes");
+        let err = answer(&image, &error(16)).unwrap_err();
+        assert_eq!(err, format!("{} (404)", "a".repeat(16)));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod failpoint;
 pub mod lab;
 pub mod scratch;
 mod skip;
+pub mod sshd;
 
 // Each test binary uses some helpers only: not every re-export is used.
 #[allow(unused_imports)]

@@ -493,7 +493,7 @@ impl KnownHosts {
 
     fn write(&self, content: &[u8]) -> Result<(), Error> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)
+            fsutil::create_dir_durable(dir, 0o777)
                 .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         }
         fsutil::write_atomic(&self.path, content, 0o644)
