@@ -88,9 +88,15 @@ impl Options {
             force_new_cluster,
             held: Vec::new(),
             timeout: Duration::from_secs(10),
-            cli_only: std::env::var("RCCR_ENGINE_NODE").as_deref() == Ok("cli"),
+            cli_only: cli_only(),
         }
     }
+}
+
+/// `RCCR_ENGINE_NODE=cli`: every node is asked through its `docker`
+/// command, never its rccr (tests of the fallback).
+pub fn cli_only() -> bool {
+    std::env::var("RCCR_ENGINE_NODE").as_deref() == Ok("cli")
 }
 
 /// One node's part of the run.
