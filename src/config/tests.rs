@@ -37,6 +37,23 @@ fn the_shipped_file_is_the_defaults() {
     assert_eq!(config.ssh.key_type, KeyType::Ed25519);
 }
 
+/// The shipped file's comment on `hostname_filter` says what the parser
+/// does with an empty one (it said `"" accepts every host`, and an
+/// operator who followed it got exit 3).
+#[test]
+fn the_shipped_file_says_an_empty_filter_is_refused() {
+    let text = include_str!("../../cluster_config.yml");
+    let empty = text.replace("hostname_filter: ReCyClusteR", "hostname_filter: \"\"");
+    assert!(error(&empty).contains("hostname_filter is empty"));
+    let comment: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("discovery:"))
+        .take_while(|l| !l.contains("hostname_filter:"))
+        .collect();
+    assert!(comment.contains("Must not be empty"), "{comment}");
+    assert!(!comment.contains("accepts every host"), "{comment}");
+}
+
 #[test]
 fn empty_documents_and_sections_are_defaults() {
     for text in [
