@@ -449,6 +449,40 @@ impl Scratch {
     }
 }
 
+/// A `ssh.temp_key` that names no file is warned about, at its line, with
+/// where rccr looks instead: it was skipped silently, and the error that
+/// followed sent the operator to --temp-key, not to the typo.
+#[test]
+fn a_temp_key_that_is_not_there_is_warned_about() {
+    let s = Scratch::new("tempkey");
+    let key = s.write("key", b"");
+    let missing = s.0.join("kee");
+    let text = |p: &Path| format!("ssh:\n  temp_key: {}\n", p.display());
+    let l = s.found(
+        "cwd/cluster_config.yml",
+        text(&key).as_bytes(),
+        "recycluster",
+    );
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let l = s.found(
+        "cwd/cluster_config.yml",
+        text(&missing).as_bytes(),
+        "recycluster",
+    );
+    let w = l
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains(":2:13: ssh.temp_key "), "{w:?}");
+    assert!(
+        w[0].contains(&format!("{}: no such file", missing.display())),
+        "{w:?}"
+    );
+    assert!(w[0].contains("RCCR_TEMP_KEY"), "{w:?}");
+}
+
 #[test]
 fn lookup_order() {
     let s = Scratch::new("lookup");
