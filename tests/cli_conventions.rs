@@ -263,17 +263,23 @@ fn a_usage_error_is_one_line_naming_the_command() {
         assert!(err.starts_with(says), "{args:?}: {err}");
     }
     // rccr-init's disk errors name the command too, alone (no summary of
-    // the changes that were never tried).
-    for (device, says) in [
-        ("sdb", "name a disk as /dev/NAME"),
-        ("/dev/nosuchdisk", "no such disk"),
+    // the changes that were never tried). A disk that is not there is bad
+    // input (3), and the line says how to find the right one; it was a
+    // usage error (2) with no next step.
+    for (device, code, says) in [
+        ("sdb", 2, "name a disk as /dev/NAME; run 'rccr init --help'"),
+        (
+            "/dev/nosuchdisk",
+            3,
+            "no such disk; list the disks with lsblk (or ls /sys/block) and name a whole disk",
+        ),
     ] {
         let args = ["init", "--root", ".", "--prepare-disk", device, "--yes"];
         home_refuses(
             &home,
             &args,
-            2,
-            &format!("rccr init: --prepare-disk {device}: {says}; run 'rccr init --help'"),
+            code,
+            &format!("rccr init: --prepare-disk {device}: {says}"),
         );
     }
 }
