@@ -2465,6 +2465,17 @@ fn all_docs() -> Vec<PathBuf> {
     docs
 }
 
+/// The documents' commands can be pasted: a value only the reader knows
+/// is a shell variable the text tells them to set, never a placeholder
+/// such as `OWNER/REPO` (the quick start's first command was one).
+#[test]
+fn the_documents_commands_hold_no_placeholder() {
+    for doc in all_docs() {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        assert!(!text.contains("OWNER/REPO"), "{}", doc.display());
+    }
+}
+
 /// The text of `docs`, one after the other.
 fn text_of(docs: &[PathBuf]) -> String {
     docs.iter()
