@@ -263,17 +263,23 @@ fn a_usage_error_is_one_line_naming_the_command() {
         assert!(err.starts_with(says), "{args:?}: {err}");
     }
     // rccr-init's disk errors name the command too, alone (no summary of
-    // the changes that were never tried).
-    for (device, says) in [
-        ("sdb", "name a disk as /dev/NAME"),
-        ("/dev/nosuchdisk", "no such disk"),
+    // the changes that were never tried). A disk that is not there is bad
+    // input (3), and the line says how to find the right one; it was a
+    // usage error (2) with no next step.
+    for (device, code, says) in [
+        ("sdb", 2, "name a disk as /dev/NAME; run 'rccr init --help'"),
+        (
+            "/dev/nosuchdisk",
+            3,
+            "no such disk; list the disks with lsblk (or ls /sys/block) and name a whole disk",
+        ),
     ] {
         let args = ["init", "--root", ".", "--prepare-disk", device, "--yes"];
         home_refuses(
             &home,
             &args,
-            2,
-            &format!("rccr init: --prepare-disk {device}: {says}; run 'rccr init --help'"),
+            code,
+            &format!("rccr init: --prepare-disk {device}: {says}"),
         );
     }
 }
@@ -2585,6 +2591,17 @@ fn all_docs() -> Vec<PathBuf> {
         docs.push(root.join(more));
     }
     docs
+}
+
+/// The documents' commands can be pasted: a value only the reader knows
+/// is a shell variable the text tells them to set, never a placeholder
+/// such as `OWNER/REPO` (the quick start's first command was one).
+#[test]
+fn the_documents_commands_hold_no_placeholder() {
+    for doc in all_docs() {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        assert!(!text.contains("OWNER/REPO"), "{}", doc.display());
+    }
 }
 
 /// The text of `docs`, one after the other.

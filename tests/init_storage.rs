@@ -622,14 +622,11 @@ fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
     busy.must_fail(1, &format!("{dev}: in use; nothing was changed"));
     assert!(node.disks[i].unchanged_since(&snap));
 
-    // A partition, or no disk at all: a usage error.
+    // A partition, or no disk at all: bad input, and which disk to name.
     let part = node.init(&["--prepare-disk", &p1, "--yes"]);
-    part.must_fail(2, &format!("it is a partition, name its disk {dev}"));
-    assert_eq!(
-        node.init(&["--prepare-disk", "/dev/rccr-none", "--yes"])
-            .code,
-        Some(2)
-    );
+    part.must_fail(3, &format!("it is a partition, name its disk {dev}"));
+    node.init(&["--prepare-disk", "/dev/rccr-none", "--yes"])
+        .must_fail(3, "no such disk; list the disks with lsblk");
     assert_eq!(node.init(&["--prepare-disk", "sdb", "--yes"]).code, Some(2));
 }
 

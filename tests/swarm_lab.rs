@@ -632,28 +632,30 @@ fn watch_for_tokens(done: &AtomicBool) -> Vec<String> {
     seen
 }
 
+/// Runs `args` on the control with RCCR_ENGINE_NODE=`engine_node` while
+/// watching every process list; its output and the command lines that
+/// held a token.
+fn watched(cluster: &Cluster, engine_node: &str, args: &[&str]) -> (Output, Vec<String>) {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| watch_for_tokens(&done));
+        let mut argv = vec!["env".to_string(), format!("RCCR_ENGINE_NODE={engine_node}")];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let out = cluster.lab.exec("control", &argv);
+        done.store(true, Ordering::Relaxed);
+        (out, watcher.join().unwrap())
+    })
+}
+
 /// Sets up a fresh three-node cluster (`engine_node`: RCCR_ENGINE_NODE)
 /// while watching every process list; the command lines that held a token.
 fn token_sightings(engine_node: &str) -> Option<Vec<String>> {
     let cluster = cluster(3, "cluster:\n  name: lab\n")?;
-    let done = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| watch_for_tokens(&done));
-        let out = cluster.lab.exec(
-            "control",
-            &[
-                "env",
-                &format!("RCCR_ENGINE_NODE={engine_node}"),
-                "rccr",
-                "setup",
-                "--yes",
-            ],
-        );
-        done.store(true, Ordering::Relaxed);
-        assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-        assert_eq!(swarm_nodes(&cluster, "target-1").len(), 3);
-        Some(watcher.join().unwrap())
-    })
+    let (out, seen) = watched(&cluster, engine_node, &["rccr", "setup", "--yes"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(swarm_nodes(&cluster, "target-1").len(), 3);
+    Some(seen)
 }
 
 #[test]
@@ -663,6 +665,59 @@ fn join_tokens_never_appear_in_a_process_list() {
     // The check can fail: the docker CLI fallback shows the token.
     let seen = token_sightings("cli").expect("the same lab again");
     assert!(!seen.is_empty(), "the CLI fallback's join was never seen");
+}
+
+/// Through the docker CLI (a node without rccr), a node setup makes a
+/// manager, and the worker `rccr remove` promotes in a leaving manager's
+/// place, join with the worker token and are promoted through the leading
+/// manager: the manager token, which makes its holder a manager (root on
+/// every node), is on no command line. The worker token is: the watch can
+/// see a token.
+#[test]
+fn the_docker_cli_fallback_never_shows_the_manager_token() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    let (out, mut seen) = watched(&cluster, "cli", &["rccr", "setup", "--yes"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_three_managers(&cluster);
+    let managers: Vec<String> = swarm_nodes(&cluster, "target-1")
+        .into_iter()
+        .filter(|(_, s)| s == "Leader" || s == "Reachable")
+        .map(|(n, _)| n)
+        .collect();
+    let host = |name: &str| {
+        let n = name.trim_start_matches("ReCyClusteR-Target-");
+        format!("target-{}", n.trim_start_matches('0'))
+    };
+    let (leaving, staying) = (&managers[0], host(&managers[1]));
+    let (out, more) = watched(&cluster, "cli", &["rccr", "remove", "--yes", leaving]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_has(&stdout(&out), "promoted in its place");
+    seen.extend(more);
+    seen.sort();
+    seen.dedup();
+    let count = || {
+        swarm_nodes(&cluster, &staying)
+            .into_iter()
+            .filter(|(_, s)| s == "Leader" || s == "Reachable")
+            .count()
+    };
+    settle(100, || count() == 3);
+    assert_eq!(count(), 3, "{:?}", swarm_nodes(&cluster, &staying));
+    let token = |role: &str| {
+        cluster
+            .docker_ok(&staying, &["swarm", "join-token", "-q", role])
+            .trim()
+            .to_string()
+    };
+    let (worker, manager) = (token("worker"), token("manager"));
+    assert!(
+        !seen.iter().any(|s| s.contains(&manager)),
+        "the manager token on a command line: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|s| s.contains(&worker)),
+        "the CLI fallback's worker join was never seen: {seen:?}"
+    );
 }
 
 /// After setup the control works like an operator's laptop, with no flags:

@@ -60,7 +60,7 @@ cli::options! {
         /// allow sweeping subnets larger than a /16
         #[argh(switch)]
         force: bool,
-        /// log in to each SSH host with the temporary key and use its hostname
+        /// log in as root to every SSH host (not only ours) with the temporary key and use its hostname; the host key is not checked, so the name is as unauthenticated as DNS (docs/scan.md)
         #[argh(switch)]
         ssh_names: bool,
         /// the temporary private key for --ssh-names (default: $RCCR_TEMP_KEY,

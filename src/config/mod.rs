@@ -96,8 +96,8 @@ pub struct Discovery {
     /// Hosts whose name contains this (case-insensitively) are nodes; never
     /// empty (an empty filter would take every host).
     pub hostname_filter: String,
-    /// How long a scan waits for a reply, in milliseconds (`rccr-scan
-    /// --timeout-ms`).
+    /// How long setup's scan waits for a reply, in milliseconds (`rccr-scan
+    /// --timeout-ms`): 100 to 60000.
     pub timeout_ms: u32,
     /// Which new nodes setup adopts.
     pub adopt: AdoptPolicy,

@@ -279,7 +279,7 @@ impl<'f> Reader<'f> {
             c.hostname_filter = s;
         }
         if let Some(n) = f[1] {
-            c.timeout_ms = self.int(n, "discovery.timeout_ms", 1, 60_000)? as u32;
+            c.timeout_ms = self.int(n, "discovery.timeout_ms", 100, 60_000)? as u32;
         }
         if let Some(n) = f[2] {
             c.adopt = [AdoptPolicy::Any, AdoptPolicy::Listed]

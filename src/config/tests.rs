@@ -37,6 +37,23 @@ fn the_shipped_file_is_the_defaults() {
     assert_eq!(config.ssh.key_type, KeyType::Ed25519);
 }
 
+/// The shipped file's comment on `hostname_filter` says what the parser
+/// does with an empty one (it said `"" accepts every host`, and an
+/// operator who followed it got exit 3).
+#[test]
+fn the_shipped_file_says_an_empty_filter_is_refused() {
+    let text = include_str!("../../cluster_config.yml");
+    let empty = text.replace("hostname_filter: ReCyClusteR", "hostname_filter: \"\"");
+    assert!(error(&empty).contains("hostname_filter is empty"));
+    let comment: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("discovery:"))
+        .take_while(|l| !l.contains("hostname_filter:"))
+        .collect();
+    assert!(comment.contains("Must not be empty"), "{comment}");
+    assert!(!comment.contains("accepts every host"), "{comment}");
+}
+
 #[test]
 fn empty_documents_and_sections_are_defaults() {
     for text in [
@@ -430,6 +447,40 @@ impl Scratch {
         );
         l
     }
+}
+
+/// A `ssh.temp_key` that names no file is warned about, at its line, with
+/// where rccr looks instead: it was skipped silently, and the error that
+/// followed sent the operator to --temp-key, not to the typo.
+#[test]
+fn a_temp_key_that_is_not_there_is_warned_about() {
+    let s = Scratch::new("tempkey");
+    let key = s.write("key", b"");
+    let missing = s.0.join("kee");
+    let text = |p: &Path| format!("ssh:\n  temp_key: {}\n", p.display());
+    let l = s.found(
+        "cwd/cluster_config.yml",
+        text(&key).as_bytes(),
+        "recycluster",
+    );
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let l = s.found(
+        "cwd/cluster_config.yml",
+        text(&missing).as_bytes(),
+        "recycluster",
+    );
+    let w = l
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains(":2:13: ssh.temp_key "), "{w:?}");
+    assert!(
+        w[0].contains(&format!("{}: no such file", missing.display())),
+        "{w:?}"
+    );
+    assert!(w[0].contains("RCCR_TEMP_KEY"), "{w:?}");
 }
 
 #[test]

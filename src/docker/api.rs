@@ -199,8 +199,9 @@ impl Info {
     }
 }
 
-/// A swarm's join tokens (`GET /swarm`). Secrets: never printed, never on
-/// a command line.
+/// A swarm's join tokens (`GET /swarm`). Secrets: never printed; the
+/// manager token never on a command line, the worker token only on a
+/// node without rccr's (docs/security.md).
 pub struct JoinTokens {
     pub worker: String,
     pub manager: String,

@@ -427,7 +427,7 @@ pub fn prepare_disk(opts: &Options, device: &str, yes: bool) -> Result<(), Error
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
     let result = storage::prepare_disk(&mut ctx, device, yes);
     // A device refused as named changed nothing: its error is the one line.
-    if !matches!(result, Err(Error::Usage(_))) {
+    if !matches!(result, Err(Error::Usage(_) | Error::BadInput { .. })) {
         ctx.finish();
     }
     result

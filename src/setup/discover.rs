@@ -239,7 +239,7 @@ pub fn scan_options(
             None => "network.interface".into(),
         };
     }
-    opts.timeout = Duration::from_millis(u64::from(config.discovery.timeout_ms).max(100));
+    opts.timeout = Duration::from_millis(u64::from(config.discovery.timeout_ms));
     opts
 }
 

@@ -1,6 +1,6 @@
 //! The operator's tools on the control, pointed at the cluster once setup
-//! formed it: a docker context `rccr` (`ssh://root@MANAGER`, made the
-//! default), so `docker node ls` works with no flags, and `~/.ansible.cfg`
+//! formed it: a docker context `rccr` (`ssh://root@MANAGER`, `:PORT` with
+//! a port other than 22, made the default), so `docker node ls` works with no flags, and `~/.ansible.cfg`
 //! naming rccr's inventory, so `ansible all -m ping` needs no `-i`.
 //!
 //! rccr never takes over what an operator made: a default context of

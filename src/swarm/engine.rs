@@ -88,9 +88,15 @@ impl Options {
             force_new_cluster,
             held: Vec::new(),
             timeout: Duration::from_secs(10),
-            cli_only: std::env::var("RCCR_ENGINE_NODE").as_deref() == Ok("cli"),
+            cli_only: cli_only(),
         }
     }
+}
+
+/// `RCCR_ENGINE_NODE=cli`: every node is asked through its `docker`
+/// command, never its rccr (tests of the fallback).
+pub fn cli_only() -> bool {
+    std::env::var("RCCR_ENGINE_NODE").as_deref() == Ok("cli")
 }
 
 /// One node's part of the run.
@@ -112,8 +118,8 @@ pub struct Report {
     pub departed: Vec<String>,
     /// Whether a manager of the cluster's swarm answered.
     pub led: bool,
-    /// The address of the manager that led this run, for tools on the
-    /// control (the docker context).
+    /// Where SSH reaches the manager that led this run ([`ssh_host`]),
+    /// for tools on the control (the docker context).
     pub manager: Option<String>,
     /// How long each layer took (logins count with the machine layer).
     pub timings: Vec<(&'static str, Duration)>,
@@ -244,7 +250,7 @@ pub fn run(
         manager: formed
             .leader
             .filter(|&i| members[i].via() != member::Via::Local)
-            .map(|i| members[i].addr()),
+            .map(|i| ssh_host(members[i].record.ip, config.ssh.port)),
         timings: clock.laps,
     })
 }
@@ -336,6 +342,16 @@ fn settings<'a>(
     }
 }
 
+/// `ip` as the host of an `ssh://` URL, with `port` when it is not 22:
+/// `10.0.0.2`, `10.0.0.2:2222`, `[fe80::1]`.
+fn ssh_host(ip: IpAddr, port: u16) -> String {
+    match (ip, port) {
+        (IpAddr::V4(v4), 22) => v4.to_string(),
+        (IpAddr::V6(v6), 22) => format!("[{v6}]"),
+        _ => std::net::SocketAddr::new(ip, port).to_string(),
+    }
+}
+
 /// The machine layer's result on a node. A target must run Docker; the
 /// control joins the swarm only when it runs Docker itself.
 fn machine_layer(m: &Member, machine: &Machine) -> Layer {
@@ -362,4 +378,21 @@ fn machine_layer(m: &Member, machine: &Machine) -> Layer {
         layer.add(format!("problem: {problem}"));
     }
     layer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ssh.port` reaches the docker context setup writes (it said
+    /// `ssh://root@IP`, port 22, whatever the config said).
+    #[test]
+    fn the_managers_ssh_host_has_the_configured_port() {
+        let v4: IpAddr = "10.0.0.2".parse().unwrap();
+        let v6: IpAddr = "fe80::1".parse().unwrap();
+        assert_eq!(ssh_host(v4, 22), "10.0.0.2");
+        assert_eq!(ssh_host(v4, 2222), "10.0.0.2:2222");
+        assert_eq!(ssh_host(v6, 22), "[fe80::1]");
+        assert_eq!(ssh_host(v6, 2222), "[fe80::1]:2222");
+    }
 }

@@ -19,7 +19,10 @@
 //!   candidates contradict each other heals, demotes and removes nothing.
 //! - **Joins**: tokens are read from the leading manager and go, over the
 //!   node's rccr relay, only to members: inventory nodes whose host key is
-//!   the recorded one. Managers join one at a time, workers together.
+//!   the recorded one. Managers join one at a time, workers together. A
+//!   node without rccr (asked through its docker CLI, whose command line
+//!   shows the token) gets only the worker token, and is promoted through
+//!   the leading manager.
 //! - **Labels**: `rccr.arch` (`uname -m`), `rccr.role`, `rccr.ram_mb` and
 //!   `rccr.storage` (`persistent` or `volatile`) on every member, so that
 //!   services can be placed by them.
@@ -28,7 +31,7 @@
 //! - **Idempotent**: a second run changes nothing and says so.
 use super::machine::Machine;
 use super::member::Member;
-use super::ops::Op;
+use super::ops::{JoinAs, Op};
 use super::Layer;
 use crate::docker::api::{Info, JoinTokens, SwarmNode, SwarmState};
 use crate::error::Error;
@@ -223,11 +226,13 @@ pub fn form(
         .filter(|&i| !is_manager(i))
         .collect();
 
-    // Joins: managers one at a time, then workers together.
+    // Joins: managers one at a time, then workers together. A node asked
+    // through its docker CLI joins as a worker, and is promoted below.
     let manager_addr = format!("{}:2377", lead.addr());
-    let join = |i: usize, token: &str| {
+    let join = |i: usize, manager: bool| {
         let member = &members[i];
         let addr = member.addr();
+        let token = JoinAs::pick(&tokens, manager, member.via());
         let answers = member.calls(&[
             Op::Join {
                 token,
@@ -236,25 +241,18 @@ pub fn form(
             },
             Op::Info,
         ]);
-        match answers.as_slice() {
+        let info = match answers.as_slice() {
             [Ok(_), Ok(info)] => Ok(Info::parse(info)),
             [Err(e), _] | [_, Err(e)] => Err(e.clone()),
             _ => Err("no answer".into()),
-        }
+        };
+        (i, info, token.role())
     };
     let (as_managers, as_workers): (Vec<usize>, Vec<usize>) =
         joining.iter().partition(|i| new_managers.contains(i));
-    let mut joined: Vec<(usize, Result<Info, String>, &str)> = as_managers
-        .iter()
-        .map(|&i| (i, join(i, &tokens.manager), "manager"))
-        .collect();
-    let workers = parallel::map(&as_workers, 32, |&i| join(i, &tokens.worker));
-    joined.extend(
-        as_workers
-            .iter()
-            .zip(workers)
-            .map(|(&i, r)| (i, r, "worker")),
-    );
+    let mut joined: Vec<(usize, Result<Info, String>, &str)> =
+        as_managers.iter().map(|&i| join(i, true)).collect();
+    joined.extend(parallel::map(&as_workers, 32, |&i| join(i, false)));
     let mut node_ids: Vec<(usize, String)> = formed
         .in_swarm
         .iter()

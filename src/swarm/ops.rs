@@ -6,9 +6,13 @@
 //!
 //! The command lines put join tokens on the node's command line, where its
 //! process list shows them for the moment of the join: the relay exists so
-//! that RCCR nodes never do.
+//! that RCCR nodes never do. A manager token, which makes whoever holds it
+//! a manager (root on every node), goes on no command line: a node asked
+//! through its `docker` command joins as a worker, and is promoted through
+//! a manager ([`JoinAs::pick`]).
+use super::member::Via;
 use crate::config::{Port, Protocol, Publish};
-use crate::docker::api::{self, port_text, Service, SwarmNode};
+use crate::docker::api::{self, port_text, JoinTokens, Service, SwarmNode};
 use crate::docker::http::Request;
 use crate::json::Value;
 use crate::ssh::shell_quote;
@@ -92,6 +96,40 @@ impl Want {
     }
 }
 
+/// A join token, by the role it joins as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinAs<'a> {
+    Worker(&'a str),
+    /// Never on a command line ([`Op::command`] refuses it).
+    Manager(&'a str),
+}
+
+impl<'a> JoinAs<'a> {
+    /// The token a node asked `via` joins with, to become a manager
+    /// (`manager`) or a worker: through the docker CLI only ever the worker
+    /// token, and the caller promotes it through a manager afterwards.
+    pub fn pick(tokens: &'a JoinTokens, manager: bool, via: Via) -> JoinAs<'a> {
+        if manager && via != Via::Cli {
+            JoinAs::Manager(&tokens.manager)
+        } else {
+            JoinAs::Worker(&tokens.worker)
+        }
+    }
+
+    pub fn is_manager(self) -> bool {
+        matches!(self, JoinAs::Manager(_))
+    }
+
+    /// "manager" or "worker".
+    pub fn role(self) -> &'static str {
+        if self.is_manager() {
+            "manager"
+        } else {
+            "worker"
+        }
+    }
+}
+
 /// One thing asked of a node's engine.
 #[derive(Clone, Copy)]
 pub enum Op<'a> {
@@ -104,7 +142,7 @@ pub enum Op<'a> {
         force_new: bool,
     },
     Join {
-        token: &'a str,
+        token: JoinAs<'a>,
         advertise: &'a str,
         /// `IP:2377` of a manager.
         manager: &'a str,
@@ -200,7 +238,7 @@ impl Op<'_> {
                 force_new,
             } => vec![api::swarm_init(advertise, *force_new)],
             Op::Join {
-                token,
+                token: JoinAs::Worker(token) | JoinAs::Manager(token),
                 advertise,
                 manager,
             } => vec![api::swarm_join(token, advertise, manager)],
@@ -265,7 +303,11 @@ impl Op<'_> {
                 q(advertise)
             ),
             Op::Join {
-                token,
+                token: JoinAs::Manager(_),
+                ..
+            } => "echo 'rccr: a manager join token goes on no command line' >&2; exit 1".into(),
+            Op::Join {
+                token: JoinAs::Worker(token),
                 advertise,
                 manager,
             } => format!(
@@ -360,6 +402,20 @@ impl Op<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_asked_through_the_docker_cli_never_gets_the_manager_token() {
+        let tokens = JoinTokens {
+            worker: "SWMTKN-1-c-w".into(),
+            manager: "SWMTKN-1-c-m".into(),
+            ca: "c".into(),
+        };
+        let pick = |manager, via| JoinAs::pick(&tokens, manager, via);
+        assert_eq!(pick(true, Via::Relay), JoinAs::Manager("SWMTKN-1-c-m"));
+        assert_eq!(pick(true, Via::Local), JoinAs::Manager("SWMTKN-1-c-m"));
+        assert_eq!(pick(true, Via::Cli), JoinAs::Worker("SWMTKN-1-c-w"));
+        assert_eq!(pick(false, Via::Relay), JoinAs::Worker("SWMTKN-1-c-w"));
+    }
 
     fn web() -> Want {
         Want {
@@ -489,13 +545,27 @@ mod tests {
         );
         assert_eq!(
             Op::Join {
-                token: "SWMTKN-1-x",
+                token: JoinAs::Worker("SWMTKN-1-x"),
                 advertise: "10.0.0.5",
                 manager: "10.0.0.2:2377"
             }
             .command(),
             "docker swarm join --token 'SWMTKN-1-x' --advertise-addr '10.0.0.5' '10.0.0.2:2377' >/dev/null"
         );
+        let manager = Op::Join {
+            token: JoinAs::Manager("SWMTKN-1-m"),
+            advertise: "10.0.0.5",
+            manager: "10.0.0.2:2377",
+        };
+        assert!(
+            !manager.command().contains("SWMTKN"),
+            "{}",
+            manager.command()
+        );
+        assert!(manager.requests()[0]
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("SWMTKN-1-m")));
         let have = Service {
             id: "s1".into(),
             version: 1,

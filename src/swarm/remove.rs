@@ -11,7 +11,7 @@
 use super::engine::{self, Layer};
 use super::form::{confirmed_lead, promotions, record_managers, Fitness};
 use super::member::Member;
-use super::ops::Op;
+use super::ops::{JoinAs, Op};
 use crate::config::Config;
 use crate::docker::api::{Info, JoinTokens, SwarmNode};
 use crate::error::Error;
@@ -484,12 +484,15 @@ fn promote(
             }
         ));
     }
+    // Through the docker CLI (no rccr there), whose command line shows
+    // the token, it joins as a worker and the lead promotes it.
+    let token = JoinAs::pick(tokens, true, member.via());
     let rejoin = || -> Result<(), String> {
         member.call(&Op::Leave { force: true })?;
         lead.call(&Op::NodeRemove { node: entry })?;
         let (addr, manager) = (member.addr(), format!("{}:2377", lead.addr()));
         member.call(&Op::Join {
-            token: &tokens.manager,
+            token,
             advertise: &addr,
             manager: &manager,
         })?;
@@ -497,18 +500,32 @@ fn promote(
     };
     rejoin().map_err(|e| format!("{name} did not become a manager: {}", print::text(&e)))?;
     wait_settled(lead);
-    // Its labels, which left with its old entry.
-    if let Some(new) = swarm_node(lead, record) {
-        let labels: Vec<(&'static str, String)> =
-            ["rccr.arch", "rccr.role", "rccr.ram_mb", "rccr.storage"]
-                .into_iter()
-                .map(|k| (k, entry.label(k).to_string()))
-                .collect();
-        let _ = lead.call(&Op::NodeSet {
-            node: &new,
-            manager: true,
-            labels: &labels,
+    // Its labels, which left with its old entry (and its promotion, when
+    // it joined as a worker).
+    let promoted = swarm_node(lead, record)
+        .ok_or_else(|| "the swarm does not list it after its join".to_string())
+        .and_then(|new| {
+            let labels: Vec<(&'static str, String)> =
+                ["rccr.arch", "rccr.role", "rccr.ram_mb", "rccr.storage"]
+                    .into_iter()
+                    .map(|k| (k, entry.label(k).to_string()))
+                    .collect();
+            lead.call(&Op::NodeSet {
+                node: &new,
+                manager: true,
+                labels: &labels,
+            })
         });
+    match promoted {
+        Err(e) if !token.is_manager() => {
+            return Err(format!(
+                "{name} rejoined as a worker and was not promoted: {}",
+                print::text(&e)
+            ))
+        }
+        Err(_) => {}
+        Ok(_) if !token.is_manager() => wait_settled(lead),
+        Ok(_) => {}
     }
     Ok(name)
 }
@@ -571,7 +588,11 @@ fn log_in_one<'n>(
         &[],
     )
     .map_err(|e| e.to_string())?;
-    logins.into_iter().next().ok_or("no login")?
+    let member = logins.into_iter().next().ok_or("no login")??;
+    if engine::cli_only() {
+        member.use_cli();
+    }
+    Ok(member)
 }
 
 /// `--release`: the cluster key leaves the node's authorized_keys.

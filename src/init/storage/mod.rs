@@ -816,14 +816,15 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
         .replace('/', "!");
     let sys_block = ctx.path(disks::SYS_BLOCK);
     let Some(disk) = disks::read_disk(&sys_block.join(&name), &name) else {
-        let partition_of = disks::list(&sys_block)
+        let why = disks::list(&sys_block)
             .into_iter()
             .find(|d| d.holds(&name))
-            .map(|d| format!(": it is a partition, name its disk {}", d.node()))
-            .unwrap_or_else(|| ": no such disk".into());
-        return Err(Error::Usage(format!(
-            "--prepare-disk {device}{partition_of}"
-        )));
+            .map(|d| format!("it is a partition, name its disk {}", d.node()))
+            .unwrap_or_else(|| {
+                "no such disk; list the disks with lsblk (or ls /sys/block) and name a whole disk"
+                    .into()
+            });
+        return Err(Error::bad_input(format!("--prepare-disk {device}"), why));
     };
     let table = mounts::read(ctx);
     let refuse = |why: String| {
