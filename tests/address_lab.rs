@@ -1459,6 +1459,13 @@ fn setup_does_not_rotate_a_node_held_back_while_a_copy_refuses_the_new_key() {
         ),
     );
     assert_has(&err, &format!("rccr setup: {}: held-back\n", node.ip));
+    let json = stdout(&out);
+    let row = json
+        .lines()
+        .find(|l| l.contains("\"found\": \"missing\""))
+        .unwrap_or_else(|| panic!("no missing node in\n{json}"));
+    assert_has(row, &format!("{{\"ip\": \"{}\", ", node.ip));
+    assert_has(row, "\"found\": \"missing\", \"result\": \"held back\", ");
     assert_has(
         &err,
         &format!(

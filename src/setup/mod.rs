@@ -191,6 +191,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         &planned,
         &records,
         missing,
+        &held_ips,
         formed.as_ref().map(|f| &f.0),
         opts.json,
     ))?;
