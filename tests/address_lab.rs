@@ -1298,13 +1298,19 @@ fn a_node_setup_cannot_tell_from_a_copy_is_in_no_group_of_the_ansible_inventory(
 /// VERBOSE): a test that takes a difference shows that rccr did not
 /// connect to either.
 fn connections_to_node_and_copy(lab: &Lab) -> usize {
+    sshd_log_lines(lab, "Connection from ")
+}
+
+/// The lines of the sshd logs of the node of [`a_node_held_back`] and
+/// its copy that hold `what`, so far.
+fn sshd_log_lines(lab: &Lab, what: &str) -> usize {
     ["target-1", "target-2"]
         .iter()
         .map(|host| {
             let log = lab.dir().join("hosts").join(host).join("sshd.log");
             std::fs::read_to_string(&log)
                 .unwrap_or_else(|e| panic!("{}: {e}", log.display()))
-                .matches("Connection from ")
+                .matches(what)
                 .count()
         })
         .sum()
@@ -1406,6 +1412,81 @@ fn keyrotate_skips_a_node_setup_held_back_and_says_so() {
     assert_has(&err, "rccr keyrotate: 1 of 1 nodes not rotated");
     let journal = cat(&lab, "control", "/root/.rccr/rotation.journal");
     assert_has(&journal, &format!("\nnode {}:22 pending\n", node.ip));
+}
+
+/// The rotation `rccr keyrotate --rekey` left unfinished for a node the
+/// last setup held back (it stays `pending`) is not finished by the next
+/// `rccr setup` while the copy still runs: both machines refuse the new
+/// cluster key, so discovery cannot log in to tell them apart (no
+/// boot_id), and its pinned host key answers at two addresses. Setup
+/// keeps the node held back (inventory.ini, its report, exit 1), its
+/// rotation logs in at neither machine, the node stays `pending` and the
+/// old key stays for it. Before, setup found no duplicate (both only
+/// `refused`), listed the node again and rotated it at its recorded
+/// address: the new cluster key went to whoever answered there. Once
+/// the copy is off, setup finishes the rotation: no lockout.
+#[test]
+fn setup_does_not_rotate_a_node_held_back_while_a_copy_refuses_the_new_key() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (node, _, _, _) = held_back_then(&lab, &["rccr", "keyrotate", "--yes", "--rekey"]);
+    let pending = format!("\nnode {}:22 pending\n", node.ip);
+    let keys = |host: &str| cat(&lab, host, "/root/.ssh/authorized_keys");
+    let before = (keys("target-1"), keys("target-2"));
+    let logins = sshd_log_lines(&lab, "Accepted publickey for ");
+
+    let out = setup(&lab);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        sshd_log_lines(&lab, "Accepted publickey for "),
+        logins,
+        "{err}"
+    );
+    assert_eq!((keys("target-1"), keys("target-2")), before, "{err}");
+    assert_has(
+        &cat(&lab, "control", "/root/.rccr/rotation.journal"),
+        &pending,
+    );
+    assert_has(
+        &err,
+        &format!(
+            "rccr setup: {}: held back: the last rccr setup held it back, and this run cannot \
+             tell it from a copy (its pinned host key answers at {}, {}, on hosts it could not \
+             log in to, to tell the machines apart); not logged in there\n",
+            node.ip,
+            node.ip,
+            lab.ip("target-2")
+        ),
+    );
+    assert_has(&err, &format!("rccr setup: {}: held-back\n", node.ip));
+    let json = stdout(&out);
+    let row = json
+        .lines()
+        .find(|l| l.contains("\"found\": \"missing\""))
+        .unwrap_or_else(|| panic!("no missing node in\n{json}"));
+    assert_has(row, &format!("{{\"ip\": \"{}\", ", node.ip));
+    assert_has(row, "\"found\": \"missing\", \"result\": \"held back\", ");
+    assert_has(
+        &err,
+        &format!(
+            "which leaves out {} ({}): held back\n",
+            node.hostname, node.ip
+        ),
+    );
+    assert_has(
+        &cat(&lab, "control", "/root/.rccr/inventory.ini"),
+        &format!(
+            "\n# {} ansible_host={}: held back, in no group: ",
+            node.hostname, node.ip
+        ),
+    );
+
+    sh_ok(&lab, "target-2", "ip link set eth0 down");
+    let out = setup(&lab);
+    ok("rccr setup, the copy off", &out);
+    let journal = lab.exec("control", &["test", "-e", "/root/.rccr/rotation.journal"]);
+    assert!(!journal.status.success(), "{}", stderr(&out));
+    assert_ne!(keys("target-1"), before.0, "{}", stderr(&out));
 }
 
 /// `rccr remove` of a node the last setup held back refuses, in one line

@@ -677,7 +677,7 @@ fn relay_note(c: &Candidate, candidates: &[Candidate]) -> String {
 }
 
 /// `a, b, c and N more`: at most [`ADDRESSES_NAMED`] addresses.
-fn named(ips: &[Ipv4Addr]) -> String {
+pub fn named(ips: &[Ipv4Addr]) -> String {
     let shown: Vec<String> = ips
         .iter()
         .take(ADDRESSES_NAMED)

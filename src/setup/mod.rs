@@ -83,6 +83,9 @@ pub fn run(opts: Options) -> Result<(), Error> {
         Some(crate::state::Lock::acquire(paths, opts.wait)?)
     };
     let known = inventory::load(&paths.nodes())?;
+    // The nodes the last run held back: held back again unless this run
+    // can tell each from a copy ([`record::held`]).
+    let held_before = inventory::held_back(paths, &known)?;
     let keys = login_keys(&opts, &config)?;
     let unsettled = journal::load(&paths.journal())?
         .map(|r| r.unsettled())
@@ -142,17 +145,20 @@ pub fn run(opts: Options) -> Result<(), Error> {
     adopt::rename_all(&mut planned, &keys);
     clock.lap("adopt");
     let last_before = record::last_rotation(paths);
-    let rotated = rotate(&opts, &config, &keys, &unsettled, &mut planned)?;
+    // Whoever answers at a held-back node's address may be a copy of it,
+    // for the rotation, the engine, the playbooks and `ansible all` alike.
+    let held = record::held(&planned, &known, &held_before);
+    let held_ips: Vec<IpAddr> = held.iter().map(|(ip, _)| *ip).collect();
+    for (ip, why) in &held {
+        eprintln!("rccr setup: {ip}: {why}");
+    }
+    let rotated = rotate(&opts, &config, &keys, &unsettled, &held_ips, &mut planned)?;
     let cluster_key = rotated
         .cluster_key
         .clone()
         .unwrap_or_else(|| paths.ssh_identity(config.ssh.key_type));
     clock.lap("rotate");
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
-    // Forming or not: whoever answers at a held-back node's address may be
-    // a copy of it, for the engine, the playbooks and `ansible all` alike.
-    let held = record::held(&planned, &records);
-    let held_ips: Vec<IpAddr> = held.iter().map(|(ip, _)| *ip).collect();
     inventory::save_holding(paths, &records, &held_ips, &config.ssh.user, &cluster_key)?;
     // The pins, then the last rotation's word on a node that moved this
     // run, follow it; in a last rotation this run retired, the lines of
@@ -185,6 +191,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         &planned,
         &records,
         missing,
+        &held_ips,
         formed.as_ref().map(|f| &f.0),
         opts.json,
     ))?;
@@ -298,6 +305,9 @@ struct Rotated {
     /// Adopted nodes that took the temporary key, and still may: their
     /// rotation did not finish.
     lingering: Vec<String>,
+    /// Nodes the journal lists that this run holds back: not rotated,
+    /// the old key stays for them.
+    held: Vec<String>,
 }
 
 fn rotate(
@@ -305,6 +315,7 @@ fn rotate(
     config: &Config,
     keys: &LoginKeys,
     unsettled: &[NodeAddr],
+    held: &[IpAddr],
     planned: &mut [Planned],
 ) -> Result<Rotated, Error> {
     // New nodes, and those an interrupted rotation left on a new lease:
@@ -349,10 +360,12 @@ fn rotate(
             unsettled: Vec::new(),
             rotated_at: Vec::new(),
             lingering: Vec::new(),
+            held: Vec::new(),
         });
     }
     // The rest of the reports are of addresses only the journal lists:
-    // another host found at one of them this run is not that node.
+    // another host found at one of them this run is not that node. Those
+    // held back this run are not logged in to (none of ours is one).
     let ours = nodes.clone();
     let summary = command::run(
         &command::Options {
@@ -370,6 +383,7 @@ fn rotate(
             forget_temp_key: false,
             classified,
         },
+        held,
         &|node, phase| print::progress(PROGRAM, &format!("{node}: {phase}")),
     )?;
     let (mine, journal_only): (Vec<_>, Vec<_>) =
@@ -393,18 +407,20 @@ fn rotate(
         .filter(|r| r.outcome == Outcome::RotatedVolatile)
         .map(|r| r.node.to_string())
         .collect();
-    let unsettled = journal_only
+    let (held, unsettled): (Vec<_>, Vec<_>) = journal_only
         .iter()
         .filter(|r| lingering::may_take_temporary_key(r.outcome))
-        .map(|r| r.node.to_string())
-        .collect();
+        .map(|r| (r.outcome, r.node.to_string()))
+        .partition(|(outcome, _)| *outcome == Outcome::HeldBack);
+    let names = |list: Vec<(Outcome, String)>| list.into_iter().map(|(_, n)| n).collect();
     let lingering = lingering::still_take(&summary.reports, &lingering);
     Ok(Rotated {
         cluster_key: Some(summary.new_key),
         volatile,
-        unsettled,
+        unsettled: names(unsettled),
         rotated_at: ours,
         lingering,
+        held: names(held),
     })
 }
 
@@ -439,6 +455,9 @@ fn failure(
     })?;
     fail_if_any(&rotated.lingering, |n, list| {
         format!("{n} adopted node(s) still take the temporary key and could not be rotated ({list}): it is kept; run rccr setup again once they are reachable")
+    })?;
+    fail_if_any(&rotated.held, |n, list| {
+        format!("{n} node(s) held back, their rotation not finished ({list}): a copy may answer at their address; the old key is kept for them; give the machine that is not the node its own host keys, then run rccr setup again")
     })?;
     fail_if_any(&rotated.unsettled, |n, list| {
         format!("the temporary key is kept: an earlier rotation has not settled {n} node(s) ({list}); run rccr setup again once they are reachable, or rccr remove those that are gone")

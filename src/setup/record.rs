@@ -41,31 +41,101 @@ pub fn moves(planned: &[Planned]) -> Vec<(IpAddr, IpAddr)> {
         .collect()
 }
 
-/// The nodes held back this run, and why: the cluster engine does not log
-/// in at them, and the Ansible inventory lists them in no group. A
-/// node not found, whose recorded address a duplicate holds (two running
-/// machines show its host key and setup cannot tell which is the node, or
-/// a relay forwards there). What answers there may not be the node, and
-/// the engine would prepare it and join it to the swarm as the node (and
-/// Ansible log in there as the node).
-pub fn held(planned: &[Planned], records: &[NodeRecord]) -> Vec<(IpAddr, String)> {
-    records
+/// The nodes held back this run, and why: the rotation, the cluster
+/// engine and the Ansible inventory leave them alone (no login there, in
+/// no group). A node not found this run (as a node, adopted or new) is
+/// held back when whoever answers at its recorded address may not be it,
+/// and would be rotated, prepared and joined to the swarm as the node
+/// (and reached by Ansible as it):
+/// - a duplicate holds that address (two running machines show its host
+///   key and setup cannot tell which is the node, or a relay forwards
+///   there);
+/// - the last run held it back (`held_before`, from inventory.ini) and
+///   this run cannot tell it from a copy: its pinned host key does not
+///   answer at that address, or answers elsewhere too, on hosts setup
+///   could not log in to (a rotation's new key they refuse) to tell the
+///   machines apart. Its pinned host key there alone is the node, as
+///   one machine showing it is everywhere in setup (no lockout: its
+///   rotation is finished); another node found there is not it.
+///
+/// Run before the rotation, which turns new nodes into adopted ones (so
+/// new nodes count as found).
+pub fn held(
+    planned: &[Planned],
+    known: &[NodeRecord],
+    held_before: &[IpAddr],
+) -> Vec<(IpAddr, String)> {
+    let hosts: Vec<&Candidate> = planned.iter().map(|p| &p.candidate).collect();
+    let found: Vec<NodeRecord> = hosts
         .iter()
-        .filter(|r| r.role != Role::Control)
-        .filter(|r| {
-            planned.iter().any(|p| {
-                p.candidate.class == Class::Duplicate && IpAddr::V4(p.candidate.ip) == r.ip
-            })
-        })
-        .map(|r| {
+        .filter(|c| c.class.is_node())
+        .map(|c| record_of(c, known))
+        .collect();
+    known
+        .iter()
+        .filter(|k| k.role != Role::Control && !found.iter().any(|r| r.same_node(k)))
+        .filter_map(|k| {
+            // What answers at its recorded address this run.
+            let home = hosts
+                .iter()
+                .find(|c| IpAddr::V4(c.ip) == k.ip)
+                .map(|c| c.class);
+            if home == Some(Class::Duplicate) {
+                let why = format!(
+                    "held back: a duplicate answers at {} this run (setup's note for it says \
+                     why); not logged in there",
+                    k.ip
+                );
+                return Some((k.ip, why));
+            }
+            if !held_before.contains(&k.ip) || home.is_some_and(Class::is_node) {
+                return None;
+            }
+            let mut shown: Vec<Ipv4Addr> = hosts
+                .iter()
+                .filter(|c| k.host_key.is_some() && c.host_key == k.host_key)
+                .map(|c| c.ip)
+                .collect();
+            shown.sort_unstable();
+            if shown.iter().map(|ip| IpAddr::V4(*ip)).eq([k.ip]) {
+                return None;
+            }
+            let detail = match &shown[..] {
+                [] => "its pinned host key answers nowhere".to_string(),
+                ips => format!(
+                    "its pinned host key answers at {}, on hosts it could not log in to, \
+                     to tell the machines apart",
+                    super::discover::named(ips)
+                ),
+            };
             let why = format!(
-                "held back: a duplicate answers at {} this run (setup's note for it says why); \
-                 not logged in there",
-                r.ip
+                "held back: the last rccr setup held it back, and this run cannot tell it from \
+                 a copy ({detail}); not logged in there"
             );
-            (r.ip, why)
+            Some((k.ip, why))
         })
         .collect()
+}
+
+/// The record of `c`, a node found this run. A MAC not trusted this run
+/// (discover's `mac_note`) is unknown: the node keeps the one it was
+/// recorded with.
+fn record_of(c: &Candidate, known: &[NodeRecord]) -> NodeRecord {
+    let recorded = || {
+        let node = known
+            .iter()
+            .find(|k| k.host_key.is_some() && k.host_key == c.host_key);
+        node.and_then(|k| k.mac)
+    };
+    NodeRecord {
+        ip: IpAddr::V4(c.ip),
+        mac: c.mac.or_else(recorded),
+        hostname: c.hostname.clone().unwrap_or_else(|| address_name(c.ip)),
+        role: c.role,
+        arch: c.arch,
+        host_key: c.host_key.clone(),
+        moved_from: c.moved_from,
+    }
 }
 
 /// [`records`] with the control's record given. A missing node keeps
@@ -78,23 +148,7 @@ fn cluster(
 ) -> (Vec<NodeRecord>, usize) {
     let mut records = vec![control];
     for c in found(planned) {
-        // A MAC not trusted this run (discover's `mac_note`) is unknown:
-        // the node keeps the one it was recorded with.
-        let recorded = || {
-            let node = known
-                .iter()
-                .find(|k| k.host_key.is_some() && k.host_key == c.host_key);
-            node.and_then(|k| k.mac)
-        };
-        records.push(NodeRecord {
-            ip: IpAddr::V4(c.ip),
-            mac: c.mac.or_else(recorded),
-            hostname: c.hostname.clone().unwrap_or_else(|| address_name(c.ip)),
-            role: c.role,
-            arch: c.arch,
-            host_key: c.host_key.clone(),
-            moved_from: c.moved_from,
-        });
+        records.push(record_of(c, &known));
     }
     let missing: Vec<NodeRecord> = known
         .into_iter()
@@ -283,6 +337,51 @@ mod tests {
         found.candidate.mac = None;
         let (records, missing) = cluster(control.clone(), &[found], vec![a.clone()]);
         assert_eq!((records, missing), (vec![control, a], 0));
+    }
+
+    /// A node the last run held back stays held back while this run
+    /// cannot tell it from a copy (its pinned host key answers at its
+    /// address and elsewhere, nowhere, or elsewhere only), and only then:
+    /// its host key at its address alone is the node (no lockout), as is
+    /// a node found as one; another node found at its address is not it.
+    #[test]
+    fn a_node_held_back_stays_so_until_its_host_key_answers_at_its_address_alone() {
+        let k = node("10.0.0.3", "02:00:00:00:00:0a", "SHA256:a", Role::Target);
+        let refused = |ip: &str, key: &str| {
+            let mut p = adopted(&node(ip, "02:00:00:00:00:0b", key, Role::Target));
+            p.candidate.class = Class::Refused;
+            p
+        };
+        let held_at = |planned: &[Planned], before: &[IpAddr]| -> Vec<IpAddr> {
+            let known = [k.clone()];
+            held(planned, &known, before)
+                .into_iter()
+                .map(|(ip, _)| ip)
+                .collect()
+        };
+        let (home, copy) = (
+            refused("10.0.0.3", "SHA256:a"),
+            refused("10.0.0.9", "SHA256:a"),
+        );
+        // Not held back by the last run: only a duplicate holds it back.
+        assert!(held_at(&[home.clone(), copy.clone()], &[]).is_empty());
+        let before = [k.ip];
+        for planned in [
+            vec![home.clone(), copy.clone()],
+            vec![],
+            vec![copy.clone()],
+            vec![refused("10.0.0.3", "SHA256:b")],
+        ] {
+            assert_eq!(held_at(&planned, &before), before, "{planned:?}");
+        }
+        let other = node("10.0.0.3", "02:00:00:00:00:0c", "SHA256:c", Role::Target);
+        for planned in [
+            vec![home.clone()],
+            vec![adopted(&k), copy.clone()],
+            vec![adopted(&other)],
+        ] {
+            assert!(held_at(&planned, &before).is_empty(), "{planned:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::plan::{Action, Planned};
 use crate::print::{self, Object, Table};
 use crate::state::inventory::NodeRecord;
 use crate::swarm::engine::{self, NodeReport};
+use std::net::IpAddr;
 
 /// The role column: only nodes of the cluster have one.
 fn shown_role(c: &Candidate) -> &'static str {
@@ -120,17 +121,23 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
 }
 
 /// What setup did: the control, every host found, and the known nodes
-/// that did not answer (`missing`, the last records); then, when the
-/// engine ran, what each of its layers did on each node, and the services.
+/// that did not answer (`missing`, the last records; `held back` those
+/// at `held`); then, when the engine ran, what each of its layers did on
+/// each node, and the services.
 pub fn outcome(
     planned: &[Planned],
     records: &[NodeRecord],
     missing: usize,
+    held: &[IpAddr],
     engine: Option<&engine::Report>,
     as_json: bool,
 ) -> String {
     let control = records.first();
     let missing = &records[records.len() - missing.min(records.len())..];
+    let missing_result = |r: &NodeRecord| match held.contains(&r.ip) {
+        true => "held back",
+        false => "not found this time",
+    };
     let layers = |hostname: Option<&str>| {
         engine.and_then(|e| {
             e.nodes
@@ -156,7 +163,7 @@ pub fn outcome(
         }
         for r in missing {
             objects.push(with_layers(
-                record_object(r, "missing", "not found this time", "cluster"),
+                record_object(r, "missing", missing_result(r), "cluster"),
                 Some(&r.hostname),
             ));
         }
@@ -196,7 +203,7 @@ pub fn outcome(
             &mut table,
             r,
             "cluster",
-            "not found this time (kept in the inventory)",
+            &format!("{} (kept in the inventory)", missing_result(r)),
         );
     }
     let mut out = format!("\n{}", table.render());
@@ -292,13 +299,13 @@ mod tests {
             "{table}"
         );
         assert!(plan(&planned, true).contains("\"moved_from\": \"10.0.5.6\""));
-        let report = outcome(&planned, &[], 0, None, false);
+        let report = outcome(&planned, &[], 0, &[], None, false);
         assert!(
             report.contains("already adopted, moved from 10.0.5.6"),
             "{report}"
         );
         // The result stays the word programs match; the move is a field.
-        let json = outcome(&planned, &[], 0, None, true);
+        let json = outcome(&planned, &[], 0, &[], None, true);
         assert!(json.contains("\"result\": \"already adopted\""), "{json}");
     }
 

@@ -166,7 +166,7 @@ pub fn held_back(paths: &super::StatePaths, nodes: &[NodeRecord]) -> Result<Vec<
         .ok_or_else(|| {
             Error::bad_input(
                 path.display().to_string(),
-                format!("larger than rccr writes it ({MAX_INI} bytes): run rccr setup to write it again"),
+                format!("larger than rccr writes it ({MAX_INI} bytes): move it away, then run rccr setup to write it again"),
             )
         })?;
     let held: Vec<IpAddr> = String::from_utf8_lossy(&ini)
@@ -541,7 +541,7 @@ mod tests {
         std::fs::write(paths.inventory_ini(), vec![b'#'; MAX_INI + 1]).unwrap();
         let err = held_back(paths, &nodes).unwrap_err();
         let said = format!(
-            "{}: larger than rccr writes it",
+            "{}: larger than rccr writes it ({MAX_INI} bytes): move it away, then run rccr setup",
             paths.inventory_ini().display()
         );
         crate::error::assert_says(&err, &said);

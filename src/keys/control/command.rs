@@ -215,14 +215,20 @@ fn retiring_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Erro
 }
 
 /// Rotates `opts.nodes` plus the nodes an interrupted run left, and cleans
-/// up when no node needs the old key any more.
-pub fn run(opts: &Options, progress: &(dyn Fn(&NodeAddr, &str) + Sync)) -> Result<Summary, Error> {
-    run_mode(opts, Mode::Rotate, &[], progress)
+/// up when no node needs the old key any more; a node at one of `held`
+/// (setup holds it back this run) is not logged in to ([`run_mode`]).
+pub fn run(
+    opts: &Options,
+    held: &[IpAddr],
+    progress: &(dyn Fn(&NodeAddr, &str) + Sync),
+) -> Result<Summary, Error> {
+    run_mode(opts, Mode::Rotate, held, progress)
 }
 
 /// [`run`] in `mode`; a node at one of `held` (held back by the last
-/// setup) stays in the journal as it was and is not logged in to: its
-/// report is [`Outcome::HeldBack`], and the old key stays for it.
+/// setup, or by this one) stays in the journal as it was and is not
+/// logged in to: its report is [`Outcome::HeldBack`], and the old key
+/// stays for it.
 fn run_mode(
     opts: &Options,
     mode: Mode,
