@@ -87,7 +87,12 @@ readonly OPENSSL_NO_MISC="err,filenames,autoload-config,multiblock,quic,dtls,psk
 #   nistz256  the P-256 assembly with its 150 KB precomputed table: P-256
 #             (ECDH and ECDSA) then runs on OpenSSL's generic code, slower
 #             but still milliseconds; SSH prefers X25519/Ed25519 anyway
-readonly OPENSSL_SLIM="avx512,nistz256"
+#   stitched  x86_64's AES-CBC-HMAC-SHA1/SHA256 "stitched" TLS ciphers
+#             (~40 KB of assembly and glue, in libcrypto's legacy table
+#             and the default provider's): libssh2 asks only for plain
+#             AES-CBC/CTR/GCM (EVP_aes_*_cbc/ctr/gcm) and does its MACs
+#             apart, so it never fetches AES-128-CBC-HMAC-SHA1
+readonly OPENSSL_SLIM="avx512,nistz256,stitched"
 
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -188,6 +193,16 @@ openssl_configure() {
 				# the linker drops the assembly and its 150 KB table.
 				_sed='s# -DECP_NISTZ256_ASM # #g'
 				_sed2='s# -DECP_NISTZ256_ASM$##'
+				;;
+			stitched)
+				# Without AES_ASM in their own five files the stitched
+				# ciphers compile to OpenSSL's build without AES assembly
+				# (EVP_aes_*_cbc_hmac_sha*() return NULL, as on a CPU
+				# without AES-NI, and the provider's capable checks say
+				# 0), and the linker drops the aesni-sha1/aesni-sha256
+				# assembly; AES itself keeps its assembly.
+				_sed='/_aes_cbc_hmac_sha[0-9]*\.c$/s# -DAES_ASM # #'
+				_sed2='/_aes_cbc_hmac_sha[0-9]*_hw\.c$/s# -DAES_ASM # #'
 				;;
 			*) die "unknown OpenSSL slimming item: $_item" ;;
 		esac

@@ -319,9 +319,9 @@ impl Clock {
         let total: Duration = laps.iter().map(|(_, d)| *d).sum();
         let parts: Vec<String> = laps
             .iter()
-            .map(|(name, d)| format!("{name} {:.2} s", d.as_secs_f64()))
+            .map(|(name, d)| format!("{name} {} s", print::Centi::secs(*d)))
             .collect();
-        format!("{:.2} s ({})", total.as_secs_f64(), parts.join(", "))
+        format!("{} s ({})", print::Centi::secs(total), parts.join(", "))
     }
 }
 

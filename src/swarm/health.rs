@@ -25,7 +25,8 @@ pub const HOT_CELSIUS: u32 = 80;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Health {
     pub uptime_s: Option<u64>,
-    pub load1: Option<f64>,
+    /// The 1-minute load average, in hundredths.
+    pub load1: Option<print::Centi>,
     pub mem_total_kib: Option<u64>,
     pub mem_available_kib: Option<u64>,
     pub temp_millic: Option<u32>,
@@ -53,10 +54,7 @@ impl Health {
         let percent = |s: &str| s.strip_suffix('%')?.parse().ok().filter(|p| *p <= 100);
         Some(Health {
             uptime_s: field(0).split('.').next().and_then(|s| s.parse().ok()),
-            load1: field(1)
-                .parse()
-                .ok()
-                .filter(|l: &f64| l.is_finite() && *l >= 0.0),
+            load1: print::Centi::parse(field(1)),
             mem_total_kib: field(2).parse().ok(),
             mem_available_kib: field(3).parse().ok(),
             temp_millic: field(4).parse().ok().filter(|t| *t < 200_000),
@@ -122,7 +120,7 @@ impl Health {
         let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         [
             or_dash(self.uptime_s.map(uptime)),
-            or_dash(self.load1.map(|l| format!("{l:.2}"))),
+            or_dash(self.load1.map(|l| l.to_string())),
             or_dash(
                 self.mem_used_pct()
                     .map(|p| format!("{p}% of {} MiB", self.mem_total_kib.unwrap_or(0) / 1024)),
@@ -141,7 +139,7 @@ impl Health {
         };
         let o = num(o, "uptime_s", self.uptime_s);
         let o = match self.load1 {
-            Some(l) => o.raw("load1", &format!("{l:.2}")),
+            Some(l) => o.raw("load1", &l.to_string()),
             None => o.raw("load1", "null"),
         };
         let o = num(o, "mem_total_kib", self.mem_total_kib);
@@ -177,10 +175,12 @@ mod tests {
         assert_eq!(h.uptime_s, Some(93784));
         assert_eq!(h.mem_used_pct(), Some(40));
         assert_eq!(h.cells()[0], "1d 2h");
+        assert_eq!(h.cells()[1], "0.42");
         assert_eq!(h.cells()[2], "40% of 976 MiB");
         assert!(h.warnings().is_empty(), "{:?}", h.warnings());
         let sick =
             Health::parse("rccr-health 60|3.1|1000000|50000|81234|0x50005|95%|97%\n").unwrap();
+        assert_eq!(sick.cells()[1], "3.10");
         assert_eq!(
             sick.warnings(),
             [
