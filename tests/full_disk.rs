@@ -1,16 +1,17 @@
 //! Full disks: the directory rccr writes in is a small tmpfs, filled up,
 //! mounted in a mount namespace of the test's own (nothing reaches the
-//! host's mounts), and the real binary runs there. What every write that
+//! host's mounts, nor the lab control's), and the real binary runs there. What every write that
 //! fails must leave (ARCHITECTURE.md, "Every file rccr changes is replaced
 //! atomically"; docs/engine.md on a restore stopped by a full disk): one
 //! line naming the file, exit 1, the old file byte for byte, and no
 //! temporary file behind.
 mod common;
 
-use common::lab::require_root;
+use common::lab::{require_root, Lab};
+use common::or_skip;
 use common::scratch::Scratch;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
 
@@ -23,7 +24,6 @@ const RCCR: &str = env!("CARGO_BIN_EXE_rccr");
 const AROUND: &str = r#"set -eu
 dir=$1 out=$2 free=$3 rccr=$4 steps=$5
 page=$(getconf PAGESIZE)
-ip link set lo up
 mkdir "$out/before"
 cp -a "$dir/." "$out/before/"
 mount -t tmpfs -o "size=$((16 * page)),mode=$(stat -c %a "$dir")" rccr-full "$dir"
@@ -107,17 +107,35 @@ impl Home {
     fn on_full_disk(&self, dir: &str, free: u32, steps: &str) -> FullDisk {
         let dir = self.path(dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let out = Scratch::new("full-out");
-        let status = self
-            .command("unshare")
-            .args(["--mount", "--net", "sh", "-c", AROUND, "sh"])
-            .args([dir.as_os_str(), out.0.as_os_str()])
-            .args([&free.to_string(), RCCR, steps])
-            .status()
-            .unwrap();
-        assert!(status.success(), "the full disk's shell: {status}");
-        FullDisk { out }
+        full_disk(&dir, free, RCCR, steps, |args| {
+            let net = ["--net"];
+            self.command("unshare")
+                .args(net)
+                .args(args)
+                .output()
+                .unwrap()
+        })
     }
+}
+
+/// Runs [`AROUND`] for `dir`, `free`, the rccr at `rccr` and `steps`:
+/// `unshare` runs, in its mount namespace, what `in_unshare` is given.
+fn full_disk(
+    dir: &Path,
+    free: u32,
+    rccr: &str,
+    steps: &str,
+    in_unshare: impl FnOnce(&[&str]) -> Output,
+) -> FullDisk {
+    let out = Scratch::new("full-out");
+    let (dir, kept) = (dir.to_str().unwrap(), out.0.to_str().unwrap());
+    let free = free.to_string();
+    let args = [
+        "--mount", "sh", "-c", AROUND, "sh", dir, kept, &free, rccr, steps,
+    ];
+    let ran = in_unshare(&args);
+    assert!(ran.status.success(), "the full disk's shell: {ran:?}");
+    FullDisk { out }
 }
 
 impl FullDisk {
@@ -206,7 +224,8 @@ fn a_scan_saved_onto_a_full_disk_prints_its_results_and_keeps_the_old_snapshot()
     let home = Home::new("scan");
     let snapshot = home.path("scans/snap");
     common::scratch::write(&snapshot, "# rccr scan snapshot 1\n");
-    let scan = r#"run scan scan --iface lo --subnet 127.0.0.0/30 --all --json --timeout-ms 200 --save "$dir/snap""#;
+    let scan = r#"ip link set lo up
+run scan scan --iface lo --subnet 127.0.0.0/30 --all --json --timeout-ms 200 --save "$dir/snap""#;
     let disk = home.on_full_disk("scans", 0, scan);
     let run = disk.run("scan");
     // The results, then the summary, then the error.
@@ -315,4 +334,52 @@ fn a_restore_stopped_by_a_full_disk_is_said_until_it_is_run_again() {
         disk.file("after", "id_ed25519.pub") == public,
         "another key"
     );
+}
+
+/// What lab host `name` holds in `~/.ssh`: the names, then authorized_keys.
+fn node_keys(lab: &Lab, name: &str) -> String {
+    let script = "ls -A /root/.ssh; cat /root/.ssh/authorized_keys";
+    common::ok("the node's keys", &lab.sh(name, script))
+}
+
+#[test]
+fn a_setup_on_a_full_disk_changes_no_node_and_the_next_one_adopts_it() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    common::ok(
+        "first setup",
+        &lab.exec("control", &["rccr", "setup", "--yes"]),
+    );
+    // What the full directory stops: the rotation's journal, in the state
+    // directory; pinning the new node's host key, in ~/.ssh.
+    for (dir, file) in [
+        ("/root/.rccr", "rotation.journal"),
+        ("/root/.ssh", "known_hosts"),
+    ] {
+        let new = lab.add_targets(1).remove(0);
+        let before = node_keys(&lab, &new.name);
+        let disk = full_disk(Path::new(dir), 0, "rccr", "run setup setup --yes", |args| {
+            lab.exec("control", &[&["unshare"], args].concat())
+        });
+        let run = disk.run("setup");
+        let cannot = format!("cannot write {dir}/{file}: No space left on device (os error 28)");
+        assert_eq!(run.code, 1, "{dir}: {}", run.stderr);
+        if file == "known_hosts" {
+            // The node's row of the table says why it was not adopted.
+            let mut rows = run.stdout.lines().filter(|l| l.contains(&new.ip));
+            let said = rows.any(|r| r.trim_end().ends_with(&cannot));
+            assert!(said, "{}", run.stdout);
+        } else {
+            assert_eq!(run.stderr, format!("rccr setup: {cannot}\n"));
+        }
+        // Every file as it was (the lock's pid aside), none left half-made.
+        assert_eq!(disk.names("after"), disk.names("before"), "{dir}");
+        for name in disk.names("before").iter().filter(|n| *n != "lock") {
+            disk.assert_kept("after", name);
+        }
+        assert_eq!(node_keys(&lab, &new.name), before, "{} changed", new.name);
+        // With room, the next setup adopts it.
+        let again = lab.exec("control", &["rccr", "setup", "--yes"]);
+        common::ok("the next setup", &again);
+        lab.assert_cluster_key_only(&new.name, &new.ip, 3);
+    }
 }
