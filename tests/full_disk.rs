@@ -69,6 +69,11 @@ impl Home {
         Home(Scratch::new(&format!("full-{tag}")))
     }
 
+    /// [`Home::new`] when root (mounts need it), else `None` (skipped).
+    fn as_root(tag: &str) -> Option<Home> {
+        require_root().then(|| Home::new(tag))
+    }
+
     fn path(&self, rel: &str) -> PathBuf {
         self.0.path(rel)
     }
@@ -175,6 +180,13 @@ impl FullDisk {
             "{name} changed"
         );
     }
+
+    /// After the steps, the directory holds `name` alone (no temporary
+    /// file left), byte for byte as before.
+    fn assert_alone_and_kept(&self, name: &str) {
+        assert_eq!(self.names("after"), [name], "a temporary file was left");
+        self.assert_kept("after", name);
+    }
 }
 
 impl Run {
@@ -194,10 +206,7 @@ impl Run {
 
 #[test]
 fn a_backup_onto_a_full_disk_keeps_the_old_archive_whole() {
-    if !require_root() {
-        return;
-    }
-    let home = Home::new("backup");
+    let home = or_skip!(Home::as_root("backup"));
     home.cluster_key("ed25519");
     let archive = home.path("backups/rccr.backup");
     std::fs::create_dir(home.path("backups")).unwrap();
@@ -208,20 +217,12 @@ fn a_backup_onto_a_full_disk_keeps_the_old_archive_whole() {
     let disk = home.on_full_disk("backups", 1, r#"run backup backup "$dir/rccr.backup""#);
     let run = disk.run("backup");
     run.assert_no_space(1, "rccr backup: cannot write", &archive);
-    assert_eq!(
-        disk.names("after"),
-        ["rccr.backup"],
-        "a temporary file was left"
-    );
-    disk.assert_kept("after", "rccr.backup");
+    disk.assert_alone_and_kept("rccr.backup");
 }
 
 #[test]
 fn a_scan_saved_onto_a_full_disk_prints_its_results_and_keeps_the_old_snapshot() {
-    if !require_root() {
-        return;
-    }
-    let home = Home::new("scan");
+    let home = or_skip!(Home::as_root("scan"));
     let snapshot = home.path("scans/snap");
     common::scratch::write(&snapshot, "# rccr scan snapshot 1\n");
     let scan = r#"ip link set lo up
@@ -231,17 +232,17 @@ run scan scan --iface lo --subnet 127.0.0.0/30 --all --json --timeout-ms 200 --s
     // The results, then the summary, then the error.
     common::assert_has(&run.stdout, "\"ip\": \"127.0.0.2\"");
     run.assert_no_space(2, "rccr scan: cannot write", &snapshot);
-    assert_eq!(disk.names("after"), ["snap"], "a temporary file was left");
-    disk.assert_kept("after", "snap");
+    disk.assert_alone_and_kept("snap");
 }
 
-/// The archive of a control whose cluster key (Ed25519) is all it has.
-fn archive_of_a_control() -> (Home, PathBuf) {
-    let old = Home::new("control");
+/// The archive of a control whose cluster key (Ed25519) is all it has,
+/// when root ([`Home::as_root`]).
+fn archive_of_a_control() -> Option<(Home, PathBuf)> {
+    let old = Home::as_root("control")?;
     old.cluster_key("ed25519");
     let archive = old.path("rccr.backup");
     old.rccr(&["backup", archive.to_str().unwrap()]);
-    (old, archive)
+    Some((old, archive))
 }
 
 /// Restore wrote no key: `~/.ssh` is missing, or (made before the first
@@ -255,10 +256,7 @@ fn assert_no_key(home: &Home) {
 
 #[test]
 fn a_restore_onto_a_full_state_directory_writes_nothing() {
-    if !require_root() {
-        return;
-    }
-    let (_old, archive) = archive_of_a_control();
+    let (_old, archive) = or_skip!(archive_of_a_control());
     let restore = format!("run restore restore '{}'", archive.display());
     // A fresh control: not even the lock's pid fits.
     let home = Home::new("restore-fresh");
@@ -280,10 +278,7 @@ fn a_restore_onto_a_full_state_directory_writes_nothing() {
 
 #[test]
 fn a_restore_stopped_by_a_full_disk_is_said_until_it_is_run_again() {
-    if !require_root() {
-        return;
-    }
-    let (old, archive) = archive_of_a_control();
+    let (old, archive) = or_skip!(archive_of_a_control());
     let home = Home::new("restore-partway");
     common::scratch::write(&home.path(".ssh/known_hosts"), "# this control's own\n");
     // Room for the private key, not for its public half.
