@@ -235,6 +235,42 @@ run scan scan --iface lo --subnet 127.0.0.0/30 --all --json --timeout-ms 200 --s
     disk.assert_alone_and_kept("snap");
 }
 
+#[test]
+fn a_key_pair_written_onto_a_full_disk_is_written_whole_or_not_at_all() {
+    let home = or_skip!(Home::as_root("keygen"));
+    std::fs::create_dir(home.path("keys")).unwrap();
+    let old = home.path("keys/old");
+    home.rccr(&["keygen", "--type", "ed25519", "-f", old.to_str().unwrap()]);
+    // One page free: room for a private key, not for its public half.
+    // (The old private key keeps its page through a second link: its
+    // replacement frees nothing.)
+    let steps = r#"ln "$dir/old" "$dir/old.link"
+run force keygen --type ed25519 --force -f "$dir/old"
+snapshot forced
+run new keygen --type ed25519 -f "$dir/new"
+snapshot stopped
+free_disk
+run again keygen --type ed25519 -f "$dir/new""#;
+    let disk = home.on_full_disk("keys", 1, steps);
+    // A pair replaced: the old one stays whole (an image build would
+    // otherwise bake in a public key whose private half is gone).
+    let public = home.path("keys/old.pub");
+    disk.run("force")
+        .assert_no_space(1, "rccr keygen: cannot write", &public);
+    assert_eq!(disk.names("forced"), ["old", "old.link", "old.pub"]);
+    disk.assert_kept("forced", "old");
+    disk.assert_kept("forced", "old.pub");
+    // A new pair: nothing, so the same keygen runs again.
+    let public = home.path("keys/new.pub");
+    disk.run("new")
+        .assert_no_space(1, "rccr keygen: cannot write", &public);
+    assert_eq!(disk.names("stopped"), ["old", "old.link", "old.pub"]);
+    let again = disk.run("again");
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let pairs = ["new", "new.pub", "old", "old.link", "old.pub"];
+    assert_eq!(disk.names("after"), pairs);
+}
+
 /// The archive of a control whose cluster key (Ed25519) is all it has,
 /// when root ([`Home::as_root`]).
 fn archive_of_a_control() -> Option<(Home, PathBuf)> {
