@@ -113,18 +113,15 @@ impl Home {
         let dir = self.path(dir);
         std::fs::create_dir_all(&dir).unwrap();
         full_disk(&dir, free, RCCR, steps, |args| {
-            let net = ["--net"];
-            self.command("unshare")
-                .args(net)
-                .args(args)
-                .output()
-                .unwrap()
+            let unshare = self.command("unshare").arg("--net").args(args).output();
+            unshare.unwrap()
         })
     }
 }
 
-/// Runs [`AROUND`] for `dir`, `free`, the rccr at `rccr` and `steps`:
-/// `unshare` runs, in its mount namespace, what `in_unshare` is given.
+/// Runs [`AROUND`] for `dir`, `free`, the rccr at `rccr` and `steps`, by
+/// `in_unshare`: it runs `unshare` with the arguments it is given (here,
+/// or on a lab host).
 fn full_disk(
     dir: &Path,
     free: u32,
