@@ -279,6 +279,56 @@ pub fn check_writable(path: &Path) -> Result<(), Error> {
     crate::sys::may_write_in(existing).map_err(refused)
 }
 
+/// Atomically replaces each of `files` (path, contents, mode), durably,
+/// all or none as far as space goes: every one is written to its
+/// temporary file and fsynced before the first takes its name, so a write
+/// that fails (a full disk) leaves every path as it was and no temporary
+/// file behind. The renames follow in the order given. For files that
+/// only make sense together: a key and its public half.
+pub fn write_atomic_all(files: &[(&Path, &[u8], u32)]) -> Result<(), Error> {
+    for (path, ..) in files {
+        check_replaceable(path)?;
+    }
+    let temps: Vec<PathBuf> = files.iter().map(|(path, ..)| temp_sibling(path)).collect();
+    let remove = |temps: &[PathBuf]| {
+        for tmp in temps {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    for ((path, contents, mode), tmp) in files.iter().zip(&temps) {
+        if let Err(e) = write_temp(tmp, contents, *mode, true) {
+            remove(&temps);
+            return Err(cannot_write(path, e));
+        }
+    }
+    for (i, ((path, ..), tmp)) in files.iter().zip(&temps).enumerate() {
+        if let Err(e) = fs::rename(tmp, path).and_then(|()| sync_parent(path)) {
+            remove(&temps[i..]);
+            return Err(cannot_write(path, e));
+        }
+    }
+    Ok(())
+}
+
+fn cannot_write(path: &Path, e: std::io::Error) -> Error {
+    Error::io(format!("cannot write {}", path.display()), e)
+}
+
+/// Creates `tmp` (a name no file has) with `mode` and writes `contents`
+/// to it, fsynced when `durable`.
+fn write_temp(tmp: &Path, contents: &[u8], mode: u32, durable: bool) -> std::io::Result<File> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)?;
+    file.write_all(contents)?;
+    if durable {
+        file.sync_all()?;
+    }
+    Ok(file)
+}
+
 fn replace(
     path: &Path,
     contents: &[u8],
@@ -289,15 +339,7 @@ fn replace(
     check_replaceable(path)?;
     let tmp = temp_sibling(path);
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        file.write_all(contents)?;
-        if durable {
-            file.sync_all()?;
-        }
+        let file = write_temp(&tmp, contents, mode, durable)?;
         before_rename(&file)?;
         fs::rename(&tmp, path)?;
         if durable {
@@ -307,7 +349,7 @@ fn replace(
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        Error::io(format!("cannot write {}", path.display()), e)
+        cannot_write(path, e)
     })
 }
 
@@ -1043,6 +1085,24 @@ mod tests {
     fn a_mount_field_s_octal_escapes_are_its_bytes() {
         assert_eq!(mount_field("a\\011b\\134c\\9x\\"), "a\tb\\c\\9x\\");
         assert_eq!(mount_field("\\012\\777"), "\n\\777");
+    }
+
+    #[test]
+    fn write_atomic_all_writes_every_file_or_none() {
+        let dir = scratch::Dir::new("fsutil-all");
+        let (a, b) = (dir.join("key"), dir.join("key.pub"));
+        fs::write(&a, b"old a").unwrap();
+        fs::write(&b, b"old b").unwrap();
+        write_atomic_all(&[(&a, b"new a", 0o600), (&b, b"new b", 0o644)]).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"new a");
+        assert_eq!(fs::read(&b).unwrap(), b"new b");
+        // The second cannot be written (its directory is missing): the
+        // first keeps its old bytes, and no temporary file is left.
+        let lost = dir.join("missing/key.pub");
+        let err = write_atomic_all(&[(&a, b"newer a", 0o600), (&lost, b"x", 0o644)]).unwrap_err();
+        assert!(err.to_string().contains("missing/key.pub"), "{err}");
+        assert_eq!(fs::read(&a).unwrap(), b"new a");
+        assert_eq!(fs::read_dir(&*dir).unwrap().count(), 2);
     }
 
     #[test]

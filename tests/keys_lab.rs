@@ -811,6 +811,59 @@ fn a_journal_moved_away_mid_rotation_never_costs_the_new_key() {
     assert_on_rsa_cluster_key(&lab, "started over");
 }
 
+/// [`rotate_cmd`] for the control as its storage (`Lab::storage`) left
+/// it: its fakebin (the lbu stand-in, and rccr seeing `/` in RAM) first on
+/// the PATH, as on the hosts' SSH sessions.
+fn diskless_control_rotate(lab: &Lab, extra: &[&str]) -> Vec<String> {
+    let fakebin = host_dir(lab, "control").join("fakebin");
+    let path = format!("PATH={}:$PATH exec \"$@\"", fakebin.display());
+    let mut cmd = vec!["sh".to_string(), "-c".into(), path, "sh".into()];
+    cmd.extend(rotate_cmd(lab, &PAIR, extra, NODE_SIDES[0]));
+    cmd
+}
+
+#[test]
+fn a_diskless_control_whose_lbu_commit_fails_changes_no_node() {
+    // docs/keys.md, step 1: on a diskless control the new key is saved
+    // with lbu before any node hears of it; when that fails, no node is
+    // changed (a reboot would lose the key the nodes took).
+    let lab = or_skip!(two_target_lab());
+    lab.storage("control", "none");
+    let before: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
+    let listings: Vec<String> = PAIR
+        .iter()
+        .map(|n| stdout(&lab.sh(n, "ls -A /root/.ssh")))
+        .collect();
+    let out = on_control(&lab, &diskless_control_rotate(&lab, &[]));
+    for (i, name) in PAIR.iter().enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(&authorized_keys(&lab, name)),
+            String::from_utf8_lossy(&before[i]),
+            "{name}: authorized_keys changed"
+        );
+        assert_eq!(
+            stdout(&lab.sh(name, "ls -A /root/.ssh")),
+            listings[i],
+            "{name}: a rotation marker or backup was left"
+        );
+        assert!(
+            lab.key_logs_in("/root/.ssh/id_rsa", name),
+            "{name} no longer takes the temporary key"
+        );
+    }
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("rccr keyrotate: lbu commit failed: ")
+            && err.trim_end().ends_with("; no node was changed"),
+        "{err}"
+    );
+    // With a control that saves, the same rotation goes through.
+    lab.storage("control", "disk");
+    assert_converges(&lab, &PAIR);
+}
+
 #[test]
 fn a_diskless_control_rebooted_mid_rotation_still_holds_the_key_its_nodes_took() {
     // On a diskless control (root in RAM, lbu saves /root/.ssh and
@@ -819,10 +872,7 @@ fn a_diskless_control_rebooted_mid_rotation_still_holds_the_key_its_nodes_took()
     // the control must come back holding the key that node now takes.
     let lab = or_skip!(two_target_lab());
     lab.storage("control", "lbu");
-    // The lbu stand-in, first on the PATH as on the hosts' SSH sessions.
-    let fakebin = host_dir(&lab, "control").join("fakebin");
-    let path = format!("PATH={}:$PATH exec \"$@\"", fakebin.display());
-    let lbu = fakebin.join("lbu");
+    let lbu = host_dir(&lab, "control").join("fakebin/lbu");
     let include = [
         lbu.to_str().unwrap(),
         "include",
@@ -831,8 +881,7 @@ fn a_diskless_control_rebooted_mid_rotation_still_holds_the_key_its_nodes_took()
     ];
     let out = lab.exec("control", &include);
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut cmd = vec!["sh".to_string(), "-c".into(), path, "sh".into()];
-    cmd.extend(rotate_cmd(&lab, &PAIR, &["--parallel", "1"], NODE_SIDES[0]));
+    let cmd = diskless_control_rotate(&lab, &["--parallel", "1"]);
     through_failpoint(&lab, "control-reboot", "after-commit", &cmd, |_, _| {
         lab.reboot(&["control"])
     });

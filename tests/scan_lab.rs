@@ -514,3 +514,61 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
     // A hang guard, not a performance figure: one login is bounded by 5 s.
     assert!(took < std::time::Duration::from_secs(60), "took {took:?}");
 }
+
+/// Drops the first `k` ARP replies host `name` sends the control, and
+/// none after: an nft quota rule on `name` (a reply is 42 bytes there,
+/// its Ethernet header included), made anew, so its count starts from zero.
+fn lose_arp_replies(lab: &Lab, name: &str, k: u32) {
+    let rules = format!(
+        "table arp rccr_lab_lost\ndelete table arp rccr_lab_lost\n\
+         table arp rccr_lab_lost {{\n chain out {{\n type filter hook output priority 0;\n \
+         arp operation reply arp daddr ip {} quota until {} bytes counter drop\n }}\n}}\n",
+        lab.ip("control"),
+        42 * k + 21
+    );
+    ok(
+        "nft",
+        &lab.exec_stdin(name, &["nft", "-f", "-"], rules.as_bytes()),
+    );
+}
+
+/// How many ARP replies [`lose_arp_replies`] dropped on `name`.
+fn lost_arp_replies(lab: &Lab, name: &str) -> u32 {
+    let table = ["nft", "list", "table", "arp", "rccr_lab_lost"];
+    let listed = ok("nft list", &lab.exec(name, &table));
+    let at = listed.find("counter packets ").expect("the rule's counter") + 16;
+    let count = listed[at..].split(' ').next().unwrap();
+    count.parse().unwrap_or_else(|_| panic!("{listed}"))
+}
+
+#[test]
+fn retries_find_a_host_whose_first_answers_are_lost() {
+    // docs/scan.md: a silent address is asked again --retries times, and
+    // a reply to any round counts. target-1's first two answers are lost.
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (t1, t2) = (lab.host("target-1"), lab.host("target-2"));
+    for (retries, found) in [("0", false), ("1", false), ("2", true)] {
+        lose_arp_replies(&lab, "target-1", 2);
+        let args = [
+            "--json",
+            "--all",
+            "--timeout-ms",
+            "600",
+            "--retries",
+            retries,
+        ];
+        let ips: Vec<String> = rows(&ok("scan", &scan(&lab, &args)))
+            .into_iter()
+            .map(|r| r.ip)
+            .collect();
+        // Each round asked once, and its answer lost until two were.
+        let asked = retries.parse::<u32>().unwrap() + 1;
+        assert_eq!(lost_arp_replies(&lab, "target-1"), asked.min(2));
+        assert!(ips.contains(&t2.ip), "--retries {retries}: {ips:?}");
+        assert_eq!(
+            ips.contains(&t1.ip),
+            found,
+            "--retries {retries}: target-1 found: {ips:?}"
+        );
+    }
+}

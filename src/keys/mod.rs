@@ -214,15 +214,18 @@ pub fn check_login_key(what: &str, path: &Path) -> Result<(), Error> {
 }
 
 /// Writes `key` to `private` (0600) and its public half to `private.pub`
-/// (0644). The private key is written first: a `.pub` never exists for a
-/// private key that was not stored.
+/// (0644), both or neither: a full disk leaves the old pair, or none,
+/// whole. The private key takes its name first: a `.pub` never exists for
+/// a private key that was not stored.
 pub fn write_pair(private: &Path, key: &PrivateKey) -> Result<(), Error> {
     let secret = key
         .to_openssh(LineEnding::LF)
         .map_err(|e| Error::Failed(format!("cannot encode private key: {e}")))?;
     let public = public_line(key)? + "\n";
-    fsutil::write_atomic(private, secret.as_bytes(), 0o600)?;
-    fsutil::write_atomic(&public_path(private), public.as_bytes(), 0o644)
+    fsutil::write_atomic_all(&[
+        (private, secret.as_bytes(), 0o600),
+        (&public_path(private), public.as_bytes(), 0o644),
+    ])
 }
 
 /// A fresh Ed25519 key that no one holds, as OpenSSH private key text,
