@@ -870,17 +870,29 @@ fn first_boot_mixed_arch_swarm_rotation_reboot_and_power_cut() {
             format!("{took:.1} s"),
         );
     }
+    // Whole on two readings in a row: while the emulated guests catch up,
+    // a swarm whole once can still move a task (a CI run under load saw
+    // "web 3/3", then "web 2/3" a moment later).
+    let mut whole_before = false;
     wait_until(
         "the swarm to come back whole after the power cut",
         Duration::from_secs(900),
         Duration::from_secs(10),
         || {
-            swarm_whole(&vms, "x86_64-2", &ips)?;
-            let ids = cluster_ids(&vms, &ips);
-            if ids != before {
-                return Err(format!("cluster IDs {ids:?}, before {before:?}"));
+            let now = swarm_whole(&vms, "x86_64-2", &ips).and_then(|()| {
+                let ids = cluster_ids(&vms, &ips);
+                match ids == before {
+                    true => Ok(()),
+                    false => Err(format!("cluster IDs {ids:?}, before {before:?}")),
+                }
+            });
+            let settled = whole_before && now.is_ok();
+            whole_before = now.is_ok();
+            match (settled, now) {
+                (true, _) => Ok(()),
+                (false, Ok(())) => Err("whole once; waiting for a second reading".into()),
+                (false, Err(e)) => Err(e),
             }
-            Ok(())
         },
     );
     figure(
