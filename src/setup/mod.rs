@@ -153,7 +153,14 @@ pub fn run(opts: Options) -> Result<(), Error> {
     // a copy of it, for the engine, the playbooks and `ansible all` alike.
     let held = record::held(&planned, &records);
     let held_ips: Vec<IpAddr> = held.iter().map(|(ip, _)| *ip).collect();
-    inventory::save_holding(paths, &records, &held_ips, &config.ssh.user, &cluster_key)?;
+    inventory::save_holding(
+        paths,
+        &records,
+        &held_ips,
+        &config.ssh.user,
+        config.ssh.port,
+        &cluster_key,
+    )?;
     // The pins, then the last rotation's word on a node that moved this
     // run, follow it; in a last rotation this run retired, the lines of
     // the nodes it rotated are where they are now already.
@@ -361,6 +368,8 @@ fn rotate(
             from_key: keys.temporary.clone(),
             key_type: config.ssh.key_type,
             user: config.ssh.user.clone(),
+            port: config.ssh.port,
+            temp_key: config.ssh.temp_key.clone(),
             revert_after: opts.revert_after,
             timeout: discover::SSH_TIMEOUT,
             parallel: 32,
