@@ -7,6 +7,9 @@ mod scratch;
 #[path = "common/skip.rs"]
 #[allow(unused_imports)] // or_skip
 mod skip;
+#[path = "common/sshd.rs"]
+#[allow(dead_code)] // login, ssh_keygen
+mod sshd;
 
 use scratch::Scratch;
 use std::fs::File;
@@ -423,6 +426,34 @@ fn keyrotate_and_keys_status_take_the_ssh_section_of_the_config() {
     tried(&home, &rotate, 1);
     assert!(home.0.path(".ssh/id_rsa").exists());
     assert!(!home.0.path(".ssh/id_ed25519").exists());
+}
+
+/// `keys status` logs in at the config's `ssh.port` with the config's
+/// `ssh.temp_key`: a real sshd on another port of 127.0.0.1, which takes
+/// that key alone, is reported taking it (before: asked at port 22, where
+/// nothing of ours answers, and no temporary key found). Nothing is written.
+#[test]
+fn keys_status_logs_in_at_the_configs_port_with_its_temporary_key() {
+    if unsafe { libc::geteuid() } != 0 {
+        skip::skip("an sshd of the test's own needs root");
+        return;
+    }
+    let home = Home::new("sshdport");
+    let temp = ed25519_key(&home, "my_temp_key", &[]);
+    let sshd = sshd::Sshd::start(&home.0, &home.0.path("my_temp_key.pub"));
+    let port = sshd.addr.port();
+    home.0.write(
+        "cluster_config.yml",
+        format!("ssh:\n  port: {port}\n  temp_key: {temp}\n"),
+    );
+    let out = home.run(&["keys", "status", "--json", "--host", "127.0.0.1"]);
+    let json = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        json.contains(&format!("\"node\": \"127.0.0.1\", \"port\": {port},")),
+        "{json}{err}"
+    );
+    assert!(json.contains("\"temporary\": \"yes\""), "{json}{err}");
 }
 
 /// A well-formed backup archive holding only a cluster key, made as
