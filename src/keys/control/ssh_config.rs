@@ -71,7 +71,7 @@ fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<NodeAddr>), BadBlock> {
                 .position(|l| is(l, BEGIN) || is(l, END))
                 .filter(|&e| is(body[e], END));
             if let Some(end) = end {
-                let mut entry = 0;
+                let mut entry = hosts.len();
                 for (n, line) in body[..end].iter().enumerate() {
                     if let Some(port) = line.trim_ascii().strip_prefix(b"Port ") {
                         let port = std::str::from_utf8(port).ok().and_then(|p| p.parse().ok());
@@ -377,6 +377,13 @@ mod tests {
         );
         let once = render_text(&twice, key, &[at("10.0.0.5", 7)]);
         assert_eq!(render_text(&once, key, &[at("10.0.0.5", 7)]), once);
+        // A Port line before any Host of a block is no other block's.
+        let two =
+            format!("{BEGIN}\nHost 10.0.0.1\n{END}\n{BEGIN}\n  Port 5\nHost 10.0.0.2\n{END}\n");
+        assert_eq!(
+            split(two.as_bytes()).unwrap().1,
+            [ip("10.0.0.1"), ip("10.0.0.2")]
+        );
     }
 
     #[test]
