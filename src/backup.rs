@@ -686,11 +686,11 @@ pub fn restore(
     for file in key_files.chain(files.into_iter().flatten()) {
         fsutil::check_writable(&file)?;
     }
-    // Plain `ssh root@NODE` offers only the default identities: a cluster
-    // key elsewhere is named for the nodes in rccr's block of
-    // ~/.ssh/config, as keyrotate names it (a file it would refuse to
+    // Plain `ssh root@NODE` offers only the default identities, at port
+    // 22: a cluster key elsewhere, or another port, is named for the nodes
+    // in rccr's block of ~/.ssh/config, as keyrotate names it (a file it would refuse to
     // rewrite stops the restore here).
-    let named = !default_identities(paths).contains(&key);
+    let named = !default_identities(paths).contains(&key) || config.ssh.port != 22;
     if named {
         ssh_config::check(&paths.ssh_config())?;
     }
@@ -746,14 +746,17 @@ pub fn restore(
         fsutil::write_atomic(&path, &e.bytes, 0o644)?;
         done(format!("config: {}", path.display()));
     }
-    inventory::save(paths, &nodes, &config.ssh.user, &key)?;
+    inventory::save(paths, &nodes, &config.ssh.user, config.ssh.port, &key)?;
     if named {
-        let ips: Vec<std::net::IpAddr> = nodes
+        let targets: Vec<crate::keys::addr::NodeAddr> = nodes
             .iter()
             .filter(|n| n.role != crate::identity::Role::Control)
-            .map(|n| n.ip)
+            .map(|n| crate::keys::addr::NodeAddr {
+                ip: n.ip,
+                port: config.ssh.port,
+            })
             .collect();
-        ssh_config::name_key_for(&paths.ssh_config(), &key, &ips)?;
+        ssh_config::name_key_for(&paths.ssh_config(), &key, &targets)?;
         done(format!(
             "the cluster key named for the nodes in {}",
             paths.ssh_config().display()

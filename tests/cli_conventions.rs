@@ -7,6 +7,9 @@ mod scratch;
 #[path = "common/skip.rs"]
 #[allow(unused_imports)] // or_skip
 mod skip;
+#[path = "common/sshd.rs"]
+#[allow(dead_code)] // login, ssh_keygen
+mod sshd;
 
 use scratch::Scratch;
 use std::fs::File;
@@ -356,6 +359,101 @@ fn a_rekey_moves_the_nodes_of_the_inventory_as_it_is_once_it_holds_the_lock() {
             "{ip} not rekeyed: {json}{err}"
         );
     }
+}
+
+/// The `ssh` section of cluster_config.yml was read by setup, status and
+/// remove only: `keyrotate` (`--rekey` too) and `keys status` went to port
+/// 22 as root with an Ed25519 key and never looked at `ssh.temp_key`, so
+/// with `ssh.port: 2222` the README's day-2 rekey went to the wrong port.
+/// They read the config as setup does now (`--config`, else
+/// ./cluster_config.yml), and an option given wins. Nothing listens on
+/// 127.0.0.2's low ports: the reports say which port each node was tried at.
+#[test]
+fn keyrotate_and_keys_status_take_the_ssh_section_of_the_config() {
+    let tried = |home: &Home, args: &[&str], port: u16| {
+        let out = home.run(args);
+        let json = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            json.contains(&format!("\"node\": \"127.0.0.2\", \"port\": {port},")),
+            "{args:?} did not try port {port}: {json}{err}"
+        );
+    };
+    // A rekey moves the inventory's nodes at the config's port.
+    let home = Home::new("sshrekey");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    home.0.write(
+        "state/nodes",
+        "127.0.0.2\t-\tReCyClusteR-Target-7f000002\ttarget\tx86_64\t-\t-\n",
+    );
+    chmod(&home.state().join("nodes"), 0o600);
+    home.0.write("cluster_config.yml", "ssh:\n  port: 1\n");
+    let rekey = ["keyrotate", "--rekey", "--yes", "--json", "--timeout", "1"];
+    tried(&home, &rekey, 1);
+    // keys status: the config given, then --port over it.
+    home.0.write("other.yml", "ssh:\n  port: 2\n");
+    let other = home.0.path("other.yml");
+    let status = [
+        "keys",
+        "status",
+        "--json",
+        "--timeout",
+        "1",
+        "--host",
+        "127.0.0.2",
+    ];
+    let with_config = [&status[..], &["--config", other.to_str().unwrap()]].concat();
+    tried(&home, &with_config, 2);
+    tried(&home, &[&with_config[..], &["--port", "3"]].concat(), 3);
+    tried(&home, &status, 1);
+    // A rotation takes the temporary key the config names, and makes the
+    // cluster key of the config's type.
+    let home = Home::new("sshrotate");
+    let temp = ed25519_key(&home, "my_temp_key", &[]);
+    home.0.write(
+        "cluster_config.yml",
+        format!("ssh:\n  port: 1\n  temp_key: {temp}\n  key_type: rsa\n"),
+    );
+    let rotate = [
+        "keyrotate",
+        "--yes",
+        "--json",
+        "--timeout",
+        "1",
+        "--host",
+        "127.0.0.2",
+    ];
+    tried(&home, &rotate, 1);
+    assert!(home.0.path(".ssh/id_rsa").exists());
+    assert!(!home.0.path(".ssh/id_ed25519").exists());
+}
+
+/// `keys status` logs in at the config's `ssh.port` with the config's
+/// `ssh.temp_key`: a real sshd on another port of 127.0.0.1, which takes
+/// that key alone, is reported taking it (before: asked at port 22, where
+/// nothing of ours answers, and no temporary key found). Nothing is written.
+#[test]
+fn keys_status_logs_in_at_the_configs_port_with_its_temporary_key() {
+    if unsafe { libc::geteuid() } != 0 {
+        skip::skip("an sshd of the test's own needs root");
+        return;
+    }
+    let home = Home::new("sshdport");
+    let temp = ed25519_key(&home, "my_temp_key", &[]);
+    let sshd = sshd::Sshd::start(&home.0, &home.0.path("my_temp_key.pub"));
+    let port = sshd.addr.port();
+    home.0.write(
+        "cluster_config.yml",
+        format!("ssh:\n  port: {port}\n  temp_key: {temp}\n"),
+    );
+    let out = home.run(&["keys", "status", "--json", "--host", "127.0.0.1"]);
+    let json = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        json.contains(&format!("\"node\": \"127.0.0.1\", \"port\": {port},")),
+        "{json}{err}"
+    );
+    assert!(json.contains("\"temporary\": \"yes\""), "{json}{err}");
 }
 
 /// A well-formed backup archive holding only a cluster key, made as

@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(parse(&rendered, Path::new("nodes")).unwrap(), records);
     // Every fourth node held back: a comment line in place of its host line.
     let held: Vec<std::net::IpAddr> = records.iter().step_by(4).map(|n| n.ip).collect();
-    let ini = render_ansible(&records, &held, "root", Path::new("/root/.ssh/id_ed25519"));
+    let ini = render_ansible(&records, &held, "root", 22, Path::new("/root/.ssh/id_ed25519"));
     assert_eq!(
         ini.lines().filter(|l| l.contains(" ansible_host=")).count(),
         records.len()

@@ -2,10 +2,11 @@
 //! input. A host with no pin is unknown whatever the key; a match is of a
 //! pinned type; a pinned host is never unknown (of any type: a switch is a
 //! mismatch); nothing panics. rccr's ~/.ssh/config block: every byte of the
-//! user's part survives, and rewriting is idempotent.
+//! user's part survives, and rewriting (nodes at any port) is idempotent.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use rccr::identity::Hostname;
+use rccr::keys::addr::NodeAddr;
 use rccr::keys::control::known_hosts::{check, follow, pinned_types, Named, Pin, MARK};
 use rccr::keys::control::ssh_config;
 use rccr::ssh::{line_fingerprint, Fingerprint};
@@ -78,11 +79,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    let nodes: Vec<std::net::IpAddr> = data
-        .chunks(4)
+    let nodes: Vec<NodeAddr> = data
+        .chunks(6)
         .take(40)
-        .filter(|c| c.len() == 4)
-        .map(|c| std::net::IpAddr::from([c[0], c[1], c[2], c[3]]))
+        .filter(|c| c.len() == 6)
+        .map(|c| NodeAddr {
+            ip: std::net::IpAddr::from([c[0], c[1], c[2], c[3]]),
+            port: u16::from_be_bytes([c[4], c[5]]),
+        })
         .collect();
     let key_path = Path::new("/root/.rccr/cluster_key");
     // On the input's own bytes: the user's part may be in any encoding.

@@ -88,19 +88,22 @@ cli::options! {
         #[argh(option)]
         hosts_file: Option<String>,
         /// the private key that logs in today (default: an unfinished
-        /// rotation's old key, else the temporary key: $RCCR_TEMP_KEY,
-        /// rccr's kept copy, ~/.ssh/id_rsa, /root/.ssh/id_rsa)
+        /// rotation's old key, else the temporary key: the config's
+        /// ssh.temp_key, $RCCR_TEMP_KEY, rccr's kept copy, ~/.ssh/id_rsa,
+        /// /root/.ssh/id_rsa)
         #[argh(option)]
         from_key: Option<String>,
-        /// type of the new key: ed25519 (default) or rsa
-        #[argh(option, long = "type", default = "KeyType::Ed25519")]
-        key_type: KeyType,
-        /// user to log in as (default root)
-        #[argh(option, default = "String::from(\"root\")")]
-        user: String,
-        /// SSH port for nodes given without one (default 22)
-        #[argh(option, default = "22")]
-        port: u16,
+        /// type of the new key: ed25519 or rsa (default: the config's
+        /// ssh.key_type, ed25519)
+        #[argh(option, long = "type")]
+        key_type: Option<KeyType>,
+        /// user to log in as (default: the config's ssh.user, root)
+        #[argh(option)]
+        user: Option<String>,
+        /// SSH port for nodes given without one and the inventory's
+        /// (default: the config's ssh.port, 22)
+        #[argh(option)]
+        port: Option<u16>,
         /// seconds after which a node that saw no commit restores its keys (default 120, at least 1)
         #[argh(option, default = "120")]
         revert_after: u64,
@@ -118,7 +121,7 @@ cli::options! {
         #[argh(switch)]
         rekey: bool,
     }
-    with state_dir, known_hosts, yes, json, quiet, wait
+    with config, state_dir, known_hosts, yes, json, quiet, wait
 }
 
 cli::options! {
@@ -134,17 +137,18 @@ cli::options! {
         /// a file with one node address per line
         #[argh(option)]
         hosts_file: Option<String>,
-        /// user to log in as (default root)
-        #[argh(option, default = "String::from(\"root\")")]
-        user: String,
-        /// SSH port for nodes given without one (default 22)
-        #[argh(option, default = "22")]
-        port: u16,
+        /// user to log in as (default: the config's ssh.user, root)
+        #[argh(option)]
+        user: Option<String>,
+        /// SSH port for nodes given without one and the inventory's
+        /// (default: the config's ssh.port, 22)
+        #[argh(option)]
+        port: Option<u16>,
         /// seconds to wait for a node (default 5, 1 to 3600)
         #[argh(option, default = "5")]
         timeout: u64,
     }
-    with state_dir, known_hosts, json, quiet
+    with config, state_dir, known_hosts, json, quiet
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
@@ -264,16 +268,17 @@ fn key_directory(private: &Path) -> Result<(), Error> {
 fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     crate::print::set_quiet(args.quiet);
     let revert_after = engine::revert_after(cmd, args.revert_after)?;
-    check_node_options(
+    let ssh = ssh_options(
         cmd,
+        args.config.as_deref(),
         args.hosts_file.as_deref(),
-        &args.user,
-        args.timeout,
+        args.user.as_deref(),
         args.port,
+        args.timeout,
     )?;
     cli::not_empty(cmd, &[("--from-key", args.from_key.as_deref())], "a file")?;
     cli::check_ranges(cmd, &[("--parallel", args.parallel as u64, 1..=u64::MAX)])?;
-    let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), args.port)?;
+    let mut nodes = addr::collect(&args.host, args.hosts_file.as_deref(), ssh.port)?;
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), args.known_hosts.as_deref())?;
     if args.forget_temp_key && (!nodes.is_empty() || args.from_key.is_some()) {
         return Err(cli::usage(
@@ -299,7 +304,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
                     &mut nodes,
                     addr::NodeAddr {
                         ip: record.ip,
-                        port: args.port,
+                        port: ssh.port,
                     },
                 );
             }
@@ -313,8 +318,10 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
             program: cmd.join(" "),
             nodes,
             from_key: args.from_key.map(PathBuf::from),
-            key_type: args.key_type,
-            user: args.user,
+            key_type: args.key_type.unwrap_or(ssh.key_type),
+            user: ssh.user,
+            port: ssh.port,
+            temp_key: ssh.temp_key,
             revert_after,
             timeout: Duration::from_secs(args.timeout),
             parallel: args.parallel,
@@ -328,19 +335,34 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     )
 }
 
-/// The checks of the options that rotate and status share: a hosts file
-/// and a user that name something, a timeout in its range, a port.
-fn check_node_options(
+/// The options that rotate and status share, checked: a config, hosts
+/// file and user that name something, a timeout in its range, a port. The
+/// config's `ssh` section (read as setup and status read it), with
+/// `--user` and `--port`, where given, in place of its own.
+fn ssh_options(
     cmd: &[&str],
+    config: Option<&str>,
     hosts_file: Option<&str>,
-    user: &str,
+    user: Option<&str>,
+    port: Option<u16>,
     timeout: u64,
-    port: u16,
-) -> Result<(), Error> {
-    cli::not_empty(cmd, &[("--hosts-file", hosts_file)], "a file")?;
-    cli::not_empty(cmd, &[("--user", Some(user))], "a user")?;
+) -> Result<crate::config::Ssh, Error> {
+    cli::not_empty(
+        cmd,
+        &[("--config", config), ("--hosts-file", hosts_file)],
+        "a file",
+    )?;
+    cli::not_empty(cmd, &[("--user", user)], "a user")?;
     cli::check_ranges(cmd, &[("--timeout", timeout, 1..=cli::MAX_TIMEOUT)])?;
-    addr::check_port(&format!("--port {port}"), port)
+    if let Some(port) = port {
+        addr::check_port(&format!("--port {port}"), port)?;
+    }
+    let loaded = crate::config::Config::load(config.map(Path::new))?;
+    loaded.warn(&cmd.join(" "));
+    let mut ssh = loaded.config.ssh;
+    ssh.user = user.map_or(ssh.user, String::from);
+    ssh.port = port.unwrap_or(ssh.port);
+    Ok(ssh)
 }
 
 fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Error> {
@@ -350,6 +372,7 @@ fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Err
         user,
         port,
         timeout,
+        config,
         state_dir,
         known_hosts,
         json,
@@ -358,11 +381,20 @@ fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Err
     // Nothing here prints progress: --quiet is taken as by every command
     // that reports.
     crate::print::set_quiet(quiet);
-    check_node_options(cmd, hosts_file.as_deref(), &user, timeout, port)?;
-    Ok(status::Options {
-        nodes: addr::collect(&host, hosts_file.as_deref(), port)?,
+    let ssh = ssh_options(
+        cmd,
+        config.as_deref(),
+        hosts_file.as_deref(),
+        user.as_deref(),
         port,
-        user,
+        timeout,
+    )?;
+    Ok(status::Options {
+        nodes: addr::collect(&host, hosts_file.as_deref(), ssh.port)?,
+        port: ssh.port,
+        user: ssh.user,
+        key_type: ssh.key_type,
+        temp_key: ssh.temp_key,
         timeout: Duration::from_secs(timeout),
         paths: StatePaths::from_args(cmd, state_dir.as_deref(), known_hosts.as_deref())?,
         json,

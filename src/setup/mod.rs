@@ -159,7 +159,14 @@ pub fn run(opts: Options) -> Result<(), Error> {
         .unwrap_or_else(|| paths.ssh_identity(config.ssh.key_type));
     clock.lap("rotate");
     let (records, missing) = record::records(&planned, known, &scan_opts)?;
-    inventory::save_holding(paths, &records, &held_ips, &config.ssh.user, &cluster_key)?;
+    inventory::save_holding(
+        paths,
+        &records,
+        &held_ips,
+        &config.ssh.user,
+        config.ssh.port,
+        &cluster_key,
+    )?;
     // The pins, then the last rotation's word on a node that moved this
     // run, follow it; in a last rotation this run retired, the lines of
     // the nodes it rotated are where they are now already.
@@ -374,6 +381,8 @@ fn rotate(
             from_key: keys.temporary.clone(),
             key_type: config.ssh.key_type,
             user: config.ssh.user.clone(),
+            port: config.ssh.port,
+            temp_key: config.ssh.temp_key.clone(),
             revert_after: opts.revert_after,
             timeout: discover::SSH_TIMEOUT,
             parallel: 32,

@@ -142,9 +142,10 @@ pub fn save(
     paths: &super::StatePaths,
     nodes: &[NodeRecord],
     user: &str,
+    port: u16,
     key: &Path,
 ) -> Result<(), Error> {
-    save_holding(paths, nodes, &held_back(paths, nodes)?, user, key)
+    save_holding(paths, nodes, &held_back(paths, nodes)?, user, port, key)
 }
 
 /// The bytes of `inventory.ini` read at most: some 20 000 nodes' lines.
@@ -212,10 +213,11 @@ pub fn save_holding(
     nodes: &[NodeRecord],
     held: &[IpAddr],
     user: &str,
+    port: u16,
     key: &Path,
 ) -> Result<(), Error> {
     fsutil::write_atomic(&paths.nodes(), render(nodes).as_bytes(), 0o600)?;
-    let ini = render_ansible(nodes, held, user, key);
+    let ini = render_ansible(nodes, held, user, port, key);
     fsutil::write_atomic(&paths.inventory_ini(), ini.as_bytes(), 0o600)
 }
 
@@ -230,10 +232,17 @@ fn held_back_line(n: &NodeRecord) -> String {
 }
 
 /// The Ansible inventory (INI): the control runs plays locally, targets
-/// are reached as `user` with the cluster key. A node at one of `held` is
-/// in no group (not in `all`, so no play and no `ansible all` reaches
-/// whoever answers at its address), a comment in its place says why.
-pub fn render_ansible(nodes: &[NodeRecord], held: &[IpAddr], user: &str, key: &Path) -> String {
+/// are reached as `user` at SSH `port` (`ssh.port`) with the cluster key. A
+/// node at one of `held` is in no group (not in `all`, so no play and no
+/// `ansible all` reaches whoever answers at its address), a comment in its
+/// place says why.
+pub fn render_ansible(
+    nodes: &[NodeRecord],
+    held: &[IpAddr],
+    user: &str,
+    port: u16,
+    key: &Path,
+) -> String {
     let mut out =
         String::from("# Ansible inventory written by rccr setup; rewritten on every run.\n");
     for (group, role) in [("control", Role::Control), ("targets", Role::Target)] {
@@ -247,6 +256,9 @@ pub fn render_ansible(nodes: &[NodeRecord], held: &[IpAddr], user: &str, key: &P
             if role == Role::Control {
                 out.push_str(" ansible_connection=local");
             } else {
+                if port != 22 {
+                    let _ = write!(out, " ansible_port={port}");
+                }
                 let _ = write!(
                     out,
                     " ansible_user={user} ansible_ssh_private_key_file={}",
@@ -422,7 +434,7 @@ mod tests {
                 assert_eq!(line.split('\t').count(), 7, "{line:?}");
             }
             assert_eq!(parse(&text, Path::new("nodes")).unwrap(), nodes);
-            let ini = render_ansible(&nodes, &[], "root", Path::new("/root/.ssh/id_ed25519"));
+            let ini = render_ansible(&nodes, &[], "root", 22, Path::new("/root/.ssh/id_ed25519"));
             for (line, node) in ini.lines().filter(|l| l.contains(" ansible_host=")).zip(
                 nodes
                     .iter()
@@ -451,7 +463,7 @@ mod tests {
             );
             // A node held back is a comment line in place of its host line.
             let held: Vec<IpAddr> = nodes.iter().step_by(3).map(|n| n.ip).collect();
-            let ini = render_ansible(&nodes, &held, "root", Path::new("/k"));
+            let ini = render_ansible(&nodes, &held, "root", 22, Path::new("/k"));
             let (comments, hosts): (Vec<&str>, Vec<&str>) = ini
                 .lines()
                 .filter(|l| l.contains(" ansible_host="))
@@ -487,7 +499,7 @@ mod tests {
     fn a_node_held_back_is_in_no_group_until_setup_lists_it_again() {
         let nodes = control_and_two_targets();
         let key = Path::new("/root/.ssh/id_ed25519");
-        let ini = render_ansible(&nodes, &[nodes[1].ip], "root", key);
+        let ini = render_ansible(&nodes, &[nodes[1].ip], "root", 22, key);
         let hosts: Vec<&str> = ini
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains(" ansible_host="))
@@ -503,19 +515,19 @@ mod tests {
         let home = crate::state::scratch::home("inventory-held");
         let paths = &home.paths;
         let read = || std::fs::read_to_string(paths.inventory_ini()).unwrap();
-        save_holding(paths, &nodes, &[nodes[1].ip], "root", key).unwrap();
-        save(paths, &nodes, "root", key).unwrap();
+        save_holding(paths, &nodes, &[nodes[1].ip], "root", 22, key).unwrap();
+        save(paths, &nodes, "root", 22, key).unwrap();
         assert_eq!(read(), ini);
         assert_eq!(load(&paths.nodes()).unwrap(), nodes);
         // Only the node it named, where it was: at another address it is
         // not the node held back there.
         let mut moved = nodes.clone();
         moved[1].ip = "10.0.0.4".parse().unwrap();
-        save(paths, &moved, "root", key).unwrap();
-        assert_eq!(read(), render_ansible(&moved, &[], "root", key));
-        save_holding(paths, &nodes, &[nodes[1].ip], "root", key).unwrap();
-        save_holding(paths, &nodes, &[], "root", key).unwrap();
-        assert_eq!(read(), render_ansible(&nodes, &[], "root", key));
+        save(paths, &moved, "root", 22, key).unwrap();
+        assert_eq!(read(), render_ansible(&moved, &[], "root", 22, key));
+        save_holding(paths, &nodes, &[nodes[1].ip], "root", 22, key).unwrap();
+        save_holding(paths, &nodes, &[], "root", 22, key).unwrap();
+        assert_eq!(read(), render_ansible(&nodes, &[], "root", 22, key));
     }
 
     #[test]
@@ -525,7 +537,7 @@ mod tests {
         let paths = &home.paths;
         assert!(held_back(paths, &nodes).unwrap().is_empty());
         let key = Path::new("/k");
-        save_holding(paths, &nodes, &[nodes[0].ip, nodes[1].ip], "root", key).unwrap();
+        save_holding(paths, &nodes, &[nodes[0].ip, nodes[1].ip], "root", 22, key).unwrap();
         assert_eq!(held_back(paths, &nodes).unwrap(), [nodes[1].ip]);
         // Edited by hand: a line that is no longer setup's holds back
         // nothing, another reason still does, bytes that are not text
@@ -551,8 +563,22 @@ mod tests {
     #[test]
     fn ansible_inventory_has_both_groups() {
         let nodes = control_and_two_targets();
-        let ini = render_ansible(&nodes, &[], "root", Path::new("/root/.ssh/id_ed25519"));
+        let ini = render_ansible(&nodes, &[], "root", 22, Path::new("/root/.ssh/id_ed25519"));
         assert!(ini.contains("[control]\nc1 ansible_host=10.0.0.1 ansible_connection=local rccr_role=control rccr_arch=x86_64\n"), "{ini}");
         assert!(ini.contains("[targets]\nt1 ansible_host=10.0.0.2 ansible_user=root ansible_ssh_private_key_file=/root/.ssh/id_ed25519 rccr_role=target rccr_arch=x86_64\nt2 "), "{ini}");
+    }
+
+    /// With `ssh.port` other than 22, `ansible all -m ping` went to port 22:
+    /// the targets carry the port; the control, reached locally, does not.
+    #[test]
+    fn ansible_inventory_names_a_port_other_than_22() {
+        let nodes = control_and_two_targets();
+        let ini = render_ansible(&nodes, &[], "admin", 2222, Path::new("/k"));
+        assert!(
+            ini.contains("\nc1 ansible_host=10.0.0.1 ansible_connection=local rccr_role"),
+            "{ini}"
+        );
+        assert!(ini.contains("\nt1 ansible_host=10.0.0.2 ansible_port=2222 ansible_user=admin ansible_ssh_private_key_file=/k rccr_role"), "{ini}");
+        assert_eq!(ini.matches(" ansible_port=2222 ").count(), 2, "{ini}");
     }
 }

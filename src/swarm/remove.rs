@@ -262,7 +262,7 @@ fn leave_cluster(
     let key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
         .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
-    inventory::save(paths, &remaining, &config.ssh.user, &key)?;
+    inventory::save(paths, &remaining, &config.ssh.user, config.ssh.port, &key)?;
     // The nodes that left the inventory (even when not cleanly) leave an
     // unfinished key rotation too: one gone for good would hold it up for
     // ever, and a node it reached again would be given the cluster key.

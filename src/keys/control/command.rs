@@ -40,6 +40,10 @@ pub struct Options {
     pub from_key: Option<PathBuf>,
     pub key_type: KeyType,
     pub user: String,
+    /// `ssh.port`: the port the Ansible inventory a rekey rewrites names.
+    pub port: u16,
+    /// `ssh.temp_key`: where the temporary key is looked for first.
+    pub temp_key: Option<PathBuf>,
     pub revert_after: Duration,
     pub timeout: Duration,
     pub parallel: usize,
@@ -162,7 +166,7 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
             .map(|f| f.path),
         (None, Some(path)) => Some(path),
         (None, None) => Resolver::new(&opts.paths)
-            .temporary(None, None)?
+            .temporary(None, opts.temp_key.as_deref())?
             .map(|f| f.path),
     };
     let path = path.ok_or_else(|| {
@@ -344,23 +348,20 @@ fn run_mode(
     if finished {
         new_key = finish(opts, &plan)?;
     }
-    // Plain `ssh root@node` offers only default identities: name ours for
-    // the nodes that take it (a block an earlier run wrote follows the key
-    // to wherever it is now).
-    let rotated: Vec<IpAddr> = if default_identities(paths).contains(&new_key) {
-        Vec::new()
-    } else {
-        reports
-            .iter()
-            .filter(|r| r.outcome.accepts_new_key())
-            .map(|r| r.node.ip)
-            .collect()
-    };
+    // Plain `ssh root@node` offers only default identities, at port 22:
+    // name ours, and the port, for the nodes that take it (a block an
+    // earlier run wrote follows the key to wherever it is now).
+    let at_default = default_identities(paths).contains(&new_key);
+    let rotated: Vec<NodeAddr> = reports
+        .iter()
+        .filter(|r| r.outcome.accepts_new_key() && (!at_default || r.node.port != 22))
+        .map(|r| r.node)
+        .collect();
     ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated)?;
     if finished && mode == Mode::Rekey && paths.nodes().exists() {
         // The playbooks reach the nodes with the key the inventory names.
         let records = crate::state::inventory::load(&paths.nodes())?;
-        crate::state::inventory::save(paths, &records, &opts.user, &new_key)?;
+        crate::state::inventory::save(paths, &records, &opts.user, opts.port, &new_key)?;
     }
     Ok(Summary {
         reports,

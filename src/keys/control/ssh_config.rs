@@ -1,11 +1,15 @@
 //! rccr's block in `~/.ssh/config`, for when the cluster key cannot live at
 //! OpenSSH's default path (a key rccr did not make is there, and rccr never
-//! overwrites it): the block names the cluster key for the nodes, so a
-//! plain `ssh root@NODE` still works.
+//! overwrites it) or the nodes' SSH port is not 22 (`ssh.port`): the block
+//! names the cluster key and the port for the nodes, so a plain
+//! `ssh root@NODE` still works.
 //!
 //! ```text
 //! # BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost
 //! Host 10.0.0.5 10.0.0.6
+//!     IdentityFile /root/.rccr/cluster_key
+//! Host 10.0.0.7
+//!     Port 2222
 //!     IdentityFile /root/.rccr/cluster_key
 //! # END rccr
 //! ```
@@ -18,6 +22,7 @@
 //! back, must be UTF-8 text ([`BadBlock`]).
 use crate::error::Error;
 use crate::fsutil;
+use crate::keys::addr::NodeAddr;
 use std::net::IpAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -48,10 +53,11 @@ impl BadBlock {
     }
 }
 
-/// The file without rccr's blocks, and the hosts they named. A block is a
+/// The file without rccr's blocks, and the hosts they named, each at the
+/// port of its `Host` entry (22 without a `Port` line). A block is a
 /// BEGIN line, then an END line with no BEGIN between: a marker line the
 /// user wrote on its own stays the user's, and so does what follows it.
-fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<IpAddr>), BadBlock> {
+fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<NodeAddr>), BadBlock> {
     let lines: Vec<&[u8]> = content.split_inclusive(|b| *b == b'\n').collect();
     let is = |line: &[u8], marker: &str| line.trim_ascii_end() == marker.as_bytes();
     let mut rest = Vec::new();
@@ -65,16 +71,25 @@ fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<IpAddr>), BadBlock> {
                 .position(|l| is(l, BEGIN) || is(l, END))
                 .filter(|&e| is(body[e], END));
             if let Some(end) = end {
+                let mut entry = hosts.len();
                 for (n, line) in body[..end].iter().enumerate() {
+                    if let Some(port) = line.trim_ascii().strip_prefix(b"Port ") {
+                        let port = std::str::from_utf8(port).ok().and_then(|p| p.parse().ok());
+                        hosts[entry..]
+                            .iter_mut()
+                            .for_each(|h: &mut NodeAddr| h.port = port.unwrap_or(22));
+                    }
                     let Some(patterns) = line.trim_ascii_end().strip_prefix(b"Host ") else {
                         continue;
                     };
                     let patterns =
                         std::str::from_utf8(patterns).map_err(|_| BadBlock { line: i + 1 + n })?;
+                    entry = hosts.len();
                     hosts.extend(
                         patterns
                             .split_whitespace()
-                            .filter_map(|p| p.parse::<IpAddr>().ok()),
+                            .filter_map(|p| p.parse::<IpAddr>().ok())
+                            .map(|ip| NodeAddr { ip, port: 22 }),
                     );
                 }
                 i += end + 2;
@@ -87,12 +102,16 @@ fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<IpAddr>), BadBlock> {
     Ok((rest, hosts))
 }
 
-/// `content` with rccr's block naming `key` for its old hosts and `nodes`.
-pub fn render(content: &[u8], key: &Path, nodes: &[IpAddr]) -> Result<Vec<u8>, BadBlock> {
+/// `content` with rccr's block naming `key` for its old hosts and `nodes`
+/// (a node the block named at another port moves to its port now).
+pub fn render(content: &[u8], key: &Path, nodes: &[NodeAddr]) -> Result<Vec<u8>, BadBlock> {
     let (mut out, mut hosts) = split(content)?;
     for node in nodes {
-        if !hosts.contains(node) {
+        if !hosts.iter().any(|h| h.ip == node.ip) {
             hosts.push(*node);
+        }
+        for host in hosts.iter_mut().filter(|h| h.ip == node.ip) {
+            host.port = node.port;
         }
     }
     if hosts.is_empty() {
@@ -103,22 +122,39 @@ pub fn render(content: &[u8], key: &Path, nodes: &[IpAddr]) -> Result<Vec<u8>, B
     }
     out.extend_from_slice(BEGIN.as_bytes());
     out.push(b'\n');
-    for chunk in hosts.chunks(PER_LINE) {
-        let names: Vec<String> = chunk.iter().map(IpAddr::to_string).collect();
-        out.extend_from_slice(format!("Host {}\n    IdentityFile \"", names.join(" ")).as_bytes());
-        // The path as it is: ssh reads the file as bytes.
-        out.extend_from_slice(key.as_os_str().as_bytes());
-        out.extend_from_slice(b"\"\n");
+    let mut ports: Vec<u16> = Vec::new();
+    for host in &hosts {
+        if !ports.contains(&host.port) {
+            ports.push(host.port);
+        }
+    }
+    for port in ports {
+        let at_port: Vec<IpAddr> = hosts
+            .iter()
+            .filter(|h| h.port == port)
+            .map(|h| h.ip)
+            .collect();
+        for chunk in at_port.chunks(PER_LINE) {
+            let names: Vec<String> = chunk.iter().map(IpAddr::to_string).collect();
+            out.extend_from_slice(format!("Host {}\n", names.join(" ")).as_bytes());
+            if port != 22 {
+                out.extend_from_slice(format!("    Port {port}\n").as_bytes());
+            }
+            // The path as it is: ssh reads the file as bytes.
+            out.extend_from_slice(b"    IdentityFile \"");
+            out.extend_from_slice(key.as_os_str().as_bytes());
+            out.extend_from_slice(b"\"\n");
+        }
     }
     out.extend_from_slice(END.as_bytes());
     out.push(b'\n');
     Ok(out)
 }
 
-/// Makes `~/.ssh/config` (`path`) name `key` for `nodes`, keeping the rest:
-/// the other bytes, the file's mode, and a symbolic link (the file it
-/// points to is the one rewritten).
-pub fn name_key_for(path: &Path, key: &Path, nodes: &[IpAddr]) -> Result<(), Error> {
+/// Makes `~/.ssh/config` (`path`) name `key` and the port for `nodes`,
+/// keeping the rest: the other bytes, the file's mode, and a symbolic link
+/// (the file it points to is the one rewritten).
+pub fn name_key_for(path: &Path, key: &Path, nodes: &[NodeAddr]) -> Result<(), Error> {
     let (path, mode, content) = read(path)?;
     let path = path.as_path();
     let updated = render(&content, key, nodes).map_err(|bad| bad.refused(path))?;
@@ -160,11 +196,14 @@ fn read(path: &Path) -> Result<(PathBuf, u32, Vec<u8>), Error> {
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
+    fn ip(s: &str) -> NodeAddr {
+        NodeAddr {
+            ip: s.parse().unwrap(),
+            port: 22,
+        }
     }
 
-    fn render_text(content: &str, key: &Path, nodes: &[IpAddr]) -> String {
+    fn render_text(content: &str, key: &Path, nodes: &[NodeAddr]) -> String {
         String::from_utf8(render(content.as_bytes(), key, nodes).unwrap()).unwrap()
     }
 
@@ -303,9 +342,53 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// With `ssh.port` other than 22, `ssh root@NODE` went to port 22: the
+    /// block names the port of the nodes at another one, keeps it on the
+    /// next run, and follows a node that moved to another port.
+    #[test]
+    fn nodes_at_another_port_get_a_port_line() {
+        let key = Path::new("/k");
+        let at = |s: &str, port| NodeAddr { port, ..ip(s) };
+        let once = render_text("", key, &[at("10.0.0.5", 2222), ip("10.0.0.6")]);
+        assert_eq!(
+            once,
+            format!(
+                "{BEGIN}\nHost 10.0.0.5\n    Port 2222\n    IdentityFile \"/k\"\n\
+                 Host 10.0.0.6\n    IdentityFile \"/k\"\n{END}\n"
+            )
+        );
+        assert_eq!(render_text(&once, key, &[]), once);
+        let moved = render_text(&once, key, &[at("10.0.0.6", 2222), at("10.0.0.7", 2200)]);
+        assert_eq!(
+            split(moved.as_bytes()).unwrap().1,
+            [
+                at("10.0.0.5", 2222),
+                at("10.0.0.6", 2222),
+                at("10.0.0.7", 2200)
+            ]
+        );
+        assert!(
+            moved.contains("Host 10.0.0.5 10.0.0.6\n    Port 2222\n"),
+            "{moved}"
+        );
+        // A node named twice (an edit) moves whole: a second run changes nothing.
+        let twice = format!(
+            "{BEGIN}\nHost 10.0.0.9\n  Port 5\nHost 10.0.0.5\nHost 10.0.0.5\n  Port 5\n{END}\n"
+        );
+        let once = render_text(&twice, key, &[at("10.0.0.5", 7)]);
+        assert_eq!(render_text(&once, key, &[at("10.0.0.5", 7)]), once);
+        // A Port line before any Host of a block is no other block's.
+        let two =
+            format!("{BEGIN}\nHost 10.0.0.1\n{END}\n{BEGIN}\n  Port 5\nHost 10.0.0.2\n{END}\n");
+        assert_eq!(
+            split(two.as_bytes()).unwrap().1,
+            [ip("10.0.0.1"), ip("10.0.0.2")]
+        );
+    }
+
     #[test]
     fn many_nodes_make_short_lines() {
-        let nodes: Vec<IpAddr> = (1..=40).map(|n| ip(&format!("10.0.0.{n}"))).collect();
+        let nodes: Vec<NodeAddr> = (1..=40).map(|n| ip(&format!("10.0.0.{n}"))).collect();
         let text = render_text("", Path::new("/k"), &nodes);
         assert_eq!(text.matches("Host ").count(), 3);
         assert_eq!(split(text.as_bytes()).unwrap().1, nodes);

@@ -27,6 +27,10 @@ pub struct Options {
     pub nodes: Vec<NodeAddr>,
     pub port: u16,
     pub user: String,
+    /// `ssh.key_type`: which cluster key is looked for first.
+    pub key_type: KeyType,
+    /// `ssh.temp_key`: where the temporary key is looked for first.
+    pub temp_key: Option<PathBuf>,
     pub timeout: Duration,
     pub paths: StatePaths,
     pub json: bool,
@@ -79,7 +83,7 @@ pub fn status(opts: Options) -> Result<(), Error> {
             "run rccr setup, or pass --host IP or --hosts-file FILE",
         ));
     }
-    let keys = role_keys(paths)?;
+    let keys = role_keys(&opts)?;
     if keys.iter().all(Option::is_none) {
         // Nothing to ask a node: every one would show as fine.
         return Err(Error::Failed(
@@ -188,12 +192,12 @@ fn default_nodes(
 
 /// The private key files for each role, where we have them. The cluster
 /// key of a rotation is whatever its journal names, whatever its type.
-fn role_keys(paths: &StatePaths) -> Result<[Option<PathBuf>; 3], Error> {
-    let resolver = Resolver::new(paths);
+fn role_keys(opts: &Options) -> Result<[Option<PathBuf>; 3], Error> {
+    let resolver = Resolver::new(&opts.paths);
     let path = |found: Option<crate::keys::resolve::Found>| found.map(|f| f.path);
     Ok([
-        path(resolver.temporary(None, None)?),
-        path(resolver.cluster(KeyType::Ed25519)?),
+        path(resolver.temporary(None, opts.temp_key.as_deref())?),
+        path(resolver.cluster(opts.key_type)?),
         path(resolver.previous()?),
     ])
 }
