@@ -35,8 +35,10 @@ pub enum Value {
     Number(Number),
     Str(String),
     Array(Vec<Value>),
-    /// Members in document order (Docker never repeats a key). A key is
-    /// a `Box<str>`: 8 bytes less a member than a `String`.
+    /// Members in document order, no key twice: a parsed text that
+    /// repeats one is refused (Go's decoder, Docker's, takes the last of
+    /// them, `get` would take the first), and `set` replaces. A key is a
+    /// `Box<str>`: 8 bytes less a member than a `String`.
     Object(Vec<(Box<str>, Value)>),
 }
 
@@ -110,6 +112,7 @@ impl Value {
             budget: budget(text.len()),
             loose: 0,
             unescaped: Vec::new(),
+            order: Vec::new(),
         };
         // First pass: check, count and cost; second: build.
         p.value(0)?;
@@ -289,6 +292,9 @@ struct Parser<'t> {
     loose: usize,
     /// A string with escapes, unescaped (reused).
     unescaped: Vec<u8>,
+    /// An object's member indexes, sorted by key to find a repeated one
+    /// (reused: at most 4 bytes a member of the largest object).
+    order: Vec<u32>,
 }
 
 impl Parser<'_> {
@@ -405,7 +411,23 @@ impl Parser<'_> {
             }
             Ok((key, p.value(depth + 1)?))
         })?;
+        if self.building {
+            self.distinct(&members)?;
+        }
         Ok(Value::Object(members))
+    }
+
+    /// Refuses an object that repeats a key (keys are only read in the
+    /// second pass; the error is at the object's end).
+    fn distinct(&mut self, members: &[(Box<str>, Value)]) -> Result<(), ParseError> {
+        let key = |i: &u32| &*members[*i as usize].0;
+        self.order.clear();
+        self.order.extend(0..members.len() as u32);
+        self.order.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        if self.order.windows(2).any(|w| key(&w[0]) == key(&w[1])) {
+            return Err(self.err("repeated key"));
+        }
+        Ok(())
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
@@ -626,6 +648,25 @@ mod tests {
         );
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(Value::parse(ok.as_bytes()).is_ok());
+    }
+
+    /// Go's decoder takes the last of a repeated key, `get` would take
+    /// the first: a spec rccr patched could keep the engine's other value.
+    /// A repeated key, escaped or not, at any depth, is refused.
+    #[test]
+    fn an_object_with_a_repeated_key_is_refused() {
+        for bad in [
+            &br#"{"Role":"worker","Role":"manager"}"#[..],
+            br#"{"Spec":{"Labels":{"a":"1","b":"2","a":"3"}}}"#,
+            br#"[{"x":1},{"a":1,"\u0061":2}]"#,
+        ] {
+            let e = Value::parse(bad).unwrap_err();
+            assert_eq!(e.what, "repeated key", "{:?}", String::from_utf8_lossy(bad));
+            assert!(e.offset <= bad.len(), "{e}");
+        }
+        // Keys that differ only in case are distinct labels.
+        let v = Value::parse(br#"{"a":1,"A":2,"b":{"a":3},"c":[{"a":4}]}"#).unwrap();
+        assert_eq!(v.get("A").as_u64(), Some(2));
     }
 
     #[test]
