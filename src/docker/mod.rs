@@ -1,15 +1,16 @@
 //! A small client of the Docker Engine API over its Unix socket: HTTP/1.1
 //! ([`http`]), the calls rccr makes ([`api`]), and what their answers mean
 //! ([`api`]'s views). No crate beyond std: a call is one connection, one
-//! request, one response read to the close, bounded in size and time.
+//! request, one response read to the close, bounded in size and time (one
+//! deadline for the whole call: its connect, and every write and read).
 pub mod api;
 pub mod http;
 
 use http::{HttpError, Request, Response};
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where the engine listens on every RCCR node.
 pub const SOCKET: &str = "/var/run/docker.sock";
@@ -63,14 +64,65 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// Makes one call on the engine at `socket`, within `timeout`.
+/// The engine's socket, whose every write and read waits no longer than
+/// what is left until `deadline`: an engine that trickles a byte at a time
+/// cannot stretch the call.
+struct Until {
+    stream: UnixStream,
+    deadline: Instant,
+}
+
+impl Until {
+    /// What is left, or the timeout once the deadline has passed.
+    fn left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(timed_out())
+        } else {
+            Ok(left)
+        }
+    }
+}
+
+/// The socket's timeout (`EAGAIN`), set to what was left, is the call's.
+fn timed<T>(result: io::Result<T>) -> io::Result<T> {
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(timed_out()),
+        other => other,
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the call took longer than its time bound",
+    )
+}
+
+impl Read for Until {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_read_timeout(Some(self.left()?))?;
+        timed(self.stream.read(buf))
+    }
+}
+
+impl Write for Until {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.set_write_timeout(Some(self.left()?))?;
+        timed(self.stream.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Makes one call on the engine at `socket`, within `timeout` in all.
 pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Response, CallError> {
-    let mut stream = UnixStream::connect(socket).map_err(CallError::Unreachable)?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .and_then(|()| stream.write_all(&request.emit()))
-        .map_err(CallError::Io)?;
+    let deadline = Instant::now() + timeout;
+    let stream = crate::sys::unix_connect(socket, timeout).map_err(CallError::Unreachable)?;
+    let mut stream = Until { stream, deadline };
+    stream.write_all(&request.emit()).map_err(CallError::Io)?;
     let max = max_answer(request);
     let bytes = crate::fsutil::read_bounded(&mut stream, max + http::MAX_HEAD)
         .map_err(CallError::Io)?
@@ -132,6 +184,73 @@ mod tests {
             let _ = conn.write_all(&answer);
         });
         (dir, server)
+    }
+
+    /// A fresh socket path in a temp dir (removed with the dir).
+    fn socket_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rccr-docker-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        dir
+    }
+
+    /// An engine that answers one byte at a time, each well within the
+    /// call's time bound, for twenty times that bound: the call ends at
+    /// its bound with a timeout, not when the engine stops (then with a
+    /// truncated answer).
+    #[test]
+    fn a_call_is_bounded_in_time_however_the_engine_trickles() {
+        let dir = socket_dir("trickle");
+        let listener = UnixListener::bind(dir.join("docker.sock")).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = [0u8; 1024];
+            let _ = conn.read(&mut head);
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+            // 200 bytes, one every 100 ms: 20 seconds.
+            for b in answer.iter().chain([b'x'; 200 - 50].iter()) {
+                if conn.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let answer = call(
+            &dir.join("docker.sock"),
+            &api::info(),
+            Duration::from_secs(1),
+        );
+        server.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        match answer {
+            Err(CallError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A listener whose queue is full (a wedged engine) makes `connect`
+    /// wait: the call gives up at its bound. (The call runs on a thread
+    /// that is given thirty times its bound before the test calls it hung.)
+    #[test]
+    fn a_call_to_an_engine_that_accepts_nothing_gives_up() {
+        let dir = socket_dir("wedged");
+        let socket = dir.join("docker.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        crate::sys::set_backlog(&listener, 0).unwrap();
+        // Takes the one place in the queue, never accepted.
+        let _queued = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        let (done, called) = std::sync::mpsc::channel();
+        let path = socket.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(call(&path, &api::info(), Duration::from_secs(1)));
+        });
+        let answer = called.recv_timeout(Duration::from_secs(30));
+        std::fs::remove_dir_all(&dir).unwrap();
+        drop(listener);
+        match answer {
+            Ok(Err(CallError::Unreachable(e))) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
