@@ -8,7 +8,6 @@ pub mod http;
 
 use http::{HttpError, Request, Response};
 use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -64,74 +63,62 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// The engine's socket, whose every write and read waits no longer than
-/// what is left until `deadline`: an engine that trickles a byte at a time
-/// cannot stretch the call.
-struct Until {
-    stream: UnixStream,
-    deadline: Instant,
-}
-
-impl Until {
-    /// What is left, or the timeout once the deadline has passed.
-    fn left(&self) -> io::Result<Duration> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            Err(timed_out())
-        } else {
-            Ok(left)
-        }
-    }
-}
-
-/// The socket's timeout (`EAGAIN`), set to what was left, is the call's.
-fn timed<T>(result: io::Result<T>) -> io::Result<T> {
-    match result {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(timed_out()),
-        other => other,
-    }
-}
-
-fn timed_out() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        "the call took longer than its time bound",
-    )
-}
-
-impl Read for Until {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.set_read_timeout(Some(self.left()?))?;
-        timed(self.stream.read(buf))
-    }
-}
-
-impl Write for Until {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.set_write_timeout(Some(self.left()?))?;
-        timed(self.stream.write(buf))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Makes one call on the engine at `socket`, within `timeout` in all.
+/// Makes one call on the engine at `socket`, within `timeout` in all: its
+/// connect, and every write and read, each of which waits no longer than
+/// what is left (an engine that trickles a byte at a time cannot stretch
+/// the call).
 pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Response, CallError> {
     let deadline = Instant::now() + timeout;
-    let stream = crate::sys::unix_connect(socket, timeout).map_err(CallError::Unreachable)?;
-    let mut stream = Until { stream, deadline };
-    stream.write_all(&request.emit()).map_err(CallError::Io)?;
-    let max = max_answer(request);
-    let bytes = crate::fsutil::read_bounded(&mut stream, max + http::MAX_HEAD)
-        .map_err(CallError::Io)?
-        .ok_or(CallError::TooLarge(max))?;
+    let mut stream = crate::sys::unix_connect(socket, timeout).map_err(CallError::Unreachable)?;
+    let (emitted, max) = (request.emit(), max_answer(request));
+    let mut rest = &emitted[..];
+    while !rest.is_empty() {
+        let wrote = stream.set_write_timeout(left(deadline)?);
+        match wrote.and_then(|()| stream.write(rest)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(0) => return Err(CallError::Io(io::ErrorKind::WriteZero.into())),
+            wrote => rest = &rest[wrote.map_err(timed)?..],
+        }
+    }
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8 * 1024];
+    loop {
+        let read = stream.set_read_timeout(left(deadline)?);
+        let n = match read.and_then(|()| stream.read(&mut buf)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(0) => break,
+            read => read.map_err(timed)?,
+        };
+        if bytes.len() + n > max + http::MAX_HEAD {
+            return Err(CallError::TooLarge(max));
+        }
+        bytes.extend_from_slice(&buf[..n]);
+    }
     let response = Response::parse(&bytes).map_err(CallError::Http)?;
     if response.body.len() > max {
         return Err(CallError::TooLarge(max));
     }
     Ok(response)
+}
+
+/// What is left until `deadline`, or the call's timeout once it has passed.
+fn left(deadline: Instant) -> Result<Option<Duration>, CallError> {
+    match deadline.saturating_duration_since(Instant::now()) {
+        left if left.is_zero() => Err(timed(io::ErrorKind::WouldBlock.into())),
+        left => Ok(Some(left)),
+    }
+}
+
+/// A socket's timeout (`EAGAIN`), set to what was left, is the call's.
+fn timed(e: io::Error) -> CallError {
+    CallError::Io(if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the call took longer than its time bound",
+        )
+    } else {
+        e
+    })
 }
 
 #[cfg(test)]

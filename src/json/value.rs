@@ -112,7 +112,7 @@ impl Value {
             budget: budget(text.len()),
             loose: 0,
             unescaped: Vec::new(),
-            order: Vec::new(),
+            widest: 0,
         };
         // First pass: check, count and cost; second: build.
         p.value(0)?;
@@ -121,8 +121,10 @@ impl Value {
             return Err(p.err("trailing data"));
         }
         // The bound is on the text as `render` writes it (no blanks, strings
-        // at their length), so that a rendered tree parses back.
-        if p.cost > budget(text.len() - p.loose) {
+        // at their length), so that a rendered tree parses back; with the
+        // widest object's sorted keys, which the tree holds for a moment.
+        let sorted = p.widest * std::mem::size_of::<&str>();
+        if p.cost + sorted > budget(text.len() - p.loose) {
             return Err(p.err(TOO_DENSE));
         }
         p.at = 0;
@@ -292,9 +294,9 @@ struct Parser<'t> {
     loose: usize,
     /// A string with escapes, unescaped (reused).
     unescaped: Vec<u8>,
-    /// An object's member indexes, sorted by key to find a repeated one
-    /// (reused: at most 4 bytes a member of the largest object).
-    order: Vec<u32>,
+    /// The most members an object has (first pass): the keys of one
+    /// object at a time are sorted to find a repeated one.
+    widest: usize,
 }
 
 impl Parser<'_> {
@@ -399,6 +401,8 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<Value, ParseError> {
         let member = std::mem::size_of::<(Box<str>, Value)>();
+        // Where the first pass counts this object's members.
+        let slot = self.sizes.len();
         let members = self.items(b'}', member, |p| {
             p.space();
             if p.text.get(p.at) != Some(&b'"') {
@@ -411,23 +415,19 @@ impl Parser<'_> {
             }
             Ok((key, p.value(depth + 1)?))
         })?;
-        if self.building {
-            self.distinct(&members)?;
+        if !self.building {
+            let count = self.sizes.get(slot).copied().unwrap_or(0) as usize;
+            self.widest = self.widest.max(count);
+        } else if members.len() > 1 {
+            // Keys are only read in the second pass; the error is at the
+            // object's end. (The sort of `&str`s the binary has anyway.)
+            let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
+            keys.sort_unstable();
+            if keys.windows(2).any(|w| w[0] == w[1]) {
+                return Err(self.err("repeated key"));
+            }
         }
         Ok(Value::Object(members))
-    }
-
-    /// Refuses an object that repeats a key (keys are only read in the
-    /// second pass; the error is at the object's end).
-    fn distinct(&mut self, members: &[(Box<str>, Value)]) -> Result<(), ParseError> {
-        let key = |i: &u32| &*members[*i as usize].0;
-        self.order.clear();
-        self.order.extend(0..members.len() as u32);
-        self.order.sort_unstable_by(|a, b| key(a).cmp(key(b)));
-        if self.order.windows(2).any(|w| key(&w[0]) == key(&w[1])) {
-            return Err(self.err("repeated key"));
-        }
-        Ok(())
     }
 
     fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
