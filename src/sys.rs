@@ -1,5 +1,6 @@
 //! The one module that calls C directly: libc for packet, raw ICMP and
-//! non-blocking TCP sockets, the interface list, the kernel's ARP cache
+//! non-blocking TCP sockets, a Unix socket connect with a time bound, the
+//! interface list, the kernel's ARP cache
 //! (SIOCGARP, SIOCDARP), poll(2), access(2) (may
 //! this user write in a directory), and the umask, SIGHUP disposition
 //! and syslog of the node side of key rotation; OpenSSL (the copy
@@ -14,7 +15,9 @@ use std::ffi::CStr;
 use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 /// An owned file descriptor, closed on drop.
 #[derive(Debug)]
@@ -272,6 +275,58 @@ impl AsRawFd for TcpConnect {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.0
     }
+}
+
+/// Connects to the stream socket at `path`, waiting at most `timeout` when
+/// its listener's queue is full (a wedged server): Linux bounds a blocking
+/// `AF_UNIX` connect by the socket's send timeout, and says `EAGAIN`.
+pub fn unix_connect(path: &std::path::Path, timeout: Duration) -> io::Result<UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut sa: libc::sockaddr_un = unsafe { mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let name = path.as_os_str().as_bytes();
+    // The name and its NUL.
+    if name.len() >= sa.sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket path too long",
+        ));
+    }
+    for (to, from) in sa.sun_path.iter_mut().zip(name) {
+        *to = *from as libc::c_char;
+    }
+    // SAFETY: plain system call, no pointers.
+    let fd = Fd(cvt(unsafe {
+        libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
+    })?);
+    // A zero timeval would wait for ever.
+    let timeout = timeout.max(Duration::from_millis(1));
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+        // Under a million: fits any suseconds_t.
+        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+    };
+    setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)?;
+    // SAFETY: `sa` is a sockaddr_un of the size we pass.
+    let ret = unsafe {
+        libc::connect(
+            fd.0,
+            (&sa as *const libc::sockaddr_un).cast(),
+            mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    };
+    if let Err(e) = cvt(ret) {
+        return Err(if e.raw_os_error() == Some(libc::EAGAIN) {
+            io::Error::new(io::ErrorKind::TimedOut, "it takes no connection")
+        } else {
+            e
+        });
+    }
+    let raw = fd.0;
+    mem::forget(fd);
+    // SAFETY: `raw` is a connected socket we own, handed over whole.
+    Ok(unsafe { UnixStream::from_raw_fd(raw) })
 }
 
 /// A complete entry of the kernel's IPv4 neighbour (ARP) cache.
@@ -545,6 +600,14 @@ impl Drop for RsaNumbers {
             wipe(secret);
         }
     }
+}
+
+/// Sets the queue of a listening socket to `backlog` (tests: a listener
+/// that takes no more connections, as a wedged server's).
+#[cfg(test)]
+pub fn set_backlog(listener: &impl AsRawFd, backlog: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain system call, no pointers.
+    cvt(unsafe { libc::listen(listener.as_raw_fd(), backlog) }).map(drop)
 }
 
 /// Overwrites bytes that held key material, in a way the compiler keeps.

@@ -1,15 +1,15 @@
 //! A small client of the Docker Engine API over its Unix socket: HTTP/1.1
 //! ([`http`]), the calls rccr makes ([`api`]), and what their answers mean
 //! ([`api`]'s views). No crate beyond std: a call is one connection, one
-//! request, one response read to the close, bounded in size and time.
+//! request, one response read to the close, bounded in size and time (one
+//! deadline for the whole call: its connect, and every write and read).
 pub mod api;
 pub mod http;
 
 use http::{HttpError, Request, Response};
-use std::io::Write;
-use std::os::unix::net::UnixStream;
+use std::io::{self, Read, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where the engine listens on every RCCR node.
 pub const SOCKET: &str = "/var/run/docker.sock";
@@ -63,23 +63,62 @@ impl std::fmt::Display for CallError {
     }
 }
 
-/// Makes one call on the engine at `socket`, within `timeout`.
+/// Makes one call on the engine at `socket`, within `timeout` in all: its
+/// connect, and every write and read, each of which waits no longer than
+/// what is left (an engine that trickles a byte at a time cannot stretch
+/// the call).
 pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Response, CallError> {
-    let mut stream = UnixStream::connect(socket).map_err(CallError::Unreachable)?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .and_then(|()| stream.write_all(&request.emit()))
-        .map_err(CallError::Io)?;
-    let max = max_answer(request);
-    let bytes = crate::fsutil::read_bounded(&mut stream, max + http::MAX_HEAD)
-        .map_err(CallError::Io)?
-        .ok_or(CallError::TooLarge(max))?;
+    let deadline = Instant::now() + timeout;
+    let mut stream = crate::sys::unix_connect(socket, timeout).map_err(CallError::Unreachable)?;
+    let (emitted, max) = (request.emit(), max_answer(request));
+    let mut rest = &emitted[..];
+    while !rest.is_empty() {
+        let wrote = stream.set_write_timeout(left(deadline)?);
+        match wrote.and_then(|()| stream.write(rest)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(0) => return Err(CallError::Io(io::ErrorKind::WriteZero.into())),
+            wrote => rest = &rest[wrote.map_err(timed)?..],
+        }
+    }
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8 * 1024];
+    loop {
+        let read = stream.set_read_timeout(left(deadline)?);
+        let n = match read.and_then(|()| stream.read(&mut buf)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(0) => break,
+            read => read.map_err(timed)?,
+        };
+        if bytes.len() + n > max + http::MAX_HEAD {
+            return Err(CallError::TooLarge(max));
+        }
+        bytes.extend_from_slice(&buf[..n]);
+    }
     let response = Response::parse(&bytes).map_err(CallError::Http)?;
     if response.body.len() > max {
         return Err(CallError::TooLarge(max));
     }
     Ok(response)
+}
+
+/// What is left until `deadline`, or the call's timeout once it has passed.
+fn left(deadline: Instant) -> Result<Option<Duration>, CallError> {
+    match deadline.saturating_duration_since(Instant::now()) {
+        left if left.is_zero() => Err(timed(io::ErrorKind::WouldBlock.into())),
+        left => Ok(Some(left)),
+    }
+}
+
+/// A socket's timeout (`EAGAIN`), set to what was left, is the call's.
+fn timed(e: io::Error) -> CallError {
+    CallError::Io(if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the call took longer than its time bound",
+        )
+    } else {
+        e
+    })
 }
 
 #[cfg(test)]
@@ -132,6 +171,73 @@ mod tests {
             let _ = conn.write_all(&answer);
         });
         (dir, server)
+    }
+
+    /// A fresh socket path in a temp dir (removed with the dir).
+    fn socket_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("rccr-docker-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        dir
+    }
+
+    /// An engine that answers one byte at a time, each well within the
+    /// call's time bound, for twenty times that bound: the call ends at
+    /// its bound with a timeout, not when the engine stops (then with a
+    /// truncated answer).
+    #[test]
+    fn a_call_is_bounded_in_time_however_the_engine_trickles() {
+        let dir = socket_dir("trickle");
+        let listener = UnixListener::bind(dir.join("docker.sock")).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = [0u8; 1024];
+            let _ = conn.read(&mut head);
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+            // 200 bytes, one every 100 ms: 20 seconds.
+            for b in answer.iter().chain([b'x'; 200 - 50].iter()) {
+                if conn.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let answer = call(
+            &dir.join("docker.sock"),
+            &api::info(),
+            Duration::from_secs(1),
+        );
+        server.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        match answer {
+            Err(CallError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A listener whose queue is full (a wedged engine) makes `connect`
+    /// wait: the call gives up at its bound. (The call runs on a thread
+    /// that is given thirty times its bound before the test calls it hung.)
+    #[test]
+    fn a_call_to_an_engine_that_accepts_nothing_gives_up() {
+        let dir = socket_dir("wedged");
+        let socket = dir.join("docker.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        crate::sys::set_backlog(&listener, 0).unwrap();
+        // Takes the one place in the queue, never accepted.
+        let _queued = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+        let (done, called) = std::sync::mpsc::channel();
+        let path = socket.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(call(&path, &api::info(), Duration::from_secs(1)));
+        });
+        let answer = called.recv_timeout(Duration::from_secs(30));
+        std::fs::remove_dir_all(&dir).unwrap();
+        drop(listener);
+        match answer {
+            Ok(Err(CallError::Unreachable(e))) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -35,8 +35,10 @@ pub enum Value {
     Number(Number),
     Str(String),
     Array(Vec<Value>),
-    /// Members in document order (Docker never repeats a key). A key is
-    /// a `Box<str>`: 8 bytes less a member than a `String`.
+    /// Members in document order, no key twice: a parsed text that
+    /// repeats one is refused (Go's decoder, Docker's, takes the last of
+    /// them, `get` would take the first), and `set` replaces. A key is a
+    /// `Box<str>`: 8 bytes less a member than a `String`.
     Object(Vec<(Box<str>, Value)>),
 }
 
@@ -110,6 +112,7 @@ impl Value {
             budget: budget(text.len()),
             loose: 0,
             unescaped: Vec::new(),
+            widest: 0,
         };
         // First pass: check, count and cost; second: build.
         p.value(0)?;
@@ -118,8 +121,10 @@ impl Value {
             return Err(p.err("trailing data"));
         }
         // The bound is on the text as `render` writes it (no blanks, strings
-        // at their length), so that a rendered tree parses back.
-        if p.cost > budget(text.len() - p.loose) {
+        // at their length), so that a rendered tree parses back; with the
+        // widest object's sorted keys, which the tree holds for a moment.
+        let sorted = p.widest * std::mem::size_of::<&str>();
+        if p.cost + sorted > budget(text.len() - p.loose) {
             return Err(p.err(TOO_DENSE));
         }
         p.at = 0;
@@ -289,6 +294,9 @@ struct Parser<'t> {
     loose: usize,
     /// A string with escapes, unescaped (reused).
     unescaped: Vec<u8>,
+    /// The most members an object has (first pass): the keys of one
+    /// object at a time are sorted to find a repeated one.
+    widest: usize,
 }
 
 impl Parser<'_> {
@@ -393,6 +401,8 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<Value, ParseError> {
         let member = std::mem::size_of::<(Box<str>, Value)>();
+        // Where the first pass counts this object's members.
+        let slot = self.sizes.len();
         let members = self.items(b'}', member, |p| {
             p.space();
             if p.text.get(p.at) != Some(&b'"') {
@@ -405,6 +415,18 @@ impl Parser<'_> {
             }
             Ok((key, p.value(depth + 1)?))
         })?;
+        if !self.building {
+            let count = self.sizes.get(slot).copied().unwrap_or(0) as usize;
+            self.widest = self.widest.max(count);
+        } else if members.len() > 1 {
+            // Keys are only read in the second pass; the error is at the
+            // object's end. (The sort of `&str`s the binary has anyway.)
+            let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
+            keys.sort_unstable();
+            if keys.windows(2).any(|w| w[0] == w[1]) {
+                return Err(self.err("repeated key"));
+            }
+        }
         Ok(Value::Object(members))
     }
 
@@ -626,6 +648,25 @@ mod tests {
         );
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(Value::parse(ok.as_bytes()).is_ok());
+    }
+
+    /// Go's decoder takes the last of a repeated key, `get` would take
+    /// the first: a spec rccr patched could keep the engine's other value.
+    /// A repeated key, escaped or not, at any depth, is refused.
+    #[test]
+    fn an_object_with_a_repeated_key_is_refused() {
+        for bad in [
+            &br#"{"Role":"worker","Role":"manager"}"#[..],
+            br#"{"Spec":{"Labels":{"a":"1","b":"2","a":"3"}}}"#,
+            br#"[{"x":1},{"a":1,"\u0061":2}]"#,
+        ] {
+            let e = Value::parse(bad).unwrap_err();
+            assert_eq!(e.what, "repeated key", "{:?}", String::from_utf8_lossy(bad));
+            assert!(e.offset <= bad.len(), "{e}");
+        }
+        // Keys that differ only in case are distinct labels.
+        let v = Value::parse(br#"{"a":1,"A":2,"b":{"a":3},"c":[{"a":4}]}"#).unwrap();
+        assert_eq!(v.get("A").as_u64(), Some(2));
     }
 
     #[test]

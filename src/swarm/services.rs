@@ -296,8 +296,8 @@ fn wait_running(
             let count = services
                 .iter()
                 .find(|s| s.name == c.name)
-                .and_then(|s| running.iter().find(|(id, _)| *id == s.id))
-                .map_or(0, |(_, n)| *n);
+                .and_then(|s| running.binary_search_by(|(id, _)| id.cmp(&s.id)).ok())
+                .map_or(0, |i| running[i].1);
             report.running = Some((count, u64::from(c.replicas)));
             all &= !report.ok || count >= u64::from(c.replicas);
         }
