@@ -229,9 +229,13 @@ pub fn write_atomic_with(
     replace(path, contents, mode, true, before_rename)
 }
 
-/// Like [`write_atomic`], without the fsyncs: the rename is still atomic
-/// (readers and a killed process see old or new), but a power cut may
-/// lose the change. For records that are re-derived anyway.
+/// [`write_atomic`] with one fsync, not two: the file's bytes are on disk
+/// before the rename, the directory is not synced after it. A power cut
+/// may lose the rename (the old contents stay), never the bytes: a rename
+/// of bytes not yet written, on a file system without ext4's
+/// replace-by-rename heuristics (XFS, f2fs, ext4 mounted
+/// `noauto_da_alloc`), can leave an empty file. For a record written
+/// often whose previous version is still a right answer.
 pub fn write_atomic_lazy(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
     replace(path, contents, mode, false, |_| Ok(()))
 }
@@ -296,7 +300,7 @@ pub fn write_atomic_all(files: &[(&Path, &[u8], u32)]) -> Result<(), Error> {
         }
     };
     for ((path, contents, mode), tmp) in files.iter().zip(&temps) {
-        if let Err(e) = write_temp(tmp, contents, *mode, true) {
+        if let Err(e) = write_temp(tmp, contents, *mode) {
             remove(&temps);
             return Err(cannot_write(path, e));
         }
@@ -315,17 +319,15 @@ fn cannot_write(path: &Path, e: std::io::Error) -> Error {
 }
 
 /// Creates `tmp` (a name no file has) with `mode` and writes `contents`
-/// to it, fsynced when `durable`.
-fn write_temp(tmp: &Path, contents: &[u8], mode: u32, durable: bool) -> std::io::Result<File> {
+/// to it, fsynced.
+fn write_temp(tmp: &Path, contents: &[u8], mode: u32) -> std::io::Result<File> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(tmp)?;
     file.write_all(contents)?;
-    if durable {
-        file.sync_all()?;
-    }
+    file.sync_all()?;
     Ok(file)
 }
 
@@ -333,16 +335,16 @@ fn replace(
     path: &Path,
     contents: &[u8],
     mode: u32,
-    durable: bool,
+    sync_dir: bool,
     before_rename: impl FnOnce(&File) -> std::io::Result<()>,
 ) -> Result<(), Error> {
     check_replaceable(path)?;
     let tmp = temp_sibling(path);
     let result = (|| {
-        let file = write_temp(&tmp, contents, mode, durable)?;
+        let file = write_temp(&tmp, contents, mode)?;
         before_rename(&file)?;
         fs::rename(&tmp, path)?;
-        if durable {
+        if sync_dir {
             sync_parent(path)?;
         }
         Ok(())

@@ -4,7 +4,7 @@
 //! real state is always probed again; the journal never overrides it. So
 //! the run's keys and nodes are written durably at the start, and a phase
 //! change with one fsync (of its bytes, before the rename) where the rest
-//! take two ([`write_phase`]): four a node (staged, verified, committed,
+//! take two ([`fsutil::write_atomic_lazy`]): four a node (staged, verified, committed,
 //! its outcome; more when a node is tried again), which the 32 threads
 //! queue on.
 //!
@@ -111,34 +111,6 @@ impl Record {
     }
 }
 
-/// Replaces the journal at `path` with `contents`, its bytes on disk
-/// before the rename: a power cut may lose the rename (the journal then
-/// says the phase before, which a run probes again anyway), never the
-/// bytes. A rename of bytes not yet written, on a file system without
-/// ext4's replace-by-rename heuristics (XFS, f2fs, ext4 mounted
-/// `noauto_da_alloc`), can leave an empty journal: the run's keys lost with
-/// it, and every command refusing it. ([`fsutil::write_atomic`] with one
-/// fsync, not two: the directory's is what is left out.)
-fn write_phase(path: &Path, contents: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = fsutil::temp_sibling(path);
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_data()?;
-        std::fs::rename(&tmp, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("cannot write {}", path.display()), e)
-    })
-}
-
 /// Reads a journal file; `None` when there is none.
 pub fn load(path: &Path) -> Result<Option<Record>, Error> {
     fsutil::read_text_if_any(path, UNREADABLE_LINE)?
@@ -165,7 +137,7 @@ impl Journal {
     pub fn record(&self, node: &str, phase: &str) -> Result<(), Error> {
         let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
         record.set_phase(node, phase);
-        write_phase(&self.path, record.render().as_bytes())
+        fsutil::write_atomic_lazy(&self.path, record.render().as_bytes(), 0o600)
     }
 
     /// Names `path` as the rotation's new key, durably: the key moved there.
