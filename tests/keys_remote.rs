@@ -6,7 +6,7 @@
 mod common;
 
 use common::assert_has;
-use common::child::{lock_awaited, KillOnDrop};
+use common::child::{lock_awaited, lock_held, KillOnDrop};
 use common::lab::{stderr, stdout, wait_for_within};
 use common::scratch::Scratch;
 use std::io::{Read, Write};
@@ -257,6 +257,7 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
             stderr(&out)
         );
         assert_eq!(stdout(&out), "staged\n", "{who}");
+        let timer = timer_of(home);
         assert_eq!(home.keys(), STAGED);
         assert_eq!(mode(&home.ak()), 0o600, "{who}");
         assert_eq!(mode(&home.0.path(".ssh")), 0o700, "{who}");
@@ -279,7 +280,7 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
         assert_eq!(home.keys(), FINAL);
         assert_eq!(home.leftovers(), Vec::<String>::new(), "{who}");
         // The disarmed timer must not undo the commit when it wakes.
-        wait_for_timers(&processes_of(home));
+        wait_for_timer(timer);
         assert_eq!(home.keys(), FINAL, "{who}");
     });
 }
@@ -318,12 +319,12 @@ fn a_timer_that_wakes_during_a_commit_waits_for_it_and_reverts_nothing() {
 fn a_timer_from_an_earlier_attempt_never_reverts_a_later_stage() {
     for_each_node("stale", |node, who, home| {
         home.send_ok(node, &["stage", "r4", "1", "n5"], "n5", STAGED);
-        let first_timer = processes_of(home);
+        let first_timer = timer_of(home);
         home.send_ok(node, &["commit", "n6"], "n6", FINAL);
         // The same rotation stages again (a re-run) before the first timer wakes.
         let restaged = [FINAL, b"ssh-ed25519 AAAANEWER x\n"].concat();
         home.send_ok(node, &["stage", "r4", "30", "n7"], "n7", &restaged);
-        wait_for_timers(&first_timer);
+        wait_for_timer(first_timer);
         assert_eq!(home.keys(), restaged, "{who}");
     });
 }
@@ -1015,11 +1016,21 @@ fn exited(pid: &i32) -> bool {
     })
 }
 
-/// Waits until every process of `timers` (from [`processes_of`], which
-/// found at least one) has ended: a timer that was to act has acted.
-fn wait_for_timers(timers: &[i32]) {
-    assert!(!timers.is_empty(), "no revert timer runs");
-    wait_until("the timer to end", || timers.iter().all(exited));
+/// The armed rotation's revert timer: the inode of its marker, which the
+/// timer holds a lock on from its first instant to its last (whatever
+/// name the marker has, or none once a commit removed it).
+fn timer_of(home: &Home) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let marker = std::fs::metadata(home.0.path(".ssh/.rccr-rotation")).unwrap();
+    assert!(lock_held(marker.ino()), "no revert timer holds the marker");
+    marker.ino()
+}
+
+/// Waits until the timer of [`timer_of`] has ended: if it was to act, it
+/// has acted. (Not every process of the home: a shell's watchdog `sleep`
+/// may outlive it.)
+fn wait_for_timer(timer: u64) {
+    wait_until("the timer to end", || !lock_held(timer));
 }
 
 /// What a reboot does to a home's rotation: every process started with

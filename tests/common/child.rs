@@ -83,13 +83,25 @@ pub fn openers(path: &Path) -> Vec<u32> {
 /// a waiter with `->`). Only a lock taken blocking shows a waiter: the
 /// state lock is polled with `LOCK_NB` (see [`has_open`] for it).
 pub fn lock_awaited(path: &Path) -> bool {
-    let inode = format!(":{}", std::fs::metadata(path).unwrap().ino());
+    locks_of(std::fs::metadata(path).unwrap().ino()).any(|line| line.contains("->"))
+}
+
+/// Whether some process holds a lock on the file with inode `ino`, which
+/// may have lost its name since (/proc/locks: a line without `->`).
+pub fn lock_held(ino: u64) -> bool {
+    locks_of(ino).any(|line| !line.contains("->"))
+}
+
+/// The lines of /proc/locks about inode `ino` (`MAJ:MIN:INODE`).
+fn locks_of(ino: u64) -> impl Iterator<Item = String> {
+    let inode = format!(":{ino}");
     std::fs::read_to_string("/proc/locks")
         .unwrap()
         .lines()
-        .any(|line| {
-            line.contains("->") && line.split_whitespace().any(|field| field.ends_with(&inode))
-        })
+        .filter(|line| line.split_whitespace().any(|field| field.ends_with(&inode)))
+        .map(String::from)
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 /// Polls `done` every 50 ms until it holds; panics naming `what` after
