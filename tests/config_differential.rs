@@ -13,6 +13,10 @@
 //!
 //! PyYAML runs through `tests/config_pyyaml.py` (`python3`, or
 //! `$RCCR_PYTHON`). Without it the tests skip, unless `CI` is set.
+#[path = "common/skip.rs"]
+#[allow(unused_imports)] // or_skip
+mod skip;
+
 use rccr::config::yaml::{self, Entry, Node, Pos, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,10 +32,9 @@ fn pyyaml(docs: &[String]) -> Option<Vec<String>> {
     let python = std::env::var("RCCR_PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python).args(["-c", "import yaml"]).output();
     if !matches!(&probe, Ok(o) if o.status.success()) {
-        if std::env::var_os("CI").is_some() {
-            panic!("PyYAML is not importable with {python}: run `pip install pyyaml`");
-        }
-        eprintln!("SKIPPED: PyYAML is not importable with {python} (pip install pyyaml)");
+        skip::skip(&format!(
+            "PyYAML is not importable with {python} (pip install pyyaml)"
+        ));
         return None;
     }
     let mut input = String::from("[");
@@ -286,17 +289,41 @@ fn short_plain_scalars_match_pyyaml() {
     // Ours must never panic, and must reject what it calls invalid.
     let results: Vec<Result<String, String>> = docs.iter().map(|d| ours(d)).collect();
     let Some(theirs) = pyyaml(&docs) else { return };
+    // What ours rejects of what PyYAML reads as a string, it rejects on
+    // purpose: a number or date in some YAML version, or what its subset
+    // leaves out. Rejecting for any other reason is no free pass.
+    const ON_PURPOSE: [&str; 3] = [
+        "is a number or date in some YAML versions",
+        "a plain value cannot start with this character",
+        "unexpected text after the value",
+    ];
     let mut failures = Vec::new();
     let mut accepted = 0;
     for ((s, ours), theirs) in scalars.iter().zip(&results).zip(&theirs) {
-        if let Ok(v) = ours {
-            accepted += 1;
-            if v != theirs {
-                failures.push(format!("{s:?}: ours {v}, PyYAML {theirs}"));
+        match ours {
+            Ok(v) => {
+                accepted += 1;
+                if v != theirs {
+                    failures.push(format!("{s:?}: ours {v}, PyYAML {theirs}"));
+                }
             }
+            Err(e)
+                if theirs.starts_with("{\"k\":\"") && !ON_PURPOSE.iter().any(|r| e.contains(r)) =>
+            {
+                failures.push(format!(
+                    "{s:?}: ours rejects it ({e}), PyYAML reads {theirs}"
+                ));
+            }
+            Err(_) => {}
         }
     }
-    assert_none_failed(&failures, accepted);
+    assert_none_failed(&failures, scalars.len());
+    // 15200 of 19189 when this was written.
+    assert!(
+        accepted >= 15_000,
+        "ours accepts only {accepted} of {} short scalars",
+        scalars.len()
+    );
     eprintln!(
         "{} short scalars: {accepted} accepted and match PyYAML",
         scalars.len()

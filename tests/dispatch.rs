@@ -2,6 +2,9 @@
 //! <command>`, `--list`, `--install` and the exit codes.
 #[path = "common/asserts.rs"]
 mod asserts;
+#[path = "common/skip.rs"]
+#[allow(unused_imports)] // or_skip
+mod skip;
 
 use asserts::assert_has;
 use std::os::unix::fs::MetadataExt;
@@ -155,7 +158,7 @@ fn install_across_filesystems_says_to_use_symbolic_links() {
     ));
     let exe = std::fs::metadata(RCCR).unwrap();
     if std::fs::create_dir(&dir).is_err() {
-        eprintln!("skipped: no /dev/shm to install into");
+        skip::skip("no /dev/shm to install into");
         return;
     }
     let other_fs = std::fs::metadata(&dir).unwrap().dev() != exe.dev();
@@ -163,7 +166,7 @@ fn install_across_filesystems_says_to_use_symbolic_links() {
     let left = std::fs::read_dir(&dir).unwrap().count();
     let _ = std::fs::remove_dir_all(&dir);
     if !other_fs {
-        eprintln!("skipped: /dev/shm is on the binary's filesystem");
+        skip::skip("/dev/shm is on the binary's filesystem");
         return;
     }
     assert_eq!(out.status.code(), Some(1));

@@ -10,7 +10,7 @@ use common::failpoint::Failpoint;
 use common::lab::{require_root, stderr, stdout, Lab, ANYIP_BLOCK, RDNS_PTR};
 use common::{assert_has, or_skip};
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A bound no run of setup on these small labs comes near.
 const RUN_LIMIT_SECS: &str = "120";
@@ -166,9 +166,17 @@ fn a_host_that_accepts_any_key_is_never_touched() {
         return;
     }
     let (lab, _, _) = hostile_run("anykey", "untrusted (accepts any key)");
-    // Not one command ran there: no session was ever started.
-    let log = std::fs::read_to_string(lab.dir().join("hosts/anykey/sshd.log")).unwrap();
-    assert!(!log.contains("Starting session"), "{log}");
+    // Not one command ran there: no session was ever started. (Where a
+    // session did run, on the node adopted beside it, sshd logged it.)
+    let log = |host: &str| {
+        std::fs::read_to_string(lab.dir().join(format!("hosts/{host}/sshd.log"))).unwrap()
+    };
+    assert_has(&log("target-1"), "Starting session");
+    assert!(
+        !log("anykey").contains("Starting session"),
+        "{}",
+        log("anykey")
+    );
 }
 
 #[test]
@@ -250,15 +258,19 @@ fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
     let lab = or_skip!(lab_with_docker(
         "#!/bin/sh\nwhile :; do echo WARNING: slow; sleep 1; done\n"
     ));
-    let started = Instant::now();
-    let out = lab.exec("control", &["rccr", "status", "--json", "--timeout", "3"]);
-    let took = started.elapsed();
+    // A hang guard, not a performance figure: a status that waits for the
+    // node's answer to end never ends, and is killed (exit 124).
+    let watched = [
+        "timeout",
+        "300",
+        "rccr",
+        "status",
+        "--json",
+        "--timeout",
+        "3",
+    ];
+    let out = lab.exec("control", &watched);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        took < Duration::from_secs(20),
-        "status took {took:?} with --timeout 3\n{}",
-        stdout(&out)
-    );
     assert_has(&stdout(&out), "could not ask Docker");
 }
 
@@ -455,9 +467,17 @@ fn two_runs_at_once_the_second_stops_or_waits_and_a_second_stage_is_refused() {
     );
 
     // With --wait, a third run waits for the first and then finds it done.
+    // It waits (polling the lock, its file open) while the first holds it.
     let mut waiting = lab.spawn("control", &[&setup_args[..], &["--wait", "60"]].concat());
-    std::thread::sleep(Duration::from_millis(500));
-    assert!(waiting.try_wait().unwrap().is_none(), "it did not wait");
+    let lock = lab.dir().join("hosts/control/root/.rccr/lock");
+    common::lab::wait_for("the third run to wait for the lock", || {
+        if let Some(status) = waiting.try_wait().unwrap() {
+            panic!("it did not wait: {status}");
+        }
+        common::child::openers(&lock)
+            .iter()
+            .any(|&opener| opener != pid as u32)
+    });
     fp.resume();
     let out = first.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -1097,7 +1117,9 @@ fn setup_with_an_arp_liar(lost: bool) -> (String, String) {
 }
 
 fn python_lab() -> bool {
-    require_root() && std::path::Path::new("/usr/bin/python3").exists()
+    require_root()
+        && (std::path::Path::new("/usr/bin/python3").exists()
+            || common::skip("no /usr/bin/python3 for the ARP liar"))
 }
 
 /// A host on the LAN answers ARP for target-1's address with target-2's

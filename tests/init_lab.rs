@@ -11,7 +11,6 @@ mod common;
 
 use common::lab::{stderr, Lab};
 use common::{assert_has, ok, or_skip};
-use std::time::{Duration, Instant};
 
 /// A real public key (ssh-keygen), as a user would put in rccr.txt.
 const USER_KEY: &str =
@@ -64,13 +63,10 @@ mount -o remount,ro /media/sdz1
     );
     ok("setup", &lab.sh("target-1", &setup));
 
-    let started = Instant::now();
     let out = lab.exec("target-1", &["rccr", "init"]);
-    let took = started.elapsed();
     let log = stderr(&out);
-    eprintln!("rccr init inside target-1 ({took:?}):\n{log}");
+    eprintln!("rccr init inside target-1:\n{log}");
     assert!(out.status.success(), "rccr init: {}\n{log}", out.status);
-    assert!(took < Duration::from_secs(2), "took {took:?}:\n{log}");
     assert!(!log.contains("cannot"), "{log}");
 
     // The running hostname, inside the host and through a new SSH session.

@@ -5,6 +5,11 @@
 //! reported without failing.
 #[path = "common/asserts.rs"]
 mod asserts;
+#[path = "common/child.rs"]
+mod child;
+#[path = "common/skip.rs"]
+#[allow(unused_imports)] // or_skip
+mod skip;
 
 use asserts::assert_has;
 use std::collections::BTreeMap;
@@ -99,10 +104,8 @@ impl Root {
         let root = self.0.to_str().unwrap();
         args.push(root);
         args.extend_from_slice(extra);
-        let start = Instant::now();
         let out = Command::new(RCCR).args(&args).output().unwrap();
         Run {
-            elapsed: start.elapsed(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             out,
         }
@@ -141,7 +144,6 @@ impl Drop for Root {
 struct Run {
     out: Output,
     stderr: String,
-    elapsed: Duration,
 }
 
 impl Run {
@@ -180,11 +182,6 @@ fn first_run_prepares_the_node_and_a_second_run_changes_nothing() {
         &format!("# added after flashing\r\nauthorized_key={KEY_A}\r\n\r\nbogus line\r\nauthorized_key={KEY_B}\r\nauthorized_key={EXISTING_KEY}\r\n"),
     );
     let run = root.init(&[]).ok();
-    assert!(
-        run.elapsed < Duration::from_secs(2),
-        "took {:?}",
-        run.elapsed
-    );
 
     // Hostname everywhere.
     assert_eq!(root.read("etc/hostname"), format!("{TARGET_NAME}\n"));
@@ -322,13 +319,13 @@ fn the_boot_file_is_kept_until_what_it_set_is_saved() {
     root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
     let fp = root.path("failpoint");
     fs::create_dir_all(&fp).unwrap();
-    let mut child = Command::new(RCCR)
-        .args(["init", "--root", root.0.to_str().unwrap()])
-        .env("RCCR_FAILPOINT", "init-persisted")
-        .env("RCCR_FAILPOINT_DIR", &fp)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = child::spawn(
+        Command::new(RCCR)
+            .args(["init", "--root", root.0.to_str().unwrap()])
+            .env("RCCR_FAILPOINT", "init-persisted")
+            .env("RCCR_FAILPOINT_DIR", &fp)
+            .stderr(std::process::Stdio::null()),
+    );
     let start = Instant::now();
     while !fp.join("reached").exists() && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(20));
@@ -943,7 +940,7 @@ fn a_non_root_user_on_the_live_system_gets_exit_4() {
         .unwrap_or(false);
     let setpriv = Path::new("/usr/bin/setpriv");
     if !is_root || !setpriv.exists() {
-        eprintln!("skipped: needs root and setpriv to drop to another user");
+        skip::skip("needs root and setpriv to drop to another user");
         return;
     }
     let out = Command::new(setpriv)
@@ -1310,12 +1307,12 @@ fn a_hotplug_during_the_boot_run_waits_for_its_lock_and_both_stanzas_stay() {
     lock.lock().unwrap();
     let booted = root.read("etc/network/interfaces");
     // mdev's script, for the USB adapter that has just appeared.
-    let mut hotplug = Command::new(RCCR)
-        .args(["init", "--root", root.0.to_str().unwrap()])
-        .args(["--hotplug", "enx00e04c680001"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut hotplug = child::spawn(
+        Command::new(RCCR)
+            .args(["init", "--root", root.0.to_str().unwrap()])
+            .args(["--hotplug", "enx00e04c680001"])
+            .stderr(std::process::Stdio::piped()),
+    );
     let mut stderr = BufReader::new(hotplug.stderr.take().unwrap());
     let mut said = String::new();
     while !said.contains("rccr-init: waiting for ") {

@@ -18,6 +18,7 @@
 
 mod common;
 
+use common::child::KillOnDrop;
 use common::lab::require_root;
 use common::or_skip;
 use std::fs::{self, File};
@@ -1027,30 +1028,27 @@ fn killed_at(node: &Node, args: &[&str], point: &str) {
 
 /// Starts `rccr init --root DIR ARGS...` and returns it waiting at
 /// failpoint `point` (its stderr piped); it goes on once the node's
-/// `failpoint/continue` exists.
-fn stopped_at(node: &Node, args: &[&str], point: &str) -> std::process::Child {
+/// `failpoint/continue` exists, and is killed if the test ends first.
+fn stopped_at(node: &Node, args: &[&str], point: &str) -> KillOnDrop {
     node.refresh_mounts();
     let fp = node.path("failpoint");
     let _ = fs::remove_dir_all(&fp);
     fs::create_dir_all(&fp).unwrap();
-    let mut child = Command::new(RCCR)
-        .args(["init", "--root", node.dir.to_str().unwrap()])
-        .args(args)
-        .env("RCCR_FAILPOINT", point)
-        .env("RCCR_FAILPOINT_DIR", &fp)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = common::child::spawn(
+        Command::new(RCCR)
+            .args(["init", "--root", node.dir.to_str().unwrap()])
+            .args(args)
+            .env("RCCR_FAILPOINT", point)
+            .env("RCCR_FAILPOINT_DIR", &fp)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
     let start = std::time::Instant::now();
     while !fp.join("reached").exists() && start.elapsed().as_secs() < 60 {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    if !fp.join("reached").exists() {
-        let _ = child.kill();
-        panic!("{point} never reached");
-    }
+    assert!(fp.join("reached").exists(), "{point} never reached");
     child
 }
 
@@ -1073,10 +1071,28 @@ fn data_written_between_the_read_and_the_claim_is_never_overwritten() {
     dev.sync_all().unwrap();
     let snap = node.disks[i].snapshot("raced");
     File::create(node.path("failpoint/continue")).unwrap();
-    let out = Run::from(child.wait_with_output().unwrap()).ok();
+    let out = Run::from(child.wait_with_output()).ok();
     assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
     out.must_say(&format!("{} holds data: not used", node.disks[i].dev));
     node.assert_no_storage(&out.stderr);
+}
+
+/// An rccr stopped at a failpoint whose test has gone (here: its
+/// directory removed, as a test's scratch is when it panics) waited out
+/// the failpoint's 300 s and then went on: a first boot's `--storage`
+/// claimed and formatted a loop device the test had detached, or another
+/// test had attached again by number. It exits 1 now, the disk untouched.
+#[test]
+fn an_init_whose_failpoint_is_abandoned_exits_and_leaves_the_disk_alone() {
+    let mut node = or_skip!(root_node("abandoned"));
+    let i = node.disk("abandoned", DISK);
+    let snap = node.disks[i].snapshot("abandoned");
+    let child = stopped_at(&node, &["--storage"], "storage-read");
+    fs::remove_dir_all(node.path("failpoint")).unwrap();
+    let out = Run::from(child.wait_with_output());
+    out.must_fail(1, "failpoint storage-read: no ");
+    out.must_say("exiting instead of going on");
+    assert!(node.disks[i].unchanged_since(&snap), "{}", out.stderr);
 }
 
 const KILL_POINTS: [&str; 2] = ["storage-table-written", "storage-formatted"];

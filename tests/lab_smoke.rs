@@ -5,7 +5,7 @@
 mod common;
 
 use common::lab::{lab_script, netns_list, pid_alive, require_root, stderr, stdout, Kind, Lab};
-use common::{ok, or_skip};
+use common::{assert_has, ok, or_skip};
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
@@ -131,6 +131,14 @@ fn smoke_keys_names_decoys_and_teardown() {
         "imposter: {}",
         stderr(&out)
     );
+    // The tests that no key was offered, or no session started, read
+    // sshd.log: sshd really logs both there (LogLevel VERBOSE, -E).
+    for h in hosts.iter().filter(|h| h.is_target()) {
+        let log = std::fs::read_to_string(lab.dir().join("hosts").join(&h.name).join("sshd.log"));
+        assert_has(&log.unwrap(), "Starting session");
+        assert!(lab.keys_offered(&h.name) > 0, "{}: no key offered", h.name);
+    }
+    assert!(lab.keys_offered("imposter") > 0, "imposter: no key offered");
     // The nossh decoy has no port 22 open.
     let nossh = lab.ip("nossh");
     let out = lab.exec(

@@ -7,6 +7,9 @@
 //! wrong could only ever reach loopback.
 #[path = "common/asserts.rs"]
 mod asserts;
+#[path = "common/skip.rs"]
+#[allow(unused_imports)] // or_skip
+mod skip;
 
 use asserts::assert_has;
 use std::process::{Command, Output};
@@ -56,7 +59,7 @@ fn assert_refused(out: &Output, code: i32, prefix: &str) {
 /// the TCP probe is refused); `None` (skipped) without root, unshare or ip.
 fn loopback_scan(args: &str) -> Option<Output> {
     if !is_root() || !have("unshare") || !have("ip") {
-        eprintln!("skipped: needs root, unshare and ip for a private network namespace");
+        skip::skip("needs root, unshare and ip for a private network namespace");
         return None;
     }
     let script =
@@ -171,7 +174,7 @@ fn a_bad_since_file_is_refused_before_sweeping() {
 #[test]
 fn without_raw_sockets_the_user_is_told_to_run_as_root() {
     if !is_root() || !have("setpriv") {
-        eprintln!("skipped: needs root and setpriv to become an unprivileged user");
+        skip::skip("needs root and setpriv to become an unprivileged user");
         return;
     }
     let out = Command::new("setpriv")

@@ -1791,10 +1791,9 @@ fn a_restored_backup_makes_a_fresh_control_manage_the_same_cluster() {
         stderr(&out)
     );
     // Setup finds the cluster as it left it: nothing to adopt, nothing to change.
-    let out = setup(&cluster);
+    let (out, nodes, services) = setup_layers(&cluster, 3);
     let json = stdout(&out);
     assert_count(&json, "\"result\": \"already adopted\"", 2);
-    let (nodes, services) = layers(&out);
     assert!(
         nodes
             .iter()

@@ -126,13 +126,7 @@ pub fn wait_for(what: &str, done: impl FnMut() -> bool) {
 }
 
 /// [`wait_for`] that panics after `limit`.
-pub fn wait_for_within(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+pub use super::child::wait_for_within;
 
 /// Runs `lab.sh gc` once per test process: removes labs whose owner died.
 pub fn gc_once() {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod asserts;
+pub mod child;
 pub mod failpoint;
 pub mod lab;
 pub mod scratch;
