@@ -302,10 +302,12 @@ pub fn unix_connect(path: &std::path::Path, timeout: Duration) -> io::Result<Uni
     })?);
     // A zero timeval would wait for ever.
     let timeout = timeout.max(Duration::from_millis(1));
+    // Seconds capped at i32::MAX (68 years) and microseconds (under a
+    // million) fit a 32-bit and a 64-bit time_t alike, so the types stay
+    // unnamed: libc deprecates naming musl's time_t and suseconds_t.
     let tv = libc::timeval {
-        tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-        // Under a million: fits any suseconds_t.
-        tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as _,
+        tv_usec: timeout.subsec_micros() as _,
     };
     setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)?;
     // SAFETY: `sa` is a sockaddr_un of the size we pass.
