@@ -8,7 +8,7 @@
 //! rotation's commit removes it).
 use super::discover::{Class, LoginKeys, SSH_TIMEOUT};
 use super::plan::{Action, Planned};
-use crate::keys::control::engine::{Outcome, Report};
+use crate::keys::control::engine::Report;
 use crate::keys::control::known_hosts::{KnownHosts, Reached};
 use crate::parallel;
 use std::net::{IpAddr, Ipv4Addr};
@@ -49,15 +49,6 @@ pub fn take_temporary_key(
         .collect()
 }
 
-/// Whether a node the rotation ended with `outcome` may still take the
-/// temporary key, and is not listed for it otherwise: it may need the old
-/// key ([`Outcome::needs_old_key`]: not `rotated`, `refused` or `moved`),
-/// and it is not `rotated-volatile` (listed as such: it takes the cluster
-/// key, and would take the temporary key again after a reboot).
-pub fn may_take_temporary_key(outcome: Outcome) -> bool {
-    outcome.needs_old_key() && outcome != Outcome::RotatedVolatile
-}
-
 /// The nodes of `reports` at the addresses of `lingering` (those that took
 /// the temporary key when asked) that may take it still, by what their
 /// rotation says: a node that refused it since (`refused`: it took it no
@@ -67,7 +58,7 @@ pub fn still_take(reports: &[Report], lingering: &[Ipv4Addr]) -> Vec<String> {
     reports
         .iter()
         .filter(|r| matches!(r.node.ip, IpAddr::V4(ip) if lingering.contains(&ip)))
-        .filter(|r| may_take_temporary_key(r.outcome))
+        .filter(|r| r.outcome.may_take_temporary_key())
         .map(|r| r.node.to_string())
         .collect()
 }
@@ -76,6 +67,7 @@ pub fn still_take(reports: &[Report], lingering: &[Ipv4Addr]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::keys::addr::NodeAddr;
+    use crate::keys::control::engine::Outcome;
 
     fn report(ip: [u8; 4], outcome: Outcome) -> Report {
         Report {

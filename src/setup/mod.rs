@@ -418,7 +418,7 @@ fn rotate(
         .collect();
     let (held, unsettled): (Vec<_>, Vec<_>) = journal_only
         .iter()
-        .filter(|r| lingering::may_take_temporary_key(r.outcome))
+        .filter(|r| r.outcome.may_take_temporary_key())
         .map(|r| (r.outcome, r.node.to_string()))
         .partition(|(outcome, _)| *outcome == Outcome::HeldBack);
     let names = |list: Vec<(Outcome, String)>| list.into_iter().map(|(_, n)| n).collect();

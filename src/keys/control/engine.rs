@@ -99,6 +99,15 @@ impl Outcome {
         !matches!(self, Outcome::Rotated | Outcome::Refused | Outcome::Moved)
     }
 
+    /// Whether a node the rotation ended with this outcome may still take
+    /// the temporary key, and is not listed for it otherwise: it may need
+    /// the old key ([`Outcome::needs_old_key`]), and it is not
+    /// `rotated-volatile` (listed as such: it takes the cluster key, and
+    /// would take the temporary key again after a reboot).
+    pub fn may_take_temporary_key(self) -> bool {
+        self.needs_old_key() && self != Outcome::RotatedVolatile
+    }
+
     /// Whether the node takes the new key now (persisted or not).
     pub fn accepts_new_key(self) -> bool {
         matches!(self, Outcome::Rotated | Outcome::RotatedVolatile)
