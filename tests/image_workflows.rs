@@ -13,12 +13,13 @@
 //!   to the runner user (`--owner`), and no job makes out/ for it;
 //! - Docker Hub only after the OS images and the GitHub Release, with its
 //!   two secrets and no other; a pre-release leaves latest-* alone;
-//! - a release is made once: a run for a tag whose release has files stops
-//!   before the binaries and the temporary key; nothing is replaced.
+//! - a release is made once: a run for a tag whose release (a draft too)
+//!   has files stops before the binaries and the temporary key; nothing is
+//!   replaced.
 //!
 //! Every rule is also shown to fail on a workflow broken for it. The steps
 //! that decide (version, release check, Publish, Docker Hub tags) are also
-//! run, as GitHub would, against stand-ins for curl, gh, docker and
+//! run, as GitHub would, against stand-ins for gh, docker and
 //! build-docker.sh.
 #[path = "common/image.rs"]
 mod image;
@@ -125,6 +126,8 @@ if dock["with"].get("latest") != "${{ needs.version.outputs.prerelease != 'true'
 unreleased = [s for s in steps(rel_jobs["version"]) if s.get("id") == "unreleased"]
 if not unreleased or unreleased[0].get("if") != "steps.version.outputs.publish == 'true'":
     print("rebuild: the version job does not check for an existing release")
+if rel_jobs["version"].get("permissions", {}).get("contents") != "write":
+    print("rebuild: the version job's token is not shown draft releases (contents: write)")
 if "version" not in rel_jobs["binaries"].get("needs", []):
     print("rebuild: the binaries (and the temporary key) do not wait for the release check")
 if any("--clobber" in s.get("run", "") for s in steps(rel_jobs["release"])):
@@ -516,20 +519,25 @@ fn only_a_pushed_tag_publishes_and_a_version_with_a_dash_is_a_pre_release() {
     );
 }
 
-/// release.yml's check for an existing release, GitHub's answer played by
-/// a stand-in curl (HTTP `code`, `body`): its output and curl's arguments.
-fn unreleased_step(code: &str, body: &str) -> (std::process::Output, String) {
+/// release.yml's check for an existing release, GitHub's list of releases
+/// played by a stand-in gh: each of `pages` (JSON, one page of
+/// `GET /repos/{owner}/{repo}/releases` each) goes through the step's
+/// `--jq` filter with jq, as `gh api --paginate --jq` does; `None` is a
+/// failing gh. Its output and gh's arguments.
+fn unreleased_step(pages: Option<&[&str]>) -> (std::process::Output, String) {
     let dir = TempDir::new("release-unreleased");
-    stand_in(
-        &dir,
-        "curl",
-        &format!(
-            "while [ $# -gt 0 ]; do [ \"$1\" != -o ] || out=$2; shift; done\n\
-             printf '%s' '{body}' >\"$out\"\nprintf '%s' '{code}'"
-        ),
-    );
-    let temp = dir.path("runner-temp");
-    fs::create_dir_all(&temp).unwrap();
+    let body = match pages {
+        None => "echo 'HTTP 502: Bad Gateway' >&2; exit 1".to_string(),
+        Some(pages) => {
+            for (n, page) in pages.iter().enumerate() {
+                write(&dir.path(&format!("pages/{n}.json")), page);
+            }
+            "while [ $# -gt 0 ]; do [ \"$1\" != --jq ] || filter=$2; shift; done\n\
+             for page in pages/*.json; do jq -r \"$filter\" \"$page\" || exit 1; done"
+                .to_string()
+        }
+    };
+    stand_in(&dir, "gh", &body);
     let (_, out) = run_step(
         "release.yml",
         "version",
@@ -538,41 +546,43 @@ fn unreleased_step(code: &str, body: &str) -> (std::process::Output, String) {
         &[
             ("GH_TOKEN", "ghs_x"),
             ("TAG", "v1.2.0"),
-            ("RUNNER_TEMP", temp.to_str().unwrap()),
-            ("GITHUB_API_URL", "https://api.github.example"),
             ("GITHUB_REPOSITORY", "owner/rccr"),
         ],
     );
-    (out, calls(&dir, "curl"))
+    (out, calls(&dir, "gh"))
 }
 
 /// A run for a tag whose GitHub Release has files stops in the version job,
 /// before the binaries and the run's temporary key are made: a new key in
 /// images replacing those users downloaded made pairs that refuse each
-/// other. No release, or one without files (notes written by hand), goes
-/// on; an answer GitHub did not mean stops too.
+/// other. A draft counts (the tag's own endpoint hides drafts: the step
+/// lists every release, every page). No release, or one without files
+/// (notes written by hand), goes on; a failed listing stops.
 #[test]
 fn a_release_that_has_files_is_not_made_again() {
-    if !step_tools("release check") {
+    if !step_tools("release check") || !require("release check", &[("jq", "jq")]) {
         return;
     }
-    let (out, curl) = unreleased_step("404", "{\"message\":\"Not Found\"}");
+    let other = r#"[{"tag_name":"v1.1.0","draft":false,"assets":[{"name":"a"}]}]"#;
+    let (out, gh) = unreleased_step(Some(&[other, "[]"]));
     assert!(out.status.success(), "{}", show(&out));
-    assert_has(
-        &curl,
-        "https://api.github.example/repos/owner/rccr/releases/tags/v1.2.0",
-    );
-    let (out, _) = unreleased_step("200", "{\"assets\":[]}");
+    assert_has(&text(&out.stdout), "no release v1.2.0 yet");
+    assert_has(&gh, "api --paginate repos/owner/rccr/releases?per_page=100");
+    let empty = r#"[{"tag_name":"v1.2.0","draft":false,"assets":[]}]"#;
+    let (out, _) = unreleased_step(Some(&[other, empty]));
     assert!(out.status.success(), "{}", show(&out));
-    let (out, _) = unreleased_step("200", "{\"assets\":[{\"name\":\"a\"},{\"name\":\"b\"}]}");
+    assert_has(&text(&out.stdout), "has no files yet");
+    // A draft with files, on the second page.
+    let draft = r#"[{"tag_name":"v1.2.0","draft":true,"assets":[{"name":"a"},{"name":"b"}]}]"#;
+    let (out, _) = unreleased_step(Some(&[other, draft]));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(
         &text(&out.stdout),
         "::error title=Release v1.2.0 exists::it has 2 files already",
     );
-    let (out, _) = unreleased_step("502", "");
+    let (out, _) = unreleased_step(None);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert_has(&text(&out.stdout), "HTTP 502");
+    assert_has(&text(&out.stdout), "GitHub did not list the releases");
 }
 
 /// release.yml's Publish with a stand-in gh (`exists`: whether the release
