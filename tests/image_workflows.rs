@@ -12,7 +12,8 @@
 //! - an Alpine container that writes into the checkout gives what it made
 //!   to the runner user (`--owner`), and no job makes out/ for it;
 //! - Docker Hub only after the OS images and the GitHub Release, with its
-//!   two secrets and no other; a pre-release leaves latest-* alone;
+//!   two secrets and no other; latest-* (and GitHub's Latest) move only for
+//!   the highest version that is no pre-release, never for a back-port;
 //! - a release is made once: a run for a tag whose release (a draft too)
 //!   has files stops before the binaries and the temporary key; nothing is
 //!   replaced.
@@ -108,7 +109,8 @@ if wf["release.yml"]["jobs"]["docker-images"].get("secrets") != {
 
 # Docker Hub after the GitHub Release: its job waits for the OS images
 # (their boot tests) and the release, pushes only when the release was
-# made, and moves latest-* only for a version that is no pre-release.
+# made, and moves latest-* only for the highest version that is no
+# pre-release (the version job's `latest`).
 rel_jobs = wf["release.yml"]["jobs"]
 dock = rel_jobs["docker-images"]
 if not {"os-images", "release"} <= set(dock.get("needs", [])):
@@ -117,7 +119,7 @@ if "needs.os-images.result == 'success'" not in dock.get("if", ""):
     print(f"gate: docker-images runs on `if: {dock.get('if')}`")
 if "needs.release.result == 'success'" not in str(dock["with"].get("push")):
     print(f"gate: docker-images pushes on {dock['with'].get('push')}, not only after the release")
-if dock["with"].get("latest") != "${{ needs.version.outputs.prerelease != 'true' }}":
+if dock["with"].get("latest") != "${{ needs.version.outputs.latest == 'true' }}":
     print(f"gate: docker-images moves latest-* on {dock['with'].get('latest')}")
 
 # A release is made once: the version job, which everything else waits
@@ -258,7 +260,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
 }
 
 /// Runs the `run:` of the step `step` (its id, else its name) of `job` in
-/// workflow `file` as GitHub would (`bash -e`), in `dir` with `env`, the
+/// workflow `file` as GitHub would (`bash -eo pipefail`), in `dir` with `env`, the
 /// stand-ins in `dir/bin` first on PATH. Returns what it wrote to
 /// GITHUB_OUTPUT and its output.
 fn run_step(
@@ -283,7 +285,7 @@ fn run_step(
         std::env::var("PATH").unwrap()
     );
     let out = Command::new("bash")
-        .args(["-e", "-c"])
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
         .arg(script)
         .current_dir(dir.path(""))
         .env("GITHUB_OUTPUT", &output)
@@ -441,19 +443,31 @@ cd "$2" && stat -c '%u:%g %n' . out out/apks out/apks/APKINDEX out/images kept"#
 }
 
 /// release.yml's version step in a checkout whose Cargo.toml says
-/// `version`, for `event` on the ref `ref_type` `ref_name`: (publish,
-/// prerelease, its output).
+/// `version` and whose repository has the tags `tags`, for `event` on the
+/// ref `ref_type` `ref_name`: (publish, prerelease, latest, its output).
 fn version_step(
     version: &str,
+    tags: &[&str],
     event: &str,
     ref_type: &str,
     ref_name: &str,
-) -> (String, String, std::process::Output) {
+) -> (String, String, String, std::process::Output) {
     let dir = TempDir::new("release-version");
     write(
         &dir.path("Cargo.toml"),
         format!("[package]\nname = \"rccr\"\nversion = \"{version}\"\n\n[dependencies]\n"),
     );
+    let git = |args: &[&str]| {
+        ok(Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(dir.path("")));
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "release"]);
+    for tag in tags {
+        git(&["tag", tag]);
+    }
     let (outputs, out) = run_step(
         "release.yml",
         "version",
@@ -468,6 +482,7 @@ fn version_step(
     (
         step_output(&outputs, "publish"),
         step_output(&outputs, "prerelease"),
+        step_output(&outputs, "latest"),
         out,
     )
 }
@@ -475,43 +490,77 @@ fn version_step(
 /// Only a pushed tag publishes: by hand (workflow_dispatch), on a tag too,
 /// everything is built and nothing published or pushed, as the workflow's
 /// header says (a dispatch on a tag used to publish). A version with a '-'
-/// is a pre-release.
+/// is a pre-release. Only the highest version that is no pre-release is
+/// `latest` (Docker Hub's latest-*, GitHub's Latest): not a back-port
+/// tagged after a higher version, whatever a pre-release above it.
 #[test]
-fn only_a_pushed_tag_publishes_and_a_version_with_a_dash_is_a_pre_release() {
-    if !step_tools("release version") {
+fn only_a_pushed_tag_publishes_and_only_the_highest_release_is_latest() {
+    if !step_tools("release version") || !require("release version", &[("git", "git")]) {
         return;
     }
-    for (version, event, ref_type, ref_name, publish, pre) in [
-        ("1.2.0", "push", "tag", "v1.2.0", "true", "false"),
-        ("1.2.0-rc.1", "push", "tag", "v1.2.0-rc.1", "true", "true"),
+    let released = ["v1.2.0", "v1.9.0", "v1.10.0", "v1.11.0-rc.1", "vnext"];
+    for (version, tag, event, ref_type, ref_name, publish, pre, latest) in [
         (
-            "1.2.0",
+            "1.2.0", "v1.2.0", "push", "tag", "v1.2.0", "true", "false", "false",
+        ),
+        (
+            "1.10.1", "v1.10.1", "push", "tag", "v1.10.1", "true", "false", "true",
+        ),
+        // A back-port, and a version that sorts last as text only.
+        (
+            "1.9.1", "v1.9.1", "push", "tag", "v1.9.1", "true", "false", "false",
+        ),
+        (
+            "1.12.0-rc.1",
+            "v1.12.0-rc.1",
+            "push",
+            "tag",
+            "v1.12.0-rc.1",
+            "true",
+            "true",
+            "false",
+        ),
+        (
+            "1.10.1",
+            "v1.10.1",
             "workflow_dispatch",
             "tag",
-            "v1.2.0",
+            "v1.10.1",
+            "false",
             "false",
             "false",
         ),
         (
-            "1.2.0",
+            "1.10.1",
+            "v1.10.1",
             "workflow_dispatch",
             "branch",
             "main",
             "false",
             "false",
+            "false",
         ),
     ] {
-        let (p, r, out) = version_step(version, event, ref_type, ref_name);
+        let mut tags = released.to_vec();
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+        let (p, r, l, out) = version_step(version, &tags, event, ref_type, ref_name);
         assert!(out.status.success(), "{}", show(&out));
         assert_eq!(
-            (p.as_str(), r.as_str()),
-            (publish, pre),
+            (p.as_str(), r.as_str(), l.as_str()),
+            (publish, pre, latest),
             "{event} {ref_name}"
         );
     }
-    let (_, _, out) = version_step("1.2.0", "workflow_dispatch", "tag", "v1.2.0");
+    let (_, _, _, out) = version_step("1.9.1", &["v1.10.0", "v1.9.1"], "push", "tag", "v1.9.1");
+    assert_has(
+        &text(&out.stdout),
+        "v1.9.1 is not the highest version (v1.10.0)",
+    );
+    let (_, _, _, out) = version_step("1.2.0", &[], "workflow_dispatch", "tag", "v1.2.0");
     assert_has(&text(&out.stdout), "built and tested, not published");
-    let (_, _, out) = version_step("1.2.0", "push", "tag", "v1.2.1");
+    let (_, _, _, out) = version_step("1.2.0", &[], "push", "tag", "v1.2.1");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(
         &text(&out.stdout),
@@ -586,8 +635,8 @@ fn a_release_that_has_files_is_not_made_again() {
 }
 
 /// release.yml's Publish with a stand-in gh (`exists`: whether the release
-/// is there): gh's calls.
-fn publish_step(prerelease: &str, exists: bool) -> String {
+/// is there), for the version job's `prerelease` and `latest`: gh's calls.
+fn publish_step(prerelease: &str, latest: &str, exists: bool) -> String {
     let dir = TempDir::new("release-publish");
     write(&dir.path("release/SHA256SUMS"), "sums\n");
     write(&dir.path("notes.md"), "notes\n");
@@ -606,6 +655,7 @@ fn publish_step(prerelease: &str, exists: bool) -> String {
             ("GH_TOKEN", "ghs_x"),
             ("TAG", "v1.2.0"),
             ("PRERELEASE", prerelease),
+            ("LATEST", latest),
             ("GITHUB_REPOSITORY", "owner/rccr"),
         ],
     );
@@ -613,23 +663,25 @@ fn publish_step(prerelease: &str, exists: bool) -> String {
     calls(&dir, "gh")
 }
 
-/// Publish marks a pre-release so, and never replaces a file of a release
-/// (it used to upload with --clobber).
+/// Publish marks a pre-release so, says whether the release is GitHub's
+/// Latest (left out, GitHub makes a back-port Latest), and never replaces
+/// a file of a release (it used to upload with --clobber).
 #[test]
-fn publish_marks_a_pre_release_and_replaces_no_file() {
+fn publish_marks_a_pre_release_and_the_latest_and_replaces_no_file() {
     if !step_tools("release publish") {
         return;
     }
     for exists in [false, true] {
-        for (pre, marked) in [("true", true), ("false", false)] {
-            let gh = publish_step(pre, exists);
+        for (pre, latest) in [("true", "false"), ("false", "true"), ("false", "false")] {
+            let gh = publish_step(pre, latest, exists);
             let publish = gh
                 .lines()
                 .find(|l| l.starts_with("release create") || l.starts_with("release edit"))
                 .unwrap_or_else(|| panic!("no create or edit: {gh}"));
-            assert_eq!(
-                publish.split(' ').any(|w| w == "--prerelease"),
-                marked,
+            let words: Vec<&str> = publish.split(' ').collect();
+            assert_eq!(words.contains(&"--prerelease"), pre == "true", "{gh}");
+            assert!(
+                words.contains(&format!("--latest={latest}").as_str()),
                 "{gh}"
             );
             assert!(!gh.contains("--clobber"), "{gh}");
