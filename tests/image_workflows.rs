@@ -664,8 +664,9 @@ fn publish_step(prerelease: &str, latest: &str, exists: bool) -> String {
 }
 
 /// Publish marks a pre-release so, says whether the release is GitHub's
-/// Latest (left out, GitHub makes a back-port Latest), and never replaces
-/// a file of a release (it used to upload with --clobber).
+/// Latest (left out, GitHub makes a back-port Latest), publishes a release
+/// that was a draft, and never replaces a file of a release (it used to
+/// upload with --clobber).
 #[test]
 fn publish_marks_a_pre_release_and_the_latest_and_replaces_no_file() {
     if !step_tools("release publish") {
@@ -685,6 +686,9 @@ fn publish_marks_a_pre_release_and_the_latest_and_replaces_no_file() {
                 "{gh}"
             );
             assert!(!gh.contains("--clobber"), "{gh}");
+            // A draft there (by hand, or left by a failed create) is
+            // published, not left a draft with the files in it.
+            assert_eq!(words.contains(&"--draft=false"), exists, "{gh}");
             assert_eq!(
                 gh.contains("release upload v1.2.0 release/SHA256SUMS"),
                 exists,
