@@ -727,16 +727,29 @@ fn docker_steps(latest: &str) -> (String, String) {
     (calls(&dir, "build-docker.sh"), calls(&dir, "docker"))
 }
 
-/// A pre-release (`latest` false) pushes its own tags only: the latest-*
-/// tags that docker-compose.yml uses stay on the last release.
+/// A push leg tags its version only: every latest-* moves in the merge
+/// job, which runs once all twelve legs pushed (a failed leg used to leave
+/// some latest-ARCH-TYPE moved and the rest not), each per-arch one a copy
+/// of the version's image. A pre-release or a back-port (`latest` false)
+/// pushes its own tags only: the latest-* tags that docker-compose.yml
+/// uses stay on the last release.
 #[test]
-fn a_pre_release_leaves_the_latest_docker_tags_alone() {
+fn latest_docker_tags_move_after_every_push_and_only_when_latest() {
     if !step_tools("docker latest") {
         return;
     }
     let (build, docker) = docker_steps("true");
-    assert!(!build.contains("--no-latest"), "{build}");
+    assert_has(&build, "--push --no-latest");
     assert_has(&docker, "--tag nananina0415/rccr:latest-target");
+    for arch in arch_table().iter().map(|row| &row[0]) {
+        assert_has(
+            &docker,
+            &format!(
+                "create --prefer-index=false --tag nananina0415/rccr:latest-{arch}-target \
+                 nananina0415/rccr:1.2.0-{arch}-target"
+            ),
+        );
+    }
     let (build, docker) = docker_steps("false");
     assert_has(&build, "--push --no-latest");
     assert_has(&docker, "--tag nananina0415/rccr:1.2.0-target");
