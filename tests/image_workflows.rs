@@ -463,6 +463,8 @@ fn version_step(
             .args(args)
             .current_dir(dir.path("")));
     };
+    // The step reads the version with the checkout's image-builder/scripts/lib.sh.
+    std::os::unix::fs::symlink(repo().join("image-builder"), dir.path("image-builder")).unwrap();
     git(&["init", "-q"]);
     git(&["commit", "-q", "--allow-empty", "-m", "release"]);
     for tag in tags {
@@ -560,6 +562,9 @@ fn only_a_pushed_tag_publishes_and_only_the_highest_release_is_latest() {
     );
     let (_, _, _, out) = version_step("1.2.0", &[], "workflow_dispatch", "tag", "v1.2.0");
     assert_has(&text(&out.stdout), "built and tested, not published");
+    let (_, _, _, out) = version_step("", &[], "workflow_dispatch", "branch", "main");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(&text(&out.stdout), "no version in Cargo.toml's [package]");
     let (_, _, _, out) = version_step("1.2.0", &[], "push", "tag", "v1.2.1");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(
