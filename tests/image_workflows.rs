@@ -9,15 +9,18 @@
 //!   majors, attestations in place;
 //! - every checkout leaves no token behind (`persist-credentials: false`);
 //! - a boot test that may not block says why;
-//! - the runner user makes out/ before an Alpine container writes into it;
+//! - an Alpine container that writes into the checkout gives what it made
+//!   to the runner user (`--owner`), and no job makes out/ for it;
 //! - Docker Hub only after the OS images and the GitHub Release, with its
-//!   two secrets and no other; a pre-release leaves latest-* alone;
-//! - a release is made once: a run for a tag whose release has files stops
-//!   before the binaries and the temporary key; nothing is replaced.
+//!   two secrets and no other; latest-* (and GitHub's Latest) move only for
+//!   the highest version that is no pre-release, never for a back-port;
+//! - a release is made once: a run for a tag whose release (a draft too)
+//!   has files stops before the binaries and the temporary key; nothing is
+//!   replaced.
 //!
 //! Every rule is also shown to fail on a workflow broken for it. The steps
 //! that decide (version, release check, Publish, Docker Hub tags) are also
-//! run, as GitHub would, against stand-ins for curl, gh, docker and
+//! run, as GitHub would, against stand-ins for gh, docker and
 //! build-docker.sh.
 #[path = "common/image.rs"]
 mod image;
@@ -71,7 +74,7 @@ if breaking == "attest":
 if breaking == "owner":
     for s in steps(wf["build-os-images.yml"]["jobs"]["images"]):
         if "run" in s:
-            s["run"] = "\n".join(l for l in s["run"].splitlines() if not l.strip().startswith("mkdir -p out/"))
+            s["run"] = s["run"].replace(' --owner "$(id -u):$(id -g)"', "")
 if breaking == "gate":
     wf["release.yml"]["jobs"]["docker-images"]["needs"] = ["version", "binaries"]
 if breaking == "rebuild":
@@ -106,7 +109,8 @@ if wf["release.yml"]["jobs"]["docker-images"].get("secrets") != {
 
 # Docker Hub after the GitHub Release: its job waits for the OS images
 # (their boot tests) and the release, pushes only when the release was
-# made, and moves latest-* only for a version that is no pre-release.
+# made, and moves latest-* only for the highest version that is no
+# pre-release (the version job's `latest`).
 rel_jobs = wf["release.yml"]["jobs"]
 dock = rel_jobs["docker-images"]
 if not {"os-images", "release"} <= set(dock.get("needs", [])):
@@ -115,7 +119,7 @@ if "needs.os-images.result == 'success'" not in dock.get("if", ""):
     print(f"gate: docker-images runs on `if: {dock.get('if')}`")
 if "needs.release.result == 'success'" not in str(dock["with"].get("push")):
     print(f"gate: docker-images pushes on {dock['with'].get('push')}, not only after the release")
-if dock["with"].get("latest") != "${{ needs.version.outputs.prerelease != 'true' }}":
+if dock["with"].get("latest") != "${{ needs.version.outputs.latest == 'true' }}":
     print(f"gate: docker-images moves latest-* on {dock['with'].get('latest')}")
 
 # A release is made once: the version job, which everything else waits
@@ -124,6 +128,8 @@ if dock["with"].get("latest") != "${{ needs.version.outputs.prerelease != 'true'
 unreleased = [s for s in steps(rel_jobs["version"]) if s.get("id") == "unreleased"]
 if not unreleased or unreleased[0].get("if") != "steps.version.outputs.publish == 'true'":
     print("rebuild: the version job does not check for an existing release")
+if rel_jobs["version"].get("permissions", {}).get("contents") != "write":
+    print("rebuild: the version job's token is not shown draft releases (contents: write)")
 if "version" not in rel_jobs["binaries"].get("needs", []):
     print("rebuild: the binaries (and the temporary key) do not wait for the release check")
 if any("--clobber" in s.get("run", "") for s in steps(rel_jobs["release"])):
@@ -197,25 +203,21 @@ for w, d in wf.items():
                 print(f"checkout: {w} job {j} checks out without `persist-credentials: false`")
 
 # What root writes in an Alpine container (`docker run -v "$PWD:/src"
-# ... OUTDIR`), and every later `-o DIR` of the job, the runner user makes
-# first: root would make their parent out/ root's, and the runner user's
-# build-os-image.sh could not write out/images next to out/apks.
+# ... OUTDIR`) the script gives to the runner user: every such run passes
+# `--owner "$(id -u):$(id -g)"`, and the script's output_dir and
+# give_made_dirs (lib.sh, tested below) hand over OUTDIR and every parent
+# they made, out/ included on the Pi jobs. That is the one place, and it
+# runs wherever the scripts do: a job making out/ itself first would be a
+# second copy, run in GitHub Actions only.
 for w, d in wf.items():
     for j, job in d["jobs"].items():
-        made, root_wrote = set(), False
         for s in steps(job):
             for line in s.get("run", "").replace("\\\n", " ").splitlines():
                 words = line.split()
-                if words[:2] == ["mkdir", "-p"]:
-                    made.update(words[2:])
-                outs = []
-                if "docker run" in line and '"$PWD:/src"' in line:
-                    outs, root_wrote = [words[-1]], True
-                elif root_wrote:
-                    outs = re.findall(r" -o (\S+)", line)
-                for out in outs:
-                    if out not in made:
-                        print(f"owner: {w} job {j}: {out} not made by the runner user before the container wrote out/")
+                if "docker run" in line and '"$PWD:/src"' in line and '--owner "$(id -u):$(id -g)"' not in line:
+                    print(f"owner: {w} job {j}: a container writes the checkout without --owner")
+                if words[:2] == ["mkdir", "-p"] and any(a == "out" or a.startswith("out/") for a in words[2:]):
+                    print(f"owner: {w} job {j} makes {' '.join(words[2:])} itself: the container script's --owner does")
 
 # A boot test that may not block the release says why.
 boot = wf["build-os-images.yml"]["jobs"]["boot-test"]
@@ -258,7 +260,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
 }
 
 /// Runs the `run:` of the step `step` (its id, else its name) of `job` in
-/// workflow `file` as GitHub would (`bash -e`), in `dir` with `env`, the
+/// workflow `file` as GitHub would (`bash -eo pipefail`), in `dir` with `env`, the
 /// stand-ins in `dir/bin` first on PATH. Returns what it wrote to
 /// GITHUB_OUTPUT and its output.
 fn run_step(
@@ -283,7 +285,7 @@ fn run_step(
         std::env::var("PATH").unwrap()
     );
     let out = Command::new("bash")
-        .args(["-e", "-c"])
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
         .arg(script)
         .current_dir(dir.path(""))
         .env("GITHUB_OUTPUT", &output)
@@ -441,19 +443,33 @@ cd "$2" && stat -c '%u:%g %n' . out out/apks out/apks/APKINDEX out/images kept"#
 }
 
 /// release.yml's version step in a checkout whose Cargo.toml says
-/// `version`, for `event` on the ref `ref_type` `ref_name`: (publish,
-/// prerelease, its output).
+/// `version` and whose repository has the tags `tags`, for `event` on the
+/// ref `ref_type` `ref_name`: (publish, prerelease, latest, its output).
 fn version_step(
     version: &str,
+    tags: &[&str],
     event: &str,
     ref_type: &str,
     ref_name: &str,
-) -> (String, String, std::process::Output) {
+) -> (String, String, String, std::process::Output) {
     let dir = TempDir::new("release-version");
     write(
         &dir.path("Cargo.toml"),
         format!("[package]\nname = \"rccr\"\nversion = \"{version}\"\n\n[dependencies]\n"),
     );
+    let git = |args: &[&str]| {
+        ok(Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(dir.path("")));
+    };
+    // The step reads the version with the checkout's image-builder/scripts/lib.sh.
+    std::os::unix::fs::symlink(repo().join("image-builder"), dir.path("image-builder")).unwrap();
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "release"]);
+    for tag in tags {
+        git(&["tag", tag]);
+    }
     let (outputs, out) = run_step(
         "release.yml",
         "version",
@@ -468,6 +484,7 @@ fn version_step(
     (
         step_output(&outputs, "publish"),
         step_output(&outputs, "prerelease"),
+        step_output(&outputs, "latest"),
         out,
     )
 }
@@ -475,43 +492,80 @@ fn version_step(
 /// Only a pushed tag publishes: by hand (workflow_dispatch), on a tag too,
 /// everything is built and nothing published or pushed, as the workflow's
 /// header says (a dispatch on a tag used to publish). A version with a '-'
-/// is a pre-release.
+/// is a pre-release. Only the highest version that is no pre-release is
+/// `latest` (Docker Hub's latest-*, GitHub's Latest): not a back-port
+/// tagged after a higher version, whatever a pre-release above it.
 #[test]
-fn only_a_pushed_tag_publishes_and_a_version_with_a_dash_is_a_pre_release() {
-    if !step_tools("release version") {
+fn only_a_pushed_tag_publishes_and_only_the_highest_release_is_latest() {
+    if !step_tools("release version") || !require("release version", &[("git", "git")]) {
         return;
     }
-    for (version, event, ref_type, ref_name, publish, pre) in [
-        ("1.2.0", "push", "tag", "v1.2.0", "true", "false"),
-        ("1.2.0-rc.1", "push", "tag", "v1.2.0-rc.1", "true", "true"),
+    let released = ["v1.2.0", "v1.9.0", "v1.10.0", "v1.11.0-rc.1", "vnext"];
+    for (version, tag, event, ref_type, ref_name, publish, pre, latest) in [
         (
-            "1.2.0",
+            "1.2.0", "v1.2.0", "push", "tag", "v1.2.0", "true", "false", "false",
+        ),
+        (
+            "1.10.1", "v1.10.1", "push", "tag", "v1.10.1", "true", "false", "true",
+        ),
+        // A back-port, and a version that sorts last as text only.
+        (
+            "1.9.1", "v1.9.1", "push", "tag", "v1.9.1", "true", "false", "false",
+        ),
+        (
+            "1.12.0-rc.1",
+            "v1.12.0-rc.1",
+            "push",
+            "tag",
+            "v1.12.0-rc.1",
+            "true",
+            "true",
+            "false",
+        ),
+        (
+            "1.10.1",
+            "v1.10.1",
             "workflow_dispatch",
             "tag",
-            "v1.2.0",
+            "v1.10.1",
+            "false",
             "false",
             "false",
         ),
         (
-            "1.2.0",
+            "1.10.1",
+            "v1.10.1",
             "workflow_dispatch",
             "branch",
             "main",
             "false",
             "false",
+            "false",
         ),
     ] {
-        let (p, r, out) = version_step(version, event, ref_type, ref_name);
+        let mut tags = released.to_vec();
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+        let (p, r, l, out) = version_step(version, &tags, event, ref_type, ref_name);
         assert!(out.status.success(), "{}", show(&out));
         assert_eq!(
-            (p.as_str(), r.as_str()),
-            (publish, pre),
+            (p.as_str(), r.as_str(), l.as_str()),
+            (publish, pre, latest),
             "{event} {ref_name}"
         );
     }
-    let (_, _, out) = version_step("1.2.0", "workflow_dispatch", "tag", "v1.2.0");
+    let (_, _, _, out) = version_step("1.9.1", &["v1.10.0", "v1.9.1"], "push", "tag", "v1.9.1");
+    assert_has(
+        &text(&out.stdout),
+        "v1.9.1 is not the highest version (v1.10.0)",
+    );
+    let (_, _, _, out) = version_step("1.2.0", &[], "workflow_dispatch", "tag", "v1.2.0");
     assert_has(&text(&out.stdout), "built and tested, not published");
-    let (_, _, out) = version_step("1.2.0", "push", "tag", "v1.2.1");
+    let (_, _, _, out) = version_step("", &[], "workflow_dispatch", "branch", "main");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(&text(&out.stdout), "no version in Cargo.toml's [package]");
+    let (_, _, _, out) = version_step("1.2.0", &[], "push", "tag", "v1.2.1");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(
         &text(&out.stdout),
@@ -519,20 +573,25 @@ fn only_a_pushed_tag_publishes_and_a_version_with_a_dash_is_a_pre_release() {
     );
 }
 
-/// release.yml's check for an existing release, GitHub's answer played by
-/// a stand-in curl (HTTP `code`, `body`): its output and curl's arguments.
-fn unreleased_step(code: &str, body: &str) -> (std::process::Output, String) {
+/// release.yml's check for an existing release, GitHub's list of releases
+/// played by a stand-in gh: each of `pages` (JSON, one page of
+/// `GET /repos/{owner}/{repo}/releases` each) goes through the step's
+/// `--jq` filter with jq, as `gh api --paginate --jq` does; `None` is a
+/// failing gh. Its output and gh's arguments.
+fn unreleased_step(pages: Option<&[&str]>) -> (std::process::Output, String) {
     let dir = TempDir::new("release-unreleased");
-    stand_in(
-        &dir,
-        "curl",
-        &format!(
-            "while [ $# -gt 0 ]; do [ \"$1\" != -o ] || out=$2; shift; done\n\
-             printf '%s' '{body}' >\"$out\"\nprintf '%s' '{code}'"
-        ),
-    );
-    let temp = dir.path("runner-temp");
-    fs::create_dir_all(&temp).unwrap();
+    let body = match pages {
+        None => "echo 'HTTP 502: Bad Gateway' >&2; exit 1".to_string(),
+        Some(pages) => {
+            for (n, page) in pages.iter().enumerate() {
+                write(&dir.path(&format!("pages/{n}.json")), page);
+            }
+            "while [ $# -gt 0 ]; do [ \"$1\" != --jq ] || filter=$2; shift; done\n\
+             for page in pages/*.json; do jq -r \"$filter\" \"$page\" || exit 1; done"
+                .to_string()
+        }
+    };
+    stand_in(&dir, "gh", &body);
     let (_, out) = run_step(
         "release.yml",
         "version",
@@ -541,46 +600,48 @@ fn unreleased_step(code: &str, body: &str) -> (std::process::Output, String) {
         &[
             ("GH_TOKEN", "ghs_x"),
             ("TAG", "v1.2.0"),
-            ("RUNNER_TEMP", temp.to_str().unwrap()),
-            ("GITHUB_API_URL", "https://api.github.example"),
             ("GITHUB_REPOSITORY", "owner/rccr"),
         ],
     );
-    (out, calls(&dir, "curl"))
+    (out, calls(&dir, "gh"))
 }
 
 /// A run for a tag whose GitHub Release has files stops in the version job,
 /// before the binaries and the run's temporary key are made: a new key in
 /// images replacing those users downloaded made pairs that refuse each
-/// other. No release, or one without files (notes written by hand), goes
-/// on; an answer GitHub did not mean stops too.
+/// other. A draft counts (the tag's own endpoint hides drafts: the step
+/// lists every release, every page). No release, or one without files
+/// (notes written by hand), goes on; a failed listing stops.
 #[test]
 fn a_release_that_has_files_is_not_made_again() {
-    if !step_tools("release check") {
+    if !step_tools("release check") || !require("release check", &[("jq", "jq")]) {
         return;
     }
-    let (out, curl) = unreleased_step("404", "{\"message\":\"Not Found\"}");
+    let other = r#"[{"tag_name":"v1.1.0","draft":false,"assets":[{"name":"a"}]}]"#;
+    let (out, gh) = unreleased_step(Some(&[other, "[]"]));
     assert!(out.status.success(), "{}", show(&out));
-    assert_has(
-        &curl,
-        "https://api.github.example/repos/owner/rccr/releases/tags/v1.2.0",
-    );
-    let (out, _) = unreleased_step("200", "{\"assets\":[]}");
+    assert_has(&text(&out.stdout), "no release v1.2.0 yet");
+    assert_has(&gh, "api --paginate repos/owner/rccr/releases?per_page=100");
+    let empty = r#"[{"tag_name":"v1.2.0","draft":false,"assets":[]}]"#;
+    let (out, _) = unreleased_step(Some(&[other, empty]));
     assert!(out.status.success(), "{}", show(&out));
-    let (out, _) = unreleased_step("200", "{\"assets\":[{\"name\":\"a\"},{\"name\":\"b\"}]}");
+    assert_has(&text(&out.stdout), "has no files yet");
+    // A draft with files, on the second page.
+    let draft = r#"[{"tag_name":"v1.2.0","draft":true,"assets":[{"name":"a"},{"name":"b"}]}]"#;
+    let (out, _) = unreleased_step(Some(&[other, draft]));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(
         &text(&out.stdout),
         "::error title=Release v1.2.0 exists::it has 2 files already",
     );
-    let (out, _) = unreleased_step("502", "");
+    let (out, _) = unreleased_step(None);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert_has(&text(&out.stdout), "HTTP 502");
+    assert_has(&text(&out.stdout), "GitHub did not list the releases");
 }
 
 /// release.yml's Publish with a stand-in gh (`exists`: whether the release
-/// is there): gh's calls.
-fn publish_step(prerelease: &str, exists: bool) -> String {
+/// is there), for the version job's `prerelease` and `latest`: gh's calls.
+fn publish_step(prerelease: &str, latest: &str, exists: bool) -> String {
     let dir = TempDir::new("release-publish");
     write(&dir.path("release/SHA256SUMS"), "sums\n");
     write(&dir.path("notes.md"), "notes\n");
@@ -599,6 +660,7 @@ fn publish_step(prerelease: &str, exists: bool) -> String {
             ("GH_TOKEN", "ghs_x"),
             ("TAG", "v1.2.0"),
             ("PRERELEASE", prerelease),
+            ("LATEST", latest),
             ("GITHUB_REPOSITORY", "owner/rccr"),
         ],
     );
@@ -606,26 +668,32 @@ fn publish_step(prerelease: &str, exists: bool) -> String {
     calls(&dir, "gh")
 }
 
-/// Publish marks a pre-release so, and never replaces a file of a release
-/// (it used to upload with --clobber).
+/// Publish marks a pre-release so, says whether the release is GitHub's
+/// Latest (left out, GitHub makes a back-port Latest), publishes a release
+/// that was a draft, and never replaces a file of a release (it used to
+/// upload with --clobber).
 #[test]
-fn publish_marks_a_pre_release_and_replaces_no_file() {
+fn publish_marks_a_pre_release_and_the_latest_and_replaces_no_file() {
     if !step_tools("release publish") {
         return;
     }
     for exists in [false, true] {
-        for (pre, marked) in [("true", true), ("false", false)] {
-            let gh = publish_step(pre, exists);
+        for (pre, latest) in [("true", "false"), ("false", "true"), ("false", "false")] {
+            let gh = publish_step(pre, latest, exists);
             let publish = gh
                 .lines()
                 .find(|l| l.starts_with("release create") || l.starts_with("release edit"))
                 .unwrap_or_else(|| panic!("no create or edit: {gh}"));
-            assert_eq!(
-                publish.split(' ').any(|w| w == "--prerelease"),
-                marked,
+            let words: Vec<&str> = publish.split(' ').collect();
+            assert_eq!(words.contains(&"--prerelease"), pre == "true", "{gh}");
+            assert!(
+                words.contains(&format!("--latest={latest}").as_str()),
                 "{gh}"
             );
             assert!(!gh.contains("--clobber"), "{gh}");
+            // A draft there (by hand, or left by a failed create) is
+            // published, not left a draft with the files in it.
+            assert_eq!(words.contains(&"--draft=false"), exists, "{gh}");
             assert_eq!(
                 gh.contains("release upload v1.2.0 release/SHA256SUMS"),
                 exists,
@@ -664,16 +732,29 @@ fn docker_steps(latest: &str) -> (String, String) {
     (calls(&dir, "build-docker.sh"), calls(&dir, "docker"))
 }
 
-/// A pre-release (`latest` false) pushes its own tags only: the latest-*
-/// tags that docker-compose.yml uses stay on the last release.
+/// A push leg tags its version only: every latest-* moves in the merge
+/// job, which runs once all twelve legs pushed (a failed leg used to leave
+/// some latest-ARCH-TYPE moved and the rest not), each per-arch one a copy
+/// of the version's image. A pre-release or a back-port (`latest` false)
+/// pushes its own tags only: the latest-* tags that docker-compose.yml
+/// uses stay on the last release.
 #[test]
-fn a_pre_release_leaves_the_latest_docker_tags_alone() {
+fn latest_docker_tags_move_after_every_push_and_only_when_latest() {
     if !step_tools("docker latest") {
         return;
     }
     let (build, docker) = docker_steps("true");
-    assert!(!build.contains("--no-latest"), "{build}");
+    assert_has(&build, "--push --no-latest");
     assert_has(&docker, "--tag nananina0415/rccr:latest-target");
+    for arch in arch_table().iter().map(|row| &row[0]) {
+        assert_has(
+            &docker,
+            &format!(
+                "create --prefer-index=false --tag nananina0415/rccr:latest-{arch}-target \
+                 nananina0415/rccr:1.2.0-{arch}-target"
+            ),
+        );
+    }
     let (build, docker) = docker_steps("false");
     assert_has(&build, "--push --no-latest");
     assert_has(&docker, "--tag nananina0415/rccr:1.2.0-target");
