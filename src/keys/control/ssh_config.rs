@@ -206,9 +206,13 @@ fn render_names(content: &[u8], nodes: &[NodeRecord]) -> Result<Vec<u8>, BadBloc
         return Ok(content.to_vec());
     };
     for node in nodes {
+        // A name that reads as an address (a node known by none, or one
+        // that calls itself by another's address) names nothing here.
+        let Some(name @ Pattern::Name(_)) = Pattern::parse(node.hostname.as_ref()) else {
+            continue;
+        };
         let ip = Pattern::Ip(node.ip);
         if let Some(port) = hosts.iter().find(|h| h.pattern == ip).map(|h| h.port) {
-            let name = Pattern::Name(node.hostname.clone());
             place(&mut hosts, name, port, Some(&ip));
         }
     }
@@ -575,6 +579,16 @@ mod tests {
         assert!(
             moved.contains("Host 10.0.0.5 rccr-node-1\n    Port 2222\n"),
             "{moved}"
+        );
+        // A name that reads as an address is none: not written, so not
+        // written again at every run, and never another node's address.
+        let unnamed = [
+            record("10.0.0.5", "10.0.0.5"),
+            record("10.0.0.6", "10.0.0.9"),
+        ];
+        assert_eq!(
+            render_names(named.as_bytes(), &unnamed).unwrap(),
+            named.as_bytes()
         );
         // No block: nothing to name.
         assert_eq!(render_names(b"# mine\n", &nodes).unwrap(), b"# mine\n");
