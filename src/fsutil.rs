@@ -94,7 +94,9 @@ pub fn read_bounded(
 ) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
     let mut bytes = Vec::new();
-    reader.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    reader
+        .take((max as u64).saturating_add(1))
+        .read_to_end(&mut bytes)?;
     Ok((bytes.len() <= max).then_some(bytes))
 }
 
@@ -705,14 +707,29 @@ pub fn mount_holding<'m>(mounts: &'m [Mount], path: &Path) -> Option<&'m Mount> 
 /// The bytes of `path`, a file rccr trusts at level `trust`
 /// ([`open_trusted`]); `None` when there is no such file.
 pub fn read_trusted_if_any(path: &Path, trust: Trust) -> Result<Option<Vec<u8>>, Error> {
-    use std::io::Read;
+    read_trusted_within(path, trust, (usize::MAX, ""))
+}
+
+/// [`read_trusted_if_any`] of a file rccr writes no bigger than `max`
+/// bytes: a bigger one is bad input that says what to do (`remedy`),
+/// and is never read into memory whole.
+pub fn read_trusted_within(
+    path: &Path,
+    trust: Trust,
+    (max, remedy): (usize, &str),
+) -> Result<Option<Vec<u8>>, Error> {
     let Some(mut file) = open_trusted(path, trust)? else {
         return Ok(None);
     };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?;
-    Ok(Some(bytes))
+    read_bounded(&mut file, max)
+        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?
+        .map(Some)
+        .ok_or_else(|| {
+            Error::bad_input(
+                path.display().to_string(),
+                format!("larger than rccr writes it ({max} bytes): {remedy}"),
+            )
+        })
 }
 
 /// Whether `program` is an executable file in a PATH directory.

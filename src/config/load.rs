@@ -64,20 +64,7 @@ impl Config {
     }
 
     fn loaded(bytes: Vec<u8>, path: &Path) -> Result<Loaded, Error> {
-        let file = path.display().to_string();
-        let (config, mut warnings) = Self::from_bytes(&bytes, &file)?;
-        // A key named in the file that is not there is skipped (a rotation
-        // may have forgotten it), but never without a word.
-        if let Some(key) = config.ssh.temp_key.as_deref().filter(|k| !k.is_file()) {
-            warnings.push(Warning {
-                file,
-                pos: position(&bytes, "ssh", "temp_key").unwrap_or(yaml::Pos { line: 1, col: 1 }),
-                msg: format!(
-                    "ssh.temp_key {}: no such file; looking in $RCCR_TEMP_KEY, ~/.rccr/temp_key, ~/.ssh/id_rsa and /root/.ssh/id_rsa instead",
-                    crate::print::text(&key.display().to_string())
-                ),
-            });
-        }
+        let (config, warnings) = Self::from_bytes(&bytes, &path.display().to_string())?;
         Ok(Loaded {
             config,
             warnings,
@@ -108,18 +95,6 @@ impl Config {
             .map_err(|e| Error::bad_input(format!("{file}:{}:{}", e.pos.line, e.pos.col), e.msg))?;
         Reader::new(file).read(&root)
     }
-}
-
-/// Where the value of `section.key` is in a file that parsed.
-fn position(bytes: &[u8], section: &str, key: &str) -> Option<yaml::Pos> {
-    fn find<'n>(node: &'n yaml::Node, key: &str) -> Option<&'n yaml::Node> {
-        match &node.value {
-            yaml::Value::Map(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.value),
-            _ => None,
-        }
-    }
-    let root = yaml::parse(std::str::from_utf8(bytes).ok()?).ok()?;
-    Some(find(find(&root, section)?, key)?.pos)
 }
 
 /// The bytes of `path` (shown as `shown`), at most [`MAX_SIZE`], if the

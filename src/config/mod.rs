@@ -118,7 +118,7 @@ pub struct Ssh {
     pub port: u16,
     /// The temporary private key, if the file names one; otherwise it is
     /// looked for where [`crate::keys::resolve`] says.
-    pub temp_key: Option<PathBuf>,
+    pub temp_key: Option<NamedPath>,
     /// The type of the cluster key that replaces it.
     pub key_type: KeyType,
 }
@@ -192,6 +192,27 @@ pub struct Port {
 pub enum Protocol {
     Tcp,
     Udp,
+}
+
+/// A path the file names, and where: what is said about the file it
+/// names (it is not there) points at the line that names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedPath {
+    pub path: PathBuf,
+    /// The config file, as its messages show it.
+    pub file: String,
+    pub pos: Pos,
+}
+
+impl NamedPath {
+    /// A warning about this value, at its place in the file.
+    pub fn warning(&self, msg: String) -> Warning {
+        Warning {
+            file: self.file.clone(),
+            pos: self.pos,
+            msg,
+        }
+    }
 }
 
 /// Something in the file that is ignored and probably a mistake.

@@ -313,7 +313,11 @@ impl<'f> Reader<'f> {
                     "ssh.temp_key is empty; give the path of the temporary private key",
                 ));
             }
-            c.temp_key = Some(PathBuf::from(s));
+            c.temp_key = Some(NamedPath {
+                path: PathBuf::from(s),
+                file: self.file.to_string(),
+                pos: n.pos,
+            });
         }
         if let Some(n) = f[3] {
             c.key_type = [KeyType::Ed25519, KeyType::Rsa]

@@ -5,7 +5,8 @@
 //! Every answer is looked up in one order, and says where it came from:
 //!
 //! 1. **option**: the command line (`--temp-key`, `--from-key`, `--key`),
-//!    else the config's `ssh.temp_key` when that file exists;
+//!    else the config's `ssh.temp_key` when that file exists (when it does
+//!    not, a warning names the config's line and the lookup goes on);
 //! 2. **environment**: `RCCR_TEMP_KEY`, `RCCR_CLUSTER_KEY`;
 //! 3. **state**: the state directory (rccr's kept copy of the temporary
 //!    key; the cluster and previous keys the rotation journals name; the
@@ -23,6 +24,7 @@
 //! the LAN as the cluster key.
 use super::control::journal;
 use super::{load_key, public_path, CLUSTER_KEY_COMMENT, TEMP_KEY_COMMENT};
+use crate::config::{NamedPath, Warning};
 use crate::error::Error;
 use crate::ssh::KeyType;
 use crate::state::{KeyRecords, StatePaths};
@@ -99,6 +101,16 @@ fn given(flag: &str, path: &Path, source: Source) -> Result<Found, Error> {
     })
 }
 
+/// A configured key that is not there is skipped (a rotation may have
+/// forgotten it), but never without a word: the error that would follow
+/// sends the operator to `--temp-key`, not to the config's typo.
+fn not_there(configured: &NamedPath) -> Warning {
+    configured.warning(format!(
+        "ssh.temp_key {}: no such file; looking in $RCCR_TEMP_KEY, ~/.rccr/temp_key, ~/.ssh/id_rsa and /root/.ssh/id_rsa instead",
+        crate::print::text(&configured.path.display().to_string())
+    ))
+}
+
 fn from_env(var: &str) -> Result<Option<Found>, Error> {
     match std::env::var_os(var).filter(|v| !v.is_empty()) {
         Some(path) => given(var, Path::new(&path), Source::Environment).map(Some),
@@ -117,16 +129,19 @@ impl<'p> Resolver<'p> {
     pub fn temporary(
         &self,
         option: Option<Given>,
-        configured: Option<&Path>,
+        configured: Option<&NamedPath>,
     ) -> Result<Option<Found>, Error> {
         if let Some(g) = option {
             return given(g.flag, g.path, Source::Option).map(Some);
         }
-        if let Some(path) = configured.filter(|p| p.is_file()) {
-            return Ok(Some(Found {
-                path: path.to_path_buf(),
-                source: Source::Option,
-            }));
+        if let Some(named) = configured {
+            if named.path.is_file() {
+                return Ok(Some(Found {
+                    path: named.path.clone(),
+                    source: Source::Option,
+                }));
+            }
+            eprintln!("rccr: warning: {}", not_there(named));
         }
         if let Some(found) = from_env("RCCR_TEMP_KEY")? {
             return Ok(Some(found));
@@ -231,6 +246,30 @@ mod tests {
         write_pair(path, &generate(KeyType::Ed25519, 0, comment).unwrap()).unwrap();
     }
 
+    /// `ssh.temp_key: PATH` as the config file reads it.
+    fn configured(path: &Path) -> NamedPath {
+        let text = format!("ssh:\n  temp_key: {}\n", path.display());
+        let (config, _) = crate::config::Config::parse(&text, "cluster_config.yml").unwrap();
+        config.ssh.temp_key.unwrap()
+    }
+
+    /// A `ssh.temp_key` that names no file is warned about, at its line, with
+    /// where rccr looks instead: it was skipped silently, and the error that
+    /// followed sent the operator to --temp-key, not to the typo.
+    #[test]
+    fn a_temp_key_that_is_not_there_is_warned_about() {
+        let missing = Path::new("/nonexistent/kee");
+        let w = not_there(&configured(missing)).to_string();
+        assert!(
+            w.starts_with("cluster_config.yml:2:13: ssh.temp_key /nonexistent/kee: no such file; "),
+            "{w}"
+        );
+        assert!(w.contains("RCCR_TEMP_KEY"), "{w}");
+        // A name that would move the cursor is shown escaped.
+        let w = not_there(&configured(Path::new("\"k\\e[2J\""))).to_string();
+        assert!(w.contains(": ssh.temp_key k?[2J: no such file"), "{w}");
+    }
+
     #[test]
     fn the_temporary_key_in_order() {
         let h = home("temp");
@@ -255,12 +294,15 @@ mod tests {
             Source::State
         );
         // The config's path comes before it when the file is there.
-        let configured = h.dir.join("configured");
+        let configured = configured(&h.dir.join("configured"));
         let found = r.temporary(None, Some(&configured)).unwrap().unwrap();
         assert_eq!(found.source, Source::State);
-        key(&configured, "anything");
+        key(&configured.path, "anything");
         let found = r.temporary(None, Some(&configured)).unwrap().unwrap();
-        assert_eq!((found.path, found.source), (configured, Source::Option));
+        assert_eq!(
+            (found.path, found.source),
+            (configured.path, Source::Option)
+        );
         // An option wins, and must exist.
         let given_key = h.dir.join("given");
         key(&given_key, "anything");

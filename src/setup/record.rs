@@ -164,7 +164,8 @@ fn cluster(
 }
 
 /// Stage 6's writes after the inventory: the pins in known_hosts follow
-/// the nodes ([`name_host_keys`]), then the last rotation's lines follow
+/// the nodes ([`name_host_keys`]), rccr's block in ~/.ssh/config names
+/// them by hostname beside their addresses, then the last rotation's lines follow
 /// the nodes that moved this run (`moves`, [`journal::follow`]). A last
 /// rotation that cannot be followed is no reason to leave the pins
 /// behind, nor the run half done: it is a warning, returned.
@@ -176,6 +177,9 @@ pub fn follow_nodes(
     port: u16,
 ) -> Result<Option<String>, Error> {
     name_host_keys(&paths.known_hosts, records, port)?;
+    // The rotation named the nodes' addresses in ~/.ssh/config; their
+    // names are known here.
+    crate::keys::control::ssh_config::name_nodes(&paths.ssh_config(), records)?;
     let last = paths.last_rotation();
     let Err(e) = journal::follow(&last, moves, fresh) else {
         return Ok(None);

@@ -159,17 +159,11 @@ const MAX_INI: usize = 4 << 20;
 /// none of theirs. An inventory.ini over [`MAX_INI`] is bad input.
 pub fn held_back(paths: &super::StatePaths, nodes: &[NodeRecord]) -> Result<Vec<IpAddr>, Error> {
     let path = paths.inventory_ini();
-    let Some(mut file) = fsutil::open_trusted(&path, fsutil::Trust::Kept)? else {
+    let remedy = "move it away, then run rccr setup to write it again";
+    let Some(ini) = fsutil::read_trusted_within(&path, fsutil::Trust::Kept, (MAX_INI, remedy))?
+    else {
         return Ok(Vec::new());
     };
-    let ini = fsutil::read_bounded(&mut file, MAX_INI)
-        .map_err(|e| Error::io(format!("cannot read {}", path.display()), e))?
-        .ok_or_else(|| {
-            Error::bad_input(
-                path.display().to_string(),
-                format!("larger than rccr writes it ({MAX_INI} bytes): move it away, then run rccr setup to write it again"),
-            )
-        })?;
     let held: Vec<IpAddr> = String::from_utf8_lossy(&ini)
         .lines()
         .filter_map(held_address)

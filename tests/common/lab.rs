@@ -693,6 +693,42 @@ impl Lab {
             .collect()
     }
 
+    /// Moves `host`'s sshd to `port` (its `Port` line; `extra` lines go
+    /// after the config's, e.g. a `Match LocalPort` block) and restarts
+    /// it there; returns once it listens on `port`. A reboot keeps it so.
+    pub fn sshd_port(&self, host: &str, port: u16, extra: &str) {
+        let dir = self.dir.join("hosts").join(host);
+        let config = dir.join("sshd_config");
+        let text = fs::read_to_string(&config).expect("read the host's sshd_config");
+        let text: String = text
+            .lines()
+            .map(|l| match l.starts_with("Port ") {
+                true => format!("Port {port}\n"),
+                false => format!("{l}\n"),
+            })
+            .collect();
+        fs::write(&config, format!("{text}{extra}")).expect("write the host's sshd_config");
+        let pid = fs::read_to_string(dir.join("sshd.pid")).expect("the host's sshd.pid");
+        let pid: u32 = pid.trim().parse().expect("a pid in sshd.pid");
+        let killed = Command::new("kill").arg(pid.to_string()).status();
+        assert!(killed.is_ok_and(|s| s.success()), "kill sshd of {host}");
+        wait_for("the old sshd to exit", || !pid_alive(pid));
+        let log = dir.join("sshd.log");
+        let sshd = [
+            "/usr/sbin/sshd",
+            "-f",
+            config.to_str().expect("a UTF-8 lab path"),
+            "-E",
+            log.to_str().expect("a UTF-8 lab path"),
+        ];
+        let out = self.exec(host, &sshd);
+        assert!(out.status.success(), "sshd of {host}: {}", stderr(&out));
+        let listening = format!("ss -Htln 'sport = :{port}' | grep -q .");
+        wait_for("sshd to listen on its new port", || {
+            self.sh(host, &listening).status.success()
+        });
+    }
+
     /// Gives `host` a new host key of `key_type` (ed25519, ecdsa, rsa, or
     /// rsa1024: RSA of 1024 bits, which rccr refuses) as its
     /// only one, and restarts its sshd.

@@ -43,7 +43,7 @@ pub struct Options {
     /// `ssh.port`: the port the Ansible inventory a rekey rewrites names.
     pub port: u16,
     /// `ssh.temp_key`: where the temporary key is looked for first.
-    pub temp_key: Option<PathBuf>,
+    pub temp_key: Option<crate::config::NamedPath>,
     pub revert_after: Duration,
     pub timeout: Duration,
     pub parallel: usize,
@@ -166,7 +166,7 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
             .map(|f| f.path),
         (None, Some(path)) => Some(path),
         (None, None) => Resolver::new(&opts.paths)
-            .temporary(None, opts.temp_key.as_deref())?
+            .temporary(None, opts.temp_key.as_ref())?
             .map(|f| f.path),
     };
     let path = path.ok_or_else(|| {

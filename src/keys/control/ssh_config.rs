@@ -1,18 +1,24 @@
 //! rccr's block in `~/.ssh/config`, for when the cluster key cannot live at
 //! OpenSSH's default path (a key rccr did not make is there, and rccr never
 //! overwrites it) or the nodes' SSH port is not 22 (`ssh.port`): the block
-//! names the cluster key and the port for the nodes, so a plain
-//! `ssh root@NODE` still works.
+//! names the cluster key and the port for the nodes, by address and by
+//! name, so a plain `ssh root@NODE` still works.
 //!
 //! ```text
 //! # BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost
-//! Host 10.0.0.5 10.0.0.6
+//! Host 10.0.0.5 rccr-node-1 10.0.0.6
 //!     IdentityFile /root/.rccr/cluster_key
-//! Host 10.0.0.7
+//! Host 10.0.0.7 rccr-node-3
 //!     Port 2222
 //!     IdentityFile /root/.rccr/cluster_key
 //! # END rccr
 //! ```
+//!
+//! A rotation names the addresses of the nodes that took the key
+//! ([`name_key_for`]); setup's record stage, which knows their names, adds
+//! those beside them ([`name_nodes`]). A name is a [`Hostname`] (a DNS
+//! name: no space, wildcard or `!`), so no node can write a pattern or a
+//! directive into the block.
 //!
 //! The block goes at the end of the file (a `Host` line there cannot
 //! capture the user's options above it); every other byte of the file is
@@ -22,7 +28,9 @@
 //! back, must be UTF-8 text ([`BadBlock`]).
 use crate::error::Error;
 use crate::fsutil;
+use crate::identity::Hostname;
 use crate::keys::addr::NodeAddr;
+use crate::state::inventory::NodeRecord;
 use std::net::IpAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -53,15 +61,56 @@ impl BadBlock {
     }
 }
 
-/// The file without rccr's blocks, and the hosts they named, each at the
-/// port of its `Host` entry (22 without a `Port` line). A block is a
-/// BEGIN line, then an END line with no BEGIN between: a marker line the
-/// user wrote on its own stays the user's, and so does what follows it.
-fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<NodeAddr>), BadBlock> {
+/// What a pattern of the block's `Host` lines names: a node's address or
+/// its name. Nothing else is kept (an edit inside the block is lost).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pattern {
+    Ip(IpAddr),
+    Name(Hostname),
+}
+
+impl Pattern {
+    fn parse(text: &str) -> Option<Pattern> {
+        match text.parse() {
+            Ok(ip) => Some(Pattern::Ip(ip)),
+            Err(_) => Hostname::parse(text).ok().map(Pattern::Name),
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            Pattern::Ip(ip) => ip.to_string(),
+            Pattern::Name(name) => name.as_ref().to_string(),
+        }
+    }
+}
+
+/// A pattern of the block and the port of its `Host` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Host {
+    pattern: Pattern,
+    port: u16,
+}
+
+/// What rccr's blocks in a file say.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Block {
+    /// The hosts they name, each at the port of its `Host` entry (22
+    /// without a `Port` line).
+    hosts: Vec<Host>,
+    /// The key their last `IdentityFile` line names.
+    key: Option<PathBuf>,
+}
+
+/// The file without rccr's blocks, and what they say. A block is a BEGIN
+/// line, then an END line with no BEGIN between: a marker line the user
+/// wrote on its own stays the user's, and so does what follows it.
+fn split(content: &[u8]) -> Result<(Vec<u8>, Block), BadBlock> {
     let lines: Vec<&[u8]> = content.split_inclusive(|b| *b == b'\n').collect();
     let is = |line: &[u8], marker: &str| line.trim_ascii_end() == marker.as_bytes();
     let mut rest = Vec::new();
-    let mut hosts = Vec::new();
+    let mut block = Block::default();
+    let hosts = &mut block.hosts;
     let mut i = 0;
     while i < lines.len() {
         if is(lines[i], BEGIN) {
@@ -73,13 +122,20 @@ fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<NodeAddr>), BadBlock> {
             if let Some(end) = end {
                 let mut entry = hosts.len();
                 for (n, line) in body[..end].iter().enumerate() {
-                    if let Some(port) = line.trim_ascii().strip_prefix(b"Port ") {
+                    // Both keywords as ssh reads them: indented or not.
+                    let line = line.trim_ascii();
+                    if let Some(key) = line.strip_prefix(b"IdentityFile ") {
+                        let key = key.strip_prefix(b"\"").unwrap_or(key);
+                        let key = key.strip_suffix(b"\"").unwrap_or(key);
+                        block.key = Some(PathBuf::from(std::ffi::OsStr::from_bytes(key)));
+                    }
+                    if let Some(port) = line.strip_prefix(b"Port ") {
                         let port = std::str::from_utf8(port).ok().and_then(|p| p.parse().ok());
                         hosts[entry..]
                             .iter_mut()
-                            .for_each(|h: &mut NodeAddr| h.port = port.unwrap_or(22));
+                            .for_each(|h: &mut Host| h.port = port.unwrap_or(22));
                     }
-                    let Some(patterns) = line.trim_ascii_end().strip_prefix(b"Host ") else {
+                    let Some(patterns) = line.strip_prefix(b"Host ") else {
                         continue;
                     };
                     let patterns =
@@ -88,8 +144,8 @@ fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<NodeAddr>), BadBlock> {
                     hosts.extend(
                         patterns
                             .split_whitespace()
-                            .filter_map(|p| p.parse::<IpAddr>().ok())
-                            .map(|ip| NodeAddr { ip, port: 22 }),
+                            .filter_map(Pattern::parse)
+                            .map(|pattern| Host { pattern, port: 22 }),
                     );
                 }
                 i += end + 2;
@@ -99,43 +155,87 @@ fn split(content: &[u8]) -> Result<(Vec<u8>, Vec<NodeAddr>), BadBlock> {
         rest.extend_from_slice(lines[i]);
         i += 1;
     }
-    Ok((rest, hosts))
+    Ok((rest, block))
+}
+
+/// The addresses of `hosts`, each at its port.
+#[cfg(test)]
+fn addresses(hosts: &[Host]) -> Vec<NodeAddr> {
+    hosts
+        .iter()
+        .filter_map(|h| match h.pattern {
+            Pattern::Ip(ip) => Some(NodeAddr { ip, port: h.port }),
+            Pattern::Name(_) => None,
+        })
+        .collect()
+}
+
+/// Puts `pattern` in `hosts` at `port`: where it is, else after `after`
+/// (a node's name beside its address), else last. A pattern named twice
+/// (an edit) moves whole.
+fn place(hosts: &mut Vec<Host>, pattern: Pattern, port: u16, after: Option<&Pattern>) {
+    if hosts.iter().any(|h| h.pattern == pattern) {
+        for host in hosts.iter_mut().filter(|h| h.pattern == pattern) {
+            host.port = port;
+        }
+        return;
+    }
+    let at = after
+        .and_then(|a| hosts.iter().rposition(|h| h.pattern == *a))
+        .map_or(hosts.len(), |n| n + 1);
+    hosts.insert(at, Host { pattern, port });
 }
 
 /// `content` with rccr's block naming `key` for its old hosts and `nodes`
 /// (a node the block named at another port moves to its port now).
 pub fn render(content: &[u8], key: &Path, nodes: &[NodeAddr]) -> Result<Vec<u8>, BadBlock> {
-    let (mut out, mut hosts) = split(content)?;
+    let (rest, Block { mut hosts, .. }) = split(content)?;
     for node in nodes {
-        if !hosts.iter().any(|h| h.ip == node.ip) {
-            hosts.push(*node);
-        }
-        for host in hosts.iter_mut().filter(|h| h.ip == node.ip) {
-            host.port = node.port;
+        place(&mut hosts, Pattern::Ip(node.ip), node.port, None);
+    }
+    Ok(write_block(rest, key, hosts))
+}
+
+/// `content` with each of `nodes` whose address rccr's block names named
+/// there by its hostname too, beside it and at its port: `ssh root@NAME`
+/// then gets the key and the port `ssh root@IP` gets. A block that names
+/// no key, or none of `nodes`, is left as it is.
+fn render_names(content: &[u8], nodes: &[NodeRecord]) -> Result<Vec<u8>, BadBlock> {
+    let (rest, Block { mut hosts, key }) = split(content)?;
+    let Some(key) = key else {
+        return Ok(content.to_vec());
+    };
+    for node in nodes {
+        // A name that reads as an address (a node known by none, or one
+        // that calls itself by another's address) names nothing here.
+        let Some(name @ Pattern::Name(_)) = Pattern::parse(node.hostname.as_ref()) else {
+            continue;
+        };
+        let ip = Pattern::Ip(node.ip);
+        if let Some(port) = hosts.iter().find(|h| h.pattern == ip).map(|h| h.port) {
+            place(&mut hosts, name, port, Some(&ip));
         }
     }
+    Ok(write_block(rest, &key, hosts))
+}
+
+/// `rest` (the file without a block) and a block naming `key` for
+/// `hosts`, one `Host` entry per port, the ports in ascending order.
+fn write_block(mut out: Vec<u8>, key: &Path, mut hosts: Vec<Host>) -> Vec<u8> {
     if hosts.is_empty() {
-        return Ok(out);
+        return out;
     }
     if !out.is_empty() && !out.ends_with(b"\n") {
         out.push(b'\n');
     }
     out.extend_from_slice(BEGIN.as_bytes());
     out.push(b'\n');
-    let mut ports: Vec<u16> = Vec::new();
-    for host in &hosts {
-        if !ports.contains(&host.port) {
-            ports.push(host.port);
-        }
-    }
-    for port in ports {
-        let at_port: Vec<IpAddr> = hosts
-            .iter()
-            .filter(|h| h.port == port)
-            .map(|h| h.ip)
-            .collect();
+    // Stable: each port's hosts keep their order.
+    hosts.sort_by_key(|h| h.port);
+    for at_port in hosts.chunk_by(|a, b| a.port == b.port) {
+        let port = at_port[0].port;
         for chunk in at_port.chunks(PER_LINE) {
-            let names: Vec<String> = chunk.iter().map(IpAddr::to_string).collect();
+            let names: Vec<String> = chunk.iter().map(|h| h.pattern.text()).collect();
             out.extend_from_slice(format!("Host {}\n", names.join(" ")).as_bytes());
             if port != 22 {
                 out.extend_from_slice(format!("    Port {port}\n").as_bytes());
@@ -148,16 +248,32 @@ pub fn render(content: &[u8], key: &Path, nodes: &[NodeAddr]) -> Result<Vec<u8>,
     }
     out.extend_from_slice(END.as_bytes());
     out.push(b'\n');
-    Ok(out)
+    out
 }
 
 /// Makes `~/.ssh/config` (`path`) name `key` and the port for `nodes`,
 /// keeping the rest: the other bytes, the file's mode, and a symbolic link
 /// (the file it points to is the one rewritten).
 pub fn name_key_for(path: &Path, key: &Path, nodes: &[NodeAddr]) -> Result<(), Error> {
+    rewrite(path, |content| render(content, key, nodes))
+}
+
+/// Names the `nodes` whose addresses rccr's block in `~/.ssh/config`
+/// (`path`) names by their hostnames too ([`render_names`]), keeping the
+/// rest as [`name_key_for`] does.
+pub fn name_nodes(path: &Path, nodes: &[NodeRecord]) -> Result<(), Error> {
+    rewrite(path, |content| render_names(content, nodes))
+}
+
+/// Replaces the file `path` leads to with what `edit` makes of its bytes,
+/// when that differs, in its mode.
+fn rewrite(
+    path: &Path,
+    edit: impl FnOnce(&[u8]) -> Result<Vec<u8>, BadBlock>,
+) -> Result<(), Error> {
     let (path, mode, content) = read(path)?;
     let path = path.as_path();
-    let updated = render(&content, key, nodes).map_err(|bad| bad.refused(path))?;
+    let updated = edit(&content).map_err(|bad| bad.refused(path))?;
     if updated == content {
         return Ok(());
     }
@@ -238,8 +354,9 @@ mod tests {
         let once = render_text(&stray, key, &[ip("10.0.0.5")]);
         assert!(once.starts_with(&stray), "{once}");
         assert_eq!(render_text(&once, key, &[]), once);
+        let (rest, block) = split(once.as_bytes()).unwrap();
         assert_eq!(
-            split(once.as_bytes()).unwrap(),
+            (rest, addresses(&block.hosts)),
             (stray.into_bytes(), vec![ip("10.0.0.5")])
         );
     }
@@ -258,7 +375,11 @@ mod tests {
         name_key_for(&path, key, &[ip("10.0.0.5")]).unwrap();
         let once = std::fs::read(&path).unwrap();
         assert!(once.starts_with(mine), "{}", String::from_utf8_lossy(&once));
-        assert_eq!(split(&once).unwrap(), (mine.to_vec(), vec![ip("10.0.0.5")]));
+        let (rest, block) = split(&once).unwrap();
+        assert_eq!(
+            (rest, addresses(&block.hosts)),
+            (mine.to_vec(), vec![ip("10.0.0.5")])
+        );
         // The block follows the key; the user's bytes stay.
         name_key_for(&path, Path::new("/k2"), &[ip("10.0.0.6")]).unwrap();
         let twice = std::fs::read(&path).unwrap();
@@ -285,7 +406,7 @@ mod tests {
         text.extend_from_slice(b"\xe9\n    IdentityFile \"/k\"\n");
         text.extend_from_slice(format!("{END}\n").as_bytes());
         std::fs::write(&path, &text).unwrap();
-        assert_eq!(split(&text), Err(BadBlock { line: 2 }));
+        assert_eq!(split(&text).map(|_| ()), Err(BadBlock { line: 2 }));
         for e in [
             check(&path).unwrap_err(),
             name_key_for(&path, Path::new("/k"), &[ip("10.0.0.6")]).unwrap_err(),
@@ -307,7 +428,10 @@ mod tests {
         // to rewrite, and is.
         let key = Path::new(std::ffi::OsStr::from_bytes(b"/home/fran\xe7ois/k"));
         let once = render(b"", key, &[ip("10.0.0.5")]).unwrap();
-        assert_eq!(split(&once).unwrap().1, vec![ip("10.0.0.5")]);
+        assert_eq!(
+            addresses(&split(&once).unwrap().1.hosts),
+            vec![ip("10.0.0.5")]
+        );
         assert_eq!(render(&once, key, &[]).unwrap(), once);
     }
 
@@ -353,22 +477,22 @@ mod tests {
         assert_eq!(
             once,
             format!(
-                "{BEGIN}\nHost 10.0.0.5\n    Port 2222\n    IdentityFile \"/k\"\n\
-                 Host 10.0.0.6\n    IdentityFile \"/k\"\n{END}\n"
+                "{BEGIN}\nHost 10.0.0.6\n    IdentityFile \"/k\"\n\
+                 Host 10.0.0.5\n    Port 2222\n    IdentityFile \"/k\"\n{END}\n"
             )
         );
         assert_eq!(render_text(&once, key, &[]), once);
         let moved = render_text(&once, key, &[at("10.0.0.6", 2222), at("10.0.0.7", 2200)]);
         assert_eq!(
-            split(moved.as_bytes()).unwrap().1,
+            addresses(&split(moved.as_bytes()).unwrap().1.hosts),
             [
-                at("10.0.0.5", 2222),
+                at("10.0.0.7", 2200),
                 at("10.0.0.6", 2222),
-                at("10.0.0.7", 2200)
+                at("10.0.0.5", 2222)
             ]
         );
         assert!(
-            moved.contains("Host 10.0.0.5 10.0.0.6\n    Port 2222\n"),
+            moved.contains("Host 10.0.0.6 10.0.0.5\n    Port 2222\n"),
             "{moved}"
         );
         // A node named twice (an edit) moves whole: a second run changes nothing.
@@ -381,8 +505,98 @@ mod tests {
         let two =
             format!("{BEGIN}\nHost 10.0.0.1\n{END}\n{BEGIN}\n  Port 5\nHost 10.0.0.2\n{END}\n");
         assert_eq!(
-            split(two.as_bytes()).unwrap().1,
+            addresses(&split(two.as_bytes()).unwrap().1.hosts),
             [ip("10.0.0.1"), ip("10.0.0.2")]
+        );
+    }
+
+    /// `Host` and `Port` are read alike, indented or not: an indented
+    /// `Host` line was skipped, and its nodes left the block.
+    #[test]
+    fn host_and_port_lines_are_read_alike() {
+        let text = format!("{BEGIN}\n  Host 10.0.0.5 \n\tPort 5\t\nHost 10.0.0.6\n{END}\n");
+        let at = |s: &str, port| NodeAddr { port, ..ip(s) };
+        assert_eq!(
+            addresses(&split(text.as_bytes()).unwrap().1.hosts),
+            [at("10.0.0.5", 5), ip("10.0.0.6")]
+        );
+    }
+
+    fn record(ip: &str, name: &str) -> NodeRecord {
+        NodeRecord {
+            ip: ip.parse().unwrap(),
+            mac: None,
+            hostname: Hostname::parse(name).unwrap(),
+            role: crate::identity::Role::Target,
+            arch: None,
+            host_key: None,
+            moved_from: None,
+        }
+    }
+
+    /// `ssh root@NAME` got neither the key nor the port: the block named
+    /// addresses only. A node's name goes beside its address, at its port;
+    /// a node the block does not name, or no block, stays so.
+    #[test]
+    fn nodes_are_named_by_hostname_beside_their_address() {
+        let key = Path::new("/k");
+        let at = |s: &str, port| NodeAddr { port, ..ip(s) };
+        let once = render_text(
+            "# mine\n",
+            key,
+            &[at("10.0.0.5", 2222), at("10.0.0.6", 2222)],
+        );
+        let nodes = [
+            record("10.0.0.6", "rccr-node-2"),
+            record("10.0.0.5", "rccr-node-1"),
+            record("10.0.0.9", "rccr-other"),
+        ];
+        let named = String::from_utf8(render_names(once.as_bytes(), &nodes).unwrap()).unwrap();
+        assert_eq!(
+            named,
+            format!(
+                "# mine\n{BEGIN}\nHost 10.0.0.5 rccr-node-1 10.0.0.6 rccr-node-2\n    Port 2222\n    \
+                 IdentityFile \"/k\"\n{END}\n"
+            )
+        );
+        // Named once; kept when the block is written again; and a node
+        // that moves to another port takes its name along on the next run.
+        assert_eq!(
+            render_names(named.as_bytes(), &nodes).unwrap(),
+            named.as_bytes()
+        );
+        let again = render_text(&named, Path::new("/k2"), &[at("10.0.0.7", 2222)]);
+        assert!(
+            again.contains("Host 10.0.0.5 rccr-node-1 10.0.0.6 rccr-node-2 10.0.0.7\n"),
+            "{again}"
+        );
+        let moved = render_text(&named, key, &[at("10.0.0.6", 22)]);
+        let moved = String::from_utf8(render_names(moved.as_bytes(), &nodes).unwrap()).unwrap();
+        assert!(
+            moved.contains("Host 10.0.0.6 rccr-node-2\n    IdentityFile"),
+            "{moved}"
+        );
+        assert!(
+            moved.contains("Host 10.0.0.5 rccr-node-1\n    Port 2222\n"),
+            "{moved}"
+        );
+        // A name that reads as an address is none: not written, so not
+        // written again at every run, and never another node's address.
+        let unnamed = [
+            record("10.0.0.5", "10.0.0.5"),
+            record("10.0.0.6", "10.0.0.9"),
+        ];
+        assert_eq!(
+            render_names(named.as_bytes(), &unnamed).unwrap(),
+            named.as_bytes()
+        );
+        // No block: nothing to name.
+        assert_eq!(render_names(b"# mine\n", &nodes).unwrap(), b"# mine\n");
+        // What is neither an address nor a hostname is no pattern of ours.
+        let edited = format!("{BEGIN}\nHost 10.0.0.5 * !x a,b\n    IdentityFile \"/k\"\n{END}\n");
+        assert_eq!(
+            render_text(&edited, key, &[]),
+            format!("{BEGIN}\nHost 10.0.0.5\n    IdentityFile \"/k\"\n{END}\n")
         );
     }
 
@@ -391,6 +605,6 @@ mod tests {
         let nodes: Vec<NodeAddr> = (1..=40).map(|n| ip(&format!("10.0.0.{n}"))).collect();
         let text = render_text("", Path::new("/k"), &nodes);
         assert_eq!(text.matches("Host ").count(), 3);
-        assert_eq!(split(text.as_bytes()).unwrap().1, nodes);
+        assert_eq!(addresses(&split(text.as_bytes()).unwrap().1.hosts), nodes);
     }
 }

@@ -30,7 +30,7 @@ pub struct Options {
     /// `ssh.key_type`: which cluster key is looked for first.
     pub key_type: KeyType,
     /// `ssh.temp_key`: where the temporary key is looked for first.
-    pub temp_key: Option<PathBuf>,
+    pub temp_key: Option<crate::config::NamedPath>,
     pub timeout: Duration,
     pub paths: StatePaths,
     pub json: bool,
@@ -196,7 +196,7 @@ fn role_keys(opts: &Options) -> Result<[Option<PathBuf>; 3], Error> {
     let resolver = Resolver::new(&opts.paths);
     let path = |found: Option<crate::keys::resolve::Found>| found.map(|f| f.path);
     Ok([
-        path(resolver.temporary(None, opts.temp_key.as_deref())?),
+        path(resolver.temporary(None, opts.temp_key.as_ref())?),
         path(resolver.cluster(opts.key_type)?),
         path(resolver.previous()?),
     ])
