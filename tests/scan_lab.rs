@@ -584,3 +584,36 @@ fn retries_find_a_host_whose_first_answers_are_lost() {
         );
     }
 }
+
+/// A send queue that stays full (a token bucket at 8 bit/s with room for
+/// two frames: every send after the first few gets ENOBUFS) holds a
+/// round's sending up for a bounded number of tries, not for ever: the scan
+/// ends and says what it could not send. It used to retry the same address
+/// every tick while the queue stayed full, for ever.
+#[test]
+fn a_send_queue_that_stays_full_ends_the_sweep_with_a_warning() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let tbf = [
+        "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "1600",
+        "limit", "3000",
+    ];
+    ok("tbf", &lab.exec("control", &tbf));
+    // A hang guard, not a performance figure: a sweep that spins is killed
+    // (exit 124).
+    let watched = [
+        "timeout",
+        "300",
+        "rccr",
+        "scan",
+        "--json",
+        "--all",
+        "--retries",
+        "1",
+    ];
+    let out = lab.exec("control", &watched);
+    ok("scan with a full send queue", &out);
+    assert_has(
+        &stderr(&out),
+        "requests were not sent, the send queue stayed full",
+    );
+}
