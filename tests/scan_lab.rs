@@ -617,3 +617,59 @@ fn a_send_queue_that_stays_full_ends_the_sweep_with_a_warning() {
         "requests were not sent, the send queue stayed full",
     );
 }
+
+/// Out of file descriptors, whatever the limit: the scan stops with one
+/// line that says so, or (with room for one probe or login at a time)
+/// finds, probes and, with --ssh-names, logs in to every host; never a
+/// hang. Logins used to be tried all at once, and those that found no
+/// descriptor marked their hosts as not ours.
+#[test]
+fn out_of_file_descriptors_is_one_error_or_fewer_at_once_never_a_spin() {
+    let lab = or_skip!(Lab::builder().targets(6).up_as_root());
+    let targets: Vec<Host> = (1..=6).map(|n| lab.host(&format!("target-{n}"))).collect();
+    let mut worked = false;
+    for limit in 3..=24u32 {
+        let nofile = format!("--nofile={limit}");
+        let argv = [
+            "timeout",
+            "300",
+            "prlimit",
+            &nofile,
+            "rccr",
+            "scan",
+            "--json",
+            "--all",
+            "--ssh-names",
+        ];
+        let out = lab.exec("control", &argv);
+        assert_ne!(out.status.code(), Some(124), "--nofile={limit}: hung");
+        let err = stderr(&out);
+        eprintln!("--nofile={limit}: {}: {err}", out.status);
+        // The test build links libraries dynamically: too few descriptors
+        // for the loader is not rccr's to report.
+        if err.contains("error while loading shared libraries") {
+            assert!(!worked, "{err}");
+            continue;
+        }
+        if !out.status.success() {
+            assert_eq!(err.trim_end().lines().count(), 1, "--nofile={limit}: {err}");
+            assert_has(&err, "Too many open files");
+            assert!(
+                !worked,
+                "--nofile={limit} failed after a lower one worked: {err}"
+            );
+            continue;
+        }
+        assert!(!err.contains("warning"), "--nofile={limit}: {err}");
+        let found = rows(&stdout(&out));
+        for t in &targets {
+            let r = found.iter().find(|r| r.ip == t.ip);
+            assert!(
+                r.is_some_and(|r| r.ssh && r.matches && r.name_source.as_deref() == Some("ssh")),
+                "--nofile={limit}: {t:?} in {found:?}"
+            );
+        }
+        worked = true;
+    }
+    assert!(worked, "no limit up to 24 descriptors let the scan work");
+}

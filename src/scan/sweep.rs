@@ -405,7 +405,7 @@ impl Sweep<'_> {
                 fd.revents = 0;
             }
             if let Some(lookup) = self.lookup.as_deref_mut() {
-                lookup.step(Instant::now());
+                lookup.step(Instant::now())?;
                 if !lookup.is_done() {
                     wait = wait.min(lookup::MAX_WAIT_MS);
                 }
