@@ -585,6 +585,66 @@ fn retries_find_a_host_whose_first_answers_are_lost() {
     }
 }
 
+/// Writes a cluster_config.yml at `path` in the control host.
+fn control_config(lab: &Lab, path: &str, yaml: &str) {
+    let script = format!("umask 077 && printf '%s' '{yaml}' >{path}");
+    ok("config", &lab.sh("control", &script));
+}
+
+/// --ssh-names logs in as the config's ssh.user on its ssh.port, and the
+/// probe asks that port; --user and --port win over both. They used to be
+/// root and 22 whatever the config said.
+#[test]
+fn ssh_names_log_in_as_the_configs_user_on_its_port() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (t1, t2) = (lab.host("target-1"), lab.host("target-2"));
+    // target-1 also takes SSH on port 2222; target-2 on 22 only.
+    let redirect = "nft add table ip rccr_lab_port && \
+                    nft add chain ip rccr_lab_port pre '{ type nat hook prerouting priority -100; }' && \
+                    nft add rule ip rccr_lab_port pre tcp dport 2222 redirect to :22";
+    ok("redirect", &lab.sh("target-1", redirect));
+    let by_ip = |out: &Output| {
+        let rows = rows(&ok("scan", out));
+        let get = |h: &Host| rows.iter().find(|r| r.ip == h.ip).cloned();
+        (get(&t1).unwrap(), get(&t2).unwrap())
+    };
+
+    control_config(&lab, "/root/port.yml", "ssh:\n  port: 2222\n");
+    let args = [
+        "--json",
+        "--all",
+        "--ssh-names",
+        "--config",
+        "/root/port.yml",
+    ];
+    let (r1, r2) = by_ip(&scan(&lab, &args));
+    assert!(r1.ssh && r1.matches, "target-1 answers on 2222: {r1:?}");
+    assert_eq!(r1.name_source.as_deref(), Some("ssh"), "{r1:?}");
+    assert!(!r2.ssh, "target-2 has nothing on 2222: {r2:?}");
+    let mut with_port = args.to_vec();
+    with_port.extend(["--port", "22"]);
+    let (r1, r2) = by_ip(&scan(&lab, &with_port));
+    assert!(r1.ssh && r2.ssh, "--port 22 wins: {r1:?} {r2:?}");
+    assert_eq!(r2.name_source.as_deref(), Some("ssh"), "{r2:?}");
+
+    control_config(&lab, "/root/user.yml", "ssh:\n  user: rccr-nobody\n");
+    let args = [
+        "--json",
+        "--all",
+        "--ssh-names",
+        "--config",
+        "/root/user.yml",
+    ];
+    let out = scan(&lab, &args);
+    let (r1, r2) = by_ip(&out);
+    assert!(r1.ssh && !r1.matches && !r2.matches, "{r1:?} {r2:?}");
+    assert_count(&stderr(&out), "cannot log in with the temporary key", 2);
+    let mut as_root = args.to_vec();
+    as_root.extend(["--user", "root"]);
+    let (r1, r2) = by_ip(&scan(&lab, &as_root));
+    assert!(r1.matches && r2.matches, "--user root wins: {r1:?} {r2:?}");
+}
+
 /// A send queue that stays full (a token bucket at 8 bit/s with room for
 /// two frames: every send after the first few gets ENOBUFS) holds a
 /// round's sending up for a bounded number of tries, not for ever: the scan
