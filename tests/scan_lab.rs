@@ -57,6 +57,20 @@ fn scan(lab: &Lab, args: &[&str]) -> Output {
     lab.exec("control", &argv)
 }
 
+/// Runs `rccr scan ARGS` in the control host behind `wrapper` (a command
+/// that runs the rest, such as prlimit), under a hang guard, not a
+/// performance figure: a scan still running after 300 s is killed, and
+/// that fails the test (`what` names the run).
+fn scan_guarded(lab: &Lab, what: &str, wrapper: &[&str], args: &[&str]) -> Output {
+    let mut argv = vec!["timeout", "300"];
+    argv.extend_from_slice(wrapper);
+    argv.extend_from_slice(&["rccr", "scan"]);
+    argv.extend_from_slice(args);
+    let out = lab.exec("control", &argv);
+    assert_ne!(out.status.code(), Some(124), "{what}: hung");
+    out
+}
+
 fn row<'a>(rows: &'a [Row], host: &Host) -> &'a Row {
     rows.iter()
         .find(|r| r.ip == host.ip)
@@ -504,18 +518,8 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
             .success()
     };
     common::lab::wait_for("the mute listener on :22", listening);
-    // A hang guard, not a performance figure: a scan that hangs is killed
-    // (exit 124) long after its one login's 5 s bound.
-    let watched = [
-        "timeout",
-        "300",
-        "rccr",
-        "scan",
-        "--json",
-        "--all",
-        "--ssh-names",
-    ];
-    let out = lab.exec("control", &watched);
+    // Killed long after its one login's 5 s bound, if it hangs.
+    let out = scan_guarded(&lab, "mute sshd", &[], &["--json", "--all", "--ssh-names"]);
     let named = rows(&ok("scan, mute sshd", &out));
     let r = named.iter().find(|r| r.ip == nossh.ip).unwrap();
     assert!(r.ssh && !r.matches, "{r:?}");
@@ -658,19 +662,8 @@ fn a_send_queue_that_stays_full_ends_the_sweep_with_a_warning() {
         "limit", "3000",
     ];
     ok("tbf", &lab.exec("control", &tbf));
-    // A hang guard, not a performance figure: a sweep that spins is killed
-    // (exit 124).
-    let watched = [
-        "timeout",
-        "300",
-        "rccr",
-        "scan",
-        "--json",
-        "--all",
-        "--retries",
-        "1",
-    ];
-    let out = lab.exec("control", &watched);
+    let args = ["--json", "--all", "--retries", "1"];
+    let out = scan_guarded(&lab, "full send queue", &[], &args);
     ok("scan with a full send queue", &out);
     assert_has(
         &stderr(&out),
@@ -690,19 +683,8 @@ fn out_of_file_descriptors_is_one_error_or_fewer_at_once_never_a_spin() {
     let mut worked = false;
     for limit in 3..=24u32 {
         let nofile = format!("--nofile={limit}");
-        let argv = [
-            "timeout",
-            "300",
-            "prlimit",
-            &nofile,
-            "rccr",
-            "scan",
-            "--json",
-            "--all",
-            "--ssh-names",
-        ];
-        let out = lab.exec("control", &argv);
-        assert_ne!(out.status.code(), Some(124), "--nofile={limit}: hung");
+        let args = ["--json", "--all", "--ssh-names"];
+        let out = scan_guarded(&lab, &nofile, &["prlimit", &nofile], &args);
         let err = stderr(&out);
         eprintln!("--nofile={limit}: {}: {err}", out.status);
         // The test build links libraries dynamically: too few descriptors
