@@ -57,6 +57,20 @@ fn scan(lab: &Lab, args: &[&str]) -> Output {
     lab.exec("control", &argv)
 }
 
+/// Runs `rccr scan ARGS` in the control host behind `wrapper` (a command
+/// that runs the rest, such as prlimit), under a hang guard, not a
+/// performance figure: a scan still running after 300 s is killed, and
+/// that fails the test (`what` names the run).
+fn scan_guarded(lab: &Lab, what: &str, wrapper: &[&str], args: &[&str]) -> Output {
+    let mut argv = vec!["timeout", "300"];
+    argv.extend_from_slice(wrapper);
+    argv.extend_from_slice(&["rccr", "scan"]);
+    argv.extend_from_slice(args);
+    let out = lab.exec("control", &argv);
+    assert_ne!(out.status.code(), Some(124), "{what}: hung");
+    out
+}
+
 fn row<'a>(rows: &'a [Row], host: &Host) -> &'a Row {
     rows.iter()
         .find(|r| r.ip == host.ip)
@@ -504,18 +518,8 @@ fn hostile_names_over_ssh_are_escaped_sanitised_or_dropped() {
             .success()
     };
     common::lab::wait_for("the mute listener on :22", listening);
-    // A hang guard, not a performance figure: a scan that hangs is killed
-    // (exit 124) long after its one login's 5 s bound.
-    let watched = [
-        "timeout",
-        "300",
-        "rccr",
-        "scan",
-        "--json",
-        "--all",
-        "--ssh-names",
-    ];
-    let out = lab.exec("control", &watched);
+    // Killed long after its one login's 5 s bound, if it hangs.
+    let out = scan_guarded(&lab, "mute sshd", &[], &["--json", "--all", "--ssh-names"]);
     let named = rows(&ok("scan, mute sshd", &out));
     let r = named.iter().find(|r| r.ip == nossh.ip).unwrap();
     assert!(r.ssh && !r.matches, "{r:?}");
@@ -583,4 +587,131 @@ fn retries_find_a_host_whose_first_answers_are_lost() {
             "--retries {retries}: target-1 found: {ips:?}"
         );
     }
+}
+
+/// Writes a cluster_config.yml at `path` in the control host.
+fn control_config(lab: &Lab, path: &str, yaml: &str) {
+    let script = format!("umask 077 && printf '%s' '{yaml}' >{path}");
+    ok("config", &lab.sh("control", &script));
+}
+
+/// --ssh-names logs in as the config's ssh.user on its ssh.port, and the
+/// probe asks that port; --user and --port win over both. They used to be
+/// root and 22 whatever the config said.
+#[test]
+fn ssh_names_log_in_as_the_configs_user_on_its_port() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (t1, t2) = (lab.host("target-1"), lab.host("target-2"));
+    // target-1 also takes SSH on port 2222; target-2 on 22 only.
+    let redirect = "nft add table ip rccr_lab_port && \
+                    nft add chain ip rccr_lab_port pre '{ type nat hook prerouting priority -100; }' && \
+                    nft add rule ip rccr_lab_port pre tcp dport 2222 redirect to :22";
+    ok("redirect", &lab.sh("target-1", redirect));
+    let by_ip = |out: &Output| {
+        let rows = rows(&ok("scan", out));
+        let get = |h: &Host| rows.iter().find(|r| r.ip == h.ip).cloned();
+        (get(&t1).unwrap(), get(&t2).unwrap())
+    };
+
+    control_config(&lab, "/root/port.yml", "ssh:\n  port: 2222\n");
+    let args = [
+        "--json",
+        "--all",
+        "--ssh-names",
+        "--config",
+        "/root/port.yml",
+    ];
+    let (r1, r2) = by_ip(&scan(&lab, &args));
+    assert!(r1.ssh && r1.matches, "target-1 answers on 2222: {r1:?}");
+    assert_eq!(r1.name_source.as_deref(), Some("ssh"), "{r1:?}");
+    assert!(!r2.ssh, "target-2 has nothing on 2222: {r2:?}");
+    let mut with_port = args.to_vec();
+    with_port.extend(["--port", "22"]);
+    let (r1, r2) = by_ip(&scan(&lab, &with_port));
+    assert!(r1.ssh && r2.ssh, "--port 22 wins: {r1:?} {r2:?}");
+    assert_eq!(r2.name_source.as_deref(), Some("ssh"), "{r2:?}");
+
+    control_config(&lab, "/root/user.yml", "ssh:\n  user: rccr-nobody\n");
+    let args = [
+        "--json",
+        "--all",
+        "--ssh-names",
+        "--config",
+        "/root/user.yml",
+    ];
+    let out = scan(&lab, &args);
+    let (r1, r2) = by_ip(&out);
+    assert!(r1.ssh && !r1.matches && !r2.matches, "{r1:?} {r2:?}");
+    assert_count(&stderr(&out), "cannot log in with the temporary key", 2);
+    let mut as_root = args.to_vec();
+    as_root.extend(["--user", "root"]);
+    let (r1, r2) = by_ip(&scan(&lab, &as_root));
+    assert!(r1.matches && r2.matches, "--user root wins: {r1:?} {r2:?}");
+}
+
+/// A send queue that stays full (a token bucket at 8 bit/s with room for
+/// two frames: every send after the first few gets ENOBUFS) holds a
+/// round's sending up for a bounded number of tries, not for ever: the scan
+/// ends and says what it could not send. It used to retry the same address
+/// every tick while the queue stayed full, for ever.
+#[test]
+fn a_send_queue_that_stays_full_ends_the_sweep_with_a_warning() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let tbf = [
+        "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", "8bit", "burst", "1600",
+        "limit", "3000",
+    ];
+    ok("tbf", &lab.exec("control", &tbf));
+    let args = ["--json", "--all", "--retries", "1"];
+    let out = scan_guarded(&lab, "full send queue", &[], &args);
+    ok("scan with a full send queue", &out);
+    assert_has(
+        &stderr(&out),
+        "requests were not sent, the send queue stayed full",
+    );
+}
+
+/// Out of file descriptors, whatever the limit: the scan stops with one
+/// line that says so, or (with room for one probe or login at a time)
+/// finds, probes and, with --ssh-names, logs in to every host; never a
+/// hang. Logins used to be tried all at once, and those that found no
+/// descriptor marked their hosts as not ours.
+#[test]
+fn out_of_file_descriptors_is_one_error_or_fewer_at_once_never_a_spin() {
+    let lab = or_skip!(Lab::builder().targets(6).up_as_root());
+    let targets: Vec<Host> = (1..=6).map(|n| lab.host(&format!("target-{n}"))).collect();
+    let mut worked = false;
+    for limit in 3..=24u32 {
+        let nofile = format!("--nofile={limit}");
+        let args = ["--json", "--all", "--ssh-names"];
+        let out = scan_guarded(&lab, &nofile, &["prlimit", &nofile], &args);
+        let err = stderr(&out);
+        eprintln!("--nofile={limit}: {}: {err}", out.status);
+        // The test build links libraries dynamically: too few descriptors
+        // for the loader is not rccr's to report.
+        if err.contains("error while loading shared libraries") {
+            assert!(!worked, "{err}");
+            continue;
+        }
+        if !out.status.success() {
+            assert_eq!(err.trim_end().lines().count(), 1, "--nofile={limit}: {err}");
+            assert_has(&err, "Too many open files");
+            assert!(
+                !worked,
+                "--nofile={limit} failed after a lower one worked: {err}"
+            );
+            continue;
+        }
+        assert!(!err.contains("warning"), "--nofile={limit}: {err}");
+        let found = rows(&stdout(&out));
+        for t in &targets {
+            let r = found.iter().find(|r| r.ip == t.ip);
+            assert!(
+                r.is_some_and(|r| r.ssh && r.matches && r.name_source.as_deref() == Some("ssh")),
+                "--nofile={limit}: {t:?} in {found:?}"
+            );
+        }
+        worked = true;
+    }
+    assert!(worked, "no limit up to 24 descriptors let the scan work");
 }

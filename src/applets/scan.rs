@@ -60,13 +60,21 @@ cli::options! {
         /// allow sweeping subnets larger than a /16
         #[argh(switch)]
         force: bool,
-        /// log in as root to every SSH host (not only ours) with the temporary key and use its hostname; the host key is not checked, so the name is as unauthenticated as DNS (docs/scan.md)
+        /// log in to every SSH host (not only ours) with the temporary key and use its hostname; the host key is not checked, so the name is as unauthenticated as DNS (docs/scan.md)
         #[argh(switch)]
         ssh_names: bool,
-        /// the temporary private key for --ssh-names (default: $RCCR_TEMP_KEY,
-        /// rccr's kept copy, ~/.ssh/id_rsa, /root/.ssh/id_rsa)
+        /// the temporary private key for --ssh-names (default: the config's
+        /// ssh.temp_key, $RCCR_TEMP_KEY, rccr's kept copy, ~/.ssh/id_rsa,
+        /// /root/.ssh/id_rsa)
         #[argh(option, arg_name = "path")]
         key: Option<String>,
+        /// user --ssh-names logs in as (default: the config's ssh.user, root)
+        #[argh(option)]
+        user: Option<String>,
+        /// SSH port to probe and, with --ssh-names, log in to (default: the
+        /// config's ssh.port, 22)
+        #[argh(option)]
+        port: Option<u16>,
     }
     with config, quiet
 }
@@ -103,28 +111,39 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     if args.retries > 10 {
         return Err(cli::usage(cmd, "--retries must be at most 10"));
     }
-    if args.key.is_some() && !args.ssh_names {
-        return Err(cli::usage(cmd, "--key is for --ssh-names"));
+    if !args.ssh_names {
+        for (flag, given) in [
+            ("--key", args.key.is_some()),
+            ("--user", args.user.is_some()),
+        ] {
+            if given {
+                return Err(cli::usage(cmd, &format!("{flag} is for --ssh-names")));
+            }
+        }
     }
+    cli::not_empty(cmd, &[("--user", args.user.as_deref())], "a user")?;
+    if let Some(port) = args.port {
+        crate::keys::addr::check_port(&format!("--port {port}"), port)?;
+    }
+    let config = match crate::config::Config::load(args.config.as_deref().map(Path::new)) {
+        Ok(loaded) => {
+            // A misspelt key (hostname_filtr) leaves the default in place:
+            // say so, as setup and status do.
+            loaded.warn(&cmd.join(" "));
+            loaded.config
+        }
+        // A user who may not read the config found by the default lookup
+        // may not sweep either: let the sweep say "run as root".
+        Err(Error::Io { source, .. })
+            if args.config.is_none() && source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            crate::config::Config::default()
+        }
+        Err(e) => return Err(e),
+    };
     let filter = match &args.filter {
         Some(filter) => filter.clone(),
-        None => match crate::config::Config::load(args.config.as_deref().map(Path::new)) {
-            Ok(loaded) => {
-                // A misspelt key (hostname_filtr) leaves the default filter
-                // in place: say so, as setup and status do.
-                loaded.warn(&cmd.join(" "));
-                loaded.config.discovery.hostname_filter
-            }
-            // A user who may not read the config found by the default lookup
-            // may not sweep either: let the sweep say "run as root".
-            Err(Error::Io { source, .. })
-                if args.config.is_none()
-                    && source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                scan::DEFAULT_FILTER.to_string()
-            }
-            Err(e) => return Err(e),
-        },
+        None => config.discovery.hostname_filter,
     };
     let mut opts = Options::new(&filter);
     opts.subnets = args
@@ -136,14 +155,16 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     opts.timeout = Duration::from_millis(u64::from(args.timeout_ms));
     opts.retries = args.retries;
     opts.force = args.force;
+    opts.ssh_port = args.port.unwrap_or(config.ssh.port);
     if args.ssh_names {
+        opts.ssh_user = args.user.clone().unwrap_or(config.ssh.user);
         let paths = crate::state::StatePaths::from_args(cmd, None, None)?;
         let given = args.key.as_deref().map(|path| Given {
             flag: "--key",
             path: Path::new(path),
         });
         let found = Resolver::new(&paths)
-            .temporary(given, None)?
+            .temporary(given, config.ssh.temp_key.as_deref())?
             .ok_or_else(|| {
                 Error::bad_input(
                     "--ssh-names",
@@ -274,5 +295,24 @@ mod tests {
         let err = opts(&["--ssh-names", "--key", "/nonexistent/key"]).unwrap_err();
         crate::error::assert_says(&err, "--key /nonexistent/key: no such file");
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+    }
+
+    #[test]
+    fn the_ssh_port_comes_from_the_config_and_port_wins() {
+        let path = std::env::temp_dir().join(format!("rccr-scan-ssh-{}.yml", std::process::id()));
+        std::fs::write(&path, "ssh:\n  user: admin\n  port: 2222\n").unwrap();
+        let config = path.to_str().unwrap();
+        assert_eq!(opts(&["--config", config]).unwrap().ssh_port, 2222);
+        let o = opts(&["--config", config, "--port", "22"]).unwrap();
+        assert_eq!(o.ssh_port, 22);
+        // Without --ssh-names nobody logs in: the user stays unused.
+        assert_eq!(o.ssh_user, "root");
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(opts(&[]).unwrap().ssh_port, 22);
+        let err = opts(&["--port", "0"]).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput, "{err}");
+        let err = opts(&["--user", "admin"]).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::ExitCode::Usage, "{err}");
+        crate::error::assert_says(&err, "rccr-scan: --user is for --ssh-names");
     }
 }

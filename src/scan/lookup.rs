@@ -4,10 +4,17 @@
 //! Both are asked again, up to `retries` times spread over the timeout,
 //! while unanswered: a query goes to the next nameserver, a connect opens a
 //! second socket beside the first (a slow answer to the first still counts).
+//!
+//! A reply is anyone's datagram, so it counts only when it matches a query
+//! we sent: its transaction id (drawn at random for each host, no two
+//! alike, so one id tells nothing of the others), its source (a nameserver
+//! that host's query went to, from port 53; our own port is the kernel's
+//! random ephemeral one) and its question (PTR, that host's reverse name).
 use super::{Host, NameSource};
 use crate::error::Error;
 use crate::sys::{self, TcpConnect};
 use crate::wire::dns::{self, Name, Rcode, Record, RecordData};
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -159,6 +166,51 @@ struct Entry {
     answer: Answer,
     dns: Probe,
     tcp: Probe,
+    /// The transaction id of this host's query, once drawn.
+    dns_id: Option<u16>,
+    /// One bit per nameserver (by index) the query went to.
+    dns_asked: u8,
+}
+
+/// Transaction ids: random, each held by one host at most.
+struct TransactionIds {
+    holder: HashMap<u16, usize>,
+    random: [u8; 64],
+    /// How much of `random` is used up.
+    used: usize,
+}
+
+impl TransactionIds {
+    fn new() -> TransactionIds {
+        TransactionIds {
+            holder: HashMap::new(),
+            random: [0; 64],
+            used: 64,
+        }
+    }
+
+    /// A random id no other host holds, now held by `entry`. Ends: a lookup
+    /// holds fewer than 2^16 hosts ([`MAX_HOSTS`]).
+    fn draw(&mut self, entry: usize) -> Result<u16, Error> {
+        loop {
+            if self.used == self.random.len() {
+                getrandom::getrandom(&mut self.random).map_err(|e| {
+                    Error::Failed(format!("cannot draw random DNS transaction ids: {e}"))
+                })?;
+                self.used = 0;
+            }
+            let id = u16::from_ne_bytes([self.random[self.used], self.random[self.used + 1]]);
+            self.used += 2;
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.holder.entry(id) {
+                slot.insert(entry);
+                return Ok(id);
+            }
+        }
+    }
+
+    fn holder(&self, id: u16) -> Option<usize> {
+        self.holder.get(&id).copied()
+    }
 }
 
 /// PTR queries and port-22 connects for a growing set of hosts: the sweep
@@ -171,11 +223,17 @@ pub struct Lookup {
     dns_timeout: Duration,
     tries: u32,
     udp: UdpSocket,
-    /// Transaction ids are `base` + host index.
-    base: u16,
+    ids: TransactionIds,
     entries: Vec<Entry>,
+    /// The port probed (and logged in to with --ssh-names).
+    port: u16,
     /// Connects in flight: (entry, socket).
     conns: heapless::Vec<(usize, TcpConnect), MAX_CONNECTS>,
+    /// At most this many in flight: [`MAX_CONNECTS`], or fewer once the
+    /// process ran out of descriptors.
+    max_conns: usize,
+    /// Why the last step could not open a single connect.
+    starved: Option<io::Error>,
     /// Where the connect file descriptors start in [`Lookup::fds`]' output.
     conns_at: usize,
 }
@@ -184,21 +242,27 @@ pub struct Lookup {
 pub const MAX_HOSTS: usize = u16::MAX as usize;
 
 impl Lookup {
-    pub fn new(servers: &[Ipv4Addr], timeout: Duration, retries: u8) -> Result<Lookup, Error> {
+    pub fn new(
+        servers: &[Ipv4Addr],
+        timeout: Duration,
+        retries: u8,
+        port: u16,
+    ) -> Result<Lookup, Error> {
         let udp = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
             .and_then(|s| s.set_nonblocking(true).map(|()| s))
             .map_err(|e| Error::io("cannot open a UDP socket for DNS", e))?;
-        let mut id_bytes = [0u8; 2];
-        let _ = getrandom::getrandom(&mut id_bytes);
         Ok(Lookup {
             servers: servers.iter().copied().take(MAX_NAMESERVERS).collect(),
             timeout,
             dns_timeout: timeout.max(DNS_MIN_TIMEOUT),
             tries: u32::from(retries) + 1,
             udp,
-            base: u16::from_ne_bytes(id_bytes),
+            ids: TransactionIds::new(),
             entries: Vec::new(),
+            port,
             conns: heapless::Vec::new(),
+            max_conns: MAX_CONNECTS,
+            starved: None,
             conns_at: 0,
         })
     }
@@ -216,6 +280,8 @@ impl Lookup {
             },
             dns: Probe::new(Some(Instant::now()), self.servers.is_empty()),
             tcp: Probe::new(None, false),
+            dns_id: None,
+            dns_asked: 0,
         });
         true
     }
@@ -225,34 +291,41 @@ impl Lookup {
     }
 
     /// Sends the queries and starts the connects that are due, and gives
-    /// up on those past the timeout.
-    pub fn step(&mut self, now: Instant) {
+    /// up on those past the timeout. Out of descriptors, it starts no more
+    /// connects than it has open; with none open it notes why
+    /// (`starved`): the caller may hold descriptors it will free.
+    pub fn step(&mut self, now: Instant) -> Result<(), Error> {
+        self.starved = None;
         let tries = self.tries;
         let dns_interval = self.dns_timeout / tries;
         let tcp_interval = self.timeout / tries;
-        for (i, e) in self.entries.iter_mut().enumerate() {
+        for i in 0..self.entries.len() {
+            let e = &mut self.entries[i];
             let p = &mut e.dns;
             if p.done || p.time_out(now, self.dns_timeout) {
                 continue;
             }
-            if p.due(now, tries, dns_interval) {
-                let server = self.servers[usize::from(p.attempts) % self.servers.len()];
-                let id = self.base.wrapping_add(i as u16);
-                match self
-                    .udp
-                    .send_to(&query(id, e.answer.ip), SocketAddrV4::new(server, 53))
-                {
-                    Ok(_) => {
-                        p.attempts += 1;
-                        p.sent = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    // No route to that server: count the try, the next may
-                    // work; if none ever went out there is nothing to wait for.
-                    Err(_) => {
-                        p.attempts += 1;
-                        p.done = u32::from(p.attempts) == tries && !p.sent;
-                    }
+            if !p.due(now, tries, dns_interval) {
+                continue;
+            }
+            let server = usize::from(p.attempts) % self.servers.len();
+            let id = match e.dns_id {
+                Some(id) => id,
+                None => *e.dns_id.insert(self.ids.draw(i)?),
+            };
+            let to = SocketAddrV4::new(self.servers[server], 53);
+            match self.udp.send_to(&query(id, e.answer.ip), to) {
+                Ok(_) => {
+                    p.attempts += 1;
+                    p.sent = true;
+                    e.dns_asked |= 1 << server;
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                // No route to that server: count the try, the next may
+                // work; if none ever went out there is nothing to wait for.
+                Err(_) => {
+                    p.attempts += 1;
+                    p.done = u32::from(p.attempts) == tries && !p.sent;
                 }
             }
         }
@@ -262,28 +335,31 @@ impl Lookup {
                 self.conns.retain(|(h, _)| *h != i);
                 continue;
             }
-            if p.done || !p.due(now, tries, tcp_interval) || self.conns.is_full() {
+            if p.done || !p.due(now, tries, tcp_interval) || self.conns.len() >= self.max_conns {
                 continue;
             }
-            match TcpConnect::start(SocketAddrV4::new(e.answer.ip, 22)) {
+            let to = SocketAddrV4::new(e.answer.ip, self.port);
+            match TcpConnect::start(to) {
                 Ok(conn) => {
                     p.started.get_or_insert(now);
                     p.attempts += 1;
-                    // Not full: checked above.
+                    // Below MAX_CONNECTS: checked above.
                     let _ = self.conns.push((i, conn));
                 }
-                // Out of descriptors or buffers: try again on the next turn.
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS)
-                    ) =>
-                {
-                    break
+                Err(err) if super::out_of_sockets(&err) => {
+                    if self.conns.is_empty() {
+                        self.starved = Some(err);
+                    } else {
+                        // As many as we have open is what the limit
+                        // allows: the rest wait for one of those to end.
+                        self.max_conns = self.conns.len();
+                    }
+                    break;
                 }
                 Err(_) => p.done = true,
             }
         }
+        Ok(())
     }
 
     /// Appends the descriptors to wait on; [`Lookup::handle`] takes the
@@ -346,36 +422,48 @@ impl Lookup {
                 // An ICMP error for an earlier query: nothing to read.
                 Err(_) => continue,
             };
-            let SocketAddr::V4(from) = from else { continue };
-            if len < 2 || from.port() != 53 || !self.servers.contains(from.ip()) {
-                continue;
-            }
-            let id = u16::from_be_bytes([buf[0], buf[1]]);
-            let Some(e) = self
-                .entries
-                .get_mut(usize::from(id.wrapping_sub(self.base)))
-            else {
+            let Some((i, reply)) = self.match_reply(&buf[..len], from) else {
                 continue;
             };
-            if e.dns.done {
-                continue;
+            let e = &mut self.entries[i];
+            if let Reply::Name(name) = reply {
+                e.answer.name = Some(String::from_utf8_lossy(&name.to_text()).into_owned());
             }
-            match parse_reply(&buf[..len], id, &Name::reverse_ipv4(e.answer.ip)) {
-                Some(Reply::Name(name)) => {
-                    e.answer.name = Some(String::from_utf8_lossy(&name.to_text()).into_owned());
-                    e.dns.done = true;
-                }
-                Some(Reply::NoName) => e.dns.done = true,
-                None => {}
-            }
+            e.dns.done = true;
         }
     }
 
-    /// Steps and polls until every host is looked up.
+    /// The host a datagram from `from` answers, and what it says; None
+    /// unless it matches a query we sent: a nameserver that host's query
+    /// went to, port 53, the host's transaction id, and its question.
+    fn match_reply(&self, datagram: &[u8], from: SocketAddr) -> Option<(usize, Reply)> {
+        let SocketAddr::V4(from) = from else {
+            return None;
+        };
+        let server = self.servers.iter().position(|s| s == from.ip())?;
+        let id = u16::from_be_bytes(datagram.get(..2)?.try_into().ok()?);
+        let i = self.ids.holder(id)?;
+        let e = &self.entries[i];
+        if from.port() != 53 || e.dns_asked & 1 << server == 0 || e.dns.done {
+            return None;
+        }
+        let reply = parse_reply(datagram, id, &Name::reverse_ipv4(e.answer.ip))?;
+        Some((i, reply))
+    }
+
+    /// Steps and polls until every host is looked up. Fails when not one
+    /// connect can be opened: with none of ours open, waiting frees no
+    /// descriptor (this used to retry every few milliseconds, for ever).
     pub fn finish(&mut self) -> Result<(), Error> {
+        // The sweep that held descriptors is over.
+        self.max_conns = MAX_CONNECTS;
         let mut fds = Vec::new();
         loop {
-            self.step(Instant::now());
+            self.step(Instant::now())?;
+            if let Some(err) = self.starved.take() {
+                let what = format!("probe TCP port {}, with no other probe open", self.port);
+                return Err(super::out_of_sockets_error(&what, err));
+            }
             if self.is_done() {
                 return Ok(());
             }
@@ -399,9 +487,10 @@ pub fn lookup(
     servers: &[Ipv4Addr],
     timeout: Duration,
     retries: u8,
+    port: u16,
 ) -> Result<(), Error> {
     for chunk in hosts.chunks_mut(MAX_HOSTS) {
-        let mut lookup = Lookup::new(servers, timeout, retries)?;
+        let mut lookup = Lookup::new(servers, timeout, retries, port)?;
         for host in chunk.iter() {
             lookup.add(host.ip);
         }
@@ -571,5 +660,211 @@ mod tests {
             parse_reply(&reply(7, asked, OK, &[(12, b"\x00")]), 7, &qname),
             Some(Reply::NoName)
         );
+    }
+
+    // A reply to the PTR query for 10.213.0.5 with transaction id 0 (each
+    // test puts its own in): QR RD RA, one answer, PTR node-5.lab.
+    static REPLY_BYTES: [u8; 65] = [
+        0x00, 0x00, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, //
+        1, b'5', 1, b'0', 3, b'2', b'1', b'3', 2, b'1', b'0', 7, b'i', b'n', b'-', b'a', b'd',
+        b'd', b'r', 4, b'a', b'r', b'p', b'a', 0, //
+        0x00, 0x0c, 0x00, 0x01, //
+        0xc0, 0x0c, 0x00, 0x0c, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x0c, //
+        6, b'n', b'o', b'd', b'e', b'-', b'5', 3, b'l', b'a', b'b', 0,
+    ];
+
+    fn reply_bytes(id: u16) -> [u8; 65] {
+        let mut bytes = REPLY_BYTES;
+        bytes[..2].copy_from_slice(&id.to_be_bytes());
+        bytes
+    }
+
+    fn from(addr: &str) -> SocketAddr {
+        addr.parse().unwrap()
+    }
+
+    /// A lookup of 10.213.0.5 whose first query went out (to the first of
+    /// `servers`, loopback addresses: nothing answers there), its TCP probe
+    /// left out; the query's transaction id, and when the lookup started.
+    fn asked(servers: &[Ipv4Addr]) -> (Lookup, u16, Instant) {
+        let mut lookup = Lookup::new(servers, Duration::from_secs(1), 1, 22).unwrap();
+        assert!(lookup.add(ip("10.213.0.5")));
+        lookup.entries[0].tcp.done = true;
+        let start = lookup.entries[0].dns.started.unwrap();
+        lookup.step(start).unwrap();
+        let id = lookup.entries[0].dns_id.expect("the query went out");
+        (lookup, id, start)
+    }
+
+    #[test]
+    fn the_fixture_is_a_reply_to_our_query() {
+        let bytes = reply_bytes(0x5a5a);
+        let query = query(0x5a5a, ip("10.213.0.5"));
+        // The id, the question count and the question are the query's.
+        assert_eq!(bytes[..2], query[..2]);
+        assert_eq!(bytes[4..6], query[4..6]);
+        assert_eq!(bytes[12..41], query[12..]);
+        let Some(Reply::Name(name)) =
+            parse_reply(&bytes, 0x5a5a, &Name::reverse_ipv4(ip("10.213.0.5")))
+        else {
+            panic!()
+        };
+        assert_eq!(&name.to_text()[..], b"node-5.lab");
+    }
+
+    /// A hostile host on the LAN can send anything from anywhere: only a
+    /// reply from a nameserver the query went to, from port 53, with its id
+    /// and question, names the host. Another configured nameserver that was
+    /// not asked (yet) used to be enough.
+    #[test]
+    fn a_reply_counts_only_from_the_server_asked_with_our_id_and_question() {
+        let servers = [ip("127.0.0.1"), ip("127.0.0.2")];
+        let (mut lookup, id, start) = asked(&servers);
+        let named = Some((0, Reply::Name(Name::from_dotted("node-5.lab").unwrap())));
+        let good = reply_bytes(id);
+        assert_eq!(lookup.match_reply(&good, from("127.0.0.1:53")), named);
+        for (bytes, sender, why) in [
+            (good, "127.0.0.2:53", "a nameserver not asked yet"),
+            (good, "10.213.0.66:53", "not a nameserver"),
+            (good, "127.0.0.1:5353", "not port 53"),
+            (
+                reply_bytes(id.wrapping_add(1)),
+                "127.0.0.1:53",
+                "another id",
+            ),
+            (reply_bytes(id ^ 0x8000), "127.0.0.1:53", "another id"),
+        ] {
+            assert_eq!(lookup.match_reply(&bytes, from(sender)), None, "{why}");
+        }
+        // The question for 10.213.0.6, the id of 10.213.0.5's query.
+        let mut other = good;
+        other[13] = b'6';
+        assert_eq!(lookup.match_reply(&other, from("127.0.0.1:53")), None);
+        assert_eq!(lookup.match_reply(&good[..2], from("127.0.0.1:53")), None);
+        assert_eq!(lookup.match_reply(&[], from("127.0.0.1:53")), None);
+        // The retry goes to the second server: its answer counts now, and
+        // the first server's still does.
+        lookup.step(start + Duration::from_millis(600)).unwrap();
+        assert_eq!(lookup.entries[0].dns.attempts, 2);
+        assert_eq!(lookup.match_reply(&good, from("127.0.0.2:53")), named);
+        assert_eq!(lookup.match_reply(&good, from("127.0.0.1:53")), named);
+        // Once answered, a second answer is nothing.
+        lookup.entries[0].dns.done = true;
+        assert_eq!(lookup.match_reply(&good, from("127.0.0.1:53")), None);
+    }
+
+    /// Ids are drawn at random, none alike: knowing one says nothing of
+    /// the next (they used to be a random base plus the host's index).
+    #[test]
+    fn transaction_ids_are_random_and_distinct() {
+        let draw = |n: usize| -> Vec<u16> {
+            let mut ids = TransactionIds::new();
+            (0..n).map(|i| ids.draw(i).unwrap()).collect()
+        };
+        let ids = draw(4096);
+        let distinct: std::collections::HashSet<u16> = ids.iter().copied().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // By chance, about 4096/65536 pairs follow each other; in sequence,
+        // all would.
+        let in_sequence = ids
+            .windows(2)
+            .filter(|w| w[1] == w[0].wrapping_add(1))
+            .count();
+        assert!(
+            in_sequence < 8,
+            "{in_sequence} ids follow their predecessor"
+        );
+        assert_ne!(draw(16), draw(16), "two lookups draw alike");
+        // Every id there is can be held, one host each: the last is found.
+        let mut ids = TransactionIds::new();
+        for i in 0..=usize::from(u16::MAX) {
+            let id = ids.draw(i).unwrap();
+            assert_eq!(ids.holder(id), Some(i));
+        }
+    }
+
+    /// Set in a copy of this test binary that runs one test with few file
+    /// descriptors.
+    const FEW_FDS: &str = "SCAN_LOOKUP_TEST_FEW_FDS";
+
+    /// In the test binary itself: runs `test` again in a child process with
+    /// at most 64 descriptors (prlimit), and fails if it fails or hangs
+    /// (a hang guard of 120 s, not a performance figure); false there. In
+    /// that child: true, the test's body is to run.
+    fn in_child_with_few_fds(test: &str) -> bool {
+        if std::env::var_os(FEW_FDS).is_some() {
+            return true;
+        }
+        let out = std::process::Command::new("timeout")
+            .args(["120", "prlimit", "--nofile=64"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", &format!("scan::lookup::tests::{test}")])
+            .args(["--test-threads=1", "--nocapture"])
+            .env(FEW_FDS, "1")
+            .output()
+            .expect("timeout and prlimit (util-linux) run the child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("1 passed"),
+            "{test} with 64 descriptors: {}\n{text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        false
+    }
+
+    /// Opens /dev/null until the process is out of descriptors.
+    fn use_up_descriptors() -> Vec<std::fs::File> {
+        let mut held = Vec::new();
+        loop {
+            match std::fs::File::open("/dev/null") {
+                Ok(file) => held.push(file),
+                Err(e) => {
+                    assert_eq!(e.raw_os_error(), Some(libc::EMFILE), "{e}");
+                    return held;
+                }
+            }
+        }
+    }
+
+    /// No descriptor for a single probe, and none of ours to wait for: one
+    /// clear error, not a retry every few milliseconds for ever.
+    #[test]
+    fn out_of_descriptors_with_no_probe_open_is_an_error() {
+        if !in_child_with_few_fds("out_of_descriptors_with_no_probe_open_is_an_error") {
+            return;
+        }
+        let mut lookup = Lookup::new(&[], Duration::from_secs(1), 0, 22).unwrap();
+        lookup.add(ip("127.0.0.1"));
+        let _held = use_up_descriptors();
+        let err = lookup.finish().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot open a socket to probe TCP port 22, with no other probe open: \
+             Too many open files (os error 24); raise the open file limit (ulimit -n)"
+        );
+    }
+
+    /// Room for one connect at a time: every host is still probed, one
+    /// after the other.
+    #[test]
+    fn out_of_descriptors_the_probes_go_one_at_a_time() {
+        if !in_child_with_few_fds("out_of_descriptors_the_probes_go_one_at_a_time") {
+            return;
+        }
+        let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut lookup = Lookup::new(&[], Duration::from_secs(60), 0, port).unwrap();
+        let hosts = [ip("127.0.0.1"), ip("127.0.0.2"), ip("127.0.0.3")];
+        for host in hosts {
+            lookup.add(host);
+        }
+        let mut held = use_up_descriptors();
+        held.pop();
+        lookup.finish().unwrap();
+        assert_eq!(lookup.max_conns, 1, "the probes went one at a time");
+        let answers = lookup.into_answers();
+        assert_eq!(answers.iter().map(|a| a.ip).collect::<Vec<_>>(), hosts);
+        assert!(answers.iter().all(|a| a.ssh), "{answers:?}");
     }
 }

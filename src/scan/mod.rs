@@ -6,11 +6,11 @@
 //! 2. [`sweep`]: all requests at once (lightly paced), silent addresses asked
 //!    again `retries` times, every reply checked against what we sent; a
 //!    kernel neighbour entry an answer contradicts is deleted ([`neigh`]).
-//! 3. [`lookup`]: one reverse (PTR) query and one TCP connect to port 22 for
-//!    every live host, all in flight together, each started as soon as the
+//! 3. [`lookup`]: one reverse (PTR) query and one TCP connect to the SSH
+//!    port (`ssh_port`, 22 by default) for every live host, all in flight together, each started as soon as the
 //!    sweep hears from the host (so they are mostly done when it is).
-//! 4. With `ssh_key` set, [`names`]: log in with the temporary key and read
-//!    `hostname`, which then beats the DNS name.
+//! 4. With `ssh_key` set, [`names`]: log in as `ssh_user` with the
+//!    temporary key and read `hostname`, which then beats the DNS name.
 //!
 //! [`Options::filter`] decides which hosts are ours; `rccr setup` passes
 //! the one from its configuration.
@@ -62,6 +62,10 @@ pub struct Options {
     pub force_flag: Option<&'static str>,
     /// Log in with this private key to read each SSH host's `hostname`.
     pub ssh_key: Option<PathBuf>,
+    /// The user `ssh_key` logs in as.
+    pub ssh_user: String,
+    /// The port probed for SSH, and logged in to.
+    pub ssh_port: u16,
 }
 
 impl Options {
@@ -77,6 +81,8 @@ impl Options {
             force: false,
             force_flag: Some("--force"),
             ssh_key: None,
+            ssh_user: names::DEFAULT_SSH_USER.into(),
+            ssh_port: names::DEFAULT_SSH_PORT,
         }
     }
 }
@@ -118,7 +124,7 @@ pub struct Host {
     /// As received (see [`names`] for how it is checked before display).
     pub hostname: Option<String>,
     pub name_source: Option<NameSource>,
-    /// TCP port 22 accepted a connection.
+    /// The SSH port accepted a TCP connection.
     pub ssh: bool,
     /// With `ssh_key`: whether the key logged in (`None`: not tried).
     pub login: Option<bool>,
@@ -170,6 +176,25 @@ pub(crate) fn socket_error(what: &str, e: io::Error) -> Error {
     }
 }
 
+/// The process cannot open another socket just now (descriptors or
+/// kernel buffers are used up); closing one of ours may help.
+pub(crate) fn out_of_sockets(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS)
+    )
+}
+
+/// The one-line error for a socket that cannot be had even with none of
+/// ours open: "cannot open a socket to `what`".
+pub(crate) fn out_of_sockets_error(what: &str, e: io::Error) -> Error {
+    let hint = match e.raw_os_error() {
+        Some(libc::EMFILE) => "; raise the open file limit (ulimit -n)",
+        _ => "",
+    };
+    Error::Failed(format!("cannot open a socket to {what}: {e}{hint}"))
+}
+
 /// Sweeps, names and classifies the hosts as `opts` asks.
 pub fn run(opts: &Options) -> Result<Report, Error> {
     let started = std::time::Instant::now();
@@ -180,7 +205,7 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let servers = lookup::nameservers(&resolv);
     // Hosts are named and probed while the sweep still runs.
-    let mut pending = lookup::Lookup::new(&servers, opts.timeout, opts.retries)?;
+    let mut pending = lookup::Lookup::new(&servers, opts.timeout, opts.retries, opts.ssh_port)?;
     let swept = sweep::sweep(
         &jobs,
         opts.timeout,
@@ -209,13 +234,24 @@ pub fn run(opts: &Options) -> Result<Report, Error> {
     if !left.is_empty() {
         // More live hosts than one lookup takes: the rest now.
         let mut rest: Vec<Host> = left.iter().map(|&i| hosts[i].clone()).collect();
-        lookup::lookup(&mut rest, &servers, opts.timeout, opts.retries)?;
+        lookup::lookup(
+            &mut rest,
+            &servers,
+            opts.timeout,
+            opts.retries,
+            opts.ssh_port,
+        )?;
         for (&i, host) in left.iter().zip(rest) {
             hosts[i] = host;
         }
     }
     if let Some(key) = &opts.ssh_key {
-        names::ssh_names(&mut hosts, key, &mut report.warnings);
+        let login = names::Login {
+            user: &opts.ssh_user,
+            port: opts.ssh_port,
+            key,
+        };
+        names::ssh_names(&mut hosts, &login, &mut report.warnings)?;
     }
     for host in &mut hosts {
         host.matches = names::matches(host, &opts.filter);

@@ -9,6 +9,7 @@
 //! `rccr setup` keeps none of it that is not one ([`crate::identity::Hostname`]).
 //! Reading it over SSH is bounded like every read from a host.
 use super::{Host, NameSource};
+use crate::error::Error;
 use crate::identity::{name_matches, MAX_DNS_NAME_LEN, MAX_FACTS_LEN};
 use crate::parallel;
 use crate::print;
@@ -17,8 +18,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-/// The user the temporary key logs in as.
-pub const SSH_USER: &str = "root";
+/// The user the temporary key logs in as, unless the config or --user
+/// names another (the config's own default too).
+pub const DEFAULT_SSH_USER: &str = "root";
+/// The port probed and logged in to, unless the config or --port names
+/// another.
+pub const DEFAULT_SSH_PORT: u16 = 22;
 /// The command that prints a host's name: fixed text, nothing interpolated.
 pub const HOSTNAME_COMMAND: &str = "hostname";
 /// How long one host may take to connect, authenticate and answer: each
@@ -43,10 +48,19 @@ pub fn matches(host: &Host, filter: &str) -> bool {
             .is_some_and(|n| name_matches(n, filter))
 }
 
-/// Logs in to `ip` with `key` and returns what `hostname` prints.
-pub fn read_hostname(ip: Ipv4Addr, key: &Path) -> Result<String, SshError> {
-    let mut conn = Connection::open(SocketAddr::from((ip, 22)), SSH_TIMEOUT)?;
-    conn.authenticate(SSH_USER, key)?;
+/// How to log in to read a name.
+#[derive(Debug, Clone, Copy)]
+pub struct Login<'a> {
+    pub user: &'a str,
+    pub port: u16,
+    /// The temporary private key.
+    pub key: &'a Path,
+}
+
+/// Logs in to `ip` as `login` says and returns what `hostname` prints.
+pub fn read_hostname(ip: Ipv4Addr, login: &Login) -> Result<String, SshError> {
+    let mut conn = Connection::open(SocketAddr::from((ip, login.port)), SSH_TIMEOUT)?;
+    conn.authenticate(login.user, login.key)?;
     conn.set_limits(Limits {
         max_output: MAX_FACTS_LEN,
         deadline: 2 * SSH_TIMEOUT,
@@ -61,14 +75,45 @@ pub fn read_hostname(ip: Ipv4Addr, key: &Path) -> Result<String, SshError> {
     Ok(out.text())
 }
 
-/// Reads the name of every host with port 22 open over SSH, several at a
+/// Reads the name of every host with the SSH port open, several at a
 /// time. A name read this way replaces the DNS one; a host that does not
 /// let us in is marked so (`login: Some(false)`) and can no longer match.
-pub fn ssh_names(hosts: &mut [Host], key: &Path, warnings: &mut Vec<String>) {
+///
+/// Out of file descriptors, logins are not a host's answer: those that
+/// found no socket, or could not open the key file, are tried again one at
+/// a time once the others are over. Fails when one still finds no socket.
+pub fn ssh_names(
+    hosts: &mut [Host],
+    login: &Login,
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
     let todo: Vec<usize> = (0..hosts.len()).filter(|&i| hosts[i].ssh).collect();
     let ips: Vec<Ipv4Addr> = todo.iter().map(|&i| hosts[i].ip).collect();
-    let results = parallel::map(&ips, SSH_PARALLEL, |ip| read_hostname(*ip, key));
-    apply_logins(hosts, &todo, results, key, warnings);
+    let mut results = parallel::map(&ips, SSH_PARALLEL, |ip| read_hostname(*ip, login));
+    // A key file that cannot be read alone is not worth trying again.
+    let mut key_unreadable = false;
+    for (result, ip) in results.iter_mut().zip(&ips) {
+        let again = match result {
+            Err(SshError::Unreachable(e)) => super::out_of_sockets(e),
+            Err(SshError::KeyFile(_)) => !key_unreadable,
+            _ => false,
+        };
+        if !again {
+            continue;
+        }
+        match read_hostname(*ip, login) {
+            Err(SshError::Unreachable(e)) if super::out_of_sockets(&e) => {
+                let what = format!("log in to {ip}, with no other login open");
+                return Err(super::out_of_sockets_error(&what, e));
+            }
+            retried => {
+                key_unreadable |= matches!(retried, Err(SshError::KeyFile(_)));
+                *result = retried;
+            }
+        }
+    }
+    apply_logins(hosts, &todo, results, login.key, warnings);
+    Ok(())
 }
 
 /// Records what each login of `todo` (indices into `hosts`) gave. A key

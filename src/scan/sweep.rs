@@ -13,6 +13,12 @@
 //! the host's is not for the sweep to decide.
 //! An ARP answer that the kernel's neighbour cache contradicts makes the
 //! kernel forget its entry before the host is probed ([`super::neigh`]).
+//!
+//! A full send queue (EAGAIN, ENOBUFS) holds a round's sending up, one
+//! try a tick, but not for ever: a round stops trying after
+//! [`MAX_BLOCKED_SENDS`] blocked sends, or once blocked past its deadline
+//! (its paced sending time plus one interval between rounds). The addresses
+//! it did not reach wait for the next round, and the sweep warns of them.
 use super::lookup::{self, Lookup};
 use super::neigh::Neighbours;
 use super::plan::{Job, Via};
@@ -40,6 +46,9 @@ const TICK_MS: i32 = 1;
 const FRAME_MAX: usize = 1514;
 /// The echo payload: random, so a reply proves it saw our request.
 const COOKIE_LEN: usize = 8;
+/// The most sends one round makes into a full queue (a tick apart) before
+/// it leaves the rest of its addresses to the next round.
+pub const MAX_BLOCKED_SENDS: u32 = 1000;
 
 /// Live addresses and, for ARP, the MAC address that answered first.
 pub type Found = BTreeMap<Ipv4Addr, Option<MacAddr>>;
@@ -96,6 +105,9 @@ struct Target {
     asked: Vec<u64>,
     /// The first send error, reported if nothing in the subnet answered.
     error: Option<io::Error>,
+    /// Requests not sent, summed over rounds, because the send queue
+    /// stayed full.
+    unsent: u64,
     cidr: Cidr,
 }
 
@@ -117,6 +129,7 @@ impl Target {
             asked: vec![0; words],
             pending,
             error: None,
+            unsent: 0,
             cidr,
         };
         for ip in skip {
@@ -171,6 +184,20 @@ impl Target {
     fn any_pending(&self) -> bool {
         self.pending.iter().any(|w| *w != 0)
     }
+
+    /// How many addresses at or after index `from` are pending.
+    fn pending_from(&self, from: u32) -> u64 {
+        let word = (from / 64) as usize;
+        let Some(first) = self.pending.get(word) else {
+            return 0;
+        };
+        let first = (first & (u64::MAX << (from % 64))).count_ones();
+        let rest: u32 = self.pending[word + 1..]
+            .iter()
+            .map(|w| w.count_ones())
+            .sum();
+        u64::from(first + rest)
+    }
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -217,6 +244,7 @@ pub fn sweep(
         conflicts: Conflicts::new(),
         lookup,
         neighbours: Neighbours::open(),
+        queue_full: None,
     };
     sweep.run(timeout, retries)?;
     for (ip, others) in &sweep.conflicts {
@@ -234,6 +262,13 @@ pub fn sweep(
         let answered = sweep.found.range(target.addresses()).next();
         if let (Some(e), None) = (&target.error, answered) {
             warnings.push(format!("cannot reach {}: {e}", target.cidr));
+        }
+        if let (Some(e), 1..) = (&sweep.queue_full, target.unsent) {
+            warnings.push(format!(
+                "{}: {} requests were not sent, the send queue stayed full ({e}); \
+                 hosts there may be missing",
+                target.cidr, target.unsent
+            ));
         }
     }
     warnings.extend(sweep.neighbours.warnings());
@@ -269,6 +304,16 @@ fn open_channel(via: &Via) -> Result<Channel, Error> {
     }
 }
 
+/// What one burst of sending did.
+struct Burst {
+    /// Where to go on: (target, index); None when the round is sent.
+    next: Option<(usize, u32)>,
+    /// How many requests went out.
+    sent: u64,
+    /// A full send queue stopped it.
+    blocked: bool,
+}
+
 struct Sweep<'a> {
     channels: Vec<Channel>,
     targets: Vec<Target>,
@@ -277,6 +322,8 @@ struct Sweep<'a> {
     /// Live hosts are handed to it as they answer.
     lookup: Option<&'a mut Lookup>,
     neighbours: Neighbours,
+    /// The first error that said the send queue was full.
+    queue_full: Option<io::Error>,
 }
 
 impl Sweep<'_> {
@@ -301,13 +348,25 @@ impl Sweep<'_> {
         // into the round it may have sent BURST + RATE * t.
         let mut round_start = start;
         let mut sent = 0u64;
+        // Sends into a full queue this round, and when the round gives up
+        // on them.
+        let mut blocked = 0u32;
+        let mut round_deadline = self.round_deadline(start, interval);
         loop {
             if let Some((t, i)) = cursor {
                 let allowed = BURST + round_start.elapsed().as_micros() as u64 * RATE / 1_000_000;
                 let burst = allowed.saturating_sub(sent).min(MAX_BURST);
-                let (next, n) = self.send_burst(t, i, burst)?;
-                cursor = next;
-                sent += n;
+                let burst = self.send_burst(t, i, burst)?;
+                cursor = burst.next;
+                sent += burst.sent;
+                blocked += u32::from(burst.blocked);
+                if burst.blocked
+                    && (blocked >= MAX_BLOCKED_SENDS || Instant::now() >= round_deadline)
+                {
+                    if let Some((t, i)) = cursor.take() {
+                        self.skip_round(t, i);
+                    }
+                }
                 if cursor.is_none() {
                     let now = Instant::now();
                     let k = u32::from(round) + 1;
@@ -326,6 +385,8 @@ impl Sweep<'_> {
                 cursor = Some((0, 0));
                 round_start = Instant::now();
                 sent = 0;
+                blocked = 0;
+                round_deadline = self.round_deadline(round_start, interval);
                 continue;
             }
             if !self.targets.iter().any(Target::any_pending) {
@@ -344,7 +405,7 @@ impl Sweep<'_> {
                 fd.revents = 0;
             }
             if let Some(lookup) = self.lookup.as_deref_mut() {
-                lookup.step(Instant::now());
+                lookup.step(Instant::now())?;
                 if !lookup.is_done() {
                     wait = wait.min(lookup::MAX_WAIT_MS);
                 }
@@ -362,18 +423,31 @@ impl Sweep<'_> {
         }
     }
 
-    /// Sends up to `max` requests from (target, index) on; returns where
-    /// to go on (None when the round is done) and how many went out.
-    fn send_burst(
-        &mut self,
-        mut t: usize,
-        mut i: u32,
-        max: u64,
-    ) -> Result<(Option<(usize, u32)>, u64), Error> {
+    /// When a round started at `round_start` stops sending into a full
+    /// queue: its pending addresses' paced time, and one interval more.
+    fn round_deadline(&self, round_start: Instant, interval: Duration) -> Instant {
+        let pending: u64 = self.targets.iter().map(|t| t.pending_from(0)).sum();
+        round_start + interval + Duration::from_micros(pending.saturating_mul(1_000_000) / RATE)
+    }
+
+    /// Gives up the round's sending at (target, index): the addresses not
+    /// asked yet are counted as not sent.
+    fn skip_round(&mut self, t: usize, i: u32) {
+        for (k, target) in self.targets.iter_mut().enumerate().skip(t) {
+            target.unsent += target.pending_from(if k == t { i } else { 0 });
+        }
+    }
+
+    /// Sends up to `max` requests from (target, index) on.
+    fn send_burst(&mut self, mut t: usize, mut i: u32, max: u64) -> Result<Burst, Error> {
         let mut sent = 0;
         while sent < max {
             let Some(target) = self.targets.get_mut(t) else {
-                return Ok((None, sent));
+                return Ok(Burst {
+                    next: None,
+                    sent,
+                    blocked: false,
+                });
             };
             let Some(next) = target.next_pending(i) else {
                 t += 1;
@@ -391,7 +465,12 @@ impl Sweep<'_> {
                         || e.raw_os_error() == Some(libc::ENOBUFS) =>
                 {
                     // The queue is full: try this address again next tick.
-                    return Ok((Some((t, i)), sent));
+                    self.queue_full.get_or_insert(e);
+                    return Ok(Burst {
+                        next: Some((t, i)),
+                        sent,
+                        blocked: true,
+                    });
                 }
                 Err(e) => match self.channels[target.channel] {
                     Channel::Arp { .. } => {
@@ -410,7 +489,11 @@ impl Sweep<'_> {
             i += 1;
             sent += 1;
         }
-        Ok((Some((t, i)), sent))
+        Ok(Burst {
+            next: Some((t, i)),
+            sent,
+            blocked: false,
+        })
     }
 
     /// Reads every waiting reply on channel `c`.
@@ -787,6 +870,7 @@ mod tests {
             conflicts: Conflicts::new(),
             lookup: None,
             neighbours: Neighbours::open(),
+            queue_full: None,
         }
     }
 
@@ -878,5 +962,31 @@ mod tests {
         let (src, seq) =
             parse_echo_reply(&echo_reply("172.16.0.9", 0x4242, &cookie), 0x4242, &cookie).unwrap();
         assert_ne!(sweep.echo_seq(0, src), Some(seq), "index 8, sequence 7");
+    }
+
+    #[test]
+    fn a_given_up_round_counts_what_it_did_not_send() {
+        let mut sweep = sweep_of("10.0.0.0/24");
+        sweep.targets.push(target("10.0.1.0/25"));
+        let t = &mut sweep.targets[0];
+        assert_eq!(t.pending_from(0), 254);
+        t.clear(70);
+        t.clear(3);
+        assert_eq!(t.pending_from(0), 252);
+        assert_eq!(t.pending_from(64), 189);
+        assert_eq!(t.pending_from(253), 1);
+        assert_eq!(t.pending_from(254), 0);
+        assert_eq!(t.pending_from(1000), 0);
+        // Stopped at 10.0.0.101 (index 100): 154 there, all 126 of the next.
+        sweep.skip_round(0, 100);
+        assert_eq!(
+            (sweep.targets[0].unsent, sweep.targets[1].unsent),
+            (154, 126)
+        );
+        sweep.skip_round(1, 0);
+        assert_eq!(
+            (sweep.targets[0].unsent, sweep.targets[1].unsent),
+            (154, 252)
+        );
     }
 }
