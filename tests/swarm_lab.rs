@@ -1497,14 +1497,12 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
     // The record's manager is the one the run led through, at its
     // address: no longer target-1, the creator it demoted. Before, it
     // named target-1 at target-1's address for good.
-    let line = |key: &str| {
-        record
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .unwrap_or_else(|| panic!("no {key:?} line: {record}"))
-            .to_string()
+    let lines: Vec<(&str, &str)> = record.lines().filter_map(|l| l.split_once(' ')).collect();
+    let line = |key: &str| match lines.iter().find(|(k, _)| *k == key) {
+        Some((_, value)) => value.to_string(),
+        None => panic!("no {key} line: {record}"),
     };
-    let (led, at) = (line("manager "), line("bootstrap "));
+    let (led, at) = (line("manager"), line("bootstrap"));
     let leading = ["target-2", "target-3", "target-4"]
         .into_iter()
         .find(|host| node_id(&cluster, host) == led)

@@ -186,18 +186,23 @@ mod tests {
         }
     }
 
+    /// A swarm n1 created at 10.0.0.5, with `managers`.
+    fn created_by_n1(managers: &[&str]) -> SwarmRecord {
+        SwarmRecord {
+            bootstrap: Some("10.0.0.5".parse().unwrap()),
+            cluster: Some("c0ffee".into()),
+            manager: Some("n1".into()),
+            managers: managers.iter().map(|m| m.to_string()).collect(),
+            ca: Some("2jk5".into()),
+        }
+    }
+
     /// The creator demoted (or removed): the next run leads through
     /// another manager, which the record names from then on, at its own
     /// address; not the creator's node ID at the creator's address.
     #[test]
     fn the_manager_a_run_led_through_replaces_the_creator() {
-        let created = SwarmRecord {
-            bootstrap: Some("10.0.0.5".parse().unwrap()),
-            cluster: Some("c0ffee".into()),
-            manager: Some("n1".into()),
-            managers: vec!["n2".into(), "n3".into(), "n4".into()],
-            ca: Some("2jk5".into()),
-        };
+        let created = created_by_n1(&["n2", "n3", "n4"]);
         let mut r = created.clone();
         assert!(!r.led_by("n1", "10.0.0.5".parse().unwrap()));
         assert_eq!(r, created);
@@ -236,13 +241,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_refusals() {
-        let r = SwarmRecord {
-            bootstrap: Some("10.0.0.5".parse().unwrap()),
-            cluster: Some("c0ffee".into()),
-            manager: Some("n1".into()),
-            managers: vec!["n1".into(), "n2".into()],
-            ca: Some("2jk5".into()),
-        };
+        let r = created_by_n1(&["n1", "n2"]);
         let text = r.render();
         assert_eq!(
             text,
