@@ -1494,6 +1494,20 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
             .any(|l| l.starts_with("managers ") && l.contains(&promoted)),
         "{record}"
     );
+    // The record's manager is the one the run led through, at its
+    // address: no longer target-1, the creator it demoted. Before, it
+    // named target-1 at target-1's address for good.
+    let lines: Vec<(&str, &str)> = record.lines().filter_map(|l| l.split_once(' ')).collect();
+    let line = |key: &str| match lines.iter().find(|(k, _)| *k == key) {
+        Some((_, value)) => value.to_string(),
+        None => panic!("no {key} line: {record}"),
+    };
+    let (led, at) = (line("manager"), line("bootstrap"));
+    let leading = ["target-2", "target-3", "target-4"]
+        .into_iter()
+        .find(|host| node_id(&cluster, host) == led)
+        .unwrap_or_else(|| panic!("manager {led} is none of target-2..4: {record}"));
+    assert_eq!(at, cluster.lab.host(leading).ip, "{record}");
 }
 
 #[test]

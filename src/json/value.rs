@@ -37,7 +37,8 @@ pub enum Value {
     Array(Vec<Value>),
     /// Members in document order, no key twice: a parsed text that
     /// repeats one is refused (Go's decoder, Docker's, takes the last of
-    /// them, `get` would take the first), and `set` replaces. A key is a
+    /// them, `get` would take the first), and `set` replaces. So is one
+    /// with two keys equal but for case ([`keys_fold_equal`]). A key is a
     /// `Box<str>`: 8 bytes less a member than a `String`.
     Object(Vec<(Box<str>, Value)>),
 }
@@ -87,6 +88,29 @@ pub struct ParseError {
 
 /// [`ParseError::what`] for a text whose tree would be too large for it.
 pub const TOO_DENSE: &str = "more values than its size may hold";
+
+/// [`ParseError::what`] for an object with two keys [`keys_fold_equal`].
+pub const KEYS_EQUAL_BUT_FOR_CASE: &str = "two keys equal but for case";
+
+/// Whether Go's decoder (Docker's) would read keys `a` and `b` into the
+/// same struct field: it matches a key to a field's name ignoring case,
+/// and of `{"ID":"a","Id":"b"}` takes the last, where `get("ID")` takes
+/// "a". Go folds case by Unicode's simple folding; Docker's field names
+/// are ASCII, and the only other characters that fold to ASCII are the
+/// long s and the Kelvin sign, so [`fold`] folds those and ASCII alone.
+fn keys_fold_equal(a: &str, b: &str) -> bool {
+    a.chars().map(fold).eq(b.chars().map(fold))
+}
+
+/// A character as Go's field-name matching sees it, for names in ASCII:
+/// lower case, `ſ` (U+017F) as `s` and `K` (U+212A, Kelvin) as `k`.
+fn fold(c: char) -> char {
+    match c {
+        '\u{17f}' => 's',
+        '\u{212a}' => 'k',
+        _ => c.to_ascii_lowercase(),
+    }
+}
 
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -420,11 +444,17 @@ impl Parser<'_> {
             self.widest = self.widest.max(count);
         } else if members.len() > 1 {
             // Keys are only read in the second pass; the error is at the
-            // object's end. (The sort of `&str`s the binary has anyway.)
+            // object's end. Sorted by their folded characters, keys equal
+            // but for case are side by side, and so are repeated ones.
             let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
-            keys.sort_unstable();
-            if keys.windows(2).any(|w| w[0] == w[1]) {
-                return Err(self.err("repeated key"));
+            keys.sort_unstable_by(|a, b| a.chars().map(fold).cmp(b.chars().map(fold)));
+            for pair in keys.windows(2) {
+                if pair[0] == pair[1] {
+                    return Err(self.err("repeated key"));
+                }
+                if keys_fold_equal(pair[0], pair[1]) {
+                    return Err(self.err(KEYS_EQUAL_BUT_FOR_CASE));
+                }
             }
         }
         Ok(Value::Object(members))
@@ -664,9 +694,55 @@ mod tests {
             assert_eq!(e.what, "repeated key", "{:?}", String::from_utf8_lossy(bad));
             assert!(e.offset <= bad.len(), "{e}");
         }
-        // Keys that differ only in case are distinct labels.
-        let v = Value::parse(br#"{"a":1,"A":2,"b":{"a":3},"c":[{"a":4}]}"#).unwrap();
-        assert_eq!(v.get("A").as_u64(), Some(2));
+        // The same key in different objects is no repeat.
+        let v = Value::parse(br#"{"a":1,"b":{"a":3},"c":[{"a":4},{"a":5}]}"#).unwrap();
+        assert_eq!(v.at(&["b", "a"]).as_u64(), Some(3));
+    }
+
+    /// Go's decoder reads `{"ID":"a","Id":"b"}` into its field `ID` as
+    /// "b" (it matches names ignoring case, and takes the last), `get`
+    /// would read "a": a hostile node could show rccr one value and its
+    /// engine's Go clients another. Keys equal but for case, by Go's
+    /// folding (the long s and the Kelvin sign too), escaped or not, at
+    /// any depth, are refused; keys that only look alike are not.
+    #[test]
+    fn an_object_with_keys_equal_but_for_case_is_refused() {
+        for bad in [
+            &br#"{"ID":"a","Id":"b"}"#[..],
+            br#"{"Id":"b","ID":"a"}"#,
+            br#"{"Swarm":{"NodeID":"n1","nodeid":"n2"}}"#,
+            br#"[{"x":1},{"Role":"worker","rOLE":"manager"}]"#,
+            br#"{"Spec":{"Labels":{"a":"1","b":"2","A":"3"}}}"#,
+            br#"{"Role":"worker","\u0072ole":"manager","x":1}"#,
+            // Go folds U+017F (long s) to S, U+212A (Kelvin) to K.
+            "{\"Status\":{},\"\u{17f}tatus\":{}}".as_bytes(),
+            br#"{"Status":{},"\u017ftatus":{}}"#,
+            "{\"Kind\":1,\"\u{212a}ind\":2}".as_bytes(),
+        ] {
+            let e = Value::parse(bad).unwrap_err();
+            assert_eq!(
+                e.what,
+                KEYS_EQUAL_BUT_FOR_CASE,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+            assert!(e.offset <= bad.len(), "{e}");
+            assert!(e.to_string().contains("two keys equal but for case"), "{e}");
+        }
+        for good in [
+            &br#"{"ID":"a","IDs":"b","I":"c","D":"d"}"#[..],
+            br#"{"a":{"A":1},"A_":2}"#,
+            // Case folding beyond ASCII matches no Docker field name.
+            "{\"\u{e9}\":1,\"\u{c9}\":2,\"s\":3,\"\u{df}\":4}".as_bytes(),
+        ] {
+            assert!(
+                Value::parse(good).is_ok(),
+                "{:?}",
+                String::from_utf8_lossy(good)
+            );
+        }
+        assert!(keys_fold_equal("NodeID", "nodeId"));
+        assert!(!keys_fold_equal("NodeID", "NodeIDs"));
     }
 
     #[test]

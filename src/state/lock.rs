@@ -72,6 +72,19 @@ impl Lock {
     /// [`Lock::acquire`] whatever a [`restore_marker`] says: for restore,
     /// which is what finishes the restore it names.
     pub fn acquire_to_restore(paths: &StatePaths, wait: Duration) -> Result<Lock, Error> {
+        let start = Instant::now();
+        Lock::take(paths, || {
+            let waiting = start.elapsed() < wait;
+            if waiting {
+                std::thread::sleep(POLL);
+            }
+            waiting
+        })
+    }
+
+    /// Takes the lock, calling `busy` each time another run holds it: it
+    /// returns whether to try again (the tests' hold on when).
+    fn take(paths: &StatePaths, mut busy: impl FnMut() -> bool) -> Result<Lock, Error> {
         paths.create_state_dir()?;
         let path = paths.lock();
         let cannot = |e| Error::io(format!("cannot lock {}", path.display()), e);
@@ -104,16 +117,14 @@ impl Lock {
                 format!("{why}: {what}"),
             ));
         }
-        let start = Instant::now();
         while !fsutil::try_lock(&file).map_err(cannot)? {
-            if start.elapsed() >= wait {
+            if !busy() {
                 return Err(Error::Failed(format!(
                     "another rccr run ({}) holds {}: wait for it to finish, or pass --wait SECS",
                     holder(&mut file),
                     path.display()
                 )));
             }
-            std::thread::sleep(POLL);
         }
         let pid = format!("{}\n", std::process::id());
         file.set_len(0)
@@ -145,14 +156,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_second_run_waits_then_names_the_first() {
+    fn a_second_run_is_refused_while_the_first_holds_the_lock_and_names_it() {
         let dir = std::env::temp_dir().join(format!("rccr-lock-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let paths = StatePaths::resolve(Some(dir.to_str().unwrap()), None);
         let first = Lock::acquire(&paths, Duration::ZERO).unwrap();
-        let started = Instant::now();
-        let err = Lock::acquire(&paths, Duration::from_millis(300)).unwrap_err();
-        assert!(started.elapsed() >= Duration::from_millis(300));
+        let err = Lock::acquire(&paths, Duration::ZERO).unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.starts_with(&format!(
@@ -166,6 +175,49 @@ mod tests {
         drop(first);
         let again = Lock::acquire(&paths, Duration::ZERO).unwrap();
         drop(again);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A waiting run finds the lock held (its `busy` is called, and it
+    /// holds on there until the first run has let go), then takes the
+    /// lock at its next try, without being told to wait again.
+    #[test]
+    fn a_waiting_run_takes_the_lock_once_the_first_lets_go() {
+        use std::sync::mpsc;
+        enum Seen {
+            Busy,
+            Took(Result<Lock, Error>),
+        }
+        let dir = std::env::temp_dir().join(format!("rccr-lock-wait-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let paths = StatePaths::resolve(Some(dir.to_str().unwrap()), None);
+        let first = Lock::acquire(&paths, Duration::ZERO).unwrap();
+        let (seen, sees) = mpsc::channel();
+        let (go_on, goes_on) = mpsc::channel::<()>();
+        let paths = &paths;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut busy_count = 0;
+                let took = Lock::take(paths, || {
+                    busy_count += 1;
+                    let _ = seen.send(Seen::Busy);
+                    // Once only: the first run lets go before this returns.
+                    busy_count == 1 && goes_on.recv().is_ok()
+                });
+                let _ = seen.send(Seen::Took(took));
+            });
+            match sees.recv().unwrap() {
+                Seen::Busy => {}
+                Seen::Took(took) => panic!("taken while the first run held it: {took:?}"),
+            }
+            drop(first);
+            go_on.send(()).unwrap();
+            match sees.recv().unwrap() {
+                Seen::Took(Ok(lock)) => drop(lock),
+                Seen::Took(Err(e)) => panic!("not taken once free: {e}"),
+                Seen::Busy => panic!("still held after the first run let go"),
+            }
+        });
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

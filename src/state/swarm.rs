@@ -10,6 +10,12 @@
 //! managers 4567efgh... 89ab...   (its managers at the last run)
 //! ```
 //!
+//! `manager` and `bootstrap` then follow the manager a run led through
+//! ([`SwarmRecord::led_by`]): its node ID, at its address. They name the
+//! creator only until a run leads through another manager (its creator
+//! demoted, removed, switched off), so that the record's word on who
+//! manages is not of a node long gone.
+//!
 //! A manager whose swarm lost its quorum no longer tells its swarm's ID:
 //! the managers' node IDs still tell it is the cluster's.
 //!
@@ -25,9 +31,11 @@ use std::path::Path;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SwarmRecord {
-    /// Where the control decided to create the swarm.
+    /// Where the control decided to create the swarm; then the address
+    /// of the manager the last run led through.
     pub bootstrap: Option<IpAddr>,
     pub cluster: Option<String>,
+    /// The node ID of the manager at `bootstrap`.
     pub manager: Option<String>,
     pub managers: Vec<String>,
     /// The digest of the swarm's root CA (`SWMTKN-1-DIGEST-...`).
@@ -83,6 +91,29 @@ impl SwarmRecord {
             out.push_str(&format!("managers {}\n", self.managers.join(" ")));
         }
         out
+    }
+
+    /// Records that a run led through the manager `node_id` at `addr` (a
+    /// leader confirmed among the candidates): it becomes the record's
+    /// `manager`, at `addr` its `bootstrap`. True when that changed the
+    /// record; a node ID that is not one changes nothing.
+    pub fn led_by(&mut self, node_id: &str, addr: IpAddr) -> bool {
+        let Some(node_id) = id(node_id) else {
+            return false;
+        };
+        let changed = self.manager.as_ref() != Some(&node_id) || self.bootstrap != Some(addr);
+        self.manager = Some(node_id);
+        self.bootstrap = Some(addr);
+        changed
+    }
+
+    /// `manager`, while the record's managers (written after every run
+    /// and every `rccr remove`) count it, or none are recorded yet: a
+    /// manager since demoted or removed is the record's word no more.
+    pub fn current_manager(&self) -> Option<&str> {
+        self.manager
+            .as_deref()
+            .filter(|m| self.managers.is_empty() || self.managers.iter().any(|id| id == m))
     }
 
     /// The record, or an empty one when there is none yet.
@@ -155,15 +186,62 @@ mod tests {
         }
     }
 
-    #[test]
-    fn round_trip_and_refusals() {
-        let r = SwarmRecord {
+    /// A swarm n1 created at 10.0.0.5, with `managers`.
+    fn created_by_n1(managers: &[&str]) -> SwarmRecord {
+        SwarmRecord {
             bootstrap: Some("10.0.0.5".parse().unwrap()),
             cluster: Some("c0ffee".into()),
             manager: Some("n1".into()),
-            managers: vec!["n1".into(), "n2".into()],
+            managers: managers.iter().map(|m| m.to_string()).collect(),
             ca: Some("2jk5".into()),
+        }
+    }
+
+    /// The creator demoted (or removed): the next run leads through
+    /// another manager, which the record names from then on, at its own
+    /// address; not the creator's node ID at the creator's address.
+    #[test]
+    fn the_manager_a_run_led_through_replaces_the_creator() {
+        let created = created_by_n1(&["n2", "n3", "n4"]);
+        let mut r = created.clone();
+        assert!(!r.led_by("n1", "10.0.0.5".parse().unwrap()));
+        assert_eq!(r, created);
+        assert!(r.led_by("n2", "10.0.0.6".parse().unwrap()));
+        assert_eq!(
+            r.render(),
+            "bootstrap 10.0.0.6\ncluster c0ffee\nmanager n2\nca 2jk5\nmanagers n2 n3 n4\n"
+        );
+        assert!(!r.led_by("n2", "10.0.0.6".parse().unwrap()));
+        // The same node at a new address (DHCP).
+        assert!(r.led_by("n2", "10.0.0.7".parse().unwrap()));
+        assert_eq!(r.bootstrap, Some("10.0.0.7".parse().unwrap()));
+        // An engine that tells no node ID, or another thing, changes nothing.
+        let before = r.clone();
+        for bad in ["", "../x", "n 2"] {
+            assert!(!r.led_by(bad, "10.0.0.9".parse().unwrap()), "{bad:?}");
+            assert_eq!(r, before);
+        }
+    }
+
+    #[test]
+    fn a_manager_the_recorded_managers_no_longer_count_is_not_current() {
+        let mut r = SwarmRecord {
+            manager: Some("n1".into()),
+            ..SwarmRecord::default()
         };
+        assert_eq!(r.current_manager(), Some("n1"));
+        r.managers = vec!["n1".into(), "n2".into()];
+        assert_eq!(r.current_manager(), Some("n1"));
+        // n1 removed (or demoted): the managers were written after it.
+        r.managers = vec!["n2".into()];
+        assert_eq!(r.current_manager(), None);
+        r.manager = None;
+        assert_eq!(r.current_manager(), None);
+    }
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let r = created_by_n1(&["n1", "n2"]);
         let text = r.render();
         assert_eq!(
             text,

@@ -355,6 +355,14 @@ pub fn form(
     }
     // The managers after this run's joins, promotions and demotions.
     record_managers(lead, &mut record, record_path)?;
+    // And the manager it led through, unless another candidate contradicted it.
+    if !contested {
+        if let Some(info) = infos[leader] {
+            if record.led_by(&info.node_id, lead.record.ip) {
+                record.save(record_path)?;
+            }
+        }
+    }
     Ok(formed)
 }
 
@@ -611,11 +619,20 @@ fn weigh(
         })
         .collect();
     let addrs: Vec<std::net::IpAddr> = members.iter().map(|m| m.record.ip).collect();
-    let creator = record.manager.as_deref().zip(record.bootstrap);
-    let mut known = record.managers.clone();
-    known.extend(record.manager.clone());
+    let (known, creator) = recorded(record);
     let judged = judge(&words, &addrs, &known, creator);
     (weighed, judged)
+}
+
+/// The managers `record` knows (its managers, and its `manager` while
+/// they count it), and that `manager` at its address, for [`judge`]. A
+/// manager since removed is none: its node ID, which its machine (given
+/// back, adopted again) still holds, would put a poser in the vote.
+fn recorded(record: &SwarmRecord) -> (Vec<String>, Option<(&str, std::net::IpAddr)>) {
+    let manager = record.current_manager();
+    let mut known = record.managers.clone();
+    known.extend(manager.map(str::to_string));
+    (known, manager.zip(record.bootstrap))
 }
 
 /// The one of `members` that leads the cluster's swarm (`record`'s), as
@@ -752,7 +769,9 @@ struct Judgement {
 ///   others until the swarm lists its new address: the others lead);
 /// - the electorate is the witnesses the record knows: their node ID is
 ///   one of the record's managers (`known`) no other witness claims, or
-///   they are its creator at the address it was created at (`creator`),
+///   they are the record's `manager` at its address (`creator`: the
+///   swarm's creator, then the manager the last uncontested run led
+///   through),
 ///   and no other witness lists it but as a manager that answers; all
 ///   witnesses when the record knows none of them. A newcomer cannot
 ///   outvote the record's managers. When no other witness lists a
@@ -1278,8 +1297,7 @@ fn find_leader(
 ) -> Result<Vec<usize>, Error> {
     // A manager of the cluster's swarm by its ID, or, when it cannot tell
     // its swarm (it lost its quorum), by its node ID.
-    let mut known = record.managers.clone();
-    known.extend(record.manager.clone());
+    let (known, _) = recorded(record);
     let manages = |info: &Option<Info>, cluster: &str| {
         info.as_ref().is_some_and(|info| {
             info.manager
@@ -1302,11 +1320,12 @@ fn find_leader(
         }
     }
     if let Some(cluster) = record.cluster.clone() {
-        // Prefer the manager that created it, then any other.
+        // Prefer the manager the last run led through (the one that
+        // created it, at first), then any other.
         let created = |i: &usize| {
             infos[*i]
                 .as_ref()
-                .is_some_and(|info| Some(&info.node_id) == record.manager.as_ref())
+                .is_some_and(|info| Some(info.node_id.as_str()) == record.current_manager())
         };
         let mut managing: Vec<usize> = (0..members.len())
             .filter(|&i| manages(&infos[i], &cluster))
@@ -1519,6 +1538,54 @@ mod tests {
             word("m3", 3, &honest),
         ];
         assert_eq!(judged(&words, &[], None).leader, Some(1));
+    }
+
+    /// m1 created the swarm at .1 and was removed (`rccr remove
+    /// --release`); m2, m3 and m4 manage, as the record's managers say.
+    /// Its machine, adopted again at .1, knows m1's node ID from its old
+    /// swarm state, claims it and lists no other manager. The record's
+    /// `manager` line still names m1 at .1 (remove does not rewrite it):
+    /// taken as the record's word, it put the poser in the vote, every
+    /// manager had its objection, and nobody led (nothing changed, run
+    /// after run). A manager the record's managers no longer count is not.
+    #[test]
+    fn a_removed_creators_node_id_puts_no_poser_in_the_vote() {
+        let record = SwarmRecord {
+            bootstrap: Some(ip(1)),
+            cluster: Some("c0ffee".into()),
+            manager: Some("m1".into()),
+            managers: vec!["m2".into(), "m3".into(), "m4".into()],
+            ca: Some("2jk5".into()),
+        };
+        let honest = list(&[
+            ("m2", true, 2),
+            ("m3", true, 3),
+            ("m4", true, 4),
+            ("w", false, 1),
+        ]);
+        let lying = list(&[("m1", true, 1)]);
+        let words = [
+            word("m1", 1, &lying),
+            word("m2", 2, &honest),
+            word("m3", 3, &honest),
+            word("m4", 4, &honest),
+        ];
+        let members: Vec<std::net::IpAddr> = MEMBERS.iter().map(|&b| ip(b)).collect();
+        let (known, creator) = recorded(&record);
+        assert_eq!(creator, None);
+        assert_eq!(
+            judge(&words, &members, &known, creator),
+            Judgement {
+                leader: Some(1),
+                refused: vec![(0, Objection::NotManager(1))]
+            }
+        );
+        // While m1 is one of the managers, the record's word is its.
+        let creating = SwarmRecord {
+            managers: vec!["m1".into(), "m2".into()],
+            ..record
+        };
+        assert_eq!(recorded(&creating).1, Some(("m1", ip(1))));
     }
 
     #[test]
