@@ -525,7 +525,8 @@ fn lookup_errors() {
         b"cluster:\n  name: system\n",
     );
     let e = s.load(None).unwrap_err();
-    assert!(e.to_string().contains("cannot read"), "{e}");
+    assert_eq!(e.exit_code(), ExitCode::BadInput, "{e}");
+    assert!(e.to_string().contains(": a directory: "), "{e}");
     std::fs::remove_dir(s.0.join("cwd/cluster_config.yml")).unwrap();
 
     s.write("cwd/cluster_config.yml", &vec![b'#'; MAX_SIZE + 1]);
