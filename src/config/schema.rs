@@ -270,10 +270,19 @@ impl<'f> Reader<'f> {
                     "discovery.hostname_filter is empty, which would take every host on the LAN for a node; give the word your nodes' names contain (ReCyClusteR)",
                 ));
             }
-            if s.len() > 63 {
+            // A node's name must contain it, and setup names new nodes
+            // FILTER-Control-1a2b3c: a filter no such name can hold would
+            // find no node, or leave names unchanged without a word.
+            let begins_names = [identity::Role::Control, identity::Role::Target]
+                .into_iter()
+                .all(|role| identity::is_hostname(&identity::generated_name(&s, role, [0; 3])));
+            if !begins_names {
                 return Err(self.err(
                     n.pos,
-                    "discovery.hostname_filter is longer than a hostname (63 bytes); shorten it",
+                    format!(
+                        "discovery.hostname_filter '{}' cannot begin a hostname (setup names new nodes FILTER-Control-1a2b3c); use 1-48 letters, digits and '-', not first",
+                        yaml::show(&s)
+                    ),
                 ));
             }
             c.hostname_filter = s;

@@ -176,7 +176,7 @@ fn value_checks() {
     rejects(
         &format!("discovery:\n  hostname_filter: {}\n", "a".repeat(64)),
         "2:20",
-        "longer than a hostname",
+        "cannot begin a hostname",
     );
 }
 
@@ -626,5 +626,36 @@ fn refused_inputs_name_line_col_and_reason() {
     for (line, at, what, input) in cases {
         eprintln!("testdata/config_rejects.txt:{line}");
         rejects(&input, &at, &what);
+    }
+}
+
+/// `text` is refused with a line that starts `cluster_config.yml:START`,
+/// says `says`, and holds no control character of the file.
+#[track_caller]
+fn refused_as(text: &str, start: &str, says: &str) {
+    let e = error(text);
+    assert!(e.starts_with(&format!("cluster_config.yml:{start}")), "{e}");
+    assert!(e.contains(says), "{e}");
+    assert!(!e.chars().any(char::is_control), "{e}");
+}
+
+/// The filter begins the names setup gives nodes (`FILTER-Control-1a2b3c`)
+/// and must be part of a DNS name to match one: a filter that cannot be
+/// either is refused at load, with its line, not found out at setup as
+/// "no node found" or as names left unchanged without a word.
+#[test]
+fn a_hostname_filter_must_begin_a_valid_hostname() {
+    let long = "a".repeat(49);
+    for filter in ["Re Cy", "lab_", "x\\e[2J", "-lab", "lab.x", "ünï", &long] {
+        let text = format!("discovery:\n  hostname_filter: \"{filter}\"\n");
+        refused_as(
+            &text,
+            "2:20: discovery.hostname_filter '",
+            "1-48 letters, digits and '-'",
+        );
+    }
+    for filter in ["ReCyClusteR", "lab-", "node7", &"a".repeat(48)] {
+        let text = format!("discovery:\n  hostname_filter: \"{filter}\"\n");
+        assert_eq!(parse(&text).0.discovery.hostname_filter, filter);
     }
 }
