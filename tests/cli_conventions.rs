@@ -3068,3 +3068,17 @@ fn a_config_in_the_working_directory_that_is_no_regular_file_is_refused_at_once(
         }
     }
 }
+
+/// `rccr init --hostname` refuses an image default: the node would take
+/// a generated name again at its next boot.
+#[test]
+fn init_refuses_an_image_default_hostname() {
+    let home = Home::new("initdefault");
+    let root = home.0.path("root");
+    std::fs::create_dir(&root).unwrap();
+    for name in ["localhost", "ReCyClusteR-Target", "recycluster-control"] {
+        let root = root.to_str().unwrap();
+        let args = ["init", "--root", root, "--dry-run", "--hostname", name];
+        home_refuses(&home, &args, 3, "pick a name of your own");
+    }
+}

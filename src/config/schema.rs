@@ -338,7 +338,7 @@ impl<'f> Reader<'f> {
             Self::node_pin,
             [
                 &|_| "this MAC address is pinned twice in nodes; remove one entry".into(),
-                &|h| format!("hostname '{h}' is pinned twice in nodes; give each node its own"),
+                &|h| format!("hostname '{h}' is pinned twice in nodes (case does not count); give each node its own"),
             ],
         )
     }
@@ -448,7 +448,16 @@ impl<'f> Reader<'f> {
                         ),
                     ));
                 }
-                keys[1].push((name.clone(), n.pos));
+                if identity::is_image_default(&name) {
+                    return Err(self.err(
+                        n.pos,
+                        format!(
+                            "nodes.hostname '{name}' is a name the images ship with, which a node gives up at its next boot; pick a name of your own"
+                        ),
+                    ));
+                }
+                // Hostnames are one name whatever their case, everywhere.
+                keys[1].push((name.to_ascii_lowercase(), n.pos));
                 Some(name)
             }
             None => None,

@@ -659,3 +659,21 @@ fn a_hostname_filter_must_begin_a_valid_hostname() {
         assert_eq!(parse(&text).0.discovery.hostname_filter, filter);
     }
 }
+
+/// A node pinned to an image default takes a generated name at its next
+/// boot, and setup renames it back on every run; two pins that differ in
+/// case only are one name to every other part of rccr.
+#[test]
+fn a_pinned_hostname_is_no_image_default_and_pins_ignore_case() {
+    for name in ["localhost", "ReCyClusteR-Target", "recycluster-control"] {
+        let text = format!("nodes:\n  - mac: \"aa:bb:cc:dd:ee:01\"\n    hostname: {name}\n");
+        refused_as(&text, "3:15: nodes.hostname '", "pick a name of your own");
+    }
+    let e = error(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:01\"\n    hostname: pi-kitchen\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    hostname: Pi-Kitchen\n",
+    );
+    assert!(
+        e.starts_with("cluster_config.yml:5:15: hostname 'pi-kitchen' is pinned twice"),
+        "{e}"
+    );
+}
