@@ -40,7 +40,7 @@ impl Config {
             )?;
             let at = cwd.join(path);
             let text = read_trusted(&at, path, true)?;
-            return Self::loaded(text, path);
+            return Self::loaded(text, path).map(|l| playbooks_beside(l, &at));
         }
         let local = cwd.join(FILE_NAME);
         let system = root.join(&SYSTEM_PATH[1..]);
@@ -65,7 +65,7 @@ impl Config {
     /// The config at `path`; `None` when there is no such file.
     fn load_if_any(path: &Path) -> Result<Option<Loaded>, Error> {
         match read_trusted(path, path, false) {
-            Ok(text) => Self::loaded(text, path).map(Some),
+            Ok(text) => Self::loaded(text, path).map(|l| Some(playbooks_beside(l, path))),
             Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -128,6 +128,18 @@ fn position(bytes: &[u8], section: &str, key: &str) -> Option<yaml::Pos> {
     }
     let root = yaml::parse(std::str::from_utf8(bytes).ok()?).ok()?;
     Some(find(find(&root, section)?, key)?.pos)
+}
+
+/// `loaded`, read from `file`, with its relative playbook paths taken
+/// from the file's directory: the same playbooks whichever directory rccr
+/// runs in (`./cluster_config.yml`'s directory is the working directory).
+fn playbooks_beside(mut loaded: Loaded, file: &Path) -> Loaded {
+    if let Some(dir) = file.parent() {
+        for playbook in &mut loaded.config.playbooks {
+            *playbook = dir.join(&*playbook);
+        }
+    }
+    loaded
 }
 
 /// The bytes of `path` (shown as `shown`), at most [`MAX_SIZE`], if it is

@@ -203,6 +203,21 @@ impl<'f> Reader<'f> {
                         "empty playbook path; remove the item or give a path",
                     ));
                 }
+                // It is an argument of ansible-playbook and a line of
+                // setup's output.
+                let why = if s.starts_with('-') {
+                    Some("starts with '-', which ansible-playbook would take for an option; write ./ before a file named so".into())
+                } else {
+                    s.chars().find(|c| c.is_control()).map(|c| {
+                        format!(
+                            "holds the control character U+{:04X}; give the file a name without one",
+                            u32::from(c)
+                        )
+                    })
+                };
+                if let Some(why) = why {
+                    return Err(self.err(item.pos, format!("playbook '{}' {why}", yaml::show(&s))));
+                }
                 c.playbooks.push(PathBuf::from(s));
             }
         }

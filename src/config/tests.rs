@@ -677,3 +677,51 @@ fn a_pinned_hostname_is_no_image_default_and_pins_ignore_case() {
         "{e}"
     );
 }
+
+/// A playbook is an argument of ansible-playbook and a line of setup's
+/// output: one that starts with '-' would be an option, one with a
+/// control character would act on the terminal.
+#[test]
+fn a_playbook_that_is_an_option_or_holds_a_control_character_is_refused() {
+    for (item, says) in [
+        ("--version", "starts with '-'"),
+        ("-eansible_become_pass=x", "starts with '-'"),
+        ("\"\\e]0;x\\a.yml\"", "control character"),
+        ("\"site\\n.yml\"", "control character"),
+    ] {
+        refused_as(
+            &format!("playbooks:\n  - {item}\n"),
+            "2:5: playbook '",
+            says,
+        );
+    }
+}
+
+/// A relative playbook path means the same file whichever directory rccr
+/// runs in: it is taken from the config file's directory.
+#[test]
+fn relative_playbooks_are_relative_to_the_config_file() {
+    let s = Scratch::new("playbooks");
+    std::fs::create_dir_all(s.0.join("cwd/conf")).unwrap();
+    let text = b"playbooks:\n  - site.yml\n  - sub/more.yml\n  - /srv/abs.yml\n";
+    s.write("cwd/conf/c.yml", text);
+    let l = s.load(Some(Path::new("conf/c.yml"))).unwrap();
+    let conf = s.0.join("cwd/conf");
+    assert_eq!(
+        l.config.playbooks,
+        [
+            conf.join("site.yml"),
+            conf.join("sub/more.yml"),
+            PathBuf::from("/srv/abs.yml")
+        ]
+    );
+    s.write("root/etc/rccr/cluster_config.yml", text);
+    let l = s.load(None).unwrap();
+    let etc = s.0.join("root/etc/rccr");
+    assert_eq!(l.config.playbooks[0], etc.join("site.yml"));
+    // ./cluster_config.yml: the working directory is its directory.
+    let local = s.write("cwd/cluster_config.yml", text);
+    let l = s.load(None).unwrap();
+    assert_eq!(l.source.as_deref(), Some(local.as_path()));
+    assert_eq!(l.config.playbooks[0], s.0.join("cwd/site.yml"));
+}
