@@ -140,7 +140,7 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
 /// escaped too: a name holding one would show the rest of the line in
 /// another order than its bytes ("Trojan Source"). Other non-ASCII (a
 /// user's own file names) stays as it is.
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     let escaped = |c: char| c.is_control() || is_direction_mark(c);
     if !text.chars().any(escaped) {
         return text.into();

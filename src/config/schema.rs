@@ -18,6 +18,9 @@ type Fields<'n> = Vec<Option<&'n Node>>;
 /// Values of two kinds that no two items of a list may share, each with
 /// where it stands.
 type Keys = [Vec<(String, Pos)>; 2];
+/// The unknown keys told one by one; the rest are counted in one more
+/// warning. A file of thousands is no config, and a screenful says so.
+const MAX_WARNINGS: usize = 20;
 
 impl<'f> Reader<'f> {
     pub(super) fn new(file: &'f str) -> Reader<'f> {
@@ -30,6 +33,16 @@ impl<'f> Reader<'f> {
     /// The configuration and its warnings.
     pub(super) fn read(mut self, root: &Node) -> Result<(Config, Vec<Warning>), Error> {
         let config = self.config(root)?;
+        // Sections are read after the top level: back to file order (a
+        // stable sort, once, not an insertion per warning).
+        self.warnings.sort_by_key(|w| w.pos);
+        if let Some(more) = self.warnings.len().checked_sub(MAX_WARNINGS + 1) {
+            self.warnings.truncate(MAX_WARNINGS + 1);
+            self.warnings[MAX_WARNINGS].msg = format!(
+                "and {} more unknown keys from here on, not listed; is this a cluster_config.yml?",
+                more + 1
+            );
+        }
         Ok((config, self.warnings))
     }
 
@@ -86,12 +99,10 @@ impl<'f> Reader<'f> {
                         Some(k) => format!("did you mean '{k}'?"),
                         None => format!("known keys: {}", known.join(", ")),
                     };
-                    // Sections are read after the top level: keep file order.
-                    let at = self.warnings.partition_point(|w| w.pos < e.key_pos);
                     let msg = format!("unknown key '{}'{place} ({hint})", yaml::show(&e.key));
                     let file = self.file.to_string();
                     let pos = e.key_pos;
-                    self.warnings.insert(at, Warning { file, pos, msg });
+                    self.warnings.push(Warning { file, pos, msg });
                 }
             }
         }

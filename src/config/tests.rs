@@ -725,3 +725,54 @@ fn relative_playbooks_are_relative_to_the_config_file() {
     assert_eq!(l.source.as_deref(), Some(local.as_path()));
     assert_eq!(l.config.playbooks[0], s.0.join("cwd/site.yml"));
 }
+
+/// A warning is one line, its characters in the order of its bytes,
+/// whatever the file's name or keys hold (as errors are).
+#[test]
+fn a_warning_escapes_control_characters_and_direction_marks() {
+    let (_, warnings) = Config::parse(
+        "cluster:\n  \"a\u{202e}b\": 1\n  \"c\\e[2Jd\": 2\n",
+        "evil\u{202e}\u{1b}.yml",
+    )
+    .unwrap();
+    assert_eq!(warnings.len(), 2);
+    for w in &warnings {
+        let shown = w.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{shown:?}"
+        );
+        assert!(shown.starts_with("evil\\u{202e}\\u{1b}.yml:"), "{shown}");
+    }
+    assert!(
+        warnings[0].to_string().contains("'a\\u{202e}b'"),
+        "{}",
+        warnings[0]
+    );
+}
+
+/// A file of thousands of unknown keys (not a config, or a config pasted
+/// into another file) gives a screenful, not thousands of lines: the
+/// first ones in file order, then how many more.
+#[test]
+fn warnings_stop_after_the_first_twenty() {
+    let mut text = String::from("cluster:\n");
+    for n in 0..30 {
+        text.push_str(&format!("  k{n}: 1\n"));
+    }
+    for n in 0..30 {
+        text.push_str(&format!("t{n}: 1\n"));
+    }
+    let (_, warnings) = parse(&text);
+    assert_eq!(warnings.len(), 21, "{warnings:?}");
+    for (n, w) in warnings[..20].iter().enumerate() {
+        assert_eq!(w.pos.line as usize, n + 2, "{w}");
+        assert!(
+            w.msg.starts_with(&format!("unknown key 'k{n}' in cluster")),
+            "{w}"
+        );
+    }
+    let last = &warnings[20];
+    assert_eq!(last.pos.line, 22, "{last}");
+    assert!(last.msg.starts_with("and 40 more unknown keys"), "{last}");
+}
