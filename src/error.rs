@@ -100,7 +100,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Help(text) | Error::Usage(text) => f.write_str(text.trim_end()),
-            Error::AppletNotFound(name) => write!(f, "applet not found: {name}"),
+            Error::AppletNotFound(name) => write!(
+                f,
+                "applet not found: {name}; run 'rccr --list' for the names it knows"
+            ),
             Error::BadInput { what, msg } => write!(f, "{what}: {msg}"),
             Error::Permission(msg) | Error::Failed(msg) => f.write_str(msg),
             Error::Io { context, source } => write!(f, "{context}: {source}"),

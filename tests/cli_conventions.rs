@@ -3069,6 +3069,29 @@ fn a_config_in_the_working_directory_that_is_no_regular_file_is_refused_at_once(
     }
 }
 
+/// `rccr` alone is a usage error like any other: one line that says what
+/// is missing and what to run, not the whole help.
+#[test]
+fn rccr_without_a_command_says_so_in_one_line() {
+    let home = Home::new("noargs");
+    let out = home.run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_refused(&[], &out, 2, "rccr: no command given");
+    assert!(err.contains("run 'rccr --help'"), "{err}");
+}
+
+/// An unknown command says what to do about it.
+#[test]
+fn an_unknown_applet_says_where_the_names_are() {
+    let home = Home::new("frob");
+    home_refuses(
+        &home,
+        &["frob"],
+        127,
+        "rccr: applet not found: frob; run 'rccr --list'",
+    );
+}
+
 /// `rccr init --hostname` refuses an image default: the node would take
 /// a generated name again at its next boot.
 #[test]
