@@ -100,7 +100,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Help(text) | Error::Usage(text) => f.write_str(text.trim_end()),
-            Error::AppletNotFound(name) => write!(f, "applet not found: {name}"),
+            Error::AppletNotFound(name) => write!(
+                f,
+                "applet not found: {name}; run 'rccr --list' for the names it knows"
+            ),
             Error::BadInput { what, msg } => write!(f, "{what}: {msg}"),
             Error::Permission(msg) | Error::Failed(msg) => f.write_str(msg),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
@@ -140,7 +143,7 @@ pub fn report(prog: &str, outcome: Result<(), Error>) -> ExitCode {
 /// escaped too: a name holding one would show the rest of the line in
 /// another order than its bytes ("Trojan Source"). Other non-ASCII (a
 /// user's own file names) stays as it is.
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     let escaped = |c: char| c.is_control() || is_direction_mark(c);
     if !text.chars().any(escaped) {
         return text.into();

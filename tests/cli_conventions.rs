@@ -3007,3 +3007,101 @@ fn every_test_the_docs_name_exists() {
         "tests the docs name, not there: {missing:?}"
     );
 }
+
+/// `rccr ARGS` run in `dir`, waited for at most a minute (far beyond what
+/// it takes), then killed: a command that blocks fails its test, not the
+/// run.
+fn run_in_bounded(home: &Home, dir: &Path, args: &[&str]) -> Output {
+    let mut command = home.command(args, home.state().as_os_str());
+    command
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut rccr = child::spawn(&mut command);
+    child::wait_for_within(
+        &format!("rccr {args:?} to end"),
+        std::time::Duration::from_secs(60),
+        || rccr.try_wait().unwrap().is_some(),
+    );
+    rccr.wait_with_output()
+}
+
+/// Anyone may make a pipe named cluster_config.yml in /tmp (a sticky
+/// directory, which the StrictModes rule accepts): opening it to read
+/// waited for a writer, so every command that reads the config hung
+/// before any check, without a word. A directory of that name was exit 1
+/// with no remedy. Each is now bad input naming it.
+#[test]
+fn a_config_in_the_working_directory_that_is_no_regular_file_is_refused_at_once() {
+    let home = Home::new("cfgfifo");
+    let sticky = home.0.path("sticky");
+    std::fs::create_dir(&sticky).unwrap();
+    chmod(&sticky, 0o1777);
+    let config = sticky.join("cluster_config.yml");
+    let made = Command::new("mkfifo").arg(&config).status().unwrap();
+    assert!(made.success());
+    let cases: Vec<(&str, &str)> = vec![
+        (
+            "pipe",
+            "rccr keys: cluster_config.yml: not a regular file: ",
+        ),
+        (
+            "another's pipe",
+            "rccr keys: cluster_config.yml: is owned by uid 65534",
+        ),
+        ("directory", "rccr keys: cluster_config.yml: a directory: "),
+    ];
+    for (what, says) in cases {
+        if what == "another's pipe" && !give_to_another_user(&config) {
+            continue;
+        }
+        if what == "directory" {
+            std::fs::remove_file(&config).unwrap();
+            std::fs::create_dir(&config).unwrap();
+        }
+        for args in [&["keys", "status"][..], &["status"]] {
+            let out = run_in_bounded(&home, &sticky, args);
+            let says = says.replace("rccr keys", &format!("rccr {}", args[0]));
+            assert_refused(args, &out, 3, &says);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.starts_with(&says), "{what}: {err}");
+        }
+    }
+}
+
+/// `rccr` alone is a usage error like any other: one line that says what
+/// is missing and what to run, not the whole help.
+#[test]
+fn rccr_without_a_command_says_so_in_one_line() {
+    let home = Home::new("noargs");
+    let out = home.run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_refused(&[], &out, 2, "rccr: no command given");
+    assert!(err.contains("run 'rccr --help'"), "{err}");
+}
+
+/// An unknown command says what to do about it.
+#[test]
+fn an_unknown_applet_says_where_the_names_are() {
+    let home = Home::new("frob");
+    home_refuses(
+        &home,
+        &["frob"],
+        127,
+        "rccr: applet not found: frob; run 'rccr --list'",
+    );
+}
+
+/// `rccr init --hostname` refuses an image default: the node would take
+/// a generated name again at its next boot.
+#[test]
+fn init_refuses_an_image_default_hostname() {
+    let home = Home::new("initdefault");
+    let root = home.0.path("root");
+    std::fs::create_dir(&root).unwrap();
+    for name in ["localhost", "ReCyClusteR-Target", "recycluster-control"] {
+        let root = root.to_str().unwrap();
+        let args = ["init", "--root", root, "--dry-run", "--hostname", name];
+        home_refuses(&home, &args, 3, "pick a name of your own");
+    }
+}

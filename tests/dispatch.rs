@@ -182,12 +182,18 @@ fn unknown_applet_name_exits_127() {
     let dir = TempDir::new("unknown");
     let out = run(symlink_as(&dir, "frobnicate"), &[]);
     assert_eq!(out.status.code(), Some(127));
-    assert_eq!(stderr(&out), "rccr: applet not found: frobnicate\n");
+    assert_eq!(
+        stderr(&out),
+        "rccr: applet not found: frobnicate; run 'rccr --list' for the names it knows\n"
+    );
 
     for args in [["frobnicate", "--help"], ["help", "frobnicate"]] {
         let out = run(RCCR, &args);
         assert_eq!(out.status.code(), Some(127), "{args:?}");
-        assert_eq!(stderr(&out), "rccr: applet not found: frobnicate\n");
+        assert_eq!(
+            stderr(&out),
+            "rccr: applet not found: frobnicate; run 'rccr --list' for the names it knows\n"
+        );
     }
 }
 

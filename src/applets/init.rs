@@ -113,6 +113,13 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     if let Some(name) = &args.hostname {
         crate::identity::check_hostname(name)
             .map_err(|e| Error::bad_input(format!("--hostname {name}"), format!("it {e}")))?;
+        // The next boot would replace it with a generated name.
+        if crate::identity::is_image_default(name) {
+            return Err(Error::bad_input(
+                format!("--hostname {name}"),
+                "a name the images ship with, which a node gives up at its next boot; pick a name of your own",
+            ));
+        }
     }
     let opts = Options {
         root: args.root,

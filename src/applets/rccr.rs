@@ -37,8 +37,11 @@ pub fn multiplexer(args: &[&str]) -> ExitCode {
     let (first, rest) = match args.split_first() {
         Some((first, rest)) => (*first, rest),
         None => {
-            eprint!("{}", help());
-            return ExitCode::Usage;
+            // A usage error like any other: one line, and what to run.
+            let e = Error::Usage(format!(
+                "{MULTIPLEXER}: no command given (Usage: {MULTIPLEXER} COMMAND [ARGS...]); run '{MULTIPLEXER} --help' for the commands"
+            ));
+            return report(MULTIPLEXER, Err(e));
         }
     };
     // The options that take no argument print nothing after one.

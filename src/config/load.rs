@@ -10,9 +10,16 @@ use super::schema::Reader;
 use super::{yaml, Config, Loaded, Warning, FILE_NAME, MAX_SIZE, SYSTEM_PATH};
 use crate::error::Error;
 use crate::fsutil::Trust;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
+
+/// What to do about a `--config` that is no file.
+const EXPLICIT_HINT: &str = "give the path of a cluster_config.yml";
+/// What to do about a `cluster_config.yml` found that is no file.
+const FOUND_HINT: &str =
+    "rccr reads a config only from a regular file; remove or rename it, or pass one with --config";
 
 impl Config {
     /// Loads `explicit` (`--config`), else the first of `./cluster_config.yml`
@@ -29,10 +36,11 @@ impl Config {
                 &format!("--config {}", path.display()),
                 &cwd.join(path),
                 true,
-                "give the path of a cluster_config.yml",
+                EXPLICIT_HINT,
             )?;
-            let text = read_trusted(&cwd.join(path), path)?;
-            return Self::loaded(text, path);
+            let at = cwd.join(path);
+            let text = read_trusted(&at, path, true)?;
+            return Self::loaded(text, path).map(|l| playbooks_beside(l, &at));
         }
         let local = cwd.join(FILE_NAME);
         let system = root.join(&SYSTEM_PATH[1..]);
@@ -56,8 +64,8 @@ impl Config {
 
     /// The config at `path`; `None` when there is no such file.
     fn load_if_any(path: &Path) -> Result<Option<Loaded>, Error> {
-        match read_trusted(path, path) {
-            Ok(text) => Self::loaded(text, path).map(Some),
+        match read_trusted(path, path, false) {
+            Ok(text) => Self::loaded(text, path).map(|l| Some(playbooks_beside(l, path))),
             Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -97,12 +105,52 @@ impl Config {
     }
 }
 
-/// The bytes of `path` (shown as `shown`), at most [`MAX_SIZE`], if the
-/// file and its directory pass the StrictModes rule.
-fn read_trusted(path: &Path, shown: &Path) -> Result<Vec<u8>, Error> {
+/// `loaded`, read from `file`, with its relative playbook paths taken
+/// from the file's directory: the same playbooks whichever directory rccr
+/// runs in (`./cluster_config.yml`'s directory is the working directory).
+fn playbooks_beside(mut loaded: Loaded, file: &Path) -> Loaded {
+    if let Some(dir) = file.parent() {
+        for playbook in &mut loaded.config.playbooks {
+            *playbook = dir.join(&*playbook);
+        }
+    }
+    loaded
+}
+
+/// The bytes of `path` (shown as `shown`), at most [`MAX_SIZE`], if it is
+/// a regular file (or, when `pipe_ok`, a pipe: `--config <(...)`) and it
+/// and its directory pass the StrictModes rule.
+///
+/// Opening a pipe waits for a writer, and anyone may make one named
+/// cluster_config.yml in /tmp: the file is opened without waiting, and
+/// what was opened is checked before a byte is read.
+fn read_trusted(path: &Path, shown: &Path, pipe_ok: bool) -> Result<Vec<u8>, Error> {
     let cannot = |e| Error::io(format!("cannot read {}", shown.display()), e);
-    let mut file = File::open(path).map_err(cannot)?;
+    let open = |wait: bool| {
+        let flags = if wait { 0 } else { libc::O_NONBLOCK };
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(flags | libc::O_NOCTTY)
+            .open(path)
+    };
+    let mut file = open(false).map_err(cannot)?;
+    let is_pipe = |file: &File| file.metadata().is_ok_and(|m| m.file_type().is_fifo());
+    if pipe_ok && is_pipe(&file) {
+        // A pipe the user named: read it as its writer writes.
+        file = open(true).map_err(cannot)?;
+    }
     crate::fsutil::check_trusted(shown, &file, Trust::Named)?;
+    let kind = file.metadata().map_err(cannot)?.file_type();
+    if !(kind.is_file() || pipe_ok && kind.is_fifo()) {
+        // Its kind in the words --config's check uses.
+        let why =
+            crate::fsutil::not_a_file(path, false).unwrap_or_else(|| "not a regular file".into());
+        let hint = if pipe_ok { EXPLICIT_HINT } else { FOUND_HINT };
+        return Err(Error::bad_input(
+            shown.display().to_string(),
+            format!("{why}: {hint}"),
+        ));
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -223,13 +223,15 @@ pub struct Warning {
     pub msg: String,
 }
 
+/// One line, escaped as an error is ([`crate::error::one_line`]): the
+/// file's name and keys are anyone's text.
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+        let line = format!(
             "{}:{}:{}: {}",
             self.file, self.pos.line, self.pos.col, self.msg
-        )
+        );
+        f.write_str(&crate::error::one_line(&line))
     }
 }
 
@@ -247,6 +249,7 @@ impl Loaded {
     /// leaves a default in place, so every command that reads the file
     /// says so before it acts).
     pub fn warn(&self, program: &str) {
+        let program = crate::error::one_line(program);
         for warning in &self.warnings {
             eprintln!("{program}: warning: {warning}");
         }

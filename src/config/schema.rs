@@ -18,6 +18,9 @@ type Fields<'n> = Vec<Option<&'n Node>>;
 /// Values of two kinds that no two items of a list may share, each with
 /// where it stands.
 type Keys = [Vec<(String, Pos)>; 2];
+/// The unknown keys told one by one; the rest are counted in one more
+/// warning. A file of thousands is no config, and a screenful says so.
+const MAX_WARNINGS: usize = 20;
 
 impl<'f> Reader<'f> {
     pub(super) fn new(file: &'f str) -> Reader<'f> {
@@ -30,6 +33,16 @@ impl<'f> Reader<'f> {
     /// The configuration and its warnings.
     pub(super) fn read(mut self, root: &Node) -> Result<(Config, Vec<Warning>), Error> {
         let config = self.config(root)?;
+        // Sections are read after the top level: back to file order (a
+        // stable sort, once, not an insertion per warning).
+        self.warnings.sort_by_key(|w| w.pos);
+        if let Some(more) = self.warnings.len().checked_sub(MAX_WARNINGS + 1) {
+            self.warnings.truncate(MAX_WARNINGS + 1);
+            self.warnings[MAX_WARNINGS].msg = format!(
+                "and {} more unknown keys from here on, not listed; is this a cluster_config.yml?",
+                more + 1
+            );
+        }
         Ok((config, self.warnings))
     }
 
@@ -86,12 +99,10 @@ impl<'f> Reader<'f> {
                         Some(k) => format!("did you mean '{k}'?"),
                         None => format!("known keys: {}", known.join(", ")),
                     };
-                    // Sections are read after the top level: keep file order.
-                    let at = self.warnings.partition_point(|w| w.pos < e.key_pos);
                     let msg = format!("unknown key '{}'{place} ({hint})", yaml::show(&e.key));
                     let file = self.file.to_string();
                     let pos = e.key_pos;
-                    self.warnings.insert(at, Warning { file, pos, msg });
+                    self.warnings.push(Warning { file, pos, msg });
                 }
             }
         }
@@ -203,6 +214,21 @@ impl<'f> Reader<'f> {
                         "empty playbook path; remove the item or give a path",
                     ));
                 }
+                // It is an argument of ansible-playbook and a line of
+                // setup's output.
+                let why = if s.starts_with('-') {
+                    Some("starts with '-', which ansible-playbook would take for an option; write ./ before a file named so".into())
+                } else {
+                    s.chars().find(|c| c.is_control()).map(|c| {
+                        format!(
+                            "holds the control character U+{:04X}; give the file a name without one",
+                            u32::from(c)
+                        )
+                    })
+                };
+                if let Some(why) = why {
+                    return Err(self.err(item.pos, format!("playbook '{}' {why}", yaml::show(&s))));
+                }
                 c.playbooks.push(PathBuf::from(s));
             }
         }
@@ -270,10 +296,19 @@ impl<'f> Reader<'f> {
                     "discovery.hostname_filter is empty, which would take every host on the LAN for a node; give the word your nodes' names contain (ReCyClusteR)",
                 ));
             }
-            if s.len() > 63 {
+            // A node's name must contain it, and setup names new nodes
+            // FILTER-Control-1a2b3c: a filter no such name can hold would
+            // find no node, or leave names unchanged without a word.
+            let begins_names = [identity::Role::Control, identity::Role::Target]
+                .into_iter()
+                .all(|role| identity::is_hostname(&identity::generated_name(&s, role, [0; 3])));
+            if !begins_names {
                 return Err(self.err(
                     n.pos,
-                    "discovery.hostname_filter is longer than a hostname (63 bytes); shorten it",
+                    format!(
+                        "discovery.hostname_filter '{}' cannot begin a hostname (setup names new nodes FILTER-Control-1a2b3c); use 1-48 letters, digits and '-', not first",
+                        yaml::show(&s)
+                    ),
                 ));
             }
             c.hostname_filter = s;
@@ -333,7 +368,7 @@ impl<'f> Reader<'f> {
             Self::node_pin,
             [
                 &|_| "this MAC address is pinned twice in nodes; remove one entry".into(),
-                &|h| format!("hostname '{h}' is pinned twice in nodes; give each node its own"),
+                &|h| format!("hostname '{h}' is pinned twice in nodes (case does not count); give each node its own"),
             ],
         )
     }
@@ -443,7 +478,16 @@ impl<'f> Reader<'f> {
                         ),
                     ));
                 }
-                keys[1].push((name.clone(), n.pos));
+                if identity::is_image_default(&name) {
+                    return Err(self.err(
+                        n.pos,
+                        format!(
+                            "nodes.hostname '{name}' is a name the images ship with, which a node gives up at its next boot; pick a name of your own"
+                        ),
+                    ));
+                }
+                // Hostnames are one name whatever their case, everywhere.
+                keys[1].push((name.to_ascii_lowercase(), n.pos));
                 Some(name)
             }
             None => None,

@@ -176,7 +176,7 @@ fn value_checks() {
     rejects(
         &format!("discovery:\n  hostname_filter: {}\n", "a".repeat(64)),
         "2:20",
-        "longer than a hostname",
+        "cannot begin a hostname",
     );
 }
 
@@ -507,7 +507,8 @@ fn lookup_errors() {
         b"cluster:\n  name: system\n",
     );
     let e = s.load(None).unwrap_err();
-    assert!(e.to_string().contains("cannot read"), "{e}");
+    assert_eq!(e.exit_code(), ExitCode::BadInput, "{e}");
+    assert!(e.to_string().contains(": a directory: "), "{e}");
     std::fs::remove_dir(s.0.join("cwd/cluster_config.yml")).unwrap();
 
     s.write("cwd/cluster_config.yml", &vec![b'#'; MAX_SIZE + 1]);
@@ -608,4 +609,152 @@ fn refused_inputs_name_line_col_and_reason() {
         eprintln!("testdata/config_rejects.txt:{line}");
         rejects(&input, &at, &what);
     }
+}
+
+/// `text` is refused with a line that starts `cluster_config.yml:START`,
+/// says `says`, and holds no control character of the file.
+#[track_caller]
+fn refused_as(text: &str, start: &str, says: &str) {
+    let e = error(text);
+    assert!(e.starts_with(&format!("cluster_config.yml:{start}")), "{e}");
+    assert!(e.contains(says), "{e}");
+    assert!(!e.chars().any(char::is_control), "{e}");
+}
+
+/// The filter begins the names setup gives nodes (`FILTER-Control-1a2b3c`)
+/// and must be part of a DNS name to match one: a filter that cannot be
+/// either is refused at load, with its line, not found out at setup as
+/// "no node found" or as names left unchanged without a word.
+#[test]
+fn a_hostname_filter_must_begin_a_valid_hostname() {
+    let long = "a".repeat(49);
+    for filter in ["Re Cy", "lab_", "x\\e[2J", "-lab", "lab.x", "ünï", &long] {
+        let text = format!("discovery:\n  hostname_filter: \"{filter}\"\n");
+        refused_as(
+            &text,
+            "2:20: discovery.hostname_filter '",
+            "1-48 letters, digits and '-'",
+        );
+    }
+    for filter in ["ReCyClusteR", "lab-", "node7", &"a".repeat(48)] {
+        let text = format!("discovery:\n  hostname_filter: \"{filter}\"\n");
+        assert_eq!(parse(&text).0.discovery.hostname_filter, filter);
+    }
+}
+
+/// A node pinned to an image default takes a generated name at its next
+/// boot, and setup renames it back on every run; two pins that differ in
+/// case only are one name to every other part of rccr.
+#[test]
+fn a_pinned_hostname_is_no_image_default_and_pins_ignore_case() {
+    for name in ["localhost", "ReCyClusteR-Target", "recycluster-control"] {
+        let text = format!("nodes:\n  - mac: \"aa:bb:cc:dd:ee:01\"\n    hostname: {name}\n");
+        refused_as(&text, "3:15: nodes.hostname '", "pick a name of your own");
+    }
+    let e = error(
+        "nodes:\n  - mac: \"aa:bb:cc:dd:ee:01\"\n    hostname: pi-kitchen\n  - mac: \"aa:bb:cc:dd:ee:02\"\n    hostname: Pi-Kitchen\n",
+    );
+    assert!(
+        e.starts_with("cluster_config.yml:5:15: hostname 'pi-kitchen' is pinned twice"),
+        "{e}"
+    );
+}
+
+/// A playbook is an argument of ansible-playbook and a line of setup's
+/// output: one that starts with '-' would be an option, one with a
+/// control character would act on the terminal.
+#[test]
+fn a_playbook_that_is_an_option_or_holds_a_control_character_is_refused() {
+    for (item, says) in [
+        ("--version", "starts with '-'"),
+        ("-eansible_become_pass=x", "starts with '-'"),
+        ("\"\\e]0;x\\a.yml\"", "control character"),
+        ("\"site\\n.yml\"", "control character"),
+    ] {
+        refused_as(
+            &format!("playbooks:\n  - {item}\n"),
+            "2:5: playbook '",
+            says,
+        );
+    }
+}
+
+/// A relative playbook path means the same file whichever directory rccr
+/// runs in: it is taken from the config file's directory.
+#[test]
+fn relative_playbooks_are_relative_to_the_config_file() {
+    let s = Scratch::new("playbooks");
+    std::fs::create_dir_all(s.0.join("cwd/conf")).unwrap();
+    let text = b"playbooks:\n  - site.yml\n  - sub/more.yml\n  - /srv/abs.yml\n";
+    s.write("cwd/conf/c.yml", text);
+    let l = s.load(Some(Path::new("conf/c.yml"))).unwrap();
+    let conf = s.0.join("cwd/conf");
+    assert_eq!(
+        l.config.playbooks,
+        [
+            conf.join("site.yml"),
+            conf.join("sub/more.yml"),
+            PathBuf::from("/srv/abs.yml")
+        ]
+    );
+    s.write("root/etc/rccr/cluster_config.yml", text);
+    let l = s.load(None).unwrap();
+    let etc = s.0.join("root/etc/rccr");
+    assert_eq!(l.config.playbooks[0], etc.join("site.yml"));
+    // ./cluster_config.yml: the working directory is its directory.
+    let local = s.write("cwd/cluster_config.yml", text);
+    let l = s.load(None).unwrap();
+    assert_eq!(l.source.as_deref(), Some(local.as_path()));
+    assert_eq!(l.config.playbooks[0], s.0.join("cwd/site.yml"));
+}
+
+/// A warning is one line, its characters in the order of its bytes,
+/// whatever the file's name or keys hold (as errors are).
+#[test]
+fn a_warning_escapes_control_characters_and_direction_marks() {
+    let (_, warnings) = Config::parse(
+        "cluster:\n  \"a\u{202e}b\": 1\n  \"c\\e[2Jd\": 2\n",
+        "evil\u{202e}\u{1b}.yml",
+    )
+    .unwrap();
+    assert_eq!(warnings.len(), 2);
+    for w in &warnings {
+        let shown = w.to_string();
+        assert!(
+            !shown.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{shown:?}"
+        );
+        assert!(shown.starts_with("evil\\u{202e}\\u{1b}.yml:"), "{shown}");
+    }
+    assert!(
+        warnings[0].to_string().contains("'a\\u{202e}b'"),
+        "{}",
+        warnings[0]
+    );
+}
+
+/// A file of thousands of unknown keys (not a config, or a config pasted
+/// into another file) gives a screenful, not thousands of lines: the
+/// first ones in file order, then how many more.
+#[test]
+fn warnings_stop_after_the_first_twenty() {
+    let mut text = String::from("cluster:\n");
+    for n in 0..30 {
+        text.push_str(&format!("  k{n}: 1\n"));
+    }
+    for n in 0..30 {
+        text.push_str(&format!("t{n}: 1\n"));
+    }
+    let (_, warnings) = parse(&text);
+    assert_eq!(warnings.len(), 21, "{warnings:?}");
+    for (n, w) in warnings[..20].iter().enumerate() {
+        assert_eq!(w.pos.line as usize, n + 2, "{w}");
+        assert!(
+            w.msg.starts_with(&format!("unknown key 'k{n}' in cluster")),
+            "{w}"
+        );
+    }
+    let last = &warnings[20];
+    assert_eq!(last.pos.line, 22, "{last}");
+    assert!(last.msg.starts_with("and 40 more unknown keys"), "{last}");
 }

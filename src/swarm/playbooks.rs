@@ -3,7 +3,7 @@
 //! `ansible-playbook` is installed:
 //!
 //! ```text
-//! ansible-playbook -i STATE_DIR/inventory.ini PLAYBOOK
+//! ansible-playbook -i STATE_DIR/inventory.ini -- PLAYBOOK
 //! ```
 //!
 //! Their output goes to stderr and to `STATE_DIR/ansible.log` (stdout
@@ -43,11 +43,10 @@ pub fn run(config: &Config, paths: &StatePaths) -> Result<Outcome, Error> {
     }
     if !fsutil::on_path("ansible-playbook") {
         for playbook in &config.playbooks {
+            let playbook = shown(playbook);
             eprintln!(
-                "rccr setup: no ansible-playbook on PATH: not running {} (install Ansible, then: ansible-playbook -i {} {})",
-                playbook.display(),
-                paths.inventory_ini().display(),
-                playbook.display()
+                "rccr setup: no ansible-playbook on PATH: not running {playbook} (install Ansible, then: ansible-playbook -i {} -- {playbook})",
+                shown(&paths.inventory_ini()),
             );
         }
         return Ok(Outcome::NoAnsible);
@@ -59,14 +58,19 @@ pub fn run(config: &Config, paths: &StatePaths) -> Result<Outcome, Error> {
     for playbook in &config.playbooks {
         eprintln!(
             "rccr setup: running ansible-playbook {} (output also in {})",
-            playbook.display(),
-            log_path.display()
+            shown(playbook),
+            shown(&log_path)
         );
         if !ansible_playbook(&paths.inventory_ini(), playbook, &log)? {
-            return Ok(Outcome::Failed(playbook.display().to_string()));
+            return Ok(Outcome::Failed(shown(playbook)));
         }
     }
     Ok(Outcome::Ran)
+}
+
+/// `path` as a line of setup's output may show it (the config names it).
+fn shown(path: &Path) -> String {
+    crate::print::text(&path.display().to_string()).into_owned()
 }
 
 /// Runs one playbook with its stdout and stderr copied to our stderr and
@@ -75,6 +79,8 @@ fn ansible_playbook(inventory: &Path, playbook: &Path, log: &Mutex<File>) -> Res
     let mut child = Command::new("ansible-playbook")
         .arg("-i")
         .arg(inventory)
+        // A path, never an option, whatever it starts with.
+        .arg("--")
         .arg(playbook)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
