@@ -164,7 +164,7 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
             path: Path::new(path),
         });
         let found = Resolver::new(&paths)
-            .temporary(given, config.ssh.temp_key.as_deref())?
+            .temporary(given, config.ssh.temp_key.as_ref())?
             .ok_or_else(|| {
                 Error::bad_input(
                     "--ssh-names",
