@@ -40,7 +40,7 @@ impl Config {
             )?;
             let at = cwd.join(path);
             let text = read_trusted(&at, path, true)?;
-            return Self::loaded(text, path).map(|l| playbooks_beside(l, &at));
+            return Self::loaded(text, path).map(|l| paths_beside(l, &at));
         }
         let local = cwd.join(FILE_NAME);
         let system = root.join(&SYSTEM_PATH[1..]);
@@ -65,7 +65,7 @@ impl Config {
     /// The config at `path`; `None` when there is no such file.
     fn load_if_any(path: &Path) -> Result<Option<Loaded>, Error> {
         match read_trusted(path, path, false) {
-            Ok(text) => Self::loaded(text, path).map(|l| Some(playbooks_beside(l, path))),
+            Ok(text) => Self::loaded(text, path).map(|l| Some(paths_beside(l, path))),
             Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -105,13 +105,16 @@ impl Config {
     }
 }
 
-/// `loaded`, read from `file`, with its relative playbook paths taken
-/// from the file's directory: the same playbooks whichever directory rccr
-/// runs in (`./cluster_config.yml`'s directory is the working directory).
-fn playbooks_beside(mut loaded: Loaded, file: &Path) -> Loaded {
+/// `loaded`, read from `file`, with its relative paths (playbooks,
+/// `ssh.temp_key`) taken from the file's directory: the same files
+/// whichever directory rccr runs in (`./cluster_config.yml`'s directory is
+/// the working directory).
+fn paths_beside(mut loaded: Loaded, file: &Path) -> Loaded {
     if let Some(dir) = file.parent() {
-        for playbook in &mut loaded.config.playbooks {
-            *playbook = dir.join(&*playbook);
+        let config = &mut loaded.config;
+        let temp_key = config.ssh.temp_key.iter_mut().map(|k| &mut k.path);
+        for path in config.playbooks.iter_mut().chain(temp_key) {
+            *path = dir.join(&*path);
         }
     }
     loaded

@@ -682,13 +682,16 @@ fn a_playbook_that_is_an_option_or_holds_a_control_character_is_refused() {
 /// A relative playbook path means the same file whichever directory rccr
 /// runs in: it is taken from the config file's directory.
 #[test]
-fn relative_playbooks_are_relative_to_the_config_file() {
+fn relative_paths_are_relative_to_the_config_file() {
     let s = Scratch::new("playbooks");
     std::fs::create_dir_all(s.0.join("cwd/conf")).unwrap();
-    let text = b"playbooks:\n  - site.yml\n  - sub/more.yml\n  - /srv/abs.yml\n";
+    let text =
+        b"playbooks:\n  - site.yml\n  - sub/more.yml\n  - /srv/abs.yml\nssh:\n  temp_key: k/temp\n";
     s.write("cwd/conf/c.yml", text);
     let l = s.load(Some(Path::new("conf/c.yml"))).unwrap();
     let conf = s.0.join("cwd/conf");
+    let temp_key = l.config.ssh.temp_key.as_ref().map(|k| k.path.clone());
+    assert_eq!(temp_key, Some(conf.join("k/temp")));
     assert_eq!(
         l.config.playbooks,
         [
