@@ -3105,3 +3105,44 @@ fn init_refuses_an_image_default_hostname() {
         home_refuses(&home, &args, 3, "pick a name of your own");
     }
 }
+
+/// Opening some devices acts (`/dev/watchdog` arms, a tape rewinds), so a
+/// `cluster_config.yml` that is a link to a device is refused before rccr
+/// opens it: strace sees no open of that name. /dev/null stands in for a
+/// device whose open would act.
+#[test]
+fn a_config_that_is_a_device_is_refused_before_it_is_opened() {
+    let home = Home::new("cfgdevice");
+    let dir = home.0.path("devdir");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::symlink("/dev/null", dir.join("cluster_config.yml")).unwrap();
+    let log = home.0.path("strace.log");
+    let mut command = home.command_of(
+        "strace",
+        &["-f", "-qq", "-e", "trace=open,openat,openat2", "-o"],
+        home.state().as_os_str(),
+    );
+    command.arg(&log).arg(RCCR).arg("status").current_dir(&dir);
+    let out = command
+        .output()
+        .expect("strace runs (tests/run.sh installs it)");
+    assert_refused(
+        &["status"],
+        &out,
+        3,
+        "rccr status: cluster_config.yml: a device: ",
+    );
+    let trace = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        trace.contains("execve") || trace.contains("open"),
+        "{trace}"
+    );
+    let opened: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("cluster_config.yml"))
+        .collect();
+    assert!(
+        opened.is_empty(),
+        "opened before it was refused: {opened:?}"
+    );
+}

@@ -129,6 +129,18 @@ fn paths_beside(mut loaded: Loaded, file: &Path) -> Loaded {
 /// what was opened is checked before a byte is read.
 fn read_trusted(path: &Path, shown: &Path, pipe_ok: bool) -> Result<Vec<u8>, Error> {
     let cannot = |e| Error::io(format!("cannot read {}", shown.display()), e);
+    let refuse = |why: String| {
+        let hint = if pipe_ok { EXPLICIT_HINT } else { FOUND_HINT };
+        Error::bad_input(shown.display().to_string(), format!("{why}: {hint}"))
+    };
+    // Opening some devices acts (a watchdog arms, a tape rewinds): what is
+    // no file or pipe is refused before it is opened. A pipe is opened
+    // (without waiting) so that whose it is can be told first; the open
+    // file is checked again below, as the path may change in between.
+    match crate::fsutil::not_a_file(path, true) {
+        Some(why) if why != crate::fsutil::NO_SUCH_FILE => return Err(refuse(why)),
+        _ => {}
+    }
     let open = |wait: bool| {
         let flags = if wait { 0 } else { libc::O_NONBLOCK };
         OpenOptions::new()
@@ -148,11 +160,7 @@ fn read_trusted(path: &Path, shown: &Path, pipe_ok: bool) -> Result<Vec<u8>, Err
         // Its kind in the words --config's check uses.
         let why =
             crate::fsutil::not_a_file(path, false).unwrap_or_else(|| "not a regular file".into());
-        let hint = if pipe_ok { EXPLICIT_HINT } else { FOUND_HINT };
-        return Err(Error::bad_input(
-            shown.display().to_string(),
-            format!("{why}: {hint}"),
-        ));
+        return Err(refuse(why));
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
