@@ -558,7 +558,7 @@ impl Connection {
         self.exec(command, limits, |channel, deadline| {
             let mut head = Vec::new();
             let found = stream::read_until(
-                &mut Stream::until(Paced::new(&self.session, &mut *channel, deadline), deadline),
+                &mut Stream::until(Paced::new(&self.session, &mut *channel), deadline),
                 &mut head,
                 trailer,
                 limits.max_output,
@@ -591,51 +591,50 @@ fn left(deadline: Instant) -> u32 {
     millis(deadline.saturating_duration_since(Instant::now()))
 }
 
-/// A channel's stream whose every blocking read or write waits until
-/// `deadline` at most, however long the connection's timeout (libssh2's,
-/// set to what is left before each call, and put back when this is
-/// dropped): a command is bounded by its own deadline, and a silence
-/// within it is no failure.
+/// A channel's stream whose blocking reads and writes wait as long as
+/// [`stream::Deadlined`] says, however long the connection's timeout
+/// (libssh2's, set before each call, and put back when this is dropped):
+/// a command is bounded by its own deadline, and a silence within it is
+/// no failure.
 struct Paced<'s, R> {
     session: &'s Session,
     inner: R,
-    deadline: Instant,
     saved: u32,
 }
 
 impl<'s, R> Paced<'s, R> {
-    fn new(session: &'s Session, inner: R, deadline: Instant) -> Self {
+    fn new(session: &'s Session, inner: R) -> Self {
         Paced {
             saved: session.timeout(),
             session,
             inner,
-            deadline,
         }
     }
 }
 
-impl<R> Paced<'_, R> {
-    /// libssh2 waits no longer than what is left until the deadline.
-    fn pace(&self) {
-        self.session.set_timeout(left(self.deadline));
+impl<R> stream::BlockingWaits for Paced<'_, R> {
+    fn wait_to_read(&mut self, most: Duration) -> io::Result<()> {
+        self.session.set_timeout(millis(most));
+        Ok(())
+    }
+
+    fn wait_to_write(&mut self, most: Duration) -> io::Result<()> {
+        self.wait_to_read(most)
     }
 }
 
 impl<R: io::Read> io::Read for Paced<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.pace();
         self.inner.read(buf)
     }
 }
 
 impl<W: io::Write> io::Write for Paced<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pace();
         self.inner.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.pace();
         self.inner.flush()
     }
 }
@@ -661,7 +660,7 @@ fn finish(
     // stops talking. A command that fails early exits without reading its
     // input: that is for its exit status to tell, not a transport error.
     let sent = embedded_io::Write::write_all(
-        &mut Stream::until(Paced::new(session, &mut *channel, deadline), deadline),
+        &mut Stream::until(Paced::new(session, &mut *channel), deadline),
         stdin,
     );
     match sent {
@@ -676,14 +675,14 @@ fn finish(
     let limit = limits.max_output;
     let bounded = |e| SshError::from_read(e, limits);
     stream::read_to_end(
-        &mut Stream::until(Paced::new(session, &mut *channel, deadline), deadline),
+        &mut Stream::until(Paced::new(session, &mut *channel), deadline),
         &mut stdout,
         limit,
     )
     .map_err(bounded)?;
     let mut stderr = Vec::new();
     stream::read_to_end(
-        &mut Stream::until(Paced::new(session, channel.stderr(), deadline), deadline),
+        &mut Stream::until(Paced::new(session, channel.stderr()), deadline),
         &mut stderr,
         limit,
     )
