@@ -15,7 +15,9 @@
 //!   command's output is waited for until its deadline, not the
 //!   connection's timeout: a step may be silent as long as a slow
 //!   `lbu commit` is, and no longer. Its input is sent, and its channel
-//!   closed, within the same deadline.
+//!   closed, within the same deadline. sshd does not end a command whose
+//!   connection went: one rccr may give up on bounds itself on the node
+//!   too ([`bounded_script_command`]).
 //! - A host whose key is pinned is offered only the pinned key types
 //!   ([`Connection::open_pinned`]): it cannot switch to another one.
 pub mod pkcs1;
@@ -63,6 +65,53 @@ pub fn script_command(script: &str, args: &[&str]) -> String {
         command.push_str(&shell_quote(arg));
     }
     command
+}
+
+/// The POSIX sh that runs a script (`$2`, with the rest as `$1...`) for
+/// `$1` seconds at most ([`bounded_script_command`]). A `sleep` is the
+/// timer; the script runs beside it, with the input, and stops the timer
+/// when it exits. Time up, every process of the command's group gets
+/// SIGKILL, when the group is the command's own: this shell leads it (a
+/// command rccr runs here), or its login shell does as the leader of a
+/// session (sshd makes each command a session of its own); otherwise only
+/// the script's shell.
+pub const BOUNDED: &str = r#"limit=$1 script=$2
+shift 2
+exec 3<&0
+sleep "$limit" &
+timer=$!
+(trap 'kill -s KILL "$timer"' EXIT; eval "$script") <&3 3<&- &
+work=$!
+exec 3<&-
+if wait "$timer" 2>/dev/null; then
+	read -r stat </proc/$$/stat
+	set -- ${stat##*) }
+	if [ "$3" = $$ ] || { [ "$3" = "$PPID" ] && [ "$3" = "$4" ]; }; then kill -s KILL 0; fi
+	kill -s KILL "$work"
+fi
+wait "$work"
+"#;
+
+/// The arguments of [`BOUNDED`] that run `script` with `args` for `limit`
+/// (whole seconds, at least one).
+pub fn bounded_args<'a>(limit: Duration, script: &'a str, args: &[&'a str]) -> Vec<String> {
+    let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+    let mut argv = vec![seconds.max(1).to_string(), script.to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv
+}
+
+/// [`script_command`] for a script that also bounds itself on the node
+/// ([`BOUNDED`]): past `limit`, it and everything it started are killed.
+/// sshd does not end a command whose connection went: without this, a
+/// command rccr gave up on (a hung `docker`) runs on for as long as it
+/// hangs.
+pub fn bounded_script_command(limit: Duration, script: &str, args: &[&str]) -> String {
+    let argv = bounded_args(limit, script, args);
+    script_command(
+        BOUNDED,
+        &argv.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }
 
 /// A key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` and
@@ -744,6 +793,109 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|it's|$(x)|");
+    }
+
+    /// The live processes of process group `group` (zombies are gone).
+    fn group_members(group: u32) -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|pid: &u32| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let fields: Vec<&str> = stat
+                    .rsplit_once(") ")
+                    .map_or(vec![], |(_, rest)| rest.split(' ').collect());
+                fields.len() > 2
+                    && !["Z", "X"].contains(&fields[0])
+                    && fields[2] == group.to_string()
+            })
+            .collect()
+    }
+
+    /// Runs [`BOUNDED`] in `shell` as the leader of a process group of its
+    /// own, as sshd runs a command; waits until no process of that group
+    /// is left (a watchdog of 60 s, far beyond the 1 s the script gets).
+    fn run_bounded(
+        shell: &[&str],
+        script: &str,
+        args: &[&str],
+        input: &[u8],
+    ) -> std::process::Output {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new(shell[0])
+            .args(&shell[1..])
+            .arg("-c")
+            .arg(BOUNDED)
+            .arg("rccr")
+            .args(bounded_args(Duration::from_millis(500), script, args))
+            .process_group(0)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let group = child.id();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let start = Instant::now();
+        while !group_members(group).is_empty() {
+            if start.elapsed() > Duration::from_secs(60) {
+                let left = group_members(group);
+                // Nothing outlives the test, even when it fails.
+                let _ = std::process::Command::new("kill")
+                    .args(["-s", "KILL", "--", &format!("-{group}")])
+                    .status();
+                panic!("{shell:?}: {left:?} left");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        out
+    }
+
+    #[test]
+    fn a_bounded_script_leaves_nothing_behind_whether_it_ends_or_hangs() {
+        for shell in [&["/bin/dash"][..], &["/bin/busybox", "sh"], &["/bin/sh"]] {
+            if !Path::new(shell[0]).exists() {
+                eprintln!(
+                    "no {}: not tried in that shell (apt install dash busybox)",
+                    shell[0]
+                );
+                continue;
+            }
+            // It ends: its words, input and exit status are its own, and
+            // its timer goes with it.
+            let script = "read -r line; printf '%s|' \"$@\" \"$line\"; exit 3";
+            let out = run_bounded(shell, script, &["a b", "$(x)"], b"input\n");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "a b|$(x)|input|",
+                "{shell:?}"
+            );
+            assert_eq!(out.status.code(), Some(3), "{shell:?}");
+            // It hangs (a `docker` that never answers, in a command
+            // substitution's subshell): at its bound, all of it is killed.
+            let out = run_bounded(
+                shell,
+                "echo started; x=$(sleep 86400); echo never",
+                &[],
+                b"",
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "started\n",
+                "{shell:?}"
+            );
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(out.status.signal(), Some(9), "{shell:?}");
+        }
+    }
+
+    #[test]
+    fn bounds_are_whole_seconds_at_least_one() {
+        let seconds = |limit| bounded_args(limit, "s", &[])[0].clone();
+        assert_eq!(seconds(Duration::from_secs(5)), "5");
+        assert_eq!(seconds(Duration::from_millis(5001)), "6");
+        assert_eq!(seconds(Duration::ZERO), "1");
     }
 
     #[test]
