@@ -74,27 +74,29 @@ pub fn script_command(script: &str, args: &[&str]) -> String {
 /// SIGKILL, when the group is the command's own: this shell leads it (a
 /// command rccr runs here), or its login shell does as the leader of a
 /// session (sshd makes each command a session of its own); otherwise only
-/// the script's shell.
-pub const BOUNDED: &str = r#"limit=$1 script=$2
+/// the script's shell. Its names start `rccr_`, out of the script's way;
+/// the EXIT trap is taken (a script that sets one of its own keeps the
+/// command running until its bound).
+pub const BOUNDED: &str = r#"rccr_limit=$1 rccr_script=$2
 shift 2
 exec 3<&0
-sleep "$limit" &
-timer=$!
-(trap 'kill -s KILL "$timer"' EXIT; eval "$script") <&3 3<&- &
-work=$!
+sleep "$rccr_limit" &
+rccr_timer=$!
+(trap 'kill -s KILL "$rccr_timer"' EXIT; eval "$rccr_script") <&3 3<&- &
+rccr_work=$!
 exec 3<&-
-if wait "$timer" 2>/dev/null; then
-	read -r stat </proc/$$/stat
-	set -- ${stat##*) }
+if wait "$rccr_timer" 2>/dev/null; then
+	read -r rccr_stat </proc/$$/stat
+	set -- ${rccr_stat##*) }
 	if [ "$3" = $$ ] || { [ "$3" = "$PPID" ] && [ "$3" = "$4" ]; }; then kill -s KILL 0; fi
-	kill -s KILL "$work"
+	kill -s KILL "$rccr_work"
 fi
-wait "$work"
+wait "$rccr_work"
 "#;
 
 /// The arguments of [`BOUNDED`] that run `script` with `args` for `limit`
 /// (whole seconds, at least one).
-pub fn bounded_args<'a>(limit: Duration, script: &'a str, args: &[&'a str]) -> Vec<String> {
+pub fn bounded_args(limit: Duration, script: &str, args: &[&str]) -> Vec<String> {
     let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
     let mut argv = vec![seconds.max(1).to_string(), script.to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
