@@ -1027,8 +1027,7 @@ fn timer_of(home: &Home) -> u64 {
 }
 
 /// Waits until the timer of [`timer_of`] has ended: if it was to act, it
-/// has acted. (Not every process of the home: a shell's watchdog `sleep`
-/// may outlive it.)
+/// has acted.
 fn wait_for_timer(timer: u64) {
     wait_until("the timer to end", || !lock_held(timer));
 }
@@ -1112,5 +1111,26 @@ fn read_tells_a_rotation_whose_timer_died_from_one_whose_timer_lives() {
         // An older version's marker (no lock line) cannot tell: armed.
         std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rs.nt\n").unwrap();
         assert_eq!(home.read(node).1, "rs.nt", "{who}");
+    });
+}
+
+#[test]
+fn a_step_leaves_no_process_behind() {
+    // The input wait's watchdog stops with the step. Before, a step whose
+    // input came at once (here: none) could stop it while it started, and
+    // its `sleep` stayed for the whole input wait, two minutes: about one
+    // step in twenty.
+    for_each_node("linger", |node, who, home| {
+        for _ in 0..100 {
+            let (head, out) = home.converse(node, &["commit", "nl"], "nl", |_| Vec::new());
+            assert!(head.is_some(), "{who}: {}", stderr(&out));
+            assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+        }
+        // Each step has ended; what it stopped may still be dying.
+        wait_for_within(
+            &format!("{who}: the processes of its steps to end"),
+            Duration::from_secs(60),
+            || processes_of(home).is_empty(),
+        );
     });
 }

@@ -6,8 +6,9 @@
 pub mod api;
 pub mod http;
 
+use crate::ssh::stream::{self, ReadError, Stream};
 use http::{HttpError, Request, Response};
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -66,34 +67,18 @@ impl std::fmt::Display for CallError {
 /// Makes one call on the engine at `socket`, within `timeout` in all: its
 /// connect, and every write and read, each of which waits no longer than
 /// what is left (an engine that trickles a byte at a time cannot stretch
-/// the call).
+/// the call: [`stream::Deadlined`], as an SSH command's output).
 pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Response, CallError> {
     let deadline = Instant::now() + timeout;
-    let mut stream = crate::sys::unix_connect(socket, timeout).map_err(CallError::Unreachable)?;
-    let (emitted, max) = (request.emit(), max_answer(request));
-    let mut rest = &emitted[..];
-    while !rest.is_empty() {
-        let wrote = stream.set_write_timeout(left(deadline)?);
-        match wrote.and_then(|()| stream.write(rest)) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Ok(0) => return Err(CallError::Io(io::ErrorKind::WriteZero.into())),
-            wrote => rest = &rest[wrote.map_err(timed)?..],
-        }
-    }
+    let engine = crate::sys::unix_connect(socket, timeout).map_err(CallError::Unreachable)?;
+    let mut engine = Stream::until(engine, deadline);
+    let max = max_answer(request);
+    embedded_io::Write::write_all(&mut engine, &request.emit()).map_err(timed)?;
     let mut bytes = Vec::new();
-    let mut buf = [0u8; 8 * 1024];
-    loop {
-        let read = stream.set_read_timeout(left(deadline)?);
-        let n = match read.and_then(|()| stream.read(&mut buf)) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Ok(0) => break,
-            read => read.map_err(timed)?,
-        };
-        if bytes.len() + n > max + http::MAX_HEAD {
-            return Err(CallError::TooLarge(max));
-        }
-        bytes.extend_from_slice(&buf[..n]);
-    }
+    stream::read_to_end(&mut engine, &mut bytes, max + http::MAX_HEAD).map_err(|e| match e {
+        ReadError::TooLarge(_) => CallError::TooLarge(max),
+        ReadError::Io(e) => timed(e),
+    })?;
     let response = Response::parse(&bytes).map_err(CallError::Http)?;
     if response.body.len() > max {
         return Err(CallError::TooLarge(max));
@@ -101,30 +86,22 @@ pub fn call(socket: &Path, request: &Request, timeout: Duration) -> Result<Respo
     Ok(response)
 }
 
-/// What is left until `deadline`, or the call's timeout once it has passed.
-fn left(deadline: Instant) -> Result<Option<Duration>, CallError> {
-    match deadline.saturating_duration_since(Instant::now()) {
-        left if left.is_zero() => Err(timed(io::ErrorKind::WouldBlock.into())),
-        left => Ok(Some(left)),
-    }
-}
-
-/// A socket's timeout (`EAGAIN`), set to what was left, is the call's.
-fn timed(e: io::Error) -> CallError {
-    CallError::Io(if e.kind() == io::ErrorKind::WouldBlock {
-        io::Error::new(
+/// A socket's timeout (`EAGAIN`, set to what was left) or the passed
+/// deadline is the call's.
+fn timed(stream::IoError(e): stream::IoError) -> CallError {
+    CallError::Io(match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
             io::ErrorKind::TimedOut,
             "the call took longer than its time bound",
-        )
-    } else {
-        e
+        ),
+        _ => e,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{Read, Write};
     use std::os::unix::net::UnixListener;
 
     #[test]

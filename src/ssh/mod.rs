@@ -15,7 +15,9 @@
 //!   command's output is waited for until its deadline, not the
 //!   connection's timeout: a step may be silent as long as a slow
 //!   `lbu commit` is, and no longer. Its input is sent, and its channel
-//!   closed, within the same deadline.
+//!   closed, within the same deadline. sshd does not end a command whose
+//!   connection went: one rccr may give up on bounds itself on the node
+//!   too ([`bounded_script_command`]).
 //! - A host whose key is pinned is offered only the pinned key types
 //!   ([`Connection::open_pinned`]): it cannot switch to another one.
 pub mod pkcs1;
@@ -63,6 +65,55 @@ pub fn script_command(script: &str, args: &[&str]) -> String {
         command.push_str(&shell_quote(arg));
     }
     command
+}
+
+/// The POSIX sh that runs a script (`$2`, with the rest as `$1...`) for
+/// `$1` seconds at most ([`bounded_script_command`]). A `sleep` is the
+/// timer; the script runs beside it, with the input, and stops the timer
+/// when it exits. Time up, every process of the command's group gets
+/// SIGKILL, when the group is the command's own: this shell leads it (a
+/// command rccr runs here), or its login shell does as the leader of a
+/// session (sshd makes each command a session of its own); otherwise only
+/// the script's shell. Its names start `rccr_`, out of the script's way;
+/// the EXIT trap is taken (a script that sets one of its own keeps the
+/// command running until its bound).
+pub const BOUNDED: &str = r#"rccr_limit=$1 rccr_script=$2
+shift 2
+exec 3<&0
+sleep "$rccr_limit" &
+rccr_timer=$!
+(trap 'kill -s KILL "$rccr_timer"' EXIT; eval "$rccr_script") <&3 3<&- &
+rccr_work=$!
+exec 3<&-
+if wait "$rccr_timer" 2>/dev/null; then
+	read -r rccr_stat </proc/$$/stat
+	set -- ${rccr_stat##*) }
+	if [ "$3" = $$ ] || { [ "$3" = "$PPID" ] && [ "$3" = "$4" ]; }; then kill -s KILL 0; fi
+	kill -s KILL "$rccr_work"
+fi
+wait "$rccr_work"
+"#;
+
+/// The arguments of [`BOUNDED`] that run `script` with `args` for `limit`
+/// (whole seconds, at least one).
+pub fn bounded_args(limit: Duration, script: &str, args: &[&str]) -> Vec<String> {
+    let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+    let mut argv = vec![seconds.max(1).to_string(), script.to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv
+}
+
+/// [`script_command`] for a script that also bounds itself on the node
+/// ([`BOUNDED`]): past `limit`, it and everything it started are killed.
+/// sshd does not end a command whose connection went: without this, a
+/// command rccr gave up on (a hung `docker`) runs on for as long as it
+/// hangs.
+pub fn bounded_script_command(limit: Duration, script: &str, args: &[&str]) -> String {
+    let argv = bounded_args(limit, script, args);
+    script_command(
+        BOUNDED,
+        &argv.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }
 
 /// A key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` and
@@ -558,7 +609,7 @@ impl Connection {
         self.exec(command, limits, |channel, deadline| {
             let mut head = Vec::new();
             let found = stream::read_until(
-                &mut Stream::until(Paced::new(&self.session, &mut *channel, deadline), deadline),
+                &mut Stream::until(Paced::new(&self.session, &mut *channel), deadline),
                 &mut head,
                 trailer,
                 limits.max_output,
@@ -591,51 +642,50 @@ fn left(deadline: Instant) -> u32 {
     millis(deadline.saturating_duration_since(Instant::now()))
 }
 
-/// A channel's stream whose every blocking read or write waits until
-/// `deadline` at most, however long the connection's timeout (libssh2's,
-/// set to what is left before each call, and put back when this is
-/// dropped): a command is bounded by its own deadline, and a silence
-/// within it is no failure.
+/// A channel's stream whose blocking reads and writes wait as long as
+/// [`stream::Deadlined`] says, however long the connection's timeout
+/// (libssh2's, set before each call, and put back when this is dropped):
+/// a command is bounded by its own deadline, and a silence within it is
+/// no failure.
 struct Paced<'s, R> {
     session: &'s Session,
     inner: R,
-    deadline: Instant,
     saved: u32,
 }
 
 impl<'s, R> Paced<'s, R> {
-    fn new(session: &'s Session, inner: R, deadline: Instant) -> Self {
+    fn new(session: &'s Session, inner: R) -> Self {
         Paced {
             saved: session.timeout(),
             session,
             inner,
-            deadline,
         }
     }
 }
 
-impl<R> Paced<'_, R> {
-    /// libssh2 waits no longer than what is left until the deadline.
-    fn pace(&self) {
-        self.session.set_timeout(left(self.deadline));
+impl<R> stream::BlockingWaits for Paced<'_, R> {
+    fn wait_to_read(&mut self, most: Duration) -> io::Result<()> {
+        self.session.set_timeout(millis(most));
+        Ok(())
+    }
+
+    fn wait_to_write(&mut self, most: Duration) -> io::Result<()> {
+        self.wait_to_read(most)
     }
 }
 
 impl<R: io::Read> io::Read for Paced<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.pace();
         self.inner.read(buf)
     }
 }
 
 impl<W: io::Write> io::Write for Paced<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.pace();
         self.inner.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.pace();
         self.inner.flush()
     }
 }
@@ -661,7 +711,7 @@ fn finish(
     // stops talking. A command that fails early exits without reading its
     // input: that is for its exit status to tell, not a transport error.
     let sent = embedded_io::Write::write_all(
-        &mut Stream::until(Paced::new(session, &mut *channel, deadline), deadline),
+        &mut Stream::until(Paced::new(session, &mut *channel), deadline),
         stdin,
     );
     match sent {
@@ -676,14 +726,14 @@ fn finish(
     let limit = limits.max_output;
     let bounded = |e| SshError::from_read(e, limits);
     stream::read_to_end(
-        &mut Stream::until(Paced::new(session, &mut *channel, deadline), deadline),
+        &mut Stream::until(Paced::new(session, &mut *channel), deadline),
         &mut stdout,
         limit,
     )
     .map_err(bounded)?;
     let mut stderr = Vec::new();
     stream::read_to_end(
-        &mut Stream::until(Paced::new(session, channel.stderr(), deadline), deadline),
+        &mut Stream::until(Paced::new(session, channel.stderr()), deadline),
         &mut stderr,
         limit,
     )
@@ -745,6 +795,109 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|it's|$(x)|");
+    }
+
+    /// The live processes of process group `group` (zombies are gone).
+    fn group_members(group: u32) -> Vec<u32> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|pid: &u32| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let fields: Vec<&str> = stat
+                    .rsplit_once(") ")
+                    .map_or(vec![], |(_, rest)| rest.split(' ').collect());
+                fields.len() > 2
+                    && !["Z", "X"].contains(&fields[0])
+                    && fields[2] == group.to_string()
+            })
+            .collect()
+    }
+
+    /// Runs [`BOUNDED`] in `shell` as the leader of a process group of its
+    /// own, as sshd runs a command; waits until no process of that group
+    /// is left (a watchdog of 60 s, far beyond the 1 s the script gets).
+    fn run_bounded(
+        shell: &[&str],
+        script: &str,
+        args: &[&str],
+        input: &[u8],
+    ) -> std::process::Output {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new(shell[0])
+            .args(&shell[1..])
+            .arg("-c")
+            .arg(BOUNDED)
+            .arg("rccr")
+            .args(bounded_args(Duration::from_millis(500), script, args))
+            .process_group(0)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let group = child.id();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let start = Instant::now();
+        while !group_members(group).is_empty() {
+            if start.elapsed() > Duration::from_secs(60) {
+                let left = group_members(group);
+                // Nothing outlives the test, even when it fails.
+                let _ = std::process::Command::new("kill")
+                    .args(["-s", "KILL", "--", &format!("-{group}")])
+                    .status();
+                panic!("{shell:?}: {left:?} left");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        out
+    }
+
+    #[test]
+    fn a_bounded_script_leaves_nothing_behind_whether_it_ends_or_hangs() {
+        for shell in [&["/bin/dash"][..], &["/bin/busybox", "sh"], &["/bin/sh"]] {
+            if !Path::new(shell[0]).exists() {
+                eprintln!(
+                    "no {}: not tried in that shell (apt install dash busybox)",
+                    shell[0]
+                );
+                continue;
+            }
+            // It ends: its words, input and exit status are its own, and
+            // its timer goes with it.
+            let script = "read -r line; printf '%s|' \"$@\" \"$line\"; exit 3";
+            let out = run_bounded(shell, script, &["a b", "$(x)"], b"input\n");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "a b|$(x)|input|",
+                "{shell:?}"
+            );
+            assert_eq!(out.status.code(), Some(3), "{shell:?}");
+            // It hangs (a `docker` that never answers, in a command
+            // substitution's subshell): at its bound, all of it is killed.
+            let out = run_bounded(
+                shell,
+                "echo started; x=$(sleep 86400); echo never",
+                &[],
+                b"",
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "started\n",
+                "{shell:?}"
+            );
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(out.status.signal(), Some(9), "{shell:?}");
+        }
+    }
+
+    #[test]
+    fn bounds_are_whole_seconds_at_least_one() {
+        let seconds = |limit| bounded_args(limit, "s", &[])[0].clone();
+        assert_eq!(seconds(Duration::from_secs(5)), "5");
+        assert_eq!(seconds(Duration::from_millis(5001)), "6");
+        assert_eq!(seconds(Duration::ZERO), "1");
     }
 
     #[test]

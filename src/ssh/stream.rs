@@ -4,11 +4,14 @@
 //!
 //! A node decides how much it sends and how slowly. Every read rccr makes
 //! from a node goes through [`read_to_end`] or [`read_until`], which stop at
-//! a byte limit, and through a [`Stream`] with a deadline, which stops a
-//! node that trickles: memory and time stay bounded whatever the node does.
+//! a byte limit, and through a [`Stream`] with a deadline ([`Deadlined`]),
+//! which stops a node that trickles: memory and time stay bounded whatever
+//! the node does. An SSH channel and the Docker engine's socket are both
+//! read so.
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use std::io;
-use std::time::Instant;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 /// The longest string kept from a node's words (its engine's hostnames,
 /// errors and versions, a failed command's line), so that one node's
@@ -99,35 +102,21 @@ impl embedded_io::Error for IoError {
 }
 
 /// A `std::io` stream (an SSH channel, stdin, a pipe) as an `embedded_io`
-/// one, that fails with `TimedOut` once `deadline` has passed.
+/// one; [`Stream::until`] bounds it by a deadline.
 pub struct Stream<T> {
     inner: T,
-    deadline: Option<Instant>,
 }
 
 impl<T> Stream<T> {
     pub fn new(inner: T) -> Stream<T> {
-        Stream {
-            inner,
-            deadline: None,
-        }
+        Stream { inner }
     }
+}
 
-    pub fn until(inner: T, deadline: Instant) -> Stream<T> {
-        Stream {
-            inner,
-            deadline: Some(deadline),
-        }
-    }
-
-    fn check(&self) -> Result<(), IoError> {
-        match self.deadline {
-            Some(deadline) if Instant::now() >= deadline => Err(IoError(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "deadline passed",
-            ))),
-            _ => Ok(()),
-        }
+impl<T: BlockingWaits> Stream<Deadlined<T>> {
+    /// `inner` within `deadline` ([`Deadlined`]).
+    pub fn until(inner: T, deadline: Instant) -> Self {
+        Stream::new(Deadlined { inner, deadline })
     }
 }
 
@@ -137,7 +126,6 @@ impl<T> ErrorType for Stream<T> {
 
 impl<T: io::Read> Read for Stream<T> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
-        self.check()?;
         loop {
             match self.inner.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -151,7 +139,6 @@ impl<T: io::Write> Write for Stream<T> {
     /// Never `Ok(0)` for bytes to write (a stream that takes none is
     /// `WriteZero`): `embedded_io`'s `write_all` panics on it.
     fn write(&mut self, buf: &[u8]) -> Result<usize, IoError> {
-        self.check()?;
         loop {
             match self.inner.write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -168,9 +155,87 @@ impl<T: io::Write> Write for Stream<T> {
     }
 }
 
+/// A stream whose blocking reads and writes can be told how long to wait
+/// at most: a socket's own timeouts, libssh2's session timeout.
+pub trait BlockingWaits {
+    /// The next read waits no longer than `most` (never zero).
+    fn wait_to_read(&mut self, most: Duration) -> io::Result<()>;
+    /// The next write or flush waits no longer than `most` (never zero).
+    fn wait_to_write(&mut self, most: Duration) -> io::Result<()>;
+}
+
+impl BlockingWaits for UnixStream {
+    fn wait_to_read(&mut self, most: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(most))
+    }
+
+    fn wait_to_write(&mut self, most: Duration) -> io::Result<()> {
+        self.set_write_timeout(Some(most))
+    }
+}
+
+/// One deadline for a whole exchange: every read and write waits no
+/// longer than what is left until `deadline`, and fails with `TimedOut`
+/// once it has passed. A peer that trickles a byte at a time, each within
+/// any one wait, cannot stretch the exchange.
+pub struct Deadlined<T> {
+    inner: T,
+    deadline: Instant,
+}
+
+impl<T> Deadlined<T> {
+    /// What is left until the deadline; `TimedOut` once it has passed.
+    fn left(&self) -> io::Result<Duration> {
+        match self.deadline.saturating_duration_since(Instant::now()) {
+            left if left.is_zero() => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"))
+            }
+            left => Ok(left),
+        }
+    }
+}
+
+impl<T: io::Read + BlockingWaits> io::Read for Deadlined<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        self.inner.wait_to_read(left)?;
+        self.inner.read(buf)
+    }
+}
+
+impl<T: io::Write + BlockingWaits> io::Write for Deadlined<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        self.inner.wait_to_write(left)?;
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let left = self.left()?;
+        self.inner.wait_to_write(left)?;
+        self.inner.flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Buffers never block: there is nothing to bound.
+    macro_rules! never_blocks {
+        ($($buffer:ty),*) => {$(
+            impl BlockingWaits for $buffer {
+                fn wait_to_read(&mut self, _: Duration) -> io::Result<()> {
+                    Ok(())
+                }
+
+                fn wait_to_write(&mut self, _: Duration) -> io::Result<()> {
+                    Ok(())
+                }
+            }
+        )*};
+    }
+    never_blocks!(Vec<u8>, &[u8]);
 
     /// A stream that yields `chunk` bytes per read, forever: an endless talker.
     struct Endless {

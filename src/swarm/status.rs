@@ -805,7 +805,10 @@ fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
         }
     };
     conn.set_limits(within(timeout));
-    match conn.run(&probe_command(), b"") {
+    // Bounded on the node too: a probe rccr gave up on (a hung `docker`)
+    // does not run on there.
+    let command = crate::ssh::bounded_script_command(timeout, &probe_command(), &[]);
+    match conn.run(&command, b"") {
         Ok(out) => {
             let text = String::from_utf8_lossy(&out.stdout);
             status.docker = docker_from(&out);

@@ -164,13 +164,18 @@ start_timer() {
 # (sleep, kill) stops it then. Its exit status goes to $got (over 128:
 # stopped). The watchdog holds none of the step's files (the channel's
 # input on fd 3, the node's lock, the marker's lock) and stops its sleep
-# when it is stopped.
+# when it is stopped, however early: a stop before $sleeper is known is
+# acted on once it is, and the sleep gets SIGKILL (a TERM that reaches it
+# between its fork and its exec is caught by the shell's trap it still
+# has, and lost).
 wait_within() {
 	(
 		sleeper=
-		trap 'kill "$sleeper"; exit 0' TERM
+		stopped=
+		trap 'stopped=1; [ -z "$sleeper" ] || { kill -s KILL "$sleeper"; exit 0; }' TERM
 		sleep "$2" &
 		sleeper=$!
+		[ -z "$stopped" ] || { kill -s KILL "$sleeper"; exit 0; }
 		wait "$sleeper" && kill "$1"
 	) </dev/null >/dev/null 2>&1 3<&- 8<&- 9>&- &
 	watchdog=$!

@@ -1,0 +1,63 @@
+//! `rccr status`'s probe on the virtual LAN cleans up after itself: a
+//! node whose `docker` hangs keeps nothing of the probe running once rccr
+//! has given up on it (sshd does not end a command when its connection
+//! goes).
+mod common;
+
+use common::child::wait_for_within;
+use common::lab::{stderr, stdout, Lab};
+use std::time::Duration;
+
+/// A `docker` that never answers: it waits in a `sleep` of its own (as
+/// printf's format).
+const HUNG_DOCKER: &str = r"#!/bin/sh\nsleep 86317\n";
+
+/// The processes of the lab that belong to a probe: its shell (the
+/// script's text is on its command line), the hung `docker` and its sleep.
+fn probe_processes(lab: &Lab) -> Vec<(u32, String)> {
+    lab.pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            ["rccr-health", "/usr/local/bin/docker", "sleep 86317"]
+                .iter()
+                .any(|mark| cmdline.contains(mark))
+                .then_some((pid, cmdline))
+        })
+        .collect()
+}
+
+/// Makes `host`'s `docker` the hung one (its /usr/local is private).
+fn hang_docker(lab: &Lab, host: &str) {
+    let script = format!(
+        "mkdir -p /usr/local/bin && printf '{HUNG_DOCKER}' > /usr/local/bin/docker && \
+         chmod 755 /usr/local/bin/docker"
+    );
+    let out = lab.sh(host, &script);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_probe_that_hangs_leaves_nothing_behind_on_the_node() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
+        return;
+    };
+    let setup = lab.exec("control", &["rccr", "setup", "--yes", "--no-swarm"]);
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    hang_docker(&lab, "target-1");
+    let out = lab.exec("control", &["rccr", "status", "--json", "--timeout", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json = stdout(&out);
+    assert!(
+        json.contains("did not finish within 2 s"),
+        "rccr did not give up on the hung docker: {json}"
+    );
+    // rccr has given up; the node's side ends by itself. Generous: only
+    // "it ends", never how fast (the hung docker sleeps for a day).
+    wait_for_within(
+        "the probe's processes on target-1 to end",
+        Duration::from_secs(60),
+        || probe_processes(&lab).is_empty(),
+    );
+}
