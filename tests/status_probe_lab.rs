@@ -61,3 +61,33 @@ fn a_probe_that_hangs_leaves_nothing_behind_on_the_node() {
         || probe_processes(&lab).is_empty(),
     );
 }
+
+/// The control's own probe runs on the control itself, with no SSH to cut
+/// it off: its `docker` hung, rccr status waited for ever. It is bounded
+/// by `--timeout` as a node's is, says so, and leaves nothing behind.
+#[test]
+fn the_controls_own_probe_is_bounded_too() {
+    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
+        return;
+    };
+    let setup = lab.exec("control", &["rccr", "setup", "--yes", "--no-swarm"]);
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    hang_docker(&lab, "control");
+    let mut status = lab.spawn("control", &["rccr", "status", "--json", "--timeout", "2"]);
+    // Generous: only "it ends", never how fast.
+    wait_for_within("rccr status to end", Duration::from_secs(60), || {
+        status.try_wait().unwrap().is_some()
+    });
+    let out = status.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let json = stdout(&out);
+    assert!(
+        json.contains("did not finish within 2 s"),
+        "rccr did not give up on the control's hung docker: {json}"
+    );
+    wait_for_within(
+        "the probe's processes on the control to end",
+        Duration::from_secs(60),
+        || probe_processes(&lab).is_empty(),
+    );
+}

@@ -713,25 +713,34 @@ fn within(timeout: Duration) -> Limits {
     }
 }
 
-/// Runs `command` with `sh -c` on this machine; its stdout, or `None`.
-/// (The control's own engine, not the manager rccr's docker context
-/// names for the operator.)
-fn local(command: &str) -> Option<String> {
+/// Runs `script` with `sh -c` on this machine, for `limit` at most (the
+/// whole process group is killed then, as on a node: [`crate::ssh::BOUNDED`]);
+/// its stdout, or why there is none. (The control's own engine, not the
+/// manager rccr's docker context names for the operator.)
+fn local(script: &str, limit: Duration) -> Result<String, String> {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     let out = std::process::Command::new("sh")
         .arg("-c")
-        .arg(command)
+        .arg(crate::ssh::BOUNDED)
+        .arg("rccr-status")
+        .args(crate::ssh::bounded_args(limit, script, &[]))
+        .process_group(0)
         .env("DOCKER_CONTEXT", "default")
         .stdin(std::process::Stdio::null())
         .output()
-        .ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        .map_err(|e| format!("cannot run sh: {e}"))?;
+    if out.status.signal() == Some(libc::SIGKILL) {
+        // As a node's probe cut off says it.
+        return Err(crate::ssh::SshError::Deadline(limit.as_secs().max(1)).to_string());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
     let mut status = NodeStatus::new(node);
     if node.role == Role::Control {
         status.ssh = "local";
-        local_probe(&mut status);
+        local_probe(&mut status, timeout);
         return status;
     }
     // The recorded host key, or no login: a key rccr reads no fingerprint
@@ -833,14 +842,14 @@ fn docker_from(out: &Output) -> Docker {
     docker
 }
 
-fn local_probe(status: &mut NodeStatus) {
-    match local(&probe_command()) {
-        Some(text) => {
+fn local_probe(status: &mut NodeStatus, limit: Duration) {
+    match local(&probe_command(), limit) {
+        Ok(text) => {
             status.docker = parse_probe(&text);
             status.health = Health::parse(&text);
             status.listed = listed_of(&status.docker, &text);
         }
-        None => status.docker = Docker::Down("cannot run sh".into()),
+        Err(e) => status.error = Some(format!("could not ask Docker: {e}")),
     }
 }
 
