@@ -171,22 +171,28 @@ fn a_bad_since_file_is_refused_before_sweeping() {
     assert_has(&stderr(&out), "line 1");
 }
 
-#[test]
-fn without_raw_sockets_the_user_is_told_to_run_as_root() {
-    if !is_root() || !have("setpriv") {
-        skip::skip("needs root and setpriv to become an unprivileged user");
-        return;
-    }
-    let out = Command::new("setpriv")
+/// `rccr scan --iface lo --subnet 127.0.0.0/30` as nobody, without
+/// capabilities (to be given more arguments and run).
+fn scan_as_nobody() -> Command {
+    let mut command = Command::new("setpriv");
+    command
         .args([
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
             "--inh-caps=-all",
         ])
-        .args([RCCR, "scan", "--iface", "lo", "--subnet", "127.0.0.0/30"])
-        .output()
-        .unwrap();
+        .args([RCCR, "scan", "--iface", "lo", "--subnet", "127.0.0.0/30"]);
+    command
+}
+
+#[test]
+fn without_raw_sockets_the_user_is_told_to_run_as_root() {
+    if !is_root() || !have("setpriv") {
+        skip::skip("needs root and setpriv to become an unprivileged user");
+        return;
+    }
+    let out = scan_as_nobody().output().unwrap();
     assert_refused(
         &out,
         4,
@@ -275,14 +281,7 @@ fn an_unreadable_config_is_named_with_what_the_scan_uses_instead() {
     std::fs::write(&config, "ssh:\n  port: 2222\n  user: admin\n").unwrap();
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let as_nobody = |args: &[&str]| {
-        Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
-            .args([RCCR, "scan", "--iface", "lo", "--subnet", "127.0.0.0/30"])
+        scan_as_nobody()
             .args(args)
             .current_dir(&dir)
             .env_remove("RCCR_TEMP_KEY")
