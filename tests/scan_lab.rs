@@ -416,18 +416,14 @@ fn bad_input_and_missing_privileges_are_refused_cleanly() {
         "rccr scan: --retries must be at most 10",
     );
 
-    // Not root: one line, exit 4, nothing on stdout.
-    let out = lab.exec(
+    // Not root: one line, exit 4, nothing on stdout. From /, where there
+    // is no config: in a directory nobody may search (root's home) the
+    // scan would first warn that it cannot read ./cluster_config.yml
+    // (scan_cli tests that warning).
+    let out = lab.sh(
         "control",
-        &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "rccr",
-            "scan",
-        ],
+        "cd / && exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+         rccr scan",
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
