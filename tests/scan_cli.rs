@@ -171,22 +171,28 @@ fn a_bad_since_file_is_refused_before_sweeping() {
     assert_has(&stderr(&out), "line 1");
 }
 
-#[test]
-fn without_raw_sockets_the_user_is_told_to_run_as_root() {
-    if !is_root() || !have("setpriv") {
-        skip::skip("needs root and setpriv to become an unprivileged user");
-        return;
-    }
-    let out = Command::new("setpriv")
+/// `rccr scan --iface lo --subnet 127.0.0.0/30` as nobody, without
+/// capabilities (to be given more arguments and run).
+fn scan_as_nobody() -> Command {
+    let mut command = Command::new("setpriv");
+    command
         .args([
             "--reuid=65534",
             "--regid=65534",
             "--clear-groups",
             "--inh-caps=-all",
         ])
-        .args([RCCR, "scan", "--iface", "lo", "--subnet", "127.0.0.0/30"])
-        .output()
-        .unwrap();
+        .args([RCCR, "scan", "--iface", "lo", "--subnet", "127.0.0.0/30"]);
+    command
+}
+
+#[test]
+fn without_raw_sockets_the_user_is_told_to_run_as_root() {
+    if !is_root() || !have("setpriv") {
+        skip::skip("needs root and setpriv to become an unprivileged user");
+        return;
+    }
+    let out = scan_as_nobody().output().unwrap();
     assert_refused(
         &out,
         4,
@@ -256,4 +262,49 @@ fn a_config_warning_is_shown_before_the_sweep() {
         &err,
         ":2:3: unknown key 'hostname_filtr' in discovery (did you mean 'hostname_filter'?)",
     );
+}
+
+/// A user who may not read the `cluster_config.yml` found in the working
+/// directory (root's, mode 0600, saying port 2222) is told the scan goes
+/// on without it, with which port, user and filter, before anything else
+/// (the key lookup of --ssh-names, the sweep's "run as root"): it used to
+/// fall back to the defaults without a word.
+#[test]
+fn an_unreadable_config_is_named_with_what_the_scan_uses_instead() {
+    if !is_root() || !have("setpriv") {
+        skip::skip("needs root and setpriv to become an unprivileged user");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("rccr-scan-cli-denied-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    let config = dir.join("cluster_config.yml");
+    std::fs::write(&config, "ssh:\n  port: 2222\n  user: admin\n").unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        scan_as_nobody()
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("RCCR_TEMP_KEY")
+            .output()
+            .unwrap()
+    };
+    let plain = as_nobody(&["--filter", "lab"]);
+    let ssh_names = as_nobody(&["--ssh-names", "--port", "2200"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let denied =
+        "rccr scan: warning: cannot read cluster_config.yml: Permission denied (os error 13)";
+
+    let err = stderr(&plain);
+    assert_eq!(plain.status.code(), Some(4), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let warning = format!("{denied}; the scan uses port 22 and filter lab instead");
+    assert_eq!(lines.first().copied(), Some(warning.as_str()), "{err}");
+    assert_eq!(lines.len(), 2, "{err}");
+    assert_has(lines[1], "rccr scan: sweeping the LAN needs raw sockets");
+
+    let err = stderr(&ssh_names);
+    assert!(!ssh_names.status.success(), "{err}");
+    let warning =
+        format!("{denied}; the scan uses port 2200, user root and filter ReCyClusteR instead");
+    assert_eq!(err.lines().next(), Some(warning.as_str()), "{err}");
 }

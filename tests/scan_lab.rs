@@ -416,18 +416,14 @@ fn bad_input_and_missing_privileges_are_refused_cleanly() {
         "rccr scan: --retries must be at most 10",
     );
 
-    // Not root: one line, exit 4, nothing on stdout.
-    let out = lab.exec(
+    // Not root: one line, exit 4, nothing on stdout. From /, where there
+    // is no config: in a directory nobody may search (root's home) the
+    // scan would first warn that it cannot read ./cluster_config.yml
+    // (scan_cli tests that warning).
+    let out = lab.sh(
         "control",
-        &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "rccr",
-            "scan",
-        ],
+        "cd / && exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+         rccr scan",
     );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(4), "{err}");
@@ -669,6 +665,45 @@ fn a_send_queue_that_stays_full_ends_the_sweep_with_a_warning() {
         &stderr(&out),
         "requests were not sent, the send queue stayed full",
     );
+}
+
+/// A slow link that still moves (a token bucket at 150 kbit/s on the
+/// control's eth0: some 400 ARP requests a second, not 32,000) is no
+/// stall: the round goes on to the last address of a /22, where target-1
+/// also answers. Rounds used to stop once past their time at full rate
+/// (a third of a second here) and asked only the first few hundred
+/// addresses, round after round.
+#[test]
+fn a_slow_link_still_sweeps_to_the_end_of_a_large_subnet() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    // A /22 beside the lab's /24: the control at its start, target-1 at its end.
+    let add = |host: &str, cidr: &str| {
+        let argv = ["ip", "address", "add", cidr, "dev", "eth0"];
+        ok("ip address add", &lab.exec(host, &argv));
+    };
+    add("control", "10.77.0.1/22");
+    add("target-1", "10.77.3.254/22");
+    let tbf = [
+        "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", "150kbit", "burst", "1600",
+        "limit", "3000",
+    ];
+    ok("tbf", &lab.exec("control", &tbf));
+    let args = [
+        "--json",
+        "--all",
+        "--retries",
+        "0",
+        "--subnet",
+        "10.77.0.0/22",
+    ];
+    let out = scan_guarded(&lab, "slow send queue", &[], &args);
+    let found = rows(&ok("scan on a slow link", &out));
+    assert!(
+        found.iter().any(|r| r.ip == "10.77.3.254"),
+        "the /22's last address was not found: {found:?}\n{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("not sent"), "{}", stderr(&out));
 }
 
 /// Out of file descriptors, whatever the limit: the scan stops with one

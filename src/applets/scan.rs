@@ -125,22 +125,24 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     if let Some(port) = args.port {
         crate::keys::addr::check_port(&format!("--port {port}"), port)?;
     }
-    let config = match crate::config::Config::load(args.config.as_deref().map(Path::new)) {
-        Ok(loaded) => {
-            // A misspelt key (hostname_filtr) leaves the default in place:
-            // say so, as setup and status do.
-            loaded.warn(&cmd.join(" "));
-            loaded.config
-        }
-        // A user who may not read the config found by the default lookup
-        // may not sweep either: let the sweep say "run as root".
-        Err(Error::Io { source, .. })
-            if args.config.is_none() && source.kind() == std::io::ErrorKind::PermissionDenied =>
-        {
-            crate::config::Config::default()
-        }
-        Err(e) => return Err(e),
-    };
+    // Read with --filter too: the config also gives ssh.port, ssh.user and
+    // ssh.temp_key.
+    let (config, unreadable) =
+        match crate::config::Config::load(args.config.as_deref().map(Path::new)) {
+            Ok(loaded) => {
+                // A misspelt key (hostname_filtr) leaves the default in place:
+                // say so, as setup and status do.
+                loaded.warn(&cmd.join(" "));
+                (loaded.config, None)
+            }
+            // A user who may not read the config found by the default
+            // lookup may still sweep (CAP_NET_RAW), or is told to run as
+            // root by the sweep: go on with the defaults, and say so below.
+            Err(e) if args.config.is_none() && is_permission_denied(&e) => {
+                (crate::config::Config::default(), Some(e))
+            }
+            Err(e) => return Err(e),
+        };
     let filter = match &args.filter {
         Some(filter) => filter.clone(),
         None => config.discovery.hostname_filter,
@@ -158,6 +160,15 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
     opts.ssh_port = args.port.unwrap_or(config.ssh.port);
     if args.ssh_names {
         opts.ssh_user = args.user.clone().unwrap_or(config.ssh.user);
+    }
+    // Before the key is looked for: its failure would hide the reason.
+    if let Some(why) = unreadable {
+        eprintln!(
+            "{}",
+            unreadable_config_warning(&cmd.join(" "), &why, &opts, args.ssh_names)
+        );
+    }
+    if args.ssh_names {
         let paths = crate::state::StatePaths::from_args(cmd, None, None)?;
         let given = args.key.as_deref().map(|path| Given {
             flag: "--key",
@@ -182,6 +193,31 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
         opts.ssh_key = Some(found.path);
     }
     Ok(opts)
+}
+
+fn is_permission_denied(e: &Error) -> bool {
+    matches!(e, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+/// The warning for a config that could not be read (`why`): the scan goes
+/// on without it, and says with which port, user (for --ssh-names) and
+/// filter, since the file may have said others (ssh.port 2222). One line,
+/// escaped: the path and --filter are anyone's text.
+fn unreadable_config_warning(
+    program: &str,
+    why: &Error,
+    opts: &Options,
+    ssh_names: bool,
+) -> String {
+    let user = match ssh_names {
+        true => format!(", user {}", opts.ssh_user),
+        false => String::new(),
+    };
+    let line = format!(
+        "{program}: warning: {why}; the scan uses port {}{user} and filter {} instead",
+        opts.ssh_port, opts.filter
+    );
+    crate::error::one_line(&line).into_owned()
 }
 
 fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
@@ -295,6 +331,35 @@ mod tests {
         let err = opts(&["--ssh-names", "--key", "/nonexistent/key"]).unwrap_err();
         crate::error::assert_says(&err, "--key /nonexistent/key: no such file");
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+    }
+
+    #[test]
+    fn an_unreadable_config_is_one_escaped_line_naming_what_is_used_instead() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let why = Error::io("cannot read ./cluster_config.yml", denied);
+        assert!(is_permission_denied(&why));
+        assert!(!is_permission_denied(&Error::io(
+            "cannot read x",
+            std::io::Error::from(std::io::ErrorKind::NotFound)
+        )));
+        let mut o = opts(&["--filter", "lab\n\u{1b}[2J"]).unwrap();
+        let line = unreadable_config_warning("rccr scan", &why, &o, false);
+        assert!(
+            line.starts_with("rccr scan: warning: cannot read ./cluster_config.yml: "),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("; the scan uses port 22 and filter lab\\n\\u{1b}[2J instead"),
+            "{line}"
+        );
+        assert!(!line.chars().any(char::is_control), "{line}");
+        o.ssh_port = 2200;
+        o.filter = "lab".into();
+        let line = unreadable_config_warning("rccr scan", &why, &o, true);
+        assert!(
+            line.ends_with("; the scan uses port 2200, user root and filter lab instead"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -15,10 +15,12 @@
 //! kernel forget its entry before the host is probed ([`super::neigh`]).
 //!
 //! A full send queue (EAGAIN, ENOBUFS) holds a round's sending up, one
-//! try a tick, but not for ever: a round stops trying after
-//! [`MAX_BLOCKED_SENDS`] blocked sends, or once blocked past its deadline
-//! (its paced sending time plus one interval between rounds). The addresses
-//! it did not reach wait for the next round, and the sweep warns of them.
+//! try a tick, but not for ever: a round stops trying once the queue has
+//! taken nothing for [`MAX_BLOCKED_SENDS`] tries in a row, or for one
+//! interval between rounds. A slow link that still takes requests (Wi-Fi
+//! at its basic rate, 10 Mbit Ethernet) is no stall: its rounds go on to
+//! their last address. The addresses a stalled round did not reach wait
+//! for the next round, and the sweep warns of them.
 use super::lookup::{self, Lookup};
 use super::neigh::Neighbours;
 use super::plan::{Job, Via};
@@ -46,9 +48,12 @@ const TICK_MS: i32 = 1;
 const FRAME_MAX: usize = 1514;
 /// The echo payload: random, so a reply proves it saw our request.
 const COOKIE_LEN: usize = 8;
-/// The most sends one round makes into a full queue (a tick apart) before
-/// it leaves the rest of its addresses to the next round.
+/// The most sends in a row, a tick apart, that a full queue may refuse
+/// before the round leaves the rest of its addresses to the next round.
 pub const MAX_BLOCKED_SENDS: u32 = 1000;
+/// The shortest time without a send the queue took that counts as a
+/// stall: a few ticks, however short `--timeout-ms` makes the interval.
+const MIN_STALL: Duration = Duration::from_millis(10);
 
 /// Live addresses and, for ARP, the MAC address that answered first.
 pub type Found = BTreeMap<Ipv4Addr, Option<MacAddr>>;
@@ -304,6 +309,15 @@ fn open_channel(via: &Via) -> Result<Channel, Error> {
     }
 }
 
+/// Whether a round's sending has stalled: the queue refused `blocked`
+/// sends in a row, or took none for `since_sent`. Measured from the last
+/// send the queue took, not from the round's start at [`RATE`]: a link
+/// slower than that still moves, and cutting its rounds short would ask
+/// only their first addresses, round after round.
+fn is_stalled(blocked: u32, since_sent: Duration, interval: Duration) -> bool {
+    blocked >= MAX_BLOCKED_SENDS || since_sent >= interval.max(MIN_STALL)
+}
+
 /// What one burst of sending did.
 struct Burst {
     /// Where to go on: (target, index); None when the round is sent.
@@ -348,10 +362,10 @@ impl Sweep<'_> {
         // into the round it may have sent BURST + RATE * t.
         let mut round_start = start;
         let mut sent = 0u64;
-        // Sends into a full queue this round, and when the round gives up
-        // on them.
+        // Sends refused in a row by a full queue, and when the queue last
+        // took one: only a stall ends a round early, a slow queue does not.
         let mut blocked = 0u32;
-        let mut round_deadline = self.round_deadline(start, interval);
+        let mut last_sent = start;
         loop {
             if let Some((t, i)) = cursor {
                 let allowed = BURST + round_start.elapsed().as_micros() as u64 * RATE / 1_000_000;
@@ -359,10 +373,12 @@ impl Sweep<'_> {
                 let burst = self.send_burst(t, i, burst)?;
                 cursor = burst.next;
                 sent += burst.sent;
+                if burst.sent > 0 {
+                    blocked = 0;
+                    last_sent = Instant::now();
+                }
                 blocked += u32::from(burst.blocked);
-                if burst.blocked
-                    && (blocked >= MAX_BLOCKED_SENDS || Instant::now() >= round_deadline)
-                {
+                if burst.blocked && is_stalled(blocked, last_sent.elapsed(), interval) {
                     if let Some((t, i)) = cursor.take() {
                         self.skip_round(t, i);
                     }
@@ -386,7 +402,7 @@ impl Sweep<'_> {
                 round_start = Instant::now();
                 sent = 0;
                 blocked = 0;
-                round_deadline = self.round_deadline(round_start, interval);
+                last_sent = round_start;
                 continue;
             }
             if !self.targets.iter().any(Target::any_pending) {
@@ -421,13 +437,6 @@ impl Sweep<'_> {
                 lookup.handle(&fds);
             }
         }
-    }
-
-    /// When a round started at `round_start` stops sending into a full
-    /// queue: its pending addresses' paced time, and one interval more.
-    fn round_deadline(&self, round_start: Instant, interval: Duration) -> Instant {
-        let pending: u64 = self.targets.iter().map(|t| t.pending_from(0)).sum();
-        round_start + interval + Duration::from_micros(pending.saturating_mul(1_000_000) / RATE)
     }
 
     /// Gives up the round's sending at (target, index): the addresses not
@@ -962,6 +971,21 @@ mod tests {
         let (src, seq) =
             parse_echo_reply(&echo_reply("172.16.0.9", 0x4242, &cookie), 0x4242, &cookie).unwrap();
         assert_ne!(sweep.echo_seq(0, src), Some(seq), "index 8, sequence 7");
+    }
+
+    /// Only a stall ends a round: refusals in a row, or no send taken for
+    /// an interval (a few ticks at least), never a round's age.
+    #[test]
+    fn only_a_stalled_queue_ends_a_round() {
+        let interval = Duration::from_millis(75);
+        let ms = Duration::from_millis;
+        assert!(!is_stalled(1, ms(2), interval), "slow, still moving");
+        assert!(!is_stalled(MAX_BLOCKED_SENDS - 1, ms(74), interval));
+        assert!(is_stalled(MAX_BLOCKED_SENDS, ms(2), interval));
+        assert!(is_stalled(1, ms(75), interval));
+        let tiny = Duration::from_micros(90);
+        assert!(!is_stalled(1, ms(1), tiny), "one tick is no stall");
+        assert!(is_stalled(1, MIN_STALL, tiny));
     }
 
     #[test]
