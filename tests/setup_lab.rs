@@ -305,6 +305,43 @@ fn a_lingering_node_that_refuses_the_temporary_key_by_its_rotation_is_not_report
 }
 
 #[test]
+fn a_known_hosts_setup_cannot_write_is_named_and_no_node_is_touched() {
+    // A read-only file system under the pins: setup said the nodes were
+    // `unreachable` and to run again once they are reachable.
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let before = fingerprint(&lab, "target-1");
+    let pins = "/root/pins/known_hosts";
+    let read_only = lab.sh(
+        "control",
+        "mkdir -m 700 /root/pins && : >/root/pins/known_hosts && \
+         mount --bind /root/pins /root/pins && mount -o remount,bind,ro /root/pins",
+    );
+    assert!(read_only.status.success(), "{}", stderr(&read_only));
+    let out = setup(&lab, &["--yes", "--no-swarm", "--known-hosts", pins]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_has(&err, &format!("rccr setup: cannot write {pins}: "));
+    assert_has(&err, "make that file writable");
+    assert!(!err.contains("reachable"), "{err}");
+    let report = stdout(&out);
+    assert_count(&report, "not-pinned: cannot write", 2);
+    assert!(!report.contains("unreachable"), "{report}");
+    // Nothing reached the nodes: the temporary key still logs in, as it did.
+    assert_eq!(fingerprint(&lab, "target-1"), before);
+    for t in ["target-1", "target-2"] {
+        assert!(lab.key_logs_in("/root/.ssh/id_rsa", t), "{t}");
+    }
+    // Writable again, the same command adopts them.
+    let unmounted = lab.sh("control", "umount /root/pins");
+    assert!(unmounted.status.success(), "{}", stderr(&unmounted));
+    let out = setup(&lab, &["--yes", "--no-swarm", "--known-hosts", pins]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for t in ["target-1", "target-2"] {
+        lab.assert_cluster_key_only(t, &lab.ip(t), 3);
+    }
+}
+
+#[test]
 fn a_config_or_state_dir_another_user_owns_is_refused_and_nothing_changes() {
     let lab = or_skip!(Lab::builder().targets(1).up_as_root());
     let before = fingerprint(&lab, "target-1");

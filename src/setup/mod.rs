@@ -315,6 +315,10 @@ struct Rotated {
     /// Nodes the journal lists that this run holds back: not rotated,
     /// the old key stays for them.
     held: Vec<String>,
+    /// Why nodes were left untouched because this machine's known_hosts
+    /// could not be written
+    /// ([`crate::keys::control::engine::local_failure`]), if any were.
+    local: Option<String>,
 }
 
 fn rotate(
@@ -368,6 +372,7 @@ fn rotate(
             rotated_at: Vec::new(),
             lingering: Vec::new(),
             held: Vec::new(),
+            local: None,
         });
     }
     // The rest of the reports are of addresses only the journal lists:
@@ -430,6 +435,7 @@ fn rotate(
         rotated_at: ours,
         lingering,
         held: names(held),
+        local: crate::keys::control::engine::local_failure(&summary.reports),
     })
 }
 
@@ -441,14 +447,17 @@ fn fail_if_any(nodes: &[String], say: impl Fn(usize, &str) -> String) -> Result<
     }
 }
 
-/// The run's exit: new nodes that were not adopted, nodes the rotation
-/// left unsettled, nodes out of the swarm, services that do not run, then
-/// a failed playbook.
+/// The run's exit: this machine's known_hosts not written, new nodes that
+/// were not adopted, nodes the rotation left unsettled, nodes out of the
+/// swarm, services that do not run, then a failed playbook.
 fn failure(
     planned: &[Planned],
     rotated: &Rotated,
     formed: Option<&(engine::Report, playbooks::Outcome)>,
 ) -> Result<(), Error> {
+    if let Some(local) = &rotated.local {
+        return Err(Error::Failed(local.clone()));
+    }
     let failed: Vec<String> = planned
         .iter()
         .filter(|p| matches!(p.action, Action::Adopt { .. }) && p.candidate.class != Class::Adopted)
