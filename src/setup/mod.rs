@@ -221,7 +221,8 @@ pub fn run(opts: Options) -> Result<(), Error> {
         "rccr setup: done in {}",
         engine::Clock::summary(&clock.laps)
     );
-    failure(&planned, &rotated, formed.as_ref())
+    let refusing = refusing_cluster_key(&planned, &records);
+    failure(&planned, &rotated, &refusing, &cluster_key, formed.as_ref())
 }
 
 /// Stage 7: the cluster engine, then the configured playbooks.
@@ -447,12 +448,48 @@ fn fail_if_any(nodes: &[String], say: impl Fn(usize, &str) -> String) -> Result<
     }
 }
 
+/// The nodes of the cluster this run found refusing the cluster key,
+/// `NAME (IP)`: an adopted node whose rotation (of the temporary key it
+/// still took) ended with it refusing every key, and a node of `records`
+/// that answered with its pinned host key and refused our keys. Neither
+/// is reached by anything rccr runs (the swarm, the playbooks) until it
+/// takes the cluster key again.
+fn refusing_cluster_key(planned: &[Planned], records: &[inventory::NodeRecord]) -> Vec<String> {
+    let named = |name: Option<&str>, ip: &dyn std::fmt::Display| match name {
+        Some(name) => format!("{} ({ip})", print::name(name)),
+        None => ip.to_string(),
+    };
+    planned
+        .iter()
+        .filter_map(|p| {
+            let c = &p.candidate;
+            match (c.class, &p.rotation) {
+                (Class::Adopted, Some((Outcome::Refused, _))) => {
+                    Some(named(c.hostname.as_deref(), &c.ip))
+                }
+                (Class::Refused, _) => records
+                    .iter()
+                    .find(|r| {
+                        r.role != crate::identity::Role::Control
+                            && r.host_key.is_some()
+                            && r.host_key == c.host_key
+                    })
+                    .map(|node| named(Some(&node.hostname), &c.ip)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// The run's exit: this machine's known_hosts not written, new nodes that
-/// were not adopted, nodes the rotation left unsettled, nodes out of the
-/// swarm, services that do not run, then a failed playbook.
+/// were not adopted, nodes the rotation left unsettled, nodes of the
+/// cluster that refuse its key, nodes out of the swarm, services that do
+/// not run, then a failed playbook.
 fn failure(
     planned: &[Planned],
     rotated: &Rotated,
+    refusing: &[String],
+    cluster_key: &std::path::Path,
     formed: Option<&(engine::Report, playbooks::Outcome)>,
 ) -> Result<(), Error> {
     if let Some(local) = &rotated.local {
@@ -479,6 +516,14 @@ fn failure(
     })?;
     fail_if_any(&rotated.unsettled, |n, list| {
         format!("the temporary key is kept: an earlier rotation has not settled {n} node(s) ({list}); run rccr setup again once they are reachable, or rccr remove those that are gone")
+    })?;
+    fail_if_any(refusing, |n, list| {
+        format!(
+            "{n} node(s) of the cluster refuse the cluster key ({list}): nothing rccr runs \
+             reaches them; put {} back in their authorized_keys (from their console), then run \
+             rccr setup again, or rccr remove --forget those that are gone",
+            crate::keys::public_path(cluster_key).display()
+        )
     })?;
     let Some((report, playbooks)) = formed else {
         return Ok(());
