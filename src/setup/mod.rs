@@ -221,7 +221,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         "rccr setup: done in {}",
         engine::Clock::summary(&clock.laps)
     );
-    let refusing = refusing_cluster_key(&planned, &records);
+    let refusing = refusing_cluster_key(&planned, &records, &rotated.outcomes);
     failure(&planned, &rotated, &refusing, &cluster_key, formed.as_ref())
 }
 
@@ -320,6 +320,9 @@ struct Rotated {
     /// could not be written
     /// ([`crate::keys::control::engine::local_failure`]), if any were.
     local: Option<String>,
+    /// How the rotation ended at each address it ran at, this run's
+    /// nodes' and those only the journal listed.
+    outcomes: Vec<(IpAddr, Outcome)>,
 }
 
 fn rotate(
@@ -374,6 +377,7 @@ fn rotate(
             lingering: Vec::new(),
             held: Vec::new(),
             local: None,
+            outcomes: Vec::new(),
         });
     }
     // The rest of the reports are of addresses only the journal lists:
@@ -437,6 +441,11 @@ fn rotate(
         lingering,
         held: names(held),
         local: crate::keys::control::engine::local_failure(&summary.reports),
+        outcomes: summary
+            .reports
+            .iter()
+            .map(|r| (r.node.ip, r.outcome))
+            .collect(),
     })
 }
 
@@ -451,10 +460,15 @@ fn fail_if_any(nodes: &[String], say: impl Fn(usize, &str) -> String) -> Result<
 /// The nodes of the cluster this run found refusing the cluster key,
 /// `NAME (IP)`: an adopted node whose rotation (of the temporary key it
 /// still took) ended with it refusing every key, and a node of `records`
-/// that answered with its pinned host key and refused our keys. Neither
-/// is reached by anything rccr runs (the swarm, the playbooks) until it
-/// takes the cluster key again.
-fn refusing_cluster_key(planned: &[Planned], records: &[inventory::NodeRecord]) -> Vec<String> {
+/// that answered with its pinned host key and refused our keys, unless
+/// the rotation at its address (`outcomes`: an interrupted one it
+/// finished) ended otherwise. Neither is reached by anything rccr runs
+/// (the swarm, the playbooks) until it takes the cluster key again.
+fn refusing_cluster_key(
+    planned: &[Planned],
+    records: &[inventory::NodeRecord],
+    outcomes: &[(IpAddr, Outcome)],
+) -> Vec<String> {
     let named = |name: Option<&str>, ip: &dyn std::fmt::Display| match name {
         Some(name) => format!("{} ({ip})", print::name(name)),
         None => ip.to_string(),
@@ -463,11 +477,15 @@ fn refusing_cluster_key(planned: &[Planned], records: &[inventory::NodeRecord]) 
         .iter()
         .filter_map(|p| {
             let c = &p.candidate;
-            match (c.class, &p.rotation) {
-                (Class::Adopted, Some((Outcome::Refused, _))) => {
+            let rotation = outcomes
+                .iter()
+                .find(|(ip, _)| *ip == IpAddr::V4(c.ip))
+                .map(|(_, outcome)| *outcome);
+            match (c.class, rotation) {
+                (Class::Adopted, Some(Outcome::Refused)) => {
                     Some(named(c.hostname.as_deref(), &c.ip))
                 }
-                (Class::Refused, _) => records
+                (Class::Refused, None | Some(Outcome::Refused)) => records
                     .iter()
                     .find(|r| {
                         r.role != crate::identity::Role::Control
