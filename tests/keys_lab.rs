@@ -258,13 +258,7 @@ fn a_known_hosts_that_cannot_be_written_is_named_and_the_nodes_are_untouched() {
     // `unreachable`, and the run said to run again once they are reachable.
     let lab = or_skip!(two_target_lab());
     let before: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
-    let pins = "/root/pins/known_hosts";
-    let read_only = lab.sh(
-        "control",
-        "mkdir -m 700 /root/pins && : >/root/pins/known_hosts && \
-         mount --bind /root/pins /root/pins && mount -o remount,bind,ro /root/pins",
-    );
-    assert!(read_only.status.success(), "{}", stderr(&read_only));
+    let pins = lab.read_only_pins();
     let out = rotate(&lab, &PAIR, &["--known-hosts", pins, "--json"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -274,8 +268,7 @@ fn a_known_hosts_that_cannot_be_written_is_named_and_the_nodes_are_untouched() {
     assert_count(&stdout(&out), "\"outcome\": \"not-pinned\"", 2);
     let after: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
     assert_eq!(after, before);
-    let unmounted = lab.sh("control", "umount /root/pins");
-    assert!(unmounted.status.success(), "{}", stderr(&unmounted));
+    lab.pins_writable();
     assert_converges(&lab, &PAIR);
 }
 

@@ -342,13 +342,7 @@ fn a_known_hosts_setup_cannot_write_is_named_and_no_node_is_touched() {
     // `unreachable` and to run again once they are reachable.
     let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     let before = fingerprint(&lab, "target-1");
-    let pins = "/root/pins/known_hosts";
-    let read_only = lab.sh(
-        "control",
-        "mkdir -m 700 /root/pins && : >/root/pins/known_hosts && \
-         mount --bind /root/pins /root/pins && mount -o remount,bind,ro /root/pins",
-    );
-    assert!(read_only.status.success(), "{}", stderr(&read_only));
+    let pins = lab.read_only_pins();
     let out = setup(&lab, &["--yes", "--no-swarm", "--known-hosts", pins]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -364,8 +358,7 @@ fn a_known_hosts_setup_cannot_write_is_named_and_no_node_is_touched() {
         assert!(lab.key_logs_in("/root/.ssh/id_rsa", t), "{t}");
     }
     // Writable again, the same command adopts them.
-    let unmounted = lab.sh("control", "umount /root/pins");
-    assert!(unmounted.status.success(), "{}", stderr(&unmounted));
+    lab.pins_writable();
     let out = setup(&lab, &["--yes", "--no-swarm", "--known-hosts", pins]);
     assert!(out.status.success(), "{}", stderr(&out));
     for t in ["target-1", "target-2"] {
