@@ -253,6 +253,26 @@ fn a_node_refusing_the_old_key_is_reported_and_untouched() {
 }
 
 #[test]
+fn a_known_hosts_that_cannot_be_written_is_named_and_the_nodes_are_untouched() {
+    // A read-only file system under the pins: the nodes ended
+    // `unreachable`, and the run said to run again once they are reachable.
+    let lab = or_skip!(two_target_lab());
+    let before: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
+    let pins = lab.read_only_pins();
+    let out = rotate(&lab, &PAIR, &["--known-hosts", pins, "--json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_has(&err, &format!("rccr keyrotate: cannot write {pins}: "));
+    assert_has(&err, "make that file writable");
+    assert!(!err.contains("reachable"), "{err}");
+    assert_count(&stdout(&out), "\"outcome\": \"not-pinned\"", 2);
+    let after: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
+    assert_eq!(after, before);
+    lab.pins_writable();
+    assert_converges(&lab, &PAIR);
+}
+
+#[test]
 fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
     let lab = or_skip!(two_target_lab());
     kill_sshd(&lab, "target-2");

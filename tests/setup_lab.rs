@@ -293,15 +293,77 @@ fn a_lingering_node_that_refuses_the_temporary_key_by_its_rotation_is_not_report
         "{}",
         stderr(&out)
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    // It refuses the cluster key too: the run fails naming it (it exited
+    // 0 without the swarm, which alone noticed).
+    let ip = lab.ip("target-1");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_has(&err, "1 node(s) of the cluster refuse the cluster key (");
+    assert_has(&err, &format!(" ({ip})): "));
     // Its line of the report says so.
     let report = stdout(&out);
-    let ip = lab.ip("target-1");
     let line = report
         .lines()
         .find(|l| l.split_whitespace().nth(1) == Some(ip.as_str()) && l.contains("target"));
     assert!(line.is_some_and(|l| l.contains("refused")), "{report}");
     assert!(!lab.key_logs_in("/root/.rccr/temp_key", "target-1"));
+}
+
+#[test]
+fn a_node_of_the_cluster_that_refuses_the_cluster_key_fails_setup_without_the_swarm() {
+    // Its authorized_keys replaced by hand: with the swarm, the engine
+    // failed to log in and setup exited 1; --no-swarm exited 0.
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let out = setup(&lab, &["--yes", "--no-swarm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replaced = lab.sh(
+        "target-1",
+        "echo '# replaced by hand' >/root/.ssh/authorized_keys",
+    );
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    let out = setup(&lab, &["--yes", "--no-swarm"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let ip = lab.ip("target-1");
+    assert_has(&err, "1 node(s) of the cluster refuse the cluster key (");
+    assert_has(&err, &format!(" ({ip})): "));
+    assert_has(
+        &err,
+        "/root/.ssh/id_ed25519.pub back in their authorized_keys",
+    );
+    // The other node is whole, and named nowhere.
+    assert!(!err.contains(&format!("({})", lab.ip("target-2"))), "{err}");
+    lab.assert_cluster_key_only("target-2", &lab.ip("target-2"), 3);
+}
+
+#[test]
+fn a_known_hosts_setup_cannot_write_is_named_and_no_node_is_touched() {
+    // A read-only file system under the pins: setup said the nodes were
+    // `unreachable` and to run again once they are reachable.
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let before = fingerprint(&lab, "target-1");
+    let pins = lab.read_only_pins();
+    let out = setup(&lab, &["--yes", "--no-swarm", "--known-hosts", pins]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_has(&err, &format!("rccr setup: cannot write {pins}: "));
+    assert_has(&err, "make that file writable");
+    assert!(!err.contains("reachable"), "{err}");
+    let report = stdout(&out);
+    assert_count(&report, "not-pinned: cannot write", 2);
+    assert!(!report.contains("unreachable"), "{report}");
+    // Nothing reached the nodes: the temporary key still logs in, as it did.
+    assert_eq!(fingerprint(&lab, "target-1"), before);
+    for t in ["target-1", "target-2"] {
+        assert!(lab.key_logs_in("/root/.ssh/id_rsa", t), "{t}");
+    }
+    // Writable again, the same command adopts them.
+    lab.pins_writable();
+    let out = setup(&lab, &["--yes", "--no-swarm", "--known-hosts", pins]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for t in ["target-1", "target-2"] {
+        lab.assert_cluster_key_only(t, &lab.ip(t), 3);
+    }
 }
 
 #[test]

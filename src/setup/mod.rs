@@ -221,7 +221,8 @@ pub fn run(opts: Options) -> Result<(), Error> {
         "rccr setup: done in {}",
         engine::Clock::summary(&clock.laps)
     );
-    failure(&planned, &rotated, formed.as_ref())
+    let refusing = refusing_cluster_key(&planned, &records, &rotated.outcomes);
+    failure(&planned, &rotated, &refusing, &cluster_key, formed.as_ref())
 }
 
 /// Stage 7: the cluster engine, then the configured playbooks.
@@ -315,6 +316,13 @@ struct Rotated {
     /// Nodes the journal lists that this run holds back: not rotated,
     /// the old key stays for them.
     held: Vec<String>,
+    /// Why nodes were left untouched because this machine's known_hosts
+    /// could not be written
+    /// ([`crate::keys::control::engine::local_failure`]), if any were.
+    local: Option<String>,
+    /// How the rotation ended at each address it ran at, this run's
+    /// nodes' and those only the journal listed.
+    outcomes: Vec<(IpAddr, Outcome)>,
 }
 
 fn rotate(
@@ -368,6 +376,8 @@ fn rotate(
             rotated_at: Vec::new(),
             lingering: Vec::new(),
             held: Vec::new(),
+            local: None,
+            outcomes: Vec::new(),
         });
     }
     // The rest of the reports are of addresses only the journal lists:
@@ -430,6 +440,12 @@ fn rotate(
         rotated_at: ours,
         lingering,
         held: names(held),
+        local: crate::keys::control::engine::local_failure(&summary.reports),
+        outcomes: summary
+            .reports
+            .iter()
+            .map(|r| (r.node.ip, r.outcome))
+            .collect(),
     })
 }
 
@@ -441,14 +457,62 @@ fn fail_if_any(nodes: &[String], say: impl Fn(usize, &str) -> String) -> Result<
     }
 }
 
-/// The run's exit: new nodes that were not adopted, nodes the rotation
-/// left unsettled, nodes out of the swarm, services that do not run, then
-/// a failed playbook.
+/// The nodes of the cluster this run found refusing the cluster key,
+/// `NAME (IP)`: an adopted node whose rotation (of the temporary key it
+/// still took) ended with it refusing every key, and a node of `records`
+/// that answered with its pinned host key and refused our keys, unless
+/// the rotation at its address (`outcomes`: an interrupted one it
+/// finished) ended otherwise. Neither is reached by anything rccr runs
+/// (the swarm, the playbooks) until it takes the cluster key again.
+fn refusing_cluster_key(
+    planned: &[Planned],
+    records: &[inventory::NodeRecord],
+    outcomes: &[(IpAddr, Outcome)],
+) -> Vec<String> {
+    let named = |name: Option<&str>, ip: &dyn std::fmt::Display| match name {
+        Some(name) => format!("{} ({ip})", print::name(name)),
+        None => ip.to_string(),
+    };
+    planned
+        .iter()
+        .filter_map(|p| {
+            let c = &p.candidate;
+            let rotation = outcomes
+                .iter()
+                .find(|(ip, _)| *ip == IpAddr::V4(c.ip))
+                .map(|(_, outcome)| *outcome);
+            match (c.class, rotation) {
+                (Class::Adopted, Some(Outcome::Refused)) => {
+                    Some(named(c.hostname.as_deref(), &c.ip))
+                }
+                (Class::Refused, None | Some(Outcome::Refused)) => records
+                    .iter()
+                    .find(|r| {
+                        r.role != crate::identity::Role::Control
+                            && r.host_key.is_some()
+                            && r.host_key == c.host_key
+                    })
+                    .map(|node| named(Some(&node.hostname), &c.ip)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The run's exit: this machine's known_hosts not written, new nodes that
+/// were not adopted, nodes the rotation left unsettled, nodes of the
+/// cluster that refuse its key, nodes out of the swarm, services that do
+/// not run, then a failed playbook.
 fn failure(
     planned: &[Planned],
     rotated: &Rotated,
+    refusing: &[String],
+    cluster_key: &std::path::Path,
     formed: Option<&(engine::Report, playbooks::Outcome)>,
 ) -> Result<(), Error> {
+    if let Some(local) = &rotated.local {
+        return Err(Error::Failed(local.clone()));
+    }
     let failed: Vec<String> = planned
         .iter()
         .filter(|p| matches!(p.action, Action::Adopt { .. }) && p.candidate.class != Class::Adopted)
@@ -470,6 +534,14 @@ fn failure(
     })?;
     fail_if_any(&rotated.unsettled, |n, list| {
         format!("the temporary key is kept: an earlier rotation has not settled {n} node(s) ({list}); run rccr setup again once they are reachable, or rccr remove those that are gone")
+    })?;
+    fail_if_any(refusing, |n, list| {
+        format!(
+            "{n} node(s) of the cluster refuse the cluster key ({list}): nothing rccr runs \
+             reaches them; put {} back in their authorized_keys (from their console), then run \
+             rccr setup again, or rccr remove --forget those that are gone",
+            crate::keys::public_path(cluster_key).display()
+        )
     })?;
     let Some((report, playbooks)) = formed else {
         return Ok(());

@@ -71,9 +71,6 @@ pub struct Options {
     pub remove_missing: bool,
     /// Each node's time to connect and log in.
     pub timeout: Duration,
-    /// Ask every node's `docker` command, never its rccr
-    /// (`RCCR_ENGINE_NODE=cli`: tests of the fallback).
-    pub cli_only: bool,
     /// Re-form a swarm that lost its quorum without asking (`--yes`).
     pub force_new_cluster: bool,
     /// Nodes not logged in at their recorded address, and why: setup
@@ -88,14 +85,14 @@ impl Options {
             force_new_cluster,
             held: Vec::new(),
             timeout: Duration::from_secs(10),
-            cli_only: cli_only(),
         }
     }
 }
 
 /// `RCCR_ENGINE_NODE=cli`: every node is asked through its `docker`
-/// command, never its rccr (tests of the fallback).
-pub fn cli_only() -> bool {
+/// command, never its rccr (tests of the fallback). [`log_in`] applies
+/// it, so every member any run logs in to is asked so.
+fn cli_only() -> bool {
     std::env::var("RCCR_ENGINE_NODE").as_deref() == Ok("cli")
 }
 
@@ -182,7 +179,8 @@ pub fn run(
     }
 
     let machines: Vec<Machine> = parallel::map(&members, PARALLEL, |m| {
-        let machine = machine::prepare(m, opts.cli_only);
+        // `log_in` set the members RCCR_ENGINE_NODE=cli asks by `docker`.
+        let machine = machine::prepare(m, false);
         let layer = machine_layer(m, &machine);
         progress(&m.name(), &format!("machine: {}", layer.text()));
         machine
@@ -256,7 +254,9 @@ pub fn run(
 }
 
 /// Logs in to every node of `nodes` at once (the control: locally), in
-/// order; a node not reached says why (escaped).
+/// order; a node not reached says why (escaped). With
+/// `RCCR_ENGINE_NODE=cli` every remote member is asked through its
+/// `docker` command from the start.
 pub fn log_in<'n>(
     config: &Config,
     paths: &StatePaths,
@@ -267,6 +267,7 @@ pub fn log_in<'n>(
     let cluster_key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
         .map(|f| f.path);
+    let cli_only = cli_only();
     let indexes: Vec<usize> = (0..nodes.len()).collect();
     Ok(parallel::map(&indexes, PARALLEL, |&i| {
         let node = &nodes[i];
@@ -283,7 +284,13 @@ pub fn log_in<'n>(
             cluster_key.as_deref(),
             timeout,
         )
-        .map(|conn| Member::remote(node, conn))
+        .map(|conn| {
+            let member = Member::remote(node, conn);
+            if cli_only {
+                member.use_cli();
+            }
+            member
+        })
         .map_err(|e| print::text(&e.to_string()).into_owned())
     }))
 }

@@ -588,11 +588,7 @@ fn log_in_one<'n>(
         &[],
     )
     .map_err(|e| e.to_string())?;
-    let member = logins.into_iter().next().ok_or("no login")??;
-    if engine::cli_only() {
-        member.use_cli();
-    }
-    Ok(member)
+    logins.into_iter().next().ok_or("no login")?
 }
 
 /// `--release`: the cluster key leaves the node's authorized_keys.

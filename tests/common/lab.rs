@@ -573,6 +573,25 @@ impl Lab {
         self.exec(host, &["sh", "-c", script])
     }
 
+    /// An empty known_hosts on the control, on a read-only file system
+    /// (a bind mount in the control's own mount namespace) until
+    /// [`Lab::pins_writable`]: for `--known-hosts`, which it returns.
+    pub fn read_only_pins(&self) -> &'static str {
+        let out = self.sh(
+            "control",
+            "mkdir -m 700 /root/pins && : >/root/pins/known_hosts && \
+             mount --bind /root/pins /root/pins && mount -o remount,bind,ro /root/pins",
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        "/root/pins/known_hosts"
+    }
+
+    /// Makes [`Lab::read_only_pins`] writable again.
+    pub fn pins_writable(&self) {
+        let out = self.sh("control", "umount /root/pins");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
     /// OpenSSH from host `from` to host `to` (lab name or address) as root
     /// with the control's key, BatchMode, no host key checks, 5 s connect timeout.
     pub fn ssh(&self, from: &str, to: &str, cmd: &str) -> Output {

@@ -77,8 +77,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The error to exit with when some node did not rotate.
+    /// The error to exit with when some node did not rotate: this
+    /// machine's own fault first ([`engine::local_failure`]).
     pub fn failure(&self) -> Option<Error> {
+        if let Some(local) = engine::local_failure(&self.reports) {
+            return Some(Error::Failed(local));
+        }
         let not_rotated = self
             .reports
             .iter()

@@ -91,6 +91,11 @@ pub enum Outcome {
     /// Not touched: the last `rccr setup` held it back (a copy of it may
     /// answer at its address), so no run logs in there.
     HeldBack,
+    /// Not touched: its host key could not be pinned, because this
+    /// machine's known_hosts could not be read or written (a read-only
+    /// file system, a full disk). A fault of the control, not the node's:
+    /// the run fails naming the file ([`local_failure`]).
+    NotPinned,
 }
 
 impl Outcome {
@@ -125,6 +130,7 @@ impl Outcome {
             Outcome::RotatedVolatile => "rotated-volatile",
             Outcome::Moved => "moved",
             Outcome::HeldBack => "held-back",
+            Outcome::NotPinned => "not-pinned",
         }
     }
 }
@@ -209,6 +215,26 @@ impl Plan {
             ),
         }
     }
+}
+
+/// What a run whose pins could not be kept must say, when some of
+/// `reports` ended [`Outcome::NotPinned`]: the file and why (the first
+/// such node's detail), the nodes left untouched, and what to do.
+pub fn local_failure(reports: &[Report]) -> Option<String> {
+    let not_pinned: Vec<&Report> = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::NotPinned)
+        .collect();
+    let first = not_pinned.first()?;
+    let nodes: Vec<String> = not_pinned.iter().map(|r| r.node.to_string()).collect();
+    Some(format!(
+        "{}: could not pin the host key of {} node(s) ({}), so nothing was sent to them and \
+         their keys are as they were; make that file writable (a read-only file system? a \
+         full disk?), then run again",
+        first.detail,
+        nodes.len(),
+        nodes.join(", ")
+    ))
 }
 
 /// A node's step ended the node's run with this outcome.
@@ -446,10 +472,12 @@ fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
             ));
         }
     }
+    // Checked (and pinned) before anything is sent: a pin that cannot be
+    // written leaves the node as it was.
     let pinned = plan
         .known_hosts
         .check_or_pin_key(node.ip, node.port, &key)
-        .map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
+        .map_err(|e| Stop(Outcome::NotPinned, e.to_string()))?;
     match pinned {
         Pinned::Known | Pinned::New => Ok(conn),
         Pinned::Mismatch { line } => Err(Stop(
