@@ -615,14 +615,28 @@ fn a_service_the_swarm_updates_while_setup_changes_it_is_changed_all_the_same() 
     assert_eq!(spec.trim(), "3 a");
 }
 
-/// Every process's command line on the machine (lab hosts share its PID
-/// namespace) that holds a swarm join token, sampled until `done`.
-fn watch_for_tokens(done: &AtomicBool) -> Vec<String> {
+/// Every command line of a process of `lab` (lab hosts share the
+/// machine's PID namespace; a process is the lab's by its network
+/// namespace, so another lab test's tokens are not seen) that holds a
+/// swarm join token, sampled until `done`.
+fn watch_for_tokens(lab: &Lab, done: &AtomicBool) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let lab_nets: Vec<String> = lab
+        .namespaces()
+        .iter()
+        .filter_map(|ns| std::fs::metadata(format!("/run/netns/{ns}")).ok())
+        .map(|m| format!("net:[{}]", m.ino()))
+        .collect();
+    assert!(!lab_nets.is_empty(), "the lab has no network namespace");
+    let of_lab = |proc: &Path| {
+        std::fs::read_link(proc.join("ns/net"))
+            .is_ok_and(|net| lab_nets.iter().any(|n| net.as_os_str() == n.as_str()))
+    };
     let mut seen = Vec::new();
     while !done.load(Ordering::Relaxed) {
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-                if cmdline.windows(7).any(|w| w == b"SWMTKN-") {
+                if cmdline.windows(7).any(|w| w == b"SWMTKN-") && of_lab(&entry.path()) {
                     seen.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
                 }
             }
@@ -638,7 +652,7 @@ fn watch_for_tokens(done: &AtomicBool) -> Vec<String> {
 fn watched(cluster: &Cluster, engine_node: &str, args: &[&str]) -> (Output, Vec<String>) {
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| watch_for_tokens(&done));
+        let watcher = scope.spawn(|| watch_for_tokens(&cluster.lab, &done));
         let mut argv = vec!["env".to_string(), format!("RCCR_ENGINE_NODE={engine_node}")];
         argv.extend(args.iter().map(|a| a.to_string()));
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
