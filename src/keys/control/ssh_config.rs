@@ -686,6 +686,18 @@ mod tests {
         String::from_utf8(render_names(content.as_bytes(), nodes).unwrap()).unwrap()
     }
 
+    /// That [`render_names`] makes `content` with `nodes` the block of
+    /// `want` ([`block`]).
+    #[track_caller]
+    fn assert_named(content: &str, nodes: &[NodeRecord], want: &[(&str, u16)]) {
+        assert_eq!(named_text(content, nodes), block(want));
+    }
+
+    /// A record per `(ip, hostname)`.
+    fn records(nodes: &[(&str, &str)]) -> Vec<NodeRecord> {
+        nodes.iter().map(|(ip, name)| record(ip, name)).collect()
+    }
+
     /// The block rccr writes for `lines`, each `(hosts, port)`, key `/k`.
     fn block(lines: &[(&str, u16)]) -> String {
         let mut text = format!("{BEGIN}\n");
@@ -712,11 +724,8 @@ mod tests {
         // A name held by no record is gone even from a block an older rccr
         // wrote, where it sat beside another address.
         let old = block(&[("10.0.0.5 web1 db1 10.0.0.6 web2", 22)]);
-        let nodes = [record("10.0.0.5", "db1"), record("10.0.0.6", "web2")];
-        assert_eq!(
-            named_text(&old, &nodes),
-            block(&[("10.0.0.5 db1 10.0.0.6 web2", 22)])
-        );
+        let nodes = records(&[("10.0.0.5", "db1"), ("10.0.0.6", "web2")]);
+        assert_named(&old, &nodes, &[("10.0.0.5 db1 10.0.0.6 web2", 22)]);
     }
 
     /// A node gone from the records (removed) keeps its address in the
@@ -725,21 +734,19 @@ mod tests {
     #[test]
     fn a_removed_node_loses_its_name() {
         let named = block(&[("10.0.0.5 web1 10.0.0.6 web2", 22)]);
-        assert_eq!(
-            named_text(&named, &[record("10.0.0.6", "web2")]),
-            block(&[("10.0.0.5 10.0.0.6 web2", 22)])
+        assert_named(
+            &named,
+            &[record("10.0.0.6", "web2")],
+            &[("10.0.0.5 10.0.0.6 web2", 22)],
         );
         // Two records at one address, or one name at two addresses: which
         // node `ssh NAME` means cannot be told, so no such name is written.
-        let twice = [
-            record("10.0.0.5", "web1"),
-            record("10.0.0.5", "old"),
-            record("10.0.0.6", "web1"),
-        ];
-        assert_eq!(
-            named_text(&named, &twice),
-            block(&[("10.0.0.5 10.0.0.6", 22)])
-        );
+        let twice = records(&[
+            ("10.0.0.5", "web1"),
+            ("10.0.0.5", "old"),
+            ("10.0.0.6", "web1"),
+        ]);
+        assert_named(&named, &twice, &[("10.0.0.5 10.0.0.6", 22)]);
     }
 
     /// A name stayed beside the address it was first written to, at that
@@ -769,10 +776,11 @@ mod tests {
         );
         // web1 moved from 10.0.0.5 to 10.0.0.7 (which keyrotate named).
         let with_new = render_text(&named, key, &[at("10.0.0.7", 2222)]);
-        let nodes = [record("10.0.0.7", "web1"), record("10.0.0.6", "web2")];
-        assert_eq!(
-            named_text(&with_new, &nodes),
-            block(&[("10.0.0.5 10.0.0.6 web2 10.0.0.7 web1", 2222)])
+        let nodes = records(&[("10.0.0.7", "web1"), ("10.0.0.6", "web2")]);
+        assert_named(
+            &with_new,
+            &nodes,
+            &[("10.0.0.5 10.0.0.6 web2 10.0.0.7 web1", 2222)],
         );
     }
 
@@ -784,11 +792,11 @@ mod tests {
     fn a_dotted_or_numeric_name_is_never_written() {
         let key = Path::new("/k");
         let bare = block(&[("10.0.0.5 10.0.0.6 10.0.0.7", 22)]);
-        let nodes = [
-            record("10.0.0.5", "recycluster.example.org"),
-            record("10.0.0.6", "167772165"),
-            record("10.0.0.7", "0xa000005"),
-        ];
+        let nodes = records(&[
+            ("10.0.0.5", "recycluster.example.org"),
+            ("10.0.0.6", "167772165"),
+            ("10.0.0.7", "0xa000005"),
+        ]);
         assert_eq!(named_text(&bare, &nodes), bare);
         let old = block(&[("10.0.0.5 recycluster.example.org 10.0.0.6 0x0A", 22)]);
         assert_eq!(
