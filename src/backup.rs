@@ -756,7 +756,9 @@ pub fn restore(
                 port: config.ssh.port,
             })
             .collect();
-        ssh_config::name_key_for(&paths.ssh_config(), &key, &targets)?;
+        // By hostname too, as setup names them: names no restored node
+        // holds go (ssh_config::name_nodes).
+        ssh_config::name_key_and_nodes(&paths.ssh_config(), &key, &targets, &nodes)?;
         done(format!(
             "the cluster key named for the nodes in {}",
             paths.ssh_config().display()

@@ -1936,12 +1936,22 @@ fn a_restore_whose_lbu_commit_fails_is_exit_1() {
 /// directory, as ~/.ssh/id_ed25519 is taken) was named nowhere: plain
 /// `ssh root@NODE`, and the docker context, offered only the operator's
 /// key and were refused. Restore names it for the nodes in rccr's block of
-/// ~/.ssh/config, as keyrotate does; the operator's lines stay.
+/// ~/.ssh/config, as keyrotate does, each node by its address and its
+/// hostname, as setup names them; the operator's lines stay.
 #[test]
 fn a_cluster_key_restored_beside_the_operators_own_is_named_for_ssh() {
     let home = Home::with_ssh_dir("restoressh");
     ed25519_key(&home, ".ssh/id_ed25519", &[]);
-    home.0.write(".ssh/config", "Host laptop\n  User me\n");
+    // A block an earlier run wrote: a name the archive's node no longer
+    // has, and a node it does not hold, lose their names.
+    let begin = "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost";
+    home.0.write(
+        ".ssh/config",
+        format!(
+            "Host laptop\n  User me\n{begin}\nHost 10.0.0.5 web1 10.0.0.9 gone\n    \
+             IdentityFile \"/old\"\n# END rccr\n"
+        ),
+    );
     chmod(&home.0.path(".ssh/config"), 0o600);
     let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
     let nodes = "10.0.0.1\t-\tcontrol\tcontrol\t-\t-\n\
@@ -1956,8 +1966,8 @@ fn a_cluster_key_restored_beside_the_operators_own_is_named_for_ssh() {
         assert!(out.status.success(), "{out:?}");
         let config = std::fs::read_to_string(home.0.path(".ssh/config")).unwrap();
         let block = format!(
-            "Host laptop\n  User me\n# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\n\
-             Host 10.0.0.5\n    IdentityFile \"{}\"\n# END rccr\n",
+            "Host laptop\n  User me\n{begin}\n\
+             Host 10.0.0.5 ReCyClusteR-Target-0a0b0c 10.0.0.9\n    IdentityFile \"{}\"\n# END rccr\n",
             home.state().join("cluster_key").display()
         );
         assert_eq!(config, block);

@@ -9,6 +9,8 @@ use common::lab::{stderr, stdout, Lab};
 use common::{assert_count, assert_has, ok, or_skip};
 
 const PORT: u16 = 2222;
+/// A name no node has: an earlier name of target-1's.
+const STALE: &str = "web-old";
 
 /// `ssh` from the control with only `config` (`-F`) and the control's
 /// known_hosts: no key, port or host key check is given on the command
@@ -73,6 +75,25 @@ fn nodes_at_port_2222_are_adopted_rotated_and_reached_by_name() {
          LogLevel ERROR\n"
     );
     write_on_control(&lab, PROBE_CONFIG, &probe);
+    // A block an earlier run left: target-1's address under a name it no
+    // longer has. Setup drops it: whatever answers to that name next must
+    // not get the cluster key and rccr's port.
+    let stale = format!(
+        "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\n\
+         Host {} {STALE}\n    Port {PORT}\n    IdentityFile \"/root/.rccr/cluster_key\"\n\
+         # END rccr\n",
+        lab.ip("target-1")
+    );
+    let out = lab.exec_stdin(
+        "control",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p -m 700 /root/.ssh && cat >> /root/.ssh/config",
+        ],
+        stale.as_bytes(),
+    );
+    ok("seed ~/.ssh/config", &out);
 
     // Setup adopts both and moves them from the temporary key to the
     // cluster key, at port 2222.
@@ -103,12 +124,23 @@ fn nodes_at_port_2222_are_adopted_rotated_and_reached_by_name() {
             .lines()
             .find(|l| l.starts_with("Host ") && l.split_whitespace().any(|p| p == host.ip))
             .unwrap_or_else(|| panic!("no Host line names {}:\n{ssh_config}", host.ip));
-        assert!(
-            line.split_whitespace().any(|p| p == host.hostname),
-            "{t}'s Host line does not name {}:\n{ssh_config}",
+        // Its address, then its hostname, and no other name.
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|p| *p == host.ip).unwrap();
+        assert_eq!(
+            words.get(at + 1),
+            Some(&host.hostname.as_str()),
+            "{t}'s Host line does not name {} beside its address:\n{ssh_config}",
             host.hostname
         );
     }
+    assert!(!ssh_config.contains(STALE), "{ssh_config}");
+    let out = lab.exec("control", &["ssh", "-G", "-F", "/root/.ssh/config", STALE]);
+    let resolved = ok("ssh -G", &out);
+    assert_has(&resolved, "\nport 22\n");
+    // ssh -G shows its default identities as `~/...`: only one a config
+    // names is a full path.
+    assert!(!resolved.contains("identityfile /"), "{resolved}");
 
     // Day two: by address and by hostname (the lab's DNS names DHCP
     // targets), with the generated config only.

@@ -15,10 +15,14 @@
 //! ```
 //!
 //! A rotation names the addresses of the nodes that took the key
-//! ([`name_key_for`]); setup's record stage, which knows their names, adds
-//! those beside them ([`name_nodes`]). A name is a [`Hostname`] (a DNS
-//! name: no space, wildcard or `!`), so no node can write a pattern or a
-//! directive into the block.
+//! ([`name_key_for`]); setup's record stage and restore, which know their
+//! names, put each node's name beside its address, and drop every other
+//! ([`name_nodes`]): the block says each address, and its node's name
+//! now, at its port. A name goes with the address before it, so a
+//! rotation that moves an address to another port moves its name too.
+//! A name is one label of a [`Hostname`] (no dot, space, wildcard or
+//! `!`), so no node can write a pattern or a directive into the block,
+//! nor claim a DNS name other hosts answer to.
 //!
 //! The block goes at the end of the file (a `Host` line there cannot
 //! capture the user's options above it); every other byte of the file is
@@ -28,7 +32,7 @@
 //! back, must be UTF-8 text ([`BadBlock`]).
 use crate::error::Error;
 use crate::fsutil;
-use crate::identity::Hostname;
+use crate::identity::{is_hostname, Hostname};
 use crate::keys::addr::NodeAddr;
 use crate::state::inventory::NodeRecord;
 use std::net::IpAddr;
@@ -70,18 +74,23 @@ enum Pattern {
 }
 
 impl Pattern {
+    /// An address, or a name: one label, as nodes name themselves (a
+    /// dotted name is DNS's, which other hosts answer to), that ssh's
+    /// resolver does not read as an address (`inet_aton` takes
+    /// `167772165` and `0xa000005` for 10.0.0.5).
     fn parse(text: &str) -> Option<Pattern> {
-        match text.parse() {
-            Ok(ip) => Some(Pattern::Ip(ip)),
-            Err(_) => Hostname::parse(text).ok().map(Pattern::Name),
+        if let Ok(ip) = text.parse() {
+            return Some(Pattern::Ip(ip));
         }
-    }
-
-    fn text(&self) -> String {
-        match self {
-            Pattern::Ip(ip) => ip.to_string(),
-            Pattern::Name(name) => name.as_ref().to_string(),
+        let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
+        let number = match hex {
+            Some(digits) => digits.bytes().all(|b| b.is_ascii_hexdigit()),
+            None => text.bytes().all(|b| b.is_ascii_digit()),
+        };
+        if number || !is_hostname(text) {
+            return None;
         }
+        Hostname::parse(text).ok().map(Pattern::Name)
     }
 }
 
@@ -92,14 +101,64 @@ struct Host {
     port: u16,
 }
 
+/// A node in the block: its address, its port, and the names after the
+/// address (its hostname), which go where the address goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    ip: IpAddr,
+    port: u16,
+    names: Vec<Hostname>,
+}
+
 /// What rccr's blocks in a file say.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Block {
-    /// The hosts they name, each at the port of its `Host` entry (22
+    /// The nodes they name, each at the port of its `Host` entry (22
     /// without a `Port` line).
-    hosts: Vec<Host>,
+    entries: Vec<Entry>,
     /// The key their last `IdentityFile` line names.
     key: Option<PathBuf>,
+}
+
+/// Whether two names are one to ssh, which matches `Host` patterns
+/// without regard to case.
+fn same_name(a: &Hostname, b: &Hostname) -> bool {
+    a.as_ref().eq_ignore_ascii_case(b.as_ref())
+}
+
+/// `hosts`, read in order, as entries: a name belongs to the address
+/// before it, as rccr writes it, and takes that address's port. An
+/// address or a name written twice (an edit) is kept once, a name before
+/// any address not at all.
+fn entries(hosts: Vec<Host>) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut last = None;
+    for host in hosts {
+        match host.pattern {
+            Pattern::Ip(ip) => {
+                if let Some(at) = entries.iter().position(|e| e.ip == ip) {
+                    last = Some(at);
+                    continue;
+                }
+                last = Some(entries.len());
+                entries.push(Entry {
+                    ip,
+                    port: host.port,
+                    names: Vec::new(),
+                });
+            }
+            Pattern::Name(name) => {
+                let named = entries
+                    .iter()
+                    .flat_map(|e| &e.names)
+                    .any(|n| same_name(n, &name));
+                if let (Some(at), false) = (last, named) {
+                    entries[at].names.push(name);
+                }
+            }
+        }
+    }
+    entries
 }
 
 /// The file without rccr's blocks, and what they say. A block is a BEGIN
@@ -110,7 +169,7 @@ fn split(content: &[u8]) -> Result<(Vec<u8>, Block), BadBlock> {
     let is = |line: &[u8], marker: &str| line.trim_ascii_end() == marker.as_bytes();
     let mut rest = Vec::new();
     let mut block = Block::default();
-    let hosts = &mut block.hosts;
+    let mut hosts = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         if is(lines[i], BEGIN) {
@@ -155,74 +214,76 @@ fn split(content: &[u8]) -> Result<(Vec<u8>, Block), BadBlock> {
         rest.extend_from_slice(lines[i]);
         i += 1;
     }
+    block.entries = entries(hosts);
     Ok((rest, block))
 }
 
-/// The addresses of `hosts`, each at its port.
+/// The addresses of `entries`, each at its port.
 #[cfg(test)]
-fn addresses(hosts: &[Host]) -> Vec<NodeAddr> {
-    hosts
+fn addresses(entries: &[Entry]) -> Vec<NodeAddr> {
+    entries
         .iter()
-        .filter_map(|h| match h.pattern {
-            Pattern::Ip(ip) => Some(NodeAddr { ip, port: h.port }),
-            Pattern::Name(_) => None,
+        .map(|e| NodeAddr {
+            ip: e.ip,
+            port: e.port,
         })
         .collect()
 }
 
-/// Puts `pattern` in `hosts` at `port`: where it is, else after `after`
-/// (a node's name beside its address), else last. A pattern named twice
-/// (an edit) moves whole.
-fn place(hosts: &mut Vec<Host>, pattern: Pattern, port: u16, after: Option<&Pattern>) {
-    if hosts.iter().any(|h| h.pattern == pattern) {
-        for host in hosts.iter_mut().filter(|h| h.pattern == pattern) {
-            host.port = port;
-        }
-        return;
-    }
-    let at = after
-        .and_then(|a| hosts.iter().rposition(|h| h.pattern == *a))
-        .map_or(hosts.len(), |n| n + 1);
-    hosts.insert(at, Host { pattern, port });
-}
-
-/// `content` with rccr's block naming `key` for its old hosts and `nodes`
-/// (a node the block named at another port moves to its port now).
+/// `content` with rccr's block naming `key` for its old nodes and `nodes`
+/// (a node the block named at another port moves to its port now, and
+/// the names beside it with it).
 pub fn render(content: &[u8], key: &Path, nodes: &[NodeAddr]) -> Result<Vec<u8>, BadBlock> {
-    let (rest, Block { mut hosts, .. }) = split(content)?;
+    let (rest, Block { mut entries, .. }) = split(content)?;
     for node in nodes {
-        place(&mut hosts, Pattern::Ip(node.ip), node.port, None);
+        match entries.iter_mut().find(|e| e.ip == node.ip) {
+            Some(entry) => entry.port = node.port,
+            None => entries.push(Entry {
+                ip: node.ip,
+                port: node.port,
+                names: Vec::new(),
+            }),
+        }
     }
-    Ok(write_block(rest, key, hosts))
+    Ok(write_block(rest, key, entries))
 }
 
-/// `content` with each of `nodes` whose address rccr's block names named
-/// there by its hostname too, beside it and at its port: `ssh root@NAME`
-/// then gets the key and the port `ssh root@IP` gets. A block that names
-/// no key, or none of `nodes`, is left as it is.
+/// `content` with each address rccr's block names named by the hostname
+/// of its node in `nodes` (every record), and by no other name: `ssh
+/// root@NAME` then gets the key and the port `ssh root@IP` gets, and a
+/// name no node holds now (renamed, removed, moved to another address)
+/// leads nowhere. A block that names no key is left as it is.
 fn render_names(content: &[u8], nodes: &[NodeRecord]) -> Result<Vec<u8>, BadBlock> {
-    let (rest, Block { mut hosts, key }) = split(content)?;
+    let (rest, Block { mut entries, key }) = split(content)?;
     let Some(key) = key else {
         return Ok(content.to_vec());
     };
-    for node in nodes {
-        // A name that reads as an address (a node known by none, or one
-        // that calls itself by another's address) names nothing here.
-        let Some(name @ Pattern::Name(_)) = Pattern::parse(node.hostname.as_ref()) else {
-            continue;
-        };
-        let ip = Pattern::Ip(node.ip);
-        if let Some(port) = hosts.iter().find(|h| h.pattern == ip).map(|h| h.port) {
-            place(&mut hosts, name, port, Some(&ip));
-        }
+    for entry in &mut entries {
+        entry.names = name_at(nodes, entry.ip).into_iter().collect();
     }
-    Ok(write_block(rest, &key, hosts))
+    Ok(write_block(rest, &key, entries))
+}
+
+/// The name of the one node of `nodes` at `ip`, when it can be a pattern
+/// ([`Pattern::parse`]) and no other node holds it: two records at one
+/// address, or one name at two, cannot tell which node `ssh NAME` means.
+fn name_at(nodes: &[NodeRecord], ip: IpAddr) -> Option<Hostname> {
+    let mut at = nodes.iter().filter(|n| n.ip == ip);
+    let (Some(node), None) = (at.next(), at.next()) else {
+        return None;
+    };
+    let Some(Pattern::Name(name)) = Pattern::parse(node.hostname.as_ref()) else {
+        return None;
+    };
+    let holders = nodes.iter().filter(|n| same_name(&n.hostname, &name));
+    (holders.count() == 1).then_some(name)
 }
 
 /// `rest` (the file without a block) and a block naming `key` for
-/// `hosts`, one `Host` entry per port, the ports in ascending order.
-fn write_block(mut out: Vec<u8>, key: &Path, mut hosts: Vec<Host>) -> Vec<u8> {
-    if hosts.is_empty() {
+/// `entries`, one `Host` entry per port, the ports in ascending order,
+/// each name after its address.
+fn write_block(mut out: Vec<u8>, key: &Path, mut entries: Vec<Entry>) -> Vec<u8> {
+    if entries.is_empty() {
         return out;
     }
     if !out.is_empty() && !out.ends_with(b"\n") {
@@ -230,13 +291,21 @@ fn write_block(mut out: Vec<u8>, key: &Path, mut hosts: Vec<Host>) -> Vec<u8> {
     }
     out.extend_from_slice(BEGIN.as_bytes());
     out.push(b'\n');
-    // Stable: each port's hosts keep their order.
-    hosts.sort_by_key(|h| h.port);
-    for at_port in hosts.chunk_by(|a, b| a.port == b.port) {
+    // Stable: each port's nodes keep their order.
+    entries.sort_by_key(|e| e.port);
+    for at_port in entries.chunk_by(|a, b| a.port == b.port) {
         let port = at_port[0].port;
-        for chunk in at_port.chunks(PER_LINE) {
-            let names: Vec<String> = chunk.iter().map(|h| h.pattern.text()).collect();
-            out.extend_from_slice(format!("Host {}\n", names.join(" ")).as_bytes());
+        let patterns: Vec<String> = at_port
+            .iter()
+            .flat_map(|e| {
+                let names = e.names.iter().map(|n| n.as_ref().to_string());
+                std::iter::once(e.ip.to_string()).chain(names)
+            })
+            .collect();
+        // A name that starts a line is still its address's (the line
+        // before): each port's lines begin with an address.
+        for chunk in patterns.chunks(PER_LINE) {
+            out.extend_from_slice(format!("Host {}\n", chunk.join(" ")).as_bytes());
             if port != 22 {
                 out.extend_from_slice(format!("    Port {port}\n").as_bytes());
             }
@@ -258,11 +327,24 @@ pub fn name_key_for(path: &Path, key: &Path, nodes: &[NodeAddr]) -> Result<(), E
     rewrite(path, |content| render(content, key, nodes))
 }
 
-/// Names the `nodes` whose addresses rccr's block in `~/.ssh/config`
-/// (`path`) names by their hostnames too ([`render_names`]), keeping the
-/// rest as [`name_key_for`] does.
+/// Names the `nodes` (every record) whose addresses rccr's block in
+/// `~/.ssh/config` (`path`) names by their hostnames, and by nothing else
+/// ([`render_names`]), keeping the rest as [`name_key_for`] does.
 pub fn name_nodes(path: &Path, nodes: &[NodeRecord]) -> Result<(), Error> {
     rewrite(path, |content| render_names(content, nodes))
+}
+
+/// [`name_key_for`] the addresses `at`, then [`name_nodes`] the `nodes`
+/// (every record), in one rewrite.
+pub fn name_key_and_nodes(
+    path: &Path,
+    key: &Path,
+    at: &[NodeAddr],
+    nodes: &[NodeRecord],
+) -> Result<(), Error> {
+    rewrite(path, |content| {
+        render_names(&render(content, key, at)?, nodes)
+    })
 }
 
 /// Replaces the file `path` leads to with what `edit` makes of its bytes,
@@ -356,7 +438,7 @@ mod tests {
         assert_eq!(render_text(&once, key, &[]), once);
         let (rest, block) = split(once.as_bytes()).unwrap();
         assert_eq!(
-            (rest, addresses(&block.hosts)),
+            (rest, addresses(&block.entries)),
             (stray.into_bytes(), vec![ip("10.0.0.5")])
         );
     }
@@ -377,7 +459,7 @@ mod tests {
         assert!(once.starts_with(mine), "{}", String::from_utf8_lossy(&once));
         let (rest, block) = split(&once).unwrap();
         assert_eq!(
-            (rest, addresses(&block.hosts)),
+            (rest, addresses(&block.entries)),
             (mine.to_vec(), vec![ip("10.0.0.5")])
         );
         // The block follows the key; the user's bytes stay.
@@ -429,7 +511,7 @@ mod tests {
         let key = Path::new(std::ffi::OsStr::from_bytes(b"/home/fran\xe7ois/k"));
         let once = render(b"", key, &[ip("10.0.0.5")]).unwrap();
         assert_eq!(
-            addresses(&split(&once).unwrap().1.hosts),
+            addresses(&split(&once).unwrap().1.entries),
             vec![ip("10.0.0.5")]
         );
         assert_eq!(render(&once, key, &[]).unwrap(), once);
@@ -484,7 +566,7 @@ mod tests {
         assert_eq!(render_text(&once, key, &[]), once);
         let moved = render_text(&once, key, &[at("10.0.0.6", 2222), at("10.0.0.7", 2200)]);
         assert_eq!(
-            addresses(&split(moved.as_bytes()).unwrap().1.hosts),
+            addresses(&split(moved.as_bytes()).unwrap().1.entries),
             [
                 at("10.0.0.7", 2200),
                 at("10.0.0.6", 2222),
@@ -505,7 +587,7 @@ mod tests {
         let two =
             format!("{BEGIN}\nHost 10.0.0.1\n{END}\n{BEGIN}\n  Port 5\nHost 10.0.0.2\n{END}\n");
         assert_eq!(
-            addresses(&split(two.as_bytes()).unwrap().1.hosts),
+            addresses(&split(two.as_bytes()).unwrap().1.entries),
             [ip("10.0.0.1"), ip("10.0.0.2")]
         );
     }
@@ -517,7 +599,7 @@ mod tests {
         let text = format!("{BEGIN}\n  Host 10.0.0.5 \n\tPort 5\t\nHost 10.0.0.6\n{END}\n");
         let at = |s: &str, port| NodeAddr { port, ..ip(s) };
         assert_eq!(
-            addresses(&split(text.as_bytes()).unwrap().1.hosts),
+            addresses(&split(text.as_bytes()).unwrap().1.entries),
             [at("10.0.0.5", 5), ip("10.0.0.6")]
         );
     }
@@ -560,7 +642,7 @@ mod tests {
             )
         );
         // Named once; kept when the block is written again; and a node
-        // that moves to another port takes its name along on the next run.
+        // that moves to another port takes its name along at once.
         assert_eq!(
             render_names(named.as_bytes(), &nodes).unwrap(),
             named.as_bytes()
@@ -571,7 +653,6 @@ mod tests {
             "{again}"
         );
         let moved = render_text(&named, key, &[at("10.0.0.6", 22)]);
-        let moved = String::from_utf8(render_names(moved.as_bytes(), &nodes).unwrap()).unwrap();
         assert!(
             moved.contains("Host 10.0.0.6 rccr-node-2\n    IdentityFile"),
             "{moved}"
@@ -580,15 +661,16 @@ mod tests {
             moved.contains("Host 10.0.0.5 rccr-node-1\n    Port 2222\n"),
             "{moved}"
         );
-        // A name that reads as an address is none: not written, so not
-        // written again at every run, and never another node's address.
+        // A name that reads as an address is none: not written, and
+        // never another node's address; the names the nodes no longer
+        // have go.
         let unnamed = [
             record("10.0.0.5", "10.0.0.5"),
             record("10.0.0.6", "10.0.0.9"),
         ];
         assert_eq!(
             render_names(named.as_bytes(), &unnamed).unwrap(),
-            named.as_bytes()
+            once.as_bytes()
         );
         // No block: nothing to name.
         assert_eq!(render_names(b"# mine\n", &nodes).unwrap(), b"# mine\n");
@@ -600,11 +682,134 @@ mod tests {
         );
     }
 
+    fn named_text(content: &str, nodes: &[NodeRecord]) -> String {
+        String::from_utf8(render_names(content.as_bytes(), nodes).unwrap()).unwrap()
+    }
+
+    /// That [`render_names`] makes `content` with `nodes` the block of
+    /// `want` ([`block`]).
+    #[track_caller]
+    fn assert_named(content: &str, nodes: &[NodeRecord], want: &[(&str, u16)]) {
+        assert_eq!(named_text(content, nodes), block(want));
+    }
+
+    /// A record per `(ip, hostname)`.
+    fn records(nodes: &[(&str, &str)]) -> Vec<NodeRecord> {
+        nodes.iter().map(|(ip, name)| record(ip, name)).collect()
+    }
+
+    /// The block rccr writes for `lines`, each `(hosts, port)`, key `/k`.
+    fn block(lines: &[(&str, u16)]) -> String {
+        let mut text = format!("{BEGIN}\n");
+        for (hosts, port) in lines {
+            text.push_str(&format!("Host {hosts}\n"));
+            if *port != 22 {
+                text.push_str(&format!("    Port {port}\n"));
+            }
+            text.push_str("    IdentityFile \"/k\"\n");
+        }
+        text + END + "\n"
+    }
+
+    /// A node renamed from web1 to db1 left `Host 10.0.0.5 web1 db1` for
+    /// good: `ssh web1` then gave whatever answers to web1 the cluster key
+    /// and rccr's port. The block names each address by its record's name
+    /// now, and that alone.
+    #[test]
+    fn a_renamed_node_leaves_its_old_name_behind() {
+        let once = named_text(&block(&[("10.0.0.5", 2222)]), &[record("10.0.0.5", "web1")]);
+        assert_eq!(once, block(&[("10.0.0.5 web1", 2222)]));
+        let renamed = named_text(&once, &[record("10.0.0.5", "db1")]);
+        assert_eq!(renamed, block(&[("10.0.0.5 db1", 2222)]));
+        // A name held by no record is gone even from a block an older rccr
+        // wrote, where it sat beside another address.
+        let old = block(&[("10.0.0.5 web1 db1 10.0.0.6 web2", 22)]);
+        let nodes = records(&[("10.0.0.5", "db1"), ("10.0.0.6", "web2")]);
+        assert_named(&old, &nodes, &[("10.0.0.5 db1 10.0.0.6 web2", 22)]);
+    }
+
+    /// A node gone from the records (removed) keeps its address in the
+    /// block, which keyrotate wrote, but no longer its name: another host
+    /// may answer to it next.
+    #[test]
+    fn a_removed_node_loses_its_name() {
+        let named = block(&[("10.0.0.5 web1 10.0.0.6 web2", 22)]);
+        assert_named(
+            &named,
+            &[record("10.0.0.6", "web2")],
+            &[("10.0.0.5 10.0.0.6 web2", 22)],
+        );
+        // Two records at one address, or one name at two addresses: which
+        // node `ssh NAME` means cannot be told, so no such name is written.
+        let twice = records(&[
+            ("10.0.0.5", "web1"),
+            ("10.0.0.5", "old"),
+            ("10.0.0.6", "web1"),
+        ]);
+        assert_named(&named, &twice, &[("10.0.0.5 10.0.0.6", 22)]);
+    }
+
+    /// A name stayed beside the address it was first written to, at that
+    /// port: a node that moved to another address, or an address keyrotate
+    /// moved to another port, left `ssh NAME` at the old one. A name goes
+    /// with its node's address now, and keyrotate, which knows no names,
+    /// moves the names beside an address with it.
+    #[test]
+    fn a_name_moves_with_its_address() {
+        let key = Path::new("/k");
+        let at = |s: &str, port| NodeAddr { port, ..ip(s) };
+        let named = block(&[("10.0.0.5 web1 10.0.0.6 web2", 2222)]);
+        // keyrotate moves 10.0.0.6 to 2200, web2 along.
+        let rotated = render_text(&named, key, &[at("10.0.0.6", 2200)]);
+        assert_eq!(
+            rotated,
+            block(&[("10.0.0.6 web2", 2200), ("10.0.0.5 web1", 2222)])
+        );
+        // A name at the end of a line stays with its address on the next.
+        let many: Vec<NodeAddr> = (1..=16).map(|n| ip(&format!("10.0.1.{n}"))).collect();
+        let long = render_text("", key, &many);
+        let long = named_text(&long, &[record("10.0.1.16", "last")]);
+        let moved = render_text(&long, key, &[at("10.0.1.16", 7)]);
+        assert!(
+            moved.contains("Host 10.0.1.16 last\n    Port 7\n"),
+            "{moved}"
+        );
+        // web1 moved from 10.0.0.5 to 10.0.0.7 (which keyrotate named).
+        let with_new = render_text(&named, key, &[at("10.0.0.7", 2222)]);
+        let nodes = records(&[("10.0.0.7", "web1"), ("10.0.0.6", "web2")]);
+        assert_named(
+            &with_new,
+            &nodes,
+            &[("10.0.0.5 10.0.0.6 web2 10.0.0.7 web1", 2222)],
+        );
+    }
+
+    /// Only a node's own single-label name becomes a pattern: a dotted
+    /// name is DNS's (other hosts answer to `name.example.org`), and a
+    /// number is an address to ssh's resolver (`ssh 167772165` is
+    /// 10.0.0.5). One already in the block is dropped when it is written.
+    #[test]
+    fn a_dotted_or_numeric_name_is_never_written() {
+        let key = Path::new("/k");
+        let bare = block(&[("10.0.0.5 10.0.0.6 10.0.0.7", 22)]);
+        let nodes = records(&[
+            ("10.0.0.5", "recycluster.example.org"),
+            ("10.0.0.6", "167772165"),
+            ("10.0.0.7", "0xa000005"),
+        ]);
+        assert_eq!(named_text(&bare, &nodes), bare);
+        let old = block(&[("10.0.0.5 recycluster.example.org 10.0.0.6 0x0A", 22)]);
+        assert_eq!(
+            render_text(&old, key, &[]),
+            block(&[("10.0.0.5 10.0.0.6", 22)])
+        );
+    }
+
     #[test]
     fn many_nodes_make_short_lines() {
         let nodes: Vec<NodeAddr> = (1..=40).map(|n| ip(&format!("10.0.0.{n}"))).collect();
         let text = render_text("", Path::new("/k"), &nodes);
         assert_eq!(text.matches("Host ").count(), 3);
-        assert_eq!(addresses(&split(text.as_bytes()).unwrap().1.hosts), nodes);
+        assert_eq!(addresses(&split(text.as_bytes()).unwrap().1.entries), nodes);
     }
 }
