@@ -55,14 +55,10 @@ fn write_on_control(lab: &Lab, path: &str, text: &str) {
 fn nodes_at_port_2222_are_adopted_rotated_and_reached_by_name() {
     let lab = or_skip!(Lab::builder().targets(2).up_as_root());
     let targets = ["target-1", "target-2"];
-    // Port 22 stays open, and takes no one: rccr's LAN scan still probes
-    // port 22 alone (src/scan/lookup.rs), so without it no node would be
-    // found to have SSH (a node with SSH on 2222 only is `no-ssh` today);
-    // with it, every login rccr or ssh makes at port 22 fails, and this
-    // test with it.
-    let trap = "Port 22\nMatch LocalPort 22\n    DenyUsers *\n";
+    // SSH on 2222 only: setup's scan must look for it there (it looked at
+    // port 22 alone, and found every node `no-ssh`).
     for t in targets {
-        lab.sshd_port(t, PORT, trap);
+        lab.sshd_port(t, PORT, "");
     }
     write_on_control(
         &lab,

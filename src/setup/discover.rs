@@ -240,6 +240,8 @@ pub fn scan_options(
         };
     }
     opts.timeout = Duration::from_millis(u64::from(config.discovery.timeout_ms));
+    // A host has SSH where setup will log in to it.
+    opts.ssh_port = config.ssh.port;
     opts
 }
 
