@@ -177,11 +177,14 @@ pub fn follow_nodes(
     port: u16,
 ) -> Result<Option<String>, Error> {
     name_host_keys(&paths.known_hosts, records, port)?;
+    let last = paths.last_rotation();
+    // The journal is state, the names below a convenience: it is followed
+    // first, so that a names block rccr cannot rewrite leaves it right.
+    let followed = journal::follow(&last, moves, fresh);
     // The rotation named the nodes' addresses in ~/.ssh/config; their
     // names are known here.
     crate::keys::control::ssh_config::name_nodes(&paths.ssh_config(), records)?;
-    let last = paths.last_rotation();
-    let Err(e) = journal::follow(&last, moves, fresh) else {
+    let Err(e) = followed else {
         return Ok(None);
     };
     let moved: Vec<String> = moves
