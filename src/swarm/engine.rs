@@ -179,8 +179,7 @@ pub fn run(
     }
 
     let machines: Vec<Machine> = parallel::map(&members, PARALLEL, |m| {
-        // `log_in` set the members RCCR_ENGINE_NODE=cli asks by `docker`.
-        let machine = machine::prepare(m, false);
+        let machine = machine::prepare(m);
         let layer = machine_layer(m, &machine);
         progress(&m.name(), &format!("machine: {}", layer.text()));
         machine

@@ -69,7 +69,7 @@ fn parse(text: &str) -> Report {
 }
 
 /// Runs the machine layer on one member, and sets how its engine is asked.
-pub fn prepare(member: &Member, cli_only: bool) -> Machine {
+pub fn prepare(member: &Member) -> Machine {
     let mut m = Machine::default();
     let mut report = match member.script(SCRIPT, &[member.record.role.as_str()]) {
         Ok(out) if out.success() => parse(&String::from_utf8_lossy(&out.stdout)),
@@ -89,7 +89,8 @@ pub fn prepare(member: &Member, cli_only: bool) -> Machine {
     m.persistent = report.persistent;
     m.changes = std::mem::take(&mut report.changes);
     m.problems = std::mem::take(&mut report.problems);
-    if member.via() != Via::Local && (cli_only || !report.rccr) {
+    // (RCCR_ENGINE_NODE=cli members were set so by `engine::log_in`.)
+    if member.via() != Via::Local && !report.rccr {
         member.use_cli();
     }
     rename(member, &report, &mut m);
