@@ -261,7 +261,7 @@ pub fn discover(
     }
     let probe = Probe {
         keys,
-        filter: &config.discovery.hostname_filter,
+        config,
         canary: crate::keys::canary()?,
         known_hosts: KnownHosts::new(keys.known_hosts.clone()),
         known,
@@ -691,10 +691,24 @@ pub fn named(ips: &[Ipv4Addr]) -> String {
     }
 }
 
+/// Whether a host named `hostname`, at a trusted `mac`, is named like a
+/// node: its name holds the filter, or is the one `nodes:` pins to its MAC.
+/// Setup renames before it rotates, so a node one run gave its pinned name
+/// (`pi-kitchen`, no filter in it) and could not rotate is still a node to
+/// the next run, not a foreign host it never adopts.
+fn named_ours(hostname: Option<&str>, config: &Config, mac: Option<Mac>) -> bool {
+    let pinned = config.pin(mac).and_then(|p| p.hostname.as_deref());
+    hostname.is_some_and(|n| {
+        name_matches(n, &config.discovery.hostname_filter)
+            || pinned.is_some_and(|p| p.eq_ignore_ascii_case(n))
+    })
+}
+
 /// What classification needs, shared by every host's thread.
 struct Probe<'a> {
     keys: &'a LoginKeys,
-    filter: &'a str,
+    /// Its hostname filter and `nodes:` pins.
+    config: &'a Config,
     /// The canary key's private half, OpenSSH text (memory only).
     canary: String,
     known_hosts: KnownHosts,
@@ -805,10 +819,7 @@ impl Probe<'_> {
                 return;
             }
         }
-        let named_ours = c
-            .hostname
-            .as_deref()
-            .is_some_and(|n| name_matches(n, self.filter));
+        let named_ours = named_ours(c.hostname.as_deref(), self.config, c.mac);
         c.class = match class {
             Class::New if !named_ours => Class::Foreign,
             other => other,
@@ -1620,5 +1631,33 @@ mod tests {
         let skipped: Vec<usize> = (0..probed.len()).filter(|i| !probed[*i]).collect();
         assert_eq!(skipped, [MAX_PROBES_PER_MAC, MAX_PROBES_PER_MAC + 2]);
         assert_eq!(capped, [(mac, MAX_PROBES_PER_MAC + 2)]);
+    }
+
+    /// A node renamed to the name `nodes:` pins to its MAC (no filter in
+    /// it) and left unrotated was foreign to every later run: never
+    /// adopted, the temporary key left on it.
+    #[test]
+    fn a_host_named_as_its_mac_is_pinned_is_named_like_a_node() {
+        let mac: Mac = "02:00:00:00:00:07".parse().unwrap();
+        let other: Mac = "02:00:00:00:00:08".parse().unwrap();
+        let mut config = Config::default();
+        config.nodes.push(crate::config::NodePin {
+            mac,
+            hostname: Some("pi-kitchen".into()),
+            role: None,
+            manager: None,
+        });
+        assert!(named_ours(Some("pi-kitchen"), &config, Some(mac)));
+        assert!(named_ours(Some("Pi-Kitchen"), &config, Some(mac)));
+        assert!(named_ours(
+            Some("ReCyClusteR-Target-1"),
+            &config,
+            Some(other)
+        ));
+        // The pinned name at another MAC, or at a MAC not trusted, is no node's.
+        assert!(!named_ours(Some("pi-kitchen"), &config, Some(other)));
+        assert!(!named_ours(Some("pi-kitchen"), &config, None));
+        assert!(!named_ours(Some("pi-garage"), &config, Some(mac)));
+        assert!(!named_ours(None, &config, Some(mac)));
     }
 }
