@@ -275,8 +275,13 @@ impl SwarmNode {
             .collect()
     }
 
+    /// A label of the node's spec: a Go map, whose keys are exact.
     pub fn label(&self, key: &str) -> &str {
-        self.spec.at(&["Labels", key]).as_str().unwrap_or("")
+        self.spec
+            .get("Labels")
+            .get_exact(key)
+            .as_str()
+            .unwrap_or("")
     }
 }
 
@@ -353,7 +358,7 @@ impl Service {
             replicas: spec.at(&["Mode", "Replicated", "Replicas"]).as_u64(),
             constraints,
             ports,
-            managed: spec.at(&["Labels", "rccr.managed"]).as_str() == Some("true"),
+            managed: spec.get("Labels").get_exact("rccr.managed").as_str() == Some("true"),
             spec: spec.clone(),
         })
     }

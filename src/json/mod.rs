@@ -4,9 +4,7 @@
 //! all of rccr's JSON together.)
 mod value;
 
-pub use value::{
-    Number, ParseError, Value, KEYS_EQUAL_BUT_FOR_CASE, MAX_DEPTH, MAX_TREE_RATIO, TOO_DENSE,
-};
+pub use value::{Number, ParseError, Value, MAX_DEPTH, MAX_TREE_RATIO, TOO_DENSE};
 
 /// Appends `s` as a JSON string literal, quotes included. Everything
 /// outside printable ASCII is escaped (`\uXXXX`, UTF-16 units, as Python's

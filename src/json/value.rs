@@ -37,9 +37,10 @@ pub enum Value {
     Array(Vec<Value>),
     /// Members in document order, no key twice: a parsed text that
     /// repeats one is refused (Go's decoder, Docker's, takes the last of
-    /// them, `get` would take the first), and `set` replaces. So is one
-    /// with two keys equal but for case ([`keys_fold_equal`]). A key is a
-    /// `Box<str>`: 8 bytes less a member than a `String`.
+    /// them, `get` would take the first), and `set` replaces. Keys equal
+    /// but for case are taken (a map's, labels, keeps both), and
+    /// [`Value::get`] reads neither. A key is a `Box<str>`: 8 bytes less
+    /// a member than a `String`.
     Object(Vec<(Box<str>, Value)>),
 }
 
@@ -89,15 +90,13 @@ pub struct ParseError {
 /// [`ParseError::what`] for a text whose tree would be too large for it.
 pub const TOO_DENSE: &str = "more values than its size may hold";
 
-/// [`ParseError::what`] for an object with two keys [`keys_fold_equal`].
-pub const KEYS_EQUAL_BUT_FOR_CASE: &str = "two keys equal but for case";
-
 /// Whether Go's decoder (Docker's) would read keys `a` and `b` into the
 /// same struct field: it matches a key to a field's name ignoring case,
-/// and of `{"ID":"a","Id":"b"}` takes the last, where `get("ID")` takes
-/// "a". Go folds case by Unicode's simple folding; Docker's field names
-/// are ASCII, and the only other characters that fold to ASCII are the
-/// long s and the Kelvin sign, so [`fold`] folds those and ASCII alone.
+/// and of `{"ID":"a","Id":"b"}` takes the last. (A map, `Labels`, keeps
+/// its keys as they are.) Go folds case by Unicode's simple folding;
+/// Docker's field names are ASCII, and the only other characters that
+/// fold to ASCII are the long s and the Kelvin sign, so [`fold`] folds
+/// those and ASCII alone.
 fn keys_fold_equal(a: &str, b: &str) -> bool {
     a.chars().map(fold).eq(b.chars().map(fold))
 }
@@ -156,15 +155,36 @@ impl Value {
         p.value(0)
     }
 
-    /// The member `key` of an object; `Null` for anything else.
+    /// The field `key` of an object that Go reads into a struct (`ID`,
+    /// `Spec`, `Role`); `Null` for anything else, and when another of its
+    /// keys equals `key` but for case ([`keys_fold_equal`]): Go reads
+    /// `{"ID":"a","Id":"b"}` into its field `ID` as "b" (the last), so
+    /// either value rccr took could differ from what the engine's Go
+    /// clients read. Absent, or ambiguous: neither is read.
     pub fn get(&self, key: &str) -> &Value {
+        let mut field = &NULL;
+        for (k, v) in self.members() {
+            if **k == *key {
+                field = v;
+            } else if keys_fold_equal(k, key) {
+                return &NULL;
+            }
+        }
+        field
+    }
+
+    /// The entry `key` of an object that Go reads into a map (`Labels`,
+    /// `Options`): its keys are kept as they are, so `Zone` and `zone`
+    /// are two entries; `Null` when absent or for anything else.
+    pub fn get_exact(&self, key: &str) -> &Value {
         self.members()
             .iter()
             .find(|(k, _)| **k == *key)
             .map_or(&NULL, |(_, v)| v)
     }
 
-    /// The value at a path of object keys (`["Swarm", "NodeID"]`).
+    /// The value at a path of struct fields (`["Swarm", "NodeID"]`), each
+    /// read by [`Value::get`].
     pub fn at(&self, path: &[&str]) -> &Value {
         path.iter().fold(self, |v, key| v.get(key))
     }
@@ -225,10 +245,12 @@ impl Value {
     }
 
     /// The value at a path of keys, made an object where it is not one.
+    /// Keys are exact, as `set` writes them: a spec's `Labels` is patched
+    /// in place however many keys equal it but for case.
     pub fn entry(&mut self, path: &[&str]) -> &mut Value {
         let mut v = self;
         for key in path {
-            if !matches!(v.get(key), Value::Object(_)) {
+            if !matches!(v.get_exact(key), Value::Object(_)) {
                 v.set(key, Value::Object(Vec::new()));
             }
             let Value::Object(members) = v else {
@@ -444,17 +466,11 @@ impl Parser<'_> {
             self.widest = self.widest.max(count);
         } else if members.len() > 1 {
             // Keys are only read in the second pass; the error is at the
-            // object's end. Sorted by their folded characters, keys equal
-            // but for case are side by side, and so are repeated ones.
+            // object's end. (The sort of `&str`s the binary has anyway.)
             let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
-            keys.sort_unstable_by(|a, b| a.chars().map(fold).cmp(b.chars().map(fold)));
-            for pair in keys.windows(2) {
-                if pair[0] == pair[1] {
-                    return Err(self.err("repeated key"));
-                }
-                if keys_fold_equal(pair[0], pair[1]) {
-                    return Err(self.err(KEYS_EQUAL_BUT_FOR_CASE));
-                }
+            keys.sort_unstable();
+            if keys.windows(2).any(|w| w[0] == w[1]) {
+                return Err(self.err("repeated key"));
             }
         }
         Ok(Value::Object(members))
@@ -699,50 +715,90 @@ mod tests {
         assert_eq!(v.at(&["b", "a"]).as_u64(), Some(3));
     }
 
-    /// Go's decoder reads `{"ID":"a","Id":"b"}` into its field `ID` as
-    /// "b" (it matches names ignoring case, and takes the last), `get`
-    /// would read "a": a hostile node could show rccr one value and its
-    /// engine's Go clients another. Keys equal but for case, by Go's
-    /// folding (the long s and the Kelvin sign too), escaped or not, at
-    /// any depth, are refused; keys that only look alike are not.
+    /// Go reads `{"ID":"a","Id":"b"}` into its struct field `ID` as "b"
+    /// (it matches names ignoring case, and takes the last): a hostile
+    /// node could show rccr one value and the engine's Go clients
+    /// another. Such an object parses; a field read (`get`, `at`) of a
+    /// key another key equals but for case, by Go's folding (the long s
+    /// and the Kelvin sign too), escaped or not, reads neither value.
     #[test]
-    fn an_object_with_keys_equal_but_for_case_is_refused() {
-        for bad in [
-            &br#"{"ID":"a","Id":"b"}"#[..],
-            br#"{"Id":"b","ID":"a"}"#,
-            br#"{"Swarm":{"NodeID":"n1","nodeid":"n2"}}"#,
-            br#"[{"x":1},{"Role":"worker","rOLE":"manager"}]"#,
-            br#"{"Spec":{"Labels":{"a":"1","b":"2","A":"3"}}}"#,
-            br#"{"Role":"worker","\u0072ole":"manager","x":1}"#,
+    fn a_field_another_key_equals_but_for_case_reads_as_absent() {
+        for (text, path) in [
+            (&br#"{"ID":"a","Id":"b"}"#[..], &["ID"][..]),
+            (br#"{"ID":"a","Id":"b"}"#, &["Id"]),
+            (br#"{"Id":"b","ID":"a"}"#, &["ID"]),
+            (
+                br#"{"Swarm":{"NodeID":"n1","nodeid":"n2"}}"#,
+                &["Swarm", "NodeID"],
+            ),
+            (
+                br#"{"Swarm":{"NodeID":"n1"},"swarm":{"NodeID":"n2"}}"#,
+                &["Swarm", "NodeID"],
+            ),
+            (
+                br#"{"Role":"worker","\u0072ole":"manager","x":1}"#,
+                &["Role"],
+            ),
             // Go folds U+017F (long s) to S, U+212A (Kelvin) to K.
-            "{\"Status\":{},\"\u{17f}tatus\":{}}".as_bytes(),
-            br#"{"Status":{},"\u017ftatus":{}}"#,
-            "{\"Kind\":1,\"\u{212a}ind\":2}".as_bytes(),
+            (
+                "{\"Status\":{},\"\u{17f}tatus\":{}}".as_bytes(),
+                &["Status"],
+            ),
+            (br#"{"Status":{},"\u017ftatus":{}}"#, &["Status"]),
+            ("{\"Kind\":1,\"\u{212a}ind\":2}".as_bytes(), &["Kind"]),
         ] {
-            let e = Value::parse(bad).unwrap_err();
+            let v = Value::parse(text).unwrap();
             assert_eq!(
-                e.what,
-                KEYS_EQUAL_BUT_FOR_CASE,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-            assert!(e.offset <= bad.len(), "{e}");
-            assert!(e.to_string().contains("two keys equal but for case"), "{e}");
-        }
-        for good in [
-            &br#"{"ID":"a","IDs":"b","I":"c","D":"d"}"#[..],
-            br#"{"a":{"A":1},"A_":2}"#,
-            // Case folding beyond ASCII matches no Docker field name.
-            "{\"\u{e9}\":1,\"\u{c9}\":2,\"s\":3,\"\u{df}\":4}".as_bytes(),
-        ] {
-            assert!(
-                Value::parse(good).is_ok(),
-                "{:?}",
-                String::from_utf8_lossy(good)
+                v.at(path),
+                &Value::Null,
+                "{:?} {path:?}",
+                String::from_utf8_lossy(text)
             );
         }
+        let v = Value::parse(br#"[{"x":1},{"Role":"worker","rOLE":"manager","x":2}]"#).unwrap();
+        assert_eq!(v.as_array()[1].get("Role"), &Value::Null);
+        // The object's other fields read as they are.
+        assert_eq!(v.as_array()[1].get("x").as_u64(), Some(2));
+        // Keys that only look alike, or fold beyond ASCII (which matches
+        // no Docker field name), take nothing from each other.
+        let v = Value::parse(br#"{"ID":"a","IDs":"b","I":"c","D":"d","A_":{"A":1}}"#).unwrap();
+        assert_eq!(v.str_at(&["ID"]), "a");
+        assert_eq!(v.str_at(&["IDs"]), "b");
+        assert_eq!(v.at(&["A_", "A"]).as_u64(), Some(1));
+        let v =
+            Value::parse("{\"\u{e9}\":1,\"\u{c9}\":2,\"s\":3,\"\u{df}\":4}".as_bytes()).unwrap();
+        assert_eq!(v.get("\u{e9}").as_u64(), Some(1));
+        assert_eq!(v.get("s").as_u64(), Some(3));
         assert!(keys_fold_equal("NodeID", "nodeId"));
         assert!(!keys_fold_equal("NodeID", "NodeIDs"));
+    }
+
+    /// A Go map (`Labels`, `Options`, `DriverOpts`) keeps its keys as
+    /// they are: `Zone` and `zone` are two labels, which any node may
+    /// set. They parse, and each reads by an exact lookup.
+    #[test]
+    fn labels_equal_but_for_case_are_two_labels() {
+        let text = br#"{"Spec":{"Role":"worker","Labels":{"Zone":"a","b":"2","zone":"b"}}}"#;
+        let v = Value::parse(text).unwrap();
+        let labels = v.at(&["Spec", "Labels"]);
+        assert_eq!(labels.get_exact("Zone").as_str(), Some("a"));
+        assert_eq!(labels.get_exact("zone").as_str(), Some("b"));
+        assert_eq!(labels.get_exact("ZONE"), &Value::Null);
+        assert_eq!(v.str_at(&["Spec", "Role"]), "worker");
+        assert_eq!(Value::parse(v.render().as_bytes()).unwrap(), v);
+    }
+
+    /// `entry` follows exact keys, as `set` writes them: a spec's
+    /// `Labels` is patched in place, whatever key equals it but for case,
+    /// not replaced by an empty object that would drop its labels.
+    #[test]
+    fn entry_patches_the_exact_key() {
+        let mut v = Value::parse(br#"{"Labels":{"a":"1"},"labels":{"b":"2"}}"#).unwrap();
+        v.entry(&["Labels"]).set("rccr.managed", "true".into());
+        assert_eq!(
+            v.render(),
+            r#"{"Labels":{"a":"1","rccr.managed":"true"},"labels":{"b":"2"}}"#
+        );
     }
 
     #[test]

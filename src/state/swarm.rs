@@ -11,10 +11,10 @@
 //! ```
 //!
 //! `manager` and `bootstrap` then follow the manager a run led through
-//! ([`SwarmRecord::led_by`]): its node ID, at its address. They name the
-//! creator only until a run leads through another manager (its creator
-//! demoted, removed, switched off), so that the record's word on who
-//! manages is not of a node long gone.
+//! ([`SwarmRecord::led_by`]), unless the run demoted it: its node ID, at
+//! its address. They name the creator only until a run leads through
+//! another manager (its creator demoted, removed, switched off), so that
+//! the record's word on who manages is not of a node long gone.
 //!
 //! A manager whose swarm lost its quorum no longer tells its swarm's ID:
 //! the managers' node IDs still tell it is the cluster's.
@@ -96,9 +96,12 @@ impl SwarmRecord {
     /// Records that a run led through the manager `node_id` at `addr` (a
     /// leader confirmed among the candidates): it becomes the record's
     /// `manager`, at `addr` its `bootstrap`. True when that changed the
-    /// record; a node ID that is not one changes nothing.
+    /// record. A node ID that is not one changes nothing, nor does one the
+    /// record's managers do not count (written after the run's demotions,
+    /// they no longer list a lead the run demoted): the record never
+    /// names a manager [`SwarmRecord::current_manager`] would not give.
     pub fn led_by(&mut self, node_id: &str, addr: IpAddr) -> bool {
-        let Some(node_id) = id(node_id) else {
+        let Some(node_id) = id(node_id).filter(|n| self.counts(n)) else {
             return false;
         };
         let changed = self.manager.as_ref() != Some(&node_id) || self.bootstrap != Some(addr);
@@ -111,9 +114,13 @@ impl SwarmRecord {
     /// and every `rccr remove`) count it, or none are recorded yet: a
     /// manager since demoted or removed is the record's word no more.
     pub fn current_manager(&self) -> Option<&str> {
-        self.manager
-            .as_deref()
-            .filter(|m| self.managers.is_empty() || self.managers.iter().any(|id| id == m))
+        self.manager.as_deref().filter(|m| self.counts(m))
+    }
+
+    /// Whether the record's managers count the node `node_id`, or none
+    /// are recorded yet.
+    fn counts(&self, node_id: &str) -> bool {
+        self.managers.is_empty() || self.managers.iter().any(|id| id == node_id)
     }
 
     /// The record, or an empty one when there is none yet.
@@ -221,6 +228,24 @@ mod tests {
             assert!(!r.led_by(bad, "10.0.0.9".parse().unwrap()), "{bad:?}");
             assert_eq!(r, before);
         }
+    }
+
+    /// A run that led through n2 and demoted it: the managers recorded
+    /// after its demotions no longer list n2, and the record keeps the
+    /// manager it named (a current one), not n2.
+    #[test]
+    fn a_lead_the_run_demoted_is_not_recorded() {
+        let mut r = created_by_n1(&["n1", "n3", "n4"]);
+        let before = r.clone();
+        assert!(!r.led_by("n2", "10.0.0.6".parse().unwrap()));
+        assert_eq!(r, before);
+        assert_eq!(r.current_manager(), Some("n1"));
+        // Listed, it is recorded; with no managers recorded yet, too.
+        assert!(r.led_by("n3", "10.0.0.7".parse().unwrap()));
+        assert_eq!(r.current_manager(), Some("n3"));
+        let mut r = created_by_n1(&[]);
+        assert!(r.led_by("n2", "10.0.0.6".parse().unwrap()));
+        assert_eq!(r.current_manager(), Some("n2"));
     }
 
     #[test]

@@ -355,7 +355,8 @@ pub fn form(
     }
     // The managers after this run's joins, promotions and demotions.
     record_managers(lead, &mut record, record_path)?;
-    // And the manager it led through, unless another candidate contradicted it.
+    // And the manager it led through, unless another candidate contradicted
+    // it, or the run demoted it (`led_by` takes only one `managers` lists).
     if !contested {
         if let Some(info) = infos[leader] {
             if record.led_by(&info.node_id, lead.record.ip) {

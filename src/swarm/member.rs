@@ -386,6 +386,42 @@ mod tests {
         assert_eq!(err, format!("{} (404)", "a".repeat(16)));
     }
 
+    /// Labels are a Go map: `Zone` and `zone` are two, which any node may
+    /// set (daemon.json, `docker node update --label-add`). A manager's
+    /// list that carries them is read, every node and service in it, and
+    /// both labels; a node whose `ID` another key equals but for case
+    /// (which Go would read as the last) is dropped, as one with none.
+    #[test]
+    fn labels_equal_but_for_case_leave_the_nodes_and_services_readable() {
+        let ok = |body: &str| Response {
+            status: 200,
+            body: body.as_bytes().to_vec(),
+        };
+        let nodes = answer(
+            &docker::api::nodes(),
+            &ok(r#"[{"ID":"n1","Version":{"Index":9},
+                     "Spec":{"Role":"manager","Labels":{"Rack":"1","rack":"2"}},
+                     "Description":{"Hostname":"t1","Engine":{"Labels":{"Zone":"a","zone":"b"}}}},
+                    {"ID":"n2","Id":"n3","Version":{"Index":3},"Spec":{"Role":"worker"}},
+                    {"ID":"n4","Version":{"Index":4},"Spec":{"Role":"worker"}}]"#),
+        )
+        .unwrap();
+        let nodes = docker::api::SwarmNode::parse_list(&nodes);
+        let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["n1", "n4"]);
+        assert!(nodes[0].manager);
+        assert_eq!((nodes[0].label("Rack"), nodes[0].label("rack")), ("1", "2"));
+        let services = answer(
+            &docker::api::services(),
+            &ok(r#"[{"ID":"s1","Version":{"Index":4},
+                     "Spec":{"Name":"web","Labels":{"rccr.managed":"true","Zone":"a","zone":"b"}}}]"#),
+        )
+        .unwrap();
+        let services = docker::api::Service::parse_list(&services);
+        assert_eq!(services.len(), 1);
+        assert!(services[0].managed);
+    }
+
     #[test]
     fn only_the_recorded_host_key_lets_the_engine_in() {
         let key = || Some("SHA256:abc".to_string());
