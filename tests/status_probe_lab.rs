@@ -38,43 +38,18 @@ fn hang_docker(lab: &Lab, host: &str) {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
-#[test]
-fn a_probe_that_hangs_leaves_nothing_behind_on_the_node() {
+/// On a lab whose `host` has a hung `docker`: `rccr status --timeout 2`
+/// ends (generous: only "it ends", never how fast), says it gave up on
+/// the probe, exit 1, and every process of the probe ends too (the hung
+/// docker sleeps for a day).
+fn status_gives_up_and_leaves_nothing_behind(host: &str) {
     let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
     };
     let setup = lab.exec("control", &["rccr", "setup", "--yes", "--no-swarm"]);
     assert!(setup.status.success(), "{}", stderr(&setup));
-    hang_docker(&lab, "target-1");
-    let out = lab.exec("control", &["rccr", "status", "--json", "--timeout", "2"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let json = stdout(&out);
-    assert!(
-        json.contains("did not finish within 2 s"),
-        "rccr did not give up on the hung docker: {json}"
-    );
-    // rccr has given up; the node's side ends by itself. Generous: only
-    // "it ends", never how fast (the hung docker sleeps for a day).
-    wait_for_within(
-        "the probe's processes on target-1 to end",
-        Duration::from_secs(60),
-        || probe_processes(&lab).is_empty(),
-    );
-}
-
-/// The control's own probe runs on the control itself, with no SSH to cut
-/// it off: its `docker` hung, rccr status waited for ever. It is bounded
-/// by `--timeout` as a node's is, says so, and leaves nothing behind.
-#[test]
-fn the_controls_own_probe_is_bounded_too() {
-    let Some(lab) = Lab::builder().targets(1).up_as_root() else {
-        return;
-    };
-    let setup = lab.exec("control", &["rccr", "setup", "--yes", "--no-swarm"]);
-    assert!(setup.status.success(), "{}", stderr(&setup));
-    hang_docker(&lab, "control");
+    hang_docker(&lab, host);
     let mut status = lab.spawn("control", &["rccr", "status", "--json", "--timeout", "2"]);
-    // Generous: only "it ends", never how fast.
     wait_for_within("rccr status to end", Duration::from_secs(60), || {
         status.try_wait().unwrap().is_some()
     });
@@ -83,11 +58,26 @@ fn the_controls_own_probe_is_bounded_too() {
     let json = stdout(&out);
     assert!(
         json.contains("did not finish within 2 s"),
-        "rccr did not give up on the control's hung docker: {json}"
+        "rccr did not give up on {host}'s hung docker: {json}"
     );
     wait_for_within(
-        "the probe's processes on the control to end",
+        &format!("the probe's processes on {host} to end"),
         Duration::from_secs(60),
         || probe_processes(&lab).is_empty(),
     );
+}
+
+/// sshd does not end a command when its connection goes: the node's side
+/// of the probe bounds itself.
+#[test]
+fn a_probe_that_hangs_leaves_nothing_behind_on_the_node() {
+    status_gives_up_and_leaves_nothing_behind("target-1");
+}
+
+/// The control's own probe runs on the control itself, with no SSH to cut
+/// it off: its `docker` hung, rccr status waited for ever. It is bounded
+/// by `--timeout` as a node's is.
+#[test]
+fn the_controls_own_probe_is_bounded_too() {
+    status_gives_up_and_leaves_nothing_behind("control");
 }
