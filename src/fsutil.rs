@@ -50,7 +50,7 @@ fn absent_is_none<T>(path: &Path, read: std::io::Result<T>) -> Result<Option<T>,
 
 /// What [`not_a_file`] says of a path where nothing is (a link to nowhere
 /// included).
-pub(crate) const NO_SUCH_FILE: &str = "no such file";
+const NO_SUCH_FILE: &str = "no such file";
 
 /// Why `path`, a file the user named for rccr to read, is not one: it is
 /// missing, a directory, a device (`/dev/zero` reads without end), or

@@ -280,27 +280,39 @@ fn an_unreadable_config_is_named_with_what_the_scan_uses_instead() {
     let config = dir.join("cluster_config.yml");
     std::fs::write(&config, "ssh:\n  port: 2222\n  user: admin\n").unwrap();
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let as_nobody = |args: &[&str]| {
+    // A working directory this user may not search: whether a config is
+    // there cannot be told, and the same warning says so.
+    let unsearchable = dir.join("unsearchable");
+    std::fs::create_dir(&unsearchable).unwrap();
+    let as_nobody = |args: &[&str], cwd: &std::path::Path| {
         scan_as_nobody()
             .args(args)
-            .current_dir(&dir)
+            .current_dir(cwd)
             .env_remove("RCCR_TEMP_KEY")
             .output()
             .unwrap()
     };
-    let plain = as_nobody(&["--filter", "lab"]);
-    let ssh_names = as_nobody(&["--ssh-names", "--port", "2200"]);
+    let plain = as_nobody(&["--filter", "lab"], &dir);
+    let ssh_names = as_nobody(&["--ssh-names", "--port", "2200"], &dir);
+    std::fs::set_permissions(
+        &unsearchable,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let from_unsearchable = as_nobody(&["--filter", "lab"], &unsearchable);
     std::fs::remove_dir_all(&dir).unwrap();
     let denied =
         "rccr scan: warning: cannot read cluster_config.yml: Permission denied (os error 13)";
 
-    let err = stderr(&plain);
-    assert_eq!(plain.status.code(), Some(4), "{err}");
-    let lines: Vec<&str> = err.lines().collect();
-    let warning = format!("{denied}; the scan uses port 22 and filter lab instead");
-    assert_eq!(lines.first().copied(), Some(warning.as_str()), "{err}");
-    assert_eq!(lines.len(), 2, "{err}");
-    assert_has(lines[1], "rccr scan: sweeping the LAN needs raw sockets");
+    for plain in [plain, from_unsearchable] {
+        let err = stderr(&plain);
+        assert_eq!(plain.status.code(), Some(4), "{err}");
+        let lines: Vec<&str> = err.lines().collect();
+        let warning = format!("{denied}; the scan uses port 22 and filter lab instead");
+        assert_eq!(lines.first().copied(), Some(warning.as_str()), "{err}");
+        assert_eq!(lines.len(), 2, "{err}");
+        assert_has(lines[1], "rccr scan: sweeping the LAN needs raw sockets");
+    }
 
     let err = stderr(&ssh_names);
     assert!(!ssh_names.status.success(), "{err}");

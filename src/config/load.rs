@@ -137,9 +137,12 @@ fn read_trusted(path: &Path, shown: &Path, pipe_ok: bool) -> Result<Vec<u8>, Err
     // no file or pipe is refused before it is opened. A pipe is opened
     // (without waiting) so that whose it is can be told first; the open
     // file is checked again below, as the path may change in between.
-    match crate::fsutil::not_a_file(path, true) {
-        Some(why) if why != crate::fsutil::NO_SUCH_FILE => return Err(refuse(why)),
-        _ => {}
+    // Only a kind stat saw: a path it cannot see (a directory this user
+    // may not search) is the open's error, as it always was.
+    if std::fs::metadata(path).is_ok() {
+        if let Some(why) = crate::fsutil::not_a_file(path, true) {
+            return Err(refuse(why));
+        }
     }
     let open = |wait: bool| {
         let flags = if wait { 0 } else { libc::O_NONBLOCK };
