@@ -230,13 +230,28 @@ impl Value {
         }
     }
 
-    /// Sets `key` of an object (replacing or appending); a non-object
-    /// becomes an empty object first.
+    /// Sets field `key` of an object (replacing or appending); a
+    /// non-object becomes an empty object first. Every other key equal to
+    /// it but for case goes: the engine (Go) would read the last of them
+    /// as the field, whichever it is.
     pub fn set(&mut self, key: &str, value: Value) {
+        self.set_member(key, value, true);
+    }
+
+    /// Sets entry `key` of a map (`Labels`), whose keys are each their own
+    /// whatever their case.
+    pub fn set_exact(&mut self, key: &str, value: Value) {
+        self.set_member(key, value, false);
+    }
+
+    fn set_member(&mut self, key: &str, value: Value, field: bool) {
         if !matches!(self, Value::Object(_)) {
             *self = Value::Object(Vec::new());
         }
         if let Value::Object(members) = self {
+            if field {
+                members.retain(|(k, _)| **k == *key || !keys_fold_equal(k, key));
+            }
             match members.iter_mut().find(|(k, _)| **k == *key) {
                 Some(member) => member.1 = value,
                 None => members.push((key.into(), value)),
@@ -244,17 +259,23 @@ impl Value {
         }
     }
 
-    /// The value at a path of keys, made an object where it is not one.
-    /// Keys are exact, as `set` writes them: a spec's `Labels` is patched
-    /// in place however many keys equal it but for case.
+    /// The value at a path of fields, made an object where it is not one.
+    /// Each field is kept as it is where it is an object (a spec's `Labels`
+    /// is patched in place), and the keys equal to it but for case go, as
+    /// [`Value::set`] drops them.
     pub fn entry(&mut self, path: &[&str]) -> &mut Value {
         let mut v = self;
         for key in path {
-            if !matches!(v.get_exact(key), Value::Object(_)) {
-                v.set(key, Value::Object(Vec::new()));
+            match v.get_exact(key) {
+                Value::Object(_) => {
+                    if let Value::Object(members) = v {
+                        members.retain(|(k, _)| **k == **key || !keys_fold_equal(k, key));
+                    }
+                }
+                _ => v.set(key, Value::Object(Vec::new())),
             }
             let Value::Object(members) = v else {
-                unreachable!("set made it an object")
+                unreachable!("an object, or set made it one")
             };
             v = members
                 .iter_mut()
@@ -793,12 +814,23 @@ mod tests {
     /// not replaced by an empty object that would drop its labels.
     #[test]
     fn entry_patches_the_exact_key() {
-        let mut v = Value::parse(br#"{"Labels":{"a":"1"},"labels":{"b":"2"}}"#).unwrap();
-        v.entry(&["Labels"]).set("rccr.managed", "true".into());
-        assert_eq!(
-            v.render(),
-            r#"{"Labels":{"a":"1","rccr.managed":"true"},"labels":{"b":"2"}}"#
-        );
+        let mut v = Value::parse(br#"{"Labels":{"a":"1","A":"2"},"labels":{"b":"2"}}"#).unwrap();
+        v.entry(&["Labels"]).set_exact("a", "3".into());
+        // The engine reads the last of Labels and labels: only Labels is sent.
+        assert_eq!(v.render(), r#"{"Labels":{"a":"3","A":"2"}}"#);
+    }
+
+    /// A manager that answers `"Role":"worker",...,"role":"worker"`: Go
+    /// reads the last for the field, so a spec rccr patched at `Role` alone
+    /// kept the node a worker while rccr reported it promoted.
+    #[test]
+    fn setting_a_field_drops_the_keys_equal_to_it_but_for_case() {
+        let mut v = Value::parse(br#"{"Role":"worker","x":1,"role":"worker","ROLE":"w"}"#).unwrap();
+        v.set("Role", "manager".into());
+        assert_eq!(v.render(), r#"{"Role":"manager","x":1}"#);
+        let mut v = Value::parse(br#"{"role":"worker"}"#).unwrap();
+        v.set("Role", "manager".into());
+        assert_eq!(v.render(), r#"{"Role":"manager"}"#);
     }
 
     #[test]

@@ -70,7 +70,8 @@ impl Want {
     /// other setting of an existing service is kept.
     pub fn patch(&self, mut spec: Value) -> Value {
         spec.set("Name", self.name.as_str().into());
-        spec.entry(&["Labels"]).set("rccr.managed", "true".into());
+        spec.entry(&["Labels"])
+            .set_exact("rccr.managed", "true".into());
         spec.entry(&["TaskTemplate", "ContainerSpec"])
             .set("Image", self.image.as_str().into());
         let constraints = self.constraints.iter().map(|c| c.as_str().into()).collect();
@@ -251,7 +252,8 @@ impl Op<'_> {
                 let mut spec = node.spec.clone();
                 spec.set("Role", if *manager { "manager" } else { "worker" }.into());
                 for (key, value) in labels.iter() {
-                    spec.entry(&["Labels"]).set(key, value.as_str().into());
+                    spec.entry(&["Labels"])
+                        .set_exact(key, value.as_str().into());
                 }
                 vec![api::node_update(node, &spec)]
             }
