@@ -176,7 +176,12 @@ wait_within() {
 		sleep "$2" &
 		sleeper=$!
 		[ -z "$stopped" ] || { kill -s KILL "$sleeper"; exit 0; }
-		wait "$sleeper" && kill "$1"
+		# Reaped, the sleep's pid is no longer ours to kill, nor the step's
+		# once the shell was told it ended.
+		if wait "$sleeper"; then
+			sleeper=
+			[ -n "$stopped" ] || kill "$1"
+		fi
 	) </dev/null >/dev/null 2>&1 3<&- 8<&- 9>&- &
 	watchdog=$!
 	wait "$1" 2>/dev/null
