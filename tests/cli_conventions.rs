@@ -1967,7 +1967,7 @@ fn a_cluster_key_restored_beside_the_operators_own_is_named_for_ssh() {
         let config = std::fs::read_to_string(home.0.path(".ssh/config")).unwrap();
         let block = format!(
             "Host laptop\n  User me\n{begin}\n\
-             Host 10.0.0.5 ReCyClusteR-Target-0a0b0c 10.0.0.9\n    IdentityFile \"{}\"\n# END rccr\n",
+             Host 10.0.0.5 ReCyClusteR-Target-0a0b0c recycluster-target-0a0b0c 10.0.0.9\n    IdentityFile \"{}\"\n# END rccr\n",
             home.state().join("cluster_key").display()
         );
         assert_eq!(config, block);

@@ -120,8 +120,9 @@ struct Block {
     key: Option<PathBuf>,
 }
 
-/// Whether two names are one to ssh, which matches `Host` patterns
-/// without regard to case.
+/// Whether two names are one node's: nodes are named without regard to
+/// case, so the block writes a name in lower case beside its own
+/// spelling (ssh matches `Host` patterns with regard to case).
 fn same_name(a: &Hostname, b: &Hostname) -> bool {
     a.as_ref().eq_ignore_ascii_case(b.as_ref())
 }
@@ -298,7 +299,14 @@ fn write_block(mut out: Vec<u8>, key: &Path, mut entries: Vec<Entry>) -> Vec<u8>
         let patterns: Vec<String> = at_port
             .iter()
             .flat_map(|e| {
-                let names = e.names.iter().map(|n| n.as_ref().to_string());
+                // ssh matches `Host` patterns with regard to case: the
+                // name as the node spells it, and in lower case, as
+                // people type it (read back, they are one name).
+                let names = e.names.iter().flat_map(|n| {
+                    let lower = n.as_ref().to_ascii_lowercase();
+                    let exact = (lower != n.as_ref()).then(|| n.as_ref().to_string());
+                    exact.into_iter().chain(std::iter::once(lower))
+                });
                 std::iter::once(e.ip.to_string()).chain(names)
             })
             .collect();
@@ -726,6 +734,21 @@ mod tests {
         let old = block(&[("10.0.0.5 web1 db1 10.0.0.6 web2", 22)]);
         let nodes = records(&[("10.0.0.5", "db1"), ("10.0.0.6", "web2")]);
         assert_named(&old, &nodes, &[("10.0.0.5 db1 10.0.0.6 web2", 22)]);
+    }
+
+    /// ssh matches `Host` patterns with regard to case: a node named
+    /// `ReCyClusteR-Target-01` (the images' names) was not reached by
+    /// `ssh root@recycluster-target-01`. The block names it both ways, and
+    /// rewriting it keeps the two as one name.
+    #[test]
+    fn a_name_is_written_as_spelt_and_in_lower_case() {
+        let nodes = [record("10.0.0.5", "ReCyClusteR-Target-01")];
+        let once = named_text(&block(&[("10.0.0.5", 2222)]), &nodes);
+        let both = block(&[("10.0.0.5 ReCyClusteR-Target-01 recycluster-target-01", 2222)]);
+        assert_eq!(once, both);
+        assert_eq!(named_text(&once, &nodes), both);
+        let lower = [record("10.0.0.5", "web1")];
+        assert_eq!(named_text(&once, &lower), block(&[("10.0.0.5 web1", 2222)]));
     }
 
     /// A node gone from the records (removed) keeps its address in the
