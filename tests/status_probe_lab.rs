@@ -12,6 +12,10 @@ use std::time::Duration;
 /// printf's format).
 const HUNG_DOCKER: &str = r"#!/bin/sh\nsleep 86317\n";
 
+/// A `docker` that says more than a probe's answer may hold (as printf's
+/// format): 400 kB the probe prints, having read it whole.
+const TALKATIVE_DOCKER: &str = r"#!/bin/sh\nyes rccr-endless | head -c 400000\n";
+
 /// The processes of the lab that belong to a probe: its shell (the
 /// script's text is on its command line), the hung `docker` and its sleep.
 fn probe_processes(lab: &Lab) -> Vec<(u32, String)> {
@@ -20,35 +24,40 @@ fn probe_processes(lab: &Lab) -> Vec<(u32, String)> {
         .filter_map(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            ["rccr-health", "/usr/local/bin/docker", "sleep 86317"]
-                .iter()
-                .any(|mark| cmdline.contains(mark))
-                .then_some((pid, cmdline))
+            [
+                "rccr-health",
+                "/usr/local/bin/docker",
+                "sleep 86317",
+                "yes rccr-endless",
+            ]
+            .iter()
+            .any(|mark| cmdline.contains(mark))
+            .then_some((pid, cmdline))
         })
         .collect()
 }
 
-/// Makes `host`'s `docker` the hung one (its /usr/local is private).
-fn hang_docker(lab: &Lab, host: &str) {
+/// Makes `host`'s `docker` the script `docker` (its /usr/local is private).
+fn fake_docker(lab: &Lab, host: &str, docker: &str) {
     let script = format!(
-        "mkdir -p /usr/local/bin && printf '{HUNG_DOCKER}' > /usr/local/bin/docker && \
+        "mkdir -p /usr/local/bin && printf '{docker}' > /usr/local/bin/docker && \
          chmod 755 /usr/local/bin/docker"
     );
     let out = lab.sh(host, &script);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
-/// On a lab whose `host` has a hung `docker`: `rccr status --timeout 2`
-/// ends (generous: only "it ends", never how fast), says it gave up on
-/// the probe, exit 1, and every process of the probe ends too (the hung
-/// docker sleeps for a day).
-fn status_gives_up_and_leaves_nothing_behind(host: &str) {
+/// On a lab whose `host` has the `docker` script `docker`: `rccr status
+/// --timeout 2` ends (generous: only "it ends", never how fast), says
+/// `gave_up` of the probe, exit 1, and every process of the probe ends too
+/// (the hung docker sleeps for a day).
+fn status_gives_up_and_leaves_nothing_behind(host: &str, docker: &str, gave_up: &str) {
     let Some(lab) = Lab::builder().targets(1).up_as_root() else {
         return;
     };
     let setup = lab.exec("control", &["rccr", "setup", "--yes", "--no-swarm"]);
     assert!(setup.status.success(), "{}", stderr(&setup));
-    hang_docker(&lab, host);
+    fake_docker(&lab, host, docker);
     let mut status = lab.spawn("control", &["rccr", "status", "--json", "--timeout", "2"]);
     wait_for_within("rccr status to end", Duration::from_secs(60), || {
         status.try_wait().unwrap().is_some()
@@ -57,8 +66,8 @@ fn status_gives_up_and_leaves_nothing_behind(host: &str) {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let json = stdout(&out);
     assert!(
-        json.contains("did not finish within 2 s"),
-        "rccr did not give up on {host}'s hung docker: {json}"
+        json.contains(gave_up),
+        "rccr did not give up on {host}'s docker: {json}"
     );
     wait_for_within(
         &format!("the probe's processes on {host} to end"),
@@ -71,7 +80,7 @@ fn status_gives_up_and_leaves_nothing_behind(host: &str) {
 /// of the probe bounds itself.
 #[test]
 fn a_probe_that_hangs_leaves_nothing_behind_on_the_node() {
-    status_gives_up_and_leaves_nothing_behind("target-1");
+    status_gives_up_and_leaves_nothing_behind("target-1", HUNG_DOCKER, "did not finish within 2 s");
 }
 
 /// The control's own probe runs on the control itself, with no SSH to cut
@@ -79,5 +88,16 @@ fn a_probe_that_hangs_leaves_nothing_behind_on_the_node() {
 /// by `--timeout` as a node's is.
 #[test]
 fn the_controls_own_probe_is_bounded_too() {
-    status_gives_up_and_leaves_nothing_behind("control");
+    status_gives_up_and_leaves_nothing_behind("control", HUNG_DOCKER, "did not finish within 2 s");
+}
+
+/// The control's probe read all its docker said, into the control's
+/// memory, however much. It is cut as a node's is.
+#[test]
+fn the_controls_own_probe_says_no_more_than_a_nodes() {
+    status_gives_up_and_leaves_nothing_behind(
+        "control",
+        TALKATIVE_DOCKER,
+        "sent more than 327680 bytes",
+    );
 }

@@ -718,8 +718,9 @@ fn within(timeout: Duration) -> Limits {
 /// its stdout, or why there is none. (The control's own engine, not the
 /// manager rccr's docker context names for the operator.)
 fn local(script: &str, limit: Duration) -> Result<String, String> {
+    use crate::ssh::SshError;
     use std::os::unix::process::{CommandExt, ExitStatusExt};
-    let out = std::process::Command::new("sh")
+    let mut probe = std::process::Command::new("sh")
         .arg("-c")
         .arg(crate::ssh::BOUNDED)
         .arg("rccr-status")
@@ -727,13 +728,29 @@ fn local(script: &str, limit: Duration) -> Result<String, String> {
         .process_group(0)
         .env("DOCKER_CONTEXT", "default")
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
         .map_err(|e| format!("cannot run sh: {e}"))?;
-    if out.status.signal() == Some(libc::SIGKILL) {
-        // As a node's probe cut off says it.
-        return Err(crate::ssh::SshError::Deadline(limit.as_secs().max(1)).to_string());
+    // Bounded as a node's answer is; the pipe closed, a probe that says
+    // more ends on its next write.
+    let said = probe
+        .stdout
+        .take()
+        .map(|mut out| crate::fsutil::read_bounded(&mut out, MAX_PROBE_OUTPUT));
+    // (Cut off, it may end only at its limit: a shell that a closed pipe
+    // ends runs no EXIT trap, so its timer runs out.)
+    let status = probe.wait().map_err(|e| format!("cannot run sh: {e}"))?;
+    // As a node's probe cut off says it.
+    match said {
+        Some(Ok(None)) => Err(SshError::TooLarge(MAX_PROBE_OUTPUT).to_string()),
+        _ if status.signal() == Some(libc::SIGKILL) => {
+            Err(SshError::Deadline(limit.as_secs().max(1)).to_string())
+        }
+        Some(Ok(Some(bytes))) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Some(Err(e)) => Err(format!("cannot read the probe's answer: {e}")),
+        None => Err("cannot read the probe's answer".into()),
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn probe(node: &NodeRecord, keys: &Keys, timeout: Duration) -> NodeStatus {
