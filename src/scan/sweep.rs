@@ -54,6 +54,11 @@ pub const MAX_BLOCKED_SENDS: u32 = 1000;
 /// The shortest time without a send the queue took that counts as a
 /// stall: a few ticks, however short `--timeout-ms` makes the interval.
 const MIN_STALL: Duration = Duration::from_millis(10);
+/// The time a round may take for each of its addresses, however its queue
+/// moves: a queue that takes a send just before each would-be stall still
+/// ends, a /16's round within about 9 minutes (a link of 125 requests a
+/// second), not hours.
+const SLOWEST_SEND: Duration = Duration::from_millis(8);
 
 /// Live addresses and, for ARP, the MAC address that answered first.
 pub type Found = BTreeMap<Ipv4Addr, Option<MacAddr>>;
@@ -318,6 +323,13 @@ fn is_stalled(blocked: u32, since_sent: Duration, interval: Duration) -> bool {
     blocked >= MAX_BLOCKED_SENDS || since_sent >= interval.max(MIN_STALL)
 }
 
+/// The longest a round of `addresses` requests may take when its queue is
+/// full ([`SLOWEST_SEND`] each, and a stall's time).
+fn round_ceiling(addresses: u64, interval: Duration) -> Duration {
+    let addresses = u32::try_from(addresses).unwrap_or(u32::MAX);
+    interval.max(MIN_STALL) + SLOWEST_SEND.saturating_mul(addresses)
+}
+
 /// What one burst of sending did.
 struct Burst {
     /// Where to go on: (target, index); None when the round is sent.
@@ -343,6 +355,8 @@ struct Sweep<'a> {
 impl Sweep<'_> {
     fn run(&mut self, timeout: Duration, retries: u8) -> Result<(), Error> {
         let interval = timeout / (u32::from(retries) + 1);
+        let addresses = self.targets.iter().map(|t| u64::from(t.count)).sum();
+        let ceiling = round_ceiling(addresses, interval);
         let channels = self.channels.len();
         let mut fds: Vec<sys::PollFd> = self
             .channels
@@ -378,7 +392,9 @@ impl Sweep<'_> {
                     last_sent = Instant::now();
                 }
                 blocked += u32::from(burst.blocked);
-                if burst.blocked && is_stalled(blocked, last_sent.elapsed(), interval) {
+                let stalled = is_stalled(blocked, last_sent.elapsed(), interval)
+                    || round_start.elapsed() >= ceiling;
+                if burst.blocked && stalled {
                     if let Some((t, i)) = cursor.take() {
                         self.skip_round(t, i);
                     }
@@ -986,6 +1002,19 @@ mod tests {
         let tiny = Duration::from_micros(90);
         assert!(!is_stalled(1, ms(1), tiny), "one tick is no stall");
         assert!(is_stalled(1, MIN_STALL, tiny));
+    }
+
+    /// A queue that takes one send just before each would-be stall never
+    /// stalls: the round still ends, by its addresses' count.
+    #[test]
+    fn a_round_has_a_ceiling_however_its_queue_moves() {
+        let interval = Duration::from_millis(500);
+        assert_eq!(round_ceiling(0, interval), interval);
+        assert_eq!(round_ceiling(65_536, interval).as_secs(), 524);
+        assert_eq!(
+            round_ceiling(u64::MAX, interval),
+            interval + SLOWEST_SEND * u32::MAX
+        );
     }
 
     #[test]
