@@ -73,8 +73,11 @@ pub fn script_command(script: &str, args: &[&str]) -> String {
 /// when it exits. Time up, every process of the command's group gets
 /// SIGKILL, when the group is the command's own: this shell leads it (a
 /// command rccr runs here), or its login shell does as the leader of a
-/// session (sshd makes each command a session of its own); otherwise only
-/// the script's shell. Its names start `rccr_`, out of the script's way;
+/// session (OpenSSH's sshd makes each command a session of its own;
+/// dropbear leaves it in the session of the server process of its
+/// connection, which this then ends too: that process serves rccr's
+/// connection alone, which rccr has given up on); otherwise only the
+/// script's shell. Its names start `rccr_`, out of the script's way;
 /// the EXIT trap is taken (a script that sets one of its own keeps the
 /// command running until its bound).
 pub const BOUNDED: &str = r#"rccr_limit=$1 rccr_script=$2
