@@ -70,15 +70,19 @@ readonly STD_CARGO_ARGS="-Zbuild-std=std,panic_abort -Zbuild-std-features=optimi
 # built nor kept alive by the default provider's algorithm tables. libssh2
 # reads the resulting OPENSSL_NO_* macros and stops offering 3DES, Blowfish,
 # CAST, RC4, RIPEMD-160 and DSS. Keeps: AES (CTR/CBC/GCM), SHA-1/2, MD5,
-# HMAC, DH, ECDH/ECDSA on NIST P-curves, X25519/Ed25519, RSA. (libssh2 has
-# its own ChaCha20-Poly1305, so OpenSSL's goes too.)
-readonly OPENSSL_NO_ALGS="aria,bf,blake2,camellia,cast,chacha,cmac,cmp,cms,ct,des,dsa,ec2m,\
+# HMAC, ECDH/ECDSA on NIST P-curves, X25519/Ed25519, RSA. (libssh2 has
+# its own ChaCha20-Poly1305, so OpenSSL's goes too; and it does the
+# diffie-hellman-group* key exchanges with BN_mod_exp alone, so OpenSSL's
+# DH and its FFC parameters go: about 80 KB on x86_64.)
+readonly OPENSSL_NO_ALGS="aria,bf,blake2,camellia,cast,chacha,cmac,cmp,cms,ct,des,dh,dsa,ec2m,\
 http,idea,lms,md4,mdc2,ml-dsa,ml-kem,ocb,ocsp,poly1305,rc2,rc4,rfc3779,rmd160,\
 scrypt,seed,siphash,siv,slh-dsa,sm2,sm3,sm4,srp,ts,whirlpool"
 # Also dropped: error strings and source file names in error records, the
-# automatic openssl.cnf loading, TLS multi-block (TLS only), and TLS parts
-# that nothing links (they only cost build time).
-readonly OPENSSL_NO_MISC="err,filenames,autoload-config,multiblock,quic,dtls,psk,srtp"
+# automatic openssl.cnf loading, TLS multi-block (TLS only), TLS parts
+# that nothing links (they only cost build time), engines (libssh2 loads
+# them only where OpenSSL has them) and the console UI (the prompt of a
+# PEM passphrase; libssh2 passes its passphrase itself).
+readonly OPENSSL_NO_MISC="err,filenames,autoload-config,multiblock,quic,dtls,psk,srtp,engine,ui-console"
 # Assembly left out by editing the Makefile that Configure writes (there is
 # no Configure option for it), see openssl_configure:
 #   avx512    x86_64's AVX-512 AES-GCM and AVX-512/AVX-IFMA RSA code
