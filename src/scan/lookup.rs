@@ -14,7 +14,7 @@ use super::{Host, NameSource};
 use crate::error::Error;
 use crate::sys::{self, TcpConnect};
 use crate::wire::dns::{self, Name, Rcode, Record, RecordData};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -174,7 +174,7 @@ struct Entry {
 
 /// Transaction ids: random, each held by one host at most.
 struct TransactionIds {
-    holder: HashMap<u16, usize>,
+    holder: BTreeMap<u16, usize>,
     random: [u8; 64],
     /// How much of `random` is used up.
     used: usize,
@@ -183,7 +183,7 @@ struct TransactionIds {
 impl TransactionIds {
     fn new() -> TransactionIds {
         TransactionIds {
-            holder: HashMap::new(),
+            holder: BTreeMap::new(),
             random: [0; 64],
             used: 64,
         }
@@ -201,7 +201,7 @@ impl TransactionIds {
             }
             let id = u16::from_ne_bytes([self.random[self.used], self.random[self.used + 1]]);
             self.used += 2;
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.holder.entry(id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.holder.entry(id) {
                 slot.insert(entry);
                 return Ok(id);
             }
