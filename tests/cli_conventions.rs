@@ -1974,6 +1974,53 @@ fn a_cluster_key_restored_beside_the_operators_own_is_named_for_ssh() {
     }
 }
 
+/// At OpenSSH's default key path and port 22 restore left rccr's block of
+/// ~/.ssh/config as it was: the names and the key of the cluster it
+/// named before, so `ssh root@gone` still went out with that key, and
+/// `ssh root@NODE` offered the old key only. The block follows the
+/// restored key and nodes, as at any other path; without a block there is
+/// nothing to write.
+#[test]
+fn a_restore_at_the_default_key_path_renames_the_nodes_of_an_earlier_block() {
+    let home = Home::with_ssh_dir("restoredefault");
+    let config = home.0.path(".ssh/config");
+    let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
+    let nodes = "10.0.0.1\t-\tcontrol\tcontrol\t-\t-\n\
+                 10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
+    let archive = archive(
+        &home,
+        "archive",
+        &[("cluster_key", cluster), ("nodes", nodes.into())],
+    );
+    let restore = || {
+        let out = home.run(&["restore", archive.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+    };
+    restore();
+    assert!(!config.exists(), "a block nothing needs was written");
+    let begin = "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost";
+    home.0.write(
+        ".ssh/config",
+        format!(
+            "Host laptop\n  User me\n{begin}\nHost 10.0.0.5 web1 10.0.0.9 gone\n    \
+             IdentityFile \"/old\"\n# END rccr\n"
+        ),
+    );
+    chmod(&config, 0o600);
+    for _ in 0..2 {
+        restore();
+        assert_eq!(
+            std::fs::read_to_string(&config).unwrap(),
+            format!(
+                "Host laptop\n  User me\n{begin}\n\
+                 Host 10.0.0.5 ReCyClusteR-Target-0a0b0c recycluster-target-0a0b0c 10.0.0.9\n    \
+                 IdentityFile \"{}\"\n# END rccr\n",
+                home.0.path(".ssh/id_ed25519").display()
+            )
+        );
+    }
+}
+
 /// Restore wrote the archive's keys over this control's: the cluster key
 /// in the state directory (where it lives when ~/.ssh's default path holds
 /// the operator's own key) was replaced by an older backup's, and the
