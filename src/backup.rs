@@ -688,12 +688,11 @@ pub fn restore(
     }
     // Plain `ssh root@NODE` offers only the default identities, at port
     // 22: a cluster key elsewhere, or another port, is named for the nodes
-    // in rccr's block of ~/.ssh/config, as keyrotate names it (a file it would refuse to
-    // rewrite stops the restore here).
+    // in rccr's block of ~/.ssh/config, as keyrotate names it. A block an
+    // earlier run wrote follows the restored key and nodes either way, so
+    // a file it would refuse to rewrite stops the restore here.
     let named = !default_identities(paths).contains(&key) || config.ssh.port != 22;
-    if named {
-        ssh_config::check(&paths.ssh_config())?;
-    }
+    ssh_config::check(&paths.ssh_config())?;
     paths.create_state_dir()?;
     crate::state::create_private_dir(&paths.ssh_dir)?;
     let marker = restore_marker(paths);
@@ -747,18 +746,20 @@ pub fn restore(
         done(format!("config: {}", path.display()));
     }
     inventory::save(paths, &nodes, &config.ssh.user, config.ssh.port, &key)?;
+    // A block an earlier run wrote follows the restored key and nodes, as
+    // keyrotate and setup rewrite it (at the default key and port 22 it
+    // kept another cluster's key and names); only a key elsewhere, or
+    // another port, adds the nodes' addresses.
+    let targets: Vec<crate::keys::addr::NodeAddr> = nodes
+        .iter()
+        .filter(|n| named && n.role != crate::identity::Role::Control)
+        .map(|n| crate::keys::addr::NodeAddr {
+            ip: n.ip,
+            port: config.ssh.port,
+        })
+        .collect();
+    ssh_config::name_key_and_nodes(&paths.ssh_config(), &key, &targets, &nodes)?;
     if named {
-        let targets: Vec<crate::keys::addr::NodeAddr> = nodes
-            .iter()
-            .filter(|n| n.role != crate::identity::Role::Control)
-            .map(|n| crate::keys::addr::NodeAddr {
-                ip: n.ip,
-                port: config.ssh.port,
-            })
-            .collect();
-        // By hostname too, as setup names them: names no restored node
-        // holds go (ssh_config::name_nodes).
-        ssh_config::name_key_and_nodes(&paths.ssh_config(), &key, &targets, &nodes)?;
         done(format!(
             "the cluster key named for the nodes in {}",
             paths.ssh_config().display()

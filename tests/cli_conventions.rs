@@ -1932,6 +1932,50 @@ fn a_restore_whose_lbu_commit_fails_is_exit_1() {
     assert!(err.ends_with("rccr restore: lbu commit failed: the cluster key will be lost at reboot; run lbu commit by hand\n"), "{err}");
 }
 
+/// An archive in `home` of a cluster key and two nodes, the control and
+/// `ReCyClusteR-Target-0a0b0c` at 10.0.0.5.
+fn archive_with_a_target(home: &Home) -> PathBuf {
+    let cluster = std::fs::read(ed25519_key(home, "k1", &[])).unwrap();
+    let nodes = "10.0.0.1\t-\tcontrol\tcontrol\t-\t-\n\
+                 10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
+    archive(
+        home,
+        "archive",
+        &[("cluster_key", cluster), ("nodes", nodes.into())],
+    )
+}
+
+/// Restores `archive` ([`archive_with_a_target`]) twice over a block an
+/// earlier run wrote, after the operator's lines: a name the archive's
+/// node no longer has, and a node it does not hold, lose their names, the
+/// block names the restored cluster key (`key`), and the operator's lines
+/// stay.
+fn restore_renames_the_block(home: &Home, archive: &Path, key: &Path) {
+    let begin = "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost";
+    let config = home.0.path(".ssh/config");
+    home.0.write(
+        ".ssh/config",
+        format!(
+            "Host laptop\n  User me\n{begin}\nHost 10.0.0.5 web1 10.0.0.9 gone\n    \
+             IdentityFile \"/old\"\n# END rccr\n"
+        ),
+    );
+    chmod(&config, 0o600);
+    for _ in 0..2 {
+        let out = home.run(&["restore", archive.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            std::fs::read_to_string(&config).unwrap(),
+            format!(
+                "Host laptop\n  User me\n{begin}\n\
+                 Host 10.0.0.5 ReCyClusteR-Target-0a0b0c recycluster-target-0a0b0c 10.0.0.9\n    \
+                 IdentityFile \"{}\"\n# END rccr\n",
+                key.display()
+            )
+        );
+    }
+}
+
 /// A cluster key restored beside the operator's own key (in the state
 /// directory, as ~/.ssh/id_ed25519 is taken) was named nowhere: plain
 /// `ssh root@NODE`, and the docker context, offered only the operator's
@@ -1942,36 +1986,27 @@ fn a_restore_whose_lbu_commit_fails_is_exit_1() {
 fn a_cluster_key_restored_beside_the_operators_own_is_named_for_ssh() {
     let home = Home::with_ssh_dir("restoressh");
     ed25519_key(&home, ".ssh/id_ed25519", &[]);
-    // A block an earlier run wrote: a name the archive's node no longer
-    // has, and a node it does not hold, lose their names.
-    let begin = "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost";
-    home.0.write(
-        ".ssh/config",
-        format!(
-            "Host laptop\n  User me\n{begin}\nHost 10.0.0.5 web1 10.0.0.9 gone\n    \
-             IdentityFile \"/old\"\n# END rccr\n"
-        ),
+    let archive = archive_with_a_target(&home);
+    restore_renames_the_block(&home, &archive, &home.state().join("cluster_key"));
+}
+
+/// At OpenSSH's default key path and port 22 restore left rccr's block of
+/// ~/.ssh/config as it was: the names and the key of the cluster it
+/// named before, so `ssh root@gone` still went out with that key, and
+/// `ssh root@NODE` offered the old key only. The block follows the
+/// restored key and nodes, as at any other path; without a block there is
+/// nothing to write.
+#[test]
+fn a_restore_at_the_default_key_path_renames_the_nodes_of_an_earlier_block() {
+    let home = Home::with_ssh_dir("restoredefault");
+    let archive = archive_with_a_target(&home);
+    let out = home.run(&["restore", archive.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !home.0.path(".ssh/config").exists(),
+        "a block nothing needs was written"
     );
-    chmod(&home.0.path(".ssh/config"), 0o600);
-    let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
-    let nodes = "10.0.0.1\t-\tcontrol\tcontrol\t-\t-\n\
-                 10.0.0.5\t-\tReCyClusteR-Target-0a0b0c\ttarget\tx86_64\t-\t-\n";
-    let archive = archive(
-        &home,
-        "archive",
-        &[("cluster_key", cluster), ("nodes", nodes.into())],
-    );
-    for _ in 0..2 {
-        let out = home.run(&["restore", archive.to_str().unwrap()]);
-        assert!(out.status.success(), "{out:?}");
-        let config = std::fs::read_to_string(home.0.path(".ssh/config")).unwrap();
-        let block = format!(
-            "Host laptop\n  User me\n{begin}\n\
-             Host 10.0.0.5 ReCyClusteR-Target-0a0b0c recycluster-target-0a0b0c 10.0.0.9\n    IdentityFile \"{}\"\n# END rccr\n",
-            home.state().join("cluster_key").display()
-        );
-        assert_eq!(config, block);
-    }
+    restore_renames_the_block(&home, &archive, &home.0.path(".ssh/id_ed25519"));
 }
 
 /// Restore wrote the archive's keys over this control's: the cluster key

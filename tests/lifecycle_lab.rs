@@ -252,12 +252,37 @@ fn setup_of_a_node_without_storage_fails_keeps_the_old_key_and_re_adopts_it_afte
 /// the swarm: a retry said "not a node of the inventory". Now it fails,
 /// nothing is asked of it and it stays, so a retry still reaches it;
 /// `--forget` takes it out of the inventory, and fails all the same.
+/// rccr's block in ~/.ssh/config follows: a node that stays stays named,
+/// and one that left is named no more (before, its address and name gave
+/// whatever answered there next the cluster key until the next setup),
+/// every other line as it was.
 #[test]
 fn remove_with_no_manager_answering_fails_and_keeps_the_node() {
     let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let ip = lab.ip("target-1");
+    // A block an earlier run left (keyrotate names addresses): the
+    // control's, target-1's, and one no node holds. Setup names the nodes.
+    let block = format!(
+        "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\n\
+         Host {} {ip} 192.0.2.9\n    IdentityFile \"/root/.ssh/id_ed25519\"\n# END rccr\n",
+        lab.ip("control")
+    );
+    let out = lab.exec_stdin(
+        "control",
+        &[
+            "sh",
+            "-c",
+            "umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/config",
+        ],
+        block.as_bytes(),
+    );
+    assert_exit(&out, 0);
     let out = setup(&lab);
     assert_eq!(out.status.code(), Some(0), "setup: {}", stderr(&out));
-    let ip = lab.ip("target-1");
+    let ssh_config = || read(&lab, "control", "/root/.ssh/config");
+    let named = ssh_config();
+    let name = lab.host("target-1").hostname;
+    assert_has(&named, &format!(" {ip} {name} "));
     let pinned = || read(&lab, "control", "/root/.ssh/known_hosts").contains(&ip);
     assert!(pinned(), "setup pinned no host key for {ip}");
     let remove = |extra: &str| {
@@ -277,11 +302,27 @@ fn remove_with_no_manager_answering_fails_and_keeps_the_node() {
             lab.key_logs_in("/root/.ssh/id_ed25519", "target-1"),
             "the cluster key no longer logs in"
         );
+        assert_eq!(ssh_config(), named);
     }
     let out = remove("--forget");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_has(&stdout(&out), "its entry stays in the swarm's list");
     assert!(!read(&lab, "control", "/root/.rccr/nodes").contains(&ip));
+    let of_target = [ip.clone(), name.clone(), name.to_ascii_lowercase()];
+    let unnamed: String = named
+        .lines()
+        .map(|line| match line.strip_prefix("Host ") {
+            Some(hosts) => {
+                let kept: Vec<&str> = hosts
+                    .split_whitespace()
+                    .filter(|h| !of_target.iter().any(|t| t == h))
+                    .collect();
+                format!("Host {}\n", kept.join(" "))
+            }
+            None => format!("{line}\n"),
+        })
+        .collect();
+    assert_eq!(ssh_config(), unnamed, "was:\n{named}");
 }
 
 /// Asserts that `out` exited `code`, showing its stdout and stderr if not.

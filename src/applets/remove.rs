@@ -17,8 +17,8 @@ pub const APPLET: Applet = Applet {
 
 cli::options! {
     /// Take nodes out of the cluster for good: a manager is demoted first, the
-    /// node is drained, leaves the swarm, and leaves the swarm's node list and
-    /// the inventory; then, for a manager, the fittest worker that stays
+    /// node is drained, leaves the swarm, and leaves the swarm's node list,
+    /// the inventory and rccr's block in ~/.ssh/config; then, for a manager, the fittest worker that stays
     /// becomes a manager in its place when the swarm wants one more (first,
     /// when the leaving nodes are the only managers that answer). An address (IP or IP:PORT) that only an unfinished key
     /// rotation lists (a node staged, then gone before the inventory named

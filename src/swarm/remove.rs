@@ -4,8 +4,9 @@
 //! itself): a manager is demoted first (the leading manager is another, so
 //! quorum holds), the node is drained (its tasks move), it leaves the
 //! swarm, and its entry is removed from the swarm's node list and from the
-//! inventory; then a manager's place goes to the fittest worker that stays
-//! ([`replace`]), when the swarm wants one more. `--release`
+//! inventory (its address and name from rccr's block in ~/.ssh/config,
+//! [`unname`]); then a manager's place goes to the fittest worker that
+//! stays ([`replace`]), when the swarm wants one more. `--release`
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
@@ -19,6 +20,7 @@ use crate::identity::Role;
 use crate::keys::addr::{self, NodeAddr};
 use crate::keys::control::journal;
 use crate::keys::control::known_hosts::{host_field, KnownHosts};
+use crate::keys::control::ssh_config;
 use crate::keys::resolve::Resolver;
 use crate::print;
 use crate::ssh::Fingerprint;
@@ -122,6 +124,11 @@ pub fn run(opts: Options) -> Result<(), Error> {
         true => Ok(Vec::new()),
         false => leave_cluster(&config, paths, &records, &leaving, &held, &opts),
     };
+    // Even when the swarm could not be asked: a node may have left the
+    // inventory all the same.
+    if let Some(warning) = unname(paths, &records, &only_journal) {
+        eprintln!("rccr remove: {warning}");
+    }
     // What changed here is saved, even when the swarm could not be asked.
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr remove: {problem}");
@@ -142,6 +149,37 @@ pub fn run(opts: Options) -> Result<(), Error> {
             failed.join(", ")
         )))
     }
+}
+
+/// rccr's block in ~/.ssh/config names the cluster key for a removed
+/// node's address, and its name, no longer: another host may answer there
+/// next. The nodes removed are those of `before` (the inventory as the
+/// remove found it) no record holds the address of now, and the addresses
+/// only the rotation listed (`addresses`); a node that stays in the
+/// inventory stays named. The block is a convenience, the remove done: a
+/// file that cannot be rewritten is a warning, returned.
+fn unname(paths: &StatePaths, before: &[NodeRecord], addresses: &[NodeAddr]) -> Option<String> {
+    let config = paths.ssh_config();
+    let now = match inventory::load(&paths.nodes()) {
+        Ok(now) => now,
+        Err(e) => return Some(format!("{e}: {} was left as it was", config.display())),
+    };
+    let mut gone: Vec<IpAddr> = addresses.iter().map(|a| a.ip).collect();
+    for node in before {
+        if !now.iter().any(|r| r.ip == node.ip) && !gone.contains(&node.ip) {
+            gone.push(node.ip);
+        }
+    }
+    if gone.is_empty() {
+        return None;
+    }
+    let e = ssh_config::forget_nodes(&config, &gone, &now).err()?;
+    let gone: Vec<String> = gone.iter().map(IpAddr::to_string).collect();
+    Some(format!(
+        "{e}: rccr's block there was not rewritten, and may still name the cluster key \
+         for {} (removed) by address and name: take them out of it by hand",
+        gone.join(", ")
+    ))
 }
 
 /// The addresses `name` names that only the unfinished rotation lists
@@ -701,6 +739,73 @@ mod tests {
             " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)"
         );
         assert_eq!(not_handed(None), "");
+    }
+
+    /// `rccr remove` left the removed node's address and name in rccr's
+    /// block of ~/.ssh/config until the next setup: another host at that
+    /// address or name got the cluster key. Gone now, with an address only
+    /// the rotation listed; a node that stays in the inventory leaves the
+    /// block as it is; a file rccr may not rewrite is one line of warning.
+    #[test]
+    fn a_removed_nodes_address_and_name_leave_the_ssh_config() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = crate::state::scratch::home("remove-unname");
+        let paths = &home.paths;
+        let config = paths.ssh_config();
+        let block = |hosts: &str| {
+            format!(
+                "Host laptop\n  User me\n\
+                 # BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\n\
+                 Host {hosts}\n    IdentityFile \"/k\"\n# END rccr\n"
+            )
+        };
+        let write = |text: &str, mode| {
+            std::fs::write(&config, text).unwrap();
+            std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        let read = || std::fs::read_to_string(&config).unwrap();
+        let save = |nodes: &[NodeRecord]| {
+            inventory::save(paths, nodes, "root", 22, std::path::Path::new("/k")).unwrap()
+        };
+        let before = [
+            record("10.0.0.5", "web1"),
+            record("10.0.0.6", "web2"),
+            record("10.0.0.7", "web3"),
+        ];
+        // Nobody left (no manager answered): not a byte changes, not even
+        // a name that is not web1's.
+        let stale = block("10.0.0.5 old 10.0.0.6 web2 10.0.0.7 web3 10.0.0.9");
+        write(&stale, 0o600);
+        save(&before);
+        assert_eq!(unname(paths, &before, &[]), None);
+        assert_eq!(read(), stale);
+        write(
+            &block("10.0.0.5 web1 10.0.0.6 web2 10.0.0.7 web3 10.0.0.9"),
+            0o600,
+        );
+        save(&[before[0].clone(), before[2].clone()]);
+        let journal_only = [NodeAddr {
+            ip: "10.0.0.9".parse().unwrap(),
+            port: 22,
+        }];
+        assert_eq!(unname(paths, &before, &journal_only), None);
+        assert_eq!(read(), block("10.0.0.5 web1 10.0.0.7 web3"));
+        // A file others may write is not rewritten: the remove is done,
+        // and says so in one line.
+        write(&block("10.0.0.5 web1 10.0.0.7 web3"), 0o666);
+        let before = [before[0].clone(), before[2].clone()];
+        save(&before[..1]);
+        let warning = unname(paths, &before, &[]).expect("no warning");
+        assert_eq!(warning.lines().count(), 1, "{warning}");
+        assert!(warning.contains(&config.display().to_string()), "{warning}");
+        assert!(
+            warning.ends_with(
+                ": rccr's block there was not rewritten, and may still name the cluster key \
+                 for 10.0.0.7 (removed) by address and name: take them out of it by hand"
+            ),
+            "{warning}"
+        );
+        assert_eq!(read(), block("10.0.0.5 web1 10.0.0.7 web3"));
     }
 
     fn ids(entries: &[&SwarmNode]) -> Vec<String> {

@@ -18,8 +18,10 @@
 //! ([`name_key_for`]); setup's record stage and restore, which know their
 //! names, put each node's name beside its address, and drop every other
 //! ([`name_nodes`]): the block says each address, and its node's name
-//! now, at its port. A name goes with the address before it, so a
-//! rotation that moves an address to another port moves its name too.
+//! now, at its port; `rccr remove` takes a removed node's address out
+//! with its name ([`forget_nodes`]): another host may answer there next.
+//! A name goes with the address before it, so a rotation that moves an
+//! address to another port moves its name too.
 //! A name is one label of a [`Hostname`] (no dot, space, wildcard or
 //! `!`), so no node can write a pattern or a directive into the block,
 //! nor claim a DNS name other hosts answer to.
@@ -255,10 +257,22 @@ pub fn render(content: &[u8], key: &Path, nodes: &[NodeAddr]) -> Result<Vec<u8>,
 /// name no node holds now (renamed, removed, moved to another address)
 /// leads nowhere. A block that names no key is left as it is.
 fn render_names(content: &[u8], nodes: &[NodeRecord]) -> Result<Vec<u8>, BadBlock> {
+    render_without(content, &[], nodes)
+}
+
+/// [`render_names`], the block first rid of the addresses `gone` that no
+/// node of `nodes` holds: nodes removed, whose address another host may
+/// take next.
+fn render_without(
+    content: &[u8],
+    gone: &[IpAddr],
+    nodes: &[NodeRecord],
+) -> Result<Vec<u8>, BadBlock> {
     let (rest, Block { mut entries, key }) = split(content)?;
     let Some(key) = key else {
         return Ok(content.to_vec());
     };
+    entries.retain(|e| !gone.contains(&e.ip) || nodes.iter().any(|n| n.ip == e.ip));
     for entry in &mut entries {
         entry.names = name_at(nodes, entry.ip).into_iter().collect();
     }
@@ -340,6 +354,15 @@ pub fn name_key_for(path: &Path, key: &Path, nodes: &[NodeAddr]) -> Result<(), E
 /// ([`render_names`]), keeping the rest as [`name_key_for`] does.
 pub fn name_nodes(path: &Path, nodes: &[NodeRecord]) -> Result<(), Error> {
     rewrite(path, |content| render_names(content, nodes))
+}
+
+/// Takes the addresses `gone` (nodes `rccr remove` took out) out of
+/// rccr's block in `~/.ssh/config` (`path`), unless a node of `nodes`
+/// (every record that stays) holds one, then [`name_nodes`] the `nodes`:
+/// the block names neither a removed node's address nor its name, and
+/// every other node as before.
+pub fn forget_nodes(path: &Path, gone: &[IpAddr], nodes: &[NodeRecord]) -> Result<(), Error> {
+    rewrite(path, |content| render_without(content, gone, nodes))
 }
 
 /// [`name_key_for`] the addresses `at`, then [`name_nodes`] the `nodes`
@@ -751,9 +774,9 @@ mod tests {
         assert_eq!(named_text(&once, &lower), block(&[("10.0.0.5 web1", 2222)]));
     }
 
-    /// A node gone from the records (removed) keeps its address in the
-    /// block, which keyrotate wrote, but no longer its name: another host
-    /// may answer to it next.
+    /// A node gone from the records keeps its address in the block, which
+    /// keyrotate wrote (only `rccr remove` takes it out), but no longer
+    /// its name: another host may answer to it next.
     #[test]
     fn a_removed_node_loses_its_name() {
         let named = block(&[("10.0.0.5 web1 10.0.0.6 web2", 22)]);
@@ -770,6 +793,77 @@ mod tests {
             ("10.0.0.6", "web1"),
         ]);
         assert_named(&named, &twice, &[("10.0.0.5 10.0.0.6", 22)]);
+    }
+
+    /// `rccr remove` left a removed node's address and name in the block
+    /// until the next setup: `ssh root@IP` and `ssh root@NAME` gave
+    /// whatever answers there next the cluster key (and rccr's port). The
+    /// removed node's address goes with its name; every other node stays
+    /// named as it was, and an address no record holds (keyrotate's)
+    /// stays.
+    #[test]
+    fn a_removed_nodes_address_and_name_leave_the_block() {
+        let named = block(&[
+            ("10.0.0.8 db1", 22),
+            ("10.0.0.5 web1 10.0.0.6 web2 10.0.0.7 web3 10.0.0.9", 2222),
+        ]);
+        let without = |gone: &[&str], nodes: &[NodeRecord]| {
+            let gone: Vec<IpAddr> = gone.iter().map(|g| g.parse().unwrap()).collect();
+            String::from_utf8(render_without(named.as_bytes(), &gone, nodes).unwrap()).unwrap()
+        };
+        let all = [
+            ("10.0.0.8", "db1"),
+            ("10.0.0.5", "web1"),
+            ("10.0.0.6", "web2"),
+            ("10.0.0.7", "web3"),
+        ];
+        let staying = |gone: &[&str]| -> Vec<NodeRecord> {
+            let kept: Vec<(&str, &str)> = all
+                .into_iter()
+                .filter(|(ip, _)| !gone.contains(ip))
+                .collect();
+            records(&kept)
+        };
+        // Nothing gone: the block is as it was.
+        assert_eq!(without(&[], &staying(&[])), named);
+        assert_eq!(
+            without(&["10.0.0.6"], &staying(&["10.0.0.6"])),
+            block(&[
+                ("10.0.0.8 db1", 22),
+                ("10.0.0.5 web1 10.0.0.7 web3 10.0.0.9", 2222)
+            ])
+        );
+        // The one node at a port: its entry goes.
+        assert_eq!(
+            without(&["10.0.0.8"], &staying(&["10.0.0.8"])),
+            block(&[("10.0.0.5 web1 10.0.0.6 web2 10.0.0.7 web3 10.0.0.9", 2222)])
+        );
+        // Every address gone: no block, the user's lines kept.
+        let mine = format!("Host laptop\n  User me\n{named}");
+        let gone = ["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9"];
+        let ips: Vec<IpAddr> = gone.iter().map(|g| g.parse().unwrap()).collect();
+        assert_eq!(
+            render_without(mine.as_bytes(), &ips, &[]).unwrap(),
+            b"Host laptop\n  User me\n"
+        );
+        // An address a node that stays holds (two records were at it)
+        // stays, named now by the one node there.
+        let mut shared = staying(&["10.0.0.5"]);
+        shared.push(record("10.0.0.5", "old"));
+        assert_eq!(
+            without(&["10.0.0.5"], &shared),
+            block(&[
+                ("10.0.0.8 db1", 22),
+                ("10.0.0.5 old 10.0.0.6 web2 10.0.0.7 web3 10.0.0.9", 2222)
+            ])
+        );
+        // A block that names no key is no block of rccr's to rewrite.
+        let keyless = format!("{BEGIN}\nHost 10.0.0.5 web1\n{END}\n");
+        let ips = ["10.0.0.5".parse().unwrap()];
+        assert_eq!(
+            render_without(keyless.as_bytes(), &ips, &[]).unwrap(),
+            keyless.as_bytes()
+        );
     }
 
     /// A name stayed beside the address it was first written to, at that
