@@ -130,7 +130,7 @@ fn keys_status_without_a_key_of_ours_says_so() {
         &home,
         &args,
         1,
-        "rccr keys: no key of ours to check: no temporary, cluster or previous key found; run rccr setup first",
+        "rccr keys status: no key of ours to check: no temporary, cluster or previous key found; run rccr setup first",
     );
 }
 
@@ -204,7 +204,17 @@ fn an_unknown_option_is_exit_2_everywhere() {
         let out = home.run(&args);
         assert_refused(&args, &out, 2, "--no-such-option");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.starts_with(&format!("rccr {}: ", command[0])), "{err}");
+        // Named as typed: `keys status` is one command, remove's NODE and
+        // backup's FILE are its operands.
+        let words = if command[0] == "keys" {
+            command
+        } else {
+            &command[..1]
+        };
+        assert!(
+            err.starts_with(&format!("rccr {}: ", words.join(" "))),
+            "{err}"
+        );
     }
 }
 
@@ -241,6 +251,10 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be between 1 and 3600; run"),
         (&["keyrotate", "--parallel", "0"], "rccr keyrotate: --parallel must be at least 1; run"),
         (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be between 1 and 3600; run"),
+        // argh's own, of a subcommand: they said `rccr keys` and its help.
+        (&["keys", "status", "--timeout", "5s"], "rccr keys status: --timeout 5s: not a whole number: give digits only (no sign, unit or decimal point); run 'rccr keys status --help' for usage"),
+        (&["keys", "rotate", "--bogus"], "rccr keys rotate: Unrecognized argument: --bogus; run 'rccr keys rotate --help' for usage"),
+        (&["keys", "gen", "--type", "dsa"], "rccr keys gen: --type dsa: unknown key type 'dsa': use ed25519 or rsa; run 'rccr keys gen --help'"),
         // Every node was asked, and each refused an empty user name.
         (&["keyrotate", "--host", "10.255.255.1", "--user", ""], "rccr keyrotate: --user '': name a user; run"),
         (&["keys", "status", "--host", "10.255.255.1", "--user", ""], "rccr keys status: --user '': name a user; run"),
@@ -3053,13 +3067,16 @@ fn a_config_in_the_working_directory_that_is_no_regular_file_is_refused_at_once(
     let cases: Vec<(&str, &str)> = vec![
         (
             "pipe",
-            "rccr keys: cluster_config.yml: not a regular file: ",
+            "rccr keys status: cluster_config.yml: not a regular file: ",
         ),
         (
             "another's pipe",
-            "rccr keys: cluster_config.yml: is owned by uid 65534",
+            "rccr keys status: cluster_config.yml: is owned by uid 65534",
         ),
-        ("directory", "rccr keys: cluster_config.yml: a directory: "),
+        (
+            "directory",
+            "rccr keys status: cluster_config.yml: a directory: ",
+        ),
     ];
     for (what, says) in cases {
         if what == "another's pipe" && !give_to_another_user(&config) {
@@ -3071,7 +3088,7 @@ fn a_config_in_the_working_directory_that_is_no_regular_file_is_refused_at_once(
         }
         for args in [&["keys", "status"][..], &["status"]] {
             let out = run_in_bounded(&home, &sticky, args);
-            let says = says.replace("rccr keys", &format!("rccr {}", args[0]));
+            let says = says.replace("rccr keys status", &format!("rccr {}", args.join(" ")));
             assert_refused(args, &out, 3, &says);
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.starts_with(&says), "{what}: {err}");
