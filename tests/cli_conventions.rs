@@ -134,6 +134,88 @@ fn keys_status_without_a_key_of_ours_says_so() {
     );
 }
 
+/// Every line a command writes to stderr, its warnings and its error,
+/// begins with the command as it was typed. `rccr keys status` warned as
+/// itself and failed as `rccr keys` (`rccr keys rotate` as well, and
+/// `rccr-keys status` as `rccr-keys`), and a config's `ssh.temp_key` that
+/// names no file was `rccr: warning:` in every command.
+#[test]
+fn a_commands_warnings_and_error_name_it_alike() {
+    let home = Home::new("prefix");
+    let config = home.0.path("config.yml");
+    std::fs::write(
+        &config,
+        "clustr:\n  name: x\nssh:\n  temp_key: /nonexistent/rccr-temp-key\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let link = home.0.path("rccr-keys");
+    std::os::unix::fs::symlink(RCCR, &link).unwrap();
+    let keys_status = ["status", "--host", "127.0.0.1:1", "--timeout", "1"];
+    // (program, args, its name as typed, whether it looks for the
+    // temporary key before it fails)
+    let cases: [(&str, Vec<&str>, &str, bool); 8] = [
+        (
+            RCCR,
+            [&["keys"][..], &keys_status].concat(),
+            "rccr keys status",
+            true,
+        ),
+        (
+            link.to_str().unwrap(),
+            keys_status.to_vec(),
+            "rccr-keys status",
+            true,
+        ),
+        (
+            RCCR,
+            vec!["keys", "rotate", "--yes"],
+            "rccr keys rotate",
+            false,
+        ),
+        (
+            link.to_str().unwrap(),
+            vec!["rotate", "--yes"],
+            "rccr-keys rotate",
+            false,
+        ),
+        (RCCR, vec!["keyrotate", "--yes"], "rccr keyrotate", false),
+        (RCCR, vec!["status"], "rccr status", false),
+        (RCCR, vec!["setup", "--dry-run"], "rccr setup", true),
+        (RCCR, vec!["scan", "--ssh-names"], "rccr scan", true),
+    ];
+    for (program, mut args, typed, looks_for_the_key) in cases {
+        args.extend(["--config", config]);
+        let out = home
+            .command_of(program, &args, home.state().as_os_str())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{typed}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        // The misspelt key, maybe the missing key file, and the error.
+        assert_eq!(
+            lines.len(),
+            2 + usize::from(looks_for_the_key),
+            "{typed}: {err}"
+        );
+        for line in &lines {
+            assert!(line.starts_with(&format!("{typed}: ")), "{typed}: {err}");
+        }
+        assert!(
+            lines[0].starts_with(&format!("{typed}: warning: {config}:1:1: unknown key")),
+            "{err}"
+        );
+        if looks_for_the_key {
+            let says = format!(
+                "{typed}: warning: {config}:4:13: ssh.temp_key /nonexistent/rccr-temp-key: no such file; "
+            );
+            assert!(lines[1].starts_with(&says), "{err}");
+        }
+        assert!(!lines.last().unwrap().contains("warning"), "{err}");
+    }
+}
+
 #[test]
 fn a_missing_key_file_is_exit_3_everywhere() {
     let home = Home::new("nokey");

@@ -253,7 +253,7 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
         flag: "--temp-key",
         path,
     });
-    let temporary = resolver.temporary(given, config.ssh.temp_key.as_ref())?;
+    let temporary = resolver.temporary(given, config.ssh.temp_key.as_ref(), PROGRAM)?;
     let cluster = resolver.cluster(config.ssh.key_type)?;
     if temporary.is_none() && cluster.is_none() {
         return Err(Error::bad_input(

@@ -199,7 +199,7 @@ fn role_keys(opts: &Options) -> Result<[Option<PathBuf>; 3], Error> {
     let resolver = Resolver::new(&opts.paths);
     let path = |found: Option<crate::keys::resolve::Found>| found.map(|f| f.path);
     Ok([
-        path(resolver.temporary(None, opts.temp_key.as_ref())?),
+        path(resolver.temporary(None, opts.temp_key.as_ref(), &opts.program)?),
         path(resolver.cluster(opts.key_type)?),
         path(resolver.previous()?),
     ])
