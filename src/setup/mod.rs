@@ -176,9 +176,14 @@ pub fn run(opts: Options) -> Result<(), Error> {
         rotated.rotated_at.clone()
     };
     let moves = record::moves(&planned);
-    if let Some(warning) = record::follow_nodes(paths, &records, &moves, &fresh, config.ssh.port)? {
-        eprintln!("rccr setup: {warning}");
-    }
+    record::follow_nodes(
+        paths,
+        &records,
+        &moves,
+        &fresh,
+        config.ssh.port,
+        |warning| print::warning(PROGRAM, &warning),
+    )?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr setup: {problem}");
     }
