@@ -214,6 +214,15 @@ pub fn progress(program: &str, line: &str) {
     }
 }
 
+/// A warning on stderr, `PROGRAM: warning: what`, one line with its
+/// control characters escaped as an error's are: what it names (a path in
+/// the config) is anyone's text. Printed whatever `--quiet` says, as
+/// errors are.
+pub fn warning(program: &str, what: &dyn std::fmt::Display) {
+    let line = format!("{program}: warning: {what}");
+    eprintln!("{}", crate::error::one_line(&line));
+}
+
 /// Writes a command's result to stdout. A closed pipe (`rccr status |
 /// head -1`) is no error: the reader has all it wanted, and the command
 /// goes on to its own verdict, which the exit code still tells.

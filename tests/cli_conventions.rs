@@ -130,8 +130,90 @@ fn keys_status_without_a_key_of_ours_says_so() {
         &home,
         &args,
         1,
-        "rccr keys: no key of ours to check: no temporary, cluster or previous key found; run rccr setup first",
+        "rccr keys status: no key of ours to check: no temporary, cluster or previous key found; run rccr setup first",
     );
+}
+
+/// Every line a command writes to stderr, its warnings and its error,
+/// begins with the command as it was typed. `rccr keys status` warned as
+/// itself and failed as `rccr keys` (`rccr keys rotate` as well, and
+/// `rccr-keys status` as `rccr-keys`), and a config's `ssh.temp_key` that
+/// names no file was `rccr: warning:` in every command.
+#[test]
+fn a_commands_warnings_and_error_name_it_alike() {
+    let home = Home::new("prefix");
+    let config = home.0.path("config.yml");
+    std::fs::write(
+        &config,
+        "clustr:\n  name: x\nssh:\n  temp_key: /nonexistent/rccr-temp-key\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let link = home.0.path("rccr-keys");
+    std::os::unix::fs::symlink(RCCR, &link).unwrap();
+    let keys_status = ["status", "--host", "127.0.0.1:1", "--timeout", "1"];
+    // (program, args, its name as typed, whether it looks for the
+    // temporary key before it fails)
+    let cases: [(&str, Vec<&str>, &str, bool); 8] = [
+        (
+            RCCR,
+            [&["keys"][..], &keys_status].concat(),
+            "rccr keys status",
+            true,
+        ),
+        (
+            link.to_str().unwrap(),
+            keys_status.to_vec(),
+            "rccr-keys status",
+            true,
+        ),
+        (
+            RCCR,
+            vec!["keys", "rotate", "--yes"],
+            "rccr keys rotate",
+            false,
+        ),
+        (
+            link.to_str().unwrap(),
+            vec!["rotate", "--yes"],
+            "rccr-keys rotate",
+            false,
+        ),
+        (RCCR, vec!["keyrotate", "--yes"], "rccr keyrotate", false),
+        (RCCR, vec!["status"], "rccr status", false),
+        (RCCR, vec!["setup", "--dry-run"], "rccr setup", true),
+        (RCCR, vec!["scan", "--ssh-names"], "rccr scan", true),
+    ];
+    for (program, mut args, typed, looks_for_the_key) in cases {
+        args.extend(["--config", config]);
+        let out = home
+            .command_of(program, &args, home.state().as_os_str())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{typed}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        // The misspelt key, maybe the missing key file, and the error.
+        assert_eq!(
+            lines.len(),
+            2 + usize::from(looks_for_the_key),
+            "{typed}: {err}"
+        );
+        for line in &lines {
+            assert!(line.starts_with(&format!("{typed}: ")), "{typed}: {err}");
+        }
+        assert!(
+            lines[0].starts_with(&format!("{typed}: warning: {config}:1:1: unknown key")),
+            "{err}"
+        );
+        if looks_for_the_key {
+            let says = format!(
+                "{typed}: warning: {config}:4:13: ssh.temp_key /nonexistent/rccr-temp-key: no such file; "
+            );
+            assert!(lines[1].starts_with(&says), "{err}");
+        }
+        assert!(!lines.last().unwrap().contains("warning"), "{err}");
+    }
 }
 
 #[test]
@@ -204,7 +286,17 @@ fn an_unknown_option_is_exit_2_everywhere() {
         let out = home.run(&args);
         assert_refused(&args, &out, 2, "--no-such-option");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.starts_with(&format!("rccr {}: ", command[0])), "{err}");
+        // Named as typed: `keys status` is one command, remove's NODE and
+        // backup's FILE are its operands.
+        let words = if command[0] == "keys" {
+            command
+        } else {
+            &command[..1]
+        };
+        assert!(
+            err.starts_with(&format!("rccr {}: ", words.join(" "))),
+            "{err}"
+        );
     }
 }
 
@@ -241,6 +333,10 @@ fn a_usage_error_is_one_line_naming_the_command() {
         (&["keyrotate", "--timeout", "0"], "rccr keyrotate: --timeout must be between 1 and 3600; run"),
         (&["keyrotate", "--parallel", "0"], "rccr keyrotate: --parallel must be at least 1; run"),
         (&["keys", "status", "--timeout", "0"], "rccr keys status: --timeout must be between 1 and 3600; run"),
+        // argh's own, of a subcommand: they said `rccr keys` and its help.
+        (&["keys", "status", "--timeout", "5s"], "rccr keys status: --timeout 5s: not a whole number: give digits only (no sign, unit or decimal point); run 'rccr keys status --help' for usage"),
+        (&["keys", "rotate", "--bogus"], "rccr keys rotate: Unrecognized argument: --bogus; run 'rccr keys rotate --help' for usage"),
+        (&["keys", "gen", "--type", "dsa"], "rccr keys gen: --type dsa: unknown key type 'dsa': use ed25519 or rsa; run 'rccr keys gen --help'"),
         // Every node was asked, and each refused an empty user name.
         (&["keyrotate", "--host", "10.255.255.1", "--user", ""], "rccr keyrotate: --user '': name a user; run"),
         (&["keys", "status", "--host", "10.255.255.1", "--user", ""], "rccr keys status: --user '': name a user; run"),
@@ -3088,13 +3184,16 @@ fn a_config_in_the_working_directory_that_is_no_regular_file_is_refused_at_once(
     let cases: Vec<(&str, &str)> = vec![
         (
             "pipe",
-            "rccr keys: cluster_config.yml: not a regular file: ",
+            "rccr keys status: cluster_config.yml: not a regular file: ",
         ),
         (
             "another's pipe",
-            "rccr keys: cluster_config.yml: is owned by uid 65534",
+            "rccr keys status: cluster_config.yml: is owned by uid 65534",
         ),
-        ("directory", "rccr keys: cluster_config.yml: a directory: "),
+        (
+            "directory",
+            "rccr keys status: cluster_config.yml: a directory: ",
+        ),
     ];
     for (what, says) in cases {
         if what == "another's pipe" && !give_to_another_user(&config) {
@@ -3106,7 +3205,7 @@ fn a_config_in_the_working_directory_that_is_no_regular_file_is_refused_at_once(
         }
         for args in [&["keys", "status"][..], &["status"]] {
             let out = run_in_bounded(&home, &sticky, args);
-            let says = says.replace("rccr keys", &format!("rccr {}", args[0]));
+            let says = says.replace("rccr keys status", &format!("rccr {}", args.join(" ")));
             assert_refused(args, &out, 3, &says);
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(err.starts_with(&says), "{what}: {err}");

@@ -158,12 +158,40 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     if let ["node", rest @ ..] = args {
         std::process::exit(keys::node::main(rest));
     }
-    let Args { command } = cli::parse(cmd, args)?;
     let sub = |name| [cmd, &[name]].concat();
+    // A subcommand named first is parsed as itself, so that its usage
+    // errors name it in full (`rccr keys status: --timeout x: ...; run
+    // 'rccr keys status --help'`); anything else is argh's to answer.
+    let command = match args {
+        ["gen", rest @ ..] => Command::Gen(cli::parse(&sub("gen"), rest)?),
+        ["rotate", rest @ ..] => Command::Rotate(cli::parse(&sub("rotate"), rest)?),
+        ["status", rest @ ..] => Command::Status(cli::parse(&sub("status"), rest)?),
+        _ => cli::parse::<Args>(cmd, args)?.command,
+    };
     match command {
-        Command::Gen(a) => gen(&sub("gen"), a),
-        Command::Rotate(a) => rotate(&sub("rotate"), a),
-        Command::Status(a) => status::status(status_options(&sub("status"), a)?),
+        Command::Gen(a) => named_in_full(&sub("gen"), |cmd| gen(cmd, a)),
+        Command::Rotate(a) => named_in_full(&sub("rotate"), |cmd| rotate(cmd, a)),
+        Command::Status(a) => named_in_full(&sub("status"), |cmd| {
+            status::status(status_options(cmd, a)?)
+        }),
+    }
+}
+
+/// Runs the subcommand `cmd` (`rccr keys status`) and reports its error
+/// under that name, as its usage errors, warnings and progress name it:
+/// the dispatcher knows only `rccr keys`, and one command's lines that
+/// begin with two names read as two commands' lines.
+fn named_in_full(
+    cmd: &[&str],
+    run: impl FnOnce(&[&str]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    match run(cmd) {
+        // Usage errors name the subcommand already.
+        outcome @ (Ok(()) | Err(Error::Usage(_))) => outcome,
+        failed => {
+            let code = crate::error::report(&cmd.join(" "), failed);
+            std::process::exit(i32::from(code as u8))
+        }
     }
 }
 
@@ -390,6 +418,7 @@ fn status_options(cmd: &[&str], args: StatusArgs) -> Result<status::Options, Err
         timeout,
     )?;
     Ok(status::Options {
+        program: cmd.join(" "),
         nodes: addr::collect(&host, hosts_file.as_deref(), ssh.port)?,
         port: ssh.port,
         user: ssh.user,

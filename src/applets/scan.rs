@@ -175,7 +175,7 @@ fn options(cmd: &[&str], args: &Args) -> Result<Options, Error> {
             path: Path::new(path),
         });
         let found = Resolver::new(&paths)
-            .temporary(given, config.ssh.temp_key.as_ref())?
+            .temporary(given, config.ssh.temp_key.as_ref(), &cmd.join(" "))?
             .ok_or_else(|| {
                 Error::bad_input(
                     "--ssh-names",

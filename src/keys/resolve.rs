@@ -125,11 +125,14 @@ impl<'p> Resolver<'p> {
 
     /// The temporary key: `option`, the config's `configured` path,
     /// `$RCCR_TEMP_KEY`, rccr's kept copy, `~/.ssh/id_rsa`, the image's
-    /// `/root/.ssh/id_rsa`.
+    /// `/root/.ssh/id_rsa`. A `configured` path that is not there is
+    /// warned about as `program`, the command that runs (`rccr setup`), as
+    /// the config's other warnings are.
     pub fn temporary(
         &self,
         option: Option<Given>,
         configured: Option<&NamedPath>,
+        program: &str,
     ) -> Result<Option<Found>, Error> {
         if let Some(g) = option {
             return given(g.flag, g.path, Source::Option).map(Some);
@@ -141,7 +144,7 @@ impl<'p> Resolver<'p> {
                     source: Source::Option,
                 }));
             }
-            eprintln!("rccr: warning: {}", not_there(named));
+            crate::print::warning(program, &not_there(named));
         }
         if let Some(found) = from_env("RCCR_TEMP_KEY")? {
             return Ok(Some(found));
@@ -278,11 +281,11 @@ mod tests {
         // or is not found as the temporary key of this home).
         let id_rsa = h.paths.ssh_identity(KeyType::Rsa);
         key(&id_rsa, "operator@laptop");
-        let found = r.temporary(None, None).unwrap();
+        let found = r.temporary(None, None, "rccr test").unwrap();
         assert!(found.is_none_or(|f| f.source == Source::Image));
         // ~/.ssh/id_rsa counts once it is the temporary key.
         key(&id_rsa, TEMP_KEY_COMMENT);
-        let found = r.temporary(None, None).unwrap().unwrap();
+        let found = r.temporary(None, None, "rccr test").unwrap().unwrap();
         assert_eq!(
             (found.path, found.source),
             (id_rsa.clone(), Source::SshDefault)
@@ -290,15 +293,24 @@ mod tests {
         // The kept copy comes first.
         key(&h.paths.kept_temp_key(), TEMP_KEY_COMMENT);
         assert_eq!(
-            r.temporary(None, None).unwrap().unwrap().source,
+            r.temporary(None, None, "rccr test")
+                .unwrap()
+                .unwrap()
+                .source,
             Source::State
         );
         // The config's path comes before it when the file is there.
         let configured = configured(&h.dir.join("configured"));
-        let found = r.temporary(None, Some(&configured)).unwrap().unwrap();
+        let found = r
+            .temporary(None, Some(&configured), "rccr test")
+            .unwrap()
+            .unwrap();
         assert_eq!(found.source, Source::State);
         key(&configured.path, "anything");
-        let found = r.temporary(None, Some(&configured)).unwrap().unwrap();
+        let found = r
+            .temporary(None, Some(&configured), "rccr test")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (found.path, found.source),
             (configured.path, Source::Option)
@@ -311,7 +323,10 @@ mod tests {
             path: &given_key,
         };
         assert_eq!(
-            r.temporary(Some(g), None).unwrap().unwrap().source,
+            r.temporary(Some(g), None, "rccr test")
+                .unwrap()
+                .unwrap()
+                .source,
             Source::Option
         );
         let missing = h.dir.join("missing");
@@ -322,6 +337,7 @@ mod tests {
                     path: &missing,
                 }),
                 None,
+                "rccr test",
             )
             .unwrap_err();
         crate::error::assert_says(&err, &format!("--key {}: no such file", missing.display()));

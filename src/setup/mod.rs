@@ -176,9 +176,14 @@ pub fn run(opts: Options) -> Result<(), Error> {
         rotated.rotated_at.clone()
     };
     let moves = record::moves(&planned);
-    if let Some(warning) = record::follow_nodes(paths, &records, &moves, &fresh, config.ssh.port)? {
-        eprintln!("rccr setup: {warning}");
-    }
+    record::follow_nodes(
+        paths,
+        &records,
+        &moves,
+        &fresh,
+        config.ssh.port,
+        |warning| print::warning(PROGRAM, &warning),
+    )?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("rccr setup: {problem}");
     }
@@ -253,7 +258,7 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
         flag: "--temp-key",
         path,
     });
-    let temporary = resolver.temporary(given, config.ssh.temp_key.as_ref())?;
+    let temporary = resolver.temporary(given, config.ssh.temp_key.as_ref(), PROGRAM)?;
     let cluster = resolver.cluster(config.ssh.key_type)?;
     if temporary.is_none() && cluster.is_none() {
         return Err(Error::bad_input(

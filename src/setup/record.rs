@@ -168,36 +168,37 @@ fn cluster(
 /// them by hostname beside their addresses, then the last rotation's lines follow
 /// the nodes that moved this run (`moves`, [`journal::follow`]). A last
 /// rotation that cannot be followed is no reason to leave the pins
-/// behind, nor the run half done: it is a warning, returned.
+/// behind, nor the run half done: it is a warning, handed to `warn`
+/// before the names are written, so that a names block rccr cannot
+/// rewrite (the error returned) does not hide it.
 pub fn follow_nodes(
     paths: &StatePaths,
     records: &[NodeRecord],
     moves: &[(IpAddr, IpAddr)],
     fresh: &[NodeAddr],
     port: u16,
-) -> Result<Option<String>, Error> {
+    warn: impl FnOnce(String),
+) -> Result<(), Error> {
     name_host_keys(&paths.known_hosts, records, port)?;
     let last = paths.last_rotation();
     // The journal is state, the names below a convenience: it is followed
     // first, so that a names block rccr cannot rewrite leaves it right.
-    let followed = journal::follow(&last, moves, fresh);
+    if let Err(e) = journal::follow(&last, moves, fresh) {
+        let moved: Vec<String> = moves
+            .iter()
+            .map(|(from, to)| format!("{from} to {to}"))
+            .collect();
+        warn(format!(
+            "{e}: the last rotation's lines of the nodes that moved ({}) were left at their old \
+             addresses, where rccr status and rccr keys status may tell them of another host; \
+             fix or move away {}",
+            moved.join(", "),
+            last.display()
+        ));
+    }
     // The rotation named the nodes' addresses in ~/.ssh/config; their
     // names are known here.
-    crate::keys::control::ssh_config::name_nodes(&paths.ssh_config(), records)?;
-    let Err(e) = followed else {
-        return Ok(None);
-    };
-    let moved: Vec<String> = moves
-        .iter()
-        .map(|(from, to)| format!("{from} to {to}"))
-        .collect();
-    Ok(Some(format!(
-        "{e}: the last rotation's lines of the nodes that moved ({}) were left at their old \
-         addresses, where rccr status and rccr keys status may tell them of another host; \
-         fix or move away {}",
-        moved.join(", "),
-        last.display()
-    )))
+    crate::keys::control::ssh_config::name_nodes(&paths.ssh_config(), records)
 }
 
 /// The last rotation's id, `None` when there is none or it cannot be
@@ -391,12 +392,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_last_rotation_that_cannot_be_followed_leaves_no_pin_behind() {
-        const KEY: &str =
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM3ydWu7xUA7woPO+Y8SDomB8yHokHbVqJQLopw5yGIU";
-        let home = crate::state::scratch::home("record-follow");
-        let paths = &home.paths;
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM3ydWu7xUA7woPO+Y8SDomB8yHokHbVqJQLopw5yGIU";
+
+    /// A home whose node B moved from .8 to .4, pinned at .8, with a last
+    /// rotation that cannot be read; B, and its move.
+    fn moved_with_a_bad_last_rotation(paths: &StatePaths) -> (NodeRecord, [(IpAddr, IpAddr); 1]) {
         std::fs::write(&paths.known_hosts, format!("10.0.0.8 {KEY} rccr\n")).unwrap();
         std::fs::write(paths.last_rotation(), "rotation r\nbogus\n").unwrap();
         let mut b = node(
@@ -407,7 +408,30 @@ mod tests {
         );
         b.moved_from = "10.0.0.8".parse().ok();
         let moves = [(b.moved_from.unwrap(), b.ip)];
-        let warning = follow_nodes(paths, &[b], &moves, &[], 22).unwrap().unwrap();
+        (b, moves)
+    }
+
+    /// What [`follow_nodes`] returns, and the warnings it handed over.
+    fn follow(
+        paths: &StatePaths,
+        b: NodeRecord,
+        moves: &[(IpAddr, IpAddr)],
+    ) -> (Result<(), Error>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let named = follow_nodes(paths, &[b], moves, &[], 22, |w| warnings.push(w));
+        (named, warnings)
+    }
+
+    #[test]
+    fn a_last_rotation_that_cannot_be_followed_leaves_no_pin_behind() {
+        let home = crate::state::scratch::home("record-follow");
+        let paths = &home.paths;
+        let (b, moves) = moved_with_a_bad_last_rotation(paths);
+        let (named, warnings) = follow(paths, b, &moves);
+        named.unwrap();
+        let [warning] = &warnings[..] else {
+            panic!("{warnings:?}")
+        };
         let last = paths.last_rotation().display().to_string();
         assert!(warning.starts_with(&format!("{last}:2: ")), "{warning}");
         assert!(warning.contains("(10.0.0.8 to 10.0.0.4)"), "{warning}");
@@ -418,6 +442,33 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&paths.known_hosts).unwrap(),
             format!("n0c,10.0.0.4 {KEY} rccr\n")
+        );
+    }
+
+    /// A last rotation that cannot be followed and an ~/.ssh/config whose
+    /// names cannot be written: the error said the second, and the
+    /// warning of the first was lost with it.
+    #[test]
+    fn a_names_block_that_cannot_be_written_hides_no_warning_of_the_last_rotation() {
+        let home = crate::state::scratch::home("record-both");
+        let paths = &home.paths;
+        let (b, moves) = moved_with_a_bad_last_rotation(paths);
+        let ssh_config = paths.ssh_config();
+        std::fs::create_dir_all(ssh_config.parent().unwrap()).unwrap();
+        std::fs::write(
+            &ssh_config,
+            b"# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\n\
+              Host \xff\n# END rccr\n",
+        )
+        .unwrap();
+        let (named, warnings) = follow(paths, b, &moves);
+        let e = named.unwrap_err();
+        crate::error::assert_says(&e, &format!("{}:2: ", ssh_config.display()));
+        let last = paths.last_rotation().display().to_string();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(&format!("{last}:2: ")),
+            "{warnings:?}"
         );
     }
 }

@@ -448,7 +448,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         port: config.ssh.port,
         cluster: resolver.cluster(config.ssh.key_type)?.map(|f| f.path),
         temporary: resolver
-            .temporary(None, config.ssh.temp_key.as_ref())?
+            .temporary(None, config.ssh.temp_key.as_ref(), "rccr status")?
             .map(|f| f.path),
     };
     let journals = [

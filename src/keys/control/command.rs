@@ -166,11 +166,12 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
                     path,
                 }),
                 None,
+                &opts.program,
             )?
             .map(|f| f.path),
         (None, Some(path)) => Some(path),
         (None, None) => Resolver::new(&opts.paths)
-            .temporary(None, opts.temp_key.as_ref())?
+            .temporary(None, opts.temp_key.as_ref(), &opts.program)?
             .map(|f| f.path),
     };
     let path = path.ok_or_else(|| {

@@ -24,6 +24,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub struct Options {
+    /// The command as it was called (`rccr keys status`), for its
+    /// warnings, as its errors and usage lines name it.
+    pub program: String,
     pub nodes: Vec<NodeAddr>,
     pub port: u16,
     pub user: String,
@@ -177,7 +180,7 @@ fn default_nodes(
         let field = crate::ssh::host_field(node.ip, node.port);
         if known_hosts.pinned_types(&field, &hashed)?.is_empty() {
             print::progress(
-                "rccr keys status",
+                &opts.program,
                 &format!(
                     "{node}: listed by the rotation journal, but no host key is pinned there \
                      any more (a node that left it): not asked"
@@ -196,7 +199,7 @@ fn role_keys(opts: &Options) -> Result<[Option<PathBuf>; 3], Error> {
     let resolver = Resolver::new(&opts.paths);
     let path = |found: Option<crate::keys::resolve::Found>| found.map(|f| f.path);
     Ok([
-        path(resolver.temporary(None, opts.temp_key.as_ref())?),
+        path(resolver.temporary(None, opts.temp_key.as_ref(), &opts.program)?),
         path(resolver.cluster(opts.key_type)?),
         path(resolver.previous()?),
     ])
