@@ -949,13 +949,39 @@ fn key_home(wanted: &Path, secret: &[u8], fallback: &Path) -> Result<PathBuf, Er
     }
 }
 
+/// Writes a key and its public half together (the `.pub` comment is what
+/// tells a temporary key from a cluster key). An archive without the
+/// public half takes away one that is of another key: with its private
+/// half gone before the restore, nothing moved it aside.
 fn write_key(path: &Path, secret: &Entry, public: Option<&Entry>) -> Result<(), Error> {
-    fsutil::write_atomic(path, &secret.bytes, 0o600)?;
-    if let Some(public) = public {
-        fsutil::write_atomic(&public_path(path), &public.bytes, 0o644)?;
+    let public_file = public_path(path);
+    match public {
+        Some(public) => fsutil::write_atomic_all(&[
+            (path, &secret.bytes, 0o600),
+            (&public_file, &public.bytes, 0o644),
+        ])?,
+        None => fsutil::write_atomic(path, &secret.bytes, 0o600)?,
     }
     // It must be a key rccr can use, or the restore is of no use.
-    load_key(path).map(|_| ())
+    let key = load_key(path)?;
+    if public.is_none()
+        && fsutil::read_if_any(&public_file)?.is_some_and(|b| !same_key(&b, &key.line))
+    {
+        std::fs::remove_file(&public_file)
+            .and_then(|()| fsutil::sync_parent(&public_file))
+            .map_err(|e| Error::io(format!("cannot remove {}", public_file.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Whether the public key file `bytes` holds the key of the public line
+/// `line` (type and key; the comments may differ).
+fn same_key(bytes: &[u8], line: &str) -> bool {
+    std::str::from_utf8(bytes).is_ok_and(|text| {
+        text.split_whitespace()
+            .take(2)
+            .eq(line.split_whitespace().take(2))
+    })
 }
 
 #[cfg(test)]
@@ -1026,6 +1052,40 @@ mod tests {
         ] {
             assert_eq!(pin(line.clone()), None, "{line}");
         }
+    }
+
+    #[test]
+    fn a_restored_key_stands_with_its_own_public_half_or_none() {
+        let dir = crate::fsutil::scratch::Dir::new("backup-write-key");
+        let keypair = |comment: &str| {
+            let key = crate::keys::generate(KeyType::Ed25519, 0, comment).unwrap();
+            let secret = key.to_openssh(Default::default()).unwrap();
+            let public = key.public_key().to_openssh().unwrap();
+            (secret.as_bytes().to_vec(), public.into_bytes())
+        };
+        let entry = |bytes: &[u8]| Entry {
+            name: "cluster_key".into(),
+            mode: 0o600,
+            bytes: bytes.to_vec(),
+        };
+        let (path, public_file) = (dir.join("id_ed25519"), dir.join("id_ed25519.pub"));
+        let (secret, public) = keypair("rccr cluster");
+        write_key(&path, &entry(&secret), Some(&entry(&public))).unwrap();
+        assert_eq!(std::fs::read(&public_file).unwrap(), public);
+        // The private half gone, a public half of another key stays
+        // behind; an archive without one takes it away.
+        let (_, stale) = keypair("another");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&public_file, &stale).unwrap();
+        write_key(&path, &entry(&secret), None).unwrap();
+        assert!(!public_file.exists());
+        // The key's own public half (another comment) is kept.
+        let text = String::from_utf8(public).unwrap();
+        let own: Vec<&str> = text.split_whitespace().take(2).collect();
+        let own = format!("{} kept\n", own.join(" "));
+        std::fs::write(&public_file, &own).unwrap();
+        write_key(&path, &entry(&secret), None).unwrap();
+        assert_eq!(std::fs::read_to_string(&public_file).unwrap(), own);
     }
 
     #[test]

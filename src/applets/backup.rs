@@ -31,7 +31,9 @@ cli::options! {
     /// ssh elsewhere 'cat > rccr.backup').
     /// Taken during an unfinished key rotation, it holds the rotation too:
     /// restored, rccr keyrotate finishes it. Nothing is written unless
-    /// rccr restore would take the archive (exit 3 otherwise).
+    /// rccr restore would take the archive (exit 3 otherwise; exit 1 with
+    /// no cluster key, or mid-rotation when the archive would not hold the
+    /// rotation's keys: finish it first).
     #[derive(FromArgs)]
     struct BackupArgs {
         /// where to write the archive, or - for stdout
