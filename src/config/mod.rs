@@ -249,9 +249,8 @@ impl Loaded {
     /// leaves a default in place, so every command that reads the file
     /// says so before it acts).
     pub fn warn(&self, program: &str) {
-        let program = crate::error::one_line(program);
         for warning in &self.warnings {
-            eprintln!("{program}: warning: {warning}");
+            crate::print::warning(program, warning);
         }
     }
 }

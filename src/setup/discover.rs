@@ -257,7 +257,7 @@ pub fn discover(
 ) -> Result<Vec<Candidate>, Error> {
     let report = scan::run(scan_opts)?;
     for warning in &report.warnings {
-        eprintln!("rccr setup: warning: {warning}");
+        crate::print::warning("rccr setup", warning);
     }
     let probe = Probe {
         keys,
@@ -269,12 +269,13 @@ pub fn discover(
     };
     let (probed, capped) = probe_cap(&report.hosts);
     for (mac, count) in &capped {
-        eprintln!(
-            "rccr setup: warning: {mac} answered ARP at {count} addresses: logged in to at its \
-             lowest {MAX_PROBES_PER_MAC} only, the other {} are no-ssh this run (a host answering \
-             for a whole block: proxy ARP, a local route)",
+        let warning = format!(
+            "{mac} answered ARP at {count} addresses: logged in to at its lowest \
+             {MAX_PROBES_PER_MAC} only, the other {} are no-ssh this run (a host answering for a \
+             whole block: proxy ARP, a local route)",
             count - MAX_PROBES_PER_MAC
         );
+        crate::print::warning("rccr setup", &warning);
     }
     let hosts: Vec<(&scan::Host, bool)> = report.hosts.iter().zip(probed).collect();
     let mut candidates = parallel::map(&hosts, PARALLEL, |(host, probed)| {
