@@ -12,8 +12,9 @@
 //! - an Alpine container that writes into the checkout gives what it made
 //!   to the runner user (`--owner`), and no job makes out/ for it;
 //! - Docker Hub only after the OS images and the GitHub Release, with its
-//!   two secrets and no other; latest-* (and GitHub's Latest) move only for
-//!   the highest version that is no pre-release, never for a back-port;
+//!   two secrets and no other; the x86_64 images pushed are the ones tested;
+//!   latest-* (and GitHub's Latest) move only for the highest version that
+//!   is no pre-release, never for a back-port;
 //! - a release is made once: a run for a tag whose release (a draft too)
 //!   has files stops before the binaries and the temporary key; nothing is
 //!   replaced.
@@ -83,6 +84,10 @@ if breaking == "rebuild":
 if breaking == "checkout":
     co = uses(wf["release.yml"]["jobs"]["version"], "actions/checkout@")[0]
     del co["with"]["persist-credentials"]
+if breaking == "tested":
+    for s in steps(docker["jobs"]["push"]):
+        if s.get("id") == "build":
+            s["run"] = s["run"].replace('docker load --input "tested/$TYPE.tar"', "image-builder/scripts/build-docker.sh --load -v \"$VERSION\" x86_64 \"$TYPE\"")
 
 # Docker Hub: the guard job, and every job that logs in or pushes waits for
 # it and runs only on its yes.
@@ -121,6 +126,23 @@ if "needs.release.result == 'success'" not in str(dock["with"].get("push")):
     print(f"gate: docker-images pushes on {dock['with'].get('push')}, not only after the release")
 if dock["with"].get("latest") != "${{ needs.version.outputs.latest == 'true' }}":
     print(f"gate: docker-images moves latest-* on {dock['with'].get('latest')}")
+
+# The x86_64 images pushed are the ones tested: test-amd64 saves them
+# after its test, and the x86_64 push legs load and push them, building
+# nothing.
+test_job = docker["jobs"]["test-amd64"]
+names = [s.get("name", s.get("uses", "")) for s in steps(test_job)]
+saves = [i for i, s in enumerate(steps(test_job)) if "docker save" in s.get("run", "")]
+tests = [i for i, s in enumerate(steps(test_job)) if "test-image.sh docker" in s.get("run", "")]
+uploads = [s for s in uses(test_job, "actions/upload-artifact@") if s["with"].get("name") == "amd64-tested"]
+if not saves or not tests or saves[0] < tests[0] or not uploads:
+    print(f"tested: test-amd64 does not save the images it tested: {names}")
+build = [s for s in steps(docker["jobs"]["push"]) if s.get("id") == "build"][0]["run"]
+x86_64 = build.split('if [ "$ARCH" = x86_64 ]; then', 1)[-1].split("else", 1)[0]
+if "docker load" not in x86_64 or "docker push" not in x86_64 or "build-docker.sh" in x86_64 or "buildx" in x86_64:
+    print(f"tested: the x86_64 push legs do not push the tested images: {x86_64.strip()}")
+if "amd64-tested" not in [s["with"].get("name") for s in uses(docker["jobs"]["push"], "actions/download-artifact@")]:
+    print("tested: the push legs do not download the tested images")
 
 # A release is made once: the version job, which everything else waits
 # for, stops a run for a tag whose release has files, before the binaries
@@ -249,7 +271,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     assert_eq!(broken_rules(None), Vec::<String>::new());
     for rule in [
         "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest", "checkout",
-        "owner", "gate", "rebuild",
+        "owner", "gate", "rebuild", "tested",
     ] {
         let found = broken_rules(Some(rule));
         assert!(
@@ -759,4 +781,98 @@ fn latest_docker_tags_move_after_every_push_and_only_when_latest() {
     assert_has(&build, "--push --no-latest");
     assert_has(&docker, "--tag nananina0415/rccr:1.2.0-target");
     assert!(!docker.contains("latest"), "{docker}");
+}
+
+/// Runs `step` of `job` in `file` with stand-ins for build-docker.sh and
+/// docker (docker's `push` says `push_says`) and `env`: its outputs, the
+/// output, and the calls of both.
+fn docker_step(
+    file: &str,
+    job: &str,
+    step: &str,
+    push_says: &str,
+    env: &[(&str, &str)],
+) -> (String, std::process::Output, String, String) {
+    let dir = TempDir::new("docker-step");
+    stand_in(
+        &dir,
+        "image-builder/scripts/build-docker.sh",
+        "echo '{\"containerimage.digest\": \"sha256:1\"}' >metadata.json",
+    );
+    stand_in(
+        &dir,
+        "docker",
+        &format!(
+            "case \"$*\" in *--format*) echo '{{\"digest\": \"sha256:2\"}}' ;; push*) echo '{push_says}' ;; esac"
+        ),
+    );
+    let mut env = env.to_vec();
+    env.extend([("VERSION", "1.2.0"), ("RCCR_IMAGE", "nananina0415/rccr")]);
+    let (outputs, out) = run_step(file, job, step, &dir, &env);
+    (
+        outputs,
+        out,
+        calls(&dir, "build-docker.sh"),
+        calls(&dir, "docker"),
+    )
+}
+
+/// `docker_step` of `job` in build-docker-images.yml (of release.yml for
+/// the job `latest`), which must succeed: its outputs and the calls of
+/// build-docker.sh and docker.
+fn docker_ok(
+    job: &str,
+    step: &str,
+    push_says: &str,
+    env: &[(&str, &str)],
+) -> (String, String, String) {
+    let file = if job == "latest" {
+        "release.yml"
+    } else {
+        "build-docker-images.yml"
+    };
+    let (outputs, out, build, docker) = docker_step(file, job, step, push_says, env);
+    assert!(out.status.success(), "{job} {step}: {}", show(&out));
+    (outputs, build, docker)
+}
+
+/// The x86_64 images pushed are the ones test-amd64 tested: it saves them
+/// after the test, and the x86_64 push legs load and push that very image,
+/// building nothing (they used to build another one), its digest the one
+/// docker push reports; a push that reports none stops the leg.
+#[test]
+fn the_pushed_amd64_images_are_the_tested_ones() {
+    if !step_tools("tested amd64") {
+        return;
+    }
+    let (_, _, docker) = docker_ok("test-amd64", "Save the tested images", "", &[]);
+    for t in ["control", "target"] {
+        assert_has(
+            &docker,
+            &format!("save --output tested/{t}.tar nananina0415/rccr:1.2.0-x86_64-{t}"),
+        );
+    }
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let pushed = format!("1.2.0-x86_64-control: digest: {digest} size: 1234");
+    let (outputs, build, docker) = docker_ok(
+        "push",
+        "build",
+        &pushed,
+        &[("ARCH", "x86_64"), ("TYPE", "control")],
+    );
+    assert_eq!(build, "", "the x86_64 leg built an image");
+    assert_eq!(
+        docker,
+        "load --input tested/control.tar\npush nananina0415/rccr:1.2.0-x86_64-control\n"
+    );
+    assert_eq!(step_output(&outputs, "digest"), digest);
+    let (_, out, _, _) = docker_step(
+        "build-docker-images.yml",
+        "push",
+        "build",
+        "denied: requested access to the resource is denied",
+        &[("ARCH", "x86_64"), ("TYPE", "target")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(&text(&out.stdout), "reported no digest");
 }
