@@ -17,7 +17,7 @@
 //!   is no pre-release, never for a back-port;
 //! - a release is made once: a run for a tag whose release (a draft too)
 //!   has files stops before the binaries and the temporary key; nothing is
-//!   replaced.
+//!   replaced, and Publish may run again after a failed upload.
 //!
 //! Every rule is also shown to fail on a workflow broken for it. The steps
 //! that decide (version, release check, Publish, Docker Hub tags) are also
@@ -154,8 +154,10 @@ if rel_jobs["version"].get("permissions", {}).get("contents") != "write":
     print("rebuild: the version job's token is not shown draft releases (contents: write)")
 if "version" not in rel_jobs["binaries"].get("needs", []):
     print("rebuild: the binaries (and the temporary key) do not wait for the release check")
-if any("--clobber" in s.get("run", "") for s in steps(rel_jobs["release"])):
-    print("rebuild: Publish replaces files of a release")
+clobbers = [line.strip() for s in steps(rel_jobs["release"]) for line in s.get("run", "").splitlines()
+            if "--clobber" in line]
+if any(c != 'gh release upload "$TAG" "${unfinished[@]}" --clobber --repo "$GITHUB_REPOSITORY"' for c in clobbers):
+    print(f"rebuild: Publish replaces files of a release: {clobbers}")
 
 # One version check and one build of the binaries per run, one workflow a
 # tag starts.
@@ -595,25 +597,36 @@ fn only_a_pushed_tag_publishes_and_only_the_highest_release_is_latest() {
     );
 }
 
-/// release.yml's check for an existing release, GitHub's list of releases
-/// played by a stand-in gh: each of `pages` (JSON, one page of
-/// `GET /repos/{owner}/{repo}/releases` each) goes through the step's
-/// `--jq` filter with jq, as `gh api --paginate --jq` does; `None` is a
-/// failing gh. Its output and gh's arguments.
-fn unreleased_step(pages: Option<&[&str]>) -> (std::process::Output, String) {
-    let dir = TempDir::new("release-unreleased");
-    let body = match pages {
+/// A stand-in gh in `dir` whose `gh api` answers with `pages` (JSON, one
+/// page each, in order) through the call's `--jq` filter with jq, as
+/// `gh api --paginate --jq` does (`None`: GitHub fails); any other call
+/// runs `other`.
+fn gh_with_pages(dir: &TempDir, pages: Option<&[&str]>, other: &str) {
+    let api = match pages {
         None => "echo 'HTTP 502: Bad Gateway' >&2; exit 1".to_string(),
         Some(pages) => {
             for (n, page) in pages.iter().enumerate() {
                 write(&dir.path(&format!("pages/{n}.json")), page);
             }
             "while [ $# -gt 0 ]; do [ \"$1\" != --jq ] || filter=$2; shift; done\n\
-             for page in pages/*.json; do jq -r \"$filter\" \"$page\" || exit 1; done"
+             for page in pages/*.json; do jq -r \"$filter\" \"$page\" || exit 1; done\n\
+             exit 0"
                 .to_string()
         }
     };
-    stand_in(&dir, "gh", &body);
+    stand_in(
+        dir,
+        "gh",
+        &format!("if [ \"$1\" = api ]; then\n{api}\nfi\n{other}"),
+    );
+}
+
+/// release.yml's check for an existing release, GitHub's list of releases
+/// played by a stand-in gh (`pages`, see `gh_with_pages`). Its output and
+/// gh's arguments.
+fn unreleased_step(pages: Option<&[&str]>) -> (std::process::Output, String) {
+    let dir = TempDir::new("release-unreleased");
+    gh_with_pages(&dir, pages, "");
     let (_, out) = run_step(
         "release.yml",
         "version",
@@ -661,18 +674,53 @@ fn a_release_that_has_files_is_not_made_again() {
     assert_has(&text(&out.stdout), "GitHub did not list the releases");
 }
 
-/// release.yml's Publish with a stand-in gh (`exists`: whether the release
-/// is there), for the version job's `prerelease` and `latest`: gh's calls.
-fn publish_step(prerelease: &str, latest: &str, exists: bool) -> String {
+/// The files Publish uploads in `publish_step`: (name, content).
+const RELEASED: [(&str, &str); 2] = [("SHA256SUMS", "sums\n"), ("rccr-x86_64", "binary\n")];
+
+/// GitHub's `digest` of a file holding `content` ("sha256:HEX").
+fn digest_of(content: &str) -> String {
+    let dir = TempDir::new("digest");
+    write(&dir.path("file"), content);
+    let out = ok(Command::new("sha256sum").arg(dir.path("file")));
+    format!("sha256:{}", text(&out.stdout).split(' ').next().unwrap())
+}
+
+/// An asset of a release as GitHub lists it.
+fn asset(name: &str, state: &str, content: &str) -> String {
+    format!(
+        r#"{{"name":"{name}","state":"{state}","digest":"{}"}}"#,
+        digest_of(content)
+    )
+}
+
+/// release.yml's Publish with a stand-in gh, the files of `RELEASED` made,
+/// for the version job's `prerelease` and `latest`:
+/// `release` is the tag's release on GitHub (draft, its assets as JSON),
+/// `None` none; `list_fails`: GitHub does not list the releases. Its output
+/// and gh's calls.
+fn publish_step(
+    prerelease: &str,
+    latest: &str,
+    release: Option<(bool, &[String])>,
+    list_fails: bool,
+) -> (std::process::Output, String) {
     let dir = TempDir::new("release-publish");
-    write(&dir.path("release/SHA256SUMS"), "sums\n");
+    for (name, content) in RELEASED {
+        write(&dir.path(&format!("release/{name}")), content);
+    }
     write(&dir.path("notes.md"), "notes\n");
-    let view = if exists { "exit 0" } else { "exit 1" };
-    stand_in(
-        &dir,
-        "gh",
-        &format!("case \"$1 $2\" in 'release view') {view} ;; esac"),
-    );
+    let other = r#"[{"tag_name":"v1.1.0","draft":false,"assets":[{"name":"SHA256SUMS","state":"uploaded","digest":"sha256:0"}]}]"#;
+    let page = release.map(|(draft, assets)| {
+        format!(
+            r#"[{{"tag_name":"v1.2.0","draft":{draft},"assets":[{}]}}]"#,
+            assets.join(",")
+        )
+    });
+    let pages: Vec<&str> = [Some(other), page.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    gh_with_pages(&dir, (!list_fails).then_some(&pages[..]), "");
     let (_, out) = run_step(
         "release.yml",
         "release",
@@ -686,43 +734,150 @@ fn publish_step(prerelease: &str, latest: &str, exists: bool) -> String {
             ("GITHUB_REPOSITORY", "owner/rccr"),
         ],
     );
-    assert!(out.status.success(), "{}", show(&out));
-    calls(&dir, "gh")
+    (out, calls(&dir, "gh"))
+}
+
+/// The call of gh that creates or publishes the release, split in words.
+fn publishing_call(gh: &str) -> Vec<String> {
+    gh.lines()
+        .find(|l| l.starts_with("release create") || l.starts_with("release edit"))
+        .unwrap_or_else(|| panic!("no create or edit: {gh}"))
+        .split(' ')
+        .map(String::from)
+        .collect()
 }
 
 /// Publish marks a pre-release so, says whether the release is GitHub's
-/// Latest (left out, GitHub makes a back-port Latest), publishes a release
-/// that was a draft, and never replaces a file of a release (it used to
-/// upload with --clobber).
+/// Latest (left out, GitHub makes a back-port Latest), and publishes a
+/// release that was a draft (by hand, or left by a failed create) with
+/// every file uploaded.
 #[test]
-fn publish_marks_a_pre_release_and_the_latest_and_replaces_no_file() {
-    if !step_tools("release publish") {
+fn publish_marks_a_pre_release_and_the_latest() {
+    if !step_tools("release publish") || !require("release publish", &[("jq", "jq")]) {
         return;
     }
-    for exists in [false, true] {
+    for release in [None, Some((true, &[][..])), Some((false, &[][..]))] {
         for (pre, latest) in [("true", "false"), ("false", "true"), ("false", "false")] {
-            let gh = publish_step(pre, latest, exists);
-            let publish = gh
-                .lines()
-                .find(|l| l.starts_with("release create") || l.starts_with("release edit"))
-                .unwrap_or_else(|| panic!("no create or edit: {gh}"));
-            let words: Vec<&str> = publish.split(' ').collect();
-            assert_eq!(words.contains(&"--prerelease"), pre == "true", "{gh}");
-            assert!(
-                words.contains(&format!("--latest={latest}").as_str()),
-                "{gh}"
-            );
-            assert!(!gh.contains("--clobber"), "{gh}");
-            // A draft there (by hand, or left by a failed create) is
-            // published, not left a draft with the files in it.
-            assert_eq!(words.contains(&"--draft=false"), exists, "{gh}");
+            let (out, gh) = publish_step(pre, latest, release, false);
+            assert!(out.status.success(), "{}", show(&out));
+            let words = publishing_call(&gh);
             assert_eq!(
-                gh.contains("release upload v1.2.0 release/SHA256SUMS"),
-                exists,
+                words.contains(&"--prerelease".to_string()),
+                pre == "true",
                 "{gh}"
             );
+            assert!(words.contains(&format!("--latest={latest}")), "{gh}");
+            assert_eq!(words[1] == "edit", release.is_some(), "{gh}");
+            if release.is_some() {
+                assert!(words.contains(&"--draft=false".to_string()), "{gh}");
+                assert_has(
+                    &gh,
+                    "release upload v1.2.0 release/SHA256SUMS release/rccr-x86_64 --repo owner/rccr",
+                );
+            } else {
+                assert_has(
+                    &gh,
+                    "release create v1.2.0 release/SHA256SUMS release/rccr-x86_64 --title RCCR v1.2.0",
+                );
+            }
+            assert!(!gh.contains("--clobber"), "{gh}");
         }
     }
+}
+
+/// Publish, the tag's release there with `assets` (`draft` or not), stops
+/// saying `error`, and uploads nothing and publishes nothing.
+fn publish_refused(draft: bool, assets: &[String], error: &str) {
+    let (out, gh) = publish_step("false", "false", Some((draft, assets)), false);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(&text(&out.stdout), error);
+    assert!(
+        !gh.contains("release upload") && !gh.contains("release edit"),
+        "{gh}"
+    );
+}
+
+/// Publish run again after an upload failed part-way (re-run the failed
+/// jobs: it used to stop at the first file already there): a file there
+/// with the same checksum is kept, the others uploaded, and the release
+/// published. A file there with another checksum is never replaced: the
+/// run stops, uploading nothing. Only an upload that never finished
+/// (GitHub's state not `uploaded`) is uploaded over, and only in a draft.
+#[test]
+fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
+    if !step_tools("release publish") || !require("release publish", &[("jq", "jq")]) {
+        return;
+    }
+    let sums = asset("SHA256SUMS", "uploaded", "sums\n");
+    let binary = asset("rccr-x86_64", "uploaded", "binary\n");
+    // Half uploaded: a draft with one file.
+    let (out, gh) = publish_step(
+        "false",
+        "false",
+        Some((true, std::slice::from_ref(&sums))),
+        false,
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_has(
+        &text(&out.stdout),
+        "SHA256SUMS: already there, the same file",
+    );
+    assert_lines(
+        &gh,
+        "gh's calls",
+        [
+            "release upload v1.2.0 release/rccr-x86_64 --repo owner/rccr",
+            "release edit v1.2.0 --draft=false --notes-file notes.md --latest=false --repo owner/rccr",
+        ],
+    );
+    // Every file there (only the edit had failed), published or not.
+    for draft in [true, false] {
+        let (out, gh) = publish_step(
+            "false",
+            "false",
+            Some((draft, &[sums.clone(), binary.clone()])),
+            false,
+        );
+        assert!(out.status.success(), "{}", show(&out));
+        assert!(!gh.contains("release upload"), "{gh}");
+        assert_eq!(publishing_call(&gh)[1], "edit", "{gh}");
+    }
+    // Another file under the name: never replaced, draft or not.
+    let other = asset("rccr-x86_64", "uploaded", "another binary\n");
+    for draft in [true, false] {
+        publish_refused(
+            draft,
+            &[sums.clone(), other.clone()],
+            "::error title=Release v1.2.0::rccr-x86_64 is there with another checksum",
+        );
+    }
+    // An upload that never finished, in a draft: uploaded over; in a
+    // published release: the run stops.
+    let broken = asset("rccr-x86_64", "starter", "bin");
+    let (out, gh) = publish_step(
+        "false",
+        "false",
+        Some((true, std::slice::from_ref(&broken))),
+        false,
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_lines(
+        &gh,
+        "gh's calls",
+        [
+            "release upload v1.2.0 release/rccr-x86_64 --clobber --repo owner/rccr",
+            "release upload v1.2.0 release/SHA256SUMS --repo owner/rccr",
+        ],
+    );
+    publish_refused(
+        false,
+        &[sums.clone(), broken],
+        "rccr-x86_64: an unfinished upload in a published release",
+    );
+    // GitHub did not list the releases: nothing made.
+    let (out, gh) = publish_step("false", "false", None, true);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!gh.lines().any(|l| l.starts_with("release ")), "{gh}");
 }
 
 /// build-docker-images.yml's push and merge steps with stand-ins for
