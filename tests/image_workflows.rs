@@ -13,8 +13,10 @@
 //!   to the runner user (`--owner`), and no job makes out/ for it;
 //! - Docker Hub only after the OS images and the GitHub Release, with its
 //!   two secrets and no other; the x86_64 images pushed are the ones tested;
-//!   latest-* (and GitHub's Latest) move only for the highest version that
-//!   is no pre-release, never for a back-port;
+//! - latest-* (and GitHub's Latest) move in one job, after both types'
+//!   multi-platform images, one run at a time across tags, and only for
+//!   the highest version that is no pre-release at that moment, never for
+//!   a back-port or a lower version finishing last;
 //! - a release is made once: a run for a tag whose release (a draft too)
 //!   has files stops before the binaries and the temporary key; nothing is
 //!   replaced, and Publish may run again after a failed upload.
@@ -84,6 +86,8 @@ if breaking == "rebuild":
 if breaking == "checkout":
     co = uses(wf["release.yml"]["jobs"]["version"], "actions/checkout@")[0]
     del co["with"]["persist-credentials"]
+if breaking == "latest":
+    wf["release.yml"]["jobs"]["latest"]["concurrency"]["group"] = "latest-${{ github.ref }}"
 if breaking == "tested":
     for s in steps(docker["jobs"]["push"]):
         if s.get("id") == "build":
@@ -100,6 +104,13 @@ for name, job in docker["jobs"].items():
         needs = [needs] if isinstance(needs, str) else needs
         if "hub" not in needs or job.get("if") != guard:
             print(f"guard: job {name} logs in or pushes without `if: {guard}`")
+# release.yml logs in only to move latest-*, on the hub's yes (the Docker
+# workflow's `pushed`, which the latest job's check reads).
+for j, job in wf["release.yml"]["jobs"].items():
+    for s in steps(job):
+        if (s.get("uses", "").startswith("docker/login-action") or "imagetools create" in s.get("run", "")) \
+                and s.get("if") != "steps.highest.outputs.docker == 'true'":
+            print(f"guard: release.yml job {j} logs in or pushes on `if: {s.get('if')}`")
 check = [s for s in steps(docker["jobs"]["hub"]) if s.get("id") == "check"][0]
 if check["env"] != {"WANT_PUSH": "${{ inputs.push }}", "DOCKER_USERNAME": "${{ secrets.DOCKER_USERNAME }}",
                     "DOCKER_PASSWORD": "${{ secrets.DOCKER_PASSWORD }}"}:
@@ -124,8 +135,6 @@ if "needs.os-images.result == 'success'" not in dock.get("if", ""):
     print(f"gate: docker-images runs on `if: {dock.get('if')}`")
 if "needs.release.result == 'success'" not in str(dock["with"].get("push")):
     print(f"gate: docker-images pushes on {dock['with'].get('push')}, not only after the release")
-if dock["with"].get("latest") != "${{ needs.version.outputs.latest == 'true' }}":
-    print(f"gate: docker-images moves latest-* on {dock['with'].get('latest')}")
 
 # The x86_64 images pushed are the ones tested: test-amd64 saves them
 # after its test, and the x86_64 push legs load and push them, building
@@ -143,6 +152,43 @@ if "docker load" not in x86_64 or "docker push" not in x86_64 or "build-docker.s
     print(f"tested: the x86_64 push legs do not push the tested images: {x86_64.strip()}")
 if "amd64-tested" not in [s["with"].get("name") for s in uses(docker["jobs"]["push"], "actions/download-artifact@")]:
     print("tested: the push legs do not download the tested images")
+
+# latest-* and GitHub's Latest move in release.yml's latest job only: after
+# the release and the Docker workflow (both types' merges), one job at a
+# time across tags (a concurrency group that is not the ref's), each move
+# behind its own check, done then, that the version is still the highest.
+latest = rel_jobs.get("latest", {})
+if not {"release", "docker-images"} <= set(latest.get("needs", [])):
+    print(f"latest: the latest job needs {latest.get('needs')}, not the release and the Docker images")
+group = (latest.get("concurrency") or {}).get("group", "")
+if not group or "${{" in group or latest["concurrency"].get("cancel-in-progress") is not False:
+    print(f"latest: the latest job's concurrency is {latest.get('concurrency')}, not one group for every tag")
+if wf["release.yml"].get("concurrency", {}).get("group") == group:
+    print("latest: the latest job shares the run's group")
+ids = [s.get("id") for s in steps(latest)]
+if not ids or ids[0] != "highest" or any("steps.highest.outputs." not in str(s.get("if")) for s in steps(latest)[1:]):
+    print("latest: a step of the latest job moves without the highest-version check")
+highest = steps(latest)[0] if ids else {}
+if highest.get("env", {}).get("DOCKER_PUSHED") != "${{ needs.docker-images.result == 'success' && needs.docker-images.outputs.pushed == 'true' }}":
+    print(f"latest: latest-* move on {highest.get('env', {}).get('DOCKER_PUSHED')}, not after every Docker merge")
+if "matching-refs/tags" not in highest.get("run", ""):
+    print("latest: the latest job does not read the tags on GitHub")
+if docker["on"]["workflow_call"].get("outputs", {}).get("pushed", {}).get("value") != "${{ jobs.hub.outputs.push }}":
+    print("latest: build-docker-images.yml does not say whether it pushed")
+if "latest" in docker["on"]["workflow_call"]["inputs"] or "latest" in dock["with"]:
+    print("latest: build-docker-images.yml is still told to move latest-*")
+for w, d in wf.items():
+    for j, job in d["jobs"].items():
+        if (w, j) == ("release.yml", "latest"):
+            continue
+        for s in steps(job):
+            run = s.get("run", "")
+            if ":latest-" in run or "--tag \"$RCCR_IMAGE:latest" in run:
+                print(f"latest: {w} job {j} tags latest-*")
+            if "build-docker.sh" in run and "--no-latest" not in run:
+                print(f"latest: {w} job {j} builds with a latest-* tag")
+            if "gh release" in run and "--latest=false" not in run:
+                print(f"latest: {w} job {j} may make a release Latest")
 
 # A release is made once: the version job, which everything else waits
 # for, stops a run for a tag whose release has files, before the binaries
@@ -273,7 +319,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     assert_eq!(broken_rules(None), Vec::<String>::new());
     for rule in [
         "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest", "checkout",
-        "owner", "gate", "rebuild", "tested",
+        "owner", "gate", "rebuild", "latest", "tested",
     ] {
         let found = broken_rules(Some(rule));
         assert!(
@@ -467,33 +513,21 @@ cd "$2" && stat -c '%u:%g %n' . out out/apks out/apks/APKINDEX out/images kept"#
 }
 
 /// release.yml's version step in a checkout whose Cargo.toml says
-/// `version` and whose repository has the tags `tags`, for `event` on the
-/// ref `ref_type` `ref_name`: (publish, prerelease, latest, its output).
+/// `version`, for `event` on the ref `ref_type` `ref_name`: (publish,
+/// prerelease, its output).
 fn version_step(
     version: &str,
-    tags: &[&str],
     event: &str,
     ref_type: &str,
     ref_name: &str,
-) -> (String, String, String, std::process::Output) {
+) -> (String, String, std::process::Output) {
     let dir = TempDir::new("release-version");
     write(
         &dir.path("Cargo.toml"),
         format!("[package]\nname = \"rccr\"\nversion = \"{version}\"\n\n[dependencies]\n"),
     );
-    let git = |args: &[&str]| {
-        ok(Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(dir.path("")));
-    };
     // The step reads the version with the checkout's image-builder/scripts/lib.sh.
     std::os::unix::fs::symlink(repo().join("image-builder"), dir.path("image-builder")).unwrap();
-    git(&["init", "-q"]);
-    git(&["commit", "-q", "--allow-empty", "-m", "release"]);
-    for tag in tags {
-        git(&["tag", tag]);
-    }
     let (outputs, out) = run_step(
         "release.yml",
         "version",
@@ -508,7 +542,6 @@ fn version_step(
     (
         step_output(&outputs, "publish"),
         step_output(&outputs, "prerelease"),
-        step_output(&outputs, "latest"),
         out,
     )
 }
@@ -516,80 +549,47 @@ fn version_step(
 /// Only a pushed tag publishes: by hand (workflow_dispatch), on a tag too,
 /// everything is built and nothing published or pushed, as the workflow's
 /// header says (a dispatch on a tag used to publish). A version with a '-'
-/// is a pre-release. Only the highest version that is no pre-release is
-/// `latest` (Docker Hub's latest-*, GitHub's Latest): not a back-port
-/// tagged after a higher version, whatever a pre-release above it.
+/// is a pre-release. Whether it is the latest is decided at the end, by
+/// the latest job (see `only_the_highest_release_at_move_time_is_latest`).
 #[test]
-fn only_a_pushed_tag_publishes_and_only_the_highest_release_is_latest() {
-    if !step_tools("release version") || !require("release version", &[("git", "git")]) {
+fn only_a_pushed_tag_publishes() {
+    if !step_tools("release version") {
         return;
     }
-    let released = ["v1.2.0", "v1.9.0", "v1.10.0", "v1.11.0-rc.1", "vnext"];
-    for (version, tag, event, ref_type, ref_name, publish, pre, latest) in [
-        (
-            "1.2.0", "v1.2.0", "push", "tag", "v1.2.0", "true", "false", "false",
-        ),
-        (
-            "1.10.1", "v1.10.1", "push", "tag", "v1.10.1", "true", "false", "true",
-        ),
-        // A back-port, and a version that sorts last as text only.
-        (
-            "1.9.1", "v1.9.1", "push", "tag", "v1.9.1", "true", "false", "false",
-        ),
-        (
-            "1.12.0-rc.1",
-            "v1.12.0-rc.1",
-            "push",
-            "tag",
-            "v1.12.0-rc.1",
-            "true",
-            "true",
-            "false",
-        ),
+    for (version, event, ref_type, ref_name, publish, pre) in [
+        ("1.2.0", "push", "tag", "v1.2.0", "true", "false"),
+        ("1.12.0-rc.1", "push", "tag", "v1.12.0-rc.1", "true", "true"),
         (
             "1.10.1",
-            "v1.10.1",
             "workflow_dispatch",
             "tag",
             "v1.10.1",
             "false",
             "false",
-            "false",
         ),
         (
             "1.10.1",
-            "v1.10.1",
             "workflow_dispatch",
             "branch",
             "main",
             "false",
             "false",
-            "false",
         ),
     ] {
-        let mut tags = released.to_vec();
-        if !tags.contains(&tag) {
-            tags.push(tag);
-        }
-        let (p, r, l, out) = version_step(version, &tags, event, ref_type, ref_name);
+        let (p, r, out) = version_step(version, event, ref_type, ref_name);
         assert!(out.status.success(), "{}", show(&out));
         assert_eq!(
-            (p.as_str(), r.as_str(), l.as_str()),
-            (publish, pre, latest),
+            (p.as_str(), r.as_str()),
+            (publish, pre),
             "{event} {ref_name}"
         );
     }
-    let (_, _, _, out) = version_step("1.9.1", &["v1.10.0", "v1.9.1"], "push", "tag", "v1.9.1");
-    assert_has(
-        &text(&out.stdout),
-        "v1.9.1 is not the highest version (v1.10.0)",
-    );
-    let (_, _, _, out) = version_step("1.2.0", &[], "workflow_dispatch", "tag", "v1.2.0");
+    let (_, _, out) = version_step("1.2.0", "workflow_dispatch", "tag", "v1.2.0");
     assert_has(&text(&out.stdout), "built and tested, not published");
-    let (_, _, _, out) = version_step("", &[], "workflow_dispatch", "branch", "main");
+    let (_, _, out) = version_step("", "workflow_dispatch", "branch", "main");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(&text(&out.stdout), "no version in Cargo.toml's [package]");
-    let (_, _, _, out) = version_step("1.2.0", &[], "push", "tag", "v1.2.1");
+    let (_, _, out) = version_step("1.2.0", "push", "tag", "v1.2.1");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(
         &text(&out.stdout),
@@ -693,14 +693,12 @@ fn asset(name: &str, state: &str, content: &str) -> String {
     )
 }
 
-/// release.yml's Publish with a stand-in gh, the files of `RELEASED` made,
-/// for the version job's `prerelease` and `latest`:
+/// release.yml's Publish with a stand-in gh, the files of `RELEASED` made:
 /// `release` is the tag's release on GitHub (draft, its assets as JSON),
 /// `None` none; `list_fails`: GitHub does not list the releases. Its output
 /// and gh's calls.
 fn publish_step(
     prerelease: &str,
-    latest: &str,
     release: Option<(bool, &[String])>,
     list_fails: bool,
 ) -> (std::process::Output, String) {
@@ -730,7 +728,6 @@ fn publish_step(
             ("GH_TOKEN", "ghs_x"),
             ("TAG", "v1.2.0"),
             ("PRERELEASE", prerelease),
-            ("LATEST", latest),
             ("GITHUB_REPOSITORY", "owner/rccr"),
         ],
     );
@@ -747,18 +744,18 @@ fn publishing_call(gh: &str) -> Vec<String> {
         .collect()
 }
 
-/// Publish marks a pre-release so, says whether the release is GitHub's
-/// Latest (left out, GitHub makes a back-port Latest), and publishes a
-/// release that was a draft (by hand, or left by a failed create) with
-/// every file uploaded.
+/// Publish marks a pre-release so, never makes the release GitHub's Latest
+/// (left out, GitHub makes any new release Latest, a back-port too: the
+/// latest job decides, at the end), and publishes a release that was a
+/// draft (by hand, or left by a failed create) with every file uploaded.
 #[test]
-fn publish_marks_a_pre_release_and_the_latest() {
+fn publish_marks_a_pre_release_and_leaves_latest_to_the_latest_job() {
     if !step_tools("release publish") || !require("release publish", &[("jq", "jq")]) {
         return;
     }
     for release in [None, Some((true, &[][..])), Some((false, &[][..]))] {
-        for (pre, latest) in [("true", "false"), ("false", "true"), ("false", "false")] {
-            let (out, gh) = publish_step(pre, latest, release, false);
+        for pre in ["true", "false"] {
+            let (out, gh) = publish_step(pre, release, false);
             assert!(out.status.success(), "{}", show(&out));
             let words = publishing_call(&gh);
             assert_eq!(
@@ -766,7 +763,8 @@ fn publish_marks_a_pre_release_and_the_latest() {
                 pre == "true",
                 "{gh}"
             );
-            assert!(words.contains(&format!("--latest={latest}")), "{gh}");
+            assert!(words.contains(&"--latest=false".to_string()), "{gh}");
+            assert!(!gh.contains("--latest "), "{gh}");
             assert_eq!(words[1] == "edit", release.is_some(), "{gh}");
             if release.is_some() {
                 assert!(words.contains(&"--draft=false".to_string()), "{gh}");
@@ -788,7 +786,7 @@ fn publish_marks_a_pre_release_and_the_latest() {
 /// Publish, the tag's release there with `assets` (`draft` or not), stops
 /// saying `error`, and uploads nothing and publishes nothing.
 fn publish_refused(draft: bool, assets: &[String], error: &str) {
-    let (out, gh) = publish_step("false", "false", Some((draft, assets)), false);
+    let (out, gh) = publish_step("false", Some((draft, assets)), false);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(&text(&out.stdout), error);
     assert!(
@@ -811,12 +809,7 @@ fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
     let sums = asset("SHA256SUMS", "uploaded", "sums\n");
     let binary = asset("rccr-x86_64", "uploaded", "binary\n");
     // Half uploaded: a draft with one file.
-    let (out, gh) = publish_step(
-        "false",
-        "false",
-        Some((true, std::slice::from_ref(&sums))),
-        false,
-    );
+    let (out, gh) = publish_step("false", Some((true, std::slice::from_ref(&sums))), false);
     assert!(out.status.success(), "{}", show(&out));
     assert_has(
         &text(&out.stdout),
@@ -833,7 +826,6 @@ fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
     // Every file there (only the edit had failed), published or not.
     for draft in [true, false] {
         let (out, gh) = publish_step(
-            "false",
             "false",
             Some((draft, &[sums.clone(), binary.clone()])),
             false,
@@ -854,12 +846,7 @@ fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
     // An upload that never finished, in a draft: uploaded over; in a
     // published release: the run stops.
     let broken = asset("rccr-x86_64", "starter", "bin");
-    let (out, gh) = publish_step(
-        "false",
-        "false",
-        Some((true, std::slice::from_ref(&broken))),
-        false,
-    );
+    let (out, gh) = publish_step("false", Some((true, std::slice::from_ref(&broken))), false);
     assert!(out.status.success(), "{}", show(&out));
     assert_lines(
         &gh,
@@ -875,67 +862,107 @@ fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
         "rccr-x86_64: an unfinished upload in a published release",
     );
     // GitHub did not list the releases: nothing made.
-    let (out, gh) = publish_step("false", "false", None, true);
+    let (out, gh) = publish_step("false", None, true);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(!gh.lines().any(|l| l.starts_with("release ")), "{gh}");
 }
 
-/// build-docker-images.yml's push and merge steps with stand-ins for
-/// build-docker.sh and docker (`latest`: the workflow's input): the calls
-/// of both.
-fn docker_steps(latest: &str) -> (String, String) {
-    let dir = TempDir::new("docker-latest");
-    stand_in(
+/// release.yml's latest job's check, the tags on GitHub `tags` (two pages
+/// of `git/matching-refs/tags/v`; `None`: GitHub fails), for the run of
+/// tag `tag`, the Docker workflow's `docker_pushed`: (move, docker, its
+/// output, gh's calls).
+fn highest_step(
+    tags: Option<&[&str]>,
+    tag: &str,
+    docker_pushed: &str,
+) -> (String, String, std::process::Output, String) {
+    let dir = TempDir::new("release-latest");
+    let page = |tags: &[&str]| {
+        let refs: Vec<String> = tags
+            .iter()
+            .map(|t| format!(r#"{{"ref":"refs/tags/{t}"}}"#))
+            .collect();
+        format!("[{}]", refs.join(","))
+    };
+    let pages = tags.map(|tags| {
+        let (first, second) = tags.split_at(tags.len() / 2);
+        [page(first), page(second)]
+    });
+    let pages: Option<Vec<&str>> = pages
+        .as_ref()
+        .map(|p| p.iter().map(String::as_str).collect());
+    gh_with_pages(&dir, pages.as_deref(), "");
+    let (outputs, out) = run_step(
+        "release.yml",
+        "latest",
+        "highest",
         &dir,
-        "image-builder/scripts/build-docker.sh",
-        "echo '{\"containerimage.digest\": \"sha256:1\"}' >metadata.json",
+        &[
+            ("GH_TOKEN", "ghs_x"),
+            ("TAG", tag),
+            ("DOCKER_PUSHED", docker_pushed),
+            ("GITHUB_REPOSITORY", "owner/rccr"),
+        ],
     );
-    stand_in(
-        &dir,
-        "docker",
-        "case \"$*\" in *--format*) echo '{\"digest\": \"sha256:2\"}' ;; esac",
-    );
-    let env = [
-        ("ARCH", "armhf"),
-        ("TYPE", "target"),
-        ("VERSION", "1.2.0"),
-        ("LATEST", latest),
-        ("RCCR_IMAGE", "nananina0415/rccr"),
-    ];
-    for (job, step) in [("push", "build"), ("merge", "merge")] {
-        let (_, out) = run_step("build-docker-images.yml", job, step, &dir, &env);
-        assert!(out.status.success(), "{job}: {}", show(&out));
-    }
-    (calls(&dir, "build-docker.sh"), calls(&dir, "docker"))
+    (
+        step_output(&outputs, "move"),
+        step_output(&outputs, "docker"),
+        out,
+        calls(&dir, "gh"),
+    )
 }
 
-/// A push leg tags its version only: every latest-* moves in the merge
-/// job, which runs once all twelve legs pushed (a failed leg used to leave
-/// some latest-ARCH-TYPE moved and the rest not), each per-arch one a copy
-/// of the version's image. A pre-release or a back-port (`latest` false)
-/// pushes its own tags only: the latest-* tags that docker-compose.yml
-/// uses stay on the last release.
+/// latest-* and GitHub's Latest move only for the highest version that is
+/// no pre-release, as the tags on GitHub say when the latest job runs (one
+/// at a time across tags), not when the run started: of two tags released
+/// together, the lower one finishing last moves nothing (its run started
+/// before the higher tag was there, and used to move them back). Never a
+/// back-port, whatever a pre-release or another tag above it. Docker Hub's
+/// tags move only when the Docker workflow pushed everything.
 #[test]
-fn latest_docker_tags_move_after_every_push_and_only_when_latest() {
-    if !step_tools("docker latest") {
+fn only_the_highest_release_at_move_time_is_latest() {
+    if !step_tools("release latest") || !require("release latest", &[("jq", "jq")]) {
         return;
     }
-    let (build, docker) = docker_steps("true");
-    assert_has(&build, "--push --no-latest");
-    assert_has(&docker, "--tag nananina0415/rccr:latest-target");
-    for arch in arch_table().iter().map(|row| &row[0]) {
+    let released = ["v1.2.0", "v1.9.0", "v1.10.0", "v1.11.0-rc.1", "vnext"];
+    for (tag, pushed, want_move, want_docker) in [
+        ("v1.10.1", "true", "true", "true"),
+        ("v1.10.1", "false", "true", "false"),
+        // A back-port, and a version that sorts last as text only.
+        ("v1.9.1", "true", "false", "false"),
+        ("v1.2.0", "true", "false", "false"),
+    ] {
+        let mut tags = released.to_vec();
+        tags.push(tag);
+        let (m, d, out, gh) = highest_step(Some(&tags), tag, pushed);
+        assert!(out.status.success(), "{}", show(&out));
+        assert_eq!(
+            (m.as_str(), d.as_str()),
+            (want_move, want_docker),
+            "{tag} {pushed}"
+        );
         assert_has(
-            &docker,
-            &format!(
-                "create --prefer-index=false --tag nananina0415/rccr:latest-{arch}-target \
-                 nananina0415/rccr:1.2.0-{arch}-target"
-            ),
+            &gh,
+            "api --paginate repos/owner/rccr/git/matching-refs/tags/v",
         );
     }
-    let (build, docker) = docker_steps("false");
-    assert_has(&build, "--push --no-latest");
-    assert_has(&docker, "--tag nananina0415/rccr:1.2.0-target");
-    assert!(!docker.contains("latest"), "{docker}");
+    let (_, _, out, _) = highest_step(Some(&["v1.10.0", "v1.9.1"]), "v1.9.1", "true");
+    assert_has(
+        &text(&out.stdout),
+        "v1.9.1 is not the highest version (v1.10.0)",
+    );
+    let (_, _, out, _) = highest_step(Some(&["v1.10.1"]), "v1.10.1", "false");
+    assert_has(&text(&out.stdout), "Docker Hub's latest-* stay there");
+    // v1.3.0 and v1.4.0 tagged minutes apart: both runs started as the
+    // highest; whichever job comes last, only v1.4.0 moves.
+    for tag in ["v1.3.0", "v1.4.0"] {
+        let (m, _, _, _) = highest_step(Some(&["v1.3.0", "v1.4.0"]), tag, "true");
+        assert_eq!(m, (tag == "v1.4.0").to_string(), "{tag}");
+    }
+    let (m, _, out, _) = highest_step(None, "v1.4.0", "true");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(m, "");
+    assert_has(&text(&out.stdout), "GitHub did not list the tags");
 }
 
 /// Runs `step` of `job` in `file` with stand-ins for build-docker.sh and
@@ -989,6 +1016,56 @@ fn docker_ok(
     let (outputs, out, build, docker) = docker_step(file, job, step, push_says, env);
     assert!(out.status.success(), "{job} {step}: {}", show(&out));
     (outputs, build, docker)
+}
+
+/// Every latest-* moves in release.yml's latest job, each a copy of the
+/// version's image, the per-arch ones and both multi-platform ones
+/// together: a push leg and a merge tag the version only (a failed leg
+/// used to leave some latest-ARCH-TYPE moved, and one type's merge could
+/// move latest-TYPE while the other's failed).
+#[test]
+fn latest_docker_tags_move_in_one_job_after_every_merge() {
+    if !step_tools("docker latest") {
+        return;
+    }
+    // LATEST: what the old merge step read to move latest-* itself.
+    for (job, step, env, want) in [
+        (
+            "push",
+            "build",
+            &[("ARCH", "armhf"), ("TYPE", "target")][..],
+            "--push --no-latest",
+        ),
+        (
+            "merge",
+            "merge",
+            &[("TYPE", "target"), ("LATEST", "true")][..],
+            "--tag nananina0415/rccr:1.2.0-target",
+        ),
+    ] {
+        let (_, build, docker) = docker_ok(job, step, "", env);
+        assert_has(&format!("{build}{docker}"), want);
+        assert!(!docker.contains("latest"), "{job}: {docker}");
+    }
+    let (_, _, docker) = docker_ok("latest", "docker-latest", "", &[]);
+    for t in ["control", "target"] {
+        assert_has(
+            &docker,
+            &format!(
+                "buildx imagetools create --prefer-index=false --tag nananina0415/rccr:latest-{t} \
+                 nananina0415/rccr:1.2.0-{t}"
+            ),
+        );
+        for arch in arch_table().iter().map(|row| &row[0]) {
+            assert_has(
+                &docker,
+                &format!(
+                    "create --prefer-index=false --tag nananina0415/rccr:latest-{arch}-{t} \
+                     nananina0415/rccr:1.2.0-{arch}-{t}"
+                ),
+            );
+        }
+    }
 }
 
 /// The x86_64 images pushed are the ones test-amd64 tested: it saves them
