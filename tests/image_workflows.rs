@@ -12,11 +12,14 @@
 //! - an Alpine container that writes into the checkout gives what it made
 //!   to the runner user (`--owner`), and no job makes out/ for it;
 //! - Docker Hub only after the OS images and the GitHub Release, with its
-//!   two secrets and no other; latest-* (and GitHub's Latest) move only for
-//!   the highest version that is no pre-release, never for a back-port;
+//!   two secrets and no other; the x86_64 images pushed are the ones tested;
+//! - latest-* (and GitHub's Latest) move in one job, after both types'
+//!   multi-platform images, one run at a time across tags, and only for
+//!   the highest version that is no pre-release at that moment, never for
+//!   a back-port or a lower version finishing last;
 //! - a release is made once: a run for a tag whose release (a draft too)
 //!   has files stops before the binaries and the temporary key; nothing is
-//!   replaced.
+//!   replaced, and Publish may run again after a failed upload.
 //!
 //! Every rule is also shown to fail on a workflow broken for it. The steps
 //! that decide (version, release check, Publish, Docker Hub tags) are also
@@ -83,6 +86,12 @@ if breaking == "rebuild":
 if breaking == "checkout":
     co = uses(wf["release.yml"]["jobs"]["version"], "actions/checkout@")[0]
     del co["with"]["persist-credentials"]
+if breaking == "latest":
+    wf["release.yml"]["jobs"]["latest"]["concurrency"]["group"] = "latest-${{ github.ref }}"
+if breaking == "tested":
+    for s in steps(docker["jobs"]["push"]):
+        if s.get("id") == "build":
+            s["run"] = s["run"].replace('docker load --input "tested/$TYPE.tar"', "image-builder/scripts/build-docker.sh --load -v \"$VERSION\" x86_64 \"$TYPE\"")
 
 # Docker Hub: the guard job, and every job that logs in or pushes waits for
 # it and runs only on its yes.
@@ -95,6 +104,13 @@ for name, job in docker["jobs"].items():
         needs = [needs] if isinstance(needs, str) else needs
         if "hub" not in needs or job.get("if") != guard:
             print(f"guard: job {name} logs in or pushes without `if: {guard}`")
+# release.yml logs in only to move latest-*, on the hub's yes (the Docker
+# workflow's `pushed`, which the latest job's check reads).
+for j, job in wf["release.yml"]["jobs"].items():
+    for s in steps(job):
+        if (s.get("uses", "").startswith("docker/login-action") or "imagetools create" in s.get("run", "")) \
+                and s.get("if") != "steps.highest.outputs.docker == 'true'":
+            print(f"guard: release.yml job {j} logs in or pushes on `if: {s.get('if')}`")
 check = [s for s in steps(docker["jobs"]["hub"]) if s.get("id") == "check"][0]
 if check["env"] != {"WANT_PUSH": "${{ inputs.push }}", "DOCKER_USERNAME": "${{ secrets.DOCKER_USERNAME }}",
                     "DOCKER_PASSWORD": "${{ secrets.DOCKER_PASSWORD }}"}:
@@ -119,8 +135,60 @@ if "needs.os-images.result == 'success'" not in dock.get("if", ""):
     print(f"gate: docker-images runs on `if: {dock.get('if')}`")
 if "needs.release.result == 'success'" not in str(dock["with"].get("push")):
     print(f"gate: docker-images pushes on {dock['with'].get('push')}, not only after the release")
-if dock["with"].get("latest") != "${{ needs.version.outputs.latest == 'true' }}":
-    print(f"gate: docker-images moves latest-* on {dock['with'].get('latest')}")
+
+# The x86_64 images pushed are the ones tested: test-amd64 saves them
+# after its test, and the x86_64 push legs load and push them, building
+# nothing.
+test_job = docker["jobs"]["test-amd64"]
+names = [s.get("name", s.get("uses", "")) for s in steps(test_job)]
+saves = [i for i, s in enumerate(steps(test_job)) if "docker save" in s.get("run", "")]
+tests = [i for i, s in enumerate(steps(test_job)) if "test-image.sh docker" in s.get("run", "")]
+uploads = [s for s in uses(test_job, "actions/upload-artifact@") if s["with"].get("name") == "amd64-tested"]
+if not saves or not tests or saves[0] < tests[0] or not uploads:
+    print(f"tested: test-amd64 does not save the images it tested: {names}")
+build = [s for s in steps(docker["jobs"]["push"]) if s.get("id") == "build"][0]["run"]
+x86_64 = build.split('if [ "$ARCH" = x86_64 ]; then', 1)[-1].split("else", 1)[0]
+if "docker load" not in x86_64 or "docker push" not in x86_64 or "build-docker.sh" in x86_64 or "buildx" in x86_64:
+    print(f"tested: the x86_64 push legs do not push the tested images: {x86_64.strip()}")
+if "amd64-tested" not in [s["with"].get("name") for s in uses(docker["jobs"]["push"], "actions/download-artifact@")]:
+    print("tested: the push legs do not download the tested images")
+
+# latest-* and GitHub's Latest move in release.yml's latest job only: after
+# the release and the Docker workflow (both types' merges), one job at a
+# time across tags (a concurrency group that is not the ref's), each move
+# behind its own check, done then, that the version is still the highest.
+latest = rel_jobs.get("latest", {})
+if not {"release", "docker-images"} <= set(latest.get("needs", [])):
+    print(f"latest: the latest job needs {latest.get('needs')}, not the release and the Docker images")
+group = (latest.get("concurrency") or {}).get("group", "")
+if not group or "${{" in group or latest["concurrency"].get("cancel-in-progress") is not False:
+    print(f"latest: the latest job's concurrency is {latest.get('concurrency')}, not one group for every tag")
+if wf["release.yml"].get("concurrency", {}).get("group") == group:
+    print("latest: the latest job shares the run's group")
+ids = [s.get("id") for s in steps(latest)]
+if not ids or ids[0] != "highest" or any("steps.highest.outputs." not in str(s.get("if")) for s in steps(latest)[1:]):
+    print("latest: a step of the latest job moves without the highest-version check")
+highest = steps(latest)[0] if ids else {}
+if highest.get("env", {}).get("DOCKER_PUSHED") != "${{ needs.docker-images.result == 'success' && needs.docker-images.outputs.pushed == 'true' }}":
+    print(f"latest: latest-* move on {highest.get('env', {}).get('DOCKER_PUSHED')}, not after every Docker merge")
+if "matching-refs/tags" not in highest.get("run", ""):
+    print("latest: the latest job does not read the tags on GitHub")
+if docker["on"]["workflow_call"].get("outputs", {}).get("pushed", {}).get("value") != "${{ jobs.hub.outputs.push }}":
+    print("latest: build-docker-images.yml does not say whether it pushed")
+if "latest" in docker["on"]["workflow_call"]["inputs"] or "latest" in dock["with"]:
+    print("latest: build-docker-images.yml is still told to move latest-*")
+for w, d in wf.items():
+    for j, job in d["jobs"].items():
+        if (w, j) == ("release.yml", "latest"):
+            continue
+        for s in steps(job):
+            run = s.get("run", "")
+            if ":latest-" in run or "--tag \"$RCCR_IMAGE:latest" in run:
+                print(f"latest: {w} job {j} tags latest-*")
+            if "build-docker.sh" in run and "--no-latest" not in run:
+                print(f"latest: {w} job {j} builds with a latest-* tag")
+            if "gh release" in run and "--latest=false" not in run:
+                print(f"latest: {w} job {j} may make a release Latest")
 
 # A release is made once: the version job, which everything else waits
 # for, stops a run for a tag whose release has files, before the binaries
@@ -132,8 +200,10 @@ if rel_jobs["version"].get("permissions", {}).get("contents") != "write":
     print("rebuild: the version job's token is not shown draft releases (contents: write)")
 if "version" not in rel_jobs["binaries"].get("needs", []):
     print("rebuild: the binaries (and the temporary key) do not wait for the release check")
-if any("--clobber" in s.get("run", "") for s in steps(rel_jobs["release"])):
-    print("rebuild: Publish replaces files of a release")
+clobbers = [line.strip() for s in steps(rel_jobs["release"]) for line in s.get("run", "").splitlines()
+            if "--clobber" in line]
+if any(c != 'gh release upload "$TAG" "${unfinished[@]}" --clobber --repo "$GITHUB_REPOSITORY"' for c in clobbers):
+    print(f"rebuild: Publish replaces files of a release: {clobbers}")
 
 # One version check and one build of the binaries per run, one workflow a
 # tag starts.
@@ -249,7 +319,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     assert_eq!(broken_rules(None), Vec::<String>::new());
     for rule in [
         "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest", "checkout",
-        "owner", "gate", "rebuild",
+        "owner", "gate", "rebuild", "latest", "tested",
     ] {
         let found = broken_rules(Some(rule));
         assert!(
@@ -443,33 +513,21 @@ cd "$2" && stat -c '%u:%g %n' . out out/apks out/apks/APKINDEX out/images kept"#
 }
 
 /// release.yml's version step in a checkout whose Cargo.toml says
-/// `version` and whose repository has the tags `tags`, for `event` on the
-/// ref `ref_type` `ref_name`: (publish, prerelease, latest, its output).
+/// `version`, for `event` on the ref `ref_type` `ref_name`: (publish,
+/// prerelease, its output).
 fn version_step(
     version: &str,
-    tags: &[&str],
     event: &str,
     ref_type: &str,
     ref_name: &str,
-) -> (String, String, String, std::process::Output) {
+) -> (String, String, std::process::Output) {
     let dir = TempDir::new("release-version");
     write(
         &dir.path("Cargo.toml"),
         format!("[package]\nname = \"rccr\"\nversion = \"{version}\"\n\n[dependencies]\n"),
     );
-    let git = |args: &[&str]| {
-        ok(Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(dir.path("")));
-    };
     // The step reads the version with the checkout's image-builder/scripts/lib.sh.
     std::os::unix::fs::symlink(repo().join("image-builder"), dir.path("image-builder")).unwrap();
-    git(&["init", "-q"]);
-    git(&["commit", "-q", "--allow-empty", "-m", "release"]);
-    for tag in tags {
-        git(&["tag", tag]);
-    }
     let (outputs, out) = run_step(
         "release.yml",
         "version",
@@ -484,7 +542,6 @@ fn version_step(
     (
         step_output(&outputs, "publish"),
         step_output(&outputs, "prerelease"),
-        step_output(&outputs, "latest"),
         out,
     )
 }
@@ -492,80 +549,47 @@ fn version_step(
 /// Only a pushed tag publishes: by hand (workflow_dispatch), on a tag too,
 /// everything is built and nothing published or pushed, as the workflow's
 /// header says (a dispatch on a tag used to publish). A version with a '-'
-/// is a pre-release. Only the highest version that is no pre-release is
-/// `latest` (Docker Hub's latest-*, GitHub's Latest): not a back-port
-/// tagged after a higher version, whatever a pre-release above it.
+/// is a pre-release. Whether it is the latest is decided at the end, by
+/// the latest job (see `only_the_highest_release_at_move_time_is_latest`).
 #[test]
-fn only_a_pushed_tag_publishes_and_only_the_highest_release_is_latest() {
-    if !step_tools("release version") || !require("release version", &[("git", "git")]) {
+fn only_a_pushed_tag_publishes() {
+    if !step_tools("release version") {
         return;
     }
-    let released = ["v1.2.0", "v1.9.0", "v1.10.0", "v1.11.0-rc.1", "vnext"];
-    for (version, tag, event, ref_type, ref_name, publish, pre, latest) in [
-        (
-            "1.2.0", "v1.2.0", "push", "tag", "v1.2.0", "true", "false", "false",
-        ),
-        (
-            "1.10.1", "v1.10.1", "push", "tag", "v1.10.1", "true", "false", "true",
-        ),
-        // A back-port, and a version that sorts last as text only.
-        (
-            "1.9.1", "v1.9.1", "push", "tag", "v1.9.1", "true", "false", "false",
-        ),
-        (
-            "1.12.0-rc.1",
-            "v1.12.0-rc.1",
-            "push",
-            "tag",
-            "v1.12.0-rc.1",
-            "true",
-            "true",
-            "false",
-        ),
+    for (version, event, ref_type, ref_name, publish, pre) in [
+        ("1.2.0", "push", "tag", "v1.2.0", "true", "false"),
+        ("1.12.0-rc.1", "push", "tag", "v1.12.0-rc.1", "true", "true"),
         (
             "1.10.1",
-            "v1.10.1",
             "workflow_dispatch",
             "tag",
             "v1.10.1",
             "false",
             "false",
-            "false",
         ),
         (
             "1.10.1",
-            "v1.10.1",
             "workflow_dispatch",
             "branch",
             "main",
             "false",
             "false",
-            "false",
         ),
     ] {
-        let mut tags = released.to_vec();
-        if !tags.contains(&tag) {
-            tags.push(tag);
-        }
-        let (p, r, l, out) = version_step(version, &tags, event, ref_type, ref_name);
+        let (p, r, out) = version_step(version, event, ref_type, ref_name);
         assert!(out.status.success(), "{}", show(&out));
         assert_eq!(
-            (p.as_str(), r.as_str(), l.as_str()),
-            (publish, pre, latest),
+            (p.as_str(), r.as_str()),
+            (publish, pre),
             "{event} {ref_name}"
         );
     }
-    let (_, _, _, out) = version_step("1.9.1", &["v1.10.0", "v1.9.1"], "push", "tag", "v1.9.1");
-    assert_has(
-        &text(&out.stdout),
-        "v1.9.1 is not the highest version (v1.10.0)",
-    );
-    let (_, _, _, out) = version_step("1.2.0", &[], "workflow_dispatch", "tag", "v1.2.0");
+    let (_, _, out) = version_step("1.2.0", "workflow_dispatch", "tag", "v1.2.0");
     assert_has(&text(&out.stdout), "built and tested, not published");
-    let (_, _, _, out) = version_step("", &[], "workflow_dispatch", "branch", "main");
+    let (_, _, out) = version_step("", "workflow_dispatch", "branch", "main");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(&text(&out.stdout), "no version in Cargo.toml's [package]");
-    let (_, _, _, out) = version_step("1.2.0", &[], "push", "tag", "v1.2.1");
+    let (_, _, out) = version_step("1.2.0", "push", "tag", "v1.2.1");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_has(
         &text(&out.stdout),
@@ -573,25 +597,36 @@ fn only_a_pushed_tag_publishes_and_only_the_highest_release_is_latest() {
     );
 }
 
-/// release.yml's check for an existing release, GitHub's list of releases
-/// played by a stand-in gh: each of `pages` (JSON, one page of
-/// `GET /repos/{owner}/{repo}/releases` each) goes through the step's
-/// `--jq` filter with jq, as `gh api --paginate --jq` does; `None` is a
-/// failing gh. Its output and gh's arguments.
-fn unreleased_step(pages: Option<&[&str]>) -> (std::process::Output, String) {
-    let dir = TempDir::new("release-unreleased");
-    let body = match pages {
+/// A stand-in gh in `dir` whose `gh api` answers with `pages` (JSON, one
+/// page each, in order) through the call's `--jq` filter with jq, as
+/// `gh api --paginate --jq` does (`None`: GitHub fails); any other call
+/// runs `other`.
+fn gh_with_pages(dir: &TempDir, pages: Option<&[&str]>, other: &str) {
+    let api = match pages {
         None => "echo 'HTTP 502: Bad Gateway' >&2; exit 1".to_string(),
         Some(pages) => {
             for (n, page) in pages.iter().enumerate() {
                 write(&dir.path(&format!("pages/{n}.json")), page);
             }
             "while [ $# -gt 0 ]; do [ \"$1\" != --jq ] || filter=$2; shift; done\n\
-             for page in pages/*.json; do jq -r \"$filter\" \"$page\" || exit 1; done"
+             for page in pages/*.json; do jq -r \"$filter\" \"$page\" || exit 1; done\n\
+             exit 0"
                 .to_string()
         }
     };
-    stand_in(&dir, "gh", &body);
+    stand_in(
+        dir,
+        "gh",
+        &format!("if [ \"$1\" = api ]; then\n{api}\nfi\n{other}"),
+    );
+}
+
+/// release.yml's check for an existing release, GitHub's list of releases
+/// played by a stand-in gh (`pages`, see `gh_with_pages`). Its output and
+/// gh's arguments.
+fn unreleased_step(pages: Option<&[&str]>) -> (std::process::Output, String) {
+    let dir = TempDir::new("release-unreleased");
+    gh_with_pages(&dir, pages, "");
     let (_, out) = run_step(
         "release.yml",
         "version",
@@ -639,18 +674,51 @@ fn a_release_that_has_files_is_not_made_again() {
     assert_has(&text(&out.stdout), "GitHub did not list the releases");
 }
 
-/// release.yml's Publish with a stand-in gh (`exists`: whether the release
-/// is there), for the version job's `prerelease` and `latest`: gh's calls.
-fn publish_step(prerelease: &str, latest: &str, exists: bool) -> String {
+/// The files Publish uploads in `publish_step`: (name, content).
+const RELEASED: [(&str, &str); 2] = [("SHA256SUMS", "sums\n"), ("rccr-x86_64", "binary\n")];
+
+/// GitHub's `digest` of a file holding `content` ("sha256:HEX").
+fn digest_of(content: &str) -> String {
+    let dir = TempDir::new("digest");
+    write(&dir.path("file"), content);
+    let out = ok(Command::new("sha256sum").arg(dir.path("file")));
+    format!("sha256:{}", text(&out.stdout).split(' ').next().unwrap())
+}
+
+/// An asset of a release as GitHub lists it.
+fn asset(name: &str, state: &str, content: &str) -> String {
+    format!(
+        r#"{{"name":"{name}","state":"{state}","digest":"{}"}}"#,
+        digest_of(content)
+    )
+}
+
+/// release.yml's Publish with a stand-in gh, the files of `RELEASED` made:
+/// `release` is the tag's release on GitHub (draft, its assets as JSON),
+/// `None` none; `list_fails`: GitHub does not list the releases. Its output
+/// and gh's calls.
+fn publish_step(
+    prerelease: &str,
+    release: Option<(bool, &[String])>,
+    list_fails: bool,
+) -> (std::process::Output, String) {
     let dir = TempDir::new("release-publish");
-    write(&dir.path("release/SHA256SUMS"), "sums\n");
+    for (name, content) in RELEASED {
+        write(&dir.path(&format!("release/{name}")), content);
+    }
     write(&dir.path("notes.md"), "notes\n");
-    let view = if exists { "exit 0" } else { "exit 1" };
-    stand_in(
-        &dir,
-        "gh",
-        &format!("case \"$1 $2\" in 'release view') {view} ;; esac"),
-    );
+    let other = r#"[{"tag_name":"v1.1.0","draft":false,"assets":[{"name":"SHA256SUMS","state":"uploaded","digest":"sha256:0"}]}]"#;
+    let page = release.map(|(draft, assets)| {
+        format!(
+            r#"[{{"tag_name":"v1.2.0","draft":{draft},"assets":[{}]}}]"#,
+            assets.join(",")
+        )
+    });
+    let pages: Vec<&str> = [Some(other), page.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    gh_with_pages(&dir, (!list_fails).then_some(&pages[..]), "");
     let (_, out) = run_step(
         "release.yml",
         "release",
@@ -660,54 +728,254 @@ fn publish_step(prerelease: &str, latest: &str, exists: bool) -> String {
             ("GH_TOKEN", "ghs_x"),
             ("TAG", "v1.2.0"),
             ("PRERELEASE", prerelease),
-            ("LATEST", latest),
             ("GITHUB_REPOSITORY", "owner/rccr"),
         ],
     );
-    assert!(out.status.success(), "{}", show(&out));
-    calls(&dir, "gh")
+    (out, calls(&dir, "gh"))
 }
 
-/// Publish marks a pre-release so, says whether the release is GitHub's
-/// Latest (left out, GitHub makes a back-port Latest), publishes a release
-/// that was a draft, and never replaces a file of a release (it used to
-/// upload with --clobber).
+/// The call of gh that creates or publishes the release, split in words.
+fn publishing_call(gh: &str) -> Vec<String> {
+    gh.lines()
+        .find(|l| l.starts_with("release create") || l.starts_with("release edit"))
+        .unwrap_or_else(|| panic!("no create or edit: {gh}"))
+        .split(' ')
+        .map(String::from)
+        .collect()
+}
+
+/// Publish marks a pre-release so, never makes the release GitHub's Latest
+/// (left out, GitHub makes any new release Latest, a back-port too: the
+/// latest job decides, at the end), and publishes a release that was a
+/// draft (by hand, or left by a failed create) with every file uploaded.
 #[test]
-fn publish_marks_a_pre_release_and_the_latest_and_replaces_no_file() {
-    if !step_tools("release publish") {
+fn publish_marks_a_pre_release_and_leaves_latest_to_the_latest_job() {
+    if !step_tools("release publish") || !require("release publish", &[("jq", "jq")]) {
         return;
     }
-    for exists in [false, true] {
-        for (pre, latest) in [("true", "false"), ("false", "true"), ("false", "false")] {
-            let gh = publish_step(pre, latest, exists);
-            let publish = gh
-                .lines()
-                .find(|l| l.starts_with("release create") || l.starts_with("release edit"))
-                .unwrap_or_else(|| panic!("no create or edit: {gh}"));
-            let words: Vec<&str> = publish.split(' ').collect();
-            assert_eq!(words.contains(&"--prerelease"), pre == "true", "{gh}");
-            assert!(
-                words.contains(&format!("--latest={latest}").as_str()),
-                "{gh}"
-            );
-            assert!(!gh.contains("--clobber"), "{gh}");
-            // A draft there (by hand, or left by a failed create) is
-            // published, not left a draft with the files in it.
-            assert_eq!(words.contains(&"--draft=false"), exists, "{gh}");
+    for release in [None, Some((true, &[][..])), Some((false, &[][..]))] {
+        for pre in ["true", "false"] {
+            let (out, gh) = publish_step(pre, release, false);
+            assert!(out.status.success(), "{}", show(&out));
+            let words = publishing_call(&gh);
             assert_eq!(
-                gh.contains("release upload v1.2.0 release/SHA256SUMS"),
-                exists,
+                words.contains(&"--prerelease".to_string()),
+                pre == "true",
                 "{gh}"
             );
+            assert!(words.contains(&"--latest=false".to_string()), "{gh}");
+            assert!(!gh.contains("--latest "), "{gh}");
+            assert_eq!(words[1] == "edit", release.is_some(), "{gh}");
+            if release.is_some() {
+                assert!(words.contains(&"--draft=false".to_string()), "{gh}");
+                assert_has(
+                    &gh,
+                    "release upload v1.2.0 release/SHA256SUMS release/rccr-x86_64 --repo owner/rccr",
+                );
+            } else {
+                assert_has(
+                    &gh,
+                    "release create v1.2.0 release/SHA256SUMS release/rccr-x86_64 --title RCCR v1.2.0",
+                );
+            }
+            assert!(!gh.contains("--clobber"), "{gh}");
         }
     }
 }
 
-/// build-docker-images.yml's push and merge steps with stand-ins for
-/// build-docker.sh and docker (`latest`: the workflow's input): the calls
-/// of both.
-fn docker_steps(latest: &str) -> (String, String) {
-    let dir = TempDir::new("docker-latest");
+/// Publish, the tag's release there with `assets` (`draft` or not), stops
+/// saying `error`, and uploads nothing and publishes nothing.
+fn publish_refused(draft: bool, assets: &[String], error: &str) {
+    let (out, gh) = publish_step("false", Some((draft, assets)), false);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(&text(&out.stdout), error);
+    assert!(
+        !gh.contains("release upload") && !gh.contains("release edit"),
+        "{gh}"
+    );
+}
+
+/// Publish run again after an upload failed part-way (re-run the failed
+/// jobs: it used to stop at the first file already there): a file there
+/// with the same checksum is kept, the others uploaded, and the release
+/// published. A file there with another checksum is never replaced: the
+/// run stops, uploading nothing. Only an upload that never finished
+/// (GitHub's state not `uploaded`) is uploaded over, and only in a draft.
+#[test]
+fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
+    if !step_tools("release publish") || !require("release publish", &[("jq", "jq")]) {
+        return;
+    }
+    let sums = asset("SHA256SUMS", "uploaded", "sums\n");
+    let binary = asset("rccr-x86_64", "uploaded", "binary\n");
+    // Half uploaded: a draft with one file.
+    let (out, gh) = publish_step("false", Some((true, std::slice::from_ref(&sums))), false);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_has(
+        &text(&out.stdout),
+        "SHA256SUMS: already there, the same file",
+    );
+    assert_lines(
+        &gh,
+        "gh's calls",
+        [
+            "release upload v1.2.0 release/rccr-x86_64 --repo owner/rccr",
+            "release edit v1.2.0 --draft=false --notes-file notes.md --latest=false --repo owner/rccr",
+        ],
+    );
+    // Every file there (only the edit had failed), published or not.
+    for draft in [true, false] {
+        let (out, gh) = publish_step(
+            "false",
+            Some((draft, &[sums.clone(), binary.clone()])),
+            false,
+        );
+        assert!(out.status.success(), "{}", show(&out));
+        assert!(!gh.contains("release upload"), "{gh}");
+        assert_eq!(publishing_call(&gh)[1], "edit", "{gh}");
+    }
+    // Another file under the name: never replaced, draft or not.
+    let other = asset("rccr-x86_64", "uploaded", "another binary\n");
+    for draft in [true, false] {
+        publish_refused(
+            draft,
+            &[sums.clone(), other.clone()],
+            "::error title=Release v1.2.0::rccr-x86_64 is there with another checksum",
+        );
+    }
+    // An upload that never finished, in a draft: uploaded over; in a
+    // published release: the run stops.
+    let broken = asset("rccr-x86_64", "starter", "bin");
+    let (out, gh) = publish_step("false", Some((true, std::slice::from_ref(&broken))), false);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_lines(
+        &gh,
+        "gh's calls",
+        [
+            "release upload v1.2.0 release/rccr-x86_64 --clobber --repo owner/rccr",
+            "release upload v1.2.0 release/SHA256SUMS --repo owner/rccr",
+        ],
+    );
+    publish_refused(
+        false,
+        &[sums.clone(), broken],
+        "rccr-x86_64: an unfinished upload in a published release",
+    );
+    // GitHub did not list the releases: nothing made.
+    let (out, gh) = publish_step("false", None, true);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!gh.lines().any(|l| l.starts_with("release ")), "{gh}");
+}
+
+/// release.yml's latest job's check, the tags on GitHub `tags` (two pages
+/// of `git/matching-refs/tags/v`; `None`: GitHub fails), for the run of
+/// tag `tag`, the Docker workflow's `docker_pushed`: (move, docker, its
+/// output, gh's calls).
+fn highest_step(
+    tags: Option<&[&str]>,
+    tag: &str,
+    docker_pushed: &str,
+) -> (String, String, std::process::Output, String) {
+    let dir = TempDir::new("release-latest");
+    let page = |tags: &[&str]| {
+        let refs: Vec<String> = tags
+            .iter()
+            .map(|t| format!(r#"{{"ref":"refs/tags/{t}"}}"#))
+            .collect();
+        format!("[{}]", refs.join(","))
+    };
+    let pages = tags.map(|tags| {
+        let (first, second) = tags.split_at(tags.len() / 2);
+        [page(first), page(second)]
+    });
+    let pages: Option<Vec<&str>> = pages
+        .as_ref()
+        .map(|p| p.iter().map(String::as_str).collect());
+    gh_with_pages(&dir, pages.as_deref(), "");
+    let (outputs, out) = run_step(
+        "release.yml",
+        "latest",
+        "highest",
+        &dir,
+        &[
+            ("GH_TOKEN", "ghs_x"),
+            ("TAG", tag),
+            ("DOCKER_PUSHED", docker_pushed),
+            ("GITHUB_REPOSITORY", "owner/rccr"),
+        ],
+    );
+    (
+        step_output(&outputs, "move"),
+        step_output(&outputs, "docker"),
+        out,
+        calls(&dir, "gh"),
+    )
+}
+
+/// latest-* and GitHub's Latest move only for the highest version that is
+/// no pre-release, as the tags on GitHub say when the latest job runs (one
+/// at a time across tags), not when the run started: of two tags released
+/// together, the lower one finishing last moves nothing (its run started
+/// before the higher tag was there, and used to move them back). Never a
+/// back-port, whatever a pre-release or another tag above it. Docker Hub's
+/// tags move only when the Docker workflow pushed everything.
+#[test]
+fn only_the_highest_release_at_move_time_is_latest() {
+    if !step_tools("release latest") || !require("release latest", &[("jq", "jq")]) {
+        return;
+    }
+    let released = ["v1.2.0", "v1.9.0", "v1.10.0", "v1.11.0-rc.1", "vnext"];
+    for (tag, pushed, want_move, want_docker) in [
+        ("v1.10.1", "true", "true", "true"),
+        ("v1.10.1", "false", "true", "false"),
+        // A back-port, and a version that sorts last as text only.
+        ("v1.9.1", "true", "false", "false"),
+        ("v1.2.0", "true", "false", "false"),
+    ] {
+        let mut tags = released.to_vec();
+        tags.push(tag);
+        let (m, d, out, gh) = highest_step(Some(&tags), tag, pushed);
+        assert!(out.status.success(), "{}", show(&out));
+        assert_eq!(
+            (m.as_str(), d.as_str()),
+            (want_move, want_docker),
+            "{tag} {pushed}"
+        );
+        assert_has(
+            &gh,
+            "api --paginate repos/owner/rccr/git/matching-refs/tags/v",
+        );
+    }
+    let (_, _, out, _) = highest_step(Some(&["v1.10.0", "v1.9.1"]), "v1.9.1", "true");
+    assert_has(
+        &text(&out.stdout),
+        "v1.9.1 is not the highest version (v1.10.0)",
+    );
+    let (_, _, out, _) = highest_step(Some(&["v1.10.1"]), "v1.10.1", "false");
+    assert_has(&text(&out.stdout), "Docker Hub's latest-* stay there");
+    // v1.3.0 and v1.4.0 tagged minutes apart: both runs started as the
+    // highest; whichever job comes last, only v1.4.0 moves.
+    for tag in ["v1.3.0", "v1.4.0"] {
+        let (m, _, _, _) = highest_step(Some(&["v1.3.0", "v1.4.0"]), tag, "true");
+        assert_eq!(m, (tag == "v1.4.0").to_string(), "{tag}");
+    }
+    let (m, _, out, _) = highest_step(None, "v1.4.0", "true");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(m, "");
+    assert_has(&text(&out.stdout), "GitHub did not list the tags");
+}
+
+/// Runs `step` of `job` in `file` with stand-ins for build-docker.sh and
+/// docker (docker's `push` says `push_says`) and `env`: its outputs, the
+/// output, and the calls of both.
+fn docker_step(
+    file: &str,
+    job: &str,
+    step: &str,
+    push_says: &str,
+    env: &[(&str, &str)],
+) -> (String, std::process::Output, String, String) {
+    let dir = TempDir::new("docker-step");
     stand_in(
         &dir,
         "image-builder/scripts/build-docker.sh",
@@ -716,47 +984,127 @@ fn docker_steps(latest: &str) -> (String, String) {
     stand_in(
         &dir,
         "docker",
-        "case \"$*\" in *--format*) echo '{\"digest\": \"sha256:2\"}' ;; esac",
+        &format!(
+            "case \"$*\" in *--format*) echo '{{\"digest\": \"sha256:2\"}}' ;; push*) echo '{push_says}' ;; esac"
+        ),
     );
-    let env = [
-        ("ARCH", "armhf"),
-        ("TYPE", "target"),
-        ("VERSION", "1.2.0"),
-        ("LATEST", latest),
-        ("RCCR_IMAGE", "nananina0415/rccr"),
-    ];
-    for (job, step) in [("push", "build"), ("merge", "merge")] {
-        let (_, out) = run_step("build-docker-images.yml", job, step, &dir, &env);
-        assert!(out.status.success(), "{job}: {}", show(&out));
-    }
-    (calls(&dir, "build-docker.sh"), calls(&dir, "docker"))
+    let mut env = env.to_vec();
+    env.extend([("VERSION", "1.2.0"), ("RCCR_IMAGE", "nananina0415/rccr")]);
+    let (outputs, out) = run_step(file, job, step, &dir, &env);
+    (
+        outputs,
+        out,
+        calls(&dir, "build-docker.sh"),
+        calls(&dir, "docker"),
+    )
 }
 
-/// A push leg tags its version only: every latest-* moves in the merge
-/// job, which runs once all twelve legs pushed (a failed leg used to leave
-/// some latest-ARCH-TYPE moved and the rest not), each per-arch one a copy
-/// of the version's image. A pre-release or a back-port (`latest` false)
-/// pushes its own tags only: the latest-* tags that docker-compose.yml
-/// uses stay on the last release.
+/// `docker_step` of `job` in build-docker-images.yml (of release.yml for
+/// the job `latest`), which must succeed: its outputs and the calls of
+/// build-docker.sh and docker.
+fn docker_ok(
+    job: &str,
+    step: &str,
+    push_says: &str,
+    env: &[(&str, &str)],
+) -> (String, String, String) {
+    let file = if job == "latest" {
+        "release.yml"
+    } else {
+        "build-docker-images.yml"
+    };
+    let (outputs, out, build, docker) = docker_step(file, job, step, push_says, env);
+    assert!(out.status.success(), "{job} {step}: {}", show(&out));
+    (outputs, build, docker)
+}
+
+/// Every latest-* moves in release.yml's latest job, each a copy of the
+/// version's image, the per-arch ones and both multi-platform ones
+/// together: a push leg and a merge tag the version only (a failed leg
+/// used to leave some latest-ARCH-TYPE moved, and one type's merge could
+/// move latest-TYPE while the other's failed).
 #[test]
-fn latest_docker_tags_move_after_every_push_and_only_when_latest() {
+fn latest_docker_tags_move_in_one_job_after_every_merge() {
     if !step_tools("docker latest") {
         return;
     }
-    let (build, docker) = docker_steps("true");
-    assert_has(&build, "--push --no-latest");
-    assert_has(&docker, "--tag nananina0415/rccr:latest-target");
-    for arch in arch_table().iter().map(|row| &row[0]) {
+    // LATEST: what the old merge step read to move latest-* itself.
+    for (job, step, env, want) in [
+        (
+            "push",
+            "build",
+            &[("ARCH", "armhf"), ("TYPE", "target")][..],
+            "--push --no-latest",
+        ),
+        (
+            "merge",
+            "merge",
+            &[("TYPE", "target"), ("LATEST", "true")][..],
+            "--tag nananina0415/rccr:1.2.0-target",
+        ),
+    ] {
+        let (_, build, docker) = docker_ok(job, step, "", env);
+        assert_has(&format!("{build}{docker}"), want);
+        assert!(!docker.contains("latest"), "{job}: {docker}");
+    }
+    let (_, _, docker) = docker_ok("latest", "docker-latest", "", &[]);
+    for t in ["control", "target"] {
         assert_has(
             &docker,
             &format!(
-                "create --prefer-index=false --tag nananina0415/rccr:latest-{arch}-target \
-                 nananina0415/rccr:1.2.0-{arch}-target"
+                "buildx imagetools create --prefer-index=false --tag nananina0415/rccr:latest-{t} \
+                 nananina0415/rccr:1.2.0-{t}"
             ),
         );
+        for arch in arch_table().iter().map(|row| &row[0]) {
+            assert_has(
+                &docker,
+                &format!(
+                    "create --prefer-index=false --tag nananina0415/rccr:latest-{arch}-{t} \
+                     nananina0415/rccr:1.2.0-{arch}-{t}"
+                ),
+            );
+        }
     }
-    let (build, docker) = docker_steps("false");
-    assert_has(&build, "--push --no-latest");
-    assert_has(&docker, "--tag nananina0415/rccr:1.2.0-target");
-    assert!(!docker.contains("latest"), "{docker}");
+}
+
+/// The x86_64 images pushed are the ones test-amd64 tested: it saves them
+/// after the test, and the x86_64 push legs load and push that very image,
+/// building nothing (they used to build another one), its digest the one
+/// docker push reports; a push that reports none stops the leg.
+#[test]
+fn the_pushed_amd64_images_are_the_tested_ones() {
+    if !step_tools("tested amd64") {
+        return;
+    }
+    let (_, _, docker) = docker_ok("test-amd64", "Save the tested images", "", &[]);
+    for t in ["control", "target"] {
+        assert_has(
+            &docker,
+            &format!("save --output tested/{t}.tar nananina0415/rccr:1.2.0-x86_64-{t}"),
+        );
+    }
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let pushed = format!("1.2.0-x86_64-control: digest: {digest} size: 1234");
+    let (outputs, build, docker) = docker_ok(
+        "push",
+        "build",
+        &pushed,
+        &[("ARCH", "x86_64"), ("TYPE", "control")],
+    );
+    assert_eq!(build, "", "the x86_64 leg built an image");
+    assert_eq!(
+        docker,
+        "load --input tested/control.tar\npush nananina0415/rccr:1.2.0-x86_64-control\n"
+    );
+    assert_eq!(step_output(&outputs, "digest"), digest);
+    let (_, out, _, _) = docker_step(
+        "build-docker-images.yml",
+        "push",
+        "build",
+        "denied: requested access to the resource is denied",
+        &[("ARCH", "x86_64"), ("TYPE", "target")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(&text(&out.stdout), "reported no digest");
 }
