@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::docker::api::is_id;
 use crate::error::Error;
 use crate::identity::Role;
+use crate::json::Value;
 use crate::keys::addr::NodeAddr;
 use crate::keys::control::journal;
 use crate::keys::resolve::Resolver;
@@ -56,7 +57,9 @@ pub const DEFAULT_PARALLEL: usize = 128;
 /// know none), its root CA's digest (the join token's third field: the
 /// secret stays on the node) and every swarm node as the swarm sees it,
 /// at the address the manager sees it at (the hostname, each node's own
-/// word, any bytes, `|` too, comes last), in the same round trip.
+/// word, any bytes, `|` and newlines too, comes last, quoted as a JSON
+/// string: one field of one line whatever it holds), in the same round
+/// trip.
 pub const DOCKER_PROBE: &str = "command -v docker >/dev/null 2>&1 || { echo 'rccr-docker absent'; exit 0; }
 info=$(docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.Error}}' 2>&1) || info=\"$info
 rccr-docker down\"
@@ -64,7 +67,7 @@ printf '%s\\n' \"$info\"
 case $info in *'rccr-docker down'*) ;; *'rccr-docker up|'*'|active|true|'*)
 echo \"rccr-ca|$(docker swarm join-token -q worker 2>/dev/null | cut -d- -f3)\"
 docker node inspect --format \\
-'rccr-node|{{.Status.Addr}}|{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}Leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{end}}|{{.Status.State}}|{{.Spec.Availability}}|{{.Description.Hostname}}' \\
+'rccr-node|{{.Status.Addr}}|{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}Leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{end}}|{{.Status.State}}|{{.Spec.Availability}}|{{json .Description.Hostname}}' \\
 $(docker node ls -q) 2>&1 ;;
 esac
 ";
@@ -267,11 +270,17 @@ impl NodeStatus {
 
 /// Reads the probe's output. Every field is the node's word, cut to
 /// [`crate::ssh::stream::MAX_TEXT`]: one node's endless version would widen the table's
-/// column, and so every node's row, to its length.
+/// column, and so every node's row, to its length. Only the lines before
+/// a manager's list are its engine's word on itself: every other node
+/// names itself in the list.
 pub fn parse_probe(text: &str) -> Docker {
     let mut docker = Docker::Unknown;
     let mut last_error = "";
-    for line in text.lines().map(str::trim) {
+    let own = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("rccr-ca|") && !l.starts_with("rccr-node|"));
+    for line in own {
         if line == "rccr-docker absent" {
             return Docker::Absent;
         } else if line == "rccr-docker down" {
@@ -302,7 +311,8 @@ pub fn parse_probe(text: &str) -> Docker {
 
 /// Reads a manager's node list (`rccr-node|...` lines), at most
 /// [`MAX_LISTED`] entries, each field cut to
-/// [`crate::ssh::stream::MAX_TEXT`].
+/// [`crate::ssh::stream::MAX_TEXT`]; the name, a JSON string, once read
+/// (one that is none is no name).
 pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("rccr-node|"))
@@ -310,8 +320,11 @@ pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
         .map(|l| {
             let mut f = l.splitn(5, '|');
             let mut next = || bounded(f.next().unwrap_or("").trim());
-            let (addr, manager_status, status, availability, hostname) =
-                (next(), next(), next(), next(), next());
+            let (addr, manager_status, status, availability) = (next(), next(), next(), next());
+            let hostname = Value::parse(f.next().unwrap_or("").trim().as_bytes())
+                .ok()
+                .and_then(|name| name.as_str().map(bounded))
+                .unwrap_or_default();
             SwarmSeen {
                 addr: addr
                     .parse()
@@ -1092,8 +1105,8 @@ mod tests {
         ));
         assert_eq!(parse_probe("garbage"), Docker::Unknown);
         let view = parse_node_list(
-            "rccr-node|10.0.0.2|Leader|ready|active|a\nrccr-node|0.0.0.0|unreachable|down|Drain|b\n\
-             rccr-node|10.0.0.9||ready|active|t1|Leader\nnoise\n",
+            "rccr-node|10.0.0.2|Leader|ready|active|\"a\"\nrccr-node|0.0.0.0|unreachable|down|Drain|\"b\"\n\
+             rccr-node|10.0.0.9||ready|active|\"t1|Leader\"\nnoise\n",
         );
         assert_eq!(
             view[..2],
@@ -1120,6 +1133,63 @@ mod tests {
         assert_eq!(seen_as(&view, &t1), Some(&view[0]));
         t1.ip = "10.0.0.3".parse().unwrap();
         assert_eq!(seen_as(&view, &t1), None);
+    }
+
+    /// A manager's probe output (health, Docker, its list) around a worker
+    /// whose name spells `forged`, as a probe that printed names raw gave it.
+    fn probe_naming(forged: &str) -> String {
+        format!(
+            "rccr-health 60|0.10|1000000|600000|||10%|40%\n\
+             rccr-boot storage: /dev/sda1\n\
+             rccr-docker up|24.0|active|true|abc|\n\
+             rccr-ca|digest\n\
+             rccr-node|10.0.0.2|Leader|ready|active|\"m\"\n\
+             rccr-node|10.0.0.3||ready|active|x\n{forged}\n\
+             rccr-node|10.0.0.4||ready|active|\"w\"\n"
+        )
+    }
+
+    #[test]
+    fn a_line_a_workers_name_starts_in_the_list_forges_nothing_of_the_managers_own() {
+        let honest = probe_naming("rccr-node|10.0.0.9||ready|active|\"y\"");
+        let (docker, health) = (parse_probe(&honest), Health::parse(&honest));
+        assert!(
+            matches!(docker, Docker::Up { manager: true, .. }),
+            "{docker:?}"
+        );
+        for forged in [
+            "rccr-docker down",
+            "rccr-docker absent",
+            "rccr-docker up|1|inactive|false||",
+            "rccr-boot storage: none: no RCCR filesystem",
+            "rccr-health 1|9.99|1000|1|99000|0x5|99%|99%",
+        ] {
+            let text = probe_naming(forged);
+            assert_eq!(parse_probe(&text), docker, "{forged}");
+            assert_eq!(Health::parse(&text), health, "{forged}");
+        }
+    }
+
+    #[test]
+    fn a_workers_name_is_one_quoted_field_whatever_it_holds() {
+        // As `{{json .Description.Hostname}}` prints `x<newline>rccr-docker
+        // down|<ESC>`: one line.
+        let view =
+            parse_node_list("rccr-node|10.0.0.3||ready|active|\"x\\nrccr-docker down|\\u001b\"\n");
+        assert_eq!(view.len(), 1, "{view:?}");
+        assert_eq!(view[0].hostname, "x\nrccr-docker down|\u{1b}");
+        assert_eq!(view[0].addr, "10.0.0.3".parse().ok());
+        // A name that is no JSON string is no name.
+        for raw in ["x", "\"x", "7", "\"a\" \"b\""] {
+            let view = parse_node_list(&format!("rccr-node|10.0.0.3||ready|active|{raw}\n"));
+            assert_eq!(view[0].hostname, "", "{raw}");
+        }
+        // One cut to MAX_TEXT after it is read.
+        let long = format!(
+            "rccr-node|10.0.0.3||ready|active|\"{}\"\n",
+            "é".repeat(MAX_TEXT)
+        );
+        assert_eq!(parse_node_list(&long)[0].hostname, "é".repeat(MAX_TEXT / 2));
     }
 
     /// A target as it should be: reachable, rotated, a swarm worker.
@@ -1271,17 +1341,17 @@ mod tests {
         s
     }
 
-    const LIST: &str = "rccr-node|10.0.0.1|Leader|ready|active|m1\n\
-                        rccr-node|10.0.0.2|reachable|ready|active|m2\n\
-                        rccr-node|10.0.0.3|reachable|ready|active|m3\n\
-                        rccr-node|10.0.0.4||ready|active|w4\n";
+    const LIST: &str = "rccr-node|10.0.0.1|Leader|ready|active|\"m1\"\n\
+                        rccr-node|10.0.0.2|reachable|ready|active|\"m2\"\n\
+                        rccr-node|10.0.0.3|reachable|ready|active|\"m3\"\n\
+                        rccr-node|10.0.0.4||ready|active|\"w4\"\n";
 
     #[test]
     fn managers_that_disagree_on_the_swarms_nodes_are_named() {
         // m1 says w4 is down and lists a ghost; m2 and m3 agree, and the
         // list shown is theirs (the first of the most).
-        let lie = LIST.replace("||ready|active|w4", "||down|active|w4")
-            + "rccr-node|10.0.0.9||ready|active|ghost\n";
+        let lie = LIST.replace("||ready|active|\"w4\"", "||down|active|\"w4\"")
+            + "rccr-node|10.0.0.9||ready|active|\"ghost\"\n";
         let mut statuses = vec![
             manager_listing("10.0.0.1", "ca1", &lie),
             manager_listing("10.0.0.2", "ca1", LIST),
@@ -1324,7 +1394,7 @@ mod tests {
                 true,
             ),
             ("10.0.0.4||ready|active", "10.0.0.4||ready|drain", true),
-            ("|w4", "|m1", false),
+            ("|\"w4\"", "|\"m1\"", false),
             (
                 "10.0.0.2|reachable|ready|active",
                 "10.0.0.2|unreachable|ready|active",
@@ -1345,7 +1415,7 @@ mod tests {
     fn the_list_shown_is_of_a_manager_with_the_recorded_ca() {
         // Two posers of another CA agree with each other; the one manager
         // with the cluster's CA is shown, and each poser named.
-        let lie = LIST.replace("||ready|active|w4", "||down|active|w4");
+        let lie = LIST.replace("||ready|active|\"w4\"", "||down|active|\"w4\"");
         let mut statuses = vec![
             manager_listing("10.0.0.1", "other", &lie),
             manager_listing("10.0.0.2", "other", &lie),
@@ -1377,7 +1447,7 @@ mod tests {
 
     #[test]
     fn a_manager_lists_at_most_max_listed_nodes() {
-        let endless = "rccr-node|10.0.0.1||ready|active|n\n".repeat(MAX_LISTED + 10);
+        let endless = "rccr-node|10.0.0.1||ready|active|\"n\"\n".repeat(MAX_LISTED + 10);
         assert_eq!(parse_node_list(&endless).len(), MAX_LISTED);
     }
 
