@@ -966,7 +966,7 @@ fn managers_whose_node_lists_disagree_are_named_and_status_fails() {
         &cluster,
         "target-1",
         &format!(
-            "-e '/|{ip3}|/s/|ready|/|down|/' -e '$a rccr-node|10.99.0.9||ready|active|\"ghost\"'"
+            "-e '/|{ip3}|/s/|ready|/|down|/' -e '$a rccr-node|ghost9|10.99.0.9||ready|active|\"ghost\"'"
         ),
     );
     let out = cluster.lab.exec("control", &["rccr", "status"]);
@@ -1463,6 +1463,36 @@ fn a_node_whose_swarm_name_carries_newlines_forges_no_probe_line() {
         manager,
         "\"swarm_seen\": \"ready\", \"manager_status\": \"Leader\"",
     );
+}
+
+#[test]
+fn a_worker_in_another_swarm_is_no_healthy_member() {
+    let cluster = or_skip!(one_manager_swarm());
+    // target-2 makes a swarm of its own and target-3 joins it as a worker:
+    // its engine says it is an active worker, and the cluster's manager
+    // still lists an entry at its address, its old one.
+    let (ip2, _, _, _) = own_swarm(&cluster, "target-2");
+    let token = cluster.docker_ok("target-2", &["swarm", "join-token", "-q", "worker"]);
+    cluster.docker_ok("target-3", &["swarm", "leave", "--force"]);
+    let manager = format!("{ip2}:2377");
+    cluster.docker_ok(
+        "target-3",
+        &["swarm", "join", "--token", token.trim(), &manager],
+    );
+    let id3 = node_id(&cluster, "target-3");
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(1), "{json}");
+    let worker = node_json(&json, "ReCyClusteR-Target-03");
+    assert_has(worker, "\"swarm_role\": \"worker\"");
+    assert_has(worker, "\"healthy\": false");
+    assert_has(
+        worker,
+        &format!("\"problem\": \"not in the cluster's swarm: its managers do not list its node ID {id3}\""),
+    );
+    // target-1, the manager, and the control are as they were.
+    for node in ["ReCyClusteR-Target-01", "rccr-control"] {
+        assert_has(node_json(&json, node), "\"healthy\": true");
+    }
 }
 
 #[test]
