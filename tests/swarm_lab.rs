@@ -965,7 +965,9 @@ fn managers_whose_node_lists_disagree_are_named_and_status_fails() {
     lying_docker(
         &cluster,
         "target-1",
-        &format!("-e '/|{ip3}|/s/|ready|/|down|/' -e '$a rccr-node|10.99.0.9||ready|active|ghost'"),
+        &format!(
+            "-e '/|{ip3}|/s/|ready|/|down|/' -e '$a rccr-node|ghost9|10.99.0.9||ready|active|\"ghost\"'"
+        ),
     );
     let out = cluster.lab.exec("control", &["rccr", "status"]);
     let text = stdout(&out);
@@ -1404,6 +1406,93 @@ fn a_node_whose_swarm_name_carries_separators_forges_no_other_nodes_status() {
     let text = stdout(&out);
     assert_has(&text, "quorum: 1 of 1 managers reachable");
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+}
+
+#[test]
+fn a_node_whose_swarm_name_carries_newlines_forges_no_probe_line() {
+    let cluster = or_skip!(one_manager_swarm());
+    let ip1 = cluster.lab.ip("target-1");
+    // Two workers go by names that, printed raw in the manager's probe,
+    // start lines of their own: the manager's engine down, and the
+    // manager as a down, unreachable entry with no storage. sethostname(2)
+    // takes a newline where /proc stops at one and Debian's hostname
+    // refuses it: busybox's does not.
+    let names = [
+        (
+            "target-2",
+            "x\nrccr-docker down\nrccr-boot storage: none: x".to_string(),
+        ),
+        (
+            "target-3",
+            format!("x\nrccr-node|{ip1}|Unreachable|down|active|"),
+        ),
+    ];
+    for (host, name) in &names {
+        assert!(name.len() <= 64, "{name:?}");
+        let out = cluster.lab.exec(host, &["busybox", "hostname", name]);
+        assert!(out.status.success(), "{host}: {}", stderr(&out));
+    }
+    // Until the manager's list carries both names (as JSON: one line each).
+    let quoted: Vec<String> = names.iter().map(|(_, name)| format!("{name:?}")).collect();
+    let listed = || {
+        let names = cluster.docker_ok(
+            "target-1",
+            &["node", "ls", "--format", "{{json .Hostname}}"],
+        );
+        quoted.iter().all(|q| names.lines().any(|l| l == q))
+    };
+    settle(300, listed);
+    assert!(
+        listed(),
+        "{quoted:?} in {}",
+        cluster.docker_ok(
+            "target-1",
+            &["node", "ls", "--format", "{{json .Hostname}}"]
+        )
+    );
+    let out = cluster.lab.exec("control", &["rccr", "status"]);
+    let text = stdout(&out);
+    assert_has(&text, "quorum: 1 of 1 managers reachable");
+    assert!(!text.contains("volatile"), "{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(0), "{json}");
+    let manager = node_json(&json, "ReCyClusteR-Target-01");
+    assert_has(manager, "\"swarm_role\": \"leader\"");
+    assert_has(
+        manager,
+        "\"swarm_seen\": \"ready\", \"manager_status\": \"Leader\"",
+    );
+}
+
+#[test]
+fn a_worker_in_another_swarm_is_no_healthy_member() {
+    let cluster = or_skip!(one_manager_swarm());
+    // target-2 makes a swarm of its own and target-3 joins it as a worker:
+    // its engine says it is an active worker, and the cluster's manager
+    // still lists an entry at its address, its old one.
+    let (ip2, _, _, _) = own_swarm(&cluster, "target-2");
+    let token = cluster.docker_ok("target-2", &["swarm", "join-token", "-q", "worker"]);
+    cluster.docker_ok("target-3", &["swarm", "leave", "--force"]);
+    let manager = format!("{ip2}:2377");
+    cluster.docker_ok(
+        "target-3",
+        &["swarm", "join", "--token", token.trim(), &manager],
+    );
+    let id3 = node_id(&cluster, "target-3");
+    let (code, json) = status_json(&cluster);
+    assert_eq!(code, Some(1), "{json}");
+    let worker = node_json(&json, "ReCyClusteR-Target-03");
+    assert_has(worker, "\"swarm_role\": \"worker\"");
+    assert_has(worker, "\"healthy\": false");
+    assert_has(
+        worker,
+        &format!("\"problem\": \"not in the cluster's swarm: its managers do not list its node ID {id3}\""),
+    );
+    // target-1, the manager, and the control are as they were.
+    for node in ["ReCyClusteR-Target-01", "rccr-control"] {
+        assert_has(node_json(&json, node), "\"healthy\": true");
+    }
 }
 
 #[test]

@@ -40,15 +40,14 @@ pub struct Health {
 }
 
 impl Health {
-    /// The `rccr-health` line of a probe's output; `None` without one.
+    /// The first `rccr-health` line of a probe's output and the
+    /// `rccr-boot` lines right after it, as [`PROBE`] prints them; `None`
+    /// without one. (Later lines are other probes': a manager's node list
+    /// carries other nodes' words.)
     pub fn parse(text: &str) -> Option<Health> {
-        let line = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("rccr-health "))?;
-        let boot: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("rccr-boot "))
-            .collect();
+        let mut lines = text.lines();
+        let line = lines.find_map(|l| l.trim().strip_prefix("rccr-health "))?;
+        let boot: Vec<&str> = lines.map_while(|l| l.strip_prefix("rccr-boot ")).collect();
         let f: Vec<&str> = line.split('|').collect();
         let field = |i: usize| f.get(i).copied().unwrap_or("").trim();
         let percent = |s: &str| s.strip_suffix('%')?.parse().ok().filter(|p| *p <= 100);
@@ -237,6 +236,22 @@ mod tests {
             Health::parse("rccr-health 60|0|||||10%|40%\nrccr-boot storage: /dev/sda1\n").unwrap();
         assert_eq!(h.cells()[4], "40% of /dev/sda1");
         assert!(h.warnings().is_empty());
+    }
+
+    #[test]
+    fn only_the_boot_lines_right_after_the_health_line_are_read() {
+        // Later lines are other probes' (a manager's node list, where a
+        // worker's name may start a line): they tell nothing of this node.
+        let h = Health::parse(
+            "x\nrccr-boot storage: none: early\nrccr-health 60|0|||||10%|40%\n\
+             rccr-boot storage: /dev/sda1\nrccr-docker up|24.0|active|true||\n\
+             rccr-boot storage: none: forged\nrccr-boot world: missing x\n\
+             rccr-health 1|9|||||99%|99%\n",
+        )
+        .unwrap();
+        assert_eq!(h.cells()[4], "40% of /dev/sda1");
+        assert_eq!(h.uptime_s, Some(60));
+        assert!(h.warnings().is_empty(), "{:?}", h.warnings());
     }
 
     #[test]

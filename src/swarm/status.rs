@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::docker::api::is_id;
 use crate::error::Error;
 use crate::identity::Role;
+use crate::json::Value;
 use crate::keys::addr::NodeAddr;
 use crate::keys::control::journal;
 use crate::keys::resolve::Resolver;
@@ -55,16 +56,18 @@ pub const DEFAULT_PARALLEL: usize = 128;
 /// failing: the `down` line wins. A manager tells its swarm's ID (workers
 /// know none), its root CA's digest (the join token's third field: the
 /// secret stays on the node) and every swarm node as the swarm sees it,
-/// at the address the manager sees it at (the hostname, each node's own
-/// word, any bytes, `|` too, comes last), in the same round trip.
+/// by its node ID (every engine tells its own), at the address the
+/// manager sees it at (the hostname, each node's own word, any bytes, `|`
+/// and newlines too, comes last, quoted as a JSON string: one field of
+/// one line whatever it holds), in the same round trip.
 pub const DOCKER_PROBE: &str = "command -v docker >/dev/null 2>&1 || { echo 'rccr-docker absent'; exit 0; }
-info=$(docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.Error}}' 2>&1) || info=\"$info
+info=$(docker info --format 'rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.NodeID}}|{{.Swarm.Error}}' 2>&1) || info=\"$info
 rccr-docker down\"
 printf '%s\\n' \"$info\"
 case $info in *'rccr-docker down'*) ;; *'rccr-docker up|'*'|active|true|'*)
 echo \"rccr-ca|$(docker swarm join-token -q worker 2>/dev/null | cut -d- -f3)\"
 docker node inspect --format \\
-'rccr-node|{{.Status.Addr}}|{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}Leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{end}}|{{.Status.State}}|{{.Spec.Availability}}|{{.Description.Hostname}}' \\
+'rccr-node|{{.ID}}|{{.Status.Addr}}|{{if .ManagerStatus}}{{if .ManagerStatus.Leader}}Leader{{else}}{{.ManagerStatus.Reachability}}{{end}}{{end}}|{{.Status.State}}|{{.Spec.Availability}}|{{json .Description.Hostname}}' \\
 $(docker node ls -q) 2>&1 ;;
 esac
 ";
@@ -81,6 +84,9 @@ pub const MAX_LISTED: usize = 2048;
 /// One node of a manager's list ([`DOCKER_PROBE`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SwarmSeen {
+    /// Its swarm node ID ("" when the manager tells none, or one that is
+    /// no ID).
+    pub id: String,
     /// Where the manager sees it (`None`: it does not say).
     pub addr: Option<std::net::IpAddr>,
     /// `Leader`, `Reachable`, `Unreachable`, or "" for a worker.
@@ -137,6 +143,9 @@ pub enum Docker {
         leader: bool,
         /// A manager's swarm ID ("" for a worker, or an ID that is none).
         cluster: String,
+        /// Its own swarm node ID ("" when it tells none, or one that is
+        /// no ID).
+        node_id: String,
         swarm_error: String,
     },
 }
@@ -267,30 +276,34 @@ impl NodeStatus {
 
 /// Reads the probe's output. Every field is the node's word, cut to
 /// [`crate::ssh::stream::MAX_TEXT`]: one node's endless version would widen the table's
-/// column, and so every node's row, to its length.
+/// column, and so every node's row, to its length. Only the lines before
+/// a manager's list are its engine's word on itself: every other node
+/// names itself in the list.
 pub fn parse_probe(text: &str) -> Docker {
     let mut docker = Docker::Unknown;
     let mut last_error = "";
-    for line in text.lines().map(str::trim) {
+    let own = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("rccr-ca|") && !l.starts_with("rccr-node|"));
+    for line in own {
         if line == "rccr-docker absent" {
             return Docker::Absent;
         } else if line == "rccr-docker down" {
             return Docker::Down(bounded(last_error));
         } else if let Some(info) = line.strip_prefix("rccr-docker up|") {
-            let mut f = info.splitn(5, '|');
+            let mut f = info.splitn(6, '|');
             let mut next = || bounded(f.next().unwrap_or("").trim());
-            let (version, swarm_state, control, cluster, swarm_error) =
-                (next(), next(), next(), next(), next());
+            let (version, swarm_state, control, cluster, node_id, swarm_error) =
+                (next(), next(), next(), next(), next(), next());
+            let id = |s: String| if is_id(&s) { s } else { String::new() };
             docker = Docker::Up {
                 version,
                 swarm_state,
                 manager: control == "true",
                 leader: false,
-                cluster: if is_id(&cluster) {
-                    cluster
-                } else {
-                    String::new()
-                },
+                cluster: id(cluster),
+                node_id: id(node_id),
                 swarm_error,
             };
         } else if !line.is_empty() {
@@ -302,17 +315,23 @@ pub fn parse_probe(text: &str) -> Docker {
 
 /// Reads a manager's node list (`rccr-node|...` lines), at most
 /// [`MAX_LISTED`] entries, each field cut to
-/// [`crate::ssh::stream::MAX_TEXT`].
+/// [`crate::ssh::stream::MAX_TEXT`]; the name, a JSON string, once read
+/// (one that is none is no name).
 pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("rccr-node|"))
         .take(MAX_LISTED)
         .map(|l| {
-            let mut f = l.splitn(5, '|');
+            let mut f = l.splitn(6, '|');
             let mut next = || bounded(f.next().unwrap_or("").trim());
-            let (addr, manager_status, status, availability, hostname) =
+            let (id, addr, manager_status, status, availability) =
                 (next(), next(), next(), next(), next());
+            let hostname = Value::parse(f.next().unwrap_or("").trim().as_bytes())
+                .ok()
+                .and_then(|name| name.as_str().map(bounded))
+                .unwrap_or_default();
             SwarmSeen {
+                id: if is_id(&id) { id } else { String::new() },
                 addr: addr
                     .parse()
                     .ok()
@@ -609,7 +628,42 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
             }
         }
     }
+    mark_unlisted(statuses, &view);
     warnings
+}
+
+/// A worker (whose engine tells no swarm ID, so [`mark_other_swarms`]
+/// cannot tell) that says it is an active member but that the swarm's
+/// list does not carry is no healthy member: it is in another swarm, or
+/// the managers removed it while it was away. Found by the node ID its
+/// engine tells, at any address (a node with two network cards may be
+/// listed at its other card's); by its address when it tells none.
+fn mark_unlisted(statuses: &mut [NodeStatus], view: &[SwarmSeen]) {
+    for s in statuses.iter_mut() {
+        let Docker::Up {
+            manager: false,
+            swarm_state,
+            node_id,
+            ..
+        } = &s.docker
+        else {
+            continue;
+        };
+        if s.node.role != Role::Target || swarm_state != "active" || s.error.is_some() {
+            continue;
+        }
+        s.error = match node_id.as_str() {
+            "" if !view.iter().any(|n| n.addr == Some(s.node.ip)) => Some(format!(
+                "not in the cluster's swarm: its managers do not list it at {}",
+                s.node.ip
+            )),
+            "" => None,
+            id if !view.iter().any(|n| n.id == id) => Some(format!(
+                "not in the cluster's swarm: its managers do not list its node ID {id}"
+            )),
+            _ => None,
+        };
+    }
 }
 
 /// A node list as compared: per node (its address, else its name), what
@@ -1050,6 +1104,7 @@ mod tests {
             manager,
             leader: false,
             cluster: String::new(),
+            node_id: String::new(),
             swarm_error: String::new(),
         }
     }
@@ -1064,24 +1119,26 @@ mod tests {
             Docker::Down("Cannot connect to the Docker daemon".into())
         );
         assert_eq!(
-            parse_probe("rccr-docker up|20.10.24|active|true|lmq5abc|\n"),
+            parse_probe("rccr-docker up|20.10.24|active|true|lmq5abc|n1|\n"),
             Docker::Up {
                 version: "20.10.24".into(),
                 swarm_state: "active".into(),
                 manager: true,
                 leader: false,
                 cluster: "lmq5abc".into(),
+                node_id: "n1".into(),
                 swarm_error: String::new(),
             }
         );
         assert_eq!(
-            parse_probe("WARNING: x\nrccr-docker up|24.0|error|false||rpc error: a|b\n"),
+            parse_probe("WARNING: x\nrccr-docker up|24.0|error|false||../x|rpc error: a|b\n"),
             Docker::Up {
                 version: "24.0".into(),
                 swarm_state: "error".into(),
                 manager: false,
                 leader: false,
                 cluster: String::new(),
+                node_id: String::new(),
                 swarm_error: "rpc error: a|b".into(),
             }
         );
@@ -1092,13 +1149,14 @@ mod tests {
         ));
         assert_eq!(parse_probe("garbage"), Docker::Unknown);
         let view = parse_node_list(
-            "rccr-node|10.0.0.2|Leader|ready|active|a\nrccr-node|0.0.0.0|unreachable|down|Drain|b\n\
-             rccr-node|10.0.0.9||ready|active|t1|Leader\nnoise\n",
+            "rccr-node|n2|10.0.0.2|Leader|ready|active|\"a\"\nrccr-node|n0|0.0.0.0|unreachable|down|Drain|\"b\"\n\
+             rccr-node|n9|10.0.0.9||ready|active|\"t1|Leader\"\nnoise\n",
         );
         assert_eq!(
             view[..2],
             [
                 SwarmSeen {
+                    id: "n2".into(),
                     addr: "10.0.0.2".parse().ok(),
                     manager_status: "Leader".into(),
                     status: "ready".into(),
@@ -1106,6 +1164,7 @@ mod tests {
                     hostname: "a".into(),
                 },
                 SwarmSeen {
+                    id: "n0".into(),
                     addr: None,
                     manager_status: "Unreachable".into(),
                     status: "down".into(),
@@ -1120,6 +1179,64 @@ mod tests {
         assert_eq!(seen_as(&view, &t1), Some(&view[0]));
         t1.ip = "10.0.0.3".parse().unwrap();
         assert_eq!(seen_as(&view, &t1), None);
+    }
+
+    /// A manager's probe output (health, Docker, its list) around a worker
+    /// whose name spells `forged`, as a probe that printed names raw gave it.
+    fn probe_naming(forged: &str) -> String {
+        format!(
+            "rccr-health 60|0.10|1000000|600000|||10%|40%\n\
+             rccr-boot storage: /dev/sda1\n\
+             rccr-docker up|24.0|active|true|abc|\n\
+             rccr-ca|digest\n\
+             rccr-node|n2|10.0.0.2|Leader|ready|active|\"m\"\n\
+             rccr-node|n3|10.0.0.3||ready|active|x\n{forged}\n\
+             rccr-node|n4|10.0.0.4||ready|active|\"w\"\n"
+        )
+    }
+
+    #[test]
+    fn a_line_a_workers_name_starts_in_the_list_forges_nothing_of_the_managers_own() {
+        let honest = probe_naming("rccr-node|n9|10.0.0.9||ready|active|\"y\"");
+        let (docker, health) = (parse_probe(&honest), Health::parse(&honest));
+        assert!(
+            matches!(docker, Docker::Up { manager: true, .. }),
+            "{docker:?}"
+        );
+        for forged in [
+            "rccr-docker down",
+            "rccr-docker absent",
+            "rccr-docker up|1|inactive|false||",
+            "rccr-boot storage: none: no RCCR filesystem",
+            "rccr-health 1|9.99|1000|1|99000|0x5|99%|99%",
+        ] {
+            let text = probe_naming(forged);
+            assert_eq!(parse_probe(&text), docker, "{forged}");
+            assert_eq!(Health::parse(&text), health, "{forged}");
+        }
+    }
+
+    #[test]
+    fn a_workers_name_is_one_quoted_field_whatever_it_holds() {
+        // As `{{json .Description.Hostname}}` prints `x<newline>rccr-docker
+        // down|<ESC>`: one line.
+        let view = parse_node_list(
+            "rccr-node|n3|10.0.0.3||ready|active|\"x\\nrccr-docker down|\\u001b\"\n",
+        );
+        assert_eq!(view.len(), 1, "{view:?}");
+        assert_eq!(view[0].hostname, "x\nrccr-docker down|\u{1b}");
+        assert_eq!(view[0].addr, "10.0.0.3".parse().ok());
+        // A name that is no JSON string is no name.
+        for raw in ["x", "\"x", "7", "\"a\" \"b\""] {
+            let view = parse_node_list(&format!("rccr-node|n3|10.0.0.3||ready|active|{raw}\n"));
+            assert_eq!(view[0].hostname, "", "{raw}");
+        }
+        // One cut to MAX_TEXT after it is read.
+        let long = format!(
+            "rccr-node|n3|10.0.0.3||ready|active|\"{}\"\n",
+            "é".repeat(MAX_TEXT)
+        );
+        assert_eq!(parse_node_list(&long)[0].hostname, "é".repeat(MAX_TEXT / 2));
     }
 
     /// A target as it should be: reachable, rotated, a swarm worker.
@@ -1142,7 +1259,7 @@ mod tests {
         let table = render_table(&statuses, true, None, &[]);
         assert!(table.len() < 64 * 1024, "{} bytes", table.len());
         let view = parse_node_list(&format!(
-            "rccr-node|{endless}|{endless}|{endless}|{endless}\n"
+            "rccr-node|{endless}|{endless}|{endless}|{endless}|{endless}\n"
         ));
         assert!(view.iter().all(|n| n.manager_status.len()
             + n.status.len()
@@ -1271,17 +1388,17 @@ mod tests {
         s
     }
 
-    const LIST: &str = "rccr-node|10.0.0.1|Leader|ready|active|m1\n\
-                        rccr-node|10.0.0.2|reachable|ready|active|m2\n\
-                        rccr-node|10.0.0.3|reachable|ready|active|m3\n\
-                        rccr-node|10.0.0.4||ready|active|w4\n";
+    const LIST: &str = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
+                        rccr-node|n2|10.0.0.2|reachable|ready|active|\"m2\"\n\
+                        rccr-node|n3|10.0.0.3|reachable|ready|active|\"m3\"\n\
+                        rccr-node|n4|10.0.0.4||ready|active|\"w4\"\n";
 
     #[test]
     fn managers_that_disagree_on_the_swarms_nodes_are_named() {
         // m1 says w4 is down and lists a ghost; m2 and m3 agree, and the
         // list shown is theirs (the first of the most).
-        let lie = LIST.replace("||ready|active|w4", "||down|active|w4")
-            + "rccr-node|10.0.0.9||ready|active|ghost\n";
+        let lie = LIST.replace("||ready|active|\"w4\"", "||down|active|\"w4\"")
+            + "rccr-node|n9|10.0.0.9||ready|active|\"ghost\"\n";
         let mut statuses = vec![
             manager_listing("10.0.0.1", "ca1", &lie),
             manager_listing("10.0.0.2", "ca1", LIST),
@@ -1324,7 +1441,7 @@ mod tests {
                 true,
             ),
             ("10.0.0.4||ready|active", "10.0.0.4||ready|drain", true),
-            ("|w4", "|m1", false),
+            ("|\"w4\"", "|\"m1\"", false),
             (
                 "10.0.0.2|reachable|ready|active",
                 "10.0.0.2|unreachable|ready|active",
@@ -1342,10 +1459,53 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_the_managers_do_not_list_is_no_healthy_member() {
+        // A worker at `ip` whose engine tells the node ID `id`.
+        let worker = |ip: &str, id: &str| {
+            let mut s = healthy_target();
+            s.node.ip = ip.parse().unwrap();
+            s.docker = parse_probe(&format!("rccr-docker up|24.0|active|false||{id}|\n"));
+            s
+        };
+        let list = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
+                    rccr-node|n4|10.0.0.4||ready|active|\"w4\"\n\
+                    rccr-node|n6|10.0.0.6||down|active|\"w6\"\n";
+        let mut statuses = vec![
+            manager_listing("10.0.0.1", "ca1", list),
+            // Listed by its ID; and on its other card, by its ID too.
+            worker("10.0.0.4", "n4"),
+            worker("10.0.0.5", "n4"),
+            // The list's entry at its address is of the node it was: it
+            // joined another swarm since.
+            worker("10.0.0.6", "n9"),
+            // An engine that tells no ID: by its address.
+            worker("10.0.0.4", ""),
+            worker("10.0.0.7", ""),
+        ];
+        swarm_view(&mut statuses, Some("ca1"));
+        let problems: Vec<Option<String>> = statuses.iter().map(NodeStatus::problem).collect();
+        assert_eq!(
+            problems,
+            [
+                None,
+                None,
+                None,
+                Some("not in the cluster's swarm: its managers do not list its node ID n9".into()),
+                None,
+                Some("not in the cluster's swarm: its managers do not list it at 10.0.0.7".into()),
+            ]
+        );
+        // No list, no word on who is in the swarm.
+        let mut unlisted = vec![worker("10.0.0.7", "n9")];
+        swarm_view(&mut unlisted, Some("ca1"));
+        assert!(unlisted[0].healthy());
+    }
+
+    #[test]
     fn the_list_shown_is_of_a_manager_with_the_recorded_ca() {
         // Two posers of another CA agree with each other; the one manager
         // with the cluster's CA is shown, and each poser named.
-        let lie = LIST.replace("||ready|active|w4", "||down|active|w4");
+        let lie = LIST.replace("||ready|active|\"w4\"", "||down|active|\"w4\"");
         let mut statuses = vec![
             manager_listing("10.0.0.1", "other", &lie),
             manager_listing("10.0.0.2", "other", &lie),
@@ -1377,7 +1537,7 @@ mod tests {
 
     #[test]
     fn a_manager_lists_at_most_max_listed_nodes() {
-        let endless = "rccr-node|10.0.0.1||ready|active|n\n".repeat(MAX_LISTED + 10);
+        let endless = "rccr-node|n1|10.0.0.1||ready|active|\"n\"\n".repeat(MAX_LISTED + 10);
         assert_eq!(parse_node_list(&endless).len(), MAX_LISTED);
     }
 
