@@ -174,15 +174,88 @@ printf 'authorized_key={USER_KEY}\n' >/media/sdz1/rccr.txt
     );
     assert_has(&files, USER_KEY);
 
+    // A rerun in the same boot finds every file right already, yet none of
+    // it is saved: it commits again, and keeps the file while that fails.
+    let out = lab.sh("target-1", &diskless_init);
+    let log = stderr(&out);
+    assert_has(&log, "lbu commit failed");
+    assert_has(
+        &log,
+        "/media/sdz1/rccr.txt: kept: the changes are not saved; it is tried again at the next boot",
+    );
+    let listed = ok("ls", &lab.sh("target-1", "ls /media/sdz1"));
+    assert_eq!(
+        listed, "rccr.txt\n",
+        "retired though nothing was saved\n{log}"
+    );
+
     // Once lbu saves (a medium is there), the file is retired.
     lab.storage("target-1", "lbu");
     let out = lab.sh("target-1", &diskless_init);
     let log = stderr(&out);
     assert!(out.status.success(), "{log}");
+    assert_has(&log, "saved the changes with lbu commit");
     assert_has(
         &log,
         "/media/sdz1/rccr.txt: applied, renamed rccr.txt.applied",
     );
     let listed = ok("ls", &lab.sh("target-1", "ls /media/sdz1"));
     assert_eq!(listed, "rccr.txt.applied\n");
+}
+
+#[test]
+fn a_rename_lbu_cannot_save_fails_and_leaves_the_old_name() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    if !private_etc(&lab, "target-1") {
+        common::skip(
+            "lab host has no private /etc overlay: rccr-init would change this machine's /etc",
+        );
+        return;
+    }
+    lab.storage("target-1", "none");
+    let fakebin = lab.dir().join("hosts/target-1/fakebin");
+    let setup = r#"set -e
+mkdir -p /etc/rccr /etc/network
+echo target >/etc/rccr/node-type
+echo ReCyClusteR-Target-4c0001 >/etc/hostname
+hostname ReCyClusteR-Target-4c0001
+printf 'auto eth0\niface eth0 inet dhcp\n' >/etc/network/interfaces
+"#;
+    ok("setup", &lab.sh("target-1", setup));
+    // As `rccr setup` renames a diskless node (see the boot file test).
+    let rename = format!(
+        "unshare --mount sh -c 'mount -t tmpfs rccr-ram / && PATH={}:$PATH exec rccr init --hostname rack-7'",
+        fakebin.display()
+    );
+    let names =
+        "cat /etc/hostname; hostname; grep -c rack-7 /etc/network/interfaces /etc/hosts || true";
+
+    let out = lab.sh("target-1", &rename);
+    let log = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let last = log.lines().last().unwrap_or_default();
+    assert_has(
+        last,
+        "rccr init: cannot save hostname rack-7 (lbu commit failed)",
+    );
+    assert_has(last, "so ReCyClusteR-Target-4c0001 is back");
+    // What the next boot brings back is what runs now: the old name.
+    let now = ok("names", &lab.sh("target-1", names));
+    assert_eq!(
+        now,
+        "ReCyClusteR-Target-4c0001\nReCyClusteR-Target-4c0001\n/etc/network/interfaces:0\n/etc/hosts:0\n",
+        "{log}"
+    );
+
+    // Once lbu saves, the same command renames, and says nothing failed.
+    lab.storage("target-1", "lbu");
+    let out = lab.sh("target-1", &rename);
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert_has(&log, "saved the changes with lbu commit");
+    let now = ok("names", &lab.sh("target-1", names));
+    assert_has(
+        &now,
+        "rack-7\nrack-7\n/etc/network/interfaces:1\n/etc/hosts:1\n",
+    );
 }

@@ -43,7 +43,8 @@ struct Args {
     issue_only: bool,
     /// only give this node the hostname NAME everywhere (/etc/hostname,
     /// /etc/hosts, the kernel, DHCP), rewrite the banner and persist: how
-    /// rccr setup renames a node
+    /// rccr setup renames a node; when lbu cannot save it, the old name is
+    /// put back and the exit code is 1
     #[argh(option, arg_name = "NAME")]
     hostname: Option<String>,
     /// only find or prepare the persistent storage (a filesystem labelled
@@ -139,10 +140,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         return Ok(());
     }
     match &args.hostname {
-        Some(name) if !init::rename(&opts, name) => Err(Error::Failed(format!(
-            "cannot write hostname {name} to /etc/hostname (see above)"
-        ))),
-        Some(_) => Ok(()),
+        Some(name) => init::rename(&opts, name),
         None => {
             init::run(&opts);
             Ok(())
