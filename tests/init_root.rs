@@ -389,6 +389,40 @@ fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
 }
 
 #[test]
+fn a_boot_file_hostname_the_images_ship_with_is_refused_and_the_rest_applied() {
+    // The next boot would give such a name up for a generated one: it is
+    // refused as --hostname refuses it, once, and the key still applied.
+    for (tag, default) in [
+        ("bootdefault1", "localhost"),
+        ("bootdefault2", "recycluster-target"),
+    ] {
+        let root = Root::image(tag, "target");
+        root.write(
+            "media/sda1/rccr.txt",
+            &format!("hostname={default}\nauthorized_key={KEY_A}\n"),
+        );
+        let run = root.init(&[]).ok();
+        let file = root.path("media/sda1/rccr.txt").display().to_string();
+        assert!(
+            run.says(&format!(
+                "{file}:1: '{default}' is a name the images ship with"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.matches("ship with").count(), 1, "{}", run.stderr);
+        assert_eq!(root.read("etc/hostname"), format!("{TARGET_NAME}\n"));
+        assert!(root.read("root/.ssh/authorized_keys").contains(KEY_A));
+        assert!(root.exists("media/sda1/rccr.txt.applied"));
+        // The second boot keeps the name the first gave.
+        let before = root.snapshot();
+        let run = root.init(&[]).ok();
+        assert!(run.says("nothing to change"), "{}", run.stderr);
+        assert_unchanged(&before, &root);
+    }
+}
+
+#[test]
 fn boot_file_values_in_error_lines_are_escaped_and_cut() {
     // Lines of thousands of characters, terminal escapes, a bell, a bare
     // CR, a line separator and a right-to-left override: each error line
