@@ -594,6 +594,47 @@ fn prepare_disk_wants_the_device_path_typed() {
     assert_layout(&node, &p1);
 }
 
+/// Overwrites the volume name of the ext filesystem on `dev` (its
+/// superblock at 1024, the name at 120 in it, 16 bytes) with `label`.
+fn set_ext_label(dev: &str, label: &[u8]) {
+    let mut field = [0u8; 16];
+    field[..label.len()].copy_from_slice(label);
+    let disk = fs::OpenOptions::new().write(true).open(dev).unwrap();
+    disk.write_all_at(&field, 1024 + 120).unwrap();
+    disk.sync_all().unwrap();
+}
+
+#[test]
+fn labels_in_the_prepare_disk_prompt_are_escaped() {
+    // A label is the disk's word: it must not rewrite the line the
+    // operator reads before typing the path that erases the disk.
+    let mut node = or_skip!(root_node("esclabel"));
+    let whole = node.disk("whole", DISK);
+    let whole_dev = node.disks[whole].dev.clone();
+    mkfs("ext4", "data", &whole_dev);
+    set_ext_label(&whole_dev, b"\x1b[1A\x1b[2Kx");
+    let parted = node.disk("parted", DISK);
+    node.disks[parted].sfdisk("label: dos\nstart=2048, type=83\n");
+    let p1 = node.disks[parted].part(1);
+    mkfs("ext4", "data", &p1);
+    set_ext_label(&p1, b"\x1b]0;owned\x07");
+    for (dev, shown) in [
+        (
+            &whole_dev,
+            "ext4 filesystem '?[1A?[2Kx', no partition table",
+        ),
+        (&node.disks[parted].dev, "ext4 filesystem '?]0;owned?'"),
+    ] {
+        let out = node.init(&["--prepare-disk", dev, "--dry-run"]).ok();
+        out.must_say(shown);
+        assert!(
+            !out.stderr.contains(['\x1b', '\x07']),
+            "a control byte reached the terminal: {:?}",
+            out.stderr
+        );
+    }
+}
+
 #[test]
 fn prepare_disk_yes_skips_the_prompt_and_refuses_disks_in_use() {
     let mut node = or_skip!(root_node("yes"));

@@ -882,21 +882,24 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
     }
 }
 
-/// One line on what the disk holds, for the confirmation.
+/// One line on what the disk holds, for the confirmation. Its model and
+/// labels are the disk's word, escaped ([`crate::print::text`]): they must
+/// not rewrite the line the operator confirms.
 fn describe(ctx: &Ctx, disk: &Disk) -> String {
-    let model = fs::read_to_string(
+    use crate::print::text;
+    let model = fs::read(
         ctx.path(disks::SYS_BLOCK)
             .join(&disk.name)
             .join("device/model"),
     )
-    .map(|m| format!(" {}", m.trim()))
+    .map(|m| format!(" {}", text(String::from_utf8_lossy(&m).trim())))
     .unwrap_or_default();
     let mut parts: Vec<String> = disk
         .partitions
         .iter()
         .map(|p| {
             let fs = match device::filesystem(&ctx.path(&disks::node(&p.name))) {
-                Ok(Some(fs)) => format!("{} filesystem '{}'", fs.kind(), fs.label()),
+                Ok(Some(fs)) => format!("{} filesystem '{}'", fs.kind(), text(fs.label())),
                 _ => "unknown contents".into(),
             };
             format!("{} {} MiB {fs}", p.name, p.size / MIB)
@@ -909,7 +912,7 @@ fn describe(ctx: &Ctx, disk: &Disk) -> String {
                 (Ok(Some(fs)), _) => format!(
                     "{} filesystem '{}', no partition table",
                     fs.kind(),
-                    fs.label()
+                    text(fs.label())
                 ),
                 (_, Ok(Some(t))) => format!(
                     "an MBR with {} partition(s)",
@@ -937,6 +940,23 @@ mod tests {
             held: false,
             partitions: vec![],
         }
+    }
+
+    #[test]
+    fn the_disks_model_is_escaped_in_its_description() {
+        let root = std::env::temp_dir().join(format!("rccr-describe-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let device = root.join("sys/block/sdz/device");
+        fs::create_dir_all(&device).unwrap();
+        fs::create_dir_all(root.join("dev")).unwrap();
+        fs::write(device.join("model"), b"Evil\x1b[2J\xffDisk    \n").unwrap();
+        fs::File::create(root.join("dev/sdz"))
+            .unwrap()
+            .set_len(8 * MIB)
+            .unwrap();
+        let line = describe(&Ctx::new(&root, false), &disk(8 * MIB, 512));
+        assert_eq!(line, "8 MiB Evil?[2J?Disk: blank");
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
