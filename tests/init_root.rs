@@ -539,6 +539,48 @@ fn a_configured_hostname_that_is_no_dns_name_is_replaced_not_copied() {
 }
 
 #[test]
+fn names_the_node_holds_reach_the_console_and_the_banner_escaped() {
+    // OpenRC's hostname service sets the kernel's name from /etc/hostname
+    // as it is; the kernel lets an interface's name hold ESC; the world
+    // file comes with the overlay from the boot media.
+    let bad = "a\x1b[2Jb";
+    let root = Root::image("escnames", "target");
+    root.write("etc/hostname", &format!("{bad}\n"));
+    root.write("proc/sys/kernel/hostname", &format!("{bad}\n"));
+    fs::remove_dir_all(root.path("sys/class/net/eth0")).unwrap();
+    root.write(
+        &format!("sys/class/net/e{bad}/address"),
+        &format!("{MAC}\n"),
+    );
+    fs::create_dir_all(root.path(&format!("sys/class/net/e{bad}/device"))).unwrap();
+    root.write("etc/apk/world", &format!("alpine-base\nx{bad}\n"));
+    root.write("lib/apk/db/installed", "P:alpine-base\n");
+    fs::create_dir_all(root.path("run")).unwrap();
+
+    // --issue-only runs whatever /etc/hostname holds.
+    let run = root.init(&["--issue-only"]).ok();
+    let issue = root.read("etc/issue");
+    assert!(!issue.contains('\x1b'), "{issue:?}");
+    assert!(
+        issue.starts_with("ReCyClusteR target node a??2Jb\n"),
+        "{issue:?}"
+    );
+    assert!(!run.says("\x1b"), "{:?}", run.stderr);
+
+    let run = root.init(&[]).ok();
+    assert!(
+        !run.says("\x1b"),
+        "an escape reached the console: {:?}",
+        run.stderr
+    );
+    assert!(run.says("(was a??2Jb)"), "{}", run.stderr);
+    assert!(run.says("not installed: xa?[2Jb"), "{}", run.stderr);
+    let issue = root.read("etc/issue");
+    assert!(!issue.contains('\x1b'), "{issue:?}");
+    assert_eq!(root.read("run/rccr/status"), "world: missing xa?[2Jb\n");
+}
+
+#[test]
 fn control_node_gets_its_name_and_the_next_step() {
     let root = Root::image("control", "control");
     // Alpine's /etc/hosts shape: the name on the 127.0.0.1 line.

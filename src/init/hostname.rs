@@ -118,7 +118,7 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
                 if name != etc {
                     ctx.note(format_args!(
                         "hostname {name} from {}'s MAC address",
-                        n.name
+                        crate::print::name(&n.name)
                     ));
                 }
                 name
@@ -263,7 +263,7 @@ fn set_running(ctx: &mut Ctx, name: &str, running: Option<&str>) {
         return;
     }
     let path = ctx.path(KERNEL_HOSTNAME);
-    let was = running.unwrap_or("unknown");
+    let was = crate::print::name(running.unwrap_or("unknown"));
     let what = format!("running hostname {name} (was {was})");
     if !ctx.live {
         if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
