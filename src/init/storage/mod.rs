@@ -67,8 +67,9 @@ use std::fs;
 use std::path::Path;
 
 /// Where the RCCR filesystem is mounted: one path on every node, whatever
-/// the device's name (the apk cache symlink names it; lbu does not save
-/// `/etc/apk`, so `--storage` makes the link again at every boot).
+/// the device's name (the apk cache symlink names it; lbu saves that link
+/// with the rest of `/etc/apk`, apk's `!etc/apk`, and `--storage` checks it
+/// at every boot all the same, making it where it is missing).
 pub const MOUNT_POINT: &str = "/media/rccr";
 /// Directories of the RCCR filesystem and where they are bound.
 pub const LAYOUT: &[(&str, &str)] = &[("docker", "/var/lib/docker"), ("rccr", NODE_STATE_DIR)];
