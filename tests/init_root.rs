@@ -1254,6 +1254,26 @@ fn every_wired_interface_present_at_boot_gets_dhcp_sending_the_hostname() {
 }
 
 #[test]
+fn bridge_ports_and_bond_members_get_no_dhcp_stanza() {
+    // udhcpc on a port whose replies go to its bridge or bond holds the
+    // boot and may keep the bond from taking it; the file's own words rule.
+    let root = Root::image("members", "target");
+    root.hardware_nic("eth1", "00:1a:2b:4c:00:08", false);
+    root.hardware_nic("eth2", "00:1a:2b:4c:00:09", false);
+    root.hardware_nic("eth3", "00:1a:2b:4c:00:0a", false);
+    let user = format!(
+        "{INTERFACES}\nauto br0\niface br0 inet dhcp\n\tbridge-ports eth1\n\nauto bond0\niface bond0 inet static\n\tbond-slaves eth2\n\taddress 10.0.1.2/24\n"
+    )
+    .replace("iface eth1 inet static\n\taddress 10.0.0.2/24\n", "");
+    root.write("etc/network/interfaces", &user);
+    root.init(&[]).ok();
+    let after = root.read("etc/network/interfaces");
+    assert!(!after.contains("iface eth1 inet dhcp"), "{after}");
+    assert!(!after.contains("iface eth2 inet dhcp"), "{after}");
+    assert!(after.contains("iface eth3 inet dhcp"), "{after}");
+}
+
+#[test]
 fn a_wired_port_without_carrier_gets_its_dhcp_in_the_background_at_once() {
     let root = Root::image("carrier", "target");
     // A PC with a cable in enp3s0 only. The image's eth0 has udhcpc
