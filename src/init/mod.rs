@@ -502,7 +502,9 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
     let dir = ctx.path(ROOT_SSH_DIR);
     let path = ctx.path(AUTHORIZED_KEYS);
     if !dir.is_dir() && !ctx.dry {
-        if let Err(e) = fs::create_dir_all(&dir)
+        // Durable in its parent: on a disk root, rccr.txt is retired once
+        // the keys are written here.
+        if let Err(e) = fsutil::create_dir_durable(&dir, 0o700)
             .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)))
         {
             ctx.problem(format_args!("cannot create {}: {e}", dir.display()));
