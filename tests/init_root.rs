@@ -1258,9 +1258,9 @@ fn bridge_ports_and_bond_members_get_no_dhcp_stanza() {
     // udhcpc on a port whose replies go to its bridge or bond holds the
     // boot and may keep the bond from taking it; the file's own words rule.
     let root = Root::image("members", "target");
-    root.hardware_nic("eth1", "00:1a:2b:4c:00:08", false);
-    root.hardware_nic("eth2", "00:1a:2b:4c:00:09", false);
-    root.hardware_nic("eth3", "00:1a:2b:4c:00:0a", false);
+    for (i, nic) in ["eth1", "eth2", "eth3"].into_iter().enumerate() {
+        root.hardware_nic(nic, &format!("00:1a:2b:4c:00:{:02x}", 8 + i), false);
+    }
     let user = format!(
         "{INTERFACES}\nauto br0\niface br0 inet dhcp\n\tbridge-ports eth1\n\nauto bond0\niface bond0 inet static\n\tbond-slaves eth2\n\taddress 10.0.1.2/24\n"
     )

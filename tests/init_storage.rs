@@ -200,6 +200,15 @@ impl Node {
         self.disk_of_blocks(tag, size, SECTOR)
     }
 
+    /// [`Node::disk`] holding an ext4 filesystem labelled `label`, no
+    /// partition table: its index and device path.
+    fn ext4_disk(&mut self, tag: &str, label: &str) -> (usize, String) {
+        let i = self.disk(tag, DISK);
+        let dev = self.disks[i].dev.clone();
+        mkfs("ext4", label, &dev);
+        (i, dev)
+    }
+
     /// [`Node::disk`] with logical blocks of `block` bytes (4096: a 4Kn disk).
     fn disk_of_blocks(&mut self, tag: &str, size: u64, block: u64) -> usize {
         let file = self.path(&format!("images/{tag}.img"));
@@ -553,9 +562,7 @@ fn a_dry_run_prepares_nothing() {
 #[test]
 fn prepare_disk_wants_the_device_path_typed() {
     let mut node = or_skip!(root_node("ask"));
-    let i = node.disk("data", DISK);
-    let dev = node.disks[i].dev.clone();
-    mkfs("ext4", "data", &dev);
+    let (i, dev) = node.ext4_disk("data", "data");
     let snap = node.disks[i].snapshot("ask");
 
     // No terminal and no --yes: refused before anything.
@@ -609,9 +616,7 @@ fn labels_in_the_prepare_disk_prompt_are_escaped() {
     // A label is the disk's word: it must not rewrite the line the
     // operator reads before typing the path that erases the disk.
     let mut node = or_skip!(root_node("esclabel"));
-    let whole = node.disk("whole", DISK);
-    let whole_dev = node.disks[whole].dev.clone();
-    mkfs("ext4", "data", &whole_dev);
+    let (_, whole_dev) = node.ext4_disk("whole", "data");
     set_ext_label(&whole_dev, b"\x1b[1A\x1b[2Kx");
     let parted = node.disk("parted", DISK);
     node.disks[parted].sfdisk("label: dos\nstart=2048, type=83\n");
