@@ -130,8 +130,12 @@ impl LoopDisk {
         assert!(child.wait().unwrap().success(), "sfdisk {script}");
     }
 
-    /// A copy of the backing file, sparse, to compare with later.
+    /// A copy of the backing file, sparse, to compare with later. After a
+    /// `sync`: a filesystem mounted from the disk writes back what earlier
+    /// runs changed on its own time, which would otherwise land between
+    /// the copy and the comparison.
     fn snapshot(&self, tag: &str) -> PathBuf {
+        ok("sync", &[]);
         let copy = self.file.with_extension(format!("{tag}.before"));
         ok(
             "cp",
@@ -144,7 +148,10 @@ impl LoopDisk {
         copy
     }
 
+    /// Whether the disk holds the bytes of `snapshot`, everything written
+    /// to it so far included (`sync`).
     fn unchanged_since(&self, snapshot: &Path) -> bool {
+        ok("sync", &[]);
         same_bytes(&self.file, snapshot)
     }
 
