@@ -945,8 +945,7 @@ mod tests {
 
     #[test]
     fn the_disks_model_is_escaped_in_its_description() {
-        let root = std::env::temp_dir().join(format!("rccr-describe-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
+        let root = crate::fsutil::scratch::Dir::new("describe");
         let device = root.join("sys/block/sdz/device");
         fs::create_dir_all(&device).unwrap();
         fs::create_dir_all(root.join("dev")).unwrap();
@@ -957,7 +956,6 @@ mod tests {
             .unwrap();
         let line = describe(&Ctx::new(&root, false), &disk(8 * MIB, 512));
         assert_eq!(line, "8 MiB Evil?[2J?Disk: blank");
-        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
