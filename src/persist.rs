@@ -30,11 +30,6 @@ impl Persisted {
             Persisted::Volatile => "volatile",
         }
     }
-
-    /// Whether the change survives a reboot.
-    pub fn survives(self) -> bool {
-        matches!(self, Persisted::Disk | Persisted::Lbu)
-    }
 }
 
 /// Whether `/` is a RAM filesystem in a `/proc/mounts` text (the last

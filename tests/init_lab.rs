@@ -125,19 +125,47 @@ mount -o remount,ro /media/sdz1
     assert_eq!(stderr(&again), "rccr-init: nothing to change\n");
 }
 
-#[test]
-fn the_boot_file_is_kept_while_lbu_cannot_save_what_it_set() {
-    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+/// A lab of one target, diskless without a medium: the lab's lbu stand-in
+/// fails to commit, as Alpine's does. `None` (skipped) without root, or
+/// where the host has no private /etc.
+fn diskless_lab() -> Option<Lab> {
+    let lab = Lab::builder().targets(1).up_as_root()?;
     if !private_etc(&lab, "target-1") {
         common::skip(
             "lab host has no private /etc overlay: rccr-init would change this machine's /etc",
         );
-        return;
+        return None;
     }
-    // Diskless without a medium: the lab's lbu stand-in fails to commit,
-    // as Alpine's does.
     lab.storage("target-1", "none");
+    Some(lab)
+}
+
+/// The shell command that runs `rccr init ARGS` on target-1 as on diskless
+/// Alpine: `/` a RAM filesystem (a tmpfs over `/` in a mount namespace of
+/// its own: /proc/mounts says so, while paths still resolve in the lab
+/// host's tree), the lab's lbu on PATH.
+fn diskless_init(lab: &Lab, args: &str) -> String {
     let fakebin = lab.dir().join("hosts/target-1/fakebin");
+    format!(
+        "unshare --mount sh -c 'mount -t tmpfs rccr-ram / && PATH={}:$PATH exec rccr init{args}'",
+        fakebin.display()
+    )
+}
+
+/// Gives target-1 a medium lbu saves to, then runs `command` there, which
+/// must succeed and save with lbu; returns its stderr.
+fn once_lbu_saves(lab: &Lab, command: &str) -> String {
+    lab.storage("target-1", "lbu");
+    let out = lab.sh("target-1", command);
+    let log = stderr(&out);
+    assert!(out.status.success(), "{log}");
+    assert_has(&log, "saved the changes with lbu commit");
+    log
+}
+
+#[test]
+fn the_boot_file_is_kept_while_lbu_cannot_save_what_it_set() {
+    let lab = or_skip!(diskless_lab());
     let setup = format!(
         r#"set -e
 mkdir -p /etc/rccr
@@ -149,13 +177,7 @@ printf 'authorized_key={USER_KEY}\n' >/media/sdz1/rccr.txt
 "#
     );
     ok("setup", &lab.sh("target-1", &setup));
-    // rccr-init as on diskless Alpine: `/` a RAM filesystem (a tmpfs over
-    // `/` in a mount namespace of its own: /proc/mounts says so, while
-    // paths still resolve in the lab host's tree), the lab's lbu on PATH.
-    let diskless_init = format!(
-        "unshare --mount sh -c 'mount -t tmpfs rccr-ram / && PATH={}:$PATH exec rccr init'",
-        fakebin.display()
-    );
+    let diskless_init = diskless_init(&lab, "");
 
     let out = lab.sh("target-1", &diskless_init);
     let log = stderr(&out);
@@ -174,15 +196,69 @@ printf 'authorized_key={USER_KEY}\n' >/media/sdz1/rccr.txt
     );
     assert_has(&files, USER_KEY);
 
-    // Once lbu saves (a medium is there), the file is retired.
-    lab.storage("target-1", "lbu");
+    // A rerun in the same boot finds every file right already, yet none of
+    // it is saved: it commits again, and keeps the file while that fails.
     let out = lab.sh("target-1", &diskless_init);
     let log = stderr(&out);
-    assert!(out.status.success(), "{log}");
+    assert_has(&log, "lbu commit failed");
+    assert_has(
+        &log,
+        "/media/sdz1/rccr.txt: kept: the changes are not saved; it is tried again at the next boot",
+    );
+    let listed = ok("ls", &lab.sh("target-1", "ls /media/sdz1"));
+    assert_eq!(
+        listed, "rccr.txt\n",
+        "retired though nothing was saved\n{log}"
+    );
+
+    // Once lbu saves (a medium is there), the file is retired.
+    let log = once_lbu_saves(&lab, &diskless_init);
     assert_has(
         &log,
         "/media/sdz1/rccr.txt: applied, renamed rccr.txt.applied",
     );
     let listed = ok("ls", &lab.sh("target-1", "ls /media/sdz1"));
     assert_eq!(listed, "rccr.txt.applied\n");
+}
+
+#[test]
+fn a_rename_lbu_cannot_save_fails_and_leaves_the_old_name() {
+    let lab = or_skip!(diskless_lab());
+    let setup = r#"set -e
+mkdir -p /etc/rccr /etc/network
+echo target >/etc/rccr/node-type
+echo ReCyClusteR-Target-4c0001 >/etc/hostname
+hostname ReCyClusteR-Target-4c0001
+printf 'auto eth0\niface eth0 inet dhcp\n' >/etc/network/interfaces
+"#;
+    ok("setup", &lab.sh("target-1", setup));
+    // As `rccr setup` renames a diskless node.
+    let rename = diskless_init(&lab, " --hostname rack-7");
+    let names =
+        "cat /etc/hostname; hostname; grep -c rack-7 /etc/network/interfaces /etc/hosts || true";
+
+    let out = lab.sh("target-1", &rename);
+    let log = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let last = log.lines().last().unwrap_or_default();
+    assert_has(
+        last,
+        "rccr init: cannot save hostname rack-7 (lbu commit failed)",
+    );
+    assert_has(last, "so ReCyClusteR-Target-4c0001 is back");
+    // What the next boot brings back is what runs now: the old name.
+    let now = ok("names", &lab.sh("target-1", names));
+    assert_eq!(
+        now,
+        "ReCyClusteR-Target-4c0001\nReCyClusteR-Target-4c0001\n/etc/network/interfaces:0\n/etc/hosts:0\n",
+        "{log}"
+    );
+
+    // Once lbu saves, the same command renames, and says nothing failed.
+    once_lbu_saves(&lab, &rename);
+    let now = ok("names", &lab.sh("target-1", names));
+    assert_has(
+        &now,
+        "rack-7\nrack-7\n/etc/network/interfaces:1\n/etc/hosts:1\n",
+    );
 }

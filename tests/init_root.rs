@@ -389,6 +389,40 @@ fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
 }
 
 #[test]
+fn a_boot_file_hostname_the_images_ship_with_is_refused_and_the_rest_applied() {
+    // The next boot would give such a name up for a generated one: it is
+    // refused as --hostname refuses it, once, and the key still applied.
+    for (tag, default) in [
+        ("bootdefault1", "localhost"),
+        ("bootdefault2", "recycluster-target"),
+    ] {
+        let root = Root::image(tag, "target");
+        root.write(
+            "media/sda1/rccr.txt",
+            &format!("hostname={default}\nauthorized_key={KEY_A}\n"),
+        );
+        let run = root.init(&[]).ok();
+        let file = root.path("media/sda1/rccr.txt").display().to_string();
+        assert!(
+            run.says(&format!(
+                "{file}:1: '{default}' is a name the images ship with"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.matches("ship with").count(), 1, "{}", run.stderr);
+        assert_eq!(root.read("etc/hostname"), format!("{TARGET_NAME}\n"));
+        assert!(root.read("root/.ssh/authorized_keys").contains(KEY_A));
+        assert!(root.exists("media/sda1/rccr.txt.applied"));
+        // The second boot keeps the name the first gave.
+        let before = root.snapshot();
+        let run = root.init(&[]).ok();
+        assert!(run.says("nothing to change"), "{}", run.stderr);
+        assert_unchanged(&before, &root);
+    }
+}
+
+#[test]
 fn boot_file_values_in_error_lines_are_escaped_and_cut() {
     // Lines of thousands of characters, terminal escapes, a bell, a bare
     // CR, a line separator and a right-to-left override: each error line
@@ -502,6 +536,48 @@ fn a_configured_hostname_that_is_no_dns_name_is_replaced_not_copied() {
     root.write("etc/hostname", "node1.lan\n");
     root.init(&[]).ok();
     assert_eq!(root.read("etc/hostname"), "node1.lan\n");
+}
+
+#[test]
+fn names_the_node_holds_reach_the_console_and_the_banner_escaped() {
+    // OpenRC's hostname service sets the kernel's name from /etc/hostname
+    // as it is; the kernel lets an interface's name hold ESC; the world
+    // file comes with the overlay from the boot media.
+    let bad = "a\x1b[2Jb";
+    let root = Root::image("escnames", "target");
+    root.write("etc/hostname", &format!("{bad}\n"));
+    root.write("proc/sys/kernel/hostname", &format!("{bad}\n"));
+    fs::remove_dir_all(root.path("sys/class/net/eth0")).unwrap();
+    root.write(
+        &format!("sys/class/net/e{bad}/address"),
+        &format!("{MAC}\n"),
+    );
+    fs::create_dir_all(root.path(&format!("sys/class/net/e{bad}/device"))).unwrap();
+    root.write("etc/apk/world", &format!("alpine-base\nx{bad}\n"));
+    root.write("lib/apk/db/installed", "P:alpine-base\n");
+    fs::create_dir_all(root.path("run")).unwrap();
+
+    // --issue-only runs whatever /etc/hostname holds.
+    let run = root.init(&["--issue-only"]).ok();
+    let issue = root.read("etc/issue");
+    assert!(!issue.contains('\x1b'), "{issue:?}");
+    assert!(
+        issue.starts_with("ReCyClusteR target node a??2Jb\n"),
+        "{issue:?}"
+    );
+    assert!(!run.says("\x1b"), "{:?}", run.stderr);
+
+    let run = root.init(&[]).ok();
+    assert!(
+        !run.says("\x1b"),
+        "an escape reached the console: {:?}",
+        run.stderr
+    );
+    assert!(run.says("(was a??2Jb)"), "{}", run.stderr);
+    assert!(run.says("not installed: xa?[2Jb"), "{}", run.stderr);
+    let issue = root.read("etc/issue");
+    assert!(!issue.contains('\x1b'), "{issue:?}");
+    assert_eq!(root.read("run/rccr/status"), "world: missing xa?[2Jb\n");
 }
 
 #[test]
@@ -1175,6 +1251,26 @@ fn every_wired_interface_present_at_boot_gets_dhcp_sending_the_hostname() {
         root.read("etc/network/interfaces"),
         user + &wired_stanza("eth2", name)
     );
+}
+
+#[test]
+fn bridge_ports_and_bond_members_get_no_dhcp_stanza() {
+    // udhcpc on a port whose replies go to its bridge or bond holds the
+    // boot and may keep the bond from taking it; the file's own words rule.
+    let root = Root::image("members", "target");
+    for (i, nic) in ["eth1", "eth2", "eth3"].into_iter().enumerate() {
+        root.hardware_nic(nic, &format!("00:1a:2b:4c:00:{:02x}", 8 + i), false);
+    }
+    let user = format!(
+        "{INTERFACES}\nauto br0\niface br0 inet dhcp\n\tbridge-ports eth1\n\nauto bond0\niface bond0 inet static\n\tbond-slaves eth2\n\taddress 10.0.1.2/24\n"
+    )
+    .replace("iface eth1 inet static\n\taddress 10.0.0.2/24\n", "");
+    root.write("etc/network/interfaces", &user);
+    root.init(&[]).ok();
+    let after = root.read("etc/network/interfaces");
+    assert!(!after.contains("iface eth1 inet dhcp"), "{after}");
+    assert!(!after.contains("iface eth2 inet dhcp"), "{after}");
+    assert!(after.contains("iface eth3 inet dhcp"), "{after}");
 }
 
 #[test]

@@ -130,8 +130,12 @@ impl LoopDisk {
         assert!(child.wait().unwrap().success(), "sfdisk {script}");
     }
 
-    /// A copy of the backing file, sparse, to compare with later.
+    /// A copy of the backing file, sparse, to compare with later. After a
+    /// `sync`: a filesystem mounted from the disk writes back what earlier
+    /// runs changed on its own time, which would otherwise land between
+    /// the copy and the comparison.
     fn snapshot(&self, tag: &str) -> PathBuf {
+        ok("sync", &[]);
         let copy = self.file.with_extension(format!("{tag}.before"));
         ok(
             "cp",
@@ -144,7 +148,10 @@ impl LoopDisk {
         copy
     }
 
+    /// Whether the disk holds the bytes of `snapshot`, everything written
+    /// to it so far included (`sync`).
     fn unchanged_since(&self, snapshot: &Path) -> bool {
+        ok("sync", &[]);
         same_bytes(&self.file, snapshot)
     }
 
@@ -198,6 +205,15 @@ impl Node {
     /// Attaches a new sparse file of `size` bytes and lists it in sys/block.
     fn disk(&mut self, tag: &str, size: u64) -> usize {
         self.disk_of_blocks(tag, size, SECTOR)
+    }
+
+    /// [`Node::disk`] holding an ext4 filesystem labelled `label`, no
+    /// partition table: its index and device path.
+    fn ext4_disk(&mut self, tag: &str, label: &str) -> (usize, String) {
+        let i = self.disk(tag, DISK);
+        let dev = self.disks[i].dev.clone();
+        mkfs("ext4", label, &dev);
+        (i, dev)
     }
 
     /// [`Node::disk`] with logical blocks of `block` bytes (4096: a 4Kn disk).
@@ -553,9 +569,7 @@ fn a_dry_run_prepares_nothing() {
 #[test]
 fn prepare_disk_wants_the_device_path_typed() {
     let mut node = or_skip!(root_node("ask"));
-    let i = node.disk("data", DISK);
-    let dev = node.disks[i].dev.clone();
-    mkfs("ext4", "data", &dev);
+    let (i, dev) = node.ext4_disk("data", "data");
     let snap = node.disks[i].snapshot("ask");
 
     // No terminal and no --yes: refused before anything.
@@ -592,6 +606,45 @@ fn prepare_disk_wants_the_device_path_typed() {
     // The next boot uses it.
     node.storage().ok();
     assert_layout(&node, &p1);
+}
+
+/// Overwrites the volume name of the ext filesystem on `dev` (its
+/// superblock at 1024, the name at 120 in it, 16 bytes) with `label`.
+fn set_ext_label(dev: &str, label: &[u8]) {
+    let mut field = [0u8; 16];
+    field[..label.len()].copy_from_slice(label);
+    let disk = fs::OpenOptions::new().write(true).open(dev).unwrap();
+    disk.write_all_at(&field, 1024 + 120).unwrap();
+    disk.sync_all().unwrap();
+}
+
+#[test]
+fn labels_in_the_prepare_disk_prompt_are_escaped() {
+    // A label is the disk's word: it must not rewrite the line the
+    // operator reads before typing the path that erases the disk.
+    let mut node = or_skip!(root_node("esclabel"));
+    let (_, whole_dev) = node.ext4_disk("whole", "data");
+    set_ext_label(&whole_dev, b"\x1b[1A\x1b[2Kx");
+    let parted = node.disk("parted", DISK);
+    node.disks[parted].sfdisk("label: dos\nstart=2048, type=83\n");
+    let p1 = node.disks[parted].part(1);
+    mkfs("ext4", "data", &p1);
+    set_ext_label(&p1, b"\x1b]0;owned\x07");
+    for (dev, shown) in [
+        (
+            &whole_dev,
+            "ext4 filesystem '?[1A?[2Kx', no partition table",
+        ),
+        (&node.disks[parted].dev, "ext4 filesystem '?]0;owned?'"),
+    ] {
+        let out = node.init(&["--prepare-disk", dev, "--dry-run"]).ok();
+        out.must_say(shown);
+        assert!(
+            !out.stderr.contains(['\x1b', '\x07']),
+            "a control byte reached the terminal: {:?}",
+            out.stderr
+        );
+    }
 }
 
 #[test]

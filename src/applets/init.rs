@@ -26,7 +26,7 @@ pub const APPLET: Applet = Applet {
 /// changes nothing.
 #[derive(FromArgs)]
 #[argh(
-    note = "Hostname: rccr.txt's hostname= wins, else /etc/hostname unless it holds an image default\n(empty, localhost, ReCyClusteR-Control, ReCyClusteR-Target), else\nReCyClusteR-<Control|Target>-<last 3 MAC bytes of the first Ethernet interface>.\n\nrccr.txt (in /boot or /media/*): hostname=NAME and authorized_key=TYPE BASE64 [COMMENT]\nlines, # comments; applied once, then renamed rccr.txt.applied.\n\nStorage (--storage): an ext4 filesystem labelled RCCR, mounted on /media/rccr, holds\n/var/lib/docker, /var/lib/rccr and the apk cache. Found on any disk; else made after the\nboot partition of a Pi's card, or on a completely blank disk (first and last MiB zeros).\nA disk with data is never written unless --prepare-disk names it. Status: /run/rccr/status."
+    note = "Hostname: rccr.txt's hostname= wins, else /etc/hostname, unless either holds an image default\n(empty, localhost, ReCyClusteR-Control, ReCyClusteR-Target), else\nReCyClusteR-<Control|Target>-<last 3 MAC bytes of the first Ethernet interface>.\n\nrccr.txt (in /boot or /media/*): hostname=NAME and authorized_key=TYPE BASE64 [COMMENT]\nlines, # comments; applied once, then renamed rccr.txt.applied.\n\nStorage (--storage): an ext4 filesystem labelled RCCR, mounted on /media/rccr, holds\n/var/lib/docker, /var/lib/rccr and the apk cache. Found on any disk; else made after the\nboot partition of a Pi's card, or on a completely blank disk (first 5 MiB and last MiB\nzeros). A disk with data is never written unless --prepare-disk names it.\nStatus: /run/rccr/status."
 )]
 struct Args {
     /// prepare the system under DIR instead of / (tests, mounted images):
@@ -43,7 +43,8 @@ struct Args {
     issue_only: bool,
     /// only give this node the hostname NAME everywhere (/etc/hostname,
     /// /etc/hosts, the kernel, DHCP), rewrite the banner and persist: how
-    /// rccr setup renames a node
+    /// rccr setup renames a node; when lbu cannot save it, the old name is
+    /// put back and the exit code is 1
     #[argh(option, arg_name = "NAME")]
     hostname: Option<String>,
     /// only find or prepare the persistent storage (a filesystem labelled
@@ -117,7 +118,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         if crate::identity::is_image_default(name) {
             return Err(Error::bad_input(
                 format!("--hostname {name}"),
-                "a name the images ship with, which a node gives up at its next boot; pick a name of your own",
+                init::hostname::IMAGE_DEFAULT_REFUSED,
             ));
         }
     }
@@ -139,10 +140,7 @@ fn main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
         return Ok(());
     }
     match &args.hostname {
-        Some(name) if !init::rename(&opts, name) => Err(Error::Failed(format!(
-            "cannot write hostname {name} to /etc/hostname (see above)"
-        ))),
-        Some(_) => Ok(()),
+        Some(name) => init::rename(&opts, name),
         None => {
             init::run(&opts);
             Ok(())

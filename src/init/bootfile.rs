@@ -21,7 +21,9 @@
 //! ```
 //!
 //! - `hostname=NAME`: a single RFC 1123 label (see
-//!   [`crate::identity::check_hostname`]); it overrides `/etc/hostname`. At most one:
+//!   [`crate::identity::check_hostname`]), no image default (`localhost`,
+//!   `ReCyClusteR-Target`, ...: the next boot would give it up, as
+//!   `--hostname` refuses it); it overrides `/etc/hostname`. At most one:
 //!   a later `hostname=` line is an error, the first one counts.
 //! - `authorized_key=LINE`: a public key as in a `.pub` file (`type base64
 //!   [comment]`, no options), appended to `/root/.ssh/authorized_keys` unless
@@ -195,7 +197,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
                 n,
                 format!("hostname given again (first on line {hostname_line})"),
             )),
-            "hostname" => match hostname::check(value) {
+            "hostname" => match hostname::check_chosen(value) {
                 Ok(()) => {
                     hostname_line = n;
                     out.hostname = Some(value.to_string());

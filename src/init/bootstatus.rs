@@ -111,13 +111,20 @@ impl Storage {
 }
 
 impl World {
+    /// The world file's names, escaped ([`crate::print::text`]): the file
+    /// comes with the overlay from the boot media, and the names go to the
+    /// console banner.
     pub fn from_missing(names: &[String]) -> World {
         if names.is_empty() {
             World::Ok
         } else {
             World::Missing {
                 count: names.len(),
-                names: names.iter().take(MAX_NAMES).cloned().collect(),
+                names: names
+                    .iter()
+                    .take(MAX_NAMES)
+                    .map(|n| crate::print::text(n).into_owned())
+                    .collect(),
             }
         }
     }

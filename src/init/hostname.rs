@@ -48,6 +48,23 @@ pub fn check(name: &str) -> Result<(), String> {
     identity::check_hostname(name).map_err(|e| format!("{} {e}", super::bootfile::quoted(name)))
 }
 
+/// Why a name a user chooses (`--hostname`, `rccr.txt`'s `hostname=`)
+/// may not be an image default: the next boot would replace it.
+pub const IMAGE_DEFAULT_REFUSED: &str =
+    "a name the images ship with, which a node gives up at its next boot; pick a name of your own";
+
+/// [`check`], and no image default: a name a user chooses for the node.
+pub fn check_chosen(name: &str) -> Result<(), String> {
+    check(name)?;
+    if is_image_default(name) {
+        return Err(format!(
+            "{} is {IMAGE_DEFAULT_REFUSED}",
+            super::bootfile::quoted(name)
+        ));
+    }
+    Ok(())
+}
+
 /// `ReCyClusteR-Target-4c0001` for MAC `..:..:..:4c:00:01`.
 fn generated(node: Role, tail: [u8; 3]) -> String {
     generated_name(NAME_PREFIX, node, tail)
@@ -101,7 +118,7 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
                 if name != etc {
                     ctx.note(format_args!(
                         "hostname {name} from {}'s MAC address",
-                        n.name
+                        crate::print::name(&n.name)
                     ));
                 }
                 name
@@ -246,7 +263,7 @@ fn set_running(ctx: &mut Ctx, name: &str, running: Option<&str>) {
         return;
     }
     let path = ctx.path(KERNEL_HOSTNAME);
-    let was = running.unwrap_or("unknown");
+    let was = crate::print::name(running.unwrap_or("unknown"));
     let what = format!("running hostname {name} (was {was})");
     if !ctx.live {
         if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {

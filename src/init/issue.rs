@@ -26,12 +26,16 @@ pub fn text(
         Role::Control => "control node",
         Role::Target => "target node",
     };
-    let mut s = format!("ReCyClusteR {role} {hostname}\n\n");
+    // The name and interface names may be the node's files' word as they
+    // are (`--issue-only` runs whatever /etc/hostname holds): getty would
+    // print a control byte as it is.
+    let mut s = format!("ReCyClusteR {role} {}\n\n", crate::print::name(hostname));
     if addrs.is_empty() {
         s.push_str("Addresses: none yet\n");
     }
     for (i, (ifname, ip, prefix)) in addrs.iter().enumerate() {
         let head = if i == 0 { "Addresses:" } else { "" };
+        let ifname = crate::print::name(ifname);
         s.push_str(&format!("{head:<11}{ip}/{prefix} ({ifname})\n"));
     }
     if keys.is_empty() {
@@ -128,12 +132,22 @@ mod tests {
 
     #[test]
     fn target_banner_without_network_or_keys() {
-        let t = text(Role::Target, "a\\b", &[], &[], &BootStatus::default());
-        assert!(t.starts_with("ReCyClusteR target node a\\\\b\n"), "{t}");
+        // A name is escaped as a name: no backslash, no control byte.
+        let t = text(Role::Target, "a\\b\x1b", &[], &[], &BootStatus::default());
+        assert!(t.starts_with("ReCyClusteR target node a?b?\n"), "{t}");
         assert!(t.contains("Addresses: none yet\n"));
         assert!(t.contains("SSH host keys: none yet\n"));
         assert!(!t.contains("rccr setup\n"));
         assert!(!t.contains("Storage") && !t.contains("Packages"), "{t}");
+        // getty reads backslash escapes: the banner's own are doubled.
+        let status = BootStatus {
+            storage: Storage::None {
+                reason: "a\\b".into(),
+            },
+            ..BootStatus::default()
+        };
+        let t = text(Role::Target, "n", &[], &[], &status);
+        assert!(t.contains("           (a\\\\b)\n"), "{t}");
     }
 
     #[test]

@@ -34,10 +34,12 @@
 //!    and the rest reported (`world:` in the boot status file).
 //! 8. **Console banner** `/etc/issue` ([`issue`]), with the storage and
 //!    world lines of the boot status file ([`bootstatus`]).
-//! 9. **Persistence**: on diskless Alpine (root on tmpfs) `lbu commit`.
+//! 9. **Persistence**: where lbu exists, `lbu commit` after any change, and
+//!    whenever a boot-partition file is there to retire (see
+//!    [`crate::persist::commit`] for when a failure counts).
 //! 10. **Boot-partition files retired** (`rccr.txt` renamed
 //!     `rccr.txt.applied`, `wpa_supplicant.conf` removed), only once what
-//!     they set is saved.
+//!     they set is saved: by this run's commit, or on a disk.
 //!
 //! More modes, each its own run: `--storage` finds or prepares the
 //! persistent storage and mounts it ([`storage`]; the `rccr-storage`
@@ -297,15 +299,41 @@ pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
 
 /// Gives the node the hostname `name` everywhere (as `rccr.txt`'s
 /// `hostname=` would), rewrites the banner and persists: how `rccr setup`
-/// renames a node. True when `/etc/hostname` holds the name.
-pub fn rename(opts: &Options, name: &str) -> bool {
+/// renames a node. `Err` when `/etc/hostname` cannot hold the name, or
+/// when the name cannot be saved: then the name it had is put back, so
+/// the node runs under the name its next boot brings back, and a caller
+/// that records the name does not record one a reboot undoes.
+pub fn rename(opts: &Options, name: &str) -> Result<(), Error> {
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
     let node = node_type(&mut ctx);
+    let old = hostname::current(&ctx);
     let (name, written) = hostname::apply(&mut ctx, node, Some(name), &[]);
     issue::write(&mut ctx, node, &name);
-    persist(&mut ctx);
+    // Even when every file holds the name already: an earlier rename's
+    // save may have failed, and the caller asks for a saved name.
+    ctx.needs_persist();
+    let result = if !written {
+        Err(Error::Failed(format!(
+            "cannot write hostname {name} to /etc/hostname (see above)"
+        )))
+    } else {
+        match persist(&mut ctx) {
+            Ok(()) => Ok(()),
+            Err(why) if old != name && crate::identity::check_hostname(&old).is_ok() => {
+                hostname::apply(&mut ctx, node, Some(&old), &[]);
+                issue::write(&mut ctx, node, &old);
+                Err(Error::Failed(format!(
+                    "cannot save hostname {name} ({why}), so {} is back, the name the next boot brings; rename again once lbu commit works",
+                    crate::print::name(&old)
+                )))
+            }
+            Err(why) => Err(Error::Failed(format!(
+                "cannot save hostname {name} ({why}): it lasts until the next reboot; rename again once lbu commit works"
+            ))),
+        }
+    };
     ctx.finish();
-    written
+    result
 }
 
 /// `rccr-init --hotplug IFACE` (mdev, through `/usr/libexec/rccr/net-hotplug`,
@@ -395,7 +423,13 @@ pub fn run(opts: &Options) -> Summary {
     };
     bootstatus::set(&mut ctx, "world", world.line());
     issue::write(&mut ctx, node, &name);
-    let saved = persist(&mut ctx);
+    // A boot file is retired only after a save of this run: a run that
+    // changed nothing may follow one whose save failed, its changes still
+    // unsaved in RAM.
+    if boot.is_some() || wifi_file.is_some() {
+        ctx.needs_persist();
+    }
+    let saved = persist(&mut ctx).is_ok();
     crate::failpoint::reached("init-persisted", "-");
     // Only now, and only once saved: on diskless Alpine the settings are in
     // RAM until lbu has saved them, and a file renamed before (or when lbu
@@ -468,7 +502,9 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
     let dir = ctx.path(ROOT_SSH_DIR);
     let path = ctx.path(AUTHORIZED_KEYS);
     if !dir.is_dir() && !ctx.dry {
-        if let Err(e) = fs::create_dir_all(&dir)
+        // Durable in its parent: on a disk root, rccr.txt is retired once
+        // the keys are written here.
+        if let Err(e) = fsutil::create_dir_durable(&dir, 0o700)
             .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)))
         {
             ctx.problem(format_args!("cannot create {}: {e}", dir.display()));
@@ -580,15 +616,18 @@ pub fn fix_ssh_modes(ctx: &mut Ctx) {
     }
 }
 
-/// Saves the changes with `lbu commit` where `/` is a RAM filesystem
-/// (diskless Alpine, from /proc/mounts). Diskless Alpine keeps /etc in RAM: without `lbu commit` the hostname,
-/// host keys and keys would be new at every boot (and the boot file, renamed,
-/// would be lost). Runs only on the live system, after changes. True when
-/// the changes survive a reboot: saved by lbu, on a disk, or none to save.
-fn persist(ctx: &mut Ctx) -> bool {
-    use crate::persist::{commit, live_root_in_ram, Persisted};
-    if !ctx.live || ctx.dry || !ctx.persist || !live_root_in_ram() {
-        return true;
+/// Saves the changes where lbu exists ([`crate::persist::commit`]: a root
+/// on a disk keeps them whatever lbu says; a root in RAM, an overlay
+/// included, only what lbu saved). Diskless Alpine keeps /etc in RAM:
+/// without `lbu commit` the hostname, host keys and keys would be new at
+/// every boot (and the boot file, renamed, would be lost). Runs only on the
+/// live system, after changes (or with a boot file to retire). `Ok` when
+/// the changes survive a reboot (saved by lbu, on a disk, or none to
+/// save), else why not.
+fn persist(ctx: &mut Ctx) -> Result<(), &'static str> {
+    use crate::persist::{commit, Persisted};
+    if !ctx.live || ctx.dry || !ctx.persist {
+        return Ok(());
     }
     let persisted = commit(&[]);
     match persisted {
@@ -601,5 +640,9 @@ fn persist(ctx: &mut Ctx) -> bool {
         ),
         Persisted::Disk => {}
     }
-    persisted.survives()
+    match persisted {
+        Persisted::LbuFailed => Err("lbu commit failed"),
+        Persisted::Volatile => Err("lbu is missing"),
+        Persisted::Lbu | Persisted::Disk => Ok(()),
+    }
 }

@@ -18,8 +18,9 @@
 //! `hostname` option that [`super::hostname`] keeps current, so the DHCP
 //! server learns the node's name through every interface, as through
 //! `eth0`. An interface the file already names anywhere (`iface`, `auto`,
-//! `allow-*`, `mapping`) is left as it is: `iface eth1 inet manual` keeps
-//! rccr-init off `eth1`. A file that includes others (`source`,
+//! `allow-*`, `mapping`, or as a bridge's port, a bond's member, a VLAN's
+//! link: see [`MEMBER_OPTIONS`]) is left as it is: `iface eth1 inet
+//! manual` keeps rccr-init off `eth1`. A file that includes others (`source`,
 //! `source-directory`) is the user's own and gets nothing added. Stanzas
 //! are only added, never removed: one for an interface gone since brings
 //! nothing up, and `networking` starts when any interface comes up.
@@ -307,7 +308,20 @@ fn sources_others(content: &[u8]) -> bool {
     })
 }
 
-/// Every interface a stanza of the file names.
+/// The options whose values name interfaces another one is made of or
+/// needs (ifupdown-ng's and Debian's words, `_` read as `-`): a bridge's
+/// ports, a bond's members, a VLAN's link. ifup must not run DHCP on them.
+const MEMBER_OPTIONS: &[&[u8]] = &[
+    b"bridge-ports",
+    b"bond-slaves",
+    b"bond-members",
+    b"requires",
+    b"vlan-raw-device",
+    b"link",
+];
+
+/// Every interface a stanza of the file names, or an option of one
+/// names as its part ([`MEMBER_OPTIONS`]).
 fn mentioned(content: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for line in lines(content) {
@@ -316,10 +330,18 @@ fn mentioned(content: &[u8]) -> Vec<Vec<u8>> {
             continue;
         };
         let first = &line[s..e];
+        let names = ws[1..].iter().map(|&(s, e)| line[s..e].to_vec());
+        let option: Vec<u8> = first
+            .iter()
+            .map(|&b| if b == b'_' { b'-' } else { b })
+            .collect();
+        if MEMBER_OPTIONS.contains(&option.as_slice()) {
+            out.extend(names.filter(|n| !matches!(n.as_slice(), b"none" | b"all")));
+            continue;
+        }
         if !starts_stanza(first) {
             continue;
         }
-        let names = ws[1..].iter().map(|&(s, e)| line[s..e].to_vec());
         match first {
             b"auto" => out.extend(names),
             f if f.starts_with(b"allow-") => out.extend(names),
@@ -438,6 +460,18 @@ mod tests {
         // A comment naming an interface is no stanza.
         let (_, added) = with_dhcp(b"# auto eth1\n", &wired(&["eth1"]), N);
         assert_eq!(added, ["eth1"]);
+    }
+
+    #[test]
+    fn bridge_ports_bond_members_and_vlan_links_get_no_stanza_of_ours() {
+        // ifup would run udhcpc on a port whose replies go to its bridge or
+        // bond, and may then fail to enslave it.
+        let user = b"auto br0\niface br0 inet dhcp\n\tbridge-ports eth1 eth6\niface br1 inet manual\n  bridge_ports none\nauto bond0\niface bond0 inet static\n  bond-slaves eth2\n  bond_members eth3\niface bond1 inet manual\n  bond-members eth7\niface vlan5 inet manual\n  vlan-raw-device eth4\niface x inet manual\n  requires eth8\n";
+        let all = [
+            "eth1", "eth2", "eth3", "eth4", "eth5", "eth6", "eth7", "eth8", "none",
+        ];
+        let (_, added) = with_dhcp(user, &wired(&all), N);
+        assert_eq!(added, ["eth5", "none"]);
     }
 
     #[test]

@@ -183,7 +183,9 @@ pub fn install(ctx: &mut Ctx, found: Option<&Found>) -> (bool, bool) {
     }
     if let Some(dir) = conf.parent() {
         if !dir.is_dir() && !ctx.dry {
-            if let Err(e) = fs::create_dir_all(dir) {
+            // Durable in its parent: on a disk root, the boot partition's
+            // copy is removed once this one is written.
+            if let Err(e) = crate::fsutil::create_dir_durable(dir, 0o755) {
                 ctx.problem(format_args!("cannot create {}: {e}", dir.display()));
                 return (false, false);
             }

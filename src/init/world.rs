@@ -114,7 +114,7 @@ pub fn ensure(ctx: &mut Ctx) -> Outcome {
     }
     ctx.note(format_args!(
         "not installed at boot: {}; installing from the boot media and the apk cache",
-        names.join(" ")
+        crate::print::text(&names.join(" "))
     ));
     // Offline by design: rccr-init runs before networking. The initramfs
     // forced a broken world the same way.
@@ -133,7 +133,7 @@ fn report(ctx: &mut Ctx, outcome: Outcome) -> Outcome {
         if !names.is_empty() {
             ctx.problem(format_args!(
                 "packages of {WORLD} not installed: {} (out of RAM, or not on the boot media or in the apk cache)",
-                names.join(" ")
+                crate::print::text(&names.join(" "))
             ));
         }
     }

@@ -67,8 +67,9 @@ use std::fs;
 use std::path::Path;
 
 /// Where the RCCR filesystem is mounted: one path on every node, whatever
-/// the device's name (the apk cache symlink names it; lbu does not save
-/// `/etc/apk`, so `--storage` makes the link again at every boot).
+/// the device's name (the apk cache symlink names it; lbu saves that link
+/// with the rest of `/etc/apk`, apk's `!etc/apk`, and `--storage` checks it
+/// at every boot all the same, making it where it is missing).
 pub const MOUNT_POINT: &str = "/media/rccr";
 /// Directories of the RCCR filesystem and where they are bound.
 pub const LAYOUT: &[(&str, &str)] = &[("docker", "/var/lib/docker"), ("rccr", NODE_STATE_DIR)];
@@ -882,21 +883,24 @@ pub fn prepare_disk(ctx: &mut Ctx, device: &str, yes: bool) -> Result<(), Error>
     }
 }
 
-/// One line on what the disk holds, for the confirmation.
+/// One line on what the disk holds, for the confirmation. Its model and
+/// labels are the disk's word, escaped ([`crate::print::text`]): they must
+/// not rewrite the line the operator confirms.
 fn describe(ctx: &Ctx, disk: &Disk) -> String {
-    let model = fs::read_to_string(
+    use crate::print::text;
+    let model = fs::read(
         ctx.path(disks::SYS_BLOCK)
             .join(&disk.name)
             .join("device/model"),
     )
-    .map(|m| format!(" {}", m.trim()))
+    .map(|m| format!(" {}", text(String::from_utf8_lossy(&m).trim())))
     .unwrap_or_default();
     let mut parts: Vec<String> = disk
         .partitions
         .iter()
         .map(|p| {
             let fs = match device::filesystem(&ctx.path(&disks::node(&p.name))) {
-                Ok(Some(fs)) => format!("{} filesystem '{}'", fs.kind(), fs.label()),
+                Ok(Some(fs)) => format!("{} filesystem '{}'", fs.kind(), text(fs.label())),
                 _ => "unknown contents".into(),
             };
             format!("{} {} MiB {fs}", p.name, p.size / MIB)
@@ -909,7 +913,7 @@ fn describe(ctx: &Ctx, disk: &Disk) -> String {
                 (Ok(Some(fs)), _) => format!(
                     "{} filesystem '{}', no partition table",
                     fs.kind(),
-                    fs.label()
+                    text(fs.label())
                 ),
                 (_, Ok(Some(t))) => format!(
                     "an MBR with {} partition(s)",
@@ -937,6 +941,21 @@ mod tests {
             held: false,
             partitions: vec![],
         }
+    }
+
+    #[test]
+    fn the_disks_model_is_escaped_in_its_description() {
+        let root = crate::fsutil::scratch::Dir::new("describe");
+        let device = root.join("sys/block/sdz/device");
+        fs::create_dir_all(&device).unwrap();
+        fs::create_dir_all(root.join("dev")).unwrap();
+        fs::write(device.join("model"), b"Evil\x1b[2J\xffDisk    \n").unwrap();
+        fs::File::create(root.join("dev/sdz"))
+            .unwrap()
+            .set_len(8 * MIB)
+            .unwrap();
+        let line = describe(&Ctx::new(&root, false), &disk(8 * MIB, 512));
+        assert_eq!(line, "8 MiB Evil?[2J?Disk: blank");
     }
 
     #[test]
