@@ -1556,3 +1556,95 @@ fn a_line_an_interrupted_rotation_settled_follows_its_node_when_setup_finishes_i
     assert_has(&last, &format!("node {new_ip}:22 rotated\n"));
     assert!(!last.contains(&format!("node {old_ip}:")), "{last}");
 }
+
+/// A node dies and another node of the cluster takes its DHCP lease:
+/// `rccr remove --forget` of the dead node takes the dead node's `down`
+/// entry out of the swarm, and the live node now at that address stays
+/// an active worker. Before, remove took the live entry at the address
+/// (one that is not down first): it drained and force-removed the live
+/// node, cutting it off with exit 0, and the dead node's entry stayed.
+#[test]
+fn removing_a_dead_node_leaves_the_node_that_took_its_lease_in_the_swarm() {
+    if !dockerlab::require_engine() {
+        return;
+    }
+    let names = ["target-1", "target-2", "target-3"];
+    let cluster = dockerlab::Cluster::up(Lab::builder().targets(3), &names);
+    let lab = &cluster.lab;
+    sh_ok(
+        lab,
+        "control",
+        "printf 'cluster:\\n  name: lab\\nswarm:\\n  managers: 1\\n' > /root/cluster_config.yml",
+    );
+    ok(
+        "rccr setup",
+        &lab.exec("control", &["rccr", "setup", "--yes", "--json"]),
+    );
+    let manager = names
+        .into_iter()
+        .find(|h| {
+            cluster
+                .docker_ok(h, &["info", "--format", "{{.Swarm.ControlAvailable}}"])
+                .trim()
+                == "true"
+        })
+        .expect("a manager");
+    let workers: Vec<&str> = names.into_iter().filter(|h| *h != manager).collect();
+    let (dead, taker) = (workers[0], workers[1]);
+    let id_of = |h: &str| {
+        cluster
+            .docker_ok(h, &["info", "--format", "{{.Swarm.NodeID}}"])
+            .trim()
+            .to_string()
+    };
+    let (dead_id, taker_id) = (id_of(dead), id_of(taker));
+    let dead_ip = lab.ip(dead);
+    // `ID STATE ADDR` of the entry `id` in the manager's list.
+    let entry = |id: &str| {
+        stdout(&cluster.docker(
+            manager,
+            &[
+                "node",
+                "inspect",
+                id,
+                "--format",
+                "{{.Status.State}} {{.Status.Addr}}",
+            ],
+        ))
+        .trim()
+        .to_string()
+    };
+    // The dead node's engine stops and its lease is free; the other
+    // worker takes it, and the manager sees it there.
+    cluster.stop(&[dead]);
+    release_lease(lab, dead);
+    release_lease(lab, taker);
+    lease(lab, taker, &dead_ip);
+    let wanted = (format!("down {dead_ip}"), format!("ready {dead_ip}"));
+    let seen = || (entry(&dead_id), entry(&taker_id));
+    for _ in 0..600 {
+        if seen() == wanted {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(seen(), wanted);
+
+    let dead_name = format!("ReCyClusteR-Target-0{}", &dead[7..]);
+    let out = lab.exec(
+        "control",
+        &["rccr", "remove", "--yes", "--forget", &dead_name],
+    );
+    let said = format!("{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(entry(&taker_id), format!("ready {dead_ip}"), "{said}");
+    let listed = cluster.docker_ok(
+        manager,
+        &["node", "ls", "--format", "{{.ID}} {{.Availability}}"],
+    );
+    assert!(
+        listed.contains(&format!("{taker_id} Active")),
+        "{listed}\n{said}"
+    );
+    assert!(!listed.contains(&dead_id), "{listed}\n{said}");
+}

@@ -400,3 +400,105 @@ fn removing_a_two_node_clusters_manager_hands_its_part_to_the_worker_first() {
         "{record}"
     );
 }
+
+/// `rccr remove` says what it could not do, and fails. A worker whose SSH
+/// the control cannot reach could not leave the swarm by itself: it is
+/// taken out of the swarm's list all the same and leaves the inventory,
+/// but still takes itself for a member and holds the cluster key. Before,
+/// that was a change ("removed anyway") and the exit 0. Then the last
+/// manager leaves and hands its part to the worker that stays, which
+/// cannot reach port 2377: it leaves the swarm to join again as a manager
+/// and cannot. Before, only "did not become a manager" was said, on the
+/// manager's row; now the worker is named as out of the swarm, with
+/// `rccr setup` to join it, and the manager stays (exit 1).
+#[test]
+fn remove_says_which_node_it_left_out_of_the_swarm_and_fails() {
+    let Some(cluster) = one_manager_cluster(3) else {
+        return;
+    };
+    let out = cluster
+        .lab
+        .exec("control", &["rccr", "setup", "--yes", "--json"]);
+    assert_exit(&out, 0);
+    let (managers, _) = swarm_of(&cluster, "target-1");
+    assert_eq!(managers.len(), 1, "{managers:?}");
+    let manager = managers[0].clone();
+    let host_of =
+        |name: &str| format!("target-{}", name.trim_start_matches("ReCyClusteR-Target-0"));
+    let workers: Vec<&str> = ["target-1", "target-2", "target-3"]
+        .into_iter()
+        .filter(|h| *h != host_of(&manager))
+        .collect();
+    let (unreachable, blocked) = (workers[0], workers[1]);
+    let unreachable_name = format!("ReCyClusteR-Target-0{}", &unreachable[7..]);
+    let blocked_name = format!("ReCyClusteR-Target-0{}", &blocked[7..]);
+    // An nft `rule` on `hook` in a table of `host`'s own, then `rccr
+    // remove` of `node`, which fails: what it says.
+    let block_then_remove = |host: &str, hook: &str, rule: &str, node: &str| {
+        let out = cluster.lab.sh(
+            host,
+            &format!(
+                "nft add table ip block && nft add chain ip block {hook} \
+                 '{{ type filter hook {hook} priority 0; }}' && \
+                 nft add rule ip block {hook} {rule}"
+            ),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = cluster
+            .lab
+            .exec("control", &["rccr", "remove", "--yes", node]);
+        assert_exit(&out, 1);
+        stdout(&out)
+    };
+
+    let control = cluster.lab.ip("control");
+    let said = block_then_remove(
+        unreachable,
+        "input",
+        &format!("ip saddr {control} tcp dport 22 drop"),
+        &unreachable_name,
+    );
+    assert_has(&said, "could not leave by itself (");
+    assert_has(&said, "removed from the swarm's list");
+    let (_, listed) = swarm_of(&cluster, &host_of(&manager));
+    assert!(!listed.contains(&unreachable_name), "{listed:?}");
+    assert!(!read(&cluster.lab, "control", "/root/.rccr/nodes").contains(&unreachable_name));
+    // What the failure warns of: it never left its swarm.
+    let state = cluster.docker_ok(
+        unreachable,
+        &["info", "--format", "{{.Swarm.LocalNodeState}}"],
+    );
+    assert_ne!(state.trim(), "inactive", "{said}");
+
+    let said = block_then_remove(blocked, "output", "tcp dport 2377 reject", &manager);
+    assert_has(
+        &said,
+        &format!(
+            "{blocked_name} left the swarm to join again as a manager and could not join again ("
+        ),
+    );
+    assert_has(&said, "run rccr setup to join it");
+    assert_has(&said, "it stays in the inventory");
+    assert!(read(&cluster.lab, "control", "/root/.rccr/nodes").contains(&manager));
+    let state = cluster.docker_ok(blocked, &["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    assert_ne!(state.trim(), "active", "{said}");
+}
+
+/// A dockerlab cluster of `targets` targets whose config wants one
+/// manager (`None`, skipped, without root or dockerd).
+fn one_manager_cluster(targets: usize) -> Option<dockerlab::Cluster> {
+    if !dockerlab::require_engine() {
+        return None;
+    }
+    let names: Vec<String> = (1..=targets).map(|n| format!("target-{n}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let cluster = dockerlab::Cluster::up(Lab::builder().targets(targets), &names);
+    let config = "cluster:\n  name: lab\nswarm:\n  managers: 1\n";
+    let out = cluster.lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/cluster_config.yml"],
+        config.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    Some(cluster)
+}

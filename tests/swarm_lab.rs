@@ -1656,8 +1656,19 @@ fn a_node_that_renames_itself_in_the_swarm_is_removed_all_the_same() {
         "{:?}",
         swarm_nodes(&cluster, "target-1")
     );
+    let ids = || cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);
+    // Without asking it, a live node at its address by another name may
+    // be it renamed, or another node on its old lease: refused, nothing
+    // done. Before, --forget took whatever lived at the address.
     let out = remove(&cluster, &["--forget", "ReCyClusteR-Target-03"]);
-    let ids = cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(&stdout(&out), "run rccr setup first");
+    assert!(ids().lines().any(|l| l.trim() == id), "{}", stdout(&out));
+    let nodes = cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]);
+    assert_has(&stdout(&nodes), "ReCyClusteR-Target-03");
+    // Asked, it tells its node ID: that entry is its own.
+    let out = remove(&cluster, &["ReCyClusteR-Target-03"]);
+    let ids = ids();
     assert!(
         !ids.lines().any(|l| l.trim() == id),
         "{ids}\n{}\n{}",
@@ -1665,6 +1676,7 @@ fn a_node_that_renames_itself_in_the_swarm_is_removed_all_the_same() {
         stderr(&out)
     );
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_has(&stdout(&out), "left the swarm");
     assert_has(&stdout(&out), "removed from the swarm's list");
 }
 

@@ -23,10 +23,15 @@ cli::options! {
     /// when the leaving nodes are the only managers that answer). An address (IP or IP:PORT) that only an unfinished key
     /// rotation lists (a node staged, then gone before the inventory named
     /// it) leaves the rotation and rccr's known_hosts pins; no node is asked.
-    /// Exit 0 when every node left cleanly, 1 otherwise: it has left the
-    /// inventory all the same, unless no manager among the nodes that stay
-    /// answers: then nothing is asked of it, and it stays in the inventory
-    /// (with --forget it leaves). 3 for a node neither lists.
+    /// Exit 0 when every node left cleanly, 1 otherwise (a node that could
+    /// not leave the swarm by itself, taken out of the swarm's list all the
+    /// same, counts as not clean): it has left the inventory all the same,
+    /// unless no manager among the nodes that stay answers, or the swarm
+    /// lists another node at its address that cannot be told from it: then
+    /// nothing is asked of it, and it stays in the inventory (with --forget
+    /// and no manager it leaves). 1, with nothing done, for a node the last
+    /// setup held back (without --forget). 3 for a node neither lists, or
+    /// the control.
     #[derive(FromArgs)]
     struct Args {
         /// a node: its hostname, address or MAC address, or an address only an unfinished key rotation lists (repeatable)

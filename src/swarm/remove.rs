@@ -265,13 +265,19 @@ fn leave_cluster(
     let mut kept: Vec<&NodeRecord> = Vec::new();
     for node in leaving {
         let layer = match lead {
-            Some(lead) => {
-                let mut layer = remove_one(lead, node, leaving, config, paths, opts);
-                if let Some(Ok(Some(name))) = handed(node) {
-                    layer.add(format!("{name} promoted in its place first"));
+            Some(lead) => match remove_one(lead, node, leaving, config, paths, opts) {
+                Ok(mut layer) => {
+                    if let Some(Ok(Some(name))) = handed(node) {
+                        layer.add(format!("{name} promoted in its place first"));
+                    }
+                    layer
                 }
-                layer
-            }
+                // Nothing was done: it stays, in the swarm and the inventory.
+                Err(why) => {
+                    kept.push(node);
+                    Layer::Failed(why)
+                }
+            },
             None if opts.forget => Layer::Failed(format!(
                 "{NO_MANAGER}: its entry stays in the swarm's list (rccr setup \
                  --remove-missing takes it out once one answers)"
@@ -329,7 +335,8 @@ fn not_handed(done: Option<&Result<Option<String>, String>>) -> String {
 /// Why a node was not taken out of the swarm when no manager led.
 const NO_MANAGER: &str = "no manager of the cluster's swarm among the nodes that stay answers";
 
-/// Takes one node out of the swarm, through `lead`.
+/// Takes one node out of the swarm, through `lead`. `Err`: which entry of
+/// the swarm's list is the node's cannot be told, and nothing was done.
 fn remove_one(
     lead: &Member,
     node: &NodeRecord,
@@ -337,60 +344,95 @@ fn remove_one(
     config: &Config,
     paths: &StatePaths,
     opts: &Options,
-) -> Layer {
+) -> Result<Layer, String> {
     let mut layer = Layer::Unchanged;
     let view = match nodes(lead) {
         Ok(view) => view,
-        Err(e) => return Layer::Failed(e),
+        Err(e) => return Ok(Layer::Failed(e)),
     };
-    let Some(entry) = entry_of(&view, node) else {
+    // A node that answers tells which entry is its own (its address may
+    // be another node's by now); it is asked nothing else until it leaves.
+    let itself = (!opts.forget).then(|| log_in_one(config, paths, node));
+    let told = match &itself {
+        Some(Ok(member)) => member.call(&Op::Info).ok().map(|v| Info::parse(&v).node_id),
+        _ => None,
+    };
+    let Some(entry) = entry_of(&view, node, told.as_deref())?.cloned() else {
         layer.add("not in the swarm".into());
-        return release(layer, node, config, paths, opts);
+        return Ok(release(layer, Vec::new(), node, config, paths, opts));
     };
-    let was_manager = entry.manager;
-    if was_manager {
+    // What went wrong on the way: the node fails, with what was done.
+    let mut trouble: Vec<String> = Vec::new();
+    if entry.manager {
         if let Err(e) = lead.call(&Op::NodeSet {
-            node: entry,
+            node: &entry,
             manager: false,
             labels: &[],
         }) {
-            return Layer::Failed(format!("not demoted: {}", print::text(&e)));
+            trouble.push(format!("not demoted: {}", print::text(&e)));
+            return Ok(failed_after(layer, trouble));
         }
         layer.add("demoted".into());
         // Demoting the raft leader starts an election: let the managers
         // settle before the swarm is asked anything else.
         wait_settled(lead);
     }
-    if let Some(entry) = swarm_node(lead, node) {
-        if lead.call(&Op::NodeDrain { node: &entry }).is_ok() {
+    if let Some(now) = swarm_node(lead, &entry.id) {
+        if lead.call(&Op::NodeDrain { node: &now }).is_ok() {
             layer.add("drained".into());
             wait_drained(lead, &entry.id);
         }
     }
-    if !opts.forget {
-        match leave(node, config, paths) {
-            Ok(()) => layer.add("left the swarm".into()),
-            Err(e) => layer.add(format!("could not leave by itself ({e}): removed anyway")),
+    if let Some(itself) = itself {
+        match itself.and_then(|member| member.call(&Op::Leave { force: true })) {
+            Ok(_) => layer.add("left the swarm".into()),
+            Err(e) => trouble.push(could_not_leave(&e)),
         }
     }
-    if let Some(entry) = swarm_node(lead, node) {
-        match lead.call(&Op::NodeRemove { node: &entry }) {
-            Ok(_) => layer.add("removed from the swarm's list".into()),
-            Err(e) => {
-                return Layer::Failed(format!("not removed from the swarm: {}", print::text(&e)))
-            }
+    if let Some(now) = swarm_node(lead, &entry.id) {
+        if let Err(e) = lead.call(&Op::NodeRemove { node: &now }) {
+            trouble.push(format!("not removed from the swarm: {}", print::text(&e)));
+            return Ok(failed_after(layer, trouble));
         }
+        layer.add("removed from the swarm's list".into());
     }
-    if was_manager {
+    if entry.manager {
         // Only now: a worker promoted while the leaving manager still led
         // may keep that manager as the one it rejoins raft through.
         match replace(lead, leaving, config, paths) {
             Ok(Some(name)) => layer.add(format!("{name} promoted in its place")),
             Ok(None) => {}
-            Err(e) => return Layer::Failed(e),
+            Err(e) => {
+                trouble.push(e);
+                return Ok(failed_after(layer, trouble));
+            }
         }
     }
-    release(layer, node, config, paths, opts)
+    Ok(release(layer, trouble, node, config, paths, opts))
+}
+
+/// A node that could not leave the swarm by itself (its error escaped):
+/// taken out of the swarm's list all the same, it may still take itself
+/// for a member and holds the cluster key, so it fails.
+fn could_not_leave(e: &str) -> String {
+    format!(
+        "could not leave by itself ({}): it may still take itself for a swarm member and \
+         hold the cluster key (check the machine before it comes back)",
+        print::text(e)
+    )
+}
+
+/// `layer` as the node's result once `trouble` struck: failed, with what
+/// was done all the same.
+fn failed_after(layer: Layer, trouble: Vec<String>) -> Layer {
+    if trouble.is_empty() {
+        return layer;
+    }
+    let why = trouble.join("; ");
+    match layer {
+        Layer::Changed(done) => Layer::Failed(format!("{why}; done: {}", done.join(", "))),
+        _ => Layer::Failed(why),
+    }
 }
 
 /// The swarm's nodes, as `lead` sees them.
@@ -400,21 +442,64 @@ fn nodes(lead: &Member) -> Result<Vec<SwarmNode>, String> {
         .map_err(|e| format!("cannot read the swarm: {}", print::text(&e)))
 }
 
-fn swarm_node(lead: &Member, node: &NodeRecord) -> Option<SwarmNode> {
-    entry_of(&nodes(lead).ok()?, node).cloned()
+/// The swarm's entry with node ID `id`, as `lead` sees it now (its
+/// version changes with each update).
+fn swarm_node(lead: &Member, id: &str) -> Option<SwarmNode> {
+    nodes(lead).ok()?.into_iter().find(|n| n.id == id)
 }
 
-/// `node`'s entry in the swarm's list: the one at its address as the
-/// manager sees it (one that is not down first), else the one carrying
-/// its name. The name is the node's own word (its engine's hostname): by
-/// name alone, a node going by another one would stay in the swarm.
-fn entry_of<'v>(view: &'v [SwarmNode], node: &NodeRecord) -> Option<&'v SwarmNode> {
-    let at_its_address = |n: &&SwarmNode| n.addr == Some(node.ip);
-    view.iter()
-        .filter(at_its_address)
-        .find(|n| n.status != "down")
-        .or_else(|| view.iter().find(at_its_address))
-        .or_else(|| view.iter().find(|n| n.hostname == node.hostname))
+/// `node`'s entry in the swarm's list. `told`: the node ID the node
+/// itself tells, when it answered. Its inventory address may be another
+/// node's by now (a dead node's DHCP lease), so: the entry with the ID it
+/// tells; else the one entry at its address that may be its (a `down`
+/// one, or a live one carrying its name when it told no ID; of several,
+/// the one carrying its name); else, with nothing at its address, the one
+/// carrying its name (a node on a new lease). Its name is its engine's
+/// word: it only chooses among entries, never makes a live one that told
+/// another ID its own. `Err`: which is its cannot be told, one line naming
+/// the address (nothing is to be done).
+fn entry_of<'v>(
+    view: &'v [SwarmNode],
+    node: &NodeRecord,
+    told: Option<&str>,
+) -> Result<Option<&'v SwarmNode>, String> {
+    let told = told.filter(|id| !id.is_empty());
+    if let Some(entry) = told.and_then(|id| view.iter().find(|n| n.id == id)) {
+        return Ok(Some(entry));
+    }
+    let named = |n: &&SwarmNode| n.hostname == node.hostname;
+    let at: Vec<&SwarmNode> = view.iter().filter(|n| n.addr == Some(node.ip)).collect();
+    // A node that told an ID the swarm does not list is none of the live
+    // entries. Its own stale entry beside a live one is not told apart.
+    let mut candidates: Vec<&SwarmNode> = at
+        .iter()
+        .copied()
+        .filter(|n| n.status == "down" || (told.is_none() && named(n)))
+        .collect();
+    if candidates.len() > 1 {
+        candidates.retain(named);
+    }
+    match candidates[..] {
+        [entry] => Ok(Some(entry)),
+        // Nothing at its address: a node that took a new lease, by its name.
+        [] if at.is_empty() => Ok(view
+            .iter()
+            .find(|n| n.hostname == node.hostname && (told.is_none() || n.status == "down"))),
+        _ => Err(format!(
+            "the swarm lists {} at {} ({}): which is {}'s cannot be told, nothing was done; \
+             run rccr setup first (it finds each node at its address), then rccr remove again",
+            match at.len() {
+                1 => "another node".to_string(),
+                n => format!("{n} nodes"),
+            },
+            node.ip,
+            at.iter()
+                .map(|n| format!("{} {}", print::name(&n.hostname), print::text(&n.status)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            print::name(&node.hostname),
+        )),
+    }
 }
 
 /// The inventory node a swarm entry is: the one at the address the
@@ -430,9 +515,14 @@ fn record_of<'r>(entry: &SwarmNode, records: &'r [NodeRecord]) -> Option<&'r Nod
 /// address changed is still found by its name, and never counted as
 /// staying.
 fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNode> {
+    // When which entry is a leaving node's cannot be told, none at its
+    // address counts as staying: a leaving node is never promoted.
     let leaving: Vec<&str> = leaving
         .iter()
-        .filter_map(|l| entry_of(view, l))
+        .flat_map(|l| match entry_of(view, l, None) {
+            Ok(entry) => entry.into_iter().collect::<Vec<&SwarmNode>>(),
+            Err(_) => view.iter().filter(|n| n.addr == Some(l.ip)).collect(),
+        })
         .map(|entry| entry.id.as_str())
         .collect();
     view.iter()
@@ -525,8 +615,14 @@ fn promote(
     // Through the docker CLI (no rccr there), whose command line shows
     // the token, it joins as a worker and the lead promotes it.
     let token = JoinAs::pick(tokens, true, member.via());
+    member.call(&Op::Leave { force: true }).map_err(|e| {
+        format!(
+            "{name} did not become a manager: it could not leave to join again as one ({})",
+            print::text(&e)
+        )
+    })?;
+    // It has left: from here on, a failure leaves it out of the swarm.
     let rejoin = || -> Result<(), String> {
-        member.call(&Op::Leave { force: true })?;
         lead.call(&Op::NodeRemove { node: entry })?;
         let (addr, manager) = (member.addr(), format!("{}:2377", lead.addr()));
         member.call(&Op::Join {
@@ -536,11 +632,22 @@ fn promote(
         })?;
         Ok(())
     };
-    rejoin().map_err(|e| format!("{name} did not become a manager: {}", print::text(&e)))?;
+    rejoin().map_err(|e| {
+        format!(
+            "{name} left the swarm to join again as a manager and could not join again ({}): \
+             run rccr setup to join it",
+            print::text(&e)
+        )
+    })?;
     wait_settled(lead);
     // Its labels, which left with its old entry (and its promotion, when
-    // it joined as a worker).
-    let promoted = swarm_node(lead, record)
+    // it joined as a worker). Its new entry is the one with the node ID it
+    // tells now: its address may be another entry's too.
+    let promoted = member
+        .call(&Op::Info)
+        .map(|v| Info::parse(&v).node_id)
+        .ok()
+        .and_then(|id| swarm_node(lead, &id))
         .ok_or_else(|| "the swarm does not list it after its join".to_string())
         .and_then(|new| {
             let labels: Vec<(&'static str, String)> =
@@ -606,12 +713,6 @@ fn wait_drained(lead: &Member, node_id: &str) {
     }
 }
 
-/// The node itself leaves its swarm.
-fn leave(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result<(), String> {
-    let member = log_in_one(config, paths, node)?;
-    member.call(&Op::Leave { force: true }).map(|_| ())
-}
-
 /// One node as a swarm member, logged in with the cluster key.
 fn log_in_one<'n>(
     config: &Config,
@@ -629,22 +730,23 @@ fn log_in_one<'n>(
     logins.into_iter().next().ok_or("no login")?
 }
 
-/// `--release`: the cluster key leaves the node's authorized_keys.
+/// `--release`: the cluster key leaves the node's authorized_keys. The
+/// node's result: `layer`, failed when `trouble` (or the release) struck.
 fn release(
     mut layer: Layer,
+    mut trouble: Vec<String>,
     node: &NodeRecord,
     config: &Config,
     paths: &StatePaths,
     opts: &Options,
 ) -> Layer {
-    if !opts.release || opts.forget {
-        return layer;
+    if opts.release && !opts.forget {
+        match release_key(node, config, paths) {
+            Ok(()) => layer.add("released: the cluster key no longer logs in".into()),
+            Err(e) => trouble.push(format!("not released: {}", print::text(&e))),
+        }
     }
-    match release_key(node, config, paths) {
-        Ok(()) => layer.add("released: the cluster key no longer logs in".into()),
-        Err(e) => return Layer::Failed(format!("not released: {}", print::text(&e))),
-    }
-    layer
+    failed_after(layer, trouble)
 }
 
 fn release_key(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result<(), String> {
@@ -810,6 +912,102 @@ mod tests {
 
     fn ids(entries: &[&SwarmNode]) -> Vec<String> {
         entries.iter().map(|e| e.id.clone()).collect()
+    }
+
+    fn down(mut e: SwarmNode) -> SwarmNode {
+        e.status = "down".into();
+        e
+    }
+
+    #[test]
+    fn a_dead_nodes_address_taken_by_another_node_finds_the_dead_nodes_entry() {
+        // t2 died; t4 took its lease. The down entry at .2 is t2's: t4,
+        // live at the same address, stays.
+        let t2 = record("10.0.0.2", "t2");
+        let view = [
+            down(entry(Some("10.0.0.2"), "t2")),
+            entry(Some("10.0.0.2"), "t4"),
+        ];
+        assert_eq!(
+            ids(&staying(&view, std::slice::from_ref(&t2))),
+            [view[1].id.as_str()]
+        );
+    }
+
+    #[test]
+    fn a_nodes_entry_is_never_another_live_node_at_its_old_address() {
+        let t2 = record("10.0.0.2", "t2");
+        let mut dead = down(entry(Some("10.0.0.2"), "t2"));
+        dead.id = "dead".into();
+        let t4 = entry(Some("10.0.0.2"), "t4");
+        let view = [t4.clone(), dead.clone()];
+        // --forget, or no answer: the down entry, not t4's.
+        assert_eq!(entry_of(&view, &t2, None), Ok(Some(&dead)));
+        // t2's entry gone: t4, live at .2 by another name, may be t2
+        // renamed or another node. Refused, naming the address and setup.
+        let refused = entry_of(std::slice::from_ref(&t4), &t2, None).unwrap_err();
+        assert!(refused.contains("at 10.0.0.2 (t4 ready)"), "{refused}");
+        assert!(refused.contains("run rccr setup first"), "{refused}");
+        // A live entry carrying its name at its address is its own.
+        let live = entry(Some("10.0.0.2"), "t2");
+        assert_eq!(
+            entry_of(&[t4.clone(), live.clone()], &t2, None),
+            Ok(Some(&live))
+        );
+        // Two down entries at the address: the one carrying its name; two
+        // live ones carrying it cannot be told apart.
+        let other = down(entry(Some("10.0.0.2"), "t9"));
+        assert_eq!(
+            entry_of(&[other.clone(), dead.clone()], &t2, None),
+            Ok(Some(&dead))
+        );
+        let mut twin = live.clone();
+        twin.id = "twin".into();
+        assert!(entry_of(&[live.clone(), twin], &t2, None).is_err());
+        // Its old entry down beside a live one carrying its name: which of
+        // them is the node cannot be told without asking it.
+        assert!(entry_of(&[dead.clone(), live.clone()], &t2, None).is_err());
+        assert_eq!(
+            entry_of(&[dead.clone(), live.clone()], &t2, Some(live.id.as_str())),
+            Ok(Some(&live))
+        );
+        // A node that answers is the entry with the ID it tells, wherever.
+        assert_eq!(entry_of(&view, &t2, Some(t4.id.as_str())), Ok(Some(&t4)));
+        // It tells an ID the swarm does not list: a live entry at its
+        // address is another node's; its own down one is still found.
+        assert!(entry_of(std::slice::from_ref(&live), &t2, Some("elsewhere")).is_err());
+        assert_eq!(entry_of(&view, &t2, Some("elsewhere")), Ok(Some(&dead)));
+        // Nothing at its address: by its name (a node on a new lease), a
+        // live one only when it told no ID.
+        let moved = entry(Some("10.0.0.7"), "t2");
+        let view = [moved.clone()];
+        assert_eq!(entry_of(&view, &t2, None), Ok(Some(&moved)));
+        assert_eq!(entry_of(&view, &t2, Some("elsewhere")), Ok(None));
+        assert_eq!(entry_of(&[], &t2, None), Ok(None));
+    }
+
+    #[test]
+    fn a_nodes_leave_error_reaches_the_table_escaped() {
+        let said = could_not_leave("no\x1b]0;owned\x07\x1b[2J");
+        assert!(!said.contains('\x1b') && !said.contains('\x07'), "{said:?}");
+        assert!(
+            said.starts_with("could not leave by itself (no?]0;owned??[2J)"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_failed_node_keeps_what_was_done() {
+        let done = Layer::Changed(vec!["demoted".into(), "drained".into()]);
+        assert_eq!(
+            failed_after(done.clone(), vec!["x".into(), "y".into()]).text(),
+            "FAILED: x; y; done: demoted, drained"
+        );
+        assert_eq!(failed_after(done.clone(), Vec::new()).text(), done.text());
+        assert_eq!(
+            failed_after(Layer::Unchanged, vec!["x".into()]).text(),
+            "FAILED: x"
+        );
     }
 
     #[test]
