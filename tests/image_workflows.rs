@@ -12,7 +12,10 @@
 //! - an Alpine container that writes into the checkout gives what it made
 //!   to the runner user (`--owner`), and no job makes out/ for it;
 //! - Docker Hub only after the OS images and the GitHub Release, with its
-//!   two secrets and no other; the x86_64 images pushed are the ones tested;
+//!   two secrets and no other; the x86_64 images pushed are the ones tested,
+//!   saved and uploaded only when the run pushes;
+//! - every artifact upload may run again in the same run (`overwrite:
+//!   true`), the tested images kept as long as the temporary key;
 //! - latest-* (and GitHub's Latest) move in one job, after both types'
 //!   multi-platform images, one run at a time across tags, and only for
 //!   the highest version that is no pre-release at that moment, never for
@@ -88,6 +91,16 @@ if breaking == "checkout":
     del co["with"]["persist-credentials"]
 if breaking == "latest":
     wf["release.yml"]["jobs"]["latest"]["concurrency"]["group"] = "latest-${{ github.ref }}"
+if breaking == "artifact":
+    for s in uses(docker["jobs"]["test-amd64"], "actions/upload-artifact@"):
+        del s["with"]["overwrite"]
+if breaking == "retention":
+    for s in uses(docker["jobs"]["test-amd64"], "actions/upload-artifact@"):
+        s["with"]["retention-days"] = 1
+if breaking == "pushonly":
+    for s in steps(docker["jobs"]["test-amd64"]):
+        if "docker save" in s.get("run", ""):
+            del s["if"]
 if breaking == "tested":
     for s in steps(docker["jobs"]["push"]):
         if s.get("id") == "build":
@@ -152,6 +165,29 @@ if "docker load" not in x86_64 or "docker push" not in x86_64 or "build-docker.s
     print(f"tested: the x86_64 push legs do not push the tested images: {x86_64.strip()}")
 if "amd64-tested" not in [s["with"].get("name") for s in uses(docker["jobs"]["push"], "actions/download-artifact@")]:
     print("tested: the push legs do not download the tested images")
+# ...and only when the run pushes: nothing saved or kept for a run that
+# pushes nothing.
+needs = test_job.get("needs", [])
+if "hub" not in ([needs] if isinstance(needs, str) else needs):
+    print("pushonly: test-amd64 does not wait for the hub's answer")
+for s in steps(test_job):
+    if ("docker save" in s.get("run", "") or s.get("uses", "").startswith("actions/upload-artifact@")) \
+            and s.get("if") != guard:
+        print(f"pushonly: test-amd64 saves or uploads on `if: {s.get('if')}`, not only when the run pushes")
+
+# Every artifact may be uploaded again by a re-run of its job in the same
+# run (re-run failed jobs): without `overwrite: true`, upload-artifact stops
+# at a 409 on the name the first attempt left. The tested images are kept
+# as long as the temporary key the same push legs download.
+def upload_withs(d):
+    return [(j, s["with"]) for j, job in d["jobs"].items() for s in uses(job, "actions/upload-artifact@")]
+for w, d in wf.items():
+    for j, w_ in upload_withs(d):
+        if w_.get("overwrite") is not True:
+            print(f"artifact: {w} job {j} uploads {w_.get('name')} without `overwrite: true`")
+kept = {w_.get("name"): w_.get("retention-days", 90) for d in wf.values() for _, w_ in upload_withs(d)}
+if kept.get("amd64-tested", 0) < kept.get("rccr-temp-key", 90):
+    print(f"retention: amd64-tested is kept {kept.get('amd64-tested')} days, the key {kept.get('rccr-temp-key')}")
 
 # latest-* and GitHub's Latest move in release.yml's latest job only: after
 # the release and the Docker workflow (both types' merges), one job at a
@@ -318,8 +354,23 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     }
     assert_eq!(broken_rules(None), Vec::<String>::new());
     for rule in [
-        "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest", "checkout",
-        "owner", "gate", "rebuild", "latest", "tested",
+        "guard",
+        "major",
+        "pin",
+        "version",
+        "binaries",
+        "trigger",
+        "reason",
+        "attest",
+        "checkout",
+        "owner",
+        "gate",
+        "rebuild",
+        "latest",
+        "tested",
+        "artifact",
+        "retention",
+        "pushonly",
     ] {
         let found = broken_rules(Some(rule));
         assert!(
