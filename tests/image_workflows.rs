@@ -14,6 +14,8 @@
 //! - Docker Hub only after the OS images and the GitHub Release, with its
 //!   two secrets and no other; the x86_64 images pushed are the ones tested,
 //!   saved and uploaded only when the run pushes;
+//! - every step runs in `bash -eo pipefail` (`defaults: run: shell: bash`),
+//!   as the steps run here;
 //! - every artifact upload may run again in the same run (`overwrite:
 //!   true`), the tested images kept as long as the temporary key;
 //! - latest-* (and GitHub's Latest) move in one job, after both types'
@@ -91,6 +93,8 @@ if breaking == "checkout":
     del co["with"]["persist-credentials"]
 if breaking == "latest":
     wf["release.yml"]["jobs"]["latest"]["concurrency"]["group"] = "latest-${{ github.ref }}"
+if breaking == "shell":
+    del wf["release.yml"]["defaults"]
 if breaking == "artifact":
     for s in uses(docker["jobs"]["test-amd64"], "actions/upload-artifact@"):
         del s["with"]["overwrite"]
@@ -174,6 +178,19 @@ for s in steps(test_job):
     if ("docker save" in s.get("run", "") or s.get("uses", "").startswith("actions/upload-artifact@")) \
             and s.get("if") != guard:
         print(f"pushonly: test-amd64 saves or uploads on `if: {s.get('if')}`, not only when the run pushes")
+
+# Every step runs under `bash --noprofile --norc -eo pipefail` (an explicit
+# `shell: bash`), as run_step runs them: GitHub's default `bash -e` lets a
+# failure before a pipe's last command pass.
+for w, d in wf.items():
+    if (d.get("defaults") or {}).get("run", {}).get("shell") != "bash":
+        print(f"shell: {w} has no `defaults: run: shell: bash`")
+    for j, job in d["jobs"].items():
+        if (job.get("defaults") or {}).get("run", {}).get("shell", "bash") != "bash":
+            print(f"shell: {w} job {j} runs another shell")
+        for s in steps(job):
+            if s.get("shell", "bash") != "bash":
+                print(f"shell: {w} job {j} runs a step in {s['shell']}")
 
 # Every artifact may be uploaded again by a re-run of its job in the same
 # run (re-run failed jobs): without `overwrite: true`, upload-artifact stops
@@ -381,7 +398,8 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
 }
 
 /// Runs the `run:` of the step `step` (its id, else its name) of `job` in
-/// workflow `file` as GitHub would (`bash -eo pipefail`), in `dir` with `env`, the
+/// workflow `file` as GitHub does (`shell: bash`, the workflows' default:
+/// `bash --noprofile --norc -eo pipefail`), in `dir` with `env`, the
 /// stand-ins in `dir/bin` first on PATH. Returns what it wrote to
 /// GITHUB_OUTPUT and its output.
 fn run_step(
