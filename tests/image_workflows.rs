@@ -224,8 +224,8 @@ if not ids or ids[0] != "highest" or any("steps.highest.outputs." not in str(s.g
 highest = steps(latest)[0] if ids else {}
 if highest.get("env", {}).get("DOCKER_PUSHED") != "${{ needs.docker-images.result == 'success' && needs.docker-images.outputs.pushed == 'true' }}":
     print(f"latest: latest-* move on {highest.get('env', {}).get('DOCKER_PUSHED')}, not after every Docker merge")
-if "matching-refs/tags" not in highest.get("run", ""):
-    print("latest: the latest job does not read the tags on GitHub")
+if "releases?per_page=100" not in highest.get("run", ""):
+    print("latest: the latest job does not read the releases on GitHub")
 if docker["on"]["workflow_call"].get("outputs", {}).get("pushed", {}).get("value") != "${{ jobs.hub.outputs.push }}":
     print("latest: build-docker-images.yml does not say whether it pushed")
 if "latest" in docker["on"]["workflow_call"]["inputs"] or "latest" in dock["with"]:
@@ -936,25 +936,33 @@ fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
     assert!(!gh.lines().any(|l| l.starts_with("release ")), "{gh}");
 }
 
-/// release.yml's latest job's check, the tags on GitHub `tags` (two pages
-/// of `git/matching-refs/tags/v`; `None`: GitHub fails), for the run of
-/// tag `tag`, the Docker workflow's `docker_pushed`: (move, docker, its
-/// output, gh's calls).
+/// release.yml's latest job's check, the releases on GitHub `releases`
+/// (two pages of `releases?per_page=100`, each "TAG", "TAG draft" or "TAG
+/// prerelease"; `None`: GitHub fails), for the run of tag `tag`, the
+/// Docker workflow's `docker_pushed`: (move, docker, its output, gh's
+/// calls).
 fn highest_step(
-    tags: Option<&[&str]>,
+    releases: Option<&[&str]>,
     tag: &str,
     docker_pushed: &str,
 ) -> (String, String, std::process::Output, String) {
     let dir = TempDir::new("release-latest");
-    let page = |tags: &[&str]| {
-        let refs: Vec<String> = tags
+    let page = |releases: &[&str]| {
+        let entries: Vec<String> = releases
             .iter()
-            .map(|t| format!(r#"{{"ref":"refs/tags/{t}"}}"#))
+            .map(|r| {
+                let (tag, kind) = r.split_once(' ').unwrap_or((r, ""));
+                format!(
+                    r#"{{"tag_name":"{tag}","draft":{},"prerelease":{}}}"#,
+                    kind == "draft",
+                    kind == "prerelease" || tag.contains('-')
+                )
+            })
             .collect();
-        format!("[{}]", refs.join(","))
+        format!("[{}]", entries.join(","))
     };
-    let pages = tags.map(|tags| {
-        let (first, second) = tags.split_at(tags.len() / 2);
+    let pages = releases.map(|releases| {
+        let (first, second) = releases.split_at(releases.len() / 2);
         [page(first), page(second)]
     });
     let pages: Option<Vec<&str>> = pages
@@ -982,12 +990,15 @@ fn highest_step(
 }
 
 /// latest-* and GitHub's Latest move only for the highest version that is
-/// no pre-release, as the tags on GitHub say when the latest job runs (one
-/// at a time across tags), not when the run started: of two tags released
-/// together, the lower one finishing last moves nothing (its run started
-/// before the higher tag was there, and used to move them back). Never a
-/// back-port, whatever a pre-release or another tag above it. Docker Hub's
-/// tags move only when the Docker workflow pushed everything.
+/// no pre-release, as the published releases on GitHub say when the latest
+/// job runs (one at a time across tags), not when the run started: of two
+/// tags released together, the lower one finishing last moves nothing (its
+/// run started before the higher tag was there, and used to move them
+/// back). Never a back-port, whatever a pre-release or another release
+/// above it. A tag never released, a draft or a pre-release above holds
+/// nothing back (raw tags used to: a v1.4.0 whose run failed kept every
+/// 1.3.x from latest). Docker Hub's tags move only when the Docker workflow
+/// pushed everything.
 #[test]
 fn only_the_highest_release_at_move_time_is_latest() {
     if !step_tools("release latest") || !require("release latest", &[("jq", "jq")]) {
@@ -1001,19 +1012,21 @@ fn only_the_highest_release_at_move_time_is_latest() {
         ("v1.9.1", "true", "false", "false"),
         ("v1.2.0", "true", "false", "false"),
     ] {
-        let mut tags = released.to_vec();
-        tags.push(tag);
-        let (m, d, out, gh) = highest_step(Some(&tags), tag, pushed);
-        assert!(out.status.success(), "{}", show(&out));
-        assert_eq!(
-            (m.as_str(), d.as_str()),
-            (want_move, want_docker),
-            "{tag} {pushed}"
-        );
-        assert_has(
-            &gh,
-            "api --paginate repos/owner/rccr/git/matching-refs/tags/v",
-        );
+        // This tag's own release counts whether GitHub lists it yet or not.
+        for listed in [false, true] {
+            let mut releases = released.to_vec();
+            if listed {
+                releases.push(tag);
+            }
+            let (m, d, out, gh) = highest_step(Some(&releases), tag, pushed);
+            assert!(out.status.success(), "{}", show(&out));
+            assert_eq!(
+                (m.as_str(), d.as_str()),
+                (want_move, want_docker),
+                "{tag} {pushed} {listed}"
+            );
+            assert_has(&gh, "api --paginate repos/owner/rccr/releases?per_page=100");
+        }
     }
     let (_, _, out, _) = highest_step(Some(&["v1.10.0", "v1.9.1"]), "v1.9.1", "true");
     assert_has(
@@ -1022,6 +1035,16 @@ fn only_the_highest_release_at_move_time_is_latest() {
     );
     let (_, _, out, _) = highest_step(Some(&["v1.10.1"]), "v1.10.1", "false");
     assert_has(&text(&out.stdout), "Docker Hub's latest-* stay there");
+    // v1.4.0 tagged, never released (its run failed; only its tag is
+    // there), a draft v2.0.0 and a v1.5.0 marked pre-release by hand:
+    // v1.3.2 is the highest release.
+    let (m, _, out, _) = highest_step(
+        Some(&["v1.3.1", "v2.0.0 draft", "v1.5.0 prerelease"]),
+        "v1.3.2",
+        "true",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(m, "true", "{}", show(&out));
     // v1.3.0 and v1.4.0 tagged minutes apart: both runs started as the
     // highest; whichever job comes last, only v1.4.0 moves.
     for tag in ["v1.3.0", "v1.4.0"] {
@@ -1031,7 +1054,7 @@ fn only_the_highest_release_at_move_time_is_latest() {
     let (m, _, out, _) = highest_step(None, "v1.4.0", "true");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_eq!(m, "");
-    assert_has(&text(&out.stdout), "GitHub did not list the tags");
+    assert_has(&text(&out.stdout), "GitHub did not list the releases");
 }
 
 /// Runs `step` of `job` in `file` with stand-ins for build-docker.sh and
