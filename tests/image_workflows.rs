@@ -1160,6 +1160,123 @@ fn latest_docker_tags_move_in_one_job_after_every_merge() {
     }
 }
 
+/// release.yml's Docker Hub latest-* step, the version 1.2.0, with a
+/// stand-in docker: `imagetools inspect` of the ref ending `:{missing}`
+/// fails, any other with `--format` answers the digest
+/// `sha256:old-{tag}`; `imagetools create --tag` of `:{fail}` fails. Its
+/// output and docker's calls.
+fn latest_move(missing: &str, fail: &str) -> (std::process::Output, String) {
+    let dir = TempDir::new("latest-move");
+    stand_in(
+        &dir,
+        "docker",
+        &format!(
+            r#"ref=$4
+if [ "$3" = create ]; then ref=$6; fi
+case "$3:${{ref##*/}}" in
+  "inspect:rccr:{missing}") echo 'ERROR: not found' >&2; exit 1 ;;
+  "create:rccr:{fail}") echo 'ERROR: 502 Bad Gateway' >&2; exit 1 ;;
+  inspect:*) case "$*" in *--format*) echo "{{\"digest\": \"sha256:old-${{ref##*:}}\"}}" ;; esac ;;
+esac"#
+        ),
+    );
+    let (_, out) = run_step(
+        "release.yml",
+        "latest",
+        "docker-latest",
+        &dir,
+        &[("VERSION", "1.2.0"), ("RCCR_IMAGE", "nananina0415/rccr")],
+    );
+    (out, calls(&dir, "docker"))
+}
+
+/// The latest-* tags, in the order they must move: each per-arch
+/// control/target pair back to back, the multi-platform pair last.
+fn latest_tags_in_order() -> Vec<String> {
+    let mut tags: Vec<String> = ["aarch64", "x86", "x86_64", "rpi-aarch64", "armv7", "armhf"]
+        .iter()
+        .flat_map(|a| [format!("latest-{a}-control"), format!("latest-{a}-target")])
+        .collect();
+    tags.extend(["latest-control".into(), "latest-target".into()]);
+    tags
+}
+
+/// A control image pairs only with targets of its own release (the
+/// temporary key), so latest-* never end half moved without a word: every
+/// source is checked before anything moves, each pair moves back to back
+/// (the loop used to move latest-control, then six per-arch controls, then
+/// the targets), and on a failure part-way the tags moved are set back to
+/// the image they had, one error line saying what moved, what was set back
+/// and what did not move.
+#[test]
+fn latest_docker_tags_move_in_pairs_and_are_set_back_on_a_failure() {
+    if !step_tools("docker latest pairs") {
+        return;
+    }
+    let order = latest_tags_in_order();
+    let (out, docker) = latest_move("", "");
+    assert!(out.status.success(), "{}", show(&out));
+    let creates: Vec<&str> = docker
+        .lines()
+        .filter(|l| l.contains("imagetools create"))
+        .collect();
+    let want: Vec<String> = order
+        .iter()
+        .map(|t| {
+            format!(
+                "buildx imagetools create --prefer-index=false --tag nananina0415/rccr:{t} \
+                 nananina0415/rccr:1.2.0-{}",
+                t.strip_prefix("latest-").unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(creates, want, "{docker}");
+    let first_create = docker.find("imagetools create").unwrap();
+    for t in &order {
+        let source = format!(
+            "imagetools inspect nananina0415/rccr:1.2.0-{}\n",
+            t.strip_prefix("latest-").unwrap()
+        );
+        assert!(
+            docker.find(&source).is_some_and(|i| i < first_create),
+            "{source} not checked first: {docker}"
+        );
+    }
+    // A source missing: nothing moves.
+    let (out, docker) = latest_move("1.2.0-armhf-target", "");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!docker.contains("imagetools create"), "{docker}");
+    assert_has(
+        &text(&out.stdout),
+        "::error title=Latest::not on Docker Hub: nananina0415/rccr:1.2.0-armhf-target; no latest-* moved",
+    );
+    // latest-x86-target fails after three moves; latest-aarch64-target had
+    // no image before (nothing to set it back to).
+    let (out, docker) = latest_move("latest-aarch64-target", "latest-x86-target");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    for t in ["latest-aarch64-control", "latest-x86-control"] {
+        assert_has(
+            &docker,
+            &format!(
+                "create --prefer-index=false --tag nananina0415/rccr:{t} nananina0415/rccr@sha256:old-{t}\n"
+            ),
+        );
+    }
+    assert!(
+        !docker.contains("@sha256:old-latest-aarch64-target"),
+        "{docker}"
+    );
+    assert_has(
+        &text(&out.stdout),
+        &format!(
+            "::error title=Latest::moving latest-x86-target to 1.2.0 failed; moved and set back: \
+             latest-aarch64-control latest-x86-control; moved, still 1.2.0: latest-aarch64-target; \
+             not moved: {}\n",
+            order[3..].join(" ")
+        ),
+    );
+}
+
 /// The x86_64 images pushed are the ones test-amd64 tested: it saves them
 /// after the test, and the x86_64 push legs load and push that very image,
 /// building nothing (they used to build another one), its digest the one
