@@ -715,7 +715,8 @@ fn unreleased_step(pages: Option<&[&str]>) -> (std::process::Output, String) {
 /// images replacing those users downloaded made pairs that refuse each
 /// other. A draft counts (the tag's own endpoint hides drafts: the step
 /// lists every release, every page). No release, or one without files
-/// (notes written by hand), goes on; a failed listing stops.
+/// (notes written by hand), goes on; a failed listing, or more than one
+/// release of the tag, stops.
 #[test]
 fn a_release_that_has_files_is_not_made_again() {
     if !step_tools("release check") || !require("release check", &[("jq", "jq")]) {
@@ -737,6 +738,14 @@ fn a_release_that_has_files_is_not_made_again() {
     assert_has(
         &text(&out.stdout),
         "::error title=Release v1.2.0 exists::it has 2 files already",
+    );
+    // Two drafts without files carry the tag: Publish could not tell which.
+    let empty_draft = r#"[{"tag_name":"v1.2.0","draft":true,"assets":[]}]"#;
+    let (out, _) = unreleased_step(Some(&[empty_draft, empty_draft]));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(
+        &text(&out.stdout),
+        "::error title=Release v1.2.0::2 releases (drafts too) carry the tag",
     );
     let (out, _) = unreleased_step(None);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
@@ -771,21 +780,33 @@ fn publish_step(
     release: Option<(bool, &[String])>,
     list_fails: bool,
 ) -> (std::process::Output, String) {
+    publish_releases(prerelease, release.as_slice(), list_fails)
+}
+
+/// `publish_step` with every release of the tag in `releases`, each on
+/// its own page.
+fn publish_releases(
+    prerelease: &str,
+    releases: &[(bool, &[String])],
+    list_fails: bool,
+) -> (std::process::Output, String) {
     let dir = TempDir::new("release-publish");
     for (name, content) in RELEASED {
         write(&dir.path(&format!("release/{name}")), content);
     }
     write(&dir.path("notes.md"), "notes\n");
     let other = r#"[{"tag_name":"v1.1.0","draft":false,"assets":[{"name":"SHA256SUMS","state":"uploaded","digest":"sha256:0"}]}]"#;
-    let page = release.map(|(draft, assets)| {
-        format!(
-            r#"[{{"tag_name":"v1.2.0","draft":{draft},"assets":[{}]}}]"#,
-            assets.join(",")
-        )
-    });
-    let pages: Vec<&str> = [Some(other), page.as_deref()]
-        .into_iter()
-        .flatten()
+    let tagged: Vec<String> = releases
+        .iter()
+        .map(|(draft, assets)| {
+            format!(
+                r#"[{{"tag_name":"v1.2.0","draft":{draft},"assets":[{}]}}]"#,
+                assets.join(",")
+            )
+        })
+        .collect();
+    let pages: Vec<&str> = std::iter::once(other)
+        .chain(tagged.iter().map(String::as_str))
         .collect();
     gh_with_pages(&dir, (!list_fails).then_some(&pages[..]), "");
     let (_, out) = run_step(
@@ -870,6 +891,7 @@ fn publish_refused(draft: bool, assets: &[String], error: &str) {
 /// published. A file there with another checksum is never replaced: the
 /// run stops, uploading nothing. Only an upload that never finished
 /// (GitHub's state not `uploaded`) is uploaded over, and only in a draft.
+/// Two releases carrying the tag stop the run with one error.
 #[test]
 fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
     if !step_tools("release publish") || !require("release publish", &[("jq", "jq")]) {
@@ -930,6 +952,20 @@ fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
         &[sums.clone(), broken],
         "rccr-x86_64: an unfinished upload in a published release",
     );
+    // Two drafts carry the tag (drafts do not claim it): the files of one
+    // counted as there while gh published the other without them.
+    let (out, gh) = publish_releases(
+        "false",
+        &[(true, std::slice::from_ref(&sums)), (true, &[])],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_lines(
+        &text(&out.stdout),
+        "Publish's output",
+        ["::error title=Release v1.2.0::2 releases (drafts too) carry the tag: delete all but one, then re-run"],
+    );
+    assert!(!gh.lines().any(|l| l.starts_with("release ")), "{gh}");
     // GitHub did not list the releases: nothing made.
     let (out, gh) = publish_step("false", None, true);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
