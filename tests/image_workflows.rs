@@ -12,7 +12,12 @@
 //! - an Alpine container that writes into the checkout gives what it made
 //!   to the runner user (`--owner`), and no job makes out/ for it;
 //! - Docker Hub only after the OS images and the GitHub Release, with its
-//!   two secrets and no other; the x86_64 images pushed are the ones tested;
+//!   two secrets and no other; the x86_64 images pushed are the ones tested,
+//!   saved and uploaded only when the run pushes;
+//! - every step runs in `bash -eo pipefail` (`defaults: run: shell: bash`),
+//!   as the steps run here;
+//! - every artifact upload may run again in the same run (`overwrite:
+//!   true`), the tested images kept as long as the temporary key;
 //! - latest-* (and GitHub's Latest) move in one job, after both types'
 //!   multi-platform images, one run at a time across tags, and only for
 //!   the highest version that is no pre-release at that moment, never for
@@ -88,6 +93,18 @@ if breaking == "checkout":
     del co["with"]["persist-credentials"]
 if breaking == "latest":
     wf["release.yml"]["jobs"]["latest"]["concurrency"]["group"] = "latest-${{ github.ref }}"
+if breaking == "shell":
+    del wf["release.yml"]["defaults"]
+if breaking == "artifact":
+    for s in uses(docker["jobs"]["test-amd64"], "actions/upload-artifact@"):
+        del s["with"]["overwrite"]
+if breaking == "retention":
+    for s in uses(docker["jobs"]["test-amd64"], "actions/upload-artifact@"):
+        s["with"]["retention-days"] = 1
+if breaking == "pushonly":
+    for s in steps(docker["jobs"]["test-amd64"]):
+        if "docker save" in s.get("run", ""):
+            del s["if"]
 if breaking == "tested":
     for s in steps(docker["jobs"]["push"]):
         if s.get("id") == "build":
@@ -152,6 +169,42 @@ if "docker load" not in x86_64 or "docker push" not in x86_64 or "build-docker.s
     print(f"tested: the x86_64 push legs do not push the tested images: {x86_64.strip()}")
 if "amd64-tested" not in [s["with"].get("name") for s in uses(docker["jobs"]["push"], "actions/download-artifact@")]:
     print("tested: the push legs do not download the tested images")
+# ...and only when the run pushes: nothing saved or kept for a run that
+# pushes nothing.
+needs = test_job.get("needs", [])
+if "hub" not in ([needs] if isinstance(needs, str) else needs):
+    print("pushonly: test-amd64 does not wait for the hub's answer")
+for s in steps(test_job):
+    if ("docker save" in s.get("run", "") or s.get("uses", "").startswith("actions/upload-artifact@")) \
+            and s.get("if") != guard:
+        print(f"pushonly: test-amd64 saves or uploads on `if: {s.get('if')}`, not only when the run pushes")
+
+# Every step runs under `bash --noprofile --norc -eo pipefail` (an explicit
+# `shell: bash`), as run_step runs them: GitHub's default `bash -e` lets a
+# failure before a pipe's last command pass.
+for w, d in wf.items():
+    if (d.get("defaults") or {}).get("run", {}).get("shell") != "bash":
+        print(f"shell: {w} has no `defaults: run: shell: bash`")
+    for j, job in d["jobs"].items():
+        if (job.get("defaults") or {}).get("run", {}).get("shell", "bash") != "bash":
+            print(f"shell: {w} job {j} runs another shell")
+        for s in steps(job):
+            if s.get("shell", "bash") != "bash":
+                print(f"shell: {w} job {j} runs a step in {s['shell']}")
+
+# Every artifact may be uploaded again by a re-run of its job in the same
+# run (re-run failed jobs): without `overwrite: true`, upload-artifact stops
+# at a 409 on the name the first attempt left. The tested images are kept
+# as long as the temporary key the same push legs download.
+def upload_withs(d):
+    return [(j, s["with"]) for j, job in d["jobs"].items() for s in uses(job, "actions/upload-artifact@")]
+for w, d in wf.items():
+    for j, w_ in upload_withs(d):
+        if w_.get("overwrite") is not True:
+            print(f"artifact: {w} job {j} uploads {w_.get('name')} without `overwrite: true`")
+kept = {w_.get("name"): w_.get("retention-days", 90) for d in wf.values() for _, w_ in upload_withs(d)}
+if kept.get("amd64-tested", 0) < kept.get("rccr-temp-key", 90):
+    print(f"retention: amd64-tested is kept {kept.get('amd64-tested')} days, the key {kept.get('rccr-temp-key')}")
 
 # latest-* and GitHub's Latest move in release.yml's latest job only: after
 # the release and the Docker workflow (both types' merges), one job at a
@@ -171,8 +224,8 @@ if not ids or ids[0] != "highest" or any("steps.highest.outputs." not in str(s.g
 highest = steps(latest)[0] if ids else {}
 if highest.get("env", {}).get("DOCKER_PUSHED") != "${{ needs.docker-images.result == 'success' && needs.docker-images.outputs.pushed == 'true' }}":
     print(f"latest: latest-* move on {highest.get('env', {}).get('DOCKER_PUSHED')}, not after every Docker merge")
-if "matching-refs/tags" not in highest.get("run", ""):
-    print("latest: the latest job does not read the tags on GitHub")
+if "releases?per_page=100" not in highest.get("run", ""):
+    print("latest: the latest job does not read the releases on GitHub")
 if docker["on"]["workflow_call"].get("outputs", {}).get("pushed", {}).get("value") != "${{ jobs.hub.outputs.push }}":
     print("latest: build-docker-images.yml does not say whether it pushed")
 if "latest" in docker["on"]["workflow_call"]["inputs"] or "latest" in dock["with"]:
@@ -318,8 +371,23 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
     }
     assert_eq!(broken_rules(None), Vec::<String>::new());
     for rule in [
-        "guard", "major", "pin", "version", "binaries", "trigger", "reason", "attest", "checkout",
-        "owner", "gate", "rebuild", "latest", "tested",
+        "guard",
+        "major",
+        "pin",
+        "version",
+        "binaries",
+        "trigger",
+        "reason",
+        "attest",
+        "checkout",
+        "owner",
+        "gate",
+        "rebuild",
+        "latest",
+        "tested",
+        "artifact",
+        "retention",
+        "pushonly",
     ] {
         let found = broken_rules(Some(rule));
         assert!(
@@ -330,7 +398,8 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
 }
 
 /// Runs the `run:` of the step `step` (its id, else its name) of `job` in
-/// workflow `file` as GitHub would (`bash -eo pipefail`), in `dir` with `env`, the
+/// workflow `file` as GitHub does (`shell: bash`, the workflows' default:
+/// `bash --noprofile --norc -eo pipefail`), in `dir` with `env`, the
 /// stand-ins in `dir/bin` first on PATH. Returns what it wrote to
 /// GITHUB_OUTPUT and its output.
 fn run_step(
@@ -646,7 +715,8 @@ fn unreleased_step(pages: Option<&[&str]>) -> (std::process::Output, String) {
 /// images replacing those users downloaded made pairs that refuse each
 /// other. A draft counts (the tag's own endpoint hides drafts: the step
 /// lists every release, every page). No release, or one without files
-/// (notes written by hand), goes on; a failed listing stops.
+/// (notes written by hand), goes on; a failed listing, or more than one
+/// release of the tag, stops.
 #[test]
 fn a_release_that_has_files_is_not_made_again() {
     if !step_tools("release check") || !require("release check", &[("jq", "jq")]) {
@@ -668,6 +738,14 @@ fn a_release_that_has_files_is_not_made_again() {
     assert_has(
         &text(&out.stdout),
         "::error title=Release v1.2.0 exists::it has 2 files already",
+    );
+    // Two drafts without files carry the tag: Publish could not tell which.
+    let empty_draft = r#"[{"tag_name":"v1.2.0","draft":true,"assets":[]}]"#;
+    let (out, _) = unreleased_step(Some(&[empty_draft, empty_draft]));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_has(
+        &text(&out.stdout),
+        "::error title=Release v1.2.0::2 releases (drafts too) carry the tag",
     );
     let (out, _) = unreleased_step(None);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
@@ -702,21 +780,33 @@ fn publish_step(
     release: Option<(bool, &[String])>,
     list_fails: bool,
 ) -> (std::process::Output, String) {
+    publish_releases(prerelease, release.as_slice(), list_fails)
+}
+
+/// `publish_step` with every release of the tag in `releases`, each on
+/// its own page.
+fn publish_releases(
+    prerelease: &str,
+    releases: &[(bool, &[String])],
+    list_fails: bool,
+) -> (std::process::Output, String) {
     let dir = TempDir::new("release-publish");
     for (name, content) in RELEASED {
         write(&dir.path(&format!("release/{name}")), content);
     }
     write(&dir.path("notes.md"), "notes\n");
     let other = r#"[{"tag_name":"v1.1.0","draft":false,"assets":[{"name":"SHA256SUMS","state":"uploaded","digest":"sha256:0"}]}]"#;
-    let page = release.map(|(draft, assets)| {
-        format!(
-            r#"[{{"tag_name":"v1.2.0","draft":{draft},"assets":[{}]}}]"#,
-            assets.join(",")
-        )
-    });
-    let pages: Vec<&str> = [Some(other), page.as_deref()]
-        .into_iter()
-        .flatten()
+    let tagged: Vec<String> = releases
+        .iter()
+        .map(|(draft, assets)| {
+            format!(
+                r#"[{{"tag_name":"v1.2.0","draft":{draft},"assets":[{}]}}]"#,
+                assets.join(",")
+            )
+        })
+        .collect();
+    let pages: Vec<&str> = std::iter::once(other)
+        .chain(tagged.iter().map(String::as_str))
         .collect();
     gh_with_pages(&dir, (!list_fails).then_some(&pages[..]), "");
     let (_, out) = run_step(
@@ -801,6 +891,7 @@ fn publish_refused(draft: bool, assets: &[String], error: &str) {
 /// published. A file there with another checksum is never replaced: the
 /// run stops, uploading nothing. Only an upload that never finished
 /// (GitHub's state not `uploaded`) is uploaded over, and only in a draft.
+/// Two releases carrying the tag stop the run with one error.
 #[test]
 fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
     if !step_tools("release publish") || !require("release publish", &[("jq", "jq")]) {
@@ -861,31 +952,53 @@ fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
         &[sums.clone(), broken],
         "rccr-x86_64: an unfinished upload in a published release",
     );
+    // Two drafts carry the tag (drafts do not claim it): the files of one
+    // counted as there while gh published the other without them.
+    let (out, gh) = publish_releases(
+        "false",
+        &[(true, std::slice::from_ref(&sums)), (true, &[])],
+        false,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_lines(
+        &text(&out.stdout),
+        "Publish's output",
+        ["::error title=Release v1.2.0::2 releases (drafts too) carry the tag: delete all but one, then re-run"],
+    );
+    assert!(!gh.lines().any(|l| l.starts_with("release ")), "{gh}");
     // GitHub did not list the releases: nothing made.
     let (out, gh) = publish_step("false", None, true);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(!gh.lines().any(|l| l.starts_with("release ")), "{gh}");
 }
 
-/// release.yml's latest job's check, the tags on GitHub `tags` (two pages
-/// of `git/matching-refs/tags/v`; `None`: GitHub fails), for the run of
-/// tag `tag`, the Docker workflow's `docker_pushed`: (move, docker, its
-/// output, gh's calls).
+/// release.yml's latest job's check, the releases on GitHub `releases`
+/// (two pages of `releases?per_page=100`, each "TAG", "TAG draft" or "TAG
+/// prerelease"; `None`: GitHub fails), for the run of tag `tag`, the
+/// Docker workflow's `docker_pushed`: (move, docker, its output, gh's
+/// calls).
 fn highest_step(
-    tags: Option<&[&str]>,
+    releases: Option<&[&str]>,
     tag: &str,
     docker_pushed: &str,
 ) -> (String, String, std::process::Output, String) {
     let dir = TempDir::new("release-latest");
-    let page = |tags: &[&str]| {
-        let refs: Vec<String> = tags
+    let page = |releases: &[&str]| {
+        let entries: Vec<String> = releases
             .iter()
-            .map(|t| format!(r#"{{"ref":"refs/tags/{t}"}}"#))
+            .map(|r| {
+                let (tag, kind) = r.split_once(' ').unwrap_or((r, ""));
+                format!(
+                    r#"{{"tag_name":"{tag}","draft":{},"prerelease":{}}}"#,
+                    kind == "draft",
+                    kind == "prerelease" || tag.contains('-')
+                )
+            })
             .collect();
-        format!("[{}]", refs.join(","))
+        format!("[{}]", entries.join(","))
     };
-    let pages = tags.map(|tags| {
-        let (first, second) = tags.split_at(tags.len() / 2);
+    let pages = releases.map(|releases| {
+        let (first, second) = releases.split_at(releases.len() / 2);
         [page(first), page(second)]
     });
     let pages: Option<Vec<&str>> = pages
@@ -913,12 +1026,15 @@ fn highest_step(
 }
 
 /// latest-* and GitHub's Latest move only for the highest version that is
-/// no pre-release, as the tags on GitHub say when the latest job runs (one
-/// at a time across tags), not when the run started: of two tags released
-/// together, the lower one finishing last moves nothing (its run started
-/// before the higher tag was there, and used to move them back). Never a
-/// back-port, whatever a pre-release or another tag above it. Docker Hub's
-/// tags move only when the Docker workflow pushed everything.
+/// no pre-release, as the published releases on GitHub say when the latest
+/// job runs (one at a time across tags), not when the run started: of two
+/// tags released together, the lower one finishing last moves nothing (its
+/// run started before the higher tag was there, and used to move them
+/// back). Never a back-port, whatever a pre-release or another release
+/// above it. A tag never released, a draft or a pre-release above holds
+/// nothing back (raw tags used to: a v1.4.0 whose run failed kept every
+/// 1.3.x from latest). Docker Hub's tags move only when the Docker workflow
+/// pushed everything.
 #[test]
 fn only_the_highest_release_at_move_time_is_latest() {
     if !step_tools("release latest") || !require("release latest", &[("jq", "jq")]) {
@@ -932,19 +1048,21 @@ fn only_the_highest_release_at_move_time_is_latest() {
         ("v1.9.1", "true", "false", "false"),
         ("v1.2.0", "true", "false", "false"),
     ] {
-        let mut tags = released.to_vec();
-        tags.push(tag);
-        let (m, d, out, gh) = highest_step(Some(&tags), tag, pushed);
-        assert!(out.status.success(), "{}", show(&out));
-        assert_eq!(
-            (m.as_str(), d.as_str()),
-            (want_move, want_docker),
-            "{tag} {pushed}"
-        );
-        assert_has(
-            &gh,
-            "api --paginate repos/owner/rccr/git/matching-refs/tags/v",
-        );
+        // This tag's own release counts whether GitHub lists it yet or not.
+        for listed in [false, true] {
+            let mut releases = released.to_vec();
+            if listed {
+                releases.push(tag);
+            }
+            let (m, d, out, gh) = highest_step(Some(&releases), tag, pushed);
+            assert!(out.status.success(), "{}", show(&out));
+            assert_eq!(
+                (m.as_str(), d.as_str()),
+                (want_move, want_docker),
+                "{tag} {pushed} {listed}"
+            );
+            assert_has(&gh, "api --paginate repos/owner/rccr/releases?per_page=100");
+        }
     }
     let (_, _, out, _) = highest_step(Some(&["v1.10.0", "v1.9.1"]), "v1.9.1", "true");
     assert_has(
@@ -953,6 +1071,16 @@ fn only_the_highest_release_at_move_time_is_latest() {
     );
     let (_, _, out, _) = highest_step(Some(&["v1.10.1"]), "v1.10.1", "false");
     assert_has(&text(&out.stdout), "Docker Hub's latest-* stay there");
+    // v1.4.0 tagged, never released (its run failed; only its tag is
+    // there), a draft v2.0.0 and a v1.5.0 marked pre-release by hand:
+    // v1.3.2 is the highest release.
+    let (m, _, out, _) = highest_step(
+        Some(&["v1.3.1", "v2.0.0 draft", "v1.5.0 prerelease"]),
+        "v1.3.2",
+        "true",
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(m, "true", "{}", show(&out));
     // v1.3.0 and v1.4.0 tagged minutes apart: both runs started as the
     // highest; whichever job comes last, only v1.4.0 moves.
     for tag in ["v1.3.0", "v1.4.0"] {
@@ -962,7 +1090,7 @@ fn only_the_highest_release_at_move_time_is_latest() {
     let (m, _, out, _) = highest_step(None, "v1.4.0", "true");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert_eq!(m, "");
-    assert_has(&text(&out.stdout), "GitHub did not list the tags");
+    assert_has(&text(&out.stdout), "GitHub did not list the releases");
 }
 
 /// Runs `step` of `job` in `file` with stand-ins for build-docker.sh and
@@ -1066,6 +1194,123 @@ fn latest_docker_tags_move_in_one_job_after_every_merge() {
             );
         }
     }
+}
+
+/// release.yml's Docker Hub latest-* step, the version 1.2.0, with a
+/// stand-in docker: `imagetools inspect` of the ref ending `:{missing}`
+/// fails, any other with `--format` answers the digest
+/// `sha256:old-{tag}`; `imagetools create --tag` of `:{fail}` fails. Its
+/// output and docker's calls.
+fn latest_move(missing: &str, fail: &str) -> (std::process::Output, String) {
+    let dir = TempDir::new("latest-move");
+    stand_in(
+        &dir,
+        "docker",
+        &format!(
+            r#"ref=$4
+if [ "$3" = create ]; then ref=$6; fi
+case "$3:${{ref##*/}}" in
+  "inspect:rccr:{missing}") echo 'ERROR: not found' >&2; exit 1 ;;
+  "create:rccr:{fail}") echo 'ERROR: 502 Bad Gateway' >&2; exit 1 ;;
+  inspect:*) case "$*" in *--format*) echo "{{\"digest\": \"sha256:old-${{ref##*:}}\"}}" ;; esac ;;
+esac"#
+        ),
+    );
+    let (_, out) = run_step(
+        "release.yml",
+        "latest",
+        "docker-latest",
+        &dir,
+        &[("VERSION", "1.2.0"), ("RCCR_IMAGE", "nananina0415/rccr")],
+    );
+    (out, calls(&dir, "docker"))
+}
+
+/// The latest-* tags, in the order they must move: each per-arch
+/// control/target pair back to back, the multi-platform pair last.
+fn latest_tags_in_order() -> Vec<String> {
+    let mut tags: Vec<String> = ["aarch64", "x86", "x86_64", "rpi-aarch64", "armv7", "armhf"]
+        .iter()
+        .flat_map(|a| [format!("latest-{a}-control"), format!("latest-{a}-target")])
+        .collect();
+    tags.extend(["latest-control".into(), "latest-target".into()]);
+    tags
+}
+
+/// A control image pairs only with targets of its own release (the
+/// temporary key), so latest-* never end half moved without a word: every
+/// source is checked before anything moves, each pair moves back to back
+/// (the loop used to move latest-control, then six per-arch controls, then
+/// the targets), and on a failure part-way the tags moved are set back to
+/// the image they had, one error line saying what moved, what was set back
+/// and what did not move.
+#[test]
+fn latest_docker_tags_move_in_pairs_and_are_set_back_on_a_failure() {
+    if !step_tools("docker latest pairs") {
+        return;
+    }
+    let order = latest_tags_in_order();
+    let (out, docker) = latest_move("", "");
+    assert!(out.status.success(), "{}", show(&out));
+    let creates: Vec<&str> = docker
+        .lines()
+        .filter(|l| l.contains("imagetools create"))
+        .collect();
+    let want: Vec<String> = order
+        .iter()
+        .map(|t| {
+            format!(
+                "buildx imagetools create --prefer-index=false --tag nananina0415/rccr:{t} \
+                 nananina0415/rccr:1.2.0-{}",
+                t.strip_prefix("latest-").unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(creates, want, "{docker}");
+    let first_create = docker.find("imagetools create").unwrap();
+    for t in &order {
+        let source = format!(
+            "imagetools inspect nananina0415/rccr:1.2.0-{}\n",
+            t.strip_prefix("latest-").unwrap()
+        );
+        assert!(
+            docker.find(&source).is_some_and(|i| i < first_create),
+            "{source} not checked first: {docker}"
+        );
+    }
+    // A source missing: nothing moves.
+    let (out, docker) = latest_move("1.2.0-armhf-target", "");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!docker.contains("imagetools create"), "{docker}");
+    assert_has(
+        &text(&out.stdout),
+        "::error title=Latest::not on Docker Hub: nananina0415/rccr:1.2.0-armhf-target; no latest-* moved",
+    );
+    // latest-x86-target fails after three moves; latest-aarch64-target had
+    // no image before (nothing to set it back to).
+    let (out, docker) = latest_move("latest-aarch64-target", "latest-x86-target");
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    for t in ["latest-aarch64-control", "latest-x86-control"] {
+        assert_has(
+            &docker,
+            &format!(
+                "create --prefer-index=false --tag nananina0415/rccr:{t} nananina0415/rccr@sha256:old-{t}\n"
+            ),
+        );
+    }
+    assert!(
+        !docker.contains("@sha256:old-latest-aarch64-target"),
+        "{docker}"
+    );
+    assert_has(
+        &text(&out.stdout),
+        &format!(
+            "::error title=Latest::moving latest-x86-target to 1.2.0 failed; moved and set back: \
+             latest-aarch64-control latest-x86-control; moved, still 1.2.0: latest-aarch64-target; \
+             not moved: {}\n",
+            order[3..].join(" ")
+        ),
+    );
 }
 
 /// The x86_64 images pushed are the ones test-amd64 tested: it saves them
