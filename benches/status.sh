@@ -50,8 +50,8 @@ cat >"$TMP/stub/docker" <<'EOF'
 # benches/status.sh: the docker CLI of an active swarm worker, without an
 # engine: answers the `docker info --format` template of rccr status
 case "$1 $2 $3" in
-"info --format rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.Error}}")
-	echo 'rccr-docker up|24.0.7|active|false||'
+"info --format rccr-docker up|{{.ServerVersion}}|{{.Swarm.LocalNodeState}}|{{.Swarm.ControlAvailable}}|{{if .Swarm.Cluster}}{{.Swarm.Cluster.ID}}{{end}}|{{.Swarm.NodeID}}|{{.Swarm.Error}}")
+	echo 'rccr-docker up|24.0.7|active|false|||'
 	;;
 *)
 	echo "docker stub: $*: not supported" >&2

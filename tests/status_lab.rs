@@ -313,3 +313,26 @@ fn exit_codes_without_a_lab() {
     assert_has(&stdout(&out), "--json");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// benches/status.sh answers status's `docker info` template with a stand-in
+/// docker that knows that template to the letter: a probe that asks for
+/// another field would make every bench node "Docker down".
+#[test]
+fn the_status_bench_answers_the_probe_status_sends() {
+    let probe = rccr::swarm::status::DOCKER_PROBE;
+    let template = probe
+        .split("docker info --format '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("DOCKER_PROBE runs docker info --format '...'");
+    let bench =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/status.sh"))
+            .unwrap();
+    assert_has(&bench, &format!("\"info --format {template}\")"));
+    let fields = template.matches('|').count();
+    let answer = bench
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("echo 'rccr-docker up|"))
+        .expect("the stand-in answers an up line");
+    assert_eq!(answer.matches('|').count() + 1, fields, "{answer}");
+}
