@@ -51,6 +51,7 @@ fn target_overlay_listing_modes_owners_and_contents() {
         ("etc/init.d/rccr-persist", "-rwxr-xr-x"),
         ("usr/libexec/rccr/persist", "-rwxr-xr-x"),
         ("usr/libexec/rccr/net-hotplug", "-rwxr-xr-x"),
+        ("usr/libexec/rccr/issue-hook", "-rwxr-xr-x"),
         ("etc/rccr/node-type", "-rw-r--r--"),
         ("etc/ssh/sshd_config.d/rccr.conf", "-rw-r--r--"),
         ("usr/share/licenses/rccr/LICENSE", "-rw-r--r--"),
@@ -101,6 +102,18 @@ fn target_overlay_listing_modes_owners_and_contents() {
         );
     }
 
+    // Alpine's udhcpc script runs every file of post-bound/ and
+    // post-renew/ after a lease (its `[ -f ]` follows the link): the
+    // banner shows an address that came after rccr-issue ran.
+    for event in ["bound", "renew"] {
+        let e = &list[&format!("etc/udhcpc/post-{event}/rccr-issue")];
+        assert_eq!(
+            e.link.as_deref(),
+            Some("/usr/libexec/rccr/issue-hook"),
+            "post-{event}"
+        );
+    }
+
     let read = |p: &str| fs::read_to_string(root.join(p)).unwrap();
     assert_eq!(read("etc/rccr/node-type"), "target\n");
     assert_eq!(read("etc/hostname"), "ReCyClusteR-Target\n");
@@ -127,6 +140,10 @@ fn target_overlay_listing_modes_owners_and_contents() {
         (
             "usr/libexec/rccr/net-hotplug",
             "image-builder/base/os/net-hotplug.sh",
+        ),
+        (
+            "usr/libexec/rccr/issue-hook",
+            "image-builder/base/os/issue-hook.sh",
         ),
         ("etc/motd", "image-builder/target/motd"),
         ("usr/share/licenses/rccr/LICENSE", "LICENSE"),

@@ -2,7 +2,8 @@
 //! appears or goes, at boot or after: on a synthetic system whose rc-service,
 //! rccr-init, ifquery, ifup, ifdown and logger are stand-ins that log their
 //! arguments (no Alpine here: ifupdown-ng and mdev themselves are for a
-//! booted image to show).
+//! booted image to show). And base/os/issue-hook.sh, which Alpine's udhcpc
+//! script runs after a lease is bound or renewed, on the same stand-ins.
 #[path = "common/image.rs"]
 mod image;
 
@@ -103,6 +104,49 @@ fn calls(dir: &TempDir) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
+/// Makes `dir`'s rccr-init a stand-in that logs its call, then waits
+/// (at most 30 s) for the file `go` before it makes the file `done`:
+/// `(go, done)`.
+fn held_rccr_init(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (go, done) = (dir.path("go"), dir.path("done"));
+    let path = dir.path("bin/rccr-init");
+    write(
+        &path,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"rccr-init $*\" >>'{log}'\ni=0\nwhile [ ! -e '{go}' ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done\n: >'{done}'\n",
+            log = dir.path("calls.log").display(),
+            go = go.display(),
+            done = done.display()
+        ),
+    );
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    (go, done)
+}
+
+/// Asserts that the script (`out`) exited 0 before the held rccr-init
+/// was done, then lets it go on.
+#[track_caller]
+fn returned_before(out: &Output, done: &std::path::Path, go: &std::path::Path) {
+    assert!(out.status.success(), "{}", show(out));
+    assert!(
+        !done.exists(),
+        "the script waited for rccr-init: {}",
+        show(out)
+    );
+    write(go, "");
+}
+
+/// Makes `dir`'s rccr-init a stand-in that says `rccr-init: WHAT` on
+/// stderr (`what` expanded by its shell), a line on stdout, and exits 1.
+fn failing_rccr_init(dir: &TempDir, what: &str) -> std::path::PathBuf {
+    let path = dir.path("bin/rccr-init");
+    write(
+        &path,
+        format!("#!/bin/sh\necho \"rccr-init: {what}\" >&2\necho 'on stdout too'\nexit 1\n"),
+    );
+    path
+}
+
 /// Runs `ACTION=add INTERFACE=eth1` with `networking.status` holding
 /// `status`: the calls it made.
 fn add_eth1(dir: &TempDir, status: &str) -> Vec<String> {
@@ -148,30 +192,13 @@ fn mdev_is_not_held_while_rccr_init_waits_for_the_lock_or_the_carrier() {
     // rccr-init --hotplug may wait seconds (the boot run's lock, a link's
     // carrier); mdev waits for the script, and holds the events after it.
     let dir = system("hotplug-detached");
-    let (go, done) = (dir.path("go"), dir.path("done"));
-    let path = dir.path("bin/rccr-init");
-    write(
-        &path,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"rccr-init $*\" >>'{log}'\ni=0\nwhile [ ! -e '{go}' ] && [ $i -lt 300 ]; do i=$((i + 1)); sleep 0.1; done\n: >'{done}'\n",
-            log = dir.path("calls.log").display(),
-            go = go.display(),
-            done = done.display()
-        ),
-    );
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    let (go, done) = held_rccr_init(&dir);
     let out = event_command(&dir, "add", "eth1")
         .env_remove("NET_HOTPLUG_WAIT")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", show(&out));
-    assert!(
-        !done.exists(),
-        "the script waited for rccr-init --hotplug: {}",
-        show(&out)
-    );
+    returned_before(&out, &done, &go);
     // Its work goes on without mdev: rccr-init, then ifup.
-    write(&go, "");
     for _ in 0..600 {
         if fs::read_to_string(dir.path("calls.log")).is_ok_and(|l| l.contains("ifup eth1")) {
             break;
@@ -258,11 +285,7 @@ fn what_rccr_init_and_ifdown_say_in_the_background_goes_to_syslog() {
     // mdev gives the script no console: the lines of rccr-init --hotplug
     // (which waited for the lock, found no carrier, failed) were lost.
     let dir = system("hotplug-syslog");
-    let rccr_init = dir.path("bin/rccr-init");
-    write(
-        &rccr_init,
-        "#!/bin/sh\necho \"rccr-init: $2: no carrier\" >&2\necho 'on stdout too'\nexit 1\n",
-    );
+    failing_rccr_init(&dir, "$2: no carrier");
     assert_eq!(add_eth1(&dir, "3\n"), ["rc-service networking status"]);
     let logged = fs::read_to_string(dir.path("logger.log")).unwrap_or_default();
     for line in [
@@ -281,4 +304,137 @@ fn what_rccr_init_and_ifdown_say_in_the_background_goes_to_syslog() {
         fs::read_to_string(dir.path("logger.log")).unwrap_or_default(),
         "logger -t rccr-init\nifdown: eth0: not running\n"
     );
+}
+
+// ------------------------------------------------------------- issue hook
+
+/// The issue hook's command, run as udhcpc's script runs it (no
+/// arguments, the lease in the environment), on `dir`'s stand-ins,
+/// waiting for its background run (`ISSUE_HOOK_WAIT`).
+fn issue_hook(dir: &TempDir) -> Command {
+    let mut cmd = Command::new(repo().join("image-builder/base/os/issue-hook.sh"));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("interface", "wlan0")
+        .env("ip", "192.168.1.23")
+        .env("RCCR_INIT", dir.path("bin/rccr-init"))
+        .env("LOGGER", dir.path("bin/logger"))
+        .env("ISSUE_HOOK_WAIT", "1");
+    cmd
+}
+
+/// What the hook's background run sent to syslog (logger's arguments and
+/// input), which empties the log.
+fn logged(dir: &TempDir) -> String {
+    let log = dir.path("logger.log");
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    let _ = fs::remove_file(&log);
+    text
+}
+
+#[test]
+fn a_late_lease_rewrites_the_console_banner() {
+    // Alpine's udhcpc script (busybox's default.script) runs every file of
+    // /etc/udhcpc/post-bound and post-renew after it configured a lease;
+    // the image installs the hook there as links. Its loop, as it is:
+    // a link passes `[ -f ]`, and rccr-init found on PATH is the one run.
+    let dir = system("issue-hook-lease");
+    let post_bound = dir.path("udhcpc/post-bound");
+    fs::create_dir_all(&post_bound).unwrap();
+    std::os::unix::fs::symlink(
+        repo().join("image-builder/base/os/issue-hook.sh"),
+        post_bound.join("rccr-issue"),
+    )
+    .unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("for i in $0/*; do [ -f $i ] && $i; done; exit 0")
+        .arg(&post_bound)
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", dir.path("bin").display()),
+        )
+        .env("interface", "wlan0")
+        .env("ISSUE_HOOK_WAIT", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(calls(&dir), ["rccr-init --issue-only"]);
+    // Quiet: udhcpc's output (the console at boot) gets nothing; what
+    // rccr-init says (here nothing) goes to syslog.
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(logged(&dir), "logger -t rccr-init\n");
+}
+
+#[test]
+fn udhcpc_is_not_held_while_rccr_init_writes_the_banner() {
+    // udhcpc waits for its script: the hook only starts rccr-init.
+    let dir = system("issue-hook-detached");
+    let (go, done) = held_rccr_init(&dir);
+    let out = issue_hook(&dir)
+        .env_remove("ISSUE_HOOK_WAIT")
+        .output()
+        .unwrap();
+    returned_before(&out, &done, &go);
+    for _ in 0..600 {
+        if done.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(done.exists(), "rccr-init --issue-only did not run on");
+    assert_eq!(calls(&dir), ["rccr-init --issue-only"]);
+}
+
+#[test]
+fn the_hook_exits_0_when_rccr_init_fails_is_missing_or_hangs() {
+    // udhcpc's other scripts must go on: a failure is a line in syslog.
+    let dir = system("issue-hook-fail");
+    let rccr_init = failing_rccr_init(&dir, "/etc/issue: read-only file system");
+    let out = issue_hook(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        logged(&dir),
+        "logger -t rccr-init\nrccr-init: /etc/issue: read-only file system\non stdout too\n\
+         rccr-issue-hook: rccr-init --issue-only failed (exit 1)\n"
+    );
+    // No rccr-init at all.
+    let out = issue_hook(&dir)
+        .env("RCCR_INIT", dir.path("bin/no-rccr-init"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_has(
+        &logged(&dir),
+        "rccr-issue-hook: rccr-init --issue-only failed (exit 127)\n",
+    );
+    // One that never ends is stopped after ISSUE_HOOK_TIMEOUT seconds.
+    write(&rccr_init, "#!/bin/sh\nexec sleep 600\n");
+    let out = issue_hook(&dir)
+        .env("ISSUE_HOOK_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_has(
+        &logged(&dir),
+        "rccr-issue-hook: rccr-init --issue-only stopped after 1s\n",
+    );
+}
+
+#[test]
+fn the_issue_hook_has_help_and_refuses_arguments() {
+    let hook = repo().join("image-builder/base/os/issue-hook.sh");
+    let out = Command::new(&hook).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(text(&out.stdout).starts_with("Usage: "), "{}", show(&out));
+    // udhcpc's script passes none: one is a person's mistake, and runs nothing.
+    let dir = system("issue-hook-args");
+    let out = issue_hook(&dir).arg("bound").output().unwrap();
+    assert_exit(&out, 2, "no arguments");
+    assert_eq!(calls(&dir), Vec::<String>::new());
 }
