@@ -746,19 +746,17 @@ pub fn restore(
         done(format!("config: {}", path.display()));
     }
     inventory::save(paths, &nodes, &config.ssh.user, config.ssh.port, &key)?;
-    // A block an earlier run wrote follows the restored key and nodes, as
-    // keyrotate and setup rewrite it (at the default key and port 22 it
-    // kept another cluster's key and names); only a key elsewhere, or
-    // another port, adds the nodes' addresses.
-    let targets: Vec<crate::keys::addr::NodeAddr> = nodes
+    // A block an earlier run wrote says what the restored state says: the
+    // restored key, at the restored port, for the restored nodes alone (at
+    // the default key and port 22 it kept another cluster's names and
+    // ports); only a key elsewhere, or another port, adds the nodes'
+    // addresses, as keyrotate adds them.
+    let added: Vec<std::net::IpAddr> = nodes
         .iter()
         .filter(|n| named && n.role != crate::identity::Role::Control)
-        .map(|n| crate::keys::addr::NodeAddr {
-            ip: n.ip,
-            port: config.ssh.port,
-        })
+        .map(|n| n.ip)
         .collect();
-    ssh_config::name_key_and_nodes(&paths.ssh_config(), &key, &targets, &nodes)?;
+    ssh_config::name_restored_nodes(&paths.ssh_config(), &key, config.ssh.port, &added, &nodes)?;
     if named {
         done(format!(
             "the cluster key named for the nodes in {}",

@@ -2041,22 +2041,31 @@ fn archive_with_a_target(home: &Home) -> PathBuf {
     )
 }
 
-/// Restores `archive` ([`archive_with_a_target`]) twice over a block an
-/// earlier run wrote, after the operator's lines: a name the archive's
-/// node no longer has, and a node it does not hold, lose their names, the
-/// block names the restored cluster key (`key`), and the operator's lines
-/// stay.
-fn restore_renames_the_block(home: &Home, archive: &Path, key: &Path) {
+/// Restores `archive` ([`archive_with_a_target`]) twice, at `port`, over
+/// a block an earlier run wrote after the operator's lines, which has the
+/// archive's node at port 2222 under a name it no longer has, and a node
+/// the archive does not hold: the block names the restored cluster key
+/// (`key`) for the archive's node alone, by its name, at `port`, and the
+/// operator's lines stay.
+fn restore_renames_the_block(home: &Home, archive: &Path, key: &Path, port: u16) {
     let begin = "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost";
     let config = home.0.path(".ssh/config");
     home.0.write(
         ".ssh/config",
         format!(
-            "Host laptop\n  User me\n{begin}\nHost 10.0.0.5 web1 10.0.0.9 gone\n    \
-             IdentityFile \"/old\"\n# END rccr\n"
+            "Host laptop\n  User me\n{begin}\nHost 10.0.0.9 gone\n    IdentityFile \"/old\"\n\
+             Host 10.0.0.5 web1\n    Port 2222\n    IdentityFile \"/old\"\n# END rccr\n"
         ),
     );
     chmod(&config, 0o600);
+    if port != 22 {
+        home.0
+            .write("cluster_config.yml", format!("ssh:\n  port: {port}\n"));
+    }
+    let port_line = match port {
+        22 => String::new(),
+        _ => format!("    Port {port}\n"),
+    };
     for _ in 0..2 {
         let out = home.run(&["restore", archive.to_str().unwrap()]);
         assert!(out.status.success(), "{out:?}");
@@ -2064,8 +2073,8 @@ fn restore_renames_the_block(home: &Home, archive: &Path, key: &Path) {
             std::fs::read_to_string(&config).unwrap(),
             format!(
                 "Host laptop\n  User me\n{begin}\n\
-                 Host 10.0.0.5 ReCyClusteR-Target-0a0b0c recycluster-target-0a0b0c 10.0.0.9\n    \
-                 IdentityFile \"{}\"\n# END rccr\n",
+                 Host 10.0.0.5 ReCyClusteR-Target-0a0b0c recycluster-target-0a0b0c\n\
+                 {port_line}    IdentityFile \"{}\"\n# END rccr\n",
                 key.display()
             )
         );
@@ -2083,15 +2092,17 @@ fn a_cluster_key_restored_beside_the_operators_own_is_named_for_ssh() {
     let home = Home::with_ssh_dir("restoressh");
     ed25519_key(&home, ".ssh/id_ed25519", &[]);
     let archive = archive_with_a_target(&home);
-    restore_renames_the_block(&home, &archive, &home.state().join("cluster_key"));
+    restore_renames_the_block(&home, &archive, &home.state().join("cluster_key"), 22);
 }
 
 /// At OpenSSH's default key path and port 22 restore left rccr's block of
 /// ~/.ssh/config as it was: the names and the key of the cluster it
 /// named before, so `ssh root@gone` still went out with that key, and
-/// `ssh root@NODE` offered the old key only. The block follows the
-/// restored key and nodes, as at any other path; without a block there is
-/// nothing to write.
+/// `ssh root@NODE` offered the old key only; then it renamed the nodes
+/// but kept the block's ports and other addresses, so `ssh root@NODE` went
+/// to a port the restored config does not name. The block follows the
+/// restored key, port and nodes, as at any other path; without a block
+/// there is nothing to write.
 #[test]
 fn a_restore_at_the_default_key_path_renames_the_nodes_of_an_earlier_block() {
     let home = Home::with_ssh_dir("restoredefault");
@@ -2102,7 +2113,17 @@ fn a_restore_at_the_default_key_path_renames_the_nodes_of_an_earlier_block() {
         !home.0.path(".ssh/config").exists(),
         "a block nothing needs was written"
     );
-    restore_renames_the_block(&home, &archive, &home.0.path(".ssh/id_ed25519"));
+    restore_renames_the_block(&home, &archive, &home.0.path(".ssh/id_ed25519"), 22);
+}
+
+/// A restore at a port other than 22 names it for the archive's node in
+/// an earlier block, which had the node at another port, and drops the
+/// address of a node the archive does not hold.
+#[test]
+fn a_restore_at_another_port_moves_an_earlier_blocks_node_there() {
+    let home = Home::with_ssh_dir("restoreport");
+    let archive = archive_with_a_target(&home);
+    restore_renames_the_block(&home, &archive, &home.0.path(".ssh/id_ed25519"), 2200);
 }
 
 /// Restore wrote the archive's keys over this control's: the cluster key

@@ -20,6 +20,9 @@
 //! ([`name_nodes`]): the block says each address, and its node's name
 //! now, at its port; `rccr remove` takes a removed node's address out
 //! with its name ([`forget_nodes`]): another host may answer there next.
+//! `rccr restore` leaves the block saying what the restored state says
+//! ([`name_restored_nodes`]): the restored key, at the restored port, for
+//! the restored nodes alone.
 //! A name goes with the address before it, so a rotation that moves an
 //! address to another port moves its name too.
 //! A name is one label of a [`Hostname`] (no dot, space, wildcard or
@@ -273,10 +276,48 @@ fn render_without(
         return Ok(content.to_vec());
     };
     entries.retain(|e| !gone.contains(&e.ip) || nodes.iter().any(|n| n.ip == e.ip));
+    name_entries(&mut entries, nodes);
+    Ok(write_block(rest, &key, entries))
+}
+
+/// `content` with rccr's block saying what a restored state says: `key`
+/// at `port` for the addresses `added` and for those of `nodes` (every
+/// restored record) it named already, each by its node's name
+/// ([`render_names`]); an address no restored node holds goes, as its
+/// name does. At OpenSSH's default key and port 22 nothing is `added`:
+/// an earlier block still follows the restored port, or `ssh root@NAME`
+/// would go to its old one.
+fn render_restored(
+    content: &[u8],
+    key: &Path,
+    port: u16,
+    added: &[IpAddr],
+    nodes: &[NodeRecord],
+) -> Result<Vec<u8>, BadBlock> {
+    let (rest, Block { mut entries, .. }) = split(content)?;
+    entries.retain(|e| nodes.iter().any(|n| n.ip == e.ip));
+    for &ip in added {
+        if !entries.iter().any(|e| e.ip == ip) {
+            entries.push(Entry {
+                ip,
+                port,
+                names: Vec::new(),
+            });
+        }
+    }
     for entry in &mut entries {
+        entry.port = port;
+    }
+    name_entries(&mut entries, nodes);
+    Ok(write_block(rest, key, entries))
+}
+
+/// Names each of `entries` by the hostname of its node in `nodes`
+/// ([`name_at`]), and by no other name.
+fn name_entries(entries: &mut [Entry], nodes: &[NodeRecord]) {
+    for entry in entries {
         entry.names = name_at(nodes, entry.ip).into_iter().collect();
     }
-    Ok(write_block(rest, &key, entries))
 }
 
 /// The name of the one node of `nodes` at `ip`, when it can be a pattern
@@ -365,16 +406,18 @@ pub fn forget_nodes(path: &Path, gone: &[IpAddr], nodes: &[NodeRecord]) -> Resul
     rewrite(path, |content| render_without(content, gone, nodes))
 }
 
-/// [`name_key_for`] the addresses `at`, then [`name_nodes`] the `nodes`
-/// (every record), in one rewrite.
-pub fn name_key_and_nodes(
+/// After a restore: rccr's block in `~/.ssh/config` (`path`) says what
+/// the restored state says ([`render_restored`]), keeping the rest as
+/// [`name_key_for`] does.
+pub fn name_restored_nodes(
     path: &Path,
     key: &Path,
-    at: &[NodeAddr],
+    port: u16,
+    added: &[IpAddr],
     nodes: &[NodeRecord],
 ) -> Result<(), Error> {
     rewrite(path, |content| {
-        render_names(&render(content, key, at)?, nodes)
+        render_restored(content, key, port, added, nodes)
     })
 }
 
@@ -899,6 +942,45 @@ mod tests {
             &nodes,
             &[("10.0.0.5 10.0.0.6 web2 10.0.0.7 web1", 2222)],
         );
+    }
+
+    /// `rccr restore` at the default key and port 22 named the restored
+    /// nodes in an earlier block but kept its ports and its other
+    /// addresses: a restored node the block had at `Port 2222` was named
+    /// there, so `ssh root@NAME` went to 2222 while the restored config
+    /// says 22. The block says what the restored state says: the restored
+    /// port for every address it keeps, only the restored nodes'
+    /// addresses, each by its name.
+    #[test]
+    fn a_restore_leaves_the_block_as_the_restored_state_says() {
+        let earlier = format!(
+            "# mine\n{BEGIN}\nHost 10.0.0.9 gone\n    IdentityFile \"/old\"\n\
+             Host 10.0.0.5 web1 10.0.0.6\n    Port 2222\n    IdentityFile \"/old\"\n{END}\n"
+        );
+        let nodes = records(&[("10.0.0.5", "db1"), ("10.0.0.7", "web3")]);
+        let restored = |content: &str, port, added: &[&str]| {
+            let added: Vec<IpAddr> = added.iter().map(|a| a.parse().unwrap()).collect();
+            let out = render_restored(content.as_bytes(), Path::new("/k"), port, &added, &nodes);
+            String::from_utf8(out.unwrap()).unwrap()
+        };
+        // The default key at port 22: no address added, the one the block
+        // names moved to 22 with its name; the others gone.
+        let at_22 = restored(&earlier, 22, &[]);
+        assert_eq!(at_22, format!("# mine\n{}", block(&[("10.0.0.5 db1", 22)])));
+        assert_eq!(restored(&at_22, 22, &[]), at_22);
+        // Another port (or key): every node there, added or not.
+        let at_2200 = restored(&earlier, 2200, &["10.0.0.5", "10.0.0.7"]);
+        let both = block(&[("10.0.0.5 db1 10.0.0.7 web3", 2200)]);
+        assert_eq!(at_2200, format!("# mine\n{both}"));
+        assert_eq!(restored(&at_2200, 2200, &["10.0.0.5", "10.0.0.7"]), at_2200);
+        // Back to 22 at the default key: both stay, at 22.
+        let back = block(&[("10.0.0.5 db1 10.0.0.7 web3", 22)]);
+        assert_eq!(restored(&at_2200, 22, &[]), format!("# mine\n{back}"));
+        // No address of the block restored: no block, the user's lines
+        // kept; and no block, nothing added, nothing written.
+        let elsewhere = format!("# mine\n{}", block(&[("10.0.0.9 gone", 2222)]));
+        assert_eq!(restored(&elsewhere, 22, &[]), "# mine\n");
+        assert_eq!(restored("# mine\n", 22, &[]), "# mine\n");
     }
 
     /// Only a node's own single-label name becomes a pattern: a dotted
