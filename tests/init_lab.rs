@@ -262,3 +262,47 @@ printf 'auto eth0\niface eth0 inet dhcp\n' >/etc/network/interfaces
         "rack-7\nrack-7\n/etc/network/interfaces:1\n/etc/hosts:1\n",
     );
 }
+
+/// A file bind-mounted over one rccr-init would change (a container's
+/// `authorized_keys` from its host) is not rewritten in place: cut short,
+/// that leaves it empty, and root locked out. /etc/hostname and /etc/hosts
+/// are (the lab bind-mounts them: the first test shows that).
+#[test]
+fn a_bind_mounted_authorized_keys_is_left_as_it_is() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    if !private_etc(&lab, "target-1") {
+        common::skip(
+            "lab host has no private /etc overlay: rccr-init would change this machine's /etc",
+        );
+        return;
+    }
+    let setup = format!(
+        r#"set -e
+mkdir -p /etc/rccr /root/.ssh
+echo target >/etc/rccr/node-type
+echo ReCyClusteR-Target >/etc/hostname
+mount -t tmpfs rccr-media /media
+mkdir /media/sdz1
+printf 'authorized_key={USER_KEY}\n' >/media/sdz1/rccr.txt
+printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDHSl+IHRvPT5hw/OuRQh4BCx6CmDjszJeRGweIDmMnM host@owner\n' >/media/host-keys
+chmod 600 /media/host-keys /root/.ssh/authorized_keys
+mount --bind /media/host-keys /root/.ssh/authorized_keys
+"#
+    );
+    ok("setup", &lab.sh("target-1", &setup));
+    let keys = || {
+        ok(
+            "read",
+            &lab.sh("target-1", "cat /root/.ssh/authorized_keys"),
+        )
+    };
+    let before = keys();
+    let out = lab.sh("target-1", "rccr init");
+    let log = stderr(&out);
+    let refused = "/root/.ssh/authorized_keys is a mount point, which rccr-init does not rewrite";
+    assert_has(&log, refused);
+    assert_eq!(keys(), before, "{log}");
+    // The boot file is kept, to be applied where it can be.
+    let listed = ok("ls", &lab.sh("target-1", "ls /media/sdz1"));
+    assert_eq!(listed, "rccr.txt\n", "{log}");
+}

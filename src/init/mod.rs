@@ -190,13 +190,23 @@ impl Ctx {
             // A file that is a mount point (containers bind-mount
             // /etc/hostname and /etc/hosts, so does the test lab) cannot be
             // renamed over: it is rewritten in place, the one way to change it.
+            // Those two only: cut short, an in-place write leaves the file
+            // empty, which for authorized_keys would lock root out.
             Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EBUSY) => {
-                write_in_place(path, bytes).map_err(|e| {
-                    Error::io(
-                        format!("cannot write {} (a mount point)", path.display()),
-                        e,
-                    )
-                })
+                if rewritten_in_place(path) {
+                    write_in_place(path, bytes).map_err(|e| {
+                        Error::io(
+                            format!("cannot write {} (a mount point)", path.display()),
+                            e,
+                        )
+                    })
+                } else {
+                    Err(Error::Failed(format!(
+                        "{} is a mount point, which rccr-init does not rewrite in place (a write \
+                         cut short would leave it empty): change it where it is mounted from",
+                        path.display()
+                    )))
+                }
             }
             other => other,
         };
@@ -245,6 +255,14 @@ impl Ctx {
         }
         self.summary
     }
+}
+
+/// Whether `path` (under any root) is a file that is rewritten in place
+/// when it is a mount point: the two files containers bind-mount.
+fn rewritten_in_place(path: &Path) -> bool {
+    [hostname::ETC_HOSTNAME, hostname::ETC_HOSTS]
+        .iter()
+        .any(|file| path.ends_with(file.trim_start_matches('/')))
 }
 
 /// Truncates and rewrites an existing file, then syncs it.
