@@ -2,7 +2,8 @@
 //! end to end on the virtual LAN: setup adopts and rotates them, `rccr
 //! status` and `rccr keys status` reach them, and what setup leaves for
 //! the operator's tools (inventory.ini, rccr's block in ~/.ssh/config)
-//! names the port, so `ssh root@NAME` works by the node's hostname.
+//! names the port, so `ssh root@NAME` works by the node's hostname;
+//! a keyrotate after the nodes moved back to port 22 moves the block too.
 mod common;
 
 use common::lab::{stderr, stdout, Lab};
@@ -162,4 +163,37 @@ fn nodes_at_port_2222_are_adopted_rotated_and_reached_by_name() {
     let keys = ok("rccr keys status", &out);
     assert_count(&keys, &format!("\"port\": {PORT}"), 2);
     assert!(!keys.contains("\"error\": \""), "{keys}");
+
+    // Back to port 22, the cluster key at OpenSSH's default path: a
+    // keyrotate there named no node, so the block kept them at 2222 and
+    // `ssh root@NAME` went where no sshd listens. It moves them to 22.
+    for t in targets {
+        lab.sshd_port(t, 22, "");
+    }
+    write_on_control(&lab, "/root/cluster_config.yml", "ssh:\n  port: 22\n");
+    let out = lab.exec(
+        "control",
+        &["rccr", "keyrotate", "--rekey", "--yes", "--quiet"],
+    );
+    ok("rccr keyrotate --rekey at port 22", &out);
+    let ssh_config = stdout(&lab.exec("control", &["cat", "/root/.ssh/config"]));
+    assert!(!ssh_config.contains("Port "), "{ssh_config}");
+    for t in targets {
+        let host = lab.host(t);
+        let out = ssh_with_config(&lab, "/root/.ssh/config", &host.ip);
+        assert!(
+            out.status.success(),
+            "ssh -F ~/.ssh/config root@{} at port 22: {}",
+            host.ip,
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out).trim(), host.hostname);
+        // By name too (keyrotate pins host keys by address only, so only
+        // where ssh would go is checked).
+        let name = host.hostname.to_ascii_lowercase();
+        let out = lab.exec("control", &["ssh", "-G", "-F", "/root/.ssh/config", &name]);
+        let resolved = ok("ssh -G", &out);
+        assert_has(&resolved, "\nport 22\n");
+        assert_has(&resolved, &format!("\nhostname {name}\n"));
+    }
 }

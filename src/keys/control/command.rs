@@ -355,14 +355,15 @@ fn run_mode(
     }
     // Plain `ssh root@node` offers only default identities, at port 22:
     // name ours, and the port, for the nodes that take it (a block an
-    // earlier run wrote follows the key to wherever it is now).
+    // earlier run wrote follows the key to wherever it is now, and its
+    // nodes to their port now, 22 included).
     let at_default = default_identities(paths).contains(&new_key);
     let rotated: Vec<NodeAddr> = reports
         .iter()
-        .filter(|r| r.outcome.accepts_new_key() && (!at_default || r.node.port != 22))
+        .filter(|r| r.outcome.accepts_new_key())
         .map(|r| r.node)
         .collect();
-    ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated)?;
+    ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated, at_default)?;
     if finished && mode == Mode::Rekey && paths.nodes().exists() {
         // The playbooks reach the nodes with the key the inventory names.
         let records = crate::state::inventory::load(&paths.nodes())?;

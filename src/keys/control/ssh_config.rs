@@ -14,9 +14,11 @@
 //! # END rccr
 //! ```
 //!
-//! A rotation names the addresses of the nodes that took the key
-//! ([`name_key_for`]); setup's record stage and restore, which know their
-//! names, put each node's name beside its address, and drop every other
+//! A rotation names the addresses of the nodes that took the key, and
+//! moves those it named already to their port now, even at OpenSSH's
+//! default key and port 22 ([`name_key_for`]); setup's record stage and
+//! restore, which know their names, put each node's name beside its
+//! address, and drop every other
 //! ([`name_nodes`]): the block says each address, and its node's name
 //! now, at its port; `rccr remove` takes a removed node's address out
 //! with its name ([`forget_nodes`]): another host may answer there next.
@@ -236,22 +238,47 @@ fn addresses(entries: &[Entry]) -> Vec<NodeAddr> {
         .collect()
 }
 
-/// `content` with rccr's block naming `key` for its old nodes and `nodes`
-/// (a node the block named at another port moves to its port now, and
-/// the names beside it with it).
-pub fn render(content: &[u8], key: &Path, nodes: &[NodeAddr]) -> Result<Vec<u8>, BadBlock> {
+/// `content` with rccr's block naming `key` for its old nodes and the
+/// `nodes` that took it: an address the block names moves to its node's
+/// port now, the names beside it with it, even where plain `ssh` needs no
+/// block (or `ssh root@NODE` would go to the old port); a node it does not
+/// name is added only when it needs the block ([`needs_block`]). An
+/// address no node took stays, at its port: only `rccr remove` takes one
+/// out ([`forget_nodes`]).
+pub fn render(
+    content: &[u8],
+    key: &Path,
+    nodes: &[NodeAddr],
+    key_at_default: bool,
+) -> Result<Vec<u8>, BadBlock> {
     let (rest, Block { mut entries, .. }) = split(content)?;
+    place(&mut entries, nodes, |node| {
+        needs_block(key_at_default, node.port)
+    });
+    Ok(write_block(rest, key, entries))
+}
+
+/// Whether plain `ssh root@NODE` needs the block to reach a node at
+/// `port`: the cluster key is not at OpenSSH's default path, or the port
+/// is not 22.
+fn needs_block(key_at_default: bool, port: u16) -> bool {
+    !key_at_default || port != 22
+}
+
+/// Moves each of `entries` that a node of `nodes` holds to that node's
+/// port, and adds the other nodes that `added` takes, at theirs.
+fn place(entries: &mut Vec<Entry>, nodes: &[NodeAddr], added: impl Fn(&NodeAddr) -> bool) {
     for node in nodes {
         match entries.iter_mut().find(|e| e.ip == node.ip) {
             Some(entry) => entry.port = node.port,
-            None => entries.push(Entry {
+            None if added(node) => entries.push(Entry {
                 ip: node.ip,
                 port: node.port,
                 names: Vec::new(),
             }),
+            None => {}
         }
     }
-    Ok(write_block(rest, key, entries))
 }
 
 /// `content` with each address rccr's block names named by the hostname
@@ -281,8 +308,8 @@ fn render_without(
 }
 
 /// `content` with rccr's block saying what a restored state says: `key`
-/// at `port` for the addresses `added` and for those of `nodes` (every
-/// restored record) it named already, each by its node's name
+/// at `port` for the addresses `added` (of `nodes`) and for those of
+/// `nodes` (every restored record) it named already, each by its node's name
 /// ([`render_names`]); an address no restored node holds goes, as its
 /// name does. At OpenSSH's default key and port 22 nothing is `added`:
 /// an earlier block still follows the restored port, or `ssh root@NAME`
@@ -296,18 +323,8 @@ fn render_restored(
 ) -> Result<Vec<u8>, BadBlock> {
     let (rest, Block { mut entries, .. }) = split(content)?;
     entries.retain(|e| nodes.iter().any(|n| n.ip == e.ip));
-    for &ip in added {
-        if !entries.iter().any(|e| e.ip == ip) {
-            entries.push(Entry {
-                ip,
-                port,
-                names: Vec::new(),
-            });
-        }
-    }
-    for entry in &mut entries {
-        entry.port = port;
-    }
+    let restored: Vec<NodeAddr> = nodes.iter().map(|n| NodeAddr { ip: n.ip, port }).collect();
+    place(&mut entries, &restored, |node| added.contains(&node.ip));
     name_entries(&mut entries, nodes);
     Ok(write_block(rest, key, entries))
 }
@@ -383,11 +400,17 @@ fn write_block(mut out: Vec<u8>, key: &Path, mut entries: Vec<Entry>) -> Vec<u8>
     out
 }
 
-/// Makes `~/.ssh/config` (`path`) name `key` and the port for `nodes`,
-/// keeping the rest: the other bytes, the file's mode, and a symbolic link
-/// (the file it points to is the one rewritten).
-pub fn name_key_for(path: &Path, key: &Path, nodes: &[NodeAddr]) -> Result<(), Error> {
-    rewrite(path, |content| render(content, key, nodes))
+/// Makes `~/.ssh/config` (`path`) name `key` and the port for the `nodes`
+/// that took it ([`render`]; `key_at_default`: `key` is at a path plain
+/// `ssh` offers), keeping the rest: the other bytes, the file's mode, and
+/// a symbolic link (the file it points to is the one rewritten).
+pub fn name_key_for(
+    path: &Path,
+    key: &Path,
+    nodes: &[NodeAddr],
+    key_at_default: bool,
+) -> Result<(), Error> {
+    rewrite(path, |content| render(content, key, nodes, key_at_default))
 }
 
 /// Names the `nodes` (every record) whose addresses rccr's block in
@@ -476,7 +499,7 @@ mod tests {
     }
 
     fn render_text(content: &str, key: &Path, nodes: &[NodeAddr]) -> String {
-        String::from_utf8(render(content.as_bytes(), key, nodes).unwrap()).unwrap()
+        String::from_utf8(render(content.as_bytes(), key, nodes, false).unwrap()).unwrap()
     }
 
     #[test]
@@ -528,7 +551,7 @@ mod tests {
         std::fs::write(&path, mine).unwrap();
         check(&path).unwrap();
         let key = Path::new("/root/.rccr/cluster_key");
-        name_key_for(&path, key, &[ip("10.0.0.5")]).unwrap();
+        name_key_for(&path, key, &[ip("10.0.0.5")], false).unwrap();
         let once = std::fs::read(&path).unwrap();
         assert!(once.starts_with(mine), "{}", String::from_utf8_lossy(&once));
         let (rest, block) = split(&once).unwrap();
@@ -537,7 +560,7 @@ mod tests {
             (mine.to_vec(), vec![ip("10.0.0.5")])
         );
         // The block follows the key; the user's bytes stay.
-        name_key_for(&path, Path::new("/k2"), &[ip("10.0.0.6")]).unwrap();
+        name_key_for(&path, Path::new("/k2"), &[ip("10.0.0.6")], false).unwrap();
         let twice = std::fs::read(&path).unwrap();
         assert!(twice.starts_with(mine));
         assert!(
@@ -565,7 +588,7 @@ mod tests {
         assert_eq!(split(&text).map(|_| ()), Err(BadBlock { line: 2 }));
         for e in [
             check(&path).unwrap_err(),
-            name_key_for(&path, Path::new("/k"), &[ip("10.0.0.6")]).unwrap_err(),
+            name_key_for(&path, Path::new("/k"), &[ip("10.0.0.6")], false).unwrap_err(),
         ] {
             assert_eq!(e.exit_code(), crate::error::ExitCode::BadInput, "{e}");
             let said = e.to_string();
@@ -583,12 +606,12 @@ mod tests {
         // Not UTF-8 elsewhere in the block (the key's path): it is rccr's
         // to rewrite, and is.
         let key = Path::new(std::ffi::OsStr::from_bytes(b"/home/fran\xe7ois/k"));
-        let once = render(b"", key, &[ip("10.0.0.5")]).unwrap();
+        let once = render(b"", key, &[ip("10.0.0.5")], false).unwrap();
         assert_eq!(
             addresses(&split(&once).unwrap().1.entries),
             vec![ip("10.0.0.5")]
         );
-        assert_eq!(render(&once, key, &[]).unwrap(), once);
+        assert_eq!(render(&once, key, &[], false).unwrap(), once);
     }
 
     #[test]
@@ -602,7 +625,7 @@ mod tests {
         std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
         let link = dir.join("config");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        name_key_for(&link, Path::new("/k"), &[ip("10.0.0.5")]).unwrap();
+        name_key_for(&link, Path::new("/k"), &[ip("10.0.0.5")], false).unwrap();
         assert!(std::fs::symlink_metadata(&link)
             .unwrap()
             .file_type()
@@ -616,7 +639,7 @@ mod tests {
         assert_eq!(mode, 0o644);
         // A new file is the user's alone.
         let fresh = dir.join("fresh");
-        name_key_for(&fresh, Path::new("/k"), &[ip("10.0.0.5")]).unwrap();
+        name_key_for(&fresh, Path::new("/k"), &[ip("10.0.0.5")], false).unwrap();
         let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -981,6 +1004,48 @@ mod tests {
         let elsewhere = format!("# mine\n{}", block(&[("10.0.0.9 gone", 2222)]));
         assert_eq!(restored(&elsewhere, 22, &[]), "# mine\n");
         assert_eq!(restored("# mine\n", 22, &[]), "# mine\n");
+    }
+
+    /// A keyrotate with the cluster key at OpenSSH's default path and the
+    /// nodes at port 22 named none of them, so an earlier block kept a
+    /// node at `Port 2222` and `ssh root@NODE` went to 2222 after
+    /// `ssh.port` came back to 22. Every address the block names moves to
+    /// the port its node took the key at; a new one is added only where
+    /// the block is needed (a key elsewhere, or a port other than 22); an
+    /// address no node took stays (only `rccr remove` takes one out).
+    #[test]
+    fn a_rotation_at_the_default_key_and_port_moves_the_block_to_22() {
+        let key = Path::new("/k");
+        let at = |s: &str, port| NodeAddr { port, ..ip(s) };
+        let earlier = format!(
+            "# mine\n{}",
+            block(&[("10.0.0.5 web1 10.0.0.9 gone", 2222)])
+        );
+        let rotate = |content: &str, nodes: &[NodeAddr], at_default| {
+            let out = render(content.as_bytes(), key, nodes, at_default).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let took = [ip("10.0.0.5"), ip("10.0.0.6")];
+        let at_22 = rotate(&earlier, &took, true);
+        assert_eq!(
+            at_22,
+            format!(
+                "# mine\n{}",
+                block(&[("10.0.0.5 web1", 22), ("10.0.0.9 gone", 2222)])
+            )
+        );
+        assert_eq!(rotate(&at_22, &took, true), at_22);
+        // No block, nothing to move: none is written.
+        assert_eq!(rotate("# mine\n", &took, true), "# mine\n");
+        // Another port at the default key: every node there, added or not.
+        let took = [at("10.0.0.5", 2200), at("10.0.0.6", 2200)];
+        assert_eq!(
+            rotate(&at_22, &took, true),
+            format!(
+                "# mine\n{}",
+                block(&[("10.0.0.5 web1 10.0.0.6", 2200), ("10.0.0.9 gone", 2222)])
+            )
+        );
     }
 
     /// Only a node's own single-label name becomes a pattern: a dotted
