@@ -127,11 +127,11 @@ pub fn run(opts: Options) -> Result<(), Error> {
     // Even when the swarm could not be asked: a node may have left the
     // inventory all the same.
     if let Some(warning) = unname(paths, &records, &only_journal) {
-        eprintln!("rccr remove: {warning}");
+        print::warning("rccr remove", &warning);
     }
     // What changed here is saved, even when the swarm could not be asked.
     if let Some(problem) = crate::state::persist_control() {
-        eprintln!("rccr remove: {problem}");
+        print::warning("rccr remove", &problem);
     }
     results.extend(left?);
     print::stdout(&render(&results, opts.json))?;
