@@ -359,10 +359,13 @@ fn remove_one(
     };
     let Some(entry) = entry_of(&view, node, told.as_deref())?.cloned() else {
         layer.add("not in the swarm".into());
-        return Ok(release(layer, Vec::new(), node, config, paths, opts));
+        return Ok(release(layer, Vec::new(), None, node, config, paths, opts));
     };
     // What went wrong on the way: the node fails, with what was done.
     let mut trouble: Vec<String> = Vec::new();
+    // Why the node could not leave by itself: told once whether it still
+    // holds the cluster key is known.
+    let mut unleft: Option<String> = None;
     if entry.manager {
         if let Err(e) = lead.call(&Op::NodeSet {
             node: &entry,
@@ -386,13 +389,13 @@ fn remove_one(
     if let Some(itself) = itself {
         match itself.and_then(|member| member.call(&Op::Leave { force: true })) {
             Ok(_) => layer.add("left the swarm".into()),
-            Err(e) => trouble.push(could_not_leave(&e)),
+            Err(e) => unleft = Some(e),
         }
     }
     if let Some(now) = swarm_node(lead, &entry.id) {
         if let Err(e) = lead.call(&Op::NodeRemove { node: &now }) {
             trouble.push(format!("not removed from the swarm: {}", print::text(&e)));
-            return Ok(failed_after(layer, trouble));
+            return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
         }
         layer.add("removed from the swarm's list".into());
     }
@@ -404,22 +407,36 @@ fn remove_one(
             Ok(None) => {}
             Err(e) => {
                 trouble.push(e);
-                return Ok(failed_after(layer, trouble));
+                return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
             }
         }
     }
-    Ok(release(layer, trouble, node, config, paths, opts))
+    Ok(release(layer, trouble, unleft, node, config, paths, opts))
 }
 
 /// A node that could not leave the swarm by itself (its error escaped):
 /// taken out of the swarm's list all the same, it may still take itself
-/// for a member and holds the cluster key, so it fails.
-fn could_not_leave(e: &str) -> String {
+/// for a member, and holds the cluster key unless `released`, so it fails.
+fn could_not_leave(e: &str, released: bool) -> String {
+    let key = match released {
+        true => "",
+        false => " and hold the cluster key",
+    };
     format!(
-        "could not leave by itself ({}): it may still take itself for a swarm member and \
-         hold the cluster key (check the machine before it comes back)",
+        "could not leave by itself ({}): it may still take itself for a swarm member{key} \
+         (check the machine before it comes back)",
         print::text(e)
     )
+}
+
+/// `trouble` led by why the node could not leave by itself (`unleft`),
+/// when it could not: the first thing that went wrong.
+fn with_unleft(unleft: Option<String>, released: bool, trouble: Vec<String>) -> Vec<String> {
+    unleft
+        .map(|e| could_not_leave(&e, released))
+        .into_iter()
+        .chain(trouble)
+        .collect()
 }
 
 /// `layer` as the node's result once `trouble` struck: failed, with what
@@ -731,21 +748,37 @@ fn log_in_one<'n>(
 }
 
 /// `--release`: the cluster key leaves the node's authorized_keys. The
-/// node's result: `layer`, failed when `trouble` (or the release) struck.
+/// node's result: `layer`, failed when `trouble`, `unleft` (why it could
+/// not leave by itself) or the release struck.
 fn release(
-    mut layer: Layer,
-    mut trouble: Vec<String>,
+    layer: Layer,
+    trouble: Vec<String>,
+    unleft: Option<String>,
     node: &NodeRecord,
     config: &Config,
     paths: &StatePaths,
     opts: &Options,
 ) -> Layer {
-    if opts.release && !opts.forget {
-        match release_key(node, config, paths) {
-            Ok(()) => layer.add("released: the cluster key no longer logs in".into()),
-            Err(e) => trouble.push(format!("not released: {}", print::text(&e))),
-        }
+    let released = (opts.release && !opts.forget).then(|| release_key(node, config, paths));
+    released_or_not(layer, trouble, unleft, released)
+}
+
+/// The node's result once the release (`None`: none was asked for) went
+/// as `released` did: a node it took the key off holds it no more, even
+/// one that could not leave by itself.
+fn released_or_not(
+    mut layer: Layer,
+    mut trouble: Vec<String>,
+    unleft: Option<String>,
+    released: Option<Result<(), String>>,
+) -> Layer {
+    let took_the_key = matches!(released, Some(Ok(())));
+    match released {
+        Some(Ok(())) => layer.add("released: the cluster key no longer logs in".into()),
+        Some(Err(e)) => trouble.push(format!("not released: {}", print::text(&e))),
+        None => {}
     }
+    let trouble = with_unleft(unleft, took_the_key, trouble);
     failed_after(layer, trouble)
 }
 
@@ -988,11 +1021,44 @@ mod tests {
 
     #[test]
     fn a_nodes_leave_error_reaches_the_table_escaped() {
-        let said = could_not_leave("no\x1b]0;owned\x07\x1b[2J");
+        let said = could_not_leave("no\x1b]0;owned\x07\x1b[2J", false);
         assert!(!said.contains('\x1b') && !said.contains('\x07'), "{said:?}");
         assert!(
             said.starts_with("could not leave by itself (no?]0;owned??[2J)"),
             "{said}"
+        );
+    }
+
+    /// A node whose own leave failed and whose --release then succeeded
+    /// said both that it held the cluster key and that it was released.
+    #[test]
+    fn a_node_released_after_a_failed_leave_holds_the_key_no_more() {
+        let done = || Layer::Changed(vec!["demoted".into(), "drained".into()]);
+        let unleft = || Some("refused".to_string());
+        let said = released_or_not(done(), Vec::new(), unleft(), Some(Ok(()))).text();
+        assert_eq!(
+            said,
+            "FAILED: could not leave by itself (refused): it may still take itself for a \
+             swarm member (check the machine before it comes back); done: demoted, drained, \
+             released: the cluster key no longer logs in"
+        );
+        // Not released, or no release asked for: it holds the key.
+        for released in [Some(Err("no route".to_string())), None] {
+            let said = released_or_not(done(), Vec::new(), unleft(), released).text();
+            assert!(
+                said.starts_with(
+                    "FAILED: could not leave by itself (refused): it may still take itself \
+                     for a swarm member and hold the cluster key"
+                ),
+                "{said}"
+            );
+            assert!(!said.contains("no longer logs in"), "{said}");
+        }
+        // A node that left is released, and does not fail.
+        let said = released_or_not(done(), Vec::new(), None, Some(Ok(()))).text();
+        assert_eq!(
+            said,
+            "changed: demoted, drained, released: the cluster key no longer logs in"
         );
     }
 
