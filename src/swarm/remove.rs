@@ -244,7 +244,7 @@ fn leave_cluster(
         let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), held)?;
         let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
         if let Some(outgoing) = confirmed_lead(&outgoing, &record).map(|i| &outgoing[i]) {
-            let done = replace(outgoing, leaving, config, paths);
+            let done = replace(outgoing, leaving, None, config, paths);
             handover = Some((outgoing.record.ip, done));
             // The worker promoted is a manager the record knows, before
             // the nodes that stay are weighed.
@@ -402,7 +402,7 @@ fn remove_one(
     if entry.manager {
         // Only now: a worker promoted while the leaving manager still led
         // may keep that manager as the one it rejoins raft through.
-        match replace(lead, leaving, config, paths) {
+        match replace(lead, leaving, Some(node), config, paths) {
             Ok(Some(name)) => layer.add(format!("{name} promoted in its place")),
             Ok(None) => {}
             Err(e) => {
@@ -530,12 +530,19 @@ fn record_of<'r>(entry: &SwarmNode, records: &'r [NodeRecord]) -> Option<&'r Nod
 /// The swarm's entries that are not the `leaving` nodes', by the one rule
 /// that finds a node's entry ([`entry_of`]): a leaving manager whose
 /// address changed is still found by its name, and never counted as
-/// staying.
-fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNode> {
+/// staying. `removed`: a leaving node whose entry this run took out of
+/// the swarm's list; it has no entry left, so it claims none (a live node
+/// at its old address stays).
+fn staying<'v>(
+    view: &'v [SwarmNode],
+    leaving: &[NodeRecord],
+    removed: Option<&NodeRecord>,
+) -> Vec<&'v SwarmNode> {
     // When which entry is a leaving node's cannot be told, none at its
     // address counts as staying: a leaving node is never promoted.
     let leaving: Vec<&str> = leaving
         .iter()
+        .filter(|l| Some(*l) != removed)
         .flat_map(|l| match entry_of(view, l, None) {
             Ok(entry) => entry.into_iter().collect::<Vec<&SwarmNode>>(),
             Err(_) => view.iter().filter(|n| n.addr == Some(l.ip)).collect(),
@@ -557,16 +564,18 @@ fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNo
 /// a manager through the leading manager. Workers are the inventory's
 /// nodes at the addresses the swarm sees them at, and the one chosen must
 /// tell the node ID of its entry: a node renamed in the swarm is never
-/// taken for another.
+/// taken for another. `removed`: the leaving node whose entry was just
+/// taken out of the swarm's list ([`staying`]).
 fn replace(
     lead: &Member,
     leaving: &[NodeRecord],
+    removed: Option<&NodeRecord>,
     config: &Config,
     paths: &StatePaths,
 ) -> Result<Option<String>, String> {
     wait_settled(lead);
     let view = nodes(lead)?;
-    let staying = staying(&view, leaving);
+    let staying = staying(&view, leaving, removed);
     let managers = staying.iter().filter(|n| n.manager).count();
     let wanted = super::form::manager_count(staying.len(), config.swarm.managers.map(usize::from));
     if managers >= wanted {
@@ -580,7 +589,9 @@ fn replace(
         .into_iter()
         .filter(|n| !n.manager && n.status == "ready")
         .filter_map(|n| Some((n, record_of(n, &records)?)))
-        .filter(|(_, r)| !held.contains(&r.ip))
+        // A live node at a leaving node's old address counts as staying,
+        // but is not logged in to by that node's record.
+        .filter(|(_, r)| !held.contains(&r.ip) && !leaving.contains(r))
         .collect();
     let fit: Vec<Fitness> = workers.iter().map(|(n, _)| Fitness::of_labels(n)).collect();
     let pins: Vec<Option<bool>> = workers
@@ -962,7 +973,7 @@ mod tests {
             entry(Some("10.0.0.2"), "t4"),
         ];
         assert_eq!(
-            ids(&staying(&view, std::slice::from_ref(&t2))),
+            ids(&staying(&view, std::slice::from_ref(&t2), None)),
             [view[1].id.as_str()]
         );
     }
@@ -1084,13 +1095,38 @@ mod tests {
         let moved = entry(Some("10.0.0.7"), "t2");
         let t4 = entry(Some("10.0.0.4"), "t4");
         let view = [moved.clone(), t4.clone()];
-        assert_eq!(ids(&staying(&view, &records[..1])), [t4.id.as_str()]);
+        assert_eq!(ids(&staying(&view, &records[..1], None)), [t4.id.as_str()]);
         // At its address, a node going by another's name is that node.
         let renamed = entry(Some("10.0.0.4"), "t2");
         let view = [renamed.clone(), entry(None, "t2")];
-        assert_eq!(ids(&staying(&view, &records[1..])), [view[1].id.as_str()]);
+        assert_eq!(
+            ids(&staying(&view, &records[1..], None)),
+            [view[1].id.as_str()]
+        );
         // An entry without an address is a node's by its name.
         let view = [entry(None, "t2"), t4.clone()];
-        assert_eq!(ids(&staying(&view, &records[..1])), [t4.id]);
+        assert_eq!(ids(&staying(&view, &records[..1], None)), [t4.id]);
+    }
+
+    /// Once a leaving node's entry was removed, a live node of another
+    /// name that took its old address counted as leaving all the same:
+    /// the swarm looked one node smaller, and wanted too few managers.
+    #[test]
+    fn a_live_node_at_a_removed_nodes_old_address_stays() {
+        let t2 = record("10.0.0.2", "t2");
+        let t4 = entry(Some("10.0.0.2"), "t4");
+        let t5 = entry(Some("10.0.0.5"), "t5");
+        let view = [t4.clone(), t5.clone()];
+        let leaving = std::slice::from_ref(&t2);
+        assert_eq!(
+            ids(&staying(&view, leaving, Some(&t2))),
+            [t4.id.as_str(), t5.id.as_str()]
+        );
+        // Its entry not removed yet: t4 may be it renamed, so not staying.
+        assert_eq!(ids(&staying(&view, leaving, None)), [t5.id.as_str()]);
+        // Another leaving node still claims its own entry.
+        let t5_record = record("10.0.0.5", "t5");
+        let both = [t2.clone(), t5_record];
+        assert_eq!(ids(&staying(&view, &both, Some(&t2))), [t4.id.as_str()]);
     }
 }
