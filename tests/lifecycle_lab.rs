@@ -325,6 +325,55 @@ fn remove_with_no_manager_answering_fails_and_keeps_the_node() {
     assert_eq!(ssh_config(), unnamed, "was:\n{named}");
 }
 
+/// `rccr remove`'s line about an ~/.ssh/config it may not rewrite had no
+/// `warning:` (it read as the command's error) and was not escaped. No
+/// lab: a node `--forget` takes out is not asked anything.
+#[test]
+fn remove_warns_of_an_ssh_config_it_may_not_rewrite() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let dir = std::env::temp_dir().join(format!("rccr-lifecycle-sshwarn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+    let ip = "192.0.2.7";
+    let nodes = state.join("nodes");
+    let node = format!("{ip}\t-\tReCyClusteR-Target-07\ttarget\tx86_64\t-\t-\n");
+    std::fs::write(&nodes, node).unwrap();
+    mode(&nodes, 0o600);
+    let config = dir.join(".ssh/config");
+    let block = format!(
+        "# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\n\
+         Host {ip} ReCyClusteR-Target-07\n    IdentityFile \"/k\"\n# END rccr\n"
+    );
+    std::fs::write(&config, &block).unwrap();
+    mode(&config, 0o666);
+    let out = std::process::Command::new(common::lab::rccr_bin())
+        .args(["remove", "--forget", "--yes", ip])
+        .current_dir(&dir)
+        .env("HOME", &dir)
+        .env("RCCR_STATE_DIR", &state)
+        .output()
+        .unwrap();
+    // No manager answers: it fails, and leaves the inventory all the same.
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    let warned: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("was not rewritten"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(
+        warned[0].starts_with("rccr remove: warning: ") && warned[0].contains(ip),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), block);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Asserts that `out` exited `code`, showing its stdout and stderr if not.
 fn assert_exit(out: &std::process::Output, code: i32) {
     let shown = format!("{}\n{}", stdout(out), stderr(out));

@@ -1414,9 +1414,13 @@ fn a_node_whose_swarm_name_carries_newlines_forges_no_probe_line() {
     let ip1 = cluster.lab.ip("target-1");
     // Two workers go by names that, printed raw in the manager's probe,
     // start lines of their own: the manager's engine down, and the
-    // manager as a down, unreachable entry with no storage. sethostname(2)
-    // takes a newline where /proc stops at one and Debian's hostname
-    // refuses it: busybox's does not.
+    // manager as a down, unreachable entry with no storage. The forged
+    // entry is in the probe's own layout (`|ID|ADDR|...`) at the
+    // manager's address, and its name's leading `0` sorts it before the
+    // manager's own entry (`docker node ls` goes by name): the first
+    // entry at an address is the node's. sethostname(2) takes a newline
+    // where /proc stops at one and Debian's hostname refuses it:
+    // busybox's does not.
     let names = [
         (
             "target-2",
@@ -1424,7 +1428,7 @@ fn a_node_whose_swarm_name_carries_newlines_forges_no_probe_line() {
         ),
         (
             "target-3",
-            format!("x\nrccr-node|{ip1}|Unreachable|down|active|"),
+            format!("0\nrccr-node|f|{ip1}|Unreachable|down|active|"),
         ),
     ];
     for (host, name) in &names {

@@ -127,11 +127,11 @@ pub fn run(opts: Options) -> Result<(), Error> {
     // Even when the swarm could not be asked: a node may have left the
     // inventory all the same.
     if let Some(warning) = unname(paths, &records, &only_journal) {
-        eprintln!("rccr remove: {warning}");
+        print::warning("rccr remove", &warning);
     }
     // What changed here is saved, even when the swarm could not be asked.
     if let Some(problem) = crate::state::persist_control() {
-        eprintln!("rccr remove: {problem}");
+        print::warning("rccr remove", &problem);
     }
     results.extend(left?);
     print::stdout(&render(&results, opts.json))?;
@@ -244,7 +244,7 @@ fn leave_cluster(
         let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), held)?;
         let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
         if let Some(outgoing) = confirmed_lead(&outgoing, &record).map(|i| &outgoing[i]) {
-            let done = replace(outgoing, leaving, config, paths);
+            let done = replace(outgoing, leaving, None, config, paths);
             handover = Some((outgoing.record.ip, done));
             // The worker promoted is a manager the record knows, before
             // the nodes that stay are weighed.
@@ -359,10 +359,13 @@ fn remove_one(
     };
     let Some(entry) = entry_of(&view, node, told.as_deref())?.cloned() else {
         layer.add("not in the swarm".into());
-        return Ok(release(layer, Vec::new(), node, config, paths, opts));
+        return Ok(release(layer, Vec::new(), None, node, config, paths, opts));
     };
     // What went wrong on the way: the node fails, with what was done.
     let mut trouble: Vec<String> = Vec::new();
+    // Why the node could not leave by itself: told once whether it still
+    // holds the cluster key is known.
+    let mut unleft: Option<String> = None;
     if entry.manager {
         if let Err(e) = lead.call(&Op::NodeSet {
             node: &entry,
@@ -386,40 +389,54 @@ fn remove_one(
     if let Some(itself) = itself {
         match itself.and_then(|member| member.call(&Op::Leave { force: true })) {
             Ok(_) => layer.add("left the swarm".into()),
-            Err(e) => trouble.push(could_not_leave(&e)),
+            Err(e) => unleft = Some(e),
         }
     }
     if let Some(now) = swarm_node(lead, &entry.id) {
         if let Err(e) = lead.call(&Op::NodeRemove { node: &now }) {
             trouble.push(format!("not removed from the swarm: {}", print::text(&e)));
-            return Ok(failed_after(layer, trouble));
+            return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
         }
         layer.add("removed from the swarm's list".into());
     }
     if entry.manager {
         // Only now: a worker promoted while the leaving manager still led
         // may keep that manager as the one it rejoins raft through.
-        match replace(lead, leaving, config, paths) {
+        match replace(lead, leaving, Some(node), config, paths) {
             Ok(Some(name)) => layer.add(format!("{name} promoted in its place")),
             Ok(None) => {}
             Err(e) => {
                 trouble.push(e);
-                return Ok(failed_after(layer, trouble));
+                return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
             }
         }
     }
-    Ok(release(layer, trouble, node, config, paths, opts))
+    Ok(release(layer, trouble, unleft, node, config, paths, opts))
 }
 
 /// A node that could not leave the swarm by itself (its error escaped):
 /// taken out of the swarm's list all the same, it may still take itself
-/// for a member and holds the cluster key, so it fails.
-fn could_not_leave(e: &str) -> String {
+/// for a member, and holds the cluster key unless `released`, so it fails.
+fn could_not_leave(e: &str, released: bool) -> String {
+    let key = match released {
+        true => "",
+        false => " and hold the cluster key",
+    };
     format!(
-        "could not leave by itself ({}): it may still take itself for a swarm member and \
-         hold the cluster key (check the machine before it comes back)",
+        "could not leave by itself ({}): it may still take itself for a swarm member{key} \
+         (check the machine before it comes back)",
         print::text(e)
     )
+}
+
+/// `trouble` led by why the node could not leave by itself (`unleft`),
+/// when it could not: the first thing that went wrong.
+fn with_unleft(unleft: Option<String>, released: bool, trouble: Vec<String>) -> Vec<String> {
+    unleft
+        .map(|e| could_not_leave(&e, released))
+        .into_iter()
+        .chain(trouble)
+        .collect()
 }
 
 /// `layer` as the node's result once `trouble` struck: failed, with what
@@ -513,12 +530,19 @@ fn record_of<'r>(entry: &SwarmNode, records: &'r [NodeRecord]) -> Option<&'r Nod
 /// The swarm's entries that are not the `leaving` nodes', by the one rule
 /// that finds a node's entry ([`entry_of`]): a leaving manager whose
 /// address changed is still found by its name, and never counted as
-/// staying.
-fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNode> {
+/// staying. `removed`: a leaving node whose entry this run took out of
+/// the swarm's list; it has no entry left, so it claims none (a live node
+/// at its old address stays).
+fn staying<'v>(
+    view: &'v [SwarmNode],
+    leaving: &[NodeRecord],
+    removed: Option<&NodeRecord>,
+) -> Vec<&'v SwarmNode> {
     // When which entry is a leaving node's cannot be told, none at its
     // address counts as staying: a leaving node is never promoted.
     let leaving: Vec<&str> = leaving
         .iter()
+        .filter(|l| Some(*l) != removed)
         .flat_map(|l| match entry_of(view, l, None) {
             Ok(entry) => entry.into_iter().collect::<Vec<&SwarmNode>>(),
             Err(_) => view.iter().filter(|n| n.addr == Some(l.ip)).collect(),
@@ -540,16 +564,18 @@ fn staying<'v>(view: &'v [SwarmNode], leaving: &[NodeRecord]) -> Vec<&'v SwarmNo
 /// a manager through the leading manager. Workers are the inventory's
 /// nodes at the addresses the swarm sees them at, and the one chosen must
 /// tell the node ID of its entry: a node renamed in the swarm is never
-/// taken for another.
+/// taken for another. `removed`: the leaving node whose entry was just
+/// taken out of the swarm's list ([`staying`]).
 fn replace(
     lead: &Member,
     leaving: &[NodeRecord],
+    removed: Option<&NodeRecord>,
     config: &Config,
     paths: &StatePaths,
 ) -> Result<Option<String>, String> {
     wait_settled(lead);
     let view = nodes(lead)?;
-    let staying = staying(&view, leaving);
+    let staying = staying(&view, leaving, removed);
     let managers = staying.iter().filter(|n| n.manager).count();
     let wanted = super::form::manager_count(staying.len(), config.swarm.managers.map(usize::from));
     if managers >= wanted {
@@ -563,7 +589,9 @@ fn replace(
         .into_iter()
         .filter(|n| !n.manager && n.status == "ready")
         .filter_map(|n| Some((n, record_of(n, &records)?)))
-        .filter(|(_, r)| !held.contains(&r.ip))
+        // A live node at a leaving node's old address counts as staying,
+        // but is not logged in to by that node's record.
+        .filter(|(_, r)| !held.contains(&r.ip) && !leaving.contains(r))
         .collect();
     let fit: Vec<Fitness> = workers.iter().map(|(n, _)| Fitness::of_labels(n)).collect();
     let pins: Vec<Option<bool>> = workers
@@ -731,21 +759,37 @@ fn log_in_one<'n>(
 }
 
 /// `--release`: the cluster key leaves the node's authorized_keys. The
-/// node's result: `layer`, failed when `trouble` (or the release) struck.
+/// node's result: `layer`, failed when `trouble`, `unleft` (why it could
+/// not leave by itself) or the release struck.
 fn release(
-    mut layer: Layer,
-    mut trouble: Vec<String>,
+    layer: Layer,
+    trouble: Vec<String>,
+    unleft: Option<String>,
     node: &NodeRecord,
     config: &Config,
     paths: &StatePaths,
     opts: &Options,
 ) -> Layer {
-    if opts.release && !opts.forget {
-        match release_key(node, config, paths) {
-            Ok(()) => layer.add("released: the cluster key no longer logs in".into()),
-            Err(e) => trouble.push(format!("not released: {}", print::text(&e))),
-        }
+    let released = (opts.release && !opts.forget).then(|| release_key(node, config, paths));
+    released_or_not(layer, trouble, unleft, released)
+}
+
+/// The node's result once the release (`None`: none was asked for) went
+/// as `released` did: a node it took the key off holds it no more, even
+/// one that could not leave by itself.
+fn released_or_not(
+    mut layer: Layer,
+    mut trouble: Vec<String>,
+    unleft: Option<String>,
+    released: Option<Result<(), String>>,
+) -> Layer {
+    let took_the_key = matches!(released, Some(Ok(())));
+    match released {
+        Some(Ok(())) => layer.add("released: the cluster key no longer logs in".into()),
+        Some(Err(e)) => trouble.push(format!("not released: {}", print::text(&e))),
+        None => {}
     }
+    let trouble = with_unleft(unleft, took_the_key, trouble);
     failed_after(layer, trouble)
 }
 
@@ -929,7 +973,7 @@ mod tests {
             entry(Some("10.0.0.2"), "t4"),
         ];
         assert_eq!(
-            ids(&staying(&view, std::slice::from_ref(&t2))),
+            ids(&staying(&view, std::slice::from_ref(&t2), None)),
             [view[1].id.as_str()]
         );
     }
@@ -988,11 +1032,44 @@ mod tests {
 
     #[test]
     fn a_nodes_leave_error_reaches_the_table_escaped() {
-        let said = could_not_leave("no\x1b]0;owned\x07\x1b[2J");
+        let said = could_not_leave("no\x1b]0;owned\x07\x1b[2J", false);
         assert!(!said.contains('\x1b') && !said.contains('\x07'), "{said:?}");
         assert!(
             said.starts_with("could not leave by itself (no?]0;owned??[2J)"),
             "{said}"
+        );
+    }
+
+    /// A node whose own leave failed and whose --release then succeeded
+    /// said both that it held the cluster key and that it was released.
+    #[test]
+    fn a_node_released_after_a_failed_leave_holds_the_key_no_more() {
+        let done = || Layer::Changed(vec!["demoted".into(), "drained".into()]);
+        let unleft = || Some("refused".to_string());
+        let said = released_or_not(done(), Vec::new(), unleft(), Some(Ok(()))).text();
+        assert_eq!(
+            said,
+            "FAILED: could not leave by itself (refused): it may still take itself for a \
+             swarm member (check the machine before it comes back); done: demoted, drained, \
+             released: the cluster key no longer logs in"
+        );
+        // Not released, or no release asked for: it holds the key.
+        for released in [Some(Err("no route".to_string())), None] {
+            let said = released_or_not(done(), Vec::new(), unleft(), released).text();
+            assert!(
+                said.starts_with(
+                    "FAILED: could not leave by itself (refused): it may still take itself \
+                     for a swarm member and hold the cluster key"
+                ),
+                "{said}"
+            );
+            assert!(!said.contains("no longer logs in"), "{said}");
+        }
+        // A node that left is released, and does not fail.
+        let said = released_or_not(done(), Vec::new(), None, Some(Ok(()))).text();
+        assert_eq!(
+            said,
+            "changed: demoted, drained, released: the cluster key no longer logs in"
         );
     }
 
@@ -1018,13 +1095,38 @@ mod tests {
         let moved = entry(Some("10.0.0.7"), "t2");
         let t4 = entry(Some("10.0.0.4"), "t4");
         let view = [moved.clone(), t4.clone()];
-        assert_eq!(ids(&staying(&view, &records[..1])), [t4.id.as_str()]);
+        assert_eq!(ids(&staying(&view, &records[..1], None)), [t4.id.as_str()]);
         // At its address, a node going by another's name is that node.
         let renamed = entry(Some("10.0.0.4"), "t2");
         let view = [renamed.clone(), entry(None, "t2")];
-        assert_eq!(ids(&staying(&view, &records[1..])), [view[1].id.as_str()]);
+        assert_eq!(
+            ids(&staying(&view, &records[1..], None)),
+            [view[1].id.as_str()]
+        );
         // An entry without an address is a node's by its name.
         let view = [entry(None, "t2"), t4.clone()];
-        assert_eq!(ids(&staying(&view, &records[..1])), [t4.id]);
+        assert_eq!(ids(&staying(&view, &records[..1], None)), [t4.id]);
+    }
+
+    /// Once a leaving node's entry was removed, a live node of another
+    /// name that took its old address counted as leaving all the same:
+    /// the swarm looked one node smaller, and wanted too few managers.
+    #[test]
+    fn a_live_node_at_a_removed_nodes_old_address_stays() {
+        let t2 = record("10.0.0.2", "t2");
+        let t4 = entry(Some("10.0.0.2"), "t4");
+        let t5 = entry(Some("10.0.0.5"), "t5");
+        let view = [t4.clone(), t5.clone()];
+        let leaving = std::slice::from_ref(&t2);
+        assert_eq!(
+            ids(&staying(&view, leaving, Some(&t2))),
+            [t4.id.as_str(), t5.id.as_str()]
+        );
+        // Its entry not removed yet: t4 may be it renamed, so not staying.
+        assert_eq!(ids(&staying(&view, leaving, None)), [t5.id.as_str()]);
+        // Another leaving node still claims its own entry.
+        let t5_record = record("10.0.0.5", "t5");
+        let both = [t2.clone(), t5_record];
+        assert_eq!(ids(&staying(&view, &both, Some(&t2))), [t4.id.as_str()]);
     }
 }
