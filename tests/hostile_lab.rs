@@ -282,8 +282,8 @@ fn status_cuts_off_a_node_that_says_it_manages_and_lists_too_many_nodes() {
     let limit = rccr::swarm::status::MAX_PROBE_OUTPUT;
     let lab = or_skip!(lab_with_docker(&format!(
         "#!/bin/sh\ncase \"$1\" in\n\
-         info) echo 'rccr-docker up|24.0|active|true|abc|' ;;\n\
-         node) [ \"$2\" = ls ] && echo n1 || yes 'rccr-node|10.0.0.1||ready|active|x' | head -c {} ;;\n\
+         info) echo 'rccr-docker up|24.0|active|true|abc|n1|' ;;\n\
+         node) [ \"$2\" = ls ] && echo n1 || yes 'rccr-node|n1|10.0.0.1||ready|active|\"x\"' | head -c {} ;;\n\
          esac\n",
         limit + limit / 4
     )));
