@@ -328,11 +328,10 @@ fn a_restore_stopped_by_a_full_disk_is_said_until_it_is_run_again() {
     let public = home.path(".ssh/id_ed25519.pub");
     disk.run("restore")
         .assert_no_space(1, "rccr restore: cannot write", &public);
-    // Part-way: the archive's key, this control's known_hosts, nothing
+    // Part-way: this control's known_hosts, neither the archive's key nor
+    // its public half (they are written together, or not at all), nothing
     // half-written, and the marker naming the archive.
-    assert_eq!(disk.names("stopped"), ["id_ed25519", "known_hosts"]);
-    let key = std::fs::read(old.path(".rccr/cluster_key")).unwrap();
-    assert!(disk.file("stopped", "id_ed25519") == key, "another key");
+    assert_eq!(disk.names("stopped"), ["known_hosts"]);
     disk.assert_kept("stopped", "known_hosts");
     let marker = home.path(".rccr/restore-in-progress");
     let named = String::from_utf8(disk.file("", "marker")).unwrap();
@@ -357,11 +356,13 @@ fn a_restore_stopped_by_a_full_disk_is_said_until_it_is_run_again() {
         disk.names("after"),
         ["id_ed25519", "id_ed25519.pub", "known_hosts"]
     );
-    let public = std::fs::read(old.path(".rccr/cluster_key.pub")).unwrap();
-    assert!(
-        disk.file("after", "id_ed25519.pub") == public,
-        "another key"
-    );
+    for (file, archived) in [
+        ("id_ed25519", "cluster_key"),
+        ("id_ed25519.pub", "cluster_key.pub"),
+    ] {
+        let bytes = std::fs::read(old.path(&format!(".rccr/{archived}"))).unwrap();
+        assert!(disk.file("after", file) == bytes, "another key in {file}");
+    }
 }
 
 /// What lab host `name` holds in `~/.ssh`: the names, then authorized_keys.
