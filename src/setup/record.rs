@@ -6,11 +6,12 @@ use crate::error::Error;
 use crate::identity::{Arch, Hostname, Role};
 use crate::keys::addr::NodeAddr;
 use crate::keys::control::journal;
-use crate::keys::control::known_hosts::KnownHosts;
+use crate::keys::control::known_hosts::{KnownHosts, Named};
 use crate::scan;
 use crate::state::inventory::NodeRecord;
 use crate::state::StatePaths;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
 
 /// The nodes of the cluster after this run: the control first, then every
 /// adopted node, then known nodes that did not answer this time (kept: they
@@ -163,15 +164,13 @@ fn cluster(
 }
 
 /// Stage 6's writes after the inventory: the pins in known_hosts follow
-/// the nodes ([`KnownHosts::name_records`]), rccr's block in ~/.ssh/config names
+/// the nodes ([`name_host_keys`]), rccr's block in ~/.ssh/config names
 /// them by hostname beside their addresses, then the last rotation's lines follow
 /// the nodes that moved this run (`moves`, [`journal::follow`]). A last
 /// rotation that cannot be followed is no reason to leave the pins
 /// behind, nor the run half done: it is a warning, handed to `warn`
 /// before the names are written, so that a names block rccr cannot
-/// rewrite (the error returned) does not hide it. Nodes found this run
-/// come before missing ones in `records`, so an address both claim is
-/// the one found there now.
+/// rewrite (the error returned) does not hide it.
 pub fn follow_nodes(
     paths: &StatePaths,
     records: &[NodeRecord],
@@ -180,7 +179,7 @@ pub fn follow_nodes(
     port: u16,
     warn: impl FnOnce(String),
 ) -> Result<(), Error> {
-    KnownHosts::new(paths.known_hosts.clone()).name_records(records, port)?;
+    name_host_keys(&paths.known_hosts, records, port)?;
     let last = paths.last_rotation();
     // The journal is state, the names below a convenience: it is followed
     // first, so that a names block rccr cannot rewrite leaves it right.
@@ -212,6 +211,26 @@ pub fn last_rotation(paths: &StatePaths) -> Option<String> {
         .ok()
         .flatten()
         .map(|r| r.rotation)
+}
+
+/// Names every node with a pinned host key in known_hosts, with its
+/// address (`NAME,IP`), so `ssh root@NAME` and `ssh root@IP` both check
+/// the key; lines of nodes that moved follow them. Nodes found this run
+/// come before missing ones in `records`, so an address both claim is the
+/// one found there now.
+fn name_host_keys(known_hosts: &Path, records: &[NodeRecord], port: u16) -> Result<(), Error> {
+    let nodes: Vec<Named> = records
+        .iter()
+        .filter_map(|r| {
+            Some(Named {
+                name: &r.hostname,
+                ip: r.ip,
+                host_key: r.host_key.as_ref()?,
+            })
+        })
+        .collect();
+    KnownHosts::new(known_hosts.to_path_buf()).follow(&nodes, port)?;
+    Ok(())
 }
 
 /// A node known by no name: its address, which is a valid DNS name.

@@ -364,13 +364,9 @@ fn run_mode(
         .map(|r| r.node)
         .collect();
     ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated, at_default)?;
-    let records = crate::state::inventory::load(&paths.nodes())?;
-    // The rotation pinned host keys by address at the port it reached the
-    // nodes on: `ssh root@NAME` checks them too, there (as setup names
-    // them), and a pin at a port the nodes left follows them.
-    plan.known_hosts.name_records(&records, opts.port)?;
     if finished && mode == Mode::Rekey && paths.nodes().exists() {
         // The playbooks reach the nodes with the key the inventory names.
+        let records = crate::state::inventory::load(&paths.nodes())?;
         crate::state::inventory::save(paths, &records, &opts.user, opts.port, &new_key)?;
     }
     Ok(Summary {

@@ -24,7 +24,6 @@ use crate::error::Error;
 use crate::fsutil::{self, Trust};
 use crate::identity::Hostname;
 use crate::ssh::{self, Connection, Fingerprint, HostKey, SshError};
-use crate::state::inventory::NodeRecord;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
@@ -140,21 +139,6 @@ pub struct Named<'a> {
     pub name: &'a Hostname,
     pub ip: IpAddr,
     pub host_key: &'a Fingerprint,
-}
-
-/// The nodes of `records` with a pinned host key, as rccr's lines name
-/// them, in the same order; the others (the control) have no line.
-fn named_records(records: &[NodeRecord]) -> Vec<Named<'_>> {
-    records
-        .iter()
-        .filter_map(|r| {
-            Some(Named {
-                name: &r.hostname,
-                ip: r.ip,
-                host_key: r.host_key.as_ref()?,
-            })
-        })
-        .collect()
 }
 
 /// One pin line, split: `patterns keytype base64 [comment]`.
@@ -493,17 +477,6 @@ impl KnownHosts {
     /// when that changes anything. Returns whether it did.
     pub fn follow(&self, nodes: &[Named], port: u16) -> Result<bool, Error> {
         self.rewrite(&|content| follow(content, nodes, port))
-    }
-
-    /// Names every node of `records` with a pinned host key, beside its
-    /// address, for `port` (`NAME,IP`, or `[NAME]:PORT,[IP]:PORT`), so
-    /// `ssh root@NAME` and `ssh root@IP` both check the key; lines of nodes
-    /// that moved, or whose port changed, follow them ([`KnownHosts::follow`]).
-    /// Setup and keyrotate both call it after they change the pins or the
-    /// port. `records` come in order of precedence: an address two of them
-    /// claim is the first one's.
-    pub fn name_records(&self, records: &[NodeRecord], port: u16) -> Result<bool, Error> {
-        self.follow(&named_records(records), port)
     }
 
     /// Drops rccr's lines of `host_keys` ([`forget`]), atomically, when
@@ -863,40 +836,6 @@ mod tests {
             follow_text(&content, &nodes[..1], 22),
             format!("old,10.0.0.7 {KEY_3} rccr\n10.0.0.6 {KEY_3}\n"),
             "the user's line is theirs, and node-1's key is pinned nowhere"
-        );
-    }
-
-    /// After a keyrotate that moved the nodes from port 2222 back to 22:
-    /// setup's named line is at 2222 and the rotation pinned the address
-    /// alone at 22. The inventory's nodes with a host key are named at
-    /// 22 (the control, without one, on no line), the 2222 line goes.
-    #[test]
-    fn records_name_their_pins_at_the_port_they_moved_to() {
-        let record = |ip: &str, name: &str, role, host_key: Option<&str>| NodeRecord {
-            ip: ip.parse().unwrap(),
-            mac: None,
-            hostname: name.parse().unwrap(),
-            role,
-            arch: None,
-            host_key: host_key.map(|fp| fp.parse().unwrap()),
-            moved_from: None,
-        };
-        let records = [
-            record("10.0.0.1", "control", crate::identity::Role::Control, None),
-            record(
-                "10.0.0.5",
-                "node-1",
-                crate::identity::Role::Target,
-                Some(FP_1),
-            ),
-        ];
-        let nodes = named_records(&records);
-        assert_eq!(nodes.len(), 1);
-        let content =
-            format!("[node-1]:2222,[10.0.0.5]:2222 {KEY_1} rccr\n10.0.0.5 {KEY_1} rccr\n");
-        assert_eq!(
-            follow_text(&content, &nodes, 22),
-            format!("node-1,10.0.0.5 {KEY_1} rccr\n")
         );
     }
 
