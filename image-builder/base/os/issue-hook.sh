@@ -67,12 +67,15 @@ main() {
 		einfo "no arguments: udhcpc's script runs it with none (--help)"
 		exit 2
 	fi
+	# A whole number of seconds above zero (00 too is none).
 	case $ISSUE_HOOK_TIMEOUT in
-		'' | *[!0-9]* | 0) ISSUE_HOOK_TIMEOUT=30 ;;
+		*[!0-9]*) ISSUE_HOOK_TIMEOUT=30 ;;
+		*[1-9]*) ;;
+		*) ISSUE_HOOK_TIMEOUT=30 ;;
 	esac
-	# In a subshell, off udhcpc's stdin and stdout: udhcpc reads nothing
-	# from the script, and the background run keeps none of its
-	# descriptors.
+	# In a subshell, off udhcpc's stdin, stdout and stderr: udhcpc reads
+	# nothing from the script and waits only for it, not for the
+	# background run (which may still hold udhcpc's other descriptors).
 	(refresh 2>&1 </dev/null | "$LOGGER" -t rccr-init) </dev/null >/dev/null 2>&1 &
 }
 
