@@ -88,11 +88,22 @@ fuzz_target!(|data: &[u8]| {
             port: u16::from_be_bytes([c[4], c[5]]),
         })
         .collect();
-    let key_path = Path::new("/root/.rccr/cluster_key");
+    // Both rules for adding an address: a key at ~/.ssh's default path
+    // (only other ports are added) and one elsewhere (every node is).
+    let (key_path, at_default) = match data.len() % 2 {
+        0 => (Path::new("/root/.rccr/cluster_key"), false),
+        _ => (Path::new("/root/.ssh/id_ed25519"), true),
+    };
     // On the input's own bytes: the user's part may be in any encoding.
-    let Ok(once) = ssh_config::render(data, key_path, &nodes) else {
+    let Ok(once) = ssh_config::render(data, key_path, &nodes, at_default) else {
         return;
     };
-    assert_eq!(ssh_config::render(&once, key_path, &nodes), Ok(once.clone()));
-    assert_eq!(ssh_config::render(&once, key_path, &[]), Ok(once));
+    assert_eq!(
+        ssh_config::render(&once, key_path, &nodes, at_default),
+        Ok(once.clone())
+    );
+    assert_eq!(
+        ssh_config::render(&once, key_path, &[], at_default),
+        Ok(once)
+    );
 });
