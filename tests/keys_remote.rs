@@ -6,7 +6,7 @@
 mod common;
 
 use common::assert_has;
-use common::child::{lock_awaited, lock_held, KillOnDrop};
+use common::child::{lock_awaited, lock_holders, KillOnDrop};
 use common::lab::{stderr, stdout, wait_for_within};
 use common::scratch::Scratch;
 use std::io::{Read, Write};
@@ -1019,17 +1019,34 @@ fn exited(pid: &i32) -> bool {
 /// The armed rotation's revert timer: the inode of its marker, which the
 /// timer holds a lock on from its first instant to its last (whatever
 /// name the marker has, or none once a commit removed it).
-fn timer_of(home: &Home) -> u64 {
+fn timer_of(home: &Home) -> Timer {
     use std::os::unix::fs::MetadataExt;
     let marker = std::fs::metadata(home.0.path(".ssh/.rccr-rotation")).unwrap();
-    assert!(lock_held(marker.ino()), "no revert timer holds the marker");
-    marker.ino()
+    let pids = lock_holders(marker.ino());
+    assert!(!pids.is_empty(), "no revert timer holds the marker");
+    Timer {
+        ino: marker.ino(),
+        pids,
+    }
+}
+
+/// A revert timer: its marker's inode and the processes holding its lock.
+/// By the inode alone, a parallel test's marker that gets the number once
+/// this timer's file is gone (or a file of another device) would pass for
+/// it.
+struct Timer {
+    ino: u64,
+    pids: Vec<u32>,
 }
 
 /// Waits until the timer of [`timer_of`] has ended: if it was to act, it
 /// has acted.
-fn wait_for_timer(timer: u64) {
-    wait_until("the timer to end", || !lock_held(timer));
+fn wait_for_timer(timer: Timer) {
+    wait_until("the timer to end", || {
+        !lock_holders(timer.ino)
+            .iter()
+            .any(|pid| timer.pids.contains(pid))
+    });
 }
 
 /// What a reboot does to a home's rotation: every process started with

@@ -89,7 +89,15 @@ pub fn lock_awaited(path: &Path) -> bool {
 /// Whether some process holds a lock on the file with inode `ino`, which
 /// may have lost its name since (/proc/locks: a line without `->`).
 pub fn lock_held(ino: u64) -> bool {
-    locks_of(ino).any(|line| !line.contains("->"))
+    !lock_holders(ino).is_empty()
+}
+
+/// The pids that hold (not await) a lock on inode `ino`.
+pub fn lock_holders(ino: u64) -> Vec<u32> {
+    locks_of(ino)
+        .filter(|line| !line.contains("->"))
+        .filter_map(|line| line.split_whitespace().nth(4)?.parse().ok())
+        .collect()
 }
 
 /// The lines of /proc/locks about inode `ino` (`MAJ:MIN:INODE`).
