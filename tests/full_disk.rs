@@ -320,6 +320,7 @@ fn a_restore_stopped_by_a_full_disk_is_said_until_it_is_run_again() {
          snapshot stopped\n\
          cp \"$HOME/.rccr/restore-in-progress\" \"$out/marker\"\n\
          run backup backup \"$HOME/other.backup\"\n\
+         run status status --timeout 1\n\
          free_disk\n\
          run again restore '{0}'",
         archive.display()
@@ -348,6 +349,17 @@ fn a_restore_stopped_by_a_full_disk_is_said_until_it_is_run_again() {
         )
     );
     assert!(!home.path("other.backup").exists());
+    // Status, which takes no lock, says so in a warning.
+    let status = disk.run("status");
+    assert!(
+        status.stderr.starts_with(&format!(
+            "rccr status: warning: {}: a restore stopped part-way, and the state may mix two: run rccr restore {} again\n",
+            marker.display(),
+            archive.display()
+        )),
+        "{}",
+        status.stderr
+    );
     // Run again with room, it finishes: the marker is gone.
     let again = disk.run("again");
     assert_eq!(again.code, 0, "{}", again.stderr);

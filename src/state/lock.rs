@@ -31,6 +31,42 @@ pub fn restore_marker(paths: &StatePaths) -> PathBuf {
     paths.state_dir.join("restore-in-progress")
 }
 
+/// What a [`restore_marker`] left by a restore that stopped part-way says,
+/// as one line that names the marker and the command that finishes the
+/// restore; `None` without one. Commands that take the lock refuse with
+/// it, and `rccr status`, which does not, warns with it.
+pub fn unfinished_restore(paths: &StatePaths) -> Result<Option<String>, Error> {
+    let marker = restore_marker(paths);
+    let Some(marker_text) = fsutil::read_if_any(&marker)? else {
+        return Ok(None);
+    };
+    let marker_text = String::from_utf8_lossy(&marker_text);
+    let mut lines = marker_text.lines();
+    let archive = crate::print::text(lines.next().unwrap_or("-"));
+    let force = match lines.next() {
+        Some("--force") => " --force",
+        _ => "",
+    };
+    let again = match &*archive {
+        "-" => format!("rccr restore{force} - again, with the same archive on stdin"),
+        // Pasted back as it is shown.
+        name if name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./+,:@%".contains(&b)) =>
+        {
+            format!("rccr restore{force} {name} again")
+        }
+        name => format!(
+            "rccr restore{force} {} again",
+            crate::ssh::shell_quote(name)
+        ),
+    };
+    Ok(Some(format!(
+        "{}: a restore stopped part-way, and the state may mix two: run {again}",
+        marker.display()
+    )))
+}
+
 impl Lock {
     /// Takes the state lock, waiting up to `wait` for another run to end.
     /// Creates the state directory (or checks the one there), and removes
@@ -38,33 +74,8 @@ impl Lock {
     /// while a restore that stopped part-way left its [`restore_marker`].
     pub fn acquire(paths: &StatePaths, wait: Duration) -> Result<Lock, Error> {
         let lock = Lock::acquire_to_restore(paths, wait)?;
-        let marker = restore_marker(paths);
-        if let Some(marker_text) = fsutil::read_if_any(&marker)? {
-            let marker_text = String::from_utf8_lossy(&marker_text);
-            let mut lines = marker_text.lines();
-            let archive = crate::print::text(lines.next().unwrap_or("-"));
-            let force = match lines.next() {
-                Some("--force") => " --force",
-                _ => "",
-            };
-            let again = match &*archive {
-                "-" => format!("rccr restore{force} - again, with the same archive on stdin"),
-                // Pasted back as it is shown.
-                name if name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./+,:@%".contains(&b)) =>
-                {
-                    format!("rccr restore{force} {name} again")
-                }
-                name => format!(
-                    "rccr restore{force} {} again",
-                    crate::ssh::shell_quote(name)
-                ),
-            };
-            return Err(Error::Failed(format!(
-                "{}: a restore stopped part-way, and the state may mix two: run {again}",
-                marker.display()
-            )));
+        if let Some(unfinished) = unfinished_restore(paths)? {
+            return Err(Error::Failed(unfinished));
         }
         Ok(lock)
     }

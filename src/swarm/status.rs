@@ -452,6 +452,11 @@ struct Keys {
 pub fn run(opts: Options) -> Result<(), Error> {
     let loaded = Config::load(opts.config.as_deref())?;
     loaded.warn("rccr status");
+    // Status takes no lock, so it reports what a stopped restore left, and
+    // says so.
+    if let Some(unfinished) = crate::state::lock::unfinished_restore(&opts.paths)? {
+        print::warning("rccr status", &unfinished);
+    }
     let config = loaded.config;
     let nodes_path = opts.paths.nodes();
     let nodes = inventory::load(&nodes_path)?;
