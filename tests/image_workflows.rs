@@ -19,9 +19,11 @@
 //! - every artifact upload may run again in the same run (`overwrite:
 //!   true`), the tested images kept as long as the temporary key;
 //! - latest-* (and GitHub's Latest) move in one job, after both types'
-//!   multi-platform images, one run at a time across tags, and only for
-//!   the highest version that is no pre-release at that moment, never for
-//!   a back-port or a lower version finishing last;
+//!   multi-platform images, one run at a time across tags, always to the
+//!   highest published version that is no pre-release at that moment,
+//!   never to a back-port or a lower version finishing last; every run
+//!   does it, whatever its tag, so a later run repairs one cancelled,
+//!   failed or cut short;
 //! - a release is made once: a run for a tag whose release (a draft too)
 //!   has files stops before the binaries and the temporary key; nothing is
 //!   replaced, and Publish may run again after a failed upload.
@@ -93,6 +95,8 @@ if breaking == "checkout":
     del co["with"]["persist-credentials"]
 if breaking == "latest":
     wf["release.yml"]["jobs"]["latest"]["concurrency"]["group"] = "latest-${{ github.ref }}"
+if breaking == "repair":
+    wf["release.yml"]["jobs"]["latest"]["if"] = "${{ !cancelled() && needs.release.result == 'success' && needs.version.outputs.prerelease == 'false' }}"
 if breaking == "shell":
     del wf["release.yml"]["defaults"]
 if breaking == "artifact":
@@ -226,6 +230,11 @@ if highest.get("env", {}).get("DOCKER_PUSHED") != "${{ needs.docker-images.resul
     print(f"latest: latest-* move on {highest.get('env', {}).get('DOCKER_PUSHED')}, not after every Docker merge")
 if "releases?per_page=100" not in highest.get("run", ""):
     print("latest: the latest job does not read the releases on GitHub")
+# Every run whose release is out sets latest to the highest release,
+# whatever its tag (a back-port's, a pre-release's): a later run repairs
+# one whose job was cancelled or failed.
+if latest.get("if") != "${{ !cancelled() && needs.release.result == 'success' }}":
+    print(f"repair: the latest job runs on `if: {latest.get('if')}`, not after every published release")
 if docker["on"]["workflow_call"].get("outputs", {}).get("pushed", {}).get("value") != "${{ jobs.hub.outputs.push }}":
     print("latest: build-docker-images.yml does not say whether it pushed")
 if "latest" in docker["on"]["workflow_call"]["inputs"] or "latest" in dock["with"]:
@@ -384,6 +393,7 @@ fn the_workflows_keep_their_rules_and_each_check_can_fail() {
         "gate",
         "rebuild",
         "latest",
+        "repair",
         "tested",
         "artifact",
         "retention",
@@ -972,17 +982,10 @@ fn publish_runs_again_after_a_failed_upload_and_replaces_no_file() {
     assert!(!gh.lines().any(|l| l.starts_with("release ")), "{gh}");
 }
 
-/// release.yml's latest job's check, the releases on GitHub `releases`
-/// (two pages of `releases?per_page=100`, each "TAG", "TAG draft" or "TAG
-/// prerelease"; `None`: GitHub fails), for the run of tag `tag`, the
-/// Docker workflow's `docker_pushed`: (move, docker, its output, gh's
-/// calls).
-fn highest_step(
-    releases: Option<&[&str]>,
-    tag: &str,
-    docker_pushed: &str,
-) -> (String, String, std::process::Output, String) {
-    let dir = TempDir::new("release-latest");
+/// GitHub's list of releases as two pages of `releases?per_page=100`, each
+/// release "TAG", "TAG draft" or "TAG prerelease" (a TAG with a '-' is a
+/// pre-release too).
+fn release_pages(releases: &[&str]) -> [String; 2] {
     let page = |releases: &[&str]| {
         let entries: Vec<String> = releases
             .iter()
@@ -997,10 +1000,22 @@ fn highest_step(
             .collect();
         format!("[{}]", entries.join(","))
     };
-    let pages = releases.map(|releases| {
-        let (first, second) = releases.split_at(releases.len() / 2);
-        [page(first), page(second)]
-    });
+    let (first, second) = releases.split_at(releases.len() / 2);
+    [page(first), page(second)]
+}
+
+/// release.yml's latest job's check, the releases on GitHub `releases`
+/// (see `release_pages`; `None`: GitHub fails), for the run of tag `tag`,
+/// the Docker workflow's `docker_pushed` (everything pushed) and
+/// `docker_hub` (the hub's yes): (its outputs, its output, gh's calls).
+fn highest_step(
+    releases: Option<&[&str]>,
+    tag: &str,
+    docker_pushed: &str,
+    docker_hub: &str,
+) -> (String, std::process::Output, String) {
+    let dir = TempDir::new("release-latest");
+    let pages = releases.map(release_pages);
     let pages: Option<Vec<&str>> = pages
         .as_ref()
         .map(|p| p.iter().map(String::as_str).collect());
@@ -1014,39 +1029,43 @@ fn highest_step(
             ("GH_TOKEN", "ghs_x"),
             ("TAG", tag),
             ("DOCKER_PUSHED", docker_pushed),
+            ("DOCKER_HUB", docker_hub),
             ("GITHUB_REPOSITORY", "owner/rccr"),
         ],
     );
-    (
-        step_output(&outputs, "move"),
-        step_output(&outputs, "docker"),
-        out,
-        calls(&dir, "gh"),
-    )
+    (outputs, out, calls(&dir, "gh"))
 }
 
-/// latest-* and GitHub's Latest move only for the highest version that is
-/// no pre-release, as the published releases on GitHub say when the latest
-/// job runs (one at a time across tags), not when the run started: of two
-/// tags released together, the lower one finishing last moves nothing (its
-/// run started before the higher tag was there, and used to move them
-/// back). Never a back-port, whatever a pre-release or another release
-/// above it. A tag never released, a draft or a pre-release above holds
-/// nothing back (raw tags used to: a v1.4.0 whose run failed kept every
-/// 1.3.x from latest). Docker Hub's tags move only when the Docker workflow
-/// pushed everything.
+/// latest-* and GitHub's Latest go to the highest published release that
+/// is no pre-release, as the releases on GitHub say when the latest job
+/// runs (one at a time across tags), not when the run started, whatever
+/// this run's tag: of two tags released together, the lower one finishing
+/// last moves nothing back (it used to), and a back-port's or a
+/// pre-release's run moves them to the highest (it used to move nothing,
+/// so a highest release whose job was cancelled stayed off latest). A tag
+/// never released, a draft or a pre-release above holds nothing back (raw
+/// tags used to: a v1.4.0 whose run failed kept every 1.3.x from latest).
+/// Docker Hub's tags move to this run's version only when its Docker
+/// workflow pushed everything, to another release's when Docker Hub is set
+/// up (the hub's yes).
 #[test]
 fn only_the_highest_release_at_move_time_is_latest() {
     if !step_tools("release latest") || !require("release latest", &[("jq", "jq")]) {
         return;
     }
     let released = ["v1.2.0", "v1.9.0", "v1.10.0", "v1.11.0-rc.1", "vnext"];
-    for (tag, pushed, want_move, want_docker) in [
-        ("v1.10.1", "true", "true", "true"),
-        ("v1.10.1", "false", "true", "false"),
-        // A back-port, and a version that sorts last as text only.
-        ("v1.9.1", "true", "false", "false"),
-        ("v1.2.0", "true", "false", "false"),
+    // (tag, pushed, hub) -> (docker, own, highest)
+    for (tag, pushed, hub, want_docker, want_own, want_tag) in [
+        ("v1.10.1", "true", "true", "true", "true", "v1.10.1"),
+        ("v1.10.1", "false", "true", "false", "true", "v1.10.1"),
+        // A back-port, a version that sorts last as text only, and a
+        // pre-release: latest goes to v1.10.0, Docker Hub's too when it is
+        // set up, whatever this run pushed.
+        ("v1.9.1", "true", "true", "true", "false", "v1.10.0"),
+        ("v1.9.1", "false", "true", "true", "false", "v1.10.0"),
+        ("v1.9.1", "false", "false", "false", "false", "v1.10.0"),
+        ("v1.2.0", "true", "true", "true", "false", "v1.10.0"),
+        ("v1.12.0-rc.1", "true", "true", "true", "false", "v1.10.0"),
     ] {
         // This tag's own release counts whether GitHub lists it yet or not.
         for listed in [false, true] {
@@ -1054,43 +1073,411 @@ fn only_the_highest_release_at_move_time_is_latest() {
             if listed {
                 releases.push(tag);
             }
-            let (m, d, out, gh) = highest_step(Some(&releases), tag, pushed);
+            let (outputs, out, gh) = highest_step(Some(&releases), tag, pushed, hub);
             assert!(out.status.success(), "{}", show(&out));
+            let got = ["move", "docker", "own", "tag", "version"].map(|k| step_output(&outputs, k));
             assert_eq!(
-                (m.as_str(), d.as_str()),
-                (want_move, want_docker),
-                "{tag} {pushed} {listed}"
+                got,
+                [
+                    "true",
+                    want_docker,
+                    want_own,
+                    want_tag,
+                    want_tag.trim_start_matches('v')
+                ],
+                "{tag} {pushed} {hub} {listed}"
             );
             assert_has(&gh, "api --paginate repos/owner/rccr/releases?per_page=100");
         }
     }
-    let (_, _, out, _) = highest_step(Some(&["v1.10.0", "v1.9.1"]), "v1.9.1", "true");
+    let (_, out, _) = highest_step(Some(&["v1.10.0", "v1.9.1"]), "v1.9.1", "true", "true");
     assert_has(
         &text(&out.stdout),
-        "v1.9.1 is not the highest version (v1.10.0)",
+        "v1.9.1 is not the highest version (v1.10.0): latest-* and GitHub's Latest go to v1.10.0",
     );
-    let (_, _, out, _) = highest_step(Some(&["v1.10.1"]), "v1.10.1", "false");
+    let (_, out, _) = highest_step(Some(&["v1.10.1"]), "v1.10.1", "false", "true");
+    assert_has(&text(&out.stdout), "Docker Hub's latest-* stay there");
+    let (_, out, _) = highest_step(Some(&["v1.10.0"]), "v1.9.1", "false", "false");
     assert_has(&text(&out.stdout), "Docker Hub's latest-* stay there");
     // v1.4.0 tagged, never released (its run failed; only its tag is
     // there), a draft v2.0.0 and a v1.5.0 marked pre-release by hand:
     // v1.3.2 is the highest release.
-    let (m, _, out, _) = highest_step(
+    let (outputs, out, _) = highest_step(
         Some(&["v1.3.1", "v2.0.0 draft", "v1.5.0 prerelease"]),
         "v1.3.2",
         "true",
+        "true",
     );
     assert!(out.status.success(), "{}", show(&out));
-    assert_eq!(m, "true", "{}", show(&out));
+    assert_eq!(step_output(&outputs, "tag"), "v1.3.2", "{}", show(&out));
     // v1.3.0 and v1.4.0 tagged minutes apart: both runs started as the
-    // highest; whichever job comes last, only v1.4.0 moves.
+    // highest; whichever job comes last, latest goes to v1.4.0.
     for tag in ["v1.3.0", "v1.4.0"] {
-        let (m, _, _, _) = highest_step(Some(&["v1.3.0", "v1.4.0"]), tag, "true");
-        assert_eq!(m, (tag == "v1.4.0").to_string(), "{tag}");
+        let (outputs, _, _) = highest_step(Some(&["v1.3.0", "v1.4.0"]), tag, "true", "true");
+        assert_eq!(step_output(&outputs, "tag"), "v1.4.0", "{tag}");
+        assert_eq!(
+            step_output(&outputs, "own"),
+            (tag == "v1.4.0").to_string(),
+            "{tag}"
+        );
     }
-    let (m, _, out, _) = highest_step(None, "v1.4.0", "true");
+    // A first pre-release, no release yet: nothing moves.
+    let (outputs, out, _) = highest_step(Some(&[]), "v0.1.0-rc.1", "true", "true");
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(step_output(&outputs, "move"), "false");
+    assert_eq!(step_output(&outputs, "docker"), "false");
+    let (outputs, out, _) = highest_step(None, "v1.4.0", "true", "true");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert_eq!(m, "");
+    assert_eq!(step_output(&outputs, "move"), "");
     assert_has(&text(&out.stdout), "GitHub did not list the releases");
+}
+
+/// One step of a workflow's job as the workflow says: its id (else its
+/// name), its `if` ("" when none), whether it is an action (`uses:`) and
+/// its `env`.
+struct WorkflowStep {
+    key: String,
+    condition: String,
+    action: bool,
+    env: Vec<(String, String)>,
+}
+
+/// The job `job` of workflow `file`: its `env` and its steps.
+fn job_steps(file: &str, job: &str) -> (Vec<(String, String)>, Vec<WorkflowStep>) {
+    let listing = workflow_query(
+        file,
+        &format!(
+            r#""\n".join(["JOB\t%s\t%s" % kv for kv in (d['jobs'][{job:?}].get('env') or {{}}).items()] + [
+                "STEP\t%s\t%s\t%s" % (s.get('id') or s.get('name') or s['uses'], s.get('if', ''), 'uses' in s)
+                + "".join("\nENV\t%s\t%s" % kv for kv in (s.get('env') or {{}}).items())
+                for s in d['jobs'][{job:?}]['steps']])"#
+        ),
+    )
+    .expect("python3 with PyYAML");
+    let mut job_env = Vec::new();
+    let mut steps: Vec<WorkflowStep> = Vec::new();
+    for line in listing.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields[..] {
+            ["JOB", name, value] => job_env.push((name.to_string(), value.to_string())),
+            ["STEP", key, condition, action] => steps.push(WorkflowStep {
+                key: key.to_string(),
+                condition: condition.to_string(),
+                action: action == "True",
+                env: Vec::new(),
+            }),
+            ["ENV", name, value] => steps
+                .last_mut()
+                .unwrap()
+                .env
+                .push((name.to_string(), value.to_string())),
+            _ => panic!("{line:?}"),
+        }
+    }
+    (job_env, steps)
+}
+
+/// The value of a workflow expression `expr` (without `${{ }}`): a step's
+/// output from `outputs` (each step's GITHUB_OUTPUT by its key), else one
+/// of `known`; any other expression stops the test.
+fn expression(expr: &str, known: &[(&str, &str)], outputs: &[(String, String)]) -> String {
+    if let Some(rest) = expr.strip_prefix("steps.") {
+        let (id, key) = rest.split_once(".outputs.").expect(expr);
+        let written = outputs
+            .iter()
+            .find(|(k, _)| k == id)
+            .map(|(_, o)| o.as_str());
+        return step_output(written.unwrap_or(""), key);
+    }
+    known
+        .iter()
+        .find(|(e, _)| *e == expr)
+        .unwrap_or_else(|| panic!("no value for the expression {expr:?}"))
+        .1
+        .to_string()
+}
+
+/// What `run_job` saw: each step's GITHUB_OUTPUT by its key, every step's
+/// output together, and whether every step succeeded.
+struct JobRun {
+    outputs: Vec<(String, String)>,
+    output: String,
+    success: bool,
+}
+
+/// Runs the job `job` of `file` as GitHub would, in `dir` with its
+/// stand-ins: each step whose `if` (`steps.ID.outputs.KEY == 'true'`)
+/// holds, with its own and the job's `env` worked out from the workflow
+/// (`known` the values of the other expressions), stopping at the first
+/// step that fails. Actions (`uses:`) are left out.
+fn run_job(file: &str, job: &str, dir: &TempDir, known: &[(&str, &str)]) -> JobRun {
+    let (job_env, steps) = job_steps(file, job);
+    // GitHub's own variable for every step.
+    let repository = [("GITHUB_REPOSITORY".to_string(), "owner/rccr".to_string())];
+    let mut run = JobRun {
+        outputs: Vec::new(),
+        output: String::new(),
+        success: true,
+    };
+    let value = |v: &str, outputs: &[(String, String)]| match v
+        .strip_prefix("${{ ")
+        .and_then(|v| v.strip_suffix(" }}"))
+    {
+        Some(expr) => expression(expr, known, outputs),
+        None => {
+            assert!(!v.contains("${{"), "{v}");
+            v.to_string()
+        }
+    };
+    for step in steps {
+        if !step.condition.is_empty() {
+            let (expr, want) = step
+                .condition
+                .split_once(" == ")
+                .unwrap_or_else(|| panic!("if: {}", step.condition));
+            let want = want.trim_matches('\'');
+            if expression(expr, known, &run.outputs) != want {
+                continue;
+            }
+        }
+        if step.action {
+            continue;
+        }
+        let env: Vec<(String, String)> = job_env
+            .iter()
+            .chain(&step.env)
+            .map(|(k, v)| (k.clone(), value(v, &run.outputs)))
+            .chain(repository.iter().cloned())
+            .collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let (outputs, out) = run_step(file, job, &step.key, dir, &env);
+        run.output.push_str(&show(&out));
+        run.outputs.push((step.key, outputs));
+        if !out.status.success() {
+            run.success = false;
+            break;
+        }
+    }
+    run
+}
+
+/// A stand-in docker in `dir` for `buildx imagetools` against a registry
+/// kept in `dir/registry`, one "REF DIGEST" a line, `images` at first:
+/// `inspect REF` fails for a REF not there, else (with `--format`)
+/// answers its digest; `create --prefer-index=false --tag REF SOURCE`
+/// points REF at SOURCE's digest (SOURCE a tag, or IMAGE@DIGEST).
+fn docker_registry(dir: &TempDir, images: &[String]) {
+    let registry = dir.path("registry");
+    write(&registry, images.join("\n") + "\n");
+    stand_in(
+        dir,
+        "docker",
+        &format!(
+            r#"registry='{}'
+digest_of() {{ case "$1" in *@*) echo "${{1#*@}}" ;; *) awk -v ref="$1" '$1 == ref {{ print $2 }}' "$registry" ;; esac; }}
+case "$3" in
+inspect)
+  digest=$(digest_of "$4")
+  [ -n "$digest" ] || {{ echo "ERROR: $4: not found" >&2; exit 1; }}
+  case "$*" in *--format*) echo "{{\"digest\": \"$digest\"}}" ;; *) echo "Name: $4" ;; esac ;;
+create)
+  digest=$(digest_of "$7")
+  [ -n "$digest" ] || {{ echo "ERROR: $7: not found" >&2; exit 1; }}
+  awk -v ref="$6" '$1 != ref' "$registry" >"$registry.new"
+  echo "$6 $digest" >>"$registry.new"
+  mv "$registry.new" "$registry" ;;
+esac"#,
+            registry.display()
+        ),
+    );
+}
+
+/// Docker Hub's images of `version` as its run pushed them, each per-arch
+/// and multi-platform tag with its own digest, `sha256:VERSION-SUFFIX`
+/// (all but `missing`); with `latest`, the latest-* tags pointing at them.
+fn release_images(version: &str, missing: &str, latest: bool) -> Vec<String> {
+    latest_tags_in_order()
+        .iter()
+        .map(|t| t.strip_prefix("latest-").unwrap())
+        .filter(|s| format!("{version}-{s}") != missing)
+        .map(|s| {
+            let tag = if latest {
+                format!("latest-{s}")
+            } else {
+                format!("{version}-{s}")
+            };
+            format!("nananina0415/rccr:{tag} sha256:{version}-{s}")
+        })
+        .collect()
+}
+
+/// Where each latest-* points in the stand-in registry of `dir`: "TAG
+/// DIGEST" lines, in `latest_tags_in_order`.
+fn latest_in_registry(dir: &TempDir) -> Vec<String> {
+    let registry = fs::read_to_string(dir.path("registry")).unwrap();
+    latest_tags_in_order()
+        .iter()
+        .map(|t| {
+            registry
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("nananina0415/rccr:{t} ")))
+                .map_or(format!("{t} none"), |d| format!("{t} {d}"))
+        })
+        .collect()
+}
+
+/// latest-* in `latest_in_registry`'s form, every one on `version`'s image.
+fn latest_on(version: &str) -> Vec<String> {
+    latest_tags_in_order()
+        .iter()
+        .map(|t| {
+            format!(
+                "{t} sha256:{version}-{}",
+                t.strip_prefix("latest-").unwrap()
+            )
+        })
+        .collect()
+}
+
+/// release.yml's whole latest job for the run of `tag`, its Docker
+/// workflow having pushed everything, Docker Hub set up: GitHub's releases
+/// `releases` (see `release_pages`) played by a stand-in gh, Docker Hub
+/// by `docker_registry` in `dir` holding `images`.
+fn latest_job(dir: &TempDir, releases: &[&str], tag: &str, images: &[String]) -> JobRun {
+    let pages = release_pages(releases);
+    gh_with_pages(dir, Some(&[&pages[0], &pages[1]]), "");
+    docker_registry(dir, images);
+    run_job(
+        "release.yml",
+        "latest",
+        dir,
+        &[
+            ("github.token", "ghs_x"),
+            ("github.ref_name", tag),
+            ("needs.version.outputs.version", tag.trim_start_matches('v')),
+            (
+                "needs.docker-images.result == 'success' && needs.docker-images.outputs.pushed == 'true'",
+                "true",
+            ),
+            ("needs.docker-images.outputs.pushed == 'true'", "true"),
+        ],
+    )
+}
+
+/// v1.3.0's latest job is running, v1.4.0's waits, and the back-port
+/// v1.3.1 arrives: GitHub cancels v1.4.0's waiting job. v1.3.1's run (a
+/// pre-release's just as well) moves every latest to the highest release,
+/// v1.4.0: GitHub's Latest and Docker Hub's latest-*, from the version
+/// tags v1.4.0's run pushed (it used to move nothing, and latest stayed on
+/// v1.3.0 until someone re-ran v1.4.0's job). Run again it changes
+/// nothing, and a move cut short (a job cancelled after five tags, nothing
+/// set back) is finished by the next run.
+#[test]
+fn a_run_that_is_not_the_highest_moves_latest_to_the_highest_release() {
+    if !step_tools("latest repair") || !require("latest repair", &[("jq", "jq")]) {
+        return;
+    }
+    let published = ["v1.3.0", "v1.4.0", "v1.3.1", "v1.5.0-rc.1"];
+    let mut images = release_images("1.3.0", "", true);
+    for version in ["1.3.0", "1.4.0", "1.3.1", "1.5.0-rc.1"] {
+        images.extend(release_images(version, "", false));
+    }
+    for tag in ["v1.3.1", "v1.5.0-rc.1"] {
+        let dir = TempDir::new("latest-repair");
+        let run = latest_job(&dir, &published, tag, &images);
+        assert!(run.success, "{tag}: {}", run.output);
+        let highest = &run.outputs[0].1;
+        assert_eq!(step_output(highest, "tag"), "v1.4.0", "{tag}");
+        assert_has(
+            &run.output,
+            &format!("{tag} is not the highest version (v1.4.0)"),
+        );
+        let gh = calls(&dir, "gh");
+        assert_has(&gh, "release edit v1.4.0 --latest --repo owner/rccr\n");
+        assert!(!gh.contains(&format!("release edit {tag}")), "{gh}");
+        let docker = calls(&dir, "docker");
+        assert_eq!(creates(&docker), latest_creates("1.4.0"), "{tag}");
+        assert_eq!(latest_in_registry(&dir), latest_on("1.4.0"), "{tag}");
+    }
+    // Run again (any later run): GitHub's Latest said again, nothing
+    // created, nothing changed.
+    let dir = TempDir::new("latest-again");
+    let mut again = images.clone();
+    again.retain(|l| !l.starts_with("nananina0415/rccr:latest-"));
+    again.extend(release_images("1.4.0", "", true));
+    let run = latest_job(&dir, &published, "v1.3.1", &again);
+    assert!(run.success, "{}", run.output);
+    assert_has(&calls(&dir, "gh"), "release edit v1.4.0 --latest");
+    assert!(
+        !calls(&dir, "docker").contains("imagetools create"),
+        "{}",
+        calls(&dir, "docker")
+    );
+    assert_has(
+        &run.output,
+        "latest-* on 1.4.0; moved now: none, all there already",
+    );
+    assert_eq!(latest_in_registry(&dir), latest_on("1.4.0"));
+    // v1.4.0's own job cancelled after moving five tags (no set-back):
+    // the next run moves the other nine, and only them.
+    let dir = TempDir::new("latest-cut-short");
+    let order = latest_tags_in_order();
+    let mut cut = images.clone();
+    cut.retain(|l| {
+        !order[..5]
+            .iter()
+            .any(|t| l.starts_with(&format!("nananina0415/rccr:{t} ")))
+    });
+    cut.extend(release_images("1.4.0", "", true).into_iter().take(5));
+    let run = latest_job(&dir, &published, "v1.3.1", &cut);
+    assert!(run.success, "{}", run.output);
+    let docker = calls(&dir, "docker");
+    let moved: Vec<&str> = docker
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("buildx imagetools create --prefer-index=false --tag nananina0415/rccr:")
+        })
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        moved,
+        order[5..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(latest_in_registry(&dir), latest_on("1.4.0"));
+}
+
+/// The highest release's run did not push all its images (a push leg
+/// failed: 1.4.0-armhf-target is not on Docker Hub): a later run that is
+/// not the highest moves GitHub's Latest, leaves every latest-* where it
+/// is with a warning, and succeeds. Its own images missing, the highest
+/// run fails instead (see `latest_docker_tags_move_in_pairs_and_are_set_back_on_a_failure`).
+#[test]
+fn a_highest_release_without_its_images_leaves_docker_latest_alone() {
+    if !step_tools("latest missing") || !require("latest missing", &[("jq", "jq")]) {
+        return;
+    }
+    let dir = TempDir::new("latest-missing");
+    let mut images = release_images("1.3.0", "", true);
+    images.extend(release_images("1.3.0", "", false));
+    images.extend(release_images("1.4.0", "1.4.0-armhf-target", false));
+    images.extend(release_images("1.3.1", "", false));
+    let run = latest_job(&dir, &["v1.3.0", "v1.4.0", "v1.3.1"], "v1.3.1", &images);
+    assert!(run.success, "{}", run.output);
+    assert_has(
+        &calls(&dir, "gh"),
+        "release edit v1.4.0 --latest --repo owner/rccr\n",
+    );
+    assert_has(
+        &run.output,
+        "::warning title=Latest::not on Docker Hub: nananina0415/rccr:1.4.0-armhf-target (its run did not push them all); no latest-* moved",
+    );
+    let docker = calls(&dir, "docker");
+    assert!(!docker.contains("imagetools create"), "{docker}");
+    assert_has(
+        &docker,
+        "buildx imagetools inspect nananina0415/rccr:1.4.0-armhf-target",
+    );
+    assert_eq!(latest_in_registry(&dir), latest_on("1.3.0"));
 }
 
 /// Runs `step` of `job` in `file` with stand-ins for build-docker.sh and
@@ -1127,21 +1514,16 @@ fn docker_step(
     )
 }
 
-/// `docker_step` of `job` in build-docker-images.yml (of release.yml for
-/// the job `latest`), which must succeed: its outputs and the calls of
-/// build-docker.sh and docker.
+/// `docker_step` of `job` in build-docker-images.yml, which must succeed:
+/// its outputs and the calls of build-docker.sh and docker.
 fn docker_ok(
     job: &str,
     step: &str,
     push_says: &str,
     env: &[(&str, &str)],
 ) -> (String, String, String) {
-    let file = if job == "latest" {
-        "release.yml"
-    } else {
-        "build-docker-images.yml"
-    };
-    let (outputs, out, build, docker) = docker_step(file, job, step, push_says, env);
+    let (outputs, out, build, docker) =
+        docker_step("build-docker-images.yml", job, step, push_says, env);
     assert!(out.status.success(), "{job} {step}: {}", show(&out));
     (outputs, build, docker)
 }
@@ -1175,7 +1557,8 @@ fn latest_docker_tags_move_in_one_job_after_every_merge() {
         assert_has(&format!("{build}{docker}"), want);
         assert!(!docker.contains("latest"), "{job}: {docker}");
     }
-    let (_, _, docker) = docker_ok("latest", "docker-latest", "", &[]);
+    let (out, docker) = latest_move("", "");
+    assert!(out.status.success(), "{}", show(&out));
     for t in ["control", "target"] {
         assert_has(
             &docker,
@@ -1196,11 +1579,11 @@ fn latest_docker_tags_move_in_one_job_after_every_merge() {
     }
 }
 
-/// release.yml's Docker Hub latest-* step, the version 1.2.0, with a
-/// stand-in docker: `imagetools inspect` of the ref ending `:{missing}`
-/// fails, any other with `--format` answers the digest
-/// `sha256:old-{tag}`; `imagetools create --tag` of `:{fail}` fails. Its
-/// output and docker's calls.
+/// release.yml's Docker Hub latest-* step for this run's own version
+/// 1.2.0 (the highest), with a stand-in docker: `imagetools inspect` of
+/// the ref ending `:{missing}` fails, any other with `--format` answers
+/// the digest `sha256:old-{tag}`; `imagetools create --tag` of `:{fail}`
+/// fails. Its output and docker's calls.
 fn latest_move(missing: &str, fail: &str) -> (std::process::Output, String) {
     let dir = TempDir::new("latest-move");
     stand_in(
@@ -1221,7 +1604,11 @@ esac"#
         "latest",
         "docker-latest",
         &dir,
-        &[("VERSION", "1.2.0"), ("RCCR_IMAGE", "nananina0415/rccr")],
+        &[
+            ("VERSION", "1.2.0"),
+            ("OWN", "true"),
+            ("RCCR_IMAGE", "nananina0415/rccr"),
+        ],
     );
     (out, calls(&dir, "docker"))
 }
@@ -1235,6 +1622,29 @@ fn latest_tags_in_order() -> Vec<String> {
         .collect();
     tags.extend(["latest-control".into(), "latest-target".into()]);
     tags
+}
+
+/// docker's `imagetools create` calls in its calls `docker`.
+fn creates(docker: &str) -> Vec<&str> {
+    docker
+        .lines()
+        .filter(|l| l.contains("imagetools create"))
+        .collect()
+}
+
+/// The `imagetools create` calls that move every latest-* to `version`'s
+/// image, in order.
+fn latest_creates(version: &str) -> Vec<String> {
+    latest_tags_in_order()
+        .iter()
+        .map(|t| {
+            format!(
+                "buildx imagetools create --prefer-index=false --tag nananina0415/rccr:{t} \
+                 nananina0415/rccr:{version}-{}",
+                t.strip_prefix("latest-").unwrap()
+            )
+        })
+        .collect()
 }
 
 /// A control image pairs only with targets of its own release (the
@@ -1252,25 +1662,11 @@ fn latest_docker_tags_move_in_pairs_and_are_set_back_on_a_failure() {
     let order = latest_tags_in_order();
     let (out, docker) = latest_move("", "");
     assert!(out.status.success(), "{}", show(&out));
-    let creates: Vec<&str> = docker
-        .lines()
-        .filter(|l| l.contains("imagetools create"))
-        .collect();
-    let want: Vec<String> = order
-        .iter()
-        .map(|t| {
-            format!(
-                "buildx imagetools create --prefer-index=false --tag nananina0415/rccr:{t} \
-                 nananina0415/rccr:1.2.0-{}",
-                t.strip_prefix("latest-").unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(creates, want, "{docker}");
+    assert_eq!(creates(&docker), latest_creates("1.2.0"), "{docker}");
     let first_create = docker.find("imagetools create").unwrap();
     for t in &order {
         let source = format!(
-            "imagetools inspect nananina0415/rccr:1.2.0-{}\n",
+            "imagetools inspect nananina0415/rccr:1.2.0-{} --format",
             t.strip_prefix("latest-").unwrap()
         );
         assert!(
