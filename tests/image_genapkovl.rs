@@ -104,8 +104,10 @@ fn target_overlay_listing_modes_owners_and_contents() {
 
     // Alpine's udhcpc script runs every file of post-bound/ and
     // post-renew/ after a lease (its `[ -f ]` follows the link): the
-    // banner shows an address that came after rccr-issue ran.
-    for event in ["bound", "renew"] {
+    // banner shows an address that came after rccr-issue ran; and of
+    // post-deconfig/ after it flushed one (a lease lost): the banner
+    // drops it.
+    for event in ["bound", "renew", "deconfig"] {
         let e = &list[&format!("etc/udhcpc/post-{event}/rccr-issue")];
         assert_eq!(
             e.link.as_deref(),
