@@ -192,7 +192,13 @@ pub fn try_lock(file: &File) -> std::io::Result<bool> {
 /// for files replaced by rename inside `dir`: one on such a file itself
 /// would stay with its old inode.
 pub fn lock_dir(dir: &Path, waiting: impl FnOnce()) -> std::io::Result<File> {
-    let file = File::open(dir)?;
+    lock_waiting(File::open(dir)?, waiting)
+}
+
+/// Takes `file`'s exclusive `flock`, waiting as long as another open file
+/// holds it; `waiting` runs once, before the wait, when there is one. The
+/// lock lasts while the returned file is open.
+pub fn lock_waiting(file: File, waiting: impl FnOnce()) -> std::io::Result<File> {
     if !try_lock(&file)? {
         waiting();
         file.lock()?;

@@ -2,6 +2,8 @@
 //! owners, contents, byte-identical output from two runs, refusals.
 #[path = "common/image.rs"]
 mod image;
+#[path = "common/live_node.rs"]
+mod live_node;
 
 use image::*;
 use std::collections::BTreeMap;
@@ -104,8 +106,10 @@ fn target_overlay_listing_modes_owners_and_contents() {
 
     // Alpine's udhcpc script runs every file of post-bound/ and
     // post-renew/ after a lease (its `[ -f ]` follows the link): the
-    // banner shows an address that came after rccr-issue ran.
-    for event in ["bound", "renew"] {
+    // banner shows an address that came after rccr-issue ran; and of
+    // post-deconfig/ after it flushed one (a lease lost): the banner
+    // drops it.
+    for event in ["bound", "renew", "deconfig"] {
         let e = &list[&format!("etc/udhcpc/post-{event}/rccr-issue")];
         assert_eq!(
             e.link.as_deref(),
@@ -259,6 +263,91 @@ fn control_overlay_carries_the_private_key_and_the_cluster_config() {
     assert_has(&lbu, "\nLBU_MEDIA=\n");
     let interfaces = fs::read_to_string(root.join("etc/network/interfaces")).unwrap();
     assert_has(&interfaces, "\thostname ReCyClusteR-Control\n");
+}
+
+/// The event part of Alpine's udhcpc script (busybox's default.script):
+/// the scripts of `$UDHCPC/pre-EVENT`, the event's own step (here the
+/// address only: bound adds it, deconfig flushes it), then those of
+/// `$UDHCPC/post-EVENT`, each run with no arguments.
+const UDHCPC_EVENT: &str = r#"run_scripts() {
+	if [ -d "$1" ]; then
+		for i in "$1"/*; do
+			[ -f "$i" ] && "$i"
+		done
+	fi
+}
+bound() { ip -4 addr add "$ip/$mask" dev "$interface"; }
+deconfig() { ip -4 addr flush dev "$interface"; }
+run_scripts "$UDHCPC/pre-$1"
+"$1"
+run_scripts "$UDHCPC/post-$1"
+exit 0"#;
+
+#[test]
+fn the_overlays_udhcpc_hooks_put_a_lease_on_the_banner_and_take_it_off() {
+    // The overlay's /etc/udhcpc links and issue hook, run as udhcpc's
+    // script runs them, on a live system (a private /etc, /run and
+    // network) with the real rccr-init: the banner lists the lease once
+    // bound, and drops it once udhcpc has flushed it (deconfig: a lease
+    // lost, refused or released).
+    let (_dir, _inputs, _list, root) = or_skip!(built_overlay("udhcpc hooks", "target", "x86_64"));
+    let node = or_skip!(live_node::LiveNode::start("udhcpc-hooks"));
+    // The links, to the overlay's hook where this machine has no
+    // /usr/libexec/rccr.
+    let hook = root.join("usr/libexec/rccr/issue-hook");
+    let udhcpc = node.path("udhcpc");
+    for event in fs::read_dir(root.join("etc/udhcpc")).unwrap() {
+        let event = event.unwrap().file_name();
+        let link = root.join("etc/udhcpc").join(&event).join("rccr-issue");
+        assert_eq!(
+            fs::read_link(&link).unwrap(),
+            Path::new("/usr/libexec/rccr/issue-hook")
+        );
+        fs::create_dir_all(udhcpc.join(&event)).unwrap();
+        std::os::unix::fs::symlink(&hook, udhcpc.join(&event).join("rccr-issue")).unwrap();
+    }
+    let logged = node.path("logger.log");
+    write(
+        &node.path("bin/logger"),
+        format!("#!/bin/sh\ncat >>'{}'\n", logged.display()),
+    );
+    fs::set_permissions(
+        node.path("bin/logger"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let udhcpc_event = |event: &str| {
+        let out = node
+            .command("sh")
+            .args(["-c", UDHCPC_EVENT, "default.script", event])
+            .env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin:/usr/sbin:/sbin", node.bin().display()),
+            )
+            .env("UDHCPC", &udhcpc)
+            .env("interface", "v0")
+            .env("ip", "10.9.8.7")
+            .env("mask", "24")
+            .env("ISSUE_HOOK_WAIT", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{event}: {}", show(&out));
+        (
+            node.banner(),
+            fs::read_to_string(&logged).unwrap_or_default(),
+        )
+    };
+    let (banner, said) = udhcpc_event("bound");
+    assert!(
+        banner.contains("Addresses: 10.9.8.7/24 (v0)\n"),
+        "the lease bound is not on the banner:\n{banner}\nrccr-init said:\n{said}"
+    );
+    let (banner, said) = udhcpc_event("deconfig");
+    assert!(
+        banner.contains("Addresses: none yet\n") && !banner.contains("10.9.8.7"),
+        "the lease flushed is still on the banner:\n{banner}\nrccr-init said:\n{said}"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod image;
 
 use image::*;
 use std::fs;
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
@@ -121,6 +122,16 @@ fn held_rccr_init(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
     );
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     (go, done)
+}
+
+/// Waits (at most 30 s) for the held rccr-init to make `done`, once let go.
+fn wait_for_done(done: &std::path::Path) {
+    for _ in 0..600 {
+        if done.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Asserts that the script (`out`) exited 0 before the held rccr-init
@@ -312,7 +323,15 @@ fn what_rccr_init_and_ifdown_say_in_the_background_goes_to_syslog() {
 /// arguments, the lease in the environment), on `dir`'s stand-ins,
 /// waiting for its background run (`ISSUE_HOOK_WAIT`).
 fn issue_hook(dir: &TempDir) -> Command {
-    let mut cmd = Command::new(repo().join("image-builder/base/os/issue-hook.sh"));
+    issue_hook_env(Command::new(issue_hook_path()), dir)
+}
+
+fn issue_hook_path() -> std::path::PathBuf {
+    repo().join("image-builder/base/os/issue-hook.sh")
+}
+
+/// `cmd` with the environment [`issue_hook`] runs the hook in.
+fn issue_hook_env(mut cmd: Command, dir: &TempDir) -> Command {
     cmd.env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("interface", "wlan0")
@@ -381,12 +400,38 @@ fn udhcpc_is_not_held_while_rccr_init_writes_the_banner() {
         .output()
         .unwrap();
     returned_before(&out, &done, &go);
-    for _ in 0..600 {
-        if done.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_done(&done);
+    assert!(done.exists(), "rccr-init --issue-only did not run on");
+    assert_eq!(calls(&dir), ["rccr-init --issue-only"]);
+}
+
+#[test]
+fn the_background_run_holds_none_of_udhcpcs_descriptors() {
+    // udhcpc may leave a descriptor open across exec (a socket); the
+    // background run (rccr-init, timeout, logger: up to 30 s) closes 3-9.
+    // Here descriptor 5 is the write end of a pipe: its reader gets EOF
+    // once every holder has closed it, while rccr-init is still held.
+    let dir = system("issue-hook-fds");
+    let (go, done) = held_rccr_init(&dir);
+    let mut cmd = issue_hook_env(Command::new("sh"), &dir);
+    let mut hook = cmd
+        .args(["-c", "exec \"$0\" 5>&1 >/dev/null"])
+        .arg(issue_hook_path())
+        .env_remove("ISSUE_HOOK_WAIT")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut held = Vec::new();
+    hook.stdout.take().unwrap().read_to_end(&mut held).unwrap();
+    let status = hook.wait().unwrap();
+    let still_held = !done.exists();
+    write(&go, "");
+    wait_for_done(&done);
+    assert!(status.success(), "{status}");
+    assert!(
+        still_held,
+        "descriptor 5 stayed open in the background run until rccr-init ended"
+    );
     assert!(done.exists(), "rccr-init --issue-only did not run on");
     assert_eq!(calls(&dir), ["rccr-init --issue-only"]);
 }

@@ -18,8 +18,9 @@
 #     adds every other wired interface present at boot, and Wi-Fi once
 #     configured), and /usr/libexec/rccr/net-hotplug, which mdev runs for a
 #     wired interface plugged in later
-#   - /usr/libexec/rccr/issue-hook, linked from /etc/udhcpc/post-bound and
-#     post-renew: the console banner again once a DHCP lease comes late
+#   - /usr/libexec/rccr/issue-hook, linked from /etc/udhcpc/post-bound,
+#     post-renew and post-deconfig: the console banner again once a DHCP
+#     lease comes late, or goes
 #   - /etc/lbu/lbu.conf and the paths lbu must keep besides /etc
 #   - control: /etc/rccr/cluster_config.yml
 #   - rccr's LICENSE and THIRD-PARTY-NOTICES in /usr/share/licenses/rccr/
@@ -268,11 +269,12 @@ populate() {
 	# rccr-init puts it into /etc/mdev.conf, src/init/network.rs).
 	makefile root:root 0755 "$ovl/usr/libexec/rccr/net-hotplug" <"$BUILDER_DIR/base/os/net-hotplug.sh"
 	# Alpine's udhcpc script runs every file of these directories after it
-	# has configured a lease (run_scripts in busybox's default.script; its
-	# [ -f ] follows a link): the banner that rccr-issue wrote before a
-	# late lease (Wi-Fi, a slow DHCP server) shows the address then.
+	# has configured a lease, or flushed it (run_scripts in busybox's
+	# default.script; its [ -f ] follows a link): the banner that
+	# rccr-issue wrote before a late lease (Wi-Fi, a slow DHCP server)
+	# shows the address then, and drops it once the lease is lost.
 	makefile root:root 0755 "$ovl/usr/libexec/rccr/issue-hook" <"$BUILDER_DIR/base/os/issue-hook.sh"
-	for _event in bound renew; do
+	for _event in bound renew deconfig; do
 		makelink /usr/libexec/rccr/issue-hook "$ovl/etc/udhcpc/post-$_event/rccr-issue"
 	done
 	makefile root:root 0644 "$ovl/$LICENSES_DIR/LICENSE" <"$REPO_DIR/LICENSE"

@@ -6,12 +6,27 @@
 //! `rccr-issue` service (`rccr-init --issue-only`, after `networking` and
 //! `sshd`) writes it again once addresses and sshd's own keys exist. Under
 //! `--root DIR` no addresses are listed: they would be this machine's.
+//!
+//! **One writer at a time.** Besides those two, udhcpc's hook
+//! (image-builder/base/os/issue-hook.sh) runs `--issue-only` in the
+//! background at each lease event, two interfaces' at once perhaps, or
+//! while the service runs. Each write is a rename, so no banner is torn;
+//! but of two runs, the one that renames last may be the one that read
+//! the addresses first, and the banner would then show an address that
+//! is gone, or miss one that came, until the next event. So each writer
+//! holds [`ISSUE_LOCK`] from its first read to its rename: the banner
+//! renamed last is the one read last.
 use super::bootstatus::{self, BootStatus, Storage, World};
 use super::{hostkeys, Ctx};
 use crate::identity::Role;
+use std::fs::{File, OpenOptions};
 use std::net::Ipv4Addr;
+use std::os::unix::fs::OpenOptionsExt;
 
 pub const ETC_ISSUE: &str = "/etc/issue";
+/// The lock the banner's writers take turns on (`flock`). In `/run`, a
+/// tmpfs: nothing of it outlives the boot, and lbu never saves it.
+pub const ISSUE_LOCK: &str = "/run/rccr-issue.lock";
 
 /// The banner; `addrs` are `(interface, address, prefix)`, `keys` are
 /// `(type, fingerprint)`, `status` what the boot status file says.
@@ -95,8 +110,45 @@ fn addresses(ctx: &mut Ctx) -> Vec<(String, Ipv4Addr, u8)> {
     }
 }
 
+/// The lock of [`ISSUE_LOCK`] (see the module doc), held while the file
+/// is open; `None` in a dry run (nothing is written) or with no `/run` (a
+/// root that is not a booted system). One that cannot be taken is
+/// reported, and the banner written without it.
+fn lock(ctx: &mut Ctx) -> Option<File> {
+    let path = ctx.path(ISSUE_LOCK);
+    if ctx.dry || !path.parent().is_some_and(|run| run.is_dir()) {
+        return None;
+    }
+    let waiting = || {
+        ctx.note(format_args!(
+            "waiting for {}: another rccr-init run is writing the banner",
+            path.display()
+        ))
+    };
+    let locked = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .and_then(|file| crate::fsutil::lock_waiting(file, waiting));
+    match locked {
+        Ok(lock) => Some(lock),
+        Err(e) => {
+            ctx.problem(format_args!(
+                "cannot lock {}: {e}; writing the banner without it",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
 pub fn write(ctx: &mut Ctx, node: Role, hostname: &str) {
+    // Held to the rename, dropped at the return.
+    let _lock = lock(ctx);
     let addrs = addresses(ctx);
+    crate::failpoint::reached("issue-addresses-read", "-");
     let keys = hostkeys::fingerprints(ctx);
     let body = text(node, hostname, &addrs, &keys, &bootstatus::read(ctx));
     let path = ctx.path(ETC_ISSUE);

@@ -13,11 +13,12 @@ mod asserts;
 // Each test binary uses some helpers only: not every re-export is used.
 #[allow(unused_imports)]
 pub use asserts::{assert_count, assert_has};
+// Public for common/live_node.rs, which a test binary includes beside this.
 #[path = "scratch.rs"]
-mod scratch;
+pub mod scratch;
 pub use scratch::{write, Scratch as TempDir};
 #[path = "skip.rs"]
-mod skip;
+pub mod skip;
 #[allow(unused_imports)]
 pub(crate) use skip::or_skip;
 use skip::skip;

@@ -11,16 +11,22 @@
 #
 # Installed by RCCR's OS images, and run by Alpine's udhcpc script
 # (/usr/share/udhcpc/default.script, busybox) through its links
-#   /etc/udhcpc/post-bound/rccr-issue   after a lease is configured
-#   /etc/udhcpc/post-renew/rccr-issue   after a renewal (the address may
-#                                       have changed)
-# udhcpc waits for it: it only starts rccr-init --issue-only in the
-# background (which reads the kernel's addresses, and waits for nothing)
-# and exits 0 at once. The background run is stopped after
-# ISSUE_HOOK_TIMEOUT seconds (busybox timeout), so a stuck one cannot
-# pile up across renewals. What it says goes to syslog through busybox
-# logger, tagged rccr-init (Alpine's syslogd writes /var/log/messages):
-# udhcpc runs in the background, with no console to write to.
+#   /etc/udhcpc/post-bound/rccr-issue    after a lease is configured
+#   /etc/udhcpc/post-renew/rccr-issue    after a renewal (the address may
+#                                        have changed)
+#   /etc/udhcpc/post-deconfig/rccr-issue after the address is flushed: a
+#                                        lease lost, refused (NAK) or
+#                                        released, and udhcpc's start
+# (udhcpc's leasefail runs no scripts: its deconfig came before). udhcpc
+# waits for it: it only starts rccr-init --issue-only in the background
+# (which reads the kernel's addresses, and waits for nothing but another
+# banner writer: runs take turns, each reading after the one before has
+# written, so the last banner is the last reading) and exits 0 at once.
+# The background run is stopped after ISSUE_HOOK_TIMEOUT seconds (busybox
+# timeout), so a stuck one cannot pile up across renewals. What it says
+# goes to syslog through busybox logger, tagged rccr-init (Alpine's
+# syslogd writes /var/log/messages): udhcpc runs in the background, with
+# no console to write to.
 #
 # It exits 0 whatever rccr-init does (missing, failing, stopped), as
 # udhcpc's other scripts must go on: a failure is a line in syslog.
@@ -75,8 +81,13 @@ main() {
 	esac
 	# In a subshell, off udhcpc's stdin, stdout and stderr: udhcpc reads
 	# nothing from the script and waits only for it, not for the
-	# background run (which may still hold udhcpc's other descriptors).
-	(refresh 2>&1 </dev/null | "$LOGGER" -t rccr-init) </dev/null >/dev/null 2>&1 &
+	# background run. Which closes descriptors 3-9 too, those a shell can
+	# name: one udhcpc left open across exec (a socket) would otherwise
+	# stay held by rccr-init, timeout and logger for up to 30 s.
+	(
+		exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+		refresh 2>&1 </dev/null | "$LOGGER" -t rccr-init
+	) </dev/null >/dev/null 2>&1 &
 }
 
 main "$@"
