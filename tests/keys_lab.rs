@@ -1128,3 +1128,108 @@ fn a_node_whose_lbu_commit_outlasts_the_timeout_is_rotated_within_the_steps_dead
     assert_rotated(&lab, &PAIR);
     assert_eq!(persisted_status(&lab, "target-1"), "yes");
 }
+
+/// A lab of one target that `rccr setup --no-swarm` adopted: the cluster
+/// key at ~/.ssh/id_ed25519, the inventory recording target-1 at its
+/// lease with its host key, pinned as `NAME,IP`. When root, else skips.
+fn adopted_target_lab() -> Option<Lab> {
+    let lab = Lab::builder().targets(1).up_as_root()?;
+    let out = lab.exec("control", &["rccr", "setup", "--yes", "--no-swarm"]);
+    ok("rccr setup", &out);
+    Some(lab)
+}
+
+/// The control's pins: ~/.ssh/known_hosts.
+fn pins(lab: &Lab) -> String {
+    stdout(&lab.exec("control", &["cat", "/root/.ssh/known_hosts"]))
+}
+
+/// Whether some line of known_hosts `text` has `host` among its host fields.
+fn pins_host(text: &str, host: &str) -> bool {
+    text.lines().any(|l| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|fields| fields.split(',').any(|f| f == host))
+    })
+}
+
+#[test]
+fn a_rotation_at_a_node_s_new_address_keeps_the_pin_it_made_there() {
+    // DHCP moved an adopted node; the operator rotates it where it is now.
+    // Naming the inventory's pins (as setup does) folded the pin this run
+    // made at the new address into `NAME,OLDIP`: the next strict ssh to
+    // the new address knew no host key there.
+    let lab = or_skip!(adopted_target_lab());
+    let old_ip = lab.ip("target-1");
+    let script = format!(
+        ". {}/lab.env && ip -4 addr del {old_ip}/$PREFIXLEN dev eth0 && \
+         ip -4 addr add $DHCP_END/$PREFIXLEN dev eth0 && echo $DHCP_END",
+        lab.dir().display()
+    );
+    let out = lab.sh("target-1", &script);
+    let new_ip = ok("move target-1 to another address", &out)
+        .trim()
+        .to_string();
+    let out = lab.exec(
+        "control",
+        &[
+            "rccr", "keys", "rotate", "--yes", "--host", &new_ip, "--json",
+        ],
+    );
+    let json = ok("rccr keys rotate --host NEWIP", &out);
+    assert_count(&json, "\"outcome\": \"rotated\"", 1);
+    let known = pins(&lab);
+    assert!(pins_host(&known, &new_ip), "{new_ip} not pinned:\n{known}");
+    // The pin setup named stays as it was: the inventory still says so.
+    let name = lab.host("target-1").hostname;
+    assert!(pins_host(&known, &name), "{name} not pinned:\n{known}");
+    lab.assert_cluster_key_only("target-1", &new_ip, 3);
+    let out = lab.plain_ssh_at(&new_ip, "hostname");
+    assert!(
+        out.status.success(),
+        "ssh -o StrictHostKeyChecking=yes root@{new_ip}: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_known_hosts_that_cannot_be_renamed_after_the_rotation_is_one_warning() {
+    // Pins by address only (an older rccr's, or keyrotate's own): the
+    // rotation finds them all and writes none, the names it then adds
+    // cannot be written (the file is a read-only mount). The nodes have
+    // rotated: the run says so in its table, exits 0, and still writes
+    // inventory.ini for the new key, with one warning.
+    let lab = or_skip!(adopted_target_lab());
+    let ip = lab.ip("target-1");
+    let unnamed = format!(
+        "sed -i 's/^[^ ]*,{ip} /{ip} /' /root/.ssh/known_hosts && \
+         rm /root/.rccr/inventory.ini && \
+         mount --bind /root/.ssh/known_hosts /root/.ssh/known_hosts && \
+         mount -o remount,bind,ro /root/.ssh/known_hosts"
+    );
+    ok("unname and freeze the pins", &lab.sh("control", &unnamed));
+    let before = pins(&lab);
+    assert!(pins_host(&before, &ip), "{before}");
+    let name = lab.host("target-1").hostname;
+    assert!(!pins_host(&before, &name), "{before}");
+    let out = lab.exec(
+        "control",
+        &["rccr", "keys", "rotate", "--rekey", "--yes", "--json"],
+    );
+    let err = stderr(&out);
+    let json = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{json}\n{err}");
+    assert_count(&json, "\"outcome\": \"rotated\"", 1);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert_has(warnings[0], "rccr keys rotate: warning: ");
+    assert_has(warnings[0], "/root/.ssh/known_hosts");
+    let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+    assert_has(&ini, &ip);
+    assert_eq!(pins(&lab), before);
+    let out = lab.sh("control", "umount /root/.ssh/known_hosts");
+    assert!(out.status.success(), "{}", stderr(&out));
+    lab.assert_cluster_key_only("target-1", &ip, 3);
+    let out = lab.plain_ssh("target-1", "hostname");
+    assert!(out.status.success(), "strict ssh: {}", stderr(&out));
+}

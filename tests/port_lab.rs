@@ -3,7 +3,8 @@
 //! status` and `rccr keys status` reach them, and what setup leaves for
 //! the operator's tools (inventory.ini, rccr's block in ~/.ssh/config)
 //! names the port, so `ssh root@NAME` works by the node's hostname;
-//! a keyrotate after the nodes moved back to port 22 moves the block too.
+//! a keyrotate after the nodes moved back to port 22 moves the block, and
+//! the host keys' names, too.
 mod common;
 
 use common::lab::{stderr, stdout, Lab};
@@ -32,6 +33,25 @@ fn ssh_with_config(lab: &Lab, config: &str, to: &str) -> std::process::Output {
         "hostname",
     ];
     lab.exec("control", &args)
+}
+
+/// Plain `ssh root@IP` and `ssh root@HOSTNAME` (the lab's DNS names
+/// DHCP targets) to each of `targets`, with rccr's ~/.ssh/config only
+/// ([`ssh_with_config`]): the node answers with its hostname. `port` is
+/// where the nodes listen now, for the message.
+fn logs_in_by_address_and_name(lab: &Lab, targets: &[&str], port: u16) {
+    for t in targets {
+        let host = lab.host(t);
+        for to in [host.ip.as_str(), host.hostname.as_str()] {
+            let out = ssh_with_config(lab, "/root/.ssh/config", to);
+            assert!(
+                out.status.success(),
+                "ssh -F ~/.ssh/config root@{to} at port {port}: {}",
+                stderr(&out)
+            );
+            assert_eq!(stdout(&out).trim(), host.hostname);
+        }
+    }
 }
 
 /// An ssh config (on the control) that tries one key (`-i`) at [`PORT`]
@@ -141,18 +161,7 @@ fn nodes_at_port_2222_are_adopted_rotated_and_reached_by_name() {
 
     // Day two: by address and by hostname (the lab's DNS names DHCP
     // targets), with the generated config only.
-    for t in targets {
-        let host = lab.host(t);
-        for to in [host.ip.as_str(), host.hostname.as_str()] {
-            let out = ssh_with_config(&lab, "/root/.ssh/config", to);
-            assert!(
-                out.status.success(),
-                "ssh -F ~/.ssh/config root@{to}: {}",
-                stderr(&out)
-            );
-            assert_eq!(stdout(&out).trim(), host.hostname);
-        }
-    }
+    logs_in_by_address_and_name(&lab, &targets, PORT);
 
     // rccr status and rccr keys status reach them at their port.
     let out = lab.exec("control", &["rccr", "status", "--json"]);
@@ -178,19 +187,15 @@ fn nodes_at_port_2222_are_adopted_rotated_and_reached_by_name() {
     ok("rccr keyrotate --rekey at port 22", &out);
     let ssh_config = stdout(&lab.exec("control", &["cat", "/root/.ssh/config"]));
     assert!(!ssh_config.contains("Port "), "{ssh_config}");
+    // By address and by hostname: keyrotate names the pins of the nodes
+    // it reached at their inventory address, at port 22, as setup does
+    // (it pinned them by address alone, and the names stayed at 2222:
+    // "No ED25519 host key is known for NAME").
+    logs_in_by_address_and_name(&lab, &targets, 22);
+    let known_hosts = stdout(&lab.exec("control", &["cat", "/root/.ssh/known_hosts"]));
+    assert!(!known_hosts.contains(&format!(":{PORT}")), "{known_hosts}");
     for t in targets {
-        let host = lab.host(t);
-        let out = ssh_with_config(&lab, "/root/.ssh/config", &host.ip);
-        assert!(
-            out.status.success(),
-            "ssh -F ~/.ssh/config root@{} at port 22: {}",
-            host.ip,
-            stderr(&out)
-        );
-        assert_eq!(stdout(&out).trim(), host.hostname);
-        // By name too (keyrotate pins host keys by address only, so only
-        // where ssh would go is checked).
-        let name = host.hostname.to_ascii_lowercase();
+        let name = lab.host(t).hostname.to_ascii_lowercase();
         let out = lab.exec("control", &["ssh", "-G", "-F", "/root/.ssh/config", &name]);
         let resolved = ok("ssh -G", &out);
         assert_has(&resolved, "\nport 22\n");

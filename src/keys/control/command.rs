@@ -18,7 +18,7 @@
 //! happens to its usual path (the new key takes that path at the end).
 use super::engine::{self, NodeSide, Outcome, Plan, Report};
 use super::journal::{self, Journal, Record};
-use super::known_hosts::KnownHosts;
+use super::known_hosts::{KnownHosts, Named};
 use super::ssh_config;
 use crate::error::Error;
 use crate::fsutil;
@@ -27,6 +27,7 @@ use crate::keys::resolve::{Given, Resolver};
 use crate::keys::{generate, load_key, public_path, write_pair, Key, KeyType};
 use crate::print;
 use crate::ssh::Fingerprint;
+use crate::state::inventory::NodeRecord;
 use crate::state::{KeyRecords, KeyRole, StatePaths};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -133,7 +134,7 @@ pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
         |node: &NodeAddr, phase: &str| print::progress(&opts.program, &format!("{node}: {phase}"));
     let inventory = crate::state::inventory::load(&opts.paths.nodes())?;
     let held = crate::state::inventory::held_back(&opts.paths, &inventory)?;
-    let summary = run_mode(&opts, mode, &held, &progress)?;
+    let summary = run_mode(&opts, mode, &inventory, &held, &progress)?;
     if let Some(problem) = crate::state::persist_control() {
         eprintln!("{}: {problem}", opts.program);
     }
@@ -226,21 +227,26 @@ fn retiring_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Erro
 /// Rotates `opts.nodes` plus the nodes an interrupted run left, and cleans
 /// up when no node needs the old key any more; a node at one of `held`
 /// (setup holds it back this run) is not logged in to ([`run_mode`]).
+/// Setup's own stage names the pins by hostname, with the inventory it
+/// writes: no inventory is handed down here.
 pub fn run(
     opts: &Options,
     held: &[IpAddr],
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Result<Summary, Error> {
-    run_mode(opts, Mode::Rotate, held, progress)
+    run_mode(opts, Mode::Rotate, &[], held, progress)
 }
 
-/// [`run`] in `mode`; a node at one of `held` (held back by the last
-/// setup, or by this one) stays in the journal as it was and is not
-/// logged in to: its report is [`Outcome::HeldBack`], and the old key
-/// stays for it.
+/// [`run`] in `mode`, with the inventory's `records` (a rekey rewrites
+/// them into inventory.ini, and the pins of those the run reached where
+/// they are recorded get their names, [`reached_where_recorded`]); a node
+/// at one of `held` (held back by the last setup, or by this one) stays in
+/// the journal as it was and is not logged in to: its report is
+/// [`Outcome::HeldBack`], and the old key stays for it.
 fn run_mode(
     opts: &Options,
     mode: Mode,
+    records: &[NodeRecord],
     held: &[IpAddr],
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Result<Summary, Error> {
@@ -366,14 +372,64 @@ fn run_mode(
     ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated, at_default)?;
     if finished && mode == Mode::Rekey && paths.nodes().exists() {
         // The playbooks reach the nodes with the key the inventory names.
-        let records = crate::state::inventory::load(&paths.nodes())?;
-        crate::state::inventory::save(paths, &records, &opts.user, opts.port, &new_key)?;
+        crate::state::inventory::save(paths, records, &opts.user, opts.port, &new_key)?;
+    }
+    // The rotation pinned host keys by address: `ssh root@NAME` checks
+    // them too once named, as setup names them. A convenience, written
+    // last: the nodes have rotated, so a known_hosts that cannot be
+    // rewritten now is a warning, not a failed run.
+    let named = reached_where_recorded(records, &reports, opts.port);
+    if !named.is_empty() {
+        if let Err(e) = plan.known_hosts.follow(&named, opts.port) {
+            let why = format!("the nodes rotated, but their pins were not named: {e}");
+            print::warning(&opts.program, &why);
+        }
     }
     Ok(Summary {
         reports,
         old_key: plan.old.path.clone(),
         new_key,
     })
+}
+
+/// The nodes of `records` whose pins this run may name: those it reached
+/// at their recorded address and at `port`, where it checked (or pinned)
+/// the host key the inventory holds for them, and nowhere else with that
+/// key. Naming folds every rccr line of a node's key into one at its
+/// recorded address and `port` ([`KnownHosts::follow`]): a node reached
+/// elsewhere (a new DHCP lease, `--host IP:2222`, `--port` for another
+/// host) keeps the pin this run just made there, and the lines of a node
+/// not reached stay as they are.
+fn reached_where_recorded<'r>(
+    records: &'r [NodeRecord],
+    reports: &[Report],
+    port: u16,
+) -> Vec<Named<'r>> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let host_key = r.host_key.as_ref()?;
+            // A report holds a host key only once it was checked against
+            // the pins at the report's address, or pinned there.
+            let mut seen_at = reports
+                .iter()
+                .filter(|rep| {
+                    rep.host_key
+                        .as_ref()
+                        .is_some_and(|k| k.fingerprint == *host_key)
+                })
+                .map(|rep| rep.node)
+                .peekable();
+            seen_at.peek()?;
+            seen_at
+                .all(|node| node.ip == r.ip && node.port == port)
+                .then_some(Named {
+                    name: &r.hostname,
+                    ip: r.ip,
+                    host_key,
+                })
+        })
+        .collect()
 }
 
 /// Every node the old key could reach has committed: put the new key in
@@ -622,6 +678,75 @@ pub fn render(reports: &[Report], as_json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const FP_A: &str = "SHA256:NrtS+86iW9P4e3JYsfgB+L/rmVwDVS7JiC+tvCPjisc";
+    const FP_B: &str = "SHA256:EM5NF+eqDV46JWj34zyW6bzzr3t9qYFU7MJwnJziCXE";
+
+    /// A report of `node` (`IP` or `IP:PORT`) that saw the host key
+    /// `fingerprint`, if any; the key's text is not compared.
+    fn seen(node: &str, fingerprint: Option<&str>) -> Report {
+        Report {
+            node: addr::parse(node, 22).unwrap(),
+            outcome: Outcome::Rotated,
+            detail: String::new(),
+            host_key: fingerprint.map(|fp| crate::ssh::HostKey {
+                line: String::new(),
+                fingerprint: fp.parse().unwrap(),
+                blob: Vec::new(),
+            }),
+        }
+    }
+
+    /// The names [`reached_where_recorded`] gives at port 22.
+    fn named(records: &[NodeRecord], reports: &[Report]) -> Vec<String> {
+        reached_where_recorded(records, reports, 22)
+            .iter()
+            .map(|n| format!("{}@{}", n.name, n.ip))
+            .collect()
+    }
+
+    /// Node A is recorded at .5 with key A, the control with no key.
+    /// Reached at .5:22 showing key A, it is named; reached anywhere
+    /// else (a new lease at .7, `--host .5:2222`), or also elsewhere, or
+    /// showing another key, or not at all, it is not: naming would fold
+    /// the pin this run made there into `node-a,10.0.0.5` at 22.
+    #[test]
+    fn keyrotate_names_only_nodes_it_reached_where_the_inventory_has_them() {
+        let record = |ip: &str, name: &str, role, host_key: Option<&str>| NodeRecord {
+            ip: ip.parse().unwrap(),
+            mac: None,
+            hostname: name.parse().unwrap(),
+            role,
+            arch: None,
+            host_key: host_key.map(|fp| fp.parse().unwrap()),
+            moved_from: None,
+        };
+        let records = [
+            record("10.0.0.1", "control", crate::identity::Role::Control, None),
+            record(
+                "10.0.0.5",
+                "node-a",
+                crate::identity::Role::Target,
+                Some(FP_A),
+            ),
+        ];
+        assert_eq!(
+            named(&records, &[seen("10.0.0.5", Some(FP_A))]),
+            ["node-a@10.0.0.5"]
+        );
+        for reports in [
+            vec![seen("10.0.0.7", Some(FP_A))],
+            vec![seen("10.0.0.5:2222", Some(FP_A))],
+            vec![seen("10.0.0.5", Some(FP_A)), seen("10.0.0.7", Some(FP_A))],
+            vec![seen("10.0.0.5", Some(FP_B))],
+            vec![seen("10.0.0.5", None)],
+            vec![seen("10.0.0.1", None)],
+            vec![],
+        ] {
+            let at: Vec<String> = reports.iter().map(|r| r.node.to_string()).collect();
+            assert!(named(&records, &reports).is_empty(), "{at:?}");
+        }
+    }
 
     #[test]
     fn the_cluster_key_never_takes_the_path_of_a_key_rccr_did_not_make() {
