@@ -456,6 +456,75 @@ fn every_layout_boots_one_overlay_whatever_the_disk_order() {
     }
 }
 
+/// A saved overlay on the node's disks at `at` (a path under the node's
+/// dir): this node's name and its rotated key.
+fn saved_state(node: &Node, at: &str) {
+    let saved = node.dir.path("saved-state");
+    write(&saved.join("etc/hostname"), "ReCyClusteR-Target-4c0001\n");
+    write(
+        &saved.join("root/.ssh/authorized_keys"),
+        "ssh-ed25519 AAAA rotated\n",
+    );
+    tar_gz_of(&saved, &["etc", "root"], &node.dir.path(at));
+}
+
+#[test]
+fn a_writable_boot_medium_does_not_hide_the_state_saved_on_the_rccr_partition() {
+    // A node set up from a CD or a dd stick keeps its state in rccr-lbu/ on
+    // its RCCR disk (an older image's: at the disk's root); it is then
+    // booted from an ISO that Rufus wrote to a FAT stick (writable).
+    for at in [
+        format!("disks/sdb1/rccr-lbu/{HOST_OVERLAY}"),
+        format!("disks/sdb1/{HOST_OVERLAY}"),
+    ] {
+        let node = Node::new(("sda1", "vfat"), Some(("sdb1", "ext4")));
+        saved_state(&node, &at);
+        let keys = node.dir.path("root/root/.ssh/authorized_keys");
+        write(&keys, "ssh-rsa AAAA rccr-temporary-key\n");
+        node.dir.write(
+            "root/etc/lbu/lbu.conf",
+            "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
+        );
+
+        let out = persist_ok(&node.dir, &node.mounts, &node.findfs, "media");
+        assert_eq!(text(&out.stdout), "/media/sdb1/rccr-lbu\n", "{at}");
+        let out = persist_ok(&node.dir, &node.mounts, &node.findfs, "boot");
+        assert_has(&text(&out.stderr), "restoring the saved overlay");
+        assert_eq!(
+            fs::read_to_string(&keys).unwrap(),
+            "ssh-ed25519 AAAA rotated\n",
+            "{at}: the temporary key is accepted on a node that was set up"
+        );
+        let conf = fs::read_to_string(node.dir.path("root/etc/lbu/lbu.conf")).unwrap();
+        assert!(
+            conf.contains("LBU_BACKUPDIR=/media/sdb1/rccr-lbu\n")
+                && !conf.contains("LBU_MEDIA=sda1"),
+            "{at}: lbu saves elsewhere than the state it restored: {conf}"
+        );
+        // The saved state stays in one place; the stick boots its own.
+        node.boot_and_commit();
+        let names: Vec<String> = overlays_in(&node.dir.path("disks/sdb1/rccr-lbu"))
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, [HOST_OVERLAY], "{at}");
+        assert_eq!(
+            node.boots("stick + saved state"),
+            format!("/media/sda1/{IMAGE_OVERLAY}")
+        );
+    }
+
+    // A stick labelled RCCR itself: its overlay is the boot's, not saved
+    // state to move away.
+    let node = Node::new(("sda1", "vfat"), None);
+    let out = persist_ok(&node.dir, &node.mounts, "echo /dev/sda1", "media");
+    assert_eq!(text(&out.stdout), "sda1\n");
+    assert!(node
+        .dir
+        .path(&format!("disks/sda1/{IMAGE_OVERLAY}"))
+        .is_file());
+}
+
 #[test]
 fn the_search_model_sees_two_overlays_race() {
     // The layout before this rule: lbu saved at the RCCR partition's root.

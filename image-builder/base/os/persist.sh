@@ -30,7 +30,11 @@
 #      */.boot_repository), when its filesystem is writable: a Raspberry
 #      Pi's SD card, or an ISO that Rufus copied to a FAT USB stick. lbu
 #      replaces the image's overlay at the media's root with its own, and
-#      the boot loads that one: the only overlay there.
+#      the boot loads that one: the only overlay there. Unless the RCCR
+#      partition (2.) already holds saved changes: a node set up from a CD
+#      or a dd stick and booted from a Rufus stick is restored from there
+#      and saves there, as in 2., so that the image's temporary key is not
+#      accepted again on it.
 #   2. otherwise (an ISO on a CD, or written with dd: iso9660 is read-only) a
 #      partition labelled RCCR (FAT or ext4) on any disk, mounted read-write.
 #      lbu saves into its directory rccr-lbu/, never at its root: Alpine's
@@ -147,10 +151,26 @@ data_dir() {
 	echo "$_mnt/$SAVE_DIR"
 }
 
+# has_saved DIR: whether lbu saved changes in DIR (on the RCCR partition),
+# or an older image at the partition's root, which prepare_dir moves to DIR.
+has_saved() {
+	for _f in "${ROOT%/}$1"/*.apkovl.tar.gz* "${ROOT%/}${1%/*}"/*.apkovl.tar.gz*; do
+		[ ! -e "$_f" ] || return 0
+	done
+	return 1
+}
+
 # choose: prints "media NAME" or "dir PATH", or returns 1.
 choose() {
 	if _name=$(writable_boot_media); then
-		echo "media $_name"
+		# A node set up from a CD or a dd stick, now booted from a writable
+		# one (Rufus), keeps its state where it is: restored, and saved
+		# there, not to the stick (whose overlay is the image's).
+		if _dir=$(data_dir) && [ "${_dir%/*}" != "/media/$_name" ] && has_saved "$_dir"; then
+			echo "dir $_dir"
+		else
+			echo "media $_name"
+		fi
 	elif _dir=$(data_dir); then
 		echo "dir $_dir"
 	else
