@@ -684,6 +684,65 @@ fn an_older_saved_overlay_does_not_replace_the_booted_images_software() {
     );
 }
 
+#[test]
+fn the_restore_keeps_the_accounts_the_booted_images_packages_made() {
+    // The ISO's packages were installed over the image's overlay: a newer
+    // image's package made its system user and group (newsvc) there.
+    let dir = booted_from("persist-accounts", "/media/cdrom");
+    let image = [
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/ash\nsshd:x:22:22:sshd:/dev/null:/sbin/nologin\nnewsvc:x:101:101:newsvc:/var/empty:/sbin/nologin\n",
+        ),
+        ("etc/group", "root:x:0:root\nsshd:x:22:\nnewsvc:x:101:\n"),
+        (
+            "etc/shadow",
+            "root:*::0:::::\nsshd:!::0:::::\nnewsvc:!::0:::::\n",
+        ),
+    ];
+    for (path, content) in image {
+        dir.write(&format!("root/{path}"), content);
+    }
+    // Saved under the older image: root's changed shell and password, a
+    // user added on the node, no newsvc.
+    let saved_passwd = "root:x:0:0:root:/root:/bin/sh\nsshd:x:22:22:sshd:/dev/null:/sbin/nologin\nadmin:x:1000:1000:admin:/home/admin:/bin/ash\n";
+    let saved_group = "root:x:0:root\nsshd:x:22:\nadmin:x:1000:\n";
+    let saved_shadow =
+        "root:$6$salt$hash:20000:0:::::\nsshd:!::0:::::\nadmin:!:20000:0:99999:7:::\n";
+    let saved = dir.path("saved");
+    write(&saved.join("etc/passwd"), saved_passwd);
+    write(&saved.join("etc/group"), saved_group);
+    write(&saved.join("etc/shadow"), saved_shadow);
+    fs::set_permissions(saved.join("etc/shadow"), fs::Permissions::from_mode(0o640)).unwrap();
+    tar_gz_of(
+        &saved,
+        &["etc"],
+        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    );
+
+    let out = persist_ok(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+    assert_has(&text(&out.stderr), "restoring the saved overlay");
+    let read = |path: &str| fs::read_to_string(dir.path(&format!("root/{path}"))).unwrap();
+    // The saved entries, then the image's names the saved files lack.
+    assert_eq!(
+        read("etc/passwd"),
+        format!("{saved_passwd}newsvc:x:101:101:newsvc:/var/empty:/sbin/nologin\n")
+    );
+    assert_eq!(read("etc/group"), format!("{saved_group}newsvc:x:101:\n"));
+    assert_eq!(
+        read("etc/shadow"),
+        format!("{saved_shadow}newsvc:!::0:::::\n")
+    );
+    assert_eq!(
+        fs::metadata(dir.path("root/etc/shadow"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o640
+    );
+}
+
 /// The files of a directory (not its subdirectories), by name, with their
 /// bytes.
 fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {

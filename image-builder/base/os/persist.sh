@@ -44,10 +44,12 @@
 #      ISO's overlay, and this script restores the saved one over it, before
 #      the services that read it start. The image's own software (rccr, its
 #      services, the sshd drop-in) stays the booted image's: an older
-#      image's saved copies do not replace a newer one's. When the saved
-#      changes cannot be restored (two overlays, a damaged or unfinished
-#      one), they are kept as they are: lbu saves nothing this boot, and the
-#      image's temporary key is refused, since this node was set up before.
+#      image's saved copies do not replace a newer one's; the accounts are
+#      the saved ones plus the system users and groups that the booted
+#      image's packages made. When the saved changes cannot be restored
+#      (two overlays, a damaged or unfinished one), they are kept as they
+#      are: lbu saves nothing this boot, and the image's temporary key is
+#      refused, since this node was set up before.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
@@ -77,6 +79,12 @@ readonly IMAGE_PATHS='usr/bin/rccr usr/bin/rccr-* usr/libexec/rccr etc/init.d/rc
 # packages (the image's, and those added later) and the repositories (this
 # boot's, found by the initramfs, and those saved).
 readonly MERGED_LISTS='etc/apk/world etc/apk/repositories'
+# The accounts, merged by name: the saved entries (root's password, users
+# added on the node) win, and the booted image keeps the system users and
+# groups its packages made at this boot (the initramfs installed them over
+# the image's overlay, before this restore), which an older saved copy
+# lacks.
+readonly ACCOUNT_FILES='etc/passwd etc/group etc/shadow etc/gshadow'
 
 help() {
 	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
@@ -236,7 +244,8 @@ restore() {
 }
 
 # unpack OVERLAY STAGE: unpacks OVERLAY over the root, then puts back the
-# image's IMAGE_PATHS and merges MERGED_LISTS, keeping copies in STAGE.
+# image's IMAGE_PATHS and merges MERGED_LISTS and ACCOUNT_FILES, keeping
+# copies in STAGE.
 unpack() {
 	_root=${ROOT%/}
 	_image_tar=$2/image.tar
@@ -252,7 +261,7 @@ unpack() {
 		[ $# -eq 0 ] || tar -cf "$_image_tar" -- "$@"
 	) || return 1
 	_n=0
-	for _list in $MERGED_LISTS; do
+	for _list in $MERGED_LISTS $ACCOUNT_FILES; do
 		_n=$((_n + 1))
 		[ ! -f "$_root/$_list" ] || cp -- "$_root/$_list" "$2/list.$_n" || return 1
 	done
@@ -264,11 +273,22 @@ unpack() {
 
 	[ ! -f "$_image_tar" ] || tar -xf "$_image_tar" -C "$_root/" || return 1
 	_n=0
-	for _list in $MERGED_LISTS; do
+	for _list in $MERGED_LISTS $ACCOUNT_FILES; do
 		_n=$((_n + 1))
 		[ -f "$2/list.$_n" ] || continue
-		# The booted image's lines first, then the saved ones it lacks.
-		awk 'NF && !seen[$0]++' "$2/list.$_n" "$_root/$_list" >"$2/merged" &&
+		case " $ACCOUNT_FILES " in
+			*" $_list "*)
+				# The saved entries, then the booted image's whose name
+				# they lack.
+				awk -F: 'FILENAME == ARGV[1] { if (NF && !seen[$1]++) print; next }
+					NF && !seen[$1]++' "$_root/$_list" "$2/list.$_n"
+				;;
+			*)
+				# The booted image's lines first, then the saved ones it
+				# lacks.
+				awk 'NF && !seen[$0]++' "$2/list.$_n" "$_root/$_list"
+				;;
+		esac >"$2/merged" &&
 			cat -- "$2/merged" >"$_root/$_list" || return 1
 	done
 }
