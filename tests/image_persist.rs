@@ -334,6 +334,19 @@ impl Node {
         }
     }
 
+    /// The image's overlay booted, as a CD's or stick's: root's
+    /// authorized_keys holds the temporary key (returned: its path) and lbu
+    /// saves nowhere yet.
+    fn booted_with_the_temporary_key(&self) -> std::path::PathBuf {
+        let keys = self.dir.path("root/root/.ssh/authorized_keys");
+        write(&keys, "ssh-rsa AAAA rccr-temporary-key\n");
+        self.dir.write(
+            "root/etc/lbu/lbu.conf",
+            "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
+        );
+        keys
+    }
+
     /// Boots: persist.sh decides; then `lbu commit` as lbu.in's cmd_commit
     /// does it: LBU_BACKUPDIR, else /media/LBU_MEDIA; DELETEOLDCONFIGS
     /// removes the *.apkovl.tar.gz* there first.
@@ -479,12 +492,7 @@ fn a_writable_boot_medium_does_not_hide_the_state_saved_on_the_rccr_partition() 
     ] {
         let node = Node::new(("sda1", "vfat"), Some(("sdb1", "ext4")));
         saved_state(&node, &at);
-        let keys = node.dir.path("root/root/.ssh/authorized_keys");
-        write(&keys, "ssh-rsa AAAA rccr-temporary-key\n");
-        node.dir.write(
-            "root/etc/lbu/lbu.conf",
-            "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
-        );
+        let keys = node.booted_with_the_temporary_key();
 
         let out = persist_ok(&node.dir, &node.mounts, &node.findfs, "media");
         assert_eq!(text(&out.stdout), "/media/sdb1/rccr-lbu\n", "{at}");
@@ -791,13 +799,7 @@ fn saved_changes_that_cannot_be_restored_are_kept_and_the_temporary_key_refused(
             write(&saved.join(name), content);
         }
         let before = files_in(&saved);
-        // The ISO's overlay booted: the temporary key, lbu saving nowhere.
-        let keys = node.dir.path("root/root/.ssh/authorized_keys");
-        write(&keys, "ssh-rsa AAAA rccr-temporary-key\n");
-        node.dir.write(
-            "root/etc/lbu/lbu.conf",
-            "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
-        );
+        let keys = node.booted_with_the_temporary_key();
 
         let out = persist(&node.dir, &node.mounts, &node.findfs, "boot");
         assert_exit(&out, 0, says);

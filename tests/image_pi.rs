@@ -99,6 +99,18 @@ fn built_pi_zero(
     Some((dir, inputs, base, repo, out))
 }
 
+/// build-os-image.sh's armhf target image of the release `base`, with the
+/// repository `repo` and these environment variables.
+fn armhf_target(
+    inputs: &Inputs,
+    dir: &TempDir,
+    base: &std::path::Path,
+    repo: impl AsRef<std::ffi::OsStr>,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    build_os_image(inputs, dir, "armhf", "target", base, repo, env)
+}
+
 #[test]
 fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
     let (dir, _, _, _, out) = or_skip!(built_pi_zero("Pi image", "img", "control"));
@@ -216,15 +228,7 @@ fn pi_image_cmdline_enables_the_memory_cgroup_once_on_one_line() {
         "quiet cgroup_enable=memory console=tty1 \t\r\nignored=1\n",
     );
     tar_gz(&dir.path("rpi"), &base);
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "target",
-        &base,
-        "none",
-        &[("COMPRESS", "none")],
-    );
+    let out = armhf_target(&inputs, &dir, &base, "none", &[("COMPRESS", "none")]);
     assert!(out.status.success(), "{}", show(&out));
     let part = format!(
         "{}@@1M",
@@ -514,15 +518,7 @@ fn a_failed_compression_keeps_the_earlier_image_and_no_partial_file() {
         xz.parent().unwrap().display(),
         std::env::var("PATH").unwrap()
     );
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "target",
-        &base,
-        &repo,
-        &[("PATH", &path)],
-    );
+    let out = armhf_target(&inputs, &dir, &base, &repo, &[("PATH", &path)]);
     assert_exit(&out, 1, "xz cannot write");
     assert!(
         fs::read(&image).unwrap() == before,
