@@ -334,6 +334,19 @@ impl Node {
         }
     }
 
+    /// The image's overlay booted, as a CD's or stick's: root's
+    /// authorized_keys holds the temporary key (returned: its path) and lbu
+    /// saves nowhere yet.
+    fn booted_with_the_temporary_key(&self) -> std::path::PathBuf {
+        let keys = self.dir.path("root/root/.ssh/authorized_keys");
+        write(&keys, "ssh-rsa AAAA rccr-temporary-key\n");
+        self.dir.write(
+            "root/etc/lbu/lbu.conf",
+            "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
+        );
+        keys
+    }
+
     /// Boots: persist.sh decides; then `lbu commit` as lbu.in's cmd_commit
     /// does it: LBU_BACKUPDIR, else /media/LBU_MEDIA; DELETEOLDCONFIGS
     /// removes the *.apkovl.tar.gz* there first.
@@ -454,6 +467,70 @@ fn every_layout_boots_one_overlay_whatever_the_disk_order() {
             format!("/media/mmcblk0p1/{HOST_OVERLAY}")
         );
     }
+}
+
+/// A saved overlay on the node's disks at `at` (a path under the node's
+/// dir): this node's name and its rotated key.
+fn saved_state(node: &Node, at: &str) {
+    let saved = node.dir.path("saved-state");
+    write(&saved.join("etc/hostname"), "ReCyClusteR-Target-4c0001\n");
+    write(
+        &saved.join("root/.ssh/authorized_keys"),
+        "ssh-ed25519 AAAA rotated\n",
+    );
+    tar_gz_of(&saved, &["etc", "root"], &node.dir.path(at));
+}
+
+#[test]
+fn a_writable_boot_medium_does_not_hide_the_state_saved_on_the_rccr_partition() {
+    // A node set up from a CD or a dd stick keeps its state in rccr-lbu/ on
+    // its RCCR disk (an older image's: at the disk's root); it is then
+    // booted from an ISO that Rufus wrote to a FAT stick (writable).
+    for at in [
+        format!("disks/sdb1/rccr-lbu/{HOST_OVERLAY}"),
+        format!("disks/sdb1/{HOST_OVERLAY}"),
+    ] {
+        let node = Node::new(("sda1", "vfat"), Some(("sdb1", "ext4")));
+        saved_state(&node, &at);
+        let keys = node.booted_with_the_temporary_key();
+
+        let out = persist_ok(&node.dir, &node.mounts, &node.findfs, "media");
+        assert_eq!(text(&out.stdout), "/media/sdb1/rccr-lbu\n", "{at}");
+        let out = persist_ok(&node.dir, &node.mounts, &node.findfs, "boot");
+        assert_has(&text(&out.stderr), "restoring the saved overlay");
+        assert_eq!(
+            fs::read_to_string(&keys).unwrap(),
+            "ssh-ed25519 AAAA rotated\n",
+            "{at}: the temporary key is accepted on a node that was set up"
+        );
+        let conf = fs::read_to_string(node.dir.path("root/etc/lbu/lbu.conf")).unwrap();
+        assert!(
+            conf.contains("LBU_BACKUPDIR=/media/sdb1/rccr-lbu\n")
+                && !conf.contains("LBU_MEDIA=sda1"),
+            "{at}: lbu saves elsewhere than the state it restored: {conf}"
+        );
+        // The saved state stays in one place; the stick boots its own.
+        node.boot_and_commit();
+        let names: Vec<String> = overlays_in(&node.dir.path("disks/sdb1/rccr-lbu"))
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, [HOST_OVERLAY], "{at}");
+        assert_eq!(
+            node.boots("stick + saved state"),
+            format!("/media/sda1/{IMAGE_OVERLAY}")
+        );
+    }
+
+    // A stick labelled RCCR itself: its overlay is the boot's, not saved
+    // state to move away.
+    let node = Node::new(("sda1", "vfat"), None);
+    let out = persist_ok(&node.dir, &node.mounts, "echo /dev/sda1", "media");
+    assert_eq!(text(&out.stdout), "sda1\n");
+    assert!(node
+        .dir
+        .path(&format!("disks/sda1/{IMAGE_OVERLAY}"))
+        .is_file());
 }
 
 #[test]
@@ -615,6 +692,65 @@ fn an_older_saved_overlay_does_not_replace_the_booted_images_software() {
     );
 }
 
+#[test]
+fn the_restore_keeps_the_accounts_the_booted_images_packages_made() {
+    // The ISO's packages were installed over the image's overlay: a newer
+    // image's package made its system user and group (newsvc) there.
+    let dir = booted_from("persist-accounts", "/media/cdrom");
+    let image = [
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/ash\nsshd:x:22:22:sshd:/dev/null:/sbin/nologin\nnewsvc:x:101:101:newsvc:/var/empty:/sbin/nologin\n",
+        ),
+        ("etc/group", "root:x:0:root\nsshd:x:22:\nnewsvc:x:101:\n"),
+        (
+            "etc/shadow",
+            "root:*::0:::::\nsshd:!::0:::::\nnewsvc:!::0:::::\n",
+        ),
+    ];
+    for (path, content) in image {
+        dir.write(&format!("root/{path}"), content);
+    }
+    // Saved under the older image: root's changed shell and password, a
+    // user added on the node, no newsvc.
+    let saved_passwd = "root:x:0:0:root:/root:/bin/sh\nsshd:x:22:22:sshd:/dev/null:/sbin/nologin\nadmin:x:1000:1000:admin:/home/admin:/bin/ash\n";
+    let saved_group = "root:x:0:root\nsshd:x:22:\nadmin:x:1000:\n";
+    let saved_shadow =
+        "root:$6$salt$hash:20000:0:::::\nsshd:!::0:::::\nadmin:!:20000:0:99999:7:::\n";
+    let saved = dir.path("saved");
+    write(&saved.join("etc/passwd"), saved_passwd);
+    write(&saved.join("etc/group"), saved_group);
+    write(&saved.join("etc/shadow"), saved_shadow);
+    fs::set_permissions(saved.join("etc/shadow"), fs::Permissions::from_mode(0o640)).unwrap();
+    tar_gz_of(
+        &saved,
+        &["etc"],
+        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    );
+
+    let out = persist_ok(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+    assert_has(&text(&out.stderr), "restoring the saved overlay");
+    let read = |path: &str| fs::read_to_string(dir.path(&format!("root/{path}"))).unwrap();
+    // The saved entries, then the image's names the saved files lack.
+    assert_eq!(
+        read("etc/passwd"),
+        format!("{saved_passwd}newsvc:x:101:101:newsvc:/var/empty:/sbin/nologin\n")
+    );
+    assert_eq!(read("etc/group"), format!("{saved_group}newsvc:x:101:\n"));
+    assert_eq!(
+        read("etc/shadow"),
+        format!("{saved_shadow}newsvc:!::0:::::\n")
+    );
+    assert_eq!(
+        fs::metadata(dir.path("root/etc/shadow"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o640
+    );
+}
+
 /// The files of a directory (not its subdirectories), by name, with their
 /// bytes.
 fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -663,13 +799,7 @@ fn saved_changes_that_cannot_be_restored_are_kept_and_the_temporary_key_refused(
             write(&saved.join(name), content);
         }
         let before = files_in(&saved);
-        // The ISO's overlay booted: the temporary key, lbu saving nowhere.
-        let keys = node.dir.path("root/root/.ssh/authorized_keys");
-        write(&keys, "ssh-rsa AAAA rccr-temporary-key\n");
-        node.dir.write(
-            "root/etc/lbu/lbu.conf",
-            "LBU_MEDIA=\nDELETEOLDCONFIGS=yes\n",
-        );
+        let keys = node.booted_with_the_temporary_key();
 
         let out = persist(&node.dir, &node.mounts, &node.findfs, "boot");
         assert_exit(&out, 0, says);

@@ -99,6 +99,18 @@ fn built_pi_zero(
     Some((dir, inputs, base, repo, out))
 }
 
+/// build-os-image.sh's armhf target image of the release `base`, with the
+/// repository `repo` and these environment variables.
+fn armhf_target(
+    inputs: &Inputs,
+    dir: &TempDir,
+    base: &std::path::Path,
+    repo: impl AsRef<std::ffi::OsStr>,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    build_os_image(inputs, dir, "armhf", "target", base, repo, env)
+}
+
 #[test]
 fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() {
     let (dir, _, _, _, out) = or_skip!(built_pi_zero("Pi image", "img", "control"));
@@ -182,6 +194,11 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
         fs::read(&to).unwrap()
     };
     assert_eq!(get("::/config.txt"), PI_ZERO_CONFIG.as_bytes());
+    // Pi kernels disable the memory cgroup unless cmdline.txt enables it.
+    assert_eq!(
+        text(&get("::/cmdline.txt")),
+        "modules=loop,squashfs,sd-mod,usb-storage quiet console=tty1 cgroup_enable=memory\n"
+    );
     assert_eq!(get("::/boot/vmlinuz-rpi"), b"vmlinuz-rpi bytes");
     assert!(text(&get("::/usercfg.txt")).starts_with("# RCCR 9.9.9 (armhf control)"));
     let ovl = dir.path("ovl.tar.gz");
@@ -198,6 +215,27 @@ fn pi_image_is_one_bootable_fat_partition_holding_the_release_and_the_overlay() 
     let report = fs::read_to_string(dir.path("out/rccr-9.9.9-armhf-control.img.sizes.md")).unwrap();
     assert_has(&report, "| total, before xz |");
     assert_has(&report, "Budget: ");
+}
+
+#[test]
+fn pi_image_cmdline_enables_the_memory_cgroup_once_on_one_line() {
+    let (dir, inputs) = or_skip!(inputs_when(img_tools("Pi cmdline.txt"), "img-cmdline"));
+    let base = synthetic_rpi(&dir, PI_ZERO_CONFIG, "armhf");
+    // A release that already asks for it, with a CR, trailing blanks and a
+    // second line (the firmware reads the first line only).
+    write(
+        &dir.path("rpi/cmdline.txt"),
+        "quiet cgroup_enable=memory console=tty1 \t\r\nignored=1\n",
+    );
+    tar_gz(&dir.path("rpi"), &base);
+    let out = armhf_target(&inputs, &dir, &base, "none", &[("COMPRESS", "none")]);
+    assert!(out.status.success(), "{}", show(&out));
+    let part = format!(
+        "{}@@1M",
+        dir.path("out/rccr-9.9.9-armhf-target.img").display()
+    );
+    let cmdline = text(&ok(mtools("mtype").args(["-i", &part, "::/cmdline.txt"])).stdout);
+    assert_eq!(cmdline, "quiet cgroup_enable=memory console=tty1\n");
 }
 
 /// The FAT type and cluster size pi-gen (Raspberry Pi OS's image builder,
@@ -480,15 +518,7 @@ fn a_failed_compression_keeps_the_earlier_image_and_no_partial_file() {
         xz.parent().unwrap().display(),
         std::env::var("PATH").unwrap()
     );
-    let out = build_os_image(
-        &inputs,
-        &dir,
-        "armhf",
-        "target",
-        &base,
-        &repo,
-        &[("PATH", &path)],
-    );
+    let out = armhf_target(&inputs, &dir, &base, &repo, &[("PATH", &path)]);
     assert_exit(&out, 1, "xz cannot write");
     assert!(
         fs::read(&image).unwrap() == before,

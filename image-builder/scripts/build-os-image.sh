@@ -382,6 +382,23 @@ name_id() {
 	printf '%s' "$1" | sha256sum | cut -c "$2"
 }
 
+# rpi_cmdline FILE: the release's cmdline.txt as one line (the firmware
+# reads the first only), with cgroup_enable=memory once. Raspberry Pi
+# kernels disable the memory cgroup (cgroup_disable=memory in the device
+# trees' bootargs, raspberrypi/linux#6439); the firmware appends cmdline.txt
+# after those, so this wins, and Docker can limit a container's memory.
+rpi_cmdline() {
+	_line=$(head -n 1 -- "$1" | tr -d '\r')
+	_line=${_line%"${_line##*[! 	]}"}
+	case " $_line " in
+		*" cgroup_enable=memory "*) ;;
+		*) _line="${_line:+$_line }cgroup_enable=memory" ;;
+	esac
+	printf '%s\n' "$_line" >"$1.new" || die "cannot write $(basename "$1")"
+	mv -f -- "$1.new" "$1" || die "cannot write $(basename "$1")"
+	einfo "cmdline.txt: $_line"
+}
+
 build_img() {
 	need mkfs.vfat dosfstools
 	need mcopy mtools
@@ -407,6 +424,7 @@ build_img() {
 		echo "# https://www.raspberrypi.com/documentation/computers/config_txt.html"
 	} >"$TMP_DIR/usercfg.txt"
 	mv -f -- "$TMP_DIR/usercfg.txt" "$stage/usercfg.txt"
+	rpi_cmdline "$stage/cmdline.txt"
 
 	_kib=$(du -sk "$stage" | cut -f 1)
 	part_sectors=$(partition_sectors "$_kib" "$IMG_FREE_MB")

@@ -70,6 +70,8 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 : "${AAVMF_CODE:=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd}"
 
 VM_PID=''
+# The first node of run_vm_boots, which runs on while the second boots.
+VM_PARKED=''
 NET=''
 FAILED=0
 CLEANUP_HOOK=teardown
@@ -77,6 +79,10 @@ CLEANUP_HOOK=teardown
 # Stops what the checks started (lib.sh's cleanup calls it at any exit).
 teardown() {
 	stop_vm
+	if [ -n "$VM_PARKED" ]; then
+		VM_PID=$VM_PARKED VM_PARKED=''
+		stop_vm
+	fi
 	if [ -n "$NET" ]; then
 		"$DOCKER" rm -f "$NET-control" "$NET-t1" "$NET-t2" >/dev/null 2>&1
 		"$DOCKER" network rm "$NET" >/dev/null 2>&1
@@ -430,7 +436,7 @@ run_vm_boots() {
 	same "$_policy" "kbdinteractiveauthentication no passwordauthentication no permitrootlogin without-password " "sshd refuses passwords"
 
 	# A second node from the same image.
-	_port_a=$PORT _pid_a=$VM_PID _log_a=$LOG
+	_port_a=$PORT VM_PARKED=$VM_PID _log_a=$LOG
 	media_copy "b-$_fw"
 	boot_vm "b-$_fw" "$COPY" "$_fw"
 	if wait_vm "$LOGIN_KEY"; then
@@ -440,7 +446,8 @@ run_vm_boots() {
 		fail "second boot: no SSH login"
 	fi
 	stop_vm
-	PORT=$_port_a VM_PID=$_pid_a LOG=$_log_a
+	PORT=$_port_a VM_PID=$VM_PARKED LOG=$_log_a
+	VM_PARKED=''
 
 	if [ "$TYPE" = target ]; then
 		# This machine plays the control node, with state of its own.

@@ -30,7 +30,11 @@
 #      */.boot_repository), when its filesystem is writable: a Raspberry
 #      Pi's SD card, or an ISO that Rufus copied to a FAT USB stick. lbu
 #      replaces the image's overlay at the media's root with its own, and
-#      the boot loads that one: the only overlay there.
+#      the boot loads that one: the only overlay there. Unless the RCCR
+#      partition (2.) already holds saved changes: a node set up from a CD
+#      or a dd stick and booted from a Rufus stick is restored from there
+#      and saves there, as in 2., so that the image's temporary key is not
+#      accepted again on it.
 #   2. otherwise (an ISO on a CD, or written with dd: iso9660 is read-only) a
 #      partition labelled RCCR (FAT or ext4) on any disk, mounted read-write.
 #      lbu saves into its directory rccr-lbu/, never at its root: Alpine's
@@ -40,10 +44,12 @@
 #      ISO's overlay, and this script restores the saved one over it, before
 #      the services that read it start. The image's own software (rccr, its
 #      services, the sshd drop-in) stays the booted image's: an older
-#      image's saved copies do not replace a newer one's. When the saved
-#      changes cannot be restored (two overlays, a damaged or unfinished
-#      one), they are kept as they are: lbu saves nothing this boot, and the
-#      image's temporary key is refused, since this node was set up before.
+#      image's saved copies do not replace a newer one's; the accounts are
+#      the saved ones plus the system users and groups that the booted
+#      image's packages made. When the saved changes cannot be restored
+#      (two overlays, a damaged or unfinished one), they are kept as they
+#      are: lbu saves nothing this boot, and the image's temporary key is
+#      refused, since this node was set up before.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
@@ -73,6 +79,12 @@ readonly IMAGE_PATHS='usr/bin/rccr usr/bin/rccr-* usr/libexec/rccr etc/init.d/rc
 # packages (the image's, and those added later) and the repositories (this
 # boot's, found by the initramfs, and those saved).
 readonly MERGED_LISTS='etc/apk/world etc/apk/repositories'
+# The accounts, merged by name: the saved entries (root's password, users
+# added on the node) win, and the booted image keeps the system users and
+# groups its packages made at this boot (the initramfs installed them over
+# the image's overlay, before this restore), which an older saved copy
+# lacks.
+readonly ACCOUNT_FILES='etc/passwd etc/group etc/shadow etc/gshadow'
 
 help() {
 	sed -n '/^#---help---/,/^#---help---/p' "$0" | sed -e '1d;$d' -e 's/^# \{0,1\}//'
@@ -147,10 +159,26 @@ data_dir() {
 	echo "$_mnt/$SAVE_DIR"
 }
 
+# has_saved DIR: whether lbu saved changes in DIR (on the RCCR partition),
+# or an older image at the partition's root, which prepare_dir moves to DIR.
+has_saved() {
+	for _f in "${ROOT%/}$1"/*.apkovl.tar.gz* "${ROOT%/}${1%/*}"/*.apkovl.tar.gz*; do
+		[ ! -e "$_f" ] || return 0
+	done
+	return 1
+}
+
 # choose: prints "media NAME" or "dir PATH", or returns 1.
 choose() {
 	if _name=$(writable_boot_media); then
-		echo "media $_name"
+		# A node set up from a CD or a dd stick, now booted from a writable
+		# one (Rufus), keeps its state where it is: restored, and saved
+		# there, not to the stick (whose overlay is the image's).
+		if _dir=$(data_dir) && [ "${_dir%/*}" != "/media/$_name" ] && has_saved "$_dir"; then
+			echo "dir $_dir"
+		else
+			echo "media $_name"
+		fi
 	elif _dir=$(data_dir); then
 		echo "dir $_dir"
 	else
@@ -216,7 +244,8 @@ restore() {
 }
 
 # unpack OVERLAY STAGE: unpacks OVERLAY over the root, then puts back the
-# image's IMAGE_PATHS and merges MERGED_LISTS, keeping copies in STAGE.
+# image's IMAGE_PATHS and merges MERGED_LISTS and ACCOUNT_FILES, keeping
+# copies in STAGE.
 unpack() {
 	_root=${ROOT%/}
 	_image_tar=$2/image.tar
@@ -232,7 +261,7 @@ unpack() {
 		[ $# -eq 0 ] || tar -cf "$_image_tar" -- "$@"
 	) || return 1
 	_n=0
-	for _list in $MERGED_LISTS; do
+	for _list in $MERGED_LISTS $ACCOUNT_FILES; do
 		_n=$((_n + 1))
 		[ ! -f "$_root/$_list" ] || cp -- "$_root/$_list" "$2/list.$_n" || return 1
 	done
@@ -244,11 +273,22 @@ unpack() {
 
 	[ ! -f "$_image_tar" ] || tar -xf "$_image_tar" -C "$_root/" || return 1
 	_n=0
-	for _list in $MERGED_LISTS; do
+	for _list in $MERGED_LISTS $ACCOUNT_FILES; do
 		_n=$((_n + 1))
 		[ -f "$2/list.$_n" ] || continue
-		# The booted image's lines first, then the saved ones it lacks.
-		awk 'NF && !seen[$0]++' "$2/list.$_n" "$_root/$_list" >"$2/merged" &&
+		case " $ACCOUNT_FILES " in
+			*" $_list "*)
+				# The saved entries, then the booted image's whose name
+				# they lack.
+				awk -F: 'FILENAME == ARGV[1] { if (NF && !seen[$1]++) print; next }
+					NF && !seen[$1]++' "$_root/$_list" "$2/list.$_n"
+				;;
+			*)
+				# The booted image's lines first, then the saved ones it
+				# lacks.
+				awk 'NF && !seen[$0]++' "$2/list.$_n" "$_root/$_list"
+				;;
+		esac >"$2/merged" &&
 			cat -- "$2/merged" >"$_root/$_list" || return 1
 	done
 }
