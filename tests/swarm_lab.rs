@@ -2071,3 +2071,34 @@ fn setup_fails_when_no_manager_of_the_swarm_answers_or_none_is_free_to_start_one
         "{nodes:?}"
     );
 }
+
+/// The wait for a service's replicas that cannot read the swarm's tasks
+/// does not take the service for running: before, its first failed read
+/// ended the wait with every service ok, and setup exited 0 although no
+/// replica was ever seen running.
+#[test]
+fn a_service_whose_tasks_cannot_be_read_fails_setup() {
+    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n\
+                  swarm:\n  services_timeout_s: 2\n";
+    let cluster = or_skip!(cluster(1, config));
+    // target-1, the leader, is asked through its docker command (no
+    // relay), which cannot list the services' tasks.
+    let real = cluster.lab.dir().join("bin/rccr");
+    let no_relay = format!(
+        "#!/bin/sh\n[ \"$1\" = engine ] && exit 127\nexec '{}' \"$@\"\n",
+        real.display()
+    );
+    fake_command(&cluster, "target-1", "rccr", &no_relay);
+    fake_command(
+        &cluster,
+        "target-1",
+        "docker",
+        "#!/bin/sh\n[ \"$1 $2\" = 'service ps' ] && { echo 'Error response from daemon: tasks unreadable' >&2; exit 1; }\n\
+         exec /usr/bin/docker \"$@\"\n",
+    );
+    let (_, services) = setup_not_whole(
+        &cluster,
+        "service web: created, its replicas not seen running: could not read them in 2 s: exit 1: Error response from daemon: tasks unreadable",
+    );
+    assert_eq!(services, ["created"]);
+}
