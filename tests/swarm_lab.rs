@@ -2081,14 +2081,8 @@ fn a_service_whose_tasks_cannot_be_read_fails_setup() {
     let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n\
                   swarm:\n  services_timeout_s: 2\n";
     let cluster = or_skip!(cluster(1, config));
-    // target-1, the leader, is asked through its docker command (no
-    // relay), which cannot list the services' tasks.
-    let real = cluster.lab.dir().join("bin/rccr");
-    let no_relay = format!(
-        "#!/bin/sh\n[ \"$1\" = engine ] && exit 127\nexec '{}' \"$@\"\n",
-        real.display()
-    );
-    fake_command(&cluster, "target-1", "rccr", &no_relay);
+    // target-1, the leader, is asked through its docker command, which
+    // cannot list the services' tasks.
     fake_command(
         &cluster,
         "target-1",
@@ -2096,9 +2090,22 @@ fn a_service_whose_tasks_cannot_be_read_fails_setup() {
         "#!/bin/sh\n[ \"$1 $2\" = 'service ps' ] && { echo 'Error response from daemon: tasks unreadable' >&2; exit 1; }\n\
          exec /usr/bin/docker \"$@\"\n",
     );
-    let (_, services) = setup_not_whole(
-        &cluster,
-        "service web: created, its replicas not seen running: could not read them in 2 s: exit 1: Error response from daemon: tasks unreadable",
+    let out = cluster.lab.exec(
+        "control",
+        &[
+            "env",
+            "RCCR_ENGINE_NODE=cli",
+            "rccr",
+            "setup",
+            "--yes",
+            "--json",
+        ],
     );
-    assert_eq!(services, ["created"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        "the cluster is not whole: service web: created, its replicas not seen running: \
+         could not read them in 2 s: exit 1: Error response from daemon: tasks unreadable",
+    );
+    assert_eq!(layers(&out).1, ["created"]);
 }

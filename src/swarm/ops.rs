@@ -619,7 +619,6 @@ mod tests {
     fn a_list_the_docker_cli_cannot_read_fails_with_its_own_error() {
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("rccr-ops-cli-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         // A docker command whose lists fail as a manager's that lost its
         // quorum (STUB=lost) or answer; one that lacks its arguments
