@@ -2017,3 +2017,95 @@ fn a_manager_faking_a_lost_quorum_re_forms_nothing() {
     );
     assert_three_managers(&cluster);
 }
+
+/// `rccr setup` with a swarm recorded and no manager of it answering fails
+/// (exit 1), saying so and naming the manager that did not answer; before,
+/// no node's swarm layer had failed (the manager's failure is its machine
+/// layer's, the worker is skipped), so setup said done and exited 0. With
+/// no swarm recorded and no engine free to start one (both in the swarm
+/// already), it said "no node runs Docker" and exited 0; now each is named.
+#[test]
+fn setup_fails_when_no_manager_of_the_swarm_answers_or_none_is_free_to_start_one() {
+    let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    let swarm_id = cluster.docker_ok("target-1", &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
+    let swarm_id = swarm_id.trim();
+    let ip1 = cluster.lab.ip("target-1");
+    // A control that lost its swarm record: no node is free to start one.
+    let sh = |script: &str| {
+        assert!(
+            cluster.lab.sh("control", script).status.success(),
+            "{script}"
+        )
+    };
+    sh("mv /root/.rccr/swarm /root/swarm.kept");
+    let none_free = "no node is free to start the cluster's swarm";
+    let out = setup_with(&cluster, &[]);
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-01",
+        &format!("in another swarm ({swarm_id}): left alone; {none_free}"),
+    );
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-02",
+        "in another swarm: left alone",
+    );
+    assert!(
+        !stderr(&out).contains("no node runs Docker"),
+        "{}",
+        stderr(&out)
+    );
+    sh("test ! -e /root/.rccr/swarm && mv /root/swarm.kept /root/.rccr/swarm");
+    // The manager's engine stops.
+    cluster.stop(&["target-1"]);
+    let (nodes, _) = setup_not_whole(
+        &cluster,
+        &format!(
+            "no manager of the cluster's swarm {swarm_id} answers; ReCyClusteR-Target-01 ({ip1}): FAILED: "
+        ),
+    );
+    assert_eq!(
+        node_layers(&nodes, "ReCyClusteR-Target-02").2,
+        "skipped",
+        "{nodes:?}"
+    );
+}
+
+/// The wait for a service's replicas that cannot read the swarm's tasks
+/// does not take the service for running: before, its first failed read
+/// ended the wait with every service ok, and setup exited 0 although no
+/// replica was ever seen running.
+#[test]
+fn a_service_whose_tasks_cannot_be_read_fails_setup() {
+    let config = "containers:\n  - name: web\n    image: rccr-lab/web:1\n\
+                  swarm:\n  services_timeout_s: 2\n";
+    let cluster = or_skip!(cluster(1, config));
+    // target-1, the leader, is asked through its docker command, which
+    // cannot list the services' tasks.
+    fake_command(
+        &cluster,
+        "target-1",
+        "docker",
+        "#!/bin/sh\n[ \"$1 $2\" = 'service ps' ] && { echo 'Error response from daemon: tasks unreadable' >&2; exit 1; }\n\
+         exec /usr/bin/docker \"$@\"\n",
+    );
+    let out = cluster.lab.exec(
+        "control",
+        &[
+            "env",
+            "RCCR_ENGINE_NODE=cli",
+            "rccr",
+            "setup",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        "the cluster is not whole: service web: created, its replicas not seen running: \
+         could not read them in 2 s: exit 1: Error response from daemon: tasks unreadable",
+    );
+    assert_eq!(layers(&out).1, ["created"]);
+}

@@ -8,6 +8,7 @@ use super::machine::{self, Machine};
 use super::member::{self, Member};
 use super::services::{self, ServiceReport};
 use crate::config::Config;
+use crate::docker::api::{Info, SwarmState};
 use crate::error::Error;
 use crate::identity::Role;
 use crate::keys::resolve::Resolver;
@@ -115,6 +116,8 @@ pub struct Report {
     pub departed: Vec<String>,
     /// Whether a manager of the cluster's swarm answered.
     pub led: bool,
+    /// Whether any node's engine answered.
+    pub engines: bool,
     /// Where SSH reaches the manager that led this run ([`ssh_host`]),
     /// for tools on the control (the docker context).
     pub manager: Option<String>,
@@ -124,16 +127,20 @@ pub struct Report {
 
 impl Report {
     /// What went wrong, one line each; empty when the cluster is whole. A
-    /// LAN where no node runs Docker has no swarm to form: nothing failed.
+    /// LAN where no node runs Docker, and no swarm recorded, has no swarm
+    /// to form: nothing failed. A run no manager led fails, first saying
+    /// so when no node's swarm layer tells why.
     pub fn failures(&self) -> Vec<String> {
-        if !self.led
-            && self
-                .nodes
-                .iter()
-                .all(|n| !matches!(n.swarm, Layer::Failed(_)))
-        {
+        if !self.led && self.cluster.is_none() && !self.engines {
             return Vec::new();
         }
+        let unled =
+            (!self.led && !self.nodes.iter().any(|n| n.swarm.failed())).then(|| {
+                match &self.cluster {
+                    Some(cluster) => format!("no manager of the cluster's swarm {cluster} answers"),
+                    None => "no swarm was formed".to_string(),
+                }
+            });
         let nodes = self.nodes.iter().filter_map(|n| {
             [&n.machine, &n.swarm]
                 .into_iter()
@@ -145,7 +152,7 @@ impl Report {
             .iter()
             .filter(|s| !s.ok)
             .map(|s| format!("service {}: {}", s.name, s.problem()));
-        nodes.chain(services).collect()
+        unled.into_iter().chain(nodes).chain(services).collect()
     }
 }
 
@@ -186,7 +193,7 @@ pub fn run(
     });
     clock.lap("machine");
     let names: Vec<&str> = nodes.iter().map(|n| n.hostname.as_str()).collect();
-    let formed = form::form(
+    let mut formed = form::form(
         &members,
         &machines,
         &paths.swarm(),
@@ -197,6 +204,13 @@ pub fn run(
                 || crate::cli::confirm_typed("rccr setup", &format!("{what}."), "re-form").is_ok()
         }),
     )?;
+    let unformed = match (formed.leader, &formed.cluster) {
+        (None, None) => {
+            let infos: Vec<Option<&Info>> = machines.iter().map(|m| m.info.as_ref()).collect();
+            unformed(&infos, &mut formed.layers)
+        }
+        _ => None,
+    };
     for (i, layer) in formed.layers.iter().enumerate() {
         progress(&members[i].name(), &format!("swarm: {}", layer.text()));
     }
@@ -235,8 +249,8 @@ pub fn run(
         });
     }
     reports.sort_by_key(|r| names.iter().position(|n| *n == r.hostname));
-    if formed.leader.is_none() && formed.cluster.is_none() {
-        progress("swarm", "no node runs Docker, so there is no swarm to form");
+    if let Some(why) = unformed {
+        progress("swarm", why);
     }
     Ok(Report {
         nodes: reports,
@@ -244,12 +258,58 @@ pub fn run(
         cluster: formed.cluster,
         departed: formed.departed,
         led: formed.leader.is_some(),
+        engines: machines.iter().any(|m| m.info.is_some()),
         manager: formed
             .leader
             .filter(|&i| members[i].via() != member::Via::Local)
             .map(|i| ssh_host(members[i].record.ip, config.ssh.port)),
         timings: clock.laps,
     })
+}
+
+/// Why no swarm was formed, when none is recorded and none led this run.
+const NO_DOCKER: &str = "no node runs Docker, so there is no swarm to form";
+const NONE_FREE: &str =
+    "no node is free to start the cluster's swarm (none answers with swarm state inactive)";
+
+/// With no swarm recorded and no leader: why nothing was formed, to say
+/// once. When engines answer but none is free to start the swarm, each
+/// that form left `unchanged` is out of the cluster, and says why. None
+/// when one was free (form said why it did not start the swarm there).
+fn unformed(infos: &[Option<&Info>], layers: &mut [Layer]) -> Option<&'static str> {
+    if infos.iter().all(Option::is_none) {
+        return Some(NO_DOCKER);
+    }
+    if infos
+        .iter()
+        .flatten()
+        .any(|i| i.state == SwarmState::Inactive)
+    {
+        return None;
+    }
+    for (info, layer) in infos.iter().zip(layers) {
+        let (Some(info), Layer::Unchanged) = (info, &layer) else {
+            continue;
+        };
+        *layer = Layer::Failed(match info.state {
+            SwarmState::Active if info.cluster_id.is_empty() => {
+                format!("in another swarm: left alone; {NONE_FREE}")
+            }
+            SwarmState::Active => {
+                format!("in another swarm ({}): left alone; {NONE_FREE}", info.cluster_id)
+            }
+            state => format!(
+                "swarm state {}{}: {NONE_FREE}; fix it by hand (docker swarm leave --force, or docker swarm unlock), then run rccr setup again",
+                state.as_str(),
+                if info.error.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", print::text(&info.error))
+                }
+            ),
+        });
+    }
+    Some(NONE_FREE)
 }
 
 /// Logs in to every node of `nodes` at once (the control: locally), in
@@ -400,5 +460,138 @@ mod tests {
         assert_eq!(ssh_host(v4, 2222), "10.0.0.2:2222");
         assert_eq!(ssh_host(v6, 22), "[fe80::1]");
         assert_eq!(ssh_host(v6, 2222), "[fe80::1]:2222");
+    }
+
+    fn node(name: &str, machine: Layer, swarm: Layer) -> NodeReport {
+        NodeReport {
+            hostname: name.into(),
+            ip: "10.0.0.2".into(),
+            via: "rccr",
+            machine,
+            swarm,
+        }
+    }
+
+    fn report(cluster: Option<&str>, engines: bool, nodes: Vec<NodeReport>) -> Report {
+        Report {
+            nodes,
+            services: Vec::new(),
+            cluster: cluster.map(str::to_string),
+            departed: Vec::new(),
+            led: false,
+            engines,
+            manager: None,
+            timings: Vec::new(),
+        }
+    }
+
+    /// A swarm is recorded and no manager of it answers: the cluster is
+    /// not whole, and says so first. Before, no node's swarm layer had
+    /// failed (the manager's failure is its machine layer's, the others
+    /// are skipped), so nothing failed and setup exited 0.
+    #[test]
+    fn a_recorded_swarm_with_no_manager_answering_fails() {
+        let no_manager = "no manager of the cluster's swarm c1 answers";
+        let headless = report(
+            Some("c1"),
+            true,
+            vec![
+                node(
+                    "m",
+                    Layer::Failed("not reached: connection refused".into()),
+                    Layer::Skipped("not reached".into()),
+                ),
+                node("w", Layer::Unchanged, Layer::Skipped(no_manager.into())),
+            ],
+        );
+        assert_eq!(
+            headless.failures(),
+            [
+                no_manager.to_string(),
+                "m (10.0.0.2): FAILED: not reached: connection refused".into()
+            ]
+        );
+        // Every engine down (a power cut): the same.
+        let down = report(
+            Some("c1"),
+            false,
+            vec![node(
+                "m",
+                Layer::Failed("Docker is down".into()),
+                Layer::Skipped("Docker is not running".into()),
+            )],
+        );
+        assert_eq!(
+            down.failures(),
+            [
+                no_manager.to_string(),
+                "m (10.0.0.2): FAILED: Docker is down".into()
+            ]
+        );
+        // No swarm recorded and no engine answers: nothing to form.
+        let lan = report(
+            None,
+            false,
+            vec![node(
+                "t",
+                Layer::Failed("no Docker".into()),
+                Layer::Skipped("Docker is not running".into()),
+            )],
+        );
+        assert_eq!(lan.failures(), Vec::<String>::new());
+    }
+
+    fn info(state: SwarmState, cluster_id: &str, error: &str) -> Info {
+        Info {
+            version: "27.0".into(),
+            state,
+            node_id: String::new(),
+            cluster_id: cluster_id.into(),
+            manager: !cluster_id.is_empty(),
+            error: error.into(),
+            cpus: 1,
+            memory: 1,
+            managers: 0,
+        }
+    }
+
+    /// No swarm recorded and no engine free to start one (each in another
+    /// swarm, or locked): before, every node stayed `unchanged`, setup
+    /// said "no node runs Docker" and exited 0.
+    #[test]
+    fn no_engine_free_to_start_the_swarm_is_a_failure_named_per_node() {
+        let (other, locked) = (
+            info(SwarmState::Active, "x1", ""),
+            info(SwarmState::Locked, "", "swarm is\nencrypted"),
+        );
+        let mut layers = vec![
+            Layer::Unchanged,
+            Layer::Skipped("Docker is not running".into()),
+            Layer::Unchanged,
+        ];
+        let why = unformed(&[Some(&other), None, Some(&locked)], &mut layers);
+        assert_eq!(why, Some(NONE_FREE));
+        assert_eq!(
+            layers,
+            [
+                Layer::Failed(format!("in another swarm (x1): left alone; {NONE_FREE}")),
+                Layer::Skipped("Docker is not running".into()),
+                Layer::Failed(format!(
+                    "swarm state locked (swarm is?encrypted): {NONE_FREE}; fix it by hand \
+                     (docker swarm leave --force, or docker swarm unlock), then run rccr setup again"
+                )),
+            ]
+        );
+        let mut layers = vec![Layer::Skipped("Docker is not running".into())];
+        assert_eq!(unformed(&[None], &mut layers), Some(NO_DOCKER));
+        assert_eq!(layers, [Layer::Skipped("Docker is not running".into())]);
+        // An engine free to start it that failed to: form said why.
+        let free = info(SwarmState::Inactive, "", "");
+        let mut layers = vec![
+            Layer::Failed("swarm init failed: no".into()),
+            Layer::Unchanged,
+        ];
+        assert_eq!(unformed(&[Some(&free), Some(&other)], &mut layers), None);
+        assert_eq!(layers[1], Layer::Unchanged);
     }
 }

@@ -293,15 +293,23 @@ impl Op<'_> {
         let q = |s: &str| shell_quote(s);
         match self {
             Op::Info => "docker info --format '{{json .}}'".into(),
-            Op::Tokens => "printf '{\"JoinTokens\":{\"Worker\":\"%s\",\"Manager\":\"%s\"}}' \
-                 \"$(docker swarm join-token -q worker)\" \"$(docker swarm join-token -q manager)\""
+            // Each list fails the op with docker's own error (`$(…)` alone
+            // hides it): a lost quorum is recognised by its words, and a
+            // list that could not be read is never taken for an empty one.
+            Op::Tokens => "w=$(docker swarm join-token -q worker) && \
+                 m=$(docker swarm join-token -q manager) || exit 1; \
+                 printf '{\"JoinTokens\":{\"Worker\":\"%s\",\"Manager\":\"%s\"}}' \"$w\" \"$m\""
                 .into(),
             Op::Init {
                 advertise,
                 force_new,
             } => format!(
                 "docker swarm init{} --advertise-addr {} >/dev/null",
-                if *force_new { " --force-new-cluster" } else { "" },
+                if *force_new {
+                    " --force-new-cluster"
+                } else {
+                    ""
+                },
                 q(advertise)
             ),
             Op::Join {
@@ -318,7 +326,7 @@ impl Op<'_> {
                 q(advertise),
                 q(manager)
             ),
-            Op::Nodes => "docker node inspect $(docker node ls -q)".into(),
+            Op::Nodes => "ids=$(docker node ls -q) || exit 1; docker node inspect $ids".into(),
             Op::NodeSet {
                 node,
                 manager,
@@ -349,18 +357,15 @@ impl Op<'_> {
                 "docker swarm leave{} >/dev/null",
                 if *force { " --force" } else { "" }
             ),
-            Op::Image { name } => format!(
-                "docker image inspect --format '{{{{json .}}}}' {}",
-                q(name)
-            ),
+            Op::Image { name } => {
+                format!("docker image inspect --format '{{{{json .}}}}' {}", q(name))
+            }
             Op::Distribution { .. } => {
                 "echo 'no registry query through the docker CLI' >&2; exit 1".into()
             }
-            Op::Services => {
-                "ids=$(docker service ls -q); if [ -n \"$ids\" ]; then docker service inspect $ids; \
-                 else echo '[]'; fi"
-                    .into()
-            }
+            Op::Services => "ids=$(docker service ls -q) || exit 1; \
+                 if [ -n \"$ids\" ]; then docker service inspect $ids; else echo '[]'; fi"
+                .into(),
             Op::ServiceCreate { want } => {
                 let mut c = format!(
                     "docker service create --detach --name {} --replicas {} --label rccr.managed=true",
@@ -377,10 +382,23 @@ impl Op<'_> {
             }
             Op::ServiceUpdate { have, want } => {
                 let mut c = format!("docker service update --detach --image {}", q(&want.image));
-                c.push_str(&format!(" --replicas {} --label-add rccr.managed=true", want.replicas));
+                c.push_str(&format!(
+                    " --replicas {} --label-add rccr.managed=true",
+                    want.replicas
+                ));
                 let changes = [
-                    ("--constraint-rm", "--constraint-add", &have.constraints, &want.constraints),
-                    ("--publish-rm", "--publish-add", &have.ports, &want.port_texts()),
+                    (
+                        "--constraint-rm",
+                        "--constraint-add",
+                        &have.constraints,
+                        &want.constraints,
+                    ),
+                    (
+                        "--publish-rm",
+                        "--publish-add",
+                        &have.ports,
+                        &want.port_texts(),
+                    ),
                 ];
                 for (rm, add, had, wanted) in changes {
                     for gone in had.iter().filter(|h| !wanted.contains(h)) {
@@ -393,8 +411,9 @@ impl Op<'_> {
                 format!("{c} {} >/dev/null", q(&have.id))
             }
             Op::ServiceRemove { id } => format!("docker service rm {} >/dev/null", q(id)),
-            Op::RunningTasks => "ids=$(docker service ls -q); \
-                 tasks=$(if [ -n \"$ids\" ]; then docker service ps -q --filter desired-state=running $ids; fi); \
+            Op::RunningTasks => "ids=$(docker service ls -q) || exit 1; tasks=; \
+                 if [ -n \"$ids\" ]; then \
+                 tasks=$(docker service ps -q --filter desired-state=running $ids) || exit 1; fi; \
                  if [ -n \"$tasks\" ]; then docker inspect $tasks; else echo '[]'; fi"
                 .into(),
         }
@@ -589,5 +608,79 @@ mod tests {
              --constraint-rm 'gone' --constraint-add 'node.labels.rccr.arch!=i686' \
              --publish-add 'published=8080,target=80,protocol=tcp' 's1' >/dev/null"
         );
+    }
+
+    /// Through the docker CLI, a list that fails fails its op with
+    /// docker's own words: before, `$(docker node ls -q)` hid the failure,
+    /// `docker node inspect` ran with no node and its usage's last line was
+    /// the error (a lost quorum went unrecognised), and an empty service
+    /// list, or empty tokens, were an answer (exit 0).
+    #[test]
+    fn a_list_the_docker_cli_cannot_read_fails_with_its_own_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("rccr-ops-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A docker command whose lists fail as a manager's that lost its
+        // quorum (STUB=lost) or answer; one that lacks its arguments
+        // prints its usage, as docker's does.
+        let docker = dir.join("docker");
+        std::fs::write(
+            &docker,
+            "#!/bin/sh\ncase \"$STUB:$*\" in\n\
+             lost:*' ls -q'|lost:'swarm join-token'*) \
+             echo 'Error response from daemon: The swarm does not have a leader.' >&2; exit 1 ;;\n\
+             *:'node ls -q') echo n1 ;;\n\
+             *:'service ls -q') ;;\n\
+             *:'swarm join-token -q '*) echo \"SWMTKN-$4\" ;;\n\
+             *:'node inspect n1') echo '[{\"ID\":\"n1\"}]' ;;\n\
+             *) echo \"docker $* needs an argument\" >&2; echo 'Display detailed information' >&2; exit 1 ;;\n\
+             esac\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+        let run = |op: &Op, stub: &str| {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &op.command()])
+                .env("PATH", &path)
+                .env("STUB", stub)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            let last = err.lines().last().unwrap_or("").to_string();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                last,
+            )
+        };
+        let answers = [
+            (Op::Nodes, "[{\"ID\":\"n1\"}]\n"),
+            (Op::Services, "[]\n"),
+            (Op::RunningTasks, "[]\n"),
+            (
+                Op::Tokens,
+                "{\"JoinTokens\":{\"Worker\":\"SWMTKN-worker\",\"Manager\":\"SWMTKN-manager\"}}",
+            ),
+        ];
+        for (op, answer) in &answers {
+            assert_eq!(
+                run(op, "ok"),
+                (true, answer.to_string(), String::new()),
+                "{}",
+                op.command()
+            );
+            assert_eq!(
+                run(op, "lost"),
+                (
+                    false,
+                    String::new(),
+                    "Error response from daemon: The swarm does not have a leader.".to_string()
+                ),
+                "{}",
+                op.command()
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

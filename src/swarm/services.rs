@@ -41,6 +41,9 @@ pub struct ServiceReport {
     pub running: Option<(u64, u64)>,
     /// How long setup waited, when the replicas were not all running then.
     pub gave_up_after: Option<Duration>,
+    /// Why its running replicas were never seen, when setup could not
+    /// read them until it gave up (escaped).
+    pub unread: Option<String>,
     /// How its ports are published (see [`publish_mode`]).
     pub publish: Publish,
     pub ok: bool,
@@ -50,6 +53,9 @@ impl ServiceReport {
     /// What is wrong with the service, for setup's one-line error: its
     /// result, and the replicas it was short of when setup gave up.
     pub fn problem(&self) -> String {
+        if let Some(unread) = &self.unread {
+            return format!("{}, its replicas not seen running: {unread}", self.result);
+        }
         match (self.running, self.gave_up_after) {
             (Some((running, wanted)), Some(waited)) => format!(
                 "{}, {running} of {wanted} replicas running after {} s (still starting? run rccr setup again, or raise swarm.services_timeout_s)",
@@ -199,6 +205,7 @@ pub fn converge(
                 runs_on: "-".into(),
                 running: None,
                 gave_up_after: None,
+                unread: None,
                 publish: Publish::Ingress,
                 ok: false,
             }]
@@ -233,6 +240,7 @@ pub fn converge(
             runs_on,
             running: None,
             gave_up_after: None,
+            unread: None,
             publish,
             ok,
         });
@@ -256,6 +264,7 @@ pub fn converge(
             runs_on: "-".into(),
             running: None,
             gave_up_after: None,
+            unread: None,
             publish: Publish::Ingress,
             ok,
         });
@@ -273,7 +282,9 @@ fn outcome(done: &str, answer: Result<crate::json::Value, String>) -> (String, b
 
 /// Waits until every configured service runs all its replicas, or
 /// `timeout` passed; records `running/replicas` in the reports. A service
-/// whose create or update failed is not waited for: it already failed.
+/// whose create or update failed is not waited for: it already failed. A
+/// read that fails is tried again; one never seen running because the
+/// reads failed until the end is not ok (unknown is not running).
 fn wait_running(
     lead: &Member,
     containers: &[Container],
@@ -285,29 +296,46 @@ fn wait_running(
     }
     let deadline = Instant::now() + timeout;
     loop {
-        let (Ok(services), Ok(tasks)) = (lead.call(&Op::Services), lead.call(&Op::RunningTasks))
-        else {
-            return;
+        let read = lead
+            .call(&Op::Services)
+            .and_then(|services| Ok((services, lead.call(&Op::RunningTasks)?)));
+        let mut all = false;
+        // The last read's error, when it failed.
+        let unread = match read {
+            Ok((services, tasks)) => {
+                let services = Service::parse_list(&services);
+                let running = api::running_per_service(&tasks);
+                all = true;
+                for (c, report) in containers.iter().zip(reports.iter_mut()) {
+                    let count = services
+                        .iter()
+                        .find(|s| s.name == c.name)
+                        .and_then(|s| running.binary_search_by(|(id, _)| id.cmp(&s.id)).ok())
+                        .map_or(0, |i| running[i].1);
+                    report.running = Some((count, u64::from(c.replicas)));
+                    all &= !report.ok || count >= u64::from(c.replicas);
+                }
+                None
+            }
+            Err(e) => Some(e),
         };
-        let services = Service::parse_list(&services);
-        let running = api::running_per_service(&tasks);
-        let mut all = true;
-        for (c, report) in containers.iter().zip(reports.iter_mut()) {
-            let count = services
-                .iter()
-                .find(|s| s.name == c.name)
-                .and_then(|s| running.binary_search_by(|(id, _)| id.cmp(&s.id)).ok())
-                .map_or(0, |i| running[i].1);
-            report.running = Some((count, u64::from(c.replicas)));
-            all &= !report.ok || count >= u64::from(c.replicas);
-        }
         if all || Instant::now() >= deadline {
-            for report in reports.iter_mut().filter(|r| r.ok) {
-                if let Some((running, wanted)) = report.running {
-                    if running < wanted {
+            for report in reports.iter_mut().take(containers.len()).filter(|r| r.ok) {
+                match (report.running, &unread) {
+                    (Some((running, wanted)), _) if running >= wanted => {}
+                    (Some(_), _) => {
                         report.ok = false;
                         report.gave_up_after = Some(timeout);
                     }
+                    (None, Some(e)) => {
+                        report.ok = false;
+                        report.unread = Some(format!(
+                            "could not read them in {} s: {}",
+                            timeout.as_secs(),
+                            print::text(e)
+                        ));
+                    }
+                    (None, None) => {}
                 }
             }
             return;
@@ -387,6 +415,7 @@ mod tests {
             publish: Publish::Ingress,
             ok: false,
             gave_up_after: None,
+            unread: None,
         };
         assert_eq!(report.problem(), "created");
         report.gave_up_after = Some(Duration::from_secs(90));
