@@ -228,7 +228,7 @@ pub fn form(
 
     // Joins: managers one at a time, then workers together. A node asked
     // through its docker CLI joins as a worker, and is promoted below.
-    let manager_addr = format!("{}:2377", lead.addr());
+    let manager_addr = manager_addr(lead.record.ip);
     let join = |i: usize, manager: bool| {
         let member = &members[i];
         let addr = member.addr();
@@ -1103,6 +1103,12 @@ fn heal(
     removed
 }
 
+/// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in
+/// brackets (Docker splits host and port there).
+pub fn manager_addr(ip: std::net::IpAddr) -> String {
+    std::net::SocketAddr::new(ip, 2377).to_string()
+}
+
 /// rccr's labels on a member's swarm node.
 fn labels(member: &Member, m: &Machine) -> [(&'static str, String); 4] {
     [
@@ -1868,5 +1874,12 @@ mod tests {
             choose_led(&all, &fits, &[], &managing, 3, Some(4), 0),
             [0, 1, 4]
         );
+    }
+
+    #[test]
+    fn nodes_join_a_manager_at_its_swarm_port_ipv6_in_brackets() {
+        assert_eq!(manager_addr(ip(2)), "10.0.0.2:2377");
+        let v6: std::net::IpAddr = "fe80::1".parse().unwrap();
+        assert_eq!(manager_addr(v6), "[fe80::1]:2377");
     }
 }
