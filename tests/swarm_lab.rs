@@ -2027,25 +2027,18 @@ fn a_manager_faking_a_lost_quorum_re_forms_nothing() {
     cluster.stop(&["target-3"]);
     fake_command(&cluster, "target-2", "rccr", &no_relay);
     fake_command(&cluster, "target-2", "docker", &no_leader(""));
-    let out = setup_with(&cluster, &[]);
-    let said = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(!said.contains("re-formed the swarm from"), "{said}");
-    assert_has(
-        &said,
-        "the swarm has no leader yet, but 2 of 3 managers answer, a majority: raft will elect one; run rccr setup again in a minute",
-    );
+    let re_forms_nothing = |why: &str| {
+        let out = setup_with(&cluster, &[]);
+        let said = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(!said.contains("re-formed the swarm from"), "{said}");
+        assert_has(&said, why);
+    };
+    re_forms_nothing("the swarm has no leader yet, but 2 of 3 managers answer, a majority: raft will elect one; run rccr setup again in a minute");
     // target-2 claims target-1's node ID: one of them poses as the other.
     let posing = format!("'info '*) /usr/bin/docker \"$@\" | sed s/{id2}/{id1}/g; exit ;;");
     fake_command(&cluster, "target-2", "docker", &no_leader(&posing));
-    let out = setup_with(&cluster, &[]);
-    let said = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(!said.contains("re-formed the swarm from"), "{said}");
-    assert_has(
-        &said,
-        &format!("ReCyClusteR-Target-01 and ReCyClusteR-Target-02 both claim the node ID {id1}: one poses as the other, so the swarm is not re-formed"),
-    );
+    re_forms_nothing(&format!("ReCyClusteR-Target-01 and ReCyClusteR-Target-02 both claim the node ID {id1}: one poses as the other, so the swarm is not re-formed"));
     // The raft is the one it was: target-3 comes back into it.
     cluster.start(&["target-3"]);
     assert_three_managers(&cluster);
