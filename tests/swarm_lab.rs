@@ -1986,7 +1986,11 @@ fn a_swarm_that_lost_its_quorum_is_reformed_only_when_asked_and_heals() {
 /// Needs confirm_leader (src/swarm/form.rs) to leave alone a candidate
 /// that says the swarm lost its quorum while another reads it: without
 /// that, setup --yes runs --force-new-cluster on the poser (seen in the
-/// lab: "the re-formed swarm does not answer" on target-1).
+/// lab: "the re-formed swarm does not answer" on target-1). Then, with no
+/// manager that reads the swarm, needs recover_quorum to re-form nothing
+/// while a majority of the managers answer (as while raft elects after a
+/// power cut), nor while two members claim one node ID: without either,
+/// setup --yes re-formed the swarm from target-1.
 #[test]
 fn a_manager_faking_a_lost_quorum_re_forms_nothing() {
     let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
@@ -1998,15 +2002,15 @@ fn a_manager_faking_a_lost_quorum_re_forms_nothing() {
         "#!/bin/sh\n[ \"$1\" = engine ] && exit 127\nexec '{}' \"$@\"\n",
         real.display()
     );
+    let no_leader = |info: &str| {
+        format!(
+            "#!/bin/sh\ncase \"$1 $2\" in 'node ls'|'node inspect') \
+             echo 'Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader.' >&2; exit 1 ;; {info} esac\n\
+             exec /usr/bin/docker \"$@\"\n"
+        )
+    };
     fake_command(&cluster, "target-1", "rccr", &no_relay);
-    fake_command(
-        &cluster,
-        "target-1",
-        "docker",
-        "#!/bin/sh\ncase \"$1 $2\" in 'node ls'|'node inspect') \
-         echo 'Error response from daemon: rpc error: code = Unknown desc = The swarm does not have a leader.' >&2; exit 1 ;; esac\n\
-         exec /usr/bin/docker \"$@\"\n",
-    );
+    fake_command(&cluster, "target-1", "docker", &no_leader(""));
     let out = setup_with(&cluster, &[]);
     let said = stderr(&out);
     assert!(!said.contains("re-form"), "{said}");
@@ -2015,6 +2019,28 @@ fn a_manager_faking_a_lost_quorum_re_forms_nothing() {
         "ReCyClusteR-Target-01",
         "says the cluster's swarm lost its quorum, but ReCyClusteR-Target-02 reads it: left alone",
     );
+    assert_three_managers(&cluster);
+
+    // target-3's engine stops and target-2 says there is no leader too:
+    // 2 of the 3 managers answer, as while raft elects after a power cut.
+    let (id1, id2) = (node_id(&cluster, "target-1"), node_id(&cluster, "target-2"));
+    cluster.stop(&["target-3"]);
+    fake_command(&cluster, "target-2", "rccr", &no_relay);
+    fake_command(&cluster, "target-2", "docker", &no_leader(""));
+    let re_forms_nothing = |why: &str| {
+        let out = setup_with(&cluster, &[]);
+        let said = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(!said.contains("re-formed the swarm from"), "{said}");
+        assert_has(&said, why);
+    };
+    re_forms_nothing("the swarm has no leader yet, but 2 of 3 managers answer, a majority: raft will elect one; run rccr setup again in a minute");
+    // target-2 claims target-1's node ID: one of them poses as the other.
+    let posing = format!("'info '*) /usr/bin/docker \"$@\" | sed s/{id2}/{id1}/g; exit ;;");
+    fake_command(&cluster, "target-2", "docker", &no_leader(&posing));
+    re_forms_nothing(&format!("ReCyClusteR-Target-01 and ReCyClusteR-Target-02 both claim the node ID {id1}: one poses as the other, so the swarm is not re-formed"));
+    // The raft is the one it was: target-3 comes back into it.
+    cluster.start(&["target-3"]);
     assert_three_managers(&cluster);
 }
 

@@ -95,6 +95,7 @@ pub fn form(
         tokens,
         view,
         contested,
+        reformed,
     }) = confirm_leader(
         members,
         &candidates,
@@ -117,6 +118,9 @@ pub fn form(
     for (i, other) in false_claims(members, &claims, leader, &view, inventory) {
         formed.layers[i] = claims_another(&other);
         infos[i] = None;
+    }
+    if reformed {
+        set_aside_managers(&mut infos, leader, &lead.name(), &mut formed.layers);
     }
     // Nothing takes a node out of the swarm on the word of a leader that
     // another candidate contradicts (both are reported).
@@ -228,7 +232,7 @@ pub fn form(
 
     // Joins: managers one at a time, then workers together. A node asked
     // through its docker CLI joins as a worker, and is promoted below.
-    let manager_addr = format!("{}:2377", lead.addr());
+    let manager_addr = manager_addr(lead.record.ip);
     let join = |i: usize, manager: bool| {
         let member = &members[i];
         let addr = member.addr();
@@ -524,6 +528,7 @@ fn confirm_leader(
     // quorum: another's word that it lost it is contradicted.
     let reader = leader.map(|k| candidates[k]);
     let mut led = None;
+    let mut reformed = false;
     for (k, &i) in candidates.iter().enumerate() {
         if weighed.contains(&k) && leader != Some(k) {
             continue;
@@ -542,7 +547,10 @@ fn confirm_leader(
                 // No candidate reads the swarm: the first that says it
                 // lost its quorum re-forms it, when the operator agrees.
                 match recover_quorum(members, infos, i, &record.managers, settings, formed)? {
-                    Some(read) => read,
+                    Some(read) => {
+                        reformed = true;
+                        read
+                    }
                     None => return Ok(None),
                 }
             }
@@ -572,6 +580,7 @@ fn confirm_leader(
             tokens,
             view,
             contested,
+            reformed,
         });
         break;
     }
@@ -689,6 +698,8 @@ struct Led {
     /// is done on the leader's word alone that takes a node out of the
     /// swarm or its managers (no heal, no demotion, no removal).
     contested: bool,
+    /// It re-formed the swarm this run ([`recover_quorum`]).
+    reformed: bool,
 }
 
 /// What a candidate with the cluster's CA digest says, for [`judge`]: the
@@ -915,11 +926,76 @@ fn lost_quorum(error: &str) -> bool {
     e.contains("does not have a leader") || e.contains("quorum")
 }
 
+/// What a run may do when no candidate reads the cluster's swarm and
+/// one says it has no leader ([`no_leader`]).
+#[derive(Debug, PartialEq)]
+enum NoLeader {
+    /// Two members claim the same node ID: one poses as the other, and
+    /// without a leader nothing tells which.
+    Twice(usize, usize),
+    /// A majority of the managers answer: their raft elects a leader (it
+    /// has none for a while after a power cut).
+    Electing { alive: usize, total: usize },
+    /// Too few answer for raft to elect one: the quorum is lost.
+    Lost { alive: usize, total: usize },
+}
+
+/// [`NoLeader`], from the node IDs the members that answer as the swarm's
+/// managers claim (`claims`: member, node ID), the managers the record
+/// knows (`known`), and how many managers the one that would re-form it
+/// says there are (`told`: its word, counted only when the record knows
+/// none, so that a poser cannot make the answering managers look few).
+fn no_leader(claims: &[(usize, &str)], known: &[String], told: usize) -> NoLeader {
+    for (k, (i, id)) in claims.iter().enumerate() {
+        let twin = claims[k + 1..]
+            .iter()
+            .find(|(_, other)| !id.is_empty() && other == id);
+        if let Some((j, _)) = twin {
+            return NoLeader::Twice(*i, *j);
+        }
+    }
+    let alive = claims.len();
+    let mut recorded: Vec<&str> = known.iter().map(String::as_str).collect();
+    recorded.sort_unstable();
+    recorded.dedup();
+    let total = if recorded.is_empty() {
+        told
+    } else {
+        recorded.len()
+    }
+    .max(alive);
+    if 2 * alive > total {
+        NoLeader::Electing { alive, total }
+    } else {
+        NoLeader::Lost { alive, total }
+    }
+}
+
+/// The first of `managers` whose engine reads the swarm's nodes within
+/// 30 s: an election in progress (managers still starting) looks like a
+/// lost quorum until it ends.
+fn reads_within(members: &[Member], managers: &[usize]) -> Option<usize> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let reads = parallel::map(managers, 4, |&i| members[i].call(&Op::Nodes).is_ok());
+        if let Some(k) = reads.iter().position(|&read| read) {
+            return Some(managers[k]);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
 /// The cluster's swarm lost its quorum: too few managers answer to agree
 /// on anything. With the operator's word (`--yes`, or typed), the manager
 /// that leads this run starts a new raft from its own copy of the swarm
 /// (`--force-new-cluster`: same swarm ID, nodes and services); the other
-/// managers are healed into it below. Without it, it says so and stops.
+/// managers are left for later runs ([`set_aside_managers`]). Without it,
+/// it says so and stops. Never while a majority of the managers answer,
+/// nor while two claim one node ID ([`no_leader`]), nor when a manager
+/// reads the swarm again within 30 s of the operator's word.
 fn recover_quorum(
     members: &[Member],
     infos: &[Option<Info>],
@@ -929,17 +1005,35 @@ fn recover_quorum(
     formed: &mut Formed,
 ) -> Result<Option<SwarmView>, Error> {
     let cluster = formed.cluster.clone().unwrap_or_default();
-    let alive = infos
+    let claims: Vec<(usize, &str)> = infos
         .iter()
-        .flatten()
-        .filter(|i| i.manager && (i.cluster_id == cluster || known.contains(&i.node_id)))
-        .count();
-    let total = infos[leader]
-        .as_ref()
-        .map_or(0, |i| i.managers as usize)
-        .max(known.len())
-        .max(alive);
+        .enumerate()
+        .filter_map(|(i, info)| {
+            let info = info.as_ref()?;
+            (info.manager && (info.cluster_id == cluster || known.contains(&info.node_id)))
+                .then_some((i, info.node_id.as_str()))
+        })
+        .collect();
+    let told = infos[leader].as_ref().map_or(0, |i| i.managers as usize);
     let lead = &members[leader];
+    let (alive, total) = match no_leader(&claims, known, told) {
+        NoLeader::Twice(i, j) => {
+            formed.layers[leader] = Layer::Failed(format!(
+                "the swarm has no leader, and {} and {} both claim the node ID {}: one poses as the other, so the swarm is not re-formed (ask each: docker info)",
+                members[i].name(),
+                members[j].name(),
+                print::text(claims.iter().find(|(k, _)| *k == i).map_or("", |c| c.1))
+            ));
+            return Ok(None);
+        }
+        NoLeader::Electing { alive, total } => {
+            formed.layers[leader] = Layer::Failed(format!(
+                "the swarm has no leader yet, but {alive} of {total} managers answer, a majority: raft will elect one; run rccr setup again in a minute"
+            ));
+            return Ok(None);
+        }
+        NoLeader::Lost { alive, total } => (alive, total),
+    };
     let claimed = infos[leader].as_ref().map_or("", |i| i.node_id.as_str());
     let what = format!(
         "the swarm lost its quorum: {alive} of {total} managers answer; it can be re-formed from {} (--force-new-cluster), keeping its services ({} says it is the cluster's manager {}: without a quorum, no manager can confirm it)",
@@ -950,6 +1044,14 @@ fn recover_quorum(
     if !(settings.force_new_cluster)(&what) {
         formed.layers[leader] = Layer::Failed(format!(
             "{what}: run rccr setup again with --yes, or answer its question, once no more managers can come back"
+        ));
+        return Ok(None);
+    }
+    let answering: Vec<usize> = claims.iter().map(|(i, _)| *i).collect();
+    if let Some(reader) = reads_within(members, &answering) {
+        formed.layers[leader] = Layer::Failed(format!(
+            "the swarm has a leader again ({} reads it): not re-formed; run rccr setup again",
+            members[reader].name()
         ));
         return Ok(None);
     }
@@ -978,6 +1080,29 @@ fn recover_quorum(
                 return Ok(None);
             }
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(300)),
+        }
+    }
+}
+
+/// In a run that re-formed the swarm, the other members that say they
+/// manage are left out of the run as they are, not healed: the re-formed
+/// swarm is one manager's word that no other confirms (a member posing as
+/// the recorded manager re-forms as well as the real one), and healing
+/// would make them leave, wiping what may be the last copy of the swarm's
+/// raft. Later runs weigh the re-formed swarm's word against theirs
+/// ([`judge`]) before any is healed into it.
+fn set_aside_managers(
+    infos: &mut [Option<Info>],
+    leader: usize,
+    leader_name: &str,
+    layers: &mut [Layer],
+) {
+    for (i, info) in infos.iter_mut().enumerate() {
+        if i != leader && info.as_ref().is_some_and(|info| info.manager) {
+            *info = None;
+            layers[i] = Layer::Failed(format!(
+                "a manager while the swarm had no leader: left as it is, as the swarm was re-formed from {leader_name} this run (run rccr setup again)"
+            ));
         }
     }
 }
@@ -1101,6 +1226,12 @@ fn heal(
         }
     }
     removed
+}
+
+/// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in
+/// brackets (Docker splits host and port there).
+pub fn manager_addr(ip: std::net::IpAddr) -> String {
+    std::net::SocketAddr::new(ip, 2377).to_string()
 }
 
 /// rccr's labels on a member's swarm node.
@@ -1868,5 +1999,110 @@ mod tests {
             choose_led(&all, &fits, &[], &managing, 3, Some(4), 0),
             [0, 1, 4]
         );
+    }
+
+    fn ids(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_swarm_whose_managers_mostly_answer_is_electing_not_lost() {
+        let known = ids(&["m1", "m2", "m3"]);
+        // After a power cut: every manager answers, none leads yet.
+        assert_eq!(
+            no_leader(&[(0, "m1"), (1, "m2"), (2, "m3")], &known, 0),
+            NoLeader::Electing { alive: 3, total: 3 }
+        );
+        assert_eq!(
+            no_leader(&[(0, "m1"), (2, "m3")], &known, 0),
+            NoLeader::Electing { alive: 2, total: 3 }
+        );
+        // One of three: the quorum is lost.
+        assert_eq!(
+            no_leader(&[(0, "m1")], &known, 0),
+            NoLeader::Lost { alive: 1, total: 3 }
+        );
+        assert_eq!(
+            no_leader(&[(0, "m1"), (1, "m2")], &ids(&["m1", "m2", "m3", "m4"]), 0),
+            NoLeader::Lost { alive: 2, total: 4 }
+        );
+        // The would-be re-former's count does not outweigh the record's.
+        assert_eq!(
+            no_leader(&[(0, "m1"), (1, "m2")], &known, 9),
+            NoLeader::Electing { alive: 2, total: 3 }
+        );
+        // Without recorded managers, its count is all there is.
+        assert_eq!(
+            no_leader(&[(0, "m1")], &[], 3),
+            NoLeader::Lost { alive: 1, total: 3 }
+        );
+        assert_eq!(
+            no_leader(&[(0, "m1"), (1, "m2")], &[], 0),
+            NoLeader::Electing { alive: 2, total: 2 }
+        );
+    }
+
+    #[test]
+    fn two_members_claiming_one_node_id_re_form_nothing() {
+        let known = ids(&["m1", "m2", "m3"]);
+        // A worker posing as the recorded manager beside the real one.
+        assert_eq!(
+            no_leader(&[(0, "m1"), (2, "m2"), (3, "m1")], &known, 0),
+            NoLeader::Twice(0, 3)
+        );
+        assert_eq!(
+            no_leader(&[(1, "m2"), (3, "m2")], &known, 0),
+            NoLeader::Twice(1, 3)
+        );
+        // Engines that tell no node ID pose as nobody.
+        assert_eq!(
+            no_leader(
+                &[(0, ""), (1, "")],
+                &ids(&["m1", "m2", "m3", "m4", "m5"]),
+                0
+            ),
+            NoLeader::Lost { alive: 2, total: 5 }
+        );
+    }
+
+    fn info(id: &str, manager: bool) -> Option<Info> {
+        Some(Info {
+            version: "27.0".into(),
+            state: SwarmState::Active,
+            node_id: id.into(),
+            cluster_id: String::new(),
+            manager,
+            error: String::new(),
+            cpus: 1,
+            memory: 1 << 30,
+            managers: 0,
+        })
+    }
+
+    #[test]
+    fn a_re_forming_run_leaves_the_other_managers_as_they_are() {
+        let mut infos = vec![info("m1", true), info("m2", true), info("w1", false), None];
+        let mut layers = vec![Layer::Unchanged; 4];
+        set_aside_managers(&mut infos, 0, "lead", &mut layers);
+        // The other manager is out of the run (heal never sees it), the
+        // re-former and the worker are in.
+        assert_eq!(infos[0], info("m1", true));
+        assert_eq!(infos[1], None);
+        assert_eq!(infos[2], info("w1", false));
+        assert!(
+            matches!(&layers[1], Layer::Failed(why) if why.contains("re-formed from lead")),
+            "{:?}",
+            layers[1]
+        );
+        assert_eq!(layers[0], Layer::Unchanged);
+        assert_eq!(layers[2], Layer::Unchanged);
+        assert_eq!(layers[3], Layer::Unchanged);
+    }
+
+    #[test]
+    fn nodes_join_a_manager_at_its_swarm_port_ipv6_in_brackets() {
+        assert_eq!(manager_addr(ip(2)), "10.0.0.2:2377");
+        let v6: std::net::IpAddr = "fe80::1".parse().unwrap();
+        assert_eq!(manager_addr(v6), "[fe80::1]:2377");
     }
 }

@@ -10,7 +10,7 @@
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
-use super::form::{confirmed_lead, promotions, record_managers, Fitness};
+use super::form::{confirmed_lead, manager_addr, promotions, record_managers, Fitness};
 use super::member::Member;
 use super::ops::{JoinAs, Op};
 use crate::config::Config;
@@ -652,7 +652,7 @@ fn promote(
     // It has left: from here on, a failure leaves it out of the swarm.
     let rejoin = || -> Result<(), String> {
         lead.call(&Op::NodeRemove { node: entry })?;
-        let (addr, manager) = (member.addr(), format!("{}:2377", lead.addr()));
+        let (addr, manager) = (member.addr(), manager_addr(lead.record.ip));
         member.call(&Op::Join {
             token,
             advertise: &addr,
