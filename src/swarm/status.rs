@@ -427,17 +427,30 @@ impl Quorum {
         self.listed && self.reachable * 2 > self.total
     }
 
+    /// No manager lists the swarm, but a majority answers: raft is
+    /// electing a leader (after a power cut, say), which setup waits for
+    /// rather than re-forming.
+    fn electing(&self) -> bool {
+        !self.listed && self.reachable * 2 > self.total
+    }
+
     pub fn line(&self) -> String {
+        let (reachable, total) = (self.reachable, self.total);
         if self.held() {
-            format!(
-                "quorum: {} of {} managers reachable\n",
-                self.reachable, self.total
-            )
+            format!("quorum: {reachable} of {total} managers reachable\n")
+        } else if self.electing() {
+            format!("quorum: NO LEADER YET: {reachable} of {total} managers answer, a majority: raft elects one; run rccr status again in a minute\n")
         } else {
-            format!(
-                "quorum: LOST: {} of {} managers answer; rccr setup re-forms the swarm once you confirm\n",
-                self.reachable, self.total
-            )
+            format!("quorum: LOST: {reachable} of {total} managers answer; rccr setup re-forms the swarm once you confirm\n")
+        }
+    }
+
+    /// Why the swarm is not whole, for the one error line.
+    fn failure(&self) -> String {
+        let (reachable, total) = (self.reachable, self.total);
+        match self.electing() {
+            true => format!("the swarm has no leader yet ({reachable} of {total} managers answer)"),
+            false => format!("the swarm lost its quorum ({reachable} of {total} managers answer)"),
         }
     }
 }
@@ -530,10 +543,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         )));
     }
     if let Some(q) = quorum.filter(|q| !q.held()) {
-        return Err(Error::Failed(format!(
-            "the swarm lost its quorum ({} of {} managers answer)",
-            q.reachable, q.total
-        )));
+        return Err(Error::Failed(q.failure()));
     }
     Ok(())
 }
@@ -1326,6 +1336,19 @@ mod tests {
         assert_eq!((q.reachable, q.total, q.held()), (1, 3, false));
         assert!(q.line().starts_with("quorum: LOST: 1 of 3"), "{}", q.line());
         assert!(render_table(&[], true, Some(q), &[]).contains("quorum: LOST"));
+        assert!(q.failure().starts_with("the swarm lost its quorum"));
+        // No list, but a majority answers: a leader is being elected, and
+        // setup would not re-form.
+        let mut answering = manager("Leader");
+        answering.manager_status = None;
+        let q = Quorum::of(&[answering.clone(), answering], 3).unwrap();
+        assert_eq!((q.reachable, q.total, q.held()), (2, 3, false));
+        assert!(
+            q.line().starts_with("quorum: NO LEADER YET: 2 of 3"),
+            "{}",
+            q.line()
+        );
+        assert!(q.failure().starts_with("the swarm has no leader yet"));
         // No swarm at all: no quorum line.
         assert_eq!(Quorum::of(&[NodeStatus::new(&node(Role::Target))], 0), None);
     }
