@@ -312,36 +312,51 @@ mod tests {
             panic!("no /bin/busybox (apt install busybox): the script is Alpine's busybox sh's");
         }
         let control = 1_796_000_000u64;
-        // 100 days behind (a Pi at openrc's build date): set to the control's.
-        let (out, calls) = run_with_clock(
-            "behind",
-            control - 8_640_000,
-            &format!("now={control}"),
-            false,
-        );
-        assert_eq!(clock_lines(&out), ["clock=set 8640000"], "{out}");
-        assert_eq!(calls, format!("+%s\n-s @{control}\n"));
-        // The step fails (not root, no CAP_SYS_TIME): said so.
-        let (out, _) = run_with_clock(
-            "refused",
-            control - 8_640_000,
-            &format!("now={control}"),
-            true,
-        );
-        assert_eq!(clock_lines(&out), ["clock=failed 8640000"], "{out}");
-        // Ahead: never set back, only reported.
-        let (out, calls) = run_with_clock("ahead", control + 300, &format!("now={control}"), false);
-        assert_eq!(clock_lines(&out), ["clock=ahead 300"], "{out}");
-        assert_eq!(calls, "+%s\n");
-        // Within a minute either way (the exec's own delay): left alone, unsaid.
-        for (name, node) in [("late", control - 60), ("early", control + 60)] {
-            let (out, calls) = run_with_clock(name, node, &format!("now={control}"), false);
-            assert_eq!(clock_lines(&out), Vec::<&str>::new(), "{out}");
-            assert_eq!(calls, "+%s\n");
+        let now = format!("now={control}");
+        let stepped = format!("+%s\n-s @{control}\n");
+        // 100 days behind: a Pi at openrc's build date.
+        let behind = control - 8_640_000;
+        // (case, the node's clock, the control's argument, whether the step
+        // fails, the clock lines said, date's calls)
+        type Case<'a> = (&'a str, u64, &'a str, bool, &'a [&'a str], &'a str);
+        let cases: [Case; 6] = [
+            // Behind: set forward to the control's.
+            (
+                "behind",
+                behind,
+                &now,
+                false,
+                &["clock=set 8640000"],
+                &stepped,
+            ),
+            // The step fails (not root, no CAP_SYS_TIME): said so.
+            (
+                "refused",
+                behind,
+                &now,
+                true,
+                &["clock=failed 8640000"],
+                &stepped,
+            ),
+            // Ahead: never set back, only reported.
+            (
+                "ahead",
+                control + 300,
+                &now,
+                false,
+                &["clock=ahead 300"],
+                "+%s\n",
+            ),
+            // Within a minute either way (the exec's own delay): left alone, unsaid.
+            ("late", control - 60, &now, false, &[], "+%s\n"),
+            ("early", control + 60, &now, false, &[], "+%s\n"),
+            // A control time that is not digits is no time: nothing asked or set.
+            ("bad", behind, "now=1;date -s @0", false, &[], ""),
+        ];
+        for (name, node, control, set_fails, said, calls) in cases {
+            let (out, called) = run_with_clock(name, node, control, set_fails);
+            assert_eq!(clock_lines(&out), said, "{name}: {out}");
+            assert_eq!(called, calls, "{name}");
         }
-        // A control time that is not digits is no time: nothing set.
-        let (out, calls) = run_with_clock("bad", control - 8_640_000, "now=1;date -s @0", false);
-        assert_eq!(clock_lines(&out), Vec::<&str>::new(), "{out}");
-        assert!(!calls.contains("-s"), "{calls}");
     }
 }
