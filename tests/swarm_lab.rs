@@ -355,6 +355,54 @@ fn three_targets_make_three_managers_run_the_service_and_a_second_setup_changes_
     assert_has(&stderr(&out), "1 of 4 nodes unreachable or unhealthy");
 }
 
+/// A node 100 days behind the control (a Pi at OpenRC's swclock
+/// fallback, offline) is stepped forward to the control's clock before
+/// it joins; one an hour ahead is left alone and reported. The lab hosts
+/// share this machine's clock: their `date` is a stand-in that tells the
+/// skewed time and records a step instead of making it.
+#[test]
+fn a_node_behind_the_control_has_its_clock_set_forward_one_ahead_is_reported() {
+    let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
+    let steps = cluster.lab.dir().join("date-steps");
+    for (host, skew) in [("target-1", "- 8640000"), ("target-2", "+ 3600")] {
+        fake_command(
+            &cluster,
+            host,
+            "date",
+            &format!(
+                "#!/bin/sh\ncase $1 in\n+%s) echo $(($(/bin/date +%s) {skew})) ;;\n\
+                 -s) echo \"{host} $2\" >>'{}' ;;\n*) exec /bin/date \"$@\" ;;\nesac\n",
+                steps.display()
+            ),
+        );
+    }
+    let epoch = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let before = epoch();
+    let out = setup(&cluster);
+    let after = epoch();
+    let err = stderr(&out);
+    assert_has(&err, "machine: changed: clock set forward 864");
+    assert_has(&err, "s to the control's");
+    assert_has(&err, "s ahead of the control's (left alone");
+    // target-1 was stepped once, to the control's clock during the run;
+    // target-2 never.
+    let steps = std::fs::read_to_string(&steps).unwrap();
+    let (host, to) = steps.trim().split_once(" @").unwrap();
+    assert_eq!(host, "target-1", "{steps}");
+    let to: u64 = to.parse().unwrap();
+    assert!(
+        before <= to && to <= after,
+        "{steps}: not in {before}..={after}"
+    );
+    let (nodes, _) = layers(&out);
+    assert!(nodes.iter().all(|(_, _, s)| s != "failed"), "{nodes:?}");
+}
+
 #[test]
 fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() {
     let cluster = or_skip!(cluster(2, WEB_TWICE));

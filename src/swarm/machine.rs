@@ -9,7 +9,7 @@ use crate::identity::{is_hostname, Arch};
 use crate::print;
 use crate::ssh::shell_quote;
 use crate::ssh::stream::bounded;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The node side (see its header).
 pub const SCRIPT: &str = include_str!("machine.sh");
@@ -42,8 +42,47 @@ struct Report {
     persistent: bool,
     rccr: bool,
     docker: bool,
+    clock: Option<Clock>,
     changes: Vec<String>,
     problems: Vec<String>,
+}
+
+/// What the node did with its clock, off the control's by more than a
+/// minute (`clock=set|failed|ahead SECONDS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clock {
+    /// It was this many seconds behind, and was stepped forward.
+    SetForward(u64),
+    /// It is this many seconds behind, and could not be set.
+    Behind(u64),
+    /// It is this many seconds ahead, and was left alone.
+    Ahead(u64),
+}
+
+impl Clock {
+    fn parse(value: &str) -> Option<Clock> {
+        let (what, seconds) = value.split_once(' ')?;
+        let seconds = seconds.parse().ok()?;
+        match what {
+            "set" => Some(Clock::SetForward(seconds)),
+            "failed" => Some(Clock::Behind(seconds)),
+            "ahead" => Some(Clock::Ahead(seconds)),
+            _ => None,
+        }
+    }
+
+    /// Its line in setup's report: a change, or a problem.
+    fn line(self) -> Result<String, String> {
+        match self {
+            Clock::SetForward(s) => Ok(format!("clock set forward {s} s to the control's")),
+            Clock::Behind(s) => Err(format!(
+                "clock {s} s behind the control's and not set: the swarm's certificates are not yet valid there"
+            )),
+            Clock::Ahead(s) => Err(format!(
+                "clock {s} s ahead of the control's (left alone: rccr never sets a clock back)"
+            )),
+        }
+    }
 }
 
 fn parse(text: &str) -> Report {
@@ -60,6 +99,7 @@ fn parse(text: &str) -> Report {
             "storage" => r.persistent = value == "persistent",
             "rccr" => r.rccr = value == "yes",
             "docker" => r.docker = value == "present",
+            "clock" => r.clock = Clock::parse(&value),
             "changed" => r.changes.push(value),
             "problem" => r.problems.push(value),
             _ => {}
@@ -71,7 +111,11 @@ fn parse(text: &str) -> Report {
 /// Runs the machine layer on one member, and sets how its engine is asked.
 pub fn prepare(member: &Member) -> Machine {
     let mut m = Machine::default();
-    let mut report = match member.script(SCRIPT, &[member.record.role.as_str()]) {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let now = format!("now={now}");
+    let mut report = match member.script(SCRIPT, &[member.record.role.as_str(), &now]) {
         Ok(out) if out.success() => parse(&String::from_utf8_lossy(&out.stdout)),
         Ok(out) => {
             m.problems
@@ -89,6 +133,11 @@ pub fn prepare(member: &Member) -> Machine {
     m.persistent = report.persistent;
     m.changes = std::mem::take(&mut report.changes);
     m.problems = std::mem::take(&mut report.problems);
+    match report.clock.map(Clock::line) {
+        Some(Ok(change)) => m.changes.push(change),
+        Some(Err(problem)) => m.problems.push(problem),
+        None => {}
+    }
     // (RCCR_ENGINE_NODE=cli members were set so by `engine::log_in`.)
     if member.via() != Via::Local && !report.rccr {
         member.use_cli();
@@ -159,7 +208,7 @@ mod tests {
     fn the_report_is_read_into_closed_types() {
         let r = parse(
             "hostname=ReCyClusteR-Target-01\nuname=x86_64\nmanager=openrc\nram_kib=4040404\n\
-             storage=persistent\nrccr=yes\ntimesync=ntpd\n\
+             storage=persistent\nrccr=yes\nclock=set 8640000\ntimesync=ntpd\n\
              changed=ntpd enabled at boot\ndocker=present\nchanged=docker started\nnoise\n",
         );
         assert_eq!(
@@ -171,6 +220,7 @@ mod tests {
                 persistent: true,
                 rccr: true,
                 docker: true,
+                clock: Some(Clock::SetForward(8640000)),
                 changes: vec!["ntpd enabled at boot".into(), "docker started".into()],
                 problems: vec![],
             }
@@ -180,7 +230,133 @@ mod tests {
         assert_eq!(lies.uname, None);
         assert_eq!(lies.hostname, "a?[2Jb");
         assert_eq!(lies.problems, ["x?y"]);
+        for lie in [
+            "clock=set",
+            "clock=set -5",
+            "clock=set 1e9",
+            "clock=back 60",
+            "clock=set 99999999999999999999999",
+            "clock=ahead 60\x1b[2J",
+        ] {
+            assert_eq!(parse(lie).clock, None, "{lie}");
+        }
         let flood = "changed=x\n".repeat(1000);
         assert_eq!(parse(&flood).changes.len(), MAX_LINES);
+    }
+
+    /// A clock set forward is a change; one behind and not set, or ahead
+    /// (never set back), is a problem: both reach setup's report.
+    #[test]
+    fn what_the_node_did_with_its_clock_is_a_change_or_a_problem() {
+        assert_eq!(
+            Clock::SetForward(8640000).line(),
+            Ok("clock set forward 8640000 s to the control's".into())
+        );
+        assert!(Clock::Behind(8640000)
+            .line()
+            .is_err_and(|p| p.starts_with("clock 8640000 s behind")));
+        assert!(Clock::Ahead(300)
+            .line()
+            .is_err_and(|p| p.starts_with("clock 300 s ahead")));
+        // The commas join a layer's changes: none inside one.
+        for c in [Clock::SetForward(1), Clock::Behind(1), Clock::Ahead(1)] {
+            assert!(!c.line().unwrap_or_else(|p| p).contains(','));
+        }
+    }
+
+    /// `machine.sh` under busybox sh, `now=CONTROL` given, with a `date`
+    /// that tells `node_now` and records its arguments (the machine's own
+    /// clock is never set), and a PATH with nothing else: no service
+    /// manager, no engine, nothing changed. Its output and `date`'s calls.
+    fn run_with_clock(
+        name: &str,
+        node_now: u64,
+        control: &str,
+        set_fails: bool,
+    ) -> (String, String) {
+        let dir = std::env::temp_dir().join(format!("rccr-clock-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("date.log");
+        let date = dir.join("date");
+        let set = if set_fails { "exit 1" } else { "exit 0" };
+        std::fs::write(
+            &date,
+            format!(
+                "#!/bin/busybox sh\necho \"$*\" >>'{}'\ncase $1 in +%s) echo {node_now} ;; -s) {set} ;; esac\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&date, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = std::process::Command::new("/bin/busybox")
+            .args(["sh", "-c", SCRIPT, "rccr", "target", control])
+            .env_clear()
+            .env("PATH", &dir)
+            .output()
+            .unwrap();
+        let calls = std::fs::read_to_string(&log).unwrap_or_default();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(out.status.success(), "{out:?}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), calls)
+    }
+
+    /// The clock lines of the script's output.
+    fn clock_lines(out: &str) -> Vec<&str> {
+        out.lines().filter(|l| l.starts_with("clock=")).collect()
+    }
+
+    #[test]
+    fn a_node_behind_the_control_is_stepped_forward_one_ahead_is_only_reported() {
+        if !std::path::Path::new("/bin/busybox").exists() {
+            panic!("no /bin/busybox (apt install busybox): the script is Alpine's busybox sh's");
+        }
+        let control = 1_796_000_000u64;
+        let now = format!("now={control}");
+        let stepped = format!("+%s\n-s @{control}\n");
+        // 100 days behind: a Pi at openrc's build date.
+        let behind = control - 8_640_000;
+        // (case, the node's clock, the control's argument, whether the step
+        // fails, the clock lines said, date's calls)
+        type Case<'a> = (&'a str, u64, &'a str, bool, &'a [&'a str], &'a str);
+        let cases: [Case; 6] = [
+            // Behind: set forward to the control's.
+            (
+                "behind",
+                behind,
+                &now,
+                false,
+                &["clock=set 8640000"],
+                &stepped,
+            ),
+            // The step fails (not root, no CAP_SYS_TIME): said so.
+            (
+                "refused",
+                behind,
+                &now,
+                true,
+                &["clock=failed 8640000"],
+                &stepped,
+            ),
+            // Ahead: never set back, only reported.
+            (
+                "ahead",
+                control + 300,
+                &now,
+                false,
+                &["clock=ahead 300"],
+                "+%s\n",
+            ),
+            // Within a minute either way (the exec's own delay): left alone, unsaid.
+            ("late", control - 60, &now, false, &[], "+%s\n"),
+            ("early", control + 60, &now, false, &[], "+%s\n"),
+            // A control time that is not digits is no time: nothing asked or set.
+            ("bad", behind, "now=1;date -s @0", false, &[], ""),
+        ];
+        for (name, node, control, set_fails, said, calls) in cases {
+            let (out, called) = run_with_clock(name, node, control, set_fails);
+            assert_eq!(clock_lines(&out), said, "{name}: {out}");
+            assert_eq!(called, calls, "{name}");
+        }
     }
 }

@@ -1,18 +1,25 @@
 # shellcheck shell=sh
 # rccr's machine layer, node side: time sync and the Docker engine started
 # at boot and running. POSIX sh (busybox ash, dash, bash).
-# Run as: sh -c "$THIS" rccr ROLE (control or target). Changes only what
+# Run as: sh -c "$THIS" rccr ROLE now=EPOCH (ROLE control or target, EPOCH
+# the control's clock, seconds). Changes only what
 # is not so already (the engine only on targets: the control joins the
 # swarm only when it runs an engine of its own), and
 # prints key=value lines, read by src/swarm/machine.rs:
 #   hostname=NAME    uname=MACHINE    manager=openrc|systemd|none
 #   timesync=chronyd|ntpd|none        rccr=yes|no
+#   clock=set|failed|ahead SECONDS    (only when off by more than a minute)
 #   docker=absent|present             ram_kib=N (MemTotal)
 #   storage=persistent|volatile       (where /var/lib/docker lives)
 #   changed=WHAT (one line per change)
 #   problem=WHAT (one line per step that failed)
 set -u
 role=${1:-target}
+control_now=${2:-}
+control_now=${control_now#now=}
+# Digits, at most 12 (an epoch has 10 until the year 2286): the shell's
+# arithmetic stays in range.
+case $control_now in '' | *[!0-9]* | ?????????????*) control_now= ;; esac
 
 say() { printf '%s=%s\n' "$1" "$2"; }
 
@@ -63,6 +70,30 @@ tmpfs | ramfs | rootfs | '') say storage volatile ;;
 *) say storage persistent ;;
 esac
 if command -v rccr >/dev/null 2>&1; then say rccr yes; else say rccr no; fi
+
+# A node behind the control fails the swarm's TLS ("certificate not yet
+# valid"): a Pi has no hardware clock, starts at swclock's fallback (a
+# package's build date) and, offline, its ntpd never corrects it. Stepped
+# forward to the control's clock, before any join. A node ahead is left
+# alone (stepping back could upset what runs there), and reported. A
+# minute of slack covers the time the control's exec took to get here.
+if [ -n "$control_now" ]; then
+	node_now=$(date +%s 2>/dev/null)
+	case $node_now in
+	'' | *[!0-9]*) ;;
+	*)
+		if [ "$node_now" -lt $((control_now - 60)) ]; then
+			if date -s "@$control_now" >/dev/null 2>&1; then
+				say clock "set $((control_now - node_now))"
+			else
+				say clock "failed $((control_now - node_now))"
+			fi
+		elif [ "$node_now" -gt $((control_now + 60)) ]; then
+			say clock "ahead $((node_now - control_now))"
+		fi
+		;;
+	esac
+fi
 
 timesync=none
 for daemon in chronyd ntpd; do
