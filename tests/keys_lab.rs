@@ -1201,11 +1201,18 @@ fn a_known_hosts_that_cannot_be_renamed_after_the_rotation_is_one_warning() {
     // inventory.ini for the new key, with one warning.
     let lab = or_skip!(adopted_target_lab());
     let ip = lab.ip("target-1");
+    // And an earlier run's ~/.ssh/config block at port 2222, which this
+    // run (key at the default path, port 22) rewrites, frozen too: a
+    // second warning, not a failed run.
     let unnamed = format!(
         "sed -i 's/^[^ ]*,{ip} /{ip} /' /root/.ssh/known_hosts && \
          rm /root/.rccr/inventory.ini && \
-         mount --bind /root/.ssh/known_hosts /root/.ssh/known_hosts && \
-         mount -o remount,bind,ro /root/.ssh/known_hosts"
+         test ! -e /root/.ssh/config && \
+         printf '# BEGIN rccr: written by rccr keyrotate/setup; edits inside are lost\\nHost {ip}\\n    Port 2222\\n    IdentityFile \"/root/.ssh/id_ed25519\"\\n# END rccr\\n' >/root/.ssh/config && \
+         for f in known_hosts config; do \
+           mount --bind /root/.ssh/$f /root/.ssh/$f && \
+           mount -o remount,bind,ro /root/.ssh/$f || exit 1; \
+         done"
     );
     ok("unname and freeze the pins", &lab.sh("control", &unnamed));
     let before = pins(&lab);
@@ -1221,13 +1228,21 @@ fn a_known_hosts_that_cannot_be_renamed_after_the_rotation_is_one_warning() {
     assert_eq!(out.status.code(), Some(0), "{json}\n{err}");
     assert_count(&json, "\"outcome\": \"rotated\"", 1);
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning:")).collect();
-    assert_eq!(warnings.len(), 1, "{err}");
-    assert_has(warnings[0], "rccr keys rotate: warning: ");
-    assert_has(warnings[0], "/root/.ssh/known_hosts");
+    assert_eq!(warnings.len(), 2, "{err}");
+    for (warning, file) in warnings.iter().zip(["config", "known_hosts"]) {
+        assert_has(
+            warning,
+            "rccr keys rotate: warning: the nodes rotated, but ",
+        );
+        assert_has(warning, &format!("/root/.ssh/{file}"));
+    }
     let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
     assert_has(&ini, &ip);
     assert_eq!(pins(&lab), before);
-    let out = lab.sh("control", "umount /root/.ssh/known_hosts");
+    let out = lab.sh(
+        "control",
+        "umount /root/.ssh/known_hosts && umount /root/.ssh/config && rm /root/.ssh/config",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     lab.assert_cluster_key_only("target-1", &ip, 3);
     let out = lab.plain_ssh("target-1", "hostname");

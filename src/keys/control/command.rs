@@ -359,20 +359,25 @@ fn run_mode(
     if finished {
         new_key = finish(opts, &plan)?;
     }
+    if finished && mode == Mode::Rekey && paths.nodes().exists() {
+        // The playbooks reach the nodes with the key the inventory names.
+        crate::state::inventory::save(paths, records, &opts.user, opts.port, &new_key)?;
+    }
     // Plain `ssh root@node` offers only default identities, at port 22:
     // name ours, and the port, for the nodes that take it (a block an
     // earlier run wrote follows the key to wherever it is now, and its
-    // nodes to their port now, 22 included).
+    // nodes to their port now, 22 included). Checked writable before the
+    // run began; a write that fails now, after the nodes rotated, is a
+    // warning, as the pins' names below are.
     let at_default = default_identities(paths).contains(&new_key);
     let rotated: Vec<NodeAddr> = reports
         .iter()
         .filter(|r| r.outcome.accepts_new_key())
         .map(|r| r.node)
         .collect();
-    ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated, at_default)?;
-    if finished && mode == Mode::Rekey && paths.nodes().exists() {
-        // The playbooks reach the nodes with the key the inventory names.
-        crate::state::inventory::save(paths, records, &opts.user, opts.port, &new_key)?;
+    if let Err(e) = ssh_config::name_key_for(&paths.ssh_config(), &new_key, &rotated, at_default) {
+        let why = format!("the nodes rotated, but ~/.ssh/config does not name their key: {e}");
+        print::warning(&opts.program, &why);
     }
     // The rotation pinned host keys by address: `ssh root@NAME` checks
     // them too once named, as setup names them. A convenience, written
