@@ -1109,6 +1109,27 @@ fn a_rotation_armed_on_a_file_without_the_old_key_is_disarmed_or_never_staged() 
 }
 
 #[test]
+fn a_login_shell_that_prints_first_gets_nothing_written_into_authorized_keys() {
+    // Bash reads ~/.bashrc for an SSH command too (Debian builds it so):
+    // its greeting came before the snapshot, and went into authorized_keys.
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let before = authorized_keys(&lab, "target-1");
+    let greet = lab.sh("target-1", "echo 'echo Welcome' >>/root/.bashrc");
+    assert!(greet.status.success(), "{}", stderr(&greet));
+    let out = rotate(&lab, &["target-1"], &[]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{said}");
+    assert_has(&said, "not a snapshot (login shell output?)");
+    assert_eq!(
+        String::from_utf8_lossy(&authorized_keys(&lab, "target-1")),
+        String::from_utf8_lossy(&before)
+    );
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path} left");
+    }
+}
+
+#[test]
 fn keys_status_tells_a_rotation_whose_revert_timer_died_and_a_rerun_converges() {
     on_each_side(|side| {
         let lab = Lab::builder().targets(1).up();
