@@ -38,6 +38,12 @@ pub fn root_in_ram(mounts: &str) -> bool {
     root_is(mounts, &["tmpfs", "ramfs", "rootfs"])
 }
 
+/// Roots that keep no change over a reboot unless `lbu` saves it: RAM file
+/// systems, and the layered roots of live and read-only systems (Raspberry
+/// Pi OS's overlay file system, overlayroot, a live image: a tmpfs upper
+/// layer, or a read-only squashfs), which come back from their lower layer.
+const VOLATILE_WITHOUT_LBU: &[&str] = &["tmpfs", "ramfs", "rootfs", "overlay", "aufs", "squashfs"];
+
 /// The file systems a root on a disk is of. Only these outvote a failed
 /// `lbu commit`: an overlay (Alpine's `overlaytmpfs`, a tmpfs upper
 /// layer), squashfs or anything unknown may be in RAM, where trusting the
@@ -99,12 +105,14 @@ pub fn commit(include: &[&Path]) -> Persisted {
 /// [`commit`] with this `lbu` (if any), helper and `/proc/mounts` text.
 /// A root on a disk keeps the change whatever `lbu` says: Alpine installed
 /// to disk has `lbu` too, with no medium to save to (its `commit` fails).
+/// Without `lbu`, a layered root ([`VOLATILE_WITHOUT_LBU`]) counts as in
+/// RAM: taken for a disk, a rotation there would say `rotated` and the
+/// node take the temporary key again after a reboot.
 fn commit_with(lbu: Option<&Path>, helper: &Path, mounts: &str, include: &[&Path]) -> Persisted {
-    let in_ram = root_in_ram(mounts);
     match lbu.map(|lbu| save(lbu, helper, include)) {
         Some(Persisted::LbuFailed) if root_on_disk(mounts) => Persisted::Disk,
         Some(saved) => saved,
-        None if in_ram => Persisted::Volatile,
+        None if root_is(mounts, VOLATILE_WITHOUT_LBU) => Persisted::Volatile,
         None => Persisted::Disk,
     }
 }
@@ -216,6 +224,24 @@ mod tests {
             commit_with(Some(&failing), &none, overlay, &[]),
             Persisted::LbuFailed
         );
+        // Without lbu, a layered root (Raspberry Pi OS's overlay file
+        // system, a live image) comes back from its lower layer: in RAM.
+        let layered = [
+            overlay,
+            "overlayroot / overlay rw,lowerdir=/media/root-ro,upperdir=/media/root-rw/overlay 0 0\n",
+            "none / aufs rw,br:/cow=rw:/rofs=ro 0 0\n",
+            "/dev/loop0 / squashfs ro 0 0\n",
+        ];
+        for mounts in layered {
+            assert_eq!(
+                commit_with(None, &none, mounts, &[]),
+                Persisted::Volatile,
+                "{mounts}"
+            );
+        }
+        // Anything else it does not know stays a disk, as before.
+        let zfs = "rpool/ROOT/debian / zfs rw 0 0\n";
+        assert_eq!(commit_with(None, &none, zfs, &[]), Persisted::Disk);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

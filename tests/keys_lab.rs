@@ -1051,6 +1051,84 @@ done
     });
 }
 
+/// Arms a rotation on node `name` as another control's stage would: its
+/// authorized_keys becomes `staged`, with `before` as the backup, and a
+/// revert timer far off (through the node's own side of the protocol).
+fn arm_by_hand(lab: &Lab, name: &str, before: &str, staged: &str) {
+    let arm = "cat >/root/.ssh/authorized_keys.staged && printf %s \"$1\" >/root/.ssh/authorized_keys \
+               && { cksum </root/.ssh/authorized_keys.staged; cat /root/.ssh/authorized_keys.staged; } \
+               | rccr keys node 1 stage other 600 0123456789abcdef >/dev/null \
+               && rm /root/.ssh/authorized_keys.staged";
+    let out = lab.exec_stdin(name, &["sh", "-c", arm, "sh", before], staged.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&authorized_keys(lab, name)), staged);
+}
+
+#[test]
+fn a_rotation_armed_on_a_file_without_the_old_key_is_disarmed_or_never_staged() {
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let node = ["target-1"];
+    let temporary = String::from_utf8(authorized_keys(&lab, "target-1")).unwrap();
+    ok("the first rotation", &rotate(&lab, &node, &[]));
+    let cluster = stdout(&lab.exec("control", &["cat", "/root/.ssh/id_ed25519.pub"]));
+    let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKHk60HXkrQ8dyN2BDdwIUGb81nHE6a+C0DeqdCkyO7 another-control\n";
+    // Another control (or state directory) staged our cluster key on a
+    // file that never held the temporary key. The run must commit it (the
+    // node disarms): left armed, its timer would take the key away after
+    // the run said rotated.
+    let staged = format!("{other}{cluster}");
+    arm_by_hand(&lab, "target-1", other, &staged);
+    ok("the run on the armed node", &rotate(&lab, &node, &[]));
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path} left");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&authorized_keys(&lab, "target-1")),
+        staged
+    );
+    // A rotation whose timer died, staged on a file without the old key
+    // (a rekey's old key on a node setup left half-rotated): the old key
+    // logs in, the stage reverts the dead rotation, and the file it would
+    // extend no longer holds the old key. Staged anyway, the commit would
+    // have nothing to remove, the run say rotated, and the node keep the
+    // file the dead rotation left (here: a key the control does not hold).
+    arm_by_hand(&lab, "target-1", other, &format!("{other}{temporary}"));
+    kill_revert_timer(&lab, "target-1");
+    let out = rotate(&lab, &node, &[]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{said}");
+    assert_has(&said, "does not hold the old key");
+    assert_has(&said, "run rccr setup");
+    assert_eq!(
+        String::from_utf8_lossy(&authorized_keys(&lab, "target-1")),
+        other
+    );
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path} left");
+    }
+}
+
+#[test]
+fn a_login_shell_that_prints_first_gets_nothing_written_into_authorized_keys() {
+    // Bash reads ~/.bashrc for an SSH command too (Debian builds it so):
+    // its greeting came before the snapshot, and went into authorized_keys.
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let before = authorized_keys(&lab, "target-1");
+    let greet = lab.sh("target-1", "echo 'echo Welcome' >>/root/.bashrc");
+    assert!(greet.status.success(), "{}", stderr(&greet));
+    let out = rotate(&lab, &["target-1"], &[]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{said}");
+    assert_has(&said, "not a snapshot (login shell output?)");
+    assert_eq!(
+        String::from_utf8_lossy(&authorized_keys(&lab, "target-1")),
+        String::from_utf8_lossy(&before)
+    );
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path} left");
+    }
+}
+
 #[test]
 fn keys_status_tells_a_rotation_whose_revert_timer_died_and_a_rerun_converges() {
     on_each_side(|side| {

@@ -409,6 +409,60 @@ fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
     });
 }
 
+/// Runs the node `node` in a mount namespace of its own whose `/` is an
+/// overlay (as Raspberry Pi OS's overlay file system, or a live image, has
+/// it), under `dir`: the top directories of the real root are bound into
+/// it, so the node sees its files, and `/proc/mounts` an overlay on `/`.
+fn on_an_overlay_root(node: &Node, dir: &Path) -> Node {
+    let wrap = r#"set -eu
+r=$1
+shift
+mount -t tmpfs rccr-overlay "$r"
+mkdir "$r/lower" "$r/upper" "$r/work" "$r/root"
+for e in /*; do
+	if [ -L "$e" ]; then cp -P "$e" "$r/lower/"; elif [ -d "$e" ]; then mkdir "$r/lower/${e#/}"; fi
+done
+mount -t overlay overlay -o "lowerdir=$r/lower,upperdir=$r/upper,workdir=$r/work" "$r/root"
+for e in /*; do
+	[ -d "$e" ] && [ ! -L "$e" ] || continue
+	case $e in
+	/proc) mount -t proc proc "$r/root/proc" ;;
+	*) mount --bind "$e" "$r/root$e" ;;
+	esac
+done
+exec chroot "$r/root" "$@""#;
+    std::fs::create_dir(dir).unwrap();
+    let mut argv: Node = ["unshare", "-m", "sh", "-c", wrap, "sh"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    argv.push(dir.display().to_string());
+    argv.extend(node.iter().cloned());
+    argv
+}
+
+#[test]
+fn a_commit_on_an_overlay_root_without_lbu_is_volatile() {
+    // Raspberry Pi OS's overlay file system, overlayroot, a live image: a
+    // reboot brings back the lower layer, and the temporary key with it.
+    // Taken for a disk, the rotation said `rotated`.
+    if !common::lab::require_root() {
+        return;
+    }
+    if rccr::persist::lbu().is_some() {
+        common::skip("this machine has lbu, whose word would stand");
+        return;
+    }
+    for_each_node("overlay", |node, who, home| {
+        home.send_ok(node, &["stage", "ro", "60", "nd"], "nd", STAGED);
+        let layered = on_an_overlay_root(node, &home.0.path("overlay"));
+        let (_, out) = home.converse(&layered, &["commit", "ne"], "ne", |_| file(FINAL));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "committed\nvolatile\n", "{who}");
+        home.assert_untouched(who, FINAL);
+    });
+}
+
 /// A stage (`stage rt 1 nu`, revert after one second) held once its
 /// marker has its name, with the node's lock, until its gate opens (at
 /// the latest when this is dropped: a failed test leaves no stage held).

@@ -5,20 +5,25 @@
 //! control died too) takes both keys for good, and setup called it
 //! adopted. Each adopted node is asked on a connection of its own; those
 //! that take the temporary key are rotated with the new nodes (the
-//! rotation's commit removes it).
+//! rotation's commit removes it), and so are those that could not be
+//! asked (a timeout, a dropped connection): only a plain refusal of the
+//! key is a no. Their rotation finds out, and one that cannot reach them
+//! either keeps them listed here, so setup fails naming them.
 use super::discover::{Class, LoginKeys, SSH_TIMEOUT};
 use super::plan::{Action, Planned};
 use crate::keys::control::engine::Report;
-use crate::keys::control::known_hosts::{KnownHosts, Reached};
+use crate::keys::control::known_hosts::{KnownHosts, Reached, Unreached};
 use crate::parallel;
+use crate::ssh::SshError;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Asks at once.
 const PARALLEL: usize = 32;
 
 /// The addresses of the adopted nodes of `planned` (but those `skip`
-/// names) that log in with the temporary key, where they still show the
-/// host key they were classified with.
+/// names) that log in with the temporary key, or could not be asked
+/// ([`Probe::Unasked`]), where they still show the host key they were
+/// classified with.
 pub fn take_temporary_key(
     keys: &LoginKeys,
     planned: &[Planned],
@@ -34,19 +39,39 @@ pub fn take_temporary_key(
         .iter()
         .filter(|p| p.candidate.class == Class::Adopted && p.action == Action::Leave && !skip(p))
         .collect();
-    let accepts = parallel::map(&adopted, PARALLEL, |p| {
+    let probes = parallel::map(&adopted, PARALLEL, |p| {
         let c = &p.candidate;
-        let reached = known_hosts.connect(IpAddr::V4(c.ip), keys.port, SSH_TIMEOUT);
-        reached.is_ok_and(|Reached { conn, key }| {
-            c.host_key.as_ref() == Some(&key.fingerprint)
-                && conn.authenticate(&keys.user, temporary).is_ok()
-        })
+        match known_hosts.connect(IpAddr::V4(c.ip), keys.port, SSH_TIMEOUT) {
+            Err(Unreached::Failed(_)) => Probe::Unasked,
+            // Not the machine classified there: nothing to ask it.
+            Err(Unreached::OtherType(_) | Unreached::WeakHostKey(_)) => Probe::Refuses,
+            Ok(Reached { key, .. }) if c.host_key.as_ref() != Some(&key.fingerprint) => {
+                Probe::Refuses
+            }
+            Ok(Reached { conn, .. }) => match conn.authenticate(&keys.user, temporary) {
+                Ok(()) => Probe::Takes,
+                Err(SshError::Denied) => Probe::Refuses,
+                Err(_) => Probe::Unasked,
+            },
+        }
     });
     adopted
         .iter()
-        .zip(accepts)
-        .filter_map(|(p, accepts)| accepts.then_some(p.candidate.ip))
+        .zip(probes)
+        .filter_map(|(p, probe)| (probe != Probe::Refuses).then_some(p.candidate.ip))
         .collect()
+}
+
+/// What asking an adopted node whether it takes the temporary key found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    Takes,
+    /// It refused the key (or is not the machine classified there).
+    Refuses,
+    /// No answer either way: the connection failed, timed out or was
+    /// dropped. Counted as a no, one slow answer would let setup end
+    /// `done` with the node still taking the public temporary key.
+    Unasked,
 }
 
 /// The nodes of `reports` at the addresses of `lingering` (those that took
@@ -79,6 +104,41 @@ mod tests {
             detail: String::new(),
             host_key: None,
         }
+    }
+
+    #[test]
+    fn an_adopted_node_that_could_not_be_asked_is_rotated_with_those_that_take_the_key() {
+        use crate::setup::discover::Candidate;
+        // An SSH server that drops every connection at once (sshd over
+        // MaxStartups, a node busy or going down).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                drop(conn);
+            }
+        });
+        let dir = crate::fsutil::scratch::Dir::new("lingering-unasked");
+        dir.file("temp_key", "not read: the connection fails first\n");
+        let keys = LoginKeys {
+            user: "root".into(),
+            port,
+            cluster: None,
+            temporary: Some(dir.join("temp_key")),
+            known_hosts: dir.join("known_hosts"),
+        };
+        let mut candidate = Candidate::at(Ipv4Addr::LOCALHOST, None);
+        candidate.class = Class::Adopted;
+        let planned = [Planned {
+            candidate,
+            action: Action::Leave,
+            rotation: None,
+        }];
+        assert_eq!(
+            take_temporary_key(&keys, &planned, |_| false),
+            [Ipv4Addr::LOCALHOST]
+        );
+        assert!(take_temporary_key(&keys, &planned, |_| true).is_empty());
     }
 
     #[test]

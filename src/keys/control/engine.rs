@@ -494,11 +494,31 @@ fn login(plan: &Plan, node: &NodeAddr, key: &std::path::Path) -> Step<Connection
     Ok(conn)
 }
 
-/// The bytes of `authorized_keys` in a step's snapshot (`read`'s output:
-/// the file's `cksum` line, the armed token line, the bytes). The node
-/// checks the other two itself before it changes anything.
-fn snapshot_content(head: &[u8]) -> &[u8] {
-    head.splitn(3, |b| *b == b'\n').nth(2).unwrap_or_default()
+/// A step's snapshot (`read`'s output: the file's `cksum` line, the armed
+/// token line, the bytes), checked against its own `cksum` line: a login
+/// shell that printed something first (a `.bashrc` greeting) shifts the
+/// lines, and its words must never be taken for the file or the armed line.
+struct Snapshot<'a> {
+    rotation: Rotation,
+    content: &'a [u8],
+}
+
+impl<'a> Snapshot<'a> {
+    /// `None` when `head` is not a snapshot whose first line is `none`
+    /// (an empty content) or the content's `cksum`.
+    fn of(head: &'a [u8]) -> Option<Snapshot<'a>> {
+        let mut parts = head.splitn(3, |b| *b == b'\n');
+        let (sum, armed, content) = (parts.next()?, parts.next()?, parts.next()?);
+        let matches = if sum == b"none" {
+            content.is_empty()
+        } else {
+            sum == authorized::cksum_line(content).as_bytes()
+        };
+        matches.then(|| Snapshot {
+            rotation: Rotation::of_line(armed),
+            content,
+        })
+    }
 }
 
 /// The input a stage or commit step installs: the file as a [`frame`], so
@@ -522,19 +542,38 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
     // Never 0 (see [`revert_after`]), whoever built the plan.
     let seconds = plan.revert_after.as_secs().max(1).to_string();
     let nonce = crate::keys::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
+    let mut refused = None;
     let talk = conn
         .converse(
             &plan.node_command(&["stage", &plan.rotation_id, &seconds, &nonce]),
             &trailer(&nonce),
             |head| {
-                new_file(&authorized::with_key(
-                    snapshot_content(head),
-                    &plan.new.line,
-                ))
+                stage_input(head, plan.old.blob(), &plan.new.line).unwrap_or_else(|why| {
+                    refused = Some(why);
+                    Vec::new()
+                })
             },
         )
         .map_err(|e| Stop(Outcome::Unreachable, format!("staging: {e}")))?;
     let out = &talk.output;
+    match refused {
+        Some(Refusal::NotSnapshot) => {
+            return Err(Stop(
+                Outcome::Reverted,
+                format!("staging refused on {node}: {NOT_A_SNAPSHOT}; nothing changed"),
+            ))
+        }
+        Some(_) => {
+            return Err(Stop(
+                Outcome::Reverted,
+                format!(
+                    "the authorized_keys of {node} does not hold the old key (a rotation armed \
+                     there was reverted, or another file grants it): nothing changed; run rccr setup"
+                ),
+            ))
+        }
+        None => {}
+    }
     match out.status {
         ARMED if talk.head.is_none() => Ok(Some(out.error_line())),
         _ if talk.head.is_none() => Err(Stop(
@@ -559,6 +598,54 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
     }
 }
 
+/// Why a step sends the node nothing, and stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// The node's answer is no snapshot ([`Snapshot::of`]).
+    NotSnapshot,
+    /// The file to stage on lacks the old key: it logged in through
+    /// something else (another file, or a backup the node's dead-timer
+    /// revert just put back), and no commit could take it away.
+    LacksOldKey,
+    /// The file to commit lacks the new key: the node reverted since.
+    Expired,
+}
+
+/// What a node whose snapshot is not one is told (its login shell printed
+/// something before the protocol's output, say).
+const NOT_A_SNAPSHOT: &str = "the node's answer is not a snapshot (login shell output?)";
+
+/// The input of the stage for the node's snapshot `head`: its file with
+/// the new key line, when it holds the old key (`old` is its blob).
+fn stage_input(head: &[u8], old: &[u8], new_line: &str) -> Result<Vec<u8>, Refusal> {
+    let snap = Snapshot::of(head).ok_or(Refusal::NotSnapshot)?;
+    if !authorized::contains(snap.content, old) {
+        return Err(Refusal::LacksOldKey);
+    }
+    Ok(new_file(&authorized::with_key(snap.content, new_line)))
+}
+
+/// The input of the commit for the node's snapshot `head` (`old` and `new`
+/// are key blobs): the file without the old key; nothing when there is
+/// nothing to do. An armed rotation always gets a file, the same bytes
+/// when no old key is left to remove: the node disarms before it installs,
+/// and a rotation left armed would have its timer take the new key away
+/// after the run reported it rotated (another control's stage on a file
+/// that lacked our old key).
+fn commit_input(head: &[u8], old: &[u8], new: &[u8]) -> Result<Vec<u8>, Refusal> {
+    let snap = Snapshot::of(head).ok_or(Refusal::NotSnapshot)?;
+    let armed = snap.rotation != Rotation::None;
+    if !armed && !authorized::contains(snap.content, old) {
+        return Ok(Vec::new());
+    }
+    let committed = authorized::without_keys(snap.content, &[old]);
+    if !authorized::contains(&committed, new) {
+        // Never remove the old key from a file that lacks the new one.
+        return Err(Refusal::Expired);
+    }
+    Ok(new_file(&committed))
+}
+
 /// The stop for a node whose new key did not prove itself after staging.
 fn reverts(plan: &Plan, detail: String) -> Stop {
     Stop(
@@ -571,30 +658,23 @@ fn reverts(plan: &Plan, detail: String) -> Stop {
 }
 
 /// Removes the old key over `conn` (a connection the new key opened) where
-/// the node still holds it, and persists. `verified` hears when the node
+/// the node still holds it, disarms a rotation armed there
+/// ([`commit_input`]), and persists. `verified` hears when the node
 /// answered. Returns whether the file changed, and what persisting said.
 fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, String)> {
     let nonce = crate::keys::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
-    // Set by the respond step: the node reverted since (our file would lack
-    // the new key), so nothing may be removed.
-    let mut expired = false;
+    // Set by the respond step: why nothing was sent.
+    let mut refused = None;
     let talk = conn
         .converse(
             &plan.node_command(&["commit", &nonce]),
             &trailer(&nonce),
             |head| {
                 verified();
-                let content = snapshot_content(head);
-                if !authorized::contains(content, plan.old.blob()) {
-                    return Vec::new();
-                }
-                let committed = authorized::without_keys(content, &[plan.old.blob()]);
-                if !authorized::contains(&committed, plan.new.blob()) {
-                    // Never remove the old key from a file that lacks the new one.
-                    expired = true;
-                    return Vec::new();
-                }
-                new_file(&committed)
+                commit_input(head, plan.old.blob(), plan.new.blob()).unwrap_or_else(|why| {
+                    refused = Some(why);
+                    Vec::new()
+                })
             },
         )
         .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
@@ -602,8 +682,18 @@ fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, St
     if talk.head.is_none() {
         return Err(reverts(plan, unstarted(out)));
     }
-    if expired {
-        return Err(Stop(Outcome::Reverted, EXPIRED.into()));
+    match refused {
+        Some(Refusal::NotSnapshot) => {
+            return Err(Stop(
+                Outcome::Reverted,
+                format!(
+                    "commit refused: {NOT_A_SNAPSHOT}; nothing changed, a rotation armed there \
+                     reverts by itself"
+                ),
+            ))
+        }
+        Some(_) => return Err(Stop(Outcome::Reverted, EXPIRED.into())),
+        None => {}
     }
     let text = out.text();
     let mut said = text.lines();
@@ -631,16 +721,25 @@ pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool
         .converse(
             &Plan::command_for(node_side, &["commit", &nonce]),
             &trailer(&nonce),
-            |head| {
-                let (armed, content) = (Rotation::of(head), snapshot_content(head));
-                if armed != Rotation::None || !authorized::contains(content, key.blob()) {
-                    return Vec::new();
+            |head| match Snapshot::of(head) {
+                Some(snap)
+                    if snap.rotation == Rotation::None
+                        && authorized::contains(snap.content, key.blob()) =>
+                {
+                    new_file(&authorized::without_keys(snap.content, &[key.blob()]))
                 }
-                new_file(&authorized::without_keys(content, &[key.blob()]))
+                _ => Vec::new(),
             },
         )
         .map_err(|e| e.to_string())?;
     let out = &talk.output;
+    if talk
+        .head
+        .as_deref()
+        .is_some_and(|head| Snapshot::of(head).is_none())
+    {
+        return Err(format!("{NOT_A_SNAPSHOT}; nothing changed"));
+    }
     match (
         talk.head.as_deref().map(Rotation::of),
         out.status,
@@ -693,9 +792,14 @@ pub enum Rotation {
 }
 
 impl Rotation {
-    /// The armed line (the second) of a snapshot.
+    /// The armed line (the second) of a snapshot; [`Rotation::Unknown`]
+    /// when `head` is no snapshot ([`Snapshot::of`]).
     pub fn of(head: &[u8]) -> Rotation {
-        let line = head.split(|b| *b == b'\n').nth(1).unwrap_or_default();
+        Snapshot::of(head).map_or(Rotation::Unknown, |snap| snap.rotation)
+    }
+
+    /// What an armed line says.
+    fn of_line(line: &[u8]) -> Rotation {
         let token_ok = |token: &[u8]| {
             (1..=256).contains(&token.len())
                 && token != b"-"
@@ -843,9 +947,17 @@ mod tests {
         assert_eq!(reports[2].outcome, Outcome::Moved);
     }
 
+    /// A snapshot of `content` with the armed line `armed`, as a step prints it.
+    fn snapshot_of(armed: &str, content: &[u8]) -> Vec<u8> {
+        let sum = authorized::cksum_line(content);
+        [format!("{sum}\n{armed}\n").as_bytes(), content].concat()
+    }
+
     #[test]
     fn a_snapshot_tells_no_rotation_an_armed_one_and_one_whose_timer_died() {
-        let head = |armed: &[u8]| [&b"123 45\n"[..], armed, b"\nssh-ed25519 AAAA x\n"].concat();
+        let head = |armed: &[u8]| {
+            snapshot_of(std::str::from_utf8(armed).unwrap(), b"ssh-ed25519 AAAA x\n")
+        };
         assert_eq!(Rotation::of(&head(b"-")), Rotation::None);
         // What every node says of an armed rotation, older ones too.
         assert_eq!(Rotation::of(&head(b"0a1b.2c3d")), Rotation::Armed);
@@ -864,6 +976,101 @@ mod tests {
             );
         }
         assert_eq!(Rotation::of(b"none"), Rotation::Unknown);
+        assert_eq!(Rotation::of(b"none\n-\n"), Rotation::None);
+        // A sum that is not the content's: no snapshot, whatever it says.
+        assert_eq!(
+            Rotation::of(b"123 45\n-\nssh-ed25519 AAAA x\n"),
+            Rotation::Unknown
+        );
+    }
+
+    const OLD: &str = "ssh-ed25519 AAAAold rccr-temporary-key";
+    const NEW: &str = "ssh-ed25519 AAAAnew rccr-cluster-key";
+    fn blob(line: &str) -> &[u8] {
+        authorized::key_blob(line.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn login_shell_output_before_the_snapshot_gets_no_input() {
+        let file = format!("# bob\n{OLD}\n{NEW}\n");
+        let snap = snapshot_of("-", file.as_bytes());
+        assert!(stage_input(&snap, blob(OLD), NEW).is_ok());
+        assert!(commit_input(&snap, blob(OLD), blob(NEW)).is_ok());
+        // A `.bashrc` greeting, one line or two (the sum line then reads
+        // as part of the file): the node's answer is no snapshot.
+        for noise in ["Welcome\n", "Welcome\nto node-1\n"] {
+            let head = [noise.as_bytes(), &snap].concat();
+            assert_eq!(
+                stage_input(&head, blob(OLD), NEW),
+                Err(Refusal::NotSnapshot)
+            );
+            assert_eq!(
+                commit_input(&head, blob(OLD), blob(NEW)),
+                Err(Refusal::NotSnapshot)
+            );
+            assert_eq!(Rotation::of(&head), Rotation::Unknown);
+        }
+        // A `none` sum holds no file.
+        let head = format!("none\n-\n{OLD}\n");
+        assert_eq!(
+            stage_input(head.as_bytes(), blob(OLD), NEW),
+            Err(Refusal::NotSnapshot)
+        );
+    }
+
+    #[test]
+    fn a_stage_on_a_file_without_the_old_key_sends_nothing() {
+        let other = "ssh-ed25519 AAAAother someone";
+        let snap = snapshot_of("-", format!("{other}\n").as_bytes());
+        assert_eq!(
+            stage_input(&snap, blob(OLD), NEW),
+            Err(Refusal::LacksOldKey)
+        );
+        let snap = snapshot_of("-", format!("{other}\n{OLD}\n").as_bytes());
+        assert_eq!(
+            stage_input(&snap, blob(OLD), NEW),
+            Ok(new_file(format!("{other}\n{OLD}\n{NEW}\n").as_bytes()))
+        );
+    }
+
+    #[test]
+    fn a_commit_against_an_armed_rotation_always_sends_a_file() {
+        let other = "ssh-ed25519 AAAAother another-control";
+        // Another control's stage armed on a file that never held our old
+        // key: the same bytes go back, so the node disarms.
+        let file = format!("{other}\n{NEW}\n");
+        for armed in ["0a1b.2c3d", "0a1b.2c3d timer-died", "?odd line?"] {
+            let snap = snapshot_of(armed, file.as_bytes());
+            assert_eq!(
+                commit_input(&snap, blob(OLD), blob(NEW)),
+                Ok(new_file(file.as_bytes())),
+                "{armed}"
+            );
+        }
+        // Not armed and nothing to remove: nothing to do.
+        let snap = snapshot_of("-", file.as_bytes());
+        assert_eq!(commit_input(&snap, blob(OLD), blob(NEW)), Ok(Vec::new()));
+        // Armed or not, the old key goes where the new one stays.
+        for armed in ["-", "0a1b.2c3d"] {
+            let snap = snapshot_of(armed, format!("{OLD}\n{file}").as_bytes());
+            assert_eq!(
+                commit_input(&snap, blob(OLD), blob(NEW)),
+                Ok(new_file(file.as_bytes()))
+            );
+        }
+        // A file without the new key (the node reverted): never touched.
+        for armed in ["-", "0a1b.2c3d"] {
+            let snap = snapshot_of(armed, format!("{OLD}\n{other}\n").as_bytes());
+            assert_eq!(
+                commit_input(&snap, blob(OLD), blob(NEW)),
+                Err(Refusal::Expired)
+            );
+        }
+        let snap = snapshot_of("0a1b.2c3d", format!("{other}\n").as_bytes());
+        assert_eq!(
+            commit_input(&snap, blob(OLD), blob(NEW)),
+            Err(Refusal::Expired)
+        );
     }
 
     #[test]

@@ -267,14 +267,16 @@ install_tmp() {
 # Prints where the change ended up. A root on a disk file system keeps it
 # whatever lbu says: Alpine installed to disk has lbu too, with no medium to
 # save to. Only the file systems persist.rs lists count as a disk: an
-# overlay (overlaytmpfs) or anything unknown may be in RAM.
+# overlay (overlaytmpfs) or anything unknown may be in RAM. Without lbu, a
+# layered root (an overlay, aufs or squashfs: Raspberry Pi OS's overlay
+# file system, a live image) counts as in RAM too, as persist.rs says.
 persist() {
 	on=disk
 	if [ -r /proc/mounts ]; then
 		while read -r _ mnt type _; do
 			if [ "$mnt" = / ]; then
 				case "$type" in
-				tmpfs | ramfs | rootfs) on=volatile ;;
+				tmpfs | ramfs | rootfs | overlay | aufs | squashfs) on=volatile ;;
 				ext2 | ext3 | ext4 | xfs | btrfs | f2fs | jfs | reiserfs | nilfs2 | bcachefs) on=disk ;;
 				*) on=unknown ;;
 				esac
