@@ -522,6 +522,16 @@ fn a_writable_boot_medium_does_not_hide_the_state_saved_on_the_rccr_partition() 
         );
     }
 
+    // A medium the node has saved on (a Pi's card, a stick it used) keeps
+    // its own state: an older overlay on an RCCR disk (another node's, or
+    // this one's from before) is not what boots.
+    let node = Node::new(("sda1", "vfat"), Some(("sdb1", "ext4")));
+    saved_state(&node, &format!("disks/sdb1/rccr-lbu/{HOST_OVERLAY}"));
+    let image = node.dir.path(&format!("disks/sda1/{IMAGE_OVERLAY}"));
+    fs::rename(&image, node.dir.path(&format!("disks/sda1/{HOST_OVERLAY}"))).unwrap();
+    let out = persist_ok(&node.dir, &node.mounts, &node.findfs, "media");
+    assert_eq!(text(&out.stdout), "sda1\n", "the disk's older state won");
+
     // A stick labelled RCCR itself: its overlay is the boot's, not saved
     // state to move away.
     let node = Node::new(("sda1", "vfat"), None);

@@ -30,11 +30,12 @@
 #      */.boot_repository), when its filesystem is writable: a Raspberry
 #      Pi's SD card, or an ISO that Rufus copied to a FAT USB stick. lbu
 #      replaces the image's overlay at the media's root with its own, and
-#      the boot loads that one: the only overlay there. Unless the RCCR
-#      partition (2.) already holds saved changes: a node set up from a CD
-#      or a dd stick and booted from a Rufus stick is restored from there
-#      and saves there, as in 2., so that the image's temporary key is not
-#      accepted again on it.
+#      the boot loads that one: the only overlay there. Unless the media
+#      still holds only the image's overlay and the RCCR partition (2.)
+#      already holds saved changes: a node set up from a CD or a dd stick
+#      and booted from a fresh Rufus stick is restored from there and saves
+#      there, as in 2., so that the image's temporary key is not accepted
+#      again on it. Media the node has saved on keep their own state.
 #   2. otherwise (an ISO on a CD, or written with dd: iso9660 is read-only) a
 #      partition labelled RCCR (FAT or ext4) on any disk, mounted read-write.
 #      lbu saves into its directory rccr-lbu/, never at its root: Alpine's
@@ -68,6 +69,8 @@ PROG=rccr-persist
 # Where lbu's overlays live on the RCCR partition: below its root, out of
 # nlplug-findfs' sight (it looks at depth 1 only).
 readonly SAVE_DIR=rccr-lbu
+# The overlay the images ship on their boot medium (build-os-image.sh).
+readonly IMAGE_OVERLAY=rccr.apkovl.tar.gz
 LBU_CONF="${ROOT%/}/etc/lbu/lbu.conf"
 # What the booted image provides and a saved overlay must not replace (shell
 # globs under the root): rccr and its applet links, its services and this
@@ -168,13 +171,26 @@ has_saved() {
 	return 1
 }
 
+# media_saved NAME: whether the boot medium /media/NAME holds an overlay
+# lbu saved (named after the host), not only the image's own.
+media_saved() {
+	for _f in "${ROOT%/}/media/$1"/*.apkovl.tar.gz*; do
+		[ ! -e "$_f" ] || [ "${_f##*/}" = "$IMAGE_OVERLAY" ] || return 0
+	done
+	return 1
+}
+
 # choose: prints "media NAME" or "dir PATH", or returns 1.
 choose() {
 	if _name=$(writable_boot_media); then
 		# A node set up from a CD or a dd stick, now booted from a writable
 		# one (Rufus), keeps its state where it is: restored, and saved
-		# there, not to the stick (whose overlay is the image's).
-		if _dir=$(data_dir) && [ "${_dir%/*}" != "/media/$_name" ] && has_saved "$_dir"; then
+		# there, not to the stick, as long as the stick holds only the
+		# image's overlay. Once the node saved on the medium (a Pi's card,
+		# a stick it has used), the medium's state is the node's, and an
+		# older one on an RCCR disk is left alone.
+		if ! media_saved "$_name" && _dir=$(data_dir) &&
+			[ "${_dir%/*}" != "/media/$_name" ] && has_saved "$_dir"; then
 			echo "dir $_dir"
 		else
 			echo "media $_name"
