@@ -422,8 +422,7 @@ fn not_demoted(
 /// the raft, and a manager demoted before then (its leader, even) can leave
 /// the promotion stuck.
 fn raft_counts(lead: &Member, ids: &[&str]) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    within_raft_time(|| {
         let counted = lead.call(&Op::Nodes).is_ok_and(|v| {
             let nodes = SwarmNode::parse_list(&v);
             ids.iter().all(|id| {
@@ -432,8 +431,19 @@ fn raft_counts(lead: &Member, ids: &[&str]) -> bool {
                     .any(|n| n.id == *id && n.manager && n.reachable)
             })
         });
-        if counted || std::time::Instant::now() >= deadline {
-            return counted;
+        counted.then_some(())
+    })
+    .is_some()
+}
+
+/// What `attempt` finds, asked every half second for up to 30 s, the
+/// time raft may take to count a new manager or to elect a leader.
+fn within_raft_time<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let found = attempt();
+        if found.is_some() || std::time::Instant::now() >= deadline {
+            return found;
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
@@ -975,17 +985,11 @@ fn no_leader(claims: &[(usize, &str)], known: &[String], told: usize) -> NoLeade
 /// 30 s: an election in progress (managers still starting) looks like a
 /// lost quorum until it ends.
 fn reads_within(members: &[Member], managers: &[usize]) -> Option<usize> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    within_raft_time(|| {
         let reads = parallel::map(managers, 4, |&i| members[i].call(&Op::Nodes).is_ok());
-        if let Some(k) = reads.iter().position(|&read| read) {
-            return Some(managers[k]);
-        }
-        if std::time::Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
+        let k = reads.iter().position(|&read| read)?;
+        Some(managers[k])
+    })
 }
 
 /// The cluster's swarm lost its quorum: too few managers answer to agree
