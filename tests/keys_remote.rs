@@ -1162,6 +1162,27 @@ fn a_marker_of_an_older_version_still_waits_for_its_timer() {
 }
 
 #[test]
+fn a_marker_cut_short_is_reverted_by_the_next_stage() {
+    // A write of the marker cut short (a full disk) names no token its
+    // timer would revert: it blocked every later stage for good.
+    for (i, cut) in ["", "rg.n", "rg.nq\ntimer-ho"].iter().enumerate() {
+        for_each_node(&format!("cut{i}"), |node, who, home| {
+            std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+            std::fs::write(home.ak(), STAGED).unwrap();
+            std::fs::write(home.0.path(".ssh/.rccr-rotation"), cut).unwrap();
+            let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |head| {
+                assert_eq!(split(head).1, "-", "{who} {cut:?}: still armed");
+                assert_eq!(split(head).2, ORIGINAL, "{who} {cut:?}: not reverted");
+                Vec::new()
+            });
+            assert!(head.is_some(), "{who} {cut:?}: refused: {}", stderr(&out));
+            assert!(out.status.success(), "{who} {cut:?}: {}", stderr(&out));
+            home.assert_untouched(&format!("{who} {cut:?}"), ORIGINAL);
+        });
+    }
+}
+
+#[test]
 fn read_tells_a_rotation_whose_timer_died_from_one_whose_timer_lives() {
     for_each_node("died", |node, who, home| {
         home.send_ok(node, &["stage", "rs", "60", "nt"], "nt", STAGED);

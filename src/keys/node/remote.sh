@@ -42,7 +42,9 @@
 # and the snapshot says `TOKEN timer-died`. The probe is a shared lock for
 # an instant, which the timer's excludes and other probes do not.
 # A marker of an older version (the token alone) waits for its timer (on
-# RCCR's images rccr-init restores it at boot, when no timer lives).
+# RCCR's images rccr-init restores it at boot, when no timer lives). A
+# marker cut short (its write failed) names no token a timer reverts: a
+# stage reverts it as one whose timer died.
 # Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
@@ -117,9 +119,30 @@ timer_died() {
 	flock -s -n 8 2>/dev/null 8<"$mark"
 }
 
+# True when the marker $1 is whole: a token line, then nothing (an older
+# version's marker) or the line `timer-holds-lock` alone; the token goes
+# to $whole_token. A write cut short (a full disk) leaves less, and no
+# timer reverts that: the token it names is not its timer's. Builtins only.
+whole_marker() {
+	{
+		IFS= read -r whole_token && [ -n "$whole_token" ] || return 1
+		if IFS= read -r line2; then
+			[ "$line2" = "$timer_holds_lock" ] || return 1
+			! IFS= read -r line3 && [ -z "$line3" ]
+		else
+			[ -z "$line2" ]
+		fi
+	} 2>/dev/null <"$1"
+}
+
 # Does what the armed rotation's timer would have done, when that timer
-# died.
+# died or its marker was cut short (no timer would ever revert it, and
+# every later stage would be refused).
 revert_if_timer_died() {
+	if [ -f "$mark" ] && ! whole_marker "$mark"; then
+		revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
+		return 0
+	fi
 	timer_died || return 0
 	read_armed
 	revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
@@ -332,7 +355,10 @@ stage)
 	# The timer takes the marker's lock before the marker takes its name:
 	# no marker is ever seen unlocked while its timer lives. $part's name
 	# is free again (renamed to $bak): the marker is a new file under it.
+	# Read back: a write cut short that the shell did not report must
+	# not arm a marker no timer reverts.
 	if ! { printf '%s\n%s\n' "$token" "$timer_holds_lock" >"$part" &&
+		whole_marker "$part" && [ "$whole_token" = "$token" ] &&
 		start_timer "$token" "$3" 8<"$part" &&
 		durable_mv "$part" "$mark"; }; then
 		rm -f "$part" "$mark" "$bak"
