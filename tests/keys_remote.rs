@@ -1183,6 +1183,24 @@ fn a_marker_cut_short_is_reverted_by_the_next_stage() {
 }
 
 #[test]
+fn a_symlinked_authorized_keys_is_refused_and_left_a_link() {
+    // Config management or a dotfiles directory links it: replaced by a
+    // regular file, the link's target (which comes back) kept the old keys.
+    for_each_node("link", |node, who, home| {
+        let target = home.0.path("managed_keys");
+        std::fs::rename(home.ak(), &target).unwrap();
+        std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+        let (head, out) = home.converse(node, &["stage", "ri", "60", "ns"], "ns", |_| file(STAGED));
+        assert!(head.is_none(), "{who}: asked for input on a link");
+        assert_refused(&out, 1, "is a symbolic link (to ", who);
+        assert_has(&stderr(&out), "make it a copy of its target");
+        assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+        assert_eq!(std::fs::read(&target).unwrap(), ORIGINAL, "{who}");
+        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+    });
+}
+
+#[test]
 fn read_tells_a_rotation_whose_timer_died_from_one_whose_timer_lives() {
     for_each_node("died", |node, who, home| {
         home.send_ok(node, &["stage", "rs", "60", "nt"], "nt", STAGED);

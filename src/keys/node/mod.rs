@@ -245,6 +245,27 @@ impl Files {
         Ok(())
     }
 
+    /// Fails when authorized_keys is a symbolic link (into /etc, a dotfiles
+    /// directory): the rename that installs a file atomically would
+    /// replace the link, and its target, which config management may bring
+    /// back, would keep the old keys. Writing through to the target would
+    /// put the backup, marker and temporary files on another file system,
+    /// where the revert is no rename. (remote.sh's `refuse_link`.)
+    fn refuse_link(&self) -> Step<()> {
+        let Ok(to) = fs::read_link(&self.ak) else {
+            return Ok(());
+        };
+        fail(
+            1,
+            format!(
+                "{} is a symbolic link (to {}): rccr writes only a regular file; nothing \
+                 changed: make it a copy of its target, or put the new key in the target by hand",
+                self.ak.display(),
+                to.display()
+            ),
+        )
+    }
+
     /// Installs `content` as authorized_keys durably (0600), and sets the
     /// directory to 0700. Fails only when the file was not installed: once
     /// it is in place (a directory sync that failed after the rename), a
@@ -302,6 +323,7 @@ pub fn main(args: &[&str]) -> i32 {
     let result = match args[1..] {
         ["read"] => snapshot(&files, &mut out).map(drop),
         ["stage", id, seconds, nonce] => files.lock().and_then(|_lock| {
+            files.refuse_link()?;
             files.revert_if_timer_died()?;
             stage(&files, &mut out, id, seconds, nonce)
         }),

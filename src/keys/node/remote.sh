@@ -15,7 +15,9 @@
 #                      `cksum` line and the bytes (nothing: stop, change
 #                      nothing; none within the input wait: exit 7). If
 #                      authorized_keys is still as read: back it up, arm a
-#                      revert after SECONDS (token ID.NONCE), install the file
+#                      revert after SECONDS (token ID.NONCE), install the file.
+#                      Refused (exit 1, before reading) when authorized_keys
+#                      is a symbolic link
 #   commit NONCE       print and read as stage does. If the armed rotation and
 #                      the file are still as read: disarm, install the file,
 #                      drop the backup (nothing on stdin: change nothing).
@@ -146,6 +148,18 @@ revert_if_timer_died() {
 	timer_died || return 0
 	read_armed
 	revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
+}
+
+# Fails when authorized_keys is a symbolic link (into /etc, a dotfiles
+# directory): the rename that installs a file atomically would replace
+# the link, and its target, which config management may bring back,
+# would keep the old keys. Writing through to the target would put the
+# backup, marker and temporary files on another file system, where the
+# revert is no rename.
+refuse_link() {
+	[ -L "$ak" ] || return 0
+	to=$(readlink "$ak" 2>/dev/null) || to='?'
+	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; nothing changed: make it a copy of its target, or put the new key in the target by hand"
 }
 
 # Starts the revert timer of rotation $1 (after $2 seconds) on fd 8, the
@@ -326,6 +340,7 @@ read)
 stage)
 	[ $# -eq 4 ] || fail 1 "usage: stage ID SECONDS NONCE"
 	take_lock
+	refuse_link
 	revert_if_timer_died
 	[ -f "$ak" ] || fail 1 "$ak does not exist"
 	read_armed
