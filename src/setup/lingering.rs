@@ -273,14 +273,12 @@ mod tests {
             }
         );
         let said = still_take(&reports, &asked).problem().unwrap();
-        assert!(
-            said.contains("1 adopted node(s) still take the temporary key and could not be rotated (10.0.0.1)"),
-            "{said}"
-        );
-        assert!(
-            said.contains("1 adopted node(s) could not be asked whether they still take the temporary key, nor rotated (10.0.0.2)"),
-            "{said}"
-        );
+        for part in [
+            "1 adopted node(s) still take the temporary key and could not be rotated (10.0.0.1)",
+            "1 adopted node(s) could not be asked whether they still take the temporary key, nor rotated (10.0.0.2)",
+        ] {
+            assert!(said.contains(part), "{part}: {said}");
+        }
         let unasked_only = Lingering {
             takes: Vec::new(),
             unasked: vec!["10.0.0.2".into()],
