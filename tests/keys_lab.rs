@@ -1109,6 +1109,48 @@ fn a_rotation_armed_on_a_file_without_the_old_key_is_disarmed_or_never_staged() 
 }
 
 #[test]
+fn an_old_key_granted_by_another_file_is_named_with_a_remedy_that_works() {
+    // sshd reads authorized_keys2 too (OpenSSH's compiled-in default), and
+    // the temporary key is there: rccr rotates only authorized_keys. The
+    // stop said "run rccr setup", which would refuse the same way.
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let node = ["target-1"];
+    let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKHk60HXkrQ8dyN2BDdwIUGb81nHE6a+C0DeqdCkyO7 someone\n";
+    let config = host_dir(&lab, "target-1").join("sshd_config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let both = "AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2";
+    let edited = text.replace("AuthorizedKeysFile .ssh/authorized_keys", both);
+    assert_ne!(edited, text);
+    std::fs::write(&config, edited).unwrap();
+    kill_sshd(&lab, "target-1");
+    start_sshd(&lab, "target-1");
+    let moved = format!(
+        "cd /root/.ssh && mv authorized_keys authorized_keys2 && printf %s '{other}' >authorized_keys"
+    );
+    ok("moving the key", &lab.sh("target-1", &moved));
+    let out = rotate(&lab, &node, &[]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{said}");
+    assert_has(
+        &said,
+        "through another file than root's ~/.ssh/authorized_keys",
+    );
+    assert!(!said.contains("rccr setup"), "{said}");
+    assert_eq!(
+        String::from_utf8_lossy(&authorized_keys(&lab, "target-1")),
+        other
+    );
+    for path in ROTATION_FILES {
+        assert!(!node_has_file(&lab, "target-1", path), "{path} left");
+    }
+    // The remedy it names works.
+    let remedy = "cd /root/.ssh && cat authorized_keys2 >>authorized_keys && rm authorized_keys2";
+    ok("the remedy", &lab.sh("target-1", remedy));
+    ok("the run after the remedy", &rotate(&lab, &node, &[]));
+    assert_rotated(&lab, &node);
+}
+
+#[test]
 fn a_login_shell_that_prints_first_gets_nothing_written_into_authorized_keys() {
     // Bash reads ~/.bashrc for an SSH command too (Debian builds it so):
     // its greeting came before the snapshot, and went into authorized_keys.

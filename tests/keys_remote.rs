@@ -1,6 +1,8 @@
 //! The node side of key rotation run for real, in every form a node may
 //! run it: src/keys/node/remote.sh under dash (Debian's sh) and busybox ash
-//! (Alpine's), and rccr's built-in `rccr keys node 1` (src/keys/node.rs).
+//! (Alpine's), the latter once with the host's tools and once with
+//! busybox's applets first on PATH (as on Alpine), and rccr's built-in
+//! `rccr keys node 1` (src/keys/node.rs).
 //! One set of cases for all three: they must behave alike. No SSH here:
 //! each gets the argv and the conversation rccr has with it over the wire.
 mod common;
@@ -41,15 +43,71 @@ fn nodes() -> Vec<Node> {
         !nodes.is_empty(),
         "dash or busybox is needed (apt install dash busybox)"
     );
+    // As on Alpine: busybox's own applets run the script's commands
+    // (head -c, tail -c +N, mktemp, sync FILE, sleep, cp -p, mv, wc),
+    // not the host's coreutils, which plain `busybox sh` finds first on
+    // PATH. The host's tools stay behind them for the applets a busybox
+    // may lack (Debian's has no flock or cksum).
+    // (Home::spawn_with puts them on PATH.)
+    match busybox_applets() {
+        Some(_) => {
+            let mut argv = vec![ENV.to_string()];
+            argv.extend(script(&["/bin/busybox", "sh"]));
+            nodes.push(argv);
+        }
+        None => {
+            common::skip("no busybox applets: the script is not tried with them");
+        }
+    }
     let rccr = env!("CARGO_BIN_EXE_rccr");
     nodes.push(vec![rccr.into(), "keys".into(), "node".into(), "1".into()]);
     nodes
+}
+
+/// What starts the script under busybox with its applets first on PATH
+/// ([`with_applets`]).
+const ENV: &str = "/usr/bin/env";
+
+/// `path` with the busybox applets before the host's own directories (the
+/// test's PATH, which `path` ends with), after any a test put first (a
+/// stub `lbu` or `sync`).
+fn with_applets(path: &str) -> String {
+    let applets = busybox_applets().unwrap();
+    let host = std::env::var("PATH").unwrap();
+    match path.strip_suffix(host.as_str()) {
+        Some(first) => format!("{first}{}:{host}", applets.display()),
+        None => format!("{}:{path}", applets.display()),
+    }
+}
+
+/// A directory of links to /bin/busybox, one per applet it has (made once
+/// per build directory); `None` without busybox.
+fn busybox_applets() -> Option<PathBuf> {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let list = Command::new("/bin/busybox").arg("--list").output().ok()?;
+        if !list.status.success() {
+            return None;
+        }
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("busybox-applets");
+        std::fs::create_dir_all(&dir).unwrap();
+        for applet in String::from_utf8(list.stdout).unwrap().lines() {
+            match std::os::unix::fs::symlink("/bin/busybox", dir.join(applet)) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => panic!("{applet}: {e}"),
+                _ => {}
+            }
+        }
+        Some(dir)
+    })
+    .clone()
 }
 
 /// A short name for assertion messages.
 fn name(node: &Node) -> &str {
     if node[0] == env!("CARGO_BIN_EXE_rccr") {
         "rccr keys node"
+    } else if node[0] == ENV {
+        "busybox applets"
     } else {
         &node[0]
     }
@@ -81,16 +139,26 @@ impl Home {
     }
     /// [`Home::spawn`] with `env` set too.
     fn spawn_with(&self, node: &Node, args: &[&str], env: &[(&str, &str)]) -> KillOnDrop {
-        common::child::spawn(
-            Command::new(&node[0])
-                .args(&node[1..])
-                .args(args)
-                .env("HOME", &self.0 .0)
-                .envs(env.iter().copied())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        )
+        let mut command = Command::new(&node[0]);
+        command
+            .args(&node[1..])
+            .args(args)
+            .env("HOME", &self.0 .0)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if node[0] == ENV {
+            let path = env
+                .iter()
+                .find(|(k, _)| *k == "PATH")
+                .map(|(_, v)| v.to_string());
+            command.env(
+                "PATH",
+                with_applets(&path.unwrap_or(std::env::var("PATH").unwrap())),
+            );
+        }
+        common::child::spawn(&mut command)
     }
     /// A step with no conversation (`read`, bad usage).
     fn run(&self, node: &Node, args: &[&str]) -> Output {
@@ -222,6 +290,34 @@ fn wait_until(what: &str, done: impl FnMut() -> bool) {
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_busybox_applets_node_runs_busybox_applets_before_the_hosts_tools() {
+    let Some(applets) = busybox_applets() else {
+        common::skip("no busybox applets");
+        return;
+    };
+    let probe: Node = [
+        ENV,
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "for c in head tail mktemp sync sleep cp; do command -v $c; done",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let home = Home::new("applets", &probe);
+    let out = home.run(&probe, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for found in stdout(&out).lines() {
+        assert!(
+            Path::new(found).parent() == Some(&applets),
+            "{found} is not busybox's applet"
+        );
+    }
+    assert_eq!(stdout(&out).lines().count(), 6, "{}", stdout(&out));
 }
 
 #[test]
@@ -1158,6 +1254,45 @@ fn a_marker_of_an_older_version_still_waits_for_its_timer() {
         assert_refused(&out, 6, "rg.nq is armed", who);
         assert_eq!(home.keys(), STAGED, "{who}");
         assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+    });
+}
+
+#[test]
+fn a_marker_cut_short_is_reverted_by_the_next_stage() {
+    // A write of the marker cut short (a full disk) names no token its
+    // timer would revert: it blocked every later stage for good.
+    for (i, cut) in ["", "rg.n", "rg.nq\ntimer-ho"].iter().enumerate() {
+        for_each_node(&format!("cut{i}"), |node, who, home| {
+            std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+            std::fs::write(home.ak(), STAGED).unwrap();
+            std::fs::write(home.0.path(".ssh/.rccr-rotation"), cut).unwrap();
+            let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |head| {
+                assert_eq!(split(head).1, "-", "{who} {cut:?}: still armed");
+                assert_eq!(split(head).2, ORIGINAL, "{who} {cut:?}: not reverted");
+                Vec::new()
+            });
+            assert!(head.is_some(), "{who} {cut:?}: refused: {}", stderr(&out));
+            assert!(out.status.success(), "{who} {cut:?}: {}", stderr(&out));
+            home.assert_untouched(&format!("{who} {cut:?}"), ORIGINAL);
+        });
+    }
+}
+
+#[test]
+fn a_symlinked_authorized_keys_is_refused_and_left_a_link() {
+    // Config management or a dotfiles directory links it: replaced by a
+    // regular file, the link's target (which comes back) kept the old keys.
+    for_each_node("link", |node, who, home| {
+        let target = home.0.path("managed_keys");
+        std::fs::rename(home.ak(), &target).unwrap();
+        std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+        let (head, out) = home.converse(node, &["stage", "ri", "60", "ns"], "ns", |_| file(STAGED));
+        assert!(head.is_none(), "{who}: asked for input on a link");
+        assert_refused(&out, 1, "is a symbolic link (to ", who);
+        assert_has(&stderr(&out), "make it a copy of its target");
+        assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+        assert_eq!(std::fs::read(&target).unwrap(), ORIGINAL, "{who}");
+        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
     });
 }
 

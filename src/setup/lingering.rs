@@ -20,20 +20,39 @@ use std::net::{IpAddr, Ipv4Addr};
 /// Asks at once.
 const PARALLEL: usize = 32;
 
-/// The addresses of the adopted nodes of `planned` (but those `skip`
-/// names) that log in with the temporary key, or could not be asked
-/// ([`Probe::Unasked`]), where they still show the host key they were
-/// classified with.
+/// The adopted nodes to rotate, by what asking them found: the addresses
+/// of those that log in with the temporary key, and of those that could
+/// not be asked ([`Probe::Unasked`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Asked {
+    takes: Vec<Ipv4Addr>,
+    unasked: Vec<Ipv4Addr>,
+}
+
+impl Asked {
+    pub fn contains(&self, ip: &Ipv4Addr) -> bool {
+        self.takes.contains(ip) || self.unasked.contains(ip)
+    }
+
+    /// Every address, those that take the key first.
+    pub fn addresses(&self) -> impl Iterator<Item = &Ipv4Addr> {
+        self.takes.iter().chain(&self.unasked)
+    }
+}
+
+/// The adopted nodes of `planned` (but those `skip` names) that log in
+/// with the temporary key, or could not be asked ([`Probe::Unasked`]),
+/// where they still show the host key they were classified with.
 pub fn take_temporary_key(
     keys: &LoginKeys,
     planned: &[Planned],
     skip: impl Fn(&Planned) -> bool,
-) -> Vec<Ipv4Addr> {
+) -> Asked {
     let (Some(temporary), Ok(known_hosts)) = (
         keys.temporary.as_deref(),
         KnownHosts::open(keys.known_hosts.clone()),
     ) else {
-        return Vec::new();
+        return Asked::default();
     };
     let adopted: Vec<&Planned> = planned
         .iter()
@@ -55,11 +74,15 @@ pub fn take_temporary_key(
             },
         }
     });
-    adopted
-        .iter()
-        .zip(probes)
-        .filter_map(|(p, probe)| (probe != Probe::Refuses).then_some(p.candidate.ip))
-        .collect()
+    let mut asked = Asked::default();
+    for (p, probe) in adopted.iter().zip(probes) {
+        match probe {
+            Probe::Takes => asked.takes.push(p.candidate.ip),
+            Probe::Unasked => asked.unasked.push(p.candidate.ip),
+            Probe::Refuses => {}
+        }
+    }
+    asked
 }
 
 /// What asking an adopted node whether it takes the temporary key found.
@@ -74,18 +97,63 @@ enum Probe {
     Unasked,
 }
 
-/// The nodes of `reports` at the addresses of `lingering` (those that took
-/// the temporary key when asked) that may take it still, by what their
-/// rotation says: a node that refused it since (`refused`: it took it no
-/// more when rotated) or answered at another address (`moved`: its report
-/// there tells) is not one of them.
-pub fn still_take(reports: &[Report], lingering: &[Ipv4Addr]) -> Vec<String> {
-    reports
-        .iter()
-        .filter(|r| matches!(r.node.ip, IpAddr::V4(ip) if lingering.contains(&ip)))
-        .filter(|r| r.outcome.may_take_temporary_key())
-        .map(|r| r.node.to_string())
-        .collect()
+/// The adopted nodes whose rotation did not finish and that may take the
+/// temporary key still, by what asking them found: each is named with
+/// what was seen, never "takes" for one that could not be asked.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Lingering {
+    /// They took the key when asked.
+    pub takes: Vec<String>,
+    /// They could not be asked.
+    pub unasked: Vec<String>,
+}
+
+impl Lingering {
+    /// What fails the run, naming each node with what was seen of it;
+    /// `None` when no node is left.
+    pub fn problem(&self) -> Option<String> {
+        let part = |nodes: &[String], say: &str| {
+            (!nodes.is_empty()).then(|| format!("{} {say} ({})", nodes.len(), nodes.join(", ")))
+        };
+        let parts: Vec<String> = [
+            part(
+                &self.takes,
+                "adopted node(s) still take the temporary key and could not be rotated",
+            ),
+            part(
+                &self.unasked,
+                "adopted node(s) could not be asked whether they still take the temporary key, nor rotated",
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{}: the temporary key is kept; run rccr setup again once they are reachable",
+                parts.join("; ")
+            )
+        })
+    }
+}
+
+/// The nodes of `reports` at the addresses of `asked` that may take the
+/// temporary key still, by what their rotation says: a node that refused
+/// it since (`refused`: it took it no more when rotated) or answered at
+/// another address (`moved`: its report there tells) is not one of them.
+pub fn still_take(reports: &[Report], asked: &Asked) -> Lingering {
+    let left = |ips: &[Ipv4Addr]| {
+        reports
+            .iter()
+            .filter(|r| matches!(r.node.ip, IpAddr::V4(ip) if ips.contains(&ip)))
+            .filter(|r| r.outcome.may_take_temporary_key())
+            .map(|r| r.node.to_string())
+            .collect()
+    };
+    Lingering {
+        takes: left(&asked.takes),
+        unasked: left(&asked.unasked),
+    }
 }
 
 #[cfg(test)]
@@ -134,11 +202,19 @@ mod tests {
             action: Action::Leave,
             rotation: None,
         }];
+        let asked = take_temporary_key(&keys, &planned, |_| false);
         assert_eq!(
-            take_temporary_key(&keys, &planned, |_| false),
-            [Ipv4Addr::LOCALHOST]
+            asked,
+            Asked {
+                takes: Vec::new(),
+                unasked: vec![Ipv4Addr::LOCALHOST]
+            }
         );
-        assert!(take_temporary_key(&keys, &planned, |_| true).is_empty());
+        assert!(asked.contains(&Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            take_temporary_key(&keys, &planned, |_| true),
+            Asked::default()
+        );
     }
 
     #[test]
@@ -169,7 +245,46 @@ mod tests {
             } else {
                 Vec::new()
             };
-            assert_eq!(still_take(&reports, &lingering), want, "{outcome:?}");
+            let asked = Asked {
+                takes: lingering.to_vec(),
+                unasked: Vec::new(),
+            };
+            let left = still_take(&reports, &asked);
+            assert_eq!(left.takes, want, "{outcome:?}");
+            assert!(left.unasked.is_empty(), "{outcome:?}");
         }
+    }
+
+    #[test]
+    fn a_lingering_node_that_could_not_be_asked_is_never_said_to_take_the_key() {
+        let asked = Asked {
+            takes: vec![Ipv4Addr::new(10, 0, 0, 1)],
+            unasked: vec![Ipv4Addr::new(10, 0, 0, 2)],
+        };
+        let reports = [
+            report([10, 0, 0, 1], Outcome::Unreachable),
+            report([10, 0, 0, 2], Outcome::Unreachable),
+        ];
+        assert_eq!(
+            still_take(&reports, &asked),
+            Lingering {
+                takes: vec!["10.0.0.1".into()],
+                unasked: vec!["10.0.0.2".into()],
+            }
+        );
+        let said = still_take(&reports, &asked).problem().unwrap();
+        for part in [
+            "1 adopted node(s) still take the temporary key and could not be rotated (10.0.0.1)",
+            "1 adopted node(s) could not be asked whether they still take the temporary key, nor rotated (10.0.0.2)",
+        ] {
+            assert!(said.contains(part), "{part}: {said}");
+        }
+        let unasked_only = Lingering {
+            takes: Vec::new(),
+            unasked: vec!["10.0.0.2".into()],
+        };
+        let said = unasked_only.problem().unwrap();
+        assert!(!said.contains("still take the temporary key and"), "{said}");
+        assert_eq!(Lingering::default().problem(), None);
     }
 }

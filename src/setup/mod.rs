@@ -315,9 +315,9 @@ struct Rotated {
     unsettled: Vec<String>,
     /// Where this run rotated nodes: where they are now.
     rotated_at: Vec<NodeAddr>,
-    /// Adopted nodes that took the temporary key, and still may: their
-    /// rotation did not finish.
-    lingering: Vec<String>,
+    /// Adopted nodes that took the temporary key (or could not be asked),
+    /// and still may: their rotation did not finish.
+    lingering: lingering::Lingering,
     /// Nodes the journal lists that this run holds back: not rotated,
     /// the old key stays for them.
     held: Vec<String>,
@@ -348,7 +348,7 @@ fn rotate(
                 .any(|n| Some(n.ip) == p.candidate.moved_from)
     };
     let lingering = lingering::take_temporary_key(keys, planned, moved_mid_rotation);
-    let asked: Vec<String> = lingering.iter().map(ToString::to_string).collect();
+    let asked: Vec<String> = lingering.addresses().map(ToString::to_string).collect();
     crate::failpoint::reached("lingering-asked", &asked.join(","));
     let to_rotate: Vec<(NodeAddr, Option<&Fingerprint>)> = planned
         .iter()
@@ -379,7 +379,7 @@ fn rotate(
             volatile: Vec::new(),
             unsettled: Vec::new(),
             rotated_at: Vec::new(),
-            lingering: Vec::new(),
+            lingering: lingering::Lingering::default(),
             held: Vec::new(),
             local: None,
             outcomes: Vec::new(),
@@ -531,9 +531,9 @@ fn failure(
     fail_if_any(&rotated.volatile, |n, list| {
         format!("{n} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({list}): the old key is kept; give them storage, or run rccr setup again after their reboot")
     })?;
-    fail_if_any(&rotated.lingering, |n, list| {
-        format!("{n} adopted node(s) still take the temporary key and could not be rotated ({list}): it is kept; run rccr setup again once they are reachable")
-    })?;
+    if let Some(problem) = rotated.lingering.problem() {
+        return Err(Error::Failed(problem));
+    }
     fail_if_any(&rotated.held, |n, list| {
         format!("{n} node(s) held back, their rotation not finished ({list}): a copy may answer at their address; the old key is kept for them; give the machine that is not the node its own host keys, then run rccr setup again")
     })?;

@@ -564,13 +564,19 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
             ))
         }
         Some(_) => {
+            // Which cause: the old key logs in still (another file grants
+            // it), or no more (the stage's dead-timer revert took it away).
+            let now = match login(plan, node, &plan.old.path) {
+                Ok(_) => OldKeyNow::Accepted,
+                Err(Stop(_, detail)) if detail == SshError::Denied.to_string() => {
+                    OldKeyNow::Refused
+                }
+                Err(Stop(_, detail)) => OldKeyNow::Unknown(detail),
+            };
             return Err(Stop(
                 Outcome::Reverted,
-                format!(
-                    "the authorized_keys of {node} does not hold the old key (a rotation armed \
-                     there was reverted, or another file grants it): nothing changed; run rccr setup"
-                ),
-            ))
+                lacks_old_key(node, &plan.user, now),
+            ));
         }
         None => {}
     }
@@ -595,6 +601,48 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
                 out.error_line()
             ),
         )),
+    }
+}
+
+/// Whether the old key logs in, asked again on a fresh connection after
+/// a stage found it missing from the node's authorized_keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum OldKeyNow {
+    /// Still: another file grants it (sshd's AuthorizedKeysFile).
+    Accepted,
+    /// No more: the stage's revert of a rotation whose timer died took it.
+    Refused,
+    /// Could not be asked: why.
+    Unknown(String),
+}
+
+/// The stop of a stage on `node` whose authorized_keys lacks the old key,
+/// worded for the cause [`OldKeyNow`] tells, with a remedy that works: a
+/// key granted by another file is out of rccr's reach (only the file
+/// rccr rotates can lose it), and a re-run of setup would refuse the
+/// same way; a dead rotation's revert leaves a node setup rotates again.
+fn lacks_old_key(node: &NodeAddr, user: &str, now: OldKeyNow) -> String {
+    let other_file = format!(
+        "move the old key's line from that file into {user}'s ~/.ssh/authorized_keys \
+         (the only file rccr rotates), then run again"
+    );
+    let reverted = "run rccr setup: it rotates a node that takes the temporary key again";
+    match now {
+        OldKeyNow::Accepted => format!(
+            "the old key logs in to {node} through another file than {user}'s \
+             ~/.ssh/authorized_keys (sshd's AuthorizedKeysFile): nothing changed; {other_file}"
+        ),
+        OldKeyNow::Refused => format!(
+            "the authorized_keys of {node} does not hold the old key any more: a rotation \
+             armed there whose revert timer died was reverted, and the old key is refused \
+             now: nothing changed; {reverted}"
+        ),
+        OldKeyNow::Unknown(why) => format!(
+            "the authorized_keys of {node} does not hold the old key, and whether the old key \
+             still logs in could not be checked ({why}): nothing changed; if it logs in \
+             through another file (sshd's AuthorizedKeysFile), {other_file}; if not (a \
+             rotation whose revert timer died was reverted), {reverted}"
+        ),
     }
 }
 
@@ -945,6 +993,31 @@ mod tests {
         reports[2] = report("10.0.0.5", Outcome::Unreachable, None);
         follow_moves(&plan, &mut reports, &|_, _| {});
         assert_eq!(reports[2].outcome, Outcome::Moved);
+    }
+
+    #[test]
+    fn a_stage_without_the_old_key_says_the_remedy_of_its_cause() {
+        let node = NodeAddr {
+            ip: std::net::IpAddr::V4([10, 0, 0, 5].into()),
+            port: 22,
+        };
+        let said = |now| lacks_old_key(&node, "root", now);
+        // Another file grants it: setup would refuse the same way.
+        let other = said(OldKeyNow::Accepted);
+        assert!(other.contains("to 10.0.0.5 "), "{other}");
+        assert!(other.contains("another file than root's ~/.ssh/authorized_keys"));
+        assert!(other.contains("move the old key's line"), "{other}");
+        assert!(!other.contains("rccr setup"), "{other}");
+        // The dead rotation's revert took it away: setup rotates again.
+        let reverted = said(OldKeyNow::Refused);
+        assert!(reverted.contains("does not hold the old key"), "{reverted}");
+        assert!(reverted.contains("run rccr setup"), "{reverted}");
+        assert!(!reverted.contains("another file"), "{reverted}");
+        // Not known which: both causes, each with its remedy.
+        let unknown = said(OldKeyNow::Unknown("timed out".into()));
+        for part in ["(timed out)", "move the old key's line", "run rccr setup"] {
+            assert!(unknown.contains(part), "{part}: {unknown}");
+        }
     }
 
     /// A snapshot of `content` with the armed line `armed`, as a step prints it.

@@ -39,7 +39,9 @@
 //! the timer's excludes and other probes do not.
 //! A marker of an older version (the token alone) waits for its timer; at
 //! boot, when no timer can live, `rccr-init` restores every armed
-//! rotation's backup ([`revert_at_boot`]).
+//! rotation's backup ([`revert_at_boot`]). A marker cut short (its write
+//! failed) names no token a timer reverts: a stage reverts it as one whose
+//! timer died.
 use crate::failpoint;
 use crate::fsutil;
 use crate::keys::authorized::cksum_line;
@@ -218,9 +220,20 @@ impl Files {
     }
 
     /// Does what the armed rotation's timer would have done, when that
-    /// timer died.
+    /// timer died or its marker was cut short ([`whole_marker`]: no timer
+    /// would ever revert it, and every later stage would be refused).
     fn revert_if_timer_died(&self) -> Step<()> {
-        if self.timer() == Timer::Died && self.revert().is_err() {
+        let cut = fs::read(&self.mark).is_ok_and(|text| !whole_marker(&text));
+        if cut && self.revert().is_err() {
+            return fail(
+                1,
+                format!(
+                    "cannot revert the rotation whose revert marker {} was cut short",
+                    self.mark.display()
+                ),
+            );
+        }
+        if !cut && self.timer() == Timer::Died && self.revert().is_err() {
             return fail(
                 1,
                 format!(
@@ -230,6 +243,27 @@ impl Files {
             );
         }
         Ok(())
+    }
+
+    /// Fails when authorized_keys is a symbolic link (into /etc, a dotfiles
+    /// directory): the rename that installs a file atomically would
+    /// replace the link, and its target, which config management may bring
+    /// back, would keep the old keys. Writing through to the target would
+    /// put the backup, marker and temporary files on another file system,
+    /// where the revert is no rename. (remote.sh's `refuse_link`.)
+    fn refuse_link(&self) -> Step<()> {
+        let Ok(to) = fs::read_link(&self.ak) else {
+            return Ok(());
+        };
+        fail(
+            1,
+            format!(
+                "{} is a symbolic link (to {}): rccr writes only a regular file; nothing \
+                 changed: make it a copy of its target, or put the new key in the target by hand",
+                self.ak.display(),
+                to.display()
+            ),
+        )
     }
 
     /// Installs `content` as authorized_keys durably (0600), and sets the
@@ -247,6 +281,24 @@ impl Files {
         }
         Ok(())
     }
+}
+
+/// Whether the revert marker `text` is whole: a token line, then nothing
+/// (an older version's marker) or the line `timer-holds-lock` alone. A
+/// write cut short (a full disk) leaves less, and no timer reverts that:
+/// the token it names is not its timer's.
+fn whole_marker(text: &[u8]) -> bool {
+    let Some(body) = text.strip_suffix(b"\n") else {
+        return false;
+    };
+    let mut lines = body.split(|b| *b == b'\n');
+    let token = lines.next().unwrap_or_default();
+    !token.is_empty()
+        && match (lines.next(), lines.next()) {
+            (None, _) => true,
+            (Some(held), None) => held == TIMER_HOLDS_LOCK.as_bytes(),
+            _ => false,
+        }
 }
 
 /// What `read` prints, and what the file was when it was read.
@@ -271,6 +323,7 @@ pub fn main(args: &[&str]) -> i32 {
     let result = match args[1..] {
         ["read"] => snapshot(&files, &mut out).map(drop),
         ["stage", id, seconds, nonce] => files.lock().and_then(|_lock| {
+            files.refuse_link()?;
             files.revert_if_timer_died()?;
             stage(&files, &mut out, id, seconds, nonce)
         }),
@@ -657,6 +710,25 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_marker_cut_short_is_told_from_a_whole_one() {
+        for whole in ["r1.n1\ntimer-holds-lock\n", "r1.n1\n"] {
+            assert!(whole_marker(whole.as_bytes()), "{whole:?}");
+        }
+        for cut in [
+            "",
+            "\n",
+            "r1.n",
+            "r1.n1\ntimer-ho",
+            "r1.n1\ntimer-holds-lock",
+            "\ntimer-holds-lock\n",
+            "r1.n1\nsomething\n",
+            "r1.n1\ntimer-holds-lock\nmore\n",
+        ] {
+            assert!(!whole_marker(cut.as_bytes()), "{cut:?}");
+        }
+    }
 
     #[test]
     fn the_input_wait_takes_whole_seconds_up_to_the_steps_deadline() {

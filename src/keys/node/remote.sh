@@ -15,7 +15,9 @@
 #                      `cksum` line and the bytes (nothing: stop, change
 #                      nothing; none within the input wait: exit 7). If
 #                      authorized_keys is still as read: back it up, arm a
-#                      revert after SECONDS (token ID.NONCE), install the file
+#                      revert after SECONDS (token ID.NONCE), install the file.
+#                      Refused (exit 1, before reading) when authorized_keys
+#                      is a symbolic link
 #   commit NONCE       print and read as stage does. If the armed rotation and
 #                      the file are still as read: disarm, install the file,
 #                      drop the backup (nothing on stdin: change nothing).
@@ -42,7 +44,9 @@
 # and the snapshot says `TOKEN timer-died`. The probe is a shared lock for
 # an instant, which the timer's excludes and other probes do not.
 # A marker of an older version (the token alone) waits for its timer (on
-# RCCR's images rccr-init restores it at boot, when no timer lives).
+# RCCR's images rccr-init restores it at boot, when no timer lives). A
+# marker cut short (its write failed) names no token a timer reverts: a
+# stage reverts it as one whose timer died.
 # Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
@@ -117,12 +121,45 @@ timer_died() {
 	flock -s -n 8 2>/dev/null 8<"$mark"
 }
 
+# True when the marker $1 is whole: a token line, then nothing (an older
+# version's marker) or the line `timer-holds-lock` alone; the token goes
+# to $whole_token. A write cut short (a full disk) leaves less, and no
+# timer reverts that: the token it names is not its timer's. Builtins only.
+whole_marker() {
+	{
+		IFS= read -r whole_token && [ -n "$whole_token" ] || return 1
+		if IFS= read -r line2; then
+			[ "$line2" = "$timer_holds_lock" ] || return 1
+			! IFS= read -r line3 && [ -z "$line3" ]
+		else
+			[ -z "$line2" ]
+		fi
+	} 2>/dev/null <"$1"
+}
+
 # Does what the armed rotation's timer would have done, when that timer
-# died.
+# died or its marker was cut short (no timer would ever revert it, and
+# every later stage would be refused).
 revert_if_timer_died() {
+	if [ -f "$mark" ] && ! whole_marker "$mark"; then
+		revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
+		return 0
+	fi
 	timer_died || return 0
 	read_armed
 	revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
+}
+
+# Fails when authorized_keys is a symbolic link (into /etc, a dotfiles
+# directory): the rename that installs a file atomically would replace
+# the link, and its target, which config management may bring back,
+# would keep the old keys. Writing through to the target would put the
+# backup, marker and temporary files on another file system, where the
+# revert is no rename.
+refuse_link() {
+	[ -L "$ak" ] || return 0
+	to=$(readlink "$ak" 2>/dev/null) || to='?'
+	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; nothing changed: make it a copy of its target, or put the new key in the target by hand"
 }
 
 # Starts the revert timer of rotation $1 (after $2 seconds) on fd 8, the
@@ -303,6 +340,7 @@ read)
 stage)
 	[ $# -eq 4 ] || fail 1 "usage: stage ID SECONDS NONCE"
 	take_lock
+	refuse_link
 	revert_if_timer_died
 	[ -f "$ak" ] || fail 1 "$ak does not exist"
 	read_armed
@@ -332,7 +370,10 @@ stage)
 	# The timer takes the marker's lock before the marker takes its name:
 	# no marker is ever seen unlocked while its timer lives. $part's name
 	# is free again (renamed to $bak): the marker is a new file under it.
+	# Read back: a write cut short that the shell did not report must
+	# not arm a marker no timer reverts.
 	if ! { printf '%s\n%s\n' "$token" "$timer_holds_lock" >"$part" &&
+		whole_marker "$part" && [ "$whole_token" = "$token" ] &&
 		start_timer "$token" "$3" 8<"$part" &&
 		durable_mv "$part" "$mark"; }; then
 		rm -f "$part" "$mark" "$bak"
