@@ -761,6 +761,122 @@ fn the_restore_keeps_the_accounts_the_booted_images_packages_made() {
     );
 }
 
+/// A directory of busybox applet links, put first on PATH so that a script
+/// runs with the tools an Alpine node has; None when busybox is missing.
+fn busybox_tools(dir: &TempDir) -> Option<std::path::PathBuf> {
+    if !require("persist under busybox", &[("/bin/busybox", "busybox")]) {
+        return None;
+    }
+    let bin = dir.path("busybox-bin");
+    fs::create_dir_all(&bin).unwrap();
+    let busybox = Path::new("/bin/busybox");
+    for applet in [
+        "sh", "awk", "tar", "gzip", "cp", "cat", "mv", "rm", "mkdir", "mktemp", "sed", "touch",
+        "dirname", "hostname", "sync",
+    ] {
+        std::os::unix::fs::symlink(busybox, bin.join(applet)).unwrap();
+    }
+    Some(bin)
+}
+
+#[test]
+fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
+    // Under the host's shell and tools, then busybox's, as on a node.
+    for shell in ["host", "busybox"] {
+        let dir = booted_from(&format!("persist-ids-{shell}"), "/media/cdrom");
+        // This boot's packages made newsvc (UID and GID 1000), newgrp
+        // (GID 101) and svc2 (UID 102), and put newsvc in video.
+        let image = [
+            (
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/ash\nnewsvc:x:1000:1000:newsvc:/var/empty:/sbin/nologin\nsvc2:x:102:102:svc2:/var/empty:/sbin/nologin\n",
+            ),
+            (
+                "etc/group",
+                "root:x:0:root\nvideo:x:27:root,newsvc\nnewsvc:x:1000:\nnewgrp:x:101:\nsvc2:x:102:\n",
+            ),
+            ("etc/shadow", "root:*::0:::::\nnewsvc:!::0:::::\nsvc2:!::0:::::\n"),
+            (
+                "etc/gshadow",
+                "root:::root\nvideo:::root,newsvc\nnewsvc:!::\nnewgrp:!::\nsvc2:!::\n",
+            ),
+        ];
+        for (path, content) in image {
+            dir.write(&format!("root/{path}"), content);
+        }
+        // Saved: a user added on the node holds UID and GID 1000, GID 101 is
+        // a group of its own, video has members of its own.
+        let saved_passwd =
+            "root:x:0:0:root:/root:/bin/sh\nadmin:x:1000:1000:admin:/home/admin:/bin/ash\n";
+        let saved_group = "root:x:0:root\nvideo:x:27:admin\nadmin:x:1000:\nlocal:x:101:admin\n";
+        let saved_shadow = "root:$6$salt$hash:20000:0:::::\nadmin:!:20000:0:99999:7:::\n";
+        let saved_gshadow = "root:::root\nvideo:::admin\nadmin:!::\nlocal:!::admin\n";
+        let saved = dir.path("saved");
+        write(&saved.join("etc/passwd"), saved_passwd);
+        write(&saved.join("etc/group"), saved_group);
+        write(&saved.join("etc/shadow"), saved_shadow);
+        write(&saved.join("etc/gshadow"), saved_gshadow);
+        tar_gz_of(
+            &saved,
+            &["etc"],
+            &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+        );
+
+        let mut cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+        if shell == "busybox" {
+            let Some(bin) = busybox_tools(&dir) else {
+                return;
+            };
+            let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+            let script = repo().join("image-builder/base/os/persist.sh");
+            let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+            let envs: Vec<_> = cmd
+                .get_envs()
+                .map(|(k, v)| (k.to_owned(), v.unwrap().to_owned()))
+                .collect();
+            cmd = Command::new(bin.join("sh"));
+            cmd.arg(script).args(args).envs(envs).env("PATH", path);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", show(&out));
+        let stderr = text(&out.stderr);
+        assert_has(&stderr, "restoring the saved overlay");
+        assert_has(
+            &stderr,
+            "etc/passwd: the booted image's newsvc is not added: UID 1000 is admin's",
+        );
+        assert_has(
+            &stderr,
+            "etc/group: the booted image's newsvc is not added: GID 1000 is admin's",
+        );
+        assert_has(
+            &stderr,
+            "etc/group: the booted image's newgrp is not added: GID 101 is local's",
+        );
+        let read = |path: &str| fs::read_to_string(dir.path(&format!("root/{path}"))).unwrap();
+        assert_eq!(
+            read("etc/passwd"),
+            format!("{saved_passwd}svc2:x:102:102:svc2:/var/empty:/sbin/nologin\n"),
+            "{shell}"
+        );
+        assert_eq!(
+            read("etc/group"),
+            "root:x:0:root\nvideo:x:27:admin,root,newsvc\nadmin:x:1000:\nlocal:x:101:admin\nsvc2:x:102:\n",
+            "{shell}"
+        );
+        assert_eq!(
+            read("etc/shadow"),
+            format!("{saved_shadow}svc2:!::0:::::\n"),
+            "{shell}"
+        );
+        assert_eq!(
+            read("etc/gshadow"),
+            "root:::root\nvideo:::admin,root,newsvc\nadmin:!::\nlocal:!::admin\nsvc2:!::\n",
+            "{shell}"
+        );
+    }
+}
+
 /// The files of a directory (not its subdirectories), by name, with their
 /// bytes.
 fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
