@@ -7,8 +7,7 @@ mod image;
 
 use image::*;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 /// QEMU: records its pid, its port (port.N) and its data disk (disk.N:
 /// size, and whether its first 5 MiB, what rccr-storage reads, are blank),
@@ -95,30 +94,8 @@ const RIGHT: Node = Node {
 /// stand-ins; returns its output and the stand-ins' directory.
 fn boot_test(node: &Node) -> (Output, TempDir) {
     let dir = TempDir::new("test-image-checks");
-    let standin = dir.path("standin");
-    fs::create_dir_all(&standin).unwrap();
-    let bin = dir.path("bin");
-    for (name, body) in STAND_INS {
-        let path = bin.join(name);
-        write(&path, format!("#!/bin/sh\n{body}\n"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    dir.write("image.iso", "iso");
-    dir.write("temp_key", "key");
-    fs::create_dir_all(dir.path("tmp")).unwrap();
-    let out = Command::new(script("test-image.sh"))
-        .args(["qemu", "--firmware", "bios", "--timeout", "30"])
-        .args(["-v", "9.9.9", "--rccr", "/bin/true", "-k"])
-        .arg(dir.path("temp_key"))
-        .arg(dir.path("image.iso"))
-        .args(["x86_64", "target"])
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("STANDIN", &standin)
-        .env("TMPDIR", dir.path("tmp"))
-        .env("QEMU_ACCEL", "tcg")
+    let (mut cmd, _) = test_image_qemu(&dir, &STAND_INS, &["--timeout", "30"]);
+    let out = cmd
         .env("NODE_RCCR_MOUNT", node.rccr_mount)
         .env("NODE_BINDS", node.binds)
         .env("NODE_LBU_A", node.lbu_a)

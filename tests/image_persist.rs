@@ -702,11 +702,35 @@ fn an_older_saved_overlay_does_not_replace_the_booted_images_software() {
     );
 }
 
+/// An ISO node (in a new dir tagged `tag`) whose booted root holds the
+/// account files `image`, as this boot's packages left them, and whose RCCR
+/// partition holds an overlay lbu saved of the account files `saved` (the
+/// shadow files with their mode on Alpine, 0640).
+fn accounts_node(tag: &str, image: &[(&str, &str)], saved: &[(&str, &str)]) -> TempDir {
+    let dir = booted_from(tag, "/media/cdrom");
+    for (path, content) in image {
+        dir.write(&format!("root/{path}"), content);
+    }
+    let saved_root = dir.path("saved");
+    for (path, content) in saved {
+        let file = saved_root.join(path);
+        write(&file, content);
+        if path.ends_with("shadow") {
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+        }
+    }
+    tar_gz_of(
+        &saved_root,
+        &["etc"],
+        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    );
+    dir
+}
+
 #[test]
 fn the_restore_keeps_the_accounts_the_booted_images_packages_made() {
     // The ISO's packages were installed over the image's overlay: a newer
     // image's package made its system user and group (newsvc) there.
-    let dir = booted_from("persist-accounts", "/media/cdrom");
     let image = [
         (
             "etc/passwd",
@@ -718,24 +742,20 @@ fn the_restore_keeps_the_accounts_the_booted_images_packages_made() {
             "root:*::0:::::\nsshd:!::0:::::\nnewsvc:!::0:::::\n",
         ),
     ];
-    for (path, content) in image {
-        dir.write(&format!("root/{path}"), content);
-    }
     // Saved under the older image: root's changed shell and password, a
     // user added on the node, no newsvc.
     let saved_passwd = "root:x:0:0:root:/root:/bin/sh\nsshd:x:22:22:sshd:/dev/null:/sbin/nologin\nadmin:x:1000:1000:admin:/home/admin:/bin/ash\n";
     let saved_group = "root:x:0:root\nsshd:x:22:\nadmin:x:1000:\n";
     let saved_shadow =
         "root:$6$salt$hash:20000:0:::::\nsshd:!::0:::::\nadmin:!:20000:0:99999:7:::\n";
-    let saved = dir.path("saved");
-    write(&saved.join("etc/passwd"), saved_passwd);
-    write(&saved.join("etc/group"), saved_group);
-    write(&saved.join("etc/shadow"), saved_shadow);
-    fs::set_permissions(saved.join("etc/shadow"), fs::Permissions::from_mode(0o640)).unwrap();
-    tar_gz_of(
-        &saved,
-        &["etc"],
-        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    let dir = accounts_node(
+        "persist-accounts",
+        &image,
+        &[
+            ("etc/passwd", saved_passwd),
+            ("etc/group", saved_group),
+            ("etc/shadow", saved_shadow),
+        ],
     );
 
     let out = persist_ok(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
@@ -783,7 +803,6 @@ fn busybox_tools(dir: &TempDir) -> Option<std::path::PathBuf> {
 fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
     // Under the host's shell and tools, then busybox's, as on a node.
     for shell in ["host", "busybox"] {
-        let dir = booted_from(&format!("persist-ids-{shell}"), "/media/cdrom");
         // This boot's packages made newsvc (UID and GID 1000), newgrp
         // (GID 101) and svc2 (UID 102), and put newsvc in video.
         let image = [
@@ -801,9 +820,6 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
                 "root:::root\nvideo:::root,newsvc\nnewsvc:!::\nnewgrp:!::\nsvc2:!::\n",
             ),
         ];
-        for (path, content) in image {
-            dir.write(&format!("root/{path}"), content);
-        }
         // Saved: a user added on the node holds UID and GID 1000, GID 101 is
         // a group of its own, video has members of its own.
         let saved_passwd =
@@ -811,15 +827,15 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
         let saved_group = "root:x:0:root\nvideo:x:27:admin\nadmin:x:1000:\nlocal:x:101:admin\n";
         let saved_shadow = "root:$6$salt$hash:20000:0:::::\nadmin:!:20000:0:99999:7:::\n";
         let saved_gshadow = "root:::root\nvideo:::admin\nadmin:!::\nlocal:!::admin\n";
-        let saved = dir.path("saved");
-        write(&saved.join("etc/passwd"), saved_passwd);
-        write(&saved.join("etc/group"), saved_group);
-        write(&saved.join("etc/shadow"), saved_shadow);
-        write(&saved.join("etc/gshadow"), saved_gshadow);
-        tar_gz_of(
-            &saved,
-            &["etc"],
-            &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+        let dir = accounts_node(
+            &format!("persist-ids-{shell}"),
+            &image,
+            &[
+                ("etc/passwd", saved_passwd),
+                ("etc/group", saved_group),
+                ("etc/shadow", saved_shadow),
+                ("etc/gshadow", saved_gshadow),
+            ],
         );
 
         let mut cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
