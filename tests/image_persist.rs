@@ -702,11 +702,35 @@ fn an_older_saved_overlay_does_not_replace_the_booted_images_software() {
     );
 }
 
+/// An ISO node (in a new dir tagged `tag`) whose booted root holds the
+/// account files `image`, as this boot's packages left them, and whose RCCR
+/// partition holds an overlay lbu saved of the account files `saved` (the
+/// shadow files with their mode on Alpine, 0640).
+fn accounts_node(tag: &str, image: &[(&str, &str)], saved: &[(&str, &str)]) -> TempDir {
+    let dir = booted_from(tag, "/media/cdrom");
+    for (path, content) in image {
+        dir.write(&format!("root/{path}"), content);
+    }
+    let saved_root = dir.path("saved");
+    for (path, content) in saved {
+        let file = saved_root.join(path);
+        write(&file, content);
+        if path.ends_with("shadow") {
+            fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+        }
+    }
+    tar_gz_of(
+        &saved_root,
+        &["etc"],
+        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    );
+    dir
+}
+
 #[test]
 fn the_restore_keeps_the_accounts_the_booted_images_packages_made() {
     // The ISO's packages were installed over the image's overlay: a newer
     // image's package made its system user and group (newsvc) there.
-    let dir = booted_from("persist-accounts", "/media/cdrom");
     let image = [
         (
             "etc/passwd",
@@ -718,24 +742,20 @@ fn the_restore_keeps_the_accounts_the_booted_images_packages_made() {
             "root:*::0:::::\nsshd:!::0:::::\nnewsvc:!::0:::::\n",
         ),
     ];
-    for (path, content) in image {
-        dir.write(&format!("root/{path}"), content);
-    }
     // Saved under the older image: root's changed shell and password, a
     // user added on the node, no newsvc.
     let saved_passwd = "root:x:0:0:root:/root:/bin/sh\nsshd:x:22:22:sshd:/dev/null:/sbin/nologin\nadmin:x:1000:1000:admin:/home/admin:/bin/ash\n";
     let saved_group = "root:x:0:root\nsshd:x:22:\nadmin:x:1000:\n";
     let saved_shadow =
         "root:$6$salt$hash:20000:0:::::\nsshd:!::0:::::\nadmin:!:20000:0:99999:7:::\n";
-    let saved = dir.path("saved");
-    write(&saved.join("etc/passwd"), saved_passwd);
-    write(&saved.join("etc/group"), saved_group);
-    write(&saved.join("etc/shadow"), saved_shadow);
-    fs::set_permissions(saved.join("etc/shadow"), fs::Permissions::from_mode(0o640)).unwrap();
-    tar_gz_of(
-        &saved,
-        &["etc"],
-        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    let dir = accounts_node(
+        "persist-accounts",
+        &image,
+        &[
+            ("etc/passwd", saved_passwd),
+            ("etc/group", saved_group),
+            ("etc/shadow", saved_shadow),
+        ],
     );
 
     let out = persist_ok(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
@@ -759,6 +779,118 @@ fn the_restore_keeps_the_accounts_the_booted_images_packages_made() {
             & 0o777,
         0o640
     );
+}
+
+/// A directory of busybox applet links, put first on PATH so that a script
+/// runs with the tools an Alpine node has; None when busybox is missing.
+fn busybox_tools(dir: &TempDir) -> Option<std::path::PathBuf> {
+    if !require("persist under busybox", &[("/bin/busybox", "busybox")]) {
+        return None;
+    }
+    let bin = dir.path("busybox-bin");
+    fs::create_dir_all(&bin).unwrap();
+    let busybox = Path::new("/bin/busybox");
+    for applet in [
+        "sh", "awk", "tar", "gzip", "cp", "cat", "mv", "rm", "mkdir", "mktemp", "sed", "touch",
+        "dirname", "hostname", "sync",
+    ] {
+        std::os::unix::fs::symlink(busybox, bin.join(applet)).unwrap();
+    }
+    Some(bin)
+}
+
+#[test]
+fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
+    // Under the host's shell and tools, then busybox's, as on a node.
+    for shell in ["host", "busybox"] {
+        // This boot's packages made newsvc (UID and GID 1000), newgrp
+        // (GID 101) and svc2 (UID 102), and put newsvc in video.
+        let image = [
+            (
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/ash\nnewsvc:x:1000:1000:newsvc:/var/empty:/sbin/nologin\nsvc2:x:102:102:svc2:/var/empty:/sbin/nologin\n",
+            ),
+            (
+                "etc/group",
+                "root:x:0:root\nvideo:x:27:root,newsvc\nnewsvc:x:1000:\nnewgrp:x:101:\nsvc2:x:102:\n",
+            ),
+            ("etc/shadow", "root:*::0:::::\nnewsvc:!::0:::::\nsvc2:!::0:::::\n"),
+            (
+                "etc/gshadow",
+                "root:::root\nvideo:::root,newsvc\nnewsvc:!::\nnewgrp:!::\nsvc2:!::\n",
+            ),
+        ];
+        // Saved: a user added on the node holds UID and GID 1000, GID 101 is
+        // a group of its own, video has members of its own.
+        let saved_passwd =
+            "root:x:0:0:root:/root:/bin/sh\nadmin:x:1000:1000:admin:/home/admin:/bin/ash\n";
+        let saved_group = "root:x:0:root\nvideo:x:27:admin\nadmin:x:1000:\nlocal:x:101:admin\n";
+        let saved_shadow = "root:$6$salt$hash:20000:0:::::\nadmin:!:20000:0:99999:7:::\n";
+        let saved_gshadow = "root:::root\nvideo:::admin\nadmin:!::\nlocal:!::admin\n";
+        let dir = accounts_node(
+            &format!("persist-ids-{shell}"),
+            &image,
+            &[
+                ("etc/passwd", saved_passwd),
+                ("etc/group", saved_group),
+                ("etc/shadow", saved_shadow),
+                ("etc/gshadow", saved_gshadow),
+            ],
+        );
+
+        let mut cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+        if shell == "busybox" {
+            let Some(bin) = busybox_tools(&dir) else {
+                return;
+            };
+            let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+            let script = repo().join("image-builder/base/os/persist.sh");
+            let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+            let envs: Vec<_> = cmd
+                .get_envs()
+                .map(|(k, v)| (k.to_owned(), v.unwrap().to_owned()))
+                .collect();
+            cmd = Command::new(bin.join("sh"));
+            cmd.arg(script).args(args).envs(envs).env("PATH", path);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", show(&out));
+        let stderr = text(&out.stderr);
+        assert_has(&stderr, "restoring the saved overlay");
+        assert_has(
+            &stderr,
+            "etc/passwd: the booted image's newsvc is not added: UID 1000 is admin's",
+        );
+        assert_has(
+            &stderr,
+            "etc/group: the booted image's newsvc is not added: GID 1000 is admin's",
+        );
+        assert_has(
+            &stderr,
+            "etc/group: the booted image's newgrp is not added: GID 101 is local's",
+        );
+        let read = |path: &str| fs::read_to_string(dir.path(&format!("root/{path}"))).unwrap();
+        assert_eq!(
+            read("etc/passwd"),
+            format!("{saved_passwd}svc2:x:102:102:svc2:/var/empty:/sbin/nologin\n"),
+            "{shell}"
+        );
+        assert_eq!(
+            read("etc/group"),
+            "root:x:0:root\nvideo:x:27:admin,root,newsvc\nadmin:x:1000:\nlocal:x:101:admin\nsvc2:x:102:\n",
+            "{shell}"
+        );
+        assert_eq!(
+            read("etc/shadow"),
+            format!("{saved_shadow}svc2:!::0:::::\n"),
+            "{shell}"
+        );
+        assert_eq!(
+            read("etc/gshadow"),
+            "root:::root\nvideo:::admin,root,newsvc\nadmin:!::\nlocal:!::admin\nsvc2:!::\n",
+            "{shell}"
+        );
+    }
 }
 
 /// The files of a directory (not its subdirectories), by name, with their

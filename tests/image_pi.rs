@@ -291,6 +291,29 @@ fn pi_image_refuses_a_release_that_cannot_boot_its_pis() {
     let out = build_os_image(&inputs, &dir, "armv7", "target", &base, "none", &[]);
     assert_exit(&out, 1, "names no kernel and initramfs for [pi02]");
 
+    // A Zero 2 W also reads [pi0w] sections (Raspberry Pi's config.txt
+    // documentation, "Model Filters"): one that names a kernel the release
+    // lacks stops the armv7 image, whose [pi0] section alone would boot.
+    let dir = TempDir::new("img-refuse-pi0w");
+    let pi0w_missing = format!(
+        "{pi23_only}[pi0]\nkernel=boot/vmlinuz-rpi\ninitramfs boot/initramfs-rpi\n[pi0w]\nkernel=boot/vmlinuz-rpi0w\n[all]\n"
+    );
+    let base = synthetic_rpi(&dir, &pi0w_missing, "armv7");
+    let out = build_os_image(&inputs, &dir, "armv7", "target", &base, "none", &[]);
+    assert_exit(
+        &out,
+        1,
+        "config.txt: [pi02] boots boot/vmlinuz-rpi0w, which the release lacks",
+    );
+
+    // A filter that is not a model's ([HDMI:0], [EDID=...], [gpio4=1], ...)
+    // holds on some boards: its kernel= line counts.
+    refused(
+        "img-refuse-hdmi",
+        &format!("{PI_ZERO_CONFIG}[HDMI:0]\nkernel=boot/vmlinuz-hdmi\n[all]\n"),
+        "config.txt: [pi0] boots boot/vmlinuz-hdmi, which the release lacks",
+    );
+
     // A kernel that config.txt names but the release lacks.
     let missing = PI_ZERO_CONFIG.replace("kernel=boot/vmlinuz-rpi", "kernel=boot/vmlinuz-rpi2");
     refused(

@@ -6,7 +6,6 @@ mod image;
 
 use image::*;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,40 +70,10 @@ impl Drop for Leftovers<'_> {
 #[test]
 fn a_signal_while_the_second_vm_boots_stops_both_vms() {
     let dir = TempDir::new("test-image-teardown");
-    let standin = dir.path("standin");
-    fs::create_dir_all(&standin).unwrap();
-    let bin = dir.path("bin");
-    for (name, body) in STAND_INS {
-        let path = bin.join(name);
-        write(&path, format!("#!/bin/sh\n{body}\n"));
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    dir.write("image.iso", "iso");
-    dir.write("temp_key", "key");
-    fs::create_dir_all(dir.path("tmp")).unwrap();
+    let (mut cmd, standin) = test_image_qemu(&dir, &STAND_INS, &[]);
     let _leftovers = Leftovers(&standin);
 
-    let mut child = Command::new(script("test-image.sh"))
-        .args([
-            "qemu",
-            "--firmware",
-            "bios",
-            "-v",
-            "9.9.9",
-            "--rccr",
-            "/bin/true",
-            "-k",
-        ])
-        .arg(dir.path("temp_key"))
-        .arg(dir.path("image.iso"))
-        .args(["x86_64", "target"])
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("STANDIN", &standin)
-        .env("TMPDIR", dir.path("tmp"))
-        .env("QEMU_ACCEL", "tcg")
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(dir.path("stderr")).unwrap())

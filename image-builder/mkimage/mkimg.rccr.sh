@@ -11,7 +11,8 @@
 # - a modloop trimmed to image-builder/mkimage/modules (mkimage-base.sh
 #   hooks trim-modules.sh into update-kernel; the firmware follows);
 # - a serial console next to the screen, so that a headless machine or a
-#   VM shows the boot and the login prompt on its serial port.
+#   VM shows the kernel's messages and a login prompt on its serial port;
+#   the screen stays /dev/console, where a recycled PC's user looks.
 # The boot loaders stay Alpine's: syslinux for BIOS on x86 and x86_64, and
 # GRUB for UEFI (mkimg.base.sh, section_grub_efi: bootx64.efi, bootia32.efi
 # on x86, bootaa64.efi on aarch64).
@@ -28,13 +29,17 @@ profile_rccr() {
 	case "$ARCH" in
 		x86 | x86_64)
 			# The last console= is /dev/console: the initramfs and OpenRC
-			# write there; getty runs on both (initramfs-init.in,
-			# setup_inittab_console).
-			kernel_cmdline="console=tty0 console=ttyS0,115200"
+			# write there (among them rccr-persist's call to act when the
+			# saved changes cannot be restored), so the screen comes last:
+			# a PC node is read at its screen. The kernel's messages go to
+			# both, and getty runs on both (initramfs-init.in,
+			# setup_inittab_console reads /sys/class/tty/console/active),
+			# so the serial port still shows the boot and a login prompt.
+			kernel_cmdline="console=ttyS0,115200 console=tty0"
 			syslinux_serial="0 115200"
 			;;
 		aarch64)
-			kernel_cmdline="console=tty0 console=ttyAMA0,115200"
+			kernel_cmdline="console=ttyAMA0,115200 console=tty0"
 			;;
 	esac
 }

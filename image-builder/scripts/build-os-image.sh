@@ -281,18 +281,31 @@ build_iso() {
 	einfo "boot records kept: $(awk '$1 == "eltorito" { printf "%s%s", sep, $3; sep = "+" }' "$TMP_DIR/boot.new") El Torito, $(sed -n 's/^system-area //p' "$TMP_DIR/boot.new")"
 }
 
-# rpi_kernels CONFIG MODEL: "KERNEL INITRAMFS" that the firmware of a Pi
-# MODEL (pi0, pi1, pi2, ...) reads from config.txt: the last kernel= and
-# initramfs lines in sections that apply to it ([all], [MODEL], none yet;
-# a Zero 2 W, pi02, also reads [pi0] sections, as every Pi Zero does).
+# rpi_kernels CONFIG FILTERS: "KERNEL INITRAMFS" that the firmware of a Pi
+# reads from config.txt: the last kernel= and initramfs lines in sections
+# that apply to it. FILTERS: the model filters the Pi reads, comma-separated
+# (a Zero 2 W reads [pi0], [pi0w] and [pi02]; Raspberry Pi's config.txt
+# documentation, "Model Filters"). [all] applies to every Pi, [none] to
+# none, a model filter replaces the one before. The other filters ([HDMI:0],
+# [EDID=...], [gpio4=1], [0x...] serial numbers, [tryboot], [board-type=])
+# are ANDed with the model filter by the firmware and hold on some boards:
+# their lines may apply, so they count (the model filter stays as it was).
 rpi_kernels() {
-	awk -v m="$2" '
-		BEGIN { on = 1 }
+	awk -v reads="$2" '
+		BEGIN {
+			on = 1
+			n = split(reads, list, ",")
+			for (i = 1; i <= n; i++) sees[list[i]] = 1
+			n = split("pi0 pi0w pi02 pi1 cm1 pi2 pi3 pi3+ cm3 cm3+ pi4 pi400 cm4 cm4s pi5 pi500 cm5", list, " ")
+			for (i = 1; i <= n; i++) model[list[i]] = 1
+		}
 		{ sub(/\r$/, ""); sub(/#.*/, "") }
 		/^[[:space:]]*\[.*\][[:space:]]*$/ {
 			f = $0
 			gsub(/[][[:space:]]/, "", f)
-			on = (f == "all" || f == m || (m == "pi02" && f == "pi0"))
+			if (f == "all") on = 1
+			else if (f == "none") on = 0
+			else if (f in model) on = (f in sees)
 			next
 		}
 		!on { next }
@@ -306,16 +319,19 @@ rpi_kernels() {
 	' "$1"
 }
 
-# Pis each arch must boot, as config.txt filters name them. The Zero 2 W
-# (pi02) has the Pi 3's BCM2710: the armv7 and rpi-aarch64 kernels boot it,
-# armhf's (BCM2835, ARMv6) does not. The Pi 5 (pi5, BCM2712) runs 64-bit
-# kernels only: rpi-aarch64's (Alpine's aarch64 Pi media is for "Pi 3 to
-# Pi 5 generations", aports scripts/mkimg.arm.sh).
+# Pis each arch must boot, as "NAME=FILTERS": the model filters of
+# config.txt that each reads (rpi_kernels). A Zero W, 3B+/3A+, Pi 400, CM4,
+# CM4S, Pi 500 and CM5 read their own filter and the one of their family;
+# a Zero 2 W reads [pi0], [pi0w] and [pi02]. The Zero 2 W has the Pi 3's
+# BCM2710: the armv7 and rpi-aarch64 kernels boot it, armhf's (BCM2835,
+# ARMv6) does not. The Pi 5 family (BCM2712) runs 64-bit kernels only:
+# rpi-aarch64's (Alpine's aarch64 Pi media is for "Pi 3 to Pi 5
+# generations", aports scripts/mkimg.arm.sh).
 rpi_models() {
 	case "$ARCH" in
-		armhf) echo "pi0 pi1" ;;
-		armv7) echo "pi2 pi3 pi02" ;;
-		rpi-aarch64) echo "pi3 pi4 pi02 pi5" ;;
+		armhf) echo "pi0=pi0 pi0w=pi0,pi0w pi1=pi1" ;;
+		armv7) echo "pi2=pi2 pi3=pi3 pi3+=pi3,pi3+ pi02=pi0,pi0w,pi02" ;;
+		rpi-aarch64) echo "pi3=pi3 pi3+=pi3,pi3+ pi4=pi4 pi400=pi4,pi400 cm4=pi4,cm4 cm4s=pi4,cm4s pi02=pi0,pi0w,pi02 pi5=pi5 pi500=pi5,pi500 cm5=pi5,cm5" ;;
 	esac
 }
 
@@ -354,9 +370,10 @@ check_rpi_release() {
 	for _f in config.txt cmdline.txt; do
 		[ -f "$_dir/$_f" ] || die "$(basename "$BASE"): no $_f: not a Raspberry Pi release"
 	done
-	for _model in $(rpi_models); do
+	for _spec in $(rpi_models); do
+		_model=${_spec%%=*}
 		# shellcheck disable=SC2046 # two words
-		set -- $(rpi_kernels "$_dir/config.txt" "$_model")
+		set -- $(rpi_kernels "$_dir/config.txt" "${_spec#*=}")
 		[ $# -eq 2 ] || die "config.txt names no kernel and initramfs for [$_model]"
 		[ -f "$_dir/$1" ] || die "config.txt: [$_model] boots $1, which the release lacks"
 		[ -f "$_dir/$2" ] || die "config.txt: [$_model] loads initramfs $2, which the release lacks"

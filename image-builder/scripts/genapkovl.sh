@@ -286,10 +286,10 @@ populate() {
 	rc_add hwdrivers sysinit
 	rc_add modloop sysinit
 
-	case "$MEDIA" in
-		img) rc_add swclock boot ;; # a Pi has no real-time clock
-		*) rc_add hwclock boot ;;
-	esac
+	# No clock service: Alpine's initramfs adds one at every boot, hwclock
+	# when the machine has an RTC (/dev/rtc*) and swclock when not (a Pi,
+	# an aarch64 board without one; mkinitfs initramfs-init.in,
+	# rtc_exists). Both here, or the wrong one, would fail at boot.
 	rc_add modules boot
 	rc_add sysctl boot
 	rc_add hostname boot

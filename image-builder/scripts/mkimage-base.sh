@@ -5,11 +5,12 @@
 # Builds RCCR's base ISO for a PC arch (x86_64, x86, aarch64) with Alpine's
 # own mkimage.sh and the profile image-builder/mkimage/mkimg.rccr.sh:
 # linux-lts with a modloop trimmed to image-builder/mkimage/modules, a
-# serial console, BIOS and UEFI boot as Alpine's standard ISO has them, and
-# no packages or overlay of its own: build-os-image.sh adds a node type's.
-# Writes OUTDIR/rccr-base-ALPINE_VERSION-ARCH.iso and a .sha256 file, then
-# checks the ISO: the modloop holds no sound, Wi-Fi or GPU driver (the trim
-# ran), the boot configurations name the serial console, and the UEFI
+# serial console next to the screen, BIOS and UEFI boot as Alpine's standard
+# ISO has them, and no packages or overlay of its own: build-os-image.sh
+# adds a node type's. Writes OUTDIR/rccr-base-ALPINE_VERSION-ARCH.iso and a
+# .sha256 file, then checks the ISO: the modloop holds no sound, Wi-Fi or
+# GPU driver (the trim ran), the boot configurations name the serial
+# console and then the screen (the last is /dev/console), and the UEFI
 # loaders are there (bootia32.efi too on x86).
 #
 # Runs on Alpine of ARCH itself, as root (GitHub Actions: the pinned Alpine
@@ -94,7 +95,8 @@ run_mkimage() {
 	[ -f "$ISO" ] || die "mkimage.sh made no $(basename "$ISO") (is $ALPINE_ARCH in the profile's arch?)"
 }
 
-# Checks that the trim, the serial console and the UEFI loaders are there.
+# Checks that the trim, the consoles (serial, then the screen) and the UEFI
+# loaders are there.
 check_iso() {
 	_x="$TMP_DIR/check"
 	mkdir -p "$_x"
@@ -110,13 +112,18 @@ check_iso() {
 	einfo "modloop-lts: $_modules modules, $(wc -c <"$_x"/boot/modloop-lts) bytes"
 	case "$ALPINE_ARCH" in
 		x86 | x86_64)
-			grep -q 'console=ttyS0,115200' "$_x/boot/syslinux/syslinux.cfg" ||
-				die "syslinux.cfg names no serial console"
 			_console=ttyS0
 			;;
 		*) _console=ttyAMA0 ;;
 	esac
-	grep -q "console=$_console,115200" "$_x/boot/grub/grub.cfg" || die "grub.cfg names no serial console"
+	# The serial console, then the screen: the last is /dev/console.
+	_consoles="console=$_console,115200 console=tty0"
+	if [ "$_console" = ttyS0 ]; then
+		grep -Eq "$_consoles( |\$)" "$_x/boot/syslinux/syslinux.cfg" ||
+			die "syslinux.cfg does not name the serial console and then the screen ($_consoles)"
+	fi
+	grep -Eq "$_consoles( |\$)" "$_x/boot/grub/grub.cfg" ||
+		die "grub.cfg does not name the serial console and then the screen ($_consoles)"
 	case "$ALPINE_ARCH" in
 		x86_64) _efi="bootx64.efi" ;;
 		x86) _efi="bootia32.efi" ;;

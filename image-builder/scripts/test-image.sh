@@ -20,21 +20,32 @@
 #
 # qemu IMAGE ARCH TYPE: boots IMAGE (.iso, .img, or either .xz) from fresh
 # copies, with no way out to the internet (the packages must come from the
-# media); an ISO gets a blank FAT disk labelled RCCR, where lbu saves.
+# media). An ISO's first node gets a blank 2 GiB disk, where rccr-storage
+# makes the ext4 RCCR filesystem (docs/storage.md), its second node a FAT
+# disk labelled RCCR (the lbu-only fallback).
 # x86_64, x86, aarch64 (SSH through a forwarded port):
 #   1. SSH answers: a target to the temporary key; a control to a key of
 #      this test, handed over in rccr.txt on the boot media
 #   2. rccr --version runs, the node type's packages are installed, the
 #      hostname is ReCyClusteR-<Control|Target>-xxxxxx, the only host key
-#      is rccr-init's Ed25519 key, sshd -T refuses passwords
-#   3. a second boot of another fresh copy has different host keys
+#      is rccr-init's Ed25519 key, sshd -T refuses passwords; the blank
+#      disk holds an ext4 filesystem on /media/rccr, bound on
+#      /var/lib/docker and /var/lib/rccr, and lbu saves to its rccr-lbu/;
+#      target: dockerd answers docker info (waited for up to --timeout s),
+#      with its data in /var/lib/docker on overlay2
+#   3. a second boot of another fresh copy has different host keys, and
+#      lbu saves to rccr-lbu/ on its FAT disk
 #   4. target: rccr keyrotate from this machine moves it to a new key;
 #      after a reboot the new key logs in, the temporary key is refused and
 #      the host key is unchanged. control: after lbu commit and a reboot the
 #      hostname and host key are unchanged. Both: RCCR's init scripts are
 #      still there (lbu kept them), the saved overlay sits in rccr-lbu/ on
-#      the RCCR disk and none at its root, and the node booted the ISO's
-#      overlay (persist.sh restored the saved one)
+#      the RCCR filesystem and none at a disk's root, and the node booted
+#      the ISO's overlay (persist.sh restored the saved one); target:
+#      dockerd answers again
+# The serial log (shown when a boot fails) holds the kernel's messages and
+# a login prompt: the ISO's /dev/console is the screen, which QEMU does not
+# show here, so OpenRC's lines are not in it.
 # rpi-aarch64, armv7, armhf (QEMU raspi3b, raspi2b, raspi0 with the kernel,
 # initramfs and device tree from the image; these machines give Alpine's
 # Pi kernel no usable network, so the serial console is read instead):
@@ -238,6 +249,7 @@ ssh_vm() {
 	_key=$1
 	shift
 	ssh -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=5 \
+		-o ServerAliveInterval=15 -o ServerAliveCountMax=4 \
 		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
 		-p "$PORT" -i "$_key" root@127.0.0.1 "$@"
 }
@@ -307,6 +319,18 @@ media_copy() {
 	fi
 }
 
+# data_disk NAME: the VM's data disk, made on its first boot: blank for
+# the first node (a-*), where rccr-storage makes the ext4 RCCR filesystem;
+# FAT labelled RCCR for the others, which only lbu uses.
+data_disk() {
+	DISK="$TMP_DIR/$1.data"
+	[ ! -f "$DISK" ] || return 0
+	case "$1" in
+		a-*) truncate -s 2G "$DISK" ;; # sparse; rccr-storage wants 1 GiB and 1 MiB
+		*) truncate -s 64M "$DISK" && mkfs.vfat -n RCCR "$DISK" >/dev/null ;;
+	esac
+}
+
 # boot_vm NAME MEDIA_FILE [FIRMWARE]: starts QEMU in the background.
 boot_vm() {
 	_vm=$1
@@ -316,28 +340,26 @@ boot_vm() {
 	_net="user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:$PORT-:22"
 	case "$ARCH" in
 		x86_64 | x86)
-			_disk="$TMP_DIR/$1.data"
-			[ -f "$_disk" ] || { truncate -s 64M "$_disk" && mkfs.vfat -n RCCR "$_disk" >/dev/null; }
+			data_disk "$1"
 			_qemu=qemu-system-x86_64
 			[ "$ARCH" = x86 ] && _qemu=qemu-system-i386
 			set -- "$_qemu" -machine q35 -m 2048 -smp 2 -accel "$(accel "$ARCH")" \
 				-drive "file=$2,media=cdrom,readonly=on" -boot d \
-				-drive "file=$_disk,format=raw,if=virtio" \
+				-drive "file=$DISK,format=raw,if=virtio" \
 				-netdev "$_net" -device virtio-net-pci,netdev=n0
 			if [ "${3:-bios}" = uefi ]; then
 				set -- "$@" -bios "$OVMF_CODE"
 			fi
 			;;
 		aarch64)
-			_disk="$TMP_DIR/$1.data"
-			[ -f "$_disk" ] || { truncate -s 64M "$_disk" && mkfs.vfat -n RCCR "$_disk" >/dev/null; }
+			data_disk "$1"
 			_cpu=cortex-a57
 			[ "$(accel aarch64)" = kvm ] && _cpu=host
 			set -- qemu-system-aarch64 -machine virt -cpu "$_cpu" -m 2048 -smp 2 \
 				-accel "$(accel aarch64)" -bios "$AAVMF_CODE" \
 				-device virtio-scsi-pci -drive "if=none,id=cd,file=$2,media=cdrom,readonly=on" \
 				-device scsi-cd,drive=cd \
-				-drive "file=$_disk,format=raw,if=virtio" \
+				-drive "file=$DISK,format=raw,if=virtio" \
 				-netdev "$_net" -device virtio-net-pci,netdev=n0
 			;;
 		*)
@@ -405,6 +427,45 @@ run_raspi() {
 	if [ $# -eq 2 ] && [ "$1" != "$2" ]; then ok "two boots made different host keys"; else fail "two boots share host key $1"; fi
 }
 
+# lbu_dir KEY: where the node's lbu saves (LBU_BACKUPDIR, which
+# rccr-persist set at boot).
+lbu_dir() {
+	ssh_vm "$1" "sed -n 's/^LBU_BACKUPDIR=//p' /etc/lbu/lbu.conf" || true
+}
+
+# check_storage KEY: the blank disk became the ext4 RCCR filesystem on
+# /media/rccr (a partition of vda, the only virtio disk), Docker's and
+# rccr's directories are bound from it, and lbu saves to its rccr-lbu/.
+check_storage() {
+	_rccr=$(ssh_vm "$1" "awk '\$2 == \"/media/rccr\" { print \$1, \$3 }' /proc/mounts") || _rccr=''
+	case "$_rccr" in
+		/dev/vda[0-9]*" ext4") ok "rccr-storage made the ext4 RCCR filesystem on the blank disk ($_rccr)" ;;
+		*) fail "/media/rccr is '$_rccr', not an ext4 partition of the blank disk /dev/vda" ;;
+	esac
+	_binds=$(ssh_vm "$1" "awk '\$2 == \"/var/lib/docker\" || \$2 == \"/var/lib/rccr\" { print \$2, \$1, \$3 }' /proc/mounts | sort | tr '\n' ' '") || _binds=''
+	_dev=${_rccr%% *}
+	same "$_binds" "/var/lib/docker $_dev ext4 /var/lib/rccr $_dev ext4 " "/var/lib/docker and /var/lib/rccr are bound from the RCCR filesystem"
+	same "$(lbu_dir "$1")" /media/rccr/rccr-lbu "lbu saves to rccr-lbu/ on the RCCR filesystem"
+}
+
+# check_dockerd KEY: dockerd answers (given up to TIMEOUT s to start, each
+# docker info bounded), with its data on the bound /var/lib/docker.
+check_dockerd() {
+	# shellcheck disable=SC2016 # expands on the node
+	_info=$(ssh_vm "$1" '_end=$(($(date +%s) + '"$TIMEOUT"'))
+		until timeout 10 docker info >/dev/null 2>&1; do
+			[ "$(date +%s)" -lt "$_end" ] || exit 1
+			sleep 3
+		done
+		timeout 10 docker info --format "{{.DockerRootDir}} {{.Driver}}"') || _info=''
+	if [ -n "$_info" ]; then
+		same "$_info" "/var/lib/docker overlay2" "dockerd answers, its data in /var/lib/docker on overlay2"
+	else
+		fail "dockerd does not answer docker info in $TIMEOUT s ($2)"
+		ssh_vm "$1" 'rc-service docker status; tail -n 20 /var/log/docker.log' >&2 || true
+	fi
+}
+
 # One boot to the end: checks, second boot, rotation or commit, reboot.
 run_vm_boots() {
 	_fw=${1:-bios}
@@ -434,14 +495,18 @@ run_vm_boots() {
 	# Docker build checks it on the container's.
 	_policy=$(ssh_vm "$LOGIN_KEY" 'sshd -T' | grep -Ex '(passwordauthentication|kbdinteractiveauthentication|permitrootlogin) .*' | sed 's/prohibit-password/without-password/' | sort | tr '\n' ' ') || _policy=''
 	same "$_policy" "kbdinteractiveauthentication no passwordauthentication no permitrootlogin without-password " "sshd refuses passwords"
+	check_storage "$LOGIN_KEY"
+	[ "$TYPE" != target ] || check_dockerd "$LOGIN_KEY" "first boot"
 
-	# A second node from the same image.
+	# A second node from the same image, its disk FAT labelled RCCR: lbu
+	# saves there (rccr-persist mounts it), Docker's data stays in RAM.
 	_port_a=$PORT VM_PARKED=$VM_PID _log_a=$LOG
 	media_copy "b-$_fw"
 	boot_vm "b-$_fw" "$COPY" "$_fw"
 	if wait_vm "$LOGIN_KEY"; then
 		key_b=$(host_key_vm)
 		if [ -n "$key_a" ] && [ "$key_a" != "$key_b" ]; then ok "two boots made different host keys"; else fail "two boots share host key '$key_a'"; fi
+		same "$(lbu_dir "$LOGIN_KEY")" /media/vda/rccr-lbu "second boot: lbu saves to rccr-lbu/ on the FAT disk"
 	else
 		fail "second boot: no SSH login"
 	fi
@@ -485,12 +550,12 @@ run_vm_boots() {
 	else
 		fail "an RCCR init script is gone after lbu commit and a reboot"
 	fi
-	# shellcheck disable=SC2016
-	_saved=$(ssh_vm "$after_key" 'ls /media/*/rccr-lbu/*.apkovl.tar.gz 2>/dev/null | wc -l') || _saved=''
-	same "$_saved" 1 "one overlay saved in rccr-lbu/ on the RCCR disk"
+	_saved=$(ssh_vm "$after_key" 'ls /media/rccr/rccr-lbu/*.apkovl.tar.gz 2>/dev/null | wc -l') || _saved=''
+	same "$_saved" 1 "one overlay saved in rccr-lbu/ on the RCCR filesystem"
 	# shellcheck disable=SC2016
 	_roots=$(ssh_vm "$after_key" 'for d in /media/*; do [ -d "$d/rccr-apks" ] || ls "$d"/*.apkovl.tar.gz 2>/dev/null; done') || _roots='?'
 	same "$_roots" "" "no overlay at the root of any disk but the boot media"
+	[ "$TYPE" != target ] || check_dockerd "$after_key" "after the reboot"
 	stop_vm
 }
 

@@ -361,3 +361,42 @@ pub fn tar_gz_of(dir: &Path, members: &[&str], tarball: &Path) {
         .arg(dir)
         .args(members));
 }
+
+/// `test-image.sh qemu` on a target x86_64 ISO, BIOS only, with `options`
+/// besides, run against stand-ins in `dir`: each of `stand_ins` ("NAME",
+/// "BODY") becomes an executable `bin/NAME` shell script first on PATH,
+/// `standin/` (STANDIN) is made for what they record, and the script's
+/// inputs are there: `image.iso`, `temp_key` and an empty `tmp/` (its
+/// TMPDIR). Returns the command and the standin directory.
+pub fn test_image_qemu(
+    dir: &TempDir,
+    stand_ins: &[(&str, &str)],
+    options: &[&str],
+) -> (Command, PathBuf) {
+    let standin = dir.path("standin");
+    fs::create_dir_all(&standin).unwrap();
+    let bin = dir.path("bin");
+    for (name, body) in stand_ins {
+        let path = bin.join(name);
+        write(&path, format!("#!/bin/sh\n{body}\n"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir.write("image.iso", "iso");
+    dir.write("temp_key", "key");
+    fs::create_dir_all(dir.path("tmp")).unwrap();
+    let mut cmd = Command::new(script("test-image.sh"));
+    cmd.args(["qemu", "--firmware", "bios", "-v", "9.9.9"])
+        .args(["--rccr", "/bin/true", "-k"])
+        .arg(dir.path("temp_key"))
+        .args(options)
+        .arg(dir.path("image.iso"))
+        .args(["x86_64", "target"])
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("STANDIN", &standin)
+        .env("TMPDIR", dir.path("tmp"))
+        .env("QEMU_ACCEL", "tcg");
+    (cmd, standin)
+}

@@ -47,10 +47,12 @@
 #      services, the sshd drop-in) stays the booted image's: an older
 #      image's saved copies do not replace a newer one's; the accounts are
 #      the saved ones plus the system users and groups that the booted
-#      image's packages made. When the saved changes cannot be restored
-#      (two overlays, a damaged or unfinished one), they are kept as they
-#      are: lbu saves nothing this boot, and the image's temporary key is
-#      refused, since this node was set up before.
+#      image's packages made, where their IDs are free (a warning names
+#      those left out), and a group keeps the members both gave it. When
+#      the saved changes cannot be restored (two overlays, a damaged or
+#      unfinished one), they are kept as they are: lbu saves nothing this
+#      boot, and the image's temporary key is refused, since this node was
+#      set up before.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
@@ -86,7 +88,7 @@ readonly MERGED_LISTS='etc/apk/world etc/apk/repositories'
 # added on the node) win, and the booted image keeps the system users and
 # groups its packages made at this boot (the initramfs installed them over
 # the image's overlay, before this restore), which an older saved copy
-# lacks.
+# lacks (merge_accounts).
 readonly ACCOUNT_FILES='etc/passwd etc/group etc/shadow etc/gshadow'
 
 help() {
@@ -293,12 +295,7 @@ unpack() {
 		_n=$((_n + 1))
 		[ -f "$2/list.$_n" ] || continue
 		case " $ACCOUNT_FILES " in
-			*" $_list "*)
-				# The saved entries, then the booted image's whose name
-				# they lack.
-				awk -F: 'FILENAME == ARGV[1] { if (NF && !seen[$1]++) print; next }
-					NF && !seen[$1]++' "$_root/$_list" "$2/list.$_n"
-				;;
+			*" $_list "*) merge_accounts "$_list" "$_root/$_list" "$2/list.$_n" ;;
 			*)
 				# The booted image's lines first, then the saved ones it
 				# lacks.
@@ -307,6 +304,68 @@ unpack() {
 		esac >"$2/merged" &&
 			cat -- "$2/merged" >"$_root/$_list" || return 1
 	done
+}
+
+# merge_accounts FILE SAVED IMAGE: prints the account file FILE (etc/passwd,
+# ...) merged by name: the SAVED entries, then the booted IMAGE's whose name
+# they lack. Such an account is added only when its UID (passwd) or GID
+# (group) is free in SAVED, with a warning otherwise: two names owning the
+# same files would be worse than a service without its user. shadow and
+# gshadow add only the names the merged passwd and group hold. A group
+# named in both keeps the saved line, with the image's members added (a
+# newer image's package may have put its user in an existing group).
+merge_accounts() {
+	_id=0 _what='' _members=0 _names=/dev/null
+	case "$1" in
+		etc/passwd) _id=3 _what=UID ;;
+		etc/group) _id=3 _what=GID _members=4 ;;
+		etc/shadow) _names=${ROOT%/}/etc/passwd ;;
+		etc/gshadow) _members=4 _names=${ROOT%/}/etc/group ;;
+	esac
+	[ -f "$_names" ] || _names=/dev/null
+	# shellcheck disable=SC2016 # awk's own $ fields
+	awk -F: -v OFS=: -v id="$_id" -v what="$_what" -v members="$_members" -v file="$1" -v prog="$PROG" '
+		function union(a, b,    have, list, i, k, out) {
+			out = a
+			k = split(a, list, ",")
+			for (i = 1; i <= k; i++) have[list[i]] = 1
+			k = split(b, list, ",")
+			for (i = 1; i <= k; i++) {
+				if (list[i] == "" || (list[i] in have)) continue
+				have[list[i]] = 1
+				out = out == "" ? list[i] : out "," list[i]
+			}
+			return out
+		}
+		phase == "names" { if (NF) named[$1] = 1; has_names = 1; next }
+		phase == "image" {
+			if (NF && !($1 in image)) {
+				image[$1] = $0
+				order[++n] = $1
+				if (members) image_members[$1] = $members
+			}
+			next
+		}
+		NF && !($1 in saved) {
+			saved[$1] = 1
+			if (id) owner[$id] = $1
+			if (members && ($1 in image_members)) $members = union($members, image_members[$1])
+			print
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				name = order[i]
+				if ((name in saved) || (has_names && !(name in named))) continue
+				split(image[name], f, ":")
+				if (id && (f[id] in owner)) {
+					print prog ": WARNING: " file ": the booted image\047s " name " is not added: " what " " f[id] " is " owner[f[id]] "\047s in the saved one" | "cat >&2"
+					continue
+				}
+				if (id) owner[f[id]] = name
+				print image[name]
+			}
+		}
+	' phase=names "$_names" phase=image "$3" phase=saved "$2"
 }
 
 # keep_saved DIR: the changes saved in DIR could not be restored. lbu is
