@@ -116,7 +116,8 @@ pub struct Report {
     pub departed: Vec<String>,
     /// Whether a manager of the cluster's swarm answered.
     pub led: bool,
-    /// Whether any node's engine answered.
+    /// Whether any target's engine answered (the control's own engine,
+    /// when it is in a swarm of its own, forms nothing: see [`unformed`]).
     pub engines: bool,
     /// Where SSH reaches the manager that led this run ([`ssh_host`]),
     /// for tools on the control (the docker context).
@@ -127,11 +128,16 @@ pub struct Report {
 
 impl Report {
     /// What went wrong, one line each; empty when the cluster is whole. A
-    /// LAN where no node runs Docker, and no swarm recorded, has no swarm
-    /// to form: nothing failed. A run no manager led fails, first saying
-    /// so when no node's swarm layer tells why.
+    /// LAN where no target runs Docker, and no swarm recorded, has no swarm
+    /// to form: nothing failed (unless a swarm layer did, as the control's
+    /// own swarm init). A run no manager led fails, first saying so when
+    /// no node's swarm layer tells why.
     pub fn failures(&self) -> Vec<String> {
-        if !self.led && self.cluster.is_none() && !self.engines {
+        if !self.led
+            && self.cluster.is_none()
+            && !self.engines
+            && !self.nodes.iter().any(|n| n.swarm.failed())
+        {
             return Vec::new();
         }
         let unled =
@@ -207,7 +213,11 @@ pub fn run(
     let unformed = match (formed.leader, &formed.cluster) {
         (None, None) => {
             let infos: Vec<Option<&Info>> = machines.iter().map(|m| m.info.as_ref()).collect();
-            unformed(&infos, &mut formed.layers)
+            let control: Vec<bool> = members
+                .iter()
+                .map(|m| m.record.role == Role::Control)
+                .collect();
+            unformed(&infos, &control, &mut formed.layers)
         }
         _ => None,
     };
@@ -249,7 +259,7 @@ pub fn run(
         });
     }
     reports.sort_by_key(|r| names.iter().position(|n| *n == r.hostname));
-    if let Some(why) = unformed {
+    if let Some(why) = &unformed {
         progress("swarm", why);
     }
     Ok(Report {
@@ -258,7 +268,10 @@ pub fn run(
         cluster: formed.cluster,
         departed: formed.departed,
         led: formed.leader.is_some(),
-        engines: machines.iter().any(|m| m.info.is_some()),
+        engines: members
+            .iter()
+            .zip(&machines)
+            .any(|(m, machine)| m.record.role != Role::Control && machine.info.is_some()),
         manager: formed
             .leader
             .filter(|&i| members[i].via() != member::Via::Local)
@@ -269,16 +282,21 @@ pub fn run(
 
 /// Why no swarm was formed, when none is recorded and none led this run.
 const NO_DOCKER: &str = "no node runs Docker, so there is no swarm to form";
+/// The same, when the control's own engine answers.
+const NO_TARGET_DOCKER: &str = "no target runs Docker, so there is no swarm to form";
 const NONE_FREE: &str =
     "no node is free to start the cluster's swarm (none answers with swarm state inactive)";
 
 /// With no swarm recorded and no leader: why nothing was formed, to say
-/// once. When engines answer but none is free to start the swarm, each
-/// that form left `unchanged` is out of the cluster, and says why. None
-/// when one was free (form said why it did not start the swarm there).
-fn unformed(infos: &[Option<&Info>], layers: &mut [Layer]) -> Option<&'static str> {
+/// once. When no target's engine answers, there is no swarm to form; a
+/// control whose own engine is in a swarm of its own (an operator's
+/// Portainer) is left alone and named, not failed. When engines answer but
+/// none is free to start the swarm, each that form left `unchanged` is out
+/// of the cluster, and says why. None when one was free (form said why it
+/// did not start the swarm there). `control` marks the control, by index.
+fn unformed(infos: &[Option<&Info>], control: &[bool], layers: &mut [Layer]) -> Option<String> {
     if infos.iter().all(Option::is_none) {
-        return Some(NO_DOCKER);
+        return Some(NO_DOCKER.to_string());
     }
     if infos
         .iter()
@@ -286,6 +304,33 @@ fn unformed(infos: &[Option<&Info>], layers: &mut [Layer]) -> Option<&'static st
         .any(|i| i.state == SwarmState::Inactive)
     {
         return None;
+    }
+    let no_target = infos
+        .iter()
+        .zip(control)
+        .all(|(info, &c)| c || info.is_none());
+    if no_target {
+        // The control's engine answers, in a swarm (or state) of its own.
+        for (info, layer) in infos.iter().zip(layers.iter_mut()) {
+            let (Some(info), Layer::Unchanged) = (info, &layer) else {
+                continue;
+            };
+            let why = match info.state {
+                SwarmState::Active if info.cluster_id.is_empty() => {
+                    "in another swarm: left alone".to_string()
+                }
+                SwarmState::Active => format!(
+                    "in another swarm ({}): left alone",
+                    print::text(&info.cluster_id)
+                ),
+                state => format!("swarm state {}: left alone", state.as_str()),
+            };
+            *layer = Layer::Skipped(why.clone());
+            return Some(format!(
+                "{NO_TARGET_DOCKER}; the control's own Docker is {why}"
+            ));
+        }
+        return Some(NO_TARGET_DOCKER.to_string());
     }
     for (info, layer) in infos.iter().zip(layers) {
         let (Some(info), Layer::Unchanged) = (info, &layer) else {
@@ -309,7 +354,7 @@ fn unformed(infos: &[Option<&Info>], layers: &mut [Layer]) -> Option<&'static st
             ),
         });
     }
-    Some(NONE_FREE)
+    Some(NONE_FREE.to_string())
 }
 
 /// Logs in to every node of `nodes` at once (the control: locally), in
@@ -569,8 +614,9 @@ mod tests {
             Layer::Skipped("Docker is not running".into()),
             Layer::Unchanged,
         ];
-        let why = unformed(&[Some(&other), None, Some(&locked)], &mut layers);
-        assert_eq!(why, Some(NONE_FREE));
+        let targets = [false; 3];
+        let why = unformed(&[Some(&other), None, Some(&locked)], &targets, &mut layers);
+        assert_eq!(why.as_deref(), Some(NONE_FREE));
         assert_eq!(
             layers,
             [
@@ -583,7 +629,10 @@ mod tests {
             ]
         );
         let mut layers = vec![Layer::Skipped("Docker is not running".into())];
-        assert_eq!(unformed(&[None], &mut layers), Some(NO_DOCKER));
+        assert_eq!(
+            unformed(&[None], &[false], &mut layers).as_deref(),
+            Some(NO_DOCKER)
+        );
         assert_eq!(layers, [Layer::Skipped("Docker is not running".into())]);
         // An engine free to start it that failed to: form said why.
         let free = info(SwarmState::Inactive, "", "");
@@ -591,7 +640,74 @@ mod tests {
             Layer::Failed("swarm init failed: no".into()),
             Layer::Unchanged,
         ];
-        assert_eq!(unformed(&[Some(&free), Some(&other)], &mut layers), None);
+        assert_eq!(
+            unformed(&[Some(&free), Some(&other)], &[false; 2], &mut layers),
+            None
+        );
         assert_eq!(layers[1], Layer::Unchanged);
+    }
+
+    /// A control whose own Docker is in a swarm of its own (an operator's
+    /// Portainer), and no target running Docker: no swarm to form, the
+    /// control's swarm named and left alone, setup not failed. Before,
+    /// every control-only setup exited 1 ("no node is free to start the
+    /// cluster's swarm") until a target ran Docker. Targets' engines all
+    /// in other swarms, with or without the control's, still fail.
+    #[test]
+    fn a_controls_own_swarm_with_no_target_running_docker_is_named_not_failed() {
+        let other = info(SwarmState::Active, "x1", "");
+        let mut layers = vec![
+            Layer::Unchanged,
+            Layer::Skipped("Docker is not running".into()),
+        ];
+        let why = unformed(&[Some(&other), None], &[true, false], &mut layers);
+        assert_eq!(
+            why.as_deref(),
+            Some(
+                "no target runs Docker, so there is no swarm to form; \
+                 the control's own Docker is in another swarm (x1): left alone"
+            )
+        );
+        assert_eq!(
+            layers[0],
+            Layer::Skipped("in another swarm (x1): left alone".into())
+        );
+        let control_only = report(
+            None,
+            false,
+            vec![
+                node("control", Layer::Unchanged, layers[0].clone()),
+                node("t", Layer::Failed("no Docker".into()), layers[1].clone()),
+            ],
+        );
+        assert_eq!(control_only.failures(), Vec::<String>::new());
+        // A target's engine in another swarm too: nobody is free, both fail.
+        let mut layers = vec![Layer::Unchanged, Layer::Unchanged];
+        let why = unformed(&[Some(&other), Some(&other)], &[true, false], &mut layers);
+        assert_eq!(why.as_deref(), Some(NONE_FREE));
+        assert!(layers.iter().all(Layer::failed), "{layers:?}");
+        let foreign = report(
+            None,
+            true,
+            vec![
+                node("control", Layer::Unchanged, layers[0].clone()),
+                node("t", Layer::Unchanged, layers[1].clone()),
+            ],
+        );
+        assert_eq!(foreign.failures().len(), 2, "{:?}", foreign.failures());
+        // The control's own swarm init failing, no target with Docker: failed.
+        let init = report(
+            None,
+            false,
+            vec![node(
+                "control",
+                Layer::Unchanged,
+                Layer::Failed("swarm init failed: no".into()),
+            )],
+        );
+        assert_eq!(
+            init.failures(),
+            ["control (10.0.0.2): FAILED: swarm init failed: no".to_string()]
+        );
     }
 }

@@ -58,7 +58,7 @@ impl Want {
 
     /// Whether `have` already is this service.
     pub fn matches(&self, have: &Service) -> bool {
-        have.image == self.image
+        same_image(&have.image, &self.image)
             && have.replicas == Some(self.replicas)
             && have.constraints == self.constraints
             && have.ports == self.port_texts()
@@ -95,6 +95,43 @@ impl Want {
             .set("Ports", Value::Array(ports));
         spec
     }
+}
+
+/// Whether two image references name the same image as Docker reads
+/// them: `nginx`, `nginx:latest` and `docker.io/library/nginx:latest` are
+/// one. A service the docker CLI made reads back in its full form.
+fn same_image(a: &str, b: &str) -> bool {
+    a == b || full_reference(a) == full_reference(b)
+}
+
+/// `DOMAIN/PATH:TAG`, with Docker's defaults filled in: Docker Hub, its
+/// `library/` for a one-word name, the tag `latest`.
+fn full_reference(image: &str) -> String {
+    let (name, digest) = image.split_once('@').unwrap_or((image, ""));
+    let last = name.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name[last..].rfind(':') {
+        Some(i) => (&name[..last + i], &name[last + i + 1..]),
+        None => (name, if digest.is_empty() { "latest" } else { "" }),
+    };
+    let (domain, path) = match name.split_once('/') {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            (first, rest)
+        }
+        _ => ("docker.io", name),
+    };
+    let domain = if domain == "index.docker.io" {
+        "docker.io"
+    } else {
+        domain
+    };
+    let library = if domain == "docker.io" && !path.contains('/') {
+        "library/"
+    } else {
+        ""
+    };
+    format!("{domain}/{library}{path}:{tag}@{digest}")
 }
 
 /// A join token, by the role it joins as.
@@ -368,7 +405,7 @@ impl Op<'_> {
                 .into(),
             Op::ServiceCreate { want } => {
                 let mut c = format!(
-                    "docker service create --detach --name {} --replicas {} --label rccr.managed=true",
+                    "docker service create --detach --no-resolve-image --name {} --replicas {} --label rccr.managed=true",
                     q(&want.name),
                     want.replicas
                 );
@@ -381,7 +418,10 @@ impl Op<'_> {
                 format!("{c} {} >/dev/null", q(&want.image))
             }
             Op::ServiceUpdate { have, want } => {
-                let mut c = format!("docker service update --detach --image {}", q(&want.image));
+                let mut c = format!(
+                    "docker service update --detach --no-resolve-image --image {}",
+                    q(&want.image)
+                );
                 c.push_str(&format!(
                     " --replicas {} --label-add rccr.managed=true",
                     want.replicas
@@ -604,10 +644,71 @@ mod tests {
                 want: &web()
             }
             .command(),
-            "docker service update --detach --image 'rccr-lab/web:1' --replicas 3 --label-add rccr.managed=true \
+            "docker service update --detach --no-resolve-image --image 'rccr-lab/web:1' --replicas 3 --label-add rccr.managed=true \
              --constraint-rm 'gone' --constraint-add 'node.labels.rccr.arch!=i686' \
              --publish-add 'published=8080,target=80,protocol=tcp' 's1' >/dev/null"
         );
+    }
+
+    /// Through the docker CLI, a service is created and updated with its
+    /// image as the config names it, as the API does: before, the CLI
+    /// pinned `NAME:TAG@sha256:...` (what the registry said then), the
+    /// name read back (`nginx:latest`) was not the config's (`nginx`), and
+    /// every run "updated" the service, re-resolving the tag each time.
+    #[test]
+    fn the_docker_cli_keeps_the_image_as_named_and_a_pinned_one_matches() {
+        let create = Op::ServiceCreate { want: &web() }.command();
+        assert!(
+            create.starts_with("docker service create --detach --no-resolve-image "),
+            "{create}"
+        );
+        let pinned = |image: &str| {
+            Service::parse_list(
+                &Value::parse(
+                    format!(
+                        r#"[{{"ID":"s1","Version":{{"Index":7}},"Spec":{{"Name":"web",
+                          "Labels":{{"rccr.managed":"true"}},
+                          "TaskTemplate":{{"ContainerSpec":{{"Image":"{image}"}},
+                          "Placement":{{"Constraints":["node.labels.rccr.arch!=i686"]}}}},
+                          "Mode":{{"Replicated":{{"Replicas":3}}}},
+                          "EndpointSpec":{{"Ports":[{{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080}}]}}}}}}]"#
+                    )
+                    .as_bytes(),
+                )
+                .unwrap(),
+            )
+            .remove(0)
+        };
+        let named = |image: &str| Want {
+            image: image.into(),
+            ..web()
+        };
+        let digest = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        for (config, held) in [
+            ("nginx", "nginx:latest"),
+            ("nginx", "docker.io/library/nginx:latest"),
+            ("nginx:1.27", "docker.io/library/nginx:1.27"),
+            ("me/app", "docker.io/me/app:latest"),
+            ("registry.lan:5000/app", "registry.lan:5000/app:latest"),
+            ("rccr-lab/web:1", "rccr-lab/web:1"),
+        ] {
+            assert!(
+                named(config).matches(&pinned(&format!("{held}{digest}"))),
+                "{config} {held}"
+            );
+        }
+        for (config, held) in [
+            ("nginx", "nginx:1.27"),
+            ("nginx:1.27", "nginx:1.28"),
+            ("registry.lan:5000/app", "registry.lan/app:latest"),
+            ("me/app", "other/app"),
+            ("app", "library/other:latest"),
+        ] {
+            assert!(
+                !named(config).matches(&pinned(&format!("{held}{digest}"))),
+                "{config} {held}"
+            );
+        }
     }
 
     /// Through the docker CLI, a list that fails fails its op with

@@ -5,16 +5,22 @@
 //! tells the platform of the copy of the image it holds (`GET
 //! /images/NAME/json`, which works offline with images loaded by hand),
 //! and the leading manager asks a registry (`GET /distribution/NAME/json`,
-//! which fails quietly offline). Every member architecture that neither
-//! source supports gets a constraint `node.labels.rccr.arch!=ARCH`. With no
-//! information at all, no constraint is added and the swarm pulls where it
+//! which fails quietly offline). The swarm's architectures are those the
+//! leader lists on its nodes (label `rccr.arch`), reached this run or not.
+//! Every one the image is known not to run on gets a constraint
+//! `node.labels.rccr.arch!=ARCH`; about one this run learnt nothing of (no
+//! registry answered, its members were not asked), an existing service's
+//! constraint stands ([`excluded`]). With no information at all, a new
+//! service gets no architecture constraint and the swarm pulls where it
 //! can.
 //!
 //! **Publishing.** Ports go through swarm's ingress routing mesh unless
 //! the container says `publish: host`. A service without `publish:` whose
-//! tasks can land on an ARMv6 member publishes in host mode instead:
+//! tasks can land on an ARMv6 node publishes in host mode instead:
 //! swarm's overlay networks, and so the ingress mesh, are broken on ARMv6
-//! (moby/moby#47496). The report says so in the service's `runs_on`.
+//! (moby/moby#47496). Host mode runs one replica per node; when that is
+//! too few, rccr keeps the service off ARMv6 and uses ingress
+//! ([`publish_mode`]). The report says so in the service's `runs_on`.
 //!
 //! **Idempotent.** A service whose image, replicas, constraints and ports
 //! match is not touched. Services rccr created (label `rccr.managed=true`)
@@ -24,7 +30,7 @@
 use super::member::Member;
 use super::ops::{Op, Want};
 use crate::config::{Container, Publish};
-use crate::docker::api::{self, Service};
+use crate::docker::api::{self, Service, SwarmNode};
 use crate::identity::Arch;
 use crate::print;
 use std::time::{Duration, Instant};
@@ -46,6 +52,9 @@ pub struct ServiceReport {
     pub unread: Option<String>,
     /// How its ports are published (see [`publish_mode`]).
     pub publish: Publish,
+    /// In host mode, the most replicas that can run when that is fewer
+    /// than the config asks for ([`Publishing::host_limit`]).
+    pub host_limit: Option<u64>,
     pub ok: bool,
 }
 
@@ -56,8 +65,13 @@ impl ServiceReport {
         if let Some(unread) = &self.unread {
             return format!("{}, its replicas not seen running: {unread}", self.result);
         }
-        match (self.running, self.gave_up_after) {
-            (Some((running, wanted)), Some(waited)) => format!(
+        match (self.running, self.gave_up_after, self.host_limit) {
+            (Some((running, wanted)), Some(_), Some(limit)) => format!(
+                "{}, {running} of {wanted} replicas running: its ports are in host mode, which runs one replica per node, and it can land on {limit} node{} (lower its replicas, or add nodes it can run on)",
+                self.result,
+                if limit == 1 { "" } else { "s" }
+            ),
+            (Some((running, wanted)), Some(waited), None) => format!(
                 "{}, {running} of {wanted} replicas running after {} s (still starting? run rccr setup again, or raise swarm.services_timeout_s)",
                 self.result,
                 waited.as_secs()
@@ -73,6 +87,12 @@ pub const ARMV6_HOST_MODE: &str =
 /// What it adds when the config asks for ingress where ARMv6 nodes run tasks.
 pub const ARMV6_INGRESS: &str =
     "ports in ingress mode as configured: ARMv6 nodes will not answer (moby/moby#47496)";
+/// What it adds when rccr kept a service off ARMv6 nodes to publish
+/// through ingress, because host mode could not run all its replicas.
+pub const ARMV6_KEPT_OFF: &str = "kept off ARMv6 nodes, ports in ingress mode: host mode runs one replica per node, too few for its replicas (moby/moby#47496)";
+
+/// The constraint that keeps a service's tasks off an architecture.
+const ARCH_OFF: &str = "node.labels.rccr.arch!=";
 
 /// The architectures whose nodes can run an image, from the platforms the
 /// members hold and a registry offers; empty when nothing is known.
@@ -95,9 +115,52 @@ pub fn supported(held: &[(Arch, Option<String>)], offered: &[String]) -> Vec<Arc
     arches
 }
 
-/// The service `c` as it should be, given the architectures of the
-/// swarm's members and those its image supports.
-pub fn want(c: &Container, member_arches: &[Arch], supported: &[Arch]) -> Want {
+/// What this run learnt of where an image runs.
+#[derive(Clone, Debug, Default)]
+pub struct Seen {
+    /// The architectures a registry offers it for; empty when none answered.
+    pub offered: Vec<Arch>,
+    /// The architectures whose members, asked this run, hold a copy they run.
+    pub held: Vec<Arch>,
+    /// The architectures of the members asked this run.
+    pub asked: Vec<Arch>,
+}
+
+/// The architectures an image is kept off, given what this run saw, the
+/// architecture of every node of the swarm (`nodes`), and the service as
+/// it is (`have`). One it is seen to run on never is. One it is known not
+/// to run on is: a registry answered without it, or its members were asked
+/// and none holds the image while others do. About any other this run knows
+/// nothing, and the service's own constraint stands: a run that reaches
+/// fewer members, or no registry, changes nothing.
+pub fn excluded(seen: &Seen, nodes: &[Arch], have: Option<&Service>) -> Vec<Arch> {
+    let kept: Vec<Arch> = have
+        .map(|s| {
+            s.constraints
+                .iter()
+                .filter_map(|c| c.strip_prefix(ARCH_OFF)?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut arches: Vec<Arch> = Arch::ALL
+        .into_iter()
+        .filter(|a| {
+            if seen.offered.contains(a) || seen.held.contains(a) {
+                return false;
+            }
+            let known_not =
+                !seen.offered.is_empty() || (!seen.held.is_empty() && seen.asked.contains(a));
+            (nodes.contains(a) && known_not) || kept.contains(a)
+        })
+        .collect();
+    arches.sort_unstable();
+    arches
+}
+
+/// The service `c` as it should be, given the architecture of every node
+/// of the swarm and those its image is kept off ([`excluded`]).
+pub fn want(c: &Container, nodes: &[Arch], excluded: &[Arch]) -> Want {
+    let publishing = publish_mode(c, nodes, excluded);
     let mut constraints: Vec<String> = Vec::new();
     if let Some(arch) = c.placement.arch {
         constraints.push(format!("node.labels.rccr.arch=={arch}"));
@@ -105,10 +168,9 @@ pub fn want(c: &Container, member_arches: &[Arch], supported: &[Arch]) -> Want {
     for (key, value) in &c.placement.labels {
         constraints.push(format!("node.labels.{key}=={value}"));
     }
-    if !supported.is_empty() {
-        for arch in member_arches.iter().filter(|a| !supported.contains(a)) {
-            constraints.push(format!("node.labels.rccr.arch!={arch}"));
-        }
+    let armv6_off = publishing.armv6_off.then_some(&Arch::Armv6l);
+    for arch in excluded.iter().chain(armv6_off) {
+        constraints.push(format!("{ARCH_OFF}{arch}"));
     }
     constraints.sort();
     constraints.dedup();
@@ -118,34 +180,64 @@ pub fn want(c: &Container, member_arches: &[Arch], supported: &[Arch]) -> Want {
         replicas: u64::from(c.replicas),
         constraints,
         ports: c.ports.clone(),
-        publish: publish_mode(c, member_arches, supported).0,
+        publish: publishing.mode,
     }
 }
 
-/// Whether a task of `c` can land on a member of architecture `arch`: the
-/// swarm has one, the placement allows it, and the image runs there (or
-/// nothing is known about the image). Label constraints are not known to
-/// rccr, so they are taken to allow it.
-fn can_land_on(c: &Container, arch: Arch, member_arches: &[Arch], supported: &[Arch]) -> bool {
-    member_arches.contains(&arch)
-        && c.placement.arch.is_none_or(|a| a == arch)
-        && (supported.is_empty() || supported.contains(&arch))
+/// Whether a task of `c` can land on a node of architecture `arch`: the
+/// swarm has one, the placement allows it, and the image is not kept off
+/// it. Label constraints are not known to rccr, so they are taken to
+/// allow it.
+fn can_land_on(c: &Container, arch: Arch, nodes: &[Arch], excluded: &[Arch]) -> bool {
+    nodes.contains(&arch) && c.placement.arch.is_none_or(|a| a == arch) && !excluded.contains(&arch)
 }
 
-/// How `c`'s ports are published, and what the report says about it: as
-/// the config says, else host mode where a task can land on an ARMv6
-/// member, else ingress.
-pub fn publish_mode(
-    c: &Container,
-    member_arches: &[Arch],
-    supported: &[Arch],
-) -> (Publish, Option<&'static str>) {
-    let armv6 = !c.ports.is_empty() && can_land_on(c, Arch::Armv6l, member_arches, supported);
-    match (c.publish, armv6) {
-        (Some(Publish::Ingress), true) => (Publish::Ingress, Some(ARMV6_INGRESS)),
-        (Some(mode), _) => (mode, None),
-        (None, true) => (Publish::Host, Some(ARMV6_HOST_MODE)),
-        (None, false) => (Publish::Ingress, None),
+/// How a service's ports are published ([`publish_mode`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publishing {
+    pub mode: Publish,
+    /// rccr keeps the tasks off ARMv6 nodes to publish through ingress.
+    pub armv6_off: bool,
+    /// What the report says about it.
+    pub note: Option<&'static str>,
+    /// In host mode, when the replicas outnumber the nodes the service can
+    /// land on: those nodes, the most replicas that can run (one each).
+    pub host_limit: Option<u64>,
+}
+
+/// How `c`'s ports are published: as the config says, else host mode where
+/// a task can land on an ARMv6 node (ingress is broken there), else
+/// ingress. When host mode cannot run all the replicas (one per node) and
+/// nodes other than ARMv6 can take them, rccr keeps the tasks off ARMv6
+/// and publishes through ingress instead: the replicas the config asks for
+/// all run, and every node that runs them answers. Host mode chosen by the
+/// config stays, and a shortfall it makes is said ([`Publishing::host_limit`]).
+pub fn publish_mode(c: &Container, nodes: &[Arch], excluded: &[Arch]) -> Publishing {
+    let landing = |not_armv6: bool| {
+        nodes
+            .iter()
+            .filter(|&&a| can_land_on(c, a, nodes, excluded) && !(not_armv6 && a == Arch::Armv6l))
+            .count() as u64
+    };
+    let replicas = u64::from(c.replicas);
+    let short = replicas > landing(false);
+    let host_limit = short.then(|| landing(false));
+    let armv6 = !c.ports.is_empty() && can_land_on(c, Arch::Armv6l, nodes, excluded);
+    let (mode, armv6_off, note, host_limit) = match (c.publish, armv6) {
+        (Some(Publish::Ingress), true) => (Publish::Ingress, false, Some(ARMV6_INGRESS), None),
+        (Some(Publish::Host), _) if !c.ports.is_empty() => (Publish::Host, false, None, host_limit),
+        (Some(mode), _) => (mode, false, None, None),
+        (None, true) if short && landing(true) > 0 => {
+            (Publish::Ingress, true, Some(ARMV6_KEPT_OFF), None)
+        }
+        (None, true) => (Publish::Host, false, Some(ARMV6_HOST_MODE), host_limit),
+        (None, false) => (Publish::Ingress, false, None, None),
+    };
+    Publishing {
+        mode,
+        armv6_off,
+        note,
+        host_limit,
     }
 }
 
@@ -192,9 +284,8 @@ pub fn converge(
                 .unwrap_or_default()
         })
         .collect();
-    let mut member_arches: Vec<Arch> = swarm.iter().filter_map(|(_, a)| *a).collect();
-    member_arches.sort_unstable();
-    member_arches.dedup();
+    let asked: Vec<Arch> = swarm.iter().filter_map(|(_, a)| *a).collect();
+    let nodes = node_arches(lead).unwrap_or_else(|| asked.clone());
 
     let existing = match lead.call(&Op::Services) {
         Ok(v) => Service::parse_list(&v),
@@ -207,6 +298,7 @@ pub fn converge(
                 gave_up_after: None,
                 unread: None,
                 publish: Publish::Ingress,
+                host_limit: None,
                 ok: false,
             }]
         }
@@ -214,19 +306,35 @@ pub fn converge(
     crate::failpoint::reached("services-read", &lead.addr());
     let mut reports = Vec::new();
     for (k, c) in containers.iter().enumerate() {
+        let have = existing.iter().find(|s| s.name == c.name);
+        let seen = Seen {
+            offered: supported(&[], &offered[k]),
+            held: supported(&held[k], &[]),
+            asked: asked.clone(),
+        };
+        let off = excluded(&seen, &nodes, have);
+        let want = want(c, &nodes, &off);
+        let publishing = publish_mode(c, &nodes, &off);
         let can = supported(&held[k], &offered[k]);
-        let want = want(c, &member_arches, &can);
-        let (publish, publish_note) = publish_mode(c, &member_arches, &can);
         let mut runs_on = if can.is_empty() {
             "unknown: no node holds the image and no registry answered".to_string()
         } else {
             can.iter().map(|a| a.uname()).collect::<Vec<_>>().join(", ")
         };
-        if let Some(note) = publish_note {
+        if can.is_empty() && !off.is_empty() {
+            runs_on.push_str("; its constraints keep it off ");
+            runs_on.push_str(&off.iter().map(|a| a.uname()).collect::<Vec<_>>().join(", "));
+        }
+        if let Some(note) = publishing.note {
             runs_on.push_str("; ");
             runs_on.push_str(note);
         }
-        let (result, ok) = match existing.iter().find(|s| s.name == c.name) {
+        if let Some(limit) = publishing.host_limit {
+            runs_on.push_str(&format!(
+                "; host mode runs at most {limit} of its replicas here, one per node"
+            ));
+        }
+        let (result, ok) = match have {
             Some(have) if want.matches(have) => ("unchanged".to_string(), true),
             Some(have) => outcome(
                 "updated",
@@ -241,7 +349,8 @@ pub fn converge(
             running: None,
             gave_up_after: None,
             unread: None,
-            publish,
+            publish: publishing.mode,
+            host_limit: publishing.host_limit,
             ok,
         });
     }
@@ -266,11 +375,25 @@ pub fn converge(
             gave_up_after: None,
             unread: None,
             publish: Publish::Ingress,
+            host_limit: None,
             ok,
         });
     }
     wait_running(lead, containers, &mut reports, timeout);
     reports
+}
+
+/// The architecture of every node of the swarm, by the labels rccr puts on
+/// them (`rccr.arch`), as the leading manager lists them: reached this run
+/// or not. `None` when the list cannot be read.
+fn node_arches(lead: &Member) -> Option<Vec<Arch>> {
+    let view = lead.call(&Op::Nodes).ok()?;
+    let mut arches: Vec<Arch> = SwarmNode::parse_list(&view)
+        .iter()
+        .filter_map(|n| n.label("rccr.arch").parse().ok())
+        .collect();
+    arches.sort_unstable();
+    Some(arches)
 }
 
 fn outcome(done: &str, answer: Result<crate::json::Value, String>) -> (String, bool) {
@@ -377,14 +500,127 @@ mod tests {
             ports: vec![],
             publish: None,
         };
-        let w = want(&c, &[Arch::X86_64, Arch::I686], &[Arch::X86_64]);
+        let nodes = [Arch::X86_64, Arch::I686];
+        let w = want(&c, &nodes, &[Arch::I686]);
         assert_eq!(
             w.constraints,
             ["node.labels.disk==ssd", "node.labels.rccr.arch!=i686"]
         );
         // Nothing known: no architecture constraint.
-        let w = want(&c, &[Arch::X86_64, Arch::I686], &[]);
+        let w = want(&c, &nodes, &[]);
         assert_eq!(w.constraints, ["node.labels.disk==ssd"]);
+        // Held by the x86_64 member only, both asked: i686 is kept off.
+        let seen = Seen {
+            offered: vec![],
+            held: vec![Arch::X86_64],
+            asked: nodes.to_vec(),
+        };
+        assert_eq!(excluded(&seen, &nodes, None), [Arch::I686]);
+        // A registry that offers amd64 only keeps i686 off, asked or not.
+        let seen = Seen {
+            offered: vec![Arch::X86_64],
+            held: vec![],
+            asked: vec![],
+        };
+        assert_eq!(excluded(&seen, &nodes, None), [Arch::I686]);
+        // Nothing seen: nothing kept off.
+        assert_eq!(excluded(&Seen::default(), &nodes, None), []);
+    }
+
+    /// A service as the swarm holds it, with these constraints and ports.
+    fn service(constraints: &[&str], ports: &[&str]) -> Service {
+        Service {
+            id: "s1".into(),
+            version: 1,
+            name: "web".into(),
+            image: "rccr-lab/web:1".into(),
+            replicas: Some(2),
+            constraints: constraints.iter().map(|c| c.to_string()).collect(),
+            ports: ports.iter().map(|p| p.to_string()).collect(),
+            managed: true,
+            spec: crate::json::Value::Null,
+        }
+    }
+
+    /// A run that learns less than the one before (no registry answers, a
+    /// private registry, a leader asked through the docker CLI, a new tag
+    /// no node holds yet, a member whose SSH is down) changes nothing:
+    /// before, the constraints that kept the image off the architectures
+    /// it does not run on were dropped, and the publish mode followed the
+    /// members reached, so the next run put them back: rolling updates
+    /// back and forth, and tasks on nodes that cannot run them.
+    #[test]
+    fn a_run_that_learns_less_changes_nothing() {
+        let c = web(None, None, true);
+        // x86_64, armv7l and armv6l nodes; the image runs on x86_64 only.
+        let nodes = [Arch::X86_64, Arch::Armv7l, Arch::Armv6l];
+        let first = Seen {
+            offered: vec![Arch::X86_64],
+            held: vec![],
+            asked: nodes.to_vec(),
+        };
+        let off = excluded(&first, &nodes, None);
+        assert_eq!(off, [Arch::Armv7l, Arch::Armv6l]);
+        let made = want(&c, &nodes, &off);
+        assert_eq!(
+            made.constraints,
+            [
+                "node.labels.rccr.arch!=armv6l",
+                "node.labels.rccr.arch!=armv7l"
+            ]
+        );
+        assert_eq!(made.publish, Publish::Ingress);
+        let have = service(
+            &[
+                "node.labels.rccr.arch!=armv6l",
+                "node.labels.rccr.arch!=armv7l",
+            ],
+            &["published=8080,target=80,protocol=tcp"],
+        );
+        assert!(made.matches(&have));
+        // The next runs: no registry, nothing held; or only the x86_64
+        // member answers and holds it (the ARM nodes' SSH is down).
+        let nothing = Seen::default();
+        let x86_only = Seen {
+            offered: vec![],
+            held: vec![Arch::X86_64],
+            asked: vec![Arch::X86_64],
+        };
+        for seen in [&nothing, &x86_only] {
+            let off = excluded(seen, &nodes, Some(&have));
+            assert_eq!(off, [Arch::Armv7l, Arch::Armv6l], "{seen:?}");
+            let again = want(&c, &nodes, &off);
+            assert_eq!(again, made, "{seen:?}");
+            assert!(again.matches(&have), "{seen:?}");
+        }
+        // An image seen running somewhere it was kept off is let back.
+        let loaded = Seen {
+            offered: vec![],
+            held: vec![Arch::X86_64, Arch::Armv7l],
+            asked: nodes.to_vec(),
+        };
+        assert_eq!(excluded(&loaded, &nodes, Some(&have)), [Arch::Armv6l]);
+        // A service that runs everywhere, in host mode for the ARMv6 node:
+        // a run that cannot ask the ARMv6 member keeps host mode.
+        let everywhere = Seen {
+            offered: vec![],
+            held: nodes.to_vec(),
+            asked: nodes.to_vec(),
+        };
+        let off = excluded(&everywhere, &nodes, None);
+        assert_eq!(off, []);
+        let made = want(&c, &nodes, &off);
+        assert_eq!(made.publish, Publish::Host);
+        let have = service(&[], &["published=8080,target=80,protocol=tcp,mode=host"]);
+        assert!(made.matches(&have));
+        let unreached = Seen {
+            offered: vec![],
+            held: vec![Arch::X86_64, Arch::Armv7l],
+            asked: vec![Arch::X86_64, Arch::Armv7l],
+        };
+        let off = excluded(&unreached, &nodes, Some(&have));
+        assert_eq!(off, []);
+        assert!(want(&c, &nodes, &off).matches(&have));
     }
 
     fn web(arch: Option<Arch>, publish: Option<Publish>, ports: bool) -> Container {
@@ -416,6 +652,7 @@ mod tests {
             ok: false,
             gave_up_after: None,
             unread: None,
+            host_limit: None,
         };
         assert_eq!(report.problem(), "created");
         report.gave_up_after = Some(Duration::from_secs(90));
@@ -425,45 +662,115 @@ mod tests {
         );
     }
 
+    /// The mode and the report's note.
+    fn mode(c: &Container, nodes: &[Arch], excluded: &[Arch]) -> (Publish, Option<&'static str>) {
+        let p = publish_mode(c, nodes, excluded);
+        (p.mode, p.note)
+    }
+
     #[test]
     fn services_that_can_land_on_armv6_publish_in_host_mode() {
         let mixed = [Arch::X86_64, Arch::Armv6l];
         let any = web(None, None, true);
         // Unset, on a swarm with an ARMv6 node: host mode, and the report says why.
         assert_eq!(
-            publish_mode(&any, &mixed, &[]),
+            mode(&any, &mixed, &[]),
             (Publish::Host, Some(ARMV6_HOST_MODE))
         );
-        assert_eq!(
-            publish_mode(&any, &mixed, &[Arch::X86_64, Arch::Armv6l]),
-            (Publish::Host, Some(ARMV6_HOST_MODE))
-        );
-        // No ARMv6 member, an image that does not run there, a placement
-        // elsewhere, or no ports: ingress, nothing to say.
+        // No ARMv6 node, an image kept off it, a placement elsewhere, or
+        // no ports: ingress, nothing to say.
         let plain = (Publish::Ingress, None);
+        assert_eq!(mode(&any, &[Arch::X86_64, Arch::Aarch64], &[]), plain);
+        assert_eq!(mode(&any, &mixed, &[Arch::Armv6l]), plain);
         assert_eq!(
-            publish_mode(&any, &[Arch::X86_64, Arch::Aarch64], &[]),
+            mode(&web(Some(Arch::X86_64), None, true), &mixed, &[]),
             plain
         );
-        assert_eq!(publish_mode(&any, &mixed, &[Arch::X86_64]), plain);
-        assert_eq!(
-            publish_mode(&web(Some(Arch::X86_64), None, true), &mixed, &[]),
-            plain
-        );
-        assert_eq!(publish_mode(&web(None, None, false), &mixed, &[]), plain);
+        assert_eq!(mode(&web(None, None, false), &mixed, &[]), plain);
         // Pinned to ARMv6: host mode.
         assert_eq!(
-            publish_mode(&web(Some(Arch::Armv6l), None, true), &mixed, &[]).0,
+            mode(&web(Some(Arch::Armv6l), None, true), &mixed, &[]).0,
             Publish::Host
         );
         // The config wins; ingress where ARMv6 runs tasks is reported.
         assert_eq!(
-            publish_mode(&web(None, Some(Publish::Host), true), &[Arch::X86_64], &[]),
+            mode(
+                &web(None, Some(Publish::Host), true),
+                &[Arch::X86_64, Arch::X86_64],
+                &[]
+            ),
             (Publish::Host, None)
         );
         assert_eq!(
-            publish_mode(&web(None, Some(Publish::Ingress), true), &mixed, &[]),
+            mode(&web(None, Some(Publish::Ingress), true), &mixed, &[]),
             (Publish::Ingress, Some(ARMV6_INGRESS))
+        );
+    }
+
+    /// Host mode runs one replica per node (swarm never puts two tasks
+    /// publishing one host port on a node). When rccr, not the config,
+    /// chose it and the replicas outnumber the nodes the service can land
+    /// on, it keeps the service off ARMv6 and publishes through ingress:
+    /// every replica runs. Before, host mode stayed and setup failed on
+    /// every run, short of replicas, for a choice the operator never made.
+    #[test]
+    fn host_mode_too_small_for_the_replicas_gives_way_to_ingress_off_armv6() {
+        let mut three = web(None, None, true);
+        three.replicas = 3;
+        let mixed = [Arch::X86_64, Arch::Armv6l];
+        let p = publish_mode(&three, &mixed, &[]);
+        assert_eq!(
+            p,
+            Publishing {
+                mode: Publish::Ingress,
+                armv6_off: true,
+                note: Some(ARMV6_KEPT_OFF),
+                host_limit: None,
+            }
+        );
+        let w = want(&three, &mixed, &[]);
+        assert_eq!(w.constraints, ["node.labels.rccr.arch!=armv6l"]);
+        assert_eq!(w.publish, Publish::Ingress);
+        // Enough nodes: host mode, as before.
+        let p = publish_mode(&three, &[Arch::X86_64, Arch::X86_64, Arch::Armv6l], &[]);
+        assert_eq!(
+            (p.mode, p.armv6_off, p.host_limit),
+            (Publish::Host, false, None)
+        );
+        // Only ARMv6 nodes can take it: host mode, and its limit is said.
+        let armv6 = publish_mode(&three, &mixed, &[Arch::X86_64]);
+        assert_eq!(
+            armv6,
+            Publishing {
+                mode: Publish::Host,
+                armv6_off: false,
+                note: Some(ARMV6_HOST_MODE),
+                host_limit: Some(1),
+            }
+        );
+        // The config's host mode stays, and its limit is said too.
+        let mut host = three.clone();
+        host.publish = Some(Publish::Host);
+        let p = publish_mode(&host, &mixed, &[]);
+        assert_eq!(
+            (p.mode, p.armv6_off, p.host_limit),
+            (Publish::Host, false, Some(2))
+        );
+        let report = ServiceReport {
+            name: "web".into(),
+            result: "created".into(),
+            runs_on: String::new(),
+            running: Some((2, 3)),
+            publish: Publish::Host,
+            ok: false,
+            gave_up_after: Some(Duration::from_secs(90)),
+            unread: None,
+            host_limit: Some(2),
+        };
+        assert_eq!(
+            report.problem(),
+            "created, 2 of 3 replicas running: its ports are in host mode, which runs one \
+             replica per node, and it can land on 2 nodes (lower its replicas, or add nodes it can run on)"
         );
     }
 
