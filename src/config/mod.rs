@@ -148,7 +148,9 @@ pub struct Container {
 /// How a service's ports are published. Unset in the config, rccr uses
 /// ingress, except for services that can run on ARMv6 nodes of the swarm:
 /// those publish in host mode, because swarm's overlay networks (and so
-/// the ingress mesh) are broken on ARMv6 (moby/moby#47496).
+/// the ingress mesh) are broken on ARMv6 (moby/moby#47496). When host mode
+/// could not run all the replicas (one task per node holds the port), rccr
+/// keeps ingress and the service off ARMv6 instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Publish {
     /// Through swarm's ingress routing mesh: every node answers on the
