@@ -185,6 +185,21 @@ fn a_fat_rccr_disk_or_a_dockerd_that_does_not_answer_fails_the_boot_test() {
     );
     assert_has(
         &said,
-        "FAIL: dockerd answers, its data in /var/lib/docker on overlay2: '/var/lib/docker vfs'",
+        "FAIL: dockerd answers, but not with its data in /var/lib/docker on overlay2 or overlayfs: '/var/lib/docker vfs'",
+    );
+}
+
+#[test]
+fn docker_29s_overlayfs_snapshotter_passes_the_boot_test() {
+    let node = Node {
+        docker_info: "/var/lib/docker overlayfs",
+        ..RIGHT
+    };
+    let (out, _dir) = boot_test(&node);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_count(
+        &text(&out.stderr),
+        "ok: dockerd answers, its data in /var/lib/docker on overlayfs",
+        2,
     );
 }

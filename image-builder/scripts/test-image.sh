@@ -32,7 +32,7 @@
 #      disk holds an ext4 filesystem on /media/rccr, bound on
 #      /var/lib/docker and /var/lib/rccr, and lbu saves to its rccr-lbu/;
 #      target: dockerd answers docker info (waited for up to --timeout s),
-#      with its data in /var/lib/docker on overlay2
+#      with its data in /var/lib/docker on overlay2 (overlayfs under Docker 29)
 #   3. a second boot of another fresh copy has different host keys, and
 #      lbu saves to rccr-lbu/ on its FAT disk
 #   4. target: rccr keyrotate from this machine moves it to a new key;
@@ -459,7 +459,13 @@ check_dockerd() {
 		done
 		timeout 10 docker info --format "{{.DockerRootDir}} {{.Driver}}"') || _info=''
 	if [ -n "$_info" ]; then
-		same "$_info" "/var/lib/docker overlay2" "dockerd answers, its data in /var/lib/docker on overlay2"
+		# overlay2 is the graph driver; Docker 29's containerd image store
+		# reports its snapshotter, overlayfs. Where the data lies is the
+		# bind check's (check_storage).
+		case "$_info" in
+			"/var/lib/docker overlay2" | "/var/lib/docker overlayfs") ok "dockerd answers, its data in /var/lib/docker on ${_info#* }" ;;
+			*) fail "dockerd answers, but not with its data in /var/lib/docker on overlay2 or overlayfs: '$_info'" ;;
+		esac
 	else
 		fail "dockerd does not answer docker info in $TIMEOUT s ($2)"
 		ssh_vm "$1" 'rc-service docker status; tail -n 20 /var/log/docker.log' >&2 || true
