@@ -804,17 +804,21 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
     // Under the host's shell and tools, then busybox's, as on a node.
     for shell in ["host", "busybox"] {
         // This boot's packages made newsvc (UID and GID 1000), newgrp
-        // (GID 101) and svc2 (UID 102), and put newsvc in video.
+        // (GID 101) with its user svc3, and svc2 (UID 102), and put newsvc
+        // in video.
         let image = [
             (
                 "etc/passwd",
-                "root:x:0:0:root:/root:/bin/ash\nnewsvc:x:1000:1000:newsvc:/var/empty:/sbin/nologin\nsvc2:x:102:102:svc2:/var/empty:/sbin/nologin\n",
+                "root:x:0:0:root:/root:/bin/ash\nnewsvc:x:1000:1000:newsvc:/var/empty:/sbin/nologin\nsvc2:x:102:102:svc2:/var/empty:/sbin/nologin\nsvc3:x:103:101:svc3:/var/empty:/sbin/nologin\n",
             ),
             (
                 "etc/group",
                 "root:x:0:root\nvideo:x:27:root,newsvc\nnewsvc:x:1000:\nnewgrp:x:101:\nsvc2:x:102:\n",
             ),
-            ("etc/shadow", "root:*::0:::::\nnewsvc:!::0:::::\nsvc2:!::0:::::\n"),
+            (
+                "etc/shadow",
+                "root:*::0:::::\nnewsvc:!::0:::::\nsvc2:!::0:::::\nsvc3:!::0:::::\n",
+            ),
             (
                 "etc/gshadow",
                 "root:::root\nvideo:::root,newsvc\nnewsvc:!::\nnewgrp:!::\nsvc2:!::\n",
@@ -868,6 +872,12 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
         assert_has(
             &stderr,
             "etc/group: the booted image's newgrp is not added: GID 101 is local's",
+        );
+        // svc3's UID is free, but its group's GID is local's: added, it
+        // would own local's files.
+        assert_has(
+            &stderr,
+            "etc/passwd: the booted image's svc3 is not added: its GID 101 is local's in the saved group",
         );
         let read = |path: &str| fs::read_to_string(dir.path(&format!("root/{path}"))).unwrap();
         assert_eq!(

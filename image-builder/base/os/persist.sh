@@ -282,6 +282,7 @@ unpack() {
 	for _list in $MERGED_LISTS $ACCOUNT_FILES; do
 		_n=$((_n + 1))
 		[ ! -f "$_root/$_list" ] || cp -- "$_root/$_list" "$2/list.$_n" || return 1
+		[ "$_list" != etc/group ] || _image_group=$2/list.$_n
 	done
 
 	if ! tar -xzf "$1" -C "$_root/"; then
@@ -295,7 +296,9 @@ unpack() {
 		_n=$((_n + 1))
 		[ -f "$2/list.$_n" ] || continue
 		case " $ACCOUNT_FILES " in
-			*" $_list "*) merge_accounts "$_list" "$_root/$_list" "$2/list.$_n" ;;
+			# passwd is merged before group: the root's etc/group is
+			# still the saved one.
+			*" $_list "*) merge_accounts "$_list" "$_root/$_list" "$2/list.$_n" "$_root/etc/group" "$_image_group" ;;
 			*)
 				# The booted image's lines first, then the saved ones it
 				# lacks.
@@ -306,11 +309,13 @@ unpack() {
 	done
 }
 
-# merge_accounts FILE SAVED IMAGE: prints the account file FILE (etc/passwd,
-# ...) merged by name: the SAVED entries, then the booted IMAGE's whose name
-# they lack. Such an account is added only when its UID (passwd) or GID
-# (group) is free in SAVED, with a warning otherwise: two names owning the
-# same files would be worse than a service without its user. shadow and
+# merge_accounts FILE SAVED IMAGE SAVED_GROUP IMAGE_GROUP: prints the
+# account file FILE (etc/passwd, ...) merged by name: the SAVED entries,
+# then the booted IMAGE's whose name they lack. Such an account is added
+# only when its UID (passwd) or GID (group) is free in SAVED, and a user
+# only when its primary GID is not another group's in SAVED_GROUP than in
+# IMAGE_GROUP, with a warning otherwise: two names owning the same files
+# would be worse than a service without its user. shadow and
 # gshadow add only the names the merged passwd and group hold. A group
 # named in both keeps the saved line, with the image's members added (a
 # newer image's package may have put its user in an existing group).
@@ -323,6 +328,11 @@ merge_accounts() {
 		etc/gshadow) _members=4 _names=${ROOT%/}/etc/group ;;
 	esac
 	[ -f "$_names" ] || _names=/dev/null
+	_saved_group=/dev/null _image_group=/dev/null
+	if [ "$1" = etc/passwd ]; then
+		[ ! -f "${4:-}" ] || _saved_group=$4
+		[ ! -f "${5:-}" ] || _image_group=$5
+	fi
 	# shellcheck disable=SC2016 # awk's own $ fields
 	awk -F: -v OFS=: -v id="$_id" -v what="$_what" -v members="$_members" -v file="$1" -v prog="$PROG" '
 		function union(a, b,    have, list, i, k, out) {
@@ -338,6 +348,8 @@ merge_accounts() {
 			return out
 		}
 		phase == "names" { if (NF) named[$1] = 1; has_names = 1; next }
+		phase == "saved_group" { if (NF) saved_gid[$3] = $1; next }
+		phase == "image_group" { if (NF) image_gid[$3] = $1; next }
 		phase == "image" {
 			if (NF && !($1 in image)) {
 				image[$1] = $0
@@ -361,11 +373,15 @@ merge_accounts() {
 					print prog ": WARNING: " file ": the booted image\047s " name " is not added: " what " " f[id] " is " owner[f[id]] "\047s in the saved one" | "cat >&2"
 					continue
 				}
+				if (file == "etc/passwd" && (f[4] in saved_gid) && saved_gid[f[4]] != image_gid[f[4]]) {
+					print prog ": WARNING: " file ": the booted image\047s " name " is not added: its GID " f[4] " is " saved_gid[f[4]] "\047s in the saved group" | "cat >&2"
+					continue
+				}
 				if (id) owner[f[id]] = name
 				print image[name]
 			}
 		}
-	' phase=names "$_names" phase=image "$3" phase=saved "$2"
+	' phase=names "$_names" phase=saved_group "$_saved_group" phase=image_group "$_image_group" phase=image "$3" phase=saved "$2"
 }
 
 # keep_saved DIR: the changes saved in DIR could not be restored. lbu is
