@@ -111,7 +111,9 @@ pub enum Class {
     /// card). Or a node's host key on two running machines that the MAC
     /// it was recorded with does not tell apart: kept at neither. Or a
     /// machine at an address it does not own (a relay, a NAT forwards its
-    /// SSH port there). Shown, never touched here.
+    /// SSH port there). Or, set by the plan, a new host left with no
+    /// name of its own: its pinned name is another node's, or every name
+    /// setup could generate for it is taken. Shown, never touched here.
     Duplicate,
     /// Let us in, or has a host key too weak to trust, and is not to be
     /// believed: never adopted, never touched.
