@@ -996,6 +996,69 @@ fn a_host_answering_at_many_addresses_is_adopted_once_at_its_lowest() {
     assert_eq!(sorted_lines(&lab, "/root/.ssh/known_hosts"), known_hosts);
 }
 
+#[test]
+fn a_squatter_named_after_a_new_node_s_mac_does_not_take_its_name() {
+    // target-1 boots with the image's name: setup names it after its MAC,
+    // ReCyClusteR-Target-<last 3 bytes>. The squatter (target-2: it holds
+    // the temporary key, which is public, and hears target-1's MAC in
+    // ARP) calls itself that already. Setup must not end with two nodes
+    // of one name: one Ansible host, `rccr remove NAME` picking either,
+    // known_hosts pinning the squatter's key under target-1's name.
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let victim = lab.host("target-1");
+    let tail: String = victim.mac.split(':').skip(3).collect();
+    let victims_name = format!("ReCyClusteR-Target-{}", tail.to_ascii_lowercase());
+    let rename = |host: &str, name: &str| {
+        let out = lab.sh(
+            host,
+            &format!("hostname {name} && echo {name} >/etc/hostname"),
+        );
+        assert!(out.status.success(), "{host}: {}", stderr(&out));
+    };
+    rename("target-1", "ReCyClusteR-Target");
+    // In other case: case does not tell two names apart.
+    rename(
+        "target-2",
+        &format!("ReCyClusteR-Target-{}", tail.to_ascii_uppercase()),
+    );
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup", &out);
+    assert_adopted(&lab, "target-1", &json);
+    assert!(
+        object_of(&json, &victim.ip).contains(&format!("\"hostname\": \"{victims_name}\"")),
+        "target-1 is not {victims_name}: {json}"
+    );
+    // One name per node, case aside, in every file that names them.
+    let nodes = sorted_lines(&lab, "/root/.rccr/nodes");
+    let mut names: Vec<String> = nodes
+        .iter()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').nth(2))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let count = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), count, "{nodes:?}");
+    assert_eq!(count, 3, "{nodes:?}");
+    let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+    for name in &names {
+        let lines = ini
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with(&format!("{name} ")))
+            .count();
+        assert_eq!(lines, 1, "{name}: {ini}");
+    }
+    // target-1's name pins target-1's key alone.
+    let named = |host: &str| {
+        pins_of(&lab, host)
+            .iter()
+            .any(|p| p.split(',').any(|f| f.eq_ignore_ascii_case(&victims_name)))
+    };
+    assert!(named("target-1"), "{:?}", pins_of(&lab, "target-1"));
+    assert!(!named("target-2"), "{:?}", pins_of(&lab, "target-2"));
+}
+
 /// The host fields (`NAME,IP`) of the control's known_hosts lines that pin
 /// `host`'s host key.
 fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
