@@ -1227,6 +1227,26 @@ fn a_mac_answering_at_more_addresses_than_the_cap_is_probed_at_its_lowest_only()
     let block = format!("{a}.{b}.{c}.{}/27", ANYIP_BLOCK.end);
     let route = format!("ip route replace local {block} dev eth0 table local");
     common::ok("a bigger block", &lab.sh("anyip", &route));
+    // `rccr scan --ssh-names` keeps the same bound (review F3: it logged
+    // in at every address): its name is read over SSH at 64 of them.
+    let args = ["rccr", "scan", "--json", "--all", "--ssh-names"];
+    let out = lab.exec("control", &args);
+    let json = common::ok("scan --ssh-names", &out);
+    let mac = format!("\"mac\": \"{}\"", anyip.mac);
+    let rows: Vec<&str> = json.lines().filter(|l| l.contains(&mac)).collect();
+    assert_eq!(rows.len(), 65, "{json}");
+    let read = rows
+        .iter()
+        .filter(|r| r.contains("\"name_source\": \"ssh\""))
+        .count();
+    assert_eq!(read, 64, "{json}");
+    let warning = format!("{} answered ARP at 65 addresses", anyip.mac);
+    assert_eq!(
+        stderr(&out).matches(&warning).count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
     let (out, _) = setup(&lab, &[]);
     let json = common::ok("setup", &out);
     let mac = format!("\"mac\": \"{}\"", anyip.mac);
