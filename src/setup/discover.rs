@@ -668,12 +668,15 @@ pub fn named(ips: &[Ipv4Addr]) -> String {
 /// node: its name holds the filter, or is the one `nodes:` pins to its MAC.
 /// Setup renames before it rotates, so a node one run gave its pinned name
 /// (`pi-kitchen`, no filter in it) and could not rotate is still a node to
-/// the next run, not a foreign host it never adopts.
+/// the next run, not a foreign host it never adopts. A name that is an
+/// address (`10.0.0.7`, which a filter of digits holds) is no node's: it
+/// would name another host, in known_hosts and the inventory.
 fn named_ours(hostname: Option<&str>, config: &Config, mac: Option<Mac>) -> bool {
     let pinned = config.pin(mac).and_then(|p| p.hostname.as_deref());
     hostname.is_some_and(|n| {
-        name_matches(n, &config.discovery.hostname_filter)
-            || pinned.is_some_and(|p| p.eq_ignore_ascii_case(n))
+        n.parse::<IpAddr>().is_err()
+            && (name_matches(n, &config.discovery.hostname_filter)
+                || pinned.is_some_and(|p| p.eq_ignore_ascii_case(n)))
     })
 }
 
@@ -1582,6 +1585,18 @@ mod tests {
             note.contains("02:00:00:00:00:01, 02:00:00:00:00:02"),
             "{note}"
         );
+    }
+
+    /// Review F8: with a filter of digits (the config allows one), a host
+    /// that names itself after an address (another node's) is named like
+    /// no node: an address is no hostname (RFC 1123 2.1).
+    #[test]
+    fn a_name_that_is_an_address_is_no_node_s() {
+        let mut config = Config::default();
+        config.discovery.hostname_filter = "10".into();
+        assert!(named_ours(Some("node-10"), &config, None));
+        assert!(!named_ours(Some("10.0.0.7"), &config, None));
+        assert!(!named_ours(Some("10.0.0.10"), &config, None));
     }
 
     /// A node renamed to the name `nodes:` pins to its MAC (no filter in
