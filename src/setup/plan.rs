@@ -343,17 +343,22 @@ mod tests {
         }
     }
 
+    /// The plan under the default config.
+    fn plan_by_default(candidates: Vec<Candidate>, known: &[NodeRecord]) -> Vec<Planned> {
+        plan(candidates, known, &Config::default())
+    }
+
+    /// A new host with the image's name, at `ip` with `mac`.
+    fn fresh(ip: &str, mac: &str) -> Candidate {
+        candidate(ip, Some(mac), "ReCyClusteR-Target", Class::New)
+    }
+
     #[test]
     fn defaults_and_shared_names_are_renamed_and_the_rest_left() {
         let config = Config::default();
         let planned = plan(
             vec![
-                candidate(
-                    "10.0.5.6",
-                    Some("02:52:43:3f:2a:1c"),
-                    "ReCyClusteR-Target",
-                    Class::New,
-                ),
+                fresh("10.0.5.6", "02:52:43:3f:2a:1c"),
                 candidate("10.0.5.7", None, "ReCyClusteR-Target", Class::New),
                 candidate("10.0.5.8", None, "ReCyClusteR-Target-01", Class::New),
                 candidate("10.0.5.9", None, "ReCyClusteR-Target-01", Class::Adopted),
@@ -470,15 +475,9 @@ mod tests {
     /// the same name.
     #[test]
     fn a_told_name_squatting_a_generated_one_is_renamed() {
-        let config = Config::default();
-        let planned = plan(
+        let planned = plan_by_default(
             vec![
-                candidate(
-                    "10.0.5.6",
-                    Some("02:00:00:3f:2a:1c"),
-                    "ReCyClusteR-Target",
-                    Class::New,
-                ),
+                fresh("10.0.5.6", "02:00:00:3f:2a:1c"),
                 candidate(
                     "10.0.5.7",
                     Some("02:00:00:00:00:66"),
@@ -487,7 +486,6 @@ mod tests {
                 ),
             ],
             &[],
-            &config,
         );
         assert_distinct(&final_names(&planned));
         // The victim keeps the name its MAC gives it; the squatter is
@@ -501,7 +499,6 @@ mod tests {
     /// longer name, not the victim's.
     #[test]
     fn a_generated_name_an_inventory_node_has_is_lengthened() {
-        let config = Config::default();
         let victim = NodeRecord {
             ip: "10.0.5.6".parse().unwrap(),
             mac: "02:00:00:3f:2a:1c".parse().ok(),
@@ -511,23 +508,12 @@ mod tests {
             host_key: "SHA256:victim".parse().ok(),
             moved_from: None,
         };
-        let planned = plan(
+        let planned = plan_by_default(
             vec![
-                candidate(
-                    "10.0.5.7",
-                    Some("02:99:00:3f:2a:1c"),
-                    "ReCyClusteR-Target",
-                    Class::New,
-                ),
-                candidate(
-                    "10.0.5.8",
-                    Some("02:98:00:3f:2a:1c"),
-                    "ReCyClusteR-Target",
-                    Class::New,
-                ),
+                fresh("10.0.5.7", "02:99:00:3f:2a:1c"),
+                fresh("10.0.5.8", "02:98:00:3f:2a:1c"),
             ],
             std::slice::from_ref(&victim),
-            &config,
         );
         let mut names = final_names(&planned);
         names.push(victim.hostname.to_ascii_lowercase());
@@ -541,14 +527,9 @@ mod tests {
             Some("ReCyClusteR-Target-0298003f2a1c")
         );
         // The same node, back on its temporary key, keeps its own name.
-        let mut back = candidate(
-            "10.0.5.9",
-            victim.mac.map(|m| m.to_string()).as_deref(),
-            "ReCyClusteR-Target",
-            Class::New,
-        );
+        let mut back = fresh("10.0.5.9", "02:00:00:3f:2a:1c");
         back.host_key = victim.host_key.clone();
-        let planned = plan(vec![back], &[victim], &config);
+        let planned = plan_by_default(vec![back], &[victim]);
         assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-3f2a1c"));
     }
 
