@@ -228,8 +228,8 @@ fn one_name_each(nodes: &[NodeRecord], file: &Path) -> Result<(), Error> {
         {
             return Err(Error::Failed(format!(
                 "two nodes of the inventory are named {} ({} and {}, case does not count): \
-                 nothing was written; each node needs a name of its own (was {} edited by \
-                 hand? else report this bug of rccr)",
+                 nothing was written; give one of them a name of its own (on it: rccr init \
+                 --hostname NAME), then run rccr setup (or fix {} if it was edited by hand)",
                 a.hostname.to_ascii_lowercase(),
                 b.ip,
                 a.ip,
