@@ -293,15 +293,20 @@ pub fn discover(
             .and_then(|p| p.role)
             .unwrap_or(Role::Target);
         for note in [&c.mac_note, &c.note].into_iter().flatten() {
-            eprintln!(
-                "rccr setup: {}: {}: {}",
-                c.ip,
-                c.class,
-                crate::print::text(note)
-            );
+            say(c, note);
         }
     }
     Ok(candidates)
+}
+
+/// Tells `note` of host `c` on stderr, escaped: partly in its words.
+pub fn say(c: &Candidate, note: &str) {
+    eprintln!(
+        "rccr setup: {}: {}: {}",
+        c.ip,
+        c.class,
+        crate::print::text(note)
+    );
 }
 
 /// The most other addresses a note names.

@@ -136,6 +136,7 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
             Err(why) => {
                 p.action = Action::Leave;
                 p.candidate.class = Class::Duplicate;
+                super::discover::say(&p.candidate, &why);
                 p.candidate.note = Some(why);
             }
         }
@@ -267,8 +268,8 @@ fn final_names(
 /// Why a name cannot be a new node's.
 fn taken(name: &str, whose: &str) -> String {
     format!(
-        "the name {name} is {whose}'s already (case does not count): adopted at none; give it \
-         another name under nodes:"
+        "its pinned name {name} is taken by {whose} (case does not count): adopted at none; \
+         pin it another name under nodes:"
     )
 }
 
@@ -568,7 +569,10 @@ mod tests {
         assert!(!planned[0].adopts());
         assert_eq!(planned[0].candidate.class, Class::Duplicate);
         let note = planned[0].candidate.note.as_deref().unwrap();
-        assert!(note.contains("kitchen"), "{note}");
+        assert!(
+            note.starts_with("its pinned name kitchen is taken by the host at 10.0.5.7 (case"),
+            "{note}"
+        );
     }
 
     #[test]
