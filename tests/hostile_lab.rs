@@ -996,6 +996,69 @@ fn a_host_answering_at_many_addresses_is_adopted_once_at_its_lowest() {
     assert_eq!(sorted_lines(&lab, "/root/.ssh/known_hosts"), known_hosts);
 }
 
+#[test]
+fn a_squatter_named_after_a_new_node_s_mac_does_not_take_its_name() {
+    // target-1 boots with the image's name: setup names it after its MAC,
+    // ReCyClusteR-Target-<last 3 bytes>. The squatter (target-2: it holds
+    // the temporary key, which is public, and hears target-1's MAC in
+    // ARP) calls itself that already. Setup must not end with two nodes
+    // of one name: one Ansible host, `rccr remove NAME` picking either,
+    // known_hosts pinning the squatter's key under target-1's name.
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let victim = lab.host("target-1");
+    let tail: String = victim.mac.split(':').skip(3).collect();
+    let victims_name = format!("ReCyClusteR-Target-{}", tail.to_ascii_lowercase());
+    let rename = |host: &str, name: &str| {
+        let out = lab.sh(
+            host,
+            &format!("hostname {name} && echo {name} >/etc/hostname"),
+        );
+        assert!(out.status.success(), "{host}: {}", stderr(&out));
+    };
+    rename("target-1", "ReCyClusteR-Target");
+    // In other case: case does not tell two names apart.
+    rename(
+        "target-2",
+        &format!("ReCyClusteR-Target-{}", tail.to_ascii_uppercase()),
+    );
+    let (out, _) = setup(&lab, &[]);
+    let json = common::ok("setup", &out);
+    assert_adopted(&lab, "target-1", &json);
+    assert!(
+        object_of(&json, &victim.ip).contains(&format!("\"hostname\": \"{victims_name}\"")),
+        "target-1 is not {victims_name}: {json}"
+    );
+    // One name per node, case aside, in every file that names them.
+    let nodes = sorted_lines(&lab, "/root/.rccr/nodes");
+    let mut names: Vec<String> = nodes
+        .iter()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split('\t').nth(2))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let count = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), count, "{nodes:?}");
+    assert_eq!(count, 3, "{nodes:?}");
+    let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+    for name in &names {
+        let lines = ini
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with(&format!("{name} ")))
+            .count();
+        assert_eq!(lines, 1, "{name}: {ini}");
+    }
+    // target-1's name pins target-1's key alone.
+    let named = |host: &str| {
+        pins_of(&lab, host)
+            .iter()
+            .any(|p| p.split(',').any(|f| f.eq_ignore_ascii_case(&victims_name)))
+    };
+    assert!(named("target-1"), "{:?}", pins_of(&lab, "target-1"));
+    assert!(!named("target-2"), "{:?}", pins_of(&lab, "target-2"));
+}
+
 /// The host fields (`NAME,IP`) of the control's known_hosts lines that pin
 /// `host`'s host key.
 fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
@@ -1080,24 +1143,8 @@ fn setup_with_an_arp_liar(lost: bool) -> (String, String) {
         &lab.exec("control", &["ip", "neigh", "flush", "dev", "eth0"]),
     );
     let control_ip = lab.ip("control");
-    let args = [
-        "/usr/bin/python3",
-        "-c",
-        ARP_LIAR,
-        &control_ip,
-        &t1.ip,
-        &t2.mac,
-    ];
-    let mut liar = lab.spawn("liar", &args);
-    let mut ready = String::new();
-    let mut liar_out = std::io::BufReader::new(liar.stdout.take().expect("liar's stdout"));
-    std::io::BufRead::read_line(&mut liar_out, &mut ready).expect("liar's first line");
-    assert_eq!(ready, "ready\n", "the ARP liar did not start");
-
-    let (out, _) = setup(&lab, &[]);
-    let mut forged = String::new();
-    std::io::Read::read_to_string(&mut liar_out, &mut forged).expect("liar's output");
-    let _ = liar.wait();
+    let args = [control_ip.as_str(), &t1.ip, &t2.mac];
+    let (out, forged) = setup_while_forging(&lab, "liar", ARP_LIAR, &args);
     assert_eq!(forged, "forged 2\n", "the ARP liar did not lie");
     let json = common::ok("setup with an ARP liar", &out);
     let err = stderr(&out);
@@ -1114,6 +1161,36 @@ fn setup_with_an_arp_liar(lost: bool) -> (String, String) {
     // The sweep heard both and said so.
     assert_has(&err, &format!("{} answered from two MAC addresses", t1.ip));
     (err, t2.mac)
+}
+
+/// Runs `/usr/bin/python3 -c script args` in `host`, a forger of ARP
+/// answers that prints `ready` once listening and `forged N` at its end,
+/// and setup while it runs: setup's output, and what the forger said last.
+fn setup_while_forging(lab: &Lab, host: &str, script: &str, args: &[&str]) -> (Output, String) {
+    let mut argv = vec!["/usr/bin/python3", "-c", script];
+    argv.extend_from_slice(args);
+    let mut forger = lab.spawn(host, &argv);
+    let mut said = std::io::BufReader::new(forger.stdout.take().expect("the forger's stdout"));
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut said, &mut ready).expect("the forger's first line");
+    assert_eq!(ready, "ready\n", "the ARP forger did not start");
+    let (out, _) = setup(lab, &[]);
+    let mut forged = String::new();
+    std::io::Read::read_to_string(&mut said, &mut forged).expect("the forger's output");
+    let _ = forger.wait();
+    (out, forged)
+}
+
+/// anyip answers at the `/27` after [`ANYIP_BLOCK`] too: 65 addresses in
+/// all, its lease the highest. The subnet's first three octets.
+fn anyip_at_65_addresses(lab: &Lab) -> [u8; 3] {
+    let ip: std::net::Ipv4Addr = lab.ip("anyip").parse().expect("an address");
+    let [a, b, c, _] = ip.octets();
+    // The statics' addresses, unused here.
+    let block = format!("{a}.{b}.{c}.{}/27", ANYIP_BLOCK.end);
+    let route = format!("ip route replace local {block} dev eth0 table local");
+    common::ok("a bigger block", &lab.sh("anyip", &route));
+    [a, b, c]
 }
 
 fn python_lab() -> bool {
@@ -1158,12 +1235,27 @@ fn a_forged_arp_answer_that_comes_first_is_not_taken_for_the_node_s_mac() {
 fn a_mac_answering_at_more_addresses_than_the_cap_is_probed_at_its_lowest_only() {
     let lab = or_skip!(Lab::builder().targets(1).hostile("anyip").up_as_root());
     let anyip = lab.host("anyip");
-    let ip: std::net::Ipv4Addr = anyip.ip.parse().expect("an address");
-    let [a, b, c, _] = ip.octets();
-    // The statics' addresses, unused here: right after ANYIP_BLOCK.
-    let block = format!("{a}.{b}.{c}.{}/27", ANYIP_BLOCK.end);
-    let route = format!("ip route replace local {block} dev eth0 table local");
-    common::ok("a bigger block", &lab.sh("anyip", &route));
+    anyip_at_65_addresses(&lab);
+    // `rccr scan --ssh-names` keeps the same bound (review F3: it logged
+    // in at every address): its name is read over SSH at 64 of them.
+    let args = ["rccr", "scan", "--json", "--all", "--ssh-names"];
+    let out = lab.exec("control", &args);
+    let json = common::ok("scan --ssh-names", &out);
+    let mac = format!("\"mac\": \"{}\"", anyip.mac);
+    let rows: Vec<&str> = json.lines().filter(|l| l.contains(&mac)).collect();
+    assert_eq!(rows.len(), 65, "{json}");
+    let read = rows
+        .iter()
+        .filter(|r| r.contains("\"name_source\": \"ssh\""))
+        .count();
+    assert_eq!(read, 64, "{json}");
+    let warning = format!("{} answered ARP at 65 addresses", anyip.mac);
+    assert_eq!(
+        stderr(&out).matches(&warning).count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
     let (out, _) = setup(&lab, &[]);
     let json = common::ok("setup", &out);
     let mac = format!("\"mac\": \"{}\"", anyip.mac);
@@ -1180,5 +1272,65 @@ fn a_mac_answering_at_more_addresses_than_the_cap_is_probed_at_its_lowest_only()
     let err = stderr(&out);
     let warning = format!("{} answered ARP at 65 addresses", anyip.mac);
     assert_eq!(err.matches(&warning).count(), 1, "{err}");
+    assert_adopted(&lab, "target-1", &json);
+}
+
+/// A second MAC for a block, run with /usr/bin/python3 inside a lab host:
+/// `CONTROL_IP FIRST COUNT MAC`. It answers the control's first ARP
+/// request for each of the COUNT addresses from FIRST on, from MAC, so
+/// each of them is heard from two MACs (the kernel's later requests get
+/// the host's own answer alone). Prints `ready` once listening, then
+/// `forged N`.
+const SECOND_MAC: &str = r#"
+import socket, struct, sys
+control = socket.inet_aton(sys.argv[1])
+first = struct.unpack("!I", socket.inet_aton(sys.argv[2]))[0]
+todo = {struct.pack("!I", first + i) for i in range(int(sys.argv[3]))}
+fake = bytes.fromhex(sys.argv[4].replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("eth0", 0))
+s.settimeout(60)
+print("ready", flush=True)
+forged = 0
+while todo:
+    try:
+        f = s.recv(1514)
+    except socket.timeout:
+        break
+    if len(f) < 42 or f[20:22] != b"\x00\x01" or f[28:32] != control or f[38:42] not in todo:
+        continue
+    todo.discard(f[38:42])
+    sha = f[22:28]
+    reply = sha + fake + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
+    s.send(reply + fake + f[38:42] + sha + control)
+    forged += 1
+print("forged", forged, flush=True)
+"#;
+
+/// Review F2: anyip answers at 65 addresses and, at 64 of them, a second
+/// MAC answers too. Before, an address of two MACs was always logged in
+/// to, so two MACs made the cap no bound (a /16 of them: hours of stalled
+/// handshakes); now it counts for both, and 64 logins are made.
+#[test]
+fn two_macs_at_each_address_do_not_double_the_per_mac_cap() {
+    if !python_lab() {
+        return;
+    }
+    let lab = Lab::builder().targets(1).hostile("anyip").up();
+    let anyip = lab.host("anyip");
+    let [a, b, c] = anyip_at_65_addresses(&lab);
+    let first = format!("{a}.{b}.{c}.{}", ANYIP_BLOCK.start);
+    let control_ip = lab.ip("control");
+    let args = [control_ip.as_str(), &first, "64", "02:52:43:66:66:66"];
+    let (setup_out, forged) = setup_while_forging(&lab, "anyip", SECOND_MAC, &args);
+    assert_eq!(forged, "forged 64\n", "the second MAC did not answer");
+    let json = common::ok("setup", &setup_out);
+    let first = ANYIP_BLOCK.start;
+    let probed = (first..first + 64)
+        .map(|n| format!("{a}.{b}.{c}.{n}"))
+        .chain([anyip.ip.clone()])
+        .filter(|ip| !object_of(&json, ip).contains("\"found\": \"no-ssh\""))
+        .count();
+    assert_eq!(probed, 64, "{json}");
     assert_adopted(&lab, "target-1", &json);
 }

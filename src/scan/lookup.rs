@@ -408,7 +408,7 @@ impl Lookup {
 
     fn read_replies(&mut self) {
         let mut buf = [0u8; dns::MAX_UDP_LEN + 1];
-        loop {
+        read_bounded(|| {
             let (len, from) = match self.udp.recv_from(&mut buf) {
                 Ok(got) => got,
                 Err(e)
@@ -417,20 +417,21 @@ impl Lookup {
                         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
                     ) =>
                 {
-                    return
+                    return false;
                 }
                 // An ICMP error for an earlier query: nothing to read.
-                Err(_) => continue,
+                Err(_) => return true,
             };
             let Some((i, reply)) = self.match_reply(&buf[..len], from) else {
-                continue;
+                return true;
             };
             let e = &mut self.entries[i];
             if let Reply::Name(name) = reply {
                 e.answer.name = Some(String::from_utf8_lossy(&name.to_text()).into_owned());
             }
             e.dns.done = true;
-        }
+            true
+        });
     }
 
     /// The host a datagram from `from` answers, and what it says; None
@@ -511,9 +512,46 @@ pub fn apply(host: &mut Host, answer: Answer) {
     host.ssh = answer.ssh;
 }
 
+/// The most datagrams or frames one wake-up reads from a socket. Frames
+/// sent faster than they are parsed (an ARP flood at line rate, echo
+/// replies from anyone) would otherwise keep the reader in its loop for
+/// as long as they come, and the scan past its timeout: the rest wait for
+/// the next wake-up, after the caller has looked at its clock.
+pub const MAX_READS_PER_WAKE: usize = 4096;
+
+/// Calls `read` until it says nothing more waits (`false`), at most
+/// [`MAX_READS_PER_WAKE`] times; how many times it called.
+pub fn read_bounded(mut read: impl FnMut() -> bool) -> usize {
+    for n in 1..=MAX_READS_PER_WAKE {
+        if !read() {
+            return n;
+        }
+    }
+    MAX_READS_PER_WAKE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review F4: a socket that always has a frame waiting no longer
+    /// keeps the reader: it returns after the bound, and at once when
+    /// nothing waits.
+    #[test]
+    fn a_socket_that_never_runs_dry_is_read_a_bounded_number_of_times() {
+        let mut calls = 0;
+        let made = read_bounded(|| {
+            calls += 1;
+            true
+        });
+        assert_eq!((made, calls), (MAX_READS_PER_WAKE, MAX_READS_PER_WAKE));
+        let mut waiting = 3;
+        let made = read_bounded(|| {
+            waiting -= 1;
+            waiting > 0
+        });
+        assert_eq!((made, waiting), (3, 0));
+    }
 
     fn ip(s: &str) -> Ipv4Addr {
         s.parse().unwrap()

@@ -8,7 +8,7 @@
 //! follow the one hostname rule ([`crate::identity::check_hostname`]).
 //! `rccr setup` keeps none of it that is not one ([`crate::identity::Hostname`]).
 //! Reading it over SSH is bounded like every read from a host.
-use super::{Host, NameSource};
+use super::{Host, MacAddr, NameSource};
 use crate::error::Error;
 use crate::identity::{name_matches, MAX_DNS_NAME_LEN, MAX_FACTS_LEN};
 use crate::parallel;
@@ -31,6 +31,101 @@ pub const HOSTNAME_COMMAND: &str = "hostname";
 pub const SSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// SSH logins in flight at once.
 pub const SSH_PARALLEL: usize = 16;
+
+/// The most addresses one MAC is logged in to at: a host that answers ARP
+/// at a whole block (proxy ARP, a local route) would otherwise have every
+/// address of it logged in to, 65,534 on a /16, about 5 s each when the
+/// handshakes stall.
+pub const MAX_LOGINS_PER_MAC: usize = 64;
+
+/// The most logins of one run, whatever the MACs: a host answering ARP
+/// from a new MAC at every address (or from two at each) escapes any cap
+/// per MAC. 1,024 logins that stall take under 3 minutes at setup's 32 at
+/// once, under 6 at scan's 16; a LAN with more SSH hosts than that is
+/// swept a smaller subnet at a time.
+pub const MAX_LOGINS: usize = 1024;
+
+/// Which hosts a run logs in to ([`login_budget`]), and what it left out.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LoginBudget {
+    /// One per host: log in there.
+    pub chosen: Vec<bool>,
+    /// Each MAC that answered at more than [`MAX_LOGINS_PER_MAC`] of the
+    /// SSH hosts, and at how many.
+    pub capped: Vec<(MacAddr, usize)>,
+    /// The SSH hosts left out because the run had made [`MAX_LOGINS`].
+    pub over_budget: usize,
+}
+
+/// The one rule for which of `hosts` (sorted by address) setup's
+/// discovery and `scan --ssh-names` log in to: hosts with the SSH port
+/// open, those `first` picks before the others (setup: the inventory's
+/// nodes), each in address order; a MAC at its lowest
+/// [`MAX_LOGINS_PER_MAC`] addresses only, and [`MAX_LOGINS`] in all.
+/// An address several MACs answered for counts for each of them, and is
+/// logged in to while one of them is under its cap: a host answering for
+/// many cannot hide a real one that answers there too, nor make its
+/// answers from two MACs twice the cap.
+pub fn login_budget(hosts: &[Host], first: impl Fn(&Host) -> bool) -> LoginBudget {
+    let mut order: Vec<usize> = (0..hosts.len()).filter(|&i| hosts[i].ssh).collect();
+    order.sort_by_key(|&i| !first(&hosts[i]));
+    let mut seen: std::collections::BTreeMap<MacAddr, usize> = std::collections::BTreeMap::new();
+    let mut chosen = vec![false; hosts.len()];
+    let (mut made, mut over_budget) = (0, 0);
+    for i in order {
+        let h = &hosts[i];
+        let mut under_cap = h.mac.is_none();
+        for mac in h.mac.iter().chain(&h.other_macs) {
+            let n = seen.entry(*mac).or_default();
+            *n += 1;
+            under_cap |= *n <= MAX_LOGINS_PER_MAC;
+        }
+        if !under_cap {
+            continue;
+        }
+        if made == MAX_LOGINS {
+            over_budget += 1;
+            continue;
+        }
+        chosen[i] = true;
+        made += 1;
+    }
+    let capped = seen
+        .into_iter()
+        .filter(|(_, n)| *n > MAX_LOGINS_PER_MAC)
+        .collect();
+    LoginBudget {
+        chosen,
+        capped,
+        over_budget,
+    }
+}
+
+impl LoginBudget {
+    /// One warning per capped MAC, and one for the logins over budget.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self
+            .capped
+            .iter()
+            .map(|(mac, count)| {
+                format!(
+                    "{mac} answered ARP at {count} addresses: logged in to at its lowest \
+                     {MAX_LOGINS_PER_MAC} only, not at the other {} this run (a host answering \
+                     for a whole block: proxy ARP, a local route)",
+                    count - MAX_LOGINS_PER_MAC
+                )
+            })
+            .collect();
+        if self.over_budget > 0 {
+            warnings.push(format!(
+                "more SSH hosts than the {MAX_LOGINS} logins of one run: not logged in at {} \
+                 address(es) (the highest); sweep a smaller subnet at a time (--subnet)",
+                self.over_budget
+            ));
+        }
+        warnings
+    }
+}
 
 /// A name as received, if we keep it at all: empty or over-long names are
 /// dropped.
@@ -87,7 +182,9 @@ pub fn ssh_names(
     login: &Login,
     warnings: &mut Vec<String>,
 ) -> Result<(), Error> {
-    let todo: Vec<usize> = (0..hosts.len()).filter(|&i| hosts[i].ssh).collect();
+    let budget = login_budget(hosts, |_| false);
+    warnings.extend(budget.warnings());
+    let todo: Vec<usize> = (0..hosts.len()).filter(|&i| budget.chosen[i]).collect();
     let ips: Vec<Ipv4Addr> = todo.iter().map(|&i| hosts[i].ip).collect();
     let mut results = parallel::map(&ips, SSH_PARALLEL, |ip| read_hostname(*ip, login));
     // A key file that cannot be read alone is not worth trying again.
@@ -212,6 +309,84 @@ mod tests {
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert_eq!(hosts[0].login, Some(true));
         assert_eq!(hosts[1].login, Some(false));
+    }
+
+    fn ssh_host(i: u32, mac: u8) -> Host {
+        let mut h = Host::new(
+            Ipv4Addr::from(0x0a00_0001 + i),
+            Some(MacAddr([2, 0, 0, 0, 0, mac])),
+        );
+        h.ssh = true;
+        h
+    }
+
+    /// One MAC at more addresses than the cap: its lowest are logged in
+    /// to; an address another MAC answered for too all the same; hosts
+    /// without SSH count for nothing.
+    #[test]
+    fn a_mac_at_too_many_addresses_is_logged_in_to_at_its_lowest_only() {
+        let cap = MAX_LOGINS_PER_MAC as u32;
+        let mut hosts: Vec<Host> = (0..cap + 3).map(|i| ssh_host(i, 1)).collect();
+        hosts.push(ssh_host(cap + 3, 2));
+        let mut no_ssh = ssh_host(cap + 4, 1);
+        no_ssh.ssh = false;
+        hosts.insert(0, no_ssh);
+        let last = MAX_LOGINS_PER_MAC + 2;
+        hosts[last].other_macs.push(MacAddr([2, 0, 0, 0, 0, 2]));
+        let budget = login_budget(&hosts, |_| false);
+        let skipped: Vec<usize> = (0..hosts.len()).filter(|i| !budget.chosen[*i]).collect();
+        assert_eq!(skipped, [0, MAX_LOGINS_PER_MAC + 1, MAX_LOGINS_PER_MAC + 3]);
+        assert_eq!(
+            budget.capped,
+            [(MacAddr([2, 0, 0, 0, 0, 1]), MAX_LOGINS_PER_MAC + 3)]
+        );
+        assert_eq!(budget.over_budget, 0);
+        assert_eq!(budget.warnings().len(), 1);
+    }
+
+    /// Review F2: answering from two MACs at every address, or from a new
+    /// MAC at each, the per-MAC cap is no bound: the run's is.
+    #[test]
+    fn many_macs_at_many_addresses_get_the_run_s_logins_and_no_more() {
+        let n = 3 * MAX_LOGINS as u32;
+        let two: Vec<Host> = (0..n)
+            .map(|i| {
+                let mut h = ssh_host(i, 1);
+                h.other_macs.push(MacAddr([2, 0, 0, 0, 0, 2]));
+                h
+            })
+            .collect();
+        let budget = login_budget(&two, |_| false);
+        assert_eq!(
+            budget.chosen.iter().filter(|c| **c).count(),
+            MAX_LOGINS_PER_MAC
+        );
+        let many: Vec<Host> = (0..n)
+            .map(|i| {
+                let mut h = ssh_host(i, 0);
+                h.mac = Some(MacAddr([2, 1, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]));
+                h
+            })
+            .collect();
+        let budget = login_budget(&many, |_| false);
+        assert_eq!(budget.chosen.iter().filter(|c| **c).count(), MAX_LOGINS);
+        assert!(budget.chosen[..MAX_LOGINS].iter().all(|c| *c));
+        assert_eq!(budget.over_budget, n as usize - MAX_LOGINS);
+        let warnings = budget.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains(&format!(
+                "not logged in at {} address(es)",
+                n as usize - MAX_LOGINS
+            )) && warnings[0].contains("--subnet"),
+            "{warnings:?}"
+        );
+        // The hosts picked first (setup: the inventory's nodes) are logged
+        // in to whatever their address.
+        let highest = many.len() - 1;
+        let budget = login_budget(&many, |h| h.ip == many[highest].ip);
+        assert!(budget.chosen[highest]);
+        assert!(!budget.chosen[MAX_LOGINS - 1]);
     }
 
     #[test]

@@ -521,16 +521,22 @@ impl Sweep<'_> {
         })
     }
 
-    /// Reads every waiting reply on channel `c`.
+    /// Reads the replies waiting on channel `c`, at most
+    /// [`lookup::MAX_READS_PER_WAKE`] frames: the rest at the next wake-up,
+    /// once `run` has looked at its rounds and timeout.
     fn drain(&mut self, c: usize) -> Result<(), Error> {
         let mut buf = [0u8; FRAME_MAX];
-        loop {
+        let mut failed = Ok(());
+        lookup::read_bounded(|| {
             let got = match &self.channels[c] {
                 Channel::Arp { sock, mac, .. } => match sock.recv(&mut buf) {
                     Ok(Some(n)) => parse_arp_reply(&buf[..n], *mac)
                         .map(|(ip, tpa, mac)| (ip, Some(tpa), Some(mac))),
                     Ok(None) => None,
-                    Err(e) => return recv_end(e),
+                    Err(e) => {
+                        failed = recv_end(e);
+                        return false;
+                    }
                 },
                 Channel::Icmp {
                     sock,
@@ -540,13 +546,18 @@ impl Sweep<'_> {
                     Ok(n) => parse_echo_reply(&buf[..n], *ident, cookie)
                         .filter(|(ip, seq)| self.echo_seq(c, *ip) == Some(*seq))
                         .map(|(ip, _)| (ip, None, None)),
-                    Err(e) => return recv_end(e),
+                    Err(e) => {
+                        failed = recv_end(e);
+                        return false;
+                    }
                 },
             };
             if let Some((ip, to, mac)) = got {
                 self.record(c, ip, to, mac);
             }
-        }
+            true
+        });
+        failed
     }
 
     /// The sequence number our echo request to `ip` on channel `c` carried:

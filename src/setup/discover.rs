@@ -111,7 +111,9 @@ pub enum Class {
     /// card). Or a node's host key on two running machines that the MAC
     /// it was recorded with does not tell apart: kept at neither. Or a
     /// machine at an address it does not own (a relay, a NAT forwards its
-    /// SSH port there). Shown, never touched here.
+    /// SSH port there). Or, set by the plan, a new host left with no
+    /// name of its own: its pinned name is another node's, or every name
+    /// setup could generate for it is taken. Shown, never touched here.
     Duplicate,
     /// Let us in, or has a host key too weak to trust, and is not to be
     /// believed: never adopted, never touched.
@@ -267,17 +269,15 @@ pub fn discover(
         known,
         unsettled,
     };
-    let (probed, capped) = probe_cap(&report.hosts);
-    for (mac, count) in &capped {
-        let warning = format!(
-            "{mac} answered ARP at {count} addresses: logged in to at its lowest \
-             {MAX_PROBES_PER_MAC} only, the other {} are no-ssh this run (a host answering for a \
-             whole block: proxy ARP, a local route)",
-            count - MAX_PROBES_PER_MAC
-        );
+    // The inventory's nodes first: a host answering at many addresses
+    // cannot use up the logins before setup gets to them.
+    let budget = scan::names::login_budget(&report.hosts, |h| {
+        known.iter().any(|k| recorded_at(k, h.ip, h.mac))
+    });
+    for warning in budget.warnings() {
         crate::print::warning("rccr setup", &warning);
     }
-    let hosts: Vec<(&scan::Host, bool)> = report.hosts.iter().zip(probed).collect();
+    let hosts: Vec<(&scan::Host, bool)> = report.hosts.iter().zip(budget.chosen).collect();
     let mut candidates = parallel::map(&hosts, PARALLEL, |(host, probed)| {
         if *probed {
             probe.classify(host)
@@ -293,49 +293,28 @@ pub fn discover(
             .and_then(|p| p.role)
             .unwrap_or(Role::Target);
         for note in [&c.mac_note, &c.note].into_iter().flatten() {
-            eprintln!(
-                "rccr setup: {}: {}: {}",
-                c.ip,
-                c.class,
-                crate::print::text(note)
-            );
+            say(c, note);
         }
     }
     Ok(candidates)
 }
 
+/// Tells `note` of host `c` on stderr, escaped: partly in its words.
+pub fn say(c: &Candidate, note: &str) {
+    eprintln!(
+        "rccr setup: {}: {}: {}",
+        c.ip,
+        c.class,
+        crate::print::text(note)
+    );
+}
+
 /// The most other addresses a note names.
 const ADDRESSES_NAMED: usize = 3;
 
-/// The most addresses one MAC is logged in to at: a host that answers ARP
-/// at a whole block (proxy ARP, a local route) would otherwise make setup
-/// log in at every address of it, 65,534 on a /16, about 5 s each when
-/// the handshakes stall.
-pub const MAX_PROBES_PER_MAC: usize = 64;
-
-/// Which of `hosts` (sorted by address) to log in to: all but those of a
-/// MAC past its lowest [`MAX_PROBES_PER_MAC`] addresses; with every MAC
-/// that answered at more, and at how many. An address that more than one
-/// MAC answered for is always probed: a host answering for many cannot
-/// hide a real one that answers too.
-fn probe_cap(hosts: &[scan::Host]) -> (Vec<bool>, Vec<(Mac, usize)>) {
-    let mut seen: std::collections::BTreeMap<Mac, usize> = std::collections::BTreeMap::new();
-    let probed = hosts
-        .iter()
-        .map(|h| match (h.mac, h.other_macs.is_empty()) {
-            (Some(mac), true) => {
-                let n = seen.entry(mac).or_default();
-                *n += 1;
-                *n <= MAX_PROBES_PER_MAC
-            }
-            _ => true,
-        })
-        .collect();
-    let capped = seen
-        .into_iter()
-        .filter(|(_, n)| *n > MAX_PROBES_PER_MAC)
-        .collect();
-    (probed, capped)
+/// Whether the inventory's `record` was at `ip`, or with `mac`.
+fn recorded_at(record: &NodeRecord, ip: Ipv4Addr, mac: Option<Mac>) -> bool {
+    record.ip == IpAddr::V4(ip) || (mac.is_some() && record.mac == mac)
 }
 
 /// What a machine whose host key is copied from another must do.
@@ -590,9 +569,7 @@ fn moved_away(candidates: &mut [Candidate], known: &[NodeRecord]) {
                 return None;
             }
             let node = known.iter().find(|k| {
-                k.role != Role::Control
-                    && k.host_key.is_some()
-                    && (k.ip == IpAddr::V4(c.ip) || (c.mac.is_some() && k.mac == c.mac))
+                k.role != Role::Control && k.host_key.is_some() && recorded_at(k, c.ip, c.mac)
             })?;
             let now = candidates.iter().find(|o| {
                 o.ip != c.ip && o.class == Class::Adopted && o.host_key == node.host_key
@@ -696,12 +673,15 @@ pub fn named(ips: &[Ipv4Addr]) -> String {
 /// node: its name holds the filter, or is the one `nodes:` pins to its MAC.
 /// Setup renames before it rotates, so a node one run gave its pinned name
 /// (`pi-kitchen`, no filter in it) and could not rotate is still a node to
-/// the next run, not a foreign host it never adopts.
+/// the next run, not a foreign host it never adopts. A name that is an
+/// address (`10.0.0.7`, which a filter of digits holds) is no node's: it
+/// would name another host, in known_hosts and the inventory.
 fn named_ours(hostname: Option<&str>, config: &Config, mac: Option<Mac>) -> bool {
     let pinned = config.pin(mac).and_then(|p| p.hostname.as_deref());
     hostname.is_some_and(|n| {
-        name_matches(n, &config.discovery.hostname_filter)
-            || pinned.is_some_and(|p| p.eq_ignore_ascii_case(n))
+        n.parse::<IpAddr>().is_err()
+            && (name_matches(n, &config.discovery.hostname_filter)
+                || pinned.is_some_and(|p| p.eq_ignore_ascii_case(n)))
     })
 }
 
@@ -1612,26 +1592,16 @@ mod tests {
         );
     }
 
-    /// One MAC at more addresses than the cap: its lowest are probed; an
-    /// address another MAC answered for too is probed all the same.
+    /// Review F8: with a filter of digits (the config allows one), a host
+    /// that names itself after an address (another node's) is named like
+    /// no node: an address is no hostname (RFC 1123 2.1).
     #[test]
-    fn a_mac_at_too_many_addresses_is_probed_at_its_lowest_only() {
-        let mac: Mac = "02:00:00:00:00:01".parse().unwrap();
-        let other: Mac = "02:00:00:00:00:02".parse().unwrap();
-        let mut hosts: Vec<scan::Host> = (0..MAX_PROBES_PER_MAC as u32 + 3)
-            .map(|i| {
-                let mut h = scan::Host::new(Ipv4Addr::from(0x0a00_0001 + i), Some(mac));
-                h.ssh = true;
-                h
-            })
-            .collect();
-        hosts.push(scan::Host::new("10.0.1.1".parse().unwrap(), Some(other)));
-        let last = MAX_PROBES_PER_MAC + 1;
-        hosts[last].other_macs.push(other);
-        let (probed, capped) = probe_cap(&hosts);
-        let skipped: Vec<usize> = (0..probed.len()).filter(|i| !probed[*i]).collect();
-        assert_eq!(skipped, [MAX_PROBES_PER_MAC, MAX_PROBES_PER_MAC + 2]);
-        assert_eq!(capped, [(mac, MAX_PROBES_PER_MAC + 2)]);
+    fn a_name_that_is_an_address_is_no_node_s() {
+        let mut config = Config::default();
+        config.discovery.hostname_filter = "10".into();
+        assert!(named_ours(Some("node-10"), &config, None));
+        assert!(!named_ours(Some("10.0.0.7"), &config, None));
+        assert!(!named_ours(Some("10.0.0.10"), &config, None));
     }
 
     /// A node renamed to the name `nodes:` pins to its MAC (no filter in

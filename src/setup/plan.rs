@@ -3,7 +3,7 @@
 use super::discover::{Candidate, Class};
 use crate::config::{AdoptPolicy, Config};
 use crate::error::Error;
-use crate::identity::{generated_name, is_image_default, mac_tail, Hostname, NAME_PREFIX};
+use crate::identity::{generated_name, is_image_default, Hostname, NAME_PREFIX};
 use crate::keys::control::engine::Outcome;
 use crate::state::inventory::NodeRecord;
 
@@ -101,15 +101,13 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
         .filter_map(|c| c.hostname.as_deref().map(str::to_string))
         .chain(known.iter().map(|k| k.hostname.to_string()))
         .collect();
-    candidates
+    let mut planned: Vec<Planned> = candidates
         .into_iter()
         .map(|c| {
             let listed = config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
             let action = match c.class {
                 Class::New if !listed => Action::NotListed,
-                Class::New => Action::Adopt {
-                    rename: new_name(&c, &names, config),
-                },
+                Class::New => Action::Adopt { rename: None },
                 _ => Action::Leave,
             };
             Planned {
@@ -118,49 +116,219 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
                 rotation: None,
             }
         })
-        .collect()
+        .collect();
+    let wanted: Vec<Option<Wanted>> = planned
+        .iter()
+        .map(|p| p.adopts().then(|| wanted(&p.candidate, &names, config)))
+        .collect();
+    let finals = final_names(&planned, &wanted, known, config);
+    for (p, name) in planned.iter_mut().zip(finals) {
+        let Some(name) = name else {
+            continue;
+        };
+        let current = p.candidate.hostname.as_deref().unwrap_or_default();
+        match name {
+            Ok(name) => {
+                p.action = Action::Adopt {
+                    rename: (name != current).then_some(name),
+                }
+            }
+            Err(why) => {
+                p.action = Action::Leave;
+                p.candidate.class = Class::Duplicate;
+                super::discover::say(&p.candidate, &why);
+                p.candidate.note = Some(why);
+            }
+        }
+    }
+    planned
 }
 
-/// The name a new node must take, if it must change: a pinned name, else
-/// a generated one for nodes that carry an image default or a name another
-/// node has.
-fn new_name(c: &Candidate, names: &[String], config: &Config) -> Option<Hostname> {
+/// The name a new node asks for.
+#[derive(Clone, Debug)]
+enum Wanted {
+    /// Its pinned name (`nodes:`).
+    Pinned(Hostname),
+    /// A generated one: it carries an image default or a name another
+    /// node has.
+    Generated,
+    /// The one it has.
+    Kept,
+}
+
+fn wanted(c: &Candidate, names: &[String], config: &Config) -> Wanted {
     let current = c.hostname.as_deref().unwrap_or_default();
-    let pinned = config.pin(c.mac).and_then(|p| p.hostname.clone());
     let shared = names
         .iter()
         .filter(|n| n.eq_ignore_ascii_case(current))
         .count()
         > 1;
-    let name = match pinned {
-        Some(name) => name,
-        None if is_image_default(current) || shared => unique_name(c, config),
-        None => return None,
+    // Pinned names follow the rule (the config checks them).
+    match config.pin(c.mac).and_then(|p| p.hostname.as_deref()) {
+        Some(name) => Hostname::parse(name).map_or(Wanted::Generated, Wanted::Pinned),
+        None if is_image_default(current) || shared => Wanted::Generated,
+        None => Wanted::Kept,
+    }
+}
+
+/// Every adoptee's final name (`None` for the other hosts), unique
+/// ignoring case against the names other hosts keep, the inventory's
+/// (but the node's own record) and each other: two records of one name
+/// would merge into one Ansible host, `rccr remove NAME` would pick either,
+/// and known_hosts would pin one key for both. A told name is public and
+/// anyone holding the temporary key can tell one, so it gives way to a
+/// name the plan makes (a pinned or a generated one); a generated name
+/// that is taken grows longer ([`name_choices`]). An adoptee left with no
+/// free name is not adopted, and the error says why.
+fn final_names(
+    planned: &[Planned],
+    wanted: &[Option<Wanted>],
+    known: &[NodeRecord],
+    config: &Config,
+) -> Vec<Option<Result<Hostname, String>>> {
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    // Whose `name` is, other than adoptee `i`'s: a host kept as a node
+    // this run, or a record of the inventory that is not `i`'s node.
+    let holder = |i: usize, name: &str| -> Option<String> {
+        let c = &planned[i].candidate;
+        planned
+            .iter()
+            .enumerate()
+            .find(|(j, p)| {
+                *j != i
+                    && !p.adopts()
+                    && p.candidate.class.is_node()
+                    && p.candidate
+                        .hostname
+                        .as_deref()
+                        .is_some_and(|n| same(n, name))
+            })
+            .map(|(_, p)| format!("the host at {}", p.candidate.ip))
+            .or_else(|| {
+                known
+                    .iter()
+                    .find(|k| same(&k.hostname, name) && !is_record_of(k, c))
+                    .map(|k| format!("the node {} of the inventory", k.ip))
+            })
     };
-    // Pinned names follow the rule (the config checks them); a generated
-    // one does whenever the filter is a name's part.
-    let name = Hostname::parse(&name).ok()?;
-    (name != current).then_some(name)
+    let mut finals: Vec<Option<Result<Hostname, String>>> = vec![None; planned.len()];
+    let given = |finals: &[Option<Result<Hostname, String>>], name: &str| {
+        finals.iter().flatten().flatten().any(|n| same(n, name))
+    };
+    // Pinned names first: the operator's word.
+    for (i, w) in wanted.iter().enumerate() {
+        if let Some(Wanted::Pinned(name)) = w {
+            finals[i] = Some(match holder(i, name) {
+                _ if given(&finals, name) => Err(taken(name, "another pinned node")),
+                Some(whose) => Err(taken(name, &whose)),
+                None => Ok(name.clone()),
+            });
+        }
+    }
+    // A told name is kept unless a pinned name, or a name generated for
+    // another adoptee, is the same.
+    let generated_first: Vec<String> = wanted
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| matches!(w, Some(Wanted::Generated)))
+        .map(|(i, _)| unique_name(&planned[i].candidate, config))
+        .collect();
+    let mut generate: Vec<usize> = Vec::new();
+    for (i, w) in wanted.iter().enumerate() {
+        match w {
+            Some(Wanted::Generated) => generate.push(i),
+            Some(Wanted::Kept) => match planned[i].candidate.hostname.clone() {
+                Some(told)
+                    if !given(&finals, &told)
+                        && !generated_first.iter().any(|n| same(n, &told)) =>
+                {
+                    finals[i] = Some(Ok(told));
+                }
+                _ => generate.push(i),
+            },
+            Some(Wanted::Pinned(_)) | None => {}
+        }
+    }
+    for i in generate {
+        let c = &planned[i].candidate;
+        let free = name_choices(c, config, planned.len() + known.len())
+            .filter_map(|n| Hostname::parse(&n).ok())
+            .find(|n| holder(i, n).is_none() && !given(&finals, n));
+        finals[i] = Some(free.ok_or_else(|| {
+            format!(
+                "every name setup could give it ({} and longer) is taken, or too long for a \
+                 hostname: adopted at none; pin it a name of its own under nodes:",
+                unique_name(c, config)
+            )
+        }));
+    }
+    finals
+}
+
+/// Why a name cannot be a new node's.
+fn taken(name: &str, whose: &str) -> String {
+    format!(
+        "its pinned name {name} is taken by {whose} (case does not count): adopted at none; \
+         pin it another name under nodes:"
+    )
+}
+
+/// Whether `record` is the inventory's record of the machine `c`: the
+/// same host key, else the same MAC.
+fn is_record_of(record: &NodeRecord, c: &Candidate) -> bool {
+    match (&record.host_key, &c.host_key) {
+        (Some(a), Some(b)) if a == b => true,
+        _ => c.mac.is_some() && record.mac == c.mac,
+    }
 }
 
 /// `ReCyClusteR-Target-3f2a1c`: the filter as prefix, the last three bytes
 /// of the MAC (of the address when the MAC is unknown) keep names unique
 /// and stable.
 fn unique_name(c: &Candidate, config: &Config) -> String {
+    generated_name(name_prefix(config), c.role, tail(&identifying_bytes(c)))
+}
+
+fn name_prefix(config: &Config) -> &str {
     let filter = config.discovery.hostname_filter.as_str();
-    let prefix = if filter.is_empty() {
+    if filter.is_empty() {
         NAME_PREFIX
     } else {
         filter
-    };
-    let tail = match c.mac {
-        Some(mac) => mac_tail(mac),
-        None => {
-            let o = c.ip.octets();
-            [o[1], o[2], o[3]]
-        }
-    };
-    generated_name(prefix, c.role, tail)
+    }
+}
+
+/// The MAC's bytes, else the address's.
+fn identifying_bytes(c: &Candidate) -> Vec<u8> {
+    match c.mac {
+        Some(mac) => mac.0.to_vec(),
+        None => c.ip.octets().to_vec(),
+    }
+}
+
+fn tail(bytes: &[u8]) -> [u8; 3] {
+    let n = bytes.len();
+    [bytes[n - 3], bytes[n - 2], bytes[n - 1]]
+}
+
+/// The names a new node may be given, in the order they are tried: the
+/// generated name, then one that holds all of the MAC (of the address),
+/// then the generated name with a counter, `taken + 2` of them (more
+/// than the names that can be taken). Deterministic: a rerun gives the
+/// same names to the same hosts.
+fn name_choices(c: &Candidate, config: &Config, taken: usize) -> impl Iterator<Item = String> {
+    let (prefix, bytes) = (name_prefix(config), identifying_bytes(c));
+    let first = unique_name(c, config);
+    let whole = generated_name(prefix, c.role, [bytes[0], bytes[1], bytes[2]])
+        + &bytes[3..]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+    let counted = (2..taken + 4).map({
+        let first = first.clone();
+        move |n| format!("{first}-{n}")
+    });
+    [first, whole].into_iter().chain(counted)
 }
 
 #[cfg(test)]
@@ -176,17 +344,22 @@ mod tests {
         }
     }
 
+    /// The plan under the default config.
+    fn plan_by_default(candidates: Vec<Candidate>, known: &[NodeRecord]) -> Vec<Planned> {
+        plan(candidates, known, &Config::default())
+    }
+
+    /// A new host with the image's name, at `ip` with `mac`.
+    fn fresh(ip: &str, mac: &str) -> Candidate {
+        candidate(ip, Some(mac), "ReCyClusteR-Target", Class::New)
+    }
+
     #[test]
     fn defaults_and_shared_names_are_renamed_and_the_rest_left() {
         let config = Config::default();
         let planned = plan(
             vec![
-                candidate(
-                    "10.0.5.6",
-                    Some("02:52:43:3f:2a:1c"),
-                    "ReCyClusteR-Target",
-                    Class::New,
-                ),
+                fresh("10.0.5.6", "02:52:43:3f:2a:1c"),
                 candidate("10.0.5.7", None, "ReCyClusteR-Target", Class::New),
                 candidate("10.0.5.8", None, "ReCyClusteR-Target-01", Class::New),
                 candidate("10.0.5.9", None, "ReCyClusteR-Target-01", Class::Adopted),
@@ -274,6 +447,132 @@ mod tests {
         );
         assert!(check_expected(&planned, Some(3)).is_err());
         assert_eq!(planned[2].result(), "untrusted (bad facts)");
+    }
+
+    /// The final name of each host: its new name, else its current one,
+    /// for the hosts adopted or kept as nodes.
+    fn final_names(planned: &[Planned]) -> Vec<String> {
+        planned
+            .iter()
+            .filter(|p| p.adopts() || p.candidate.class == Class::Adopted)
+            .map(|p| {
+                p.new_name()
+                    .or(p.candidate.hostname.as_deref())
+                    .unwrap()
+                    .to_ascii_lowercase()
+            })
+            .collect()
+    }
+
+    fn assert_distinct(names: &[String]) {
+        let mut sorted = names.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "{names:?}");
+    }
+
+    /// Review F1, scenario A: a host that holds the temporary key names
+    /// itself after the victim's MAC tail; setup must not give the victim
+    /// the same name.
+    #[test]
+    fn a_told_name_squatting_a_generated_one_is_renamed() {
+        let planned = plan_by_default(
+            vec![
+                fresh("10.0.5.6", "02:00:00:3f:2a:1c"),
+                candidate(
+                    "10.0.5.7",
+                    Some("02:00:00:00:00:66"),
+                    "recyclustEr-Target-3F2A1C",
+                    Class::New,
+                ),
+            ],
+            &[],
+        );
+        assert_distinct(&final_names(&planned));
+        // The victim keeps the name its MAC gives it; the squatter is
+        // named after its own.
+        assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-3f2a1c"));
+        assert_eq!(planned[1].new_name(), Some("ReCyClusteR-Target-000066"));
+    }
+
+    /// Review F1, scenario B: the victim is in the inventory; a host with
+    /// a MAC ending like the victim's and an image default name gets a
+    /// longer name, not the victim's.
+    #[test]
+    fn a_generated_name_an_inventory_node_has_is_lengthened() {
+        let victim = NodeRecord {
+            ip: "10.0.5.6".parse().unwrap(),
+            mac: "02:00:00:3f:2a:1c".parse().ok(),
+            hostname: "ReCyClusteR-Target-3f2a1c".into(),
+            role: Role::Target,
+            arch: None,
+            host_key: "SHA256:victim".parse().ok(),
+            moved_from: None,
+        };
+        let planned = plan_by_default(
+            vec![
+                fresh("10.0.5.7", "02:99:00:3f:2a:1c"),
+                fresh("10.0.5.8", "02:98:00:3f:2a:1c"),
+            ],
+            std::slice::from_ref(&victim),
+        );
+        let mut names = final_names(&planned);
+        names.push(victim.hostname.to_ascii_lowercase());
+        assert_distinct(&names);
+        assert_eq!(
+            planned[0].new_name(),
+            Some("ReCyClusteR-Target-0299003f2a1c")
+        );
+        assert_eq!(
+            planned[1].new_name(),
+            Some("ReCyClusteR-Target-0298003f2a1c")
+        );
+        // The same node, back on its temporary key, keeps its own name.
+        let mut back = fresh("10.0.5.9", "02:00:00:3f:2a:1c");
+        back.host_key = victim.host_key.clone();
+        let planned = plan_by_default(vec![back], &[victim]);
+        assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-3f2a1c"));
+    }
+
+    /// When every longer name is taken too, a counter ends it; a name no
+    /// valid hostname can hold leaves the host out, with a note.
+    #[test]
+    fn a_name_taken_in_every_length_gets_a_counter_or_is_not_adopted() {
+        let mut config = Config::default();
+        let default = |ip: &str| candidate(ip, None, "ReCyClusteR-Target", Class::New);
+        let kept = |ip: &str, name: &str| candidate(ip, None, name, Class::Adopted);
+        let planned = plan(
+            vec![
+                default("10.0.5.6"),
+                kept("10.0.5.7", "ReCyClusteR-Target-000506"),
+                kept("10.0.5.8", "ReCyClusteR-Target-0a000506"),
+            ],
+            &[],
+            &config,
+        );
+        assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-000506-2"));
+        // A pinned name another node keeps: not adopted, and said why.
+        config.nodes.push(crate::config::NodePin {
+            mac: "02:52:43:00:00:01".parse().unwrap(),
+            hostname: Some("kitchen".into()),
+            role: None,
+            manager: None,
+        });
+        let planned = plan(
+            vec![
+                candidate("10.0.5.6", Some("02:52:43:00:00:01"), "x", Class::New),
+                kept("10.0.5.7", "KITCHEN"),
+            ],
+            &[],
+            &config,
+        );
+        assert!(!planned[0].adopts());
+        assert_eq!(planned[0].candidate.class, Class::Duplicate);
+        let note = planned[0].candidate.note.as_deref().unwrap();
+        assert!(
+            note.starts_with("its pinned name kitchen is taken by the host at 10.0.5.7 (case"),
+            "{note}"
+        );
     }
 
     #[test]

@@ -210,9 +210,34 @@ pub fn save_holding(
     port: u16,
     key: &Path,
 ) -> Result<(), Error> {
+    one_name_each(nodes, &paths.nodes())?;
     fsutil::write_atomic(&paths.nodes(), render(nodes).as_bytes(), 0o600)?;
     let ini = render_ansible(nodes, held, user, port, key);
     fsutil::write_atomic(&paths.inventory_ini(), ini.as_bytes(), 0o600)
+}
+
+/// Refuses two records of one name, ignoring case (as DNS and Ansible
+/// users do): Ansible would merge them into one host, `rccr remove NAME`
+/// would pick either, and known_hosts would pin one key for both. Setup
+/// plans unique names; this is the last guard before a file holds two.
+fn one_name_each(nodes: &[NodeRecord], file: &Path) -> Result<(), Error> {
+    for (i, a) in nodes.iter().enumerate() {
+        if let Some(b) = nodes[..i]
+            .iter()
+            .find(|b| b.hostname.eq_ignore_ascii_case(&a.hostname))
+        {
+            return Err(Error::Failed(format!(
+                "two nodes of the inventory are named {} ({} and {}, case does not count): \
+                 nothing was written; give one of them a name of its own (on it: rccr init \
+                 --hostname NAME), then run rccr setup (or fix {} if it was edited by hand)",
+                a.hostname.to_ascii_lowercase(),
+                b.ip,
+                a.ip,
+                file.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The Ansible inventory's comment line of a held-back node: its host
@@ -552,6 +577,22 @@ mod tests {
         );
         crate::error::assert_says(&err, &said);
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+    }
+
+    /// Two records of one name would merge into one Ansible host, and
+    /// `rccr remove NAME` would pick either: the writer refuses them.
+    #[test]
+    fn two_records_of_one_name_are_not_written() {
+        let mut nodes = control_and_two_targets();
+        nodes[2].hostname = "T1".into();
+        let home = crate::state::scratch::home("inventory-one-name");
+        let err = save(&home.paths, &nodes, "root", 22, Path::new("/k")).unwrap_err();
+        crate::error::assert_says(
+            &err,
+            "two nodes of the inventory are named t1 (10.0.0.2 and 10.0.0.3, case does not count)",
+        );
+        assert!(!home.paths.nodes().exists());
+        assert!(!home.paths.inventory_ini().exists());
     }
 
     #[test]

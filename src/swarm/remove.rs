@@ -265,7 +265,7 @@ fn leave_cluster(
     let mut kept: Vec<&NodeRecord> = Vec::new();
     for node in leaving {
         let layer = match lead {
-            Some(lead) => match remove_one(lead, node, leaving, config, paths, opts) {
+            Some(lead) => match remove_one(lead, node, records, leaving, config, paths, opts) {
                 Ok(mut layer) => {
                     if let Some(Ok(Some(name))) = handed(node) {
                         layer.add(format!("{name} promoted in its place first"));
@@ -340,6 +340,7 @@ const NO_MANAGER: &str = "no manager of the cluster's swarm among the nodes that
 fn remove_one(
     lead: &Member,
     node: &NodeRecord,
+    records: &[NodeRecord],
     leaving: &[NodeRecord],
     config: &Config,
     paths: &StatePaths,
@@ -357,7 +358,7 @@ fn remove_one(
         Some(Ok(member)) => member.call(&Op::Info).ok().map(|v| Info::parse(&v).node_id),
         _ => None,
     };
-    let Some(entry) = entry_of(&view, node, told.as_deref())?.cloned() else {
+    let Some(entry) = entry_of(&view, node, records, told.as_deref())?.cloned() else {
         layer.add("not in the swarm".into());
         return Ok(release(layer, Vec::new(), None, node, config, paths, opts));
     };
@@ -471,13 +472,17 @@ fn swarm_node(lead: &Member, id: &str) -> Option<SwarmNode> {
 /// tells; else the one entry at its address that may be its (a `down`
 /// one, or a live one carrying its name when it told no ID; of several,
 /// the one carrying its name); else, with nothing at its address, the one
-/// carrying its name (a node on a new lease). Its name is its engine's
-/// word: it only chooses among entries, never makes a live one that told
-/// another ID its own. `Err`: which is its cannot be told, one line naming
-/// the address (nothing is to be done).
+/// entry carrying its name at no address of another node of `records` (a
+/// node on a new lease). Its name is its engine's word: it only chooses
+/// among entries, never makes a live one that told another ID its own,
+/// nor another node's entry (a member that took its name: by address,
+/// that entry is the other node's; two entries of its name are refused).
+/// `Err`: which is its cannot be told, one line naming the address
+/// (nothing is to be done).
 fn entry_of<'v>(
     view: &'v [SwarmNode],
     node: &NodeRecord,
+    records: &[NodeRecord],
     told: Option<&str>,
 ) -> Result<Option<&'v SwarmNode>, String> {
     let told = told.filter(|id| !id.is_empty());
@@ -498,10 +503,37 @@ fn entry_of<'v>(
     }
     match candidates[..] {
         [entry] => Ok(Some(entry)),
-        // Nothing at its address: a node that took a new lease, by its name.
-        [] if at.is_empty() => Ok(view
-            .iter()
-            .find(|n| n.hostname == node.hostname && (told.is_none() || n.status == "down"))),
+        // Nothing at its address: a node that took a new lease, by its
+        // name, where no other node of the inventory is.
+        [] if at.is_empty() => {
+            let others = |n: &&SwarmNode| {
+                records
+                    .iter()
+                    .any(|r| r.ip != node.ip && Some(r.ip) == n.addr)
+            };
+            let named: Vec<&SwarmNode> = view
+                .iter()
+                .filter(|n| n.hostname == node.hostname && !others(n))
+                .filter(|n| told.is_none() || n.status == "down")
+                .collect();
+            match named[..] {
+                [] => Ok(None),
+                [entry] => Ok(Some(entry)),
+                _ => Err(format!(
+                    "the swarm lists {} nodes named {} at other addresses than {} ({}): which is \
+                     its cannot be told, nothing was done; run rccr setup first (it finds each \
+                     node at its address), then rccr remove again",
+                    named.len(),
+                    print::name(&node.hostname),
+                    node.ip,
+                    named
+                        .iter()
+                        .map(|n| n.addr.map_or("-".into(), |a| a.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )),
+            }
+        }
         _ => Err(format!(
             "the swarm lists {} at {} ({}): which is {}'s cannot be told, nothing was done; \
              run rccr setup first (it finds each node at its address), then rccr remove again",
@@ -535,6 +567,7 @@ fn record_of<'r>(entry: &SwarmNode, records: &'r [NodeRecord]) -> Option<&'r Nod
 /// at its old address stays).
 fn staying<'v>(
     view: &'v [SwarmNode],
+    records: &[NodeRecord],
     leaving: &[NodeRecord],
     removed: Option<&NodeRecord>,
 ) -> Vec<&'v SwarmNode> {
@@ -543,7 +576,7 @@ fn staying<'v>(
     let leaving: Vec<&str> = leaving
         .iter()
         .filter(|l| Some(*l) != removed)
-        .flat_map(|l| match entry_of(view, l, None) {
+        .flat_map(|l| match entry_of(view, l, records, None) {
             Ok(entry) => entry.into_iter().collect::<Vec<&SwarmNode>>(),
             Err(_) => view.iter().filter(|n| n.addr == Some(l.ip)).collect(),
         })
@@ -575,13 +608,13 @@ fn replace(
 ) -> Result<Option<String>, String> {
     wait_settled(lead);
     let view = nodes(lead)?;
-    let staying = staying(&view, leaving, removed);
+    let records = inventory::load(&paths.nodes()).map_err(|e| e.to_string())?;
+    let staying = staying(&view, &records, leaving, removed);
     let managers = staying.iter().filter(|n| n.manager).count();
     let wanted = super::form::manager_count(staying.len(), config.swarm.managers.map(usize::from));
     if managers >= wanted {
         return Ok(None);
     }
-    let records = inventory::load(&paths.nodes()).map_err(|e| e.to_string())?;
     // A copy of a node held back may answer at its address: never logged
     // in to, so never promoted.
     let held = inventory::held_back(paths, &records).map_err(|e| e.to_string())?;
@@ -973,7 +1006,7 @@ mod tests {
             entry(Some("10.0.0.2"), "t4"),
         ];
         assert_eq!(
-            ids(&staying(&view, std::slice::from_ref(&t2), None)),
+            ids(&staying(&view, &[], std::slice::from_ref(&t2), None)),
             [view[1].id.as_str()]
         );
     }
@@ -986,48 +1019,88 @@ mod tests {
         let t4 = entry(Some("10.0.0.2"), "t4");
         let view = [t4.clone(), dead.clone()];
         // --forget, or no answer: the down entry, not t4's.
-        assert_eq!(entry_of(&view, &t2, None), Ok(Some(&dead)));
+        assert_eq!(entry_of(&view, &t2, &[], None), Ok(Some(&dead)));
         // t2's entry gone: t4, live at .2 by another name, may be t2
         // renamed or another node. Refused, naming the address and setup.
-        let refused = entry_of(std::slice::from_ref(&t4), &t2, None).unwrap_err();
+        let refused = entry_of(std::slice::from_ref(&t4), &t2, &[], None).unwrap_err();
         assert!(refused.contains("at 10.0.0.2 (t4 ready)"), "{refused}");
         assert!(refused.contains("run rccr setup first"), "{refused}");
         // A live entry carrying its name at its address is its own.
         let live = entry(Some("10.0.0.2"), "t2");
         assert_eq!(
-            entry_of(&[t4.clone(), live.clone()], &t2, None),
+            entry_of(&[t4.clone(), live.clone()], &t2, &[], None),
             Ok(Some(&live))
         );
         // Two down entries at the address: the one carrying its name; two
         // live ones carrying it cannot be told apart.
         let other = down(entry(Some("10.0.0.2"), "t9"));
         assert_eq!(
-            entry_of(&[other.clone(), dead.clone()], &t2, None),
+            entry_of(&[other.clone(), dead.clone()], &t2, &[], None),
             Ok(Some(&dead))
         );
         let mut twin = live.clone();
         twin.id = "twin".into();
-        assert!(entry_of(&[live.clone(), twin], &t2, None).is_err());
+        assert!(entry_of(&[live.clone(), twin], &t2, &[], None).is_err());
         // Its old entry down beside a live one carrying its name: which of
         // them is the node cannot be told without asking it.
-        assert!(entry_of(&[dead.clone(), live.clone()], &t2, None).is_err());
+        assert!(entry_of(&[dead.clone(), live.clone()], &t2, &[], None).is_err());
         assert_eq!(
-            entry_of(&[dead.clone(), live.clone()], &t2, Some(live.id.as_str())),
+            entry_of(
+                &[dead.clone(), live.clone()],
+                &t2,
+                &[],
+                Some(live.id.as_str())
+            ),
             Ok(Some(&live))
         );
         // A node that answers is the entry with the ID it tells, wherever.
-        assert_eq!(entry_of(&view, &t2, Some(t4.id.as_str())), Ok(Some(&t4)));
+        assert_eq!(
+            entry_of(&view, &t2, &[], Some(t4.id.as_str())),
+            Ok(Some(&t4))
+        );
         // It tells an ID the swarm does not list: a live entry at its
         // address is another node's; its own down one is still found.
-        assert!(entry_of(std::slice::from_ref(&live), &t2, Some("elsewhere")).is_err());
-        assert_eq!(entry_of(&view, &t2, Some("elsewhere")), Ok(Some(&dead)));
+        assert!(entry_of(std::slice::from_ref(&live), &t2, &[], Some("elsewhere")).is_err());
+        assert_eq!(
+            entry_of(&view, &t2, &[], Some("elsewhere")),
+            Ok(Some(&dead))
+        );
         // Nothing at its address: by its name (a node on a new lease), a
         // live one only when it told no ID.
         let moved = entry(Some("10.0.0.7"), "t2");
         let view = [moved.clone()];
-        assert_eq!(entry_of(&view, &t2, None), Ok(Some(&moved)));
-        assert_eq!(entry_of(&view, &t2, Some("elsewhere")), Ok(None));
-        assert_eq!(entry_of(&[], &t2, None), Ok(None));
+        assert_eq!(entry_of(&view, &t2, &[], None), Ok(Some(&moved)));
+        assert_eq!(entry_of(&view, &t2, &[], Some("elsewhere")), Ok(None));
+        assert_eq!(entry_of(&[], &t2, &[], None), Ok(None));
+    }
+
+    /// Review F7: t2 is unreachable and on a new lease; a member (t5) that
+    /// named its engine t2 is not taken for it, by the address the
+    /// inventory has for t5; two entries of its name are refused.
+    #[test]
+    fn a_member_going_by_a_moved_nodes_name_is_not_its_entry() {
+        let t2 = record("10.0.0.2", "t2");
+        let records = [t2.clone(), record("10.0.0.5", "t5")];
+        let impostor = entry(Some("10.0.0.5"), "t2");
+        let moved = down(entry(Some("10.0.0.7"), "t2"));
+        assert_eq!(
+            entry_of(&[impostor.clone(), moved.clone()], &t2, &records, None),
+            Ok(Some(&moved))
+        );
+        assert_eq!(
+            entry_of(std::slice::from_ref(&impostor), &t2, &records, None),
+            Ok(None)
+        );
+        // Two entries of its name where no node of the inventory is: which
+        // is its cannot be told.
+        let mut twin = moved.clone();
+        twin.id = "twin".into();
+        twin.addr = "10.0.0.8".parse().ok();
+        let refused = entry_of(&[moved, twin], &t2, &records, None).unwrap_err();
+        assert!(
+            refused.contains("the swarm lists 2 nodes named t2 at other addresses than 10.0.0.2 (10.0.0.7, 10.0.0.8)"),
+            "{refused}"
+        );
     }
 
     #[test]
@@ -1095,17 +1168,20 @@ mod tests {
         let moved = entry(Some("10.0.0.7"), "t2");
         let t4 = entry(Some("10.0.0.4"), "t4");
         let view = [moved.clone(), t4.clone()];
-        assert_eq!(ids(&staying(&view, &records[..1], None)), [t4.id.as_str()]);
+        assert_eq!(
+            ids(&staying(&view, &records, &records[..1], None)),
+            [t4.id.as_str()]
+        );
         // At its address, a node going by another's name is that node.
         let renamed = entry(Some("10.0.0.4"), "t2");
         let view = [renamed.clone(), entry(None, "t2")];
         assert_eq!(
-            ids(&staying(&view, &records[1..], None)),
+            ids(&staying(&view, &records, &records[1..], None)),
             [view[1].id.as_str()]
         );
         // An entry without an address is a node's by its name.
         let view = [entry(None, "t2"), t4.clone()];
-        assert_eq!(ids(&staying(&view, &records[..1], None)), [t4.id]);
+        assert_eq!(ids(&staying(&view, &records, &records[..1], None)), [t4.id]);
     }
 
     /// Once a leaving node's entry was removed, a live node of another
@@ -1119,14 +1195,17 @@ mod tests {
         let view = [t4.clone(), t5.clone()];
         let leaving = std::slice::from_ref(&t2);
         assert_eq!(
-            ids(&staying(&view, leaving, Some(&t2))),
+            ids(&staying(&view, &[], leaving, Some(&t2))),
             [t4.id.as_str(), t5.id.as_str()]
         );
         // Its entry not removed yet: t4 may be it renamed, so not staying.
-        assert_eq!(ids(&staying(&view, leaving, None)), [t5.id.as_str()]);
+        assert_eq!(ids(&staying(&view, &[], leaving, None)), [t5.id.as_str()]);
         // Another leaving node still claims its own entry.
         let t5_record = record("10.0.0.5", "t5");
         let both = [t2.clone(), t5_record];
-        assert_eq!(ids(&staying(&view, &both, Some(&t2))), [t4.id.as_str()]);
+        assert_eq!(
+            ids(&staying(&view, &both, &both, Some(&t2))),
+            [t4.id.as_str()]
+        );
     }
 }
