@@ -98,7 +98,7 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
                 "none: its host key is not the pinned one".into()
             }
             (Action::Leave, Class::Duplicate) => {
-                "none: its host key or MAC is another host's (see its note)".into()
+                "none: its host key, MAC or name is another host's (see its note)".into()
             }
             (Action::Leave, Class::Untrusted(why)) => format!("none: untrusted, {why}"),
             (Action::Leave, _) => "none: no SSH".into(),
@@ -318,7 +318,7 @@ mod tests {
         let planned = super::super::plan::plan(vec![candidate], &[], &Config::default());
         let table = plan(&planned, false);
         assert!(
-            table.contains("none: its host key or MAC is another host's (see its note)"),
+            table.contains("none: its host key, MAC or name is another host's (see its note)"),
             "{table}"
         );
     }
