@@ -129,10 +129,11 @@ pub struct Seen {
 /// The architectures an image is kept off, given what this run saw, the
 /// architecture of every node of the swarm (`nodes`), and the service as
 /// it is (`have`). One it is seen to run on never is. One it is known not
-/// to run on is: a registry answered without it, or its members were asked
-/// and none holds the image while others do. About any other this run knows
-/// nothing, and the service's own constraint stands: a run that reaches
-/// fewer members, or no registry, changes nothing.
+/// to run on is: a registry answered without it, or, for a new service,
+/// its members were asked and none holds the image while others do (an
+/// existing service's tasks may simply never have landed there). About any
+/// other this run knows nothing, and the service's own constraint stands:
+/// a run that reaches fewer members, or no registry, changes nothing.
 pub fn excluded(seen: &Seen, nodes: &[Arch], have: Option<&Service>) -> Vec<Arch> {
     let kept: Vec<Arch> = have
         .map(|s| {
@@ -148,8 +149,10 @@ pub fn excluded(seen: &Seen, nodes: &[Arch], have: Option<&Service>) -> Vec<Arch
             if seen.offered.contains(a) || seen.held.contains(a) {
                 return false;
             }
-            let known_not =
-                !seen.offered.is_empty() || (!seen.held.is_empty() && seen.asked.contains(a));
+            // A member holding no copy only ran no task of it: that
+            // decides a new service's place, and never moves an existing one.
+            let known_not = !seen.offered.is_empty()
+                || (have.is_none() && !seen.held.is_empty() && seen.asked.contains(a));
             (nodes.contains(a) && known_not) || kept.contains(a)
         })
         .collect();
@@ -621,6 +624,40 @@ mod tests {
         let off = excluded(&unreached, &nodes, Some(&have));
         assert_eq!(off, []);
         assert!(want(&c, &nodes, &off).matches(&have));
+    }
+
+    /// Not holding an image only means no task landed there: an
+    /// architecture whose members hold no copy, while others do, is kept
+    /// off a new service (nothing better is known), never newly off an
+    /// existing one. Before, with one replica on the x86_64 node, every
+    /// run without a registry added `!=aarch64` and every run with one
+    /// removed it: each a placement change, rolling the tasks.
+    #[test]
+    fn an_arch_that_merely_ran_no_task_is_not_taken_off_an_existing_service() {
+        let c = web(None, None, false);
+        let nodes = [Arch::X86_64, Arch::Aarch64];
+        let online = Seen {
+            offered: nodes.to_vec(),
+            held: vec![Arch::X86_64],
+            asked: nodes.to_vec(),
+        };
+        let offline = Seen {
+            offered: vec![],
+            held: vec![Arch::X86_64],
+            asked: nodes.to_vec(),
+        };
+        let off = excluded(&online, &nodes, None);
+        assert_eq!(off, []);
+        assert_eq!(want(&c, &nodes, &off).constraints, Vec::<String>::new());
+        let have = service(&[], &[]);
+        for (run, seen) in [&offline, &online, &offline].into_iter().enumerate() {
+            let off = excluded(seen, &nodes, Some(&have));
+            assert_eq!(off, [], "run {run}: {seen:?}");
+            assert!(want(&c, &nodes, &off).matches(&have), "run {run}: {seen:?}");
+        }
+        // A new service, created offline: what the members hold is all
+        // that is known, and the aarch64 member holds none.
+        assert_eq!(excluded(&offline, &nodes, None), [Arch::Aarch64]);
     }
 
     fn web(arch: Option<Arch>, publish: Option<Publish>, ports: bool) -> Container {
