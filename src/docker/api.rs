@@ -299,7 +299,8 @@ pub struct Service {
     pub id: String,
     pub version: u64,
     pub name: String,
-    /// Without the digest the engine pins (`@sha256:...`).
+    /// As the spec holds it, with any digest (`@sha256:...`) the docker
+    /// CLI pinned or the config named.
     pub image: String,
     /// `None` for a global service.
     pub replicas: Option<u64>,
@@ -354,7 +355,7 @@ impl Service {
             id: is_id(id).then(|| id.to_string())?,
             version: s.at(&["Version", "Index"]).as_u64()?,
             name: bounded(spec.str_at(&["Name"])),
-            image: bounded(image.split("@sha256:").next().unwrap_or("")),
+            image: bounded(image),
             replicas: spec.at(&["Mode", "Replicated", "Replicas"]).as_u64(),
             constraints,
             ports,
@@ -523,7 +524,7 @@ mod tests {
                                           {"TargetPort":82,"PublishedPort":8082,"PublishMode":"ingress"}]}}}]"#,
         ));
         let web = &services[0];
-        assert_eq!(web.image, "nginx:alpine");
+        assert_eq!(web.image, "nginx:alpine@sha256:00ff");
         assert_eq!(web.replicas, Some(3));
         assert_eq!(web.constraints, ["a", "b"]);
         assert_eq!(

@@ -97,16 +97,22 @@ impl Want {
     }
 }
 
-/// Whether two image references name the same image as Docker reads
-/// them: `nginx`, `nginx:latest` and `docker.io/library/nginx:latest` are
-/// one. A service the docker CLI made reads back in its full form.
-fn same_image(a: &str, b: &str) -> bool {
-    a == b || full_reference(a) == full_reference(b)
+/// Whether the service's image `have` is the config's `want` as Docker
+/// reads them: `nginx`, `nginx:latest` and `docker.io/library/nginx:latest`
+/// are one. A service the docker CLI made reads back in its full form, and
+/// may carry the digest it resolved the tag to then: a digest counts only
+/// when the config names one (then it must be the same).
+fn same_image(have: &str, want: &str) -> bool {
+    let (have_name, have_digest) = full_reference(have);
+    let (want_name, want_digest) = full_reference(want);
+    have == want
+        || (have_name == want_name && (want_digest.is_empty() || have_digest == want_digest))
 }
 
-/// `DOMAIN/PATH:TAG`, with Docker's defaults filled in: Docker Hub, its
-/// `library/` for a one-word name, the tag `latest`.
-fn full_reference(image: &str) -> String {
+/// `DOMAIN/PATH:TAG`, with Docker's defaults filled in (Docker Hub, its
+/// `library/` for a one-word name, the tag `latest` unless a digest
+/// names the image), and the digest (`sha256:...`, or "").
+fn full_reference(image: &str) -> (String, &str) {
     let (name, digest) = image.split_once('@').unwrap_or((image, ""));
     let last = name.rfind('/').map_or(0, |i| i + 1);
     let (name, tag) = match name[last..].rfind(':') {
@@ -131,7 +137,7 @@ fn full_reference(image: &str) -> String {
     } else {
         ""
     };
-    format!("{domain}/{library}{path}:{tag}@{digest}")
+    (format!("{domain}/{library}{path}:{tag}"), digest)
 }
 
 /// A join token, by the role it joins as.
@@ -706,6 +712,35 @@ mod tests {
         ] {
             assert!(
                 !named(config).matches(&pinned(&format!("{held}{digest}"))),
+                "{config} {held}"
+            );
+        }
+        // A config that pins a digest matches the spec that holds it, and
+        // only that one: before, the digest was cut off the spec's image
+        // alone, and such a service was "updated" on every run.
+        let other = "@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+        for (config, held, same) in [
+            (format!("nginx{digest}"), format!("nginx{digest}"), true),
+            (
+                format!("nginx:1.27{digest}"),
+                format!("docker.io/library/nginx:1.27{digest}"),
+                true,
+            ),
+            (format!("nginx{other}"), format!("nginx{digest}"), false),
+            (
+                format!("nginx:1.27{digest}"),
+                "nginx:1.27".to_string(),
+                false,
+            ),
+            (
+                format!("nginx:1.27{digest}"),
+                format!("nginx:1.28{digest}"),
+                false,
+            ),
+        ] {
+            assert_eq!(
+                named(&config).matches(&pinned(&held)),
+                same,
                 "{config} {held}"
             );
         }
