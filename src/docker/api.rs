@@ -293,6 +293,13 @@ pub fn port_text(published: u64, target: u64, protocol: &str, mode: &str) -> Str
     format!("published={published},target={target},protocol={protocol}{mode}")
 }
 
+/// The service label rccr puts beside the constraint
+/// `node.labels.rccr.arch!=armv6l` it adds for publishing, not for the
+/// image: host mode was too few nodes for the replicas, so the service
+/// went off ARMv6 to publish through ingress. Its value says so.
+pub const ARMV6_OFF_LABEL: &str = "rccr.armv6-off";
+pub const ARMV6_OFF_WHY: &str = "host-mode-too-small";
+
 /// A swarm service (`GET /services`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Service {
@@ -310,6 +317,9 @@ pub struct Service {
     pub ports: Vec<String>,
     /// Carries the label `rccr.managed=true`.
     pub managed: bool,
+    /// Carries [`ARMV6_OFF_LABEL`]: its `!=armv6l` is rccr's publishing
+    /// choice, made again each run.
+    pub armv6_off: bool,
     pub spec: Value,
 }
 
@@ -360,6 +370,8 @@ impl Service {
             constraints,
             ports,
             managed: spec.get("Labels").get_exact("rccr.managed").as_str() == Some("true"),
+            armv6_off: spec.get("Labels").get_exact(ARMV6_OFF_LABEL).as_str()
+                == Some(ARMV6_OFF_WHY),
             spec: spec.clone(),
         })
     }

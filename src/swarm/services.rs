@@ -132,14 +132,18 @@ pub struct Seen {
 /// to run on is: a registry answered without it, or, for a new service,
 /// its members were asked and none holds the image while others do (an
 /// existing service's tasks may simply never have landed there). About any
-/// other this run knows nothing, and the service's own constraint stands:
+/// other this run knows nothing, and the service's own constraint stands
+/// (except rccr's `!=armv6l` for publishing, [`Want::armv6_off`]):
 /// a run that reaches fewer members, or no registry, changes nothing.
 pub fn excluded(seen: &Seen, nodes: &[Arch], have: Option<&Service>) -> Vec<Arch> {
+    // rccr's own `!=armv6l` for publishing says nothing of the image:
+    // [`publish_mode`] makes it again.
     let kept: Vec<Arch> = have
         .map(|s| {
             s.constraints
                 .iter()
                 .filter_map(|c| c.strip_prefix(ARCH_OFF)?.parse().ok())
+                .filter(|&a| !(s.armv6_off && a == Arch::Armv6l))
                 .collect()
         })
         .unwrap_or_default();
@@ -184,6 +188,7 @@ pub fn want(c: &Container, nodes: &[Arch], excluded: &[Arch]) -> Want {
         constraints,
         ports: c.ports.clone(),
         publish: publishing.mode,
+        armv6_off: publishing.armv6_off,
     }
 }
 
@@ -541,6 +546,7 @@ mod tests {
             constraints: constraints.iter().map(|c| c.to_string()).collect(),
             ports: ports.iter().map(|p| p.to_string()).collect(),
             managed: true,
+            armv6_off: false,
             spec: crate::json::Value::Null,
         }
     }
@@ -658,6 +664,45 @@ mod tests {
         // A new service, created offline: what the members hold is all
         // that is known, and the aarch64 member holds none.
         assert_eq!(excluded(&offline, &nodes, None), [Arch::Aarch64]);
+    }
+
+    /// rccr's own `!=armv6l`, put when host mode had too few nodes for the
+    /// replicas, is made again each run from the replicas and the nodes,
+    /// not read back as what the image runs on. Before, the next run took
+    /// it for image knowledge that only a registry (never asked through
+    /// the docker CLI, nor offline) could lift: lowering the replicas
+    /// never brought host mode back, and the report stopped saying why
+    /// the service avoided ARMv6.
+    #[test]
+    fn rccrs_own_armv6_keep_off_follows_the_replicas_with_no_registry() {
+        let mut four = web(None, None, true);
+        four.replicas = 4;
+        let nodes = [Arch::X86_64, Arch::Armv6l, Arch::Armv6l];
+        let made = want(&four, &nodes, &excluded(&Seen::default(), &nodes, None));
+        assert_eq!(made.constraints, ["node.labels.rccr.arch!=armv6l"]);
+        assert_eq!((made.publish, made.armv6_off), (Publish::Ingress, true));
+        let mut have = service(
+            &["node.labels.rccr.arch!=armv6l"],
+            &["published=8080,target=80,protocol=tcp"],
+        );
+        have.replicas = Some(4);
+        have.armv6_off = true;
+        assert!(made.matches(&have));
+        // The next run, the same replicas: unchanged, and still said.
+        let off = excluded(&Seen::default(), &nodes, Some(&have));
+        assert_eq!(off, []);
+        assert!(want(&four, &nodes, &off).matches(&have));
+        assert_eq!(publish_mode(&four, &nodes, &off).note, Some(ARMV6_KEPT_OFF));
+        // Two replicas: host mode fits on the three nodes, ARMv6 included.
+        let again = want(&web(None, None, true), &nodes, &off);
+        assert_eq!((again.publish, again.armv6_off), (Publish::Host, false));
+        assert_eq!(again.constraints, Vec::<String>::new());
+        // The same constraint without rccr's label is the image's: it stays.
+        have.armv6_off = false;
+        assert_eq!(
+            excluded(&Seen::default(), &nodes, Some(&have)),
+            [Arch::Armv6l]
+        );
     }
 
     fn web(arch: Option<Arch>, publish: Option<Publish>, ports: bool) -> Container {
