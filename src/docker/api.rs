@@ -293,13 +293,21 @@ pub fn port_text(published: u64, target: u64, protocol: &str, mode: &str) -> Str
     format!("published={published},target={target},protocol={protocol}{mode}")
 }
 
+/// The service label rccr puts beside the constraint
+/// `node.labels.rccr.arch!=armv6l` it adds for publishing, not for the
+/// image: host mode was too few nodes for the replicas, so the service
+/// went off ARMv6 to publish through ingress. Its value says so.
+pub const ARMV6_OFF_LABEL: &str = "rccr.armv6-off";
+pub const ARMV6_OFF_WHY: &str = "host-mode-too-small";
+
 /// A swarm service (`GET /services`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Service {
     pub id: String,
     pub version: u64,
     pub name: String,
-    /// Without the digest the engine pins (`@sha256:...`).
+    /// As the spec holds it, with any digest (`@sha256:...`) the docker
+    /// CLI pinned or the config named.
     pub image: String,
     /// `None` for a global service.
     pub replicas: Option<u64>,
@@ -309,6 +317,9 @@ pub struct Service {
     pub ports: Vec<String>,
     /// Carries the label `rccr.managed=true`.
     pub managed: bool,
+    /// Carries [`ARMV6_OFF_LABEL`]: its `!=armv6l` is rccr's publishing
+    /// choice, made again each run.
+    pub armv6_off: bool,
     pub spec: Value,
 }
 
@@ -354,11 +365,13 @@ impl Service {
             id: is_id(id).then(|| id.to_string())?,
             version: s.at(&["Version", "Index"]).as_u64()?,
             name: bounded(spec.str_at(&["Name"])),
-            image: bounded(image.split("@sha256:").next().unwrap_or("")),
+            image: bounded(image),
             replicas: spec.at(&["Mode", "Replicated", "Replicas"]).as_u64(),
             constraints,
             ports,
             managed: spec.get("Labels").get_exact("rccr.managed").as_str() == Some("true"),
+            armv6_off: spec.get("Labels").get_exact(ARMV6_OFF_LABEL).as_str()
+                == Some(ARMV6_OFF_WHY),
             spec: spec.clone(),
         })
     }
@@ -523,7 +536,7 @@ mod tests {
                                           {"TargetPort":82,"PublishedPort":8082,"PublishMode":"ingress"}]}}}]"#,
         ));
         let web = &services[0];
-        assert_eq!(web.image, "nginx:alpine");
+        assert_eq!(web.image, "nginx:alpine@sha256:00ff");
         assert_eq!(web.replicas, Some(3));
         assert_eq!(web.constraints, ["a", "b"]);
         assert_eq!(

@@ -119,6 +119,8 @@ pub struct Report {
     /// Whether any target's engine answered (the control's own engine,
     /// when it is in a swarm of its own, forms nothing: see [`unformed`]).
     pub engines: bool,
+    /// Whether the control's own engine answered.
+    pub control_engine: bool,
     /// Where SSH reaches the manager that led this run ([`ssh_host`]),
     /// for tools on the control (the docker context).
     pub manager: Option<String>,
@@ -130,14 +132,20 @@ impl Report {
     /// What went wrong, one line each; empty when the cluster is whole. A
     /// LAN where no target runs Docker, and no swarm recorded, has no swarm
     /// to form: nothing failed (unless a swarm layer did, as the control's
-    /// own swarm init). A run no manager led fails, first saying so when
+    /// own swarm init, or, beside the control's own engine, a target is out
+    /// for another reason than no Docker installed). A run no manager led fails, first saying so when
     /// no node's swarm layer tells why.
     pub fn failures(&self) -> Vec<String> {
-        if !self.led
-            && self.cluster.is_none()
-            && !self.engines
-            && !self.nodes.iter().any(|n| n.swarm.failed())
-        {
+        // Beside a control's own engine (in a swarm of its own), a target
+        // whose Docker is down or that was not reached may be meant to run
+        // it: only targets without Docker installed leave nothing to form.
+        let target_out = self.nodes.iter().any(|n| match &n.machine {
+            Layer::Failed(why) => !why.starts_with(NO_DOCKER_INSTALLED),
+            _ => false,
+        });
+        let out =
+            self.nodes.iter().any(|n| n.swarm.failed()) || (self.control_engine && target_out);
+        if !self.led && self.cluster.is_none() && !self.engines && !out {
             return Vec::new();
         }
         let unled =
@@ -272,6 +280,10 @@ pub fn run(
             .iter()
             .zip(&machines)
             .any(|(m, machine)| m.record.role != Role::Control && machine.info.is_some()),
+        control_engine: members
+            .iter()
+            .zip(&machines)
+            .any(|(m, machine)| m.record.role == Role::Control && machine.info.is_some()),
         manager: formed
             .leader
             .filter(|&i| members[i].via() != member::Via::Local)
@@ -282,6 +294,9 @@ pub fn run(
 
 /// Why no swarm was formed, when none is recorded and none led this run.
 const NO_DOCKER: &str = "no node runs Docker, so there is no swarm to form";
+/// How the machine layer of a target without Docker installed begins
+/// (src/swarm/machine.rs).
+const NO_DOCKER_INSTALLED: &str = "no Docker";
 /// The same, when the control's own engine answers.
 const NO_TARGET_DOCKER: &str = "no target runs Docker, so there is no swarm to form";
 const NONE_FREE: &str =
@@ -525,6 +540,7 @@ mod tests {
             departed: Vec::new(),
             led: false,
             engines,
+            control_engine: false,
             manager: None,
             timings: Vec::new(),
         }
@@ -672,15 +688,37 @@ mod tests {
             layers[0],
             Layer::Skipped("in another swarm (x1): left alone".into())
         );
-        let control_only = report(
-            None,
-            false,
-            vec![
-                node("control", Layer::Unchanged, layers[0].clone()),
-                node("t", Layer::Failed("no Docker".into()), layers[1].clone()),
-            ],
+        let control_only = |target: &str| Report {
+            control_engine: true,
+            ..report(
+                None,
+                false,
+                vec![
+                    node("control", Layer::Unchanged, layers[0].clone()),
+                    node("t", Layer::Failed(target.into()), layers[1].clone()),
+                ],
+            )
+        };
+        assert_eq!(
+            control_only("no Docker engine installed").failures(),
+            Vec::<String>::new()
         );
-        assert_eq!(control_only.failures(), Vec::<String>::new());
+        // A target whose Docker is installed but down, or that was not
+        // reached, may be meant to run it: out of the cluster (exit 1),
+        // as before the control's own swarm was left alone.
+        for why in [
+            "Docker is down: Cannot connect",
+            "Docker does not answer",
+            "not reached: connection refused",
+        ] {
+            assert_eq!(
+                control_only(why).failures(),
+                [
+                    "no swarm was formed".to_string(),
+                    format!("t (10.0.0.2): FAILED: {why}")
+                ],
+            );
+        }
         // A target's engine in another swarm too: nobody is free, both fail.
         let mut layers = vec![Layer::Unchanged, Layer::Unchanged];
         let why = unformed(&[Some(&other), Some(&other)], &[true, false], &mut layers);

@@ -12,7 +12,9 @@
 //! a manager ([`JoinAs::pick`]).
 use super::member::Via;
 use crate::config::{Port, Protocol, Publish};
-use crate::docker::api::{self, port_text, JoinTokens, Service, SwarmNode};
+use crate::docker::api::{
+    self, port_text, JoinTokens, Service, SwarmNode, ARMV6_OFF_LABEL, ARMV6_OFF_WHY,
+};
 use crate::docker::http::Request;
 use crate::json::Value;
 use crate::ssh::shell_quote;
@@ -28,6 +30,9 @@ pub struct Want {
     pub ports: Vec<Port>,
     /// How the ports are published.
     pub publish: Publish,
+    /// Its `!=armv6l` is rccr's, to publish through ingress (the label
+    /// [`ARMV6_OFF_LABEL`]), not the image's.
+    pub armv6_off: bool,
 }
 
 fn protocol(p: &Port) -> &'static str {
@@ -63,15 +68,21 @@ impl Want {
             && have.constraints == self.constraints
             && have.ports == self.port_texts()
             && have.managed
+            && have.armv6_off == self.armv6_off
     }
 
     /// `spec` (a new one, or the service's own) with this service's image,
-    /// replicas, constraints, ports and the `rccr.managed` label; every
-    /// other setting of an existing service is kept.
+    /// replicas, constraints, ports and rccr's labels; every other
+    /// setting of an existing service is kept.
     pub fn patch(&self, mut spec: Value) -> Value {
         spec.set("Name", self.name.as_str().into());
-        spec.entry(&["Labels"])
-            .set_exact("rccr.managed", "true".into());
+        let labels = spec.entry(&["Labels"]);
+        labels.set_exact("rccr.managed", "true".into());
+        if self.armv6_off {
+            labels.set_exact(ARMV6_OFF_LABEL, ARMV6_OFF_WHY.into());
+        } else if let Value::Object(members) = labels {
+            members.retain(|(k, _)| **k != *ARMV6_OFF_LABEL);
+        }
         spec.entry(&["TaskTemplate", "ContainerSpec"])
             .set("Image", self.image.as_str().into());
         let constraints = self.constraints.iter().map(|c| c.as_str().into()).collect();
@@ -97,16 +108,22 @@ impl Want {
     }
 }
 
-/// Whether two image references name the same image as Docker reads
-/// them: `nginx`, `nginx:latest` and `docker.io/library/nginx:latest` are
-/// one. A service the docker CLI made reads back in its full form.
-fn same_image(a: &str, b: &str) -> bool {
-    a == b || full_reference(a) == full_reference(b)
+/// Whether the service's image `have` is the config's `want` as Docker
+/// reads them: `nginx`, `nginx:latest` and `docker.io/library/nginx:latest`
+/// are one. A service the docker CLI made reads back in its full form, and
+/// may carry the digest it resolved the tag to then: a digest counts only
+/// when the config names one (then it must be the same).
+fn same_image(have: &str, want: &str) -> bool {
+    let (have_name, have_digest) = full_reference(have);
+    let (want_name, want_digest) = full_reference(want);
+    have == want
+        || (have_name == want_name && (want_digest.is_empty() || have_digest == want_digest))
 }
 
-/// `DOMAIN/PATH:TAG`, with Docker's defaults filled in: Docker Hub, its
-/// `library/` for a one-word name, the tag `latest`.
-fn full_reference(image: &str) -> String {
+/// `DOMAIN/PATH:TAG`, with Docker's defaults filled in (Docker Hub, its
+/// `library/` for a one-word name, the tag `latest` unless a digest
+/// names the image), and the digest (`sha256:...`, or "").
+fn full_reference(image: &str) -> (String, &str) {
     let (name, digest) = image.split_once('@').unwrap_or((image, ""));
     let last = name.rfind('/').map_or(0, |i| i + 1);
     let (name, tag) = match name[last..].rfind(':') {
@@ -131,7 +148,7 @@ fn full_reference(image: &str) -> String {
     } else {
         ""
     };
-    format!("{domain}/{library}{path}:{tag}@{digest}")
+    (format!("{domain}/{library}{path}:{tag}"), digest)
 }
 
 /// A join token, by the role it joins as.
@@ -409,6 +426,9 @@ impl Op<'_> {
                     q(&want.name),
                     want.replicas
                 );
+                if want.armv6_off {
+                    c.push_str(&format!(" --label {ARMV6_OFF_LABEL}={ARMV6_OFF_WHY}"));
+                }
                 for constraint in &want.constraints {
                     c.push_str(&format!(" --constraint {}", q(constraint)));
                 }
@@ -426,6 +446,11 @@ impl Op<'_> {
                     " --replicas {} --label-add rccr.managed=true",
                     want.replicas
                 ));
+                if want.armv6_off {
+                    c.push_str(&format!(" --label-add {ARMV6_OFF_LABEL}={ARMV6_OFF_WHY}"));
+                } else if have.armv6_off {
+                    c.push_str(&format!(" --label-rm {ARMV6_OFF_LABEL}"));
+                }
                 let changes = [
                     (
                         "--constraint-rm",
@@ -490,6 +515,7 @@ mod tests {
                 protocol: Protocol::Tcp,
             }],
             publish: Publish::Ingress,
+            armv6_off: false,
         }
     }
 
@@ -536,6 +562,46 @@ mod tests {
             s
         }]));
         assert!(web().matches(&updated[0]));
+    }
+
+    /// rccr's label beside its own `!=armv6l` is put with it and taken off
+    /// with it, through the API and the docker CLI; other labels stay.
+    #[test]
+    fn the_armv6_keep_off_label_comes_and_goes_with_rccrs_constraint() {
+        let off = Want {
+            constraints: vec!["node.labels.rccr.arch!=armv6l".into()],
+            armv6_off: true,
+            ..web()
+        };
+        let spec = off.patch(Value::parse(br#"{"Labels":{"team":"a"}}"#).unwrap());
+        assert_eq!(
+            spec.get("Labels").render(),
+            r#"{"team":"a","rccr.managed":"true","rccr.armv6-off":"host-mode-too-small"}"#
+        );
+        let have = Service::parse_list(&Value::Array(vec![{
+            let mut s = Value::Object(Vec::new());
+            s.set("ID", "s1".into());
+            s.entry(&["Version"]).set("Index", 8u64.into());
+            s.set("Spec", spec.clone());
+            s
+        }]))
+        .remove(0);
+        assert!(have.armv6_off && off.matches(&have));
+        let back = web();
+        assert!(!back.matches(&have));
+        assert_eq!(
+            back.patch(spec).get("Labels").render(),
+            r#"{"team":"a","rccr.managed":"true"}"#
+        );
+        assert!(Op::ServiceCreate { want: &off }
+            .command()
+            .contains(" --label rccr.armv6-off=host-mode-too-small "));
+        let update = Op::ServiceUpdate {
+            have: &have,
+            want: &back,
+        }
+        .command();
+        assert!(update.contains(" --label-rm rccr.armv6-off "), "{update}");
     }
 
     #[test]
@@ -636,6 +702,7 @@ mod tests {
             constraints: vec!["gone".into()],
             ports: vec![],
             managed: false,
+            armv6_off: false,
             spec: Value::Null,
         };
         assert_eq!(
@@ -706,6 +773,35 @@ mod tests {
         ] {
             assert!(
                 !named(config).matches(&pinned(&format!("{held}{digest}"))),
+                "{config} {held}"
+            );
+        }
+        // A config that pins a digest matches the spec that holds it, and
+        // only that one: before, the digest was cut off the spec's image
+        // alone, and such a service was "updated" on every run.
+        let other = "@sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+        for (config, held, same) in [
+            (format!("nginx{digest}"), format!("nginx{digest}"), true),
+            (
+                format!("nginx:1.27{digest}"),
+                format!("docker.io/library/nginx:1.27{digest}"),
+                true,
+            ),
+            (format!("nginx{other}"), format!("nginx{digest}"), false),
+            (
+                format!("nginx:1.27{digest}"),
+                "nginx:1.27".to_string(),
+                false,
+            ),
+            (
+                format!("nginx:1.27{digest}"),
+                format!("nginx:1.28{digest}"),
+                false,
+            ),
+        ] {
+            assert_eq!(
+                named(&config).matches(&pinned(&held)),
+                same,
                 "{config} {held}"
             );
         }
