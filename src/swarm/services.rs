@@ -165,10 +165,9 @@ pub fn excluded(seen: &Seen, nodes: &[Arch], have: Option<&Service>) -> Vec<Arch
 }
 
 /// The service `c` as it should be, given the architecture of every node
-/// of the swarm, of each that takes tasks now (`ready`, see
-/// [`publish_mode`]), and those its image is kept off ([`excluded`]).
-pub fn want(c: &Container, nodes: &[Arch], ready: &[Arch], excluded: &[Arch]) -> Want {
-    let publishing = publish_mode(c, nodes, ready, excluded);
+/// of the swarm and those its image is kept off ([`excluded`]).
+pub fn want(c: &Container, nodes: &[Arch], excluded: &[Arch]) -> Want {
+    let publishing = publish_mode(c, nodes, excluded);
     let mut constraints: Vec<String> = Vec::new();
     if let Some(arch) = c.placement.arch {
         constraints.push(format!("node.labels.rccr.arch=={arch}"));
@@ -221,17 +220,9 @@ pub struct Publishing {
 /// and publishes through ingress instead: the replicas the config asks for
 /// all run, and every node that runs them answers. Host mode chosen by the
 /// config stays, and a shortfall it makes is said ([`Publishing::host_limit`]).
-/// Where a task can land is read from every node listed (`nodes`); how
-/// many host mode can run, from those that take tasks now (`ready`): a
-/// node down, drained or paused runs none.
-pub fn publish_mode(
-    c: &Container,
-    nodes: &[Arch],
-    ready: &[Arch],
-    excluded: &[Arch],
-) -> Publishing {
+pub fn publish_mode(c: &Container, nodes: &[Arch], excluded: &[Arch]) -> Publishing {
     let landing = |not_armv6: bool| {
-        ready
+        nodes
             .iter()
             .filter(|&&a| can_land_on(c, a, nodes, excluded) && !(not_armv6 && a == Arch::Armv6l))
             .count() as u64
@@ -302,7 +293,7 @@ pub fn converge(
         })
         .collect();
     let asked: Vec<Arch> = swarm.iter().filter_map(|(_, a)| *a).collect();
-    let (nodes, ready) = node_arches(lead).unwrap_or_else(|| (asked.clone(), asked.clone()));
+    let nodes = node_arches(lead).unwrap_or_else(|| asked.clone());
 
     let existing = match lead.call(&Op::Services) {
         Ok(v) => Service::parse_list(&v),
@@ -330,8 +321,8 @@ pub fn converge(
             asked: asked.clone(),
         };
         let off = excluded(&seen, &nodes, have);
-        let want = want(c, &nodes, &ready, &off);
-        let publishing = publish_mode(c, &nodes, &ready, &off);
+        let want = want(c, &nodes, &off);
+        let publishing = publish_mode(c, &nodes, &off);
         let can = supported(&held[k], &offered[k]);
         let mut runs_on = if can.is_empty() {
             "unknown: no node holds the image and no registry answered".to_string()
@@ -402,32 +393,15 @@ pub fn converge(
 
 /// The architecture of every node of the swarm, by the labels rccr puts on
 /// them (`rccr.arch`), as the leading manager lists them: reached this run
-/// or not; and of those that take tasks now ([`ready_arches`]). `None`
-/// when the list cannot be read.
-fn node_arches(lead: &Member) -> Option<(Vec<Arch>, Vec<Arch>)> {
+/// or not. `None` when the list cannot be read.
+fn node_arches(lead: &Member) -> Option<Vec<Arch>> {
     let view = lead.call(&Op::Nodes).ok()?;
-    Some(ready_arches(&SwarmNode::parse_list(&view)))
-}
-
-/// The architecture of every node of `list`, and of each that takes tasks
-/// now: not down (nor disconnected), and `active` (not drained or
-/// paused), sorted. A node that just joined is `unknown` for a moment, and
-/// counts: the first run decides as the next will.
-fn ready_arches(list: &[SwarmNode]) -> (Vec<Arch>, Vec<Arch>) {
-    let (mut all, mut ready) = (Vec::new(), Vec::new());
-    for n in list {
-        let Ok(arch) = n.label("rccr.arch").parse::<Arch>() else {
-            continue;
-        };
-        all.push(arch);
-        let up = !matches!(n.status.as_str(), "down" | "disconnected");
-        if up && n.spec.str_at(&["Availability"]) == "active" {
-            ready.push(arch);
-        }
-    }
-    all.sort_unstable();
-    ready.sort_unstable();
-    (all, ready)
+    let mut arches: Vec<Arch> = SwarmNode::parse_list(&view)
+        .iter()
+        .filter_map(|n| n.label("rccr.arch").parse().ok())
+        .collect();
+    arches.sort_unstable();
+    Some(arches)
 }
 
 fn outcome(done: &str, answer: Result<crate::json::Value, String>) -> (String, bool) {
@@ -535,13 +509,13 @@ mod tests {
             publish: None,
         };
         let nodes = [Arch::X86_64, Arch::I686];
-        let w = want(&c, &nodes, &nodes, &[Arch::I686]);
+        let w = want(&c, &nodes, &[Arch::I686]);
         assert_eq!(
             w.constraints,
             ["node.labels.disk==ssd", "node.labels.rccr.arch!=i686"]
         );
         // Nothing known: no architecture constraint.
-        let w = want(&c, &nodes, &nodes, &[]);
+        let w = want(&c, &nodes, &[]);
         assert_eq!(w.constraints, ["node.labels.disk==ssd"]);
         // Held by the x86_64 member only, both asked: i686 is kept off.
         let seen = Seen {
@@ -596,7 +570,7 @@ mod tests {
         };
         let off = excluded(&first, &nodes, None);
         assert_eq!(off, [Arch::Armv7l, Arch::Armv6l]);
-        let made = want(&c, &nodes, &nodes, &off);
+        let made = want(&c, &nodes, &off);
         assert_eq!(
             made.constraints,
             [
@@ -624,7 +598,7 @@ mod tests {
         for seen in [&nothing, &x86_only] {
             let off = excluded(seen, &nodes, Some(&have));
             assert_eq!(off, [Arch::Armv7l, Arch::Armv6l], "{seen:?}");
-            let again = want(&c, &nodes, &nodes, &off);
+            let again = want(&c, &nodes, &off);
             assert_eq!(again, made, "{seen:?}");
             assert!(again.matches(&have), "{seen:?}");
         }
@@ -644,7 +618,7 @@ mod tests {
         };
         let off = excluded(&everywhere, &nodes, None);
         assert_eq!(off, []);
-        let made = want(&c, &nodes, &nodes, &off);
+        let made = want(&c, &nodes, &off);
         assert_eq!(made.publish, Publish::Host);
         let have = service(&[], &["published=8080,target=80,protocol=tcp,mode=host"]);
         assert!(made.matches(&have));
@@ -655,7 +629,7 @@ mod tests {
         };
         let off = excluded(&unreached, &nodes, Some(&have));
         assert_eq!(off, []);
-        assert!(want(&c, &nodes, &nodes, &off).matches(&have));
+        assert!(want(&c, &nodes, &off).matches(&have));
     }
 
     /// Not holding an image only means no task landed there: an
@@ -680,18 +654,12 @@ mod tests {
         };
         let off = excluded(&online, &nodes, None);
         assert_eq!(off, []);
-        assert_eq!(
-            want(&c, &nodes, &nodes, &off).constraints,
-            Vec::<String>::new()
-        );
+        assert_eq!(want(&c, &nodes, &off).constraints, Vec::<String>::new());
         let have = service(&[], &[]);
         for (run, seen) in [&offline, &online, &offline].into_iter().enumerate() {
             let off = excluded(seen, &nodes, Some(&have));
             assert_eq!(off, [], "run {run}: {seen:?}");
-            assert!(
-                want(&c, &nodes, &nodes, &off).matches(&have),
-                "run {run}: {seen:?}"
-            );
+            assert!(want(&c, &nodes, &off).matches(&have), "run {run}: {seen:?}");
         }
         // A new service, created offline: what the members hold is all
         // that is known, and the aarch64 member holds none.
@@ -710,12 +678,7 @@ mod tests {
         let mut four = web(None, None, true);
         four.replicas = 4;
         let nodes = [Arch::X86_64, Arch::Armv6l, Arch::Armv6l];
-        let made = want(
-            &four,
-            &nodes,
-            &nodes,
-            &excluded(&Seen::default(), &nodes, None),
-        );
+        let made = want(&four, &nodes, &excluded(&Seen::default(), &nodes, None));
         assert_eq!(made.constraints, ["node.labels.rccr.arch!=armv6l"]);
         assert_eq!((made.publish, made.armv6_off), (Publish::Ingress, true));
         let mut have = service(
@@ -728,13 +691,10 @@ mod tests {
         // The next run, the same replicas: unchanged, and still said.
         let off = excluded(&Seen::default(), &nodes, Some(&have));
         assert_eq!(off, []);
-        assert!(want(&four, &nodes, &nodes, &off).matches(&have));
-        assert_eq!(
-            publish_mode(&four, &nodes, &nodes, &off).note,
-            Some(ARMV6_KEPT_OFF)
-        );
+        assert!(want(&four, &nodes, &off).matches(&have));
+        assert_eq!(publish_mode(&four, &nodes, &off).note, Some(ARMV6_KEPT_OFF));
         // Two replicas: host mode fits on the three nodes, ARMv6 included.
-        let again = want(&web(None, None, true), &nodes, &nodes, &off);
+        let again = want(&web(None, None, true), &nodes, &off);
         assert_eq!((again.publish, again.armv6_off), (Publish::Host, false));
         assert_eq!(again.constraints, Vec::<String>::new());
         // The same constraint without rccr's label is the image's: it stays.
@@ -743,54 +703,6 @@ mod tests {
             excluded(&Seen::default(), &nodes, Some(&have)),
             [Arch::Armv6l]
         );
-    }
-
-    /// Host mode's room is the nodes that take tasks now: a node down,
-    /// drained or paused runs no replica. Before, every listed node
-    /// counted, host mode stayed, the service came up short and the report
-    /// said "still starting?" rather than what host mode can run.
-    #[test]
-    fn host_mode_counts_only_the_nodes_that_take_tasks() {
-        let listed = crate::json::Value::parse(
-            br#"[{"ID":"n1","Version":{"Index":1},"Status":{"State":"ready"},
-                  "Spec":{"Availability":"active","Labels":{"rccr.arch":"x86_64"}}},
-                 {"ID":"n2","Version":{"Index":1},"Status":{"State":"ready"},
-                  "Spec":{"Availability":"active","Labels":{"rccr.arch":"x86_64"}}},
-                 {"ID":"n3","Version":{"Index":1},"Status":{"State":"ready"},
-                  "Spec":{"Availability":"drain","Labels":{"rccr.arch":"armv6l"}}},
-                 {"ID":"n4","Version":{"Index":1},"Status":{"State":"down"},
-                  "Spec":{"Availability":"active","Labels":{"rccr.arch":"armv6l"}}},
-                 {"ID":"n5","Version":{"Index":1},"Status":{"State":"ready"},
-                  "Spec":{"Availability":"pause","Labels":{"rccr.arch":"armv6l"}}},
-                 {"ID":"n6","Version":{"Index":1},"Status":{"State":"ready"},
-                  "Spec":{"Availability":"active"}},
-                 {"ID":"n7","Version":{"Index":1},"Status":{"State":"unknown"},
-                  "Spec":{"Availability":"active","Labels":{"rccr.arch":"aarch64"}}}]"#,
-        )
-        .unwrap();
-        let (nodes, ready) = ready_arches(&SwarmNode::parse_list(&listed));
-        assert_eq!(
-            nodes,
-            [
-                Arch::X86_64,
-                Arch::X86_64,
-                Arch::Aarch64,
-                Arch::Armv6l,
-                Arch::Armv6l,
-                Arch::Armv6l
-            ]
-        );
-        // The one just joined (`unknown`) counts.
-        assert_eq!(ready, [Arch::X86_64, Arch::X86_64, Arch::Aarch64]);
-        // Four replicas: host mode would need the ARMv6 nodes, which
-        // take none now, so the service goes off ARMv6 through ingress.
-        let mut four = web(None, None, true);
-        four.replicas = 4;
-        let p = publish_mode(&four, &nodes, &ready, &[]);
-        assert_eq!((p.mode, p.armv6_off), (Publish::Ingress, true));
-        // Only ARMv6 nodes for it: host mode, with room for none now.
-        let armv6 = publish_mode(&four, &nodes, &ready, &[Arch::X86_64, Arch::Aarch64]);
-        assert_eq!((armv6.mode, armv6.host_limit), (Publish::Host, Some(0)));
     }
 
     fn web(arch: Option<Arch>, publish: Option<Publish>, ports: bool) -> Container {
@@ -834,7 +746,7 @@ mod tests {
 
     /// The mode and the report's note.
     fn mode(c: &Container, nodes: &[Arch], excluded: &[Arch]) -> (Publish, Option<&'static str>) {
-        let p = publish_mode(c, nodes, nodes, excluded);
+        let p = publish_mode(c, nodes, excluded);
         (p.mode, p.note)
     }
 
@@ -888,7 +800,7 @@ mod tests {
         let mut three = web(None, None, true);
         three.replicas = 3;
         let mixed = [Arch::X86_64, Arch::Armv6l];
-        let p = publish_mode(&three, &mixed, &mixed, &[]);
+        let p = publish_mode(&three, &mixed, &[]);
         assert_eq!(
             p,
             Publishing {
@@ -898,22 +810,17 @@ mod tests {
                 host_limit: None,
             }
         );
-        let w = want(&three, &mixed, &mixed, &[]);
+        let w = want(&three, &mixed, &[]);
         assert_eq!(w.constraints, ["node.labels.rccr.arch!=armv6l"]);
         assert_eq!(w.publish, Publish::Ingress);
         // Enough nodes: host mode, as before.
-        let p = publish_mode(
-            &three,
-            &[Arch::X86_64, Arch::X86_64, Arch::Armv6l],
-            &[Arch::X86_64, Arch::X86_64, Arch::Armv6l],
-            &[],
-        );
+        let p = publish_mode(&three, &[Arch::X86_64, Arch::X86_64, Arch::Armv6l], &[]);
         assert_eq!(
             (p.mode, p.armv6_off, p.host_limit),
             (Publish::Host, false, None)
         );
         // Only ARMv6 nodes can take it: host mode, and its limit is said.
-        let armv6 = publish_mode(&three, &mixed, &mixed, &[Arch::X86_64]);
+        let armv6 = publish_mode(&three, &mixed, &[Arch::X86_64]);
         assert_eq!(
             armv6,
             Publishing {
@@ -926,7 +833,7 @@ mod tests {
         // The config's host mode stays, and its limit is said too.
         let mut host = three.clone();
         host.publish = Some(Publish::Host);
-        let p = publish_mode(&host, &mixed, &mixed, &[]);
+        let p = publish_mode(&host, &mixed, &[]);
         assert_eq!(
             (p.mode, p.armv6_off, p.host_limit),
             (Publish::Host, false, Some(2))
@@ -953,7 +860,7 @@ mod tests {
     fn a_service_on_a_swarm_with_armv6_publishes_in_host_mode() {
         use crate::json::Value;
         let spec = |c: &Container, arches: &[Arch]| {
-            want(c, arches, arches, &[])
+            want(c, arches, &[])
                 .patch(Value::Object(Vec::new()))
                 .render()
         };
@@ -967,22 +874,12 @@ mod tests {
             r#"{"Name":"web","Labels":{"rccr.managed":"true"},"TaskTemplate":{"ContainerSpec":{"Image":"rccr-lab/web:1"},"Placement":{"Constraints":[]}},"Mode":{"Replicated":{"Replicas":2}},"EndpointSpec":{"Ports":[{"Protocol":"tcp","TargetPort":80,"PublishedPort":8080,"PublishMode":"ingress"}]}}"#
         );
         // The mode is part of what must match, and of the CLI's --publish.
-        let host = want(
-            &web(None, Some(Publish::Host), true),
-            &[Arch::X86_64],
-            &[Arch::X86_64],
-            &[],
-        );
+        let host = want(&web(None, Some(Publish::Host), true), &[Arch::X86_64], &[]);
         assert_eq!(
             host.port_texts(),
             ["published=8080,target=80,protocol=tcp,mode=host"]
         );
-        let ingress = want(
-            &web(None, None, true),
-            &[Arch::X86_64],
-            &[Arch::X86_64],
-            &[],
-        );
+        let ingress = want(&web(None, None, true), &[Arch::X86_64], &[]);
         assert_ne!(host.port_texts(), ingress.port_texts());
     }
 }
