@@ -1665,6 +1665,45 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
     assert_eq!(at, cluster.lab.host(leading).ip, "{record}");
 }
 
+/// The managers raft counts (Leader or Reachable), as `host` lists them.
+fn raft_managers(cluster: &Cluster, host: &str) -> Vec<String> {
+    let mut listed: Vec<String> = swarm_nodes(cluster, host)
+        .into_iter()
+        .filter(|(_, s)| s == "Leader" || s == "Reachable")
+        .map(|(n, _)| n)
+        .collect();
+    listed.sort();
+    listed
+}
+
+/// A promotion raft never takes (target-3's swarm port is closed to the
+/// others: raft's join checks it can reach the new member) is reported,
+/// and the raft stays odd. Before: target-2 and target-3 were "promoted
+/// to manager", setup exited 0, and raft counted two managers (either
+/// failing stops the swarm) for good.
+#[test]
+fn a_promotion_raft_never_takes_fails_setup_and_keeps_the_managers_odd() {
+    let cluster = or_skip!(one_manager_swarm());
+    let out = cluster.lab.sh(
+        "target-3",
+        "nft add table inet rccrlab && nft add chain inet rccrlab input '{ type filter hook input priority -10; }' && nft add rule inet rccrlab input tcp dport 2377 drop",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    write_config(&cluster, "cluster:\n  name: lab\nswarm:\n  managers: 3\n");
+    let out = setup_with(&cluster, &[]);
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-03",
+        "promoted but not in the raft after 30 s",
+    );
+    assert_has(
+        &stderr(&out),
+        "demoted to worker again, so the raft keeps an odd count of managers (1)",
+    );
+    let managers = raft_managers(&cluster, "target-1");
+    assert_eq!(managers, ["ReCyClusteR-Target-01"], "{}", stderr(&out));
+}
+
 #[test]
 fn a_node_that_lost_its_swarm_state_rejoins_and_two_nodes_keep_one_manager() {
     let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
