@@ -1726,6 +1726,35 @@ fn a_node_that_lost_its_swarm_state_rejoins_and_two_nodes_keep_one_manager() {
         "{}",
         stderr(&out)
     );
+    // Its engine says "pending" on setup's first question (as a worker
+    // does while it reconnects after a leader change), and "active" when
+    // asked again: it is not made to leave. Before, that one reading made
+    // it leave the swarm and join again with a new node ID.
+    let id = node_id(&cluster, "target-2");
+    let real = cluster.lab.dir().join("bin/rccr");
+    let said_pending = cluster.lab.dir().join("hosts/target-2/said-pending");
+    let sed = r#"sed -e 's/"LocalNodeState":"active"/"LocalNodeState":"pending"/' -e 's/"Error":""/"Eror":""/'"#;
+    fake_command(
+        &cluster,
+        "target-2",
+        "rccr",
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = engine ] || exec '{real}' \"$@\"\n\
+             [ -e '{said}' ] && exec '{real}' \"$@\"\n\
+             : > '{said}'\n\
+             '{real}' \"$@\" | {sed}\n",
+            real = real.display(),
+            said = said_pending.display()
+        ),
+    );
+    let out = setup(&cluster);
+    let said = stderr(&out);
+    assert!(
+        said_pending.exists(),
+        "the relay never said pending: {said}"
+    );
+    assert!(!said.contains("left its broken swarm membership"), "{said}");
+    assert_eq!(node_id(&cluster, "target-2"), id, "{said}");
 }
 
 #[test]

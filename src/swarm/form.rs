@@ -1311,10 +1311,11 @@ fn claims_another(other: &str) -> Layer {
 /// Members whose swarm membership broke are made to join again: a node
 /// that lost its swarm state (a diskless node after a reboot) left an entry
 /// that is down; a manager the swarm cannot reach while it answers us, or
-/// an engine whose swarm is in error, left its raft (a power cut, a
-/// re-formed swarm). Each leaves what it has, its stale entry is removed,
-/// and it joins again as the layer decides below. The IDs of the entries
-/// it removed (the view still lists them).
+/// an engine whose swarm is pending or in error, left its raft (a power
+/// cut, a re-formed swarm); a raft member unreachable and a pending worker
+/// only when still so after raft's time ([`came_back`]). Each leaves what it has,
+/// its stale entry is removed, and it joins again as the layer decides
+/// below. The IDs of the entries it removed (the view still lists them).
 fn heal(
     members: &[Member],
     infos: &mut [Option<Info>],
@@ -1324,6 +1325,9 @@ fn heal(
 ) -> Vec<String> {
     let mut removed = Vec::new();
     let lead = &members[leader];
+    for (i, info) in came_back(members, infos, leader, view) {
+        infos[i] = Some(info);
+    }
     for (i, member) in members.iter().enumerate() {
         let Some(info) = infos[i].as_ref() else {
             continue;
@@ -1331,18 +1335,7 @@ fn heal(
         if i == leader {
             continue;
         }
-        let mine = view.iter().find(|n| n.id == info.node_id);
-        let stale: Vec<&SwarmNode> = view
-            .iter()
-            .filter(|n| {
-                n.hostname == member.record.hostname && n.id != info.node_id && n.status == "down"
-            })
-            .collect();
-        let broken = match info.state {
-            SwarmState::Error | SwarmState::Pending => !stale.is_empty() || mine.is_some(),
-            SwarmState::Active => mine.is_some_and(|n| n.manager && !n.reachable),
-            _ => false,
-        };
+        let (broken, mine, stale) = breaks(info, &member.record.hostname, view);
         if !broken && stale.is_empty() {
             continue;
         }
@@ -1369,6 +1362,105 @@ fn heal(
         }
     }
     removed
+}
+
+/// Whether the membership of the swarm `view` lists that a member named
+/// `hostname` has (its engine tells `info`) broke, its entry, and its
+/// stale entries (down, under its name, another node ID).
+fn breaks<'a>(
+    info: &Info,
+    hostname: &str,
+    view: &'a [SwarmNode],
+) -> (bool, Option<&'a SwarmNode>, Vec<&'a SwarmNode>) {
+    let mine = view.iter().find(|n| n.id == info.node_id);
+    let stale: Vec<&SwarmNode> = view
+        .iter()
+        .filter(|n| n.hostname == hostname && n.id != info.node_id && n.status == "down")
+        .collect();
+    let broken = match info.state {
+        SwarmState::Error | SwarmState::Pending => !stale.is_empty() || mine.is_some(),
+        SwarmState::Active => mine.is_some_and(|n| n.manager && !n.reachable),
+        _ => false,
+    };
+    (broken, mine, stale)
+}
+
+/// Of the members whose membership looks broken in `view` on one reading
+/// that may pass (a manager, a member of the raft that cannot reach it
+/// while it answers us: its engine just restarted; a worker whose engine
+/// is still pending: it reconnects after a leader change), those that are
+/// whole again once raft had its
+/// time, the leader's list and their engines read again, with what their
+/// engines tell now (the same node ID). A heal wipes a manager's copy of
+/// the raft, and a whole member healed takes fault tolerance away.
+fn came_back(
+    members: &[Member],
+    infos: &[Option<Info>],
+    leader: usize,
+    view: &[SwarmNode],
+) -> Vec<(usize, Info)> {
+    // Of the members that look broken, the pending workers, and the
+    // managers (entries listed as one).
+    let looks_broken = |i: usize, manager: bool| {
+        i != leader
+            && infos[i].as_ref().is_some_and(|info| {
+                let (broken, mine, _) = breaks(info, &members[i].record.hostname, view);
+                let listed = mine.is_some_and(|n| n.manager);
+                broken
+                    && listed == manager
+                    && (manager || info.state == SwarmState::Pending)
+                    && matches!(info.state, SwarmState::Active | SwarmState::Pending)
+            })
+    };
+    let mut suspects: Vec<usize> = (0..members.len())
+        .filter(|&i| looks_broken(i, false))
+        .collect();
+    // A manager comes back by itself only while raft lists it as a member
+    // it cannot reach: one listed without a membership (a promotion raft
+    // never took, a raft re-formed without it) never does, and a manager
+    // of a raft re-formed without it is healed at once, before its old
+    // raft elects a leader of its own and contends with the swarm's (seen
+    // in the lab when it waited).
+    let unreachable: Vec<usize> = (0..members.len())
+        .filter(|&i| looks_broken(i, true))
+        .collect();
+    if !unreachable.is_empty() {
+        if let Ok(list) = members[leader].call(&Op::Nodes) {
+            let raft_member = |id: &str| {
+                list.as_array().iter().any(|n| {
+                    n.str_at(&["ID"]) == id
+                        && n.str_at(&["ManagerStatus", "Reachability"]) == "unreachable"
+                })
+            };
+            suspects.extend(unreachable.into_iter().filter(|&i| {
+                infos[i]
+                    .as_ref()
+                    .is_some_and(|info| raft_member(&info.node_id))
+            }));
+        }
+    }
+    if suspects.is_empty() {
+        return Vec::new();
+    }
+    let mut back = Vec::new();
+    within_raft_time(|| {
+        let nodes = SwarmNode::parse_list(&members[leader].call(&Op::Nodes).ok()?);
+        let now = parallel::map(&suspects, 8, |&i| {
+            members[i].call(&Op::Info).ok().map(|v| Info::parse(&v))
+        });
+        back = suspects
+            .iter()
+            .zip(now)
+            .filter_map(|(&i, info)| {
+                let info = info?;
+                let same = infos[i].as_ref()?.node_id == info.node_id;
+                let whole = !breaks(&info, &members[i].record.hostname, &nodes).0;
+                (same && whole).then_some((i, info))
+            })
+            .collect();
+        (back.len() == suspects.len()).then_some(())
+    });
+    back
 }
 
 /// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in
