@@ -939,6 +939,12 @@ fn one_manager_swarm() -> Option<Cluster> {
     Some(cluster)
 }
 
+/// `sh -c SCRIPT` on `host`, which must succeed.
+fn sh_ok(cluster: &Cluster, host: &str, script: &str) {
+    let out = cluster.lab.sh(host, script);
+    assert!(out.status.success(), "{host}: {script}: {}", stderr(&out));
+}
+
 /// `host`'s swarm node ID, as its engine tells it.
 fn node_id(cluster: &Cluster, host: &str) -> String {
     cluster
@@ -1438,11 +1444,11 @@ fn a_node_whose_swarm_name_carries_separators_forges_no_other_nodes_status() {
     // target-3's engine, and so its entry in the swarm's list, goes by a
     // name that spells another node's line of rccr status's node list:
     // the control (no engine, in no list) as an unreachable manager.
-    let out = cluster.lab.sh(
+    sh_ok(
+        &cluster,
         "target-3",
         "printf 'rccr-control|Unreachable' > /proc/sys/kernel/hostname",
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let listed = || {
         swarm_nodes(&cluster, "target-1")
             .iter()
@@ -1607,15 +1613,7 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
     let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
     setup(&cluster);
     // The raft's managers, as target-2 sees them, sorted.
-    let managers = || {
-        let mut listed: Vec<String> = swarm_nodes(&cluster, "target-2")
-            .into_iter()
-            .filter(|(_, s)| s == "Leader" || s == "Reachable")
-            .map(|(n, _)| n)
-            .collect();
-        listed.sort();
-        listed
-    };
+    let managers = || raft_managers(&cluster, "target-2");
     let names = |n: [u8; 3]| n.map(|n| format!("ReCyClusteR-Target-0{n}"));
     assert_eq!(managers(), names([1, 2, 3]));
     // target-1 created the swarm (first in the inventory) and is pinned a
@@ -1684,11 +1682,11 @@ fn raft_managers(cluster: &Cluster, host: &str) -> Vec<String> {
 #[test]
 fn a_promotion_raft_never_takes_fails_setup_and_keeps_the_managers_odd() {
     let cluster = or_skip!(one_manager_swarm());
-    let out = cluster.lab.sh(
+    sh_ok(
+        &cluster,
         "target-3",
         "nft add table inet rccrlab && nft add chain inet rccrlab input '{ type filter hook input priority -10; }' && nft add rule inet rccrlab input tcp dport 2377 drop",
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     write_config(&cluster, "cluster:\n  name: lab\nswarm:\n  managers: 3\n");
     let out = setup_with(&cluster, &[]);
     assert_swarm_failed(

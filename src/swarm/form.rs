@@ -13,7 +13,9 @@
 //!   64-bit architecture; ARMv6 nodes are never managers. `nodes:` pins
 //!   win. Existing managers stay while they may; missing ones are promoted
 //!   from workers or joined as managers; the swarm is created on the
-//!   fittest node.
+//!   fittest node. A new manager that raft does not count within 30 s
+//!   fails the run and is made a worker again, and a run that would leave
+//!   the raft even demotes the newest manager it made ([`keep_odd`]).
 //! - **The leader** gives tokens of the recorded CA digest and is not
 //!   contradicted by the other candidates ([`judge`]); a run whose
 //!   candidates contradict each other heals, demotes and removes nothing.
@@ -1824,15 +1826,20 @@ mod tests {
         matches!(n.addr, Some(std::net::IpAddr::V4(a)) if a.octets()[3] < 5)
     }
 
+    /// Managers l and b, which raft counts, and c, which it does not.
+    fn l_b_and_c_uncounted() -> [SwarmNode; 3] {
+        [
+            manager("l", 1, true),
+            manager("b", 2, true),
+            manager("c", 3, false),
+        ]
+    }
+
     #[test]
     fn a_failed_manager_join_takes_back_the_manager_it_would_leave_even() {
         // l led; b joined as a manager; c's join failed, leaving an entry
         // raft does not count (c answered: it is no manager switched off).
-        let nodes = [
-            manager("l", 1, true),
-            manager("b", 2, true),
-            manager("c", 3, false),
-        ];
+        let nodes = l_b_and_c_uncounted();
         let kept = keep_odd(&nodes, &["b"], &["l", "b"], "l", 3, &answered);
         let want = KeptOdd {
             uncounted: vec![],
@@ -1844,11 +1851,7 @@ mod tests {
 
     #[test]
     fn a_promotion_raft_never_counts_is_taken_back_and_the_newest_with_it() {
-        let nodes = [
-            manager("l", 1, true),
-            manager("b", 2, true),
-            manager("c", 3, false),
-        ];
+        let nodes = l_b_and_c_uncounted();
         let kept = keep_odd(&nodes, &["b", "c"], &["l", "b", "c"], "l", 3, &answered);
         assert_eq!(kept.uncounted, ["c"]);
         assert_eq!(kept.demote, Some("b"));
