@@ -939,6 +939,12 @@ fn one_manager_swarm() -> Option<Cluster> {
     Some(cluster)
 }
 
+/// `sh -c SCRIPT` on `host`, which must succeed.
+fn sh_ok(cluster: &Cluster, host: &str, script: &str) {
+    let out = cluster.lab.sh(host, script);
+    assert!(out.status.success(), "{host}: {script}: {}", stderr(&out));
+}
+
 /// `host`'s swarm node ID, as its engine tells it.
 fn node_id(cluster: &Cluster, host: &str) -> String {
     cluster
@@ -1438,11 +1444,11 @@ fn a_node_whose_swarm_name_carries_separators_forges_no_other_nodes_status() {
     // target-3's engine, and so its entry in the swarm's list, goes by a
     // name that spells another node's line of rccr status's node list:
     // the control (no engine, in no list) as an unreachable manager.
-    let out = cluster.lab.sh(
+    sh_ok(
+        &cluster,
         "target-3",
         "printf 'rccr-control|Unreachable' > /proc/sys/kernel/hostname",
     );
-    assert!(out.status.success(), "{}", stderr(&out));
     let listed = || {
         swarm_nodes(&cluster, "target-1")
             .iter()
@@ -1607,15 +1613,7 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
     let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
     setup(&cluster);
     // The raft's managers, as target-2 sees them, sorted.
-    let managers = || {
-        let mut listed: Vec<String> = swarm_nodes(&cluster, "target-2")
-            .into_iter()
-            .filter(|(_, s)| s == "Leader" || s == "Reachable")
-            .map(|(n, _)| n)
-            .collect();
-        listed.sort();
-        listed
-    };
+    let managers = || raft_managers(&cluster, "target-2");
     let names = |n: [u8; 3]| n.map(|n| format!("ReCyClusteR-Target-0{n}"));
     assert_eq!(managers(), names([1, 2, 3]));
     // target-1 created the swarm (first in the inventory) and is pinned a
@@ -1665,6 +1663,45 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
     assert_eq!(at, cluster.lab.host(leading).ip, "{record}");
 }
 
+/// The managers raft counts (Leader or Reachable), as `host` lists them.
+fn raft_managers(cluster: &Cluster, host: &str) -> Vec<String> {
+    let mut listed: Vec<String> = swarm_nodes(cluster, host)
+        .into_iter()
+        .filter(|(_, s)| s == "Leader" || s == "Reachable")
+        .map(|(n, _)| n)
+        .collect();
+    listed.sort();
+    listed
+}
+
+/// A promotion raft never takes (target-3's swarm port is closed to the
+/// others: raft's join checks it can reach the new member) is reported,
+/// and the raft stays odd. Before: target-2 and target-3 were "promoted
+/// to manager", setup exited 0, and raft counted two managers (either
+/// failing stops the swarm) for good.
+#[test]
+fn a_promotion_raft_never_takes_fails_setup_and_keeps_the_managers_odd() {
+    let cluster = or_skip!(one_manager_swarm());
+    sh_ok(
+        &cluster,
+        "target-3",
+        "nft add table inet rccrlab && nft add chain inet rccrlab input '{ type filter hook input priority -10; }' && nft add rule inet rccrlab input tcp dport 2377 drop",
+    );
+    write_config(&cluster, "cluster:\n  name: lab\nswarm:\n  managers: 3\n");
+    let out = setup_with(&cluster, &[]);
+    assert_swarm_failed(
+        &out,
+        "ReCyClusteR-Target-03",
+        "promoted but not in the raft after 30 s",
+    );
+    assert_has(
+        &stderr(&out),
+        "demoted to worker again, so the raft keeps an odd count of managers (1)",
+    );
+    let managers = raft_managers(&cluster, "target-1");
+    assert_eq!(managers, ["ReCyClusteR-Target-01"], "{}", stderr(&out));
+}
+
 #[test]
 fn a_node_that_lost_its_swarm_state_rejoins_and_two_nodes_keep_one_manager() {
     let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
@@ -1687,6 +1724,35 @@ fn a_node_that_lost_its_swarm_state_rejoins_and_two_nodes_keep_one_manager() {
         "{}",
         stderr(&out)
     );
+    // Its engine says "pending" on setup's first question (as a worker
+    // does while it reconnects after a leader change), and "active" when
+    // asked again: it is not made to leave. Before, that one reading made
+    // it leave the swarm and join again with a new node ID.
+    let id = node_id(&cluster, "target-2");
+    let real = cluster.lab.dir().join("bin/rccr");
+    let said_pending = cluster.lab.dir().join("hosts/target-2/said-pending");
+    let sed = r#"sed -e 's/"LocalNodeState":"active"/"LocalNodeState":"pending"/' -e 's/"Error":""/"Eror":""/'"#;
+    fake_command(
+        &cluster,
+        "target-2",
+        "rccr",
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = engine ] || exec '{real}' \"$@\"\n\
+             [ -e '{said}' ] && exec '{real}' \"$@\"\n\
+             : > '{said}'\n\
+             '{real}' \"$@\" | {sed}\n",
+            real = real.display(),
+            said = said_pending.display()
+        ),
+    );
+    let out = setup(&cluster);
+    let said = stderr(&out);
+    assert!(
+        said_pending.exists(),
+        "the relay never said pending: {said}"
+    );
+    assert!(!said.contains("left its broken swarm membership"), "{said}");
+    assert_eq!(node_id(&cluster, "target-2"), id, "{said}");
 }
 
 #[test]

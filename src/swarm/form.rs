@@ -13,7 +13,9 @@
 //!   64-bit architecture; ARMv6 nodes are never managers. `nodes:` pins
 //!   win. Existing managers stay while they may; missing ones are promoted
 //!   from workers or joined as managers; the swarm is created on the
-//!   fittest node.
+//!   fittest node. A new manager that raft does not count within 30 s
+//!   fails the run and is made a worker again, and a run that would leave
+//!   the raft even demotes the newest manager it made ([`keep_odd`]).
 //! - **The leader** gives tokens of the recorded CA digest and is not
 //!   contradicted by the other candidates ([`judge`]); a run whose
 //!   candidates contradict each other heals, demotes and removes nothing.
@@ -250,11 +252,11 @@ pub fn form(
             [Err(e), _] | [_, Err(e)] => Err(e.clone()),
             _ => Err("no answer".into()),
         };
-        (i, info, token.role())
+        (i, info, token)
     };
     let (as_managers, as_workers): (Vec<usize>, Vec<usize>) =
         joining.iter().partition(|i| new_managers.contains(i));
-    let mut joined: Vec<(usize, Result<Info, String>, &str)> =
+    let mut joined: Vec<(usize, Result<Info, String>, JoinAs)> =
         as_managers.iter().map(|&i| join(i, true)).collect();
     joined.extend(parallel::map(&as_workers, 32, |&i| join(i, false)));
     let mut node_ids: Vec<(usize, String)> = formed
@@ -262,11 +264,16 @@ pub fn form(
         .iter()
         .filter_map(|&i| infos[i].map(|info| (i, info.node_id.clone())))
         .collect();
-    for (i, result, role) in joined {
+    // Managers this run made (joined as one, or promoted), in that order.
+    let mut made: Vec<(usize, String)> = Vec::new();
+    for (i, result, token) in joined {
         match result {
             Ok(info) => {
-                formed.layers[i].add(format!("joined as {role}"));
+                formed.layers[i].add(format!("joined as {}", token.role()));
                 formed.in_swarm.push(i);
+                if token.is_manager() {
+                    made.push((i, info.node_id.clone()));
+                }
                 node_ids.push((i, info.node_id));
             }
             Err(e) => formed.layers[i] = Layer::Failed(format!("join failed: {}", print::text(&e))),
@@ -349,11 +356,73 @@ pub fn form(
             Ok(_) => {
                 if !node.manager && manager {
                     managing.push(i);
+                    made.push((i, node.id.clone()));
                 }
                 formed.layers[i].add(done.into())
             }
             Err(e) => {
                 formed.layers[i] = Layer::Failed(format!("{done}: failed: {}", print::text(&e)))
+            }
+        }
+    }
+    // A manager is one once raft counts it: the run's new ones are checked,
+    // and the raft kept odd (see [`keep_odd`]).
+    let uncounted = |id: &&str| !view.iter().any(|n| n.id == *id && n.manager && n.reachable);
+    if !contested && (!made.is_empty() || chosen.iter().any(uncounted)) {
+        let leader_id = infos[leader].map_or("", |info| info.node_id.as_str());
+        let wanted: Vec<&str> = desired
+            .iter()
+            .filter_map(|i| node_ids.iter().find(|(j, _)| j == i))
+            .map(|(_, id)| id.as_str())
+            .collect();
+        let made: Vec<&str> = made.iter().map(|(_, id)| id.as_str()).collect();
+        let planned = desired.len() + others;
+        if let Some(nodes) = raft_view(lead, &chosen) {
+            // A member that answered this run is not a manager switched
+            // off: its entry, by its node ID or at its address, counts
+            // only when raft does.
+            let answering = |n: &SwarmNode| {
+                member_ids.contains(&n.id.as_str())
+                    || node_ids.iter().any(|(_, id)| *id == n.id)
+                    || (0..members.len())
+                        .any(|i| infos[i].is_some() && n.addr == Some(members[i].record.ip))
+            };
+            let odd = keep_odd(&nodes, &made, &wanted, leader_id, planned, &answering);
+            let member = |id: &str| node_ids.iter().find(|(_, m)| m == id).map(|(i, _)| *i);
+            for (id, why) in odd.uncounted.iter().map(|id| (id, None)).chain(
+                odd.demote
+                    .iter()
+                    .map(|id| (id, Some(odd.managers.saturating_sub(1)))),
+            ) {
+                let (Some(i), Some(node)) = (member(id), nodes.iter().find(|n| n.id == *id)) else {
+                    continue;
+                };
+                let labels = labels(&members[i], &machines[i]);
+                let demoted = lead.call(&Op::NodeSet {
+                    node,
+                    manager: false,
+                    labels: &labels,
+                });
+                formed.layers[i] = match (why, demoted) {
+                    (None, Ok(_)) => Layer::Failed(
+                        "promoted but not in the raft after 30 s: a worker again (run rccr setup again)".into(),
+                    ),
+                    (None, Err(e)) => Layer::Failed(format!(
+                        "promoted but not in the raft after 30 s, and not made a worker again: {}",
+                        print::text(&e)
+                    )),
+                    (Some(left), Ok(_)) => {
+                        let mut layer = std::mem::replace(&mut formed.layers[i], Layer::Unchanged);
+                        layer.add(format!(
+                            "demoted to worker again, so the raft keeps an odd count of managers ({left})"
+                        ));
+                        layer
+                    }
+                    (Some(_), Err(e)) => Layer::Failed(format!(
+                        "not demoted to worker again (the raft is left with an even count of managers): {}",
+                        print::text(&e)
+                    )),
+                };
             }
         }
     }
@@ -422,18 +491,90 @@ fn not_demoted(
 /// the raft, and a manager demoted before then (its leader, even) can leave
 /// the promotion stuck.
 fn raft_counts(lead: &Member, ids: &[&str]) -> bool {
-    within_raft_time(|| {
-        let counted = lead.call(&Op::Nodes).is_ok_and(|v| {
-            let nodes = SwarmNode::parse_list(&v);
-            ids.iter().all(|id| {
-                nodes
-                    .iter()
-                    .any(|n| n.id == *id && n.manager && n.reachable)
-            })
-        });
+    let mut all = false;
+    raft_view_until(lead, ids, &mut all);
+    all
+}
+
+/// The swarm's nodes as `lead` lists them once raft counts each of `ids`
+/// as a reachable manager, or after 30 s; `None` when it never answered.
+fn raft_view(lead: &Member, ids: &[&str]) -> Option<Vec<SwarmNode>> {
+    raft_view_until(lead, ids, &mut false)
+}
+
+/// [`raft_view`], and in `all` whether raft counted them all.
+fn raft_view_until(lead: &Member, ids: &[&str], all: &mut bool) -> Option<Vec<SwarmNode>> {
+    let mut last = None;
+    let counted = within_raft_time(|| {
+        let nodes = SwarmNode::parse_list(&lead.call(&Op::Nodes).ok()?);
+        let counted = ids.iter().all(|id| counts(&nodes, id));
+        last = Some(nodes);
         counted.then_some(())
-    })
-    .is_some()
+    });
+    *all = counted.is_some();
+    last
+}
+
+/// Whether raft counts node `id` of `nodes` as a manager that answers.
+fn counts(nodes: &[SwarmNode], id: &str) -> bool {
+    nodes.iter().any(|n| n.id == id && n.manager && n.reachable)
+}
+
+/// How a run keeps the raft odd once it made managers ([`keep_odd`]).
+#[derive(Debug, PartialEq)]
+struct KeptOdd<'a> {
+    /// Managers the run made that raft does not count: made workers
+    /// again, so that none joins it later to an even count.
+    uncounted: Vec<&'a str>,
+    /// The one to demote besides, when the raft ended even.
+    demote: Option<&'a str>,
+    /// The raft's managers before that demotion.
+    managers: usize,
+}
+
+/// What keeps the raft odd after a run that made managers (`made`, node
+/// IDs in the order made), from `nodes` as the leader lists them once raft
+/// had 30 s to count them: two managers stop the swarm when either fails,
+/// worse than one. The raft's managers are those it counts, and those
+/// listed that are no member that `answered` this run: a manager switched
+/// off is still one of its members. When those are
+/// even where `planned` (the managers the run chose, and those it left
+/// alone) was odd, because a join or a promotion failed, one is demoted:
+/// the newest of `made` that raft counts, else the last of `wanted` (the
+/// run's chosen managers, best first) that it counts; never `leader`, and
+/// none when no manager would remain.
+fn keep_odd<'a>(
+    nodes: &[SwarmNode],
+    made: &[&'a str],
+    wanted: &[&'a str],
+    leader: &str,
+    planned: usize,
+    answered: &dyn Fn(&SwarmNode) -> bool,
+) -> KeptOdd<'a> {
+    let uncounted: Vec<&str> = made
+        .iter()
+        .copied()
+        .filter(|id| !counts(nodes, id))
+        .collect();
+    let managers = nodes
+        .iter()
+        .filter(|n| n.manager && (n.reachable || !answered(n)))
+        .count();
+    let even = managers > 1 && managers.is_multiple_of(2) && !planned.is_multiple_of(2);
+    let demote = even
+        .then(|| {
+            made.iter()
+                .rev()
+                .chain(wanted.iter().rev())
+                .copied()
+                .find(|id| *id != leader && counts(nodes, id))
+        })
+        .flatten();
+    KeptOdd {
+        uncounted,
+        demote,
+        managers,
+    }
 }
 
 /// What `attempt` finds, asked every half second for up to 30 s, the
@@ -1172,10 +1313,11 @@ fn claims_another(other: &str) -> Layer {
 /// Members whose swarm membership broke are made to join again: a node
 /// that lost its swarm state (a diskless node after a reboot) left an entry
 /// that is down; a manager the swarm cannot reach while it answers us, or
-/// an engine whose swarm is in error, left its raft (a power cut, a
-/// re-formed swarm). Each leaves what it has, its stale entry is removed,
-/// and it joins again as the layer decides below. The IDs of the entries
-/// it removed (the view still lists them).
+/// an engine whose swarm is pending or in error, left its raft (a power
+/// cut, a re-formed swarm); a raft member unreachable and a pending worker
+/// only when still so after raft's time ([`came_back`]). Each leaves what it has,
+/// its stale entry is removed, and it joins again as the layer decides
+/// below. The IDs of the entries it removed (the view still lists them).
 fn heal(
     members: &[Member],
     infos: &mut [Option<Info>],
@@ -1185,6 +1327,9 @@ fn heal(
 ) -> Vec<String> {
     let mut removed = Vec::new();
     let lead = &members[leader];
+    for (i, info) in came_back(members, infos, leader, view) {
+        infos[i] = Some(info);
+    }
     for (i, member) in members.iter().enumerate() {
         let Some(info) = infos[i].as_ref() else {
             continue;
@@ -1192,18 +1337,7 @@ fn heal(
         if i == leader {
             continue;
         }
-        let mine = view.iter().find(|n| n.id == info.node_id);
-        let stale: Vec<&SwarmNode> = view
-            .iter()
-            .filter(|n| {
-                n.hostname == member.record.hostname && n.id != info.node_id && n.status == "down"
-            })
-            .collect();
-        let broken = match info.state {
-            SwarmState::Error | SwarmState::Pending => !stale.is_empty() || mine.is_some(),
-            SwarmState::Active => mine.is_some_and(|n| n.manager && !n.reachable),
-            _ => false,
-        };
+        let (broken, mine, stale) = breaks(info, &member.record.hostname, view);
         if !broken && stale.is_empty() {
             continue;
         }
@@ -1230,6 +1364,105 @@ fn heal(
         }
     }
     removed
+}
+
+/// Whether the membership of the swarm `view` lists that a member named
+/// `hostname` has (its engine tells `info`) broke, its entry, and its
+/// stale entries (down, under its name, another node ID).
+fn breaks<'a>(
+    info: &Info,
+    hostname: &str,
+    view: &'a [SwarmNode],
+) -> (bool, Option<&'a SwarmNode>, Vec<&'a SwarmNode>) {
+    let mine = view.iter().find(|n| n.id == info.node_id);
+    let stale: Vec<&SwarmNode> = view
+        .iter()
+        .filter(|n| n.hostname == hostname && n.id != info.node_id && n.status == "down")
+        .collect();
+    let broken = match info.state {
+        SwarmState::Error | SwarmState::Pending => !stale.is_empty() || mine.is_some(),
+        SwarmState::Active => mine.is_some_and(|n| n.manager && !n.reachable),
+        _ => false,
+    };
+    (broken, mine, stale)
+}
+
+/// Of the members whose membership looks broken in `view` on one reading
+/// that may pass (a manager, a member of the raft that cannot reach it
+/// while it answers us: its engine just restarted; a worker whose engine
+/// is still pending: it reconnects after a leader change), those that are
+/// whole again once raft had its
+/// time, the leader's list and their engines read again, with what their
+/// engines tell now (the same node ID). A heal wipes a manager's copy of
+/// the raft, and a whole member healed takes fault tolerance away.
+fn came_back(
+    members: &[Member],
+    infos: &[Option<Info>],
+    leader: usize,
+    view: &[SwarmNode],
+) -> Vec<(usize, Info)> {
+    // Of the members that look broken, the pending workers, and the
+    // managers (entries listed as one).
+    let looks_broken = |i: usize, manager: bool| {
+        i != leader
+            && infos[i].as_ref().is_some_and(|info| {
+                let (broken, mine, _) = breaks(info, &members[i].record.hostname, view);
+                let listed = mine.is_some_and(|n| n.manager);
+                broken
+                    && listed == manager
+                    && (manager || info.state == SwarmState::Pending)
+                    && matches!(info.state, SwarmState::Active | SwarmState::Pending)
+            })
+    };
+    let mut suspects: Vec<usize> = (0..members.len())
+        .filter(|&i| looks_broken(i, false))
+        .collect();
+    // A manager comes back by itself only while raft lists it as a member
+    // it cannot reach: one listed without a membership (a promotion raft
+    // never took, a raft re-formed without it) never does, and a manager
+    // of a raft re-formed without it is healed at once, before its old
+    // raft elects a leader of its own and contends with the swarm's (seen
+    // in the lab when it waited).
+    let unreachable: Vec<usize> = (0..members.len())
+        .filter(|&i| looks_broken(i, true))
+        .collect();
+    if !unreachable.is_empty() {
+        if let Ok(list) = members[leader].call(&Op::Nodes) {
+            let raft_member = |id: &str| {
+                list.as_array().iter().any(|n| {
+                    n.str_at(&["ID"]) == id
+                        && n.str_at(&["ManagerStatus", "Reachability"]) == "unreachable"
+                })
+            };
+            suspects.extend(unreachable.into_iter().filter(|&i| {
+                infos[i]
+                    .as_ref()
+                    .is_some_and(|info| raft_member(&info.node_id))
+            }));
+        }
+    }
+    if suspects.is_empty() {
+        return Vec::new();
+    }
+    let mut back = Vec::new();
+    within_raft_time(|| {
+        let nodes = SwarmNode::parse_list(&members[leader].call(&Op::Nodes).ok()?);
+        let now = parallel::map(&suspects, 8, |&i| {
+            members[i].call(&Op::Info).ok().map(|v| Info::parse(&v))
+        });
+        back = suspects
+            .iter()
+            .zip(now)
+            .filter_map(|(&i, info)| {
+                let info = info?;
+                let same = infos[i].as_ref()?.node_id == info.node_id;
+                let whole = !breaks(&info, &members[i].record.hostname, &nodes).0;
+                (same && whole).then_some((i, info))
+            })
+            .collect();
+        (back.len() == suspects.len()).then_some(())
+    });
+    back
 }
 
 /// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in
@@ -1579,6 +1812,97 @@ mod tests {
         );
         let list = crate::json::Value::parse(text.as_bytes()).unwrap();
         SwarmNode::parse_list(&list).remove(0)
+    }
+
+    /// A manager entry at 10.0.0.`host`, which raft counts when `counted`.
+    fn manager(id: &str, host: u8, counted: bool) -> SwarmNode {
+        let mut n = node(id, &format!("10.0.0.{host}"), true, "");
+        n.reachable = counted;
+        n
+    }
+
+    /// Whether an entry is of a member that answered: at 10.0.0.1-4.
+    fn answered(n: &SwarmNode) -> bool {
+        matches!(n.addr, Some(std::net::IpAddr::V4(a)) if a.octets()[3] < 5)
+    }
+
+    /// Managers l and b, which raft counts, and c, which it does not.
+    fn l_b_and_c_uncounted() -> [SwarmNode; 3] {
+        [
+            manager("l", 1, true),
+            manager("b", 2, true),
+            manager("c", 3, false),
+        ]
+    }
+
+    #[test]
+    fn a_failed_manager_join_takes_back_the_manager_it_would_leave_even() {
+        // l led; b joined as a manager; c's join failed, leaving an entry
+        // raft does not count (c answered: it is no manager switched off).
+        let nodes = l_b_and_c_uncounted();
+        let kept = keep_odd(&nodes, &["b"], &["l", "b"], "l", 3, &answered);
+        let want = KeptOdd {
+            uncounted: vec![],
+            demote: Some("b"),
+            managers: 2,
+        };
+        assert_eq!(kept, want);
+    }
+
+    #[test]
+    fn a_promotion_raft_never_counts_is_taken_back_and_the_newest_with_it() {
+        let nodes = l_b_and_c_uncounted();
+        let kept = keep_odd(&nodes, &["b", "c"], &["l", "b", "c"], "l", 3, &answered);
+        assert_eq!(kept.uncounted, ["c"]);
+        assert_eq!(kept.demote, Some("b"));
+        // 3 to 5: the fourth counted, the fifth not: the fourth goes.
+        let mut five = nodes.to_vec();
+        five[2].reachable = true;
+        five.extend([manager("d", 4, true), manager("e", 5, false)]);
+        let kept = keep_odd(
+            &five,
+            &["d", "e"],
+            &["l", "b", "c", "d", "e"],
+            "l",
+            5,
+            &|_| true,
+        );
+        assert_eq!((kept.uncounted, kept.demote), (vec!["e"], Some("d")));
+    }
+
+    #[test]
+    fn a_switched_off_manager_counts_so_no_live_one_is_demoted_into_a_lost_quorum() {
+        // d, a manager switched off (no member answered for it), is still
+        // one of raft's three: demoting b would leave l and d, one alive.
+        let nodes = [
+            manager("l", 1, true),
+            manager("b", 2, true),
+            manager("d", 9, false),
+        ];
+        let kept = keep_odd(&nodes, &["x"], &["l", "b", "x"], "l", 3, &answered);
+        assert_eq!(kept.uncounted, ["x"]);
+        assert_eq!(kept.demote, None);
+        assert_eq!(kept.managers, 3);
+    }
+
+    #[test]
+    fn the_leader_is_never_demoted_nor_an_even_count_the_config_asked_for() {
+        let nodes = [manager("l", 1, true), manager("b", 2, true)];
+        // The run made none, and wants only the leader among them.
+        assert_eq!(
+            keep_odd(&nodes, &[], &["l"], "l", 3, &answered).demote,
+            None
+        );
+        // A manager from before, the least wanted, goes when the run made none.
+        assert_eq!(
+            keep_odd(&nodes, &[], &["l", "b"], "l", 3, &answered).demote,
+            Some("b")
+        );
+        // swarm.managers: 2, as asked.
+        assert_eq!(
+            keep_odd(&nodes, &["b"], &["l", "b"], "l", 2, &answered).demote,
+            None
+        );
     }
 
     #[test]
