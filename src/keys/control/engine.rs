@@ -390,15 +390,15 @@ fn verify_and_commit(
         failpoint::reached("after-commit", &node.to_string());
     }
     // The old key must now be refused, on a connection of its own.
-    match login(plan, node, &plan.old.path) {
-        Err(Stop(_, detail)) if detail == SshError::Denied.to_string() => {}
-        Ok(_) => {
+    match old_key_now(plan, node) {
+        Ok(OldKeyNow::Refused) => {}
+        Ok(OldKeyNow::Accepted) => {
             return Err(Stop(
                 Outcome::Incomplete,
                 "the old key is still accepted (another authorized_keys file?)".into(),
             ))
         }
-        Err(Stop(_, detail)) => {
+        Ok(OldKeyNow::Unknown(detail)) | Err(Stop(_, detail)) => {
             return Err(Stop(
                 Outcome::Incomplete,
                 format!("old key removal unconfirmed: {detail}"),
@@ -487,6 +487,22 @@ fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
     }
 }
 
+/// Whether the old key logs in, asked on a connection of its own. A
+/// host key that is not the pinned one (or cannot be pinned, or is weak)
+/// is its own stop, not an answer about the key.
+fn old_key_now(plan: &Plan, node: &NodeAddr) -> Step<OldKeyNow> {
+    let conn = match connect(plan, node) {
+        Ok(conn) => conn,
+        Err(Stop(Outcome::Unreachable, why)) => return Ok(OldKeyNow::Unknown(why)),
+        Err(stop) => return Err(stop),
+    };
+    Ok(match conn.authenticate(&plan.user, &plan.old.path) {
+        Ok(()) => OldKeyNow::Accepted,
+        Err(SshError::Denied) => OldKeyNow::Refused,
+        Err(e) => OldKeyNow::Unknown(e.to_string()),
+    })
+}
+
 fn login(plan: &Plan, node: &NodeAddr, key: &std::path::Path) -> Step<Connection> {
     let conn = connect(plan, node)?;
     conn.authenticate(&plan.user, key)
@@ -563,20 +579,21 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
                 format!("staging refused on {node}: {NOT_A_SNAPSHOT}; nothing changed"),
             ))
         }
-        Some(_) => {
-            // Which cause: the old key logs in still (another file grants
-            // it), or no more (the stage's dead-timer revert took it away).
-            let now = match login(plan, node, &plan.old.path) {
-                Ok(_) => OldKeyNow::Accepted,
-                Err(Stop(_, detail)) if detail == SshError::Denied.to_string() => {
-                    OldKeyNow::Refused
-                }
-                Err(Stop(_, detail)) => OldKeyNow::Unknown(detail),
-            };
+        Some(Refusal::LacksOldKey) => {
+            // Which cause: the old key logs in still (something else
+            // grants it), or no more (the file changed since the login:
+            // the stage's dead-timer revert took it away).
+            let now = old_key_now(plan, node)?;
             return Err(Stop(
                 Outcome::Reverted,
                 lacks_old_key(node, &plan.user, now),
             ));
+        }
+        Some(Refusal::Expired) => {
+            return Err(Stop(
+                Outcome::Reverted,
+                format!("staging refused on {node}: no file to stage; nothing was sent"),
+            ))
         }
         None => {}
     }
@@ -604,44 +621,46 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
     }
 }
 
-/// Whether the old key logs in, asked again on a fresh connection after
-/// a stage found it missing from the node's authorized_keys.
+/// Whether the old key logs in ([`old_key_now`]): asked again after a
+/// stage found it missing from the node's authorized_keys, and after a
+/// commit took it out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum OldKeyNow {
-    /// Still: another file grants it (sshd's AuthorizedKeysFile).
+    /// It does: something other than ~/.ssh/authorized_keys grants it.
     Accepted,
-    /// No more: the stage's revert of a rotation whose timer died took it.
+    /// It does not (the key is refused).
     Refused,
     /// Could not be asked: why.
     Unknown(String),
 }
 
 /// The stop of a stage on `node` whose authorized_keys lacks the old key,
-/// worded for the cause [`OldKeyNow`] tells, with a remedy that works: a
-/// key granted by another file is out of rccr's reach (only the file
-/// rccr rotates can lose it), and a re-run of setup would refuse the
-/// same way; a dead rotation's revert leaves a node setup rotates again.
+/// though the old key logged in: it says what was seen, by the cause
+/// [`OldKeyNow`] tells, with a remedy that cannot lock the control out. A
+/// key something else grants is out of rccr's reach: moving it into
+/// ~/.ssh/authorized_keys, where sshd may not look, takes it away. A key
+/// refused now means the file changed since the login (the stage's revert
+/// of a rotation whose timer died), to keys that were not checked.
 fn lacks_old_key(node: &NodeAddr, user: &str, now: OldKeyNow) -> String {
-    let other_file = format!(
-        "move the old key's line from that file into {user}'s ~/.ssh/authorized_keys \
-         (the only file rccr rotates), then run again"
+    let lacks = format!(
+        "the old key logged in to {node}, but {user}'s ~/.ssh/authorized_keys there (the \
+         only file rccr rotates) does not hold it; no key was staged"
     );
-    let reverted = "run rccr setup: it rotates a node that takes the temporary key again";
+    let elsewhere = "something else grants it (another AuthorizedKeysFile, an \
+         AuthorizedKeysCommand, a certificate), where rccr cannot take it away: add the new \
+         key where the old key is granted and remove the old key there, or make \
+         ~/.ssh/authorized_keys the file sshd reads (AuthorizedKeysFile) and grant the old \
+         key there alone; then run again";
+    let changed = "the file changed after that login (most likely the stage reverted a \
+         rotation armed there whose revert timer had died, to what the node took before it), \
+         and which key the node takes now was not checked: from the node's console, add the \
+         new key's line to that file, then run again";
     match now {
-        OldKeyNow::Accepted => format!(
-            "the old key logs in to {node} through another file than {user}'s \
-             ~/.ssh/authorized_keys (sshd's AuthorizedKeysFile): nothing changed; {other_file}"
-        ),
-        OldKeyNow::Refused => format!(
-            "the authorized_keys of {node} does not hold the old key any more: a rotation \
-             armed there whose revert timer died was reverted, and the old key is refused \
-             now: nothing changed; {reverted}"
-        ),
+        OldKeyNow::Accepted => format!("{lacks}. The old key still logs in: {elsewhere}"),
+        OldKeyNow::Refused => format!("{lacks}, and the old key is refused now: {changed}"),
         OldKeyNow::Unknown(why) => format!(
-            "the authorized_keys of {node} does not hold the old key, and whether the old key \
-             still logs in could not be checked ({why}): nothing changed; if it logs in \
-             through another file (sshd's AuthorizedKeysFile), {other_file}; if not (a \
-             rotation whose revert timer died was reverted), {reverted}"
+            "{lacks}, and whether the old key still logs in could not be checked ({why}). \
+             If it does, {elsewhere}. If not, {changed}"
         ),
     }
 }
@@ -1002,20 +1021,40 @@ mod tests {
             port: 22,
         };
         let said = |now| lacks_old_key(&node, "root", now);
-        // Another file grants it: setup would refuse the same way.
+        // Something else grants it: never told to move it (sshd may not
+        // read ~/.ssh/authorized_keys), nor to run setup (refused alike).
         let other = said(OldKeyNow::Accepted);
-        assert!(other.contains("to 10.0.0.5 "), "{other}");
-        assert!(other.contains("another file than root's ~/.ssh/authorized_keys"));
-        assert!(other.contains("move the old key's line"), "{other}");
-        assert!(!other.contains("rccr setup"), "{other}");
-        // The dead rotation's revert took it away: setup rotates again.
+        for part in [
+            "to 10.0.0.5,",
+            "root's ~/.ssh/authorized_keys there",
+            "AuthorizedKeysCommand",
+            "add the new key where the old key is granted",
+        ] {
+            assert!(other.contains(part), "{part}: {other}");
+        }
+        for wrong in [
+            "move the old key's line",
+            "rccr setup",
+            "nothing changed",
+            "file changed",
+        ] {
+            assert!(!other.contains(wrong), "{wrong}: {other}");
+        }
+        // Refused now: the file changed, to keys nobody checked.
         let reverted = said(OldKeyNow::Refused);
-        assert!(reverted.contains("does not hold the old key"), "{reverted}");
-        assert!(reverted.contains("run rccr setup"), "{reverted}");
-        assert!(!reverted.contains("another file"), "{reverted}");
+        for part in ["refused now", "the file changed", "not checked", "console"] {
+            assert!(reverted.contains(part), "{part}: {reverted}");
+        }
+        for wrong in ["rccr setup", "nothing changed", "something else grants"] {
+            assert!(!reverted.contains(wrong), "{wrong}: {reverted}");
+        }
         // Not known which: both causes, each with its remedy.
         let unknown = said(OldKeyNow::Unknown("timed out".into()));
-        for part in ["(timed out)", "move the old key's line", "run rccr setup"] {
+        for part in [
+            "(timed out)",
+            "If it does, something else",
+            "If not, the file",
+        ] {
             assert!(unknown.contains(part), "{part}: {unknown}");
         }
     }
