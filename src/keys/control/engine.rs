@@ -143,6 +143,18 @@ pub struct Report {
     pub detail: String,
     /// The host key the node answered with, when it answered.
     pub host_key: Option<HostKey>,
+    /// The old key logged in during the run (before the stage, or still
+    /// after the commit): setup's temporary key, seen taken.
+    pub old_key_logged_in: bool,
+}
+
+/// What a node's run saw of it, whatever its outcome.
+#[derive(Default)]
+struct Seen {
+    /// The host key it answered with.
+    host_key: std::cell::OnceCell<HostKey>,
+    /// Whether the old key logged in ([`Report::old_key_logged_in`]).
+    old_key_logged_in: std::cell::Cell<bool>,
 }
 
 /// `--revert-after SECS` of command `cmd`: at least 1, as every duration
@@ -249,8 +261,8 @@ pub fn rotate(
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Vec<Report> {
     let mut reports = parallel::map(nodes, plan.parallel, |node| {
-        let host_key = std::cell::OnceCell::new();
-        let attempt = || rotate_node(plan, node, progress, &host_key);
+        let seen = Seen::default();
+        let attempt = || rotate_node(plan, node, progress, &seen);
         let result = match attempt() {
             Err(Stop(Outcome::Reverted, detail)) if detail == EXPIRED => {
                 progress(node, "reverted by itself before the commit; starting over");
@@ -268,7 +280,8 @@ pub fn rotate(
             node: *node,
             outcome,
             detail,
-            host_key: host_key.into_inner(),
+            old_key_logged_in: seen.old_key_logged_in.get(),
+            host_key: seen.host_key.into_inner(),
         }
     });
     follow_moves(plan, &mut reports, progress);
@@ -315,7 +328,7 @@ fn rotate_node(
     plan: &Plan,
     node: &NodeAddr,
     progress: &dyn Fn(&NodeAddr, &str),
-    host_key: &std::cell::OnceCell<HostKey>,
+    seen: &Seen,
 ) -> Step<String> {
     let record = |phase: &str| {
         let _ = plan.journal.record(&node.journal_name(), phase);
@@ -329,24 +342,25 @@ fn rotate_node(
         .is_none_or(|phase| phase == "pending");
     let conn = connect(plan, node)?;
     if let Some(key) = conn.host_key() {
-        let _ = host_key.set(key);
+        let _ = seen.host_key.set(key);
     }
     let on_new = if log_in(plan, &conn, untouched)? {
         conn
     } else {
+        seen.old_key_logged_in.set(true);
         if let Some(armed) = stage(plan, node, &conn)? {
             // Staged already, by a run killed before its journal said so
             // (then the new key logs in and the commit finishes the job),
             // or by another control.
             drop(conn);
-            return finish_armed(plan, node, progress, armed);
+            return finish_armed(plan, node, progress, armed, seen);
         }
         drop(conn);
         record("staged");
         failpoint::reached("after-stage", &node.to_string());
         login(plan, node, &plan.new.path).map_err(|Stop(_, detail)| reverts(plan, detail))?
     };
-    verify_and_commit(plan, node, on_new, progress)
+    verify_and_commit(plan, node, on_new, progress, seen)
 }
 
 /// A node that refused the stage because a rotation is armed: when it is
@@ -356,9 +370,10 @@ fn finish_armed(
     node: &NodeAddr,
     progress: &dyn Fn(&NodeAddr, &str),
     detail: String,
+    seen: &Seen,
 ) -> Step<String> {
     match login(plan, node, &plan.new.path) {
-        Ok(on_new) => verify_and_commit(plan, node, on_new, progress),
+        Ok(on_new) => verify_and_commit(plan, node, on_new, progress, seen),
         Err(_) => Err(Stop(
             Outcome::Reverted,
             format!(
@@ -374,6 +389,7 @@ fn verify_and_commit(
     node: &NodeAddr,
     on_new: Connection,
     progress: &dyn Fn(&NodeAddr, &str),
+    seen: &Seen,
 ) -> Step<String> {
     let record = |phase: &str| {
         let _ = plan.journal.record(&node.journal_name(), phase);
@@ -393,10 +409,11 @@ fn verify_and_commit(
     match old_key_now(plan, node) {
         Ok(OldKeyNow::Refused) => {}
         Ok(OldKeyNow::Accepted) => {
+            seen.old_key_logged_in.set(true);
             return Err(Stop(
                 Outcome::Incomplete,
                 "the old key is still accepted (another authorized_keys file?)".into(),
-            ))
+            ));
         }
         Ok(OldKeyNow::Unknown(detail)) | Err(Stop(_, detail)) => {
             return Err(Stop(
@@ -947,6 +964,7 @@ mod tests {
             node: crate::keys::addr::parse(node, 22).unwrap(),
             outcome,
             detail: String::new(),
+            old_key_logged_in: false,
             host_key: host_key.map(|line| HostKey {
                 line: line.into(),
                 fingerprint: FP_1.parse().unwrap(),
