@@ -1257,23 +1257,42 @@ fn a_marker_of_an_older_version_still_waits_for_its_timer() {
     });
 }
 
+/// A stage (sent nothing) on a home left staged with `marker` and the
+/// backup `backup`: it must ask, from no armed rotation and the file
+/// `then`, and leave that file alone with no marker or backup.
+fn stage_past_a_marker(
+    node: &Node,
+    who: &str,
+    home: &Home,
+    marker: &[u8],
+    backup: &[u8],
+    then: &[u8],
+) {
+    std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), backup).unwrap();
+    std::fs::write(home.ak(), STAGED).unwrap();
+    std::fs::write(home.0.path(".ssh/.rccr-rotation"), marker).unwrap();
+    let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |head| {
+        assert_eq!(split(head).1, "-", "{who}: still armed");
+        assert_eq!(
+            split(head).2,
+            then,
+            "{who}: not the file it should stage on"
+        );
+        Vec::new()
+    });
+    assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+    assert!(out.status.success(), "{who}: {}", stderr(&out));
+    home.assert_untouched(who, then);
+}
+
 #[test]
 fn a_marker_cut_short_is_reverted_by_the_next_stage() {
     // A write of the marker cut short (a full disk) names no token its
     // timer would revert: it blocked every later stage for good.
     for (i, cut) in ["", "rg.n", "rg.nq\ntimer-ho"].iter().enumerate() {
         for_each_node(&format!("cut{i}"), |node, who, home| {
-            std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
-            std::fs::write(home.ak(), STAGED).unwrap();
-            std::fs::write(home.0.path(".ssh/.rccr-rotation"), cut).unwrap();
-            let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |head| {
-                assert_eq!(split(head).1, "-", "{who} {cut:?}: still armed");
-                assert_eq!(split(head).2, ORIGINAL, "{who} {cut:?}: not reverted");
-                Vec::new()
-            });
-            assert!(head.is_some(), "{who} {cut:?}: refused: {}", stderr(&out));
-            assert!(out.status.success(), "{who} {cut:?}: {}", stderr(&out));
-            home.assert_untouched(&format!("{who} {cut:?}"), ORIGINAL);
+            let who = format!("{who} {cut:?}");
+            stage_past_a_marker(node, &who, home, cut.as_bytes(), ORIGINAL, ORIGINAL);
         });
     }
 }
@@ -1287,17 +1306,7 @@ fn a_marker_cut_short_keeps_the_file_when_its_backup_is_no_copy_of_it() {
         for (j, bak) in [&b""[..], &[0u8; 8][..], b"garbage\n"].iter().enumerate() {
             for_each_node(&format!("cutbak{i}{j}"), |node, who, home| {
                 let who = format!("{who} {cut:?} {bak:?}");
-                std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), bak).unwrap();
-                std::fs::write(home.ak(), STAGED).unwrap();
-                std::fs::write(home.0.path(".ssh/.rccr-rotation"), cut).unwrap();
-                let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |head| {
-                    assert_eq!(split(head).1, "-", "{who}: still armed");
-                    assert_eq!(split(head).2, STAGED, "{who}: the backup came back");
-                    Vec::new()
-                });
-                assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
-                assert!(out.status.success(), "{who}: {}", stderr(&out));
-                home.assert_untouched(&who, STAGED);
+                stage_past_a_marker(node, &who, home, cut.as_bytes(), bak, STAGED);
             });
         }
     }
@@ -1317,16 +1326,7 @@ fn a_marker_with_nul_bytes_is_cut_short_for_every_node() {
     {
         for_each_node(&format!("nul{i}"), |node, who, home| {
             let who = format!("{who} {cut:?}");
-            std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
-            std::fs::write(home.ak(), STAGED).unwrap();
-            std::fs::write(home.0.path(".ssh/.rccr-rotation"), cut).unwrap();
-            let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |head| {
-                assert_eq!(split(head).2, ORIGINAL, "{who}: not reverted");
-                Vec::new()
-            });
-            assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
-            assert!(out.status.success(), "{who}: {}", stderr(&out));
-            home.assert_untouched(&who, ORIGINAL);
+            stage_past_a_marker(node, &who, home, cut, ORIGINAL, ORIGINAL);
         });
     }
 }

@@ -1039,42 +1039,38 @@ mod tests {
             port: 22,
         };
         let said = |now| lacks_old_key(&node, "root", now);
+        let says = |text: &str, parts: &[&str], wanted: bool| {
+            for part in parts {
+                assert_eq!(text.contains(part), wanted, "{part}: {text}");
+            }
+        };
         // Something else grants it: never told to move it (sshd may not
         // read ~/.ssh/authorized_keys), nor to run setup (refused alike).
         let other = said(OldKeyNow::Accepted);
-        for part in [
+        let granted = [
             "to 10.0.0.5,",
             "root's ~/.ssh/authorized_keys there",
             "AuthorizedKeysCommand",
             "add the new key where the old key is granted",
-        ] {
-            assert!(other.contains(part), "{part}: {other}");
-        }
-        for wrong in [
-            "move the old key's line",
-            "rccr setup",
-            "nothing changed",
-            "file changed",
-        ] {
-            assert!(!other.contains(wrong), "{wrong}: {other}");
-        }
+        ];
+        says(&other, &granted, true);
+        let wrong = ["move the old key's line", "rccr setup", "nothing changed"];
+        says(&other, &wrong, false);
+        says(&other, &["file changed"], false);
         // Refused now: the file changed, to keys nobody checked.
         let reverted = said(OldKeyNow::Refused);
-        for part in ["refused now", "the file changed", "not checked", "console"] {
-            assert!(reverted.contains(part), "{part}: {reverted}");
-        }
-        for wrong in ["rccr setup", "nothing changed", "something else grants"] {
-            assert!(!reverted.contains(wrong), "{wrong}: {reverted}");
-        }
+        let changed = ["refused now", "the file changed", "not checked", "console"];
+        says(&reverted, &changed, true);
+        says(&reverted, &wrong, false);
+        says(&reverted, &["something else grants"], false);
         // Not known which: both causes, each with its remedy.
         let unknown = said(OldKeyNow::Unknown("timed out".into()));
-        for part in [
+        let both = [
             "(timed out)",
             "If it does, something else",
             "If not, the file",
-        ] {
-            assert!(unknown.contains(part), "{part}: {unknown}");
-        }
+        ];
+        says(&unknown, &both, true);
     }
 
     /// A snapshot of `content` with the armed line `armed`, as a step prints it.
