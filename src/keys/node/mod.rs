@@ -243,9 +243,10 @@ impl Files {
     /// marker cut short only onto a backup that fits
     /// ([`Files::backup_fits`]); else marker and backup go and
     /// authorized_keys stays: every file a stage leaves holds the old key.
-    fn revert_dead(&self) -> io::Result<()> {
+    /// True when the backup came back.
+    fn revert_dead(&self) -> io::Result<bool> {
         if !self.marker_cut() || self.backup_fits() {
-            return self.revert();
+            return self.revert().map(|()| true);
         }
         for file in [&self.mark, &self.bak] {
             match fs::remove_file(file) {
@@ -253,7 +254,7 @@ impl Files {
                 _ => {}
             }
         }
-        fsutil::sync_parent(&self.ak)
+        fsutil::sync_parent(&self.ak).map(|()| false)
     }
 
     /// Does what the armed rotation's timer would have done, when that
@@ -709,7 +710,9 @@ pub enum AtBoot {
     /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
     /// is left to it.
     TimerLives(String),
-    /// Why the rotation could not be reverted.
+    /// Why the rotation could not be reverted (a marker cut short whose
+    /// backup does not fit is not: its marker and backup go, the file
+    /// stays; [`Files::revert_dead`]).
     Failed(String),
 }
 
@@ -730,7 +733,17 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     if files.timer() == Timer::Lives {
         return AtBoot::TimerLives(token);
     }
+    let unfit = |done: &str| {
+        AtBoot::Failed(format!(
+            "key rotation {token} not reverted: its revert marker was cut short, and its \
+             backup is no copy of {} (empty or cut short): marker and backup {done}, the file kept",
+            files.ak.display()
+        ))
+    };
     if dry {
+        if files.marker_cut() && !files.backup_fits() {
+            return unfit("would be removed");
+        }
         return AtBoot::Reverted(token);
     }
     let reverted = files.lock().and_then(|_lock| {
@@ -738,10 +751,11 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
         match files.timer() {
             _ if !files.mark.exists() => Ok(AtBoot::Nothing),
             Timer::Lives => Ok(AtBoot::TimerLives(token.clone())),
-            _ => files
-                .revert_dead()
-                .map(|()| AtBoot::Reverted(token.clone()))
-                .map_err(|e| Fail(1, e.to_string())),
+            _ => match files.revert_dead() {
+                Ok(true) => Ok(AtBoot::Reverted(token.clone())),
+                Ok(false) => Ok(unfit("removed")),
+                Err(e) => fail(1, e.to_string()),
+            },
         }
     });
     reverted.unwrap_or_else(|Fail(_, why)| {
@@ -784,6 +798,7 @@ mod tests {
             (b"garbage\n", staged),
             (original, original),
         ] {
+            let reverted = after == original;
             let home = std::env::temp_dir().join(format!(
                 "rccr-boot-cut-{}-{}",
                 std::process::id(),
@@ -794,13 +809,21 @@ mod tests {
             fs::write(&files.ak, staged).unwrap();
             fs::write(&files.bak, backup).unwrap();
             fs::write(&files.mark, b"rg.n").unwrap();
-            assert_eq!(
-                revert_at_boot(&home, false),
-                AtBoot::Reverted("rg.n".into())
-            );
+            let said = revert_at_boot(&home, false);
             let kept = fs::read(&files.ak).unwrap();
             let left = [files.bak.exists(), files.mark.exists()];
             fs::remove_dir_all(&home).unwrap();
+            match said {
+                AtBoot::Reverted(token) if reverted => assert_eq!(token, "rg.n"),
+                AtBoot::Failed(why) if !reverted => {
+                    assert!(why.contains("not reverted"), "{why}");
+                    assert!(
+                        why.contains("marker and backup removed, the file kept"),
+                        "{why}"
+                    );
+                }
+                other => panic!("{backup:?}: {other:?}"),
+            }
             assert_eq!(kept, after, "{backup:?}");
             assert_eq!(left, [false, false], "{backup:?}");
         }
