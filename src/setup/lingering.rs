@@ -141,19 +141,26 @@ impl Lingering {
 /// temporary key still, by what their rotation says: a node that refused
 /// it since (`refused`: it took it no more when rotated) or answered at
 /// another address (`moved`: its report there tells) is not one of them.
+/// One that could not be asked, but whose rotation logged in with the
+/// temporary key, was seen taking it.
 pub fn still_take(reports: &[Report], asked: &Asked) -> Lingering {
-    let left = |ips: &[Ipv4Addr]| {
-        reports
-            .iter()
-            .filter(|r| matches!(r.node.ip, IpAddr::V4(ip) if ips.contains(&ip)))
-            .filter(|r| r.outcome.may_take_temporary_key())
-            .map(|r| r.node.to_string())
-            .collect()
-    };
-    Lingering {
-        takes: left(&asked.takes),
-        unasked: left(&asked.unasked),
+    let mut lingering = Lingering::default();
+    for r in reports
+        .iter()
+        .filter(|r| r.outcome.may_take_temporary_key())
+    {
+        let IpAddr::V4(ip) = r.node.ip else { continue };
+        let list =
+            if asked.takes.contains(&ip) || (asked.unasked.contains(&ip) && r.old_key_logged_in) {
+                &mut lingering.takes
+            } else if asked.unasked.contains(&ip) {
+                &mut lingering.unasked
+            } else {
+                continue;
+            };
+        list.push(r.node.to_string());
     }
+    lingering
 }
 
 #[cfg(test)]
@@ -171,6 +178,7 @@ mod tests {
             outcome,
             detail: String::new(),
             host_key: None,
+            old_key_logged_in: false,
         }
     }
 
@@ -279,6 +287,17 @@ mod tests {
         ] {
             assert!(said.contains(part), "{part}: {said}");
         }
+        // Its rotation logged in with the temporary key: it was reached,
+        // and seen taking it.
+        let mut reached = report([10, 0, 0, 2], Outcome::Incomplete);
+        reached.old_key_logged_in = true;
+        assert_eq!(
+            still_take(&[reached], &asked),
+            Lingering {
+                takes: vec!["10.0.0.2".into()],
+                unasked: Vec::new(),
+            }
+        );
         let unasked_only = Lingering {
             takes: Vec::new(),
             unasked: vec!["10.0.0.2".into()],

@@ -352,6 +352,7 @@ fn run_mode(
             outcome: Outcome::HeldBack,
             detail: crate::state::inventory::held_back_note(),
             host_key: None,
+            old_key_logged_in: false,
         }
     }));
     let mut new_key = plan.new.path.clone();
@@ -694,6 +695,7 @@ mod tests {
             node: addr::parse(node, 22).unwrap(),
             outcome: Outcome::Rotated,
             detail: String::new(),
+            old_key_logged_in: false,
             host_key: fingerprint.map(|fp| crate::ssh::HostKey {
                 line: String::new(),
                 fingerprint: fp.parse().unwrap(),

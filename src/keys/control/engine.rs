@@ -143,6 +143,18 @@ pub struct Report {
     pub detail: String,
     /// The host key the node answered with, when it answered.
     pub host_key: Option<HostKey>,
+    /// The old key logged in during the run (before the stage, or still
+    /// after the commit): setup's temporary key, seen taken.
+    pub old_key_logged_in: bool,
+}
+
+/// What a node's run saw of it, whatever its outcome.
+#[derive(Default)]
+struct Seen {
+    /// The host key it answered with.
+    host_key: std::cell::OnceCell<HostKey>,
+    /// Whether the old key logged in ([`Report::old_key_logged_in`]).
+    old_key_logged_in: std::cell::Cell<bool>,
 }
 
 /// `--revert-after SECS` of command `cmd`: at least 1, as every duration
@@ -249,8 +261,8 @@ pub fn rotate(
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Vec<Report> {
     let mut reports = parallel::map(nodes, plan.parallel, |node| {
-        let host_key = std::cell::OnceCell::new();
-        let attempt = || rotate_node(plan, node, progress, &host_key);
+        let seen = Seen::default();
+        let attempt = || rotate_node(plan, node, progress, &seen);
         let result = match attempt() {
             Err(Stop(Outcome::Reverted, detail)) if detail == EXPIRED => {
                 progress(node, "reverted by itself before the commit; starting over");
@@ -268,7 +280,8 @@ pub fn rotate(
             node: *node,
             outcome,
             detail,
-            host_key: host_key.into_inner(),
+            old_key_logged_in: seen.old_key_logged_in.get(),
+            host_key: seen.host_key.into_inner(),
         }
     });
     follow_moves(plan, &mut reports, progress);
@@ -315,7 +328,7 @@ fn rotate_node(
     plan: &Plan,
     node: &NodeAddr,
     progress: &dyn Fn(&NodeAddr, &str),
-    host_key: &std::cell::OnceCell<HostKey>,
+    seen: &Seen,
 ) -> Step<String> {
     let record = |phase: &str| {
         let _ = plan.journal.record(&node.journal_name(), phase);
@@ -329,24 +342,25 @@ fn rotate_node(
         .is_none_or(|phase| phase == "pending");
     let conn = connect(plan, node)?;
     if let Some(key) = conn.host_key() {
-        let _ = host_key.set(key);
+        let _ = seen.host_key.set(key);
     }
     let on_new = if log_in(plan, &conn, untouched)? {
         conn
     } else {
+        seen.old_key_logged_in.set(true);
         if let Some(armed) = stage(plan, node, &conn)? {
             // Staged already, by a run killed before its journal said so
             // (then the new key logs in and the commit finishes the job),
             // or by another control.
             drop(conn);
-            return finish_armed(plan, node, progress, armed);
+            return finish_armed(plan, node, progress, armed, seen);
         }
         drop(conn);
         record("staged");
         failpoint::reached("after-stage", &node.to_string());
         login(plan, node, &plan.new.path).map_err(|Stop(_, detail)| reverts(plan, detail))?
     };
-    verify_and_commit(plan, node, on_new, progress)
+    verify_and_commit(plan, node, on_new, progress, seen)
 }
 
 /// A node that refused the stage because a rotation is armed: when it is
@@ -356,9 +370,10 @@ fn finish_armed(
     node: &NodeAddr,
     progress: &dyn Fn(&NodeAddr, &str),
     detail: String,
+    seen: &Seen,
 ) -> Step<String> {
     match login(plan, node, &plan.new.path) {
-        Ok(on_new) => verify_and_commit(plan, node, on_new, progress),
+        Ok(on_new) => verify_and_commit(plan, node, on_new, progress, seen),
         Err(_) => Err(Stop(
             Outcome::Reverted,
             format!(
@@ -374,6 +389,7 @@ fn verify_and_commit(
     node: &NodeAddr,
     on_new: Connection,
     progress: &dyn Fn(&NodeAddr, &str),
+    seen: &Seen,
 ) -> Step<String> {
     let record = |phase: &str| {
         let _ = plan.journal.record(&node.journal_name(), phase);
@@ -390,15 +406,16 @@ fn verify_and_commit(
         failpoint::reached("after-commit", &node.to_string());
     }
     // The old key must now be refused, on a connection of its own.
-    match login(plan, node, &plan.old.path) {
-        Err(Stop(_, detail)) if detail == SshError::Denied.to_string() => {}
-        Ok(_) => {
+    match old_key_now(plan, node) {
+        Ok(OldKeyNow::Refused) => {}
+        Ok(OldKeyNow::Accepted) => {
+            seen.old_key_logged_in.set(true);
             return Err(Stop(
                 Outcome::Incomplete,
                 "the old key is still accepted (another authorized_keys file?)".into(),
-            ))
+            ));
         }
-        Err(Stop(_, detail)) => {
+        Ok(OldKeyNow::Unknown(detail)) | Err(Stop(_, detail)) => {
             return Err(Stop(
                 Outcome::Incomplete,
                 format!("old key removal unconfirmed: {detail}"),
@@ -487,6 +504,22 @@ fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
     }
 }
 
+/// Whether the old key logs in, asked on a connection of its own. A
+/// host key that is not the pinned one (or cannot be pinned, or is weak)
+/// is its own stop, not an answer about the key.
+fn old_key_now(plan: &Plan, node: &NodeAddr) -> Step<OldKeyNow> {
+    let conn = match connect(plan, node) {
+        Ok(conn) => conn,
+        Err(Stop(Outcome::Unreachable, why)) => return Ok(OldKeyNow::Unknown(why)),
+        Err(stop) => return Err(stop),
+    };
+    Ok(match conn.authenticate(&plan.user, &plan.old.path) {
+        Ok(()) => OldKeyNow::Accepted,
+        Err(SshError::Denied) => OldKeyNow::Refused,
+        Err(e) => OldKeyNow::Unknown(e.to_string()),
+    })
+}
+
 fn login(plan: &Plan, node: &NodeAddr, key: &std::path::Path) -> Step<Connection> {
     let conn = connect(plan, node)?;
     conn.authenticate(&plan.user, key)
@@ -563,20 +596,21 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
                 format!("staging refused on {node}: {NOT_A_SNAPSHOT}; nothing changed"),
             ))
         }
-        Some(_) => {
-            // Which cause: the old key logs in still (another file grants
-            // it), or no more (the stage's dead-timer revert took it away).
-            let now = match login(plan, node, &plan.old.path) {
-                Ok(_) => OldKeyNow::Accepted,
-                Err(Stop(_, detail)) if detail == SshError::Denied.to_string() => {
-                    OldKeyNow::Refused
-                }
-                Err(Stop(_, detail)) => OldKeyNow::Unknown(detail),
-            };
+        Some(Refusal::LacksOldKey) => {
+            // Which cause: the old key logs in still (something else
+            // grants it), or no more (the file changed since the login:
+            // the stage's dead-timer revert took it away).
+            let now = old_key_now(plan, node)?;
             return Err(Stop(
                 Outcome::Reverted,
                 lacks_old_key(node, &plan.user, now),
             ));
+        }
+        Some(Refusal::Expired) => {
+            return Err(Stop(
+                Outcome::Reverted,
+                format!("staging refused on {node}: no file to stage; nothing was sent"),
+            ))
         }
         None => {}
     }
@@ -604,44 +638,46 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
     }
 }
 
-/// Whether the old key logs in, asked again on a fresh connection after
-/// a stage found it missing from the node's authorized_keys.
+/// Whether the old key logs in ([`old_key_now`]): asked again after a
+/// stage found it missing from the node's authorized_keys, and after a
+/// commit took it out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum OldKeyNow {
-    /// Still: another file grants it (sshd's AuthorizedKeysFile).
+    /// It does: something other than ~/.ssh/authorized_keys grants it.
     Accepted,
-    /// No more: the stage's revert of a rotation whose timer died took it.
+    /// It does not (the key is refused).
     Refused,
     /// Could not be asked: why.
     Unknown(String),
 }
 
 /// The stop of a stage on `node` whose authorized_keys lacks the old key,
-/// worded for the cause [`OldKeyNow`] tells, with a remedy that works: a
-/// key granted by another file is out of rccr's reach (only the file
-/// rccr rotates can lose it), and a re-run of setup would refuse the
-/// same way; a dead rotation's revert leaves a node setup rotates again.
+/// though the old key logged in: it says what was seen, by the cause
+/// [`OldKeyNow`] tells, with a remedy that cannot lock the control out. A
+/// key something else grants is out of rccr's reach: moving it into
+/// ~/.ssh/authorized_keys, where sshd may not look, takes it away. A key
+/// refused now means the file changed since the login (the stage's revert
+/// of a rotation whose timer died), to keys that were not checked.
 fn lacks_old_key(node: &NodeAddr, user: &str, now: OldKeyNow) -> String {
-    let other_file = format!(
-        "move the old key's line from that file into {user}'s ~/.ssh/authorized_keys \
-         (the only file rccr rotates), then run again"
+    let lacks = format!(
+        "the old key logged in to {node}, but {user}'s ~/.ssh/authorized_keys there (the \
+         only file rccr rotates) does not hold it; no key was staged"
     );
-    let reverted = "run rccr setup: it rotates a node that takes the temporary key again";
+    let elsewhere = "something else grants it (another AuthorizedKeysFile, an \
+         AuthorizedKeysCommand, a certificate), where rccr cannot take it away: add the new \
+         key where the old key is granted and remove the old key there, or make \
+         ~/.ssh/authorized_keys the file sshd reads (AuthorizedKeysFile) and grant the old \
+         key there alone; then run again";
+    let changed = "the file changed after that login (most likely the stage reverted a \
+         rotation armed there whose revert timer had died, to what the node took before it), \
+         and which key the node takes now was not checked: from the node's console, add the \
+         new key's line to that file, then run again";
     match now {
-        OldKeyNow::Accepted => format!(
-            "the old key logs in to {node} through another file than {user}'s \
-             ~/.ssh/authorized_keys (sshd's AuthorizedKeysFile): nothing changed; {other_file}"
-        ),
-        OldKeyNow::Refused => format!(
-            "the authorized_keys of {node} does not hold the old key any more: a rotation \
-             armed there whose revert timer died was reverted, and the old key is refused \
-             now: nothing changed; {reverted}"
-        ),
+        OldKeyNow::Accepted => format!("{lacks}. The old key still logs in: {elsewhere}"),
+        OldKeyNow::Refused => format!("{lacks}, and the old key is refused now: {changed}"),
         OldKeyNow::Unknown(why) => format!(
-            "the authorized_keys of {node} does not hold the old key, and whether the old key \
-             still logs in could not be checked ({why}): nothing changed; if it logs in \
-             through another file (sshd's AuthorizedKeysFile), {other_file}; if not (a \
-             rotation whose revert timer died was reverted), {reverted}"
+            "{lacks}, and whether the old key still logs in could not be checked ({why}). \
+             If it does, {elsewhere}. If not, {changed}"
         ),
     }
 }
@@ -928,6 +964,7 @@ mod tests {
             node: crate::keys::addr::parse(node, 22).unwrap(),
             outcome,
             detail: String::new(),
+            old_key_logged_in: false,
             host_key: host_key.map(|line| HostKey {
                 line: line.into(),
                 fingerprint: FP_1.parse().unwrap(),
@@ -1002,22 +1039,38 @@ mod tests {
             port: 22,
         };
         let said = |now| lacks_old_key(&node, "root", now);
-        // Another file grants it: setup would refuse the same way.
+        let says = |text: &str, parts: &[&str], wanted: bool| {
+            for part in parts {
+                assert_eq!(text.contains(part), wanted, "{part}: {text}");
+            }
+        };
+        // Something else grants it: never told to move it (sshd may not
+        // read ~/.ssh/authorized_keys), nor to run setup (refused alike).
         let other = said(OldKeyNow::Accepted);
-        assert!(other.contains("to 10.0.0.5 "), "{other}");
-        assert!(other.contains("another file than root's ~/.ssh/authorized_keys"));
-        assert!(other.contains("move the old key's line"), "{other}");
-        assert!(!other.contains("rccr setup"), "{other}");
-        // The dead rotation's revert took it away: setup rotates again.
+        let granted = [
+            "to 10.0.0.5,",
+            "root's ~/.ssh/authorized_keys there",
+            "AuthorizedKeysCommand",
+            "add the new key where the old key is granted",
+        ];
+        says(&other, &granted, true);
+        let wrong = ["move the old key's line", "rccr setup", "nothing changed"];
+        says(&other, &wrong, false);
+        says(&other, &["file changed"], false);
+        // Refused now: the file changed, to keys nobody checked.
         let reverted = said(OldKeyNow::Refused);
-        assert!(reverted.contains("does not hold the old key"), "{reverted}");
-        assert!(reverted.contains("run rccr setup"), "{reverted}");
-        assert!(!reverted.contains("another file"), "{reverted}");
+        let changed = ["refused now", "the file changed", "not checked", "console"];
+        says(&reverted, &changed, true);
+        says(&reverted, &wrong, false);
+        says(&reverted, &["something else grants"], false);
         // Not known which: both causes, each with its remedy.
         let unknown = said(OldKeyNow::Unknown("timed out".into()));
-        for part in ["(timed out)", "move the old key's line", "run rccr setup"] {
-            assert!(unknown.contains(part), "{part}: {unknown}");
-        }
+        let both = [
+            "(timed out)",
+            "If it does, something else",
+            "If not, the file",
+        ];
+        says(&unknown, &both, true);
     }
 
     /// A snapshot of `content` with the armed line `armed`, as a step prints it.

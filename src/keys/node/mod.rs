@@ -41,7 +41,8 @@
 //! boot, when no timer can live, `rccr-init` restores every armed
 //! rotation's backup ([`revert_at_boot`]). A marker cut short (its write
 //! failed) names no token a timer reverts: a stage reverts it as one whose
-//! timer died.
+//! timer died, onto a backup that fits ([`Files::backup_fits`]), else it
+//! drops marker and backup and keeps the file (so does the boot).
 use crate::failpoint;
 use crate::fsutil;
 use crate::keys::authorized::cksum_line;
@@ -219,12 +220,49 @@ impl Files {
         }
     }
 
+    /// Whether the revert marker was cut short ([`whole_marker`]). One
+    /// that cannot be read is not: as remote.sh, which does not ask.
+    fn marker_cut(&self) -> bool {
+        fs::read(&self.mark).is_ok_and(|text| !whole_marker(&text))
+    }
+
+    /// Whether the backup is a copy a stage made of the file there now:
+    /// not empty, and the start of authorized_keys (a stage only appends a
+    /// line). A marker cut short comes from a stage that crashed before its
+    /// writes were durable (remote.sh before 3450e07): its backup may be
+    /// empty or cut short too, and renamed over authorized_keys it would
+    /// take every key. (remote.sh's `backup_fits`.)
+    fn backup_fits(&self) -> bool {
+        match (fs::read(&self.bak), fs::read(&self.ak)) {
+            (Ok(bak), Ok(ak)) => !bak.is_empty() && ak.starts_with(&bak),
+            _ => false,
+        }
+    }
+
+    /// Undoes a rotation no timer reverts: [`Files::revert`], but for a
+    /// marker cut short only onto a backup that fits
+    /// ([`Files::backup_fits`]); else marker and backup go and
+    /// authorized_keys stays: every file a stage leaves holds the old key.
+    /// True when the backup came back.
+    fn revert_dead(&self) -> io::Result<bool> {
+        if !self.marker_cut() || self.backup_fits() {
+            return self.revert().map(|()| true);
+        }
+        for file in [&self.mark, &self.bak] {
+            match fs::remove_file(file) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        fsutil::sync_parent(&self.ak).map(|()| false)
+    }
+
     /// Does what the armed rotation's timer would have done, when that
     /// timer died or its marker was cut short ([`whole_marker`]: no timer
     /// would ever revert it, and every later stage would be refused).
     fn revert_if_timer_died(&self) -> Step<()> {
-        let cut = fs::read(&self.mark).is_ok_and(|text| !whole_marker(&text));
-        if cut && self.revert().is_err() {
+        let cut = self.marker_cut();
+        if cut && self.revert_dead().is_err() {
             return fail(
                 1,
                 format!(
@@ -288,6 +326,11 @@ impl Files {
 /// write cut short (a full disk) leaves less, and no timer reverts that:
 /// the token it names is not its timer's.
 fn whole_marker(text: &[u8]) -> bool {
+    // No NUL byte (a crash's zero-filled tail): remote.sh's `read` drops
+    // them, and compares the file byte for byte with what it read.
+    if text.contains(&0) {
+        return false;
+    }
     let Some(body) = text.strip_suffix(b"\n") else {
         return false;
     };
@@ -667,7 +710,9 @@ pub enum AtBoot {
     /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
     /// is left to it.
     TimerLives(String),
-    /// Why the rotation could not be reverted.
+    /// Why the rotation could not be reverted (a marker cut short whose
+    /// backup does not fit is not: its marker and backup go, the file
+    /// stays; [`Files::revert_dead`]).
     Failed(String),
 }
 
@@ -688,7 +733,17 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     if files.timer() == Timer::Lives {
         return AtBoot::TimerLives(token);
     }
+    let unfit = |done: &str| {
+        AtBoot::Failed(format!(
+            "key rotation {token} not reverted: its revert marker was cut short, and its \
+             backup is no copy of {} (empty or cut short): marker and backup {done}, the file kept",
+            files.ak.display()
+        ))
+    };
     if dry {
+        if files.marker_cut() && !files.backup_fits() {
+            return unfit("would be removed");
+        }
         return AtBoot::Reverted(token);
     }
     let reverted = files.lock().and_then(|_lock| {
@@ -696,10 +751,11 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
         match files.timer() {
             _ if !files.mark.exists() => Ok(AtBoot::Nothing),
             Timer::Lives => Ok(AtBoot::TimerLives(token.clone())),
-            _ => files
-                .revert()
-                .map(|()| AtBoot::Reverted(token.clone()))
-                .map_err(|e| Fail(1, e.to_string())),
+            _ => match files.revert_dead() {
+                Ok(true) => Ok(AtBoot::Reverted(token.clone())),
+                Ok(false) => Ok(unfit("removed")),
+                Err(e) => fail(1, e.to_string()),
+            },
         }
     });
     reverted.unwrap_or_else(|Fail(_, why)| {
@@ -725,8 +781,51 @@ mod tests {
             "\ntimer-holds-lock\n",
             "r1.n1\nsomething\n",
             "r1.n1\ntimer-holds-lock\nmore\n",
+            "r1.n1\ntimer-holds-lock\n\0\0",
+            "r1.n1\n\0\0",
+            "r1\0.n1\ntimer-holds-lock\n",
         ] {
             assert!(!whole_marker(cut.as_bytes()), "{cut:?}");
+        }
+    }
+
+    #[test]
+    fn the_boot_reverts_a_marker_cut_short_only_onto_a_backup_that_fits() {
+        let staged = b"ssh-ed25519 AAAAOLD old\nssh-ed25519 AAAANEW new\n";
+        let original = b"ssh-ed25519 AAAAOLD old\n";
+        for (backup, after) in [
+            (&b""[..], &staged[..]),
+            (b"garbage\n", staged),
+            (original, original),
+        ] {
+            let reverted = after == original;
+            let home = std::env::temp_dir().join(format!(
+                "rccr-boot-cut-{}-{}",
+                std::process::id(),
+                backup.len()
+            ));
+            let files = Files::at(&home);
+            fs::create_dir_all(&files.dir).unwrap();
+            fs::write(&files.ak, staged).unwrap();
+            fs::write(&files.bak, backup).unwrap();
+            fs::write(&files.mark, b"rg.n").unwrap();
+            let said = revert_at_boot(&home, false);
+            let kept = fs::read(&files.ak).unwrap();
+            let left = [files.bak.exists(), files.mark.exists()];
+            fs::remove_dir_all(&home).unwrap();
+            match said {
+                AtBoot::Reverted(token) if reverted => assert_eq!(token, "rg.n"),
+                AtBoot::Failed(why) if !reverted => {
+                    assert!(why.contains("not reverted"), "{why}");
+                    assert!(
+                        why.contains("marker and backup removed, the file kept"),
+                        "{why}"
+                    );
+                }
+                other => panic!("{backup:?}: {other:?}"),
+            }
+            assert_eq!(kept, after, "{backup:?}");
+            assert_eq!(left, [false, false], "{backup:?}");
         }
     }
 

@@ -46,7 +46,8 @@
 # A marker of an older version (the token alone) waits for its timer (on
 # RCCR's images rccr-init restores it at boot, when no timer lives). A
 # marker cut short (its write failed) names no token a timer reverts: a
-# stage reverts it as one whose timer died.
+# stage reverts it as one whose timer died, onto a backup that fits
+# (backup_fits), else it drops marker and backup and keeps the file.
 # Few processes on purpose: on a small node the forks are the cost.
 set -u
 umask 077
@@ -123,26 +124,55 @@ timer_died() {
 
 # True when the marker $1 is whole: a token line, then nothing (an older
 # version's marker) or the line `timer-holds-lock` alone; the token goes
-# to $whole_token. A write cut short (a full disk) leaves less, and no
-# timer reverts that: the token it names is not its timer's. Builtins only.
+# to $whole_token. A write cut short (a full disk, a crash) leaves less,
+# and no timer reverts that: the token it names is not its timer's. Byte
+# for byte, as rccr's built-in side reads it: `read` drops NUL bytes (a
+# crash's zero-filled tail), so the lines read, written out again, must
+# give the file's very bytes. A marker that cannot be read is no cut one:
+# the caller does not ask.
 whole_marker() {
+	line2=
 	{
 		IFS= read -r whole_token && [ -n "$whole_token" ] || return 1
 		if IFS= read -r line2; then
 			[ "$line2" = "$timer_holds_lock" ] || return 1
-			! IFS= read -r line3 && [ -z "$line3" ]
+			! IFS= read -r line3 && [ -z "$line3" ] || return 1
+			lines="$whole_token
+$line2"
 		else
-			[ -z "$line2" ]
+			[ -z "$line2" ] || return 1
+			lines=$whole_token
 		fi
-	} 2>/dev/null <"$1"
+	} 2>/dev/null <"$1" || return 1
+	[ "$(printf '%s\n' "$lines" | cksum)" = "$(cksum <"$1")" ]
+}
+
+# True when the backup is a copy a stage made of the file there now: not
+# empty, and the start of authorized_keys (a stage only appends a line).
+# A marker cut short comes from a stage that crashed before its writes
+# were durable (remote.sh before 3450e07): its backup may be empty or cut
+# short too, and renamed over authorized_keys it would take every key.
+backup_fits() {
+	[ -s "$bak" ] && [ -f "$ak" ] || return 1
+	n=$(($(wc -c <"$bak"))) || return 1
+	[ "$(head -c "$n" "$ak" | cksum)" = "$(cksum <"$bak")" ]
 }
 
 # Does what the armed rotation's timer would have done, when that timer
 # died or its marker was cut short (no timer would ever revert it, and
 # every later stage would be refused).
+# A marker cut short reverts only onto a backup that fits (backup_fits);
+# else marker and backup go and authorized_keys stays: every file a stage
+# leaves holds the old key.
 revert_if_timer_died() {
-	if [ -f "$mark" ] && ! whole_marker "$mark"; then
-		revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
+	# (busybox's `[ -r ]` says root reads every file: the open is asked.)
+	if [ -f "$mark" ] && { true; } 2>/dev/null <"$mark" && ! whole_marker "$mark"; then
+		if backup_fits; then
+			revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
+		else
+			{ rm -f "$mark" "$bak" && sync_one "$dir"; } ||
+				fail 1 "cannot remove the revert marker $mark, which was cut short"
+		fi
 		return 0
 	fi
 	timer_died || return 0
@@ -370,10 +400,8 @@ stage)
 	# The timer takes the marker's lock before the marker takes its name:
 	# no marker is ever seen unlocked while its timer lives. $part's name
 	# is free again (renamed to $bak): the marker is a new file under it.
-	# Read back: a write cut short that the shell did not report must
-	# not arm a marker no timer reverts.
+	# (A write cut short fails printf: dash and busybox report it.)
 	if ! { printf '%s\n%s\n' "$token" "$timer_holds_lock" >"$part" &&
-		whole_marker "$part" && [ "$whole_token" = "$token" ] &&
 		start_timer "$token" "$3" 8<"$part" &&
 		durable_mv "$part" "$mark"; }; then
 		rm -f "$part" "$mark" "$bak"
