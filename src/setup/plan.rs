@@ -66,6 +66,23 @@ impl Planned {
     }
 }
 
+/// The plan as it stands once every adoption went through: each new node
+/// adopted under the name it is given. What setup would record from it is
+/// checked for two of one name before anything changes.
+pub fn as_done(planned: &[Planned]) -> Vec<Planned> {
+    let done = |mut p: Planned| {
+        if let Action::Adopt { rename } = &p.action {
+            if let Some(name) = rename {
+                p.candidate.hostname = Some(name.clone());
+            }
+            p.candidate.class = Class::Adopted;
+            p.action = Action::Leave;
+        }
+        p
+    };
+    planned.iter().cloned().map(done).collect()
+}
+
 /// `--expect N`: the run adopts exactly N new nodes, or nothing at all.
 /// A stranger that took the temporary key shows up as one too many.
 pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), Error> {
