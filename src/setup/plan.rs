@@ -112,18 +112,21 @@ pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), 
 /// Plans every host: new nodes are adopted, under a unique name where
 /// they need one; everything else is left alone.
 pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -> Vec<Planned> {
+    let listed =
+        |c: &Candidate| config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
+    // The names of the hosts this run may record: a new host `adopt:
+    // listed` keeps out is never recorded, so its name is no one's.
     let names: Vec<String> = candidates
         .iter()
-        .filter(|c| c.class.is_node())
+        .filter(|c| c.class == Class::Adopted || (c.class == Class::New && listed(c)))
         .filter_map(|c| c.hostname.as_deref().map(str::to_string))
         .chain(known.iter().map(|k| k.hostname.to_string()))
         .collect();
     let mut planned: Vec<Planned> = candidates
         .into_iter()
         .map(|c| {
-            let listed = config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
             let action = match c.class {
-                Class::New if !listed => Action::NotListed,
+                Class::New if !listed(&c) => Action::NotListed,
                 Class::New => Action::Adopt { rename: None },
                 _ => Action::Leave,
             };
@@ -204,8 +207,9 @@ fn final_names(
     config: &Config,
 ) -> Vec<Option<Result<Hostname, String>>> {
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    // Whose `name` is, other than adoptee `i`'s: a host kept as a node
-    // this run, or a record of the inventory that is not `i`'s node.
+    // Whose `name` is, other than adoptee `i`'s: a node kept this run (a
+    // new host `adopt: listed` keeps out is never recorded), or a record
+    // of the inventory that is not `i`'s node.
     let holder = |i: usize, name: &str| -> Option<String> {
         let c = &planned[i].candidate;
         planned
@@ -214,7 +218,7 @@ fn final_names(
             .find(|(j, p)| {
                 *j != i
                     && !p.adopts()
-                    && p.candidate.class.is_node()
+                    && p.candidate.class == Class::Adopted
                     && p.candidate
                         .hostname
                         .as_deref()
@@ -437,6 +441,32 @@ mod tests {
         assert_eq!(planned[2].action, Action::NotListed);
         assert_eq!(planned[1].result(), "untouched (not listed)");
         assert!(check_expected(&planned, Some(1)).is_ok());
+    }
+
+    /// Under `adopt: listed`, a stranger not listed (it holds the public
+    /// temporary key) that calls itself by a listed node's pinned name
+    /// took that name from it: the node was left `duplicate`. It is never
+    /// recorded, so its name is no one's.
+    #[test]
+    fn a_host_adopt_listed_keeps_out_takes_no_pinned_name() {
+        let mut config = Config::default();
+        config.discovery.adopt = AdoptPolicy::Listed;
+        config.nodes.push(crate::config::NodePin {
+            mac: "02:52:43:00:00:01".parse().unwrap(),
+            hostname: Some("kitchen".into()),
+            role: Some(Role::Target),
+            manager: None,
+        });
+        let planned = plan(
+            vec![
+                candidate("10.0.5.1", Some("02:52:43:00:00:01"), "x", Class::New),
+                candidate("10.0.5.2", Some("02:52:43:00:00:02"), "KITCHEN", Class::New),
+            ],
+            &[],
+            &config,
+        );
+        assert_eq!(planned[0].new_name(), Some("kitchen"), "{planned:?}");
+        assert_eq!(planned[1].action, Action::NotListed);
     }
 
     #[test]
