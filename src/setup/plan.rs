@@ -120,7 +120,6 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
         .iter()
         .filter(|c| c.class == Class::Adopted || (c.class == Class::New && listed(c)))
         .filter_map(|c| c.hostname.as_deref().map(str::to_string))
-        .chain(known.iter().map(|k| k.hostname.to_string()))
         .collect();
     let mut planned: Vec<Planned> = candidates
         .into_iter()
@@ -139,7 +138,10 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
         .collect();
     let wanted: Vec<Option<Wanted>> = planned
         .iter()
-        .map(|p| p.adopts().then(|| wanted(&p.candidate, &names, config)))
+        .map(|p| {
+            p.adopts()
+                .then(|| wanted(&p.candidate, &names, known, config))
+        })
         .collect();
     let finals = final_names(&planned, &wanted, known, config);
     for (p, name) in planned.iter_mut().zip(finals) {
@@ -176,10 +178,19 @@ enum Wanted {
     Kept,
 }
 
-fn wanted(c: &Candidate, names: &[String], config: &Config) -> Wanted {
+/// What new node `c` asks for; `names` are those of the hosts this run
+/// may record (`c`'s among them), `known` the inventory, where `c`'s own
+/// record (it came back on its temporary key) shares no name with it.
+fn wanted(c: &Candidate, names: &[String], known: &[NodeRecord], config: &Config) -> Wanted {
     let current = c.hostname.as_deref().unwrap_or_default();
+    let others = known
+        .iter()
+        .filter(|k| !is_record_of(k, c))
+        .map(|k| k.hostname.as_str());
     let shared = names
         .iter()
+        .map(String::as_str)
+        .chain(others)
         .filter(|n| n.eq_ignore_ascii_case(current))
         .count()
         > 1;
@@ -579,6 +590,71 @@ mod tests {
         back.host_key = victim.host_key.clone();
         let planned = plan_by_default(vec![back], &[victim]);
         assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-3f2a1c"));
+    }
+
+    /// A node back on its temporary key, telling a name of its own (its
+    /// record's, in another case): its own record does not share it, so
+    /// it is not renamed to a generated one.
+    #[test]
+    fn a_node_back_on_its_temporary_key_keeps_a_name_of_its_own() {
+        let mut back = candidate("10.0.5.9", Some("02:00:00:3f:2a:1c"), "Kitchen", Class::New);
+        back.host_key = "SHA256:abc".parse().ok();
+        let record = NodeRecord {
+            ip: "10.0.5.9".parse().unwrap(),
+            mac: back.mac,
+            hostname: "kitchen".parse().unwrap(),
+            role: Role::Target,
+            arch: None,
+            host_key: back.host_key.clone(),
+            moved_from: None,
+        };
+        let planned = plan_by_default(vec![back.clone()], std::slice::from_ref(&record));
+        assert_eq!(planned[0].action, Action::Adopt { rename: None });
+        // Another machine's record of that name is shared.
+        let other = NodeRecord {
+            ip: "10.0.5.10".parse().unwrap(),
+            mac: "02:00:00:00:00:0a".parse().ok(),
+            host_key: None,
+            ..record
+        };
+        let planned = plan_by_default(vec![back], &[other]);
+        assert_eq!(
+            planned[0].new_name(),
+            Some("ReCyClusteR-Target-3f2a1c"),
+            "{planned:?}"
+        );
+    }
+
+    /// A rerun over a cluster already adopted renames nobody: every host
+    /// is left as it is.
+    #[test]
+    fn an_adopted_cluster_is_left_as_it_is() {
+        let kept = |ip: &str, mac: &str, name: &str| candidate(ip, Some(mac), name, Class::Adopted);
+        let hosts = vec![
+            kept("10.0.5.2", "02:00:00:00:00:02", "ReCyClusteR-Target-000002"),
+            kept("10.0.5.3", "02:00:00:00:00:03", "kitchen"),
+            kept("10.0.5.4", "02:00:00:00:00:04", "ReCyClusteR-Target"),
+        ];
+        let known: Vec<NodeRecord> = hosts
+            .iter()
+            .map(|c| NodeRecord {
+                ip: std::net::IpAddr::V4(c.ip),
+                mac: c.mac,
+                hostname: c.hostname.clone().unwrap(),
+                role: Role::Target,
+                arch: None,
+                host_key: None,
+                moved_from: None,
+            })
+            .collect();
+        let planned = plan_by_default(hosts.clone(), &known);
+        assert!(
+            planned
+                .iter()
+                .zip(&hosts)
+                .all(|(p, c)| p.action == Action::Leave && p.candidate.hostname == c.hostname),
+            "{planned:?}"
+        );
     }
 
     /// When every longer name is taken too, a counter ends it; a name no
