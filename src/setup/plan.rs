@@ -418,16 +418,23 @@ mod tests {
         assert_eq!(planned[5].action, Action::Leave);
     }
 
-    #[test]
-    fn adopt_listed_keeps_unlisted_new_nodes_out() {
+    /// `adopt: listed`, with the target of MAC 02:52:43:00:00:01 under
+    /// `nodes:` (pinned `hostname`, if any).
+    fn listing_only_01(hostname: Option<&str>) -> Config {
         let mut config = Config::default();
         config.discovery.adopt = AdoptPolicy::Listed;
         config.nodes.push(crate::config::NodePin {
             mac: "02:52:43:00:00:01".parse().unwrap(),
-            hostname: None,
+            hostname: hostname.map(str::to_string),
             role: Some(Role::Target),
             manager: None,
         });
+        config
+    }
+
+    #[test]
+    fn adopt_listed_keeps_unlisted_new_nodes_out() {
+        let config = listing_only_01(None);
         let planned = plan(
             vec![
                 candidate(
@@ -460,14 +467,7 @@ mod tests {
     /// recorded, so its name is no one's.
     #[test]
     fn a_host_adopt_listed_keeps_out_takes_no_pinned_name() {
-        let mut config = Config::default();
-        config.discovery.adopt = AdoptPolicy::Listed;
-        config.nodes.push(crate::config::NodePin {
-            mac: "02:52:43:00:00:01".parse().unwrap(),
-            hostname: Some("kitchen".into()),
-            role: Some(Role::Target),
-            manager: None,
-        });
+        let config = listing_only_01(Some("kitchen"));
         let planned = plan(
             vec![
                 candidate("10.0.5.1", Some("02:52:43:00:00:01"), "x", Class::New),
