@@ -597,6 +597,18 @@ pub fn restore(
         Some(e) => inventory::parse(&String::from_utf8_lossy(&e.bytes), Path::new("nodes"))?,
         None => inventory::load(&paths.nodes())?,
     };
+    // Restored all the same, with a warning: the archive may be the only
+    // copy of the cluster key, and what it restores can be fixed with
+    // rccr afterwards (`rccr remove --forget IP` of one of the two is
+    // allowed), where a refusal would leave no way to it.
+    if let Err(why) = inventory::check_names(&nodes) {
+        crate::print::warning(
+            "rccr restore",
+            &format!(
+                "{why}; restored as it is: rccr setup, keyrotate and remove refuse until then"
+            ),
+        );
+    }
     let config = match (Config::load_local()?, get("config")) {
         (Some(local), _) => local.config,
         (None, Some(e)) => Config::from_bytes(&e.bytes, crate::config::SYSTEM_PATH)?.0,

@@ -3311,3 +3311,91 @@ fn a_config_that_is_a_device_is_refused_before_it_is_opened() {
         "opened before it was refused: {opened:?}"
     );
 }
+
+/// An inventory with two records of one name (as the rccr before unique
+/// names could write, or a hand edit): the inventory writer refused it at
+/// the end of every command, after restore had left its marker (every
+/// command then refused, restore again too), after setup had renamed and
+/// rotated, keyrotate rotated and remove taken a node out. Now restore
+/// restores it with a warning, setup and keyrotate refuse before they
+/// change anything, naming the ways out, `remove NAME` refuses the
+/// ambiguous name, and removing one of the two by address is allowed.
+#[test]
+fn two_records_of_one_name_are_refused_before_anything_changes() {
+    let home = Home::new("onename");
+    let key = ed25519_key(&home, "cluster_key", &[]);
+    let nodes = "10.0.0.1\t-\tc1\tcontrol\t-\t-\t-\n\
+                 10.0.0.2\t-\tt1\ttarget\t-\t-\t-\n\
+                 10.0.0.3\t-\tT1\ttarget\t-\t-\t-\n\
+                 10.0.0.4\t-\tt2\ttarget\t-\t-\t-\n";
+    let archive = archive(
+        &home,
+        "archive",
+        &[
+            ("cluster_key", std::fs::read(&key).unwrap()),
+            ("nodes", nodes.as_bytes().to_vec()),
+        ],
+    );
+    let restored = home.run(&["restore", archive.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&restored.stderr);
+    assert!(restored.status.success(), "{err}");
+    let warned: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(
+        warned[0].contains("named t1 (t1 at 10.0.0.2 and T1 at 10.0.0.3")
+            && warned[0].contains("rccr remove --forget 10.0.0.3"),
+        "{err}"
+    );
+    assert!(!home.state().join("restore-in-progress").exists());
+    let written = std::fs::read(home.state().join("nodes")).unwrap();
+    let remedy = "rccr remove --forget 10.0.0.3; nothing was changed";
+    let temp = temp_key(&home);
+    for args in [
+        &[
+            "setup",
+            "--dry-run",
+            "--subnet",
+            "10.255.255.0/30",
+            "--temp-key",
+            &temp,
+        ][..],
+        &[
+            "setup",
+            "--yes",
+            "--subnet",
+            "10.255.255.0/30",
+            "--temp-key",
+            &temp,
+        ],
+        &["keyrotate", "--yes"],
+        &["remove", "t2", "--forget", "--yes"],
+    ] {
+        let out = home.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() == Some(4) {
+            skip::skip(&format!("the sweep needs root: {err}"));
+            return;
+        }
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("rccr init --hostname NEW"), "{args:?}: {err}");
+        assert!(err.trim_end().ends_with(remedy), "{args:?}: {err}");
+        assert!(!home.state().join("rotation.journal").exists(), "{args:?}");
+        assert_eq!(std::fs::read(home.state().join("nodes")).unwrap(), written);
+    }
+    home_refuses(
+        &home,
+        &["remove", "T1", "--forget", "--yes"],
+        3,
+        "names 2 nodes of the inventory (at 10.0.0.2 and 10.0.0.3): give the address",
+    );
+    // The way out: one of the two, by address.
+    let out = home.run(&["remove", "--forget", "--yes", "10.0.0.3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let left = std::fs::read_to_string(home.state().join("nodes")).unwrap();
+    assert!(!left.contains("10.0.0.3\t"), "{err}\n{left}");
+    assert!(left.contains("10.0.0.2\t-\tt1\t"), "{err}\n{left}");
+    // No swarm answers here, so it is not a clean leave (exit 1), but the
+    // record is gone and setup runs again.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    setup_dry_run_ends_well(&home, &temp);
+}

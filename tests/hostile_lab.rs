@@ -1057,6 +1057,16 @@ fn a_squatter_named_after_a_new_node_s_mac_does_not_take_its_name() {
     };
     assert!(named("target-1"), "{:?}", pins_of(&lab, "target-1"));
     assert!(!named("target-2"), "{:?}", pins_of(&lab, "target-2"));
+    // A second run renames nobody: the same names on the machines and
+    // the same inventory.
+    let told = |host: &str| stdout(&lab.sh(host, "hostname"));
+    let hostnames = [told("target-1"), told("target-2")];
+    let (again, _) = setup(&lab, &[]);
+    common::ok("setup", &again);
+    assert_eq!([told("target-1"), told("target-2")], hostnames);
+    assert_eq!(sorted_lines(&lab, "/root/.rccr/nodes"), nodes);
+    let ini_again = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+    assert_eq!(ini_again, ini);
 }
 
 /// The host fields (`NAME,IP`) of the control's known_hosts lines that pin

@@ -124,6 +124,11 @@ pub fn run(opts: Options) -> Result<(), Error> {
         );
     }
     plan::check_expected(&planned, opts.expect)?;
+    // What this run would record, checked before anything changes (and
+    // in a dry run): a refusal at the write would come after the renames
+    // and the rotation.
+    let (would_record, _) = record::records(&plan::as_done(&planned), known.clone(), &scan_opts)?;
+    inventory::refuse_two_of_one_name(&would_record)?;
     if opts.dry_run {
         eprintln!("rccr setup: dry run: nothing was changed");
         return Ok(());

@@ -66,6 +66,23 @@ impl Planned {
     }
 }
 
+/// The plan as it stands once every adoption went through: each new node
+/// adopted under the name it is given. What setup would record from it is
+/// checked for two of one name before anything changes.
+pub fn as_done(planned: &[Planned]) -> Vec<Planned> {
+    let done = |mut p: Planned| {
+        if let Action::Adopt { rename } = &p.action {
+            if let Some(name) = rename {
+                p.candidate.hostname = Some(name.clone());
+            }
+            p.candidate.class = Class::Adopted;
+            p.action = Action::Leave;
+        }
+        p
+    };
+    planned.iter().cloned().map(done).collect()
+}
+
 /// `--expect N`: the run adopts exactly N new nodes, or nothing at all.
 /// A stranger that took the temporary key shows up as one too many.
 pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), Error> {
@@ -95,18 +112,20 @@ pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), 
 /// Plans every host: new nodes are adopted, under a unique name where
 /// they need one; everything else is left alone.
 pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -> Vec<Planned> {
+    let listed =
+        |c: &Candidate| config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
+    // The names of the hosts this run may record: a new host `adopt:
+    // listed` keeps out is never recorded, so its name is no one's.
     let names: Vec<String> = candidates
         .iter()
-        .filter(|c| c.class.is_node())
+        .filter(|c| c.class == Class::Adopted || (c.class == Class::New && listed(c)))
         .filter_map(|c| c.hostname.as_deref().map(str::to_string))
-        .chain(known.iter().map(|k| k.hostname.to_string()))
         .collect();
     let mut planned: Vec<Planned> = candidates
         .into_iter()
         .map(|c| {
-            let listed = config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
             let action = match c.class {
-                Class::New if !listed => Action::NotListed,
+                Class::New if !listed(&c) => Action::NotListed,
                 Class::New => Action::Adopt { rename: None },
                 _ => Action::Leave,
             };
@@ -119,7 +138,10 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
         .collect();
     let wanted: Vec<Option<Wanted>> = planned
         .iter()
-        .map(|p| p.adopts().then(|| wanted(&p.candidate, &names, config)))
+        .map(|p| {
+            p.adopts()
+                .then(|| wanted(&p.candidate, &names, known, config))
+        })
         .collect();
     let finals = final_names(&planned, &wanted, known, config);
     for (p, name) in planned.iter_mut().zip(finals) {
@@ -156,10 +178,19 @@ enum Wanted {
     Kept,
 }
 
-fn wanted(c: &Candidate, names: &[String], config: &Config) -> Wanted {
+/// What new node `c` asks for; `names` are those of the hosts this run
+/// may record (`c`'s among them), `known` the inventory, where `c`'s own
+/// record (it came back on its temporary key) shares no name with it.
+fn wanted(c: &Candidate, names: &[String], known: &[NodeRecord], config: &Config) -> Wanted {
     let current = c.hostname.as_deref().unwrap_or_default();
+    let others = known
+        .iter()
+        .filter(|k| !is_record_of(k, c))
+        .map(|k| k.hostname.as_str());
     let shared = names
         .iter()
+        .map(String::as_str)
+        .chain(others)
         .filter(|n| n.eq_ignore_ascii_case(current))
         .count()
         > 1;
@@ -187,8 +218,9 @@ fn final_names(
     config: &Config,
 ) -> Vec<Option<Result<Hostname, String>>> {
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    // Whose `name` is, other than adoptee `i`'s: a host kept as a node
-    // this run, or a record of the inventory that is not `i`'s node.
+    // Whose `name` is, other than adoptee `i`'s: a node kept this run (a
+    // new host `adopt: listed` keeps out is never recorded), or a record
+    // of the inventory that is not `i`'s node.
     let holder = |i: usize, name: &str| -> Option<String> {
         let c = &planned[i].candidate;
         planned
@@ -197,7 +229,7 @@ fn final_names(
             .find(|(j, p)| {
                 *j != i
                     && !p.adopts()
-                    && p.candidate.class.is_node()
+                    && p.candidate.class == Class::Adopted
                     && p.candidate
                         .hostname
                         .as_deref()
@@ -386,16 +418,23 @@ mod tests {
         assert_eq!(planned[5].action, Action::Leave);
     }
 
-    #[test]
-    fn adopt_listed_keeps_unlisted_new_nodes_out() {
+    /// `adopt: listed`, with the target of MAC 02:52:43:00:00:01 under
+    /// `nodes:` (pinned `hostname`, if any).
+    fn listing_only_01(hostname: Option<&str>) -> Config {
         let mut config = Config::default();
         config.discovery.adopt = AdoptPolicy::Listed;
         config.nodes.push(crate::config::NodePin {
             mac: "02:52:43:00:00:01".parse().unwrap(),
-            hostname: None,
+            hostname: hostname.map(str::to_string),
             role: Some(Role::Target),
             manager: None,
         });
+        config
+    }
+
+    #[test]
+    fn adopt_listed_keeps_unlisted_new_nodes_out() {
+        let config = listing_only_01(None);
         let planned = plan(
             vec![
                 candidate(
@@ -420,6 +459,25 @@ mod tests {
         assert_eq!(planned[2].action, Action::NotListed);
         assert_eq!(planned[1].result(), "untouched (not listed)");
         assert!(check_expected(&planned, Some(1)).is_ok());
+    }
+
+    /// Under `adopt: listed`, a stranger not listed (it holds the public
+    /// temporary key) that calls itself by a listed node's pinned name
+    /// took that name from it: the node was left `duplicate`. It is never
+    /// recorded, so its name is no one's.
+    #[test]
+    fn a_host_adopt_listed_keeps_out_takes_no_pinned_name() {
+        let config = listing_only_01(Some("kitchen"));
+        let planned = plan(
+            vec![
+                candidate("10.0.5.1", Some("02:52:43:00:00:01"), "x", Class::New),
+                candidate("10.0.5.2", Some("02:52:43:00:00:02"), "KITCHEN", Class::New),
+            ],
+            &[],
+            &config,
+        );
+        assert_eq!(planned[0].new_name(), Some("kitchen"), "{planned:?}");
+        assert_eq!(planned[1].action, Action::NotListed);
     }
 
     #[test]
@@ -532,6 +590,71 @@ mod tests {
         back.host_key = victim.host_key.clone();
         let planned = plan_by_default(vec![back], &[victim]);
         assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-3f2a1c"));
+    }
+
+    /// A node back on its temporary key, telling a name of its own (its
+    /// record's, in another case): its own record does not share it, so
+    /// it is not renamed to a generated one.
+    #[test]
+    fn a_node_back_on_its_temporary_key_keeps_a_name_of_its_own() {
+        let mut back = candidate("10.0.5.9", Some("02:00:00:3f:2a:1c"), "Kitchen", Class::New);
+        back.host_key = "SHA256:abc".parse().ok();
+        let record = NodeRecord {
+            ip: "10.0.5.9".parse().unwrap(),
+            mac: back.mac,
+            hostname: "kitchen".parse().unwrap(),
+            role: Role::Target,
+            arch: None,
+            host_key: back.host_key.clone(),
+            moved_from: None,
+        };
+        let planned = plan_by_default(vec![back.clone()], std::slice::from_ref(&record));
+        assert_eq!(planned[0].action, Action::Adopt { rename: None });
+        // Another machine's record of that name is shared.
+        let other = NodeRecord {
+            ip: "10.0.5.10".parse().unwrap(),
+            mac: "02:00:00:00:00:0a".parse().ok(),
+            host_key: None,
+            ..record
+        };
+        let planned = plan_by_default(vec![back], &[other]);
+        assert_eq!(
+            planned[0].new_name(),
+            Some("ReCyClusteR-Target-3f2a1c"),
+            "{planned:?}"
+        );
+    }
+
+    /// A rerun over a cluster already adopted renames nobody: every host
+    /// is left as it is.
+    #[test]
+    fn an_adopted_cluster_is_left_as_it_is() {
+        let kept = |ip: &str, mac: &str, name: &str| candidate(ip, Some(mac), name, Class::Adopted);
+        let hosts = vec![
+            kept("10.0.5.2", "02:00:00:00:00:02", "ReCyClusteR-Target-000002"),
+            kept("10.0.5.3", "02:00:00:00:00:03", "kitchen"),
+            kept("10.0.5.4", "02:00:00:00:00:04", "ReCyClusteR-Target"),
+        ];
+        let known: Vec<NodeRecord> = hosts
+            .iter()
+            .map(|c| NodeRecord {
+                ip: std::net::IpAddr::V4(c.ip),
+                mac: c.mac,
+                hostname: c.hostname.clone().unwrap(),
+                role: Role::Target,
+                arch: None,
+                host_key: None,
+                moved_from: None,
+            })
+            .collect();
+        let planned = plan_by_default(hosts.clone(), &known);
+        assert!(
+            planned
+                .iter()
+                .zip(&hosts)
+                .all(|(p, c)| p.action == Action::Leave && p.candidate.hostname == c.hostname),
+            "{planned:?}"
+        );
     }
 
     /// When every longer name is taken too, a counter ends it; a name no

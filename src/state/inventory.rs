@@ -210,34 +210,45 @@ pub fn save_holding(
     port: u16,
     key: &Path,
 ) -> Result<(), Error> {
-    one_name_each(nodes, &paths.nodes())?;
     fsutil::write_atomic(&paths.nodes(), render(nodes).as_bytes(), 0o600)?;
     let ini = render_ansible(nodes, held, user, port, key);
     fsutil::write_atomic(&paths.inventory_ini(), ini.as_bytes(), 0o600)
 }
 
-/// Refuses two records of one name, ignoring case (as DNS and Ansible
-/// users do): Ansible would merge them into one host, `rccr remove NAME`
-/// would pick either, and known_hosts would pin one key for both. Setup
-/// plans unique names; this is the last guard before a file holds two.
-fn one_name_each(nodes: &[NodeRecord], file: &Path) -> Result<(), Error> {
+/// Two records of one name, ignoring case (as DNS and Ansible users
+/// do), as the refusal says them: Ansible would merge them into one host,
+/// `rccr remove NAME` could pick either, and known_hosts would pin one key
+/// for both. An inventory the pre-uniqueness rccr wrote, a hand edit or a
+/// node renamed on itself can hold two. Setup, keyrotate and remove call
+/// this once, before they change anything (so a refusal leaves everything
+/// as it was); restore only warns with it (see `backup::restore`). The
+/// writer does not check: every command that writes checked first, and
+/// no way out may be refused at its last step.
+pub fn check_names(nodes: &[NodeRecord]) -> Result<(), String> {
     for (i, a) in nodes.iter().enumerate() {
         if let Some(b) = nodes[..i]
             .iter()
             .find(|b| b.hostname.eq_ignore_ascii_case(&a.hostname))
         {
-            return Err(Error::Failed(format!(
-                "two nodes of the inventory are named {} ({} and {}, case does not count): \
-                 nothing was written; give one of them a name of its own (on it: rccr init \
-                 --hostname NAME), then run rccr setup (or fix {} if it was edited by hand)",
+            return Err(format!(
+                "two nodes of the inventory are named {} ({} at {} and {} at {}, case does not \
+                 count): rename the one you keep on itself (rccr init --hostname NEW) and run \
+                 rccr setup, or take out the one that is gone: rccr remove --forget {}",
                 a.hostname.to_ascii_lowercase(),
+                crate::print::name(&b.hostname),
                 b.ip,
+                crate::print::name(&a.hostname),
                 a.ip,
-                file.display()
-            )));
+                a.ip
+            ));
         }
     }
     Ok(())
+}
+
+/// [`check_names`] as a command's refusal, before it has changed anything.
+pub fn refuse_two_of_one_name(nodes: &[NodeRecord]) -> Result<(), Error> {
+    check_names(nodes).map_err(|why| Error::Failed(format!("{why}; nothing was changed")))
 }
 
 /// The Ansible inventory's comment line of a held-back node: its host
@@ -580,19 +591,28 @@ mod tests {
     }
 
     /// Two records of one name would merge into one Ansible host, and
-    /// `rccr remove NAME` would pick either: the writer refuses them.
+    /// `rccr remove NAME` would pick either: the refusal names both
+    /// records and both ways out, the second one removable by address.
     #[test]
-    fn two_records_of_one_name_are_not_written() {
+    fn two_records_of_one_name_are_named_with_both_ways_out() {
         let mut nodes = control_and_two_targets();
+        assert_eq!(check_names(&nodes), Ok(()));
         nodes[2].hostname = "T1".into();
-        let home = crate::state::scratch::home("inventory-one-name");
-        let err = save(&home.paths, &nodes, "root", 22, Path::new("/k")).unwrap_err();
-        crate::error::assert_says(
-            &err,
-            "two nodes of the inventory are named t1 (10.0.0.2 and 10.0.0.3, case does not count)",
+        let why = check_names(&nodes).unwrap_err();
+        assert!(
+            why.starts_with(
+                "two nodes of the inventory are named t1 (t1 at 10.0.0.2 and T1 at 10.0.0.3, \
+                 case does not count)"
+            ),
+            "{why}"
         );
-        assert!(!home.paths.nodes().exists());
-        assert!(!home.paths.inventory_ini().exists());
+        assert!(
+            why.contains("(rccr init --hostname NEW) and run rccr setup"),
+            "{why}"
+        );
+        assert!(why.ends_with("rccr remove --forget 10.0.0.3"), "{why}");
+        let err = refuse_two_of_one_name(&nodes).unwrap_err();
+        assert!(err.to_string().ends_with("; nothing was changed"), "{err}");
     }
 
     #[test]

@@ -70,6 +70,21 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let mut leaving: Vec<NodeRecord> = Vec::new();
     let mut only_journal: Vec<NodeAddr> = Vec::new();
     for name in &opts.nodes {
+        let named: Vec<String> = records
+            .iter()
+            .filter(|r| r.hostname.eq_ignore_ascii_case(name))
+            .map(|r| r.ip.to_string())
+            .collect();
+        if named.len() > 1 {
+            return Err(Error::bad_input(
+                name.clone(),
+                format!(
+                    "names {} nodes of the inventory (at {}): give the address of the one to remove",
+                    named.len(),
+                    named.join(" and ")
+                ),
+            ));
+        }
         let Some(node) = find(&records, name) else {
             let listed = journal_only(unfinished.as_ref(), &records, name);
             if listed.is_empty() {
@@ -108,6 +123,15 @@ pub fn run(opts: Options) -> Result<(), Error> {
             leaving.push(node.clone());
         }
     }
+    // Before anything leaves: the inventory is rewritten with the nodes
+    // that stay, so two of one name among them would be refused only
+    // after the swarm changed. Removing one of the two is the way out.
+    let staying: Vec<NodeRecord> = records
+        .iter()
+        .filter(|r| !leaving.contains(r))
+        .cloned()
+        .collect();
+    inventory::refuse_two_of_one_name(&staying)?;
     if !opts.yes {
         let names: Vec<String> = leaving
             .iter()

@@ -133,6 +133,9 @@ pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
     let progress =
         |node: &NodeAddr, phase: &str| print::progress(&opts.program, &format!("{node}: {phase}"));
     let inventory = crate::state::inventory::load(&opts.paths.nodes())?;
+    // Before any node rotates: the inventory it rewrites at the end holds
+    // the names it read, so a refusal there would come after the keys.
+    crate::state::inventory::refuse_two_of_one_name(&inventory)?;
     let held = crate::state::inventory::held_back(&opts.paths, &inventory)?;
     let summary = run_mode(&opts, mode, &inventory, &held, &progress)?;
     if let Some(problem) = crate::state::persist_control() {
