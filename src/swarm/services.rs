@@ -59,6 +59,22 @@ pub struct ServiceReport {
 }
 
 impl ServiceReport {
+    /// A service's line before its replicas are counted (ingress, no host
+    /// limit, until its publishing is known).
+    fn new(name: String, result: String, runs_on: String, ok: bool) -> ServiceReport {
+        ServiceReport {
+            name,
+            result,
+            runs_on,
+            running: None,
+            gave_up_after: None,
+            unread: None,
+            publish: Publish::Ingress,
+            host_limit: None,
+            ok,
+        }
+    }
+
     /// What is wrong with the service, for setup's one-line error: its
     /// result, and the replicas it was short of when setup gave up.
     pub fn problem(&self) -> String {
@@ -298,17 +314,12 @@ pub fn converge(
     let existing = match lead.call(&Op::Services) {
         Ok(v) => Service::parse_list(&v),
         Err(e) => {
-            return vec![ServiceReport {
-                name: "-".into(),
-                result: format!("cannot list the services: {}", print::text(&e)),
-                runs_on: "-".into(),
-                running: None,
-                gave_up_after: None,
-                unread: None,
-                publish: Publish::Ingress,
-                host_limit: None,
-                ok: false,
-            }]
+            return vec![ServiceReport::new(
+                "-".into(),
+                format!("cannot list the services: {}", print::text(&e)),
+                "-".into(),
+                false,
+            )]
         }
     };
     crate::failpoint::reached("services-read", &lead.addr());
@@ -351,15 +362,9 @@ pub fn converge(
             None => outcome("created", lead.call(&Op::ServiceCreate { want: &want })),
         };
         reports.push(ServiceReport {
-            name: c.name.clone(),
-            result,
-            runs_on,
-            running: None,
-            gave_up_after: None,
-            unread: None,
             publish: publishing.mode,
             host_limit: publishing.host_limit,
-            ok,
+            ..ServiceReport::new(c.name.clone(), result, runs_on, ok)
         });
     }
     for gone in existing
@@ -375,17 +380,12 @@ pub fn converge(
                 true,
             )
         };
-        reports.push(ServiceReport {
-            name: print::name(&gone.name).into_owned(),
+        reports.push(ServiceReport::new(
+            print::name(&gone.name).into_owned(),
             result,
-            runs_on: "-".into(),
-            running: None,
-            gave_up_after: None,
-            unread: None,
-            publish: Publish::Ingress,
-            host_limit: None,
+            "-".into(),
             ok,
-        });
+        ));
     }
     wait_running(lead, containers, &mut reports, timeout);
     reports

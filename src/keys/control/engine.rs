@@ -324,16 +324,26 @@ fn follow_moves(plan: &Plan, reports: &mut [Report], progress: &(dyn Fn(&NodeAdd
     }
 }
 
+/// Records a node's phase in the journal and shows it; a journal write
+/// that fails does not stop the rotation.
+fn journal_step<'a>(
+    plan: &'a Plan,
+    node: &'a NodeAddr,
+    progress: &'a dyn Fn(&NodeAddr, &str),
+) -> impl Fn(&str) + 'a {
+    move |phase| {
+        let _ = plan.journal.record(&node.journal_name(), phase);
+        progress(node, phase);
+    }
+}
+
 fn rotate_node(
     plan: &Plan,
     node: &NodeAddr,
     progress: &dyn Fn(&NodeAddr, &str),
     seen: &Seen,
 ) -> Step<String> {
-    let record = |phase: &str| {
-        let _ = plan.journal.record(&node.journal_name(), phase);
-        progress(node, phase);
-    };
+    let record = journal_step(plan, node, progress);
     // A node this rotation has not touched yet most likely takes the old
     // key; try that first and save a round trip per node.
     let untouched = plan
@@ -391,10 +401,7 @@ fn verify_and_commit(
     progress: &dyn Fn(&NodeAddr, &str),
     seen: &Seen,
 ) -> Step<String> {
-    let record = |phase: &str| {
-        let _ = plan.journal.record(&node.journal_name(), phase);
-        progress(node, phase);
-    };
+    let record = journal_step(plan, node, progress);
     // The commit is the command that verifies the new key: it runs over a
     // connection the new key opened.
     let (changed, persisted) = commit(plan, &on_new, &|| {
