@@ -539,7 +539,9 @@ struct KeptOdd<'a> {
 /// listed that are no member that `answered` this run: a manager switched
 /// off is still one of its members. When those are
 /// even where `planned` (the managers the run chose, and those it left
-/// alone) was odd, because a join or a promotion failed, one is demoted:
+/// alone) was odd, because a join or a promotion failed, and none of them
+/// is switched off (`planned` does not count one, the raft does), one is
+/// demoted:
 /// the newest of `made` that raft counts, else the last of `wanted` (the
 /// run's chosen managers, best first) that it counts; never `leader`, and
 /// none when no manager would remain.
@@ -556,11 +558,18 @@ fn keep_odd<'a>(
         .copied()
         .filter(|id| !counts(nodes, id))
         .collect();
+    let down = |n: &SwarmNode| n.manager && !n.reachable && !answered(n);
     let managers = nodes
         .iter()
-        .filter(|n| n.manager && (n.reachable || !answered(n)))
+        .filter(|n| (n.manager && n.reachable) || down(n))
         .count();
-    let even = managers > 1 && managers.is_multiple_of(2) && !planned.is_multiple_of(2);
+    // `planned` leaves a manager switched off out (it is replaced), the
+    // raft does not: the two agree only while none is down, and a raft
+    // with a member down is never shrunk for parity.
+    let even = managers > 1
+        && managers.is_multiple_of(2)
+        && !planned.is_multiple_of(2)
+        && !nodes.iter().any(down);
     let demote = even
         .then(|| {
             made.iter()
@@ -1883,6 +1892,21 @@ mod tests {
         assert_eq!(kept.uncounted, ["x"]);
         assert_eq!(kept.demote, None);
         assert_eq!(kept.managers, 3);
+    }
+
+    #[test]
+    fn a_counted_replacement_of_a_switched_off_manager_is_not_demoted_for_parity() {
+        // d is switched off; x, its replacement, counts: raft has l, b, x
+        // and d. Demoting x for parity undid the replacement on every run.
+        let nodes = [
+            manager("l", 1, true),
+            manager("b", 2, true),
+            manager("d", 9, false),
+            manager("x", 4, true),
+        ];
+        let kept = keep_odd(&nodes, &["x"], &["l", "b", "x"], "l", 3, &answered);
+        assert_eq!(kept.uncounted, Vec::<&str>::new());
+        assert_eq!(kept.demote, None);
     }
 
     #[test]
