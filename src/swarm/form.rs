@@ -1324,7 +1324,8 @@ fn claims_another(other: &str) -> Layer {
 /// that is down; a manager the swarm cannot reach while it answers us, or
 /// an engine whose swarm is pending or in error, left its raft (a power
 /// cut, a re-formed swarm); a raft member unreachable and a pending worker
-/// only when still so after raft's time ([`came_back`]). Each leaves what it has,
+/// only when still so after raft's time, and never on a reading that
+/// failed ([`came_back`]). Each leaves what it has,
 /// its stale entry is removed, and it joins again as the layer decides
 /// below. The IDs of the entries it removed (the view still lists them).
 fn heal(
@@ -1336,8 +1337,12 @@ fn heal(
 ) -> Vec<String> {
     let mut removed = Vec::new();
     let lead = &members[leader];
-    for (i, info) in came_back(members, infos, leader, view) {
-        infos[i] = Some(info);
+    // Decided on their fresh readings: the view still lists them broken.
+    let spared = came_back(members, infos, leader, view);
+    for (i, info) in &spared {
+        if let Some(info) = info {
+            infos[*i] = Some(info.clone());
+        }
     }
     for (i, member) in members.iter().enumerate() {
         let Some(info) = infos[i].as_ref() else {
@@ -1347,6 +1352,7 @@ fn heal(
             continue;
         }
         let (broken, mine, stale) = breaks(info, &member.record.hostname, view);
+        let broken = broken && !spared.iter().any(|(j, _)| *j == i);
         if !broken && stale.is_empty() {
             continue;
         }
@@ -1396,20 +1402,40 @@ fn breaks<'a>(
     (broken, mine, stale)
 }
 
+/// Whether a member named `hostname` whose membership looked broken in
+/// `view` (its engine told `before`) is healed, decided on the readings
+/// taken once raft had its time: the leader's list `nodes` and what its
+/// engine tells `now` (`None`: that reading failed, and it waits for
+/// another run: a heal wipes a manager's copy of the raft). One that
+/// changed its node ID meanwhile is decided on `view`, as before its wait.
+fn heals(
+    before: &Info,
+    hostname: &str,
+    view: &[SwarmNode],
+    nodes: Option<&[SwarmNode]>,
+    now: Option<&Info>,
+) -> bool {
+    match (nodes, now) {
+        (Some(nodes), Some(now)) if now.node_id == before.node_id => breaks(now, hostname, nodes).0,
+        (Some(_), Some(_)) => breaks(before, hostname, view).0,
+        _ => false,
+    }
+}
+
 /// Of the members whose membership looks broken in `view` on one reading
 /// that may pass (a manager, a member of the raft that cannot reach it
 /// while it answers us: its engine just restarted; a worker whose engine
 /// is still pending: it reconnects after a leader change), those that are
-/// whole again once raft had its
-/// time, the leader's list and their engines read again, with what their
-/// engines tell now (the same node ID). A heal wipes a manager's copy of
-/// the raft, and a whole member healed takes fault tolerance away.
+/// not healed ([`heals`]): once raft had its time, the leader's list and
+/// their engines are read again. With what their engines tell now (the
+/// same node ID), when they told it. A heal wipes a manager's copy of the
+/// raft, and a whole member healed takes fault tolerance away.
 fn came_back(
     members: &[Member],
     infos: &[Option<Info>],
     leader: usize,
     view: &[SwarmNode],
-) -> Vec<(usize, Info)> {
+) -> Vec<(usize, Option<Info>)> {
     // Of the members that look broken, the pending workers, and the
     // managers (entries listed as one).
     let looks_broken = |i: usize, manager: bool| {
@@ -1426,52 +1452,71 @@ fn came_back(
     let mut suspects: Vec<usize> = (0..members.len())
         .filter(|&i| looks_broken(i, false))
         .collect();
+    let mut spared: Vec<(usize, Option<Info>)> = Vec::new();
     // A manager comes back by itself only while raft lists it as a member
     // it cannot reach: one listed without a membership (a promotion raft
     // never took, a raft re-formed without it) never does, and a manager
     // of a raft re-formed without it is healed at once, before its old
     // raft elects a leader of its own and contends with the swarm's (seen
-    // in the lab when it waited).
+    // in the lab when it waited). One raft reaches again is whole, and
+    // none is healed on a list that cannot be read.
     let unreachable: Vec<usize> = (0..members.len())
         .filter(|&i| looks_broken(i, true))
         .collect();
     if !unreachable.is_empty() {
-        if let Ok(list) = members[leader].call(&Op::Nodes) {
-            let raft_member = |id: &str| {
-                list.as_array().iter().any(|n| {
-                    n.str_at(&["ID"]) == id
-                        && n.str_at(&["ManagerStatus", "Reachability"]) == "unreachable"
-                })
-            };
-            suspects.extend(unreachable.into_iter().filter(|&i| {
-                infos[i]
-                    .as_ref()
-                    .is_some_and(|info| raft_member(&info.node_id))
-            }));
+        match members[leader].call(&Op::Nodes) {
+            Ok(list) => {
+                let reachability = |i: usize| {
+                    let id = infos[i].as_ref().map_or("", |info| info.node_id.as_str());
+                    list.as_array()
+                        .iter()
+                        .find(|n| n.str_at(&["ID"]) == id)
+                        .map_or("", |n| n.str_at(&["ManagerStatus", "Reachability"]))
+                };
+                for i in unreachable {
+                    match reachability(i) {
+                        "unreachable" => suspects.push(i),
+                        "reachable" => spared.push((i, None)),
+                        _ => {}
+                    }
+                }
+            }
+            Err(_) => spared.extend(unreachable.into_iter().map(|i| (i, None))),
         }
     }
     if suspects.is_empty() {
-        return Vec::new();
+        return spared;
     }
-    let mut back = Vec::new();
+    let mut verdicts: Vec<(usize, bool, Option<Info>)> = Vec::new();
     within_raft_time(|| {
-        let nodes = SwarmNode::parse_list(&members[leader].call(&Op::Nodes).ok()?);
+        let nodes = members[leader]
+            .call(&Op::Nodes)
+            .ok()
+            .map(|v| SwarmNode::parse_list(&v));
         let now = parallel::map(&suspects, 8, |&i| {
             members[i].call(&Op::Info).ok().map(|v| Info::parse(&v))
         });
-        back = suspects
+        verdicts = suspects
             .iter()
             .zip(now)
-            .filter_map(|(&i, info)| {
-                let info = info?;
-                let same = infos[i].as_ref()?.node_id == info.node_id;
-                let whole = !breaks(&info, &members[i].record.hostname, &nodes).0;
-                (same && whole).then_some((i, info))
+            .filter_map(|(&i, now)| {
+                let before = infos[i].as_ref()?;
+                let hostname = &members[i].record.hostname;
+                let heal = heals(before, hostname, view, nodes.as_deref(), now.as_ref());
+                let now = now.filter(|now| now.node_id == before.node_id);
+                Some((i, heal, now))
             })
             .collect();
-        (back.len() == suspects.len()).then_some(())
+        let whole = nodes.is_some() && verdicts.iter().all(|(_, heal, now)| !heal && now.is_some());
+        whole.then_some(())
     });
-    back
+    spared.extend(
+        verdicts
+            .into_iter()
+            .filter(|(_, heal, _)| !heal)
+            .map(|(i, _, now)| (i, now)),
+    );
+    spared
 }
 
 /// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in
@@ -2429,6 +2474,20 @@ mod tests {
             memory: 1 << 30,
             managers: 0,
         })
+    }
+
+    #[test]
+    fn a_manager_raft_reaches_again_after_its_wait_is_not_healed() {
+        let before = info("m", true).unwrap();
+        let view = [manager("l", 1, true), manager("m", 2, false)];
+        let fresh = [manager("l", 1, true), manager("m", 2, true)];
+        // Reachable in the fresh list: its engine restarted, it is whole.
+        assert!(!heals(&before, "m", &view, Some(&fresh), Some(&before)));
+        // Still unreachable after raft's time: healed.
+        assert!(heals(&before, "m", &view, Some(&view), Some(&before)));
+        // A reading failed: it waits for another run, it is not healed.
+        assert!(!heals(&before, "m", &view, None, Some(&before)));
+        assert!(!heals(&before, "m", &view, Some(&fresh), None));
     }
 
     #[test]
