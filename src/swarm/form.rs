@@ -543,8 +543,9 @@ struct KeptOdd<'a> {
 /// is switched off (`planned` does not count one, the raft does), one is
 /// demoted:
 /// the newest of `made` that raft counts, else the last of `wanted` (the
-/// run's chosen managers, best first) that it counts; never `leader`, and
-/// none when no manager would remain.
+/// run's chosen managers, best first) that it counts, the raft's leader
+/// only when no other may go; never `leader`, and none when no manager
+/// would remain.
 fn keep_odd<'a>(
     nodes: &[SwarmNode],
     made: &[&'a str],
@@ -570,14 +571,17 @@ fn keep_odd<'a>(
         && managers.is_multiple_of(2)
         && !planned.is_multiple_of(2)
         && !nodes.iter().any(down);
+    let may_go = || {
+        made.iter()
+            .rev()
+            .chain(wanted.iter().rev())
+            .copied()
+            .filter(|id| *id != leader && counts(nodes, id))
+    };
+    // The raft's leader last: its demotion costs an election.
+    let leads = |id: &str| nodes.iter().any(|n| n.id == id && n.leader);
     let demote = even
-        .then(|| {
-            made.iter()
-                .rev()
-                .chain(wanted.iter().rev())
-                .copied()
-                .find(|id| *id != leader && counts(nodes, id))
-        })
+        .then(|| may_go().find(|id| !leads(id)).or_else(|| may_go().next()))
         .flatten();
     KeptOdd {
         uncounted,
@@ -1952,6 +1956,25 @@ mod tests {
         let kept = keep_odd(&nodes, &["x"], &["l", "b", "x"], "l", 3, &answered);
         assert_eq!(kept.uncounted, Vec::<&str>::new());
         assert_eq!(kept.demote, None);
+    }
+
+    #[test]
+    fn the_raft_leader_is_demoted_for_parity_only_when_no_other_may_be() {
+        // b leads the raft (not the run): c goes, though less wanted,
+        // sparing an election in a raft that just had a failed change.
+        let mut b = manager("b", 2, true);
+        b.leader = true;
+        let nodes = [
+            manager("l", 1, true),
+            manager("c", 3, true),
+            b,
+            manager("d", 4, true),
+        ];
+        let kept = keep_odd(&nodes, &[], &["l", "c", "b"], "l", 3, &|_| true);
+        assert_eq!(kept.demote, Some("c"));
+        // b is the only one that may go: b goes.
+        let kept = keep_odd(&nodes, &[], &["l", "b"], "l", 3, &|_| true);
+        assert_eq!(kept.demote, Some("b"));
     }
 
     #[test]
