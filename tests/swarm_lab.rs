@@ -1702,6 +1702,49 @@ fn a_promotion_raft_never_takes_fails_setup_and_keeps_the_managers_odd() {
     assert_eq!(managers, ["ReCyClusteR-Target-01"], "{}", stderr(&out));
 }
 
+/// A manager switched off (its engine stopped) is replaced, and the
+/// replacement stays: a second run changes nothing. Before, every run
+/// promoted target-4 and demoted it again "so the raft keeps an odd count":
+/// the choice left target-3 out, the raft counted it.
+#[test]
+fn a_switched_off_managers_replacement_stays_and_a_second_run_changes_nothing() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    let names = |n: &[u8]| {
+        n.iter()
+            .map(|n| format!("ReCyClusteR-Target-0{n}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(raft_managers(&cluster, "target-1"), names(&[1, 2, 3]));
+    cluster.stop(&["target-3"]);
+    let t3_unreachable = || {
+        swarm_nodes(&cluster, "target-1")
+            .iter()
+            .any(|(n, s)| *n == names(&[3])[0] && s == "Unreachable")
+    };
+    settle(300, t3_unreachable);
+    assert!(t3_unreachable(), "{:?}", swarm_nodes(&cluster, "target-1"));
+    let first = setup_with(&cluster, &[]);
+    let said = stderr(&first);
+    assert!(!said.contains("demoted"), "{said}");
+    assert_eq!(
+        raft_managers(&cluster, "target-1"),
+        names(&[1, 2, 4]),
+        "{said}"
+    );
+    let second = setup_with(&cluster, &[]);
+    let said = stderr(&second);
+    assert!(
+        !said.contains("promoted") && !said.contains("demoted"),
+        "{said}"
+    );
+    assert_eq!(
+        raft_managers(&cluster, "target-1"),
+        names(&[1, 2, 4]),
+        "{said}"
+    );
+}
+
 #[test]
 fn a_node_that_lost_its_swarm_state_rejoins_and_two_nodes_keep_one_manager() {
     let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));

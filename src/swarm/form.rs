@@ -539,10 +539,13 @@ struct KeptOdd<'a> {
 /// listed that are no member that `answered` this run: a manager switched
 /// off is still one of its members. When those are
 /// even where `planned` (the managers the run chose, and those it left
-/// alone) was odd, because a join or a promotion failed, one is demoted:
+/// alone) was odd, because a join or a promotion failed, and none of them
+/// is switched off (`planned` does not count one, the raft does), one is
+/// demoted:
 /// the newest of `made` that raft counts, else the last of `wanted` (the
-/// run's chosen managers, best first) that it counts; never `leader`, and
-/// none when no manager would remain.
+/// run's chosen managers, best first) that it counts, the raft's leader
+/// only when no other may go; never `leader`, and none when no manager
+/// would remain.
 fn keep_odd<'a>(
     nodes: &[SwarmNode],
     made: &[&'a str],
@@ -556,19 +559,29 @@ fn keep_odd<'a>(
         .copied()
         .filter(|id| !counts(nodes, id))
         .collect();
+    let down = |n: &SwarmNode| n.manager && !n.reachable && !answered(n);
     let managers = nodes
         .iter()
-        .filter(|n| n.manager && (n.reachable || !answered(n)))
+        .filter(|n| (n.manager && n.reachable) || down(n))
         .count();
-    let even = managers > 1 && managers.is_multiple_of(2) && !planned.is_multiple_of(2);
+    // `planned` leaves a manager switched off out (it is replaced), the
+    // raft does not: the two agree only while none is down, and a raft
+    // with a member down is never shrunk for parity.
+    let even = managers > 1
+        && managers.is_multiple_of(2)
+        && !planned.is_multiple_of(2)
+        && !nodes.iter().any(down);
+    let may_go = || {
+        made.iter()
+            .rev()
+            .chain(wanted.iter().rev())
+            .copied()
+            .filter(|id| *id != leader && counts(nodes, id))
+    };
+    // The raft's leader last: its demotion costs an election.
+    let leads = |id: &str| nodes.iter().any(|n| n.id == id && n.leader);
     let demote = even
-        .then(|| {
-            made.iter()
-                .rev()
-                .chain(wanted.iter().rev())
-                .copied()
-                .find(|id| *id != leader && counts(nodes, id))
-        })
+        .then(|| may_go().find(|id| !leads(id)).or_else(|| may_go().next()))
         .flatten();
     KeptOdd {
         uncounted,
@@ -1315,7 +1328,8 @@ fn claims_another(other: &str) -> Layer {
 /// that is down; a manager the swarm cannot reach while it answers us, or
 /// an engine whose swarm is pending or in error, left its raft (a power
 /// cut, a re-formed swarm); a raft member unreachable and a pending worker
-/// only when still so after raft's time ([`came_back`]). Each leaves what it has,
+/// only when still so after raft's time, and never on a reading that
+/// failed ([`came_back`]). Each leaves what it has,
 /// its stale entry is removed, and it joins again as the layer decides
 /// below. The IDs of the entries it removed (the view still lists them).
 fn heal(
@@ -1327,8 +1341,12 @@ fn heal(
 ) -> Vec<String> {
     let mut removed = Vec::new();
     let lead = &members[leader];
-    for (i, info) in came_back(members, infos, leader, view) {
-        infos[i] = Some(info);
+    // Decided on their fresh readings: the view still lists them broken.
+    let spared = came_back(members, infos, leader, view);
+    for (i, info) in &spared {
+        if let Some(info) = info {
+            infos[*i] = Some(info.clone());
+        }
     }
     for (i, member) in members.iter().enumerate() {
         let Some(info) = infos[i].as_ref() else {
@@ -1338,6 +1356,7 @@ fn heal(
             continue;
         }
         let (broken, mine, stale) = breaks(info, &member.record.hostname, view);
+        let broken = broken && !spared.iter().any(|(j, _)| *j == i);
         if !broken && stale.is_empty() {
             continue;
         }
@@ -1387,20 +1406,40 @@ fn breaks<'a>(
     (broken, mine, stale)
 }
 
+/// Whether a member named `hostname` whose membership looked broken in
+/// `view` (its engine told `before`) is healed, decided on the readings
+/// taken once raft had its time: the leader's list `nodes` and what its
+/// engine tells `now` (`None`: that reading failed, and it waits for
+/// another run: a heal wipes a manager's copy of the raft). One that
+/// changed its node ID meanwhile is decided on `view`, as before its wait.
+fn heals(
+    before: &Info,
+    hostname: &str,
+    view: &[SwarmNode],
+    nodes: Option<&[SwarmNode]>,
+    now: Option<&Info>,
+) -> bool {
+    match (nodes, now) {
+        (Some(nodes), Some(now)) if now.node_id == before.node_id => breaks(now, hostname, nodes).0,
+        (Some(_), Some(_)) => breaks(before, hostname, view).0,
+        _ => false,
+    }
+}
+
 /// Of the members whose membership looks broken in `view` on one reading
 /// that may pass (a manager, a member of the raft that cannot reach it
 /// while it answers us: its engine just restarted; a worker whose engine
 /// is still pending: it reconnects after a leader change), those that are
-/// whole again once raft had its
-/// time, the leader's list and their engines read again, with what their
-/// engines tell now (the same node ID). A heal wipes a manager's copy of
-/// the raft, and a whole member healed takes fault tolerance away.
+/// not healed ([`heals`]): once raft had its time, the leader's list and
+/// their engines are read again. With what their engines tell now (the
+/// same node ID), when they told it. A heal wipes a manager's copy of the
+/// raft, and a whole member healed takes fault tolerance away.
 fn came_back(
     members: &[Member],
     infos: &[Option<Info>],
     leader: usize,
     view: &[SwarmNode],
-) -> Vec<(usize, Info)> {
+) -> Vec<(usize, Option<Info>)> {
     // Of the members that look broken, the pending workers, and the
     // managers (entries listed as one).
     let looks_broken = |i: usize, manager: bool| {
@@ -1417,52 +1456,71 @@ fn came_back(
     let mut suspects: Vec<usize> = (0..members.len())
         .filter(|&i| looks_broken(i, false))
         .collect();
+    let mut spared: Vec<(usize, Option<Info>)> = Vec::new();
     // A manager comes back by itself only while raft lists it as a member
     // it cannot reach: one listed without a membership (a promotion raft
     // never took, a raft re-formed without it) never does, and a manager
     // of a raft re-formed without it is healed at once, before its old
     // raft elects a leader of its own and contends with the swarm's (seen
-    // in the lab when it waited).
+    // in the lab when it waited). One raft reaches again is whole, and
+    // none is healed on a list that cannot be read.
     let unreachable: Vec<usize> = (0..members.len())
         .filter(|&i| looks_broken(i, true))
         .collect();
     if !unreachable.is_empty() {
-        if let Ok(list) = members[leader].call(&Op::Nodes) {
-            let raft_member = |id: &str| {
-                list.as_array().iter().any(|n| {
-                    n.str_at(&["ID"]) == id
-                        && n.str_at(&["ManagerStatus", "Reachability"]) == "unreachable"
-                })
-            };
-            suspects.extend(unreachable.into_iter().filter(|&i| {
-                infos[i]
-                    .as_ref()
-                    .is_some_and(|info| raft_member(&info.node_id))
-            }));
+        match members[leader].call(&Op::Nodes) {
+            Ok(list) => {
+                let reachability = |i: usize| {
+                    let id = infos[i].as_ref().map_or("", |info| info.node_id.as_str());
+                    list.as_array()
+                        .iter()
+                        .find(|n| n.str_at(&["ID"]) == id)
+                        .map_or("", |n| n.str_at(&["ManagerStatus", "Reachability"]))
+                };
+                for i in unreachable {
+                    match reachability(i) {
+                        "unreachable" => suspects.push(i),
+                        "reachable" => spared.push((i, None)),
+                        _ => {}
+                    }
+                }
+            }
+            Err(_) => spared.extend(unreachable.into_iter().map(|i| (i, None))),
         }
     }
     if suspects.is_empty() {
-        return Vec::new();
+        return spared;
     }
-    let mut back = Vec::new();
+    let mut verdicts: Vec<(usize, bool, Option<Info>)> = Vec::new();
     within_raft_time(|| {
-        let nodes = SwarmNode::parse_list(&members[leader].call(&Op::Nodes).ok()?);
+        let nodes = members[leader]
+            .call(&Op::Nodes)
+            .ok()
+            .map(|v| SwarmNode::parse_list(&v));
         let now = parallel::map(&suspects, 8, |&i| {
             members[i].call(&Op::Info).ok().map(|v| Info::parse(&v))
         });
-        back = suspects
+        verdicts = suspects
             .iter()
             .zip(now)
-            .filter_map(|(&i, info)| {
-                let info = info?;
-                let same = infos[i].as_ref()?.node_id == info.node_id;
-                let whole = !breaks(&info, &members[i].record.hostname, &nodes).0;
-                (same && whole).then_some((i, info))
+            .filter_map(|(&i, now)| {
+                let before = infos[i].as_ref()?;
+                let hostname = &members[i].record.hostname;
+                let heal = heals(before, hostname, view, nodes.as_deref(), now.as_ref());
+                let now = now.filter(|now| now.node_id == before.node_id);
+                Some((i, heal, now))
             })
             .collect();
-        (back.len() == suspects.len()).then_some(())
+        let whole = nodes.is_some() && verdicts.iter().all(|(_, heal, now)| !heal && now.is_some());
+        whole.then_some(())
     });
-    back
+    spared.extend(
+        verdicts
+            .into_iter()
+            .filter(|(_, heal, _)| !heal)
+            .map(|(i, _, now)| (i, now)),
+    );
+    spared
 }
 
 /// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in
@@ -1883,6 +1941,32 @@ mod tests {
         assert_eq!(kept.uncounted, ["x"]);
         assert_eq!(kept.demote, None);
         assert_eq!(kept.managers, 3);
+        // x, its replacement, counts: raft has l, b, d and x. Demoting x
+        // for parity undid the replacement on every run.
+        let mut four = nodes.to_vec();
+        four.push(manager("x", 4, true));
+        let kept = keep_odd(&four, &["x"], &["l", "b", "x"], "l", 3, &answered);
+        assert_eq!(kept.uncounted, Vec::<&str>::new());
+        assert_eq!(kept.demote, None);
+    }
+
+    #[test]
+    fn the_raft_leader_is_demoted_for_parity_only_when_no_other_may_be() {
+        // b leads the raft (not the run): c goes, though less wanted,
+        // sparing an election in a raft that just had a failed change.
+        let mut b = manager("b", 2, true);
+        b.leader = true;
+        let nodes = [
+            manager("l", 1, true),
+            manager("c", 3, true),
+            b,
+            manager("d", 4, true),
+        ];
+        let kept = keep_odd(&nodes, &[], &["l", "c", "b"], "l", 3, &|_| true);
+        assert_eq!(kept.demote, Some("c"));
+        // b is the only one that may go: b goes.
+        let kept = keep_odd(&nodes, &[], &["l", "b"], "l", 3, &|_| true);
+        assert_eq!(kept.demote, Some("b"));
     }
 
     #[test]
@@ -2405,6 +2489,20 @@ mod tests {
             memory: 1 << 30,
             managers: 0,
         })
+    }
+
+    #[test]
+    fn a_manager_raft_reaches_again_after_its_wait_is_not_healed() {
+        let before = info("m", true).unwrap();
+        let view = [manager("l", 1, true), manager("m", 2, false)];
+        let fresh = [manager("l", 1, true), manager("m", 2, true)];
+        // Reachable in the fresh list: its engine restarted, it is whole.
+        assert!(!heals(&before, "m", &view, Some(&fresh), Some(&before)));
+        // Still unreachable after raft's time: healed.
+        assert!(heals(&before, "m", &view, Some(&view), Some(&before)));
+        // A reading failed: it waits for another run, it is not healed.
+        assert!(!heals(&before, "m", &view, None, Some(&before)));
+        assert!(!heals(&before, "m", &view, Some(&fresh), None));
     }
 
     #[test]
