@@ -604,9 +604,7 @@ pub fn restore(
     if let Err(why) = inventory::check_names(&nodes) {
         crate::print::warning(
             "rccr restore",
-            &format!(
-                "{why}; restored as it is: rccr setup, keyrotate and remove refuse until then"
-            ),
+            &format!("{why}; restored as it is: rccr setup refuses until then"),
         );
     }
     let config = match (Config::load_local()?, get("config")) {

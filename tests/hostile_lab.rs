@@ -1021,34 +1021,40 @@ fn a_squatter_named_after_a_new_node_s_mac_does_not_take_its_name() {
         "target-2",
         &format!("ReCyClusteR-Target-{}", tail.to_ascii_uppercase()),
     );
+    // First the squatter's rename fails (its rccr refuses `init`): it is
+    // not adopted under the name it tells, and the run fails naming it.
+    let wrapper = lab.dir().join("hosts/target-2/fakebin/rccr");
+    let real = lab.dir().join("bin/rccr");
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = init ] && {{ echo 'cannot write /etc/hostname' >&2; exit 1; }}\nexec '{}' \"$@\"\n",
+        real.display()
+    );
+    std::fs::write(&wrapper, script).expect("write target-2's rccr");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod target-2's rccr");
+    let (out, _) = setup(&lab, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let squatter = lab.ip("target-2");
+    assert_has(&stderr(&out), &format!("their rename failed ({squatter}"));
+    assert_has(&stderr(&out), "cannot write /etc/hostname");
+    assert_eq!(one_name_each(&lab).len(), 2);
+    assert!(lab.key_logs_in("/root/.rccr/temp_key", "target-2"));
+    // Its rename works again: a second run adopts it under a name no one has.
+    std::fs::remove_file(&wrapper).expect("remove target-2's rccr");
     let (out, _) = setup(&lab, &[]);
     let json = common::ok("setup", &out);
     assert_adopted(&lab, "target-1", &json);
+    assert_adopted(&lab, "target-2", &json);
     assert!(
         object_of(&json, &victim.ip).contains(&format!("\"hostname\": \"{victims_name}\"")),
         "target-1 is not {victims_name}: {json}"
     );
-    // One name per node, case aside, in every file that names them.
-    let nodes = sorted_lines(&lab, "/root/.rccr/nodes");
-    let mut names: Vec<String> = nodes
-        .iter()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split('\t').nth(2))
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let count = names.len();
-    names.sort();
-    names.dedup();
-    assert_eq!(names.len(), count, "{nodes:?}");
-    assert_eq!(count, 3, "{nodes:?}");
+    let nodes = one_name_each(&lab);
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
     let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
-    for name in &names {
-        let lines = ini
-            .lines()
-            .filter(|l| l.to_ascii_lowercase().starts_with(&format!("{name} ")))
-            .count();
-        assert_eq!(lines, 1, "{name}: {ini}");
-    }
     // target-1's name pins target-1's key alone.
     let named = |host: &str| {
         pins_of(&lab, host)
@@ -1057,16 +1063,42 @@ fn a_squatter_named_after_a_new_node_s_mac_does_not_take_its_name() {
     };
     assert!(named("target-1"), "{:?}", pins_of(&lab, "target-1"));
     assert!(!named("target-2"), "{:?}", pins_of(&lab, "target-2"));
-    // A second run renames nobody: the same names on the machines and
+    // A third run renames nobody: the same names on the machines and
     // the same inventory.
     let told = |host: &str| stdout(&lab.sh(host, "hostname"));
     let hostnames = [told("target-1"), told("target-2")];
     let (again, _) = setup(&lab, &[]);
     common::ok("setup", &again);
     assert_eq!([told("target-1"), told("target-2")], hostnames);
-    assert_eq!(sorted_lines(&lab, "/root/.rccr/nodes"), nodes);
+    assert_eq!(one_name_each(&lab), nodes);
     let ini_again = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
     assert_eq!(ini_again, ini);
+}
+
+/// The records of the control's `nodes`, sorted, after checking that no
+/// two share a name, case aside, there or in `inventory.ini`.
+fn one_name_each(lab: &Lab) -> Vec<String> {
+    let nodes: Vec<String> = sorted_lines(lab, "/root/.rccr/nodes")
+        .into_iter()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    let mut names: Vec<String> = nodes
+        .iter()
+        .filter_map(|l| l.split('\t').nth(2))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), nodes.len(), "{nodes:?}");
+    let ini = stdout(&lab.exec("control", &["cat", "/root/.rccr/inventory.ini"]));
+    for name in &names {
+        let lines = ini
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with(&format!("{name} ")))
+            .count();
+        assert_eq!(lines, 1, "{name}: {ini}");
+    }
+    nodes
 }
 
 /// The host fields (`NAME,IP`) of the control's known_hosts lines that pin

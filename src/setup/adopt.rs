@@ -13,8 +13,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 /// Renames at once.
 const PARALLEL: usize = 32;
 
-/// Renames every node whose plan says so; a node that cannot be renamed
-/// keeps its name (and is still adopted), and the run says why.
+/// Renames every node whose plan says so. A node that cannot be renamed
+/// is not adopted this run ([`Planned::not_renamed`]): recorded under the
+/// name it has, it could share it with another node (the plan gave it a
+/// new one because its own is another's, or a default).
 pub fn rename_all(planned: &mut [Planned], keys: &LoginKeys) {
     let todo: Vec<(usize, Hostname)> = planned
         .iter()
@@ -35,11 +37,11 @@ pub fn rename_all(planned: &mut [Planned], keys: &LoginKeys) {
                 print::progress(super::PROGRAM, &format!("{}: renamed to {name}", c.ip));
                 c.hostname = Some(name);
             }
-            Err(e) => eprintln!(
-                "rccr setup: {}: could not rename to {name}: {}",
-                c.ip,
-                print::text(&e)
-            ),
+            Err(e) => {
+                let why = format!("could not be renamed to {name}: {e}; not adopted this run");
+                eprintln!("rccr setup: {}: {}", c.ip, print::text(&why));
+                planned[i].not_renamed(why);
+            }
         }
     }
 }

@@ -346,8 +346,11 @@ fn rotate(
     // New nodes, and those an interrupted rotation left on a new lease:
     // the rotation finishes them where they are now (where discovery kept
     // them: a machine's other addresses are duplicates, never rotated).
+    // A node whose rename failed is not rotated: it would be recorded
+    // under a name that may be another node's.
     let moved_mid_rotation = |p: &Planned| {
         p.candidate.class.is_node()
+            && !p.rename_failed()
             && unsettled
                 .iter()
                 .any(|n| Some(n.ip) == p.candidate.moved_from)
@@ -531,6 +534,19 @@ fn failure(
     fail_if_any(&failed, |n, list| {
         format!(
             "{n} new node(s) not adopted ({list}): run rccr setup again once they are reachable"
+        )
+    })?;
+    let not_renamed: Vec<String> = planned
+        .iter()
+        .filter(|p| p.rename_failed())
+        .map(|p| p.candidate.ip.to_string())
+        .collect();
+    fail_if_any(&not_renamed, |n, list| {
+        format!(
+            "{n} new node(s) not adopted: their rename failed ({list}, see above); they still \
+             take the temporary key, like any host setup leaves alone: make rccr init --hostname \
+             work on them (rccr on their PATH, a writable /etc/hostname), or rename them on \
+             themselves to a name no node has, then run rccr setup again"
         )
     })?;
     fail_if_any(&rotated.volatile, |n, list| {

@@ -17,7 +17,8 @@ pub enum Action {
     /// A new node that `discovery.adopt: listed` keeps out: its MAC is not
     /// under `nodes:`. Shown, not touched.
     NotListed,
-    /// Nothing: already in the cluster, or not ours to touch.
+    /// Nothing: already in the cluster, or not ours to touch; or a new
+    /// node whose rename failed ([`Planned::not_renamed`]).
     Leave,
 }
 
@@ -41,6 +42,12 @@ impl Planned {
             (None, Class::New) if self.action == Action::NotListed => {
                 "untouched (not listed)".into()
             }
+            (None, Class::New) if self.rename_failed() => {
+                format!(
+                    "untouched ({})",
+                    self.candidate.note.as_deref().unwrap_or_default()
+                )
+            }
             (None, class) => format!("untouched ({})", class.as_str()),
         }
     }
@@ -63,6 +70,19 @@ impl Planned {
 
     pub fn adopts(&self) -> bool {
         matches!(self.action, Action::Adopt { .. })
+    }
+
+    /// A new node whose rename failed (`why`): it is left as it is, not
+    /// rotated nor recorded, so it cannot take another node's name.
+    pub fn not_renamed(&mut self, why: String) {
+        self.action = Action::Leave;
+        self.candidate.note = Some(why);
+    }
+
+    /// Whether this is a new node [`Planned::not_renamed`] left (the plan
+    /// leaves a new node only as not listed, else as a duplicate).
+    pub fn rename_failed(&self) -> bool {
+        self.candidate.class == Class::New && self.action == Action::Leave
     }
 }
 

@@ -101,6 +101,7 @@ pub fn plan(planned: &[Planned], as_json: bool) -> String {
                 "none: its host key, MAC or name is another host's (see its note)".into()
             }
             (Action::Leave, Class::Untrusted(why)) => format!("none: untrusted, {why}"),
+            (Action::Leave, Class::New) => "none: its rename failed (see its note)".into(),
             (Action::Leave, _) => "none: no SSH".into(),
         };
         // First contact: the fingerprint to compare with the node's console.

@@ -219,11 +219,11 @@ pub fn save_holding(
 /// do), as the refusal says them: Ansible would merge them into one host,
 /// `rccr remove NAME` could pick either, and known_hosts would pin one key
 /// for both. An inventory the pre-uniqueness rccr wrote, a hand edit or a
-/// node renamed on itself can hold two. Setup, keyrotate and remove call
-/// this once, before they change anything (so a refusal leaves everything
-/// as it was); restore only warns with it (see `backup::restore`). The
-/// writer does not check: every command that writes checked first, and
-/// no way out may be refused at its last step.
+/// node renamed on itself can hold two. Setup calls this once, before it
+/// changes anything, and refuses (it would record names); keyrotate and
+/// restore only warn with it, and remove refuses only an ambiguous NAME,
+/// since they make no name and a way out must not be refused. The writer
+/// does not check: a refusal at the last step would come after changes.
 pub fn check_names(nodes: &[NodeRecord]) -> Result<(), String> {
     for (i, a) in nodes.iter().enumerate() {
         if let Some(b) = nodes[..i]

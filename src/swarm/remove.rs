@@ -123,15 +123,9 @@ pub fn run(opts: Options) -> Result<(), Error> {
             leaving.push(node.clone());
         }
     }
-    // Before anything leaves: the inventory is rewritten with the nodes
-    // that stay, so two of one name among them would be refused only
-    // after the swarm changed. Removing one of the two is the way out.
-    let staying: Vec<NodeRecord> = records
-        .iter()
-        .filter(|r| !leaving.contains(r))
-        .cloned()
-        .collect();
-    inventory::refuse_two_of_one_name(&staying)?;
+    // Two of one name among the nodes that stay are not checked: remove
+    // writes no name, and removing one of the two is the way out. Only a
+    // `remove NAME` that names both is refused (above).
     if !opts.yes {
         let names: Vec<String> = leaving
             .iter()

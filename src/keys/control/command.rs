@@ -133,9 +133,15 @@ pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
     let progress =
         |node: &NodeAddr, phase: &str| print::progress(&opts.program, &format!("{node}: {phase}"));
     let inventory = crate::state::inventory::load(&opts.paths.nodes())?;
-    // Before any node rotates: the inventory it rewrites at the end holds
-    // the names it read, so a refusal there would come after the keys.
-    crate::state::inventory::refuse_two_of_one_name(&inventory)?;
+    // Two of one name are warned of, not refused: keyrotate writes the
+    // names it read, so it cannot make one, and it is the answer to a
+    // leaked key and the way to finish an interrupted rotation.
+    if let Err(why) = crate::state::inventory::check_names(&inventory) {
+        print::warning(
+            &opts.program,
+            &format!("{why}; rotating all the same: rccr setup refuses until then"),
+        );
+    }
     let held = crate::state::inventory::held_back(&opts.paths, &inventory)?;
     let summary = run_mode(&opts, mode, &inventory, &held, &progress)?;
     if let Some(problem) = crate::state::persist_control() {
