@@ -181,7 +181,9 @@ impl Files {
     /// the marker gone, then both durable (the backup's bytes are on disk
     /// since the stage). Back to back, so a commit racing the timer finds
     /// it expired. Without a backup (a revert cut short between the two)
-    /// only the marker goes.
+    /// only the marker goes. A link made since the stage is replaced: the
+    /// backup is the file the control last logged in with; the link's
+    /// target was never checked.
     fn revert(&self) -> io::Result<()> {
         let absent_is_done = |result: io::Result<()>| match result {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -288,7 +290,8 @@ impl Files {
     /// replace the link, and its target, which config management may bring
     /// back, would keep the old keys. Writing through to the target would
     /// put the backup, marker and temporary files on another file system,
-    /// where the revert is no rename. (remote.sh's `refuse_link`.)
+    /// where the revert is no rename. At stage and at commit (a link made
+    /// since the stage). (remote.sh's `refuse_link`.)
     fn refuse_link(&self) -> Step<()> {
         let Ok(to) = fs::read_link(&self.ak) else {
             return Ok(());
@@ -370,9 +373,10 @@ pub fn main(args: &[&str]) -> i32 {
             files.revert_if_timer_died()?;
             stage(&files, &mut out, id, seconds, nonce)
         }),
-        ["commit", nonce] => files
-            .lock()
-            .and_then(|_lock| commit(&files, &mut out, nonce)),
+        ["commit", nonce] => files.lock().and_then(|_lock| {
+            files.refuse_link()?;
+            commit(&files, &mut out, nonce)
+        }),
         ["revert", token, seconds] => {
             revert_later(&files, token, seconds);
             Ok(())
