@@ -714,9 +714,10 @@ pub enum AtBoot {
     /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
     /// is left to it.
     TimerLives(String),
-    /// Why the rotation could not be reverted (a marker cut short whose
-    /// backup does not fit is not: its marker and backup go, the file
-    /// stays; [`Files::revert_dead`]).
+    /// A marker cut short whose backup does not fit: marker and backup
+    /// gone (or would be), the file kept ([`Files::revert_dead`]); why.
+    Dropped(String),
+    /// Why the rotation could not be reverted.
     Failed(String),
 }
 
@@ -738,7 +739,7 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
         return AtBoot::TimerLives(token);
     }
     let unfit = |done: &str| {
-        AtBoot::Failed(format!(
+        AtBoot::Dropped(format!(
             "key rotation {token} not reverted: its revert marker was cut short, and its \
              backup is no copy of {} (empty or cut short): marker and backup {done}, the file kept",
             files.ak.display()
@@ -819,7 +820,7 @@ mod tests {
             fs::remove_dir_all(&home).unwrap();
             match said {
                 AtBoot::Reverted(token) if reverted => assert_eq!(token, "rg.n"),
-                AtBoot::Failed(why) if !reverted => {
+                AtBoot::Dropped(why) if !reverted => {
                     assert!(why.contains("not reverted"), "{why}");
                     assert!(
                         why.contains("marker and backup removed, the file kept"),
