@@ -1396,6 +1396,27 @@ fn a_symlinked_authorized_keys_is_refused_and_left_a_link() {
 }
 
 #[test]
+fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
+    // Config management links the file mid-rotation: the commit's rename
+    // would replace the link, as the stage's would have.
+    for_each_node("latelink", |node, who, home| {
+        home.send_ok(node, &["stage", "rl", "60", "nl"], "nl", STAGED);
+        let target = home.0.path("managed_keys");
+        std::fs::write(&target, STAGED).unwrap();
+        std::fs::remove_file(home.ak()).unwrap();
+        std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+        let (head, out) = home.converse(node, &["commit", "nm"], "nm", |_| file(FINAL));
+        assert!(head.is_none(), "{who}: asked for input on a link");
+        assert_refused(&out, 1, "is a symbolic link (to ", who);
+        assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+        assert_eq!(std::fs::read(&target).unwrap(), STAGED, "{who}");
+        // Still armed: its timer reverts it.
+        assert_eq!(home.read(node).1, "rl.nl", "{who}");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+    });
+}
+
+#[test]
 fn read_tells_a_rotation_whose_timer_died_from_one_whose_timer_lives() {
     for_each_node("died", |node, who, home| {
         home.send_ok(node, &["stage", "rs", "60", "nt"], "nt", STAGED);

@@ -558,7 +558,9 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
 /// restored under the node's lock, as the timer would have done, whatever
 /// rccr version armed it ([`crate::keys::node::revert_at_boot`]). The
 /// control that staged it starts over at its next run. Root's home only:
-/// RCCR's images take the rotation's keys for root alone.
+/// RCCR's images take the rotation's keys for root alone. Reverted or
+/// dropped (a cut marker), the change is saved: an lbu overlay that holds
+/// marker and backup would bring them back at every boot.
 fn revert_dead_rotation(ctx: &mut Ctx) {
     use crate::keys::node::{revert_at_boot, AtBoot};
     let home = ctx.path("/root");
@@ -576,6 +578,10 @@ fn revert_dead_rotation(ctx: &mut Ctx) {
             "key rotation {} is armed and its revert timer runs: left to it",
             crate::print::text(&token)
         )),
+        AtBoot::Dropped(why) => {
+            ctx.problem(crate::print::text(&why));
+            ctx.needs_persist();
+        }
         AtBoot::Failed(why) => ctx.problem(crate::print::text(&why)),
     }
 }
@@ -662,5 +668,36 @@ fn persist(ctx: &mut Ctx) -> Result<(), &'static str> {
         Persisted::LbuFailed => Err("lbu commit failed"),
         Persisted::Volatile => Err("lbu is missing"),
         Persisted::Lbu | Persisted::Disk => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rotation_undone_at_boot_asks_lbu_to_save_it_reverted_or_dropped() {
+        // A cut marker's backup that fits is restored; one that does not is
+        // dropped with the marker: either way the files changed, and on a
+        // diskless node lbu would bring them back at every boot.
+        for (backup, problems) in [(&b"a\n"[..], 0), (b"", 1)] {
+            let root = std::env::temp_dir().join(format!(
+                "rccr-init-undo-{}-{}",
+                std::process::id(),
+                backup.len()
+            ));
+            let ssh = root.join("root/.ssh");
+            fs::create_dir_all(&ssh).unwrap();
+            fs::write(ssh.join("authorized_keys"), b"a\nb\n").unwrap();
+            fs::write(ssh.join(".rccr-authorized_keys.bak"), backup).unwrap();
+            fs::write(ssh.join(".rccr-rotation"), b"r.n").unwrap();
+            let mut ctx = Ctx::new(&root, false);
+            revert_dead_rotation(&mut ctx);
+            let left = ssh.join(".rccr-rotation").exists();
+            fs::remove_dir_all(&root).unwrap();
+            assert!(ctx.persist, "{backup:?}");
+            assert!(!left, "{backup:?}");
+            assert_eq!(ctx.summary.problems, problems, "{backup:?}");
+        }
     }
 }

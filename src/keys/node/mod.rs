@@ -181,7 +181,9 @@ impl Files {
     /// the marker gone, then both durable (the backup's bytes are on disk
     /// since the stage). Back to back, so a commit racing the timer finds
     /// it expired. Without a backup (a revert cut short between the two)
-    /// only the marker goes.
+    /// only the marker goes. A link made since the stage is replaced: the
+    /// backup is the file the control last logged in with; the link's
+    /// target was never checked.
     fn revert(&self) -> io::Result<()> {
         let absent_is_done = |result: io::Result<()>| match result {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -288,7 +290,8 @@ impl Files {
     /// replace the link, and its target, which config management may bring
     /// back, would keep the old keys. Writing through to the target would
     /// put the backup, marker and temporary files on another file system,
-    /// where the revert is no rename. (remote.sh's `refuse_link`.)
+    /// where the revert is no rename. At stage and at commit (a link made
+    /// since the stage). (remote.sh's `refuse_link`.)
     fn refuse_link(&self) -> Step<()> {
         let Ok(to) = fs::read_link(&self.ak) else {
             return Ok(());
@@ -370,9 +373,10 @@ pub fn main(args: &[&str]) -> i32 {
             files.revert_if_timer_died()?;
             stage(&files, &mut out, id, seconds, nonce)
         }),
-        ["commit", nonce] => files
-            .lock()
-            .and_then(|_lock| commit(&files, &mut out, nonce)),
+        ["commit", nonce] => files.lock().and_then(|_lock| {
+            files.refuse_link()?;
+            commit(&files, &mut out, nonce)
+        }),
         ["revert", token, seconds] => {
             revert_later(&files, token, seconds);
             Ok(())
@@ -710,9 +714,10 @@ pub enum AtBoot {
     /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
     /// is left to it.
     TimerLives(String),
-    /// Why the rotation could not be reverted (a marker cut short whose
-    /// backup does not fit is not: its marker and backup go, the file
-    /// stays; [`Files::revert_dead`]).
+    /// A marker cut short whose backup does not fit: marker and backup
+    /// gone (or would be), the file kept ([`Files::revert_dead`]); why.
+    Dropped(String),
+    /// Why the rotation could not be reverted.
     Failed(String),
 }
 
@@ -734,7 +739,7 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
         return AtBoot::TimerLives(token);
     }
     let unfit = |done: &str| {
-        AtBoot::Failed(format!(
+        AtBoot::Dropped(format!(
             "key rotation {token} not reverted: its revert marker was cut short, and its \
              backup is no copy of {} (empty or cut short): marker and backup {done}, the file kept",
             files.ak.display()
@@ -815,7 +820,7 @@ mod tests {
             fs::remove_dir_all(&home).unwrap();
             match said {
                 AtBoot::Reverted(token) if reverted => assert_eq!(token, "rg.n"),
-                AtBoot::Failed(why) if !reverted => {
+                AtBoot::Dropped(why) if !reverted => {
                     assert!(why.contains("not reverted"), "{why}");
                     assert!(
                         why.contains("marker and backup removed, the file kept"),

@@ -22,7 +22,8 @@
 #                      the file are still as read: disarm, install the file,
 #                      drop the backup (nothing on stdin: change nothing).
 #                      Then persist; print committed or unchanged, then lbu,
-#                      lbu-failed, volatile or disk
+#                      lbu-failed, volatile or disk. Refused as stage is
+#                      when authorized_keys is a symbolic link (made since)
 #
 # Exit codes: 0 done, 1 failed (nothing changed), 3 rotation expired (the
 # node reverted by itself), 4 authorized_keys changed under us, 5 another
@@ -103,6 +104,8 @@ read_armed() {
 # marker gone, then both durable (the backup's bytes are on disk since the
 # stage). Back to back, so a commit racing the timer finds it expired.
 # Without a backup (a revert cut short between the two) only the marker goes.
+# A link made since the stage is replaced: the backup is the file the
+# control last logged in with; the link's target was never checked.
 revert() {
 	if [ -f "$bak" ]; then mv -f "$bak" "$ak" || return 1; fi
 	rm -f "$mark" || return 1
@@ -416,6 +419,7 @@ stage)
 commit)
 	[ $# -eq 2 ] || fail 1 "usage: commit NONCE"
 	take_lock
+	refuse_link
 	snapshot
 	if receive "$2"; then
 		read_armed
