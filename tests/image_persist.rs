@@ -799,6 +799,26 @@ fn busybox_tools(dir: &TempDir) -> Option<std::path::PathBuf> {
     Some(bin)
 }
 
+/// `cmd` (a [`persist_command`]) run by `shell`: "host" as it is, "busybox"
+/// by busybox's sh with busybox's tools first on PATH, as on a node; None
+/// when busybox is missing.
+fn under_shell(shell: &str, dir: &TempDir, cmd: Command) -> Option<Command> {
+    if shell == "host" {
+        return Some(cmd);
+    }
+    let bin = busybox_tools(dir)?;
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let script = repo().join("image-builder/base/os/persist.sh");
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let envs: Vec<_> = cmd
+        .get_envs()
+        .map(|(k, v)| (k.to_owned(), v.unwrap().to_owned()))
+        .collect();
+    let mut busybox = Command::new(bin.join("sh"));
+    busybox.arg(script).args(args).envs(envs).env("PATH", path);
+    Some(busybox)
+}
+
 #[test]
 fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
     // Under the host's shell and tools, then busybox's, as on a node.
@@ -842,21 +862,10 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
             ],
         );
 
-        let mut cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
-        if shell == "busybox" {
-            let Some(bin) = busybox_tools(&dir) else {
-                return;
-            };
-            let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-            let script = repo().join("image-builder/base/os/persist.sh");
-            let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
-            let envs: Vec<_> = cmd
-                .get_envs()
-                .map(|(k, v)| (k.to_owned(), v.unwrap().to_owned()))
-                .collect();
-            cmd = Command::new(bin.join("sh"));
-            cmd.arg(script).args(args).envs(envs).env("PATH", path);
-        }
+        let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+        let Some(mut cmd) = under_shell(shell, &dir, cmd) else {
+            return;
+        };
         let out = cmd.output().unwrap();
         assert!(out.status.success(), "{shell}: {}", show(&out));
         let stderr = text(&out.stderr);
@@ -1110,4 +1119,107 @@ fn a_commit_cut_short_leaves_the_old_overlay_or_the_new_one() {
     persist_ok(&node.dir, &node.mounts, &node.findfs, "boot");
     let out = commit_on(&node, 0);
     assert_exit(&out, 1, "nowhere to save");
+}
+
+/// `service`'s link in the boot runlevel under `root`, as rc_add (genapkovl,
+/// initramfs-init) makes it.
+fn rc_add_boot(root: &Path, service: &str) {
+    let runlevel = root.join("etc/runlevels/boot");
+    fs::create_dir_all(&runlevel).unwrap();
+    std::os::unix::fs::symlink(format!("/etc/init.d/{service}"), runlevel.join(service)).unwrap();
+}
+
+/// The services of the boot runlevel under `root`, sorted.
+fn boot_services(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root.join("etc/runlevels/boot"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+const PI_MOUNTS: &str =
+    "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro,relatime 0 0\n";
+
+#[test]
+fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
+    // Alpine's initramfs adds hwclock to the boot runlevel when /dev/rtc or
+    // /dev/rtc[0-9]* exists, swclock when not (initramfs-init.in,
+    // rtc_exists); an overlay saved by an older image carries the one that
+    // image chose. Under the host's shell and tools, then busybox's.
+    for shell in ["host", "busybox"] {
+        for rtc in [true, false] {
+            let chosen = if rtc { "hwclock" } else { "swclock" };
+            let dropped = if rtc { "swclock" } else { "hwclock" };
+            // A Pi: the initramfs loaded the saved overlay (an older image's
+            // swclock) from the card, then added its own choice.
+            let dir = booted_from(
+                &format!("persist-clock-pi-{shell}-{rtc}"),
+                "/media/mmcblk0p1",
+            );
+            let root = dir.path("root");
+            for service in ["swclock", "hwclock", "modules"] {
+                rc_add_boot(&root, service);
+            }
+            if rtc {
+                dir.write("root/dev/rtc0", "");
+            }
+            let cmd = persist_command(&dir, PI_MOUNTS, "exit 1", "boot");
+            let Some(mut cmd) = under_shell(shell, &dir, cmd) else {
+                return;
+            };
+            let out = cmd.output().unwrap();
+            assert!(out.status.success(), "{shell}: {}", show(&out));
+            let mut kept = [chosen, "modules"];
+            kept.sort();
+            assert_eq!(
+                boot_services(&root),
+                kept,
+                "{shell}, RTC {rtc}: {}",
+                show(&out)
+            );
+            assert_has(&text(&out.stderr), &format!("{dropped} removed"));
+
+            // An ISO: an older ISO's overlay (its own hwclock, and the
+            // swclock its initramfs added on a machine without an RTC),
+            // saved on the RCCR partition, restored over this boot's choice.
+            let dir = booted_from(&format!("persist-clock-iso-{shell}-{rtc}"), "/media/cdrom");
+            let root = dir.path("root");
+            rc_add_boot(&root, chosen);
+            if rtc {
+                dir.write("root/dev/rtc", "");
+            }
+            let saved = dir.path("saved");
+            rc_add_boot(&saved, "hwclock");
+            rc_add_boot(&saved, "swclock");
+            tar_gz_of(
+                &saved,
+                &["etc"],
+                &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+            );
+            let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+            let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
+            assert!(out.status.success(), "{shell}: {}", show(&out));
+            assert_has(&text(&out.stderr), "restoring the saved overlay");
+            assert_eq!(
+                boot_services(&root),
+                [chosen],
+                "{shell}, RTC {rtc}: {}",
+                show(&out)
+            );
+        }
+
+        // One clock service: the initramfs' choice, left alone even where
+        // the RTC's driver came after it (a module the initramfs lacks).
+        let dir = booted_from(&format!("persist-clock-one-{shell}"), "/media/mmcblk0p1");
+        let root = dir.path("root");
+        rc_add_boot(&root, "swclock");
+        dir.write("root/dev/rtc0", "");
+        let cmd = persist_command(&dir, PI_MOUNTS, "exit 1", "boot");
+        let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", show(&out));
+        assert_eq!(boot_services(&root), ["swclock"], "{shell}");
+        assert!(!text(&out.stderr).contains("removed"), "{}", show(&out));
+    }
 }

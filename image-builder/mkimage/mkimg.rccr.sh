@@ -12,7 +12,9 @@
 #   hooks trim-modules.sh into update-kernel; the firmware follows);
 # - a serial console next to the screen, so that a headless machine or a
 #   VM shows the kernel's messages and a login prompt on its serial port;
-#   the screen stays /dev/console, where a recycled PC's user looks.
+#   the last console= is /dev/console: the screen on a PC, where a
+#   recycled PC's user looks, the serial port on aarch64, where many UEFI
+#   machines have no screen.
 # The boot loaders stay Alpine's: syslinux for BIOS on x86 and x86_64, and
 # GRUB for UEFI (mkimg.base.sh, section_grub_efi: bootx64.efi, bootia32.efi
 # on x86, bootaa64.efi on aarch64).
@@ -39,7 +41,13 @@ profile_rccr() {
 			syslinux_serial="0 115200"
 			;;
 		aarch64)
-			kernel_cmdline="console=ttyAMA0,115200 console=tty0"
+			# The serial port last, so /dev/console: many UEFI aarch64
+			# machines (servers, SBCs, VMs) have no screen, and
+			# rccr-persist's warnings and the initramfs' prompts would
+			# reach no one on tty0. Where there is a screen, it gets the
+			# kernel's messages and a login prompt; where there is no
+			# ttyAMA0, the kernel makes tty0 /dev/console.
+			kernel_cmdline="console=tty0 console=ttyAMA0,115200"
 			;;
 	esac
 }

@@ -289,7 +289,9 @@ populate() {
 	# No clock service: Alpine's initramfs adds one at every boot, hwclock
 	# when the machine has an RTC (/dev/rtc*) and swclock when not (a Pi,
 	# an aarch64 board without one; mkinitfs initramfs-init.in,
-	# rtc_exists). Both here, or the wrong one, would fail at boot.
+	# rtc_exists). Both here, or the wrong one, would fail at boot; where
+	# an older image's saved overlay brings one back, rccr-persist removes
+	# the one the initramfs' test does not pick (persist.sh, keep_one_clock).
 	rc_add modules boot
 	rc_add sysctl boot
 	rc_add hostname boot

@@ -10,7 +10,8 @@
 # adds a node type's. Writes OUTDIR/rccr-base-ALPINE_VERSION-ARCH.iso and a
 # .sha256 file, then checks the ISO: the modloop holds no sound, Wi-Fi or
 # GPU driver (the trim ran), the boot configurations name the serial
-# console and then the screen (the last is /dev/console), and the UEFI
+# console and the screen in the profile's order (the last is /dev/console:
+# the screen on a PC, the serial port on aarch64), and the UEFI
 # loaders are there (bootia32.efi too on x86).
 #
 # Runs on Alpine of ARCH itself, as root (GitHub Actions: the pinned Alpine
@@ -110,20 +111,24 @@ check_iso() {
 		die "$ISO: the modloop was not trimmed (trim-modules.sh did not run as update-kernel's MOCK)"
 	fi
 	einfo "modloop-lts: $_modules modules, $(wc -c <"$_x"/boot/modloop-lts) bytes"
+	# The profile's consoles, in its order (mkimg.rccr.sh says why): the
+	# last is /dev/console, the screen on a PC, the serial port on aarch64.
 	case "$ALPINE_ARCH" in
 		x86 | x86_64)
 			_console=ttyS0
+			_consoles="console=ttyS0,115200 console=tty0"
 			;;
-		*) _console=ttyAMA0 ;;
+		*)
+			_console=ttyAMA0
+			_consoles="console=tty0 console=ttyAMA0,115200"
+			;;
 	esac
-	# The serial console, then the screen: the last is /dev/console.
-	_consoles="console=$_console,115200 console=tty0"
 	if [ "$_console" = ttyS0 ]; then
 		grep -Eq "$_consoles( |\$)" "$_x/boot/syslinux/syslinux.cfg" ||
-			die "syslinux.cfg does not name the serial console and then the screen ($_consoles)"
+			die "syslinux.cfg does not name the consoles in the profile's order ($_consoles)"
 	fi
 	grep -Eq "$_consoles( |\$)" "$_x/boot/grub/grub.cfg" ||
-		die "grub.cfg does not name the serial console and then the screen ($_consoles)"
+		die "grub.cfg does not name the consoles in the profile's order ($_consoles)"
 	case "$ALPINE_ARCH" in
 		x86_64) _efi="bootx64.efi" ;;
 		x86) _efi="bootia32.efi" ;;

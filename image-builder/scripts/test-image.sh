@@ -44,8 +44,9 @@
 #      the ISO's overlay (persist.sh restored the saved one); target:
 #      dockerd answers again
 # The serial log (shown when a boot fails) holds the kernel's messages and
-# a login prompt: the ISO's /dev/console is the screen, which QEMU does not
-# show here, so OpenRC's lines are not in it.
+# a login prompt; on x86_64 and x86 the ISO's /dev/console is the screen,
+# which QEMU does not show here, so OpenRC's lines are not in it; on
+# aarch64 the serial port is /dev/console, and they are.
 # rpi-aarch64, armv7, armhf (QEMU raspi3b, raspi2b, raspi0 with the kernel,
 # initramfs and device tree from the image; these machines give Alpine's
 # Pi kernel no usable network, so the serial console is read instead):

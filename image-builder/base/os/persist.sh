@@ -55,6 +55,11 @@
 #      set up before.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
+# At every boot, whatever the choice: when the boot runlevel holds both
+# hwclock and swclock (an older image's saved overlay next to the clock
+# service Alpine's initramfs added), the one the initramfs' test does not
+# pick goes: hwclock where the machine has an RTC, swclock where not.
+#
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
 # RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu).
 #---help---
@@ -475,6 +480,70 @@ commit_cleanup() {
 	exit "$_rc"
 }
 
+# boot: see --help (boot, and the choice).
+boot() {
+	if ! _choice=$(choose); then
+		einfo "WARNING: changes are lost at reboot: the boot media is read-only and no partition is labelled $RCCR_DATA_LABEL"
+		return 0
+	fi
+	_where=${_choice#* }
+	case "$_choice" in
+		media*)
+			set_conf LBU_MEDIA "$_where"
+			set_conf LBU_BACKUPDIR ''
+			;;
+		dir*)
+			prepare_dir "$_where"
+			if ! restore "$_where"; then
+				keep_saved "$_where"
+				return 0
+			fi
+			# lbu uses LBU_BACKUPDIR before LBU_MEDIA, and mounts
+			# nothing for it (lbu.in, cmd_commit).
+			set_conf LBU_BACKUPDIR "$_where"
+			;;
+	esac
+	# lbu refuses to add its overlay next to the image's (lbu.in,
+	# cmd_commit: "Please use -d to replace"); replace it instead.
+	set_conf DELETEOLDCONFIGS yes
+	einfo "lbu commit saves to ${_where#/media/}"
+}
+
+# rtc_exists: whether the machine has a hardware clock, tested as Alpine's
+# initramfs tests it (mkinitfs initramfs-init.in, rtc_exists).
+rtc_exists() {
+	for _rtc in "${ROOT%/}"/dev/rtc "${ROOT%/}"/dev/rtc[0-9]*; do
+		[ ! -e "$_rtc" ] || return 0
+	done
+	return 1
+}
+
+# in_boot_runlevel SERVICE: whether SERVICE's link is in the boot runlevel
+# (it points to /etc/init.d, which -e would follow).
+in_boot_runlevel() {
+	[ -L "${ROOT%/}/etc/runlevels/boot/$1" ] || [ -e "${ROOT%/}/etc/runlevels/boot/$1" ]
+}
+
+# keep_one_clock: Alpine's initramfs adds a clock service to the boot
+# runlevel at every boot, hwclock when the machine has an RTC and swclock
+# when not (initramfs-init.in), after it loads the overlay. An overlay saved
+# by an older image carries the one that image or its boot chose (swclock
+# on a Pi, hwclock on an ISO), restored by the initramfs (a Pi) or by this
+# script (an ISO): two services that provide clock, hwclock failing where
+# there is no RTC. The one the initramfs' test does not pick goes; the next
+# commit saves that, and until then each boot mends it again. One clock
+# service alone is the initramfs' choice and stays.
+keep_one_clock() {
+	in_boot_runlevel hwclock && in_boot_runlevel swclock || return 0
+	if rtc_exists; then
+		_extra=swclock
+	else
+		_extra=hwclock
+	fi
+	rm -f -- "${ROOT%/}/etc/runlevels/boot/$_extra"
+	einfo "$_extra removed from the boot runlevel: a saved overlay carried it next to the initramfs' clock service"
+}
+
 main() {
 	case "${1:-boot}" in
 		-h | --help | help)
@@ -487,31 +556,8 @@ main() {
 			echo "${_choice#* }"
 			;;
 		boot)
-			if ! _choice=$(choose); then
-				einfo "WARNING: changes are lost at reboot: the boot media is read-only and no partition is labelled $RCCR_DATA_LABEL"
-				return 0
-			fi
-			_where=${_choice#* }
-			case "$_choice" in
-				media*)
-					set_conf LBU_MEDIA "$_where"
-					set_conf LBU_BACKUPDIR ''
-					;;
-				dir*)
-					prepare_dir "$_where"
-					if ! restore "$_where"; then
-						keep_saved "$_where"
-						return 0
-					fi
-					# lbu uses LBU_BACKUPDIR before LBU_MEDIA, and mounts
-					# nothing for it (lbu.in, cmd_commit).
-					set_conf LBU_BACKUPDIR "$_where"
-					;;
-			esac
-			# lbu refuses to add its overlay next to the image's (lbu.in,
-			# cmd_commit: "Please use -d to replace"); replace it instead.
-			set_conf DELETEOLDCONFIGS yes
-			einfo "lbu commit saves to ${_where#/media/}"
+			boot
+			keep_one_clock
 			;;
 		commit) commit ;;
 		*)
