@@ -140,12 +140,9 @@ pub fn plan(
     control: &NodeRecord,
     config: &Config,
 ) -> Vec<Planned> {
-    let known: Vec<NodeRecord> = known
-        .iter()
-        .filter(|k| k.role != Role::Control)
-        .chain([control])
-        .cloned()
-        .collect();
+    let mut known = known.to_vec();
+    known.retain(|k| k.role != Role::Control);
+    known.push(control.clone());
     let known = known.as_slice();
     let listed =
         |c: &Candidate| config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
