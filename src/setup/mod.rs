@@ -98,7 +98,8 @@ pub fn run(opts: Options) -> Result<(), Error> {
         opts.iface.as_deref(),
     );
     let candidates = discover::discover(&config, &scan_opts, &keys, &known, &unsettled)?;
-    let mut planned = plan::plan(candidates, &known, &config);
+    let control = record::control_record(&scan_opts)?;
+    let mut planned = plan::plan(candidates, &known, &control, &config);
     clock.lap("discover");
     if !opts.json || opts.dry_run {
         print::stdout(&report::plan(&planned, opts.json))?;
@@ -127,7 +128,8 @@ pub fn run(opts: Options) -> Result<(), Error> {
     // What this run would record, checked before anything changes (and
     // in a dry run): a refusal at the write would come after the renames
     // and the rotation.
-    let (would_record, _) = record::records(&plan::as_done(&planned), known.clone(), &scan_opts)?;
+    let (would_record, _) =
+        record::records(control.clone(), &plan::as_done(&planned), known.clone());
     inventory::refuse_two_of_one_name(&would_record)?;
     if opts.dry_run {
         eprintln!("rccr setup: dry run: nothing was changed");
@@ -163,7 +165,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         .clone()
         .unwrap_or_else(|| paths.ssh_identity(config.ssh.key_type));
     clock.lap("rotate");
-    let (records, missing) = record::records(&planned, known, &scan_opts)?;
+    let (records, missing) = record::records(control, &planned, known);
     inventory::save_holding(
         paths,
         &records,

@@ -3,7 +3,7 @@
 use super::discover::{Candidate, Class};
 use crate::config::{AdoptPolicy, Config};
 use crate::error::Error;
-use crate::identity::{generated_name, is_image_default, Hostname, NAME_PREFIX};
+use crate::identity::{generated_name, is_image_default, Hostname, Role, NAME_PREFIX};
 use crate::keys::control::engine::Outcome;
 use crate::state::inventory::NodeRecord;
 
@@ -130,8 +130,20 @@ pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), 
 }
 
 /// Plans every host: new nodes are adopted, under a unique name where
-/// they need one; everything else is left alone.
-pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -> Vec<Planned> {
+/// they need one; everything else is left alone. `control` is the record
+/// this run writes for the control: its name is held as the inventory's
+/// are (on a first run it is in no inventory yet; later, it may have been
+/// renamed since).
+pub fn plan(
+    candidates: Vec<Candidate>,
+    known: &[NodeRecord],
+    control: &NodeRecord,
+    config: &Config,
+) -> Vec<Planned> {
+    let mut known = known.to_vec();
+    known.retain(|k| k.role != Role::Control);
+    known.push(control.clone());
+    let known = known.as_slice();
     let listed =
         |c: &Candidate| config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
     // The names of the hosts this run may record: a new host `adopt:
@@ -199,8 +211,9 @@ enum Wanted {
 }
 
 /// What new node `c` asks for; `names` are those of the hosts this run
-/// may record (`c`'s among them), `known` the inventory, where `c`'s own
-/// record (it came back on its temporary key) shares no name with it.
+/// may record (`c`'s among them), `known` the inventory's nodes and the
+/// control, where `c`'s own record (it came back on its temporary key)
+/// shares no name with it.
 fn wanted(c: &Candidate, names: &[String], known: &[NodeRecord], config: &Config) -> Wanted {
     let current = c.hostname.as_deref().unwrap_or_default();
     let others = known
@@ -223,8 +236,8 @@ fn wanted(c: &Candidate, names: &[String], known: &[NodeRecord], config: &Config
 }
 
 /// Every adoptee's final name (`None` for the other hosts), unique
-/// ignoring case against the names other hosts keep, the inventory's
-/// (but the node's own record) and each other: two records of one name
+/// ignoring case against the names other hosts keep, the control's, the
+/// inventory's (but the node's own record) and each other: two records of one name
 /// would merge into one Ansible host, `rccr remove NAME` would pick either,
 /// and known_hosts would pin one key for both. A told name is public and
 /// anyone holding the temporary key can tell one, so it gives way to a
@@ -260,7 +273,10 @@ fn final_names(
                 known
                     .iter()
                     .find(|k| same(&k.hostname, name) && !is_record_of(k, c))
-                    .map(|k| format!("the node {} of the inventory", k.ip))
+                    .map(|k| match k.role {
+                        Role::Control => format!("the control {}", k.ip),
+                        Role::Target => format!("the node {} of the inventory", k.ip),
+                    })
             })
     };
     let mut finals: Vec<Option<Result<Hostname, String>>> = vec![None; planned.len()];
@@ -383,10 +399,23 @@ fn name_choices(c: &Candidate, config: &Config, taken: usize) -> impl Iterator<I
     [first, whole].into_iter().chain(counted)
 }
 
+/// A control for tests, named `rccr-control`.
+#[cfg(test)]
+pub fn control() -> NodeRecord {
+    NodeRecord {
+        ip: "10.0.5.1".parse().unwrap(),
+        mac: "02:00:00:00:00:01".parse().ok(),
+        hostname: "rccr-control".parse().unwrap(),
+        role: Role::Control,
+        arch: None,
+        host_key: None,
+        moved_from: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Role;
 
     fn candidate(ip: &str, mac: Option<&str>, name: &str, class: Class) -> Candidate {
         Candidate {
@@ -398,7 +427,7 @@ mod tests {
 
     /// The plan under the default config.
     fn plan_by_default(candidates: Vec<Candidate>, known: &[NodeRecord]) -> Vec<Planned> {
-        plan(candidates, known, &Config::default())
+        plan(candidates, known, &control(), &Config::default())
     }
 
     /// A new host with the image's name, at `ip` with `mac`.
@@ -419,6 +448,7 @@ mod tests {
                 candidate("10.0.5.11", None, "kitchen", Class::Foreign),
             ],
             &[],
+            &control(),
             &config,
         );
         let names: Vec<Option<&str>> = planned.iter().map(Planned::new_name).collect();
@@ -472,6 +502,7 @@ mod tests {
                 candidate("10.0.5.3", None, "ReCyClusteR-Target-03", Class::New),
             ],
             &[],
+            &control(),
             &config,
         );
         assert!(planned[0].adopts());
@@ -494,6 +525,7 @@ mod tests {
                 candidate("10.0.5.2", Some("02:52:43:00:00:02"), "KITCHEN", Class::New),
             ],
             &[],
+            &control(),
             &config,
         );
         assert_eq!(planned[0].new_name(), Some("kitchen"), "{planned:?}");
@@ -514,6 +546,7 @@ mod tests {
                 ),
             ],
             &[],
+            &control(),
             &Config::default(),
         );
         assert!(check_expected(&planned, None).is_ok());
@@ -691,6 +724,7 @@ mod tests {
                 kept("10.0.5.8", "ReCyClusteR-Target-0a000506"),
             ],
             &[],
+            &control(),
             &config,
         );
         assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-000506-2"));
@@ -707,6 +741,7 @@ mod tests {
                 kept("10.0.5.7", "KITCHEN"),
             ],
             &[],
+            &control(),
             &config,
         );
         assert!(!planned[0].adopts());
@@ -714,6 +749,36 @@ mod tests {
         let note = planned[0].candidate.note.as_deref().unwrap();
         assert!(
             note.starts_with("its pinned name kitchen is taken by the host at 10.0.5.7 (case"),
+            "{note}"
+        );
+    }
+
+    /// On a first run the inventory is empty, and the control's name was
+    /// no one's: a new node telling it kept it, or was pinned it, and the
+    /// check at setup's start refused two records of one name with
+    /// remedies about an inventory that did not exist yet.
+    #[test]
+    fn the_controls_name_is_taken_on_a_first_run() {
+        let told = candidate("10.0.5.6", None, "RCCR-Control", Class::New);
+        let planned = plan_by_default(vec![told], &[]);
+        assert_eq!(
+            planned[0].new_name(),
+            Some("ReCyClusteR-Target-000506"),
+            "{planned:?}"
+        );
+        let mut config = Config::default();
+        config.nodes.push(crate::config::NodePin {
+            mac: "02:52:43:00:00:02".parse().unwrap(),
+            hostname: Some("rccr-control".into()),
+            role: None,
+            manager: None,
+        });
+        let pinned = candidate("10.0.5.2", Some("02:52:43:00:00:02"), "x", Class::New);
+        let planned = plan(vec![pinned], &[], &control(), &config);
+        assert_eq!(planned[0].candidate.class, Class::Duplicate);
+        let note = planned[0].candidate.note.as_deref().unwrap();
+        assert!(
+            note.starts_with("its pinned name rccr-control is taken by the control 10.0.5.1 (case"),
             "{note}"
         );
     }

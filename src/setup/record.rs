@@ -13,17 +13,6 @@ use crate::state::StatePaths;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-/// The nodes of the cluster after this run: the control first, then every
-/// adopted node, then known nodes that did not answer this time (kept: they
-/// may be switched off). Returns them and how many of them are missing.
-pub fn records(
-    planned: &[Planned],
-    known: Vec<NodeRecord>,
-    scan_opts: &scan::Options,
-) -> Result<(Vec<NodeRecord>, usize), Error> {
-    Ok(cluster(control_record(scan_opts)?, planned, known))
-}
-
 /// The nodes this run found (adopted, at the address they have now).
 fn found(planned: &[Planned]) -> impl Iterator<Item = &Candidate> {
     planned
@@ -138,10 +127,13 @@ fn record_of(c: &Candidate, known: &[NodeRecord]) -> NodeRecord {
     }
 }
 
-/// [`records`] with the control's record given. A missing node keeps
-/// no `moved_from`: that is where this run found a node had moved from,
-/// and this run did not find it.
-fn cluster(
+/// The nodes of the cluster after this run: the control first (its record
+/// as [`control_record`] made it, once per run), then every adopted node,
+/// then known nodes that did not answer this time (kept: they may be
+/// switched off). Returns them and how many of them are missing. A missing
+/// node keeps no `moved_from`: that is where this run found a node had
+/// moved from, and this run did not find it.
+pub fn records(
     control: NodeRecord,
     planned: &[Planned],
     known: Vec<NodeRecord>,
@@ -240,7 +232,7 @@ fn address_name(ip: Ipv4Addr) -> Hostname {
 
 /// The control node itself: the machine running setup, on the interface
 /// the scan used (else the first one that is up).
-fn control_record(scan_opts: &scan::Options) -> Result<NodeRecord, Error> {
+pub fn control_record(scan_opts: &scan::Options) -> Result<NodeRecord, Error> {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .and_then(|s| Hostname::parse(s.trim()).ok())
@@ -329,7 +321,7 @@ mod tests {
         let planned = [adopted(&n), adopted(&b)];
         let ip = |text: &str| text.parse::<IpAddr>().unwrap();
         assert_eq!(moves(&planned), [(ip("10.0.0.8"), ip("10.0.0.4"))]);
-        let (records, missing) = cluster(control.clone(), &planned, vec![a.clone(), b_known]);
+        let (records, missing) = records(control.clone(), &planned, vec![a.clone(), b_known]);
         assert_eq!(missing, 1);
         a.moved_from = None;
         assert_eq!(records, [control, n, b, a]);
@@ -343,7 +335,7 @@ mod tests {
         let a = node("10.0.0.3", "02:00:00:00:00:0a", "SHA256:a", Role::Target);
         let mut found = adopted(&a);
         found.candidate.mac = None;
-        let (records, missing) = cluster(control.clone(), &[found], vec![a.clone()]);
+        let (records, missing) = records(control.clone(), &[found], vec![a.clone()]);
         assert_eq!((records, missing), (vec![control, a], 0));
     }
 

@@ -293,7 +293,12 @@ mod tests {
     fn a_node_that_moved_says_from_where() {
         let mut candidate = found(Class::Adopted);
         candidate.moved_from = "10.0.5.6".parse().ok();
-        let planned = super::super::plan::plan(vec![candidate], &[], &Config::default());
+        let planned = super::super::plan::plan(
+            vec![candidate],
+            &[],
+            &super::super::plan::control(),
+            &Config::default(),
+        );
         let table = plan(&planned, false);
         assert!(
             table.contains("none: already in the cluster, moved from 10.0.5.6"),
@@ -316,7 +321,12 @@ mod tests {
         // second address was seen, so the plan must not say there is one.
         let mut candidate = found(Class::Duplicate);
         candidate.note = Some("its host key is that of the node node-0".into());
-        let planned = super::super::plan::plan(vec![candidate], &[], &Config::default());
+        let planned = super::super::plan::plan(
+            vec![candidate],
+            &[],
+            &super::super::plan::control(),
+            &Config::default(),
+        );
         let table = plan(&planned, false);
         assert!(
             table.contains("none: its host key, MAC or name is another host's (see its note)"),

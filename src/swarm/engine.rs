@@ -4,7 +4,7 @@
 //! says per node (per service) what it changed, or that it changed
 //! nothing.
 use super::form;
-use super::machine::{self, Machine};
+use super::machine::{self, Machine, NoEngine};
 use super::member::{self, Member};
 use super::services::{self, ServiceReport};
 use crate::config::Config;
@@ -106,6 +106,23 @@ pub struct NodeReport {
     pub via: &'static str,
     pub machine: Layer,
     pub swarm: Layer,
+    /// Whether its machine layer found no Docker engine installed: a
+    /// target that leaves nothing to form.
+    pub docker_missing: bool,
+}
+
+impl NodeReport {
+    /// The report of a node that was logged in to.
+    fn reached(m: &Member, machine: &Machine, swarm: Layer) -> NodeReport {
+        NodeReport {
+            hostname: m.record.hostname.to_string(),
+            ip: m.record.ip.to_string(),
+            via: m.via().as_str(),
+            machine: machine_layer(m, machine),
+            swarm,
+            docker_missing: machine.no_engine == Some(NoEngine::NotInstalled),
+        }
+    }
 }
 
 /// The whole run.
@@ -139,10 +156,10 @@ impl Report {
         // Beside a control's own engine (in a swarm of its own), a target
         // whose Docker is down or that was not reached may be meant to run
         // it: only targets without Docker installed leave nothing to form.
-        let target_out = self.nodes.iter().any(|n| match &n.machine {
-            Layer::Failed(why) => !why.starts_with(NO_DOCKER_INSTALLED),
-            _ => false,
-        });
+        let target_out = self
+            .nodes
+            .iter()
+            .any(|n| n.machine.failed() && !n.docker_missing);
         let out =
             self.nodes.iter().any(|n| n.swarm.failed()) || (self.control_engine && target_out);
         if !self.led && self.cluster.is_none() && !self.engines && !out {
@@ -194,6 +211,7 @@ pub fn run(
                     via: "-",
                     machine: Layer::Failed(e),
                     swarm: Layer::Skipped("not reached".into()),
+                    docker_missing: false,
                 });
             }
         }
@@ -258,13 +276,7 @@ pub fn run(
     }
     clock.lap("services");
     for ((m, machine), swarm) in members.iter().zip(&machines).zip(formed.layers) {
-        reports.push(NodeReport {
-            hostname: m.record.hostname.to_string(),
-            ip: m.record.ip.to_string(),
-            via: m.via().as_str(),
-            machine: machine_layer(m, machine),
-            swarm,
-        });
+        reports.push(NodeReport::reached(m, machine, swarm));
     }
     reports.sort_by_key(|r| names.iter().position(|n| *n == r.hostname));
     if let Some(why) = &unformed {
@@ -294,9 +306,6 @@ pub fn run(
 
 /// Why no swarm was formed, when none is recorded and none led this run.
 const NO_DOCKER: &str = "no node runs Docker, so there is no swarm to form";
-/// How the machine layer of a target without Docker installed begins
-/// (src/swarm/machine.rs).
-const NO_DOCKER_INSTALLED: &str = "no Docker";
 /// The same, when the control's own engine answers.
 const NO_TARGET_DOCKER: &str = "no target runs Docker, so there is no swarm to form";
 const NONE_FREE: &str =
@@ -481,26 +490,23 @@ fn ssh_host(ip: IpAddr, port: u16) -> String {
 /// The machine layer's result on a node. A target must run Docker; the
 /// control joins the swarm only when it runs Docker itself.
 fn machine_layer(m: &Member, machine: &Machine) -> Layer {
-    let is_control = m.record.role == Role::Control;
-    // A control without an engine is a control outside the swarm, not a fault.
-    let engine_problem =
-        |p: &&String| p.starts_with("no Docker") || p.starts_with("Docker is down");
-    let problems: Vec<&String> = machine
-        .problems
-        .iter()
-        .filter(|p| !(is_control && machine.info.is_none() && engine_problem(p)))
-        .collect();
-    if machine.info.is_none() && !is_control {
-        let why = problems
-            .last()
-            .map_or("Docker does not answer".to_string(), |p| p.to_string());
+    // A control without an engine is a control outside the swarm, not a
+    // fault: why its engine did not answer is no problem of it.
+    if machine.info.is_none() && m.record.role != Role::Control {
+        let why = match &machine.no_engine {
+            Some(no_engine) => no_engine.text(),
+            None => machine
+                .problems
+                .last()
+                .map_or("Docker does not answer".to_string(), String::clone),
+        };
         return Layer::Failed(why);
     }
     let mut layer = Layer::Unchanged;
     for change in &machine.changes {
         layer.add(change.clone());
     }
-    for problem in problems {
+    for problem in &machine.problems {
         layer.add(format!("problem: {problem}"));
     }
     layer
@@ -529,6 +535,7 @@ mod tests {
             via: "rccr",
             machine,
             swarm,
+            docker_missing: false,
         }
     }
 
@@ -688,19 +695,21 @@ mod tests {
             layers[0],
             Layer::Skipped("in another swarm (x1): left alone".into())
         );
-        let control_only = |target: &str| Report {
+        let control_only = |target: NodeReport| Report {
             control_engine: true,
             ..report(
                 None,
                 false,
-                vec![
-                    node("control", Layer::Unchanged, layers[0].clone()),
-                    node("t", Layer::Failed(target.into()), layers[1].clone()),
-                ],
+                vec![node("control", Layer::Unchanged, layers[0].clone()), target],
             )
         };
+        let target = |why: &str| node("t", Layer::Failed(why.into()), layers[1].clone());
+        let without_docker = NodeReport {
+            docker_missing: true,
+            ..target("no Docker engine installed")
+        };
         assert_eq!(
-            control_only("no Docker engine installed").failures(),
+            control_only(without_docker).failures(),
             Vec::<String>::new()
         );
         // A target whose Docker is installed but down, or that was not
@@ -712,7 +721,7 @@ mod tests {
             "not reached: connection refused",
         ] {
             assert_eq!(
-                control_only(why).failures(),
+                control_only(target(why)).failures(),
                 [
                     "no swarm was formed".to_string(),
                     format!("t (10.0.0.2): FAILED: {why}")
@@ -747,5 +756,66 @@ mod tests {
             init.failures(),
             ["control (10.0.0.2): FAILED: swarm init failed: no".to_string()]
         );
+    }
+
+    /// Whether a machine layer failed for want of Docker installed is told
+    /// by its type, not by its text: it was read from the failure's words
+    /// ("no Docker"), which held only while that problem was the last one
+    /// pushed. A problem after it made a control-only LAN with a target
+    /// without Docker fail; a reworded one would have let a switched-off
+    /// target pass.
+    #[test]
+    fn a_target_without_docker_is_told_by_type_not_by_its_words() {
+        let record = |role| NodeRecord {
+            ip: "10.0.0.2".parse().unwrap(),
+            mac: None,
+            hostname: crate::identity::Hostname::parse("t").unwrap(),
+            role,
+            arch: None,
+            host_key: None,
+            moved_from: None,
+        };
+        let (target, control) = (record(Role::Target), record(Role::Control));
+        let machine = |no_engine| Machine {
+            no_engine,
+            problems: vec!["clock 90 s behind the control's and not set".into()],
+            ..Machine::default()
+        };
+        let lan = |no_engine| Report {
+            control_engine: true,
+            ..report(
+                None,
+                false,
+                vec![NodeReport::reached(
+                    &Member::local(&target),
+                    &machine(no_engine),
+                    Layer::Skipped("Docker is not running".into()),
+                )],
+            )
+        };
+        let without = lan(Some(NoEngine::NotInstalled));
+        assert_eq!(
+            without.nodes[0].machine,
+            Layer::Failed("no Docker engine installed".into())
+        );
+        assert_eq!(without.failures(), Vec::<String>::new());
+        // Installed and down, or machine.sh not run: out of the cluster.
+        let down = lan(Some(NoEngine::Down("no Docker socket".into())));
+        assert_eq!(
+            down.failures(),
+            [
+                "no swarm was formed".to_string(),
+                "t (10.0.0.2): FAILED: Docker is down: no Docker socket".into()
+            ]
+        );
+        assert_eq!(lan(None).failures().len(), 2);
+        // The control's own engine missing is none of its problems.
+        for no_engine in [NoEngine::NotInstalled, NoEngine::Down("gone".into())] {
+            let layer = machine_layer(&Member::local(&control), &machine(Some(no_engine)));
+            assert_eq!(
+                layer.text(),
+                "changed: problem: clock 90 s behind the control's and not set"
+            );
+        }
     }
 }

@@ -27,10 +27,33 @@ pub struct Machine {
     pub ram_kib: u64,
     /// Whether Docker's data survives a reboot.
     pub persistent: bool,
-    /// The engine's answer, or why there is none.
+    /// The engine's answer.
     pub info: Option<Info>,
+    /// Why the engine did not answer, when `machine.sh` ran; kept out of
+    /// `problems`, as a type: a control without an engine is outside the
+    /// swarm, not at fault, and a target without Docker installed leaves
+    /// nothing to form.
+    pub no_engine: Option<NoEngine>,
     pub changes: Vec<String>,
     pub problems: Vec<String>,
+}
+
+/// Why a node's engine did not answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoEngine {
+    /// `machine.sh` found no Docker engine installed.
+    NotInstalled,
+    /// Installed, and it did not answer (why, safe for a terminal).
+    Down(String),
+}
+
+impl NoEngine {
+    pub fn text(&self) -> String {
+        match self {
+            NoEngine::NotInstalled => "no Docker engine installed".into(),
+            NoEngine::Down(why) => format!("Docker is down: {why}"),
+        }
+    }
 }
 
 /// What `machine.sh` printed, read into closed types.
@@ -144,7 +167,7 @@ pub fn prepare(member: &Member) -> Machine {
     }
     rename(member, &report, &mut m);
     if !report.docker {
-        m.problems.push("no Docker engine installed".into());
+        m.no_engine = Some(NoEngine::NotInstalled);
         return m;
     }
     let started = m.changes.iter().any(|c| c == "docker started");
@@ -161,8 +184,7 @@ pub fn prepare(member: &Member) -> Machine {
                 break;
             }
             Err(e) if Instant::now() >= deadline => {
-                m.problems
-                    .push(format!("Docker is down: {}", print::text(&e)));
+                m.no_engine = Some(NoEngine::Down(print::text(&e).into_owned()));
                 break;
             }
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
