@@ -1416,6 +1416,49 @@ fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
     });
 }
 
+/// A home staged with `STAGED` whose revert timer died (a reboot, a kill),
+/// then linked by config management to a copy of `STAGED`: the link's
+/// target.
+fn staged_dead_then_linked(node: &Node, home: &Home) -> PathBuf {
+    home.send_ok(node, &["stage", "rd", "60", "nd"], "nd", STAGED);
+    kill_processes_of(home);
+    let target = home.0.path("managed_keys");
+    std::fs::write(&target, STAGED).unwrap();
+    std::fs::remove_file(home.ak()).unwrap();
+    std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+    target
+}
+
+#[test]
+fn a_dead_timers_rotation_on_a_link_is_reverted_by_the_next_step() {
+    // No timer replaces the link: the step does what it would have done,
+    // rather than refuse the link and leave the rotation armed for good.
+    for (i, action) in ["commit", "stage"].iter().enumerate() {
+        for_each_node(&format!("deadlink{i}"), |node, who, home| {
+            let who = format!("{who} {action}");
+            let target = staged_dead_then_linked(node, home);
+            let args: &[&str] = match *action {
+                "commit" => &["commit", "ne"],
+                _ => &["stage", "rf", "60", "ne"],
+            };
+            // As the control's commit: no new key in the file, nothing sent.
+            let (head, out) = home.converse(node, args, "ne", |head| {
+                assert_eq!(split(head).1, "-", "{who}: still armed");
+                assert_eq!(split(head).2, ORIGINAL, "{who}: not reverted");
+                Vec::new()
+            });
+            assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+            assert!(out.status.success(), "{who}: {}", stderr(&out));
+            if *action == "commit" {
+                assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+            }
+            assert!(!home.ak().is_symlink(), "{who}: still a link");
+            home.assert_untouched(&who, ORIGINAL);
+            assert_eq!(std::fs::read(&target).unwrap(), STAGED, "{who}");
+        });
+    }
+}
+
 #[test]
 fn read_tells_a_rotation_whose_timer_died_from_one_whose_timer_lives() {
     for_each_node("died", |node, who, home| {
