@@ -1396,6 +1396,28 @@ fn a_symlinked_authorized_keys_is_refused_and_left_a_link() {
 }
 
 #[test]
+fn a_release_on_a_link_is_refused_and_left_a_link() {
+    // `rccr remove --release` is a commit with no rotation: the remedy it
+    // is told must fit it too (take the cluster key out of the target).
+    for_each_node("release-link", |node, who, home| {
+        let target = home.0.path("managed_keys");
+        std::fs::write(&target, FINAL).unwrap();
+        std::fs::remove_file(home.ak()).unwrap();
+        std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+        let (head, out) = home.converse(node, &["commit", "nr"], "nr", |_| file(ORIGINAL));
+        assert!(head.is_none(), "{who}: asked for input on a link");
+        assert_refused(&out, 1, "is a symbolic link (to ", who);
+        assert_has(
+            &stderr(&out),
+            "make it a copy of its target, or change the target by hand",
+        );
+        assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+        assert_eq!(std::fs::read(&target).unwrap(), FINAL, "{who}");
+        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+    });
+}
+
+#[test]
 fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
     // Config management links the file mid-rotation: the commit's rename
     // would replace the link, as the stage's would have.

@@ -302,7 +302,7 @@ impl Files {
             1,
             format!(
                 "{} is a symbolic link (to {}): rccr writes only a regular file; nothing \
-                 changed: make it a copy of its target, or put the new key in the target by hand",
+                 changed: make it a copy of its target, or change the target by hand",
                 self.ak.display(),
                 to.display()
             ),

@@ -193,7 +193,7 @@ revert_if_timer_died() {
 refuse_link() {
 	[ -L "$ak" ] || return 0
 	to=$(readlink "$ak" 2>/dev/null) || to='?'
-	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; nothing changed: make it a copy of its target, or put the new key in the target by hand"
+	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; nothing changed: make it a copy of its target, or change the target by hand"
 }
 
 # Starts the revert timer of rotation $1 (after $2 seconds) on fd 8, the
