@@ -271,6 +271,19 @@ fn assert_refused(out: &Output, code: i32, why: &str, context: &str) {
     assert!(stderr(out).contains(why), "{context}: {}", stderr(out));
 }
 
+/// What a step said on stderr, `home`'s path written `HOME`: the same for
+/// every node, byte for byte ([`assert_said_alike`]).
+fn said_in(home: &Home, out: &Output) -> String {
+    stderr(out).replace(home.0 .0.to_str().unwrap(), "HOME")
+}
+
+/// Asserts every node said the same (`(node, what it said)` pairs).
+fn assert_said_alike(said: &[(String, String)]) {
+    for (who, line) in &said[1..] {
+        assert_eq!(line, &said[0].1, "{who} said otherwise than {}", said[0].0);
+    }
+}
+
 /// The input that installs `content`: its `cksum` line, then the bytes.
 fn file(content: &[u8]) -> Vec<u8> {
     let mut input = rccr::keys::authorized::cksum_line(content).into_bytes();
@@ -1399,6 +1412,7 @@ fn a_symlinked_authorized_keys_is_refused_and_left_a_link() {
 fn a_release_on_a_link_is_refused_and_left_a_link() {
     // `rccr remove --release` is a commit with no rotation: the remedy it
     // is told must fit it too (take the cluster key out of the target).
+    let said = std::cell::RefCell::new(Vec::new());
     for_each_node("release-link", |node, who, home| {
         let target = home.0.path("managed_keys");
         std::fs::write(&target, FINAL).unwrap();
@@ -1414,13 +1428,17 @@ fn a_release_on_a_link_is_refused_and_left_a_link() {
         assert!(home.ak().is_symlink(), "{who}: the link was replaced");
         assert_eq!(std::fs::read(&target).unwrap(), FINAL, "{who}");
         assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+        said.borrow_mut()
+            .push((who.to_string(), said_in(home, &out)));
     });
+    assert_said_alike(&said.borrow());
 }
 
 #[test]
 fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
     // Config management links the file mid-rotation: the commit's rename
     // would replace the link, as the stage's would have.
+    let said = std::cell::RefCell::new(Vec::new());
     for_each_node("latelink", |node, who, home| {
         home.send_ok(node, &["stage", "rl", "60", "nl"], "nl", STAGED);
         let target = home.0.path("managed_keys");
@@ -1435,7 +1453,10 @@ fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
         // Still armed: its timer reverts it.
         assert_eq!(home.read(node).1, "rl.nl", "{who}");
         assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        said.borrow_mut()
+            .push((who.to_string(), said_in(home, &out)));
     });
+    assert_said_alike(&said.borrow());
 }
 
 /// A home staged with `STAGED` whose revert timer died (a reboot, a kill),
