@@ -1414,10 +1414,7 @@ fn a_release_on_a_link_is_refused_and_left_a_link() {
     // is told must fit it too (take the cluster key out of the target).
     let said = std::cell::RefCell::new(Vec::new());
     for_each_node("release-link", |node, who, home| {
-        let target = home.0.path("managed_keys");
-        std::fs::write(&target, FINAL).unwrap();
-        std::fs::remove_file(home.ak()).unwrap();
-        std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+        let target = link_to_a_copy(home, FINAL);
         let (head, out) = home.converse(node, &["commit", "nr"], "nr", |_| file(ORIGINAL));
         assert!(head.is_none(), "{who}: asked for input on a link");
         assert_refused(&out, 1, "is a symbolic link (to ", who);
@@ -1441,10 +1438,7 @@ fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
     let said = std::cell::RefCell::new(Vec::new());
     for_each_node("latelink", |node, who, home| {
         home.send_ok(node, &["stage", "rl", "60", "nl"], "nl", STAGED);
-        let target = home.0.path("managed_keys");
-        std::fs::write(&target, STAGED).unwrap();
-        std::fs::remove_file(home.ak()).unwrap();
-        std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+        let target = link_to_a_copy(home, STAGED);
         let (head, out) = home.converse(node, &["commit", "nm"], "nm", |_| file(FINAL));
         assert!(head.is_none(), "{who}: asked for input on a link");
         assert_refused(&out, 1, "is a symbolic link (to ", who);
@@ -1465,8 +1459,14 @@ fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
 fn staged_dead_then_linked(node: &Node, home: &Home) -> PathBuf {
     home.send_ok(node, &["stage", "rd", "60", "nd"], "nd", STAGED);
     kill_processes_of(home);
+    link_to_a_copy(home, STAGED)
+}
+
+/// Makes authorized_keys a link to a file that holds `content`, as config
+/// management would; returns the link's target.
+fn link_to_a_copy(home: &Home, content: &[u8]) -> PathBuf {
     let target = home.0.path("managed_keys");
-    std::fs::write(&target, STAGED).unwrap();
+    std::fs::write(&target, content).unwrap();
     std::fs::remove_file(home.ak()).unwrap();
     std::os::unix::fs::symlink(&target, home.ak()).unwrap();
     target
