@@ -271,6 +271,19 @@ fn assert_refused(out: &Output, code: i32, why: &str, context: &str) {
     assert!(stderr(out).contains(why), "{context}: {}", stderr(out));
 }
 
+/// What a step said on stderr, `home`'s path written `HOME`: the same for
+/// every node, byte for byte ([`assert_said_alike`]).
+fn said_in(home: &Home, out: &Output) -> String {
+    stderr(out).replace(home.0 .0.to_str().unwrap(), "HOME")
+}
+
+/// Asserts every node said the same (`(node, what it said)` pairs).
+fn assert_said_alike(said: &[(String, String)]) {
+    for (who, line) in &said[1..] {
+        assert_eq!(line, &said[0].1, "{who} said otherwise than {}", said[0].0);
+    }
+}
+
 /// The input that installs `content`: its `cksum` line, then the bytes.
 fn file(content: &[u8]) -> Vec<u8> {
     let mut input = rccr::keys::authorized::cksum_line(content).into_bytes();
@@ -1396,15 +1409,36 @@ fn a_symlinked_authorized_keys_is_refused_and_left_a_link() {
 }
 
 #[test]
+fn a_release_on_a_link_is_refused_and_left_a_link() {
+    // `rccr remove --release` is a commit with no rotation: the remedy it
+    // is told must fit it too (take the cluster key out of the target).
+    let said = std::cell::RefCell::new(Vec::new());
+    for_each_node("release-link", |node, who, home| {
+        let target = link_to_a_copy(home, FINAL);
+        let (head, out) = home.converse(node, &["commit", "nr"], "nr", |_| file(ORIGINAL));
+        assert!(head.is_none(), "{who}: asked for input on a link");
+        assert_refused(&out, 1, "is a symbolic link (to ", who);
+        assert_has(
+            &stderr(&out),
+            "make it a copy of its target, or change the target by hand",
+        );
+        assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+        assert_eq!(std::fs::read(&target).unwrap(), FINAL, "{who}");
+        assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+        said.borrow_mut()
+            .push((who.to_string(), said_in(home, &out)));
+    });
+    assert_said_alike(&said.borrow());
+}
+
+#[test]
 fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
     // Config management links the file mid-rotation: the commit's rename
     // would replace the link, as the stage's would have.
+    let said = std::cell::RefCell::new(Vec::new());
     for_each_node("latelink", |node, who, home| {
         home.send_ok(node, &["stage", "rl", "60", "nl"], "nl", STAGED);
-        let target = home.0.path("managed_keys");
-        std::fs::write(&target, STAGED).unwrap();
-        std::fs::remove_file(home.ak()).unwrap();
-        std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+        let target = link_to_a_copy(home, STAGED);
         let (head, out) = home.converse(node, &["commit", "nm"], "nm", |_| file(FINAL));
         assert!(head.is_none(), "{who}: asked for input on a link");
         assert_refused(&out, 1, "is a symbolic link (to ", who);
@@ -1413,7 +1447,59 @@ fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
         // Still armed: its timer reverts it.
         assert_eq!(home.read(node).1, "rl.nl", "{who}");
         assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        said.borrow_mut()
+            .push((who.to_string(), said_in(home, &out)));
     });
+    assert_said_alike(&said.borrow());
+}
+
+/// A home staged with `STAGED` whose revert timer died (a reboot, a kill),
+/// then linked by config management to a copy of `STAGED`: the link's
+/// target.
+fn staged_dead_then_linked(node: &Node, home: &Home) -> PathBuf {
+    home.send_ok(node, &["stage", "rd", "60", "nd"], "nd", STAGED);
+    kill_processes_of(home);
+    link_to_a_copy(home, STAGED)
+}
+
+/// Makes authorized_keys a link to a file that holds `content`, as config
+/// management would; returns the link's target.
+fn link_to_a_copy(home: &Home, content: &[u8]) -> PathBuf {
+    let target = home.0.path("managed_keys");
+    std::fs::write(&target, content).unwrap();
+    std::fs::remove_file(home.ak()).unwrap();
+    std::os::unix::fs::symlink(&target, home.ak()).unwrap();
+    target
+}
+
+#[test]
+fn a_dead_timers_rotation_on_a_link_is_reverted_by_the_next_step() {
+    // No timer replaces the link: the step does what it would have done,
+    // rather than refuse the link and leave the rotation armed for good.
+    for (i, action) in ["commit", "stage"].iter().enumerate() {
+        for_each_node(&format!("deadlink{i}"), |node, who, home| {
+            let who = format!("{who} {action}");
+            let target = staged_dead_then_linked(node, home);
+            let args: &[&str] = match *action {
+                "commit" => &["commit", "ne"],
+                _ => &["stage", "rf", "60", "ne"],
+            };
+            // As the control's commit: no new key in the file, nothing sent.
+            let (head, out) = home.converse(node, args, "ne", |head| {
+                assert_eq!(split(head).1, "-", "{who}: still armed");
+                assert_eq!(split(head).2, ORIGINAL, "{who}: not reverted");
+                Vec::new()
+            });
+            assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+            assert!(out.status.success(), "{who}: {}", stderr(&out));
+            if *action == "commit" {
+                assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+            }
+            assert!(!home.ak().is_symlink(), "{who}: still a link");
+            home.assert_untouched(&who, ORIGINAL);
+            assert_eq!(std::fs::read(&target).unwrap(), STAGED, "{who}");
+        });
+    }
 }
 
 #[test]

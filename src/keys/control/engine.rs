@@ -748,6 +748,21 @@ fn reverts(plan: &Plan, detail: String) -> Stop {
     )
 }
 
+/// The stop for a commit the node ended before its snapshot (a symbolic
+/// link, another step's lock, no flock): the new key opened that
+/// connection, so this is no failed verification.
+fn refused_before_it_began(out: &Output, revert_after: Duration) -> Stop {
+    Stop(
+        Outcome::Reverted,
+        format!(
+            "commit refused before it began ({}); nothing changed, a rotation armed there \
+             reverts by itself within {} s",
+            unstarted(out),
+            revert_after.as_secs()
+        ),
+    )
+}
+
 /// Removes the old key over `conn` (a connection the new key opened) where
 /// the node still holds it, disarms a rotation armed there
 /// ([`commit_input`]), and persists. `verified` hears when the node
@@ -771,7 +786,7 @@ fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, St
         .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
     let out = &talk.output;
     if talk.head.is_none() {
-        return Err(reverts(plan, unstarted(out)));
+        return Err(refused_before_it_began(out, plan.revert_after));
     }
     match refused {
         Some(Refusal::NotSnapshot) => {
@@ -1148,6 +1163,23 @@ mod tests {
         assert_eq!(
             stage_input(head.as_bytes(), blob(OLD), NEW),
             Err(Refusal::NotSnapshot)
+        );
+    }
+
+    #[test]
+    fn a_commit_refused_before_it_began_is_no_failed_verification() {
+        let out = Output {
+            status: 1,
+            stdout: Vec::new(),
+            stderr: b"rccr-remote: /root/.ssh/authorized_keys is a symbolic link (to x)\n".to_vec(),
+        };
+        let Stop(outcome, detail) = refused_before_it_began(&out, Duration::from_secs(90));
+        assert_eq!(outcome, Outcome::Reverted);
+        assert_eq!(
+            detail,
+            "commit refused before it began (exit 1: rccr-remote: /root/.ssh/authorized_keys is \
+             a symbolic link (to x)); nothing changed, a rotation armed there reverts by itself \
+             within 90 s"
         );
     }
 

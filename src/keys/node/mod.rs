@@ -33,6 +33,8 @@
 //! from a control that is there, and commits as ever: reverting there
 //! would only cost a start-over, and where the end of the login session
 //! kills the timer (systemd's KillUserProcesses) no rotation could finish.
+//! Only on a link, which it refuses, it reverts first: no timer is left to
+//! replace the link, and the rotation would stay armed for good.
 //! `read` says so (`TOKEN timer-died`) and stays read-only: it takes no
 //! lock a step could find taken, and changes nothing (`rccr keys status`
 //! runs it). Whether the timer lives is probed with a shared lock, which
@@ -182,8 +184,8 @@ impl Files {
     /// since the stage). Back to back, so a commit racing the timer finds
     /// it expired. Without a backup (a revert cut short between the two)
     /// only the marker goes. A link made since the stage is replaced: the
-    /// backup is the file the control last logged in with; the link's
-    /// target was never checked.
+    /// backup is the file the stage found; the link's target was never
+    /// checked.
     fn revert(&self) -> io::Result<()> {
         let absent_is_done = |result: io::Result<()>| match result {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -300,7 +302,7 @@ impl Files {
             1,
             format!(
                 "{} is a symbolic link (to {}): rccr writes only a regular file; nothing \
-                 changed: make it a copy of its target, or put the new key in the target by hand",
+                 changed: make it a copy of its target, or change the target by hand",
                 self.ak.display(),
                 to.display()
             ),
@@ -369,11 +371,15 @@ pub fn main(args: &[&str]) -> i32 {
     let result = match args[1..] {
         ["read"] => snapshot(&files, &mut out).map(drop),
         ["stage", id, seconds, nonce] => files.lock().and_then(|_lock| {
-            files.refuse_link()?;
             files.revert_if_timer_died()?;
+            files.refuse_link()?;
             stage(&files, &mut out, id, seconds, nonce)
         }),
         ["commit", nonce] => files.lock().and_then(|_lock| {
+            // No timer left to replace a link: do what it would have done.
+            if files.ak.is_symlink() {
+                files.revert_if_timer_died()?;
+            }
             files.refuse_link()?;
             commit(&files, &mut out, nonce)
         }),

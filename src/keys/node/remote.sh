@@ -41,8 +41,9 @@
 # the revert timer holds a lock (flock) on the marker as long as it lives,
 # from before the marker takes its name. A marker nobody holds lost its
 # timer (a reboot, a kill): a stage first does what the timer would have
-# done (a commit comes from a control that is there: it commits as ever),
-# and the snapshot says `TOKEN timer-died`. The probe is a shared lock for
+# done (a commit comes from a control that is there: it commits as ever,
+# but reverts first on a link, which no timer will replace), and the
+# snapshot says `TOKEN timer-died`. The probe is a shared lock for
 # an instant, which the timer's excludes and other probes do not.
 # A marker of an older version (the token alone) waits for its timer (on
 # RCCR's images rccr-init restores it at boot, when no timer lives). A
@@ -105,7 +106,7 @@ read_armed() {
 # stage). Back to back, so a commit racing the timer finds it expired.
 # Without a backup (a revert cut short between the two) only the marker goes.
 # A link made since the stage is replaced: the backup is the file the
-# control last logged in with; the link's target was never checked.
+# stage found; the link's target was never checked.
 revert() {
 	if [ -f "$bak" ]; then mv -f "$bak" "$ak" || return 1; fi
 	rm -f "$mark" || return 1
@@ -192,7 +193,7 @@ revert_if_timer_died() {
 refuse_link() {
 	[ -L "$ak" ] || return 0
 	to=$(readlink "$ak" 2>/dev/null) || to='?'
-	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; nothing changed: make it a copy of its target, or put the new key in the target by hand"
+	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; nothing changed: make it a copy of its target, or change the target by hand"
 }
 
 # Starts the revert timer of rotation $1 (after $2 seconds) on fd 8, the
@@ -373,8 +374,8 @@ read)
 stage)
 	[ $# -eq 4 ] || fail 1 "usage: stage ID SECONDS NONCE"
 	take_lock
-	refuse_link
 	revert_if_timer_died
+	refuse_link
 	[ -f "$ak" ] || fail 1 "$ak does not exist"
 	read_armed
 	[ "$armed" = - ] || fail 6 "rotation $armed is armed here; it commits or reverts first; nothing changed"
@@ -419,6 +420,8 @@ stage)
 commit)
 	[ $# -eq 2 ] || fail 1 "usage: commit NONCE"
 	take_lock
+	# No timer left to replace a link: do what it would have done.
+	[ ! -L "$ak" ] || revert_if_timer_died
 	refuse_link
 	snapshot
 	if receive "$2"; then
