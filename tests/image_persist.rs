@@ -1210,6 +1210,43 @@ fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
             );
         }
 
+        // An ISO whose RTC driver came after the initramfs' test (a module
+        // the initramfs lacks): the initramfs added swclock, and /dev/rtc0
+        // is there now. The initramfs' choice stays, not the restored
+        // hwclock, or every boot would repeat the repair.
+        let dir = booted_from(&format!("persist-clock-iso-late-{shell}"), "/media/cdrom");
+        let root = dir.path("root");
+        rc_add_boot(&root, "swclock");
+        dir.write("root/dev/rtc0", "");
+        let saved = dir.path("saved");
+        rc_add_boot(&saved, "hwclock");
+        tar_gz_of(
+            &saved,
+            &["etc"],
+            &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+        );
+        let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+        let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", show(&out));
+        assert_eq!(boot_services(&root), ["swclock"], "{shell}: {}", show(&out));
+        assert_has(&text(&out.stderr), "hwclock removed");
+
+        // A link that cannot be removed (here a directory) stays, with a
+        // warning; the boot goes on.
+        let dir = booted_from(&format!("persist-clock-stuck-{shell}"), "/media/mmcblk0p1");
+        let root = dir.path("root");
+        rc_add_boot(&root, "hwclock");
+        dir.write("root/etc/runlevels/boot/swclock/keep", "");
+        dir.write("root/dev/rtc0", "");
+        let cmd = persist_command(&dir, PI_MOUNTS, "exit 1", "boot");
+        let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", show(&out));
+        assert_eq!(boot_services(&root), ["hwclock", "swclock"], "{shell}");
+        assert_has(
+            &text(&out.stderr),
+            "WARNING: swclock stays in the boot runlevel",
+        );
+
         // One clock service: the initramfs' choice, left alone even where
         // the RTC's driver came after it (a module the initramfs lacks).
         let dir = booted_from(&format!("persist-clock-one-{shell}"), "/media/mmcblk0p1");

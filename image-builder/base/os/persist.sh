@@ -55,10 +55,15 @@
 #      set up before.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
-# At every boot, whatever the choice: when the boot runlevel holds both
-# hwclock and swclock (an older image's saved overlay next to the clock
-# service Alpine's initramfs added), the one the initramfs' test does not
-# pick goes: hwclock where the machine has an RTC, swclock where not.
+# Then, whatever the choice (unless making it failed: the script stops at
+# its first error): when the boot runlevel holds both hwclock and swclock
+# (an older image's saved overlay next to the clock service Alpine's
+# initramfs added), the one the initramfs did not add goes: where this
+# script restored the saved overlay (an ISO), the restored one (the
+# initramfs' was there before); where the initramfs loaded it itself (a
+# Pi), the one its test does not pick: hwclock where the machine has an
+# RTC, swclock where not. A link that cannot be removed stays, with a
+# warning.
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
 # RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu).
@@ -524,23 +529,50 @@ in_boot_runlevel() {
 	[ -L "${ROOT%/}/etc/runlevels/boot/$1" ] || [ -e "${ROOT%/}/etc/runlevels/boot/$1" ]
 }
 
-# keep_one_clock: Alpine's initramfs adds a clock service to the boot
-# runlevel at every boot, hwclock when the machine has an RTC and swclock
-# when not (initramfs-init.in), after it loads the overlay. An overlay saved
-# by an older image carries the one that image or its boot chose (swclock
-# on a Pi, hwclock on an ISO), restored by the initramfs (a Pi) or by this
-# script (an ISO): two services that provide clock, hwclock failing where
-# there is no RTC. The one the initramfs' test does not pick goes; the next
-# commit saves that, and until then each boot mends it again. One clock
-# service alone is the initramfs' choice and stays.
+# clock_alone: prints the clock service of the boot runlevel when it holds
+# one only. Before the restore, that one is the initramfs' choice: the
+# ISO's overlay carries none (genapkovl.sh). Where the initramfs loaded a
+# saved overlay itself (a Pi's card), that overlay's may be there too; then
+# it prints nothing.
+clock_alone() {
+	if in_boot_runlevel hwclock; then
+		in_boot_runlevel swclock || echo hwclock
+	elif in_boot_runlevel swclock; then
+		echo swclock
+	fi
+}
+
+# keep_one_clock CHOSEN: Alpine's initramfs adds a clock service to the
+# boot runlevel at every boot, hwclock when the machine has an RTC and
+# swclock when not (initramfs-init.in), after it loads the overlay. An
+# overlay saved by an older image carries the one that image or its boot
+# chose (swclock on a Pi, hwclock on an ISO), restored by the initramfs (a
+# Pi) or by this script (an ISO): two services that provide clock, hwclock
+# failing where there is no RTC. The one the initramfs did not add goes:
+# not CHOSEN, the one found before the restore (clock_alone); without it,
+# the one the initramfs' test does not pick. That test runs here later,
+# and an RTC whose driver is a module the initramfs lacks may have come
+# since: CHOSEN, where known, is the initramfs' own answer. The next commit
+# saves that, and until then each boot mends it again. One clock service
+# alone is the initramfs' choice and stays.
 keep_one_clock() {
 	in_boot_runlevel hwclock && in_boot_runlevel swclock || return 0
-	if rtc_exists; then
-		_extra=swclock
-	else
-		_extra=hwclock
+	case "$1" in
+		hwclock) _extra=swclock ;;
+		swclock) _extra=hwclock ;;
+		*)
+			if rtc_exists; then
+				_extra=swclock
+			else
+				_extra=hwclock
+			fi
+			;;
+	esac
+	# Not worth failing the service for (set -e): both start, as before.
+	if ! rm -f -- "${ROOT%/}/etc/runlevels/boot/$_extra"; then
+		einfo "WARNING: $_extra stays in the boot runlevel next to the initramfs' clock service: cannot remove it"
+		return 0
 	fi
-	rm -f -- "${ROOT%/}/etc/runlevels/boot/$_extra"
 	einfo "$_extra removed from the boot runlevel: a saved overlay carried it next to the initramfs' clock service"
 }
 
@@ -556,8 +588,9 @@ main() {
 			echo "${_choice#* }"
 			;;
 		boot)
+			_clock=$(clock_alone)
 			boot
-			keep_one_clock
+			keep_one_clock "$_clock"
 			;;
 		commit) commit ;;
 		*)
