@@ -40,8 +40,16 @@ fn persist_command(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Comm
         .env("ROOT", dir.path("root"))
         .env("PROC_MOUNTS", dir.path("proc-mounts"))
         .env("FINDFS", &stub)
-        .env("MOUNT", &mount);
+        .env("MOUNT", &mount)
+        // The kernel's log: written only where the test makes the file,
+        // never the host's /dev/kmsg.
+        .env("KMSG", dir.path("kmsg"));
     cmd
+}
+
+/// What persist.sh wrote to the kernel's log (a test's `kmsg` file).
+fn kmsg(dir: &TempDir) -> String {
+    fs::read_to_string(dir.path("kmsg")).unwrap_or_default()
 }
 
 /// [`persist`], which must succeed.
@@ -183,12 +191,16 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
         "root/media/sdb1/rccr-lbu/ReCyClusteR-Control-00aa01.apkovl.tar.gz",
         "not a tarball",
     );
+    // The kernel's log (writable, as /dev/kmsg for root) gets the warning
+    // too, as an error: the kernel prints it on every console=, even with
+    // quiet, and OpenRC's output reaches only the last one.
+    dir.write("kmsg", "");
     let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
     assert_exit(&out, 0, "not a readable overlay (damaged)");
-    assert_has(
-        &text(&out.stderr),
-        "WARNING: the changes saved in sdb1/rccr-lbu are not restored",
-    );
+    let warning = "WARNING: the changes saved in sdb1/rccr-lbu are not restored";
+    assert_has(&text(&out.stderr), warning);
+    assert_has(&kmsg(&dir), &format!("<3>rccr-persist: {warning}"));
+    assert_eq!(kmsg(&dir).lines().count(), 1, "{}", kmsg(&dir));
 
     // Not mounted at all (nothing at its root): mounted read-write.
     let dir = booted_from("persist-mount-new", "/media/cdrom");
@@ -862,6 +874,7 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
             ],
         );
 
+        dir.write("kmsg", "");
         let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
         let Some(mut cmd) = under_shell(shell, &dir, cmd) else {
             return;
@@ -870,6 +883,14 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
         assert!(out.status.success(), "{shell}: {}", show(&out));
         let stderr = text(&out.stderr);
         assert_has(&stderr, "restoring the saved overlay");
+        // Each warning is also one error record in the kernel's log.
+        let warnings: Vec<String> = stderr
+            .lines()
+            .filter(|l| l.contains("WARNING"))
+            .map(|l| format!("<3>{l}"))
+            .collect();
+        assert_eq!(warnings.len(), 4, "{shell}: {stderr}");
+        assert_eq!(kmsg(&dir).lines().collect::<Vec<_>>(), warnings, "{shell}");
         assert_has(
             &stderr,
             "etc/passwd: the booted image's newsvc is not added: UID 1000 is admin's",

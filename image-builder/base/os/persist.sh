@@ -65,8 +65,13 @@
 # RTC, swclock where not. A link that cannot be removed stays, with a
 # warning.
 #
+# Warnings go to stderr and, when it is writable, to the kernel's log as
+# errors, which the kernel prints on every console= (OpenRC's output
+# reaches only the last one, /dev/console).
+#
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
-# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu).
+# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu),
+# KMSG (/dev/kmsg).
 #---help---
 set -eu
 
@@ -77,6 +82,7 @@ PROG=rccr-persist
 : "${FINDFS:=findfs}"
 : "${MOUNT:=mount}"
 : "${LBU:=lbu}"
+: "${KMSG:=/dev/kmsg}"
 
 # Where lbu's overlays live on the RCCR partition: below its root, out of
 # nlplug-findfs' sight (it looks at depth 1 only).
@@ -112,6 +118,20 @@ die() {
 
 einfo() {
 	printf '%s: %s\n' "$PROG" "$*" >&2
+}
+
+# kmsg: prints KMSG when this process may write it, else nothing.
+kmsg() {
+	[ ! -w "$KMSG" ] || echo "$KMSG"
+}
+
+# warn MESSAGE: a warning (see --help); `<3>` makes it an error in the
+# kernel's log (KERN_ERR), printed even with `quiet`. A log that refuses
+# it is no failure.
+warn() {
+	einfo "WARNING: $*"
+	_kmsg=$(kmsg)
+	[ -z "$_kmsg" ] || { printf '<3>%s: WARNING: %s\n' "$PROG" "$*" >>"$_kmsg"; } 2>/dev/null || true
 }
 
 # Prints "MOUNTPOINT FSTYPE" of the mount under /media that holds a boot
@@ -344,7 +364,16 @@ merge_accounts() {
 		[ ! -f "${5:-}" ] || _image_group=$5
 	fi
 	# shellcheck disable=SC2016 # awk's own $ fields
-	awk -F: -v OFS=: -v id="$_id" -v what="$_what" -v members="$_members" -v file="$1" -v prog="$PROG" '
+	awk -F: -v OFS=: -v id="$_id" -v what="$_what" -v members="$_members" -v file="$1" -v prog="$PROG" -v kmsg="$(kmsg)" '
+		# As warn (the shell function).
+		function warn(msg) {
+			msg = prog ": WARNING: " file ": the booted image\047s " msg
+			print msg | "cat >&2"
+			if (kmsg != "") {
+				print "<3>" msg >>kmsg
+				close(kmsg)
+			}
+		}
 		function union(a, b,    have, list, i, k, out) {
 			out = a
 			k = split(a, list, ",")
@@ -380,11 +409,11 @@ merge_accounts() {
 				if ((name in saved) || (has_names && !(name in named))) continue
 				split(image[name], f, ":")
 				if (id && (f[id] in owner)) {
-					print prog ": WARNING: " file ": the booted image\047s " name " is not added: " what " " f[id] " is " owner[f[id]] "\047s in the saved one" | "cat >&2"
+					warn(name " is not added: " what " " f[id] " is " owner[f[id]] "\047s in the saved one")
 					continue
 				}
 				if (file == "etc/passwd" && (f[4] in saved_gid) && saved_gid[f[4]] != image_gid[f[4]]) {
-					print prog ": WARNING: " file ": the booted image\047s " name " is not added: its GID " f[4] " is " saved_gid[f[4]] "\047s in the saved group" | "cat >&2"
+					warn(name " is not added: its GID " f[4] " is " saved_gid[f[4]] "\047s in the saved group")
 					continue
 				}
 				if (id) owner[f[id]] = name
@@ -403,7 +432,7 @@ keep_saved() {
 	set_conf LBU_BACKUPDIR ''
 	set_conf LBU_MEDIA ''
 	rm -f -- "${ROOT%/}/root/.ssh/authorized_keys"
-	einfo "WARNING: the changes saved in ${1#/media/} are not restored: lbu commit saves nothing and the image's temporary key is refused until they are (on the console: keep the one good *.apkovl.tar.gz in $1, then reboot)"
+	warn "the changes saved in ${1#/media/} are not restored: lbu commit saves nothing and the image's temporary key is refused until they are (on the console: keep the one good *.apkovl.tar.gz in $1, then reboot)"
 }
 
 # lbu_settings: LBU_BACKUPDIR, LBU_MEDIA, ENCRYPTION and BACKUP_LIMIT of
@@ -488,7 +517,7 @@ commit_cleanup() {
 # boot: see --help (boot, and the choice).
 boot() {
 	if ! _choice=$(choose); then
-		einfo "WARNING: changes are lost at reboot: the boot media is read-only and no partition is labelled $RCCR_DATA_LABEL"
+		warn "changes are lost at reboot: the boot media is read-only and no partition is labelled $RCCR_DATA_LABEL"
 		return 0
 	fi
 	_where=${_choice#* }
@@ -570,7 +599,7 @@ keep_one_clock() {
 	esac
 	# Not worth failing the service for (set -e): both start, as before.
 	if ! rm -f -- "${ROOT%/}/etc/runlevels/boot/$_extra"; then
-		einfo "WARNING: $_extra stays in the boot runlevel next to the initramfs' clock service: cannot remove it"
+		warn "$_extra stays in the boot runlevel next to the initramfs' clock service: cannot remove it"
 		return 0
 	fi
 	einfo "$_extra removed from the boot runlevel: a saved overlay carried it next to the initramfs' clock service"
