@@ -1160,6 +1160,36 @@ fn boot_services(root: &Path) -> Vec<String> {
     names
 }
 
+/// An ISO with its RCCR partition booted (persist.sh boot, under `shell`,
+/// which must succeed): the initramfs added `chosen` to the boot runlevel,
+/// `/dev/{rtc}` is there now (if any), and the overlay saved on the RCCR
+/// partition holds the clock services `saved`.
+fn iso_clock_boot(
+    tag: &str,
+    shell: &str,
+    chosen: &str,
+    rtc: Option<&str>,
+    saved: &[&str],
+) -> (TempDir, Output) {
+    let dir = booted_from(tag, "/media/cdrom");
+    rc_add_boot(&dir.path("root"), chosen);
+    if let Some(rtc) = rtc {
+        dir.write(&format!("root/dev/{rtc}"), "");
+    }
+    for service in saved {
+        rc_add_boot(&dir.path("saved"), service);
+    }
+    tar_gz_of(
+        &dir.path("saved"),
+        &["etc"],
+        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    );
+    let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+    let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
+    assert!(out.status.success(), "{shell}: {}", show(&out));
+    (dir, out)
+}
+
 const PI_MOUNTS: &str =
     "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro,relatime 0 0\n";
 
@@ -1205,23 +1235,14 @@ fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
             // An ISO: an older ISO's overlay (its own hwclock, and the
             // swclock its initramfs added on a machine without an RTC),
             // saved on the RCCR partition, restored over this boot's choice.
-            let dir = booted_from(&format!("persist-clock-iso-{shell}-{rtc}"), "/media/cdrom");
-            let root = dir.path("root");
-            rc_add_boot(&root, chosen);
-            if rtc {
-                dir.write("root/dev/rtc", "");
-            }
-            let saved = dir.path("saved");
-            rc_add_boot(&saved, "hwclock");
-            rc_add_boot(&saved, "swclock");
-            tar_gz_of(
-                &saved,
-                &["etc"],
-                &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+            let (dir, out) = iso_clock_boot(
+                &format!("persist-clock-iso-{shell}-{rtc}"),
+                shell,
+                chosen,
+                rtc.then_some("rtc"),
+                &["hwclock", "swclock"],
             );
-            let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
-            let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
-            assert!(out.status.success(), "{shell}: {}", show(&out));
+            let root = dir.path("root");
             assert_has(&text(&out.stderr), "restoring the saved overlay");
             assert_eq!(
                 boot_services(&root),
@@ -1235,20 +1256,14 @@ fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
         // the initramfs lacks): the initramfs added swclock, and /dev/rtc0
         // is there now. The initramfs' choice stays, not the restored
         // hwclock, or every boot would repeat the repair.
-        let dir = booted_from(&format!("persist-clock-iso-late-{shell}"), "/media/cdrom");
-        let root = dir.path("root");
-        rc_add_boot(&root, "swclock");
-        dir.write("root/dev/rtc0", "");
-        let saved = dir.path("saved");
-        rc_add_boot(&saved, "hwclock");
-        tar_gz_of(
-            &saved,
-            &["etc"],
-            &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+        let (dir, out) = iso_clock_boot(
+            &format!("persist-clock-iso-late-{shell}"),
+            shell,
+            "swclock",
+            Some("rtc0"),
+            &["hwclock"],
         );
-        let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
-        let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
-        assert!(out.status.success(), "{shell}: {}", show(&out));
+        let root = dir.path("root");
         assert_eq!(boot_services(&root), ["swclock"], "{shell}: {}", show(&out));
         assert_has(&text(&out.stderr), "hwclock removed");
 
