@@ -40,8 +40,16 @@ fn persist_command(dir: &TempDir, mounts: &str, findfs: &str, arg: &str) -> Comm
         .env("ROOT", dir.path("root"))
         .env("PROC_MOUNTS", dir.path("proc-mounts"))
         .env("FINDFS", &stub)
-        .env("MOUNT", &mount);
+        .env("MOUNT", &mount)
+        // The kernel's log: written only where the test makes the file,
+        // never the host's /dev/kmsg.
+        .env("KMSG", dir.path("kmsg"));
     cmd
+}
+
+/// What persist.sh wrote to the kernel's log (a test's `kmsg` file).
+fn kmsg(dir: &TempDir) -> String {
+    fs::read_to_string(dir.path("kmsg")).unwrap_or_default()
 }
 
 /// [`persist`], which must succeed.
@@ -183,12 +191,16 @@ fn persist_mounts_the_rccr_partition_and_moves_an_old_overlay_off_its_root() {
         "root/media/sdb1/rccr-lbu/ReCyClusteR-Control-00aa01.apkovl.tar.gz",
         "not a tarball",
     );
+    // The kernel's log (writable, as /dev/kmsg for root) gets the warning
+    // too, as an error: the kernel prints it on every console=, even with
+    // quiet, and OpenRC's output reaches only the last one.
+    dir.write("kmsg", "");
     let out = persist(&dir, mounts, "echo /dev/sdb1", "boot");
     assert_exit(&out, 0, "not a readable overlay (damaged)");
-    assert_has(
-        &text(&out.stderr),
-        "WARNING: the changes saved in sdb1/rccr-lbu are not restored",
-    );
+    let warning = "WARNING: the changes saved in sdb1/rccr-lbu are not restored";
+    assert_has(&text(&out.stderr), warning);
+    assert_has(&kmsg(&dir), &format!("<3>rccr-persist: {warning}"));
+    assert_eq!(kmsg(&dir).lines().count(), 1, "{}", kmsg(&dir));
 
     // Not mounted at all (nothing at its root): mounted read-write.
     let dir = booted_from("persist-mount-new", "/media/cdrom");
@@ -862,6 +874,7 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
             ],
         );
 
+        dir.write("kmsg", "");
         let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
         let Some(mut cmd) = under_shell(shell, &dir, cmd) else {
             return;
@@ -870,6 +883,14 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
         assert!(out.status.success(), "{shell}: {}", show(&out));
         let stderr = text(&out.stderr);
         assert_has(&stderr, "restoring the saved overlay");
+        // Each warning is also one error record in the kernel's log.
+        let warnings: Vec<String> = stderr
+            .lines()
+            .filter(|l| l.contains("WARNING"))
+            .map(|l| format!("<3>{l}"))
+            .collect();
+        assert_eq!(warnings.len(), 4, "{shell}: {stderr}");
+        assert_eq!(kmsg(&dir).lines().collect::<Vec<_>>(), warnings, "{shell}");
         assert_has(
             &stderr,
             "etc/passwd: the booted image's newsvc is not added: UID 1000 is admin's",
@@ -1139,6 +1160,36 @@ fn boot_services(root: &Path) -> Vec<String> {
     names
 }
 
+/// An ISO with its RCCR partition booted (persist.sh boot, under `shell`,
+/// which must succeed): the initramfs added `chosen` to the boot runlevel,
+/// `/dev/{rtc}` is there now (if any), and the overlay saved on the RCCR
+/// partition holds the clock services `saved`.
+fn iso_clock_boot(
+    tag: &str,
+    shell: &str,
+    chosen: &str,
+    rtc: Option<&str>,
+    saved: &[&str],
+) -> (TempDir, Output) {
+    let dir = booted_from(tag, "/media/cdrom");
+    rc_add_boot(&dir.path("root"), chosen);
+    if let Some(rtc) = rtc {
+        dir.write(&format!("root/dev/{rtc}"), "");
+    }
+    for service in saved {
+        rc_add_boot(&dir.path("saved"), service);
+    }
+    tar_gz_of(
+        &dir.path("saved"),
+        &["etc"],
+        &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+    );
+    let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+    let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
+    assert!(out.status.success(), "{shell}: {}", show(&out));
+    (dir, out)
+}
+
 const PI_MOUNTS: &str =
     "tmpfs / tmpfs rw 0 0\n/dev/mmcblk0p1 /media/mmcblk0p1 vfat ro,relatime 0 0\n";
 
@@ -1184,23 +1235,14 @@ fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
             // An ISO: an older ISO's overlay (its own hwclock, and the
             // swclock its initramfs added on a machine without an RTC),
             // saved on the RCCR partition, restored over this boot's choice.
-            let dir = booted_from(&format!("persist-clock-iso-{shell}-{rtc}"), "/media/cdrom");
-            let root = dir.path("root");
-            rc_add_boot(&root, chosen);
-            if rtc {
-                dir.write("root/dev/rtc", "");
-            }
-            let saved = dir.path("saved");
-            rc_add_boot(&saved, "hwclock");
-            rc_add_boot(&saved, "swclock");
-            tar_gz_of(
-                &saved,
-                &["etc"],
-                &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
+            let (dir, out) = iso_clock_boot(
+                &format!("persist-clock-iso-{shell}-{rtc}"),
+                shell,
+                chosen,
+                rtc.then_some("rtc"),
+                &["hwclock", "swclock"],
             );
-            let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
-            let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
-            assert!(out.status.success(), "{shell}: {}", show(&out));
+            let root = dir.path("root");
             assert_has(&text(&out.stderr), "restoring the saved overlay");
             assert_eq!(
                 boot_services(&root),
@@ -1209,6 +1251,37 @@ fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
                 show(&out)
             );
         }
+
+        // An ISO whose RTC driver came after the initramfs' test (a module
+        // the initramfs lacks): the initramfs added swclock, and /dev/rtc0
+        // is there now. The initramfs' choice stays, not the restored
+        // hwclock, or every boot would repeat the repair.
+        let (dir, out) = iso_clock_boot(
+            &format!("persist-clock-iso-late-{shell}"),
+            shell,
+            "swclock",
+            Some("rtc0"),
+            &["hwclock"],
+        );
+        let root = dir.path("root");
+        assert_eq!(boot_services(&root), ["swclock"], "{shell}: {}", show(&out));
+        assert_has(&text(&out.stderr), "hwclock removed");
+
+        // A link that cannot be removed (here a directory) stays, with a
+        // warning; the boot goes on.
+        let dir = booted_from(&format!("persist-clock-stuck-{shell}"), "/media/mmcblk0p1");
+        let root = dir.path("root");
+        rc_add_boot(&root, "hwclock");
+        dir.write("root/etc/runlevels/boot/swclock/keep", "");
+        dir.write("root/dev/rtc0", "");
+        let cmd = persist_command(&dir, PI_MOUNTS, "exit 1", "boot");
+        let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", show(&out));
+        assert_eq!(boot_services(&root), ["hwclock", "swclock"], "{shell}");
+        assert_has(
+            &text(&out.stderr),
+            "WARNING: swclock stays in the boot runlevel",
+        );
 
         // One clock service: the initramfs' choice, left alone even where
         // the RTC's driver came after it (a module the initramfs lacks).

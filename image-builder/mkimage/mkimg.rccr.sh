@@ -43,10 +43,11 @@ profile_rccr() {
 		aarch64)
 			# The serial port last, so /dev/console: many UEFI aarch64
 			# machines (servers, SBCs, VMs) have no screen, and
-			# rccr-persist's warnings and the initramfs' prompts would
-			# reach no one on tty0. Where there is a screen, it gets the
-			# kernel's messages and a login prompt; where there is no
-			# ttyAMA0, the kernel makes tty0 /dev/console.
+			# OpenRC's output and the initramfs' prompts would reach no
+			# one on tty0. Where there is a screen, it gets the kernel's
+			# messages (rccr-persist's warnings among them: it writes
+			# them to the kernel's log too) and a login prompt; where
+			# there is no ttyAMA0, the kernel makes tty0 /dev/console.
 			kernel_cmdline="console=tty0 console=ttyAMA0,115200"
 			;;
 	esac

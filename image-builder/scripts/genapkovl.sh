@@ -291,7 +291,7 @@ populate() {
 	# an aarch64 board without one; mkinitfs initramfs-init.in,
 	# rtc_exists). Both here, or the wrong one, would fail at boot; where
 	# an older image's saved overlay brings one back, rccr-persist removes
-	# the one the initramfs' test does not pick (persist.sh, keep_one_clock).
+	# the one the initramfs did not add (persist.sh, keep_one_clock).
 	rc_add modules boot
 	rc_add sysctl boot
 	rc_add hostname boot

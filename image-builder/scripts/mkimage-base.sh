@@ -96,7 +96,7 @@ run_mkimage() {
 	[ -f "$ISO" ] || die "mkimage.sh made no $(basename "$ISO") (is $ALPINE_ARCH in the profile's arch?)"
 }
 
-# Checks that the trim, the consoles (serial, then the screen) and the UEFI
+# Checks that the trim, the consoles (in the profile's order) and the UEFI
 # loaders are there.
 check_iso() {
 	_x="$TMP_DIR/check"

@@ -55,13 +55,23 @@
 #      set up before.
 #   3. neither: changes are lost at reboot (a warning says so).
 #
-# At every boot, whatever the choice: when the boot runlevel holds both
-# hwclock and swclock (an older image's saved overlay next to the clock
-# service Alpine's initramfs added), the one the initramfs' test does not
-# pick goes: hwclock where the machine has an RTC, swclock where not.
+# Then, whatever the choice (unless making it failed: the script stops at
+# its first error): when the boot runlevel holds both hwclock and swclock
+# (an older image's saved overlay next to the clock service Alpine's
+# initramfs added), the one the initramfs did not add goes: where this
+# script restored the saved overlay (an ISO), the restored one (the
+# initramfs' was there before); where the initramfs loaded it itself (a
+# Pi), the one its test does not pick: hwclock where the machine has an
+# RTC, swclock where not. A link that cannot be removed stays, with a
+# warning.
+#
+# Warnings go to stderr and, when it is writable, to the kernel's log as
+# errors, which the kernel prints on every console= (OpenRC's output
+# reaches only the last one, /dev/console).
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
-# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu).
+# RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu),
+# KMSG (/dev/kmsg).
 #---help---
 set -eu
 
@@ -72,6 +82,7 @@ PROG=rccr-persist
 : "${FINDFS:=findfs}"
 : "${MOUNT:=mount}"
 : "${LBU:=lbu}"
+: "${KMSG:=/dev/kmsg}"
 
 # Where lbu's overlays live on the RCCR partition: below its root, out of
 # nlplug-findfs' sight (it looks at depth 1 only).
@@ -107,6 +118,20 @@ die() {
 
 einfo() {
 	printf '%s: %s\n' "$PROG" "$*" >&2
+}
+
+# kmsg: prints KMSG when this process may write it, else nothing.
+kmsg() {
+	[ ! -w "$KMSG" ] || echo "$KMSG"
+}
+
+# warn MESSAGE: a warning (see --help); `<3>` makes it an error in the
+# kernel's log (KERN_ERR), printed even with `quiet`. A log that refuses
+# it is no failure.
+warn() {
+	einfo "WARNING: $*"
+	_kmsg=$(kmsg)
+	[ -z "$_kmsg" ] || { printf '<3>%s: WARNING: %s\n' "$PROG" "$*" >>"$_kmsg"; } 2>/dev/null || true
 }
 
 # Prints "MOUNTPOINT FSTYPE" of the mount under /media that holds a boot
@@ -339,7 +364,16 @@ merge_accounts() {
 		[ ! -f "${5:-}" ] || _image_group=$5
 	fi
 	# shellcheck disable=SC2016 # awk's own $ fields
-	awk -F: -v OFS=: -v id="$_id" -v what="$_what" -v members="$_members" -v file="$1" -v prog="$PROG" '
+	awk -F: -v OFS=: -v id="$_id" -v what="$_what" -v members="$_members" -v file="$1" -v prog="$PROG" -v kmsg="$(kmsg)" '
+		# As warn (the shell function).
+		function warn(msg) {
+			msg = prog ": WARNING: " file ": the booted image\047s " msg
+			print msg | "cat >&2"
+			if (kmsg != "") {
+				print "<3>" msg >>kmsg
+				close(kmsg)
+			}
+		}
 		function union(a, b,    have, list, i, k, out) {
 			out = a
 			k = split(a, list, ",")
@@ -375,11 +409,11 @@ merge_accounts() {
 				if ((name in saved) || (has_names && !(name in named))) continue
 				split(image[name], f, ":")
 				if (id && (f[id] in owner)) {
-					print prog ": WARNING: " file ": the booted image\047s " name " is not added: " what " " f[id] " is " owner[f[id]] "\047s in the saved one" | "cat >&2"
+					warn(name " is not added: " what " " f[id] " is " owner[f[id]] "\047s in the saved one")
 					continue
 				}
 				if (file == "etc/passwd" && (f[4] in saved_gid) && saved_gid[f[4]] != image_gid[f[4]]) {
-					print prog ": WARNING: " file ": the booted image\047s " name " is not added: its GID " f[4] " is " saved_gid[f[4]] "\047s in the saved group" | "cat >&2"
+					warn(name " is not added: its GID " f[4] " is " saved_gid[f[4]] "\047s in the saved group")
 					continue
 				}
 				if (id) owner[f[id]] = name
@@ -398,7 +432,7 @@ keep_saved() {
 	set_conf LBU_BACKUPDIR ''
 	set_conf LBU_MEDIA ''
 	rm -f -- "${ROOT%/}/root/.ssh/authorized_keys"
-	einfo "WARNING: the changes saved in ${1#/media/} are not restored: lbu commit saves nothing and the image's temporary key is refused until they are (on the console: keep the one good *.apkovl.tar.gz in $1, then reboot)"
+	warn "the changes saved in ${1#/media/} are not restored: lbu commit saves nothing and the image's temporary key is refused until they are (on the console: keep the one good *.apkovl.tar.gz in $1, then reboot)"
 }
 
 # lbu_settings: LBU_BACKUPDIR, LBU_MEDIA, ENCRYPTION and BACKUP_LIMIT of
@@ -483,7 +517,7 @@ commit_cleanup() {
 # boot: see --help (boot, and the choice).
 boot() {
 	if ! _choice=$(choose); then
-		einfo "WARNING: changes are lost at reboot: the boot media is read-only and no partition is labelled $RCCR_DATA_LABEL"
+		warn "changes are lost at reboot: the boot media is read-only and no partition is labelled $RCCR_DATA_LABEL"
 		return 0
 	fi
 	_where=${_choice#* }
@@ -524,23 +558,50 @@ in_boot_runlevel() {
 	[ -L "${ROOT%/}/etc/runlevels/boot/$1" ] || [ -e "${ROOT%/}/etc/runlevels/boot/$1" ]
 }
 
-# keep_one_clock: Alpine's initramfs adds a clock service to the boot
-# runlevel at every boot, hwclock when the machine has an RTC and swclock
-# when not (initramfs-init.in), after it loads the overlay. An overlay saved
-# by an older image carries the one that image or its boot chose (swclock
-# on a Pi, hwclock on an ISO), restored by the initramfs (a Pi) or by this
-# script (an ISO): two services that provide clock, hwclock failing where
-# there is no RTC. The one the initramfs' test does not pick goes; the next
-# commit saves that, and until then each boot mends it again. One clock
-# service alone is the initramfs' choice and stays.
+# clock_alone: prints the clock service of the boot runlevel when it holds
+# one only. Before the restore, that one is the initramfs' choice: the
+# ISO's overlay carries none (genapkovl.sh). Where the initramfs loaded a
+# saved overlay itself (a Pi's card), that overlay's may be there too; then
+# it prints nothing.
+clock_alone() {
+	if in_boot_runlevel hwclock; then
+		in_boot_runlevel swclock || echo hwclock
+	elif in_boot_runlevel swclock; then
+		echo swclock
+	fi
+}
+
+# keep_one_clock CHOSEN: Alpine's initramfs adds a clock service to the
+# boot runlevel at every boot, hwclock when the machine has an RTC and
+# swclock when not (initramfs-init.in), after it loads the overlay. An
+# overlay saved by an older image carries the one that image or its boot
+# chose (swclock on a Pi, hwclock on an ISO), restored by the initramfs (a
+# Pi) or by this script (an ISO): two services that provide clock, hwclock
+# failing where there is no RTC. The one the initramfs did not add goes:
+# not CHOSEN, the one found before the restore (clock_alone); without it,
+# the one the initramfs' test does not pick. That test runs here later,
+# and an RTC whose driver is a module the initramfs lacks may have come
+# since: CHOSEN, where known, is the initramfs' own answer. The next commit
+# saves that, and until then each boot mends it again. One clock service
+# alone is the initramfs' choice and stays.
 keep_one_clock() {
 	in_boot_runlevel hwclock && in_boot_runlevel swclock || return 0
-	if rtc_exists; then
-		_extra=swclock
-	else
-		_extra=hwclock
+	case "$1" in
+		hwclock) _extra=swclock ;;
+		swclock) _extra=hwclock ;;
+		*)
+			if rtc_exists; then
+				_extra=swclock
+			else
+				_extra=hwclock
+			fi
+			;;
+	esac
+	# Not worth failing the service for (set -e): both start, as before.
+	if ! rm -f -- "${ROOT%/}/etc/runlevels/boot/$_extra"; then
+		warn "$_extra stays in the boot runlevel next to the initramfs' clock service: cannot remove it"
+		return 0
 	fi
-	rm -f -- "${ROOT%/}/etc/runlevels/boot/$_extra"
 	einfo "$_extra removed from the boot runlevel: a saved overlay carried it next to the initramfs' clock service"
 }
 
@@ -556,8 +617,9 @@ main() {
 			echo "${_choice#* }"
 			;;
 		boot)
+			_clock=$(clock_alone)
 			boot
-			keep_one_clock
+			keep_one_clock "$_clock"
 			;;
 		commit) commit ;;
 		*)
