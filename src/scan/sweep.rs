@@ -12,8 +12,9 @@
 //! host answers for another). A second MAC answering for one
 //! address is kept as a conflict ([`Swept::conflicts`]): which of the two is
 //! the host's is not for the sweep to decide.
-//! An ARP answer that the kernel's neighbour cache contradicts makes the
-//! kernel forget its entry before the host is probed ([`super::neigh`]).
+//! An ARP answer that the kernel's neighbour cache contradicts holds the
+//! host's probe until the round's end; the kernel then forgets its entry
+//! before the probe, unless another MAC answered too ([`super::neigh`]).
 //!
 //! A full send queue (EAGAIN, ENOBUFS) holds a round's sending up, one
 //! try a tick, but not for ever: a round stops trying once the queue has
@@ -258,9 +259,11 @@ pub fn sweep(
         conflicts: Conflicts::new(),
         lookup,
         neighbours: Neighbours::open(),
+        held: Vec::new(),
         queue_full: None,
     };
     sweep.run(timeout, retries)?;
+    sweep.settle();
     for (ip, others) in &sweep.conflicts {
         let first = sweep.found.get(ip).copied().flatten();
         let first = first.map(|m| m.to_string()).unwrap_or_default();
@@ -352,6 +355,9 @@ struct Sweep<'a> {
     /// Live hosts are handed to it as they answer.
     lookup: Option<&'a mut Lookup>,
     neighbours: Neighbours,
+    /// Hosts whose answer the kernel's neighbour cache contradicts, with
+    /// the channel and MAC they answered on: probed at the round's end.
+    held: Vec<(usize, Ipv4Addr, MacAddr)>,
     /// The first error that said the send queue was full.
     queue_full: Option<io::Error>,
 }
@@ -414,6 +420,7 @@ impl Sweep<'_> {
                     };
                 }
             } else if Instant::now() >= next_round {
+                self.settle();
                 if round == retries {
                     return Ok(());
                 }
@@ -560,6 +567,27 @@ impl Sweep<'_> {
         failed
     }
 
+    /// Hands `ip` to the lookup, if there is one.
+    fn probe(&mut self, ip: Ipv4Addr) {
+        if let Some(lookup) = self.lookup.as_deref_mut() {
+            // A full lookup leaves the host to a later one.
+            lookup.add(ip);
+        }
+    }
+
+    /// At a round's end: the kernel forgets its entry for each held host
+    /// that one MAC alone answered for, and the held hosts are probed.
+    fn settle(&mut self) {
+        for (c, ip, mac) in std::mem::take(&mut self.held) {
+            if let (Some(Channel::Arp { iface, .. }), false) =
+                (self.channels.get(c), self.conflicts.contains_key(&ip))
+            {
+                self.neighbours.check(iface, ip, mac);
+            }
+            self.probe(ip);
+        }
+    }
+
     /// The sequence number our echo request to `ip` on channel `c` carried:
     /// its index in its subnet, mod 2^16.
     fn echo_seq(&self, c: usize, ip: Ipv4Addr) -> Option<u16> {
@@ -588,12 +616,14 @@ impl Sweep<'_> {
             self.found.insert(ip, mac);
             // Before anything of ours goes to the host through the kernel.
             if let (Some(Channel::Arp { iface, .. }), Some(mac)) = (self.channels.get(c), mac) {
-                self.neighbours.check(iface, ip, mac);
+                if !self.neighbours.agrees(iface, ip, mac) {
+                    // A first answer may be a liar's: the kernel's entry is
+                    // not deleted on it (review F5), but at the round's end.
+                    self.held.push((c, ip, mac));
+                    return;
+                }
             }
-            if let Some(lookup) = self.lookup.as_deref_mut() {
-                // A full lookup leaves the host to a later one.
-                lookup.add(ip);
-            }
+            self.probe(ip);
         } else if let (Some(Some(first)), Some(other)) = (self.found.get(&ip), mac) {
             if *first != other {
                 let others = self.conflicts.entry(ip).or_default();
@@ -931,6 +961,7 @@ mod tests {
             conflicts: Conflicts::new(),
             lookup: None,
             neighbours: Neighbours::open(),
+            held: Vec::new(),
             queue_full: None,
         }
     }
