@@ -1120,20 +1120,28 @@ fn pins_of(lab: &Lab, host: &str) -> Vec<String> {
 }
 
 /// An ARP liar, run with /usr/bin/python3 inside a lab host: `CONTROL_IP
-/// TARGET_IP MAC`. On the first ARP request it sees from the control (the
-/// sweep's first), and again on the first one for TARGET_IP, it answers the
-/// control directly that TARGET_IP is at MAC, from MAC (Ethernet source and
-/// ARP sender alike). Prints `ready` once listening, `forged N` at the end.
+/// TARGET_IP MAC [LATE_MAC]`. On the first ARP request it sees from the
+/// control (the sweep's first), and again on the first one for TARGET_IP,
+/// it answers the control directly that TARGET_IP is at MAC, from MAC
+/// (Ethernet source and ARP sender alike). With LATE_MAC, it sends the
+/// true answer from LATE_MAC right after its second lie (the target's, come
+/// late: the lab has no sch_netem to delay the target's own), then lies
+/// once more to the next request for TARGET_IP, if one comes within 5
+/// seconds of silence. Prints `ready` once listening, `forged N` at the end.
 const ARP_LIAR: &str = r#"
 import socket, struct, sys
 control, target = socket.inet_aton(sys.argv[1]), socket.inet_aton(sys.argv[2])
 fake = bytes.fromhex(sys.argv[3].replace(":", ""))
+late = bytes.fromhex(sys.argv[4].replace(":", "")) if len(sys.argv) > 4 else None
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
 s.bind(("eth0", 0))
 s.settimeout(120)
 print("ready", flush=True)
+def answer(sha, mac):
+    reply = sha + mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
+    s.send(reply + mac + target + sha + control)
 forged, early = 0, False
-while forged < 2:
+while forged < (3 if late else 2):
     try:
         f = s.recv(1514)
     except socket.timeout:
@@ -1143,21 +1151,22 @@ while forged < 2:
     if early and f[38:42] != target:
         continue
     early = True
-    sha = f[22:28]
-    reply = sha + fake + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2)
-    s.send(reply + fake + target + sha + control)
+    answer(f[22:28], fake)
     forged += 1
+    if late and forged == 2:
+        answer(f[22:28], late)
+        s.settimeout(5)
 print("forged", forged, flush=True)
 "#;
 
 /// Runs setup twice on a lab of two targets and an ARP liar: once to adopt
 /// them, then, target-2 off and the liar answering for target-1's address
-/// with target-2's MAC ([`ARP_LIAR`]), again; with `lost`, target-1's
-/// answer to the sweep's request is lost, so the liar's comes first (and
-/// target-1's only when the control's kernel asks for it).
+/// with target-2's MAC ([`ARP_LIAR`]), again; with `late`, target-1's
+/// answer to the sweep's request comes after the liar's, and the control's
+/// kernel holds target-1's MAC (see [`hold_target_1_s_mac`]).
 /// Checks that target-1 is adopted as itself, held back nowhere, and keeps
 /// its MAC. Returns setup's stderr and the MAC the liar claimed.
-fn setup_with_an_arp_liar(lost: bool) -> (String, String) {
+fn setup_with_an_arp_liar(late: bool) -> (String, String) {
     let lab = Lab::builder().targets(2).hostile("liar").up();
     let (out, _) = setup(&lab, &[]);
     common::ok("first setup", &out);
@@ -1167,26 +1176,33 @@ fn setup_with_an_arp_liar(lost: bool) -> (String, String) {
         "target-2 off",
         &lab.exec("target-2", &["ip", "link", "set", "eth0", "down"]),
     );
-    if lost {
-        // target-1's first ARP answer to the control (the sweep's) is lost.
-        let rules = format!(
-            "table arp rccr_lab_lost {{\n chain out {{\n type filter hook output priority 0;\n \
-             arp operation reply arp daddr ip {} quota until 50 bytes drop\n }}\n}}\n",
-            lab.ip("control")
-        );
-        let out = lab.exec_stdin("target-1", &["nft", "-f", "-"], rules.as_bytes());
-        common::ok("lose one answer", &out);
-    }
-    // The control's kernel knows no MAC for target-1: the liar's answers,
-    // none of which it asked for, do not make one (arp_accept is 0); it
-    // asks itself when it connects, and only target-1 answers then.
-    common::ok(
-        "flush",
-        &lab.exec("control", &["ip", "neigh", "flush", "dev", "eth0"]),
-    );
     let control_ip = lab.ip("control");
-    let args = [control_ip.as_str(), &t1.ip, &t2.mac];
+    let mut args = vec![control_ip.as_str(), &t1.ip, &t2.mac];
+    if late {
+        hold_target_1_s_mac(&lab);
+        args.push(&t1.mac);
+    } else {
+        // The control's kernel knows no MAC for target-1: the liar's
+        // answers, none of which it asked for, do not make one (arp_accept
+        // is 0); it asks itself when it connects, and only target-1
+        // answers then.
+        common::ok(
+            "flush",
+            &lab.exec("control", &["ip", "neigh", "flush", "dev", "eth0"]),
+        );
+    }
     let (out, forged) = setup_while_forging(&lab, "liar", ARP_LIAR, &args);
+    if late {
+        // Review F5: the liar's answer, first, made the sweep delete the
+        // kernel's good entry for target-1 at once; the kernel asked again
+        // and took the liar's next lie (target-1's answer lost), sending
+        // target-1's traffic to target-2's MAC. Now an address two MACs
+        // answered for is left to the kernel.
+        let neigh = lab.exec("control", &["ip", "neigh", "show", &t1.ip, "dev", "eth0"]);
+        let neigh = stdout(&neigh);
+        let kept = !neigh.contains(" lladdr ") || neigh.contains(&format!(" lladdr {} ", t1.mac));
+        assert!(kept, "the control's kernel sends {} to: {neigh}", t1.ip);
+    }
     assert_eq!(forged, "forged 2\n", "the ARP liar did not lie");
     let json = common::ok("setup with an ARP liar", &out);
     let err = stderr(&out);
@@ -1203,6 +1219,56 @@ fn setup_with_an_arp_liar(lost: bool) -> (String, String) {
     // The sweep heard both and said so.
     assert_has(&err, &format!("{} answered from two MAC addresses", t1.ip));
     (err, t2.mac)
+}
+
+/// Sets the lab up for the liar's answer to come before target-1's own,
+/// with the control's kernel holding target-1's MAC:
+/// - the control's kernel keeps its entry against ARP answers for an hour
+///   (`locktime`): by default it takes any answer into an entry that has
+///   not changed in the last second, the liar's too, and what is tested
+///   here is what rccr does about the entry, not what the kernel does;
+/// - target-1's first two ARP answers to the control are lost: the
+///   sweep's (the liar sends it late, from target-1's MAC) and the one to
+///   the kernel, if it has to ask again;
+/// - the bridge learns no MAC from the liar's port, so the answer it sends
+///   from target-1's MAC does not draw target-1's traffic to it.
+fn hold_target_1_s_mac(lab: &Lab) {
+    let t1 = lab.host("target-1");
+    let locktime = "net.ipv4.neigh.eth0.locktime=360000";
+    common::ok("sysctl", &lab.exec("control", &["sysctl", "-w", locktime]));
+    common::ok(
+        "ping target-1",
+        &lab.exec("control", &["ping", "-c", "1", "-W", "5", &t1.ip]),
+    );
+    let neigh = lab.exec("control", &["ip", "neigh", "show", &t1.ip, "dev", "eth0"]);
+    assert_has(&stdout(&neigh), &format!(" lladdr {} ", t1.mac));
+    let rules = format!(
+        "table arp rccr_lab_lost {{\n chain out {{\n type filter hook output priority 0;\n \
+         arp operation reply arp daddr ip {} quota until 90 bytes drop\n }}\n}}\n",
+        lab.ip("control")
+    );
+    let out = lab.exec_stdin("target-1", &["nft", "-f", "-"], rules.as_bytes());
+    common::ok("lose two answers", &out);
+    let info = std::fs::read_to_string(lab.dir().join("hosts/liar/info")).expect("liar's info");
+    let port = info
+        .lines()
+        .find_map(|l| l.strip_prefix("PORT="))
+        .expect("the liar's bridge port");
+    let router = format!("{}-router", lab.id());
+    let learning = [
+        "-n",
+        &router,
+        "link",
+        "set",
+        "dev",
+        port,
+        "type",
+        "bridge_slave",
+        "learning",
+        "off",
+    ];
+    let out = std::process::Command::new("ip").args(learning).output();
+    common::ok("no learning", &out.expect("run ip"));
 }
 
 /// Runs `/usr/bin/python3 -c script args` in `host`, a forger of ARP
@@ -1256,10 +1322,11 @@ fn a_forged_arp_answer_before_the_sweep_asks_is_not_heard() {
 }
 
 /// The liar's answer to the sweep's request for target-1's address comes
-/// first (target-1's is lost; it answers when the control's kernel asks).
-/// Before, the liar's MAC was target-1's to setup (as above). Now the sweep
-/// keeps both, and neither is target-1's until target-1's own facts (the
-/// MACs of its interfaces) say which one is.
+/// first, target-1's after it. Before, the liar's MAC was target-1's to
+/// setup (as above). Now the sweep keeps both, and neither is target-1's
+/// until target-1's own facts (the MACs of its interfaces) say which one
+/// is. The control's kernel keeps target-1's MAC (review F5: the first
+/// answer made the sweep delete it).
 #[test]
 fn a_forged_arp_answer_that_comes_first_is_not_taken_for_the_node_s_mac() {
     if python_lab() {

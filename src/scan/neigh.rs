@@ -9,10 +9,14 @@
 //! the other's probe, and showed as no-ssh.
 //!
 //! So for every host the sweep hears from on an interface, before its
-//! probe starts, [`Neighbours::check`] reads the kernel's entry for the
-//! address there (SIOCGARP), and when it holds another MAC, deletes it
-//! (SIOCDARP): the kernel resolves the address again itself, by its own
-//! rules, when the probe is sent.
+//! probe starts, the sweep reads the kernel's entry for the address there
+//! (SIOCGARP, [`Neighbours::agrees`]). When it holds another MAC, the
+//! host's probe waits for the end of the sweep's round: if that MAC alone
+//! answered by then, [`Neighbours::check`] deletes the entry (SIOCDARP),
+//! and the kernel resolves the address again itself, by its own rules,
+//! when the probe is sent. If two MACs answered, the entry is left: the
+//! first answer may be a liar's, and deleting the kernel's good entry on
+//! it would give the liar another race for the kernel's own request.
 //!
 //! Deleting, not writing the MAC the sweep heard (SIOCSARP), is the choice
 //! that is safe on a hostile LAN: any machine can answer an ARP request,
@@ -24,9 +28,10 @@
 //! MAC is reported. Failing to delete (no `CAP_NET_ADMIN`) costs a
 //! warning, never the scan.
 //!
-//! One entry is read per live host, when it answers: the cache is never
-//! read whole (a /16 may hold thousands of entries), and what is read is
-//! the kernel's state of that moment, after it saw the same answer.
+//! One entry is read per live host, when it answers (and again at the
+//! round's end if it disagreed): the cache is never read whole (a /16 may
+//! hold thousands of entries), and what is read is the kernel's state of
+//! that moment, after it saw the same answer.
 use crate::sys::{ArpCache, Neighbour};
 use crate::wire::ethernet::Address as MacAddr;
 use std::io;
@@ -87,24 +92,35 @@ impl Neighbours {
         }
     }
 
-    /// `ip` answered on `iface` from `heard`: makes the kernel forget
-    /// another MAC it holds for it there.
-    pub fn check(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) {
+    /// The kernel's entry for `ip` on `iface` against the MAC `heard`;
+    /// an entry that cannot be read agrees (nothing is known to be stale).
+    fn read(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) -> Verdict {
         let Some(cache) = &self.cache else {
-            // Nothing can be read: unknown whether anything is stale.
-            return;
+            return Verdict::Agrees;
         };
-        let entry = match cache.get(iface, ip) {
-            Ok(entry) => entry,
+        match cache.get(iface, ip) {
+            Ok(entry) => verdict(entry, heard),
             Err(e) => {
                 self.error.get_or_insert(e);
-                return;
+                Verdict::Agrees
             }
-        };
-        match verdict(entry, heard) {
+        }
+    }
+
+    /// Whether the kernel holds no other MAC for `ip` on `iface` than
+    /// `heard`: nothing to decide, the host may be probed at once.
+    pub fn agrees(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) -> bool {
+        self.read(iface, ip, heard) == Verdict::Agrees
+    }
+
+    /// `ip` answered on `iface` from `heard` alone: makes the kernel forget
+    /// another MAC it holds for it there.
+    pub fn check(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) {
+        match self.read(iface, ip, heard) {
             Verdict::Agrees => {}
             Verdict::Stale => {
-                if let Err(e) = cache.delete(iface, ip) {
+                let deleted = self.cache.as_ref().map(|c| c.delete(iface, ip));
+                if let Some(Err(e)) = deleted {
                     self.kept.push(ip);
                     self.error.get_or_insert(e);
                 }

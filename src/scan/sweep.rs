@@ -7,12 +7,14 @@
 //! any round counts. A reply counts only if it answers what we asked: an
 //! ARP reply to our address, for an address of the subnet we swept on that
 //! interface that we have already asked, from the MAC it names as its
-//! sender; an echo reply with our identifier, our random payload and the
-//! sequence number we sent to its source. A second MAC answering for one
+//! sender; an echo reply with our identifier, and the payload and sequence
+//! number we sent to its source (the payload is that host's own, so no
+//! host answers for another). A second MAC answering for one
 //! address is kept as a conflict ([`Swept::conflicts`]): which of the two is
 //! the host's is not for the sweep to decide.
-//! An ARP answer that the kernel's neighbour cache contradicts makes the
-//! kernel forget its entry before the host is probed ([`super::neigh`]).
+//! An ARP answer that the kernel's neighbour cache contradicts holds the
+//! host's probe until the round's end; the kernel then forgets its entry
+//! before the probe, unless another MAC answered too ([`super::neigh`]).
 //!
 //! A full send queue (EAGAIN, ENOBUFS) holds a round's sending up, one
 //! try a tick, but not for ever: a round stops trying once the queue has
@@ -46,8 +48,11 @@ pub const MAX_BURST: u64 = 128;
 const TICK_MS: i32 = 1;
 /// A receive buffer for one Ethernet frame or IPv4 datagram.
 const FRAME_MAX: usize = 1514;
-/// The echo payload: random, so a reply proves it saw our request.
+/// The echo payload: a reply carrying it proves it saw our request to
+/// its source ([`echo_cookie`]).
 const COOKIE_LEN: usize = 8;
+/// The run's secret the echo cookies are made from.
+const COOKIE_KEY_LEN: usize = 16;
 /// The most sends in a row, a tick apart, that a full queue may refuse
 /// before the round leaves the rest of its addresses to the next round.
 pub const MAX_BLOCKED_SENDS: u32 = 1000;
@@ -88,7 +93,7 @@ enum Channel {
     Icmp {
         sock: IcmpSocket,
         ident: u16,
-        cookie: [u8; COOKIE_LEN],
+        key: [u8; COOKIE_KEY_LEN],
     },
 }
 
@@ -254,9 +259,11 @@ pub fn sweep(
         conflicts: Conflicts::new(),
         lookup,
         neighbours: Neighbours::open(),
+        held: Vec::new(),
         queue_full: None,
     };
     sweep.run(timeout, retries)?;
+    sweep.settle();
     for (ip, others) in &sweep.conflicts {
         let first = sweep.found.get(ip).copied().flatten();
         let first = first.map(|m| m.to_string()).unwrap_or_default();
@@ -308,7 +315,7 @@ fn open_channel(via: &Via) -> Result<Channel, Error> {
             Ok(Channel::Icmp {
                 sock,
                 ident,
-                cookie: random_bytes(),
+                key: random_bytes(),
             })
         }
     }
@@ -348,6 +355,9 @@ struct Sweep<'a> {
     /// Live hosts are handed to it as they answer.
     lookup: Option<&'a mut Lookup>,
     neighbours: Neighbours,
+    /// Hosts whose answer the kernel's neighbour cache contradicts, with
+    /// the channel and MAC they answered on: probed at the round's end.
+    held: Vec<(usize, Ipv4Addr, MacAddr)>,
     /// The first error that said the send queue was full.
     queue_full: Option<io::Error>,
 }
@@ -410,6 +420,7 @@ impl Sweep<'_> {
                     };
                 }
             } else if Instant::now() >= next_round {
+                self.settle();
                 if round == retries {
                     return Ok(());
                 }
@@ -538,12 +549,8 @@ impl Sweep<'_> {
                         return false;
                     }
                 },
-                Channel::Icmp {
-                    sock,
-                    ident,
-                    cookie,
-                } => match sock.recv(&mut buf) {
-                    Ok(n) => parse_echo_reply(&buf[..n], *ident, cookie)
+                Channel::Icmp { sock, ident, key } => match sock.recv(&mut buf) {
+                    Ok(n) => parse_echo_reply(&buf[..n], *ident, key)
                         .filter(|(ip, seq)| self.echo_seq(c, *ip) == Some(*seq))
                         .map(|(ip, _)| (ip, None, None)),
                     Err(e) => {
@@ -558,6 +565,27 @@ impl Sweep<'_> {
             true
         });
         failed
+    }
+
+    /// Hands `ip` to the lookup, if there is one.
+    fn probe(&mut self, ip: Ipv4Addr) {
+        if let Some(lookup) = self.lookup.as_deref_mut() {
+            // A full lookup leaves the host to a later one.
+            lookup.add(ip);
+        }
+    }
+
+    /// At a round's end: the kernel forgets its entry for each held host
+    /// that one MAC alone answered for, and the held hosts are probed.
+    fn settle(&mut self) {
+        for (c, ip, mac) in std::mem::take(&mut self.held) {
+            if let (Some(Channel::Arp { iface, .. }), false) =
+                (self.channels.get(c), self.conflicts.contains_key(&ip))
+            {
+                self.neighbours.check(iface, ip, mac);
+            }
+            self.probe(ip);
+        }
     }
 
     /// The sequence number our echo request to `ip` on channel `c` carried:
@@ -588,12 +616,14 @@ impl Sweep<'_> {
             self.found.insert(ip, mac);
             // Before anything of ours goes to the host through the kernel.
             if let (Some(Channel::Arp { iface, .. }), Some(mac)) = (self.channels.get(c), mac) {
-                self.neighbours.check(iface, ip, mac);
+                if !self.neighbours.agrees(iface, ip, mac) {
+                    // A first answer may be a liar's: the kernel's entry is
+                    // not deleted on it (review F5), but at the round's end.
+                    self.held.push((c, ip, mac));
+                    return;
+                }
             }
-            if let Some(lookup) = self.lookup.as_deref_mut() {
-                // A full lookup leaves the host to a later one.
-                lookup.add(ip);
-            }
+            self.probe(ip);
         } else if let (Some(Some(first)), Some(other)) = (self.found.get(&ip), mac) {
             if *first != other {
                 let others = self.conflicts.entry(ip).or_default();
@@ -620,16 +650,12 @@ fn send_request(channel: &Channel, src: Ipv4Addr, ip: Ipv4Addr, index: u32) -> i
             arp_request(&mut frame, *mac, src, ip);
             sock.send(&frame).map(drop)
         }
-        Channel::Icmp {
-            sock,
-            ident,
-            cookie,
-        } => {
+        Channel::Icmp { sock, ident, key } => {
             let mut message = [0u8; icmp::HEADER_LEN + COOKIE_LEN];
             let repr = icmp::Repr::EchoRequest {
                 ident: *ident,
                 seq_no: index as u16,
-                data: cookie,
+                data: &echo_cookie(key, ip),
             };
             repr.emit(&mut icmp::Packet::new_unchecked(&mut message[..]));
             sock.send_to(&message, ip).map(drop)
@@ -681,9 +707,27 @@ pub fn parse_arp_reply(frame: &[u8], our_mac: MacAddr) -> Option<(Ipv4Addr, Ipv4
     ))
 }
 
+/// The payload of our echo request to `ip`: its own, so a host that saw
+/// one request (they all carried one cookie) cannot answer for the others;
+/// a hash of the run's secret `key` and `ip`, so no host works out
+/// another's from its own.
+fn echo_cookie(key: &[u8; COOKIE_KEY_LEN], ip: Ipv4Addr) -> [u8; COOKIE_LEN] {
+    let mut message = [0u8; COOKIE_KEY_LEN + 4];
+    message[..COOKIE_KEY_LEN].copy_from_slice(key);
+    message[COOKIE_KEY_LEN..].copy_from_slice(&ip.octets());
+    let digest = ssh_key::HashAlg::Sha256.digest(&message);
+    let mut cookie = [0; COOKIE_LEN];
+    cookie.copy_from_slice(&digest[..COOKIE_LEN]);
+    cookie
+}
+
 /// The source and sequence number of an echo reply carrying our identifier
-/// and cookie.
-pub fn parse_echo_reply(datagram: &[u8], ident: u16, cookie: &[u8]) -> Option<(Ipv4Addr, u16)> {
+/// and the cookie of our request to that source.
+pub fn parse_echo_reply(
+    datagram: &[u8],
+    ident: u16,
+    key: &[u8; COOKIE_KEY_LEN],
+) -> Option<(Ipv4Addr, u16)> {
     let ip = ipv4::Packet::new_checked(datagram).ok()?;
     let repr = ipv4::Repr::parse(&ip).ok()?;
     if repr.next_header != ipv4::PROTOCOL_ICMP {
@@ -695,7 +739,9 @@ pub fn parse_echo_reply(datagram: &[u8], ident: u16, cookie: &[u8]) -> Option<(I
             ident: id,
             seq_no,
             data,
-        } if id == ident && data == cookie => Some((repr.src_addr, seq_no)),
+        } if id == ident && data == echo_cookie(key, repr.src_addr) => {
+            Some((repr.src_addr, seq_no))
+        }
         _ => None,
     }
 }
@@ -819,34 +865,43 @@ mod tests {
         datagram
     }
 
+    const KEY: [u8; COOKIE_KEY_LEN] = [7; COOKIE_KEY_LEN];
+
     #[test]
     fn echo_replies_need_our_ident_and_cookie() {
-        let cookie = [1, 2, 3, 4, 5, 6, 7, 8];
+        let cookie = echo_cookie(&KEY, ip("172.16.0.9"));
         let good = echo_reply("172.16.0.9", 0x4242, &cookie);
         assert_eq!(
-            parse_echo_reply(&good, 0x4242, &cookie),
+            parse_echo_reply(&good, 0x4242, &KEY),
             Some((ip("172.16.0.9"), 7))
         );
-        assert_eq!(parse_echo_reply(&good, 0x4243, &cookie), None);
+        assert_eq!(parse_echo_reply(&good, 0x4243, &KEY), None);
         assert_eq!(
-            parse_echo_reply(
-                &echo_reply("172.16.0.9", 0x4242, b"12345678"),
-                0x4242,
-                &cookie
-            ),
+            parse_echo_reply(&echo_reply("172.16.0.9", 0x4242, b"12345678"), 0x4242, &KEY),
             None
         );
         for len in 0..good.len() {
-            assert_eq!(
-                parse_echo_reply(&good[..len], 0x4242, &cookie),
-                None,
-                "{len}"
-            );
+            assert_eq!(parse_echo_reply(&good[..len], 0x4242, &KEY), None, "{len}");
         }
         let mut corrupt = good.clone();
         let last = corrupt.len() - 1;
         corrupt[last] ^= 0xff;
-        assert_eq!(parse_echo_reply(&corrupt, 0x4242, &cookie), None);
+        assert_eq!(parse_echo_reply(&corrupt, 0x4242, &KEY), None);
+    }
+
+    /// Review F6: one cookie went to every swept host, so one that saw its
+    /// request could answer for all the others (from their addresses) and
+    /// make them live. Each host's cookie is its own now, and another run's
+    /// key makes other cookies.
+    #[test]
+    fn an_echo_reply_with_another_hosts_cookie_is_refused() {
+        let fives = echo_cookie(&KEY, ip("172.16.0.5"));
+        let from_five = echo_reply("172.16.0.5", 0x4242, &fives);
+        assert!(parse_echo_reply(&from_five, 0x4242, &KEY).is_some());
+        let from_seven = echo_reply("172.16.0.7", 0x4242, &fives);
+        assert_eq!(parse_echo_reply(&from_seven, 0x4242, &KEY), None);
+        let other_run = [8; COOKIE_KEY_LEN];
+        assert_eq!(parse_echo_reply(&from_five, 0x4242, &other_run), None);
     }
 
     fn target(cidr: &str) -> Target {
@@ -906,6 +961,7 @@ mod tests {
             conflicts: Conflicts::new(),
             lookup: None,
             neighbours: Neighbours::open(),
+            held: Vec::new(),
             queue_full: None,
         }
     }
@@ -994,9 +1050,9 @@ mod tests {
         assert_eq!(sweep.echo_seq(0, ip("172.16.0.9")), Some(8));
         assert_eq!(sweep.echo_seq(0, ip("172.16.1.9")), None);
         assert_eq!(sweep.echo_seq(1, ip("172.16.0.9")), None);
-        let cookie = [1, 2, 3, 4, 5, 6, 7, 8];
+        let cookie = echo_cookie(&KEY, ip("172.16.0.9"));
         let (src, seq) =
-            parse_echo_reply(&echo_reply("172.16.0.9", 0x4242, &cookie), 0x4242, &cookie).unwrap();
+            parse_echo_reply(&echo_reply("172.16.0.9", 0x4242, &cookie), 0x4242, &KEY).unwrap();
         assert_ne!(sweep.echo_seq(0, src), Some(seq), "index 8, sequence 7");
     }
 
