@@ -1804,10 +1804,11 @@ fn find_leader(
         })
     };
     // A swarm this control started, whose ID it may not have recorded yet
-    // (a run killed right after creating it).
+    // (a run killed right after creating it): on the node it chose, not
+    // another given its address.
     if record.cluster.is_none() {
         if let Some(i) = (0..members.len()).find(|&i| {
-            Some(members[i].record.ip) == record.bootstrap
+            record.bootstraps(members[i].record)
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
             let info = infos[i].as_ref().expect("a manager has an engine");
@@ -1856,6 +1857,7 @@ fn find_leader(
         return Ok(Vec::new());
     };
     record.bootstrap = Some(members[bootstrap].record.ip);
+    record.bootstrap_key = members[bootstrap].record.host_key.clone();
     record.save(record_path)?;
     let member = &members[bootstrap];
     let addr = member.addr();
@@ -1979,18 +1981,25 @@ mod tests {
         assert_eq!(kept, want);
     }
 
-    #[test]
-    fn a_promotion_raft_never_counts_is_taken_back_and_the_newest_with_it() {
+    /// [`keep_odd`] over [`l_b_and_c_uncounted`], once the run made b
+    /// and c, with the raft members `in_raft` tells.
+    fn made_b_and_c(in_raft: &dyn Fn(&str) -> bool) -> KeptOdd<'static> {
         let nodes = l_b_and_c_uncounted();
-        let kept = keep_odd(
+        keep_odd(
             &nodes,
             &["b", "c"],
             &["l", "b", "c"],
             "l",
             3,
             &answered,
-            &none,
-        );
+            in_raft,
+        )
+    }
+
+    #[test]
+    fn a_promotion_raft_never_counts_is_taken_back_and_the_newest_with_it() {
+        let nodes = l_b_and_c_uncounted();
+        let kept = made_b_and_c(&none);
         assert_eq!(kept.uncounted, ["c"]);
         assert_eq!(kept.demote, Some("b"));
         // 3 to 5: the fourth counted, the fifth not: the fourth goes.
@@ -2041,17 +2050,7 @@ mod tests {
         // c, promoted, is a raft member still catching up (a slow board):
         // it stays, and counts. Before: it was demoted again on every run,
         // and b with it for parity.
-        let nodes = l_b_and_c_uncounted();
-        let in_raft = |id: &str| id == "c";
-        let kept = keep_odd(
-            &nodes,
-            &["b", "c"],
-            &["l", "b", "c"],
-            "l",
-            3,
-            &answered,
-            &in_raft,
-        );
+        let kept = made_b_and_c(&|id| id == "c");
         let want = KeptOdd {
             uncounted: vec![],
             behind: vec!["c"],
@@ -2060,7 +2059,7 @@ mod tests {
         };
         assert_eq!(kept, want);
         // x replaces d, switched off, and is behind: raft has four.
-        let mut four = nodes.to_vec();
+        let mut four = l_b_and_c_uncounted().to_vec();
         four[2] = manager("d", 9, false);
         four.push(manager("x", 4, false));
         let in_raft = |id: &str| id == "x" || id == "d";
@@ -2282,6 +2281,7 @@ mod tests {
     fn a_removed_creators_node_id_puts_no_poser_in_the_vote() {
         let record = SwarmRecord {
             bootstrap: Some(ip(1)),
+            bootstrap_key: None,
             cluster: Some("c0ffee".into()),
             manager: Some("m1".into()),
             managers: vec!["m2".into(), "m3".into(), "m4".into()],
@@ -2661,6 +2661,60 @@ mod tests {
             ),
             NoLeader::Lost { alive: 2, total: 5 }
         );
+    }
+
+    /// A run chose the node of host key `SHA256:chosen` at .1 to create
+    /// the swarm, and was killed before it recorded the swarm's ID. Before:
+    /// whatever node had .1 since, and managed a swarm of its own, had
+    /// its swarm adopted as the cluster's.
+    #[test]
+    fn a_record_without_a_swarm_id_adopts_the_node_it_chose_not_its_address() {
+        let dir = crate::fsutil::scratch::Dir::new("swarm-bootstrap-key");
+        let path = dir.join("swarm");
+        let chose = SwarmRecord {
+            bootstrap: Some(ip(1)),
+            bootstrap_key: "SHA256:chosen".parse().ok(),
+            ..SwarmRecord::default()
+        };
+        for (key, adopted) in [("SHA256:other", None), ("SHA256:chosen", Some("c0ffee"))] {
+            let node = NodeRecord {
+                ip: ip(1),
+                mac: None,
+                hostname: "ReCyClusteR-Target-01".parse().unwrap(),
+                role: crate::identity::Role::Target,
+                arch: None,
+                host_key: key.parse().ok(),
+                moved_from: None,
+            };
+            let members = [Member::local(&node)];
+            let mut infos = [info("n1", true)];
+            infos[0].as_mut().unwrap().cluster_id = "c0ffee".into();
+            let mut record = chose.clone();
+            let mut formed = Formed {
+                leader: None,
+                cluster: None,
+                in_swarm: Vec::new(),
+                layers: vec![Layer::Unchanged],
+                departed: Vec::new(),
+            };
+            let settings = Settings {
+                managers: None,
+                pins: vec![None],
+                force_new_cluster: &|_| false,
+            };
+            let fit = [fit(Arch::X86_64, true, 1024)];
+            let found = find_leader(
+                &members,
+                &fit,
+                &settings,
+                &mut infos,
+                &mut record,
+                &mut formed,
+                &path,
+            );
+            assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key}");
+            assert_eq!(record.cluster.as_deref(), adopted, "{key}");
+        }
     }
 
     fn info(id: &str, manager: bool) -> Option<Info> {
