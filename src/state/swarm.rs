@@ -94,7 +94,8 @@ impl SwarmRecord {
         if let Some(ip) = self.bootstrap {
             out.push_str(&format!("bootstrap {ip}"));
             if let Some(key) = &self.bootstrap_key {
-                out.push_str(&format!(" {key}"));
+                out.push(' ');
+                out.push_str(key);
             }
             out.push('\n');
         }

@@ -384,14 +384,12 @@ pub fn form(
             let nodes = SwarmNode::parse_list(&list);
             // A member that answered this run is not a manager switched
             // off: its entry counts only when raft does.
-            let ids: Vec<&str> = member_ids
+            let mut ids = member_ids.clone();
+            ids.extend(node_ids.iter().map(|(_, id)| id.as_str()));
+            let addrs: Vec<std::net::IpAddr> = members
                 .iter()
-                .copied()
-                .chain(node_ids.iter().map(|(_, id)| id.as_str()))
-                .collect();
-            let addrs: Vec<std::net::IpAddr> = (0..members.len())
-                .filter(|&i| infos[i].is_some())
-                .map(|i| members[i].record.ip)
+                .zip(&infos)
+                .filter_map(|(m, info)| info.and(Some(m.record.ip)))
                 .collect();
             let answering = |n: &SwarmNode| of_answering(n, &nodes, &ids, &addrs);
             let in_raft = |id: &str| !reachability(&list, id).is_empty();
