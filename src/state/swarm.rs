@@ -3,7 +3,8 @@
 //! other swarm is left alone, however it answers.
 //!
 //! ```text
-//! bootstrap 10.0.0.5      (written before the swarm is created there)
+//! bootstrap 10.0.0.5 SHA256:...  (written before the swarm is created
+//!                                 there, with that node's host key)
 //! cluster 0123abcd...     (the swarm's ID, once created)
 //! manager 4567efgh...     (the node ID of the manager that created it)
 //! ca 2jk5...              (the digest of its root CA, as its join tokens carry it)
@@ -16,6 +17,10 @@
 //! another manager (its creator demoted, removed, switched off), so that
 //! the record's word on who manages is not of a node long gone.
 //!
+//! Until the swarm's ID is recorded, only the node of that host key at
+//! that address is the swarm's creator: another node given its address
+//! (a DHCP lease moved) that manages a swarm of its own is not adopted.
+//!
 //! A manager whose swarm lost its quorum no longer tells its swarm's ID:
 //! the managers' node IDs still tell it is the cluster's.
 //!
@@ -26,6 +31,7 @@
 //! manager whose certificate is not of this CA.
 use crate::error::Error;
 use crate::fsutil;
+use crate::ssh::Fingerprint;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -34,6 +40,9 @@ pub struct SwarmRecord {
     /// Where the control decided to create the swarm; then the address
     /// of the manager the last run led through.
     pub bootstrap: Option<IpAddr>,
+    /// The host key of the node the swarm was created on (none for the
+    /// control), while `bootstrap` is its address.
+    pub bootstrap_key: Option<Fingerprint>,
     pub cluster: Option<String>,
     /// The node ID of the manager at `bootstrap`.
     pub manager: Option<String>,
@@ -57,7 +66,14 @@ impl SwarmRecord {
             let bad = || Error::bad_line(origin, n, NOT_A_RECORD_LINE);
             let (key, value) = line.split_once(' ').ok_or_else(bad)?;
             match key {
-                "bootstrap" => r.bootstrap = Some(value.parse().map_err(|_| bad())?),
+                "bootstrap" => {
+                    let (ip, key) = match value.split_once(' ') {
+                        Some((ip, key)) => (ip, Some(key.parse().map_err(|_| bad())?)),
+                        None => (value, None),
+                    };
+                    r.bootstrap = Some(ip.parse().map_err(|_| bad())?);
+                    r.bootstrap_key = key;
+                }
                 "cluster" => r.cluster = Some(id(value).ok_or_else(bad)?),
                 "manager" => r.manager = Some(id(value).ok_or_else(bad)?),
                 "ca" => r.ca = Some(id(value).ok_or_else(bad)?),
@@ -76,7 +92,12 @@ impl SwarmRecord {
     pub fn render(&self) -> String {
         let mut out = String::new();
         if let Some(ip) = self.bootstrap {
-            out.push_str(&format!("bootstrap {ip}\n"));
+            out.push_str(&format!("bootstrap {ip}"));
+            if let Some(key) = &self.bootstrap_key {
+                out.push(' ');
+                out.push_str(key);
+            }
+            out.push('\n');
         }
         for (key, value) in [
             ("cluster", &self.cluster),
@@ -105,9 +126,19 @@ impl SwarmRecord {
             return false;
         };
         let changed = self.manager.as_ref() != Some(&node_id) || self.bootstrap != Some(addr);
+        if self.bootstrap != Some(addr) {
+            self.bootstrap_key = None;
+        }
         self.manager = Some(node_id);
         self.bootstrap = Some(addr);
         changed
+    }
+
+    /// Whether `node` is the one the record chose to create the swarm on:
+    /// at `bootstrap`, of its host key when it has one.
+    pub fn bootstraps(&self, node: &crate::state::inventory::NodeRecord) -> bool {
+        Some(node.ip) == self.bootstrap
+            && (self.bootstrap_key.is_none() || node.host_key == self.bootstrap_key)
     }
 
     /// `manager`, while the record's managers (written after every run
@@ -197,6 +228,7 @@ mod tests {
     fn created_by_n1(managers: &[&str]) -> SwarmRecord {
         SwarmRecord {
             bootstrap: Some("10.0.0.5".parse().unwrap()),
+            bootstrap_key: None,
             cluster: Some("c0ffee".into()),
             manager: Some("n1".into()),
             managers: managers.iter().map(|m| m.to_string()).collect(),
@@ -209,7 +241,10 @@ mod tests {
     /// address; not the creator's node ID at the creator's address.
     #[test]
     fn the_manager_a_run_led_through_replaces_the_creator() {
-        let created = created_by_n1(&["n2", "n3", "n4"]);
+        let created = SwarmRecord {
+            bootstrap_key: "SHA256:abc".parse().ok(),
+            ..created_by_n1(&["n2", "n3", "n4"])
+        };
         let mut r = created.clone();
         assert!(!r.led_by("n1", "10.0.0.5".parse().unwrap()));
         assert_eq!(r, created);
@@ -273,7 +308,20 @@ mod tests {
             "bootstrap 10.0.0.5\ncluster c0ffee\nmanager n1\nca 2jk5\nmanagers n1 n2\n"
         );
         assert_eq!(SwarmRecord::parse(&text, Path::new("s")).unwrap(), r);
+        let keyed = SwarmRecord {
+            bootstrap_key: "SHA256:abc".parse().ok(),
+            ..r
+        };
+        let text = keyed.render();
+        assert!(
+            text.starts_with("bootstrap 10.0.0.5 SHA256:abc\n"),
+            "{text}"
+        );
+        assert_eq!(SwarmRecord::parse(&text, Path::new("s")).unwrap(), keyed);
         for bad in [
+            "bootstrap 10.0.0.5 \n",
+            "bootstrap 10.0.0.5 abc\n",
+            "bootstrap 10.0.0.5 SHA256:a b\n",
             "cluster ../x\n",
             "bootstrap x\n",
             "leader n1\n",

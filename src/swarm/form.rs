@@ -13,9 +13,10 @@
 //!   64-bit architecture; ARMv6 nodes are never managers. `nodes:` pins
 //!   win. Existing managers stay while they may; missing ones are promoted
 //!   from workers or joined as managers; the swarm is created on the
-//!   fittest node. A new manager that raft does not count within 30 s
-//!   fails the run and is made a worker again, and a run that would leave
-//!   the raft even demotes the newest manager it made ([`keep_odd`]).
+//!   fittest node. A new manager that raft has no member for after 30 s
+//!   fails the run and is made a worker again (one it lists but does not
+//!   reach yet is left to catch up), and a run that would leave the raft
+//!   even demotes the newest manager it made ([`keep_odd`]).
 //! - **The leader** gives tokens of the recorded CA digest and is not
 //!   contradicted by the other candidates ([`judge`]); a run whose
 //!   candidates contradict each other heals, demotes and removes nothing.
@@ -37,6 +38,7 @@ use super::ops::{JoinAs, Op};
 use super::Layer;
 use crate::docker::api::{Info, JoinTokens, SwarmNode, SwarmState};
 use crate::error::Error;
+use crate::json::Value;
 use crate::parallel;
 use crate::print;
 use crate::state::inventory::NodeRecord;
@@ -312,7 +314,8 @@ pub fn form(
         .filter(|(i, _)| desired.contains(i))
         .map(|(_, id)| id.as_str())
         .collect();
-    let mut counted = None;
+    let read = || lead.call(&Op::Nodes).ok();
+    let mut counted = RaftCount::new(&read, &chosen, RAFT_TIME);
     for (i, node, mut manager) in changes {
         if node.manager && !manager {
             // No demotion when fewer managers than chosen manage (a join
@@ -327,7 +330,7 @@ pub fn form(
             } else if let Some(note) = not_demoted(&desired, &managing, |j| members[j].name()) {
                 manager = true;
                 formed.layers[i].add(note);
-            } else if !*counted.get_or_insert_with(|| raft_counts(lead, &chosen)) {
+            } else if !counted.all() {
                 manager = true;
                 formed.layers[i].add(
                     "not demoted yet: the managers chosen are not all in the raft after 30 s (run rccr setup again)".into(),
@@ -377,18 +380,26 @@ pub fn form(
             .collect();
         let made: Vec<&str> = made.iter().map(|(_, id)| id.as_str()).collect();
         let planned = desired.len() + others;
-        if let Some(nodes) = raft_view(lead, &chosen) {
+        if let Some(list) = counted.list() {
+            let nodes = SwarmNode::parse_list(&list);
             // A member that answered this run is not a manager switched
-            // off: its entry, by its node ID or at its address, counts
-            // only when raft does.
-            let answering = |n: &SwarmNode| {
-                member_ids.contains(&n.id.as_str())
-                    || node_ids.iter().any(|(_, id)| *id == n.id)
-                    || (0..members.len())
-                        .any(|i| infos[i].is_some() && n.addr == Some(members[i].record.ip))
-            };
-            let odd = keep_odd(&nodes, &made, &wanted, leader_id, planned, &answering);
+            // off: its entry counts only when raft does.
+            let mut ids = member_ids.clone();
+            ids.extend(node_ids.iter().map(|(_, id)| id.as_str()));
+            let addrs: Vec<std::net::IpAddr> = members
+                .iter()
+                .zip(&infos)
+                .filter_map(|(m, info)| info.and(Some(m.record.ip)))
+                .collect();
+            let answering = |n: &SwarmNode| of_answering(n, &nodes, &ids, &addrs);
+            let in_raft = |id: &str| !reachability(&list, id).is_empty();
+            let odd = keep_odd(
+                &nodes, &made, &wanted, leader_id, planned, &answering, &in_raft,
+            );
             let member = |id: &str| node_ids.iter().find(|(_, m)| m == id).map(|(i, _)| *i);
+            for i in odd.behind.iter().filter_map(|id| member(id)) {
+                formed.layers[i].add("not counted by raft after 30 s: left to catch up".into());
+            }
             for (id, why) in odd.uncounted.iter().map(|id| (id, None)).chain(
                 odd.demote
                     .iter()
@@ -486,33 +497,88 @@ fn not_demoted(
     })
 }
 
-/// Whether the swarm's raft counts each of `ids` as a reachable manager,
-/// as `lead` tells it, within 30 s: a node promoted takes a moment to join
-/// the raft, and a manager demoted before then (its leader, even) can leave
-/// the promotion stuck.
-fn raft_counts(lead: &Member, ids: &[&str]) -> bool {
-    let mut all = false;
-    raft_view_until(lead, ids, &mut all);
-    all
+/// How long raft may take to count a new manager or to elect a leader.
+const RAFT_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether raft counts each of `ids` as a reachable manager, from the
+/// node lists `read` gives (as the lead tells them): read until it does,
+/// or for `limit`, at most once a run (a node promoted takes a moment to
+/// join the raft, and a manager demoted before then can leave the
+/// promotion stuck; asking again for the same IDs would only wait as long).
+struct RaftCount<'a> {
+    read: &'a dyn Fn() -> Option<Value>,
+    ids: &'a [&'a str],
+    limit: std::time::Duration,
+    /// Whether raft counted them all, and the last list read: once asked.
+    polled: Option<(bool, Option<Value>)>,
 }
 
-/// The swarm's nodes as `lead` lists them once raft counts each of `ids`
-/// as a reachable manager, or after 30 s; `None` when it never answered.
-fn raft_view(lead: &Member, ids: &[&str]) -> Option<Vec<SwarmNode>> {
-    raft_view_until(lead, ids, &mut false)
+impl<'a> RaftCount<'a> {
+    fn new(
+        read: &'a dyn Fn() -> Option<Value>,
+        ids: &'a [&'a str],
+        limit: std::time::Duration,
+    ) -> Self {
+        RaftCount {
+            read,
+            ids,
+            limit,
+            polled: None,
+        }
+    }
+
+    fn poll(&self) -> (bool, Option<Value>) {
+        let mut last = None;
+        let all = within_raft_time(self.limit, || {
+            let list = (self.read)()?;
+            let nodes = SwarmNode::parse_list(&list);
+            last = Some(list);
+            self.ids.iter().all(|id| counts(&nodes, id)).then_some(())
+        });
+        (all.is_some(), last)
+    }
+
+    /// Whether raft counts them all.
+    fn all(&mut self) -> bool {
+        if self.polled.is_none() {
+            self.polled = Some(self.poll());
+        }
+        self.polled.as_ref().is_some_and(|(all, _)| *all)
+    }
+
+    /// The node list once raft counts them all, or after `limit`: the
+    /// last one read when they were asked for and not all counted; `None`
+    /// when the lead never answered.
+    fn list(self) -> Option<Value> {
+        match self.polled {
+            Some((false, list)) => list,
+            _ => self.poll().1,
+        }
+    }
 }
 
-/// [`raft_view`], and in `all` whether raft counted them all.
-fn raft_view_until(lead: &Member, ids: &[&str], all: &mut bool) -> Option<Vec<SwarmNode>> {
-    let mut last = None;
-    let counted = within_raft_time(|| {
-        let nodes = SwarmNode::parse_list(&lead.call(&Op::Nodes).ok()?);
-        let counted = ids.iter().all(|id| counts(&nodes, id));
-        last = Some(nodes);
-        counted.then_some(())
-    });
-    *all = counted.is_some();
-    last
+/// How raft reaches node `id` of `list` (a `GET /nodes` answer):
+/// "reachable", "unreachable", or "" when it has no member of that ID.
+fn reachability<'v>(list: &'v Value, id: &str) -> &'v str {
+    list.as_array()
+        .iter()
+        .find(|n| n.str_at(&["ID"]) == id)
+        .map_or("", |n| n.str_at(&["ManagerStatus", "Reachability"]))
+}
+
+/// Whether entry `n` of `nodes` is of a member that answered this run:
+/// by its node ID (one of `ids`), or at its address (one of `addrs`) when
+/// no entry there is one of `ids` (a dead old entry at a re-imaged or
+/// healed manager's address is a raft member switched off).
+fn of_answering(
+    n: &SwarmNode,
+    nodes: &[SwarmNode],
+    ids: &[&str],
+    addrs: &[std::net::IpAddr],
+) -> bool {
+    let current = |o: &SwarmNode| o.addr == n.addr && ids.contains(&o.id.as_str());
+    ids.contains(&n.id.as_str())
+        || n.addr.is_some_and(|a| addrs.contains(&a)) && !nodes.iter().any(current)
 }
 
 /// Whether raft counts node `id` of `nodes` as a manager that answers.
@@ -523,9 +589,12 @@ fn counts(nodes: &[SwarmNode], id: &str) -> bool {
 /// How a run keeps the raft odd once it made managers ([`keep_odd`]).
 #[derive(Debug, PartialEq)]
 struct KeptOdd<'a> {
-    /// Managers the run made that raft does not count: made workers
+    /// Managers the run made that raft has no member for: made workers
     /// again, so that none joins it later to an even count.
     uncounted: Vec<&'a str>,
+    /// Those it lists as members it does not reach yet: left to catch up
+    /// (raft may need them for its quorum), and counted.
+    behind: Vec<&'a str>,
     /// The one to demote besides, when the raft ended even.
     demote: Option<&'a str>,
     /// The raft's managers before that demotion.
@@ -535,9 +604,10 @@ struct KeptOdd<'a> {
 /// What keeps the raft odd after a run that made managers (`made`, node
 /// IDs in the order made), from `nodes` as the leader lists them once raft
 /// had 30 s to count them: two managers stop the swarm when either fails,
-/// worse than one. The raft's managers are those it counts, and those
-/// listed that are no member that `answered` this run: a manager switched
-/// off is still one of its members. When those are
+/// worse than one. The raft's managers are those it counts, those
+/// listed that are no member that `answered` this run (a manager switched
+/// off is still one of its members), and those of `made` it lists
+/// (`in_raft`) but does not reach yet. When those are
 /// even where `planned` (the managers the run chose, and those it left
 /// alone) was odd, because a join or a promotion failed, and none of them
 /// is switched off (`planned` does not count one, the raft does), one is
@@ -553,16 +623,17 @@ fn keep_odd<'a>(
     leader: &str,
     planned: usize,
     answered: &dyn Fn(&SwarmNode) -> bool,
+    in_raft: &dyn Fn(&str) -> bool,
 ) -> KeptOdd<'a> {
-    let uncounted: Vec<&str> = made
+    let (behind, uncounted): (Vec<&str>, Vec<&str>) = made
         .iter()
         .copied()
         .filter(|id| !counts(nodes, id))
-        .collect();
+        .partition(|id| in_raft(id));
     let down = |n: &SwarmNode| n.manager && !n.reachable && !answered(n);
     let managers = nodes
         .iter()
-        .filter(|n| (n.manager && n.reachable) || down(n))
+        .filter(|n| (n.manager && n.reachable) || down(n) || behind.contains(&n.id.as_str()))
         .count();
     // `planned` leaves a manager switched off out (it is replaced), the
     // raft does not: the two agree only while none is down, and a raft
@@ -585,15 +656,19 @@ fn keep_odd<'a>(
         .flatten();
     KeptOdd {
         uncounted,
+        behind,
         demote,
         managers,
     }
 }
 
-/// What `attempt` finds, asked every half second for up to 30 s, the
-/// time raft may take to count a new manager or to elect a leader.
-fn within_raft_time<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+/// What `attempt` finds, asked every half second for up to `limit`
+/// ([`RAFT_TIME`]).
+fn within_raft_time<T>(
+    limit: std::time::Duration,
+    mut attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
     loop {
         let found = attempt();
         if found.is_some() || std::time::Instant::now() >= deadline {
@@ -1139,7 +1214,7 @@ fn no_leader(claims: &[(usize, &str)], known: &[String], told: usize) -> NoLeade
 /// 30 s: an election in progress (managers still starting) looks like a
 /// lost quorum until it ends.
 fn reads_within(members: &[Member], managers: &[usize]) -> Option<usize> {
-    within_raft_time(|| {
+    within_raft_time(RAFT_TIME, || {
         let reads = parallel::map(managers, 4, |&i| members[i].call(&Op::Nodes).is_ok());
         let k = reads.iter().position(|&read| read)?;
         Some(managers[k])
@@ -1470,15 +1545,9 @@ fn came_back(
     if !unreachable.is_empty() {
         match members[leader].call(&Op::Nodes) {
             Ok(list) => {
-                let reachability = |i: usize| {
-                    let id = infos[i].as_ref().map_or("", |info| info.node_id.as_str());
-                    list.as_array()
-                        .iter()
-                        .find(|n| n.str_at(&["ID"]) == id)
-                        .map_or("", |n| n.str_at(&["ManagerStatus", "Reachability"]))
-                };
                 for i in unreachable {
-                    match reachability(i) {
+                    let id = infos[i].as_ref().map_or("", |info| info.node_id.as_str());
+                    match reachability(&list, id) {
                         "unreachable" => suspects.push(i),
                         "reachable" => spared.push((i, None)),
                         _ => {}
@@ -1492,7 +1561,7 @@ fn came_back(
         return spared;
     }
     let mut verdicts: Vec<(usize, bool, Option<Info>)> = Vec::new();
-    within_raft_time(|| {
+    within_raft_time(RAFT_TIME, || {
         let nodes = members[leader]
             .call(&Op::Nodes)
             .ok()
@@ -1733,10 +1802,11 @@ fn find_leader(
         })
     };
     // A swarm this control started, whose ID it may not have recorded yet
-    // (a run killed right after creating it).
+    // (a run killed right after creating it): on the node it chose, not
+    // another given its address.
     if record.cluster.is_none() {
         if let Some(i) = (0..members.len()).find(|&i| {
-            Some(members[i].record.ip) == record.bootstrap
+            record.bootstraps(members[i].record)
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
             let info = infos[i].as_ref().expect("a manager has an engine");
@@ -1785,6 +1855,7 @@ fn find_leader(
         return Ok(Vec::new());
     };
     record.bootstrap = Some(members[bootstrap].record.ip);
+    record.bootstrap_key = members[bootstrap].record.host_key.clone();
     record.save(record_path)?;
     let member = &members[bootstrap];
     let addr = member.addr();
@@ -1898,19 +1969,35 @@ mod tests {
         // l led; b joined as a manager; c's join failed, leaving an entry
         // raft does not count (c answered: it is no manager switched off).
         let nodes = l_b_and_c_uncounted();
-        let kept = keep_odd(&nodes, &["b"], &["l", "b"], "l", 3, &answered);
+        let kept = keep_odd(&nodes, &["b"], &["l", "b"], "l", 3, &answered, &none);
         let want = KeptOdd {
             uncounted: vec![],
+            behind: vec![],
             demote: Some("b"),
             managers: 2,
         };
         assert_eq!(kept, want);
     }
 
+    /// [`keep_odd`] over [`l_b_and_c_uncounted`], once the run made b
+    /// and c, with the raft members `in_raft` tells.
+    fn made_b_and_c(in_raft: &dyn Fn(&str) -> bool) -> KeptOdd<'static> {
+        let nodes = l_b_and_c_uncounted();
+        keep_odd(
+            &nodes,
+            &["b", "c"],
+            &["l", "b", "c"],
+            "l",
+            3,
+            &answered,
+            in_raft,
+        )
+    }
+
     #[test]
     fn a_promotion_raft_never_counts_is_taken_back_and_the_newest_with_it() {
         let nodes = l_b_and_c_uncounted();
-        let kept = keep_odd(&nodes, &["b", "c"], &["l", "b", "c"], "l", 3, &answered);
+        let kept = made_b_and_c(&none);
         assert_eq!(kept.uncounted, ["c"]);
         assert_eq!(kept.demote, Some("b"));
         // 3 to 5: the fourth counted, the fifth not: the fourth goes.
@@ -1924,6 +2011,7 @@ mod tests {
             "l",
             5,
             &|_| true,
+            &none,
         );
         assert_eq!((kept.uncounted, kept.demote), (vec!["e"], Some("d")));
     }
@@ -1937,7 +2025,7 @@ mod tests {
             manager("b", 2, true),
             manager("d", 9, false),
         ];
-        let kept = keep_odd(&nodes, &["x"], &["l", "b", "x"], "l", 3, &answered);
+        let kept = keep_odd(&nodes, &["x"], &["l", "b", "x"], "l", 3, &answered, &none);
         assert_eq!(kept.uncounted, ["x"]);
         assert_eq!(kept.demote, None);
         assert_eq!(kept.managers, 3);
@@ -1945,9 +2033,104 @@ mod tests {
         // for parity undid the replacement on every run.
         let mut four = nodes.to_vec();
         four.push(manager("x", 4, true));
-        let kept = keep_odd(&four, &["x"], &["l", "b", "x"], "l", 3, &answered);
+        let kept = keep_odd(&four, &["x"], &["l", "b", "x"], "l", 3, &answered, &none);
         assert_eq!(kept.uncounted, Vec::<&str>::new());
         assert_eq!(kept.demote, None);
+    }
+
+    /// Raft has no member for any: a promotion it never took.
+    fn none(_: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn a_manager_made_that_raft_lists_but_does_not_reach_yet_is_left_to_catch_up() {
+        // c, promoted, is a raft member still catching up (a slow board):
+        // it stays, and counts. Before: it was demoted again on every run,
+        // and b with it for parity.
+        let kept = made_b_and_c(&|id| id == "c");
+        let want = KeptOdd {
+            uncounted: vec![],
+            behind: vec!["c"],
+            demote: None,
+            managers: 3,
+        };
+        assert_eq!(kept, want);
+        // x replaces d, switched off, and is behind: raft has four.
+        let mut four = l_b_and_c_uncounted().to_vec();
+        four[2] = manager("d", 9, false);
+        four.push(manager("x", 4, false));
+        let in_raft = |id: &str| id == "x" || id == "d";
+        let kept = keep_odd(&four, &["x"], &["l", "b", "x"], "l", 3, &answered, &in_raft);
+        assert_eq!(
+            (kept.behind, kept.demote, kept.managers),
+            (vec!["x"], None, 4)
+        );
+    }
+
+    #[test]
+    fn a_dead_old_entry_at_a_live_members_address_counts_as_a_raft_member() {
+        // c was re-imaged: c2, its new entry, did not count yet; c1, its
+        // old one, is a dead member at the same address. Before: c1 was
+        // taken for c's (it answered), and b demoted for parity.
+        let mut nodes = l_b_and_c_uncounted().to_vec();
+        nodes[2].id = "c1".into();
+        nodes.push(manager("c2", 3, false));
+        let (ids, addrs) = (["l", "b", "c2"], [1, 2, 3, 4].map(ip));
+        let answering = |n: &SwarmNode| of_answering(n, &nodes, &ids, &addrs);
+        assert!(!answering(&nodes[2]));
+        assert!(answering(&nodes[3]));
+        // At the address of a member whose node ID is listed nowhere (it
+        // lost its swarm state): its own old entry, not one switched off.
+        assert!(answering(&manager("d1", 4, false)));
+        let kept = keep_odd(
+            &nodes,
+            &["c2"],
+            &["l", "b", "c2"],
+            "l",
+            3,
+            &answering,
+            &none,
+        );
+        assert_eq!(
+            (kept.uncounted, kept.demote, kept.managers),
+            (vec!["c2"], None, 3)
+        );
+    }
+
+    /// A node list of `x`, a manager that raft reaches as `reachability`.
+    fn raft_list(reachability: &str) -> Value {
+        let text = format!(
+            r#"[{{"ID":"x","Version":{{"Index":1}},"Spec":{{"Role":"manager"}},
+                "ManagerStatus":{{"Reachability":"{reachability}"}}}}]"#
+        );
+        Value::parse(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn raft_is_waited_for_once_a_run_when_it_does_not_count_the_managers() {
+        let reads = std::cell::Cell::new(0);
+        let read = || {
+            reads.set(reads.get() + 1);
+            Some(raft_list("unreachable"))
+        };
+        let mut count = RaftCount::new(&read, &["x"], std::time::Duration::ZERO);
+        assert!(!count.all());
+        assert!(!count.all());
+        let list = count.list().unwrap();
+        // Its reading is kept, not waited for again.
+        assert_eq!(reads.get(), 1);
+        assert_eq!(reachability(&list, "x"), "unreachable");
+        assert_eq!(reachability(&list, "y"), "");
+        // Counted: the list after the run's demotions is read afresh.
+        let read = || {
+            reads.set(reads.get() + 1);
+            Some(raft_list("reachable"))
+        };
+        let mut count = RaftCount::new(&read, &["x"], std::time::Duration::ZERO);
+        assert!(count.all());
+        assert!(count.list().is_some());
+        assert_eq!(reads.get(), 3);
     }
 
     #[test]
@@ -1962,10 +2145,10 @@ mod tests {
             b,
             manager("d", 4, true),
         ];
-        let kept = keep_odd(&nodes, &[], &["l", "c", "b"], "l", 3, &|_| true);
+        let kept = keep_odd(&nodes, &[], &["l", "c", "b"], "l", 3, &|_| true, &none);
         assert_eq!(kept.demote, Some("c"));
         // b is the only one that may go: b goes.
-        let kept = keep_odd(&nodes, &[], &["l", "b"], "l", 3, &|_| true);
+        let kept = keep_odd(&nodes, &[], &["l", "b"], "l", 3, &|_| true, &none);
         assert_eq!(kept.demote, Some("b"));
     }
 
@@ -1974,17 +2157,17 @@ mod tests {
         let nodes = [manager("l", 1, true), manager("b", 2, true)];
         // The run made none, and wants only the leader among them.
         assert_eq!(
-            keep_odd(&nodes, &[], &["l"], "l", 3, &answered).demote,
+            keep_odd(&nodes, &[], &["l"], "l", 3, &answered, &none).demote,
             None
         );
         // A manager from before, the least wanted, goes when the run made none.
         assert_eq!(
-            keep_odd(&nodes, &[], &["l", "b"], "l", 3, &answered).demote,
+            keep_odd(&nodes, &[], &["l", "b"], "l", 3, &answered, &none).demote,
             Some("b")
         );
         // swarm.managers: 2, as asked.
         assert_eq!(
-            keep_odd(&nodes, &["b"], &["l", "b"], "l", 2, &answered).demote,
+            keep_odd(&nodes, &["b"], &["l", "b"], "l", 2, &answered, &none).demote,
             None
         );
     }
@@ -2096,6 +2279,7 @@ mod tests {
     fn a_removed_creators_node_id_puts_no_poser_in_the_vote() {
         let record = SwarmRecord {
             bootstrap: Some(ip(1)),
+            bootstrap_key: None,
             cluster: Some("c0ffee".into()),
             manager: Some("m1".into()),
             managers: vec!["m2".into(), "m3".into(), "m4".into()],
@@ -2475,6 +2659,60 @@ mod tests {
             ),
             NoLeader::Lost { alive: 2, total: 5 }
         );
+    }
+
+    /// A run chose the node of host key `SHA256:chosen` at .1 to create
+    /// the swarm, and was killed before it recorded the swarm's ID. Before:
+    /// whatever node had .1 since, and managed a swarm of its own, had
+    /// its swarm adopted as the cluster's.
+    #[test]
+    fn a_record_without_a_swarm_id_adopts_the_node_it_chose_not_its_address() {
+        let dir = crate::fsutil::scratch::Dir::new("swarm-bootstrap-key");
+        let path = dir.join("swarm");
+        let chose = SwarmRecord {
+            bootstrap: Some(ip(1)),
+            bootstrap_key: "SHA256:chosen".parse().ok(),
+            ..SwarmRecord::default()
+        };
+        for (key, adopted) in [("SHA256:other", None), ("SHA256:chosen", Some("c0ffee"))] {
+            let node = NodeRecord {
+                ip: ip(1),
+                mac: None,
+                hostname: "ReCyClusteR-Target-01".parse().unwrap(),
+                role: crate::identity::Role::Target,
+                arch: None,
+                host_key: key.parse().ok(),
+                moved_from: None,
+            };
+            let members = [Member::local(&node)];
+            let mut infos = [info("n1", true)];
+            infos[0].as_mut().unwrap().cluster_id = "c0ffee".into();
+            let mut record = chose.clone();
+            let mut formed = Formed {
+                leader: None,
+                cluster: None,
+                in_swarm: Vec::new(),
+                layers: vec![Layer::Unchanged],
+                departed: Vec::new(),
+            };
+            let settings = Settings {
+                managers: None,
+                pins: vec![None],
+                force_new_cluster: &|_| false,
+            };
+            let fit = [fit(Arch::X86_64, true, 1024)];
+            let found = find_leader(
+                &members,
+                &fit,
+                &settings,
+                &mut infos,
+                &mut record,
+                &mut formed,
+                &path,
+            );
+            assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key}");
+            assert_eq!(record.cluster.as_deref(), adopted, "{key}");
+        }
     }
 
     fn info(id: &str, manager: bool) -> Option<Info> {
