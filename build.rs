@@ -1,7 +1,14 @@
 //! Embeds what `rccr --version` prints: the package version (from Cargo),
 //! the target triple and the git revision the binary was built from.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "src/shell_comments.rs"]
+mod shell_comments;
+
+/// The node-side scripts the binary embeds, stripped into OUT_DIR under
+/// their own file names (src/shell_comments.rs says why and how).
+const NODE_SCRIPTS: [&str; 2] = ["src/keys/node/remote.sh", "src/swarm/machine.sh"];
 
 fn main() {
     let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".into());
@@ -16,6 +23,15 @@ fn main() {
         .or_else(git_revision)
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=RCCR_GIT_REV={rev}");
+
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    for script in NODE_SCRIPTS {
+        println!("cargo:rerun-if-changed={script}");
+        let text = std::fs::read_to_string(script).unwrap_or_else(|e| panic!("{script}: {e}"));
+        let stripped = shell_comments::strip(&text).unwrap_or_else(|e| panic!("{script}: {e}"));
+        let name = Path::new(script).file_name().expect("a file name");
+        std::fs::write(out_dir.join(name), stripped).unwrap_or_else(|e| panic!("{script}: {e}"));
+    }
 
     for watched in [".git/HEAD", ".git/index"] {
         if Path::new(watched).exists() {

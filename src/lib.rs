@@ -80,6 +80,9 @@ pub mod persist;
 pub mod print;
 pub mod scan;
 pub mod setup;
+// Run by build.rs; compiled here only for its unit tests.
+#[cfg(test)]
+mod shell_comments;
 pub mod ssh;
 pub mod state;
 pub mod swarm;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-const SCRIPT: &str = include_str!("../src/keys/node/remote.sh");
+const SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/remote.sh"));
 
 /// How to start one implementation: program and leading arguments.
 type Node = Vec<String>;

@@ -12,7 +12,7 @@ use crate::ssh::stream::bounded;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The node side (see its header).
-pub const SCRIPT: &str = include_str!("machine.sh");
+pub const SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/machine.sh"));
 /// How long a freshly started engine may take to answer.
 const ENGINE_START: Duration = Duration::from_secs(30);
 /// The most lines the script may print.

@@ -61,7 +61,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The node side for nodes without rccr: the same protocol in POSIX sh.
-pub const REMOTE_SCRIPT: &str = include_str!("remote.sh");
+pub const REMOTE_SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/remote.sh"));
 /// The protocol version the control asks for, as the first argument.
 pub const PROTOCOL: &str = "1";
 /// Exit code for a protocol version we do not speak.
