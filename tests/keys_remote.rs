@@ -397,11 +397,17 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
 #[test]
 fn an_uncommitted_stage_reverts_by_itself() {
     for_each_node("revert", |node, who, home| {
+        // Back with its own mode too (the built-in side's umask once made
+        // it 0600; the script's `cp -p` kept it).
+        let mode = |mode| std::fs::Permissions::from_mode(mode);
+        std::fs::set_permissions(home.ak(), mode(0o644)).unwrap();
         home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
         assert_eq!(home.keys(), STAGED, "{who}");
         wait_until("the revert", || {
             home.keys() == ORIGINAL && home.leftovers().is_empty()
         });
+        let now = std::fs::metadata(home.ak()).unwrap().permissions();
+        assert_eq!(now, mode(0o100644), "{who}");
     });
 }
 

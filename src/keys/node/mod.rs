@@ -543,7 +543,10 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     }
     let backup = fs::read(&files.ak).and_then(|old| {
         let mode = fs::metadata(&files.ak)?.permissions().mode() & 0o7777;
-        fsutil::write_atomic(&files.bak, &old, mode).map_err(|e| io::Error::other(e.to_string()))
+        // The file's own mode, which the umask narrowed (remote.sh's `cp -p`).
+        let own_mode = |bak: &File| bak.set_permissions(fs::Permissions::from_mode(mode));
+        fsutil::write_atomic_with(&files.bak, &old, mode, own_mode)
+            .map_err(|e| io::Error::other(e.to_string()))
     });
     if backup.is_err() {
         return fail(1, format!("cannot back up {}", files.ak.display()));
