@@ -42,8 +42,9 @@
 # from before the marker takes its name. A marker nobody holds lost its
 # timer (a reboot, a kill): a stage first does what the timer would have
 # done (a commit comes from a control that is there: it commits as ever;
-# on a link both drop it), and the snapshot says `TOKEN timer-died`. The probe is a shared lock for
-# an instant, which the timer's excludes and other probes do not.
+# on a link both drop it), and the snapshot says `TOKEN timer-died`. The
+# probe is a shared lock for an instant, which the timer's excludes and
+# other probes do not.
 # A marker of an older version (the token alone) waits for its timer (on
 # RCCR's images rccr-init restores it at boot, when no timer lives). A
 # marker cut short (its write failed) names no token a timer reverts: a
