@@ -397,11 +397,17 @@ fn stage_then_commit_installs_exact_bytes_and_disarms() {
 #[test]
 fn an_uncommitted_stage_reverts_by_itself() {
     for_each_node("revert", |node, who, home| {
+        // Back with its own mode too (the built-in side's umask once made
+        // it 0600; the script's `cp -p` kept it).
+        let mode = |mode| std::fs::Permissions::from_mode(mode);
+        std::fs::set_permissions(home.ak(), mode(0o644)).unwrap();
         home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
         assert_eq!(home.keys(), STAGED, "{who}");
         wait_until("the revert", || {
             home.keys() == ORIGINAL && home.leftovers().is_empty()
         });
+        let now = std::fs::metadata(home.ak()).unwrap().permissions();
+        assert_eq!(now, mode(0o100644), "{who}");
     });
 }
 
@@ -1453,15 +1459,6 @@ fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
     assert_said_alike(&said.borrow());
 }
 
-/// A home staged with `STAGED` whose revert timer died (a reboot, a kill),
-/// then linked by config management to a copy of `STAGED`: the link's
-/// target.
-fn staged_dead_then_linked(node: &Node, home: &Home) -> PathBuf {
-    home.send_ok(node, &["stage", "rd", "60", "nd"], "nd", STAGED);
-    kill_processes_of(home);
-    link_to_a_copy(home, STAGED)
-}
-
 /// Makes authorized_keys a link to a file that holds `content`, as config
 /// management would; returns the link's target.
 fn link_to_a_copy(home: &Home, content: &[u8]) -> PathBuf {
@@ -1473,32 +1470,55 @@ fn link_to_a_copy(home: &Home, content: &[u8]) -> PathBuf {
 }
 
 #[test]
-fn a_dead_timers_rotation_on_a_link_is_reverted_by_the_next_step() {
-    // No timer replaces the link: the step does what it would have done,
-    // rather than refuse the link and leave the rotation armed for good.
-    for (i, action) in ["commit", "stage"].iter().enumerate() {
+fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
+    // A rotation no timer reverts (its timer died, its marker cut short),
+    // then config management linked the file to a target that grants a key
+    // the backup lacks (a later `--rekey`'s, the released key). Renamed
+    // over the link, that backup (as old as the rotation) took the key the
+    // control logged in with, and the node took neither of its keys.
+    const GRANTS_K2: &[u8] = b"ssh-ed25519 AAAAK2 managed\n";
+    let stage: &[&str] = &["stage", "rf", "60", "ne"];
+    let commit: &[&str] = &["commit", "ne"];
+    for (i, (case, args, target_holds)) in [
+        ("commit", commit, GRANTS_K2),
+        ("stage", stage, GRANTS_K2),
+        ("release", commit, FINAL),
+        ("cut marker", commit, STAGED),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let said = std::cell::RefCell::new(Vec::new());
         for_each_node(&format!("deadlink{i}"), |node, who, home| {
-            let who = format!("{who} {action}");
-            let target = staged_dead_then_linked(node, home);
-            let args: &[&str] = match *action {
-                "commit" => &["commit", "ne"],
-                _ => &["stage", "rf", "60", "ne"],
-            };
-            // As the control's commit: no new key in the file, nothing sent.
-            let (head, out) = home.converse(node, args, "ne", |head| {
-                assert_eq!(split(head).1, "-", "{who}: still armed");
-                assert_eq!(split(head).2, ORIGINAL, "{who}: not reverted");
-                Vec::new()
-            });
-            assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
-            assert!(out.status.success(), "{who}: {}", stderr(&out));
-            if *action == "commit" {
-                assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+            let who = format!("{who} {case}");
+            if case == "cut marker" {
+                // Its backup fits the target: reverted on a regular file.
+                std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+                std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rg.n").unwrap();
+            } else {
+                home.send_ok(node, &["stage", "rd", "60", "nd"], "nd", STAGED);
+                kill_processes_of(home);
             }
-            assert!(!home.ak().is_symlink(), "{who}: still a link");
-            home.assert_untouched(&who, ORIGINAL);
-            assert_eq!(std::fs::read(&target).unwrap(), STAGED, "{who}");
+            let target = link_to_a_copy(home, target_holds);
+            // As the control's steps: a release sends the file without the
+            // key; a commit of a file without the new key, nothing.
+            let (head, out) = home.converse(node, args, "ne", |_| {
+                if case == "release" {
+                    file(ORIGINAL)
+                } else {
+                    Vec::new()
+                }
+            });
+            assert!(head.is_none(), "{who}: asked for input on a link");
+            assert_refused(&out, 1, "is a symbolic link (to ", &who);
+            assert_has(&stderr(&out), "no timer reverts, dropped");
+            assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+            assert_eq!(std::fs::read(&target).unwrap(), target_holds, "{who}");
+            assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+            assert_eq!(home.read(node).1, "-", "{who}: still armed");
+            said.borrow_mut().push((who, said_in(home, &out)));
         });
+        assert_said_alike(&said.borrow());
     }
 }
 

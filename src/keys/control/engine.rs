@@ -748,21 +748,6 @@ fn reverts(plan: &Plan, detail: String) -> Stop {
     )
 }
 
-/// The stop for a commit the node ended before its snapshot (a symbolic
-/// link, another step's lock, no flock): the new key opened that
-/// connection, so this is no failed verification.
-fn refused_before_it_began(out: &Output, revert_after: Duration) -> Stop {
-    Stop(
-        Outcome::Reverted,
-        format!(
-            "commit refused before it began ({}); nothing changed, a rotation armed there \
-             reverts by itself within {} s",
-            unstarted(out),
-            revert_after.as_secs()
-        ),
-    )
-}
-
 /// Removes the old key over `conn` (a connection the new key opened) where
 /// the node still holds it, disarms a rotation armed there
 /// ([`commit_input`]), and persists. `verified` hears when the node
@@ -784,18 +769,29 @@ fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, St
             },
         )
         .map_err(|e| Stop(Outcome::Incomplete, format!("commit: {e}")))?;
-    let out = &talk.output;
-    if talk.head.is_none() {
-        return Err(refused_before_it_began(out, plan.revert_after));
+    commit_ended(talk.head.is_some(), refused, &talk.output)
+}
+
+/// What [`commit`] comes to, from whether the node began (sent its
+/// snapshot), why nothing was sent to it, and its output.
+fn commit_ended(began: bool, refused: Option<Refusal>, out: &Output) -> Step<(bool, String)> {
+    if !began {
+        // Ended before its snapshot (a symbolic link, another step's lock,
+        // no flock): the new key opened that connection, so this is no
+        // failed verification; its own words say what it did.
+        return Err(Stop(
+            Outcome::Reverted,
+            format!(
+                "commit refused before it began ({}); no file was sent",
+                unstarted(out)
+            ),
+        ));
     }
     match refused {
         Some(Refusal::NotSnapshot) => {
             return Err(Stop(
                 Outcome::Reverted,
-                format!(
-                    "commit refused: {NOT_A_SNAPSHOT}; nothing changed, a rotation armed there \
-                     reverts by itself"
-                ),
+                format!("commit refused: {NOT_A_SNAPSHOT}; no file was sent"),
             ))
         }
         Some(_) => return Err(Stop(Outcome::Reverted, EXPIRED.into())),
@@ -838,16 +834,17 @@ pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool
             },
         )
         .map_err(|e| e.to_string())?;
-    let out = &talk.output;
-    if talk
-        .head
-        .as_deref()
-        .is_some_and(|head| Snapshot::of(head).is_none())
-    {
+    released(talk.head.as_deref(), &talk.output)
+}
+
+/// What [`release`] comes to, from the node's snapshot (`None`: it ended
+/// before one, and nothing was sent) and its output.
+fn released(head: Option<&[u8]>, out: &Output) -> Result<bool, String> {
+    if head.is_some_and(|head| Snapshot::of(head).is_none()) {
         return Err(format!("{NOT_A_SNAPSHOT}; nothing changed"));
     }
     match (
-        talk.head.as_deref().map(Rotation::of),
+        head.map(Rotation::of),
         out.status,
         out.text().lines().next(),
     ) {
@@ -1167,20 +1164,46 @@ mod tests {
     }
 
     #[test]
-    fn a_commit_refused_before_it_began_is_no_failed_verification() {
-        let out = Output {
+    fn a_commit_or_release_refused_before_it_began_is_refused_whatever_it_printed() {
+        // The node's refusal of a link (which may have dropped a rotation
+        // no timer reverts), and, to be sure, output that would pass for
+        // success had the node sent its snapshot.
+        let link = b"rccr-remote: /root/.ssh/authorized_keys is a symbolic link (to x)\n";
+        let refusal = Output {
             status: 1,
             stdout: Vec::new(),
-            stderr: b"rccr-remote: /root/.ssh/authorized_keys is a symbolic link (to x)\n".to_vec(),
+            stderr: link.to_vec(),
         };
-        let Stop(outcome, detail) = refused_before_it_began(&out, Duration::from_secs(90));
+        let success = Output {
+            status: 0,
+            stdout: b"unchanged\ndisk\n".to_vec(),
+            stderr: Vec::new(),
+        };
+        let Err(Stop(outcome, detail)) = commit_ended(false, None, &refusal) else {
+            panic!("a commit refused before it began passed");
+        };
         assert_eq!(outcome, Outcome::Reverted);
         assert_eq!(
             detail,
             "commit refused before it began (exit 1: rccr-remote: /root/.ssh/authorized_keys is \
-             a symbolic link (to x)); nothing changed, a rotation armed there reverts by itself \
-             within 90 s"
+             a symbolic link (to x)); no file was sent"
         );
+        assert!(matches!(
+            commit_ended(false, None, &success),
+            Err(Stop(Outcome::Reverted, _))
+        ));
+        assert_eq!(
+            released(None, &refusal),
+            Err(format!("exit 1: {}", String::from_utf8_lossy(link).trim()))
+        );
+        assert!(released(None, &success).is_err());
+        // Begun, the same output is a success.
+        let head = snapshot_of("-", b"");
+        assert!(matches!(
+            commit_ended(true, None, &success),
+            Ok((false, said)) if said == "disk"
+        ));
+        assert_eq!(released(Some(&head), &success), Ok(false));
     }
 
     #[test]

@@ -33,8 +33,8 @@
 //! from a control that is there, and commits as ever: reverting there
 //! would only cost a start-over, and where the end of the login session
 //! kills the timer (systemd's KillUserProcesses) no rotation could finish.
-//! Only on a link, which it refuses, it reverts first: no timer is left to
-//! replace the link, and the rotation would stay armed for good.
+//! On a link, which both refuse, such a rotation is dropped, not reverted
+//! ([`Files::refuse_link`]).
 //! `read` says so (`TOKEN timer-died`) and stays read-only: it takes no
 //! lock a step could find taken, and changes nothing (`rccr keys status`
 //! runs it). Whether the timer lives is probed with a shared lock, which
@@ -245,20 +245,25 @@ impl Files {
 
     /// Undoes a rotation no timer reverts: [`Files::revert`], but for a
     /// marker cut short only onto a backup that fits
-    /// ([`Files::backup_fits`]); else marker and backup go and
-    /// authorized_keys stays: every file a stage leaves holds the old key.
-    /// True when the backup came back.
+    /// ([`Files::backup_fits`]); else [`Files::drop_rotation`]. True when
+    /// the backup came back.
     fn revert_dead(&self) -> io::Result<bool> {
         if !self.marker_cut() || self.backup_fits() {
             return self.revert().map(|()| true);
         }
+        self.drop_rotation().map(|()| false)
+    }
+
+    /// Marker and backup go, authorized_keys stays: every file a stage
+    /// leaves holds the old key.
+    fn drop_rotation(&self) -> io::Result<()> {
         for file in [&self.mark, &self.bak] {
             match fs::remove_file(file) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             }
         }
-        fsutil::sync_parent(&self.ak).map(|()| false)
+        fsutil::sync_parent(&self.ak)
     }
 
     /// Does what the armed rotation's timer would have done, when that
@@ -293,16 +298,27 @@ impl Files {
     /// back, would keep the old keys. Writing through to the target would
     /// put the backup, marker and temporary files on another file system,
     /// where the revert is no rename. At stage and at commit (a link made
-    /// since the stage). (remote.sh's `refuse_link`.)
+    /// since the stage). A rotation no timer reverts (its timer died, its
+    /// marker cut short) is dropped there, not reverted: its backup, as
+    /// old as it, renamed over the link would take what the target grants
+    /// (the key the control logged in with). (remote.sh's `refuse_link`.)
     fn refuse_link(&self) -> Step<()> {
         let Ok(to) = fs::read_link(&self.ak) else {
             return Ok(());
         };
+        let dropped = "the rotation armed here, which no timer reverts,";
+        let left = if !self.marker_cut() && self.timer() != Timer::Died {
+            "nothing changed".into()
+        } else if self.drop_rotation().is_ok() {
+            format!("{dropped} dropped (its marker and backup), nothing else changed")
+        } else {
+            format!("{dropped} not dropped")
+        };
         fail(
             1,
             format!(
-                "{} is a symbolic link (to {}): rccr writes only a regular file; nothing \
-                 changed: make it a copy of its target, or change the target by hand",
+                "{} is a symbolic link (to {}): rccr writes only a regular file; {left}: make \
+                 it a copy of its target, or change the target by hand",
                 self.ak.display(),
                 to.display()
             ),
@@ -371,15 +387,11 @@ pub fn main(args: &[&str]) -> i32 {
     let result = match args[1..] {
         ["read"] => snapshot(&files, &mut out).map(drop),
         ["stage", id, seconds, nonce] => files.lock().and_then(|_lock| {
-            files.revert_if_timer_died()?;
             files.refuse_link()?;
+            files.revert_if_timer_died()?;
             stage(&files, &mut out, id, seconds, nonce)
         }),
         ["commit", nonce] => files.lock().and_then(|_lock| {
-            // No timer left to replace a link: do what it would have done.
-            if files.ak.is_symlink() {
-                files.revert_if_timer_died()?;
-            }
             files.refuse_link()?;
             commit(&files, &mut out, nonce)
         }),
@@ -531,7 +543,10 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     }
     let backup = fs::read(&files.ak).and_then(|old| {
         let mode = fs::metadata(&files.ak)?.permissions().mode() & 0o7777;
-        fsutil::write_atomic(&files.bak, &old, mode).map_err(|e| io::Error::other(e.to_string()))
+        // The file's own mode, which the umask narrowed (remote.sh's `cp -p`).
+        let own_mode = |bak: &File| bak.set_permissions(fs::Permissions::from_mode(mode));
+        fsutil::write_atomic_with(&files.bak, &old, mode, own_mode)
+            .map_err(|e| io::Error::other(e.to_string()))
     });
     if backup.is_err() {
         return fail(1, format!("cannot back up {}", files.ak.display()));

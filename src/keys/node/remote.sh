@@ -17,7 +17,7 @@
 #                      authorized_keys is still as read: back it up, arm a
 #                      revert after SECONDS (token ID.NONCE), install the file.
 #                      Refused (exit 1, before reading) when authorized_keys
-#                      is a symbolic link
+#                      is a symbolic link (see refuse_link)
 #   commit NONCE       print and read as stage does. If the armed rotation and
 #                      the file are still as read: disarm, install the file,
 #                      drop the backup (nothing on stdin: change nothing).
@@ -25,11 +25,11 @@
 #                      lbu-failed, volatile or disk. Refused as stage is
 #                      when authorized_keys is a symbolic link (made since)
 #
-# Exit codes: 0 done, 1 failed (nothing changed), 3 rotation expired (the
-# node reverted by itself), 4 authorized_keys changed under us, 5 another
-# step holds the node's lock, 6 a rotation is armed already (stage), 7 the
-# control's input did not end within the input wait (nothing changed; an
-# armed rotation is left to its revert timer).
+# Exit codes: 0 done, 1 failed (nothing changed but refuse_link's drop), 3
+# rotation expired (the node reverted by itself), 4 authorized_keys changed
+# under us, 5 another step holds the node's lock, 6 a rotation is armed
+# already (stage), 7 the control's input did not end within the input wait
+# (nothing changed; an armed rotation is left to its revert timer).
 # The input wait is RCCR_KEYS_INPUT_WAIT seconds (1 to 120; for tests), else
 # 120, the control's own deadline for a step: a control that died or a link
 # cut mid-step must not keep the node's lock until TCP gives up.
@@ -41,10 +41,10 @@
 # the revert timer holds a lock (flock) on the marker as long as it lives,
 # from before the marker takes its name. A marker nobody holds lost its
 # timer (a reboot, a kill): a stage first does what the timer would have
-# done (a commit comes from a control that is there: it commits as ever,
-# but reverts first on a link, which no timer will replace), and the
-# snapshot says `TOKEN timer-died`. The probe is a shared lock for
-# an instant, which the timer's excludes and other probes do not.
+# done (a commit comes from a control that is there: it commits as ever;
+# on a link both drop it), and the snapshot says `TOKEN timer-died`. The
+# probe is a shared lock for an instant, which the timer's excludes and
+# other probes do not.
 # A marker of an older version (the token alone) waits for its timer (on
 # RCCR's images rccr-init restores it at boot, when no timer lives). A
 # marker cut short (its write failed) names no token a timer reverts: a
@@ -162,26 +162,36 @@ backup_fits() {
 	[ "$(head -c "$n" "$ak" | cksum)" = "$(cksum <"$bak")" ]
 }
 
-# Does what the armed rotation's timer would have done, when that timer
-# died or its marker was cut short (no timer would ever revert it, and
-# every later stage would be refused).
-# A marker cut short reverts only onto a backup that fits (backup_fits);
-# else marker and backup go and authorized_keys stays: every file a stage
-# leaves holds the old key.
-revert_if_timer_died() {
+# True when no timer reverts the armed rotation (every later stage would
+# be refused): its timer died, or its marker was cut short ($cut set).
+dead_rotation() {
+	cut=
 	# (busybox's `[ -r ]` says root reads every file: the open is asked.)
 	if [ -f "$mark" ] && { true; } 2>/dev/null <"$mark" && ! whole_marker "$mark"; then
-		if backup_fits; then
-			revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
-		else
-			{ rm -f "$mark" "$bak" && sync_one "$dir"; } ||
-				fail 1 "cannot remove the revert marker $mark, which was cut short"
-		fi
-		return 0
+		cut=1
+	else
+		timer_died
 	fi
-	timer_died || return 0
-	read_armed
-	revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
+}
+
+# Marker and backup go, authorized_keys stays: every file a stage leaves
+# holds the old key.
+drop_rotation() {
+	rm -f "$mark" "$bak" && sync_one "$dir"
+}
+
+# Does what a dead rotation's timer would have done; a marker cut short
+# only onto a backup that fits (backup_fits), else it is dropped.
+revert_if_timer_died() {
+	dead_rotation || return 0
+	if [ -z "$cut" ]; then
+		read_armed
+		revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
+	elif backup_fits; then
+		revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
+	else
+		drop_rotation || fail 1 "cannot remove the revert marker $mark, which was cut short"
+	fi
 }
 
 # Fails when authorized_keys is a symbolic link (into /etc, a dotfiles
@@ -189,11 +199,22 @@ revert_if_timer_died() {
 # the link, and its target, which config management may bring back,
 # would keep the old keys. Writing through to the target would put the
 # backup, marker and temporary files on another file system, where the
-# revert is no rename.
+# revert is no rename. A dead rotation there is dropped, not reverted:
+# its backup, as old as it, would take what the target grants (maybe the
+# key the control logged in with).
 refuse_link() {
 	[ -L "$ak" ] || return 0
 	to=$(readlink "$ak" 2>/dev/null) || to='?'
-	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; nothing changed: make it a copy of its target, or change the target by hand"
+	left="nothing changed"
+	if dead_rotation; then
+		left="the rotation armed here, which no timer reverts,"
+		if drop_rotation; then
+			left="$left dropped (its marker and backup), nothing else changed"
+		else
+			left="$left not dropped"
+		fi
+	fi
+	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; $left: make it a copy of its target, or change the target by hand"
 }
 
 # Starts the revert timer of rotation $1 (after $2 seconds) on fd 8, the
@@ -374,8 +395,8 @@ read)
 stage)
 	[ $# -eq 4 ] || fail 1 "usage: stage ID SECONDS NONCE"
 	take_lock
-	revert_if_timer_died
 	refuse_link
+	revert_if_timer_died
 	[ -f "$ak" ] || fail 1 "$ak does not exist"
 	read_armed
 	[ "$armed" = - ] || fail 6 "rotation $armed is armed here; it commits or reverts first; nothing changed"
@@ -420,8 +441,6 @@ stage)
 commit)
 	[ $# -eq 2 ] || fail 1 "usage: commit NONCE"
 	take_lock
-	# No timer left to replace a link: do what it would have done.
-	[ ! -L "$ak" ] || revert_if_timer_died
 	refuse_link
 	snapshot
 	if receive "$2"; then
