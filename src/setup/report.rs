@@ -295,8 +295,7 @@ mod tests {
         candidate.moved_from = "10.0.5.6".parse().ok();
         let planned = super::super::plan::plan(
             vec![candidate],
-            &[],
-            &super::super::plan::control(),
+            &[super::super::plan::control()],
             &Config::default(),
         );
         let table = plan(&planned, false);
@@ -323,8 +322,7 @@ mod tests {
         candidate.note = Some("its host key is that of the node node-0".into());
         let planned = super::super::plan::plan(
             vec![candidate],
-            &[],
-            &super::super::plan::control(),
+            &[super::super::plan::control()],
             &Config::default(),
         );
         let table = plan(&planned, false);
