@@ -106,8 +106,8 @@ pub struct NodeReport {
     pub via: &'static str,
     pub machine: Layer,
     pub swarm: Layer,
-    /// Whether its machine layer found no Docker engine installed: a
-    /// target that leaves nothing to form.
+    /// Whether it is a target whose machine layer found no Docker engine
+    /// installed: it leaves nothing to form (a control never is).
     pub docker_missing: bool,
 }
 
@@ -120,7 +120,8 @@ impl NodeReport {
             via: m.via().as_str(),
             machine: machine_layer(m, machine),
             swarm,
-            docker_missing: machine.no_engine == Some(NoEngine::NotInstalled),
+            docker_missing: m.record.role != Role::Control
+                && machine.no_engine == Some(NoEngine::NotInstalled),
         }
     }
 }
@@ -712,6 +713,15 @@ mod tests {
             control_only(without_docker).failures(),
             Vec::<String>::new()
         );
+        // The type decides, not the words: the text of no Docker without
+        // the type is out, the type with other words is not.
+        let told_only = target("no Docker engine installed");
+        assert_eq!(control_only(told_only).failures().len(), 2);
+        let typed_only = NodeReport {
+            docker_missing: true,
+            ..target("machine layer: x")
+        };
+        assert_eq!(control_only(typed_only).failures(), Vec::<String>::new());
         // A target whose Docker is installed but down, or that was not
         // reached, may be meant to run it: out of the cluster (exit 1),
         // as before the control's own swarm was left alone.
@@ -809,9 +819,16 @@ mod tests {
             ]
         );
         assert_eq!(lan(None).failures().len(), 2);
-        // The control's own engine missing is none of its problems.
+        // The control's own engine missing is none of its problems, and
+        // no target's missing Docker.
         for no_engine in [NoEngine::NotInstalled, NoEngine::Down("gone".into())] {
-            let layer = machine_layer(&Member::local(&control), &machine(Some(no_engine)));
+            let own = NodeReport::reached(
+                &Member::local(&control),
+                &machine(Some(no_engine)),
+                Layer::Skipped("-".into()),
+            );
+            assert!(!own.docker_missing);
+            let layer = own.machine;
             assert_eq!(
                 layer.text(),
                 "changed: problem: clock 90 s behind the control's and not set"
