@@ -155,8 +155,9 @@ impl Report {
     /// no node's swarm layer tells why.
     pub fn failures(&self) -> Vec<String> {
         // Beside a control's own engine (in a swarm of its own), a target
-        // whose Docker is down or that was not reached may be meant to run
-        // it: only targets without Docker installed leave nothing to form.
+        // whose Docker is down, that was not reached or whose machine.sh
+        // failed may be meant to run it: only targets without Docker
+        // installed leave nothing to form.
         let target_out = self
             .nodes
             .iter()
@@ -495,7 +496,11 @@ fn machine_layer(m: &Member, machine: &Machine) -> Layer {
     // fault: why its engine did not answer is no problem of it.
     if machine.info.is_none() && m.record.role != Role::Control {
         let why = match &machine.no_engine {
-            Some(no_engine) => no_engine.text(),
+            // Then what else went wrong there, which the reason hid.
+            Some(no_engine) => machine
+                .problems
+                .iter()
+                .fold(no_engine.text(), |why, p| why + "; problem: " + p),
             None => machine
                 .problems
                 .last()
@@ -728,6 +733,7 @@ mod tests {
         for why in [
             "Docker is down: Cannot connect",
             "Docker does not answer",
+            "machine layer: exit 1",
             "not reached: connection refused",
         ] {
             assert_eq!(
@@ -806,7 +812,10 @@ mod tests {
         let without = lan(Some(NoEngine::NotInstalled));
         assert_eq!(
             without.nodes[0].machine,
-            Layer::Failed("no Docker engine installed".into())
+            Layer::Failed(
+                "no Docker engine installed; problem: clock 90 s behind the control's and not set"
+                    .into()
+            )
         );
         assert_eq!(without.failures(), Vec::<String>::new());
         // Installed and down, or machine.sh not run: out of the cluster.
@@ -815,7 +824,9 @@ mod tests {
             down.failures(),
             [
                 "no swarm was formed".to_string(),
-                "t (10.0.0.2): FAILED: Docker is down: no Docker socket".into()
+                "t (10.0.0.2): FAILED: Docker is down: no Docker socket; problem: clock 90 s \
+                 behind the control's and not set"
+                    .into()
             ]
         );
         assert_eq!(lan(None).failures().len(), 2);
