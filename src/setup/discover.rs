@@ -1133,6 +1133,47 @@ mod tests {
         }
     }
 
+    /// The control was renamed from alpha to beta since the last run:
+    /// discover judges an adopted node's name by this run's control
+    /// record, as the plan does. Judged by the inventory's old one, a
+    /// node telling alpha (now free) was renamed back to its recorded
+    /// name, and one telling beta was refused at setup's start.
+    #[test]
+    fn an_adopted_node_s_name_is_judged_by_the_control_of_this_run() {
+        let mut old = record(1, 1, "C");
+        (old.role, old.host_key) = (Role::Control, None);
+        old.hostname = Hostname::parse("alpha").unwrap();
+        let now = NodeRecord {
+            hostname: Hostname::parse("beta").unwrap(),
+            ..old.clone()
+        };
+        let known = super::super::record::with_control(vec![old, record(6, 6, "T")], now);
+        let (config, path) = (Config::default(), PathBuf::new());
+        let keys = LoginKeys {
+            user: "root".into(),
+            port: 22,
+            cluster: None,
+            temporary: None,
+            known_hosts: path.clone(),
+        };
+        let probe = Probe {
+            keys: &keys,
+            config: &config,
+            canary: String::new(),
+            known_hosts: KnownHosts::new(path),
+            known: &known,
+            unsettled: &[],
+        };
+        let told = |name: &str| {
+            let mut c = found("6 6 T adopted").remove(0);
+            let name = probe.own_name(&mut c, Hostname::parse(name).unwrap());
+            (name.to_string(), c.note)
+        };
+        let note = "says its name is BETA, the name of 10.0.0.1 (control): keeping node-t";
+        assert_eq!(told("BETA"), ("node-t".into(), Some(note.into())));
+        assert_eq!(told("alpha"), ("alpha".into(), None));
+    }
+
     /// After [`one_address_each`] (the inventory `known`), the candidates'
     /// classes are `classes`, and each `(i, text)` of `notes` is in the
     /// note of the i-th.

@@ -97,9 +97,10 @@ pub fn run(opts: Options) -> Result<(), Error> {
         &opts.subnets,
         opts.iface.as_deref(),
     );
-    let candidates = discover::discover(&config, &scan_opts, &keys, &known, &unsettled)?;
     let control = record::control_record(&scan_opts)?;
-    let mut planned = plan::plan(candidates, &known, &control, &config);
+    let known = record::with_control(known, control.clone());
+    let candidates = discover::discover(&config, &scan_opts, &keys, &known, &unsettled)?;
+    let mut planned = plan::plan(candidates, &known, &config);
     clock.lap("discover");
     if !opts.json || opts.dry_run {
         print::stdout(&report::plan(&planned, opts.json))?;

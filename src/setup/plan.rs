@@ -130,20 +130,11 @@ pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), 
 }
 
 /// Plans every host: new nodes are adopted, under a unique name where
-/// they need one; everything else is left alone. `control` is the record
-/// this run writes for the control: its name is held as the inventory's
-/// are (on a first run it is in no inventory yet; later, it may have been
-/// renamed since).
-pub fn plan(
-    candidates: Vec<Candidate>,
-    known: &[NodeRecord],
-    control: &NodeRecord,
-    config: &Config,
-) -> Vec<Planned> {
-    let mut known = known.to_vec();
-    known.retain(|k| k.role != Role::Control);
-    known.push(control.clone());
-    let known = known.as_slice();
+/// they need one; everything else is left alone. `known` holds the record
+/// this run writes for the control ([`super::record::with_control`]):
+/// its name is held as the inventory's are (on a first run it is in no
+/// inventory yet; later, it may have been renamed since).
+pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -> Vec<Planned> {
     let listed =
         |c: &Candidate| config.discovery.adopt == AdoptPolicy::Any || config.pin(c.mac).is_some();
     // The names of the hosts this run may record: a new host `adopt:
@@ -427,7 +418,8 @@ mod tests {
 
     /// The plan under the default config.
     fn plan_by_default(candidates: Vec<Candidate>, known: &[NodeRecord]) -> Vec<Planned> {
-        plan(candidates, known, &control(), &Config::default())
+        let known = super::super::record::with_control(known.to_vec(), control());
+        plan(candidates, &known, &Config::default())
     }
 
     /// A new host with the image's name, at `ip` with `mac`.
@@ -447,8 +439,7 @@ mod tests {
                 candidate("10.0.5.10", None, "ReCyClusteR-Target-02", Class::New),
                 candidate("10.0.5.11", None, "kitchen", Class::Foreign),
             ],
-            &[],
-            &control(),
+            &[control()],
             &config,
         );
         let names: Vec<Option<&str>> = planned.iter().map(Planned::new_name).collect();
@@ -501,8 +492,7 @@ mod tests {
                 ),
                 candidate("10.0.5.3", None, "ReCyClusteR-Target-03", Class::New),
             ],
-            &[],
-            &control(),
+            &[control()],
             &config,
         );
         assert!(planned[0].adopts());
@@ -524,8 +514,7 @@ mod tests {
                 candidate("10.0.5.1", Some("02:52:43:00:00:01"), "x", Class::New),
                 candidate("10.0.5.2", Some("02:52:43:00:00:02"), "KITCHEN", Class::New),
             ],
-            &[],
-            &control(),
+            &[control()],
             &config,
         );
         assert_eq!(planned[0].new_name(), Some("kitchen"), "{planned:?}");
@@ -545,8 +534,7 @@ mod tests {
                     Class::Untrusted(super::super::discover::Distrust::BadFacts),
                 ),
             ],
-            &[],
-            &control(),
+            &[control()],
             &Config::default(),
         );
         assert!(check_expected(&planned, None).is_ok());
@@ -723,8 +711,7 @@ mod tests {
                 kept("10.0.5.7", "ReCyClusteR-Target-000506"),
                 kept("10.0.5.8", "ReCyClusteR-Target-0a000506"),
             ],
-            &[],
-            &control(),
+            &[control()],
             &config,
         );
         assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-000506-2"));
@@ -740,8 +727,7 @@ mod tests {
                 candidate("10.0.5.6", Some("02:52:43:00:00:01"), "x", Class::New),
                 kept("10.0.5.7", "KITCHEN"),
             ],
-            &[],
-            &control(),
+            &[control()],
             &config,
         );
         assert!(!planned[0].adopts());
@@ -774,9 +760,53 @@ mod tests {
             manager: None,
         });
         let pinned = candidate("10.0.5.2", Some("02:52:43:00:00:02"), "x", Class::New);
-        let planned = plan(vec![pinned], &[], &control(), &config);
+        let planned = plan(vec![pinned], &[control()], &config);
         assert_eq!(planned[0].candidate.class, Class::Duplicate);
         let note = planned[0].candidate.note.as_deref().unwrap();
+        assert!(
+            note.starts_with("its pinned name rccr-control is taken by the control 10.0.5.1 (case"),
+            "{note}"
+        );
+    }
+
+    /// The control was renamed from alpha (at 10.0.5.9) to rccr-control
+    /// since the last run: the inventory's old record holds no name, this
+    /// run's holds the new one.
+    #[test]
+    fn a_renamed_controls_old_name_is_free_and_its_new_one_taken() {
+        let old = NodeRecord {
+            ip: "10.0.5.9".parse().unwrap(),
+            hostname: "alpha".parse().unwrap(),
+            ..control()
+        };
+        let known = super::super::record::with_control(vec![old], control());
+        let told = vec![
+            candidate("10.0.5.6", None, "alpha", Class::New),
+            candidate("10.0.5.7", None, "RCCR-CONTROL", Class::New),
+        ];
+        let planned = plan(told, &known, &Config::default());
+        assert_eq!(planned[0].action, Action::Adopt { rename: None });
+        assert_eq!(planned[1].new_name(), Some("ReCyClusteR-Target-000507"));
+        let mut config = Config::default();
+        for (mac, name) in [
+            ("02:52:43:00:00:02", "alpha"),
+            ("02:52:43:00:00:03", "rccr-control"),
+        ] {
+            config.nodes.push(crate::config::NodePin {
+                mac: mac.parse().unwrap(),
+                hostname: Some(name.into()),
+                role: None,
+                manager: None,
+            });
+        }
+        let pinned = vec![
+            candidate("10.0.5.2", Some("02:52:43:00:00:02"), "x", Class::New),
+            candidate("10.0.5.3", Some("02:52:43:00:00:03"), "y", Class::New),
+        ];
+        let planned = plan(pinned, &known, &config);
+        assert_eq!(planned[0].new_name(), Some("alpha"), "{planned:?}");
+        assert_eq!(planned[1].candidate.class, Class::Duplicate);
+        let note = planned[1].candidate.note.as_deref().unwrap();
         assert!(
             note.starts_with("its pinned name rccr-control is taken by the control 10.0.5.1 (case"),
             "{note}"

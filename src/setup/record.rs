@@ -230,6 +230,16 @@ fn address_name(ip: Ipv4Addr) -> Hostname {
     Hostname::parse(&ip.to_string()).expect("a dotted quad is a DNS name")
 }
 
+/// The inventory as this run judges names by: its control record (of
+/// the last run, maybe under an older name or address) replaced by this
+/// run's, first. Discover (an adopted node's own name), the plan, the
+/// check at setup's start and the write thus see one control.
+pub fn with_control(mut known: Vec<NodeRecord>, control: NodeRecord) -> Vec<NodeRecord> {
+    known.retain(|k| k.role != Role::Control);
+    known.insert(0, control);
+    known
+}
+
 /// The control node itself: the machine running setup, on the interface
 /// the scan used (else the first one that is up).
 pub fn control_record(scan_opts: &scan::Options) -> Result<NodeRecord, Error> {

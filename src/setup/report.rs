@@ -221,6 +221,8 @@ fn layer_fields(o: Object, n: &NodeReport) -> Object {
         .str("via", n.via)
         .str("machine", n.machine.word())
         .str("machine_detail", &n.machine.text())
+        // Why a failed machine layer may fail no run, typed: no words to match.
+        .bool("docker_missing", n.docker_missing)
         .str("swarm", n.swarm.word())
         .str("swarm_detail", &n.swarm.text())
 }
@@ -289,14 +291,48 @@ mod tests {
         }
     }
 
+    /// A target without Docker installed says so in a field of its own:
+    /// with no swarm recorded its `machine: failed` fails no run, which
+    /// only its detail's words told.
+    #[test]
+    fn a_node_without_docker_says_so_by_a_field() {
+        let planned = super::super::plan::plan(
+            vec![found(Class::Adopted)],
+            &[super::super::plan::control()],
+            &Config::default(),
+        );
+        let layers = |docker_missing| engine::Report {
+            nodes: vec![engine::NodeReport {
+                hostname: "node-1".into(),
+                ip: "10.0.5.9".into(),
+                via: "rccr",
+                machine: engine::Layer::Failed("no Docker engine installed".into()),
+                swarm: engine::Layer::Skipped("-".into()),
+                docker_missing,
+            }],
+            services: Vec::new(),
+            cluster: None,
+            departed: Vec::new(),
+            led: false,
+            engines: false,
+            control_engine: false,
+            manager: None,
+            timings: Vec::new(),
+        };
+        for missing in [true, false] {
+            let json = outcome(&planned, &[], 0, &[], Some(&layers(missing)), true);
+            let field = format!("\"docker_missing\": {missing}");
+            assert!(json.contains(&field), "{json}");
+        }
+    }
+
     #[test]
     fn a_node_that_moved_says_from_where() {
         let mut candidate = found(Class::Adopted);
         candidate.moved_from = "10.0.5.6".parse().ok();
         let planned = super::super::plan::plan(
             vec![candidate],
-            &[],
-            &super::super::plan::control(),
+            &[super::super::plan::control()],
             &Config::default(),
         );
         let table = plan(&planned, false);
@@ -323,8 +359,7 @@ mod tests {
         candidate.note = Some("its host key is that of the node node-0".into());
         let planned = super::super::plan::plan(
             vec![candidate],
-            &[],
-            &super::super::plan::control(),
+            &[super::super::plan::control()],
             &Config::default(),
         );
         let table = plan(&planned, false);

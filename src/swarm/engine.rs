@@ -106,8 +106,8 @@ pub struct NodeReport {
     pub via: &'static str,
     pub machine: Layer,
     pub swarm: Layer,
-    /// Whether its machine layer found no Docker engine installed: a
-    /// target that leaves nothing to form.
+    /// Whether it is a target whose machine layer found no Docker engine
+    /// installed: it leaves nothing to form (a control never is).
     pub docker_missing: bool,
 }
 
@@ -120,7 +120,8 @@ impl NodeReport {
             via: m.via().as_str(),
             machine: machine_layer(m, machine),
             swarm,
-            docker_missing: machine.no_engine == Some(NoEngine::NotInstalled),
+            docker_missing: m.record.role != Role::Control
+                && machine.no_engine == Some(NoEngine::NotInstalled),
         }
     }
 }
@@ -154,8 +155,9 @@ impl Report {
     /// no node's swarm layer tells why.
     pub fn failures(&self) -> Vec<String> {
         // Beside a control's own engine (in a swarm of its own), a target
-        // whose Docker is down or that was not reached may be meant to run
-        // it: only targets without Docker installed leave nothing to form.
+        // whose Docker is down, that was not reached or whose machine.sh
+        // failed may be meant to run it: only targets without Docker
+        // installed leave nothing to form.
         let target_out = self
             .nodes
             .iter()
@@ -491,10 +493,14 @@ fn ssh_host(ip: IpAddr, port: u16) -> String {
 /// control joins the swarm only when it runs Docker itself.
 fn machine_layer(m: &Member, machine: &Machine) -> Layer {
     // A control without an engine is a control outside the swarm, not a
-    // fault: why its engine did not answer is no problem of it.
+    // fault: its layer never fails for it.
     if machine.info.is_none() && m.record.role != Role::Control {
         let why = match &machine.no_engine {
-            Some(no_engine) => no_engine.text(),
+            // Then what else went wrong there, which the reason hid.
+            Some(no_engine) => machine
+                .problems
+                .iter()
+                .fold(no_engine.text(), |why, p| why + "; problem: " + p),
             None => machine
                 .problems
                 .last()
@@ -508,6 +514,14 @@ fn machine_layer(m: &Member, machine: &Machine) -> Layer {
     }
     for problem in &machine.problems {
         layer.add(format!("problem: {problem}"));
+    }
+    // A control whose Docker is installed yet does not answer is said so:
+    // it stays out of the swarm, and fails nothing.
+    if let Some(down @ NoEngine::Down(_)) = &machine.no_engine {
+        layer.add(format!(
+            "problem: {} (the control stays out of the swarm)",
+            down.text()
+        ));
     }
     layer
 }
@@ -712,12 +726,22 @@ mod tests {
             control_only(without_docker).failures(),
             Vec::<String>::new()
         );
+        // The type decides, not the words: the text of no Docker without
+        // the type is out, the type with other words is not.
+        let told_only = target("no Docker engine installed");
+        assert_eq!(control_only(told_only).failures().len(), 2);
+        let typed_only = NodeReport {
+            docker_missing: true,
+            ..target("machine layer: x")
+        };
+        assert_eq!(control_only(typed_only).failures(), Vec::<String>::new());
         // A target whose Docker is installed but down, or that was not
         // reached, may be meant to run it: out of the cluster (exit 1),
         // as before the control's own swarm was left alone.
         for why in [
             "Docker is down: Cannot connect",
             "Docker does not answer",
+            "machine layer: exit 1",
             "not reached: connection refused",
         ] {
             assert_eq!(
@@ -796,7 +820,10 @@ mod tests {
         let without = lan(Some(NoEngine::NotInstalled));
         assert_eq!(
             without.nodes[0].machine,
-            Layer::Failed("no Docker engine installed".into())
+            Layer::Failed(
+                "no Docker engine installed; problem: clock 90 s behind the control's and not set"
+                    .into()
+            )
         );
         assert_eq!(without.failures(), Vec::<String>::new());
         // Installed and down, or machine.sh not run: out of the cluster.
@@ -805,17 +832,30 @@ mod tests {
             down.failures(),
             [
                 "no swarm was formed".to_string(),
-                "t (10.0.0.2): FAILED: Docker is down: no Docker socket".into()
+                "t (10.0.0.2): FAILED: Docker is down: no Docker socket; problem: clock 90 s \
+                 behind the control's and not set"
+                    .into()
             ]
         );
         assert_eq!(lan(None).failures().len(), 2);
-        // The control's own engine missing is none of its problems.
-        for no_engine in [NoEngine::NotInstalled, NoEngine::Down("gone".into())] {
-            let layer = machine_layer(&Member::local(&control), &machine(Some(no_engine)));
-            assert_eq!(
-                layer.text(),
-                "changed: problem: clock 90 s behind the control's and not set"
+        // The control's own engine missing is no fault of it, and no
+        // target's missing Docker; installed and down, it is said.
+        let clock = "changed: problem: clock 90 s behind the control's and not set";
+        for (no_engine, said) in [
+            (NoEngine::NotInstalled, ""),
+            (
+                NoEngine::Down("gone".into()),
+                ", problem: Docker is down: gone (the control stays out of the swarm)",
+            ),
+        ] {
+            let own = NodeReport::reached(
+                &Member::local(&control),
+                &machine(Some(no_engine)),
+                Layer::Skipped("-".into()),
             );
+            assert!(!own.docker_missing);
+            assert_eq!(own.machine.text(), format!("{clock}{said}"));
+            assert!(!own.machine.failed());
         }
     }
 }

@@ -151,23 +151,13 @@ pub fn prepare(member: &Member) -> Machine {
             return m;
         }
     };
-    m.arch = report.uname;
-    m.ram_kib = report.ram_kib;
-    m.persistent = report.persistent;
-    m.changes = std::mem::take(&mut report.changes);
-    m.problems = std::mem::take(&mut report.problems);
-    match report.clock.map(Clock::line) {
-        Some(Ok(change)) => m.changes.push(change),
-        Some(Err(problem)) => m.problems.push(problem),
-        None => {}
-    }
+    read(&mut report, &mut m);
     // (RCCR_ENGINE_NODE=cli members were set so by `engine::log_in`.)
     if member.via() != Via::Local && !report.rccr {
         member.use_cli();
     }
     rename(member, &report, &mut m);
-    if !report.docker {
-        m.no_engine = Some(NoEngine::NotInstalled);
+    if m.no_engine.is_some() {
         return m;
     }
     let started = m.changes.iter().any(|c| c == "docker started");
@@ -191,6 +181,24 @@ pub fn prepare(member: &Member) -> Machine {
         }
     }
     m
+}
+
+/// What `machine.sh`'s report tells of the machine. No Docker installed
+/// is a type ([`NoEngine`]), never a problem's words.
+fn read(report: &mut Report, m: &mut Machine) {
+    m.arch = report.uname;
+    m.ram_kib = report.ram_kib;
+    m.persistent = report.persistent;
+    m.changes = std::mem::take(&mut report.changes);
+    m.problems = std::mem::take(&mut report.problems);
+    match report.clock.map(Clock::line) {
+        Some(Ok(change)) => m.changes.push(change),
+        Some(Err(problem)) => m.problems.push(problem),
+        None => {}
+    }
+    if !report.docker {
+        m.no_engine = Some(NoEngine::NotInstalled);
+    }
 }
 
 /// The inventory's name, where the node has another one and rccr to set
@@ -321,6 +329,28 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(out.status.success(), "{out:?}");
         (String::from_utf8_lossy(&out.stdout).into_owned(), calls)
+    }
+
+    /// A node without Docker, as `machine.sh` says it (busybox sh, nothing
+    /// on PATH but a `date` 90 s behind): no engine installed, as a type;
+    /// its problems are only the node's own.
+    #[test]
+    fn no_docker_installed_is_a_type_and_no_problem() {
+        let (out, _) = run_with_clock("nodocker", 1_796_000_000 - 90, "now=1796000000", true);
+        let mut m = Machine::default();
+        read(&mut parse(&out), &mut m);
+        assert_eq!(m.no_engine, Some(NoEngine::NotInstalled), "{out}");
+        assert_eq!(
+            m.problems,
+            ["clock 90 s behind the control's and not set: the swarm's certificates are not yet valid there"]
+        );
+        let mut m = Machine::default();
+        read(
+            &mut parse("docker=present\nproblem=docker did not start\n"),
+            &mut m,
+        );
+        assert_eq!(m.no_engine, None);
+        assert_eq!(m.problems, ["docker did not start"]);
     }
 
     /// The clock lines of the script's output.
