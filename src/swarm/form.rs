@@ -14,9 +14,9 @@
 //!   win. Existing managers stay while they may; missing ones are promoted
 //!   from workers or joined as managers; the swarm is created on the
 //!   fittest node. A new manager that raft has no member for after 30 s
-//!   fails the run and is made a worker again (one it lists but does not
-//!   reach yet is left to catch up), and a run that would leave the raft
-//!   even demotes the newest manager it made ([`keep_odd`]).
+//!   fails the run and is made a worker again (one it lists but cannot
+//!   reach fails it too, and stays a manager), and a run that would leave
+//!   the raft even demotes the newest manager it made ([`keep_odd`]).
 //! - **The leader** gives tokens of the recorded CA digest and is not
 //!   contradicted by the other candidates ([`judge`]); a run whose
 //!   candidates contradict each other heals, demotes and removes nothing.
@@ -398,7 +398,7 @@ pub fn form(
             );
             let member = |id: &str| node_ids.iter().find(|(_, m)| m == id).map(|(i, _)| *i);
             for i in odd.behind.iter().filter_map(|id| member(id)) {
-                formed.layers[i].add("not counted by raft after 30 s: left to catch up".into());
+                formed.layers[i] = not_reached();
             }
             for (id, why) in odd.uncounted.iter().map(|id| (id, None)).chain(
                 odd.demote
@@ -586,14 +586,27 @@ fn counts(nodes: &[SwarmNode], id: &str) -> bool {
     nodes.iter().any(|n| n.id == id && n.manager && n.reachable)
 }
 
+/// A manager the run made that raft lists but cannot reach after 30 s
+/// ([`KeptOdd::behind`]): its manager down, its port 2377 cut after the
+/// join (reachability is raft's connection, not its log). Raft counts it
+/// in its quorum size without its vote, so it is no change made but a
+/// failure; not demoted, as raft may need it for its quorum.
+fn not_reached() -> Layer {
+    Layer::Failed(
+        "a manager, but raft cannot reach it after 30 s (its manager down or its port 2377 cut?): left, not demoted (raft may need it for its quorum); check the node, then run rccr setup again".into(),
+    )
+}
+
 /// How a run keeps the raft odd once it made managers ([`keep_odd`]).
 #[derive(Debug, PartialEq)]
 struct KeptOdd<'a> {
     /// Managers the run made that raft has no member for: made workers
     /// again, so that none joins it later to an even count.
     uncounted: Vec<&'a str>,
-    /// Those it lists as members it does not reach yet: left to catch up
-    /// (raft may need them for its quorum), and counted.
+    /// Those it lists as members it cannot reach (their manager down,
+    /// their port 2377 cut: reachability is raft's connection, not its
+    /// log): failed, not demoted (raft may need them for its quorum),
+    /// counted, and no parity demotion while there is one.
     behind: Vec<&'a str>,
     /// The one to demote besides, when the raft ended even.
     demote: Option<&'a str>,
@@ -607,11 +620,11 @@ struct KeptOdd<'a> {
 /// worse than one. The raft's managers are those it counts, those
 /// listed that are no member that `answered` this run (a manager switched
 /// off is still one of its members), and those of `made` it lists
-/// (`in_raft`) but does not reach yet. When those are
+/// (`in_raft`) but cannot reach. When those are
 /// even where `planned` (the managers the run chose, and those it left
 /// alone) was odd, because a join or a promotion failed, and none of them
-/// is switched off (`planned` does not count one, the raft does), one is
-/// demoted:
+/// is switched off or unreached (`planned` does not count one, the raft
+/// does), one is demoted:
 /// the newest of `made` that raft counts, else the last of `wanted` (the
 /// run's chosen managers, best first) that it counts, the raft's leader
 /// only when no other may go; never `leader`, and none when no manager
@@ -637,11 +650,13 @@ fn keep_odd<'a>(
         .count();
     // `planned` leaves a manager switched off out (it is replaced), the
     // raft does not: the two agree only while none is down, and a raft
-    // with a member down is never shrunk for parity.
+    // with a member down, or one it cannot reach, is never shrunk for
+    // parity (the demotion would cost a failure it tolerates).
     let even = managers > 1
         && managers.is_multiple_of(2)
         && !planned.is_multiple_of(2)
-        && !nodes.iter().any(down);
+        && !nodes.iter().any(down)
+        && behind.is_empty();
     let may_go = || {
         made.iter()
             .rev()
@@ -2044,10 +2059,11 @@ mod tests {
     }
 
     #[test]
-    fn a_manager_made_that_raft_lists_but_does_not_reach_yet_is_left_to_catch_up() {
-        // c, promoted, is a raft member still catching up (a slow board):
-        // it stays, and counts. Before: it was demoted again on every run,
-        // and b with it for parity.
+    fn a_manager_made_that_raft_lists_but_cannot_reach_stays_and_counts() {
+        // c, promoted, is a raft member the leader cannot reach (its
+        // manager down, its port 2377 cut): raft may need it for its
+        // quorum, so it stays, and counts. Before: it was demoted again
+        // on every run, and b with it for parity.
         let kept = made_b_and_c(&|id| id == "c");
         let want = KeptOdd {
             uncounted: vec![],
@@ -2066,6 +2082,43 @@ mod tests {
             (kept.behind, kept.demote, kept.managers),
             (vec!["x"], None, 4)
         );
+    }
+
+    #[test]
+    fn a_manager_raft_cannot_reach_blocks_a_parity_demotion() {
+        // Pins moved: l, b and c wanted, z (unwanted, live) not demoted
+        // yet; c, promoted, is listed but not reached. Raft has four, one
+        // unreached: demoting b (wanted, live) left l, c and z, no
+        // failure tolerated. A raft with a member it cannot reach is
+        // never shrunk for parity, as with one switched off.
+        let nodes = [
+            manager("l", 1, true),
+            manager("b", 2, true),
+            manager("c", 3, false),
+            manager("z", 5, true),
+        ];
+        let in_raft = |id: &str| id == "c";
+        let kept = keep_odd(
+            &nodes,
+            &["c"],
+            &["l", "b", "c"],
+            "l",
+            3,
+            &|_| true,
+            &in_raft,
+        );
+        assert_eq!((kept.behind, kept.demote), (vec!["c"], None));
+    }
+
+    #[test]
+    fn a_made_manager_raft_cannot_reach_fails_the_run_and_stays_a_manager() {
+        // Not a change: raft's tolerance is down by one, or its quorum
+        // lost, until the node is reached; the run says so (exit 1).
+        let layer = not_reached();
+        assert!(layer.failed(), "{layer:?}");
+        let said = layer.text();
+        assert!(said.contains("raft cannot reach it"), "{said}");
+        assert!(said.contains("not demoted"), "{said}");
     }
 
     #[test]
