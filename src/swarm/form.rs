@@ -1908,7 +1908,9 @@ fn find_leader(
 /// its ID and the creating manager's node ID. Only IDs (`[a-z0-9]`, which
 /// the record's reader takes): an engine that tells none (an empty or
 /// malformed answer parses as "") gets nothing recorded, so that no later
-/// run stops on the record. False when it told none.
+/// run stops on the record. False when it told none. The creator's host
+/// key, needed only until the ID is recorded, goes: the `bootstrap` line
+/// is then a bare address, which an older rccr reads too.
 fn record_created(record: &mut SwarmRecord, info: &Info, path: &Path) -> Result<bool, Error> {
     use crate::docker::api::is_id;
     if !is_id(&info.cluster_id) || !is_id(&info.node_id) {
@@ -1916,6 +1918,7 @@ fn record_created(record: &mut SwarmRecord, info: &Info, path: &Path) -> Result<
     }
     record.cluster = Some(info.cluster_id.clone());
     record.manager = Some(info.node_id.clone());
+    record.bootstrap_key = None;
     record.save(path)?;
     Ok(true)
 }
@@ -2717,17 +2720,23 @@ mod tests {
     /// A run chose the node of host key `SHA256:chosen` at .1 to create
     /// the swarm, and was killed before it recorded the swarm's ID. Before:
     /// whatever node had .1 since, and managed a swarm of its own, had
-    /// its swarm adopted as the cluster's.
+    /// its swarm adopted as the cluster's. A record an older rccr wrote
+    /// (no key) still adopts by address. Once adopted, the key is gone:
+    /// the record reads with an older rccr too.
     #[test]
     fn a_record_without_a_swarm_id_adopts_the_node_it_chose_not_its_address() {
         let dir = crate::fsutil::scratch::Dir::new("swarm-bootstrap-key");
         let path = dir.join("swarm");
-        let chose = SwarmRecord {
-            bootstrap: Some(ip(1)),
-            bootstrap_key: "SHA256:chosen".parse().ok(),
-            ..SwarmRecord::default()
-        };
-        for (key, adopted) in [("SHA256:other", None), ("SHA256:chosen", Some("c0ffee"))] {
+        for (chose_key, key, adopted) in [
+            ("SHA256:chosen", "SHA256:other", None),
+            ("SHA256:chosen", "SHA256:chosen", Some("c0ffee")),
+            ("", "SHA256:other", Some("c0ffee")),
+        ] {
+            let chose = SwarmRecord {
+                bootstrap: Some(ip(1)),
+                bootstrap_key: chose_key.parse().ok(),
+                ..SwarmRecord::default()
+            };
             let node = NodeRecord {
                 ip: ip(1),
                 mac: None,
@@ -2765,7 +2774,42 @@ mod tests {
             );
             assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key}");
             assert_eq!(record.cluster.as_deref(), adopted, "{key}");
+            if adopted.is_some() {
+                assert_eq!(record.bootstrap_key, None, "{key}");
+                assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key}");
+                assert_eq!(old_rccr_reads(&record.render()), Some(ip(1)));
+            } else {
+                assert_eq!(record, chose, "{key}");
+            }
         }
+    }
+
+    /// The `bootstrap` address as rccr before the host key read it: the
+    /// whole value an address, else the record refused.
+    fn old_rccr_reads(text: &str) -> Option<std::net::IpAddr> {
+        let line = text.lines().find_map(|l| l.strip_prefix("bootstrap "))?;
+        line.parse().ok()
+    }
+
+    /// The record saved before `swarm init` carries the key; the one
+    /// saved with the swarm's ID does not, so an older rccr reads it.
+    #[test]
+    fn the_record_of_a_created_swarm_reads_with_an_older_rccr() {
+        let dir = crate::fsutil::scratch::Dir::new("swarm-created-key");
+        let path = dir.join("swarm");
+        let mut record = SwarmRecord {
+            bootstrap: Some(ip(1)),
+            bootstrap_key: "SHA256:chosen".parse().ok(),
+            ..SwarmRecord::default()
+        };
+        assert_eq!(old_rccr_reads(&record.render()), None);
+        let mut created = info("n1", true).unwrap();
+        created.cluster_id = "c0ffee".into();
+        assert!(record_created(&mut record, &created, &path).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(old_rccr_reads(&text), Some(ip(1)), "{text}");
+        assert!(!text.contains("SHA256"), "{text}");
+        assert_eq!(record.cluster.as_deref(), Some("c0ffee"));
     }
 
     fn info(id: &str, manager: bool) -> Option<Info> {
