@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! bootstrap 10.0.0.5 SHA256:...  (written before the swarm is created
-//!                                 there, with that node's host key)
+//!                                 there, with that node's host key; the
+//!                                 key goes once its ID is recorded)
 //! cluster 0123abcd...     (the swarm's ID, once created)
 //! manager 4567efgh...     (the node ID of the manager that created it)
 //! ca 2jk5...              (the digest of its root CA, as its join tokens carry it)
@@ -40,8 +41,9 @@ pub struct SwarmRecord {
     /// Where the control decided to create the swarm; then the address
     /// of the manager the last run led through.
     pub bootstrap: Option<IpAddr>,
-    /// The host key of the node the swarm was created on (none for the
-    /// control), while `bootstrap` is its address.
+    /// The host key of the node the swarm is created on (none for the
+    /// control), until the swarm's ID is recorded: then none, so that an
+    /// older rccr, which takes a bare address, reads the record.
     pub bootstrap_key: Option<Fingerprint>,
     pub cluster: Option<String>,
     /// The node ID of the manager at `bootstrap`.
@@ -57,7 +59,7 @@ fn id(s: &str) -> Option<String> {
 
 /// What a bad swarm record line is told.
 const NOT_A_RECORD_LINE: &str =
-    "not a swarm record line (bootstrap IP, cluster ID, manager ID, CA digest); fix or remove it";
+    "not a swarm record line (bootstrap IP [host key SHA256:...], cluster ID, manager ID, CA digest); fix or remove it";
 
 impl SwarmRecord {
     pub fn parse(text: &str, origin: &Path) -> Result<SwarmRecord, Error> {
@@ -121,12 +123,13 @@ impl SwarmRecord {
     /// record's managers do not count (written after the run's demotions,
     /// they no longer list a lead the run demoted): the record never
     /// names a manager [`SwarmRecord::current_manager`] would not give.
+    /// A host key goes with any change: it is the creator's at its address.
     pub fn led_by(&mut self, node_id: &str, addr: IpAddr) -> bool {
         let Some(node_id) = id(node_id).filter(|n| self.counts(n)) else {
             return false;
         };
         let changed = self.manager.as_ref() != Some(&node_id) || self.bootstrap != Some(addr);
-        if self.bootstrap != Some(addr) {
+        if changed {
             self.bootstrap_key = None;
         }
         self.manager = Some(node_id);
@@ -262,6 +265,25 @@ mod tests {
         for bad in ["", "../x", "n 2"] {
             assert!(!r.led_by(bad, "10.0.0.9".parse().unwrap()), "{bad:?}");
             assert_eq!(r, before);
+        }
+    }
+
+    /// The creator's host key stays while the record names the creator at
+    /// its address, and goes with another manager or another address.
+    #[test]
+    fn the_creators_host_key_goes_with_another_lead() {
+        let keyed = SwarmRecord {
+            bootstrap_key: "SHA256:abc".parse().ok(),
+            ..created_by_n1(&["n1", "n2"])
+        };
+        let mut r = keyed.clone();
+        assert!(!r.led_by("n1", "10.0.0.5".parse().unwrap()));
+        assert_eq!(r, keyed);
+        for (node_id, addr) in [("n2", "10.0.0.5"), ("n1", "10.0.0.6")] {
+            let mut r = keyed.clone();
+            assert!(r.led_by(node_id, addr.parse().unwrap()), "{node_id}");
+            assert_eq!(r.bootstrap_key, None, "{node_id} {addr}");
+            assert!(!r.render().contains("SHA256"), "{node_id} {addr}");
         }
     }
 

@@ -14,9 +14,9 @@
 //!   win. Existing managers stay while they may; missing ones are promoted
 //!   from workers or joined as managers; the swarm is created on the
 //!   fittest node. A new manager that raft has no member for after 30 s
-//!   fails the run and is made a worker again (one it lists but does not
-//!   reach yet is left to catch up), and a run that would leave the raft
-//!   even demotes the newest manager it made ([`keep_odd`]).
+//!   fails the run and is made a worker again (one it lists but cannot
+//!   reach fails it too, and stays a manager), and a run that would leave
+//!   the raft even demotes the newest manager it made ([`keep_odd`]).
 //! - **The leader** gives tokens of the recorded CA digest and is not
 //!   contradicted by the other candidates ([`judge`]); a run whose
 //!   candidates contradict each other heals, demotes and removes nothing.
@@ -398,7 +398,7 @@ pub fn form(
             );
             let member = |id: &str| node_ids.iter().find(|(_, m)| m == id).map(|(i, _)| *i);
             for i in odd.behind.iter().filter_map(|id| member(id)) {
-                formed.layers[i].add("not counted by raft after 30 s: left to catch up".into());
+                formed.layers[i] = not_reached();
             }
             for (id, why) in odd.uncounted.iter().map(|id| (id, None)).chain(
                 odd.demote
@@ -586,14 +586,27 @@ fn counts(nodes: &[SwarmNode], id: &str) -> bool {
     nodes.iter().any(|n| n.id == id && n.manager && n.reachable)
 }
 
+/// A manager the run made that raft lists but cannot reach after 30 s
+/// ([`KeptOdd::behind`]): its manager down, its port 2377 cut after the
+/// join (reachability is raft's connection, not its log). Raft counts it
+/// in its quorum size without its vote, so it is no change made but a
+/// failure; not demoted, as raft may need it for its quorum.
+fn not_reached() -> Layer {
+    Layer::Failed(
+        "a manager, but raft cannot reach it after 30 s (its manager down or its port 2377 cut?): left, not demoted (raft may need it for its quorum); check the node, then run rccr setup again".into(),
+    )
+}
+
 /// How a run keeps the raft odd once it made managers ([`keep_odd`]).
 #[derive(Debug, PartialEq)]
 struct KeptOdd<'a> {
     /// Managers the run made that raft has no member for: made workers
     /// again, so that none joins it later to an even count.
     uncounted: Vec<&'a str>,
-    /// Those it lists as members it does not reach yet: left to catch up
-    /// (raft may need them for its quorum), and counted.
+    /// Those it lists as members it cannot reach (their manager down,
+    /// their port 2377 cut: reachability is raft's connection, not its
+    /// log): failed, not demoted (raft may need them for its quorum),
+    /// counted, and no parity demotion while there is one.
     behind: Vec<&'a str>,
     /// The one to demote besides, when the raft ended even.
     demote: Option<&'a str>,
@@ -607,11 +620,11 @@ struct KeptOdd<'a> {
 /// worse than one. The raft's managers are those it counts, those
 /// listed that are no member that `answered` this run (a manager switched
 /// off is still one of its members), and those of `made` it lists
-/// (`in_raft`) but does not reach yet. When those are
+/// (`in_raft`) but cannot reach. When those are
 /// even where `planned` (the managers the run chose, and those it left
 /// alone) was odd, because a join or a promotion failed, and none of them
-/// is switched off (`planned` does not count one, the raft does), one is
-/// demoted:
+/// is switched off or unreached (`planned` does not count one, the raft
+/// does), one is demoted:
 /// the newest of `made` that raft counts, else the last of `wanted` (the
 /// run's chosen managers, best first) that it counts, the raft's leader
 /// only when no other may go; never `leader`, and none when no manager
@@ -637,11 +650,13 @@ fn keep_odd<'a>(
         .count();
     // `planned` leaves a manager switched off out (it is replaced), the
     // raft does not: the two agree only while none is down, and a raft
-    // with a member down is never shrunk for parity.
+    // with a member down, or one it cannot reach, is never shrunk for
+    // parity (the demotion would cost a failure it tolerates).
     let even = managers > 1
         && managers.is_multiple_of(2)
         && !planned.is_multiple_of(2)
-        && !nodes.iter().any(down);
+        && !nodes.iter().any(down)
+        && behind.is_empty();
     let may_go = || {
         made.iter()
             .rev()
@@ -1893,7 +1908,9 @@ fn find_leader(
 /// its ID and the creating manager's node ID. Only IDs (`[a-z0-9]`, which
 /// the record's reader takes): an engine that tells none (an empty or
 /// malformed answer parses as "") gets nothing recorded, so that no later
-/// run stops on the record. False when it told none.
+/// run stops on the record. False when it told none. The creator's host
+/// key, needed only until the ID is recorded, goes: the `bootstrap` line
+/// is then a bare address, which an older rccr reads too.
 fn record_created(record: &mut SwarmRecord, info: &Info, path: &Path) -> Result<bool, Error> {
     use crate::docker::api::is_id;
     if !is_id(&info.cluster_id) || !is_id(&info.node_id) {
@@ -1901,6 +1918,7 @@ fn record_created(record: &mut SwarmRecord, info: &Info, path: &Path) -> Result<
     }
     record.cluster = Some(info.cluster_id.clone());
     record.manager = Some(info.node_id.clone());
+    record.bootstrap_key = None;
     record.save(path)?;
     Ok(true)
 }
@@ -2044,10 +2062,11 @@ mod tests {
     }
 
     #[test]
-    fn a_manager_made_that_raft_lists_but_does_not_reach_yet_is_left_to_catch_up() {
-        // c, promoted, is a raft member still catching up (a slow board):
-        // it stays, and counts. Before: it was demoted again on every run,
-        // and b with it for parity.
+    fn a_manager_made_that_raft_lists_but_cannot_reach_stays_and_counts() {
+        // c, promoted, is a raft member the leader cannot reach (its
+        // manager down, its port 2377 cut): raft may need it for its
+        // quorum, so it stays, and counts. Before: it was demoted again
+        // on every run, and b with it for parity.
         let kept = made_b_and_c(&|id| id == "c");
         let want = KeptOdd {
             uncounted: vec![],
@@ -2066,6 +2085,39 @@ mod tests {
             (kept.behind, kept.demote, kept.managers),
             (vec!["x"], None, 4)
         );
+    }
+
+    #[test]
+    fn a_manager_raft_cannot_reach_blocks_a_parity_demotion() {
+        // Pins moved: l, b and c wanted, z (unwanted, live) not demoted
+        // yet; c, promoted, is listed but not reached. Raft has four, one
+        // unreached: demoting b (wanted, live) left l, c and z, no
+        // failure tolerated. A raft with a member it cannot reach is
+        // never shrunk for parity, as with one switched off.
+        let mut nodes = l_b_and_c_uncounted().to_vec();
+        nodes.push(manager("z", 5, true));
+        let in_raft = |id: &str| id == "c";
+        let kept = keep_odd(
+            &nodes,
+            &["c"],
+            &["l", "b", "c"],
+            "l",
+            3,
+            &|_| true,
+            &in_raft,
+        );
+        assert_eq!((kept.behind, kept.demote), (vec!["c"], None));
+    }
+
+    #[test]
+    fn a_made_manager_raft_cannot_reach_fails_the_run_and_stays_a_manager() {
+        // Not a change: raft's tolerance is down by one, or its quorum
+        // lost, until the node is reached; the run says so (exit 1).
+        let layer = not_reached();
+        assert!(layer.failed(), "{layer:?}");
+        let said = layer.text();
+        assert!(said.contains("raft cannot reach it"), "{said}");
+        assert!(said.contains("not demoted"), "{said}");
     }
 
     #[test]
@@ -2664,17 +2716,23 @@ mod tests {
     /// A run chose the node of host key `SHA256:chosen` at .1 to create
     /// the swarm, and was killed before it recorded the swarm's ID. Before:
     /// whatever node had .1 since, and managed a swarm of its own, had
-    /// its swarm adopted as the cluster's.
+    /// its swarm adopted as the cluster's. A record an older rccr wrote
+    /// (no key) still adopts by address. Once adopted, the key is gone:
+    /// the record reads with an older rccr too.
     #[test]
     fn a_record_without_a_swarm_id_adopts_the_node_it_chose_not_its_address() {
         let dir = crate::fsutil::scratch::Dir::new("swarm-bootstrap-key");
         let path = dir.join("swarm");
-        let chose = SwarmRecord {
-            bootstrap: Some(ip(1)),
-            bootstrap_key: "SHA256:chosen".parse().ok(),
-            ..SwarmRecord::default()
-        };
-        for (key, adopted) in [("SHA256:other", None), ("SHA256:chosen", Some("c0ffee"))] {
+        for (chose_key, key, adopted) in [
+            ("SHA256:chosen", "SHA256:other", None),
+            ("SHA256:chosen", "SHA256:chosen", Some("c0ffee")),
+            ("", "SHA256:other", Some("c0ffee")),
+        ] {
+            let chose = SwarmRecord {
+                bootstrap: Some(ip(1)),
+                bootstrap_key: chose_key.parse().ok(),
+                ..SwarmRecord::default()
+            };
             let node = NodeRecord {
                 ip: ip(1),
                 mac: None,
@@ -2712,7 +2770,42 @@ mod tests {
             );
             assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key}");
             assert_eq!(record.cluster.as_deref(), adopted, "{key}");
+            if adopted.is_some() {
+                assert_eq!(record.bootstrap_key, None, "{key}");
+                assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key}");
+                assert_eq!(old_rccr_reads(&record.render()), Some(ip(1)));
+            } else {
+                assert_eq!(record, chose, "{key}");
+            }
         }
+    }
+
+    /// The `bootstrap` address as rccr before the host key read it: the
+    /// whole value an address, else the record refused.
+    fn old_rccr_reads(text: &str) -> Option<std::net::IpAddr> {
+        let line = text.lines().find_map(|l| l.strip_prefix("bootstrap "))?;
+        line.parse().ok()
+    }
+
+    /// The record saved before `swarm init` carries the key; the one
+    /// saved with the swarm's ID does not, so an older rccr reads it.
+    #[test]
+    fn the_record_of_a_created_swarm_reads_with_an_older_rccr() {
+        let dir = crate::fsutil::scratch::Dir::new("swarm-created-key");
+        let path = dir.join("swarm");
+        let mut record = SwarmRecord {
+            bootstrap: Some(ip(1)),
+            bootstrap_key: "SHA256:chosen".parse().ok(),
+            ..SwarmRecord::default()
+        };
+        assert_eq!(old_rccr_reads(&record.render()), None);
+        let mut created = info("n1", true).unwrap();
+        created.cluster_id = "c0ffee".into();
+        assert!(record_created(&mut record, &created, &path).unwrap());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(old_rccr_reads(&text), Some(ip(1)), "{text}");
+        assert!(!text.contains("SHA256"), "{text}");
+        assert_eq!(record.cluster.as_deref(), Some("c0ffee"));
     }
 
     fn info(id: &str, manager: bool) -> Option<Info> {
