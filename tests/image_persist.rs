@@ -831,6 +831,15 @@ fn under_shell(shell: &str, dir: &TempDir, cmd: Command) -> Option<Command> {
     Some(busybox)
 }
 
+/// `persist.sh boot` under `shell`, which must succeed (None where
+/// busybox is missing, as `under_shell` says).
+fn boot_ok(shell: &str, dir: &TempDir, mounts: &str, findfs: &str) -> Option<Output> {
+    let cmd = persist_command(dir, mounts, findfs, "boot");
+    let out = under_shell(shell, dir, cmd)?.output().unwrap();
+    assert!(out.status.success(), "{shell}: {}", show(&out));
+    Some(out)
+}
+
 #[test]
 fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
     // Under the host's shell and tools, then busybox's, as on a node.
@@ -875,12 +884,9 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
         );
 
         dir.write("kmsg", "");
-        let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
-        let Some(mut cmd) = under_shell(shell, &dir, cmd) else {
+        let Some(out) = boot_ok(shell, &dir, ISO_AND_RCCR, "echo /dev/sdb1") else {
             return;
         };
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{shell}: {}", show(&out));
         let stderr = text(&out.stderr);
         assert_has(&stderr, "restoring the saved overlay");
         // Each warning is also one error record in the kernel's log.
@@ -1184,9 +1190,7 @@ fn iso_clock_boot(
         &["etc"],
         &dir.path(&format!("root/media/sdb1/rccr-lbu/{HOST_OVERLAY}")),
     );
-    let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
-    let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
-    assert!(out.status.success(), "{shell}: {}", show(&out));
+    let out = boot_ok(shell, &dir, ISO_AND_RCCR, "echo /dev/sdb1").unwrap();
     (dir, out)
 }
 
@@ -1216,12 +1220,9 @@ fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
             if rtc {
                 dir.write("root/dev/rtc0", "");
             }
-            let cmd = persist_command(&dir, PI_MOUNTS, "exit 1", "boot");
-            let Some(mut cmd) = under_shell(shell, &dir, cmd) else {
+            let Some(out) = boot_ok(shell, &dir, PI_MOUNTS, "exit 1") else {
                 return;
             };
-            let out = cmd.output().unwrap();
-            assert!(out.status.success(), "{shell}: {}", show(&out));
             let mut kept = [chosen, "modules"];
             kept.sort();
             assert_eq!(
@@ -1274,9 +1275,7 @@ fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
         rc_add_boot(&root, "hwclock");
         dir.write("root/etc/runlevels/boot/swclock/keep", "");
         dir.write("root/dev/rtc0", "");
-        let cmd = persist_command(&dir, PI_MOUNTS, "exit 1", "boot");
-        let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
-        assert!(out.status.success(), "{shell}: {}", show(&out));
+        let out = boot_ok(shell, &dir, PI_MOUNTS, "exit 1").unwrap();
         assert_eq!(boot_services(&root), ["hwclock", "swclock"], "{shell}");
         assert_has(
             &text(&out.stderr),
@@ -1289,9 +1288,7 @@ fn an_upgraded_node_keeps_the_clock_service_the_initramfs_chose() {
         let root = dir.path("root");
         rc_add_boot(&root, "swclock");
         dir.write("root/dev/rtc0", "");
-        let cmd = persist_command(&dir, PI_MOUNTS, "exit 1", "boot");
-        let out = under_shell(shell, &dir, cmd).unwrap().output().unwrap();
-        assert!(out.status.success(), "{shell}: {}", show(&out));
+        let out = boot_ok(shell, &dir, PI_MOUNTS, "exit 1").unwrap();
         assert_eq!(boot_services(&root), ["swclock"], "{shell}");
         assert!(!text(&out.stderr).contains("removed"), "{}", show(&out));
     }

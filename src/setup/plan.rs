@@ -459,6 +459,25 @@ mod tests {
         assert_eq!(planned[5].action, Action::Leave);
     }
 
+    /// A host left out as a `duplicate` (adopted at none), its note
+    /// starting `note_start`.
+    fn assert_duplicate(planned: &Planned, note_start: &str) {
+        assert!(!planned.adopts());
+        assert_eq!(planned.candidate.class, Class::Duplicate);
+        let note = planned.candidate.note.as_deref().unwrap();
+        assert!(note.starts_with(note_start), "{note}");
+    }
+
+    /// A `nodes:` entry that pins only a name.
+    fn name_pin(mac: &str, name: &str) -> crate::config::NodePin {
+        crate::config::NodePin {
+            mac: mac.parse().unwrap(),
+            hostname: Some(name.into()),
+            role: None,
+            manager: None,
+        }
+    }
+
     /// `adopt: listed`, with the target of MAC 02:52:43:00:00:01 under
     /// `nodes:` (pinned `hostname`, if any).
     fn listing_only_01(hostname: Option<&str>) -> Config {
@@ -716,12 +735,7 @@ mod tests {
         );
         assert_eq!(planned[0].new_name(), Some("ReCyClusteR-Target-000506-2"));
         // A pinned name another node keeps: not adopted, and said why.
-        config.nodes.push(crate::config::NodePin {
-            mac: "02:52:43:00:00:01".parse().unwrap(),
-            hostname: Some("kitchen".into()),
-            role: None,
-            manager: None,
-        });
+        config.nodes.push(name_pin("02:52:43:00:00:01", "kitchen"));
         let planned = plan(
             vec![
                 candidate("10.0.5.6", Some("02:52:43:00:00:01"), "x", Class::New),
@@ -730,12 +744,9 @@ mod tests {
             &[control()],
             &config,
         );
-        assert!(!planned[0].adopts());
-        assert_eq!(planned[0].candidate.class, Class::Duplicate);
-        let note = planned[0].candidate.note.as_deref().unwrap();
-        assert!(
-            note.starts_with("its pinned name kitchen is taken by the host at 10.0.5.7 (case"),
-            "{note}"
+        assert_duplicate(
+            &planned[0],
+            "its pinned name kitchen is taken by the host at 10.0.5.7 (case",
         );
     }
 
@@ -753,19 +764,14 @@ mod tests {
             "{planned:?}"
         );
         let mut config = Config::default();
-        config.nodes.push(crate::config::NodePin {
-            mac: "02:52:43:00:00:02".parse().unwrap(),
-            hostname: Some("rccr-control".into()),
-            role: None,
-            manager: None,
-        });
+        config
+            .nodes
+            .push(name_pin("02:52:43:00:00:02", "rccr-control"));
         let pinned = candidate("10.0.5.2", Some("02:52:43:00:00:02"), "x", Class::New);
         let planned = plan(vec![pinned], &[control()], &config);
-        assert_eq!(planned[0].candidate.class, Class::Duplicate);
-        let note = planned[0].candidate.note.as_deref().unwrap();
-        assert!(
-            note.starts_with("its pinned name rccr-control is taken by the control 10.0.5.1 (case"),
-            "{note}"
+        assert_duplicate(
+            &planned[0],
+            "its pinned name rccr-control is taken by the control 10.0.5.1 (case",
         );
     }
 
@@ -792,12 +798,7 @@ mod tests {
             ("02:52:43:00:00:02", "alpha"),
             ("02:52:43:00:00:03", "rccr-control"),
         ] {
-            config.nodes.push(crate::config::NodePin {
-                mac: mac.parse().unwrap(),
-                hostname: Some(name.into()),
-                role: None,
-                manager: None,
-            });
+            config.nodes.push(name_pin(mac, name));
         }
         let pinned = vec![
             candidate("10.0.5.2", Some("02:52:43:00:00:02"), "x", Class::New),
