@@ -326,15 +326,17 @@ mod tests {
         }
     }
 
+    /// The plan for `candidate` found alone, with the default config.
+    fn planned_alone(candidate: Candidate) -> Vec<super::super::plan::Planned> {
+        let control = super::super::plan::control();
+        super::super::plan::plan(vec![candidate], &[control], &Config::default())
+    }
+
     #[test]
     fn a_node_that_moved_says_from_where() {
         let mut candidate = found(Class::Adopted);
         candidate.moved_from = "10.0.5.6".parse().ok();
-        let planned = super::super::plan::plan(
-            vec![candidate],
-            &[super::super::plan::control()],
-            &Config::default(),
-        );
+        let planned = planned_alone(candidate);
         let table = plan(&planned, false);
         assert!(
             table.contains("none: already in the cluster, moved from 10.0.5.6"),
@@ -357,11 +359,7 @@ mod tests {
         // second address was seen, so the plan must not say there is one.
         let mut candidate = found(Class::Duplicate);
         candidate.note = Some("its host key is that of the node node-0".into());
-        let planned = super::super::plan::plan(
-            vec![candidate],
-            &[super::super::plan::control()],
-            &Config::default(),
-        );
+        let planned = planned_alone(candidate);
         let table = plan(&planned, false);
         assert!(
             table.contains("none: its host key, MAC or name is another host's (see its note)"),
