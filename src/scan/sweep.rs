@@ -50,9 +50,9 @@ const TICK_MS: i32 = 1;
 const FRAME_MAX: usize = 1514;
 /// The echo payload: a reply carrying it proves it saw our request to
 /// its source ([`echo_cookie`]).
-const COOKIE_LEN: usize = 8;
+pub const COOKIE_LEN: usize = 8;
 /// The run's secret the echo cookies are made from.
-const COOKIE_KEY_LEN: usize = 16;
+pub const COOKIE_KEY_LEN: usize = 16;
 /// The most sends in a row, a tick apart, that a full queue may refuse
 /// before the round leaves the rest of its addresses to the next round.
 pub const MAX_BLOCKED_SENDS: u32 = 1000;
@@ -711,7 +711,7 @@ pub fn parse_arp_reply(frame: &[u8], our_mac: MacAddr) -> Option<(Ipv4Addr, Ipv4
 /// one request (they all carried one cookie) cannot answer for the others;
 /// a hash of the run's secret `key` and `ip`, so no host works out
 /// another's from its own.
-fn echo_cookie(key: &[u8; COOKIE_KEY_LEN], ip: Ipv4Addr) -> [u8; COOKIE_LEN] {
+pub fn echo_cookie(key: &[u8; COOKIE_KEY_LEN], ip: Ipv4Addr) -> [u8; COOKIE_LEN] {
     let mut message = [0u8; COOKIE_KEY_LEN + 4];
     message[..COOKIE_KEY_LEN].copy_from_slice(key);
     message[COOKIE_KEY_LEN..].copy_from_slice(&ip.octets());
