@@ -432,7 +432,9 @@ impl Sweep<'_> {
                 last_sent = round_start;
                 continue;
             }
-            if !self.targets.iter().any(Target::any_pending) {
+            // A held host waits for the round's end: its own answer may
+            // still come and show the first was a liar's (review M2).
+            if !self.targets.iter().any(Target::any_pending) && self.held.is_empty() {
                 return Ok(());
             }
             let mut wait = match cursor {
@@ -964,6 +966,18 @@ mod tests {
             held: Vec::new(),
             queue_full: None,
         }
+    }
+
+    /// Review M2: a sweep whose every address answered ended at once, so
+    /// a host held on a first, maybe forged, answer was settled before its
+    /// own answer could come and make a conflict. Now the round ends first.
+    #[test]
+    fn a_sweep_with_a_held_host_waits_for_the_round_to_end() {
+        let mut sweep = sweep_of("10.0.0.4/32");
+        sweep.targets[0].clear(0);
+        sweep.held.push((0, ip("10.0.0.4"), THEIRS));
+        sweep.run(Duration::from_millis(20), 0).unwrap();
+        assert!(sweep.held.is_empty(), "the sweep ended before its round");
     }
 
     #[test]
