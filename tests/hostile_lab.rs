@@ -1151,8 +1151,8 @@ while forged < (3 if late else 2):
     if early and f[38:42] != target:
         continue
     early = True
-    answer(f[22:28], fake)
     forged += 1
+    answer(f[22:28], fake)
     if late and forged == 2:
         answer(f[22:28], late)
         s.settimeout(5)
@@ -1181,6 +1181,17 @@ fn setup_with_an_arp_liar(late: bool) -> (String, String) {
     if late {
         hold_target_1_s_mac(&lab);
         args.push(&t1.mac);
+        // Rounds a second apart, not 75 ms: the liar, slow on a loaded
+        // machine, still lies and tells the truth within round 0, so the
+        // sweep neither asks target-1 again (a third lie) nor settles it
+        // between the two answers.
+        common::ok(
+            "slow rounds",
+            &lab.sh(
+                "control",
+                "printf 'discovery:\\n  timeout_ms: 4000\\n' > /root/cluster_config.yml",
+            ),
+        );
     } else {
         // The control's kernel knows no MAC for target-1: the liar's
         // answers, none of which it asked for, do not make one (arp_accept
@@ -1195,9 +1206,14 @@ fn setup_with_an_arp_liar(late: bool) -> (String, String) {
     if late {
         // Review F5: the liar's answer, first, made the sweep delete the
         // kernel's good entry for target-1 at once; the kernel asked again
-        // and took the liar's next lie (target-1's answer lost), sending
+        // and took the liar's third lie (target-1's answer lost), sending
         // target-1's traffic to target-2's MAC. Now an address two MACs
-        // answered for is left to the kernel.
+        // answered for is left to the kernel. Two checks catch the old
+        // code: its third lie ends the liar at once, so the entry is read
+        // while it still holds target-2's MAC (seen REACHABLE); and
+        // `forged 2` below, as the kernel's entry holds (locktime) and the
+        // sweep asks target-1 once, so only a deletion makes a request the
+        // liar answers a third time.
         let neigh = lab.exec("control", &["ip", "neigh", "show", &t1.ip, "dev", "eth0"]);
         let neigh = stdout(&neigh);
         let kept = !neigh.contains(" lladdr ") || neigh.contains(&format!(" lladdr {} ", t1.mac));

@@ -50,9 +50,9 @@ const TICK_MS: i32 = 1;
 const FRAME_MAX: usize = 1514;
 /// The echo payload: a reply carrying it proves it saw our request to
 /// its source ([`echo_cookie`]).
-const COOKIE_LEN: usize = 8;
+pub const COOKIE_LEN: usize = 8;
 /// The run's secret the echo cookies are made from.
-const COOKIE_KEY_LEN: usize = 16;
+pub const COOKIE_KEY_LEN: usize = 16;
 /// The most sends in a row, a tick apart, that a full queue may refuse
 /// before the round leaves the rest of its addresses to the next round.
 pub const MAX_BLOCKED_SENDS: u32 = 1000;
@@ -432,7 +432,9 @@ impl Sweep<'_> {
                 last_sent = round_start;
                 continue;
             }
-            if !self.targets.iter().any(Target::any_pending) {
+            // A held host waits for the round's end: its own answer may
+            // still come and show the first was a liar's (review M2).
+            if !self.targets.iter().any(Target::any_pending) && self.held.is_empty() {
                 return Ok(());
             }
             let mut wait = match cursor {
@@ -711,7 +713,7 @@ pub fn parse_arp_reply(frame: &[u8], our_mac: MacAddr) -> Option<(Ipv4Addr, Ipv4
 /// one request (they all carried one cookie) cannot answer for the others;
 /// a hash of the run's secret `key` and `ip`, so no host works out
 /// another's from its own.
-fn echo_cookie(key: &[u8; COOKIE_KEY_LEN], ip: Ipv4Addr) -> [u8; COOKIE_LEN] {
+pub fn echo_cookie(key: &[u8; COOKIE_KEY_LEN], ip: Ipv4Addr) -> [u8; COOKIE_LEN] {
     let mut message = [0u8; COOKIE_KEY_LEN + 4];
     message[..COOKIE_KEY_LEN].copy_from_slice(key);
     message[COOKIE_KEY_LEN..].copy_from_slice(&ip.octets());
@@ -964,6 +966,18 @@ mod tests {
             held: Vec::new(),
             queue_full: None,
         }
+    }
+
+    /// Review M2: a sweep whose every address answered ended at once, so
+    /// a host held on a first, maybe forged, answer was settled before its
+    /// own answer could come and make a conflict. Now the round ends first.
+    #[test]
+    fn a_sweep_with_a_held_host_waits_for_the_round_to_end() {
+        let mut sweep = sweep_of("10.0.0.4/32");
+        sweep.targets[0].clear(0);
+        sweep.held.push((0, ip("10.0.0.4"), THEIRS));
+        sweep.run(Duration::from_millis(20), 0).unwrap();
+        assert!(sweep.held.is_empty(), "the sweep ended before its round");
     }
 
     #[test]
