@@ -95,7 +95,13 @@ impl SwarmRecord {
         let mut out = String::new();
         if let Some(ip) = self.bootstrap {
             out.push_str(&format!("bootstrap {ip}"));
-            if let Some(key) = &self.bootstrap_key {
+            // Only while no swarm ID is recorded: an older rccr reads the
+            // bare address of a record made since, whatever was loaded.
+            if let Some(key) = self
+                .bootstrap_key
+                .as_ref()
+                .filter(|_| self.cluster.is_none())
+            {
                 out.push(' ');
                 out.push_str(key);
             }
@@ -330,9 +336,16 @@ mod tests {
             "bootstrap 10.0.0.5\ncluster c0ffee\nmanager n1\nca 2jk5\nmanagers n1 n2\n"
         );
         assert_eq!(SwarmRecord::parse(&text, Path::new("s")).unwrap(), r);
+        // The creator's key is written only while no swarm ID is recorded
+        // (development builds wrote both): an older rccr reads the rest.
         let keyed = SwarmRecord {
             bootstrap_key: "SHA256:abc".parse().ok(),
-            ..r
+            ..r.clone()
+        };
+        assert_eq!(keyed.render(), r.render());
+        let keyed = SwarmRecord {
+            cluster: None,
+            ..keyed
         };
         let text = keyed.render();
         assert!(

@@ -593,7 +593,7 @@ fn counts(nodes: &[SwarmNode], id: &str) -> bool {
 /// failure; not demoted, as raft may need it for its quorum.
 fn not_reached() -> Layer {
     Layer::Failed(
-        "a manager, but raft cannot reach it after 30 s (its manager down or its port 2377 cut?): left, not demoted (raft may need it for its quorum); check the node, then run rccr setup again".into(),
+        "a manager, but raft cannot reach it after 30 s (its manager down or its port 2377 cut?): left, not demoted (raft may need it for its quorum); check its Docker and port 2377 and run rccr setup again, or pin it `manager: false` (or rccr remove it) to stop this".into(),
     )
 }
 
