@@ -149,6 +149,21 @@ fn persist_restores_the_saved_overlay_when_the_boot_medium_is_an_iso() {
         "boot",
     );
     assert_exit(&out, 0, "changes are lost at reboot");
+    // A warning with a newline (here in the label) is one record in the
+    // kernel's log, the newline a space; stderr keeps it.
+    dir.write("kmsg", "");
+    let mut cmd = persist_command(
+        &dir,
+        "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
+        "exit 1",
+        "boot",
+    );
+    let out = cmd.env("RCCR_DATA_LABEL", "RC\nCR").output().unwrap();
+    assert_exit(&out, 0, "no partition is labelled RC\nCR\n");
+    assert_eq!(
+        kmsg(&dir),
+        "<3>rccr-persist: WARNING: changes are lost at reboot: the boot media is read-only and no partition is labelled RC CR\n"
+    );
     let out = persist(
         &dir,
         "/dev/sr0 /media/cdrom iso9660 ro 0 0\n",
@@ -840,10 +855,42 @@ fn boot_ok(shell: &str, dir: &TempDir, mounts: &str, findfs: &str) -> Option<Out
     Some(out)
 }
 
+/// What the kernel's log does with persist.sh's warnings in
+/// [`the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Log {
+    /// Writes them (a file).
+    Takes,
+    /// Passes `-w` but refuses the open.
+    Refuses,
+    /// Takes them, and persist.sh's stderr is closed.
+    StderrClosed,
+}
+
+/// `cmd` run with its stderr closed (as on a console that went away).
+fn closing_stderr(cmd: Command) -> Command {
+    let mut closed = Command::new("sh");
+    closed
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&-")
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .envs(
+            cmd.get_envs()
+                .map(|(k, v)| (k.to_owned(), v.unwrap().to_owned())),
+        );
+    closed
+}
+
 #[test]
 fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
-    // Under the host's shell and tools, then busybox's, as on a node.
-    for shell in ["host", "busybox"] {
+    // Under the host's shell and tools, then busybox's, as on a node; with
+    // the kernel's log taking the warnings, then refusing them, then with
+    // stderr closed: neither failure stops the restore.
+    for (shell, case) in ["host", "busybox"]
+        .into_iter()
+        .flat_map(|shell| [Log::Takes, Log::Refuses, Log::StderrClosed].map(|case| (shell, case)))
+    {
         // This boot's packages made newsvc (UID and GID 1000), newgrp
         // (GID 101) with its user svc3, and svc2 (UID 102), and put newsvc
         // in video.
@@ -873,7 +920,7 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
         let saved_shadow = "root:$6$salt$hash:20000:0:::::\nadmin:!:20000:0:99999:7:::\n";
         let saved_gshadow = "root:::root\nvideo:::admin\nadmin:!::\nlocal:!::admin\n";
         let dir = accounts_node(
-            &format!("persist-ids-{shell}"),
+            &format!("persist-ids-{shell}-{case:?}"),
             &image,
             &[
                 ("etc/passwd", saved_passwd),
@@ -883,58 +930,73 @@ fn the_restore_adds_no_account_whose_id_is_taken_and_joins_group_members() {
             ],
         );
 
-        dir.write("kmsg", "");
-        let Some(out) = boot_ok(shell, &dir, ISO_AND_RCCR, "echo /dev/sdb1") else {
+        if case == Log::Refuses {
+            // A directory passes -w and cannot be opened for writing, as
+            // /dev/kmsg for root under printk.devkmsg=off.
+            fs::create_dir(dir.path("kmsg")).unwrap();
+        } else {
+            dir.write("kmsg", "");
+        }
+        let cmd = persist_command(&dir, ISO_AND_RCCR, "echo /dev/sdb1", "boot");
+        let Some(cmd) = under_shell(shell, &dir, cmd) else {
             return;
         };
-        let stderr = text(&out.stderr);
-        assert_has(&stderr, "restoring the saved overlay");
-        // Each warning is also one error record in the kernel's log.
-        let warnings: Vec<String> = stderr
-            .lines()
-            .filter(|l| l.contains("WARNING"))
-            .map(|l| format!("<3>{l}"))
-            .collect();
-        assert_eq!(warnings.len(), 4, "{shell}: {stderr}");
-        assert_eq!(kmsg(&dir).lines().collect::<Vec<_>>(), warnings, "{shell}");
-        assert_has(
-            &stderr,
-            "etc/passwd: the booted image's newsvc is not added: UID 1000 is admin's",
-        );
-        assert_has(
-            &stderr,
-            "etc/group: the booted image's newsvc is not added: GID 1000 is admin's",
-        );
-        assert_has(
-            &stderr,
-            "etc/group: the booted image's newgrp is not added: GID 101 is local's",
-        );
-        // svc3's UID is free, but its group's GID is local's: added, it
-        // would own local's files.
-        assert_has(
-            &stderr,
+        let out = if case == Log::StderrClosed {
+            closing_stderr(cmd)
+        } else {
+            cmd
+        }
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{shell} {case:?}: {}", show(&out));
+        let warnings = [
+            "etc/passwd: the booted image's newsvc is not added: UID 1000 is admin's in the saved one",
+            // svc3's UID is free, but its group's GID is local's: added, it
+            // would own local's files.
             "etc/passwd: the booted image's svc3 is not added: its GID 101 is local's in the saved group",
-        );
+            "etc/group: the booted image's newsvc is not added: GID 1000 is admin's in the saved one",
+            "etc/group: the booted image's newgrp is not added: GID 101 is local's in the saved one",
+        ]
+        .map(|w| format!("rccr-persist: WARNING: {w}"));
+        let stderr = text(&out.stderr);
+        if case == Log::StderrClosed {
+            assert_eq!(stderr, "", "{shell}");
+        } else {
+            assert_has(&stderr, "restoring the saved overlay");
+            let said: Vec<_> = stderr.lines().filter(|l| l.contains("WARNING")).collect();
+            assert_eq!(said, warnings, "{shell} {case:?}: {stderr}");
+        }
+        // Each warning is also one error record in the kernel's log.
+        if case == Log::Refuses {
+            assert_eq!(fs::read_dir(dir.path("kmsg")).unwrap().count(), 0);
+        } else {
+            let records: Vec<_> = warnings.iter().map(|w| format!("<3>{w}")).collect();
+            assert_eq!(
+                kmsg(&dir).lines().collect::<Vec<_>>(),
+                records,
+                "{shell} {case:?}"
+            );
+        }
         let read = |path: &str| fs::read_to_string(dir.path(&format!("root/{path}"))).unwrap();
         assert_eq!(
             read("etc/passwd"),
             format!("{saved_passwd}svc2:x:102:102:svc2:/var/empty:/sbin/nologin\n"),
-            "{shell}"
+            "{shell} {case:?}"
         );
         assert_eq!(
             read("etc/group"),
             "root:x:0:root\nvideo:x:27:admin,root,newsvc\nadmin:x:1000:\nlocal:x:101:admin\nsvc2:x:102:\n",
-            "{shell}"
+            "{shell} {case:?}"
         );
         assert_eq!(
             read("etc/shadow"),
             format!("{saved_shadow}svc2:!::0:::::\n"),
-            "{shell}"
+            "{shell} {case:?}"
         );
         assert_eq!(
             read("etc/gshadow"),
             "root:::root\nvideo:::admin,root,newsvc\nadmin:!::\nlocal:!::admin\nsvc2:!::\n",
-            "{shell}"
+            "{shell} {case:?}"
         );
     }
 }

@@ -67,13 +67,17 @@
 #
 # Warnings go to stderr and, when it is writable, to the kernel's log as
 # errors, which the kernel prints on every console= (OpenRC's output
-# reaches only the last one, /dev/console).
+# reaches only the last one, /dev/console). Neither a log the kernel
+# refuses to open (printk.devkmsg=off) nor a closed stderr fails anything.
 #
 # Environment (tests): ROOT (default /), PROC_MOUNTS (/proc/mounts),
 # RCCR_DATA_LABEL (RCCR), FINDFS (findfs), MOUNT (mount), LBU (lbu),
 # KMSG (/dev/kmsg).
 #---help---
 set -eu
+# A closed stderr (a console gone) becomes /dev/null: tools such as awk fail
+# when they cannot close it.
+if ! true >&2; then exec 2>/dev/null; fi
 
 PROG=rccr-persist
 : "${ROOT:=/}"
@@ -116,22 +120,28 @@ die() {
 	exit 1
 }
 
+# einfo MESSAGE: to stderr; a closed or failed console is no failure
+# (set -e would stop the boot halfway).
 einfo() {
-	printf '%s: %s\n' "$PROG" "$*" >&2
+	printf '%s: %s\n' "$PROG" "$*" >&2 || :
 }
 
-# kmsg: prints KMSG when this process may write it, else nothing.
-kmsg() {
-	[ ! -w "$KMSG" ] || echo "$KMSG"
-}
+# The shell command that appends its input to the kernel's log (KMSG, in
+# its environment), and reads it all whatever happens: a log that is not
+# writable, or that the kernel refuses to open (-w is true for root even
+# with printk.devkmsg=off), is no failure, neither for the shell nor for
+# awk, whose print into a pipe closed early would kill it (SIGPIPE).
+# -w first: a missing KMSG is not created.
+# shellcheck disable=SC2016 # expanded by the shell that runs it
+readonly KMSG_APPEND='{ [ -w "$KMSG" ] && cat >>"$KMSG"; } 2>/dev/null || cat >/dev/null'
 
 # warn MESSAGE: a warning (see --help); `<3>` makes it an error in the
-# kernel's log (KERN_ERR), printed even with `quiet`. A log that refuses
-# it is no failure.
+# kernel's log (KERN_ERR), printed even with `quiet`; one record, so a
+# newline in MESSAGE becomes a space there.
 warn() {
 	einfo "WARNING: $*"
-	_kmsg=$(kmsg)
-	[ -z "$_kmsg" ] || { printf '<3>%s: WARNING: %s\n' "$PROG" "$*" >>"$_kmsg"; } 2>/dev/null || true
+	printf '<3>%s: WARNING: %s\n' "$PROG" "$(printf '%s' "$*" | tr '\n' ' ')" |
+		KMSG=$KMSG sh -c "$KMSG_APPEND" || :
 }
 
 # Prints "MOUNTPOINT FSTYPE" of the mount under /media that holds a boot
@@ -364,15 +374,15 @@ merge_accounts() {
 		[ ! -f "${5:-}" ] || _image_group=$5
 	fi
 	# shellcheck disable=SC2016 # awk's own $ fields
-	awk -F: -v OFS=: -v id="$_id" -v what="$_what" -v members="$_members" -v file="$1" -v prog="$PROG" -v kmsg="$(kmsg)" '
-		# As warn (the shell function).
+	KMSG=$KMSG awk -F: -v OFS=: -v id="$_id" -v what="$_what" -v members="$_members" -v file="$1" -v prog="$PROG" -v kmsg_append="$KMSG_APPEND" '
+		# As warn (the shell function). Both pipes read all they are
+		# given, so that neither a closed stderr nor a refused log kills
+		# awk.
 		function warn(msg) {
 			msg = prog ": WARNING: " file ": the booted image\047s " msg
-			print msg | "cat >&2"
-			if (kmsg != "") {
-				print "<3>" msg >>kmsg
-				close(kmsg)
-			}
+			print msg | "cat >&2 || cat >/dev/null"
+			print "<3>" msg | kmsg_append
+			close(kmsg_append)
 		}
 		function union(a, b,    have, list, i, k, out) {
 			out = a
