@@ -130,13 +130,21 @@ mod tests {
 
     #[test]
     fn quotes_and_hashes_inside_words_are_read_as_sh_reads_them() {
-        // `$#`, `${#x}` and a `#` inside quotes start no comment; a `'`
-        // inside double quotes or after a `\` opens no quote.
-        let script = "echo $# ${#x} \"it's #1\" \\' a#b\n# gone\n";
-        assert_eq!(
-            strip(script).unwrap(),
-            "echo $# ${#x} \"it's #1\" \\' a#b\n"
-        );
+        for (script, shipped) in [
+            // `$#`, `${#x}` and a `#` inside quotes start no comment; a `'`
+            // inside double quotes or after a `\` opens no quote.
+            (
+                "echo $# ${#x} \"it's #1\" \\' a#b\n# gone\n",
+                "echo $# ${#x} \"it's #1\" \\' a#b\n",
+            ),
+            // Quotes inside `$(` inside quotes are nested, as sh nests them.
+            (
+                "m=\"$(awk '$1 == \"M:\" { print $2 }' f)\"\n  # x\n",
+                "m=\"$(awk '$1 == \"M:\" { print $2 }' f)\"\n",
+            ),
+        ] {
+            assert_eq!(strip(script).unwrap(), shipped);
+        }
     }
 
     #[test]
@@ -155,13 +163,7 @@ mod tests {
     }
 
     #[test]
-    fn quotes_inside_a_substitution_inside_quotes_are_nested() {
-        let script = "m=\"$(awk '$1 == \"M:\" { print $2 }' f)\"\n  # x\n";
-        assert_eq!(
-            strip(script).unwrap(),
-            "m=\"$(awk '$1 == \"M:\" { print $2 }' f)\"\n"
-        );
-        // A multi-line substitution is kept line for line.
+    fn a_multi_line_substitution_is_kept_line_for_line() {
         let script = "v=$(f a \\\n  # b\n)\n";
         assert!(strip(script).is_err(), "a comment inside $( is refused");
         let script = "v=$(\n  f\n)\n";
