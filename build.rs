@@ -1,5 +1,7 @@
 //! Embeds what `rccr --version` prints: the package version (from Cargo),
-//! the target triple and the git revision the binary was built from.
+//! the target triple and the git revision the binary was built from; and
+//! writes the node-side sh scripts the binary carries into OUT_DIR without
+//! their comments (src/shell_comments.rs).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
