@@ -300,9 +300,10 @@ impl Files {
     /// put the backup, marker and temporary files on another file system,
     /// where the revert is no rename. At stage and at commit (a link made
     /// since the stage). A rotation no timer reverts (its timer died, its
-    /// marker cut short) is dropped there, not reverted: its backup, as
-    /// old as it, renamed over the link would take what the target grants
-    /// (the key the control logged in with). (remote.sh's `refuse_link`.)
+    /// marker cut short) is dropped there, not reverted, and that is
+    /// persisted: its backup, as old as it, renamed over the link would
+    /// take what the target grants (the key the control logged in with).
+    /// (remote.sh's `refuse_link`.)
     fn refuse_link(&self) -> Step<()> {
         let Ok(to) = fs::read_link(&self.ak) else {
             return Ok(());
@@ -311,6 +312,9 @@ impl Files {
         let left = if !self.marker_cut() && self.timer() != Timer::Died {
             "nothing changed".into()
         } else if self.drop_rotation().is_ok() {
+            // Saved at once (where it went is not told): an lbu overlay
+            // that held marker and backup would bring them back at boot.
+            let _ = persist(self);
             format!("{dropped} dropped (its marker and backup), nothing else changed")
         } else {
             format!("{dropped} not dropped")

@@ -199,9 +199,9 @@ revert_if_timer_died() {
 # the link, and its target, which config management may bring back,
 # would keep the old keys. Writing through to the target would put the
 # backup, marker and temporary files on another file system, where the
-# revert is no rename. A dead rotation there is dropped, not reverted:
-# its backup, as old as it, would take what the target grants (maybe the
-# key the control logged in with).
+# revert is no rename. A dead rotation there is dropped, not reverted,
+# and that is persisted: its backup, as old as it, would take what the
+# target grants (maybe the key the control logged in with).
 refuse_link() {
 	[ -L "$ak" ] || return 0
 	to=$(readlink "$ak" 2>/dev/null) || to='?'
@@ -209,6 +209,9 @@ refuse_link() {
 	if dead_rotation; then
 		left="the rotation armed here, which no timer reverts,"
 		if drop_rotation; then
+			# Saved at once (where it went is not told): an lbu overlay that
+			# held marker and backup would bring them back at boot.
+			persist >/dev/null
 			left="$left dropped (its marker and backup), nothing else changed"
 		else
 			left="$left not dropped"
