@@ -1526,7 +1526,13 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
             });
             assert!(head.is_none(), "{who}: asked for input on a link");
             assert_refused(&out, 1, "is a symbolic link (to ", &who);
-            assert_has(&stderr(&out), "no timer reverts, dropped");
+            assert_has(
+                &stderr(&out),
+                "no timer reverts, dropped (its marker and backup removed; the link and its \
+                 target kept)",
+            );
+            // Dropped and saved: "nothing changed" would be untrue.
+            assert!(!stderr(&out).contains("nothing"), "{who}: {}", stderr(&out));
             assert!(home.ak().is_symlink(), "{who}: the link was replaced");
             assert_eq!(std::fs::read(&target).unwrap(), target_holds, "{who}");
             let saved = std::fs::read_to_string(&lbu_log).unwrap_or_default();
@@ -1542,6 +1548,33 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
         });
         assert_said_alike(&said.borrow());
     }
+}
+
+#[test]
+fn a_dead_rotation_on_a_link_that_cannot_be_wholly_dropped_says_so_alike() {
+    // Its backup a directory: the marker goes, the backup stays. The node
+    // must neither say it dropped the rotation nor that nothing changed,
+    // and every node side must say so in the same words.
+    let said = std::cell::RefCell::new(Vec::new());
+    for_each_node("halfdrop", |node, who, home| {
+        home.send_ok(node, &["stage", "rh", "60", "nd"], "nd", STAGED);
+        kill_processes_of(home);
+        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+        std::fs::remove_file(&bak).unwrap();
+        std::fs::create_dir(&bak).unwrap();
+        let target = link_to_a_copy(home, STAGED);
+        let (head, out) = home.converse(node, &["commit", "ne"], "ne", |_| Vec::new());
+        assert!(head.is_none(), "{who}: asked for input on a link");
+        assert_refused(&out, 1, "is a symbolic link (to ", who);
+        assert_has(&stderr(&out), "no timer reverts, not wholly dropped");
+        assert!(!stderr(&out).contains("nothing"), "{who}: {}", stderr(&out));
+        assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+        assert_eq!(std::fs::read(&target).unwrap(), STAGED, "{who}");
+        assert!(bak.is_dir(), "{who}: the backup directory went");
+        said.borrow_mut()
+            .push((who.to_string(), said_in(home, &out)));
+    });
+    assert_said_alike(&said.borrow());
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! against this. Built in, a step costs one exec instead of a shell and a
 //! dozen coreutils processes, which is most of a node's CPU per rotation.
 //!
-//! Exit codes, as the script's: 0 done, 1 failed (nothing changed), 3
+//! Exit codes, as the script's: 0 done, 1 failed (nothing changed, but
+//! for a rotation dropped on a link: [`Files::refuse_link`]), 3
 //! rotation expired, 4 authorized_keys changed under us, 5 another step
 //! holds the node's lock, 6 a rotation is armed already (stage only), 7
 //! the control's input did not end within the input wait ([`input_wait`];
@@ -315,9 +316,13 @@ impl Files {
             // Saved at once (where it went is not told): an lbu overlay
             // that held marker and backup would bring them back at boot.
             let _ = persist(self);
-            format!("{dropped} dropped (its marker and backup), nothing else changed")
+            format!(
+                "{dropped} dropped (its marker and backup removed; the link and its target kept)"
+            )
         } else {
-            format!("{dropped} not dropped")
+            // Maybe in part (the marker gone, the backup not): neither
+            // "dropped" nor "nothing changed" is true.
+            format!("{dropped} not wholly dropped")
         };
         fail(
             1,

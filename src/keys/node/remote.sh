@@ -175,9 +175,10 @@ dead_rotation() {
 }
 
 # Marker and backup go, authorized_keys stays: every file a stage leaves
-# holds the old key.
+# holds the old key. Quiet, as rccr's built-in side: its caller says what
+# failed.
 drop_rotation() {
-	rm -f "$mark" "$bak" && sync_one "$dir"
+	rm -f "$mark" "$bak" 2>/dev/null && sync_one "$dir"
 }
 
 # Does what a dead rotation's timer would have done; a marker cut short
@@ -212,9 +213,11 @@ refuse_link() {
 			# Saved at once (where it went is not told): an lbu overlay that
 			# held marker and backup would bring them back at boot.
 			persist >/dev/null
-			left="$left dropped (its marker and backup), nothing else changed"
+			left="$left dropped (its marker and backup removed; the link and its target kept)"
 		else
-			left="$left not dropped"
+			# Maybe in part (the marker gone, the backup not): neither
+			# dropped nor nothing changed is true.
+			left="$left not wholly dropped"
 		fi
 	fi
 	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; $left: make it a copy of its target, or change the target by hand"
