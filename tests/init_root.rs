@@ -1170,6 +1170,42 @@ fn a_key_rotation_the_reboot_cut_short_is_reverted_as_its_timer_would_have() {
 }
 
 #[test]
+fn a_dead_key_rotation_on_a_linked_authorized_keys_is_dropped_and_the_link_kept() {
+    // Config management linked the file while the rotation's timer was
+    // dead: its backup, renamed over the link, would take the key the
+    // target grants.
+    let root = Root::image("rotation-link", "target");
+    staged_rotation(&root, "r3.n3\ntimer-holds-lock\n");
+    root.write("etc/ssh/managed_keys", &format!("{KEY_A}\n"));
+    fs::remove_file(root.path("root/.ssh/authorized_keys")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../etc/ssh/managed_keys",
+        root.path("root/.ssh/authorized_keys"),
+    )
+    .unwrap();
+    let dropped = "key rotation r3.n3 not reverted: ";
+    let linked = "/root/.ssh/authorized_keys is a symbolic link (to ../../etc/ssh/managed_keys): \
+                  marker and backup ";
+    let dry = root.init(&["--dry-run"]).ok();
+    assert!(
+        dry.says(dropped) && dry.says(&format!("{linked}would be removed, the link kept")),
+        "{}",
+        dry.stderr
+    );
+    assert!(root.exists("root/.ssh/.rccr-rotation"), "dry run");
+    let run = root.init(&[]).ok();
+    assert!(
+        run.says(dropped) && run.says(&format!("{linked}removed, the link kept")),
+        "{}",
+        run.stderr
+    );
+    assert!(root.path("root/.ssh/authorized_keys").is_symlink());
+    assert_eq!(root.read("etc/ssh/managed_keys"), format!("{KEY_A}\n"));
+    assert!(!root.exists("root/.ssh/.rccr-rotation"));
+    assert!(!root.exists("root/.ssh/.rccr-authorized_keys.bak"));
+}
+
+#[test]
 fn a_key_rotation_whose_timer_lives_is_left_to_it() {
     // rccr-init run by hand mid-rotation: the timer holds its marker's lock.
     let root = Root::image("rotation-live", "target");

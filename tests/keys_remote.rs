@@ -504,16 +504,7 @@ fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
         return;
     }
     for_each_node("disklbu", |node, who, home| {
-        let bin = home.0.path("bin");
-        std::fs::create_dir(&bin).unwrap();
-        let log = home.0.path("lbu.log");
-        let lbu = format!(
-            "#!/bin/sh\necho \"$*\" >>'{}'\necho 'usage: lbu commit [-nv] <media>' >&2\nexit 1\n",
-            log.display()
-        );
-        std::fs::write(bin.join("lbu"), lbu).unwrap();
-        std::fs::set_permissions(bin.join("lbu"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let (path, log) = lbu_stand_in(home, false);
         let env = [("PATH", path.as_str())];
         home.send_ok(node, &["stage", "rd", "60", "nd"], "nd", STAGED);
         let (_, out) = home.converse_with(node, &["commit", "ne"], &env, "ne", |_| file(FINAL));
@@ -522,6 +513,25 @@ fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
         assert_has(&std::fs::read_to_string(&log).unwrap(), "commit");
         home.assert_untouched(who, FINAL);
     });
+}
+
+/// A stand-in `lbu` in `home` that logs its arguments, and saves (exit 0)
+/// or fails as Alpine installed to disk does (`saves`): the PATH that
+/// finds it first, and its log.
+fn lbu_stand_in(home: &Home, saves: bool) -> (String, PathBuf) {
+    let bin = home.0.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let log = home.0.path("lbu.log");
+    let fails = "echo 'usage: lbu commit [-nv] <media>' >&2\nexit 1\n";
+    let lbu = format!(
+        "#!/bin/sh\necho \"$*\" >>'{}'\n{}",
+        log.display(),
+        if saves { "" } else { fails }
+    );
+    std::fs::write(bin.join("lbu"), lbu).unwrap();
+    std::fs::set_permissions(bin.join("lbu"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    (path, log)
 }
 
 /// Runs the node `node` in a mount namespace of its own whose `/` is an
@@ -1500,9 +1510,14 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
                 kill_processes_of(home);
             }
             let target = link_to_a_copy(home, target_holds);
+            // A diskless node: an overlay that still held marker and backup
+            // would bring them back at boot, where a dead rotation is
+            // reverted (over a file) or dropped anew.
+            let (path, lbu_log) = lbu_stand_in(home, true);
+            let env = [("PATH", path.as_str())];
             // As the control's steps: a release sends the file without the
             // key; a commit of a file without the new key, nothing.
-            let (head, out) = home.converse(node, args, "ne", |_| {
+            let (head, out) = home.converse_with(node, args, &env, "ne", |_| {
                 if case == "release" {
                     file(ORIGINAL)
                 } else {
@@ -1511,15 +1526,55 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
             });
             assert!(head.is_none(), "{who}: asked for input on a link");
             assert_refused(&out, 1, "is a symbolic link (to ", &who);
-            assert_has(&stderr(&out), "no timer reverts, dropped");
+            assert_has(
+                &stderr(&out),
+                "no timer reverts, dropped (its marker and backup removed; the link and its \
+                 target kept)",
+            );
+            // Dropped and saved: "nothing changed" would be untrue.
+            assert!(!stderr(&out).contains("nothing"), "{who}: {}", stderr(&out));
             assert!(home.ak().is_symlink(), "{who}: the link was replaced");
             assert_eq!(std::fs::read(&target).unwrap(), target_holds, "{who}");
+            let saved = std::fs::read_to_string(&lbu_log).unwrap_or_default();
+            let ssh = home.0.path(".ssh");
+            assert_eq!(
+                saved,
+                format!("include {}\ncommit\n", ssh.display()),
+                "{who}: the drop was not saved"
+            );
             assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
             assert_eq!(home.read(node).1, "-", "{who}: still armed");
             said.borrow_mut().push((who, said_in(home, &out)));
         });
         assert_said_alike(&said.borrow());
     }
+}
+
+#[test]
+fn a_dead_rotation_on_a_link_that_cannot_be_wholly_dropped_says_so_alike() {
+    // Its backup a directory: the marker goes, the backup stays. The node
+    // must neither say it dropped the rotation nor that nothing changed,
+    // and every node side must say so in the same words.
+    let said = std::cell::RefCell::new(Vec::new());
+    for_each_node("halfdrop", |node, who, home| {
+        home.send_ok(node, &["stage", "rh", "60", "nd"], "nd", STAGED);
+        kill_processes_of(home);
+        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+        std::fs::remove_file(&bak).unwrap();
+        std::fs::create_dir(&bak).unwrap();
+        let target = link_to_a_copy(home, STAGED);
+        let (head, out) = home.converse(node, &["commit", "ne"], "ne", |_| Vec::new());
+        assert!(head.is_none(), "{who}: asked for input on a link");
+        assert_refused(&out, 1, "is a symbolic link (to ", who);
+        assert_has(&stderr(&out), "no timer reverts, not wholly dropped");
+        assert!(!stderr(&out).contains("nothing"), "{who}: {}", stderr(&out));
+        assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+        assert_eq!(std::fs::read(&target).unwrap(), STAGED, "{who}");
+        assert!(bak.is_dir(), "{who}: the backup directory went");
+        said.borrow_mut()
+            .push((who.to_string(), said_in(home, &out)));
+    });
+    assert_said_alike(&said.borrow());
 }
 
 #[test]

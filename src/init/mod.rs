@@ -559,8 +559,8 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
 /// rccr version armed it ([`crate::keys::node::revert_at_boot`]). The
 /// control that staged it starts over at its next run. Root's home only:
 /// RCCR's images take the rotation's keys for root alone. Reverted or
-/// dropped (a cut marker), the change is saved: an lbu overlay that holds
-/// marker and backup would bring them back at every boot.
+/// dropped (a cut marker, a symbolic link), the change is saved: an lbu
+/// overlay that holds marker and backup would bring them back at every boot.
 fn revert_dead_rotation(ctx: &mut Ctx) {
     use crate::keys::node::{revert_at_boot, AtBoot};
     let home = ctx.path("/root");

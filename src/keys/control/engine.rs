@@ -621,12 +621,20 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
         }
         None => {}
     }
+    stage_ended(node, talk.head.is_some(), out)
+}
+
+/// What [`stage`] comes to when the node was sent its input, or never
+/// asked for it (`began` false: it ended before its snapshot).
+fn stage_ended(node: &NodeAddr, began: bool, out: &Output) -> Step<Option<String>> {
     match out.status {
-        ARMED if talk.head.is_none() => Ok(Some(out.error_line())),
-        _ if talk.head.is_none() => Err(Stop(
+        ARMED if !began => Ok(Some(out.error_line())),
+        // Its own words say what it did (on a link it may have dropped a
+        // rotation no timer reverts): "nothing changed" could be untrue.
+        _ if !began => Err(Stop(
             Outcome::Reverted,
             format!(
-                "staging failed on {node}, nothing changed: {}",
+                "staging refused on {node} before it began ({}); no file was sent",
                 unstarted(out)
             ),
         )),
@@ -1197,6 +1205,30 @@ mod tests {
             Err(format!("exit 1: {}", String::from_utf8_lossy(link).trim()))
         );
         assert!(released(None, &success).is_err());
+        // A stage refused on a link too, where the node dropped a rotation
+        // no timer reverts: no "nothing changed" beside its words.
+        let node = crate::keys::addr::parse("10.0.0.5", 22).unwrap();
+        let dropped = Output {
+            status: 1,
+            stdout: Vec::new(),
+            stderr: b"rccr-remote: /root/.ssh/authorized_keys is a symbolic link (to x): rccr \
+                      writes only a regular file; the rotation armed here, which no timer \
+                      reverts, dropped (its marker and backup removed; the link and its target \
+                      kept): make it a copy of its target, or change the target by hand\n"
+                .to_vec(),
+        };
+        for out in [&refusal, &dropped, &success] {
+            let Err(Stop(outcome, detail)) = stage_ended(&node, false, out) else {
+                panic!("a stage refused before it began passed");
+            };
+            assert_eq!(outcome, Outcome::Reverted);
+            assert!(
+                detail.starts_with("staging refused on 10.0.0.5 before it began (exit "),
+                "{detail}"
+            );
+            assert!(detail.ends_with("); no file was sent"), "{detail}");
+            assert!(!detail.contains("nothing changed"), "{detail}");
+        }
         // Begun, the same output is a success.
         let head = snapshot_of("-", b"");
         assert!(matches!(

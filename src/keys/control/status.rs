@@ -5,7 +5,8 @@
 //! come back from a reboot with its old keys, `-` when none is recorded),
 //! and whether a rotation is armed there (the node's `read` step, over the
 //! first key that logs in: `-`, `armed` with its revert pending,
-//! `timer-died` when its revert timer died and the next stage reverts it,
+//! `timer-died` when its revert timer died and the next stage reverts it
+//! (on a symbolic link drops it),
 //! `?` when unknown). Nothing is written anywhere.
 use super::engine::{self, NodeSide, Rotation};
 use super::journal;
@@ -343,7 +344,9 @@ fn render(
         if s.rotation == Rotation::TimerDied {
             out.push_str(&format!(
                 "  {}: a key rotation is staged there and its revert timer died (a reboot or a kill): \
-                 no revert is pending; the next rccr keyrotate restores the node's keys and stages again\n",
+                 no revert is pending; the next rccr keyrotate restores the node's keys and stages again \
+                 (on a symbolically linked authorized_keys it drops that rotation and refuses the link \
+                 instead: make the link a regular file first)\n",
                 s.node
             ));
         }
@@ -378,6 +381,32 @@ mod tests {
             host_key: None,
             moved_from: moved_from.parse().ok(),
         }
+    }
+
+    #[test]
+    fn a_rotation_whose_timer_died_is_told_what_the_next_keyrotate_does_on_a_link() {
+        // There the next keyrotate drops that rotation and refuses the
+        // link: it restores nothing, however often it is run.
+        let dir = std::env::temp_dir().join(format!("rccr-status-died-{}", std::process::id()));
+        let paths = StatePaths {
+            ssh_dir: dir.join("ssh"),
+            state_dir: dir.join("state"),
+            known_hosts: dir.join("known_hosts"),
+        };
+        let mut status = NodeStatus::new(&addr::parse("10.0.0.5", 22).unwrap());
+        status.rotation = Rotation::TimerDied;
+        let out = render(&[status], &[None, None, None], &paths, false);
+        assert!(
+            out.contains("10.0.0.5: a key rotation is staged there and its revert timer died"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "on a symbolically linked authorized_keys it drops that rotation and refuses \
+                 the link instead: make the link a regular file first"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

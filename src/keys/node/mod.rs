@@ -8,7 +8,8 @@
 //! against this. Built in, a step costs one exec instead of a shell and a
 //! dozen coreutils processes, which is most of a node's CPU per rotation.
 //!
-//! Exit codes, as the script's: 0 done, 1 failed (nothing changed), 3
+//! Exit codes, as the script's: 0 done, 1 failed (nothing changed, but
+//! for a rotation dropped on a link: [`Files::refuse_link`]), 3
 //! rotation expired, 4 authorized_keys changed under us, 5 another step
 //! holds the node's lock, 6 a rotation is armed already (stage only), 7
 //! the control's input did not end within the input wait ([`input_wait`];
@@ -44,7 +45,8 @@
 //! rotation's backup ([`revert_at_boot`]). A marker cut short (its write
 //! failed) names no token a timer reverts: a stage reverts it as one whose
 //! timer died, onto a backup that fits ([`Files::backup_fits`]), else it
-//! drops marker and backup and keeps the file (so does the boot).
+//! drops marker and backup and keeps the file (so does the boot, and on a
+//! link whatever the marker).
 use crate::failpoint;
 use crate::fsutil;
 use crate::keys::authorized::cksum_line;
@@ -299,9 +301,10 @@ impl Files {
     /// put the backup, marker and temporary files on another file system,
     /// where the revert is no rename. At stage and at commit (a link made
     /// since the stage). A rotation no timer reverts (its timer died, its
-    /// marker cut short) is dropped there, not reverted: its backup, as
-    /// old as it, renamed over the link would take what the target grants
-    /// (the key the control logged in with). (remote.sh's `refuse_link`.)
+    /// marker cut short) is dropped there, not reverted, and that is
+    /// persisted: its backup, as old as it, renamed over the link would
+    /// take what the target grants (the key the control logged in with).
+    /// (remote.sh's `refuse_link`.)
     fn refuse_link(&self) -> Step<()> {
         let Ok(to) = fs::read_link(&self.ak) else {
             return Ok(());
@@ -310,9 +313,16 @@ impl Files {
         let left = if !self.marker_cut() && self.timer() != Timer::Died {
             "nothing changed".into()
         } else if self.drop_rotation().is_ok() {
-            format!("{dropped} dropped (its marker and backup), nothing else changed")
+            // Saved at once (where it went is not told): an lbu overlay
+            // that held marker and backup would bring them back at boot.
+            let _ = persist(self);
+            format!(
+                "{dropped} dropped (its marker and backup removed; the link and its target kept)"
+            )
         } else {
-            format!("{dropped} not dropped")
+            // Maybe in part (the marker gone, the backup not): neither
+            // "dropped" nor "nothing changed" is true.
+            format!("{dropped} not wholly dropped")
         };
         fail(
             1,
@@ -735,8 +745,10 @@ pub enum AtBoot {
     /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
     /// is left to it.
     TimerLives(String),
-    /// A marker cut short whose backup does not fit: marker and backup
-    /// gone (or would be), the file kept ([`Files::revert_dead`]); why.
+    /// A marker cut short whose backup does not fit ([`Files::revert_dead`]),
+    /// or any rotation on a symbolically linked authorized_keys (as
+    /// [`Files::refuse_link`]): marker and backup gone (or would be), the
+    /// file or link kept; why.
     Dropped(String),
     /// Why the rotation could not be reverted.
     Failed(String),
@@ -748,8 +760,9 @@ pub enum AtBoot {
 /// (its timer held no lock, so no stage can tell that it died) would
 /// otherwise refuse every later stage on the node for good, and the node
 /// keep the old key. A timer that holds its marker's lock lives (a run by
-/// hand, not at boot) and is left alone. `dry`: only say what would be
-/// done.
+/// hand, not at boot) and is left alone. On a symbolically linked
+/// authorized_keys the rotation is dropped instead, as a step drops it
+/// ([`Files::refuse_link`]). `dry`: only say what would be done.
 pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     let files = Files::at(home);
     if !files.mark.exists() {
@@ -766,7 +779,20 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
             files.ak.display()
         ))
     };
+    // Dropped on a link, as the steps do ([`Files::refuse_link`]): the
+    // backup, renamed over it, would take what its target grants since.
+    let linked = |to: &Path, done: &str| {
+        AtBoot::Dropped(format!(
+            "key rotation {token} not reverted: {} is a symbolic link (to {}): marker and \
+             backup {done}, the link kept",
+            files.ak.display(),
+            crate::print::text(&to.to_string_lossy())
+        ))
+    };
     if dry {
+        if let Ok(to) = fs::read_link(&files.ak) {
+            return linked(&to, "would be removed");
+        }
         if files.marker_cut() && !files.backup_fits() {
             return unfit("would be removed");
         }
@@ -774,9 +800,19 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     }
     let reverted = files.lock().and_then(|_lock| {
         // Checked again under the lock: a step may have run since.
-        match files.timer() {
+        match (files.timer(), fs::read_link(&files.ak)) {
             _ if !files.mark.exists() => Ok(AtBoot::Nothing),
-            Timer::Lives => Ok(AtBoot::TimerLives(token.clone())),
+            (Timer::Lives, _) => Ok(AtBoot::TimerLives(token.clone())),
+            (_, Ok(to)) => match files.drop_rotation() {
+                Ok(()) => Ok(linked(&to, "removed")),
+                Err(e) => fail(
+                    1,
+                    format!(
+                        "{} is a symbolic link, and its marker and backup cannot be removed: {e}",
+                        files.ak.display()
+                    ),
+                ),
+            },
             _ => match files.revert_dead() {
                 Ok(true) => Ok(AtBoot::Reverted(token.clone())),
                 Ok(false) => Ok(unfit("removed")),
@@ -852,6 +888,46 @@ mod tests {
             }
             assert_eq!(kept, after, "{backup:?}");
             assert_eq!(left, [false, false], "{backup:?}");
+        }
+    }
+
+    #[test]
+    fn the_boot_drops_a_dead_rotation_on_a_link_and_keeps_the_link() {
+        // The timer died (a kill), then config management linked the file
+        // to a target that grants another key: the backup, renamed over
+        // the link, would take that key away.
+        let grants_k2 = b"ssh-ed25519 AAAAK2 managed\n";
+        for (dry, done) in [(false, "removed"), (true, "would be removed")] {
+            let home =
+                std::env::temp_dir().join(format!("rccr-boot-link-{}-{dry}", std::process::id()));
+            let files = Files::at(&home);
+            fs::create_dir_all(&files.dir).unwrap();
+            // A target name with an escape sequence: node data, shown escaped.
+            let target = home.join("managed\x1b[2Jkeys");
+            fs::write(&target, grants_k2).unwrap();
+            std::os::unix::fs::symlink(&target, &files.ak).unwrap();
+            fs::write(&files.bak, b"ssh-ed25519 AAAAOLD old\n").unwrap();
+            fs::write(&files.mark, format!("rl.n\n{TIMER_HOLDS_LOCK}\n")).unwrap();
+            let said = revert_at_boot(&home, dry);
+            let linked = files.ak.is_symlink();
+            let kept = fs::read(&target).unwrap();
+            let left = [files.bak.exists(), files.mark.exists()];
+            fs::remove_dir_all(&home).unwrap();
+            let AtBoot::Dropped(why) = said else {
+                panic!("dry {dry}: {said:?}");
+            };
+            assert!(why.starts_with("key rotation rl.n not reverted: "), "{why}");
+            assert!(
+                why.contains(&format!(
+                    "authorized_keys is a symbolic link (to {}): marker and backup {done}, \
+                     the link kept",
+                    home.join("managed?[2Jkeys").display()
+                )),
+                "{why}"
+            );
+            assert!(linked, "dry {dry}: the link was replaced");
+            assert_eq!(kept, grants_k2, "dry {dry}");
+            assert_eq!(left, [dry, dry], "dry {dry}");
         }
     }
 

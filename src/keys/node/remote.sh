@@ -175,9 +175,10 @@ dead_rotation() {
 }
 
 # Marker and backup go, authorized_keys stays: every file a stage leaves
-# holds the old key.
+# holds the old key. Quiet, as rccr's built-in side: its caller says what
+# failed.
 drop_rotation() {
-	rm -f "$mark" "$bak" && sync_one "$dir"
+	rm -f "$mark" "$bak" 2>/dev/null && sync_one "$dir"
 }
 
 # Does what a dead rotation's timer would have done; a marker cut short
@@ -199,9 +200,9 @@ revert_if_timer_died() {
 # the link, and its target, which config management may bring back,
 # would keep the old keys. Writing through to the target would put the
 # backup, marker and temporary files on another file system, where the
-# revert is no rename. A dead rotation there is dropped, not reverted:
-# its backup, as old as it, would take what the target grants (maybe the
-# key the control logged in with).
+# revert is no rename. A dead rotation there is dropped, not reverted,
+# and that is persisted: its backup, as old as it, would take what the
+# target grants (maybe the key the control logged in with).
 refuse_link() {
 	[ -L "$ak" ] || return 0
 	to=$(readlink "$ak" 2>/dev/null) || to='?'
@@ -209,9 +210,14 @@ refuse_link() {
 	if dead_rotation; then
 		left="the rotation armed here, which no timer reverts,"
 		if drop_rotation; then
-			left="$left dropped (its marker and backup), nothing else changed"
+			# Saved at once (where it went is not told): an lbu overlay that
+			# held marker and backup would bring them back at boot.
+			persist >/dev/null
+			left="$left dropped (its marker and backup removed; the link and its target kept)"
 		else
-			left="$left not dropped"
+			# Maybe in part (the marker gone, the backup not): neither
+			# dropped nor nothing changed is true.
+			left="$left not wholly dropped"
 		fi
 	fi
 	fail 1 "$ak is a symbolic link (to $to): rccr writes only a regular file; $left: make it a copy of its target, or change the target by hand"
