@@ -18,9 +18,11 @@
 //! another manager (its creator demoted, removed, switched off), so that
 //! the record's word on who manages is not of a node long gone.
 //!
-//! Until the swarm's ID is recorded, only the node of that host key at
-//! that address is the swarm's creator: another node given its address
-//! (a DHCP lease moved) that manages a swarm of its own is not adopted.
+//! Until the swarm's ID is recorded, only the node of that host key is
+//! the swarm's creator, wherever its DHCP lease moved it: another node
+//! given its address that manages a swarm of its own is not adopted.
+//! When more than one node of the inventory has that key (cloned images),
+//! only the one at that address is.
 //!
 //! A manager whose swarm lost its quorum no longer tells its swarm's ID:
 //! the managers' node IDs still tell it is the cluster's.
@@ -33,6 +35,7 @@
 use crate::error::Error;
 use crate::fsutil;
 use crate::ssh::Fingerprint;
+use crate::state::inventory::NodeRecord;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -143,11 +146,20 @@ impl SwarmRecord {
         changed
     }
 
-    /// Whether `node` is the one the record chose to create the swarm on:
-    /// at `bootstrap`, of its host key when it has one.
-    pub fn bootstraps(&self, node: &crate::state::inventory::NodeRecord) -> bool {
-        Some(node.ip) == self.bootstrap
-            && (self.bootstrap_key.is_none() || node.host_key == self.bootstrap_key)
+    /// Whether `node` (one of `inventory`) is the one the record chose to
+    /// create the swarm on: of its host key, at any address (its DHCP
+    /// lease may have moved since) when it is the only node of
+    /// `inventory` with that key, else (cloned images share host keys)
+    /// at `bootstrap` too; at `bootstrap` for a record without a key.
+    pub fn bootstraps(&self, node: &NodeRecord, inventory: &[NodeRecord]) -> bool {
+        let at_bootstrap = Some(node.ip) == self.bootstrap;
+        let Some(key) = &self.bootstrap_key else {
+            return at_bootstrap;
+        };
+        let of_key = |n: &NodeRecord| n.host_key.as_ref() == Some(key);
+        let mut keyed = inventory.iter().filter(|n| of_key(n));
+        let alone = keyed.next().is_some_and(|n| n.ip == node.ip) && keyed.next().is_none();
+        of_key(node) && (at_bootstrap || alone)
     }
 
     /// `manager`, while the record's managers (written after every run
@@ -231,6 +243,52 @@ mod tests {
             assert!(bad.save(&path).is_err(), "{bad:?}");
             assert_eq!(SwarmRecord::load(&path).unwrap(), good);
         }
+    }
+
+    fn node(ip: &str, key: &str) -> NodeRecord {
+        NodeRecord {
+            ip: ip.parse().unwrap(),
+            mac: None,
+            hostname: "ReCyClusteR-Target-01".parse().unwrap(),
+            role: crate::identity::Role::Target,
+            arch: None,
+            host_key: key.parse().ok(),
+            moved_from: None,
+        }
+    }
+
+    /// The record chose the node of key `SHA256:chosen` at .5, and a run
+    /// was killed before it recorded the swarm's ID; the node's DHCP lease
+    /// moved since. Before: the node was not adopted at its new address,
+    /// and a second swarm was created. Two nodes sharing the key (a cloned
+    /// image) tell nothing by it: only the one at .5 is the chosen one.
+    #[test]
+    fn the_chosen_node_is_known_by_its_host_key_at_any_address_when_no_other_has_it() {
+        let chose = |key: &str| SwarmRecord {
+            bootstrap: Some("10.0.0.5".parse().unwrap()),
+            bootstrap_key: key.parse().ok(),
+            ..SwarmRecord::default()
+        };
+        let keyed = chose("SHA256:chosen");
+        let (moved, other) = (
+            node("10.0.0.6", "SHA256:chosen"),
+            node("10.0.0.5", "SHA256:other"),
+        );
+        let inventory = [moved.clone(), other.clone()];
+        assert!(keyed.bootstraps(&moved, &inventory));
+        assert!(!keyed.bootstraps(&other, &inventory));
+        // Two nodes of that key: by the recorded address too.
+        let (at, clone) = (
+            node("10.0.0.5", "SHA256:chosen"),
+            node("10.0.0.7", "SHA256:chosen"),
+        );
+        let cloned = [clone.clone(), at.clone()];
+        assert!(keyed.bootstraps(&at, &cloned));
+        assert!(!keyed.bootstraps(&clone, &cloned));
+        // A record without a key (an older rccr's, or the control): by address.
+        let unkeyed = chose("");
+        assert!(unkeyed.bootstraps(&other, &inventory));
+        assert!(!unkeyed.bootstraps(&moved, &inventory));
     }
 
     /// A swarm n1 created at 10.0.0.5, with `managers`.

@@ -88,6 +88,7 @@ pub fn form(
     let fitness: Vec<Fitness> = machines.iter().map(Fitness::of).collect();
     let candidates = find_leader(
         members,
+        inventory,
         &fitness,
         settings,
         &mut infos,
@@ -1835,6 +1836,7 @@ fn choose_led(
 #[allow(clippy::too_many_arguments)]
 fn find_leader(
     members: &[Member],
+    inventory: &[NodeRecord],
     fit: &[Fitness],
     settings: &Settings,
     infos: &mut [Option<Info>],
@@ -1857,7 +1859,7 @@ fn find_leader(
     // another given its address.
     if record.cluster.is_none() {
         if let Some(i) = (0..members.len()).find(|&i| {
-            record.bootstraps(members[i].record)
+            record.bootstraps(members[i].record, inventory)
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
             let info = infos[i].as_ref().expect("a manager has an engine");
@@ -2827,16 +2829,20 @@ mod tests {
     /// the swarm, and was killed before it recorded the swarm's ID. Before:
     /// whatever node had .1 since, and managed a swarm of its own, had
     /// its swarm adopted as the cluster's. A record an older rccr wrote
-    /// (no key) still adopts by address. Once adopted, the key is gone:
-    /// the record reads with an older rccr too.
+    /// (no key) still adopts by address. The node it chose, its lease
+    /// moved to .2, is adopted there (before: never, and a second swarm
+    /// was created). Once adopted, the key is gone: the record reads with
+    /// an older rccr too.
     #[test]
     fn a_record_without_a_swarm_id_adopts_the_node_it_chose_not_its_address() {
         let dir = crate::fsutil::scratch::Dir::new("swarm-bootstrap-key");
         let path = dir.join("swarm");
-        for (chose_key, key, adopted) in [
-            ("SHA256:chosen", "SHA256:other", None),
-            ("SHA256:chosen", "SHA256:chosen", Some("c0ffee")),
-            ("", "SHA256:other", Some("c0ffee")),
+        for (chose_key, key, at, adopted) in [
+            ("SHA256:chosen", "SHA256:other", 1, None),
+            ("SHA256:chosen", "SHA256:chosen", 1, Some("c0ffee")),
+            ("SHA256:chosen", "SHA256:chosen", 2, Some("c0ffee")),
+            ("", "SHA256:other", 1, Some("c0ffee")),
+            ("", "SHA256:chosen", 2, None),
         ] {
             let chose = SwarmRecord {
                 bootstrap: Some(ip(1)),
@@ -2844,7 +2850,7 @@ mod tests {
                 ..SwarmRecord::default()
             };
             let node = NodeRecord {
-                ip: ip(1),
+                ip: ip(at),
                 mac: None,
                 hostname: "ReCyClusteR-Target-01".parse().unwrap(),
                 role: crate::identity::Role::Target,
@@ -2853,6 +2859,7 @@ mod tests {
                 moved_from: None,
             };
             let members = [Member::local(&node)];
+            let inventory = std::slice::from_ref(&node);
             let mut infos = [info("n1", true)];
             infos[0].as_mut().unwrap().cluster_id = "c0ffee".into();
             let mut record = chose.clone();
@@ -2871,6 +2878,7 @@ mod tests {
             let fit = [fit(Arch::X86_64, true, 1024)];
             let found = find_leader(
                 &members,
+                inventory,
                 &fit,
                 &settings,
                 &mut infos,
@@ -2878,14 +2886,14 @@ mod tests {
                 &mut formed,
                 &path,
             );
-            assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key}");
-            assert_eq!(record.cluster.as_deref(), adopted, "{key}");
+            assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key} at {at}");
+            assert_eq!(record.cluster.as_deref(), adopted, "{key} at {at}");
             if adopted.is_some() {
-                assert_eq!(record.bootstrap_key, None, "{key}");
-                assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key}");
+                assert_eq!(record.bootstrap_key, None, "{key} at {at}");
+                assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key} at {at}");
                 assert_eq!(old_rccr_reads(&record.render()), Some(ip(1)));
             } else {
-                assert_eq!(record, chose, "{key}");
+                assert_eq!(record, chose, "{key} at {at}");
             }
         }
     }
