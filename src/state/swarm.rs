@@ -200,7 +200,7 @@ impl SwarmRecord {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -245,9 +245,10 @@ mod tests {
         }
     }
 
-    fn node(ip: &str, key: &str) -> NodeRecord {
+    /// A target at 10.0.0.`last` of host key `key` (none when not one).
+    pub(crate) fn target(last: u8, key: &str) -> NodeRecord {
         NodeRecord {
-            ip: ip.parse().unwrap(),
+            ip: IpAddr::from([10, 0, 0, last]),
             mac: None,
             hostname: "ReCyClusteR-Target-01".parse().unwrap(),
             role: crate::identity::Role::Target,
@@ -264,31 +265,28 @@ mod tests {
     /// image) tell nothing by it: only the one at .5 is the chosen one.
     #[test]
     fn the_chosen_node_is_known_by_its_host_key_at_any_address_when_no_other_has_it() {
-        let chose = |key: &str| SwarmRecord {
-            bootstrap: Some("10.0.0.5".parse().unwrap()),
-            bootstrap_key: key.parse().ok(),
-            ..SwarmRecord::default()
-        };
-        let keyed = chose("SHA256:chosen");
-        let (moved, other) = (
-            node("10.0.0.6", "SHA256:chosen"),
-            node("10.0.0.5", "SHA256:other"),
-        );
-        let inventory = [moved.clone(), other.clone()];
-        assert!(keyed.bootstraps(&moved, &inventory));
-        assert!(!keyed.bootstraps(&other, &inventory));
-        // Two nodes of that key: by the recorded address too.
-        let (at, clone) = (
-            node("10.0.0.5", "SHA256:chosen"),
-            node("10.0.0.7", "SHA256:chosen"),
-        );
-        let cloned = [clone.clone(), at.clone()];
-        assert!(keyed.bootstraps(&at, &cloned));
-        assert!(!keyed.bootstraps(&clone, &cloned));
-        // A record without a key (an older rccr's, or the control): by address.
-        let unkeyed = chose("");
-        assert!(unkeyed.bootstraps(&other, &inventory));
-        assert!(!unkeyed.bootstraps(&moved, &inventory));
+        let moved = [(6, "SHA256:chosen"), (5, "SHA256:other")];
+        let cloned = [(7, "SHA256:chosen"), (5, "SHA256:chosen")];
+        for (chose_key, inventory, chosen) in [
+            ("SHA256:chosen", moved, [true, false]),
+            ("SHA256:chosen", cloned, [false, true]),
+            // A record without a key (an older rccr's, or the control):
+            // by address.
+            ("", moved, [false, true]),
+        ] {
+            let record = SwarmRecord {
+                bootstrap: Some(IpAddr::from([10, 0, 0, 5])),
+                bootstrap_key: chose_key.parse().ok(),
+                ..SwarmRecord::default()
+            };
+            let inventory: Vec<NodeRecord> =
+                inventory.iter().map(|&(at, key)| target(at, key)).collect();
+            let said: Vec<bool> = inventory
+                .iter()
+                .map(|n| record.bootstraps(n, &inventory))
+                .collect();
+            assert_eq!(said, chosen, "{chose_key:?} {inventory:?}");
+        }
     }
 
     /// A swarm n1 created at 10.0.0.5, with `managers`.

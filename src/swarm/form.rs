@@ -2176,22 +2176,27 @@ mod tests {
 
     #[test]
     fn a_made_manager_raft_does_not_count_fails_with_what_was_done() {
-        for (demoted, said) in [
-            (
-                Ok(()),
-                "FAILED: promoted but not in the raft after 30 s: a worker again \
-                 (run rccr setup again); done: promoted to manager",
-            ),
-            (
-                Err("refused"),
-                "FAILED: promoted but not in the raft after 30 s, and not made a \
-                 worker again: refused; done: promoted to manager",
-            ),
-        ] {
+        // On the manager the run promoted.
+        let counted = |how: Counted| {
             let [_, mut layer, _] = made_here();
-            Counted::Uncounted(demoted).onto(&mut layer);
-            assert_eq!(layer.text(), said);
-        }
+            how.onto(&mut layer);
+            layer.text()
+        };
+        assert_eq!(
+            counted(Counted::Uncounted(Ok(()))),
+            "FAILED: promoted but not in the raft after 30 s: a worker again \
+             (run rccr setup again); done: promoted to manager"
+        );
+        assert_eq!(
+            counted(Counted::Uncounted(Err("refused"))),
+            "FAILED: promoted but not in the raft after 30 s, and not made a \
+             worker again: refused; done: promoted to manager"
+        );
+        assert_eq!(
+            counted(Counted::Parity(3, Err("refused"))),
+            "FAILED: not demoted to worker again (the raft is left with an even \
+             count of managers): refused; done: promoted to manager"
+        );
         // One demoted for parity says so among its changes.
         let [mut layer, ..] = made_here();
         Counted::Parity(3, Ok(())).onto(&mut layer);
@@ -2849,15 +2854,7 @@ mod tests {
                 bootstrap_key: chose_key.parse().ok(),
                 ..SwarmRecord::default()
             };
-            let node = NodeRecord {
-                ip: ip(at),
-                mac: None,
-                hostname: "ReCyClusteR-Target-01".parse().unwrap(),
-                role: crate::identity::Role::Target,
-                arch: None,
-                host_key: key.parse().ok(),
-                moved_from: None,
-            };
+            let node = crate::state::swarm::tests::target(at, key);
             let members = [Member::local(&node)];
             let inventory = std::slice::from_ref(&node);
             let mut infos = [info("n1", true)];
