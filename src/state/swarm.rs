@@ -18,9 +18,11 @@
 //! another manager (its creator demoted, removed, switched off), so that
 //! the record's word on who manages is not of a node long gone.
 //!
-//! Until the swarm's ID is recorded, only the node of that host key at
-//! that address is the swarm's creator: another node given its address
-//! (a DHCP lease moved) that manages a swarm of its own is not adopted.
+//! Until the swarm's ID is recorded, only the node of that host key is
+//! the swarm's creator, wherever its DHCP lease moved it: another node
+//! given its address that manages a swarm of its own is not adopted.
+//! When more than one node of the inventory has that key (cloned images),
+//! only the one at that address is.
 //!
 //! A manager whose swarm lost its quorum no longer tells its swarm's ID:
 //! the managers' node IDs still tell it is the cluster's.
@@ -33,6 +35,7 @@
 use crate::error::Error;
 use crate::fsutil;
 use crate::ssh::Fingerprint;
+use crate::state::inventory::NodeRecord;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -143,11 +146,20 @@ impl SwarmRecord {
         changed
     }
 
-    /// Whether `node` is the one the record chose to create the swarm on:
-    /// at `bootstrap`, of its host key when it has one.
-    pub fn bootstraps(&self, node: &crate::state::inventory::NodeRecord) -> bool {
-        Some(node.ip) == self.bootstrap
-            && (self.bootstrap_key.is_none() || node.host_key == self.bootstrap_key)
+    /// Whether `node` (one of `inventory`) is the one the record chose to
+    /// create the swarm on: of its host key, at any address (its DHCP
+    /// lease may have moved since) when it is the only node of
+    /// `inventory` with that key, else (cloned images share host keys)
+    /// at `bootstrap` too; at `bootstrap` for a record without a key.
+    pub fn bootstraps(&self, node: &NodeRecord, inventory: &[NodeRecord]) -> bool {
+        let at_bootstrap = Some(node.ip) == self.bootstrap;
+        let Some(key) = &self.bootstrap_key else {
+            return at_bootstrap;
+        };
+        let of_key = |n: &NodeRecord| n.host_key.as_ref() == Some(key);
+        let mut keyed = inventory.iter().filter(|n| of_key(n));
+        let alone = keyed.next().is_some_and(|n| n.ip == node.ip) && keyed.next().is_none();
+        of_key(node) && (at_bootstrap || alone)
     }
 
     /// `manager`, while the record's managers (written after every run
@@ -188,7 +200,7 @@ impl SwarmRecord {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -230,6 +242,50 @@ mod tests {
         ] {
             assert!(bad.save(&path).is_err(), "{bad:?}");
             assert_eq!(SwarmRecord::load(&path).unwrap(), good);
+        }
+    }
+
+    /// A target at 10.0.0.`last` of host key `key` (none when not one).
+    pub(crate) fn target(last: u8, key: &str) -> NodeRecord {
+        NodeRecord {
+            ip: IpAddr::from([10, 0, 0, last]),
+            mac: None,
+            hostname: "ReCyClusteR-Target-01".parse().unwrap(),
+            role: crate::identity::Role::Target,
+            arch: None,
+            host_key: key.parse().ok(),
+            moved_from: None,
+        }
+    }
+
+    /// The record chose the node of key `SHA256:chosen` at .5, and a run
+    /// was killed before it recorded the swarm's ID; the node's DHCP lease
+    /// moved since. Before: the node was not adopted at its new address,
+    /// and a second swarm was created. Two nodes sharing the key (a cloned
+    /// image) tell nothing by it: only the one at .5 is the chosen one.
+    #[test]
+    fn the_chosen_node_is_known_by_its_host_key_at_any_address_when_no_other_has_it() {
+        let moved = [(6, "SHA256:chosen"), (5, "SHA256:other")];
+        let cloned = [(7, "SHA256:chosen"), (5, "SHA256:chosen")];
+        for (chose_key, inventory, chosen) in [
+            ("SHA256:chosen", moved, [true, false]),
+            ("SHA256:chosen", cloned, [false, true]),
+            // A record without a key (an older rccr's, or the control):
+            // by address.
+            ("", moved, [false, true]),
+        ] {
+            let record = SwarmRecord {
+                bootstrap: Some(IpAddr::from([10, 0, 0, 5])),
+                bootstrap_key: chose_key.parse().ok(),
+                ..SwarmRecord::default()
+            };
+            let inventory: Vec<NodeRecord> =
+                inventory.iter().map(|&(at, key)| target(at, key)).collect();
+            let said: Vec<bool> = inventory
+                .iter()
+                .map(|n| record.bootstraps(n, &inventory))
+                .collect();
+            assert_eq!(said, chosen, "{chose_key:?} {inventory:?}");
         }
     }
 

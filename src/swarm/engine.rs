@@ -43,6 +43,17 @@ impl Layer {
         }
     }
 
+    /// Fails the layer for `why`, keeping what the run did there all the
+    /// same (`why; done: a, b`): the node was changed, and a report of
+    /// only the failure would hide that.
+    pub fn fail_after(&mut self, why: String) {
+        *self = Layer::Failed(match std::mem::replace(self, Layer::Unchanged) {
+            Layer::Changed(done) => format!("{why}; done: {}", done.join(", ")),
+            Layer::Failed(before) => format!("{before}; {why}"),
+            Layer::Unchanged | Layer::Skipped(_) => why,
+        });
+    }
+
     pub fn failed(&self) -> bool {
         matches!(self, Layer::Failed(_))
     }

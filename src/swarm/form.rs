@@ -15,8 +15,10 @@
 //!   from workers or joined as managers; the swarm is created on the
 //!   fittest node. A new manager that raft has no member for after 30 s
 //!   fails the run and is made a worker again (one it lists but cannot
-//!   reach fails it too, and stays a manager), and a run that would leave
-//!   the raft even demotes the newest manager it made ([`keep_odd`]).
+//!   reach fails it too, and stays a manager, as does each one it made
+//!   when the lead gives no node list to check them by), and a run that
+//!   would leave the raft even demotes the newest manager it made
+//!   ([`keep_odd`]). A failure keeps what the run did on the node.
 //! - **The leader** gives tokens of the recorded CA digest and is not
 //!   contradicted by the other candidates ([`judge`]); a run whose
 //!   candidates contradict each other heals, demotes and removes nothing.
@@ -86,6 +88,7 @@ pub fn form(
     let fitness: Vec<Fitness> = machines.iter().map(Fitness::of).collect();
     let candidates = find_leader(
         members,
+        inventory,
         &fitness,
         settings,
         &mut infos,
@@ -378,9 +381,9 @@ pub fn form(
             .filter_map(|i| node_ids.iter().find(|(j, _)| j == i))
             .map(|(_, id)| id.as_str())
             .collect();
-        let made: Vec<&str> = made.iter().map(|(_, id)| id.as_str()).collect();
+        let made_ids: Vec<&str> = made.iter().map(|(_, id)| id.as_str()).collect();
         let planned = desired.len() + others;
-        if let Some(list) = counted.list() {
+        if let Some(list) = raft_read(counted, &made, &mut formed.layers) {
             let nodes = SwarmNode::parse_list(&list);
             // A member that answered this run is not a manager switched
             // off: its entry counts only when raft does.
@@ -394,13 +397,13 @@ pub fn form(
             let answering = |n: &SwarmNode| of_answering(n, &nodes, &ids, &addrs);
             let in_raft = |id: &str| !reachability(&list, id).is_empty();
             let odd = keep_odd(
-                &nodes, &made, &wanted, leader_id, planned, &answering, &in_raft,
+                &nodes, &made_ids, &wanted, leader_id, planned, &answering, &in_raft,
             );
             let member = |id: &str| node_ids.iter().find(|(_, m)| m == id).map(|(i, _)| *i);
             for i in odd.behind.iter().filter_map(|id| member(id)) {
-                formed.layers[i] = not_reached();
+                Counted::Behind.onto(&mut formed.layers[i]);
             }
-            for (id, why) in odd.uncounted.iter().map(|id| (id, None)).chain(
+            for (id, parity) in odd.uncounted.iter().map(|id| (id, None)).chain(
                 odd.demote
                     .iter()
                     .map(|id| (id, Some(odd.managers.saturating_sub(1)))),
@@ -414,26 +417,12 @@ pub fn form(
                     manager: false,
                     labels: &labels,
                 });
-                formed.layers[i] = match (why, demoted) {
-                    (None, Ok(_)) => Layer::Failed(
-                        "promoted but not in the raft after 30 s: a worker again (run rccr setup again)".into(),
-                    ),
-                    (None, Err(e)) => Layer::Failed(format!(
-                        "promoted but not in the raft after 30 s, and not made a worker again: {}",
-                        print::text(&e)
-                    )),
-                    (Some(left), Ok(_)) => {
-                        let mut layer = std::mem::replace(&mut formed.layers[i], Layer::Unchanged);
-                        layer.add(format!(
-                            "demoted to worker again, so the raft keeps an odd count of managers ({left})"
-                        ));
-                        layer
-                    }
-                    (Some(_), Err(e)) => Layer::Failed(format!(
-                        "not demoted to worker again (the raft is left with an even count of managers): {}",
-                        print::text(&e)
-                    )),
+                let demoted = demoted.as_ref().map(|_| ()).map_err(String::as_str);
+                let counted = match parity {
+                    None => Counted::Uncounted(demoted),
+                    Some(left) => Counted::Parity(left, demoted),
                 };
+                counted.onto(&mut formed.layers[i]);
             }
         }
     }
@@ -586,15 +575,63 @@ fn counts(nodes: &[SwarmNode], id: &str) -> bool {
     nodes.iter().any(|n| n.id == id && n.manager && n.reachable)
 }
 
-/// A manager the run made that raft lists but cannot reach after 30 s
-/// ([`KeptOdd::behind`]): its manager down, its port 2377 cut after the
-/// join (reachability is raft's connection, not its log). Raft counts it
-/// in its quorum size without its vote, so it is no change made but a
-/// failure; not demoted, as raft may need it for its quorum.
-fn not_reached() -> Layer {
-    Layer::Failed(
-        "a manager, but raft cannot reach it after 30 s (its manager down or its port 2377 cut?): left, not demoted (raft may need it for its quorum); check its Docker and port 2377 and run rccr setup again, or pin it `manager: false` (or rccr remove it) to stop this".into(),
-    )
+/// What the raft's count, read once the run's new managers had their
+/// 30 s ([`keep_odd`]), makes of a member's layer.
+enum Counted<'e> {
+    /// A manager the run made that raft lists but cannot reach after 30 s
+    /// ([`KeptOdd::behind`]): its manager down, its port 2377 cut after
+    /// the join (reachability is raft's connection, not its log). Raft
+    /// counts it in its quorum size without its vote, so it is no change
+    /// made but a failure; not demoted, as raft may need it for its quorum.
+    Behind,
+    /// One the run made that raft has no member for: made a worker
+    /// again, or not (why).
+    Uncounted(Result<(), &'e str>),
+    /// Demoted for parity, `usize` managers staying, or not (why).
+    Parity(usize, Result<(), &'e str>),
+    /// One the run made, when the lead gave no node list to count it by:
+    /// whether raft took it, and whether the raft is odd, is unknown.
+    Unread,
+}
+
+impl Counted<'_> {
+    /// `layer` (what the run did there) once counted.
+    fn onto(self, layer: &mut Layer) {
+        let why = match self {
+            Counted::Behind => "a manager, but raft cannot reach it after 30 s (its manager down or its port 2377 cut?): left, not demoted (raft may need it for its quorum); check its Docker and port 2377 and run rccr setup again, or pin it `manager: false` (or rccr remove it) to stop this".into(),
+            Counted::Uncounted(Ok(())) => "promoted but not in the raft after 30 s: a worker again (run rccr setup again)".into(),
+            Counted::Uncounted(Err(e)) => format!(
+                "promoted but not in the raft after 30 s, and not made a worker again: {}",
+                print::text(e)
+            ),
+            Counted::Parity(left, Ok(())) => {
+                layer.add(format!(
+                    "demoted to worker again, so the raft keeps an odd count of managers ({left})"
+                ));
+                return;
+            }
+            Counted::Parity(_, Err(e)) => format!(
+                "not demoted to worker again (the raft is left with an even count of managers): {}",
+                print::text(e)
+            ),
+            Counted::Unread => "made a manager, but the raft could not be read to check it (the leading manager gave no node list): left a manager; run rccr setup again".into(),
+        };
+        layer.fail_after(why);
+    }
+}
+
+/// The node list `counted` gives once the run's new managers had their
+/// time; when the lead gave none, each manager the run `made` fails
+/// ([`Counted::Unread`]): the run cannot tell that raft took it, nor keep
+/// the raft odd, so it must not end as if it had.
+fn raft_read(counted: RaftCount, made: &[(usize, String)], layers: &mut [Layer]) -> Option<Value> {
+    let list = counted.list();
+    if list.is_none() {
+        for (i, _) in made {
+            Counted::Unread.onto(&mut layers[*i]);
+        }
+    }
+    list
 }
 
 /// How a run keeps the raft odd once it made managers ([`keep_odd`]).
@@ -1799,6 +1836,7 @@ fn choose_led(
 #[allow(clippy::too_many_arguments)]
 fn find_leader(
     members: &[Member],
+    inventory: &[NodeRecord],
     fit: &[Fitness],
     settings: &Settings,
     infos: &mut [Option<Info>],
@@ -1821,7 +1859,7 @@ fn find_leader(
     // another given its address.
     if record.cluster.is_none() {
         if let Some(i) = (0..members.len()).find(|&i| {
-            record.bootstraps(members[i].record)
+            record.bootstraps(members[i].record, inventory)
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
             let info = infos[i].as_ref().expect("a manager has an engine");
@@ -2109,15 +2147,94 @@ mod tests {
         assert_eq!((kept.behind, kept.demote), (vec!["c"], None));
     }
 
+    /// What the run made there: two managers joined, one promoted.
+    fn made_here() -> [Layer; 3] {
+        [
+            Layer::Changed(vec!["joined as manager".into(), "labelled".into()]),
+            Layer::Changed(vec!["promoted to manager".into()]),
+            Layer::Unchanged,
+        ]
+    }
+
     #[test]
     fn a_made_manager_raft_cannot_reach_fails_the_run_and_stays_a_manager() {
         // Not a change: raft's tolerance is down by one, or its quorum
-        // lost, until the node is reached; the run says so (exit 1).
-        let layer = not_reached();
+        // lost, until the node is reached; the run says so (exit 1), and
+        // that it made the node a manager. Before: only the failure, as
+        // for a manager an earlier run made.
+        let [mut layer, ..] = made_here();
+        Counted::Behind.onto(&mut layer);
         assert!(layer.failed(), "{layer:?}");
         let said = layer.text();
         assert!(said.contains("raft cannot reach it"), "{said}");
         assert!(said.contains("not demoted"), "{said}");
+        assert!(
+            said.ends_with("; done: joined as manager, labelled"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn a_made_manager_raft_does_not_count_fails_with_what_was_done() {
+        // On the manager the run promoted.
+        let counted = |how: Counted| {
+            let [_, mut layer, _] = made_here();
+            how.onto(&mut layer);
+            layer.text()
+        };
+        assert_eq!(
+            counted(Counted::Uncounted(Ok(()))),
+            "FAILED: promoted but not in the raft after 30 s: a worker again \
+             (run rccr setup again); done: promoted to manager"
+        );
+        assert_eq!(
+            counted(Counted::Uncounted(Err("refused"))),
+            "FAILED: promoted but not in the raft after 30 s, and not made a \
+             worker again: refused; done: promoted to manager"
+        );
+        assert_eq!(
+            counted(Counted::Parity(3, Err("refused"))),
+            "FAILED: not demoted to worker again (the raft is left with an even \
+             count of managers): refused; done: promoted to manager"
+        );
+        // One demoted for parity says so among its changes.
+        let [mut layer, ..] = made_here();
+        Counted::Parity(3, Ok(())).onto(&mut layer);
+        assert_eq!(
+            layer.text(),
+            "changed: joined as manager, labelled, \
+             demoted to worker again, so the raft keeps an odd count of managers (3)"
+        );
+    }
+
+    /// The lead gave no node list while raft had its time to count the
+    /// run's new managers. Before: they stayed managers, nothing failed,
+    /// and the run could end 0 with the raft even, unchecked.
+    #[test]
+    fn managers_made_fail_when_the_raft_cannot_be_read_to_check_them() {
+        let read = || None;
+        let mut count = RaftCount::new(&read, &["a", "b"], std::time::Duration::ZERO);
+        assert!(!count.all());
+        let mut layers = made_here();
+        let made = [(0, "a".to_string()), (1, "b".to_string())];
+        assert_eq!(raft_read(count, &made, &mut layers), None);
+        for (layer, done) in layers
+            .iter()
+            .zip(["joined as manager, labelled", "promoted to manager"])
+        {
+            let said = layer.text();
+            assert!(
+                said.starts_with("FAILED: made a manager, but the raft could not be read"),
+                "{said}"
+            );
+            assert!(said.ends_with(&format!("; done: {done}")), "{said}");
+        }
+        assert_eq!(layers[2], Layer::Unchanged);
+        // A run that made none (a second one) fails nobody for it.
+        let count = RaftCount::new(&read, &["a", "b"], std::time::Duration::ZERO);
+        let mut layers = [Layer::Unchanged, Layer::Unchanged];
+        assert_eq!(raft_read(count, &[], &mut layers), None);
+        assert_eq!(layers, [Layer::Unchanged, Layer::Unchanged]);
     }
 
     #[test]
@@ -2717,32 +2834,29 @@ mod tests {
     /// the swarm, and was killed before it recorded the swarm's ID. Before:
     /// whatever node had .1 since, and managed a swarm of its own, had
     /// its swarm adopted as the cluster's. A record an older rccr wrote
-    /// (no key) still adopts by address. Once adopted, the key is gone:
-    /// the record reads with an older rccr too.
+    /// (no key) still adopts by address. The node it chose, its lease
+    /// moved to .2, is adopted there (before: never, and a second swarm
+    /// was created). Once adopted, the key is gone: the record reads with
+    /// an older rccr too.
     #[test]
     fn a_record_without_a_swarm_id_adopts_the_node_it_chose_not_its_address() {
         let dir = crate::fsutil::scratch::Dir::new("swarm-bootstrap-key");
         let path = dir.join("swarm");
-        for (chose_key, key, adopted) in [
-            ("SHA256:chosen", "SHA256:other", None),
-            ("SHA256:chosen", "SHA256:chosen", Some("c0ffee")),
-            ("", "SHA256:other", Some("c0ffee")),
+        for (chose_key, key, at, adopted) in [
+            ("SHA256:chosen", "SHA256:other", 1, None),
+            ("SHA256:chosen", "SHA256:chosen", 1, Some("c0ffee")),
+            ("SHA256:chosen", "SHA256:chosen", 2, Some("c0ffee")),
+            ("", "SHA256:other", 1, Some("c0ffee")),
+            ("", "SHA256:chosen", 2, None),
         ] {
             let chose = SwarmRecord {
                 bootstrap: Some(ip(1)),
                 bootstrap_key: chose_key.parse().ok(),
                 ..SwarmRecord::default()
             };
-            let node = NodeRecord {
-                ip: ip(1),
-                mac: None,
-                hostname: "ReCyClusteR-Target-01".parse().unwrap(),
-                role: crate::identity::Role::Target,
-                arch: None,
-                host_key: key.parse().ok(),
-                moved_from: None,
-            };
+            let node = crate::state::swarm::tests::target(at, key);
             let members = [Member::local(&node)];
+            let inventory = std::slice::from_ref(&node);
             let mut infos = [info("n1", true)];
             infos[0].as_mut().unwrap().cluster_id = "c0ffee".into();
             let mut record = chose.clone();
@@ -2761,6 +2875,7 @@ mod tests {
             let fit = [fit(Arch::X86_64, true, 1024)];
             let found = find_leader(
                 &members,
+                inventory,
                 &fit,
                 &settings,
                 &mut infos,
@@ -2768,14 +2883,14 @@ mod tests {
                 &mut formed,
                 &path,
             );
-            assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key}");
-            assert_eq!(record.cluster.as_deref(), adopted, "{key}");
+            assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key} at {at}");
+            assert_eq!(record.cluster.as_deref(), adopted, "{key} at {at}");
             if adopted.is_some() {
-                assert_eq!(record.bootstrap_key, None, "{key}");
-                assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key}");
+                assert_eq!(record.bootstrap_key, None, "{key} at {at}");
+                assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key} at {at}");
                 assert_eq!(old_rccr_reads(&record.render()), Some(ip(1)));
             } else {
-                assert_eq!(record, chose, "{key}");
+                assert_eq!(record, chose, "{key} at {at}");
             }
         }
     }

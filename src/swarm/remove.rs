@@ -460,15 +460,11 @@ fn with_unleft(unleft: Option<String>, released: bool, trouble: Vec<String>) -> 
 
 /// `layer` as the node's result once `trouble` struck: failed, with what
 /// was done all the same.
-fn failed_after(layer: Layer, trouble: Vec<String>) -> Layer {
-    if trouble.is_empty() {
-        return layer;
+fn failed_after(mut layer: Layer, trouble: Vec<String>) -> Layer {
+    if !trouble.is_empty() {
+        layer.fail_after(trouble.join("; "));
     }
-    let why = trouble.join("; ");
-    match layer {
-        Layer::Changed(done) => Layer::Failed(format!("{why}; done: {}", done.join(", "))),
-        _ => Layer::Failed(why),
-    }
+    layer
 }
 
 /// The swarm's nodes, as `lead` sees them.
