@@ -66,11 +66,30 @@ pub fn verdict(kernel: Option<Neighbour>, heard: MacAddr) -> Verdict {
     }
 }
 
+/// The kernel's neighbour cache, entry by entry: [`ArpCache`], or in the
+/// unit tests a cache in memory that records what the sweep did to it.
+pub trait Cache {
+    /// The complete entry for `ip` on `iface`, if there is one.
+    fn get(&self, iface: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>>;
+    /// Deletes the entry for `ip` on `iface`; `Ok` when there was none.
+    fn delete(&self, iface: &str, ip: Ipv4Addr) -> io::Result<()>;
+}
+
+impl Cache for ArpCache {
+    fn get(&self, iface: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>> {
+        ArpCache::get(self, iface, ip)
+    }
+
+    fn delete(&self, iface: &str, ip: Ipv4Addr) -> io::Result<()> {
+        ArpCache::delete(self, iface, ip)
+    }
+}
+
 /// Keeps the kernel's neighbour cache in step with one sweep's answers,
 /// and gathers what went wrong for the sweep's warnings.
 pub struct Neighbours {
     /// `None` when the socket for the ioctls could not be opened.
-    cache: Option<ArpCache>,
+    cache: Option<Box<dyn Cache>>,
     /// Stale entries that could not be deleted, with the first error.
     kept: Vec<Ipv4Addr>,
     error: Option<io::Error>,
@@ -80,14 +99,22 @@ pub struct Neighbours {
 
 impl Neighbours {
     pub fn open() -> Neighbours {
-        let (cache, error) = match ArpCache::open() {
-            Ok(cache) => (Some(cache), None),
-            Err(e) => (None, Some(e)),
-        };
+        match ArpCache::open() {
+            Ok(cache) => Neighbours::over(Box::new(cache)),
+            Err(e) => Neighbours {
+                cache: None,
+                kept: Vec::new(),
+                error: Some(e),
+                pinned: Vec::new(),
+            },
+        }
+    }
+
+    pub fn over(cache: Box<dyn Cache>) -> Neighbours {
         Neighbours {
-            cache,
+            cache: Some(cache),
             kept: Vec::new(),
-            error,
+            error: None,
             pinned: Vec::new(),
         }
     }
@@ -160,6 +187,51 @@ impl Neighbours {
             ));
         }
         out
+    }
+}
+
+/// A neighbour cache in memory for the unit tests: the entries the
+/// kernel holds, and the deletions the sweep made, in their order. Its
+/// clones share one cache, so a test keeps a handle on the one it gives.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub struct Recorded(std::rc::Rc<std::cell::RefCell<RecordedState>>);
+
+#[cfg(test)]
+#[derive(Default)]
+struct RecordedState {
+    entries: std::collections::BTreeMap<Ipv4Addr, Neighbour>,
+    deleted: Vec<Ipv4Addr>,
+}
+
+#[cfg(test)]
+impl Recorded {
+    /// The kernel holds `mac` for `ip` (on any interface).
+    pub fn hold(&self, ip: Ipv4Addr, mac: MacAddr, permanent: bool) {
+        let entry = Neighbour {
+            mac: mac.0,
+            permanent,
+        };
+        self.0.borrow_mut().entries.insert(ip, entry);
+    }
+
+    /// The addresses whose entries the sweep deleted, in that order.
+    pub fn deleted(&self) -> Vec<Ipv4Addr> {
+        self.0.borrow().deleted.clone()
+    }
+}
+
+#[cfg(test)]
+impl Cache for Recorded {
+    fn get(&self, _: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>> {
+        Ok(self.0.borrow().entries.get(&ip).copied())
+    }
+
+    fn delete(&self, _: &str, ip: Ipv4Addr) -> io::Result<()> {
+        let mut state = self.0.borrow_mut();
+        state.entries.remove(&ip);
+        state.deleted.push(ip);
+        Ok(())
     }
 }
 

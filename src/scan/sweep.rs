@@ -87,8 +87,6 @@ enum Channel {
     Arp {
         sock: PacketSocket,
         mac: MacAddr,
-        /// The interface's name, for its neighbour entries.
-        iface: String,
     },
     Icmp {
         sock: IcmpSocket,
@@ -234,6 +232,7 @@ pub fn sweep(
     let mut channels: Vec<Channel> = Vec::new();
     // What each channel is for: an interface index, or None for ICMP.
     let mut keys: Vec<Option<u32>> = Vec::new();
+    let mut ifaces: Vec<Option<String>> = Vec::new();
     let mut targets = Vec::with_capacity(jobs.len());
     for job in jobs {
         let (key, src) = match &job.via {
@@ -245,6 +244,10 @@ pub fn sweep(
             None => {
                 channels.push(open_channel(&job.via)?);
                 keys.push(key);
+                ifaces.push(match &job.via {
+                    Via::Arp { iface, .. } => Some(iface.clone()),
+                    Via::Icmp => None,
+                });
                 channels.len() - 1
             }
         };
@@ -254,6 +257,7 @@ pub fn sweep(
 
     let mut sweep = Sweep {
         channels,
+        ifaces,
         targets,
         found: Found::new(),
         conflicts: Conflicts::new(),
@@ -302,11 +306,7 @@ fn open_channel(via: &Via) -> Result<Channel, Error> {
         } => {
             let sock = PacketSocket::open(*index, u16::from(EtherType::Arp))
                 .map_err(|e| socket_error(&format!("cannot open an ARP socket on {iface}"), e))?;
-            Ok(Channel::Arp {
-                sock,
-                mac: *mac,
-                iface: iface.clone(),
-            })
+            Ok(Channel::Arp { sock, mac: *mac })
         }
         Via::Icmp => {
             let sock =
@@ -337,6 +337,15 @@ fn round_ceiling(addresses: u64, interval: Duration) -> Duration {
     interval.max(MIN_STALL) + SLOWEST_SEND.saturating_mul(addresses)
 }
 
+/// A host whose ARP answer, on the interface of channel `channel` from
+/// `mac`, the kernel's neighbour cache contradicts.
+#[derive(Debug)]
+struct Held {
+    channel: usize,
+    ip: Ipv4Addr,
+    mac: MacAddr,
+}
+
 /// What one burst of sending did.
 struct Burst {
     /// Where to go on: (target, index); None when the round is sent.
@@ -349,15 +358,18 @@ struct Burst {
 
 struct Sweep<'a> {
     channels: Vec<Channel>,
+    /// Each channel's interface, for an ARP channel: the kernel's
+    /// neighbour entries for the hosts that answer on it are there.
+    ifaces: Vec<Option<String>>,
     targets: Vec<Target>,
     found: Found,
     conflicts: Conflicts,
     /// Live hosts are handed to it as they answer.
     lookup: Option<&'a mut Lookup>,
     neighbours: Neighbours,
-    /// Hosts whose answer the kernel's neighbour cache contradicts, with
-    /// the channel and MAC they answered on: probed at the round's end.
-    held: Vec<(usize, Ipv4Addr, MacAddr)>,
+    /// Hosts whose answer the kernel's neighbour cache contradicts:
+    /// probed at the round's end.
+    held: Vec<Held>,
     /// The first error that said the send queue was full.
     queue_full: Option<io::Error>,
 }
@@ -578,16 +590,24 @@ impl Sweep<'_> {
     }
 
     /// At a round's end: the kernel forgets its entry for each held host
-    /// that one MAC alone answered for, and the held hosts are probed.
+    /// that one MAC alone answered for, then the held hosts are probed.
     fn settle(&mut self) {
-        for (c, ip, mac) in std::mem::take(&mut self.held) {
-            if let (Some(Channel::Arp { iface, .. }), false) =
-                (self.channels.get(c), self.conflicts.contains_key(&ip))
-            {
-                self.neighbours.check(iface, ip, mac);
-            }
+        for ip in self.release(self.held.len()) {
             self.probe(ip);
         }
+    }
+
+    /// Lets the first `n` held hosts go: the kernel forgets its entry for
+    /// each that one MAC alone answered for. Returns them, to be probed.
+    fn release(&mut self, n: usize) -> Vec<Ipv4Addr> {
+        let released: Vec<Held> = self.held.drain(..n).collect();
+        for host in &released {
+            let iface = self.ifaces.get(host.channel).and_then(Option::as_deref);
+            if let (Some(iface), false) = (iface, self.conflicts.contains_key(&host.ip)) {
+                self.neighbours.check(iface, host.ip, host.mac);
+            }
+        }
+        released.into_iter().map(|host| host.ip).collect()
     }
 
     /// The sequence number our echo request to `ip` on channel `c` carried:
@@ -617,11 +637,16 @@ impl Sweep<'_> {
             target.clear(i);
             self.found.insert(ip, mac);
             // Before anything of ours goes to the host through the kernel.
-            if let (Some(Channel::Arp { iface, .. }), Some(mac)) = (self.channels.get(c), mac) {
+            let iface = self.ifaces.get(c).and_then(Option::as_deref);
+            if let (Some(iface), Some(mac)) = (iface, mac) {
                 if !self.neighbours.agrees(iface, ip, mac) {
                     // A first answer may be a liar's: the kernel's entry is
                     // not deleted on it (review F5), but at the round's end.
-                    self.held.push((c, ip, mac));
+                    self.held.push(Held {
+                        channel: c,
+                        ip,
+                        mac,
+                    });
                     return;
                 }
             }
@@ -750,6 +775,7 @@ pub fn parse_echo_reply(
 
 #[cfg(test)]
 mod tests {
+    use super::super::neigh::Recorded;
     use super::*;
 
     const OURS: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
@@ -955,29 +981,129 @@ mod tests {
         assert_eq!(skipped.next_pending(2), None);
     }
 
-    fn sweep_of(cidr: &str) -> Sweep<'static> {
+    /// A sweep of `cidr` on one ARP channel, on eth0, whose kernel
+    /// neighbour cache is `kernel`, and which hands live hosts to `lookup`.
+    fn sweep_with<'a>(cidr: &str, kernel: &Recorded, lookup: Option<&'a mut Lookup>) -> Sweep<'a> {
         Sweep {
             channels: Vec::new(),
+            ifaces: vec![Some("eth0".into())],
             targets: vec![target(cidr)],
             found: Found::new(),
             conflicts: Conflicts::new(),
-            lookup: None,
-            neighbours: Neighbours::open(),
+            lookup,
+            neighbours: Neighbours::over(Box::new(kernel.clone())),
             held: Vec::new(),
             queue_full: None,
         }
     }
 
+    fn sweep_of(cidr: &str) -> Sweep<'static> {
+        sweep_with(cidr, &Recorded::default(), None)
+    }
+
+    /// A lookup that names no host (no nameservers) and probes a port
+    /// nothing listens on: what matters is which hosts it was given.
+    fn lookup() -> Lookup {
+        Lookup::new(&[], Duration::from_millis(50), 0, 9).unwrap()
+    }
+
+    /// The hosts handed to `lookup` for their probe, in that order.
+    fn probed(lookup: Lookup) -> Vec<Ipv4Addr> {
+        lookup.into_answers().into_iter().map(|a| a.ip).collect()
+    }
+
+    /// `ip` answers the sweep's request, on channel 0, from `mac`.
+    fn answers(sweep: &mut Sweep, ip_: &str, mac: MacAddr) {
+        let i = sweep.targets[0].index_of(ip(ip_)).unwrap();
+        sweep.targets[0].mark_asked(i);
+        sweep.record(0, ip(ip_), Some(ip("10.0.0.1")), Some(mac));
+    }
+
+    fn held(sweep: &Sweep) -> Vec<Ipv4Addr> {
+        sweep.held.iter().map(|h| h.ip).collect()
+    }
+
+    /// The kernel's MAC for a host that now answers from another.
+    const OLD: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+    /// A second MAC answering for the same address.
+    const OTHER: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x06]);
+
+    /// Review L4: the kernel's stale entry for a host that one MAC alone
+    /// answered for is deleted, not on the first answer, and before the
+    /// host is handed to its probe.
+    #[test]
+    fn a_stale_entry_is_deleted_before_the_probe() {
+        let kernel = Recorded::default();
+        kernel.hold(ip("10.0.0.5"), OLD, false);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "10.0.0.6", THEIRS);
+        answers(&mut sweep, "10.0.0.5", THEIRS);
+        assert_eq!(held(&sweep), [ip("10.0.0.5")]);
+        assert!(kernel.deleted().is_empty(), "deleted on a first answer");
+        let released = sweep.release(1);
+        assert_eq!(released, [ip("10.0.0.5")]);
+        assert_eq!(kernel.deleted(), [ip("10.0.0.5")], "released undeleted");
+        for host in released {
+            sweep.probe(host);
+        }
+        drop(sweep);
+        assert_eq!(probed(lookup), [ip("10.0.0.6"), ip("10.0.0.5")]);
+    }
+
+    /// Review L4: a second MAC answering for a held host leaves the
+    /// kernel's entry as it is (the first answer may be a liar's), and the
+    /// host is still probed.
+    #[test]
+    fn a_conflict_keeps_the_kernel_s_entry() {
+        let kernel = Recorded::default();
+        kernel.hold(ip("10.0.0.5"), OLD, false);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "10.0.0.5", THEIRS);
+        answers(&mut sweep, "10.0.0.5", OTHER);
+        sweep.settle();
+        assert!(sweep.held.is_empty());
+        assert!(kernel.deleted().is_empty());
+        drop(sweep);
+        assert_eq!(probed(lookup), [ip("10.0.0.5")]);
+    }
+
     /// Review M2: a sweep whose every address answered ended at once, so
     /// a host held on a first, maybe forged, answer was settled before its
-    /// own answer could come and make a conflict. Now the round ends first.
+    /// own answer could come and make a conflict. Now the sweep waits for
+    /// its held hosts, and settles and probes them before it ends
+    /// (review L4).
     #[test]
-    fn a_sweep_with_a_held_host_waits_for_the_round_to_end() {
-        let mut sweep = sweep_of("10.0.0.4/32");
-        sweep.targets[0].clear(0);
-        sweep.held.push((0, ip("10.0.0.4"), THEIRS));
+    fn a_sweep_that_ends_early_settles_and_probes_its_held_hosts() {
+        let kernel = Recorded::default();
+        kernel.hold(ip("127.0.0.4"), OLD, false);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "127.0.0.4", THEIRS);
+        assert_eq!(held(&sweep), [ip("127.0.0.4")]);
+        // Four rounds: the sweep ends early, once its held host is settled.
+        sweep.run(Duration::from_millis(200), 3).unwrap();
+        assert!(sweep.held.is_empty(), "the sweep ended with a held host");
+        drop(sweep);
+        assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
+        assert_eq!(probed(lookup), [ip("127.0.0.4")]);
+    }
+
+    /// Review L4: a host held in the sweep's last round is settled and
+    /// probed at its end.
+    #[test]
+    fn the_last_round_settles_and_probes_its_held_hosts() {
+        let kernel = Recorded::default();
+        kernel.hold(ip("127.0.0.4"), OLD, false);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "127.0.0.4", THEIRS);
         sweep.run(Duration::from_millis(20), 0).unwrap();
-        assert!(sweep.held.is_empty(), "the sweep ended before its round");
+        assert!(sweep.held.is_empty(), "the sweep ended with a held host");
+        drop(sweep);
+        assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
+        assert_eq!(probed(lookup), [ip("127.0.0.4")]);
     }
 
     #[test]
