@@ -10,8 +10,8 @@
 //!
 //! So for every host the sweep hears from on an interface, before its
 //! probe starts, the sweep reads the kernel's entry for the address there
-//! (SIOCGARP, [`Neighbours::agrees`]). When it holds another MAC, the
-//! host's probe waits for the end of the sweep's round: if that MAC alone
+//! (SIOCGARP, [`Neighbours::read`]). When it holds another MAC, learnt
+//! from ARP, the host's probe waits for the end of the sweep's round: if that MAC alone
 //! answered by then, [`Neighbours::check`] deletes the entry (SIOCDARP),
 //! and the kernel resolves the address again itself, by its own rules,
 //! when the probe is sent. If two MACs answered, the entry is left: the
@@ -25,7 +25,7 @@
 //! gives no answer any weight: the kernel asks again, exactly as when an
 //! entry expires. A permanent entry (an administrator's static ARP, often
 //! set against spoofing) is never touched: a host answering from another
-//! MAC is reported. Failing to delete (no `CAP_NET_ADMIN`) costs a
+//! MAC is reported, and probed at once, as there is nothing to wait for. Failing to delete (no `CAP_NET_ADMIN`) costs a
 //! warning, never the scan.
 //!
 //! One entry is read per live host, when it answers (and again at the
@@ -119,40 +119,37 @@ impl Neighbours {
         }
     }
 
-    /// The kernel's entry for `ip` on `iface` against the MAC `heard`;
-    /// an entry that cannot be read agrees (nothing is known to be stale).
-    fn read(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) -> Verdict {
+    /// The kernel's entry for `ip` on `iface` against the MAC `heard`.
+    /// Only [`Verdict::Stale`] is for the caller to act on: a pinned
+    /// entry is reported here, at once (it is never deleted, so there is
+    /// nothing to wait for), and an entry that cannot be read agrees
+    /// (nothing is known to be stale).
+    pub fn read(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) -> Verdict {
         let Some(cache) = &self.cache else {
             return Verdict::Agrees;
         };
-        match cache.get(iface, ip) {
+        let verdict = match cache.get(iface, ip) {
             Ok(entry) => verdict(entry, heard),
             Err(e) => {
                 self.error.get_or_insert(e);
                 Verdict::Agrees
             }
+        };
+        if let Verdict::Pinned(pinned) = verdict {
+            self.pinned.push((ip, iface.into(), heard, pinned));
         }
-    }
-
-    /// Whether the kernel holds no other MAC for `ip` on `iface` than
-    /// `heard`: nothing to decide, the host may be probed at once.
-    pub fn agrees(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) -> bool {
-        self.read(iface, ip, heard) == Verdict::Agrees
+        verdict
     }
 
     /// `ip` answered on `iface` from `heard` alone: makes the kernel forget
     /// another MAC it holds for it there.
     pub fn check(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) {
-        match self.read(iface, ip, heard) {
-            Verdict::Agrees => {}
-            Verdict::Stale => {
-                let deleted = self.cache.as_ref().map(|c| c.delete(iface, ip));
-                if let Some(Err(e)) = deleted {
-                    self.kept.push(ip);
-                    self.error.get_or_insert(e);
-                }
+        if self.read(iface, ip, heard) == Verdict::Stale {
+            let deleted = self.cache.as_ref().map(|c| c.delete(iface, ip));
+            if let Some(Err(e)) = deleted {
+                self.kept.push(ip);
+                self.error.get_or_insert(e);
             }
-            Verdict::Pinned(pinned) => self.pinned.push((ip, iface.into(), heard, pinned)),
         }
     }
 

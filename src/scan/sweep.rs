@@ -24,7 +24,7 @@
 //! their last address. The addresses a stalled round did not reach wait
 //! for the next round, and the sweep warns of them.
 use super::lookup::{self, Lookup};
-use super::neigh::Neighbours;
+use super::neigh::{Neighbours, Verdict};
 use super::plan::{Job, Via};
 use super::socket_error;
 use crate::error::Error;
@@ -639,7 +639,7 @@ impl Sweep<'_> {
             // Before anything of ours goes to the host through the kernel.
             let iface = self.ifaces.get(c).and_then(Option::as_deref);
             if let (Some(iface), Some(mac)) = (iface, mac) {
-                if !self.neighbours.agrees(iface, ip, mac) {
+                if self.neighbours.read(iface, ip, mac) == Verdict::Stale {
                     // A first answer may be a liar's: the kernel's entry is
                     // not deleted on it (review F5), but at the round's end.
                     self.held.push(Held {
@@ -1067,6 +1067,32 @@ mod tests {
         assert!(kernel.deleted().is_empty());
         drop(sweep);
         assert_eq!(probed(lookup), [ip("10.0.0.5")]);
+    }
+
+    /// Review L2: a permanent entry (an administrator's) is never
+    /// deleted, so its host was held for nothing; and when a second MAC
+    /// answered, the warning about it was lost. Now it is probed at once,
+    /// and reported whatever answers next.
+    #[test]
+    fn a_pinned_entry_is_probed_at_once_and_reported_despite_a_conflict() {
+        let kernel = Recorded::default();
+        kernel.hold(ip("10.0.0.5"), OLD, true);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "10.0.0.5", THEIRS);
+        assert!(sweep.held.is_empty(), "held for an entry never deleted");
+        answers(&mut sweep, "10.0.0.5", OTHER);
+        sweep.settle();
+        let quiet = Neighbours::over(Box::new(Recorded::default()));
+        let warnings = std::mem::replace(&mut sweep.neighbours, quiet).warnings();
+        drop(sweep);
+        assert_eq!(probed(lookup), [ip("10.0.0.5")]);
+        assert!(kernel.deleted().is_empty());
+        assert_eq!(
+            warnings,
+            ["10.0.0.5 answered from 02:00:00:00:00:05, but a permanent neighbour entry on eth0 \
+              sends its traffic to 02:00:00:00:00:02: left as it is (`ip neigh show 10.0.0.5`)"]
+        );
     }
 
     /// Review M2: a sweep whose every address answered ended at once, so
