@@ -11,10 +11,11 @@
 //! So for every host the sweep hears from on an interface, before its
 //! probe starts, the sweep reads the kernel's entry for the address there
 //! (SIOCGARP, [`Neighbours::read`]). When it holds another MAC, learnt
-//! from ARP, the host's probe waits for the end of the sweep's round: if that MAC alone
-//! answered by then, [`Neighbours::check`] deletes the entry (SIOCDARP),
-//! and the kernel resolves the address again itself, by its own rules,
-//! when the probe is sent. If two MACs answered, the entry is left: the
+//! from ARP, the host's probe waits a full round's interval (the time a
+//! round gives any answer), or until the sweep's end if that comes first:
+//! if that MAC alone answered by then, [`Neighbours::check`] deletes the
+//! entry (SIOCDARP), and the kernel resolves the address again itself, by
+//! its own rules, when the probe is sent. If two MACs answered, the entry is left: the
 //! first answer may be a liar's, and deleting the kernel's good entry on
 //! it would give the liar another race for the kernel's own request.
 //!
@@ -25,11 +26,11 @@
 //! gives no answer any weight: the kernel asks again, exactly as when an
 //! entry expires. A permanent entry (an administrator's static ARP, often
 //! set against spoofing) is never touched: a host answering from another
-//! MAC is reported, and probed at once, as there is nothing to wait for. Failing to delete (no `CAP_NET_ADMIN`) costs a
-//! warning, never the scan.
+//! MAC is reported, and probed at once, as there is nothing to wait for.
+//! Failing to delete (no `CAP_NET_ADMIN`) costs a warning, never the scan.
 //!
-//! One entry is read per live host, when it answers (and again at the
-//! round's end if it disagreed): the cache is never read whole (a /16 may
+//! One entry is read per live host, when it answers (and again when its
+//! wait ends if it disagreed): the cache is never read whole (a /16 may
 //! hold thousands of entries), and what is read is the kernel's state of
 //! that moment, after it saw the same answer.
 use crate::sys::{ArpCache, Neighbour};

@@ -13,8 +13,9 @@
 //! address is kept as a conflict ([`Swept::conflicts`]): which of the two is
 //! the host's is not for the sweep to decide.
 //! An ARP answer that the kernel's neighbour cache contradicts holds the
-//! host's probe until the round's end; the kernel then forgets its entry
-//! before the probe, unless another MAC answered too ([`super::neigh`]).
+//! host's probe for a round's interval, or until the sweep's end; the
+//! kernel then forgets its entry before the probe, unless another MAC
+//! answered too ([`super::neigh`]).
 //!
 //! A full send queue (EAGAIN, ENOBUFS) holds a round's sending up, one
 //! try a tick, but not for ever: a round stops trying once the queue has
@@ -267,7 +268,6 @@ pub fn sweep(
         queue_full: None,
     };
     sweep.run(timeout, retries)?;
-    sweep.settle();
     for (ip, others) in &sweep.conflicts {
         let first = sweep.found.get(ip).copied().flatten();
         let first = first.map(|m| m.to_string()).unwrap_or_default();
@@ -338,12 +338,21 @@ fn round_ceiling(addresses: u64, interval: Duration) -> Duration {
 }
 
 /// A host whose ARP answer, on the interface of channel `channel` from
-/// `mac`, the kernel's neighbour cache contradicts.
+/// `mac`, the kernel's neighbour cache contradicts; held since `at`.
 #[derive(Debug)]
 struct Held {
     channel: usize,
     ip: Ipv4Addr,
     mac: MacAddr,
+    at: Instant,
+}
+
+/// Whether a host held since `held_at` has waited long enough by `now`:
+/// a full round's `interval`, so that its own answer, if the first was a
+/// liar's, had the time a round gives any answer, however close to a
+/// round's end the first came (review L1).
+fn due(held_at: Instant, now: Instant, interval: Duration) -> bool {
+    now.saturating_duration_since(held_at) >= interval
 }
 
 /// What one burst of sending did.
@@ -367,8 +376,9 @@ struct Sweep<'a> {
     /// Live hosts are handed to it as they answer.
     lookup: Option<&'a mut Lookup>,
     neighbours: Neighbours,
-    /// Hosts whose answer the kernel's neighbour cache contradicts:
-    /// probed at the round's end.
+    /// Hosts whose answer the kernel's neighbour cache contradicts, in the
+    /// order they were held: each probed a round's interval later, or at
+    /// the sweep's end.
     held: Vec<Held>,
     /// The first error that said the send queue was full.
     queue_full: Option<io::Error>,
@@ -403,6 +413,8 @@ impl Sweep<'_> {
         let mut blocked = 0u32;
         let mut last_sent = start;
         loop {
+            let due = self.held_due(Instant::now(), interval);
+            self.settle(due);
             if let Some((t, i)) = cursor {
                 let allowed = BURST + round_start.elapsed().as_micros() as u64 * RATE / 1_000_000;
                 let burst = allowed.saturating_sub(sent).min(MAX_BURST);
@@ -432,8 +444,10 @@ impl Sweep<'_> {
                     };
                 }
             } else if Instant::now() >= next_round {
-                self.settle();
                 if round == retries {
+                    // The sweep's end bounds the wait: every host still
+                    // held is settled and probed now.
+                    self.settle(self.held.len());
                     return Ok(());
                 }
                 round += 1;
@@ -444,15 +458,20 @@ impl Sweep<'_> {
                 last_sent = round_start;
                 continue;
             }
-            // A held host waits for the round's end: its own answer may
-            // still come and show the first was a liar's (review M2).
+            // A held host keeps the sweep going until it is due: its own
+            // answer may still come and show the first was a liar's
+            // (reviews M2, L1).
             if !self.targets.iter().any(Target::any_pending) && self.held.is_empty() {
                 return Ok(());
             }
             let mut wait = match cursor {
                 Some(_) => TICK_MS,
                 None => {
-                    let left = next_round.saturating_duration_since(Instant::now());
+                    let wake = match self.held.first() {
+                        Some(first) => next_round.min(first.at + interval),
+                        None => next_round,
+                    };
+                    let left = wake.saturating_duration_since(Instant::now());
                     // Round up: waking a little late beats spinning.
                     (left.as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32
                 }
@@ -589,10 +608,17 @@ impl Sweep<'_> {
         }
     }
 
-    /// At a round's end: the kernel forgets its entry for each held host
-    /// that one MAC alone answered for, then the held hosts are probed.
-    fn settle(&mut self) {
-        for ip in self.release(self.held.len()) {
+    /// How many held hosts, from the first, are due by `now`: they were
+    /// held in order, so those are the first ones.
+    fn held_due(&self, now: Instant, interval: Duration) -> usize {
+        self.held
+            .partition_point(|host| due(host.at, now, interval))
+    }
+
+    /// Settles the first `n` held hosts: the kernel forgets its entry for
+    /// each that one MAC alone answered for, then they are probed.
+    fn settle(&mut self, n: usize) {
+        for ip in self.release(n) {
             self.probe(ip);
         }
     }
@@ -641,11 +667,12 @@ impl Sweep<'_> {
             if let (Some(iface), Some(mac)) = (iface, mac) {
                 if self.neighbours.read(iface, ip, mac) == Verdict::Stale {
                     // A first answer may be a liar's: the kernel's entry is
-                    // not deleted on it (review F5), but at the round's end.
+                    // not deleted on it (review F5), but a round later.
                     self.held.push(Held {
                         channel: c,
                         ip,
                         mac,
+                        at: Instant::now(),
                     });
                     return;
                 }
@@ -1062,7 +1089,7 @@ mod tests {
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
         answers(&mut sweep, "10.0.0.5", THEIRS);
         answers(&mut sweep, "10.0.0.5", OTHER);
-        sweep.settle();
+        sweep.settle(1);
         assert!(sweep.held.is_empty());
         assert!(kernel.deleted().is_empty());
         drop(sweep);
@@ -1082,7 +1109,7 @@ mod tests {
         answers(&mut sweep, "10.0.0.5", THEIRS);
         assert!(sweep.held.is_empty(), "held for an entry never deleted");
         answers(&mut sweep, "10.0.0.5", OTHER);
-        sweep.settle();
+        sweep.settle(sweep.held.len());
         let quiet = Neighbours::over(Box::new(Recorded::default()));
         let warnings = std::mem::replace(&mut sweep.neighbours, quiet).warnings();
         drop(sweep);
@@ -1110,6 +1137,59 @@ mod tests {
         assert_eq!(held(&sweep), [ip("127.0.0.4")]);
         // Four rounds: the sweep ends early, once its held host is settled.
         sweep.run(Duration::from_millis(200), 3).unwrap();
+        assert!(sweep.held.is_empty(), "the sweep ended with a held host");
+        drop(sweep);
+        assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
+        assert_eq!(probed(lookup), [ip("127.0.0.4")]);
+    }
+
+    /// Review L1: a held host was settled at the next round's start,
+    /// 0-75 ms after its first answer: its own answer, come later, no
+    /// longer made a conflict, and the kernel's entry was deleted on what
+    /// may have been a liar's answer. A held host is due a full round's
+    /// interval after it was held, not before.
+    #[test]
+    fn a_held_host_is_due_one_interval_after_it_was_held() {
+        let (t, interval) = (Instant::now(), Duration::from_millis(75));
+        assert!(!due(t, t, interval));
+        assert!(!due(t, t + interval - Duration::from_micros(1), interval));
+        assert!(due(t, t + interval, interval));
+        assert!(due(t, t + interval * 2, interval));
+        // A clock read before the host was held.
+        assert!(!due(t + interval, t, interval));
+    }
+
+    #[test]
+    fn a_late_true_answer_within_the_interval_keeps_the_kernel_s_entry() {
+        let kernel = Recorded::default();
+        kernel.hold(ip("10.0.0.5"), OLD, false);
+        kernel.hold(ip("10.0.0.6"), OLD, false);
+        let mut sweep = sweep_with("10.0.0.0/24", &kernel, None);
+        answers(&mut sweep, "10.0.0.5", THEIRS);
+        answers(&mut sweep, "10.0.0.6", THEIRS);
+        let (at, interval) = (sweep.held[1].at, Duration::from_millis(75));
+        // A round starts half an interval after the lie: nothing is due.
+        sweep.settle(sweep.held_due(at + interval / 2, interval));
+        assert_eq!(held(&sweep), [ip("10.0.0.5"), ip("10.0.0.6")]);
+        // The true answer comes after that round's start.
+        answers(&mut sweep, "10.0.0.6", OTHER);
+        sweep.settle(sweep.held_due(at + interval, interval));
+        assert!(sweep.held.is_empty());
+        assert_eq!(kernel.deleted(), [ip("10.0.0.5")]);
+    }
+
+    /// Review L1: a held host keeps the sweep going until it is due, but
+    /// no longer than the sweep's timeout: at its end every host still
+    /// held is settled and probed.
+    #[test]
+    fn the_sweep_s_end_settles_a_held_host_not_yet_due() {
+        let kernel = Recorded::default();
+        kernel.hold(ip("127.0.0.4"), OLD, false);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "127.0.0.4", THEIRS);
+        sweep.held[0].at += Duration::from_secs(3600);
+        sweep.run(Duration::from_millis(40), 1).unwrap();
         assert!(sweep.held.is_empty(), "the sweep ended with a held host");
         drop(sweep);
         assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
