@@ -204,13 +204,18 @@ struct RecordedState {
 
 #[cfg(test)]
 impl Recorded {
-    /// The kernel holds `mac` for `ip` (on any interface).
-    pub fn hold(&self, ip: Ipv4Addr, mac: MacAddr, permanent: bool) {
-        let entry = Neighbour {
-            mac: mac.0,
-            permanent,
-        };
-        self.0.borrow_mut().entries.insert(ip, entry);
+    /// A kernel that holds each (ip, mac, permanent) entry, on any
+    /// interface.
+    pub fn holding(entries: &[(Ipv4Addr, MacAddr, bool)]) -> Recorded {
+        let kernel = Recorded::default();
+        for (ip, mac, permanent) in entries {
+            let entry = Neighbour {
+                mac: mac.0,
+                permanent: *permanent,
+            };
+            kernel.0.borrow_mut().entries.insert(*ip, entry);
+        }
+        kernel
     }
 
     /// The addresses whose entries the sweep deleted, in that order.

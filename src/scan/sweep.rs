@@ -1057,43 +1057,33 @@ mod tests {
 
     /// Review L4: the kernel's stale entry for a host that one MAC alone
     /// answered for is deleted, not on the first answer, and before the
-    /// host is handed to its probe.
+    /// host is handed to its probe; when a second MAC answered, the entry
+    /// is left as it is (the first answer may be a liar's), and the host
+    /// is still probed.
     #[test]
-    fn a_stale_entry_is_deleted_before_the_probe() {
-        let kernel = Recorded::default();
-        kernel.hold(ip("10.0.0.5"), OLD, false);
+    fn a_stale_entry_is_deleted_before_the_probe_unless_two_macs_answered() {
+        let (one, two) = (ip("10.0.0.5"), ip("10.0.0.7"));
+        let kernel = Recorded::holding(&[(one, OLD, false), (two, OLD, false)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
         answers(&mut sweep, "10.0.0.6", THEIRS);
         answers(&mut sweep, "10.0.0.5", THEIRS);
-        assert_eq!(held(&sweep), [ip("10.0.0.5")]);
+        answers(&mut sweep, "10.0.0.7", THEIRS);
+        answers(&mut sweep, "10.0.0.7", OTHER);
+        assert_eq!(held(&sweep), [one, two]);
         assert!(kernel.deleted().is_empty(), "deleted on a first answer");
-        let released = sweep.release(1);
-        assert_eq!(released, [ip("10.0.0.5")]);
-        assert_eq!(kernel.deleted(), [ip("10.0.0.5")], "released undeleted");
+        let released = sweep.release(2);
+        assert_eq!(released, [one, two]);
+        assert_eq!(
+            kernel.deleted(),
+            [one],
+            "released undeleted, or a conflict's deleted"
+        );
         for host in released {
             sweep.probe(host);
         }
         drop(sweep);
-        assert_eq!(probed(lookup), [ip("10.0.0.6"), ip("10.0.0.5")]);
-    }
-
-    /// Review L4: a second MAC answering for a held host leaves the
-    /// kernel's entry as it is (the first answer may be a liar's), and the
-    /// host is still probed.
-    #[test]
-    fn a_conflict_keeps_the_kernel_s_entry() {
-        let kernel = Recorded::default();
-        kernel.hold(ip("10.0.0.5"), OLD, false);
-        let mut lookup = lookup();
-        let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
-        answers(&mut sweep, "10.0.0.5", THEIRS);
-        answers(&mut sweep, "10.0.0.5", OTHER);
-        sweep.settle(1);
-        assert!(sweep.held.is_empty());
-        assert!(kernel.deleted().is_empty());
-        drop(sweep);
-        assert_eq!(probed(lookup), [ip("10.0.0.5")]);
+        assert_eq!(probed(lookup), [ip("10.0.0.6"), one, two]);
     }
 
     /// Review L2: a permanent entry (an administrator's) is never
@@ -1102,8 +1092,7 @@ mod tests {
     /// and reported whatever answers next.
     #[test]
     fn a_pinned_entry_is_probed_at_once_and_reported_despite_a_conflict() {
-        let kernel = Recorded::default();
-        kernel.hold(ip("10.0.0.5"), OLD, true);
+        let kernel = Recorded::holding(&[(ip("10.0.0.5"), OLD, true)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
         answers(&mut sweep, "10.0.0.5", THEIRS);
@@ -1129,14 +1118,22 @@ mod tests {
     /// (review L4).
     #[test]
     fn a_sweep_that_ends_early_settles_and_probes_its_held_hosts() {
-        let kernel = Recorded::default();
-        kernel.hold(ip("127.0.0.4"), OLD, false);
+        // Four rounds: the sweep ends early, once its held host is settled.
+        assert_the_held_host_is_settled(Duration::from_millis(200), 3, Duration::ZERO);
+    }
+
+    /// Sweeps 127.0.0.4 alone, which answered (from another MAC than the
+    /// kernel's) before the run and was held, its wait put off by `later`:
+    /// when the run of `timeout` and `retries` ends, the kernel's entry is
+    /// deleted and the host probed.
+    fn assert_the_held_host_is_settled(timeout: Duration, retries: u8, later: Duration) {
+        let kernel = Recorded::holding(&[(ip("127.0.0.4"), OLD, false)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
         answers(&mut sweep, "127.0.0.4", THEIRS);
         assert_eq!(held(&sweep), [ip("127.0.0.4")]);
-        // Four rounds: the sweep ends early, once its held host is settled.
-        sweep.run(Duration::from_millis(200), 3).unwrap();
+        sweep.held[0].at += later;
+        sweep.run(timeout, retries).unwrap();
         assert!(sweep.held.is_empty(), "the sweep ended with a held host");
         drop(sweep);
         assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
@@ -1161,9 +1158,8 @@ mod tests {
 
     #[test]
     fn a_late_true_answer_within_the_interval_keeps_the_kernel_s_entry() {
-        let kernel = Recorded::default();
-        kernel.hold(ip("10.0.0.5"), OLD, false);
-        kernel.hold(ip("10.0.0.6"), OLD, false);
+        let kernel =
+            Recorded::holding(&[(ip("10.0.0.5"), OLD, false), (ip("10.0.0.6"), OLD, false)]);
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, None);
         answers(&mut sweep, "10.0.0.5", THEIRS);
         answers(&mut sweep, "10.0.0.6", THEIRS);
@@ -1183,33 +1179,15 @@ mod tests {
     /// held is settled and probed.
     #[test]
     fn the_sweep_s_end_settles_a_held_host_not_yet_due() {
-        let kernel = Recorded::default();
-        kernel.hold(ip("127.0.0.4"), OLD, false);
-        let mut lookup = lookup();
-        let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
-        answers(&mut sweep, "127.0.0.4", THEIRS);
-        sweep.held[0].at += Duration::from_secs(3600);
-        sweep.run(Duration::from_millis(40), 1).unwrap();
-        assert!(sweep.held.is_empty(), "the sweep ended with a held host");
-        drop(sweep);
-        assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
-        assert_eq!(probed(lookup), [ip("127.0.0.4")]);
+        let hour = Duration::from_secs(3600);
+        assert_the_held_host_is_settled(Duration::from_millis(40), 1, hour);
     }
 
     /// Review L4: a host held in the sweep's last round is settled and
     /// probed at its end.
     #[test]
     fn the_last_round_settles_and_probes_its_held_hosts() {
-        let kernel = Recorded::default();
-        kernel.hold(ip("127.0.0.4"), OLD, false);
-        let mut lookup = lookup();
-        let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
-        answers(&mut sweep, "127.0.0.4", THEIRS);
-        sweep.run(Duration::from_millis(20), 0).unwrap();
-        assert!(sweep.held.is_empty(), "the sweep ended with a held host");
-        drop(sweep);
-        assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
-        assert_eq!(probed(lookup), [ip("127.0.0.4")]);
+        assert_the_held_host_is_settled(Duration::from_millis(20), 0, Duration::ZERO);
     }
 
     #[test]
