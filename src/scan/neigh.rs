@@ -15,9 +15,10 @@
 //! round gives any answer), or until the sweep's end if that comes first:
 //! if that MAC alone answered by then, [`Neighbours::check`] deletes the
 //! entry (SIOCDARP), and the kernel resolves the address again itself, by
-//! its own rules, when the probe is sent. If two MACs answered, the entry is left: the
-//! first answer may be a liar's, and deleting the kernel's good entry on
-//! it would give the liar another race for the kernel's own request.
+//! its own rules, when the probe is sent. If two MACs answered, the entry
+//! is left: the first answer may be a liar's, and deleting the kernel's
+//! good entry on it would give the liar another race for the kernel's own
+//! request.
 //!
 //! Deleting, not writing the MAC the sweep heard (SIOCSARP), is the choice
 //! that is safe on a hostile LAN: any machine can answer an ARP request,
@@ -111,6 +112,8 @@ impl Neighbours {
         }
     }
 
+    /// Over `cache`: the kernel's ([`Neighbours::open`]), or in the unit
+    /// tests one that records what the sweep did.
     pub fn over(cache: Box<dyn Cache>) -> Neighbours {
         Neighbours {
             cache: Some(cache),
