@@ -10,13 +10,15 @@
 //!
 //! So for every host the sweep hears from on an interface, before its
 //! probe starts, the sweep reads the kernel's entry for the address there
-//! (SIOCGARP, [`Neighbours::agrees`]). When it holds another MAC, the
-//! host's probe waits for the end of the sweep's round: if that MAC alone
-//! answered by then, [`Neighbours::check`] deletes the entry (SIOCDARP),
-//! and the kernel resolves the address again itself, by its own rules,
-//! when the probe is sent. If two MACs answered, the entry is left: the
-//! first answer may be a liar's, and deleting the kernel's good entry on
-//! it would give the liar another race for the kernel's own request.
+//! (SIOCGARP, [`Neighbours::read`]). When it holds another MAC, learnt
+//! from ARP, the host's probe waits a full round's interval (the time a
+//! round gives any answer), or until the sweep's end if that comes first:
+//! if that MAC alone answered by then, [`Neighbours::check`] deletes the
+//! entry (SIOCDARP), and the kernel resolves the address again itself, by
+//! its own rules, when the probe is sent. If two MACs answered, the entry
+//! is left: the first answer may be a liar's, and deleting the kernel's
+//! good entry on it would give the liar another race for the kernel's own
+//! request.
 //!
 //! Deleting, not writing the MAC the sweep heard (SIOCSARP), is the choice
 //! that is safe on a hostile LAN: any machine can answer an ARP request,
@@ -25,11 +27,11 @@
 //! gives no answer any weight: the kernel asks again, exactly as when an
 //! entry expires. A permanent entry (an administrator's static ARP, often
 //! set against spoofing) is never touched: a host answering from another
-//! MAC is reported. Failing to delete (no `CAP_NET_ADMIN`) costs a
-//! warning, never the scan.
+//! MAC is reported, and probed at once, as there is nothing to wait for.
+//! Failing to delete (no `CAP_NET_ADMIN`) costs a warning, never the scan.
 //!
-//! One entry is read per live host, when it answers (and again at the
-//! round's end if it disagreed): the cache is never read whole (a /16 may
+//! One entry is read per live host, when it answers (and again when its
+//! wait ends if it disagreed): the cache is never read whole (a /16 may
 //! hold thousands of entries), and what is read is the kernel's state of
 //! that moment, after it saw the same answer.
 use crate::sys::{ArpCache, Neighbour};
@@ -66,11 +68,30 @@ pub fn verdict(kernel: Option<Neighbour>, heard: MacAddr) -> Verdict {
     }
 }
 
+/// The kernel's neighbour cache, entry by entry: [`ArpCache`], or in the
+/// unit tests a cache in memory that records what the sweep did to it.
+pub trait Cache {
+    /// The complete entry for `ip` on `iface`, if there is one.
+    fn get(&self, iface: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>>;
+    /// Deletes the entry for `ip` on `iface`; `Ok` when there was none.
+    fn delete(&self, iface: &str, ip: Ipv4Addr) -> io::Result<()>;
+}
+
+impl Cache for ArpCache {
+    fn get(&self, iface: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>> {
+        ArpCache::get(self, iface, ip)
+    }
+
+    fn delete(&self, iface: &str, ip: Ipv4Addr) -> io::Result<()> {
+        ArpCache::delete(self, iface, ip)
+    }
+}
+
 /// Keeps the kernel's neighbour cache in step with one sweep's answers,
 /// and gathers what went wrong for the sweep's warnings.
 pub struct Neighbours {
     /// `None` when the socket for the ioctls could not be opened.
-    cache: Option<ArpCache>,
+    cache: Option<Box<dyn Cache>>,
     /// Stale entries that could not be deleted, with the first error.
     kept: Vec<Ipv4Addr>,
     error: Option<io::Error>,
@@ -80,52 +101,59 @@ pub struct Neighbours {
 
 impl Neighbours {
     pub fn open() -> Neighbours {
-        let (cache, error) = match ArpCache::open() {
-            Ok(cache) => (Some(cache), None),
-            Err(e) => (None, Some(e)),
-        };
+        match ArpCache::open() {
+            Ok(cache) => Neighbours::over(Box::new(cache)),
+            Err(e) => Neighbours {
+                cache: None,
+                kept: Vec::new(),
+                error: Some(e),
+                pinned: Vec::new(),
+            },
+        }
+    }
+
+    /// Over `cache`: the kernel's ([`Neighbours::open`]), or in the unit
+    /// tests one that records what the sweep did.
+    pub fn over(cache: Box<dyn Cache>) -> Neighbours {
         Neighbours {
-            cache,
+            cache: Some(cache),
             kept: Vec::new(),
-            error,
+            error: None,
             pinned: Vec::new(),
         }
     }
 
-    /// The kernel's entry for `ip` on `iface` against the MAC `heard`;
-    /// an entry that cannot be read agrees (nothing is known to be stale).
-    fn read(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) -> Verdict {
+    /// The kernel's entry for `ip` on `iface` against the MAC `heard`.
+    /// Only [`Verdict::Stale`] is for the caller to act on: a pinned
+    /// entry is reported here, at once (it is never deleted, so there is
+    /// nothing to wait for), and an entry that cannot be read agrees
+    /// (nothing is known to be stale).
+    pub fn read(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) -> Verdict {
         let Some(cache) = &self.cache else {
             return Verdict::Agrees;
         };
-        match cache.get(iface, ip) {
+        let verdict = match cache.get(iface, ip) {
             Ok(entry) => verdict(entry, heard),
             Err(e) => {
                 self.error.get_or_insert(e);
                 Verdict::Agrees
             }
+        };
+        if let Verdict::Pinned(pinned) = verdict {
+            self.pinned.push((ip, iface.into(), heard, pinned));
         }
-    }
-
-    /// Whether the kernel holds no other MAC for `ip` on `iface` than
-    /// `heard`: nothing to decide, the host may be probed at once.
-    pub fn agrees(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) -> bool {
-        self.read(iface, ip, heard) == Verdict::Agrees
+        verdict
     }
 
     /// `ip` answered on `iface` from `heard` alone: makes the kernel forget
     /// another MAC it holds for it there.
     pub fn check(&mut self, iface: &str, ip: Ipv4Addr, heard: MacAddr) {
-        match self.read(iface, ip, heard) {
-            Verdict::Agrees => {}
-            Verdict::Stale => {
-                let deleted = self.cache.as_ref().map(|c| c.delete(iface, ip));
-                if let Some(Err(e)) = deleted {
-                    self.kept.push(ip);
-                    self.error.get_or_insert(e);
-                }
+        if self.read(iface, ip, heard) == Verdict::Stale {
+            let deleted = self.cache.as_ref().map(|c| c.delete(iface, ip));
+            if let Some(Err(e)) = deleted {
+                self.kept.push(ip);
+                self.error.get_or_insert(e);
             }
-            Verdict::Pinned(pinned) => self.pinned.push((ip, iface.into(), heard, pinned)),
         }
     }
 
@@ -160,6 +188,56 @@ impl Neighbours {
             ));
         }
         out
+    }
+}
+
+/// A neighbour cache in memory for the unit tests: the entries the
+/// kernel holds, and the deletions the sweep made, in their order. Its
+/// clones share one cache, so a test keeps a handle on the one it gives.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub struct Recorded(std::rc::Rc<std::cell::RefCell<RecordedState>>);
+
+#[cfg(test)]
+#[derive(Default)]
+struct RecordedState {
+    entries: std::collections::BTreeMap<Ipv4Addr, Neighbour>,
+    deleted: Vec<Ipv4Addr>,
+}
+
+#[cfg(test)]
+impl Recorded {
+    /// A kernel that holds each (ip, mac, permanent) entry, on any
+    /// interface.
+    pub fn holding(entries: &[(Ipv4Addr, MacAddr, bool)]) -> Recorded {
+        let kernel = Recorded::default();
+        for (ip, mac, permanent) in entries {
+            let entry = Neighbour {
+                mac: mac.0,
+                permanent: *permanent,
+            };
+            kernel.0.borrow_mut().entries.insert(*ip, entry);
+        }
+        kernel
+    }
+
+    /// The addresses whose entries the sweep deleted, in that order.
+    pub fn deleted(&self) -> Vec<Ipv4Addr> {
+        self.0.borrow().deleted.clone()
+    }
+}
+
+#[cfg(test)]
+impl Cache for Recorded {
+    fn get(&self, _: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>> {
+        Ok(self.0.borrow().entries.get(&ip).copied())
+    }
+
+    fn delete(&self, _: &str, ip: Ipv4Addr) -> io::Result<()> {
+        let mut state = self.0.borrow_mut();
+        state.entries.remove(&ip);
+        state.deleted.push(ip);
+        Ok(())
     }
 }
 

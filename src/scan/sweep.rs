@@ -13,8 +13,9 @@
 //! address is kept as a conflict ([`Swept::conflicts`]): which of the two is
 //! the host's is not for the sweep to decide.
 //! An ARP answer that the kernel's neighbour cache contradicts holds the
-//! host's probe until the round's end; the kernel then forgets its entry
-//! before the probe, unless another MAC answered too ([`super::neigh`]).
+//! host's probe for a round's interval, or until the sweep's end; the
+//! kernel then forgets its entry before the probe, unless another MAC
+//! answered too ([`super::neigh`]).
 //!
 //! A full send queue (EAGAIN, ENOBUFS) holds a round's sending up, one
 //! try a tick, but not for ever: a round stops trying once the queue has
@@ -24,7 +25,7 @@
 //! their last address. The addresses a stalled round did not reach wait
 //! for the next round, and the sweep warns of them.
 use super::lookup::{self, Lookup};
-use super::neigh::Neighbours;
+use super::neigh::{Neighbours, Verdict};
 use super::plan::{Job, Via};
 use super::socket_error;
 use crate::error::Error;
@@ -87,8 +88,6 @@ enum Channel {
     Arp {
         sock: PacketSocket,
         mac: MacAddr,
-        /// The interface's name, for its neighbour entries.
-        iface: String,
     },
     Icmp {
         sock: IcmpSocket,
@@ -234,6 +233,7 @@ pub fn sweep(
     let mut channels: Vec<Channel> = Vec::new();
     // What each channel is for: an interface index, or None for ICMP.
     let mut keys: Vec<Option<u32>> = Vec::new();
+    let mut ifaces: Vec<Option<String>> = Vec::new();
     let mut targets = Vec::with_capacity(jobs.len());
     for job in jobs {
         let (key, src) = match &job.via {
@@ -245,6 +245,10 @@ pub fn sweep(
             None => {
                 channels.push(open_channel(&job.via)?);
                 keys.push(key);
+                ifaces.push(match &job.via {
+                    Via::Arp { iface, .. } => Some(iface.clone()),
+                    Via::Icmp => None,
+                });
                 channels.len() - 1
             }
         };
@@ -254,6 +258,7 @@ pub fn sweep(
 
     let mut sweep = Sweep {
         channels,
+        ifaces,
         targets,
         found: Found::new(),
         conflicts: Conflicts::new(),
@@ -263,7 +268,6 @@ pub fn sweep(
         queue_full: None,
     };
     sweep.run(timeout, retries)?;
-    sweep.settle();
     for (ip, others) in &sweep.conflicts {
         let first = sweep.found.get(ip).copied().flatten();
         let first = first.map(|m| m.to_string()).unwrap_or_default();
@@ -302,11 +306,7 @@ fn open_channel(via: &Via) -> Result<Channel, Error> {
         } => {
             let sock = PacketSocket::open(*index, u16::from(EtherType::Arp))
                 .map_err(|e| socket_error(&format!("cannot open an ARP socket on {iface}"), e))?;
-            Ok(Channel::Arp {
-                sock,
-                mac: *mac,
-                iface: iface.clone(),
-            })
+            Ok(Channel::Arp { sock, mac: *mac })
         }
         Via::Icmp => {
             let sock =
@@ -337,6 +337,24 @@ fn round_ceiling(addresses: u64, interval: Duration) -> Duration {
     interval.max(MIN_STALL) + SLOWEST_SEND.saturating_mul(addresses)
 }
 
+/// A host whose ARP answer, on the interface of channel `channel` from
+/// `mac`, the kernel's neighbour cache contradicts; held since `at`.
+#[derive(Debug)]
+struct Held {
+    channel: usize,
+    ip: Ipv4Addr,
+    mac: MacAddr,
+    at: Instant,
+}
+
+/// Whether a host held since `held_at` has waited long enough by `now`:
+/// a full round's `interval`, so that its own answer, if the first was a
+/// liar's, had the time a round gives any answer, however close to a
+/// round's end the first came (review L1).
+fn due(held_at: Instant, now: Instant, interval: Duration) -> bool {
+    now.saturating_duration_since(held_at) >= interval
+}
+
 /// What one burst of sending did.
 struct Burst {
     /// Where to go on: (target, index); None when the round is sent.
@@ -349,15 +367,19 @@ struct Burst {
 
 struct Sweep<'a> {
     channels: Vec<Channel>,
+    /// Each channel's interface, for an ARP channel: the kernel's
+    /// neighbour entries for the hosts that answer on it are there.
+    ifaces: Vec<Option<String>>,
     targets: Vec<Target>,
     found: Found,
     conflicts: Conflicts,
     /// Live hosts are handed to it as they answer.
     lookup: Option<&'a mut Lookup>,
     neighbours: Neighbours,
-    /// Hosts whose answer the kernel's neighbour cache contradicts, with
-    /// the channel and MAC they answered on: probed at the round's end.
-    held: Vec<(usize, Ipv4Addr, MacAddr)>,
+    /// Hosts whose answer the kernel's neighbour cache contradicts, in the
+    /// order they were held: each probed a round's interval later, or at
+    /// the sweep's end.
+    held: Vec<Held>,
     /// The first error that said the send queue was full.
     queue_full: Option<io::Error>,
 }
@@ -391,6 +413,8 @@ impl Sweep<'_> {
         let mut blocked = 0u32;
         let mut last_sent = start;
         loop {
+            let due = self.held_due(Instant::now(), interval);
+            self.settle(due);
             if let Some((t, i)) = cursor {
                 let allowed = BURST + round_start.elapsed().as_micros() as u64 * RATE / 1_000_000;
                 let burst = allowed.saturating_sub(sent).min(MAX_BURST);
@@ -420,8 +444,10 @@ impl Sweep<'_> {
                     };
                 }
             } else if Instant::now() >= next_round {
-                self.settle();
                 if round == retries {
+                    // The sweep's end bounds the wait: every host still
+                    // held is settled and probed now.
+                    self.settle(self.held.len());
                     return Ok(());
                 }
                 round += 1;
@@ -432,15 +458,20 @@ impl Sweep<'_> {
                 last_sent = round_start;
                 continue;
             }
-            // A held host waits for the round's end: its own answer may
-            // still come and show the first was a liar's (review M2).
+            // A held host keeps the sweep going until it is due: its own
+            // answer may still come and show the first was a liar's
+            // (reviews M2, L1).
             if !self.targets.iter().any(Target::any_pending) && self.held.is_empty() {
                 return Ok(());
             }
             let mut wait = match cursor {
                 Some(_) => TICK_MS,
                 None => {
-                    let left = next_round.saturating_duration_since(Instant::now());
+                    let wake = match self.held.first() {
+                        Some(first) => next_round.min(first.at + interval),
+                        None => next_round,
+                    };
+                    let left = wake.saturating_duration_since(Instant::now());
                     // Round up: waking a little late beats spinning.
                     (left.as_micros().div_ceil(1000)).min(i32::MAX as u128) as i32
                 }
@@ -577,17 +608,32 @@ impl Sweep<'_> {
         }
     }
 
-    /// At a round's end: the kernel forgets its entry for each held host
-    /// that one MAC alone answered for, and the held hosts are probed.
-    fn settle(&mut self) {
-        for (c, ip, mac) in std::mem::take(&mut self.held) {
-            if let (Some(Channel::Arp { iface, .. }), false) =
-                (self.channels.get(c), self.conflicts.contains_key(&ip))
-            {
-                self.neighbours.check(iface, ip, mac);
-            }
+    /// How many held hosts, from the first, are due by `now`: they were
+    /// held in order, so those are the first ones.
+    fn held_due(&self, now: Instant, interval: Duration) -> usize {
+        self.held
+            .partition_point(|host| due(host.at, now, interval))
+    }
+
+    /// Settles the first `n` held hosts: the kernel forgets its entry for
+    /// each that one MAC alone answered for, then they are probed.
+    fn settle(&mut self, n: usize) {
+        for ip in self.release(n) {
             self.probe(ip);
         }
+    }
+
+    /// Lets the first `n` held hosts go: the kernel forgets its entry for
+    /// each that one MAC alone answered for. Returns them, to be probed.
+    fn release(&mut self, n: usize) -> Vec<Ipv4Addr> {
+        let released: Vec<Held> = self.held.drain(..n).collect();
+        for host in &released {
+            let iface = self.ifaces.get(host.channel).and_then(Option::as_deref);
+            if let (Some(iface), false) = (iface, self.conflicts.contains_key(&host.ip)) {
+                self.neighbours.check(iface, host.ip, host.mac);
+            }
+        }
+        released.into_iter().map(|host| host.ip).collect()
     }
 
     /// The sequence number our echo request to `ip` on channel `c` carried:
@@ -617,11 +663,17 @@ impl Sweep<'_> {
             target.clear(i);
             self.found.insert(ip, mac);
             // Before anything of ours goes to the host through the kernel.
-            if let (Some(Channel::Arp { iface, .. }), Some(mac)) = (self.channels.get(c), mac) {
-                if !self.neighbours.agrees(iface, ip, mac) {
+            let iface = self.ifaces.get(c).and_then(Option::as_deref);
+            if let (Some(iface), Some(mac)) = (iface, mac) {
+                if self.neighbours.read(iface, ip, mac) == Verdict::Stale {
                     // A first answer may be a liar's: the kernel's entry is
-                    // not deleted on it (review F5), but at the round's end.
-                    self.held.push((c, ip, mac));
+                    // not deleted on it (review F5), but a round later.
+                    self.held.push(Held {
+                        channel: c,
+                        ip,
+                        mac,
+                        at: Instant::now(),
+                    });
                     return;
                 }
             }
@@ -750,6 +802,7 @@ pub fn parse_echo_reply(
 
 #[cfg(test)]
 mod tests {
+    use super::super::neigh::Recorded;
     use super::*;
 
     const OURS: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
@@ -955,29 +1008,186 @@ mod tests {
         assert_eq!(skipped.next_pending(2), None);
     }
 
-    fn sweep_of(cidr: &str) -> Sweep<'static> {
+    /// A sweep of `cidr` on one ARP channel, on eth0, whose kernel
+    /// neighbour cache is `kernel`, and which hands live hosts to `lookup`.
+    fn sweep_with<'a>(cidr: &str, kernel: &Recorded, lookup: Option<&'a mut Lookup>) -> Sweep<'a> {
         Sweep {
             channels: Vec::new(),
+            ifaces: vec![Some("eth0".into())],
             targets: vec![target(cidr)],
             found: Found::new(),
             conflicts: Conflicts::new(),
-            lookup: None,
-            neighbours: Neighbours::open(),
+            lookup,
+            neighbours: Neighbours::over(Box::new(kernel.clone())),
             held: Vec::new(),
             queue_full: None,
         }
     }
 
+    fn sweep_of(cidr: &str) -> Sweep<'static> {
+        sweep_with(cidr, &Recorded::default(), None)
+    }
+
+    /// A lookup that names no host (no nameservers) and probes a port
+    /// nothing listens on: what matters is which hosts it was given.
+    fn lookup() -> Lookup {
+        Lookup::new(&[], Duration::from_millis(50), 0, 9).unwrap()
+    }
+
+    /// The hosts handed to `lookup` for their probe, in that order.
+    fn probed(lookup: Lookup) -> Vec<Ipv4Addr> {
+        lookup.into_answers().into_iter().map(|a| a.ip).collect()
+    }
+
+    /// `ip` answers the sweep's request, on channel 0, from `mac`.
+    fn answers(sweep: &mut Sweep, ip_: &str, mac: MacAddr) {
+        let i = sweep.targets[0].index_of(ip(ip_)).unwrap();
+        sweep.targets[0].mark_asked(i);
+        sweep.record(0, ip(ip_), Some(ip("10.0.0.1")), Some(mac));
+    }
+
+    fn held(sweep: &Sweep) -> Vec<Ipv4Addr> {
+        sweep.held.iter().map(|h| h.ip).collect()
+    }
+
+    /// The kernel's MAC for a host that now answers from another.
+    const OLD: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+    /// A second MAC answering for the same address.
+    const OTHER: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x06]);
+
+    /// Review L4: the kernel's stale entry for a host that one MAC alone
+    /// answered for is deleted, not on the first answer, and before the
+    /// host is handed to its probe; when a second MAC answered, the entry
+    /// is left as it is (the first answer may be a liar's), and the host
+    /// is still probed.
+    #[test]
+    fn a_stale_entry_is_deleted_before_the_probe_unless_two_macs_answered() {
+        let (one, two) = (ip("10.0.0.5"), ip("10.0.0.7"));
+        let kernel = Recorded::holding(&[(one, OLD, false), (two, OLD, false)]);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "10.0.0.6", THEIRS);
+        answers(&mut sweep, "10.0.0.5", THEIRS);
+        answers(&mut sweep, "10.0.0.7", THEIRS);
+        answers(&mut sweep, "10.0.0.7", OTHER);
+        assert_eq!(held(&sweep), [one, two]);
+        assert!(kernel.deleted().is_empty(), "deleted on a first answer");
+        let released = sweep.release(2);
+        assert_eq!(released, [one, two]);
+        assert_eq!(
+            kernel.deleted(),
+            [one],
+            "released undeleted, or a conflict's deleted"
+        );
+        for host in released {
+            sweep.probe(host);
+        }
+        drop(sweep);
+        assert_eq!(probed(lookup), [ip("10.0.0.6"), one, two]);
+    }
+
+    /// Review L2: a permanent entry (an administrator's) is never
+    /// deleted, so its host was held for nothing; and when a second MAC
+    /// answered, the warning about it was lost. Now it is probed at once,
+    /// and reported whatever answers next.
+    #[test]
+    fn a_pinned_entry_is_probed_at_once_and_reported_despite_a_conflict() {
+        let kernel = Recorded::holding(&[(ip("10.0.0.5"), OLD, true)]);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "10.0.0.5", THEIRS);
+        assert!(sweep.held.is_empty(), "held for an entry never deleted");
+        answers(&mut sweep, "10.0.0.5", OTHER);
+        sweep.settle(sweep.held.len());
+        let quiet = Neighbours::over(Box::new(Recorded::default()));
+        let warnings = std::mem::replace(&mut sweep.neighbours, quiet).warnings();
+        drop(sweep);
+        assert_eq!(probed(lookup), [ip("10.0.0.5")]);
+        assert!(kernel.deleted().is_empty());
+        assert_eq!(
+            warnings,
+            ["10.0.0.5 answered from 02:00:00:00:00:05, but a permanent neighbour entry on eth0 \
+              sends its traffic to 02:00:00:00:00:02: left as it is (`ip neigh show 10.0.0.5`)"]
+        );
+    }
+
     /// Review M2: a sweep whose every address answered ended at once, so
     /// a host held on a first, maybe forged, answer was settled before its
-    /// own answer could come and make a conflict. Now the round ends first.
+    /// own answer could come and make a conflict. Now the sweep waits for
+    /// its held hosts, and settles and probes them before it ends
+    /// (review L4).
     #[test]
-    fn a_sweep_with_a_held_host_waits_for_the_round_to_end() {
-        let mut sweep = sweep_of("10.0.0.4/32");
-        sweep.targets[0].clear(0);
-        sweep.held.push((0, ip("10.0.0.4"), THEIRS));
-        sweep.run(Duration::from_millis(20), 0).unwrap();
-        assert!(sweep.held.is_empty(), "the sweep ended before its round");
+    fn a_sweep_that_ends_early_settles_and_probes_its_held_hosts() {
+        // Four rounds: the sweep ends early, once its held host is settled.
+        assert_the_held_host_is_settled(Duration::from_millis(200), 3, Duration::ZERO);
+    }
+
+    /// Sweeps 127.0.0.4 alone, which answered (from another MAC than the
+    /// kernel's) before the run and was held, its wait put off by `later`:
+    /// when the run of `timeout` and `retries` ends, the kernel's entry is
+    /// deleted and the host probed.
+    fn assert_the_held_host_is_settled(timeout: Duration, retries: u8, later: Duration) {
+        let kernel = Recorded::holding(&[(ip("127.0.0.4"), OLD, false)]);
+        let mut lookup = lookup();
+        let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
+        answers(&mut sweep, "127.0.0.4", THEIRS);
+        assert_eq!(held(&sweep), [ip("127.0.0.4")]);
+        sweep.held[0].at += later;
+        sweep.run(timeout, retries).unwrap();
+        assert!(sweep.held.is_empty(), "the sweep ended with a held host");
+        drop(sweep);
+        assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
+        assert_eq!(probed(lookup), [ip("127.0.0.4")]);
+    }
+
+    /// Review L1: a held host was settled at the next round's start,
+    /// 0-75 ms after its first answer: its own answer, come later, no
+    /// longer made a conflict, and the kernel's entry was deleted on what
+    /// may have been a liar's answer. A held host is due a full round's
+    /// interval after it was held, not before.
+    #[test]
+    fn a_held_host_is_due_one_interval_after_it_was_held() {
+        let (t, interval) = (Instant::now(), Duration::from_millis(75));
+        assert!(!due(t, t, interval));
+        assert!(!due(t, t + interval - Duration::from_micros(1), interval));
+        assert!(due(t, t + interval, interval));
+        assert!(due(t, t + interval * 2, interval));
+        // A clock read before the host was held.
+        assert!(!due(t + interval, t, interval));
+    }
+
+    #[test]
+    fn a_late_true_answer_within_the_interval_keeps_the_kernel_s_entry() {
+        let kernel =
+            Recorded::holding(&[(ip("10.0.0.5"), OLD, false), (ip("10.0.0.6"), OLD, false)]);
+        let mut sweep = sweep_with("10.0.0.0/24", &kernel, None);
+        answers(&mut sweep, "10.0.0.5", THEIRS);
+        answers(&mut sweep, "10.0.0.6", THEIRS);
+        let (at, interval) = (sweep.held[1].at, Duration::from_millis(75));
+        // A round starts half an interval after the lie: nothing is due.
+        sweep.settle(sweep.held_due(at + interval / 2, interval));
+        assert_eq!(held(&sweep), [ip("10.0.0.5"), ip("10.0.0.6")]);
+        // The true answer comes after that round's start.
+        answers(&mut sweep, "10.0.0.6", OTHER);
+        sweep.settle(sweep.held_due(at + interval, interval));
+        assert!(sweep.held.is_empty());
+        assert_eq!(kernel.deleted(), [ip("10.0.0.5")]);
+    }
+
+    /// Review L1: a held host keeps the sweep going until it is due, but
+    /// no longer than the sweep's timeout: at its end every host still
+    /// held is settled and probed.
+    #[test]
+    fn the_sweep_s_end_settles_a_held_host_not_yet_due() {
+        let hour = Duration::from_secs(3600);
+        assert_the_held_host_is_settled(Duration::from_millis(40), 1, hour);
+    }
+
+    /// Review L4: a host held in the sweep's last round is settled and
+    /// probed at its end.
+    #[test]
+    fn the_last_round_settles_and_probes_its_held_hosts() {
+        assert_the_held_host_is_settled(Duration::from_millis(20), 0, Duration::ZERO);
     }
 
     #[test]
