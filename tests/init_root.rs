@@ -1205,23 +1205,51 @@ fn a_dead_key_rotation_on_a_linked_authorized_keys_is_dropped_and_the_link_kept(
     assert!(!root.exists("root/.ssh/.rccr-authorized_keys.bak"));
 }
 
-/// Config management's `authorized_keys`: `root/.ssh/authorized_keys` a
-/// relative link to `etc/ssh/<target>`, which holds `keys`. Returns the
-/// link's target as written.
-fn linked_authorized_keys(root: &Root, target: &str, keys: &str) -> String {
+type LinkAndTarget = (PathBuf, (Vec<u8>, u32, i64, u64));
+
+/// An image whose boot file carries KEY_A and whose `authorized_keys` is
+/// config management's: a relative link to `etc/ssh/<target>`, which
+/// holds `keys`. Returns it with [`link_and_target`] before any run.
+fn boot_key_for_a_link(tag: &str, target: &str, keys: &str) -> (Root, LinkAndTarget) {
+    let root = Root::image(tag, "target");
     root.write(&format!("etc/ssh/{target}"), keys);
-    let to = format!("../../etc/ssh/{target}");
     fs::remove_file(root.path("root/.ssh/authorized_keys")).unwrap();
-    std::os::unix::fs::symlink(&to, root.path("root/.ssh/authorized_keys")).unwrap();
-    to
+    std::os::unix::fs::symlink(
+        format!("../../etc/ssh/{target}"),
+        root.path("root/.ssh/authorized_keys"),
+    )
+    .unwrap();
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+    let kept = link_and_target(&root, target);
+    (root, kept)
 }
 
 /// The link, its target and the target's file, as a snapshot holds them.
-fn link_and_target(root: &Root, target: &str) -> (PathBuf, (Vec<u8>, u32, i64, u64)) {
+fn link_and_target(root: &Root, target: &str) -> LinkAndTarget {
     let link = root.path("root/.ssh/authorized_keys");
     let to = fs::read_link(&link).unwrap_or_else(|e| panic!("not a link any more: {e}"));
     let file = root.path(&format!("etc/ssh/{target}"));
     (to, root.snapshot().remove(&file).unwrap())
+}
+
+/// After `run`: the link and its target as `kept`, and the boot file
+/// `retired` (renamed rccr.txt.applied) or kept for the next boot.
+fn assert_link_kept_and_boot_file(
+    root: &Root,
+    run: &Run,
+    target: &str,
+    kept: &LinkAndTarget,
+    retired: bool,
+) {
+    assert_eq!(&link_and_target(root, target), kept);
+    let said = if retired {
+        "rccr.txt: applied, renamed rccr.txt.applied"
+    } else {
+        "rccr.txt: kept: a setting could not be applied"
+    };
+    assert!(run.says(said), "{}", run.stderr);
+    assert_eq!(root.exists("boot/rccr.txt"), !retired);
+    assert_eq!(root.exists("boot/rccr.txt.applied"), retired);
 }
 
 #[test]
@@ -1229,10 +1257,8 @@ fn a_boot_file_key_for_a_linked_authorized_keys_is_not_written_and_the_file_kept
     // The atomic rename would replace config management's link with a
     // regular file; the key goes where the link points, by hand. The
     // target's name is node-local data: shown escaped.
-    let root = Root::image("boot-link", "target");
     let target = "managed\x1b[2Jkeys";
-    linked_authorized_keys(&root, target, &format!("{EXISTING_KEY}\n"));
-    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+    let (root, kept) = boot_key_for_a_link("boot-link", target, &format!("{EXISTING_KEY}\n"));
     let said = "/root/.ssh/authorized_keys is a symbolic link (to ../../etc/ssh/managed?[2Jkeys): \
                 rccr writes only a regular file; 1 key(s) from the boot-partition file not \
                 added: add them where the link points, or make it a regular file";
@@ -1240,36 +1266,23 @@ fn a_boot_file_key_for_a_linked_authorized_keys_is_not_written_and_the_file_kept
     let dry = root.init(&["--dry-run"]).ok();
     assert!(dry.says(said), "{}", dry.stderr);
     assert_unchanged(&before, &root);
-    let kept = link_and_target(&root, target);
     let run = root.init(&[]).ok();
     assert!(run.says(said), "{}", run.stderr);
     assert!(!run.says("added 1 key"), "{}", run.stderr);
-    assert_eq!(link_and_target(&root, target), kept);
-    assert!(
-        run.says("rccr.txt: kept: a setting could not be applied"),
-        "{}",
-        run.stderr
-    );
-    assert!(root.exists("boot/rccr.txt"));
-    assert!(!root.exists("boot/rccr.txt.applied"));
+    assert_link_kept_and_boot_file(&root, &run, target, &kept, false);
 }
 
 #[test]
 fn a_boot_file_key_already_behind_a_linked_authorized_keys_needs_nothing() {
-    let root = Root::image("boot-link-has", "target");
     let target = "managed_keys";
-    linked_authorized_keys(&root, target, &format!("{EXISTING_KEY}\n{KEY_A}\n"));
-    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
-    let kept = link_and_target(&root, target);
+    let (root, kept) = boot_key_for_a_link(
+        "boot-link-has",
+        target,
+        &format!("{EXISTING_KEY}\n{KEY_A}\n"),
+    );
     let run = root.init(&[]).ok();
     assert!(!run.says("symbolic link"), "{}", run.stderr);
-    assert_eq!(link_and_target(&root, target), kept);
-    assert!(
-        run.says("applied, renamed rccr.txt.applied"),
-        "{}",
-        run.stderr
-    );
-    assert!(!root.exists("boot/rccr.txt"));
+    assert_link_kept_and_boot_file(&root, &run, target, &kept, true);
 }
 
 #[test]
