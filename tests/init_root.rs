@@ -1205,6 +1205,86 @@ fn a_dead_key_rotation_on_a_linked_authorized_keys_is_dropped_and_the_link_kept(
     assert!(!root.exists("root/.ssh/.rccr-authorized_keys.bak"));
 }
 
+type LinkAndTarget = (PathBuf, (Vec<u8>, u32, i64, u64));
+
+/// An image whose boot file carries KEY_A and whose `authorized_keys` is
+/// config management's: a relative link to `etc/ssh/<target>`, which
+/// holds `keys`. Returns it with [`link_and_target`] before any run.
+fn boot_key_for_a_link(tag: &str, target: &str, keys: &str) -> (Root, LinkAndTarget) {
+    let root = Root::image(tag, "target");
+    root.write(&format!("etc/ssh/{target}"), keys);
+    fs::remove_file(root.path("root/.ssh/authorized_keys")).unwrap();
+    std::os::unix::fs::symlink(
+        format!("../../etc/ssh/{target}"),
+        root.path("root/.ssh/authorized_keys"),
+    )
+    .unwrap();
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+    let kept = link_and_target(&root, target);
+    (root, kept)
+}
+
+/// The link, its target and the target's file, as a snapshot holds them.
+fn link_and_target(root: &Root, target: &str) -> LinkAndTarget {
+    let link = root.path("root/.ssh/authorized_keys");
+    let to = fs::read_link(&link).unwrap_or_else(|e| panic!("not a link any more: {e}"));
+    let file = root.path(&format!("etc/ssh/{target}"));
+    (to, root.snapshot().remove(&file).unwrap())
+}
+
+/// After `run`: the link and its target as `kept`, and the boot file
+/// `retired` (renamed rccr.txt.applied) or kept for the next boot.
+fn assert_link_kept_and_boot_file(
+    root: &Root,
+    run: &Run,
+    target: &str,
+    kept: &LinkAndTarget,
+    retired: bool,
+) {
+    assert_eq!(&link_and_target(root, target), kept);
+    let said = if retired {
+        "rccr.txt: applied, renamed rccr.txt.applied"
+    } else {
+        "rccr.txt: kept: a setting could not be applied"
+    };
+    assert!(run.says(said), "{}", run.stderr);
+    assert_eq!(root.exists("boot/rccr.txt"), !retired);
+    assert_eq!(root.exists("boot/rccr.txt.applied"), retired);
+}
+
+#[test]
+fn a_boot_file_key_for_a_linked_authorized_keys_is_not_written_and_the_file_kept() {
+    // The atomic rename would replace config management's link with a
+    // regular file; the key goes where the link points, by hand. The
+    // target's name is node-local data: shown escaped.
+    let target = "managed\x1b[2Jkeys";
+    let (root, kept) = boot_key_for_a_link("boot-link", target, &format!("{EXISTING_KEY}\n"));
+    let said = "/root/.ssh/authorized_keys is a symbolic link (to ../../etc/ssh/managed?[2Jkeys): \
+                rccr writes only a regular file; 1 key(s) from the boot-partition file not \
+                added: add them where the link points, or make it a regular file";
+    let before = root.snapshot();
+    let dry = root.init(&["--dry-run"]).ok();
+    assert!(dry.says(said), "{}", dry.stderr);
+    assert_unchanged(&before, &root);
+    let run = root.init(&[]).ok();
+    assert!(run.says(said), "{}", run.stderr);
+    assert!(!run.says("added 1 key"), "{}", run.stderr);
+    assert_link_kept_and_boot_file(&root, &run, target, &kept, false);
+}
+
+#[test]
+fn a_boot_file_key_already_behind_a_linked_authorized_keys_needs_nothing() {
+    let target = "managed_keys";
+    let (root, kept) = boot_key_for_a_link(
+        "boot-link-has",
+        target,
+        &format!("{EXISTING_KEY}\n{KEY_A}\n"),
+    );
+    let run = root.init(&[]).ok();
+    assert!(!run.says("symbolic link"), "{}", run.stderr);
+    assert_link_kept_and_boot_file(&root, &run, target, &kept, true);
+}
+
 #[test]
 fn a_key_rotation_whose_timer_lives_is_left_to_it() {
     // rccr-init run by hand mid-rotation: the timer holds its marker's lock.

@@ -512,7 +512,10 @@ fn node_type(ctx: &mut Ctx) -> Role {
 
 /// Appends the boot file's keys to root's `authorized_keys`, keeping every
 /// existing byte and skipping keys already there. Returns whether all of
-/// them are now in the file.
+/// them are now in the file. A symbolic link (config management's) is
+/// read through but not written: the atomic rename would replace it with
+/// a regular file, as the key rotation refuses to
+/// ([`crate::keys::node`]); the boot file then stays for a later boot.
 fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
     if keys.is_empty() {
         return true;
@@ -549,6 +552,16 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
             authorized::key_blob(k.as_bytes()).is_some_and(|b| !authorized::contains(&old, b))
         })
         .count();
+    if let Ok(to) = fs::read_link(&path) {
+        ctx.problem(format_args!(
+            "{} is a symbolic link (to {}): rccr writes only a regular file; {added} key(s) \
+             from the boot-partition file not added: add them where the link points, or make \
+             it a regular file",
+            path.display(),
+            crate::print::text(&to.to_string_lossy())
+        ));
+        return false;
+    }
     let what = format!("added {added} key(s) from the boot-partition file");
     ctx.write_file(&path, &new, 0o600, &what)
 }
