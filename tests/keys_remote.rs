@@ -1544,7 +1544,21 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
             );
             assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
             assert_eq!(home.read(node).1, "-", "{who}: still armed");
-            said.borrow_mut().push((who, said_in(home, &out)));
+            said.borrow_mut().push((who.clone(), said_in(home, &out)));
+            // What `keys status` and keys.md advise, in that order: once
+            // dropped, the link made a regular file (a copy of its target)
+            // is staged on as it is. Made one before the drop, the stage
+            // renamed the old backup over that copy.
+            std::fs::remove_file(home.ak()).unwrap();
+            std::fs::copy(&target, home.ak()).unwrap();
+            let (head, out) = home.converse(node, stage, "ne", |head| {
+                assert_eq!(split(head).1, "-", "{who}: armed after the drop");
+                assert_eq!(split(head).2, target_holds, "{who}: reverted over the copy");
+                Vec::new()
+            });
+            assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+            assert!(out.status.success(), "{who}: {}", stderr(&out));
+            assert_eq!(home.keys(), target_holds, "{who}");
         });
         assert_said_alike(&said.borrow());
     }
