@@ -1565,6 +1565,62 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
 }
 
 #[test]
+fn a_dead_rotation_that_cannot_be_wholly_dropped_leaves_and_says_the_same() {
+    // One of marker and backup cannot be removed (the backup a directory,
+    // the marker immutable): every node side tries both, leaves the same
+    // files and says the same words, on a regular file (a cut marker whose
+    // backup is no copy of it) as on a link.
+    for (i, (case, on_link, stuck_marker)) in [
+        ("backup a directory", false, false),
+        ("marker immutable", false, true),
+        ("marker immutable, on a link", true, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let said = std::cell::RefCell::new(Vec::new());
+        for_each_node(&format!("stuckdrop{i}"), |node, who, home| {
+            let who = format!("{who} {case}");
+            let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+            let marker = home.0.path(".ssh/.rccr-rotation");
+            std::fs::write(home.ak(), STAGED).unwrap();
+            if stuck_marker {
+                std::fs::write(&bak, b"garbage\n").unwrap();
+            } else {
+                std::fs::create_dir(&bak).unwrap();
+            }
+            std::fs::write(&marker, b"rg.n").unwrap();
+            if on_link {
+                link_to_a_copy(home, STAGED);
+            }
+            if stuck_marker && !immutable(&marker, true) {
+                common::skip("no chattr +i here");
+                return;
+            }
+            let (head, out) =
+                home.converse(node, &["stage", "rh", "60", "nr"], "nr", |_| file(FINAL));
+            assert!(!stuck_marker || immutable(&marker, false), "{who}");
+            assert!(head.is_none(), "{who}: asked for input");
+            let why = match on_link {
+                true => "no timer reverts, not wholly dropped",
+                false => {
+                    "cannot drop the rotation whose revert marker HOME/.ssh/.rccr-rotation was \
+                     cut short (its marker and backup not wholly removed)"
+                }
+            };
+            assert_refused(&out, 1, "", &who);
+            assert_has(&said_in(home, &out), why);
+            assert_eq!(home.keys(), STAGED, "{who}");
+            assert_eq!(home.ak().is_symlink(), on_link, "{who}");
+            let left = home.leftovers();
+            said.borrow_mut()
+                .push((who, format!("{}left {left:?}", said_in(home, &out))));
+        });
+        assert_said_alike(&said.borrow());
+    }
+}
+
+#[test]
 fn a_dead_rotation_on_a_link_that_cannot_be_wholly_dropped_says_so_alike() {
     // Its backup a directory: the marker goes, the backup stays. The node
     // must neither say it dropped the rotation nor that nothing changed,
