@@ -494,6 +494,19 @@ fn no_input_changes_nothing_and_commit_still_persists() {
     });
 }
 
+/// Asserts every lbu run [`lbu_stand_in`] logged had /dev/null as its
+/// stdin, as rccr's built-in side gives it: not the step's stdin, the
+/// control's channel, which an lbu (or a hook of it) that reads would hang
+/// on until the control's deadline.
+fn assert_lbu_read_no_channel(log: &Path, who: &str) {
+    let stdin = std::fs::read_to_string(log.with_extension("log.stdin")).unwrap();
+    assert!(!stdin.is_empty(), "{who}: lbu never ran");
+    assert!(
+        stdin.lines().all(|line| line == "/dev/null"),
+        "{who}: lbu's stdin: {stdin}"
+    );
+}
+
 #[test]
 fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
     // Alpine installed to disk has lbu, with no medium to save to: its
@@ -511,20 +524,23 @@ fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(stdout(&out), "committed\ndisk\n", "{who}");
         assert_has(&std::fs::read_to_string(&log).unwrap(), "commit");
+        assert_lbu_read_no_channel(&log, who);
         home.assert_untouched(who, FINAL);
     });
 }
 
 /// A stand-in `lbu` in `home` that logs its arguments, and saves (exit 0)
 /// or fails as Alpine installed to disk does (`saves`): the PATH that
-/// finds it first, and its log.
+/// finds it first, and its log. What its stdin was goes to the log's
+/// `.stdin` file ([`assert_lbu_read_no_channel`]).
 fn lbu_stand_in(home: &Home, saves: bool) -> (String, PathBuf) {
     let bin = home.0.path("bin");
     std::fs::create_dir(&bin).unwrap();
     let log = home.0.path("lbu.log");
     let fails = "echo 'usage: lbu commit [-nv] <media>' >&2\nexit 1\n";
     let lbu = format!(
-        "#!/bin/sh\necho \"$*\" >>'{}'\n{}",
+        "#!/bin/sh\necho \"$*\" >>'{}'\nreadlink /proc/$$/fd/0 >>'{}.stdin'\n{}",
+        log.display(),
         log.display(),
         if saves { "" } else { fails }
     );
@@ -1542,6 +1558,7 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
                 format!("include {}\ncommit\n", ssh.display()),
                 "{who}: the drop was not saved"
             );
+            assert_lbu_read_no_channel(&lbu_log, &who);
             assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
             assert_eq!(home.read(node).1, "-", "{who}: still armed");
             said.borrow_mut().push((who.clone(), said_in(home, &out)));

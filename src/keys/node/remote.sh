@@ -372,6 +372,9 @@ install_tmp() {
 # overlay (overlaytmpfs) or anything unknown may be in RAM. Without lbu, a
 # layered root (an overlay, aufs or squashfs: Raspberry Pi OS's overlay
 # file system, a live image) counts as in RAM too, as persist.rs says.
+# lbu gets /dev/null as its stdin, as persist.rs gives it: the step's
+# stdin is the control's channel, which an lbu (or a hook of it) that
+# reads would hang on until the control's deadline.
 persist() {
 	on=disk
 	if [ -r /proc/mounts ]; then
@@ -386,8 +389,8 @@ persist() {
 		done </proc/mounts
 	fi
 	if command -v lbu >/dev/null 2>&1; then
-		lbu include "$dir" >/dev/null 2>&1
-		if lbu commit >/dev/null 2>&1; then
+		lbu include "$dir" </dev/null >/dev/null 2>&1
+		if lbu commit </dev/null >/dev/null 2>&1; then
 			on=lbu
 		elif [ "$on" != disk ]; then
 			on=lbu-failed
