@@ -1175,7 +1175,12 @@ fn a_dead_key_rotation_on_a_linked_authorized_keys_is_dropped_and_the_link_kept(
     // dead: its backup, renamed over the link, would take the key the
     // target grants.
     let root = Root::image("rotation-link", "target");
+    // A node set up already: the drop is this boot's only change.
+    root.init(&[]).ok();
     staged_rotation(&root, "r3.n3\ntimer-holds-lock\n");
+    for file in [".rccr-rotation", ".rccr-authorized_keys.bak"] {
+        root.chmod(&format!("root/.ssh/{file}"), 0o600);
+    }
     root.write("etc/ssh/managed_keys", &format!("{KEY_A}\n"));
     fs::remove_file(root.path("root/.ssh/authorized_keys")).unwrap();
     std::os::unix::fs::symlink(
@@ -1193,9 +1198,20 @@ fn a_dead_key_rotation_on_a_linked_authorized_keys_is_dropped_and_the_link_kept(
         dry.stderr
     );
     assert!(root.exists("root/.ssh/.rccr-rotation"), "dry run");
+    // Marker and backup go: a change, not "nothing to change".
+    assert!(
+        dry.says("rccr-init: dry run, 1 changes not made, 1 problem (see above)\n"),
+        "{}",
+        dry.stderr
+    );
     let run = root.init(&[]).ok();
     assert!(
         run.says(dropped) && run.says(&format!("{linked}removed, the link kept")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.says("rccr-init: 1 change, 1 problem (see above)\n"),
         "{}",
         run.stderr
     );

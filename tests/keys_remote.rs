@@ -284,6 +284,27 @@ fn assert_said_alike(said: &[(String, String)]) {
     }
 }
 
+/// For each of `cases` (its name, its data): runs `case` on every node
+/// side, each in a fresh home as [`for_each_node`] makes it, with `who`
+/// naming node and case, and asserts they all said the same (what `case`
+/// returns, [`assert_said_alike`]).
+fn for_each_case_said_alike<T: Copy>(
+    tag: &str,
+    cases: &[(&str, T)],
+    case: impl Fn(&Node, &str, &Home, &str, T) -> String,
+) {
+    for (i, (case_name, data)) in cases.iter().enumerate() {
+        let mut said = Vec::new();
+        for node in nodes() {
+            let home = Home::with_original(&format!("{tag}{i}"), &node);
+            let who = format!("{} {case_name}", name(&node));
+            let line = case(&node, &who, &home, case_name, *data);
+            said.push((who, line));
+        }
+        assert_said_alike(&said);
+    }
+}
+
 /// The input that installs `content`: its `cksum` line, then the bytes.
 fn file(content: &[u8]) -> Vec<u8> {
     let mut input = rccr::keys::authorized::cksum_line(content).into_bytes();
@@ -494,6 +515,19 @@ fn no_input_changes_nothing_and_commit_still_persists() {
     });
 }
 
+/// Asserts every lbu run [`lbu_stand_in`] logged had /dev/null as its
+/// stdin, as rccr's built-in side gives it: not the step's stdin, the
+/// control's channel, which an lbu (or a hook of it) that reads would hang
+/// on until the control's deadline.
+fn assert_lbu_read_no_channel(log: &Path, who: &str) {
+    let stdin = std::fs::read_to_string(log.with_extension("log.stdin")).unwrap();
+    assert!(!stdin.is_empty(), "{who}: lbu never ran");
+    assert!(
+        stdin.lines().all(|line| line == "/dev/null"),
+        "{who}: lbu's stdin: {stdin}"
+    );
+}
+
 #[test]
 fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
     // Alpine installed to disk has lbu, with no medium to save to: its
@@ -511,20 +545,23 @@ fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(stdout(&out), "committed\ndisk\n", "{who}");
         assert_has(&std::fs::read_to_string(&log).unwrap(), "commit");
+        assert_lbu_read_no_channel(&log, who);
         home.assert_untouched(who, FINAL);
     });
 }
 
 /// A stand-in `lbu` in `home` that logs its arguments, and saves (exit 0)
 /// or fails as Alpine installed to disk does (`saves`): the PATH that
-/// finds it first, and its log.
+/// finds it first, and its log. What its stdin was goes to the log's
+/// `.stdin` file ([`assert_lbu_read_no_channel`]).
 fn lbu_stand_in(home: &Home, saves: bool) -> (String, PathBuf) {
     let bin = home.0.path("bin");
     std::fs::create_dir(&bin).unwrap();
     let log = home.0.path("lbu.log");
     let fails = "echo 'usage: lbu commit [-nv] <media>' >&2\nexit 1\n";
     let lbu = format!(
-        "#!/bin/sh\necho \"$*\" >>'{}'\n{}",
+        "#!/bin/sh\necho \"$*\" >>'{}'\nreadlink /proc/$$/fd/0 >>'{}.stdin'\n{}",
+        log.display(),
         log.display(),
         if saves { "" } else { fails }
     );
@@ -1489,18 +1526,16 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
     const GRANTS_K2: &[u8] = b"ssh-ed25519 AAAAK2 managed\n";
     let stage: &[&str] = &["stage", "rf", "60", "ne"];
     let commit: &[&str] = &["commit", "ne"];
-    for (i, (case, args, target_holds)) in [
-        ("commit", commit, GRANTS_K2),
-        ("stage", stage, GRANTS_K2),
-        ("release", commit, FINAL),
-        ("cut marker", commit, STAGED),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let said = std::cell::RefCell::new(Vec::new());
-        for_each_node(&format!("deadlink{i}"), |node, who, home| {
-            let who = format!("{who} {case}");
+    let cases = [
+        ("commit", (commit, GRANTS_K2)),
+        ("stage", (stage, GRANTS_K2)),
+        ("release", (commit, FINAL)),
+        ("cut marker", (commit, STAGED)),
+    ];
+    for_each_case_said_alike(
+        "deadlink",
+        &cases,
+        |node, who, home, case, (args, target_holds)| {
             if case == "cut marker" {
                 // Its backup fits the target: reverted on a regular file.
                 std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
@@ -1525,14 +1560,19 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
                 }
             });
             assert!(head.is_none(), "{who}: asked for input on a link");
-            assert_refused(&out, 1, "is a symbolic link (to ", &who);
+            assert_refused(&out, 1, "is a symbolic link (to ", who);
             assert_has(
                 &stderr(&out),
                 "no timer reverts, dropped (its marker and backup removed; the link and its \
                  target kept)",
             );
-            // Dropped and saved: "nothing changed" would be untrue.
-            assert!(!stderr(&out).contains("nothing"), "{who}: {}", stderr(&out));
+            // Dropped and saved: "nothing changed" would be untrue. (Read
+            // without the home's path, which might hold the word.)
+            assert!(
+                !said_in(home, &out).contains("nothing"),
+                "{who}: {}",
+                stderr(&out)
+            );
             assert!(home.ak().is_symlink(), "{who}: the link was replaced");
             assert_eq!(std::fs::read(&target).unwrap(), target_holds, "{who}");
             let saved = std::fs::read_to_string(&lbu_log).unwrap_or_default();
@@ -1542,12 +1582,81 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
                 format!("include {}\ncommit\n", ssh.display()),
                 "{who}: the drop was not saved"
             );
+            assert_lbu_read_no_channel(&lbu_log, who);
             assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
             assert_eq!(home.read(node).1, "-", "{who}: still armed");
-            said.borrow_mut().push((who, said_in(home, &out)));
-        });
-        assert_said_alike(&said.borrow());
+            let said = said_in(home, &out);
+            // What `keys status` and keys.md advise, in that order: once
+            // dropped, the link made a regular file (a copy of its target)
+            // is staged on as it is. Made one before the drop, the stage
+            // renamed the old backup over that copy.
+            std::fs::remove_file(home.ak()).unwrap();
+            std::fs::copy(&target, home.ak()).unwrap();
+            let (head, out) = home.converse(node, stage, "ne", |head| {
+                assert_eq!(split(head).1, "-", "{who}: armed after the drop");
+                assert_eq!(split(head).2, target_holds, "{who}: reverted over the copy");
+                Vec::new()
+            });
+            assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+            assert!(out.status.success(), "{who}: {}", stderr(&out));
+            assert_eq!(home.keys(), target_holds, "{who}");
+            said
+        },
+    );
+}
+
+#[test]
+fn a_dead_rotation_that_cannot_be_wholly_dropped_leaves_and_says_the_same() {
+    // One of marker and backup cannot be removed (the backup a directory,
+    // the marker immutable): every node side tries both, leaves the same
+    // files and says the same words, on a regular file (a cut marker whose
+    // backup is no copy of it) as on a link.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Stuck {
+        BackupADirectory,
+        MarkerImmutable,
+        MarkerImmutableOnALink,
     }
+    let cases = [
+        ("backup a directory", Stuck::BackupADirectory),
+        ("marker immutable", Stuck::MarkerImmutable),
+        ("marker immutable, on a link", Stuck::MarkerImmutableOnALink),
+    ];
+    for_each_case_said_alike("stuckdrop", &cases, |node, who, home, _, stuck| {
+        let on_link = stuck == Stuck::MarkerImmutableOnALink;
+        let stuck_marker = stuck != Stuck::BackupADirectory;
+        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+        let marker = home.0.path(".ssh/.rccr-rotation");
+        std::fs::write(home.ak(), STAGED).unwrap();
+        if stuck_marker {
+            std::fs::write(&bak, b"garbage\n").unwrap();
+        } else {
+            std::fs::create_dir(&bak).unwrap();
+        }
+        std::fs::write(&marker, b"rg.n").unwrap();
+        if on_link {
+            link_to_a_copy(home, STAGED);
+        }
+        if stuck_marker && !immutable(&marker, true) {
+            common::skip("no chattr +i here");
+            return String::new();
+        }
+        let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |_| file(FINAL));
+        assert!(!stuck_marker || immutable(&marker, false), "{who}");
+        assert!(head.is_none(), "{who}: asked for input");
+        let why = match on_link {
+            true => "no timer reverts, not wholly dropped",
+            false => {
+                "cannot drop the rotation whose revert marker HOME/.ssh/.rccr-rotation was \
+                     cut short (its marker and backup not wholly removed)"
+            }
+        };
+        assert_refused(&out, 1, "", who);
+        assert_has(&said_in(home, &out), why);
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(home.ak().is_symlink(), on_link, "{who}");
+        format!("{}left {:?}", said_in(home, &out), home.leftovers())
+    });
 }
 
 #[test]
@@ -1567,7 +1676,11 @@ fn a_dead_rotation_on_a_link_that_cannot_be_wholly_dropped_says_so_alike() {
         assert!(head.is_none(), "{who}: asked for input on a link");
         assert_refused(&out, 1, "is a symbolic link (to ", who);
         assert_has(&stderr(&out), "no timer reverts, not wholly dropped");
-        assert!(!stderr(&out).contains("nothing"), "{who}: {}", stderr(&out));
+        assert!(
+            !said_in(home, &out).contains("nothing"),
+            "{who}: {}",
+            stderr(&out)
+        );
         assert!(home.ak().is_symlink(), "{who}: the link was replaced");
         assert_eq!(std::fs::read(&target).unwrap(), STAGED, "{who}");
         assert!(bak.is_dir(), "{who}: the backup directory went");

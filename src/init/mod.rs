@@ -592,6 +592,13 @@ fn revert_dead_rotation(ctx: &mut Ctx) {
             crate::print::text(&token)
         )),
         AtBoot::Dropped(why) => {
+            // Files went (marker and backup): a change, which the summary
+            // counts, and a problem to look at.
+            ctx.changed(format_args!(
+                "{}: the revert marker and backup of a key rotation that cannot be reverted \
+                 removed",
+                ctx.path(ROOT_SSH_DIR).display()
+            ));
             ctx.problem(crate::print::text(&why));
             ctx.needs_persist();
         }
@@ -691,26 +698,40 @@ mod tests {
     #[test]
     fn a_rotation_undone_at_boot_asks_lbu_to_save_it_reverted_or_dropped() {
         // A cut marker's backup that fits is restored; one that does not is
-        // dropped with the marker: either way the files changed, and on a
-        // diskless node lbu would bring them back at every boot.
-        for (backup, problems) in [(&b"a\n"[..], 0), (b"", 1)] {
-            let root = std::env::temp_dir().join(format!(
-                "rccr-init-undo-{}-{}",
-                std::process::id(),
-                backup.len()
-            ));
+        // dropped with the marker, and so is any rotation on a linked
+        // authorized_keys: either way the files changed (a change, counted),
+        // and on a diskless node lbu would bring them back at every boot.
+        for (case, backup, linked, problems) in [
+            ("fits", &b"a\n"[..], false, 0),
+            ("empty", b"", false, 1),
+            ("link", b"a\n", true, 1),
+        ] {
+            let root =
+                std::env::temp_dir().join(format!("rccr-init-undo-{}-{case}", std::process::id()));
             let ssh = root.join("root/.ssh");
             fs::create_dir_all(&ssh).unwrap();
-            fs::write(ssh.join("authorized_keys"), b"a\nb\n").unwrap();
+            let ak = ssh.join("authorized_keys");
+            if linked {
+                fs::write(root.join("managed_keys"), b"a\nb\n").unwrap();
+                std::os::unix::fs::symlink("../../managed_keys", &ak).unwrap();
+            } else {
+                fs::write(&ak, b"a\nb\n").unwrap();
+            }
             fs::write(ssh.join(".rccr-authorized_keys.bak"), backup).unwrap();
             fs::write(ssh.join(".rccr-rotation"), b"r.n").unwrap();
             let mut ctx = Ctx::new(&root, false);
             revert_dead_rotation(&mut ctx);
             let left = ssh.join(".rccr-rotation").exists();
+            let still_linked = ak.is_symlink();
             fs::remove_dir_all(&root).unwrap();
-            assert!(ctx.persist, "{backup:?}");
-            assert!(!left, "{backup:?}");
-            assert_eq!(ctx.summary.problems, problems, "{backup:?}");
+            assert!(ctx.persist, "{case}");
+            assert!(!left, "{case}");
+            assert_eq!(still_linked, linked, "{case}");
+            let counted = Summary {
+                changes: 1,
+                problems,
+            };
+            assert_eq!(ctx.summary, counted, "{case}");
         }
     }
 }

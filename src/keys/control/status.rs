@@ -346,7 +346,9 @@ fn render(
                 "  {}: a key rotation is staged there and its revert timer died (a reboot or a kill): \
                  no revert is pending; the next rccr keyrotate restores the node's keys and stages again \
                  (on a symbolically linked authorized_keys it drops that rotation and refuses the link \
-                 instead: make the link a regular file first)\n",
+                 instead: run it once, and only once ROTATION shows -, make the link a regular file if \
+                 rccr is to rotate its keys; made one before, the next keyrotate would restore the \
+                 file from before the rotation over it)\n",
                 s.node
             ));
         }
@@ -386,7 +388,10 @@ mod tests {
     #[test]
     fn a_rotation_whose_timer_died_is_told_what_the_next_keyrotate_does_on_a_link() {
         // There the next keyrotate drops that rotation and refuses the
-        // link: it restores nothing, however often it is run.
+        // link: it restores nothing, however often it is run. The link
+        // made a regular file before that drop, the next stage would
+        // restore the old backup over the copy (and the key it grants):
+        // the advice is to run keyrotate first.
         let dir = std::env::temp_dir().join(format!("rccr-status-died-{}", std::process::id()));
         let paths = StatePaths {
             ssh_dir: dir.join("ssh"),
@@ -400,13 +405,11 @@ mod tests {
             out.contains("10.0.0.5: a key rotation is staged there and its revert timer died"),
             "{out}"
         );
-        assert!(
-            out.contains(
-                "on a symbolically linked authorized_keys it drops that rotation and refuses \
-                 the link instead: make the link a regular file first"
-            ),
-            "{out}"
-        );
+        let advice = "on a symbolically linked authorized_keys it drops that rotation and \
+                      refuses the link instead: run it once, and only once ROTATION shows -, \
+                      make the link a regular file";
+        assert!(out.contains(advice), "{out}");
+        assert!(!out.contains("regular file first"), "{out}");
     }
 
     #[test]

@@ -195,7 +195,23 @@ impl Files {
         };
         absent_is_done(fs::rename(&self.bak, &self.ak))?;
         absent_is_done(fs::remove_file(&self.mark))?;
-        fsutil::sync_parent(&self.ak)
+        self.sync_dir();
+        Ok(())
+    }
+
+    /// Makes the names in `.ssh` durable: an fsync of the directory, else
+    /// (a file system that cannot fsync one, EINVAL on some FUSE and
+    /// network ones) `sync`, as remote.sh's `sync_one`. Never fails: the
+    /// renames and removals it follows are done either way, and both node
+    /// sides must then say and do the same.
+    fn sync_dir(&self) {
+        if fsutil::sync_parent(&self.ak).is_err() {
+            let _ = Command::new("sync")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 
     /// What became of the armed rotation's timer. The probe is a shared
@@ -245,44 +261,53 @@ impl Files {
         }
     }
 
-    /// Undoes a rotation no timer reverts: [`Files::revert`], but for a
-    /// marker cut short only onto a backup that fits
-    /// ([`Files::backup_fits`]); else [`Files::drop_rotation`]. True when
-    /// the backup came back.
-    fn revert_dead(&self) -> io::Result<bool> {
-        if !self.marker_cut() || self.backup_fits() {
-            return self.revert().map(|()| true);
-        }
-        self.drop_rotation().map(|()| false)
+    /// Whether a rotation no timer reverts is reverted ([`Files::revert`])
+    /// or dropped ([`Files::drop_rotation`]): a marker cut short only onto
+    /// a backup that fits ([`Files::backup_fits`]).
+    fn dead_reverts(&self) -> bool {
+        !self.marker_cut() || self.backup_fits()
     }
 
     /// Marker and backup go, authorized_keys stays: every file a stage
-    /// leaves holds the old key.
+    /// leaves holds the old key. Both are tried, as remote.sh's `rm -f`
+    /// does; the first error is returned.
     fn drop_rotation(&self) -> io::Result<()> {
-        for file in [&self.mark, &self.bak] {
-            match fs::remove_file(file) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
-        fsutil::sync_parent(&self.ak)
+        let removed = [&self.mark, &self.bak].map(|file| match fs::remove_file(file) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        });
+        self.sync_dir();
+        removed.into_iter().collect()
     }
 
     /// Does what the armed rotation's timer would have done, when that
     /// timer died or its marker was cut short ([`whole_marker`]: no timer
     /// would ever revert it, and every later stage would be refused).
     fn revert_if_timer_died(&self) -> Step<()> {
-        let cut = self.marker_cut();
-        if cut && self.revert_dead().is_err() {
-            return fail(
-                1,
-                format!(
-                    "cannot revert the rotation whose revert marker {} was cut short",
-                    self.mark.display()
-                ),
-            );
+        let mark = self.mark.display();
+        if self.marker_cut() {
+            return if self.dead_reverts() {
+                self.revert().or_else(|_| {
+                    fail(
+                        1,
+                        format!(
+                            "cannot revert the rotation whose revert marker {mark} was cut short"
+                        ),
+                    )
+                })
+            } else {
+                self.drop_rotation().or_else(|_| {
+                    fail(
+                        1,
+                        format!(
+                            "cannot drop the rotation whose revert marker {mark} was cut short \
+                             (its marker and backup not wholly removed)"
+                        ),
+                    )
+                })
+            };
         }
-        if !cut && self.timer() == Timer::Died && self.revert().is_err() {
+        if self.timer() == Timer::Died && self.revert().is_err() {
             return fail(
                 1,
                 format!(
@@ -745,12 +770,12 @@ pub enum AtBoot {
     /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
     /// is left to it.
     TimerLives(String),
-    /// A marker cut short whose backup does not fit ([`Files::revert_dead`]),
+    /// A marker cut short whose backup does not fit ([`Files::dead_reverts`]),
     /// or any rotation on a symbolically linked authorized_keys (as
     /// [`Files::refuse_link`]): marker and backup gone (or would be), the
     /// file or link kept; why.
     Dropped(String),
-    /// Why the rotation could not be reverted.
+    /// Why the rotation could not be reverted, or dropped.
     Failed(String),
 }
 
@@ -789,11 +814,18 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
             crate::print::text(&to.to_string_lossy())
         ))
     };
+    // Dropping is no reverting: said so when it fails too.
+    let not_dropped = |why: &str, e: io::Error| {
+        AtBoot::Failed(format!(
+            "cannot drop key rotation {token} ({why}): its marker and backup not wholly \
+             removed: {e}"
+        ))
+    };
     if dry {
         if let Ok(to) = fs::read_link(&files.ak) {
             return linked(&to, "would be removed");
         }
-        if files.marker_cut() && !files.backup_fits() {
+        if !files.dead_reverts() {
             return unfit("would be removed");
         }
         return AtBoot::Reverted(token);
@@ -803,21 +835,21 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
         match (files.timer(), fs::read_link(&files.ak)) {
             _ if !files.mark.exists() => Ok(AtBoot::Nothing),
             (Timer::Lives, _) => Ok(AtBoot::TimerLives(token.clone())),
-            (_, Ok(to)) => match files.drop_rotation() {
-                Ok(()) => Ok(linked(&to, "removed")),
-                Err(e) => fail(
-                    1,
-                    format!(
-                        "{} is a symbolic link, and its marker and backup cannot be removed: {e}",
-                        files.ak.display()
-                    ),
-                ),
-            },
-            _ => match files.revert_dead() {
-                Ok(true) => Ok(AtBoot::Reverted(token.clone())),
-                Ok(false) => Ok(unfit("removed")),
+            (_, Ok(to)) => Ok(files.drop_rotation().map_or_else(
+                |e| {
+                    let why = format!("{} is a symbolic link", files.ak.display());
+                    not_dropped(&why, e)
+                },
+                |()| linked(&to, "removed"),
+            )),
+            _ if files.dead_reverts() => match files.revert() {
+                Ok(()) => Ok(AtBoot::Reverted(token.clone())),
                 Err(e) => fail(1, e.to_string()),
             },
+            _ => Ok(files.drop_rotation().map_or_else(
+                |e| not_dropped("its revert marker was cut short", e),
+                |()| unfit("removed"),
+            )),
         }
     });
     reverted.unwrap_or_else(|Fail(_, why)| {
@@ -928,6 +960,42 @@ mod tests {
             assert!(linked, "dry {dry}: the link was replaced");
             assert_eq!(kept, grants_k2, "dry {dry}");
             assert_eq!(left, [dry, dry], "dry {dry}");
+        }
+    }
+
+    #[test]
+    fn a_boot_drop_on_a_link_that_fails_tries_both_files_and_says_drop() {
+        // One of marker and backup cannot be removed (a directory there):
+        // the other goes all the same, as remote.sh's `rm -f` does, and
+        // the boot says it could not drop the rotation, not revert it.
+        for dir_is_marker in [false, true] {
+            let home = std::env::temp_dir().join(format!(
+                "rccr-boot-halfdrop-{}-{dir_is_marker}",
+                std::process::id()
+            ));
+            let files = Files::at(&home);
+            fs::create_dir_all(&files.dir).unwrap();
+            let target = home.join("managed_keys");
+            fs::write(&target, b"ssh-ed25519 AAAAK2 managed\n").unwrap();
+            std::os::unix::fs::symlink(&target, &files.ak).unwrap();
+            let (stuck, other) = match dir_is_marker {
+                true => (&files.mark, &files.bak),
+                false => (&files.bak, &files.mark),
+            };
+            fs::create_dir(stuck).unwrap();
+            fs::write(other, format!("rl.n\n{TIMER_HOLDS_LOCK}\n")).unwrap();
+            let said = revert_at_boot(&home, false);
+            let left = [stuck.exists(), other.exists()];
+            fs::remove_dir_all(&home).unwrap();
+            let AtBoot::Failed(why) = said else {
+                panic!("marker a directory {dir_is_marker}: {said:?}");
+            };
+            assert!(why.starts_with("cannot drop key rotation "), "{why}");
+            assert!(
+                why.contains("is a symbolic link): its marker and backup not wholly removed: "),
+                "{why}"
+            );
+            assert_eq!(left, [true, false], "marker a directory {dir_is_marker}");
         }
     }
 

@@ -157,7 +157,7 @@ $line2"
 # were durable (remote.sh before 3450e07): its backup may be empty or cut
 # short too, and renamed over authorized_keys it would take every key.
 backup_fits() {
-	[ -s "$bak" ] && [ -f "$ak" ] || return 1
+	[ -f "$bak" ] && [ -s "$bak" ] && [ -f "$ak" ] || return 1
 	n=$(($(wc -c <"$bak"))) || return 1
 	[ "$(head -c "$n" "$ak" | cksum)" = "$(cksum <"$bak")" ]
 }
@@ -175,10 +175,14 @@ dead_rotation() {
 }
 
 # Marker and backup go, authorized_keys stays: every file a stage leaves
-# holds the old key. Quiet, as rccr's built-in side: its caller says what
-# failed.
+# holds the old key. Both are tried (rm goes on past a failure), the
+# directory synced either way, as rccr's built-in side. Quiet: its caller
+# says what failed.
 drop_rotation() {
-	rm -f "$mark" "$bak" 2>/dev/null && sync_one "$dir"
+	dropped=0
+	rm -f "$mark" "$bak" 2>/dev/null || dropped=1
+	sync_one "$dir"
+	return "$dropped"
 }
 
 # Does what a dead rotation's timer would have done; a marker cut short
@@ -191,7 +195,7 @@ revert_if_timer_died() {
 	elif backup_fits; then
 		revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
 	else
-		drop_rotation || fail 1 "cannot remove the revert marker $mark, which was cut short"
+		drop_rotation || fail 1 "cannot drop the rotation whose revert marker $mark was cut short (its marker and backup not wholly removed)"
 	fi
 }
 
@@ -368,6 +372,9 @@ install_tmp() {
 # overlay (overlaytmpfs) or anything unknown may be in RAM. Without lbu, a
 # layered root (an overlay, aufs or squashfs: Raspberry Pi OS's overlay
 # file system, a live image) counts as in RAM too, as persist.rs says.
+# lbu gets /dev/null as its stdin, as persist.rs gives it: the step's
+# stdin is the control's channel, which an lbu (or a hook of it) that
+# reads would hang on until the control's deadline.
 persist() {
 	on=disk
 	if [ -r /proc/mounts ]; then
@@ -382,8 +389,8 @@ persist() {
 		done </proc/mounts
 	fi
 	if command -v lbu >/dev/null 2>&1; then
-		lbu include "$dir" >/dev/null 2>&1
-		if lbu commit >/dev/null 2>&1; then
+		lbu include "$dir" </dev/null >/dev/null 2>&1
+		if lbu commit </dev/null >/dev/null 2>&1; then
 			on=lbu
 		elif [ "$on" != disk ]; then
 			on=lbu-failed
