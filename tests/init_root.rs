@@ -1248,44 +1248,60 @@ fn link_and_target(root: &Root, target: &str) -> LinkAndTarget {
     (to, root.snapshot().remove(&file).unwrap())
 }
 
-/// After `run`: the link and its target as `kept`, and the boot file
-/// `retired` (renamed rccr.txt.applied) or kept for the next boot.
-fn assert_link_kept_and_boot_file(
-    root: &Root,
-    run: &Run,
-    target: &str,
-    kept: &LinkAndTarget,
-    retired: bool,
-) {
-    assert_eq!(&link_and_target(root, target), kept);
-    let said = if retired {
-        "rccr.txt: applied, renamed rccr.txt.applied"
-    } else {
-        "rccr.txt: kept: a setting could not be applied"
-    };
-    assert!(run.says(said), "{}", run.stderr);
-    assert_eq!(root.exists("boot/rccr.txt"), !retired);
-    assert_eq!(root.exists("boot/rccr.txt.applied"), retired);
+/// After `run`: the boot file applied and renamed rccr.txt.applied.
+fn assert_boot_file_retired(root: &Root, run: &Run) {
+    assert!(
+        run.says("rccr.txt: applied, renamed rccr.txt.applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(!root.exists("boot/rccr.txt"));
+    assert!(root.exists("boot/rccr.txt.applied"));
 }
 
 #[test]
-fn a_boot_file_key_for_a_linked_authorized_keys_is_not_written_and_the_file_kept() {
-    // The atomic rename would replace config management's link with a
-    // regular file; the key goes where the link points, by hand. The
-    // target's name is node-local data: shown escaped.
+fn a_boot_file_key_for_a_link_to_a_file_without_it_goes_into_that_file_and_the_link_kept() {
+    // Config management's link to a file with no key yet: the boot file's
+    // key may be the only way in. It is added to the target, atomically
+    // in the target's directory, which keeps its mode and owner; the link
+    // stays. The target's name is node-local data: shown escaped.
     let target = "managed\x1b[2Jkeys";
-    let (root, kept) = boot_key_for_a_link("boot-link", target, &format!("{EXISTING_KEY}\n"));
-    let said = "/root/.ssh/authorized_keys is a symbolic link (to ../../etc/ssh/managed?[2Jkeys): \
-                rccr writes only a regular file; 1 key(s) from the boot-partition file not \
-                added: add them where the link points, or make it a regular file";
+    let (root, (to, _)) = boot_key_for_a_link("boot-link", target, "");
+    let file = root.path(&format!("etc/ssh/{target}"));
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+    let owner = (1234, 4321);
+    let is_root = fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if is_root {
+        std::os::unix::fs::chown(&file, Some(owner.0), Some(owner.1)).unwrap();
+    }
+    let said = format!(
+        "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to \
+         {}/managed?[2Jkeys, where the symbolic link points (the link kept)",
+        root.path("etc/ssh").canonicalize().unwrap().display()
+    );
     let before = root.snapshot();
     let dry = root.init(&["--dry-run"]).ok();
-    assert!(dry.says(said), "{}", dry.stderr);
+    assert!(
+        dry.says(&format!("would change {}", root.path("").display())),
+        "{}",
+        dry.stderr
+    );
+    assert!(dry.says(&said), "{}", dry.stderr);
     assert_unchanged(&before, &root);
     let run = root.init(&[]).ok();
-    assert!(run.says(said), "{}", run.stderr);
-    assert!(!run.says("added 1 key"), "{}", run.stderr);
-    assert_link_kept_and_boot_file(&root, &run, target, &kept, false);
+    assert!(run.says(&said), "{}", run.stderr);
+    assert_eq!(
+        fs::read_link(root.path("root/.ssh/authorized_keys")).unwrap(),
+        to
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), format!("{KEY_A}\n"));
+    let meta = fs::symlink_metadata(&file).unwrap();
+    assert!(meta.is_file());
+    assert_eq!(meta.mode() & 0o7777, 0o640);
+    if is_root {
+        assert_eq!((meta.uid(), meta.gid()), owner);
+    }
+    assert_boot_file_retired(&root, &run);
 }
 
 #[test]
@@ -1298,7 +1314,52 @@ fn a_boot_file_key_already_behind_a_linked_authorized_keys_needs_nothing() {
     );
     let run = root.init(&[]).ok();
     assert!(!run.says("symbolic link"), "{}", run.stderr);
-    assert_link_kept_and_boot_file(&root, &run, target, &kept, true);
+    assert!(!run.says("added"), "{}", run.stderr);
+    assert_eq!(link_and_target(&root, target), kept);
+    assert_boot_file_retired(&root, &run);
+}
+
+#[test]
+fn a_boot_file_key_for_a_link_that_grants_nothing_replaces_the_link_with_a_file() {
+    // A link to nowhere (lbu saved the link, not its target), to a
+    // directory, or to itself: sshd reads no key through it, and refusing
+    // would leave the node with no way in. A regular file takes its place.
+    let cases = [
+        ("gone", "../../etc/ssh/gone", "missing"),
+        ("dir", "../../etc/ssh", "not a regular file"),
+        ("loop", "authorized_keys", "unreachable ("),
+    ];
+    for (tag, to, why) in cases {
+        let root = Root::image(&format!("boot-link-{tag}"), "target");
+        let link = root.path("root/.ssh/authorized_keys");
+        fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(to, &link).unwrap();
+        root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+        let said = format!(
+            "/root/.ssh/authorized_keys: the symbolic link (to {to}) replaced by a regular file, \
+             as its target is {why}"
+        );
+        let before = root.snapshot();
+        let dry = root.init(&["--dry-run"]).ok();
+        assert!(dry.says(&said), "{tag}: {}", dry.stderr);
+        assert_unchanged(&before, &root);
+        let run = root.init(&[]).ok();
+        assert!(run.says(&said), "{tag}: {}", run.stderr);
+        assert!(
+            run.says("added 1 key(s) from the boot-partition file"),
+            "{tag}: {}",
+            run.stderr
+        );
+        let meta = fs::symlink_metadata(&link).unwrap();
+        assert!(meta.is_file(), "{tag}: still a link");
+        assert_eq!(meta.mode() & 0o7777, 0o600, "{tag}");
+        assert_eq!(
+            root.read("root/.ssh/authorized_keys"),
+            format!("{KEY_A}\n"),
+            "{tag}"
+        );
+        assert_boot_file_retired(&root, &run);
+    }
 }
 
 #[test]

@@ -513,9 +513,10 @@ fn node_type(ctx: &mut Ctx) -> Role {
 /// Appends the boot file's keys to root's `authorized_keys`, keeping every
 /// existing byte and skipping keys already there. Returns whether all of
 /// them are now in the file. A symbolic link (config management's) is
-/// read through but not written: the atomic rename would replace it with
-/// a regular file, as the key rotation refuses to
-/// ([`crate::keys::node`]); the boot file then stays for a later boot.
+/// never a reason to leave them out: the boot file's key may be the only
+/// way in. A link to a regular file gets them in that file, the link kept
+/// ([`add_through_link`]); a link that grants nothing (to nowhere, to a
+/// directory, a loop) is replaced by a regular file holding them.
 fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
     if keys.is_empty() {
         return true;
@@ -533,10 +534,15 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
         }
         ctx.changed(format_args!("{}: created (mode 0700)", dir.display()));
     }
-    let old = match read_optional(&path) {
-        Ok(old) => old.unwrap_or_default(),
-        Err(e) => {
-            ctx.problem(format_args!("cannot read {}: {e}", path.display()));
+    // Looked at once, before the read: the bytes read are those of what
+    // was judged. Between the read and the rename a swap can still go
+    // unseen; at boot nothing else writes here.
+    let (target, old) = match read_keys(&path) {
+        Ok(Keys::Here(old)) => (None, old),
+        Ok(Keys::Linked(target, meta, old)) => (Some((target, meta)), old),
+        Ok(Keys::LinkToNothing(why)) => return replace_link(ctx, &path, keys, &why),
+        Err((shown, e)) => {
+            ctx.problem(format_args!("cannot read {shown}: {e}"));
             return false;
         }
     };
@@ -546,24 +552,162 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
     if new == old {
         return true;
     }
-    let added = keys
-        .iter()
-        .filter(|k| {
-            authorized::key_blob(k.as_bytes()).is_some_and(|b| !authorized::contains(&old, b))
-        })
-        .count();
-    if let Ok(to) = fs::read_link(&path) {
-        ctx.problem(format_args!(
-            "{} is a symbolic link (to {}): rccr writes only a regular file; {added} key(s) \
-             from the boot-partition file not added: add them where the link points, or make \
-             it a regular file",
-            path.display(),
-            crate::print::text(&to.to_string_lossy())
-        ));
-        return false;
+    let what = format!(
+        "added {} key(s) from the boot-partition file",
+        added(keys, &old)
+    );
+    match target {
+        Some((target, meta)) => add_through_link(ctx, &path, (&target, &meta), &new, &what),
+        None => ctx.write_file(&path, &new, 0o600, &what),
     }
-    let what = format!("added {added} key(s) from the boot-partition file");
-    ctx.write_file(&path, &new, 0o600, &what)
+}
+
+/// How many of `keys` `old` does not hold (each counted as often as the
+/// boot file names it).
+fn added(keys: &[String], old: &[u8]) -> usize {
+    keys.iter()
+        .filter(|k| {
+            authorized::key_blob(k.as_bytes()).is_some_and(|b| !authorized::contains(old, b))
+        })
+        .count()
+}
+
+/// What stands at root's `authorized_keys`, and the keys it grants.
+enum Keys {
+    /// A regular file's bytes, or nothing (none).
+    Here(Vec<u8>),
+    /// A symbolic link to a regular file: that file's path, metadata and
+    /// bytes.
+    Linked(PathBuf, fs::Metadata, Vec<u8>),
+    /// A symbolic link that grants nothing, because its target is (this)
+    /// missing, not a regular file, or cannot be followed.
+    LinkToNothing(String),
+}
+
+/// What stands at `path` ([`Keys`]), judged by one `symlink_metadata`, then
+/// read without following a link put there since: a regular file opened
+/// `O_NOFOLLOW`, a link's target opened `O_NOFOLLOW` and checked by
+/// `fstat`. `Err` names the file (a link's target escaped: node-local
+/// data) and the error.
+fn read_keys(path: &Path) -> Result<Keys, (String, io::Error)> {
+    let linked = fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
+    if !linked {
+        return match read_no_follow(path) {
+            Ok((_, Some(bytes))) => Ok(Keys::Here(bytes)),
+            Ok((_, None)) => Err((
+                path.display().to_string(),
+                io::Error::other("not a regular file"),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Keys::Here(Vec::new())),
+            Err(e) => Err((path.display().to_string(), e)),
+        };
+    }
+    let target = match fs::canonicalize(path) {
+        Ok(target) => target,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Keys::LinkToNothing("missing".into()))
+        }
+        Err(e) => return Ok(Keys::LinkToNothing(format!("unreachable ({e})"))),
+    };
+    match read_no_follow(&target) {
+        Ok((meta, Some(bytes))) => Ok(Keys::Linked(target, meta, bytes)),
+        Ok((_, None)) => Ok(Keys::LinkToNothing("not a regular file".into())),
+        Err(e) => Err((
+            crate::print::text(&target.to_string_lossy()).into_owned(),
+            e,
+        )),
+    }
+}
+
+/// The metadata and bytes of `path`, opened without following a link
+/// (`O_NOFOLLOW`) nor blocking on a pipe; a file that is not a regular
+/// one is not read (`None`: a device such as /dev/zero has no end).
+fn read_no_follow(path: &Path) -> io::Result<(fs::Metadata, Option<Vec<u8>>)> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok((meta, None));
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok((meta, Some(bytes)))
+}
+
+/// Writes `new` to `target`, the regular file the link `link` resolves to,
+/// atomically in the target's directory, so the link stays; the target
+/// keeps its mode and owner (sshd's StrictModes accepts root's or the
+/// user's).
+fn add_through_link(
+    ctx: &mut Ctx,
+    link: &Path,
+    (target, meta): (&Path, &fs::Metadata),
+    new: &[u8],
+    what: &str,
+) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let shown = crate::print::text(&target.to_string_lossy()).into_owned();
+    let line = format!(
+        "{}: {what} to {shown}, where the symbolic link points (the link kept)",
+        link.display()
+    );
+    if ctx.dry {
+        ctx.changed(line);
+        return true;
+    }
+    let mode = meta.mode() & 0o7777;
+    let (uid, gid) = (meta.uid(), meta.gid());
+    let written = fsutil::write_atomic_with(target, new, mode, |file| {
+        // The umask narrowed the mode the file was created with.
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        let made = file.metadata()?;
+        if (made.uid(), made.gid()) != (uid, gid) {
+            std::os::unix::fs::fchown(file, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
+            ctx.changed(line);
+            ctx.needs_persist();
+            true
+        }
+        Err(e) => {
+            ctx.problem(crate::print::text(&e.to_string()));
+            false
+        }
+    }
+}
+
+/// Puts a regular file holding `keys` in place of the link `path`, whose
+/// target is `why` (missing, not a regular file): the link grants no key,
+/// and the boot file's may be the only way in.
+fn replace_link(ctx: &mut Ctx, path: &Path, keys: &[String], why: &str) -> bool {
+    let to = fs::read_link(path).unwrap_or_default();
+    let new = keys
+        .iter()
+        .fold(Vec::new(), |acc, k| authorized::with_key(&acc, k));
+    let what = format!(
+        "the symbolic link (to {}) replaced by a regular file, as its target is {why}: added {} \
+         key(s) from the boot-partition file",
+        crate::print::text(&to.to_string_lossy()),
+        added(keys, &[])
+    );
+    // A rename cannot take the place of a link to a directory, a device or
+    // a loop (fsutil refuses it): that link goes first. It granted nothing,
+    // so a crash in between loses no way in, and rccr.txt stays for the
+    // next boot.
+    if !ctx.dry && fsutil::not_a_file_if_any(path).is_some() {
+        if let Err(e) = fs::remove_file(path) {
+            ctx.problem(format_args!("cannot remove {}: {e}", path.display()));
+            return false;
+        }
+    }
+    ctx.write_file(path, &new, 0o600, &what)
 }
 
 /// A key rotation staged in root's home and never committed lost its
