@@ -65,6 +65,11 @@ const MIN_STALL: Duration = Duration::from_millis(10);
 /// ends, a /16's round within about 9 minutes (a link of 125 requests a
 /// second), not hours.
 const SLOWEST_SEND: Duration = Duration::from_millis(8);
+/// The shortest a held host waits for its own answer, however short
+/// `--timeout-ms` makes the interval (`--timeout-ms 1 --retries 10` gives
+/// 90 µs: no wait at all): the interval of the shortest sweep a config
+/// allows (100 ms over 4 rounds). The sweep's end still bounds the wait.
+const MIN_HOLD: Duration = Duration::from_millis(25);
 
 /// Live addresses and, for ARP, the MAC address that answered first.
 pub type Found = BTreeMap<Ipv4Addr, Option<MacAddr>>;
@@ -350,12 +355,18 @@ struct Held {
     at: Instant,
 }
 
-/// Whether a host held since `held_at` has waited long enough by `now`:
-/// a full round's `interval`, so that its own answer, if the first was a
-/// liar's, had the time a round gives any answer, however close to a
-/// round's end the first came (review L1).
+/// How long a host is held: a full round's `interval`, so that its own
+/// answer, if the first was a liar's, had the time a round gives any
+/// answer, however close to a round's end the first came (review L1); at
+/// least [`MIN_HOLD`].
+fn hold(interval: Duration) -> Duration {
+    interval.max(MIN_HOLD)
+}
+
+/// Whether a host held since `held_at` has been held long enough by `now`
+/// ([`hold`]).
 fn due(held_at: Instant, now: Instant, interval: Duration) -> bool {
-    now.saturating_duration_since(held_at) >= interval
+    now.saturating_duration_since(held_at) >= hold(interval)
 }
 
 /// What one burst of sending did.
@@ -472,7 +483,7 @@ impl Sweep<'_> {
                 Some(_) => TICK_MS,
                 None => {
                     let wake = match self.held.first() {
-                        Some(first) => next_round.min(first.at + interval),
+                        Some(first) => next_round.min(first.at + hold(interval)),
                         None => next_round,
                     };
                     let left = wake.saturating_duration_since(Instant::now());
@@ -1151,7 +1162,8 @@ mod tests {
     /// 0-75 ms after its first answer: its own answer, come later, no
     /// longer made a conflict, and the kernel's entry was deleted on what
     /// may have been a liar's answer. A held host is due a full round's
-    /// interval after it was held, not before.
+    /// interval after it was held, not before, and never sooner than
+    /// [`MIN_HOLD`] (review scan4: a tiny `--timeout-ms` made it no wait).
     #[test]
     fn a_held_host_is_due_one_interval_after_it_was_held() {
         let (t, interval) = (Instant::now(), Duration::from_millis(75));
@@ -1161,6 +1173,11 @@ mod tests {
         assert!(due(t, t + interval * 2, interval));
         // A clock read before the host was held.
         assert!(!due(t + interval, t, interval));
+        // `--timeout-ms 1 --retries 10`: a hold of 25 ms, not 90 µs.
+        let tiny = Duration::from_micros(90);
+        assert!(!due(t, t + Duration::from_millis(1), tiny));
+        assert!(!due(t, t + MIN_HOLD - Duration::from_micros(1), tiny));
+        assert!(due(t, t + MIN_HOLD, tiny));
     }
 
     /// Review L1 (the run's step): a wake-up settles only the held hosts
