@@ -1063,6 +1063,11 @@ mod tests {
         sweep.record(0, ip(ip_), Some(ip("10.0.0.1")), Some(mac));
     }
 
+    /// The kernel's entries for `ips` on eth0, the sweep's interface.
+    fn on_eth0(ips: &[Ipv4Addr]) -> Vec<(String, Ipv4Addr)> {
+        ips.iter().map(|ip| ("eth0".to_string(), *ip)).collect()
+    }
+
     fn held(sweep: &Sweep) -> Vec<Ipv4Addr> {
         sweep.held.iter().map(|h| h.ip).collect()
     }
@@ -1080,7 +1085,7 @@ mod tests {
     #[test]
     fn a_stale_entry_is_deleted_before_the_probe_unless_two_macs_answered() {
         let (one, two) = (ip("10.0.0.5"), ip("10.0.0.7"));
-        let kernel = Recorded::holding(&[(one, OLD, false), (two, OLD, false)]);
+        let kernel = Recorded::holding("eth0", &[(one, OLD, false), (two, OLD, false)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
         answers(&mut sweep, "10.0.0.6", THEIRS);
@@ -1093,7 +1098,7 @@ mod tests {
         assert_eq!(released, [one, two]);
         assert_eq!(
             kernel.deleted(),
-            [one],
+            on_eth0(&[one]),
             "released undeleted, or a conflict's deleted"
         );
         for host in released {
@@ -1109,7 +1114,7 @@ mod tests {
     /// and reported whatever answers next.
     #[test]
     fn a_pinned_entry_is_probed_at_once_and_reported_despite_a_conflict() {
-        let kernel = Recorded::holding(&[(ip("10.0.0.5"), OLD, true)]);
+        let kernel = Recorded::holding("eth0", &[(ip("10.0.0.5"), OLD, true)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
         answers(&mut sweep, "10.0.0.5", THEIRS);
@@ -1145,7 +1150,7 @@ mod tests {
     /// when the run of `timeout` and `retries` ends, the kernel's entry is
     /// deleted and the host probed.
     fn assert_the_held_host_is_settled(timeout: Duration, retries: u8, later: Duration) {
-        let kernel = Recorded::holding(&[(ip("127.0.0.4"), OLD, false)]);
+        let kernel = Recorded::holding("eth0", &[(ip("127.0.0.4"), OLD, false)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
         answers(&mut sweep, "127.0.0.4", THEIRS);
@@ -1154,7 +1159,7 @@ mod tests {
         sweep.run(timeout, retries).unwrap();
         assert!(sweep.held.is_empty(), "the sweep ended with a held host");
         drop(sweep);
-        assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
+        assert_eq!(kernel.deleted(), on_eth0(&[ip("127.0.0.4")]));
         assert_eq!(probed(lookup), [ip("127.0.0.4")]);
     }
 
@@ -1187,8 +1192,10 @@ mod tests {
     /// released both at the first.
     #[test]
     fn a_late_true_answer_within_the_interval_keeps_the_kernel_s_entry() {
-        let kernel =
-            Recorded::holding(&[(ip("10.0.0.5"), OLD, false), (ip("10.0.0.6"), OLD, false)]);
+        let kernel = Recorded::holding(
+            "eth0",
+            &[(ip("10.0.0.5"), OLD, false), (ip("10.0.0.6"), OLD, false)],
+        );
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, None);
         answers(&mut sweep, "10.0.0.5", THEIRS);
         answers(&mut sweep, "10.0.0.6", THEIRS);
@@ -1204,7 +1211,7 @@ mod tests {
         answers(&mut sweep, "10.0.0.6", OTHER);
         sweep.settle_due(at + interval, interval);
         assert!(sweep.held.is_empty());
-        assert_eq!(kernel.deleted(), [ip("10.0.0.5")]);
+        assert_eq!(kernel.deleted(), on_eth0(&[ip("10.0.0.5")]));
     }
 
     /// Review L1: a held host keeps the sweep going until it is due, but
