@@ -201,42 +201,46 @@ pub struct Recorded(std::rc::Rc<std::cell::RefCell<RecordedState>>);
 #[cfg(test)]
 #[derive(Default)]
 struct RecordedState {
-    entries: std::collections::BTreeMap<Ipv4Addr, Neighbour>,
-    deleted: Vec<Ipv4Addr>,
+    entries: std::collections::BTreeMap<(String, Ipv4Addr), Neighbour>,
+    deleted: Vec<(String, Ipv4Addr)>,
 }
 
 #[cfg(test)]
 impl Recorded {
-    /// A kernel that holds each (ip, mac, permanent) entry, on any
-    /// interface.
-    pub fn holding(entries: &[(Ipv4Addr, MacAddr, bool)]) -> Recorded {
+    /// A kernel that holds each (ip, mac, permanent) entry on `iface`
+    /// (and none on any other interface).
+    pub fn holding(iface: &str, entries: &[(Ipv4Addr, MacAddr, bool)]) -> Recorded {
         let kernel = Recorded::default();
         for (ip, mac, permanent) in entries {
             let entry = Neighbour {
                 mac: mac.0,
                 permanent: *permanent,
             };
-            kernel.0.borrow_mut().entries.insert(*ip, entry);
+            let key = (iface.to_string(), *ip);
+            kernel.0.borrow_mut().entries.insert(key, entry);
         }
         kernel
     }
 
-    /// The addresses whose entries the sweep deleted, in that order.
-    pub fn deleted(&self) -> Vec<Ipv4Addr> {
+    /// The (interface, address) of each entry the sweep deleted, in that
+    /// order.
+    pub fn deleted(&self) -> Vec<(String, Ipv4Addr)> {
         self.0.borrow().deleted.clone()
     }
 }
 
 #[cfg(test)]
 impl Cache for Recorded {
-    fn get(&self, _: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>> {
-        Ok(self.0.borrow().entries.get(&ip).copied())
+    fn get(&self, iface: &str, ip: Ipv4Addr) -> io::Result<Option<Neighbour>> {
+        let key = (iface.to_string(), ip);
+        Ok(self.0.borrow().entries.get(&key).copied())
     }
 
-    fn delete(&self, _: &str, ip: Ipv4Addr) -> io::Result<()> {
+    fn delete(&self, iface: &str, ip: Ipv4Addr) -> io::Result<()> {
         let mut state = self.0.borrow_mut();
-        state.entries.remove(&ip);
-        state.deleted.push(ip);
+        let key = (iface.to_string(), ip);
+        state.entries.remove(&key);
+        state.deleted.push(key);
         Ok(())
     }
 }

@@ -65,6 +65,11 @@ const MIN_STALL: Duration = Duration::from_millis(10);
 /// ends, a /16's round within about 9 minutes (a link of 125 requests a
 /// second), not hours.
 const SLOWEST_SEND: Duration = Duration::from_millis(8);
+/// The shortest a held host waits for its own answer, however short
+/// `--timeout-ms` makes the interval (`--timeout-ms 1 --retries 10` gives
+/// 90 µs: no wait at all): the interval of the shortest sweep a config
+/// allows (100 ms over 4 rounds). The sweep's end still bounds the wait.
+const MIN_HOLD: Duration = Duration::from_millis(25);
 
 /// Live addresses and, for ARP, the MAC address that answered first.
 pub type Found = BTreeMap<Ipv4Addr, Option<MacAddr>>;
@@ -268,6 +273,9 @@ pub fn sweep(
         queue_full: None,
     };
     sweep.run(timeout, retries)?;
+    // `run` settles every held host before it ends well: one left here
+    // would be probed without its stale entry deleted.
+    debug_assert!(sweep.held.is_empty(), "the sweep ended with held hosts");
     for (ip, others) in &sweep.conflicts {
         let first = sweep.found.get(ip).copied().flatten();
         let first = first.map(|m| m.to_string()).unwrap_or_default();
@@ -347,12 +355,18 @@ struct Held {
     at: Instant,
 }
 
-/// Whether a host held since `held_at` has waited long enough by `now`:
-/// a full round's `interval`, so that its own answer, if the first was a
-/// liar's, had the time a round gives any answer, however close to a
-/// round's end the first came (review L1).
+/// How long a host is held: a full round's `interval`, so that its own
+/// answer, if the first was a liar's, had the time a round gives any
+/// answer, however close to a round's end the first came (review L1); at
+/// least [`MIN_HOLD`].
+fn hold(interval: Duration) -> Duration {
+    interval.max(MIN_HOLD)
+}
+
+/// Whether a host held since `held_at` has been held long enough by `now`
+/// ([`hold`]).
 fn due(held_at: Instant, now: Instant, interval: Duration) -> bool {
-    now.saturating_duration_since(held_at) >= interval
+    now.saturating_duration_since(held_at) >= hold(interval)
 }
 
 /// What one burst of sending did.
@@ -413,8 +427,9 @@ impl Sweep<'_> {
         let mut blocked = 0u32;
         let mut last_sent = start;
         loop {
-            let due = self.held_due(Instant::now(), interval);
-            self.settle(due);
+            if !self.held.is_empty() {
+                self.settle_due(Instant::now(), interval);
+            }
             if let Some((t, i)) = cursor {
                 let allowed = BURST + round_start.elapsed().as_micros() as u64 * RATE / 1_000_000;
                 let burst = allowed.saturating_sub(sent).min(MAX_BURST);
@@ -468,7 +483,7 @@ impl Sweep<'_> {
                 Some(_) => TICK_MS,
                 None => {
                     let wake = match self.held.first() {
-                        Some(first) => next_round.min(first.at + interval),
+                        Some(first) => next_round.min(first.at + hold(interval)),
                         None => next_round,
                     };
                     let left = wake.saturating_duration_since(Instant::now());
@@ -608,11 +623,13 @@ impl Sweep<'_> {
         }
     }
 
-    /// How many held hosts, from the first, are due by `now`: they were
-    /// held in order, so those are the first ones.
-    fn held_due(&self, now: Instant, interval: Duration) -> usize {
-        self.held
-            .partition_point(|host| due(host.at, now, interval))
+    /// Settles the held hosts due by `now`: they were held in order, so
+    /// those are the first ones.
+    fn settle_due(&mut self, now: Instant, interval: Duration) {
+        let ready = self
+            .held
+            .partition_point(|host| due(host.at, now, interval));
+        self.settle(ready);
     }
 
     /// Settles the first `n` held hosts: the kernel forgets its entry for
@@ -1046,6 +1063,11 @@ mod tests {
         sweep.record(0, ip(ip_), Some(ip("10.0.0.1")), Some(mac));
     }
 
+    /// The kernel's entries for `ips` on eth0, the sweep's interface.
+    fn on_eth0(ips: &[Ipv4Addr]) -> Vec<(String, Ipv4Addr)> {
+        ips.iter().map(|ip| ("eth0".to_string(), *ip)).collect()
+    }
+
     fn held(sweep: &Sweep) -> Vec<Ipv4Addr> {
         sweep.held.iter().map(|h| h.ip).collect()
     }
@@ -1063,7 +1085,7 @@ mod tests {
     #[test]
     fn a_stale_entry_is_deleted_before_the_probe_unless_two_macs_answered() {
         let (one, two) = (ip("10.0.0.5"), ip("10.0.0.7"));
-        let kernel = Recorded::holding(&[(one, OLD, false), (two, OLD, false)]);
+        let kernel = Recorded::holding("eth0", &[(one, OLD, false), (two, OLD, false)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
         answers(&mut sweep, "10.0.0.6", THEIRS);
@@ -1076,7 +1098,7 @@ mod tests {
         assert_eq!(released, [one, two]);
         assert_eq!(
             kernel.deleted(),
-            [one],
+            on_eth0(&[one]),
             "released undeleted, or a conflict's deleted"
         );
         for host in released {
@@ -1092,7 +1114,7 @@ mod tests {
     /// and reported whatever answers next.
     #[test]
     fn a_pinned_entry_is_probed_at_once_and_reported_despite_a_conflict() {
-        let kernel = Recorded::holding(&[(ip("10.0.0.5"), OLD, true)]);
+        let kernel = Recorded::holding("eth0", &[(ip("10.0.0.5"), OLD, true)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, Some(&mut lookup));
         answers(&mut sweep, "10.0.0.5", THEIRS);
@@ -1117,8 +1139,9 @@ mod tests {
     /// its held hosts, and settles and probes them before it ends
     /// (review L4).
     #[test]
-    fn a_sweep_that_ends_early_settles_and_probes_its_held_hosts() {
-        // Four rounds: the sweep ends early, once its held host is settled.
+    fn a_fully_answered_sweep_settles_and_probes_its_held_hosts() {
+        // Four rounds; when the sweep ends (once its held host is due, or
+        // at its end) is not checked here: that needs a clock.
         assert_the_held_host_is_settled(Duration::from_millis(200), 3, Duration::ZERO);
     }
 
@@ -1127,7 +1150,7 @@ mod tests {
     /// when the run of `timeout` and `retries` ends, the kernel's entry is
     /// deleted and the host probed.
     fn assert_the_held_host_is_settled(timeout: Duration, retries: u8, later: Duration) {
-        let kernel = Recorded::holding(&[(ip("127.0.0.4"), OLD, false)]);
+        let kernel = Recorded::holding("eth0", &[(ip("127.0.0.4"), OLD, false)]);
         let mut lookup = lookup();
         let mut sweep = sweep_with("127.0.0.4/32", &kernel, Some(&mut lookup));
         answers(&mut sweep, "127.0.0.4", THEIRS);
@@ -1136,7 +1159,7 @@ mod tests {
         sweep.run(timeout, retries).unwrap();
         assert!(sweep.held.is_empty(), "the sweep ended with a held host");
         drop(sweep);
-        assert_eq!(kernel.deleted(), [ip("127.0.0.4")]);
+        assert_eq!(kernel.deleted(), on_eth0(&[ip("127.0.0.4")]));
         assert_eq!(probed(lookup), [ip("127.0.0.4")]);
     }
 
@@ -1144,7 +1167,8 @@ mod tests {
     /// 0-75 ms after its first answer: its own answer, come later, no
     /// longer made a conflict, and the kernel's entry was deleted on what
     /// may have been a liar's answer. A held host is due a full round's
-    /// interval after it was held, not before.
+    /// interval after it was held, not before, and never sooner than
+    /// [`MIN_HOLD`] (review scan4: a tiny `--timeout-ms` made it no wait).
     #[test]
     fn a_held_host_is_due_one_interval_after_it_was_held() {
         let (t, interval) = (Instant::now(), Duration::from_millis(75));
@@ -1154,24 +1178,40 @@ mod tests {
         assert!(due(t, t + interval * 2, interval));
         // A clock read before the host was held.
         assert!(!due(t + interval, t, interval));
+        // `--timeout-ms 1 --retries 10`: a hold of 25 ms, not 90 µs.
+        let tiny = Duration::from_micros(90);
+        assert!(!due(t, t + Duration::from_millis(1), tiny));
+        assert!(!due(t, t + MIN_HOLD - Duration::from_micros(1), tiny));
+        assert!(due(t, t + MIN_HOLD, tiny));
     }
 
+    /// Review L1 (the run's step): a wake-up settles only the held hosts
+    /// that are due, so a true answer that comes after the next wake-up,
+    /// but within the interval, still makes a conflict and keeps the
+    /// kernel's entry. Settling every held host at each wake-up (F5, M2)
+    /// released both at the first.
     #[test]
     fn a_late_true_answer_within_the_interval_keeps_the_kernel_s_entry() {
-        let kernel =
-            Recorded::holding(&[(ip("10.0.0.5"), OLD, false), (ip("10.0.0.6"), OLD, false)]);
+        let kernel = Recorded::holding(
+            "eth0",
+            &[(ip("10.0.0.5"), OLD, false), (ip("10.0.0.6"), OLD, false)],
+        );
         let mut sweep = sweep_with("10.0.0.0/24", &kernel, None);
         answers(&mut sweep, "10.0.0.5", THEIRS);
         answers(&mut sweep, "10.0.0.6", THEIRS);
-        let (at, interval) = (sweep.held[1].at, Duration::from_millis(75));
-        // A round starts half an interval after the lie: nothing is due.
-        sweep.settle(sweep.held_due(at + interval / 2, interval));
+        // Both held at one instant, set here: no clock is read between.
+        let (at, interval) = (Instant::now(), Duration::from_millis(75));
+        for host in &mut sweep.held {
+            host.at = at;
+        }
+        // A wake-up half an interval after the lie: nothing is due.
+        sweep.settle_due(at + interval / 2, interval);
         assert_eq!(held(&sweep), [ip("10.0.0.5"), ip("10.0.0.6")]);
-        // The true answer comes after that round's start.
+        // The true answer comes after that wake-up.
         answers(&mut sweep, "10.0.0.6", OTHER);
-        sweep.settle(sweep.held_due(at + interval, interval));
+        sweep.settle_due(at + interval, interval);
         assert!(sweep.held.is_empty());
-        assert_eq!(kernel.deleted(), [ip("10.0.0.5")]);
+        assert_eq!(kernel.deleted(), on_eth0(&[ip("10.0.0.5")]));
     }
 
     /// Review L1: a held host keeps the sweep going until it is due, but
