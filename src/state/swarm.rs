@@ -21,6 +21,8 @@
 //! Until the swarm's ID is recorded, only the node of that host key is
 //! the swarm's creator, wherever its DHCP lease moved it: another node
 //! given its address that manages a swarm of its own is not adopted.
+//! (The swarm layer makes it leave a swarm it created at another address,
+//! which raft knows it at, and creates the swarm again.)
 //! When more than one node of the inventory has that key (cloned images),
 //! only the one at that address is.
 //!
