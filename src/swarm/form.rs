@@ -123,7 +123,7 @@ pub fn form(
         .filter_map(|(i, info)| Some((i, info.as_ref()?.node_id.clone())))
         .collect();
     for (i, other) in false_claims(members, &claims, leader, &view, inventory) {
-        formed.layers[i] = claims_another(&other);
+        claims_another(&mut formed.layers[i], &other);
         infos[i] = None;
     }
     if reformed {
@@ -298,7 +298,7 @@ pub fn form(
     crate::failpoint::reached("swarm-view-read", &lead.addr());
     // A node ID a member's engine told after its join is its word too.
     for (i, other) in false_claims(members, &node_ids, leader, &view, inventory) {
-        formed.layers[i] = claims_another(&other);
+        claims_another(&mut formed.layers[i], &other);
         node_ids.retain(|(j, _)| *j != i);
         formed.in_swarm.retain(|j| *j != i);
     }
@@ -366,9 +366,7 @@ pub fn form(
                 }
                 formed.layers[i].add(done.into())
             }
-            Err(e) => {
-                formed.layers[i] = Layer::Failed(format!("{done}: failed: {}", print::text(&e)))
-            }
+            Err(e) => set_failed(&mut formed.layers[i], done, &e),
         }
     }
     // A manager is one once raft counts it: the run's new ones are checked,
@@ -1445,9 +1443,15 @@ fn of_inventory(n: &SwarmNode, inventory: &[NodeRecord], answered: &[&str]) -> b
     })
 }
 
-/// Reports a member [`false_claims`] refused.
-fn claims_another(other: &str) -> Layer {
-    Layer::Failed(format!("claims the swarm node ID of {other}: left alone"))
+/// Reports a member [`false_claims`] refused, after what the run did there.
+fn claims_another(layer: &mut Layer, other: &str) {
+    layer.fail_after(format!("claims the swarm node ID of {other}: left alone"));
+}
+
+/// Reports a role or label change `done` (its past: "promoted to
+/// manager") that the lead refused for `e`, after what the run did there.
+fn set_failed(layer: &mut Layer, done: &str, e: &str) {
+    layer.fail_after(format!("{done}: failed: {}", print::text(e)));
 }
 
 /// Members whose swarm membership broke are made to join again: a node
@@ -3007,6 +3011,26 @@ mod tests {
         assert_eq!(old_rccr_reads(&text), Some(ip(1)), "{text}");
         assert!(!text.contains("SHA256"), "{text}");
         assert_eq!(record.cluster.as_deref(), Some("c0ffee"));
+    }
+
+    /// A member that joined and then failed (its node ID claimed by
+    /// another, its label or promotion refused) is reported with what the
+    /// run did there: before, only the failure, as if it had not joined.
+    #[test]
+    fn a_failure_after_a_join_keeps_the_join() {
+        let joined = || Layer::Changed(vec!["joined as manager".into()]);
+        let mut claimed = joined();
+        claims_another(&mut claimed, "ReCyClusteR-Target-02");
+        assert_eq!(
+            claimed.text(),
+            "FAILED: claims the swarm node ID of ReCyClusteR-Target-02: left alone; done: joined as manager"
+        );
+        let mut refused = joined();
+        set_failed(&mut refused, "labelled", "update out of sequence");
+        assert_eq!(
+            refused.text(),
+            "FAILED: labelled: failed: update out of sequence; done: joined as manager"
+        );
     }
 
     /// Only a swarm nothing joined nor runs in is left when its creator
