@@ -319,6 +319,9 @@ pub fn form(
         .collect();
     let read = || lead.call(&Op::Nodes).ok();
     let mut counted = RaftCount::new(&read, &chosen, RAFT_TIME);
+    // Managers demoted once raft counted the chosen ones (after its list
+    // was read, which the parity check takes as it is).
+    let mut demoted: Vec<&str> = Vec::new();
     for (i, node, mut manager) in changes {
         if node.manager && !manager {
             // No demotion when fewer managers than chosen manage (a join
@@ -364,6 +367,9 @@ pub fn form(
                     managing.push(i);
                     made.push((i, node.id.clone()));
                 }
+                if node.manager && !manager {
+                    demoted.push(&node.id);
+                }
                 formed.layers[i].add(done.into())
             }
             Err(e) => set_failed(&mut formed.layers[i], done, &e),
@@ -382,7 +388,7 @@ pub fn form(
         let made_ids: Vec<&str> = made.iter().map(|(_, id)| id.as_str()).collect();
         let planned = desired.len() + others;
         if let Some(list) = raft_read(counted, &made, &mut formed.layers) {
-            let nodes = SwarmNode::parse_list(&list);
+            let nodes = after_demotions(&list, &demoted);
             // A member that answered this run is not a manager switched
             // off: its entry counts only when raft does.
             let mut ids = member_ids.clone();
@@ -534,14 +540,28 @@ impl<'a> RaftCount<'a> {
     }
 
     /// The node list once raft counts them all, or after `limit`: the
-    /// last one read when they were asked for and not all counted; `None`
-    /// when the lead never answered.
+    /// one read when they were asked for (raft is read once a run: a lead
+    /// that falls silent after counting them all does not undo that);
+    /// `None` when the lead never answered.
     fn list(self) -> Option<Value> {
         match self.polled {
-            Some((false, list)) => list,
-            _ => self.poll().1,
+            Some((_, list)) => list,
+            None => self.poll().1,
         }
     }
+}
+
+/// The nodes of `list` (the lead's, read once raft counted the managers
+/// chosen), with those the run `demoted` since as workers.
+fn after_demotions(list: &Value, demoted: &[&str]) -> Vec<SwarmNode> {
+    let mut nodes = SwarmNode::parse_list(list);
+    for node in nodes
+        .iter_mut()
+        .filter(|n| demoted.contains(&n.id.as_str()))
+    {
+        node.manager = false;
+    }
+    nodes
 }
 
 /// How raft reaches node `id` of `list` (a `GET /nodes` answer):
@@ -2372,15 +2392,41 @@ mod tests {
         assert_eq!(reads.get(), 1);
         assert_eq!(reachability(&list, "x"), "unreachable");
         assert_eq!(reachability(&list, "y"), "");
-        // Counted: the list after the run's demotions is read afresh.
+        // Counted, then the lead falls silent: its reading is kept too.
+        // Before, it was read again, and the managers raft had counted
+        // failed as "could not be read".
         let read = || {
             reads.set(reads.get() + 1);
-            Some(raft_list("reachable"))
+            (reads.get() == 2).then(|| raft_list("reachable"))
         };
         let mut count = RaftCount::new(&read, &["x"], std::time::Duration::ZERO);
         assert!(count.all());
-        assert!(count.list().is_some());
-        assert_eq!(reads.get(), 3);
+        let mut layers = [Layer::Changed(vec!["promoted to manager".into()])];
+        let list = raft_read(count, &[(0, "x".to_string())], &mut layers).unwrap();
+        assert_eq!(reads.get(), 2);
+        assert_eq!(reachability(&list, "x"), "reachable");
+        assert!(!layers[0].failed(), "{}", layers[0].text());
+    }
+
+    /// The list read before the run's demotions, taken as it is, would
+    /// count a manager demoted since: 4 of a raft of 3, even, and a
+    /// manager the run made demoted for parity.
+    #[test]
+    fn a_manager_demoted_after_raft_was_read_is_no_manager_to_keep_odd() {
+        let entry = |id: &str| {
+            format!(
+                r#"{{"ID":"{id}","Version":{{"Index":1}},"Spec":{{"Role":"manager"}},"ManagerStatus":{{"Reachability":"reachable"}}}}"#
+            )
+        };
+        let text = format!("[{}]", ["l", "b", "c", "old"].map(entry).join(","));
+        let list = Value::parse(text.as_bytes()).unwrap();
+        let wanted = ["l", "b", "c"];
+        let nodes = after_demotions(&list, &["old"]);
+        let kept = keep_odd(&nodes, &["c"], &wanted, "l", 3, &|_| true, &none);
+        assert_eq!((kept.demote, kept.managers), (None, 3));
+        let stale = after_demotions(&list, &[]);
+        let kept = keep_odd(&stale, &["c"], &wanted, "l", 3, &|_| true, &none);
+        assert_eq!(kept.demote, Some("c"));
     }
 
     #[test]
