@@ -1557,6 +1557,22 @@ fn a_line_an_interrupted_rotation_settled_follows_its_node_when_setup_finishes_i
     assert!(!last.contains(&format!("node {old_ip}:")), "{last}");
 }
 
+/// The targets of [`engines_up`].
+const ENGINES: [&str; 3] = ["target-1", "target-2", "target-3"];
+
+/// A lab of three targets with Docker engines ([`ENGINES`]), whose
+/// control's cluster_config.yml is `config` (printf's format); none
+/// when this machine runs no engine.
+fn engines_up(config: &str) -> Option<dockerlab::Cluster> {
+    if !dockerlab::require_engine() {
+        return None;
+    }
+    let cluster = dockerlab::Cluster::up(Lab::builder().targets(3), &ENGINES);
+    let write = format!("printf '{config}' > /root/cluster_config.yml");
+    sh_ok(&cluster.lab, "control", &write);
+    Some(cluster)
+}
+
 /// A node dies and another node of the cluster takes its DHCP lease:
 /// `rccr remove --forget` of the dead node takes the dead node's `down`
 /// entry out of the swarm, and the live node now at that address stays
@@ -1565,22 +1581,15 @@ fn a_line_an_interrupted_rotation_settled_follows_its_node_when_setup_finishes_i
 /// node, cutting it off with exit 0, and the dead node's entry stayed.
 #[test]
 fn removing_a_dead_node_leaves_the_node_that_took_its_lease_in_the_swarm() {
-    if !dockerlab::require_engine() {
+    let Some(cluster) = engines_up("cluster:\\n  name: lab\\nswarm:\\n  managers: 1\\n") else {
         return;
-    }
-    let names = ["target-1", "target-2", "target-3"];
-    let cluster = dockerlab::Cluster::up(Lab::builder().targets(3), &names);
+    };
     let lab = &cluster.lab;
-    sh_ok(
-        lab,
-        "control",
-        "printf 'cluster:\\n  name: lab\\nswarm:\\n  managers: 1\\n' > /root/cluster_config.yml",
-    );
     ok(
         "rccr setup",
         &lab.exec("control", &["rccr", "setup", "--yes", "--json"]),
     );
-    let manager = names
+    let manager = ENGINES
         .into_iter()
         .find(|h| {
             cluster
@@ -1589,7 +1598,7 @@ fn removing_a_dead_node_leaves_the_node_that_took_its_lease_in_the_swarm() {
                 == "true"
         })
         .expect("a manager");
-    let workers: Vec<&str> = names.into_iter().filter(|h| *h != manager).collect();
+    let workers: Vec<&str> = ENGINES.into_iter().filter(|h| *h != manager).collect();
     let (dead, taker) = (workers[0], workers[1]);
     let id_of = |h: &str| {
         cluster
@@ -1647,4 +1656,92 @@ fn removing_a_dead_node_leaves_the_node_that_took_its_lease_in_the_swarm() {
         "{listed}\n{said}"
     );
     assert!(!listed.contains(&dead_id), "{listed}\n{said}");
+}
+
+/// Each node's swarm layer in setup's JSON `out`: (hostname, swarm).
+fn swarm_layers(out: &Output) -> Vec<(String, String)> {
+    let json = rccr::json::Value::parse(&out.stdout)
+        .unwrap_or_else(|e| panic!("setup --json is not JSON ({e}):\n{}", stdout(out)));
+    json.as_array()
+        .iter()
+        .filter(|o| o.str_at(&["kind"]) == "node")
+        .map(|o| {
+            let name = o.str_at(&["hostname"]).to_string();
+            (name, o.str_at(&["swarm"]).to_string())
+        })
+        .collect()
+}
+
+/// A run killed right after creating the swarm, whose creator then takes
+/// a new lease: raft knows that swarm's one manager only at the old
+/// address, where no manager joining could reach it, so the next run
+/// makes the creator leave it (nothing had joined it) and creates the
+/// swarm again; all three targets end in one swarm of three reachable
+/// managers, and a second run changes nothing. Before, the creator was
+/// adopted still advertising the old address: the managers that joined
+/// it never made its raft, the swarm lost its leader and the run failed.
+#[test]
+fn a_swarm_whose_creator_moved_before_its_id_was_recorded_is_made_again_where_all_reach_it() {
+    let Some(cluster) = engines_up("cluster:\\n  name: lab\\n") else {
+        return;
+    };
+    let lab = &cluster.lab;
+    let fp = Failpoint::new("swarm-created");
+    let child = fp.spawn(lab, "swarm-created", &["rccr", "setup", "--yes"]);
+    let (created_at, pid) = fp.reached();
+    sigkill(pid);
+    let _ = child.wait_with_output();
+    let creator = ENGINES
+        .into_iter()
+        .find(|h| lab.ip(h) == created_at)
+        .expect("the creator is a target");
+    move_to_new_lease(lab, creator);
+
+    let run = || lab.exec("control", &["rccr", "setup", "--yes", "--json"]);
+    let out = run();
+    let said = format!("{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_has(
+        &said,
+        &format!("left the swarm created here at {created_at}"),
+    );
+    let clusters: Vec<String> = ENGINES
+        .iter()
+        .map(|h| {
+            let id = cluster.docker_ok(h, &["info", "--format", "{{.Swarm.Cluster.ID}}"]);
+            id.trim().to_string()
+        })
+        .collect();
+    assert!(!clusters[0].is_empty(), "{said}");
+    assert!(
+        clusters.iter().all(|c| *c == clusters[0]),
+        "{clusters:?}\n{said}"
+    );
+    let managers = cluster.docker_ok(
+        creator,
+        &[
+            "node",
+            "ls",
+            "--filter",
+            "role=manager",
+            "--format",
+            "{{.ManagerStatus}}",
+        ],
+    );
+    let reachable = managers
+        .lines()
+        .filter(|l| matches!(l.trim(), "Leader" | "Reachable"))
+        .count();
+    assert_eq!(reachable, 3, "{managers}\n{said}");
+
+    let again = run();
+    let said = format!("{}\n{}", stdout(&again), stderr(&again));
+    assert_eq!(again.status.code(), Some(0), "{said}");
+    let layers = swarm_layers(&again);
+    assert!(
+        layers
+            .iter()
+            .all(|(_, s)| s == "unchanged" || s == "skipped"),
+        "the second run changed something: {layers:?}\n{said}"
+    );
 }

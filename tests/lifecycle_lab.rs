@@ -334,11 +334,7 @@ fn remove_warns_of_an_ssh_config_it_may_not_rewrite() {
     let mode = |path: &std::path::Path, mode| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
     };
-    let dir = std::env::temp_dir().join(format!("rccr-lifecycle-sshwarn-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let state = dir.join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+    let (dir, state) = offline_state("sshwarn");
     let ip = "192.0.2.7";
     let nodes = state.join("nodes");
     let node = format!("{ip}\t-\tReCyClusteR-Target-07\ttarget\tx86_64\t-\t-\n");
@@ -351,13 +347,7 @@ fn remove_warns_of_an_ssh_config_it_may_not_rewrite() {
     );
     std::fs::write(&config, &block).unwrap();
     mode(&config, 0o666);
-    let out = std::process::Command::new(common::lab::rccr_bin())
-        .args(["remove", "--forget", "--yes", ip])
-        .current_dir(&dir)
-        .env("HOME", &dir)
-        .env("RCCR_STATE_DIR", &state)
-        .output()
-        .unwrap();
+    let out = forget_offline(&dir, &state, ip);
     // No manager answers: it fails, and leaves the inventory all the same.
     assert_exit(&out, 1);
     let err = stderr(&out);
@@ -371,6 +361,56 @@ fn remove_warns_of_an_ssh_config_it_may_not_rewrite() {
         "{err}"
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), block);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A scratch HOME (with `.ssh`) and state directory for a run of rccr
+/// on the test's own machine, no lab.
+fn offline_state(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("rccr-lifecycle-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+    (dir, state)
+}
+
+/// `rccr remove --forget --yes IP` with HOME `dir` and state `state`.
+fn forget_offline(
+    dir: &std::path::Path,
+    state: &std::path::Path,
+    ip: &str,
+) -> std::process::Output {
+    std::process::Command::new(common::lab::rccr_bin())
+        .args(["remove", "--forget", "--yes", ip])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("RCCR_STATE_DIR", state)
+        .output()
+        .unwrap()
+}
+
+/// The node a run chose to create the swarm on is forgotten before the
+/// swarm's ID was recorded (the run was killed, the node died): the
+/// record chooses it no more. Before, its host key stayed in the record,
+/// and a later node of that key (a card cloned from it) that manages a
+/// swarm of its own was adopted as the swarm's creator at any address.
+#[test]
+fn a_chosen_node_forgotten_before_its_swarm_was_recorded_leaves_the_record() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, state) = offline_state("forgetchosen");
+    let (ip, key) = ("192.0.2.7", "SHA256:Y2hvc2VuLW5vZGUtaG9zdC1rZXk");
+    let nodes = state.join("nodes");
+    let node = format!("{ip}\t-\tReCyClusteR-Target-07\ttarget\tx86_64\t{key}\t-\n");
+    std::fs::write(&nodes, node).unwrap();
+    std::fs::set_permissions(&nodes, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let record = state.join("swarm");
+    std::fs::write(&record, format!("bootstrap {ip} {key}\n")).unwrap();
+    let out = forget_offline(&dir, &state, ip);
+    assert_exit(&out, 1);
+    assert!(!std::fs::read_to_string(&nodes).unwrap().contains(ip));
+    let left = std::fs::read_to_string(&record).unwrap();
+    assert!(!left.contains("bootstrap"), "{left}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -21,6 +21,8 @@
 //! Until the swarm's ID is recorded, only the node of that host key is
 //! the swarm's creator, wherever its DHCP lease moved it: another node
 //! given its address that manages a swarm of its own is not adopted.
+//! (The swarm layer makes it leave a swarm it created at another address,
+//! which raft knows it at, and creates the swarm again.)
 //! When more than one node of the inventory has that key (cloned images),
 //! only the one at that address is.
 //!
@@ -162,6 +164,22 @@ impl SwarmRecord {
         of_key(node) && (at_bootstrap || alone)
     }
 
+    /// Forgets the node the record chose to create the swarm on, when
+    /// it is one of `gone` (leaving `inventory`, which holds them still)
+    /// before the swarm's ID is recorded: no later node is then adopted
+    /// as its creator, as one of its host key (a card cloned from it)
+    /// would be at any address. True when that changed the record.
+    pub fn forget_bootstrap(&mut self, gone: &[&NodeRecord], inventory: &[NodeRecord]) -> bool {
+        let chosen = self.cluster.is_none()
+            && self.bootstrap.is_some()
+            && gone.iter().any(|n| self.bootstraps(n, inventory));
+        if chosen {
+            self.bootstrap = None;
+            self.bootstrap_key = None;
+        }
+        chosen
+    }
+
     /// `manager`, while the record's managers (written after every run
     /// and every `rccr remove`) count it, or none are recorded yet: a
     /// manager since demoted or removed is the record's word no more.
@@ -287,6 +305,38 @@ pub(crate) mod tests {
                 .collect();
             assert_eq!(said, chosen, "{chose_key:?} {inventory:?}");
         }
+    }
+
+    /// The chosen node (its lease moved to .6) is forgotten before the
+    /// swarm's ID is recorded; later a card cloned from it turns up at
+    /// .9, managing a swarm of its own. Before, nothing cleared the key,
+    /// and the clone, the only inventory node of that key, was adopted.
+    /// Another node leaving, or the chosen one once the ID is recorded,
+    /// changes nothing.
+    #[test]
+    fn a_chosen_node_forgotten_before_the_swarm_is_recorded_is_chosen_no_more() {
+        let chose = SwarmRecord {
+            bootstrap: Some(IpAddr::from([10, 0, 0, 5])),
+            bootstrap_key: "SHA256:chosen".parse().ok(),
+            ..SwarmRecord::default()
+        };
+        let (chosen, other) = (target(6, "SHA256:chosen"), target(5, "SHA256:other"));
+        let inventory = [chosen.clone(), other.clone()];
+        let mut record = chose.clone();
+        assert!(!record.forget_bootstrap(&[&other], &inventory));
+        assert_eq!(record, chose);
+        assert!(record.forget_bootstrap(&[&chosen], &inventory));
+        let clone = target(9, "SHA256:chosen");
+        let later = [other.clone(), clone.clone()];
+        assert!(!record.bootstraps(&clone, &later));
+        assert!(!record.bootstraps(&other, &later));
+        let recorded = SwarmRecord {
+            cluster: Some("c0ffee".into()),
+            ..chose.clone()
+        };
+        let mut record = recorded.clone();
+        assert!(!record.forget_bootstrap(&[&chosen], &inventory));
+        assert_eq!(record, recorded);
     }
 
     /// A swarm n1 created at 10.0.0.5, with `managers`.

@@ -533,6 +533,18 @@ fn machine_layer(m: &Member, machine: &Machine) -> Layer {
 mod tests {
     use super::*;
 
+    /// A failure keeps what came before it: a failure already there
+    /// (both are said), nothing from a skipped layer (it did nothing).
+    #[test]
+    fn a_failure_after_a_failure_or_a_skip_says_what_it_should() {
+        let mut failed = Layer::Failed("join failed: x".into());
+        failed.fail_after("not counted".into());
+        assert_eq!(failed.text(), "FAILED: join failed: x; not counted");
+        let mut skipped = Layer::Skipped("Docker is not running".into());
+        skipped.fail_after("not counted".into());
+        assert_eq!(skipped.text(), "FAILED: not counted");
+    }
+
     /// `ssh.port` reaches the docker context setup writes (it said
     /// `ssh://root@IP`, port 22, whatever the config said).
     #[test]

@@ -123,7 +123,7 @@ pub fn form(
         .filter_map(|(i, info)| Some((i, info.as_ref()?.node_id.clone())))
         .collect();
     for (i, other) in false_claims(members, &claims, leader, &view, inventory) {
-        formed.layers[i] = claims_another(&other);
+        claims_another(&mut formed.layers[i], &other);
         infos[i] = None;
     }
     if reformed {
@@ -298,7 +298,7 @@ pub fn form(
     crate::failpoint::reached("swarm-view-read", &lead.addr());
     // A node ID a member's engine told after its join is its word too.
     for (i, other) in false_claims(members, &node_ids, leader, &view, inventory) {
-        formed.layers[i] = claims_another(&other);
+        claims_another(&mut formed.layers[i], &other);
         node_ids.retain(|(j, _)| *j != i);
         formed.in_swarm.retain(|j| *j != i);
     }
@@ -319,6 +319,9 @@ pub fn form(
         .collect();
     let read = || lead.call(&Op::Nodes).ok();
     let mut counted = RaftCount::new(&read, &chosen, RAFT_TIME);
+    // Managers demoted once raft counted the chosen ones (after its list
+    // was read, which the parity check takes as it is).
+    let mut demoted: Vec<&str> = Vec::new();
     for (i, node, mut manager) in changes {
         if node.manager && !manager {
             // No demotion when fewer managers than chosen manage (a join
@@ -364,11 +367,12 @@ pub fn form(
                     managing.push(i);
                     made.push((i, node.id.clone()));
                 }
+                if node.manager && !manager {
+                    demoted.push(&node.id);
+                }
                 formed.layers[i].add(done.into())
             }
-            Err(e) => {
-                formed.layers[i] = Layer::Failed(format!("{done}: failed: {}", print::text(&e)))
-            }
+            Err(e) => set_failed(&mut formed.layers[i], done, &e),
         }
     }
     // A manager is one once raft counts it: the run's new ones are checked,
@@ -384,7 +388,7 @@ pub fn form(
         let made_ids: Vec<&str> = made.iter().map(|(_, id)| id.as_str()).collect();
         let planned = desired.len() + others;
         if let Some(list) = raft_read(counted, &made, &mut formed.layers) {
-            let nodes = SwarmNode::parse_list(&list);
+            let nodes = after_demotions(&list, &demoted);
             // A member that answered this run is not a manager switched
             // off: its entry counts only when raft does.
             let mut ids = member_ids.clone();
@@ -536,14 +540,28 @@ impl<'a> RaftCount<'a> {
     }
 
     /// The node list once raft counts them all, or after `limit`: the
-    /// last one read when they were asked for and not all counted; `None`
-    /// when the lead never answered.
+    /// one read when they were asked for (raft is read once a run: a lead
+    /// that falls silent after counting them all does not undo that);
+    /// `None` when the lead never answered.
     fn list(self) -> Option<Value> {
         match self.polled {
-            Some((false, list)) => list,
-            _ => self.poll().1,
+            Some((_, list)) => list,
+            None => self.poll().1,
         }
     }
+}
+
+/// The nodes of `list` (the lead's, read once raft counted the managers
+/// chosen), with those the run `demoted` since as workers.
+fn after_demotions(list: &Value, demoted: &[&str]) -> Vec<SwarmNode> {
+    let mut nodes = SwarmNode::parse_list(list);
+    for node in nodes
+        .iter_mut()
+        .filter(|n| demoted.contains(&n.id.as_str()))
+    {
+        node.manager = false;
+    }
+    nodes
 }
 
 /// How raft reaches node `id` of `list` (a `GET /nodes` answer):
@@ -1445,9 +1463,15 @@ fn of_inventory(n: &SwarmNode, inventory: &[NodeRecord], answered: &[&str]) -> b
     })
 }
 
-/// Reports a member [`false_claims`] refused.
-fn claims_another(other: &str) -> Layer {
-    Layer::Failed(format!("claims the swarm node ID of {other}: left alone"))
+/// Reports a member [`false_claims`] refused, after what the run did there.
+fn claims_another(layer: &mut Layer, other: &str) {
+    layer.fail_after(format!("claims the swarm node ID of {other}: left alone"));
+}
+
+/// Reports a role or label change `done` (its past: "promoted to
+/// manager") that the lead refused for `e`, after what the run did there.
+fn set_failed(layer: &mut Layer, done: &str, e: &str) {
+    layer.fail_after(format!("{done}: failed: {}", print::text(e)));
 }
 
 /// Members whose swarm membership broke are made to join again: a node
@@ -1862,10 +1886,25 @@ fn find_leader(
             record.bootstraps(members[i].record, inventory)
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
-            let info = infos[i].as_ref().expect("a manager has an engine");
-            if !record_created(record, info, record_path)? {
-                formed.layers[i] = created_no_id();
-                return Ok(Vec::new());
+            let member = &members[i];
+            match record.bootstrap.filter(|old| *old != member.record.ip) {
+                // Matched by its host key alone, on a new lease.
+                Some(old) => {
+                    if let Err(why) = leave_unrecorded(member, old, &mut infos[i]) {
+                        formed.layers[i] = Layer::Failed(why);
+                        return Ok(Vec::new());
+                    }
+                    formed.layers[i].add(format!(
+                        "left the swarm created here at {old} by a run killed before recording it (nothing had joined it; raft knows its manager only at that address)"
+                    ));
+                }
+                None => {
+                    let info = infos[i].as_ref().expect("a manager has an engine");
+                    if !record_created(record, info, record_path)? {
+                        formed.layers[i] = created_no_id();
+                        return Ok(Vec::new());
+                    }
+                }
             }
         }
     }
@@ -1939,6 +1978,68 @@ fn find_leader(
             Ok(Vec::new())
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// A swarm the control created and no run recorded, as its creator's
+/// engine lists it.
+#[derive(Clone, Copy, Debug)]
+struct Unrecorded {
+    nodes: usize,
+    managers: usize,
+    services: usize,
+}
+
+impl Unrecorded {
+    /// Whether nothing joined it or runs in it: the swarm a run killed
+    /// right after `swarm init` left, which leaving loses nothing of.
+    fn untouched(&self) -> bool {
+        self.nodes == 1 && self.managers == 1 && self.services == 0
+    }
+}
+
+/// Makes `member`, the node the record chose, leave the swarm it created
+/// at `old` before a run recorded it, now that its DHCP lease moved: raft
+/// knows its one manager only at `old` (`--force-new-cluster` keeps a
+/// raft member's address), where no manager joining could reach it, so
+/// the swarm is created again, at its new address. Only a swarm nothing
+/// joined nor runs in is left; `info` becomes its engine's word after.
+/// Why not (escaped), else.
+fn leave_unrecorded(
+    member: &Member,
+    old: std::net::IpAddr,
+    info: &mut Option<Info>,
+) -> Result<(), String> {
+    let created = format!("the swarm created here at {old} by a run killed before recording it");
+    let read = match member.calls(&[Op::Nodes, Op::Services]).as_slice() {
+        [Ok(nodes), Ok(services)] => {
+            let nodes = SwarmNode::parse_list(nodes);
+            Ok(Unrecorded {
+                nodes: nodes.len(),
+                managers: nodes.iter().filter(|n| n.manager).count(),
+                services: services.as_array().len(),
+            })
+        }
+        [Err(e), _] | [_, Err(e)] => Err(e.clone()),
+        _ => Err("no answer".into()),
+    };
+    let swarm = read.map_err(|e| format!("{created} cannot be read: {}", print::text(&e)))?;
+    if !swarm.untouched() {
+        return Err(format!(
+            "{created} has {} nodes, {} managers and {} services, while raft knows this manager only at {old}: left alone; give it back {old} (a fixed DHCP lease) and run rccr setup again, or, if nothing in that swarm is needed, docker swarm leave --force on it",
+            swarm.nodes, swarm.managers, swarm.services
+        ));
+    }
+    let answers = member.calls(&[Op::Leave { force: true }, Op::Info]);
+    match answers.as_slice() {
+        [Ok(_), Ok(left)] => {
+            *info = Some(Info::parse(left));
+            Ok(())
+        }
+        [Err(e), _] | [_, Err(e)] => {
+            Err(format!("{created} could not be left: {}", print::text(e)))
+        }
+        _ => Err(format!("{created} could not be left: no answer")),
     }
 }
 
@@ -2291,15 +2392,41 @@ mod tests {
         assert_eq!(reads.get(), 1);
         assert_eq!(reachability(&list, "x"), "unreachable");
         assert_eq!(reachability(&list, "y"), "");
-        // Counted: the list after the run's demotions is read afresh.
+        // Counted, then the lead falls silent: its reading is kept too.
+        // Before, it was read again, and the managers raft had counted
+        // failed as "could not be read".
         let read = || {
             reads.set(reads.get() + 1);
-            Some(raft_list("reachable"))
+            (reads.get() == 2).then(|| raft_list("reachable"))
         };
         let mut count = RaftCount::new(&read, &["x"], std::time::Duration::ZERO);
         assert!(count.all());
-        assert!(count.list().is_some());
-        assert_eq!(reads.get(), 3);
+        let mut layers = [Layer::Changed(vec!["promoted to manager".into()])];
+        let list = raft_read(count, &[(0, "x".to_string())], &mut layers).unwrap();
+        assert_eq!(reads.get(), 2);
+        assert_eq!(reachability(&list, "x"), "reachable");
+        assert!(!layers[0].failed(), "{}", layers[0].text());
+    }
+
+    /// The list read before the run's demotions, taken as it is, would
+    /// count a manager demoted since: 4 of a raft of 3, even, and a
+    /// manager the run made demoted for parity.
+    #[test]
+    fn a_manager_demoted_after_raft_was_read_is_no_manager_to_keep_odd() {
+        let entry = |id: &str| {
+            format!(
+                r#"{{"ID":"{id}","Version":{{"Index":1}},"Spec":{{"Role":"manager"}},"ManagerStatus":{{"Reachability":"reachable"}}}}"#
+            )
+        };
+        let text = format!("[{}]", ["l", "b", "c", "old"].map(entry).join(","));
+        let list = Value::parse(text.as_bytes()).unwrap();
+        let wanted = ["l", "b", "c"];
+        let nodes = after_demotions(&list, &["old"]);
+        let kept = keep_odd(&nodes, &["c"], &wanted, "l", 3, &|_| true, &none);
+        assert_eq!((kept.demote, kept.managers), (None, 3));
+        let stale = after_demotions(&list, &[]);
+        let kept = keep_odd(&stale, &["c"], &wanted, "l", 3, &|_| true, &none);
+        assert_eq!(kept.demote, Some("c"));
     }
 
     #[test]
@@ -2835,9 +2962,14 @@ mod tests {
     /// whatever node had .1 since, and managed a swarm of its own, had
     /// its swarm adopted as the cluster's. A record an older rccr wrote
     /// (no key) still adopts by address. The node it chose, its lease
-    /// moved to .2, is adopted there (before: never, and a second swarm
-    /// was created). Once adopted, the key is gone: the record reads with
-    /// an older rccr too.
+    /// moved to .2, is not adopted there as it is (raft knows it at .1):
+    /// it is asked about its swarm, to leave it ([`leave_unrecorded`];
+    /// here no engine answers, so it fails), and no second swarm is
+    /// created. Once adopted, the key is gone: the record reads with an
+    /// older rccr too.
+    const KILLED_AT_1: &str =
+        "the swarm created here at 10.0.0.1 by a run killed before recording it";
+
     #[test]
     fn a_record_without_a_swarm_id_adopts_the_node_it_chose_not_its_address() {
         let dir = crate::fsutil::scratch::Dir::new("swarm-bootstrap-key");
@@ -2845,7 +2977,7 @@ mod tests {
         for (chose_key, key, at, adopted) in [
             ("SHA256:chosen", "SHA256:other", 1, None),
             ("SHA256:chosen", "SHA256:chosen", 1, Some("c0ffee")),
-            ("SHA256:chosen", "SHA256:chosen", 2, Some("c0ffee")),
+            ("SHA256:chosen", "SHA256:chosen", 2, None),
             ("", "SHA256:other", 1, Some("c0ffee")),
             ("", "SHA256:chosen", 2, None),
         ] {
@@ -2885,6 +3017,10 @@ mod tests {
             );
             assert_eq!(found.unwrap().len(), adopted.iter().len(), "{key} at {at}");
             assert_eq!(record.cluster.as_deref(), adopted, "{key} at {at}");
+            let moved = !chose_key.is_empty() && key == chose_key && at != 1;
+            let layer = formed.layers[0].text();
+            assert_eq!(layer.contains(KILLED_AT_1), moved, "{key} at {at}: {layer}");
+            assert_eq!(formed.layers[0].failed(), moved, "{key} at {at}: {layer}");
             if adopted.is_some() {
                 assert_eq!(record.bootstrap_key, None, "{key} at {at}");
                 assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key} at {at}");
@@ -2921,6 +3057,46 @@ mod tests {
         assert_eq!(old_rccr_reads(&text), Some(ip(1)), "{text}");
         assert!(!text.contains("SHA256"), "{text}");
         assert_eq!(record.cluster.as_deref(), Some("c0ffee"));
+    }
+
+    /// A member that joined and then failed (its node ID claimed by
+    /// another, its label or promotion refused) is reported with what the
+    /// run did there: before, only the failure, as if it had not joined.
+    #[test]
+    fn a_failure_after_a_join_keeps_the_join() {
+        let joined = || Layer::Changed(vec!["joined as manager".into()]);
+        let mut claimed = joined();
+        claims_another(&mut claimed, "ReCyClusteR-Target-02");
+        assert_eq!(
+            claimed.text(),
+            "FAILED: claims the swarm node ID of ReCyClusteR-Target-02: left alone; done: joined as manager"
+        );
+        let mut refused = joined();
+        set_failed(&mut refused, "labelled", "update out of sequence");
+        assert_eq!(
+            refused.text(),
+            "FAILED: labelled: failed: update out of sequence; done: joined as manager"
+        );
+    }
+
+    /// Only a swarm nothing joined nor runs in is left when its creator
+    /// moved before it was recorded: anything more is the operator's.
+    #[test]
+    fn only_an_untouched_unrecorded_swarm_is_left() {
+        let swarm = |nodes, managers, services| Unrecorded {
+            nodes,
+            managers,
+            services,
+        };
+        assert!(swarm(1, 1, 0).untouched());
+        for touched in [
+            swarm(2, 1, 0),
+            swarm(2, 2, 0),
+            swarm(1, 1, 1),
+            swarm(0, 0, 0),
+        ] {
+            assert!(!touched.untouched(), "{touched:?}");
+        }
     }
 
     fn info(id: &str, manager: bool) -> Option<Info> {

@@ -325,6 +325,12 @@ fn leave_cluster(
         .cluster(config.ssh.key_type)?
         .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
     inventory::save(paths, &remaining, &config.ssh.user, config.ssh.port, &key)?;
+    // The node chosen to create the swarm, gone before its ID was
+    // recorded, is chosen no more: a later node of its host key (a card
+    // cloned from it) is not adopted as the swarm's creator.
+    if record.forget_bootstrap(&gone, records) {
+        record.save(&paths.swarm())?;
+    }
     // The nodes that left the inventory (even when not cleanly) leave an
     // unfinished key rotation too: one gone for good would hold it up for
     // ever, and a node it reached again would be given the cluster key.
