@@ -25,7 +25,8 @@
 #                      lbu-failed, volatile or disk. Refused as stage is
 #                      when authorized_keys is a symbolic link (made since)
 #
-# Exit codes: 0 done, 1 failed (nothing changed but refuse_link's drop), 3
+# Exit codes: 0 done, 1 failed (nothing changed, but for refuse_link's drop
+# and a dead rotation's revert or drop that failed half way), 3
 # rotation expired (the node reverted by itself), 4 authorized_keys changed
 # under us, 5 another step holds the node's lock, 6 a rotation is armed
 # already (stage), 7 the control's input did not end within the input wait
