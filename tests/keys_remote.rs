@@ -1655,8 +1655,66 @@ fn a_dead_rotation_that_cannot_be_wholly_dropped_leaves_and_says_the_same() {
         assert_has(&said_in(home, &out), why);
         assert_eq!(home.keys(), STAGED, "{who}");
         assert_eq!(home.ak().is_symlink(), on_link, "{who}");
+        let said = format!("{}left {:?}", said_in(home, &out), home.leftovers());
+        if stuck != Stuck::BackupADirectory {
+            return said;
+        }
+        // No rotation is armed now (ROTATION `-`), so keyrotate stages
+        // again: a backup path that is a directory is no place for a
+        // backup. Renamed into it, the revert timer would restore nothing.
+        let (head, out) = home.converse(node, &["stage", "ri", "60", "ns"], "ns", |_| file(FINAL));
+        assert!(head.is_some(), "{who}: refused early: {}", stderr(&out));
+        assert_refused(&out, 1, "cannot back up", who);
+        assert_eq!(home.keys(), STAGED, "{who}");
+        let in_backup: Vec<_> = std::fs::read_dir(&bak).unwrap().collect();
+        assert!(in_backup.is_empty(), "{who}: backed up into {bak:?}");
+        format!(
+            "{said}; then {:?} exit {:?}: {}left {:?}",
+            stdout(&out),
+            out.status.code(),
+            said_in(home, &out),
+            home.leftovers()
+        )
+    });
+}
+
+#[test]
+fn a_dead_rotation_whose_backup_is_a_directory_is_not_reverted_alike() {
+    // A stage whose revert timer died, its backup since made a directory:
+    // no node side renames a directory over authorized_keys, nor takes
+    // the rotation for reverted.
+    let cases = [("on a regular file", ())];
+    for_each_case_said_alike("dirbak", &cases, |node, who, home, _, _| {
+        let bak = staged_and_its_timer_killed_with_a_directory_backup(node, home, "rj", "nj");
+        let (head, out) = home.converse(node, &["stage", "rk", "60", "nk"], "nk", |_| file(FINAL));
+        assert!(head.is_none(), "{who}: asked for input");
+        assert_refused(
+            &out,
+            1,
+            "cannot revert rotation rj.nj, whose revert timer died",
+            who,
+        );
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert!(bak.is_dir(), "{who}: the backup directory went");
+        assert_eq!(home.read(node).1, "rj.nj timer-died", "{who}");
         format!("{}left {:?}", said_in(home, &out), home.leftovers())
     });
+}
+
+/// Stages [`STAGED`] as rotation `id`.`nonce`, kills its revert timer
+/// (a reboot) and makes its backup a directory; the backup's path.
+fn staged_and_its_timer_killed_with_a_directory_backup(
+    node: &Node,
+    home: &Home,
+    id: &str,
+    nonce: &str,
+) -> PathBuf {
+    home.send_ok(node, &["stage", id, "60", nonce], nonce, STAGED);
+    kill_processes_of(home);
+    let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+    std::fs::remove_file(&bak).unwrap();
+    std::fs::create_dir(&bak).unwrap();
+    bak
 }
 
 #[test]
@@ -1666,11 +1724,7 @@ fn a_dead_rotation_on_a_link_that_cannot_be_wholly_dropped_says_so_alike() {
     // and every node side must say so in the same words.
     let said = std::cell::RefCell::new(Vec::new());
     for_each_node("halfdrop", |node, who, home| {
-        home.send_ok(node, &["stage", "rh", "60", "nd"], "nd", STAGED);
-        kill_processes_of(home);
-        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
-        std::fs::remove_file(&bak).unwrap();
-        std::fs::create_dir(&bak).unwrap();
+        let bak = staged_and_its_timer_killed_with_a_directory_backup(node, home, "rh", "nd");
         let target = link_to_a_copy(home, STAGED);
         let (head, out) = home.converse(node, &["commit", "ne"], "ne", |_| Vec::new());
         assert!(head.is_none(), "{who}: asked for input on a link");

@@ -739,8 +739,8 @@ fn revert_dead_rotation(ctx: &mut Ctx) {
             // Files went (marker and backup): a change, which the summary
             // counts, and a problem to look at.
             ctx.changed(format_args!(
-                "{}: the revert marker and backup of a key rotation that cannot be reverted \
-                 removed",
+                "{}: the revert marker and backup of a key rotation removed, not reverted \
+                 (authorized_keys a symbolic link, or the backup no copy of it: below)",
                 ctx.path(ROOT_SSH_DIR).display()
             ));
             ctx.problem(crate::print::text(&why));

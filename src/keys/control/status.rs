@@ -346,7 +346,7 @@ fn render(
                 "  {}: a key rotation is staged there and its revert timer died (a reboot or a kill): \
                  no revert is pending; the next rccr keyrotate restores the node's keys and stages again \
                  (on a symbolically linked authorized_keys it drops that rotation and refuses the link \
-                 instead: run it once, and only once ROTATION shows -, make the link a regular file if \
+                 instead: run it once; then, when ROTATION shows -, make the link a regular file if \
                  rccr is to rotate its keys; made one before, the next keyrotate would restore the \
                  file from before the rotation over it)\n",
                 s.node
@@ -406,10 +406,11 @@ mod tests {
             "{out}"
         );
         let advice = "on a symbolically linked authorized_keys it drops that rotation and \
-                      refuses the link instead: run it once, and only once ROTATION shows -, \
+                      refuses the link instead: run it once; then, when ROTATION shows -, \
                       make the link a regular file";
         assert!(out.contains(advice), "{out}");
         assert!(!out.contains("regular file first"), "{out}");
+        assert!(!out.contains("only once"), "{out}");
     }
 
     #[test]

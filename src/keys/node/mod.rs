@@ -9,7 +9,8 @@
 //! dozen coreutils processes, which is most of a node's CPU per rotation.
 //!
 //! Exit codes, as the script's: 0 done, 1 failed (nothing changed, but
-//! for a rotation dropped on a link: [`Files::refuse_link`]), 3
+//! for a rotation dropped on a link, [`Files::refuse_link`], and a dead
+//! rotation's revert or drop that failed half way), 3
 //! rotation expired, 4 authorized_keys changed under us, 5 another step
 //! holds the node's lock, 6 a rotation is armed already (stage only), 7
 //! the control's input did not end within the input wait ([`input_wait`];

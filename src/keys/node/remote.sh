@@ -25,7 +25,8 @@
 #                      lbu-failed, volatile or disk. Refused as stage is
 #                      when authorized_keys is a symbolic link (made since)
 #
-# Exit codes: 0 done, 1 failed (nothing changed but refuse_link's drop), 3
+# Exit codes: 0 done, 1 failed (nothing changed, but for refuse_link's drop
+# and a dead rotation's revert or drop that failed half way), 3
 # rotation expired (the node reverted by itself), 4 authorized_keys changed
 # under us, 5 another step holds the node's lock, 6 a rotation is armed
 # already (stage), 7 the control's input did not end within the input wait
@@ -106,10 +107,12 @@ read_armed() {
 # stage). Back to back, so a commit racing the timer finds it expired.
 # Without a backup (a revert cut short between the two) only the marker goes.
 # A link made since the stage is replaced: the backup is the file the
-# stage found; the link's target was never checked.
+# stage found; the link's target was never checked. Anything else at the
+# backup's name (a directory) is renamed too, and fails as rccr's rename
+# does. Quiet: its caller says what failed.
 revert() {
-	if [ -f "$bak" ]; then mv -f "$bak" "$ak" || return 1; fi
-	rm -f "$mark" || return 1
+	if [ -e "$bak" ] || [ -L "$bak" ]; then mv -f "$bak" "$ak" 2>/dev/null || return 1; fi
+	rm -f "$mark" 2>/dev/null || return 1
 	sync "$dir" 2>/dev/null || sync
 }
 
@@ -427,6 +430,10 @@ stage)
 	# Backup and marker are written under a fresh random name, one a later
 	# step removes if this one dies (take_lock): a marker-to-be of a killed
 	# stage stays locked by its timer, and must not be the next one's.
+	# Only a file (or a link, replaced) or nothing at the backup's name: a
+	# directory (a drop that failed in part) would take the backup in,
+	# and the revert would restore nothing.
+	[ ! -e "$bak" ] || [ -f "$bak" ] || fail 1 "cannot back up $ak"
 	part=$(mktemp "$dir/.rccr-tmp.XXXXXXXX") || fail 1 "cannot create a temporary file in $dir"
 	if ! { cp -p "$ak" "$part" && durable_mv "$part" "$bak"; }; then
 		rm -f "$part"
