@@ -322,6 +322,7 @@ pub fn form(
     // Managers demoted once raft counted the chosen ones (after its list
     // was read, which the parity check takes as it is).
     let mut demoted: Vec<&str> = Vec::new();
+    let mut failed_demotions: Vec<&str> = Vec::new();
     for (i, node, mut manager) in changes {
         if node.manager && !manager {
             // No demotion when fewer managers than chosen manage (a join
@@ -372,7 +373,12 @@ pub fn form(
                 }
                 formed.layers[i].add(done.into())
             }
-            Err(e) => set_failed(&mut formed.layers[i], done, &e),
+            Err(e) => {
+                if node.manager && !manager {
+                    failed_demotions.push(&node.id);
+                }
+                set_failed(&mut formed.layers[i], done, &e)
+            }
         }
     }
     // A manager is one once raft counts it: the run's new ones are checked,
@@ -408,7 +414,7 @@ pub fn form(
                 Counted::Behind.onto(&mut formed.layers[i]);
             }
             for (id, parity) in odd.uncounted.iter().map(|id| (id, None)).chain(
-                odd.demote
+                parity_demotion(&odd, &failed_demotions)
                     .iter()
                     .map(|id| (id, Some(odd.managers.saturating_sub(1)))),
             ) {
@@ -562,6 +568,14 @@ fn after_demotions(list: &Value, demoted: &[&str]) -> Vec<SwarmNode> {
         node.manager = false;
     }
     nodes
+}
+
+/// The manager [`keep_odd`] demotes for parity, unless a demotion of this
+/// run failed (`failed`): the lead may have made it all the same (a
+/// call that timed out), while the list read before it still counts that
+/// node a manager, so the raft may be one fewer, and odd already.
+fn parity_demotion<'a>(odd: &KeptOdd<'a>, failed: &[&str]) -> Option<&'a str> {
+    odd.demote.filter(|_| failed.is_empty())
 }
 
 /// How raft reaches node `id` of `list` (a `GET /nodes` answer):
@@ -2377,6 +2391,10 @@ mod tests {
         let stale = after_demotions(&list, &[]);
         let kept = keep_odd(&stale, &["c"], &wanted, "l", 3, &|_| true, &none);
         assert_eq!(kept.demote, Some("c"));
+        assert_eq!(parity_demotion(&kept, &[]), Some("c"));
+        // Its demotion failed (timed out, made all the same?): the list
+        // may count it wrongly, so nothing is demoted for parity.
+        assert_eq!(parity_demotion(&kept, &["old"]), None);
     }
 
     #[test]
