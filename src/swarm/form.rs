@@ -322,6 +322,7 @@ pub fn form(
     // Managers demoted once raft counted the chosen ones (after its list
     // was read, which the parity check takes as it is).
     let mut demoted: Vec<&str> = Vec::new();
+    let mut failed_demotions: Vec<&str> = Vec::new();
     for (i, node, mut manager) in changes {
         if node.manager && !manager {
             // No demotion when fewer managers than chosen manage (a join
@@ -372,7 +373,12 @@ pub fn form(
                 }
                 formed.layers[i].add(done.into())
             }
-            Err(e) => set_failed(&mut formed.layers[i], done, &e),
+            Err(e) => {
+                if node.manager && !manager {
+                    failed_demotions.push(&node.id);
+                }
+                set_failed(&mut formed.layers[i], done, &e)
+            }
         }
     }
     // A manager is one once raft counts it: the run's new ones are checked,
@@ -408,7 +414,7 @@ pub fn form(
                 Counted::Behind.onto(&mut formed.layers[i]);
             }
             for (id, parity) in odd.uncounted.iter().map(|id| (id, None)).chain(
-                odd.demote
+                parity_demotion(&odd, &failed_demotions)
                     .iter()
                     .map(|id| (id, Some(odd.managers.saturating_sub(1)))),
             ) {
@@ -562,6 +568,14 @@ fn after_demotions(list: &Value, demoted: &[&str]) -> Vec<SwarmNode> {
         node.manager = false;
     }
     nodes
+}
+
+/// The manager [`keep_odd`] demotes for parity, unless a demotion of this
+/// run failed (`failed`): the lead may have made it all the same (a
+/// call that timed out), while the list read before it still counts that
+/// node a manager, so the raft may be one fewer, and odd already.
+fn parity_demotion<'a>(odd: &KeptOdd<'a>, failed: &[&str]) -> Option<&'a str> {
+    odd.demote.filter(|_| failed.is_empty())
 }
 
 /// How raft reaches node `id` of `list` (a `GET /nodes` answer):
@@ -1888,15 +1902,15 @@ fn find_leader(
         }) {
             let member = &members[i];
             match record.bootstrap.filter(|old| *old != member.record.ip) {
-                // Matched by its host key alone, on a new lease.
+                // Matched by its host key alone, on a new lease: never
+                // adopted there (raft may know its manager only at `old`,
+                // where no manager joining could reach it), nor left
+                // (nothing shows it is the swarm made at `old`, nor that
+                // it holds nothing of the operator's). Asks its engine
+                // nothing.
                 Some(old) => {
-                    if let Err(why) = leave_unrecorded(member, old, &mut infos[i]) {
-                        formed.layers[i] = Layer::Failed(why);
-                        return Ok(Vec::new());
-                    }
-                    formed.layers[i].add(format!(
-                        "left the swarm created here at {old} by a run killed before recording it (nothing had joined it; raft knows its manager only at that address)"
-                    ));
+                    formed.layers[i] = Layer::Failed(moved_unrecorded(old));
+                    return Ok(Vec::new());
                 }
                 None => {
                     let info = infos[i].as_ref().expect("a manager has an engine");
@@ -1981,66 +1995,16 @@ fn find_leader(
     }
 }
 
-/// A swarm the control created and no run recorded, as its creator's
-/// engine lists it.
-#[derive(Clone, Copy, Debug)]
-struct Unrecorded {
-    nodes: usize,
-    managers: usize,
-    services: usize,
-}
-
-impl Unrecorded {
-    /// Whether nothing joined it or runs in it: the swarm a run killed
-    /// right after `swarm init` left, which leaving loses nothing of.
-    fn untouched(&self) -> bool {
-        self.nodes == 1 && self.managers == 1 && self.services == 0
-    }
-}
-
-/// Makes `member`, the node the record chose, leave the swarm it created
-/// at `old` before a run recorded it, now that its DHCP lease moved: raft
-/// knows its one manager only at `old` (`--force-new-cluster` keeps a
-/// raft member's address), where no manager joining could reach it, so
-/// the swarm is created again, at its new address. Only a swarm nothing
-/// joined nor runs in is left; `info` becomes its engine's word after.
-/// Why not (escaped), else.
-fn leave_unrecorded(
-    member: &Member,
-    old: std::net::IpAddr,
-    info: &mut Option<Info>,
-) -> Result<(), String> {
-    let created = format!("the swarm created here at {old} by a run killed before recording it");
-    let read = match member.calls(&[Op::Nodes, Op::Services]).as_slice() {
-        [Ok(nodes), Ok(services)] => {
-            let nodes = SwarmNode::parse_list(nodes);
-            Ok(Unrecorded {
-                nodes: nodes.len(),
-                managers: nodes.iter().filter(|n| n.manager).count(),
-                services: services.as_array().len(),
-            })
-        }
-        [Err(e), _] | [_, Err(e)] => Err(e.clone()),
-        _ => Err("no answer".into()),
-    };
-    let swarm = read.map_err(|e| format!("{created} cannot be read: {}", print::text(&e)))?;
-    if !swarm.untouched() {
-        return Err(format!(
-            "{created} has {} nodes, {} managers and {} services, while raft knows this manager only at {old}: left alone; give it back {old} (a fixed DHCP lease) and run rccr setup again, or, if nothing in that swarm is needed, docker swarm leave --force on it",
-            swarm.nodes, swarm.managers, swarm.services
-        ));
-    }
-    let answers = member.calls(&[Op::Leave { force: true }, Op::Info]);
-    match answers.as_slice() {
-        [Ok(_), Ok(left)] => {
-            *info = Some(Info::parse(left));
-            Ok(())
-        }
-        [Err(e), _] | [_, Err(e)] => {
-            Err(format!("{created} could not be left: {}", print::text(e)))
-        }
-        _ => Err(format!("{created} could not be left: no answer")),
-    }
+/// Why the node the record chose to create the swarm, found by its host
+/// key on a new address while the record tells no swarm ID, is left
+/// alone, and the remedy. Its swarm may be the one a run killed after
+/// `swarm init` left at `old` (raft then knows its manager only there),
+/// or one made since and holding the operator's secrets, configs,
+/// networks: only the operator can tell, so no run leaves it.
+fn moved_unrecorded(old: std::net::IpAddr) -> String {
+    format!(
+        "manages a swarm no run recorded, and was chosen to create the cluster's swarm at {old} (a run killed before recording it?): neither adopted here (raft may know its manager only at {old}) nor left (it may hold what is yours): left alone, no swarm created; give it back {old} (a fixed DHCP lease) and run rccr setup again to adopt that swarm, or, if nothing in that swarm is yours, docker swarm leave --force on it and run rccr setup again"
+    )
 }
 
 /// Records the swarm the bootstrap node `info` tells of as the cluster's:
@@ -2427,6 +2391,10 @@ mod tests {
         let stale = after_demotions(&list, &[]);
         let kept = keep_odd(&stale, &["c"], &wanted, "l", 3, &|_| true, &none);
         assert_eq!(kept.demote, Some("c"));
+        assert_eq!(parity_demotion(&kept, &[]), Some("c"));
+        // Its demotion failed (timed out, made all the same?): the list
+        // may count it wrongly, so nothing is demoted for parity.
+        assert_eq!(parity_demotion(&kept, &["old"]), None);
     }
 
     #[test]
@@ -2963,12 +2931,11 @@ mod tests {
     /// its swarm adopted as the cluster's. A record an older rccr wrote
     /// (no key) still adopts by address. The node it chose, its lease
     /// moved to .2, is not adopted there as it is (raft knows it at .1):
-    /// it is asked about its swarm, to leave it ([`leave_unrecorded`];
-    /// here no engine answers, so it fails), and no second swarm is
-    /// created. Once adopted, the key is gone: the record reads with an
-    /// older rccr too.
-    const KILLED_AT_1: &str =
-        "the swarm created here at 10.0.0.1 by a run killed before recording it";
+    /// it fails with the remedy, its engine asked nothing (before, its
+    /// swarm was left when it looked empty: a test could make the host's
+    /// own Docker leave its swarm), and no second swarm is created. Once
+    /// adopted, the key is gone: the record reads with an older rccr too.
+    const REMEDY_AT_1: &str = "left alone, no swarm created; give it back 10.0.0.1 (a fixed DHCP lease) and run rccr setup again to adopt that swarm, or, if nothing in that swarm is yours, docker swarm leave --force on it and run rccr setup again";
 
     #[test]
     fn a_record_without_a_swarm_id_adopts_the_node_it_chose_not_its_address() {
@@ -3019,7 +2986,7 @@ mod tests {
             assert_eq!(record.cluster.as_deref(), adopted, "{key} at {at}");
             let moved = !chose_key.is_empty() && key == chose_key && at != 1;
             let layer = formed.layers[0].text();
-            assert_eq!(layer.contains(KILLED_AT_1), moved, "{key} at {at}: {layer}");
+            assert_eq!(layer.contains(REMEDY_AT_1), moved, "{key} at {at}: {layer}");
             assert_eq!(formed.layers[0].failed(), moved, "{key} at {at}: {layer}");
             if adopted.is_some() {
                 assert_eq!(record.bootstrap_key, None, "{key} at {at}");
@@ -3077,26 +3044,6 @@ mod tests {
             refused.text(),
             "FAILED: labelled: failed: update out of sequence; done: joined as manager"
         );
-    }
-
-    /// Only a swarm nothing joined nor runs in is left when its creator
-    /// moved before it was recorded: anything more is the operator's.
-    #[test]
-    fn only_an_untouched_unrecorded_swarm_is_left() {
-        let swarm = |nodes, managers, services| Unrecorded {
-            nodes,
-            managers,
-            services,
-        };
-        assert!(swarm(1, 1, 0).untouched());
-        for touched in [
-            swarm(2, 1, 0),
-            swarm(2, 2, 0),
-            swarm(1, 1, 1),
-            swarm(0, 0, 0),
-        ] {
-            assert!(!touched.untouched(), "{touched:?}");
-        }
     }
 
     fn info(id: &str, manager: bool) -> Option<Info> {

@@ -20,6 +20,15 @@ pub const CALL_TIMEOUT: Duration = relay::CALL_TIMEOUT;
 /// How many times [`Member::call`] makes a change that the swarm outdated.
 const UPDATE_TRIES: usize = 5;
 
+/// The control's own engine, which [`Member::local`] asks. Unit tests get
+/// a socket that does not exist: no test may change the Docker of the
+/// machine that runs it (a path that reached it could make that machine
+/// leave its own swarm).
+#[cfg(not(test))]
+const LOCAL_SOCKET: &str = docker::SOCKET;
+#[cfg(test)]
+const LOCAL_SOCKET: &str = "/nonexistent/rccr-unit-tests/docker.sock";
+
 /// How a member's engine is asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
@@ -233,9 +242,8 @@ impl<'n> Member<'n> {
                 .map(|op| {
                     let mut last = Err("no call".to_string());
                     for request in op.requests() {
-                        let called =
-                            docker::call(Path::new(docker::SOCKET), &request, CALL_TIMEOUT)
-                                .map_err(|e| e.to_string());
+                        let called = docker::call(Path::new(LOCAL_SOCKET), &request, CALL_TIMEOUT)
+                            .map_err(|e| e.to_string());
                         let ok = called.as_ref().is_ok_and(Response::ok);
                         last = called.map(|r| (request, r));
                         if !ok {
@@ -420,6 +428,17 @@ mod tests {
         let services = docker::api::Service::parse_list(&services);
         assert_eq!(services.len(), 1);
         assert!(services[0].managed);
+    }
+
+    /// A unit test that asks the control's engine reaches none: not the
+    /// Docker of the machine running the tests, whatever it holds.
+    #[test]
+    fn unit_tests_never_reach_the_hosts_docker() {
+        assert_ne!(LOCAL_SOCKET, docker::SOCKET);
+        assert!(!Path::new(LOCAL_SOCKET).exists());
+        let node = crate::state::swarm::tests::target(1, "");
+        let answers = Member::local(&node).calls(&[Op::Info]);
+        assert!(matches!(answers.as_slice(), [Err(_)]), "{answers:?}");
     }
 
     #[test]

@@ -324,13 +324,16 @@ fn leave_cluster(
     let key = Resolver::new(paths)
         .cluster(config.ssh.key_type)?
         .map_or_else(|| paths.ssh_identity(config.ssh.key_type), |f| f.path);
-    inventory::save(paths, &remaining, &config.ssh.user, config.ssh.port, &key)?;
     // The node chosen to create the swarm, gone before its ID was
     // recorded, is chosen no more: a later node of its host key (a card
-    // cloned from it) is not adopted as the swarm's creator.
+    // cloned from it) is not adopted as the swarm's creator. Saved before
+    // the inventory: should this save fail, the node is still in the
+    // inventory and the next remove clears it (clearing is idempotent);
+    // the other order could leave the record choosing a node gone from it.
     if record.forget_bootstrap(&gone, records) {
         record.save(&paths.swarm())?;
     }
+    inventory::save(paths, &remaining, &config.ssh.user, config.ssh.port, &key)?;
     // The nodes that left the inventory (even when not cleanly) leave an
     // unfinished key rotation too: one gone for good would hold it up for
     // ever, and a node it reached again would be given the cluster key.
