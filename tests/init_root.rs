@@ -1591,10 +1591,22 @@ fn a_key_rotation_whose_timer_lives_is_left_to_it() {
     staged_rotation(&root, "r2.n2\ntimer-holds-lock\n");
     let marker = fs::File::open(root.path("root/.ssh/.rccr-rotation")).unwrap();
     assert!(rccr::fsutil::try_lock(&marker).unwrap());
+    // The boot file's key would go with the revert: it waits in rccr.txt.
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
     let run = root.init(&[]).ok();
     assert!(run.says("revert timer runs"), "{}", run.stderr);
     assert!(root.exists("root/.ssh/.rccr-rotation"));
     assert!(root.read("root/.ssh/authorized_keys").contains(KEY_B));
+    assert!(
+        run.says(
+            "/root/.ssh/authorized_keys: the boot-partition file's keys not added: key rotation \
+             r2.n2 is armed and its revert timer would take them away"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!root.read("root/.ssh/authorized_keys").contains(KEY_A));
+    assert!(root.exists("boot/rccr.txt"), "rccr.txt retired");
 }
 
 impl Root {

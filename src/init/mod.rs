@@ -428,11 +428,24 @@ pub fn run(opts: &Options) -> Summary {
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
     // was before the rotation, without them.
-    revert_dead_rotation(&mut ctx);
+    let live_rotation = revert_dead_rotation(&mut ctx);
     // Modes first, so that an authorized_keys we extend is 0600 already.
     fix_ssh_modes(&mut ctx);
     if let Some(b) = &boot {
-        boot_ok &= add_authorized_keys(&mut ctx, &b.keys);
+        boot_ok &= match &live_rotation {
+            // Its timer renames the backup over the file: keys added now
+            // would go with it. rccr.txt stays for the next boot.
+            Some(token) if !b.keys.is_empty() => {
+                ctx.problem(format_args!(
+                    "{}: the boot-partition file's keys not added: key rotation {} is armed and \
+                     its revert timer would take them away; they are added at the next boot",
+                    ctx.path(AUTHORIZED_KEYS).display(),
+                    crate::print::text(token)
+                ));
+                false
+            }
+            _ => add_authorized_keys(&mut ctx, &b.keys),
+        };
     }
     hostkeys::ensure(&mut ctx, &name);
     let world = match world::ensure(&mut ctx) {
@@ -897,7 +910,8 @@ fn replace_link(ctx: &mut Ctx, path: &Path, keys: &[String], why: &str) -> bool 
 /// RCCR's images take the rotation's keys for root alone. Reverted or
 /// dropped (a cut marker, a symbolic link), the change is saved: an lbu
 /// overlay that holds marker and backup would bring them back at every boot.
-fn revert_dead_rotation(ctx: &mut Ctx) {
+/// Returns the token of a rotation whose timer lives (left to it).
+fn revert_dead_rotation(ctx: &mut Ctx) -> Option<String> {
     use crate::keys::node::{revert_at_boot, AtBoot};
     let home = ctx.path("/root");
     match revert_at_boot(&home, ctx.dry) {
@@ -910,10 +924,13 @@ fn revert_dead_rotation(ctx: &mut Ctx) {
             ));
             ctx.needs_persist();
         }
-        AtBoot::TimerLives(token) => ctx.note(format_args!(
-            "key rotation {} is armed and its revert timer runs: left to it",
-            crate::print::text(&token)
-        )),
+        AtBoot::TimerLives(token) => {
+            ctx.note(format_args!(
+                "key rotation {} is armed and its revert timer runs: left to it",
+                crate::print::text(&token)
+            ));
+            return Some(token);
+        }
         AtBoot::Dropped(why) => {
             // Files went (marker and backup): a change, which the summary
             // counts, and a problem to look at.
@@ -927,6 +944,7 @@ fn revert_dead_rotation(ctx: &mut Ctx) {
         }
         AtBoot::Failed(why) => ctx.problem(crate::print::text(&why)),
     }
+    None
 }
 
 /// sshd refuses keys and `authorized_keys` that others can read or write
