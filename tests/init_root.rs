@@ -100,11 +100,30 @@ impl Root {
     }
 
     fn init(&self, extra: &[&str]) -> Run {
+        self.init_by(Command::new(RCCR), extra)
+    }
+
+    /// [`Root::init`] killed after a minute: for a run that may hang on
+    /// what it opens (a pipe), which then fails instead of never ending.
+    fn init_or_hang(&self, extra: &[&str]) -> Run {
+        let mut timeout = Command::new("timeout");
+        timeout.args(["-s", "KILL", "60", RCCR]);
+        let run = self.init_by(timeout, extra);
+        assert_ne!(
+            run.out.status.code(),
+            None,
+            "killed: it hung\n{}",
+            run.stderr
+        );
+        run
+    }
+
+    fn init_by(&self, mut command: Command, extra: &[&str]) -> Run {
         let mut args = vec!["init", "--root"];
         let root = self.0.to_str().unwrap();
         args.push(root);
         args.extend_from_slice(extra);
-        let out = Command::new(RCCR).args(&args).output().unwrap();
+        let out = command.args(&args).output().unwrap();
         Run {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             out,
@@ -1269,11 +1288,7 @@ fn a_boot_file_key_for_a_link_to_a_file_without_it_goes_into_that_file_and_the_l
     let (root, (to, _)) = boot_key_for_a_link("boot-link", target, "");
     let file = root.path(&format!("etc/ssh/{target}"));
     fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
-    let owner = (1234, 4321);
-    let is_root = fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    if is_root {
-        std::os::unix::fs::chown(&file, Some(owner.0), Some(owner.1)).unwrap();
-    }
+    let owner = fs::metadata(&file).map(|m| (m.uid(), m.gid())).unwrap();
     let said = format!(
         "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to \
          {}/managed?[2Jkeys, where the symbolic link points (the link kept)",
@@ -1298,10 +1313,191 @@ fn a_boot_file_key_for_a_link_to_a_file_without_it_goes_into_that_file_and_the_l
     let meta = fs::symlink_metadata(&file).unwrap();
     assert!(meta.is_file());
     assert_eq!(meta.mode() & 0o7777, 0o640);
-    if is_root {
-        assert_eq!((meta.uid(), meta.gid()), owner);
-    }
+    assert_eq!((meta.uid(), meta.gid()), owner);
+    assert!(
+        !fs::read_dir(root.path("etc/ssh")).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".rccr-tmp")),
+        "a temporary file left behind"
+    );
     assert_boot_file_retired(&root, &run);
+}
+
+fn is_root() -> bool {
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+#[test]
+fn a_boot_file_key_for_a_link_to_a_file_sshd_refuses_replaces_the_link() {
+    // sshd's StrictModes refuse the target, or a directory above it,
+    // owned by another user or writable by group or others: the link
+    // grants nothing, even when the target holds the key. A regular 0600
+    // file with the boot file's keys alone takes the link's place; the
+    // target is left as it was.
+    let cases = [
+        (
+            "open-dir",
+            "open/keys",
+            KEY_B,
+            "/etc/ssh/open is writable by everyone (mode 0777)",
+        ),
+        (
+            "has-key",
+            "open/keys",
+            KEY_A,
+            "/etc/ssh/open is writable by everyone (mode 0777)",
+        ),
+        (
+            "group",
+            "keys",
+            KEY_B,
+            "/etc/ssh/keys is writable by its group (mode 0660)",
+        ),
+        (
+            "owner",
+            "keys",
+            KEY_B,
+            "/etc/ssh/keys is owned by uid 1234, neither this user nor root",
+        ),
+    ];
+    for (tag, target, key, why) in cases {
+        if tag == "owner" && !is_root() {
+            skip::skip("needs root to give a file to another user");
+            continue;
+        }
+        let (root, _) =
+            boot_key_for_a_link(&format!("boot-link-{tag}"), target, &format!("{key}\n"));
+        let file = root.path(&format!("etc/ssh/{target}"));
+        match tag {
+            "group" => root.chmod("etc/ssh/keys", 0o660),
+            "owner" => std::os::unix::fs::chown(&file, Some(1234), Some(4321)).unwrap(),
+            _ => root.chmod("etc/ssh/open", 0o777),
+        }
+        let kept = link_and_target(&root, target).1;
+        let said = format!(
+            "/root/.ssh/authorized_keys: the symbolic link (to ../../etc/ssh/{target}) replaced \
+             by a regular file, as its target is refused by sshd's StrictModes: {}{why}: added \
+             1 key(s) from the boot-partition file",
+            root.path("").canonicalize().unwrap().display()
+        );
+        let run = dry_then_real(&root, &said, tag);
+        assert_a_file_with_key_a(&root, tag);
+        assert_eq!(root.snapshot()[&file], kept, "{tag}: the target changed");
+        assert_boot_file_retired(&root, &run);
+    }
+}
+
+#[test]
+fn under_root_a_link_that_leaves_the_root_is_not_followed() {
+    // `--root DIR` (a mounted image): an absolute link resolves on the
+    // node under the node's /, not the host's, and a `..` above DIR
+    // leaves the image. Not followed, not replaced (the node may mount
+    // its target): the host's file is untouched and rccr.txt kept.
+    let host_dir = Root::empty("host-keys");
+    host_dir.write("keys", "");
+    host_dir.chmod("keys", 0o600);
+    let host = host_dir.path("keys");
+    let name = host_dir
+        .0
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let cases = [
+        ("absolute", host.to_str().unwrap().to_string()),
+        ("dotdot", format!("../../../{name}/keys")),
+        (
+            "absent",
+            format!("/nonexistent-rccr-{}/keys", std::process::id()),
+        ),
+    ];
+    let stat = |p: &Path| {
+        let m = fs::symlink_metadata(p).unwrap();
+        (fs::read(p).unwrap(), m.mode(), m.mtime_nsec(), m.ino())
+    };
+    let host_before = stat(&host);
+    for (tag, to) in cases {
+        let root = Root::image(&format!("boot-link-out-{tag}"), "target");
+        let link = relink_authorized_keys(&root, &to);
+        let said = format!(
+            "/root/.ssh/authorized_keys: the boot-partition file's keys not added: the symbolic \
+             link (to {to}) leaves {}",
+            root.path("").canonicalize().unwrap().display()
+        );
+        dry_then_real(&root, &said, tag);
+        assert_eq!(fs::read_link(&link).unwrap(), PathBuf::from(&to), "{tag}");
+        assert!(root.exists("boot/rccr.txt"), "{tag}: rccr.txt retired");
+        assert!(!root.exists("boot/rccr.txt.applied"), "{tag}");
+        let host_after = stat(&host);
+        assert_eq!(host_after, host_before, "{tag}: the host's file changed");
+    }
+}
+
+/// `chattr +i` on a file, undone on drop (a test's root is removed after).
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(path: &Path) -> Option<Immutable> {
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(path.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_link_to_a_file_that_cannot_be_written_is_replaced_only_when_it_grants_no_key() {
+    // The write through the link fails (here an immutable target: EPERM;
+    // a read-only mount or a full disk alike). A target without a key
+    // gave no way in: the link is replaced. One with a key still lets
+    // someone in: the problem is said and rccr.txt kept for the next boot.
+    if !is_root() {
+        skip::skip("needs root for chattr +i");
+        return;
+    }
+    for (tag, keys, replaced) in [
+        ("empty", String::new(), true),
+        ("keyed", format!("{EXISTING_KEY}\n"), false),
+    ] {
+        let (root, (to, kept)) = boot_key_for_a_link(&format!("boot-link-ro-{tag}"), "keys", &keys);
+        let file = root.path("etc/ssh/keys");
+        let Some(_immutable) = Immutable::set(&file) else {
+            skip::skip("chattr +i does not work here");
+            return;
+        };
+        let run = root.init(&[]).ok();
+        let link = root.path("root/.ssh/authorized_keys");
+        assert_eq!(
+            fs::read(&file).unwrap(),
+            kept.0,
+            "{tag}: the target changed"
+        );
+        if replaced {
+            assert!(
+                run.says("replaced by a regular file, as its target is not writable (")
+                    && run.says("Operation not permitted"),
+                "{tag}: {}",
+                run.stderr
+            );
+            assert_a_file_with_key_a(&root, tag);
+            assert_boot_file_retired(&root, &run);
+        } else {
+            assert!(run.says("Operation not permitted"), "{tag}: {}", run.stderr);
+            assert_eq!(fs::read_link(&link).unwrap(), to, "{tag}");
+            assert!(root.exists("boot/rccr.txt"), "{tag}: rccr.txt retired");
+        }
+    }
 }
 
 #[test]
@@ -1319,6 +1515,37 @@ fn a_boot_file_key_already_behind_a_linked_authorized_keys_needs_nothing() {
     assert_boot_file_retired(&root, &run);
 }
 
+/// Makes root's `authorized_keys` a symbolic link to `to`, with KEY_A in
+/// the boot file; returns the link's path.
+fn relink_authorized_keys(root: &Root, to: &str) -> PathBuf {
+    let link = root.path("root/.ssh/authorized_keys");
+    fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(to, &link).unwrap();
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+    link
+}
+
+/// Root's `authorized_keys` is a regular 0600 file holding KEY_A alone.
+fn assert_a_file_with_key_a(root: &Root, tag: &str) {
+    let meta = fs::symlink_metadata(root.path("root/.ssh/authorized_keys")).unwrap();
+    assert!(meta.is_file(), "{tag}: still a link");
+    assert_eq!(meta.mode() & 0o7777, 0o600, "{tag}");
+    let keys = root.read("root/.ssh/authorized_keys");
+    assert_eq!(keys, format!("{KEY_A}\n"), "{tag}");
+}
+
+/// A dry run of rccr-init that changes nothing, then a real one; both say
+/// `said`. Returns the real one.
+fn dry_then_real(root: &Root, said: &str, tag: &str) -> Run {
+    let before = root.snapshot();
+    let dry = root.init_or_hang(&["--dry-run"]).ok();
+    assert!(dry.says(said), "{tag}: {}", dry.stderr);
+    assert_unchanged(&before, root);
+    let run = root.init_or_hang(&[]).ok();
+    assert!(run.says(said), "{tag}: {}", run.stderr);
+    run
+}
+
 #[test]
 fn a_boot_file_key_for_a_link_that_grants_nothing_replaces_the_link_with_a_file() {
     // A link to nowhere (lbu saved the link, not its target), to a
@@ -1328,36 +1555,31 @@ fn a_boot_file_key_for_a_link_that_grants_nothing_replaces_the_link_with_a_file(
         ("gone", "../../etc/ssh/gone", "missing"),
         ("dir", "../../etc/ssh", "not a regular file"),
         ("loop", "authorized_keys", "unreachable ("),
+        // Nothing read through it, not even in a dry run: opening a pipe
+        // waits for a writer.
+        ("fifo", "../../etc/ssh/pipe", "not a regular file"),
     ];
     for (tag, to, why) in cases {
         let root = Root::image(&format!("boot-link-{tag}"), "target");
-        let link = root.path("root/.ssh/authorized_keys");
-        fs::remove_file(&link).unwrap();
-        std::os::unix::fs::symlink(to, &link).unwrap();
-        root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+        relink_authorized_keys(&root, to);
+        if tag == "fifo" {
+            fs::create_dir_all(root.path("etc/ssh")).unwrap();
+            let made = Command::new("mkfifo")
+                .arg(root.path("etc/ssh/pipe"))
+                .status();
+            assert!(made.unwrap().success());
+        }
         let said = format!(
             "/root/.ssh/authorized_keys: the symbolic link (to {to}) replaced by a regular file, \
              as its target is {why}"
         );
-        let before = root.snapshot();
-        let dry = root.init(&["--dry-run"]).ok();
-        assert!(dry.says(&said), "{tag}: {}", dry.stderr);
-        assert_unchanged(&before, &root);
-        let run = root.init(&[]).ok();
-        assert!(run.says(&said), "{tag}: {}", run.stderr);
+        let run = dry_then_real(&root, &said, tag);
         assert!(
             run.says("added 1 key(s) from the boot-partition file"),
             "{tag}: {}",
             run.stderr
         );
-        let meta = fs::symlink_metadata(&link).unwrap();
-        assert!(meta.is_file(), "{tag}: still a link");
-        assert_eq!(meta.mode() & 0o7777, 0o600, "{tag}");
-        assert_eq!(
-            root.read("root/.ssh/authorized_keys"),
-            format!("{KEY_A}\n"),
-            "{tag}"
-        );
+        assert_a_file_with_key_a(&root, tag);
         assert_boot_file_retired(&root, &run);
     }
 }
@@ -1369,10 +1591,22 @@ fn a_key_rotation_whose_timer_lives_is_left_to_it() {
     staged_rotation(&root, "r2.n2\ntimer-holds-lock\n");
     let marker = fs::File::open(root.path("root/.ssh/.rccr-rotation")).unwrap();
     assert!(rccr::fsutil::try_lock(&marker).unwrap());
+    // The boot file's key would go with the revert: it waits in rccr.txt.
+    root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
     let run = root.init(&[]).ok();
     assert!(run.says("revert timer runs"), "{}", run.stderr);
     assert!(root.exists("root/.ssh/.rccr-rotation"));
     assert!(root.read("root/.ssh/authorized_keys").contains(KEY_B));
+    assert!(
+        run.says(
+            "/root/.ssh/authorized_keys: the boot-partition file's keys not added: key rotation \
+             r2.n2 is armed and its revert timer would take them away"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!root.read("root/.ssh/authorized_keys").contains(KEY_A));
+    assert!(root.exists("boot/rccr.txt"), "rccr.txt retired");
 }
 
 impl Root {

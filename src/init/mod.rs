@@ -428,11 +428,24 @@ pub fn run(opts: &Options) -> Summary {
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
     // was before the rotation, without them.
-    revert_dead_rotation(&mut ctx);
+    let live_rotation = revert_dead_rotation(&mut ctx);
     // Modes first, so that an authorized_keys we extend is 0600 already.
     fix_ssh_modes(&mut ctx);
     if let Some(b) = &boot {
-        boot_ok &= add_authorized_keys(&mut ctx, &b.keys);
+        boot_ok &= match &live_rotation {
+            // Its timer renames the backup over the file: keys added now
+            // would go with it. rccr.txt stays for the next boot.
+            Some(token) if !b.keys.is_empty() => {
+                ctx.problem(format_args!(
+                    "{}: the boot-partition file's keys not added: key rotation {} is armed and \
+                     its revert timer would take them away; they are added at the next boot",
+                    ctx.path(AUTHORIZED_KEYS).display(),
+                    crate::print::text(token)
+                ));
+                false
+            }
+            _ => add_authorized_keys(&mut ctx, &b.keys),
+        };
     }
     hostkeys::ensure(&mut ctx, &name);
     let world = match world::ensure(&mut ctx) {
@@ -514,9 +527,13 @@ fn node_type(ctx: &mut Ctx) -> Role {
 /// existing byte and skipping keys already there. Returns whether all of
 /// them are now in the file. A symbolic link (config management's) is
 /// never a reason to leave them out: the boot file's key may be the only
-/// way in. A link to a regular file gets them in that file, the link kept
-/// ([`add_through_link`]); a link that grants nothing (to nowhere, to a
-/// directory, a loop) is replaced by a regular file holding them.
+/// way in. A link to a regular file that sshd reads ([`strict_modes_refuse`])
+/// gets them in that file, the link kept ([`add_through_link`]); a link
+/// that grants nothing (to nowhere, to a directory, a loop, a file sshd
+/// refuses) is replaced by a regular file holding them. Under `--root`,
+/// a link that leaves the root (an absolute target, a `..` above it) is
+/// not followed: the node resolves it elsewhere, where this run cannot
+/// look, so the keys wait in rccr.txt.
 fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
     if keys.is_empty() {
         return true;
@@ -534,13 +551,32 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
         }
         ctx.changed(format_args!("{}: created (mode 0700)", dir.display()));
     }
+    let tree = match Tree::of(ctx) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let root = ctx.root.display().to_string();
+            ctx.problem(format_args!("cannot resolve {root}: {e}"));
+            return false;
+        }
+    };
     // Looked at once, before the read: the bytes read are those of what
     // was judged. Between the read and the rename a swap can still go
     // unseen; at boot nothing else writes here.
-    let (target, old) = match read_keys(&path) {
+    let (target, old) = match read_keys(&path, &tree) {
         Ok(Keys::Here(old)) => (None, old),
         Ok(Keys::Linked(target, meta, old)) => (Some((target, meta)), old),
         Ok(Keys::LinkToNothing(why)) => return replace_link(ctx, &path, keys, &why),
+        Ok(Keys::OutsideRoot) => {
+            let to = fs::read_link(&path).unwrap_or_default();
+            ctx.problem(format_args!(
+                "{}: the boot-partition file's keys not added: the symbolic link (to {}) \
+                 leaves {}, and the node resolves it where this run does not look",
+                path.display(),
+                crate::print::text(&to.to_string_lossy()),
+                tree.root.display()
+            ));
+            return false;
+        }
         Err((shown, e)) => {
             ctx.problem(format_args!("cannot read {shown}: {e}"));
             return false;
@@ -557,7 +593,9 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
         added(keys, &old)
     );
     match target {
-        Some((target, meta)) => add_through_link(ctx, &path, (&target, &meta), &new, &what),
+        Some((target, meta)) => {
+            add_through_link(ctx, &path, (&target, &meta), keys, (&old, &new), &what)
+        }
         None => ctx.write_file(&path, &new, 0o600, &what),
     }
 }
@@ -572,24 +610,45 @@ fn added(keys: &[String], old: &[u8]) -> usize {
         .count()
 }
 
+/// Where root's `authorized_keys` is resolved, canonical: the root
+/// (`/` when live) and root's home, where sshd's StrictModes stop.
+struct Tree {
+    root: PathBuf,
+    /// `--root`: links are followed under [`Tree::root`] only.
+    within: bool,
+    home: Option<PathBuf>,
+}
+
+impl Tree {
+    fn of(ctx: &Ctx) -> io::Result<Tree> {
+        Ok(Tree {
+            root: ctx.root.canonicalize()?,
+            within: !ctx.live,
+            home: ctx.path("/root").canonicalize().ok(),
+        })
+    }
+}
+
 /// What stands at root's `authorized_keys`, and the keys it grants.
 enum Keys {
     /// A regular file's bytes, or nothing (none).
     Here(Vec<u8>),
-    /// A symbolic link to a regular file: that file's path, metadata and
-    /// bytes.
+    /// A symbolic link to a regular file sshd reads: that file's path,
+    /// metadata and bytes.
     Linked(PathBuf, fs::Metadata, Vec<u8>),
     /// A symbolic link that grants nothing, because its target is (this)
-    /// missing, not a regular file, or cannot be followed.
+    /// missing, not a regular file, refused by sshd, or cannot be followed.
     LinkToNothing(String),
+    /// Under `--root`: a symbolic link that leaves the root.
+    OutsideRoot,
 }
 
-/// What stands at `path` ([`Keys`]), judged by one `symlink_metadata`, then
-/// read without following a link put there since: a regular file opened
-/// `O_NOFOLLOW`, a link's target opened `O_NOFOLLOW` and checked by
-/// `fstat`. `Err` names the file (a link's target escaped: node-local
+/// What stands at `path`, root's `authorized_keys` in `tree` ([`Keys`]),
+/// judged by one `symlink_metadata`, then read without following a link
+/// put there since: a regular file opened `O_NOFOLLOW`, a link's target
+/// checked by `lstat`, opened `O_NOFOLLOW` and checked by `fstat`. `Err` names the file (a link's target escaped: node-local
 /// data) and the error.
-fn read_keys(path: &Path) -> Result<Keys, (String, io::Error)> {
+fn read_keys(path: &Path, tree: &Tree) -> Result<Keys, (String, io::Error)> {
     let linked = fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink());
     if !linked {
         return match read_no_follow(path) {
@@ -602,21 +661,124 @@ fn read_keys(path: &Path) -> Result<Keys, (String, io::Error)> {
             Err(e) => Err((path.display().to_string(), e)),
         };
     }
-    let target = match fs::canonicalize(path) {
-        Ok(target) => target,
+    let resolved = match tree.within {
+        false => fs::canonicalize(path).map(Some),
+        true => resolve_under(
+            &tree.root,
+            Path::new(AUTHORIZED_KEYS.trim_start_matches('/')),
+        ),
+    };
+    let target = match resolved {
+        Ok(Some(target)) => target,
+        Ok(None) => return Ok(Keys::OutsideRoot),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Ok(Keys::LinkToNothing("missing".into()))
         }
         Err(e) => return Ok(Keys::LinkToNothing(format!("unreachable ({e})"))),
     };
-    match read_no_follow(&target) {
-        Ok((meta, Some(bytes))) => Ok(Keys::Linked(target, meta, bytes)),
-        Ok((_, None)) => Ok(Keys::LinkToNothing("not a regular file".into())),
-        Err(e) => Err((
+    let shown = |e| {
+        (
             crate::print::text(&target.to_string_lossy()).into_owned(),
             e,
-        )),
+        )
+    };
+    // Not opened unless a regular file: opening a device can act (a
+    // watchdog arms, a tape rewinds).
+    if !fs::symlink_metadata(&target).map_err(shown)?.is_file() {
+        return Ok(Keys::LinkToNothing("not a regular file".into()));
     }
+    let (meta, bytes) = match read_no_follow(&target) {
+        Ok((meta, Some(bytes))) => (meta, bytes),
+        Ok((_, None)) => return Ok(Keys::LinkToNothing("not a regular file".into())),
+        Err(e) => return Err(shown(e)),
+    };
+    match strict_modes_refuse(&target, &meta, tree).map_err(shown)? {
+        Some(why) => Ok(Keys::LinkToNothing(format!(
+            "refused by sshd's StrictModes: {why}"
+        ))),
+        None => Ok(Keys::Linked(target, meta, bytes)),
+    }
+}
+
+/// `rel`, a path under `root` (canonical), resolved as the node resolves
+/// it, every link followed; `None` when a link on the way is absolute or
+/// a `..` climbs above `root`: the host would resolve it elsewhere than
+/// the node, and what the node mounts there may not be under `root`.
+fn resolve_under(root: &Path, rel: &Path) -> io::Result<Option<PathBuf>> {
+    use std::path::Component;
+    let mut at = root.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = rel
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().to_owned())
+        .collect();
+    let mut links = 0;
+    while let Some(name) = rest.pop() {
+        match Path::new(&name).components().next() {
+            None | Some(Component::CurDir) => {}
+            Some(Component::ParentDir) if at == root => return Ok(None),
+            Some(Component::ParentDir) => {
+                at.pop();
+            }
+            Some(Component::RootDir | Component::Prefix(_)) => return Ok(None),
+            Some(Component::Normal(_)) => {
+                let next = at.join(&name);
+                if !fs::symlink_metadata(&next)?.is_symlink() {
+                    at = next;
+                    continue;
+                }
+                links += 1;
+                if links > 40 {
+                    return Err(io::Error::from_raw_os_error(libc::ELOOP));
+                }
+                let to = fs::read_link(&next)?;
+                if to.is_absolute() {
+                    return Ok(None);
+                }
+                rest.extend(to.components().rev().map(|c| c.as_os_str().to_owned()));
+            }
+        }
+    }
+    Ok(Some(at))
+}
+
+/// Why sshd's StrictModes refuse `target` (canonical; `meta` its `fstat`)
+/// as root's authorized_keys, if they do: the file and each directory
+/// above it, up to root's home when it lies there, else up to the root,
+/// must be root's (or this user's, as in a test's root) and writable by
+/// neither group nor others. Alpine's OpenSSH has no exception for a
+/// private group, so none here either.
+fn strict_modes_refuse(
+    target: &Path,
+    meta: &fs::Metadata,
+    tree: &Tree,
+) -> io::Result<Option<String>> {
+    let refused = |path: &Path, meta: &fs::Metadata| {
+        let mode = meta.permissions().mode() & 0o7777;
+        let why = if mode & 0o022 != 0 {
+            let who = if mode & 0o002 != 0 {
+                "everyone"
+            } else {
+                "its group"
+            };
+            Some(format!("is writable by {who} (mode {mode:04o})"))
+        } else {
+            fsutil::untrusted_meta(meta, fsutil::Trust::Kept)
+        };
+        why.map(|why| format!("{} {why}", crate::print::text(&path.to_string_lossy())))
+    };
+    if let Some(why) = refused(target, meta) {
+        return Ok(Some(why));
+    }
+    for dir in target.ancestors().skip(1) {
+        if let Some(why) = refused(dir, &fs::metadata(dir)?) {
+            return Ok(Some(why));
+        }
+        if dir == tree.root || tree.home.as_deref() == Some(dir) {
+            break;
+        }
+    }
+    Ok(None)
 }
 
 /// The metadata and bytes of `path`, opened without following a link
@@ -638,15 +800,19 @@ fn read_no_follow(path: &Path) -> io::Result<(fs::Metadata, Option<Vec<u8>>)> {
     Ok((meta, Some(bytes)))
 }
 
-/// Writes `new` to `target`, the regular file the link `link` resolves to,
-/// atomically in the target's directory, so the link stays; the target
-/// keeps its mode and owner (sshd's StrictModes accepts root's or the
-/// user's).
+/// Writes `new` (`old` and `keys`) to `target`, the regular file the link
+/// `link` resolves to, atomically in the target's directory, so the link
+/// stays; the target keeps its mode and owner (root's: sshd's StrictModes
+/// passed). When that write fails and `old` grants no key, the link is
+/// replaced instead ([`replace_link`]): it gave no way in, the boot file's
+/// key may be the only one. When `old` grants one, someone can log in:
+/// the problem is said and rccr.txt kept.
 fn add_through_link(
     ctx: &mut Ctx,
     link: &Path,
     (target, meta): (&Path, &fs::Metadata),
-    new: &[u8],
+    keys: &[String],
+    (old, new): (&[u8], &[u8]),
     what: &str,
 ) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -670,11 +836,19 @@ fn add_through_link(
         }
         Ok(())
     });
+    let grants_a_key = || {
+        old.split(|&b| b == b'\n')
+            .any(|l| authorized::key_blob(l).is_some())
+    };
     match written {
         Ok(()) => {
             ctx.changed(line);
             ctx.needs_persist();
             true
+        }
+        Err(e) if !grants_a_key() => {
+            let why = format!("not writable ({})", crate::print::text(&e.to_string()));
+            replace_link(ctx, link, keys, &why)
         }
         Err(e) => {
             ctx.problem(crate::print::text(&e.to_string()));
@@ -683,31 +857,49 @@ fn add_through_link(
     }
 }
 
-/// Puts a regular file holding `keys` in place of the link `path`, whose
-/// target is `why` (missing, not a regular file): the link grants no key,
-/// and the boot file's may be the only way in.
+/// Puts a regular file holding `keys`, mode 0600, in place of the link
+/// `path`, whose target is `why` (missing, not a regular file, refused by
+/// sshd): the link grants no key, and the boot file's may be the only way
+/// in. Nothing of the target is carried over (sshd never honoured it),
+/// nor read: in a dry run neither, as the target may be a pipe or
+/// /dev/zero.
 fn replace_link(ctx: &mut Ctx, path: &Path, keys: &[String], why: &str) -> bool {
     let to = fs::read_link(path).unwrap_or_default();
     let new = keys
         .iter()
         .fold(Vec::new(), |acc, k| authorized::with_key(&acc, k));
     let what = format!(
-        "the symbolic link (to {}) replaced by a regular file, as its target is {why}: added {} \
-         key(s) from the boot-partition file",
+        "{}: the symbolic link (to {}) replaced by a regular file, as its target is {why}: added \
+         {} key(s) from the boot-partition file",
+        path.display(),
         crate::print::text(&to.to_string_lossy()),
         added(keys, &[])
     );
+    if ctx.dry {
+        ctx.changed(what);
+        return true;
+    }
     // A rename cannot take the place of a link to a directory, a device or
     // a loop (fsutil refuses it): that link goes first. It granted nothing,
     // so a crash in between loses no way in, and rccr.txt stays for the
     // next boot.
-    if !ctx.dry && fsutil::not_a_file_if_any(path).is_some() {
+    if fsutil::not_a_file_if_any(path).is_some() {
         if let Err(e) = fs::remove_file(path) {
             ctx.problem(format_args!("cannot remove {}: {e}", path.display()));
             return false;
         }
     }
-    ctx.write_file(path, &new, 0o600, &what)
+    match fsutil::write_atomic(path, &new, 0o600) {
+        Ok(()) => {
+            ctx.changed(what);
+            ctx.needs_persist();
+            true
+        }
+        Err(e) => {
+            ctx.problem(e);
+            false
+        }
+    }
 }
 
 /// A key rotation staged in root's home and never committed lost its
@@ -718,7 +910,8 @@ fn replace_link(ctx: &mut Ctx, path: &Path, keys: &[String], why: &str) -> bool 
 /// RCCR's images take the rotation's keys for root alone. Reverted or
 /// dropped (a cut marker, a symbolic link), the change is saved: an lbu
 /// overlay that holds marker and backup would bring them back at every boot.
-fn revert_dead_rotation(ctx: &mut Ctx) {
+/// Returns the token of a rotation whose timer lives (left to it).
+fn revert_dead_rotation(ctx: &mut Ctx) -> Option<String> {
     use crate::keys::node::{revert_at_boot, AtBoot};
     let home = ctx.path("/root");
     match revert_at_boot(&home, ctx.dry) {
@@ -731,10 +924,13 @@ fn revert_dead_rotation(ctx: &mut Ctx) {
             ));
             ctx.needs_persist();
         }
-        AtBoot::TimerLives(token) => ctx.note(format_args!(
-            "key rotation {} is armed and its revert timer runs: left to it",
-            crate::print::text(&token)
-        )),
+        AtBoot::TimerLives(token) => {
+            ctx.note(format_args!(
+                "key rotation {} is armed and its revert timer runs: left to it",
+                crate::print::text(&token)
+            ));
+            return Some(token);
+        }
         AtBoot::Dropped(why) => {
             // Files went (marker and backup): a change, which the summary
             // counts, and a problem to look at.
@@ -748,6 +944,7 @@ fn revert_dead_rotation(ctx: &mut Ctx) {
         }
         AtBoot::Failed(why) => ctx.problem(crate::print::text(&why)),
     }
+    None
 }
 
 /// sshd refuses keys and `authorized_keys` that others can read or write
@@ -838,6 +1035,45 @@ fn persist(ctx: &mut Ctx) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_under_a_root_is_resolved_as_the_node_would_or_not_at_all() {
+        // Links are followed under the root only: an absolute one, or a
+        // `..` above the root, would resolve on the host, not the node.
+        let root = std::env::temp_dir().join(format!("rccr-init-resolve-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("etc/ssh")).unwrap();
+        fs::create_dir_all(root.join("root/.ssh")).unwrap();
+        fs::write(root.join("etc/ssh/keys"), b"").unwrap();
+        std::os::unix::fs::symlink("etc", root.join("e")).unwrap();
+        let root = root.canonicalize().unwrap();
+        let ak = root.join("root/.ssh/authorized_keys");
+        let mut results = Vec::new();
+        for to in [
+            "../../e/ssh/./keys",
+            "../../../../../etc/ssh/keys",
+            "/etc/ssh/keys",
+            "../../e/ssh/gone",
+            "authorized_keys",
+        ] {
+            let _ = fs::remove_file(&ak);
+            std::os::unix::fs::symlink(to, &ak).unwrap();
+            let got = resolve_under(&root, Path::new("root/.ssh/authorized_keys"));
+            results.push(got.map_err(|e| e.raw_os_error()));
+        }
+        fs::remove_dir_all(&root).unwrap();
+        let keys = root.join("etc/ssh/keys");
+        assert_eq!(
+            results,
+            [
+                Ok(Some(keys)),
+                Ok(None),
+                Ok(None),
+                Err(Some(libc::ENOENT)),
+                Err(Some(libc::ELOOP)),
+            ]
+        );
+    }
 
     #[test]
     fn a_rotation_undone_at_boot_asks_lbu_to_save_it_reverted_or_dropped() {
