@@ -46,8 +46,10 @@
 //! rotation's backup ([`revert_at_boot`]). A marker cut short (its write
 //! failed) names no token a timer reverts: a stage reverts it as one whose
 //! timer died, onto a backup that fits ([`Files::backup_fits`]), else it
-//! drops marker and backup and keeps the file (so does the boot, and on a
-//! link whatever the marker).
+//! drops marker and backup and keeps the file (so does the boot). On a
+//! link, whatever the marker, the boot drops only when the link grants
+//! every key of the backup, and else reverts over it as the timer would
+//! ([`Files::link_grants_backup`]).
 use crate::failpoint;
 use crate::fsutil;
 use crate::keys::authorized::{cksum_line, contains, key_blob};
