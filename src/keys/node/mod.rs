@@ -936,6 +936,14 @@ fn boot(files: &Files, dry: bool) -> (AtBoot, Option<String>) {
 mod tests {
     use super::*;
 
+    /// A home of its own under the temporary directory, with its `.ssh`.
+    fn temp_home(name: &str) -> (PathBuf, Files) {
+        let home = std::env::temp_dir().join(format!("rccr-boot-{}-{name}", std::process::id()));
+        let files = Files::at(&home);
+        fs::create_dir_all(&files.dir).unwrap();
+        (home, files)
+    }
+
     #[test]
     fn a_marker_cut_short_is_told_from_a_whole_one() {
         for whole in ["r1.n1\ntimer-holds-lock\n", "r1.n1\n"] {
@@ -968,13 +976,7 @@ mod tests {
             (original, original),
         ] {
             let reverted = after == original;
-            let home = std::env::temp_dir().join(format!(
-                "rccr-boot-cut-{}-{}",
-                std::process::id(),
-                backup.len()
-            ));
-            let files = Files::at(&home);
-            fs::create_dir_all(&files.dir).unwrap();
+            let (home, files) = temp_home(&format!("cut-{}", backup.len()));
             fs::write(&files.ak, staged).unwrap();
             fs::write(&files.bak, backup).unwrap();
             fs::write(&files.mark, b"rg.n").unwrap();
@@ -1006,10 +1008,7 @@ mod tests {
         // backup renamed over the link would take the other key away.
         let grants = b"ssh-ed25519 AAAAK2 managed\nfrom=\"10.0.0.1\" ssh-ed25519 AAAAOLD x\n";
         for (dry, done) in [(false, "removed"), (true, "would be removed")] {
-            let home =
-                std::env::temp_dir().join(format!("rccr-boot-link-{}-{dry}", std::process::id()));
-            let files = Files::at(&home);
-            fs::create_dir_all(&files.dir).unwrap();
+            let (home, files) = temp_home(&format!("link-{dry}"));
             // A target name with an escape sequence: node data, shown escaped.
             let target = home.join("managed\x1b[2Jkeys");
             fs::write(&target, grants).unwrap();
@@ -1065,13 +1064,7 @@ mod tests {
                 .into_iter()
                 .flat_map(|dry| markers.iter().map(move |m| (dry, m)))
             {
-                let home = std::env::temp_dir().join(format!(
-                    "rccr-boot-nogrant-{}-{kind}-{dry}-{}",
-                    std::process::id(),
-                    marker.len()
-                ));
-                let files = Files::at(&home);
-                fs::create_dir_all(&files.dir).unwrap();
+                let (home, files) = temp_home(&format!("nogrant-{kind}-{dry}-{}", marker.len()));
                 let target = home.join("managed_keys");
                 match kind {
                     "empty" => fs::write(&target, b"").unwrap(),
@@ -1126,12 +1119,7 @@ mod tests {
         // the other goes all the same, as remote.sh's `rm -f` does, and
         // the boot says it could not drop the rotation, not revert it.
         for dir_is_marker in [false, true] {
-            let home = std::env::temp_dir().join(format!(
-                "rccr-boot-halfdrop-{}-{dir_is_marker}",
-                std::process::id()
-            ));
-            let files = Files::at(&home);
-            fs::create_dir_all(&files.dir).unwrap();
+            let (home, files) = temp_home(&format!("halfdrop-{dir_is_marker}"));
             let target = home.join("managed_keys");
             fs::write(&target, b"ssh-ed25519 AAAAK2 managed\n").unwrap();
             std::os::unix::fs::symlink(&target, &files.ak).unwrap();
