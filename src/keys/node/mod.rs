@@ -46,13 +46,13 @@
 //! rotation's backup ([`revert_at_boot`]). A marker cut short (its write
 //! failed) names no token a timer reverts: a stage reverts it as one whose
 //! timer died, onto a backup that fits ([`Files::backup_fits`]), else it
-//! drops marker and backup and keeps the file (so does the boot). On a
-//! link, whatever the marker, the boot drops only when the link grants
-//! every key of the backup, and else reverts over it as the timer would
-//! ([`Files::link_grants_backup`]).
+//! drops marker and backup and keeps the file (so does the boot). The
+//! boot does on a symbolic link what the timer would: the backup renamed
+//! over it (judging what a link grants at boot, before later services
+//! mount or fix its target, could lose the node's only access).
 use crate::failpoint;
 use crate::fsutil;
-use crate::keys::authorized::{cksum_line, contains, key_blob};
+use crate::keys::authorized::cksum_line;
 use crate::keys::frame::{self, FrameError};
 use crate::ssh::stream::Stream;
 use crate::sys;
@@ -271,31 +271,6 @@ impl Files {
         !self.marker_cut() || self.backup_fits()
     }
 
-    /// Whether the symbolic link at authorized_keys leads to a regular
-    /// file that holds every key of the backup (told by key blob): a dead
-    /// rotation dropped there loses no key. A backup that is absent or a
-    /// directory holds none. A link that dangles, loops or leads to
-    /// anything else (a directory, a target not mounted yet) grants
-    /// nothing, and a backup or target that cannot be read is not known
-    /// to be granted: the boot then reverts over the link, as the timer.
-    fn link_grants_backup(&self) -> bool {
-        let Some(granted) = fs::canonicalize(&self.ak)
-            .ok()
-            .and_then(|target| read_regular(&target))
-        else {
-            return false;
-        };
-        if fs::symlink_metadata(&self.bak).map_or(true, |m| m.is_dir()) {
-            return true;
-        }
-        read_regular(&self.bak).is_some_and(|backup| {
-            backup
-                .split(|b| *b == b'\n')
-                .filter_map(key_blob)
-                .all(|blob| contains(&granted, blob))
-        })
-    }
-
     /// Marker and backup go, authorized_keys stays: every file a stage
     /// leaves holds the old key. Both are tried, as remote.sh's `rm -f`
     /// does; the first error is returned.
@@ -403,21 +378,6 @@ impl Files {
         }
         Ok(())
     }
-}
-
-/// The bytes of the regular file at `path` ([`frame::MAX_FILE`] at most),
-/// opened without following a link, nor waiting on a pipe or a device,
-/// which are not read; `None` for anything else.
-fn read_regular(path: &Path) -> Option<Vec<u8>> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    fsutil::read_bounded(&mut file, frame::MAX_FILE).ok()?
 }
 
 /// Whether the revert marker `text` is whole: a token line, then nothing
@@ -808,16 +768,14 @@ pub enum AtBoot {
     /// No rotation armed.
     Nothing,
     /// The backup of the rotation with this token is back (or would be,
-    /// in a dry run), the marker gone; on a symbolic link that does not
-    /// grant the backup's keys, over the link ([`Files::link_grants_backup`]).
+    /// in a dry run), the marker gone; on a symbolic link, over the link,
+    /// as the timer would have.
     Reverted(String),
     /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
     /// is left to it.
     TimerLives(String),
-    /// A marker cut short whose backup does not fit ([`Files::dead_reverts`]),
-    /// or a rotation on a symbolically linked authorized_keys that grants
-    /// every key of the backup ([`Files::link_grants_backup`]): marker and
-    /// backup gone (or would be), the file or link kept; why.
+    /// A marker cut short whose backup does not fit ([`Files::dead_reverts`]):
+    /// marker and backup gone (or would be), the file kept; why.
     Dropped(String),
     /// Why the rotation could not be reverted, or dropped.
     Failed(String),
@@ -829,28 +787,17 @@ pub enum AtBoot {
 /// (its timer held no lock, so no stage can tell that it died) would
 /// otherwise refuse every later stage on the node for good, and the node
 /// keep the old key. A timer that holds its marker's lock lives (a run by
-/// hand, not at boot) and is left alone. On a symbolically linked
-/// authorized_keys the rotation is dropped when the link grants every key
-/// of its backup (nothing is lost), else reverted over the link as the
-/// timer would, and that is said on stderr (as `rccr-init`'s notes are).
+/// hand, not at boot) and is left alone. A symbolically linked
+/// authorized_keys gets the backup over the link, as from the timer.
 /// `dry`: only say what would be done.
 pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
-    let (found, over_link) = boot(&Files::at(home), dry);
-    if let Some(line) = over_link {
-        eprintln!("rccr-init: {line}");
-    }
-    found
-}
-
-/// [`revert_at_boot`], and the line that says a revert goes over a
-/// symbolic link, and why (escaped: the target and token are node data).
-fn boot(files: &Files, dry: bool) -> (AtBoot, Option<String>) {
+    let files = Files::at(home);
     if !files.mark.exists() {
-        return (AtBoot::Nothing, None);
+        return AtBoot::Nothing;
     }
     let token = files.armed();
     if files.timer() == Timer::Lives {
-        return (AtBoot::TimerLives(token), None);
+        return AtBoot::TimerLives(token);
     }
     let unfit = |done: &str| {
         AtBoot::Dropped(format!(
@@ -859,77 +806,35 @@ fn boot(files: &Files, dry: bool) -> (AtBoot, Option<String>) {
             files.ak.display()
         ))
     };
-    let shown = |to: &Path| crate::print::text(&to.to_string_lossy()).into_owned();
-    // Dropped on a link that grants every key of the backup: renamed over
-    // it, the backup would take what the target grants since.
-    let linked = |to: &Path, done: &str| {
-        AtBoot::Dropped(format!(
-            "key rotation {token} not reverted: {} is a symbolic link (to {}) that grants \
-             every key of its backup: marker and backup {done}, the link kept",
-            files.ak.display(),
-            shown(to)
-        ))
-    };
-    // Else the backup may be the node's only access (the control's key).
-    let over = |to: &Path, done: &str| {
-        let line = format!(
-            "{} is a symbolic link (to {}) that does not grant every key of the backup of key \
-             rotation {token}: {done} over it, as its revert timer would have",
-            files.ak.display(),
-            shown(to)
-        );
-        crate::print::text(&line).into_owned()
-    };
-    // Dropping is no reverting: said so when it fails too.
-    let not_dropped = |why: &str, e: io::Error| {
-        AtBoot::Failed(format!(
-            "cannot drop key rotation {token} ({why}): its marker and backup not wholly \
-             removed: {e}"
-        ))
-    };
     if dry {
-        return match fs::read_link(&files.ak) {
-            Ok(to) if files.link_grants_backup() => (linked(&to, "would be removed"), None),
-            Ok(to) => (
-                AtBoot::Reverted(token.clone()),
-                Some(over(&to, "would be reverted")),
-            ),
-            _ if !files.dead_reverts() => (unfit("would be removed"), None),
-            _ => (AtBoot::Reverted(token.clone()), None),
-        };
+        if !files.dead_reverts() {
+            return unfit("would be removed");
+        }
+        return AtBoot::Reverted(token);
     }
-    let mut over_link = None;
     let reverted = files.lock().and_then(|_lock| {
         // Checked again under the lock: a step may have run since.
-        match (files.timer(), fs::read_link(&files.ak)) {
+        match files.timer() {
             _ if !files.mark.exists() => Ok(AtBoot::Nothing),
-            (Timer::Lives, _) => Ok(AtBoot::TimerLives(token.clone())),
-            (_, Ok(to)) if files.link_grants_backup() => Ok(files.drop_rotation().map_or_else(
-                |e| {
-                    let why = format!("{} is a symbolic link", files.ak.display());
-                    not_dropped(&why, e)
-                },
-                |()| linked(&to, "removed"),
-            )),
-            (_, Ok(to)) => {
-                files.revert().map_err(|e| Fail(1, e.to_string()))?;
-                over_link = Some(over(&to, "reverted"));
-                Ok(AtBoot::Reverted(token.clone()))
-            }
+            Timer::Lives => Ok(AtBoot::TimerLives(token.clone())),
             _ if files.dead_reverts() => match files.revert() {
                 Ok(()) => Ok(AtBoot::Reverted(token.clone())),
                 Err(e) => fail(1, e.to_string()),
             },
             _ => Ok(files.drop_rotation().map_or_else(
-                |e| not_dropped("its revert marker was cut short", e),
+                |e| {
+                    AtBoot::Failed(format!(
+                        "cannot drop key rotation {token} (its revert marker was cut short): \
+                         its marker and backup not wholly removed: {e}"
+                    ))
+                },
                 |()| unfit("removed"),
             )),
         }
     });
-    let found = reverted.unwrap_or_else(|Fail(_, why)| {
+    reverted.unwrap_or_else(|Fail(_, why)| {
         AtBoot::Failed(format!("cannot revert key rotation {token}: {why}"))
-    });
-    (found, over_link)
+    })
 }
 
 #[cfg(test)]
@@ -1001,111 +906,35 @@ mod tests {
     }
 
     #[test]
-    fn the_boot_drops_a_dead_rotation_on_a_link_that_grants_its_backup_and_keeps_the_link() {
-        // The timer died (a kill), then config management linked the file
-        // to a target that grants the backup's key (with other options
-        // and comment) and another: nothing is lost by dropping, and the
-        // backup renamed over the link would take the other key away.
-        let grants = b"ssh-ed25519 AAAAK2 managed\nfrom=\"10.0.0.1\" ssh-ed25519 AAAAOLD x\n";
-        for (dry, done) in [(false, "removed"), (true, "would be removed")] {
-            let (home, files) = temp_home(&format!("link-{dry}"));
-            // A target name with an escape sequence: node data, shown escaped.
-            let target = home.join("managed\x1b[2Jkeys");
-            fs::write(&target, grants).unwrap();
-            std::os::unix::fs::symlink(&target, &files.ak).unwrap();
-            fs::write(&files.bak, b"# old\nssh-ed25519 AAAAOLD old\n").unwrap();
-            fs::write(&files.mark, format!("rl.n\n{TIMER_HOLDS_LOCK}\n")).unwrap();
-            let (said, line) = boot(&files, dry);
-            assert_eq!(line, None, "dry {dry}");
-            let linked = files.ak.is_symlink();
-            let kept = fs::read(&target).unwrap();
-            let left = [files.bak.exists(), files.mark.exists()];
-            fs::remove_dir_all(&home).unwrap();
-            let AtBoot::Dropped(why) = said else {
-                panic!("dry {dry}: {said:?}");
-            };
-            assert!(why.starts_with("key rotation rl.n not reverted: "), "{why}");
-            assert!(
-                why.contains(&format!(
-                    "authorized_keys is a symbolic link (to {}) that grants every key of its \
-                     backup: marker and backup {done}, the link kept",
-                    home.join("managed?[2Jkeys").display()
-                )),
-                "{why}"
-            );
-            assert!(linked, "dry {dry}: the link was replaced");
-            assert_eq!(kept, grants, "dry {dry}");
-            assert_eq!(left, [dry, dry], "dry {dry}");
-        }
-    }
-
-    #[test]
-    fn the_boot_reverts_a_dead_rotation_over_a_link_that_does_not_grant_its_backup() {
-        // The backup holds the control's key, and the link does not grant
-        // it (its target lost at the reboot, not mounted yet, a directory,
-        // a loop, a file without that key): dropping would lock the node
-        // out. The boot does as the live timer would have: the backup
-        // over the link, whatever the marker (one cut short too), and
-        // says so.
+    fn the_boot_reverts_a_dead_rotation_over_a_link_as_its_timer_would() {
+        // The timer died (a kill), then config management linked the file.
+        // What the link grants at boot is no guide (its target not mounted
+        // yet, its modes fixed by a later service): the backup, which holds
+        // the control's key, goes over the link, as from the live timer.
         let backup = b"ssh-ed25519 AAAAOLD old\n";
-        let markers = [format!("rl.n\n{TIMER_HOLDS_LOCK}\n"), "rl.n".into()];
-        // A pipe or a device must not hold the boot up: they are not read.
-        let kinds = [
-            "dangling",
-            "empty",
-            "lacking",
-            "directory",
-            "loop",
-            "fifo",
-            "device",
-        ];
-        for kind in kinds {
-            for (dry, marker) in [false, true]
-                .into_iter()
-                .flat_map(|dry| markers.iter().map(move |m| (dry, m)))
-            {
-                let (home, files) = temp_home(&format!("nogrant-{kind}-{dry}-{}", marker.len()));
+        for kind in ["grants", "dangling", "empty", "directory", "loop"] {
+            for dry in [false, true] {
+                let (home, files) = temp_home(&format!("link-{kind}-{dry}"));
                 let target = home.join("managed_keys");
                 match kind {
+                    "grants" => fs::write(&target, backup).unwrap(),
                     "empty" => fs::write(&target, b"").unwrap(),
-                    "lacking" => fs::write(&target, b"ssh-ed25519 AAAAK2 managed\n").unwrap(),
                     "directory" => fs::create_dir(&target).unwrap(),
                     "loop" => std::os::unix::fs::symlink(&files.ak, &target).unwrap(),
-                    "device" => std::os::unix::fs::symlink("/dev/zero", &target).unwrap(),
-                    "fifo" => assert!(Command::new("mkfifo")
-                        .arg(&target)
-                        .status()
-                        .unwrap()
-                        .success()),
                     _ => {}
                 }
                 std::os::unix::fs::symlink(&target, &files.ak).unwrap();
                 fs::write(&files.bak, backup).unwrap();
-                fs::write(&files.mark, marker).unwrap();
-                let (said, line) = boot(&files, dry);
+                fs::write(&files.mark, format!("rl.n\n{TIMER_HOLDS_LOCK}\n")).unwrap();
+                let said = revert_at_boot(&home, dry);
                 let regular = fs::symlink_metadata(&files.ak).is_ok_and(|m| m.is_file());
-                // Read only when regular: a pipe's open would wait here.
                 let now = regular.then(|| fs::read(&files.ak).unwrap());
                 let left = [files.bak.exists(), files.mark.exists()];
                 fs::remove_dir_all(&home).unwrap();
-                let case = format!("{kind}, dry {dry}, marker {marker:?}");
+                let case = format!("{kind}, dry {dry}");
                 assert_eq!(said, AtBoot::Reverted("rl.n".into()), "{case}");
-                let done = if dry { "would be reverted" } else { "reverted" };
-                assert_eq!(
-                    line,
-                    Some(format!(
-                        "{} is a symbolic link (to {}) that does not grant every key of the \
-                         backup of key rotation rl.n: {done} over it, as its revert timer \
-                         would have",
-                        files.ak.display(),
-                        target.display()
-                    )),
-                    "{case}"
-                );
-                if dry {
-                    assert!(!regular, "{case}: the link was replaced");
-                } else {
-                    assert!(regular, "{case}: not reverted over the link");
+                assert_eq!(regular, !dry, "{case}");
+                if !dry {
                     assert_eq!(now.as_deref(), Some(&backup[..]), "{case}");
                 }
                 assert_eq!(left, [dry, dry], "{case}");
@@ -1114,34 +943,28 @@ mod tests {
     }
 
     #[test]
-    fn a_boot_drop_on_a_link_that_fails_tries_both_files_and_says_drop() {
-        // One of marker and backup cannot be removed (a directory there):
-        // the other goes all the same, as remote.sh's `rm -f` does, and
+    fn a_boot_drop_that_fails_tries_both_files_and_says_drop() {
+        // A cut marker whose backup is a directory (no copy of the file):
+        // the marker goes all the same, as remote.sh's `rm -f` does, and
         // the boot says it could not drop the rotation, not revert it.
-        for dir_is_marker in [false, true] {
-            let (home, files) = temp_home(&format!("halfdrop-{dir_is_marker}"));
-            let target = home.join("managed_keys");
-            fs::write(&target, b"ssh-ed25519 AAAAK2 managed\n").unwrap();
-            std::os::unix::fs::symlink(&target, &files.ak).unwrap();
-            let (stuck, other) = match dir_is_marker {
-                true => (&files.mark, &files.bak),
-                false => (&files.bak, &files.mark),
-            };
-            fs::create_dir(stuck).unwrap();
-            fs::write(other, format!("rl.n\n{TIMER_HOLDS_LOCK}\n")).unwrap();
-            let said = revert_at_boot(&home, false);
-            let left = [stuck.exists(), other.exists()];
-            fs::remove_dir_all(&home).unwrap();
-            let AtBoot::Failed(why) = said else {
-                panic!("marker a directory {dir_is_marker}: {said:?}");
-            };
-            assert!(why.starts_with("cannot drop key rotation "), "{why}");
-            assert!(
-                why.contains("is a symbolic link): its marker and backup not wholly removed: "),
-                "{why}"
-            );
-            assert_eq!(left, [true, false], "marker a directory {dir_is_marker}");
-        }
+        let (home, files) = temp_home("halfdrop");
+        fs::write(&files.ak, b"ssh-ed25519 AAAAK2 kept\n").unwrap();
+        fs::create_dir(&files.bak).unwrap();
+        fs::write(&files.mark, b"rl.n").unwrap();
+        let said = revert_at_boot(&home, false);
+        let left = [files.bak.exists(), files.mark.exists()];
+        fs::remove_dir_all(&home).unwrap();
+        let AtBoot::Failed(why) = said else {
+            panic!("{said:?}");
+        };
+        assert!(why.starts_with("cannot drop key rotation "), "{why}");
+        assert!(
+            why.contains(
+                "(its revert marker was cut short): its marker and backup not wholly removed: "
+            ),
+            "{why}"
+        );
+        assert_eq!(left, [true, false]);
     }
 
     #[test]
