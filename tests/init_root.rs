@@ -1390,6 +1390,35 @@ fn a_boot_file_key_for_a_link_to_a_file_sshd_refuses_replaces_the_link() {
 }
 
 #[test]
+fn with_strict_modes_off_a_link_to_a_file_they_would_refuse_is_written_through() {
+    // `StrictModes no` (the first value sshd reads; keyword in any case):
+    // sshd reads a target in a 0777 directory, so its keys grant access.
+    // Replacing the link would drop them: the key goes into the target.
+    let (root, (to, _)) =
+        boot_key_for_a_link("boot-link-nostrict", "open/keys", &format!("{KEY_B}\n"));
+    root.chmod("etc/ssh/open", 0o777);
+    root.write(
+        "etc/ssh/sshd_config",
+        &format!("{SSHD_CONFIG}\nstrictmodes=no\nStrictModes yes\n"),
+    );
+    let said = format!(
+        "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to {}/keys, \
+         where the symbolic link points (the link kept)",
+        root.path("etc/ssh/open").canonicalize().unwrap().display()
+    );
+    let run = dry_then_real(&root, &said, "nostrict");
+    assert_eq!(
+        fs::read_link(root.path("root/.ssh/authorized_keys")).unwrap(),
+        to
+    );
+    assert_eq!(
+        root.read("etc/ssh/open/keys"),
+        format!("{KEY_B}\n{KEY_A}\n")
+    );
+    assert_boot_file_retired(&root, &run);
+}
+
+#[test]
 fn under_root_a_link_that_leaves_the_root_is_not_followed() {
     // `--root DIR` (a mounted image): an absolute link resolves on the
     // node under the node's /, not the host's, and a `..` above DIR

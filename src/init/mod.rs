@@ -617,14 +617,21 @@ struct Tree {
     /// `--root`: links are followed under [`Tree::root`] only.
     within: bool,
     home: Option<PathBuf>,
+    /// sshd's StrictModes are on: the first `StrictModes` value sshd reads
+    /// is not `no` (none means on).
+    strict: bool,
 }
 
 impl Tree {
     fn of(ctx: &Ctx) -> io::Result<Tree> {
+        let strict = hostkeys::sshd_config_values(ctx, "strictmodes")
+            .first()
+            .is_none_or(|v| !v.eq_ignore_ascii_case("no"));
         Ok(Tree {
             root: ctx.root.canonicalize()?,
             within: !ctx.live,
             home: ctx.path("/root").canonicalize().ok(),
+            strict,
         })
     }
 }
@@ -692,6 +699,9 @@ fn read_keys(path: &Path, tree: &Tree) -> Result<Keys, (String, io::Error)> {
         Ok((_, None)) => return Ok(Keys::LinkToNothing("not a regular file".into())),
         Err(e) => return Err(shown(e)),
     };
+    if !tree.strict {
+        return Ok(Keys::Linked(target, meta, bytes));
+    }
     match strict_modes_refuse(&target, &meta, tree).map_err(shown)? {
         Some(why) => Ok(Keys::LinkToNothing(format!(
             "refused by sshd's StrictModes: {why}"
