@@ -1465,6 +1465,43 @@ fn under_root_a_link_that_leaves_the_root_is_not_followed() {
     }
 }
 
+#[test]
+fn under_root_a_root_ssh_that_leaves_the_root_is_left_alone() {
+    // `--root DIR` with DIR/root/.ssh (or DIR/root) an absolute link: the
+    // host would follow it to its own directory. Nothing there is touched
+    // (no key added, no rotation reverted, no mode fixed), with or without
+    // an authorized_keys, and rccr.txt stays for the node's own boot.
+    for (tag, with_keys) in [("file", true), ("none", false)] {
+        let host = Root::empty(&format!("host-ssh-{tag}"));
+        if with_keys {
+            staged_rotation(&host, "r1.n1\n");
+            host.chmod("root/.ssh/authorized_keys", 0o644);
+        } else {
+            host.write("root/.ssh/known_hosts", "");
+        }
+        host.chmod("root/.ssh", 0o755);
+        let before = host.snapshot();
+        let dir_mode = host.mode("root/.ssh");
+        let root = Root::image(&format!("ssh-out-{tag}"), "target");
+        fs::remove_dir_all(root.path("root/.ssh")).unwrap();
+        std::os::unix::fs::symlink(host.path("root/.ssh"), root.path("root/.ssh")).unwrap();
+        root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+        let said = format!(
+            "{}/root/.ssh: a symbolic link on the way leaves {0}",
+            root.path("").canonicalize().unwrap().display()
+        );
+        dry_then_real(&root, &said, tag);
+        assert_unchanged(&before, &host);
+        assert_eq!(host.mode("root/.ssh"), dir_mode, "{tag}");
+        assert!(
+            !host.exists("root/.ssh/authorized_keys") || with_keys,
+            "{tag}"
+        );
+        assert!(root.exists("boot/rccr.txt"), "{tag}: rccr.txt retired");
+        assert!(!root.exists("boot/rccr.txt.applied"), "{tag}");
+    }
+}
+
 /// `chattr +i` on a file, undone on drop (a test's root is removed after).
 struct Immutable(PathBuf);
 

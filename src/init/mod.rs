@@ -428,11 +428,22 @@ pub fn run(opts: &Options) -> Summary {
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
     // was before the rotation, without them.
-    let live_rotation = revert_dead_rotation(&mut ctx);
+    let ssh_outside = ssh_dir_outside_root(&ctx);
+    let live_rotation = match &ssh_outside {
+        Some(why) => {
+            ctx.problem(why);
+            None
+        }
+        None => revert_dead_rotation(&mut ctx),
+    };
     // Modes first, so that an authorized_keys we extend is 0600 already.
-    fix_ssh_modes(&mut ctx);
+    if ssh_outside.is_none() {
+        fix_ssh_modes(&mut ctx);
+    }
     if let Some(b) = &boot {
         boot_ok &= match &live_rotation {
+            // Said above; rccr.txt stays for the node's own boot.
+            _ if ssh_outside.is_some() && !b.keys.is_empty() => false,
             // Its timer renames the backup over the file: keys added now
             // would go with it. rccr.txt stays for the next boot.
             Some(token) if !b.keys.is_empty() => {
@@ -475,6 +486,30 @@ pub fn run(opts: &Options) -> Summary {
         wifi::retire(&mut ctx, w, why);
     }
     ctx.finish()
+}
+
+/// Under `--root`: why root's `.ssh` directory is left alone, when
+/// `/root` or `/root/.ssh` is a symbolic link that leaves the root (or
+/// cannot be resolved in it). The host would follow it to a directory of
+/// its own, whose keys and rotation files are not the image's.
+fn ssh_dir_outside_root(ctx: &Ctx) -> Option<String> {
+    if ctx.live {
+        return None;
+    }
+    let dir = ctx.path(ROOT_SSH_DIR);
+    let root = ctx.root.canonicalize().ok()?;
+    let why = match resolve_under(&root, Path::new(ROOT_SSH_DIR.trim_start_matches('/'))) {
+        Ok(Some(_)) => return None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Ok(None) => format!("a symbolic link on the way leaves {}", root.display()),
+        Err(e) => format!("cannot be resolved inside {}: {e}", root.display()),
+    };
+    Some(format!(
+        "{}: {why}; under --root nothing is done there: no key rotation reverted, no modes \
+         fixed, the boot-partition file's keys not added (they wait in rccr.txt for the \
+         node's own boot)",
+        dir.display()
+    ))
 }
 
 /// Why a boot-partition file stays for the next boot: what it set was not
