@@ -1502,6 +1502,50 @@ fn under_root_a_root_ssh_that_leaves_the_root_is_left_alone() {
     }
 }
 
+#[test]
+fn strict_modes_are_walked_up_to_root_s_home_for_a_file_in_it_else_to_the_root() {
+    // sshd stops at root's home for a file in it: a 0777 directory above
+    // /root (here the image's root) does not refuse root/keys/ak, which is
+    // written through, keeping its mode and its group (a root:wheel 0640
+    // file passes StrictModes; the new file is given the group back). A
+    // file outside /root is walked up to the root, which refuses it.
+    let root = Root::image("strict-walk", "target");
+    root.write("root/keys/ak", "");
+    root.chmod("root/keys", 0o700);
+    root.chmod("root/keys/ak", 0o640);
+    let file = root.path("root/keys/ak");
+    if is_root() {
+        std::os::unix::fs::chown(&file, None, Some(4321)).unwrap();
+    }
+    let owner = fs::metadata(&file).map(|m| (m.uid(), m.gid())).unwrap();
+    let link = relink_authorized_keys(&root, "../keys/ak");
+    root.chmod("", 0o777);
+    let dir = root.path("").canonicalize().unwrap();
+    let said = format!(
+        "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to \
+         {}/root/keys/ak, where the symbolic link points (the link kept)",
+        dir.display()
+    );
+    let run = dry_then_real(&root, &said, "home");
+    assert_eq!(fs::read_link(&link).unwrap(), PathBuf::from("../keys/ak"));
+    assert_eq!(root.read("root/keys/ak"), format!("{KEY_A}\n"));
+    let meta = fs::metadata(&file).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o640);
+    assert_eq!((meta.uid(), meta.gid()), owner);
+    assert_boot_file_retired(&root, &run);
+
+    let (root, _) = boot_key_for_a_link("strict-walk-etc", "keys", &format!("{KEY_B}\n"));
+    root.chmod("", 0o777);
+    let said = format!(
+        "/root/.ssh/authorized_keys: the symbolic link (to ../../etc/ssh/keys) replaced by a \
+         regular file, as its target is refused by sshd's StrictModes: {0} is writable by \
+         everyone (mode 0777)",
+        root.path("").canonicalize().unwrap().display()
+    );
+    dry_then_real(&root, &said, "etc");
+    assert_a_file_with_key_a(&root, "etc");
+}
+
 /// `chattr +i` on a file, undone on drop (a test's root is removed after).
 struct Immutable(PathBuf);
 
