@@ -1121,6 +1121,61 @@ mod tests {
     }
 
     #[test]
+    fn strict_modes_are_off_only_when_the_first_value_sshd_reads_says_no() {
+        // Drop-ins first (sshd_config includes them at its top), then
+        // sshd_config; the first value wins, keyword in any case.
+        let root = std::env::temp_dir().join(format!("rccr-init-strict-{}", std::process::id()));
+        let d = root.join("etc/ssh/sshd_config.d");
+        let mut results = Vec::new();
+        for (drop_in, config) in [
+            (None, "Port 22\n"),
+            (None, "STRICTMODES no\nStrictModes yes\n"),
+            (Some("StrictModes yes\n"), "StrictModes no\n"),
+            (Some("strictmodes \"no\"\n"), "StrictModes yes\n"),
+        ] {
+            let _ = fs::remove_dir_all(&root);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(root.join("etc/ssh/sshd_config"), config).unwrap();
+            if let Some(text) = drop_in {
+                fs::write(d.join("10-a.conf"), text).unwrap();
+                fs::write(d.join("20-b.txt"), "StrictModes no\n").unwrap();
+            }
+            results.push(Tree::of(&Ctx::new(&root, true)).unwrap().strict);
+        }
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(results, [true, false, true, false]);
+    }
+
+    #[test]
+    fn live_an_absolute_link_is_followed_to_a_file_sshd_reads() {
+        // Live, the node's own / is the root: an absolute link resolves
+        // where sshd resolves it, and a file it reads is `Linked`.
+        let dir = std::env::temp_dir().join(format!("rccr-init-live-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let dir = dir.canonicalize().unwrap();
+        let target = dir.join("keys");
+        fs::write(&target, b"k\n").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.join("authorized_keys");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let tree = Tree {
+            root: PathBuf::from("/"),
+            within: false,
+            home: Some(dir.clone()),
+            strict: true,
+        };
+        let got = read_keys(&link, &tree);
+        fs::remove_dir_all(&dir).unwrap();
+        match got {
+            Ok(Keys::Linked(to, _, bytes)) => assert_eq!((to, bytes), (target, b"k\n".to_vec())),
+            Ok(_) => panic!("not Linked"),
+            Err((shown, e)) => panic!("{shown}: {e}"),
+        }
+    }
+
+    #[test]
     fn a_rotation_undone_at_boot_asks_lbu_to_save_it_reverted_or_dropped() {
         // A cut marker's backup that fits is restored; one that does not is
         // dropped with the marker, and so is any rotation on a linked
