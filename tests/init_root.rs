@@ -1507,7 +1507,8 @@ fn strict_modes_are_walked_up_to_root_s_home_for_a_file_in_it_else_to_the_root()
     // sshd stops at root's home for a file in it: a 0777 directory above
     // /root (here the image's root) does not refuse root/keys/ak, which is
     // written through, keeping its mode and its group (a root:wheel 0640
-    // file passes StrictModes; the new file is given the group back). A
+    // file passes StrictModes; the new file is given the group back,
+    // and its mode whatever the umask). A
     // file outside /root is walked up to the root, which refuses it.
     let root = Root::image("strict-walk", "target");
     root.write("root/keys/ak", "");
@@ -1526,7 +1527,16 @@ fn strict_modes_are_walked_up_to_root_s_home_for_a_file_in_it_else_to_the_root()
          {}/root/keys/ak, where the symbolic link points (the link kept)",
         dir.display()
     );
-    let run = dry_then_real(&root, &said, "home");
+    let before = root.snapshot();
+    let dry = root.init(&["--dry-run"]).ok();
+    assert!(dry.says(&said), "{}", dry.stderr);
+    assert_unchanged(&before, &root);
+    // Under umask 077, which narrows the new file's 0640: the mode is set
+    // again after.
+    let mut umask = Command::new("sh");
+    umask.args(["-c", "umask 077 && exec \"$@\"", "sh", RCCR]);
+    let run = root.init_by(umask, &[]).ok();
+    assert!(run.says(&said), "{}", run.stderr);
     assert_eq!(fs::read_link(&link).unwrap(), PathBuf::from("../keys/ak"));
     assert_eq!(root.read("root/keys/ak"), format!("{KEY_A}\n"));
     let meta = fs::metadata(&file).unwrap();
