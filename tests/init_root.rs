@@ -1401,6 +1401,14 @@ fn with_strict_modes_off_a_link_to_a_file_they_would_refuse_is_written_through()
         "etc/ssh/sshd_config",
         &format!("{SSHD_CONFIG}\nstrictmodes=no\nStrictModes yes\n"),
     );
+    // A pipe among the drop-ins is not read (it would block the boot).
+    fs::create_dir_all(root.path("etc/ssh/sshd_config.d")).unwrap();
+    let fifo = root.path("etc/ssh/sshd_config.d/00-pipe.conf");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let said = format!(
         "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to {}/keys, \
          where the symbolic link points (the link kept)",
@@ -1471,7 +1479,11 @@ fn under_root_a_root_ssh_that_leaves_the_root_is_left_alone() {
     // host would follow it to its own directory. Nothing there is touched
     // (no key added, no rotation reverted, no mode fixed), with or without
     // an authorized_keys, and rccr.txt stays for the node's own boot.
-    for (tag, with_keys) in [("file", true), ("none", false)] {
+    for (tag, with_keys, linked) in [
+        ("file", true, "root/.ssh"),
+        ("none", false, "root/.ssh"),
+        ("home", true, "root"),
+    ] {
         let host = Root::empty(&format!("host-ssh-{tag}"));
         if with_keys {
             staged_rotation(&host, "r1.n1\n");
@@ -1483,8 +1495,8 @@ fn under_root_a_root_ssh_that_leaves_the_root_is_left_alone() {
         let before = host.snapshot();
         let dir_mode = host.mode("root/.ssh");
         let root = Root::image(&format!("ssh-out-{tag}"), "target");
-        fs::remove_dir_all(root.path("root/.ssh")).unwrap();
-        std::os::unix::fs::symlink(host.path("root/.ssh"), root.path("root/.ssh")).unwrap();
+        fs::remove_dir_all(root.path(linked)).unwrap();
+        std::os::unix::fs::symlink(host.path(linked), root.path(linked)).unwrap();
         root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
         let said = format!(
             "{}/root/.ssh: a symbolic link on the way leaves {0}",
