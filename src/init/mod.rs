@@ -565,7 +565,8 @@ fn node_type(ctx: &mut Ctx) -> Role {
 /// way in. A link to a regular file that sshd reads ([`strict_modes_refuse`])
 /// gets them in that file, the link kept ([`add_through_link`]); a link
 /// that grants nothing (to nowhere, to a directory, a loop, a file sshd
-/// refuses) is replaced by a regular file holding them. Under `--root`,
+/// refuses) is replaced by a regular file holding them; with `StrictModes
+/// no` sshd refuses none, so none is. Under `--root`,
 /// a link that leaves the root (an absolute target, a `..` above it) is
 /// not followed: the node resolves it elsewhere, where this run cannot
 /// look, so the keys wait in rccr.txt.
