@@ -1390,6 +1390,43 @@ fn a_boot_file_key_for_a_link_to_a_file_sshd_refuses_replaces_the_link() {
 }
 
 #[test]
+fn with_strict_modes_off_a_link_to_a_file_they_would_refuse_is_written_through() {
+    // `StrictModes no` (the first value sshd reads; keyword in any case):
+    // sshd reads a target in a 0777 directory, so its keys grant access.
+    // Replacing the link would drop them: the key goes into the target.
+    let (root, (to, _)) =
+        boot_key_for_a_link("boot-link-nostrict", "open/keys", &format!("{KEY_B}\n"));
+    root.chmod("etc/ssh/open", 0o777);
+    root.write(
+        "etc/ssh/sshd_config",
+        &format!("{SSHD_CONFIG}\nstrictmodes=no\nStrictModes yes\n"),
+    );
+    // A pipe among the drop-ins is not read (it would block the boot).
+    fs::create_dir_all(root.path("etc/ssh/sshd_config.d")).unwrap();
+    let fifo = root.path("etc/ssh/sshd_config.d/00-pipe.conf");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let said = format!(
+        "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to {}/keys, \
+         where the symbolic link points (the link kept)",
+        root.path("etc/ssh/open").canonicalize().unwrap().display()
+    );
+    let run = dry_then_real(&root, &said, "nostrict");
+    assert_eq!(
+        fs::read_link(root.path("root/.ssh/authorized_keys")).unwrap(),
+        to
+    );
+    assert_eq!(
+        root.read("etc/ssh/open/keys"),
+        format!("{KEY_B}\n{KEY_A}\n")
+    );
+    assert_boot_file_retired(&root, &run);
+}
+
+#[test]
 fn under_root_a_link_that_leaves_the_root_is_not_followed() {
     // `--root DIR` (a mounted image): an absolute link resolves on the
     // node under the node's /, not the host's, and a `..` above DIR
@@ -1434,6 +1471,101 @@ fn under_root_a_link_that_leaves_the_root_is_not_followed() {
         let host_after = stat(&host);
         assert_eq!(host_after, host_before, "{tag}: the host's file changed");
     }
+}
+
+#[test]
+fn under_root_a_root_ssh_that_leaves_the_root_is_left_alone() {
+    // `--root DIR` with DIR/root/.ssh (or DIR/root) an absolute link: the
+    // host would follow it to its own directory. Nothing there is touched
+    // (no key added, no rotation reverted, no mode fixed), with or without
+    // an authorized_keys, and rccr.txt stays for the node's own boot.
+    for (tag, with_keys, linked) in [
+        ("file", true, "root/.ssh"),
+        ("none", false, "root/.ssh"),
+        ("home", true, "root"),
+    ] {
+        let host = Root::empty(&format!("host-ssh-{tag}"));
+        if with_keys {
+            staged_rotation(&host, "r1.n1\n");
+            host.chmod("root/.ssh/authorized_keys", 0o644);
+        } else {
+            host.write("root/.ssh/known_hosts", "");
+        }
+        host.chmod("root/.ssh", 0o755);
+        let before = host.snapshot();
+        let dir_mode = host.mode("root/.ssh");
+        let root = Root::image(&format!("ssh-out-{tag}"), "target");
+        fs::remove_dir_all(root.path(linked)).unwrap();
+        std::os::unix::fs::symlink(host.path(linked), root.path(linked)).unwrap();
+        root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+        let said = format!(
+            "{}/root/.ssh: a symbolic link on the way leaves {0}",
+            root.path("").canonicalize().unwrap().display()
+        );
+        dry_then_real(&root, &said, tag);
+        assert_unchanged(&before, &host);
+        assert_eq!(host.mode("root/.ssh"), dir_mode, "{tag}");
+        assert!(
+            !host.exists("root/.ssh/authorized_keys") || with_keys,
+            "{tag}"
+        );
+        assert!(root.exists("boot/rccr.txt"), "{tag}: rccr.txt retired");
+        assert!(!root.exists("boot/rccr.txt.applied"), "{tag}");
+    }
+}
+
+#[test]
+fn strict_modes_are_walked_up_to_root_s_home_for_a_file_in_it_else_to_the_root() {
+    // sshd stops at root's home for a file in it: a 0777 directory above
+    // /root (here the image's root) does not refuse root/keys/ak, which is
+    // written through, keeping its mode and its group (a root:wheel 0640
+    // file passes StrictModes; the new file is given the group back,
+    // and its mode whatever the umask). A
+    // file outside /root is walked up to the root, which refuses it.
+    let root = Root::image("strict-walk", "target");
+    root.write("root/keys/ak", "");
+    root.chmod("root/keys", 0o700);
+    root.chmod("root/keys/ak", 0o640);
+    let file = root.path("root/keys/ak");
+    if is_root() {
+        std::os::unix::fs::chown(&file, None, Some(4321)).unwrap();
+    }
+    let owner = fs::metadata(&file).map(|m| (m.uid(), m.gid())).unwrap();
+    let link = relink_authorized_keys(&root, "../keys/ak");
+    root.chmod("", 0o777);
+    let dir = root.path("").canonicalize().unwrap();
+    let said = format!(
+        "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to \
+         {}/root/keys/ak, where the symbolic link points (the link kept)",
+        dir.display()
+    );
+    let before = root.snapshot();
+    let dry = root.init(&["--dry-run"]).ok();
+    assert!(dry.says(&said), "{}", dry.stderr);
+    assert_unchanged(&before, &root);
+    // Under umask 077, which narrows the new file's 0640: the mode is set
+    // again after.
+    let mut umask = Command::new("sh");
+    umask.args(["-c", "umask 077 && exec \"$@\"", "sh", RCCR]);
+    let run = root.init_by(umask, &[]).ok();
+    assert!(run.says(&said), "{}", run.stderr);
+    assert_eq!(fs::read_link(&link).unwrap(), PathBuf::from("../keys/ak"));
+    assert_eq!(root.read("root/keys/ak"), format!("{KEY_A}\n"));
+    let meta = fs::metadata(&file).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o640);
+    assert_eq!((meta.uid(), meta.gid()), owner);
+    assert_boot_file_retired(&root, &run);
+
+    let (root, _) = boot_key_for_a_link("strict-walk-etc", "keys", &format!("{KEY_B}\n"));
+    root.chmod("", 0o777);
+    let said = format!(
+        "/root/.ssh/authorized_keys: the symbolic link (to ../../etc/ssh/keys) replaced by a \
+         regular file, as its target is refused by sshd's StrictModes: {0} is writable by \
+         everyone (mode 0777)",
+        root.path("").canonicalize().unwrap().display()
+    );
+    dry_then_real(&root, &said, "etc");
+    assert_a_file_with_key_a(&root, "etc");
 }
 
 /// `chattr +i` on a file, undone on drop (a test's root is removed after).

@@ -44,12 +44,18 @@ pub const RSA_BITS: usize = 3072;
 /// The values of `HostKey` lines, in order (keyword in any case,
 /// `HostKey PATH`, `HostKey=PATH` or `HostKey "PATH"`).
 pub fn host_key_paths(config: &str) -> Vec<String> {
+    keyword_values(config, "hostkey")
+}
+
+/// The values of `keyword`'s lines in an sshd configuration, in order
+/// (keyword in any case, `KEY VALUE`, `KEY=VALUE` or `KEY "VALUE"`).
+pub fn keyword_values(config: &str, keyword: &str) -> Vec<String> {
     config
         .lines()
         .filter_map(|line| {
             let line = line.trim();
             let end = line.find(|c: char| c.is_whitespace() || c == '=')?;
-            if !line[..end].eq_ignore_ascii_case("hostkey") {
+            if !line[..end].eq_ignore_ascii_case(keyword) {
                 return None;
             }
             let value = line[end..].trim_start();
@@ -85,7 +91,19 @@ pub fn wanted(host_keys: &[String]) -> Vec<(String, KeyType)> {
 
 /// The sshd configuration's `HostKey` values under the root.
 fn configured_host_keys(ctx: &Ctx) -> Vec<String> {
-    let mut files = vec![ctx.path(SSHD_CONFIG)];
+    sshd_config_values(ctx, "hostkey")
+}
+
+/// The most an sshd configuration file is read of: a larger one is not
+/// read (sshd's own are a few KiB).
+const MAX_SSHD_CONFIG: usize = 1 << 20;
+
+/// `keyword`'s values in the sshd configuration under the root, in the
+/// order sshd reads them when `sshd_config` includes `sshd_config.d/*.conf`
+/// first (Alpine's and Debian's do): the drop-ins, sorted, then
+/// `sshd_config`. `Include` lines themselves are not followed.
+pub fn sshd_config_values(ctx: &Ctx, keyword: &str) -> Vec<String> {
+    let mut files = Vec::new();
     if let Ok(rd) = fs::read_dir(ctx.path(SSHD_CONFIG_D)) {
         let mut d: Vec<_> = rd
             .filter_map(Result::ok)
@@ -95,10 +113,21 @@ fn configured_host_keys(ctx: &Ctx) -> Vec<String> {
         d.sort();
         files.extend(d);
     }
+    files.push(ctx.path(SSHD_CONFIG));
     files
         .iter()
-        .filter_map(|f| fs::read(f).ok())
-        .flat_map(|b| host_key_paths(&String::from_utf8_lossy(&b)))
+        .filter_map(|f| {
+            // A pipe or device is not read: sshd_config is a regular file.
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut file = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(f)
+                .ok()?;
+            file.metadata().ok()?.is_file().then_some(())?;
+            crate::fsutil::read_bounded(&mut file, MAX_SSHD_CONFIG).ok()?
+        })
+        .flat_map(|b| keyword_values(&String::from_utf8_lossy(&b), keyword))
         .collect()
 }
 

@@ -428,11 +428,22 @@ pub fn run(opts: &Options) -> Summary {
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
     // was before the rotation, without them.
-    let live_rotation = revert_dead_rotation(&mut ctx);
+    let ssh_outside = ssh_dir_outside_root(&ctx);
+    let live_rotation = match &ssh_outside {
+        Some(why) => {
+            ctx.problem(why);
+            None
+        }
+        None => revert_dead_rotation(&mut ctx),
+    };
     // Modes first, so that an authorized_keys we extend is 0600 already.
-    fix_ssh_modes(&mut ctx);
+    if ssh_outside.is_none() {
+        fix_ssh_modes(&mut ctx);
+    }
     if let Some(b) = &boot {
         boot_ok &= match &live_rotation {
+            // Said above; rccr.txt stays for the node's own boot.
+            _ if ssh_outside.is_some() && !b.keys.is_empty() => false,
             // Its timer renames the backup over the file: keys added now
             // would go with it. rccr.txt stays for the next boot.
             Some(token) if !b.keys.is_empty() => {
@@ -475,6 +486,30 @@ pub fn run(opts: &Options) -> Summary {
         wifi::retire(&mut ctx, w, why);
     }
     ctx.finish()
+}
+
+/// Under `--root`: why root's `.ssh` directory is left alone, when
+/// `/root` or `/root/.ssh` is a symbolic link that leaves the root (or
+/// cannot be resolved in it). The host would follow it to a directory of
+/// its own, whose keys and rotation files are not the image's.
+fn ssh_dir_outside_root(ctx: &Ctx) -> Option<String> {
+    if ctx.live {
+        return None;
+    }
+    let dir = ctx.path(ROOT_SSH_DIR);
+    let root = ctx.root.canonicalize().ok()?;
+    let why = match resolve_under(&root, Path::new(ROOT_SSH_DIR.trim_start_matches('/'))) {
+        Ok(Some(_)) => return None,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Ok(None) => format!("a symbolic link on the way leaves {}", root.display()),
+        Err(e) => format!("cannot be resolved inside {}: {e}", root.display()),
+    };
+    Some(format!(
+        "{}: {why}; under --root nothing is done there: no key rotation reverted, no modes \
+         fixed, the boot-partition file's keys not added (they wait in rccr.txt for the \
+         node's own boot)",
+        dir.display()
+    ))
 }
 
 /// Why a boot-partition file stays for the next boot: what it set was not
@@ -530,7 +565,8 @@ fn node_type(ctx: &mut Ctx) -> Role {
 /// way in. A link to a regular file that sshd reads ([`strict_modes_refuse`])
 /// gets them in that file, the link kept ([`add_through_link`]); a link
 /// that grants nothing (to nowhere, to a directory, a loop, a file sshd
-/// refuses) is replaced by a regular file holding them. Under `--root`,
+/// refuses) is replaced by a regular file holding them; with `StrictModes
+/// no` sshd refuses none, so none is. Under `--root`,
 /// a link that leaves the root (an absolute target, a `..` above it) is
 /// not followed: the node resolves it elsewhere, where this run cannot
 /// look, so the keys wait in rccr.txt.
@@ -617,14 +653,21 @@ struct Tree {
     /// `--root`: links are followed under [`Tree::root`] only.
     within: bool,
     home: Option<PathBuf>,
+    /// sshd's StrictModes are on: the first `StrictModes` value sshd reads
+    /// is not `no` (none means on).
+    strict: bool,
 }
 
 impl Tree {
     fn of(ctx: &Ctx) -> io::Result<Tree> {
+        let strict = hostkeys::sshd_config_values(ctx, "strictmodes")
+            .first()
+            .is_none_or(|v| !v.eq_ignore_ascii_case("no"));
         Ok(Tree {
             root: ctx.root.canonicalize()?,
             within: !ctx.live,
             home: ctx.path("/root").canonicalize().ok(),
+            strict,
         })
     }
 }
@@ -692,6 +735,9 @@ fn read_keys(path: &Path, tree: &Tree) -> Result<Keys, (String, io::Error)> {
         Ok((_, None)) => return Ok(Keys::LinkToNothing("not a regular file".into())),
         Err(e) => return Err(shown(e)),
     };
+    if !tree.strict {
+        return Ok(Keys::Linked(target, meta, bytes));
+    }
     match strict_modes_refuse(&target, &meta, tree).map_err(shown)? {
         Some(why) => Ok(Keys::LinkToNothing(format!(
             "refused by sshd's StrictModes: {why}"
@@ -1073,6 +1119,61 @@ mod tests {
                 Err(Some(libc::ELOOP)),
             ]
         );
+    }
+
+    #[test]
+    fn strict_modes_are_off_only_when_the_first_value_sshd_reads_says_no() {
+        // Drop-ins first (sshd_config includes them at its top), then
+        // sshd_config; the first value wins, keyword in any case.
+        let root = std::env::temp_dir().join(format!("rccr-init-strict-{}", std::process::id()));
+        let d = root.join("etc/ssh/sshd_config.d");
+        let mut results = Vec::new();
+        for (drop_in, config) in [
+            (None, "Port 22\n"),
+            (None, "STRICTMODES no\nStrictModes yes\n"),
+            (Some("StrictModes yes\n"), "StrictModes no\n"),
+            (Some("strictmodes \"no\"\n"), "StrictModes yes\n"),
+        ] {
+            let _ = fs::remove_dir_all(&root);
+            fs::create_dir_all(&d).unwrap();
+            fs::write(root.join("etc/ssh/sshd_config"), config).unwrap();
+            if let Some(text) = drop_in {
+                fs::write(d.join("10-a.conf"), text).unwrap();
+                fs::write(d.join("20-b.txt"), "StrictModes no\n").unwrap();
+            }
+            results.push(Tree::of(&Ctx::new(&root, true)).unwrap().strict);
+        }
+        fs::remove_dir_all(&root).unwrap();
+        assert_eq!(results, [true, false, true, false]);
+    }
+
+    #[test]
+    fn live_an_absolute_link_is_followed_to_a_file_sshd_reads() {
+        // Live, the node's own / is the root: an absolute link resolves
+        // where sshd resolves it, and a file it reads is `Linked`.
+        let dir = std::env::temp_dir().join(format!("rccr-init-live-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let dir = dir.canonicalize().unwrap();
+        let target = dir.join("keys");
+        fs::write(&target, b"k\n").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.join("authorized_keys");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let tree = Tree {
+            root: PathBuf::from("/"),
+            within: false,
+            home: Some(dir.clone()),
+            strict: true,
+        };
+        let got = read_keys(&link, &tree);
+        fs::remove_dir_all(&dir).unwrap();
+        match got {
+            Ok(Keys::Linked(to, _, bytes)) => assert_eq!((to, bytes), (target, b"k\n".to_vec())),
+            Ok(_) => panic!("not Linked"),
+            Err((shown, e)) => panic!("{shown}: {e}"),
+        }
     }
 
     #[test]
