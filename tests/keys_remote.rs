@@ -1508,6 +1508,28 @@ fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
 
 /// Makes authorized_keys a link to a file that holds `content`, as config
 /// management would; returns the link's target.
+/// A step on a linked authorized_keys with a dead rotation: refused
+/// before any input, exit 1, saying `what` of the rotation and never that
+/// nothing changed (read without the home's path, which might hold the
+/// word), the link left a link.
+fn assert_the_link_refused<T: std::fmt::Debug>(
+    home: &Home,
+    head: Option<T>,
+    out: &Output,
+    who: &str,
+    what: &str,
+) {
+    assert!(head.is_none(), "{who}: asked for input on a link: {head:?}");
+    assert_refused(out, 1, "is a symbolic link (to ", who);
+    assert_has(&stderr(out), what);
+    assert!(
+        !said_in(home, out).contains("nothing"),
+        "{who}: {}",
+        stderr(out)
+    );
+    assert!(home.ak().is_symlink(), "{who}: the link was replaced");
+}
+
 fn link_to_a_copy(home: &Home, content: &[u8]) -> PathBuf {
     let target = home.0.path("managed_keys");
     std::fs::write(&target, content).unwrap();
@@ -1559,21 +1581,14 @@ fn a_dead_rotation_on_a_link_is_dropped_and_the_link_refused() {
                     Vec::new()
                 }
             });
-            assert!(head.is_none(), "{who}: asked for input on a link");
-            assert_refused(&out, 1, "is a symbolic link (to ", who);
-            assert_has(
-                &stderr(&out),
+            assert_the_link_refused(
+                home,
+                head,
+                &out,
+                who,
                 "no timer reverts, dropped (its marker and backup removed; the link and its \
                  target kept)",
             );
-            // Dropped and saved: "nothing changed" would be untrue. (Read
-            // without the home's path, which might hold the word.)
-            assert!(
-                !said_in(home, &out).contains("nothing"),
-                "{who}: {}",
-                stderr(&out)
-            );
-            assert!(home.ak().is_symlink(), "{who}: the link was replaced");
             assert_eq!(std::fs::read(&target).unwrap(), target_holds, "{who}");
             let saved = std::fs::read_to_string(&lbu_log).unwrap_or_default();
             let ssh = home.0.path(".ssh");
@@ -1727,15 +1742,13 @@ fn a_dead_rotation_on_a_link_that_cannot_be_wholly_dropped_says_so_alike() {
         let bak = staged_and_its_timer_killed_with_a_directory_backup(node, home, "rh", "nd");
         let target = link_to_a_copy(home, STAGED);
         let (head, out) = home.converse(node, &["commit", "ne"], "ne", |_| Vec::new());
-        assert!(head.is_none(), "{who}: asked for input on a link");
-        assert_refused(&out, 1, "is a symbolic link (to ", who);
-        assert_has(&stderr(&out), "no timer reverts, not wholly dropped");
-        assert!(
-            !said_in(home, &out).contains("nothing"),
-            "{who}: {}",
-            stderr(&out)
+        assert_the_link_refused(
+            home,
+            head,
+            &out,
+            who,
+            "no timer reverts, not wholly dropped",
         );
-        assert!(home.ak().is_symlink(), "{who}: the link was replaced");
         assert_eq!(std::fs::read(&target).unwrap(), STAGED, "{who}");
         assert!(bak.is_dir(), "{who}: the backup directory went");
         said.borrow_mut()
