@@ -1506,8 +1506,6 @@ fn a_link_made_after_the_stage_is_refused_by_the_commit_and_left_a_link() {
     assert_said_alike(&said.borrow());
 }
 
-/// Makes authorized_keys a link to a file that holds `content`, as config
-/// management would; returns the link's target.
 /// A step on a linked authorized_keys with a dead rotation: refused
 /// before any input, exit 1, saying `what` of the rotation and never that
 /// nothing changed (read without the home's path, which might hold the
@@ -1530,6 +1528,8 @@ fn assert_the_link_refused<T: std::fmt::Debug>(
     assert!(home.ak().is_symlink(), "{who}: the link was replaced");
 }
 
+/// Makes authorized_keys a link to a file that holds `content`, as config
+/// management would; returns the link's target.
 fn link_to_a_copy(home: &Home, content: &[u8]) -> PathBuf {
     let target = home.0.path("managed_keys");
     std::fs::write(&target, content).unwrap();

@@ -982,7 +982,7 @@ fn revert_dead_rotation(ctx: &mut Ctx) -> Option<String> {
             // counts, and a problem to look at.
             ctx.changed(format_args!(
                 "{}: the revert marker and backup of a key rotation removed, not reverted \
-                 (authorized_keys a symbolic link, or the backup no copy of it: below)",
+                 (its marker cut short, and the backup no copy of the file: below)",
                 ctx.path(ROOT_SSH_DIR).display()
             ));
             ctx.problem(crate::print::text(&why));

@@ -257,11 +257,21 @@ impl Files {
     /// writes were durable (remote.sh before 3450e07): its backup may be
     /// empty or cut short too, and renamed over authorized_keys it would
     /// take every key. (remote.sh's `backup_fits`.)
+    /// On a symbolic link (only at boot: stage and commit refuse one
+    /// first) the target is not read: it may be a pipe, a device, not
+    /// mounted yet, or under `--root` the host's. The backup fits there
+    /// when it is whole on its own: its last line ended, no NUL byte.
     fn backup_fits(&self) -> bool {
-        match (fs::read(&self.bak), fs::read(&self.ak)) {
-            (Ok(bak), Ok(ak)) => !bak.is_empty() && ak.starts_with(&bak),
-            _ => false,
+        let Ok(bak) = fs::read(&self.bak) else {
+            return false;
+        };
+        if bak.is_empty() {
+            return false;
         }
+        if self.ak.is_symlink() {
+            return bak.ends_with(b"\n") && !bak.contains(&0);
+        }
+        fs::read(&self.ak).is_ok_and(|ak| ak.starts_with(&bak))
     }
 
     /// Whether a rotation no timer reverts is reverted ([`Files::revert`])
@@ -912,26 +922,38 @@ mod tests {
         // yet, its modes fixed by a later service): the backup, which holds
         // the control's key, goes over the link, as from the live timer.
         let backup = b"ssh-ed25519 AAAAOLD old\n";
-        for kind in ["grants", "dangling", "empty", "directory", "loop"] {
+        // A marker cut short too: the link's target is never read then
+        // either (a pipe would hold the boot up).
+        let kinds = ["grants", "dangling", "empty", "directory", "loop", "fifo"];
+        let markers = [format!("rl.n\n{TIMER_HOLDS_LOCK}\n"), "rl.n".into()];
+        for (kind, marker) in kinds
+            .into_iter()
+            .flat_map(|k| markers.iter().map(move |m| (k, m)))
+        {
             for dry in [false, true] {
-                let (home, files) = temp_home(&format!("link-{kind}-{dry}"));
+                let (home, files) = temp_home(&format!("link-{kind}-{dry}-{}", marker.len()));
                 let target = home.join("managed_keys");
                 match kind {
                     "grants" => fs::write(&target, backup).unwrap(),
                     "empty" => fs::write(&target, b"").unwrap(),
                     "directory" => fs::create_dir(&target).unwrap(),
                     "loop" => std::os::unix::fs::symlink(&files.ak, &target).unwrap(),
+                    "fifo" => assert!(Command::new("mkfifo")
+                        .arg(&target)
+                        .status()
+                        .unwrap()
+                        .success()),
                     _ => {}
                 }
                 std::os::unix::fs::symlink(&target, &files.ak).unwrap();
                 fs::write(&files.bak, backup).unwrap();
-                fs::write(&files.mark, format!("rl.n\n{TIMER_HOLDS_LOCK}\n")).unwrap();
+                fs::write(&files.mark, marker).unwrap();
                 let said = revert_at_boot(&home, dry);
                 let regular = fs::symlink_metadata(&files.ak).is_ok_and(|m| m.is_file());
                 let now = regular.then(|| fs::read(&files.ak).unwrap());
                 let left = [files.bak.exists(), files.mark.exists()];
                 fs::remove_dir_all(&home).unwrap();
-                let case = format!("{kind}, dry {dry}");
+                let case = format!("{kind}, dry {dry}, marker {marker:?}");
                 assert_eq!(said, AtBoot::Reverted("rl.n".into()), "{case}");
                 assert_eq!(regular, !dry, "{case}");
                 if !dry {
@@ -939,6 +961,32 @@ mod tests {
                 }
                 assert_eq!(left, [dry, dry], "{case}");
             }
+        }
+    }
+
+    #[test]
+    fn a_cut_marker_on_a_link_drops_a_backup_whose_last_line_is_torn() {
+        // The link's target is not read to check the backup against: a
+        // backup cut mid-line (no copy a stage finished) is dropped, the
+        // link kept, rather than renamed over it.
+        for torn in [
+            &b"ssh-ed25519 AAAAOLD ol"[..],
+            b"",
+            b"ssh-ed25519 AAAAOLD old\n\0\0",
+        ] {
+            let (home, files) = temp_home(&format!("torn-{}", torn.len()));
+            let target = home.join("managed_keys");
+            fs::write(&target, b"ssh-ed25519 AAAAOLD old\n").unwrap();
+            std::os::unix::fs::symlink(&target, &files.ak).unwrap();
+            fs::write(&files.bak, torn).unwrap();
+            fs::write(&files.mark, b"rl.n").unwrap();
+            let said = revert_at_boot(&home, false);
+            let linked = files.ak.is_symlink();
+            let left = [files.bak.exists(), files.mark.exists()];
+            fs::remove_dir_all(&home).unwrap();
+            assert!(matches!(said, AtBoot::Dropped(_)), "{torn:?}: {said:?}");
+            assert!(linked, "{torn:?}");
+            assert_eq!(left, [false, false], "{torn:?}");
         }
     }
 
