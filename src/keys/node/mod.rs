@@ -969,16 +969,14 @@ mod tests {
         // The link's target is not read to check the backup against: a
         // backup cut mid-line (no copy a stage finished) is dropped, the
         // link kept, rather than renamed over it.
-        for torn in [
-            &b"ssh-ed25519 AAAAOLD ol"[..],
-            b"",
-            b"ssh-ed25519 AAAAOLD old\n\0\0",
-        ] {
+        let whole: &[u8] = b"ssh-ed25519 AAAAOLD old\n";
+        // Cut mid-line, empty, a crash's zero-filled tail.
+        for torn in [whole[..20].to_vec(), Vec::new(), [whole, b"\0\0"].concat()] {
             let (home, files) = temp_home(&format!("torn-{}", torn.len()));
             let target = home.join("managed_keys");
-            fs::write(&target, b"ssh-ed25519 AAAAOLD old\n").unwrap();
+            fs::write(&target, whole).unwrap();
             std::os::unix::fs::symlink(&target, &files.ak).unwrap();
-            fs::write(&files.bak, torn).unwrap();
+            fs::write(&files.bak, &torn).unwrap();
             fs::write(&files.mark, b"rl.n").unwrap();
             let said = revert_at_boot(&home, false);
             let linked = files.ak.is_symlink();
