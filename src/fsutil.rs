@@ -100,6 +100,34 @@ pub fn read_bounded(
     Ok((bytes.len() <= max).then_some(bytes))
 }
 
+/// The metadata and bytes of `path`, a file rccr finds on the node (not
+/// one the user named): opened without blocking on a pipe nor taking a
+/// terminal, and without following a link unless `follow`; read only
+/// when a regular file (`None` otherwise: /dev/zero has no end), and at
+/// most `max` bytes: a bigger one is an `InvalidData` error that says so.
+pub fn read_regular(
+    path: &Path,
+    follow: bool,
+    max: usize,
+) -> std::io::Result<(fs::Metadata, Option<Vec<u8>>)> {
+    let no_follow = if follow { 0 } else { libc::O_NOFOLLOW };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(no_follow | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok((meta, None));
+    }
+    let bytes = read_bounded(&mut file, max)?.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        )
+    })?;
+    Ok((meta, Some(bytes)))
+}
+
 /// Reads `path`, a file the user named ([`check_input_file`]), whole
 /// ([`read_input_from`]).
 pub fn read_input(

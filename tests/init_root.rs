@@ -370,6 +370,42 @@ fn the_boot_file_is_kept_until_what_it_set_is_saved() {
 }
 
 #[test]
+fn an_authorized_keys_larger_than_a_rotation_carries_is_not_read_whole() {
+    // Root's file, but never read without a bound: a runaway writer's
+    // gigabytes would take the memory of a Pi at every boot. Larger than a
+    // key rotation carries (1 MiB), it is a problem said, left as it is,
+    // and rccr.txt is kept; as a file or as a link's target alike.
+    let big = format!("{EXISTING_KEY}\n{}\n", "#".repeat(1 << 20));
+    for linked in [false, true] {
+        let tag = if linked { "big-link" } else { "big-file" };
+        let (root, file) = if linked {
+            let (root, _) = boot_key_for_a_link(tag, "managed_keys", &big);
+            let file = root.path("etc/ssh/managed_keys");
+            (root, file)
+        } else {
+            let root = Root::image(tag, "target");
+            root.write("root/.ssh/authorized_keys", &big);
+            root.write("boot/rccr.txt", &format!("authorized_key={KEY_A}\n"));
+            let file = root.path("root/.ssh/authorized_keys");
+            (root, file)
+        };
+        let run = root.init(&[]).ok();
+        assert!(
+            run.says(": larger than 1048576 bytes"),
+            "{tag}: {}",
+            run.stderr
+        );
+        assert!(
+            run.says("rccr.txt: kept: a setting could not be applied"),
+            "{tag}: {}",
+            run.stderr
+        );
+        assert_eq!(fs::read_to_string(&file).unwrap(), big, "{tag}");
+        assert!(root.exists("boot/rccr.txt"), "{tag}: rccr.txt retired");
+    }
+}
+
+#[test]
 fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
     let root = Root::image("bootname", "target");
     root.write(

@@ -116,16 +116,11 @@ pub fn sshd_config_values(ctx: &Ctx, keyword: &str) -> Vec<String> {
     files.push(ctx.path(SSHD_CONFIG));
     files
         .iter()
+        // A pipe or device is not read: sshd_config is a regular file.
         .filter_map(|f| {
-            // A pipe or device is not read: sshd_config is a regular file.
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut file = fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-                .open(f)
-                .ok()?;
-            file.metadata().ok()?.is_file().then_some(())?;
-            crate::fsutil::read_bounded(&mut file, MAX_SSHD_CONFIG).ok()?
+            crate::fsutil::read_regular(f, true, MAX_SSHD_CONFIG)
+                .ok()?
+                .1
         })
         .flat_map(|b| keyword_values(&String::from_utf8_lossy(&b), keyword))
         .collect()

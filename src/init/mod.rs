@@ -827,23 +827,10 @@ fn strict_modes_refuse(
     Ok(None)
 }
 
-/// The metadata and bytes of `path`, opened without following a link
-/// (`O_NOFOLLOW`) nor blocking on a pipe; a file that is not a regular
-/// one is not read (`None`: a device such as /dev/zero has no end).
+/// [`fsutil::read_regular`] of `path`, a link not followed: no larger
+/// than a key rotation carries it ([`crate::keys::frame::MAX_FILE`]).
 fn read_no_follow(path: &Path) -> io::Result<(fs::Metadata, Option<Vec<u8>>)> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Ok((meta, None));
-    }
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
-    Ok((meta, Some(bytes)))
+    fsutil::read_regular(path, false, crate::keys::frame::MAX_FILE)
 }
 
 /// Writes `new` (`old` and `keys`) to `target`, the regular file the link
