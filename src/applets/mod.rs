@@ -138,11 +138,11 @@ mod tests {
     #[test]
     fn every_command_and_link_is_unique() {
         let mut commands: Vec<_> = APPLETS.iter().map(|a| a.command).collect();
-        commands.sort();
+        commands.sort_unstable();
         commands.dedup();
         assert_eq!(commands.len(), APPLETS.len());
         let mut links: Vec<_> = link_names().collect();
-        links.sort();
+        links.sort_unstable();
         links.dedup();
         assert_eq!(links.len(), link_names().count());
     }

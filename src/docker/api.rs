@@ -338,7 +338,7 @@ impl Service {
             .iter()
             .filter_map(|c| c.as_str().map(bounded))
             .collect();
-        constraints.sort();
+        constraints.sort_unstable();
         let mut ports: Vec<String> = spec
             .at(&["EndpointSpec", "Ports"])
             .as_array()
@@ -360,7 +360,7 @@ impl Service {
                 )
             })
             .collect();
-        ports.sort();
+        ports.sort_unstable();
         Some(Service {
             id: is_id(id).then(|| id.to_string())?,
             version: s.at(&["Version", "Index"]).as_u64()?,

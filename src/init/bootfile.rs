@@ -231,7 +231,7 @@ pub fn candidates_named(ctx: &Ctx, name: &str) -> Vec<PathBuf> {
     let mut out = vec![ctx.path("/boot").join(name)];
     if let Ok(rd) = fs::read_dir(ctx.path("/media")) {
         let mut media: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
-        media.sort();
+        media.sort_unstable();
         out.extend(media.into_iter().map(|m| m.join(name)));
     }
     out

@@ -110,7 +110,7 @@ pub fn sshd_config_values(ctx: &Ctx, keyword: &str) -> Vec<String> {
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|e| e == "conf"))
             .collect();
-        d.sort();
+        d.sort_unstable();
         files.extend(d);
     }
     files.push(ctx.path(SSHD_CONFIG));
@@ -336,7 +336,7 @@ pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
                 .is_some_and(|n| n.starts_with("ssh_host_") && n.ends_with("_key.pub"))
         })
         .collect();
-    pubs.sort();
+    pubs.sort_unstable();
     pubs.iter()
         .filter_map(|p| fs::read_to_string(p).ok())
         .filter_map(|t| line_fingerprint(&t))

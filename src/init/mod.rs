@@ -1013,7 +1013,7 @@ pub fn fix_ssh_modes(ctx: &mut Ctx) {
         Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
         Err(e) => return ctx.problem(format_args!("cannot list {}: {e}", dir.display())),
     };
-    entries.sort();
+    entries.sort_unstable();
     for path in entries {
         let Ok(m) = fs::symlink_metadata(&path) else {
             continue;

@@ -584,7 +584,7 @@ mod tests {
 
     fn assert_distinct(names: &[String]) {
         let mut sorted = names.to_vec();
-        sorted.sort();
+        sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), names.len(), "{names:?}");
     }

@@ -57,7 +57,7 @@ impl Want {
                 )
             })
             .collect();
-        ports.sort();
+        ports.sort_unstable();
         ports
     }
 

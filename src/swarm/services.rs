@@ -195,7 +195,7 @@ pub fn want(c: &Container, nodes: &[Arch], excluded: &[Arch]) -> Want {
     for arch in excluded.iter().chain(armv6_off) {
         constraints.push(format!("{ARCH_OFF}{arch}"));
     }
-    constraints.sort();
+    constraints.sort_unstable();
     constraints.dedup();
     Want {
         name: c.name.clone(),

@@ -714,7 +714,7 @@ impl Seen {
             map.entry(key).or_default().push(what);
         }
         for v in map.values_mut() {
-            v.sort();
+            v.sort_unstable();
         }
         Seen(map)
     }

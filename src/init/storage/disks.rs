@@ -118,7 +118,7 @@ fn sorted_entries(dir: &Path) -> Option<Vec<PathBuf>> {
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
-    paths.sort();
+    paths.sort_unstable();
     Some(paths)
 }
 
