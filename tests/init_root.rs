@@ -403,6 +403,20 @@ fn an_authorized_keys_larger_than_a_rotation_carries_is_not_read_whole() {
         assert_eq!(fs::read_to_string(&file).unwrap(), big, "{tag}");
         assert!(root.exists("boot/rccr.txt"), "{tag}: rccr.txt retired");
     }
+    // Too large to read, and refused by sshd's StrictModes: it grants
+    // nothing, so the link is replaced as for any file sshd refuses.
+    let (root, _) = boot_key_for_a_link("big-refused", "managed_keys", &big);
+    let file = root.path("etc/ssh/managed_keys");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o666)).unwrap();
+    let run = root.init(&[]).ok();
+    assert!(
+        run.says("replaced by a regular file, as its target is refused by sshd's StrictModes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(root.read("root/.ssh/authorized_keys"), format!("{KEY_A}\n"));
+    assert_eq!(fs::read_to_string(&file).unwrap(), big);
+    assert_boot_file_retired(&root, &run);
 }
 
 #[test]

@@ -727,22 +727,27 @@ fn read_keys(path: &Path, tree: &Tree) -> Result<Keys, (String, io::Error)> {
     };
     // Not opened unless a regular file: opening a device can act (a
     // watchdog arms, a tape rewinds).
-    if !fs::symlink_metadata(&target).map_err(shown)?.is_file() {
+    let lstat = fs::symlink_metadata(&target).map_err(shown)?;
+    if !lstat.is_file() {
         return Ok(Keys::LinkToNothing("not a regular file".into()));
     }
-    let (meta, bytes) = match read_no_follow(&target) {
-        Ok((meta, Some(bytes))) => (meta, bytes),
+    let (meta, read) = match read_no_follow(&target) {
         Ok((_, None)) => return Ok(Keys::LinkToNothing("not a regular file".into())),
-        Err(e) => return Err(shown(e)),
+        Ok((meta, Some(bytes))) => (meta, Ok(bytes)),
+        // Too large to read: judged by its lstat, it may still grant
+        // nothing, and the link is then replaced all the same.
+        Err(e) => (lstat, Err(e)),
     };
-    if !tree.strict {
-        return Ok(Keys::Linked(target, meta, bytes));
+    if tree.strict {
+        if let Some(why) = strict_modes_refuse(&target, &meta, tree).map_err(shown)? {
+            return Ok(Keys::LinkToNothing(format!(
+                "refused by sshd's StrictModes: {why}"
+            )));
+        }
     }
-    match strict_modes_refuse(&target, &meta, tree).map_err(shown)? {
-        Some(why) => Ok(Keys::LinkToNothing(format!(
-            "refused by sshd's StrictModes: {why}"
-        ))),
-        None => Ok(Keys::Linked(target, meta, bytes)),
+    match read {
+        Ok(bytes) => Ok(Keys::Linked(target, meta, bytes)),
+        Err(e) => Err(shown(e)),
     }
 }
 
