@@ -261,8 +261,15 @@ impl Files {
     /// first) the target is not read: it may be a pipe, a device, not
     /// mounted yet, or under `--root` the host's. The backup fits there
     /// when it is whole on its own: its last line ended, no NUL byte.
+    /// It runs at boot: neither file is read unless a regular one, nor
+    /// past what a rotation carries ([`frame::MAX_FILE`]); one that is not
+    /// (a pipe would hang the boot) does not fit.
     fn backup_fits(&self) -> bool {
-        let Ok(bak) = fs::read(&self.bak) else {
+        let read = |path| match fsutil::read_regular(path, false, frame::MAX_FILE) {
+            Ok((_, bytes)) => bytes,
+            Err(_) => None,
+        };
+        let Some(bak) = read(&self.bak) else {
             return false;
         };
         if bak.is_empty() {
@@ -271,7 +278,7 @@ impl Files {
         if self.ak.is_symlink() {
             return bak.ends_with(b"\n") && !bak.contains(&0);
         }
-        fs::read(&self.ak).is_ok_and(|ak| ak.starts_with(&bak))
+        read(&self.ak).is_some_and(|ak| ak.starts_with(&bak))
     }
 
     /// Whether a rotation no timer reverts is reverted ([`Files::revert`])
@@ -912,6 +919,34 @@ mod tests {
             }
             assert_eq!(kept, after, "{backup:?}");
             assert_eq!(left, [false, false], "{backup:?}");
+        }
+    }
+
+    #[test]
+    fn a_cut_marker_onto_a_pipe_drops_the_rotation_without_waiting_on_it() {
+        // At boot nothing writes to a pipe: read, it would hold the boot up
+        // for good. Neither file is one a stage wrote, so nothing fits.
+        for pipe in ["backup", "authorized_keys"] {
+            let (home, files) = temp_home(&format!("pipe-{pipe}"));
+            let (at, other) = match pipe {
+                "backup" => (&files.bak, &files.ak),
+                _ => (&files.ak, &files.bak),
+            };
+            assert!(Command::new("mkfifo").arg(at).status().unwrap().success());
+            fs::write(other, b"ssh-ed25519 AAAAOLD old\n").unwrap();
+            fs::write(&files.mark, b"rp.n").unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let boot = home.clone();
+            std::thread::spawn(move || tx.send(revert_at_boot(&boot, false)));
+            // A hang guard, not a speed check: without it a regression
+            // hangs the whole test run.
+            let said = rx.recv_timeout(std::time::Duration::from_secs(60));
+            let ak_kept = fs::symlink_metadata(&files.ak).is_ok();
+            let left = [files.bak.exists(), files.mark.exists()];
+            fs::remove_dir_all(&home).unwrap();
+            assert!(matches!(said, Ok(AtBoot::Dropped(_))), "{pipe}: {said:?}");
+            assert!(ak_kept, "{pipe}");
+            assert_eq!(left, [false, false], "{pipe}");
         }
     }
 
