@@ -87,6 +87,12 @@ impl Root {
         fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
 
+    /// A named pipe at `rel`: opening it to read waits for a writer.
+    fn mkfifo(&self, rel: &str) {
+        let made = Command::new("mkfifo").arg(self.path(rel)).status();
+        assert!(made.unwrap().success(), "mkfifo {rel}");
+    }
+
     fn chmod(&self, rel: &str, mode: u32) {
         fs::set_permissions(self.path(rel), fs::Permissions::from_mode(mode)).unwrap();
     }
@@ -1472,6 +1478,61 @@ fn with_strict_modes_off_a_link_to_a_file_they_would_refuse_is_written_through()
         format!("{KEY_B}\n{KEY_A}\n")
     );
     assert_boot_file_retired(&root, &run);
+}
+
+#[test]
+fn strict_modes_are_read_where_sshd_config_includes_them() {
+    // sshd reads the drop-ins where sshd_config's `Include` line stands,
+    // and none without one. A `StrictModes no` above the Include wins over
+    // the drop-in's `yes`: the target in a 0777 directory is written
+    // through. A drop-in's `no` that sshd_config does not include counts
+    // for nothing: the link is replaced.
+    let cases = [
+        (
+            "late",
+            "StrictModes no\nInclude sshd_config.d/*.conf\n",
+            "StrictModes yes\n",
+            "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to {dir}/keys, \
+             where the symbolic link points (the link kept)",
+        ),
+        (
+            "none",
+            "",
+            "StrictModes no\n",
+            "/root/.ssh/authorized_keys: the symbolic link (to ../../etc/ssh/open/keys) replaced \
+             by a regular file, as its target is refused by sshd's StrictModes: {dir} is \
+             writable by everyone (mode 0777): added 1 key(s) from the boot-partition file",
+        ),
+    ];
+    for (tag, config, drop_in, said) in cases {
+        let (root, (to, kept)) = boot_key_for_a_link(
+            &format!("boot-link-include-{tag}"),
+            "open/keys",
+            &format!("{KEY_B}\n"),
+        );
+        root.chmod("etc/ssh/open", 0o777);
+        root.write("etc/ssh/sshd_config", &format!("{SSHD_CONFIG}{config}"));
+        root.write("etc/ssh/sshd_config.d/10-strict.conf", drop_in);
+        // A pipe among the included files is not read (it would block).
+        root.mkfifo("etc/ssh/sshd_config.d/00-pipe.conf");
+        let dir = root.path("etc/ssh/open").canonicalize().unwrap();
+        let said = said.replace("{dir}", &dir.display().to_string());
+        let run = dry_then_real(&root, &said, tag);
+        if tag == "late" {
+            assert_eq!(
+                fs::read_link(root.path("root/.ssh/authorized_keys")).unwrap(),
+                to
+            );
+            assert_eq!(
+                root.read("etc/ssh/open/keys"),
+                format!("{KEY_B}\n{KEY_A}\n")
+            );
+        } else {
+            assert_a_file_with_key_a(&root, tag);
+            assert_eq!(root.snapshot()[&root.path("etc/ssh/open/keys")], kept);
+        }
+        assert_boot_file_retired(&root, &run);
+    }
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! - `/etc/ssh/ssh_host_ed25519_key` always;
 //! - RSA (3072 bits, OpenSSH's default) only for a `HostKey` line whose file
 //!   name contains `rsa` (`HostKey /etc/ssh/ssh_host_rsa_key`), and Ed25519
-//!   at other paths likewise. `HostKey` lines are read from
-//!   `/etc/ssh/sshd_config` and `/etc/ssh/sshd_config.d/*.conf`; other key
+//!   at other paths likewise. `HostKey` lines are read as sshd reads
+//!   them: `/etc/ssh/sshd_config` and the files its `Include` lines name
+//!   ([`sshd_config_values`]); other key
 //!   types (ECDSA) are left to sshd's own service, which makes what is
 //!   missing. With no `HostKey` line at all sshd loads its default keys
 //!   that exist: an RSA key at `/etc/ssh/ssh_host_rsa_key` is then checked
@@ -29,12 +30,12 @@ use crate::keys::{self, KeyType};
 use crate::ssh::{line_fingerprint, MIN_RSA_BITS};
 use ssh_key::{HashAlg, PrivateKey};
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const SSH_DIR: &str = "/etc/ssh";
 pub const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
-pub const SSHD_CONFIG_D: &str = "/etc/ssh/sshd_config.d";
 pub const ED25519_KEY: &str = "/etc/ssh/ssh_host_ed25519_key";
 /// sshd's default RSA host key, loaded when no `HostKey` line names keys.
 pub const DEFAULT_RSA_KEY: &str = "/etc/ssh/ssh_host_rsa_key";
@@ -52,18 +53,22 @@ pub fn host_key_paths(config: &str) -> Vec<String> {
 pub fn keyword_values(config: &str, keyword: &str) -> Vec<String> {
     config
         .lines()
-        .filter_map(|line| {
-            let line = line.trim();
-            let end = line.find(|c: char| c.is_whitespace() || c == '=')?;
-            if !line[..end].eq_ignore_ascii_case(keyword) {
-                return None;
-            }
-            let value = line[end..].trim_start();
-            let value = value.strip_prefix('=').unwrap_or(value).trim();
-            let value = value.trim_matches('"');
-            (!value.is_empty()).then(|| value.to_string())
-        })
+        .filter_map(|line| line_value(line, keyword))
+        .map(str::to_string)
         .collect()
+}
+
+/// `line`'s value when it is a `keyword` line ([`keyword_values`]).
+fn line_value<'a>(line: &'a str, keyword: &str) -> Option<&'a str> {
+    let line = line.trim();
+    let end = line.find(|c: char| c.is_whitespace() || c == '=')?;
+    if !line[..end].eq_ignore_ascii_case(keyword) {
+        return None;
+    }
+    let value = line[end..].trim_start();
+    let value = value.strip_prefix('=').unwrap_or(value).trim();
+    let value = value.trim_matches('"');
+    (!value.is_empty()).then_some(value)
 }
 
 /// The keys to make: Ed25519 at the default path, then each `HostKey` path
@@ -98,32 +103,106 @@ fn configured_host_keys(ctx: &Ctx) -> Vec<String> {
 /// read (sshd's own are a few KiB).
 const MAX_SSHD_CONFIG: usize = 1 << 20;
 
+/// sshd's bound on nested `Include`s (servconf.c's `SERVCONF_MAX_DEPTH`).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// The most sshd configuration files read: a file that includes itself
+/// twice would be read 2^16 times within [`MAX_INCLUDE_DEPTH`].
+const MAX_SSHD_CONFIG_FILES: usize = 256;
+
 /// `keyword`'s values in the sshd configuration under the root, in the
-/// order sshd reads them when `sshd_config` includes `sshd_config.d/*.conf`
-/// first (Alpine's and Debian's do): the drop-ins, sorted, then
-/// `sshd_config`. `Include` lines themselves are not followed.
+/// order sshd reads them: `sshd_config`, each `Include` line's files read
+/// in its place. A pipe or device is not read, nor a file that is larger
+/// than [`MAX_SSHD_CONFIG`]. `Match` blocks are not told apart.
 pub fn sshd_config_values(ctx: &Ctx, keyword: &str) -> Vec<String> {
-    let mut files = Vec::new();
-    if let Ok(rd) = fs::read_dir(ctx.path(SSHD_CONFIG_D)) {
-        let mut d: Vec<_> = rd
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "conf"))
-            .collect();
-        d.sort_unstable();
-        files.extend(d);
+    let mut out = Vec::new();
+    read_config(ctx, &ctx.path(SSHD_CONFIG), 0, keyword, &mut out, &mut 0);
+    out
+}
+
+/// Adds `keyword`'s values in `file`, `depth` includes down, to `out`,
+/// each `Include` line's files read in its place; `read` counts files.
+fn read_config(
+    ctx: &Ctx,
+    file: &Path,
+    depth: usize,
+    keyword: &str,
+    out: &mut Vec<String>,
+    read: &mut usize,
+) {
+    if depth > MAX_INCLUDE_DEPTH || *read >= MAX_SSHD_CONFIG_FILES {
+        return;
     }
-    files.push(ctx.path(SSHD_CONFIG));
-    files
-        .iter()
-        // A pipe or device is not read: sshd_config is a regular file.
-        .filter_map(|f| {
-            crate::fsutil::read_regular(f, true, MAX_SSHD_CONFIG)
-                .ok()?
-                .1
-        })
-        .flat_map(|b| keyword_values(&String::from_utf8_lossy(&b), keyword))
-        .collect()
+    *read += 1;
+    let Ok((_, Some(bytes))) = crate::fsutil::read_regular(file, true, MAX_SSHD_CONFIG) else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&bytes).lines() {
+        out.extend(line_value(line, keyword).map(str::to_string));
+        let args = line_value(line, "include").into_iter();
+        for arg in args.flat_map(str::split_whitespace) {
+            for file in included(ctx, arg.trim_matches('"')) {
+                read_config(ctx, &file, depth + 1, keyword, out, read);
+            }
+        }
+    }
+}
+
+/// The files an `Include` argument names, as sshd finds them: relative
+/// to /etc/ssh unless absolute; a `*` or `?` in the last component
+/// matches names in glob(3)'s order, none being no error.
+fn included(ctx: &Ctx, arg: &str) -> Vec<PathBuf> {
+    let path = if arg.starts_with('/') {
+        ctx.path(arg)
+    } else {
+        ctx.path(&format!("{SSH_DIR}/{arg}"))
+    };
+    let (Some(dir), Some(pattern)) = (path.parent(), path.file_name()) else {
+        return vec![path];
+    };
+    let pattern = pattern.as_bytes();
+    if !pattern.iter().any(|c| b"*?".contains(c)) {
+        return vec![path];
+    }
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| glob_match(pattern, e.file_name().as_bytes()))
+        .map(|e| e.path())
+        .collect();
+    found.sort_unstable();
+    found
+}
+
+/// Whether file `name` matches `pattern`'s `*` and `?` as glob(3) does:
+/// a leading `.` only by a `.`.
+fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    if name.first() == Some(&b'.') && pattern.first() != Some(&b'.') {
+        return false;
+    }
+    // The last `*` and the name position it took up to, to retry longer.
+    let (mut p, mut n, mut star) = (0, 0, None);
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(&b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    star = Some((sp, sn + 1));
+                    (p, n) = (sp + 1, sn + 1);
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// Makes the missing host keys and repairs modes; see the module doc.
@@ -358,6 +437,74 @@ mod tests {
                 "/etc/ssh/ssh_host_ed25519_key"
             ]
         );
+    }
+
+    #[test]
+    fn values_are_read_where_include_lines_stand() {
+        use crate::fsutil::scratch::Dir;
+        let cases: [(&str, &[&str]); 9] = [
+            (
+                "Include /etc/ssh/sshd_config.d/*.conf\nHostKey main\n",
+                &["d10", "d20", "d3", "main"],
+            ),
+            (
+                "HostKey first\ninclude sshd_config.d/*.conf\nHostKey last\n",
+                &["first", "d10", "d20", "d3", "last"],
+            ),
+            (
+                "HostKey main\nINCLUDE=sshd_config.d/*.conf\n",
+                &["main", "d10", "d20", "d3"],
+            ),
+            ("HostKey main\n", &["main"]),
+            // Several arguments, each in turn; missing ones are no error.
+            (
+                "Include missing.conf sshd_config.d/2?-b.conf none/*.conf \"sshd_config.d/10-a.conf\"\n",
+                &["d20", "d10"],
+            ),
+            ("Include nested\n", &["n1", "d10", "n2"]),
+            ("Include sshd_config.d/*\n", &["d10", "d20", "txt", "d3"]),
+            // A loop ends: at sshd's depth, or at the bound on files read.
+            ("HostKey main\nInclude sshd_config\n", &["main"; 17]),
+            (
+                "HostKey main\nInclude sshd_config sshd_config\n",
+                &["main"; MAX_SSHD_CONFIG_FILES],
+            ),
+        ];
+        let root = Dir::new("init-sshd-include");
+        root.file("etc/ssh/sshd_config.d/3-c.conf", "HostKey d3\n")
+            .file("etc/ssh/sshd_config.d/10-a.conf", "HostKey d10\n")
+            .file("etc/ssh/sshd_config.d/20-b.conf", "HostKey d20\n")
+            .file("etc/ssh/sshd_config.d/20-b.txt", "HostKey txt\n")
+            .file("etc/ssh/sshd_config.d/.hidden.conf", "HostKey hidden\n")
+            .file(
+                "etc/ssh/nested",
+                "HostKey n1\nInclude sshd_config.d/10-a.conf\nHostKey n2\n",
+            );
+        let ctx = Ctx::new(&root, true);
+        for (config, want) in cases {
+            root.file("etc/ssh/sshd_config", config);
+            assert_eq!(sshd_config_values(&ctx, "hostkey"), want, "{config}");
+        }
+    }
+
+    #[test]
+    fn globs_match_as_glob_3_does() {
+        let cases = [
+            ("*.conf", "a.conf", true),
+            ("*.conf", ".a.conf", false),
+            (".*", ".a", true),
+            ("*.conf", "a.conf.bak", false),
+            ("a*b?c*", "aXbbYcZ", true),
+            ("a*b?c", "abc", false),
+            ("**", "", true),
+        ];
+        for (pattern, name, want) in cases {
+            assert_eq!(
+                glob_match(pattern.as_bytes(), name.as_bytes()),
+                want,
+                "{pattern} {name}"
+            );
+        }
     }
 
     #[test]

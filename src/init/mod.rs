@@ -1128,6 +1128,7 @@ mod tests {
         ] {
             let _ = fs::remove_dir_all(&root);
             fs::create_dir_all(&d).unwrap();
+            let config = format!("Include sshd_config.d/*.conf\n{config}");
             fs::write(root.join("etc/ssh/sshd_config"), config).unwrap();
             if let Some(text) = drop_in {
                 fs::write(d.join("10-a.conf"), text).unwrap();
