@@ -1453,16 +1453,12 @@ fn with_strict_modes_off_a_link_to_a_file_they_would_refuse_is_written_through()
     root.chmod("etc/ssh/open", 0o777);
     root.write(
         "etc/ssh/sshd_config",
-        &format!("{SSHD_CONFIG}\nstrictmodes=no\nStrictModes yes\n"),
+        &format!("Include sshd_config.d/*.conf\n{SSHD_CONFIG}\nstrictmodes=no\nStrictModes yes\n"),
     );
-    // A pipe among the drop-ins is not read (it would block the boot).
+    // A pipe among the drop-ins sshd_config includes is not read (it
+    // would block the boot).
     fs::create_dir_all(root.path("etc/ssh/sshd_config.d")).unwrap();
-    let fifo = root.path("etc/ssh/sshd_config.d/00-pipe.conf");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap()
-        .success());
+    root.mkfifo("etc/ssh/sshd_config.d/00-pipe.conf");
     let said = format!(
         "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to {}/keys, \
          where the symbolic link points (the link kept)",
