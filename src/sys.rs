@@ -99,6 +99,11 @@ const SWEEP_BUF: libc::c_int = 1 << 20;
 /// past the sysctl limit, which root may do.
 const SO_SNDBUFFORCE: libc::c_int = 32;
 const SO_RCVBUFFORCE: libc::c_int = 33;
+/// `asm-generic/socket.h`: attach a classic BPF program to a socket.
+const SO_ATTACH_FILTER: libc::c_int = 26;
+
+/// One instruction of a classic BPF socket filter (`linux/filter.h`).
+pub use libc::sock_filter as SockFilter;
 
 /// Asks for large buffers: forced past the sysctl limit where allowed,
 /// else as large as the limit lets us.
@@ -121,9 +126,19 @@ pub struct PacketSocket {
 }
 
 impl PacketSocket {
-    pub fn open(ifindex: u32, ethertype: u16) -> io::Result<PacketSocket> {
+    /// Only the frames that `filter` (a classic BPF program) keeps are
+    /// queued: the kernel drops the rest before they take buffer space.
+    pub fn open(ifindex: u32, ethertype: u16, filter: &[SockFilter]) -> io::Result<PacketSocket> {
         let protocol = ethertype.to_be();
         let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, libc::c_int::from(protocol))?;
+        let len = u16::try_from(filter.len()).map_err(io::Error::other)?;
+        // The kernel copies the program (and only reads it) during the call.
+        let program = libc::sock_fprog {
+            len,
+            filter: filter.as_ptr().cast_mut(),
+        };
+        // Before bind: the socket hears every interface's frames until then.
+        setsockopt(&fd, libc::SOL_SOCKET, SO_ATTACH_FILTER, &program)?;
         // SAFETY: all-zero is a valid sockaddr_ll.
         let mut sa: libc::sockaddr_ll = unsafe { mem::zeroed() };
         sa.sll_family = libc::AF_PACKET as u16;
@@ -602,6 +617,14 @@ impl Drop for RsaNumbers {
             wipe(secret);
         }
     }
+}
+
+/// Moves the calling thread (alone) into a new, empty network namespace
+/// (tests: a veth pair that vanishes with the thread).
+#[cfg(test)]
+pub fn enter_new_netns() -> io::Result<()> {
+    // SAFETY: plain system call, no pointers.
+    cvt(unsafe { libc::unshare(libc::CLONE_NEWNET) }).map(drop)
 }
 
 /// Sets the queue of a listening socket to `backlog` (tests: a listener

@@ -29,7 +29,7 @@ use super::neigh::{Neighbours, Verdict};
 use super::plan::{Job, Via};
 use super::socket_error;
 use crate::error::Error;
-use crate::sys::{self, IcmpSocket, PacketSocket};
+use crate::sys::{self, IcmpSocket, PacketSocket, SockFilter};
 use crate::wire::ethernet::{self, Address as MacAddr, EtherType};
 use crate::wire::ipv4::Cidr;
 use crate::wire::{arp, icmp, ipv4};
@@ -312,7 +312,8 @@ fn open_channel(via: &Via) -> Result<Channel, Error> {
         Via::Arp {
             iface, index, mac, ..
         } => {
-            let sock = PacketSocket::open(*index, u16::from(EtherType::Arp))
+            let filter = arp_reply_filter(*mac);
+            let sock = PacketSocket::open(*index, u16::from(EtherType::Arp), &filter)
                 .map_err(|e| socket_error(&format!("cannot open an ARP socket on {iface}"), e))?;
             Ok(Channel::Arp { sock, mac: *mac })
         }
@@ -754,6 +755,39 @@ pub fn arp_request(frame: &mut [u8; ARP_REQUEST_LEN], mac: MacAddr, src: Ipv4Add
         target_protocol_addr: ip,
     };
     request.emit(&mut arp::Packet::new_unchecked(f.payload_mut()));
+}
+
+/// The kernel's filter on the ARP socket: only ARP replies whose target
+/// hardware address is `mac` are queued, so a flood of other ARP (broadcast
+/// requests at line rate) cannot fill the receive buffer and crowd out the
+/// answer we wait for. It keeps every frame [`parse_arp_reply`] takes
+/// (which checks all again), whatever its Ethernet destination.
+fn arp_reply_filter(mac: MacAddr) -> [SockFilter; 8] {
+    use libc::{BPF_ABS, BPF_H, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    let oper = (ethernet::HEADER_LEN + arp::OPERATION_AT) as u32;
+    let tha = (ethernet::HEADER_LEN + arp::ETHERNET_IPV4_THA_AT) as u32;
+    let [a, b, c, d, e, f] = mac.0;
+    let op = |code: u32, k| SockFilter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    // Instruction `at` goes on when the value equals `k`, else to the drop.
+    let equals = |k, at: u8| SockFilter {
+        jf: 6 - at,
+        ..op(BPF_JMP | BPF_JEQ | BPF_K, k)
+    };
+    [
+        op(BPF_LD | BPF_H | BPF_ABS, oper),
+        equals(u16::from(arp::Operation::Reply).into(), 1),
+        op(BPF_LD | BPF_W | BPF_ABS, tha),
+        equals(u32::from_be_bytes([a, b, c, d]), 3),
+        op(BPF_LD | BPF_H | BPF_ABS, tha + 4),
+        equals(u16::from_be_bytes([e, f]).into(), 5),
+        op(BPF_RET | BPF_K, u32::MAX),
+        op(BPF_RET | BPF_K, 0),
+    ]
 }
 
 /// An ARP reply addressed to `our_mac`, sent from the MAC it names as its
@@ -1302,6 +1336,118 @@ mod tests {
         assert_eq!(parse_arp_reply(&frame, OURS), None);
         frame[6..12].copy_from_slice(&THEIRS.0);
         assert!(parse_arp_reply(&frame, OURS).is_some());
+    }
+
+    /// The kernel filter, as `tcpdump -dd` prints a program: ARP opcode 2
+    /// at 20, then the target MAC at 32 as a word and a half-word.
+    #[test]
+    fn the_arp_filter_keeps_replies_to_our_mac() {
+        let program: Vec<(u16, u8, u8, u32)> = arp_reply_filter(OURS)
+            .iter()
+            .map(|i| (i.code, i.jt, i.jf, i.k))
+            .collect();
+        assert_eq!(
+            program,
+            [
+                (0x28, 0, 0, 20),
+                (0x15, 0, 5, 2),
+                (0x20, 0, 0, 32),
+                (0x15, 0, 3, 0x0200_0000),
+                (0x28, 0, 0, 36),
+                (0x15, 0, 1, 0x0001),
+                (0x06, 0, 0, u32::MAX),
+                (0x06, 0, 0, 0),
+            ]
+        );
+    }
+
+    /// Runs `ip ARGS` (in the calling thread's network namespace); false
+    /// when there is no `ip`.
+    fn ip_command(args: &str) -> bool {
+        match std::process::Command::new("ip")
+            .args(args.split(' '))
+            .status()
+        {
+            Ok(status) => {
+                assert!(status.success(), "ip {args}: {status}");
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => panic!("ip {args}: {e}"),
+        }
+    }
+
+    /// A flood of ARP not for us (broadcast requests at line rate) filled
+    /// the socket's receive buffer, and the kernel dropped the reply we
+    /// waited for. Now the kernel queues ARP replies to our MAC alone: of
+    /// a broadcast request, a reply to another MAC and replies to us (one
+    /// of them broadcast), sent in that order over a veth pair, only the
+    /// replies to us reach the socket.
+    /// Needs root (a network namespace of its own, gone with its thread).
+    #[test]
+    fn the_arp_socket_queues_only_replies_to_our_mac() {
+        let test = std::thread::spawn(|| {
+            // What root has, and CI must: a test that cannot run fails there.
+            let skip = |why: String| {
+                assert!(std::env::var_os("CI").is_none(), "{why}, in CI");
+                eprintln!("SKIPPED: {why}");
+            };
+            if let Err(e) = sys::enter_new_netns() {
+                return skip(format!("cannot make a network namespace: {e}"));
+            }
+            if !ip_command(&format!(
+                "link add rccr0 address {OURS} type veth peer name rccr1 address {THEIRS}"
+            )) {
+                return skip("no `ip` to make a veth pair".into());
+            }
+            assert!(ip_command("link set rccr0 up") && ip_command("link set rccr1 up"));
+            let index = |name: &str| {
+                let ifaces = sys::interfaces().unwrap();
+                ifaces.iter().find(|i| i.name == name).unwrap().index
+            };
+            let arp = u16::from(EtherType::Arp);
+            let ours = PacketSocket::open(index("rccr0"), arp, &arp_reply_filter(OURS)).unwrap();
+            // The sender hears nothing.
+            let drop_all = [SockFilter {
+                code: (libc::BPF_RET | libc::BPF_K) as u16,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            }];
+            let theirs = PacketSocket::open(index("rccr1"), arp, &drop_all).unwrap();
+            let mut request = [0u8; ARP_REQUEST_LEN];
+            arp_request(&mut request, THEIRS, ip("10.0.0.5"), ip("10.0.0.1"));
+            let other = MacAddr([0x02, 0, 0, 0, 0, 0x06]);
+            let mut to_other =
+                arp_frame(arp::Operation::Reply, THEIRS, "10.0.0.5", other, "10.0.0.9");
+            to_other[..6].copy_from_slice(&OURS.0);
+            let to_us = arp_frame(arp::Operation::Reply, THEIRS, "10.0.0.5", OURS, "10.0.0.1");
+            // Broadcast, as some hosts send them: the parser takes it too.
+            let mut to_us_by_broadcast = to_us.clone();
+            to_us_by_broadcast[..6].copy_from_slice(&MacAddr::BROADCAST.0);
+            for frame in [&request[..], &to_other, &to_us_by_broadcast, &to_us] {
+                assert_eq!(theirs.send(frame).unwrap(), frame.len());
+            }
+            // Frames come in the order they were sent: read up to ours.
+            let mut heard = Vec::new();
+            let mut buf = [0u8; FRAME_MAX];
+            while heard.last() != Some(&to_us) {
+                let mut fds = [sys::poll_fd(ours.as_raw_fd(), sys::POLLIN)];
+                assert_eq!(sys::poll(&mut fds, 10_000).unwrap(), 1, "heard {heard:?}");
+                let n = ours.recv(&mut buf).unwrap().unwrap();
+                heard.push(buf[..n].to_vec());
+            }
+            assert_eq!(
+                heard,
+                [to_us_by_broadcast, to_us],
+                "frames not for us were queued"
+            );
+            let after = ours.recv(&mut buf).unwrap_err();
+            assert_eq!(after.kind(), io::ErrorKind::WouldBlock);
+        });
+        if let Err(panic) = test.join() {
+            std::panic::resume_unwind(panic);
+        }
     }
 
     /// An echo reply counts for the address whose index its sequence number

@@ -17,6 +17,11 @@ pub const HTYPE_ETHERNET: u16 = 1;
 /// The protocol type for IPv4 (its EtherType).
 pub const PTYPE_IPV4: u16 = 0x0800;
 
+/// Where the operation is, from the packet's start (for a kernel filter).
+pub const OPERATION_AT: usize = field::OPER.start;
+/// Where an Ethernet and IPv4 packet's target hardware address is.
+pub const ETHERNET_IPV4_THA_AT: usize = field::THA(6, 4).start;
+
 #[allow(non_snake_case)]
 mod field {
     use super::Field;
