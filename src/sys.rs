@@ -126,23 +126,30 @@ pub struct PacketSocket {
 }
 
 impl PacketSocket {
-    /// Only the frames that `filter` (a classic BPF program) keeps are
-    /// queued: the kernel drops the rest before they take buffer space.
-    pub fn open(ifindex: u32, ethertype: u16, filter: &[SockFilter]) -> io::Result<PacketSocket> {
-        let protocol = ethertype.to_be();
-        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, libc::c_int::from(protocol))?;
+    /// Only the frames that `filter` (a non-empty classic BPF program)
+    /// keeps are queued: the kernel drops the rest before they take buffer
+    /// space. Also returns why the kernel refused `filter`, if it did: the
+    /// socket is then open unfiltered, queueing all of `ethertype`.
+    pub fn open(
+        ifindex: u32,
+        ethertype: u16,
+        filter: &[SockFilter],
+    ) -> io::Result<(PacketSocket, io::Result<()>)> {
+        // Protocol 0 hears nothing until bind, which hooks the socket to one
+        // interface and EtherType with the filter already attached: no frame
+        // is queued before the filter, and none from another interface.
+        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
         let len = u16::try_from(filter.len()).map_err(io::Error::other)?;
         // The kernel copies the program (and only reads it) during the call.
         let program = libc::sock_fprog {
             len,
             filter: filter.as_ptr().cast_mut(),
         };
-        // Before bind: the socket hears every interface's frames until then.
-        setsockopt(&fd, libc::SOL_SOCKET, SO_ATTACH_FILTER, &program)?;
+        let filtered = setsockopt(&fd, libc::SOL_SOCKET, SO_ATTACH_FILTER, &program);
         // SAFETY: all-zero is a valid sockaddr_ll.
         let mut sa: libc::sockaddr_ll = unsafe { mem::zeroed() };
         sa.sll_family = libc::AF_PACKET as u16;
-        sa.sll_protocol = protocol;
+        sa.sll_protocol = ethertype.to_be();
         sa.sll_ifindex = ifindex as libc::c_int;
         // SAFETY: `sa` is a sockaddr_ll of the size we pass.
         cvt(unsafe {
@@ -153,7 +160,7 @@ impl PacketSocket {
             )
         })?;
         grow_buffers(&fd);
-        Ok(PacketSocket { fd })
+        Ok((PacketSocket { fd }, filtered))
     }
 
     /// Sends one whole frame out of the bound interface.

@@ -248,7 +248,7 @@ pub fn sweep(
         let channel = match keys.iter().position(|k| *k == key) {
             Some(at) => at,
             None => {
-                channels.push(open_channel(&job.via)?);
+                channels.push(open_channel(&job.via, warnings)?);
                 keys.push(key);
                 ifaces.push(match &job.via {
                     Via::Arp { iface, .. } => Some(iface.clone()),
@@ -307,14 +307,23 @@ pub fn sweep(
     })
 }
 
-fn open_channel(via: &Via) -> Result<Channel, Error> {
+/// Opens `via`'s socket; a kernel that refuses the ARP filter costs a
+/// warning, not the scan (the parser checks every frame anyway).
+fn open_channel(via: &Via, warnings: &mut Vec<String>) -> Result<Channel, Error> {
     match via {
         Via::Arp {
             iface, index, mac, ..
         } => {
             let filter = arp_reply_filter(*mac);
-            let sock = PacketSocket::open(*index, u16::from(EtherType::Arp), &filter)
+            let arp = u16::from(EtherType::Arp);
+            let (sock, filtered) = PacketSocket::open(*index, arp, &filter)
                 .map_err(|e| socket_error(&format!("cannot open an ARP socket on {iface}"), e))?;
+            if let Err(e) = filtered {
+                warnings.push(format!(
+                    "no kernel socket filter on {iface}'s ARP socket ({e}): \
+                     a flood of ARP may cost replies"
+                ));
+            }
             Ok(Channel::Arp { sock, mac: *mac })
         }
         Via::Icmp => {
@@ -757,12 +766,16 @@ pub fn arp_request(frame: &mut [u8; ARP_REQUEST_LEN], mac: MacAddr, src: Ipv4Add
     request.emit(&mut arp::Packet::new_unchecked(f.payload_mut()));
 }
 
+/// Instructions in [`arp_reply_filter`], whose last one is the drop: a
+/// new instruction changes this, and every jump to the drop follows.
+const ARP_FILTER_LEN: usize = 8;
+
 /// The kernel's filter on the ARP socket: only ARP replies whose target
 /// hardware address is `mac` are queued, so a flood of other ARP (broadcast
 /// requests at line rate) cannot fill the receive buffer and crowd out the
 /// answer we wait for. It keeps every frame [`parse_arp_reply`] takes
 /// (which checks all again), whatever its Ethernet destination.
-fn arp_reply_filter(mac: MacAddr) -> [SockFilter; 8] {
+fn arp_reply_filter(mac: MacAddr) -> [SockFilter; ARP_FILTER_LEN] {
     use libc::{BPF_ABS, BPF_H, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
     let oper = (ethernet::HEADER_LEN + arp::OPERATION_AT) as u32;
     let tha = (ethernet::HEADER_LEN + arp::ETHERNET_IPV4_THA_AT) as u32;
@@ -773,9 +786,10 @@ fn arp_reply_filter(mac: MacAddr) -> [SockFilter; 8] {
         jf: 0,
         k,
     };
-    // Instruction `at` goes on when the value equals `k`, else to the drop.
+    // Instruction `at` goes on when the value equals `k`, else to the drop
+    // (the last instruction); jumps count from the next one.
     let equals = |k, at: u8| SockFilter {
-        jf: 6 - at,
+        jf: (ARP_FILTER_LEN - 2) as u8 - at,
         ..op(BPF_JMP | BPF_JEQ | BPF_K, k)
     };
     [
@@ -1361,28 +1375,52 @@ mod tests {
         );
     }
 
-    /// Runs `ip ARGS` (in the calling thread's network namespace); false
-    /// when there is no `ip`.
-    fn ip_command(args: &str) -> bool {
-        match std::process::Command::new("ip")
+    /// Runs `ip ARGS` (in the calling thread's network namespace); an
+    /// error when there is no `ip` or it fails.
+    fn ip_command(args: &str) -> Result<(), String> {
+        let status = std::process::Command::new("ip")
             .args(args.split(' '))
-            .status()
-        {
-            Ok(status) => {
-                assert!(status.success(), "ip {args}: {status}");
-                true
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(e) => panic!("ip {args}: {e}"),
+            .status();
+        match status {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(format!("ip {args}: {status}")),
+            Err(e) => Err(format!("ip {args}: {e}")),
         }
+    }
+
+    /// Reads `sock` until it has heard `count` frames (10 s at most), then
+    /// 200 ms more, so a frame it should not hear has time to come too:
+    /// what it heard, sorted, since veth need not keep the sending order.
+    fn heard(sock: &PacketSocket, count: usize) -> Vec<Vec<u8>> {
+        let mut heard = Vec::new();
+        let mut buf = [0u8; FRAME_MAX];
+        let mut until = Instant::now() + Duration::from_secs(10);
+        loop {
+            if heard.len() == count {
+                until = until.min(Instant::now() + Duration::from_millis(200));
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            // 0 is a timeout or an interrupted poll: the loop checks the time.
+            let mut fds = [sys::poll_fd(sock.as_raw_fd(), sys::POLLIN)];
+            if sys::poll(&mut fds, left.as_millis().max(1) as i32).unwrap() == 1 {
+                let n = sock.recv(&mut buf).unwrap().unwrap();
+                heard.push(buf[..n].to_vec());
+            }
+        }
+        heard.sort();
+        heard
     }
 
     /// A flood of ARP not for us (broadcast requests at line rate) filled
     /// the socket's receive buffer, and the kernel dropped the reply we
     /// waited for. Now the kernel queues ARP replies to our MAC alone: of
     /// a broadcast request, a reply to another MAC and replies to us (one
-    /// of them broadcast), sent in that order over a veth pair, only the
-    /// replies to us reach the socket.
+    /// of them broadcast), sent over a veth pair, only the replies to us
+    /// reach the socket. A socket whose filter the kernel refuses stays
+    /// open, unfiltered, and hears all four.
     /// Needs root (a network namespace of its own, gone with its thread).
     #[test]
     fn the_arp_socket_queues_only_replies_to_our_mac() {
@@ -1395,26 +1433,34 @@ mod tests {
             if let Err(e) = sys::enter_new_netns() {
                 return skip(format!("cannot make a network namespace: {e}"));
             }
-            if !ip_command(&format!(
-                "link add rccr0 address {OURS} type veth peer name rccr1 address {THEIRS}"
-            )) {
-                return skip("no `ip` to make a veth pair".into());
+            let pair =
+                format!("link add rccr0 address {OURS} type veth peer name rccr1 address {THEIRS}");
+            if let Err(e) = ip_command(&pair) {
+                return skip(format!("cannot make a veth pair: {e}"));
             }
-            assert!(ip_command("link set rccr0 up") && ip_command("link set rccr1 up"));
+            ip_command("link set rccr0 up").unwrap();
+            ip_command("link set rccr1 up").unwrap();
             let index = |name: &str| {
                 let ifaces = sys::interfaces().unwrap();
                 ifaces.iter().find(|i| i.name == name).unwrap().index
             };
             let arp = u16::from(EtherType::Arp);
-            let ours = PacketSocket::open(index("rccr0"), arp, &arp_reply_filter(OURS)).unwrap();
-            // The sender hears nothing.
-            let drop_all = [SockFilter {
+            let open = |name, filter: &[SockFilter]| PacketSocket::open(index(name), arp, filter);
+            let (ours, filtered) = open("rccr0", &arp_reply_filter(OURS)).unwrap();
+            filtered.unwrap();
+            let ret = |k| SockFilter {
                 code: (libc::BPF_RET | libc::BPF_K) as u16,
                 jt: 0,
                 jf: 0,
-                k: 0,
-            }];
-            let theirs = PacketSocket::open(index("rccr1"), arp, &drop_all).unwrap();
+                k,
+            };
+            // A program that does not end in a return: the kernel refuses it.
+            let refused = [ret(0), SockFilter { code: 0, ..ret(0) }];
+            let (unfiltered, filtered) = open("rccr0", &refused).unwrap();
+            assert_eq!(filtered.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+            // The sender hears nothing.
+            let (theirs, filtered) = open("rccr1", &[ret(0)]).unwrap();
+            filtered.unwrap();
             let mut request = [0u8; ARP_REQUEST_LEN];
             arp_request(&mut request, THEIRS, ip("10.0.0.5"), ip("10.0.0.1"));
             let other = MacAddr([0x02, 0, 0, 0, 0, 0x06]);
@@ -1425,25 +1471,20 @@ mod tests {
             // Broadcast, as some hosts send them: the parser takes it too.
             let mut to_us_by_broadcast = to_us.clone();
             to_us_by_broadcast[..6].copy_from_slice(&MacAddr::BROADCAST.0);
-            for frame in [&request[..], &to_other, &to_us_by_broadcast, &to_us] {
+            let sent = [request.to_vec(), to_other, to_us_by_broadcast, to_us];
+            for frame in &sent {
                 assert_eq!(theirs.send(frame).unwrap(), frame.len());
             }
-            // Frames come in the order they were sent: read up to ours.
-            let mut heard = Vec::new();
-            let mut buf = [0u8; FRAME_MAX];
-            while heard.last() != Some(&to_us) {
-                let mut fds = [sys::poll_fd(ours.as_raw_fd(), sys::POLLIN)];
-                assert_eq!(sys::poll(&mut fds, 10_000).unwrap(), 1, "heard {heard:?}");
-                let n = ours.recv(&mut buf).unwrap().unwrap();
-                heard.push(buf[..n].to_vec());
-            }
+            let mut for_us = sent[2..].to_vec();
+            for_us.sort();
+            assert_eq!(heard(&ours, 2), for_us, "frames not for us were queued");
+            let mut all = sent.to_vec();
+            all.sort();
             assert_eq!(
-                heard,
-                [to_us_by_broadcast, to_us],
-                "frames not for us were queued"
+                heard(&unfiltered, 4),
+                all,
+                "the unfiltered socket missed frames"
             );
-            let after = ours.recv(&mut buf).unwrap_err();
-            assert_eq!(after.kind(), io::ErrorKind::WouldBlock);
         });
         if let Err(panic) = test.join() {
             std::panic::resume_unwind(panic);
