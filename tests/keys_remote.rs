@@ -1337,6 +1337,11 @@ fn stage_past_a_marker(
     std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), backup).unwrap();
     std::fs::write(home.ak(), STAGED).unwrap();
     std::fs::write(home.0.path(".ssh/.rccr-rotation"), marker).unwrap();
+    stage_past(node, who, home, then);
+}
+
+/// [`stage_past_a_marker`] on the files as they are.
+fn stage_past(node: &Node, who: &str, home: &Home, then: &[u8]) {
     let (head, out) = home.converse(node, &["stage", "rh", "60", "nr"], "nr", |head| {
         assert_eq!(split(head).1, "-", "{who}: still armed");
         assert_eq!(
@@ -1375,6 +1380,59 @@ fn a_marker_cut_short_keeps_the_file_when_its_backup_is_no_copy_of_it() {
                 stage_past_a_marker(node, &who, home, cut.as_bytes(), bak, STAGED);
             });
         }
+    }
+}
+
+#[test]
+fn a_cut_marker_judges_odd_files_alike_on_every_node() {
+    // As rccr reads them at boot: a backup that is a link or over 1 MiB,
+    // or a file over 1 MiB, fits nothing; a whole backup goes over a file
+    // that is a pipe (sshd refuses it); a marker that is a pipe or a link
+    // counts as cut, and is never read (a pipe would hang the step).
+    let big = [ORIGINAL, &b"#\n".repeat(1 << 19)].concat();
+    let big_staged = [&big[..], b"k2\n"].concat();
+    let cases: [(&str, &[u8]); 6] = [
+        ("backup a link", STAGED),
+        ("backup too large", &big_staged),
+        ("file too large", &big),
+        ("file a pipe", ORIGINAL),
+        ("marker a pipe", ORIGINAL),
+        ("marker a link", ORIGINAL),
+    ];
+    for (i, (odd, then)) in cases.into_iter().enumerate() {
+        for_each_node(&format!("odd{i}"), |node, who, home| {
+            let who = format!("{who} {odd}");
+            let (bak, mark) = (
+                home.0.path(".ssh/.rccr-authorized_keys.bak"),
+                home.0.path(".ssh/.rccr-rotation"),
+            );
+            std::fs::write(&bak, ORIGINAL).unwrap();
+            std::fs::write(home.ak(), STAGED).unwrap();
+            std::fs::write(&mark, b"rg.n").unwrap();
+            let fifo = |at: &Path| {
+                std::fs::remove_file(at).unwrap();
+                assert!(Command::new("mkfifo").arg(at).status().unwrap().success());
+            };
+            match odd {
+                "backup a link" => {
+                    std::fs::write(home.0.path("copy"), ORIGINAL).unwrap();
+                    std::fs::remove_file(&bak).unwrap();
+                    std::os::unix::fs::symlink(home.0.path("copy"), &bak).unwrap();
+                }
+                "backup too large" => {
+                    std::fs::write(&bak, &big).unwrap();
+                    std::fs::write(home.ak(), &big_staged).unwrap();
+                }
+                "file too large" => std::fs::write(home.ak(), &big).unwrap(),
+                "file a pipe" => fifo(&home.ak()),
+                "marker a pipe" => fifo(&mark),
+                _ => {
+                    std::fs::remove_file(&mark).unwrap();
+                    std::os::unix::fs::symlink("/dev/zero", &mark).unwrap();
+                }
+            }
+            stage_past(node, &who, home, then);
+        });
     }
 }
 

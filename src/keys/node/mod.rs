@@ -90,6 +90,9 @@ const TIMER_HOLDS_LOCK: &str = "timer-holds-lock";
 /// What a snapshot's armed line says after the token when the rotation's
 /// revert timer died: `TOKEN timer-died`.
 pub const TIMER_DIED: &str = "timer-died";
+/// The most a revert marker is read: a token line and [`TIMER_HOLDS_LOCK`]
+/// are far less. Read at boot, a link to /dev/zero must not take the memory.
+const MAX_MARKER: usize = 4096;
 
 /// A failed step: exit code and message (the script's `fail`).
 struct Fail(i32, String);
@@ -176,12 +179,32 @@ impl Files {
         }
     }
 
+    /// The marker's bytes: `Err` when it cannot be read, and when it is no
+    /// regular file (not followed: a pipe would hang the boot) or over
+    /// [`MAX_MARKER`].
+    fn marker(&self) -> io::Result<Vec<u8>> {
+        match fsutil::read_regular(&self.mark, false, MAX_MARKER)? {
+            (_, Some(text)) => Ok(text),
+            _ => Err(io::ErrorKind::InvalidData.into()),
+        }
+    }
+
+    /// The marker's text, when [`Files::marker`] reads it and it is UTF-8.
+    fn marker_text(&self) -> Option<String> {
+        String::from_utf8(self.marker().ok()?).ok()
+    }
+
     /// The armed rotation's token, or `-`.
     fn armed(&self) -> String {
-        match fs::read_to_string(&self.mark) {
-            Ok(text) => text.lines().next().unwrap_or("").to_string(),
-            Err(_) => "-".into(),
+        match self.marker_text() {
+            Some(text) => text.lines().next().unwrap_or("").to_string(),
+            None => "-".into(),
         }
+    }
+
+    /// Whether there is a revert marker, whatever it is (a link too).
+    fn marked(&self) -> bool {
+        self.mark.symlink_metadata().is_ok()
     }
 
     /// What the revert timer does: the backup back over authorized_keys,
@@ -221,14 +244,19 @@ impl Files {
     /// lock, for an instant: the timer's own excludes it, and another
     /// probe (a `read` beside a stage) is never taken for a timer.
     fn timer(&self) -> Timer {
-        let Ok(text) = fs::read_to_string(&self.mark) else {
+        let Some(text) = self.marker_text() else {
             return Timer::Unknown;
         };
         if text.lines().nth(1) != Some(TIMER_HOLDS_LOCK) {
             return Timer::Unknown;
         }
-        // A marker gone since (its timer just reverted) fails the open.
-        match File::open(&self.mark).map(|mark| fsutil::try_lock_shared(&mark)) {
+        // A marker gone since (its timer just reverted) fails the open; one
+        // made a pipe or a link since neither hangs it nor is followed.
+        let probe = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
+            .open(&self.mark);
+        match probe.map(|mark| fsutil::try_lock_shared(&mark)) {
             Ok(Ok(true)) => Timer::Died,
             Ok(Ok(false)) => Timer::Lives,
             _ => Timer::Unknown,
@@ -245,10 +273,18 @@ impl Files {
         }
     }
 
-    /// Whether the revert marker was cut short ([`whole_marker`]). One
-    /// that cannot be read is not: as remote.sh, which does not ask.
+    /// Whether the revert marker was cut short ([`whole_marker`]), or is
+    /// none a stage writes: a link, no regular file, over [`MAX_MARKER`].
+    /// One absent or that cannot be read is not: as remote.sh, which does
+    /// not ask.
     fn marker_cut(&self) -> bool {
-        fs::read(&self.mark).is_ok_and(|text| !whole_marker(&text))
+        match self.marker() {
+            Ok(text) => !whole_marker(&text),
+            Err(e) => !matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+            ),
+        }
     }
 
     /// Whether the backup is a copy a stage made of the file there now:
@@ -259,8 +295,10 @@ impl Files {
     /// take every key. (remote.sh's `backup_fits`.)
     /// On a symbolic link (only at boot: stage and commit refuse one
     /// first) the target is not read: it may be a pipe, a device, not
-    /// mounted yet, or under `--root` the host's. The backup fits there
-    /// when it is whole on its own: its last line ended, no NUL byte.
+    /// mounted yet, or under `--root` the host's. Nor is a pipe or a device
+    /// (which sshd refuses: the backup over it restores access). The backup
+    /// fits there when it is whole on its own: its last line ended, no NUL
+    /// byte. (Over a directory the revert's rename fails: both are kept.)
     /// It runs at boot: neither file is read unless a regular one, nor
     /// past what a rotation carries ([`frame::MAX_FILE`]); one that is not
     /// (a pipe would hang the boot) does not fit.
@@ -275,7 +313,7 @@ impl Files {
         if bak.is_empty() {
             return false;
         }
-        if self.ak.is_symlink() {
+        if self.ak.symlink_metadata().is_ok_and(|ak| !ak.is_file()) {
             return bak.ends_with(b"\n") && !bak.contains(&0);
         }
         read(&self.ak).is_some_and(|ak| ak.starts_with(&bak))
@@ -809,7 +847,7 @@ pub enum AtBoot {
 /// `dry`: only say what would be done.
 pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     let files = Files::at(home);
-    if !files.mark.exists() {
+    if !files.marked() {
         return AtBoot::Nothing;
     }
     let token = files.armed();
@@ -818,8 +856,9 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     }
     let unfit = |done: &str| {
         AtBoot::Dropped(format!(
-            "key rotation {token} not reverted: its revert marker was cut short, and its \
-             backup is no copy of {} (empty or cut short): marker and backup {done}, the file kept",
+            "key rotation {token} not reverted: its revert marker is cut short, too large or no \
+             regular file, and its backup no copy of {} to restore (empty, cut short, too large \
+             or no regular file): marker and backup {done}, the file kept",
             files.ak.display()
         ))
     };
@@ -832,7 +871,7 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     let reverted = files.lock().and_then(|_lock| {
         // Checked again under the lock: a step may have run since.
         match files.timer() {
-            _ if !files.mark.exists() => Ok(AtBoot::Nothing),
+            _ if !files.marked() => Ok(AtBoot::Nothing),
             Timer::Lives => Ok(AtBoot::TimerLives(token.clone())),
             _ if files.dead_reverts() => match files.revert() {
                 Ok(()) => Ok(AtBoot::Reverted(token.clone())),
@@ -923,30 +962,65 @@ mod tests {
     }
 
     #[test]
-    fn a_cut_marker_onto_a_pipe_drops_the_rotation_without_waiting_on_it() {
+    fn the_boot_waits_on_no_pipe_and_restores_a_whole_backup_over_what_sshd_refuses() {
         // At boot nothing writes to a pipe: read, it would hold the boot up
-        // for good. Neither file is one a stage wrote, so nothing fits.
-        for pipe in ["backup", "authorized_keys"] {
-            let (home, files) = temp_home(&format!("pipe-{pipe}"));
-            let (at, other) = match pipe {
-                "backup" => (&files.bak, &files.ak),
-                _ => (&files.ak, &files.bak),
-            };
-            assert!(Command::new("mkfifo").arg(at).status().unwrap().success());
-            fs::write(other, b"ssh-ed25519 AAAAOLD old\n").unwrap();
+        // for good; a marker linked to /dev/zero, read, would take all the
+        // memory. A marker no stage wrote counts as cut; a backup that is
+        // none (a pipe) fits nothing; a whole one goes over an
+        // authorized_keys sshd refuses (a pipe), as its timer's would; over
+        // a directory the rename fails, and both are kept.
+        let (old, staged) = (
+            b"ssh-ed25519 AAAAOLD old\n",
+            b"ssh-ed25519 AAAAOLD old\nk2\n",
+        );
+        let cases = [
+            ("backup", "dropped"),
+            ("authorized_keys", "reverted"),
+            ("marker", "reverted"),
+            // Its backup no copy: were it read whole (an error, memory
+            // spent), it would count as no cut marker and be reverted.
+            ("marker to /dev/zero", "dropped"),
+            ("authorized_keys a directory", "failed"),
+        ];
+        for (i, (odd, outcome)) in cases.into_iter().enumerate() {
+            let (home, files) = temp_home(&format!("odd-{i}"));
+            fs::write(&files.ak, staged).unwrap();
+            fs::write(&files.bak, old).unwrap();
             fs::write(&files.mark, b"rp.n").unwrap();
+            let at = match odd {
+                "backup" => &files.bak,
+                "marker" | "marker to /dev/zero" => &files.mark,
+                _ => &files.ak,
+            };
+            fs::remove_file(at).unwrap();
+            match odd {
+                "marker to /dev/zero" => {
+                    std::os::unix::fs::symlink("/dev/zero", at).unwrap();
+                    fs::write(&files.bak, b"k2\n").unwrap();
+                }
+                "authorized_keys a directory" => fs::create_dir(at).unwrap(),
+                _ => assert!(Command::new("mkfifo").arg(at).status().unwrap().success()),
+            }
             let (tx, rx) = std::sync::mpsc::channel();
             let boot = home.clone();
             std::thread::spawn(move || tx.send(revert_at_boot(&boot, false)));
             // A hang guard, not a speed check: without it a regression
             // hangs the whole test run.
             let said = rx.recv_timeout(std::time::Duration::from_secs(60));
-            let ak_kept = fs::symlink_metadata(&files.ak).is_ok();
-            let left = [files.bak.exists(), files.mark.exists()];
+            let regular = fs::symlink_metadata(&files.ak).is_ok_and(|m| m.is_file());
+            let ak = regular.then(|| fs::read(&files.ak).unwrap());
+            let left = [files.bak.exists(), files.mark.symlink_metadata().is_ok()];
             fs::remove_dir_all(&home).unwrap();
-            assert!(matches!(said, Ok(AtBoot::Dropped(_))), "{pipe}: {said:?}");
-            assert!(ak_kept, "{pipe}");
-            assert_eq!(left, [false, false], "{pipe}");
+            let (ak_then, left_then) = match (outcome, said) {
+                ("reverted", Ok(AtBoot::Reverted(_))) => (Some(&old[..]), [false, false]),
+                ("dropped", Ok(AtBoot::Dropped(_))) => (Some(&staged[..]), [false, false]),
+                ("failed", Ok(AtBoot::Failed(why))) if why.contains("Is a directory") => {
+                    (None, [true, true])
+                }
+                (_, said) => panic!("{odd}: {said:?}"),
+            };
+            assert_eq!(ak.as_deref(), ak_then, "{odd}");
+            assert_eq!(left, left_then, "{odd}");
         }
     }
 

@@ -96,10 +96,17 @@ sum_of() {
 	if [ -f "$1" ]; then cksum <"$1"; else echo "none"; fi
 }
 
-# The armed rotation's token (or -) into $armed, without a fork.
+# True when the marker is one rccr's built-in side reads: a regular file,
+# no link (a pipe would hang the read, /dev/zero take the memory), 4096
+# bytes at most.
+marker_file() {
+	[ -f "$mark" ] && [ ! -L "$mark" ] && [ "$(wc -c <"$mark")" -le 4096 ]
+} 2>/dev/null
+
+# The armed rotation's token (or -) into $armed (a fork only when armed).
 read_armed() {
 	armed=-
-	if [ -f "$mark" ]; then IFS= read -r armed <"$mark" || :; fi
+	if marker_file; then IFS= read -r armed <"$mark" || :; fi
 }
 
 # What the revert timer does: the backup back over authorized_keys, the
@@ -119,7 +126,7 @@ revert() {
 # True when the armed rotation's timer died: its marker says the timer
 # holds a lock on it, and nobody does.
 timer_died() {
-	[ -f "$mark" ] || return 1
+	marker_file || return 1
 	held=
 	{ IFS= read -r _ && IFS= read -r held; } 2>/dev/null <"$mark" || :
 	[ "$held" = "$timer_holds_lock" ] || return 1
@@ -159,18 +166,29 @@ $line2"
 # A marker cut short comes from a stage that crashed before its writes
 # were durable (remote.sh before 3450e07): its backup may be empty or cut
 # short too, and renamed over authorized_keys it would take every key.
+# As rccr's built-in side: no link is followed, no file over $max_file
+# fits, and over an authorized_keys that is no regular file (a pipe, which
+# sshd refuses) a backup fits when whole on its own: last line ended, no NUL.
 backup_fits() {
-	[ -f "$bak" ] && [ -s "$bak" ] && [ -f "$ak" ] || return 1
+	[ -f "$bak" ] && [ ! -L "$bak" ] && [ -s "$bak" ] || return 1
 	n=$(($(wc -c <"$bak"))) || return 1
-	[ "$(head -c "$n" "$ak" | cksum)" = "$(cksum <"$bak")" ]
+	[ "$n" -le "$max_file" ] || return 1
+	if [ -e "$ak" ] && [ ! -f "$ak" ]; then
+		[ -z "$(tail -c 1 "$bak")" ] && [ "$(tr -d '\000' <"$bak" | wc -c)" -eq "$n" ]
+		return
+	fi
+	[ -f "$ak" ] && [ "$(wc -c <"$ak")" -le "$max_file" ] &&
+		[ "$(head -c "$n" "$ak" | cksum)" = "$(cksum <"$bak")" ]
 }
 
 # True when no timer reverts the armed rotation (every later stage would
-# be refused): its timer died, or its marker was cut short ($cut set).
+# be refused): its timer died, or its marker was cut short ($cut set), or
+# is none a stage writes (a link, no regular file, too large: marker_file).
 dead_rotation() {
 	cut=
 	# (busybox's `[ -r ]` says root reads every file: the open is asked.)
-	if [ -f "$mark" ] && { true; } 2>/dev/null <"$mark" && ! whole_marker "$mark"; then
+	if [ -L "$mark" ] || { [ -e "$mark" ] && [ ! -f "$mark" ]; } ||
+		{ [ -f "$mark" ] && { true; } 2>/dev/null <"$mark" && ! { marker_file && whole_marker "$mark"; }; }; then
 		cut=1
 	else
 		timer_died
