@@ -49,38 +49,43 @@ pub const RSA_BITS: usize = 3072;
 /// that starts with `#` ends the line. No words for a blank line or a
 /// comment; `None` for an unclosed quote, a line sshd refuses.
 fn words(line: &str) -> Option<Vec<String>> {
-    let line = line.trim_matches([' ', '\t', '\r', '\n', '\x0c']);
-    let end = line.find([' ', '\t', '\r', '=']).unwrap_or(line.len());
+    let blank: &[char] = &[' ', '\t', '\r', '\x0c'];
+    let line = line.trim_matches(blank);
+    let end = line.find(&[' ', '\t', '\r', '='][..]).unwrap_or(line.len());
     let (keyword, rest) = line.split_at(end);
     if keyword.is_empty() || keyword.starts_with('#') {
         return Some(Vec::new());
     }
-    let rest = rest.trim_start_matches([' ', '\t', '\r']);
-    let mut chars = rest.strip_prefix('=').unwrap_or(rest).chars().peekable();
+    let rest = rest.trim_start_matches(blank);
+    let rest = rest.strip_prefix('=').unwrap_or(rest).as_bytes();
     let mut out = vec![keyword.to_string()];
+    let mut i = 0;
     loop {
-        while chars.next_if(|&c| c == ' ' || c == '\t').is_some() {}
-        if chars.peek().is_none_or(|&c| c == '#') {
+        while rest.get(i).is_some_and(|c| b" \t".contains(c)) {
+            i += 1;
+        }
+        if rest.get(i).is_none_or(|&c| c == b'#') {
             return Some(out);
         }
-        let (mut word, mut quote) = (String::new(), None);
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => word.push(
-                    chars
-                        .next_if(|&n| "'\"\\".contains(n) || (n == ' ' && quote.is_none()))
-                        .unwrap_or('\\'),
-                ),
-                ' ' | '\t' if quote.is_none() => break,
-                '"' | '\'' if quote.is_none() => quote = Some(c),
-                c if Some(c) == quote => quote = None,
-                c => word.push(c),
+        let (mut word, mut quote) = (Vec::new(), 0);
+        while let Some(&c) = rest.get(i) {
+            i += 1;
+            match (c, rest.get(i)) {
+                (b'\\', Some(&n)) if b"'\"\\".contains(&n) || (n == b' ' && quote == 0) => {
+                    word.push(n);
+                    i += 1;
+                }
+                (b' ' | b'\t', _) if quote == 0 => break,
+                (b'"' | b'\'', _) if quote == 0 => quote = c,
+                _ if c == quote => quote = 0,
+                _ => word.push(c),
             }
         }
-        if quote.is_some() {
+        if quote != 0 {
             return None;
         }
-        out.push(word);
+        // Split at ASCII bytes only: still UTF-8.
+        out.push(String::from_utf8_lossy(&word).into_owned());
     }
 }
 
@@ -140,9 +145,10 @@ pub fn sshd_config_values(ctx: &Ctx, keyword: &str) -> ConfigValues {
 }
 
 impl ConfigValues {
-    fn skip(&mut self, why: impl std::fmt::Display) {
+    /// Notes that sshd reads `file`, which is not read (`why`).
+    fn skip(&mut self, file: &Path, why: &str) {
         if self.skipped.is_none() {
-            self.skipped = Some((self.found.len(), why.to_string()));
+            self.skipped = Some((self.found.len(), format!("{}: {why}", shown(file))));
         }
     }
 
@@ -153,10 +159,8 @@ impl ConfigValues {
     /// NUL byte, a line sshd refuses, a pattern not followed ([`included`]),
     /// and the bounds on depth and files, which end the walk.
     fn read(&mut self, ctx: &Ctx, file: &Path, depth: usize, keyword: &str) {
-        let name = || shown(file);
         if depth > MAX_INCLUDE_DEPTH {
-            let why = format_args!("{}: Include nested over {MAX_INCLUDE_DEPTH} deep", name());
-            return self.skip(why);
+            return self.skip(file, "Include nested over 16 deep");
         }
         self.files += 1;
         // sshd reads a directory as empty, and a missing file not at all.
@@ -173,11 +177,11 @@ impl ConfigValues {
         };
         let bytes = match bytes {
             Ok(bytes) => bytes,
-            Err(why) => return self.skip(format_args!("{}: {why}", name())),
+            Err(why) => return self.skip(file, &why),
         };
         for line in String::from_utf8_lossy(&bytes).lines() {
             let Some(words) = words(line) else {
-                self.skip(format_args!("{}: an unclosed quote", name()));
+                self.skip(file, "an unclosed quote");
                 continue;
             };
             let Some((key, args)) = words.split_first() else {
@@ -191,17 +195,13 @@ impl ConfigValues {
             }
             for arg in args {
                 if self.files >= MAX_SSHD_CONFIG_FILES {
-                    return self.skip(format_args!("over {MAX_SSHD_CONFIG_FILES} files"));
+                    return self.skip(file, "Include over 256 files");
                 }
                 match included(ctx, arg) {
                     Some(files) => files
                         .iter()
                         .for_each(|f| self.read(ctx, f, depth + 1, keyword)),
-                    None => self.skip(format_args!(
-                        "{}: Include {}: a pattern rccr does not follow",
-                        name(),
-                        crate::print::text(arg)
-                    )),
+                    None => self.skip(file, "an Include pattern rccr does not follow"),
                 }
             }
         }
@@ -219,9 +219,9 @@ fn shown(path: &Path) -> String {
 /// what is not followed: `[` classes, `\` escapes, `~`, and a `*` or `?`
 /// before the last `/`.
 fn included(ctx: &Ctx, arg: &str) -> Option<Vec<PathBuf>> {
-    let glob = |s: &str| s.contains(['*', '?']);
+    let glob = |s: &str| s.contains(&['*', '?'][..]);
     let (head, _) = arg.rsplit_once('/').unwrap_or_default();
-    if arg.contains(['[', '\\']) || arg.starts_with('~') || glob(head) {
+    if arg.contains(&['[', '\\'][..]) || arg.starts_with('~') || glob(head) {
         return None;
     }
     let path = if arg.starts_with('/') {
@@ -623,7 +623,7 @@ mod tests {
             .arg(root.join("etc/ssh/fifo"))
             .status();
         assert!(fifo.unwrap().success());
-        let not_followed = "a pattern rccr does not follow";
+        let not_followed = "an Include pattern rccr does not follow";
         let cases = [
             // Read wholly: a missing file is no error, a directory empty.
             ("d/*.conf missing dir", ["a"].as_slice(), None),
