@@ -164,20 +164,18 @@ impl ConfigValues {
         }
         self.files += 1;
         // sshd reads a directory as empty, and a missing file not at all.
-        let bytes = match fs::metadata(file) {
+        let not_regular = "not a regular file";
+        match fs::metadata(file) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             Ok(m) if m.is_dir() => return,
-            Ok(m) if !m.is_file() => Err("not a regular file".into()),
-            _ => match crate::fsutil::read_regular(file, true, MAX_SSHD_CONFIG) {
-                Ok((_, Some(bytes))) if bytes.contains(&0) => Err("a NUL byte".into()),
-                Ok((_, Some(bytes))) => Ok(bytes),
-                Ok((_, None)) => Err("not a regular file".into()),
-                Err(e) => Err(e.to_string()),
-            },
-        };
-        let bytes = match bytes {
-            Ok(bytes) => bytes,
-            Err(why) => return self.skip(file, &why),
+            Ok(m) if !m.is_file() => return self.skip(file, not_regular),
+            _ => {}
+        }
+        let bytes = match crate::fsutil::read_regular(file, true, MAX_SSHD_CONFIG) {
+            Ok((_, Some(bytes))) if bytes.contains(&0) => return self.skip(file, "a NUL byte"),
+            Ok((_, Some(bytes))) => bytes,
+            Ok((_, None)) => return self.skip(file, not_regular),
+            Err(e) => return self.skip(file, &e.to_string()),
         };
         for line in String::from_utf8_lossy(&bytes).lines() {
             let Some(words) = words(line) else {
