@@ -1453,10 +1453,11 @@ fn with_strict_modes_off_a_link_to_a_file_they_would_refuse_is_written_through()
     root.chmod("etc/ssh/open", 0o777);
     root.write(
         "etc/ssh/sshd_config",
-        &format!("Include sshd_config.d/*.conf\n{SSHD_CONFIG}\nstrictmodes=no\nStrictModes yes\n"),
+        &format!("{SSHD_CONFIG}\nstrictmodes=no\nStrictModes yes\nInclude sshd_config.d/*.conf\n"),
     );
     // A pipe among the drop-ins sshd_config includes is not read (it
-    // would block the boot).
+    // would block the boot), and said; met after the first value, it
+    // changes nothing.
     fs::create_dir_all(root.path("etc/ssh/sshd_config.d")).unwrap();
     root.mkfifo("etc/ssh/sshd_config.d/00-pipe.conf");
     let said = format!(
@@ -1465,6 +1466,11 @@ fn with_strict_modes_off_a_link_to_a_file_they_would_refuse_is_written_through()
         root.path("etc/ssh/open").canonicalize().unwrap().display()
     );
     let run = dry_then_real(&root, &said, "nostrict");
+    assert!(
+        run.says("00-pipe.conf: not a regular file): a HostKey line may be missed"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(
         fs::read_link(root.path("root/.ssh/authorized_keys")).unwrap(),
         to
@@ -1482,23 +1488,34 @@ fn strict_modes_are_read_where_sshd_config_includes_them() {
     // and none without one. A `StrictModes no` above the Include wins over
     // the drop-in's `yes`: the target in a 0777 directory is written
     // through. A drop-in's `no` that sshd_config does not include counts
-    // for nothing: the link is replaced.
+    // for nothing: the link is replaced, and so does a file named after a
+    // `#` (a comment to sshd). A value's comment is no part of it.
+    let written_through = "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition \
+                           file to {dir}/keys, where the symbolic link points (the link kept)";
+    let replaced = "/root/.ssh/authorized_keys: the symbolic link (to ../../etc/ssh/open/keys) \
+                    replaced by a regular file, as its target is refused by sshd's StrictModes: \
+                    {dir} is writable by everyone (mode 0777): added 1 key(s) from the \
+                    boot-partition file";
     let cases = [
+        (
+            "legacy",
+            "Include sshd_config.d/*.conf # legacy.conf\n",
+            "",
+            replaced,
+        ),
+        (
+            "comment",
+            "StrictModes no # cm manages keys\nInclude sshd_config.d/*.conf\n",
+            "StrictModes yes\n",
+            written_through,
+        ),
         (
             "late",
             "StrictModes no\nInclude sshd_config.d/*.conf\n",
             "StrictModes yes\n",
-            "/root/.ssh/authorized_keys: added 1 key(s) from the boot-partition file to {dir}/keys, \
-             where the symbolic link points (the link kept)",
+            written_through,
         ),
-        (
-            "none",
-            "",
-            "StrictModes no\n",
-            "/root/.ssh/authorized_keys: the symbolic link (to ../../etc/ssh/open/keys) replaced \
-             by a regular file, as its target is refused by sshd's StrictModes: {dir} is \
-             writable by everyone (mode 0777): added 1 key(s) from the boot-partition file",
-        ),
+        ("none", "", "StrictModes no\n", replaced),
     ];
     for (tag, config, drop_in, said) in cases {
         let (root, (to, kept)) = boot_key_for_a_link(
@@ -1509,12 +1526,17 @@ fn strict_modes_are_read_where_sshd_config_includes_them() {
         root.chmod("etc/ssh/open", 0o777);
         root.write("etc/ssh/sshd_config", &format!("{SSHD_CONFIG}{config}"));
         root.write("etc/ssh/sshd_config.d/10-strict.conf", drop_in);
-        // A pipe among the included files is not read (it would block).
-        root.mkfifo("etc/ssh/sshd_config.d/00-pipe.conf");
+        root.write("etc/ssh/legacy.conf", "StrictModes no\n");
+        // A pipe among the included files is not read (it would block);
+        // not where it would hide the first value (StrictModes then on).
+        if tag != "legacy" {
+            root.mkfifo("etc/ssh/sshd_config.d/00-pipe.conf");
+        }
         let dir = root.path("etc/ssh/open").canonicalize().unwrap();
+        let kept_link = said == written_through;
         let said = said.replace("{dir}", &dir.display().to_string());
         let run = dry_then_real(&root, &said, tag);
-        if tag == "late" {
+        if kept_link {
             assert_eq!(
                 fs::read_link(root.path("root/.ssh/authorized_keys")).unwrap(),
                 to

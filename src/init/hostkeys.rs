@@ -42,33 +42,51 @@ pub const DEFAULT_RSA_KEY: &str = "/etc/ssh/ssh_host_rsa_key";
 /// OpenSSH's default RSA size (ssh-keygen, sshd's service).
 pub const RSA_BITS: usize = 3072;
 
-/// The values of `HostKey` lines, in order (keyword in any case,
-/// `HostKey PATH`, `HostKey=PATH` or `HostKey "PATH"`).
-pub fn host_key_paths(config: &str) -> Vec<String> {
-    keyword_values(config, "hostkey")
-}
-
-/// The values of `keyword`'s lines in an sshd configuration, in order
-/// (keyword in any case, `KEY VALUE`, `KEY=VALUE` or `KEY "VALUE"`).
-pub fn keyword_values(config: &str, keyword: &str) -> Vec<String> {
-    config
-        .lines()
-        .filter_map(|line| line_value(line, keyword))
-        .map(str::to_string)
-        .collect()
-}
-
-/// `line`'s value when it is a `keyword` line ([`keyword_values`]).
-fn line_value<'a>(line: &'a str, keyword: &str) -> Option<&'a str> {
-    let line = line.trim();
-    let end = line.find(|c: char| c.is_whitespace() || c == '=')?;
-    if !line[..end].eq_ignore_ascii_case(keyword) {
-        return None;
+/// `line`'s words as sshd splits them: the keyword ends at a space, tab
+/// or `=` (one `=` may stand between it and the values); the values are
+/// split as OpenSSH's `argv_split(…, 1)` does: by spaces and tabs, `"` and
+/// `'` quote, `\` escapes a quote, `\` or (unquoted) space, and a word
+/// that starts with `#` ends the line. No words for a blank line or a
+/// comment; `None` for an unclosed quote, a line sshd refuses.
+fn words(line: &str) -> Option<Vec<String>> {
+    let blank: &[char] = &[' ', '\t', '\r', '\x0c'];
+    let line = line.trim_matches(blank);
+    let end = line.find(&[' ', '\t', '\r', '='][..]).unwrap_or(line.len());
+    let (keyword, rest) = line.split_at(end);
+    if keyword.is_empty() || keyword.starts_with('#') {
+        return Some(Vec::new());
     }
-    let value = line[end..].trim_start();
-    let value = value.strip_prefix('=').unwrap_or(value).trim();
-    let value = value.trim_matches('"');
-    (!value.is_empty()).then_some(value)
+    let rest = rest.trim_start_matches(blank);
+    let rest = rest.strip_prefix('=').unwrap_or(rest).as_bytes();
+    let mut out = vec![keyword.to_string()];
+    let mut i = 0;
+    loop {
+        while rest.get(i).is_some_and(|c| b" \t".contains(c)) {
+            i += 1;
+        }
+        if rest.get(i).is_none_or(|&c| c == b'#') {
+            return Some(out);
+        }
+        let (mut word, mut quote) = (Vec::new(), 0);
+        while let Some(&c) = rest.get(i) {
+            i += 1;
+            match (c, rest.get(i)) {
+                (b'\\', Some(&n)) if b"'\"\\".contains(&n) || (n == b' ' && quote == 0) => {
+                    word.push(n);
+                    i += 1;
+                }
+                (b' ' | b'\t', _) if quote == 0 => break,
+                (b'"' | b'\'', _) if quote == 0 => quote = c,
+                _ if c == quote => quote = 0,
+                _ => word.push(c),
+            }
+        }
+        if quote != 0 {
+            return None;
+        }
+        // Split at ASCII bytes only: still UTF-8.
+        out.push(String::from_utf8_lossy(&word).into_owned());
+    }
 }
 
 /// The keys to make: Ed25519 at the default path, then each `HostKey` path
@@ -94,11 +112,6 @@ pub fn wanted(host_keys: &[String]) -> Vec<(String, KeyType)> {
     out
 }
 
-/// The sshd configuration's `HostKey` values under the root.
-fn configured_host_keys(ctx: &Ctx) -> Vec<String> {
-    sshd_config_values(ctx, "hostkey")
-}
-
 /// The most an sshd configuration file is read of: a larger one is not
 /// read (sshd's own are a few KiB).
 const MAX_SSHD_CONFIG: usize = 1 << 20;
@@ -110,59 +123,116 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// twice would be read 2^16 times within [`MAX_INCLUDE_DEPTH`].
 const MAX_SSHD_CONFIG_FILES: usize = 256;
 
-/// `keyword`'s values in the sshd configuration under the root, in the
-/// order sshd reads them: `sshd_config`, each `Include` line's files read
-/// in its place. A pipe or device is not read, nor a file that is larger
-/// than [`MAX_SSHD_CONFIG`]. `Match` blocks are not told apart.
-pub fn sshd_config_values(ctx: &Ctx, keyword: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    read_config(ctx, &ctx.path(SSHD_CONFIG), 0, keyword, &mut out, &mut 0);
-    out
+/// One keyword's first values in the sshd configuration under the root.
+#[derive(Default)]
+pub struct ConfigValues {
+    /// In the order sshd reads them.
+    pub found: Vec<String>,
+    /// How many of [`Self::found`] came before the first file (or line)
+    /// sshd reads that this walk did not, and why: a value sshd reads may
+    /// be missing after that point, none before it.
+    pub skipped: Option<(usize, String)>,
+    files: usize,
 }
 
-/// Adds `keyword`'s values in `file`, `depth` includes down, to `out`,
-/// each `Include` line's files read in its place; `read` counts files.
-fn read_config(
-    ctx: &Ctx,
-    file: &Path,
-    depth: usize,
-    keyword: &str,
-    out: &mut Vec<String>,
-    read: &mut usize,
-) {
-    if depth > MAX_INCLUDE_DEPTH || *read >= MAX_SSHD_CONFIG_FILES {
-        return;
+/// `keyword`'s values (each line's first) in the sshd configuration under
+/// the root, in the order sshd reads them: `sshd_config`, each `Include`
+/// line's files read in its place. `Match` blocks are not told apart.
+pub fn sshd_config_values(ctx: &Ctx, keyword: &str) -> ConfigValues {
+    let mut values = ConfigValues::default();
+    values.read(ctx, &ctx.path(SSHD_CONFIG), 0, keyword);
+    values
+}
+
+impl ConfigValues {
+    /// Notes that sshd reads `file`, which is not read (`why`).
+    fn skip(&mut self, file: &Path, why: &str) {
+        if self.skipped.is_none() {
+            self.skipped = Some((self.found.len(), format!("{}: {why}", shown(file))));
+        }
     }
-    *read += 1;
-    let Ok((_, Some(bytes))) = crate::fsutil::read_regular(file, true, MAX_SSHD_CONFIG) else {
-        return;
-    };
-    for line in String::from_utf8_lossy(&bytes).lines() {
-        out.extend(line_value(line, keyword).map(str::to_string));
-        let args = line_value(line, "include").into_iter();
-        for arg in args.flat_map(str::split_whitespace) {
-            for file in included(ctx, arg.trim_matches('"')) {
-                read_config(ctx, &file, depth + 1, keyword, out, read);
+
+    /// Adds `keyword`'s values in `file`, `depth` includes down, each
+    /// `Include` line's files read in its place. What sshd would read
+    /// otherwise ([`Self::skipped`]): a pipe (sshd waits on it), a device,
+    /// a file larger than [`MAX_SSHD_CONFIG`], one that cannot be read, a
+    /// NUL byte, a line sshd refuses, a pattern not followed ([`included`]),
+    /// and the bounds on depth and files, which end the walk.
+    fn read(&mut self, ctx: &Ctx, file: &Path, depth: usize, keyword: &str) {
+        if depth > MAX_INCLUDE_DEPTH {
+            return self.skip(file, "Include nested over 16 deep");
+        }
+        self.files += 1;
+        // sshd reads a directory as empty, and a missing file not at all.
+        let not_regular = "not a regular file";
+        match fs::metadata(file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Ok(m) if m.is_dir() => return,
+            Ok(m) if !m.is_file() => return self.skip(file, not_regular),
+            _ => {}
+        }
+        let bytes = match crate::fsutil::read_regular(file, true, MAX_SSHD_CONFIG) {
+            Ok((_, Some(bytes))) if bytes.contains(&0) => return self.skip(file, "a NUL byte"),
+            Ok((_, Some(bytes))) => bytes,
+            Ok((_, None)) => return self.skip(file, not_regular),
+            Err(e) => return self.skip(file, &e.to_string()),
+        };
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            let Some(words) = words(line) else {
+                self.skip(file, "an unclosed quote");
+                continue;
+            };
+            let Some((key, args)) = words.split_first() else {
+                continue;
+            };
+            if key.eq_ignore_ascii_case(keyword) {
+                self.found.extend(args.first().cloned());
+            }
+            if !key.eq_ignore_ascii_case("include") {
+                continue;
+            }
+            for arg in args {
+                if self.files >= MAX_SSHD_CONFIG_FILES {
+                    return self.skip(file, "Include over 256 files");
+                }
+                match included(ctx, arg) {
+                    Some(files) => files
+                        .iter()
+                        .for_each(|f| self.read(ctx, f, depth + 1, keyword)),
+                    None => self.skip(file, "an Include pattern rccr does not follow"),
+                }
             }
         }
     }
 }
 
+/// `path` for a line rccr-init says: configuration files name it.
+fn shown(path: &Path) -> String {
+    crate::print::text(&path.to_string_lossy()).into_owned()
+}
+
 /// The files an `Include` argument names, as sshd finds them: relative
 /// to /etc/ssh unless absolute; a `*` or `?` in the last component
-/// matches names in glob(3)'s order, none being no error.
-fn included(ctx: &Ctx, arg: &str) -> Vec<PathBuf> {
+/// matches names in glob(3)'s order, none being no error. `None` for
+/// what is not followed: `[` classes, `\` escapes, `~`, and a `*` or `?`
+/// before the last `/`.
+fn included(ctx: &Ctx, arg: &str) -> Option<Vec<PathBuf>> {
+    let glob = |s: &str| s.contains(&['*', '?'][..]);
+    let (head, _) = arg.rsplit_once('/').unwrap_or_default();
+    if arg.contains(&['[', '\\'][..]) || arg.starts_with('~') || glob(head) {
+        return None;
+    }
     let path = if arg.starts_with('/') {
         ctx.path(arg)
     } else {
         ctx.path(&format!("{SSH_DIR}/{arg}"))
     };
     let (Some(dir), Some(pattern)) = (path.parent(), path.file_name()) else {
-        return vec![path];
+        return Some(vec![path]);
     };
     let pattern = pattern.as_bytes();
-    if !pattern.iter().any(|c| b"*?".contains(c)) {
-        return vec![path];
+    if !glob(arg) {
+        return Some(vec![path]);
     }
     let mut found: Vec<PathBuf> = fs::read_dir(dir)
         .into_iter()
@@ -172,7 +242,7 @@ fn included(ctx: &Ctx, arg: &str) -> Vec<PathBuf> {
         .map(|e| e.path())
         .collect();
     found.sort_unstable();
-    found
+    Some(found)
 }
 
 /// Whether file `name` matches `pattern`'s `*` and `?` as glob(3) does:
@@ -215,7 +285,17 @@ pub fn ensure(ctx: &mut Ctx, hostname: &str) {
         ));
     }
     let comment = format!("root@{hostname}");
-    let mut host_keys = configured_host_keys(ctx);
+    // Said here only (each boot), not again where StrictModes are read.
+    let ConfigValues {
+        found: mut host_keys,
+        skipped,
+        ..
+    } = sshd_config_values(ctx, "hostkey");
+    if let Some((_, why)) = skipped {
+        ctx.problem(format_args!(
+            "sshd's configuration not read wholly ({why}): a HostKey line may be missed, and StrictModes count as on unless set before"
+        ));
+    }
     // No HostKey line: sshd serves its default keys that exist, a weak
     // RSA key among them, which setup would refuse for good.
     if host_keys.is_empty() && fs::symlink_metadata(ctx.path(DEFAULT_RSA_KEY)).is_ok() {
@@ -228,7 +308,7 @@ pub fn ensure(ctx: &mut Ctx, hostname: &str) {
 
 fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
     let public = keys::public_path(private);
-    let shown = private.display();
+    let shown = shown(private);
     // Why a key there is made anew although one exists: it is too weak.
     let mut replacing = String::new();
     match fs::symlink_metadata(private) {
@@ -338,15 +418,15 @@ fn set_aside(ctx: &mut Ctx, private: &Path, what: &str) -> Option<String> {
         if let Err(e) = renamed {
             ctx.problem(format_args!(
                 "{}: {what}, and cannot be set aside as {}: {e}; sshd may start without this host key",
-                private.display(),
-                aside.display()
+                shown(private),
+                shown(&aside)
             ));
             return None;
         }
     }
     Some(format!(
         ", replacing {what} (set aside as {})",
-        aside.display()
+        shown(&aside)
     ))
 }
 
@@ -384,8 +464,8 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
         Err(e) => {
             return ctx.problem(format_args!(
                 "{}: cannot read the key ({e}); {} not checked",
-                private.display(),
-                public.display()
+                shown(private),
+                shown(public)
             ))
         }
     };
@@ -394,7 +474,7 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
         Ok(Some(_)) => "replaced: it was not the private key's (a new key cut short?)",
         Ok(None) => "derived from the private key",
         Err(e) => {
-            return ctx.problem(format_args!("cannot read {}: {e}", public.display()));
+            return ctx.problem(format_args!("cannot read {}: {e}", shown(public)));
         }
     };
     ctx.write_file(public, format!("{line}\n").as_bytes(), 0o644, what);
@@ -425,6 +505,45 @@ pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first values of `keyword`'s lines in `config`.
+    fn host_key_paths(config: &str) -> Vec<String> {
+        let lines = config.lines().filter_map(words);
+        let lines = lines.filter(|w| w.len() > 1 && w[0].eq_ignore_ascii_case("hostkey"));
+        lines.map(|w| w[1].clone()).collect()
+    }
+
+    #[test]
+    fn lines_are_split_into_words_as_sshd_splits_them() {
+        let cases: [(&str, Option<&[&str]>); 13] = [
+            ("", Some(&[])),
+            ("  # HostKey a", Some(&[])),
+            ("HostKey a\\tb\tc", Some(&["HostKey", "a\\tb", "c"])),
+            ("\tHostKey\t a  # note", Some(&["HostKey", "a"])),
+            ("HostKey a#b #c d", Some(&["HostKey", "a#b"])),
+            (
+                "StrictModes no # cm manages keys\r",
+                Some(&["StrictModes", "no"]),
+            ),
+            (
+                "HostKey '/etc/ssh/x y' \"q'\"",
+                Some(&["HostKey", "/etc/ssh/x y", "q'"]),
+            ),
+            (
+                "HostKey a\\ b\\\" \\\\ '\\ '",
+                Some(&["HostKey", "a b\"", "\\", "\\ "]),
+            ),
+            ("HostKey \"#x\" '#'", Some(&["HostKey", "#x", "#"])),
+            ("hostkey=/a", Some(&["hostkey", "/a"])),
+            ("HostKey = =/a", Some(&["HostKey", "=/a"])),
+            ("HostKey==/a b", Some(&["HostKey", "=/a", "b"])),
+            ("HostKey 'a b", None),
+        ];
+        for (line, want) in cases {
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(words(line), want, "{line}");
+        }
+    }
 
     #[test]
     fn host_key_lines_in_every_spelling() {
@@ -483,7 +602,58 @@ mod tests {
         let ctx = Ctx::new(&root, true);
         for (config, want) in cases {
             root.file("etc/ssh/sshd_config", config);
-            assert_eq!(sshd_config_values(&ctx, "hostkey"), want, "{config}");
+            let values = sshd_config_values(&ctx, "hostkey");
+            assert_eq!(values.found, want, "{config}");
+            assert_eq!(values.skipped.is_some(), want.len() > 5, "{config}");
+        }
+    }
+
+    #[test]
+    fn a_file_sshd_reads_that_is_not_read_is_said_with_the_values_before_it() {
+        use crate::fsutil::scratch::Dir;
+        let root = Dir::new("init-sshd-skipped");
+        root.file("etc/ssh/d/a.conf", "HostKey a\n")
+            .file("etc/ssh/big", &"#".repeat(MAX_SSHD_CONFIG + 1))
+            .file("etc/ssh/nul", "#x\0\nHostKey nul\n");
+        fs::create_dir(root.join("etc/ssh/dir")).unwrap();
+        std::os::unix::fs::symlink("loop", root.join("etc/ssh/loop")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(root.join("etc/ssh/fifo"))
+            .status();
+        assert!(fifo.unwrap().success());
+        let not_followed = "an Include pattern rccr does not follow";
+        let cases = [
+            // Read wholly: a missing file is no error, a directory empty.
+            ("d/*.conf missing dir", ["a"].as_slice(), None),
+            ("*/a.conf", &[], Some(not_followed)),
+            ("d/[a].conf", &[], Some(not_followed)),
+            ("d/a\\.conf", &[], Some(not_followed)),
+            ("~/a.conf", &[], Some(not_followed)),
+            ("'d/a.conf", &[], Some("an unclosed quote")),
+            ("big", &[], Some("larger than")),
+            ("nul", &[], Some("a NUL byte")),
+            ("loop", &[], Some("symbolic links")),
+            ("fifo", &[], Some("not a regular file")),
+            ("nul d/a.conf", &["a"], Some("a NUL byte")),
+        ];
+        let ctx = Ctx::new(&root, true);
+        for (args, between, why) in cases {
+            let config = format!("HostKey first\nInclude {args}\nHostKey last\n");
+            root.file("etc/ssh/sshd_config", &config);
+            let values = sshd_config_values(&ctx, "hostkey");
+            let want = [&["first"], between, &["last"]].concat();
+            assert_eq!(values.found, want, "{args}");
+            let skipped = values
+                .skipped
+                .map(|(at, why)| (at, why.split_once(": ").unwrap().1.to_string()));
+            match why {
+                None => assert_eq!(skipped, None, "{args}"),
+                Some(why) => {
+                    let (at, said) = skipped.expect(args);
+                    assert_eq!(at, 1, "{args}");
+                    assert!(said.contains(why), "{args}: {said}");
+                }
+            }
         }
     }
 

@@ -660,9 +660,14 @@ struct Tree {
 
 impl Tree {
     fn of(ctx: &Ctx) -> io::Result<Tree> {
-        let strict = hostkeys::sshd_config_values(ctx, "strictmodes")
-            .first()
-            .is_none_or(|v| !v.eq_ignore_ascii_case("no"));
+        // A file sshd reads that was not, before the first value: it
+        // may hold sshd's first value, so the safe side (hostkeys says so).
+        let values = hostkeys::sshd_config_values(ctx, "strictmodes");
+        let strict = values.skipped.is_some_and(|(at, _)| at == 0)
+            || values
+                .found
+                .first()
+                .is_none_or(|v| !v.eq_ignore_ascii_case("no"));
         Ok(Tree {
             root: ctx.root.canonicalize()?,
             within: !ctx.live,
@@ -1125,6 +1130,10 @@ mod tests {
             (None, "STRICTMODES no\nStrictModes yes\n"),
             (Some("StrictModes yes\n"), "StrictModes no\n"),
             (Some("strictmodes \"no\"\n"), "StrictModes yes\n"),
+            (None, "StrictModes no # cm manages keys\n"),
+            // A file sshd reads that is not read: on, unless set before.
+            (None, "Include sshd_config.d/[0-9]*.conf\nStrictModes no\n"),
+            (None, "StrictModes no\nInclude sshd_config.d/[0-9]*.conf\n"),
         ] {
             let _ = fs::remove_dir_all(&root);
             fs::create_dir_all(&d).unwrap();
@@ -1137,7 +1146,7 @@ mod tests {
             results.push(Tree::of(&Ctx::new(&root, true)).unwrap().strict);
         }
         fs::remove_dir_all(&root).unwrap();
-        assert_eq!(results, [true, false, true, false]);
+        assert_eq!(results, [true, false, true, false, false, true, false]);
     }
 
     #[test]
