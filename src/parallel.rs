@@ -4,17 +4,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 pub fn map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, items.len().max(1)) {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                let Some(item) = items.get(index) else { break };
-                let result = f(item);
-                results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
-            });
-        }
+    run(items.len(), workers, &|index| {
+        let result = f(&items[index]);
+        results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
     });
     results
         .into_inner()
@@ -22,6 +15,24 @@ pub fn map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + 
         .into_iter()
         .map(|r| r.expect("every item was processed"))
         .collect()
+}
+
+/// Calls `work` once for each index below `len`, on at most `workers`
+/// threads. Not generic: the thread machinery is built once, not once per
+/// caller of [`map`] (16 of them).
+fn run(len: usize, workers: usize, work: &(dyn Fn(usize) + Sync)) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, len.max(1)) {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                if index >= len {
+                    break;
+                }
+                work(index);
+            });
+        }
+    });
 }
 
 #[cfg(test)]
