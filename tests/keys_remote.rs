@@ -1388,16 +1388,19 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
     // As rccr reads them at boot: a backup that is a link or over 1 MiB,
     // or a file over 1 MiB, fits nothing; a whole backup goes over a file
     // that is a pipe (sshd refuses it); a marker that is a pipe or a link
-    // counts as cut, and is never read (a pipe would hang the step).
+    // counts as cut, and is never read (a pipe would hang the step). Over
+    // a file absent or a pipe, which grants nothing, any backup fits.
     let big = [ORIGINAL, &b"#\n".repeat(1 << 19)].concat();
     let big_staged = [&big[..], b"k2\n"].concat();
-    let cases: [(&str, &[u8]); 6] = [
+    let cases: [(&str, &[u8]); 8] = [
         ("backup a link", STAGED),
         ("backup too large", &big_staged),
         ("file too large", &big),
         ("file a pipe", ORIGINAL),
         ("marker a pipe", ORIGINAL),
         ("marker a link", ORIGINAL),
+        ("file absent", b"k1"),
+        ("file a pipe, backup unended", b"k1"),
     ];
     for (i, (odd, then)) in cases.into_iter().enumerate() {
         for_each_node(&format!("odd{i}"), |node, who, home| {
@@ -1425,6 +1428,13 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
                 }
                 "file too large" => std::fs::write(home.ak(), &big).unwrap(),
                 "file a pipe" => fifo(&home.ak()),
+                "file absent" | "file a pipe, backup unended" => {
+                    std::fs::write(&bak, then).unwrap();
+                    match odd {
+                        "file absent" => std::fs::remove_file(home.ak()).unwrap(),
+                        _ => fifo(&home.ak()),
+                    }
+                }
                 "marker a pipe" => fifo(&mark),
                 _ => {
                     std::fs::remove_file(&mark).unwrap();
@@ -1434,6 +1444,59 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
             stage_past(node, &who, home, then);
         });
     }
+}
+
+#[test]
+fn a_cut_marker_is_not_reverted_into_a_directory_by_any_node() {
+    // rename(2) fails over a directory, where `mv` moved the backup into
+    // it: marker and backup are kept, and every node says so alike.
+    for_each_case_said_alike(
+        "akdir",
+        &[("file a directory", ())],
+        |node, who, home, _, ()| {
+            std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+            std::fs::remove_file(home.ak()).unwrap();
+            std::fs::create_dir(home.ak()).unwrap();
+            std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rg.n").unwrap();
+            let (head, out) =
+                home.converse(node, &["stage", "rh", "60", "nr"], "nr", |_| file(FINAL));
+            assert!(head.is_none(), "{who}: asked for input");
+            assert_refused(
+                &out,
+                1,
+                "cannot revert the rotation whose revert marker",
+                who,
+            );
+            assert!(home.ak().is_dir(), "{who}");
+            assert_eq!(
+                std::fs::read_dir(home.ak()).unwrap().count(),
+                0,
+                "{who}: moved into it"
+            );
+            format!("{}left {:?}", said_in(home, &out), home.leftovers())
+        },
+    );
+}
+
+#[test]
+fn a_cut_marker_drops_a_backup_that_cannot_be_read_on_every_node() {
+    // As rccr: a backup that cannot be read does not fit (dash stopped
+    // the step on `$(())` of nothing).
+    if !common::lab::require_root() {
+        return;
+    }
+    if !Path::new("/usr/bin/setpriv").exists() {
+        common::skip("no setpriv (util-linux): root reads any backup");
+        return;
+    }
+    for_each_node("unreadbak", |node, who, home| {
+        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+        std::fs::write(&bak, ORIGINAL).unwrap();
+        std::fs::set_permissions(&bak, std::fs::Permissions::from_mode(0o000)).unwrap();
+        std::fs::write(home.ak(), STAGED).unwrap();
+        std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rg.n").unwrap();
+        stage_past(&without_dac(node), who, home, STAGED);
+    });
 }
 
 /// Marker contents the two readers of a marker (remote.sh's `read`, rccr's

@@ -295,10 +295,11 @@ impl Files {
     /// take every key. (remote.sh's `backup_fits`.)
     /// On a symbolic link (only at boot: stage and commit refuse one
     /// first) the target is not read: it may be a pipe, a device, not
-    /// mounted yet, or under `--root` the host's. Nor is a pipe or a device
-    /// (which sshd refuses: the backup over it restores access). The backup
-    /// fits there when it is whole on its own: its last line ended, no NUL
-    /// byte. (Over a directory the revert's rename fails: both are kept.)
+    /// mounted yet, or under `--root` the host's: the backup fits there
+    /// when it is whole on its own: its last line ended, no NUL byte. Over
+    /// a file absent or none regular (a pipe, a device), which grants
+    /// nothing, any backup fits: it can only restore access. (Over a
+    /// directory the revert's rename fails: both are kept.)
     /// It runs at boot: neither file is read unless a regular one, nor
     /// past what a rotation carries ([`frame::MAX_FILE`]); one that is not
     /// (a pipe would hang the boot) does not fit.
@@ -313,10 +314,11 @@ impl Files {
         if bak.is_empty() {
             return false;
         }
-        if self.ak.symlink_metadata().is_ok_and(|ak| !ak.is_file()) {
-            return bak.ends_with(b"\n") && !bak.contains(&0);
+        match self.ak.symlink_metadata() {
+            Ok(ak) if ak.is_symlink() => bak.ends_with(b"\n") && !bak.contains(&0),
+            Ok(ak) if ak.is_file() => read(&self.ak).is_some_and(|ak| ak.starts_with(&bak)),
+            _ => true,
         }
-        read(&self.ak).is_some_and(|ak| ak.starts_with(&bak))
     }
 
     /// Whether a rotation no timer reverts is reverted ([`Files::revert`])
@@ -967,8 +969,9 @@ mod tests {
         // for good; a marker linked to /dev/zero, read, would take all the
         // memory. A marker no stage wrote counts as cut; a backup that is
         // none (a pipe) fits nothing; a whole one goes over an
-        // authorized_keys sshd refuses (a pipe), as its timer's would; over
-        // a directory the rename fails, and both are kept.
+        // authorized_keys sshd refuses (a pipe), as its timer's would, and
+        // so does any (its last line not ended) over a pipe or none: they
+        // grant nothing; over a directory the rename fails, both are kept.
         let (old, staged) = (
             b"ssh-ed25519 AAAAOLD old\n",
             b"ssh-ed25519 AAAAOLD old\nk2\n",
@@ -981,11 +984,19 @@ mod tests {
             // spent), it would count as no cut marker and be reverted.
             ("marker to /dev/zero", "dropped"),
             ("authorized_keys a directory", "failed"),
+            ("authorized_keys, the backup unended", "reverted"),
+            ("authorized_keys absent, the backup unended", "reverted"),
         ];
         for (i, (odd, outcome)) in cases.into_iter().enumerate() {
             let (home, files) = temp_home(&format!("odd-{i}"));
             fs::write(&files.ak, staged).unwrap();
-            fs::write(&files.bak, old).unwrap();
+            let unended = &old[..old.len() - 1];
+            let bak = if odd.ends_with("unended") {
+                unended
+            } else {
+                old
+            };
+            fs::write(&files.bak, bak).unwrap();
             fs::write(&files.mark, b"rp.n").unwrap();
             let at = match odd {
                 "backup" => &files.bak,
@@ -999,6 +1010,7 @@ mod tests {
                     fs::write(&files.bak, b"k2\n").unwrap();
                 }
                 "authorized_keys a directory" => fs::create_dir(at).unwrap(),
+                "authorized_keys absent, the backup unended" => {}
                 _ => assert!(Command::new("mkfifo").arg(at).status().unwrap().success()),
             }
             let (tx, rx) = std::sync::mpsc::channel();
@@ -1012,7 +1024,7 @@ mod tests {
             let left = [files.bak.exists(), files.mark.symlink_metadata().is_ok()];
             fs::remove_dir_all(&home).unwrap();
             let (ak_then, left_then) = match (outcome, said) {
-                ("reverted", Ok(AtBoot::Reverted(_))) => (Some(&old[..]), [false, false]),
+                ("reverted", Ok(AtBoot::Reverted(_))) => (Some(bak), [false, false]),
                 ("dropped", Ok(AtBoot::Dropped(_))) => (Some(&staged[..]), [false, false]),
                 ("failed", Ok(AtBoot::Failed(why))) if why.contains("Is a directory") => {
                     (None, [true, true])
