@@ -1783,8 +1783,9 @@ fn a_dead_rotation_that_cannot_be_wholly_dropped_leaves_and_says_the_same() {
         let why = match on_link {
             true => "no timer reverts, not wholly dropped",
             false => {
-                "cannot drop the rotation whose revert marker HOME/.ssh/.rccr-rotation was \
-                     cut short (its marker and backup not wholly removed)"
+                "cannot drop the rotation whose revert marker HOME/.ssh/.rccr-rotation is \
+                     cut short, a link, no regular file or too large (its marker and backup not \
+                     wholly removed)"
             }
         };
         assert_refused(&out, 1, "", who);

@@ -221,9 +221,9 @@ revert_if_timer_died() {
 		read_armed
 		revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
 	elif backup_fits; then
-		revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
+		revert || fail 1 "cannot revert the rotation whose revert marker $mark is cut short, a link, no regular file or too large"
 	else
-		drop_rotation || fail 1 "cannot drop the rotation whose revert marker $mark was cut short (its marker and backup not wholly removed)"
+		drop_rotation || fail 1 "cannot drop the rotation whose revert marker $mark is cut short, a link, no regular file or too large (its marker and backup not wholly removed)"
 	fi
 }
 
