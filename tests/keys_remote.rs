@@ -1388,16 +1388,19 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
     // As rccr reads them at boot: a backup that is a link or over 1 MiB,
     // or a file over 1 MiB, fits nothing; a whole backup goes over a file
     // that is a pipe (sshd refuses it); a marker that is a pipe or a link
-    // counts as cut, and is never read (a pipe would hang the step).
+    // counts as cut, and is never read (a pipe would hang the step). Over
+    // a file absent or a pipe, which grants nothing, any backup fits.
     let big = [ORIGINAL, &b"#\n".repeat(1 << 19)].concat();
     let big_staged = [&big[..], b"k2\n"].concat();
-    let cases: [(&str, &[u8]); 6] = [
+    let cases: [(&str, &[u8]); 8] = [
         ("backup a link", STAGED),
         ("backup too large", &big_staged),
         ("file too large", &big),
         ("file a pipe", ORIGINAL),
         ("marker a pipe", ORIGINAL),
         ("marker a link", ORIGINAL),
+        ("file absent", b"k1"),
+        ("file a pipe, backup unended", b"k1"),
     ];
     for (i, (odd, then)) in cases.into_iter().enumerate() {
         for_each_node(&format!("odd{i}"), |node, who, home| {
@@ -1425,6 +1428,13 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
                 }
                 "file too large" => std::fs::write(home.ak(), &big).unwrap(),
                 "file a pipe" => fifo(&home.ak()),
+                "file absent" | "file a pipe, backup unended" => {
+                    std::fs::write(&bak, then).unwrap();
+                    match odd {
+                        "file absent" => std::fs::remove_file(home.ak()).unwrap(),
+                        _ => fifo(&home.ak()),
+                    }
+                }
                 "marker a pipe" => fifo(&mark),
                 _ => {
                     std::fs::remove_file(&mark).unwrap();
@@ -1434,6 +1444,38 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
             stage_past(node, &who, home, then);
         });
     }
+}
+
+#[test]
+fn a_cut_marker_is_not_reverted_into_a_directory_by_any_node() {
+    // rename(2) fails over a directory, where `mv` moved the backup into
+    // it: marker and backup are kept, and every node says so alike.
+    for_each_case_said_alike(
+        "akdir",
+        &[("file a directory", ())],
+        |node, who, home, _, ()| {
+            std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+            std::fs::remove_file(home.ak()).unwrap();
+            std::fs::create_dir(home.ak()).unwrap();
+            std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rg.n").unwrap();
+            let (head, out) =
+                home.converse(node, &["stage", "rh", "60", "nr"], "nr", |_| file(FINAL));
+            assert!(head.is_none(), "{who}: asked for input");
+            assert_refused(
+                &out,
+                1,
+                "cannot revert the rotation whose revert marker",
+                who,
+            );
+            assert!(home.ak().is_dir(), "{who}");
+            assert_eq!(
+                std::fs::read_dir(home.ak()).unwrap().count(),
+                0,
+                "{who}: moved into it"
+            );
+            format!("{}left {:?}", said_in(home, &out), home.leftovers())
+        },
+    );
 }
 
 /// Marker contents the two readers of a marker (remote.sh's `read`, rccr's
@@ -1473,7 +1515,7 @@ fn without_dac(node: &Node) -> Node {
 }
 
 #[test]
-fn a_marker_that_cannot_be_read_is_left_alone_by_every_node() {
+fn a_marker_that_cannot_be_read_is_left_and_such_a_backup_dropped_by_every_node() {
     // Not taken for one cut short (the script once reverted it, the
     // built-in side did not): what it holds is unknown, so it is left.
     if !common::lab::require_root() {
@@ -1498,6 +1540,16 @@ fn a_marker_that_cannot_be_read_is_left_alone_by_every_node() {
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(home.keys(), STAGED, "{who}");
         assert!(marker.exists(), "{who}: the marker was removed");
+    });
+    // A cut marker's backup that cannot be read does not fit, as for rccr
+    // (dash stopped the step on `$(())` of nothing): dropped.
+    for_each_node("unreadbak", |node, who, home| {
+        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+        std::fs::write(&bak, ORIGINAL).unwrap();
+        std::fs::set_permissions(&bak, std::fs::Permissions::from_mode(0o000)).unwrap();
+        std::fs::write(home.ak(), STAGED).unwrap();
+        std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rg.n").unwrap();
+        stage_past(&without_dac(node), who, home, STAGED);
     });
 }
 
@@ -1720,8 +1772,9 @@ fn a_dead_rotation_that_cannot_be_wholly_dropped_leaves_and_says_the_same() {
         let why = match on_link {
             true => "no timer reverts, not wholly dropped",
             false => {
-                "cannot drop the rotation whose revert marker HOME/.ssh/.rccr-rotation was \
-                     cut short (its marker and backup not wholly removed)"
+                "cannot drop the rotation whose revert marker HOME/.ssh/.rccr-rotation is \
+                     cut short, a link, no regular file or too large (its marker and backup not \
+                     wholly removed)"
             }
         };
         assert_refused(&out, 1, "", who);

@@ -979,7 +979,7 @@ fn revert_dead_rotation(ctx: &mut Ctx) -> Option<String> {
             // counts, and a problem to look at.
             ctx.changed(format_args!(
                 "{}: the revert marker and backup of a key rotation removed, not reverted \
-                 (its marker cut short, and the backup no copy of the file: below)",
+                 (its marker odd or cut short, its backup unfit to restore: below)",
                 ctx.path(ROOT_SSH_DIR).display()
             ));
             ctx.problem(crate::print::text(&why));

@@ -87,6 +87,9 @@ pub const NO_INPUT: i32 = 7;
 pub const MAX_INPUT_WAIT: u64 = crate::ssh::Limits::DEFAULT.deadline.as_secs();
 /// The revert marker's second line: its timer holds a lock on it.
 const TIMER_HOLDS_LOCK: &str = "timer-holds-lock";
+/// What a revert marker no timer reverts is, said in every message about it
+/// (remote.sh says the same words).
+const ODD_MARKER: &str = "cut short, a link, no regular file or too large";
 /// What a snapshot's armed line says after the token when the rotation's
 /// revert timer died: `TOKEN timer-died`.
 pub const TIMER_DIED: &str = "timer-died";
@@ -295,10 +298,11 @@ impl Files {
     /// take every key. (remote.sh's `backup_fits`.)
     /// On a symbolic link (only at boot: stage and commit refuse one
     /// first) the target is not read: it may be a pipe, a device, not
-    /// mounted yet, or under `--root` the host's. Nor is a pipe or a device
-    /// (which sshd refuses: the backup over it restores access). The backup
-    /// fits there when it is whole on its own: its last line ended, no NUL
-    /// byte. (Over a directory the revert's rename fails: both are kept.)
+    /// mounted yet, or under `--root` the host's: the backup fits there
+    /// when it is whole on its own: its last line ended, no NUL byte. Over
+    /// a file absent or none regular (a pipe, a device), which grants
+    /// nothing, any backup fits: it can only restore access. (Over a
+    /// directory the revert's rename fails: both are kept.)
     /// It runs at boot: neither file is read unless a regular one, nor
     /// past what a rotation carries ([`frame::MAX_FILE`]); one that is not
     /// (a pipe would hang the boot) does not fit.
@@ -313,10 +317,11 @@ impl Files {
         if bak.is_empty() {
             return false;
         }
-        if self.ak.symlink_metadata().is_ok_and(|ak| !ak.is_file()) {
-            return bak.ends_with(b"\n") && !bak.contains(&0);
+        match self.ak.symlink_metadata() {
+            Ok(ak) if ak.is_symlink() => bak.ends_with(b"\n") && !bak.contains(&0),
+            Ok(ak) if ak.is_file() => read(&self.ak).is_some_and(|ak| ak.starts_with(&bak)),
+            _ => true,
         }
-        read(&self.ak).is_some_and(|ak| ak.starts_with(&bak))
     }
 
     /// Whether a rotation no timer reverts is reverted ([`Files::revert`])
@@ -349,7 +354,7 @@ impl Files {
                     fail(
                         1,
                         format!(
-                            "cannot revert the rotation whose revert marker {mark} was cut short"
+                            "cannot revert the rotation whose revert marker {mark} is {ODD_MARKER}"
                         ),
                     )
                 })
@@ -358,7 +363,7 @@ impl Files {
                     fail(
                         1,
                         format!(
-                            "cannot drop the rotation whose revert marker {mark} was cut short \
+                            "cannot drop the rotation whose revert marker {mark} is {ODD_MARKER} \
                              (its marker and backup not wholly removed)"
                         ),
                     )
@@ -854,11 +859,16 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
     if files.timer() == Timer::Lives {
         return AtBoot::TimerLives(token);
     }
+    // Said, not shown as `-` (a marker no stage wrote is not read).
+    let token = match token.as_str() {
+        "-" => "(its marker holds no readable token)".into(),
+        _ => token,
+    };
     let unfit = |done: &str| {
         AtBoot::Dropped(format!(
-            "key rotation {token} not reverted: its revert marker is cut short, too large or no \
-             regular file, and its backup no copy of {} to restore (empty, cut short, too large \
-             or no regular file): marker and backup {done}, the file kept",
+            "key rotation {token} not reverted: its revert marker is {ODD_MARKER}, and its backup \
+             no copy of {} to restore (empty, cut short, too large or no regular file): marker \
+             and backup {done}, the file kept",
             files.ak.display()
         ))
     };
@@ -880,8 +890,8 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
             _ => Ok(files.drop_rotation().map_or_else(
                 |e| {
                     AtBoot::Failed(format!(
-                        "cannot drop key rotation {token} (its revert marker was cut short): \
-                         its marker and backup not wholly removed: {e}"
+                        "cannot drop key rotation {token} (its revert marker {ODD_MARKER}): its \
+                         marker and backup not wholly removed: {e}"
                     ))
                 },
                 |()| unfit("removed"),
@@ -967,8 +977,9 @@ mod tests {
         // for good; a marker linked to /dev/zero, read, would take all the
         // memory. A marker no stage wrote counts as cut; a backup that is
         // none (a pipe) fits nothing; a whole one goes over an
-        // authorized_keys sshd refuses (a pipe), as its timer's would; over
-        // a directory the rename fails, and both are kept.
+        // authorized_keys sshd refuses (a pipe), as its timer's would, and
+        // so does any (its last line not ended) over a pipe or none: they
+        // grant nothing; over a directory the rename fails, both are kept.
         let (old, staged) = (
             b"ssh-ed25519 AAAAOLD old\n",
             b"ssh-ed25519 AAAAOLD old\nk2\n",
@@ -981,11 +992,19 @@ mod tests {
             // spent), it would count as no cut marker and be reverted.
             ("marker to /dev/zero", "dropped"),
             ("authorized_keys a directory", "failed"),
+            ("authorized_keys, the backup unended", "reverted"),
+            ("authorized_keys absent, the backup unended", "reverted"),
         ];
         for (i, (odd, outcome)) in cases.into_iter().enumerate() {
             let (home, files) = temp_home(&format!("odd-{i}"));
             fs::write(&files.ak, staged).unwrap();
-            fs::write(&files.bak, old).unwrap();
+            let unended = &old[..old.len() - 1];
+            let bak = if odd.ends_with("unended") {
+                unended
+            } else {
+                old
+            };
+            fs::write(&files.bak, bak).unwrap();
             fs::write(&files.mark, b"rp.n").unwrap();
             let at = match odd {
                 "backup" => &files.bak,
@@ -999,6 +1018,7 @@ mod tests {
                     fs::write(&files.bak, b"k2\n").unwrap();
                 }
                 "authorized_keys a directory" => fs::create_dir(at).unwrap(),
+                "authorized_keys absent, the backup unended" => {}
                 _ => assert!(Command::new("mkfifo").arg(at).status().unwrap().success()),
             }
             let (tx, rx) = std::sync::mpsc::channel();
@@ -1012,8 +1032,15 @@ mod tests {
             let left = [files.bak.exists(), files.mark.symlink_metadata().is_ok()];
             fs::remove_dir_all(&home).unwrap();
             let (ak_then, left_then) = match (outcome, said) {
-                ("reverted", Ok(AtBoot::Reverted(_))) => (Some(&old[..]), [false, false]),
-                ("dropped", Ok(AtBoot::Dropped(_))) => (Some(&staged[..]), [false, false]),
+                ("reverted", Ok(AtBoot::Reverted(_))) => (Some(bak), [false, false]),
+                // A marker not read names no token: said, not `-`.
+                ("dropped", Ok(AtBoot::Dropped(why)))
+                    if !odd.starts_with("marker")
+                        || why
+                            .starts_with("key rotation (its marker holds no readable token) ") =>
+                {
+                    (Some(&staged[..]), [false, false])
+                }
                 ("failed", Ok(AtBoot::Failed(why))) if why.contains("Is a directory") => {
                     (None, [true, true])
                 }
@@ -1115,7 +1142,8 @@ mod tests {
         assert!(why.starts_with("cannot drop key rotation "), "{why}");
         assert!(
             why.contains(
-                "(its revert marker was cut short): its marker and backup not wholly removed: "
+                "(its revert marker cut short, a link, no regular file or too large): its marker \
+                 and backup not wholly removed: "
             ),
             "{why}"
         );

@@ -116,9 +116,13 @@ read_armed() {
 # A link made since the stage is replaced: the backup is the file the
 # stage found; the link's target was never checked. Anything else at the
 # backup's name (a directory) is renamed too, and fails as rccr's rename
-# does. Quiet: its caller says what failed.
+# does. As rename(2) too, over a directory it fails (mv moves into it) and
+# a link to one is replaced. Quiet: its caller says what failed.
 revert() {
-	if [ -e "$bak" ] || [ -L "$bak" ]; then mv -f "$bak" "$ak" 2>/dev/null || return 1; fi
+	if [ -e "$bak" ] || [ -L "$bak" ]; then
+		if [ -d "$ak" ]; then [ -L "$ak" ] && rm -f "$ak" || return 1; fi
+		mv -f "$bak" "$ak" 2>/dev/null || return 1
+	fi
 	rm -f "$mark" 2>/dev/null || return 1
 	sync "$dir" 2>/dev/null || sync
 }
@@ -167,17 +171,20 @@ $line2"
 # were durable (remote.sh before 3450e07): its backup may be empty or cut
 # short too, and renamed over authorized_keys it would take every key.
 # As rccr's built-in side: no link is followed, no file over $max_file
-# fits, and over an authorized_keys that is no regular file (a pipe, which
-# sshd refuses) a backup fits when whole on its own: last line ended, no NUL.
+# fits; over an authorized_keys absent or no regular file (a pipe), which
+# grants nothing, any backup fits; over a link (refused first here) one
+# whole on its own: last line ended, no NUL.
 backup_fits() {
 	[ -f "$bak" ] && [ ! -L "$bak" ] && [ -s "$bak" ] || return 1
-	n=$(($(wc -c <"$bak"))) || return 1
+	n=$(wc -c <"$bak") || return 1
+	n=$((n))
 	[ "$n" -le "$max_file" ] || return 1
-	if [ -e "$ak" ] && [ ! -f "$ak" ]; then
-		[ -z "$(tail -c 1 "$bak")" ] && [ "$(tr -d '\000' <"$bak" | wc -c)" -eq "$n" ]
+	if [ -L "$ak" ]; then
+		[ "$(tail -c 1 "$bak" | wc -l)" -eq 1 ] && [ "$(tr -d '\000' <"$bak" | wc -c)" -eq "$n" ]
 		return
 	fi
-	[ -f "$ak" ] && [ "$(wc -c <"$ak")" -le "$max_file" ] &&
+	[ -f "$ak" ] || return 0
+	[ "$(wc -c <"$ak")" -le "$max_file" ] &&
 		[ "$(head -c "$n" "$ak" | cksum)" = "$(cksum <"$bak")" ]
 }
 
@@ -214,9 +221,9 @@ revert_if_timer_died() {
 		read_armed
 		revert || fail 1 "cannot revert rotation $armed, whose revert timer died"
 	elif backup_fits; then
-		revert || fail 1 "cannot revert the rotation whose revert marker $mark was cut short"
+		revert || fail 1 "cannot revert the rotation whose revert marker $mark is cut short, a link, no regular file or too large"
 	else
-		drop_rotation || fail 1 "cannot drop the rotation whose revert marker $mark was cut short (its marker and backup not wholly removed)"
+		drop_rotation || fail 1 "cannot drop the rotation whose revert marker $mark is cut short, a link, no regular file or too large (its marker and backup not wholly removed)"
 	fi
 }
 
