@@ -47,12 +47,16 @@ pub const RSA_BITS: usize = 3072;
 /// split as OpenSSH's `argv_split(…, 1)` does: by spaces and tabs, `"` and
 /// `'` quote, `\` escapes a quote, `\` or (unquoted) space, and a word
 /// that starts with `#` ends the line. No words for a blank line or a
-/// comment; `None` for an unclosed quote, a line sshd refuses.
+/// comment; `None` for an unclosed quote, a line sshd refuses, and a
+/// keyword quoted or after `=` (sshd reads it, rccr does not).
 fn words(line: &str) -> Option<Vec<String>> {
     let blank: &[char] = &[' ', '\t', '\r', '\x0c'];
     let line = line.trim_matches(blank);
     let end = line.find(&[' ', '\t', '\r', '='][..]).unwrap_or(line.len());
     let (keyword, rest) = line.split_at(end);
+    if line.starts_with('=') || (keyword.contains('"') && !line.starts_with('#')) {
+        return None;
+    }
     if keyword.is_empty() || keyword.starts_with('#') {
         return Some(Vec::new());
     }
@@ -133,6 +137,8 @@ pub struct ConfigValues {
     /// be missing after that point, none before it.
     pub skipped: Option<(usize, String)>,
     files: usize,
+    /// The bound on files is reached: the walk ends.
+    done: bool,
 }
 
 /// `keyword`'s values (each line's first) in the sshd configuration under
@@ -159,6 +165,9 @@ impl ConfigValues {
     /// NUL byte, a line sshd refuses, a pattern not followed ([`included`]),
     /// and the bounds on depth and files, which end the walk.
     fn read(&mut self, ctx: &Ctx, file: &Path, depth: usize, keyword: &str) {
+        if self.done {
+            return;
+        }
         if depth > MAX_INCLUDE_DEPTH {
             return self.skip(file, "Include nested over 16 deep");
         }
@@ -177,9 +186,18 @@ impl ConfigValues {
             Ok((_, None)) => return self.skip(file, not_regular),
             Err(e) => return self.skip(file, &e.to_string()),
         };
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            let Some(words) = words(line) else {
-                self.skip(file, "an unclosed quote");
+        for line in bytes.split(|&b| b == b'\n') {
+            if self.done {
+                return;
+            }
+            // A word not UTF-8, read lossily, would name another file.
+            let text = String::from_utf8_lossy(line);
+            let utf8 = |w: &Vec<_>| w.is_empty() || std::str::from_utf8(line).is_ok();
+            let Some(words) = words(&text).filter(utf8) else {
+                self.skip(
+                    file,
+                    "a line rccr does not split (quotes, a leading =, not UTF-8)",
+                );
                 continue;
             };
             let Some((key, args)) = words.split_first() else {
@@ -193,6 +211,7 @@ impl ConfigValues {
             }
             for arg in args {
                 if self.files >= MAX_SSHD_CONFIG_FILES {
+                    self.done = true;
                     return self.skip(file, "Include over 256 files");
                 }
                 match included(ctx, arg) {
@@ -515,7 +534,7 @@ mod tests {
 
     #[test]
     fn lines_are_split_into_words_as_sshd_splits_them() {
-        let cases: [(&str, Option<&[&str]>); 13] = [
+        let cases: [(&str, Option<&[&str]>); 17] = [
             ("", Some(&[])),
             ("  # HostKey a", Some(&[])),
             ("HostKey a\\tb\tc", Some(&["HostKey", "a\\tb", "c"])),
@@ -538,6 +557,10 @@ mod tests {
             ("HostKey = =/a", Some(&["HostKey", "=/a"])),
             ("HostKey==/a b", Some(&["HostKey", "=/a", "b"])),
             ("HostKey 'a b", None),
+            ("\"StrictModes\" no", None),
+            ("Strict\"Modes\" no", None),
+            (" =StrictModes no", None),
+            ("#\"x", Some(&[])),
         ];
         for (line, want) in cases {
             let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
@@ -606,6 +629,13 @@ mod tests {
             assert_eq!(values.found, want, "{config}");
             assert_eq!(values.skipped.is_some(), want.len() > 5, "{config}");
         }
+        // The bound on files ends the walk: no frame reads on.
+        root.file(
+            "etc/ssh/sshd_config",
+            "HostKey main\nInclude sshd_config sshd_config\nHostKey last\n",
+        );
+        let found = sshd_config_values(&ctx, "hostkey").found;
+        assert_eq!(found.last().map(String::as_str), Some("main"));
     }
 
     #[test]
@@ -629,7 +659,7 @@ mod tests {
             ("d/[a].conf", &[], Some(not_followed)),
             ("d/a\\.conf", &[], Some(not_followed)),
             ("~/a.conf", &[], Some(not_followed)),
-            ("'d/a.conf", &[], Some("an unclosed quote")),
+            ("'d/a.conf", &[], Some("does not split")),
             ("big", &[], Some("larger than")),
             ("nul", &[], Some("a NUL byte")),
             ("loop", &[], Some("symbolic links")),
@@ -654,6 +684,28 @@ mod tests {
                     assert!(said.contains(why), "{args}: {said}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_line_rccr_does_not_split_is_a_skip_where_it_stands() {
+        let root = crate::fsutil::scratch::Dir::new("init-sshd-unsplit");
+        root.file("etc/ssh/sshd_config", "");
+        let cases: [(&[u8], Option<usize>); 8] = [
+            (b"\"StrictModes\" yes\nStrictModes no\n", Some(0)),
+            (b"=StrictModes yes\nStrictModes no\n", Some(0)),
+            (b"Strict\"Modes\" yes\nStrictModes no\n", Some(0)),
+            (b"Include /etc/ssh/\xff.conf\nStrictModes no\n", Some(0)),
+            (b"Port 2\xff\nStrictModes no\n", Some(0)),
+            (b"Port \xf0\x90\x80 \nStrictModes no\n", Some(0)),
+            (b"StrictModes no\nPort 2\xff\n", Some(1)),
+            (b"# \xff\nStrictModes no\n", None),
+        ];
+        let ctx = Ctx::new(&root, true);
+        for (config, at) in cases {
+            fs::write(root.join("etc/ssh/sshd_config"), config).unwrap();
+            let values = sshd_config_values(&ctx, "strictmodes");
+            assert_eq!(values.skipped.map(|s| s.0), at, "{}", config.escape_ascii());
         }
     }
 
