@@ -1389,10 +1389,11 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
     // or a file over 1 MiB, fits nothing; a whole backup goes over a file
     // that is a pipe (sshd refuses it); a marker that is a pipe or a link
     // counts as cut, and is never read (a pipe would hang the step). Over
-    // a file absent or a pipe, which grants nothing, any backup fits.
+    // a file absent, a pipe, or only NUL bytes and blanks, which grant
+    // nothing, any backup fits.
     let big = [ORIGINAL, &b"#\n".repeat(1 << 19)].concat();
     let big_staged = [&big[..], b"k2\n"].concat();
-    let cases: [(&str, &[u8]); 8] = [
+    let cases: [(&str, &[u8]); 9] = [
         ("backup a link", STAGED),
         ("backup too large", &big_staged),
         ("file too large", &big),
@@ -1401,6 +1402,8 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
         ("marker a link", ORIGINAL),
         ("file absent", b"k1"),
         ("file a pipe, backup unended", b"k1"),
+        // A crash before a stage's writes were durable leaves this.
+        ("file NUL bytes and blanks", b"k1"),
     ];
     for (i, (odd, then)) in cases.into_iter().enumerate() {
         for_each_node(&format!("odd{i}"), |node, who, home| {
@@ -1428,10 +1431,13 @@ fn a_cut_marker_judges_odd_files_alike_on_every_node() {
                 }
                 "file too large" => std::fs::write(home.ak(), &big).unwrap(),
                 "file a pipe" => fifo(&home.ak()),
-                "file absent" | "file a pipe, backup unended" => {
+                "file absent" | "file a pipe, backup unended" | "file NUL bytes and blanks" => {
                     std::fs::write(&bak, then).unwrap();
                     match odd {
                         "file absent" => std::fs::remove_file(home.ak()).unwrap(),
+                        "file NUL bytes and blanks" => {
+                            std::fs::write(home.ak(), b"\0\0 \n\t\n").unwrap()
+                        }
                         _ => fifo(&home.ak()),
                     }
                 }

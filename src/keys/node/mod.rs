@@ -301,7 +301,8 @@ impl Files {
     /// mounted yet, or under `--root` the host's: the backup fits there
     /// when it is whole on its own: its last line ended, no NUL byte. Over
     /// a file absent or none regular (a pipe, a device), which grants
-    /// nothing, any backup fits: it can only restore access. (Over a
+    /// nothing, any backup fits: it can only restore access; so over a
+    /// regular one that is empty or only NUL bytes and blanks. (Over a
     /// directory the revert's rename fails: both are kept.)
     /// It runs at boot: neither file is read unless a regular one, nor
     /// past what a rotation carries ([`frame::MAX_FILE`]); one that is not
@@ -319,7 +320,11 @@ impl Files {
         }
         match self.ak.symlink_metadata() {
             Ok(ak) if ak.is_symlink() => bak.ends_with(b"\n") && !bak.contains(&0),
-            Ok(ak) if ak.is_file() => read(&self.ak).is_some_and(|ak| ak.starts_with(&bak)),
+            // Empty or only NUL and blanks (what a crash before a stage's
+            // writes were durable leaves): it grants nothing, as if absent.
+            Ok(ak) if ak.is_file() => read(&self.ak).is_some_and(|ak| {
+                ak.iter().all(|&b| b == 0 || b.is_ascii_whitespace()) || ak.starts_with(&bak)
+            }),
             _ => true,
         }
     }
@@ -805,7 +810,10 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
                         ),
                     )
                 }
-                _ => {}
+                // Durable before the install: a file system that reorders
+                // the two could otherwise keep the new file and the marker,
+                // and the boot would revert a committed rotation.
+                _ => files.sync_dir(),
             }
             if files.install(&content).is_err() {
                 return fail(1, format!("cannot replace {}", files.ak.display()));
@@ -994,6 +1002,8 @@ mod tests {
             ("authorized_keys a directory", "failed"),
             ("authorized_keys, the backup unended", "reverted"),
             ("authorized_keys absent, the backup unended", "reverted"),
+            // A crash before a stage's writes were durable leaves this.
+            ("authorized_keys NUL bytes and blanks", "reverted"),
         ];
         for (i, (odd, outcome)) in cases.into_iter().enumerate() {
             let (home, files) = temp_home(&format!("odd-{i}"));
@@ -1019,6 +1029,7 @@ mod tests {
                 }
                 "authorized_keys a directory" => fs::create_dir(at).unwrap(),
                 "authorized_keys absent, the backup unended" => {}
+                "authorized_keys NUL bytes and blanks" => fs::write(at, b"\0\0 \n\t\n").unwrap(),
                 _ => assert!(Command::new("mkfifo").arg(at).status().unwrap().success()),
             }
             let (tx, rx) = std::sync::mpsc::channel();

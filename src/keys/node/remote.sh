@@ -171,8 +171,8 @@ $line2"
 # were durable (remote.sh before 3450e07): its backup may be empty or cut
 # short too, and renamed over authorized_keys it would take every key.
 # As rccr's built-in side: no link is followed, no file over $max_file
-# fits; over an authorized_keys absent or no regular file (a pipe), which
-# grants nothing, any backup fits; over a link (refused first here) one
+# fits; over an authorized_keys absent, no regular file (a pipe), empty or
+# only NUL bytes and blanks, which grants nothing, any backup fits; over a link (refused first here) one
 # whole on its own: last line ended, no NUL.
 backup_fits() {
 	[ -f "$bak" ] && [ ! -L "$bak" ] && [ -s "$bak" ] || return 1
@@ -184,6 +184,8 @@ backup_fits() {
 		return
 	fi
 	[ -f "$ak" ] || return 0
+	# Empty or only NUL bytes and blanks: grants nothing, as if absent.
+	[ -n "$(tr -d '\000 \t\n\r\v\f' <"$ak" | head -c 1)" ] || return 0
 	[ "$(wc -c <"$ak")" -le "$max_file" ] &&
 		[ "$(head -c "$n" "$ak" | cksum)" = "$(cksum <"$bak")" ]
 }
@@ -495,6 +497,8 @@ commit)
 		# Disarm first: a crash from here on leaves old and new keys, never
 		# none. A marker that stays would let its timer revert the commit.
 		rm -f "$mark" 2>/dev/null || fail 1 "cannot disarm rotation $armed (cannot remove $mark); nothing changed"
+		# Durable before the install, as rccr's side.
+		sync_one "$dir" || :
 		install_tmp || fail 1 "cannot replace $ak"
 		rm -f "$bak"
 		echo committed
