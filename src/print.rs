@@ -28,6 +28,12 @@ pub fn text(s: &str) -> Cow<'_, str> {
     replace(s, |c| matches!(c, ' '..='~'))
 }
 
+/// A path from the node (a link's target, a file a configuration names)
+/// safe for a terminal, as [`text`].
+pub fn path(p: &std::path::Path) -> String {
+    text(&p.to_string_lossy()).into_owned()
+}
+
 fn replace(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     if s.chars().all(&keep) {
         return Cow::Borrowed(s);

@@ -154,7 +154,10 @@ impl ConfigValues {
     /// Notes that sshd reads `file`, which is not read (`why`).
     fn skip(&mut self, file: &Path, why: &str) {
         if self.skipped.is_none() {
-            self.skipped = Some((self.found.len(), format!("{}: {why}", shown(file))));
+            self.skipped = Some((
+                self.found.len(),
+                format!("{}: {why}", crate::print::path(file)),
+            ));
         }
     }
 
@@ -223,11 +226,6 @@ impl ConfigValues {
             }
         }
     }
-}
-
-/// `path` for a line rccr-init says: configuration files name it.
-fn shown(path: &Path) -> String {
-    crate::print::text(&path.to_string_lossy()).into_owned()
 }
 
 /// The files an `Include` argument names, as sshd finds them: relative
@@ -327,7 +325,7 @@ pub fn ensure(ctx: &mut Ctx, hostname: &str) {
 
 fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
     let public = keys::public_path(private);
-    let shown = shown(private);
+    let shown = crate::print::path(private);
     // Why a key there is made anew although one exists: it is too weak.
     let mut replacing = String::new();
     match fs::symlink_metadata(private) {
@@ -437,15 +435,15 @@ fn set_aside(ctx: &mut Ctx, private: &Path, what: &str) -> Option<String> {
         if let Err(e) = renamed {
             ctx.problem(format_args!(
                 "{}: {what}, and cannot be set aside as {}: {e}; sshd may start without this host key",
-                shown(private),
-                shown(&aside)
+                crate::print::path(private),
+                crate::print::path(&aside)
             ));
             return None;
         }
     }
     Some(format!(
         ", replacing {what} (set aside as {})",
-        shown(&aside)
+        crate::print::path(&aside)
     ))
 }
 
@@ -483,8 +481,8 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
         Err(e) => {
             return ctx.problem(format_args!(
                 "{}: cannot read the key ({e}); {} not checked",
-                shown(private),
-                shown(public)
+                crate::print::path(private),
+                crate::print::path(public)
             ))
         }
     };
@@ -493,7 +491,10 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
         Ok(Some(_)) => "replaced: it was not the private key's (a new key cut short?)",
         Ok(None) => "derived from the private key",
         Err(e) => {
-            return ctx.problem(format_args!("cannot read {}: {e}", shown(public)));
+            return ctx.problem(format_args!(
+                "cannot read {}: {e}",
+                crate::print::path(public)
+            ));
         }
     };
     ctx.write_file(public, format!("{line}\n").as_bytes(), 0o644, what);

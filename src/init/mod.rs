@@ -608,7 +608,7 @@ fn add_authorized_keys(ctx: &mut Ctx, keys: &[String]) -> bool {
                 "{}: the boot-partition file's keys not added: the symbolic link (to {}) \
                  leaves {}, and the node resolves it where this run does not look",
                 path.display(),
-                crate::print::text(&to.to_string_lossy()),
+                crate::print::path(&to),
                 tree.root.display()
             ));
             return false;
@@ -724,12 +724,7 @@ fn read_keys(path: &Path, tree: &Tree) -> Result<Keys, (String, io::Error)> {
         }
         Err(e) => return Ok(Keys::LinkToNothing(format!("unreachable ({e})"))),
     };
-    let shown = |e| {
-        (
-            crate::print::text(&target.to_string_lossy()).into_owned(),
-            e,
-        )
-    };
+    let shown = |e| (crate::print::path(&target), e);
     // Not opened unless a regular file: opening a device can act (a
     // watchdog arms, a tape rewinds).
     let lstat = fs::symlink_metadata(&target).map_err(shown)?;
@@ -821,7 +816,7 @@ fn strict_modes_refuse(
         } else {
             fsutil::untrusted_meta(meta, fsutil::Trust::Kept)
         };
-        why.map(|why| format!("{} {why}", crate::print::text(&path.to_string_lossy())))
+        why.map(|why| format!("{} {why}", crate::print::path(path)))
     };
     if let Some(why) = refused(target, meta) {
         return Ok(Some(why));
@@ -859,7 +854,7 @@ fn add_through_link(
     what: &str,
 ) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let shown = crate::print::text(&target.to_string_lossy()).into_owned();
+    let shown = crate::print::path(target);
     let line = format!(
         "{}: {what} to {shown}, where the symbolic link points (the link kept)",
         link.display()
@@ -915,7 +910,7 @@ fn replace_link(ctx: &mut Ctx, path: &Path, keys: &[String], why: &str) -> bool 
         "{}: the symbolic link (to {}) replaced by a regular file, as its target is {why}: added \
          {} key(s) from the boot-partition file",
         path.display(),
-        crate::print::text(&to.to_string_lossy()),
+        crate::print::path(&to),
         added(keys, &[])
     );
     if ctx.dry {
