@@ -267,7 +267,7 @@ fn status_gives_a_node_that_trickles_its_answer_no_more_than_the_timeout() {
         "status",
         "--json",
         "--timeout",
-        "3",
+        "6",
     ];
     let out = lab.exec("control", &watched);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

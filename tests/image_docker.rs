@@ -252,8 +252,8 @@ fn entrypoint_run(dir: &TempDir, node_type: &str, cgroup_v2: bool) -> (Output, S
         .env("SSHD", bin.join("sshd"))
         .output()
         .unwrap();
-    // dockerd runs in the background: wait for it.
-    for _ in 0..100 {
+    // dockerd runs in the background: wait for it (a watchdog, generous).
+    for _ in 0..1200 {
         if seen.exists() || node_type != "target" {
             break;
         }

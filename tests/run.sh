@@ -90,7 +90,9 @@ einfo "cargo clippy -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
 einfo "cargo test (unit, integration, virtual-LAN lab)"
-cargo test --no-fail-fast
+# The lab's waits are watchdogs, not figures: two labs start at once here
+# (four dockerds, twenty sshds), so give a loaded 2-core machine room.
+LAB_TIMEOUT=${LAB_TIMEOUT:-120} cargo test --no-fail-fast
 
 einfo "lint: shellcheck, actionlint, hadolint"
 tests/tools.sh lint

@@ -174,7 +174,7 @@ fn a_host_whose_port_22_is_not_ssh_is_shown_with_the_reason() {
     let out = lab.sh(
         "nossh",
         "setsid python3 /root/fake22.py </dev/null >/dev/null 2>&1 & \
-         for i in $(seq 50); do test -e /root/fake22.ready && exit 0; sleep 0.1; done; exit 1",
+         for i in $(seq 600); do test -e /root/fake22.ready && exit 0; sleep 0.1; done; exit 1",
     );
     assert!(out.status.success(), "fake server: {}", stderr(&out));
     let out = setup(&lab, &["--dry-run"]);

@@ -48,7 +48,7 @@ fn fake_docker(lab: &Lab, host: &str, docker: &str) {
 }
 
 /// On a lab whose `host` has the `docker` script `docker`: `rccr status
-/// --timeout 2` ends (generous: only "it ends", never how fast), says
+/// --timeout 5` ends (generous: only "it ends", never how fast), says
 /// `gave_up` of the probe, exit 1, and every process of the probe ends too
 /// (the hung docker sleeps for a day).
 fn status_gives_up_and_leaves_nothing_behind(host: &str, docker: &str, gave_up: &str) {
@@ -58,7 +58,7 @@ fn status_gives_up_and_leaves_nothing_behind(host: &str, docker: &str, gave_up: 
     let setup = lab.exec("control", &["rccr", "setup", "--yes", "--no-swarm"]);
     assert!(setup.status.success(), "{}", stderr(&setup));
     fake_docker(&lab, host, docker);
-    let mut status = lab.spawn("control", &["rccr", "status", "--json", "--timeout", "2"]);
+    let mut status = lab.spawn("control", &["rccr", "status", "--json", "--timeout", "5"]);
     wait_for_within("rccr status to end", Duration::from_secs(60), || {
         status.try_wait().unwrap().is_some()
     });
@@ -80,7 +80,7 @@ fn status_gives_up_and_leaves_nothing_behind(host: &str, docker: &str, gave_up: 
 /// of the probe bounds itself.
 #[test]
 fn a_probe_that_hangs_leaves_nothing_behind_on_the_node() {
-    status_gives_up_and_leaves_nothing_behind("target-1", HUNG_DOCKER, "did not finish within 2 s");
+    status_gives_up_and_leaves_nothing_behind("target-1", HUNG_DOCKER, "did not finish within 5 s");
 }
 
 /// The control's own probe runs on the control itself, with no SSH to cut
@@ -88,7 +88,7 @@ fn a_probe_that_hangs_leaves_nothing_behind_on_the_node() {
 /// by `--timeout` as a node's is.
 #[test]
 fn the_controls_own_probe_is_bounded_too() {
-    status_gives_up_and_leaves_nothing_behind("control", HUNG_DOCKER, "did not finish within 2 s");
+    status_gives_up_and_leaves_nothing_behind("control", HUNG_DOCKER, "did not finish within 5 s");
 }
 
 /// The control's probe read all its docker said, into the control's
