@@ -773,7 +773,7 @@ fn an_unreadable_host_key_is_set_aside_and_made_anew() {
     fs::create_dir_all(link.path("etc/ssh")).unwrap();
     fs::create_dir_all(link.path("media/rccr/ssh")).unwrap();
     std::os::unix::fs::symlink(
-        link.path("media/rccr/ssh/gone"),
+        "/media/rccr/ssh/gone",
         link.path("etc/ssh/ssh_host_ed25519_key"),
     )
     .unwrap();
@@ -824,14 +824,109 @@ fn a_host_key_sshd_reads_and_rccr_does_not_or_a_link_into_storage_not_mounted_is
     let target = "/nonexistent-rccr-storage/ssh/ssh_host_ed25519_key";
     std::os::unix::fs::symlink(target, link.path("etc/ssh/ssh_host_ed25519_key")).unwrap();
     let run = link.init(&[]).ok();
-    assert!(
-        run.says("links into /nonexistent-rccr-storage/ssh, which is not there"),
-        "{}",
-        run.stderr
+    // Into the image's own directory, as the node finds it.
+    let said = format!(
+        "links into {}, which is not there",
+        link.path("nonexistent-rccr-storage/ssh").display()
     );
+    assert!(run.says(&said), "{}", run.stderr);
     let private = link.path("etc/ssh/ssh_host_ed25519_key");
     assert_eq!(fs::read_link(&private).unwrap(), Path::new(target));
     assert!(!link.path("etc/ssh/ssh_host_ed25519_key.broken").exists());
+}
+
+/// `rel` (under the host's temporary directory) as an absolute path on
+/// the node: the same string names the host's file and the image's.
+fn node_path(host: &Root, rel: &str) -> String {
+    host.path(rel).to_str().unwrap().to_string()
+}
+
+#[test]
+fn under_root_the_image_s_absolute_links_lead_inside_it_not_to_the_host() {
+    // An SD card's image at DIR: its sshd_config.d, a directory of keys
+    // and a host key are absolute links. The same paths on the build host
+    // hold decoys: a drop-in naming another key, a key where the image's
+    // link points to nothing. Each is followed inside DIR: the image's
+    // drop-in is read, the keys in the linked directory made in the
+    // image's, and the image's dangling host key replaced; the host's
+    // files are neither read nor written.
+    let host = Root::empty("buildhost");
+    host.write(
+        "real.d/10-keys.conf",
+        "HostKey /etc/ssh/decoy_ed25519_key\n",
+    );
+    let decoy = rccr::keys::generate(rccr::keys::KeyType::Ed25519, 0, "root@host").unwrap();
+    let decoy = decoy.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    host.write("keys/ssh_host_ed25519_key", &decoy);
+    host.chmod("keys/ssh_host_ed25519_key", 0o644);
+    let before = host.snapshot();
+
+    let root = Root::image("links-in", "target");
+    let (real_d, keys) = (node_path(&host, "real.d"), node_path(&host, "keys"));
+    root.write(
+        &format!("{}/10-keys.conf", &real_d[1..]),
+        "HostKey /etc/ssh/keys/ssh_host_extra_ed25519_key\n",
+    );
+    fs::create_dir_all(root.path(&keys[1..])).unwrap();
+    root.write(
+        "etc/ssh/sshd_config",
+        &format!(
+            "Include /etc/ssh/sshd_config.d/*.conf\n\
+             HostKey /etc/ssh/keys/ssh_host_main_ed25519_key\n{SSHD_CONFIG}"
+        ),
+    );
+    let link = |to: &str, at: &str| std::os::unix::fs::symlink(to, root.path(at)).unwrap();
+    link(&real_d, "etc/ssh/sshd_config.d");
+    link(&keys, "etc/ssh/keys");
+    let private = "etc/ssh/ssh_host_ed25519_key";
+    link(&format!("{keys}/ssh_host_ed25519_key"), private);
+
+    let run = root.init(&[]).ok();
+    assert!(!run.says("problem"), "{}", run.stderr);
+    assert!(!run.says("decoy_ed25519_key"), "{}", run.stderr);
+    for name in ["extra", "main"] {
+        let made = format!("{}/ssh_host_{name}_ed25519_key", &keys[1..]);
+        ssh_key::PrivateKey::from_openssh(root.read(&made)).unwrap();
+        assert!(root.exists(&format!("{made}.pub")), "{name}");
+    }
+    assert!(run.says("replacing a link to nothing"), "{}", run.stderr);
+    assert!(fs::symlink_metadata(root.path(private)).unwrap().is_file());
+    ssh_key::PrivateKey::from_openssh(root.read(private)).unwrap();
+    assert!(
+        fs::symlink_metadata(root.path(&format!("{private}.broken")))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(!root.exists("etc/ssh/decoy_ed25519_key"));
+    assert_unchanged(&before, &host);
+}
+
+#[test]
+fn under_root_a_link_loop_is_a_problem_and_dot_dot_stays_in_the_root() {
+    // A drop-in directory reached by a `..` chain far above the image's
+    // root stays in it (the node's `/..` is `/`), its key made there; an
+    // Include through a loop of absolute links is a problem said, not a
+    // hang.
+    let root = Root::image("links-loop", "target");
+    root.write(
+        "etc/ssh/up.d/k.conf",
+        "HostKey /etc/ssh/ssh_host_up_ed25519_key\n",
+    );
+    let up = format!("{}etc/ssh/up.d", "../".repeat(40));
+    std::os::unix::fs::symlink(up, root.path("etc/ssh/sshd_config.d")).unwrap();
+    std::os::unix::fs::symlink("/etc/ssh/b.conf", root.path("etc/ssh/a.conf")).unwrap();
+    std::os::unix::fs::symlink("/etc/ssh/a.conf", root.path("etc/ssh/b.conf")).unwrap();
+    root.write(
+        "etc/ssh/sshd_config",
+        &format!("Include sshd_config.d/*.conf /etc/ssh/a.conf\n{SSHD_CONFIG}"),
+    );
+    let run = root.init_or_hang(&[]);
+    let said = format!(
+        "sshd's configuration not read wholly ({}: Too many levels of symbolic links",
+        root.path("etc/ssh/a.conf").display()
+    );
+    assert!(run.says(&said), "{}", run.stderr);
+    ssh_key::PrivateKey::from_openssh(root.read("etc/ssh/ssh_host_up_ed25519_key")).unwrap();
 }
 
 #[test]

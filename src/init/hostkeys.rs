@@ -24,6 +24,13 @@
 //! that is neither OpenSSH's format nor PEM (a key cut short, garbage),
 //! and a link to nothing, hold no key sshd could load: each is renamed
 //! `NAME.broken` and a new key made, so sshd never starts without it.
+//!
+//! Under `--root` each of these paths, the links on its way and the links
+//! it is, are followed inside the root as the node follows them
+//! ([`Ctx::resolve`]): an image's absolute link never leads to the build
+//! host's files. A `HostKey` path that is relative or starts with `~` is
+//! not made (sshd takes it from its working directory, or the home of the
+//! user it runs as).
 use super::Ctx;
 use crate::keys::authorized::key_blob;
 use crate::keys::{self, KeyType};
@@ -177,13 +184,18 @@ impl ConfigValues {
         self.files += 1;
         // sshd reads a directory as empty, and a missing file not at all.
         let not_regular = "not a regular file";
-        match fs::metadata(file) {
+        // Under --root, where the image's links lead: inside it.
+        let real = ctx
+            .resolve(file, true)
+            .and_then(|real| Ok((fs::metadata(&real)?, real)));
+        let real = match real {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Ok(m) if m.is_dir() => return,
-            Ok(m) if !m.is_file() => return self.skip(file, not_regular),
-            _ => {}
-        }
-        let bytes = match crate::fsutil::read_regular(file, true, MAX_SSHD_CONFIG) {
+            Err(e) => return self.skip(file, &e.to_string()),
+            Ok((m, _)) if m.is_dir() => return,
+            Ok((m, _)) if !m.is_file() => return self.skip(file, not_regular),
+            Ok((_, real)) => real,
+        };
+        let bytes = match crate::fsutil::read_regular(&real, true, MAX_SSHD_CONFIG) {
             Ok((_, Some(bytes))) if bytes.contains(&0) => return self.skip(file, "a NUL byte"),
             Ok((_, Some(bytes))) => bytes,
             Ok((_, None)) => return self.skip(file, not_regular),
@@ -251,12 +263,14 @@ fn included(ctx: &Ctx, arg: &str) -> Option<Vec<PathBuf>> {
     if !glob(arg) {
         return Some(vec![path]);
     }
-    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+    let mut found: Vec<PathBuf> = ctx
+        .resolve(dir, true)
+        .and_then(fs::read_dir)
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
         .filter(|e| glob_match(pattern, e.file_name().as_bytes()))
-        .map(|e| e.path())
+        .map(|e| dir.join(e.file_name()))
         .collect();
     found.sort_unstable();
     Some(found)
@@ -295,7 +309,7 @@ fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 /// Makes the missing host keys and repairs modes; see the module doc.
 pub fn ensure(ctx: &mut Ctx, hostname: &str) {
     let dir = ctx.path(SSH_DIR);
-    if !dir.is_dir() {
+    if !ctx.resolve(&dir, true).is_ok_and(|d| d.is_dir()) {
         return ctx.problem(format_args!(
             "{}: missing (is openssh installed?); no host keys made",
             dir.display()
@@ -315,11 +329,21 @@ pub fn ensure(ctx: &mut Ctx, hostname: &str) {
     }
     // No HostKey line: sshd serves its default keys that exist, a weak
     // RSA key among them, which setup would refuse for good.
-    if host_keys.is_empty() && fs::symlink_metadata(ctx.path(DEFAULT_RSA_KEY)).is_ok() {
+    let default_rsa = ctx.resolve(&ctx.path(DEFAULT_RSA_KEY), false);
+    if host_keys.is_empty() && default_rsa.and_then(fs::symlink_metadata).is_ok() {
         host_keys.push(DEFAULT_RSA_KEY.to_string());
     }
     for (path, kind) in wanted(&host_keys) {
-        ensure_one(ctx, &ctx.path(&path), kind, &comment);
+        // The key file itself, a link or not, in its directory as the
+        // node finds it.
+        let private = ctx.path(&path);
+        match ctx.resolve(&private, false) {
+            Ok(private) => ensure_one(ctx, &private, kind, &comment),
+            Err(e) => ctx.problem(format_args!(
+                "{}: {e}; no host key made there",
+                crate::print::path(&private)
+            )),
+        }
     }
 }
 
@@ -329,7 +353,7 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
     // Why a key there is made anew although one exists: it is too weak.
     let mut replacing = String::new();
     match fs::symlink_metadata(private) {
-        Ok(m) if m.is_file() && m.len() > 0 => match weak_rsa_bits(private) {
+        Ok(m) if m.is_file() && m.len() > 0 => match weak_rsa_bits(ctx, private) {
             Some(bits) => {
                 replacing = format!(
                     ", replacing an RSA key of {bits} bits (fewer than {MIN_RSA_BITS}: too weak)"
@@ -352,8 +376,8 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
         // sshd cannot load a key through a link to nothing; but a link
         // into a directory that is not there (storage not mounted this
         // boot) is left for the boot that mounts it.
-        Ok(m) if m.is_symlink() && fs::metadata(private).is_err() => {
-            if let Some(dir) = missing_link_dir(private) {
+        Ok(m) if m.is_symlink() && ctx.resolve(private, true).and_then(fs::metadata).is_err() => {
+            if let Some(dir) = missing_link_dir(ctx, private) {
                 return ctx.problem(format_args!(
                     "{shown}: links into {}, which is not there (storage not mounted?); left alone",
                     crate::print::text(&dir.display().to_string())
@@ -413,13 +437,17 @@ fn unreadable(private: &Path) -> bool {
 
 /// The directory a link at `link` points into, when that directory is
 /// missing (its storage not mounted, say); `None` when it is there.
-fn missing_link_dir(link: &Path) -> Option<std::path::PathBuf> {
+fn missing_link_dir(ctx: &Ctx, link: &Path) -> Option<std::path::PathBuf> {
     let target = fs::read_link(link).ok()?;
-    let target = link
-        .parent()
-        .map_or(target.clone(), |dir| dir.join(&target));
+    let target = match target.strip_prefix("/") {
+        Ok(abs) if !ctx.live => ctx.path("/").join(abs),
+        _ => link
+            .parent()
+            .map_or(target.clone(), |dir| dir.join(&target)),
+    };
     let dir = target.parent()?;
-    (!dir.is_dir()).then(|| dir.to_path_buf())
+    let there = ctx.resolve(dir, true).is_ok_and(|d| d.is_dir());
+    (!there).then(|| dir.to_path_buf())
 }
 
 /// Renames `private` (`what` it is) to `NAME.broken`, replacing an older
@@ -452,12 +480,13 @@ fn set_aside(ctx: &mut Ctx, private: &Path, what: &str) -> Option<String> {
 /// read is not judged here: [`ensure_public`] reports it.
 /// A PEM one (`ssh-keygen -m PEM`, every RSA key OpenSSH wrote before
 /// 7.8), which rccr does not read, is judged by its `.pub`.
-fn weak_rsa_bits(private: &Path) -> Option<usize> {
+fn weak_rsa_bits(ctx: &Ctx, private: &Path) -> Option<usize> {
     let text = fs::read(private).ok()?;
     let public = match PrivateKey::from_openssh(&text) {
         Ok(key) => key.public_key().clone(),
         Err(_) if crate::ssh::pkcs1::is_pem(&text) => {
-            let line = fs::read_to_string(keys::public_path(private)).ok()?;
+            let line = read_resolved(ctx, &keys::public_path(private)).ok()??;
+            let line = String::from_utf8(line).ok()?;
             ssh_key::PublicKey::from_openssh(line.trim()).ok()?
         }
         Err(_) => return None,
@@ -486,7 +515,7 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
             ))
         }
     };
-    let what = match super::read_optional(public) {
+    let what = match read_resolved(ctx, public) {
         Ok(Some(old)) if key_blob(&old) == key_blob(line.as_bytes()) => return,
         Ok(Some(_)) => "replaced: it was not the private key's (a new key cut short?)",
         Ok(None) => "derived from the private key",
@@ -503,7 +532,7 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
 /// The fingerprints of every `ssh_host_*_key.pub` under the root's
 /// `/etc/ssh`, in file name order.
 pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
-    let Ok(rd) = fs::read_dir(ctx.path(SSH_DIR)) else {
+    let Ok(rd) = ctx.resolve(&ctx.path(SSH_DIR), true).and_then(fs::read_dir) else {
         return Vec::new();
     };
     let mut pubs: Vec<_> = rd
@@ -517,9 +546,19 @@ pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
         .collect();
     pubs.sort_unstable();
     pubs.iter()
-        .filter_map(|p| fs::read_to_string(p).ok())
-        .filter_map(|t| line_fingerprint(&t))
+        .filter_map(|p| read_resolved(ctx, p).ok().flatten())
+        .filter_map(|t| line_fingerprint(&String::from_utf8(t).ok()?))
         .collect()
+}
+
+/// The bytes of `path` (under the root), a link followed where the node
+/// follows it ([`Ctx::resolve`]); `None` when it is missing.
+fn read_resolved(ctx: &Ctx, path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    match ctx.resolve(path, true) {
+        Ok(real) => super::read_optional(&real),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

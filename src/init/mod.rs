@@ -56,7 +56,9 @@
 //! the kernel's address list) is only touched when the root is `/`. The
 //! storage modes are the exception by design: under `--root` they act on
 //! the block devices that `DIR/sys/block` lists (the tests' loop devices,
-//! reached through `DIR/dev`) and mount them under DIR.
+//! reached through `DIR/dev`) and mount them under DIR. The image's sshd
+//! configuration and host keys are found through its symbolic links as
+//! the node follows them, inside DIR ([`Ctx::resolve`]), never the host's.
 pub mod bootfile;
 pub mod bootstatus;
 pub mod hostkeys;
@@ -135,6 +137,31 @@ impl Ctx {
         } else {
             self.root.join(abs.trim_start_matches('/'))
         }
+    }
+
+    /// `path` (one of [`Self::path`], or under one resolved here) as the
+    /// node resolves it, each symbolic link on the way (the last one too
+    /// when `follow_last`) followed under the root: under `--root` an
+    /// absolute target is taken from the root and a `..` never climbs
+    /// above it, where the host would follow them into its own files. A
+    /// missing component is `ENOENT`, but for a last one not followed: the
+    /// path names what to make. When live the kernel resolves: `path` as
+    /// it is.
+    pub fn resolve(&self, path: &Path, follow_last: bool) -> io::Result<PathBuf> {
+        if self.live {
+            return Ok(path.to_path_buf());
+        }
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        let (dir, name) = match (follow_last, rel.parent(), rel.file_name()) {
+            (false, Some(dir), Some(name)) => (dir, Some(name)),
+            _ => (rel, None),
+        };
+        // Never `None`: not confined.
+        let at = resolve_under(&self.root, dir, false)?.unwrap_or_default();
+        Ok(match name {
+            Some(name) => at.join(name),
+            None => at,
+        })
     }
 
     /// An informational line: what was found, what was kept.
@@ -498,7 +525,7 @@ fn ssh_dir_outside_root(ctx: &Ctx) -> Option<String> {
     }
     let dir = ctx.path(ROOT_SSH_DIR);
     let root = ctx.root.canonicalize().ok()?;
-    let why = match resolve_under(&root, Path::new(ROOT_SSH_DIR.trim_start_matches('/'))) {
+    let why = match resolve_under(&root, Path::new(ROOT_SSH_DIR.trim_start_matches('/')), true) {
         Ok(Some(_)) => return None,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Ok(None) => format!("a symbolic link on the way leaves {}", root.display()),
@@ -714,6 +741,7 @@ fn read_keys(path: &Path, tree: &Tree) -> Result<Keys, (String, io::Error)> {
         true => resolve_under(
             &tree.root,
             Path::new(AUTHORIZED_KEYS.trim_start_matches('/')),
+            true,
         ),
     };
     let target = match resolved {
@@ -751,13 +779,17 @@ fn read_keys(path: &Path, tree: &Tree) -> Result<Keys, (String, io::Error)> {
     }
 }
 
-/// `rel`, a path under `root` (canonical), resolved as the node resolves
-/// it, every link followed; `None` when a link on the way is absolute or
-/// a `..` climbs above `root`: the host would resolve it elsewhere than
-/// the node, and what the node mounts there may not be under `root`.
-fn resolve_under(root: &Path, rel: &Path) -> io::Result<Option<PathBuf>> {
+/// `rel`, a path under `root`, resolved as the node resolves it: each
+/// symbolic link followed, more than 40 on the way being `ELOOP` as in
+/// the kernel, and a missing component `ENOENT`. An absolute link target
+/// and a `..` above `root` are what the host would resolve elsewhere than
+/// the node: `None` when `confined` (what the node mounts there may not
+/// be under `root`), else taken from `root` and kept at it, as in a chroot.
+fn resolve_under(root: &Path, rel: &Path, confined: bool) -> io::Result<Option<PathBuf>> {
     use std::path::Component;
     let mut at = root.to_path_buf();
+    // How many components `at` holds below `root`.
+    let mut depth = 0;
     let mut rest: Vec<std::ffi::OsString> = rel
         .components()
         .rev()
@@ -767,15 +799,23 @@ fn resolve_under(root: &Path, rel: &Path) -> io::Result<Option<PathBuf>> {
     while let Some(name) = rest.pop() {
         match Path::new(&name).components().next() {
             None | Some(Component::CurDir) => {}
-            Some(Component::ParentDir) if at == root => return Ok(None),
-            Some(Component::ParentDir) => {
+            Some(Component::ParentDir) if depth > 0 => {
                 at.pop();
+                depth -= 1;
             }
-            Some(Component::RootDir | Component::Prefix(_)) => return Ok(None),
+            Some(Component::ParentDir | Component::RootDir | Component::Prefix(_)) if confined => {
+                return Ok(None)
+            }
+            Some(Component::ParentDir) => {}
+            Some(Component::RootDir | Component::Prefix(_)) => {
+                at = root.to_path_buf();
+                depth = 0;
+            }
             Some(Component::Normal(_)) => {
                 let next = at.join(&name);
                 if !fs::symlink_metadata(&next)?.is_symlink() {
                     at = next;
+                    depth += 1;
                     continue;
                 }
                 links += 1;
@@ -783,9 +823,6 @@ fn resolve_under(root: &Path, rel: &Path) -> io::Result<Option<PathBuf>> {
                     return Err(io::Error::from_raw_os_error(libc::ELOOP));
                 }
                 let to = fs::read_link(&next)?;
-                if to.is_absolute() {
-                    return Ok(None);
-                }
                 rest.extend(to.components().rev().map(|c| c.as_os_str().to_owned()));
             }
         }
@@ -1096,7 +1133,7 @@ mod tests {
         ] {
             let _ = fs::remove_file(&ak);
             std::os::unix::fs::symlink(to, &ak).unwrap();
-            let got = resolve_under(&root, Path::new("root/.ssh/authorized_keys"));
+            let got = resolve_under(&root, Path::new("root/.ssh/authorized_keys"), true);
             results.push(got.map_err(|e| e.raw_os_error()));
         }
         fs::remove_dir_all(&root).unwrap();
@@ -1111,6 +1148,35 @@ mod tests {
                 Err(Some(libc::ELOOP)),
             ]
         );
+    }
+
+    #[test]
+    fn under_a_root_every_link_is_followed_inside_it_as_in_a_chroot() {
+        // An absolute target is taken from the root, a `..` stays at it;
+        // a missing last component is what to make when not followed.
+        let root = crate::fsutil::scratch::Dir::new("init-ctx-resolve");
+        root.file("etc/ssh/keys/k", "");
+        let at = |rel: &str| root.join(rel);
+        std::os::unix::fs::symlink("/etc/ssh/keys", at("etc/ssh/abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../etc", at("etc/ssh/up")).unwrap();
+        std::os::unix::fs::symlink("/etc/ssh/loop", at("etc/ssh/loop")).unwrap();
+        std::os::unix::fs::symlink("/etc/ssh/abs/gone", at("etc/ssh/dangling")).unwrap();
+        let ctx = Ctx::new(&root, true);
+        let cases: [(&str, bool, Result<&str, i32>); 8] = [
+            ("etc/ssh/abs/k", true, Ok("etc/ssh/keys/k")),
+            ("etc/ssh/up/ssh/abs/../keys/k", true, Ok("etc/ssh/keys/k")),
+            ("etc/ssh/abs/new", false, Ok("etc/ssh/keys/new")),
+            ("etc/ssh/abs/new", true, Err(libc::ENOENT)),
+            ("etc/ssh/dangling", false, Ok("etc/ssh/dangling")),
+            ("etc/ssh/dangling", true, Err(libc::ENOENT)),
+            ("etc/ssh/loop/k", false, Err(libc::ELOOP)),
+            ("etc/ssh/loop", false, Ok("etc/ssh/loop")),
+        ];
+        for (rel, follow_last, want) in cases {
+            let got = ctx.resolve(&at(rel), follow_last);
+            let got = got.map_err(|e| e.raw_os_error().unwrap_or(0));
+            assert_eq!(got, want.map(at), "{rel} {follow_last}");
+        }
     }
 
     #[test]
