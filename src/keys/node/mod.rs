@@ -46,7 +46,8 @@
 //! rotation's backup ([`revert_at_boot`]). A marker cut short (its write
 //! failed) names no token a timer reverts: a stage reverts it as one whose
 //! timer died, onto a backup that fits ([`Files::backup_fits`]), else it
-//! drops marker and backup and keeps the file (so does the boot). The
+//! drops marker and backup and keeps the file (so does the boot, and so
+//! it judges a marker it cannot read: it may be cut short). The
 //! boot does on a symbolic link what the timer would: the backup renamed
 //! over it (judging what a link grants at boot, before later services
 //! mount or fix its target, could lose the node's only access).
@@ -300,7 +301,8 @@ impl Files {
     /// Whether the revert marker was cut short ([`whole_marker`]), or is
     /// none a stage writes: a link, no regular file, over [`MAX_MARKER`].
     /// One absent or that cannot be read is not: as remote.sh, which does
-    /// not ask.
+    /// not ask. (Either way, no backup that does not fit is restored:
+    /// [`Files::dead_reverts`].)
     fn marker_cut(&self) -> bool {
         match self.marker() {
             Ok(text) => !whole_marker(&text),
@@ -351,10 +353,12 @@ impl Files {
     }
 
     /// Whether a rotation no timer reverts is reverted ([`Files::revert`])
-    /// or dropped ([`Files::drop_rotation`]): a marker cut short only onto
-    /// a backup that fits ([`Files::backup_fits`]).
+    /// or dropped ([`Files::drop_rotation`]): onto any backup only when its
+    /// marker was read and is whole, else (cut short, or, at boot, one that
+    /// cannot be read: it may be cut short, its backup empty) onto a backup
+    /// that fits ([`Files::backup_fits`]).
     fn dead_reverts(&self) -> bool {
-        !self.marker_cut() || self.backup_fits()
+        self.marker().is_ok_and(|text| whole_marker(&text)) || self.backup_fits()
     }
 
     /// Marker and backup go, authorized_keys stays: every file a stage
