@@ -46,7 +46,8 @@
 //! rotation's backup ([`revert_at_boot`]). A marker cut short (its write
 //! failed) names no token a timer reverts: a stage reverts it as one whose
 //! timer died, onto a backup that fits ([`Files::backup_fits`]), else it
-//! drops marker and backup and keeps the file (so does the boot). The
+//! drops marker and backup and keeps the file (so does the boot, and so
+//! it judges a marker it cannot read: it may be cut short). The
 //! boot does on a symbolic link what the timer would: the backup renamed
 //! over it (judging what a link grants at boot, before later services
 //! mount or fix its target, could lose the node's only access).
@@ -173,13 +174,34 @@ impl Files {
         }
     }
 
-    /// `cksum` of authorized_keys, or `none`.
-    fn sum(&self) -> Step<String> {
-        match fs::read(&self.ak) {
-            Ok(content) => Ok(cksum_line(&content)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok("none".into()),
+    /// authorized_keys' bytes and mode, as remote.sh's `[ -f ]` and
+    /// `cksum` see it: `None` when absent or no regular file (a pipe, a
+    /// device, a directory: sshd takes no key from one, it grants nothing,
+    /// as absent). Never blocks (a pipe would hold the step, and the
+    /// node's lock, for good) nor reads past what a rotation carries
+    /// ([`frame::MAX_FILE`]): a larger file is refused, never cut short.
+    fn keys(&self) -> Step<Option<(Vec<u8>, u32)>> {
+        match fsutil::read_regular(&self.ak, true, frame::MAX_FILE) {
+            Ok((meta, bytes)) => Ok(bytes.map(|b| (b, meta.permissions().mode() & 0o7777))),
+            // read_regular's one InvalidData: over the bound.
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => fail(
+                1,
+                format!(
+                    "{} is larger than {} bytes, more than a key rotation carries; it is left \
+                     as it is: remove the keys it no longer needs, then run again",
+                    self.ak.display(),
+                    frame::MAX_FILE
+                ),
+            ),
+            // Absent, or none that opens at all (a socket).
+            Err(_) if !self.ak.is_file() => Ok(None),
             Err(e) => fail(1, format!("cannot read {}: {e}", self.ak.display())),
         }
+    }
+
+    /// `cksum` of authorized_keys ([`Files::keys`]), or `none`.
+    fn sum(&self) -> Step<String> {
+        Ok(sum_of(self.keys()?.as_ref()))
     }
 
     /// The marker's bytes: `Err` when it cannot be read, and when it is no
@@ -279,7 +301,8 @@ impl Files {
     /// Whether the revert marker was cut short ([`whole_marker`]), or is
     /// none a stage writes: a link, no regular file, over [`MAX_MARKER`].
     /// One absent or that cannot be read is not: as remote.sh, which does
-    /// not ask.
+    /// not ask. (Either way, no backup that does not fit is restored:
+    /// [`Files::dead_reverts`].)
     fn marker_cut(&self) -> bool {
         match self.marker() {
             Ok(text) => !whole_marker(&text),
@@ -330,10 +353,12 @@ impl Files {
     }
 
     /// Whether a rotation no timer reverts is reverted ([`Files::revert`])
-    /// or dropped ([`Files::drop_rotation`]): a marker cut short only onto
-    /// a backup that fits ([`Files::backup_fits`]).
+    /// or dropped ([`Files::drop_rotation`]): onto any backup only when its
+    /// marker was read and is whole, else (cut short, or, at boot, one that
+    /// cannot be read: it may be cut short, its backup empty) onto a backup
+    /// that fits ([`Files::backup_fits`]).
     fn dead_reverts(&self) -> bool {
-        !self.marker_cut() || self.backup_fits()
+        self.marker().is_ok_and(|text| whole_marker(&text)) || self.backup_fits()
     }
 
     /// Marker and backup go, authorized_keys stays: every file a stage
@@ -435,8 +460,12 @@ impl Files {
     /// stage that then disarmed would leave the new file with no timer).
     fn install(&self, content: &[u8]) -> io::Result<()> {
         let written = fsutil::write_atomic(&self.ak, content, 0o600);
-        if written.is_err() && fs::read(&self.ak).ok().as_deref() != Some(content) {
-            return written.map_err(|e| io::Error::other(e.to_string()));
+        if let Err(e) = written {
+            // Read as the steps read it: a pipe put there must not hang us.
+            let there = fsutil::read_regular(&self.ak, false, frame::MAX_FILE);
+            if there.ok().and_then(|read| read.1).as_deref() != Some(content) {
+                return Err(io::Error::other(e.to_string()));
+            }
         }
         if fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).is_err() {
             eprintln!("rccr-remote: cannot set {} to 0700", self.dir.display());
@@ -466,6 +495,11 @@ fn whole_marker(text: &[u8]) -> bool {
             (Some(held), None) => held == TIMER_HOLDS_LOCK.as_bytes(),
             _ => false,
         }
+}
+
+/// The `cksum` line of authorized_keys as [`Files::keys`] read it, or `none`.
+fn sum_of(keys: Option<&(Vec<u8>, u32)>) -> String {
+    keys.map_or("none".into(), |(bytes, _)| cksum_line(bytes))
 }
 
 /// What `read` prints, and what the file was when it was read.
@@ -517,18 +551,14 @@ pub fn main(args: &[&str]) -> i32 {
 
 /// Prints the sum, the armed token and the file's bytes.
 fn snapshot(files: &Files, out: &mut impl Write) -> Step<Snapshot> {
-    let content = match fs::read(&files.ak) {
-        Ok(content) => Some(content),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return fail(1, format!("cannot read {}: {e}", files.ak.display())),
-    };
+    let keys = files.keys()?;
     let snap = Snapshot {
-        sum: content.as_deref().map_or("none".into(), cksum_line),
+        sum: sum_of(keys.as_ref()),
         armed: files.armed(),
     };
     let armed = files.armed_line(&snap.armed);
     let written = write!(out, "{}\n{armed}\n", snap.sum)
-        .and_then(|()| out.write_all(content.as_deref().unwrap_or_default()));
+        .and_then(|()| out.write_all(keys.as_ref().map_or(&[], |(bytes, _)| bytes)));
     written.map_err(|e| Fail(1, format!("cannot write the snapshot: {e}")))?;
     Ok(snap)
 }
@@ -622,7 +652,13 @@ fn receive(out: &mut impl Write, nonce: &str) -> Step<Option<Vec<u8>>> {
 
 fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &str) -> Step<()> {
     if !files.ak.is_file() {
-        return fail(1, format!("{} does not exist", files.ak.display()));
+        return fail(
+            1,
+            format!(
+                "{} does not exist or is no regular file",
+                files.ak.display()
+            ),
+        );
     }
     let armed = files.armed();
     if armed != "-" {
@@ -638,20 +674,21 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     let Some(content) = receive(out, nonce)? else {
         return Ok(());
     };
-    if files.sum()? != snap.sum {
+    let now = files.keys()?;
+    if sum_of(now.as_ref()) != snap.sum {
         return fail(
             CHANGED,
             format!("{} changed since it was read", files.ak.display()),
         );
     }
-    let backup = fs::read(&files.ak).and_then(|old| {
-        let mode = fs::metadata(&files.ak)?.permissions().mode() & 0o7777;
-        // The file's own mode, which the umask narrowed (remote.sh's `cp -p`).
+    // The bytes just checked, with their file's own mode, which the umask
+    // narrowed (remote.sh's `cp -p`). A file read as none (no regular file
+    // since) has none to back up.
+    let backup = now.is_some_and(|(old, mode)| {
         let own_mode = |bak: &File| bak.set_permissions(fs::Permissions::from_mode(mode));
-        fsutil::write_atomic_with(&files.bak, &old, mode, own_mode)
-            .map_err(|e| io::Error::other(e.to_string()))
+        fsutil::write_atomic_with(&files.bak, &old, mode, own_mode).is_ok()
     });
-    if backup.is_err() {
+    if !backup {
         return fail(1, format!("cannot back up {}", files.ak.display()));
     }
     // Each stage arms its own token, so a timer left by an earlier attempt

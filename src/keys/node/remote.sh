@@ -8,7 +8,9 @@
 #   read               print `cksum` of authorized_keys (or none), the armed
 #                      rotation's token (or -; `TOKEN timer-died` when its
 #                      revert timer died), then the file's bytes. Read-only:
-#                      no lock, no change
+#                      no lock, no change. An authorized_keys that is no
+#                      regular file (a pipe) is none; one over 1 MiB is
+#                      refused (exit 1), by stage and commit too
 #   stage ID SECONDS NONCE
 #                      print what read prints, a newline and NONCE on a line;
 #                      then read the new file from stdin, to its end, as a
@@ -321,14 +323,27 @@ wait_within() {
 	kill "$watchdog" 2>/dev/null
 }
 
-# Prints the sum, the armed token and the bytes; keeps the first two.
+# Prints the sum, the armed token and the bytes; keeps the first two. As
+# rccr's built-in side: an authorized_keys absent or no regular file (a
+# pipe, a device, a directory: sshd takes no key from one) is `none` and
+# is not opened (a pipe would hang the step, and hold the node's lock);
+# one over $max_file bytes (cksum's second field) is refused before a
+# byte is printed, never cut short.
 snapshot() {
 	sum=$(sum_of "$ak")
+	case $sum in
+	none) ;;
+	'') fail 1 "cannot read $ak" ;;
+	*)
+		[ "${sum#* }" -le "$max_file" ] ||
+			fail 1 "$ak is larger than $max_file bytes, more than a key rotation carries; it is left as it is: remove the keys it no longer needs, then run again"
+		;;
+	esac
 	read_armed
 	snap_armed=$armed
 	if [ "$armed" != - ] && timer_died; then armed="$armed $dead_timer"; fi
 	printf '%s\n%s\n' "$sum" "$armed"
-	if [ -f "$ak" ]; then cat "$ak" || fail 1 "cannot read $ak"; fi
+	[ "$sum" = none ] || cat "$ak" || fail 1 "cannot read $ak"
 }
 
 # Reads the control's input, to its end, into $tmp.in within $input_wait
@@ -440,7 +455,7 @@ stage)
 	take_lock
 	refuse_link
 	revert_if_timer_died
-	[ -f "$ak" ] || fail 1 "$ak does not exist"
+	[ -f "$ak" ] || fail 1 "$ak does not exist or is no regular file"
 	read_armed
 	[ "$armed" = - ] || fail 6 "rotation $armed is armed here; it commits or reverts first; nothing changed"
 	snapshot
@@ -460,6 +475,9 @@ stage)
 	# Only a file (or a link, replaced) or nothing at the backup's name: a
 	# directory (a drop that failed in part) would take the backup in,
 	# and the revert would restore nothing.
+	# A file read as none (no regular file since) is not copied: cp would
+	# hang on a pipe.
+	[ "$sum" != none ] || fail 1 "cannot back up $ak"
 	[ ! -e "$bak" ] || [ -f "$bak" ] || fail 1 "cannot back up $ak"
 	part=$(mktemp "$dir/.rccr-tmp.XXXXXXXX") || fail 1 "cannot create a temporary file in $dir"
 	if ! { cp -p "$ak" "$part" && durable_mv "$part" "$bak"; }; then
