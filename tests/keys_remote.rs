@@ -1718,8 +1718,11 @@ fn at_boot_a_marker_that_cannot_be_read_is_reverted_only_onto_a_backup_that_fits
     // What an unreadable marker holds is unknown: it may be one cut short,
     // whose backup may be empty (a crash before the stage's writes were
     // durable). The boot reverted it whatever its backup: an empty one
-    // took every key. Now as a cut one: onto a backup that fits, else
-    // marker and backup go and the file, which holds the old key, stays.
+    // took every key. Now onto a backup that fits, or one whole on its
+    // own (a whole marker's timer would have restored it: authorized_keys
+    // rewritten since the stage may hold only the unverified new key).
+    // Any other is left, with its marker, and said: removed, it may have
+    // been the old key's only copy.
     if !dac_can_be_dropped() {
         return;
     }
@@ -1727,13 +1730,30 @@ fn at_boot_a_marker_that_cannot_be_read_is_reverted_only_onto_a_backup_that_fits
         .unwrap()
         .display()
         .to_string()]);
-    for (backup, then) in [(&b""[..], STAGED), (ORIGINAL, ORIGINAL)] {
-        let home = Home::new(&format!("bootunread{}", backup.len()), &node);
+    let new_only = &STAGED[ORIGINAL.len()..];
+    let torn = &ORIGINAL[..ORIGINAL.len() - 1];
+    // (backup, authorized_keys, the backup unreadable too, what the boot
+    // says, authorized_keys then)
+    for (i, (backup, ak, unreadable, said, then)) in [
+        (&b""[..], STAGED, false, "Failed(", STAGED),
+        (ORIGINAL, STAGED, false, "Reverted(", ORIGINAL),
+        (ORIGINAL, new_only, false, "Reverted(", ORIGINAL),
+        (torn, new_only, false, "Failed(", new_only),
+        (ORIGINAL, STAGED, true, "Failed(", STAGED),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let home = Home::new(&format!("bootunread{i}"), &node);
         let marker = home.0.path(".ssh/.rccr-rotation");
-        std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), backup).unwrap();
-        std::fs::write(home.ak(), STAGED).unwrap();
+        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+        std::fs::write(&bak, backup).unwrap();
+        std::fs::write(home.ak(), ak).unwrap();
         std::fs::write(&marker, b"rg.n\ntimer-holds-lock\n").unwrap();
         std::fs::set_permissions(&marker, std::fs::Permissions::from_mode(0o000)).unwrap();
+        if unreadable {
+            std::fs::set_permissions(&bak, std::fs::Permissions::from_mode(0o000)).unwrap();
+        }
         let boot = home.spawn_with(
             &node,
             &[
@@ -1745,17 +1765,21 @@ fn at_boot_a_marker_that_cannot_be_read_is_reverted_only_onto_a_backup_that_fits
             &[(BOOT_HOME, home.0 .0.to_str().unwrap())],
         );
         let out = boot.wait_with_output();
-        let who = format!("backup {backup:?}: {}", stdout(&out));
+        let who = format!("case {i}: {}", stdout(&out));
         assert!(out.status.success(), "{who}: {}", stderr(&out));
-        assert_has(
-            &stdout(&out),
-            if then == STAGED {
-                "Dropped("
-            } else {
-                "Reverted("
-            },
-        );
-        home.assert_untouched(&who, then);
+        assert_has(&stdout(&out), said);
+        assert_eq!(home.keys(), then, "{who}");
+        if said == "Failed(" {
+            // Left as they were, and the operator told why.
+            assert_has(
+                &stdout(&out),
+                "its revert marker cannot be read, and its backup is no copy",
+            );
+            assert_eq!(std::fs::read(&bak).unwrap(), backup, "{who}");
+            assert!(marker.exists(), "{who}: the marker was removed");
+        } else {
+            assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+        }
     }
 }
 
