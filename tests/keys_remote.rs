@@ -2142,3 +2142,51 @@ fn a_step_leaves_no_process_behind() {
         );
     });
 }
+
+/// authorized_keys grown past a mebibyte, or made unreadable, while a
+/// step waited for its input is one that changed since it was read, for
+/// every node side (rccr failed with 1 where the script said 4): exit 4,
+/// nothing changed. (Unreadable, the script's shell adds its own line.)
+#[test]
+fn an_authorized_keys_grown_too_large_or_unreadable_after_the_snapshot_changed_for_every_node() {
+    let big = [ORIGINAL, &b"#\n".repeat(1 << 19)].concat();
+    let changed = "rccr-remote: HOME/.ssh/authorized_keys changed since it was read\n";
+    let mut cases = vec![("grown", false)];
+    if dac_can_be_dropped() {
+        cases.push(("unreadable", true));
+    }
+    for (step, nonce) in [
+        (vec!["stage", "rw", "60", "nw"], "nw"),
+        (vec!["commit", "nx"], "nx"),
+    ] {
+        for_each_case_said_alike("akgrew", &cases, |node, who, home, _, unreadable| {
+            let who = format!("{who} {step:?}");
+            let node = if unreadable {
+                without_dac(node)
+            } else {
+                node.clone()
+            };
+            let (head, out) = home.converse(&node, &step, nonce, |_| {
+                if unreadable {
+                    let mode = std::fs::Permissions::from_mode(0o000);
+                    std::fs::set_permissions(home.ak(), mode).unwrap();
+                } else {
+                    std::fs::write(home.ak(), &big).unwrap();
+                }
+                file(FINAL)
+            });
+            assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+            let said = said_in(home, &out);
+            assert_eq!(out.status.code(), Some(4), "{who}: {said}");
+            assert!(said.ends_with(changed), "{who}: {said}");
+            home.assert_untouched(&who, if unreadable { ORIGINAL } else { &big });
+            // Unreadable, the shell's own complaint names the shell: only
+            // ours is compared.
+            if unreadable {
+                changed.to_string()
+            } else {
+                said
+            }
+        });
+    }
+}

@@ -201,9 +201,18 @@ impl Files {
         }
     }
 
-    /// `cksum` of authorized_keys ([`Files::keys`]), or `none`.
-    fn sum(&self) -> Step<String> {
-        Ok(sum_of(self.keys()?.as_ref()))
+    /// authorized_keys ([`Files::keys`]) when it is still as `snap` read
+    /// it; else it changed since ([`CHANGED`]), also when it can no longer
+    /// be read (grown past the bound, unreadable): remote.sh compares
+    /// sums, and the sum of a file it cannot read differs.
+    fn keys_as_read(&self, snap: &Snapshot) -> Step<Option<(Vec<u8>, u32)>> {
+        match self.keys() {
+            Ok(now) if sum_of(now.as_ref()) == snap.sum => Ok(now),
+            _ => fail(
+                CHANGED,
+                format!("{} changed since it was read", self.ak.display()),
+            ),
+        }
     }
 
     /// The marker's bytes: `Err` when it cannot be read, and when it is no
@@ -719,13 +728,7 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     let Some(content) = receive(out, nonce)? else {
         return Ok(());
     };
-    let now = files.keys()?;
-    if sum_of(now.as_ref()) != snap.sum {
-        return fail(
-            CHANGED,
-            format!("{} changed since it was read", files.ak.display()),
-        );
-    }
+    let now = files.keys_as_read(&snap)?;
     // The bytes just checked, with their file's own mode, which the umask
     // narrowed (remote.sh's `cp -p`). A file read as none (no regular file
     // since) has none to back up.
@@ -872,12 +875,7 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
                     format!("rotation {} expired: the node reverted", snap.armed),
                 );
             }
-            if files.sum()? != snap.sum {
-                return fail(
-                    CHANGED,
-                    format!("{} changed since it was read", files.ak.display()),
-                );
-            }
+            files.keys_as_read(&snap)?;
             // Disarm first: a crash from here on leaves old and new keys,
             // never none. A marker that stays would let its timer revert
             // the commit. (Gone already is disarmed: `rm -f`.)
