@@ -2190,3 +2190,33 @@ fn an_authorized_keys_grown_too_large_or_unreadable_after_the_snapshot_changed_f
         });
     }
 }
+
+/// A commit sent a file onto an authorized_keys that is no regular file (a
+/// directory; rccr's control sends none there, another client might) is
+/// refused before it disarms, as a stage is: the script moved the file
+/// into the directory and said `committed`, rccr disarmed, then failed.
+/// Exit 1, nothing changed: the rotation stays armed, for its timer.
+#[test]
+fn a_commit_onto_an_authorized_keys_that_is_no_regular_file_is_refused_before_it_disarms() {
+    for_each_case_said_alike(
+        "commitdir",
+        &[("file a directory", ())],
+        |node, who, home, _, ()| {
+            std::fs::remove_file(home.ak()).unwrap();
+            std::fs::create_dir(home.ak()).unwrap();
+            std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+            std::fs::write(home.0.path(".ssh/.rccr-rotation"), b"rd.n\n").unwrap();
+            let (head, out) = home.converse(node, &["commit", "nd"], "nd", |_| file(FINAL));
+            assert_eq!(head.as_deref(), Some(&b"none\nrd.n\n"[..]), "{who}");
+            assert_refused(&out, 1, "does not exist or is no regular file", who);
+            assert!(stdout(&out).is_empty(), "{who}: {}", stdout(&out));
+            assert!(home.ak().is_dir(), "{who}");
+            assert_eq!(
+                std::fs::read_dir(home.ak()).unwrap().count(),
+                0,
+                "{who}: moved into it"
+            );
+            format!("{}left {:?}", said_in(home, &out), home.leftovers())
+        },
+    );
+}

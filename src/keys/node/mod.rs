@@ -201,6 +201,15 @@ impl Files {
         }
     }
 
+    /// Refuses a step on an authorized_keys absent or no regular file
+    /// (nothing changed).
+    fn not_regular<T>(&self) -> Step<T> {
+        fail(
+            1,
+            format!("{} does not exist or is no regular file", self.ak.display()),
+        )
+    }
+
     /// authorized_keys ([`Files::keys`]) when it is still as `snap` read
     /// it; else it changed since ([`CHANGED`]), also when it can no longer
     /// be read (grown past the bound, unreadable): remote.sh compares
@@ -706,13 +715,7 @@ fn receive(out: &mut impl Write, nonce: &str) -> Step<Option<Vec<u8>>> {
 
 fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &str) -> Step<()> {
     if !files.ak.is_file() {
-        return fail(
-            1,
-            format!(
-                "{} does not exist or is no regular file",
-                files.ak.display()
-            ),
-        );
+        return files.not_regular();
     }
     let armed = files.armed();
     if armed != "-" {
@@ -875,7 +878,11 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
                     format!("rotation {} expired: the node reverted", snap.armed),
                 );
             }
-            files.keys_as_read(&snap)?;
+            // As a stage: none to replace (a directory would take the
+            // file in, or fail the rename after the disarm).
+            if files.keys_as_read(&snap)?.is_none() {
+                return files.not_regular();
+            }
             // Disarm first: a crash from here on leaves old and new keys,
             // never none. A marker that stays would let its timer revert
             // the commit. (Gone already is disarmed: `rm -f`.)
