@@ -2220,3 +2220,45 @@ fn a_commit_onto_an_authorized_keys_that_is_no_regular_file_is_refused_before_it
         },
     );
 }
+
+/// The script reads authorized_keys' size from `cksum`'s line: one that is
+/// no CRC and a size (a name after them, a word) is said to be that, not
+/// taken for a file too large (`[` failed on it). (rccr sums by itself.)
+#[test]
+fn a_cksum_line_that_is_no_crc_and_size_is_named_so_by_the_script() {
+    for (i, line) in ["4294967295 0 -", "4294967295 zero", "4294967295"]
+        .into_iter()
+        .enumerate()
+    {
+        for node in nodes() {
+            if name(&node) == "rccr keys node" {
+                continue;
+            }
+            let home = Home::with_original(&format!("cksumline{i}"), &node);
+            let who = format!("{} {line:?}", name(&node));
+            let bin = home.0.path("bin");
+            std::fs::create_dir(&bin).unwrap();
+            let stub = format!("#!/bin/sh\ncat >/dev/null\necho '{line}'\n");
+            std::fs::write(bin.join("cksum"), stub).unwrap();
+            let mode = std::fs::Permissions::from_mode(0o755);
+            std::fs::set_permissions(bin.join("cksum"), mode).unwrap();
+            let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+            let read = home
+                .spawn_with(&node, &["read"], &[("PATH", path.as_str())])
+                .wait_with_output();
+            assert_eq!(
+                (read.status.code(), said_in(&home, &read)),
+                (
+                    Some(1),
+                    format!(
+                        "rccr-remote: cannot read HOME/.ssh/authorized_keys: cksum printed \
+                         '{line}', not a CRC and a size\n"
+                    )
+                ),
+                "{who}"
+            );
+            assert!(read.stdout.is_empty(), "{who}: {}", stdout(&read));
+            home.assert_untouched(&who, ORIGINAL);
+        }
+    }
+}

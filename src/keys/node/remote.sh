@@ -337,7 +337,14 @@ snapshot() {
 	none) ;;
 	'') fail 1 "cannot read $ak" ;;
 	*)
-		[ "${sum#* }" -le "$max_file" ] ||
+		# Its size field checked as `receive` checks the control's: `[`
+		# would fail on another (a name after it), and say "larger".
+		size=${sum#* }
+		[ "$size" != "$sum" ] || size=
+		case $size in
+		'' | *[!0-9]*) fail 1 "cannot read $ak: cksum printed '$sum', not a CRC and a size" ;;
+		esac
+		[ "$size" -le "$max_file" ] ||
 			fail 1 "$ak is larger than $max_file bytes, more than a key rotation carries; it is left as it is: remove the keys it no longer needs, then run again"
 		;;
 	esac
