@@ -1718,8 +1718,11 @@ fn at_boot_a_marker_that_cannot_be_read_is_reverted_only_onto_a_backup_that_fits
     // What an unreadable marker holds is unknown: it may be one cut short,
     // whose backup may be empty (a crash before the stage's writes were
     // durable). The boot reverted it whatever its backup: an empty one
-    // took every key. Now as a cut one: onto a backup that fits, else
-    // marker and backup go and the file, which holds the old key, stays.
+    // took every key. Now onto a backup that fits, or one whole on its
+    // own (a whole marker's timer would have restored it: authorized_keys
+    // rewritten since the stage may hold only the unverified new key).
+    // Any other is left, with its marker, and said: removed, it may have
+    // been the old key's only copy.
     if !dac_can_be_dropped() {
         return;
     }
@@ -1727,13 +1730,30 @@ fn at_boot_a_marker_that_cannot_be_read_is_reverted_only_onto_a_backup_that_fits
         .unwrap()
         .display()
         .to_string()]);
-    for (backup, then) in [(&b""[..], STAGED), (ORIGINAL, ORIGINAL)] {
-        let home = Home::new(&format!("bootunread{}", backup.len()), &node);
+    let new_only = &STAGED[ORIGINAL.len()..];
+    let torn = &ORIGINAL[..ORIGINAL.len() - 1];
+    // (backup, authorized_keys, the backup unreadable too, what the boot
+    // says, authorized_keys then)
+    for (i, (backup, ak, unreadable, said, then)) in [
+        (&b""[..], STAGED, false, "Failed(", STAGED),
+        (ORIGINAL, STAGED, false, "Reverted(", ORIGINAL),
+        (ORIGINAL, new_only, false, "Reverted(", ORIGINAL),
+        (torn, new_only, false, "Failed(", new_only),
+        (ORIGINAL, STAGED, true, "Failed(", STAGED),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let home = Home::new(&format!("bootunread{i}"), &node);
         let marker = home.0.path(".ssh/.rccr-rotation");
-        std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), backup).unwrap();
-        std::fs::write(home.ak(), STAGED).unwrap();
+        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+        std::fs::write(&bak, backup).unwrap();
+        std::fs::write(home.ak(), ak).unwrap();
         std::fs::write(&marker, b"rg.n\ntimer-holds-lock\n").unwrap();
         std::fs::set_permissions(&marker, std::fs::Permissions::from_mode(0o000)).unwrap();
+        if unreadable {
+            std::fs::set_permissions(&bak, std::fs::Permissions::from_mode(0o000)).unwrap();
+        }
         let boot = home.spawn_with(
             &node,
             &[
@@ -1745,17 +1765,21 @@ fn at_boot_a_marker_that_cannot_be_read_is_reverted_only_onto_a_backup_that_fits
             &[(BOOT_HOME, home.0 .0.to_str().unwrap())],
         );
         let out = boot.wait_with_output();
-        let who = format!("backup {backup:?}: {}", stdout(&out));
+        let who = format!("case {i}: {}", stdout(&out));
         assert!(out.status.success(), "{who}: {}", stderr(&out));
-        assert_has(
-            &stdout(&out),
-            if then == STAGED {
-                "Dropped("
-            } else {
-                "Reverted("
-            },
-        );
-        home.assert_untouched(&who, then);
+        assert_has(&stdout(&out), said);
+        assert_eq!(home.keys(), then, "{who}");
+        if said == "Failed(" {
+            // Left as they were, and the operator told why.
+            assert_has(
+                &stdout(&out),
+                "its revert marker cannot be read, and its backup is no copy",
+            );
+            assert_eq!(std::fs::read(&bak).unwrap(), backup, "{who}");
+            assert!(marker.exists(), "{who}: the marker was removed");
+        } else {
+            assert!(home.leftovers().is_empty(), "{who}: {:?}", home.leftovers());
+        }
     }
 }
 
@@ -2117,4 +2141,123 @@ fn a_step_leaves_no_process_behind() {
             || processes_of(home).is_empty(),
         );
     });
+}
+
+/// authorized_keys grown past a mebibyte, or made unreadable, while a
+/// step waited for its input is one that changed since it was read, for
+/// every node side (rccr failed with 1 where the script said 4): exit 4,
+/// nothing changed. (Unreadable, the script's shell adds its own line.)
+#[test]
+fn an_authorized_keys_grown_too_large_or_unreadable_after_the_snapshot_changed_for_every_node() {
+    let big = [ORIGINAL, &b"#\n".repeat(1 << 19)].concat();
+    let changed = "rccr-remote: HOME/.ssh/authorized_keys changed since it was read\n";
+    let mut cases = vec![("grown", false)];
+    if dac_can_be_dropped() {
+        cases.push(("unreadable", true));
+    }
+    for (step, nonce) in [
+        (vec!["stage", "rw", "60", "nw"], "nw"),
+        (vec!["commit", "nx"], "nx"),
+    ] {
+        for_each_case_said_alike("akgrew", &cases, |node, who, home, _, unreadable| {
+            let who = format!("{who} {step:?}");
+            let node = if unreadable {
+                without_dac(node)
+            } else {
+                node.clone()
+            };
+            let (head, out) = home.converse(&node, &step, nonce, |_| {
+                if unreadable {
+                    let mode = std::fs::Permissions::from_mode(0o000);
+                    std::fs::set_permissions(home.ak(), mode).unwrap();
+                } else {
+                    std::fs::write(home.ak(), &big).unwrap();
+                }
+                file(FINAL)
+            });
+            assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+            let said = said_in(home, &out);
+            assert_eq!(out.status.code(), Some(4), "{who}: {said}");
+            assert!(said.ends_with(changed), "{who}: {said}");
+            home.assert_untouched(&who, if unreadable { ORIGINAL } else { &big });
+            // Unreadable, the shell's own complaint names the shell: only
+            // ours is compared.
+            if unreadable {
+                changed.to_string()
+            } else {
+                said
+            }
+        });
+    }
+}
+
+/// A commit sent a file onto an authorized_keys that is no regular file (a
+/// directory; rccr's control sends none there, another client might) is
+/// refused before it disarms, as a stage is: the script moved the file
+/// into the directory and said `committed`, rccr disarmed, then failed.
+/// Exit 1, nothing changed: the rotation stays armed, for its timer.
+#[test]
+fn a_commit_onto_an_authorized_keys_that_is_no_regular_file_is_refused_before_it_disarms() {
+    let cases = [("file a directory", ())];
+    for_each_case_said_alike("commitdir", &cases, |node, who, home, _, ()| {
+        // Armed by an older version (no timer): left for the boot.
+        let armed = [
+            (".rccr-authorized_keys.bak", ORIGINAL),
+            (".rccr-rotation", b"rd.n\n"),
+        ];
+        for (at, bytes) in armed {
+            std::fs::write(home.0.path(&format!(".ssh/{at}")), bytes).unwrap();
+        }
+        std::fs::remove_file(home.ak()).unwrap();
+        std::fs::create_dir(home.ak()).unwrap();
+        let (head, out) = home.converse(node, &["commit", "nd"], "nd", |_| file(FINAL));
+        assert_eq!(head.as_deref(), Some(&b"none\nrd.n\n"[..]), "{who}");
+        assert_refused(&out, 1, "does not exist or is no regular file", who);
+        assert!(stdout(&out).is_empty(), "{who}: {}", stdout(&out));
+        let taken_in = std::fs::read_dir(home.ak()).map(Iterator::count);
+        assert_eq!(taken_in.ok(), Some(0), "{who}: no empty directory now");
+        format!("{}left {:?}", said_in(home, &out), home.leftovers())
+    });
+}
+
+/// The script reads authorized_keys' size from `cksum`'s line: one that is
+/// no CRC and a size (a name after them, a word) is said to be that, not
+/// taken for a file too large (`[` failed on it). (rccr sums by itself.)
+#[test]
+fn a_cksum_line_that_is_no_crc_and_size_is_named_so_by_the_script() {
+    for (i, line) in ["4294967295 0 -", "4294967295 zero", "4294967295"]
+        .into_iter()
+        .enumerate()
+    {
+        for node in nodes() {
+            if name(&node) == "rccr keys node" {
+                continue;
+            }
+            let home = Home::with_original(&format!("cksumline{i}"), &node);
+            let who = format!("{} {line:?}", name(&node));
+            let bin = home.0.path("bin");
+            std::fs::create_dir(&bin).unwrap();
+            let stub = format!("#!/bin/sh\ncat >/dev/null\necho '{line}'\n");
+            std::fs::write(bin.join("cksum"), stub).unwrap();
+            let mode = std::fs::Permissions::from_mode(0o755);
+            std::fs::set_permissions(bin.join("cksum"), mode).unwrap();
+            let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+            let read = home
+                .spawn_with(&node, &["read"], &[("PATH", path.as_str())])
+                .wait_with_output();
+            assert_eq!(
+                (read.status.code(), said_in(&home, &read)),
+                (
+                    Some(1),
+                    format!(
+                        "rccr-remote: cannot read HOME/.ssh/authorized_keys: cksum printed \
+                         '{line}', not a CRC and a size\n"
+                    )
+                ),
+                "{who}"
+            );
+            assert!(read.stdout.is_empty(), "{who}: {}", stdout(&read));
+            home.assert_untouched(&who, ORIGINAL);
+        }
+    }
 }

@@ -46,8 +46,10 @@
 //! rotation's backup ([`revert_at_boot`]). A marker cut short (its write
 //! failed) names no token a timer reverts: a stage reverts it as one whose
 //! timer died, onto a backup that fits ([`Files::backup_fits`]), else it
-//! drops marker and backup and keeps the file (so does the boot, and so
-//! it judges a marker it cannot read: it may be cut short). The
+//! drops marker and backup and keeps the file (so does the boot). A
+//! marker the boot cannot read may be cut short or whole: its rotation is
+//! reverted onto a backup that fits or is whole on its own, else marker
+//! and backup are left and the boot says so ([`Files::dead`]). The
 //! boot does on a symbolic link what the timer would: the backup renamed
 //! over it (judging what a link grants at boot, before later services
 //! mount or fix its target, could lose the node's only access).
@@ -199,9 +201,27 @@ impl Files {
         }
     }
 
-    /// `cksum` of authorized_keys ([`Files::keys`]), or `none`.
-    fn sum(&self) -> Step<String> {
-        Ok(sum_of(self.keys()?.as_ref()))
+    /// Refuses a step on an authorized_keys absent or no regular file
+    /// (nothing changed).
+    fn not_regular<T>(&self) -> Step<T> {
+        fail(
+            1,
+            format!("{} does not exist or is no regular file", self.ak.display()),
+        )
+    }
+
+    /// authorized_keys ([`Files::keys`]) when it is still as `snap` read
+    /// it; else it changed since ([`CHANGED`]), also when it can no longer
+    /// be read (grown past the bound, unreadable): remote.sh compares
+    /// sums, and the sum of a file it cannot read differs.
+    fn keys_as_read(&self, snap: &Snapshot) -> Step<Option<(Vec<u8>, u32)>> {
+        match self.keys() {
+            Ok(now) if sum_of(now.as_ref()) == snap.sum => Ok(now),
+            _ => fail(
+                CHANGED,
+                format!("{} changed since it was read", self.ak.display()),
+            ),
+        }
     }
 
     /// The marker's bytes: `Err` when it cannot be read, and when it is no
@@ -301,8 +321,7 @@ impl Files {
     /// Whether the revert marker was cut short ([`whole_marker`]), or is
     /// none a stage writes: a link, no regular file, over [`MAX_MARKER`].
     /// One absent or that cannot be read is not: as remote.sh, which does
-    /// not ask. (Either way, no backup that does not fit is restored:
-    /// [`Files::dead_reverts`].)
+    /// not ask. (At boot, where no timer lives, [`Files::dead`] decides.)
     fn marker_cut(&self) -> bool {
         match self.marker() {
             Ok(text) => !whole_marker(&text),
@@ -322,7 +341,7 @@ impl Files {
     /// On a symbolic link (only at boot: stage and commit refuse one
     /// first) the target is not read: it may be a pipe, a device, not
     /// mounted yet, or under `--root` the host's: the backup fits there
-    /// when it is whole on its own: its last line ended, no NUL byte. Over
+    /// when it is [`whole_on_its_own`]. Over
     /// a file absent or none regular (a pipe, a device), which grants
     /// nothing, any backup fits: it can only restore access; so over a
     /// regular one that is empty or only NUL bytes and blanks. (Over a
@@ -331,34 +350,50 @@ impl Files {
     /// past what a rotation carries ([`frame::MAX_FILE`]); one that is not
     /// (a pipe would hang the boot) does not fit.
     fn backup_fits(&self) -> bool {
-        let read = |path| match fsutil::read_regular(path, false, frame::MAX_FILE) {
-            Ok((_, bytes)) => bytes,
-            Err(_) => None,
-        };
-        let Some(bak) = read(&self.bak) else {
+        let Some(bak) = self.backup() else {
             return false;
         };
-        if bak.is_empty() {
-            return false;
-        }
         match self.ak.symlink_metadata() {
-            Ok(ak) if ak.is_symlink() => bak.ends_with(b"\n") && !bak.contains(&0),
+            Ok(ak) if ak.is_symlink() => whole_on_its_own(&bak),
             // Empty or only NUL and blanks (what a crash before a stage's
             // writes were durable leaves): it grants nothing, as if absent.
-            Ok(ak) if ak.is_file() => read(&self.ak).is_some_and(|ak| {
+            Ok(ak) if ak.is_file() => read_at_boot(&self.ak).is_some_and(|ak| {
                 ak.iter().all(|&b| b == 0 || b.is_ascii_whitespace()) || ak.starts_with(&bak)
             }),
             _ => true,
         }
     }
 
-    /// Whether a rotation no timer reverts is reverted ([`Files::revert`])
-    /// or dropped ([`Files::drop_rotation`]): onto any backup only when its
-    /// marker was read and is whole, else (cut short, or, at boot, one that
-    /// cannot be read: it may be cut short, its backup empty) onto a backup
-    /// that fits ([`Files::backup_fits`]).
-    fn dead_reverts(&self) -> bool {
-        self.marker().is_ok_and(|text| whole_marker(&text)) || self.backup_fits()
+    /// The backup's bytes, when it is a regular file, not empty, and read
+    /// as [`Files::backup_fits`] reads it.
+    fn backup(&self) -> Option<Vec<u8>> {
+        read_at_boot(&self.bak).filter(|bak| !bak.is_empty())
+    }
+
+    /// What becomes of a rotation no timer reverts ([`Dead`]): reverted
+    /// ([`Files::revert`]) onto any backup when its marker was read and is
+    /// whole, else onto a backup that fits ([`Files::backup_fits`]); a cut
+    /// marker's other backup is dropped ([`Files::drop_rotation`]). A
+    /// marker that cannot be read (only at boot: a stage leaves it alone)
+    /// may be cut short, its backup empty, or whole, authorized_keys
+    /// rewritten since the stage (only the unverified new key): reverted
+    /// also onto a backup whole on its own, as its timer would have; any
+    /// other is left, with its marker: it may be the old key's only copy.
+    fn dead(&self) -> Dead {
+        let marker = self.marker();
+        if marker.as_ref().is_ok_and(|text| whole_marker(text)) || self.backup_fits() {
+            return Dead::Revert;
+        }
+        match marker {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                if self.backup().is_some_and(|bak| whole_on_its_own(&bak)) {
+                    Dead::Revert
+                } else {
+                    Dead::Leave
+                }
+            }
+            _ => Dead::Drop,
+        }
     }
 
     /// Marker and backup go, authorized_keys stays: every file a stage
@@ -379,17 +414,16 @@ impl Files {
     fn revert_if_timer_died(&self) -> Step<()> {
         let mark = self.mark.display();
         if self.marker_cut() {
-            return if self.dead_reverts() {
-                self.revert().or_else(|_| {
+            return match self.dead() {
+                Dead::Revert => self.revert().or_else(|_| {
                     fail(
                         1,
                         format!(
                             "cannot revert the rotation whose revert marker {mark} is {ODD_MARKER}"
                         ),
                     )
-                })
-            } else {
-                self.drop_rotation().or_else(|_| {
+                }),
+                Dead::Drop => self.drop_rotation().or_else(|_| {
                     fail(
                         1,
                         format!(
@@ -397,7 +431,10 @@ impl Files {
                              (its marker and backup not wholly removed)"
                         ),
                     )
-                })
+                }),
+                // A marker unreadable since marker_cut read it: left, as
+                // a stage leaves one.
+                Dead::Leave => Ok(()),
             };
         }
         if self.timer() == Timer::Died && self.revert().is_err() {
@@ -495,6 +532,32 @@ fn whole_marker(text: &[u8]) -> bool {
             (Some(held), None) => held == TIMER_HOLDS_LOCK.as_bytes(),
             _ => false,
         }
+}
+
+/// What becomes of a rotation no timer reverts ([`Files::dead`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dead {
+    /// Its backup goes back over authorized_keys ([`Files::revert`]).
+    Revert,
+    /// Marker and backup go, authorized_keys stays ([`Files::drop_rotation`]).
+    Drop,
+    /// Marker and backup stay as they are (a marker that cannot be read
+    /// and a backup no copy to restore).
+    Leave,
+}
+
+/// `path`'s bytes, as the boot may read a file: a regular one, not
+/// followed, not past what a rotation carries ([`frame::MAX_FILE`]); else
+/// `None` (a pipe would hang the boot).
+fn read_at_boot(path: &Path) -> Option<Vec<u8>> {
+    fsutil::read_regular(path, false, frame::MAX_FILE).ok()?.1
+}
+
+/// Whether a backup is whole on its own, where there is no file to check
+/// it against: not empty, its last line ended, no NUL byte (a write cut
+/// short leaves less, or a zero-filled tail).
+fn whole_on_its_own(bak: &[u8]) -> bool {
+    bak.ends_with(b"\n") && !bak.contains(&0)
 }
 
 /// The `cksum` line of authorized_keys as [`Files::keys`] read it, or `none`.
@@ -652,13 +715,7 @@ fn receive(out: &mut impl Write, nonce: &str) -> Step<Option<Vec<u8>>> {
 
 fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &str) -> Step<()> {
     if !files.ak.is_file() {
-        return fail(
-            1,
-            format!(
-                "{} does not exist or is no regular file",
-                files.ak.display()
-            ),
-        );
+        return files.not_regular();
     }
     let armed = files.armed();
     if armed != "-" {
@@ -674,13 +731,7 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     let Some(content) = receive(out, nonce)? else {
         return Ok(());
     };
-    let now = files.keys()?;
-    if sum_of(now.as_ref()) != snap.sum {
-        return fail(
-            CHANGED,
-            format!("{} changed since it was read", files.ak.display()),
-        );
-    }
+    let now = files.keys_as_read(&snap)?;
     // The bytes just checked, with their file's own mode, which the umask
     // narrowed (remote.sh's `cp -p`). A file read as none (no regular file
     // since) has none to back up.
@@ -827,11 +878,10 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
                     format!("rotation {} expired: the node reverted", snap.armed),
                 );
             }
-            if files.sum()? != snap.sum {
-                return fail(
-                    CHANGED,
-                    format!("{} changed since it was read", files.ak.display()),
-                );
+            // As a stage: none to replace (a directory would take the
+            // file in, or fail the rename after the disarm).
+            if files.keys_as_read(&snap)?.is_none() {
+                return files.not_regular();
             }
             // Disarm first: a crash from here on leaves old and new keys,
             // never none. A marker that stays would let its timer revert
@@ -879,10 +929,12 @@ pub enum AtBoot {
     /// The rotation's timer lives (rccr-init run by hand mid-rotation): it
     /// is left to it.
     TimerLives(String),
-    /// A marker cut short whose backup does not fit ([`Files::dead_reverts`]):
+    /// A marker cut short whose backup does not fit ([`Files::dead`]):
     /// marker and backup gone (or would be), the file kept; why.
     Dropped(String),
-    /// Why the rotation could not be reverted, or dropped.
+    /// Why the rotation could not be reverted, or dropped; or why it was
+    /// left as it is (a marker that cannot be read, a backup no copy to
+    /// restore: [`Files::dead`]).
     Failed(String),
 }
 
@@ -917,30 +969,43 @@ pub fn revert_at_boot(home: &Path, dry: bool) -> AtBoot {
             files.ak.display()
         ))
     };
+    let left = || {
+        AtBoot::Failed(format!(
+            "key rotation {token} not reverted: its revert marker cannot be read, and its backup \
+             is no copy of {} to restore (empty, cut short, too large, unreadable or no regular \
+             file): marker and backup left as they are, the file kept; the backup may hold the \
+             old key's only copy: see to them by hand",
+            files.ak.display()
+        ))
+    };
     if dry {
-        if !files.dead_reverts() {
-            return unfit("would be removed");
-        }
-        return AtBoot::Reverted(token);
+        return match files.dead() {
+            Dead::Revert => AtBoot::Reverted(token),
+            Dead::Drop => unfit("would be removed"),
+            Dead::Leave => left(),
+        };
     }
     let reverted = files.lock().and_then(|_lock| {
         // Checked again under the lock: a step may have run since.
         match files.timer() {
             _ if !files.marked() => Ok(AtBoot::Nothing),
             Timer::Lives => Ok(AtBoot::TimerLives(token.clone())),
-            _ if files.dead_reverts() => match files.revert() {
-                Ok(()) => Ok(AtBoot::Reverted(token.clone())),
-                Err(e) => fail(1, e.to_string()),
-            },
-            _ => Ok(files.drop_rotation().map_or_else(
-                |e| {
-                    AtBoot::Failed(format!(
-                        "cannot drop key rotation {token} (its revert marker {ODD_MARKER}): its \
-                         marker and backup not wholly removed: {e}"
-                    ))
+            _ => match files.dead() {
+                Dead::Revert => match files.revert() {
+                    Ok(()) => Ok(AtBoot::Reverted(token.clone())),
+                    Err(e) => fail(1, e.to_string()),
                 },
-                |()| unfit("removed"),
-            )),
+                Dead::Drop => Ok(files.drop_rotation().map_or_else(
+                    |e| {
+                        AtBoot::Failed(format!(
+                            "cannot drop key rotation {token} (its revert marker {ODD_MARKER}): \
+                             its marker and backup not wholly removed: {e}"
+                        ))
+                    },
+                    |()| unfit("removed"),
+                )),
+                Dead::Leave => Ok(left()),
+            },
         }
     });
     reverted.unwrap_or_else(|Fail(_, why)| {

@@ -25,7 +25,9 @@
 #                      drop the backup (nothing on stdin: change nothing).
 #                      Then persist; print committed or unchanged, then lbu,
 #                      lbu-failed, volatile or disk. Refused as stage is
-#                      when authorized_keys is a symbolic link (made since)
+#                      when authorized_keys is a symbolic link (made since),
+#                      and, sent a file, when it is absent or no regular
+#                      file (exit 1, before the disarm)
 #
 # Exit codes: 0 done, 1 failed (nothing changed, but for refuse_link's drop
 # and a dead rotation's revert or drop that failed half way), 3
@@ -335,7 +337,14 @@ snapshot() {
 	none) ;;
 	'') fail 1 "cannot read $ak" ;;
 	*)
-		[ "${sum#* }" -le "$max_file" ] ||
+		# Its size field checked as `receive` checks the control's: `[`
+		# would fail on another (a name after it), and say "larger".
+		size=${sum#* }
+		[ "$size" != "$sum" ] || size=
+		case $size in
+		'' | *[!0-9]*) fail 1 "cannot read $ak: cksum printed '$sum', not a CRC and a size" ;;
+		esac
+		[ "$size" -le "$max_file" ] ||
 			fail 1 "$ak is larger than $max_file bytes, more than a key rotation carries; it is left as it is: remove the keys it no longer needs, then run again"
 		;;
 	esac
@@ -512,6 +521,9 @@ commit)
 		read_armed
 		[ "$armed" = "$snap_armed" ] || fail 3 "rotation $snap_armed expired: the node reverted"
 		[ "$(sum_of "$ak")" = "$sum" ] || fail 4 "$ak changed since it was read"
+		# As a stage: none to replace (mv would move the file into a
+		# directory).
+		[ "$sum" != none ] || fail 1 "$ak does not exist or is no regular file"
 		# Disarm first: a crash from here on leaves old and new keys, never
 		# none. A marker that stays would let its timer revert the commit.
 		rm -f "$mark" 2>/dev/null || fail 1 "cannot disarm rotation $armed (cannot remove $mark); nothing changed"
