@@ -265,6 +265,20 @@ fn for_each_node(tag: &str, case: impl Fn(&Node, &str, &Home)) {
     }
 }
 
+/// [`for_each_node`] with the nodes at once, each in its own thread: for
+/// cases that mostly sleep through a revert timer of several seconds.
+fn for_each_node_at_once(tag: &str, case: impl Fn(&Node, &str, &Home) + Sync) {
+    std::thread::scope(|scope| {
+        for node in nodes() {
+            let case = &case;
+            scope.spawn(move || {
+                let home = Home::with_original(tag, &node);
+                case(&node, name(&node), &home);
+            });
+        }
+    });
+}
+
 /// Asserts that a step exited with `code` and said `why` on stderr.
 fn assert_refused(out: &Output, code: i32, why: &str, context: &str) {
     assert_eq!(out.status.code(), Some(code), "{context}: {}", stderr(out));
@@ -318,8 +332,10 @@ const ORIGINAL: &[u8] =
 const STAGED: &[u8] = b"# mine\nfrom=\"10.0.0.0/8\" ssh-rsa AAAAOLD rccr-temporary-key\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
 const FINAL: &[u8] = b"# mine\nssh-ed25519 AAAAOTHER bob\nssh-ed25519 AAAANEW cluster\n";
 
+/// Generous, as the suite's other waits: only "it happened", never how
+/// fast (a revert timer's wait, lock and fsyncs on a loaded machine).
 fn wait_until(what: &str, done: impl FnMut() -> bool) {
-    wait_for_within(what, Duration::from_secs(10), done);
+    wait_for_within(what, Duration::from_secs(60), done);
 }
 
 fn mode(p: &Path) -> u32 {
@@ -374,10 +390,12 @@ fn read_reports_sum_armed_rotation_and_bytes() {
 
 #[test]
 fn stage_then_commit_installs_exact_bytes_and_disarms() {
-    for_each_node("commit", |node, who, home| {
+    for_each_node_at_once("commit", |node, who, home| {
         std::fs::set_permissions(home.0.path(".ssh"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
-        let (head, out) = home.converse(node, &["stage", "r1", "2", "n1"], "n1", |head| {
+        // The timer counts from before the stage's fsyncs: 5 s outlasts
+        // them, the checks below and the commit on a loaded machine.
+        let (head, out) = home.converse(node, &["stage", "r1", "5", "n1"], "n1", |head| {
             assert_eq!(split(head).2, ORIGINAL, "{who}");
             file(STAGED)
         });
@@ -422,11 +440,20 @@ fn an_uncommitted_stage_reverts_by_itself() {
         // it 0600; the script's `cp -p` kept it).
         let mode = |mode| std::fs::Permissions::from_mode(mode);
         std::fs::set_permissions(home.ak(), mode(0o644)).unwrap();
-        home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
-        assert_eq!(home.keys(), STAGED, "{who}");
+        use std::os::unix::fs::MetadataExt;
+        let inode = || std::fs::metadata(home.ak()).unwrap().ino();
+        let original = inode();
+        // The 1 s timer may have reverted already (it counts from before
+        // the stage's fsyncs): that the stage installed is
+        // stage_then_commit's to check.
+        let out = home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
+        assert_eq!(stdout(&out), "staged\n", "{who}");
         wait_until("the revert", || {
             home.keys() == ORIGINAL && home.leftovers().is_empty()
         });
+        // Replaced (the backup renamed back is a copy): a stage that did
+        // nothing at all would pass the wait above.
+        assert_ne!(inode(), original, "{who}: never replaced");
         let now = std::fs::metadata(home.ak()).unwrap().permissions();
         assert_eq!(now, mode(0o100644), "{who}");
     });
@@ -437,8 +464,10 @@ fn a_timer_that_wakes_during_a_commit_waits_for_it_and_reverts_nothing() {
     // The timer waits for the node's lock: it never moves the backup over
     // the file a commit installs under it (the node would be back on its
     // old keys alone).
-    for_each_node("late", |node, who, home| {
-        home.send_ok(node, &["stage", "r2", "1", "n3"], "n3", STAGED);
+    for_each_node_at_once("late", |node, who, home| {
+        // Long enough to wake only once the commit holds the lock, however
+        // slow the stage's fsyncs and the commit's start.
+        home.send_ok(node, &["stage", "r2", "5", "n3"], "n3", STAGED);
         let lock = home.0.path(".rccr-keys.lock");
         let (_, out) = home.converse(node, &["commit", "n4"], "n4", |head| {
             assert_eq!(split(head).1, "r2.n3", "{who}");
@@ -453,8 +482,9 @@ fn a_timer_that_wakes_during_a_commit_waits_for_it_and_reverts_nothing() {
 
 #[test]
 fn a_timer_from_an_earlier_attempt_never_reverts_a_later_stage() {
-    for_each_node("stale", |node, who, home| {
-        home.send_ok(node, &["stage", "r4", "1", "n5"], "n5", STAGED);
+    for_each_node_at_once("stale", |node, who, home| {
+        // Long enough to outlast the stage, the commit and the re-stage.
+        home.send_ok(node, &["stage", "r4", "5", "n5"], "n5", STAGED);
         let first_timer = timer_of(home);
         home.send_ok(node, &["commit", "n6"], "n6", FINAL);
         // The same rotation stages again (a re-run) before the first timer wakes.
