@@ -559,6 +559,17 @@ impl Lab {
         child.wait_with_output().expect("wait for lab.sh exec")
     }
 
+    /// Runs `args` inside `host` as [`Lab::exec`] does, on a terminal of
+    /// their own with `typed` typed ahead
+    /// (`terminal::run_on_terminal`: what the terminal
+    /// showed is in `stdout`).
+    pub fn exec_on_terminal(&self, host: &str, args: &[&str], typed: &[u8]) -> Output {
+        let dir = self.dir.display().to_string();
+        let mut cmd = lab_sh(&["exec", &dir, host]);
+        cmd.args(args);
+        super::terminal::run_on_terminal(cmd, typed)
+    }
+
     /// Starts `args` inside `host` as [`Lab::exec`] runs them, with no
     /// input and the output piped, and returns at once.
     pub fn spawn(&self, host: &str, args: &[&str]) -> Child {
