@@ -637,13 +637,9 @@ fn rekey_survives_a_sigkill_at_every_phase_boundary_and_the_old_key_is_refused_e
     assert_converges(&lab, &PAIR);
     // On a terminal it asks for the word; anything else cancels before
     // any key is made or copied.
-    let line = asked.join(" ");
+    let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
     for (typed, code) in [("yes", 1), ("rekey", 0)] {
-        let out = lab.exec_stdin(
-            "control",
-            &["script", "-qec", &line, "/dev/null"],
-            format!("{typed}\n").as_bytes(),
-        );
+        let out = lab.exec_on_terminal("control", &asked, format!("{typed}\n").as_bytes());
         let said = stdout(&out);
         assert_eq!(out.status.code(), Some(code), "typed {typed}: {said}");
         assert_has(&said, "Type rekey to go on");

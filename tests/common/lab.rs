@@ -559,6 +559,17 @@ impl Lab {
         child.wait_with_output().expect("wait for lab.sh exec")
     }
 
+    /// Runs `args` inside `host` as [`Lab::exec`] does, on a terminal of
+    /// their own with `typed` typed ahead
+    /// (`terminal::run_on_terminal`: what the terminal
+    /// showed is in `stdout`).
+    pub fn exec_on_terminal(&self, host: &str, args: &[&str], typed: &[u8]) -> Output {
+        let dir = self.dir.display().to_string();
+        let mut cmd = lab_sh(&["exec", &dir, host]);
+        cmd.args(args);
+        super::terminal::run_on_terminal(cmd, typed)
+    }
+
     /// Starts `args` inside `host` as [`Lab::exec`] runs them, with no
     /// input and the output piped, and returns at once.
     pub fn spawn(&self, host: &str, args: &[&str]) -> Child {
@@ -755,7 +766,9 @@ impl Lab {
         self.lab_sh_ok("rekey", &[host, key_type]);
     }
 
-    /// `lab.sh COMMAND LABDIR ARGS...`, which must succeed.
+    /// `lab.sh COMMAND LABDIR ARGS...`, which must succeed: else the
+    /// panic shows its exit status and all it said (the lab's logs die with
+    /// the lab, so this is all a CI failure keeps).
     fn lab_sh_ok(&self, command: &str, args: &[&str]) {
         let dir = self.dir.display().to_string();
         let out = lab_sh(&[command, &dir])
@@ -764,8 +777,10 @@ impl Lab {
             .unwrap_or_else(|e| panic!("run lab.sh {command}: {e}"));
         assert!(
             out.status.success(),
-            "lab.sh {command} failed: {}",
-            stderr(&out)
+            "lab.sh {command} failed ({}):\nstderr: {}\nstdout: {}",
+            out.status,
+            stderr(&out),
+            stdout(&out)
         );
     }
 
@@ -827,33 +842,19 @@ impl Lab {
     /// diskless host's sessions see `/` as a RAM filesystem, as on Alpine
     /// run from RAM (rccr and sh wrapped in its fakebin: lab.sh).
     pub fn storage(&self, host: &str, kind: &str) {
-        self.lab_cmd(&["storage", host, kind]);
+        self.lab_sh_ok("storage", &[host, kind]);
     }
 
     /// Reboots `hosts`: every process gets SIGTERM (then SIGKILL), a
     /// diskless host loses what lbu did not commit, then `rccr init`, DHCP
     /// and sshd start again. Returns once every one of them is up.
     pub fn reboot(&self, hosts: &[&str]) {
-        self.lab_cmd(&[&["reboot"], hosts].concat());
+        self.lab_sh_ok("reboot", hosts);
     }
 
     /// A power cut of every host at once (SIGKILL), then boots them all.
     pub fn powercut(&self) {
-        self.lab_cmd(&["powercut"]);
-    }
-
-    /// `lab.sh CMD LABDIR ARGS...`, which must succeed.
-    fn lab_cmd(&self, cmd_and_args: &[&str]) {
-        let dir = self.dir.display().to_string();
-        let mut args = vec![cmd_and_args[0], dir.as_str()];
-        args.extend_from_slice(&cmd_and_args[1..]);
-        let out = lab_sh(&args).output().expect("run lab.sh");
-        assert!(
-            out.status.success(),
-            "lab.sh {} failed: {}",
-            cmd_and_args[0],
-            stderr(&out)
-        );
+        self.lab_sh_ok("powercut", &[]);
     }
 
     /// Sets `host`'s frame loss (both directions) in percent; 0 removes it.

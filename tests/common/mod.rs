@@ -10,6 +10,7 @@ pub mod lab;
 pub mod scratch;
 mod skip;
 pub mod sshd;
+pub mod terminal;
 
 // Each test binary uses some helpers only: not every re-export is used.
 #[allow(unused_imports)]

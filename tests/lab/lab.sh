@@ -478,8 +478,25 @@ wait_all() {
 			"$fn" "$n" || pending="$pending $n"
 		done
 		[ -n "$pending" ] || return 0
-		[ "$(now_ms)" -lt "$deadline" ] || die "timeout (${TIMEOUT}s) waiting for $what:$pending (logs in $LABDIR/hosts/NAME)"
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			# The lab dir goes with the test: its logs are shown here.
+			# shellcheck disable=SC2086 # list of host names
+			host_logs $pending
+			die "timeout (${TIMEOUT}s) waiting for $what:$pending (their logs above)"
+		fi
 		sleep 0.05
+	done
+}
+
+# The last lines of every log of the given hosts, on stderr.
+host_logs() {
+	local n f
+	for n in "$@"; do
+		for f in "$LABDIR/hosts/$n"/*.log "$LABDIR/hosts/$n"/*.out; do
+			[ -s "$f" ] || continue
+			printf '%s: --- %s (last lines)\n' "$PROG" "${f#"$LABDIR"/}" >&2
+			tail -n 20 "$f" >&2
+		done
 	done
 }
 
@@ -674,26 +691,75 @@ LBUBODY
 	mv -f "$h/fakebin/lbu.tmp" "$h/fakebin/lbu"
 }
 
-# Kills every process of the given hosts with SIG (then SIGKILL), the
-# holder included, so their mount namespaces and overlays go too.
-kill_hosts() {
-	local sig=$1 n i pids=""
-	shift
-	for ((i = 0; i < 100; i++)); do
-		pids=""
-		for n in "$@"; do
-			# shellcheck source=/dev/null
-			. "$LABDIR/hosts/$n/info"
-			pids="$pids $(ip netns pids "$NS" 2>/dev/null | tr '\n' ' ')"
-		done
-		[ -n "${pids// /}" ] || return 0
-		# after 2 s, what ignored SIGTERM gets SIGKILL
-		[ "$i" -lt 40 ] || sig=KILL
-		# shellcheck disable=SC2086 # list of PIDs
-		kill -"$sig" $pids 2>/dev/null || true
-		sleep 0.05
+# PIDs of every process in the network namespaces of the given hosts.
+host_pids() {
+	local n
+	for n in "$@"; do
+		# shellcheck source=/dev/null
+		. "$LABDIR/hosts/$n/info"
+		ip netns pids "$NS" 2>/dev/null || true
+	done | tr '\n' ' '
+}
+
+# Whether the process PID:START (START its start time) has ended: gone, its
+# PID another process's now, or a zombie (its exit done, files closed).
+has_ended() {
+	local state
+	[ "$(proc_start "${1%%:*}")" = "${1#*:}" ] || return 0
+	state=$(proc_stat_field "${1%%:*}" 3)
+	[ "$state" = Z ] || [ "$state" = X ]
+}
+
+# One line per process PID:START given: PID, state, what it waits in, command.
+describe_pids() {
+	local p
+	for p in "$@"; do
+		printf '\n  %s %s %s %s' "${p%%:*}" "$(proc_stat_field "${p%%:*}" 3)" \
+			"$(cat "/proc/${p%%:*}/wchan" 2>/dev/null)" \
+			"$(tr '\0' ' ' <"/proc/${p%%:*}/cmdline" 2>/dev/null)"
 	done
-	die "processes of $* survive SIGKILL: $pids"
+}
+
+# Kills every process of the given hosts with SIG (with TERM, what is still
+# there after 2 s gets SIGKILL), the holder included, and returns once each
+# has ended. A process leaves its network namespace early in its exit,
+# before it has closed its files and dropped its mount namespace (the
+# host's overlays, which the next boot mounts again on the same dirs): out
+# of `ip netns pids` is not yet ended, so each is waited for, by PID and
+# start time. A load that slows the exits only makes this wait longer; it
+# fails only when a process outlives SIGKILL by the lab's TIMEOUT.
+kill_hosts() {
+	local sig=$1 t0 deadline pids p start left running
+	shift
+	t0=$(now_ms)
+	deadline=$((t0 + TIMEOUT * 1000))
+	while :; do
+		pids=$(host_pids "$@")
+		[ -n "${pids// /}" ] || return 0
+		running=""
+		for p in $pids; do
+			start=$(proc_start "$p")
+			[ -z "$start" ] || running="$running $p:$start"
+		done
+		# shellcheck disable=SC2086 # list of PID:START
+		[ "$(now_ms)" -lt "$deadline" ] ||
+			die "processes of $* keep coming back after ${TIMEOUT}s of SIGKILL (pid state wchan command):$(describe_pids $running)"
+		[ "$(now_ms)" -lt $((t0 + 2000)) ] || sig=KILL
+		# shellcheck disable=SC2086 # list of PIDs; one gone already is no error
+		kill -"$sig" $pids 2>/dev/null || true
+		while :; do
+			left=""
+			for p in $running; do has_ended "$p" || left="$left $p"; done
+			[ -n "$left" ] || break
+			# what ignores SIGTERM: SIGKILL in the next round
+			[ "$sig" = KILL ] || [ "$(now_ms)" -lt $((t0 + 2000)) ] || break
+			# shellcheck disable=SC2086 # list of PID:START
+			[ "$(now_ms)" -lt "$deadline" ] ||
+				die "processes of $* did not end in ${TIMEOUT}s after SIGKILL (pid state wchan command):$(describe_pids $left)"
+			running=$left
+			sleep 0.05
+		done
+	done
 }
 
 # What a diskless host loses: its writable dirs go back to the image (as
