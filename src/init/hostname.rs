@@ -70,6 +70,13 @@ fn generated(node: Role, tail: [u8; 3]) -> String {
     generated_name(NAME_PREFIX, node, tail)
 }
 
+/// [`CLASS_NET`] as the node finds it ([`Ctx::resolve`]), to list the
+/// interfaces in; under `--root` one that does not resolve inside the
+/// root is an empty path, which lists none.
+pub fn interfaces_dir(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.resolve(&ctx.path(CLASS_NET), true).unwrap_or_default()
+}
+
 /// The first line of a hostname file, trimmed.
 pub fn first_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -113,7 +120,7 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
         etc.clone()
     } else {
         let class_net = ctx.path(CLASS_NET);
-        match nic::first_ethernet(&class_net) {
+        match nic::first_ethernet(&interfaces_dir(ctx)) {
             Some(n) => {
                 let name = generated(node, mac_tail(n.mac));
                 if name != etc {

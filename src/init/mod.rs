@@ -57,7 +57,8 @@
 //! storage modes are the exception by design: under `--root` they act on
 //! the block devices that `DIR/sys/block` lists (the tests' loop devices,
 //! reached through `DIR/dev`) and mount them under DIR. Every file the
-//! steps read, write, chmod or lock under DIR (`/sys` aside) is found
+//! steps read, write, chmod or lock under DIR (and `/sys/class/net`, but
+//! not the links in it) is found
 //! through the image's symbolic links as the node follows them, inside DIR
 //! ([`Ctx::resolve`]), never the host's; a link a file is written over is
 //! replaced by the file, as on the node ([`Ctx::clear_link`]). Root's
@@ -470,7 +471,7 @@ pub fn rename(opts: &Options, name: &str) -> Result<(), Error> {
 pub fn hotplug(opts: &Options, iface: &str) -> Summary {
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
     let node = node_type(&mut ctx);
-    let class_net = ctx.path(hostname::CLASS_NET);
+    let class_net = hostname::interfaces_dir(&ctx);
     if nic::wired(&class_net).iter().any(|w| w == iface) {
         let interfaces =
             (ctx.live && !ctx.dry).then(|| fs::read(hostname::INTERFACES).unwrap_or_default());
@@ -525,7 +526,7 @@ pub fn run(opts: &Options) -> Summary {
     ensure_hotplug_rule(&mut ctx);
     let interfaces =
         (ctx.live && !ctx.dry).then(|| fs::read(hostname::INTERFACES).unwrap_or_default());
-    let dhcp = network::at_boot(&ctx.path(hostname::CLASS_NET), wifi, interfaces.as_deref());
+    let dhcp = network::at_boot(&hostname::interfaces_dir(&ctx), wifi, interfaces.as_deref());
     let (name, hostname_ok) = hostname::apply(&mut ctx, node, wanted, &dhcp);
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
