@@ -1276,6 +1276,29 @@ mod tests {
     }
 
     #[test]
+    fn under_a_root_a_link_written_over_is_judged_inside_it_and_replaced() {
+        // A link to a directory in the image is refused, as on the node;
+        // one whose target is a directory on the build host only, and
+        // nothing in the image, is replaced by the file.
+        let root = crate::fsutil::scratch::Dir::new("init-ctx-write");
+        root.file("etc/d/x", "").file("hostdir/x", "");
+        let at = |rel: &str| root.join(rel);
+        std::os::unix::fs::symlink("/etc/d", at("etc/to-dir")).unwrap();
+        std::os::unix::fs::symlink(at("hostdir"), at("etc/to-host")).unwrap();
+        let mut ctx = Ctx::new(&root, false);
+        assert!(!ctx.write_file(&at("etc/to-dir"), b"a\n", 0o644, "test"));
+        assert!(ctx.write_file(&at("etc/to-host"), b"b\n", 0o644, "test"));
+        assert!(at("etc/to-dir").is_symlink());
+        assert_eq!(fs::read(at("etc/to-host")).unwrap(), b"b\n");
+        assert!(at("hostdir/x").is_file());
+        let counted = Summary {
+            changes: 1,
+            problems: 1,
+        };
+        assert_eq!(ctx.summary, counted);
+    }
+
+    #[test]
     fn strict_modes_are_off_only_when_the_first_value_sshd_reads_says_no() {
         // Drop-ins first (sshd_config includes them at its top), then
         // sshd_config; the first value wins, keyword in any case.
