@@ -930,6 +930,65 @@ fn under_root_a_link_loop_is_a_problem_and_dot_dot_stays_in_the_root() {
 }
 
 #[test]
+fn under_root_the_image_s_absolute_links_are_written_inside_it_not_on_the_host() {
+    // The image's Wi-Fi directory, `/run`, `/media`, `/sys` and a host
+    // key's `.pub` are absolute links; the same paths on the build host
+    // hold decoys: a Wi-Fi configuration others can read, a boot file
+    // naming another host, another Ethernet card, a `.pub` of mode 0600. What the node writes there is
+    // written inside DIR, as the node would; the host's files are neither
+    // read, chmod'ed nor written.
+    let host = Root::empty("buildhost-w");
+    host.write("wpa/wpa_supplicant.conf", "decoy\n");
+    host.chmod("wpa/wpa_supplicant.conf", 0o644);
+    host.write("run/keep", "");
+    host.write("media/sd/rccr.txt", "hostname=decoy-host\n");
+    host.write("sys/class/net/eth0/address", "02:00:00:de:c0:0e\n");
+    host.write("keys.pub", "decoy\n");
+    host.chmod("keys.pub", 0o600);
+    let before = host.snapshot();
+
+    let root = Root::image("links-w", "target");
+    root.hardware_nic("wlan0", "b8:27:eb:4c:00:07", true);
+    root.write("sbin/wpa_supplicant", "");
+    root.write("boot/wpa_supplicant.conf", WPA_CONF);
+    root.write("etc/apk/world", "");
+    root.write("lib/apk/db/installed", "");
+    let key = rccr::keys::generate(rccr::keys::KeyType::Ed25519, 0, "root@image").unwrap();
+    let private = "etc/ssh/ssh_host_ed25519_key";
+    root.write(private, &key.to_openssh(ssh_key::LineEnding::LF).unwrap());
+    root.chmod(private, 0o600);
+    let link = |to: &str, at: &str| std::os::unix::fs::symlink(to, root.path(at)).unwrap();
+    let [wpa, run, media, sys, public] =
+        ["wpa", "run", "media", "sys", "keys.pub"].map(|r| node_path(&host, r));
+    for dir in [&wpa, &run, &media] {
+        fs::create_dir_all(root.path(&dir[1..])).unwrap();
+    }
+    fs::rename(root.path("sys"), root.path(&sys[1..])).unwrap();
+    link(&sys, "sys");
+    link(&wpa, "etc/wpa_supplicant");
+    link(&run, "run");
+    link(&media, "media");
+    link(&public, &format!("{private}.pub"));
+
+    let done = root.init(&[]).ok();
+    assert!(!done.says("decoy"), "{}", done.stderr);
+    assert_eq!(root.read("etc/hostname"), format!("{TARGET_NAME}\n"));
+    let conf = format!("{}/wpa_supplicant.conf", &wpa[1..]);
+    assert_eq!(root.read(&conf), WPA_CONF);
+    assert_eq!(root.mode(&conf), 0o600);
+    assert!(root
+        .read(&format!("{}/rccr/status", &run[1..]))
+        .contains("world: "));
+    assert!(root.exists(&format!("{}/rccr-issue.lock", &run[1..])));
+    let made = format!("{private}.pub");
+    assert!(fs::symlink_metadata(root.path(&made)).unwrap().is_file());
+    assert_eq!(root.mode(&made), 0o644);
+    let line = rccr::keys::public_line(&key).unwrap();
+    assert_eq!(root.read(&made).trim_end(), line);
+    assert_unchanged(&before, &host);
+}
+
+#[test]
 fn a_host_key_pair_cut_short_between_its_files_is_made_whole() {
     // A new private key beside the .pub of the key it replaced: what a
     // power cut between write_pair's two renames leaves when an empty or

@@ -229,8 +229,12 @@ pub fn candidates(ctx: &Ctx) -> Vec<PathBuf> {
 /// `/media/*/NAME` in name order.
 pub fn candidates_named(ctx: &Ctx, name: &str) -> Vec<PathBuf> {
     let mut out = vec![ctx.path("/boot").join(name)];
-    if let Ok(rd) = fs::read_dir(ctx.path("/media")) {
-        let mut media: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    let media = ctx.path("/media");
+    if let Ok(rd) = ctx.read_dir(&media) {
+        let mut media: Vec<PathBuf> = rd
+            .filter_map(Result::ok)
+            .map(|e| media.join(e.file_name()))
+            .collect();
         media.sort_unstable();
         out.extend(media.into_iter().map(|m| m.join(name)));
     }
@@ -248,7 +252,13 @@ pub fn read_present(ctx: &Ctx, name: &str, max: usize) -> Vec<(PathBuf, Result<V
     let mut out = Vec::new();
     let mut seen: Vec<(u64, u64)> = Vec::new();
     for path in candidates_named(ctx, name) {
-        let Some((id, read)) = read_one(&path, max) else {
+        // Under --root its directory as the node finds it.
+        let read = match ctx.resolve(&path, false) {
+            Ok(at) => read_one(&at, max),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => Some((None, Err(e.to_string()))),
+        };
+        let Some((id, read)) = read else {
             continue;
         };
         if let Some(id) = id {
@@ -365,7 +375,10 @@ pub fn retire(ctx: &mut Ctx, boot: &BootFile, kept_because: Option<&str>) {
             ctx.changed(what);
             continue;
         }
-        let rename = || fs::rename(path, &to).and_then(|()| crate::fsutil::sync_parent(&to));
+        let rename = || {
+            let (at, to) = (ctx.resolve(path, false)?, ctx.resolve(&to, false)?);
+            fs::rename(at, &to).and_then(|()| crate::fsutil::sync_parent(&to))
+        };
         match change_on_media(ctx, path, rename) {
             Ok(()) => ctx.changed(what),
             Err(e) => ctx.problem(format_args!(

@@ -241,7 +241,7 @@ pub fn parse(text: &str) -> BootStatus {
 
 /// This node's status file, as the last steps wrote it.
 pub fn read(ctx: &Ctx) -> BootStatus {
-    std::fs::read(ctx.path(STATUS_FILE))
+    ctx.read(&ctx.path(STATUS_FILE))
         .map(|b| parse(&String::from_utf8_lossy(&b)))
         .unwrap_or_default()
 }
@@ -251,7 +251,10 @@ pub fn read(ctx: &Ctx) -> BootStatus {
 /// written when `/run` is missing (a root that is not a booted system).
 pub fn set(ctx: &mut Ctx, key: &str, line: Option<String>) {
     let path = ctx.path(STATUS_FILE);
-    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let old = ctx.read(&path).ok();
+    let old = old
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
     let prefix = format!("{key}:");
     let mut lines: Vec<&str> = old.lines().filter(|l| !l.starts_with(&prefix)).collect();
     lines.extend(line.as_deref());
@@ -265,14 +268,14 @@ pub fn set(ctx: &mut Ctx, key: &str, line: Option<String>) {
     let Some(dir) = path.parent() else {
         return;
     };
-    if !dir.is_dir() {
-        if !dir.parent().is_some_and(|run| run.is_dir()) {
+    if !ctx.is_dir(dir) {
+        if !dir.parent().is_some_and(|run| ctx.is_dir(run)) {
             return;
         }
         if ctx.dry {
             return ctx.changed(format_args!("{}: created", dir.display()));
         }
-        if let Err(e) = std::fs::create_dir(dir) {
+        if let Err(e) = ctx.resolve(dir, false).and_then(std::fs::create_dir) {
             return ctx.problem(format_args!("cannot create {}: {e}", dir.display()));
         }
     }

@@ -25,10 +25,14 @@
 //! and a link to nothing, hold no key sshd could load: each is renamed
 //! `NAME.broken` and a new key made, so sshd never starts without it.
 //!
-//! Under `--root` each of these paths, the links on its way and the links
-//! it is, are followed inside the root as the node follows them
-//! ([`Ctx::resolve`]): an image's absolute link never leads to the build
-//! host's files. A `HostKey` path that is relative or starts with `~` is
+//! Under `--root` the links on the way to each of these paths are
+//! followed inside the root as the node follows them ([`Ctx::resolve`]),
+//! and so is a `.pub` or configuration file that is a link; a `HostKey`
+//! that is itself a link is followed only to judge whether it leads
+//! nowhere (a link to a key is left alone, its `.pub` unchecked, live
+//! too). An image's absolute link never leads to the build host's files:
+//! a `.pub` link written over is replaced, not followed. A `HostKey`
+//! path that is relative or starts with `~` is
 //! not made (sshd takes it from its working directory, or the home of the
 //! user it runs as).
 use super::Ctx;
@@ -406,6 +410,8 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
         ));
     }
     let made = keys::generate(kind, RSA_BITS, comment).and_then(|key| {
+        // A `.pub` link is replaced, never followed on the build host.
+        ctx.clear_link(&keys::public_path(private))?;
         keys::write_pair(private, &key)?;
         Ok(key.public_key().fingerprint(HashAlg::Sha256))
     });
@@ -485,7 +491,7 @@ fn weak_rsa_bits(ctx: &Ctx, private: &Path) -> Option<usize> {
     let public = match PrivateKey::from_openssh(&text) {
         Ok(key) => key.public_key().clone(),
         Err(_) if crate::ssh::pkcs1::is_pem(&text) => {
-            let line = read_resolved(ctx, &keys::public_path(private)).ok()??;
+            let line = ctx.read_optional(&keys::public_path(private)).ok()??;
             let line = String::from_utf8(line).ok()?;
             ssh_key::PublicKey::from_openssh(line.trim()).ok()?
         }
@@ -515,7 +521,7 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
             ))
         }
     };
-    let what = match read_resolved(ctx, public) {
+    let what = match ctx.read_optional(public) {
         Ok(Some(old)) if key_blob(&old) == key_blob(line.as_bytes()) => return,
         Ok(Some(_)) => "replaced: it was not the private key's (a new key cut short?)",
         Ok(None) => "derived from the private key",
@@ -532,7 +538,7 @@ fn ensure_public(ctx: &mut Ctx, private: &Path, public: &Path) {
 /// The fingerprints of every `ssh_host_*_key.pub` under the root's
 /// `/etc/ssh`, in file name order.
 pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
-    let Ok(rd) = ctx.resolve(&ctx.path(SSH_DIR), true).and_then(fs::read_dir) else {
+    let Ok(rd) = ctx.read_dir(&ctx.path(SSH_DIR)) else {
         return Vec::new();
     };
     let mut pubs: Vec<_> = rd
@@ -546,19 +552,9 @@ pub fn fingerprints(ctx: &Ctx) -> Vec<(String, String)> {
         .collect();
     pubs.sort_unstable();
     pubs.iter()
-        .filter_map(|p| read_resolved(ctx, p).ok().flatten())
+        .filter_map(|p| ctx.read_optional(p).ok().flatten())
         .filter_map(|t| line_fingerprint(&String::from_utf8(t).ok()?))
         .collect()
-}
-
-/// The bytes of `path` (under the root), a link followed where the node
-/// follows it ([`Ctx::resolve`]); `None` when it is missing.
-fn read_resolved(ctx: &Ctx, path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    match ctx.resolve(path, true) {
-        Ok(real) => super::read_optional(&real),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

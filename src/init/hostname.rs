@@ -31,7 +31,7 @@
 //! directory, as the interfaces file is replaced by rename) from its
 //! first read to its last write, so none loses what another wrote.
 use super::network::{self, Dhcp};
-use super::{nic, read_optional, Ctx};
+use super::{nic, Ctx};
 use crate::identity::{self, generated_name, is_image_default, mac_tail, Role, NAME_PREFIX};
 use std::fs;
 use std::process::Command;
@@ -70,6 +70,13 @@ fn generated(node: Role, tail: [u8; 3]) -> String {
     generated_name(NAME_PREFIX, node, tail)
 }
 
+/// [`CLASS_NET`] as the node finds it ([`Ctx::resolve`]), to list the
+/// interfaces in; under `--root` one that does not resolve inside the
+/// root is an empty path, which lists none.
+pub fn interfaces_dir(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.resolve(&ctx.path(CLASS_NET), true).unwrap_or_default()
+}
+
 /// The first line of a hostname file, trimmed.
 pub fn first_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -78,13 +85,14 @@ pub fn first_line(bytes: &[u8]) -> String {
 
 /// The name the node has now: `/etc/hostname`, else the running one.
 pub fn current(ctx: &Ctx) -> String {
-    let from_file = fs::read(ctx.path(ETC_HOSTNAME))
+    let from_file = ctx
+        .read(&ctx.path(ETC_HOSTNAME))
         .map(|b| first_line(&b))
         .unwrap_or_default();
     if !from_file.is_empty() {
         return from_file;
     }
-    fs::read(ctx.path(KERNEL_HOSTNAME))
+    ctx.read(&ctx.path(KERNEL_HOSTNAME))
         .map(|b| first_line(&b))
         .unwrap_or_default()
 }
@@ -96,7 +104,7 @@ pub fn current(ctx: &Ctx) -> String {
 pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (String, bool) {
     let _lock = lock_network(ctx);
     let etc_path = ctx.path(ETC_HOSTNAME);
-    let etc = match read_optional(&etc_path) {
+    let etc = match ctx.read_optional(&etc_path) {
         Ok(b) => first_line(&b.unwrap_or_default()),
         Err(e) => {
             ctx.problem(format_args!("cannot read {}: {e}", etc_path.display()));
@@ -104,7 +112,7 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
         }
     };
     let kernel_path = ctx.path(KERNEL_HOSTNAME);
-    let running = fs::read(&kernel_path).map(|b| first_line(&b)).ok();
+    let running = ctx.read(&kernel_path).map(|b| first_line(&b)).ok();
 
     let name = if let Some(w) = wanted {
         w.to_string()
@@ -112,7 +120,7 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
         etc.clone()
     } else {
         let class_net = ctx.path(CLASS_NET);
-        match nic::first_ethernet(&class_net) {
+        match nic::first_ethernet(&interfaces_dir(ctx)) {
             Some(n) => {
                 let name = generated(node, mac_tail(n.mac));
                 if name != etc {
@@ -163,7 +171,7 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
         .filter(|o| !o.is_empty() && !o.eq_ignore_ascii_case(&name) && !o.starts_with("localhost"))
         .collect();
     let hosts_path = ctx.path(ETC_HOSTS);
-    match read_optional(&hosts_path) {
+    match ctx.read_optional(&hosts_path) {
         Ok(content) => {
             let content = content.unwrap_or_default();
             let new = hosts_with_name(&content, &name, &old);
@@ -182,7 +190,7 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
     set_running(ctx, &name, running.as_deref());
 
     let if_path = ctx.path(INTERFACES);
-    match read_optional(&if_path) {
+    match ctx.read_optional(&if_path) {
         Ok(Some(content)) => {
             let (with_added, added) = network::with_dhcp(&content, add, &name);
             let new = interfaces_with_hostname(&with_added, &name);
@@ -217,7 +225,10 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
 /// to guard) or it cannot be locked, which is reported and not fatal.
 fn lock_network(ctx: &mut Ctx) -> Option<fs::File> {
     let dir = ctx.path(NETWORK_DIR);
-    if !dir.is_dir() {
+    let Ok(real) = ctx.resolve(&dir, true) else {
+        return None;
+    };
+    if !real.is_dir() {
         return None;
     }
     let waiting = || {
@@ -226,7 +237,7 @@ fn lock_network(ctx: &mut Ctx) -> Option<fs::File> {
             dir.display()
         ))
     };
-    match crate::fsutil::lock_dir(&dir, waiting) {
+    match crate::fsutil::lock_dir(&real, waiting) {
         Ok(lock) => Some(lock),
         Err(e) => {
             ctx.problem(format_args!(
@@ -266,7 +277,8 @@ fn set_running(ctx: &mut Ctx, name: &str, running: Option<&str>) {
     let was = crate::print::name(running.unwrap_or("unknown"));
     let what = format!("running hostname {name} (was {was})");
     if !ctx.live {
-        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        let at = ctx.resolve(&path, false);
+        if at.and_then(fs::symlink_metadata).is_ok_and(|m| m.is_file()) {
             ctx.write_volatile(&path, format!("{name}\n").as_bytes(), 0o644, &what);
         }
         return;

@@ -22,6 +22,7 @@ use crate::identity::Role;
 use std::fs::{File, OpenOptions};
 use std::net::Ipv4Addr;
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 
 pub const ETC_ISSUE: &str = "/etc/issue";
 /// The lock the banner's writers take turns on (`flock`). In `/run`, a
@@ -116,7 +117,7 @@ fn addresses(ctx: &mut Ctx) -> Vec<(String, Ipv4Addr, u8)> {
 /// reported, and the banner written without it.
 fn lock(ctx: &mut Ctx) -> Option<File> {
     let path = ctx.path(ISSUE_LOCK);
-    if ctx.dry || !path.parent().is_some_and(|run| run.is_dir()) {
+    if ctx.dry || !path.parent().is_some_and(|run| ctx.is_dir(run)) {
         return None;
     }
     let waiting = || {
@@ -125,12 +126,17 @@ fn lock(ctx: &mut Ctx) -> Option<File> {
             path.display()
         ))
     };
-    let locked = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
+    let open = |at: PathBuf| {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(at)
+    };
+    let locked = ctx
+        .resolve(&path, false)
+        .and_then(open)
         .and_then(|file| crate::fsutil::lock_waiting(file, waiting));
     match locked {
         Ok(lock) => Some(lock),
@@ -152,7 +158,7 @@ pub fn write(ctx: &mut Ctx, node: Role, hostname: &str) {
     let keys = hostkeys::fingerprints(ctx);
     let body = text(node, hostname, &addrs, &keys, &bootstatus::read(ctx));
     let path = ctx.path(ETC_ISSUE);
-    if !path.parent().is_some_and(|p| p.is_dir()) {
+    if !path.parent().is_some_and(|p| ctx.is_dir(p)) {
         return ctx.problem(format_args!("{}: no such directory", path.display()));
     }
     ctx.write_volatile(&path, body.as_bytes(), 0o644, "console banner");

@@ -56,9 +56,13 @@
 //! the kernel's address list) is only touched when the root is `/`. The
 //! storage modes are the exception by design: under `--root` they act on
 //! the block devices that `DIR/sys/block` lists (the tests' loop devices,
-//! reached through `DIR/dev`) and mount them under DIR. The image's sshd
-//! configuration and host keys are found through its symbolic links as
-//! the node follows them, inside DIR ([`Ctx::resolve`]), never the host's.
+//! reached through `DIR/dev`) and mount them under DIR. Every file the
+//! steps read, write, chmod or lock under DIR (and `/sys/class/net`, but
+//! not the links in it) is found
+//! through the image's symbolic links as the node follows them, inside DIR
+//! ([`Ctx::resolve`]), never the host's; a link a file is written over is
+//! replaced by the file, as on the node ([`Ctx::clear_link`]). Root's
+//! `.ssh` is stricter: a link there that leaves DIR is not followed.
 pub mod bootfile;
 pub mod bootstatus;
 pub mod hostkeys;
@@ -204,16 +208,40 @@ impl Ctx {
     }
 
     fn write(&mut self, path: &Path, bytes: &[u8], mode: u32, what: &str, persist: bool) -> bool {
-        let mode = match fs::read(path) {
-            Ok(old) if old == bytes => return true,
-            Ok(_) => fs::metadata(path).map_or(mode, |m| m.permissions().mode() & 0o7777),
-            Err(_) => mode,
+        // Under `--root`, as the node finds it ([`Self::resolve`]): where
+        // the file is replaced, and what stands there, a link followed
+        // (`None`: nothing). Live: `path`, both.
+        let found = self
+            .resolve(path, false)
+            .and_then(|at| match self.resolve(path, true) {
+                Ok(seen) => Ok((at, Some(seen))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((at, None)),
+                Err(e) => Err(e),
+            });
+        let (at, seen) = match found {
+            Ok(found) => found,
+            Err(_) if self.dry => (path.to_path_buf(), None),
+            Err(e) => {
+                self.problem(format_args!("cannot write {}: {e}", path.display()));
+                return false;
+            }
+        };
+        let old = seen.as_deref().map(fs::read);
+        let mode = match (old, &seen) {
+            (Some(Ok(old)), _) if old == bytes => return true,
+            (Some(Ok(_)), Some(seen)) => {
+                fs::metadata(seen).map_or(mode, |m| m.permissions().mode() & 0o7777)
+            }
+            _ => mode,
         };
         if self.dry {
             self.changed(format_args!("{}: {what}", path.display()));
             return true;
         }
-        let written = match fsutil::write_atomic(path, bytes, mode) {
+        let written = self
+            .clear_link(&at)
+            .and_then(|()| fsutil::write_atomic(&at, bytes, mode));
+        let written = match written {
             // A file that is a mount point (containers bind-mount
             // /etc/hostname and /etc/hosts, so does the test lab) cannot be
             // renamed over: it is rewritten in place, the one way to change it.
@@ -221,7 +249,7 @@ impl Ctx {
             // empty, which for authorized_keys would lock root out.
             Err(Error::Io { source, .. }) if source.raw_os_error() == Some(libc::EBUSY) => {
                 if rewritten_in_place(path) {
-                    write_in_place(path, bytes).map_err(|e| {
+                    write_in_place(&at, bytes).map_err(|e| {
                         Error::io(
                             format!("cannot write {} (a mount point)", path.display()),
                             e,
@@ -250,6 +278,62 @@ impl Ctx {
         }
     }
 
+    /// Under `--root`, before `at` (a path [`Self::resolve`]d, its last
+    /// component not followed) is replaced: a symbolic link there is
+    /// judged by what it leads to inside the root, as
+    /// [`fsutil::check_replaceable`] judges it on the node, and removed,
+    /// so the write puts a regular file in its place as the rename does
+    /// on the node, the link never followed on the host. The image runs
+    /// nothing meanwhile. Live: nothing to do.
+    pub fn clear_link(&self, at: &Path) -> Result<(), Error> {
+        if self.live || !fs::symlink_metadata(at).is_ok_and(|m| m.is_symlink()) {
+            return Ok(());
+        }
+        let cannot = |e| Error::io(format!("cannot write {}", at.display()), e);
+        match self.resolve(at, true) {
+            Ok(to) => fsutil::check_replaceable(&to)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(cannot(e)),
+        }
+        fs::remove_file(at).map_err(cannot)
+    }
+
+    /// The bytes of `path` (one of [`Self::path`]), a link followed where
+    /// the node follows it ([`Self::resolve`]); errors as `fs::read`'s.
+    pub fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.resolve(path, true).and_then(fs::read)
+    }
+
+    /// [`Self::read`]; a missing file is `Ok(None)`.
+    pub fn read_optional(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        match self.read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether `path` is a directory, as the node finds it.
+    pub fn is_dir(&self, path: &Path) -> bool {
+        self.resolve(path, true).is_ok_and(|d| d.is_dir())
+    }
+
+    /// The entries of the directory `path`, as the node finds it.
+    pub fn read_dir(&self, path: &Path) -> io::Result<fs::ReadDir> {
+        self.resolve(path, true).and_then(fs::read_dir)
+    }
+
+    /// Creates the directory `dir` as [`fsutil::create_dir_durable`] does;
+    /// under `--root` inside it, its parent there already, and a link in
+    /// its place (to nothing in the root) `EEXIST`, as `mkdir` on the node.
+    pub fn create_dir_durable(&self, dir: &Path, mode: u32) -> io::Result<()> {
+        let at = self.resolve(dir, false)?;
+        if !self.live && fs::symlink_metadata(&at).is_ok_and(|m| m.is_symlink()) {
+            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+        }
+        fsutil::create_dir_durable(&at, mode)
+    }
+
     /// Sets `path`'s permission bits to `mode`.
     pub fn chmod(&mut self, path: &Path, old: u32, mode: u32) {
         let what = format_args!("{}: mode {old:04o} -> {mode:04o}", path.display());
@@ -257,7 +341,8 @@ impl Ctx {
             self.changed(what);
             return;
         }
-        match fs::set_permissions(path, fs::Permissions::from_mode(mode)) {
+        let set = self.resolve(path, true);
+        match set.and_then(|p| fs::set_permissions(p, fs::Permissions::from_mode(mode))) {
             Ok(()) => {
                 self.changed(what);
                 self.persist = true;
@@ -333,15 +418,6 @@ pub fn run_tool(program: &str, args: &[&str]) -> Result<(), String> {
     ))
 }
 
-/// Reads a file; a missing file is `Ok(None)`.
-pub fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Gives the node the hostname `name` everywhere (as `rccr.txt`'s
 /// `hostname=` would), rewrites the banner and persists: how `rccr setup`
 /// renames a node. `Err` when `/etc/hostname` cannot hold the name, or
@@ -395,7 +471,7 @@ pub fn rename(opts: &Options, name: &str) -> Result<(), Error> {
 pub fn hotplug(opts: &Options, iface: &str) -> Summary {
     let mut ctx = Ctx::new(&opts.root, opts.dry_run);
     let node = node_type(&mut ctx);
-    let class_net = ctx.path(hostname::CLASS_NET);
+    let class_net = hostname::interfaces_dir(&ctx);
     if nic::wired(&class_net).iter().any(|w| w == iface) {
         let interfaces =
             (ctx.live && !ctx.dry).then(|| fs::read(hostname::INTERFACES).unwrap_or_default());
@@ -415,7 +491,7 @@ pub fn hotplug(opts: &Options, iface: &str) -> Summary {
 /// (`mdev.conf.apk-new`), and one an admin takes over it gets the rule back.
 fn ensure_hotplug_rule(ctx: &mut Ctx) {
     let path = ctx.path(network::MDEV_CONF);
-    match read_optional(&path) {
+    match ctx.read_optional(&path) {
         Ok(Some(content)) => {
             if let Some(new) = network::mdev_conf_with_rule(&content) {
                 ctx.write_file(&path, &new, 0o644, "mdev runs rccr's network hotplug");
@@ -450,7 +526,7 @@ pub fn run(opts: &Options) -> Summary {
     ensure_hotplug_rule(&mut ctx);
     let interfaces =
         (ctx.live && !ctx.dry).then(|| fs::read(hostname::INTERFACES).unwrap_or_default());
-    let dhcp = network::at_boot(&ctx.path(hostname::CLASS_NET), wifi, interfaces.as_deref());
+    let dhcp = network::at_boot(&hostname::interfaces_dir(&ctx), wifi, interfaces.as_deref());
     let (name, hostname_ok) = hostname::apply(&mut ctx, node, wanted, &dhcp);
     let mut boot_ok = hostname_ok || wanted.is_none();
     // Before the boot file's keys: the backup restored is the file as it
@@ -564,7 +640,7 @@ pub fn prepare_disk(opts: &Options, device: &str, yes: bool) -> Result<(), Error
 /// hostname still tells (`ReCyClusteR-Control`), else the node is a target.
 fn node_type(ctx: &mut Ctx) -> Role {
     let path = ctx.path(NODE_TYPE_FILE);
-    let reason = match read_optional(&path) {
+    let reason = match ctx.read_optional(&path) {
         Ok(Some(bytes)) => match Role::from_node_type_file(&String::from_utf8_lossy(&bytes)) {
             Some(t) => return t,
             None => "neither 'control' nor 'target'".to_string(),
@@ -796,7 +872,12 @@ fn resolve_under(root: &Path, rel: &Path, confined: bool) -> io::Result<Option<P
         .map(|c| c.as_os_str().to_owned())
         .collect();
     let mut links = 0;
+    // `at` is a directory: a name after a file is `ENOTDIR`, as in the kernel.
+    let mut at_dir = true;
     while let Some(name) = rest.pop() {
+        if !at_dir {
+            return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+        }
         match Path::new(&name).components().next() {
             None | Some(Component::CurDir) => {}
             Some(Component::ParentDir) if depth > 0 => {
@@ -813,7 +894,9 @@ fn resolve_under(root: &Path, rel: &Path, confined: bool) -> io::Result<Option<P
             }
             Some(Component::Normal(_)) => {
                 let next = at.join(&name);
-                if !fs::symlink_metadata(&next)?.is_symlink() {
+                let meta = fs::symlink_metadata(&next)?;
+                if !meta.is_symlink() {
+                    at_dir = meta.is_dir();
                     at = next;
                     depth += 1;
                     continue;
@@ -823,6 +906,13 @@ fn resolve_under(root: &Path, rel: &Path, confined: bool) -> io::Result<Option<P
                     return Err(io::Error::from_raw_os_error(libc::ELOOP));
                 }
                 let to = fs::read_link(&next)?;
+                if to.as_os_str().is_empty() {
+                    return Err(io::Error::from_raw_os_error(libc::ENOENT));
+                }
+                // A target `x/` is a directory `x`, or ENOTDIR.
+                if to.as_os_str().as_encoded_bytes().ends_with(b"/") {
+                    rest.push(".".into());
+                }
                 rest.extend(to.components().rev().map(|c| c.as_os_str().to_owned()));
             }
         }
@@ -1161,8 +1251,14 @@ mod tests {
         std::os::unix::fs::symlink("../../../../../../etc", at("etc/ssh/up")).unwrap();
         std::os::unix::fs::symlink("/etc/ssh/loop", at("etc/ssh/loop")).unwrap();
         std::os::unix::fs::symlink("/etc/ssh/abs/gone", at("etc/ssh/dangling")).unwrap();
+        // As the kernel: a name after a file, a `/` after a link to one.
+        std::os::unix::fs::symlink("/etc/ssh/keys/k/", at("etc/ssh/slash")).unwrap();
+        std::os::unix::fs::symlink("keys/k/..", at("etc/ssh/up-a-file")).unwrap();
         let ctx = Ctx::new(&root, true);
-        let cases: [(&str, bool, Result<&str, i32>); 8] = [
+        let cases: [(&str, bool, Result<&str, i32>); 11] = [
+            ("etc/ssh/slash", true, Err(libc::ENOTDIR)),
+            ("etc/ssh/up-a-file/keys", true, Err(libc::ENOTDIR)),
+            ("etc/ssh/keys/k/../k", true, Err(libc::ENOTDIR)),
             ("etc/ssh/abs/k", true, Ok("etc/ssh/keys/k")),
             ("etc/ssh/up/ssh/abs/../keys/k", true, Ok("etc/ssh/keys/k")),
             ("etc/ssh/abs/new", false, Ok("etc/ssh/keys/new")),
@@ -1177,6 +1273,29 @@ mod tests {
             let got = got.map_err(|e| e.raw_os_error().unwrap_or(0));
             assert_eq!(got, want.map(at), "{rel} {follow_last}");
         }
+    }
+
+    #[test]
+    fn under_a_root_a_link_written_over_is_judged_inside_it_and_replaced() {
+        // A link to a directory in the image is refused, as on the node;
+        // one whose target is a directory on the build host only, and
+        // nothing in the image, is replaced by the file.
+        let root = crate::fsutil::scratch::Dir::new("init-ctx-write");
+        root.file("etc/d/x", "").file("hostdir/x", "");
+        let at = |rel: &str| root.join(rel);
+        std::os::unix::fs::symlink("/etc/d", at("etc/to-dir")).unwrap();
+        std::os::unix::fs::symlink(at("hostdir"), at("etc/to-host")).unwrap();
+        let mut ctx = Ctx::new(&root, false);
+        assert!(!ctx.write_file(&at("etc/to-dir"), b"a\n", 0o644, "test"));
+        assert!(ctx.write_file(&at("etc/to-host"), b"b\n", 0o644, "test"));
+        assert!(at("etc/to-dir").is_symlink());
+        assert_eq!(fs::read(at("etc/to-host")).unwrap(), b"b\n");
+        assert!(at("hostdir/x").is_file());
+        let counted = Summary {
+            changes: 1,
+            problems: 1,
+        };
+        assert_eq!(ctx.summary, counted);
     }
 
     #[test]

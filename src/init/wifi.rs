@@ -26,7 +26,7 @@
 //! is readable by anyone holding the card); until then it stays, to be
 //! installed again at the next boot.
 use super::network::WPA_CONF;
-use super::{bootfile, read_optional, Ctx};
+use super::{bootfile, Ctx};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -170,9 +170,14 @@ pub fn load(ctx: &mut Ctx) -> Option<Found> {
 /// `found` is installed (true when there is none).
 pub fn install(ctx: &mut Ctx, found: Option<&Found>) -> (bool, bool) {
     let conf = ctx.path(WPA_CONF);
-    let can_run = ctx.path(WPA_SUPPLICANT).exists();
+    let can_run = ctx
+        .resolve(&ctx.path(WPA_SUPPLICANT), true)
+        .is_ok_and(|p| p.exists());
     let Some(f) = found else {
-        return (can_run && conf.is_file(), true);
+        return (
+            can_run && ctx.resolve(&conf, true).is_ok_and(|p| p.is_file()),
+            true,
+        );
     };
     if !can_run {
         ctx.problem(format_args!(
@@ -182,19 +187,19 @@ pub fn install(ctx: &mut Ctx, found: Option<&Found>) -> (bool, bool) {
         return (false, false);
     }
     if let Some(dir) = conf.parent() {
-        if !dir.is_dir() && !ctx.dry {
+        if !ctx.is_dir(dir) && !ctx.dry {
             // Durable in its parent: on a disk root, the boot partition's
             // copy is removed once this one is written.
-            if let Err(e) = crate::fsutil::create_dir_durable(dir, 0o755) {
+            if let Err(e) = ctx.create_dir_durable(dir, 0o755) {
                 ctx.problem(format_args!("cannot create {}: {e}", dir.display()));
                 return (false, false);
             }
         }
     }
-    let old = read_optional(&conf).ok().flatten();
+    let old = ctx.read_optional(&conf).ok().flatten();
     // An older file keeps its mode through the write: it is made root's
     // alone first, so the new passphrase never sits in a readable file.
-    if let Ok(m) = fs::metadata(&conf) {
+    if let Ok(m) = ctx.resolve(&conf, true).and_then(fs::metadata) {
         let mode = m.permissions().mode() & 0o7777;
         if mode != 0o600 {
             ctx.chmod(&conf, mode, 0o600);
@@ -224,7 +229,10 @@ pub fn retire(ctx: &mut Ctx, found: &Found, kept_because: Option<&str>) {
     if ctx.dry {
         return ctx.changed(what);
     }
-    let remove = || fs::remove_file(path).and_then(|()| crate::fsutil::sync_parent(path));
+    let remove = || {
+        let at = ctx.resolve(path, false)?;
+        fs::remove_file(&at).and_then(|()| crate::fsutil::sync_parent(&at))
+    };
     match bootfile::change_on_media(ctx, path, remove) {
         Ok(()) => ctx.changed(what),
         Err(e) => ctx.problem(format_args!(

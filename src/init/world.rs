@@ -84,12 +84,12 @@ pub enum Outcome {
 
 /// Reads both files under the root and compares them.
 pub fn check(ctx: &Ctx) -> Outcome {
-    let world = match super::read_optional(&ctx.path(WORLD)) {
+    let world = match ctx.read_optional(&ctx.path(WORLD)) {
         Ok(Some(w)) => String::from_utf8_lossy(&w).into_owned(),
         Ok(None) => return Outcome::NoWorld,
         Err(e) => return Outcome::Unreadable(format!("{WORLD}: {e}")),
     };
-    match std::fs::read(ctx.path(INSTALLED_DB)) {
+    match ctx.read(&ctx.path(INSTALLED_DB)) {
         Ok(db) => Outcome::Missing(missing(&world, &String::from_utf8_lossy(&db))),
         Err(e) => Outcome::Unreadable(format!("{INSTALLED_DB}: {e}")),
     }
