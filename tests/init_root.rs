@@ -2030,6 +2030,24 @@ fn a_boot_file_key_for_a_link_that_grants_nothing_replaces_the_link_with_a_file(
 }
 
 #[test]
+fn a_link_that_grants_nothing_stays_when_the_file_replacing_it_cannot_be_written() {
+    // The boot file's key cannot be written (every write beyond 0 bytes
+    // fails: a full disk alike): the link is still there, not removed
+    // first, and rccr.txt is kept for the next boot.
+    for (tag, to) in [("gone", "../../etc/ssh/gone"), ("dir", "../../etc/ssh")] {
+        let root = Root::image(&format!("boot-link-full-{tag}"), "target");
+        let link = relink_authorized_keys(&root, to);
+        let mut no_room = Command::new("sh");
+        no_room.args(["-c", "trap '' XFSZ; ulimit -f 0 && exec \"$@\"", "sh", RCCR]);
+        let run = root.init_by(no_room, &[]);
+        assert!(run.says("File too large"), "{tag}: {}", run.stderr);
+        let kept = fs::read_link(&link).ok();
+        assert_eq!(kept, Some(PathBuf::from(to)), "{tag}: {}", run.stderr);
+        assert!(root.exists("boot/rccr.txt"), "{tag}: rccr.txt retired");
+    }
+}
+
+#[test]
 fn a_key_rotation_whose_timer_lives_is_left_to_it() {
     // rccr-init run by hand mid-rotation: the timer holds its marker's lock.
     let root = Root::image("rotation-live", "target");

@@ -1031,17 +1031,10 @@ fn replace_link(ctx: &mut Ctx, path: &Path, keys: &[String], why: &str) -> bool 
         ctx.changed(what);
         return true;
     }
-    // A rename cannot take the place of a link to a directory, a device or
-    // a loop (fsutil refuses it): that link goes first. It granted nothing,
-    // so a crash in between loses no way in, and rccr.txt stays for the
-    // next boot.
-    if fsutil::not_a_file_if_any(path).is_some() {
-        if let Err(e) = fs::remove_file(path) {
-            ctx.problem(format_args!("cannot remove {}: {e}", path.display()));
-            return false;
-        }
-    }
-    match fsutil::write_atomic(path, &new, 0o600) {
+    // Judged already (`why`): the rename takes the link's place whatever
+    // it leads to (a directory, a device, a loop, which fsutil's own check
+    // refuses), and a write that fails leaves it.
+    match fsutil::write_atomic_judged(path, &new, 0o600) {
         Ok(()) => {
             ctx.changed(what);
             ctx.needs_persist();
