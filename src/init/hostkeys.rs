@@ -426,13 +426,12 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
 }
 
 /// Under `--root`, before a new pair is written: a `.pub` link is judged
-/// by what it leads to inside the root, as
-/// [`crate::fsutil::check_replaceable`]
-/// judges it on the node, and removed, so the pair's write (which judges
-/// on the host) puts the file in its place as the rename does on the
-/// node, the link never followed on the host. Not atomic, which a `.pub`
-/// affords: one lost is derived again from its key at the next boot.
-/// Here only: a file whose loss matters is replaced by a rename over
+/// by what it leads to inside the root, as the node's
+/// [`crate::fsutil::check_replaceable`] judges it, and removed, so the
+/// pair's write (which judges on the host) puts the file in its place as
+/// the rename does on the node, the link never followed on the host. Not
+/// atomic, which a `.pub` affords: one lost is derived again from its key
+/// at the next boot. Here only: a file whose loss matters is renamed over
 /// its link ([`Ctx::write_file`]). Live: nothing to do.
 fn clear_public_link(ctx: &Ctx, public: &Path) -> Result<(), crate::error::Error> {
     if ctx.live || !fs::symlink_metadata(public).is_ok_and(|m| m.is_symlink()) {
