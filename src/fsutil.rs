@@ -249,6 +249,14 @@ pub fn try_lock_shared(file: &File) -> std::io::Result<bool> {
 /// Atomically replaces `path` with `contents`, created with `mode`, and
 /// makes it durable before returning.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+    check_replaceable(path)?;
+    write_atomic_judged(path, contents, mode)
+}
+
+/// [`write_atomic`] for a caller that judged what stands at `path`
+/// itself: a link there is not followed (`rccr-init --root` judges it
+/// inside the image, not on the build host), the rename replaces it.
+pub fn write_atomic_judged(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
     replace(path, contents, mode, true, |_| Ok(()))
 }
 
@@ -262,6 +270,7 @@ pub fn write_atomic_with(
     mode: u32,
     before_rename: impl FnOnce(&File) -> std::io::Result<()>,
 ) -> Result<(), Error> {
+    check_replaceable(path)?;
     replace(path, contents, mode, true, before_rename)
 }
 
@@ -273,6 +282,7 @@ pub fn write_atomic_with(
 /// `noauto_da_alloc`), can leave an empty file. For a record written
 /// often whose previous version is still a right answer.
 pub fn write_atomic_lazy(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+    check_replaceable(path)?;
     replace(path, contents, mode, false, |_| Ok(()))
 }
 
@@ -367,6 +377,8 @@ fn write_temp(tmp: &Path, contents: &[u8], mode: u32) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Writes `contents` to a temporary sibling of `path` and renames it over
+/// `path`; what stands there judged by the caller ([`check_replaceable`]).
 fn replace(
     path: &Path,
     contents: &[u8],
@@ -374,7 +386,6 @@ fn replace(
     sync_dir: bool,
     before_rename: impl FnOnce(&File) -> std::io::Result<()>,
 ) -> Result<(), Error> {
-    check_replaceable(path)?;
     let tmp = temp_sibling(path);
     let result = (|| {
         let file = write_temp(&tmp, contents, mode)?;

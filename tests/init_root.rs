@@ -989,6 +989,38 @@ fn under_root_the_image_s_absolute_links_are_written_inside_it_not_on_the_host()
 }
 
 #[test]
+fn under_root_a_link_a_failed_write_would_replace_is_still_there() {
+    // The image's interfaces file is an absolute link. A write that fails
+    // (here every write beyond 0 bytes: a full image alike) leaves the
+    // link as it was, not a missing file a later run skips; a write that
+    // succeeds renames the file over the link, its target kept.
+    let root = Root::image("link-kept", "target");
+    let at = "etc/network/interfaces";
+    fs::remove_file(root.path(at)).unwrap();
+    root.write("data/interfaces", INTERFACES);
+    std::os::unix::fs::symlink("/data/interfaces", root.path(at)).unwrap();
+
+    let mut no_room = Command::new("sh");
+    no_room.args(["-c", "trap '' XFSZ; ulimit -f 0 && exec \"$@\"", "sh", RCCR]);
+    let failed = root.init_by(no_room, &[]);
+    assert!(failed.says("File too large"), "{}", failed.stderr);
+    let link = fs::read_link(root.path(at));
+    assert_eq!(
+        link.ok(),
+        Some(PathBuf::from("/data/interfaces")),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(root.read("data/interfaces"), INTERFACES);
+
+    let done = root.init(&[]).ok();
+    assert!(!done.says("problem"), "{}", done.stderr);
+    assert!(fs::symlink_metadata(root.path(at)).unwrap().is_file());
+    assert!(root.read(at).contains(TARGET_NAME), "{}", root.read(at));
+    assert_eq!(root.read("data/interfaces"), INTERFACES);
+}
+
+#[test]
 fn a_host_key_pair_cut_short_between_its_files_is_made_whole() {
     // A new private key beside the .pub of the key it replaced: what a
     // power cut between write_pair's two renames leaves when an empty or
@@ -1994,6 +2026,24 @@ fn a_boot_file_key_for_a_link_that_grants_nothing_replaces_the_link_with_a_file(
         );
         assert_a_file_with_key_a(&root, tag);
         assert_boot_file_retired(&root, &run);
+    }
+}
+
+#[test]
+fn a_link_that_grants_nothing_stays_when_the_file_replacing_it_cannot_be_written() {
+    // The boot file's key cannot be written (every write beyond 0 bytes
+    // fails: a full disk alike): the link is still there, not removed
+    // first, and rccr.txt is kept for the next boot.
+    for (tag, to) in [("gone", "../../etc/ssh/gone"), ("dir", "../../etc/ssh")] {
+        let root = Root::image(&format!("boot-link-full-{tag}"), "target");
+        let link = relink_authorized_keys(&root, to);
+        let mut no_room = Command::new("sh");
+        no_room.args(["-c", "trap '' XFSZ; ulimit -f 0 && exec \"$@\"", "sh", RCCR]);
+        let run = root.init_by(no_room, &[]);
+        assert!(run.says("File too large"), "{tag}: {}", run.stderr);
+        let kept = fs::read_link(&link).ok();
+        assert_eq!(kept, Some(PathBuf::from(to)), "{tag}: {}", run.stderr);
+        assert!(root.exists("boot/rccr.txt"), "{tag}: rccr.txt retired");
     }
 }
 

@@ -410,8 +410,7 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
         ));
     }
     let made = keys::generate(kind, RSA_BITS, comment).and_then(|key| {
-        // A `.pub` link is replaced, never followed on the build host.
-        ctx.clear_link(&keys::public_path(private))?;
+        clear_public_link(ctx, &keys::public_path(private))?;
         keys::write_pair(private, &key)?;
         Ok(key.public_key().fingerprint(HashAlg::Sha256))
     });
@@ -424,6 +423,27 @@ fn ensure_one(ctx: &mut Ctx, private: &Path, kind: KeyType, comment: &str) {
         }
         Err(e) => ctx.problem(format_args!("{shown}: {e}")),
     }
+}
+
+/// Under `--root`, before a new pair is written: a `.pub` link is judged
+/// by what it leads to inside the root, as the node's
+/// [`crate::fsutil::check_replaceable`] judges it, and removed, so the
+/// pair's write (which judges on the host) puts the file in its place as
+/// the rename does on the node, the link never followed on the host. Not
+/// atomic, which a `.pub` affords: one lost is derived again from its key
+/// at the next boot. Here only: a file whose loss matters is renamed over
+/// its link ([`Ctx::write_file`]). Live: nothing to do.
+fn clear_public_link(ctx: &Ctx, public: &Path) -> Result<(), crate::error::Error> {
+    if ctx.live || !fs::symlink_metadata(public).is_ok_and(|m| m.is_symlink()) {
+        return Ok(());
+    }
+    let cannot = |e| crate::error::Error::io(format!("cannot write {}", public.display()), e);
+    match ctx.resolve(public, true) {
+        Ok(to) => crate::fsutil::check_replaceable(&to)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(cannot(e)),
+    }
+    fs::remove_file(public).map_err(cannot)
 }
 
 /// Whether the non-empty file at `private` holds no key sshd could load:

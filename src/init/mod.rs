@@ -61,7 +61,7 @@
 //! not the links in it) is found
 //! through the image's symbolic links as the node follows them, inside DIR
 //! ([`Ctx::resolve`]), never the host's; a link a file is written over is
-//! replaced by the file, as on the node ([`Ctx::clear_link`]). Root's
+//! replaced by the file, as on the node (the rename takes its place). Root's
 //! `.ssh` is stricter: a link there that leaves DIR is not followed.
 pub mod bootfile;
 pub mod bootstatus;
@@ -238,9 +238,16 @@ impl Ctx {
             self.changed(format_args!("{}: {what}", path.display()));
             return true;
         }
-        let written = self
-            .clear_link(&at)
-            .and_then(|()| fsutil::write_atomic(&at, bytes, mode));
+        let written = if self.live {
+            fsutil::write_atomic(path, bytes, mode)
+        } else {
+            // What stands at `at` judged as the node finds it, inside the
+            // root (`seen`); a link there is never followed on the host,
+            // and the rename replaces it: a write that fails leaves it.
+            seen.as_deref()
+                .map_or(Ok(()), fsutil::check_replaceable)
+                .and_then(|()| fsutil::write_atomic_judged(&at, bytes, mode))
+        };
         let written = match written {
             // A file that is a mount point (containers bind-mount
             // /etc/hostname and /etc/hosts, so does the test lab) cannot be
@@ -276,26 +283,6 @@ impl Ctx {
                 false
             }
         }
-    }
-
-    /// Under `--root`, before `at` (a path [`Self::resolve`]d, its last
-    /// component not followed) is replaced: a symbolic link there is
-    /// judged by what it leads to inside the root, as
-    /// [`fsutil::check_replaceable`] judges it on the node, and removed,
-    /// so the write puts a regular file in its place as the rename does
-    /// on the node, the link never followed on the host. The image runs
-    /// nothing meanwhile. Live: nothing to do.
-    pub fn clear_link(&self, at: &Path) -> Result<(), Error> {
-        if self.live || !fs::symlink_metadata(at).is_ok_and(|m| m.is_symlink()) {
-            return Ok(());
-        }
-        let cannot = |e| Error::io(format!("cannot write {}", at.display()), e);
-        match self.resolve(at, true) {
-            Ok(to) => fsutil::check_replaceable(&to)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(cannot(e)),
-        }
-        fs::remove_file(at).map_err(cannot)
     }
 
     /// The bytes of `path` (one of [`Self::path`]), a link followed where
@@ -1044,17 +1031,10 @@ fn replace_link(ctx: &mut Ctx, path: &Path, keys: &[String], why: &str) -> bool 
         ctx.changed(what);
         return true;
     }
-    // A rename cannot take the place of a link to a directory, a device or
-    // a loop (fsutil refuses it): that link goes first. It granted nothing,
-    // so a crash in between loses no way in, and rccr.txt stays for the
-    // next boot.
-    if fsutil::not_a_file_if_any(path).is_some() {
-        if let Err(e) = fs::remove_file(path) {
-            ctx.problem(format_args!("cannot remove {}: {e}", path.display()));
-            return false;
-        }
-    }
-    match fsutil::write_atomic(path, &new, 0o600) {
+    // Judged already (`why`): the rename takes the link's place whatever
+    // it leads to (a directory, a device, a loop, which fsutil's own check
+    // refuses), and a write that fails leaves it.
+    match fsutil::write_atomic_judged(path, &new, 0o600) {
         Ok(()) => {
             ctx.changed(what);
             ctx.needs_persist();
