@@ -1743,6 +1743,27 @@ fn boot_of_the_home_named_in_the_environment() {
     }
 }
 
+/// What rccr-init's revert does to `home`'s rotation, run without the
+/// capabilities to read any file ([`without_dac`]), in a process of its
+/// own: its output prints what [`rccr::keys::node::revert_at_boot`] said.
+fn boot_without_dac(home: &Home) -> Output {
+    let node = without_dac(&vec![std::env::current_exe()
+        .unwrap()
+        .display()
+        .to_string()]);
+    home.spawn_with(
+        &node,
+        &[
+            "boot_of_the_home_named_in_the_environment",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ],
+        &[(BOOT_HOME, home.0 .0.to_str().unwrap())],
+    )
+    .wait_with_output()
+}
+
 #[test]
 fn at_boot_a_marker_that_cannot_be_read_is_reverted_only_onto_a_backup_that_fits() {
     // What an unreadable marker holds is unknown: it may be one cut short,
@@ -1784,17 +1805,7 @@ fn at_boot_a_marker_that_cannot_be_read_is_reverted_only_onto_a_backup_that_fits
         if unreadable {
             std::fs::set_permissions(&bak, std::fs::Permissions::from_mode(0o000)).unwrap();
         }
-        let boot = home.spawn_with(
-            &node,
-            &[
-                "boot_of_the_home_named_in_the_environment",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-            ],
-            &[(BOOT_HOME, home.0 .0.to_str().unwrap())],
-        );
-        let out = boot.wait_with_output();
+        let out = boot_without_dac(&home);
         let who = format!("case {i}: {}", stdout(&out));
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_has(&stdout(&out), said);
@@ -2290,4 +2301,68 @@ fn a_cksum_line_that_is_no_crc_and_size_is_named_so_by_the_script() {
             home.assert_untouched(&who, ORIGINAL);
         }
     }
+}
+
+/// A marker the steps cannot read (an LSM's denial; here: no DAC
+/// capabilities) is no rotation to them: a commit onto a file that lacks
+/// the old key already (config management rewrote it to the new key) got
+/// no input, said `unchanged` and left marker and backup; the boot, which
+/// cannot read the marker either, then restored that backup, the old key
+/// alone, over the new key: locked out. The commit runs over a connection
+/// the new key opened: it drops both, and the boot finds nothing armed.
+#[test]
+fn a_commit_sent_nothing_drops_a_marker_it_cannot_read_and_the_boot_keeps_the_new_key() {
+    if !dac_can_be_dropped() {
+        return;
+    }
+    let new_only = &STAGED[ORIGINAL.len()..];
+    for_each_node("commitunread", |node, who, home| {
+        home.send_ok(node, &["stage", "ru", "60", "nu"], "nu", STAGED);
+        let marker = home.0.path(".ssh/.rccr-rotation");
+        std::fs::set_permissions(&marker, std::fs::Permissions::from_mode(0o000)).unwrap();
+        std::fs::write(home.ak(), new_only).unwrap();
+        let (head, out) = home.converse(&without_dac(node), &["commit", "nv"], "nv", |head| {
+            assert_eq!(split(head).1, "-", "{who}: the marker was read");
+            Vec::new()
+        });
+        assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+        assert_eq!(home.keys(), new_only, "{who}");
+        // A reboot: the timer gone, then rccr-init's revert.
+        kill_processes_of(home);
+        let out = boot_without_dac(home);
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        let said = stdout(&out);
+        assert!(said.lines().any(|l| l == "Nothing"), "{who}: {said}");
+        home.assert_untouched(who, new_only);
+    });
+}
+
+/// [`a_commit_sent_nothing_drops_a_marker_it_cannot_read_and_the_boot_keeps_the_new_key`]
+/// where the marker cannot be removed (a directory): exit 1, said alike,
+/// the backup gone all the same (the boot then has nothing to restore
+/// over the new key), the file kept.
+#[test]
+fn a_commit_sent_nothing_that_cannot_drop_a_marker_it_cannot_read_fails_alike() {
+    let cases = [("marker a directory", ())];
+    for_each_case_said_alike("commitmarkdir", &cases, |node, who, home, _, ()| {
+        std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+        std::fs::create_dir(home.0.path(".ssh/.rccr-rotation")).unwrap();
+        let (head, out) = home.converse(node, &["commit", "nm"], "nm", |head| {
+            assert_eq!(split(head).1, "-", "{who}");
+            Vec::new()
+        });
+        assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+        assert_refused(
+            &out,
+            1,
+            "cannot disarm the rotation whose revert marker",
+            who,
+        );
+        assert!(stdout(&out).is_empty(), "{who}: {}", stdout(&out));
+        assert_eq!(home.keys(), ORIGINAL, "{who}");
+        assert_eq!(home.leftovers(), [".rccr-rotation"], "{who}");
+        format!("{}left {:?}", said_in(home, &out), home.leftovers())
+    });
 }

@@ -9,8 +9,9 @@
 //! dozen coreutils processes, which is most of a node's CPU per rotation.
 //!
 //! Exit codes, as the script's: 0 done, 1 failed (nothing changed, but
-//! for a rotation dropped on a link, [`Files::refuse_link`], and a dead
-//! rotation's revert or drop that failed half way), 3
+//! for a rotation dropped on a link, [`Files::refuse_link`], a dead
+//! rotation's revert or drop, and a commit's drop of a marker it could not
+//! read ([`disarm_unread`]), that failed half way), 3
 //! rotation expired, 4 authorized_keys changed under us, 5 another step
 //! holds the node's lock, 6 a rotation is armed already (stage only), 7
 //! the control's input did not end within the input wait ([`input_wait`];
@@ -49,7 +50,9 @@
 //! drops marker and backup and keeps the file (so does the boot). A
 //! marker the boot cannot read may be cut short or whole: its rotation is
 //! reverted onto a backup that fits or is whole on its own, else marker
-//! and backup are left and the boot says so ([`Files::dead`]). The
+//! and backup are left and the boot says so ([`Files::dead`]); so a
+//! commit, which runs over a connection the new key opened, drops a
+//! marker it cannot read, sent a file or not ([`disarm_unread`]). The
 //! boot does on a symbolic link what the timer would: the backup renamed
 //! over it (judging what a link grants at boot, before later services
 //! mount or fix its target, could lose the node's only access).
@@ -870,7 +873,10 @@ fn lock_within(file: File, wait: Duration) -> Option<File> {
 fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
     let snap = snapshot(files, out)?;
     let said = match receive(out, nonce)? {
-        None => "unchanged",
+        None => {
+            disarm_unread(files, &snap)?;
+            "unchanged"
+        }
         Some(content) => {
             if files.armed() != snap.armed {
                 return fail(
@@ -910,6 +916,29 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
         }
     };
     writeln!(out, "{said}\n{}", persist(files)).map_err(|e| Fail(1, e.to_string()))
+}
+
+/// Drops the rotation of a marker the commit's snapshot could not read
+/// (`-`, an LSM's denial): the control, told of no rotation, may send
+/// nothing (the file lacks the old key already), and a marker left would
+/// have the boot restore its backup, the old key alone, over the new one
+/// ([`Files::dead`]). A commit runs over a connection the new key opened
+/// (a release's: the key it removes), and a drop keeps authorized_keys as
+/// it is (remote.sh's twin in `commit`). Synced, before the persist.
+fn disarm_unread(files: &Files, snap: &Snapshot) -> Step<()> {
+    if snap.armed != "-" || !files.marked() {
+        return Ok(());
+    }
+    files.drop_rotation().or_else(|_| {
+        fail(
+            1,
+            format!(
+                "cannot disarm the rotation whose revert marker {} holds no token that can be \
+                 read (its marker and backup not wholly removed)",
+                files.mark.display()
+            ),
+        )
+    })
 }
 
 /// Makes the change survive a reboot: `lbu`, `lbu-failed`, `volatile` or `disk`.

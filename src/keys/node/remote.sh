@@ -22,15 +22,18 @@
 #                      is a symbolic link (see refuse_link)
 #   commit NONCE       print and read as stage does. If the armed rotation and
 #                      the file are still as read: disarm, install the file,
-#                      drop the backup (nothing on stdin: change nothing).
+#                      drop the backup (nothing on stdin: change nothing,
+#                      but for a marker the snapshot could not read: it and
+#                      the backup go, the file stays; see the commit).
 #                      Then persist; print committed or unchanged, then lbu,
 #                      lbu-failed, volatile or disk. Refused as stage is
 #                      when authorized_keys is a symbolic link (made since),
 #                      and, sent a file, when it is absent or no regular
 #                      file (exit 1, before the disarm)
 #
-# Exit codes: 0 done, 1 failed (nothing changed, but for refuse_link's drop
-# and a dead rotation's revert or drop that failed half way), 3
+# Exit codes: 0 done, 1 failed (nothing changed, but for refuse_link's drop,
+# a dead rotation's revert or drop and a commit's drop of a marker it could
+# not read that failed half way), 3
 # rotation expired (the node reverted by itself), 4 authorized_keys changed
 # under us, 5 another step holds the node's lock, 6 a rotation is armed
 # already (stage), 7 the control's input did not end within the input wait
@@ -533,6 +536,15 @@ commit)
 		rm -f "$bak"
 		echo committed
 	else
+		# A marker the snapshot could not read (an LSM's denial) goes, with
+		# its backup, synced, as rccr's side: the control, told of no
+		# rotation, sends nothing onto a file that lacks the old key, and a
+		# marker left would have the boot restore the backup (the old key
+		# alone) over the new key, which opened this connection (a release:
+		# the key it removes; a drop changes no key either way).
+		if [ "$snap_armed" = - ] && { [ -e "$mark" ] || [ -L "$mark" ]; }; then
+			drop_rotation || fail 1 "cannot disarm the rotation whose revert marker $mark holds no token that can be read (its marker and backup not wholly removed)"
+		fi
 		echo unchanged
 	fi
 	persist
