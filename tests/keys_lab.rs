@@ -119,6 +119,14 @@ fn start_sshd(lab: &Lab, name: &str) {
         ],
     );
     assert!(out.status.success(), "sshd: {}", stderr(&out));
+    // sshd forks into the background before it binds: its exit says
+    // nothing about the port.
+    let port_open = || {
+        lab.sh(name, "ss -Htln 'sport = :22' | grep -q .")
+            .status
+            .success()
+    };
+    wait_for("sshd to listen", port_open);
 }
 
 /// Whether the control holds a regular file at `path`.
