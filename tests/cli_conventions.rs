@@ -12,6 +12,8 @@ mod skip;
 #[path = "common/sshd.rs"]
 #[allow(dead_code)] // login, ssh_keygen
 mod sshd;
+#[path = "common/terminal.rs"]
+mod terminal;
 
 use scratch::Scratch;
 use std::fs::File;
@@ -2687,10 +2689,10 @@ fn a_key_file_too_large_to_be_a_key_is_refused_unread() {
 #[test]
 fn backup_and_restore_refuse_a_terminal_for_the_archive() {
     let tools = Command::new("sh")
-        .args(["-c", "command -v script && command -v timeout"])
+        .args(["-c", "command -v timeout"])
         .output();
     if !tools.is_ok_and(|o| o.status.success()) {
-        skip::skip("needs script(1) and timeout(1) to give rccr a terminal");
+        skip::skip("needs timeout(1) to bound a rccr that would wait on the terminal");
         return;
     }
     let home = Home::new("tty");
@@ -2699,12 +2701,14 @@ fn backup_and_restore_refuse_a_terminal_for_the_archive() {
         ("backup -", "rccr backup: stdout is a terminal, and the archive holds private keys: send it to a file or a pipe (rccr backup - > FILE); run"),
         ("restore -", "rccr restore: stdin is a terminal: give the archive on stdin (rccr restore - < FILE), or name its file; run"),
     ] {
-        // script(1) gives rccr a terminal for stdin, stdout and stderr.
-        let script = ["20", "script", "-qec", &format!("{RCCR} {command}"), "/dev/null"];
-        let out = home
-            .command_of("timeout", &script, home.state().as_os_str())
-            .output()
-            .unwrap();
+        // A terminal for stdin, stdout and stderr; timeout(1) is only the
+        // watchdog of a restore that would wait for an archive typed on it.
+        let mut args = vec!["60", RCCR];
+        args.extend(command.split(' '));
+        let out = terminal::run_on_terminal(
+            home.command_of("timeout", &args, home.state().as_os_str()),
+            b"",
+        );
         let screen = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(2), "{command}: {screen}");
         assert!(screen.trim_end().starts_with(says), "{command}: {screen}");

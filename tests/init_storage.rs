@@ -21,8 +21,8 @@ mod common;
 use common::child::KillOnDrop;
 use common::lab::require_root;
 use common::or_skip;
+use common::terminal::run_on_terminal;
 use std::fs::{self, File};
-use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -258,41 +258,19 @@ impl Node {
         Run::from(run(RCCR, &all))
     }
 
-    /// The same through a pseudo-terminal (util-linux `script`), typing
-    /// `answer`.
+    /// The same on a pseudo-terminal of the test's own, `answer` typed
+    /// ahead.
     fn init_on_terminal(&self, args: &[&str], answer: &str) -> Run {
         self.refresh_mounts();
-        let mut cmd = format!("{RCCR} init --root {}", self.dir.display());
-        for a in args {
-            cmd.push(' ');
-            cmd.push_str(a);
-        }
-        let mut child = Command::new("script")
-            .args([
-                "--quiet",
-                "--echo",
-                "never",
-                "--return",
-                "--command",
-                &cmd,
-                "/dev/null",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
-        let mut out = Vec::new();
-        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-        drop(stdin);
-        let status = child.wait().unwrap();
+        let mut cmd = Command::new(RCCR);
+        cmd.args(["init", "--root", self.dir.to_str().unwrap()])
+            .args(args);
+        let out = run_on_terminal(cmd, format!("{answer}\n").as_bytes());
         Run {
-            code: status.code(),
-            // A terminal has one stream: stdout and stderr together.
-            stderr: String::from_utf8_lossy(&out).replace("\r\n", "\n"),
+            code: out.status.code(),
+            // A terminal has one stream: the echo of `answer`, then stdout
+            // and stderr together.
+            stderr: String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n"),
         }
     }
 

@@ -13,15 +13,22 @@ use common::{assert_count, assert_has, ok, or_skip};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Short enough for tests to wait it out.
-const REVERT_SECS: u64 = 3;
+/// The node's own revert: longer than a loaded machine takes from a stage
+/// to its commit (the rest of the stage, a login with the new key, the
+/// commit's lock), so only the faults a test injects reach it.
+const REVERT_SECS: u64 = 10;
+
+/// The revert of tests that wait for it after a fault right after the
+/// stage, where nothing of the rotation is left to outrun it.
+const SHORT_REVERT_SECS: u64 = 3;
 
 fn ips(lab: &Lab, names: &[&str]) -> Vec<String> {
     names.iter().map(|n| lab.ip(n)).collect()
 }
 
 fn rotate_args(lab: &Lab, names: &[&str], extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = ["rccr", "keyrotate", "--yes", "--timeout", "3"]
+    // The default --timeout (10 s): it bounds each SSH login as well.
+    let mut args: Vec<String> = ["rccr", "keyrotate", "--yes"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -31,6 +38,13 @@ fn rotate_args(lab: &Lab, names: &[&str], extra: &[&str]) -> Vec<String> {
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     args
+}
+
+/// `cmd` (from [`rotate_args`]) with `--revert-after secs`.
+fn with_revert(mut cmd: Vec<String>, secs: u64) -> Vec<String> {
+    let at = cmd.iter().position(|a| a == "--revert-after").unwrap();
+    cmd[at + 1] = secs.to_string();
+    cmd
 }
 
 /// RCCR_KEYS_NODE values: the nodes' rccr (lab hosts have it on PATH), and
@@ -119,6 +133,14 @@ fn start_sshd(lab: &Lab, name: &str) {
         ],
     );
     assert!(out.status.success(), "sshd: {}", stderr(&out));
+    // sshd forks into the background before it binds: its exit says
+    // nothing about the port.
+    let port_open = || {
+        lab.sh(name, "ss -Htln 'sport = :22' | grep -q .")
+            .status
+            .success()
+    };
+    wait_for("sshd to listen", port_open);
 }
 
 /// Whether the control holds a regular file at `path`.
@@ -168,7 +190,7 @@ fn wait_reverted(lab: &Lab, name: &str, before: &[u8]) {
 fn assert_rotated(lab: &Lab, names: &[&str]) {
     lab.assert_temp_key_retired();
     for name in names {
-        lab.assert_cluster_key_only(name, &lab.ip(name), 3);
+        lab.assert_cluster_key_only(name, &lab.ip(name), 10);
         let out = lab.plain_ssh(name, "hostname");
         assert!(
             out.status.success(),
@@ -287,12 +309,13 @@ fn sshd_killed_before_staging_leaves_the_node_untouched_then_converges() {
     assert_converges(&lab, &PAIR);
 }
 
-/// A two-node lab whose rotation of `node` alone (on node side `side`)
-/// stops at `failpoint` on that node, where `fault` strikes; rccr must then
-/// exit 1. Returns the lab, the node's authorized_keys before the run, and
-/// rccr's output.
+/// A two-node lab whose rotation of `node` alone (on node side `side`,
+/// `--revert-after revert`) stops at `failpoint` on that node, where
+/// `fault` strikes; rccr must then exit 1. Returns the lab, the node's
+/// authorized_keys before the run, and rccr's output.
 fn rotate_through_fault(
     side: &str,
+    revert: u64,
     tag: &str,
     failpoint: &str,
     node: &str,
@@ -300,7 +323,7 @@ fn rotate_through_fault(
 ) -> (Lab, Vec<u8>, Output) {
     let lab = Lab::builder().targets(2).up();
     let before = authorized_keys(&lab, node);
-    let cmd = rotate_cmd(&lab, &[node], &[], side);
+    let cmd = with_revert(rotate_cmd(&lab, &[node], &[], side), revert);
     let out = through_failpoint(&lab, tag, failpoint, &cmd, |reached, _| {
         assert_eq!(reached, lab.ip(node));
         fault(&lab);
@@ -309,15 +332,22 @@ fn rotate_through_fault(
     (lab, before, out)
 }
 
-/// A rotation of target-1 (node side `side`) whose sshd is killed where it
-/// stops at `failpoint`: rccr must exit 1 saying `said`; `settle` sees the
-/// node (and its keys before the run) before its sshd starts again, and
-/// then a re-run must converge.
-fn sshd_killed_at(side: &str, failpoint: &str, said: &str, settle: impl FnOnce(&Lab, &[u8])) {
+/// A rotation of target-1 (node side `side`, `--revert-after revert`)
+/// whose sshd is killed where it stops at `failpoint`: rccr must exit 1
+/// saying `said`; `settle` sees the node (and its keys before the run)
+/// before its sshd starts again, and then a re-run must converge.
+fn sshd_killed_at(
+    side: &str,
+    revert: u64,
+    failpoint: &str,
+    said: &str,
+    settle: impl FnOnce(&Lab, &[u8]),
+) {
     let tag = format!("sshd-{failpoint}");
-    let (lab, before, out) = rotate_through_fault(side, &tag, failpoint, "target-1", |lab| {
-        kill_sshd(lab, "target-1")
-    });
+    let (lab, before, out) =
+        rotate_through_fault(side, revert, &tag, failpoint, "target-1", |lab| {
+            kill_sshd(lab, "target-1")
+        });
     assert!(stdout(&out).contains(said), "{side}: {}", stdout(&out));
     settle(&lab, &before);
     start_sshd(&lab, "target-1");
@@ -328,7 +358,8 @@ fn sshd_killed_at(side: &str, failpoint: &str, said: &str, settle: impl FnOnce(&
 fn sshd_killed_after_staging_the_node_reverts_by_itself() {
     on_each_side(|side| {
         // The node restores its keys on its own.
-        sshd_killed_at(side, "after-stage", "reverted", |lab, before| {
+        let revert = SHORT_REVERT_SECS;
+        sshd_killed_at(side, revert, "after-stage", "reverted", |lab, before| {
             wait_reverted(lab, "target-1", before)
         });
     });
@@ -339,7 +370,13 @@ fn sshd_killed_after_commit_then_converges() {
     if !require_root() {
         return;
     }
-    sshd_killed_at(NODE_SIDES[0], "after-commit", "incomplete", |_, _| {});
+    sshd_killed_at(
+        NODE_SIDES[0],
+        REVERT_SECS,
+        "after-commit",
+        "incomplete",
+        |_, _| {},
+    );
 }
 
 #[test]
@@ -347,13 +384,19 @@ fn link_cut_between_stage_and_verify_reverts_then_converges() {
     if !require_root() {
         return;
     }
-    let (lab, before, out) =
-        rotate_through_fault(NODE_SIDES[0], "link", "after-stage", "target-2", |lab| {
+    let (lab, before, out) = rotate_through_fault(
+        NODE_SIDES[0],
+        SHORT_REVERT_SECS,
+        "link",
+        "after-stage",
+        "target-2",
+        |lab| {
             assert!(lab
                 .exec("target-2", &["ip", "link", "set", "eth0", "down"])
                 .status
                 .success());
-        });
+        },
+    );
     assert_has(&stdout(&out), "reverted");
     wait_reverted(&lab, "target-2", &before);
     let up = lab.sh("target-2", "ip link set eth0 up && ip route replace default via $(cat /etc/resolv.conf | awk '/nameserver/{print $2; exit}') || true");
@@ -371,8 +414,13 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
     // staged keys until its own revert, and a re-run must finish.
     on_each_side(|side| {
         let mut staged = Vec::new();
-        let (lab, before, _) =
-            rotate_through_fault(side, "commit-mid", "commit-input", "target-1", |lab| {
+        let (lab, before, _) = rotate_through_fault(
+            side,
+            REVERT_SECS,
+            "commit-mid",
+            "commit-input",
+            "target-1",
+            |lab| {
                 staged = authorized_keys(lab, "target-1");
                 // The listener's children are this host's SSH sessions only.
                 let listener =
@@ -382,7 +430,8 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
                     .status()
                     .unwrap();
                 assert!(killed.success(), "{side}: no session to kill");
-            });
+            },
+        );
         assert_ne!(staged, before, "{side}: not staged at the failpoint");
         // Nothing was installed over the staged file: it is still staged,
         // or already reverted by the node itself.
@@ -987,9 +1036,7 @@ fn a_reboot_between_arming_the_revert_and_installing_the_stage_converges() {
     std::fs::write(&wrapper, script).unwrap();
     let chmod = Command::new("chmod").arg("755").arg(&wrapper).status();
     assert!(chmod.unwrap().success());
-    let mut cmd = rotate_cmd(&lab, &["target-1"], &[], NODE_SIDES[0]);
-    let at = cmd.iter().position(|a| a == "--revert-after").unwrap();
-    cmd[at + 1] = "60".into();
+    let cmd = with_revert(rotate_cmd(&lab, &["target-1"], &[], NODE_SIDES[0]), 60);
     let before = authorized_keys(&lab, "target-1");
     let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
     let control = lab.spawn("control", &args);
@@ -1180,9 +1227,7 @@ fn keys_status_tells_a_rotation_whose_revert_timer_died_and_a_rerun_converges() 
         assert_eq!(rotation(), "-", "{side}");
         let before = authorized_keys(&lab, "target-1");
         // The control dies right after staging; the revert is far off.
-        let mut cmd = rotate_cmd(&lab, &["target-1"], &[], side);
-        let at = cmd.iter().position(|a| a == "--revert-after").unwrap();
-        cmd[at + 1] = "600".into();
+        let cmd = with_revert(rotate_cmd(&lab, &["target-1"], &[], side), 600);
         through_failpoint(&lab, "died-stage", "after-stage", &cmd, |_, pid| {
             sigkill(pid)
         });
@@ -1234,13 +1279,14 @@ fn a_rotation_an_older_rccr_armed_before_a_reboot_no_longer_blocks_the_node() {
 #[test]
 fn a_node_whose_lbu_commit_outlasts_the_timeout_is_rotated_within_the_steps_deadline() {
     // A diskless Pi on a slow SD card: its `lbu commit` says nothing for
-    // longer than --timeout (3 s), well within a step's two minutes.
+    // longer than --timeout (the default 10 s), well within a step's two
+    // minutes.
     let lab = or_skip!(two_target_lab());
     lab.storage("target-1", "lbu");
     let lbu = host_dir(&lab, "target-1").join("fakebin/lbu");
     let script = std::fs::read_to_string(&lbu).expect("read the node's lbu");
     let (shebang, rest) = script.split_once('\n').expect("a script");
-    let slow = format!("{shebang}\n[ \"${{1:-}}\" != commit ] || sleep 5\n{rest}");
+    let slow = format!("{shebang}\n[ \"${{1:-}}\" != commit ] || sleep 12\n{rest}");
     std::fs::write(&lbu, slow).expect("write the node's lbu");
     let out = rotate(&lab, &PAIR, &["--json"]);
     let json = ok("rotation with a slow lbu commit", &out);
@@ -1303,7 +1349,7 @@ fn a_rotation_at_a_node_s_new_address_keeps_the_pin_it_made_there() {
     // The pin setup named stays as it was: the inventory still says so.
     let name = lab.host("target-1").hostname;
     assert!(pins_host(&known, &name), "{name} not pinned:\n{known}");
-    lab.assert_cluster_key_only("target-1", &new_ip, 3);
+    lab.assert_cluster_key_only("target-1", &new_ip, 10);
     let out = lab.plain_ssh_at(&new_ip, "hostname");
     assert!(
         out.status.success(),
@@ -1364,7 +1410,7 @@ fn a_known_hosts_that_cannot_be_renamed_after_the_rotation_is_one_warning() {
         "umount /root/.ssh/known_hosts && umount /root/.ssh/config && rm /root/.ssh/config",
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    lab.assert_cluster_key_only("target-1", &ip, 3);
+    lab.assert_cluster_key_only("target-1", &ip, 10);
     let out = lab.plain_ssh("target-1", "hostname");
     assert!(out.status.success(), "strict ssh: {}", stderr(&out));
 }

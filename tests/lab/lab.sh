@@ -442,10 +442,9 @@ if [ ! -e "\$h/swapped" ]; then
 	mv -f "\$h/swap_key" "\$h/ssh_host_ed25519_key"
 	kill -HUP "\$(cat "\$h/sshd.pid")"
 	new=\$(cut -d' ' -f2 "\$h/ssh_host_ed25519_key.pub")
-	n=0
+	deadline=\$((\$(date +%s) + $TIMEOUT))
 	until ssh-keyscan -t ed25519 127.0.0.1 2>/dev/null | grep -qF "\$new"; do
-		n=\$((n + 1))
-		[ "\$n" -lt 50 ] || { echo "keyswap: sshd serves no new key" >&2; exit 1; }
+		[ "\$(date +%s)" -lt "\$deadline" ] || { echo "keyswap: sshd serves no new key after ${TIMEOUT}s" >&2; exit 1; }
 		sleep 0.1
 	done
 fi
