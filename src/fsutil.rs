@@ -256,7 +256,7 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error
 /// [`write_atomic`] for a caller that judged what stands at `path`
 /// itself: a link there is not followed (`rccr-init --root` judges it
 /// inside the image, not on the build host), the rename replaces it.
-pub fn write_atomic_judged(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+pub(crate) fn write_atomic_judged(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
     replace(path, contents, mode, true, |_| Ok(()))
 }
 
