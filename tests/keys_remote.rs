@@ -465,19 +465,29 @@ fn a_timer_that_wakes_during_a_commit_waits_for_it_and_reverts_nothing() {
     // the file a commit installs under it (the node would be back on its
     // old keys alone).
     for_each_node_at_once("late", |node, who, home| {
-        // Long enough to wake only once the commit holds the lock, however
-        // slow the stage's fsyncs and the commit's start.
-        home.send_ok(node, &["stage", "r2", "5", "n3"], "n3", STAGED);
-        let lock = home.0.path(".rccr-keys.lock");
-        let (_, out) = home.converse(node, &["commit", "n4"], "n4", |head| {
-            assert_eq!(split(head).1, "r2.n3", "{who}");
-            wait_until("the timer to wait for the commit", || lock_awaited(&lock));
-            file(FINAL)
-        });
+        let out = commit_while_its_timer_waits(node, who, home, file(FINAL));
         assert!(out.status.success(), "{who}: {}", stderr(&out));
-        wait_until("the timer to end", || !lock_awaited(&lock));
+        wait_until("the timer to end", || {
+            !lock_awaited(&home.0.path(".rccr-keys.lock"))
+        });
         home.assert_untouched(who, FINAL);
     });
+}
+
+/// Stages [`STAGED`] (rotation `r2.n3`), then commits, sending `input`
+/// once the stage's revert timer has woken and waits for the commit's
+/// lock: the commit's output.
+fn commit_while_its_timer_waits(node: &Node, who: &str, home: &Home, input: Vec<u8>) -> Output {
+    // Long enough to wake only once the commit holds the lock, however
+    // slow the stage's fsyncs and the commit's start.
+    home.send_ok(node, &["stage", "r2", "5", "n3"], "n3", STAGED);
+    let lock = home.0.path(".rccr-keys.lock");
+    let (_, out) = home.converse(node, &["commit", "n4"], "n4", |head| {
+        assert_eq!(split(head).1, "r2.n3", "{who}");
+        wait_until("the timer to wait for the commit", || lock_awaited(&lock));
+        input
+    });
+    out
 }
 
 #[test]
@@ -2317,26 +2327,45 @@ fn a_commit_sent_nothing_drops_a_marker_it_cannot_read_and_the_boot_keeps_the_ne
     }
     let new_only = &STAGED[ORIGINAL.len()..];
     for_each_node("commitunread", |node, who, home| {
-        home.send_ok(node, &["stage", "ru", "60", "nu"], "nu", STAGED);
-        let marker = home.0.path(".ssh/.rccr-rotation");
-        std::fs::set_permissions(&marker, std::fs::Permissions::from_mode(0o000)).unwrap();
-        std::fs::write(home.ak(), new_only).unwrap();
-        let (head, out) = home.converse(&without_dac(node), &["commit", "nv"], "nv", |head| {
-            assert_eq!(split(head).1, "-", "{who}: the marker was read");
-            Vec::new()
+        commit_sent_nothing_over_an_unreadable_marker(node, who, home, || {
+            std::fs::write(home.ak(), new_only).unwrap()
         });
-        assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
         assert_eq!(home.keys(), new_only, "{who}");
-        // A reboot: the timer gone, then rccr-init's revert.
-        kill_processes_of(home);
-        let out = boot_without_dac(home);
-        assert!(out.status.success(), "{who}: {}", stderr(&out));
-        let said = stdout(&out);
+        let said = reboot_without_dac(home, who);
         assert!(said.lines().any(|l| l == "Nothing"), "{who}: {said}");
         home.assert_untouched(who, new_only);
     });
+}
+
+/// Stages [`STAGED`], makes its marker unreadable to the node sides
+/// ([`without_dac`]), lets `then` change authorized_keys, and commits,
+/// sending nothing: the commit must see no rotation and say `unchanged`.
+fn commit_sent_nothing_over_an_unreadable_marker(
+    node: &Node,
+    who: &str,
+    home: &Home,
+    then: impl FnOnce(),
+) {
+    home.send_ok(node, &["stage", "ru", "60", "nu"], "nu", STAGED);
+    let marker = home.0.path(".ssh/.rccr-rotation");
+    std::fs::set_permissions(&marker, std::fs::Permissions::from_mode(0o000)).unwrap();
+    then();
+    let (head, out) = home.converse(&without_dac(node), &["commit", "nv"], "nv", |head| {
+        assert_eq!(split(head).1, "-", "{who}: the marker was read");
+        Vec::new()
+    });
+    assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+    assert!(out.status.success(), "{who}: {}", stderr(&out));
+    assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+}
+
+/// A reboot: the home's timer gone, then rccr-init's revert
+/// ([`boot_without_dac`]); what the boot said.
+fn reboot_without_dac(home: &Home, who: &str) -> String {
+    kill_processes_of(home);
+    let out = boot_without_dac(home);
+    assert!(out.status.success(), "{who}: {}", stderr(&out));
+    stdout(&out)
 }
 
 /// [`a_commit_sent_nothing_drops_a_marker_it_cannot_read_and_the_boot_keeps_the_new_key`]
@@ -2347,6 +2376,8 @@ fn a_commit_sent_nothing_drops_a_marker_it_cannot_read_and_the_boot_keeps_the_ne
 fn a_commit_sent_nothing_that_cannot_drop_a_marker_it_cannot_read_fails_alike() {
     let cases = [("marker a directory", ())];
     for_each_case_said_alike("commitmarkdir", &cases, |node, who, home, _, ()| {
+        // The backup no copy of the file (it lacks the old key): dropped.
+        std::fs::write(home.ak(), &STAGED[ORIGINAL.len()..]).unwrap();
         std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
         std::fs::create_dir(home.0.path(".ssh/.rccr-rotation")).unwrap();
         let (head, out) = home.converse(node, &["commit", "nm"], "nm", |head| {
@@ -2361,8 +2392,97 @@ fn a_commit_sent_nothing_that_cannot_drop_a_marker_it_cannot_read_fails_alike() 
             who,
         );
         assert!(stdout(&out).is_empty(), "{who}: {}", stdout(&out));
-        assert_eq!(home.keys(), ORIGINAL, "{who}");
+        assert_eq!(home.keys(), &STAGED[ORIGINAL.len()..], "{who}");
         assert_eq!(home.leftovers(), [".rccr-rotation"], "{who}");
         format!("{}left {:?}", said_in(home, &out), home.leftovers())
+    });
+}
+
+/// [`a_commit_sent_nothing_drops_a_marker_it_cannot_read_and_the_boot_keeps_the_new_key`]
+/// over an authorized_keys that grants nothing (absent, empty, only NUL
+/// bytes and blanks): the commit dropped marker and backup there too, and
+/// the boot, which would have restored the backup (it fits over such a
+/// file), had nothing left to restore. Both stay, and the boot reverts.
+#[test]
+fn a_commit_sent_nothing_keeps_a_marker_it_cannot_read_over_a_file_that_grants_nothing() {
+    if !dac_can_be_dropped() {
+        return;
+    }
+    for (i, granted) in [None, Some(&b""[..]), Some(&b"\0 \n\t\n"[..])]
+        .into_iter()
+        .enumerate()
+    {
+        for_each_node(&format!("commitnone{i}"), |node, who, home| {
+            let who = format!("{who} {granted:?}");
+            commit_sent_nothing_over_an_unreadable_marker(node, &who, home, || match granted {
+                None => std::fs::remove_file(home.ak()).unwrap(),
+                Some(bytes) => std::fs::write(home.ak(), bytes).unwrap(),
+            });
+            assert!(
+                home.0.path(".ssh/.rccr-rotation").exists(),
+                "{who}: the marker was removed"
+            );
+            assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+            assert_eq!(std::fs::read(home.ak()).ok().as_deref(), granted, "{who}");
+            assert_has(&reboot_without_dac(home, &who), "Reverted(");
+            home.assert_untouched(&who, ORIGINAL);
+        });
+    }
+}
+
+/// A commit sent nothing (a re-run, a control that found no old key)
+/// leaves a rotation whose marker it reads alone, another run's, with
+/// its backup: the timer, or the boot once the timer died, reverts it.
+#[test]
+fn a_commit_sent_nothing_leaves_a_readable_rotation_to_its_timer_and_the_boot() {
+    for_each_node_at_once("commitother", |node, who, home| {
+        let out = commit_while_its_timer_waits(node, who, home, Vec::new());
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+        wait_until("the timer's revert", || {
+            home.keys() == ORIGINAL && home.leftovers().is_empty()
+        });
+    });
+    for_each_node("commitdied", |node, who, home| {
+        home.send_ok(node, &["stage", "rw", "60", "nw"], "nw", STAGED);
+        kill_processes_of(home);
+        let (_, out) = home.converse(node, &["commit", "nx"], "nx", |head| {
+            assert_eq!(split(head).1, "rw.nw timer-died", "{who}");
+            Vec::new()
+        });
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+        assert_eq!(home.read(node).1, "rw.nw timer-died", "{who}");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        assert_eq!(home.keys(), STAGED, "{who}");
+        let said = rccr::keys::node::revert_at_boot(&home.0 .0, false);
+        assert_eq!(format!("{said:?}"), "Reverted(\"rw.nw\")", "{who}");
+        home.assert_untouched(who, ORIGINAL);
+    });
+}
+
+/// The drop decides from the snapshot's own read: a marker absent then
+/// (no rotation), made while the commit waited for its input (by a step
+/// that takes no lock: remote.sh before 4257869), is another rotation's.
+/// A commit sent nothing dropped it with its backup (the snapshot said
+/// `-`, and a marker was there by the end): it is left.
+#[test]
+fn a_commit_sent_nothing_leaves_a_marker_made_since_its_snapshot() {
+    let new_only = &STAGED[ORIGINAL.len()..];
+    for_each_node("commitlate", |node, who, home| {
+        std::fs::write(home.ak(), new_only).unwrap();
+        let marker = home.0.path(".ssh/.rccr-rotation");
+        let (head, out) = home.converse(node, &["commit", "ny"], "ny", |head| {
+            assert_eq!(split(head).1, "-", "{who}");
+            std::fs::write(home.0.path(".ssh/.rccr-authorized_keys.bak"), ORIGINAL).unwrap();
+            std::fs::write(&marker, b"rz.nz\ntimer-holds-lock\n").unwrap();
+            Vec::new()
+        });
+        assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+        assert!(marker.exists(), "{who}: the marker was removed");
+        assert_eq!(backup(home).as_deref(), Some(ORIGINAL), "{who}");
+        assert_eq!(home.keys(), new_only, "{who}");
     });
 }

@@ -52,7 +52,8 @@
 //! reverted onto a backup that fits or is whole on its own, else marker
 //! and backup are left and the boot says so ([`Files::dead`]); so a
 //! commit, which runs over a connection the new key opened, drops a
-//! marker it cannot read, sent a file or not ([`disarm_unread`]). The
+//! marker it cannot read, sent a file or not, unless sent none and its
+//! backup fits ([`disarm_unread`]). The
 //! boot does on a symbolic link what the timer would: the backup renamed
 //! over it (judging what a link grants at boot, before later services
 //! mount or fix its target, could lose the node's only access).
@@ -572,6 +573,8 @@ fn sum_of(keys: Option<&(Vec<u8>, u32)>) -> String {
 struct Snapshot {
     sum: String,
     armed: String,
+    /// A marker was there that could not be read (`armed` is `-`).
+    unread: bool,
 }
 
 /// Runs `rccr keys node VERSION ACTION ARGS...` and returns the exit code.
@@ -618,9 +621,11 @@ pub fn main(args: &[&str]) -> i32 {
 /// Prints the sum, the armed token and the file's bytes.
 fn snapshot(files: &Files, out: &mut impl Write) -> Step<Snapshot> {
     let keys = files.keys()?;
+    let armed = files.armed();
     let snap = Snapshot {
         sum: sum_of(keys.as_ref()),
-        armed: files.armed(),
+        unread: armed == "-" && files.marked(),
+        armed,
     };
     let armed = files.armed_line(&snap.armed);
     let written = write!(out, "{}\n{armed}\n", snap.sum)
@@ -919,14 +924,18 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
 }
 
 /// Drops the rotation of a marker the commit's snapshot could not read
-/// (`-`, an LSM's denial): the control, told of no rotation, may send
+/// (`-`, an LSM's denial), whose backup does not fit authorized_keys
+/// ([`Files::backup_fits`]): the control, told of no rotation, may send
 /// nothing (the file lacks the old key already), and a marker left would
 /// have the boot restore its backup, the old key alone, over the new one
 /// ([`Files::dead`]). A commit runs over a connection the new key opened
 /// (a release's: the key it removes), and a drop keeps authorized_keys as
-/// it is (remote.sh's twin in `commit`). Synced, before the persist.
+/// it is. A backup that fits is kept, with its marker: over a file that
+/// grants nothing (absent, empty, no regular file) it is the boot's way
+/// back in. So is a marker made or readable since the snapshot (another
+/// rotation's). (remote.sh's twin in `commit`.) Synced, before the persist.
 fn disarm_unread(files: &Files, snap: &Snapshot) -> Step<()> {
-    if snap.armed != "-" || !files.marked() {
+    if !snap.unread || !files.marked() || files.armed() != "-" || files.backup_fits() {
         return Ok(());
     }
     files.drop_rotation().or_else(|_| {

@@ -23,8 +23,9 @@
 #   commit NONCE       print and read as stage does. If the armed rotation and
 #                      the file are still as read: disarm, install the file,
 #                      drop the backup (nothing on stdin: change nothing,
-#                      but for a marker the snapshot could not read: it and
-#                      the backup go, the file stays; see the commit).
+#                      but for a marker the snapshot could not read, whose
+#                      backup does not fit: it and the backup go, the file
+#                      stays; see the commit).
 #                      Then persist; print committed or unchanged, then lbu,
 #                      lbu-failed, volatile or disk. Refused as stage is
 #                      when authorized_keys is a symbolic link (made since),
@@ -353,6 +354,9 @@ snapshot() {
 	esac
 	read_armed
 	snap_armed=$armed
+	# A marker there that cannot be read (see the commit).
+	snap_unread=
+	if [ "$armed" = - ] && { [ -e "$mark" ] || [ -L "$mark" ]; }; then snap_unread=1; fi
 	if [ "$armed" != - ] && timer_died; then armed="$armed $dead_timer"; fi
 	printf '%s\n%s\n' "$sum" "$armed"
 	[ "$sum" = none ] || cat "$ak" || fail 1 "cannot read $ak"
@@ -536,13 +540,17 @@ commit)
 		rm -f "$bak"
 		echo committed
 	else
-		# A marker the snapshot could not read (an LSM's denial) goes, with
-		# its backup, synced, as rccr's side: the control, told of no
-		# rotation, sends nothing onto a file that lacks the old key, and a
-		# marker left would have the boot restore the backup (the old key
-		# alone) over the new key, which opened this connection (a release:
-		# the key it removes; a drop changes no key either way).
-		if [ "$snap_armed" = - ] && { [ -e "$mark" ] || [ -L "$mark" ]; }; then
+		# A marker the snapshot could not read (an LSM's denial), whose
+		# backup does not fit, goes with it, synced, as rccr's side: the
+		# control, told of no rotation, sends nothing onto a file that lacks
+		# the old key, and a marker left would have the boot restore the
+		# backup (the old key alone) over the new key, which opened this
+		# connection (a release: the key it removes; a drop changes no key
+		# either way). A backup that fits stays, with its marker: over a
+		# file that grants nothing it is the boot's way back in. So does a
+		# marker made or readable since the snapshot (another rotation's).
+		if [ -n "$snap_unread" ] && { [ -e "$mark" ] || [ -L "$mark" ]; } &&
+			{ read_armed && [ "$armed" = - ]; } && ! backup_fits; then
 			drop_rotation || fail 1 "cannot disarm the rotation whose revert marker $mark holds no token that can be read (its marker and backup not wholly removed)"
 		fi
 		echo unchanged
