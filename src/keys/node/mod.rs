@@ -361,9 +361,8 @@ impl Files {
             Ok(ak) if ak.is_symlink() => whole_on_its_own(&bak),
             // Empty or only NUL and blanks (what a crash before a stage's
             // writes were durable leaves): it grants nothing, as if absent.
-            Ok(ak) if ak.is_file() => read_at_boot(&self.ak).is_some_and(|ak| {
-                ak.iter().all(|&b| b == 0 || b.is_ascii_whitespace()) || ak.starts_with(&bak)
-            }),
+            Ok(ak) if ak.is_file() => read_at_boot(&self.ak)
+                .is_some_and(|ak| ak.iter().all(|&b| is_blank(b)) || ak.starts_with(&bak)),
             _ => true,
         }
     }
@@ -555,6 +554,13 @@ enum Dead {
 /// `None` (a pipe would hang the boot).
 fn read_at_boot(path: &Path) -> Option<Vec<u8>> {
     fsutil::read_regular(path, false, frame::MAX_FILE).ok()?.1
+}
+
+/// A byte of a file that grants nothing: NUL, or a blank the script's
+/// `tr -d '\000 \t\n\r\v\f'` deletes (`is_ascii_whitespace` leaves out
+/// the vertical tab).
+fn is_blank(b: u8) -> bool {
+    b == 0 || b == 0x0b || b.is_ascii_whitespace()
 }
 
 /// Whether a backup is whole on its own, where there is no file to check
