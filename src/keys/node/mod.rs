@@ -52,8 +52,9 @@
 //! reverted onto a backup that fits or is whole on its own, else marker
 //! and backup are left and the boot says so ([`Files::dead`]); so a
 //! commit, which runs over a connection the new key opened, drops a
-//! marker it cannot read, sent a file or not, unless sent none and its
-//! backup fits ([`disarm_unread`]). The
+//! marker it cannot read, sent a file or not; sent none, only one its
+//! snapshot could not read, and unless its backup fits or could not be
+//! read ([`disarm_unread`]). The
 //! boot does on a symbolic link what the timer would: the backup renamed
 //! over it (judging what a link grants at boot, before later services
 //! mount or fix its target, could lose the node's only access).
@@ -361,9 +362,8 @@ impl Files {
             Ok(ak) if ak.is_symlink() => whole_on_its_own(&bak),
             // Empty or only NUL and blanks (what a crash before a stage's
             // writes were durable leaves): it grants nothing, as if absent.
-            Ok(ak) if ak.is_file() => read_at_boot(&self.ak).is_some_and(|ak| {
-                ak.iter().all(|&b| b == 0 || b.is_ascii_whitespace()) || ak.starts_with(&bak)
-            }),
+            Ok(ak) if ak.is_file() => read_at_boot(&self.ak)
+                .is_some_and(|ak| ak.iter().all(|&b| is_blank(b)) || ak.starts_with(&bak)),
             _ => true,
         }
     }
@@ -555,6 +555,13 @@ enum Dead {
 /// `None` (a pipe would hang the boot).
 fn read_at_boot(path: &Path) -> Option<Vec<u8>> {
     fsutil::read_regular(path, false, frame::MAX_FILE).ok()?.1
+}
+
+/// A byte of a file that grants nothing: NUL, or a blank the script's
+/// `tr -d '\000 \t\n\r\v\f'` deletes (`is_ascii_whitespace` leaves out
+/// the vertical tab).
+fn is_blank(b: u8) -> bool {
+    b == 0 || b == 0x0b || b.is_ascii_whitespace()
 }
 
 /// Whether a backup is whole on its own, where there is no file to check
@@ -924,18 +931,26 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
 }
 
 /// Drops the rotation of a marker the commit's snapshot could not read
-/// (`-`, an LSM's denial), whose backup does not fit authorized_keys
-/// ([`Files::backup_fits`]): the control, told of no rotation, may send
-/// nothing (the file lacks the old key already), and a marker left would
-/// have the boot restore its backup, the old key alone, over the new one
+/// (`-`, an LSM's denial), whose backup is absent or was read and does
+/// not fit authorized_keys ([`Files::backup_fits`]): the control, told of
+/// no rotation, may send nothing (the file lacks the old key already),
+/// and a marker left would have the boot, or its timer once the marker
+/// reads again (the denial may pass by the drop: it is still dropped),
+/// restore its backup, the old key alone, over the new one
 /// ([`Files::dead`]). A commit runs over a connection the new key opened
 /// (a release's: the key it removes), and a drop keeps authorized_keys as
 /// it is. A backup that fits is kept, with its marker: over a file that
 /// grants nothing (absent, empty, no regular file) it is the boot's way
-/// back in. So is a marker made or readable since the snapshot (another
-/// rotation's). (remote.sh's twin in `commit`.) Synced, before the persist.
+/// back in; so is one not read (unreadable, a link, too large: it may be
+/// the old key's only copy; the boot leaves it too). So is a marker made
+/// since the snapshot (another rotation's). (remote.sh's twin in
+/// `commit`.) Synced, before the persist.
 fn disarm_unread(files: &Files, snap: &Snapshot) -> Step<()> {
-    if !snap.unread || !files.marked() || files.armed() != "-" || files.backup_fits() {
+    let backup_unfit = match files.bak.symlink_metadata() {
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+        Ok(_) => read_at_boot(&files.bak).is_some() && !files.backup_fits(),
+    };
+    if !snap.unread || !files.marked() || !backup_unfit {
         return Ok(());
     }
     files.drop_rotation().or_else(|_| {

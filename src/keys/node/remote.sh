@@ -198,6 +198,16 @@ backup_fits() {
 		[ "$(head -c "$n" "$ak" | cksum)" = "$(cksum <"$bak")" ]
 }
 
+# True when the backup is one rccr's side reads: a regular file, no
+# link, that this step can open (busybox's `[ -r ]` says root reads every
+# file: the open is asked; a pipe is never opened), at most $max_file
+# bytes.
+backup_read() {
+	[ ! -L "$bak" ] && [ -f "$bak" ] && { :; } 2>/dev/null <"$bak" || return 1
+	n=$(wc -c <"$bak") || return 1
+	[ $((n)) -le "$max_file" ]
+}
+
 # True when no timer reverts the armed rotation (every later stage would
 # be refused): its timer died, or its marker was cut short ($cut set), or
 # is none a stage writes (a link, no regular file, too large: marker_file).
@@ -541,16 +551,19 @@ commit)
 		echo committed
 	else
 		# A marker the snapshot could not read (an LSM's denial), whose
-		# backup does not fit, goes with it, synced, as rccr's side: the
-		# control, told of no rotation, sends nothing onto a file that lacks
-		# the old key, and a marker left would have the boot restore the
-		# backup (the old key alone) over the new key, which opened this
-		# connection (a release: the key it removes; a drop changes no key
-		# either way). A backup that fits stays, with its marker: over a
-		# file that grants nothing it is the boot's way back in. So does a
-		# marker made or readable since the snapshot (another rotation's).
+		# backup is absent or read and does not fit, goes with it, synced,
+		# as rccr's side: the control, told of no rotation, sends nothing
+		# onto a file that lacks the old key, and a marker left would have
+		# the boot, or its timer once it reads again (it is dropped all
+		# the same), restore the backup (the old key alone) over the new
+		# key, which opened this connection (a release: the key it removes;
+		# a drop changes no key either way). A backup that fits stays, with
+		# its marker: over a file that grants nothing it is the boot's way
+		# back in; so does one not read (it may be the old key's only
+		# copy). So does a marker made since the snapshot (another
+		# rotation's).
 		if [ -n "$snap_unread" ] && { [ -e "$mark" ] || [ -L "$mark" ]; } &&
-			{ read_armed && [ "$armed" = - ]; } && ! backup_fits; then
+			{ ! { [ -e "$bak" ] || [ -L "$bak" ]; } || { backup_read && ! backup_fits; }; }; then
 			drop_rotation || fail 1 "cannot disarm the rotation whose revert marker $mark holds no token that can be read (its marker and backup not wholly removed)"
 		fi
 		echo unchanged
