@@ -2378,6 +2378,22 @@ fn commit_sent_nothing_over_a_marker_unreadable_at_its_snapshot(
     then: impl FnOnce(),
     waiting: impl FnOnce(),
 ) {
+    let out = commit_sent_nothing_after_its_snapshot_saw_the_marker_unread(
+        node, who, home, then, waiting,
+    );
+    assert!(out.status.success(), "{who}: {}", stderr(&out));
+    assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+}
+
+/// [`commit_sent_nothing_over_a_marker_unreadable_at_its_snapshot`],
+/// whatever the commit did: how it ended.
+fn commit_sent_nothing_after_its_snapshot_saw_the_marker_unread(
+    node: &Node,
+    who: &str,
+    home: &Home,
+    then: impl FnOnce(),
+    waiting: impl FnOnce(),
+) -> Output {
     home.send_ok(node, &["stage", "ru", "60", "nu"], "nu", STAGED);
     let marker = home.0.path(".ssh/.rccr-rotation");
     std::fs::set_permissions(&marker, std::fs::Permissions::from_mode(0o000)).unwrap();
@@ -2388,8 +2404,7 @@ fn commit_sent_nothing_over_a_marker_unreadable_at_its_snapshot(
         Vec::new()
     });
     assert!(head.is_some(), "{who}: refused: {}", stderr(&out));
-    assert!(out.status.success(), "{who}: {}", stderr(&out));
-    assert_eq!(stdout(&out).lines().next(), Some("unchanged"), "{who}");
+    out
 }
 
 /// A reboot: the home's timer gone, then rccr-init's revert
@@ -2466,22 +2481,47 @@ fn a_commit_sent_nothing_keeps_a_marker_it_cannot_read_over_a_file_that_grants_n
 /// [`a_commit_sent_nothing_keeps_a_marker_it_cannot_read_over_a_file_that_grants_nothing`]
 /// where the backup cannot be read either (one relabel hits both, a
 /// link, over 1 MiB): the commit dropped both, where the boot leaves
-/// them (the backup may be the old key's only copy). Only a backup read
-/// and found not to fit is dropped.
+/// them (the backup may be the old key's only copy). It fails, and
+/// changes nothing: only a backup read and found not to fit is dropped.
 #[test]
 fn a_commit_sent_nothing_keeps_a_backup_it_cannot_read_over_a_file_that_grants_nothing() {
+    commit_sent_nothing_fails_over_a_backup_it_cannot_read("commitbak", b"");
+}
+
+/// [`a_commit_sent_nothing_keeps_a_backup_it_cannot_read_over_a_file_that_grants_nothing`]
+/// over a file that holds only the new key (config management rewrote
+/// it): a commit that kept both and said `unchanged` let the control
+/// report the rotation done, and once the denial passed the timer or the
+/// boot restored the backup, the old key alone, which the control no
+/// longer offers. It fails, and the control keeps the old key.
+#[test]
+fn a_commit_sent_nothing_fails_over_a_backup_it_cannot_read_and_a_file_of_the_new_key() {
+    commit_sent_nothing_fails_over_a_backup_it_cannot_read(
+        "commitbaknew",
+        &STAGED[ORIGINAL.len()..],
+    );
+}
+
+/// A commit sent nothing, whose snapshot could not read the marker, over
+/// `keys` and a backup it cannot read (unreadable, a link, over 1 MiB):
+/// exit 1, saying so and naming the backup, marker and backup kept.
+fn commit_sent_nothing_fails_over_a_backup_it_cannot_read(tag: &str, keys: &[u8]) {
     if !dac_can_be_dropped() {
         return;
     }
-    for (i, odd) in ["unreadable", "a link", "over 1 MiB"]
-        .into_iter()
-        .enumerate()
-    {
-        for_each_node(&format!("commitbak{i}"), |node, who, home| {
-            let who = format!("{who} backup {odd}");
-            let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
-            commit_sent_nothing_over_an_unreadable_marker(node, &who, home, || {
-                std::fs::write(home.ak(), b"").unwrap();
+    let cases = [
+        ("backup unreadable", "unreadable"),
+        ("backup a link", "a link"),
+        ("backup over 1 MiB", "over 1 MiB"),
+    ];
+    for_each_case_said_alike(tag, &cases, |node, who, home, _, odd| {
+        let bak = home.0.path(".ssh/.rccr-authorized_keys.bak");
+        let out = commit_sent_nothing_after_its_snapshot_saw_the_marker_unread(
+            node,
+            who,
+            home,
+            || {
+                std::fs::write(home.ak(), keys).unwrap();
                 match odd {
                     "unreadable" => {
                         std::fs::set_permissions(&bak, std::fs::Permissions::from_mode(0o000))
@@ -2494,15 +2534,19 @@ fn a_commit_sent_nothing_keeps_a_backup_it_cannot_read_over_a_file_that_grants_n
                     }
                     _ => std::fs::write(&bak, vec![b'k'; (1 << 20) + 1]).unwrap(),
                 }
-            });
-            assert_eq!(
-                home.leftovers(),
-                [".rccr-authorized_keys.bak", ".rccr-rotation"],
-                "{who}"
-            );
-            assert_eq!(home.keys(), b"", "{who}");
-        });
-    }
+            },
+            || {},
+        );
+        assert_refused(&out, 1, "cannot read the backup", who);
+        assert!(stdout(&out).is_empty(), "{who}: {}", stdout(&out));
+        assert_eq!(
+            home.leftovers(),
+            [".rccr-authorized_keys.bak", ".rccr-rotation"],
+            "{who}"
+        );
+        assert_eq!(home.keys(), keys, "{who}");
+        said_in(home, &out)
+    });
 }
 
 /// A commit sent nothing (a re-run, a control that found no old key)

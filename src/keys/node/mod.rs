@@ -8,10 +8,12 @@
 //! against this. Built in, a step costs one exec instead of a shell and a
 //! dozen coreutils processes, which is most of a node's CPU per rotation.
 //!
-//! Exit codes, as the script's: 0 done, 1 failed (nothing changed, but
-//! for a rotation dropped on a link, [`Files::refuse_link`], a dead
-//! rotation's revert or drop, and a commit's drop of a marker it could not
-//! read ([`disarm_unread`]), that failed half way), 3
+//! Exit codes, as the script's: 0 done, 1 failed (nothing changed, a
+//! commit sent nothing that cannot read the backup of a marker it could
+//! not read among them; but for a rotation dropped on a link,
+//! [`Files::refuse_link`], a dead rotation's revert or drop, and a
+//! commit's drop of a marker it could not read ([`disarm_unread`]), that
+//! failed half way), 3
 //! rotation expired, 4 authorized_keys changed under us, 5 another step
 //! holds the node's lock, 6 a rotation is armed already (stage only), 7
 //! the control's input did not end within the input wait ([`input_wait`];
@@ -53,8 +55,9 @@
 //! and backup are left and the boot says so ([`Files::dead`]); so a
 //! commit, which runs over a connection the new key opened, drops a
 //! marker it cannot read, sent a file or not; sent none, only one its
-//! snapshot could not read, and unless its backup fits or could not be
-//! read ([`disarm_unread`]). The
+//! snapshot could not read, and unless its backup fits; one it cannot
+//! read fails the commit, nothing changed, so the control keeps the old
+//! key ([`disarm_unread`]). The
 //! boot does on a symbolic link what the timer would: the backup renamed
 //! over it (judging what a link grants at boot, before later services
 //! mount or fix its target, could lose the node's only access).
@@ -941,16 +944,34 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
 /// (a release's: the key it removes), and a drop keeps authorized_keys as
 /// it is. A backup that fits is kept, with its marker: over a file that
 /// grants nothing (absent, empty, no regular file) it is the boot's way
-/// back in; so is one not read (unreadable, a link, too large: it may be
-/// the old key's only copy; the boot leaves it too). So is a marker made
-/// since the snapshot (another rotation's). (remote.sh's twin in
-/// `commit`.) Synced, before the persist.
+/// back in. A backup it cannot read (unreadable, a link, too large: it
+/// may be the old key's only copy; the boot leaves it too) fails the
+/// commit, nothing changed, whatever the file grants: said `unchanged`,
+/// the control would report the rotation done over a file of the new
+/// key alone, and once the denial passed the timer or the boot would
+/// restore the old key it no longer offers; failed, it keeps the old key.
+/// A marker made since the snapshot (another rotation's) is kept.
+/// (remote.sh's twin in `commit`.) Synced, before the persist.
 fn disarm_unread(files: &Files, snap: &Snapshot) -> Step<()> {
-    let backup_unfit = match files.bak.symlink_metadata() {
-        Err(e) => e.kind() == io::ErrorKind::NotFound,
-        Ok(_) => read_at_boot(&files.bak).is_some() && !files.backup_fits(),
-    };
-    if !snap.unread || !files.marked() || !backup_unfit {
+    if !snap.unread || !files.marked() {
+        return Ok(());
+    }
+    let backup_absent = matches!(
+        files.bak.symlink_metadata(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound
+    );
+    if !backup_absent && read_at_boot(&files.bak).is_none() {
+        return fail(
+            1,
+            format!(
+                "cannot read the backup {} of the rotation whose revert marker {} could not be read: \
+                 marker and backup left as they are, see to them by hand (docs/keys.md)",
+                files.bak.display(),
+                files.mark.display()
+            ),
+        );
+    }
+    if !backup_absent && files.backup_fits() {
         return Ok(());
     }
     files.drop_rotation().or_else(|_| {

@@ -24,17 +24,19 @@
 #                      the file are still as read: disarm, install the file,
 #                      drop the backup (nothing on stdin: change nothing,
 #                      but for a marker the snapshot could not read, whose
-#                      backup does not fit: it and the backup go, the file
-#                      stays; see the commit).
+#                      backup is absent or does not fit: it and the backup
+#                      go, the file stays; a backup it cannot read: exit 1,
+#                      nothing changed; see the commit).
 #                      Then persist; print committed or unchanged, then lbu,
 #                      lbu-failed, volatile or disk. Refused as stage is
 #                      when authorized_keys is a symbolic link (made since),
 #                      and, sent a file, when it is absent or no regular
 #                      file (exit 1, before the disarm)
 #
-# Exit codes: 0 done, 1 failed (nothing changed, but for refuse_link's drop,
-# a dead rotation's revert or drop and a commit's drop of a marker it could
-# not read that failed half way), 3
+# Exit codes: 0 done, 1 failed (nothing changed, a commit sent nothing
+# that cannot read the backup of a marker it could not read among them;
+# but for refuse_link's drop, a dead rotation's revert or drop and a
+# commit's drop of a marker it could not read that failed half way), 3
 # rotation expired (the node reverted by itself), 4 authorized_keys changed
 # under us, 5 another step holds the node's lock, 6 a rotation is armed
 # already (stage), 7 the control's input did not end within the input wait
@@ -559,12 +561,20 @@ commit)
 		# key, which opened this connection (a release: the key it removes;
 		# a drop changes no key either way). A backup that fits stays, with
 		# its marker: over a file that grants nothing it is the boot's way
-		# back in; so does one not read (it may be the old key's only
-		# copy). So does a marker made since the snapshot (another
-		# rotation's).
-		if [ -n "$snap_unread" ] && { [ -e "$mark" ] || [ -L "$mark" ]; } &&
-			{ ! { [ -e "$bak" ] || [ -L "$bak" ]; } || { backup_read && ! backup_fits; }; }; then
-			drop_rotation || fail 1 "cannot disarm the rotation whose revert marker $mark holds no token that can be read (its marker and backup not wholly removed)"
+		# back in. One not read (it may be the old key's only copy) fails
+		# the commit, nothing changed, whatever the file grants: said
+		# unchanged, the control would report the rotation done over a
+		# file of the new key alone, and once the denial passed the timer
+		# or the boot would restore the old key it no longer offers. A
+		# marker made since the snapshot (another rotation's) stays.
+		if [ -n "$snap_unread" ] && { [ -e "$mark" ] || [ -L "$mark" ]; }; then
+			bak_there=
+			if [ -e "$bak" ] || [ -L "$bak" ]; then
+				bak_there=1
+				backup_read || fail 1 "cannot read the backup $bak of the rotation whose revert marker $mark could not be read: marker and backup left as they are, see to them by hand (docs/keys.md)"
+			fi
+			{ [ -n "$bak_there" ] && backup_fits; } || drop_rotation ||
+				fail 1 "cannot disarm the rotation whose revert marker $mark holds no token that can be read (its marker and backup not wholly removed)"
 		fi
 		echo unchanged
 	fi
