@@ -446,6 +446,46 @@ fn link_lost_in_the_middle_of_the_commit_reverts_then_converges() {
     });
 }
 
+#[test]
+fn a_file_emptied_after_the_new_key_logged_in_is_no_rotation() {
+    // Review keysfix4, finding 2: the commit's snapshot shows no rotation
+    // armed (what an unreadable marker shows too) and a file that grants
+    // neither key. Reported rotated, the run retired the old key, which
+    // the node's boot may put back (an unreadable marker's backup).
+    on_each_side(|side| {
+        let (lab, before, out) = rotate_through_fault(
+            side,
+            REVERT_SECS,
+            "emptied",
+            "new-key-in",
+            "target-1",
+            |lab| {
+                kill_revert_timer(lab, "target-1");
+                let files = ROTATION_FILES.join(" ");
+                let empty = format!("rm -f {files} && : >/root/.ssh/authorized_keys");
+                assert!(lab.sh("target-1", &empty).status.success());
+            },
+        );
+        let said = stdout(&out);
+        assert!(said.contains("incomplete"), "{side}: {said}");
+        assert!(said.contains("holds neither key"), "{side}: {said}");
+        assert!(
+            control_has_file(&lab, "/root/.ssh/id_rsa"),
+            "{side}: the old key was retired: {said}"
+        );
+        assert_eq!(
+            authorized_keys(&lab, "target-1"),
+            b"",
+            "{side}: a file was sent"
+        );
+        // The operator puts the old key back from the console: a re-run
+        // finishes.
+        let restore = ["sh", "-c", "cat > /root/.ssh/authorized_keys"];
+        lab.exec_stdin("target-1", &restore, &before);
+        assert_converges(&lab, &["target-1"]);
+    });
+}
+
 /// A lab of `n` targets whose rotation of them all is SIGKILLed at
 /// failpoint `spec`; a re-run must then finish.
 fn sigkilled_rotation_converges(n: usize, tag: &str, spec: &str) {

@@ -77,7 +77,9 @@ pub enum Outcome {
     /// Not touched: its host key is too weak to trust (RSA under 2048
     /// bits), and was not pinned.
     WeakHostKey,
-    /// Accepts the new key, but the old key's removal is not confirmed: run again.
+    /// Accepts the new key, but the old key's removal is not confirmed, or
+    /// its authorized_keys changed under the run to grant neither key:
+    /// run again.
     Incomplete,
     /// Accepts the new key only, but could not persist the change (`lbu
     /// commit` failed, or the root is in RAM with no lbu): a reboot brings
@@ -402,6 +404,7 @@ fn verify_and_commit(
     seen: &Seen,
 ) -> Step<String> {
     let record = journal_step(plan, node, progress);
+    failpoint::reached("new-key-in", &node.to_string());
     // The commit is the command that verifies the new key: it runs over a
     // connection the new key opened.
     let (changed, persisted) = commit(plan, &on_new, &|| {
@@ -613,7 +616,8 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
                 lacks_old_key(node, &plan.user, now),
             ));
         }
-        Some(Refusal::Expired) => {
+        // The commit's refusals: the stage never gives them.
+        Some(Refusal::Expired | Refusal::LacksNewKey) => {
             return Err(Stop(
                 Outcome::Reverted,
                 format!("staging refused on {node}: no file to stage; nothing was sent"),
@@ -708,6 +712,9 @@ enum Refusal {
     LacksOldKey,
     /// The file to commit lacks the new key: the node reverted since.
     Expired,
+    /// The file to commit, armed for no rotation, holds neither key: it
+    /// changed after the new key logged in.
+    LacksNewKey,
 }
 
 /// What a node whose snapshot is not one is told (its login shell printed
@@ -735,6 +742,12 @@ fn commit_input(head: &[u8], old: &[u8], new: &[u8]) -> Result<Vec<u8>, Refusal>
     let snap = Snapshot::of(head).ok_or(Refusal::NotSnapshot)?;
     let armed = snap.rotation != Rotation::None;
     if !armed && !authorized::contains(snap.content, old) {
+        // Nothing to remove, but a file that no longer grants the new key
+        // (emptied, or rewritten, after the new key logged in) is no
+        // rotation: the boot may still put the old keys back.
+        if !authorized::contains(snap.content, new) {
+            return Err(Refusal::LacksNewKey);
+        }
         return Ok(Vec::new());
     }
     let committed = authorized::without_keys(snap.content, &[old]);
@@ -800,6 +813,15 @@ fn commit_ended(began: bool, refused: Option<Refusal>, out: &Output) -> Step<(bo
             return Err(Stop(
                 Outcome::Reverted,
                 format!("commit refused: {NOT_A_SNAPSHOT}; no file was sent"),
+            ))
+        }
+        Some(Refusal::LacksNewKey) => {
+            return Err(Stop(
+                Outcome::Incomplete,
+                "authorized_keys changed after the new key logged in and holds neither key \
+                 now; no file was sent and the old key is kept: check that file from the \
+                 node's console, then run again"
+                    .into(),
             ))
         }
         Some(_) => return Err(Stop(Outcome::Reverted, EXPIRED.into())),
@@ -1291,6 +1313,16 @@ mod tests {
             commit_input(&snap, blob(OLD), blob(NEW)),
             Err(Refusal::Expired)
         );
+        // Not armed, and neither key (emptied after the new key logged
+        // in): no rotation to report.
+        for file in ["", "ssh-ed25519 AAAAother another-control\n"] {
+            let snap = snapshot_of("-", file.as_bytes());
+            assert_eq!(
+                commit_input(&snap, blob(OLD), blob(NEW)),
+                Err(Refusal::LacksNewKey),
+                "{file:?}"
+            );
+        }
     }
 
     #[test]
