@@ -478,10 +478,57 @@ fn a_file_emptied_after_the_new_key_logged_in_is_no_rotation() {
             b"",
             "{side}: a file was sent"
         );
+        // A re-run before the file is seen to (both keys refused now) is
+        // no settled `refused` either: a boot may restore the old key.
+        let again = rotate_on(&lab, &["target-1"], &[], side);
+        let said = stdout(&again);
+        assert_eq!(again.status.code(), Some(1), "{side}: {said}");
+        assert!(
+            said.contains("after this rotation reached it"),
+            "{side}: {said}"
+        );
+        assert!(
+            control_has_file(&lab, "/root/.ssh/id_rsa"),
+            "{side}: {said}"
+        );
         // The operator puts the old key back from the console: a re-run
         // finishes.
         let restore = ["sh", "-c", "cat > /root/.ssh/authorized_keys"];
         lab.exec_stdin("target-1", &restore, &before);
+        assert_converges(&lab, &["target-1"]);
+    });
+}
+
+#[test]
+fn a_staged_node_that_refuses_both_keys_keeps_the_old_key() {
+    // Review control-keys, finding 1: the same file emptied with the
+    // rotation armed. The commit finds it expired, the retry finds both
+    // keys refused: settled `refused` retired the old key, and seconds
+    // later the node's timer restored it.
+    on_each_side(|side| {
+        let (lab, before, out) = rotate_through_fault(
+            side,
+            REVERT_SECS,
+            "refuses-both",
+            "new-key-in",
+            "target-1",
+            |lab| {
+                let empty = ": >/root/.ssh/authorized_keys";
+                assert!(lab.sh("target-1", empty).status.success());
+            },
+        );
+        let said = stdout(&out);
+        assert!(said.contains("incomplete"), "{side}: {said}");
+        assert!(
+            said.contains("after this rotation reached it"),
+            "{side}: {said}"
+        );
+        assert!(
+            control_has_file(&lab, "/root/.ssh/id_rsa"),
+            "{side}: the old key was retired: {said}"
+        );
+        // The timer restores the old key, which the control still holds.
+        wait_reverted(&lab, "target-1", &before);
         assert_converges(&lab, &["target-1"]);
     });
 }

@@ -356,7 +356,8 @@ fn rotate_node(
     if let Some(key) = conn.host_key() {
         let _ = seen.host_key.set(key);
     }
-    let on_new = if log_in(plan, &conn, untouched)? {
+    let new_logged_in = log_in(plan, &conn, untouched).map_err(|stop| refused(plan, node, stop))?;
+    let on_new = if new_logged_in {
         conn
     } else {
         seen.old_key_logged_in.set(true);
@@ -373,6 +374,29 @@ fn rotate_node(
         login(plan, node, &plan.new.path).map_err(|Stop(_, detail)| reverts(plan, detail))?
     };
     verify_and_commit(plan, node, on_new, progress, seen)
+}
+
+/// `stop`, the login's, but for a node that refuses both keys after this
+/// rotation reached it (a journal phase other than `pending` or `refused`):
+/// not the settled `refused` then, which lets the run retire the old key,
+/// but `incomplete`: a revert of its stage (its timer, or its boot over a
+/// marker it could not read) may bring the old key back.
+fn refused(plan: &Plan, node: &NodeAddr, stop: Stop) -> Stop {
+    if stop.0 != Outcome::Refused {
+        return stop;
+    }
+    match plan.journal.phase(&node.journal_name()) {
+        Some(phase) if phase != "pending" && phase != Outcome::Refused.as_str() => Stop(
+            Outcome::Incomplete,
+            format!(
+                "refuses the old and the new key now, after this rotation reached it (journal: \
+                 {phase}): its authorized_keys changed under the run, and a revert of the stage \
+                 may bring the old key back, so the old key is kept; check that file from the \
+                 node's console, then run again (or rccr remove the node)"
+            ),
+        ),
+        _ => stop,
+    }
 }
 
 /// A node that refused the stage because a rotation is armed: when it is
