@@ -588,6 +588,10 @@ pub fn restore(
     let known_hosts = get("known_hosts")
         .map(|e| merge_lines(&paths.known_hosts, &node_pins(&e.bytes, &archived)))
         .transpose()?;
+    // So are the key records, which the archive's are added to.
+    let key_records = get("keys")
+        .map(|e| merged_records(&paths.key_records(), &e.bytes))
+        .transpose()?;
     // So are the nodes and the config the Ansible inventory is rendered
     // with: the archive's nodes, else the ones here; ./cluster_config.yml
     // (it comes first in every command), else the archive's config (it
@@ -732,15 +736,15 @@ pub fn restore(
             paths.journal().display()
         ));
     }
-    for (name, path) in [
-        ("nodes", paths.nodes()),
-        ("swarm", paths.swarm()),
-        ("keys", paths.key_records()),
-    ] {
+    for (name, path) in [("nodes", paths.nodes()), ("swarm", paths.swarm())] {
         if let Some(e) = get(name) {
             fsutil::write_atomic(&path, &e.bytes, 0o600)?;
             done(format!("{name}: {}", path.display()));
         }
+    }
+    if let Some(text) = key_records {
+        fsutil::write_atomic(&paths.key_records(), &text, 0o600)?;
+        done(format!("keys: {}", paths.key_records().display()));
     }
     if let Some(text) = known_hosts {
         fsutil::write_atomic(&paths.known_hosts, &text, 0o644)?;
@@ -801,8 +805,8 @@ impl Replaced {
         let why = match (self.what, self.moved) {
             (JOURNAL, _) => format!(
                 "an unfinished key rotation the archive does not carry (its nodes may take \
-                 only its new key): finish it (rccr keyrotate), or give --force, which keeps \
-                 it as {}",
+                 only its new key): finish it (rccr keyrotate), or back this control up \
+                 (rccr backup FILE), then give --force, which keeps it as {}",
                 aside(&self.path)?.display()
             ),
             (what, true) => format!(
@@ -898,12 +902,18 @@ fn replaced(
         .iter()
         .filter_map(|p| journal::load(p).ok().flatten())
         .collect();
+    // One in the state directory (a rekey's staged `new_key`, rccr's own
+    // `cluster_key`) goes aside too: left where a later keyrotate looks
+    // for a free path, with the records restored from an older archive,
+    // it would be written over, and nodes that take only it locked out.
+    // `.before-restore` is a name nothing in rccr writes. Only one of
+    // `~/.ssh`'s, the operator's ssh too, stays where it is.
     if let Some(current) = Resolver::new(paths).cluster_once(kind, &records, &[])? {
         if other(&current.path, &cluster.bytes)? && !found.iter().any(|r| r.path == current.path) {
             found.push(Replaced {
+                moved: current.path.starts_with(&paths.state_dir),
                 path: current.path,
                 what: "cluster key",
-                moved: false,
             });
         }
     }
@@ -946,6 +956,47 @@ fn merge_lines(path: &Path, lines: &[u8]) -> Result<Vec<u8>, Error> {
         }
     }
     Ok(text)
+}
+
+/// The key records at `path` (none: empty) with the lines of `archived`
+/// (checked: [`crate::state::is_key_record`]) for keys they do not record
+/// added at their end. Never replaced by the archive's: a key this control
+/// made after the backup (a rekey's new key, which nodes may take alone)
+/// would be forgotten, and a later keyrotate would write over it as no
+/// key of rccr's. A key both record, under two roles, keeps this
+/// control's: an archive, outside input, does not relabel a key this
+/// control made or was handed (a cluster key relabelled temporary would
+/// no longer be taken up as an interrupted rekey's new key; a temporary
+/// key, which ships in public images, relabelled cluster could be taken
+/// for a cluster key), and either role keeps it rccr's, never written
+/// over.
+fn merged_records(path: &Path, archived: &[u8]) -> Result<Vec<u8>, Error> {
+    let text = fsutil::read_text_if_any(
+        path,
+        "not a key record line (cluster or temporary, then a SHA256 fingerprint); fix or remove it",
+    )?
+    .unwrap_or_default();
+    let fingerprint = |line: &str| line.split_once(' ').map(|(_, fp)| fp.to_string());
+    let mut recorded: Vec<String> = text
+        .lines()
+        .filter(|l| crate::state::is_key_record(l))
+        .filter_map(fingerprint)
+        .collect();
+    let mut out = text.clone().into_bytes();
+    if !out.is_empty() && !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    for line in String::from_utf8_lossy(archived).lines() {
+        let Some(fp) = fingerprint(line).filter(|_| crate::state::is_key_record(line)) else {
+            continue;
+        };
+        if !recorded.contains(&fp) {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+            recorded.push(fp);
+        }
+    }
+    Ok(out)
 }
 
 /// Where a restored key goes: `wanted`, unless another key is there, then
@@ -1094,6 +1145,20 @@ mod tests {
         std::fs::write(&public_file, &own).unwrap();
         write_key(&path, &entry(&secret), None).unwrap();
         assert_eq!(std::fs::read_to_string(&public_file).unwrap(), own);
+    }
+
+    #[test]
+    fn restored_key_records_add_to_this_controls_never_relabel_them() {
+        let dir = crate::fsutil::scratch::Dir::new("backup-records");
+        let path = dir.join("keys");
+        let (x, y) = ("SHA256:xxxx", "SHA256:yyyy");
+        let archived = format!("cluster {x}\ncluster {y}\ncluster {y}\n");
+        let merged = |path: &Path| {
+            String::from_utf8(merged_records(path, archived.as_bytes()).unwrap()).unwrap()
+        };
+        assert_eq!(merged(&path), format!("cluster {x}\ncluster {y}\n"));
+        std::fs::write(&path, format!("temporary {x}")).unwrap();
+        assert_eq!(merged(&path), format!("temporary {x}\ncluster {y}\n"));
     }
 
     #[test]

@@ -2223,6 +2223,81 @@ fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
     );
 }
 
+/// `restore --force` over an unfinished rekey left the rotation's new key
+/// at `STATE/new_key` "(no longer in use)" and replaced the key records
+/// with the archive's, which did not list it: the next `keyrotate
+/// --rekey` took the staged path for free and wrote a new key over the
+/// only copy of the key the moved nodes take. The staged key now goes
+/// aside (`new_key.before-restore`, which nothing in rccr writes), the
+/// records keep it, and the refusal says to back this control up first.
+#[test]
+fn a_forced_restore_over_an_unfinished_rekey_keeps_its_new_key_and_its_record() {
+    let home = Home::with_ssh_dir("restorerekey");
+    let state = home.state();
+    let key = |name: &str| std::fs::read(ed25519_key(&home, name, &[])).unwrap();
+    let fingerprint = |bytes: &[u8]| {
+        let key = ssh_key::PrivateKey::from_openssh(bytes).unwrap();
+        key.fingerprint(Default::default()).to_string()
+    };
+    let old = key(".ssh/id_ed25519");
+    let new = key("state/new_key");
+    std::fs::copy(home.0.path(".ssh/id_ed25519"), state.join("previous_key")).unwrap();
+    let records = |keys: &[&[u8]]| -> String {
+        keys.iter()
+            .map(|k| format!("cluster {}\n", fingerprint(k)))
+            .collect()
+    };
+    home.0.write("state/keys", records(&[&old, &new]));
+    chmod(&state.join("keys"), 0o600);
+    let journal = format!(
+        "rotation r1\nnew-key {}\nold-key {}\nnode 10.0.0.2:22 rotated\n",
+        state.join("new_key").display(),
+        state.join("previous_key").display()
+    );
+    home.0.write("state/rotation.journal", &journal);
+    chmod(&state.join("rotation.journal"), 0o600);
+    let path = archive(
+        &home,
+        "older",
+        &[
+            ("cluster_key", old.clone()),
+            ("keys", records(&[&old]).into_bytes()),
+        ],
+    );
+    let args = ["restore", path.to_str().unwrap()];
+    let says = format!(
+        "{}: an unfinished key rotation the archive does not carry",
+        state.join("rotation.journal").display()
+    );
+    home_refuses(&home, &args, 3, &says);
+    home_refuses(&home, &args, 3, "back this control up (rccr backup FILE)");
+    let out = home.run(&[&args[..], &["--force"]].concat());
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The staged key is kept where nothing writes, with its public half.
+    let aside = state.join("new_key.before-restore");
+    assert_eq!(
+        std::fs::read(&aside).ok().as_deref(),
+        Some(&new[..]),
+        "{err}"
+    );
+    assert!(state.join("new_key.before-restore.pub").is_file(), "{err}");
+    assert!(!state.join("new_key").exists(), "{err}");
+    assert!(
+        err.contains(&format!("kept as {}", aside.display())),
+        "{err}"
+    );
+    // The records still know it as the cluster key rccr made, and the
+    // archive's are there too.
+    let kept = std::fs::read_to_string(state.join("keys")).unwrap();
+    assert_eq!(kept, records(&[&old, &new]), "{err}");
+    assert_eq!(std::fs::read(home.0.path(".ssh/id_ed25519")).unwrap(), old);
+    // The same archive again replaces nothing.
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(state.join("keys")).unwrap(), kept);
+}
+
 /// Restore checks that it can write every file it restores before it
 /// writes the first: an archive carrying a config, restored by a user who
 /// cannot create /etc/rccr (uid 65534 here), wrote the cluster key,
