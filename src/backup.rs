@@ -413,12 +413,12 @@ fn checked(bytes: &[u8]) -> Result<Archive, String> {
         .iter()
         .position(|e| e.name == "cluster_key")
         .ok_or("it holds no cluster key")?;
-    // check_entries parsed it.
-    let kind =
-        match ssh_key::PrivateKey::from_openssh(&entries[cluster].bytes).map(|k| k.algorithm()) {
-            Ok(ssh_key::Algorithm::Rsa { .. }) => KeyType::Rsa,
-            _ => KeyType::Ed25519,
-        };
+    // check_entries took it, and only of a type rccr uses.
+    let kind = crate::keys::private_key(&entries[cluster].bytes)
+        .ok()
+        .as_ref()
+        .and_then(key_type)
+        .ok_or_else(|| damaged("cluster_key"))?;
     let unfinished = match entries.iter().find(|e| e.name == "rotation.journal") {
         Some(e) => {
             Some(unfinished_rotation(&e.bytes, &entries).ok_or("its rotation journal is damaged")?)
@@ -431,6 +431,16 @@ fn checked(bytes: &[u8]) -> Result<Archive, String> {
         cluster,
         unfinished,
     })
+}
+
+/// The type of `key`, when it is one rccr uses (the closed set
+/// [`KeyType`]); `None`: another (ECDSA, DSA, ...), never taken for one.
+fn key_type(key: &ssh_key::PrivateKey) -> Option<KeyType> {
+    match key.algorithm() {
+        ssh_key::Algorithm::Ed25519 => Some(KeyType::Ed25519),
+        ssh_key::Algorithm::Rsa { .. } => Some(KeyType::Rsa),
+        _ => None,
+    }
 }
 
 /// What [`check_entry`] says of entry `place` (`NAME` or `NAME:LINE`).
@@ -487,8 +497,11 @@ fn check_entry(
     };
     let origin = Path::new(&e.name);
     let well_formed = match e.name.as_str() {
+        // As load_key takes it after restore writes it (size, format, no
+        // passphrase), and of a type rccr uses: refused only then, the
+        // restore stopped after its first write, every run again.
         "cluster_key" | "previous_key" | "temp_key" => {
-            ssh_key::PrivateKey::from_openssh(&e.bytes).is_ok_and(|k| !k.is_encrypted())
+            crate::keys::private_key(&e.bytes).is_ok_and(|k| key_type(&k).is_some())
         }
         name if name.ends_with(".pub") => {
             let Ok(public) = ssh_key::PublicKey::from_openssh(entry_text(e)?.trim_end()) else {

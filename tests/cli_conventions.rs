@@ -1343,6 +1343,84 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
     );
 }
 
+/// A key entry restore cannot use passed the archive's checks and was
+/// refused only after restore's first write (its marker, keys moved
+/// aside), every run again: one with a comment beyond what a key file
+/// holds (`load_key` reads at most 64 KiB), and one of an algorithm rccr
+/// does not use (an ECDSA key went to `~/.ssh/id_ed25519`). Both are
+/// refused now as the archive is read, with nothing written.
+#[test]
+fn a_key_entry_rccr_could_not_use_is_refused_before_anything_is_written() {
+    let home = Home::new("restorekeykind");
+    let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
+    let mut long = ssh_key::PrivateKey::from_openssh(&cluster).unwrap();
+    long.set_comment("x".repeat(70_000));
+    let long = long.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    let ecdsa = home.0.path("ecdsa");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-N", "", "-C", "ecdsa", "-f"])
+        .arg(&ecdsa)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let ecdsa = std::fs::read(ecdsa).unwrap();
+    // A type ssh-key parses (as DSA and FIDO keys) that rccr does not use:
+    // it was taken for an Ed25519 key.
+    let other = {
+        use ssh_key::private::{KeypairData, OpaqueKeypair};
+        let algorithm = ssh_key::Algorithm::new("ssh-other@rccr.invalid").unwrap();
+        let public = ssh_key::public::OpaquePublicKey::new(vec![9; 32], algorithm);
+        let pair = KeypairData::Other(OpaqueKeypair::new(vec![7; 32], public));
+        let key = ssh_key::PrivateKey::new(pair, "other").unwrap();
+        let text = key.to_openssh(ssh_key::LineEnding::LF).unwrap();
+        assert!(ssh_key::PrivateKey::from_openssh(text.as_bytes()).is_ok());
+        text.as_bytes().to_vec()
+    };
+    for (entries, says) in [
+        (
+            vec![("cluster_key", long.as_bytes().to_vec())],
+            "its entry cluster_key is not",
+        ),
+        (
+            vec![("cluster_key", other.clone())],
+            "its entry cluster_key is not",
+        ),
+        (
+            vec![("cluster_key", ecdsa.clone())],
+            "its entry cluster_key is not",
+        ),
+        (
+            vec![("cluster_key", cluster.clone()), ("temp_key", other)],
+            "its entry temp_key is not",
+        ),
+        (
+            vec![("cluster_key", cluster.clone()), ("previous_key", ecdsa)],
+            "its entry previous_key is not",
+        ),
+        (
+            vec![
+                ("cluster_key", cluster.clone()),
+                ("temp_key", long.as_bytes().to_vec()),
+            ],
+            "its entry temp_key is not",
+        ),
+    ] {
+        let path = archive(&home, "bad", &entries);
+        for force in [&[][..], &["--force"]] {
+            let args = [&["restore", path.to_str().unwrap()][..], force].concat();
+            home_refuses(
+                &home,
+                &args,
+                3,
+                &format!("rccr restore: {}: {says}", path.display()),
+            );
+            assert!(!home.state().join("restore-in-progress").exists());
+            assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+            assert!(!home.0.path(".ssh").exists());
+        }
+    }
+}
+
 /// A known_hosts line for a node and another host (`name,10.0.0.5` as
 /// OpenSSH writes, or a forged one) vouched for both: backup archived it
 /// whole and restore added it whole, pinning a key for a host that is no
