@@ -351,10 +351,22 @@ pub fn backup(
     if target == "-" {
         // Not crate::print::stdout: an archive cut short is no backup,
         // whoever closed the pipe.
+        // A regular file there (`> FILE`) is synced before success is
+        // told, as write_atomic syncs FILE: exit 0 is a backup that
+        // outlives a crash. A pipe or socket has nothing to sync.
+        let sync_if_file = || {
+            use std::os::fd::AsFd;
+            let file = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+            match file.metadata()?.is_file() {
+                true => file.sync_all(),
+                false => Ok(()),
+            }
+        };
         std::io::stdout()
             .lock()
             .write_all(&archive)
             .and_then(|()| std::io::stdout().lock().flush())
+            .and_then(|()| sync_if_file())
             .map_err(|e| {
                 Error::Failed(format!(
                     "stdout: {e}: the archive was not written whole, so there is no backup; \

@@ -2851,7 +2851,7 @@ fn backup_and_restore_refuse_a_terminal_for_the_archive() {
     let home = Home::new("tty");
     ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
     for (command, says) in [
-        ("backup -", "rccr backup: stdout is a terminal, and the archive holds private keys: send it to a file or a pipe (rccr backup - > FILE); run"),
+        ("backup -", "rccr backup: stdout is a terminal, and the archive holds private keys: name a file (rccr backup FILE writes it whole or not at all, 0600; a shell's > FILE empties it first) or send it to a pipe; run"),
         ("restore -", "rccr restore: stdin is a terminal: give the archive on stdin (rccr restore - < FILE), or name its file; run"),
     ] {
         // A terminal for stdin, stdout and stderr; timeout(1) is only the
@@ -2867,6 +2867,25 @@ fn backup_and_restore_refuse_a_terminal_for_the_archive() {
         assert!(screen.trim_end().starts_with(says), "{command}: {screen}");
         assert!(!screen.contains("PRIVATE KEY"), "{command}: {screen}");
     }
+}
+
+/// `rccr backup -` into a regular file (a shell's `> FILE`) syncs it
+/// before it reports success, and writes there what it sends down a pipe.
+#[test]
+fn a_backup_to_stdout_is_the_same_archive_in_a_file_or_a_pipe() {
+    let home = Home::new("backupstdout");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let piped = home.run(&["backup", "-"]);
+    assert!(piped.status.success(), "{piped:?}");
+    assert!(piped.stdout.starts_with(b"rccr-backup 1\n"), "{piped:?}");
+    let file = home.0.path("out.bak");
+    let out = home
+        .command(&["backup", "-"], home.state().as_os_str())
+        .stdout(File::create(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), piped.stdout);
 }
 
 /// A directory named on the command line that is not there is bad input
