@@ -892,16 +892,8 @@ fn replaced(
     keys: &[(&Entry, &Path, &'static str)],
     unfinished: Option<&Record>,
 ) -> Result<Vec<Replaced>, Error> {
-    // Another key, not the same one written otherwise (`ssh-keygen -c`
-    // or `-p` write it anew): keys compare by their public half.
     let other = |path: &Path, bytes: &[u8]| -> Result<bool, Error> {
-        let public = |b: &[u8]| {
-            ssh_key::PrivateKey::from_openssh(b)
-                .ok()
-                .map(|k| k.public_key().key_data().clone())
-        };
-        Ok(fsutil::read_if_any(path)?
-            .is_some_and(|b| b != bytes && (public(&b).is_none() || public(&b) != public(bytes))))
+        Ok(fsutil::read_if_any(path)?.is_some_and(|b| !one_key(&b, bytes)))
     };
     let mut found = Vec::new();
     for (entry, path, what) in keys {
@@ -1024,11 +1016,29 @@ fn merged_records(path: &Path, archived: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
-/// Where a restored key goes: `wanted`, unless another key is there, then
-/// `fallback`.
+/// Whether the private key files `a` and `b` hold one key: the same
+/// bytes, or keys with one public half (`ssh-keygen -c` or `-p` write the
+/// same key anew, which is not another).
+fn one_key(a: &[u8], b: &[u8]) -> bool {
+    let public = |b: &[u8]| {
+        ssh_key::PrivateKey::from_openssh(b)
+            .ok()
+            .map(|k| k.public_key().key_data().clone())
+    };
+    a == b || public(a).is_some_and(|key| Some(key) == public(b))
+}
+
+/// Where a restored key goes: `wanted`, unless another key is there
+/// ([`one_key`]), or the same one in a file rccr could not use (with a
+/// passphrase: written over, the operator's passphrase would be gone),
+/// then `fallback`.
 fn key_home(wanted: &Path, secret: &[u8], fallback: &Path) -> Result<PathBuf, Error> {
     match fsutil::read_if_any(wanted)? {
-        Some(existing) if existing != secret => Ok(fallback.to_path_buf()),
+        Some(existing)
+            if !one_key(&existing, secret) || crate::keys::private_key(&existing).is_err() =>
+        {
+            Ok(fallback.to_path_buf())
+        }
         _ => Ok(wanted.to_path_buf()),
     }
 }

@@ -2301,6 +2301,47 @@ fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
     );
 }
 
+/// The archive's cluster key at `~/.ssh`'s default path written anew
+/// (`ssh-keygen -c`: another comment) is the same key, as everywhere else
+/// in restore: it went to the state directory as a second copy, and an
+/// rccr block in `~/.ssh/config` named it for the nodes.
+#[test]
+fn a_restore_over_its_own_key_written_anew_at_the_default_path_adds_no_copy() {
+    let home = Home::with_ssh_dir("restorerecomment");
+    let default = home.0.path(".ssh/id_ed25519");
+    let key = std::fs::read(ed25519_key(&home, ".ssh/id_ed25519", &[])).unwrap();
+    let mut renamed = ssh_key::PrivateKey::from_openssh(&key).unwrap();
+    renamed.set_comment("renamed@control");
+    let renamed = renamed.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    std::fs::write(&default, renamed.as_bytes()).unwrap();
+    let path = archive(&home, "same", &[("cluster_key", key.clone())]);
+    let restore = || {
+        let out = home.run(&["restore", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = restore();
+    assert!(!home.state().join("cluster_key").exists(), "{err}");
+    assert!(!home.0.path(".ssh/config").exists(), "{err}");
+    assert_eq!(std::fs::read(&default).unwrap(), key, "{err}");
+    // With a passphrase (ssh-keygen -p) it is the operator's to keep:
+    // the archive's goes beside it, as before.
+    let locked = Command::new("ssh-keygen")
+        .args(["-q", "-p", "-P", "", "-N", "a passphrase", "-f"])
+        .arg(&default)
+        .output()
+        .unwrap();
+    assert!(locked.status.success(), "{locked:?}");
+    let locked = std::fs::read(&default).unwrap();
+    assert!(ssh_key::PrivateKey::from_openssh(&locked)
+        .unwrap()
+        .is_encrypted());
+    let err = restore();
+    assert_eq!(std::fs::read(&default).unwrap(), locked, "{err}");
+    let beside = std::fs::read(home.state().join("cluster_key"));
+    assert_eq!(beside.ok(), Some(key), "{err}");
+}
+
 /// `restore --force` over an unfinished rekey left the rotation's new key
 /// at `STATE/new_key` "(no longer in use)" and replaced the key records
 /// with the archive's, which did not list it: the next `keyrotate
