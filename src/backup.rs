@@ -351,10 +351,22 @@ pub fn backup(
     if target == "-" {
         // Not crate::print::stdout: an archive cut short is no backup,
         // whoever closed the pipe.
+        // A regular file there (`> FILE`) is synced before success is
+        // told, as write_atomic syncs FILE: exit 0 is a backup that
+        // outlives a crash. A pipe or socket has nothing to sync.
+        let sync_if_file = || {
+            use std::os::fd::AsFd;
+            let file = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+            match file.metadata()?.is_file() {
+                true => file.sync_all(),
+                false => Ok(()),
+            }
+        };
         std::io::stdout()
             .lock()
             .write_all(&archive)
             .and_then(|()| std::io::stdout().lock().flush())
+            .and_then(|()| sync_if_file())
             .map_err(|e| {
                 Error::Failed(format!(
                     "stdout: {e}: the archive was not written whole, so there is no backup; \
@@ -413,12 +425,12 @@ fn checked(bytes: &[u8]) -> Result<Archive, String> {
         .iter()
         .position(|e| e.name == "cluster_key")
         .ok_or("it holds no cluster key")?;
-    // check_entries parsed it.
-    let kind =
-        match ssh_key::PrivateKey::from_openssh(&entries[cluster].bytes).map(|k| k.algorithm()) {
-            Ok(ssh_key::Algorithm::Rsa { .. }) => KeyType::Rsa,
-            _ => KeyType::Ed25519,
-        };
+    // check_entries took it, and only of a type rccr uses.
+    let kind = crate::keys::private_key(&entries[cluster].bytes)
+        .ok()
+        .as_ref()
+        .and_then(key_type)
+        .ok_or_else(|| damaged("cluster_key"))?;
     let unfinished = match entries.iter().find(|e| e.name == "rotation.journal") {
         Some(e) => {
             Some(unfinished_rotation(&e.bytes, &entries).ok_or("its rotation journal is damaged")?)
@@ -431,6 +443,16 @@ fn checked(bytes: &[u8]) -> Result<Archive, String> {
         cluster,
         unfinished,
     })
+}
+
+/// The type of `key`, when it is one rccr uses (the closed set
+/// [`KeyType`]); `None`: another (ECDSA, DSA, ...), never taken for one.
+fn key_type(key: &ssh_key::PrivateKey) -> Option<KeyType> {
+    match key.algorithm() {
+        ssh_key::Algorithm::Ed25519 => Some(KeyType::Ed25519),
+        ssh_key::Algorithm::Rsa { .. } => Some(KeyType::Rsa),
+        _ => None,
+    }
 }
 
 /// What [`check_entry`] says of entry `place` (`NAME` or `NAME:LINE`).
@@ -487,8 +509,11 @@ fn check_entry(
     };
     let origin = Path::new(&e.name);
     let well_formed = match e.name.as_str() {
+        // As load_key takes it after restore writes it (size, format, no
+        // passphrase), and of a type rccr uses: refused only then, the
+        // restore stopped after its first write, every run again.
         "cluster_key" | "previous_key" | "temp_key" => {
-            ssh_key::PrivateKey::from_openssh(&e.bytes).is_ok_and(|k| !k.is_encrypted())
+            crate::keys::private_key(&e.bytes).is_ok_and(|k| key_type(&k).is_some())
         }
         name if name.ends_with(".pub") => {
             let Ok(public) = ssh_key::PublicKey::from_openssh(entry_text(e)?.trim_end()) else {
@@ -587,6 +612,10 @@ pub fn restore(
     let archived = archived_nodes(entries).map_err(Error::Failed)?;
     let known_hosts = get("known_hosts")
         .map(|e| merge_lines(&paths.known_hosts, &node_pins(&e.bytes, &archived)))
+        .transpose()?;
+    // So are the key records, which the archive's are added to.
+    let key_records = get("keys")
+        .map(|e| merged_records(&paths.key_records(), &e.bytes))
         .transpose()?;
     // So are the nodes and the config the Ansible inventory is rendered
     // with: the archive's nodes, else the ones here; ./cluster_config.yml
@@ -732,15 +761,15 @@ pub fn restore(
             paths.journal().display()
         ));
     }
-    for (name, path) in [
-        ("nodes", paths.nodes()),
-        ("swarm", paths.swarm()),
-        ("keys", paths.key_records()),
-    ] {
+    for (name, path) in [("nodes", paths.nodes()), ("swarm", paths.swarm())] {
         if let Some(e) = get(name) {
             fsutil::write_atomic(&path, &e.bytes, 0o600)?;
             done(format!("{name}: {}", path.display()));
         }
+    }
+    if let Some(text) = key_records {
+        fsutil::write_atomic(&paths.key_records(), &text, 0o600)?;
+        done(format!("keys: {}", paths.key_records().display()));
     }
     if let Some(text) = known_hosts {
         fsutil::write_atomic(&paths.known_hosts, &text, 0o644)?;
@@ -801,8 +830,8 @@ impl Replaced {
         let why = match (self.what, self.moved) {
             (JOURNAL, _) => format!(
                 "an unfinished key rotation the archive does not carry (its nodes may take \
-                 only its new key): finish it (rccr keyrotate), or give --force, which keeps \
-                 it as {}",
+                 only its new key): finish it (rccr keyrotate), or back this control up \
+                 (rccr backup FILE), then give --force, which keeps it as {}",
                 aside(&self.path)?.display()
             ),
             (what, true) => format!(
@@ -863,16 +892,8 @@ fn replaced(
     keys: &[(&Entry, &Path, &'static str)],
     unfinished: Option<&Record>,
 ) -> Result<Vec<Replaced>, Error> {
-    // Another key, not the same one written otherwise (`ssh-keygen -c`
-    // or `-p` write it anew): keys compare by their public half.
     let other = |path: &Path, bytes: &[u8]| -> Result<bool, Error> {
-        let public = |b: &[u8]| {
-            ssh_key::PrivateKey::from_openssh(b)
-                .ok()
-                .map(|k| k.public_key().key_data().clone())
-        };
-        Ok(fsutil::read_if_any(path)?
-            .is_some_and(|b| b != bytes && (public(&b).is_none() || public(&b) != public(bytes))))
+        Ok(fsutil::read_if_any(path)?.is_some_and(|b| !one_key(&b, bytes)))
     };
     let mut found = Vec::new();
     for (entry, path, what) in keys {
@@ -898,12 +919,18 @@ fn replaced(
         .iter()
         .filter_map(|p| journal::load(p).ok().flatten())
         .collect();
+    // One in the state directory (a rekey's staged `new_key`, rccr's own
+    // `cluster_key`) goes aside too: left where a later keyrotate looks
+    // for a free path, with the records restored from an older archive,
+    // it would be written over, and nodes that take only it locked out.
+    // `.before-restore` is a name nothing in rccr writes. Only one of
+    // `~/.ssh`'s, the operator's ssh too, stays where it is.
     if let Some(current) = Resolver::new(paths).cluster_once(kind, &records, &[])? {
         if other(&current.path, &cluster.bytes)? && !found.iter().any(|r| r.path == current.path) {
             found.push(Replaced {
+                moved: current.path.starts_with(&paths.state_dir),
                 path: current.path,
                 what: "cluster key",
-                moved: false,
             });
         }
     }
@@ -948,11 +975,70 @@ fn merge_lines(path: &Path, lines: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(text)
 }
 
-/// Where a restored key goes: `wanted`, unless another key is there, then
-/// `fallback`.
+/// The key records at `path` (none: empty) with the lines of `archived`
+/// (checked: [`crate::state::is_key_record`]) for keys they do not record
+/// added at their end. Never replaced by the archive's: a key this control
+/// made after the backup (a rekey's new key, which nodes may take alone)
+/// would be forgotten, and a later keyrotate would write over it as no
+/// key of rccr's. A key both record, under two roles, keeps this
+/// control's: an archive, outside input, does not relabel a key this
+/// control made or was handed (a cluster key relabelled temporary would
+/// no longer be taken up as an interrupted rekey's new key; a temporary
+/// key, which ships in public images, relabelled cluster could be taken
+/// for a cluster key), and either role keeps it rccr's, never written
+/// over.
+fn merged_records(path: &Path, archived: &[u8]) -> Result<Vec<u8>, Error> {
+    let text = fsutil::read_text_if_any(
+        path,
+        "not a key record line (cluster or temporary, then a SHA256 fingerprint); fix or remove it",
+    )?
+    .unwrap_or_default();
+    let fingerprint = |line: &str| line.split_once(' ').map(|(_, fp)| fp.to_string());
+    let mut recorded: Vec<String> = text
+        .lines()
+        .filter(|l| crate::state::is_key_record(l))
+        .filter_map(fingerprint)
+        .collect();
+    let mut out = text.clone().into_bytes();
+    if !out.is_empty() && !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    for line in String::from_utf8_lossy(archived).lines() {
+        let Some(fp) = fingerprint(line).filter(|_| crate::state::is_key_record(line)) else {
+            continue;
+        };
+        if !recorded.contains(&fp) {
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+            recorded.push(fp);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the private key files `a` and `b` hold one key: the same
+/// bytes, or keys with one public half (`ssh-keygen -c` or `-p` write the
+/// same key anew, which is not another).
+fn one_key(a: &[u8], b: &[u8]) -> bool {
+    let public = |b: &[u8]| {
+        ssh_key::PrivateKey::from_openssh(b)
+            .ok()
+            .map(|k| k.public_key().key_data().clone())
+    };
+    a == b || public(a).is_some_and(|key| Some(key) == public(b))
+}
+
+/// Where a restored key goes: `wanted`, unless another key is there
+/// ([`one_key`]), or the same one in a file rccr could not use (with a
+/// passphrase: written over, the operator's passphrase would be gone),
+/// then `fallback`.
 fn key_home(wanted: &Path, secret: &[u8], fallback: &Path) -> Result<PathBuf, Error> {
     match fsutil::read_if_any(wanted)? {
-        Some(existing) if existing != secret => Ok(fallback.to_path_buf()),
+        Some(existing)
+            if !one_key(&existing, secret) || crate::keys::private_key(&existing).is_err() =>
+        {
+            Ok(fallback.to_path_buf())
+        }
         _ => Ok(wanted.to_path_buf()),
     }
 }
@@ -1094,6 +1180,20 @@ mod tests {
         std::fs::write(&public_file, &own).unwrap();
         write_key(&path, &entry(&secret), None).unwrap();
         assert_eq!(std::fs::read_to_string(&public_file).unwrap(), own);
+    }
+
+    #[test]
+    fn restored_key_records_add_to_this_controls_never_relabel_them() {
+        let dir = crate::fsutil::scratch::Dir::new("backup-records");
+        let path = dir.join("keys");
+        let (x, y) = ("SHA256:xxxx", "SHA256:yyyy");
+        let archived = format!("cluster {x}\ncluster {y}\ncluster {y}\n");
+        let merged = |path: &Path| {
+            String::from_utf8(merged_records(path, archived.as_bytes()).unwrap()).unwrap()
+        };
+        assert_eq!(merged(&path), format!("cluster {x}\ncluster {y}\n"));
+        std::fs::write(&path, format!("temporary {x}")).unwrap();
+        assert_eq!(merged(&path), format!("temporary {x}\ncluster {y}\n"));
     }
 
     #[test]

@@ -1343,6 +1343,84 @@ fn restore_writes_nothing_unless_every_entry_checks_out() {
     );
 }
 
+/// A key entry restore cannot use passed the archive's checks and was
+/// refused only after restore's first write (its marker, keys moved
+/// aside), every run again: one with a comment beyond what a key file
+/// holds (`load_key` reads at most 64 KiB), and one of an algorithm rccr
+/// does not use (an ECDSA key went to `~/.ssh/id_ed25519`). Both are
+/// refused now as the archive is read, with nothing written.
+#[test]
+fn a_key_entry_rccr_could_not_use_is_refused_before_anything_is_written() {
+    let home = Home::new("restorekeykind");
+    let cluster = std::fs::read(ed25519_key(&home, "k1", &[])).unwrap();
+    let mut long = ssh_key::PrivateKey::from_openssh(&cluster).unwrap();
+    long.set_comment("x".repeat(70_000));
+    let long = long.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    let ecdsa = home.0.path("ecdsa");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-N", "", "-C", "ecdsa", "-f"])
+        .arg(&ecdsa)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let ecdsa = std::fs::read(ecdsa).unwrap();
+    // A type ssh-key parses (as DSA and FIDO keys) that rccr does not use:
+    // it was taken for an Ed25519 key.
+    let other = {
+        use ssh_key::private::{KeypairData, OpaqueKeypair};
+        let algorithm = ssh_key::Algorithm::new("ssh-other@rccr.invalid").unwrap();
+        let public = ssh_key::public::OpaquePublicKey::new(vec![9; 32], algorithm);
+        let pair = KeypairData::Other(OpaqueKeypair::new(vec![7; 32], public));
+        let key = ssh_key::PrivateKey::new(pair, "other").unwrap();
+        let text = key.to_openssh(ssh_key::LineEnding::LF).unwrap();
+        assert!(ssh_key::PrivateKey::from_openssh(text.as_bytes()).is_ok());
+        text.as_bytes().to_vec()
+    };
+    for (entries, says) in [
+        (
+            vec![("cluster_key", long.as_bytes().to_vec())],
+            "its entry cluster_key is not",
+        ),
+        (
+            vec![("cluster_key", other.clone())],
+            "its entry cluster_key is not",
+        ),
+        (
+            vec![("cluster_key", ecdsa.clone())],
+            "its entry cluster_key is not",
+        ),
+        (
+            vec![("cluster_key", cluster.clone()), ("temp_key", other)],
+            "its entry temp_key is not",
+        ),
+        (
+            vec![("cluster_key", cluster.clone()), ("previous_key", ecdsa)],
+            "its entry previous_key is not",
+        ),
+        (
+            vec![
+                ("cluster_key", cluster.clone()),
+                ("temp_key", long.as_bytes().to_vec()),
+            ],
+            "its entry temp_key is not",
+        ),
+    ] {
+        let path = archive(&home, "bad", &entries);
+        for force in [&[][..], &["--force"]] {
+            let args = [&["restore", path.to_str().unwrap()][..], force].concat();
+            home_refuses(
+                &home,
+                &args,
+                3,
+                &format!("rccr restore: {}: {says}", path.display()),
+            );
+            assert!(!home.state().join("restore-in-progress").exists());
+            assert_eq!(left_in(&home.state()), Vec::<std::ffi::OsString>::new());
+            assert!(!home.0.path(".ssh").exists());
+        }
+    }
+}
+
 /// A known_hosts line for a node and another host (`name,10.0.0.5` as
 /// OpenSSH writes, or a forged one) vouched for both: backup archived it
 /// whole and restore added it whole, pinning a key for a host that is no
@@ -2223,6 +2301,122 @@ fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
     );
 }
 
+/// The archive's cluster key at `~/.ssh`'s default path written anew
+/// (`ssh-keygen -c`: another comment) is the same key, as everywhere else
+/// in restore: it went to the state directory as a second copy, and an
+/// rccr block in `~/.ssh/config` named it for the nodes.
+#[test]
+fn a_restore_over_its_own_key_written_anew_at_the_default_path_adds_no_copy() {
+    let home = Home::with_ssh_dir("restorerecomment");
+    let default = home.0.path(".ssh/id_ed25519");
+    let key = std::fs::read(ed25519_key(&home, ".ssh/id_ed25519", &[])).unwrap();
+    let mut renamed = ssh_key::PrivateKey::from_openssh(&key).unwrap();
+    renamed.set_comment("renamed@control");
+    let renamed = renamed.to_openssh(ssh_key::LineEnding::LF).unwrap();
+    std::fs::write(&default, renamed.as_bytes()).unwrap();
+    let path = archive(&home, "same", &[("cluster_key", key.clone())]);
+    let restore = || {
+        let out = home.run(&["restore", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = restore();
+    assert!(!home.state().join("cluster_key").exists(), "{err}");
+    assert!(!home.0.path(".ssh/config").exists(), "{err}");
+    assert_eq!(std::fs::read(&default).unwrap(), key, "{err}");
+    // With a passphrase (ssh-keygen -p) it is the operator's to keep:
+    // the archive's goes beside it, as before.
+    let locked = Command::new("ssh-keygen")
+        .args(["-q", "-p", "-P", "", "-N", "a passphrase", "-f"])
+        .arg(&default)
+        .output()
+        .unwrap();
+    assert!(locked.status.success(), "{locked:?}");
+    let locked = std::fs::read(&default).unwrap();
+    assert!(ssh_key::PrivateKey::from_openssh(&locked)
+        .unwrap()
+        .is_encrypted());
+    let err = restore();
+    assert_eq!(std::fs::read(&default).unwrap(), locked, "{err}");
+    let beside = std::fs::read(home.state().join("cluster_key"));
+    assert_eq!(beside.ok(), Some(key), "{err}");
+}
+
+/// `restore --force` over an unfinished rekey left the rotation's new key
+/// at `STATE/new_key` "(no longer in use)" and replaced the key records
+/// with the archive's, which did not list it: the next `keyrotate
+/// --rekey` took the staged path for free and wrote a new key over the
+/// only copy of the key the moved nodes take. The staged key now goes
+/// aside (`new_key.before-restore`, which nothing in rccr writes), the
+/// records keep it, and the refusal says to back this control up first.
+#[test]
+fn a_forced_restore_over_an_unfinished_rekey_keeps_its_new_key_and_its_record() {
+    let home = Home::with_ssh_dir("restorerekey");
+    let state = home.state();
+    let key = |name: &str| std::fs::read(ed25519_key(&home, name, &[])).unwrap();
+    let fingerprint = |bytes: &[u8]| {
+        let key = ssh_key::PrivateKey::from_openssh(bytes).unwrap();
+        key.fingerprint(Default::default()).to_string()
+    };
+    let old = key(".ssh/id_ed25519");
+    let new = key("state/new_key");
+    std::fs::copy(home.0.path(".ssh/id_ed25519"), state.join("previous_key")).unwrap();
+    let records = |keys: &[&[u8]]| -> String {
+        keys.iter()
+            .map(|k| format!("cluster {}\n", fingerprint(k)))
+            .collect()
+    };
+    home.0.write("state/keys", records(&[&old, &new]));
+    chmod(&state.join("keys"), 0o600);
+    let journal = format!(
+        "rotation r1\nnew-key {}\nold-key {}\nnode 10.0.0.2:22 rotated\n",
+        state.join("new_key").display(),
+        state.join("previous_key").display()
+    );
+    home.0.write("state/rotation.journal", &journal);
+    chmod(&state.join("rotation.journal"), 0o600);
+    let path = archive(
+        &home,
+        "older",
+        &[
+            ("cluster_key", old.clone()),
+            ("keys", records(&[&old]).into_bytes()),
+        ],
+    );
+    let args = ["restore", path.to_str().unwrap()];
+    let says = format!(
+        "{}: an unfinished key rotation the archive does not carry",
+        state.join("rotation.journal").display()
+    );
+    home_refuses(&home, &args, 3, &says);
+    home_refuses(&home, &args, 3, "back this control up (rccr backup FILE)");
+    let out = home.run(&[&args[..], &["--force"]].concat());
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The staged key is kept where nothing writes, with its public half.
+    let aside = state.join("new_key.before-restore");
+    assert_eq!(
+        std::fs::read(&aside).ok().as_deref(),
+        Some(&new[..]),
+        "{err}"
+    );
+    assert!(state.join("new_key.before-restore.pub").is_file(), "{err}");
+    assert!(!state.join("new_key").exists(), "{err}");
+    assert!(
+        err.contains(&format!("kept as {}", aside.display())),
+        "{err}"
+    );
+    // The records still know it as the cluster key rccr made, and the
+    // archive's are there too.
+    let kept = std::fs::read_to_string(state.join("keys")).unwrap();
+    assert_eq!(kept, records(&[&old, &new]), "{err}");
+    assert_eq!(std::fs::read(home.0.path(".ssh/id_ed25519")).unwrap(), old);
+    // The same archive again replaces nothing.
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(state.join("keys")).unwrap(), kept);
+}
+
 /// Restore checks that it can write every file it restores before it
 /// writes the first: an archive carrying a config, restored by a user who
 /// cannot create /etc/rccr (uid 65534 here), wrote the cluster key,
@@ -2698,7 +2892,7 @@ fn backup_and_restore_refuse_a_terminal_for_the_archive() {
     let home = Home::new("tty");
     ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
     for (command, says) in [
-        ("backup -", "rccr backup: stdout is a terminal, and the archive holds private keys: send it to a file or a pipe (rccr backup - > FILE); run"),
+        ("backup -", "rccr backup: stdout is a terminal, and the archive holds private keys: name a file (rccr backup FILE writes it whole or not at all, 0600; a shell's > FILE empties it first) or send it to a pipe; run"),
         ("restore -", "rccr restore: stdin is a terminal: give the archive on stdin (rccr restore - < FILE), or name its file; run"),
     ] {
         // A terminal for stdin, stdout and stderr; timeout(1) is only the
@@ -2714,6 +2908,25 @@ fn backup_and_restore_refuse_a_terminal_for_the_archive() {
         assert!(screen.trim_end().starts_with(says), "{command}: {screen}");
         assert!(!screen.contains("PRIVATE KEY"), "{command}: {screen}");
     }
+}
+
+/// `rccr backup -` into a regular file (a shell's `> FILE`) syncs it
+/// before it reports success, and writes there what it sends down a pipe.
+#[test]
+fn a_backup_to_stdout_is_the_same_archive_in_a_file_or_a_pipe() {
+    let home = Home::new("backupstdout");
+    ed25519_key(&home, "state/cluster_key", &["-C", "rccr-cluster-key"]);
+    let piped = home.run(&["backup", "-"]);
+    assert!(piped.status.success(), "{piped:?}");
+    assert!(piped.stdout.starts_with(b"rccr-backup 1\n"), "{piped:?}");
+    let file = home.0.path("out.bak");
+    let out = home
+        .command(&["backup", "-"], home.state().as_os_str())
+        .stdout(File::create(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), piped.stdout);
 }
 
 /// A directory named on the command line that is not there is bad input

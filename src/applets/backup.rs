@@ -83,7 +83,7 @@ fn backup_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     if args.file == "-" && std::io::stdout().is_terminal() {
         return Err(cli::usage(
             cmd,
-            "stdout is a terminal, and the archive holds private keys: send it to a file or a pipe (rccr backup - > FILE)",
+            "stdout is a terminal, and the archive holds private keys: name a file (rccr backup FILE writes it whole or not at all, 0600; a shell's > FILE empties it first) or send it to a pipe",
         ));
     }
     let paths = StatePaths::from_args(cmd, args.state_dir.as_deref(), None)?;

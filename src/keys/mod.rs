@@ -177,20 +177,29 @@ fn read_key(path: &Path) -> Result<(PrivateKey, std::fs::File), Error> {
         std::fs::File::open(path).map_err(|e| Error::io(format!("cannot read key {what}"), e))?;
     let text = crate::fsutil::read_bounded(&mut file, MAX_KEY_FILE as usize)
         .map_err(|e| Error::io(format!("cannot read key {what}"), e))?
-        .ok_or_else(|| Error::bad_input(&what, "more than a private key holds; give another"))?;
-    let key = PrivateKey::from_openssh(&text).map_err(|e| {
-        Error::bad_input(
-            &what,
-            format!("not an OpenSSH private key ({e}); give another --from-key"),
-        )
-    })?;
-    if key.is_encrypted() {
-        return Err(Error::bad_input(
-            &what,
-            "the key is passphrase-protected; rccr needs an unencrypted key",
-        ));
-    }
+        .ok_or_else(|| Error::bad_input(&what, TOO_LARGE))?;
+    let key = private_key(&text).map_err(|why| Error::bad_input(&what, why))?;
     Ok((key, file))
+}
+
+/// What [`private_key`] says of more than [`MAX_KEY_FILE`] bytes.
+const TOO_LARGE: &str = "more than a private key holds; give another";
+
+/// The unencrypted OpenSSH private key `text` holds, by [`read_key`]'s
+/// rules (at most [`MAX_KEY_FILE`] bytes): what a key file must be for
+/// [`load_key`] to take it, so that bytes headed for a key file (a
+/// restored archive's) are checked before they are written. `Err` says
+/// why not, for the caller to name where the bytes came from.
+pub(crate) fn private_key(text: &[u8]) -> Result<PrivateKey, String> {
+    if text.len() > MAX_KEY_FILE as usize {
+        return Err(TOO_LARGE.into());
+    }
+    let key = PrivateKey::from_openssh(text)
+        .map_err(|e| format!("not an OpenSSH private key ({e}); give another --from-key"))?;
+    if key.is_encrypted() {
+        return Err("the key is passphrase-protected; rccr needs an unencrypted key".into());
+    }
+    Ok(key)
 }
 
 /// Refuses a key file rccr cannot log in and rotate with (its `.pub`, a
