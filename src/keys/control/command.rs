@@ -631,6 +631,15 @@ fn new_key(
             return Ok(key);
         }
     }
+    // Any other key there (one the records do not list, say after a
+    // forced restore replaced them) may as well be the only copy of a key
+    // some nodes take: refused, never written over.
+    if path.exists() {
+        return Err(Error::Failed(format!(
+            "{} holds a key rccr will not take up as the new cluster key, and nodes may take it: no new key is written over it; move it aside, keeping it, then run again",
+            path.display()
+        )));
+    }
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
     }
@@ -792,5 +801,36 @@ mod tests {
                 "rccr's"
             );
         }
+    }
+
+    /// A forced restore put back key records that do not list the new key
+    /// an interrupted rekey left at `STATE/new_key`, which some nodes may
+    /// take alone: the next run refuses, naming the file, and writes
+    /// nothing over it.
+    #[test]
+    fn a_staged_new_key_the_records_do_not_list_is_never_written_over() {
+        let home = crate::state::scratch::home("staged-unrecorded");
+        let paths = &home.paths;
+        let records = KeyRecords::new(paths);
+        let current = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        write_pair(&paths.ssh_identity(KeyType::Ed25519), &current).unwrap();
+        write_pair(&paths.previous_key(), &current).unwrap();
+        let old = load_key(&paths.previous_key()).unwrap();
+        records.record(KeyRole::Cluster, &old.fingerprint).unwrap();
+        let staged = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        write_pair(&paths.staged_new_key(), &staged).unwrap();
+        let before = std::fs::read(paths.staged_new_key()).unwrap();
+
+        let Err(err) = new_key(paths, KeyType::Ed25519, &old, None) else {
+            panic!("a key rccr has no record of was taken up or written over");
+        };
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(
+            message.contains(&paths.staged_new_key().display().to_string()),
+            "{message}"
+        );
+        assert!(matches!(err.exit_code(), crate::error::ExitCode::Failure));
+        assert_eq!(std::fs::read(paths.staged_new_key()).unwrap(), before);
     }
 }
