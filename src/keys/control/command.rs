@@ -169,16 +169,27 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
         return load_key(path);
     }
     let path = match (&opts.from_key, from_journal) {
-        (Some(path), _) => Resolver::new(&opts.paths)
-            .temporary(
+        (Some(path), _) => {
+            let given = Resolver::new(&opts.paths).temporary(
                 Some(Given {
                     flag: "--from-key",
                     path,
                 }),
                 None,
                 &opts.program,
-            )?
-            .map(|f| f.path),
+            )?;
+            let key = load_key(path)?;
+            // A cluster key rccr made: the run would replace it at the end
+            // (its home, or wherever the old key's is removed) with no copy
+            // kept, and every node outside the run takes it alone.
+            if KeyRecords::new(&opts.paths).role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
+                return Err(Error::bad_input(
+                    format!("--from-key {}", path.display()),
+                    "is rccr's cluster key, which the nodes outside this run still take: rccr keyrotate --rekey replaces it on every node",
+                ));
+            }
+            given.map(|f| f.path)
+        }
         (None, Some(path)) => Some(path),
         (None, None) => Resolver::new(&opts.paths)
             .temporary(None, opts.temp_key.as_ref(), &opts.program)?
