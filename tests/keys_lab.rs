@@ -1487,3 +1487,35 @@ fn from_key_given_the_cluster_key_is_refused_and_no_node_loses_it() {
         "a journal was made"
     );
 }
+
+#[test]
+fn a_run_left_on_the_cluster_key_as_its_old_key_finishes_without_losing_it() {
+    // A journal an earlier rccr left mid-run with the cluster key as its
+    // old key (a `--from-key` of it, which is refused now): the run it
+    // finishes moves target-1 to a new key, but the cluster key stays
+    // where it is, since no copy of it is kept elsewhere and target-2
+    // takes it alone.
+    let lab = or_skip!(two_target_lab());
+    ok("first rotation", &rotate(&lab, &PAIR, &[]));
+    let cluster = "/root/.ssh/id_ed25519";
+    let journal = format!(
+        "rotation 0123456789abcdef\nnew-key /root/.rccr/new_key\nold-key {cluster}\nnode {}:22 pending\n",
+        lab.ip("target-1")
+    );
+    lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/.rccr/rotation.journal"],
+        journal.as_bytes(),
+    );
+    let out = rotate(&lab, &[], &[]);
+    assert_no_lockout(&lab, &PAIR);
+    ok("the run the journal names", &out);
+    assert!(
+        lab.key_logs_in(cluster, "target-2"),
+        "target-2 lost {cluster}"
+    );
+    assert!(
+        lab.key_logs_in("/root/.rccr/new_key", "target-1"),
+        "target-1 was not moved to the new key"
+    );
+}

@@ -467,20 +467,32 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
     let (paths, kind) = (&opts.paths, opts.key_type);
     let records = KeyRecords::new(paths);
     let mut new_key = plan.new.path.clone();
+    let old = &plan.old;
+    let holds_old = |path: &Path| load_key(path).is_ok_and(|key| key.blob() == old.blob());
+    // Nodes outside this run may take the old key alone: a file holding it
+    // is written over or removed only while another copy of it stays.
+    let kept = kept_copy(paths, old);
+    let no_copy = |path: &Path| {
+        eprintln!(
+            "{}: {} stays: rccr keeps no other copy of the old key, which nodes outside this run may take",
+            opts.program,
+            path.display()
+        );
+    };
     if plan.new.path == paths.staged_new_key() {
         // The new key waited while an old key of rccr's held its home.
         let home = cluster_home(paths, kind, &records)?;
-        if !home.exists() || is_ours(&home, &records)? {
+        if !kept && holds_old(&home) {
+            no_copy(&home);
+        } else if !home.exists() || is_ours(&home, &records)? {
             install_pair(&plan.new, &home, &plan.journal)?;
             new_key = home;
         }
     }
     // Plain ssh stops offering the old key wherever OpenSSH's defaults hold
     // it, whichever copy this run read it from (rccr's kept copy included).
-    let old = &plan.old;
     for identity in default_identities(paths) {
-        let holds_old = load_key(&identity).is_ok_and(|key| key.blob() == old.blob());
-        if identity == new_key || !holds_old {
+        if identity == new_key || !holds_old(&identity) {
             continue;
         }
         if !records.is_ours(&old.fingerprint) {
@@ -489,6 +501,10 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
                 opts.program,
                 identity.display()
             );
+            continue;
+        }
+        if !kept {
+            no_copy(&identity);
             continue;
         }
         for path in [identity.clone(), public_path(&identity)] {
@@ -515,6 +531,14 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
         }
     );
     Ok(new_key)
+}
+
+/// Whether a copy of `old` stays where finishing a run neither writes nor
+/// removes: rccr's kept temporary key, or a rekey's previous key.
+fn kept_copy(paths: &StatePaths, old: &Key) -> bool {
+    [paths.kept_temp_key(), paths.previous_key()]
+        .iter()
+        .any(|path| load_key(path).is_ok_and(|key| key.blob() == old.blob()))
 }
 
 /// The private keys OpenSSH's client offers by default.
