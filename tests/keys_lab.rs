@@ -1501,3 +1501,68 @@ fn a_known_hosts_that_cannot_be_renamed_after_the_rotation_is_one_warning() {
     let out = lab.plain_ssh("target-1", "hostname");
     assert!(out.status.success(), "strict ssh: {}", stderr(&out));
 }
+
+#[test]
+fn from_key_given_the_cluster_key_is_refused_and_no_node_loses_it() {
+    // The cluster key is at its home after a first run. Given as the old
+    // key of a plain keyrotate for one node, it would be replaced by a new
+    // key at the end, with no copy kept: every node outside the run would
+    // take a key the control no longer holds. It is refused before any
+    // key or node changes: --rekey replaces the cluster key.
+    let lab = or_skip!(two_target_lab());
+    ok("first rotation", &rotate(&lab, &PAIR, &[]));
+    let cluster = "/root/.ssh/id_ed25519";
+    let before: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
+    let out = rotate(&lab, &["target-1"], &["--from-key", cluster]);
+    assert_no_lockout(&lab, &PAIR);
+    for name in PAIR {
+        assert!(lab.key_logs_in(cluster, name), "{name} lost {cluster}");
+    }
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{}\n{err}", stdout(&out));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_has(&err, &format!("--from-key {cluster}"));
+    assert_has(&err, "--rekey");
+    let after: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
+    assert_eq!(after, before, "a node changed");
+    assert!(
+        !control_has_file(&lab, "/root/.rccr/new_key"),
+        "a new key was made"
+    );
+    assert!(
+        !control_has_file(&lab, "/root/.rccr/rotation.journal"),
+        "a journal was made"
+    );
+}
+
+#[test]
+fn a_run_left_on_the_cluster_key_as_its_old_key_finishes_without_losing_it() {
+    // A journal an earlier rccr left mid-run with the cluster key as its
+    // old key (a `--from-key` of it, which is refused now): the run it
+    // finishes moves target-1 to a new key, but the cluster key stays
+    // where it is, since no copy of it is kept elsewhere and target-2
+    // takes it alone.
+    let lab = or_skip!(two_target_lab());
+    ok("first rotation", &rotate(&lab, &PAIR, &[]));
+    let cluster = "/root/.ssh/id_ed25519";
+    let journal = format!(
+        "rotation 0123456789abcdef\nnew-key /root/.rccr/new_key\nold-key {cluster}\nnode {}:22 pending\n",
+        lab.ip("target-1")
+    );
+    lab.exec_stdin(
+        "control",
+        &["sh", "-c", "cat > /root/.rccr/rotation.journal"],
+        journal.as_bytes(),
+    );
+    let out = rotate(&lab, &[], &[]);
+    assert_no_lockout(&lab, &PAIR);
+    ok("the run the journal names", &out);
+    assert!(
+        lab.key_logs_in(cluster, "target-2"),
+        "target-2 lost {cluster}"
+    );
+    assert!(
+        lab.key_logs_in("/root/.rccr/new_key", "target-1"),
+        "target-1 was not moved to the new key"
+    );
+}

@@ -169,16 +169,27 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
         return load_key(path);
     }
     let path = match (&opts.from_key, from_journal) {
-        (Some(path), _) => Resolver::new(&opts.paths)
-            .temporary(
+        (Some(path), _) => {
+            let given = Resolver::new(&opts.paths).temporary(
                 Some(Given {
                     flag: "--from-key",
                     path,
                 }),
                 None,
                 &opts.program,
-            )?
-            .map(|f| f.path),
+            )?;
+            let key = load_key(path)?;
+            // A cluster key rccr made: the run would replace it at the end
+            // (its home, or wherever the old key's is removed) with no copy
+            // kept, and every node outside the run takes it alone.
+            if KeyRecords::new(&opts.paths).role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
+                return Err(Error::bad_input(
+                    format!("--from-key {}", path.display()),
+                    "is rccr's cluster key, which the nodes outside this run still take: rccr keyrotate --rekey replaces it on every node",
+                ));
+            }
+            given.map(|f| f.path)
+        }
         (None, Some(path)) => Some(path),
         (None, None) => Resolver::new(&opts.paths)
             .temporary(None, opts.temp_key.as_ref(), &opts.program)?
@@ -456,20 +467,32 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
     let (paths, kind) = (&opts.paths, opts.key_type);
     let records = KeyRecords::new(paths);
     let mut new_key = plan.new.path.clone();
+    let old = &plan.old;
+    let holds_old = |path: &Path| load_key(path).is_ok_and(|key| key.blob() == old.blob());
+    // Nodes outside this run may take the old key alone: a file holding it
+    // is written over or removed only while another copy of it stays.
+    let kept = kept_copy(paths, old);
+    let no_copy = |path: &Path| {
+        eprintln!(
+            "{}: {} stays: rccr keeps no other copy of the old key, which nodes outside this run may take",
+            opts.program,
+            path.display()
+        );
+    };
     if plan.new.path == paths.staged_new_key() {
         // The new key waited while an old key of rccr's held its home.
         let home = cluster_home(paths, kind, &records)?;
-        if !home.exists() || is_ours(&home, &records)? {
+        if !kept && holds_old(&home) {
+            no_copy(&home);
+        } else if !home.exists() || is_ours(&home, &records)? {
             install_pair(&plan.new, &home, &plan.journal)?;
             new_key = home;
         }
     }
     // Plain ssh stops offering the old key wherever OpenSSH's defaults hold
     // it, whichever copy this run read it from (rccr's kept copy included).
-    let old = &plan.old;
     for identity in default_identities(paths) {
-        let holds_old = load_key(&identity).is_ok_and(|key| key.blob() == old.blob());
-        if identity == new_key || !holds_old {
+        if identity == new_key || !holds_old(&identity) {
             continue;
         }
         if !records.is_ours(&old.fingerprint) {
@@ -478,6 +501,10 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
                 opts.program,
                 identity.display()
             );
+            continue;
+        }
+        if !kept {
+            no_copy(&identity);
             continue;
         }
         for path in [identity.clone(), public_path(&identity)] {
@@ -504,6 +531,14 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
         }
     );
     Ok(new_key)
+}
+
+/// Whether a copy of `old` stays where finishing a run neither writes nor
+/// removes: rccr's kept temporary key, or a rekey's previous key.
+fn kept_copy(paths: &StatePaths, old: &Key) -> bool {
+    [paths.kept_temp_key(), paths.previous_key()]
+        .iter()
+        .any(|path| load_key(path).is_ok_and(|key| key.blob() == old.blob()))
 }
 
 /// The private keys OpenSSH's client offers by default.
@@ -630,6 +665,15 @@ fn new_key(
         if key.blob() != old.blob() && records.role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
             return Ok(key);
         }
+    }
+    // Any other key there (one the records do not list, say after a
+    // forced restore replaced them) may as well be the only copy of a key
+    // some nodes take: refused, never written over.
+    if path.exists() {
+        return Err(Error::Failed(format!(
+            "{} holds a key rccr will not take up as the new cluster key, and nodes may take it: no new key is written over it; move it aside, keeping it, then run again",
+            path.display()
+        )));
     }
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
@@ -792,5 +836,36 @@ mod tests {
                 "rccr's"
             );
         }
+    }
+
+    /// A forced restore put back key records that do not list the new key
+    /// an interrupted rekey left at `STATE/new_key`, which some nodes may
+    /// take alone: the next run refuses, naming the file, and writes
+    /// nothing over it.
+    #[test]
+    fn a_staged_new_key_the_records_do_not_list_is_never_written_over() {
+        let home = crate::state::scratch::home("staged-unrecorded");
+        let paths = &home.paths;
+        let records = KeyRecords::new(paths);
+        let current = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        write_pair(&paths.ssh_identity(KeyType::Ed25519), &current).unwrap();
+        write_pair(&paths.previous_key(), &current).unwrap();
+        let old = load_key(&paths.previous_key()).unwrap();
+        records.record(KeyRole::Cluster, &old.fingerprint).unwrap();
+        let staged = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        write_pair(&paths.staged_new_key(), &staged).unwrap();
+        let before = std::fs::read(paths.staged_new_key()).unwrap();
+
+        let Err(err) = new_key(paths, KeyType::Ed25519, &old, None) else {
+            panic!("a key rccr has no record of was taken up or written over");
+        };
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(
+            message.contains(&paths.staged_new_key().display().to_string()),
+            "{message}"
+        );
+        assert!(matches!(err.exit_code(), crate::error::ExitCode::Failure));
+        assert_eq!(std::fs::read(paths.staged_new_key()).unwrap(), before);
     }
 }
