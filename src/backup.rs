@@ -613,10 +613,6 @@ pub fn restore(
     let known_hosts = get("known_hosts")
         .map(|e| merge_lines(&paths.known_hosts, &node_pins(&e.bytes, &archived)))
         .transpose()?;
-    // So are the key records, which the archive's are added to.
-    let key_records = get("keys")
-        .map(|e| merged_records(&paths.key_records(), &e.bytes))
-        .transpose()?;
     // So are the nodes and the config the Ansible inventory is rendered
     // with: the archive's nodes, else the ones here; ./cluster_config.yml
     // (it comes first in every command), else the archive's config (it
@@ -682,7 +678,7 @@ pub fn restore(
         journal::load(&paths.journal())?;
     }
     let keys: Vec<(&Entry, &Path, &'static str)> = [
-        (Some(cluster), cluster_path.as_path(), "cluster key"),
+        (Some(cluster), cluster_path.as_path(), CLUSTER_KEY),
         (get("previous_key"), previous_path.as_path(), "previous key"),
         (get("temp_key"), temp_path.as_path(), "temporary key"),
     ]
@@ -696,9 +692,23 @@ pub fn restore(
         &keys,
         unfinished.as_ref(),
     )?;
-    if let Some(first) = replaced.first().filter(|_| !force) {
+    // An unfinished rotation is named first: finishing it is the remedy.
+    let first = replaced.iter().find(|r| r.what == JOURNAL);
+    if let Some(first) = first.or(replaced.first()).filter(|_| !force) {
         return Err(first.refusal()?);
     }
+    // So are the key records, which the archive's are added to, less the
+    // cluster key a forced restore leaves out of use where it is: still
+    // rccr's, a later keyrotate would take it up again as the cluster key
+    // at its default path.
+    let disowned: Vec<String> = replaced
+        .iter()
+        .filter(|r| !r.moved && r.what == CLUSTER_KEY)
+        .filter_map(|r| crate::keys::fingerprint_if_any(&r.path))
+        .collect();
+    let key_records = get("keys")
+        .map(|e| merged_records(&paths.key_records(), &e.bytes, &disowned))
+        .transpose()?;
     // A journal here that the archive's does not replace went aside
     // (refused otherwise): the archive's rotation, if any, is the one.
     let journal = unfinished.clone();
@@ -813,6 +823,7 @@ pub fn restore(
 
 /// What [`Replaced`] calls a rotation journal.
 const JOURNAL: &str = "unfinished key rotation";
+const CLUSTER_KEY: &str = "cluster key";
 
 /// A file of this control's that restore would replace with other bytes,
 /// or (the cluster key, at a path restore does not write) put out of use.
@@ -854,7 +865,8 @@ impl Replaced {
     fn keep(&self) -> Result<String, Error> {
         if !self.moved {
             return Ok(format!(
-                "the {} this control had stays at {} (no longer in use)",
+                "the {} this control had stays at {} (no longer in use, nor recorded as rccr's: \
+                 rccr neither takes it up nor writes over it)",
                 self.what,
                 self.path.display()
             ));
@@ -905,14 +917,6 @@ fn replaced(
             });
         }
     }
-    let wanted = unfinished.map(|u| u.render()).unwrap_or_default();
-    if other(&paths.journal(), wanted.as_bytes())? {
-        found.push(Replaced {
-            path: paths.journal(),
-            what: JOURNAL,
-            moved: true,
-        });
-    }
     // The key this control logs in to its nodes with now, as every
     // command looks it up (a rotation record it cannot read names none).
     let records: Vec<Record> = [paths.journal(), paths.last_rotation()]
@@ -928,11 +932,21 @@ fn replaced(
     if let Some(current) = Resolver::new(paths).cluster_once(kind, &records, &[])? {
         if other(&current.path, &cluster.bytes)? && !found.iter().any(|r| r.path == current.path) {
             found.push(Replaced {
-                moved: current.path.starts_with(&paths.state_dir),
+                moved: !default_identities(paths).contains(&current.path),
                 path: current.path,
-                what: "cluster key",
+                what: CLUSTER_KEY,
             });
         }
+    }
+    // The journal last: a re-run after a kill between the moves finds
+    // the journal, and through it the keys it names, still here.
+    let wanted = unfinished.map(|u| u.render()).unwrap_or_default();
+    if other(&paths.journal(), wanted.as_bytes())? {
+        found.push(Replaced {
+            path: paths.journal(),
+            what: JOURNAL,
+            moved: true,
+        });
     }
     Ok(found)
 }
@@ -987,29 +1001,36 @@ fn merge_lines(path: &Path, lines: &[u8]) -> Result<Vec<u8>, Error> {
 /// key, which ships in public images, relabelled cluster could be taken
 /// for a cluster key), and either role keeps it rccr's, never written
 /// over.
-fn merged_records(path: &Path, archived: &[u8]) -> Result<Vec<u8>, Error> {
+fn merged_records(path: &Path, archived: &[u8], disowned: &[String]) -> Result<Vec<u8>, Error> {
     let text = fsutil::read_text_if_any(
         path,
         "not a key record line (cluster or temporary, then a SHA256 fingerprint); fix or remove it",
     )?
     .unwrap_or_default();
-    let fingerprint = |line: &str| line.split_once(' ').map(|(_, fp)| fp.to_string());
-    let mut recorded: Vec<String> = text
-        .lines()
-        .filter(|l| crate::state::is_key_record(l))
-        .filter_map(fingerprint)
-        .collect();
-    let mut out = text.clone().into_bytes();
-    if !out.is_empty() && !out.ends_with(b"\n") {
+    let record = |line: &str| {
+        let fp = line.split_once(' ').map(|(_, fp)| fp.to_string());
+        fp.filter(|_| crate::state::is_key_record(line))
+    };
+    let mut recorded: Vec<String> = disowned.to_vec();
+    let mut out = Vec::new();
+    let mut add = |line: &str| {
+        out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
+    };
+    // This control's lines as they are, but a disowned key's.
+    for line in text.lines() {
+        match record(line) {
+            Some(fp) if disowned.contains(&fp) => {}
+            Some(fp) => {
+                recorded.push(fp);
+                add(line);
+            }
+            None => add(line),
+        }
     }
     for line in String::from_utf8_lossy(archived).lines() {
-        let Some(fp) = fingerprint(line).filter(|_| crate::state::is_key_record(line)) else {
-            continue;
-        };
-        if !recorded.contains(&fp) {
-            out.extend_from_slice(line.as_bytes());
-            out.push(b'\n');
+        if let Some(fp) = record(line).filter(|fp| !recorded.contains(fp)) {
+            add(line);
             recorded.push(fp);
         }
     }
@@ -1189,11 +1210,18 @@ mod tests {
         let (x, y) = ("SHA256:xxxx", "SHA256:yyyy");
         let archived = format!("cluster {x}\ncluster {y}\ncluster {y}\n");
         let merged = |path: &Path| {
-            String::from_utf8(merged_records(path, archived.as_bytes()).unwrap()).unwrap()
+            String::from_utf8(merged_records(path, archived.as_bytes(), &[]).unwrap()).unwrap()
         };
         assert_eq!(merged(&path), format!("cluster {x}\ncluster {y}\n"));
         std::fs::write(&path, format!("temporary {x}")).unwrap();
         assert_eq!(merged(&path), format!("temporary {x}\ncluster {y}\n"));
+        // A cluster key a forced restore leaves out of use is no longer
+        // rccr's, here or in the archive.
+        let (z, disowned) = ("SHA256:zzzz", ["SHA256:yyyy".to_string()]);
+        std::fs::write(&path, format!("cluster {z}\ncluster {y}\n")).unwrap();
+        let merged = merged_records(&path, archived.as_bytes(), &disowned).unwrap();
+        let merged = String::from_utf8(merged).unwrap();
+        assert_eq!(merged, format!("cluster {z}\ncluster {x}\n"));
     }
 
     #[test]

@@ -2292,13 +2292,34 @@ fn restore_keeps_this_controls_other_cluster_key_unless_forced() {
         default.display()
     );
     home_refuses(&home, &["restore", &old_backup], 3, &says);
-    let out = home.run(&["restore", &old_backup, "--force"]);
+    // Both keys recorded as rccr's, as keyrotate records them.
+    let fingerprint = |key: &[u8]| {
+        let key = ssh_key::PrivateKey::from_openssh(key).unwrap();
+        key.fingerprint(Default::default()).to_string()
+    };
+    let records = home.state().join("keys");
+    let record = |key: &[u8]| format!("cluster {}\n", fingerprint(key));
+    std::fs::write(&records, record(&current)).unwrap();
+    let old_backup = self::archive(
+        &home,
+        "old-recorded",
+        &[
+            ("cluster_key", older.clone()),
+            ("keys", record(&older).into_bytes()),
+        ],
+    );
+    let out = home.run(&["restore", old_backup.to_str().unwrap(), "--force"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(std::fs::read(&default).unwrap(), current);
     assert_eq!(
         std::fs::read(home.state().join("cluster_key")).unwrap(),
         older
     );
+    // The key left out of use is no longer rccr's: recorded, keyrotate
+    // took it up as the cluster key at its default path again.
+    assert_eq!(std::fs::read_to_string(&records).unwrap(), record(&older));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("nor recorded as rccr's"), "{said}");
 }
 
 /// The archive's cluster key at `~/.ssh`'s default path written anew
