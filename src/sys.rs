@@ -601,6 +601,32 @@ pub fn log_warning(message: &str) {
     }
 }
 
+extern "C" {
+    fn OPENSSL_init_crypto(opts: u64, settings: *const libc::c_void) -> libc::c_int;
+}
+
+/// libssl's OpenSSL initialisation, which openssl-sys calls for libssh2
+/// (its `init`), without libssl: rccr speaks no TLS, and the real one, the
+/// only libssl symbol anything links, pulls in its TLS cipher tables
+/// (x86_64: about 17 KB). What it does for libcrypto is this call, with
+/// the options it adds (ciphers and digests; OpenSSL 3's ssl/ssl_init.c);
+/// its own part, loading libssl, nothing here needs. Being defined here,
+/// the linker takes libssl's from no archive.
+///
+/// # Safety
+/// As OpenSSL's: `settings` is null or an `OPENSSL_INIT_SETTINGS`.
+#[no_mangle]
+pub unsafe extern "C" fn OPENSSL_init_ssl(opts: u64, settings: *const libc::c_void) -> libc::c_int {
+    const ADD_ALL_CIPHERS: u64 = 0x4;
+    const ADD_ALL_DIGESTS: u64 = 0x8;
+    const LOAD_SSL_STRINGS: u64 = 0x0020_0000;
+    let opts = (opts & !LOAD_SSL_STRINGS) | ADD_ALL_CIPHERS | ADD_ALL_DIGESTS;
+    // SAFETY: OpenSSL's own entry point, given the caller's settings
+    // pointer (null, or OpenSSL's settings object) as OpenSSL's
+    // OPENSSL_init_ssl hands it on.
+    unsafe { OPENSSL_init_crypto(opts, settings) }
+}
+
 /// An RSA private key held by OpenSSL: generated there (the key
 /// generation ssh-keygen uses) or built from a key's numbers. OpenSSL
 /// clears its numbers when it is dropped.
