@@ -523,6 +523,8 @@ fn a_staged_node_that_refuses_both_keys_keeps_the_old_key() {
             said.contains("after this rotation reached it"),
             "{side}: {said}"
         );
+        let way_out = format!("rccr remove {} (--forget", lab.ip("target-1"));
+        assert!(said.contains(&way_out), "{side}: {said}");
         assert!(
             control_has_file(&lab, "/root/.ssh/id_rsa"),
             "{side}: the old key was retired: {said}"
@@ -1629,4 +1631,30 @@ fn a_rekey_never_writes_over_the_previous_key_a_missed_node_takes() {
     ok("--from-key the key kept aside", &out);
     assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
     assert!(!lab.key_logs_in(key, "target-2"), "{key} still logs in");
+}
+
+#[test]
+fn a_node_never_reached_that_refuses_both_keys_later_is_settled() {
+    // Review fromkey, finding 3: `unreachable` (nothing sent) overwrote
+    // `pending` in the journal, so the node counted as reached: refusing
+    // both keys on the next run it ended `incomplete`, every run.
+    let lab = or_skip!(two_target_lab());
+    kill_sshd(&lab, "target-2");
+    let out = rotate(&lab, &PAIR, &[]);
+    assert_has(&stdout(&out), "unreachable");
+    assert!(lab
+        .sh("target-2", ": >/root/.ssh/authorized_keys")
+        .status
+        .success());
+    start_sshd(&lab, "target-2");
+    let out = rotate(&lab, &["target-2"], &[]);
+    let said = stdout(&out);
+    assert_has(&said, "refused");
+    assert!(!said.contains("incomplete"), "{said}");
+    assert!(
+        !control_has_file(&lab, "/root/.rccr/rotation.journal"),
+        "the rotation never finished: {said}"
+    );
+    assert!(!control_has_file(&lab, "/root/.ssh/id_rsa"), "{said}");
+    assert_rotated(&lab, &["target-1"]);
 }
