@@ -1658,3 +1658,21 @@ fn a_node_never_reached_that_refuses_both_keys_later_is_settled() {
     assert!(!control_has_file(&lab, "/root/.ssh/id_rsa"), "{said}");
     assert_rotated(&lab, &["target-1"]);
 }
+
+#[test]
+fn a_rekey_killed_as_its_new_key_moved_home_does_not_block_the_next_one() {
+    // Review fromkey, finding 4: killed after the journal named the new
+    // key's home but before the staged pair was removed, the re-run left
+    // that copy of the (now current) key at ~/.rccr/new_key, and the next
+    // --rekey refused to write its new key over it.
+    let lab = or_skip!(two_target_lab());
+    assert_converges(&lab, &PAIR);
+    write_inventory(&lab, &PAIR);
+    let cmd = rekey_args(&lab, &[]);
+    through_failpoint(&lab, "new-key-moved", "new-key-moved", &cmd, |_, pid| {
+        sigkill(pid)
+    });
+    ok("the re-run", &on_control(&lab, &rekey_args(&lab, &[])));
+    ok("the next rekey", &on_control(&lab, &rekey_args(&lab, &[])));
+    assert_rotated(&lab, &PAIR);
+}

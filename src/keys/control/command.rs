@@ -643,6 +643,7 @@ fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> Resu
 fn install_pair(key: &Key, to: &Path, journal: &Journal) -> Result<(), Error> {
     copy_pair(key, to, 0o644, Some("half-installed"))?;
     journal.move_new_key(to)?;
+    crate::failpoint::reached("new-key-moved", "-");
     for path in [public_path(&key.path), key.path.clone()] {
         match std::fs::remove_file(&path) {
             Ok(()) => {}
@@ -723,8 +724,13 @@ fn new_key(
     }
     // Any other key there (one the records do not list, say after a
     // forced restore replaced them) may as well be the only copy of a key
-    // some nodes take: refused, never written over.
-    if path.exists() {
+    // some nodes take: refused, never written over. A copy of the old key
+    // kept elsewhere too is a run's leftover (one killed as it moved the
+    // new key home): written over.
+    let leftover = path != old.path
+        && load_key(&path).is_ok_and(|k| k.blob() == old.blob())
+        && kept_copy(paths, old);
+    if path.exists() && !leftover {
         return Err(Error::Failed(format!(
             "{} holds a key rccr will not take up as the new cluster key, and nodes may take it: no new key is written over it; move it aside, keeping it, then run again",
             path.display()
