@@ -954,22 +954,7 @@ fn replaced(
 /// Where `path` goes aside: `PATH.before-restore`, or `.before-restore.N`
 /// when that holds other bytes (an earlier forced restore's).
 fn aside(path: &Path) -> Result<PathBuf, Error> {
-    let bytes = fsutil::read_if_any(path)?;
-    for n in 1.. {
-        let suffix = match n {
-            1 => ".before-restore".to_string(),
-            n => format!(".before-restore.{n}"),
-        };
-        let mut name = path.as_os_str().to_os_string();
-        name.push(suffix);
-        let to = PathBuf::from(name);
-        match fsutil::read_if_any(&to)? {
-            None => return Ok(to),
-            Some(there) if Some(&there) == bytes.as_ref() => return Ok(to),
-            Some(_) => {}
-        }
-    }
-    unreachable!("an unbounded range ends")
+    fsutil::aside(path, ".before-restore")
 }
 
 /// The file at `path` (none: empty) with the lines of `lines` it lacks

@@ -184,6 +184,28 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}{TEMP_MARK}{suffix}"))
 }
 
+/// Where `path` goes aside: `PATH` with `suffix` (`.before-restore`), or
+/// `SUFFIX.N` when that holds other bytes (an earlier one's); a name
+/// holding the same bytes as `path` is taken again.
+pub(crate) fn aside(path: &Path, suffix: &str) -> Result<PathBuf, Error> {
+    let bytes = read_if_any(path)?;
+    for n in 1.. {
+        let suffix = match n {
+            1 => suffix.to_string(),
+            n => format!("{suffix}.{n}"),
+        };
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        let to = PathBuf::from(name);
+        match read_if_any(&to)? {
+            None => return Ok(to),
+            Some(there) if Some(&there) == bytes.as_ref() => return Ok(to),
+            Some(_) => {}
+        }
+    }
+    unreachable!("an unbounded range ends")
+}
+
 /// Removes the temporary files a crashed rccr left in `dir` (names that
 /// carry [`TEMP_MARK`]). Call it only while holding the lock that every
 /// writer of `dir` takes, so no write in progress loses its file.

@@ -523,6 +523,8 @@ fn a_staged_node_that_refuses_both_keys_keeps_the_old_key() {
             said.contains("after this rotation reached it"),
             "{side}: {said}"
         );
+        let way_out = format!("rccr remove {} (--forget", lab.ip("target-1"));
+        assert!(said.contains(&way_out), "{side}: {said}");
         assert!(
             control_has_file(&lab, "/root/.ssh/id_rsa"),
             "{side}: the old key was retired: {said}"
@@ -1508,31 +1510,39 @@ fn from_key_given_the_cluster_key_is_refused_and_no_node_loses_it() {
     // key of a plain keyrotate for one node, it would be replaced by a new
     // key at the end, with no copy kept: every node outside the run would
     // take a key the control no longer holds. It is refused before any
-    // key or node changes: --rekey replaces the cluster key.
+    // key or node changes: --rekey replaces the cluster key. So is the
+    // same key found through $RCCR_TEMP_KEY (review fromkey, finding 2:
+    // it split the cluster), naming that variable.
     let lab = or_skip!(two_target_lab());
     ok("first rotation", &rotate(&lab, &PAIR, &[]));
     let cluster = "/root/.ssh/id_ed25519";
     let before: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
-    let out = rotate(&lab, &["target-1"], &["--from-key", cluster]);
-    assert_no_lockout(&lab, &PAIR);
-    for name in PAIR {
-        assert!(lab.key_logs_in(cluster, name), "{name} lost {cluster}");
+    let mut from_env = vec!["env".to_string(), format!("RCCR_TEMP_KEY={cluster}")];
+    from_env.extend(rotate_args(&lab, &["target-1"], &[]));
+    let runs = [
+        (
+            "--from-key",
+            rotate_cmd(&lab, &["target-1"], &["--from-key", cluster], "auto"),
+        ),
+        ("RCCR_TEMP_KEY", from_env),
+    ];
+    for (named, cmd) in runs {
+        let out = on_control(&lab, &cmd);
+        assert_no_lockout(&lab, &PAIR);
+        for name in PAIR {
+            assert!(lab.key_logs_in(cluster, name), "{name} lost {cluster}");
+        }
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{}\n{err}", stdout(&out));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert_has(&err, &format!("{named} {cluster}"));
+        assert_has(&err, "--rekey");
+        let after: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
+        assert_eq!(after, before, "{named}: a node changed");
+        for made in ["/root/.rccr/new_key", "/root/.rccr/rotation.journal"] {
+            assert!(!control_has_file(&lab, made), "{named}: {made} was made");
+        }
     }
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{}\n{err}", stdout(&out));
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert_has(&err, &format!("--from-key {cluster}"));
-    assert_has(&err, "--rekey");
-    let after: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
-    assert_eq!(after, before, "a node changed");
-    assert!(
-        !control_has_file(&lab, "/root/.rccr/new_key"),
-        "a new key was made"
-    );
-    assert!(
-        !control_has_file(&lab, "/root/.rccr/rotation.journal"),
-        "a journal was made"
-    );
 }
 
 #[test]
@@ -1565,4 +1575,104 @@ fn a_run_left_on_the_cluster_key_as_its_old_key_finishes_without_losing_it() {
         lab.key_logs_in("/root/.rccr/new_key", "target-1"),
         "target-1 was not moved to the new key"
     );
+}
+
+/// A lab of [`PAIR`] on the cluster key whose `--rekey` (the inventory
+/// lists target-1 only) finished without target-2: it takes only the
+/// previous cluster key, at `/root/.rccr/previous_key`. None when not root.
+fn target_2_missed_by_a_rekey() -> Option<Lab> {
+    let lab = two_target_lab()?;
+    assert_converges(&lab, &PAIR);
+    write_inventory(&lab, &["target-1"]);
+    ok("the rekey", &on_control(&lab, &rekey_args(&lab, &[])));
+    assert!(lab.key_logs_in("/root/.rccr/previous_key", "target-2"));
+    assert!(!lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
+    Some(lab)
+}
+
+#[test]
+fn a_node_a_rekey_missed_is_brought_over_from_the_previous_key() {
+    // Review fromkey, finding 1: --from-key ~/.rccr/previous_key was
+    // refused as a cluster key, and the remedy named (--rekey) wrote the
+    // current key over the one copy of the key target-2 takes.
+    let lab = or_skip!(target_2_missed_by_a_rekey());
+    let out = rotate(
+        &lab,
+        &["target-2"],
+        &["--from-key", "/root/.rccr/previous_key"],
+    );
+    ok("--from-key the previous key", &out);
+    assert_no_lockout(&lab, &PAIR);
+    assert_moved(
+        &lab,
+        "/root/.ssh/id_ed25519",
+        "/root/.rccr/previous_key",
+        "brought over",
+    );
+}
+
+#[test]
+fn a_rekey_never_writes_over_the_previous_key_a_missed_node_takes() {
+    // The remedy the refusal named: a rekey with target-2 in it. It
+    // refuses both keys, so it settles as refused, and the run finishes;
+    // the previous key it takes must stay on the control, and bring it
+    // over.
+    let lab = or_skip!(target_2_missed_by_a_rekey());
+    on_control(&lab, &rekey_args(&lab, &["target-2"]));
+    let listed = lab.sh(
+        "control",
+        "ls /root/.rccr/previous_key* | grep -v '[.]pub$'",
+    );
+    let kept: Vec<String> = stdout(&listed).lines().map(String::from).collect();
+    let Some(key) = kept.iter().find(|k| lab.key_logs_in(k, "target-2")) else {
+        panic!("target-2 is locked out: it takes none of {kept:?}");
+    };
+    let out = rotate(&lab, &["target-2"], &["--from-key", key]);
+    ok("--from-key the key kept aside", &out);
+    assert!(lab.key_logs_in("/root/.ssh/id_ed25519", "target-2"));
+    assert!(!lab.key_logs_in(key, "target-2"), "{key} still logs in");
+}
+
+#[test]
+fn a_node_never_reached_that_refuses_both_keys_later_is_settled() {
+    // Review fromkey, finding 3: `unreachable` (nothing sent) overwrote
+    // `pending` in the journal, so the node counted as reached: refusing
+    // both keys on the next run it ended `incomplete`, every run.
+    let lab = or_skip!(two_target_lab());
+    kill_sshd(&lab, "target-2");
+    let out = rotate(&lab, &PAIR, &[]);
+    assert_has(&stdout(&out), "unreachable");
+    assert!(lab
+        .sh("target-2", ": >/root/.ssh/authorized_keys")
+        .status
+        .success());
+    start_sshd(&lab, "target-2");
+    let out = rotate(&lab, &["target-2"], &[]);
+    let said = stdout(&out);
+    assert_has(&said, "refused");
+    assert!(!said.contains("incomplete"), "{said}");
+    assert!(
+        !control_has_file(&lab, "/root/.rccr/rotation.journal"),
+        "the rotation never finished: {said}"
+    );
+    assert!(!control_has_file(&lab, "/root/.ssh/id_rsa"), "{said}");
+    assert_rotated(&lab, &["target-1"]);
+}
+
+#[test]
+fn a_rekey_killed_as_its_new_key_moved_home_does_not_block_the_next_one() {
+    // Review fromkey, finding 4: killed after the journal named the new
+    // key's home but before the staged pair was removed, the re-run left
+    // that copy of the (now current) key at ~/.rccr/new_key, and the next
+    // --rekey refused to write its new key over it.
+    let lab = or_skip!(two_target_lab());
+    assert_converges(&lab, &PAIR);
+    write_inventory(&lab, &PAIR);
+    let cmd = rekey_args(&lab, &[]);
+    through_failpoint(&lab, "new-key-moved", "new-key-moved", &cmd, |_, pid| {
+        sigkill(pid)
+    });
+    ok("the re-run", &on_control(&lab, &rekey_args(&lab, &[])));
+    ok("the next rekey", &on_control(&lab, &rekey_args(&lab, &[])));
+    assert_rotated(&lab, &PAIR);
 }

@@ -169,28 +169,17 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
         return load_key(path);
     }
     let path = match (&opts.from_key, from_journal) {
-        (Some(path), _) => {
-            let given = Resolver::new(&opts.paths).temporary(
+        (Some(path), _) => Resolver::new(&opts.paths)
+            .temporary(
                 Some(Given {
                     flag: "--from-key",
                     path,
                 }),
                 None,
                 &opts.program,
-            )?;
-            let key = load_key(path)?;
-            // A cluster key rccr made: the run would replace it at the end
-            // (its home, or wherever the old key's is removed) with no copy
-            // kept, and every node outside the run takes it alone.
-            if KeyRecords::new(&opts.paths).role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
-                return Err(Error::bad_input(
-                    format!("--from-key {}", path.display()),
-                    "is rccr's cluster key, which the nodes outside this run still take: rccr keyrotate --rekey replaces it on every node",
-                ));
-            }
-            given.map(|f| f.path)
-        }
-        (None, Some(path)) => Some(path),
+            )?
+            .map(|f| f.path),
+        (None, Some(path)) => return load_key(&path),
         (None, None) => Resolver::new(&opts.paths)
             .temporary(None, opts.temp_key.as_ref(), &opts.program)?
             .map(|f| f.path),
@@ -206,7 +195,52 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
             ),
         )
     })?;
-    load_key(&path)
+    let key = load_key(&path)?;
+    // A cluster key rccr made that it keeps no copy of: nodes outside the
+    // run may take it alone. The current one the run would move its nodes
+    // off (--rekey moves them all); an earlier one waits for its copy.
+    let paths = &opts.paths;
+    if KeyRecords::new(paths).role_of(&key.fingerprint) == Some(KeyRole::Cluster)
+        && !kept_copy(paths, &key)
+    {
+        let current = Resolver::new(paths)
+            .cluster(opts.key_type)
+            .ok()
+            .flatten()
+            .is_some_and(|f| load_key(&f.path).is_ok_and(|c| c.blob() == key.blob()));
+        let why = if current {
+            "is rccr's cluster key, which the nodes outside this run still take: rccr keyrotate --rekey replaces it on every node".to_string()
+        } else {
+            format!(
+                "is an earlier cluster key of rccr's that it keeps no copy of: copy it to {}.kept, then run again",
+                paths.previous_key().display()
+            )
+        };
+        let what = format!("{} {}", origin(opts, &path), path.display());
+        return Err(Error::bad_input(what, why));
+    }
+    Ok(key)
+}
+
+/// How the old key at `path` was named: keyrotate's `--from-key`, else
+/// `ssh.temp_key` (at its line) or `RCCR_TEMP_KEY` where they name it,
+/// else setup's `--temp-key`, or nothing (found as the temporary key).
+fn origin(opts: &Options, path: &Path) -> String {
+    let setup = opts.program == crate::setup::PROGRAM;
+    if opts.from_key.is_some() && !setup {
+        return "--from-key".into();
+    }
+    if let Some(named) = opts.temp_key.as_ref().filter(|n| n.path == path) {
+        return format!("{}:{}: ssh.temp_key", named.file, named.pos.line);
+    }
+    if std::env::var_os("RCCR_TEMP_KEY").is_some_and(|v| Path::new(&v) == path) {
+        return "RCCR_TEMP_KEY".into();
+    }
+    match opts.from_key {
+        Some(_) => "--temp-key",
+        None => "the temporary key",
+    }
+    .into()
 }
 
 /// The key a rekey moves the nodes away from, at `STATE/previous_key`: the
@@ -239,6 +273,15 @@ fn retiring_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Erro
         )));
     }
     if current.path != kept {
+        // An earlier previous key, which a node the last rekey missed may
+        // take alone, is never written over: it goes aside, under a name
+        // nothing in rccr writes ([`kept_copy`] still finds it).
+        if kept.exists() && !load_key(&kept).is_ok_and(|k| k.blob() == key.blob()) {
+            let aside = fsutil::aside(&kept, ".before-rekey")?;
+            std::fs::rename(&kept, &aside)
+                .map_err(|e| Error::io(format!("cannot move {} aside", kept.display()), e))?;
+            fsutil::sync_parent(&kept).map_err(|e| Error::io("fsync", e))?;
+        }
         copy_pair(&key, &kept, 0o644, None)?;
     }
     load_key(&kept)
@@ -534,11 +577,23 @@ fn finish(opts: &Options, plan: &Plan) -> Result<PathBuf, Error> {
 }
 
 /// Whether a copy of `old` stays where finishing a run neither writes nor
-/// removes: rccr's kept temporary key, or a rekey's previous key.
+/// removes: rccr's kept temporary key, a rekey's previous key, or one
+/// kept aside beside it (`previous_key.*`: a rekey's, a restore's).
 fn kept_copy(paths: &StatePaths, old: &Key) -> bool {
+    let aside = std::fs::read_dir(&paths.state_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("previous_key.") && !n.ends_with(".pub"))
+        });
     [paths.kept_temp_key(), paths.previous_key()]
-        .iter()
-        .any(|path| load_key(path).is_ok_and(|key| key.blob() == old.blob()))
+        .into_iter()
+        .chain(aside)
+        .any(|path| load_key(&path).is_ok_and(|key| key.blob() == old.blob()))
 }
 
 /// The private keys OpenSSH's client offers by default.
@@ -588,6 +643,7 @@ fn cluster_home(paths: &StatePaths, kind: KeyType, records: &KeyRecords) -> Resu
 fn install_pair(key: &Key, to: &Path, journal: &Journal) -> Result<(), Error> {
     copy_pair(key, to, 0o644, Some("half-installed"))?;
     journal.move_new_key(to)?;
+    crate::failpoint::reached("new-key-moved", "-");
     for path in [public_path(&key.path), key.path.clone()] {
         match std::fs::remove_file(&path) {
             Ok(()) => {}
@@ -668,8 +724,13 @@ fn new_key(
     }
     // Any other key there (one the records do not list, say after a
     // forced restore replaced them) may as well be the only copy of a key
-    // some nodes take: refused, never written over.
-    if path.exists() {
+    // some nodes take: refused, never written over. A copy of the old key
+    // kept elsewhere too is a run's leftover (one killed as it moved the
+    // new key home): written over.
+    let leftover = path != old.path
+        && load_key(&path).is_ok_and(|k| k.blob() == old.blob())
+        && kept_copy(paths, old);
+    if path.exists() && !leftover {
         return Err(Error::Failed(format!(
             "{} holds a key rccr will not take up as the new cluster key, and nodes may take it: no new key is written over it; move it aside, keeping it, then run again",
             path.display()

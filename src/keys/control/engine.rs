@@ -101,6 +101,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether the run ended before anything that changes the node (a
+    /// stage, a commit's input) was sent to it ([`rotate`] records a stage
+    /// before it is sent).
+    fn sent_nothing(self) -> bool {
+        matches!(
+            self,
+            Outcome::Unreachable
+                | Outcome::HostKeyMismatch
+                | Outcome::WeakHostKey
+                | Outcome::NotPinned
+        )
+    }
+
     /// Whether the node may still need the old key to be reached.
     pub fn needs_old_key(self) -> bool {
         !matches!(self, Outcome::Rotated | Outcome::Refused | Outcome::Moved)
@@ -276,7 +289,14 @@ pub fn rotate(
             Ok(detail) => (Outcome::Rotated, detail),
             Err(Stop(outcome, detail)) => (outcome, detail),
         };
-        let _ = plan.journal.record(&node.journal_name(), outcome.as_str());
+        // Nothing was sent: a node never reached stays `pending`, which
+        // [`refused`] tells from one a stage reached.
+        let name = node.journal_name();
+        let phase = match plan.journal.phase(&name).as_deref() {
+            None | Some("pending" | "refused") if outcome.sent_nothing() => "pending",
+            _ => outcome.as_str(),
+        };
+        let _ = plan.journal.record(&name, phase);
         progress(node, outcome.as_str());
         Report {
             node: *node,
@@ -361,6 +381,9 @@ fn rotate_node(
         conn
     } else {
         seen.old_key_logged_in.set(true);
+        // Before the stage is sent: a link lost in it (`unreachable`) may
+        // leave the node staged.
+        let _ = plan.journal.record(&node.journal_name(), "staging");
         if let Some(armed) = stage(plan, node, &conn)? {
             // Staged already, by a run killed before its journal said so
             // (then the new key logs in and the commit finishes the job),
@@ -392,7 +415,8 @@ fn refused(plan: &Plan, node: &NodeAddr, stop: Stop) -> Stop {
                 "refuses the old and the new key now, after this rotation reached it (journal: \
                  {phase}): its authorized_keys changed under the run, and a revert of the stage \
                  may bring the old key back, so the old key is kept; check that file from the \
-                 node's console, then run again (or rccr remove the node)"
+                 node's console, then run again, or rccr remove {} (--forget if it is gone)",
+                node.ip
             ),
         ),
         _ => stop,
