@@ -1543,6 +1543,17 @@ fn from_key_given_the_cluster_key_is_refused_and_no_node_loses_it() {
             assert!(!control_has_file(&lab, made), "{named}: {made} was made");
         }
     }
+    // A copy of it kept aside (a forced restore's, a killed rekey's) makes
+    // it no less the current one (review fromkey2, finding 2: the run
+    // split the cluster).
+    let keep = "cp -p /root/.ssh/id_ed25519 /root/.rccr/previous_key.before-restore";
+    assert!(lab.sh("control", keep).status.success());
+    let cmd = rotate_cmd(&lab, &["target-1"], &["--from-key", cluster], "auto");
+    let out = on_control(&lab, &cmd);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert_has(&stderr(&out), "--rekey");
+    let after: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
+    assert_eq!(after, before, "with a copy kept: a node changed");
 }
 
 #[test]

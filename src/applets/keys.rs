@@ -346,6 +346,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
             program: cmd.join(" "),
             nodes,
             from_key: args.from_key.map(PathBuf::from),
+            from_key_flag: "--from-key",
             key_type: args.key_type.unwrap_or(ssh.key_type),
             user: ssh.user,
             port: ssh.port,

@@ -39,6 +39,9 @@ pub struct Options {
     pub program: String,
     pub nodes: Vec<NodeAddr>,
     pub from_key: Option<PathBuf>,
+    /// The option that named `from_key`: keyrotate's `--from-key`,
+    /// setup's `--temp-key`.
+    pub from_key_flag: &'static str,
     pub key_type: KeyType,
     pub user: String,
     /// `ssh.port`: the port the Ansible inventory a rekey rewrites names.
@@ -196,18 +199,19 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
         )
     })?;
     let key = load_key(&path)?;
-    // A cluster key rccr made that it keeps no copy of: nodes outside the
-    // run may take it alone. The current one the run would move its nodes
-    // off (--rekey moves them all); an earlier one waits for its copy.
+    // A cluster key of rccr's: the current one, which the nodes outside
+    // the run take (--rekey moves them all), or an earlier one it keeps no
+    // copy of (nodes outside the run may take it alone).
     let paths = &opts.paths;
-    if KeyRecords::new(paths).role_of(&key.fingerprint) == Some(KeyRole::Cluster)
-        && !kept_copy(paths, &key)
-    {
+    if KeyRecords::new(paths).role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
         let current = Resolver::new(paths)
             .cluster(opts.key_type)
             .ok()
             .flatten()
             .is_some_and(|f| load_key(&f.path).is_ok_and(|c| c.blob() == key.blob()));
+        if !current && kept_copy(paths, &key) {
+            return Ok(key);
+        }
         let why = if current {
             "is rccr's cluster key, which the nodes outside this run still take: rccr keyrotate --rekey replaces it on every node".to_string()
         } else {
@@ -226,8 +230,7 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
 /// `ssh.temp_key` (at its line) or `RCCR_TEMP_KEY` where they name it,
 /// else setup's `--temp-key`, or nothing (found as the temporary key).
 fn origin(opts: &Options, path: &Path) -> String {
-    let setup = opts.program == crate::setup::PROGRAM;
-    if opts.from_key.is_some() && !setup {
+    if opts.from_key.is_some() && opts.from_key_flag == "--from-key" {
         return "--from-key".into();
     }
     if let Some(named) = opts.temp_key.as_ref().filter(|n| n.path == path) {
@@ -237,7 +240,7 @@ fn origin(opts: &Options, path: &Path) -> String {
         return "RCCR_TEMP_KEY".into();
     }
     match opts.from_key {
-        Some(_) => "--temp-key",
+        Some(_) => opts.from_key_flag,
         None => "the temporary key",
     }
     .into()
@@ -590,9 +593,13 @@ fn kept_copy(paths: &StatePaths, old: &Key) -> bool {
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("previous_key.") && !n.ends_with(".pub"))
         });
+    // A regular file: through a link, the "copy" may be the very file a
+    // finish then writes over or removes.
+    let regular = |path: &Path| path.symlink_metadata().is_ok_and(|m| m.is_file());
     [paths.kept_temp_key(), paths.previous_key()]
         .into_iter()
         .chain(aside)
+        .filter(|path| regular(path))
         .any(|path| load_key(&path).is_ok_and(|key| key.blob() == old.blob()))
 }
 
@@ -903,6 +910,26 @@ mod tests {
     /// an interrupted rekey left at `STATE/new_key`, which some nodes may
     /// take alone: the next run refuses, naming the file, and writes
     /// nothing over it.
+    #[test]
+    fn a_link_to_the_key_is_no_kept_copy() {
+        // Review fromkey2, finding 1: a finish removes or writes over the
+        // old key where a copy is kept; through a link, that was the copy.
+        let home = crate::state::scratch::home("kept-link");
+        let paths = &home.paths;
+        let key = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        let at_home = paths.ssh_identity(KeyType::Ed25519);
+        write_pair(&at_home, &key).unwrap();
+        let key = load_key(&at_home).unwrap();
+        paths.create_state_dir().unwrap();
+        let kept = paths.state_dir.join("previous_key.kept");
+        std::os::unix::fs::symlink(&at_home, &kept).unwrap();
+        std::os::unix::fs::symlink(&at_home, paths.previous_key()).unwrap();
+        assert!(!kept_copy(paths, &key));
+        std::fs::remove_file(&kept).unwrap();
+        std::fs::copy(&at_home, &kept).unwrap();
+        assert!(kept_copy(paths, &key));
+    }
+
     #[test]
     fn a_staged_new_key_the_records_do_not_list_is_never_written_over() {
         let home = crate::state::scratch::home("staged-unrecorded");
