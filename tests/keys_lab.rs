@@ -1554,6 +1554,14 @@ fn from_key_given_the_cluster_key_is_refused_and_no_node_loses_it() {
     assert_has(&stderr(&out), "--rekey");
     let after: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
     assert_eq!(after, before, "with a copy kept: a node changed");
+    // Nor when the current one cannot be looked up (review final): the
+    // check fails closed.
+    let mut lost = vec!["env".into(), "RCCR_CLUSTER_KEY=/nonexistent".into()];
+    lost.extend(cmd);
+    let out = on_control(&lab, &lost);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let after: Vec<Vec<u8>> = PAIR.iter().map(|n| authorized_keys(&lab, n)).collect();
+    assert_eq!(after, before, "cluster key unknown: a node changed");
 }
 
 #[test]

@@ -204,16 +204,18 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
     // copy of (nodes outside the run may take it alone).
     let paths = &opts.paths;
     if KeyRecords::new(paths).role_of(&key.fingerprint) == Some(KeyRole::Cluster) {
-        let current = Resolver::new(paths)
-            .cluster(opts.key_type)
-            .ok()
-            .flatten()
-            .is_some_and(|f| load_key(&f.path).is_ok_and(|c| c.blob() == key.blob()));
+        // Fails closed: a cluster key that cannot be looked up or loaded
+        // may be this one.
+        let current = match Resolver::new(paths).cluster(opts.key_type) {
+            Ok(Some(f)) => load_key(&f.path).map_or(true, |c| c.blob() == key.blob()),
+            Ok(None) => false,
+            Err(_) => true,
+        };
         if !current && kept_copy(paths, &key) {
             return Ok(key);
         }
         let why = if current {
-            "is rccr's cluster key, which the nodes outside this run still take: rccr keyrotate --rekey replaces it on every node".to_string()
+            "is rccr's cluster key (or may be: the current one could not be read), which the nodes outside this run still take: name the temporary key, or replace the cluster key on every node with rccr keyrotate --rekey".to_string()
         } else {
             format!(
                 "is an earlier cluster key of rccr's that it keeps no copy of: copy it to {}.kept, then run again",
