@@ -575,8 +575,16 @@ fn the_operators_own_keys_are_kept_byte_for_byte() {
 
     // A second rotation, away from the cluster key in the state directory:
     // the new key waits beside it, then takes its place; ~/.ssh is as it was.
+    // A rekey does it: the cluster key as --from-key is refused, nothing
+    // changed, since nodes outside a run would keep a key the control
+    // replaces (review control-keys, finding 2).
     let first = stdout(&lab.exec("control", &["cat", "/root/.rccr/cluster_key.pub"]));
     let out = rotate(&["--from-key", "/root/.rccr/cluster_key"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert_has(&stderr(&out), "--rekey");
+    let unchanged = stdout(&lab.exec("control", &["cat", "/root/.rccr/cluster_key.pub"]));
+    assert_eq!(first, unchanged);
+    let out = rotate(&["--rekey"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(sums(&lab, &keys), before, "an operator's key was changed");
     let second = stdout(&lab.exec("control", &["cat", "/root/.rccr/cluster_key.pub"]));
