@@ -345,8 +345,8 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
         command::Options {
             program: cmd.join(" "),
             nodes,
+            from_key_flag: args.from_key.is_some().then_some("--from-key"),
             from_key: args.from_key.map(PathBuf::from),
-            from_key_flag: "--from-key",
             key_type: args.key_type.unwrap_or(ssh.key_type),
             user: ssh.user,
             port: ssh.port,

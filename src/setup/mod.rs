@@ -405,7 +405,7 @@ fn rotate(
             program: PROGRAM.into(),
             nodes,
             from_key: keys.temporary.clone(),
-            from_key_flag: "--temp-key",
+            from_key_flag: opts.temp_key.is_some().then_some("--temp-key"),
             key_type: config.ssh.key_type,
             user: config.ssh.user.clone(),
             port: config.ssh.port,

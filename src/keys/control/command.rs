@@ -39,9 +39,10 @@ pub struct Options {
     pub program: String,
     pub nodes: Vec<NodeAddr>,
     pub from_key: Option<PathBuf>,
-    /// The option that named `from_key`: keyrotate's `--from-key`,
-    /// setup's `--temp-key`.
-    pub from_key_flag: &'static str,
+    /// The option that named `from_key`, when one did: keyrotate's
+    /// `--from-key`, setup's `--temp-key` (setup resolves its temporary
+    /// key, so `from_key` may be set with no option given).
+    pub from_key_flag: Option<&'static str>,
     pub key_type: KeyType,
     pub user: String,
     /// `ssh.port`: the port the Ansible inventory a rekey rewrites names.
@@ -228,12 +229,12 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
     Ok(key)
 }
 
-/// How the old key at `path` was named: keyrotate's `--from-key`, else
+/// How the old key at `path` was named: the option that named it, else
 /// `ssh.temp_key` (at its line) or `RCCR_TEMP_KEY` where they name it,
-/// else setup's `--temp-key`, or nothing (found as the temporary key).
+/// else nothing (found as the temporary key).
 fn origin(opts: &Options, path: &Path) -> String {
-    if opts.from_key.is_some() && opts.from_key_flag == "--from-key" {
-        return "--from-key".into();
+    if let Some(flag) = opts.from_key_flag {
+        return flag.into();
     }
     if let Some(named) = opts.temp_key.as_ref().filter(|n| n.path == path) {
         return format!("{}:{}: ssh.temp_key", named.file, named.pos.line);
@@ -241,11 +242,7 @@ fn origin(opts: &Options, path: &Path) -> String {
     if std::env::var_os("RCCR_TEMP_KEY").is_some_and(|v| Path::new(&v) == path) {
         return "RCCR_TEMP_KEY".into();
     }
-    match opts.from_key {
-        Some(_) => opts.from_key_flag,
-        None => "the temporary key",
-    }
-    .into()
+    "the temporary key".into()
 }
 
 /// The key a rekey moves the nodes away from, at `STATE/previous_key`: the
