@@ -905,10 +905,6 @@ mod tests {
         }
     }
 
-    /// A forced restore put back key records that do not list the new key
-    /// an interrupted rekey left at `STATE/new_key`, which some nodes may
-    /// take alone: the next run refuses, naming the file, and writes
-    /// nothing over it.
     #[test]
     fn a_link_to_the_key_is_no_kept_copy() {
         // Review fromkey2, finding 1: a finish removes or writes over the
@@ -929,6 +925,10 @@ mod tests {
         assert!(kept_copy(paths, &key));
     }
 
+    /// A forced restore put back key records that do not list the new key
+    /// an interrupted rekey left at `STATE/new_key`, which some nodes may
+    /// take alone: the next run refuses, naming the file, and writes
+    /// nothing over it.
     #[test]
     fn a_staged_new_key_the_records_do_not_list_is_never_written_over() {
         let home = crate::state::scratch::home("staged-unrecorded");
