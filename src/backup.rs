@@ -871,19 +871,10 @@ impl Replaced {
                 self.path.display()
             ));
         }
-        let to = aside(&self.path)?;
         // A key's public half goes with it: left, it would stand beside
-        // the archive's key (which may come without one) for another. It
-        // goes first: cut short between the two, the key is still here, a
-        // re-run moves it to the same name, and no old half is left.
-        let public = (self.what != JOURNAL)
-            .then(|| (public_path(&self.path), public_path(&to)))
-            .filter(|(from, _)| from.is_file());
-        for (from, to) in public.into_iter().chain([(self.path.clone(), to.clone())]) {
-            std::fs::rename(&from, &to)
-                .and_then(|()| fsutil::sync_parent(&to))
-                .map_err(|e| Error::io(format!("cannot move {} aside", from.display()), e))?;
-        }
+        // the archive's key (which may come without one) for another.
+        let half = (self.what != JOURNAL).then_some(public_path as fn(&Path) -> PathBuf);
+        let to = fsutil::move_aside(&self.path, ASIDE, half)?;
         Ok(format!(
             "the {} this control had: kept as {}",
             self.what,
@@ -954,8 +945,11 @@ fn replaced(
 /// Where `path` goes aside: `PATH.before-restore`, or `.before-restore.N`
 /// when that holds other bytes (an earlier forced restore's).
 fn aside(path: &Path) -> Result<PathBuf, Error> {
-    fsutil::aside(path, ".before-restore")
+    fsutil::aside(path, ASIDE)
 }
+
+/// The suffix of [`aside`]: a name nothing in rccr writes.
+const ASIDE: &str = ".before-restore";
 
 /// The file at `path` (none: empty) with the lines of `lines` it lacks
 /// added at its end.

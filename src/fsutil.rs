@@ -206,6 +206,29 @@ pub(crate) fn aside(path: &Path, suffix: &str) -> Result<PathBuf, Error> {
     unreachable!("an unbounded range ends")
 }
 
+/// Moves `path` to [`aside`]`(path, suffix)`, each rename made durable,
+/// and returns where. `half` names a file that goes with it (a key's
+/// public half): where that is a file, it moves first, to `half` of the
+/// new name. Cut short between the two, `path` is still here, a re-run
+/// moves it to the same name, and no stale half is left beside another
+/// file written at `path`.
+pub(crate) fn move_aside(
+    path: &Path,
+    suffix: &str,
+    half: Option<fn(&Path) -> PathBuf>,
+) -> Result<PathBuf, Error> {
+    let to = aside(path, suffix)?;
+    let halves = half
+        .map(|half| (half(path), half(&to)))
+        .filter(|(from, _)| from.is_file());
+    for (from, to) in halves.into_iter().chain([(path.to_path_buf(), to.clone())]) {
+        fs::rename(&from, &to)
+            .and_then(|()| sync_parent(&to))
+            .map_err(|e| Error::io(format!("cannot move {} aside", from.display()), e))?;
+    }
+    Ok(to)
+}
+
 /// Removes the temporary files a crashed rccr left in `dir` (names that
 /// carry [`TEMP_MARK`]). Call it only while holding the lock that every
 /// writer of `dir` takes, so no write in progress loses its file.

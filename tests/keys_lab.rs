@@ -1643,6 +1643,14 @@ fn a_rekey_never_writes_over_the_previous_key_a_missed_node_takes() {
         "ls /root/.rccr/previous_key* | grep -v '[.]pub$'",
     );
     let kept: Vec<String> = stdout(&listed).lines().map(String::from).collect();
+    // Each went aside whole: its public half beside it, no other's.
+    for key in &kept {
+        let halves = lab.sh(
+            "control",
+            &format!("[ \"$(ssh-keygen -y -f {key} | cut -d' ' -f2)\" = \"$(cut -d' ' -f2 {key}.pub)\" ]"),
+        );
+        assert!(halves.status.success(), "{key}: no matching {key}.pub");
+    }
     let Some(key) = kept.iter().find(|k| lab.key_logs_in(k, "target-2")) else {
         panic!("target-2 is locked out: it takes none of {kept:?}");
     };

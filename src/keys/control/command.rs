@@ -279,10 +279,7 @@ fn retiring_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Erro
         // take alone, is never written over: it goes aside, under a name
         // nothing in rccr writes ([`kept_copy`] still finds it).
         if kept.exists() && !load_key(&kept).is_ok_and(|k| k.blob() == key.blob()) {
-            let aside = fsutil::aside(&kept, ".before-rekey")?;
-            std::fs::rename(&kept, &aside)
-                .map_err(|e| Error::io(format!("cannot move {} aside", kept.display()), e))?;
-            fsutil::sync_parent(&kept).map_err(|e| Error::io("fsync", e))?;
+            fsutil::move_aside(&kept, ".before-rekey", Some(public_path))?;
         }
         copy_pair(&key, &kept, 0o644, None)?;
     }
