@@ -33,7 +33,7 @@ use crate::keys::resolve::Resolver;
 use crate::keys::{load_key, public_path, KeyType};
 use crate::state::lock::restore_marker;
 use crate::state::swarm::SwarmRecord;
-use crate::state::{inventory, StatePaths};
+use crate::state::{inventory, KeyRecords, StatePaths};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -707,7 +707,7 @@ pub fn restore(
         .filter_map(|r| crate::keys::fingerprint_if_any(&r.path))
         .collect();
     let key_records = get("keys")
-        .map(|e| merged_records(&paths.key_records(), &e.bytes, &disowned))
+        .map(|e| KeyRecords::new(paths).merged(&e.bytes, &disowned))
         .transpose()?;
     // A journal here that the archive's does not replace went aside
     // (refused otherwise): the archive's rotation, if any, is the one.
@@ -968,54 +968,6 @@ fn merge_lines(path: &Path, lines: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(text)
 }
 
-/// The key records at `path` (none: empty) with the lines of `archived`
-/// (checked: [`crate::state::is_key_record`]) for keys they do not record
-/// added at their end. Never replaced by the archive's: a key this control
-/// made after the backup (a rekey's new key, which nodes may take alone)
-/// would be forgotten, and a later keyrotate would write over it as no
-/// key of rccr's. A key both record, under two roles, keeps this
-/// control's: an archive, outside input, does not relabel a key this
-/// control made or was handed (a cluster key relabelled temporary would
-/// no longer be taken up as an interrupted rekey's new key; a temporary
-/// key, which ships in public images, relabelled cluster could be taken
-/// for a cluster key), and either role keeps it rccr's, never written
-/// over.
-fn merged_records(path: &Path, archived: &[u8], disowned: &[String]) -> Result<Vec<u8>, Error> {
-    let text = fsutil::read_text_if_any(
-        path,
-        "not a key record line (cluster or temporary, then a SHA256 fingerprint); fix or remove it",
-    )?
-    .unwrap_or_default();
-    let record = |line: &str| {
-        let fp = line.split_once(' ').map(|(_, fp)| fp.to_string());
-        fp.filter(|_| crate::state::is_key_record(line))
-    };
-    let mut recorded: Vec<String> = disowned.to_vec();
-    let mut out = Vec::new();
-    let mut add = |line: &str| {
-        out.extend_from_slice(line.as_bytes());
-        out.push(b'\n');
-    };
-    // This control's lines as they are, but a disowned key's.
-    for line in text.lines() {
-        match record(line) {
-            Some(fp) if disowned.contains(&fp) => {}
-            Some(fp) => {
-                recorded.push(fp);
-                add(line);
-            }
-            None => add(line),
-        }
-    }
-    for line in String::from_utf8_lossy(archived).lines() {
-        if let Some(fp) = record(line).filter(|fp| !recorded.contains(fp)) {
-            add(line);
-            recorded.push(fp);
-        }
-    }
-    Ok(out)
-}
-
 /// Whether the private key files `a` and `b` hold one key: the same
 /// bytes, or keys with one public half (`ssh-keygen -c` or `-p` write the
 /// same key anew, which is not another).
@@ -1180,27 +1132,6 @@ mod tests {
         std::fs::write(&public_file, &own).unwrap();
         write_key(&path, &entry(&secret), None).unwrap();
         assert_eq!(std::fs::read_to_string(&public_file).unwrap(), own);
-    }
-
-    #[test]
-    fn restored_key_records_add_to_this_controls_never_relabel_them() {
-        let dir = crate::fsutil::scratch::Dir::new("backup-records");
-        let path = dir.join("keys");
-        let (x, y) = ("SHA256:xxxx", "SHA256:yyyy");
-        let archived = format!("cluster {x}\ncluster {y}\ncluster {y}\n");
-        let merged = |path: &Path| {
-            String::from_utf8(merged_records(path, archived.as_bytes(), &[]).unwrap()).unwrap()
-        };
-        assert_eq!(merged(&path), format!("cluster {x}\ncluster {y}\n"));
-        std::fs::write(&path, format!("temporary {x}")).unwrap();
-        assert_eq!(merged(&path), format!("temporary {x}\ncluster {y}\n"));
-        // A cluster key a forced restore leaves out of use is no longer
-        // rccr's, here or in the archive.
-        let (z, disowned) = ("SHA256:zzzz", ["SHA256:yyyy".to_string()]);
-        std::fs::write(&path, format!("cluster {z}\ncluster {y}\n")).unwrap();
-        let merged = merged_records(&path, archived.as_bytes(), &disowned).unwrap();
-        let merged = String::from_utf8(merged).unwrap();
-        assert_eq!(merged, format!("cluster {z}\ncluster {x}\n"));
     }
 
     #[test]

@@ -425,6 +425,47 @@ impl KeyRecords {
         crate::fsutil::write_atomic(&self.path, text.as_bytes(), 0o600)
     }
 
+    /// The records (none: empty) with the lines of `archived` (a restored
+    /// archive's) for keys they do not record added at their end, and the
+    /// `disowned` fingerprints' lines left out. Never replaced by the
+    /// archive's: a key this control made after the backup (a rekey's new
+    /// key, which nodes may take alone) would be forgotten, and a later
+    /// keyrotate would write over it as no key of rccr's. A key both
+    /// record, under two roles, keeps this control's: an archive, outside
+    /// input, does not relabel a key this control made or was handed (a
+    /// cluster key relabelled temporary would no longer be taken up as an
+    /// interrupted rekey's new key; a temporary key, which ships in public
+    /// images, relabelled cluster could be taken for a cluster key), and
+    /// either role keeps it rccr's, never written over. Lines that are no
+    /// records stay as they are here, and are dropped from `archived`.
+    pub fn merged(&self, archived: &[u8], disowned: &[String]) -> Result<Vec<u8>, Error> {
+        let text = self.read()?.unwrap_or_default();
+        let mut recorded: Vec<&str> = disowned.iter().map(String::as_str).collect();
+        let mut out = String::new();
+        let mut add = |line: &str| {
+            out.push_str(line);
+            out.push('\n');
+        };
+        for line in text.lines() {
+            match parse_record(line) {
+                Some((_, fp)) if disowned.iter().any(|d| d == fp) => {}
+                Some((_, fp)) => {
+                    recorded.push(fp);
+                    add(line);
+                }
+                None => add(line),
+            }
+        }
+        let archived = String::from_utf8_lossy(archived);
+        for line in archived.lines() {
+            if let Some((_, fp)) = parse_record(line).filter(|(_, fp)| !recorded.contains(fp)) {
+                add(line);
+                recorded.push(fp);
+            }
+        }
+        Ok(out.into_bytes())
+    }
+
     /// The file's text; `None` when there is none.
     fn read(&self) -> Result<Option<String>, Error> {
         crate::fsutil::read_text_if_any(&self.path, NOT_A_KEY_RECORD)
@@ -533,6 +574,28 @@ mod tests {
         assert!(records.record(KeyRole::Cluster, "SHA256:a\nb").is_err());
         assert!(records.record(KeyRole::Cluster, "MD5:ab").is_err());
         std::fs::remove_dir_all(&p.state_dir).unwrap();
+    }
+
+    #[test]
+    fn restored_key_records_add_to_this_controls_never_relabel_them() {
+        let home = scratch::home("records-merged");
+        home.paths.create_state_dir().unwrap();
+        let records = KeyRecords::new(&home.paths);
+        let path = home.paths.key_records();
+        let (x, y) = ("SHA256:xxxx", "SHA256:yyyy");
+        let archived = format!("cluster {x}\ncluster {y}\ncluster {y}\n");
+        let merged = |disowned: &[String]| {
+            let merged = records.merged(archived.as_bytes(), disowned).unwrap();
+            String::from_utf8(merged).unwrap()
+        };
+        assert_eq!(merged(&[]), format!("cluster {x}\ncluster {y}\n"));
+        std::fs::write(&path, format!("temporary {x}")).unwrap();
+        assert_eq!(merged(&[]), format!("temporary {x}\ncluster {y}\n"));
+        // A cluster key a forced restore leaves out of use is no longer
+        // rccr's, here or in the archive.
+        let (z, disowned) = ("SHA256:zzzz", ["SHA256:yyyy".to_string()]);
+        std::fs::write(&path, format!("cluster {z}\ncluster {y}\n")).unwrap();
+        assert_eq!(merged(&disowned), format!("cluster {z}\ncluster {x}\n"));
     }
 
     #[test]
