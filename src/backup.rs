@@ -29,7 +29,7 @@ use crate::keys::authorized::cksum_line;
 use crate::keys::control::command::default_identities;
 use crate::keys::control::journal::{self, Record};
 use crate::keys::control::ssh_config;
-use crate::keys::resolve::Resolver;
+use crate::keys::resolve::{Resolver, Source};
 use crate::keys::{load_key, public_path, KeyType};
 use crate::state::lock::restore_marker;
 use crate::state::swarm::SwarmRecord;
@@ -581,10 +581,13 @@ fn unfinished_rotation(bytes: &[u8], entries: &[Entry]) -> Option<Record> {
 /// Everything it reads and checks comes before its first write: a restore
 /// refused writes nothing, and one that stops part-way is marked.
 ///
-/// A key or rotation journal of this control's that the archive would
-/// replace with another ([`replaced`]) stops it before the first write
-/// (exit 3), unless `force`: then each is first kept aside ([`aside`]).
-/// The same archive restored again replaces nothing.
+/// A key, rotation journal or inventory of this control's that the
+/// archive would replace with another ([`replaced`]) stops it before the
+/// first write (exit 3), unless `force`: then each is first kept aside
+/// ([`aside`]), and so are the swarm record, last-rotation and config it
+/// writes over with other bytes. The same archive restored again
+/// replaces nothing. `$RCCR_CLUSTER_KEY` naming another key than the
+/// archive's cluster key is refused (exit 3): rccr would log in with it.
 ///
 /// What it writes is told to `report` as it is done. From its first write
 /// to its last, [`restore_marker`] names the archive (`name`): a restore
@@ -663,6 +666,7 @@ pub fn restore(
     } else {
         temp_path.clone()
     };
+    let record_text = record.render();
     // Its keys are named by their entries: where they are now.
     let unfinished = unfinished.clone().map(|mut unfinished| {
         for key in [&mut unfinished.new_key, &mut unfinished.old_key] {
@@ -685,17 +689,71 @@ pub fn restore(
     .into_iter()
     .filter_map(|(entry, path, what)| Some((entry?, path, what)))
     .collect();
+    // The cluster key the inventory names, looked up as it will be: a
+    // journal here that the archive's does not replace goes aside
+    // (refused otherwise), the archive's rotation, if any, is the one.
+    let written: Vec<&Path> = keys.iter().map(|(_, path, _)| *path).collect();
+    let records: Vec<Record> = unfinished.iter().cloned().chain([record.clone()]).collect();
+    let found = Resolver::new(paths).cluster_once(config.ssh.key_type, &records, &written)?;
+    // $RCCR_CLUSTER_KEY wins over what restore writes: naming another
+    // key, it would have rccr log in with that one (a forced restore moves
+    // it aside, and inventory.ini would name where it was).
+    if let Some(env) = found.as_ref().filter(|f| f.source == Source::Environment) {
+        let archives = env.path == cluster_path
+            || fsutil::read_if_any(&env.path)?.is_some_and(|b| one_key(&b, &cluster.bytes));
+        if !archives {
+            return Err(Error::bad_input(
+                format!(
+                    "RCCR_CLUSTER_KEY names {}, not the archive's cluster key",
+                    env.path.display()
+                ),
+                "unset it, then restore",
+            ));
+        }
+    }
+    let key = found.map_or_else(|| paths.ssh_identity(kind), |f| f.path);
+    // The state files it writes, with what it writes there (the inventory
+    // as the archive has it, or as it is rendered).
+    let rendered = inventory::render(&nodes);
+    let state_files: Vec<(PathBuf, &'static str, Vec<&[u8]>)> = [
+        (
+            get("nodes").map(|e| vec![&e.bytes[..], rendered.as_bytes()]),
+            paths.nodes(),
+            INVENTORY,
+        ),
+        (
+            get("swarm").map(|e| vec![&e.bytes[..]]),
+            paths.swarm(),
+            "swarm record",
+        ),
+        (
+            Some(vec![record_text.as_bytes()]),
+            paths.last_rotation(),
+            "last key rotation record",
+        ),
+        (
+            get("config").map(|e| vec![&e.bytes[..]]),
+            PathBuf::from(crate::config::SYSTEM_PATH),
+            "config",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(written, path, what)| Some((path, what, written?)))
+    .collect();
     let replaced = replaced(
         paths,
         config.ssh.key_type,
         cluster,
         &keys,
+        &state_files,
         unfinished.as_ref(),
+        force,
     )?;
     // An unfinished rotation is named first: finishing it is the remedy.
     let first = replaced.iter().find(|r| r.what == JOURNAL);
-    if let Some(first) = first.or(replaced.first()).filter(|_| !force) {
-        return Err(first.refusal()?);
+    let refused = first.or(replaced.iter().find(|r| r.refused));
+    if let Some(first) = refused.filter(|_| !force) {
+        return Err(first.refusal());
     }
     // So are the key records, which the archive's are added to, less the
     // cluster key a forced restore leaves out of use where it is: still
@@ -703,20 +761,12 @@ pub fn restore(
     // at its default path.
     let disowned: Vec<String> = replaced
         .iter()
-        .filter(|r| !r.moved && r.what == CLUSTER_KEY)
+        .filter(|r| r.to.is_none() && r.what == CLUSTER_KEY)
         .filter_map(|r| crate::keys::fingerprint_if_any(&r.path))
         .collect();
     let key_records = get("keys")
         .map(|e| KeyRecords::new(paths).merged(&e.bytes, &disowned))
         .transpose()?;
-    // A journal here that the archive's does not replace went aside
-    // (refused otherwise): the archive's rotation, if any, is the one.
-    let journal = unfinished.clone();
-    let written: Vec<&Path> = keys.iter().map(|(_, path, _)| *path).collect();
-    let records: Vec<Record> = journal.into_iter().chain([record.clone()]).collect();
-    let key = Resolver::new(paths)
-        .cluster_once(config.ssh.key_type, &records, &written)?
-        .map_or_else(|| paths.ssh_identity(kind), |f| f.path);
     // And every file it writes can be written: a config this user cannot
     // put in /etc/rccr stops it here, not after the keys.
     let key_files = keys
@@ -747,7 +797,7 @@ pub fn restore(
     let marker = restore_marker(paths);
     // A forced restore is finished by a forced one: what it moved aside
     // or put out of use would stop a plain one.
-    let forced = if force && !replaced.is_empty() {
+    let forced = if force && refused.is_some() {
         "--force\n"
     } else {
         ""
@@ -763,7 +813,7 @@ pub fn restore(
         done(format!("{what}: {}", path.display()));
     }
     crate::failpoint::reached("restore-keys-written", "-");
-    fsutil::write_atomic(&paths.last_rotation(), record.render().as_bytes(), 0o600)?;
+    fsutil::write_atomic(&paths.last_rotation(), record_text.as_bytes(), 0o600)?;
     if let Some(unfinished) = unfinished {
         fsutil::write_atomic(&paths.journal(), unfinished.render().as_bytes(), 0o600)?;
         done(format!(
@@ -824,46 +874,65 @@ pub fn restore(
 /// What [`Replaced`] calls a rotation journal.
 const JOURNAL: &str = "unfinished key rotation";
 const CLUSTER_KEY: &str = "cluster key";
+/// What [`Replaced`] calls the nodes file.
+const INVENTORY: &str = "inventory";
+/// How a journal kept aside is put back.
+const UNDO_JOURNAL: &str = " (to undo, move it back together with the key it names: the one \
+                            is no rotation without the other)";
 
 /// A file of this control's that restore would replace with other bytes,
 /// or (the cluster key, at a path restore does not write) put out of use.
 struct Replaced {
     path: PathBuf,
     what: &'static str,
-    /// Restore writes over it, or (a journal the archive does not carry)
-    /// would leave it mixed with the archive's state: it goes aside first.
-    moved: bool,
+    /// Where `--force` keeps it ([`aside`]), settled and checked before
+    /// the first write: restore writes over it, or (a journal the archive
+    /// does not carry) would leave it mixed with the archive's state.
+    /// `None`: it stays where it is, out of use.
+    to: Option<PathBuf>,
+    /// A file that goes with it (a key's public half), and where.
+    half: Option<fn(&Path) -> PathBuf>,
+    /// A plain restore refuses it (exit 3): a key nodes may take only, an
+    /// unfinished rotation, or another inventory. The others a plain
+    /// restore writes over; only `--force` keeps them.
+    refused: bool,
 }
 
 impl Replaced {
     /// Exit 3, naming the file, what it is and what to do.
-    fn refusal(&self) -> Result<Error, Error> {
-        let why = match (self.what, self.moved) {
-            (JOURNAL, _) => format!(
+    fn refusal(&self) -> Error {
+        let kept = match &self.to {
+            Some(to) => format!("which keeps it as {}", to.display()),
+            None => "this key stays where it is".into(),
+        };
+        let why = match self.what {
+            JOURNAL => format!(
                 "an unfinished key rotation the archive does not carry (its nodes may take \
                  only its new key): finish it (rccr keyrotate), or back this control up \
-                 (rccr backup FILE), then give --force, which keeps it as {}",
-                aside(&self.path)?.display()
+                 (rccr backup FILE), then give --force, {kept}"
             ),
-            (what, true) => format!(
+            INVENTORY => format!(
+                "holds another inventory than the archive's (another cluster's nodes, or \
+                 nodes found since): back this control up (rccr backup FILE), then give \
+                 --force, {kept}"
+            ),
+            what if self.to.is_some() => format!(
                 "holds another {what} than the archive's, and nodes may take only this one: \
-                 back this control up (rccr backup FILE), then give --force, which keeps it as \
-                 {}",
-                aside(&self.path)?.display()
+                 back this control up (rccr backup FILE), then give --force, {kept}"
             ),
-            (what, false) => format!(
+            what => format!(
                 "this control's {what}, not the archive's: restored, rccr logs in with the \
                  archive's, and nodes that take only this one lock it out: back this control \
-                 up (rccr backup FILE), then give --force (this key stays where it is)"
+                 up (rccr backup FILE), then give --force ({kept})"
             ),
         };
-        Ok(Error::bad_input(self.path.display().to_string(), why))
+        Error::bad_input(self.path.display().to_string(), why)
     }
 
     /// `--force`: moves the file aside (or leaves it where restore does not
     /// write); what happened to it, for restore's report.
     fn keep(&self) -> Result<String, Error> {
-        if !self.moved {
+        if self.to.is_none() {
             return Ok(format!(
                 "the {} this control had stays at {} (no longer in use, nor recorded as rccr's: \
                  rccr neither takes it up nor writes over it)",
@@ -871,12 +940,15 @@ impl Replaced {
                 self.path.display()
             ));
         }
-        // A key's public half goes with it: left, it would stand beside
-        // the archive's key (which may come without one) for another.
-        let half = (self.what != JOURNAL).then_some(public_path as fn(&Path) -> PathBuf);
-        let to = fsutil::move_aside(&self.path, ASIDE, half)?;
+        // The name [`replaced`] settled: nothing was written there since.
+        let to = fsutil::move_aside(&self.path, ASIDE, self.half)?;
+        // Its keys went aside before it, when restore replaced them.
+        let undo = match self.what {
+            JOURNAL => UNDO_JOURNAL,
+            _ => "",
+        };
         Ok(format!(
-            "the {} this control had: kept as {}",
+            "the {} this control had: kept as {}{undo}",
             self.what,
             to.display()
         ))
@@ -884,28 +956,39 @@ impl Replaced {
 }
 
 /// What restore would replace of this control's ([`Replaced`]): a key
-/// file of `keys` (entry, path) holding other bytes, a rotation journal
-/// other than the archive's `unfinished` one, and the cluster key this
+/// file of `keys` (entry, path) holding other bytes, the cluster key this
 /// control uses now (for key type `kind`) when it is not the archive's
-/// `cluster`. None when the same archive is restored again.
+/// `cluster`, a file of `state` (path, what, the bytes restore writes
+/// there or takes for them) holding others, and a rotation journal other
+/// than the archive's `unfinished` one. The state files but the inventory
+/// only when `force`: a plain restore writes over them. None when the
+/// same archive is restored again.
 fn replaced(
     paths: &StatePaths,
     kind: KeyType,
     cluster: &Entry,
     keys: &[(&Entry, &Path, &'static str)],
+    state: &[(PathBuf, &'static str, Vec<&[u8]>)],
     unfinished: Option<&Record>,
+    force: bool,
 ) -> Result<Vec<Replaced>, Error> {
     let other = |path: &Path, bytes: &[u8]| -> Result<bool, Error> {
         Ok(fsutil::read_if_any(path)?.is_some_and(|b| !one_key(&b, bytes)))
     };
+    let key_half = Some(public_path as fn(&Path) -> PathBuf);
     let mut found = Vec::new();
+    let replaced = |path: &Path, what, moved: bool, half, refused| -> Result<Replaced, Error> {
+        Ok(Replaced {
+            to: moved.then(|| aside(path, half)).transpose()?,
+            path: path.to_path_buf(),
+            what,
+            half,
+            refused,
+        })
+    };
     for (entry, path, what) in keys {
         if other(path, &entry.bytes)? {
-            found.push(Replaced {
-                path: path.to_path_buf(),
-                what,
-                moved: true,
-            });
+            found.push(replaced(path, what, true, key_half, true)?);
         }
     }
     // The key this control logs in to its nodes with now, as every
@@ -922,30 +1005,49 @@ fn replaced(
     // `~/.ssh`'s, the operator's ssh too, stays where it is.
     if let Some(current) = Resolver::new(paths).cluster_once(kind, &records, &[])? {
         if other(&current.path, &cluster.bytes)? && !found.iter().any(|r| r.path == current.path) {
-            found.push(Replaced {
-                moved: !default_identities(paths).contains(&current.path),
-                path: current.path,
-                what: CLUSTER_KEY,
-            });
+            let moved = !default_identities(paths).contains(&current.path);
+            found.push(replaced(&current.path, CLUSTER_KEY, moved, key_half, true)?);
+        }
+    }
+    for (path, what, written) in state {
+        let refused = *what == INVENTORY;
+        let differs = fsutil::read_if_any(path)?.is_some_and(|b| !written.contains(&&b[..]));
+        if differs && (force || refused) {
+            found.push(replaced(path, what, true, None, refused)?);
         }
     }
     // The journal last: a re-run after a kill between the moves finds
     // the journal, and through it the keys it names, still here.
     let wanted = unfinished.map(|u| u.render()).unwrap_or_default();
     if other(&paths.journal(), wanted.as_bytes())? {
-        found.push(Replaced {
-            path: paths.journal(),
-            what: JOURNAL,
-            moved: true,
-        });
+        found.push(replaced(&paths.journal(), JOURNAL, true, None, true)?);
     }
     Ok(found)
 }
 
 /// Where `path` goes aside: `PATH.before-restore`, or `.before-restore.N`
-/// when that holds other bytes (an earlier forced restore's).
-fn aside(path: &Path) -> Result<PathBuf, Error> {
-    fsutil::aside(path, ASIDE)
+/// when that holds other bytes (an earlier forced restore's); refused
+/// unless it (and its `half`'s, when there is one) can be written there.
+/// Settled before the first write: a name restore could not move it to
+/// stops it with nothing changed, not after the restore marker.
+fn aside(path: &Path, half: Option<fn(&Path) -> PathBuf>) -> Result<PathBuf, Error> {
+    let blocked = |why: String| {
+        Error::Failed(format!(
+            "{why}, where restore --force would keep {}: move it away, then restore again",
+            path.display()
+        ))
+    };
+    let to = fsutil::aside(path, ASIDE).map_err(|e| blocked(e.to_string()))?;
+    let halves = half
+        .filter(|half| half(path).is_file())
+        .map(|half| half(&to));
+    for name in [Some(to.clone()), halves].into_iter().flatten() {
+        if let Some(why) = fsutil::not_a_file_if_any(&name) {
+            return Err(blocked(format!("{}: {why}", name.display())));
+        }
+        fsutil::check_writable(&name).map_err(|e| blocked(e.to_string()))?;
+    }
+    Ok(to)
 }
 
 /// The suffix of [`aside`]: a name nothing in rccr writes.

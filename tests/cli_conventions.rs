@@ -2438,6 +2438,146 @@ fn a_forced_restore_over_an_unfinished_rekey_keeps_its_new_key_and_its_record() 
     assert_eq!(std::fs::read_to_string(state.join("keys")).unwrap(), kept);
 }
 
+/// Two clusters' inventories: A (the archive's) and B (this control's).
+const NODES_A: &str = "10.0.0.1\t-\tcontrol\tcontrol\t-\t-\t-\n";
+const NODES_B: &str = "10.9.0.1\t-\tother\tcontrol\t-\t-\n\
+                       10.9.0.5\t-\tReCyClusteR-Target-0b0b0b\ttarget\tx86_64\t-\t-\n";
+
+/// An archive in `home` of cluster A: a cluster key and [`NODES_A`].
+fn archive_of_cluster_a(home: &Home) -> String {
+    let key = std::fs::read(ed25519_key(home, "k1", &[])).unwrap();
+    let path = archive(
+        home,
+        "a.bak",
+        &[("cluster_key", key), ("nodes", NODES_A.into())],
+    );
+    path.to_str().unwrap().to_string()
+}
+
+/// Restore wrote the archive's inventory, swarm record, last-rotation
+/// and config over this control's, keeping nothing even with --force, and
+/// an archive of another cluster over a control that had an inventory but
+/// no keys yet replaced it with no refusal. Another inventory is refused
+/// now (exit 3, nothing written) unless --force, which keeps each of those
+/// files aside, as it keeps keys, and says where; the same archive
+/// restores again.
+#[test]
+fn a_forced_restore_keeps_this_controls_other_inventory_aside() {
+    let home = Home::new("restorenodes");
+    let state = home.state();
+    home.0.write("state/nodes", NODES_B);
+    home.0.write("state/last-rotation", "rotation b1\n");
+    for file in ["nodes", "last-rotation"] {
+        chmod(&state.join(file), 0o600);
+    }
+    let archive = archive_of_cluster_a(&home);
+    let args = ["restore", archive.as_str()];
+    let says = format!(
+        "rccr restore: {}: holds another inventory",
+        state.join("nodes").display()
+    );
+    home_refuses(&home, &args, 3, &says);
+    home_refuses(
+        &home,
+        &args,
+        3,
+        "back this control up (rccr backup FILE), then give --force",
+    );
+    nothing_written(&home, &["last-rotation", "nodes"]);
+    let out = home.run(&[&args[..], &["--force"]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for (file, was) in [("nodes", NODES_B), ("last-rotation", "rotation b1\n")] {
+        let aside = state.join(format!("{file}.before-restore"));
+        assert_eq!(
+            std::fs::read_to_string(&aside).ok().as_deref(),
+            Some(was),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("kept as {}", aside.display())),
+            "{err}"
+        );
+    }
+    let nodes = std::fs::read_to_string(state.join("nodes")).unwrap();
+    assert!(nodes.ends_with(NODES_A), "{nodes}");
+    // The same archive again replaces nothing, and keeps nothing more.
+    let before = left_in(&state);
+    for extra in [&[][..], &["--force"]] {
+        let out = home.run(&[&args[..], extra].concat());
+        assert!(out.status.success(), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("kept as"), "{err}");
+        assert_eq!(left_in(&state), before);
+    }
+}
+
+/// Where restore --force keeps a file aside was worked out only as it
+/// moved it, after its first write: a directory at that name stopped it
+/// there, and every run again at the same place. It is refused now
+/// before anything is written.
+#[test]
+fn a_forced_restore_that_cannot_keep_a_file_aside_writes_nothing() {
+    let home = Home::with_ssh_dir("restoreasidedir");
+    let state = home.state();
+    ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let current = std::fs::read(ed25519_key(&home, "state/cluster_key", &[])).unwrap();
+    std::fs::create_dir(state.join("cluster_key.before-restore")).unwrap();
+    let archive = archive_of_cluster_a(&home);
+    let before = left_in(&state);
+    let args = ["restore", archive.as_str(), "--force"];
+    let out = home.run(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cluster_key.before-restore"), "{err}");
+    assert_eq!(left_in(&state), before, "{err}");
+    assert_eq!(std::fs::read(state.join("cluster_key")).unwrap(), current);
+    // Moved away, the same restore goes through.
+    std::fs::remove_dir(state.join("cluster_key.before-restore")).unwrap();
+    let out = home.run(&args);
+    assert!(out.status.success(), "{out:?}");
+    let aside = std::fs::read(state.join("cluster_key.before-restore")).unwrap();
+    assert_eq!(aside, current);
+}
+
+/// With RCCR_CLUSTER_KEY naming another key than the archive's, restore
+/// --force moved that key aside and wrote its old path into inventory.ini
+/// and ~/.ssh/config: rccr logged in with a key no longer there. It is
+/// refused, with nothing written. A copy of the archive's key is no other
+/// key.
+#[test]
+fn a_restore_under_another_rccr_cluster_key_is_refused() {
+    let home = Home::with_ssh_dir("restoreenvkey");
+    let state = home.state();
+    ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let key = ed25519_key(&home, "mine", &[]);
+    let archive = archive_of_cluster_a(&home);
+    let before = left_in(&state);
+    for extra in [&[][..], &["--force"]] {
+        let out = home
+            .command(
+                &[&["restore", archive.as_str()][..], extra].concat(),
+                state.as_os_str(),
+            )
+            .env("RCCR_CLUSTER_KEY", &key)
+            .output()
+            .unwrap();
+        let says = format!(
+            "rccr restore: RCCR_CLUSTER_KEY names {key}, not the archive's cluster key: unset it, then restore"
+        );
+        assert_refused(&["restore"], &out, 3, &says);
+        assert_eq!(left_in(&state), before);
+    }
+    let copy = home.0.path("k1");
+    let out = home
+        .command(&["restore", archive.as_str()], state.as_os_str())
+        .env("RCCR_CLUSTER_KEY", &copy)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
 /// Restore checks that it can write every file it restores before it
 /// writes the first: an archive carrying a config, restored by a user who
 /// cannot create /etc/rccr (uid 65534 here), wrote the cluster key,

@@ -53,17 +53,20 @@ cli::options! {
     /// `-` reads stdin (a file or a pipe, not a terminal). A cluster,
     /// previous or temporary key here other than the archive's, or an
     /// unfinished key rotation it does not carry, is refused (exit 3): nodes
-    /// may take only that key. --force restores all the same and keeps each
-    /// aside as FILE.before-restore (the cluster key at ~/.ssh's default
-    /// path stays there, out of use). The same archive restores again. One
-    /// that stops part-way makes the other commands refuse until it is run
+    /// may take only that key; so is another inventory (nodes). --force
+    /// restores all the same and keeps each aside as FILE.before-restore,
+    /// and with them the swarm record, last-rotation and config it writes
+    /// over with other bytes (the cluster key at ~/.ssh's default path
+    /// stays there, out of use). RCCR_CLUSTER_KEY naming another key than
+    /// the archive's is refused. The same archive restores again. One that
+    /// stops part-way makes the other commands refuse until it is run
     /// again. Exit 1 when lbu commit fails.
     #[derive(FromArgs)]
     struct RestoreArgs {
         /// the archive rccr backup wrote, or - for stdin
         #[argh(positional, arg_name = "FILE")]
         file: String,
-        /// replace this control's other keys and unfinished rotation, each kept aside as FILE.before-restore
+        /// replace this control's other keys, unfinished rotation, inventory, swarm record, last-rotation and config, each kept aside as FILE.before-restore
         #[argh(switch)]
         force: bool,
     }
