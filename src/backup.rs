@@ -715,30 +715,52 @@ pub fn restore(
     // The state files it writes, with what it writes there (the inventory
     // as the archive has it, or as it is rendered).
     let rendered = inventory::render(&nodes);
-    let state_files: Vec<(PathBuf, &'static str, Vec<&[u8]>)> = [
+    // An inventory here is refused (unless `force`) only for a node the
+    // archive's lacks: one with none, or only this control, carries
+    // nothing a node depends on. One that cannot be read may hold any.
+    let lacked = |here: &inventory::NodeRecord| {
+        here.role != crate::identity::Role::Control
+            && !nodes
+                .iter()
+                .any(|n| n.ip == here.ip || (n.mac.is_some() && n.mac == here.mac))
+    };
+    let other_nodes = get("nodes").is_some()
+        && inventory::load(&paths.nodes()).map_or(true, |here| here.iter().any(lacked));
+    let state_files: Vec<StateFile> = [
         (
             get("nodes").map(|e| vec![&e.bytes[..], rendered.as_bytes()]),
             paths.nodes(),
             INVENTORY,
+            other_nodes,
         ),
         (
             get("swarm").map(|e| vec![&e.bytes[..]]),
             paths.swarm(),
             "swarm record",
+            false,
         ),
         (
             Some(vec![record_text.as_bytes()]),
             paths.last_rotation(),
             "last key rotation record",
+            false,
         ),
         (
             get("config").map(|e| vec![&e.bytes[..]]),
             PathBuf::from(crate::config::SYSTEM_PATH),
             "config",
+            false,
         ),
     ]
     .into_iter()
-    .filter_map(|(written, path, what)| Some((path, what, written?)))
+    .filter_map(|(written, path, what, refused)| {
+        Some(StateFile {
+            path,
+            what,
+            written: written?,
+            refused,
+        })
+    })
     .collect();
     let replaced = replaced(
         paths,
@@ -797,7 +819,7 @@ pub fn restore(
     let marker = restore_marker(paths);
     // A forced restore is finished by a forced one: what it moved aside
     // or put out of use would stop a plain one.
-    let forced = if force && refused.is_some() {
+    let forced = if force && !replaced.is_empty() {
         "--force\n"
     } else {
         ""
@@ -912,8 +934,8 @@ impl Replaced {
                  (rccr backup FILE), then give --force, {kept}"
             ),
             INVENTORY => format!(
-                "holds another inventory than the archive's (another cluster's nodes, or \
-                 nodes found since): back this control up (rccr backup FILE), then give \
+                "holds nodes the archive's inventory lacks (another cluster's, or nodes \
+                 found since the backup): back this control up (rccr backup FILE), then give \
                  --force, {kept}"
             ),
             what if self.to.is_some() => format!(
@@ -968,7 +990,7 @@ fn replaced(
     kind: KeyType,
     cluster: &Entry,
     keys: &[(&Entry, &Path, &'static str)],
-    state: &[(PathBuf, &'static str, Vec<&[u8]>)],
+    state: &[StateFile],
     unfinished: Option<&Record>,
     force: bool,
 ) -> Result<Vec<Replaced>, Error> {
@@ -977,9 +999,15 @@ fn replaced(
     };
     let key_half = Some(public_path as fn(&Path) -> PathBuf);
     let mut found = Vec::new();
+    // The name is checked only where it will be used: a plain restore
+    // names it in its refusal, which comes first.
     let replaced = |path: &Path, what, moved: bool, half, refused| -> Result<Replaced, Error> {
+        let to = match force {
+            true => aside(path, half)?,
+            false => fsutil::aside(path, ASIDE).unwrap_or_else(|_| first_aside(path)),
+        };
         Ok(Replaced {
-            to: moved.then(|| aside(path, half)).transpose()?,
+            to: moved.then_some(to),
             path: path.to_path_buf(),
             what,
             half,
@@ -1009,11 +1037,11 @@ fn replaced(
             found.push(replaced(&current.path, CLUSTER_KEY, moved, key_half, true)?);
         }
     }
-    for (path, what, written) in state {
-        let refused = *what == INVENTORY;
-        let differs = fsutil::read_if_any(path)?.is_some_and(|b| !written.contains(&&b[..]));
-        if differs && (force || refused) {
-            found.push(replaced(path, what, true, None, refused)?);
+    for file in state {
+        let here = fsutil::read_if_any(&file.path)?;
+        let differs = here.is_some_and(|b| !file.written.contains(&&b[..]));
+        if differs && (force || file.refused) {
+            found.push(replaced(&file.path, file.what, true, None, file.refused)?);
         }
     }
     // The journal last: a re-run after a kill between the moves finds
@@ -1031,23 +1059,41 @@ fn replaced(
 /// Settled before the first write: a name restore could not move it to
 /// stops it with nothing changed, not after the restore marker.
 fn aside(path: &Path, half: Option<fn(&Path) -> PathBuf>) -> Result<PathBuf, Error> {
-    let blocked = |why: String| {
+    let blocked = |why: String, name: &Path| {
         Error::Failed(format!(
-            "{why}, where restore --force would keep {}: move it away, then restore again",
-            path.display()
+            "{why}, where restore --force would keep {}: move {} away, then restore again",
+            path.display(),
+            name.display()
         ))
     };
-    let to = fsutil::aside(path, ASIDE).map_err(|e| blocked(e.to_string()))?;
+    let to = fsutil::aside(path, ASIDE).map_err(|e| blocked(e.to_string(), &first_aside(path)))?;
     let halves = half
         .filter(|half| half(path).is_file())
         .map(|half| half(&to));
     for name in [Some(to.clone()), halves].into_iter().flatten() {
         if let Some(why) = fsutil::not_a_file_if_any(&name) {
-            return Err(blocked(format!("{}: {why}", name.display())));
+            return Err(blocked(format!("{}: {why}", name.display()), &name));
         }
-        fsutil::check_writable(&name).map_err(|e| blocked(e.to_string()))?;
+        fsutil::check_writable(&name).map_err(|e| blocked(e.to_string(), &name))?;
     }
     Ok(to)
+}
+
+/// `PATH.before-restore`, the first name [`aside`] tries.
+fn first_aside(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(ASIDE);
+    PathBuf::from(name)
+}
+
+/// A state file restore writes (`path`, `what` it is), with the bytes it
+/// writes there or takes for them (`written`), and whether a plain
+/// restore refuses other bytes there (`refused`) or writes over them.
+struct StateFile<'a> {
+    path: PathBuf,
+    what: &'static str,
+    written: Vec<&'a [u8]>,
+    refused: bool,
 }
 
 /// The suffix of [`aside`]: a name nothing in rccr writes.

@@ -2022,19 +2022,13 @@ fn restore_reads_the_rotation_journal_before_it_writes_anything() {
     assert!(out.status.success(), "{out:?}");
 }
 
-/// A restore that stopped part-way (killed after the keys, before the
-/// state files) left a control whose keys were the archive's and whose
-/// state was the old one's, and said nothing: every command ran on that
-/// mix. Its marker now makes every command that takes the lock refuse,
-/// naming the archive to restore again, until restore is run again.
-#[test]
-fn a_restore_stopped_part_way_is_named_until_it_is_run_again() {
-    let home = Home::new("restorekilled");
-    let archive = archive_with_a_cluster_key(&home);
-    let archive = archive.to_str().unwrap();
-    let stops = Scratch::new("cli-restorekilled-fp");
+/// Runs `rccr ARGS` (a restore) in `home` and SIGKILLs it once it has
+/// written the archive's keys (failpoint `restore-keys-written`, its
+/// files in a scratch directory named `tag`); what it said by then.
+fn killed_after_the_keys(home: &Home, args: &[&str], tag: &str) -> String {
+    let stops = Scratch::new(tag);
     let mut child = child::spawn(
-        home.command(&["restore", archive], home.state().as_os_str())
+        home.command(args, home.state().as_os_str())
             .env("RCCR_FAILPOINT", "restore-keys-written")
             .env("RCCR_FAILPOINT_DIR", &stops.0)
             .stderr(std::process::Stdio::piped()),
@@ -2051,8 +2045,21 @@ fn a_restore_stopped_part_way_is_named_until_it_is_run_again() {
         .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A restore that stopped part-way (killed after the keys, before the
+/// state files) left a control whose keys were the archive's and whose
+/// state was the old one's, and said nothing: every command ran on that
+/// mix. Its marker now makes every command that takes the lock refuse,
+/// naming the archive to restore again, until restore is run again.
+#[test]
+fn a_restore_stopped_part_way_is_named_until_it_is_run_again() {
+    let home = Home::new("restorekilled");
+    let archive = archive_with_a_cluster_key(&home);
+    let archive = archive.to_str().unwrap();
+    let err = killed_after_the_keys(&home, &["restore", archive], "cli-restorekilled-fp");
     // What it wrote, it said as it went.
-    let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rccr restore: cluster key: "), "{err}");
     let says = format!(
         "a restore stopped part-way, and the state may mix two: run rccr restore {archive} again"
@@ -2473,7 +2480,7 @@ fn a_forced_restore_keeps_this_controls_other_inventory_aside() {
     let archive = archive_of_cluster_a(&home);
     let args = ["restore", archive.as_str()];
     let says = format!(
-        "rccr restore: {}: holds another inventory",
+        "rccr restore: {}: holds nodes the archive's inventory lacks",
         state.join("nodes").display()
     );
     home_refuses(&home, &args, 3, &says);
@@ -2512,6 +2519,42 @@ fn a_forced_restore_keeps_this_controls_other_inventory_aside() {
     }
 }
 
+/// An inventory with no node but this control carries nothing a node
+/// depends on: review restorekeep, F2, found it refused as another
+/// cluster's. It is written over, as before, without --force.
+#[test]
+fn a_restore_over_an_inventory_of_this_control_only_is_not_refused() {
+    let home = Home::new("restorenodesown");
+    let state = home.state();
+    home.0
+        .write("state/nodes", "10.9.0.1\t-\tother\tcontrol\t-\t-\n");
+    chmod(&state.join("nodes"), 0o600);
+    let archive = archive_of_cluster_a(&home);
+    let out = home.run(&["restore", archive.as_str()]);
+    assert!(out.status.success(), "{out:?}");
+    let nodes = std::fs::read_to_string(state.join("nodes")).unwrap();
+    assert!(nodes.ends_with(NODES_A), "{nodes}");
+}
+
+/// A forced restore killed after its marker, where only files a plain
+/// restore writes over differed (review restorekeep, F1): its marker
+/// named a plain restore as the way on, which wrote over what --force had
+/// promised to keep. The way on it names is forced.
+#[test]
+fn a_forced_restore_stopped_part_way_is_finished_by_a_forced_one() {
+    let home = Home::new("restoreforcedkilled");
+    let state = home.state();
+    home.0.write("state/last-rotation", "rotation b1\n");
+    chmod(&state.join("last-rotation"), 0o600);
+    let archive = archive_of_cluster_a(&home);
+    let args = ["restore", "--force", &archive];
+    killed_after_the_keys(&home, &args, "cli-restoreforced-fp");
+    let says = format!("run rccr restore --force {archive} again");
+    refuses_all(&home, 1, &[(&["backup", "out.bak"], &says)]);
+    let aside = state.join("last-rotation.before-restore");
+    assert_eq!(std::fs::read_to_string(aside).unwrap(), "rotation b1\n");
+}
+
 /// Where restore --force keeps a file aside was worked out only as it
 /// moved it, after its first write: a directory at that name stopped it
 /// there, and every run again at the same place. It is refused now
@@ -2525,12 +2568,25 @@ fn a_forced_restore_that_cannot_keep_a_file_aside_writes_nothing() {
     std::fs::create_dir(state.join("cluster_key.before-restore")).unwrap();
     let archive = archive_of_cluster_a(&home);
     let before = left_in(&state);
+    // A plain restore refuses first (review restorekeep, F3: it failed on
+    // the name --force would use, and said nothing of --force).
+    home_refuses(
+        &home,
+        &["restore", archive.as_str()],
+        3,
+        "then give --force",
+    );
+    assert_eq!(left_in(&state), before);
     let args = ["restore", archive.as_str(), "--force"];
     let out = home.run(&args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("cluster_key.before-restore"), "{err}");
+    let says = format!(
+        "move {} away",
+        state.join("cluster_key.before-restore").display()
+    );
+    assert!(err.contains(&says), "{err}");
     assert_eq!(left_in(&state), before, "{err}");
     assert_eq!(std::fs::read(state.join("cluster_key")).unwrap(), current);
     // Moved away, the same restore goes through.

@@ -53,7 +53,7 @@ cli::options! {
     /// `-` reads stdin (a file or a pipe, not a terminal). A cluster,
     /// previous or temporary key here other than the archive's, or an
     /// unfinished key rotation it does not carry, is refused (exit 3): nodes
-    /// may take only that key; so is another inventory (nodes). --force
+    /// may take only that key; so is an inventory with nodes it lacks. --force
     /// restores all the same and keeps each aside as FILE.before-restore,
     /// and with them the swarm record, last-rotation and config it writes
     /// over with other bytes (the cluster key at ~/.ssh's default path
