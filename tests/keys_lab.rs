@@ -1703,3 +1703,52 @@ fn a_rekey_killed_as_its_new_key_moved_home_does_not_block_the_next_one() {
     ok("the next rekey", &on_control(&lab, &rekey_args(&lab, &[])));
     assert_rotated(&lab, &PAIR);
 }
+
+#[test]
+fn a_host_key_pinned_at_two_addresses_proves_no_move_and_the_old_key_stays() {
+    // Review, finding 4: target-2 runs a copy of target-1's card (the same
+    // host key). A run killed once it staged target-1 leaves it unsettled;
+    // with target-1 unreachable, the next run took its pinned host key
+    // answering at target-2 for a move, forgot target-1 and retired the
+    // temporary key: the only key target-1 takes once its stage reverts.
+    let lab = or_skip!(two_target_lab());
+    for file in ["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"] {
+        let from = host_dir(&lab, "target-1").join(file);
+        std::fs::copy(from, host_dir(&lab, "target-2").join(file)).unwrap();
+    }
+    kill_sshd(&lab, "target-2");
+    start_sshd(&lab, "target-2");
+    assert_eq!(
+        lab.host_key_fingerprint("target-1"),
+        lab.host_key_fingerprint("target-2")
+    );
+    let before = authorized_keys(&lab, "target-1");
+    // One node at a time, target-2 first: it rotates (its host key pinned
+    // at its address), then the run is killed once target-1 is staged.
+    let cmd = rotate_cmd(
+        &lab,
+        &["target-2", "target-1"],
+        &["--parallel", "1"],
+        NODE_SIDES[0],
+    );
+    through_failpoint(&lab, "clone", "after-stage:2", &cmd, |node, pid| {
+        assert_eq!(node, lab.ip("target-1"));
+        sigkill(pid);
+    });
+    kill_sshd(&lab, "target-1");
+
+    let out = rotate(&lab, &PAIR, &[]);
+    let said = format!("{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(!said.contains("moved"), "{said}");
+    assert_has(&said, "unreachable");
+    assert_has(&said, "give each machine its own host keys");
+    assert!(
+        control_has_file(&lab, "/root/.ssh/id_rsa"),
+        "the temporary key was retired: {said}"
+    );
+    // target-1 reverts to the temporary key alone, which the control kept.
+    wait_reverted(&lab, "target-1", &before);
+    start_sshd(&lab, "target-1");
+    assert_converges(&lab, &PAIR);
+}

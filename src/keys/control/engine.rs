@@ -39,8 +39,9 @@
 //! SSH connections (old key: stage; new key: commit; old key: refused?) and
 //! two commands.
 use super::journal::Journal;
-use super::known_hosts::{KnownHosts, Pin, Pinned, Reached, Unreached};
+use super::known_hosts::{self, KnownHosts, Pin, Pinned, Reached, Unreached};
 use crate::failpoint;
+use crate::fsutil::{self, Trust};
 use crate::keys::addr::NodeAddr;
 use crate::keys::node::{
     ARMED, CHANGED as REMOTE_CHANGED, EXPIRED as REMOTE_EXPIRED, PROTOCOL, REMOTE_SCRIPT,
@@ -88,7 +89,8 @@ pub enum Outcome {
     RotatedVolatile,
     /// Not at this address any more: the host key pinned here answered at
     /// another address of the same run (a new DHCP lease mid-rotation),
-    /// and its report there tells its state.
+    /// and its report there tells its state. Never when the key is held at
+    /// more than one address (a cloned card): see `follow_moves`.
     Moved,
     /// Not touched: the last `rccr setup` held it back (a copy of it may
     /// answer at its address), so no run logs in there.
@@ -275,6 +277,9 @@ pub fn rotate(
     nodes: &[NodeAddr],
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Vec<Report> {
+    // Before any pin this run makes: a host key pinned at two addresses
+    // then proves no move ([`follow_moves`]).
+    let before = pins_before(plan);
     let mut reports = parallel::map(nodes, plan.parallel, |node| {
         let seen = Seen::default();
         let attempt = || rotate_node(plan, node, progress, &seen);
@@ -306,7 +311,7 @@ pub fn rotate(
             host_key: seen.host_key.into_inner(),
         }
     });
-    follow_moves(plan, &mut reports, progress);
+    follow_moves(plan, &mut reports, before.as_deref(), progress);
     reports
 }
 
@@ -315,8 +320,22 @@ pub fn rotate(
 /// at another address of this run is that node on a new lease: its report
 /// there stands for it, and the journal forgets the old address (else the
 /// old key were kept for it until `rccr remove`). A key never pinned at
-/// the old address proves nothing, so that address stays as it ended.
-fn follow_moves(plan: &Plan, reports: &mut [Report], progress: &(dyn Fn(&NodeAddr, &str) + Sync)) {
+/// the old address proves nothing, so that address stays as it ended; nor
+/// does one that more than one machine holds (a cloned card): one that
+/// answered at two addresses of the run, or that `before` (known_hosts as
+/// the run found it) pinned at another of its addresses as well. Then the
+/// machine at the old address may be there still, taking only the old
+/// key: the address stays as it ended, its line saying why.
+fn follow_moves(
+    plan: &Plan,
+    reports: &mut [Report],
+    before: Option<&str>,
+    progress: &(dyn Fn(&NodeAddr, &str) + Sync),
+) {
+    // Unread, it never reached a node either: no key answered anywhere.
+    let Some(before) = before else {
+        return;
+    };
     for i in 0..reports.len() {
         if !matches!(
             reports[i].outcome,
@@ -325,18 +344,39 @@ fn follow_moves(plan: &Plan, reports: &mut [Report], progress: &(dyn Fn(&NodeAdd
             continue;
         }
         let old = reports[i].node;
-        let found = reports.iter().find(|r| {
-            r.node.ip != old.ip
-                && r.host_key.as_ref().is_some_and(|key| {
-                    matches!(
-                        plan.known_hosts.check_key(old.ip, old.port, key),
-                        Ok(Pin::Match)
-                    )
-                })
-        });
-        let Some(new) = found.map(|r| r.node) else {
+        let pinned_here = |key: &HostKey| {
+            matches!(
+                plan.known_hosts.check_key(old.ip, old.port, key),
+                Ok(Pin::Match)
+            )
+        };
+        let Some(key) = reports
+            .iter()
+            .filter(|r| r.node.ip != old.ip)
+            .find_map(|r| r.host_key.clone().filter(|key| pinned_here(key)))
+        else {
             continue;
         };
+        let elsewhere = |held: &dyn Fn(&Report) -> bool| -> Vec<NodeAddr> {
+            reports
+                .iter()
+                .filter(|r| r.node.ip != old.ip && held(r))
+                .map(|r| r.node)
+                .collect()
+        };
+        let answered = elsewhere(&|r| r.host_key.as_ref().is_some_and(|k| k.line == key.line));
+        let pinned_before = elsewhere(&|r| pinned_in(before, r.node, &key));
+        if answered.len() > 1 || !pinned_before.is_empty() {
+            let why = shared_host_key(old, &key, &answered, &pinned_before);
+            let detail = &mut reports[i].detail;
+            *detail = if detail.is_empty() {
+                why
+            } else {
+                format!("{detail}; {why}")
+            };
+            continue;
+        }
+        let new = answered[0];
         if plan.journal.forget(&old.journal_name()).is_err() {
             continue;
         }
@@ -344,6 +384,50 @@ fn follow_moves(plan: &Plan, reports: &mut [Report], progress: &(dyn Fn(&NodeAdd
         reports[i].detail = format!("answered at {new} with the host key pinned for {old}");
         progress(&old, Outcome::Moved.as_str());
     }
+}
+
+/// known_hosts as the run finds it, for [`follow_moves`]; `None` when it
+/// cannot be read (then no move is followed).
+fn pins_before(plan: &Plan) -> Option<String> {
+    let bytes = fsutil::read_trusted_if_any(&plan.known_hosts.path, Trust::Kept).ok()?;
+    Some(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
+}
+
+/// Whether known_hosts text `pins` holds `key` for `node`'s address.
+fn pinned_in(pins: &str, node: NodeAddr, key: &HostKey) -> bool {
+    let hashed = |line: &str| crate::ssh::hashed_line_names(line, node.ip, node.port);
+    let host = crate::ssh::host_field(node.ip, node.port);
+    known_hosts::check(pins, &host, &key.line, &hashed) == Pin::Match
+}
+
+/// Why the machine at `old` is not taken to have moved: its pinned `key`
+/// answered at the addresses `answered`, and was pinned before the run at
+/// `pinned_before` too.
+fn shared_host_key(
+    old: NodeAddr,
+    key: &HostKey,
+    answered: &[NodeAddr],
+    pinned_before: &[NodeAddr],
+) -> String {
+    let list = |nodes: &[NodeAddr]| {
+        nodes
+            .iter()
+            .map(NodeAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut seen = format!("answered at {}", list(answered));
+    if pinned_before == answered {
+        seen += ", pinned there before this run too";
+    } else if !pinned_before.is_empty() {
+        seen += &format!(" and was pinned at {} before this run", list(pinned_before));
+    }
+    format!(
+        "its pinned host key {} {seen}: more than one machine holds it (a cloned card?), \
+         so it proves no move and the old key stays for {old}; give each machine its own \
+         host keys (or, if {old} did move, rccr remove {old})",
+        key.fingerprint
+    )
 }
 
 /// Records a node's phase in the journal and shows it; a journal write
@@ -1070,24 +1154,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_old_address_is_moved_when_its_pinned_key_answered_elsewhere() {
-        let dir = crate::fsutil::scratch::Dir::new("follow-moves");
-        // The interrupted run pinned one node at .5 and another at .7.
-        dir.file(
-            "known_hosts",
-            &format!("10.0.0.5 {KEY_1} rccr\n10.0.0.7 {KEY_2} rccr\n"),
-        );
+    /// A plan in `dir` (its known_hosts file there) whose journal has
+    /// `nodes` staged.
+    fn moves_plan(dir: &crate::fsutil::scratch::Dir, nodes: &[&str]) -> Plan {
         let mut record = super::super::journal::Record::default();
-        for node in ["10.0.0.5:22", "10.0.0.6:22", "10.0.0.7:22", "10.0.0.9:22"] {
-            record.set_phase(node, "staged");
+        for node in nodes {
+            record.set_phase(&format!("{node}:22"), "staged");
         }
         let key = |name: &str| Key {
             path: dir.join(name),
             line: String::new(),
             fingerprint: String::new(),
         };
-        let plan = Plan {
+        Plan {
             user: "root".into(),
             old: key("old"),
             new: key("new"),
@@ -1099,7 +1178,16 @@ mod tests {
             parallel: 1,
             node_side: NodeSide::Auto,
             classified: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn an_old_address_is_moved_when_its_pinned_key_answered_elsewhere() {
+        let dir = crate::fsutil::scratch::Dir::new("follow-moves");
+        // The interrupted run pinned one node at .5 and another at .7.
+        let pins = format!("10.0.0.5 {KEY_1} rccr\n10.0.0.7 {KEY_2} rccr\n");
+        dir.file("known_hosts", &pins);
+        let plan = moves_plan(&dir, &["10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.9"]);
         // .5's node took a new lease (.9), and another machine took .5:
         // .5 answers with a key that is not the pinned one. .6 answers
         // with another key too, but pins nothing; the key pinned at .7
@@ -1110,7 +1198,7 @@ mod tests {
             report("10.0.0.7", Outcome::Unreachable, None),
             report("10.0.0.9", Outcome::Rotated, Some(KEY_1)),
         ];
-        follow_moves(&plan, &mut reports, &|_, _| {});
+        follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
         let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
         assert_eq!(
             outcomes,
@@ -1125,8 +1213,59 @@ mod tests {
         assert_eq!(plan.journal.phase("10.0.0.6:22").as_deref(), Some("staged"));
         // An unreachable address is followed as before.
         reports[2] = report("10.0.0.5", Outcome::Unreachable, None);
-        follow_moves(&plan, &mut reports, &|_, _| {});
+        follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
         assert_eq!(reports[2].outcome, Outcome::Moved);
+    }
+
+    #[test]
+    fn a_host_key_more_than_one_machine_holds_proves_no_move() {
+        // Review, finding 4: a copy of .5's card (its host key) answered
+        // elsewhere, and .5 was taken to have moved there. Each case: the
+        // addresses that pinned KEY_1 before the run, each address's
+        // outcome (a `Rotated` one answered with KEY_1), and what the one
+        // at index `who` (kept unsettled) says.
+        use Outcome::{HostKeyMismatch as Mismatch, Rotated, Unreachable};
+        let case = |pinned: &[&str], nodes: &[(&str, Outcome)], who: usize, said: &str| {
+            let pins: String = pinned
+                .iter()
+                .map(|ip| format!("{ip} {KEY_1} rccr\n"))
+                .collect();
+            let dir = crate::fsutil::scratch::Dir::new("shared-host-key");
+            dir.file("known_hosts", &pins);
+            let plan = moves_plan(&dir, &["10.0.0.5", "10.0.0.7"]);
+            let mut reports: Vec<Report> = nodes
+                .iter()
+                .map(|&(ip, outcome)| report(ip, outcome, (outcome == Rotated).then_some(KEY_1)))
+                .collect();
+            follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
+            let after: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
+            let before: Vec<Outcome> = nodes.iter().map(|n| n.1).collect();
+            assert_eq!(after, before, "{said}");
+            assert_eq!(plan.journal.phase("10.0.0.5:22").as_deref(), Some("staged"));
+            let detail = &reports[who].detail;
+            assert!(detail.contains(said), "{detail}");
+            let remedy = "give each machine its own host keys";
+            assert!(detail.contains(remedy), "{detail}");
+        };
+        // Pinned at .8 too before the run, where it answered.
+        let nodes = [("10.0.0.5", Unreachable), ("10.0.0.8", Rotated)];
+        let said = "answered at 10.0.0.8, pinned there before this run too: ";
+        case(&["10.0.0.5", "10.0.0.8"], &nodes, 0, said);
+        // Pinned at .5 only, and answered at two addresses.
+        let nodes = [
+            ("10.0.0.5", Mismatch),
+            ("10.0.0.8", Rotated),
+            ("10.0.0.9", Rotated),
+        ];
+        case(&["10.0.0.5"], &nodes, 0, "answered at 10.0.0.8, 10.0.0.9: ");
+        // Pinned at .5 and .7, both unreachable: neither moved to .9.
+        let nodes = [
+            ("10.0.0.5", Unreachable),
+            ("10.0.0.7", Unreachable),
+            ("10.0.0.9", Rotated),
+        ];
+        let said = "answered at 10.0.0.9 and was pinned at 10.0.0.5 before this run: ";
+        case(&["10.0.0.5", "10.0.0.7"], &nodes, 1, said);
     }
 
     #[test]
