@@ -329,6 +329,7 @@ fn run_mode(
         ));
     }
 
+    check_new_key_there(paths, unfinished.as_ref())?;
     let old = match mode {
         Mode::Rotate => old_key(opts, unfinished.as_ref())?,
         Mode::Rekey => {
@@ -699,6 +700,8 @@ fn new_key(
     old: &Key,
     unfinished: Option<&Record>,
 ) -> Result<Key, Error> {
+    // A journal's new key that is gone, which nodes may take alone, was
+    // refused before ([`check_new_key_there`]): no node heard of this one.
     if let Some(record) = unfinished.filter(|r| r.new_key.exists()) {
         return load_key(&record.new_key);
     }
@@ -749,6 +752,27 @@ fn new_key(
     )?;
     write_pair(&path, &key)?;
     load_key(&path)
+}
+
+/// Refuses an unfinished rotation whose new key is not where its journal
+/// says (a forced restore moved it aside, say) while nodes of it may take
+/// that key alone ([`Record::reached`]): a new key made in its place would
+/// cost them. Before anything is written, the journal included.
+fn check_new_key_there(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(), Error> {
+    let Some(record) = unfinished.filter(|r| !r.new_key.exists()) else {
+        return Ok(());
+    };
+    let reached = record.reached();
+    if reached.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Failed(format!(
+        "{} names new key {}, which is not there, and nodes {} may take it: put it back (a forced restore keeps it as {}.before-restore), then run again",
+        paths.journal().display(),
+        record.new_key.display(),
+        reached.join(", "),
+        record.new_key.display()
+    )))
 }
 
 /// `--forget-temp-key` (which takes no nodes: the applet refuses them).
@@ -920,6 +944,81 @@ mod tests {
         std::fs::remove_file(&kept).unwrap();
         std::fs::copy(&at_home, &kept).unwrap();
         assert!(kept_copy(paths, &key));
+    }
+
+    /// Options of a keyrotate run over no nodes of its own in `paths`,
+    /// from `from_key` as `flag` names it.
+    fn options(paths: &StatePaths, from_key: Option<&Path>, flag: Option<&'static str>) -> Options {
+        Options {
+            program: "rccr keyrotate".into(),
+            nodes: Vec::new(),
+            from_key: from_key.map(Path::to_path_buf),
+            from_key_flag: flag,
+            key_type: KeyType::Ed25519,
+            user: "root".into(),
+            port: 22,
+            temp_key: None,
+            revert_after: Duration::from_secs(60),
+            timeout: Duration::from_secs(5),
+            parallel: 1,
+            paths: paths.copy(),
+            yes: true,
+            json: false,
+            forget_temp_key: false,
+            classified: Vec::new(),
+        }
+    }
+
+    /// Review restorefix F2: a journal naming a new key that is not there
+    /// (a forced restore moved it aside) while a node of it may take that
+    /// key alone: keyrotate refuses, naming the key, and writes neither a
+    /// new key nor the journal. With no node past `pending`, no node ever
+    /// heard of that key: a new one is made, as before.
+    #[test]
+    fn a_journal_whose_new_key_is_gone_is_refused_while_a_node_may_take_it() {
+        let home = crate::state::scratch::home("journal-new-key-gone");
+        let paths = &home.paths;
+        let old = generate(KeyType::Ed25519, 0, crate::keys::TEMP_KEY_COMMENT).unwrap();
+        let old_path = paths.kept_temp_key();
+        write_pair(&old_path, &old).unwrap();
+        let mut record = Record {
+            rotation: "r".into(),
+            new_key: paths.staged_new_key(),
+            old_key: old_path.clone(),
+            nodes: Vec::new(),
+        };
+        record.set_phase("10.0.0.5:22", "rotated");
+        record.set_phase("10.0.0.6:22", "pending");
+        Journal::create(paths.journal(), record.clone()).unwrap();
+        let before = std::fs::read(paths.journal()).unwrap();
+
+        let err = rotate(options(paths, None, None), Mode::Rotate).unwrap_err();
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        let named = format!(
+            "new key {}, which is not there",
+            paths.staged_new_key().display()
+        );
+        assert!(message.contains(&named), "{message}");
+        assert!(message.contains("10.0.0.5:22"), "{message}");
+        assert!(!message.contains("10.0.0.6:22"), "{message}");
+        assert!(matches!(err.exit_code(), crate::error::ExitCode::Failure));
+        assert!(!paths.staged_new_key().exists(), "a new key was written");
+        assert!(
+            !paths.ssh_identity(KeyType::Ed25519).exists(),
+            "a new key was written"
+        );
+        assert_eq!(std::fs::read(paths.journal()).unwrap(), before);
+
+        // No node past pending: the old behaviour, a new key.
+        for phase in ["pending", "refused"] {
+            record.set_phase("10.0.0.5:22", phase);
+            check_new_key_there(paths, Some(&record)).unwrap();
+        }
+        let old = load_key(&old_path).unwrap();
+        let new = new_key(paths, KeyType::Ed25519, &old, Some(&record)).unwrap();
+        assert_ne!(new.blob(), old.blob());
+        assert!(new.path.is_file());
     }
 
     /// A forced restore put back key records that do not list the new key
