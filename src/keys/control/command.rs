@@ -247,6 +247,16 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
     Ok(key)
 }
 
+/// Checks the key a rotation run with `opts` would start from, as the run
+/// checks it ([`old_key`]), and changes nothing: setup asks before its
+/// discovery, so that a key its rotation stage would refuse (the cluster
+/// key named as the temporary key, another key than an unfinished
+/// rotation's) is refused before any node is renamed.
+pub fn check_old_key(opts: &Options) -> Result<(), Error> {
+    let unfinished = journal::load(&opts.paths.journal())?;
+    old_key(opts, unfinished.as_ref()).map(drop)
+}
+
 /// How the old key at `path` was named: the option that named it, else
 /// `ssh.temp_key` (at its line) or `RCCR_TEMP_KEY` where they name it,
 /// else nothing (found as the temporary key).
