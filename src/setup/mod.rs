@@ -87,6 +87,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
     // can tell each from a copy ([`record::held`]).
     let held_before = inventory::held_back(paths, &known)?;
     let keys = login_keys(&opts, &config)?;
+    // The key the rotation stage starts from, checked before discovery and
+    // renames: one that stage refuses is refused before anything changes.
+    // (Without a temporary key, an unfinished rotation's is the only one.)
+    if keys.temporary.is_some() {
+        command::check_old_key(&rotation_options(&opts, &config, &keys, Vec::new()))?;
+    }
     let unsettled = journal::load(&paths.journal())?
         .map(|r| r.unsettled())
         .unwrap_or_default();
@@ -309,6 +315,34 @@ fn login_keys(opts: &Options, config: &Config) -> Result<LoginKeys, Error> {
     })
 }
 
+/// The options of setup's rotation of `nodes` from the temporary key, as
+/// `keys` found it.
+fn rotation_options(
+    opts: &Options,
+    config: &Config,
+    keys: &LoginKeys,
+    nodes: Vec<NodeAddr>,
+) -> command::Options {
+    command::Options {
+        program: PROGRAM.into(),
+        nodes,
+        from_key: keys.temporary.clone(),
+        from_key_flag: opts.temp_key.is_some().then_some("--temp-key"),
+        key_type: config.ssh.key_type,
+        user: config.ssh.user.clone(),
+        port: config.ssh.port,
+        temp_key: config.ssh.temp_key.clone(),
+        revert_after: opts.revert_after,
+        timeout: discover::SSH_TIMEOUT,
+        parallel: 32,
+        paths: opts.paths.copy(),
+        yes: true,
+        json: false,
+        forget_temp_key: false,
+        classified: Vec::new(),
+    }
+}
+
 /// Stage 5: rotates the new nodes to the cluster key and marks those that
 /// moved as adopted. Returns where the cluster key is, when it ran.
 /// What the rotation stage leaves for the rest of the run.
@@ -402,22 +436,8 @@ fn rotate(
     let ours = nodes.clone();
     let summary = command::run(
         &command::Options {
-            program: PROGRAM.into(),
-            nodes,
-            from_key: keys.temporary.clone(),
-            from_key_flag: opts.temp_key.is_some().then_some("--temp-key"),
-            key_type: config.ssh.key_type,
-            user: config.ssh.user.clone(),
-            port: config.ssh.port,
-            temp_key: config.ssh.temp_key.clone(),
-            revert_after: opts.revert_after,
-            timeout: discover::SSH_TIMEOUT,
-            parallel: 32,
-            paths: opts.paths.copy(),
-            yes: true,
-            json: false,
-            forget_temp_key: false,
             classified,
+            ..rotation_options(opts, config, keys, nodes)
         },
         held,
         &|node, phase| print::progress(PROGRAM, &format!("{node}: {phase}")),
@@ -589,4 +609,51 @@ fn failure(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{generate, load_key, write_pair, KeyType, CLUSTER_KEY_COMMENT};
+    use crate::state::{KeyRecords, KeyRole};
+
+    /// The current cluster key named as `--temp-key` is refused before
+    /// discovery (it was refused only at the rotation stage, after the
+    /// sweep and the renames): the run ends on it with no interface nor
+    /// subnet that could be swept.
+    #[test]
+    fn the_cluster_key_as_the_temporary_key_is_refused_before_discovery() {
+        let home = crate::state::scratch::home("setup-temp-is-cluster");
+        let paths = &home.paths;
+        let cluster = paths.ssh_identity(KeyType::Ed25519);
+        let key = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        write_pair(&cluster, &key).unwrap();
+        let fingerprint = load_key(&cluster).unwrap().fingerprint;
+        KeyRecords::new(paths)
+            .record(KeyRole::Cluster, &fingerprint)
+            .unwrap();
+        let config = home.dir.join("rccr.yml");
+        std::fs::write(&config, "cluster:\n  name: lab\n").unwrap();
+        let err = run(Options {
+            config: Some(config),
+            temp_key: Some(cluster.clone()),
+            subnets: vec![Cidr::parse("192.0.2.1/32").unwrap()],
+            iface: Some("rccr-none0".into()),
+            paths: paths.copy(),
+            yes: true,
+            dry_run: false,
+            json: false,
+            revert_after: Duration::from_secs(60),
+            form: false,
+            remove_missing: false,
+            wait: Duration::from_secs(1),
+            expect: None,
+        })
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        let named = format!("--temp-key {}: is rccr's cluster key", cluster.display());
+        assert!(message.contains(&named), "{message}");
+        assert!(!paths.nodes().exists(), "an inventory was written");
+    }
 }

@@ -155,9 +155,10 @@ pub fn rotate(opts: Options, mode: Mode) -> Result<(), Error> {
     summary.failure().map_or(Ok(()), Err)
 }
 
-/// The key the nodes log in with today: an interrupted rekey's, else
-/// `--from-key`, else the one an interrupted run started from, else the
-/// temporary key.
+/// The key the nodes log in with today: an interrupted rekey's, whatever
+/// key this run was given; else an interrupted run's (another key that
+/// `--from-key` or setup's `--temp-key` names is refused, one setup found
+/// by itself gives way), else `--from-key`, else the temporary key.
 fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
     // Once every node rotated, the new key moves into its home, which may
     // be the old key's path: from then on that path holds the new key.
@@ -172,7 +173,7 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
     {
         return load_key(path);
     }
-    let path = match (&opts.from_key, from_journal) {
+    let path = match (&opts.from_key, &from_journal) {
         (Some(path), _) => Resolver::new(&opts.paths)
             .temporary(
                 Some(Given {
@@ -183,7 +184,7 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
                 &opts.program,
             )?
             .map(|f| f.path),
-        (None, Some(path)) => return load_key(&path),
+        (None, Some(path)) => return load_key(path),
         (None, None) => Resolver::new(&opts.paths)
             .temporary(None, opts.temp_key.as_ref(), &opts.program)?
             .map(|f| f.path),
@@ -200,6 +201,23 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
         )
     })?;
     let key = load_key(&path)?;
+    // The interrupted run's nodes may take its old key alone: retried with
+    // another, they would refuse both keys and be forgotten. Setup's own
+    // find gives way to it; a key an option named is refused.
+    if let Some(started) = from_journal.filter(|_| opts.from_key.is_some()) {
+        let started = load_key(&started)?;
+        if started.blob() != key.blob() {
+            let Some(flag) = opts.from_key_flag else {
+                return Ok(started);
+            };
+            return Err(Error::Failed(format!(
+                "an unfinished rotation ({}) started from {}: finish it first ({} without {flag})",
+                opts.paths.journal().display(),
+                started.path.display(),
+                opts.program
+            )));
+        }
+    }
     // A cluster key of rccr's: the current one, which the nodes outside
     // the run take (--rekey moves them all), or an earlier one it keeps no
     // copy of (nodes outside the run may take it alone).
@@ -227,6 +245,16 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
         return Err(Error::bad_input(what, why));
     }
     Ok(key)
+}
+
+/// Checks the key a rotation run with `opts` would start from, as the run
+/// checks it ([`old_key`]), and changes nothing: setup asks before its
+/// discovery, so that a key its rotation stage would refuse (the cluster
+/// key named as the temporary key, another key than an unfinished
+/// rotation's) is refused before any node is renamed.
+pub fn check_old_key(opts: &Options) -> Result<(), Error> {
+    let unfinished = journal::load(&opts.paths.journal())?;
+    old_key(opts, unfinished.as_ref()).map(drop)
 }
 
 /// How the old key at `path` was named: the option that named it, else
@@ -329,6 +357,7 @@ fn run_mode(
         ));
     }
 
+    check_new_key_there(paths, unfinished.as_ref())?;
     let old = match mode {
         Mode::Rotate => old_key(opts, unfinished.as_ref())?,
         Mode::Rekey => {
@@ -699,6 +728,8 @@ fn new_key(
     old: &Key,
     unfinished: Option<&Record>,
 ) -> Result<Key, Error> {
+    // A journal's new key that is gone, which nodes may take alone, was
+    // refused before ([`check_new_key_there`]): no node heard of this one.
     if let Some(record) = unfinished.filter(|r| r.new_key.exists()) {
         return load_key(&record.new_key);
     }
@@ -749,6 +780,27 @@ fn new_key(
     )?;
     write_pair(&path, &key)?;
     load_key(&path)
+}
+
+/// Refuses an unfinished rotation whose new key is not where its journal
+/// says (a forced restore moved it aside, say) while nodes of it may take
+/// that key alone ([`Record::reached`]): a new key made in its place would
+/// cost them. Before anything is written, the journal included.
+fn check_new_key_there(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(), Error> {
+    let Some(record) = unfinished.filter(|r| !r.new_key.exists()) else {
+        return Ok(());
+    };
+    let reached = record.reached();
+    if reached.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Failed(format!(
+        "{} names new key {}, which is not there, and nodes {} may take it: put it back (a forced restore keeps it as {}.before-restore), then run again",
+        paths.journal().display(),
+        record.new_key.display(),
+        reached.join(", "),
+        record.new_key.display()
+    )))
 }
 
 /// `--forget-temp-key` (which takes no nodes: the applet refuses them).
@@ -920,6 +972,141 @@ mod tests {
         std::fs::remove_file(&kept).unwrap();
         std::fs::copy(&at_home, &kept).unwrap();
         assert!(kept_copy(paths, &key));
+    }
+
+    /// Options of a keyrotate run over no nodes of its own in `paths`,
+    /// from `from_key` as `flag` names it.
+    fn options(paths: &StatePaths, from_key: Option<&Path>, flag: Option<&'static str>) -> Options {
+        Options {
+            program: "rccr keyrotate".into(),
+            nodes: Vec::new(),
+            from_key: from_key.map(Path::to_path_buf),
+            from_key_flag: flag,
+            key_type: KeyType::Ed25519,
+            user: "root".into(),
+            port: 22,
+            temp_key: None,
+            revert_after: Duration::from_secs(60),
+            timeout: Duration::from_secs(5),
+            parallel: 1,
+            paths: paths.copy(),
+            yes: true,
+            json: false,
+            forget_temp_key: false,
+            classified: Vec::new(),
+        }
+    }
+
+    /// An unfinished rotation from rccr's kept temporary key to
+    /// `STATE/new_key`, with node 10.0.0.5 at `phase`.
+    fn unfinished_at(paths: &StatePaths, phase: &str) -> Record {
+        let mut record = Record {
+            rotation: "r".into(),
+            new_key: paths.staged_new_key(),
+            old_key: paths.kept_temp_key(),
+            nodes: Vec::new(),
+        };
+        record.set_phase("10.0.0.5:22", phase);
+        record
+    }
+
+    /// Review restorefix F2: a journal naming a new key that is not there
+    /// (a forced restore moved it aside) while a node of it may take that
+    /// key alone: keyrotate refuses, naming the key, and writes neither a
+    /// new key nor the journal. With no node past `pending`, no node ever
+    /// heard of that key: a new one is made, as before.
+    #[test]
+    fn a_journal_whose_new_key_is_gone_is_refused_while_a_node_may_take_it() {
+        let home = crate::state::scratch::home("journal-new-key-gone");
+        let paths = &home.paths;
+        let old = generate(KeyType::Ed25519, 0, crate::keys::TEMP_KEY_COMMENT).unwrap();
+        let old_path = paths.kept_temp_key();
+        write_pair(&old_path, &old).unwrap();
+        let mut record = unfinished_at(paths, "rotated");
+        record.set_phase("10.0.0.6:22", "pending");
+        Journal::create(paths.journal(), record.clone()).unwrap();
+        let before = std::fs::read(paths.journal()).unwrap();
+
+        let err = rotate(options(paths, None, None), Mode::Rotate).unwrap_err();
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        let named = format!(
+            "new key {}, which is not there",
+            paths.staged_new_key().display()
+        );
+        assert!(message.contains(&named), "{message}");
+        assert!(message.contains("10.0.0.5:22"), "{message}");
+        assert!(!message.contains("10.0.0.6:22"), "{message}");
+        assert!(matches!(err.exit_code(), crate::error::ExitCode::Failure));
+        assert!(!paths.staged_new_key().exists(), "a new key was written");
+        assert!(
+            !paths.ssh_identity(KeyType::Ed25519).exists(),
+            "a new key was written"
+        );
+        assert_eq!(std::fs::read(paths.journal()).unwrap(), before);
+
+        // No node past pending: the old behaviour, a new key.
+        for phase in ["pending", "refused"] {
+            record.set_phase("10.0.0.5:22", phase);
+            check_new_key_there(paths, Some(&record)).unwrap();
+        }
+        let old = load_key(&old_path).unwrap();
+        let new = new_key(paths, KeyType::Ed25519, &old, Some(&record)).unwrap();
+        assert_ne!(new.blob(), old.blob());
+        assert!(new.path.is_file());
+    }
+
+    /// Review control-keys finding 3: an unfinished rotation's nodes may
+    /// take its old key alone. Another key named by `--from-key` (or
+    /// setup's `--temp-key`) is refused, naming the journal's; one setup
+    /// found by itself gives way to the journal's; the same key, under any
+    /// name, is taken.
+    #[test]
+    fn an_unfinished_rotation_keeps_its_old_key_whatever_key_is_named() {
+        let home = crate::state::scratch::home("journal-old-key");
+        let paths = &home.paths;
+        let temporary = || generate(KeyType::Ed25519, 0, crate::keys::TEMP_KEY_COMMENT).unwrap();
+        let started = temporary();
+        write_pair(&paths.kept_temp_key(), &started).unwrap();
+        let same = home.dir.join("same_key");
+        write_pair(&same, &started).unwrap();
+        let other = home.dir.join("other_key");
+        write_pair(&other, &temporary()).unwrap();
+        let new = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        write_pair(&paths.staged_new_key(), &new).unwrap();
+        let record = unfinished_at(paths, "staging");
+        let started = load_key(&paths.kept_temp_key()).unwrap();
+
+        for (program, flag) in [
+            ("rccr keyrotate", "--from-key"),
+            ("rccr setup", "--temp-key"),
+        ] {
+            let mut opts = options(paths, Some(&other), Some(flag));
+            opts.program = program.into();
+            let Err(err) = old_key(&opts, Some(&record)) else {
+                panic!("{flag} overrode the unfinished rotation's old key");
+            };
+            let message = err.to_string();
+            assert!(!message.contains('\n'), "{message}");
+            let says = format!(
+                "an unfinished rotation ({}) started from {}: finish it first ({program} without {flag})",
+                paths.journal().display(),
+                paths.kept_temp_key().display()
+            );
+            assert_eq!(message, says);
+            assert!(matches!(err.exit_code(), crate::error::ExitCode::Failure));
+            // The same key under another name is the journal's.
+            let key = old_key(&options(paths, Some(&same), Some(flag)), Some(&record)).unwrap();
+            assert_eq!(key.blob(), started.blob(), "{flag}");
+        }
+        // Setup found its temporary key by itself: the journal's is taken.
+        let mut opts = options(paths, Some(&other), None);
+        opts.program = "rccr setup".into();
+        let key = old_key(&opts, Some(&record)).unwrap();
+        assert_eq!(
+            (&key.path, key.blob()),
+            (&paths.kept_temp_key(), started.blob())
+        );
     }
 
     /// A forced restore put back key records that do not list the new key

@@ -48,6 +48,20 @@ impl Record {
         nodes
     }
 
+    /// The nodes this rotation may have reached with its new key: those
+    /// past `pending` (`staging` included: a stage may have arrived) but
+    /// for `refused`, which a node ends with before any stage (one that
+    /// refuses both keys after a stage ends `incomplete`). They may take
+    /// the new key alone.
+    pub fn reached(&self) -> Vec<&str> {
+        use super::engine::Outcome;
+        self.nodes
+            .iter()
+            .filter(|(_, phase)| phase != "pending" && phase != Outcome::Refused.as_str())
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
     /// The nodes it lists that an operator's `text` names: `IP` (at any
     /// port) or `IP:PORT`.
     pub fn named(&self, text: &str) -> Vec<NodeAddr> {
