@@ -632,14 +632,29 @@ mod tests {
         KeyRecords::new(paths)
             .record(KeyRole::Cluster, &fingerprint)
             .unwrap();
+        let err = run(refused_before_discovery(&home, &cluster)).unwrap_err();
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        let named = format!("--temp-key {}: is rccr's cluster key", cluster.display());
+        assert!(message.contains(&named), "{message}");
+        assert!(!paths.nodes().exists(), "an inventory was written");
+    }
+
+    /// A setup run in `home` with `temp_key` as `--temp-key`, over an
+    /// interface and subnet no sweep could reach: it can end only on a
+    /// refusal before discovery.
+    fn refused_before_discovery(
+        home: &crate::state::scratch::Home,
+        temp_key: &std::path::Path,
+    ) -> Options {
         let config = home.dir.join("rccr.yml");
         std::fs::write(&config, "cluster:\n  name: lab\n").unwrap();
-        let err = run(Options {
+        Options {
             config: Some(config),
-            temp_key: Some(cluster.clone()),
+            temp_key: Some(temp_key.to_path_buf()),
             subnets: vec![Cidr::parse("192.0.2.1/32").unwrap()],
             iface: Some("rccr-none0".into()),
-            paths: paths.copy(),
+            paths: home.paths.copy(),
             yes: true,
             dry_run: false,
             json: false,
@@ -648,12 +663,33 @@ mod tests {
             remove_missing: false,
             wait: Duration::from_secs(1),
             expect: None,
-        })
-        .unwrap_err();
+        }
+    }
+
+    /// An unfinished rotation whose new key is gone while a node of it
+    /// may take it is refused before discovery too, as keyrotate refuses
+    /// it (it was refused only at the rotation stage).
+    #[test]
+    fn a_journal_whose_new_key_is_gone_is_refused_before_discovery() {
+        use crate::keys::control::journal::{Journal, Record};
+        let home = crate::state::scratch::home("setup-new-key-gone");
+        let paths = &home.paths;
+        let temporary = paths.kept_temp_key();
+        let key = generate(KeyType::Ed25519, 0, crate::keys::TEMP_KEY_COMMENT).unwrap();
+        write_pair(&temporary, &key).unwrap();
+        let mut record = Record {
+            rotation: "r".into(),
+            new_key: paths.staged_new_key(),
+            old_key: temporary.clone(),
+            nodes: Vec::new(),
+        };
+        record.set_phase("10.0.0.5:22", "rotated");
+        Journal::create(paths.journal(), record).unwrap();
+        let err = run(refused_before_discovery(&home, &temporary)).unwrap_err();
         let message = err.to_string();
         assert!(!message.contains('\n'), "{message}");
-        let named = format!("--temp-key {}: is rccr's cluster key", cluster.display());
-        assert!(message.contains(&named), "{message}");
+        assert!(message.contains("which is not there"), "{message}");
         assert!(!paths.nodes().exists(), "an inventory was written");
+        assert!(!paths.staged_new_key().exists(), "a new key was written");
     }
 }

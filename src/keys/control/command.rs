@@ -251,9 +251,11 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
 /// checks it ([`old_key`]), and changes nothing: setup asks before its
 /// discovery, so that a key its rotation stage would refuse (the cluster
 /// key named as the temporary key, another key than an unfinished
-/// rotation's) is refused before any node is renamed.
+/// rotation's, an unfinished rotation's new key gone) is refused before
+/// any node is renamed.
 pub fn check_old_key(opts: &Options) -> Result<(), Error> {
     let unfinished = journal::load(&opts.paths.journal())?;
+    check_new_key_there(&opts.paths, unfinished.as_ref())?;
     old_key(opts, unfinished.as_ref()).map(drop)
 }
 
