@@ -200,13 +200,23 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
             ),
         )
     })?;
-    let key = load_key(&path)?;
+    let mut key = load_key(&path)?;
     // The interrupted run's nodes may take its old key alone: retried with
     // another, they would refuse both keys and be forgotten. Setup's own
-    // find gives way to it; a key an option named is refused.
+    // find gives way to it; a key an option named is refused. The same
+    // key under another name is the journal's, which keeps naming its own
+    // copy (the other may be a passing one).
     if let Some(started) = from_journal.filter(|_| opts.from_key.is_some()) {
-        let started = load_key(&started)?;
-        if started.blob() != key.blob() {
+        let started = load_key(&started).map_err(|e| {
+            Error::Failed(format!(
+                "an unfinished rotation ({}) started from {}, which cannot be loaded ({e}): put that key back there, then run again",
+                opts.paths.journal().display(),
+                started.display()
+            ))
+        })?;
+        if started.blob() == key.blob() {
+            key = started;
+        } else {
             let Some(flag) = opts.from_key_flag else {
                 return Ok(started);
             };
@@ -255,7 +265,7 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
 /// any node is renamed.
 pub fn check_old_key(opts: &Options) -> Result<(), Error> {
     let unfinished = journal::load(&opts.paths.journal())?;
-    check_new_key_there(&opts.paths, unfinished.as_ref())?;
+    check_keys_there(&opts.paths, unfinished.as_ref())?;
     old_key(opts, unfinished.as_ref()).map(drop)
 }
 
@@ -359,7 +369,7 @@ fn run_mode(
         ));
     }
 
-    check_new_key_there(paths, unfinished.as_ref())?;
+    check_keys_there(paths, unfinished.as_ref())?;
     let old = match mode {
         Mode::Rotate => old_key(opts, unfinished.as_ref())?,
         Mode::Rekey => {
@@ -731,7 +741,7 @@ fn new_key(
     unfinished: Option<&Record>,
 ) -> Result<Key, Error> {
     // A journal's new key that is gone, which nodes may take alone, was
-    // refused before ([`check_new_key_there`]): no node heard of this one.
+    // refused before ([`check_keys_there`]): no node heard of this one.
     if let Some(record) = unfinished.filter(|r| r.new_key.exists()) {
         return load_key(&record.new_key);
     }
@@ -784,25 +794,45 @@ fn new_key(
     load_key(&path)
 }
 
-/// Refuses an unfinished rotation whose new key is not where its journal
-/// says (a forced restore moved it aside, say) while nodes of it may take
-/// that key alone ([`Record::reached`]): a new key made in its place would
-/// cost them. Before anything is written, the journal included.
-fn check_new_key_there(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(), Error> {
-    let Some(record) = unfinished.filter(|r| !r.new_key.exists()) else {
+/// Refuses an unfinished rotation whose keys are not where its journal
+/// says (a forced restore moved one aside, say) while nodes of it may take
+/// that key alone: the new key, once a node may have taken it
+/// ([`Record::reached`]); the old key, while a node is unsettled
+/// ([`Record::unsettled`]: one not yet rotated may take only it). A key
+/// made or found in its place would cost them. Before anything is
+/// written, the journal included.
+fn check_keys_there(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(), Error> {
+    let Some(record) = unfinished else {
         return Ok(());
     };
-    let reached = record.reached();
-    if reached.is_empty() {
-        return Ok(());
+    let journal = paths.journal();
+    let unsettled: Vec<String> = record.unsettled().iter().map(|n| n.to_string()).collect();
+    let missing = [
+        (&record.new_key, "new", record.reached().join(", ")),
+        (&record.old_key, "old", unsettled.join(", ")),
+    ];
+    for (key, which, nodes) in missing {
+        if key.exists() || nodes.is_empty() {
+            continue;
+        }
+        // A journal line with no path leaves nothing to put back.
+        let named = match key.as_os_str().is_empty() {
+            true => format!("no {which} key"),
+            false => format!("{which} key {}, which is not there,", key.display()),
+        };
+        let back = match key.as_os_str().is_empty() {
+            true => String::new(),
+            false => format!(
+                "put it back (a forced restore keeps it as {}.before-restore), or ",
+                key.display()
+            ),
+        };
+        return Err(Error::Failed(format!(
+            "{} names {named} and nodes {nodes} may take it alone: {back}take those nodes out (rccr remove NODE), then run again",
+            journal.display()
+        )));
     }
-    Err(Error::Failed(format!(
-        "{} names new key {}, which is not there, and nodes {} may take it: put it back (a forced restore keeps it as {}.before-restore), then run again",
-        paths.journal().display(),
-        record.new_key.display(),
-        reached.join(", "),
-        record.new_key.display()
-    )))
+    Ok(())
 }
 
 /// `--forget-temp-key` (which takes no nodes: the applet refuses them).
@@ -1012,6 +1042,28 @@ mod tests {
         record
     }
 
+    /// Runs keyrotate in `paths` with `record` as its unfinished journal,
+    /// which names a `which` key at `key` that is not there: it is
+    /// refused (exit 1, one line naming the key) with the journal as it
+    /// was. The message.
+    fn refused_with_journal(
+        paths: &StatePaths,
+        record: &Record,
+        which: &str,
+        key: &Path,
+    ) -> String {
+        Journal::create(paths.journal(), record.clone()).unwrap();
+        let before = std::fs::read(paths.journal()).unwrap();
+        let err = rotate(options(paths, None, None), Mode::Rotate).unwrap_err();
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        let named = format!("{which} key {}, which is not there", key.display());
+        assert!(message.contains(&named), "{message}");
+        assert!(matches!(err.exit_code(), crate::error::ExitCode::Failure));
+        assert_eq!(std::fs::read(paths.journal()).unwrap(), before);
+        message
+    }
+
     /// Review restorefix F2: a journal naming a new key that is not there
     /// (a forced restore moved it aside) while a node of it may take that
     /// key alone: keyrotate refuses, naming the key, and writes neither a
@@ -1026,36 +1078,62 @@ mod tests {
         write_pair(&old_path, &old).unwrap();
         let mut record = unfinished_at(paths, "rotated");
         record.set_phase("10.0.0.6:22", "pending");
-        Journal::create(paths.journal(), record.clone()).unwrap();
-        let before = std::fs::read(paths.journal()).unwrap();
-
-        let err = rotate(options(paths, None, None), Mode::Rotate).unwrap_err();
-        let message = err.to_string();
-        assert!(!message.contains('\n'), "{message}");
-        let named = format!(
-            "new key {}, which is not there",
-            paths.staged_new_key().display()
-        );
-        assert!(message.contains(&named), "{message}");
+        let message = refused_with_journal(paths, &record, "new", &paths.staged_new_key());
         assert!(message.contains("10.0.0.5:22"), "{message}");
         assert!(!message.contains("10.0.0.6:22"), "{message}");
-        assert!(matches!(err.exit_code(), crate::error::ExitCode::Failure));
         assert!(!paths.staged_new_key().exists(), "a new key was written");
         assert!(
             !paths.ssh_identity(KeyType::Ed25519).exists(),
             "a new key was written"
         );
-        assert_eq!(std::fs::read(paths.journal()).unwrap(), before);
 
         // No node past pending: the old behaviour, a new key.
         for phase in ["pending", "refused"] {
             record.set_phase("10.0.0.5:22", phase);
-            check_new_key_there(paths, Some(&record)).unwrap();
+            check_keys_there(paths, Some(&record)).unwrap();
         }
         let old = load_key(&old_path).unwrap();
         let new = new_key(paths, KeyType::Ed25519, &old, Some(&record)).unwrap();
         assert_ne!(new.blob(), old.blob());
         assert!(new.path.is_file());
+    }
+
+    /// Review journalkeys F1: a journal whose old key is not there (a
+    /// forced restore moved it aside) while nodes of it are unsettled was
+    /// run from another temporary key, and its pending nodes, refusing
+    /// both keys, were settled `refused` and forgotten. It is refused,
+    /// naming the key and the unsettled nodes, with nothing written. A
+    /// journal line with no key path is named as such (F6).
+    #[test]
+    fn a_journal_whose_old_key_is_gone_is_refused_while_a_node_may_take_it() {
+        let home = crate::state::scratch::home("journal-old-key-gone");
+        let paths = &home.paths;
+        let other = generate(KeyType::Ed25519, 0, crate::keys::TEMP_KEY_COMMENT).unwrap();
+        write_pair(&paths.ssh_identity(KeyType::Rsa), &other).unwrap();
+        let new = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        write_pair(&paths.staged_new_key(), &new).unwrap();
+        let mut record = unfinished_at(paths, "pending");
+        record.set_phase("10.0.0.6:22", "reverted");
+        record.set_phase("10.0.0.7:22", "rotated");
+        let message = refused_with_journal(paths, &record, "old", &paths.kept_temp_key());
+        assert!(
+            message.contains("nodes 10.0.0.5, 10.0.0.6 may"),
+            "{message}"
+        );
+        assert!(!message.contains("10.0.0.7"), "{message}");
+        assert!(message.contains("rccr remove"), "{message}");
+        assert!(!paths.kept_temp_key().exists());
+
+        // Every node settled: nothing may take the old key alone.
+        for node in ["10.0.0.5:22", "10.0.0.6:22"] {
+            record.set_phase(node, "rotated");
+        }
+        check_keys_there(paths, Some(&record)).unwrap();
+        record.new_key = PathBuf::new();
+        let message = check_keys_there(paths, Some(&record))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("names no new key and nodes"), "{message}");
     }
 
     /// Review control-keys finding 3: an unfinished rotation's nodes may
@@ -1100,6 +1178,9 @@ mod tests {
             // The same key under another name is the journal's.
             let key = old_key(&options(paths, Some(&same), Some(flag)), Some(&record)).unwrap();
             assert_eq!(key.blob(), started.blob(), "{flag}");
+            // And the journal keeps naming its own copy (review
+            // journalkeys, F5: the other may be a passing one).
+            assert_eq!(key.path, paths.kept_temp_key(), "{flag}");
         }
         // Setup found its temporary key by itself: the journal's is taken.
         let mut opts = options(paths, Some(&other), None);
@@ -1109,6 +1190,18 @@ mod tests {
             (&key.path, key.blob()),
             (&paths.kept_temp_key(), started.blob())
         );
+        // The journal's key no longer loads (review journalkeys, F4): the
+        // line names it and the way out, though a good copy is given.
+        std::fs::write(paths.kept_temp_key(), "not a key\n").unwrap();
+        let opts = options(paths, Some(&same), Some("--from-key"));
+        let message = old_key(&opts, Some(&record)).unwrap_err().to_string();
+        assert!(!message.contains('\n'), "{message}");
+        let says = format!(
+            "started from {}, which cannot be loaded",
+            paths.kept_temp_key().display()
+        );
+        assert!(message.contains(&says), "{message}");
+        assert!(message.contains("put that key back there"), "{message}");
     }
 
     /// A forced restore put back key records that do not list the new key
