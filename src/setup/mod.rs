@@ -90,7 +90,13 @@ pub fn run(opts: Options) -> Result<(), Error> {
     // The key the rotation stage starts from, checked before discovery and
     // renames: one that stage refuses is refused before anything changes.
     // (Without a temporary key, an unfinished rotation's is the only one.)
-    if keys.temporary.is_some() {
+    // Only where that stage would check it whatever discovery finds: for
+    // `--temp-key`, and for an unfinished rotation. A key only the config
+    // or the environment names is checked there, as before, once there
+    // are nodes: after the first rotation `ssh.temp_key: ~/.ssh/id_rsa`
+    // names the cluster key, and a run that finds nothing new is fine.
+    let checked = opts.temp_key.is_some() || paths.journal().exists();
+    if keys.temporary.is_some() && checked {
         command::check_old_key(&rotation_options(&opts, &config, &keys, Vec::new()))?;
     }
     let unsettled = journal::load(&paths.journal())?
@@ -625,14 +631,8 @@ mod tests {
     fn the_cluster_key_as_the_temporary_key_is_refused_before_discovery() {
         let home = crate::state::scratch::home("setup-temp-is-cluster");
         let paths = &home.paths;
-        let cluster = paths.ssh_identity(KeyType::Ed25519);
-        let key = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
-        write_pair(&cluster, &key).unwrap();
-        let fingerprint = load_key(&cluster).unwrap().fingerprint;
-        KeyRecords::new(paths)
-            .record(KeyRole::Cluster, &fingerprint)
-            .unwrap();
-        let err = run(refused_before_discovery(&home, &cluster)).unwrap_err();
+        let cluster = recorded_cluster_key(paths);
+        let err = run(refused_before_discovery(&home, Some(&cluster), "")).unwrap_err();
         let message = err.to_string();
         assert!(!message.contains('\n'), "{message}");
         let named = format!("--temp-key {}: is rccr's cluster key", cluster.display());
@@ -640,18 +640,31 @@ mod tests {
         assert!(!paths.nodes().exists(), "an inventory was written");
     }
 
-    /// A setup run in `home` with `temp_key` as `--temp-key`, over an
-    /// interface and subnet no sweep could reach: it can end only on a
-    /// refusal before discovery.
+    /// A cluster key of rccr's at `~/.ssh/id_ed25519`, recorded as such.
+    fn recorded_cluster_key(paths: &crate::state::StatePaths) -> std::path::PathBuf {
+        let cluster = paths.ssh_identity(KeyType::Ed25519);
+        let key = generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap();
+        write_pair(&cluster, &key).unwrap();
+        let fingerprint = load_key(&cluster).unwrap().fingerprint;
+        KeyRecords::new(paths)
+            .record(KeyRole::Cluster, &fingerprint)
+            .unwrap();
+        cluster
+    }
+
+    /// A setup run in `home` with `temp_key` as `--temp-key` and the
+    /// config `yaml`, over an interface and subnet no sweep could reach:
+    /// it ends on a refusal before discovery, or on that interface.
     fn refused_before_discovery(
         home: &crate::state::scratch::Home,
-        temp_key: &std::path::Path,
+        temp_key: Option<&std::path::Path>,
+        yaml: &str,
     ) -> Options {
         let config = home.dir.join("rccr.yml");
-        std::fs::write(&config, "cluster:\n  name: lab\n").unwrap();
+        std::fs::write(&config, format!("cluster:\n  name: lab\n{yaml}")).unwrap();
         Options {
             config: Some(config),
-            temp_key: Some(temp_key.to_path_buf()),
+            temp_key: temp_key.map(std::path::Path::to_path_buf),
             subnets: vec![Cidr::parse("192.0.2.1/32").unwrap()],
             iface: Some("rccr-none0".into()),
             paths: home.paths.copy(),
@@ -685,11 +698,28 @@ mod tests {
         };
         record.set_phase("10.0.0.5:22", "rotated");
         Journal::create(paths.journal(), record).unwrap();
-        let err = run(refused_before_discovery(&home, &temporary)).unwrap_err();
+        let err = run(refused_before_discovery(&home, Some(&temporary), "")).unwrap_err();
         let message = err.to_string();
         assert!(!message.contains('\n'), "{message}");
         assert!(message.contains("which is not there"), "{message}");
         assert!(!paths.nodes().exists(), "an inventory was written");
         assert!(!paths.staged_new_key().exists(), "a new key was written");
+    }
+
+    /// After the first rotation, `ssh.temp_key: ~/.ssh/id_rsa` (the
+    /// documented one) names the cluster key rccr put there: a setup that
+    /// finds nothing new went through, and a check before discovery
+    /// refused it (review journalkeys, F3). With no `--temp-key` and no
+    /// unfinished rotation, the rotation stage checks it, as before.
+    #[test]
+    fn a_configured_temporary_key_that_became_the_cluster_key_is_not_refused_early() {
+        let home = crate::state::scratch::home("setup-config-temp-is-cluster");
+        let paths = &home.paths;
+        let cluster = recorded_cluster_key(paths);
+        let yaml = format!("ssh:\n  temp_key: {}\n", cluster.display());
+        let err = run(refused_before_discovery(&home, None, &yaml)).unwrap_err();
+        let message = err.to_string();
+        assert!(!message.contains("cluster key"), "{message}");
+        assert!(message.contains("rccr-none0"), "{message}");
     }
 }
