@@ -806,10 +806,13 @@ fn check_keys_there(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(
         return Ok(());
     };
     let journal = paths.journal();
-    let unsettled: Vec<String> = record.unsettled().iter().map(|n| n.to_string()).collect();
+    let list = |nodes: Vec<NodeAddr>| {
+        let names: Vec<String> = nodes.iter().map(NodeAddr::to_string).collect();
+        names.join(", ")
+    };
     let missing = [
-        (&record.new_key, "new", record.reached().join(", ")),
-        (&record.old_key, "old", unsettled.join(", ")),
+        (&record.new_key, "new", list(record.reached())),
+        (&record.old_key, "old", list(record.unsettled())),
     ];
     for (key, which, nodes) in missing {
         if key.exists() || nodes.is_empty() {
@@ -1079,8 +1082,10 @@ mod tests {
         let mut record = unfinished_at(paths, "rotated");
         record.set_phase("10.0.0.6:22", "pending");
         let message = refused_with_journal(paths, &record, "new", &paths.staged_new_key());
-        assert!(message.contains("10.0.0.5:22"), "{message}");
-        assert!(!message.contains("10.0.0.6:22"), "{message}");
+        // Named as the old-key refusal names its nodes, in the form
+        // `rccr remove` takes.
+        assert!(message.contains("nodes 10.0.0.5 may"), "{message}");
+        assert!(!message.contains("10.0.0.6"), "{message}");
         assert!(!paths.staged_new_key().exists(), "a new key was written");
         assert!(
             !paths.ssh_identity(KeyType::Ed25519).exists(),

@@ -38,14 +38,9 @@ impl Record {
     /// the next run retries them.
     pub fn unsettled(&self) -> Vec<NodeAddr> {
         use super::engine::Outcome;
-        let mut nodes = Vec::new();
-        for (name, phase) in &self.nodes {
-            let settled = phase == Outcome::Rotated.as_str() || phase == Outcome::Refused.as_str();
-            if let (Some(node), false) = (addr::parse(name, 22), settled) {
-                addr::push_once(&mut nodes, node);
-            }
-        }
-        nodes
+        self.nodes_where(|phase| {
+            phase != Outcome::Rotated.as_str() && phase != Outcome::Refused.as_str()
+        })
     }
 
     /// The nodes this rotation may have reached with its new key: those
@@ -53,13 +48,20 @@ impl Record {
     /// for `refused`, which a node ends with before any stage (one that
     /// refuses both keys after a stage ends `incomplete`). They may take
     /// the new key alone.
-    pub fn reached(&self) -> Vec<&str> {
+    pub fn reached(&self) -> Vec<NodeAddr> {
         use super::engine::Outcome;
-        self.nodes
-            .iter()
-            .filter(|(_, phase)| phase != "pending" && phase != Outcome::Refused.as_str())
-            .map(|(name, _)| name.as_str())
-            .collect()
+        self.nodes_where(|phase| phase != "pending" && phase != Outcome::Refused.as_str())
+    }
+
+    /// The nodes whose phase passes `keep`, each address once.
+    fn nodes_where(&self, keep: impl Fn(&str) -> bool) -> Vec<NodeAddr> {
+        let mut nodes = Vec::new();
+        for (name, phase) in &self.nodes {
+            if let (Some(node), true) = (addr::parse(name, 22), keep(phase)) {
+                addr::push_once(&mut nodes, node);
+            }
+        }
+        nodes
     }
 
     /// The nodes it lists that an operator's `text` names: `IP` (at any
