@@ -215,6 +215,14 @@ impl NamedPath {
             msg,
         }
     }
+
+    /// `ssh.temp_key: PATH` as cluster_config.yml reads it, at line 2.
+    #[cfg(test)]
+    pub fn temp_key_line(path: &std::path::Path) -> NamedPath {
+        let text = format!("ssh:\n  temp_key: {}\n", path.display());
+        let (config, _) = Config::parse(&text, "cluster_config.yml").unwrap();
+        config.ssh.temp_key.unwrap()
+    }
 }
 
 /// Something in the file that is ignored and probably a mistake.

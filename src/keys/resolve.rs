@@ -249,27 +249,20 @@ mod tests {
         write_pair(path, &generate(KeyType::Ed25519, 0, comment).unwrap()).unwrap();
     }
 
-    /// `ssh.temp_key: PATH` as the config file reads it.
-    fn configured(path: &Path) -> NamedPath {
-        let text = format!("ssh:\n  temp_key: {}\n", path.display());
-        let (config, _) = crate::config::Config::parse(&text, "cluster_config.yml").unwrap();
-        config.ssh.temp_key.unwrap()
-    }
-
     /// A `ssh.temp_key` that names no file is warned about, at its line, with
     /// where rccr looks instead: it was skipped silently, and the error that
     /// followed sent the operator to --temp-key, not to the typo.
     #[test]
     fn a_temp_key_that_is_not_there_is_warned_about() {
         let missing = Path::new("/nonexistent/kee");
-        let w = not_there(&configured(missing)).to_string();
+        let w = not_there(&NamedPath::temp_key_line(missing)).to_string();
         assert!(
             w.starts_with("cluster_config.yml:2:13: ssh.temp_key /nonexistent/kee: no such file; "),
             "{w}"
         );
         assert!(w.contains("RCCR_TEMP_KEY"), "{w}");
         // A name that would move the cursor is shown escaped.
-        let w = not_there(&configured(Path::new("\"k\\e[2J\""))).to_string();
+        let w = not_there(&NamedPath::temp_key_line(Path::new("\"k\\e[2J\""))).to_string();
         assert!(w.contains(": ssh.temp_key k?[2J: no such file"), "{w}");
     }
 
@@ -300,7 +293,7 @@ mod tests {
             Source::State
         );
         // The config's path comes before it when the file is there.
-        let configured = configured(&h.dir.join("configured"));
+        let configured = NamedPath::temp_key_line(&h.dir.join("configured"));
         let found = r
             .temporary(None, Some(&configured), "rccr test")
             .unwrap()

@@ -266,8 +266,37 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
 pub fn check_old_key(opts: &Options) -> Result<(), Error> {
     let unfinished = journal::load(&opts.paths.journal())?;
     check_keys_there(&opts.paths, unfinished.as_ref())?;
-    old_key(opts, unfinished.as_ref()).map(drop)
+    let key = old_key(opts, unfinished.as_ref())?;
+    // Said once, here: setup's rotation stage gives way again, quietly.
+    if let Some(note) = gave_way(opts, &key) {
+        crate::print::warning(&opts.program, &note);
+    }
+    Ok(())
 }
+
+/// What setup is told when the temporary key the config or the
+/// environment names gave way to an unfinished rotation's old `key` (its
+/// nodes may take that key alone): the operator named one key and the run
+/// uses another. Nothing for a key setup found by itself, or the same key.
+fn gave_way(opts: &Options, key: &Key) -> Option<String> {
+    let given = opts.from_key.as_deref()?;
+    let named = origin(opts, given);
+    if opts.from_key_flag.is_some() || named == UNNAMED || *given == key.path {
+        return None;
+    }
+    if load_key(given).is_ok_and(|k| k.blob() == key.blob()) {
+        return None;
+    }
+    Some(format!(
+        "an unfinished rotation ({}) started from {}: finishing it with that key, not {named} {}",
+        opts.paths.journal().display(),
+        key.path.display(),
+        given.display()
+    ))
+}
+
+/// [`origin`] of a key no option, config line or variable named.
+const UNNAMED: &str = "the temporary key";
 
 /// How the old key at `path` was named: the option that named it, else
 /// `ssh.temp_key` (at its line) or `RCCR_TEMP_KEY` where they name it,
@@ -282,7 +311,7 @@ fn origin(opts: &Options, path: &Path) -> String {
     if std::env::var_os("RCCR_TEMP_KEY").is_some_and(|v| Path::new(&v) == path) {
         return "RCCR_TEMP_KEY".into();
     }
-    "the temporary key".into()
+    UNNAMED.into()
 }
 
 /// The key a rekey moves the nodes away from, at `STATE/previous_key`: the
@@ -1195,6 +1224,21 @@ mod tests {
             (&key.path, key.blob()),
             (&paths.kept_temp_key(), started.blob())
         );
+        assert_eq!(gave_way(&opts, &key), None, "found, not named");
+        // Named by the config (review journalkeys F7): it gives way all
+        // the same, and the operator is told.
+        opts.temp_key = Some(crate::config::NamedPath::temp_key_line(&other));
+        let note = gave_way(&opts, &old_key(&opts, Some(&record)).unwrap()).unwrap();
+        let says = format!(
+            "started from {}: finishing it with that key, not cluster_config.yml:2: ssh.temp_key {}",
+            paths.kept_temp_key().display(),
+            other.display()
+        );
+        assert!(note.contains(&says), "{note}");
+        opts.from_key = Some(same.clone());
+        opts.temp_key = Some(crate::config::NamedPath::temp_key_line(&same));
+        let key = old_key(&opts, Some(&record)).unwrap();
+        assert_eq!(gave_way(&opts, &key), None, "the same key");
         // The journal's key no longer loads (review journalkeys, F4): the
         // line names it and the way out, though a good copy is given.
         std::fs::write(paths.kept_temp_key(), "not a key\n").unwrap();
