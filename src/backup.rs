@@ -1004,7 +1004,7 @@ fn replaced(
     let replaced = |path: &Path, what, moved: bool, half, refused| -> Result<Replaced, Error> {
         let to = match force {
             true => aside(path, half)?,
-            false => fsutil::aside(path, ASIDE).unwrap_or_else(|_| first_aside(path)),
+            false => fsutil::aside(path, ASIDE, half).unwrap_or_else(|_| first_aside(path)),
         };
         Ok(Replaced {
             to: moved.then_some(to),
@@ -1066,7 +1066,8 @@ fn aside(path: &Path, half: Option<fn(&Path) -> PathBuf>) -> Result<PathBuf, Err
             name.display()
         ))
     };
-    let to = fsutil::aside(path, ASIDE).map_err(|e| blocked(e.to_string(), &first_aside(path)))?;
+    let to =
+        fsutil::aside(path, ASIDE, half).map_err(|e| blocked(e.to_string(), &first_aside(path)))?;
     let halves = half
         .filter(|half| half(path).is_file())
         .map(|half| half(&to));

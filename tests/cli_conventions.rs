@@ -2555,16 +2555,24 @@ fn a_forced_restore_stopped_part_way_is_finished_by_a_forced_one() {
     assert_eq!(std::fs::read_to_string(aside).unwrap(), "rotation b1\n");
 }
 
+/// A control with the operator's key at `~/.ssh`'s default path and its
+/// own cluster key in the state directory, which the archive's
+/// ([`archive_of_cluster_a`]) replaces: the home and that key's bytes.
+fn control_with_its_own_cluster_key(tag: &str) -> (Home, Vec<u8>) {
+    let home = Home::with_ssh_dir(tag);
+    ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let current = std::fs::read(ed25519_key(&home, "state/cluster_key", &[])).unwrap();
+    (home, current)
+}
+
 /// Where restore --force keeps a file aside was worked out only as it
 /// moved it, after its first write: a directory at that name stopped it
 /// there, and every run again at the same place. It is refused now
 /// before anything is written.
 #[test]
 fn a_forced_restore_that_cannot_keep_a_file_aside_writes_nothing() {
-    let home = Home::with_ssh_dir("restoreasidedir");
+    let (home, current) = control_with_its_own_cluster_key("restoreasidedir");
     let state = home.state();
-    ed25519_key(&home, ".ssh/id_ed25519", &[]);
-    let current = std::fs::read(ed25519_key(&home, "state/cluster_key", &[])).unwrap();
     std::fs::create_dir(state.join("cluster_key.before-restore")).unwrap();
     let archive = archive_of_cluster_a(&home);
     let before = left_in(&state);
@@ -2595,6 +2603,30 @@ fn a_forced_restore_that_cannot_keep_a_file_aside_writes_nothing() {
     assert!(out.status.success(), "{out:?}");
     let aside = std::fs::read(state.join("cluster_key.before-restore")).unwrap();
     assert_eq!(aside, current);
+}
+
+/// A stale public half at the name restore --force keeps a key under,
+/// its private key gone (moved by hand, or left by an older rccr's
+/// rekey), was written over by the key's own (review restorekeep, F5):
+/// the key and its half go to the next name, the stale half stays.
+#[test]
+fn a_forced_restore_keeps_a_stale_public_half_at_its_aside_name() {
+    let (home, current) = control_with_its_own_cluster_key("restorestalehalf");
+    let state = home.state();
+    let public = std::fs::read(state.join("cluster_key.pub")).unwrap();
+    let stale = state.join("cluster_key.before-restore.pub");
+    std::fs::write(&stale, "ssh-ed25519 AAAA stale\n").unwrap();
+    let archive = archive_of_cluster_a(&home);
+    let out = home.run(&["restore", archive.as_str(), "--force"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let kept = std::fs::read_to_string(&stale).ok();
+    assert_eq!(kept.as_deref(), Some("ssh-ed25519 AAAA stale\n"), "{err}");
+    let aside = state.join("cluster_key.before-restore.2");
+    assert_eq!(std::fs::read(&aside).ok(), Some(current), "{err}");
+    let half = std::fs::read(state.join("cluster_key.before-restore.2.pub"));
+    assert_eq!(half.ok(), Some(public), "{err}");
+    assert!(!state.join("cluster_key.before-restore").exists(), "{err}");
 }
 
 /// With RCCR_CLUSTER_KEY naming another key than the archive's, restore
