@@ -2643,27 +2643,65 @@ fn a_restore_under_another_rccr_cluster_key_is_refused() {
     let archive = archive_of_cluster_a(&home);
     let before = left_in(&state);
     for extra in [&[][..], &["--force"]] {
-        let out = home
-            .command(
-                &[&["restore", archive.as_str()][..], extra].concat(),
-                state.as_os_str(),
-            )
-            .env("RCCR_CLUSTER_KEY", &key)
-            .output()
-            .unwrap();
+        let out = restore_under(&home, &key, &archive, extra);
         let says = format!(
             "rccr restore: RCCR_CLUSTER_KEY names {key}, not the archive's cluster key: unset it, then restore"
         );
         assert_refused(&["restore"], &out, 3, &says);
         assert_eq!(left_in(&state), before);
     }
-    let copy = home.0.path("k1");
-    let out = home
-        .command(&["restore", archive.as_str()], state.as_os_str())
-        .env("RCCR_CLUSTER_KEY", &copy)
-        .output()
-        .unwrap();
+    let out = restore_under(&home, home.0.path("k1"), &archive, &[]);
     assert!(out.status.success(), "{out:?}");
+}
+
+/// `rccr restore ARCHIVE EXTRA` in `home` with `RCCR_CLUSTER_KEY` set to `key`.
+fn restore_under(
+    home: &Home,
+    key: impl AsRef<std::ffi::OsStr>,
+    archive: &str,
+    extra: &[&str],
+) -> Output {
+    home.command(
+        &[&["restore", archive][..], extra].concat(),
+        home.state().as_os_str(),
+    )
+    .env("RCCR_CLUSTER_KEY", key)
+    .output()
+    .unwrap()
+}
+
+/// A freshly flashed control whose profile exports RCCR_CLUSTER_KEY as
+/// the path the archive's cluster key is restored to was refused with
+/// "no such file: give the path of a private key" (review restorekeep,
+/// F4): the key is not there before restore writes it. It restores now.
+/// Any other path that names no key is refused (exit 3, nothing
+/// written), saying to unset the variable. The cluster key this control
+/// has in its state directory is refused as it is without the variable.
+#[test]
+fn a_restore_under_rccr_cluster_key_naming_where_it_restores_the_key_goes_through() {
+    let home = Home::with_ssh_dir("restoreenvnew");
+    let state = home.state();
+    let archive = archive_of_cluster_a(&home);
+    let missing = home.0.path("no-key");
+    let default = home.0.path(".ssh/id_ed25519");
+    let own = ed25519_key(&home, "state/cluster_key", &[]);
+    let before = left_in(&state);
+    let says = format!("rccr restore: {own}: holds another cluster key than the archive's");
+    let missing_says = format!(
+        "rccr restore: RCCR_CLUSTER_KEY {}: no such file: unset it, then restore",
+        missing.display()
+    );
+    for (key, says) in [(&default, &says), (&missing, &missing_says)] {
+        let out = restore_under(&home, key, &archive, &[]);
+        assert_refused(&["restore"], &out, 3, says);
+        assert_eq!(left_in(&state), before);
+    }
+    std::fs::remove_file(&own).unwrap();
+    assert!(!default.exists());
+    let out = restore_under(&home, &default, &archive, &[]);
+    assert!(out.status.success(), "{out:?}");
+    let key = std::fs::read(home.0.path("k1")).unwrap();
+    assert_eq!(std::fs::read(&default).ok(), Some(key));
 }
 
 /// Restore checks that it can write every file it restores before it
