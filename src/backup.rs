@@ -29,7 +29,7 @@ use crate::keys::authorized::cksum_line;
 use crate::keys::control::command::default_identities;
 use crate::keys::control::journal::{self, Record};
 use crate::keys::control::ssh_config;
-use crate::keys::resolve::{Resolver, Source};
+use crate::keys::resolve::{self, Resolver, Source, CLUSTER_KEY_VAR};
 use crate::keys::{load_key, public_path, KeyType};
 use crate::state::lock::restore_marker;
 use crate::state::swarm::SwarmRecord;
@@ -694,20 +694,27 @@ pub fn restore(
     // (refused otherwise), the archive's rotation, if any, is the one.
     let written: Vec<&Path> = keys.iter().map(|(_, path, _)| *path).collect();
     let records: Vec<Record> = unfinished.iter().cloned().chain([record.clone()]).collect();
-    let found = Resolver::new(paths).cluster_once(config.ssh.key_type, &records, &written)?;
     // $RCCR_CLUSTER_KEY wins over what restore writes: naming another
     // key, it would have rccr log in with that one (a forced restore moves
-    // it aside, and inventory.ini would name where it was).
+    // it aside, and inventory.ini would name where it was). Naming where
+    // the archive's goes (a fresh control whose profile names its
+    // default path), it is there once written; naming no key, it is
+    // refused as another.
+    let env = resolve::env_path(CLUSTER_KEY_VAR).filter(|p| !written.contains(&p.as_path()));
+    if let Some(env) = env {
+        resolve::check_given(CLUSTER_KEY_VAR, &env, UNSET_CLUSTER_KEY)?;
+    }
+    let found = Resolver::new(paths).cluster_once(config.ssh.key_type, &records, &written)?;
     if let Some(env) = found.as_ref().filter(|f| f.source == Source::Environment) {
         let archives = env.path == cluster_path
             || fsutil::read_if_any(&env.path)?.is_some_and(|b| one_key(&b, &cluster.bytes));
         if !archives {
             return Err(Error::bad_input(
                 format!(
-                    "RCCR_CLUSTER_KEY names {}, not the archive's cluster key",
+                    "{CLUSTER_KEY_VAR} names {}, not the archive's cluster key",
                     env.path.display()
                 ),
-                "unset it, then restore",
+                UNSET_CLUSTER_KEY,
             ));
         }
     }
@@ -896,6 +903,8 @@ pub fn restore(
 /// What [`Replaced`] calls a rotation journal.
 const JOURNAL: &str = "unfinished key rotation";
 const CLUSTER_KEY: &str = "cluster key";
+/// What to do with a `$RCCR_CLUSTER_KEY` restore refuses.
+const UNSET_CLUSTER_KEY: &str = "unset it, then restore";
 /// What [`Replaced`] calls the nodes file.
 const INVENTORY: &str = "inventory";
 /// How a journal kept aside is put back.
@@ -1004,7 +1013,7 @@ fn replaced(
     let replaced = |path: &Path, what, moved: bool, half, refused| -> Result<Replaced, Error> {
         let to = match force {
             true => aside(path, half)?,
-            false => fsutil::aside(path, ASIDE).unwrap_or_else(|_| first_aside(path)),
+            false => fsutil::aside(path, ASIDE, half).unwrap_or_else(|_| first_aside(path)),
         };
         Ok(Replaced {
             to: moved.then_some(to),
@@ -1031,7 +1040,14 @@ fn replaced(
     // it would be written over, and nodes that take only it locked out.
     // `.before-restore` is a name nothing in rccr writes. Only one of
     // `~/.ssh`'s, the operator's ssh too, stays where it is.
-    if let Some(current) = Resolver::new(paths).cluster_once(kind, &records, &[])? {
+    // $RCCR_CLUSTER_KEY naming where restore writes the archive's key,
+    // not there yet, names no key in use: the one found without it is.
+    let resolver = Resolver::new(paths);
+    let current = match resolve::env_path(CLUSTER_KEY_VAR) {
+        Some(env) if !env.is_file() => resolver.cluster_kept(kind, &records, &[]),
+        _ => resolver.cluster_once(kind, &records, &[])?,
+    };
+    if let Some(current) = current {
         if other(&current.path, &cluster.bytes)? && !found.iter().any(|r| r.path == current.path) {
             let moved = !default_identities(paths).contains(&current.path);
             found.push(replaced(&current.path, CLUSTER_KEY, moved, key_half, true)?);
@@ -1066,7 +1082,8 @@ fn aside(path: &Path, half: Option<fn(&Path) -> PathBuf>) -> Result<PathBuf, Err
             name.display()
         ))
     };
-    let to = fsutil::aside(path, ASIDE).map_err(|e| blocked(e.to_string(), &first_aside(path)))?;
+    let to =
+        fsutil::aside(path, ASIDE, half).map_err(|e| blocked(e.to_string(), &first_aside(path)))?;
     let halves = half
         .filter(|half| half(path).is_file())
         .map(|half| half(&to));

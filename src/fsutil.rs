@@ -186,9 +186,22 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 
 /// Where `path` goes aside: `PATH` with `suffix` (`.before-restore`), or
 /// `SUFFIX.N` when that holds other bytes (an earlier one's); a name
-/// holding the same bytes as `path` is taken again.
-pub(crate) fn aside(path: &Path, suffix: &str) -> Result<PathBuf, Error> {
+/// holding the same bytes as `path` is taken again. `half` names a file
+/// that goes with it (a key's public half): where that is a file, a name
+/// whose half is anything else (a stale one, its private key moved away)
+/// is passed over too, so that moving it there replaces nothing. A half
+/// already moved (cut short before `path`) is not here to move: the name
+/// it went to is taken again.
+pub(crate) fn aside(
+    path: &Path,
+    suffix: &str,
+    half: Option<fn(&Path) -> PathBuf>,
+) -> Result<PathBuf, Error> {
     let bytes = read_if_any(path)?;
+    let mut moved_half = None;
+    if let Some(half) = half.filter(|half| half(path).is_file()) {
+        moved_half = Some((half, read_if_any(&half(path))?));
+    }
     for n in 1.. {
         let suffix = match n {
             1 => suffix.to_string(),
@@ -197,13 +210,29 @@ pub(crate) fn aside(path: &Path, suffix: &str) -> Result<PathBuf, Error> {
         let mut name = path.as_os_str().to_os_string();
         name.push(suffix);
         let to = PathBuf::from(name);
-        match read_if_any(&to)? {
-            None => return Ok(to),
-            Some(there) if Some(&there) == bytes.as_ref() => return Ok(to),
-            Some(_) => {}
+        let free = match read_if_any(&to)? {
+            None => true,
+            Some(there) => Some(&there) == bytes.as_ref(),
+        };
+        let half_free = match &moved_half {
+            Some((half, own)) => !holds_other(&half(&to), own.as_deref())?,
+            None => true,
+        };
+        if free && half_free {
+            return Ok(to);
         }
     }
     unreachable!("an unbounded range ends")
+}
+
+/// Whether anything but a file holding `own` is at `path` (not followed).
+fn holds_other(path: &Path, own: Option<&[u8]>) -> Result<bool, Error> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+        Ok(meta) if meta.is_file() => Ok(read_if_any(path)?.as_deref() != own),
+        Ok(_) => Ok(true),
+    }
 }
 
 /// Moves `path` to [`aside`]`(path, suffix)`, each rename made durable,
@@ -217,7 +246,7 @@ pub(crate) fn move_aside(
     suffix: &str,
     half: Option<fn(&Path) -> PathBuf>,
 ) -> Result<PathBuf, Error> {
-    let to = aside(path, suffix)?;
+    let to = aside(path, suffix, half)?;
     let halves = half
         .map(|half| (half(path), half(&to)))
         .filter(|(from, _)| from.is_file());
@@ -937,6 +966,38 @@ pub(crate) mod scratch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stale public half at an aside name, its private key gone, was
+    /// written over by the half moved there (review restorekeep, F5).
+    #[test]
+    fn aside_takes_no_name_whose_public_half_another_would_replace() {
+        let dir = scratch::Dir::new("aside-half");
+        let key = dir.join("key");
+        let half = Some(crate::keys::public_path as fn(&Path) -> PathBuf);
+        let (first, second) = (dir.join("key.before"), dir.join("key.before.2"));
+        dir.file("key", "private");
+        dir.file("key.pub", "public");
+        dir.file("key.before.pub", "stale");
+        assert_eq!(aside(&key, ".before", half).unwrap(), second);
+        // No half: the name is free.
+        assert_eq!(aside(&key, ".before", None).unwrap(), first);
+        // The key's own half there (a re-run): the name is taken again.
+        dir.file("key.before.pub", "public");
+        assert_eq!(aside(&key, ".before", half).unwrap(), first);
+        // Its half moved there before a kill, the key not yet: the same.
+        fs::remove_file(dir.join("key.pub")).unwrap();
+        assert_eq!(aside(&key, ".before", half).unwrap(), first);
+        // Moved, the stale half stays, and the pair goes on together.
+        dir.file("key.pub", "public");
+        dir.file("key.before.pub", "stale");
+        assert_eq!(move_aside(&key, ".before", half).unwrap(), second);
+        for (name, was) in [("key.before.pub", "stale"), ("key.before.2", "private")] {
+            assert_eq!(fs::read_to_string(dir.join(name)).unwrap(), was);
+        }
+        let moved = fs::read_to_string(crate::keys::public_path(&second));
+        assert_eq!(moved.unwrap(), "public");
+        assert!(!first.exists() && !key.exists());
+    }
 
     #[test]
     fn create_dir_durable_makes_each_missing_directory_with_its_mode() {

@@ -2555,16 +2555,24 @@ fn a_forced_restore_stopped_part_way_is_finished_by_a_forced_one() {
     assert_eq!(std::fs::read_to_string(aside).unwrap(), "rotation b1\n");
 }
 
+/// A control with the operator's key at `~/.ssh`'s default path and its
+/// own cluster key in the state directory, which the archive's
+/// ([`archive_of_cluster_a`]) replaces: the home and that key's bytes.
+fn control_with_its_own_cluster_key(tag: &str) -> (Home, Vec<u8>) {
+    let home = Home::with_ssh_dir(tag);
+    ed25519_key(&home, ".ssh/id_ed25519", &[]);
+    let current = std::fs::read(ed25519_key(&home, "state/cluster_key", &[])).unwrap();
+    (home, current)
+}
+
 /// Where restore --force keeps a file aside was worked out only as it
 /// moved it, after its first write: a directory at that name stopped it
 /// there, and every run again at the same place. It is refused now
 /// before anything is written.
 #[test]
 fn a_forced_restore_that_cannot_keep_a_file_aside_writes_nothing() {
-    let home = Home::with_ssh_dir("restoreasidedir");
+    let (home, current) = control_with_its_own_cluster_key("restoreasidedir");
     let state = home.state();
-    ed25519_key(&home, ".ssh/id_ed25519", &[]);
-    let current = std::fs::read(ed25519_key(&home, "state/cluster_key", &[])).unwrap();
     std::fs::create_dir(state.join("cluster_key.before-restore")).unwrap();
     let archive = archive_of_cluster_a(&home);
     let before = left_in(&state);
@@ -2597,6 +2605,30 @@ fn a_forced_restore_that_cannot_keep_a_file_aside_writes_nothing() {
     assert_eq!(aside, current);
 }
 
+/// A stale public half at the name restore --force keeps a key under,
+/// its private key gone (moved by hand, or left by an older rccr's
+/// rekey), was written over by the key's own (review restorekeep, F5):
+/// the key and its half go to the next name, the stale half stays.
+#[test]
+fn a_forced_restore_keeps_a_stale_public_half_at_its_aside_name() {
+    let (home, current) = control_with_its_own_cluster_key("restorestalehalf");
+    let state = home.state();
+    let public = std::fs::read(state.join("cluster_key.pub")).unwrap();
+    let stale = state.join("cluster_key.before-restore.pub");
+    std::fs::write(&stale, "ssh-ed25519 AAAA stale\n").unwrap();
+    let archive = archive_of_cluster_a(&home);
+    let out = home.run(&["restore", archive.as_str(), "--force"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let kept = std::fs::read_to_string(&stale).ok();
+    assert_eq!(kept.as_deref(), Some("ssh-ed25519 AAAA stale\n"), "{err}");
+    let aside = state.join("cluster_key.before-restore.2");
+    assert_eq!(std::fs::read(&aside).ok(), Some(current), "{err}");
+    let half = std::fs::read(state.join("cluster_key.before-restore.2.pub"));
+    assert_eq!(half.ok(), Some(public), "{err}");
+    assert!(!state.join("cluster_key.before-restore").exists(), "{err}");
+}
+
 /// With RCCR_CLUSTER_KEY naming another key than the archive's, restore
 /// --force moved that key aside and wrote its old path into inventory.ini
 /// and ~/.ssh/config: rccr logged in with a key no longer there. It is
@@ -2611,27 +2643,65 @@ fn a_restore_under_another_rccr_cluster_key_is_refused() {
     let archive = archive_of_cluster_a(&home);
     let before = left_in(&state);
     for extra in [&[][..], &["--force"]] {
-        let out = home
-            .command(
-                &[&["restore", archive.as_str()][..], extra].concat(),
-                state.as_os_str(),
-            )
-            .env("RCCR_CLUSTER_KEY", &key)
-            .output()
-            .unwrap();
+        let out = restore_under(&home, &key, &archive, extra);
         let says = format!(
             "rccr restore: RCCR_CLUSTER_KEY names {key}, not the archive's cluster key: unset it, then restore"
         );
         assert_refused(&["restore"], &out, 3, &says);
         assert_eq!(left_in(&state), before);
     }
-    let copy = home.0.path("k1");
-    let out = home
-        .command(&["restore", archive.as_str()], state.as_os_str())
-        .env("RCCR_CLUSTER_KEY", &copy)
-        .output()
-        .unwrap();
+    let out = restore_under(&home, home.0.path("k1"), &archive, &[]);
     assert!(out.status.success(), "{out:?}");
+}
+
+/// `rccr restore ARCHIVE EXTRA` in `home` with `RCCR_CLUSTER_KEY` set to `key`.
+fn restore_under(
+    home: &Home,
+    key: impl AsRef<std::ffi::OsStr>,
+    archive: &str,
+    extra: &[&str],
+) -> Output {
+    home.command(
+        &[&["restore", archive][..], extra].concat(),
+        home.state().as_os_str(),
+    )
+    .env("RCCR_CLUSTER_KEY", key)
+    .output()
+    .unwrap()
+}
+
+/// A freshly flashed control whose profile exports RCCR_CLUSTER_KEY as
+/// the path the archive's cluster key is restored to was refused with
+/// "no such file: give the path of a private key" (review restorekeep,
+/// F4): the key is not there before restore writes it. It restores now.
+/// Any other path that names no key is refused (exit 3, nothing
+/// written), saying to unset the variable. The cluster key this control
+/// has in its state directory is refused as it is without the variable.
+#[test]
+fn a_restore_under_rccr_cluster_key_naming_where_it_restores_the_key_goes_through() {
+    let home = Home::with_ssh_dir("restoreenvnew");
+    let state = home.state();
+    let archive = archive_of_cluster_a(&home);
+    let missing = home.0.path("no-key");
+    let default = home.0.path(".ssh/id_ed25519");
+    let own = ed25519_key(&home, "state/cluster_key", &[]);
+    let before = left_in(&state);
+    let says = format!("rccr restore: {own}: holds another cluster key than the archive's");
+    let missing_says = format!(
+        "rccr restore: RCCR_CLUSTER_KEY {}: no such file: unset it, then restore",
+        missing.display()
+    );
+    for (key, says) in [(&default, &says), (&missing, &missing_says)] {
+        let out = restore_under(&home, key, &archive, &[]);
+        assert_refused(&["restore"], &out, 3, says);
+        assert_eq!(left_in(&state), before);
+    }
+    std::fs::remove_file(&own).unwrap();
+    assert!(!default.exists());
+    let out = restore_under(&home, &default, &archive, &[]);
+    assert!(out.status.success(), "{out:?}");
+    let key = std::fs::read(home.0.path("k1")).unwrap();
+    assert_eq!(std::fs::read(&default).ok(), Some(key));
 }
 
 /// Restore checks that it can write every file it restores before it

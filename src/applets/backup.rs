@@ -58,7 +58,8 @@ cli::options! {
     /// and with them the swarm record, last-rotation and config it writes
     /// over with other bytes (the cluster key at ~/.ssh's default path
     /// stays there, out of use). RCCR_CLUSTER_KEY naming another key than
-    /// the archive's is refused. The same archive restores again. One that
+    /// the archive's, or none, is refused (naming where the archive's goes
+    /// is fine). The same archive restores again. One that
     /// stops part-way makes the other commands refuse until it is run
     /// again. Exit 1 when lbu commit fails.
     #[derive(FromArgs)]

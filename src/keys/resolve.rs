@@ -82,9 +82,21 @@ fn carries(private: &Path, comment: &str) -> bool {
             .is_ok_and(|line| line.trim_end().ends_with(comment))
 }
 
+/// The environment variable that names the cluster key.
+pub const CLUSTER_KEY_VAR: &str = "RCCR_CLUSTER_KEY";
+
 fn given(flag: &str, path: &Path, source: Source) -> Result<Found, Error> {
+    check_given(flag, path, "give the path of a private key")?;
+    Ok(Found {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Refuses `path`, given by `flag` (an option or a variable), where no
+/// private key can be: `hint` says what to do instead.
+pub fn check_given(flag: &str, path: &Path, hint: &str) -> Result<(), Error> {
     let what = format!("{flag} {}", path.display());
-    let hint = "give the path of a private key";
     // Not a pipe: a key is read more than once.
     crate::fsutil::check_input_file(&what, path, false, hint)?;
     // A disk image named by mistake is not read into memory.
@@ -95,10 +107,7 @@ fn given(flag: &str, path: &Path, source: Source) -> Result<Found, Error> {
             format!("{size} bytes, more than a private key holds: {hint}"),
         ));
     }
-    Ok(Found {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(())
 }
 
 /// A configured key that is not there is skipped (a rotation may have
@@ -112,10 +121,16 @@ fn not_there(configured: &NamedPath) -> Warning {
 }
 
 fn from_env(var: &str) -> Result<Option<Found>, Error> {
-    match std::env::var_os(var).filter(|v| !v.is_empty()) {
-        Some(path) => given(var, Path::new(&path), Source::Environment).map(Some),
-        None => Ok(None),
-    }
+    env_path(var)
+        .map(|path| given(var, &path, Source::Environment))
+        .transpose()
+}
+
+/// The path environment variable `var` names, if it is set and not empty.
+pub fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 impl<'p> Resolver<'p> {
@@ -177,26 +192,44 @@ impl<'p> Resolver<'p> {
         records: &[journal::Record],
         written: &[&Path],
     ) -> Result<Option<Found>, Error> {
-        if let Some(found) = from_env("RCCR_CLUSTER_KEY")? {
-            return Ok(Some(found));
+        if let Some(path) = env_path(CLUSTER_KEY_VAR) {
+            // One of `written` is there once restore has written it.
+            if written.contains(&path.as_path()) {
+                return Ok(Some(Found {
+                    path,
+                    source: Source::Environment,
+                }));
+            }
+            return given(CLUSTER_KEY_VAR, &path, Source::Environment).map(Some);
         }
+        Ok(self.cluster_kept(kind, records, written))
+    }
+
+    /// [`Resolver::cluster_once`] without `$RCCR_CLUSTER_KEY`: the key the
+    /// rotation records, the state directory or `~/.ssh` hold.
+    pub fn cluster_kept(
+        &self,
+        kind: KeyType,
+        records: &[journal::Record],
+        written: &[&Path],
+    ) -> Option<Found> {
         let state = records
             .iter()
             .map(|r| r.new_key.clone())
             .chain([self.paths.own_cluster_key()]);
         for path in state {
             if path.is_file() || written.contains(&path.as_path()) {
-                return Ok(Some(Found {
+                return Some(Found {
                     path,
                     source: Source::State,
-                }));
+                });
             }
         }
         let default = self.paths.ssh_identity(kind);
-        Ok(self.is_cluster_key(&default).then_some(Found {
+        self.is_cluster_key(&default).then_some(Found {
             path: default,
             source: Source::SshDefault,
-        }))
+        })
     }
 
     /// Whether the key at `path` is a cluster key rccr made: recorded as
