@@ -1040,13 +1040,10 @@ fn replaced(
     // it would be written over, and nodes that take only it locked out.
     // `.before-restore` is a name nothing in rccr writes. Only one of
     // `~/.ssh`'s, the operator's ssh too, stays where it is.
-    // $RCCR_CLUSTER_KEY naming where restore writes the archive's key,
-    // not there yet, names no key in use: the one found without it is.
-    let resolver = Resolver::new(paths);
-    let current = match resolve::env_path(CLUSTER_KEY_VAR) {
-        Some(env) if !env.is_file() => resolver.cluster_kept(kind, &records, &[]),
-        _ => resolver.cluster_once(kind, &records, &[])?,
-    };
+    // Not through $RCCR_CLUSTER_KEY: [`restore`] let it through only as
+    // the archive's key or where that goes, and a copy of the archive's
+    // key named there hid the control's own from this check.
+    let current = Resolver::new(paths).cluster_kept(kind, &records, &[]);
     if let Some(current) = current {
         if other(&current.path, &cluster.bytes)? && !found.iter().any(|r| r.path == current.path) {
             let moved = !default_identities(paths).contains(&current.path);
