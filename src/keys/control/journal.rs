@@ -91,6 +91,9 @@ impl Record {
                 "old-key" => record.old_key = PathBuf::from(rest),
                 "node" => {
                     let (node, phase) = rest.split_once(' ').ok_or_else(bad)?;
+                    // A name that is no address would drop out of the
+                    // node lists the key checks read ([`Record::reached`]).
+                    addr::parse(node, 22).ok_or_else(bad)?;
                     record.nodes.push((node.to_string(), phase.to_string()));
                 }
                 _ => return Err(bad()),
@@ -600,6 +603,11 @@ mod tests {
     #[test]
     fn a_bad_line_names_file_and_line() {
         let err = Record::parse("rotation x\nbogus\n", Path::new("/s/journal")).unwrap_err();
+        crate::error::assert_says(&err, "/s/journal:2:");
+        // A node that is no address (review today1, F4: it passed, and the
+        // missing-key checks, which list addresses, did not see it).
+        let err =
+            Record::parse("rotation x\nnode bogus rotated\n", Path::new("/s/journal")).unwrap_err();
         crate::error::assert_says(&err, "/s/journal:2:");
     }
 }
