@@ -274,14 +274,15 @@ pub fn check_old_key(opts: &Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// What setup is told when the temporary key the config or the
-/// environment names gave way to an unfinished rotation's old `key` (its
-/// nodes may take that key alone): the operator named one key and the run
-/// uses another. Nothing for a key setup found by itself, or the same key.
+/// What setup is told when the temporary key `--temp-key`, the config or
+/// the environment names gave way to an unfinished rotation's old `key`
+/// (its nodes may take that key alone; an interrupted rekey's wins even
+/// over `--temp-key`): the operator named one key and the run uses
+/// another. Nothing for a key setup found by itself, or the same key.
 fn gave_way(opts: &Options, key: &Key) -> Option<String> {
     let given = opts.from_key.as_deref()?;
     let named = origin(opts, given);
-    if opts.from_key_flag.is_some() || named == UNNAMED || *given == key.path {
+    if named == UNNAMED || *given == key.path {
         return None;
     }
     if load_key(given).is_ok_and(|k| k.blob() == key.blob()) {
@@ -855,7 +856,7 @@ fn check_keys_there(paths: &StatePaths, unfinished: Option<&Record>) -> Result<(
         let back = match key.as_os_str().is_empty() {
             true => String::new(),
             false => format!(
-                "put it back (a forced restore keeps it as {}.before-restore), or ",
+                "put it back (a forced restore keeps it as {}.before-restore or .before-restore.N), or ",
                 key.display()
             ),
         };
@@ -1239,6 +1240,18 @@ mod tests {
         opts.temp_key = Some(crate::config::NamedPath::temp_key_line(&same));
         let key = old_key(&opts, Some(&record)).unwrap();
         assert_eq!(gave_way(&opts, &key), None, "the same key");
+        // An interrupted rekey finishes from its previous key whatever
+        // key is named, --temp-key too (review today1, F3: then silently).
+        write_pair(&paths.previous_key(), &temporary()).unwrap();
+        let rekey = Record {
+            old_key: paths.previous_key(),
+            ..record.clone()
+        };
+        let opts = options(paths, Some(&other), Some("--temp-key"));
+        let key = old_key(&opts, Some(&rekey)).unwrap();
+        assert_eq!(key.path, paths.previous_key());
+        let note = gave_way(&opts, &key).unwrap_or_default();
+        assert!(note.contains(", not --temp-key "), "{note}");
         // The journal's key no longer loads (review journalkeys, F4): the
         // line names it and the way out, though a good copy is given.
         std::fs::write(paths.kept_temp_key(), "not a key\n").unwrap();
