@@ -669,6 +669,33 @@ fn setup_dry_run(home: &Home, args: &[&str]) -> Output {
     home.run(&all)
 }
 
+/// Setup finished an unfinished rotation with the journal's old key (its
+/// nodes may take that key alone) and said nothing, though the config
+/// named another temporary key (review journalkeys F7). It says so, once,
+/// naming both, and goes on.
+#[test]
+fn setup_says_once_when_the_configs_temporary_key_gives_way_to_an_unfinished_rotation() {
+    let home = Home::new("gaveway");
+    let state = home.state();
+    let started = ed25519_key(&home, "state/temp_key", &[]);
+    let new = ed25519_key(&home, "state/new_key", &[]);
+    let other = temp_key(&home);
+    let journal =
+        format!("rotation r\nnew-key {new}\nold-key {started}\nnode 10.255.255.1:22 staging\n");
+    std::fs::write(state.join("rotation.journal"), journal).unwrap();
+    home.0
+        .write("cluster_config.yml", format!("ssh:\n  temp_key: {other}\n"));
+    let out = setup_dry_run(&home, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let says = format!(
+        "rccr setup: warning: an unfinished rotation ({}) started from {started}: \
+         finishing it with that key, not cluster_config.yml:2: ssh.temp_key {other}",
+        state.join("rotation.journal").display()
+    );
+    assert_eq!(err.matches(&says).count(), 1, "{err}");
+}
+
 #[test]
 fn an_interface_the_config_names_is_the_configs_error() {
     let home = Home::new("cfgiface");
