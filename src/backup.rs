@@ -922,7 +922,7 @@ struct Replaced {
     /// `None`: it stays where it is, out of use.
     to: Option<PathBuf>,
     /// A file that goes with it (a key's public half), and where.
-    half: Option<fn(&Path) -> PathBuf>,
+    half: Option<fsutil::Half>,
     /// A plain restore refuses it (exit 3): a key nodes may take only, an
     /// unfinished rotation, or another inventory. The others a plain
     /// restore writes over; only `--force` keeps them.
@@ -1006,7 +1006,7 @@ fn replaced(
     let other = |path: &Path, bytes: &[u8]| -> Result<bool, Error> {
         Ok(fsutil::read_if_any(path)?.is_some_and(|b| !one_key(&b, bytes)))
     };
-    let key_half = Some(public_path as fn(&Path) -> PathBuf);
+    let key_half = Some(crate::keys::PUBLIC_HALF);
     let mut found = Vec::new();
     // The name is checked only where it will be used: a plain restore
     // names it in its refusal, which comes first.
@@ -1071,7 +1071,7 @@ fn replaced(
 /// unless it (and its `half`'s, when there is one) can be written there.
 /// Settled before the first write: a name restore could not move it to
 /// stops it with nothing changed, not after the restore marker.
-fn aside(path: &Path, half: Option<fn(&Path) -> PathBuf>) -> Result<PathBuf, Error> {
+fn aside(path: &Path, half: Option<fsutil::Half>) -> Result<PathBuf, Error> {
     let blocked = |why: String, name: &Path| {
         Error::Failed(format!(
             "{why}, where restore --force would keep {}: move {} away, then restore again",
@@ -1082,8 +1082,8 @@ fn aside(path: &Path, half: Option<fn(&Path) -> PathBuf>) -> Result<PathBuf, Err
     let to =
         fsutil::aside(path, ASIDE, half).map_err(|e| blocked(e.to_string(), &first_aside(path)))?;
     let halves = half
-        .filter(|half| half(path).is_file())
-        .map(|half| half(&to));
+        .filter(|half| (half.path)(path).is_file())
+        .map(|half| (half.path)(&to));
     for name in [Some(to.clone()), halves].into_iter().flatten() {
         if let Some(why) = fsutil::not_a_file_if_any(&name) {
             return Err(blocked(format!("{}: {why}", name.display()), &name));

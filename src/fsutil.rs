@@ -184,23 +184,31 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}{TEMP_MARK}{suffix}"))
 }
 
+/// A file that goes with another (a key's public half): where it is
+/// (`path` of the other's path), and whether the file at `public` is the
+/// one of the file at `private` (`pairs`), told by that file itself, not
+/// by a half that may no longer be beside it. False when that cannot be
+/// told (either is unreadable, or no key).
+#[derive(Clone, Copy)]
+pub(crate) struct Half {
+    pub path: fn(&Path) -> PathBuf,
+    pub pairs: fn(private: &Path, public: &Path) -> bool,
+}
+
 /// Where `path` goes aside: `PATH` with `suffix` (`.before-restore`), or
 /// `SUFFIX.N` when that holds other bytes (an earlier one's); a name
-/// holding the same bytes as `path` is taken again. `half` names a file
-/// that goes with it (a key's public half): where that is a file, a name
-/// whose half is anything else (a stale one, its private key moved away)
-/// is passed over too, so that moving it there replaces nothing. A half
-/// already moved (cut short before `path`) is not here to move: the name
-/// it went to is taken again.
-pub(crate) fn aside(
-    path: &Path,
-    suffix: &str,
-    half: Option<fn(&Path) -> PathBuf>,
-) -> Result<PathBuf, Error> {
+/// holding the same bytes as `path` is taken again. With a `half` (a
+/// key's public half), a name is free only where moving the pair there
+/// replaces nothing, nor leaves `path` beside another's half: its half
+/// is not there, or is a file holding the bytes of `path`'s half, which
+/// moves with it, or, with none here to move (moved before a kill, or
+/// never there), `path`'s own ([`Half::pairs`]): the name it went to is
+/// taken again.
+pub(crate) fn aside(path: &Path, suffix: &str, half: Option<Half>) -> Result<PathBuf, Error> {
     let bytes = read_if_any(path)?;
-    let mut moved_half = None;
-    if let Some(half) = half.filter(|half| half(path).is_file()) {
-        moved_half = Some((half, read_if_any(&half(path))?));
+    let mut moving = None;
+    if let Some(here) = half.map(|half| (half.path)(path)).filter(|h| h.is_file()) {
+        moving = read_if_any(&here)?;
     }
     for n in 1.. {
         let suffix = match n {
@@ -214,8 +222,8 @@ pub(crate) fn aside(
             None => true,
             Some(there) => Some(&there) == bytes.as_ref(),
         };
-        let half_free = match &moved_half {
-            Some((half, own)) => !holds_other(&half(&to), own.as_deref())?,
+        let half_free = match half {
+            Some(half) => half_free(path, &(half.path)(&to), half, moving.as_deref())?,
             None => true,
         };
         if free && half_free {
@@ -225,13 +233,18 @@ pub(crate) fn aside(
     unreachable!("an unbounded range ends")
 }
 
-/// Whether anything but a file holding `own` is at `path` (not followed).
-fn holds_other(path: &Path, own: Option<&[u8]>) -> Result<bool, Error> {
-    match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
-        Ok(meta) if meta.is_file() => Ok(read_if_any(path)?.as_deref() != own),
-        Ok(_) => Ok(true),
+/// Whether `at`, where the half of `path` would go, is free for it:
+/// nothing there (not followed), or a file holding `moving` (the bytes of
+/// the half that moves with `path`), or, with none moving, `path`'s own.
+fn half_free(path: &Path, at: &Path, half: Half, moving: Option<&[u8]>) -> Result<bool, Error> {
+    match fs::symlink_metadata(at) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(Error::io(format!("cannot read {}", at.display()), e)),
+        Ok(meta) if !meta.is_file() => Ok(false),
+        Ok(_) => match moving {
+            Some(moving) => Ok(read_if_any(at)?.as_deref() == Some(moving)),
+            None => Ok((half.pairs)(path, at)),
+        },
     }
 }
 
@@ -241,14 +254,10 @@ fn holds_other(path: &Path, own: Option<&[u8]>) -> Result<bool, Error> {
 /// new name. Cut short between the two, `path` is still here, a re-run
 /// moves it to the same name, and no stale half is left beside another
 /// file written at `path`.
-pub(crate) fn move_aside(
-    path: &Path,
-    suffix: &str,
-    half: Option<fn(&Path) -> PathBuf>,
-) -> Result<PathBuf, Error> {
+pub(crate) fn move_aside(path: &Path, suffix: &str, half: Option<Half>) -> Result<PathBuf, Error> {
     let to = aside(path, suffix, half)?;
     let halves = half
-        .map(|half| (half(path), half(&to)))
+        .map(|half| ((half.path)(path), (half.path)(&to)))
         .filter(|(from, _)| from.is_file());
     for (from, to) in halves.into_iter().chain([(path.to_path_buf(), to.clone())]) {
         fs::rename(&from, &to)
@@ -968,34 +977,68 @@ mod tests {
     use super::*;
 
     /// A stale public half at an aside name, its private key gone, was
-    /// written over by the half moved there (review restorekeep, F5).
+    /// written over by the half moved there (review restorekeep, F5); with
+    /// the key's own half not beside it (moved before a kill, or never
+    /// there), one was not looked at (review today1, F2).
     #[test]
     fn aside_takes_no_name_whose_public_half_another_would_replace() {
+        use crate::keys::{generate, public_line, public_path, KeyType};
         let dir = scratch::Dir::new("aside-half");
         let key = dir.join("key");
-        let half = Some(crate::keys::public_path as fn(&Path) -> PathBuf);
+        let half = Some(crate::keys::PUBLIC_HALF);
         let (first, second) = (dir.join("key.before"), dir.join("key.before.2"));
-        dir.file("key", "private");
-        dir.file("key.pub", "public");
-        dir.file("key.before.pub", "stale");
+        let pair = |comment| {
+            let key = generate(KeyType::Ed25519, 0, comment).unwrap();
+            let private = key.to_openssh(ssh_key::LineEnding::LF).unwrap();
+            (private.to_string(), public_line(&key).unwrap() + "\n")
+        };
+        let (private, public) = pair("own");
+        let (_, stale) = pair("another");
+        dir.file("key", &private);
+        dir.file("key.pub", &public);
+        dir.file("key.before.pub", &stale);
         assert_eq!(aside(&key, ".before", half).unwrap(), second);
         // No half: the name is free.
         assert_eq!(aside(&key, ".before", None).unwrap(), first);
         // The key's own half there (a re-run): the name is taken again.
-        dir.file("key.before.pub", "public");
+        dir.file("key.before.pub", &public);
         assert_eq!(aside(&key, ".before", half).unwrap(), first);
-        // Its half moved there before a kill, the key not yet: the same.
+        // Its half moved there before a kill, the key not yet: the same,
+        // and so with another comment: the key tells its own half.
         fs::remove_file(dir.join("key.pub")).unwrap();
         assert_eq!(aside(&key, ".before", half).unwrap(), first);
+        dir.file("key.before.pub", &public.replace(" own", " renamed"));
+        assert_eq!(aside(&key, ".before", half).unwrap(), first);
+        // Its half moved past a stale one before a kill: the name it went
+        // to, not the stale one's.
+        dir.file("key.before.pub", &stale);
+        dir.file("key.before.2.pub", &public);
+        assert_eq!(aside(&key, ".before", half).unwrap(), second);
+        // A key without a half goes by no stale one either.
+        fs::remove_file(dir.join("key.before.2.pub")).unwrap();
+        assert_eq!(aside(&key, ".before", half).unwrap(), second);
+        dir.file("key.before.2.pub", &stale);
+        assert_eq!(
+            aside(&key, ".before", half).unwrap(),
+            dir.join("key.before.3")
+        );
+        // A key that cannot be read has no half of its own: any is stale.
+        dir.file("junk", "not a key");
+        dir.file("junk.before.pub", &public);
+        assert_eq!(
+            aside(&dir.join("junk"), ".before", half).unwrap(),
+            dir.join("junk.before.2")
+        );
         // Moved, the stale half stays, and the pair goes on together.
-        dir.file("key.pub", "public");
-        dir.file("key.before.pub", "stale");
+        dir.file("key.pub", &public);
+        dir.file("key.before.pub", &stale);
+        fs::remove_file(dir.join("key.before.2.pub")).unwrap();
         assert_eq!(move_aside(&key, ".before", half).unwrap(), second);
-        for (name, was) in [("key.before.pub", "stale"), ("key.before.2", "private")] {
-            assert_eq!(fs::read_to_string(dir.join(name)).unwrap(), was);
+        for (name, was) in [("key.before.pub", &stale), ("key.before.2", &private)] {
+            assert_eq!(&fs::read_to_string(dir.join(name)).unwrap(), was);
         }
-        let moved = fs::read_to_string(crate::keys::public_path(&second));
-        assert_eq!(moved.unwrap(), "public");
+        let moved = fs::read_to_string(public_path(&second));
+        assert_eq!(moved.unwrap(), public);
         assert!(!first.exists() && !key.exists());
     }
 

@@ -2635,25 +2635,37 @@ fn a_forced_restore_that_cannot_keep_a_file_aside_writes_nothing() {
 /// A stale public half at the name restore --force keeps a key under,
 /// its private key gone (moved by hand, or left by an older rccr's
 /// rekey), was written over by the key's own (review restorekeep, F5):
-/// the key and its half go to the next name, the stale half stays.
+/// the key and its half go to the next name, the stale half stays. A key
+/// without a half went beside the stale one (review today1, F2): ssh -i
+/// took it for its half ("private key does not match public").
 #[test]
 fn a_forced_restore_keeps_a_stale_public_half_at_its_aside_name() {
-    let (home, current) = control_with_its_own_cluster_key("restorestalehalf");
-    let state = home.state();
-    let public = std::fs::read(state.join("cluster_key.pub")).unwrap();
-    let stale = state.join("cluster_key.before-restore.pub");
-    std::fs::write(&stale, "ssh-ed25519 AAAA stale\n").unwrap();
-    let archive = archive_of_cluster_a(&home);
-    let out = home.run(&["restore", archive.as_str(), "--force"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let kept = std::fs::read_to_string(&stale).ok();
-    assert_eq!(kept.as_deref(), Some("ssh-ed25519 AAAA stale\n"), "{err}");
-    let aside = state.join("cluster_key.before-restore.2");
-    assert_eq!(std::fs::read(&aside).ok(), Some(current), "{err}");
-    let half = std::fs::read(state.join("cluster_key.before-restore.2.pub"));
-    assert_eq!(half.ok(), Some(public), "{err}");
-    assert!(!state.join("cluster_key.before-restore").exists(), "{err}");
+    for (tag, with_half) in [("restorestalehalf", true), ("restorenohalf", false)] {
+        let (home, current) = control_with_its_own_cluster_key(tag);
+        let state = home.state();
+        let public = std::fs::read(state.join("cluster_key.pub")).unwrap();
+        if !with_half {
+            std::fs::remove_file(state.join("cluster_key.pub")).unwrap();
+        }
+        let stale = state.join("cluster_key.before-restore.pub");
+        std::fs::write(&stale, "ssh-ed25519 AAAA stale\n").unwrap();
+        let archive = archive_of_cluster_a(&home);
+        let out = home.run(&["restore", archive.as_str(), "--force"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{tag}: {err}");
+        let kept = std::fs::read_to_string(&stale).ok();
+        assert_eq!(
+            kept.as_deref(),
+            Some("ssh-ed25519 AAAA stale\n"),
+            "{tag}: {err}"
+        );
+        let aside = state.join("cluster_key.before-restore.2");
+        assert_eq!(std::fs::read(&aside).ok(), Some(current), "{tag}: {err}");
+        let half = std::fs::read(state.join("cluster_key.before-restore.2.pub"));
+        assert_eq!(half.ok(), with_half.then_some(public), "{tag}: {err}");
+        let first = state.join("cluster_key.before-restore");
+        assert!(!first.exists(), "{tag}: {err}");
+    }
 }
 
 /// With RCCR_CLUSTER_KEY naming another key than the archive's, restore

@@ -115,6 +115,29 @@ pub fn public_path(private: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// A private key's public half, for [`fsutil::aside`]: `KEY.pub`, the
+/// key's own when it holds the key's public key ([`is_public_half`]).
+pub(crate) const PUBLIC_HALF: fsutil::Half = fsutil::Half {
+    path: public_path,
+    pairs: is_public_half,
+};
+
+/// Whether the file `public` holds the public key of the private key at
+/// `private` (the comments may differ), told by the private key: false
+/// when it is none rccr reads ([`read_key`]), or `public` holds no key
+/// line. The private key's mode is not judged: who holds it is not
+/// asked, only which key it is.
+fn is_public_half(private: &Path, public: &Path) -> bool {
+    let Ok(line) = read_key(private).and_then(|(key, _)| public_line(&key)) else {
+        return false;
+    };
+    let Ok((_, Some(bytes))) = fsutil::read_regular(public, false, MAX_KEY_FILE as usize) else {
+        return false;
+    };
+    authorized::key_blob(&bytes)
+        .is_some_and(|blob| authorized::key_blob(line.as_bytes()) == Some(blob))
+}
+
 /// The key's `authorized_keys` / `.pub` line: `type base64 comment`.
 pub fn public_line(key: &PrivateKey) -> Result<String, Error> {
     key.public_key()

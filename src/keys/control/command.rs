@@ -349,7 +349,7 @@ fn retiring_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Erro
         // take alone, is never written over: it goes aside, under a name
         // nothing in rccr writes ([`kept_copy`] still finds it).
         if kept.exists() && !load_key(&kept).is_ok_and(|k| k.blob() == key.blob()) {
-            fsutil::move_aside(&kept, ".before-rekey", Some(public_path))?;
+            fsutil::move_aside(&kept, ".before-rekey", Some(crate::keys::PUBLIC_HALF))?;
         }
         copy_pair(&key, &kept, 0o644, None)?;
     }
