@@ -39,9 +39,8 @@
 //! SSH connections (old key: stage; new key: commit; old key: refused?) and
 //! two commands.
 use super::journal::Journal;
-use super::known_hosts::{self, KnownHosts, Pin, Pinned, Reached, Unreached};
+use super::known_hosts::{KnownHosts, Pin, Pinned, Pins, Reached, Unreached};
 use crate::failpoint;
-use crate::fsutil::{self, Trust};
 use crate::keys::addr::NodeAddr;
 use crate::keys::node::{
     ARMED, CHANGED as REMOTE_CHANGED, EXPIRED as REMOTE_EXPIRED, PROTOCOL, REMOTE_SCRIPT,
@@ -311,7 +310,7 @@ pub fn rotate(
             host_key: seen.host_key.into_inner(),
         }
     });
-    follow_moves(plan, &mut reports, before.as_deref(), progress);
+    follow_moves(plan, &mut reports, before.as_ref(), progress);
     reports
 }
 
@@ -329,7 +328,7 @@ pub fn rotate(
 fn follow_moves(
     plan: &Plan,
     reports: &mut [Report],
-    before: Option<&str>,
+    before: Option<&Pins>,
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) {
     // Unread, it never reached a node either: no key answered anywhere.
@@ -365,7 +364,7 @@ fn follow_moves(
                 .collect()
         };
         let answered = elsewhere(&|r| r.host_key.as_ref().is_some_and(|k| k.line == key.line));
-        let pinned_before = elsewhere(&|r| pinned_in(before, r.node, &key));
+        let pinned_before = elsewhere(&|r| before.holds(r.node.ip, r.node.port, &key));
         if answered.len() > 1 || !pinned_before.is_empty() {
             let why = shared_host_key(old, &key, &answered, &pinned_before);
             let detail = &mut reports[i].detail;
@@ -388,16 +387,8 @@ fn follow_moves(
 
 /// known_hosts as the run finds it, for [`follow_moves`]; `None` when it
 /// cannot be read (then no move is followed).
-fn pins_before(plan: &Plan) -> Option<String> {
-    let bytes = fsutil::read_trusted_if_any(&plan.known_hosts.path, Trust::Kept).ok()?;
-    Some(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
-}
-
-/// Whether known_hosts text `pins` holds `key` for `node`'s address.
-fn pinned_in(pins: &str, node: NodeAddr, key: &HostKey) -> bool {
-    let hashed = |line: &str| crate::ssh::hashed_line_names(line, node.ip, node.port);
-    let host = crate::ssh::host_field(node.ip, node.port);
-    known_hosts::check(pins, &host, &key.line, &hashed) == Pin::Match
+fn pins_before(plan: &Plan) -> Option<Pins> {
+    plan.known_hosts.snapshot().ok()
 }
 
 /// Why the machine at `old` is not taken to have moved: its pinned `key`
@@ -1198,7 +1189,12 @@ mod tests {
             report("10.0.0.7", Outcome::Unreachable, None),
             report("10.0.0.9", Outcome::Rotated, Some(KEY_1)),
         ];
-        follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
+        follow_moves(
+            &plan,
+            &mut reports,
+            Some(&Pins::of(pins.as_bytes())),
+            &|_, _| {},
+        );
         let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
         assert_eq!(
             outcomes,
@@ -1213,7 +1209,12 @@ mod tests {
         assert_eq!(plan.journal.phase("10.0.0.6:22").as_deref(), Some("staged"));
         // An unreachable address is followed as before.
         reports[2] = report("10.0.0.5", Outcome::Unreachable, None);
-        follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
+        follow_moves(
+            &plan,
+            &mut reports,
+            Some(&Pins::of(pins.as_bytes())),
+            &|_, _| {},
+        );
         assert_eq!(reports[2].outcome, Outcome::Moved);
     }
 
@@ -1237,7 +1238,12 @@ mod tests {
                 .iter()
                 .map(|&(ip, outcome)| report(ip, outcome, (outcome == Rotated).then_some(KEY_1)))
                 .collect();
-            follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
+            follow_moves(
+                &plan,
+                &mut reports,
+                Some(&Pins::of(pins.as_bytes())),
+                &|_, _| {},
+            );
             let after: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
             let before: Vec<Outcome> = nodes.iter().map(|n| n.1).collect();
             assert_eq!(after, before, "{said}");
