@@ -39,7 +39,7 @@
 //! SSH connections (old key: stage; new key: commit; old key: refused?) and
 //! two commands.
 use super::journal::Journal;
-use super::known_hosts::{KnownHosts, Pin, Pinned, Pins, Reached, Unreached};
+use super::known_hosts::{host_field, KnownHosts, Pin, Pinned, Pins, Reached, Unreached};
 use crate::failpoint;
 use crate::keys::addr::NodeAddr;
 use crate::keys::node::{
@@ -379,8 +379,15 @@ fn follow_moves(
         if plan.journal.forget(&old.journal_name()).is_err() {
             continue;
         }
+        // Only now: while the journal lists the old address, its pin is
+        // what proves the move to the next run. Left there, it would make
+        // the key pinned at two addresses once the node moves back.
+        let unpinned = plan.known_hosts.unpin(&[host_field(old.ip, old.port)]);
         reports[i].outcome = Outcome::Moved;
         reports[i].detail = format!("answered at {new} with the host key pinned for {old}");
+        if let Err(e) = unpinned {
+            reports[i].detail += &format!("; its pin at {old} stays ({e})");
+        }
         progress(&old, Outcome::Moved.as_str());
     }
 }
@@ -1207,7 +1214,11 @@ mod tests {
         );
         assert_eq!(plan.journal.phase("10.0.0.5:22"), None);
         assert_eq!(plan.journal.phase("10.0.0.6:22").as_deref(), Some("staged"));
-        // An unreachable address is followed as before.
+        // Only .5 left the pins, after the journal forgot it.
+        let now = std::fs::read_to_string(dir.join("known_hosts")).unwrap();
+        assert_eq!(now, format!("10.0.0.7 {KEY_2} rccr\n"));
+        // An unreachable address (pinned) is followed as well.
+        dir.file("known_hosts", &pins);
         reports[2] = report("10.0.0.5", Outcome::Unreachable, None);
         follow_moves(
             &plan,
@@ -1216,6 +1227,35 @@ mod tests {
             &|_, _| {},
         );
         assert_eq!(reports[2].outcome, Outcome::Moved);
+    }
+
+    /// Review F2 (b): a followed move left the old address pinned, so after
+    /// a move back the key was pinned at both: taken for a cloned card.
+    #[test]
+    fn a_followed_move_unpins_the_old_address_and_a_move_back_is_followed_too() {
+        let dir = crate::fsutil::scratch::Dir::new("move-back");
+        dir.file("known_hosts", &format!("10.0.0.5 {KEY_1} rccr\n"));
+        let key = report("10.0.0.9", Outcome::Rotated, Some(KEY_1)).host_key;
+        // A rotation staged the node at .5, then it took the lease .9; the
+        // next rotation staged it at .9, then the lease flipped back to .5.
+        for (from, to) in [("10.0.0.5", "10.0.0.9"), ("10.0.0.9", "10.0.0.5")] {
+            let plan = moves_plan(&dir, &[from, to]);
+            let before = plan.known_hosts.snapshot().unwrap();
+            let at = to.parse().unwrap();
+            let pin = plan
+                .known_hosts
+                .check_or_pin_key(at, 22, key.as_ref().unwrap());
+            assert_eq!(pin.unwrap(), Pinned::New, "{to}");
+            let mut reports = [
+                report(from, Outcome::Unreachable, None),
+                report(to, Outcome::Rotated, Some(KEY_1)),
+            ];
+            follow_moves(&plan, &mut reports, Some(&before), &|_, _| {});
+            assert_eq!(reports[0].outcome, Outcome::Moved, "{}", reports[0].detail);
+            assert_eq!(plan.journal.phase(&format!("{from}:22")), None);
+            let pins = std::fs::read_to_string(dir.join("known_hosts")).unwrap();
+            assert_eq!(pins, format!("{to} {KEY_1} rccr\n"), "{from} not unpinned");
+        }
     }
 
     #[test]
