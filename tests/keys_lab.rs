@@ -1752,3 +1752,114 @@ fn a_host_key_pinned_at_two_addresses_proves_no_move_and_the_old_key_stays() {
     start_sshd(&lab, "target-1");
     assert_converges(&lab, &PAIR);
 }
+
+/// Moves `name` from address `from` to `to` on its eth0 (a new lease).
+fn readdress(lab: &Lab, name: &str, from: &str, to: &str) {
+    let script = format!(
+        ". {}/lab.env && ip -4 addr del {from}/$PREFIXLEN dev eth0 && \
+         ip -4 addr add {to}/$PREFIXLEN dev eth0",
+        lab.dir().display()
+    );
+    ok(
+        &format!("move {name} from {from} to {to}"),
+        &lab.sh(name, &script),
+    );
+}
+
+/// The last address of the lab's DHCP range: a free one to move to.
+fn last_lease(lab: &Lab) -> String {
+    let env = std::fs::read_to_string(lab.dir().join("lab.env")).expect("read lab.env");
+    env.lines()
+        .find_map(|l| l.strip_prefix("DHCP_END="))
+        .expect("DHCP_END in lab.env")
+        .to_string()
+}
+
+/// [`rotate_args`] with `extra`, for the addresses `at`.
+fn rotate_at(lab: &Lab, at: &[&str], extra: &[&str]) -> Vec<String> {
+    let mut cmd = rotate_args(lab, &[], extra);
+    for ip in at {
+        cmd.extend(["--host".to_string(), ip.to_string()]);
+    }
+    cmd
+}
+
+#[test]
+fn a_node_followed_to_a_new_lease_and_back_is_followed_both_times() {
+    // Review F2 (b): keyrotate followed a move from X to Y but left X
+    // pinned. The next rotation, staged at Y and interrupted, found the
+    // node back at X, pinned at both: "a cloned card?", the old key kept
+    // for Y for good.
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let x = lab.ip("target-1");
+    let y = last_lease(&lab);
+    let pinned = |ip: &str| pins_host(&pins(&lab), ip);
+    for (round, (from, to), extra) in [(1, (&x, &y), &[][..]), (2, (&y, &x), &["--rekey"][..])] {
+        let cmd = rotate_at(&lab, &[from], extra);
+        through_failpoint(
+            &lab,
+            &format!("lease-{round}"),
+            "after-stage",
+            &cmd,
+            |node, pid| {
+                assert_eq!(node, *from);
+                sigkill(pid);
+            },
+        );
+        readdress(&lab, "target-1", from, to);
+        let out = on_control(&lab, &rotate_at(&lab, &[from, to], extra));
+        let said = format!("{}\n{}", stdout(&out), stderr(&out));
+        assert!(out.status.success(), "round {round}: {said}");
+        assert_has(&said, "moved");
+        assert!(!said.contains("cloned card"), "round {round}: {said}");
+        assert!(!control_has_file(&lab, "/root/.rccr/rotation.journal"));
+        assert!(
+            !pinned(from),
+            "round {round}: {from} still pinned:\n{}",
+            pins(&lab)
+        );
+        assert!(
+            pinned(to),
+            "round {round}: {to} not pinned:\n{}",
+            pins(&lab)
+        );
+        lab.assert_cluster_key_only("target-1", to, 10);
+    }
+}
+
+#[test]
+fn a_node_an_interrupted_run_pinned_at_its_new_lease_is_followed_there() {
+    // Review F2 (a): a rotation staged the node at X and was killed; the
+    // node took the lease Y, where the next run pinned it and was killed
+    // too. The run after that took the pin at Y, made by the rotation
+    // itself, for a second machine holding the key: X unsettled for good.
+    let lab = or_skip!(Lab::builder().targets(1).up_as_root());
+    let x = lab.ip("target-1");
+    let y = last_lease(&lab);
+    for (tag, spec, at) in [
+        ("staged-x", "after-stage", &x),
+        ("pinned-y", "new-key-in", &y),
+    ] {
+        let cmd = rotate_at(&lab, &[at], &[]);
+        through_failpoint(&lab, tag, spec, &cmd, |node, pid| {
+            assert_eq!(node, *at);
+            sigkill(pid);
+        });
+        if at == &x {
+            readdress(&lab, "target-1", &x, &y);
+        }
+    }
+    assert!(
+        pins_host(&pins(&lab), &y),
+        "{y} not pinned:\n{}",
+        pins(&lab)
+    );
+    let out = on_control(&lab, &rotate_at(&lab, &[&x, &y], &[]));
+    let said = format!("{}\n{}", stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{said}");
+    assert_has(&said, "moved");
+    assert!(!control_has_file(&lab, "/root/.rccr/rotation.journal"));
+    assert!(!control_has_file(&lab, "/root/.rccr/rotation.pins"));
+    lab.assert_cluster_key_only("target-1", &y, 10);
+    readdress(&lab, "target-1", &y, &x);
+}

@@ -39,9 +39,8 @@
 //! SSH connections (old key: stage; new key: commit; old key: refused?) and
 //! two commands.
 use super::journal::Journal;
-use super::known_hosts::{self, KnownHosts, Pin, Pinned, Reached, Unreached};
+use super::known_hosts::{host_field, KnownHosts, Pin, Pinned, Pins, Reached, Unreached};
 use crate::failpoint;
-use crate::fsutil::{self, Trust};
 use crate::keys::addr::NodeAddr;
 use crate::keys::node::{
     ARMED, CHANGED as REMOTE_CHANGED, EXPIRED as REMOTE_EXPIRED, PROTOCOL, REMOTE_SCRIPT,
@@ -278,11 +277,12 @@ pub fn rotate(
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Vec<Report> {
     // Before any pin this run makes: a host key pinned at two addresses
-    // then proves no move ([`follow_moves`]).
+    // then, and when the rotation began, proves no move ([`follow_moves`]).
     let before = pins_before(plan);
+    let answered = Answered::default();
     let mut reports = parallel::map(nodes, plan.parallel, |node| {
         let seen = Seen::default();
-        let attempt = || rotate_node(plan, node, progress, &seen);
+        let attempt = || rotate_node(plan, node, progress, &seen, &answered);
         let result = match attempt() {
             Err(Stop(Outcome::Reverted, detail)) if detail == EXPIRED => {
                 progress(node, "reverted by itself before the commit; starting over");
@@ -311,25 +311,31 @@ pub fn rotate(
             host_key: seen.host_key.into_inner(),
         }
     });
-    follow_moves(plan, &mut reports, before.as_deref(), progress);
+    follow_moves(
+        plan,
+        &mut reports,
+        before.as_ref().map(|b| &b[..]),
+        progress,
+    );
     reports
 }
 
 /// An address that is unreachable, or answers with another host key (a
 /// new lease gave it to another machine), whose pinned host key answered
 /// at another address of this run is that node on a new lease: its report
-/// there stands for it, and the journal forgets the old address (else the
-/// old key were kept for it until `rccr remove`). A key never pinned at
-/// the old address proves nothing, so that address stays as it ended; nor
-/// does one that more than one machine holds (a cloned card): one that
-/// answered at two addresses of the run, or that `before` (known_hosts as
-/// the run found it) pinned at another of its addresses as well. Then the
-/// machine at the old address may be there still, taking only the old
-/// key: the address stays as it ended, its line saying why.
+/// there stands for it, the journal forgets the old address (else the
+/// old key were kept for it until `rccr remove`), and then known_hosts
+/// does too. A key never pinned at the old address proves nothing, so that
+/// address stays as it ended; nor does one that more than one machine
+/// holds (a cloned card): one that answered at two addresses of the run,
+/// or that every pins of `before` ([`pins_before`]) hold at another of its
+/// addresses as well. Then the machine at the old address may be there
+/// still, taking only the old key: the address stays as it ended, its
+/// line saying why.
 fn follow_moves(
     plan: &Plan,
     reports: &mut [Report],
-    before: Option<&str>,
+    before: Option<&[Pins]>,
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) {
     // Unread, it never reached a node either: no key answered anywhere.
@@ -365,7 +371,8 @@ fn follow_moves(
                 .collect()
         };
         let answered = elsewhere(&|r| r.host_key.as_ref().is_some_and(|k| k.line == key.line));
-        let pinned_before = elsewhere(&|r| pinned_in(before, r.node, &key));
+        let pinned_before =
+            elsewhere(&|r| before.iter().all(|p| p.holds(r.node.ip, r.node.port, &key)));
         if answered.len() > 1 || !pinned_before.is_empty() {
             let why = shared_host_key(old, &key, &answered, &pinned_before);
             let detail = &mut reports[i].detail;
@@ -380,24 +387,28 @@ fn follow_moves(
         if plan.journal.forget(&old.journal_name()).is_err() {
             continue;
         }
+        // Only now: while the journal lists the old address, its pin is
+        // what proves the move to the next run. Left there, it would make
+        // the key pinned at two addresses once the node moves back.
+        let unpinned = plan.known_hosts.unpin(&[host_field(old.ip, old.port)]);
         reports[i].outcome = Outcome::Moved;
         reports[i].detail = format!("answered at {new} with the host key pinned for {old}");
+        if let Err(e) = unpinned {
+            reports[i].detail += &format!("; its pin at {old} stays ({e})");
+        }
         progress(&old, Outcome::Moved.as_str());
     }
 }
 
-/// known_hosts as the run finds it, for [`follow_moves`]; `None` when it
-/// cannot be read (then no move is followed).
-fn pins_before(plan: &Plan) -> Option<String> {
-    let bytes = fsutil::read_trusted_if_any(&plan.known_hosts.path, Trust::Kept).ok()?;
-    Some(String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned())
-}
-
-/// Whether known_hosts text `pins` holds `key` for `node`'s address.
-fn pinned_in(pins: &str, node: NodeAddr, key: &HostKey) -> bool {
-    let hashed = |line: &str| crate::ssh::hashed_line_names(line, node.ip, node.port);
-    let host = crate::ssh::host_field(node.ip, node.port);
-    known_hosts::check(pins, &host, &key.line, &hashed) == Pin::Match
+/// The pins a pin must be in to count for [`follow_moves`]: known_hosts
+/// as the rotation found it ([`Journal::pins`]) and as this run does.
+/// Pins the rotation's own runs made (a run killed once it pinned a node
+/// at its new lease) do not count, nor do pins taken off since (a move
+/// followed, a node removed). `None` when known_hosts cannot be read
+/// (then no move is followed).
+fn pins_before(plan: &Plan) -> Option<[Pins; 2]> {
+    let run = plan.known_hosts.snapshot().ok()?;
+    Some([plan.journal.pins(run.clone()), run])
 }
 
 /// Why the machine at `old` is not taken to have moved: its pinned `key`
@@ -430,6 +441,31 @@ fn shared_host_key(
     )
 }
 
+/// The host keys that answered this run (and matched their pins), by
+/// address. A key that answers at two addresses of one run is held by
+/// two machines: both pins go into the rotation's ([`Journal::hold_pins`])
+/// before anything is sent to the second, so that a later run of the
+/// rotation, which counts only those, takes neither address for the
+/// other's new lease, even when this run is killed.
+#[derive(Default)]
+struct Answered(std::sync::Mutex<Vec<(NodeAddr, String)>>);
+
+impl Answered {
+    fn note(&self, plan: &Plan, node: &NodeAddr, key: &HostKey) {
+        let mut answered = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held: Vec<String> = answered
+            .iter()
+            .filter(|(n, line)| n.ip != node.ip && *line == key.line)
+            .map(|(n, _)| host_field(n.ip, n.port))
+            .collect();
+        if !held.is_empty() {
+            held.push(host_field(node.ip, node.port));
+            let _ = plan.journal.hold_pins(&held, &key.line);
+        }
+        answered.push((*node, key.line.clone()));
+    }
+}
+
 /// Records a node's phase in the journal and shows it; a journal write
 /// that fails does not stop the rotation.
 fn journal_step<'a>(
@@ -448,6 +484,7 @@ fn rotate_node(
     node: &NodeAddr,
     progress: &dyn Fn(&NodeAddr, &str),
     seen: &Seen,
+    answered: &Answered,
 ) -> Step<String> {
     let record = journal_step(plan, node, progress);
     // A node this rotation has not touched yet most likely takes the old
@@ -458,6 +495,7 @@ fn rotate_node(
         .is_none_or(|phase| phase == "pending");
     let conn = connect(plan, node)?;
     if let Some(key) = conn.host_key() {
+        answered.note(plan, node, &key);
         let _ = seen.host_key.set(key);
     }
     let new_logged_in = log_in(plan, &conn, untouched).map_err(|stop| refused(plan, node, stop))?;
@@ -1157,7 +1195,10 @@ mod tests {
     /// A plan in `dir` (its known_hosts file there) whose journal has
     /// `nodes` staged.
     fn moves_plan(dir: &crate::fsutil::scratch::Dir, nodes: &[&str]) -> Plan {
-        let mut record = super::super::journal::Record::default();
+        let mut record = super::super::journal::Record {
+            rotation: "r".into(),
+            ..Default::default()
+        };
         for node in nodes {
             record.set_phase(&format!("{node}:22"), "staged");
         }
@@ -1198,7 +1239,12 @@ mod tests {
             report("10.0.0.7", Outcome::Unreachable, None),
             report("10.0.0.9", Outcome::Rotated, Some(KEY_1)),
         ];
-        follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
+        follow_moves(
+            &plan,
+            &mut reports,
+            Some(&[Pins::of(pins.as_bytes())]),
+            &|_, _| {},
+        );
         let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
         assert_eq!(
             outcomes,
@@ -1211,10 +1257,119 @@ mod tests {
         );
         assert_eq!(plan.journal.phase("10.0.0.5:22"), None);
         assert_eq!(plan.journal.phase("10.0.0.6:22").as_deref(), Some("staged"));
-        // An unreachable address is followed as before.
+        // Only .5 left the pins, after the journal forgot it.
+        let now = std::fs::read_to_string(dir.join("known_hosts")).unwrap();
+        assert_eq!(now, format!("10.0.0.7 {KEY_2} rccr\n"));
+        // An unreachable address (pinned) is followed as well.
+        dir.file("known_hosts", &pins);
         reports[2] = report("10.0.0.5", Outcome::Unreachable, None);
-        follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
+        follow_moves(
+            &plan,
+            &mut reports,
+            Some(&[Pins::of(pins.as_bytes())]),
+            &|_, _| {},
+        );
         assert_eq!(reports[2].outcome, Outcome::Moved);
+    }
+
+    /// Review F2 (b): a followed move left the old address pinned, so after
+    /// a move back the key was pinned at both: taken for a cloned card.
+    #[test]
+    fn a_followed_move_unpins_the_old_address_and_a_move_back_is_followed_too() {
+        let dir = crate::fsutil::scratch::Dir::new("move-back");
+        dir.file("known_hosts", &format!("10.0.0.5 {KEY_1} rccr\n"));
+        let key = report("10.0.0.9", Outcome::Rotated, Some(KEY_1)).host_key;
+        // A rotation staged the node at .5, then it took the lease .9; the
+        // next rotation staged it at .9, then the lease flipped back to .5.
+        for (from, to) in [("10.0.0.5", "10.0.0.9"), ("10.0.0.9", "10.0.0.5")] {
+            let plan = moves_plan(&dir, &[from, to]);
+            let before = pins_before(&plan).unwrap();
+            let at = to.parse().unwrap();
+            let pin = plan
+                .known_hosts
+                .check_or_pin_key(at, 22, key.as_ref().unwrap());
+            assert_eq!(pin.unwrap(), Pinned::New, "{to}");
+            let mut reports = [
+                report(from, Outcome::Unreachable, None),
+                report(to, Outcome::Rotated, Some(KEY_1)),
+            ];
+            follow_moves(&plan, &mut reports, Some(&before), &|_, _| {});
+            assert_eq!(reports[0].outcome, Outcome::Moved, "{}", reports[0].detail);
+            assert_eq!(plan.journal.phase(&format!("{from}:22")), None);
+            let pins = std::fs::read_to_string(dir.join("known_hosts")).unwrap();
+            assert_eq!(pins, format!("{to} {KEY_1} rccr\n"), "{from} not unpinned");
+        }
+    }
+
+    /// Review F2 (a): a run of the rotation pinned the node at its new
+    /// lease and was killed before it followed the move; the next run took
+    /// that pin for a second machine holding the key.
+    #[test]
+    fn a_pin_an_earlier_run_of_the_rotation_made_proves_no_clone() {
+        let dir = crate::fsutil::scratch::Dir::new("pinned-by-the-rotation");
+        // Another rotation's pins, there before: never read.
+        let stale = format!("rotation old\n10.0.0.9 {KEY_1} rccr\n");
+        dir.file("journal.pins", &stale);
+        dir.file("known_hosts", &format!("10.0.0.5 {KEY_1} rccr\n"));
+        // The first run staged the node at .5 and was killed.
+        let plan = moves_plan(&dir, &["10.0.0.5", "10.0.0.9"]);
+        let first = pins_before(&plan).unwrap();
+        assert_eq!(first[0], first[1]);
+        // The node took the lease .9; a second run pinned it there and was
+        // killed before it followed the move.
+        let key = report("10.0.0.9", Outcome::Rotated, Some(KEY_1)).host_key;
+        let at = "10.0.0.9".parse().unwrap();
+        plan.known_hosts
+            .check_or_pin_key(at, 22, key.as_ref().unwrap())
+            .unwrap();
+        let mut reports = [
+            report("10.0.0.5", Outcome::Unreachable, None),
+            report("10.0.0.9", Outcome::Rotated, Some(KEY_1)),
+        ];
+        let third = pins_before(&plan).unwrap();
+        assert_eq!(third[0], first[0], "the rotation's pins");
+        follow_moves(&plan, &mut reports, Some(&third), &|_, _| {});
+        assert_eq!(reports[0].outcome, Outcome::Moved, "{}", reports[0].detail);
+        // The journal forgot .5, and the rotation's pins did too.
+        assert!(!pins_before(&plan).unwrap()[0].holds(at, 22, key.as_ref().unwrap()));
+        let five = "10.0.0.5".parse().unwrap();
+        assert!(!pins_before(&plan).unwrap()[0].holds(five, 22, key.as_ref().unwrap()));
+    }
+
+    /// What keeps F2 (a)'s rule from taking a cloned card for a move: a
+    /// key that answered at two addresses of one run (both first pinned by
+    /// that run, then killed) is pinned at both in the rotation's pins.
+    #[test]
+    fn a_key_that_answered_at_two_addresses_of_a_killed_run_proves_no_move_later() {
+        let dir = crate::fsutil::scratch::Dir::new("answered-twice");
+        let plan = moves_plan(&dir, &["10.0.0.5", "10.0.0.8"]);
+        let key = report("10.0.0.8", Outcome::Rotated, Some(KEY_1))
+            .host_key
+            .unwrap();
+        let (five, eight) = ("10.0.0.5".parse().unwrap(), "10.0.0.8".parse().unwrap());
+        // The first run: both answer, and are pinned, then it is killed.
+        let first = pins_before(&plan).unwrap();
+        let answered = Answered::default();
+        for node in [eight, five] {
+            plan.known_hosts.check_or_pin_key(node, 22, &key).unwrap();
+            answered.note(&plan, &NodeAddr { ip: node, port: 22 }, &key);
+        }
+        assert!(!first[0].holds(eight, 22, &key));
+        let [rotation, _] = pins_before(&plan).unwrap();
+        assert!(rotation.holds(eight, 22, &key) && rotation.holds(five, 22, &key));
+        // The next run: .5 is unreachable, .8 answers.
+        let mut reports = [
+            report("10.0.0.5", Outcome::Unreachable, None),
+            report("10.0.0.8", Outcome::Rotated, Some(KEY_1)),
+        ];
+        let before = pins_before(&plan).unwrap();
+        follow_moves(&plan, &mut reports, Some(&before), &|_, _| {});
+        assert_eq!(reports[0].outcome, Outcome::Unreachable);
+        assert!(
+            reports[0].detail.contains("a cloned card?"),
+            "{}",
+            reports[0].detail
+        );
     }
 
     #[test]
@@ -1237,7 +1392,9 @@ mod tests {
                 .iter()
                 .map(|&(ip, outcome)| report(ip, outcome, (outcome == Rotated).then_some(KEY_1)))
                 .collect();
-            follow_moves(&plan, &mut reports, Some(&pins), &|_, _| {});
+            // The rotation's first run: its pins are the rotation's.
+            let before = pins_before(&plan).unwrap();
+            follow_moves(&plan, &mut reports, Some(&before), &|_, _| {});
             let after: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
             let before: Vec<Outcome> = nodes.iter().map(|n| n.1).collect();
             assert_eq!(after, before, "{said}");

@@ -307,6 +307,39 @@ fn end_line(out: &mut Vec<u8>) {
     }
 }
 
+/// known_hosts as it was at one moment, to look keys up in (never to
+/// write back: bytes that are not UTF-8 are U+FFFD, which leaves a line's
+/// host patterns, key type and key as they were).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pins {
+    text: String,
+}
+
+impl Pins {
+    /// The pins in known_hosts `content`.
+    pub fn of(content: &[u8]) -> Pins {
+        Pins {
+            text: String::from_utf8_lossy(content).into_owned(),
+        }
+    }
+
+    /// The pins as text in known_hosts format.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether a line for `ip`:`port` holds `key`.
+    pub fn holds(&self, ip: IpAddr, port: u16, key: &HostKey) -> bool {
+        let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
+        check(&self.text, &host_field(ip, port), &key.line, &hashed) == Pin::Match
+    }
+
+    /// These pins with `hosts` taken off rccr's lines ([`unpin`]).
+    pub fn unpinned(&self, hosts: &[String]) -> Pins {
+        Pins::of(&unpin(self.text.as_bytes(), hosts))
+    }
+}
+
 /// A known_hosts file shared by the threads of one run: checks and pins
 /// go through one lock, and every pin is an atomic rewrite of the file.
 pub struct KnownHosts {
@@ -403,6 +436,12 @@ impl KnownHosts {
         }
         self.write(&updated)?;
         Ok(true)
+    }
+
+    /// The pins as they are now ([`Pins`]), the file left as it is.
+    pub fn snapshot(&self) -> Result<Pins, Error> {
+        let (_guard, bytes) = self.read_bytes()?;
+        Ok(Pins::of(&bytes))
     }
 
     /// The key types pinned for `host`: what a connection to it may offer
@@ -618,6 +657,32 @@ mod tests {
             check(&content, "10.0.0.5", ED_A, &|_| true),
             Pin::Mismatch { line: 2 }
         );
+    }
+
+    #[test]
+    fn a_snapshot_holds_the_pins_as_they_were() {
+        let dir = crate::fsutil::scratch::Dir::new("kh-snapshot");
+        let store = KnownHosts::new(dir.join("known_hosts"));
+        assert_eq!(store.snapshot().unwrap(), Pins::default());
+        dir.file(
+            "known_hosts",
+            &format!("10.0.0.5 {KEY_1} rccr\n[10.0.0.6]:2222 {KEY_1}\n"),
+        );
+        let pins = store.snapshot().unwrap();
+        store.check_or_pin("10.0.0.7", KEY_1, &never).unwrap();
+        let key: HostKey = HostKey {
+            line: KEY_1.into(),
+            fingerprint: FP_1.parse().unwrap(),
+            blob: Vec::new(),
+        };
+        let at = |ip: &str| ip.parse::<IpAddr>().unwrap();
+        assert!(pins.holds(at("10.0.0.5"), 22, &key));
+        assert!(!pins.holds(at("10.0.0.5"), 2222, &key));
+        assert!(pins.holds(at("10.0.0.6"), 2222, &key));
+        assert!(!pins.holds(at("10.0.0.7"), 22, &key), "pinned later");
+        let unpinned = pins.unpinned(&[host_field(at("10.0.0.5"), 22)]);
+        assert!(!unpinned.holds(at("10.0.0.5"), 22, &key));
+        assert!(unpinned.holds(at("10.0.0.6"), 2222, &key));
     }
 
     #[test]
