@@ -277,7 +277,7 @@ pub fn rotate(
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) -> Vec<Report> {
     // Before any pin this run makes: a host key pinned at two addresses
-    // then, and when the rotation began, proves no move ([`follow_moves`]).
+    // then proves no move ([`follow_moves`]).
     let before = pins_before(plan);
     let answered = Answered::default();
     let mut reports = parallel::map(nodes, plan.parallel, |node| {
@@ -323,15 +323,14 @@ pub fn rotate(
 /// An address that is unreachable, or answers with another host key (a
 /// new lease gave it to another machine), whose pinned host key answered
 /// at another address of this run is that node on a new lease: its report
-/// there stands for it, the journal forgets the old address (else the
-/// old key were kept for it until `rccr remove`), and then known_hosts
-/// does too. A key never pinned at the old address proves nothing, so that
-/// address stays as it ended; nor does one that more than one machine
-/// holds (a cloned card): one that answered at two addresses of the run,
-/// or that every pins of `before` ([`pins_before`]) hold at another of its
-/// addresses as well. Then the machine at the old address may be there
-/// still, taking only the old key: the address stays as it ended, its
-/// line saying why.
+/// there stands for it, and the journal forgets the old address (else the
+/// old key were kept for it until `rccr remove`). A key never pinned at
+/// the old address proves nothing, so that address stays as it ended; nor
+/// does one that more than one machine holds (a cloned card): one that
+/// answered at two addresses of the run, or that `before` (known_hosts as
+/// the run found it) pinned at another of its addresses as well. Then the
+/// machine at the old address may be there still, taking only the old
+/// key: the address stays as it ended, its line saying why.
 fn follow_moves(
     plan: &Plan,
     reports: &mut [Report],

@@ -231,7 +231,9 @@ impl Journal {
         let _ = std::fs::remove_file(crate::state::journal_pins(&self.path));
         Ok(())
     }
+}
 
+impl Journal {
     /// Adds pins of `key` (its public-key line) at `hosts` to the
     /// rotation's pins ([`Journal::pins`]), durably: one host key that
     /// answered at all of them in one run, so held by more than one
