@@ -7,7 +7,6 @@
 //! |---|---|---|
 //! | state directory | `~/.rccr` | `--state-dir`, `RCCR_STATE_DIR` |
 //! | rotation journal of an unfinished run | `STATE/rotation.journal` | |
-//! | known_hosts as that rotation found it | `STATE/rotation.pins` | |
 //! | the last finished rotation (current and previous key) | `STATE/last-rotation` | |
 //! | rccr's kept copy of the temporary key | `STATE/temp_key` | |
 //! | a new cluster key waiting for its path in `~/.ssh` | `STATE/new_key` | |
@@ -40,12 +39,6 @@ pub use lock::Lock;
 pub const IMAGE_BUILD_TEMP_KEY: &str = ".rccr/ssh_temp_key";
 /// Where the control images install the temporary private key.
 pub const IMAGE_TEMP_KEY: &str = "/root/.ssh/id_rsa";
-/// known_hosts as the rotation whose journal is at `journal` found it
-/// (`STATE/rotation.pins` beside `STATE/rotation.journal`).
-pub fn journal_pins(journal: &Path) -> PathBuf {
-    journal.with_extension("pins")
-}
-
 /// The environment variable that moves the state directory.
 const STATE_DIR_ENV: &str = "RCCR_STATE_DIR";
 
@@ -142,11 +135,6 @@ impl StatePaths {
     /// The rotation journal of an unfinished run.
     pub fn journal(&self) -> PathBuf {
         self.state_dir.join("rotation.journal")
-    }
-
-    /// known_hosts as the unfinished rotation found it.
-    pub fn rotation_pins(&self) -> PathBuf {
-        journal_pins(&self.journal())
     }
 
     /// The journal of the last finished rotation: current and previous keys.
@@ -645,7 +633,6 @@ mod tests {
         let p = paths("layout");
         for path in [
             p.journal(),
-            p.rotation_pins(),
             p.last_rotation(),
             p.kept_temp_key(),
             p.staged_new_key(),

@@ -279,10 +279,9 @@ pub fn rotate(
     // Before any pin this run makes: a host key pinned at two addresses
     // then proves no move ([`follow_moves`]).
     let before = pins_before(plan);
-    let answered = Answered::default();
     let mut reports = parallel::map(nodes, plan.parallel, |node| {
         let seen = Seen::default();
-        let attempt = || rotate_node(plan, node, progress, &seen, &answered);
+        let attempt = || rotate_node(plan, node, progress, &seen);
         let result = match attempt() {
             Err(Stop(Outcome::Reverted, detail)) if detail == EXPIRED => {
                 progress(node, "reverted by itself before the commit; starting over");
@@ -311,12 +310,7 @@ pub fn rotate(
             host_key: seen.host_key.into_inner(),
         }
     });
-    follow_moves(
-        plan,
-        &mut reports,
-        before.as_ref().map(|b| &b[..]),
-        progress,
-    );
+    follow_moves(plan, &mut reports, before.as_ref(), progress);
     reports
 }
 
@@ -334,7 +328,7 @@ pub fn rotate(
 fn follow_moves(
     plan: &Plan,
     reports: &mut [Report],
-    before: Option<&[Pins]>,
+    before: Option<&Pins>,
     progress: &(dyn Fn(&NodeAddr, &str) + Sync),
 ) {
     // Unread, it never reached a node either: no key answered anywhere.
@@ -370,8 +364,7 @@ fn follow_moves(
                 .collect()
         };
         let answered = elsewhere(&|r| r.host_key.as_ref().is_some_and(|k| k.line == key.line));
-        let pinned_before =
-            elsewhere(&|r| before.iter().all(|p| p.holds(r.node.ip, r.node.port, &key)));
+        let pinned_before = elsewhere(&|r| before.holds(r.node.ip, r.node.port, &key));
         if answered.len() > 1 || !pinned_before.is_empty() {
             let why = shared_host_key(old, &key, &answered, &pinned_before);
             let detail = &mut reports[i].detail;
@@ -399,15 +392,10 @@ fn follow_moves(
     }
 }
 
-/// The pins a pin must be in to count for [`follow_moves`]: known_hosts
-/// as the rotation found it ([`Journal::pins`]) and as this run does.
-/// Pins the rotation's own runs made (a run killed once it pinned a node
-/// at its new lease) do not count, nor do pins taken off since (a move
-/// followed, a node removed). `None` when known_hosts cannot be read
-/// (then no move is followed).
-fn pins_before(plan: &Plan) -> Option<[Pins; 2]> {
-    let run = plan.known_hosts.snapshot().ok()?;
-    Some([plan.journal.pins(run.clone()), run])
+/// known_hosts as the run finds it, for [`follow_moves`]; `None` when it
+/// cannot be read (then no move is followed).
+fn pins_before(plan: &Plan) -> Option<Pins> {
+    plan.known_hosts.snapshot().ok()
 }
 
 /// Why the machine at `old` is not taken to have moved: its pinned `key`
@@ -440,31 +428,6 @@ fn shared_host_key(
     )
 }
 
-/// The host keys that answered this run (and matched their pins), by
-/// address. A key that answers at two addresses of one run is held by
-/// two machines: both pins go into the rotation's ([`Journal::hold_pins`])
-/// before anything is sent to the second, so that a later run of the
-/// rotation, which counts only those, takes neither address for the
-/// other's new lease, even when this run is killed.
-#[derive(Default)]
-struct Answered(std::sync::Mutex<Vec<(NodeAddr, String)>>);
-
-impl Answered {
-    fn note(&self, plan: &Plan, node: &NodeAddr, key: &HostKey) {
-        let mut answered = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let mut held: Vec<String> = answered
-            .iter()
-            .filter(|(n, line)| n.ip != node.ip && *line == key.line)
-            .map(|(n, _)| host_field(n.ip, n.port))
-            .collect();
-        if !held.is_empty() {
-            held.push(host_field(node.ip, node.port));
-            let _ = plan.journal.hold_pins(&held, &key.line);
-        }
-        answered.push((*node, key.line.clone()));
-    }
-}
-
 /// Records a node's phase in the journal and shows it; a journal write
 /// that fails does not stop the rotation.
 fn journal_step<'a>(
@@ -483,7 +446,6 @@ fn rotate_node(
     node: &NodeAddr,
     progress: &dyn Fn(&NodeAddr, &str),
     seen: &Seen,
-    answered: &Answered,
 ) -> Step<String> {
     let record = journal_step(plan, node, progress);
     // A node this rotation has not touched yet most likely takes the old
@@ -494,7 +456,6 @@ fn rotate_node(
         .is_none_or(|phase| phase == "pending");
     let conn = connect(plan, node)?;
     if let Some(key) = conn.host_key() {
-        answered.note(plan, node, &key);
         let _ = seen.host_key.set(key);
     }
     let new_logged_in = log_in(plan, &conn, untouched).map_err(|stop| refused(plan, node, stop))?;
@@ -1194,10 +1155,7 @@ mod tests {
     /// A plan in `dir` (its known_hosts file there) whose journal has
     /// `nodes` staged.
     fn moves_plan(dir: &crate::fsutil::scratch::Dir, nodes: &[&str]) -> Plan {
-        let mut record = super::super::journal::Record {
-            rotation: "r".into(),
-            ..Default::default()
-        };
+        let mut record = super::super::journal::Record::default();
         for node in nodes {
             record.set_phase(&format!("{node}:22"), "staged");
         }
@@ -1241,7 +1199,7 @@ mod tests {
         follow_moves(
             &plan,
             &mut reports,
-            Some(&[Pins::of(pins.as_bytes())]),
+            Some(&Pins::of(pins.as_bytes())),
             &|_, _| {},
         );
         let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
@@ -1265,7 +1223,7 @@ mod tests {
         follow_moves(
             &plan,
             &mut reports,
-            Some(&[Pins::of(pins.as_bytes())]),
+            Some(&Pins::of(pins.as_bytes())),
             &|_, _| {},
         );
         assert_eq!(reports[2].outcome, Outcome::Moved);
@@ -1282,7 +1240,7 @@ mod tests {
         // next rotation staged it at .9, then the lease flipped back to .5.
         for (from, to) in [("10.0.0.5", "10.0.0.9"), ("10.0.0.9", "10.0.0.5")] {
             let plan = moves_plan(&dir, &[from, to]);
-            let before = pins_before(&plan).unwrap();
+            let before = plan.known_hosts.snapshot().unwrap();
             let at = to.parse().unwrap();
             let pin = plan
                 .known_hosts
@@ -1298,77 +1256,6 @@ mod tests {
             let pins = std::fs::read_to_string(dir.join("known_hosts")).unwrap();
             assert_eq!(pins, format!("{to} {KEY_1} rccr\n"), "{from} not unpinned");
         }
-    }
-
-    /// Review F2 (a): a run of the rotation pinned the node at its new
-    /// lease and was killed before it followed the move; the next run took
-    /// that pin for a second machine holding the key.
-    #[test]
-    fn a_pin_an_earlier_run_of_the_rotation_made_proves_no_clone() {
-        let dir = crate::fsutil::scratch::Dir::new("pinned-by-the-rotation");
-        // Another rotation's pins, there before: never read.
-        let stale = format!("rotation old\n10.0.0.9 {KEY_1} rccr\n");
-        dir.file("journal.pins", &stale);
-        dir.file("known_hosts", &format!("10.0.0.5 {KEY_1} rccr\n"));
-        // The first run staged the node at .5 and was killed.
-        let plan = moves_plan(&dir, &["10.0.0.5", "10.0.0.9"]);
-        let first = pins_before(&plan).unwrap();
-        assert_eq!(first[0], first[1]);
-        // The node took the lease .9; a second run pinned it there and was
-        // killed before it followed the move.
-        let key = report("10.0.0.9", Outcome::Rotated, Some(KEY_1)).host_key;
-        let at = "10.0.0.9".parse().unwrap();
-        plan.known_hosts
-            .check_or_pin_key(at, 22, key.as_ref().unwrap())
-            .unwrap();
-        let mut reports = [
-            report("10.0.0.5", Outcome::Unreachable, None),
-            report("10.0.0.9", Outcome::Rotated, Some(KEY_1)),
-        ];
-        let third = pins_before(&plan).unwrap();
-        assert_eq!(third[0], first[0], "the rotation's pins");
-        follow_moves(&plan, &mut reports, Some(&third), &|_, _| {});
-        assert_eq!(reports[0].outcome, Outcome::Moved, "{}", reports[0].detail);
-        // The journal forgot .5, and the rotation's pins did too.
-        assert!(!pins_before(&plan).unwrap()[0].holds(at, 22, key.as_ref().unwrap()));
-        let five = "10.0.0.5".parse().unwrap();
-        assert!(!pins_before(&plan).unwrap()[0].holds(five, 22, key.as_ref().unwrap()));
-    }
-
-    /// What keeps F2 (a)'s rule from taking a cloned card for a move: a
-    /// key that answered at two addresses of one run (both first pinned by
-    /// that run, then killed) is pinned at both in the rotation's pins.
-    #[test]
-    fn a_key_that_answered_at_two_addresses_of_a_killed_run_proves_no_move_later() {
-        let dir = crate::fsutil::scratch::Dir::new("answered-twice");
-        let plan = moves_plan(&dir, &["10.0.0.5", "10.0.0.8"]);
-        let key = report("10.0.0.8", Outcome::Rotated, Some(KEY_1))
-            .host_key
-            .unwrap();
-        let (five, eight) = ("10.0.0.5".parse().unwrap(), "10.0.0.8".parse().unwrap());
-        // The first run: both answer, and are pinned, then it is killed.
-        let first = pins_before(&plan).unwrap();
-        let answered = Answered::default();
-        for node in [eight, five] {
-            plan.known_hosts.check_or_pin_key(node, 22, &key).unwrap();
-            answered.note(&plan, &NodeAddr { ip: node, port: 22 }, &key);
-        }
-        assert!(!first[0].holds(eight, 22, &key));
-        let [rotation, _] = pins_before(&plan).unwrap();
-        assert!(rotation.holds(eight, 22, &key) && rotation.holds(five, 22, &key));
-        // The next run: .5 is unreachable, .8 answers.
-        let mut reports = [
-            report("10.0.0.5", Outcome::Unreachable, None),
-            report("10.0.0.8", Outcome::Rotated, Some(KEY_1)),
-        ];
-        let before = pins_before(&plan).unwrap();
-        follow_moves(&plan, &mut reports, Some(&before), &|_, _| {});
-        assert_eq!(reports[0].outcome, Outcome::Unreachable);
-        assert!(
-            reports[0].detail.contains("a cloned card?"),
-            "{}",
-            reports[0].detail
-        );
     }
 
     #[test]
@@ -1391,9 +1278,12 @@ mod tests {
                 .iter()
                 .map(|&(ip, outcome)| report(ip, outcome, (outcome == Rotated).then_some(KEY_1)))
                 .collect();
-            // The rotation's first run: its pins are the rotation's.
-            let before = pins_before(&plan).unwrap();
-            follow_moves(&plan, &mut reports, Some(&before), &|_, _| {});
+            follow_moves(
+                &plan,
+                &mut reports,
+                Some(&Pins::of(pins.as_bytes())),
+                &|_, _| {},
+            );
             let after: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
             let before: Vec<Outcome> = nodes.iter().map(|n| n.1).collect();
             assert_eq!(after, before, "{said}");

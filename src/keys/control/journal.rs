@@ -14,9 +14,8 @@
 //! old-key /root/.ssh/id_rsa
 //! node 10.213.0.101:22 staged
 //! ```
-use super::known_hosts::{host_field, Pins};
 use crate::error::Error;
-use crate::fsutil::{self, Trust};
+use crate::fsutil;
 use crate::keys::addr::{self, NodeAddr};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -170,32 +169,10 @@ impl Journal {
     /// Drops `node` from the live journal, durably: an address the node
     /// left mid-rotation (a new DHCP lease), so that no run waits for it.
     /// Unlike [`forget`], later [`Journal::record`]s keep it dropped.
-    /// Its pins go from the rotation's pins too ([`Journal::pins`]).
     pub fn forget(&self, node: &str) -> Result<(), Error> {
         let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
-        let before = record.clone();
         record.nodes.retain(|(name, _)| name != node);
-        fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)?;
-        unpin_left(&self.path, &before, &record);
-        Ok(())
-    }
-
-    /// known_hosts as this rotation found it, kept beside the journal by
-    /// its first run: pins the rotation's own runs made later (a run
-    /// killed once it pinned a node at its new lease) are not in it, nor
-    /// are the addresses the journal forgot since. A file of another
-    /// rotation, or none, is replaced by `now` (the pins as this run finds
-    /// them); one that cannot be read or kept leaves `now` for this run
-    /// only, which can only count more pins.
-    pub fn pins(&self, now: Pins) -> Pins {
-        let path = crate::state::journal_pins(&self.path);
-        let rotation = self.snapshot().rotation;
-        let kept = fsutil::read_trusted_if_any(&path, Trust::Kept);
-        if let Ok(Some(pins)) = kept.map(|b| b.and_then(|b| pins_of(&b, &rotation))) {
-            return pins;
-        }
-        let _ = keep_pins(&path, &rotation, &now);
-        now
+        fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)
     }
 
     /// The node's phase as last recorded.
@@ -226,78 +203,7 @@ impl Journal {
         record.new_key = new_key.to_path_buf();
         fsutil::write_atomic(&self.path, record.render().as_bytes(), 0o600)?;
         std::fs::rename(&self.path, last)
-            .map_err(|e| Error::io(format!("cannot finish {}", self.path.display()), e))?;
-        // Another rotation's pins are never read: this only tidies up.
-        let _ = std::fs::remove_file(crate::state::journal_pins(&self.path));
-        Ok(())
-    }
-}
-
-impl Journal {
-    /// Adds pins of `key` (its public-key line) at `hosts` to the
-    /// rotation's pins ([`Journal::pins`]), durably: one host key that
-    /// answered at all of them in one run, so held by more than one
-    /// machine. Nothing when the rotation keeps no pins (its runs then
-    /// count known_hosts as they find it, which holds these too).
-    pub fn hold_pins(&self, hosts: &[String], key: &str) -> Result<(), Error> {
-        let path = crate::state::journal_pins(&self.path);
-        let rotation = self.snapshot().rotation;
-        let Some(bytes) = fsutil::read_trusted_if_any(&path, Trust::Kept)? else {
-            return Ok(());
-        };
-        let Some(pins) = pins_of(&bytes, &rotation) else {
-            return Ok(());
-        };
-        let mut text = pins.text().to_string();
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        for host in hosts {
-            text += &format!("{host} {key} {}\n", super::known_hosts::MARK);
-        }
-        keep_pins(&path, &rotation, &Pins::of(text.as_bytes()))
-    }
-}
-
-/// The first line of a rotation's pins file: the rotation that kept them.
-fn pins_header(rotation: &str) -> String {
-    format!("rotation {rotation}\n")
-}
-
-/// The pins in a pins file's `bytes`, if rotation `rotation` kept them.
-fn pins_of(bytes: &[u8], rotation: &str) -> Option<Pins> {
-    let pins = bytes.strip_prefix(pins_header(rotation).as_bytes())?;
-    Some(Pins::of(pins))
-}
-
-fn keep_pins(path: &Path, rotation: &str, pins: &Pins) -> Result<(), Error> {
-    let content = pins_header(rotation) + pins.text();
-    fsutil::write_atomic(path, content.as_bytes(), 0o600)
-}
-
-/// Takes the addresses of the nodes of `before` that `after` (the journal
-/// at `path` now) no longer lists off the rotation's pins: a node that
-/// left an address (moved, or removed) and is there again later was not
-/// pinned there when the rotation began. Best effort: pins kept there
-/// only count more.
-fn unpin_left(path: &Path, before: &Record, after: &Record) {
-    let pins_path = crate::state::journal_pins(path);
-    let Ok(Some(bytes)) = fsutil::read_trusted_if_any(&pins_path, Trust::Kept) else {
-        return;
-    };
-    let Some(pins) = pins_of(&bytes, &before.rotation) else {
-        return;
-    };
-    let left: Vec<String> = before
-        .nodes
-        .iter()
-        .filter(|(name, _)| after.phase(name).is_none())
-        .filter_map(|(name, _)| addr::parse(name, 22))
-        .map(|node| host_field(node.ip, node.port))
-        .collect();
-    let unpinned = pins.unpinned(&left);
-    if !left.is_empty() && unpinned != pins {
-        let _ = keep_pins(&pins_path, &after.rotation, &unpinned);
+            .map_err(|e| Error::io(format!("cannot finish {}", self.path.display()), e))
     }
 }
 
@@ -319,15 +225,14 @@ fn forget_where(path: &Path, gone: &dyn Fn(&NodeAddr) -> bool) -> Result<bool, E
     let Some(mut record) = load(path)? else {
         return Ok(false);
     };
-    let before = record.clone();
+    let before = record.nodes.len();
     record
         .nodes
         .retain(|(name, _)| addr::parse(name, 22).is_none_or(|node| !gone(&node)));
-    if record.nodes.len() == before.nodes.len() {
+    if record.nodes.len() == before {
         return Ok(false);
     }
     fsutil::write_atomic(path, record.render().as_bytes(), 0o600)?;
-    unpin_left(path, &before, &record);
     Ok(true)
 }
 
@@ -364,10 +269,8 @@ pub fn follow(path: &Path, moves: &[(IpAddr, IpAddr)], fresh: &[NodeAddr]) -> Re
     if nodes == record.nodes {
         return Ok(false);
     }
-    let before = record.clone();
     record.nodes = nodes;
     fsutil::write_atomic(path, record.render().as_bytes(), 0o600)?;
-    unpin_left(path, &before, &record);
     Ok(true)
 }
 
@@ -483,48 +386,6 @@ mod tests {
         assert!(!forget_nodes(&path, &[at("10.0.0.1:2222")]).unwrap());
         record.nodes.remove(1);
         assert_eq!(load(&path).unwrap(), Some(record));
-    }
-
-    /// The rotation's pins: kept by its first run, another rotation's
-    /// replaced, an address the journal forgets taken off, gone with it.
-    #[test]
-    fn a_rotations_pins_are_its_own_and_follow_what_the_journal_forgets() {
-        let dir = crate::fsutil::scratch::Dir::new("journal-pins");
-        let path = dir.join("rotation.journal");
-        let pins_path = crate::state::journal_pins(&path);
-        std::fs::write(&pins_path, "rotation old\n10.0.0.7 ssh-ed25519 AAAA rccr\n").unwrap();
-        journal_at(
-            &path,
-            &[("10.0.0.5:22", "staged"), ("10.0.0.6:22", "staged")],
-        );
-        let journal = Journal {
-            path: path.clone(),
-            record: Mutex::new(load(&path).unwrap().unwrap()),
-        };
-        let now = |text: &str| Pins::of(text.as_bytes());
-        let first = "10.0.0.5 ssh-ed25519 AAAA rccr\n10.0.0.6 ssh-ed25519 BBBB rccr\n";
-        assert_eq!(journal.pins(now(first)), now(first), "another rotation's");
-        assert_eq!(journal.pins(now("")), now(first), "this rotation's");
-        journal.forget("10.0.0.5:22").unwrap();
-        let left = "10.0.0.6 ssh-ed25519 BBBB rccr\n";
-        assert_eq!(journal.pins(now("")), now(left));
-        journal
-            .hold_pins(&["10.0.0.8".into()], "ssh-ed25519 BBBB")
-            .unwrap();
-        let held = format!("{left}10.0.0.8 ssh-ed25519 BBBB rccr\n");
-        assert_eq!(journal.pins(now("")), now(&held));
-        // rccr remove forgets by address.
-        assert!(forget(&path, &["10.0.0.6".parse().unwrap()]).unwrap());
-        let kept = std::fs::read_to_string(&pins_path).unwrap();
-        assert_eq!(kept, "rotation r\n10.0.0.8 ssh-ed25519 BBBB rccr\n");
-        let journal = Journal {
-            path: path.clone(),
-            record: Mutex::new(load(&path).unwrap().unwrap()),
-        };
-        journal
-            .retire(&dir.join("last-rotation"), &dir.join("key"))
-            .unwrap();
-        assert!(!pins_path.exists());
     }
 
     #[test]
