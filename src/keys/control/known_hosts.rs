@@ -323,20 +323,10 @@ impl Pins {
         }
     }
 
-    /// The pins as text in known_hosts format.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
     /// Whether a line for `ip`:`port` holds `key`.
     pub fn holds(&self, ip: IpAddr, port: u16, key: &HostKey) -> bool {
         let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
         check(&self.text, &host_field(ip, port), &key.line, &hashed) == Pin::Match
-    }
-
-    /// These pins with `hosts` taken off rccr's lines ([`unpin`]).
-    pub fn unpinned(&self, hosts: &[String]) -> Pins {
-        Pins::of(&unpin(self.text.as_bytes(), hosts))
     }
 }
 
@@ -680,9 +670,6 @@ mod tests {
         assert!(!pins.holds(at("10.0.0.5"), 2222, &key));
         assert!(pins.holds(at("10.0.0.6"), 2222, &key));
         assert!(!pins.holds(at("10.0.0.7"), 22, &key), "pinned later");
-        let unpinned = pins.unpinned(&[host_field(at("10.0.0.5"), 22)]);
-        assert!(!unpinned.holds(at("10.0.0.5"), 22, &key));
-        assert!(unpinned.holds(at("10.0.0.6"), 2222, &key));
     }
 
     #[test]
