@@ -1,6 +1,6 @@
 #!/bin/bash
 #---help---
-# Usage: tests/vm.sh [--arch aarch64] [--no-build] [-- TEST_FILTER...]
+# Usage: tests/vm.sh [--arch aarch64] [--no-build | --prepare] [-- TEST_FILTER...]
 #
 # Runs the VM tier (docs/vm-tier.md): QEMU virtual machines booting Debian
 # stand-ins of the target image on the virtual LAN of tests/lab/lab.sh.
@@ -21,6 +21,9 @@
 #                   not part of tests/run.sh. Building its image registers
 #                   qemu-user-static's aarch64 binfmt entry if missing.
 #   --no-build      use dist/rccr-ARCH as they are
+#   --prepare       steps 1 and 2 only, then stop: tests/run.sh runs this in
+#                   the background (niced, DIST_DIR aside) while the lab
+#                   tests run, so that its later full run finds them done
 #   TEST_FILTER     passed to the test binary (default: every test)
 #
 # Needs root (or sudo) and what tests/run.sh installs (qemu-system-x86, qemu-utils,
@@ -37,6 +40,7 @@ einfo() { printf 'tests/vm.sh: %s\n' "$*" >&2; }
 
 ARCHES="x86_64 x86"
 BUILD=1
+PREPARE=0
 FILTER=()
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
 		shift
 		;;
 	--no-build) BUILD=0 ;;
+	--prepare) PREPARE=1 ;;
 	-h | --help)
 		help
 		exit 0
@@ -99,6 +104,10 @@ for pid in "${DEBIAN_PIDS[@]}"; do
 	wait "$pid" || die "a Debian layer failed (see above)"
 done
 DEBIAN_PIDS=()
+if [ "$PREPARE" = 1 ]; then
+	step "prepared"
+	exit 0
+fi
 for arch in $ARCHES; do
 	step "image of $arch"
 	$SUDO bash tests/vm/image.sh path "$arch" >/dev/null
