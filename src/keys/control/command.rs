@@ -251,7 +251,8 @@ fn old_key(opts: &Options, unfinished: Option<&Record>) -> Result<Key, Error> {
                 paths.previous_key().display()
             )
         };
-        let what = format!("{} {}", origin(opts, &path), path.display());
+        let named = named_by(opts, &path).unwrap_or_else(|| "the temporary key".into());
+        let what = format!("{named} {}", path.display());
         return Err(Error::bad_input(what, why));
     }
     Ok(key)
@@ -281,8 +282,8 @@ pub fn check_old_key(opts: &Options) -> Result<(), Error> {
 /// another. Nothing for a key setup found by itself, or the same key.
 fn gave_way(opts: &Options, key: &Key) -> Option<String> {
     let given = opts.from_key.as_deref()?;
-    let named = origin(opts, given);
-    if named == UNNAMED || *given == key.path {
+    let named = named_by(opts, given)?;
+    if *given == key.path {
         return None;
     }
     if load_key(given).is_ok_and(|k| k.blob() == key.blob()) {
@@ -296,23 +297,20 @@ fn gave_way(opts: &Options, key: &Key) -> Option<String> {
     ))
 }
 
-/// [`origin`] of a key no option, config line or variable named.
-const UNNAMED: &str = "the temporary key";
-
-/// How the old key at `path` was named: the option that named it, else
-/// `ssh.temp_key` (at its line) or `RCCR_TEMP_KEY` where they name it,
-/// else nothing (found as the temporary key).
-fn origin(opts: &Options, path: &Path) -> String {
+/// Who named the old key at `path`: the option that named it, else
+/// `ssh.temp_key` (at its line) or `RCCR_TEMP_KEY` where they name it;
+/// `None` for a key found by itself as the temporary key.
+fn named_by(opts: &Options, path: &Path) -> Option<String> {
     if let Some(flag) = opts.from_key_flag {
-        return flag.into();
+        return Some(flag.into());
     }
     if let Some(named) = opts.temp_key.as_ref().filter(|n| n.path == path) {
-        return format!("{}:{}: ssh.temp_key", named.file, named.pos.line);
+        return Some(format!("{}:{}: ssh.temp_key", named.file, named.pos.line));
     }
     if std::env::var_os("RCCR_TEMP_KEY").is_some_and(|v| Path::new(&v) == path) {
-        return "RCCR_TEMP_KEY".into();
+        return Some("RCCR_TEMP_KEY".into());
     }
-    UNNAMED.into()
+    None
 }
 
 /// The key a rekey moves the nodes away from, at `STATE/previous_key`: the
@@ -1264,6 +1262,38 @@ mod tests {
         );
         assert!(message.contains(&says), "{message}");
         assert!(message.contains("put that key back there"), "{message}");
+    }
+
+    /// The current cluster key offered as the old key is refused, and the
+    /// line says who named it: the option, or, found by itself, "the
+    /// temporary key".
+    #[test]
+    fn the_cluster_key_as_the_old_key_is_refused_naming_who_named_it() {
+        let home = crate::state::scratch::home("cluster-as-old");
+        let paths = &home.paths;
+        let cluster = paths.ssh_identity(KeyType::Ed25519);
+        write_pair(
+            &cluster,
+            &generate(KeyType::Ed25519, 0, CLUSTER_KEY_COMMENT).unwrap(),
+        )
+        .unwrap();
+        let fingerprint = load_key(&cluster).unwrap().fingerprint;
+        KeyRecords::new(paths)
+            .record(KeyRole::Cluster, &fingerprint)
+            .unwrap();
+        for (flag, named) in [
+            (Some("--from-key"), "--from-key"),
+            (None, "the temporary key"),
+        ] {
+            let opts = options(paths, Some(&cluster), flag);
+            let Err(err) = old_key(&opts, None) else {
+                panic!("the cluster key was taken as the old key ({named})");
+            };
+            let message = err.to_string();
+            let says = format!("{named} {}: is rccr's cluster key", cluster.display());
+            assert!(message.starts_with(&says), "{message}");
+            assert_eq!(named_by(&opts, &cluster).as_deref(), flag);
+        }
     }
 
     /// A forced restore put back key records that do not list the new key
