@@ -8,10 +8,14 @@
 # tests need root: run as root, or as a user with sudo), shell/workflow/
 # Dockerfile lint, and the ARMv6 cross build run under qemu.
 #
-#   --quick          skip the ARMv6 cross build (~2 min)
+#   --quick          skip the ARMv6 cross build (~3 min of CPU)
 #   --no-fuzz        skip the fuzz smoke (~3 min cold build, then ~10 s a target,
 #                    two at a time)
 #   --install-only   install what the tests need (a superset of the demo's), then stop
+#
+# The release builds (the VM tier's and the ARMv6 one), the VM tier's
+# Debian layers and the fuzz build run niced in the background while the
+# lab tests run; their log ends up in the output before the fuzz smoke.
 #
 # Environment:
 #   RCCR_SKIP_INSTALL=1  do not install anything (a prepared machine)
@@ -85,60 +89,23 @@ if [ "${RCCR_SKIP_INSTALL:-0}" != 1 ]; then
 fi
 [ "$INSTALL_ONLY" = 0 ] || exit 0
 
-einfo "cargo fmt --check"
-cargo fmt --all -- --check
-
-einfo "cargo clippy -D warnings"
-cargo clippy --all-targets --quiet -- -D warnings
-
-# ---- release builds in the background ------------------------------------
-# The VM tier's two release builds, the ARMv6 one and the VM tier's Debian
-# layers take about 9 min, mostly CPU. The lab tests below spend much of
-# their time waiting on timers and on the network, so these run meanwhile,
-# at the lowest priority (the lab keeps the CPU it asks for). Binaries go
-# to target/prepared-dist, not dist/, which some image tests read; the VM
-# tier and the ARMv6 check then build incrementally (seconds) into dist/.
-PREPARE_LOG=target/prepare.log
-PREPARE_PID=
-mkdir -p target
-# setsid: its own process group, so that an early exit stops all of it.
-# shellcheck disable=SC2016 # $1 is the inner shell's
-DIST_DIR=$PWD/target/prepared-dist setsid nice -n 19 bash -c '
-	tests/vm.sh --prepare || exit
-	[ "$1" = 1 ] || image-builder/scripts/build-binaries.sh armhf' _ "$QUICK" \
-	>"$PREPARE_LOG" 2>&1 &
-PREPARE_PID=$!
-# shellcheck disable=SC2317 # run by the trap
-stop_prepare() {
-	[ -z "$PREPARE_PID" ] || kill -- -"$PREPARE_PID" 2>/dev/null || true
-}
-trap stop_prepare EXIT
-# Waits for the background builds; their log goes to the suite's output.
-wait_prepare() {
-	local rc=0
-	einfo "waiting for the background release builds"
-	wait "$PREPARE_PID" || rc=$?
-	PREPARE_PID=
-	grep -vE '^ +(Compiling|Downloaded|Downloading) ' "$PREPARE_LOG" >&2 || true
-	[ "$rc" = 0 ] || die "the background release builds failed, exit $rc (full log: $PREPARE_LOG)"
-}
-
-einfo "cargo test (unit, integration, virtual-LAN lab)"
-# The lab's waits are watchdogs, not figures: two labs start at once here
-# (four dockerds, twenty sshds), so give a loaded 2-core machine room.
-LAB_TIMEOUT=${LAB_TIMEOUT:-120} cargo test --no-fail-fast
-
-einfo "lint: shellcheck, actionlint, hadolint"
-tests/tools.sh lint
-
 # ---- fuzz smoke ----------------------------------------------------------
 # Every cargo-fuzz target under fuzz/ runs for RCCR_FUZZ_SECS seconds on
 # the stable toolchain (RUSTC_BOOTSTRAP=1 lets it take the sanitizer flags).
 # A crash fails the suite and names the input in fuzz/artifacts/. Longer
 # runs and their figures: docs/security.md.
-# (A subshell: its directory and environment stay its own.)
-fuzz_smoke() (
-	local log_dir target running=0 jobs=2 openssl
+
+# Builds the fuzz targets (cargo fuzz build -O): in a subshell, so that its
+# directory and environment stay its own. `cargo fuzz run` rebuilds unless
+# it runs in the same environment: fuzz_env sets it for both.
+fuzz_build() (
+	fuzz_env
+	cargo fuzz build -O
+)
+
+# Enters fuzz/ and sets the environment its builds and runs share.
+fuzz_env() {
+	local openssl newest=
 	cargo fuzz --version >/dev/null 2>&1 || cargo install --locked --quiet cargo-fuzz
 	cd fuzz
 	export RUSTC_BOOTSTRAP=1
@@ -146,7 +113,6 @@ fuzz_smoke() (
 	# links that copy (the newest, where older builds linger) rather than
 	# build its own (about 2 of its 4.5 min). Built at the test profile's
 	# -O0, it slows only known_hosts' hashed names (HMAC-SHA1): a smoke.
-	local newest=
 	for openssl in "$PWD"/../target/debug/build/openssl-sys-*/out/openssl-build/install; do
 		if [ -f "$openssl/lib/libcrypto.a" ] &&
 			{ [ -z "$newest" ] || [ "$openssl/lib/libcrypto.a" -nt "$newest/lib/libcrypto.a" ]; }; then
@@ -156,6 +122,11 @@ fuzz_smoke() (
 	if [ -n "$newest" ]; then
 		export OPENSSL_NO_VENDOR=1 OPENSSL_STATIC=1 OPENSSL_DIR="$newest"
 	fi
+}
+
+fuzz_smoke() (
+	local log_dir target running=0 jobs=2
+	fuzz_env
 	cargo fuzz build -O
 	log_dir=target/smoke-logs
 	rm -rf "$log_dir"
@@ -195,13 +166,89 @@ fuzz_target() {
 	cargo fuzz run -O "$target" "${corpora[@]}" -- -max_total_time="$RCCR_FUZZ_SECS" >"$log_dir/$target.log" 2>&1 || rc=$?
 	echo "$rc" >"$log_dir/$target.rc"
 }
+# ---- end of fuzz smoke ---------------------------------------------------
+
+# ---- builds in the background -------------------------------------------
+# The VM tier's two release builds and Debian layers, the ARMv6 build and
+# the fuzz build take about 12 min, mostly CPU. The lab tests spend much
+# of their time waiting on timers and the network, so these run meanwhile,
+# at the lowest priority (the lab keeps the CPU it asks for). Release
+# binaries go to target/prepared-dist, not dist/, which some image tests
+# read; the VM tier and the ARMv6 check then build incrementally (seconds)
+# into dist/, as the fuzz smoke does its targets.
+PREBUILD_LOG=target/prebuild.log
+PREBUILD_PID=
+
+prebuild() {
+	renice -n 19 -p "$BASHPID" >/dev/null
+	DIST_DIR=$PWD/target/prepared-dist tests/vm.sh --prepare
+	if [ "$QUICK" = 0 ]; then
+		DIST_DIR=$PWD/target/prepared-dist image-builder/scripts/build-binaries.sh armhf
+	fi
+	# Only with the test stage's OpenSSL there to link (see fuzz_env):
+	# else the smoke's own build, which would build OpenSSL again anyway.
+	if [ "$FUZZ" = 1 ] && compgen -G 'target/debug/build/openssl-sys-*/out/openssl-build/install/lib/libcrypto.a' >/dev/null; then
+		fuzz_build
+	fi
+}
+
+# Starts prebuild in the background, in a process group of its own (job
+# control for this one job), which an early exit stops whole. Not as a
+# user with sudo: a background job cannot answer sudo's password prompt,
+# so there finish_prebuild runs it in the foreground.
+start_prebuild() {
+	[ -z "$SUDO" ] || return 0
+	mkdir -p target
+	set -m
+	prebuild </dev/null >"$PREBUILD_LOG" 2>&1 &
+	PREBUILD_PID=$!
+	set +m
+	trap stop_prebuild EXIT
+}
+
+# Waits for the background builds; their log goes to the suite's output.
+finish_prebuild() {
+	local rc=0
+	if [ -z "$PREBUILD_PID" ]; then
+		einfo "release, VM layer and fuzz builds"
+		(prebuild)
+		return
+	fi
+	einfo "waiting for the builds in the background"
+	wait "$PREBUILD_PID" || rc=$?
+	PREBUILD_PID=
+	grep -vE '^ +(Compiling|Downloaded|Downloading|Finished|Fresh) ' "$PREBUILD_LOG" >&2 || true
+	[ "$rc" = 0 ] || die "the builds in the background failed, exit $rc (full log: $PREBUILD_LOG)"
+}
+
+# shellcheck disable=SC2317 # run by the trap
+stop_prebuild() {
+	[ -z "$PREBUILD_PID" ] || kill -- -"$PREBUILD_PID" 2>/dev/null || true
+}
+# ---- end of builds in the background -------------------------------------
+
+einfo "cargo fmt --check"
+cargo fmt --all -- --check
+
+einfo "cargo clippy -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+start_prebuild
+
+einfo "cargo test (unit, integration, virtual-LAN lab)"
+# The lab's waits are watchdogs, not figures: two labs start at once here
+# (four dockerds, twenty sshds), so give a loaded 2-core machine room.
+LAB_TIMEOUT=${LAB_TIMEOUT:-120} cargo test --no-fail-fast
+
+einfo "lint: shellcheck, actionlint, hadolint"
+tests/tools.sh lint
+
+finish_prebuild
+
 if [ "$FUZZ" = 1 ]; then
 	einfo "fuzz smoke: every target ${RCCR_FUZZ_SECS} s"
 	fuzz_smoke
 fi
-# ---- end of fuzz smoke ---------------------------------------------------
-
-wait_prepare
 
 einfo "VM tier: QEMU virtual machines on the virtual LAN (tests/vm.sh)"
 tests/vm.sh
