@@ -15,7 +15,8 @@
 #
 # The release builds (the VM tier's and the ARMv6 one), the VM tier's
 # Debian layers and the fuzz build run niced in the background while the
-# lab tests run; their log ends up in the output before the fuzz smoke.
+# lab tests run, their log shown before the fuzz smoke (as a user with
+# sudo, they run in the foreground after the lab tests instead).
 #
 # Environment:
 #   RCCR_SKIP_INSTALL=1  do not install anything (a prepared machine)
@@ -105,23 +106,29 @@ fuzz_build() (
 
 # Enters fuzz/ and sets the environment its builds and runs share.
 fuzz_env() {
-	local openssl newest=
 	cargo fuzz --version >/dev/null 2>&1 || cargo install --locked --quiet cargo-fuzz
 	cd fuzz
 	export RUSTC_BOOTSTRAP=1
-	# The test stage built ssh2's vendored OpenSSL already: the fuzz build
-	# links that copy (the newest, where older builds linger) rather than
-	# build its own (about 2 of its 4.5 min). Built at the test profile's
-	# -O0, it slows only known_hosts' hashed names (HMAC-SHA1): a smoke.
-	for openssl in "$PWD"/../target/debug/build/openssl-sys-*/out/openssl-build/install; do
+	if [ -n "$FUZZ_OPENSSL" ]; then
+		export OPENSSL_NO_VENDOR=1 OPENSSL_STATIC=1 OPENSSL_DIR="$FUZZ_OPENSSL"
+	fi
+}
+
+# The OpenSSL the fuzz builds link, chosen once (after clippy), so that
+# the background build and the smoke's agree: clippy built ssh2's vendored
+# OpenSSL already, and linking that copy (the newest, where older builds
+# linger) saves the fuzz build building its own (about 2 of its 4.5 min).
+# Built at the dev profile's -O0, it slows only known_hosts' hashed names
+# (HMAC-SHA1): a smoke. Empty: none yet, the fuzz build makes its own.
+FUZZ_OPENSSL=
+pick_fuzz_openssl() {
+	local openssl
+	for openssl in "$PWD"/target/debug/build/openssl-sys-*/out/openssl-build/install; do
 		if [ -f "$openssl/lib/libcrypto.a" ] &&
-			{ [ -z "$newest" ] || [ "$openssl/lib/libcrypto.a" -nt "$newest/lib/libcrypto.a" ]; }; then
-			newest=$openssl
+			{ [ -z "$FUZZ_OPENSSL" ] || [ "$openssl/lib/libcrypto.a" -nt "$FUZZ_OPENSSL/lib/libcrypto.a" ]; }; then
+			FUZZ_OPENSSL=$openssl
 		fi
 	done
-	if [ -n "$newest" ]; then
-		export OPENSSL_NO_VENDOR=1 OPENSSL_STATIC=1 OPENSSL_DIR="$newest"
-	fi
 }
 
 fuzz_smoke() (
@@ -180,33 +187,48 @@ PREBUILD_LOG=target/prebuild.log
 PREBUILD_PID=
 
 prebuild() {
-	renice -n 19 -p "$BASHPID" >/dev/null
 	DIST_DIR=$PWD/target/prepared-dist tests/vm.sh --prepare
 	if [ "$QUICK" = 0 ]; then
 		DIST_DIR=$PWD/target/prepared-dist image-builder/scripts/build-binaries.sh armhf
 	fi
-	# Only with the test stage's OpenSSL there to link (see fuzz_env):
-	# else the smoke's own build, which would build OpenSSL again anyway.
-	if [ "$FUZZ" = 1 ] && compgen -G 'target/debug/build/openssl-sys-*/out/openssl-build/install/lib/libcrypto.a' >/dev/null; then
+	# Only with an OpenSSL to link (pick_fuzz_openssl): else the smoke's
+	# own build, which builds OpenSSL as well.
+	if [ "$FUZZ" = 1 ] && [ -n "$FUZZ_OPENSSL" ]; then
 		fuzz_build
 	fi
 }
 
+# Makes this shell, and all it starts, give way to the lab: the lowest CPU
+# and I/O priority, and the first the OOM killer takes (a build the next
+# run redoes, not a lab host).
+give_way() {
+	renice -n 19 -p "$BASHPID" >/dev/null
+	ionice -c 3 -p "$BASHPID" 2>/dev/null || true
+	echo 1000 >"/proc/$BASHPID/oom_score_adj" 2>/dev/null || true
+}
+
 # Starts prebuild in the background, in a process group of its own (job
-# control for this one job), which an early exit stops whole. Not as a
+# control for this one job), which an exit stops whole (one bash sees: a
+# SIGKILL of this script leaves it to finish by itself). Not as a
 # user with sudo: a background job cannot answer sudo's password prompt,
 # so there finish_prebuild runs it in the foreground.
 start_prebuild() {
 	[ -z "$SUDO" ] || return 0
 	mkdir -p target
 	set -m
-	prebuild </dev/null >"$PREBUILD_LOG" 2>&1 &
+	{
+		give_way
+		prebuild
+	} </dev/null >"$PREBUILD_LOG" 2>&1 &
 	PREBUILD_PID=$!
 	set +m
 	trap stop_prebuild EXIT
 }
 
 # Waits for the background builds; their log goes to the suite's output.
+# Where they failed, they run once more in the foreground: incremental, so
+# a real failure fails again, there to read, and one the lab's load caused
+# (the OOM killer, say) does not fail the suite.
 finish_prebuild() {
 	local rc=0
 	if [ -z "$PREBUILD_PID" ]; then
@@ -216,14 +238,26 @@ finish_prebuild() {
 	fi
 	einfo "waiting for the builds in the background"
 	wait "$PREBUILD_PID" || rc=$?
-	PREBUILD_PID=
+	stop_prebuild
 	grep -vE '^ +(Compiling|Downloaded|Downloading|Finished|Fresh) ' "$PREBUILD_LOG" >&2 || true
-	[ "$rc" = 0 ] || die "the builds in the background failed, exit $rc (full log: $PREBUILD_LOG)"
+	if [ "$rc" != 0 ]; then
+		einfo "the builds in the background failed, exit $rc (log above): once more in the foreground"
+		(prebuild)
+	fi
 }
 
+# Stops what is left of the background builds' process group, and waits
+# (30 s at most) until it is gone.
 # shellcheck disable=SC2317 # run by the trap
 stop_prebuild() {
-	[ -z "$PREBUILD_PID" ] || kill -- -"$PREBUILD_PID" 2>/dev/null || true
+	local waited=0
+	[ -n "$PREBUILD_PID" ] || return 0
+	kill -- -"$PREBUILD_PID" 2>/dev/null || true
+	while kill -0 -- -"$PREBUILD_PID" 2>/dev/null && [ "$waited" -lt 30 ]; do
+		sleep 1
+		waited=$((waited + 1))
+	done
+	PREBUILD_PID=
 }
 # ---- end of builds in the background -------------------------------------
 
@@ -233,6 +267,7 @@ cargo fmt --all -- --check
 einfo "cargo clippy -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+pick_fuzz_openssl
 start_prebuild
 
 einfo "cargo test (unit, integration, virtual-LAN lab)"

@@ -1,6 +1,6 @@
 #!/bin/bash
 #---help---
-# Usage: tests/vm.sh [--arch aarch64] [--no-build | --prepare] [-- TEST_FILTER...]
+# Usage: tests/vm.sh [--arch aarch64] [--no-build] [--prepare] [-- TEST_FILTER...]
 #
 # Runs the VM tier (docs/vm-tier.md): QEMU virtual machines booting Debian
 # stand-ins of the target image on the virtual LAN of tests/lab/lab.sh.
@@ -21,9 +21,10 @@
 #                   not part of tests/run.sh. Building its image registers
 #                   qemu-user-static's aarch64 binfmt entry if missing.
 #   --no-build      use dist/rccr-ARCH as they are
-#   --prepare       steps 1 and 2 only, then stop: tests/run.sh runs this in
-#                   the background (niced, DIST_DIR aside) while the lab
-#                   tests run, so that its later full run finds them done
+#   --prepare       steps 1 and 2 (1 with --no-build), then stop:
+#                   tests/run.sh runs this in the background (niced,
+#                   DIST_DIR aside) while the lab tests run, so that its
+#                   later full run finds them done
 #   TEST_FILTER     passed to the test binary (default: every test)
 #
 # Needs root (or sudo) and what tests/run.sh installs (qemu-system-x86, qemu-utils,
