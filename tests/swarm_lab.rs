@@ -743,14 +743,24 @@ fn join_tokens_never_appear_in_a_process_list() {
 /// manager, and the worker `rccr remove` promotes in a leaving manager's
 /// place, join with the worker token and are promoted through the leading
 /// manager: the manager token, which makes its holder a manager (root on
-/// every node), is on no command line. The worker token is: the watch can
-/// see a token.
+/// every node), is on no command line. The worker token is (the watch can
+/// see a token), and the swarm gets a new one after each such join: the
+/// token a local user of the node read there joins nothing.
 #[test]
 fn the_docker_cli_fallback_never_shows_the_manager_token() {
     let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
     let (out, mut seen) = watched(&cluster, "cli", &["rccr", "setup", "--yes"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_has(&stdout(&out), ROTATED);
     assert_three_managers(&cluster);
+    let worker = cluster
+        .docker_ok("target-1", &["swarm", "join-token", "-q", "worker"])
+        .trim()
+        .to_string();
+    assert!(
+        !seen.is_empty() && !seen.iter().any(|s| s.contains(&worker)),
+        "the worker token a join showed on a command line still joins: {seen:?}"
+    );
     let managers: Vec<String> = swarm_nodes(&cluster, "target-1")
         .into_iter()
         .filter(|(_, s)| s == "Leader" || s == "Reachable")
@@ -764,6 +774,8 @@ fn the_docker_cli_fallback_never_shows_the_manager_token() {
     let (out, more) = watched(&cluster, "cli", &["rccr", "remove", "--yes", leaving]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_has(&stdout(&out), "promoted in its place");
+    assert_has(&stdout(&out), ROTATED);
+    let promotion_seen = !more.is_empty();
     seen.extend(more);
     seen.sort();
     seen.dedup();
@@ -787,10 +799,44 @@ fn the_docker_cli_fallback_never_shows_the_manager_token() {
         "the manager token on a command line: {seen:?}"
     );
     assert!(
-        seen.iter().any(|s| s.contains(&worker)),
-        "the CLI fallback's worker join was never seen: {seen:?}"
+        promotion_seen && !seen.iter().any(|s| s.contains(&worker)),
+        "the worker token a join showed on a command line still joins: {seen:?}"
     );
 }
+
+/// A node without rccr among nodes with it: it joins through its docker
+/// CLI, which shows the worker token, and the leader, asked through its
+/// relay (the Engine API's `POST /swarm/update`), gives the swarm a new
+/// one.
+#[test]
+fn a_node_without_rccr_joins_and_the_relaying_leader_retires_the_token_it_showed() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    let real = cluster.lab.dir().join("bin/rccr");
+    let no_relay = format!(
+        "#!/bin/sh\n[ \"$1\" = engine ] && exit 127\nexec '{}' \"$@\"\n",
+        real.display()
+    );
+    fake_command(&cluster, "target-3", "rccr", &no_relay);
+    let (out, seen) = watched(&cluster, "auto", &["rccr", "setup", "--yes"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_has(&stdout(&out), ROTATED);
+    assert_eq!(swarm_nodes(&cluster, "target-1").len(), 3);
+    let worker = cluster
+        .docker_ok("target-1", &["swarm", "join-token", "-q", "worker"])
+        .trim()
+        .to_string();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|s| s.contains("swarm join --token")),
+        "no join through target-3's docker CLI seen: {seen:?}"
+    );
+    assert!(
+        !seen.iter().any(|s| s.contains(&worker)),
+        "the worker token a join showed on a command line still joins: {seen:?}"
+    );
+}
+
+/// What setup and remove say after a join through a docker CLI.
+const ROTATED: &str = "rotated the worker join token a docker CLI join showed";
 
 /// After setup the control works like an operator's laptop, with no flags:
 /// `ansible all -m ping` (rccr's ~/.ansible.cfg names the inventory and

@@ -41,6 +41,17 @@ pub fn swarm() -> Request {
     Request::get("/swarm")
 }
 
+/// Gives the swarm a new worker join token (on a manager): `swarm` is
+/// its `GET /swarm`, whose spec goes back unchanged at its version. Nodes
+/// that joined stay; the old token joins nothing more.
+pub fn swarm_rotate_worker_token(swarm: &Value) -> Request {
+    let version = swarm.at(&["Version", "Index"]).as_u64().unwrap_or(0);
+    Request::post(
+        format!("/swarm/update?version={version}&rotateWorkerToken=true"),
+        swarm.get("Spec").render(),
+    )
+}
+
 /// Creates a swarm here; `force_new`: a new raft from this manager's own
 /// copy of a swarm that lost its quorum (same swarm ID, services and
 /// nodes; the other managers must join again).
@@ -505,6 +516,25 @@ mod tests {
         ] {
             assert!(JoinTokens::parse(&parse(bad)).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_new_worker_token_sends_the_swarm_s_spec_back_at_its_version() {
+        let swarm = parse(
+            r#"{"ID":"s","Version":{"Index":42},"Spec":{"Name":"default","Raft":{"SnapshotInterval":10000}},
+                "JoinTokens":{"Worker":"SWMTKN-1-c-w","Manager":"SWMTKN-1-c-m"}}"#,
+        );
+        let request = swarm_rotate_worker_token(&swarm);
+        assert_eq!(request.method, "POST");
+        assert_eq!(
+            request.path,
+            "/swarm/update?version=42&rotateWorkerToken=true"
+        );
+        // The spec unchanged, and no token: the engine makes the new one.
+        assert_eq!(
+            request.body.as_deref(),
+            Some(r#"{"Name":"default","Raft":{"SnapshotInterval":10000}}"#)
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@
 //!   inventory) are listed, and removed with `--remove-missing`.
 //! - **Idempotent**: a second run changes nothing and says so.
 use super::machine::Machine;
-use super::member::Member;
+use super::member::{Member, Via};
 use super::ops::{JoinAs, Op};
 use super::Layer;
 use crate::docker::api::{Info, JoinTokens, SwarmNode, SwarmState};
@@ -285,6 +285,9 @@ pub fn form(
         }
     }
     formed.in_swarm.sort_unstable();
+    if joining.iter().any(|&i| members[i].via() == Via::Cli) {
+        formed.layers[leader].add(retire_worker_token(lead));
+    }
 
     // Roles and labels, on the manager, from a fresh view.
     let view = match lead.call(&Op::Nodes) {
@@ -1680,6 +1683,24 @@ fn came_back(
             .map(|(i, _, now)| (i, now)),
     );
     spared
+}
+
+/// A join through a docker CLI (a node without rccr) showed the worker
+/// token in that node's process list: the swarm gets a new one through
+/// `lead`, so the one read there joins nothing more (nodes that joined
+/// stay). What was done, as a change of the leader's layer.
+pub fn retire_worker_token(lead: &Member) -> String {
+    let rotated = lead
+        .call(&Op::Tokens)
+        .and_then(|swarm| lead.call(&Op::RotateWorkerToken { swarm: &swarm }));
+    match rotated {
+        Ok(_) => "rotated the worker join token a docker CLI join showed".into(),
+        Err(e) => format!(
+            "the worker join token a docker CLI join showed is not rotated ({}): \
+             run docker swarm join-token --rotate worker on a manager",
+            print::text(&e)
+        ),
+    }
 }
 
 /// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in

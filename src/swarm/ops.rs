@@ -202,6 +202,11 @@ pub enum Op<'a> {
         /// `IP:2377` of a manager.
         manager: &'a str,
     },
+    /// A new worker join token (on a manager; `swarm`: its answer to
+    /// [`Op::Tokens`]): the one a docker CLI join showed joins nothing more.
+    RotateWorkerToken {
+        swarm: &'a Value,
+    },
     Nodes,
     /// Sets a node's role and rccr's labels on it (on a manager).
     NodeSet {
@@ -248,6 +253,7 @@ impl Op<'_> {
         match self {
             Op::NodeSet { .. } | Op::NodeRemove { .. } | Op::NodeDrain { .. } => Some(Op::Nodes),
             Op::ServiceUpdate { .. } => Some(Op::Services),
+            Op::RotateWorkerToken { .. } => Some(Op::Tokens),
             _ => None,
         }
     }
@@ -272,6 +278,7 @@ impl Op<'_> {
             Op::NodeDrain { node: old } => run(&Op::NodeDrain {
                 node: &node(&old.id)?,
             }),
+            Op::RotateWorkerToken { .. } => run(&Op::RotateWorkerToken { swarm: read }),
             Op::ServiceUpdate { have, want } => {
                 let services = Service::parse_list(read);
                 let have = services.into_iter().find(|s| s.id == have.id)?;
@@ -297,6 +304,7 @@ impl Op<'_> {
                 advertise,
                 manager,
             } => vec![api::swarm_join(token, advertise, manager)],
+            Op::RotateWorkerToken { swarm } => vec![api::swarm_rotate_worker_token(swarm)],
             Op::Nodes => vec![api::nodes()],
             Op::NodeSet {
                 node,
@@ -380,6 +388,9 @@ impl Op<'_> {
                 q(advertise),
                 q(manager)
             ),
+            Op::RotateWorkerToken { .. } => {
+                "docker swarm join-token --rotate -q worker >/dev/null".into()
+            }
             Op::Nodes => "ids=$(docker node ls -q) || exit 1; docker node inspect $ids".into(),
             Op::NodeSet {
                 node,
@@ -641,6 +652,17 @@ mod tests {
         let gone = Value::parse(br#"[{"ID":"n0","Version":{"Index":9},"Spec":{}}]"#).unwrap();
         assert!(set.redo(&gone, |op| op.requests()).is_none());
         assert!(Op::Nodes.reread().is_none());
+        // A new worker token, refused as out of sequence, is asked for
+        // again at the swarm's version as read afresh.
+        let swarm = Value::parse(br#"{"Version":{"Index":3},"Spec":{}}"#).unwrap();
+        let rotate = Op::RotateWorkerToken { swarm: &swarm };
+        assert!(matches!(rotate.reread(), Some(Op::Tokens)));
+        let fresh = Value::parse(br#"{"Version":{"Index":8},"Spec":{}}"#).unwrap();
+        let again = rotate.redo(&fresh, |op| op.requests()).unwrap();
+        assert_eq!(
+            again[0].path,
+            "/swarm/update?version=8&rotateWorkerToken=true"
+        );
     }
 
     #[test]
@@ -678,6 +700,14 @@ mod tests {
             }
             .command(),
             "docker swarm join --token 'SWMTKN-1-x' --advertise-addr '10.0.0.5' '10.0.0.2:2377' >/dev/null"
+        );
+        // The new token goes to /dev/null, not onto a command line.
+        assert_eq!(
+            Op::RotateWorkerToken {
+                swarm: &Value::Null
+            }
+            .command(),
+            "docker swarm join-token --rotate -q worker >/dev/null"
         );
         let manager = Op::Join {
             token: JoinAs::Manager("SWMTKN-1-m"),

@@ -10,8 +10,10 @@
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::engine::{self, Layer};
-use super::form::{confirmed_lead, manager_addr, promotions, record_managers, Fitness};
-use super::member::Member;
+use super::form::{
+    confirmed_lead, manager_addr, promotions, record_managers, retire_worker_token, Fitness,
+};
+use super::member::{Member, Via};
 use super::ops::{JoinAs, Op};
 use crate::config::Config;
 use crate::docker::api::{Info, JoinTokens, SwarmNode};
@@ -257,7 +259,7 @@ fn leave_cluster(
     // The leaving nodes may be the swarm's only managers that answer (a
     // two-node cluster's one): one of them first makes the fittest worker
     // that stays a manager, which then leads.
-    let mut handover: Option<(std::net::IpAddr, Result<Option<String>, String>)> = None;
+    let mut handover: Option<(std::net::IpAddr, Result<Option<Promoted>, String>)> = None;
     if lead.is_none() && !opts.forget {
         let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), held)?;
         let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
@@ -285,8 +287,8 @@ fn leave_cluster(
         let layer = match lead {
             Some(lead) => match remove_one(lead, node, records, leaving, config, paths, opts) {
                 Ok(mut layer) => {
-                    if let Some(Ok(Some(name))) = handed(node) {
-                        layer.add(format!("{name} promoted in its place first"));
+                    if let Some(Ok(Some(promoted))) = handed(node) {
+                        promoted.onto(&mut layer, " first");
                     }
                     layer
                 }
@@ -348,10 +350,13 @@ fn leave_cluster(
 
 /// Why a leaving manager's handover left no manager that stays, as the
 /// handover ([`replace`]) went.
-fn not_handed(done: Option<&Result<Option<String>, String>>) -> String {
+fn not_handed(done: Option<&Result<Option<Promoted>, String>>) -> String {
     match done {
         Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
-        Some(Ok(Some(name))) => format!(" ({name} was promoted but does not answer as a manager)"),
+        Some(Ok(Some(promoted))) => format!(
+            " ({} was promoted but does not answer as a manager)",
+            promoted.names
+        ),
         Some(Ok(None)) => {
             " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)".into()
         }
@@ -431,7 +436,7 @@ fn remove_one(
         // Only now: a worker promoted while the leaving manager still led
         // may keep that manager as the one it rejoins raft through.
         match replace(lead, leaving, Some(node), config, paths) {
-            Ok(Some(name)) => layer.add(format!("{name} promoted in its place")),
+            Ok(Some(promoted)) => promoted.onto(&mut layer, ""),
             Ok(None) => {}
             Err(e) => {
                 trouble.push(e);
@@ -628,7 +633,7 @@ fn replace(
     removed: Option<&NodeRecord>,
     config: &Config,
     paths: &StatePaths,
-) -> Result<Option<String>, String> {
+) -> Result<Option<Promoted>, String> {
     wait_settled(lead);
     let view = nodes(lead)?;
     let records = inventory::load(&paths.nodes()).map_err(|e| e.to_string())?;
@@ -665,15 +670,46 @@ fn replace(
         .and_then(JoinTokens::parse)
         .ok_or("the manager gave no usable join tokens")?;
     let mut names = Vec::new();
+    let mut token = None;
     for w in chosen {
         let (entry, record) = workers[w];
-        names.push(promote(lead, entry, record, &tokens, config, paths)?);
+        let promoted = promote(lead, entry, record, &tokens, config, paths, &mut token);
+        match (promoted, &token) {
+            (Ok(name), _) => names.push(name),
+            (Err(e), None) => return Err(e),
+            (Err(e), Some(note)) => return Err(format!("{e}; {note}")),
+        }
     }
-    Ok(Some(names.join(", ")))
+    Ok(Some(Promoted {
+        names: names.join(", "),
+        token,
+    }))
+}
+
+/// The workers [`replace`] promoted, by name, and what became of the
+/// worker token that a docker CLI join showed, when one did
+/// ([`retire_worker_token`]).
+#[derive(Clone)]
+struct Promoted {
+    names: String,
+    token: Option<String>,
+}
+
+impl Promoted {
+    /// Adds the promotion (`when`: after "promoted in its place") and the
+    /// token's fate to `layer`.
+    fn onto(&self, layer: &mut Layer, when: &str) {
+        layer.add(format!("{} promoted in its place{when}", self.names));
+        if let Some(note) = &self.token {
+            layer.add(note.clone());
+        }
+    }
 }
 
 /// `record`, the worker whose swarm entry is `entry`, leaves and joins
-/// again as a manager through `lead` (with its `tokens`); its name.
+/// again as a manager through `lead` (with its `tokens`); its name. A
+/// join through its docker CLI retires the worker token: what became of
+/// it goes into `shown_token`.
 fn promote(
     lead: &Member,
     entry: &SwarmNode,
@@ -681,6 +717,7 @@ fn promote(
     tokens: &JoinTokens,
     config: &Config,
     paths: &StatePaths,
+    shown_token: &mut Option<String>,
 ) -> Result<String, String> {
     let name = print::name(&record.hostname).into_owned();
     let member = log_in_one(config, paths, record)?;
@@ -716,7 +753,11 @@ fn promote(
         })?;
         Ok(())
     };
-    rejoin().map_err(|e| {
+    let rejoined = rejoin();
+    if member.via() == Via::Cli {
+        *shown_token = Some(retire_worker_token(lead));
+    }
+    rejoined.map_err(|e| {
         format!(
             "{name} left the swarm to join again as a manager and could not join again ({}): \
              run rccr setup to join it",
@@ -930,8 +971,33 @@ mod tests {
     }
 
     #[test]
+    fn a_promotion_through_a_docker_cli_tells_what_became_of_the_token() {
+        let mut layer = Layer::Unchanged;
+        let promoted = Promoted {
+            names: "t3".into(),
+            token: Some("rotated the worker join token a docker CLI join showed".into()),
+        };
+        promoted.onto(&mut layer, " first");
+        assert_eq!(
+            layer.text(),
+            "changed: t3 promoted in its place first, \
+             rotated the worker join token a docker CLI join showed"
+        );
+        let mut layer = Layer::Unchanged;
+        Promoted {
+            token: None,
+            ..promoted
+        }
+        .onto(&mut layer, "");
+        assert_eq!(layer.text(), "changed: t3 promoted in its place");
+    }
+
+    #[test]
     fn a_worker_promoted_that_does_not_answer_as_a_manager_is_named() {
-        let promoted = Ok(Some("t3".to_string()));
+        let promoted = Ok(Some(Promoted {
+            names: "t3".into(),
+            token: Some("rotated the worker join token a docker CLI join showed".into()),
+        }));
         assert_eq!(
             not_handed(Some(&promoted)),
             " (t3 was promoted but does not answer as a manager)"
