@@ -199,8 +199,8 @@ prebuild() {
 }
 
 # Makes this shell, and all it starts, give way to the lab: the lowest CPU
-# and I/O priority, and the first the OOM killer takes (a build the next
-# run redoes, not a lab host).
+# and I/O priority, and the first the OOM killer takes (a build, which
+# finish_prebuild then runs again in the foreground, not a lab host).
 give_way() {
 	renice -n 19 -p "$BASHPID" >/dev/null
 	ionice -c 3 -p "$BASHPID" 2>/dev/null || true
