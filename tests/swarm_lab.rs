@@ -740,15 +740,17 @@ fn join_tokens_never_appear_in_a_process_list() {
 }
 
 /// Through the docker CLI (a node without rccr), a node setup makes a
-/// manager, and the worker `rccr remove` promotes in a leaving manager's
-/// place, join with the worker token and are promoted through the leading
-/// manager: the manager token, which makes its holder a manager (root on
+/// manager, and the two workers `rccr remove` promotes in two leaving
+/// managers' place, join with the worker token and are promoted through
+/// the leading manager: the manager token, which makes its holder a manager (root on
 /// every node), is on no command line. The worker token is (the watch can
-/// see a token), and the swarm gets a new one after each such join: the
-/// token a local user of the node read there joins nothing.
+/// see a token), and the swarm gets a new one once such joins are done:
+/// the token a local user of the node read there joins nothing. (Rotated
+/// after each promotion, the second worker's join failed once it had left
+/// the swarm.)
 #[test]
 fn the_docker_cli_fallback_never_shows_the_manager_token() {
-    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    let cluster = or_skip!(cluster(5, "cluster:\n  name: lab\n"));
     let (out, mut seen) = watched(&cluster, "cli", &["rccr", "setup", "--yes"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_has(&stdout(&out), ROTATED);
@@ -770,8 +772,12 @@ fn the_docker_cli_fallback_never_shows_the_manager_token() {
         let n = name.trim_start_matches("ReCyClusteR-Target-");
         format!("target-{}", n.trim_start_matches('0'))
     };
-    let (leaving, staying) = (&managers[0], host(&managers[1]));
-    let (out, more) = watched(&cluster, "cli", &["rccr", "remove", "--yes", leaving]);
+    let (leaving, staying) = (&managers[..2], host(&managers[2]));
+    let (out, more) = watched(
+        &cluster,
+        "cli",
+        &["rccr", "remove", "--yes", &leaving[0], &leaving[1]],
+    );
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_has(&stdout(&out), "promoted in its place");
     assert_has(&stdout(&out), ROTATED);
@@ -833,6 +839,34 @@ fn a_node_without_rccr_joins_and_the_relaying_leader_retires_the_token_it_showed
         !seen.iter().any(|s| s.contains(&worker)),
         "the worker token a join showed on a command line still joins: {seen:?}"
     );
+}
+
+/// A manager whose docker command refuses to rotate the worker token
+/// fails setup (exit 1), naming what to run: the token shown on the
+/// joining node's command line still joins. Before, setup exited 0.
+#[test]
+fn a_worker_token_the_manager_does_not_rotate_fails_setup() {
+    let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
+    for host in ["target-1", "target-2"] {
+        fake_command(
+            &cluster,
+            host,
+            "docker",
+            "#!/bin/sh\n[ \"$1 $2 $3\" = 'swarm join-token --rotate' ] && \
+             { echo 'Error response from daemon: rotation refused' >&2; exit 1; }\n\
+             exec /usr/bin/docker \"$@\"\n",
+        );
+    }
+    let (out, _) = watched(&cluster, "cli", &["rccr", "setup", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        "the cluster is not whole: the worker join token a docker CLI join showed is not \
+         rotated (exit 1: Error response from daemon: rotation refused): run docker swarm \
+         join-token --rotate worker on a manager",
+    );
+    assert!(!stdout(&out).contains(ROTATED), "{}", stdout(&out));
+    assert_eq!(swarm_nodes(&cluster, "target-1").len(), 2);
 }
 
 /// What setup and remove say after a join through a docker CLI.

@@ -41,14 +41,23 @@ pub fn swarm() -> Request {
     Request::get("/swarm")
 }
 
-/// Gives the swarm a new worker join token (on a manager): `swarm` is
-/// its `GET /swarm`, whose spec goes back unchanged at its version. Nodes
-/// that joined stay; the old token joins nothing more.
-pub fn swarm_rotate_worker_token(swarm: &Value) -> Request {
-    let version = swarm.at(&["Version", "Index"]).as_u64().unwrap_or(0);
+/// The spec of a swarm and its version, as `GET /swarm` tells them; `None`
+/// unless it tells both (a spec sent back as anything but the object read
+/// would reset the swarm's settings).
+pub fn swarm_spec(swarm: &Value) -> Option<(&Value, u64)> {
+    let spec = swarm.get("Spec");
+    let version = swarm.at(&["Version", "Index"]).as_u64()?;
+    matches!(spec, Value::Object(_)).then_some((spec, version))
+}
+
+/// Gives the swarm a new worker join token (on a manager), sending back
+/// its `spec` unchanged at its `version` ([`swarm_spec`]), as `docker swarm
+/// join-token --rotate` does. Nodes that joined stay; the old token joins
+/// nothing more.
+pub fn swarm_rotate_worker_token(spec: &Value, version: u64) -> Request {
     Request::post(
         format!("/swarm/update?version={version}&rotateWorkerToken=true"),
-        swarm.get("Spec").render(),
+        spec.render(),
     )
 }
 
@@ -524,7 +533,8 @@ mod tests {
             r#"{"ID":"s","Version":{"Index":42},"Spec":{"Name":"default","Raft":{"SnapshotInterval":10000}},
                 "JoinTokens":{"Worker":"SWMTKN-1-c-w","Manager":"SWMTKN-1-c-m"}}"#,
         );
-        let request = swarm_rotate_worker_token(&swarm);
+        let (spec, version) = swarm_spec(&swarm).unwrap();
+        let request = swarm_rotate_worker_token(spec, version);
         assert_eq!(request.method, "POST");
         assert_eq!(
             request.path,
@@ -535,6 +545,15 @@ mod tests {
             request.body.as_deref(),
             Some(r#"{"Name":"default","Raft":{"SnapshotInterval":10000}}"#)
         );
+        // Without both, nothing is sent back: `null` or `{}` as the spec
+        // would reset the swarm's settings.
+        for partial in [
+            r#"{"Version":{"Index":42}}"#,
+            r#"{"Version":{"Index":42},"Spec":null}"#,
+            r#"{"Spec":{"Name":"default"}}"#,
+        ] {
+            assert!(swarm_spec(&parse(partial)).is_none(), "{partial}");
+        }
     }
 
     #[test]

@@ -318,6 +318,7 @@ mod tests {
             control_engine: false,
             manager: None,
             timings: Vec::new(),
+            unrotated: None,
         };
         for missing in [true, false] {
             let json = outcome(&planned, &[], 0, &[], Some(&layers(missing)), true);

@@ -155,6 +155,10 @@ pub struct Report {
     pub manager: Option<String>,
     /// How long each layer took (logins count with the machine layer).
     pub timings: Vec<(&'static str, Duration)>,
+    /// Why the worker token a docker CLI join showed is not rotated
+    /// ([`super::form::retire_worker_token`]): the cluster is not whole
+    /// while a token a node's users may have read still joins it.
+    pub unrotated: Option<String>,
 }
 
 impl Report {
@@ -196,7 +200,13 @@ impl Report {
             .iter()
             .filter(|s| !s.ok)
             .map(|s| format!("service {}: {}", s.name, s.problem()));
-        unled.into_iter().chain(nodes).chain(services).collect()
+        let unrotated = self.unrotated.iter().cloned();
+        unled
+            .into_iter()
+            .chain(nodes)
+            .chain(services)
+            .chain(unrotated)
+            .collect()
     }
 }
 
@@ -300,6 +310,7 @@ pub fn run(
         services,
         cluster: formed.cluster,
         departed: formed.departed,
+        unrotated: formed.unrotated,
         led: formed.leader.is_some(),
         engines: members
             .iter()
@@ -579,7 +590,29 @@ mod tests {
             control_engine: false,
             manager: None,
             timings: Vec::new(),
+            unrotated: None,
         }
+    }
+
+    /// A swarm led and formed, with a worker token a docker CLI join showed
+    /// that could not be rotated: not whole, since that token still joins.
+    #[test]
+    fn a_worker_token_left_unrotated_fails_the_run() {
+        let formed = Report {
+            led: true,
+            ..report(
+                Some("c1"),
+                true,
+                vec![node("m", Layer::Unchanged, Layer::Unchanged)],
+            )
+        };
+        assert!(formed.failures().is_empty());
+        let why = "the worker join token a docker CLI join showed is not rotated (x)";
+        let unrotated = Report {
+            unrotated: Some(why.into()),
+            ..formed
+        };
+        assert_eq!(unrotated.failures(), [why]);
     }
 
     /// A swarm is recorded and no manager of it answers: the cluster is

@@ -38,7 +38,7 @@ use super::machine::Machine;
 use super::member::{Member, Via};
 use super::ops::{JoinAs, Op};
 use super::Layer;
-use crate::docker::api::{Info, JoinTokens, SwarmNode, SwarmState};
+use crate::docker::api::{self, Info, JoinTokens, SwarmNode, SwarmState};
 use crate::error::Error;
 use crate::json::Value;
 use crate::parallel;
@@ -58,6 +58,9 @@ pub struct Formed {
     pub layers: Vec<Layer>,
     /// Swarm nodes that left the inventory: removed, or kept and listed.
     pub departed: Vec<String>,
+    /// Why the worker token a docker CLI join showed is not rotated
+    /// ([`retire_worker_token`]).
+    pub unrotated: Option<String>,
 }
 
 /// The swarm layer over `members` (their machine layers in `machines`).
@@ -84,6 +87,7 @@ pub fn form(
             })
             .collect(),
         departed: Vec::new(),
+        unrotated: None,
     };
     let fitness: Vec<Fitness> = machines.iter().map(Fitness::of).collect();
     let candidates = find_leader(
@@ -286,7 +290,10 @@ pub fn form(
     }
     formed.in_swarm.sort_unstable();
     if joining.iter().any(|&i| members[i].via() == Via::Cli) {
-        formed.layers[leader].add(retire_worker_token(lead));
+        match retire_worker_token(lead) {
+            Ok(()) => formed.layers[leader].add(ROTATED.into()),
+            Err(e) => formed.unrotated = Some(e),
+        }
     }
 
     // Roles and labels, on the manager, from a fresh view.
@@ -1685,22 +1692,30 @@ fn came_back(
     spared
 }
 
+/// What a run says once it rotated the worker join token.
+pub const ROTATED: &str = "rotated the worker join token a docker CLI join showed";
+
 /// A join through a docker CLI (a node without rccr) showed the worker
 /// token in that node's process list: the swarm gets a new one through
 /// `lead`, so the one read there joins nothing more (nodes that joined
-/// stay). What was done, as a change of the leader's layer.
-pub fn retire_worker_token(lead: &Member) -> String {
-    let rotated = lead
-        .call(&Op::Tokens)
-        .and_then(|swarm| lead.call(&Op::RotateWorkerToken { swarm: &swarm }));
-    match rotated {
-        Ok(_) => "rotated the worker join token a docker CLI join showed".into(),
-        Err(e) => format!(
+/// stay). `Err`: why not, and what to do, for the run's failures.
+pub fn retire_worker_token(lead: &Member) -> Result<(), String> {
+    let rotated = lead.call(&Op::Tokens).and_then(|swarm| {
+        let (spec, version) = match api::swarm_spec(&swarm) {
+            Some(found) => found,
+            // Its docker command reads them itself.
+            None if lead.via() == Via::Cli => (&Value::Null, 0),
+            None => return Err("the manager told no swarm spec to send back".into()),
+        };
+        lead.call(&Op::RotateWorkerToken { spec, version })
+    });
+    rotated.map(drop).map_err(|e| {
+        format!(
             "the worker join token a docker CLI join showed is not rotated ({}): \
              run docker swarm join-token --rotate worker on a manager",
             print::text(&e)
-        ),
-    }
+        )
+    })
 }
 
 /// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in
@@ -2986,6 +3001,7 @@ mod tests {
                 in_swarm: Vec::new(),
                 layers: vec![Layer::Unchanged],
                 departed: Vec::new(),
+                unrotated: None,
             };
             let settings = Settings {
                 managers: None,

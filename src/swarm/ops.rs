@@ -202,10 +202,12 @@ pub enum Op<'a> {
         /// `IP:2377` of a manager.
         manager: &'a str,
     },
-    /// A new worker join token (on a manager; `swarm`: its answer to
-    /// [`Op::Tokens`]): the one a docker CLI join showed joins nothing more.
+    /// A new worker join token (on a manager; its swarm's spec and version,
+    /// [`api::swarm_spec`]): the one a docker CLI join showed joins nothing
+    /// more.
     RotateWorkerToken {
-        swarm: &'a Value,
+        spec: &'a Value,
+        version: u64,
     },
     Nodes,
     /// Sets a node's role and rccr's labels on it (on a manager).
@@ -278,7 +280,10 @@ impl Op<'_> {
             Op::NodeDrain { node: old } => run(&Op::NodeDrain {
                 node: &node(&old.id)?,
             }),
-            Op::RotateWorkerToken { .. } => run(&Op::RotateWorkerToken { swarm: read }),
+            Op::RotateWorkerToken { .. } => {
+                let (spec, version) = api::swarm_spec(read)?;
+                run(&Op::RotateWorkerToken { spec, version })
+            }
             Op::ServiceUpdate { have, want } => {
                 let services = Service::parse_list(read);
                 let have = services.into_iter().find(|s| s.id == have.id)?;
@@ -304,7 +309,9 @@ impl Op<'_> {
                 advertise,
                 manager,
             } => vec![api::swarm_join(token, advertise, manager)],
-            Op::RotateWorkerToken { swarm } => vec![api::swarm_rotate_worker_token(swarm)],
+            Op::RotateWorkerToken { spec, version } => {
+                vec![api::swarm_rotate_worker_token(spec, *version)]
+            }
             Op::Nodes => vec![api::nodes()],
             Op::NodeSet {
                 node,
@@ -654,8 +661,11 @@ mod tests {
         assert!(Op::Nodes.reread().is_none());
         // A new worker token, refused as out of sequence, is asked for
         // again at the swarm's version as read afresh.
-        let swarm = Value::parse(br#"{"Version":{"Index":3},"Spec":{}}"#).unwrap();
-        let rotate = Op::RotateWorkerToken { swarm: &swarm };
+        let spec = Value::Object(Vec::new());
+        let rotate = Op::RotateWorkerToken {
+            spec: &spec,
+            version: 3,
+        };
         assert!(matches!(rotate.reread(), Some(Op::Tokens)));
         let fresh = Value::parse(br#"{"Version":{"Index":8},"Spec":{}}"#).unwrap();
         let again = rotate.redo(&fresh, |op| op.requests()).unwrap();
@@ -663,6 +673,9 @@ mod tests {
             again[0].path,
             "/swarm/update?version=8&rotateWorkerToken=true"
         );
+        // A fresh read without a spec: nothing is sent.
+        let no_spec = Value::parse(br#"{"Version":{"Index":8}}"#).unwrap();
+        assert!(rotate.redo(&no_spec, |op| op.requests()).is_none());
     }
 
     #[test]
@@ -704,7 +717,8 @@ mod tests {
         // The new token goes to /dev/null, not onto a command line.
         assert_eq!(
             Op::RotateWorkerToken {
-                swarm: &Value::Null
+                spec: &Value::Null,
+                version: 0
             }
             .command(),
             "docker swarm join-token --rotate -q worker >/dev/null"

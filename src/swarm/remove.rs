@@ -12,6 +12,7 @@
 use super::engine::{self, Layer};
 use super::form::{
     confirmed_lead, manager_addr, promotions, record_managers, retire_worker_token, Fitness,
+    ROTATED,
 };
 use super::member::{Member, Via};
 use super::ops::{JoinAs, Op};
@@ -288,7 +289,9 @@ fn leave_cluster(
             Some(lead) => match remove_one(lead, node, records, leaving, config, paths, opts) {
                 Ok(mut layer) => {
                     if let Some(Ok(Some(promoted))) = handed(node) {
-                        promoted.onto(&mut layer, " first");
+                        if let Some(why) = promoted.onto(&mut layer, " first") {
+                            layer.fail_after(why);
+                        }
                     }
                     layer
                 }
@@ -354,8 +357,12 @@ fn not_handed(done: Option<&Result<Option<Promoted>, String>>) -> String {
     match done {
         Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
         Some(Ok(Some(promoted))) => format!(
-            " ({} was promoted but does not answer as a manager)",
-            promoted.names
+            " ({} was promoted but does not answer as a manager{})",
+            promoted.names,
+            match &promoted.token {
+                Some(Err(why)) => format!("; {why}"),
+                _ => String::new(),
+            }
         ),
         Some(Ok(None)) => {
             " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)".into()
@@ -436,7 +443,7 @@ fn remove_one(
         // Only now: a worker promoted while the leaving manager still led
         // may keep that manager as the one it rejoins raft through.
         match replace(lead, leaving, Some(node), config, paths) {
-            Ok(Some(promoted)) => promoted.onto(&mut layer, ""),
+            Ok(Some(promoted)) => trouble.extend(promoted.onto(&mut layer, "")),
             Ok(None) => {}
             Err(e) => {
                 trouble.push(e);
@@ -670,20 +677,28 @@ fn replace(
         .and_then(JoinTokens::parse)
         .ok_or("the manager gave no usable join tokens")?;
     let mut names = Vec::new();
-    let mut token = None;
+    let (mut shown, mut failed) = (false, None);
     for w in chosen {
         let (entry, record) = workers[w];
-        let promoted = promote(lead, entry, record, &tokens, config, paths, &mut token);
-        match (promoted, &token) {
-            (Ok(name), _) => names.push(name),
-            (Err(e), None) => return Err(e),
-            (Err(e), Some(note)) => return Err(format!("{e}; {note}")),
+        match promote(lead, entry, record, &tokens, config, paths, &mut shown) {
+            Ok(name) => names.push(name),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
         }
     }
-    Ok(Some(Promoted {
-        names: names.join(", "),
-        token,
-    }))
+    // Once, after every join: a token rotated in between would fail the
+    // next worker's join after it left the swarm.
+    let token = shown.then(|| retire_worker_token(lead));
+    match (failed, token) {
+        (Some(e), Some(Err(why))) => Err(format!("{e}; {why}")),
+        (Some(e), _) => Err(e),
+        (None, token) => Ok(Some(Promoted {
+            names: names.join(", "),
+            token,
+        })),
+    }
 }
 
 /// The workers [`replace`] promoted, by name, and what became of the
@@ -692,24 +707,29 @@ fn replace(
 #[derive(Clone)]
 struct Promoted {
     names: String,
-    token: Option<String>,
+    token: Option<Result<(), String>>,
 }
 
 impl Promoted {
-    /// Adds the promotion (`when`: after "promoted in its place") and the
-    /// token's fate to `layer`.
-    fn onto(&self, layer: &mut Layer, when: &str) {
+    /// Adds the promotion (`when`: after "promoted in its place") and a
+    /// rotated token to `layer`; why a token that was shown is not
+    /// rotated, for the caller to fail the node's result with.
+    fn onto(&self, layer: &mut Layer, when: &str) -> Option<String> {
         layer.add(format!("{} promoted in its place{when}", self.names));
-        if let Some(note) = &self.token {
-            layer.add(note.clone());
+        match &self.token {
+            Some(Ok(())) => {
+                layer.add(ROTATED.into());
+                None
+            }
+            Some(Err(why)) => Some(why.clone()),
+            None => None,
         }
     }
 }
 
 /// `record`, the worker whose swarm entry is `entry`, leaves and joins
 /// again as a manager through `lead` (with its `tokens`); its name. A
-/// join through its docker CLI retires the worker token: what became of
-/// it goes into `shown_token`.
+/// join through its docker CLI shows the worker token: `shown` is set.
 fn promote(
     lead: &Member,
     entry: &SwarmNode,
@@ -717,7 +737,7 @@ fn promote(
     tokens: &JoinTokens,
     config: &Config,
     paths: &StatePaths,
-    shown_token: &mut Option<String>,
+    shown: &mut bool,
 ) -> Result<String, String> {
     let name = print::name(&record.hostname).into_owned();
     let member = log_in_one(config, paths, record)?;
@@ -755,7 +775,7 @@ fn promote(
     };
     let rejoined = rejoin();
     if member.via() == Via::Cli {
-        *shown_token = Some(retire_worker_token(lead));
+        *shown = true;
     }
     rejoined.map_err(|e| {
         format!(
@@ -975,14 +995,24 @@ mod tests {
         let mut layer = Layer::Unchanged;
         let promoted = Promoted {
             names: "t3".into(),
-            token: Some("rotated the worker join token a docker CLI join showed".into()),
+            token: Some(Ok(())),
         };
-        promoted.onto(&mut layer, " first");
+        assert_eq!(promoted.onto(&mut layer, " first"), None);
         assert_eq!(
             layer.text(),
             "changed: t3 promoted in its place first, \
              rotated the worker join token a docker CLI join showed"
         );
+        let mut layer = Layer::Unchanged;
+        let unrotated = Promoted {
+            token: Some(Err("not rotated (x)".into())),
+            ..promoted.clone()
+        };
+        assert_eq!(
+            unrotated.onto(&mut layer, ""),
+            Some("not rotated (x)".into())
+        );
+        assert_eq!(layer.text(), "changed: t3 promoted in its place");
         let mut layer = Layer::Unchanged;
         Promoted {
             token: None,
@@ -996,11 +1026,19 @@ mod tests {
     fn a_worker_promoted_that_does_not_answer_as_a_manager_is_named() {
         let promoted = Ok(Some(Promoted {
             names: "t3".into(),
-            token: Some("rotated the worker join token a docker CLI join showed".into()),
+            token: Some(Ok(())),
         }));
         assert_eq!(
             not_handed(Some(&promoted)),
             " (t3 was promoted but does not answer as a manager)"
+        );
+        let unrotated = Ok(Some(Promoted {
+            names: "t3".into(),
+            token: Some(Err("not rotated (x)".into())),
+        }));
+        assert_eq!(
+            not_handed(Some(&unrotated)),
+            " (t3 was promoted but does not answer as a manager; not rotated (x))"
         );
         assert_eq!(
             not_handed(Some(&Ok(None))),
