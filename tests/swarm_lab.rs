@@ -847,16 +847,7 @@ fn a_node_without_rccr_joins_and_the_relaying_leader_retires_the_token_it_showed
 #[test]
 fn a_worker_token_the_manager_does_not_rotate_fails_setup() {
     let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
-    for host in ["target-1", "target-2"] {
-        fake_command(
-            &cluster,
-            host,
-            "docker",
-            "#!/bin/sh\n[ \"$1 $2 $3\" = 'swarm join-token --rotate' ] && \
-             { echo 'Error response from daemon: rotation refused' >&2; exit 1; }\n\
-             exec /usr/bin/docker \"$@\"\n",
-        );
-    }
+    refuse_rotation(&cluster, &["target-1", "target-2"]);
     let (out, _) = watched(&cluster, "cli", &["rccr", "setup", "--yes"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_has(
@@ -867,6 +858,57 @@ fn a_worker_token_the_manager_does_not_rotate_fails_setup() {
     );
     assert!(!stdout(&out).contains(ROTATED), "{}", stdout(&out));
     assert_eq!(swarm_nodes(&cluster, "target-1").len(), 2);
+}
+
+/// The only manager leaves: it hands its part to the worker, which joins
+/// again through its docker CLI, and its docker command refuses to rotate
+/// the token that join showed. remove fails (exit 1) saying so, and the
+/// worker manages.
+#[test]
+fn a_handover_whose_token_is_not_rotated_fails_remove() {
+    let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
+    let (out, _) = watched(&cluster, "cli", &["rccr", "setup", "--yes"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let nodes = swarm_nodes(&cluster, "target-1");
+    let manager = nodes.iter().find(|(_, s)| s == "Leader").expect("a leader");
+    let worker = nodes.iter().find(|(_, s)| s.is_empty()).expect("a worker");
+    let host = |name: &str| format!("target-{}", name.trim_start_matches("ReCyClusteR-Target-0"));
+    refuse_rotation(&cluster, &["target-1", "target-2"]);
+    let (out, _) = watched(&cluster, "cli", &["rccr", "remove", "--yes", &manager.0]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_has(&stdout(&out), "promoted in its place first");
+    assert_has(
+        &stdout(&out),
+        "the worker join token a docker CLI join showed is not rotated (exit 1: Error \
+         response from daemon: rotation refused)",
+    );
+    let staying = host(&worker.0);
+    settle(100, || {
+        swarm_nodes(&cluster, &staying)
+            .iter()
+            .any(|(n, s)| *n == worker.0 && s == "Leader")
+    });
+    assert!(
+        swarm_nodes(&cluster, &staying)
+            .iter()
+            .any(|(n, s)| *n == worker.0 && s == "Leader"),
+        "{:?}",
+        swarm_nodes(&cluster, &staying)
+    );
+}
+
+/// From now on `hosts`' docker command refuses to rotate a join token.
+fn refuse_rotation(cluster: &Cluster, hosts: &[&str]) {
+    for host in hosts {
+        fake_command(
+            cluster,
+            host,
+            "docker",
+            "#!/bin/sh\n[ \"$1 $2 $3\" = 'swarm join-token --rotate' ] && \
+             { echo 'Error response from daemon: rotation refused' >&2; exit 1; }\n\
+             exec /usr/bin/docker \"$@\"\n",
+        );
+    }
 }
 
 /// What setup and remove say after a join through a docker CLI.

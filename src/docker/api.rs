@@ -43,11 +43,13 @@ pub fn swarm() -> Request {
 
 /// The spec of a swarm and its version, as `GET /swarm` tells them; `None`
 /// unless it tells both (a spec sent back as anything but the object read
-/// would reset the swarm's settings).
+/// would reset the swarm's settings; an engine's spec is never empty, nor
+/// its version 0).
 pub fn swarm_spec(swarm: &Value) -> Option<(&Value, u64)> {
     let spec = swarm.get("Spec");
     let version = swarm.at(&["Version", "Index"]).as_u64()?;
-    matches!(spec, Value::Object(_)).then_some((spec, version))
+    (matches!(spec, Value::Object(fields) if !fields.is_empty()) && version > 0)
+        .then_some((spec, version))
 }
 
 /// Gives the swarm a new worker join token (on a manager), sending back
@@ -551,6 +553,8 @@ mod tests {
             r#"{"Version":{"Index":42}}"#,
             r#"{"Version":{"Index":42},"Spec":null}"#,
             r#"{"Spec":{"Name":"default"}}"#,
+            r#"{"Version":{"Index":42},"Spec":{}}"#,
+            r#"{"Version":{"Index":0},"Spec":{"Name":"default"}}"#,
         ] {
             assert!(swarm_spec(&parse(partial)).is_none(), "{partial}");
         }

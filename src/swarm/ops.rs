@@ -280,8 +280,10 @@ impl Op<'_> {
             Op::NodeDrain { node: old } => run(&Op::NodeDrain {
                 node: &node(&old.id)?,
             }),
-            Op::RotateWorkerToken { .. } => {
-                let (spec, version) = api::swarm_spec(read)?;
+            Op::RotateWorkerToken { spec, version } => {
+                // A read without them is a docker CLI's, whose command
+                // reads the swarm itself: the same op again.
+                let (spec, version) = api::swarm_spec(read).unwrap_or((spec, version));
                 run(&Op::RotateWorkerToken { spec, version })
             }
             Op::ServiceUpdate { have, want } => {
@@ -661,21 +663,27 @@ mod tests {
         assert!(Op::Nodes.reread().is_none());
         // A new worker token, refused as out of sequence, is asked for
         // again at the swarm's version as read afresh.
-        let spec = Value::Object(Vec::new());
+        let spec = Value::parse(br#"{"Name":"default"}"#).unwrap();
         let rotate = Op::RotateWorkerToken {
             spec: &spec,
             version: 3,
         };
         assert!(matches!(rotate.reread(), Some(Op::Tokens)));
-        let fresh = Value::parse(br#"{"Version":{"Index":8},"Spec":{}}"#).unwrap();
+        let fresh = Value::parse(br#"{"Version":{"Index":8},"Spec":{"Name":"default"}}"#).unwrap();
         let again = rotate.redo(&fresh, |op| op.requests()).unwrap();
         assert_eq!(
             again[0].path,
             "/swarm/update?version=8&rotateWorkerToken=true"
         );
-        // A fresh read without a spec: nothing is sent.
-        let no_spec = Value::parse(br#"{"Version":{"Index":8}}"#).unwrap();
-        assert!(rotate.redo(&no_spec, |op| op.requests()).is_none());
+        // A docker CLI's read, without a spec: the same op again, never
+        // another spec.
+        let cli_read = Value::parse(br#"{"JoinTokens":{}}"#).unwrap();
+        let same = rotate.redo(&cli_read, |op| op.requests()).unwrap();
+        assert_eq!(
+            same[0].path,
+            "/swarm/update?version=3&rotateWorkerToken=true"
+        );
+        assert_eq!(same[0].body.as_deref(), Some(r#"{"Name":"default"}"#));
     }
 
     #[test]
