@@ -823,9 +823,22 @@ fn a_node_without_rccr_joins_and_the_relaying_leader_retires_the_token_it_showed
         real.display()
     );
     fake_command(&cluster, "target-3", "rccr", &no_relay);
-    let (out, seen) = watched(&cluster, "auto", &["rccr", "setup", "--yes"]);
+    let (out, seen) = watched(&cluster, "auto", &["rccr", "setup", "--yes", "--json"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    assert_has(&stdout(&out), ROTATED);
+    // The leader that rotated was asked through its relay (the API), the
+    // node that showed the token through its docker CLI.
+    let json = rccr::json::Value::parse(&out.stdout).expect("setup --json");
+    let via = |found: &dyn Fn(&rccr::json::Value) -> bool| -> Vec<String> {
+        json.as_array()
+            .iter()
+            .filter(|o| o.str_at(&["kind"]) == "node" && found(o))
+            .map(|o| o.str_at(&["via"]).to_string())
+            .collect()
+    };
+    let rotated = |o: &rccr::json::Value| o.str_at(&["swarm_detail"]).contains(ROTATED);
+    assert_eq!(via(&rotated), ["rccr"], "{}", stdout(&out));
+    let target_3 = |o: &rccr::json::Value| o.str_at(&["hostname"]).ends_with("-03");
+    assert_eq!(via(&target_3), ["docker-cli"], "{}", stdout(&out));
     assert_eq!(swarm_nodes(&cluster, "target-1").len(), 3);
     let worker = cluster
         .docker_ok("target-1", &["swarm", "join-token", "-q", "worker"])
