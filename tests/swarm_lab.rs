@@ -537,6 +537,34 @@ fn a_node_whose_engine_is_down_is_reported_and_the_others_form_the_swarm() {
     assert_three_managers(&cluster);
 }
 
+/// The same through the docker CLI (a node without rccr): Debian 12's
+/// docker.io 20.10 client exits 0 when its engine does not answer, with
+/// the reason in `docker info`'s ServerErrors. Before, that was taken for
+/// an engine with no swarm state: its swarm layer said "swarm state
+/// unknown: fix it by hand (docker swarm leave --force ...)".
+#[test]
+fn a_node_whose_engine_is_down_is_reported_through_its_docker_cli_too() {
+    let cluster = or_skip!(cluster(2, "cluster:\n  name: lab\n"));
+    // The lab's PATH finds a newer client first, which exits 1.
+    let debian_12_client = "#!/bin/sh\nexec /usr/bin/docker \"$@\"\n";
+    for host in ["target-1", "target-2"] {
+        fake_command(&cluster, host, "docker", debian_12_client);
+    }
+    cluster.stop(&["target-2"]);
+    let (out, _) = watched(&cluster, "cli", &["rccr", "setup", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!said.contains("swarm state unknown"), "{said}");
+    assert_has(&said, "Cannot connect to the Docker daemon");
+    let (nodes, _) = layers(&out);
+    assert_eq!(
+        node_layers(&nodes, "ReCyClusteR-Target-02").1,
+        "failed",
+        "{nodes:?}"
+    );
+    assert_eq!(swarm_nodes(&cluster, "target-1").len(), 1);
+}
+
 #[test]
 fn a_service_short_of_replicas_fails_setup_after_the_configured_wait() {
     // No node has the label, so the replica never runs: setup gives up

@@ -353,12 +353,51 @@ fn by_cli(conn: &Connection, op: &Op) -> Result<Value, String> {
     if out.stdout.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
-    Value::parse(out.stdout.trim_ascii()).map_err(|e| format!("docker's answer is {e}"))
+    let answer =
+        Value::parse(out.stdout.trim_ascii()).map_err(|e| format!("docker's answer is {e}"))?;
+    engine_unreached(&answer).map_or(Ok(answer), Err)
+}
+
+/// Why a docker CLI could not reach its engine, as its `docker info`
+/// tells it: a 20.10 client (Debian 12's) exits 0 then, with empty fields
+/// and the reason in `ServerErrors` (later clients exit 1). Taken for an
+/// answer, the engine's empty swarm state read as "unknown" and the node
+/// was told to leave its swarm by hand.
+fn engine_unreached(answer: &Value) -> Option<String> {
+    let error = answer.get("ServerErrors").as_array().first()?;
+    Some(
+        error
+            .as_str()
+            .unwrap_or("its engine does not answer")
+            .to_string(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `docker info --format '{{json .}}'` of docker.io 20.10 with its
+    /// engine stopped (exit 0), abridged.
+    #[test]
+    fn a_docker_cli_that_cannot_reach_its_engine_is_no_answer() {
+        let down = Value::parse(
+            br#"{"ID":"","ServerVersion":"","Swarm":{"LocalNodeState":""},
+                 "ServerErrors":["Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"],
+                 "ClientInfo":{"Debug":false}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            engine_unreached(&down).as_deref(),
+            Some(
+                "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. \
+                 Is the docker daemon running?"
+            )
+        );
+        let up = Value::parse(br#"{"ID":"X","ServerVersion":"20.10.24"}"#).unwrap();
+        assert_eq!(engine_unreached(&up), None);
+        assert_eq!(engine_unreached(&Value::parse(b"[]").unwrap()), None);
+    }
 
     /// A relay or engine answering a small call with a large body (a
     /// node's word) is refused before the body is parsed; a list may be
