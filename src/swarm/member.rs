@@ -365,12 +365,10 @@ fn by_cli(conn: &Connection, op: &Op) -> Result<Value, String> {
 /// was told to leave its swarm by hand.
 fn engine_unreached(answer: &Value) -> Option<String> {
     let error = answer.get("ServerErrors").as_array().first()?;
-    Some(
-        error
-            .as_str()
-            .unwrap_or("its engine does not answer")
-            .to_string(),
-    )
+    // Bounded as every error a node tells.
+    Some(crate::ssh::stream::bounded(
+        error.as_str().unwrap_or("its engine does not answer"),
+    ))
 }
 
 #[cfg(test)]
@@ -394,6 +392,9 @@ mod tests {
                  Is the docker daemon running?"
             )
         );
+        let long = format!(r#"{{"ServerErrors":["{}"]}}"#, "e".repeat(5000));
+        let told = engine_unreached(&Value::parse(long.as_bytes()).unwrap()).unwrap();
+        assert_eq!(told.len(), 1024);
         let up = Value::parse(br#"{"ID":"X","ServerVersion":"20.10.24"}"#).unwrap();
         assert_eq!(engine_unreached(&up), None);
         assert_eq!(engine_unreached(&Value::parse(b"[]").unwrap()), None);
