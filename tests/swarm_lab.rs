@@ -507,6 +507,18 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
         &stderr(&out),
         "no ansible-playbook on PATH: not running /root/none.yml",
     );
+
+    // A name changed only in case is the same service to swarm, which
+    // cannot rename it: that line fails, and --remove-missing keeps web.
+    write_config(&cluster, &WEB_TWICE.replace("name: web", "name: Web"));
+    let out = setup_with(&cluster, &["--remove-missing"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_has(
+        &stderr(&out),
+        "swarm runs it as web and cannot rename a service; use that name",
+    );
+    let names = cluster.docker_ok("target-1", &["service", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(names.trim(), "web");
 }
 
 #[test]

@@ -122,11 +122,11 @@ impl<'f> Reader<'f> {
         node: &Node,
         what: &str,
         max: usize,
-        ok: fn(usize, char) -> bool,
+        ok: fn(&str) -> bool,
         rule: &str,
     ) -> Result<String, Error> {
         let s = self.string(node, what)?;
-        if s.is_empty() || s.len() > max || !s.chars().enumerate().all(|(n, c)| ok(n, c)) {
+        if s.is_empty() || s.len() > max || !ok(&s) {
             return Err(self.err(
                 node.pos,
                 format!("{what} '{}' is not valid: {rule}", yaml::show(&s)),
@@ -256,7 +256,7 @@ impl<'f> Reader<'f> {
                 n,
                 "cluster.name",
                 63,
-                label_char,
+                label,
                 "use 1-63 letters, digits, '-', '_' or '.'",
             )?;
         }
@@ -270,7 +270,10 @@ impl<'f> Reader<'f> {
             c.subnet = Some(self.subnet(n)?);
         }
         if let Some(n) = f[1].filter(|n| !matches!(n.value, Value::Null)) {
-            let ok = |_, c: char| c.is_ascii_graphic() && c != '/' && c != ':';
+            let ok = |s: &str| {
+                s.bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'/' && b != b':')
+            };
             c.interface = Some(self.name(
                 n,
                 "network.interface",
@@ -326,8 +329,10 @@ impl<'f> Reader<'f> {
     fn ssh(&mut self, node: &Node, c: &mut Ssh) -> Result<(), Error> {
         let f = self.fields(node, "ssh", &["user", "port", "temp_key", "key_type"])?;
         if let Some(n) = f[0] {
-            let ok = |n, c: char| {
-                c.is_ascii_alphanumeric() || c == '_' || c == '.' || (n > 0 && c == '-')
+            let ok = |s: &str| {
+                !s.starts_with('-')
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
             };
             c.user = self.name(
                 n,
@@ -379,7 +384,9 @@ impl<'f> Reader<'f> {
             "containers",
             Self::container,
             [
-                &|name| format!("container '{name}' is defined twice; rename one"),
+                &|name| {
+                    format!("container '{name}' is defined twice (case does not count); rename one")
+                },
                 &|port| format!("port {port} is published twice; publish each port once"),
             ],
         )
@@ -540,14 +547,14 @@ impl<'f> Reader<'f> {
             name_node,
             "containers.name",
             63,
-            label_char,
-            "use 1-63 letters, digits, '-', '_' or '.'",
+            service_name,
+            "use 1-63 letters and digits, with '-' or '_' only between them (swarm's rule)",
         )?;
         let image = self.name(
             image,
             "containers.image",
             255,
-            |_, c| c.is_ascii_graphic(),
+            |s| s.bytes().all(|b| b.is_ascii_graphic()),
             "an image reference has no spaces, like nginx:alpine",
         )?;
         let mut svc = Container {
@@ -626,11 +633,22 @@ impl<'f> Reader<'f> {
             let names = Publish::ALL.map(Publish::name);
             svc.publish = Some(Publish::ALL[self.choice(n, "containers.publish", &names)?]);
         }
-        keys[0].push((svc.name.clone(), name_node.pos));
+        // Swarm tells service names apart regardless of case.
+        keys[0].push((svc.name.to_ascii_lowercase(), name_node.pos));
         Ok(svc)
     }
 }
 
-fn label_char(n: usize, c: char) -> bool {
-    c.is_ascii_alphanumeric() || (n > 0 && matches!(c, '-' | '_' | '.'))
+/// A letter or digit, then letters, digits, `-`, `_` or `.`.
+fn label(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Swarm's service names (swarmkit's `isValidDNSName`): letters and
+/// digits, with `-` or `_` only between them.
+fn service_name(s: &str) -> bool {
+    let edge = |c: char| c.is_ascii_alphanumeric();
+    s.starts_with(edge) && s.ends_with(edge) && s.chars().all(|c| edge(c) || matches!(c, '-' | '_'))
 }

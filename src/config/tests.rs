@@ -357,6 +357,39 @@ fn containers() {
     );
 }
 
+/// Swarm's rule for service names, case aside: the file's error, with its
+/// line, not the engine's at setup's end.
+#[test]
+fn service_names_are_swarms() {
+    let named = |name: &str| format!("containers:\n  - name: {name}\n    image: nginx\n");
+    for good in ["web", "w", "my-app_2", "a--b", "Web9"] {
+        assert_eq!(parse(&named(good)).0.containers[0].name, good);
+    }
+    let long = "a".repeat(64);
+    for bad in [
+        "my.app",
+        "web-",
+        "web_",
+        "-web",
+        "_web",
+        "w b",
+        "wéb",
+        long.as_str(),
+    ] {
+        rejects(
+            &named(&format!("'{bad}'")),
+            "2:11",
+            "is not valid: use 1-63 letters and digits",
+        );
+    }
+    let twice = format!("{}{}", named("web"), "  - name: Web\n    image: nginx\n");
+    rejects(
+        &twice,
+        "4:11",
+        "container 'web' is defined twice (case does not count)",
+    );
+}
+
 #[test]
 fn unknown_keys_warn_with_a_suggestion() {
     let (c, w) = parse(

@@ -325,7 +325,10 @@ pub fn converge(
     crate::failpoint::reached("services-read", &lead.addr());
     let mut reports = Vec::new();
     for (k, c) in containers.iter().enumerate() {
-        let have = existing.iter().find(|s| s.name == c.name);
+        // Swarm tells service names apart regardless of case.
+        let have = existing
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(&c.name));
         let seen = Seen {
             offered: supported(&[], &offered[k]),
             held: supported(&held[k], &[]),
@@ -354,6 +357,13 @@ pub fn converge(
             ));
         }
         let (result, ok) = match have {
+            Some(have) if have.name != c.name => (
+                format!(
+                    "failed: swarm runs it as {} and cannot rename a service; use that name",
+                    print::name(&have.name)
+                ),
+                false,
+            ),
             Some(have) if want.matches(have) => ("unchanged".to_string(), true),
             Some(have) => outcome(
                 "updated",
@@ -367,10 +377,12 @@ pub fn converge(
             ..ServiceReport::new(c.name.clone(), result, runs_on, ok)
         });
     }
-    for gone in existing
-        .iter()
-        .filter(|s| s.managed && !containers.iter().any(|c| c.name == s.name))
-    {
+    for gone in existing.iter().filter(|s| {
+        s.managed
+            && !containers
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(&s.name))
+    }) {
         let (result, ok) = if remove_missing {
             outcome("removed", lead.call(&Op::ServiceRemove { id: &gone.id }))
         } else {
