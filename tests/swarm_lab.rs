@@ -2477,3 +2477,40 @@ fn a_service_whose_tasks_cannot_be_read_fails_setup() {
     );
     assert_eq!(layers(&out).1, ["created"]);
 }
+
+/// Through the docker CLI, a port dropped from the config takes only
+/// itself out: `--publish-rm` takes out every port with its target port,
+/// and before, a kept port to the same target went with it (setup still
+/// said "updated", exit 0).
+#[test]
+fn a_port_dropped_through_the_docker_cli_leaves_the_port_to_the_same_target() {
+    let ports = |list: &[&str]| {
+        let mut c =
+            "containers:\n  - name: web\n    image: rccr-lab/web:1\n    ports:\n".to_string();
+        for p in list {
+            c.push_str(&format!("      - \"{p}\"\n"));
+        }
+        c
+    };
+    let cluster = or_skip!(cluster(1, &ports(&["8080:80", "8081:80"])));
+    let cli_setup = || {
+        let argv = ["env", "RCCR_ENGINE_NODE=cli", "rccr", "setup", "--yes"];
+        let out = cluster.lab.exec("control", &argv);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    cli_setup();
+    write_config(&cluster, &ports(&["8080:80"]));
+    assert_has(&cli_setup(), "updated");
+    let published = cluster.docker_ok(
+        "target-1",
+        &[
+            "service",
+            "inspect",
+            "--format",
+            "{{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}}:{{.TargetPort}} {{end}}",
+            "web",
+        ],
+    );
+    assert_eq!(published.trim(), "8080:80");
+}

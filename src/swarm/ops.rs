@@ -471,6 +471,7 @@ impl Op<'_> {
                 } else if have.armv6_off {
                     c.push_str(&format!(" --label-rm {ARMV6_OFF_LABEL}"));
                 }
+                let ports = want.port_texts();
                 let changes = [
                     (
                         "--constraint-rm",
@@ -478,12 +479,7 @@ impl Op<'_> {
                         &have.constraints,
                         &want.constraints,
                     ),
-                    (
-                        "--publish-rm",
-                        "--publish-add",
-                        &have.ports,
-                        &want.port_texts(),
-                    ),
+                    ("--publish-rm", "--publish-add", &have.ports, &ports),
                 ];
                 for (rm, add, had, wanted) in changes {
                     for gone in had.iter().filter(|h| !wanted.contains(h)) {
@@ -493,7 +489,28 @@ impl Op<'_> {
                         c.push_str(&format!(" {add} {}", q(new)));
                     }
                 }
-                format!("{c} {} >/dev/null", q(&have.id))
+                // `--publish-rm` takes out every port of the target port,
+                // protocol and mode it names, and `--publish-add` skips a
+                // port the service had: a kept port that shares them with
+                // a removed one goes back in with a second update.
+                let target = |p: &String| p.split_once(",target=").map(|(_, t)| t.to_string());
+                let mut back = String::new();
+                for kept in ports.iter().filter(|p| {
+                    have.ports.contains(p)
+                        && have
+                            .ports
+                            .iter()
+                            .any(|h| !ports.contains(h) && target(h) == target(p))
+                }) {
+                    back.push_str(&format!(" --publish-add {}", q(kept)));
+                }
+                let id = q(&have.id);
+                if !back.is_empty() {
+                    c = format!(
+                        "{c} {id} >/dev/null && docker service update --detach --no-resolve-image{back}"
+                    );
+                }
+                format!("{c} {id} >/dev/null")
             }
             Op::ServiceRemove { id } => format!("docker service rm {} >/dev/null", q(id)),
             Op::RunningTasks => "ids=$(docker service ls -q) || exit 1; tasks=; \
@@ -767,6 +784,40 @@ mod tests {
              --constraint-rm 'gone' --constraint-add 'node.labels.rccr.arch!=i686' \
              --publish-add 'published=8080,target=80,protocol=tcp' 's1' >/dev/null"
         );
+        // 8080 and 8081 both to 80, 8081 dropped: `--publish-rm` takes
+        // out 8080 too, so a second update puts it back.
+        let two = Service {
+            ports: vec![
+                "published=8080,target=80,protocol=tcp".into(),
+                "published=8081,target=80,protocol=tcp".into(),
+            ],
+            constraints: vec!["node.labels.rccr.arch!=i686".into()],
+            ..have
+        };
+        assert_eq!(
+            Op::ServiceUpdate {
+                have: &two,
+                want: &web()
+            }
+            .command(),
+            "docker service update --detach --no-resolve-image --image 'rccr-lab/web:1' --replicas 3 --label-add rccr.managed=true \
+             --publish-rm 'published=8081,target=80,protocol=tcp' 's1' >/dev/null && \
+             docker service update --detach --no-resolve-image --publish-add 'published=8080,target=80,protocol=tcp' 's1' >/dev/null"
+        );
+        // A port of another target stays without a second update.
+        let other = Service {
+            ports: vec![
+                "published=8080,target=80,protocol=tcp".into(),
+                "published=8081,target=81,protocol=tcp".into(),
+            ],
+            ..two
+        };
+        assert!(!Op::ServiceUpdate {
+            have: &other,
+            want: &web()
+        }
+        .command()
+        .contains("&&"));
     }
 
     /// Through the docker CLI, a service is created and updated with its
