@@ -16,7 +16,7 @@
 //!
 //! ```text
 //! # rccr.txt
-//! hostname=kitchen-node-1
+//! hostname=ReCyClusteR-kitchen-1
 //! authorized_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... me@laptop
 //! ```
 //!
