@@ -19,7 +19,9 @@ use std::process::{Command, Output};
 /// `rc-service networking status` exits with the first line of
 /// `networking.status` and takes it out, but for the last (OpenRC's codes:
 /// 0 started, 3 stopped, 8 starting); `ifquery --list --auto` prints
-/// `auto.list`, `ifquery --running` prints `running.list`.
+/// `auto.list`, `ifquery --running` prints `running.list`. Its
+/// `sys/class/net` has the hardware interfaces the tests plug in (a
+/// `device` link each) and Docker's, which have none.
 fn system(tag: &str) -> TempDir {
     let dir = TempDir::new(tag);
     let log = dir.path("calls.log");
@@ -67,6 +69,22 @@ fn system(tag: &str) -> TempDir {
     dir.write("networking.status", "0\n");
     dir.write("auto.list", "lo\neth0\neth1\n");
     dir.write("running.list", "lo\neth0\n");
+    for nic in ["eth0", "eth1", "eth7", "enx00e04c680001"] {
+        let device = dir.path(&format!("sys/devices/usb1/{nic}"));
+        fs::create_dir_all(&device).unwrap();
+        dir.write(
+            &format!("sys/class/net/{nic}/address"),
+            "02:00:00:00:00:01\n",
+        );
+        std::os::unix::fs::symlink(&device, dir.path(&format!("sys/class/net/{nic}/device")))
+            .unwrap();
+    }
+    for virt in ["veth3a1b2c", "docker0", "vxlan0"] {
+        dir.write(
+            &format!("sys/class/net/{virt}/address"),
+            "02:42:ac:11:00:02\n",
+        );
+    }
     dir
 }
 
@@ -91,6 +109,7 @@ fn event_command(dir: &TempDir, action: &str, interface: &str) -> Command {
         .env("IFUP", bin("ifup"))
         .env("IFDOWN", bin("ifdown"))
         .env("LOGGER", bin("logger"))
+        .env("SYS_CLASS_NET", dir.path("sys/class/net"))
         .env("NET_HOTPLUG_WAIT", "1")
         .env("NET_HOTPLUG_POLL", "0")
         .env("NET_HOTPLUG_TRIES", "3");
@@ -251,6 +270,30 @@ fn while_networking_is_starting_the_interface_is_brought_up_once_it_has_started(
     assert_eq!(add_eth1(&dir, "8\n3\n"), added_eth1(2, false));
     // Starting for ever: it stops looking after NET_HOTPLUG_TRIES (3).
     assert_eq!(add_eth1(&dir, "8\n"), added_eth1(4, false));
+}
+
+#[test]
+fn a_virtual_interface_starts_no_rccr_init() {
+    // Every container start and stop adds and removes a veth (and an
+    // overlay network a vxlan): no `device` link, never an interface of
+    // real hardware to rccr-init (nic::wired), so no rccr-init, no
+    // rc-service, no syslog line. A hardware interface whose `device`
+    // link leads nowhere is no hardware either.
+    let dir = system("hotplug-virtual");
+    let gone = dir.path("sys/class/net/eth9/device");
+    fs::create_dir_all(gone.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(dir.path("sys/devices/usb1/unplugged"), &gone).unwrap();
+    for name in ["veth3a1b2c", "docker0", "vxlan0", "eth9", "eth42"] {
+        let out = event(&dir, "add", name);
+        assert!(out.status.success(), "{name}: {}", show(&out));
+        assert_eq!(text(&out.stderr), "", "{name}");
+        assert_eq!(calls(&dir), Vec::<String>::new(), "{name}");
+    }
+    assert!(!dir.path("logger.log").exists());
+    // Its removal: /sys has no trace of it any more, so ifquery is asked,
+    // as for any interface (it is not up: nothing else).
+    event(&dir, "remove", "veth3a1b2c");
+    assert_eq!(calls(&dir), ["ifquery --running"]);
 }
 
 #[test]

@@ -16,7 +16,7 @@
 //!
 //! ```text
 //! # rccr.txt
-//! hostname=kitchen-node-1
+//! hostname=ReCyClusteR-kitchen-1
 //! authorized_key=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... me@laptop
 //! ```
 //!
@@ -34,16 +34,17 @@
 //! **Errors.** A malformed line is reported as `PATH:LINE: what is wrong;
 //! line ignored` and the file's valid lines are still applied: one typo must
 //! not cost the other keys; a value it quotes is escaped and cut short
-//! ([`quoted`]). A file that is not UTF-8 text or is larger than
-//! 64 KiB is reported and not applied at all.
+//! ([`quoted`]). The file is then kept, not renamed (see below): the line
+//! refused may be the user's only key. A file that is not UTF-8 text or is
+//! larger than 64 KiB is reported and not applied at all.
 //!
 //! **Once.** When every valid setting has been applied, the file is renamed
 //! `rccr.txt.applied` (replacing an older one), so the next boot does not
 //! apply it again and the user can see it was read. A read-only boot
 //! partition (diskless Alpine mounts it so) is remounted read-write for the
-//! rename and back. If a setting could not be applied (a write failed), or
-//! the changes are not saved (diskless, `lbu commit` failed), the file
-//! stays, to be applied at the next boot.
+//! rename and back. If a setting could not be applied (a write failed), the
+//! changes are not saved (diskless, `lbu commit` failed), or a line of the
+//! file is malformed, the file stays, to be applied at the next boot.
 use super::{hostname, Ctx};
 use std::fs;
 use std::io;
@@ -89,6 +90,8 @@ pub struct Parsed {
 #[derive(Debug, Default)]
 pub struct BootFile {
     pub paths: Vec<PathBuf>,
+    /// Those of `paths` with a malformed line: kept by [`retire`].
+    pub malformed: Vec<PathBuf>,
     pub hostname: Option<String>,
     pub keys: Vec<String>,
 }
@@ -353,16 +356,23 @@ pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
             }
         }
         found.keys.extend(parsed.keys);
+        if !parsed.errors.is_empty() {
+            found.malformed.push(path.clone());
+        }
         found.paths.push(path);
     }
     (!found.paths.is_empty()).then_some(found)
 }
 
 /// Renames each applied file to `rccr.txt.applied`; keeps them all when
-/// `kept_because` says why not (a setting not applied, changes not saved).
+/// `kept_because` says why not (a setting not applied, changes not saved),
+/// and one with a malformed line.
 pub fn retire(ctx: &mut Ctx, boot: &BootFile, kept_because: Option<&str>) {
     for path in &boot.paths {
-        if let Some(why) = kept_because {
+        let malformed = boot.malformed.contains(path);
+        let why = kept_because
+            .or_else(|| malformed.then_some("line(s) malformed (see above): fix or remove them"));
+        if let Some(why) = why {
             ctx.problem(format_args!(
                 "{}: kept: {why}; it is tried again at the next boot",
                 path.display()

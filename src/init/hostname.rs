@@ -146,7 +146,9 @@ pub fn apply(ctx: &mut Ctx, node: Role, wanted: Option<&str>, add: &[Dhcp]) -> (
     };
     if !identity::name_matches(&name, NAME_PREFIX) {
         ctx.note(format_args!(
-            "hostname {name} does not contain 'ReCyClusteR': rccr scan's default filter will not find this node"
+            "hostname {name} does not contain 'ReCyClusteR' (the default hostname_filter): rccr \
+             setup leaves this node alone as foreign unless cluster_config.yml's nodes: pins its \
+             MAC with this hostname"
         ));
     }
 

@@ -15,16 +15,21 @@
 # any use: the kernel allows more ($, ;, spaces), and none of it may reach
 # a command line.
 #
-#   add     In the background (mdev waits for this script, and holds the
-#           events after it meanwhile): rccr-init --hotplug IFACE adds the
-#           interface's DHCP stanza to /etc/network/interfaces when it is
-#           a wired interface of real hardware, as the boot does: with
-#           the node's hostname; under the lock the boot run's rccr-init
-#           holds while it writes the file, so neither loses the other's
-#           stanza; and, when the link finds no carrier within 3 seconds
-#           of being brought up, udhcpc options that send DHCP to the
-#           background at once, so that networking's start does not wait
-#           15 seconds for a port without a cable. Then, when the file
+#   add     Nothing, at once and silently, for an interface without a
+#           device link in /sys/class/net: Docker's veths (one at every
+#           container start) and bridges, an overlay network's vxlan,
+#           bonds, VLANs, tunnels. rccr-init, by the same test, takes
+#           none of them for a wired interface of real hardware.
+#           Otherwise, in the background (mdev waits for this script, and
+#           holds the events after it meanwhile): rccr-init --hotplug IFACE
+#           adds the interface's DHCP stanza to /etc/network/interfaces
+#           when it is a wired interface of real hardware, as the boot
+#           does: with the node's hostname; under the lock the boot run's
+#           rccr-init holds while it writes the file, so neither loses the
+#           other's stanza; and, when the link finds no carrier within 3
+#           seconds of being brought up, udhcpc options that send DHCP to
+#           the background at once, so that networking's start does not
+#           wait 15 seconds for a port without a cable. Then, when the file
 #           brings it up at boot (`auto IFACE`), ifup brings it up now
 #           (udhcpc's first tries take seconds), as the networking service
 #           stands once the stanza is written (rc-service networking
@@ -54,7 +59,8 @@
 # script no console to write to.
 #
 # Environment (tests): RC_SERVICE (rc-service), RCCR_INIT (rccr-init),
-# IFQUERY (ifquery), IFUP (ifup), IFDOWN (ifdown), LOGGER (logger);
+# IFQUERY (ifquery), IFUP (ifup), IFDOWN (ifdown), LOGGER (logger),
+# SYS_CLASS_NET (/sys/class/net);
 # NET_HOTPLUG_WAIT=1 waits for the background command before exiting;
 # NET_HOTPLUG_POLL (1) is the seconds between two looks at a networking
 # service that is starting, at most NET_HOTPLUG_TRIES (600) looks.
@@ -68,6 +74,7 @@ PROG=rccr-net-hotplug
 : "${IFUP:=ifup}"
 : "${IFDOWN:=ifdown}"
 : "${LOGGER:=logger}"
+: "${SYS_CLASS_NET:=/sys/class/net}"
 : "${NET_HOTPLUG_POLL:=1}"
 : "${NET_HOTPLUG_TRIES:=600}"
 
@@ -173,7 +180,12 @@ main() {
 		exit 0
 	fi
 	case "${ACTION:-}" in
-		add) detached plugged "$_iface" ;;
+		add)
+			# Real hardware only, as rccr-init's nic::wired: a veth makes
+			# no rccr-init run, no fork and no syslog line.
+			[ -e "$SYS_CLASS_NET/$_iface/device" ] || exit 0
+			detached plugged "$_iface"
+			;;
 		remove)
 			if "$IFQUERY" --running 2>/dev/null | listed "$_iface"; then
 				detached "$IFDOWN" --force "$_iface"
