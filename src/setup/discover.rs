@@ -269,11 +269,8 @@ pub fn discover(
         known,
         unsettled,
     };
-    // The inventory's nodes first: a host answering at many addresses
-    // cannot use up the logins before setup gets to them.
-    let budget = scan::names::login_budget(&report.hosts, |h| {
-        known.iter().any(|k| recorded_at(k, h.ip, h.mac))
-    });
+    let first = first_logins(&report.hosts, known);
+    let budget = scan::names::login_budget(&report.hosts, |h| first.contains(&h.ip));
     for warning in budget.warnings() {
         crate::print::warning("rccr setup", &warning);
     }
@@ -311,6 +308,29 @@ pub fn say(c: &Candidate, note: &str) {
 
 /// The most other addresses a note names.
 const ADDRESSES_NAMED: usize = 3;
+
+/// Where the inventory's nodes are logged in to first, so that a host
+/// answering at many addresses cannot use up the logins before setup gets
+/// to them: their recorded addresses, and, for a node that moved, the
+/// lowest of `hosts` (sorted by address) its MAC answered alone at. Anyone
+/// can answer ARP with a node's MAC, at every address: one address each.
+fn first_logins(hosts: &[scan::Host], known: &[NodeRecord]) -> Vec<Ipv4Addr> {
+    let mut moved = Vec::new();
+    hosts
+        .iter()
+        .filter(|h| {
+            known.iter().any(|k| k.ip == IpAddr::V4(h.ip))
+                || h.other_macs.is_empty()
+                    && h.mac.is_some_and(|m| {
+                        !moved.contains(&m) && known.iter().any(|k| k.mac == Some(m)) && {
+                            moved.push(m);
+                            true
+                        }
+                    })
+        })
+        .map(|h| h.ip)
+        .collect()
+}
 
 /// Whether the inventory's `record` was at `ip`, or with `mac`.
 fn recorded_at(record: &NodeRecord, ip: Ipv4Addr, mac: Option<Mac>) -> bool {
@@ -1131,6 +1151,37 @@ mod tests {
             host_key: Fingerprint::parse(&format!("SHA256:{key}")),
             moved_from: None,
         }
+    }
+
+    /// A host answering ARP with a node's MAC at many addresses (and with
+    /// a MAC of its own there too) gets none of them logged in to first:
+    /// before, each counted as the node, and 1,024 of them below the
+    /// node's address took every login of the run.
+    #[test]
+    fn a_forged_node_mac_gets_no_address_logged_in_to_first() {
+        let mac = |n: u32| {
+            let text = format!("02:00:00:00:{:02x}:{:02x}", n >> 8, n & 0xff);
+            Some(text.parse().unwrap())
+        };
+        let ip = |n: u32| Ipv4Addr::from(0x0a00_0000 + n);
+        let host = |n: u32, macs: &[u32]| scan::Host {
+            ssh: true,
+            other_macs: macs[1..].iter().map(|&m| mac(m).unwrap()).collect(),
+            ..scan::Host::new(ip(n), mac(macs[0]))
+        };
+        let node = NodeRecord {
+            ip: ip(5000).into(),
+            ..record(0, 1, "A")
+        };
+        let moved = record(0, 2, "B");
+        // 1,100 addresses below the node's, each with its MAC and another.
+        let mut hosts: Vec<scan::Host> = (1..=1100).map(|n| host(n, &[1, 0x100 + n])).collect();
+        // The moved node's MAC, alone, at two addresses: the lowest only.
+        hosts.extend([host(2000, &[2]), host(2001, &[2]), host(5000, &[1])]);
+        let first = first_logins(&hosts, &[node, moved]);
+        assert_eq!(first, [ip(2000), ip(5000)]);
+        let budget = scan::names::login_budget(&hosts, |h| first.contains(&h.ip));
+        assert!(budget.chosen[1100] && budget.chosen[1102]);
     }
 
     /// The control was renamed from alpha to beta since the last run:
