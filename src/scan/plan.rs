@@ -129,7 +129,9 @@ pub fn plan(
         }
         None => None,
     };
-    let usable = |i: &&Interface| i.up && !i.loopback && !i.addrs.is_empty();
+    // With a subnet: a default route through a /32 (WireGuard, PPP) is
+    // no LAN, and the others are swept as with no default route.
+    let usable = |i: &&Interface| i.up && !i.loopback && i.addrs.iter().any(|(_, p)| *p < 32);
     let mut jobs: Vec<Job> = Vec::new();
     if opts.subnets.is_empty() {
         let candidates: Vec<&Interface> = match chosen {
@@ -339,6 +341,11 @@ eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0
         let err = plan(&opts, &list, None).unwrap_err();
         crate::error::assert_says(&err, "--iface wg0: its IPv4 addresses are /32");
         assert_eq!(err.exit_code(), crate::error::ExitCode::BadInput);
+        // The default route through it: the LAN beside it is swept.
+        let list = vec![list[0].clone(), iface("eth0", 2, &[("192.168.1.5", 24)])];
+        let jobs = plan(&Options::default(), &list, Some("wg0")).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].cidr, cidr("192.168.1.0/24"));
     }
 
     #[test]
