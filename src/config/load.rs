@@ -66,7 +66,16 @@ impl Config {
     fn load_if_any(path: &Path) -> Result<Option<Loaded>, Error> {
         match read_trusted(path, path, false) {
             Ok(text) => Self::loaded(text, path).map(|l| Some(paths_beside(l, path))),
-            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+            // A link to nothing is a config meant and lost, not none.
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                match path.symlink_metadata() {
+                    Ok(_) => Err(Error::bad_input(
+                        path.display().to_string(),
+                        "a link to no file; fix or remove the link, or pass a config with --config",
+                    )),
+                    Err(_) => Ok(None),
+                }
+            }
             Err(e) => Err(e),
         }
     }

@@ -544,6 +544,14 @@ fn lookup_errors() {
     assert!(e.to_string().contains(": a directory: "), "{e}");
     std::fs::remove_dir(s.0.join("cwd/cluster_config.yml")).unwrap();
 
+    // A link to nothing is no reason to fall through either.
+    std::os::unix::fs::symlink("/nonexistent/c.yml", s.0.join("cwd/cluster_config.yml")).unwrap();
+    let e = s.load(None).unwrap_err();
+    assert_eq!(e.exit_code(), ExitCode::BadInput, "{e}");
+    let said = e.to_string();
+    assert!(said.ends_with("cwd/cluster_config.yml: a link to no file; fix or remove the link, or pass a config with --config"), "{said}");
+    std::fs::remove_file(s.0.join("cwd/cluster_config.yml")).unwrap();
+
     s.write("cwd/cluster_config.yml", &vec![b'#'; MAX_SIZE + 1]);
     let e = s.load(None).unwrap_err();
     assert_eq!(e.exit_code(), ExitCode::BadInput);
