@@ -554,8 +554,12 @@ impl<'f> Reader<'f> {
             image,
             "containers.image",
             255,
-            |s| s.bytes().all(|b| b.is_ascii_graphic()),
-            "an image reference has no spaces, like nginx:alpine",
+            // Not an option to the docker CLI (`-x`), nor a path (`/`, `.`).
+            |s| {
+                s.starts_with(|c: char| c.is_ascii_alphanumeric())
+                    && s.bytes().all(|b| b.is_ascii_graphic())
+            },
+            "an image reference starts with a letter or digit and has no spaces, like nginx:alpine",
         )?;
         let mut svc = Container {
             name,
@@ -619,6 +623,20 @@ impl<'f> Reader<'f> {
                 let port = parse_port(&s).ok_or_else(|| {
                     self.err(p.pos, format!("port '{}' is not \"PUBLISHED:TARGET\" or \"PUBLISHED:TARGET/udp\" with ports 1-65535", yaml::show(&s)))
                 })?;
+                // Swarm publishes a port on every node: SSH's would lock
+                // rccr out of them all, swarm's own would cut the cluster.
+                if matches!(
+                    (port.published, port.protocol),
+                    (22 | 2377 | 7946, Protocol::Tcp) | (7946 | 4789, Protocol::Udp)
+                ) {
+                    return Err(self.err(
+                        p.pos,
+                        format!(
+                            "port {} is SSH's or swarm's own, which publishing takes on every node; publish another",
+                            port.published
+                        ),
+                    ));
+                }
                 let mut key = port.published.to_string();
                 key.push_str(if port.protocol == Protocol::Udp {
                     "/udp"

@@ -355,6 +355,22 @@ fn containers() {
         "6:9",
         "port 53/udp is published twice",
     );
+    // Taken on every node: SSH's and swarm's own ports.
+    for own in ["22:22", "2377:80", "7946:80", "7946:80/udp", "4789:80/udp"] {
+        rejects(
+            &svc(&format!("    ports:\n      - \"{own}\"\n")),
+            "5:9",
+            "is SSH's or swarm's own, which publishing takes on every node",
+        );
+    }
+    let (c, _) = parse(&svc(
+        "    ports:\n      - \"4789:80\"\n      - \"22:22/udp\"\n",
+    ));
+    assert_eq!(c.containers[0].ports.len(), 2);
+    for bad in ["-x", "/nginx", ".nginx", "nginx alpine"] {
+        let text = format!("containers:\n  - name: web\n    image: '{bad}'\n");
+        rejects(&text, "3:12", "containers.image");
+    }
 }
 
 /// Swarm's rule for service names, case aside: the file's error, with its
