@@ -555,10 +555,7 @@ impl<'f> Reader<'f> {
             "containers.image",
             255,
             // Not an option to the docker CLI (`-x`), nor a path (`/`, `.`).
-            |s| {
-                s.starts_with(|c: char| c.is_ascii_alphanumeric())
-                    && s.bytes().all(|b| b.is_ascii_graphic())
-            },
+            |s| alnum_then(s, |b| b.is_ascii_graphic()),
             "an image reference starts with a letter or digit and has no spaces, like nginx:alpine",
         )?;
         let mut svc = Container {
@@ -631,10 +628,7 @@ impl<'f> Reader<'f> {
                 ) {
                     return Err(self.err(
                         p.pos,
-                        format!(
-                            "port {} is SSH's or swarm's own, which publishing takes on every node; publish another",
-                            port.published
-                        ),
+                        "SSH's and swarm's own ports (22, 2377, 7946, 4789) are not published: swarm takes a published port on every node; publish another",
                     ));
                 }
                 let mut key = port.published.to_string();
@@ -659,14 +653,20 @@ impl<'f> Reader<'f> {
 
 /// A letter or digit, then letters, digits, `-`, `_` or `.`.
 fn label(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    alnum_then(s, |b| matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Whether `s` is letters and digits, and after the first byte also bytes
+/// `also` takes.
+fn alnum_then(s: &str, also: impl Fn(u8) -> bool) -> bool {
+    s.bytes()
+        .enumerate()
+        .all(|(n, b)| b.is_ascii_alphanumeric() || (n > 0 && also(b)))
 }
 
 /// Swarm's service names (swarmkit's `isValidDNSName`): letters and
 /// digits, with `-` or `_` only between them.
 fn service_name(s: &str) -> bool {
-    let edge = |c: char| c.is_ascii_alphanumeric();
-    s.starts_with(edge) && s.ends_with(edge) && s.chars().all(|c| edge(c) || matches!(c, '-' | '_'))
+    alnum_then(s, |b| b == b'-' || b == b'_')
+        && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }

@@ -360,7 +360,7 @@ fn containers() {
         rejects(
             &svc(&format!("    ports:\n      - \"{own}\"\n")),
             "5:9",
-            "is SSH's or swarm's own, which publishing takes on every node",
+            "SSH's and swarm's own ports (22, 2377, 7946, 4789) are not published",
         );
     }
     let (c, _) = parse(&svc(
