@@ -679,8 +679,10 @@ fn check_filesystem(ctx: &Ctx, node: &str) -> Result<(), String> {
     match status.map(|s| s.code()) {
         // 0 clean, 1 fixed, 2 fixed and a reboot is advised.
         Ok(Some(0..=2)) => Ok(()),
+        // Not `{:?}`: release builds print a derived Debug as its bare name.
         Ok(code) => Err(format!(
-            "e2fsck -p {node} found errors it cannot fix (exit {code:?}): run e2fsck -f {node} by hand"
+            "e2fsck -p {node} found errors it cannot fix (exit {}): run e2fsck -f {node} by hand",
+            code.map_or("by a signal".into(), |c| c.to_string())
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             ctx.note(format_args!("e2fsck missing: {node} mounted unchecked"));
