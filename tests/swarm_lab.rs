@@ -519,6 +519,37 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
     );
     let names = cluster.docker_ok("target-1", &["service", "ls", "--format", "{{.Name}}"]);
     assert_eq!(names.trim(), "web");
+
+    // Services made by hand under the config's names: a global one fails
+    // its line (before: the engine's "only one service mode"), a
+    // replicated one is taken over, and the line says so.
+    for (name, mode) in [("cache", "global"), ("db", "replicated")] {
+        let argv = [
+            "service",
+            "create",
+            "--detach",
+            "--no-resolve-image",
+            "--mode",
+            mode,
+        ];
+        let mut argv = argv.to_vec();
+        argv.extend(["--name", name, "rccr-lab/web:1"]);
+        cluster.docker_ok("target-1", &argv);
+    }
+    let more =
+        "  - name: cache\n    image: rccr-lab/web:1\n  - name: db\n    image: rccr-lab/web:1\n";
+    write_config(&cluster, &format!("{WEB_TWICE}{more}"));
+    let out = setup_with(&cluster, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let services = layers(&out).1;
+    assert_eq!(
+        services[1..],
+        [
+            "failed: a global service by this name, not rccr's: rename the container or remove it",
+            "updated; now rccr's (made by hand)"
+        ],
+        "{services:?}"
+    );
 }
 
 #[test]

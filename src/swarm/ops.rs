@@ -499,7 +499,9 @@ impl Op<'_> {
                 // protocol and mode it names, and `--publish-add` skips a
                 // port the service had: a kept port that shares them with
                 // a removed one goes back in with a second update.
-                let target = |p: &String| p.split_once(",target=").map(|(_, t)| t.to_string());
+                fn target(p: &str) -> Option<&str> {
+                    p.split_once(",target=").map(|(_, t)| t)
+                }
                 let mut back = String::new();
                 for kept in ports.iter().filter(|p| {
                     have.ports.contains(p)

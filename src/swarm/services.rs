@@ -364,9 +364,20 @@ pub fn converge(
                 ),
                 false,
             ),
+            // rccr makes replicated services; swarm cannot turn one mode
+            // into the other.
+            Some(have) if have.replicas.is_none() => (
+                "failed: a global service by this name, not rccr's: rename the container or remove it"
+                    .into(),
+                false,
+            ),
             Some(have) if want.matches(have) => ("unchanged".to_string(), true),
+            // One made by hand becomes rccr's: --remove-missing may remove it.
             Some(have) => outcome(
-                "updated",
+                match have.managed {
+                    true => "updated",
+                    false => "updated; now rccr's (made by hand)",
+                },
                 lead.call(&Op::ServiceUpdate { have, want: &want }),
             ),
             None => outcome("created", lead.call(&Op::ServiceCreate { want: &want })),
