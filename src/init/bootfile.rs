@@ -138,6 +138,17 @@ pub fn check_key(value: &str) -> Result<String, String> {
     if kind == "ssh-ed25519" && fields[1].len() != 32 {
         return Err("the key data is cut short or damaged".into());
     }
+    // OpenSSH 9.1 and later refuse RSA moduli under 1024 bits at login
+    // (RequiredRSASize): such a key would let no one in.
+    let modulus = fields
+        .get(2)
+        .map_or(0, |n| n.iter().skip_while(|b| **b == 0).count());
+    if kind == "ssh-rsa" && modulus < 128 {
+        return Err(
+            "an RSA key under 1024 bits, which sshd refuses; use a larger one, or ssh-ed25519"
+                .into(),
+        );
+    }
     let comment: String = comment
         .trim_matches(sep)
         .chars()
@@ -455,6 +466,20 @@ mod tests {
         assert!(check_key(&wrong).unwrap_err().contains("ssh-rsa"));
         // Cut short while copying.
         assert!(check_key(&ED[..40]).is_err());
+        // RSA: a 1024-bit modulus (with its sign byte) passes, 1016 bits do not.
+        let rsa = |n_len: usize| {
+            let mut blob = Vec::new();
+            let fields: [&[u8]; 3] = [b"ssh-rsa", &[1, 0, 1], &[0x80; 129][129 - n_len..]];
+            for field in fields {
+                blob.extend((field.len() as u32).to_be_bytes());
+                blob.extend(field);
+            }
+            check_key(&format!("ssh-rsa {}", crate::base64::encode(&blob)))
+        };
+        assert!(rsa(128).is_ok());
+        assert!(rsa(127)
+            .unwrap_err()
+            .starts_with("an RSA key under 1024 bits"));
     }
 
     #[test]
