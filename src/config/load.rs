@@ -40,7 +40,13 @@ impl Config {
             )?;
             let at = cwd.join(path);
             let text = read_trusted(&at, path, true)?;
-            return Self::loaded(text, path).map(|l| paths_beside(l, &at));
+            let loaded = Self::loaded(text, path)?;
+            // A pipe (`--config <(...)`, /dev/fd/63) is in no directory of
+            // the user's: its relative paths are the working directory's.
+            if std::fs::metadata(&at).is_ok_and(|m| m.file_type().is_fifo()) {
+                return Ok(loaded);
+            }
+            return Ok(paths_beside(loaded, &at));
         }
         let local = cwd.join(FILE_NAME);
         let system = root.join(&SYSTEM_PATH[1..]);

@@ -766,6 +766,15 @@ fn relative_paths_are_relative_to_the_config_file() {
     let l = s.load(None).unwrap();
     assert_eq!(l.source.as_deref(), Some(local.as_path()));
     assert_eq!(l.config.playbooks[0], s.0.join("cwd/site.yml"));
+    // A pipe (`--config <(...)`): as given, from the working directory,
+    // not from /dev/fd.
+    let fifo = s.0.join("cwd/fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
+    let writer = std::thread::spawn(move || std::fs::write(fifo, text).unwrap());
+    let l = s.load(Some(Path::new("fifo"))).unwrap();
+    writer.join().unwrap();
+    assert_eq!(l.config.playbooks[0], PathBuf::from("site.yml"));
 }
 
 /// A warning is one line, its characters in the order of its bytes,
