@@ -40,8 +40,11 @@ pub const MAX_LOGINS_PER_MAC: usize = 64;
 
 /// The most logins of one run, whatever the MACs: a host answering ARP
 /// from a new MAC at every address (or from two at each) escapes any cap
-/// per MAC. 1,024 logins that stall take under 3 minutes at setup's 32 at
-/// once, under 6 at scan's 16; a LAN with more SSH hosts than that is
+/// per MAC. Each step of a login is bounded (5 s, the command 10 s), not
+/// the login: a host that stalls every step to just short of its bound
+/// holds a login about 35 s in setup and 25 s in scan, so 1,024 such
+/// logins take up to about 19 minutes at setup's 32 at once, 27 at scan's
+/// 16 (a stall at the first step, 3 and 6); a LAN with more SSH hosts than that is
 /// swept a smaller subnet at a time.
 pub const MAX_LOGINS: usize = 1024;
 
