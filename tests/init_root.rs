@@ -462,50 +462,56 @@ fn boot_file_hostname_is_validated_and_bad_lines_are_named() {
         root.read("root/.ssh/authorized_keys"),
         format!("{EXISTING_KEY}\n")
     );
-    // Valid lines applied, the file kept for the bad ones to be fixed.
-    assert!(root.exists("media/sda1/rccr.txt"));
+    // Valid lines applied, the file renamed .partial for the bad ones.
+    assert!(root.exists("media/sda1/rccr.txt.partial"));
     assert!(!root.exists("media/sda1/rccr.txt.applied"));
-    assert!(run.says(&format!("{file}: kept: line(s) malformed")));
+    assert!(run.says(&format!("{file}: a line is malformed (see above)")));
     assert!(run.says("5 problems"), "{}", run.stderr);
 }
 
 #[test]
-fn a_boot_file_with_a_malformed_line_is_kept_until_fixed_and_its_good_lines_applied() {
+fn a_boot_file_with_a_malformed_line_is_renamed_partial_and_its_good_lines_applied() {
     // The refused line may be the user's only key (in quotes here): a card
-    // saying rccr.txt.applied would tell them it is in. The file stays,
-    // its good lines applied (again at each boot, changing nothing); another
-    // boot file of the same boot is retired as usual.
+    // saying rccr.txt.applied would tell them it is in. The file becomes
+    // rccr.txt.partial, its good lines applied once; another boot file of
+    // the same boot is retired as usual.
     let root = Root::image("bootkept", "target");
     root.write(
         "boot/rccr.txt",
-        &format!("authorized_key={KEY_A}\nauthorized_key=\"{KEY_B}\"\n"),
+        &format!(
+            "hostname=ReCyClusteR-kitchen\nauthorized_key={KEY_A}\nauthorized_key=\"{KEY_B}\"\n"
+        ),
     );
-    root.write("media/sda1/rccr.txt", "hostname=ReCyClusteR-kitchen\n");
+    root.write("media/sda1/rccr.txt", &format!("authorized_key={KEY_B}\n"));
     let run = root.init(&[]).ok();
     let file = root.path("boot/rccr.txt").display().to_string();
-    assert!(run.says(&format!("{file}:2: ")), "{}", run.stderr);
+    assert!(run.says(&format!("{file}:3: ")), "{}", run.stderr);
     assert!(
-        run.says(&format!("{file}: kept: line(s) malformed")),
+        run.says(&format!(
+            "{file}: a line is malformed (see above): fix it and rename the file rccr.txt"
+        )),
         "{}",
         run.stderr
     );
     assert_eq!(
         root.read("root/.ssh/authorized_keys"),
-        format!("{EXISTING_KEY}\n{KEY_A}\n")
+        format!("{EXISTING_KEY}\n{KEY_A}\n{KEY_B}\n")
     );
-    assert!(root.exists("boot/rccr.txt"));
-    assert!(!root.exists("boot/rccr.txt.applied"));
+    assert!(root.exists("boot/rccr.txt.partial"));
+    assert!(!root.exists("boot/rccr.txt") && !root.exists("boot/rccr.txt.applied"));
     assert_eq!(root.read("etc/hostname"), "ReCyClusteR-kitchen\n");
     assert!(root.exists("media/sda1/rccr.txt.applied"));
     assert!(!root.exists("media/sda1/rccr.txt"));
 
-    // Not fixed yet: said again, nothing changed.
-    let before = root.snapshot();
+    // The name setup then gives the node stays at the next boot: before,
+    // a file kept as rccr.txt put its hostname= back at every boot.
+    root.write("etc/hostname", "ReCyClusteR-Target-a1b2c3\n");
     let run = root.init(&[]).ok();
-    assert!(run.says(&format!("{file}: kept: ")), "{}", run.stderr);
-    assert_unchanged(&before, &root);
+    assert_eq!(root.read("etc/hostname"), "ReCyClusteR-Target-a1b2c3\n");
+    assert!(!run.says(&file), "{}", run.stderr);
 
-    // Fixed: applied, the good key not twice, then renamed.
+    // Fixed and renamed back: applied, the good key not twice, renamed.
+    fs::remove_file(root.path("boot/rccr.txt.partial")).unwrap();
     root.write(
         "boot/rccr.txt",
         &format!("authorized_key={KEY_A}\nauthorized_key={KEY_B}\n"),
@@ -543,14 +549,17 @@ fn a_boot_file_hostname_the_images_ship_with_is_refused_and_the_rest_applied() {
         assert_eq!(run.stderr.matches("ship with").count(), 1, "{}", run.stderr);
         assert_eq!(root.read("etc/hostname"), format!("{TARGET_NAME}\n"));
         assert!(root.read("root/.ssh/authorized_keys").contains(KEY_A));
-        // Kept for its refused line, said again at the next boot.
-        assert!(root.exists("media/sda1/rccr.txt"));
-        assert!(run.says(&format!("{file}: kept: ")), "{}", run.stderr);
+        // Renamed .partial for its refused line.
+        assert!(root.exists("media/sda1/rccr.txt.partial"));
+        assert!(
+            run.says(&format!("{file}: a line is malformed")),
+            "{}",
+            run.stderr
+        );
         // The second boot keeps the name the first gave, changing nothing.
         let before = root.snapshot();
         let run = root.init(&[]).ok();
         assert!(run.says("nothing to change"), "{}", run.stderr);
-        assert!(run.says(&format!("{file}: kept: ")), "{}", run.stderr);
         assert_unchanged(&before, &root);
     }
 }

@@ -26,7 +26,7 @@ pub const APPLET: Applet = Applet {
 /// changes nothing.
 #[derive(FromArgs)]
 #[argh(
-    note = "Hostname: rccr.txt's hostname= wins, else /etc/hostname, unless either holds an image default\n(empty, localhost, ReCyClusteR-Control, ReCyClusteR-Target), else\nReCyClusteR-<Control|Target>-<last 3 MAC bytes of the first Ethernet interface>.\n\nrccr.txt (in /boot or /media/*): hostname=NAME and authorized_key=TYPE BASE64 [COMMENT]\nlines, # comments; applied once, then renamed rccr.txt.applied.\n\nStorage (--storage): an ext4 filesystem labelled RCCR, mounted on /media/rccr, holds\n/var/lib/docker, /var/lib/rccr and the apk cache. Found on any disk; else made after the\nboot partition of a Pi's card, or on a completely blank disk (first 5 MiB and last MiB\nzeros). A disk with data is never written unless --prepare-disk names it.\nStatus: /run/rccr/status."
+    note = "Hostname: rccr.txt's hostname= wins, else /etc/hostname, unless either holds an image default\n(empty, localhost, ReCyClusteR-Control, ReCyClusteR-Target), else\nReCyClusteR-<Control|Target>-<last 3 MAC bytes of the first Ethernet interface>.\n\nrccr.txt (in /boot or /media/*): hostname=NAME and authorized_key=TYPE BASE64 [COMMENT]\nlines, # comments; applied once, then renamed rccr.txt.applied (.partial: a line was malformed).\n\nStorage (--storage): an ext4 filesystem labelled RCCR, mounted on /media/rccr, holds\n/var/lib/docker, /var/lib/rccr and the apk cache. Found on any disk; else made after the\nboot partition of a Pi's card, or on a completely blank disk (first 5 MiB and last MiB\nzeros). A disk with data is never written unless --prepare-disk names it.\nStatus: /run/rccr/status."
 )]
 struct Args {
     /// prepare the system under DIR instead of / (tests, mounted images):

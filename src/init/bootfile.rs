@@ -34,17 +34,19 @@
 //! **Errors.** A malformed line is reported as `PATH:LINE: what is wrong;
 //! line ignored` and the file's valid lines are still applied: one typo must
 //! not cost the other keys; a value it quotes is escaped and cut short
-//! ([`quoted`]). The file is then kept, not renamed (see below): the line
-//! refused may be the user's only key. A file that is not UTF-8 text or is
-//! larger than 64 KiB is reported and not applied at all.
+//! ([`quoted`]). The file is then renamed `rccr.txt.partial`, not
+//! `.applied` (see below): the line refused may be the user's only key. It
+//! is not kept as it is: its `hostname=` would undo at every boot the name
+//! `rccr setup` gives the node. A file that is not UTF-8 text or is larger
+//! than 64 KiB is reported and not applied at all.
 //!
 //! **Once.** When every valid setting has been applied, the file is renamed
-//! `rccr.txt.applied` (replacing an older one), so the next boot does not
-//! apply it again and the user can see it was read. A read-only boot
-//! partition (diskless Alpine mounts it so) is remounted read-write for the
-//! rename and back. If a setting could not be applied (a write failed), the
-//! changes are not saved (diskless, `lbu commit` failed), or a line of the
-//! file is malformed, the file stays, to be applied at the next boot.
+//! `rccr.txt.applied` (`.partial` with a malformed line; replacing an older
+//! one), so the next boot does not apply it again and the user can see it
+//! was read. A read-only boot partition (diskless Alpine mounts it so) is
+//! remounted read-write for the rename and back. If a setting could not be
+//! applied (a write failed), or the changes are not saved (diskless, `lbu
+//! commit` failed), the file stays, to be applied at the next boot.
 use super::{hostname, Ctx};
 use std::fs;
 use std::io;
@@ -53,6 +55,9 @@ use std::process::Command;
 
 pub const FILE_NAME: &str = "rccr.txt";
 pub const APPLIED_NAME: &str = "rccr.txt.applied";
+/// What a file with a malformed line becomes once its other lines are
+/// applied: the name says not all of it was.
+pub const PARTIAL_NAME: &str = "rccr.txt.partial";
 const MAX_LEN: usize = 64 * 1024;
 /// Key types sshd accepts today (DSA is gone since OpenSSH 9.8).
 const KEY_TYPES: &[&str] = &[
@@ -375,23 +380,32 @@ pub fn load(ctx: &mut Ctx) -> Option<BootFile> {
     (!found.paths.is_empty()).then_some(found)
 }
 
-/// Renames each applied file to `rccr.txt.applied`; keeps them all when
-/// `kept_because` says why not (a setting not applied, changes not saved),
-/// and one with a malformed line.
+/// Renames each applied file to `rccr.txt.applied`, or `rccr.txt.partial`
+/// when a line of it was malformed; keeps them all when `kept_because`
+/// says why not (a setting not applied, changes not saved).
 pub fn retire(ctx: &mut Ctx, boot: &BootFile, kept_because: Option<&str>) {
     for path in &boot.paths {
-        let malformed = boot.malformed.contains(path);
-        let why = kept_because
-            .or_else(|| malformed.then_some("line(s) malformed (see above): fix or remove them"));
-        if let Some(why) = why {
+        if let Some(why) = kept_because {
             ctx.problem(format_args!(
                 "{}: kept: {why}; it is tried again at the next boot",
                 path.display()
             ));
             continue;
         }
-        let to = path.with_file_name(APPLIED_NAME);
-        let what = format_args!("{}: applied, renamed {APPLIED_NAME}", path.display());
+        // Not kept: its hostname= would undo at every boot the name
+        // setup gives the node.
+        let name = match boot.malformed.contains(path) {
+            true => PARTIAL_NAME,
+            false => APPLIED_NAME,
+        };
+        let to = path.with_file_name(name);
+        let what = format_args!("{}: applied, renamed {name}", path.display());
+        if name == PARTIAL_NAME {
+            ctx.problem(format_args!(
+                "{}: a line is malformed (see above): fix it and rename the file rccr.txt",
+                path.display()
+            ));
+        }
         if ctx.dry {
             ctx.changed(what);
             continue;
@@ -403,7 +417,7 @@ pub fn retire(ctx: &mut Ctx, boot: &BootFile, kept_because: Option<&str>) {
         match change_on_media(ctx, path, rename) {
             Ok(()) => ctx.changed(what),
             Err(e) => ctx.problem(format_args!(
-                "cannot rename {} to {APPLIED_NAME}: {e}; it is applied again at the next boot",
+                "cannot rename {} to {name}: {e}; it is applied again at the next boot",
                 path.display()
             )),
         }

@@ -13,7 +13,8 @@
 //!
 //! 1. **Node type** from `/etc/rccr/node-type`: `control` or `target`.
 //! 2. **Boot-partition file** `rccr.txt` ([`bootfile`]): `hostname=` and
-//!    `authorized_key=` lines, applied once, then renamed `rccr.txt.applied`.
+//!    `authorized_key=` lines, applied once, then renamed `rccr.txt.applied`
+//!    (`rccr.txt.partial` when a line was malformed).
 //! 3. **Hostname** ([`hostname`]): kept when configured, otherwise
 //!    `ReCyClusteR-<Control|Target>-<last 3 MAC bytes>`; written to
 //!    `/etc/hostname`, `/etc/hosts`, the running kernel and every DHCP stanza
