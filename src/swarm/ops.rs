@@ -83,14 +83,8 @@ impl Want {
         } else if let Value::Object(members) = labels {
             members.retain(|(k, _)| **k != *ARMV6_OFF_LABEL);
         }
-        // An image that is the config's already stays as it is, with the
-        // digest the docker CLI pinned: rewritten, it would restart every
-        // task, each node resolving the tag anew.
-        let image = &["TaskTemplate", "ContainerSpec", "Image"];
-        if !same_image(spec.str_at(image), &self.image) {
-            spec.entry(&image[..2])
-                .set("Image", self.image.as_str().into());
-        }
+        spec.entry(&["TaskTemplate", "ContainerSpec"])
+            .set("Image", self.image.as_str().into());
         let constraints = self.constraints.iter().map(|c| c.as_str().into()).collect();
         spec.entry(&["TaskTemplate", "Placement"])
             .set("Constraints", Value::Array(constraints));
@@ -464,10 +458,10 @@ impl Op<'_> {
                 format!("{c} {} >/dev/null", q(&want.image))
             }
             Op::ServiceUpdate { have, want } => {
-                let mut c = "docker service update --detach --no-resolve-image".to_string();
-                if !same_image(&have.image, &want.image) {
-                    c.push_str(&format!(" --image {}", q(&want.image)));
-                }
+                let mut c = format!(
+                    "docker service update --detach --no-resolve-image --image {}",
+                    q(&want.image)
+                );
                 c.push_str(&format!(
                     " --replicas {} --label-add rccr.managed=true",
                     want.replicas
@@ -916,33 +910,6 @@ mod tests {
                 "{config} {held}"
             );
         }
-        // Another replica count: the pinned image stays, through the API
-        // and the CLI alike (rewritten, every task would restart).
-        let have = pinned(&format!("docker.io/library/nginx:latest{digest}"));
-        let more = Want {
-            replicas: 4,
-            ..named("nginx")
-        };
-        let update = Op::ServiceUpdate {
-            have: &have,
-            want: &more,
-        };
-        let spec = more.patch(have.spec.clone());
-        assert_eq!(
-            spec.str_at(&["TaskTemplate", "ContainerSpec", "Image"]),
-            have.image
-        );
-        assert!(
-            !update.command().contains("--image"),
-            "{}",
-            update.command()
-        );
-        let moved = named("nginx:1.28");
-        let spec = moved.patch(have.spec.clone());
-        assert_eq!(
-            spec.str_at(&["TaskTemplate", "ContainerSpec", "Image"]),
-            "nginx:1.28"
-        );
     }
 
     /// Through the docker CLI, a list that fails fails its op with
