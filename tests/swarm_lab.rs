@@ -545,7 +545,7 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
     assert_eq!(
         services[1..],
         [
-            "failed: a global service by this name, not rccr's: rename the container or remove it",
+            "failed: a global or job service by this name, not rccr's: rename the container or remove the service",
             "updated; now rccr's (made by hand)"
         ],
         "{services:?}"

@@ -66,7 +66,9 @@ readonly NO_UNWIND_RUSTFLAGS="-C force-unwind-tables=no"
 # report says nothing of where). Unstable: RUSTC_BOOTSTRAP=1, as above.
 # And a derived Debug prints its type's name alone (std's too: Option's
 # is "Some"): only panics and tests print one, never rccr's output, whose
-# `{:?}` are of strings and chars (manual impls). 1,792 bytes (2026-12-06).
+# `{:?}` are of strings and chars (manual impls). So never print a
+# dependency's Display that is its derived Debug (ssh2::Error's code:
+# rccr uses code() and message()). 1,792 bytes (2026-12-06).
 readonly LOCATION_RUSTFLAGS="-Zlocation-detail=file,line -Zfmt-debug=shallow"
 # std built from source with the release profile (opt-level z, no unwind
 # tables) and std's own optimize_for_size feature, instead of rustup's

@@ -628,7 +628,7 @@ impl<'f> Reader<'f> {
                 ) {
                     return Err(self.err(
                         p.pos,
-                        "SSH's and swarm's own ports (22, 2377, 7946, 4789) are not published: swarm takes a published port on every node; publish another",
+                        "SSH's and swarm's own ports (22 and 2377/tcp, 7946, 4789/udp) are not published: swarm takes a published port on every node; publish another",
                     ));
                 }
                 let mut key = port.published.to_string();

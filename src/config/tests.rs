@@ -360,7 +360,7 @@ fn containers() {
         rejects(
             &svc(&format!("    ports:\n      - \"{own}\"\n")),
             "5:9",
-            "SSH's and swarm's own ports (22, 2377, 7946, 4789) are not published",
+            "SSH's and swarm's own ports (22 and 2377/tcp, 7946, 4789/udp) are not published",
         );
     }
     let (c, _) = parse(&svc(

@@ -145,10 +145,8 @@ pub fn check_key(value: &str) -> Result<String, String> {
     }
     // OpenSSH 9.1 and later refuse RSA moduli under 1024 bits at login
     // (RequiredRSASize): such a key would let no one in.
-    let modulus = fields
-        .get(2)
-        .map_or(0, |n| n.iter().skip_while(|b| **b == 0).count());
-    if kind == "ssh-rsa" && modulus < 128 {
+    let modulus = fields.get(2).map_or(0, |n| crate::ssh::bit_length(n));
+    if kind == "ssh-rsa" && modulus < 1024 {
         return Err(
             "an RSA key under 1024 bits, which sshd refuses; use a larger one, or ssh-ed25519"
                 .into(),
@@ -480,18 +478,20 @@ mod tests {
         assert!(check_key(&wrong).unwrap_err().contains("ssh-rsa"));
         // Cut short while copying.
         assert!(check_key(&ED[..40]).is_err());
-        // RSA: a 1024-bit modulus (with its sign byte) passes, 1016 bits do not.
-        let rsa = |n_len: usize| {
+        // RSA: a 1024-bit modulus (with its sign byte) passes, 1023 bits do not.
+        let rsa = |top: u8| {
+            let mut modulus = [0xff; 129];
+            (modulus[0], modulus[1]) = (0, top);
             let mut blob = Vec::new();
-            let fields: [&[u8]; 3] = [b"ssh-rsa", &[1, 0, 1], &[0x80; 129][129 - n_len..]];
+            let fields: [&[u8]; 3] = [b"ssh-rsa", &[1, 0, 1], &modulus];
             for field in fields {
                 blob.extend((field.len() as u32).to_be_bytes());
                 blob.extend(field);
             }
             check_key(&format!("ssh-rsa {}", crate::base64::encode(&blob)))
         };
-        assert!(rsa(128).is_ok());
-        assert!(rsa(127)
+        assert!(rsa(0x80).is_ok());
+        assert!(rsa(0x7f)
             .unwrap_err()
             .starts_with("an RSA key under 1024 bits"));
     }

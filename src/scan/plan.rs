@@ -129,8 +129,9 @@ pub fn plan(
         }
         None => None,
     };
-    // With a subnet: a default route through a /32 (WireGuard, PPP) is
-    // no LAN, and the others are swept as with no default route.
+    // Up, not loopback, and with an address shorter than /32: a default
+    // route through a /32 (WireGuard, PPP) is no LAN, so every interface
+    // that is up is swept, as with no default route.
     let usable = |i: &&Interface| i.up && !i.loopback && i.addrs.iter().any(|(_, p)| *p < 32);
     let mut jobs: Vec<Job> = Vec::new();
     if opts.subnets.is_empty() {

@@ -312,15 +312,17 @@ const ADDRESSES_NAMED: usize = 3;
 /// Where the inventory's nodes are logged in to first, so that a host
 /// answering at many addresses cannot use up the logins before setup gets
 /// to them: their recorded addresses, and, for a node that moved, the
-/// lowest of `hosts` (sorted by address) its MAC answered alone at. Anyone
-/// can answer ARP with a node's MAC, at every address: one address each.
+/// lowest of `hosts` (sorted by address) its MAC answered alone at with
+/// the SSH port open. Anyone can answer ARP with a node's MAC, at every
+/// address: one address each.
 fn first_logins(hosts: &[scan::Host], known: &[NodeRecord]) -> Vec<Ipv4Addr> {
     let mut moved = Vec::new();
     hosts
         .iter()
         .filter(|h| {
             known.iter().any(|k| k.ip == IpAddr::V4(h.ip))
-                || h.other_macs.is_empty()
+                || h.ssh
+                    && h.other_macs.is_empty()
                     && h.mac.is_some_and(|m| {
                         !moved.contains(&m) && known.iter().any(|k| k.mac == Some(m)) && {
                             moved.push(m);
@@ -1176,12 +1178,17 @@ mod tests {
         let moved = record(0, 2, "B");
         // 1,100 addresses below the node's, each with its MAC and another.
         let mut hosts: Vec<scan::Host> = (1..=1100).map(|n| host(n, &[1, 0x100 + n])).collect();
-        // The moved node's MAC, alone, at two addresses: the lowest only.
-        hosts.extend([host(2000, &[2]), host(2001, &[2]), host(5000, &[1])]);
+        // The moved node's MAC, alone, at three addresses: the lowest with
+        // SSH only (a forged answer with the port shut takes no slot).
+        let shut = scan::Host {
+            ssh: false,
+            ..host(1999, &[2])
+        };
+        hosts.extend([shut, host(2000, &[2]), host(2001, &[2]), host(5000, &[1])]);
         let first = first_logins(&hosts, &[node, moved]);
         assert_eq!(first, [ip(2000), ip(5000)]);
         let budget = scan::names::login_budget(&hosts, |h| first.contains(&h.ip));
-        assert!(budget.chosen[1100] && budget.chosen[1102]);
+        assert!(budget.chosen[1101] && budget.chosen[1103]);
     }
 
     /// The control was renamed from alpha to beta since the last run:

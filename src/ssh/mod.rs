@@ -420,7 +420,7 @@ pub fn weak_rsa_bits(key: &ssh_key::public::KeyData) -> Option<usize> {
 }
 
 /// The bit length of a big-endian unsigned number.
-fn bit_length(n: &[u8]) -> usize {
+pub fn bit_length(n: &[u8]) -> usize {
     match n.iter().position(|b| *b != 0) {
         Some(i) => (n.len() - i) * 8 - n[i].leading_zeros() as usize,
         None => 0,

@@ -367,7 +367,7 @@ pub fn converge(
             // rccr makes replicated services; swarm cannot turn one mode
             // into the other.
             Some(have) if have.replicas.is_none() => (
-                "failed: a global service by this name, not rccr's: rename the container or remove it"
+                "failed: a global or job service by this name, not rccr's: rename the container or remove the service"
                     .into(),
                 false,
             ),

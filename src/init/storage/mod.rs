@@ -681,8 +681,10 @@ fn check_filesystem(ctx: &Ctx, node: &str) -> Result<(), String> {
         Ok(Some(0..=2)) => Ok(()),
         // Not `{:?}`: release builds print a derived Debug as its bare name.
         Ok(code) => Err(format!(
-            "e2fsck -p {node} found errors it cannot fix (exit {}): run e2fsck -f {node} by hand",
-            code.map_or("by a signal".into(), |c| c.to_string())
+            "e2fsck -p {node} failed ({}): run e2fsck -f {node} by hand",
+            code.map_or("killed by a signal".into(), |c| format!(
+                "exit {c}: errors it cannot fix"
+            ))
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             ctx.note(format_args!("e2fsck missing: {node} mounted unchecked"));
