@@ -12,6 +12,8 @@ use crate::wire::ipv4::{Cidr, CidrError};
 pub(super) struct Reader<'f> {
     file: &'f str,
     warnings: Vec<Warning>,
+    /// `ssh.port` (read before `containers`): no service may publish it.
+    ssh_port: u16,
 }
 
 type Fields<'n> = Vec<Option<&'n Node>>;
@@ -27,6 +29,7 @@ impl<'f> Reader<'f> {
         Reader {
             file,
             warnings: Vec::new(),
+            ssh_port: 22,
         }
     }
 
@@ -344,6 +347,7 @@ impl<'f> Reader<'f> {
         }
         if let Some(n) = f[1] {
             c.port = self.int(n, "ssh.port", 1, 65535)? as u16;
+            self.ssh_port = c.port;
         }
         if let Some(n) = f[2] {
             let s = self.string(n, "ssh.temp_key")?;
@@ -622,13 +626,15 @@ impl<'f> Reader<'f> {
                 })?;
                 // Swarm publishes a port on every node: SSH's would lock
                 // rccr out of them all, swarm's own would cut the cluster.
+                let ssh = port.published == self.ssh_port || port.published == 22;
                 if matches!(
                     (port.published, port.protocol),
-                    (22 | 2377 | 7946, Protocol::Tcp) | (7946 | 4789, Protocol::Udp)
-                ) {
+                    (2377 | 7946, Protocol::Tcp) | (7946 | 4789, Protocol::Udp)
+                ) || ssh && port.protocol == Protocol::Tcp
+                {
                     return Err(self.err(
                         p.pos,
-                        "SSH's and swarm's own ports (22 and 2377/tcp, 7946, 4789/udp) are not published: swarm takes a published port on every node; publish another",
+                        "SSH's and swarm's own ports (22 and ssh.port, 2377/tcp, 7946, 4789/udp) are not published: swarm takes a published port on every node; publish another",
                     ));
                 }
                 let mut key = port.published.to_string();

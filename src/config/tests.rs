@@ -360,9 +360,18 @@ fn containers() {
         rejects(
             &svc(&format!("    ports:\n      - \"{own}\"\n")),
             "5:9",
-            "SSH's and swarm's own ports (22 and 2377/tcp, 7946, 4789/udp) are not published",
+            "SSH's and swarm's own ports (22 and ssh.port, 2377/tcp, 7946, 4789/udp) are not published",
         );
     }
+    // The nodes' SSH port, wherever the ssh section stands in the file.
+    rejects(
+        &format!(
+            "{}ssh:\n  port: 2222\n",
+            svc("    ports:\n      - \"2222:22\"\n")
+        ),
+        "5:9",
+        "SSH's and swarm's own ports",
+    );
     let (c, _) = parse(&svc(
         "    ports:\n      - \"4789:80\"\n      - \"22:22/udp\"\n",
     ));
