@@ -242,8 +242,8 @@ fn first_run_prepares_the_node_and_a_second_run_changes_nothing() {
     assert!(!root.exists("etc/ssh/ssh_host_rsa_key"));
     assert_eq!(root.read("etc/ssh/sshd_config"), SSHD_CONFIG);
 
-    // Boot file: applied, renamed (a malformed line would keep it: see
-    // a_boot_file_with_a_malformed_line_is_kept_until_fixed_...).
+    // Boot file: applied, renamed (a malformed line would make it .partial:
+    // see a_boot_file_with_a_malformed_line_is_renamed_partial_...).
     assert!(!root.exists("boot/rccr.txt"));
     assert!(root.exists("boot/rccr.txt.applied"));
     assert_eq!(
@@ -488,7 +488,7 @@ fn a_boot_file_with_a_malformed_line_is_renamed_partial_and_its_good_lines_appli
     assert!(run.says(&format!("{file}:3: ")), "{}", run.stderr);
     assert!(
         run.says(&format!(
-            "{file}: a line is malformed (see above): fix it and rename the file rccr.txt"
+            "{file}: a line is malformed (see above): fix it, remove the lines applied, and rename the file rccr.txt"
         )),
         "{}",
         run.stderr

@@ -331,7 +331,7 @@ pub struct Service {
     /// As the spec holds it, with any digest (`@sha256:...`) the docker
     /// CLI pinned or the config named.
     pub image: String,
-    /// `None` for a global service.
+    /// `None` for a global or job service.
     pub replicas: Option<u64>,
     /// Sorted.
     pub constraints: Vec<String>,

@@ -95,7 +95,7 @@ pub struct Parsed {
 #[derive(Debug, Default)]
 pub struct BootFile {
     pub paths: Vec<PathBuf>,
-    /// Those of `paths` with a malformed line: kept by [`retire`].
+    /// Those of `paths` with a malformed line: renamed `.partial` by [`retire`].
     pub malformed: Vec<PathBuf>,
     pub hostname: Option<String>,
     pub keys: Vec<String>,
@@ -400,7 +400,7 @@ pub fn retire(ctx: &mut Ctx, boot: &BootFile, kept_because: Option<&str>) {
         let what = format_args!("{}: applied, renamed {name}", path.display());
         if name == PARTIAL_NAME {
             ctx.problem(format_args!(
-                "{}: a line is malformed (see above): fix it and rename the file rccr.txt",
+                "{}: a line is malformed (see above): fix it, remove the lines applied, and rename the file rccr.txt",
                 path.display()
             ));
         }

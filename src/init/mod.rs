@@ -39,7 +39,8 @@
 //!    whenever a boot-partition file is there to retire (see
 //!    [`crate::persist::commit`] for when a failure counts).
 //! 10. **Boot-partition files retired** (`rccr.txt` renamed
-//!     `rccr.txt.applied`, `wpa_supplicant.conf` removed), only once what
+//!     `rccr.txt.applied`, or `.partial` with a malformed line;
+//!     `wpa_supplicant.conf` removed), only once what
 //!     they set is saved: by this run's commit, or on a disk.
 //!
 //! More modes, each its own run: `--storage` finds or prepares the

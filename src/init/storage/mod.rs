@@ -682,9 +682,7 @@ fn check_filesystem(ctx: &Ctx, node: &str) -> Result<(), String> {
         // Not `{:?}`: release builds print a derived Debug as its bare name.
         Ok(code) => Err(format!(
             "e2fsck -p {node} failed ({}): run e2fsck -f {node} by hand",
-            code.map_or("killed by a signal".into(), |c| format!(
-                "exit {c}: errors it cannot fix"
-            ))
+            code.map_or("killed by a signal".into(), |c| format!("exit {c}"))
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             ctx.note(format_args!("e2fsck missing: {node} mounted unchecked"));
