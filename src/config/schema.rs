@@ -12,7 +12,8 @@ use crate::wire::ipv4::{Cidr, CidrError};
 pub(super) struct Reader<'f> {
     file: &'f str,
     warnings: Vec<Warning>,
-    /// `ssh.port` (read before `containers`): no service may publish it.
+    /// `ssh.port`, set by [`Reader::config`] before `containers`: no
+    /// service may publish it.
     ssh_port: u16,
 }
 
@@ -29,7 +30,7 @@ impl<'f> Reader<'f> {
         Reader {
             file,
             warnings: Vec::new(),
-            ssh_port: 22,
+            ssh_port: 0,
         }
     }
 
@@ -205,6 +206,7 @@ impl<'f> Reader<'f> {
         if let Some(n) = f[3] {
             self.ssh(n, &mut c.ssh)?;
         }
+        self.ssh_port = c.ssh.port;
         if let Some(n) = f[4] {
             c.nodes = self.nodes(n)?;
         }
@@ -347,7 +349,6 @@ impl<'f> Reader<'f> {
         }
         if let Some(n) = f[1] {
             c.port = self.int(n, "ssh.port", 1, 65535)? as u16;
-            self.ssh_port = c.port;
         }
         if let Some(n) = f[2] {
             let s = self.string(n, "ssh.temp_key")?;
