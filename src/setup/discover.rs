@@ -373,12 +373,18 @@ const COPIED_CARD: &str = "give it its own host keys: rm /etc/ssh/ssh_host_* the
 fn one_address_each(candidates: &mut [Candidate], known: &[NodeRecord]) {
     let same_key = |a: &Candidate, b: &Candidate| a.host_key.is_some() && a.host_key == b.host_key;
     let same_mac = |a: &Candidate, b: &Candidate| a.mac.is_some() && a.mac == b.mac;
-    // Its MAC answers elsewhere with another host key, or none.
-    let cloned_mac = |c: &Candidate| {
-        candidates
-            .iter()
-            .any(|o| o.ip != c.ip && same_mac(c, o) && !same_key(c, o))
-    };
+    // A new machine's MAC answers elsewhere with another host key, or
+    // none. Found once for each (new ones are at most the logins): a
+    // host answering ARP for a /16 makes the candidates many.
+    let cloned_mac: Vec<bool> = candidates
+        .iter()
+        .map(|c| {
+            c.class == Class::New
+                && candidates
+                    .iter()
+                    .any(|o| o.ip != c.ip && same_mac(c, o) && !same_key(c, o))
+        })
+        .collect();
     // `o` is the node that `c` was moved to by its host key, found at its
     // recorded address or by its MAC.
     let at_home = |c: &Candidate, o: &Candidate| {
@@ -391,14 +397,12 @@ fn one_address_each(candidates: &mut [Candidate], known: &[NodeRecord]) {
         .map(|c| match c.class {
             Class::New | Class::Adopted if relayed(c) => Some(relay_note(c, candidates)),
             Class::New => {
-                let machine: Vec<&Candidate> = candidates
+                let (machine, cloned): (Vec<&Candidate>, Vec<bool>) = candidates
                     .iter()
-                    .filter(|o| o.ip == c.ip || (same_key(c, o) && !relayed(o)))
-                    .collect();
-                if machine
-                    .iter()
-                    .all(|o| o.class == Class::New && !cloned_mac(o))
-                {
+                    .zip(&cloned_mac)
+                    .filter(|(o, _)| o.ip == c.ip || (same_key(c, o) && !relayed(o)))
+                    .unzip();
+                if machine.iter().all(|o| o.class == Class::New) && !cloned.contains(&true) {
                     let boots: Vec<BootId> = machine.iter().filter_map(|o| o.boot).collect();
                     if boots.iter().any(|b| *b != boots[0]) {
                         let mut copies: Vec<Ipv4Addr> = machine
@@ -1270,6 +1274,53 @@ mod tests {
             (4, "answers at 10.0.0.7: adopted there only"),
         ];
         assert_sorted(found(table), &[], classes, &notes);
+    }
+
+    /// A host with the public temporary key that answers ARP for a wide
+    /// subnet, a MAC each, and logs in at as many addresses as setup tries:
+    /// one new machine, adopted once. Each new machine's MAC was once
+    /// looked for again for every address of its machine (logins² ·
+    /// hosts steps, hours here); the watchdog is far above the time taken.
+    #[test]
+    fn a_host_logging_in_at_a_thousand_addresses_of_a_wide_subnet_is_judged_at_once() {
+        const HOSTS: u32 = 16_384;
+        const LOGINS: u32 = 1_024;
+        let (done, judged) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut found: Vec<Candidate> = (0..HOSTS)
+                .map(|n| {
+                    let ip = Ipv4Addr::from(0x0a00_0000 + 1 + n);
+                    let [_, _, a, b] = n.to_be_bytes();
+                    let mut c = Candidate::at(ip, Some(Mac([2, 0, 0, 0, a, b])));
+                    if n < LOGINS {
+                        c.class = Class::New;
+                        c.host_key = Fingerprint::parse("SHA256:ONE");
+                    }
+                    c
+                })
+                .collect();
+            one_address_each(&mut found, &[]);
+            let _ = done.send(found);
+        });
+        let found = judged
+            .recv_timeout(Duration::from_secs(120))
+            .expect("judged in two minutes (it takes about a second)");
+        let new: Vec<Ipv4Addr> = found
+            .iter()
+            .filter(|c| c.class == Class::New)
+            .map(|c| c.ip)
+            .collect();
+        assert_eq!(new, [Ipv4Addr::new(10, 0, 0, 1)]);
+        let last = &found[LOGINS as usize - 1];
+        assert_eq!(last.class, Class::Duplicate);
+        assert!(
+            last.note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("answers at 10.0.0.1: adopted there only"),
+            "{:?}",
+            last.note
+        );
     }
 
     #[test]
