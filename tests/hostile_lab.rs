@@ -365,6 +365,52 @@ fn a_host_key_of_another_type_is_a_mismatch_and_gets_no_key() {
     assert_eq!(offered(), offered_before, "a key was offered to it");
 }
 
+/// A rekey moves the nodes under the host keys setup recorded: a node's
+/// pin gone from known_hosts (`ssh-keygen -R`, after ssh's warning) and
+/// another machine at its address is a mismatch, not a first contact
+/// (review files-ssh, risk 3).
+#[test]
+fn a_rekey_takes_no_unpinned_host_key_where_the_inventory_recorded_another() {
+    let lab = or_skip!(Lab::builder().targets(2).up_as_root());
+    let (out, _) = setup(&lab, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ip = lab.ip("target-1");
+    lab.rekey("target-1", "ed25519");
+    let forget = format!(
+        "/[ ,]{}[ ,]/d; /^{}[ ,]/d",
+        ip.replace('.', "\\."),
+        ip.replace('.', "\\.")
+    );
+    let out = lab.exec("control", &["sed", "-i", &forget, "/root/.ssh/known_hosts"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let known = stdout(&lab.exec("control", &["cat", "/root/.ssh/known_hosts"]));
+    assert!(!known.contains(&ip), "still pinned:\n{known}");
+    let offered_before = lab.keys_offered("target-1");
+    let out = lab.exec(
+        "control",
+        &["rccr", "keyrotate", "--yes", "--timeout", "3", "--rekey"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_has(&stdout(&out), "host-key-mismatch");
+    assert_has(&stdout(&out), "the one it showed when it was classified");
+    assert_eq!(
+        lab.keys_offered("target-1"),
+        offered_before,
+        "a key was offered to it"
+    );
+    let known = stdout(&lab.exec("control", &["cat", "/root/.ssh/known_hosts"]));
+    assert!(
+        !known.contains(&ip),
+        "the new host key was pinned:\n{known}"
+    );
+}
+
 /// A host whose only host key is RSA of 1024 bits (OpenSSH 9.1 still
 /// serves one; NIST deprecated it, any key under 2048 bits): setup adopted
 /// it and pinned that key, keyrotate rotated it. Now setup has it

@@ -324,17 +324,21 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
     // the inventory is read, so that a node a setup adopts meanwhile is
     // rekeyed too, not left on the key that becomes the previous one.
     let _lock = crate::state::Lock::acquire(&paths, Duration::from_secs(args.wait))?;
+    let mut classified = Vec::new();
     let mode = if args.rekey {
-        // Every node of the inventory moves (the control is not a node).
+        // Every node of the inventory moves (the control is not a node),
+        // and only under the host key setup recorded: a pin lost from
+        // known_hosts (ssh-keygen -R) is no first contact.
         for record in crate::state::inventory::load(&paths.nodes())? {
             if record.role != crate::identity::Role::Control {
-                addr::push_once(
-                    &mut nodes,
-                    addr::NodeAddr {
-                        ip: record.ip,
-                        port: ssh.port,
-                    },
-                );
+                let node = addr::NodeAddr {
+                    ip: record.ip,
+                    port: ssh.port,
+                };
+                addr::push_once(&mut nodes, node);
+                if let Some(key) = record.host_key {
+                    classified.push((node, key));
+                }
             }
         }
         command::Mode::Rekey
@@ -358,7 +362,7 @@ fn rotate(cmd: &[&str], args: RotateArgs) -> Result<(), Error> {
             yes: args.yes,
             json: args.json,
             forget_temp_key: args.forget_temp_key,
-            classified: Vec::new(),
+            classified,
         },
         mode,
     )
