@@ -284,6 +284,17 @@ fn answer(request: &Request, r: &Response) -> Result<Value, String> {
     Value::parse(&r.body).map_err(|e| format!("the engine's answer is {e}"))
 }
 
+/// Room for each call's largest answer and its frame line, no more; and
+/// the time the node's relay may take for them, one after another (a
+/// distribution lookup per image, each up to its own bound), within 2 to
+/// 15 minutes.
+fn batch_limits(requests: &[Request]) -> Limits {
+    Limits {
+        max_output: requests.iter().map(|r| docker::max_answer(r) + 32).sum(),
+        deadline: relay::CALL_TIMEOUT * (requests.len() as u32).clamp(2, 15),
+    }
+}
+
 /// All the calls of `ops` in one exec of the node's relay; an op's answer
 /// is its last call's (an op stops at its first failed call). `None` when
 /// the node has no rccr, or one that speaks another protocol (nothing was
@@ -293,12 +304,11 @@ fn relayed(conn: &Connection, ops: &[Op]) -> Option<Vec<Result<Value, String>>> 
     let flat: Vec<_> = calls.iter().flatten().cloned().collect();
     let command = format!("rccr engine node {}", relay::PROTOCOL);
     let failed = |e: String| Some(ops.iter().map(|_| Err(e.clone())).collect());
-    // Room for each call's largest answer and its frame line, no more.
-    let limits = Limits {
-        max_output: flat.iter().map(|r| docker::max_answer(r) + 32).sum(),
-        ..Limits::DEFAULT
-    };
-    let out = match conn.run_within(&command, &relay::encode_requests(&flat), &limits) {
+    let out = match conn.run_within(
+        &command,
+        &relay::encode_requests(&flat),
+        &batch_limits(&flat),
+    ) {
         Ok(out) => out,
         Err(e) => return failed(e.to_string()),
     };
@@ -374,6 +384,23 @@ fn engine_unreached(answer: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Five images' distribution lookups, each up to the relay's bound:
+    /// the batch is not cut at two minutes, failing them all (review
+    /// docker-status, risk 6).
+    #[test]
+    fn a_batch_gets_the_time_its_calls_may_take_one_after_another() {
+        let lookup = Request {
+            method: "GET",
+            path: "/distribution/nginx/json".into(),
+            body: None,
+        };
+        let limits = |n: usize| batch_limits(&vec![lookup.clone(); n]);
+        assert_eq!(limits(1).deadline, Limits::DEFAULT.deadline);
+        assert_eq!(limits(5).deadline, relay::CALL_TIMEOUT * 5);
+        assert_eq!(limits(256).deadline, Duration::from_secs(15 * 60));
+        assert_eq!(limits(5).max_output, 5 * (docker::max_answer(&lookup) + 32));
+    }
 
     /// `docker info --format '{{json .}}'` of docker.io 20.10 with its
     /// engine stopped (exit 0), abridged.
