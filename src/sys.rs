@@ -555,7 +555,7 @@ pub fn interfaces() -> io::Result<Vec<Interface>> {
             }
         }
     }
-    out.sort_by_key(|i| i.index);
+    out.sort_unstable_by_key(|i| i.index);
     Ok(out)
 }
 

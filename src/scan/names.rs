@@ -69,9 +69,15 @@ pub struct LoginBudget {
 /// logged in to while one of them is under its cap: a host answering for
 /// many cannot hide a real one that answers there too, nor make its
 /// answers from two MACs twice the cap.
-pub fn login_budget(hosts: &[Host], first: impl Fn(&Host) -> bool) -> LoginBudget {
-    let mut order: Vec<usize> = (0..hosts.len()).filter(|&i| hosts[i].ssh).collect();
-    order.sort_by_key(|&i| !first(&hosts[i]));
+pub fn login_budget(hosts: &[Host], first: &dyn Fn(&Host) -> bool) -> LoginBudget {
+    let tier = |is_first: bool| {
+        hosts
+            .iter()
+            .enumerate()
+            .filter(move |(_, h)| h.ssh && first(h) == is_first)
+            .map(|(i, _)| i)
+    };
+    let order = tier(true).chain(tier(false));
     let mut seen: std::collections::BTreeMap<MacAddr, usize> = std::collections::BTreeMap::new();
     let mut chosen = vec![false; hosts.len()];
     let (mut made, mut over_budget) = (0, 0);
@@ -185,7 +191,7 @@ pub fn ssh_names(
     login: &Login,
     warnings: &mut Vec<String>,
 ) -> Result<(), Error> {
-    let budget = login_budget(hosts, |_| false);
+    let budget = login_budget(hosts, &|_| false);
     warnings.extend(budget.warnings());
     let todo: Vec<usize> = (0..hosts.len()).filter(|&i| budget.chosen[i]).collect();
     let ips: Vec<Ipv4Addr> = todo.iter().map(|&i| hosts[i].ip).collect();
@@ -336,7 +342,7 @@ mod tests {
         hosts.insert(0, no_ssh);
         let last = MAX_LOGINS_PER_MAC + 2;
         hosts[last].other_macs.push(MacAddr([2, 0, 0, 0, 0, 2]));
-        let budget = login_budget(&hosts, |_| false);
+        let budget = login_budget(&hosts, &|_| false);
         let skipped: Vec<usize> = (0..hosts.len()).filter(|i| !budget.chosen[*i]).collect();
         assert_eq!(skipped, [0, MAX_LOGINS_PER_MAC + 1, MAX_LOGINS_PER_MAC + 3]);
         assert_eq!(
@@ -359,7 +365,7 @@ mod tests {
                 h
             })
             .collect();
-        let budget = login_budget(&two, |_| false);
+        let budget = login_budget(&two, &|_| false);
         assert_eq!(
             budget.chosen.iter().filter(|c| **c).count(),
             MAX_LOGINS_PER_MAC
@@ -371,7 +377,7 @@ mod tests {
                 h
             })
             .collect();
-        let budget = login_budget(&many, |_| false);
+        let budget = login_budget(&many, &|_| false);
         assert_eq!(budget.chosen.iter().filter(|c| **c).count(), MAX_LOGINS);
         assert!(budget.chosen[..MAX_LOGINS].iter().all(|c| *c));
         assert_eq!(budget.over_budget, n as usize - MAX_LOGINS);
@@ -387,7 +393,7 @@ mod tests {
         // The hosts picked first (setup: the inventory's nodes) are logged
         // in to whatever their address.
         let highest = many.len() - 1;
-        let budget = login_budget(&many, |h| h.ip == many[highest].ip);
+        let budget = login_budget(&many, &|h| h.ip == many[highest].ip);
         assert!(budget.chosen[highest]);
         assert!(!budget.chosen[MAX_LOGINS - 1]);
     }

@@ -270,7 +270,7 @@ pub fn discover(
         unsettled,
     };
     let first = first_logins(&report.hosts, known);
-    let budget = scan::names::login_budget(&report.hosts, |h| first.contains(&h.ip));
+    let budget = scan::names::login_budget(&report.hosts, &|h| first.contains(&h.ip));
     for warning in budget.warnings() {
         crate::print::warning("rccr setup", &warning);
     }
@@ -1191,7 +1191,7 @@ mod tests {
         hosts.extend([shut, host(2000, &[2]), host(2001, &[2]), host(5000, &[1])]);
         let first = first_logins(&hosts, &[node, moved]);
         assert_eq!(first, [ip(2000), ip(5000)]);
-        let budget = scan::names::login_budget(&hosts, |h| first.contains(&h.ip));
+        let budget = scan::names::login_budget(&hosts, &|h| first.contains(&h.ip));
         assert!(budget.chosen[1101] && budget.chosen[1103]);
     }
 
