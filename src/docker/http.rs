@@ -91,6 +91,14 @@ impl std::fmt::Display for HttpError {
     }
 }
 
+/// A number written in `radix` with its digits alone: `str::parse` and
+/// `from_str_radix` take a leading `+` too.
+pub fn digits(text: &str, radix: u32) -> Option<usize> {
+    text.chars()
+        .all(|c| c.is_digit(radix))
+        .then(|| usize::from_str_radix(text, radix).ok())?
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -119,12 +127,16 @@ impl Response {
                 .ok_or(HttpError::Malformed("header without ':'"))?;
             let value = value.trim();
             if name.eq_ignore_ascii_case("content-length") {
-                let n: usize = value
-                    .parse()
-                    .map_err(|_| HttpError::Malformed("bad Content-Length"))?;
+                // A second, other length: which one frames the body?
+                let n = digits(value, 10)
+                    .filter(|n| length.is_none_or(|l| l == *n))
+                    .ok_or(HttpError::Malformed("bad Content-Length"))?;
                 length = Some(n);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = value.eq_ignore_ascii_case("chunked");
+                if !chunked && !value.eq_ignore_ascii_case("identity") {
+                    return Err(HttpError::Malformed("unsupported Transfer-Encoding"));
+                }
             }
         }
         let body = match (chunked, length) {
@@ -156,8 +168,7 @@ impl Response {
                 .map_err(|_| HttpError::Malformed("bad chunk size"))?;
             // A chunk size may carry extensions after ';'.
             let size_text = size_text.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| HttpError::Malformed("bad chunk size"))?;
+            let size = digits(size_text, 16).ok_or(HttpError::Malformed("bad chunk size"))?;
             rest = &rest[line_end + 2..];
             if size == 0 {
                 return Ok(body);
@@ -303,6 +314,25 @@ mod tests {
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
                 "bad Content-Length",
+            ),
+            // Numbers are their digits alone (str::parse takes a '+'),
+            // and one body has one length.
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\nx",
+                "bad Content-Length",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy",
+                "bad Content-Length",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+1\r\nx\r\n0\r\n\r\n",
+                "bad chunk size",
+            ),
+            // A coding rccr does not undo is no body to read as JSON.
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+                "unsupported Transfer-Encoding",
             ),
         ] {
             assert_eq!(

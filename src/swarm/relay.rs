@@ -17,7 +17,7 @@
 //! ([`MAX_REQUEST`], [`MAX_CALLS`]) and what it relays back
 //! ([`crate::docker::MAX_RESPONSE`]). Exit codes: 0 done, 1 bad input,
 //! 125 a protocol version it does not speak (before reading anything).
-use crate::docker::http::{Request, Response};
+use crate::docker::http::{self, Request, Response};
 use crate::docker::{self, CallError};
 use crate::ssh::stream::bounded;
 use std::io::Write;
@@ -60,7 +60,7 @@ pub fn decode_requests(mut bytes: &[u8]) -> Option<Vec<Request>> {
         let method = words.next()?;
         let method = METHODS.into_iter().find(|m| *m == method)?;
         let path = words.next()?;
-        let len: usize = words.next()?.parse().ok()?;
+        let len = http::digits(words.next()?, 10)?;
         if words.next().is_some()
             || !path.starts_with('/')
             || path.bytes().any(|b| b <= b' ' || b == 0x7f)
@@ -100,7 +100,7 @@ pub fn decode_answers(mut bytes: &[u8]) -> Result<Vec<Result<Response, String>>,
         let bad = || format!("malformed answer frame {}", answers.len() + 1);
         let (head, rest) = split_line(bytes).ok_or_else(bad)?;
         let (word, len) = head.split_once(' ').ok_or_else(bad)?;
-        let len: usize = len.parse().map_err(|_| bad())?;
+        let len = http::digits(len, 10).ok_or_else(bad)?;
         let body = rest.get(..len).ok_or_else(bad)?;
         answers.push(match word {
             "ERR" => Err(bounded(&String::from_utf8_lossy(body))),
@@ -210,6 +210,7 @@ mod tests {
             b"GET /x 0 extra\n",
             b"GET /a b 0\n",
             b"GET /x -1\n",
+            b"GET /x +0\n",
             b"POST /x 2\n\xff\xfe",
         ] {
             assert_eq!(
@@ -240,7 +241,14 @@ mod tests {
         ];
         let frames: Vec<Vec<u8>> = answers.iter().map(encode_answer).collect();
         only_whole_frames_decode(&answers, &frames, |b| decode_answers(b).ok());
-        for bad in [&b"999 0\n"[..], b"OK 0\n", b"200\n", b"200 x\n"] {
+        let malformed = [
+            &b"999 0\n"[..],
+            b"OK 0\n",
+            b"200\n",
+            b"200 x\n",
+            b"200 +0\n",
+        ];
+        for bad in malformed {
             assert!(
                 decode_answers(bad).is_err(),
                 "{:?}",
