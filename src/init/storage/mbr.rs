@@ -164,8 +164,9 @@ impl Repr {
         }
     }
 
-    /// Parses a sector holding an MBR. An entry of type 0 or with no
-    /// sectors is an empty slot. A sector without the signature is not an
+    /// Parses a sector holding an MBR. An entry with no sectors is an
+    /// empty slot; one of type 0 with sectors is a partition, as Linux
+    /// reads it (its type is not looked at). A sector without the signature is not an
     /// MBR; nor is one whose used entries overlap or start at block 0 (a
     /// FAT or NTFS boot sector also ends in 0x55AA).
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr> {
@@ -176,7 +177,7 @@ impl Repr {
         for (i, slot) in entries.iter_mut().enumerate() {
             let status = packet.entry_status(i);
             let (kind, sectors) = (packet.entry_kind(i), packet.entry_sectors(i));
-            if kind == 0 || sectors == 0 {
+            if sectors == 0 {
                 continue;
             }
             if status & !STATUS_BOOTABLE != 0 || packet.entry_first_lba(i) == 0 {
@@ -271,6 +272,26 @@ mod tests {
             first_lba: 2048,
             sectors: 131072,
         }
+    }
+
+    /// Linux makes a partition of every entry with sectors: a card whose
+    /// second entry lost only its type byte has a partition after the
+    /// boot one, and the slot is not free (review parsers-state, defect 1).
+    #[test]
+    fn an_entry_of_type_0_with_sectors_is_a_partition_as_linux_reads_it() {
+        let mut bytes = pi_sector();
+        bytes[470..474].copy_from_slice(&133_120u32.to_le_bytes());
+        bytes[474..478].copy_from_slice(&2_097_152u32.to_le_bytes());
+        let repr = Repr::parse(&Packet::new_checked(&bytes[..]).unwrap()).unwrap();
+        assert_eq!(
+            repr.entries[1].map(|e| (e.kind, e.first_lba)),
+            Some((0, 133_120))
+        );
+        assert_eq!(repr.next_free_slot(), Some(2));
+        assert_ne!(repr.last(), Some(&fat_entry()));
+        // Over the boot partition, it is no table at all.
+        bytes[470..474].copy_from_slice(&4_096u32.to_le_bytes());
+        assert!(Repr::parse(&Packet::new_checked(&bytes[..]).unwrap()).is_err());
     }
 
     #[test]
