@@ -21,7 +21,7 @@
 use super::health::{self, Health};
 use super::member::{self, LoginError};
 use crate::config::Config;
-use crate::docker::api::is_id;
+use crate::docker::api::{is_id, SwarmState};
 use crate::error::Error;
 use crate::identity::Role;
 use crate::json::Value;
@@ -89,13 +89,46 @@ pub struct SwarmSeen {
     pub id: String,
     /// Where the manager sees it (`None`: it does not say).
     pub addr: Option<std::net::IpAddr>,
-    /// `Leader`, `Reachable`, `Unreachable`, or "" for a worker.
-    pub manager_status: String,
+    /// A manager's place in the raft (`None`: a worker).
+    pub manager_status: Option<ManagerStatus>,
     /// `ready`, `down`, ...
     pub status: String,
     /// `active`, `pause`, `drain`.
     pub availability: String,
     pub hostname: String,
+}
+
+/// A manager's place in the raft as a manager's list says: `Leader`, else
+/// Docker's `Reachability` (`reachable`, `unreachable`, `unknown`); any
+/// other word is `Unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagerStatus {
+    Leader,
+    Reachable,
+    Unreachable,
+    Unknown,
+}
+
+impl ManagerStatus {
+    /// `None` for "" (a worker).
+    fn parse(s: &str) -> Option<ManagerStatus> {
+        Some(match s {
+            "" => return None,
+            "Leader" => ManagerStatus::Leader,
+            "reachable" => ManagerStatus::Reachable,
+            "unreachable" => ManagerStatus::Unreachable,
+            _ => ManagerStatus::Unknown,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagerStatus::Leader => "Leader",
+            ManagerStatus::Reachable => "Reachable",
+            ManagerStatus::Unreachable => "Unreachable",
+            ManagerStatus::Unknown => "unknown",
+        }
+    }
 }
 
 /// What a manager told of its swarm, with its probe.
@@ -137,8 +170,8 @@ pub enum Docker {
     Down(String),
     Up {
         version: String,
-        /// `LocalNodeState`: inactive, pending, active, error, locked.
-        swarm_state: String,
+        /// `LocalNodeState` (any other word: `Unknown`).
+        swarm_state: SwarmState,
         manager: bool,
         leader: bool,
         /// A manager's swarm ID ("" for a worker, or an ID that is none).
@@ -173,9 +206,8 @@ pub struct NodeStatus {
     /// Whether its last key change survives a reboot, from the journals:
     /// `yes`, `volatile`, `-` (none recorded: the control, or never rotated).
     pub persisted: &'static str,
-    /// `Leader`, `Reachable`, `Unreachable` as the swarm's list says, for
-    /// a manager.
-    pub manager_status: Option<String>,
+    /// A manager's place in the raft as the swarm's list says.
+    pub manager_status: Option<ManagerStatus>,
     /// A manager's own node list, as it told it.
     pub listed: Option<Listed>,
     /// How that list compares with the one shown.
@@ -202,7 +234,7 @@ impl NodeStatus {
 
     pub fn swarm_role(&self) -> &'static str {
         match &self.docker {
-            Docker::Up { swarm_state, .. } if swarm_state != "active" => "-",
+            Docker::Up { swarm_state, .. } if *swarm_state != SwarmState::Active => "-",
             Docker::Up { leader: true, .. } => "leader",
             Docker::Up { manager: true, .. } => "manager",
             Docker::Up { .. } => "worker",
@@ -210,9 +242,9 @@ impl NodeStatus {
         }
     }
 
-    pub fn swarm_state(&self) -> &str {
+    pub fn swarm_state(&self) -> &'static str {
         match &self.docker {
-            Docker::Up { swarm_state, .. } => swarm_state,
+            Docker::Up { swarm_state, .. } => swarm_state.as_str(),
             _ => "-",
         }
     }
@@ -222,8 +254,8 @@ impl NodeStatus {
         if let Some(e) = &self.error {
             return Some(e.clone());
         }
-        let swarm_problem = |state: &str, error: &str| {
-            let mut msg = format!("swarm state {state}");
+        let swarm_problem = |state: &SwarmState, error: &str| {
+            let mut msg = format!("swarm state {}", state.as_str());
             if !error.is_empty() {
                 msg.push_str(&format!(": {error}"));
             }
@@ -235,7 +267,7 @@ impl NodeStatus {
                     swarm_state,
                     swarm_error,
                     ..
-                } if swarm_state != "active" => Some(format!(
+                } if *swarm_state != SwarmState::Active => Some(format!(
                     "runs Docker outside the swarm ({})",
                     swarm_problem(swarm_state, swarm_error)
                 )),
@@ -264,7 +296,9 @@ impl NodeStatus {
                 swarm_state,
                 swarm_error,
                 ..
-            } if swarm_state != "active" => Some(swarm_problem(swarm_state, swarm_error)),
+            } if *swarm_state != SwarmState::Active => {
+                Some(swarm_problem(swarm_state, swarm_error))
+            }
             Docker::Up { .. } => None,
         }
     }
@@ -299,7 +333,7 @@ pub fn parse_probe(text: &str) -> Docker {
             let id = |s: String| if is_id(&s) { s } else { String::new() };
             docker = Docker::Up {
                 version,
-                swarm_state,
+                swarm_state: SwarmState::parse(&swarm_state),
                 manager: control == "true",
                 leader: false,
                 cluster: id(cluster),
@@ -336,11 +370,7 @@ pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
                     .parse()
                     .ok()
                     .filter(|a: &std::net::IpAddr| !a.is_unspecified()),
-                manager_status: match manager_status.as_str() {
-                    "reachable" => "Reachable".into(),
-                    "unreachable" => "Unreachable".into(),
-                    _ => manager_status,
-                },
+                manager_status: ManagerStatus::parse(&manager_status),
                 status: status.to_ascii_lowercase(),
                 availability: availability.to_ascii_lowercase(),
                 hostname,
@@ -360,7 +390,7 @@ fn listed_of(docker: &Docker, text: &str) -> Option<Listed> {
     else {
         return None;
     };
-    (swarm_state == "active").then(|| Listed {
+    (*swarm_state == SwarmState::Active).then(|| Listed {
         ca: text
             .lines()
             .find_map(|l| l.trim().strip_prefix("rccr-ca|"))
@@ -395,10 +425,7 @@ impl Quorum {
     /// From the swarm's own node list when a manager gave one, else from
     /// the managers that answer and those the control recorded.
     pub fn of(statuses: &[NodeStatus], recorded_managers: usize) -> Option<Quorum> {
-        let listed: Vec<&str> = statuses
-            .iter()
-            .filter_map(|s| s.manager_status.as_deref())
-            .collect();
+        let listed: Vec<ManagerStatus> = statuses.iter().filter_map(|s| s.manager_status).collect();
         let (reachable, listed_total) = if listed.is_empty() {
             let answering = statuses
                 .iter()
@@ -410,7 +437,7 @@ impl Quorum {
         } else {
             let up = listed
                 .iter()
-                .filter(|m| matches!(**m, "Leader" | "Reachable"))
+                .filter(|m| matches!(m, ManagerStatus::Leader | ManagerStatus::Reachable))
                 .count();
             (up, listed.len())
         };
@@ -637,9 +664,9 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
     for s in statuses.iter_mut() {
         if let Some(seen) = seen_as(&view, &s.node) {
             s.swarm_seen = Some(seen.status.clone());
-            s.manager_status = Some(seen.manager_status.clone()).filter(|m| !m.is_empty());
+            s.manager_status = seen.manager_status;
             if let Docker::Up { leader, .. } = &mut s.docker {
-                *leader = seen.manager_status == "Leader";
+                *leader = seen.manager_status == Some(ManagerStatus::Leader);
             }
         }
     }
@@ -664,7 +691,7 @@ fn mark_unlisted(statuses: &mut [NodeStatus], view: &[SwarmSeen]) {
         else {
             continue;
         };
-        if s.node.role != Role::Target || swarm_state != "active" || s.error.is_some() {
+        if s.node.role != Role::Target || *swarm_state != SwarmState::Active || s.error.is_some() {
             continue;
         }
         s.error = match node_id.as_str() {
@@ -702,8 +729,8 @@ impl Seen {
                 Some(addr) => addr.to_string(),
                 None => format!("{} (no address)", print::name(&n.hostname)),
             };
-            let role = match n.manager_status.as_str() {
-                "" => "worker",
+            let role = match n.manager_status {
+                None => "worker",
                 _ => "manager",
             };
             let what = format!(
@@ -975,7 +1002,7 @@ pub fn render_table(
             s.cluster_key.into(),
             s.temp_key.into(),
             s.swarm_role().into(),
-            print::text(s.swarm_state()).into_owned(),
+            s.swarm_state().into(),
             print::text(&docker_column(&s.docker)).into_owned(),
             (if s.healthy() { "ok" } else { "FAIL" }).to_string(),
         ]);
@@ -1081,7 +1108,10 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
                 .opt("swarm_state", opt_word(s.swarm_state()))
                 .opt("swarm_error", swarm_error)
                 .opt("swarm_seen", s.swarm_seen.as_deref())
-                .opt("manager_status", s.manager_status.as_deref())
+                .opt(
+                    "manager_status",
+                    s.manager_status.map(ManagerStatus::as_str),
+                )
                 .opt("node_list", s.list_check.map(ListCheck::as_str))
                 .opt("key_persisted", opt_word(s.persisted))
                 .bool("healthy", s.healthy())
@@ -1115,7 +1145,7 @@ mod tests {
     fn up(state: &str, manager: bool) -> Docker {
         Docker::Up {
             version: "20.10.24".into(),
-            swarm_state: state.into(),
+            swarm_state: SwarmState::parse(state),
             manager,
             leader: false,
             cluster: String::new(),
@@ -1137,7 +1167,7 @@ mod tests {
             parse_probe("rccr-docker up|20.10.24|active|true|lmq5abc|n1|\n"),
             Docker::Up {
                 version: "20.10.24".into(),
-                swarm_state: "active".into(),
+                swarm_state: SwarmState::Active,
                 manager: true,
                 leader: false,
                 cluster: "lmq5abc".into(),
@@ -1149,7 +1179,7 @@ mod tests {
             parse_probe("WARNING: x\nrccr-docker up|24.0|error|false||../x|rpc error: a|b\n"),
             Docker::Up {
                 version: "24.0".into(),
-                swarm_state: "error".into(),
+                swarm_state: SwarmState::Error,
                 manager: false,
                 leader: false,
                 cluster: String::new(),
@@ -1173,7 +1203,7 @@ mod tests {
                 SwarmSeen {
                     id: "n2".into(),
                     addr: "10.0.0.2".parse().ok(),
-                    manager_status: "Leader".into(),
+                    manager_status: Some(ManagerStatus::Leader),
                     status: "ready".into(),
                     availability: "active".into(),
                     hostname: "a".into(),
@@ -1181,7 +1211,7 @@ mod tests {
                 SwarmSeen {
                     id: "n0".into(),
                     addr: None,
-                    manager_status: "Unreachable".into(),
+                    manager_status: Some(ManagerStatus::Unreachable),
                     status: "down".into(),
                     availability: "drain".into(),
                     hostname: "b".into(),
@@ -1254,6 +1284,34 @@ mod tests {
         assert_eq!(parse_node_list(&long)[0].hostname, "é".repeat(MAX_TEXT / 2));
     }
 
+    #[test]
+    fn swarm_state_and_manager_status_are_the_documented_words_whatever_a_node_says() {
+        let field = |s: NodeStatus, key: &str| {
+            let v = Value::parse(render_json(&[s]).as_bytes()).unwrap();
+            v.as_array()[0].get(key).as_str().map(str::to_string)
+        };
+        let mut s = healthy_target();
+        s.docker = parse_probe("rccr-docker up|24.0|Active\x1b[31m|false||n1|\n");
+        assert_eq!(field(s, "swarm_state").as_deref(), Some("unknown"));
+        // Docker's own third reachability, and any other word.
+        for (said, want) in [
+            ("unknown", Some("unknown")),
+            ("reachable", Some("Reachable")),
+            ("Leader\x1b", Some("unknown")),
+            ("", None),
+        ] {
+            let mut s = healthy_target();
+            s.listed = Some(Listed {
+                ca: String::new(),
+                nodes: parse_node_list(&format!(
+                    "rccr-node|n1|10.0.0.2|{said}|ready|active|\"a\"\n"
+                )),
+            });
+            swarm_view(std::slice::from_mut(&mut s), None);
+            assert_eq!(field(s, "manager_status").as_deref(), want, "{said:?}");
+        }
+    }
+
     /// A target as it should be: reachable, rotated, a swarm worker.
     fn healthy_target() -> NodeStatus {
         let mut s = NodeStatus::new(&node(Role::Target));
@@ -1276,11 +1334,9 @@ mod tests {
         let view = parse_node_list(&format!(
             "rccr-node|{endless}|{endless}|{endless}|{endless}|{endless}\n"
         ));
-        assert!(view.iter().all(|n| n.manager_status.len()
-            + n.status.len()
-            + n.availability.len()
-            + n.hostname.len()
-            <= 4 * MAX_TEXT));
+        assert!(view
+            .iter()
+            .all(|n| n.status.len() + n.availability.len() + n.hostname.len() <= 3 * MAX_TEXT));
     }
 
     #[test]
@@ -1318,13 +1374,13 @@ mod tests {
         let manager = |status: &str| {
             let mut s = NodeStatus::new(&node(Role::Target));
             s.docker = up("active", true);
-            s.manager_status = Some(status.into());
+            s.manager_status = ManagerStatus::parse(status);
             s
         };
         let three = [
             manager("Leader"),
-            manager("Reachable"),
-            manager("Unreachable"),
+            manager("reachable"),
+            manager("unreachable"),
         ];
         let q = Quorum::of(&three, 3).unwrap();
         assert_eq!((q.reachable, q.total, q.held()), (2, 3, true));
