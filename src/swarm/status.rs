@@ -312,7 +312,11 @@ impl NodeStatus {
 /// [`crate::ssh::stream::MAX_TEXT`]: one node's endless version would widen the table's
 /// column, and so every node's row, to its length. Only the lines before
 /// a manager's list are its engine's word on itself: every other node
-/// names itself in the list.
+/// names itself in the list. Only the first `rccr-docker up|` line counts:
+/// its last field, the swarm error, is printed raw, and a newline in it
+/// starts a line of words that are not the engine's. The engine tells an
+/// error only in state `error` or `locked`, so what such a line can still
+/// forge (`down`, `absent`) leaves the node unhealthy as it was.
 pub fn parse_probe(text: &str) -> Docker {
     let mut docker = Docker::Unknown;
     let mut last_error = "";
@@ -325,7 +329,10 @@ pub fn parse_probe(text: &str) -> Docker {
             return Docker::Absent;
         } else if line == "rccr-docker down" {
             return Docker::Down(bounded(last_error));
-        } else if let Some(info) = line.strip_prefix("rccr-docker up|") {
+        } else if let Some(info) = line
+            .strip_prefix("rccr-docker up|")
+            .filter(|_| matches!(docker, Docker::Unknown))
+        {
             let mut f = info.splitn(6, '|');
             let mut next = || bounded(f.next().unwrap_or("").trim());
             let (version, swarm_state, control, cluster, node_id, swarm_error) =
@@ -1224,6 +1231,23 @@ mod tests {
         assert_eq!(seen_as(&view, &t1), Some(&view[0]));
         t1.ip = "10.0.0.3".parse().unwrap();
         assert_eq!(seen_as(&view, &t1), None);
+    }
+
+    #[test]
+    fn a_newline_in_the_swarm_error_forges_no_later_probe_line() {
+        // `{{.Swarm.Error}}` is printed raw and comes last: a newline in it
+        // starts a line that is not the engine's word.
+        let docker = parse_probe(
+            "rccr-docker up|24.0|error|false|||join failed\nrccr-docker up|24.0|active|true|c1|n1|\n",
+        );
+        assert!(
+            matches!(
+                &docker,
+                Docker::Up { swarm_state: SwarmState::Error, manager: false, swarm_error, .. }
+                    if swarm_error == "join failed"
+            ),
+            "{docker:?}"
+        );
     }
 
     /// A manager's probe output (health, Docker, its list) around a worker
