@@ -408,14 +408,18 @@ fn listed_of(docker: &Docker, text: &str) -> Option<Listed> {
     })
 }
 
-/// `node`'s entry in the swarm's list: the one at its address, else (for
-/// an entry without one) the one with its name. A name is the node's own
-/// word: by name alone, a node could speak for another.
-fn seen_as<'v>(view: &'v [SwarmSeen], node: &NodeRecord) -> Option<&'v SwarmSeen> {
-    view.iter().find(|n| n.addr == Some(node.ip)).or_else(|| {
-        view.iter()
-            .find(|n| n.addr.is_none() && n.hostname == node.hostname)
-    })
+/// `node`'s entry in the swarm's list: the one at its address (of several,
+/// the one with the node ID its engine tells, `id`, else the first: a
+/// stale entry of a node that rejoined stays listed at its address), else
+/// (for an entry without one) the one with its name. A name is the node's
+/// own word: by name alone, a node could speak for another.
+fn seen_as<'v>(view: &'v [SwarmSeen], node: &NodeRecord, id: &str) -> Option<&'v SwarmSeen> {
+    let at = view.iter().filter(|n| n.addr == Some(node.ip));
+    at.min_by_key(|n| n.id.is_empty() || n.id != id)
+        .or_else(|| {
+            view.iter()
+                .find(|n| n.addr.is_none() && n.hostname == node.hostname)
+        })
 }
 
 /// Managers reachable of managers total, as the status run found them.
@@ -669,7 +673,11 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
         statuses[i].list_check = Some(check);
     }
     for s in statuses.iter_mut() {
-        if let Some(seen) = seen_as(&view, &s.node) {
+        let id = match &s.docker {
+            Docker::Up { node_id, .. } => node_id.as_str(),
+            _ => "",
+        };
+        if let Some(seen) = seen_as(&view, &s.node, id) {
             s.swarm_seen = Some(seen.status.clone());
             s.manager_status = seen.manager_status;
             if let Docker::Up { leader, .. } = &mut s.docker {
@@ -1228,9 +1236,9 @@ mod tests {
         // The third, named `t1|Leader`, speaks for no node named t1.
         assert_eq!(view[2].hostname, "t1|Leader");
         let mut t1 = node(Role::Target);
-        assert_eq!(seen_as(&view, &t1), Some(&view[0]));
+        assert_eq!(seen_as(&view, &t1, ""), Some(&view[0]));
         t1.ip = "10.0.0.3".parse().unwrap();
-        assert_eq!(seen_as(&view, &t1), None);
+        assert_eq!(seen_as(&view, &t1, ""), None);
     }
 
     #[test]
@@ -1450,6 +1458,37 @@ mod tests {
         // Without a list, only the cluster's managers count.
         let q = Quorum::of(&statuses, 1).unwrap();
         assert_eq!((q.reachable, q.total), (1, 1));
+    }
+
+    #[test]
+    fn a_second_entry_at_a_nodes_address_decides_nothing_over_its_own_id() {
+        // A node that rejoined: its old entry, down, is still listed at its
+        // address, before its own.
+        let mut manager = healthy_target();
+        manager.node.ip = "10.0.0.1".parse().unwrap();
+        manager.docker = parse_probe("rccr-docker up|24.0|active|true|c1|n1|\n");
+        manager.listed = listed_of(
+            &manager.docker,
+            "rccr-node|old1|10.0.0.1|unreachable|down|active|\"m\"\n\
+             rccr-node|n1|10.0.0.1|Leader|ready|active|\"m\"\n\
+             rccr-node|old|10.0.0.2||down|active|\"w\"\n\
+             rccr-node|new|10.0.0.2||ready|active|\"w\"\n",
+        );
+        let mut worker = healthy_target();
+        worker.docker = parse_probe("rccr-docker up|24.0|active|false||new|\n");
+        let mut statuses = [manager, worker];
+        swarm_view(&mut statuses, None);
+        assert_eq!(statuses[1].swarm_seen.as_deref(), Some("ready"));
+        assert!(statuses[1].healthy(), "{:?}", statuses[1].problem());
+        // The manager's own entry, by its ID, not the stale one before it.
+        assert_eq!(statuses[0].swarm_role(), "leader");
+        assert_eq!(statuses[0].manager_status, Some(ManagerStatus::Leader));
+        // A node that tells no ID: the first entry at its address.
+        if let Docker::Up { node_id, .. } = &mut statuses[1].docker {
+            node_id.clear();
+        }
+        swarm_view(&mut statuses, None);
+        assert_eq!(statuses[1].swarm_seen.as_deref(), Some("down"));
     }
 
     #[test]
