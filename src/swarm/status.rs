@@ -255,11 +255,8 @@ impl NodeStatus {
             return Some(e.clone());
         }
         let swarm_problem = |state: &SwarmState, error: &str| {
-            let mut msg = format!("swarm state {}", state.as_str());
-            if !error.is_empty() {
-                msg.push_str(&format!(": {error}"));
-            }
-            msg
+            let sep = if error.is_empty() { "" } else { ": " };
+            format!("swarm state {}{sep}{error}", state.as_str())
         };
         if self.node.role == Role::Control {
             return match &self.docker {
@@ -694,32 +691,48 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
 /// list does not carry is no healthy member: it is in another swarm, or
 /// the managers removed it while it was away. Found by the node ID its
 /// engine tells, at any address (a node with two network cards may be
-/// listed at its other card's); by its address when it tells none.
+/// listed at its other card's); by its address when it tells none. Nor
+/// is one whose ID the list places at another inventory node's address,
+/// or that another inventory node claims too (listed at neither's): a
+/// node's lie, or a disk image's copy, lands on no other node, as setup
+/// refuses it.
 fn mark_unlisted(statuses: &mut [NodeStatus], view: &[SwarmSeen]) {
-    for s in statuses.iter_mut() {
+    for i in 0..statuses.len() {
+        let s = &statuses[i];
         let Docker::Up {
             manager: false,
-            swarm_state,
+            swarm_state: SwarmState::Active,
             node_id,
             ..
         } = &s.docker
         else {
             continue;
         };
-        if s.node.role != Role::Target || *swarm_state != SwarmState::Active || s.error.is_some() {
+        if s.node.role != Role::Target || s.error.is_some() {
             continue;
         }
-        s.error = match node_id.as_str() {
-            "" if !view.iter().any(|n| n.addr == Some(s.node.ip)) => Some(format!(
-                "not in the cluster's swarm: its managers do not list it at {}",
-                s.node.ip
+        let ip = s.node.ip;
+        let error = match node_id.as_str() {
+            "" if !view.iter().any(|n| n.addr == Some(ip)) => Some(format!(
+                "not in the cluster's swarm: its managers do not list it at {ip}"
             )),
             "" => None,
-            id if !view.iter().any(|n| n.id == id) => Some(format!(
-                "not in the cluster's swarm: its managers do not list its node ID {id}"
-            )),
-            _ => None,
+            id => match view.iter().find(|n| n.id == id) {
+                None => Some(format!(
+                    "not in the cluster's swarm: its managers do not list its node ID {id}"
+                )),
+                Some(n) if n.addr != Some(ip) => statuses
+                    .iter()
+                    .find(|o| {
+                        o.node.ip != ip
+                            && (n.addr == Some(o.node.ip)
+                                || matches!(&o.docker, Docker::Up { node_id, .. } if node_id == id))
+                    })
+                    .map(|o| format!("claims the swarm node ID of {}", o.node.hostname)),
+                _ => None,
+            },
         };
+        statuses[i].error = error;
     }
 }
 
@@ -981,12 +994,12 @@ fn local_probe(status: &mut NodeStatus, limit: Duration) {
     }
 }
 
-fn docker_column(d: &Docker) -> String {
+fn docker_column(d: &Docker) -> &str {
     match d {
-        Docker::Unknown => "-".into(),
-        Docker::Absent => "none".into(),
-        Docker::Down(_) => "down".into(),
-        Docker::Up { version, .. } => version.clone(),
+        Docker::Unknown => "-",
+        Docker::Absent => "none",
+        Docker::Down(_) => "down",
+        Docker::Up { version, .. } => version,
     }
 }
 
@@ -1018,7 +1031,7 @@ pub fn render_table(
             s.temp_key.into(),
             s.swarm_role().into(),
             s.swarm_state().into(),
-            print::text(&docker_column(&s.docker)).into_owned(),
+            print::text(docker_column(&s.docker)).into_owned(),
             (if s.healthy() { "ok" } else { "FAIL" }).to_string(),
         ]);
     }
@@ -1605,34 +1618,44 @@ mod tests {
         }
     }
 
+    /// A worker at `ip`, named `w` and its last octet, whose engine tells
+    /// the node ID `id`.
+    fn worker_at(ip: &str, id: &str) -> NodeStatus {
+        let mut s = healthy_target();
+        s.node.ip = ip.parse().unwrap();
+        s.node.hostname = format!("w{}", ip.rsplit('.').next().unwrap())
+            .as_str()
+            .into();
+        s.docker = parse_probe(&format!("rccr-docker up|24.0|active|false||{id}|\n"));
+        s
+    }
+
+    /// Each node's problem once the list shown (of CA `ca1`) is read.
+    fn problems_in_view(statuses: &mut [NodeStatus]) -> Vec<Option<String>> {
+        swarm_view(statuses, Some("ca1"));
+        statuses.iter().map(NodeStatus::problem).collect()
+    }
+
     #[test]
     fn a_worker_the_managers_do_not_list_is_no_healthy_member() {
-        // A worker at `ip` whose engine tells the node ID `id`.
-        let worker = |ip: &str, id: &str| {
-            let mut s = healthy_target();
-            s.node.ip = ip.parse().unwrap();
-            s.docker = parse_probe(&format!("rccr-docker up|24.0|active|false||{id}|\n"));
-            s
-        };
         let list = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
                     rccr-node|n4|10.0.0.4||ready|active|\"w4\"\n\
+                    rccr-node|n5|10.0.0.8||ready|active|\"w5\"\n\
                     rccr-node|n6|10.0.0.6||down|active|\"w6\"\n";
         let mut statuses = vec![
             manager_listing("10.0.0.1", "ca1", list),
-            // Listed by its ID; and on its other card, by its ID too.
-            worker("10.0.0.4", "n4"),
-            worker("10.0.0.5", "n4"),
+            // Listed by its ID; and listed at its other card, by its ID.
+            worker_at("10.0.0.4", "n4"),
+            worker_at("10.0.0.5", "n5"),
             // The list's entry at its address is of the node it was: it
             // joined another swarm since.
-            worker("10.0.0.6", "n9"),
+            worker_at("10.0.0.6", "n9"),
             // An engine that tells no ID: by its address.
-            worker("10.0.0.4", ""),
-            worker("10.0.0.7", ""),
+            worker_at("10.0.0.4", ""),
+            worker_at("10.0.0.7", ""),
         ];
-        swarm_view(&mut statuses, Some("ca1"));
-        let problems: Vec<Option<String>> = statuses.iter().map(NodeStatus::problem).collect();
         assert_eq!(
-            problems,
+            problems_in_view(&mut statuses),
             [
                 None,
                 None,
@@ -1643,9 +1666,42 @@ mod tests {
             ]
         );
         // No list, no word on who is in the swarm.
-        let mut unlisted = vec![worker("10.0.0.7", "n9")];
+        let mut unlisted = vec![worker_at("10.0.0.7", "n9")];
         swarm_view(&mut unlisted, Some("ca1"));
         assert!(unlisted[0].healthy());
+    }
+
+    #[test]
+    fn a_worker_claiming_another_inventory_nodes_swarm_id_is_no_healthy_member() {
+        let list = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
+                    rccr-node|n2|10.0.0.2||ready|active|\"w2\"\n\
+                    rccr-node|n8|10.0.0.8||ready|active|\"w8\"\n";
+        // Each worker's address and the ID its engine tells: the first is
+        // the one listed; the next two are listed at another inventory
+        // node's address (a worker's, a manager's); the last two claim an
+        // ID listed at neither's (no inventory node's): neither is known
+        // to be it.
+        let claims = [
+            ("10.0.0.2", "n2"),
+            ("10.0.0.3", "n2"),
+            ("10.0.0.4", "n1"),
+            ("10.0.0.5", "n8"),
+            ("10.0.0.6", "n8"),
+        ];
+        let mut statuses = vec![manager_listing("10.0.0.1", "ca1", list)];
+        statuses.extend(claims.map(|(ip, id)| worker_at(ip, id)));
+        let problems = problems_in_view(&mut statuses);
+        assert_eq!(problems[0], None);
+        assert_eq!(
+            problems[1..],
+            [
+                None,
+                Some("claims the swarm node ID of w2".into()),
+                Some("claims the swarm node ID of m1".into()),
+                Some("claims the swarm node ID of w6".into()),
+                Some("claims the swarm node ID of w5".into()),
+            ]
+        );
     }
 
     #[test]
