@@ -157,7 +157,7 @@ pub enum SwarmState {
 }
 
 impl SwarmState {
-    fn parse(s: &str) -> SwarmState {
+    pub fn parse(s: &str) -> SwarmState {
         match s {
             "inactive" => SwarmState::Inactive,
             "pending" => SwarmState::Pending,

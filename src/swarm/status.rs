@@ -21,7 +21,7 @@
 use super::health::{self, Health};
 use super::member::{self, LoginError};
 use crate::config::Config;
-use crate::docker::api::is_id;
+use crate::docker::api::{is_id, SwarmState};
 use crate::error::Error;
 use crate::identity::Role;
 use crate::json::Value;
@@ -89,13 +89,46 @@ pub struct SwarmSeen {
     pub id: String,
     /// Where the manager sees it (`None`: it does not say).
     pub addr: Option<std::net::IpAddr>,
-    /// `Leader`, `Reachable`, `Unreachable`, or "" for a worker.
-    pub manager_status: String,
+    /// A manager's place in the raft (`None`: a worker).
+    pub manager_status: Option<ManagerStatus>,
     /// `ready`, `down`, ...
     pub status: String,
     /// `active`, `pause`, `drain`.
     pub availability: String,
     pub hostname: String,
+}
+
+/// A manager's place in the raft as a manager's list says: `Leader`, else
+/// Docker's `Reachability` (`reachable`, `unreachable`, `unknown`); any
+/// other word is `Unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagerStatus {
+    Leader,
+    Reachable,
+    Unreachable,
+    Unknown,
+}
+
+impl ManagerStatus {
+    /// `None` for "" (a worker).
+    fn parse(s: &str) -> Option<ManagerStatus> {
+        Some(match s {
+            "" => return None,
+            "Leader" => ManagerStatus::Leader,
+            "reachable" => ManagerStatus::Reachable,
+            "unreachable" => ManagerStatus::Unreachable,
+            _ => ManagerStatus::Unknown,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ManagerStatus::Leader => "Leader",
+            ManagerStatus::Reachable => "Reachable",
+            ManagerStatus::Unreachable => "Unreachable",
+            ManagerStatus::Unknown => "unknown",
+        }
+    }
 }
 
 /// What a manager told of its swarm, with its probe.
@@ -137,8 +170,8 @@ pub enum Docker {
     Down(String),
     Up {
         version: String,
-        /// `LocalNodeState`: inactive, pending, active, error, locked.
-        swarm_state: String,
+        /// `LocalNodeState` (any other word: `Unknown`).
+        swarm_state: SwarmState,
         manager: bool,
         leader: bool,
         /// A manager's swarm ID ("" for a worker, or an ID that is none).
@@ -173,9 +206,8 @@ pub struct NodeStatus {
     /// Whether its last key change survives a reboot, from the journals:
     /// `yes`, `volatile`, `-` (none recorded: the control, or never rotated).
     pub persisted: &'static str,
-    /// `Leader`, `Reachable`, `Unreachable` as the swarm's list says, for
-    /// a manager.
-    pub manager_status: Option<String>,
+    /// A manager's place in the raft as the swarm's list says.
+    pub manager_status: Option<ManagerStatus>,
     /// A manager's own node list, as it told it.
     pub listed: Option<Listed>,
     /// How that list compares with the one shown.
@@ -202,7 +234,7 @@ impl NodeStatus {
 
     pub fn swarm_role(&self) -> &'static str {
         match &self.docker {
-            Docker::Up { swarm_state, .. } if swarm_state != "active" => "-",
+            Docker::Up { swarm_state, .. } if *swarm_state != SwarmState::Active => "-",
             Docker::Up { leader: true, .. } => "leader",
             Docker::Up { manager: true, .. } => "manager",
             Docker::Up { .. } => "worker",
@@ -210,9 +242,9 @@ impl NodeStatus {
         }
     }
 
-    pub fn swarm_state(&self) -> &str {
+    pub fn swarm_state(&self) -> &'static str {
         match &self.docker {
-            Docker::Up { swarm_state, .. } => swarm_state,
+            Docker::Up { swarm_state, .. } => swarm_state.as_str(),
             _ => "-",
         }
     }
@@ -222,12 +254,9 @@ impl NodeStatus {
         if let Some(e) = &self.error {
             return Some(e.clone());
         }
-        let swarm_problem = |state: &str, error: &str| {
-            let mut msg = format!("swarm state {state}");
-            if !error.is_empty() {
-                msg.push_str(&format!(": {error}"));
-            }
-            msg
+        let swarm_problem = |state: &SwarmState, error: &str| {
+            let sep = if error.is_empty() { "" } else { ": " };
+            format!("swarm state {}{sep}{error}", state.as_str())
         };
         if self.node.role == Role::Control {
             return match &self.docker {
@@ -235,7 +264,7 @@ impl NodeStatus {
                     swarm_state,
                     swarm_error,
                     ..
-                } if swarm_state != "active" => Some(format!(
+                } if *swarm_state != SwarmState::Active => Some(format!(
                     "runs Docker outside the swarm ({})",
                     swarm_problem(swarm_state, swarm_error)
                 )),
@@ -264,7 +293,9 @@ impl NodeStatus {
                 swarm_state,
                 swarm_error,
                 ..
-            } if swarm_state != "active" => Some(swarm_problem(swarm_state, swarm_error)),
+            } if *swarm_state != SwarmState::Active => {
+                Some(swarm_problem(swarm_state, swarm_error))
+            }
             Docker::Up { .. } => None,
         }
     }
@@ -278,7 +309,11 @@ impl NodeStatus {
 /// [`crate::ssh::stream::MAX_TEXT`]: one node's endless version would widen the table's
 /// column, and so every node's row, to its length. Only the lines before
 /// a manager's list are its engine's word on itself: every other node
-/// names itself in the list.
+/// names itself in the list. Only the first `rccr-docker up|` line counts:
+/// its last field, the swarm error, is printed raw, and a newline in it
+/// starts a line of words that are not the engine's. The engine tells an
+/// error only in state `error` or `locked`, so what such a line can still
+/// forge (`down`, `absent`) leaves the node unhealthy as it was.
 pub fn parse_probe(text: &str) -> Docker {
     let mut docker = Docker::Unknown;
     let mut last_error = "";
@@ -291,7 +326,10 @@ pub fn parse_probe(text: &str) -> Docker {
             return Docker::Absent;
         } else if line == "rccr-docker down" {
             return Docker::Down(bounded(last_error));
-        } else if let Some(info) = line.strip_prefix("rccr-docker up|") {
+        } else if let Some(info) = line
+            .strip_prefix("rccr-docker up|")
+            .filter(|_| matches!(docker, Docker::Unknown))
+        {
             let mut f = info.splitn(6, '|');
             let mut next = || bounded(f.next().unwrap_or("").trim());
             let (version, swarm_state, control, cluster, node_id, swarm_error) =
@@ -299,7 +337,7 @@ pub fn parse_probe(text: &str) -> Docker {
             let id = |s: String| if is_id(&s) { s } else { String::new() };
             docker = Docker::Up {
                 version,
-                swarm_state,
+                swarm_state: SwarmState::parse(&swarm_state),
                 manager: control == "true",
                 leader: false,
                 cluster: id(cluster),
@@ -336,11 +374,7 @@ pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
                     .parse()
                     .ok()
                     .filter(|a: &std::net::IpAddr| !a.is_unspecified()),
-                manager_status: match manager_status.as_str() {
-                    "reachable" => "Reachable".into(),
-                    "unreachable" => "Unreachable".into(),
-                    _ => manager_status,
-                },
+                manager_status: ManagerStatus::parse(&manager_status),
                 status: status.to_ascii_lowercase(),
                 availability: availability.to_ascii_lowercase(),
                 hostname,
@@ -360,7 +394,7 @@ fn listed_of(docker: &Docker, text: &str) -> Option<Listed> {
     else {
         return None;
     };
-    (swarm_state == "active").then(|| Listed {
+    (*swarm_state == SwarmState::Active).then(|| Listed {
         ca: text
             .lines()
             .find_map(|l| l.trim().strip_prefix("rccr-ca|"))
@@ -371,14 +405,18 @@ fn listed_of(docker: &Docker, text: &str) -> Option<Listed> {
     })
 }
 
-/// `node`'s entry in the swarm's list: the one at its address, else (for
-/// an entry without one) the one with its name. A name is the node's own
-/// word: by name alone, a node could speak for another.
-fn seen_as<'v>(view: &'v [SwarmSeen], node: &NodeRecord) -> Option<&'v SwarmSeen> {
-    view.iter().find(|n| n.addr == Some(node.ip)).or_else(|| {
-        view.iter()
-            .find(|n| n.addr.is_none() && n.hostname == node.hostname)
-    })
+/// `node`'s entry in the swarm's list: the one at its address (of several,
+/// the one with the node ID its engine tells, `id`, else the first: a
+/// stale entry of a node that rejoined stays listed at its address), else
+/// (for an entry without one) the one with its name. A name is the node's
+/// own word: by name alone, a node could speak for another.
+fn seen_as<'v>(view: &'v [SwarmSeen], node: &NodeRecord, id: &str) -> Option<&'v SwarmSeen> {
+    let at = view.iter().filter(|n| n.addr == Some(node.ip));
+    at.min_by_key(|n| n.id.is_empty() || n.id != id)
+        .or_else(|| {
+            view.iter()
+                .find(|n| n.addr.is_none() && n.hostname == node.hostname)
+        })
 }
 
 /// Managers reachable of managers total, as the status run found them.
@@ -395,10 +433,7 @@ impl Quorum {
     /// From the swarm's own node list when a manager gave one, else from
     /// the managers that answer and those the control recorded.
     pub fn of(statuses: &[NodeStatus], recorded_managers: usize) -> Option<Quorum> {
-        let listed: Vec<&str> = statuses
-            .iter()
-            .filter_map(|s| s.manager_status.as_deref())
-            .collect();
+        let listed: Vec<ManagerStatus> = statuses.iter().filter_map(|s| s.manager_status).collect();
         let (reachable, listed_total) = if listed.is_empty() {
             let answering = statuses
                 .iter()
@@ -410,7 +445,7 @@ impl Quorum {
         } else {
             let up = listed
                 .iter()
-                .filter(|m| matches!(**m, "Leader" | "Reachable"))
+                .filter(|m| matches!(m, ManagerStatus::Leader | ManagerStatus::Reachable))
                 .count();
             (up, listed.len())
         };
@@ -635,11 +670,15 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
         statuses[i].list_check = Some(check);
     }
     for s in statuses.iter_mut() {
-        if let Some(seen) = seen_as(&view, &s.node) {
+        let id = match &s.docker {
+            Docker::Up { node_id, .. } => node_id.as_str(),
+            _ => "",
+        };
+        if let Some(seen) = seen_as(&view, &s.node, id) {
             s.swarm_seen = Some(seen.status.clone());
-            s.manager_status = Some(seen.manager_status.clone()).filter(|m| !m.is_empty());
+            s.manager_status = seen.manager_status;
             if let Docker::Up { leader, .. } = &mut s.docker {
-                *leader = seen.manager_status == "Leader";
+                *leader = seen.manager_status == Some(ManagerStatus::Leader);
             }
         }
     }
@@ -652,32 +691,48 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
 /// list does not carry is no healthy member: it is in another swarm, or
 /// the managers removed it while it was away. Found by the node ID its
 /// engine tells, at any address (a node with two network cards may be
-/// listed at its other card's); by its address when it tells none.
+/// listed at its other card's); by its address when it tells none. Nor
+/// is one whose ID the list places at another inventory node's address,
+/// or that another inventory node claims too (listed at neither's): a
+/// node's lie, or a disk image's copy, lands on no other node, as setup
+/// refuses it.
 fn mark_unlisted(statuses: &mut [NodeStatus], view: &[SwarmSeen]) {
-    for s in statuses.iter_mut() {
+    for i in 0..statuses.len() {
+        let s = &statuses[i];
         let Docker::Up {
             manager: false,
-            swarm_state,
+            swarm_state: SwarmState::Active,
             node_id,
             ..
         } = &s.docker
         else {
             continue;
         };
-        if s.node.role != Role::Target || swarm_state != "active" || s.error.is_some() {
+        if s.node.role != Role::Target || s.error.is_some() {
             continue;
         }
-        s.error = match node_id.as_str() {
-            "" if !view.iter().any(|n| n.addr == Some(s.node.ip)) => Some(format!(
-                "not in the cluster's swarm: its managers do not list it at {}",
-                s.node.ip
+        let ip = s.node.ip;
+        let error = match node_id.as_str() {
+            "" if !view.iter().any(|n| n.addr == Some(ip)) => Some(format!(
+                "not in the cluster's swarm: its managers do not list it at {ip}"
             )),
             "" => None,
-            id if !view.iter().any(|n| n.id == id) => Some(format!(
-                "not in the cluster's swarm: its managers do not list its node ID {id}"
-            )),
-            _ => None,
+            id => match view.iter().find(|n| n.id == id) {
+                None => Some(format!(
+                    "not in the cluster's swarm: its managers do not list its node ID {id}"
+                )),
+                Some(n) if n.addr != Some(ip) => statuses
+                    .iter()
+                    .find(|o| {
+                        o.node.ip != ip
+                            && (n.addr == Some(o.node.ip)
+                                || matches!(&o.docker, Docker::Up { node_id, .. } if node_id == id))
+                    })
+                    .map(|o| format!("claims the swarm node ID of {}", o.node.hostname)),
+                _ => None,
+            },
         };
+        statuses[i].error = error;
     }
 }
 
@@ -702,8 +757,8 @@ impl Seen {
                 Some(addr) => addr.to_string(),
                 None => format!("{} (no address)", print::name(&n.hostname)),
             };
-            let role = match n.manager_status.as_str() {
-                "" => "worker",
+            let role = match n.manager_status {
+                None => "worker",
                 _ => "manager",
             };
             let what = format!(
@@ -939,12 +994,12 @@ fn local_probe(status: &mut NodeStatus, limit: Duration) {
     }
 }
 
-fn docker_column(d: &Docker) -> String {
+fn docker_column(d: &Docker) -> &str {
     match d {
-        Docker::Unknown => "-".into(),
-        Docker::Absent => "none".into(),
-        Docker::Down(_) => "down".into(),
-        Docker::Up { version, .. } => version.clone(),
+        Docker::Unknown => "-",
+        Docker::Absent => "none",
+        Docker::Down(_) => "down",
+        Docker::Up { version, .. } => version,
     }
 }
 
@@ -975,8 +1030,8 @@ pub fn render_table(
             s.cluster_key.into(),
             s.temp_key.into(),
             s.swarm_role().into(),
-            print::text(s.swarm_state()).into_owned(),
-            print::text(&docker_column(&s.docker)).into_owned(),
+            s.swarm_state().into(),
+            print::text(docker_column(&s.docker)).into_owned(),
             (if s.healthy() { "ok" } else { "FAIL" }).to_string(),
         ]);
     }
@@ -1081,7 +1136,10 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
                 .opt("swarm_state", opt_word(s.swarm_state()))
                 .opt("swarm_error", swarm_error)
                 .opt("swarm_seen", s.swarm_seen.as_deref())
-                .opt("manager_status", s.manager_status.as_deref())
+                .opt(
+                    "manager_status",
+                    s.manager_status.map(ManagerStatus::as_str),
+                )
                 .opt("node_list", s.list_check.map(ListCheck::as_str))
                 .opt("key_persisted", opt_word(s.persisted))
                 .bool("healthy", s.healthy())
@@ -1115,7 +1173,7 @@ mod tests {
     fn up(state: &str, manager: bool) -> Docker {
         Docker::Up {
             version: "20.10.24".into(),
-            swarm_state: state.into(),
+            swarm_state: SwarmState::parse(state),
             manager,
             leader: false,
             cluster: String::new(),
@@ -1137,7 +1195,7 @@ mod tests {
             parse_probe("rccr-docker up|20.10.24|active|true|lmq5abc|n1|\n"),
             Docker::Up {
                 version: "20.10.24".into(),
-                swarm_state: "active".into(),
+                swarm_state: SwarmState::Active,
                 manager: true,
                 leader: false,
                 cluster: "lmq5abc".into(),
@@ -1149,7 +1207,7 @@ mod tests {
             parse_probe("WARNING: x\nrccr-docker up|24.0|error|false||../x|rpc error: a|b\n"),
             Docker::Up {
                 version: "24.0".into(),
-                swarm_state: "error".into(),
+                swarm_state: SwarmState::Error,
                 manager: false,
                 leader: false,
                 cluster: String::new(),
@@ -1173,7 +1231,7 @@ mod tests {
                 SwarmSeen {
                     id: "n2".into(),
                     addr: "10.0.0.2".parse().ok(),
-                    manager_status: "Leader".into(),
+                    manager_status: Some(ManagerStatus::Leader),
                     status: "ready".into(),
                     availability: "active".into(),
                     hostname: "a".into(),
@@ -1181,7 +1239,7 @@ mod tests {
                 SwarmSeen {
                     id: "n0".into(),
                     addr: None,
-                    manager_status: "Unreachable".into(),
+                    manager_status: Some(ManagerStatus::Unreachable),
                     status: "down".into(),
                     availability: "drain".into(),
                     hostname: "b".into(),
@@ -1191,9 +1249,26 @@ mod tests {
         // The third, named `t1|Leader`, speaks for no node named t1.
         assert_eq!(view[2].hostname, "t1|Leader");
         let mut t1 = node(Role::Target);
-        assert_eq!(seen_as(&view, &t1), Some(&view[0]));
+        assert_eq!(seen_as(&view, &t1, ""), Some(&view[0]));
         t1.ip = "10.0.0.3".parse().unwrap();
-        assert_eq!(seen_as(&view, &t1), None);
+        assert_eq!(seen_as(&view, &t1, ""), None);
+    }
+
+    #[test]
+    fn a_newline_in_the_swarm_error_forges_no_later_probe_line() {
+        // `{{.Swarm.Error}}` is printed raw and comes last: a newline in it
+        // starts a line that is not the engine's word.
+        let docker = parse_probe(
+            "rccr-docker up|24.0|error|false|||join failed\nrccr-docker up|24.0|active|true|c1|n1|\n",
+        );
+        assert!(
+            matches!(
+                &docker,
+                Docker::Up { swarm_state: SwarmState::Error, manager: false, swarm_error, .. }
+                    if swarm_error == "join failed"
+            ),
+            "{docker:?}"
+        );
     }
 
     /// A manager's probe output (health, Docker, its list) around a worker
@@ -1254,6 +1329,34 @@ mod tests {
         assert_eq!(parse_node_list(&long)[0].hostname, "é".repeat(MAX_TEXT / 2));
     }
 
+    #[test]
+    fn swarm_state_and_manager_status_are_the_documented_words_whatever_a_node_says() {
+        let field = |s: NodeStatus, key: &str| {
+            let v = Value::parse(render_json(&[s]).as_bytes()).unwrap();
+            v.as_array()[0].get(key).as_str().map(str::to_string)
+        };
+        let mut s = healthy_target();
+        s.docker = parse_probe("rccr-docker up|24.0|Active\x1b[31m|false||n1|\n");
+        assert_eq!(field(s, "swarm_state").as_deref(), Some("unknown"));
+        // Docker's own third reachability, and any other word.
+        for (said, want) in [
+            ("unknown", Some("unknown")),
+            ("reachable", Some("Reachable")),
+            ("Leader\x1b", Some("unknown")),
+            ("", None),
+        ] {
+            let mut s = healthy_target();
+            s.listed = Some(Listed {
+                ca: String::new(),
+                nodes: parse_node_list(&format!(
+                    "rccr-node|n1|10.0.0.2|{said}|ready|active|\"a\"\n"
+                )),
+            });
+            swarm_view(std::slice::from_mut(&mut s), None);
+            assert_eq!(field(s, "manager_status").as_deref(), want, "{said:?}");
+        }
+    }
+
     /// A target as it should be: reachable, rotated, a swarm worker.
     fn healthy_target() -> NodeStatus {
         let mut s = NodeStatus::new(&node(Role::Target));
@@ -1276,11 +1379,9 @@ mod tests {
         let view = parse_node_list(&format!(
             "rccr-node|{endless}|{endless}|{endless}|{endless}|{endless}\n"
         ));
-        assert!(view.iter().all(|n| n.manager_status.len()
-            + n.status.len()
-            + n.availability.len()
-            + n.hostname.len()
-            <= 4 * MAX_TEXT));
+        assert!(view
+            .iter()
+            .all(|n| n.status.len() + n.availability.len() + n.hostname.len() <= 3 * MAX_TEXT));
     }
 
     #[test]
@@ -1318,13 +1419,13 @@ mod tests {
         let manager = |status: &str| {
             let mut s = NodeStatus::new(&node(Role::Target));
             s.docker = up("active", true);
-            s.manager_status = Some(status.into());
+            s.manager_status = ManagerStatus::parse(status);
             s
         };
         let three = [
             manager("Leader"),
-            manager("Reachable"),
-            manager("Unreachable"),
+            manager("reachable"),
+            manager("unreachable"),
         ];
         let q = Quorum::of(&three, 3).unwrap();
         assert_eq!((q.reachable, q.total, q.held()), (2, 3, true));
@@ -1370,6 +1471,37 @@ mod tests {
         // Without a list, only the cluster's managers count.
         let q = Quorum::of(&statuses, 1).unwrap();
         assert_eq!((q.reachable, q.total), (1, 1));
+    }
+
+    #[test]
+    fn a_second_entry_at_a_nodes_address_decides_nothing_over_its_own_id() {
+        // A node that rejoined: its old entry, down, is still listed at its
+        // address, before its own.
+        let mut manager = healthy_target();
+        manager.node.ip = "10.0.0.1".parse().unwrap();
+        manager.docker = parse_probe("rccr-docker up|24.0|active|true|c1|n1|\n");
+        manager.listed = listed_of(
+            &manager.docker,
+            "rccr-node|old1|10.0.0.1|unreachable|down|active|\"m\"\n\
+             rccr-node|n1|10.0.0.1|Leader|ready|active|\"m\"\n\
+             rccr-node|old|10.0.0.2||down|active|\"w\"\n\
+             rccr-node|new|10.0.0.2||ready|active|\"w\"\n",
+        );
+        let mut worker = healthy_target();
+        worker.docker = parse_probe("rccr-docker up|24.0|active|false||new|\n");
+        let mut statuses = [manager, worker];
+        swarm_view(&mut statuses, None);
+        assert_eq!(statuses[1].swarm_seen.as_deref(), Some("ready"));
+        assert!(statuses[1].healthy(), "{:?}", statuses[1].problem());
+        // The manager's own entry, by its ID, not the stale one before it.
+        assert_eq!(statuses[0].swarm_role(), "leader");
+        assert_eq!(statuses[0].manager_status, Some(ManagerStatus::Leader));
+        // A node that tells no ID: the first entry at its address.
+        if let Docker::Up { node_id, .. } = &mut statuses[1].docker {
+            node_id.clear();
+        }
+        swarm_view(&mut statuses, None);
+        assert_eq!(statuses[1].swarm_seen.as_deref(), Some("down"));
     }
 
     #[test]
@@ -1486,34 +1618,44 @@ mod tests {
         }
     }
 
+    /// A worker at `ip`, named `w` and its last octet, whose engine tells
+    /// the node ID `id`.
+    fn worker_at(ip: &str, id: &str) -> NodeStatus {
+        let mut s = healthy_target();
+        s.node.ip = ip.parse().unwrap();
+        s.node.hostname = format!("w{}", ip.rsplit('.').next().unwrap())
+            .as_str()
+            .into();
+        s.docker = parse_probe(&format!("rccr-docker up|24.0|active|false||{id}|\n"));
+        s
+    }
+
+    /// Each node's problem once the list shown (of CA `ca1`) is read.
+    fn problems_in_view(statuses: &mut [NodeStatus]) -> Vec<Option<String>> {
+        swarm_view(statuses, Some("ca1"));
+        statuses.iter().map(NodeStatus::problem).collect()
+    }
+
     #[test]
     fn a_worker_the_managers_do_not_list_is_no_healthy_member() {
-        // A worker at `ip` whose engine tells the node ID `id`.
-        let worker = |ip: &str, id: &str| {
-            let mut s = healthy_target();
-            s.node.ip = ip.parse().unwrap();
-            s.docker = parse_probe(&format!("rccr-docker up|24.0|active|false||{id}|\n"));
-            s
-        };
         let list = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
                     rccr-node|n4|10.0.0.4||ready|active|\"w4\"\n\
+                    rccr-node|n5|10.0.0.8||ready|active|\"w5\"\n\
                     rccr-node|n6|10.0.0.6||down|active|\"w6\"\n";
         let mut statuses = vec![
             manager_listing("10.0.0.1", "ca1", list),
-            // Listed by its ID; and on its other card, by its ID too.
-            worker("10.0.0.4", "n4"),
-            worker("10.0.0.5", "n4"),
+            // Listed by its ID; and listed at its other card, by its ID.
+            worker_at("10.0.0.4", "n4"),
+            worker_at("10.0.0.5", "n5"),
             // The list's entry at its address is of the node it was: it
             // joined another swarm since.
-            worker("10.0.0.6", "n9"),
+            worker_at("10.0.0.6", "n9"),
             // An engine that tells no ID: by its address.
-            worker("10.0.0.4", ""),
-            worker("10.0.0.7", ""),
+            worker_at("10.0.0.4", ""),
+            worker_at("10.0.0.7", ""),
         ];
-        swarm_view(&mut statuses, Some("ca1"));
-        let problems: Vec<Option<String>> = statuses.iter().map(NodeStatus::problem).collect();
         assert_eq!(
-            problems,
+            problems_in_view(&mut statuses),
             [
                 None,
                 None,
@@ -1524,9 +1666,42 @@ mod tests {
             ]
         );
         // No list, no word on who is in the swarm.
-        let mut unlisted = vec![worker("10.0.0.7", "n9")];
+        let mut unlisted = vec![worker_at("10.0.0.7", "n9")];
         swarm_view(&mut unlisted, Some("ca1"));
         assert!(unlisted[0].healthy());
+    }
+
+    #[test]
+    fn a_worker_claiming_another_inventory_nodes_swarm_id_is_no_healthy_member() {
+        let list = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
+                    rccr-node|n2|10.0.0.2||ready|active|\"w2\"\n\
+                    rccr-node|n8|10.0.0.8||ready|active|\"w8\"\n";
+        // Each worker's address and the ID its engine tells: the first is
+        // the one listed; the next two are listed at another inventory
+        // node's address (a worker's, a manager's); the last two claim an
+        // ID listed at neither's (no inventory node's): neither is known
+        // to be it.
+        let claims = [
+            ("10.0.0.2", "n2"),
+            ("10.0.0.3", "n2"),
+            ("10.0.0.4", "n1"),
+            ("10.0.0.5", "n8"),
+            ("10.0.0.6", "n8"),
+        ];
+        let mut statuses = vec![manager_listing("10.0.0.1", "ca1", list)];
+        statuses.extend(claims.map(|(ip, id)| worker_at(ip, id)));
+        let problems = problems_in_view(&mut statuses);
+        assert_eq!(problems[0], None);
+        assert_eq!(
+            problems[1..],
+            [
+                None,
+                Some("claims the swarm node ID of w2".into()),
+                Some("claims the swarm node ID of m1".into()),
+                Some("claims the swarm node ID of w6".into()),
+                Some("claims the swarm node ID of w5".into()),
+            ]
+        );
     }
 
     #[test]
