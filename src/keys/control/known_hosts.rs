@@ -417,15 +417,23 @@ impl KnownHosts {
     }
 
     /// Rewrites the file as `change` makes it, atomically, when that
-    /// changes anything. Returns whether it did.
-    fn rewrite(&self, change: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<bool, Error> {
-        let (_guard, content) = self.read_bytes()?;
-        let updated = change(&content);
-        if updated == content {
-            return Ok(false);
-        }
-        self.write(&updated)?;
-        Ok(true)
+    /// changes anything ([`super::ssh_config::rewrite_user_file`]: its mode and link
+    /// kept, 0644 for a new one). Returns whether it did.
+    pub(crate) fn rewrite(&self, change: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<bool, Error> {
+        let mut changed = false;
+        self.edit(&mut |content| {
+            let updated = change(content);
+            changed = updated != content;
+            updated
+        })?;
+        Ok(changed)
+    }
+
+    /// [`KnownHosts::rewrite`] that `edit` may tell the result of; no
+    /// other thread of this process checks or pins meanwhile.
+    fn edit(&self, edit: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> Result<(), Error> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        super::ssh_config::rewrite_user_file(&self.path, 0o644, &mut |_, content| Ok(edit(content)))
     }
 
     /// The pins as they are now ([`Pins`]), the file left as it is.
@@ -520,14 +528,6 @@ impl KnownHosts {
         self.rewrite(&|content| unpin(content, hosts))
     }
 
-    fn write(&self, content: &[u8]) -> Result<(), Error> {
-        if let Some(dir) = self.path.parent() {
-            fsutil::create_dir_durable(dir, 0o777)
-                .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        }
-        fsutil::write_atomic(&self.path, content, 0o644)
-    }
-
     /// [`KnownHosts::check_or_pin`] of the key `ip`:`port` answered with.
     pub fn check_or_pin_key(&self, ip: IpAddr, port: u16, key: &HostKey) -> Result<Pinned, Error> {
         let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
@@ -550,18 +550,20 @@ impl KnownHosts {
         key: &str,
         hashed: &dyn Fn(&str) -> bool,
     ) -> Result<Pinned, Error> {
-        let (_guard, content) = self.read_bytes()?;
-        match check(&String::from_utf8_lossy(&content), host, key, hashed) {
-            Pin::Match => Ok(Pinned::Known),
-            Pin::Mismatch { line } => Ok(Pinned::Mismatch { line }),
-            Pin::Unknown => {
-                let mut updated = content;
-                end_line(&mut updated);
-                updated.extend_from_slice(format!("{host} {key} {MARK}\n").as_bytes());
-                self.write(&updated)?;
-                Ok(Pinned::New)
+        let mut pinned = Pinned::New;
+        self.edit(&mut |content| {
+            let mut updated = content.to_vec();
+            match check(&String::from_utf8_lossy(content), host, key, hashed) {
+                Pin::Match => pinned = Pinned::Known,
+                Pin::Mismatch { line } => pinned = Pinned::Mismatch { line },
+                Pin::Unknown => {
+                    end_line(&mut updated);
+                    updated.extend_from_slice(format!("{host} {key} {MARK}\n").as_bytes());
+                }
             }
-        }
+            updated
+        })?;
+        Ok(pinned)
     }
 }
 
@@ -670,6 +672,51 @@ mod tests {
         assert!(!pins.holds(at("10.0.0.5"), 2222, &key));
         assert!(pins.holds(at("10.0.0.6"), 2222, &key));
         assert!(!pins.holds(at("10.0.0.7"), 22, &key), "pinned later");
+    }
+
+    /// A pin kept the user's file as it was: its mode (0600, as with
+    /// HashKnownHosts), and a link into dotfiles (the pin goes to the file
+    /// it names); a missing directory is made private, as ~/.ssh is.
+    #[test]
+    fn a_pin_keeps_the_files_mode_and_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = crate::fsutil::scratch::Dir::new("kh-kept");
+        dir.file("known_hosts", &format!("10.0.0.5 {ED_A}\n"));
+        let kept = dir.join("known_hosts");
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let store = KnownHosts::new(kept.clone());
+        assert_eq!(
+            store.check_or_pin("10.0.0.7", ED_A, &never).unwrap(),
+            Pinned::New
+        );
+        assert_eq!(mode(&kept), 0o600);
+        dir.file("dotfiles/known_hosts", &format!("10.0.0.5 {ED_A}\n"));
+        let link = dir.join("linked");
+        std::os::unix::fs::symlink(dir.join("dotfiles/known_hosts"), &link).unwrap();
+        let store = KnownHosts::new(link.clone());
+        assert_eq!(
+            store.check_or_pin("10.0.0.7", ED_A, &never).unwrap(),
+            Pinned::New
+        );
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        let real = std::fs::read_to_string(dir.join("dotfiles/known_hosts")).unwrap();
+        assert!(real.ends_with(&format!("10.0.0.7 {ED_A} rccr\n")), "{real}");
+        let fresh = dir.join("ssh/known_hosts");
+        KnownHosts::new(fresh.clone())
+            .check_or_pin("10.0.0.7", ED_A, &never)
+            .unwrap();
+        assert_eq!((mode(&dir.join("ssh")), mode(&fresh)), (0o700, 0o644));
+        // A link to nothing (dotfiles not checked out yet) stays a link:
+        // refused, naming it.
+        let dangling = dir.join("dangling");
+        std::os::unix::fs::symlink(dir.join("missing/known_hosts"), &dangling).unwrap();
+        let err = KnownHosts::new(dangling.clone())
+            .check_or_pin("10.0.0.7", ED_A, &never)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&dangling.display().to_string()), "{err}");
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().is_symlink());
     }
 
     #[test]
