@@ -417,8 +417,9 @@ impl KnownHosts {
     }
 
     /// Rewrites the file as `change` makes it, atomically, when that
-    /// changes anything ([`super::ssh_config::rewrite_user_file`]: its mode and link
-    /// kept, 0644 for a new one). Returns whether it did.
+    /// changes anything ([`super::ssh_config::rewrite_user_file`]: its
+    /// mode and link kept, 0644 for a new one, under the lock of its
+    /// directory). Returns whether it did.
     pub(crate) fn rewrite(&self, change: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<bool, Error> {
         let mut changed = false;
         self.edit(&mut |content| {
@@ -429,8 +430,11 @@ impl KnownHosts {
         Ok(changed)
     }
 
-    /// [`KnownHosts::rewrite`] that `edit` may tell the result of; no
-    /// other thread of this process checks or pins meanwhile.
+    /// [`KnownHosts::rewrite`] that `edit` may tell the result of. The
+    /// in-process lock comes first, the directory's second, and nothing
+    /// takes them the other way round: no other thread of this process
+    /// waits on the directory lock (on NFS a `flock` may not keep threads
+    /// apart), and none deadlocks.
     fn edit(&self, edit: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> Result<(), Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         super::ssh_config::rewrite_user_file(&self.path, 0o644, &mut |_, content| Ok(edit(content)))
@@ -717,6 +721,28 @@ mod tests {
             .to_string();
         assert!(err.starts_with(&dangling.display().to_string()), "{err}");
         assert!(std::fs::symlink_metadata(&dangling).unwrap().is_symlink());
+    }
+
+    /// Two runs (of two state directories) pin in one known_hosts: each
+    /// pin is a read-modify-write under the lock of its directory, so
+    /// neither's pins are lost to the other's rename.
+    #[test]
+    fn two_stores_pinning_in_one_file_lose_no_pin() {
+        let dir = crate::fsutil::scratch::Dir::new("kh-two-runs");
+        let path = dir.join("known_hosts");
+        std::thread::scope(|scope| {
+            for run in 1..=2 {
+                let store = KnownHosts::new(path.clone());
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        let host = format!("10.0.{run}.{i}");
+                        store.check_or_pin(&host, ED_A, &never).unwrap();
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 400, "pins lost:\n{text}");
     }
 
     #[test]
