@@ -5,7 +5,8 @@
 //! Lines are `[marker] patterns keytype base64 [comment]`; patterns are
 //! comma-separated, `[host]:port` for ports other than 22, or a hashed
 //! `|1|salt|hash` entry (checked by the caller's `hashed_matches`, which
-//! libssh2 answers). Markers (`@cert-authority`, `@revoked`) are not pins.
+//! libssh2 answers). Markers (`@cert-authority`, `@revoked`) are not pins;
+//! a key an `@revoked` line names is a mismatch for every host.
 //!
 //! Lines rccr writes end with the comment [`MARK`] and name a node by its
 //! name and its address (`NAME,IP keytype base64 rccr`, [`follow`]), so
@@ -94,6 +95,17 @@ pub fn check_any(
 ) -> Pin {
     let mut fields = key.split_whitespace();
     let (key_type, key_b64) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+    // A key the user revoked is refused whatever hosts its line names (ssh
+    // refuses it for those it matches, `*` too), never pinned.
+    let revoked = content.lines().position(|line| {
+        let mut parts = line.split_whitespace();
+        parts.next() == Some("@revoked")
+            && parts.nth(1) == Some(key_type)
+            && parts.next() == Some(key_b64)
+    });
+    if let Some(index) = revoked {
+        return Pin::Mismatch { line: index + 1 };
+    }
     let mut mismatch = None;
     for (line, line_type, line_b64) in pins(content, hosts, hashed_matches) {
         if line_type == key_type && line_b64 == key_b64 {
@@ -604,6 +616,24 @@ mod tests {
         let ip: IpAddr = "10.0.0.5".parse().unwrap();
         assert_eq!(host_field(ip, 22), "10.0.0.5");
         assert_eq!(host_field(ip, 2222), "[10.0.0.5]:2222");
+    }
+
+    /// A key the user revoked (`@revoked`, which plain ssh refuses for
+    /// every host) is never unknown, so never pinned: a mismatch, at the
+    /// line that revokes it.
+    #[test]
+    fn a_revoked_key_is_a_mismatch_not_unknown() {
+        let content = format!("10.0.0.6 {ED_B}\n@revoked * {ED_A}\n");
+        assert_eq!(
+            check(&content, "10.0.0.5", ED_A, &never),
+            Pin::Mismatch { line: 2 }
+        );
+        assert_eq!(check(&content, "10.0.0.5", ED_B, &never), Pin::Unknown);
+        let pinned_too = format!("10.0.0.5 {ED_A} rccr\n@revoked 10.0.0.5 {ED_A}\n");
+        assert_eq!(
+            check(&pinned_too, "10.0.0.5", ED_A, &never),
+            Pin::Mismatch { line: 2 }
+        );
     }
 
     #[test]
