@@ -28,6 +28,7 @@ use crate::fsutil::{self, Trust};
 use crate::keys::authorized::cksum_line;
 use crate::keys::control::command::default_identities;
 use crate::keys::control::journal::{self, Record};
+use crate::keys::control::known_hosts::KnownHosts;
 use crate::keys::control::ssh_config;
 use crate::keys::resolve::{self, Resolver, Source, CLUSTER_KEY_VAR};
 use crate::keys::{load_key, public_path, KeyType};
@@ -861,7 +862,8 @@ pub fn restore(
         done(format!("keys: {}", paths.key_records().display()));
     }
     if let Some(text) = known_hosts {
-        fsutil::write_atomic(&paths.known_hosts, &text, 0o644)?;
+        // Its mode and link kept, as a pin keeps them.
+        KnownHosts::new(paths.known_hosts.clone()).rewrite(&|_| text.clone())?;
         done(format!("host keys: {}", paths.known_hosts.display()));
     }
     if let Some(e) = get("config") {

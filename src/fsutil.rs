@@ -369,6 +369,25 @@ pub fn write_atomic_lazy(path: &Path, contents: &[u8], mode: u32) -> Result<(), 
     replace(path, contents, mode, false, |_| Ok(()))
 }
 
+/// The file `path` leads to (a link followed: the link stays, its target
+/// is what rccr rewrites) and the mode a rewrite keeps: the file's, or
+/// `mode` for a new one. A link to nothing (dotfiles not checked out yet)
+/// is refused, not replaced by a file.
+pub fn user_file(path: &Path, mode: u32) -> Result<(PathBuf, u32), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    match fs::canonicalize(path) {
+        Ok(target) => {
+            let mode = fs::metadata(&target).map_or(mode, |m| m.permissions().mode() & 0o7777);
+            Ok((target, mode))
+        }
+        Err(_) if fs::symlink_metadata(path).is_ok() => Err(Error::bad_input(
+            path.display().to_string(),
+            "a link to nothing: make the file it names, or remove the link",
+        )),
+        Err(_) => Ok((path.to_path_buf(), mode)),
+    }
+}
+
 /// Refuses to replace what stands at `path` unless it is a file, a link to
 /// one (the link is replaced) or nothing: a rename over a device
 /// (/dev/null), a pipe, a directory or a link to one (/dev/stdout) would
@@ -869,11 +888,15 @@ pub fn on_path(program: &str) -> bool {
 
 /// Makes a rename or link in `path`'s directory durable.
 pub fn sync_parent(path: &Path) -> std::io::Result<()> {
-    let dir = match path.parent() {
+    File::open(parent_dir(path))?.sync_all()
+}
+
+/// The directory `path` is in (`.` for a bare name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
-    File::open(dir)?.sync_all()
+    }
 }
 
 /// Creates `dir` and its missing parents with `mode` (less the umask),

@@ -143,8 +143,14 @@ impl Lock {
             .and_then(|()| file.write_all(pid.as_bytes()))
             .map_err(cannot)?;
         // Leftovers of a crashed run: no rccr writes here without the lock.
-        for dir in [&paths.state_dir, &paths.ssh_dir] {
-            fsutil::remove_leftovers(dir);
+        fsutil::remove_leftovers(&paths.state_dir);
+        // Runs of other state directories write in ~/.ssh under its own
+        // lock (`ssh_config::rewrite_user_file`): swept only while no one
+        // holds that, never waited for.
+        if let Ok(ssh) = File::open(&paths.ssh_dir) {
+            if fsutil::try_lock(&ssh).unwrap_or(false) {
+                fsutil::remove_leftovers(&paths.ssh_dir);
+            }
         }
         Ok(Lock { _file: file, path })
     }
@@ -230,6 +236,30 @@ mod tests {
             }
         });
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Runs of two state directories share `~/.ssh`: taking one's lock
+    /// leaves the other's write in progress there (its temporary file,
+    /// under the lock of `~/.ssh`) alone, and sweeps it once no one writes.
+    #[test]
+    fn a_run_of_another_state_dir_leaves_a_write_in_ssh_alone() {
+        let dir = fsutil::scratch::Dir::new("lock-shared-ssh");
+        let paths = |state: &str| StatePaths {
+            ssh_dir: dir.join(".ssh"),
+            state_dir: dir.join(state),
+            known_hosts: dir.join(".ssh/known_hosts"),
+        };
+        let (a, b) = (paths("a"), paths("b"));
+        std::fs::create_dir(&a.ssh_dir).unwrap();
+        let _run_a = Lock::acquire(&a, Duration::ZERO).unwrap();
+        let writing = fsutil::lock_dir(&a.ssh_dir, || ()).unwrap();
+        let tmp = a.ssh_dir.join(".known_hosts.rccr-tmp.1");
+        std::fs::write(&tmp, "").unwrap();
+        drop(Lock::acquire(&b, Duration::ZERO).unwrap());
+        assert!(tmp.exists(), "run b removed run a's write in progress");
+        drop(writing);
+        drop(Lock::acquire(&b, Duration::ZERO).unwrap());
+        assert!(!tmp.exists(), "a leftover no one writes stays");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Lines are `[marker] patterns keytype base64 [comment]`; patterns are
 //! comma-separated, `[host]:port` for ports other than 22, or a hashed
 //! `|1|salt|hash` entry (checked by the caller's `hashed_matches`, which
-//! libssh2 answers). Markers (`@cert-authority`, `@revoked`) are not pins.
+//! libssh2 answers). Markers (`@cert-authority`, `@revoked`) are not pins;
+//! a key an `@revoked` line names is a mismatch for every host.
 //!
 //! Lines rccr writes end with the comment [`MARK`] and name a node by its
 //! name and its address (`NAME,IP keytype base64 rccr`, [`follow`]), so
@@ -94,6 +95,17 @@ pub fn check_any(
 ) -> Pin {
     let mut fields = key.split_whitespace();
     let (key_type, key_b64) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+    // A key the user revoked is refused whatever hosts its line names (ssh
+    // refuses it for those it matches, `*` too), never pinned.
+    let revoked = content.lines().position(|line| {
+        let mut parts = line.split_whitespace();
+        parts.next() == Some("@revoked")
+            && parts.nth(1) == Some(key_type)
+            && parts.next() == Some(key_b64)
+    });
+    if let Some(index) = revoked {
+        return Pin::Mismatch { line: index + 1 };
+    }
     let mut mismatch = None;
     for (line, line_type, line_b64) in pins(content, hosts, hashed_matches) {
         if line_type == key_type && line_b64 == key_b64 {
@@ -417,15 +429,27 @@ impl KnownHosts {
     }
 
     /// Rewrites the file as `change` makes it, atomically, when that
-    /// changes anything. Returns whether it did.
-    fn rewrite(&self, change: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<bool, Error> {
-        let (_guard, content) = self.read_bytes()?;
-        let updated = change(&content);
-        if updated == content {
-            return Ok(false);
-        }
-        self.write(&updated)?;
-        Ok(true)
+    /// changes anything ([`super::ssh_config::rewrite_user_file`]: its
+    /// mode and link kept, 0644 for a new one, under the lock of its
+    /// directory). Returns whether it did.
+    pub(crate) fn rewrite(&self, change: &dyn Fn(&[u8]) -> Vec<u8>) -> Result<bool, Error> {
+        let mut changed = false;
+        self.edit(&mut |content| {
+            let updated = change(content);
+            changed = updated != content;
+            updated
+        })?;
+        Ok(changed)
+    }
+
+    /// [`KnownHosts::rewrite`] that `edit` may tell the result of. The
+    /// in-process lock comes first, the directory's second, and nothing
+    /// takes them the other way round: no other thread of this process
+    /// waits on the directory lock (on NFS a `flock` may not keep threads
+    /// apart), and none deadlocks.
+    fn edit(&self, edit: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> Result<(), Error> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        super::ssh_config::rewrite_user_file(&self.path, 0o644, &mut |_, content| Ok(edit(content)))
     }
 
     /// The pins as they are now ([`Pins`]), the file left as it is.
@@ -520,14 +544,6 @@ impl KnownHosts {
         self.rewrite(&|content| unpin(content, hosts))
     }
 
-    fn write(&self, content: &[u8]) -> Result<(), Error> {
-        if let Some(dir) = self.path.parent() {
-            fsutil::create_dir_durable(dir, 0o777)
-                .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
-        }
-        fsutil::write_atomic(&self.path, content, 0o644)
-    }
-
     /// [`KnownHosts::check_or_pin`] of the key `ip`:`port` answered with.
     pub fn check_or_pin_key(&self, ip: IpAddr, port: u16, key: &HostKey) -> Result<Pinned, Error> {
         let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
@@ -550,18 +566,20 @@ impl KnownHosts {
         key: &str,
         hashed: &dyn Fn(&str) -> bool,
     ) -> Result<Pinned, Error> {
-        let (_guard, content) = self.read_bytes()?;
-        match check(&String::from_utf8_lossy(&content), host, key, hashed) {
-            Pin::Match => Ok(Pinned::Known),
-            Pin::Mismatch { line } => Ok(Pinned::Mismatch { line }),
-            Pin::Unknown => {
-                let mut updated = content;
-                end_line(&mut updated);
-                updated.extend_from_slice(format!("{host} {key} {MARK}\n").as_bytes());
-                self.write(&updated)?;
-                Ok(Pinned::New)
+        let mut pinned = Pinned::New;
+        self.edit(&mut |content| {
+            let mut updated = content.to_vec();
+            match check(&String::from_utf8_lossy(content), host, key, hashed) {
+                Pin::Match => pinned = Pinned::Known,
+                Pin::Mismatch { line } => pinned = Pinned::Mismatch { line },
+                Pin::Unknown => {
+                    end_line(&mut updated);
+                    updated.extend_from_slice(format!("{host} {key} {MARK}\n").as_bytes());
+                }
             }
-        }
+            updated
+        })?;
+        Ok(pinned)
     }
 }
 
@@ -598,6 +616,24 @@ mod tests {
         let ip: IpAddr = "10.0.0.5".parse().unwrap();
         assert_eq!(host_field(ip, 22), "10.0.0.5");
         assert_eq!(host_field(ip, 2222), "[10.0.0.5]:2222");
+    }
+
+    /// A key the user revoked (`@revoked`, which plain ssh refuses for
+    /// every host) is never unknown, so never pinned: a mismatch, at the
+    /// line that revokes it.
+    #[test]
+    fn a_revoked_key_is_a_mismatch_not_unknown() {
+        let content = format!("10.0.0.6 {ED_B}\n@revoked * {ED_A}\n");
+        assert_eq!(
+            check(&content, "10.0.0.5", ED_A, &never),
+            Pin::Mismatch { line: 2 }
+        );
+        assert_eq!(check(&content, "10.0.0.5", ED_B, &never), Pin::Unknown);
+        let pinned_too = format!("10.0.0.5 {ED_A} rccr\n@revoked 10.0.0.5 {ED_A}\n");
+        assert_eq!(
+            check(&pinned_too, "10.0.0.5", ED_A, &never),
+            Pin::Mismatch { line: 2 }
+        );
     }
 
     #[test]
@@ -670,6 +706,73 @@ mod tests {
         assert!(!pins.holds(at("10.0.0.5"), 2222, &key));
         assert!(pins.holds(at("10.0.0.6"), 2222, &key));
         assert!(!pins.holds(at("10.0.0.7"), 22, &key), "pinned later");
+    }
+
+    /// A pin kept the user's file as it was: its mode (0600, as with
+    /// HashKnownHosts), and a link into dotfiles (the pin goes to the file
+    /// it names); a missing directory is made private, as ~/.ssh is.
+    #[test]
+    fn a_pin_keeps_the_files_mode_and_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = crate::fsutil::scratch::Dir::new("kh-kept");
+        dir.file("known_hosts", &format!("10.0.0.5 {ED_A}\n"));
+        let kept = dir.join("known_hosts");
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let store = KnownHosts::new(kept.clone());
+        assert_eq!(
+            store.check_or_pin("10.0.0.7", ED_A, &never).unwrap(),
+            Pinned::New
+        );
+        assert_eq!(mode(&kept), 0o600);
+        dir.file("dotfiles/known_hosts", &format!("10.0.0.5 {ED_A}\n"));
+        let link = dir.join("linked");
+        std::os::unix::fs::symlink(dir.join("dotfiles/known_hosts"), &link).unwrap();
+        let store = KnownHosts::new(link.clone());
+        assert_eq!(
+            store.check_or_pin("10.0.0.7", ED_A, &never).unwrap(),
+            Pinned::New
+        );
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        let real = std::fs::read_to_string(dir.join("dotfiles/known_hosts")).unwrap();
+        assert!(real.ends_with(&format!("10.0.0.7 {ED_A} rccr\n")), "{real}");
+        let fresh = dir.join("ssh/known_hosts");
+        KnownHosts::new(fresh.clone())
+            .check_or_pin("10.0.0.7", ED_A, &never)
+            .unwrap();
+        assert_eq!((mode(&dir.join("ssh")), mode(&fresh)), (0o700, 0o644));
+        // A link to nothing (dotfiles not checked out yet) stays a link:
+        // refused, naming it.
+        let dangling = dir.join("dangling");
+        std::os::unix::fs::symlink(dir.join("missing/known_hosts"), &dangling).unwrap();
+        let err = KnownHosts::new(dangling.clone())
+            .check_or_pin("10.0.0.7", ED_A, &never)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&dangling.display().to_string()), "{err}");
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().is_symlink());
+    }
+
+    /// Two runs (of two state directories) pin in one known_hosts: each
+    /// pin is a read-modify-write under the lock of its directory, so
+    /// neither's pins are lost to the other's rename.
+    #[test]
+    fn two_stores_pinning_in_one_file_lose_no_pin() {
+        let dir = crate::fsutil::scratch::Dir::new("kh-two-runs");
+        let path = dir.join("known_hosts");
+        std::thread::scope(|scope| {
+            for run in 1..=2 {
+                let store = KnownHosts::new(path.clone());
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        let host = format!("10.0.{run}.{i}");
+                        store.check_or_pin(&host, ED_A, &never).unwrap();
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 400, "pins lost:\n{text}");
     }
 
     #[test]

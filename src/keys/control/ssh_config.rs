@@ -410,14 +410,14 @@ pub fn name_key_for(
     nodes: &[NodeAddr],
     key_at_default: bool,
 ) -> Result<(), Error> {
-    rewrite(path, |content| render(content, key, nodes, key_at_default))
+    rewrite(path, &|content| render(content, key, nodes, key_at_default))
 }
 
 /// Names the `nodes` (every record) whose addresses rccr's block in
 /// `~/.ssh/config` (`path`) names by their hostnames, and by nothing else
 /// ([`render_names`]), keeping the rest as [`name_key_for`] does.
 pub fn name_nodes(path: &Path, nodes: &[NodeRecord]) -> Result<(), Error> {
-    rewrite(path, |content| render_names(content, nodes))
+    rewrite(path, &|content| render_names(content, nodes))
 }
 
 /// Takes the addresses `gone` (nodes `rccr remove` took out) out of
@@ -426,7 +426,7 @@ pub fn name_nodes(path: &Path, nodes: &[NodeRecord]) -> Result<(), Error> {
 /// the block names neither a removed node's address nor its name, and
 /// every other node as before.
 pub fn forget_nodes(path: &Path, gone: &[IpAddr], nodes: &[NodeRecord]) -> Result<(), Error> {
-    rewrite(path, |content| render_without(content, gone, nodes))
+    rewrite(path, &|content| render_without(content, gone, nodes))
 }
 
 /// After a restore: rccr's block in `~/.ssh/config` (`path`) says what
@@ -439,52 +439,56 @@ pub fn name_restored_nodes(
     added: &[IpAddr],
     nodes: &[NodeRecord],
 ) -> Result<(), Error> {
-    rewrite(path, |content| {
+    rewrite(path, &|content| {
         render_restored(content, key, port, added, nodes)
     })
 }
 
-/// Replaces the file `path` leads to with what `edit` makes of its bytes,
-/// when that differs, in its mode.
-fn rewrite(
-    path: &Path,
-    edit: impl FnOnce(&[u8]) -> Result<Vec<u8>, BadBlock>,
-) -> Result<(), Error> {
-    let (path, mode, content) = read(path)?;
-    let path = path.as_path();
-    let updated = edit(&content).map_err(|bad| bad.refused(path))?;
+/// What [`rewrite_user_file`] makes of a file's bytes, told its path.
+pub type Edit<'e> = dyn FnMut(&Path, &[u8]) -> Result<Vec<u8>, Error> + 'e;
+
+/// Rewrites the user's file `path` in `~/.ssh` (`~/.ssh/config`,
+/// known_hosts; [`fsutil::user_file`]: its link and mode kept, `mode` for
+/// a new one) as `edit` makes its bytes (read with [`fsutil::Trust::Kept`];
+/// none when there is no file), when that changes them. A missing
+/// directory is made private ([`crate::state::create_private_dir`]). From
+/// the read to the rename it holds the lock of the directory
+/// ([`fsutil::lock_dir`]): runs of other state directories share `~/.ssh`,
+/// and neither loses the other's change, nor its temporary file to the
+/// other's sweep (`Lock::take`).
+pub fn rewrite_user_file(path: &Path, mode: u32, edit: &mut Edit) -> Result<(), Error> {
+    let (path, mode) = fsutil::user_file(path, mode)?;
+    let dir = fsutil::parent_dir(&path);
+    crate::state::create_private_dir(dir)?;
+    let _lock = fsutil::lock_dir(dir, || ())
+        .map_err(|e| Error::io(format!("cannot lock {}", dir.display()), e))?;
+    let content = fsutil::read_trusted_if_any(&path, fsutil::Trust::Kept)?.unwrap_or_default();
+    let updated = edit(&path, &content)?;
     if updated == content {
         return Ok(());
     }
-    if let Some(dir) = path.parent() {
-        crate::state::create_private_dir(dir)?;
-    }
-    fsutil::write_atomic(path, &updated, mode)
+    fsutil::write_atomic(&path, &updated, mode)
+}
+
+/// What a rewrite of `~/.ssh/config` makes of its bytes.
+type Render<'r> = dyn Fn(&[u8]) -> Result<Vec<u8>, BadBlock> + 'r;
+
+/// Replaces the file `path` leads to with what `edit` makes of its bytes,
+/// when that differs, in its mode ([`rewrite_user_file`]; ssh
+/// refuses a config others may write, and so does rccr).
+fn rewrite(path: &Path, edit: &Render) -> Result<(), Error> {
+    rewrite_user_file(path, 0o600, &mut |path, content| {
+        edit(content).map_err(|bad| bad.refused(path))
+    })
 }
 
 /// Refuses a `~/.ssh/config` (`path`) that [`name_key_for`] would refuse
 /// to rewrite: checked before any node hears of a new key, not after.
 pub fn check(path: &Path) -> Result<(), Error> {
-    let (path, _, content) = read(path)?;
+    let (path, _) = fsutil::user_file(path, 0o600)?;
+    let content = fsutil::read_trusted_if_any(&path, fsutil::Trust::Kept)?.unwrap_or_default();
     split(&content).map_err(|bad| bad.refused(&path))?;
     Ok(())
-}
-
-/// The file `path` leads to (a link followed), its mode, and its bytes
-/// (none when there is no file). ssh refuses a config others may write,
-/// and so does rccr.
-fn read(path: &Path) -> Result<(PathBuf, u32, Vec<u8>), Error> {
-    use std::os::unix::fs::PermissionsExt;
-    let (path, mode) = match std::fs::canonicalize(path) {
-        Ok(target) => {
-            let mode =
-                std::fs::metadata(&target).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-            (target, mode)
-        }
-        Err(_) => (path.to_path_buf(), 0o600),
-    };
-    let content = fsutil::read_trusted_if_any(&path, fsutil::Trust::Kept)?.unwrap_or_default();
-    Ok((path, mode, content))
 }
 
 #[cfg(test)]
