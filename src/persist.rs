@@ -30,6 +30,19 @@ impl Persisted {
             Persisted::Volatile => "volatile",
         }
     }
+
+    /// The node protocol's `word` ([`Persisted::as_str`]) parsed: `None`,
+    /// the unknown case, for anything else a node may say.
+    pub fn of(word: &str) -> Option<Persisted> {
+        [
+            Persisted::Disk,
+            Persisted::Lbu,
+            Persisted::LbuFailed,
+            Persisted::Volatile,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == word)
+    }
 }
 
 /// Whether `/` is a RAM filesystem in a `/proc/mounts` text (the last
@@ -257,5 +270,11 @@ mod tests {
         .map(|p| p.as_str())
         .collect();
         assert_eq!(words, ["disk", "lbu", "lbu-failed", "volatile"]);
+        for word in words {
+            assert_eq!(Persisted::of(word).map(Persisted::as_str), Some(word));
+        }
+        for other in ["", "Disk", "disk ", "unknown"] {
+            assert_eq!(Persisted::of(other), None, "{other:?}");
+        }
     }
 }

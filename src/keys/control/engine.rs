@@ -48,6 +48,7 @@ use crate::keys::node::{
 };
 use crate::keys::{authorized, frame, Key};
 use crate::parallel;
+use crate::persist::Persisted;
 use crate::ssh::{
     script_command, shell_quote, Connection, Fingerprint, HostKey, Limits, Output, SshError,
 };
@@ -566,18 +567,17 @@ fn verify_and_commit(
     // with its old keys still needs the old key kept.
     let lost_at_reboot = "a reboot brings its old keys back, so the old key is kept; \
                           run again once it can persist";
-    match persisted.as_str() {
-        "disk" => Ok("persisted on disk".into()),
-        "lbu" => Ok("persisted with lbu commit".into()),
-        "volatile" => Err(Stop(
-            Outcome::RotatedVolatile,
-            format!("NOT persisted (root in RAM, no lbu): {lost_at_reboot}"),
-        )),
-        other => Err(Stop(
-            Outcome::RotatedVolatile,
-            format!("NOT persisted ({other}): {lost_at_reboot}"),
-        )),
-    }
+    let why = match persisted {
+        Some(Persisted::Disk) => return Ok("persisted on disk".into()),
+        Some(Persisted::Lbu) => return Ok("persisted with lbu commit".into()),
+        Some(Persisted::Volatile) => "root in RAM, no lbu",
+        Some(Persisted::LbuFailed) => "lbu-failed",
+        None => "unknown answer",
+    };
+    Err(Stop(
+        Outcome::RotatedVolatile,
+        format!("NOT persisted ({why}): {lost_at_reboot}"),
+    ))
 }
 
 /// Authenticates `conn` with the new or the old key, in the order given;
@@ -902,8 +902,9 @@ fn reverts(plan: &Plan, detail: String) -> Stop {
 /// Removes the old key over `conn` (a connection the new key opened) where
 /// the node still holds it, disarms a rotation armed there
 /// ([`commit_input`]), and persists. `verified` hears when the node
-/// answered. Returns whether the file changed, and what persisting said.
-fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, String)> {
+/// answered. Returns whether the file changed, and what persisting said
+/// (`None`: no word of the protocol).
+fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, Option<Persisted>)> {
     let nonce = crate::keys::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     // Set by the respond step: why nothing was sent.
     let mut refused = None;
@@ -925,7 +926,11 @@ fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, St
 
 /// What [`commit`] comes to, from whether the node began (sent its
 /// snapshot), why nothing was sent to it, and its output.
-fn commit_ended(began: bool, refused: Option<Refusal>, out: &Output) -> Step<(bool, String)> {
+fn commit_ended(
+    began: bool,
+    refused: Option<Refusal>,
+    out: &Output,
+) -> Step<(bool, Option<Persisted>)> {
     if !began {
         // Ended before its snapshot (a symbolic link, another step's lock,
         // no flock): the new key opened that connection, so this is no
@@ -960,10 +965,9 @@ fn commit_ended(began: bool, refused: Option<Refusal>, out: &Output) -> Step<(bo
     let text = out.text();
     let mut said = text.lines();
     match (out.status, said.next()) {
-        (0, Some(done @ ("committed" | "unchanged"))) => Ok((
-            done == "committed",
-            said.next().unwrap_or("unknown").to_string(),
-        )),
+        (0, Some(done @ ("committed" | "unchanged"))) => {
+            Ok((done == "committed", said.next().and_then(Persisted::of)))
+        }
         (REMOTE_EXPIRED, _) => Err(Stop(Outcome::Reverted, EXPIRED.into())),
         _ => Err(Stop(
             Outcome::Incomplete,
@@ -1488,9 +1492,24 @@ mod tests {
         let head = snapshot_of("-", b"");
         assert!(matches!(
             commit_ended(true, None, &success),
-            Ok((false, said)) if said == "disk"
+            Ok((false, Some(Persisted::Disk)))
         ));
         assert_eq!(released(Some(&head), &success), Ok(false));
+    }
+
+    #[test]
+    fn a_commits_persist_word_is_one_of_the_protocols_and_nothing_else() {
+        // A node that says `committed`, then a mebibyte where its persist
+        // word belongs: none of it gets into the report.
+        let flood = Output {
+            status: 0,
+            stdout: [b"committed\n", &b"x".repeat(1 << 20)[..], b"\n"].concat(),
+            stderr: Vec::new(),
+        };
+        let Ok((true, said)) = commit_ended(true, None, &flood) else {
+            panic!("a commit that said committed did not");
+        };
+        assert_eq!(said, None);
     }
 
     #[test]
