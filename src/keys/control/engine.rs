@@ -649,15 +649,22 @@ fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
 /// is its own stop, not an answer about the key.
 fn old_key_now(plan: &Plan, node: &NodeAddr) -> Step<OldKeyNow> {
     let conn = match connect(plan, node) {
-        Ok(conn) => conn,
-        Err(Stop(Outcome::Unreachable, why)) => return Ok(OldKeyNow::Unknown(why)),
+        Err(Stop(Outcome::Unreachable, why)) => Err(why),
         Err(stop) => return Err(stop),
+        Ok(conn) => Ok(conn),
     };
-    Ok(match conn.authenticate(&plan.user, &plan.old.path) {
-        Ok(()) => OldKeyNow::Accepted,
-        Err(SshError::Denied) => OldKeyNow::Refused,
-        Err(e) => OldKeyNow::Unknown(e.to_string()),
-    })
+    Ok(key_now(conn, &plan.user, &plan.old.path))
+}
+
+/// Whether `key` logs `user` in on `conn`, a connection of its own (`Err`:
+/// why it could not be opened): [`old_key_now`], and a release's check.
+fn key_now(conn: Result<Connection, String>, user: &str, key: &std::path::Path) -> OldKeyNow {
+    match conn.map(|conn| conn.authenticate(user, key)) {
+        Ok(Ok(())) => OldKeyNow::Accepted,
+        Ok(Err(SshError::Denied)) => OldKeyNow::Refused,
+        Ok(Err(e)) => OldKeyNow::Unknown(e.to_string()),
+        Err(why) => OldKeyNow::Unknown(why),
+    }
 }
 
 fn login(plan: &Plan, node: &NodeAddr, key: &std::path::Path) -> Step<Connection> {
@@ -812,24 +819,28 @@ fn lacks_old_key(node: &NodeAddr, user: &str, now: OldKeyNow) -> String {
         "the old key logged in to {node}, but {user}'s ~/.ssh/authorized_keys there (the \
          only file rccr rotates) does not hold it; no key was staged"
     );
-    let elsewhere = "something else grants it (another AuthorizedKeysFile, an \
-         AuthorizedKeysCommand, a certificate), where rccr cannot take it away: add the new \
-         key where the old key is granted and remove the old key there, or make \
-         ~/.ssh/authorized_keys the file sshd reads (AuthorizedKeysFile) and grant the old \
-         key there alone; then run again";
+    let remedy = "add the new key where the old key is granted and remove the old key \
+         there, or make ~/.ssh/authorized_keys the file sshd reads (AuthorizedKeysFile) and \
+         grant the old key there alone; then run again";
     let changed = "the file changed after that login (most likely the stage reverted a \
          rotation armed there whose revert timer had died, to what the node took before it), \
          and which key the node takes now was not checked: from the node's console, add the \
          new key's line to that file, then run again";
     match now {
-        OldKeyNow::Accepted => format!("{lacks}. The old key still logs in: {elsewhere}"),
+        OldKeyNow::Accepted => {
+            format!("{lacks}. The old key still logs in: {GRANTED_ELSEWHERE}: {remedy}")
+        }
         OldKeyNow::Refused => format!("{lacks}, and the old key is refused now: {changed}"),
         OldKeyNow::Unknown(why) => format!(
             "{lacks}, and whether the old key still logs in could not be checked ({why}). \
-             If it does, {elsewhere}. If not, {changed}"
+             If it does, {GRANTED_ELSEWHERE}: {remedy}. If not, {changed}"
         ),
     }
 }
+
+/// Why a key logs in though ~/.ssh/authorized_keys lacks it.
+const GRANTED_ELSEWHERE: &str = "something else grants it (another AuthorizedKeysFile, an \
+     AuthorizedKeysCommand, a certificate), where rccr cannot take it away";
 
 /// Why a step sends the node nothing, and stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -999,6 +1010,27 @@ pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool
         )
         .map_err(|e| e.to_string())?;
     released(talk.head.as_deref(), &talk.output)
+}
+
+/// The end of a release of `key` ([`release`]): `Ok` when the key is now
+/// refused to `user` on `conn`, a connection of its own ([`key_now`]),
+/// else why not. sshd may grant the key through a file the release did
+/// not change (authorized_keys2, another AuthorizedKeysFile).
+pub fn released_key_refused(
+    conn: Result<Connection, String>,
+    user: &str,
+    key: &Key,
+) -> Result<(), String> {
+    match key_now(conn, user, &key.path) {
+        OldKeyNow::Refused => Ok(()),
+        OldKeyNow::Accepted => Err(format!(
+            "the cluster key still logs in: {GRANTED_ELSEWHERE}: take it out there by hand"
+        )),
+        OldKeyNow::Unknown(why) => Err(format!(
+            "whether the cluster key still logs in could not be checked ({why}): \
+             check by hand that it is refused"
+        )),
+    }
 }
 
 /// What [`release`] comes to, from the node's snapshot (`None`: it ended
@@ -1357,6 +1389,23 @@ mod tests {
             "If not, the file",
         ];
         says(&unknown, &both, true);
+    }
+
+    #[test]
+    fn a_release_whose_key_could_not_be_checked_is_no_release() {
+        let key = Key {
+            path: "/nonexistent/id".into(),
+            line: String::new(),
+            fingerprint: String::new(),
+        };
+        assert_eq!(
+            released_key_refused(Err("no route".into()), "root", &key),
+            Err(
+                "whether the cluster key still logs in could not be checked (no route): \
+                 check by hand that it is refused"
+                    .into()
+            )
+        );
     }
 
     /// A snapshot of `content` with the armed line `armed`, as a step prints it.
