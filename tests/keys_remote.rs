@@ -821,6 +821,32 @@ fn a_commit_that_cannot_remove_the_marker_fails_and_changes_nothing() {
 }
 
 #[test]
+fn a_commit_that_cannot_write_the_new_file_fails_still_armed() {
+    // Past a file-size limit (or on a full disk) the commit cannot write
+    // the new file. remote.sh writes it before the disarm; the built-in
+    // side removed the marker first, and left old and new key with no
+    // timer (nor boot) to revert them.
+    let limited = "trap '' XFSZ; ulimit -f 1; exec \"$@\"";
+    let big: Vec<u8> = [FINAL, b"# ", &[b'x'; 1024][..], b"\n"].concat();
+    for_each_node("fsize", |node, who, home| {
+        home.send_ok(node, &["stage", "rf", "60", "nf"], "nf", STAGED);
+        // Under the limit: the node, behind `env` when it runs busybox's
+        // applets (so its PATH still puts them first).
+        let env = usize::from(node[0] == ENV);
+        let mut wrapped: Node = node[..env].to_vec();
+        wrapped.extend(["sh", "-c", limited, "limited"].map(String::from));
+        wrapped.extend(node[env..].iter().cloned());
+        let (head, out) = home.converse(&wrapped, &["commit", "ng"], "ng", |_| file(&big));
+        assert!(head.is_some(), "{who}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{who}: {}", stderr(&out));
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(home.read(node).1, "rf.nf", "{who}: disarmed");
+        home.send_ok(node, &["commit", "nh"], "nh", &big);
+        home.assert_untouched(who, &big);
+    });
+}
+
+#[test]
 fn a_directory_that_cannot_be_set_to_0700_does_not_undo_an_install() {
     // A user who may write in ~/.ssh but not chmod it (another owns it):
     // the file is installed all the same. A stage that took the failed

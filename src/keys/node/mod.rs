@@ -13,7 +13,8 @@
 //! not read among them; but for a rotation dropped on a link,
 //! [`Files::refuse_link`], a dead rotation's revert or drop, and a
 //! commit's drop of a marker it could not read ([`disarm_unread`]), that
-//! failed half way), 3
+//! failed half way, and a commit whose written file could not take its
+//! name after the disarm: old and new keys, disarmed), 3
 //! rotation expired, 4 authorized_keys changed under us, 5 another step
 //! holds the node's lock, 6 a rotation is armed already (stage only), 7
 //! the control's input did not end within the input wait ([`input_wait`];
@@ -502,8 +503,15 @@ impl Files {
     /// it is in place (a directory sync that failed after the rename), a
     /// directory that cannot be synced or set to 0700 cannot undo that (a
     /// stage that then disarmed would leave the new file with no timer).
-    fn install(&self, content: &[u8]) -> io::Result<()> {
-        let written = fsutil::write_atomic(&self.ak, content, 0o600);
+    /// `before_rename` runs once the new file is written and fsynced
+    /// under a temporary name (a commit's disarm); its error fails the
+    /// install, `authorized_keys` as it was.
+    fn install(
+        &self,
+        content: &[u8],
+        before_rename: &mut dyn FnMut() -> io::Result<()>,
+    ) -> io::Result<()> {
+        let written = fsutil::write_atomic_with(&self.ak, content, 0o600, |_| before_rename());
         if let Err(e) = written {
             // Read as the steps read it: a pipe put there must not hang us.
             let there = fsutil::read_regular(&self.ak, false, frame::MAX_FILE);
@@ -778,7 +786,7 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
         return fail(1, "cannot arm the revert");
     }
     failpoint::reached("node-armed", &token);
-    if files.install(&content).is_err() {
+    if files.install(&content, &mut || Ok(())).is_err() {
         disarm();
         return fail(
             1,
@@ -904,11 +912,30 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
             if files.keys_as_read(&snap)?.is_none() {
                 return files.not_regular();
             }
-            // Disarm first: a crash from here on leaves old and new keys,
-            // never none. A marker that stays would let its timer revert
-            // the commit. (Gone already is disarmed: `rm -f`.)
-            match fs::remove_file(&files.mark) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            // The new file is written and fsynced first, as remote.sh's
+            // `receive` does: one that cannot be (a full disk) fails the
+            // commit still armed, its timer to revert it. Then the disarm,
+            // before the rename: a crash from there on leaves old and new
+            // keys, never none. A marker that stays would let its timer
+            // revert the commit. (Gone already is disarmed: `rm -f`.) It
+            // is durable before the rename: a file system that reorders
+            // the two could otherwise keep the new file and the marker,
+            // and the boot would revert a committed rotation.
+            let mut disarmed = None;
+            let installed = files.install(&content, &mut || {
+                let removed = match fs::remove_file(&files.mark) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                    _ => {
+                        files.sync_dir();
+                        Ok(())
+                    }
+                };
+                disarmed = Some(removed.is_ok());
+                removed
+            });
+            match (disarmed, installed) {
+                (Some(true), Ok(())) => {}
+                (Some(false), _) => {
                     return fail(
                         1,
                         format!(
@@ -918,13 +945,9 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
                         ),
                     )
                 }
-                // Durable before the install: a file system that reorders
-                // the two could otherwise keep the new file and the marker,
-                // and the boot would revert a committed rotation.
-                _ => files.sync_dir(),
-            }
-            if files.install(&content).is_err() {
-                return fail(1, format!("cannot replace {}", files.ak.display()));
+                // Not written (the file there may hold these bytes
+                // already: still armed, it is no commit), or not renamed.
+                _ => return fail(1, format!("cannot replace {}", files.ak.display())),
             }
             let _ = fs::remove_file(&files.bak);
             "committed"

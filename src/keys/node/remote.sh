@@ -36,7 +36,9 @@
 # Exit codes: 0 done, 1 failed (nothing changed, a commit sent nothing
 # that cannot read the backup of a marker it could not read among them;
 # but for refuse_link's drop, a dead rotation's revert or drop and a
-# commit's drop of a marker it could not read that failed half way), 3
+# commit's drop of a marker it could not read that failed half way, and a
+# commit whose written file could not take its name after the disarm: old
+# and new keys, disarmed), 3
 # rotation expired (the node reverted by itself), 4 authorized_keys changed
 # under us, 5 another step holds the node's lock, 6 a rotation is armed
 # already (stage), 7 the control's input did not end within the input wait
@@ -543,8 +545,11 @@ commit)
 		# As a stage: none to replace (mv would move the file into a
 		# directory).
 		[ "$sum" != none ] || fail 1 "$ak does not exist or is no regular file"
-		# Disarm first: a crash from here on leaves old and new keys, never
-		# none. A marker that stays would let its timer revert the commit.
+		# The new file is written ($tmp, by receive) before the disarm, as
+		# rccr's side: one that cannot be fails the commit still armed.
+		# Disarm before the rename: a crash from here on leaves old and new
+		# keys, never none. A marker that stays would let its timer revert
+		# the commit.
 		rm -f "$mark" 2>/dev/null || fail 1 "cannot disarm rotation $armed (cannot remove $mark); nothing changed"
 		# Durable before the install, as rccr's side.
 		sync_one "$dir" || :
