@@ -1024,11 +1024,10 @@ pub fn released_key_refused(
     match key_now(conn, user, &key.path) {
         OldKeyNow::Refused => Ok(()),
         OldKeyNow::Accepted => Err(format!(
-            "the cluster key still logs in: {GRANTED_ELSEWHERE}: take it out there by hand"
+            "the cluster key still logs in: {GRANTED_ELSEWHERE}: remove it there"
         )),
         OldKeyNow::Unknown(why) => Err(format!(
-            "whether the cluster key still logs in could not be checked ({why}): \
-             check by hand that it is refused"
+            "the cluster key may still log in ({why}): see that it is refused"
         )),
     }
 }
@@ -1400,11 +1399,7 @@ mod tests {
         };
         assert_eq!(
             released_key_refused(Err("no route".into()), "root", &key),
-            Err(
-                "whether the cluster key still logs in could not be checked (no route): \
-                 check by hand that it is refused"
-                    .into()
-            )
+            Err("the cluster key may still log in (no route): see that it is refused".into())
         );
     }
 

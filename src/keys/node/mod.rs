@@ -506,12 +506,8 @@ impl Files {
     /// `before_rename` runs once the new file is written and fsynced
     /// under a temporary name (a commit's disarm); its error fails the
     /// install, `authorized_keys` as it was.
-    fn install(
-        &self,
-        content: &[u8],
-        before_rename: &mut dyn FnMut() -> io::Result<()>,
-    ) -> io::Result<()> {
-        let written = fsutil::write_atomic_with(&self.ak, content, 0o600, |_| before_rename());
+    fn install(&self, content: &[u8], before_rename: BeforeRename) -> io::Result<()> {
+        let written = fsutil::write_atomic_with(&self.ak, content, 0o600, before_rename);
         if let Err(e) = written {
             // Read as the steps read it: a pipe put there must not hang us.
             let there = fsutil::read_regular(&self.ak, false, frame::MAX_FILE);
@@ -525,6 +521,10 @@ impl Files {
         Ok(())
     }
 }
+
+/// What [`fsutil::write_atomic_with`] runs before its rename, one type
+/// for every call here (one copy of it in the binary).
+type BeforeRename<'a> = &'a mut dyn FnMut(&File) -> io::Result<()>;
 
 /// Whether the revert marker `text` is whole: a token line, then nothing
 /// (an older version's marker) or the line `timer-holds-lock` alone. A
@@ -762,7 +762,8 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     // narrowed (remote.sh's `cp -p`). A file read as none (no regular file
     // since) has none to back up.
     let backup = now.is_some_and(|(old, mode)| {
-        let own_mode = |bak: &File| bak.set_permissions(fs::Permissions::from_mode(mode));
+        let own_mode: BeforeRename =
+            &mut |bak| bak.set_permissions(fs::Permissions::from_mode(mode));
         fsutil::write_atomic_with(&files.bak, &old, mode, own_mode).is_ok()
     });
     if !backup {
@@ -778,15 +779,14 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     // The timer takes the marker's lock before the marker takes its name:
     // no marker is ever seen unlocked while its timer lives.
     let marker = format!("{token}\n{TIMER_HOLDS_LOCK}\n");
-    let armed = fsutil::write_atomic_with(&files.mark, marker.as_bytes(), 0o600, |mark| {
-        start_timer(mark, &token, seconds_n)
-    });
+    let arm: BeforeRename = &mut |mark| start_timer(mark, &token, seconds_n);
+    let armed = fsutil::write_atomic_with(&files.mark, marker.as_bytes(), 0o600, arm);
     if armed.is_err() {
         disarm();
         return fail(1, "cannot arm the revert");
     }
     failpoint::reached("node-armed", &token);
-    if files.install(&content, &mut || Ok(())).is_err() {
+    if files.install(&content, &mut |_| Ok(())).is_err() {
         disarm();
         return fail(
             1,
@@ -922,7 +922,7 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
             // the two could otherwise keep the new file and the marker,
             // and the boot would revert a committed rotation.
             let mut disarmed = None;
-            let installed = files.install(&content, &mut || {
+            let installed = files.install(&content, &mut |_| {
                 let removed = match fs::remove_file(&files.mark) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                     _ => {
