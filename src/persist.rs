@@ -34,14 +34,13 @@ impl Persisted {
     /// The node protocol's `word` ([`Persisted::as_str`]) parsed: `None`,
     /// the unknown case, for anything else a node may say.
     pub fn of(word: &str) -> Option<Persisted> {
-        [
-            Persisted::Disk,
-            Persisted::Lbu,
-            Persisted::LbuFailed,
-            Persisted::Volatile,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == word)
+        Some(match word {
+            "disk" => Persisted::Disk,
+            "lbu" => Persisted::Lbu,
+            "lbu-failed" => Persisted::LbuFailed,
+            "volatile" => Persisted::Volatile,
+            _ => return None,
+        })
     }
 }
 
@@ -74,9 +73,14 @@ pub fn root_on_disk(mounts: &str) -> bool {
 /// Whether `/` is of one of the file system `types` in a `/proc/mounts`
 /// text (the last mount on `/` wins).
 fn root_is(mounts: &str, types: &[&str]) -> bool {
+    held_on(mounts, Path::new("/"), types)
+}
+
+/// Whether the mount holding `path` ([`crate::fsutil::mount_holding`]) is
+/// of one of the file system `types` in a `/proc/mounts` text.
+fn held_on(mounts: &str, path: &Path, types: &[&str]) -> bool {
     let mounts = crate::fsutil::parse_mounts(mounts);
-    crate::fsutil::mount_holding(&mounts, std::path::Path::new("/"))
-        .is_some_and(|m| types.contains(&m.fstype.as_str()))
+    crate::fsutil::mount_holding(&mounts, path).is_some_and(|m| types.contains(&m.fstype.as_str()))
 }
 
 /// Whether this system's root is in RAM.
@@ -121,11 +125,18 @@ pub fn commit(include: &[&Path]) -> Persisted {
 /// Without `lbu`, a layered root ([`VOLATILE_WITHOUT_LBU`]) counts as in
 /// RAM: taken for a disk, a rotation there would say `rotated` and the
 /// node take the temporary key again after a reboot.
+/// The mount judged is the one holding the first of `include` (links
+/// resolved; a node's ~/.ssh: a tmpfs home on a root on disk is lost at a
+/// reboot), else `/`.
 fn commit_with(lbu: Option<&Path>, helper: &Path, mounts: &str, include: &[&Path]) -> Persisted {
+    let changed = include.first().map_or("/".into(), |path| {
+        path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+    });
+    let on = |types| held_on(mounts, &changed, types);
     match lbu.map(|lbu| save(lbu, helper, include)) {
-        Some(Persisted::LbuFailed) if root_on_disk(mounts) => Persisted::Disk,
+        Some(Persisted::LbuFailed) if on(DISK_FILE_SYSTEMS) => Persisted::Disk,
         Some(saved) => saved,
-        None if root_is(mounts, VOLATILE_WITHOUT_LBU) => Persisted::Volatile,
+        None if on(VOLATILE_WITHOUT_LBU) => Persisted::Volatile,
         None => Persisted::Disk,
     }
 }
@@ -252,6 +263,24 @@ mod tests {
                 "{mounts}"
             );
         }
+        // What changed is judged where it is: a home on a tmpfs over a
+        // root on a disk is lost at a reboot, one on a disk under a
+        // layered root is kept.
+        let home = Path::new("/nonexistent-rccr-home/.ssh");
+        let tmpfs_home = "/dev/sda1 / ext4 rw 0 0\ntmpfs /nonexistent-rccr-home tmpfs rw 0 0\n";
+        assert_eq!(
+            commit_with(None, &none, tmpfs_home, &[home]),
+            Persisted::Volatile
+        );
+        assert_eq!(
+            commit_with(Some(&failing), &none, tmpfs_home, &[home]),
+            Persisted::LbuFailed
+        );
+        let disk_home = format!("{overlay}/dev/sda2 /nonexistent-rccr-home ext4 rw 0 0\n");
+        assert_eq!(
+            commit_with(None, &none, &disk_home, &[home]),
+            Persisted::Disk
+        );
         // Anything else it does not know stays a disk, as before.
         let zfs = "rpool/ROOT/debian / zfs rw 0 0\n";
         assert_eq!(commit_with(None, &none, zfs, &[]), Persisted::Disk);

@@ -452,15 +452,23 @@ install_tmp() {
 # reads would hang on until the control's deadline.
 persist() {
 	on=disk
+	# The mount judged holds ~/.ssh (links resolved), the longest mount
+	# point above it, as persist.rs: a tmpfs home on a root on disk is
+	# lost at a reboot.
+	held=
+	real=$(cd "$dir" && pwd -P) || real=$dir
 	if [ -r /proc/mounts ]; then
 		while read -r _ mnt type _; do
-			if [ "$mnt" = / ]; then
+			case "$real/" in
+			"${mnt%/}/"*) [ "${#mnt}" -lt "${#held}" ] || {
+				held=$mnt
 				case "$type" in
 				tmpfs | ramfs | rootfs | overlay | aufs | squashfs) on=volatile ;;
 				ext2 | ext3 | ext4 | xfs | btrfs | f2fs | jfs | reiserfs | nilfs2 | bcachefs) on=disk ;;
 				*) on=unknown ;;
 				esac
-			fi
+			} ;;
+			esac
 		done </proc/mounts
 	fi
 	if command -v lbu >/dev/null 2>&1; then
