@@ -76,11 +76,16 @@ fn root_is(mounts: &str, types: &[&str]) -> bool {
     held_on(mounts, Path::new("/"), types)
 }
 
-/// Whether the mount holding `path` ([`crate::fsutil::mount_holding`]) is
-/// of one of the file system `types` in a `/proc/mounts` text.
+/// Whether the mount holding `path` is of one of the file system `types`
+/// in a `/proc/mounts` text: the last one listed at or above `path`, as a
+/// mount made later over an ancestor hides those below it (a RAM root
+/// mounted over a root that had /root mounted on it).
 fn held_on(mounts: &str, path: &Path, types: &[&str]) -> bool {
-    let mounts = crate::fsutil::parse_mounts(mounts);
-    crate::fsutil::mount_holding(&mounts, path).is_some_and(|m| types.contains(&m.fstype.as_str()))
+    crate::fsutil::parse_mounts(mounts)
+        .iter()
+        .rev()
+        .find(|m| path.starts_with(&m.target))
+        .is_some_and(|m| types.contains(&m.fstype.as_str()))
 }
 
 /// Whether this system's root is in RAM.
@@ -265,7 +270,8 @@ mod tests {
         }
         // What changed is judged where it is: a home on a tmpfs over a
         // root on a disk is lost at a reboot, one on a disk under a
-        // layered root is kept.
+        // layered root is kept, and a RAM root mounted later over the
+        // lot hides it (the lab's diskless hosts).
         let home = Path::new("/nonexistent-rccr-home/.ssh");
         let tmpfs_home = "/dev/sda1 / ext4 rw 0 0\ntmpfs /nonexistent-rccr-home tmpfs rw 0 0\n";
         assert_eq!(
@@ -280,6 +286,11 @@ mod tests {
         assert_eq!(
             commit_with(None, &none, &disk_home, &[home]),
             Persisted::Disk
+        );
+        let ram_over = format!("{disk_home}tmpfs / tmpfs rw 0 0\n");
+        assert_eq!(
+            commit_with(None, &none, &ram_over, &[home]),
+            Persisted::Volatile
         );
         // Anything else it does not know stays a disk, as before.
         let zfs = "rpool/ROOT/debian / zfs rw 0 0\n";

@@ -452,22 +452,21 @@ install_tmp() {
 # reads would hang on until the control's deadline.
 persist() {
 	on=disk
-	# The mount judged holds ~/.ssh (links resolved), the longest mount
-	# point above it, as persist.rs: a tmpfs home on a root on disk is
-	# lost at a reboot.
-	held=
+	# The mount judged holds ~/.ssh (links resolved): the last listed at
+	# or above it, as persist.rs (a mount made later over an ancestor
+	# hides those below it). A tmpfs home on a root on disk is lost at a
+	# reboot.
 	real=$(cd "$dir" && pwd -P) || real=$dir
 	if [ -r /proc/mounts ]; then
 		while read -r _ mnt type _; do
 			case "$real/" in
-			"${mnt%/}/"*) [ "${#mnt}" -lt "${#held}" ] || {
-				held=$mnt
+			"${mnt%/}/"*)
 				case "$type" in
 				tmpfs | ramfs | rootfs | overlay | aufs | squashfs) on=volatile ;;
 				ext2 | ext3 | ext4 | xfs | btrfs | f2fs | jfs | reiserfs | nilfs2 | bcachefs) on=disk ;;
 				*) on=unknown ;;
 				esac
-			} ;;
+				;;
 			esac
 		done </proc/mounts
 	fi
