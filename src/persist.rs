@@ -30,6 +30,18 @@ impl Persisted {
             Persisted::Volatile => "volatile",
         }
     }
+
+    /// The node protocol's `word` ([`Persisted::as_str`]) parsed: `None`,
+    /// the unknown case, for anything else a node may say.
+    pub fn of(word: &str) -> Option<Persisted> {
+        Some(match word {
+            "disk" => Persisted::Disk,
+            "lbu" => Persisted::Lbu,
+            "lbu-failed" => Persisted::LbuFailed,
+            "volatile" => Persisted::Volatile,
+            _ => return None,
+        })
+    }
 }
 
 /// Whether `/` is a RAM filesystem in a `/proc/mounts` text (the last
@@ -61,8 +73,18 @@ pub fn root_on_disk(mounts: &str) -> bool {
 /// Whether `/` is of one of the file system `types` in a `/proc/mounts`
 /// text (the last mount on `/` wins).
 fn root_is(mounts: &str, types: &[&str]) -> bool {
-    let mounts = crate::fsutil::parse_mounts(mounts);
-    crate::fsutil::mount_holding(&mounts, std::path::Path::new("/"))
+    held_on(mounts, Path::new("/"), types)
+}
+
+/// Whether the mount holding `path` is of one of the file system `types`
+/// in a `/proc/mounts` text: the last one listed at or above `path`, as a
+/// mount made later over an ancestor hides those below it (a RAM root
+/// mounted over a root that had /root mounted on it).
+fn held_on(mounts: &str, path: &Path, types: &[&str]) -> bool {
+    crate::fsutil::parse_mounts(mounts)
+        .iter()
+        .rev()
+        .find(|m| path.starts_with(&m.target))
         .is_some_and(|m| types.contains(&m.fstype.as_str()))
 }
 
@@ -108,11 +130,18 @@ pub fn commit(include: &[&Path]) -> Persisted {
 /// Without `lbu`, a layered root ([`VOLATILE_WITHOUT_LBU`]) counts as in
 /// RAM: taken for a disk, a rotation there would say `rotated` and the
 /// node take the temporary key again after a reboot.
+/// The mount judged is the one holding the first of `include` (links
+/// resolved; a node's ~/.ssh: a tmpfs home on a root on disk is lost at a
+/// reboot), else `/`.
 fn commit_with(lbu: Option<&Path>, helper: &Path, mounts: &str, include: &[&Path]) -> Persisted {
+    let changed = include.first().map_or("/".into(), |path| {
+        path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+    });
+    let on = |types| held_on(mounts, &changed, types);
     match lbu.map(|lbu| save(lbu, helper, include)) {
-        Some(Persisted::LbuFailed) if root_on_disk(mounts) => Persisted::Disk,
+        Some(Persisted::LbuFailed) if on(DISK_FILE_SYSTEMS) => Persisted::Disk,
         Some(saved) => saved,
-        None if root_is(mounts, VOLATILE_WITHOUT_LBU) => Persisted::Volatile,
+        None if on(VOLATILE_WITHOUT_LBU) => Persisted::Volatile,
         None => Persisted::Disk,
     }
 }
@@ -239,6 +268,30 @@ mod tests {
                 "{mounts}"
             );
         }
+        // What changed is judged where it is: a home on a tmpfs over a
+        // root on a disk is lost at a reboot, one on a disk under a
+        // layered root is kept, and a RAM root mounted later over the
+        // lot hides it (the lab's diskless hosts).
+        let home = Path::new("/nonexistent-rccr-home/.ssh");
+        let tmpfs_home = "/dev/sda1 / ext4 rw 0 0\ntmpfs /nonexistent-rccr-home tmpfs rw 0 0\n";
+        assert_eq!(
+            commit_with(None, &none, tmpfs_home, &[home]),
+            Persisted::Volatile
+        );
+        assert_eq!(
+            commit_with(Some(&failing), &none, tmpfs_home, &[home]),
+            Persisted::LbuFailed
+        );
+        let disk_home = format!("{overlay}/dev/sda2 /nonexistent-rccr-home ext4 rw 0 0\n");
+        assert_eq!(
+            commit_with(None, &none, &disk_home, &[home]),
+            Persisted::Disk
+        );
+        let ram_over = format!("{disk_home}tmpfs / tmpfs rw 0 0\n");
+        assert_eq!(
+            commit_with(None, &none, &ram_over, &[home]),
+            Persisted::Volatile
+        );
         // Anything else it does not know stays a disk, as before.
         let zfs = "rpool/ROOT/debian / zfs rw 0 0\n";
         assert_eq!(commit_with(None, &none, zfs, &[]), Persisted::Disk);
@@ -257,5 +310,11 @@ mod tests {
         .map(|p| p.as_str())
         .collect();
         assert_eq!(words, ["disk", "lbu", "lbu-failed", "volatile"]);
+        for word in words {
+            assert_eq!(Persisted::of(word).map(Persisted::as_str), Some(word));
+        }
+        for other in ["", "Disk", "disk ", "unknown"] {
+            assert_eq!(Persisted::of(other), None, "{other:?}");
+        }
     }
 }

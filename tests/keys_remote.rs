@@ -573,8 +573,8 @@ fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
     // Alpine installed to disk has lbu, with no medium to save to: its
     // commit fails, and the change is on the disk all the same.
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    if !rccr::persist::root_on_disk(&mounts) {
-        common::skip("this machine's root is on no disk file system rccr knows");
+    if !rccr::persist::root_on_disk(&mounts) || !temp_dir_on_root() {
+        common::skip("the temporary directory is on no disk file system rccr knows");
         return;
     }
     for_each_node("disklbu", |node, who, home| {
@@ -588,6 +588,14 @@ fn a_commit_on_a_root_on_disk_is_disk_though_lbu_cannot_save() {
         assert_lbu_read_no_channel(&log, who);
         home.assert_untouched(who, FINAL);
     });
+}
+
+/// Whether the temporary directory (where each test's home is) is on the
+/// file system of `/`: what a commit there persists is judged by its mount.
+fn temp_dir_on_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+    dev(&std::env::temp_dir()) == dev(Path::new("/"))
 }
 
 /// A stand-in `lbu` in `home` that logs its arguments, and saves (exit 0)
@@ -614,7 +622,9 @@ fn lbu_stand_in(home: &Home, saves: bool) -> (String, PathBuf) {
 /// Runs the node `node` in a mount namespace of its own whose `/` is an
 /// overlay (as Raspberry Pi OS's overlay file system, or a live image, has
 /// it), under `dir`: the top directories of the real root are bound into
-/// it, so the node sees its files, and `/proc/mounts` an overlay on `/`.
+/// it, so the node sees its files, and `/proc/mounts` an overlay on `/`;
+/// but for the one holding `$HOME`, whose `.ssh` is copied into the
+/// overlay (what the node changes there is lost with it, as at a reboot).
 fn on_an_overlay_root(node: &Node, dir: &Path) -> Node {
     let wrap = r#"set -eu
 r=$1
@@ -625,13 +635,17 @@ for e in /*; do
 	if [ -L "$e" ]; then cp -P "$e" "$r/lower/"; elif [ -d "$e" ]; then mkdir "$r/lower/${e#/}"; fi
 done
 mount -t overlay overlay -o "lowerdir=$r/lower,upperdir=$r/upper,workdir=$r/work" "$r/root"
+top=${HOME#/}
+top=/${top%%/*}
 for e in /*; do
-	[ -d "$e" ] && [ ! -L "$e" ] || continue
+	[ -d "$e" ] && [ ! -L "$e" ] && [ "$e" != "$top" ] || continue
 	case $e in
 	/proc) mount -t proc proc "$r/root/proc" ;;
 	*) mount --bind "$e" "$r/root$e" ;;
 	esac
 done
+mkdir -p "$r/root$HOME"
+cp -a "$HOME/.ssh" "$r/root$HOME/"
 exec chroot "$r/root" "$@""#;
     std::fs::create_dir(dir).unwrap();
     let mut argv: Node = ["unshare", "-m", "sh", "-c", wrap, "sh"]
@@ -647,7 +661,8 @@ exec chroot "$r/root" "$@""#;
 fn a_commit_on_an_overlay_root_without_lbu_is_volatile() {
     // Raspberry Pi OS's overlay file system, overlayroot, a live image: a
     // reboot brings back the lower layer, and the temporary key with it.
-    // Taken for a disk, the rotation said `rotated`.
+    // Taken for a disk, the rotation said `rotated`. And a ~/.ssh on a
+    // tmpfs: judged by `/` (here on a disk), that said `disk`.
     if !common::lab::require_root() {
         return;
     }
@@ -661,7 +676,21 @@ fn a_commit_on_an_overlay_root_without_lbu_is_volatile() {
         let (_, out) = home.converse(&layered, &["commit", "ne"], "ne", |_| file(FINAL));
         assert!(out.status.success(), "{who}: {}", stderr(&out));
         assert_eq!(stdout(&out), "committed\nvolatile\n", "{who}");
+        // Gone with the overlay: the rotation as staged, still armed.
+        assert_eq!(home.keys(), STAGED, "{who}");
+        home.send_ok(node, &["commit", "nf"], "nf", FINAL);
         home.assert_untouched(who, FINAL);
+        // In a mount namespace of its own, ~/.ssh a tmpfs holding a copy.
+        let on_tmpfs = r#"set -eu
+cp -a "$HOME/.ssh" "$HOME/ssh-copy"
+mount -t tmpfs rccr-home "$HOME/.ssh"
+cp -a "$HOME/ssh-copy/." "$HOME/.ssh/"
+rm -rf "$HOME/ssh-copy"
+exec "$@""#;
+        let tmpfs_home = behind(node, &["unshare", "-m", "sh", "-c", on_tmpfs, "sh"]);
+        let (_, out) = home.converse(&tmpfs_home, &["commit", "nt"], "nt", |_| file(FINAL));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "committed\nvolatile\n", "{who} on a tmpfs");
     });
 }
 
@@ -817,6 +846,38 @@ fn a_commit_that_cannot_remove_the_marker_fails_and_changes_nothing() {
         assert_eq!(home.read(node).1, "rm.nm", "{who}");
         home.send_ok(node, &["commit", "no"], "no", FINAL);
         home.assert_untouched(who, FINAL);
+    });
+}
+
+/// `node` run by `wrapper` (a program and its arguments, which execs the
+/// rest), behind `env` when the node runs busybox's applets, so that its
+/// PATH still puts them first.
+fn behind(node: &Node, wrapper: &[&str]) -> Node {
+    let env = usize::from(node[0] == ENV);
+    let mut wrapped: Node = node[..env].to_vec();
+    wrapped.extend(wrapper.iter().map(|s| s.to_string()));
+    wrapped.extend(node[env..].iter().cloned());
+    wrapped
+}
+
+#[test]
+fn a_commit_that_cannot_write_the_new_file_fails_still_armed() {
+    // Past a file-size limit (or on a full disk) the commit cannot write
+    // the new file. remote.sh writes it before the disarm; the built-in
+    // side removed the marker first, and left old and new key with no
+    // timer (nor boot) to revert them.
+    let limited = "trap '' XFSZ; ulimit -f 1; exec \"$@\"";
+    let big: Vec<u8> = [FINAL, b"# ", &[b'x'; 1024][..], b"\n"].concat();
+    for_each_node("fsize", |node, who, home| {
+        home.send_ok(node, &["stage", "rf", "60", "nf"], "nf", STAGED);
+        let wrapped = behind(node, &["sh", "-c", limited, "limited"]);
+        let (head, out) = home.converse(&wrapped, &["commit", "ng"], "ng", |_| file(&big));
+        assert!(head.is_some(), "{who}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{who}: {}", stderr(&out));
+        assert_eq!(home.keys(), STAGED, "{who}");
+        assert_eq!(home.read(node).1, "rf.nf", "{who}: disarmed");
+        home.send_ok(node, &["commit", "nh"], "nh", &big);
+        home.assert_untouched(who, &big);
     });
 }
 

@@ -490,6 +490,61 @@ fn removing_a_two_node_clusters_manager_hands_its_part_to_the_worker_first() {
     );
 }
 
+/// `rccr remove --release` of a node whose sshd grants the cluster key
+/// through a file rccr does not change (authorized_keys2, in OpenSSH's
+/// compiled-in default beside authorized_keys; modelled on keys_lab's
+/// `an_old_key_granted_by_another_file_is_named_with_a_remedy_that_works`)
+/// said "released: the cluster key no longer logs in" and exited 0: its
+/// authorized_keys lacked the key, so nothing was sent and the node said
+/// `unchanged`. The machine was given back still taking the cluster key.
+/// Now a fresh login checks: the node fails, saying the key still logs in.
+#[test]
+fn a_release_of_a_key_another_file_grants_fails_and_says_so() {
+    let Some(cluster) = one_manager_cluster(2) else {
+        return;
+    };
+    let lab = &cluster.lab;
+    let out = lab.exec("control", &["rccr", "setup", "--yes", "--json"]);
+    assert_exit(&out, 0);
+    let (managers, listed) = swarm_of(&cluster, "target-1");
+    let worker = listed
+        .into_iter()
+        .find(|n| !managers.contains(n))
+        .expect("a worker");
+    let host = format!(
+        "target-{}",
+        worker.trim_start_matches("ReCyClusteR-Target-0")
+    );
+    let dir = lab.dir().join("hosts").join(&host);
+    let config = dir.join("sshd_config");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let both = "AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2";
+    let edited = text.replace("AuthorizedKeysFile .ssh/authorized_keys", both);
+    assert_ne!(edited, text);
+    std::fs::write(&config, edited).unwrap();
+    let other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKHk60HXkrQ8dyN2BDdwIUGb81nHE6a+C0DeqdCkyO7 someone\n";
+    let moved = format!(
+        "cd /root/.ssh && mv authorized_keys authorized_keys2 && printf %s '{other}' >authorized_keys \
+         && kill -HUP $(cat {}/sshd.pid)",
+        dir.display()
+    );
+    let out = lab.sh(&host, &moved);
+    assert!(out.status.success(), "moving the key: {}", stderr(&out));
+    let cluster_key = "/root/.ssh/id_ed25519";
+    common::lab::wait_for("sshd to read authorized_keys2", || {
+        lab.key_logs_in(cluster_key, &host)
+    });
+    let out = lab.exec(
+        "control",
+        &["rccr", "remove", "--yes", "--release", &worker],
+    );
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_exit(&out, 1);
+    assert!(!said.contains("no longer logs in"), "{said}");
+    assert_has(&said, "not released: the cluster key still logs in");
+    assert!(lab.key_logs_in(cluster_key, &host), "{said}");
+}
+
 /// `rccr remove` says what it could not do, and fails. A worker whose SSH
 /// the control cannot reach could not leave the swarm by itself: it is
 /// taken out of the swarm's list all the same and leaves the inventory,

@@ -967,8 +967,13 @@ fn release_key(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result
         Duration::from_secs(10),
     )
     .map_err(|e| e.to_string())?;
-    let side = crate::keys::control::engine::NodeSide::from_env();
-    crate::keys::control::engine::release(&conn, side, &key).map(|_| ())
+    use crate::keys::control::engine as keys;
+    keys::release(&conn, keys::NodeSide::from_env(), &key)?;
+    drop(conn);
+    // Refused now, asked on a connection of its own: sshd may grant the
+    // key through a file the release did not change (authorized_keys2).
+    let fresh = super::member::connect(node, config.ssh.port, Duration::from_secs(10));
+    keys::released_key_refused(fresh.map_err(|e| e.to_string()), &config.ssh.user, &key)
 }
 
 fn render(results: &[(String, Layer)], as_json: bool) -> String {

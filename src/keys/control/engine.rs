@@ -48,6 +48,7 @@ use crate::keys::node::{
 };
 use crate::keys::{authorized, frame, Key};
 use crate::parallel;
+use crate::persist::Persisted;
 use crate::ssh::{
     script_command, shell_quote, Connection, Fingerprint, HostKey, Limits, Output, SshError,
 };
@@ -566,18 +567,17 @@ fn verify_and_commit(
     // with its old keys still needs the old key kept.
     let lost_at_reboot = "a reboot brings its old keys back, so the old key is kept; \
                           run again once it can persist";
-    match persisted.as_str() {
-        "disk" => Ok("persisted on disk".into()),
-        "lbu" => Ok("persisted with lbu commit".into()),
-        "volatile" => Err(Stop(
-            Outcome::RotatedVolatile,
-            format!("NOT persisted (root in RAM, no lbu): {lost_at_reboot}"),
-        )),
-        other => Err(Stop(
-            Outcome::RotatedVolatile,
-            format!("NOT persisted ({other}): {lost_at_reboot}"),
-        )),
-    }
+    let why = match persisted {
+        Some(Persisted::Disk) => return Ok("persisted on disk".into()),
+        Some(Persisted::Lbu) => return Ok("persisted with lbu commit".into()),
+        Some(Persisted::Volatile) => "root in RAM, no lbu",
+        Some(Persisted::LbuFailed) => "lbu-failed",
+        None => "unknown answer",
+    };
+    Err(Stop(
+        Outcome::RotatedVolatile,
+        format!("NOT persisted ({why}): {lost_at_reboot}"),
+    ))
 }
 
 /// Authenticates `conn` with the new or the old key, in the order given;
@@ -649,15 +649,22 @@ fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
 /// is its own stop, not an answer about the key.
 fn old_key_now(plan: &Plan, node: &NodeAddr) -> Step<OldKeyNow> {
     let conn = match connect(plan, node) {
-        Ok(conn) => conn,
-        Err(Stop(Outcome::Unreachable, why)) => return Ok(OldKeyNow::Unknown(why)),
+        Err(Stop(Outcome::Unreachable, why)) => Err(why),
         Err(stop) => return Err(stop),
+        Ok(conn) => Ok(conn),
     };
-    Ok(match conn.authenticate(&plan.user, &plan.old.path) {
-        Ok(()) => OldKeyNow::Accepted,
-        Err(SshError::Denied) => OldKeyNow::Refused,
-        Err(e) => OldKeyNow::Unknown(e.to_string()),
-    })
+    Ok(key_now(conn, &plan.user, &plan.old.path))
+}
+
+/// Whether `key` logs `user` in on `conn`, a connection of its own (`Err`:
+/// why it could not be opened): [`old_key_now`], and a release's check.
+fn key_now(conn: Result<Connection, String>, user: &str, key: &std::path::Path) -> OldKeyNow {
+    match conn.map(|conn| conn.authenticate(user, key)) {
+        Ok(Ok(())) => OldKeyNow::Accepted,
+        Ok(Err(SshError::Denied)) => OldKeyNow::Refused,
+        Ok(Err(e)) => OldKeyNow::Unknown(e.to_string()),
+        Err(why) => OldKeyNow::Unknown(why),
+    }
 }
 
 fn login(plan: &Plan, node: &NodeAddr, key: &std::path::Path) -> Step<Connection> {
@@ -812,24 +819,28 @@ fn lacks_old_key(node: &NodeAddr, user: &str, now: OldKeyNow) -> String {
         "the old key logged in to {node}, but {user}'s ~/.ssh/authorized_keys there (the \
          only file rccr rotates) does not hold it; no key was staged"
     );
-    let elsewhere = "something else grants it (another AuthorizedKeysFile, an \
-         AuthorizedKeysCommand, a certificate), where rccr cannot take it away: add the new \
-         key where the old key is granted and remove the old key there, or make \
-         ~/.ssh/authorized_keys the file sshd reads (AuthorizedKeysFile) and grant the old \
-         key there alone; then run again";
+    let remedy = "add the new key where the old key is granted and remove the old key \
+         there, or make ~/.ssh/authorized_keys the file sshd reads (AuthorizedKeysFile) and \
+         grant the old key there alone; then run again";
     let changed = "the file changed after that login (most likely the stage reverted a \
          rotation armed there whose revert timer had died, to what the node took before it), \
          and which key the node takes now was not checked: from the node's console, add the \
          new key's line to that file, then run again";
     match now {
-        OldKeyNow::Accepted => format!("{lacks}. The old key still logs in: {elsewhere}"),
+        OldKeyNow::Accepted => {
+            format!("{lacks}. The old key still logs in: {GRANTED_ELSEWHERE}: {remedy}")
+        }
         OldKeyNow::Refused => format!("{lacks}, and the old key is refused now: {changed}"),
         OldKeyNow::Unknown(why) => format!(
             "{lacks}, and whether the old key still logs in could not be checked ({why}). \
-             If it does, {elsewhere}. If not, {changed}"
+             If it does, {GRANTED_ELSEWHERE}: {remedy}. If not, {changed}"
         ),
     }
 }
+
+/// Why a key logs in though ~/.ssh/authorized_keys lacks it.
+const GRANTED_ELSEWHERE: &str = "something else grants it (another AuthorizedKeysFile, an \
+     AuthorizedKeysCommand, a certificate), where rccr cannot take it away";
 
 /// Why a step sends the node nothing, and stops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -902,8 +913,9 @@ fn reverts(plan: &Plan, detail: String) -> Stop {
 /// Removes the old key over `conn` (a connection the new key opened) where
 /// the node still holds it, disarms a rotation armed there
 /// ([`commit_input`]), and persists. `verified` hears when the node
-/// answered. Returns whether the file changed, and what persisting said.
-fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, String)> {
+/// answered. Returns whether the file changed, and what persisting said
+/// (`None`: no word of the protocol).
+fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, Option<Persisted>)> {
     let nonce = crate::keys::random_hex().map_err(|e| Stop(Outcome::Unreachable, e.to_string()))?;
     // Set by the respond step: why nothing was sent.
     let mut refused = None;
@@ -925,7 +937,11 @@ fn commit(plan: &Plan, conn: &Connection, verified: &dyn Fn()) -> Step<(bool, St
 
 /// What [`commit`] comes to, from whether the node began (sent its
 /// snapshot), why nothing was sent to it, and its output.
-fn commit_ended(began: bool, refused: Option<Refusal>, out: &Output) -> Step<(bool, String)> {
+fn commit_ended(
+    began: bool,
+    refused: Option<Refusal>,
+    out: &Output,
+) -> Step<(bool, Option<Persisted>)> {
     if !began {
         // Ended before its snapshot (a symbolic link, another step's lock,
         // no flock): the new key opened that connection, so this is no
@@ -960,10 +976,9 @@ fn commit_ended(began: bool, refused: Option<Refusal>, out: &Output) -> Step<(bo
     let text = out.text();
     let mut said = text.lines();
     match (out.status, said.next()) {
-        (0, Some(done @ ("committed" | "unchanged"))) => Ok((
-            done == "committed",
-            said.next().unwrap_or("unknown").to_string(),
-        )),
+        (0, Some(done @ ("committed" | "unchanged"))) => {
+            Ok((done == "committed", said.next().and_then(Persisted::of)))
+        }
         (REMOTE_EXPIRED, _) => Err(Stop(Outcome::Reverted, EXPIRED.into())),
         _ => Err(Stop(
             Outcome::Incomplete,
@@ -995,6 +1010,26 @@ pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool
         )
         .map_err(|e| e.to_string())?;
     released(talk.head.as_deref(), &talk.output)
+}
+
+/// The end of a release of `key` ([`release`]): `Ok` when the key is now
+/// refused to `user` on `conn`, a connection of its own ([`key_now`]),
+/// else why not. sshd may grant the key through a file the release did
+/// not change (authorized_keys2, another AuthorizedKeysFile).
+pub fn released_key_refused(
+    conn: Result<Connection, String>,
+    user: &str,
+    key: &Key,
+) -> Result<(), String> {
+    match key_now(conn, user, &key.path) {
+        OldKeyNow::Refused => Ok(()),
+        OldKeyNow::Accepted => Err(format!(
+            "the cluster key still logs in: {GRANTED_ELSEWHERE}: remove it there"
+        )),
+        OldKeyNow::Unknown(why) => Err(format!(
+            "the cluster key may still log in ({why}): see that it is refused"
+        )),
+    }
 }
 
 /// What [`release`] comes to, from the node's snapshot (`None`: it ended
@@ -1355,6 +1390,19 @@ mod tests {
         says(&unknown, &both, true);
     }
 
+    #[test]
+    fn a_release_whose_key_could_not_be_checked_is_no_release() {
+        let key = Key {
+            path: "/nonexistent/id".into(),
+            line: String::new(),
+            fingerprint: String::new(),
+        };
+        assert_eq!(
+            released_key_refused(Err("no route".into()), "root", &key),
+            Err("the cluster key may still log in (no route): see that it is refused".into())
+        );
+    }
+
     /// A snapshot of `content` with the armed line `armed`, as a step prints it.
     fn snapshot_of(armed: &str, content: &[u8]) -> Vec<u8> {
         let sum = authorized::cksum_line(content);
@@ -1488,9 +1536,24 @@ mod tests {
         let head = snapshot_of("-", b"");
         assert!(matches!(
             commit_ended(true, None, &success),
-            Ok((false, said)) if said == "disk"
+            Ok((false, Some(Persisted::Disk)))
         ));
         assert_eq!(released(Some(&head), &success), Ok(false));
+    }
+
+    #[test]
+    fn a_commits_persist_word_is_one_of_the_protocols_and_nothing_else() {
+        // A node that says `committed`, then a mebibyte where its persist
+        // word belongs: none of it gets into the report.
+        let flood = Output {
+            status: 0,
+            stdout: [b"committed\n", &b"x".repeat(1 << 20)[..], b"\n"].concat(),
+            stderr: Vec::new(),
+        };
+        let Ok((true, said)) = commit_ended(true, None, &flood) else {
+            panic!("a commit that said committed did not");
+        };
+        assert_eq!(said, None);
     }
 
     #[test]

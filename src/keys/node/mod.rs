@@ -13,7 +13,8 @@
 //! not read among them; but for a rotation dropped on a link,
 //! [`Files::refuse_link`], a dead rotation's revert or drop, and a
 //! commit's drop of a marker it could not read ([`disarm_unread`]), that
-//! failed half way), 3
+//! failed half way, and a commit whose written file could not take its
+//! name after the disarm: old and new keys, disarmed), 3
 //! rotation expired, 4 authorized_keys changed under us, 5 another step
 //! holds the node's lock, 6 a rotation is armed already (stage only), 7
 //! the control's input did not end within the input wait ([`input_wait`];
@@ -502,8 +503,11 @@ impl Files {
     /// it is in place (a directory sync that failed after the rename), a
     /// directory that cannot be synced or set to 0700 cannot undo that (a
     /// stage that then disarmed would leave the new file with no timer).
-    fn install(&self, content: &[u8]) -> io::Result<()> {
-        let written = fsutil::write_atomic(&self.ak, content, 0o600);
+    /// `before_rename` runs once the new file is written and fsynced
+    /// under a temporary name (a commit's disarm); its error fails the
+    /// install, `authorized_keys` as it was.
+    fn install(&self, content: &[u8], before_rename: BeforeRename) -> io::Result<()> {
+        let written = fsutil::write_atomic_with(&self.ak, content, 0o600, before_rename);
         if let Err(e) = written {
             // Read as the steps read it: a pipe put there must not hang us.
             let there = fsutil::read_regular(&self.ak, false, frame::MAX_FILE);
@@ -517,6 +521,10 @@ impl Files {
         Ok(())
     }
 }
+
+/// What [`fsutil::write_atomic_with`] runs before its rename, one type
+/// for every call here (one copy of it in the binary).
+type BeforeRename<'a> = &'a mut dyn FnMut(&File) -> io::Result<()>;
 
 /// Whether the revert marker `text` is whole: a token line, then nothing
 /// (an older version's marker) or the line `timer-holds-lock` alone. A
@@ -754,7 +762,8 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     // narrowed (remote.sh's `cp -p`). A file read as none (no regular file
     // since) has none to back up.
     let backup = now.is_some_and(|(old, mode)| {
-        let own_mode = |bak: &File| bak.set_permissions(fs::Permissions::from_mode(mode));
+        let own_mode: BeforeRename =
+            &mut |bak| bak.set_permissions(fs::Permissions::from_mode(mode));
         fsutil::write_atomic_with(&files.bak, &old, mode, own_mode).is_ok()
     });
     if !backup {
@@ -770,15 +779,14 @@ fn stage(files: &Files, out: &mut impl Write, id: &str, seconds: &str, nonce: &s
     // The timer takes the marker's lock before the marker takes its name:
     // no marker is ever seen unlocked while its timer lives.
     let marker = format!("{token}\n{TIMER_HOLDS_LOCK}\n");
-    let armed = fsutil::write_atomic_with(&files.mark, marker.as_bytes(), 0o600, |mark| {
-        start_timer(mark, &token, seconds_n)
-    });
+    let arm: BeforeRename = &mut |mark| start_timer(mark, &token, seconds_n);
+    let armed = fsutil::write_atomic_with(&files.mark, marker.as_bytes(), 0o600, arm);
     if armed.is_err() {
         disarm();
         return fail(1, "cannot arm the revert");
     }
     failpoint::reached("node-armed", &token);
-    if files.install(&content).is_err() {
+    if files.install(&content, &mut |_| Ok(())).is_err() {
         disarm();
         return fail(
             1,
@@ -904,11 +912,30 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
             if files.keys_as_read(&snap)?.is_none() {
                 return files.not_regular();
             }
-            // Disarm first: a crash from here on leaves old and new keys,
-            // never none. A marker that stays would let its timer revert
-            // the commit. (Gone already is disarmed: `rm -f`.)
-            match fs::remove_file(&files.mark) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            // The new file is written and fsynced first, as remote.sh's
+            // `receive` does: one that cannot be (a full disk) fails the
+            // commit still armed, its timer to revert it. Then the disarm,
+            // before the rename: a crash from there on leaves old and new
+            // keys, never none. A marker that stays would let its timer
+            // revert the commit. (Gone already is disarmed: `rm -f`.) It
+            // is durable before the rename: a file system that reorders
+            // the two could otherwise keep the new file and the marker,
+            // and the boot would revert a committed rotation.
+            let mut disarmed = None;
+            let installed = files.install(&content, &mut |_| {
+                let removed = match fs::remove_file(&files.mark) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                    _ => {
+                        files.sync_dir();
+                        Ok(())
+                    }
+                };
+                disarmed = Some(removed.is_ok());
+                removed
+            });
+            match (disarmed, installed) {
+                (Some(true), Ok(())) => {}
+                (Some(false), _) => {
                     return fail(
                         1,
                         format!(
@@ -918,13 +945,9 @@ fn commit(files: &Files, out: &mut impl Write, nonce: &str) -> Step<()> {
                         ),
                     )
                 }
-                // Durable before the install: a file system that reorders
-                // the two could otherwise keep the new file and the marker,
-                // and the boot would revert a committed rotation.
-                _ => files.sync_dir(),
-            }
-            if files.install(&content).is_err() {
-                return fail(1, format!("cannot replace {}", files.ak.display()));
+                // Not written (the file there may hold these bytes
+                // already: still armed, it is no commit), or not renamed.
+                _ => return fail(1, format!("cannot replace {}", files.ak.display())),
             }
             let _ = fs::remove_file(&files.bak);
             "committed"

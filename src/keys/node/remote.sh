@@ -36,7 +36,9 @@
 # Exit codes: 0 done, 1 failed (nothing changed, a commit sent nothing
 # that cannot read the backup of a marker it could not read among them;
 # but for refuse_link's drop, a dead rotation's revert or drop and a
-# commit's drop of a marker it could not read that failed half way), 3
+# commit's drop of a marker it could not read that failed half way, and a
+# commit whose written file could not take its name after the disarm: old
+# and new keys, disarmed), 3
 # rotation expired (the node reverted by itself), 4 authorized_keys changed
 # under us, 5 another step holds the node's lock, 6 a rotation is armed
 # already (stage), 7 the control's input did not end within the input wait
@@ -450,15 +452,22 @@ install_tmp() {
 # reads would hang on until the control's deadline.
 persist() {
 	on=disk
+	# The mount judged holds ~/.ssh (links resolved): the last listed at
+	# or above it, as persist.rs (a mount made later over an ancestor
+	# hides those below it). A tmpfs home on a root on disk is lost at a
+	# reboot.
+	real=$(cd "$dir" && pwd -P) || real=$dir
 	if [ -r /proc/mounts ]; then
 		while read -r _ mnt type _; do
-			if [ "$mnt" = / ]; then
+			case "$real/" in
+			"${mnt%/}/"*)
 				case "$type" in
 				tmpfs | ramfs | rootfs | overlay | aufs | squashfs) on=volatile ;;
 				ext2 | ext3 | ext4 | xfs | btrfs | f2fs | jfs | reiserfs | nilfs2 | bcachefs) on=disk ;;
 				*) on=unknown ;;
 				esac
-			fi
+				;;
+			esac
 		done </proc/mounts
 	fi
 	if command -v lbu >/dev/null 2>&1; then
@@ -543,8 +552,11 @@ commit)
 		# As a stage: none to replace (mv would move the file into a
 		# directory).
 		[ "$sum" != none ] || fail 1 "$ak does not exist or is no regular file"
-		# Disarm first: a crash from here on leaves old and new keys, never
-		# none. A marker that stays would let its timer revert the commit.
+		# The new file is written ($tmp, by receive) before the disarm, as
+		# rccr's side: one that cannot be fails the commit still armed.
+		# Disarm before the rename: a crash from here on leaves old and new
+		# keys, never none. A marker that stays would let its timer revert
+		# the commit.
 		rm -f "$mark" 2>/dev/null || fail 1 "cannot disarm rotation $armed (cannot remove $mark); nothing changed"
 		# Durable before the install, as rccr's side.
 		sync_one "$dir" || :
