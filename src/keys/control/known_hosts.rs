@@ -712,6 +712,20 @@ mod tests {
     /// HashKnownHosts), and a link into dotfiles (the pin goes to the file
     /// it names); a missing directory is made private, as ~/.ssh is.
     #[test]
+    fn a_known_hosts_in_a_shared_directory_is_still_checked_and_pinned() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = crate::fsutil::scratch::Dir::new("kh-shared");
+        dir.file("tmp/kh", &format!("10.0.0.5 {ED_A}\n"));
+        let shared = dir.join("tmp");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let store = KnownHosts::new(shared.join("kh"));
+        for (host, pinned) in [("10.0.0.5", Pinned::Known), ("10.0.0.7", Pinned::New)] {
+            let got = store.check_or_pin(host, ED_A, &never);
+            assert_eq!(got.unwrap(), pinned, "{host}");
+        }
+    }
+
+    #[test]
     fn a_pin_keeps_the_files_mode_and_link() {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

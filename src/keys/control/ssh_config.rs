@@ -451,17 +451,20 @@ pub type Edit<'e> = dyn FnMut(&Path, &[u8]) -> Result<Vec<u8>, Error> + 'e;
 /// known_hosts; [`fsutil::user_file`]: its link and mode kept, `mode` for
 /// a new one) as `edit` makes its bytes (read with [`fsutil::Trust::Kept`];
 /// none when there is no file), when that changes them. A missing
-/// directory is made private ([`crate::state::create_private_dir`]). From
-/// the read to the rename it holds the lock of the directory
+/// directory is made private ([`crate::state::create_private_dir`]); one
+/// that is there is the user's choice (`--known-hosts /tmp/kh`), as
+/// before. From the read to the rename it holds the lock of the directory
 /// ([`fsutil::lock_dir`]): runs of other state directories share `~/.ssh`,
 /// and neither loses the other's change, nor its temporary file to the
-/// other's sweep (`Lock::take`).
+/// other's sweep (`Lock::take`). Where the directory cannot be locked (a
+/// `flock` on NFS may fail) it goes on without, as rccr did before.
 pub fn rewrite_user_file(path: &Path, mode: u32, edit: &mut Edit) -> Result<(), Error> {
     let (path, mode) = fsutil::user_file(path, mode)?;
     let dir = fsutil::parent_dir(&path);
-    crate::state::create_private_dir(dir)?;
-    let _lock = fsutil::lock_dir(dir, || ())
-        .map_err(|e| Error::io(format!("cannot lock {}", dir.display()), e))?;
+    if !dir.is_dir() {
+        crate::state::create_private_dir(dir)?;
+    }
+    let _lock = fsutil::lock_dir(dir, || ()).ok();
     let content = fsutil::read_trusted_if_any(&path, fsutil::Trust::Kept)?.unwrap_or_default();
     let updated = edit(&path, &content)?;
     if updated == content {
