@@ -946,19 +946,21 @@ fn released_or_not(
     let took_the_key = matches!(released, Some(Ok(())));
     match released {
         Some(Ok(())) => layer.add("released: the cluster key no longer logs in".into()),
-        Some(Err(e)) => trouble.push(format!("not released: {}", print::text(&e))),
+        Some(Err(e)) => trouble.push(print::text(&e).into_owned()),
         None => {}
     }
     let trouble = with_unleft(unleft, took_the_key, trouble);
     failed_after(layer, trouble)
 }
 
+/// Takes the cluster key off `node`; `Err` is the whole line to tell.
 fn release_key(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result<(), String> {
+    let not = |e: String| format!("not released: {e}");
     let key = Resolver::new(paths)
         .cluster(config.ssh.key_type)
-        .map_err(|e| e.to_string())?
-        .ok_or("no cluster key on this machine")?;
-    let key = crate::keys::load_key(&key.path).map_err(|e| e.to_string())?;
+        .map_err(|e| not(e.to_string()))?
+        .ok_or_else(|| not("no cluster key on this machine".into()))?;
+    let key = crate::keys::load_key(&key.path).map_err(|e| not(e.to_string()))?;
     let conn = super::member::login(
         node,
         config.ssh.port,
@@ -966,14 +968,20 @@ fn release_key(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result
         Some(&key.path),
         Duration::from_secs(10),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| not(e.to_string()))?;
     use crate::keys::control::engine as keys;
-    keys::release(&conn, keys::NodeSide::from_env(), &key)?;
+    keys::release(&conn, keys::NodeSide::from_env(), &key).map_err(not)?;
     drop(conn);
     // Refused now, asked on a connection of its own: sshd may grant the
     // key through a file the release did not change (authorized_keys2).
     let fresh = super::member::connect(node, config.ssh.port, Duration::from_secs(10));
-    keys::released_key_refused(fresh.map_err(|e| e.to_string()), &config.ssh.user, &key)
+    let host = node.ip.to_string();
+    keys::released_key_refused(
+        fresh.map_err(|e| e.to_string()),
+        &config.ssh.user,
+        &host,
+        &key,
+    )
 }
 
 fn render(results: &[(String, Layer)], as_json: bool) -> String {

@@ -1012,22 +1012,27 @@ pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool
     released(talk.head.as_deref(), &talk.output)
 }
 
-/// The end of a release of `key` ([`release`]): `Ok` when the key is now
-/// refused to `user` on `conn`, a connection of its own ([`key_now`]),
-/// else why not. sshd may grant the key through a file the release did
-/// not change (authorized_keys2, another AuthorizedKeysFile).
+/// The end of a release of `key` ([`release`]) at `host`: `Ok` when the
+/// key is now refused to `user` on `conn`, a connection of its own
+/// ([`key_now`]), else what to tell. sshd may grant the key through a
+/// file the release did not change (authorized_keys2, another
+/// AuthorizedKeysFile). When that login cannot tell, the node has left
+/// the inventory all the same: the check is the user's, so say how.
 pub fn released_key_refused(
     conn: Result<Connection, String>,
     user: &str,
+    host: &str,
     key: &Key,
 ) -> Result<(), String> {
     match key_now(conn, user, &key.path) {
         OldKeyNow::Refused => Ok(()),
         OldKeyNow::Accepted => Err(format!(
-            "the cluster key still logs in: {GRANTED_ELSEWHERE}: remove it there"
+            "not released: the cluster key still logs in: {GRANTED_ELSEWHERE}: remove it there"
         )),
         OldKeyNow::Unknown(why) => Err(format!(
-            "the cluster key may still log in ({why}): see that it is refused"
+            "released from authorized_keys, unconfirmed: a fresh login could not tell whether \
+             the cluster key is refused ({why}); check: ssh -i {} -o IdentitiesOnly=yes {user}@{host} true",
+            key.path.display()
         )),
     }
 }
@@ -1397,10 +1402,13 @@ mod tests {
             line: String::new(),
             fingerprint: String::new(),
         };
-        assert_eq!(
-            released_key_refused(Err("no route".into()), "root", &key),
-            Err("the cluster key may still log in (no route): see that it is refused".into())
+        let said = released_key_refused(Err("no route".into()), "root", "10.0.0.5", &key);
+        let said = said.unwrap_err();
+        assert!(
+            said.starts_with("released from authorized_keys, unconfirmed: "),
+            "{said}"
         );
+        assert!(said.contains("(no route); check: ssh -i /nonexistent/id -o IdentitiesOnly=yes root@10.0.0.5 true"), "{said}");
     }
 
     /// A snapshot of `content` with the armed line `armed`, as a step prints it.
