@@ -623,7 +623,8 @@ fn connect(plan: &Plan, node: &NodeAddr) -> Step<Connection> {
                 Outcome::HostKeyMismatch,
                 format!(
                     "host key {} is not {shown}, the one it showed when it was classified: \
-                     nothing was sent to it (run rccr setup again to see who answers there)",
+                     nothing was sent to it (run rccr setup again to see who answers there; a \
+                     node reinstalled since: rccr remove --forget it, then setup adopts it)",
                     key.fingerprint
                 ),
             ));

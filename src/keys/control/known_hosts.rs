@@ -340,6 +340,12 @@ impl Pins {
         let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
         check(&self.text, &host_field(ip, port), &key.line, &hashed) == Pin::Match
     }
+
+    /// Whether line `line` (from 1) is an `@revoked` one.
+    pub fn revoked_at(&self, line: usize) -> bool {
+        let text = self.text.lines().nth(line.wrapping_sub(1));
+        text.is_some_and(|l| l.starts_with("@revoked"))
+    }
 }
 
 /// A known_hosts file shared by the threads of one run: checks and pins
@@ -550,10 +556,15 @@ impl KnownHosts {
         self.check_or_pin(&host_field(ip, port), &key.line, &hashed)
     }
 
-    /// What to say of a host whose `key` differs from the pin at `line`.
+    /// What to say of a host whose `key` differs from the pin at `line`,
+    /// or that an `@revoked` line there names.
     pub fn mismatch(&self, key: &HostKey, line: usize) -> String {
+        let why = match self.snapshot() {
+            Ok(pins) if pins.revoked_at(line) => "is revoked",
+            _ => "differs from the one pinned",
+        };
         format!(
-            "host key {} differs from the one pinned at {}:{line}",
+            "host key {} {why} at {}:{line}",
             key.fingerprint,
             self.path.display()
         )
@@ -629,6 +640,12 @@ mod tests {
             Pin::Mismatch { line: 2 }
         );
         assert_eq!(check(&content, "10.0.0.5", ED_B, &never), Pin::Unknown);
+        // Told as revoked there, not as another pin.
+        let pins = Pins::of(content.as_bytes());
+        assert_eq!(
+            [0, 1, 2, 3].map(|n| pins.revoked_at(n)),
+            [false, false, true, false]
+        );
         let pinned_too = format!("10.0.0.5 {ED_A} rccr\n@revoked 10.0.0.5 {ED_A}\n");
         assert_eq!(
             check(&pinned_too, "10.0.0.5", ED_A, &never),
