@@ -70,6 +70,21 @@ pub fn contains(content: &[u8], blob: &[u8]) -> bool {
     lines(content).any(|l| key_blob(l) == Some(blob))
 }
 
+/// The options of the first line holding the key with this blob, with
+/// the space after them (`from="10.0.0.1",restrict `); empty when it has
+/// none, or no line holds it.
+pub fn options_of<'a>(content: &'a [u8], blob: &[u8]) -> &'a [u8] {
+    let Some(line) = lines(content).find(|l| key_blob(l) == Some(blob)) else {
+        return b"";
+    };
+    let line = trim_start(line);
+    if is_key_type(token(line)) {
+        return b"";
+    }
+    let end = options_len(line);
+    &line[..end + usize::from(end < line.len())]
+}
+
 /// `content` with `key_line` appended, unless that key is there already.
 pub fn with_key(content: &[u8], key_line: &str) -> Vec<u8> {
     let mut out = content.to_vec();
@@ -154,6 +169,14 @@ mod tests {
         ] {
             assert_eq!(key_blob(none), None, "{:?}", String::from_utf8_lossy(none));
         }
+    }
+
+    #[test]
+    fn a_keys_options_are_those_of_its_first_line() {
+        let content = b"ssh-ed25519 AAAAX a\nfrom=\"a b\",restrict\tssh-ed25519 AAAAY\n";
+        assert_eq!(options_of(content, b"AAAAY"), b"from=\"a b\",restrict\t");
+        assert_eq!(options_of(content, b"AAAAX"), b"");
+        assert_eq!(options_of(content, b"AAAAZ"), b"");
     }
 
     #[test]

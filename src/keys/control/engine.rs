@@ -864,13 +864,18 @@ enum Refusal {
 const NOT_A_SNAPSHOT: &str = "the node's answer is not a snapshot (login shell output?)";
 
 /// The input of the stage for the node's snapshot `head`: its file with
-/// the new key line, when it holds the old key (`old` is its blob).
+/// the new key line, when it holds the old key (`old` is its blob). The
+/// new key takes the old one's options: a key the user bound to the
+/// control (`from=`, `restrict`) is not set free by a rotation.
 fn stage_input(head: &[u8], old: &[u8], new_line: &str) -> Result<Vec<u8>, Refusal> {
     let snap = Snapshot::of(head).ok_or(Refusal::NotSnapshot)?;
     if !authorized::contains(snap.content, old) {
         return Err(Refusal::LacksOldKey);
     }
-    Ok(new_file(&authorized::with_key(snap.content, new_line)))
+    // Options that are not text stay behind (as before), not mangled.
+    let options = std::str::from_utf8(authorized::options_of(snap.content, old)).unwrap_or("");
+    let line = format!("{options}{new_line}");
+    Ok(new_file(&authorized::with_key(snap.content, &line)))
 }
 
 /// The input of the commit for the node's snapshot `head` (`old` and `new`
@@ -1453,6 +1458,20 @@ mod tests {
     const NEW: &str = "ssh-ed25519 AAAAnew rccr-cluster-key";
     fn blob(line: &str) -> &[u8] {
         authorized::key_blob(line.as_bytes()).unwrap()
+    }
+
+    /// The new key keeps what the user bound the old one to (review
+    /// node-keys, risk 4): a rotation set it free before.
+    #[test]
+    fn the_new_key_takes_the_old_keys_options() {
+        let file = format!("# bob\nfrom=\"10.0.0.1\",restrict {OLD}\n");
+        let staged = stage_input(&snapshot_of("-", file.as_bytes()), blob(OLD), NEW).unwrap();
+        let want = format!("from=\"10.0.0.1\",restrict {OLD}\nfrom=\"10.0.0.1\",restrict {NEW}\n");
+        assert!(
+            staged.ends_with(want.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&staged)
+        );
     }
 
     #[test]
