@@ -70,19 +70,31 @@ pub fn contains(content: &[u8], blob: &[u8]) -> bool {
     lines(content).any(|l| key_blob(l) == Some(blob))
 }
 
-/// The options of the first line holding the key with this blob, with
-/// the space after them (`from="10.0.0.1",restrict `); empty when it has
-/// none, or no line holds it.
+/// The options of the lines holding the key with this blob, with the
+/// space after them (`from="10.0.0.1",restrict `), when every such line
+/// has the same ones and they set no `expiry-time` (a date the next key
+/// would carry on); else empty, as when there are none.
 pub fn options_of<'a>(content: &'a [u8], blob: &[u8]) -> &'a [u8] {
-    let Some(line) = lines(content).find(|l| key_blob(l) == Some(blob)) else {
-        return b"";
+    let options = |line: &'a [u8]| {
+        let line = trim_start(line);
+        let end = if is_key_type(token(line)) {
+            0
+        } else {
+            options_len(line)
+        };
+        &line[..end + usize::from(end > 0 && end < line.len())]
     };
-    let line = trim_start(line);
-    if is_key_type(token(line)) {
+    let mut all = lines(content)
+        .filter(|l| key_blob(l) == Some(blob))
+        .map(options);
+    let first = all.next().unwrap_or_default();
+    let expiring = first
+        .windows(12)
+        .any(|w| w.eq_ignore_ascii_case(b"expiry-time="));
+    if expiring || all.any(|o| o != first) {
         return b"";
     }
-    let end = options_len(line);
-    &line[..end + usize::from(end < line.len())]
+    first
 }
 
 /// `content` with `key_line` appended, unless that key is there already.
@@ -177,6 +189,16 @@ mod tests {
         assert_eq!(options_of(content, b"AAAAY"), b"from=\"a b\",restrict\t");
         assert_eq!(options_of(content, b"AAAAX"), b"");
         assert_eq!(options_of(content, b"AAAAZ"), b"");
+        // Lines that disagree, or a date the next key would carry on:
+        // none (review mends-26, risk 1).
+        let two = b"from=\"a\" ssh-ed25519 AAAAY\nfrom=\"b\" ssh-ed25519 AAAAY\n";
+        assert_eq!(options_of(two, b"AAAAY"), b"");
+        let same = b"from=\"a\" ssh-ed25519 AAAAY x\nfrom=\"a\" ssh-ed25519 AAAAY y\n";
+        assert_eq!(options_of(same, b"AAAAY"), b"from=\"a\" ");
+        assert_eq!(
+            options_of(b"Expiry-Time=\"20300101\" ssh-ed25519 AAAAY\n", b"AAAAY"),
+            b""
+        );
     }
 
     #[test]

@@ -975,13 +975,21 @@ fn release_key(node: &NodeRecord, config: &Config, paths: &StatePaths) -> Result
     // Refused now, asked on a connection of its own: sshd may grant the
     // key through a file the release did not change (authorized_keys2).
     let fresh = super::member::connect(node, config.ssh.port, Duration::from_secs(10));
-    let host = node.ip.to_string();
+    let check = release_check(&key.path, config.ssh.port, &config.ssh.user, node.ip);
     keys::released_key_refused(
         fresh.map_err(|e| e.to_string()),
         &config.ssh.user,
-        &host,
         &key,
+        &check,
     )
+}
+
+/// The `ssh` command that tells whether the cluster key at `key` still
+/// logs in to `user@ip`: no password prompt to misread, the config's port
+/// (`ssh.user` is letters, digits, `_.-`: no quotes needed).
+fn release_check(key: &std::path::Path, port: u16, user: &str, ip: IpAddr) -> String {
+    let key = crate::ssh::shell_quote(&key.to_string_lossy());
+    format!("ssh -i {key} -p {port} -o IdentitiesOnly=yes -o BatchMode=yes {user}@{ip} true")
 }
 
 fn render(results: &[(String, Layer)], as_json: bool) -> String {
@@ -1007,6 +1015,19 @@ fn render(results: &[(String, Layer)], as_json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The check a release could not make is one the user can paste: the
+    /// config's port, no password prompt, a state directory with a space.
+    #[test]
+    fn the_check_of_an_unconfirmed_release_is_a_command_to_paste() {
+        let key = std::path::Path::new("/home/a b/.rccr/cluster_key");
+        let ip = IpAddr::from([10, 0, 0, 5]);
+        assert_eq!(
+            release_check(key, 2222, "root", ip),
+            "ssh -i '/home/a b/.rccr/cluster_key' -p 2222 -o IdentitiesOnly=yes \
+             -o BatchMode=yes root@10.0.0.5 true"
+        );
+    }
     use crate::json::Value;
 
     fn record(ip: &str, name: &str) -> NodeRecord {

@@ -1018,17 +1018,17 @@ pub fn release(conn: &Connection, node_side: NodeSide, key: &Key) -> Result<bool
     released(talk.head.as_deref(), &talk.output)
 }
 
-/// The end of a release of `key` ([`release`]) at `host`: `Ok` when the
-/// key is now refused to `user` on `conn`, a connection of its own
-/// ([`key_now`]), else what to tell. sshd may grant the key through a
-/// file the release did not change (authorized_keys2, another
-/// AuthorizedKeysFile). When that login cannot tell, the node has left
-/// the inventory all the same: the check is the user's, so say how.
+/// The end of a release of `key` ([`release`]): `Ok` when the key is now
+/// refused to `user` on `conn`, a connection of its own ([`key_now`]),
+/// else what to tell. sshd may grant the key through a file the release
+/// did not change (authorized_keys2, another AuthorizedKeysFile). When
+/// that login cannot tell, the node has left the inventory all the same:
+/// the check is the user's, `check` the command for it.
 pub fn released_key_refused(
     conn: Result<Connection, String>,
     user: &str,
-    host: &str,
     key: &Key,
+    check: &str,
 ) -> Result<(), String> {
     match key_now(conn, user, &key.path) {
         OldKeyNow::Refused => Ok(()),
@@ -1037,8 +1037,7 @@ pub fn released_key_refused(
         )),
         OldKeyNow::Unknown(why) => Err(format!(
             "released from authorized_keys, unconfirmed: a fresh login could not tell whether \
-             the cluster key is refused ({why}); check: ssh -i {} -o IdentitiesOnly=yes {user}@{host} true",
-            key.path.display()
+             the cluster key is refused ({why}); check: {check}"
         )),
     }
 }
@@ -1408,13 +1407,13 @@ mod tests {
             line: String::new(),
             fingerprint: String::new(),
         };
-        let said = released_key_refused(Err("no route".into()), "root", "10.0.0.5", &key);
+        let said = released_key_refused(Err("no route".into()), "root", &key, "ssh CHECK");
         let said = said.unwrap_err();
         assert!(
             said.starts_with("released from authorized_keys, unconfirmed: "),
             "{said}"
         );
-        assert!(said.contains("(no route); check: ssh -i /nonexistent/id -o IdentitiesOnly=yes root@10.0.0.5 true"), "{said}");
+        assert!(said.ends_with("(no route); check: ssh CHECK"), "{said}");
     }
 
     /// A snapshot of `content` with the armed line `armed`, as a step prints it.

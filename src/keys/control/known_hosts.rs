@@ -340,12 +340,6 @@ impl Pins {
         let hashed = |line: &str| ssh::hashed_line_names(line, ip, port);
         check(&self.text, &host_field(ip, port), &key.line, &hashed) == Pin::Match
     }
-
-    /// Whether line `line` (from 1) is an `@revoked` one.
-    pub fn revoked_at(&self, line: usize) -> bool {
-        let text = self.text.lines().nth(line.wrapping_sub(1));
-        text.is_some_and(|l| l.starts_with("@revoked"))
-    }
 }
 
 /// A known_hosts file shared by the threads of one run: checks and pins
@@ -557,14 +551,11 @@ impl KnownHosts {
     }
 
     /// What to say of a host whose `key` differs from the pin at `line`,
-    /// or that an `@revoked` line there names.
+    /// or that an `@revoked` line there names: one wording for both, as
+    /// telling them apart takes another read of the file.
     pub fn mismatch(&self, key: &HostKey, line: usize) -> String {
-        let why = match self.snapshot() {
-            Ok(pins) if pins.revoked_at(line) => "is revoked",
-            _ => "differs from the one pinned",
-        };
         format!(
-            "host key {} {why} at {}:{line}",
+            "host key {} differs from the one pinned (or is revoked) at {}:{line}",
             key.fingerprint,
             self.path.display()
         )
@@ -640,12 +631,6 @@ mod tests {
             Pin::Mismatch { line: 2 }
         );
         assert_eq!(check(&content, "10.0.0.5", ED_B, &never), Pin::Unknown);
-        // Told as revoked there, not as another pin.
-        let pins = Pins::of(content.as_bytes());
-        assert_eq!(
-            [0, 1, 2, 3].map(|n| pins.revoked_at(n)),
-            [false, false, true, false]
-        );
         let pinned_too = format!("10.0.0.5 {ED_A} rccr\n@revoked 10.0.0.5 {ED_A}\n");
         assert_eq!(
             check(&pinned_too, "10.0.0.5", ED_A, &never),
@@ -725,9 +710,8 @@ mod tests {
         assert!(!pins.holds(at("10.0.0.7"), 22, &key), "pinned later");
     }
 
-    /// A pin kept the user's file as it was: its mode (0600, as with
-    /// HashKnownHosts), and a link into dotfiles (the pin goes to the file
-    /// it names); a missing directory is made private, as ~/.ssh is.
+    /// A known_hosts the user named in a directory others share (/tmp):
+    /// only a directory rccr makes is made private (review final-26, D1).
     #[test]
     fn a_known_hosts_in_a_shared_directory_is_still_checked_and_pinned() {
         use std::os::unix::fs::PermissionsExt;
@@ -742,6 +726,9 @@ mod tests {
         }
     }
 
+    /// A pin kept the user's file as it was: its mode (0600, as with
+    /// HashKnownHosts), and a link into dotfiles (the pin goes to the file
+    /// it names); a missing directory is made private, as ~/.ssh is.
     #[test]
     fn a_pin_keeps_the_files_mode_and_link() {
         use std::os::unix::fs::PermissionsExt;
