@@ -622,9 +622,10 @@ fn lbu_stand_in(home: &Home, saves: bool) -> (String, PathBuf) {
 /// Runs the node `node` in a mount namespace of its own whose `/` is an
 /// overlay (as Raspberry Pi OS's overlay file system, or a live image, has
 /// it), under `dir`: the top directories of the real root are bound into
-/// it, so the node sees its files, and `/proc/mounts` an overlay on `/`;
-/// but for the one holding `$HOME`, whose `.ssh` is copied into the
-/// overlay (what the node changes there is lost with it, as at a reboot).
+/// it, so the node sees its files (its program too, wherever the checkout
+/// is), and `/proc/mounts` an overlay on `/`; `$HOME` is a directory of
+/// the overlay bound over the disk's, holding a copy of `.ssh` (what the
+/// node changes there is lost with the overlay, as at a reboot).
 fn on_an_overlay_root(node: &Node, dir: &Path) -> Node {
     let wrap = r#"set -eu
 r=$1
@@ -635,17 +636,16 @@ for e in /*; do
 	if [ -L "$e" ]; then cp -P "$e" "$r/lower/"; elif [ -d "$e" ]; then mkdir "$r/lower/${e#/}"; fi
 done
 mount -t overlay overlay -o "lowerdir=$r/lower,upperdir=$r/upper,workdir=$r/work" "$r/root"
-top=${HOME#/}
-top=/${top%%/*}
 for e in /*; do
-	[ -d "$e" ] && [ ! -L "$e" ] && [ "$e" != "$top" ] || continue
+	[ -d "$e" ] && [ ! -L "$e" ] || continue
 	case $e in
 	/proc) mount -t proc proc "$r/root/proc" ;;
 	*) mount --bind "$e" "$r/root$e" ;;
 	esac
 done
-mkdir -p "$r/root$HOME"
-cp -a "$HOME/.ssh" "$r/root$HOME/"
+mkdir "$r/root/.home"
+cp -a "$HOME/.ssh" "$r/root/.home/"
+mount --bind "$r/root/.home" "$r/root$HOME"
 exec chroot "$r/root" "$@""#;
     std::fs::create_dir(dir).unwrap();
     let mut argv: Node = ["unshare", "-m", "sh", "-c", wrap, "sh"]
