@@ -132,18 +132,31 @@ fn setup_layers(
 }
 
 /// `Hostname ManagerStatus` of every swarm node, as `host` sees the swarm.
+/// A node that has just joined is listed without a name until its engine
+/// describes itself: waits (up to 20 s) until every node has one.
 fn swarm_nodes(cluster: &Cluster, host: &str) -> Vec<(String, String)> {
-    cluster
-        .docker_ok(
-            host,
-            &["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"],
-        )
-        .lines()
-        .map(|l| {
-            let (name, status) = l.split_once(' ').unwrap_or((l, ""));
-            (name.to_string(), status.trim().to_string())
-        })
-        .collect()
+    let list = || -> Vec<(String, String)> {
+        cluster
+            .docker_ok(
+                host,
+                &["node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}"],
+            )
+            .lines()
+            .map(|l| {
+                let (name, status) = l.split_once(' ').unwrap_or((l, ""));
+                (name.to_string(), status.trim().to_string())
+            })
+            .collect()
+    };
+    let mut nodes = list();
+    for _ in 0..100 {
+        if nodes.iter().all(|(name, _)| !name.is_empty()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        nodes = list();
+    }
+    nodes
 }
 
 /// Calls `done` every 200 ms, `tries` times at most, until it holds;
