@@ -842,13 +842,11 @@ pub fn parse_mounts(text: &str) -> Vec<Mount> {
 }
 
 /// The mount of `mounts` that holds `path` (absolute, links resolved):
-/// the longest mount point above it, the last mounted there when several
-/// are (the one seen).
+/// the last one listed at or above it, as a mount made later over an
+/// ancestor hides those below it (a RAM root mounted over a root that had
+/// /root mounted on it).
 pub fn mount_holding<'m>(mounts: &'m [Mount], path: &Path) -> Option<&'m Mount> {
-    mounts
-        .iter()
-        .filter(|m| path.starts_with(&m.target))
-        .max_by_key(|m| m.target.components().count())
+    mounts.iter().rev().find(|m| path.starts_with(&m.target))
 }
 
 /// The bytes of `path`, a file rccr trusts at level `trust`
@@ -1286,7 +1284,7 @@ mod tests {
     }
 
     #[test]
-    fn the_mount_of_a_path_is_the_longest_mount_point_above_it() {
+    fn the_mount_of_a_path_is_the_last_mounted_above_it() {
         let mounts = parse_mounts(
             "/dev/sda1 / ext4 rw,relatime 0 0\n\
              /dev/sdb1 /media/usb vfat rw,relatime,fmask=0022 0 0\n\
@@ -1315,6 +1313,12 @@ mod tests {
             mount_holding(&parse_mounts("garbage\n"), Path::new("/x")),
             None
         );
+        // A root mounted over one that had /root mounted on it hides it.
+        let mounts = parse_mounts(
+            "/dev/sda1 / ext4 rw 0 0\n/dev/sda2 /root ext4 rw 0 0\nnone / tmpfs rw 0 0\n",
+        );
+        let on = |p: &str| mount_holding(&mounts, Path::new(p)).map(|m| m.fstype.as_str());
+        assert_eq!(on("/root/.ssh"), Some("tmpfs"));
     }
 
     #[test]

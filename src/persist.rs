@@ -76,16 +76,11 @@ fn root_is(mounts: &str, types: &[&str]) -> bool {
     held_on(mounts, Path::new("/"), types)
 }
 
-/// Whether the mount holding `path` is of one of the file system `types`
-/// in a `/proc/mounts` text: the last one listed at or above `path`, as a
-/// mount made later over an ancestor hides those below it (a RAM root
-/// mounted over a root that had /root mounted on it).
+/// Whether the mount holding `path` ([`crate::fsutil::mount_holding`]) is
+/// of one of the file system `types` in a `/proc/mounts` text.
 fn held_on(mounts: &str, path: &Path, types: &[&str]) -> bool {
-    crate::fsutil::parse_mounts(mounts)
-        .iter()
-        .rev()
-        .find(|m| path.starts_with(&m.target))
-        .is_some_and(|m| types.contains(&m.fstype.as_str()))
+    let mounts = crate::fsutil::parse_mounts(mounts);
+    crate::fsutil::mount_holding(&mounts, path).is_some_and(|m| types.contains(&m.fstype.as_str()))
 }
 
 /// Whether this system's root is in RAM.
