@@ -215,6 +215,14 @@ pub struct NodeStatus {
 }
 
 impl NodeStatus {
+    /// The swarm node ID its engine tells ("" when none).
+    fn node_id(&self) -> &str {
+        match &self.docker {
+            Docker::Up { node_id, .. } => node_id,
+            _ => "",
+        }
+    }
+
     fn new(node: &NodeRecord) -> NodeStatus {
         NodeStatus {
             node: node.clone(),
@@ -602,16 +610,19 @@ fn mark_other_swarms(statuses: &mut [NodeStatus], cluster: &str) {
 
 /// How the swarm sees every node (which manager leads, which nodes are
 /// down), from the managers' lists: the one most of the managers that
-/// give the recorded CA digest give (the first such, when as many give
-/// another), else of any manager of the cluster's swarm (none marked
-/// otherwise). Every other manager's list is compared with it: a warning
+/// list their own node ID as a manager that answers, at their address or
+/// no other node's, and give the recorded CA digest give (the first such,
+/// when as many give another); else of any manager of the cluster's swarm
+/// (none marked otherwise). Any worker can tell the digest (it holds the
+/// CA) and claim to manage, as setup's judge knows. Every other manager's list is compared with it: a warning
 /// (safe for a terminal) for each that differs, naming both and what
 /// differs.
 pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> {
-    // Each manager with a list: its index, its rank (0: it carries the
-    // recorded digest, or none is recorded; 1: it gave none; 2: another),
-    // its list as compared, and its name.
-    let managers: Vec<(usize, u8, Seen, String)> = statuses
+    // Each manager with a list: its index, its rank (whether its list
+    // does not list it managing; then 0: it carries the recorded digest,
+    // or none is recorded; 1: it gave none; 2: another), its list as
+    // compared, and its name.
+    let managers: Vec<(usize, (bool, u8), Seen, String)> = statuses
         .iter()
         .enumerate()
         .filter(|(_, s)| s.error.is_none())
@@ -623,6 +634,17 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
                 (Some(_), "") => 1,
                 _ => 2,
             };
+            let elsewhere = |a| a != s.node.ip && statuses.iter().any(|o| o.node.ip == a);
+            let manages = listed.nodes.iter().any(|n| {
+                !n.id.is_empty()
+                    && n.id == s.node_id()
+                    && matches!(
+                        n.manager_status,
+                        Some(ManagerStatus::Leader | ManagerStatus::Reachable)
+                    )
+                    && !n.addr.is_some_and(elsewhere)
+            });
+            let rank = (!manages, rank);
             let name = format!("{} ({})", print::name(&s.node.hostname), s.node.ip);
             Some((i, rank, Seen::of(&listed.nodes), name))
         })
@@ -648,7 +670,7 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
             ListCheck::Agrees
         } else {
             let mut what = shown.2.differences(seen, &shown.3, name, statuses);
-            if *rank == 2 {
+            if rank.1 == 2 {
                 what.push_str(&format!(
                     "; {name}'s join tokens are of another CA than the cluster's"
                 ));
@@ -670,11 +692,7 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
         statuses[i].list_check = Some(check);
     }
     for s in statuses.iter_mut() {
-        let id = match &s.docker {
-            Docker::Up { node_id, .. } => node_id.as_str(),
-            _ => "",
-        };
-        if let Some(seen) = seen_as(&view, &s.node, id) {
+        if let Some(seen) = seen_as(&view, &s.node, s.node_id()) {
             s.swarm_seen = Some(seen.status.clone());
             s.manager_status = seen.manager_status;
             if let Docker::Up { leader, .. } = &mut s.docker {
@@ -1616,6 +1634,37 @@ mod tests {
             let warnings = swarm_view(&mut statuses, Some("ca1"));
             assert_eq!(warnings.len(), usize::from(differs), "{to}: {warnings:?}");
         }
+    }
+
+    #[test]
+    fn a_poser_claiming_to_manage_with_the_cas_digest_shows_not_its_list() {
+        // First in the inventory, a worker claims to manage and tells the
+        // CA's digest (every worker holds it); its list, which makes m2
+        // down, does not list it managing. The real manager's is shown.
+        let lie = LIST.replace(
+            "reachable|ready|active|\"m2\"",
+            "reachable|down|active|\"m2\"",
+        );
+        let mut poser = manager_listing("10.0.0.4", "ca1", &lie);
+        poser.docker = parse_probe("rccr-docker up|24.0|active|true||n4|\n");
+        let mut real = manager_listing("10.0.0.1", "ca1", LIST);
+        real.docker = parse_probe("rccr-docker up|24.0|active|true|c1|n1|\n");
+        let mut statuses = vec![poser, real, worker_at("10.0.0.2", "n2")];
+        let warnings = swarm_view(&mut statuses, Some("ca1"));
+        use ListCheck::*;
+        let checks: Vec<_> = statuses.iter().map(|s| s.list_check).collect();
+        assert_eq!(checks, [Some(Differs), Some(Shown), None], "{warnings:?}");
+        assert_eq!(statuses[2].swarm_seen.as_deref(), Some("ready"));
+        // Listing its ID as a manager at another node's address is no
+        // better: it is n4 listed at m1's.
+        let mut statuses = vec![
+            manager_listing("10.0.0.4", "ca1", &lie.replace("n1|", "n4|")),
+            statuses.swap_remove(1),
+        ];
+        statuses[0].docker = parse_probe("rccr-docker up|24.0|active|true||n4|\n");
+        statuses[1].list_check = None;
+        swarm_view(&mut statuses, Some("ca1"));
+        assert_eq!(statuses[1].list_check, Some(Shown));
     }
 
     /// A worker at `ip`, named `w` and its last octet, whose engine tells
