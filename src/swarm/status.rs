@@ -91,11 +91,26 @@ pub struct SwarmSeen {
     pub addr: Option<std::net::IpAddr>,
     /// A manager's place in the raft (`None`: a worker).
     pub manager_status: Option<ManagerStatus>,
-    /// `ready`, `down`, ...
-    pub status: String,
-    /// `active`, `pause`, `drain`.
-    pub availability: String,
+    /// One of [`NODE_STATES`].
+    pub status: &'static str,
+    /// One of [`AVAILABILITIES`].
+    pub availability: &'static str,
     pub hostname: String,
+}
+
+/// A node's state as a manager's list tells it (Docker's `NodeStatus`);
+/// any other word is `unknown`.
+pub const NODE_STATES: [&str; 4] = ["ready", "down", "disconnected", "unknown"];
+
+/// A node's availability as a manager's list tells it; any other word is
+/// `unknown`.
+pub const AVAILABILITIES: [&str; 4] = ["active", "pause", "drain", "unknown"];
+
+/// `word` as the one of `words` it is (in any case), else the last of
+/// them: a node's word shown only as one of the documented ones.
+fn one_of(word: &str, words: &[&'static str]) -> &'static str {
+    let known = words.iter().find(|w| w.eq_ignore_ascii_case(word));
+    known.or(words.last()).copied().unwrap_or_default()
 }
 
 /// A manager's place in the raft as a manager's list says: `Leader`, else
@@ -198,7 +213,7 @@ pub struct NodeStatus {
     pub docker: Docker,
     /// The node's status as a swarm manager sees it (ready, down, ...);
     /// `None` when no manager answered or it does not know the node.
-    pub swarm_seen: Option<String>,
+    pub swarm_seen: Option<&'static str>,
     /// What went wrong, worded for the user.
     pub error: Option<String>,
     /// Uptime, load, memory, disks, temperature, when the node answered.
@@ -383,8 +398,8 @@ pub fn parse_node_list(text: &str) -> Vec<SwarmSeen> {
                     .ok()
                     .filter(|a: &std::net::IpAddr| !a.is_unspecified()),
                 manager_status: ManagerStatus::parse(&manager_status),
-                status: status.to_ascii_lowercase(),
-                availability: availability.to_ascii_lowercase(),
+                status: one_of(&status, &NODE_STATES),
+                availability: one_of(&availability, &AVAILABILITIES),
                 hostname,
             }
         })
@@ -693,7 +708,7 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
     }
     for s in statuses.iter_mut() {
         if let Some(seen) = seen_as(&view, &s.node, s.node_id()) {
-            s.swarm_seen = Some(seen.status.clone());
+            s.swarm_seen = Some(seen.status);
             s.manager_status = seen.manager_status;
             if let Docker::Up { leader, .. } = &mut s.docker {
                 *leader = seen.manager_status == Some(ManagerStatus::Leader);
@@ -779,11 +794,7 @@ impl Seen {
                 None => "worker",
                 _ => "manager",
             };
-            let what = format!(
-                "{} {} {role}",
-                print::text(&n.status),
-                print::text(&n.availability)
-            );
+            let what = format!("{} {} {role}", n.status, n.availability);
             map.entry(key).or_default().push(what);
         }
         for v in map.values_mut() {
@@ -1153,7 +1164,7 @@ pub fn render_json(statuses: &[NodeStatus]) -> String {
                 .opt("swarm_role", opt_word(s.swarm_role()))
                 .opt("swarm_state", opt_word(s.swarm_state()))
                 .opt("swarm_error", swarm_error)
-                .opt("swarm_seen", s.swarm_seen.as_deref())
+                .opt("swarm_seen", s.swarm_seen)
                 .opt(
                     "manager_status",
                     s.manager_status.map(ManagerStatus::as_str),
@@ -1250,16 +1261,16 @@ mod tests {
                     id: "n2".into(),
                     addr: "10.0.0.2".parse().ok(),
                     manager_status: Some(ManagerStatus::Leader),
-                    status: "ready".into(),
-                    availability: "active".into(),
+                    status: "ready",
+                    availability: "active",
                     hostname: "a".into(),
                 },
                 SwarmSeen {
                     id: "n0".into(),
                     addr: None,
                     manager_status: Some(ManagerStatus::Unreachable),
-                    status: "down".into(),
-                    availability: "drain".into(),
+                    status: "down",
+                    availability: "drain",
                     hostname: "b".into(),
                 }
             ]
@@ -1348,7 +1359,7 @@ mod tests {
     }
 
     #[test]
-    fn swarm_state_and_manager_status_are_the_documented_words_whatever_a_node_says() {
+    fn swarm_state_manager_status_and_node_states_are_the_documented_words_whatever_a_node_says() {
         let field = |s: NodeStatus, key: &str| {
             let v = Value::parse(render_json(&[s]).as_bytes()).unwrap();
             v.as_array()[0].get(key).as_str().map(str::to_string)
@@ -1363,6 +1374,14 @@ mod tests {
             ("Leader\x1b", Some("unknown")),
             ("", None),
         ] {
+            let (status, availability) = (format!("Ready{said}"), format!("DRAIN{said}"));
+            let seen =
+                &parse_node_list(&format!("rccr-node|n1|-|-|{status}|{availability}|\"a\""))[0];
+            let closed = said.is_empty().then_some(("ready", "drain"));
+            assert_eq!(
+                (seen.status, seen.availability),
+                closed.unwrap_or(("unknown", "unknown"))
+            );
             let mut s = healthy_target();
             s.listed = Some(Listed {
                 ca: String::new(),
@@ -1399,7 +1418,7 @@ mod tests {
         ));
         assert!(view
             .iter()
-            .all(|n| n.status.len() + n.availability.len() + n.hostname.len() <= 3 * MAX_TEXT));
+            .all(|n| n.status == "unknown" && n.hostname.len() <= MAX_TEXT));
     }
 
     #[test]
@@ -1509,7 +1528,7 @@ mod tests {
         worker.docker = parse_probe("rccr-docker up|24.0|active|false||new|\n");
         let mut statuses = [manager, worker];
         swarm_view(&mut statuses, None);
-        assert_eq!(statuses[1].swarm_seen.as_deref(), Some("ready"));
+        assert_eq!(statuses[1].swarm_seen, Some("ready"));
         assert!(statuses[1].healthy(), "{:?}", statuses[1].problem());
         // The manager's own entry, by its ID, not the stale one before it.
         assert_eq!(statuses[0].swarm_role(), "leader");
@@ -1519,7 +1538,7 @@ mod tests {
             node_id.clear();
         }
         swarm_view(&mut statuses, None);
-        assert_eq!(statuses[1].swarm_seen.as_deref(), Some("down"));
+        assert_eq!(statuses[1].swarm_seen, Some("down"));
     }
 
     #[test]
@@ -1596,7 +1615,7 @@ mod tests {
         let checks: Vec<_> = statuses.iter().map(|s| s.list_check).collect();
         use ListCheck::*;
         assert_eq!(checks, [Some(Differs), Some(Shown), Some(Agrees), None]);
-        assert_eq!(statuses[3].swarm_seen.as_deref(), Some("ready"));
+        assert_eq!(statuses[3].swarm_seen, Some("ready"));
         assert!(matches!(
             statuses[1].docker,
             Docker::Up { leader: false, .. }
@@ -1654,7 +1673,7 @@ mod tests {
         use ListCheck::*;
         let checks: Vec<_> = statuses.iter().map(|s| s.list_check).collect();
         assert_eq!(checks, [Some(Differs), Some(Shown), None], "{warnings:?}");
-        assert_eq!(statuses[2].swarm_seen.as_deref(), Some("ready"));
+        assert_eq!(statuses[2].swarm_seen, Some("ready"));
         // Listing its ID as a manager at another node's address is no
         // better: it is n4 listed at m1's.
         let mut statuses = vec![
@@ -1778,7 +1797,7 @@ mod tests {
         let mut alone = vec![manager_listing("10.0.0.1", "ca1", &lie), healthy_target()];
         alone[1].node.ip = "10.0.0.4".parse().unwrap();
         assert!(swarm_view(&mut alone, Some("ca1")).is_empty());
-        assert_eq!(alone[1].swarm_seen.as_deref(), Some("down"));
+        assert_eq!(alone[1].swarm_seen, Some("down"));
         assert_eq!(listed_of(&up("active", false), LIST), None);
         assert_eq!(listed_of(&up("pending", true), LIST), None);
         let mut marked = manager_listing("10.0.0.2", "ca1", LIST);
