@@ -742,11 +742,31 @@ fn finish(
     )
     .map_err(bounded)?;
     channel.wait_close()?;
+    // sshd sends `exit-signal` instead of `exit-status` for a command
+    // killed by a signal (the OOM killer, a shutdown), which libssh2 leaves
+    // at 0: a half-done step would pass for done.
+    let status = match channel.exit_signal()?.exit_signal {
+        Some(name) => killed_status(&name),
+        None => channel.exit_status()?,
+    };
     Ok(Output {
-        status: channel.exit_status()?,
+        status,
         stdout,
         stderr,
     })
+}
+
+/// The status a shell gives a command killed by the signal `name` (as
+/// SSH names it, `KILL`): 128 and its number, 255 for a name not known.
+fn killed_status(name: &str) -> i32 {
+    const NUMBERED: [&str; 15] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "", "", "KILL", "", "SEGV", "", "PIPE",
+        "ALRM", "TERM",
+    ];
+    NUMBERED
+        .iter()
+        .position(|n| !n.is_empty() && *n == name)
+        .map_or(255, |i| 129 + i as i32)
 }
 
 /// What [`Connection::converse`] heard: the head the command printed before
