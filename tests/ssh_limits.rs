@@ -51,7 +51,7 @@ fn a_command_killed_by_a_signal_fails() {
     let key = dir.path("key");
     ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f"], &key);
     let sshd = Sshd::start(&dir, &dir.path("key.pub"));
-    let mut conn = sshd.login(&key, Duration::from_secs(60)).unwrap();
+    let conn = sshd.login(&key, Duration::from_secs(60)).unwrap();
     // sshd tells `exit-signal`, not `exit-status`: a status of 0 before.
     for (signal, status) in [("KILL", 137), ("TERM", 143), ("USR1", 255)] {
         let out = conn.run(&format!("kill -s {signal} $$"), b"").unwrap();
