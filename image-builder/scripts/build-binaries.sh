@@ -106,7 +106,10 @@ readonly OPENSSL_NO_MISC="err,filenames,autoload-config,multiblock,quic,dtls,psk
 #             and the default provider's): libssh2 asks only for plain
 #             AES-CBC/CTR/GCM (EVP_aes_*_cbc/ctr/gcm) and does its MACs
 #             apart, so it never fetches AES-128-CBC-HMAC-SHA1
-readonly OPENSSL_SLIM="avx512,nistz256,stitched"
+#   curve448  X448 and Ed448 (~45 KB of field arithmetic and tables):
+#             libssh2 offers neither, so their five entry points become
+#             stubs that fail, and the linker drops the rest
+readonly OPENSSL_SLIM="avx512,nistz256,stitched,curve448"
 
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -194,6 +197,13 @@ openssl_configure() {
 	for _item in $_slim; do
 		# shellcheck disable=SC2016 # make's $(CC) and sed's $, literally
 		case "$_item" in
+			curve448)
+				# Configure has no option for it (no-ecx drops X25519 and
+				# Ed25519 too): the files that define what the rest of
+				# libcrypto calls are replaced in this copy of the source.
+				write_curve448_stubs || die "cannot write the curve448 stubs"
+				continue
+				;;
 			avx512)
 				# The AVX-512 AES-GCM and RSA (AVX-512/AVX-IFMA) generators
 				# emit stubs when `$CC -v` shows no assembler new enough;
@@ -227,6 +237,43 @@ openssl_configure() {
 		mv -f Makefile.rccr Makefile
 	done
 	exit 0
+}
+
+# Replaces, in OpenSSL's source tree (the current directory, openssl-src's
+# copy), the two curve448 files that define the functions the rest of
+# libcrypto calls with stubs that fail: the others are then linked by
+# nothing.
+write_curve448_stubs() {
+	_dir=crypto/ec/curve448
+	[ -f "$_dir/curve448.c" ] && [ -f "$_dir/eddsa.c" ] || return 1
+	_head='/* RCCR: X448 and Ed448 left out (libssh2 uses neither); every call fails. */
+#include <string.h>
+#include "crypto/ecx.h"'
+	cat >"$_dir/curve448.c" <<-EOF || return 1
+		$_head
+		int ossl_x448(uint8_t out[56], const uint8_t priv[56], const uint8_t peer[56])
+		{ (void)priv; (void)peer; memset(out, 0, 56); return 0; }
+		void ossl_x448_public_from_private(uint8_t out[56], const uint8_t priv[56])
+		{ (void)priv; memset(out, 0, 56); }
+	EOF
+	cat >"$_dir/eddsa.c" <<-EOF
+		$_head
+		int ossl_ed448_public_from_private(OSSL_LIB_CTX *ctx, uint8_t out[57],
+		    const uint8_t priv[57], const char *propq)
+		{ (void)ctx; (void)priv; (void)propq; memset(out, 0, 57); return 0; }
+		int ossl_ed448_sign(OSSL_LIB_CTX *ctx, uint8_t *sig, const uint8_t *msg, size_t len,
+		    const uint8_t pub[57], const uint8_t priv[57], const uint8_t *context,
+		    size_t context_len, const uint8_t phflag, const char *propq)
+		{ (void)ctx; (void)sig; (void)msg; (void)len; (void)pub; (void)priv; (void)context;
+		  (void)context_len; (void)phflag; (void)propq; return 0; }
+		int ossl_ed448_verify(OSSL_LIB_CTX *ctx, const uint8_t *msg, size_t len,
+		    const uint8_t sig[114], const uint8_t pub[57], const uint8_t *context,
+		    size_t context_len, const uint8_t phflag, const char *propq)
+		{ (void)ctx; (void)msg; (void)len; (void)sig; (void)pub; (void)context;
+		  (void)context_len; (void)phflag; (void)propq; return 0; }
+		int ossl_ed448_pubkey_verify(const uint8_t *pub, size_t len)
+		{ (void)pub; (void)len; return 0; }
+	EOF
 }
 
 ensure_zigbuild() {
