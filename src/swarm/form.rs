@@ -126,7 +126,12 @@ pub fn form(
         .enumerate()
         .filter_map(|(i, info)| Some((i, info.as_ref()?.node_id.clone())))
         .collect();
-    for (i, other) in false_claims(members, &claims, leader, &view, inventory) {
+    let named: Vec<(&str, std::net::IpAddr)> = members
+        .iter()
+        .map(|m| (m.record.hostname.as_str(), m.record.ip))
+        .collect();
+    let inventory_names: Vec<&str> = inventory.iter().map(|r| r.hostname.as_str()).collect();
+    for (i, other) in false_claims(&named, &claims, leader, &view, &inventory_names) {
         claims_another(&mut formed.layers[i], &other);
         infos[i] = None;
     }
@@ -307,7 +312,7 @@ pub fn form(
     };
     crate::failpoint::reached("swarm-view-read", &lead.addr());
     // A node ID a member's engine told after its join is its word too.
-    for (i, other) in false_claims(members, &node_ids, leader, &view, inventory) {
+    for (i, other) in false_claims(&named, &node_ids, leader, &view, &inventory_names) {
         claims_another(&mut formed.layers[i], &other);
         node_ids.retain(|(j, _)| *j != i);
         formed.in_swarm.retain(|j| *j != i);
@@ -1437,35 +1442,47 @@ fn set_aside_managers(
 /// A member's node ID is its engine's word, and every change this layer
 /// makes to a swarm node (its removal when broken, its role, its labels)
 /// goes to the node of that ID. Of `claims` (member, the node ID it
-/// says it has), those whose ID the swarm lists under another node's
-/// name, or that another member claims too (and the swarm lists under
-/// neither's name), with that other node's name (escaped): they are left
-/// out of the run, so that a node's lie lands on no other node. The
-/// leader's word is the swarm's.
+/// says it has), those whose ID the swarm lists under another inventory
+/// node's name, or under another name at another address than the
+/// member's (`members`: name and address of each), or that another
+/// member claims too (and the swarm lists under neither's name), with
+/// that other node's name (escaped): they are left out of the run, so
+/// that a node's lie lands on no other node, in the inventory or not (a
+/// departed node kept, one joined by hand). The leader's word is the
+/// swarm's.
+///
+/// Any other address counts, not only another member's as for a
+/// candidate to lead ([`judge`]'s `elsewhere`, whose word other
+/// witnesses and the record weigh too): nothing else checks this claim
+/// before setup removes, relabels or promotes the node. A member's own
+/// entry is at its address (where the manager sees it), whatever name it
+/// carries (a renamed member's old one); one under the member's name at
+/// another address is taken as its other network card's (docs/engine.md:
+/// a node with two cards may be listed at either), so only a node outside
+/// the inventory that is named as the member is left to its lie.
 fn false_claims(
-    members: &[Member],
+    members: &[(&str, std::net::IpAddr)],
     claims: &[(usize, String)],
     leader: usize,
     view: &[SwarmNode],
-    inventory: &[NodeRecord],
+    inventory: &[&str],
 ) -> Vec<(usize, String)> {
     let mut refused = Vec::new();
     for (i, id) in claims
         .iter()
         .filter(|(i, id)| *i != leader && !id.is_empty())
     {
-        let own = members[*i].record.hostname.as_str();
-        let listed = view
-            .iter()
-            .find(|n| n.id == *id)
-            .map(|n| n.hostname.as_str());
+        let (own, addr) = members[*i];
+        let entry = view.iter().find(|n| n.id == *id);
+        let listed = entry.map(|n| n.hostname.as_str());
+        let elsewhere = entry.is_some_and(|n| n.addr.is_some_and(|a| a != addr));
         let listed_as_another =
-            listed.filter(|name| *name != own && inventory.iter().any(|r| r.hostname == *name));
+            listed.filter(|name| *name != own && (elsewhere || inventory.contains(name)));
         let claimed_too = claims
             .iter()
             .find(|(j, other)| j != i && other == id)
             .filter(|_| listed != Some(own))
-            .map(|(j, _)| members[*j].record.hostname.as_str());
+            .map(|(j, _)| members[*j].0);
         if let Some(other) = listed_as_another.or(claimed_too) {
             refused.push((*i, print::name(other).into_owned()));
         }
@@ -3129,6 +3146,45 @@ mod tests {
         assert_eq!(layers[0], Layer::Unchanged);
         assert_eq!(layers[2], Layer::Unchanged);
         assert_eq!(layers[3], Layer::Unchanged);
+    }
+
+    /// [`false_claims`] of member t3 (at 10.0.0.3) claiming `id`, in a
+    /// swarm led by t1 that lists `entries` (ID, name, address's last byte).
+    fn t3_claiming(id: &str, entries: &[(&str, &str, u8)]) -> Vec<(usize, String)> {
+        let view: Vec<SwarmNode> = entries
+            .iter()
+            .map(|&(id, name, host)| {
+                let mut n = node(id, &format!("10.0.0.{host}"), false, "");
+                n.hostname = name.into();
+                n
+            })
+            .collect();
+        let members = [("t1", ip(1)), ("t2", ip(2)), ("t3", ip(3))];
+        let claims = [(0, "l".to_string()), (2, id.to_string())];
+        false_claims(&members, &claims, 0, &view, &["t1", "t2", "t3"])
+    }
+
+    #[test]
+    fn a_member_claiming_a_node_outside_the_inventory_is_left_alone() {
+        let swarm = [
+            ("l", "t1", 1),
+            ("b", "t2", 2),
+            ("own", "old-name", 3),
+            ("nas", "intruder", 9),
+            ("card2", "t3", 8),
+        ];
+        let refused = |name: &str| vec![(2, name.to_string())];
+        // A node outside the inventory, at its own address: before, its
+        // name (not an inventory one) let t3 take it.
+        assert_eq!(t3_claiming("nas", &swarm), refused("intruder"));
+        // Another inventory node's entry, by its name.
+        assert_eq!(t3_claiming("b", &swarm), refused("t2"));
+        // Its own entry at its address, under the name it had before it
+        // was renamed; or under its name at its other card's address.
+        assert_eq!(t3_claiming("own", &swarm), vec![]);
+        assert_eq!(t3_claiming("card2", &swarm), vec![]);
+        // Not listed (its join is not seen yet): nothing to land on.
+        assert_eq!(t3_claiming("new", &swarm), vec![]);
     }
 
     #[test]
