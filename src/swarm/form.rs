@@ -1518,7 +1518,8 @@ fn set_failed(layer: &mut Layer, done: &str, e: &str) {
 /// Members whose swarm membership broke are made to join again: a node
 /// that lost its swarm state (a diskless node after a reboot) left an entry
 /// that is down; a manager the swarm cannot reach while it answers us, or
-/// an engine whose swarm is pending or in error, left its raft (a power
+/// an engine whose swarm is pending or in error with a node ID the swarm
+/// lists (one in another swarm is left alone), left its raft (a power
 /// cut, a re-formed swarm); a raft member unreachable and a pending worker
 /// only when still so after raft's time, and never on a reading that
 /// failed ([`came_back`]). Each leaves what it has,
@@ -1591,7 +1592,10 @@ fn breaks<'a>(
         .filter(|n| n.hostname == hostname && n.id != info.node_id && n.status == "down")
         .collect();
     let broken = match info.state {
-        SwarmState::Error | SwarmState::Pending => !stale.is_empty() || mine.is_some(),
+        // Only its own entry tells that the cluster's membership broke: an
+        // old entry with its name (its own word) is removed, no more; a
+        // node pending or in error in another swarm is left alone.
+        SwarmState::Error | SwarmState::Pending => mine.is_some(),
         SwarmState::Active => mine.is_some_and(|n| n.manager && !n.reachable),
         _ => false,
     };
@@ -3126,6 +3130,26 @@ mod tests {
         // A reading failed: it waits for another run, it is not healed.
         assert!(!heals(&before, "m", &view, None, Some(&before)));
         assert!(!heals(&before, "m", &view, Some(&fresh), None));
+    }
+
+    #[test]
+    fn a_node_in_error_in_another_swarm_is_left_alone_but_its_old_entry_goes() {
+        let mut old = node("old", "10.0.0.2", false, "");
+        (old.hostname, old.status) = ("t2".into(), "down".into());
+        let view = [manager("l", 1, true), old.clone()];
+        for state in [SwarmState::Error, SwarmState::Pending] {
+            let mut elsewhere = info("other", false).unwrap();
+            elsewhere.state = state;
+            // Its node ID is not in the cluster's swarm: not the cluster's
+            // membership that broke (before, its old entry was taken as
+            // proof, and it was made to leave that other swarm).
+            assert_eq!(breaks(&elsewhere, "t2", &view), (false, None, vec![&old]));
+            // Its node ID is: it left the cluster's raft, and is healed.
+            let mut ours = elsewhere.clone();
+            ours.node_id = "l2".into();
+            let listed = [manager("l", 1, true), manager("l2", 2, false), old.clone()];
+            assert!(breaks(&ours, "t2", &listed).0);
+        }
     }
 
     #[test]
