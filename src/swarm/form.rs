@@ -216,7 +216,7 @@ pub fn form(
 
     // Managers: how many, and which members are (or become) one.
     let fit = fitness;
-    let is_manager = |i: usize| infos[i].is_some_and(|info| info.manager);
+    let is_manager = |i: usize| listed_manager(&view, infos[i]);
     let candidates: Vec<usize> = formed.in_swarm.iter().chain(&joining).copied().collect();
     let wanted = manager_count(kept.len() + joining.len(), settings.managers);
     // Managers of the raft that this run leaves as they are: a member
@@ -1889,6 +1889,15 @@ pub fn promotions(
     chosen
 }
 
+/// Whether a member whose engine tells `info` manages, as the lead's list
+/// `view` has its (checked) node ID: its role there, not its engine's
+/// `ControlAvailable`, which is its own word (a worker saying it manages
+/// would rank as a sitting manager). Its role, not whether raft reaches
+/// it: one that came back after [`heal`]'s wait still manages.
+fn listed_manager(view: &[SwarmNode], info: Option<&Info>) -> bool {
+    info.is_some_and(|info| view.iter().any(|n| n.id == info.node_id && n.manager))
+}
+
 /// [`choose_managers`], with `leader`, the manager the run talks through
 /// (which it cannot demote), chosen first whatever its pin or fitness, and
 /// counted. With the `others` managers the run leaves as they are (not
@@ -2952,6 +2961,27 @@ mod tests {
             choose_led(&all, &fits, &[], &managing, 3, Some(4), 0),
             [0, 1, 4]
         );
+    }
+
+    #[test]
+    fn a_worker_saying_it_manages_is_no_sitting_manager() {
+        let view = [
+            manager("l", 1, true),
+            node("w", "10.0.0.2", false, ""),
+            manager("m", 3, true),
+        ];
+        let infos = [info("l", true), info("w", true), info("m", true)];
+        let managing = |i: usize| listed_manager(&view, infos[i].as_ref());
+        // w's engine says it manages, the lead lists it a worker (before,
+        // its word ranked it a sitting manager, ahead of m by its index).
+        let fits = [fit(Arch::X86_64, true, 2048); 3];
+        assert_eq!(
+            choose_led(&[0, 1, 2], &fits, &[], &managing, 2, Some(0), 0),
+            [0, 2]
+        );
+        assert!(!managing(1));
+        // Not listed (a member that joins): no manager.
+        assert!(!listed_manager(&view, info("new", true).as_ref()));
     }
 
     fn ids(ids: &[&str]) -> Vec<String> {
