@@ -126,12 +126,9 @@ pub fn form(
         .enumerate()
         .filter_map(|(i, info)| Some((i, info.as_ref()?.node_id.clone())))
         .collect();
-    let named: Vec<(&str, std::net::IpAddr)> = members
-        .iter()
-        .map(|m| (m.record.hostname.as_str(), m.record.ip))
-        .collect();
-    let inventory_names: Vec<&str> = inventory.iter().map(|r| r.hostname.as_str()).collect();
-    for (i, other) in false_claims(&named, &claims, leader, &view, &inventory_names) {
+    let named = |i: usize| (members[i].record.hostname.as_str(), members[i].record.ip);
+    let in_inventory = |name: &str| inventory.iter().any(|r| r.hostname == name);
+    for (i, other) in false_claims(&named, &claims, leader, &view, &in_inventory) {
         claims_another(&mut formed.layers[i], &other);
         infos[i] = None;
     }
@@ -312,7 +309,7 @@ pub fn form(
     };
     crate::failpoint::reached("swarm-view-read", &lead.addr());
     // A node ID a member's engine told after its join is its word too.
-    for (i, other) in false_claims(&named, &node_ids, leader, &view, &inventory_names) {
+    for (i, other) in false_claims(&named, &node_ids, leader, &view, &in_inventory) {
         claims_another(&mut formed.layers[i], &other);
         node_ids.retain(|(j, _)| *j != i);
         formed.in_swarm.retain(|j| *j != i);
@@ -1461,7 +1458,7 @@ fn set_aside_managers(
 /// goes to the node of that ID. Of `claims` (member, the node ID it
 /// says it has), those whose ID the swarm lists under another inventory
 /// node's name, or under another name at another address than the
-/// member's (`members`: name and address of each), or that another
+/// member's (`members`: a member's name and address), or that another
 /// member claims too (and the swarm lists under neither's name), with
 /// that other node's name (escaped): they are left out of the run, so
 /// that a node's lie lands on no other node, in the inventory or not (a
@@ -1477,29 +1474,29 @@ fn set_aside_managers(
 /// another address is taken as its other network card's (docs/engine.md:
 /// a node with two cards may be listed at either), so only a node outside
 /// the inventory that is named as the member is left to its lie.
-fn false_claims(
-    members: &[(&str, std::net::IpAddr)],
+fn false_claims<'m>(
+    members: &dyn Fn(usize) -> (&'m str, std::net::IpAddr),
     claims: &[(usize, String)],
     leader: usize,
     view: &[SwarmNode],
-    inventory: &[&str],
+    inventory: &dyn Fn(&str) -> bool,
 ) -> Vec<(usize, String)> {
     let mut refused = Vec::new();
     for (i, id) in claims
         .iter()
         .filter(|(i, id)| *i != leader && !id.is_empty())
     {
-        let (own, addr) = members[*i];
+        let (own, addr) = members(*i);
         let entry = view.iter().find(|n| n.id == *id);
         let listed = entry.map(|n| n.hostname.as_str());
         let elsewhere = entry.is_some_and(|n| n.addr.is_some_and(|a| a != addr));
         let listed_as_another =
-            listed.filter(|name| *name != own && (elsewhere || inventory.contains(name)));
+            listed.filter(|name| *name != own && (elsewhere || inventory(name)));
         let claimed_too = claims
             .iter()
             .find(|(j, other)| j != i && other == id)
             .filter(|_| listed != Some(own))
-            .map(|(j, _)| members[*j].0);
+            .map(|(j, _)| members(*j).0);
         if let Some(other) = listed_as_another.or(claimed_too) {
             refused.push((*i, print::name(other).into_owned()));
         }
@@ -3251,7 +3248,8 @@ mod tests {
             .collect();
         let members = [("t1", ip(1)), ("t2", ip(2)), ("t3", ip(3))];
         let claims = [(0, "l".to_string()), (2, id.to_string())];
-        false_claims(&members, &claims, 0, &view, &["t1", "t2", "t3"])
+        let in_inventory = |name: &str| members.iter().any(|(n, _)| *n == name);
+        false_claims(&|i| members[i], &claims, 0, &view, &in_inventory)
     }
 
     #[test]
