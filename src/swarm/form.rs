@@ -126,7 +126,9 @@ pub fn form(
         .enumerate()
         .filter_map(|(i, info)| Some((i, info.as_ref()?.node_id.clone())))
         .collect();
-    for (i, other) in false_claims(members, &claims, leader, &view, inventory) {
+    let named = |i: usize| (members[i].record.hostname.as_str(), members[i].record.ip);
+    let in_inventory = |name: &str| inventory.iter().any(|r| r.hostname == name);
+    for (i, other) in false_claims(&named, &claims, leader, &view, &in_inventory) {
         claims_another(&mut formed.layers[i], &other);
         infos[i] = None;
     }
@@ -211,7 +213,7 @@ pub fn form(
 
     // Managers: how many, and which members are (or become) one.
     let fit = fitness;
-    let is_manager = |i: usize| infos[i].is_some_and(|info| info.manager);
+    let is_manager = |i: usize| listed_manager(&view, infos[i]);
     let candidates: Vec<usize> = formed.in_swarm.iter().chain(&joining).copied().collect();
     let wanted = manager_count(kept.len() + joining.len(), settings.managers);
     // Managers of the raft that this run leaves as they are: a member
@@ -307,7 +309,7 @@ pub fn form(
     };
     crate::failpoint::reached("swarm-view-read", &lead.addr());
     // A node ID a member's engine told after its join is its word too.
-    for (i, other) in false_claims(members, &node_ids, leader, &view, inventory) {
+    for (i, other) in false_claims(&named, &node_ids, leader, &view, &in_inventory) {
         claims_another(&mut formed.layers[i], &other);
         node_ids.retain(|(j, _)| *j != i);
         formed.in_swarm.retain(|j| *j != i);
@@ -394,7 +396,7 @@ pub fn form(
     // A manager is one once raft counts it: the run's new ones are checked,
     // and the raft kept odd (see [`keep_odd`]).
     let uncounted = |id: &&str| !view.iter().any(|n| n.id == *id && n.manager && n.reachable);
-    if !contested && (!made.is_empty() || chosen.iter().any(uncounted)) {
+    if !contested && checks_raft(&made, &desired, &node_ids, chosen.iter().any(uncounted)) {
         let leader_id = infos[leader].map_or("", |info| info.node_id.as_str());
         let wanted: Vec<&str> = desired
             .iter()
@@ -676,6 +678,23 @@ fn raft_read(counted: RaftCount, made: &[(usize, String)], layers: &mut [Layer])
     list
 }
 
+/// Whether a run checks the raft it leaves ([`keep_odd`]): it made a
+/// manager, one of the managers it chose (`desired`) has no node ID
+/// (`node_ids`: its join failed, or its claim was refused), which may
+/// leave the raft even with no manager made, or raft does not count one
+/// it chose (`uncounted`).
+fn checks_raft(
+    made: &[(usize, String)],
+    desired: &[usize],
+    node_ids: &[(usize, String)],
+    uncounted: bool,
+) -> bool {
+    let unjoined = desired
+        .iter()
+        .any(|i| !node_ids.iter().any(|(j, _)| j == i));
+    !made.is_empty() || unjoined || uncounted
+}
+
 /// How a run keeps the raft odd once it made managers ([`keep_odd`]).
 #[derive(Debug, PartialEq)]
 struct KeptOdd<'a> {
@@ -705,7 +724,7 @@ struct KeptOdd<'a> {
 /// is switched off or unreached (`planned` does not count one, the raft
 /// does), one is demoted:
 /// the newest of `made` that raft counts, else the last of `wanted` (the
-/// run's chosen managers, best first) that it counts, the raft's leader
+/// run's chosen managers, in inventory order) that it counts, the raft's leader
 /// only when no other may go; never `leader`, and none when no manager
 /// would remain.
 fn keep_odd<'a>(
@@ -1437,35 +1456,47 @@ fn set_aside_managers(
 /// A member's node ID is its engine's word, and every change this layer
 /// makes to a swarm node (its removal when broken, its role, its labels)
 /// goes to the node of that ID. Of `claims` (member, the node ID it
-/// says it has), those whose ID the swarm lists under another node's
-/// name, or that another member claims too (and the swarm lists under
-/// neither's name), with that other node's name (escaped): they are left
-/// out of the run, so that a node's lie lands on no other node. The
-/// leader's word is the swarm's.
-fn false_claims(
-    members: &[Member],
+/// says it has), those whose ID the swarm lists under another inventory
+/// node's name, or under another name at another address than the
+/// member's (`members`: a member's name and address), or that another
+/// member claims too (and the swarm lists under neither's name), with
+/// that other node's name (escaped): they are left out of the run, so
+/// that a node's lie lands on no other node, in the inventory or not (a
+/// departed node kept, one joined by hand). The leader's word is the
+/// swarm's.
+///
+/// Any other address counts, not only another member's as for a
+/// candidate to lead ([`judge`]'s `elsewhere`, whose word other
+/// witnesses and the record weigh too): nothing else checks this claim
+/// before setup removes, relabels or promotes the node. A member's own
+/// entry is at its address (where the manager sees it), whatever name it
+/// carries (a renamed member's old one); one under the member's name at
+/// another address is taken as its other network card's (docs/engine.md:
+/// a node with two cards may be listed at either), so only a node outside
+/// the inventory that is named as the member is left to its lie.
+fn false_claims<'m>(
+    members: &dyn Fn(usize) -> (&'m str, std::net::IpAddr),
     claims: &[(usize, String)],
     leader: usize,
     view: &[SwarmNode],
-    inventory: &[NodeRecord],
+    inventory: &dyn Fn(&str) -> bool,
 ) -> Vec<(usize, String)> {
     let mut refused = Vec::new();
     for (i, id) in claims
         .iter()
         .filter(|(i, id)| *i != leader && !id.is_empty())
     {
-        let own = members[*i].record.hostname.as_str();
-        let listed = view
-            .iter()
-            .find(|n| n.id == *id)
-            .map(|n| n.hostname.as_str());
+        let (own, addr) = members(*i);
+        let entry = view.iter().find(|n| n.id == *id);
+        let listed = entry.map(|n| n.hostname.as_str());
+        let elsewhere = entry.is_some_and(|n| n.addr.is_some_and(|a| a != addr));
         let listed_as_another =
-            listed.filter(|name| *name != own && inventory.iter().any(|r| r.hostname == *name));
+            listed.filter(|name| *name != own && (elsewhere || inventory(name)));
         let claimed_too = claims
             .iter()
             .find(|(j, other)| j != i && other == id)
             .filter(|_| listed != Some(own))
-            .map(|(j, _)| members[*j].record.hostname.as_str());
+            .map(|(j, _)| members(*j).0);
         if let Some(other) = listed_as_another.or(claimed_too) {
             refused.push((*i, print::name(other).into_owned()));
         }
@@ -1501,7 +1532,8 @@ fn set_failed(layer: &mut Layer, done: &str, e: &str) {
 /// Members whose swarm membership broke are made to join again: a node
 /// that lost its swarm state (a diskless node after a reboot) left an entry
 /// that is down; a manager the swarm cannot reach while it answers us, or
-/// an engine whose swarm is pending or in error, left its raft (a power
+/// an engine whose swarm is pending or in error with a node ID the swarm
+/// lists (one in another swarm is left alone), left its raft (a power
 /// cut, a re-formed swarm); a raft member unreachable and a pending worker
 /// only when still so after raft's time, and never on a reading that
 /// failed ([`came_back`]). Each leaves what it has,
@@ -1574,7 +1606,10 @@ fn breaks<'a>(
         .filter(|n| n.hostname == hostname && n.id != info.node_id && n.status == "down")
         .collect();
     let broken = match info.state {
-        SwarmState::Error | SwarmState::Pending => !stale.is_empty() || mine.is_some(),
+        // Only its own entry tells that the cluster's membership broke: an
+        // old entry with its name (its own word) is removed, no more; a
+        // node pending or in error in another swarm is left alone.
+        SwarmState::Error | SwarmState::Pending => mine.is_some(),
         SwarmState::Active => mine.is_some_and(|n| n.manager && !n.reachable),
         _ => false,
     };
@@ -1851,6 +1886,15 @@ pub fn promotions(
     chosen
 }
 
+/// Whether a member whose engine tells `info` manages, as the lead's list
+/// `view` has its (checked) node ID: its role there, not its engine's
+/// `ControlAvailable`, which is its own word (a worker saying it manages
+/// would rank as a sitting manager). Its role, not whether raft reaches
+/// it: one that came back after [`heal`]'s wait still manages.
+fn listed_manager(view: &[SwarmNode], info: Option<&Info>) -> bool {
+    info.is_some_and(|info| view.iter().any(|n| n.id == info.node_id && n.manager))
+}
+
 /// [`choose_managers`], with `leader`, the manager the run talks through
 /// (which it cannot demote), chosen first whatever its pin or fitness, and
 /// counted. With the `others` managers the run leaves as they are (not
@@ -2119,6 +2163,25 @@ mod tests {
             manager("b", 2, true),
             manager("c", 3, false),
         ]
+    }
+
+    #[test]
+    fn a_chosen_managers_failed_join_alone_has_the_raft_checked() {
+        let ids = |of: &[usize]| -> Vec<(usize, String)> {
+            of.iter().map(|&i| (i, format!("n{i}"))).collect()
+        };
+        // l and b manage and raft counts them; c's join failed (no node
+        // ID): the raft may be even, and is checked (before, it was not).
+        assert!(checks_raft(&[], &[0, 1, 2], &ids(&[0, 1]), false));
+        // Which then demotes b, so that l alone manages.
+        let two = [manager("l", 1, true), manager("b", 2, true)];
+        let kept = keep_odd(&two, &[], &["l", "b"], "l", 3, &answered, &none);
+        assert_eq!((kept.demote, kept.managers), (Some("b"), 2));
+        // Every chosen one manages, counted: nothing to check.
+        assert!(!checks_raft(&[], &[0, 1, 2], &ids(&[0, 1, 2, 3]), false));
+        // A manager made, or one raft does not count: checked.
+        assert!(checks_raft(&ids(&[2]), &[0, 1, 2], &ids(&[0, 1, 2]), false));
+        assert!(checks_raft(&[], &[0, 1, 2], &ids(&[0, 1, 2]), true));
     }
 
     #[test]
@@ -2460,7 +2523,7 @@ mod tests {
             keep_odd(&nodes, &[], &["l"], "l", 3, &answered, &none).demote,
             None
         );
-        // A manager from before, the least wanted, goes when the run made none.
+        // A manager from before, the last chosen, goes when the run made none.
         assert_eq!(
             keep_odd(&nodes, &[], &["l", "b"], "l", 3, &answered, &none).demote,
             Some("b")
@@ -2897,6 +2960,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_worker_saying_it_manages_is_no_sitting_manager() {
+        let view = [
+            manager("l", 1, true),
+            node("w", "10.0.0.2", false, ""),
+            manager("m", 3, true),
+        ];
+        let infos = [info("l", true), info("w", true), info("m", true)];
+        let managing = |i: usize| listed_manager(&view, infos[i].as_ref());
+        // w's engine says it manages, the lead lists it a worker (before,
+        // its word ranked it a sitting manager, ahead of m by its index).
+        let fits = [fit(Arch::X86_64, true, 2048); 3];
+        assert_eq!(
+            choose_led(&[0, 1, 2], &fits, &[], &managing, 2, Some(0), 0),
+            [0, 2]
+        );
+        assert!(!managing(1));
+        // Not listed (a member that joins): no manager.
+        assert!(!listed_manager(&view, info("new", true).as_ref()));
+    }
+
     fn ids(ids: &[&str]) -> Vec<String> {
         ids.iter().map(|s| s.to_string()).collect()
     }
@@ -3112,6 +3196,26 @@ mod tests {
     }
 
     #[test]
+    fn a_node_in_error_in_another_swarm_is_left_alone_but_its_old_entry_goes() {
+        let mut old = node("old", "10.0.0.2", false, "");
+        (old.hostname, old.status) = ("t2".into(), "down".into());
+        let view = [manager("l", 1, true), old.clone()];
+        for state in [SwarmState::Error, SwarmState::Pending] {
+            let mut elsewhere = info("other", false).unwrap();
+            elsewhere.state = state;
+            // Its node ID is not in the cluster's swarm: not the cluster's
+            // membership that broke (before, its old entry was taken as
+            // proof, and it was made to leave that other swarm).
+            assert_eq!(breaks(&elsewhere, "t2", &view), (false, None, vec![&old]));
+            // Its node ID is: it left the cluster's raft, and is healed.
+            let mut ours = elsewhere.clone();
+            ours.node_id = "l2".into();
+            let listed = [manager("l", 1, true), manager("l2", 2, false), old.clone()];
+            assert!(breaks(&ours, "t2", &listed).0);
+        }
+    }
+
+    #[test]
     fn a_re_forming_run_leaves_the_other_managers_as_they_are() {
         let mut infos = vec![info("m1", true), info("m2", true), info("w1", false), None];
         let mut layers = vec![Layer::Unchanged; 4];
@@ -3129,6 +3233,46 @@ mod tests {
         assert_eq!(layers[0], Layer::Unchanged);
         assert_eq!(layers[2], Layer::Unchanged);
         assert_eq!(layers[3], Layer::Unchanged);
+    }
+
+    /// [`false_claims`] of member t3 (at 10.0.0.3) claiming `id`, in a
+    /// swarm led by t1 that lists `entries` (ID, name, address's last byte).
+    fn t3_claiming(id: &str, entries: &[(&str, &str, u8)]) -> Vec<(usize, String)> {
+        let view: Vec<SwarmNode> = entries
+            .iter()
+            .map(|&(id, name, host)| {
+                let mut n = node(id, &format!("10.0.0.{host}"), false, "");
+                n.hostname = name.into();
+                n
+            })
+            .collect();
+        let members = [("t1", ip(1)), ("t2", ip(2)), ("t3", ip(3))];
+        let claims = [(0, "l".to_string()), (2, id.to_string())];
+        let in_inventory = |name: &str| members.iter().any(|(n, _)| *n == name);
+        false_claims(&|i| members[i], &claims, 0, &view, &in_inventory)
+    }
+
+    #[test]
+    fn a_member_claiming_a_node_outside_the_inventory_is_left_alone() {
+        let swarm = [
+            ("l", "t1", 1),
+            ("b", "t2", 2),
+            ("own", "old-name", 3),
+            ("nas", "intruder", 9),
+            ("card2", "t3", 8),
+        ];
+        let refused = |name: &str| vec![(2, name.to_string())];
+        // A node outside the inventory, at its own address: before, its
+        // name (not an inventory one) let t3 take it.
+        assert_eq!(t3_claiming("nas", &swarm), refused("intruder"));
+        // Another inventory node's entry, by its name.
+        assert_eq!(t3_claiming("b", &swarm), refused("t2"));
+        // Its own entry at its address, under the name it had before it
+        // was renamed; or under its name at its other card's address.
+        assert_eq!(t3_claiming("own", &swarm), vec![]);
+        assert_eq!(t3_claiming("card2", &swarm), vec![]);
+        // Not listed (its join is not seen yet): nothing to land on.
+        assert_eq!(t3_claiming("new", &swarm), vec![]);
     }
 
     #[test]
