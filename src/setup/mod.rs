@@ -572,6 +572,12 @@ fn failure(
              themselves to a name no node has, then run rccr setup again"
         )
     })?;
+    fail_if_any(&plan::left_new(planned), |n, list| {
+        format!(
+            "{n} new node(s) not adopted: left duplicates ({list}, see the notes above); they \
+             still take the temporary key: do what each note says, then run rccr setup again"
+        )
+    })?;
     fail_if_any(&rotated.volatile, |n, list| {
         format!("{n} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({list}): the old key is kept; give them storage, or run rccr setup again after their reboot")
     })?;
@@ -677,6 +683,36 @@ mod tests {
         for outcome in [Outcome::Rotated, Outcome::Moved] {
             assert!(ends(outcome).is_ok(), "{outcome:?}");
         }
+    }
+
+    /// A new node the plan leaves a duplicate (its pinned name is another
+    /// node's) still takes the temporary key: the run fails naming it,
+    /// as for a failed rename, and `--expect` refuses it (it exited 0:
+    /// review setup-flow, findings 4 and 1).
+    #[test]
+    fn a_new_node_the_plan_leaves_a_duplicate_fails_the_run() {
+        use super::discover::Candidate;
+        let mac = "02:52:43:00:00:01";
+        let mut config = Config::default();
+        config.nodes.push(crate::config::NodePin {
+            mac: mac.parse().unwrap(),
+            hostname: Some("kitchen".into()),
+            role: None,
+            manager: None,
+        });
+        let mut new = Candidate::at("10.0.5.6".parse().unwrap(), mac.parse().ok());
+        new.class = Class::New;
+        let mut node = Candidate::at("10.0.5.7".parse().unwrap(), None);
+        node.class = Class::Adopted;
+        node.hostname = "kitchen".parse().ok();
+        let planned = plan::plan(vec![new, node], &[plan::control()], &config);
+        assert_eq!(planned[0].candidate.class, Class::Duplicate);
+        assert!(plan::check_expected(&planned, Some(0)).is_err());
+        let cluster_key = std::path::Path::new("/nonexistent/id_ed25519");
+        let failed = failure(&planned, &Rotated::default(), &[], cluster_key, None);
+        let message = failed.unwrap_err().to_string();
+        assert!(message.contains("10.0.5.6"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
     }
 
     /// A cluster key of rccr's at `~/.ssh/id_ed25519`, recorded as such.
