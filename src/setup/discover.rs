@@ -540,7 +540,8 @@ fn one_address_each(candidates: &mut [Candidate], known: &[NodeRecord]) {
         .collect();
     for (c, note) in candidates.iter_mut().zip(notes) {
         if let Some(note) = note {
-            c.was_new = left_new.contains(&c.ip);
+            // New hosts are at most the logins: a short search each.
+            c.was_new = c.class == Class::New && left_new.contains(&c.ip);
             c.class = Class::Duplicate;
             c.note = Some(note);
             if relayed(c) {
