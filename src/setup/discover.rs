@@ -183,6 +183,11 @@ pub struct Candidate {
     /// its facts list its own MACs and that one is not among them. Partly
     /// in the host's and the LAN's words: escape it.
     pub mac_note: Option<String>,
+    /// A new host (it takes the temporary key) left a `duplicate`, adopted
+    /// at none, by discovery (a cloned MAC, its host key answering
+    /// elsewhere as anything but new) or by the plan (no free name):
+    /// `--expect` refuses the run, and the run fails naming it.
+    pub was_new: bool,
 }
 
 impl Candidate {
@@ -202,6 +207,7 @@ impl Candidate {
             boot: None,
             own_address: None,
             mac_note: None,
+            was_new: false,
         }
     }
 }
@@ -392,6 +398,10 @@ fn one_address_each(candidates: &mut [Candidate], known: &[NodeRecord]) {
             && !o.moved_by_key
             && (Some(IpAddr::V4(o.ip)) == c.moved_from || o.moved_from == c.moved_from)
     };
+    // New hosts adopted at none for a cloned MAC, or their host key
+    // answering elsewhere as something else: any may be a node that
+    // another machine made a duplicate ([`Candidate::was_new`]).
+    let mut left_new: Vec<Ipv4Addr> = Vec::new();
     let notes: Vec<Option<String>> = candidates
         .iter()
         .map(|c| match c.class {
@@ -447,6 +457,9 @@ fn one_address_each(candidates: &mut [Candidate], known: &[NodeRecord]) {
                     .filter(|o| o.ip != c.ip && (same_key(c, o) || same_mac(c, o)) && !relayed(o))
                     .map(|o| o.ip)
                     .collect();
+                if !others.is_empty() {
+                    left_new.push(c.ip);
+                }
                 (!others.is_empty()).then(|| {
                     format!(
                         "its host key or MAC answers at {} too, not as one new machine: a MAC \
@@ -527,6 +540,8 @@ fn one_address_each(candidates: &mut [Candidate], known: &[NodeRecord]) {
         .collect();
     for (c, note) in candidates.iter_mut().zip(notes) {
         if let Some(note) = note {
+            // New hosts are at most the logins: a short search each.
+            c.was_new = c.class == Class::New && left_new.contains(&c.ip);
             c.class = Class::Duplicate;
             c.note = Some(note);
             if relayed(c) {
@@ -1111,6 +1126,7 @@ mod tests {
             "refused" => Class::Refused,
             "host-key-mismatch" => Class::HostKeyMismatch,
             "unpinned" => Class::Unpinned,
+            "no-ssh" => Class::NoSsh,
             other => panic!("{other}"),
         };
         table
@@ -1125,7 +1141,9 @@ mod tests {
                     .find(|b| b.starts_with(|c: char| c.is_ascii_digit()));
                 let boot = w[4..].iter().find_map(|b| b.strip_prefix('b'));
                 Candidate {
-                    host_key: Fingerprint::parse(&format!("SHA256:{}", w[2])),
+                    // `-`: none (no SSH).
+                    host_key: Fingerprint::parse(&format!("SHA256:{}", w[2]))
+                        .filter(|_| w[2] != "-"),
                     class: class(w[3]),
                     moved_from: moved.map(|b| IpAddr::V4(ip(b.trim_end_matches('k')))),
                     moved_by_key: moved.is_some_and(|b| b.ends_with('k')),
@@ -1253,6 +1271,39 @@ mod tests {
             assert!(note.contains(text), "{i}: {note}");
         }
         found
+    }
+
+    /// An honest new node whose MAC a host answers ARP with at a spare
+    /// address (no SSH there) is a duplicate, adopted at none, and an
+    /// imposter holding the temporary key is the one new node: `--expect
+    /// 1` counted it alone and let it be adopted (review setup-flow,
+    /// finding 1). The node left a duplicate refuses the count.
+    #[test]
+    fn a_new_node_left_a_duplicate_by_a_cloned_mac_refuses_expect() {
+        let mut found = found(
+            "
+            5 5 A new
+            9 5 - no-ssh # answers ARP with the node's MAC
+            6 6 H new # the imposter
+            7 7 M new
+            8 8 M new # the same machine: adopted at .7
+            ",
+        );
+        one_address_each(&mut found, &[]);
+        assert_eq!(found[0].class, Class::Duplicate);
+        assert!(found[0].was_new);
+        assert_eq!(found[4].class, Class::Duplicate);
+        assert!(!found[4].was_new);
+        let planned =
+            super::super::plan::plan(found, &[super::super::plan::control()], &Config::default());
+        assert!(planned[2].adopts());
+        let refused = super::super::plan::check_expected(&planned, Some(2));
+        let message = refused.unwrap_err().to_string();
+        assert!(
+            message.contains("and 1 left duplicates (10.0.0.5)"),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
     }
 
     #[test]

@@ -6,15 +6,15 @@
 //! adopted. Each adopted node is asked on a connection of its own; those
 //! that take the temporary key are rotated with the new nodes (the
 //! rotation's commit removes it), and so are those that could not be
-//! asked (a timeout, a dropped connection): only a plain refusal of the
-//! key is a no. Their rotation finds out, and one that cannot reach them
+//! asked (a timeout, a dropped connection, another host key answering at
+//! their address): only a plain refusal of the key is a no. Their rotation finds out, and one that cannot reach them
 //! either keeps them listed here, so setup fails naming them.
 use super::discover::{Class, LoginKeys, SSH_TIMEOUT};
 use super::plan::{Action, Planned};
 use crate::keys::control::engine::Report;
 use crate::keys::control::known_hosts::{KnownHosts, Reached, Unreached};
 use crate::parallel;
-use crate::ssh::SshError;
+use crate::ssh::{Fingerprint, SshError};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Asks at once.
@@ -41,8 +41,9 @@ impl Asked {
 }
 
 /// The adopted nodes of `planned` (but those `skip` names) that log in
-/// with the temporary key, or could not be asked ([`Probe::Unasked`]),
-/// where they still show the host key they were classified with.
+/// with the temporary key where they still show the host key they were
+/// classified with, or could not be asked ([`Probe::Unasked`], another
+/// host key answering there too).
 pub fn take_temporary_key(
     keys: &LoginKeys,
     planned: &[Planned],
@@ -60,18 +61,18 @@ pub fn take_temporary_key(
         .collect();
     let probes = parallel::map(&adopted, PARALLEL, |p| {
         let c = &p.candidate;
-        match known_hosts.connect(IpAddr::V4(c.ip), keys.port, SSH_TIMEOUT) {
-            Err(Unreached::Failed(_)) => Probe::Unasked,
-            // Not the machine classified there: nothing to ask it.
-            Err(Unreached::OtherType(_) | Unreached::WeakHostKey(_)) => Probe::Refuses,
-            Ok(Reached { key, .. }) if c.host_key.as_ref() != Some(&key.fingerprint) => {
-                Probe::Refuses
-            }
-            Ok(Reached { conn, .. }) => match conn.authenticate(&keys.user, temporary) {
-                Ok(()) => Probe::Takes,
-                Err(SshError::Denied) => Probe::Refuses,
-                Err(_) => Probe::Unasked,
-            },
+        let reached = known_hosts.connect(IpAddr::V4(c.ip), keys.port, SSH_TIMEOUT);
+        let shown = reached.as_ref().map(|r| &r.key.fingerprint);
+        if let Some(probe) = before_login(shown, c.host_key.as_ref()) {
+            return probe;
+        }
+        let Ok(Reached { conn, .. }) = reached else {
+            return Probe::Unasked;
+        };
+        match conn.authenticate(&keys.user, temporary) {
+            Ok(()) => Probe::Takes,
+            Err(SshError::Denied) => Probe::Refuses,
+            Err(_) => Probe::Unasked,
         }
     });
     let mut asked = Asked::default();
@@ -85,14 +86,30 @@ pub fn take_temporary_key(
     asked
 }
 
+/// What is known of an adopted node before logging in, from the host key
+/// its address answered with (`shown`, or why there is none) and the one
+/// it was classified with: `None` to ask it (the same host key). Another
+/// host key (another type, a weak one, another fingerprint) is not the
+/// node saying no: whoever holds the address now (an ARP spoof, a new
+/// lease) hides it, so it could not be asked.
+fn before_login(
+    shown: Result<&Fingerprint, &Unreached>,
+    classified: Option<&Fingerprint>,
+) -> Option<Probe> {
+    match shown {
+        Ok(key) if classified == Some(key) => None,
+        _ => Some(Probe::Unasked),
+    }
+}
+
 /// What asking an adopted node whether it takes the temporary key found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Probe {
     Takes,
-    /// It refused the key (or is not the machine classified there).
+    /// It refused the key.
     Refuses,
     /// No answer either way: the connection failed, timed out or was
-    /// dropped. Counted as a no, one slow answer would let setup end
+    /// dropped, or another host key answered at its address. Counted as a no, one slow answer would let setup end
     /// `done` with the node still taking the public temporary key.
     Unasked,
 }
@@ -223,6 +240,31 @@ mod tests {
             take_temporary_key(&keys, &planned, |_| true),
             Asked::default()
         );
+    }
+
+    /// Another host key at an adopted node's address is a question not
+    /// answered, never a refusal of the temporary key (it was: an ARP
+    /// spoof during the probe let setup exit 0 with the node still taking
+    /// it; review setup-flow, finding 3).
+    #[test]
+    fn another_host_key_at_an_adopted_node_is_not_a_refusal() {
+        let classified = Fingerprint::parse("SHA256:NODE").unwrap();
+        let other = Fingerprint::parse("SHA256:OTHER").unwrap();
+        let unasked = Some(Probe::Unasked);
+        assert_eq!(before_login(Ok(&classified), Some(&classified)), None);
+        assert_eq!(before_login(Ok(&other), Some(&classified)), unasked);
+        assert_eq!(before_login(Ok(&other), None), unasked);
+        for why in [
+            Unreached::OtherType("rsa".into()),
+            Unreached::WeakHostKey("weak".into()),
+            Unreached::Failed("timeout".into()),
+        ] {
+            assert_eq!(
+                before_login(Err(&why), Some(&classified)),
+                unasked,
+                "{why:?}"
+            );
+        }
     }
 
     #[test]

@@ -351,7 +351,9 @@ fn rotation_options(
 
 /// Stage 5: rotates the new nodes to the cluster key and marks those that
 /// moved as adopted. Returns where the cluster key is, when it ran.
-/// What the rotation stage leaves for the rest of the run.
+/// What the rotation stage leaves for the rest of the run (by default:
+/// nothing rotated, nothing left).
+#[derive(Default)]
 struct Rotated {
     /// Where the cluster key is, when a rotation ran.
     cluster_key: Option<PathBuf>,
@@ -425,16 +427,7 @@ fn rotate(
     // An interrupted rotation is finished even when nothing is new: its
     // nodes may accept the cluster key already and the temporary key still.
     if nodes.is_empty() && !opts.paths.journal().exists() {
-        return Ok(Rotated {
-            cluster_key: None,
-            volatile: Vec::new(),
-            unsettled: Vec::new(),
-            rotated_at: Vec::new(),
-            lingering: lingering::Lingering::default(),
-            held: Vec::new(),
-            local: None,
-            outcomes: Vec::new(),
-        });
+        return Ok(Rotated::default());
     }
     // The rest of the reports are of addresses only the journal lists:
     // another host found at one of them this run is not that node. Those
@@ -579,6 +572,12 @@ fn failure(
              themselves to a name no node has, then run rccr setup again"
         )
     })?;
+    fail_if_any(&plan::left_new(planned), |n, list| {
+        format!(
+            "{n} new node(s) not adopted: left duplicates ({list}, see the notes above); they \
+             still take the temporary key: do what each note says, then run rccr setup again"
+        )
+    })?;
     fail_if_any(&rotated.volatile, |n, list| {
         format!("{n} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({list}): the old key is kept; give them storage, or run rccr setup again after their reboot")
     })?;
@@ -588,7 +587,22 @@ fn failure(
     fail_if_any(&rotated.held, |n, list| {
         format!("{n} node(s) held back, their rotation not finished ({list}): a copy may answer at their address; the old key is kept for them; give the machine that is not the node its own host keys, then run rccr setup again")
     })?;
-    fail_if_any(&rotated.unsettled, |n, list| {
+    // A node rotated this run that may still take the temporary key: a
+    // node an interrupted rotation left on a new lease (rotated at it as
+    // an adopted node, so in none of the lists above) whose rotation
+    // there did not settle.
+    let mut unsettled = rotated.unsettled.clone();
+    unsettled.extend(
+        planned
+            .iter()
+            .filter(|p| {
+                p.rotation
+                    .as_ref()
+                    .is_some_and(|(outcome, _)| outcome.may_take_temporary_key())
+            })
+            .map(|p| p.candidate.ip.to_string()),
+    );
+    fail_if_any(&unsettled, |n, list| {
         format!("the temporary key is kept: an earlier rotation has not settled {n} node(s) ({list}); run rccr setup again once they are reachable, or rccr remove those that are gone")
     })?;
     fail_if_any(refusing, |n, list| {
@@ -638,6 +652,67 @@ mod tests {
         let named = format!("--temp-key {}: is rccr's cluster key", cluster.display());
         assert!(message.contains(&named), "{message}");
         assert!(!paths.nodes().exists(), "an inventory was written");
+    }
+
+    /// A node an interrupted rotation left on a new lease is rotated at
+    /// its new address as an adopted node left alone (`Leave`): its
+    /// rotation ending with it possibly still taking the temporary key
+    /// (`incomplete`, `reverted`) fails the run, naming it (it exited 0:
+    /// review setup-flow, finding 2).
+    #[test]
+    fn a_node_moved_mid_rotation_whose_rotation_did_not_settle_fails_the_run() {
+        use super::discover::Candidate;
+        let ip = std::net::Ipv4Addr::new(10, 0, 0, 9);
+        let mut candidate = Candidate::at(ip, None);
+        candidate.class = Class::Adopted;
+        candidate.moved_from = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 5)));
+        let ends = |outcome: Outcome| {
+            let planned = [Planned {
+                candidate: candidate.clone(),
+                action: Action::Leave,
+                rotation: Some((outcome, "x".into())),
+            }];
+            let cluster_key = std::path::Path::new("/nonexistent/id_ed25519");
+            failure(&planned, &Rotated::default(), &[], cluster_key, None)
+        };
+        for outcome in [Outcome::Incomplete, Outcome::Reverted, Outcome::Unreachable] {
+            let message = ends(outcome).unwrap_err().to_string();
+            assert!(message.contains("10.0.0.9"), "{outcome:?}: {message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+        for outcome in [Outcome::Rotated, Outcome::Moved] {
+            assert!(ends(outcome).is_ok(), "{outcome:?}");
+        }
+    }
+
+    /// A new node the plan leaves a duplicate (its pinned name is another
+    /// node's) still takes the temporary key: the run fails naming it,
+    /// as for a failed rename, and `--expect` refuses it (it exited 0:
+    /// review setup-flow, findings 4 and 1).
+    #[test]
+    fn a_new_node_the_plan_leaves_a_duplicate_fails_the_run() {
+        use super::discover::Candidate;
+        let mac = "02:52:43:00:00:01";
+        let mut config = Config::default();
+        config.nodes.push(crate::config::NodePin {
+            mac: mac.parse().unwrap(),
+            hostname: Some("kitchen".into()),
+            role: None,
+            manager: None,
+        });
+        let mut new = Candidate::at("10.0.5.6".parse().unwrap(), mac.parse().ok());
+        new.class = Class::New;
+        let mut node = Candidate::at("10.0.5.7".parse().unwrap(), None);
+        node.class = Class::Adopted;
+        node.hostname = "kitchen".parse().ok();
+        let planned = plan::plan(vec![new, node], &[plan::control()], &config);
+        assert_eq!(planned[0].candidate.class, Class::Duplicate);
+        assert!(plan::check_expected(&planned, Some(0)).is_err());
+        let cluster_key = std::path::Path::new("/nonexistent/id_ed25519");
+        let failed = failure(&planned, &Rotated::default(), &[], cluster_key, None);
+        let message = failed.unwrap_err().to_string();
+        assert!(message.contains("10.0.5.6"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
     }
 
     /// A cluster key of rccr's at `~/.ssh/id_ed25519`, recorded as such.

@@ -103,8 +103,20 @@ pub fn as_done(planned: &[Planned]) -> Vec<Planned> {
     planned.iter().cloned().map(done).collect()
 }
 
-/// `--expect N`: the run adopts exactly N new nodes, or nothing at all.
-/// A stranger that took the temporary key shows up as one too many.
+/// The addresses of the new hosts left duplicates, adopted at none
+/// ([`Candidate::was_new`]): they still take the temporary key.
+pub fn left_new(planned: &[Planned]) -> Vec<String> {
+    planned
+        .iter()
+        .filter(|p| p.candidate.was_new)
+        .map(|p| p.candidate.ip.to_string())
+        .collect()
+}
+
+/// `--expect N`: the run adopts exactly N new nodes, and leaves no new
+/// host a duplicate, or does nothing at all. A stranger that took the
+/// temporary key shows up as one too many, or in place of a node it made
+/// a duplicate (its MAC answering at another address too).
 pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), Error> {
     let Some(expected) = expect else {
         return Ok(());
@@ -114,18 +126,23 @@ pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), 
         .filter(|p| p.adopts())
         .map(|p| p.candidate.ip.to_string())
         .collect();
-    if new.len() == expected {
+    let left = left_new(planned);
+    if new.len() == expected && left.is_empty() {
         return Ok(());
     }
+    let list = |ips: &[String]| match ips {
+        [] => "none".to_string(),
+        _ => ips.join(", "),
+    };
+    let left = match left.len() {
+        0 => String::new(),
+        n => format!(" and {n} left duplicates ({})", list(&left)),
+    };
     Err(Error::Failed(format!(
-        "--expect {expected}, but {} new node(s) would be adopted ({}): nothing was changed; \
-         check the plan above (host key fingerprints, MACs) and run again",
+        "--expect {expected}, but {} new node(s) would be adopted ({}){left}: nothing was \
+         changed; check the plan above (host key fingerprints, MACs) and run again",
         new.len(),
-        if new.is_empty() {
-            "none".into()
-        } else {
-            new.join(", ")
-        }
+        list(&new),
     )))
 }
 
@@ -181,6 +198,7 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
             Err(why) => {
                 p.action = Action::Leave;
                 p.candidate.class = Class::Duplicate;
+                p.candidate.was_new = true;
                 super::discover::say(&p.candidate, &why);
                 p.candidate.note = Some(why);
             }

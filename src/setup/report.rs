@@ -139,33 +139,34 @@ pub fn outcome(
         true => "held back",
         false => "not found this time",
     };
-    let layers = |hostname: Option<&str>| {
-        engine.and_then(|e| {
-            e.nodes
-                .iter()
-                .find(|n| Some(n.hostname.as_str()) == hostname)
-        })
+    // A node's layers are those the engine ran at its address: a name is
+    // told, or a DNS one, and a host that is no node may carry a node's.
+    let layers = |ip: Option<IpAddr>| {
+        let ip = ip?.to_string();
+        engine.and_then(|e| e.nodes.iter().find(|n| n.ip == ip))
     };
     if as_json {
         let mut objects: Vec<Object> = Vec::new();
-        let with_layers = |o: Object, hostname: Option<&str>| match layers(hostname) {
+        let with_layers = |o: Object, ip: Option<IpAddr>| match layers(ip) {
             Some(n) => layer_fields(o, n),
             None => o,
         };
         if let Some(r) = control {
             objects.push(with_layers(
                 record_object(r, "self", "control", "-"),
-                Some(&r.hostname),
+                Some(r.ip),
             ));
         }
         for p in planned {
-            let o = host_object(&p.candidate, &p.result()).str("key", p.key_state());
-            objects.push(with_layers(o, p.candidate.hostname.as_deref()));
+            let c = &p.candidate;
+            let o = host_object(c, &p.result()).str("key", p.key_state());
+            let node = (c.class == Class::Adopted).then_some(IpAddr::V4(c.ip));
+            objects.push(with_layers(o, node));
         }
         for r in missing {
             objects.push(with_layers(
                 record_object(r, "missing", missing_result(r), "cluster"),
-                Some(&r.hostname),
+                Some(r.ip),
             ));
         }
         for s in engine.map_or(&[][..], |e| &e.services) {
@@ -291,6 +292,56 @@ mod tests {
         }
     }
 
+    /// The engine's report of `hostname` at `ip`: no Docker engine.
+    fn node_report(hostname: &str, ip: &str) -> engine::NodeReport {
+        engine::NodeReport {
+            hostname: hostname.into(),
+            ip: ip.into(),
+            via: "rccr",
+            machine: engine::Layer::Failed("no Docker engine installed".into()),
+            swarm: engine::Layer::Skipped("-".into()),
+            docker_missing: true,
+        }
+    }
+
+    /// An engine report of `node` alone.
+    fn engine_of(node: engine::NodeReport) -> engine::Report {
+        engine::Report {
+            nodes: vec![node],
+            services: Vec::new(),
+            cluster: None,
+            departed: Vec::new(),
+            led: false,
+            engines: false,
+            control_engine: false,
+            manager: None,
+            timings: Vec::new(),
+            unrotated: None,
+        }
+    }
+
+    /// A host's JSON object carries the layers of the node the engine ran
+    /// at its address, and only an adopted one: a refused host named like
+    /// a node (its DNS name, a stale lease at the node's old address) was
+    /// given that node's layers by name (review setup-flow, finding 6),
+    /// and a node whose told name differs in case lost its own.
+    #[test]
+    fn a_host_gets_the_layers_of_the_adopted_node_at_its_address_only() {
+        let elsewhere = engine_of(node_report("node-1", "10.0.5.20"));
+        for class in [Class::Refused, Class::Adopted] {
+            let planned = planned_alone(found(class));
+            let json = outcome(&planned, &[], 0, &[], Some(&elsewhere), true);
+            assert!(!json.contains("\"kind\": \"node\""), "{class:?}: {json}");
+        }
+        let here = engine_of(node_report("NODE-1", "10.0.5.9"));
+        let refused = planned_alone(found(Class::Refused));
+        let json = outcome(&refused, &[], 0, &[], Some(&here), true);
+        assert!(!json.contains("\"kind\": \"node\""), "{json}");
+        let adopted = planned_alone(found(Class::Adopted));
+        let json = outcome(&adopted, &[], 0, &[], Some(&here), true);
+        assert!(json.contains("\"kind\": \"node\""), "{json}");
+    }
+
     /// A target without Docker installed says so in a field of its own:
     /// with no swarm recorded its `machine: failed` fails no run, which
     /// only its detail's words told.
@@ -301,24 +352,11 @@ mod tests {
             &[super::super::plan::control()],
             &Config::default(),
         );
-        let layers = |docker_missing| engine::Report {
-            nodes: vec![engine::NodeReport {
-                hostname: "node-1".into(),
-                ip: "10.0.5.9".into(),
-                via: "rccr",
-                machine: engine::Layer::Failed("no Docker engine installed".into()),
-                swarm: engine::Layer::Skipped("-".into()),
+        let layers = |docker_missing| {
+            engine_of(engine::NodeReport {
                 docker_missing,
-            }],
-            services: Vec::new(),
-            cluster: None,
-            departed: Vec::new(),
-            led: false,
-            engines: false,
-            control_engine: false,
-            manager: None,
-            timings: Vec::new(),
-            unrotated: None,
+                ..node_report("node-1", "10.0.5.9")
+            })
         };
         for missing in [true, false] {
             let json = outcome(&planned, &[], 0, &[], Some(&layers(missing)), true);
