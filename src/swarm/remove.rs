@@ -412,7 +412,12 @@ fn remove_one(
         Some(Ok(member)) => member.call(&Op::Info).ok().map(|v| Info::parse(&v).node_id),
         _ => None,
     };
-    let Some(entry) = entry_of(&view, node, records, told.as_deref())?.cloned() else {
+    let lead_id = told
+        .as_ref()
+        .and_then(|_| lead.call(&Op::Info).ok())
+        .map(|v| Info::parse(&v).node_id);
+    let Some(entry) = entry_of(&view, node, records, told.as_deref(), lead_id.as_deref())?.cloned()
+    else {
         layer.add("not in the swarm".into());
         return Ok(release(layer, Vec::new(), None, node, config, paths, opts));
     };
@@ -537,10 +542,29 @@ fn entry_of<'v>(
     node: &NodeRecord,
     records: &[NodeRecord],
     told: Option<&str>,
+    lead_id: Option<&str>,
 ) -> Result<Option<&'v SwarmNode>, String> {
     let told = told.filter(|id| !id.is_empty());
     if let Some(entry) = told.and_then(|id| view.iter().find(|n| n.id == id)) {
-        return Ok(Some(entry));
+        // Its word: never the lead's entry, nor another inventory node's
+        // (at that node's address, or by its name away from its own).
+        let other = records.iter().find(|r| {
+            r.ip != node.ip
+                && (entry.addr == Some(r.ip)
+                    || (entry.hostname == r.hostname
+                        && r.hostname != node.hostname
+                        && entry.addr != Some(node.ip)))
+        });
+        if other.is_none() && lead_id != Some(entry.id.as_str()) {
+            return Ok(Some(entry));
+        }
+        return Err(format!(
+            "{} tells the swarm node ID of {}: nothing was done; check the machine at {ip} \
+             (rccr remove --forget {ip} takes it out without asking it)",
+            print::name(&node.hostname),
+            print::name(other.map_or(&entry.hostname, |r| &r.hostname)),
+            ip = node.ip,
+        ));
     }
     let named = |n: &&SwarmNode| n.hostname == node.hostname;
     let at: Vec<&SwarmNode> = view.iter().filter(|n| n.addr == Some(node.ip)).collect();
@@ -629,7 +653,7 @@ fn staying<'v>(
     let leaving: Vec<&str> = leaving
         .iter()
         .filter(|l| Some(*l) != removed)
-        .flat_map(|l| match entry_of(view, l, records, None) {
+        .flat_map(|l| match entry_of(view, l, records, None, None) {
             Ok(entry) => entry.into_iter().collect::<Vec<&SwarmNode>>(),
             Err(_) => view.iter().filter(|n| n.addr == Some(l.ip)).collect(),
         })
@@ -1248,59 +1272,67 @@ mod tests {
         let t4 = entry(Some("10.0.0.2"), "t4");
         let view = [t4.clone(), dead.clone()];
         // --forget, or no answer: the down entry, not t4's.
-        assert_eq!(entry_of(&view, &t2, &[], None), Ok(Some(&dead)));
+        assert_eq!(entry_of(&view, &t2, &[], None, None), Ok(Some(&dead)));
         // t2's entry gone: t4, live at .2 by another name, may be t2
         // renamed or another node. Refused, naming the address and setup.
-        let refused = entry_of(std::slice::from_ref(&t4), &t2, &[], None).unwrap_err();
+        let refused = entry_of(std::slice::from_ref(&t4), &t2, &[], None, None).unwrap_err();
         assert!(refused.contains("at 10.0.0.2 (t4 ready)"), "{refused}");
         assert!(refused.contains("run rccr setup first"), "{refused}");
         // A live entry carrying its name at its address is its own.
         let live = entry(Some("10.0.0.2"), "t2");
         assert_eq!(
-            entry_of(&[t4.clone(), live.clone()], &t2, &[], None),
+            entry_of(&[t4.clone(), live.clone()], &t2, &[], None, None),
             Ok(Some(&live))
         );
         // Two down entries at the address: the one carrying its name; two
         // live ones carrying it cannot be told apart.
         let other = down(entry(Some("10.0.0.2"), "t9"));
         assert_eq!(
-            entry_of(&[other.clone(), dead.clone()], &t2, &[], None),
+            entry_of(&[other.clone(), dead.clone()], &t2, &[], None, None),
             Ok(Some(&dead))
         );
         let mut twin = live.clone();
         twin.id = "twin".into();
-        assert!(entry_of(&[live.clone(), twin], &t2, &[], None).is_err());
+        assert!(entry_of(&[live.clone(), twin], &t2, &[], None, None).is_err());
         // Its old entry down beside a live one carrying its name: which of
         // them is the node cannot be told without asking it.
-        assert!(entry_of(&[dead.clone(), live.clone()], &t2, &[], None).is_err());
+        assert!(entry_of(&[dead.clone(), live.clone()], &t2, &[], None, None).is_err());
         assert_eq!(
             entry_of(
                 &[dead.clone(), live.clone()],
                 &t2,
                 &[],
-                Some(live.id.as_str())
+                Some(live.id.as_str()),
+                None
             ),
             Ok(Some(&live))
         );
         // A node that answers is the entry with the ID it tells, wherever.
         assert_eq!(
-            entry_of(&view, &t2, &[], Some(t4.id.as_str())),
+            entry_of(&view, &t2, &[], Some(t4.id.as_str()), None),
             Ok(Some(&t4))
         );
         // It tells an ID the swarm does not list: a live entry at its
         // address is another node's; its own down one is still found.
-        assert!(entry_of(std::slice::from_ref(&live), &t2, &[], Some("elsewhere")).is_err());
+        assert!(entry_of(
+            std::slice::from_ref(&live),
+            &t2,
+            &[],
+            Some("elsewhere"),
+            None
+        )
+        .is_err());
         assert_eq!(
-            entry_of(&view, &t2, &[], Some("elsewhere")),
+            entry_of(&view, &t2, &[], Some("elsewhere"), None),
             Ok(Some(&dead))
         );
         // Nothing at its address: by its name (a node on a new lease), a
         // live one only when it told no ID.
         let moved = entry(Some("10.0.0.7"), "t2");
         let view = [moved.clone()];
-        assert_eq!(entry_of(&view, &t2, &[], None), Ok(Some(&moved)));
-        assert_eq!(entry_of(&view, &t2, &[], Some("elsewhere")), Ok(None));
-        assert_eq!(entry_of(&[], &t2, &[], None), Ok(None));
+        assert_eq!(entry_of(&view, &t2, &[], None, None), Ok(Some(&moved)));
+        assert_eq!(entry_of(&view, &t2, &[], Some("elsewhere"), None), Ok(None));
+        assert_eq!(entry_of(&[], &t2, &[], None, None), Ok(None));
     }
 
     /// Review F7: t2 is unreachable and on a new lease; a member (t5) that
@@ -1313,11 +1345,17 @@ mod tests {
         let impostor = entry(Some("10.0.0.5"), "t2");
         let moved = down(entry(Some("10.0.0.7"), "t2"));
         assert_eq!(
-            entry_of(&[impostor.clone(), moved.clone()], &t2, &records, None),
+            entry_of(
+                &[impostor.clone(), moved.clone()],
+                &t2,
+                &records,
+                None,
+                None
+            ),
             Ok(Some(&moved))
         );
         assert_eq!(
-            entry_of(std::slice::from_ref(&impostor), &t2, &records, None),
+            entry_of(std::slice::from_ref(&impostor), &t2, &records, None, None),
             Ok(None)
         );
         // Two entries of its name where no node of the inventory is: which
@@ -1325,10 +1363,55 @@ mod tests {
         let mut twin = moved.clone();
         twin.id = "twin".into();
         twin.addr = "10.0.0.8".parse().ok();
-        let refused = entry_of(&[moved, twin], &t2, &records, None).unwrap_err();
+        let refused = entry_of(&[moved, twin], &t2, &records, None, None).unwrap_err();
         assert!(
             refused.contains("the swarm lists 2 nodes named t2 at other addresses than 10.0.0.2 (10.0.0.7, 10.0.0.8)"),
             "{refused}"
+        );
+    }
+
+    /// Review remove-ops F1: a leaving node that tells another node's
+    /// swarm node ID (t3 telling t2's) had t2 demoted, drained and
+    /// force-removed (exit 0). Refused, nothing done: by the address of
+    /// another inventory node, its name away from the node's address, or
+    /// the ID of the manager leading the removal.
+    #[test]
+    fn a_node_telling_another_nodes_swarm_id_is_refused() {
+        let t3 = record("10.0.0.3", "t3");
+        let records = [record("10.0.0.2", "t2"), t3.clone()];
+        let t2 = entry(Some("10.0.0.2"), "t2");
+        let view = [t2.clone(), down(entry(Some("10.0.0.3"), "t3"))];
+        let refused = entry_of(&view, &t3, &records, Some(t2.id.as_str()), None).unwrap_err();
+        assert_eq!(refused.lines().count(), 1, "{refused}");
+        assert!(
+            refused.starts_with("t3 tells the swarm node ID of t2: nothing was done"),
+            "{refused}"
+        );
+        let renamed = entry(Some("10.0.0.9"), "t2");
+        assert!(entry_of(
+            std::slice::from_ref(&renamed),
+            &t3,
+            &records,
+            Some(renamed.id.as_str()),
+            None
+        )
+        .is_err());
+        // The lead's own ID, wherever the swarm sees the lead.
+        let lead = entry(Some("10.0.0.9"), "c");
+        let view = [lead.clone()];
+        let lead_id = Some(lead.id.as_str());
+        assert!(entry_of(&view, &t3, &records, lead_id, lead_id).is_err());
+        // Its own entry on a new lease is still its own.
+        let moved = entry(Some("10.0.0.7"), "t3");
+        assert_eq!(
+            entry_of(
+                std::slice::from_ref(&moved),
+                &t3,
+                &records,
+                Some(moved.id.as_str()),
+                None
+            ),
+            Ok(Some(&moved))
         );
     }
 
