@@ -389,8 +389,9 @@ fn not_handed(done: Option<&Result<Option<Promoted>, String>>) -> String {
 /// Why a node was not taken out of the swarm when no manager led.
 const NO_MANAGER: &str = "no manager of the cluster's swarm among the nodes that stay answers";
 
-/// Takes one node out of the swarm, through `lead`. `Err`: which entry of
-/// the swarm's list is the node's cannot be told, and nothing was done.
+/// Takes one node out of the swarm, through `lead`. `Err`: nothing was
+/// done (the lead's list unread, the node's entry not told, its demotion
+/// refused), one line.
 fn remove_one(
     lead: &Member,
     node: &NodeRecord,
@@ -401,10 +402,7 @@ fn remove_one(
     opts: &Options,
 ) -> Result<Layer, String> {
     let mut layer = Layer::Unchanged;
-    let view = match nodes(lead) {
-        Ok(view) => view,
-        Err(e) => return Ok(Layer::Failed(e)),
-    };
+    let view = nodes(lead)?;
     // A node that answers tells which entry is its own (its address may
     // be another node's by now); it is asked nothing else until it leaves.
     let itself = (!opts.forget).then(|| log_in_one(config, paths, node));
@@ -432,8 +430,7 @@ fn remove_one(
             manager: false,
             labels: &[],
         }) {
-            trouble.push(format!("not demoted: {}", print::text(&e)));
-            return Ok(failed_after(layer, trouble));
+            return Err(format!("not demoted: {}", print::text(&e)));
         }
         layer.add("demoted".into());
         // Demoting the raft leader starts an election: let the managers
@@ -1412,6 +1409,44 @@ mod tests {
                 None
             ),
             Ok(Some(&moved))
+        );
+    }
+
+    /// Review remove-ops F2: the lead's list could not be read, nothing
+    /// was done, and the node left the inventory all the same (Ok).
+    #[test]
+    fn a_node_whose_swarm_cannot_be_read_is_kept() {
+        let home = crate::state::scratch::home("remove-unread");
+        let control = record("10.0.0.1", "c");
+        let t2 = record("10.0.0.2", "t2");
+        let opts = Options {
+            config: None,
+            paths: crate::state::StatePaths {
+                ssh_dir: home.paths.ssh_dir.clone(),
+                state_dir: home.paths.state_dir.clone(),
+                known_hosts: home.paths.known_hosts.clone(),
+            },
+            nodes: Vec::new(),
+            release: false,
+            forget: true,
+            yes: true,
+            json: false,
+        };
+        let lead = Member::local(&control);
+        let records = [control.clone(), t2.clone()];
+        let got = remove_one(
+            &lead,
+            &t2,
+            &records,
+            &records[1..],
+            &Config::default(),
+            &home.paths,
+            &opts,
+        );
+        assert!(
+            matches!(&got, Err(e) if e.starts_with("cannot read the swarm: ")),
+            "{}",
+            got.map_or_else(|e| e, |l| l.text())
         );
     }
 
