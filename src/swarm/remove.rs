@@ -437,11 +437,14 @@ fn remove_one(
         // settle before the swarm is asked anything else.
         wait_settled(lead);
     }
-    if let Some(now) = swarm_node(lead, &entry.id) {
-        if lead.call(&Op::NodeDrain { node: &now }).is_ok() {
+    match on_entry(lead, &entry.id, |node| Op::NodeDrain { node }) {
+        Ok(true) => {
             layer.add("drained".into());
             wait_drained(lead, &entry.id);
         }
+        Ok(false) => {}
+        // Reported; the node leaves all the same (its tasks move then).
+        Err(e) => trouble.push(format!("not drained: {e}")),
     }
     if let Some(itself) = itself {
         match itself.and_then(|member| member.call(&Op::Leave { force: true })) {
@@ -449,12 +452,13 @@ fn remove_one(
             Err(e) => unleft = Some(e),
         }
     }
-    if let Some(now) = swarm_node(lead, &entry.id) {
-        if let Err(e) = lead.call(&Op::NodeRemove { node: &now }) {
-            trouble.push(format!("not removed from the swarm: {}", print::text(&e)));
+    match on_entry(lead, &entry.id, |node| Op::NodeRemove { node }) {
+        Ok(true) => layer.add("removed from the swarm's list".into()),
+        Ok(false) => {}
+        Err(e) => {
+            trouble.push(format!("not removed from the swarm's list: {e}"));
             return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
         }
-        layer.add("removed from the swarm's list".into());
     }
     if entry.manager {
         // Only now: a worker promoted while the leaving manager still led
@@ -516,9 +520,21 @@ fn nodes(lead: &Member) -> Result<Vec<SwarmNode>, String> {
 }
 
 /// The swarm's entry with node ID `id`, as `lead` sees it now (its
-/// version changes with each update).
-fn swarm_node(lead: &Member, id: &str) -> Option<SwarmNode> {
-    nodes(lead).ok()?.into_iter().find(|n| n.id == id)
+/// version changes with each update); `None`: not listed. A list that
+/// cannot be read is `Err`, never "not listed".
+fn swarm_node(lead: &Member, id: &str) -> Result<Option<SwarmNode>, String> {
+    Ok(nodes(lead)?.into_iter().find(|n| n.id == id))
+}
+
+/// `lead` makes `change` to the entry with node ID `id` as listed now:
+/// `Ok(false)` when the swarm lists it no more; `Err` why not (escaped).
+fn on_entry(lead: &Member, id: &str, change: fn(&SwarmNode) -> Op<'_>) -> Result<bool, String> {
+    let Some(now) = swarm_node(lead, id)? else {
+        return Ok(false);
+    };
+    lead.call(&change(&now))
+        .map(|_| true)
+        .map_err(|e| print::text(&e).into_owned())
 }
 
 /// `node`'s entry in the swarm's list. `told`: the node ID the node
@@ -832,10 +848,8 @@ fn promote(
     // tells now: its address may be another entry's too.
     let promoted = member
         .call(&Op::Info)
-        .map(|v| Info::parse(&v).node_id)
-        .ok()
-        .and_then(|id| swarm_node(lead, &id))
-        .ok_or_else(|| "the swarm does not list it after its join".to_string())
+        .and_then(|v| swarm_node(lead, &Info::parse(&v).node_id))
+        .and_then(|new| new.ok_or_else(|| "the swarm does not list it after its join".into()))
         .and_then(|new| {
             let labels: Vec<(&'static str, String)> =
                 ["rccr.arch", "rccr.role", "rccr.ram_mb", "rccr.storage"]
@@ -1448,6 +1462,19 @@ mod tests {
             "{}",
             got.map_or_else(|e| e, |l| l.text())
         );
+    }
+
+    /// Review remove-ops F3: a failed read was `None`, "not listed": the
+    /// drain and the removal from the swarm's list were skipped unsaid.
+    #[test]
+    fn a_failed_read_of_the_swarm_is_not_a_node_gone_from_it() {
+        let control = record("10.0.0.1", "c");
+        let read = format!("{:?}", swarm_node(&Member::local(&control), "n1"));
+        assert!(read.starts_with("Err(\"cannot read the swarm: "), "{read}");
+        // The drain and the removal from the list say so, not skipped.
+        let lead = Member::local(&control);
+        let removed = on_entry(&lead, "n1", |node| Op::NodeRemove { node }).unwrap_err();
+        assert!(removed.starts_with("cannot read the swarm: "), "{removed}");
     }
 
     #[test]
