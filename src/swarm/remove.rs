@@ -142,8 +142,16 @@ pub fn run(opts: Options) -> Result<(), Error> {
     }
     let mut results = forget_addresses(paths, &only_journal)?;
     let left = match leaving.is_empty() {
-        true => Ok(Vec::new()),
-        false => leave_cluster(&config, paths, &records, &leaving, &held, &opts),
+        true => Ok(()),
+        false => leave_cluster(
+            &config,
+            paths,
+            &records,
+            &leaving,
+            &held,
+            &opts,
+            &mut results,
+        ),
     };
     // Even when the swarm could not be asked: a node may have left the
     // inventory all the same.
@@ -154,8 +162,14 @@ pub fn run(opts: Options) -> Result<(), Error> {
     if let Some(problem) = crate::state::persist_control() {
         print::warning("rccr remove", &problem);
     }
-    results.extend(left?);
-    print::stdout(&render(&results, opts.json))?;
+    // The table first: a state file not saved after the swarm changed
+    // must not hide what was done to the nodes.
+    let shown = match left.is_err() && results.is_empty() {
+        true => Ok(()),
+        false => print::stdout(&render(&results, opts.json)),
+    };
+    left?;
+    shown?;
     let failed: Vec<&str> = results
         .iter()
         .filter(|(_, l)| l.failed())
@@ -238,8 +252,9 @@ fn forget_addresses(paths: &StatePaths, nodes: &[NodeAddr]) -> Result<Vec<(Strin
 
 /// The inventory's `leaving` nodes leave the swarm (through a manager of
 /// the cluster's), the inventory, the unfinished rotation and rccr's
-/// known_hosts pins; each node's result. No node at one of `held` is
-/// logged in to.
+/// known_hosts pins; each node's result, onto `results` as soon as it is
+/// known (an `Err` after the swarm changed leaves them there). No node at
+/// one of `held` is logged in to.
 fn leave_cluster(
     config: &Config,
     paths: &StatePaths,
@@ -247,7 +262,8 @@ fn leave_cluster(
     leaving: &[NodeRecord],
     held: &[(IpAddr, String)],
     opts: &Options,
-) -> Result<Vec<(String, Layer)>, Error> {
+    results: &mut Vec<(String, Layer)>,
+) -> Result<(), Error> {
     let staying: Vec<NodeRecord> = records
         .iter()
         .filter(|r| !leaving.contains(r))
@@ -278,7 +294,6 @@ fn leave_cluster(
         Some((ip, done)) if *ip == node.ip => Some(done.clone()),
         _ => None,
     };
-    let mut results: Vec<(String, Layer)> = Vec::new();
     // Without a manager that stays, nothing is asked of a node: it stays
     // in the swarm, holds the cluster key, and so stays in the inventory
     // (a later remove can still reach it). A node --forget names is gone:
@@ -353,7 +368,7 @@ fn leave_cluster(
     // changed key: ssh must not remember the old one.
     let pins: Vec<&Fingerprint> = gone.iter().filter_map(|n| n.host_key.as_ref()).collect();
     KnownHosts::new(paths.known_hosts.clone()).forget(&pins)?;
-    Ok(results)
+    Ok(())
 }
 
 /// What went wrong in a leaving manager's handover ([`replace`]) when a
@@ -1426,6 +1441,23 @@ mod tests {
         );
     }
 
+    /// `rccr remove --forget --yes` with the state at `paths`.
+    fn forgetting(paths: &StatePaths) -> Options {
+        Options {
+            config: None,
+            paths: StatePaths {
+                ssh_dir: paths.ssh_dir.clone(),
+                state_dir: paths.state_dir.clone(),
+                known_hosts: paths.known_hosts.clone(),
+            },
+            nodes: Vec::new(),
+            release: false,
+            forget: true,
+            yes: true,
+            json: false,
+        }
+    }
+
     /// Review remove-ops F2: the lead's list could not be read, nothing
     /// was done, and the node left the inventory all the same (Ok).
     #[test]
@@ -1433,19 +1465,7 @@ mod tests {
         let home = crate::state::scratch::home("remove-unread");
         let control = record("10.0.0.1", "c");
         let t2 = record("10.0.0.2", "t2");
-        let opts = Options {
-            config: None,
-            paths: crate::state::StatePaths {
-                ssh_dir: home.paths.ssh_dir.clone(),
-                state_dir: home.paths.state_dir.clone(),
-                known_hosts: home.paths.known_hosts.clone(),
-            },
-            nodes: Vec::new(),
-            release: false,
-            forget: true,
-            yes: true,
-            json: false,
-        };
+        let opts = forgetting(&home.paths);
         let lead = Member::local(&control);
         let records = [control.clone(), t2.clone()];
         let got = remove_one(
@@ -1475,6 +1495,40 @@ mod tests {
         let lead = Member::local(&control);
         let removed = on_entry(&lead, "n1", |node| Op::NodeRemove { node }).unwrap_err();
         assert!(removed.starts_with("cannot read the swarm: "), "{removed}");
+    }
+
+    /// Review remove-ops F5: a state file not saved after the swarm was
+    /// asked lost every node's row (only the one-line error was shown).
+    /// The rows are there all the same, for the table before the error.
+    #[test]
+    fn a_state_file_not_saved_keeps_the_rows_for_the_table() {
+        let home = crate::state::scratch::home("remove-unsaved");
+        let paths = &home.paths;
+        // inventory.ini a directory: the inventory cannot be saved.
+        std::fs::create_dir_all(paths.inventory_ini().join("x")).unwrap();
+        let mut control = record("10.0.0.1", "c");
+        control.role = Role::Control;
+        let records = [control, record("10.0.0.2", "t2")];
+        let opts = forgetting(paths);
+        let mut results = Vec::new();
+        let config = Config::default();
+        let got = leave_cluster(
+            &config,
+            paths,
+            &records,
+            &records[1..],
+            &[],
+            &opts,
+            &mut results,
+        );
+        assert!(got.is_err());
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].0, "t2");
+        assert!(
+            results[0].1.text().contains(NO_MANAGER),
+            "{}",
+            results[0].1.text()
+        );
     }
 
     #[test]
