@@ -1290,16 +1290,20 @@ fn managers_whose_node_lists_disagree_are_named_and_status_fails() {
     );
 }
 
+/// The swarm's nodes as target-1 lists them, sorted (to compare): the 3
+/// of a [`one_manager_swarm`], before and after what a test does there.
+fn members_seen_by_target_1(cluster: &Cluster) -> Vec<(String, String)> {
+    let mut listed = swarm_nodes(cluster, "target-1");
+    listed.sort();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    listed
+}
+
 #[test]
 fn a_node_claiming_another_nodes_swarm_id_changes_nothing_of_that_node() {
     let cluster = or_skip!(one_manager_swarm());
-    let members = || {
-        let mut listed = swarm_nodes(&cluster, "target-1");
-        listed.sort();
-        listed
-    };
+    let members = || members_seen_by_target_1(&cluster);
     let before = members();
-    assert_eq!(before.len(), 3, "{before:?}");
     let node_id = |host: &str| node_id(&cluster, host);
     let (victim, liar) = (node_id("target-2"), node_id("target-3"));
     // From now on target-3's rccr relays its engine's answers with
@@ -1322,6 +1326,31 @@ fn a_node_claiming_another_nodes_swarm_id_changes_nothing_of_that_node() {
     assert_eq!(node_id("target-3"), liar);
     // The liar is reported, and setup fails.
     assert_swarm_failed(&out, "ReCyClusteR-Target-03", CLAIMS_TARGET_2);
+}
+
+/// remove-ops F1: a leaving node that tells another node's swarm node ID
+/// (target-3 telling target-2's) had target-2 demoted, drained and
+/// force-removed, exit 0. Nothing is done, and target-3 stays.
+#[test]
+fn a_leaving_node_claiming_another_nodes_swarm_id_removes_nothing() {
+    let cluster = or_skip!(one_manager_swarm());
+    let members = || members_seen_by_target_1(&cluster);
+    let before = members();
+    let (victim, liar) = (node_id(&cluster, "target-2"), node_id(&cluster, "target-3"));
+    lying_relay(
+        &cluster,
+        "target-3",
+        &format!("'s/\"NodeID\":\"{liar}\"/\"NodeID\":\"{victim}\"/g'"),
+    );
+    let said = remove(&cluster, &["ReCyClusteR-Target-03"]);
+    assert_has(
+        &stdout(&said),
+        "ReCyClusteR-Target-03 tells the swarm node ID of ReCyClusteR-Target-02: nothing was done",
+    );
+    assert_eq!((members(), said.status.code()), (before, Some(1)));
+    assert_eq!(node_id(&cluster, "target-2"), victim);
+    let inventory = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/nodes"]));
+    assert_has(&inventory, "ReCyClusteR-Target-03");
 }
 
 #[test]
