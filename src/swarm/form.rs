@@ -396,7 +396,7 @@ pub fn form(
     // A manager is one once raft counts it: the run's new ones are checked,
     // and the raft kept odd (see [`keep_odd`]).
     let uncounted = |id: &&str| !view.iter().any(|n| n.id == *id && n.manager && n.reachable);
-    if !contested && checks_raft(&made, &desired, &node_ids, chosen.iter().any(uncounted)) {
+    if !contested && (!made.is_empty() || chosen.iter().any(uncounted)) {
         let leader_id = infos[leader].map_or("", |info| info.node_id.as_str());
         let wanted: Vec<&str> = desired
             .iter()
@@ -678,23 +678,6 @@ fn raft_read(counted: RaftCount, made: &[(usize, String)], layers: &mut [Layer])
     list
 }
 
-/// Whether a run checks the raft it leaves ([`keep_odd`]): it made a
-/// manager, one of the managers it chose (`desired`) has no node ID
-/// (`node_ids`: its join failed, or its claim was refused), which may
-/// leave the raft even with no manager made, or raft does not count one
-/// it chose (`uncounted`).
-fn checks_raft(
-    made: &[(usize, String)],
-    desired: &[usize],
-    node_ids: &[(usize, String)],
-    uncounted: bool,
-) -> bool {
-    let unjoined = desired
-        .iter()
-        .any(|i| !node_ids.iter().any(|(j, _)| j == i));
-    !made.is_empty() || unjoined || uncounted
-}
-
 /// How a run keeps the raft odd once it made managers ([`keep_odd`]).
 #[derive(Debug, PartialEq)]
 struct KeptOdd<'a> {
@@ -724,7 +707,7 @@ struct KeptOdd<'a> {
 /// is switched off or unreached (`planned` does not count one, the raft
 /// does), one is demoted:
 /// the newest of `made` that raft counts, else the last of `wanted` (the
-/// run's chosen managers, in inventory order) that it counts, the raft's leader
+/// run's chosen managers, best first) that it counts, the raft's leader
 /// only when no other may go; never `leader`, and none when no manager
 /// would remain.
 fn keep_odd<'a>(
@@ -2166,25 +2149,6 @@ mod tests {
     }
 
     #[test]
-    fn a_chosen_managers_failed_join_alone_has_the_raft_checked() {
-        let ids = |of: &[usize]| -> Vec<(usize, String)> {
-            of.iter().map(|&i| (i, format!("n{i}"))).collect()
-        };
-        // l and b manage and raft counts them; c's join failed (no node
-        // ID): the raft may be even, and is checked (before, it was not).
-        assert!(checks_raft(&[], &[0, 1, 2], &ids(&[0, 1]), false));
-        // Which then demotes b, so that l alone manages.
-        let two = [manager("l", 1, true), manager("b", 2, true)];
-        let kept = keep_odd(&two, &[], &["l", "b"], "l", 3, &answered, &none);
-        assert_eq!((kept.demote, kept.managers), (Some("b"), 2));
-        // Every chosen one manages, counted: nothing to check.
-        assert!(!checks_raft(&[], &[0, 1, 2], &ids(&[0, 1, 2, 3]), false));
-        // A manager made, or one raft does not count: checked.
-        assert!(checks_raft(&ids(&[2]), &[0, 1, 2], &ids(&[0, 1, 2]), false));
-        assert!(checks_raft(&[], &[0, 1, 2], &ids(&[0, 1, 2]), true));
-    }
-
-    #[test]
     fn a_failed_manager_join_takes_back_the_manager_it_would_leave_even() {
         // l led; b joined as a manager; c's join failed, leaving an entry
         // raft does not count (c answered: it is no manager switched off).
@@ -2523,7 +2487,7 @@ mod tests {
             keep_odd(&nodes, &[], &["l"], "l", 3, &answered, &none).demote,
             None
         );
-        // A manager from before, the last chosen, goes when the run made none.
+        // A manager from before, the least wanted, goes when the run made none.
         assert_eq!(
             keep_odd(&nodes, &[], &["l", "b"], "l", 3, &answered, &none).demote,
             Some("b")
