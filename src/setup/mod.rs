@@ -572,12 +572,15 @@ fn failure(
              themselves to a name no node has, then run rccr setup again"
         )
     })?;
-    fail_if_any(&plan::left_new(planned), |n, list| {
-        format!(
-            "{n} new node(s) not adopted: left duplicates ({list}, see the notes above); they \
-             still take the temporary key: do what each note says, then run rccr setup again"
-        )
-    })?;
+    let left = plan::left_new(planned);
+    if !left.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} address(es) of new hosts not adopted: left duplicates ({}; see the notes above); \
+             they still take the temporary key: do what each note says, then run rccr setup again",
+            left.len(),
+            discover::named(&left)
+        )));
+    }
     fail_if_any(&rotated.volatile, |n, list| {
         format!("{n} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({list}): the old key is kept; give them storage, or run rccr setup again after their reboot")
     })?;
