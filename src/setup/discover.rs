@@ -1275,8 +1275,8 @@ mod tests {
 
     /// An honest new node whose MAC a host answers ARP with at a spare
     /// address (no SSH there) is a duplicate, adopted at none, and an
-    /// imposter holding the temporary key is the one new node: `--expect
-    /// 1` counted it alone and let it be adopted (review setup-flow,
+    /// imposter holding the temporary key is a new node in its place:
+    /// `--expect` counted it and let it be adopted (review setup-flow,
     /// finding 1). The node left a duplicate refuses the count.
     #[test]
     fn a_new_node_left_a_duplicate_by_a_cloned_mac_refuses_expect() {
