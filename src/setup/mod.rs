@@ -153,6 +153,11 @@ pub fn run(opts: Options) -> Result<(), Error> {
         .filter(|p| matches!(p.action, Action::Adopt { .. }))
         .count();
     if new > 0 && !opts.yes {
+        if opts.json {
+            // The question needs the plan's host keys to check, and the
+            // JSON on stdout comes only at the end.
+            eprint!("{}", report::plan(&planned, false));
+        }
         crate::cli::confirm(
             PROGRAM,
             &format!(
