@@ -1960,6 +1960,49 @@ fn a_promotion_raft_never_takes_fails_setup_and_keeps_the_managers_odd() {
     assert_eq!(managers, ["ReCyClusteR-Target-01"], "{}", stderr(&out));
 }
 
+/// The manager token sent to a node whose manager join fails (target-3's
+/// swarm port closed to the others: raft's join checks it can reach the
+/// new member) is rotated: a node that kept it makes no machine a manager
+/// with it. Before: the token it was sent stayed the swarm's for good.
+#[test]
+fn a_manager_token_sent_to_a_node_whose_join_fails_is_rotated() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    sh_ok(
+        &cluster,
+        "target-3",
+        "nft add table inet rccrlab && nft add chain inet rccrlab input '{ type filter hook input priority -10; }' && nft add rule inet rccrlab input tcp dport 2377 drop",
+    );
+    // target-3's rccr keeps what it is sent, the Join's token with it.
+    let real = cluster.lab.dir().join("bin/rccr");
+    let kept = cluster.lab.dir().join("hosts/target-3/kept");
+    fake_command(
+        &cluster,
+        "target-3",
+        "rccr",
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = engine ] || exec '{real}' \"$@\"\ntee -a '{kept}' | '{real}' \"$@\"\n",
+            real = real.display(),
+            kept = kept.display()
+        ),
+    );
+    let out = setup_with(&cluster, &[]);
+    assert_swarm_failed(&out, "ReCyClusteR-Target-03", "join failed");
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    let sent = String::from_utf8_lossy(&std::fs::read(&kept).unwrap()).into_owned();
+    assert!(sent.contains("SWMTKN-1-"), "no token sent: {said}");
+    let now = cluster.docker_ok("target-1", &["swarm", "join-token", "-q", "manager"]);
+    assert!(now.trim().starts_with("SWMTKN-1-"), "{now}");
+    assert!(
+        !sent.contains(now.trim()),
+        "the token sent still joins: {said}"
+    );
+    assert_has(
+        &said,
+        "rotated the manager join token a node that is no manager was sent",
+    );
+    assert!(!said.contains(now.trim()), "{said}");
+}
+
 /// A manager switched off (its engine stopped) is replaced, and the
 /// replacement stays: a second run changes nothing. Before, every run
 /// promoted target-4 and demoted it again "so the raft keeps an odd count":

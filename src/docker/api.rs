@@ -52,13 +52,14 @@ pub fn swarm_spec(swarm: &Value) -> Option<(&Value, u64)> {
         .then_some((spec, version))
 }
 
-/// Gives the swarm a new worker join token (on a manager), sending back
-/// its `spec` unchanged at its `version` ([`swarm_spec`]), as `docker swarm
-/// join-token --rotate` does. Nodes that joined stay; the old token joins
-/// nothing more.
-pub fn swarm_rotate_worker_token(spec: &Value, version: u64) -> Request {
+/// Gives the swarm a new worker join token, or manager one (`manager`),
+/// on a manager, sending back its `spec` unchanged at its `version`
+/// ([`swarm_spec`]), as `docker swarm join-token --rotate` does. Nodes
+/// that joined stay; the old token joins nothing more.
+pub fn swarm_rotate_token(spec: &Value, version: u64, manager: bool) -> Request {
+    let role = if manager { "Manager" } else { "Worker" };
     Request::post(
-        format!("/swarm/update?version={version}&rotateWorkerToken=true"),
+        format!("/swarm/update?version={version}&rotate{role}Token=true"),
         spec.render(),
     )
 }
@@ -536,7 +537,7 @@ mod tests {
                 "JoinTokens":{"Worker":"SWMTKN-1-c-w","Manager":"SWMTKN-1-c-m"}}"#,
         );
         let (spec, version) = swarm_spec(&swarm).unwrap();
-        let request = swarm_rotate_worker_token(spec, version);
+        let request = swarm_rotate_token(spec, version, false);
         assert_eq!(request.method, "POST");
         assert_eq!(
             request.path,
@@ -547,6 +548,13 @@ mod tests {
             request.body.as_deref(),
             Some(r#"{"Name":"default","Raft":{"SnapshotInterval":10000}}"#)
         );
+        // The manager token, the same way: only the flag differs.
+        let manager = swarm_rotate_token(spec, version, true);
+        assert_eq!(
+            manager.path,
+            "/swarm/update?version=42&rotateManagerToken=true"
+        );
+        assert_eq!(manager.body, request.body);
         // Without both, nothing is sent back: `null` or `{}` as the spec
         // would reset the swarm's settings.
         for partial in [

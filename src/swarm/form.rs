@@ -277,7 +277,13 @@ pub fn form(
         .collect();
     // Managers this run made (joined as one, or promoted), in that order.
     let mut made: Vec<(usize, String)> = Vec::new();
+    // Members sent the manager token, and those of them raft never counted.
+    let mut sent: Vec<usize> = Vec::new();
+    let mut uncounted_members: Vec<usize> = Vec::new();
     for (i, result, token) in joined {
+        if token.is_manager() {
+            sent.push(i);
+        }
         match result {
             Ok(info) => {
                 formed.layers[i].add(format!("joined as {}", token.role()));
@@ -304,6 +310,9 @@ pub fn form(
         Err(e) => {
             formed.layers[leader] =
                 Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
+            if sent_to_no_manager(&sent, &node_ids, &[]) {
+                retire_manager_token(lead, &mut formed, leader);
+            }
             return Ok(formed);
         }
     };
@@ -441,12 +450,18 @@ pub fn form(
                 });
                 let demoted = demoted.as_ref().map(|_| ()).map_err(String::as_str);
                 let counted = match parity {
-                    None => Counted::Uncounted(demoted),
+                    None => {
+                        uncounted_members.push(i);
+                        Counted::Uncounted(demoted)
+                    }
                     Some(left) => Counted::Parity(left, demoted),
                 };
                 counted.onto(&mut formed.layers[i]);
             }
         }
+    }
+    if sent_to_no_manager(&sent, &node_ids, &uncounted_members) {
+        retire_manager_token(lead, &mut formed, leader);
     }
     // The managers after this run's joins, promotions and demotions.
     record_managers(lead, &mut record, record_path)?;
@@ -1712,12 +1727,33 @@ fn came_back(
 
 /// What a run says once it rotated the worker join token.
 pub const ROTATED: &str = "rotated the worker join token a docker CLI join showed";
+/// What a run says once it rotated the manager join token.
+pub const ROTATED_MANAGER: &str =
+    "rotated the manager join token a node that is no manager was sent";
 
 /// A join through a docker CLI (a node without rccr) showed the worker
 /// token in that node's process list: the swarm gets a new one through
 /// `lead`, so the one read there joins nothing more (nodes that joined
 /// stay). `Err`: why not, and what to do, for the run's failures.
 pub fn retire_worker_token(lead: &Member) -> Result<(), String> {
+    retire_token(lead, false)
+}
+
+/// A node sent the manager token ended the run no manager
+/// ([`sent_to_no_manager`]): it may keep that token, which makes any
+/// machine a manager, so the swarm gets a new one through `lead` (what
+/// `leader`'s layer says), or the run fails with what to do.
+fn retire_manager_token(lead: &Member, formed: &mut Formed, leader: usize) {
+    match retire_token(lead, true) {
+        Ok(()) => formed.layers[leader].add(ROTATED_MANAGER.into()),
+        Err(e) => {
+            let worker = formed.unrotated.take().map(|w| w + "; ");
+            formed.unrotated = Some(worker.unwrap_or_default() + &e);
+        }
+    }
+}
+
+fn retire_token(lead: &Member, manager: bool) -> Result<(), String> {
     let rotated = lead.call(&Op::Tokens).and_then(|swarm| {
         let (spec, version) = match api::swarm_spec(&swarm) {
             Some(found) => found,
@@ -1725,15 +1761,35 @@ pub fn retire_worker_token(lead: &Member) -> Result<(), String> {
             None if lead.via() == Via::Cli => (&Value::Null, 0),
             None => return Err("the manager told no swarm spec to send back".into()),
         };
-        lead.call(&Op::RotateWorkerToken { spec, version })
+        lead.call(&Op::RotateToken {
+            manager,
+            spec,
+            version,
+        })
     });
+    let (token, role) = if manager {
+        (
+            "manager join token a node that is no manager was sent",
+            "manager",
+        )
+    } else {
+        ("worker join token a docker CLI join showed", "worker")
+    };
     rotated.map(drop).map_err(|e| {
         format!(
-            "the worker join token a docker CLI join showed is not rotated ({}): \
-             run docker swarm join-token --rotate worker on a manager",
+            "the {token} is not rotated ({}): \
+             run docker swarm join-token --rotate {role} on a manager",
             print::text(&e)
         )
     })
+}
+
+/// Whether a member of `sent`, those sent the manager join token, ended
+/// the run no manager: its join failed or its claim was refused (no
+/// entry in `node_ids`), or raft never counted it (`uncounted`).
+fn sent_to_no_manager(sent: &[usize], node_ids: &[(usize, String)], uncounted: &[usize]) -> bool {
+    sent.iter()
+        .any(|i| uncounted.contains(i) || !node_ids.iter().any(|(j, _)| j == i))
 }
 
 /// Where nodes join a manager at `ip`: its swarm port, an IPv6 address in
@@ -3237,6 +3293,21 @@ mod tests {
         assert_eq!(t3_claiming("card2", &swarm), vec![]);
         // Not listed (its join is not seen yet): nothing to land on.
         assert_eq!(t3_claiming("new", &swarm), vec![]);
+    }
+
+    /// The manager token sent to a member that ends the run no manager
+    /// is rotated: its join failed, its claim was refused, or raft never
+    /// counted it; not for one that manages, nor one never sent it.
+    #[test]
+    fn a_manager_token_sent_to_a_node_that_is_no_manager_is_rotated() {
+        let ids: Vec<(usize, String)> = vec![(0, "l".into()), (1, "b".into())];
+        // b joined and counts; 3 got only the worker token.
+        assert!(!sent_to_no_manager(&[1], &ids, &[3]));
+        assert!(!sent_to_no_manager(&[], &ids, &[]));
+        // c's join failed, or its claim was refused: no node ID.
+        assert!(sent_to_no_manager(&[1, 2], &ids, &[]));
+        // b joined, but raft never counted it.
+        assert!(sent_to_no_manager(&[1], &ids, &[1]));
     }
 
     #[test]

@@ -202,10 +202,12 @@ pub enum Op<'a> {
         /// `IP:2377` of a manager.
         manager: &'a str,
     },
-    /// A new worker join token (on a manager; its swarm's spec and version,
-    /// [`api::swarm_spec`]): the one a docker CLI join showed joins nothing
-    /// more.
-    RotateWorkerToken {
+    /// A new worker join token, or manager one (`manager`), on a manager
+    /// (its swarm's spec and version, [`api::swarm_spec`]): the old one (a
+    /// docker CLI join showed, or a node that is no manager was sent)
+    /// joins nothing more.
+    RotateToken {
+        manager: bool,
         spec: &'a Value,
         version: u64,
     },
@@ -255,7 +257,7 @@ impl Op<'_> {
         match self {
             Op::NodeSet { .. } | Op::NodeRemove { .. } | Op::NodeDrain { .. } => Some(Op::Nodes),
             Op::ServiceUpdate { .. } => Some(Op::Services),
-            Op::RotateWorkerToken { .. } => Some(Op::Tokens),
+            Op::RotateToken { .. } => Some(Op::Tokens),
             _ => None,
         }
     }
@@ -280,11 +282,19 @@ impl Op<'_> {
             Op::NodeDrain { node: old } => run(&Op::NodeDrain {
                 node: &node(&old.id)?,
             }),
-            Op::RotateWorkerToken { spec, version } => {
+            Op::RotateToken {
+                manager,
+                spec,
+                version,
+            } => {
                 // A read without them is a docker CLI's, whose command
                 // reads the swarm itself: the same op again.
                 let (spec, version) = api::swarm_spec(read).unwrap_or((spec, version));
-                run(&Op::RotateWorkerToken { spec, version })
+                run(&Op::RotateToken {
+                    manager,
+                    spec,
+                    version,
+                })
             }
             Op::ServiceUpdate { have, want } => {
                 let services = Service::parse_list(read);
@@ -311,9 +321,11 @@ impl Op<'_> {
                 advertise,
                 manager,
             } => vec![api::swarm_join(token, advertise, manager)],
-            Op::RotateWorkerToken { spec, version } => {
-                vec![api::swarm_rotate_worker_token(spec, *version)]
-            }
+            Op::RotateToken {
+                manager,
+                spec,
+                version,
+            } => vec![api::swarm_rotate_token(spec, *version, *manager)],
             Op::Nodes => vec![api::nodes()],
             Op::NodeSet {
                 node,
@@ -397,9 +409,11 @@ impl Op<'_> {
                 q(advertise),
                 q(manager)
             ),
-            Op::RotateWorkerToken { .. } => {
-                "docker swarm join-token --rotate -q worker >/dev/null".into()
-            }
+            // The new token goes to /dev/null, never into output.
+            Op::RotateToken { manager, .. } => format!(
+                "docker swarm join-token --rotate -q {} >/dev/null",
+                if *manager { "manager" } else { "worker" }
+            ),
             Op::Nodes => "ids=$(docker node ls -q) || exit 1; docker node inspect $ids".into(),
             Op::NodeSet {
                 node,
@@ -683,7 +697,8 @@ mod tests {
         // A new worker token, refused as out of sequence, is asked for
         // again at the swarm's version as read afresh.
         let spec = Value::parse(br#"{"Name":"default"}"#).unwrap();
-        let rotate = Op::RotateWorkerToken {
+        let rotate = Op::RotateToken {
+            manager: false,
             spec: &spec,
             version: 3,
         };
@@ -703,6 +718,17 @@ mod tests {
             "/swarm/update?version=3&rotateWorkerToken=true"
         );
         assert_eq!(same[0].body.as_deref(), Some(r#"{"Name":"default"}"#));
+        // The manager token is asked for again as the manager token.
+        let manager = Op::RotateToken {
+            manager: true,
+            spec: &spec,
+            version: 3,
+        };
+        let again = manager.redo(&fresh, |op| op.requests()).unwrap();
+        assert_eq!(
+            again[0].path,
+            "/swarm/update?version=8&rotateManagerToken=true"
+        );
     }
 
     #[test]
@@ -743,12 +769,23 @@ mod tests {
         );
         // The new token goes to /dev/null, not onto a command line.
         assert_eq!(
-            Op::RotateWorkerToken {
+            Op::RotateToken {
+                manager: false,
                 spec: &Value::Null,
                 version: 0
             }
             .command(),
             "docker swarm join-token --rotate -q worker >/dev/null"
+        );
+        // The manager token's likewise: neither it nor the new one shows.
+        assert_eq!(
+            Op::RotateToken {
+                manager: true,
+                spec: &Value::Null,
+                version: 0
+            }
+            .command(),
+            "docker swarm join-token --rotate -q manager >/dev/null"
         );
         let manager = Op::Join {
             token: JoinAs::Manager("SWMTKN-1-m"),

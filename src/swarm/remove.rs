@@ -312,7 +312,8 @@ fn leave_cluster(
                     }
                     layer
                 }
-                // Nothing was done: it stays, in the swarm and the inventory.
+                // Nothing was done (or only a demotion): it stays, in the
+                // swarm and the inventory.
                 Err(why) => {
                     kept.push(node);
                     match handed(node).as_ref().and_then(handover_failure) {
@@ -406,7 +407,7 @@ const NO_MANAGER: &str = "no manager of the cluster's swarm among the nodes that
 
 /// Takes one node out of the swarm, through `lead`. `Err`: nothing was
 /// done (the lead's list unread, the node's entry not told, its demotion
-/// refused), one line.
+/// refused), or only its demotion (raft still counts it), one line.
 fn remove_one(
     lead: &Member,
     node: &NodeRecord,
@@ -449,8 +450,15 @@ fn remove_one(
         }
         layer.add("demoted".into());
         // Demoting the raft leader starts an election: let the managers
-        // settle before the swarm is asked anything else.
-        wait_settled(lead);
+        // settle before the swarm is asked anything else; and it leaves
+        // only once raft let it go.
+        if wait_settled(lead).is_none_or(|view| still_in_raft(&view, &entry.id)) {
+            return Err(format!(
+                "demoted, but raft still counts it after {} s (or the swarm could not be read): \
+                 not asked to leave, kept; run rccr remove again",
+                DRAIN.as_secs()
+            ));
+        }
     }
     match on_entry(lead, &entry.id, |node| Op::NodeDrain { node }) {
         Ok(true) => {
@@ -913,25 +921,48 @@ fn wait_managing(member: &Member) {
     }
 }
 
-/// Waits until the swarm has one leader, every manager is reachable and
-/// no node is `unknown` (or [`DRAIN`]). A new leader marks every node
+/// Waits until the swarm has one leader, every manager is reachable, no
+/// node it demoted is still in the raft, and no node is `unknown` (or
+/// [`DRAIN`]); the last node list read. A new leader marks every node
 /// unknown until it checks in again (swarmkit's dispatcher), and
 /// [`replace`] promotes only a ready worker: after the leader was demoted,
 /// a loaded machine's view had no ready worker and no one was promoted.
-fn wait_settled(lead: &Member) {
+fn wait_settled(lead: &Member) -> Option<Vec<SwarmNode>> {
     let deadline = Instant::now() + DRAIN;
+    let mut last = None;
     while Instant::now() < deadline {
-        let settled = nodes(lead).is_ok_and(|view| {
-            view.iter().filter(|n| n.leader).count() == 1
-                && view
-                    .iter()
-                    .all(|n| (n.reachable || !n.manager) && n.status != "unknown")
-        });
-        if settled {
-            return;
+        if let Ok(view) = nodes(lead) {
+            let done = settled(&view);
+            last = Some(view);
+            if done {
+                break;
+            }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    last
+}
+
+/// Whether the swarm `view` has one leader, every manager reachable, no
+/// node demoted but still in the raft ([`still_in_raft`]), and no node
+/// `unknown`.
+fn settled(view: &[SwarmNode]) -> bool {
+    view.iter().filter(|n| n.leader).count() == 1
+        && view
+            .iter()
+            .all(|n| (n.reachable || !n.manager) && !demoted_in_raft(n) && n.status != "unknown")
+}
+
+fn demoted_in_raft(n: &SwarmNode) -> bool {
+    !n.manager && (n.reachable || n.leader)
+}
+
+/// Whether node `id` of `view` is demoted (its spec a worker's) while
+/// raft still counts it (reachable, or leading): swarmkit takes it out
+/// of the raft later, and until then it must not leave (a 2-manager
+/// raft it left would lose its quorum).
+fn still_in_raft(view: &[SwarmNode], id: &str) -> bool {
+    view.iter().any(|n| n.id == id && demoted_in_raft(n))
 }
 
 /// Waits until the swarm runs none of the node's tasks (or [`DRAIN`]).
@@ -1104,6 +1135,46 @@ mod tests {
             addr: addr.map(|a| a.parse().unwrap()),
             spec: Value::Null,
         }
+    }
+
+    /// A manager demoted (its spec a worker's) that raft still counts,
+    /// reachable or leading, is not settled: swarmkit takes it out of the
+    /// raft later, and a 2-manager raft it left before then loses its
+    /// quorum.
+    #[test]
+    fn a_demoted_manager_raft_still_counts_is_not_settled() {
+        let mut leader = entry(Some("10.0.0.2"), "l");
+        (leader.manager, leader.leader, leader.reachable) = (true, true, true);
+        let mut demoted = entry(Some("10.0.0.3"), "d");
+        demoted.reachable = true;
+        assert!(!settled(&[leader.clone(), demoted.clone()]));
+        // Still leading, as a leader that demoted itself hands over.
+        let mut handing = demoted.clone();
+        (handing.reachable, handing.leader) = (false, true);
+        leader.leader = false;
+        assert!(!settled(&[leader.clone(), handing]));
+        // Out of the raft (no ManagerStatus), or one it cannot reach:
+        // settled once the other leads.
+        leader.leader = true;
+        demoted.reachable = false;
+        assert!(settled(&[leader.clone(), demoted.clone()]));
+        assert!(!still_in_raft(
+            &[leader.clone(), demoted.clone()],
+            &demoted.id
+        ));
+        demoted.reachable = true;
+        assert!(still_in_raft(
+            &[leader.clone(), demoted.clone()],
+            &demoted.id
+        ));
+        // A manager, not demoted, is not "still in raft".
+        assert!(!still_in_raft(&[leader.clone()], &leader.id));
+        // A manager raft cannot reach, or no leader: not settled, as before.
+        let mut lost = leader.clone();
+        (lost.id, lost.leader, lost.reachable) = ("x".into(), false, false);
+        assert!(!settled(&[leader.clone(), lost]));
+        leader.leader = false;
+        assert!(!settled(&[leader]));
     }
 
     #[test]
