@@ -301,27 +301,15 @@ fn leave_cluster(
     let mut kept: Vec<&NodeRecord> = Vec::new();
     for node in leaving {
         let layer = match lead {
-            Some(lead) => match remove_one(lead, node, records, leaving, config, paths, opts) {
-                Ok(mut layer) => {
-                    let handover = handed(node);
-                    if let Some(Ok(Some(promoted))) = &handover {
-                        promoted.onto(&mut layer, " first");
-                    }
-                    if let Some(why) = handover.as_ref().and_then(handover_failure) {
-                        layer.fail_after(why);
-                    }
-                    layer
-                }
-                // Nothing was done (or only a demotion): it stays, in the
-                // swarm and the inventory.
-                Err(why) => {
+            Some(lead) => {
+                let removed = remove_one(lead, node, records, leaving, config, paths, opts);
+                // Nothing was done to it (or only a demotion): it stays,
+                // in the swarm and the inventory.
+                if removed.is_err() {
                     kept.push(node);
-                    match handed(node).as_ref().and_then(handover_failure) {
-                        Some(handover) => Layer::Failed(format!("{why}; {handover}")),
-                        None => Layer::Failed(why),
-                    }
                 }
-            },
+                row(removed, handed(node).as_ref())
+            }
             None if opts.forget => Layer::Failed(format!(
                 "{NO_MANAGER}: its entry stays in the swarm's list (rccr setup \
                  --remove-missing takes it out once one answers)"
@@ -375,6 +363,29 @@ fn leave_cluster(
 /// What went wrong in a leaving manager's handover ([`replace`]) when a
 /// manager that stays led the removal all the same: a worker that left
 /// the swarm and could not join again, or a token shown and not rotated.
+/// A leaving node's row: what its removal did (`Err`: nothing, and why),
+/// after the worker `handover` promoted in its place first, if any, and
+/// what went wrong there.
+fn row(
+    removed: Result<Layer, String>,
+    handover: Option<&Result<Option<Promoted>, String>>,
+) -> Layer {
+    let (mut layer, refused) = match removed {
+        Ok(layer) => (layer, None),
+        Err(why) => (Layer::Unchanged, Some(why)),
+    };
+    if let Some(Ok(Some(promoted))) = handover {
+        promoted.onto(&mut layer, " first");
+    }
+    for why in refused
+        .into_iter()
+        .chain(handover.and_then(handover_failure))
+    {
+        layer.fail_after(why);
+    }
+    layer
+}
+
 fn handover_failure(done: &Result<Option<Promoted>, String>) -> Option<String> {
     match done {
         Err(e) => Some(format!("it could not hand its part to a worker: {e}")),
@@ -595,7 +606,7 @@ fn entry_of<'v>(
             return Ok(Some(entry));
         }
         return Err(format!(
-            "{} tells the swarm node ID of {}: nothing was done; check the machine at {ip} \
+            "{} tells the swarm node ID of {}: nothing was done to it; check the machine at {ip} \
              (rccr remove --forget {ip} takes it out without asking it)",
             print::name(&node.hostname),
             print::name(other.map_or(&entry.hostname, |r| &r.hostname)),
@@ -1245,6 +1256,29 @@ mod tests {
         assert_eq!(handover_failure(&Ok(None)), None);
     }
 
+    /// A removal that did nothing to the node hid the worker promoted in
+    /// its place first: the raft had a manager more, unsaid (final-27 1).
+    #[test]
+    fn a_node_kept_says_the_worker_promoted_in_its_place() {
+        let promoted = Ok(Some(Promoted {
+            names: "t3".into(),
+            token: Some(Ok(())),
+        }));
+        assert_eq!(
+            row(Err("not demoted: x".into()), Some(&promoted)).text(),
+            format!("FAILED: not demoted: x; done: t3 promoted in its place first, {ROTATED}")
+        );
+        assert_eq!(
+            row(Err("not demoted: x".into()), None).text(),
+            "FAILED: not demoted: x"
+        );
+        let failed = Err("t3 could not join again".into());
+        assert_eq!(
+            row(Ok(Layer::Changed(vec!["left the swarm".into()])), Some(&failed)).text(),
+            "FAILED: it could not hand its part to a worker: t3 could not join again; done: left the swarm"
+        );
+    }
+
     #[test]
     fn a_worker_promoted_that_does_not_answer_as_a_manager_is_named() {
         let promoted = Ok(Some(Promoted {
@@ -1481,7 +1515,7 @@ mod tests {
         let refused = entry_of(&view, &t3, &records, Some(t2.id.as_str()), None).unwrap_err();
         assert_eq!(refused.lines().count(), 1, "{refused}");
         assert!(
-            refused.starts_with("t3 tells the swarm node ID of t2: nothing was done"),
+            refused.starts_with("t3 tells the swarm node ID of t2: nothing was done to it"),
             "{refused}"
         );
         let renamed = entry(Some("10.0.0.9"), "t2");
