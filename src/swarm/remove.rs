@@ -360,9 +360,6 @@ fn leave_cluster(
     Ok(())
 }
 
-/// What went wrong in a leaving manager's handover ([`replace`]) when a
-/// manager that stays led the removal all the same: a worker that left
-/// the swarm and could not join again, or a token shown and not rotated.
 /// A leaving node's row: what its removal did (`Err`: nothing, and why),
 /// after the worker `handover` promoted in its place first, if any, and
 /// what went wrong there.
@@ -386,6 +383,9 @@ fn row(
     layer
 }
 
+/// What went wrong in a leaving manager's handover ([`replace`]) when a
+/// manager that stays led the removal all the same: a worker that left
+/// the swarm and could not join again, or a token shown and not rotated.
 fn handover_failure(done: &Result<Option<Promoted>, String>) -> Option<String> {
     match done {
         Err(e) => Some(format!("it could not hand its part to a worker: {e}")),
@@ -451,22 +451,29 @@ fn remove_one(
     // Why the node could not leave by itself: told once whether it still
     // holds the cluster key is known.
     let mut unleft: Option<String> = None;
-    if entry.manager {
-        if let Err(e) = lead.call(&Op::NodeSet {
-            node: &entry,
-            manager: false,
-            labels: &[],
-        }) {
-            return Err(format!("not demoted: {}", print::text(&e)));
+    // A manager, or one a run before demoted that raft still counts.
+    if in_raft(&entry) {
+        if entry.manager {
+            if let Err(e) = lead.call(&Op::NodeSet {
+                node: &entry,
+                manager: false,
+                labels: &[],
+            }) {
+                return Err(format!("not demoted: {}", print::text(&e)));
+            }
+            layer.add("demoted".into());
         }
-        layer.add("demoted".into());
         // Demoting the raft leader starts an election: let the managers
         // settle before the swarm is asked anything else; and it leaves
         // only once raft let it go.
-        if wait_settled(lead).is_none_or(|view| still_in_raft(&view, &entry.id)) {
+        let why = match wait_settled(lead) {
+            None => "the swarm could not be read after its demotion",
+            Some(view) if still_in_raft(&view, &entry.id) => "raft still counts it",
+            Some(_) => "",
+        };
+        if !why.is_empty() {
             return Err(format!(
-                "demoted, but raft still counts it after {} s (or the swarm could not be read): \
-                 not asked to leave, kept; run rccr remove again",
+                "demoted, but {why} after {} s: not asked to leave, kept; run rccr remove again",
                 DRAIN.as_secs()
             ));
         }
@@ -964,6 +971,11 @@ fn settled(view: &[SwarmNode]) -> bool {
             .all(|n| (n.reachable || !n.manager) && !demoted_in_raft(n) && n.status != "unknown")
 }
 
+/// Whether raft counts node `n` (or will: a manager), demoted or not.
+fn in_raft(n: &SwarmNode) -> bool {
+    n.manager || demoted_in_raft(n)
+}
+
 fn demoted_in_raft(n: &SwarmNode) -> bool {
     !n.manager && (n.reachable || n.leader)
 }
@@ -1180,6 +1192,11 @@ mod tests {
         ));
         // A manager, not demoted, is not "still in raft".
         assert!(!still_in_raft(&[leader.clone()], &leader.id));
+        // A run after one that stopped there finds a worker in its spec
+        // that raft counts: it waits for raft all the same (mends-27 1);
+        // a plain worker is nothing to wait for.
+        assert!(in_raft(&demoted) && in_raft(&leader));
+        assert!(!in_raft(&entry(Some("10.0.0.4"), "w")));
         // A manager raft cannot reach, or no leader: not settled, as before.
         let mut lost = leader.clone();
         (lost.id, lost.leader, lost.reachable) = ("x".into(), false, false);
