@@ -1426,7 +1426,7 @@ fn anyip_left_a_duplicate(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
     assert_has(
         &stderr(out),
-        "64 new node(s) not adopted: left duplicates (",
+        "64 address(es) of new hosts not adopted: left duplicates (",
     );
     stdout(out)
 }

@@ -153,6 +153,14 @@ fn dry_run_changes_nothing_anywhere() {
         "state written"
     );
     assert!(lab.key_logs_in("/root/.ssh/id_rsa", "target-1"));
+    // Asked on a terminal with --json, the plan is shown (on stderr)
+    // before the question; answered no, no node changes.
+    let asked = lab.exec_on_terminal("control", &["rccr", "setup", "--json"], b"n\n");
+    let shown = stdout(&asked);
+    assert_count(&shown, "adopt, replace the temporary key", 3);
+    assert_has(&shown, "cancelled; nothing was changed");
+    let after: Vec<String> = hosts.iter().map(|h| fingerprint(&lab, h)).collect();
+    assert_eq!(before, after);
 }
 
 #[test]

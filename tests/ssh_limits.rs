@@ -8,17 +8,25 @@ use rccr::ssh::{Limits, SshError};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// A real sshd in `dir` that takes a fresh key, logged in to with
+/// `timeout` (the sshd and its directory live as long as the connection
+/// is used).
+fn logged_in(dir: &Scratch, timeout: Duration) -> (Sshd, rccr::ssh::Connection) {
+    let key = dir.path("key");
+    ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f"], &key);
+    let sshd = Sshd::start(dir, &dir.path("key.pub"));
+    let conn = sshd.login(&key, timeout).unwrap();
+    (sshd, conn)
+}
+
 #[test]
 fn input_a_command_never_reads_is_cut_off_at_the_commands_deadline() {
     if !common::lab::require_root() {
         return;
     }
     let dir = Scratch::new("ssh-stdin");
-    let key = dir.path("key");
-    ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f"], &key);
-    let sshd = Sshd::start(&dir, &dir.path("key.pub"));
     // A connection timeout of an hour, a command deadline of 2 s.
-    let mut conn = sshd.login(&key, Duration::from_secs(3600)).unwrap();
+    let (_sshd, mut conn) = logged_in(&dir, Duration::from_secs(3600));
     conn.set_limits(Limits {
         max_output: 1024,
         deadline: Duration::from_secs(2),
@@ -48,10 +56,7 @@ fn a_command_killed_by_a_signal_fails() {
         return;
     }
     let dir = Scratch::new("ssh-signal");
-    let key = dir.path("key");
-    ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f"], &key);
-    let sshd = Sshd::start(&dir, &dir.path("key.pub"));
-    let conn = sshd.login(&key, Duration::from_secs(60)).unwrap();
+    let (_sshd, conn) = logged_in(&dir, Duration::from_secs(60));
     // sshd tells `exit-signal`, not `exit-status`: a status of 0 before.
     for (signal, status) in [("KILL", 137), ("TERM", 143), ("USR1", 255)] {
         let out = conn.run(&format!("kill -s {signal} $$"), b"").unwrap();

@@ -107,8 +107,10 @@ readonly OPENSSL_NO_MISC="err,filenames,autoload-config,multiblock,quic,dtls,psk
 #             AES-CBC/CTR/GCM (EVP_aes_*_cbc/ctr/gcm) and does its MACs
 #             apart, so it never fetches AES-128-CBC-HMAC-SHA1
 #   curve448  X448 and Ed448 (~45 KB of field arithmetic and tables):
-#             libssh2 offers neither, so their five entry points become
-#             stubs that fail, and the linker drops the rest
+#             libssh2 offers neither, so the six functions the rest of
+#             libcrypto calls become stubs that fail (X448's public key
+#             from a private one cannot: it gives zeros), and the linker
+#             drops the rest; the default provider still lists both
 readonly OPENSSL_SLIM="avx512,nistz256,stitched,curve448"
 
 SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)

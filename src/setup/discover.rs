@@ -1275,8 +1275,8 @@ mod tests {
 
     /// An honest new node whose MAC a host answers ARP with at a spare
     /// address (no SSH there) is a duplicate, adopted at none, and an
-    /// imposter holding the temporary key is the one new node: `--expect
-    /// 1` counted it alone and let it be adopted (review setup-flow,
+    /// imposter holding the temporary key is a new node in its place:
+    /// `--expect` counted it and let it be adopted (review setup-flow,
     /// finding 1). The node left a duplicate refuses the count.
     #[test]
     fn a_new_node_left_a_duplicate_by_a_cloned_mac_refuses_expect() {
@@ -1294,13 +1294,20 @@ mod tests {
         assert!(found[0].was_new);
         assert_eq!(found[4].class, Class::Duplicate);
         assert!(!found[4].was_new);
-        let planned =
-            super::super::plan::plan(found, &[super::super::plan::control()], &Config::default());
+        let plan = |config: &Config| {
+            super::super::plan::plan(found.clone(), &[super::super::plan::control()], config)
+        };
+        // Under `adopt: listed`, a stranger nobody listed is no new node
+        // of this cluster, duplicate or not.
+        let mut listed = Config::default();
+        listed.discovery.adopt = crate::config::AdoptPolicy::Listed;
+        assert!(super::super::plan::left_new(&plan(&listed)).is_empty());
+        let planned = plan(&Config::default());
         assert!(planned[2].adopts());
         let refused = super::super::plan::check_expected(&planned, Some(2));
         let message = refused.unwrap_err().to_string();
         assert!(
-            message.contains("and 1 left duplicates (10.0.0.5)"),
+            message.contains(", and 1 address(es) of new hosts left duplicates (10.0.0.5)"),
             "{message}"
         );
         assert!(!message.contains('\n'), "{message}");

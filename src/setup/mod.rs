@@ -153,6 +153,11 @@ pub fn run(opts: Options) -> Result<(), Error> {
         .filter(|p| matches!(p.action, Action::Adopt { .. }))
         .count();
     if new > 0 && !opts.yes {
+        if opts.json {
+            // The question needs the plan's host keys to check, and the
+            // JSON on stdout comes only at the end.
+            eprint!("{}", report::plan(&planned, false));
+        }
         crate::cli::confirm(
             PROGRAM,
             &format!(
@@ -572,12 +577,15 @@ fn failure(
              themselves to a name no node has, then run rccr setup again"
         )
     })?;
-    fail_if_any(&plan::left_new(planned), |n, list| {
-        format!(
-            "{n} new node(s) not adopted: left duplicates ({list}, see the notes above); they \
-             still take the temporary key: do what each note says, then run rccr setup again"
-        )
-    })?;
+    let left = plan::left_new(planned);
+    if !left.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} address(es) of new hosts not adopted: left duplicates ({}; see the notes above); \
+             they still take the temporary key: do what each note says, then run rccr setup again",
+            left.len(),
+            discover::named(&left)
+        )));
+    }
     fail_if_any(&rotated.volatile, |n, list| {
         format!("{n} node(s) take the cluster key but could not save it and would get their old key back at a reboot ({list}): the old key is kept; give them storage, or run rccr setup again after their reboot")
     })?;

@@ -105,11 +105,11 @@ pub fn as_done(planned: &[Planned]) -> Vec<Planned> {
 
 /// The addresses of the new hosts left duplicates, adopted at none
 /// ([`Candidate::was_new`]): they still take the temporary key.
-pub fn left_new(planned: &[Planned]) -> Vec<String> {
+pub fn left_new(planned: &[Planned]) -> Vec<std::net::Ipv4Addr> {
     planned
         .iter()
         .filter(|p| p.candidate.was_new)
-        .map(|p| p.candidate.ip.to_string())
+        .map(|p| p.candidate.ip)
         .collect()
 }
 
@@ -136,7 +136,10 @@ pub fn check_expected(planned: &[Planned], expect: Option<usize>) -> Result<(), 
     };
     let left = match left.len() {
         0 => String::new(),
-        n => format!(" and {n} left duplicates ({})", list(&left)),
+        n => format!(
+            ", and {n} address(es) of new hosts left duplicates ({})",
+            super::discover::named(&left)
+        ),
     };
     Err(Error::Failed(format!(
         "--expect {expected}, but {} new node(s) would be adopted ({}){left}: nothing was \
@@ -163,7 +166,10 @@ pub fn plan(candidates: Vec<Candidate>, known: &[NodeRecord], config: &Config) -
         .collect();
     let mut planned: Vec<Planned> = candidates
         .into_iter()
-        .map(|c| {
+        .map(|mut c| {
+            // A stranger `adopt: listed` keeps out is no new node of this
+            // cluster, duplicate or not.
+            c.was_new &= listed(&c);
             let action = match c.class {
                 Class::New if !listed(&c) => Action::NotListed,
                 Class::New => Action::Adopt { rename: None },

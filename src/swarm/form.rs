@@ -277,7 +277,8 @@ pub fn form(
         .collect();
     // Managers this run made (joined as one, or promoted), in that order.
     let mut made: Vec<(usize, String)> = Vec::new();
-    // Members sent the manager token, and those of them raft never counted.
+    // Members sent the manager token, and members made workers again
+    // (raft never counted them, or for parity).
     let mut sent: Vec<usize> = Vec::new();
     let mut uncounted_members: Vec<usize> = Vec::new();
     for (i, result, token) in joined {
@@ -454,7 +455,12 @@ pub fn form(
                         uncounted_members.push(i);
                         Counted::Uncounted(demoted)
                     }
-                    Some(left) => Counted::Parity(left, demoted),
+                    Some(left) => {
+                        if demoted.is_ok() {
+                            uncounted_members.push(i);
+                        }
+                        Counted::Parity(left, demoted)
+                    }
                 };
                 counted.onto(&mut formed.layers[i]);
             }
@@ -1786,7 +1792,8 @@ fn retire_token(lead: &Member, manager: bool) -> Result<(), String> {
 
 /// Whether a member of `sent`, those sent the manager join token, ended
 /// the run no manager: its join failed or its claim was refused (no
-/// entry in `node_ids`), or raft never counted it (`uncounted`).
+/// entry in `node_ids`), or it was made a worker again (`uncounted`: raft
+/// never counted it, or for parity).
 fn sent_to_no_manager(sent: &[usize], node_ids: &[(usize, String)], uncounted: &[usize]) -> bool {
     sent.iter()
         .any(|i| uncounted.contains(i) || !node_ids.iter().any(|(j, _)| j == i))

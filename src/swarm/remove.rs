@@ -301,27 +301,15 @@ fn leave_cluster(
     let mut kept: Vec<&NodeRecord> = Vec::new();
     for node in leaving {
         let layer = match lead {
-            Some(lead) => match remove_one(lead, node, records, leaving, config, paths, opts) {
-                Ok(mut layer) => {
-                    let handover = handed(node);
-                    if let Some(Ok(Some(promoted))) = &handover {
-                        promoted.onto(&mut layer, " first");
-                    }
-                    if let Some(why) = handover.as_ref().and_then(handover_failure) {
-                        layer.fail_after(why);
-                    }
-                    layer
-                }
-                // Nothing was done (or only a demotion): it stays, in the
-                // swarm and the inventory.
-                Err(why) => {
+            Some(lead) => {
+                let removed = remove_one(lead, node, records, leaving, config, paths, opts);
+                // Nothing was done to it (or only a demotion): it stays,
+                // in the swarm and the inventory.
+                if removed.is_err() {
                     kept.push(node);
-                    match handed(node).as_ref().and_then(handover_failure) {
-                        Some(handover) => Layer::Failed(format!("{why}; {handover}")),
-                        None => Layer::Failed(why),
-                    }
                 }
-            },
+                row(removed, handed(node).as_ref())
+            }
             None if opts.forget => Layer::Failed(format!(
                 "{NO_MANAGER}: its entry stays in the swarm's list (rccr setup \
                  --remove-missing takes it out once one answers)"
@@ -370,6 +358,29 @@ fn leave_cluster(
     let pins: Vec<&Fingerprint> = gone.iter().filter_map(|n| n.host_key.as_ref()).collect();
     KnownHosts::new(paths.known_hosts.clone()).forget(&pins)?;
     Ok(())
+}
+
+/// A leaving node's row: what its removal did (`Err`: nothing, and why),
+/// after the worker `handover` promoted in its place first, if any, and
+/// what went wrong there.
+fn row(
+    removed: Result<Layer, String>,
+    handover: Option<&Result<Option<Promoted>, String>>,
+) -> Layer {
+    let (mut layer, refused) = match removed {
+        Ok(layer) => (layer, None),
+        Err(why) => (Layer::Unchanged, Some(why)),
+    };
+    if let Some(Ok(Some(promoted))) = handover {
+        promoted.onto(&mut layer, " first");
+    }
+    for why in refused
+        .into_iter()
+        .chain(handover.and_then(handover_failure))
+    {
+        layer.fail_after(why);
+    }
+    layer
 }
 
 /// What went wrong in a leaving manager's handover ([`replace`]) when a
@@ -440,22 +451,29 @@ fn remove_one(
     // Why the node could not leave by itself: told once whether it still
     // holds the cluster key is known.
     let mut unleft: Option<String> = None;
-    if entry.manager {
-        if let Err(e) = lead.call(&Op::NodeSet {
-            node: &entry,
-            manager: false,
-            labels: &[],
-        }) {
-            return Err(format!("not demoted: {}", print::text(&e)));
+    // A manager, or one a run before demoted that raft still counts.
+    if in_raft(&entry) {
+        if entry.manager {
+            if let Err(e) = lead.call(&Op::NodeSet {
+                node: &entry,
+                manager: false,
+                labels: &[],
+            }) {
+                return Err(format!("not demoted: {}", print::text(&e)));
+            }
+            layer.add("demoted".into());
         }
-        layer.add("demoted".into());
         // Demoting the raft leader starts an election: let the managers
         // settle before the swarm is asked anything else; and it leaves
         // only once raft let it go.
-        if wait_settled(lead).is_none_or(|view| still_in_raft(&view, &entry.id)) {
+        let why = match wait_settled(lead) {
+            None => "the swarm could not be read after its demotion",
+            Some(view) if still_in_raft(&view, &entry.id) => "raft still counts it",
+            Some(_) => "",
+        };
+        if !why.is_empty() {
             return Err(format!(
-                "demoted, but raft still counts it after {} s (or the swarm could not be read): \
-                 not asked to leave, kept; run rccr remove again",
+                "demoted, but {why} after {} s: not asked to leave, kept; run rccr remove again",
                 DRAIN.as_secs()
             ));
         }
@@ -595,7 +613,7 @@ fn entry_of<'v>(
             return Ok(Some(entry));
         }
         return Err(format!(
-            "{} tells the swarm node ID of {}: nothing was done; check the machine at {ip} \
+            "{} tells the swarm node ID of {}: nothing was done to it; check the machine at {ip} \
              (rccr remove --forget {ip} takes it out without asking it)",
             print::name(&node.hostname),
             print::name(other.map_or(&entry.hostname, |r| &r.hostname)),
@@ -953,6 +971,11 @@ fn settled(view: &[SwarmNode]) -> bool {
             .all(|n| (n.reachable || !n.manager) && !demoted_in_raft(n) && n.status != "unknown")
 }
 
+/// Whether raft counts node `n` (or will: a manager), demoted or not.
+fn in_raft(n: &SwarmNode) -> bool {
+    n.manager || demoted_in_raft(n)
+}
+
 fn demoted_in_raft(n: &SwarmNode) -> bool {
     !n.manager && (n.reachable || n.leader)
 }
@@ -1169,6 +1192,11 @@ mod tests {
         ));
         // A manager, not demoted, is not "still in raft".
         assert!(!still_in_raft(&[leader.clone()], &leader.id));
+        // A run after one that stopped there finds a worker in its spec
+        // that raft counts: it waits for raft all the same (mends-27 1);
+        // a plain worker is nothing to wait for.
+        assert!(in_raft(&demoted) && in_raft(&leader));
+        assert!(!in_raft(&entry(Some("10.0.0.4"), "w")));
         // A manager raft cannot reach, or no leader: not settled, as before.
         let mut lost = leader.clone();
         (lost.id, lost.leader, lost.reachable) = ("x".into(), false, false);
@@ -1243,6 +1271,29 @@ mod tests {
         }));
         assert_eq!(handover_failure(&clean), None);
         assert_eq!(handover_failure(&Ok(None)), None);
+    }
+
+    /// A removal that did nothing to the node hid the worker promoted in
+    /// its place first: the raft had a manager more, unsaid (final-27 1).
+    #[test]
+    fn a_node_kept_says_the_worker_promoted_in_its_place() {
+        let promoted = Ok(Some(Promoted {
+            names: "t3".into(),
+            token: Some(Ok(())),
+        }));
+        assert_eq!(
+            row(Err("not demoted: x".into()), Some(&promoted)).text(),
+            format!("FAILED: not demoted: x; done: t3 promoted in its place first, {ROTATED}")
+        );
+        assert_eq!(
+            row(Err("not demoted: x".into()), None).text(),
+            "FAILED: not demoted: x"
+        );
+        let failed = Err("t3 could not join again".into());
+        assert_eq!(
+            row(Ok(Layer::Changed(vec!["left the swarm".into()])), Some(&failed)).text(),
+            "FAILED: it could not hand its part to a worker: t3 could not join again; done: left the swarm"
+        );
     }
 
     #[test]
@@ -1481,7 +1532,7 @@ mod tests {
         let refused = entry_of(&view, &t3, &records, Some(t2.id.as_str()), None).unwrap_err();
         assert_eq!(refused.lines().count(), 1, "{refused}");
         assert!(
-            refused.starts_with("t3 tells the swarm node ID of t2: nothing was done"),
+            refused.starts_with("t3 tells the swarm node ID of t2: nothing was done to it"),
             "{refused}"
         );
         let renamed = entry(Some("10.0.0.9"), "t2");

@@ -574,7 +574,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     if let Some(cluster) = &record.cluster {
         mark_other_swarms(&mut statuses, cluster);
     }
-    let disagreements = swarm_view(&mut statuses, record.ca.as_deref());
+    let disagreements = swarm_view(&mut statuses, record.ca.as_deref(), &record.managers);
     let quorum = Quorum::of(&statuses, record.managers.len());
     let out = if opts.json {
         render_json(&statuses)
@@ -626,15 +626,21 @@ fn mark_other_swarms(statuses: &mut [NodeStatus], cluster: &str) {
 /// How the swarm sees every node (which manager leads, which nodes are
 /// down), from the managers' lists: the one most of the managers that
 /// list their own node ID as a manager that answers, at their address or
-/// no other node's, and give the recorded CA digest give (the first such,
-/// when as many give another); else of any manager of the cluster's swarm
-/// (none marked otherwise). Any worker can tell the digest (it holds the
-/// CA) and claim to manage, as setup's judge knows. Every other manager's list is compared with it: a warning
+/// no other node's, whose node ID is one of the `recorded` managers (when
+/// setup recorded any), and give the recorded CA digest give (the first
+/// such, when as many give another); else of any manager of the cluster's
+/// swarm (none marked otherwise). Any worker can tell the digest (it
+/// holds the CA), claim to manage and write itself in its list as a
+/// manager, as setup's judge knows. Every other manager's list is compared with it: a warning
 /// (safe for a terminal) for each that differs, naming both and what
 /// differs.
-pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> {
+pub fn swarm_view(
+    statuses: &mut [NodeStatus],
+    ca: Option<&str>,
+    recorded: &[String],
+) -> Vec<String> {
     // Each manager with a list: its index, its rank (whether its list
-    // does not list it managing; then 0: it carries the recorded digest,
+    // does not list it managing, or it is not a recorded manager; then 0: it carries the recorded digest,
     // or none is recorded; 1: it gave none; 2: another), its list as
     // compared, and its name.
     let managers: Vec<(usize, (bool, u8), Seen, String)> = statuses
@@ -659,7 +665,8 @@ pub fn swarm_view(statuses: &mut [NodeStatus], ca: Option<&str>) -> Vec<String> 
                     )
                     && !n.addr.is_some_and(elsewhere)
             });
-            let rank = (!manages, rank);
+            let recorded = recorded.is_empty() || recorded.iter().any(|m| m == s.node_id());
+            let rank = (!(manages && recorded), rank);
             let name = format!("{} ({})", print::name(&s.node.hostname), s.node.ip);
             Some((i, rank, Seen::of(&listed.nodes), name))
         })
@@ -1389,7 +1396,7 @@ mod tests {
                     "rccr-node|n1|10.0.0.2|{said}|ready|active|\"a\"\n"
                 )),
             });
-            swarm_view(std::slice::from_mut(&mut s), None);
+            swarm_view(std::slice::from_mut(&mut s), None, &[]);
             assert_eq!(field(s, "manager_status").as_deref(), want, "{said:?}");
         }
     }
@@ -1527,7 +1534,7 @@ mod tests {
         let mut worker = healthy_target();
         worker.docker = parse_probe("rccr-docker up|24.0|active|false||new|\n");
         let mut statuses = [manager, worker];
-        swarm_view(&mut statuses, None);
+        swarm_view(&mut statuses, None, &[]);
         assert_eq!(statuses[1].swarm_seen, Some("ready"));
         assert!(statuses[1].healthy(), "{:?}", statuses[1].problem());
         // The manager's own entry, by its ID, not the stale one before it.
@@ -1537,7 +1544,7 @@ mod tests {
         if let Docker::Up { node_id, .. } = &mut statuses[1].docker {
             node_id.clear();
         }
-        swarm_view(&mut statuses, None);
+        swarm_view(&mut statuses, None, &[]);
         assert_eq!(statuses[1].swarm_seen, Some("down"));
     }
 
@@ -1604,7 +1611,7 @@ mod tests {
         ];
         statuses[3].node.ip = "10.0.0.4".parse().unwrap();
         statuses[3].node.hostname = "w4".into();
-        let warnings = swarm_view(&mut statuses, Some("ca1"));
+        let warnings = swarm_view(&mut statuses, Some("ca1"), &[]);
         assert_eq!(
             warnings,
             ["warning: managers m2 (10.0.0.2) and m1 (10.0.0.1) disagree on the swarm's nodes \
@@ -1650,7 +1657,7 @@ mod tests {
                 manager_listing("10.0.0.1", "ca1", LIST),
                 manager_listing("10.0.0.2", "ca1", &LIST.replace(from, to)),
             ];
-            let warnings = swarm_view(&mut statuses, Some("ca1"));
+            let warnings = swarm_view(&mut statuses, Some("ca1"), &[]);
             assert_eq!(warnings.len(), usize::from(differs), "{to}: {warnings:?}");
         }
     }
@@ -1669,7 +1676,7 @@ mod tests {
         let mut real = manager_listing("10.0.0.1", "ca1", LIST);
         real.docker = parse_probe("rccr-docker up|24.0|active|true|c1|n1|\n");
         let mut statuses = vec![poser, real, worker_at("10.0.0.2", "n2")];
-        let warnings = swarm_view(&mut statuses, Some("ca1"));
+        let warnings = swarm_view(&mut statuses, Some("ca1"), &[]);
         use ListCheck::*;
         let checks: Vec<_> = statuses.iter().map(|s| s.list_check).collect();
         assert_eq!(checks, [Some(Differs), Some(Shown), None], "{warnings:?}");
@@ -1682,8 +1689,23 @@ mod tests {
         ];
         statuses[0].docker = parse_probe("rccr-docker up|24.0|active|true||n4|\n");
         statuses[1].list_check = None;
-        swarm_view(&mut statuses, Some("ca1"));
+        swarm_view(&mut statuses, Some("ca1"), &[]);
         assert_eq!(statuses[1].list_check, Some(Shown));
+        // Writing itself in as a manager at its own address: the record
+        // of setup's managers names n1, not n4.
+        let mut statuses = vec![
+            manager_listing(
+                "10.0.0.4",
+                "ca1",
+                &format!("{lie}rccr-node|n4|10.0.0.4|reachable|ready|active|\"w4\"\n"),
+            ),
+            statuses.swap_remove(1),
+        ];
+        statuses[0].docker = parse_probe("rccr-docker up|24.0|active|true||n4|\n");
+        statuses[1].list_check = None;
+        swarm_view(&mut statuses, Some("ca1"), &["n1".into()]);
+        assert_eq!(statuses[1].list_check, Some(Shown));
+        assert_eq!(statuses[0].list_check, Some(Differs));
     }
 
     /// A worker at `ip`, named `w` and its last octet, whose engine tells
@@ -1700,7 +1722,7 @@ mod tests {
 
     /// Each node's problem once the list shown (of CA `ca1`) is read.
     fn problems_in_view(statuses: &mut [NodeStatus]) -> Vec<Option<String>> {
-        swarm_view(statuses, Some("ca1"));
+        swarm_view(statuses, Some("ca1"), &[]);
         statuses.iter().map(NodeStatus::problem).collect()
     }
 
@@ -1735,7 +1757,7 @@ mod tests {
         );
         // No list, no word on who is in the swarm.
         let mut unlisted = vec![worker_at("10.0.0.7", "n9")];
-        swarm_view(&mut unlisted, Some("ca1"));
+        swarm_view(&mut unlisted, Some("ca1"), &[]);
         assert!(unlisted[0].healthy());
     }
 
@@ -1782,7 +1804,7 @@ mod tests {
             manager_listing("10.0.0.2", "other", &lie),
             manager_listing("10.0.0.3", "ca1", LIST),
         ];
-        let warnings = swarm_view(&mut statuses, Some("ca1"));
+        let warnings = swarm_view(&mut statuses, Some("ca1"), &[]);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings
@@ -1796,14 +1818,14 @@ mod tests {
         // a marked manager's are no list.
         let mut alone = vec![manager_listing("10.0.0.1", "ca1", &lie), healthy_target()];
         alone[1].node.ip = "10.0.0.4".parse().unwrap();
-        assert!(swarm_view(&mut alone, Some("ca1")).is_empty());
+        assert!(swarm_view(&mut alone, Some("ca1"), &[]).is_empty());
         assert_eq!(alone[1].swarm_seen, Some("down"));
         assert_eq!(listed_of(&up("active", false), LIST), None);
         assert_eq!(listed_of(&up("pending", true), LIST), None);
         let mut marked = manager_listing("10.0.0.2", "ca1", LIST);
         marked.error = Some("in another swarm".into());
         let mut two = vec![manager_listing("10.0.0.1", "ca1", &lie), marked];
-        assert!(swarm_view(&mut two, Some("ca1")).is_empty());
+        assert!(swarm_view(&mut two, Some("ca1"), &[]).is_empty());
     }
 
     #[test]
