@@ -1273,14 +1273,19 @@ mod tests {
         assert_eq!(handover_failure(&Ok(None)), None);
     }
 
+    /// t3 promoted in a leaving manager's place, the worker token so.
+    fn t3_promoted() -> Result<Option<Promoted>, String> {
+        Ok(Some(Promoted {
+            names: "t3".into(),
+            token: Some(Ok(())),
+        }))
+    }
+
     /// A removal that did nothing to the node hid the worker promoted in
     /// its place first: the raft had a manager more, unsaid (final-27 1).
     #[test]
     fn a_node_kept_says_the_worker_promoted_in_its_place() {
-        let promoted = Ok(Some(Promoted {
-            names: "t3".into(),
-            token: Some(Ok(())),
-        }));
+        let promoted = t3_promoted();
         assert_eq!(
             row(Err("not demoted: x".into()), Some(&promoted)).text(),
             format!("FAILED: not demoted: x; done: t3 promoted in its place first, {ROTATED}")
@@ -1298,10 +1303,7 @@ mod tests {
 
     #[test]
     fn a_worker_promoted_that_does_not_answer_as_a_manager_is_named() {
-        let promoted = Ok(Some(Promoted {
-            names: "t3".into(),
-            token: Some(Ok(())),
-        }));
+        let promoted = t3_promoted();
         assert_eq!(
             not_handed(Some(&promoted)),
             " (t3 was promoted but does not answer as a manager)"
