@@ -584,11 +584,11 @@ fn on_entry(lead: &Member, id: &str, change: fn(&SwarmNode) -> Op<'_>) -> Result
 /// node's by now (a dead node's DHCP lease), so: the entry with the ID it
 /// tells, when the one rule finds it the node's own ([`claim::whose`],
 /// `records` the inventory) and it is not `lead_id`'s (refused
-/// otherwise: a node's lie lands on no other node); else the one entry at its address that may be its (a `down`
-/// one, or a live one carrying its name when it told no ID; of several,
-/// the one carrying its name); else, with nothing at its address, the one
-/// entry carrying its name at no address of another node of `records` (a
-/// node on a new lease). Its name is its engine's word: it only chooses
+/// otherwise: a node's lie lands on no other node); else the one entry
+/// at its address that may be its (a `down` one, or a live one carrying
+/// its name when it told no ID; of several, the one carrying its name);
+/// else, with nothing at its address, the one entry carrying its name at
+/// no address of another node of `records` (a node on a new lease). Its name is its engine's word: it only chooses
 /// among entries, never makes a live one that told another ID its own,
 /// nor another node's entry (a member that took its name: by address,
 /// that entry is the other node's; two entries of its name are refused).
