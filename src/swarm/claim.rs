@@ -142,106 +142,32 @@ mod tests {
     );
 
     /// The inventory: t1 (.1), t2 (.2), t3 (.3, the claimant), t4 (.4).
+    #[rustfmt::skip]
     const CASES: &[Case] = &[
         // Rule 1: at its address, whatever the name.
         ("own entry at its address", Some(("t3", 3)), &[], Claim::Own),
-        (
-            "renamed: its old name at its address",
-            Some(("old-name", 3)),
-            &[],
-            Claim::Own,
-        ),
-        (
-            "another inventory node's name at its address",
-            Some(("t2", 3)),
-            &[],
-            Claim::Own,
-        ),
-        (
-            "at its address, another node tells it too",
-            Some(("old-name", 3)),
-            &["t2"],
-            Claim::Own,
-        ),
+        ("renamed: its old name at its address", Some(("old-name", 3)), &[], Claim::Own),
+        ("another inventory node's name at its address", Some(("t2", 3)), &[], Claim::Own),
+        ("at its address, another node tells it too", Some(("old-name", 3)), &["t2"], Claim::Own),
         // Rule 2: at another inventory node's address.
-        (
-            "another node's entry at that node's address",
-            Some(("t2", 2)),
-            &[],
-            Claim::Another("t2"),
-        ),
-        (
-            "its name at another inventory node's address",
-            Some(("t3", 2)),
-            &[],
-            Claim::Another("t2"),
-        ),
-        (
-            "a stranger's name at an inventory node's address",
-            Some(("nas", 4)),
-            &[],
-            Claim::Another("t4"),
-        ),
-        (
-            "another's address before another teller",
-            Some(("t3", 4)),
-            &["t2"],
-            Claim::Another("t4"),
-        ),
+        ("another node's entry at that node's address", Some(("t2", 2)), &[], Claim::Another("t2")),
+        ("its name at another inventory node's address", Some(("t3", 2)), &[], Claim::Another("t2")),
+        ("a stranger's name at an inventory node's address", Some(("nas", 4)), &[], Claim::Another("t4")),
+        ("another's address before another teller", Some(("t3", 4)), &["t2"], Claim::Another("t4")),
         // Rule 3: another inventory node's name, away from its address.
-        (
-            "another node's name on a new lease",
-            Some(("t2", 9)),
-            &[],
-            Claim::Another("t2"),
-        ),
-        (
-            "another node's name, no address",
-            Some(("t2", 0)),
-            &[],
-            Claim::Another("t2"),
-        ),
+        ("another node's name on a new lease", Some(("t2", 9)), &[], Claim::Another("t2")),
+        ("another node's name, no address", Some(("t2", 0)), &[], Claim::Another("t2")),
         // Rule 4: another inventory node tells it too.
-        (
-            "told too, a stranger's entry",
-            Some(("nas", 9)),
-            &["t2"],
-            Claim::Another("t2"),
-        ),
-        (
-            "told too, no address",
-            Some(("old-name", 0)),
-            &["t4"],
-            Claim::Another("t4"),
-        ),
+        ("told too, a stranger's entry", Some(("nas", 9)), &["t2"], Claim::Another("t2")),
+        ("told too, no address", Some(("old-name", 0)), &["t4"], Claim::Another("t4")),
         ("told too, not listed", None, &["t2"], Claim::Another("t2")),
-        (
-            "told too, under its name elsewhere",
-            Some(("t3", 9)),
-            &["t2"],
-            Claim::Own,
-        ),
+        ("told too, under its name elsewhere", Some(("t3", 9)), &["t2"], Claim::Own),
         // Rule 5: a name of no inventory node at another address.
-        (
-            "a node outside the inventory",
-            Some(("nas", 9)),
-            &[],
-            Claim::Stranger("nas"),
-        ),
+        ("a node outside the inventory", Some(("nas", 9)), &[], Claim::Stranger("nas")),
         // Rule 6: else its own.
-        (
-            "its name at another address: its other card",
-            Some(("t3", 9)),
-            &[],
-            Claim::Own,
-        ),
+        ("its name at another address: its other card", Some(("t3", 9)), &[], Claim::Own),
         ("its name, no address", Some(("t3", 0)), &[], Claim::Own),
-        (
-            "a stranger's name, no address",
-            Some(("old-name", 0)),
-            &[],
-            Claim::Own,
-        ),
+        ("a stranger's name, no address", Some(("old-name", 0)), &[], Claim::Own),
         ("not listed, told by no other", None, &[], Claim::Own),
     ];
 

@@ -1774,22 +1774,33 @@ mod tests {
         assert!(unlisted[0].healthy());
     }
 
+    /// Also a worker telling the node ID of a swarm node outside the
+    /// inventory (listed under a name of no inventory node, at no
+    /// inventory node's address), or of an entry under another inventory
+    /// node's name away from both: it was shown healthy, as nothing but
+    /// another node at that address or telling that ID flagged it; now
+    /// flagged by the one rule setup refuses those claims by.
     #[test]
     fn a_worker_claiming_another_inventory_nodes_swarm_id_is_no_healthy_member() {
         let list = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
                     rccr-node|n2|10.0.0.2||ready|active|\"w2\"\n\
-                    rccr-node|n8|10.0.0.8||ready|active|\"w8\"\n";
+                    rccr-node|n8|10.0.0.8||ready|active|\"w8\"\n\
+                    rccr-node|n7|10.0.0.7||ready|active|\"w2\"\n\
+                    rccr-node|n9|10.0.0.9||ready|active|\"nas\"\n";
         // Each worker's address and the ID its engine tells: the first is
         // the one listed; the next two are listed at another inventory
-        // node's address (a worker's, a manager's); the last two claim an
+        // node's address (a worker's, a manager's); the next two claim an
         // ID listed at neither's (no inventory node's): neither is known
-        // to be it.
+        // to be it; the last two, a stranger's entry and one under w2's
+        // name away from both.
         let claims = [
             ("10.0.0.2", "n2"),
             ("10.0.0.3", "n2"),
             ("10.0.0.4", "n1"),
             ("10.0.0.5", "n8"),
             ("10.0.0.6", "n8"),
+            ("10.0.0.10", "n9"),
+            ("10.0.0.11", "n7"),
         ];
         let mut statuses = vec![manager_listing("10.0.0.1", "ca1", list)];
         statuses.extend(claims.map(|(ip, id)| worker_at(ip, id)));
@@ -1803,32 +1814,6 @@ mod tests {
                 Some("claims the swarm node ID of m1".into()),
                 Some("claims the swarm node ID of w6".into()),
                 Some("claims the swarm node ID of w5".into()),
-            ]
-        );
-    }
-
-    /// A worker telling the node ID of a swarm node outside the inventory
-    /// (listed under a name of no inventory node, at no inventory node's
-    /// address), or of an entry under another inventory node's name away
-    /// from both, was shown healthy: nothing but another node at that
-    /// address or telling that ID flagged it. Flagged by the one rule
-    /// setup refuses those claims by.
-    #[test]
-    fn a_worker_claiming_a_strangers_swarm_id_is_no_healthy_member() {
-        let list = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
-                    rccr-node|n2|10.0.0.2||ready|active|\"w2\"\n\
-                    rccr-node|n7|10.0.0.7||ready|active|\"w2\"\n\
-                    rccr-node|n9|10.0.0.9||ready|active|\"nas\"\n";
-        let mut statuses = vec![
-            manager_listing("10.0.0.1", "ca1", list),
-            worker_at("10.0.0.2", "n2"),
-            worker_at("10.0.0.3", "n9"),
-            worker_at("10.0.0.4", "n7"),
-        ];
-        assert_eq!(
-            problems_in_view(&mut statuses)[1..],
-            [
-                None,
                 Some("claims the swarm node ID of nas".into()),
                 Some("claims the swarm node ID of w2".into()),
             ]
