@@ -34,6 +34,7 @@
 //! - **Departed nodes** (in the swarm, neither a member nor in the
 //!   inventory) are listed, and removed with `--remove-missing`.
 //! - **Idempotent**: a second run changes nothing and says so.
+use super::claim;
 use super::machine::Machine;
 use super::member::{Member, Via};
 use super::ops::{JoinAs, Op};
@@ -127,7 +128,7 @@ pub fn form(
         .filter_map(|(i, info)| Some((i, info.as_ref()?.node_id.clone())))
         .collect();
     let named = |i: usize| (members[i].record.hostname.as_str(), members[i].record.ip);
-    let in_inventory = |name: &str| inventory.iter().any(|r| r.hostname == name);
+    let in_inventory: Vec<claim::Node> = inventory.iter().map(claim::Node::of).collect();
     for (i, other) in false_claims(&named, &claims, leader, &view, &in_inventory) {
         claims_another(&mut formed.layers[i], &other);
         infos[i] = None;
@@ -1460,49 +1461,39 @@ fn set_aside_managers(
 /// A member's node ID is its engine's word, and every change this layer
 /// makes to a swarm node (its removal when broken, its role, its labels)
 /// goes to the node of that ID. Of `claims` (member, the node ID it
-/// says it has), those whose ID the swarm lists under another inventory
-/// node's name, or under another name at another address than the
-/// member's (`members`: a member's name and address), or that another
-/// member claims too (and the swarm lists under neither's name), with
-/// that other node's name (escaped): they are left out of the run, so
-/// that a node's lie lands on no other node, in the inventory or not (a
-/// departed node kept, one joined by hand). The leader's word is the
-/// swarm's.
-///
-/// Any other address counts, not only another member's as for a
-/// candidate to lead ([`judge`]'s `elsewhere`, whose word other
-/// witnesses and the record weigh too): nothing else checks this claim
-/// before setup removes, relabels or promotes the node. A member's own
-/// entry is at its address (where the manager sees it), whatever name it
-/// carries (a renamed member's old one); one under the member's name at
-/// another address is taken as its other network card's (docs/engine.md:
-/// a node with two cards may be listed at either), so only a node outside
-/// the inventory that is named as the member is left to its lie.
+/// says it has), those whose entry in the swarm's `view` is not the
+/// member's own by the one rule ([`claim::whose`]; `members`: a member's
+/// name and address; `inventory`: every inventory node; the other members
+/// claiming the same ID count against it), with that other node's name
+/// (escaped): they are left out of the run, so that a node's lie lands on
+/// no other node, in the inventory or not. Nothing else checks this claim
+/// before setup removes, relabels or promotes the node. The leader's word
+/// is the swarm's, and an empty ID claims nothing.
 fn false_claims<'m>(
     members: &dyn Fn(usize) -> (&'m str, std::net::IpAddr),
     claims: &[(usize, String)],
     leader: usize,
     view: &[SwarmNode],
-    inventory: &dyn Fn(&str) -> bool,
+    inventory: &[claim::Node<'m>],
 ) -> Vec<(usize, String)> {
     let mut refused = Vec::new();
     for (i, id) in claims
         .iter()
         .filter(|(i, id)| *i != leader && !id.is_empty())
     {
-        let (own, addr) = members(*i);
-        let entry = view.iter().find(|n| n.id == *id);
-        let listed = entry.map(|n| n.hostname.as_str());
-        let elsewhere = entry.is_some_and(|n| n.addr.is_some_and(|a| a != addr));
-        let listed_as_another =
-            listed.filter(|name| *name != own && (elsewhere || inventory(name)));
-        let claimed_too = claims
+        let (name, addr) = members(*i);
+        let entry = view.iter().find(|n| n.id == *id).map(|n| claim::Entry {
+            name: &n.hostname,
+            addr: n.addr,
+        });
+        let tellers: Vec<&str> = claims
             .iter()
-            .find(|(j, other)| j != i && other == id)
-            .filter(|_| listed != Some(own))
-            .map(|(j, _)| members(*j).0);
-        if let Some(other) = listed_as_another.or(claimed_too) {
-            refused.push((*i, print::name(other).into_owned()));
+            .filter(|(j, other)| j != i && other == id)
+            .map(|(j, _)| members(*j).0)
+            .collect();
+        let whose = claim::whose(claim::Node { name, addr }, entry, inventory, &tellers);
+        if let Some(other) = whose.other() {
+            refused.push((*i, other.into_owned()));
         }
     }
     refused
@@ -3275,8 +3266,8 @@ mod tests {
             .collect();
         let members = [("t1", ip(1)), ("t2", ip(2)), ("t3", ip(3))];
         let claims = [(0, "l".to_string()), (2, id.to_string())];
-        let in_inventory = |name: &str| members.iter().any(|(n, _)| *n == name);
-        false_claims(&|i| members[i], &claims, 0, &view, &in_inventory)
+        let inventory = members.map(|(name, addr)| claim::Node { name, addr });
+        false_claims(&|i| members[i], &claims, 0, &view, &inventory)
     }
 
     #[test]
@@ -3287,6 +3278,8 @@ mod tests {
             ("own", "old-name", 3),
             ("nas", "intruder", 9),
             ("card2", "t3", 8),
+            ("att2", "t3", 2),
+            ("ast2", "t2", 3),
         ];
         let refused = |name: &str| vec![(2, name.to_string())];
         // A node outside the inventory, at its own address: before, its
@@ -3298,6 +3291,12 @@ mod tests {
         // was renamed; or under its name at its other card's address.
         assert_eq!(t3_claiming("own", &swarm), vec![]);
         assert_eq!(t3_claiming("card2", &swarm), vec![]);
+        // Under its name, but at another inventory node's address: that
+        // node's (before, taken as its other card's). At its own address
+        // under another member's name: its own, the address is the
+        // manager's word (before, refused by the name, the node's word).
+        assert_eq!(t3_claiming("att2", &swarm), refused("t2"));
+        assert_eq!(t3_claiming("ast2", &swarm), vec![]);
         // Not listed (its join is not seen yet): nothing to land on.
         assert_eq!(t3_claiming("new", &swarm), vec![]);
     }

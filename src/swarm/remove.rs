@@ -9,6 +9,7 @@
 //! stays ([`replace`]), when the swarm wants one more. `--release`
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
+use super::claim;
 use super::engine::{self, Layer};
 use super::form::{
     confirmed_lead, manager_addr, promotions, record_managers, retire_worker_token, Fitness,
@@ -581,11 +582,13 @@ fn on_entry(lead: &Member, id: &str, change: fn(&SwarmNode) -> Op<'_>) -> Result
 /// `node`'s entry in the swarm's list. `told`: the node ID the node
 /// itself tells, when it answered. Its inventory address may be another
 /// node's by now (a dead node's DHCP lease), so: the entry with the ID it
-/// tells; else the one entry at its address that may be its (a `down`
-/// one, or a live one carrying its name when it told no ID; of several,
-/// the one carrying its name); else, with nothing at its address, the one
-/// entry carrying its name at no address of another node of `records` (a
-/// node on a new lease). Its name is its engine's word: it only chooses
+/// tells, when the one rule finds it the node's own ([`claim::whose`],
+/// `records` the inventory) and it is not `lead_id`'s (refused
+/// otherwise: a node's lie lands on no other node); else the one entry
+/// at its address that may be its (a `down` one, or a live one carrying
+/// its name when it told no ID; of several, the one carrying its name);
+/// else, with nothing at its address, the one entry carrying its name at
+/// no address of another node of `records` (a node on a new lease). Its name is its engine's word: it only chooses
 /// among entries, never makes a live one that told another ID its own,
 /// nor another node's entry (a member that took its name: by address,
 /// that entry is the other node's; two entries of its name are refused).
@@ -600,23 +603,23 @@ fn entry_of<'v>(
 ) -> Result<Option<&'v SwarmNode>, String> {
     let told = told.filter(|id| !id.is_empty());
     if let Some(entry) = told.and_then(|id| view.iter().find(|n| n.id == id)) {
-        // Its word: never the lead's entry, nor another inventory node's
-        // (at that node's address, or by its name away from its own).
-        let other = records.iter().find(|r| {
-            r.ip != node.ip
-                && (entry.addr == Some(r.ip)
-                    || (entry.hostname == r.hostname
-                        && r.hostname != node.hostname
-                        && entry.addr != Some(node.ip)))
-        });
-        if other.is_none() && lead_id != Some(entry.id.as_str()) {
-            return Ok(Some(entry));
-        }
+        // Its word: never the lead's entry, nor one the one rule finds is
+        // another node's, in the inventory or not.
+        let inventory: Vec<claim::Node> = records.iter().map(claim::Node::of).collect();
+        let listed = claim::Entry {
+            name: &entry.hostname,
+            addr: entry.addr,
+        };
+        let whose = claim::whose(claim::Node::of(node), Some(listed), &inventory, &[]);
+        let other = match whose.other() {
+            None if lead_id != Some(entry.id.as_str()) => return Ok(Some(entry)),
+            None => print::name(&entry.hostname),
+            Some(other) => other,
+        };
         return Err(format!(
-            "{} tells the swarm node ID of {}: nothing was done to it; check the machine at {ip} \
+            "{} tells the swarm node ID of {other}: nothing was done to it; check the machine at {ip} \
              (rccr remove --forget {ip} takes it out without asking it)",
             print::name(&node.hostname),
-            print::name(other.map_or(&entry.hostname, |r| &r.hostname)),
             ip = node.ip,
         ));
     }
@@ -1524,7 +1527,10 @@ mod tests {
     /// swarm node ID (t3 telling t2's) had t2 demoted, drained and
     /// force-removed (exit 0). Refused, nothing done: by the address of
     /// another inventory node, its name away from the node's address, or
-    /// the ID of the manager leading the removal.
+    /// the ID of the manager leading the removal. So is the ID of a swarm
+    /// node outside the inventory (one joined by hand, a departed node
+    /// kept), under a name of no inventory node at another address: it was
+    /// taken as the node's, by the one rule setup refuses that claim by.
     #[test]
     fn a_node_telling_another_nodes_swarm_id_is_refused() {
         let t3 = record("10.0.0.3", "t3");
@@ -1551,6 +1557,14 @@ mod tests {
         let view = [lead.clone()];
         let lead_id = Some(lead.id.as_str());
         assert!(entry_of(&view, &t3, &records, lead_id, lead_id).is_err());
+        // A stranger's, its name escaped: an entry's name is its engine's word.
+        let nas = entry(Some("10.0.0.9"), "nas\u{1b}]0;x\u{7}");
+        let view = [nas.clone(), down(entry(Some("10.0.0.3"), "t3"))];
+        let refused = entry_of(&view, &t3, &records, Some(nas.id.as_str()), None).unwrap_err();
+        assert!(
+            refused.starts_with("t3 tells the swarm node ID of nas??0?x?: nothing was done to it"),
+            "{refused}"
+        );
         // Its own entry on a new lease is still its own.
         let moved = entry(Some("10.0.0.7"), "t3");
         assert_eq!(

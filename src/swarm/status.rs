@@ -18,6 +18,7 @@
 //! is an active swarm member. The control is healthy unless it runs Docker
 //! outside the swarm. Exit code 0 when every node is healthy, the managers
 //! agree and the swarm holds its quorum, 1 otherwise.
+use super::claim;
 use super::health::{self, Health};
 use super::member::{self, LoginError};
 use crate::config::Config;
@@ -732,10 +733,11 @@ pub fn swarm_view(
 /// the managers removed it while it was away. Found by the node ID its
 /// engine tells, at any address (a node with two network cards may be
 /// listed at its other card's); by its address when it tells none. Nor
-/// is one whose ID the list places at another inventory node's address,
-/// or that another inventory node claims too (listed at neither's): a
-/// node's lie, or a disk image's copy, lands on no other node, as setup
-/// refuses it.
+/// is one whose listed entry is not its own by the one rule setup and
+/// remove take a node's word by ([`claim::whose`]; the other nodes of
+/// `statuses` are the inventory, and those telling the same ID count
+/// against it): a node's lie, or a disk image's copy, lands on no other
+/// node, in the inventory or not.
 fn mark_unlisted(statuses: &mut [NodeStatus], view: &[SwarmSeen]) {
     for i in 0..statuses.len() {
         let s = &statuses[i];
@@ -761,15 +763,26 @@ fn mark_unlisted(statuses: &mut [NodeStatus], view: &[SwarmSeen]) {
                 None => Some(format!(
                     "not in the cluster's swarm: its managers do not list its node ID {id}"
                 )),
-                Some(n) if n.addr != Some(ip) => statuses
-                    .iter()
-                    .find(|o| {
-                        o.node.ip != ip
-                            && (n.addr == Some(o.node.ip)
-                                || matches!(&o.docker, Docker::Up { node_id, .. } if node_id == id))
-                    })
-                    .map(|o| format!("claims the swarm node ID of {}", o.node.hostname)),
-                _ => None,
+                Some(n) => {
+                    let inventory: Vec<claim::Node> =
+                        statuses.iter().map(|o| claim::Node::of(&o.node)).collect();
+                    let tellers: Vec<&str> = statuses
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, o)| {
+                            *j != i
+                                && matches!(&o.docker, Docker::Up { node_id, .. } if node_id == id)
+                        })
+                        .map(|(_, o)| o.node.hostname.as_ref())
+                        .collect();
+                    let listed = claim::Entry {
+                        name: &n.hostname,
+                        addr: n.addr,
+                    };
+                    claim::whose(claim::Node::of(&s.node), Some(listed), &inventory, &tellers)
+                        .other()
+                        .map(|other| format!("claims the swarm node ID of {other}"))
+                }
             },
         };
         statuses[i].error = error;
@@ -1761,22 +1774,33 @@ mod tests {
         assert!(unlisted[0].healthy());
     }
 
+    /// Also a worker telling the node ID of a swarm node outside the
+    /// inventory (listed under a name of no inventory node, at no
+    /// inventory node's address), or of an entry under another inventory
+    /// node's name away from both: it was shown healthy, as nothing but
+    /// another node at that address or telling that ID flagged it; now
+    /// flagged by the one rule setup refuses those claims by.
     #[test]
     fn a_worker_claiming_another_inventory_nodes_swarm_id_is_no_healthy_member() {
         let list = "rccr-node|n1|10.0.0.1|Leader|ready|active|\"m1\"\n\
                     rccr-node|n2|10.0.0.2||ready|active|\"w2\"\n\
-                    rccr-node|n8|10.0.0.8||ready|active|\"w8\"\n";
+                    rccr-node|n8|10.0.0.8||ready|active|\"w8\"\n\
+                    rccr-node|n7|10.0.0.7||ready|active|\"w2\"\n\
+                    rccr-node|n9|10.0.0.9||ready|active|\"nas\"\n";
         // Each worker's address and the ID its engine tells: the first is
         // the one listed; the next two are listed at another inventory
-        // node's address (a worker's, a manager's); the last two claim an
+        // node's address (a worker's, a manager's); the next two claim an
         // ID listed at neither's (no inventory node's): neither is known
-        // to be it.
+        // to be it; the last two, a stranger's entry and one under w2's
+        // name away from both.
         let claims = [
             ("10.0.0.2", "n2"),
             ("10.0.0.3", "n2"),
             ("10.0.0.4", "n1"),
             ("10.0.0.5", "n8"),
             ("10.0.0.6", "n8"),
+            ("10.0.0.10", "n9"),
+            ("10.0.0.11", "n7"),
         ];
         let mut statuses = vec![manager_listing("10.0.0.1", "ca1", list)];
         statuses.extend(claims.map(|(ip, id)| worker_at(ip, id)));
@@ -1790,6 +1814,8 @@ mod tests {
                 Some("claims the swarm node ID of m1".into()),
                 Some("claims the swarm node ID of w6".into()),
                 Some("claims the swarm node ID of w5".into()),
+                Some("claims the swarm node ID of nas".into()),
+                Some("claims the swarm node ID of w2".into()),
             ]
         );
     }
