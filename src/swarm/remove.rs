@@ -277,7 +277,7 @@ fn leave_cluster(
     // The leaving nodes may be the swarm's only managers that answer (a
     // two-node cluster's one): one of them first makes the fittest worker
     // that stays a manager, which then leads.
-    let mut handover: Option<(std::net::IpAddr, Result<Option<Promoted>, String>)> = None;
+    let mut handover: Option<(std::net::IpAddr, Result<Handover, String>)> = None;
     if lead.is_none() && !opts.forget {
         let logins = engine::log_in(config, paths, leaving, Duration::from_secs(10), held)?;
         let outgoing: Vec<Member> = logins.into_iter().flatten().collect();
@@ -364,15 +364,12 @@ fn leave_cluster(
 /// A leaving node's row: what its removal did (`Err`: nothing, and why),
 /// after the worker `handover` promoted in its place first, if any, and
 /// what went wrong there.
-fn row(
-    removed: Result<Layer, String>,
-    handover: Option<&Result<Option<Promoted>, String>>,
-) -> Layer {
+fn row(removed: Result<Layer, String>, handover: Option<&Result<Handover, String>>) -> Layer {
     let (mut layer, refused) = match removed {
         Ok(layer) => (layer, None),
         Err(why) => (Layer::Unchanged, Some(why)),
     };
-    if let Some(Ok(Some(promoted))) = handover {
+    if let Some(Ok(Handover::Promoted(promoted))) = handover {
         promoted.onto(&mut layer, " first");
     }
     for why in refused
@@ -386,28 +383,33 @@ fn row(
 
 /// What went wrong in a leaving manager's handover ([`replace`]) when a
 /// manager that stays led the removal all the same: a worker that left
-/// the swarm and could not join again, or a token shown and not rotated.
-fn handover_failure(done: &Result<Option<Promoted>, String>) -> Option<String> {
+/// the swarm and could not join again, a token shown and not rotated, or
+/// labels not set again.
+fn handover_failure(done: &Result<Handover, String>) -> Option<String> {
     match done {
         Err(e) => Some(format!("it could not hand its part to a worker: {e}")),
-        Ok(Some(promoted)) => promoted.unrotated().map(str::to_string),
-        Ok(None) => None,
+        Ok(Handover::Promoted(promoted)) => promoted.trouble(),
+        Ok(_) => None,
     }
 }
 
 /// Why a leaving manager's handover left no manager that stays, as the
 /// handover ([`replace`]) went.
-fn not_handed(done: Option<&Result<Option<Promoted>, String>>) -> String {
+fn not_handed(done: Option<&Result<Handover, String>>) -> String {
     match done {
         Some(Err(e)) => format!(" (it could not hand its part to a worker: {e})"),
-        Some(Ok(Some(promoted))) => format!(
+        Some(Ok(Handover::Promoted(promoted))) => format!(
             " ({} was promoted but does not answer as a manager{})",
             promoted.names,
             promoted
-                .unrotated()
+                .trouble()
                 .map_or_else(String::new, |why| format!("; {why}"))
         ),
-        Some(Ok(None)) => {
+        Some(Ok(Handover::Enough(managers))) => format!(
+            " (no worker was promoted: the swarm lists {managers} manager(s) that stay, though \
+             none of them answers)"
+        ),
+        Some(Ok(Handover::NoneFit)) => {
             " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)".into()
         }
         None => String::new(),
@@ -506,11 +508,11 @@ fn remove_one(
         // Only now: a worker promoted while the leaving manager still led
         // may keep that manager as the one it rejoins raft through.
         match replace(lead, leaving, Some(node), config, paths) {
-            Ok(Some(promoted)) => {
+            Ok(Handover::Promoted(promoted)) => {
                 promoted.onto(&mut layer, "");
-                trouble.extend(promoted.unrotated().map(str::to_string));
+                trouble.extend(promoted.trouble());
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(e) => {
                 trouble.push(e);
                 return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
@@ -739,7 +741,7 @@ fn replace(
     removed: Option<&NodeRecord>,
     config: &Config,
     paths: &StatePaths,
-) -> Result<Option<Promoted>, String> {
+) -> Result<Handover, String> {
     wait_settled(lead);
     let view = nodes(lead)?;
     let records = inventory::load(&paths.nodes()).map_err(|e| e.to_string())?;
@@ -747,7 +749,7 @@ fn replace(
     let managers = staying.iter().filter(|n| n.manager).count();
     let wanted = super::form::manager_count(staying.len(), config.swarm.managers.map(usize::from));
     if managers >= wanted {
-        return Ok(None);
+        return Ok(Handover::Enough(managers));
     }
     // A copy of a node held back may answer at its address: never logged
     // in to, so never promoted.
@@ -767,7 +769,7 @@ fn replace(
         .collect();
     let chosen = promotions(managers, wanted, &fit, &pins);
     if chosen.is_empty() {
-        return Ok(None);
+        return Ok(Handover::NoneFit);
     }
     let tokens = lead
         .call(&Op::Tokens)
@@ -775,12 +777,15 @@ fn replace(
         .as_ref()
         .and_then(JoinTokens::parse)
         .ok_or("the manager gave no usable join tokens")?;
-    let mut names = Vec::new();
+    let (mut names, mut unlabelled) = (Vec::new(), Vec::new());
     let (mut shown, mut failed) = (false, None);
     for w in chosen {
         let (entry, record) = workers[w];
         match promote(lead, entry, record, &tokens, config, paths, &mut shown) {
-            Ok(name) => names.push(name),
+            Ok((name, labels_lost)) => {
+                names.push(name);
+                unlabelled.extend(labels_lost);
+            }
             Err(e) => {
                 failed = Some(e);
                 break;
@@ -793,11 +798,22 @@ fn replace(
     match (failed, token) {
         (Some(e), Some(Err(why))) => Err(format!("{e}; {why}")),
         (Some(e), _) => Err(e),
-        (None, token) => Ok(Some(Promoted {
+        (None, token) => Ok(Handover::Promoted(Promoted {
             names: names.join(", "),
             token,
+            unlabelled,
         })),
     }
+}
+
+/// What a leaving manager's handover ([`replace`]) did: promoted workers
+/// in its place, or none, because the swarm lists enough managers that
+/// stay (how many), or no ready worker may manage.
+#[derive(Clone)]
+enum Handover {
+    Promoted(Promoted),
+    Enough(usize),
+    NoneFit,
 }
 
 /// The workers [`replace`] promoted, by name, and what became of the
@@ -807,6 +823,8 @@ fn replace(
 struct Promoted {
     names: String,
     token: Option<Result<(), String>>,
+    /// Why a promoted worker's labels were not set again, per worker.
+    unlabelled: Vec<String>,
 }
 
 impl Promoted {
@@ -819,19 +837,27 @@ impl Promoted {
         }
     }
 
-    /// Why the token a join showed is not rotated, for the caller to fail
-    /// the node's result with.
-    fn unrotated(&self) -> Option<&str> {
-        match &self.token {
-            Some(Err(why)) => Some(why),
+    /// What went wrong with the promotion, for the caller to fail the
+    /// node's result with: the token a join showed not rotated, labels not
+    /// set again.
+    fn trouble(&self) -> Option<String> {
+        let unrotated = match &self.token {
+            Some(Err(why)) => Some(why.as_str()),
             _ => None,
-        }
+        };
+        let all: Vec<&str> = unrotated
+            .into_iter()
+            .chain(self.unlabelled.iter().map(String::as_str))
+            .collect();
+        (!all.is_empty()).then(|| all.join("; "))
     }
 }
 
 /// `record`, the worker whose swarm entry is `entry`, leaves and joins
-/// again as a manager through `lead` (with its `tokens`); its name. A
-/// join through its docker CLI shows the worker token: `shown` is set.
+/// again as a manager through `lead` (with its `tokens`); its name, and
+/// why its labels were not set again when they were not (a manager token
+/// join, whose promotion stands without them). A join through its docker
+/// CLI shows the worker token: `shown` is set.
 fn promote(
     lead: &Member,
     entry: &SwarmNode,
@@ -840,7 +866,7 @@ fn promote(
     config: &Config,
     paths: &StatePaths,
     shown: &mut bool,
-) -> Result<String, String> {
+) -> Result<(String, Option<String>), String> {
     let name = print::name(&record.hostname).into_owned();
     let member = log_in_one(config, paths, record)?;
     let told = member.call(&Op::Info).map(|v| Info::parse(&v).node_id);
@@ -907,20 +933,28 @@ fn promote(
             })
         });
     match promoted {
-        Err(e) if !token.is_manager() => {
-            return Err(format!(
-                "{name} rejoined as a worker and was not promoted: {}",
+        Err(e) if !token.is_manager() => Err(format!(
+            "{name} rejoined as a worker and was not promoted: {}",
+            print::text(&e)
+        )),
+        // It joined as a manager: that stands, without its labels (which
+        // place the cluster's services) until setup sets them again.
+        Err(e) => {
+            let lost = format!(
+                "{name}'s labels were not set again after its promotion ({}): run rccr setup \
+                 to set them",
                 print::text(&e)
-            ))
+            );
+            Ok((name, Some(lost)))
         }
-        Err(_) => {}
-        Ok(_) if !token.is_manager() => {
-            wait_settled(lead);
-            wait_managing(&member);
+        Ok(_) => {
+            if !token.is_manager() {
+                wait_settled(lead);
+                wait_managing(&member);
+            }
+            Ok((name, None))
         }
-        Ok(_) => {}
     }
-    Ok(name)
 }
 
 /// Waits until `member`'s own engine says it manages (or [`DRAIN`]). A
@@ -1225,9 +1259,10 @@ mod tests {
         let promoted = Promoted {
             names: "t3".into(),
             token: Some(Ok(())),
+            unlabelled: Vec::new(),
         };
         promoted.onto(&mut layer, " first");
-        assert_eq!(promoted.unrotated(), None);
+        assert_eq!(promoted.trouble(), None);
         assert_eq!(
             layer.text(),
             "changed: t3 promoted in its place first, \
@@ -1239,7 +1274,7 @@ mod tests {
             ..promoted.clone()
         };
         unrotated.onto(&mut layer, "");
-        assert_eq!(unrotated.unrotated(), Some("not rotated (x)"));
+        assert_eq!(unrotated.trouble().as_deref(), Some("not rotated (x)"));
         assert_eq!(layer.text(), "changed: t3 promoted in its place");
         let mut layer = Layer::Unchanged;
         Promoted {
@@ -1255,32 +1290,53 @@ mod tests {
     /// left the swarm and could not join again went unsaid (exit 0).
     #[test]
     fn a_handover_gone_wrong_is_said_though_a_manager_led() {
-        let failed: Result<Option<Promoted>, String> = Err("t3 could not join again".into());
+        let failed: Result<Handover, String> = Err("t3 could not join again".into());
         assert_eq!(
             handover_failure(&failed).as_deref(),
             Some("it could not hand its part to a worker: t3 could not join again")
         );
-        let unrotated = Ok(Some(Promoted {
+        let unrotated = Ok(Handover::Promoted(Promoted {
             names: "t3".into(),
             token: Some(Err("not rotated (x)".into())),
+            unlabelled: Vec::new(),
         }));
         assert_eq!(
             handover_failure(&unrotated).as_deref(),
             Some("not rotated (x)")
         );
-        let clean = Ok(Some(Promoted {
-            names: "t3".into(),
-            token: Some(Ok(())),
-        }));
+        let clean = t3_promoted();
         assert_eq!(handover_failure(&clean), None);
-        assert_eq!(handover_failure(&Ok(None)), None);
+        assert_eq!(handover_failure(&Ok(Handover::NoneFit)), None);
+        assert_eq!(handover_failure(&Ok(Handover::Enough(2))), None);
+    }
+
+    /// A worker promoted through a manager token whose labels could not
+    /// be set again was taken for a clean promotion: its labels, which
+    /// place the cluster's services, were lost unsaid (remove-ops 6).
+    #[test]
+    fn a_promotion_whose_labels_were_lost_fails_the_row() {
+        let lost = Ok(Handover::Promoted(Promoted {
+            names: "t3, t4".into(),
+            token: Some(Err("not rotated (x)".into())),
+            unlabelled: vec!["t3's labels were not set again (y)".into()],
+        }));
+        assert_eq!(
+            handover_failure(&lost).as_deref(),
+            Some("not rotated (x); t3's labels were not set again (y)")
+        );
+        assert_eq!(
+            row(Ok(Layer::Unchanged), Some(&lost)).text(),
+            "FAILED: not rotated (x); t3's labels were not set again (y); \
+             done: t3, t4 promoted in its place first"
+        );
     }
 
     /// t3 promoted in a leaving manager's place, the worker token so.
-    fn t3_promoted() -> Result<Option<Promoted>, String> {
-        Ok(Some(Promoted {
+    fn t3_promoted() -> Result<Handover, String> {
+        Ok(Handover::Promoted(Promoted {
             names: "t3".into(),
             token: Some(Ok(())),
+            unlabelled: Vec::new(),
         }))
     }
 
@@ -1311,17 +1367,25 @@ mod tests {
             not_handed(Some(&promoted)),
             " (t3 was promoted but does not answer as a manager)"
         );
-        let unrotated = Ok(Some(Promoted {
+        let unrotated = Ok(Handover::Promoted(Promoted {
             names: "t3".into(),
             token: Some(Err("not rotated (x)".into())),
+            unlabelled: Vec::new(),
         }));
         assert_eq!(
             not_handed(Some(&unrotated)),
             " (t3 was promoted but does not answer as a manager; not rotated (x))"
         );
         assert_eq!(
-            not_handed(Some(&Ok(None))),
+            not_handed(Some(&Ok(Handover::NoneFit))),
             " (it found no ready worker that may manage (pins, ARMv6) to hand its part to)"
+        );
+        // Managers listed that stay, none answering, needed no promotion:
+        // "no ready worker" sent the operator after workers (remove-ops 7).
+        assert_eq!(
+            not_handed(Some(&Ok(Handover::Enough(2)))),
+            " (no worker was promoted: the swarm lists 2 manager(s) that stay, though none of \
+             them answers)"
         );
         assert_eq!(not_handed(None), "");
     }
