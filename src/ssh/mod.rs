@@ -486,8 +486,10 @@ impl Connection {
         let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(SshError::Unreachable)?;
         let _ = tcp.set_nodelay(true);
         // libssh2 talks to the node through the watch's pump (the TCP
-        // socket is its, non-blocking).
-        let (watch, socket) = watch::Watch::start(tcp, HANDSHAKE_BYTES)?;
+        // socket is its, non-blocking). Its sockets and thread not had
+        // (descriptors used up) fail as the connect would have.
+        let (watch, socket) =
+            watch::Watch::start(tcp, HANDSHAKE_BYTES).map_err(SshError::Unreachable)?;
         // A backstop under libssh2's own timeout: no read may block forever.
         socket.set_read_timeout(Some(timeout))?;
         socket.set_write_timeout(Some(timeout))?;

@@ -63,8 +63,9 @@ struct State {
     closing: Option<Instant>,
 }
 
-/// The pump of one connection; dropping it waits for the pump to end,
-/// which it does once libssh2's end of the pair is closed.
+/// The pump of one connection. Dropping it (after libssh2's end of the
+/// pair) ends the pump, which closes the node's socket, and waits for
+/// it: at once when libssh2's end is closed, else a moment later.
 pub struct Watch {
     state: Arc<Mutex<State>>,
     pump: Option<JoinHandle<()>>,
