@@ -65,3 +65,117 @@ fn a_command_killed_by_a_signal_fails() {
     }
     assert!(conn.run("true", b"").unwrap().success());
 }
+
+/// A hostile "SSH server" on 127.0.0.1 for the tests below: it sends a
+/// banner, then unencrypted binary packets of message type 200 (one no
+/// SSH implementation knows: libssh2 queues each one) of `payload`
+/// bytes, one every `every`, until it has written `cap` bytes, the client
+/// went, or `stop` is set. Returns the address and its thread, whose
+/// answer is how many bytes it wrote and whether it reached its cap.
+fn hostile(
+    payload: usize,
+    every: Duration,
+    cap: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<(u64, bool)>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut sock, _) = listener.accept().unwrap();
+        let mut written = 0u64;
+        if sock.write_all(b"SSH-2.0-flood\r\n").is_err() {
+            return (written, false);
+        }
+        // packet_length, padding_length, payload (type 200 and filler),
+        // padding (at least 4 bytes): a multiple of 8 in all.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let body = 1 + payload;
+        let padding = 4 + (8 - (4 + 1 + body + 4) % 8) % 8;
+        let mut packet = Vec::with_capacity(4 + 1 + body + padding);
+        packet.extend_from_slice(&((1 + body + padding) as u32).to_be_bytes());
+        packet.push(padding as u8);
+        packet.push(200);
+        for _ in 0..payload + padding {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            packet.push(seed as u8);
+        }
+        assert_eq!(packet.len() % 8, 0);
+        while written < cap && !stop.load(Ordering::Relaxed) {
+            match sock.write_all(&packet) {
+                Ok(()) => written += packet.len() as u64,
+                Err(_) => return (written, false),
+            }
+            std::thread::sleep(every);
+        }
+        (written, written >= cap)
+    });
+    (addr, server)
+}
+
+#[test]
+fn a_host_that_floods_unknown_packets_is_cut_off_early() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    // 32 KiB packets as fast as they go, up to 128 MiB.
+    const CAP: u64 = 128 << 20;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (addr, server) = hostile(32 << 10, Duration::ZERO, CAP, stop.clone());
+    let opened = rccr::ssh::Connection::open(addr, Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (written, capped) = server.join().unwrap();
+    // Socket buffers take a few MiB beyond what rccr read.
+    assert!(
+        !capped && written < 16 << 20,
+        "the host wrote {written} bytes before the open ended"
+    );
+    match opened {
+        Err(SshError::Flood(limit)) => assert!(limit < 4 << 20, "{limit}"),
+        Err(other) => panic!("expected the flood's error: {other}"),
+        Ok(_) => panic!("a flood opened a connection"),
+    }
+}
+
+#[test]
+fn a_host_that_drips_unknown_packets_is_cut_off() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // A small packet every 50 ms, for a minute at most: each one a
+    // sign of life. libssh2 measures its timeout from the call's start,
+    // so it gives up by itself here; this holds that the watch leaves
+    // that as it was (its own deadline: `ssh::watch`'s
+    // `a_step_still_under_way_past_its_deadline_is_cut_off`).
+    let stop = Arc::new(AtomicBool::new(false));
+    let (addr, server) = hostile(16, Duration::from_millis(50), 1 << 40, stop.clone());
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let (done, stop) = (done.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for _ in 0..600 {
+                if done.load(Ordering::Relaxed) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            stop.store(true, Ordering::Relaxed);
+            true
+        })
+    };
+    let opened = rccr::ssh::Connection::open(addr, Duration::from_secs(2));
+    done.store(true, Ordering::Relaxed);
+    let gave_up = watchdog.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let _ = server.join();
+    assert!(
+        !gave_up,
+        "the open was still waiting a minute into its 2 s timeout"
+    );
+    match opened {
+        Err(SshError::Timeout) => {}
+        Err(other) => panic!("expected a timeout: {other}"),
+        Ok(_) => panic!("a drip opened a connection"),
+    }
+}

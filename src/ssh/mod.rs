@@ -20,8 +20,16 @@
 //!   too ([`bounded_script_command`]).
 //! - A host whose key is pinned is offered only the pinned key types
 //!   ([`Connection::open_pinned`]): it cannot switch to another one.
+//! - Everything a node sends passes a watchdog ([`watch`]) before libssh2,
+//!   which keeps messages it does not know without a limit: the bytes read
+//!   from a node never exceed what rccr has allowed so far (256 KiB for the
+//!   handshake, as much for each login, twice a command's output bound and
+//!   its channel's window for each command), and a step still under way a
+//!   second past its deadline (the timeout, or the command's deadline) is
+//!   cut off, however steadily the node talks.
 pub mod pkcs1;
 pub mod stream;
+pub mod watch;
 
 use ssh2::{ErrorCode, MethodType, Session};
 use std::fmt;
@@ -205,6 +213,9 @@ pub enum SshError {
     TooLarge(usize),
     /// A command ran past [`Limits::deadline`] (seconds).
     Deadline(u64),
+    /// The node sent more bytes than all rccr had asked of it allowed
+    /// ([`watch`]): the connection was cut.
+    Flood(u64),
     /// Anything else libssh2 reported.
     Protocol(String),
 }
@@ -222,6 +233,9 @@ impl fmt::Display for SshError {
             }
             SshError::Deadline(secs) => {
                 write!(f, "the command did not finish within {secs} s; cut off")
+            }
+            SshError::Flood(limit) => {
+                write!(f, "the node sent more than {limit} bytes; cut off")
             }
             SshError::Protocol(msg) => write!(f, "ssh: {msg}"),
         }
@@ -427,9 +441,30 @@ pub fn bit_length(n: &[u8]) -> usize {
     }
 }
 
+/// The bytes a node may send for the handshake (a real one takes a few
+/// KB: banners, the key exchange, the host key), and for each login (the
+/// server's answers and a banner it may show).
+const HANDSHAKE_BYTES: u64 = 256 << 10;
+const LOGIN_BYTES: u64 = 256 << 10;
+
+/// libssh2's channel window (`LIBSSH2_CHANNEL_WINDOW_DEFAULT`): what a
+/// node may send on a channel beyond what rccr has read of it.
+const CHANNEL_WINDOW: u64 = 2 << 20;
+
+/// The bytes a node may send for a command within `limits` given `input`
+/// bytes: its stdout and its stderr, each up to the bound, what is in
+/// flight when rccr stops reading (a command over its bound), packet
+/// framing, and the window adjustments that its input earns.
+fn command_bytes(limits: &Limits, input: usize) -> u64 {
+    let output = 2 * limits.max_output as u64 + CHANNEL_WINDOW;
+    output + output / 8 + (256 << 10) + input as u64 / 64
+}
+
 /// An SSH session that has completed its handshake.
 pub struct Connection {
+    // Dropped before the watch: the pump ends when libssh2's end closes.
     session: Session,
+    watch: watch::Watch,
     limits: Limits,
 }
 
@@ -449,12 +484,17 @@ impl Connection {
         pinned_types: &[&str],
     ) -> Result<Connection, SshError> {
         let tcp = TcpStream::connect_timeout(&addr, timeout).map_err(SshError::Unreachable)?;
-        // A backstop under libssh2's own timeout: no read may block forever.
-        tcp.set_read_timeout(Some(timeout))?;
-        tcp.set_write_timeout(Some(timeout))?;
         let _ = tcp.set_nodelay(true);
+        // libssh2 talks to the node through the watch's pump (the TCP
+        // socket is its, non-blocking). Its sockets and thread not had
+        // (descriptors used up) fail as the connect would have.
+        let (watch, socket) =
+            watch::Watch::start(tcp, HANDSHAKE_BYTES).map_err(SshError::Unreachable)?;
+        // A backstop under libssh2's own timeout: no read may block forever.
+        socket.set_read_timeout(Some(timeout))?;
+        socket.set_write_timeout(Some(timeout))?;
         let mut session = Session::new()?;
-        session.set_tcp_stream(tcp);
+        session.set_tcp_stream(socket);
         session.set_timeout(millis(timeout));
         if !pinned_types.is_empty() {
             let algorithms: Vec<&str> = pinned_types
@@ -469,11 +509,25 @@ impl Connection {
             }
             session.method_pref(MethodType::HostKey, &algorithms.join(","))?;
         }
-        session.handshake()?;
+        let step = watch.step(0, Some(Instant::now() + timeout));
+        let shaken = session.handshake();
+        drop(step);
+        if let Err(e) = shaken {
+            return Err(cut_error(&watch, e.into(), SshError::Timeout));
+        }
         Ok(Connection {
             session,
+            watch,
             limits: Limits::DEFAULT,
         })
+    }
+
+    /// A login's step: its share of bytes, and the connection's timeout
+    /// (0: none) as its deadline.
+    fn login_step(&self) -> watch::Step<'_> {
+        let timeout = self.session.timeout();
+        let due = (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout.into()));
+        self.watch.step(LOGIN_BYTES, due)
     }
 
     /// Bounds every later command's output and run time.
@@ -501,6 +555,7 @@ impl Connection {
     /// Public-key authentication with a private key held in memory (an
     /// OpenSSH or PEM text), never written to disk.
     pub fn authenticate_with(&self, user: &str, private_key: &str) -> Result<(), SshError> {
+        let _step = self.login_step();
         self.session
             .userauth_pubkey_memory(user, None, private_key, None)?;
         if self.session.authenticated() {
@@ -512,6 +567,7 @@ impl Connection {
 
     /// Public-key authentication with an OpenSSH private key file.
     pub fn authenticate(&self, user: &str, private_key: &Path) -> Result<(), SshError> {
+        let _step = self.login_step();
         if !private_key.is_file() {
             return Err(SshError::KeyFile(format!(
                 "{}: no such file",
@@ -553,7 +609,7 @@ impl Connection {
         stdin: &[u8],
         limits: &Limits,
     ) -> Result<Output, SshError> {
-        self.exec(command, limits, |channel, deadline| {
+        self.exec(command, limits, stdin.len(), |channel, deadline| {
             finish(&self.session, channel, Vec::new(), stdin, limits, deadline)
         })
     }
@@ -562,20 +618,34 @@ impl Connection {
     /// within the command's deadline (`limits`'), like everything else the
     /// command takes: past it, a node that stopped reading, or whose
     /// command never exits, held the close for the connection's timeout.
+    /// The watch allows the node the command's share of bytes
+    /// ([`command_bytes`], with `input` bytes of input), and cuts it off
+    /// a connection's timeout (opening the channel, closing it) past its
+    /// deadline.
     fn exec<T>(
         &self,
         command: &str,
         limits: &Limits,
+        input: usize,
         talk: impl FnOnce(&mut ssh2::Channel, Instant) -> Result<T, SshError>,
     ) -> Result<T, SshError> {
         let deadline = Instant::now() + limits.deadline;
-        let mut channel = self.session.channel_session()?;
-        channel.exec(command)?;
-        let result = talk(&mut channel, deadline);
+        let saved = self.session.timeout();
+        let due = deadline + Duration::from_millis(saved.into());
+        let _step = self.watch.step(command_bytes(limits, input), Some(due));
+        let cut = |e: SshError| {
+            cut_error(
+                &self.watch,
+                e,
+                SshError::Deadline(limits.deadline.as_secs()),
+            )
+        };
+        let mut channel = self.session.channel_session().map_err(|e| cut(e.into()))?;
+        channel.exec(command).map_err(|e| cut(e.into()))?;
+        let result = talk(&mut channel, deadline).map_err(cut);
         // No longer than the connection's timeout either (0: none), as
         // before: a command cut off early (too much output) is not given
         // the rest of its deadline to close.
-        let saved = self.session.timeout();
         let close = match saved {
             0 => left(deadline),
             saved => saved.min(left(deadline)),
@@ -609,7 +679,9 @@ impl Connection {
         respond: impl FnOnce(&[u8]) -> Vec<u8>,
     ) -> Result<Conversation, SshError> {
         let limits = &self.limits;
-        self.exec(command, limits, |channel, deadline| {
+        // Its input is not known yet: the window adjustments it earns
+        // fit in the share's slack (OpenSSH sends one per 96 KiB taken).
+        self.exec(command, limits, 0, |channel, deadline| {
             let mut head = Vec::new();
             let found = stream::read_until(
                 &mut Stream::until(Paced::new(&self.session, &mut *channel), deadline),
@@ -632,6 +704,16 @@ impl Connection {
                 head: Some(head),
             })
         })
+    }
+}
+
+/// The error of a step that failed with `e`: why the watch cut the
+/// connection if it did (`overdue` for a step past its deadline).
+fn cut_error(watch: &watch::Watch, e: SshError, overdue: SshError) -> SshError {
+    match watch.cut() {
+        Some(watch::Cut::Flood(limit)) => SshError::Flood(limit),
+        Some(watch::Cut::Overdue) => overdue,
+        None => e,
     }
 }
 
