@@ -857,6 +857,13 @@ fn the_docker_cli_fallback_never_shows_the_manager_token() {
         format!("target-{}", n.trim_start_matches('0'))
     };
     let (leaving, staying) = (&managers[..2], host(&managers[2]));
+    let token = |role: &str| {
+        cluster
+            .docker_ok(&staying, &["swarm", "join-token", "-q", role])
+            .trim()
+            .to_string()
+    };
+    let known = token("manager");
     let (out, more) = watched(
         &cluster,
         "cli",
@@ -865,6 +872,9 @@ fn the_docker_cli_fallback_never_shows_the_manager_token() {
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_has(&stdout(&out), "promoted in its place");
     assert_has(&stdout(&out), ROTATED);
+    // The managers that left knew the manager token: it joins no more.
+    assert_count(&stdout(&out), "rotated the manager join token it knew", 2);
+    assert_ne!(token("manager"), known, "{}", stdout(&out));
     let promotion_seen = !more.is_empty();
     seen.extend(more);
     seen.sort();
@@ -877,12 +887,6 @@ fn the_docker_cli_fallback_never_shows_the_manager_token() {
     };
     settle(100, || count() == 3);
     assert_eq!(count(), 3, "{:?}", swarm_nodes(&cluster, &staying));
-    let token = |role: &str| {
-        cluster
-            .docker_ok(&staying, &["swarm", "join-token", "-q", role])
-            .trim()
-            .to_string()
-    };
     let (worker, manager) = (token("worker"), token("manager"));
     assert!(
         !seen.iter().any(|s| s.contains(&manager)),

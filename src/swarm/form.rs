@@ -1733,7 +1733,17 @@ pub const ROTATED_MANAGER: &str =
 /// `lead`, so the one read there joins nothing more (nodes that joined
 /// stay). `Err`: why not, and what to do, for the run's failures.
 pub fn retire_worker_token(lead: &Member) -> Result<(), String> {
-    retire_token(lead, false)
+    retire_token(lead, false, "worker join token a docker CLI join showed")
+}
+
+/// What a removal says once it rotated the manager join token.
+pub const ROTATED_KNOWN: &str = "rotated the manager join token it knew";
+
+/// A manager left the cluster (`rccr remove`): it knows the manager
+/// token, which makes any machine a manager, so the swarm gets a new one
+/// through `lead`. `Err`: why not, and what to do.
+pub fn retire_known_manager_token(lead: &Member) -> Result<(), String> {
+    retire_token(lead, true, "manager join token a removed manager knew")
 }
 
 /// A node sent the manager token ended the run no manager
@@ -1741,7 +1751,11 @@ pub fn retire_worker_token(lead: &Member) -> Result<(), String> {
 /// machine a manager, so the swarm gets a new one through `lead` (what
 /// `leader`'s layer says), or the run fails with what to do.
 fn retire_manager_token(lead: &Member, formed: &mut Formed, leader: usize) {
-    match retire_token(lead, true) {
+    match retire_token(
+        lead,
+        true,
+        "manager join token a node that is no manager was sent",
+    ) {
         Ok(()) => formed.layers[leader].add(ROTATED_MANAGER.into()),
         Err(e) => {
             let worker = formed.unrotated.take().map(|w| w + "; ");
@@ -1750,7 +1764,9 @@ fn retire_manager_token(lead: &Member, formed: &mut Formed, leader: usize) {
     }
 }
 
-fn retire_token(lead: &Member, manager: bool) -> Result<(), String> {
+/// Rotates the `manager` (else worker) join token through `lead`;
+/// `token` names it in the error.
+fn retire_token(lead: &Member, manager: bool, token: &str) -> Result<(), String> {
     let rotated = lead.call(&Op::Tokens).and_then(|swarm| {
         let (spec, version) = match api::swarm_spec(&swarm) {
             Some(found) => found,
@@ -1764,14 +1780,7 @@ fn retire_token(lead: &Member, manager: bool) -> Result<(), String> {
             version,
         })
     });
-    let (token, role) = if manager {
-        (
-            "manager join token a node that is no manager was sent",
-            "manager",
-        )
-    } else {
-        ("worker join token a docker CLI join showed", "worker")
-    };
+    let role = if manager { "manager" } else { "worker" };
     rotated.map(drop).map_err(|e| {
         format!(
             "the {token} is not rotated ({}): \

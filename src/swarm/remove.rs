@@ -6,14 +6,15 @@
 //! swarm, and its entry is removed from the swarm's node list and from the
 //! inventory (its address and name from rccr's block in ~/.ssh/config,
 //! [`unname`]); then a manager's place goes to the fittest worker that
-//! stays ([`replace`]), when the swarm wants one more. `--release`
+//! stays ([`replace`]), when the swarm wants one more, and the manager
+//! join token the node knew is rotated. `--release`
 //! also takes the cluster key off the node, giving the machine back;
 //! `--forget` handles a node that is dead or gone: nothing is asked of it.
 use super::claim;
 use super::engine::{self, Layer};
 use super::form::{
-    confirmed_lead, manager_addr, promotions, record_managers, retire_worker_token, Fitness,
-    ROTATED,
+    confirmed_lead, manager_addr, promotions, record_managers, retire_known_manager_token,
+    retire_worker_token, Fitness, ROTATED, ROTATED_KNOWN,
 };
 use super::member::{Member, Via};
 use super::ops::{JoinAs, Op};
@@ -303,13 +304,18 @@ fn leave_cluster(
     for node in leaving {
         let layer = match lead {
             Some(lead) => {
-                let removed = remove_one(lead, node, records, leaving, config, paths, opts);
+                let handover = handed(node);
+                let first = match &handover {
+                    Some(Ok(Handover::Promoted(promoted))) => Some(promoted),
+                    _ => None,
+                };
+                let removed = remove_one(lead, node, records, leaving, config, opts, first);
                 // Nothing was done to it (or only a demotion): it stays,
                 // in the swarm and the inventory.
                 if removed.is_err() {
                     kept.push(node);
                 }
-                row(removed, handed(node).as_ref())
+                row(removed, handover.as_ref())
             }
             None if opts.forget => Layer::Failed(format!(
                 "{NO_MANAGER}: its entry stays in the swarm's list (rccr setup \
@@ -361,15 +367,15 @@ fn leave_cluster(
     Ok(())
 }
 
-/// A leaving node's row: what its removal did (`Err`: nothing, and why),
-/// after the worker `handover` promoted in its place first, if any, and
-/// what went wrong there.
+/// A leaving node's row: what its removal did (`Ok`: with the worker
+/// `handover` promoted in its place first, as [`remove_one`] was told;
+/// `Err`: nothing, and why), and what went wrong in the handover.
 fn row(removed: Result<Layer, String>, handover: Option<&Result<Handover, String>>) -> Layer {
     let (mut layer, refused) = match removed {
         Ok(layer) => (layer, None),
         Err(why) => (Layer::Unchanged, Some(why)),
     };
-    if let Some(Ok(Handover::Promoted(promoted))) = handover {
+    if let (Some(Ok(Handover::Promoted(promoted))), Some(_)) = (handover, &refused) {
         promoted.onto(&mut layer, " first");
     }
     for why in refused
@@ -428,10 +434,16 @@ fn remove_one(
     records: &[NodeRecord],
     leaving: &[NodeRecord],
     config: &Config,
-    paths: &StatePaths,
     opts: &Options,
+    first: Option<&Promoted>,
 ) -> Result<Layer, String> {
+    let paths = &opts.paths;
+    // The worker its handover promoted first leads its row, and stays
+    // there whatever fails later.
     let mut layer = Layer::Unchanged;
+    if let Some(promoted) = first {
+        promoted.onto(&mut layer, " first");
+    }
     let view = nodes(lead)?;
     // A node that answers tells which entry is its own (its address may
     // be another node's by now); it is asked nothing else until it leaves.
@@ -517,6 +529,15 @@ fn remove_one(
                 trouble.push(e);
                 return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
             }
+        }
+    }
+    // A manager, or one demoted and still in raft, knows the manager
+    // token (root on every node that stays): it joins nothing more. Once
+    // its place is handed over: a worker promoted then may join with it.
+    if in_raft(&entry) {
+        match retire_known_manager_token(lead) {
+            Ok(()) => layer.add(ROTATED_KNOWN.into()),
+            Err(e) => trouble.push(e),
         }
     }
     Ok(release(layer, trouble, unleft, node, config, paths, opts))
@@ -1324,10 +1345,19 @@ mod tests {
             handover_failure(&lost).as_deref(),
             Some("not rotated (x); t3's labels were not set again (y)")
         );
+        // remove_one's row starts with the promotion, and keeps it through
+        // its own failures.
+        let Ok(Handover::Promoted(promoted)) = &lost else {
+            unreachable!()
+        };
+        let mut done = Layer::Unchanged;
+        promoted.onto(&mut done, " first");
+        done.add("left the swarm".into());
+        done.fail_after("not drained: z".into());
         assert_eq!(
-            row(Ok(Layer::Unchanged), Some(&lost)).text(),
-            "FAILED: not rotated (x); t3's labels were not set again (y); \
-             done: t3, t4 promoted in its place first"
+            row(Ok(done), Some(&lost)).text(),
+            "FAILED: not drained: z; done: t3, t4 promoted in its place first, left the swarm; \
+             not rotated (x); t3's labels were not set again (y)"
         );
     }
 
@@ -1676,8 +1706,8 @@ mod tests {
             &records,
             &records[1..],
             &Config::default(),
-            &home.paths,
             &opts,
+            None,
         );
         assert!(
             matches!(&got, Err(e) if e.starts_with("cannot read the swarm: ")),
