@@ -518,13 +518,17 @@ impl Connection {
                 private_key.display()
             )));
         }
-        // A key others may read or write is not used, as ssh does not.
-        let bytes = crate::fsutil::read_trusted_if_any(private_key, crate::fsutil::Trust::Secret)
-            .map_err(|e| SshError::KeyFile(e.to_string()))?;
+        // A key others may read or write is not used, as ssh does not. Its
+        // bytes, and the PEM made of them, are wiped when they go, on every
+        // path.
+        let text = pkcs1::Secret::new(
+            crate::fsutil::read_trusted_if_any(private_key, crate::fsutil::Trust::Secret)
+                .map_err(|e| SshError::KeyFile(e.to_string()))?
+                .unwrap_or_default(),
+        );
         // An RSA key goes in as PKCS#1 PEM, or libssh2 signs without CRT
         // (four times the CPU per login; see pkcs1).
-        let text = String::from_utf8(bytes.unwrap_or_default()).unwrap_or_default();
-        match pkcs1::from_openssh(&text) {
+        match pkcs1::from_openssh(text.as_str()) {
             Some(pem) => self
                 .session
                 .userauth_pubkey_memory(user, None, pem.as_str(), None)?,
