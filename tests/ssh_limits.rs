@@ -179,3 +179,112 @@ fn a_host_that_drips_unknown_packets_is_cut_off() {
         Ok(_) => panic!("a drip opened a connection"),
     }
 }
+
+/// Limits roomy enough for 3 MiB on each stream.
+const ROOMY: Limits = Limits {
+    max_output: 4 << 20,
+    deadline: Duration::from_secs(20),
+};
+
+/// [`logged_in`] with a minute's connection timeout, the command's
+/// `limits` set; `None` when not root.
+fn limited(name: &str, limits: Limits) -> Option<(Scratch, Sshd, rccr::ssh::Connection)> {
+    if !common::lab::require_root() {
+        return None;
+    }
+    let dir = Scratch::new(name);
+    let (sshd, mut conn) = logged_in(&dir, Duration::from_secs(60));
+    conn.set_limits(limits);
+    Some((dir, sshd, conn))
+}
+
+#[test]
+fn stderr_past_the_channel_window_before_stdout_arrives_whole() {
+    let Some((_dir, _sshd, conn)) = limited("ssh-stderr-window", ROOMY) else {
+        return;
+    };
+    // 3 MiB of stderr is more than the channel's window (2 MiB): read
+    // after stdout, it held the window shut and stdout never ended.
+    let out = conn
+        .run("head -c 3145728 /dev/zero | tr '\\0' e >&2; echo out", b"")
+        .unwrap();
+    assert!(out.success(), "{}", out.error_line());
+    assert_eq!(out.stdout, b"out\n");
+    assert_eq!(out.stderr.len(), 3 << 20);
+    assert!(out.stderr.iter().all(|b| *b == b'e'));
+}
+
+#[test]
+fn stderr_past_the_limit_is_cut_off() {
+    let limits = Limits {
+        max_output: 1024,
+        deadline: Duration::from_secs(20),
+    };
+    let Some((_dir, _sshd, conn)) = limited("ssh-stderr-limit", limits) else {
+        return;
+    };
+    match conn.run("head -c 1025 /dev/zero >&2; echo out", b"") {
+        Err(SshError::TooLarge(1024)) => {}
+        other => panic!("expected the 1024-byte limit's error: {other:?}"),
+    }
+    // Exactly the limit on both streams is no error.
+    let out = conn
+        .run("head -c 1024 /dev/zero >&2; head -c 1024 /dev/zero", b"")
+        .unwrap();
+    assert_eq!((out.stdout.len(), out.stderr.len()), (1024, 1024));
+    // The connection still runs commands after a cut-off one.
+    assert!(conn.run("true", b"").unwrap().success());
+}
+
+#[test]
+fn stdout_and_stderr_in_many_small_pieces_arrive_whole() {
+    let Some((_dir, _sshd, conn)) = limited("ssh-interleaved", ROOMY) else {
+        return;
+    };
+    let pieces = 5000;
+    let out = conn
+        .run(
+            &format!("i=0; while [ $i -lt {pieces} ]; do echo o$i; echo e$i >&2; i=$((i+1)); done"),
+            b"",
+        )
+        .unwrap();
+    assert!(out.success(), "{}", out.error_line());
+    let lines = |tag: char| -> String { (0..pieces).map(|i| format!("{tag}{i}\n")).collect() };
+    assert_eq!(String::from_utf8_lossy(&out.stdout), lines('o'));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), lines('e'));
+}
+
+#[test]
+fn a_conversations_head_after_stderr_past_the_window_arrives() {
+    let Some((_dir, _sshd, conn)) = limited("ssh-converse-stderr", ROOMY) else {
+        return;
+    };
+    let talk = conn
+        .converse(
+            "head -c 3145728 /dev/zero | tr '\\0' e >&2; printf 'head\\nEND\\n'; \
+             read answer; echo \"got $answer\"",
+            b"\nEND\n",
+            |head| [head, b"!\n"].concat(),
+        )
+        .unwrap();
+    assert_eq!(talk.head.as_deref(), Some(&b"head"[..]));
+    assert!(talk.output.success(), "{}", talk.output.error_line());
+    assert_eq!(talk.output.stdout, b"got head!\n");
+    assert_eq!(talk.output.stderr.len(), 3 << 20);
+}
+
+#[test]
+fn output_past_the_window_before_the_input_is_read_does_not_stall_the_input() {
+    let Some((_dir, _sshd, conn)) = limited("ssh-duplex", ROOMY) else {
+        return;
+    };
+    // 3 MiB out before reading 3 MiB in: the input, sent whole before any
+    // output was read, filled the command's window while its output
+    // filled ours.
+    let out = conn
+        .run("head -c 3145728 /dev/zero; wc -c >&2", &vec![b'x'; 3 << 20])
+        .unwrap();
+    assert!(out.success(), "{}", out.error_line());
+    assert_eq!(out.stdout.len(), 3 << 20);
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "3145728");
+}

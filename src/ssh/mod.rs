@@ -37,7 +37,7 @@ use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use stream::{ReadError, Stream};
+use stream::ReadError;
 
 /// The key algorithms rccr makes keys of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -530,6 +530,12 @@ impl Connection {
         self.watch.step(LOGIN_BYTES, due)
     }
 
+    /// A login's libssh2 error, or why the watch cut the connection under
+    /// it (libssh2 says only that it closed).
+    fn login_cut(&self, e: ssh2::Error) -> SshError {
+        cut_error(&self.watch, e.into(), SshError::Timeout)
+    }
+
     /// Bounds every later command's output and run time.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
@@ -557,7 +563,8 @@ impl Connection {
     pub fn authenticate_with(&self, user: &str, private_key: &str) -> Result<(), SshError> {
         let _step = self.login_step();
         self.session
-            .userauth_pubkey_memory(user, None, private_key, None)?;
+            .userauth_pubkey_memory(user, None, private_key, None)
+            .map_err(|e| self.login_cut(e))?;
         if self.session.authenticated() {
             Ok(())
         } else {
@@ -574,20 +581,25 @@ impl Connection {
                 private_key.display()
             )));
         }
-        // A key others may read or write is not used, as ssh does not.
-        let bytes = crate::fsutil::read_trusted_if_any(private_key, crate::fsutil::Trust::Secret)
-            .map_err(|e| SshError::KeyFile(e.to_string()))?;
+        // A key others may read or write is not used, as ssh does not. Its
+        // bytes, and the PEM made of them, are wiped when they go, on every
+        // path.
+        let text = pkcs1::Secret::new(
+            crate::fsutil::read_trusted_if_any(private_key, crate::fsutil::Trust::Secret)
+                .map_err(|e| SshError::KeyFile(e.to_string()))?
+                .unwrap_or_default(),
+        );
         // An RSA key goes in as PKCS#1 PEM, or libssh2 signs without CRT
         // (four times the CPU per login; see pkcs1).
-        let text = String::from_utf8(bytes.unwrap_or_default()).unwrap_or_default();
-        match pkcs1::from_openssh(&text) {
+        match pkcs1::from_openssh(text.as_str()) {
             Some(pem) => self
                 .session
-                .userauth_pubkey_memory(user, None, pem.as_str(), None)?,
+                .userauth_pubkey_memory(user, None, pem.as_str(), None),
             None => self
                 .session
-                .userauth_pubkey_file(user, None, private_key, None)?,
+                .userauth_pubkey_file(user, None, private_key, None),
         }
+        .map_err(|e| self.login_cut(e))?;
         if self.session.authenticated() {
             Ok(())
         } else {
@@ -610,7 +622,14 @@ impl Connection {
         limits: &Limits,
     ) -> Result<Output, SshError> {
         self.exec(command, limits, stdin.len(), |channel, deadline| {
-            finish(&self.session, channel, Vec::new(), stdin, limits, deadline)
+            finish(
+                &self.session,
+                channel,
+                (Vec::new(), Vec::new()),
+                stdin,
+                limits,
+                deadline,
+            )
         })
     }
 
@@ -682,25 +701,33 @@ impl Connection {
         // Its input is not known yet: the window adjustments it earns
         // fit in the share's slack (OpenSSH sends one per 96 KiB taken).
         self.exec(command, limits, 0, |channel, deadline| {
-            let mut head = Vec::new();
-            let found = stream::read_until(
-                &mut Stream::until(Paced::new(&self.session, &mut *channel), deadline),
-                &mut head,
-                trailer,
-                limits.max_output,
-            )
-            .map_err(|e| SshError::from_read(e, limits))?;
             let session = &self.session;
+            // stderr is read with the head, or a command that writes more
+            // of it than the channel's window first never prints the head.
+            let (mut head, mut stderr) = (Vec::new(), Vec::new());
+            let found = Unblocked::new(session, channel).exchange(
+                None,
+                [&mut head, &mut stderr],
+                Some(trailer),
+                (limits, deadline),
+            )?;
             if !found {
                 return Ok(Conversation {
                     head: None,
-                    output: finish(session, channel, head, b"", limits, deadline)?,
+                    output: finish(session, channel, (head, stderr), b"", limits, deadline)?,
                 });
             }
             head.truncate(head.len() - trailer.len());
             let input = respond(&head);
             Ok(Conversation {
-                output: finish(session, channel, Vec::new(), &input, limits, deadline)?,
+                output: finish(
+                    session,
+                    channel,
+                    (Vec::new(), stderr),
+                    &input,
+                    limits,
+                    deadline,
+                )?,
                 head: Some(head),
             })
         })
@@ -727,102 +754,102 @@ fn left(deadline: Instant) -> u32 {
     millis(deadline.saturating_duration_since(Instant::now()))
 }
 
-/// A channel's stream whose blocking reads and writes wait as long as
-/// [`stream::Deadlined`] says, however long the connection's timeout
-/// (libssh2's, set before each call, and put back when this is dropped):
-/// a command is bounded by its own deadline, and a silence within it is
-/// no failure.
-struct Paced<'s, R> {
+/// A command's channel in its session set non-blocking for as long as
+/// this lives (and set back when it is dropped, whatever happened):
+/// stdout, stderr and the input go at once ([`stream::exchange`]), and a
+/// wait is for the session's socket, as libssh2 says it is blocked.
+struct Unblocked<'s, 'c> {
     session: &'s Session,
-    inner: R,
-    saved: u32,
+    channel: &'c mut ssh2::Channel,
+    was_blocking: bool,
 }
 
-impl<'s, R> Paced<'s, R> {
-    fn new(session: &'s Session, inner: R) -> Self {
-        Paced {
-            saved: session.timeout(),
+impl<'s, 'c> Unblocked<'s, 'c> {
+    fn new(session: &'s Session, channel: &'c mut ssh2::Channel) -> Self {
+        let was_blocking = session.is_blocking();
+        session.set_blocking(false);
+        Unblocked {
             session,
-            inner,
+            channel,
+            was_blocking,
         }
     }
+
+    /// [`stream::exchange`] over this channel, its errors in `limits`' terms.
+    fn exchange(
+        &mut self,
+        input: stream::Input<'_>,
+        outs: [&mut Vec<u8>; 2],
+        trailer: Option<&[u8]>,
+        (limits, deadline): (&Limits, Instant),
+    ) -> Result<bool, SshError> {
+        stream::exchange(self, input, outs, limits.max_output, trailer, deadline)
+            .map_err(|e| SshError::from_read(e, limits))
+    }
 }
 
-impl<R> stream::BlockingWaits for Paced<'_, R> {
-    fn wait_to_read(&mut self, most: Duration) -> io::Result<()> {
-        self.session.set_timeout(millis(most));
+impl stream::Duplex for Unblocked<'_, '_> {
+    fn read(&mut self, stream: usize, buf: &mut [u8]) -> io::Result<usize> {
+        let id = if stream == 0 {
+            0
+        } else {
+            ssh2::EXTENDED_DATA_STDERR
+        };
+        io::Read::read(&mut self.channel.stream(id), buf)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut *self.channel, buf)
+    }
+
+    fn send_eof(&mut self) -> io::Result<()> {
+        Ok(self.channel.send_eof()?)
+    }
+
+    fn wait(&mut self, most: Duration) -> io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        let events = match self.session.block_directions() {
+            ssh2::BlockDirections::Outbound => crate::sys::POLLOUT,
+            ssh2::BlockDirections::Both => crate::sys::POLLIN | crate::sys::POLLOUT,
+            // Inbound, or none said: what the channel waits for is data.
+            _ => crate::sys::POLLIN,
+        };
+        // Whole milliseconds, rounded up: no busy wait for the last one.
+        let ms = most.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        let fd = self.session.as_raw_fd();
+        crate::sys::poll(&mut [crate::sys::poll_fd(fd, events)], ms)?;
         Ok(())
     }
-
-    fn wait_to_write(&mut self, most: Duration) -> io::Result<()> {
-        self.wait_to_read(most)
-    }
 }
 
-impl<R: io::Read> io::Read for Paced<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl<W: io::Write> io::Write for Paced<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl<R> Drop for Paced<'_, R> {
+impl Drop for Unblocked<'_, '_> {
     fn drop(&mut self) {
-        self.session.set_timeout(self.saved);
+        self.session.set_blocking(self.was_blocking);
     }
 }
 
-/// Sends `stdin`, reads the rest of a channel's output (within the
-/// limits) and its exit status.
+/// Sends `stdin` while reading the rest of a channel's output (within the
+/// limits, after what `stdout` and `stderr` hold already), then its exit
+/// status.
 fn finish(
     session: &Session,
     channel: &mut ssh2::Channel,
-    mut stdout: Vec<u8>,
+    (mut stdout, mut stderr): (Vec<u8>, Vec<u8>),
     stdin: &[u8],
     limits: &Limits,
     deadline: Instant,
 ) -> Result<Output, SshError> {
-    // The input goes in within the deadline: a node that stops taking it
-    // (a full window it never adjusts) is cut off then, like one that
-    // stops talking. A command that fails early exits without reading its
-    // input: that is for its exit status to tell, not a transport error.
-    let sent = embedded_io::Write::write_all(
-        &mut Stream::until(Paced::new(session, &mut *channel), deadline),
-        stdin,
-    );
-    match sent {
-        Ok(()) => {
-            let _ = channel.send_eof();
-        }
-        Err(e) if embedded_io::Error::kind(&e) == embedded_io::ErrorKind::TimedOut => {
-            return Err(SshError::from_stream(e, limits));
-        }
-        Err(_) => {}
-    }
-    let limit = limits.max_output;
-    let bounded = |e| SshError::from_read(e, limits);
-    stream::read_to_end(
-        &mut Stream::until(Paced::new(session, &mut *channel), deadline),
-        &mut stdout,
-        limit,
-    )
-    .map_err(bounded)?;
-    let mut stderr = Vec::new();
-    stream::read_to_end(
-        &mut Stream::until(Paced::new(session, channel.stderr()), deadline),
-        &mut stderr,
-        limit,
-    )
-    .map_err(bounded)?;
+    // The input goes in within the deadline, as the output comes out: a
+    // node that stops taking it (a full window it never adjusts) is cut
+    // off then, like one that stops talking. A command that fails early
+    // exits without reading its input: that is for its exit status to
+    // tell, not a transport error.
+    Unblocked::new(session, channel).exchange(
+        Some(stdin),
+        [&mut stdout, &mut stderr],
+        None,
+        (limits, deadline),
+    )?;
     channel.wait_close()?;
     // sshd sends `exit-signal` instead of `exit-status` for a command
     // killed by a signal (the OOM killer, a shutdown), which libssh2 leaves

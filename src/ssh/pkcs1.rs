@@ -36,22 +36,38 @@ pub fn from_openssh(text: &str) -> Option<Secret> {
     }
 }
 
-/// Text that holds key material: overwritten when dropped.
-pub struct Secret(String);
+/// Bytes that hold key material (a key file's, a PEM): all of their
+/// buffer overwritten when dropped, on every path.
+pub struct Secret(Vec<u8>);
 
 impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Secret {
+        Secret(bytes)
+    }
+
+    /// The bytes as text; empty when they are not UTF-8.
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// Overwrites the whole buffer, its spare room too (a reader may have
+    /// left bytes there).
+    fn wipe(&mut self) {
+        let room = self.0.capacity();
+        self.0.resize(room, 0);
+        sys::wipe(&mut self.0);
     }
 }
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        sys::wipe(&mut std::mem::take(&mut self.0).into_bytes());
+        self.wipe();
     }
 }
 
-/// PKCS#1 `RSAPrivateKey` (RFC 8017, A.1.2) in PEM.
+/// PKCS#1 `RSAPrivateKey` (RFC 8017, A.1.2) in PEM, written into a buffer
+/// of its exact size: one that grew would leave copies of its first part
+/// behind, unwiped.
 fn pem(key: &RsaKeypair) -> Option<Secret> {
     let bytes = |m: &ssh_key::Mpint| m.as_positive_bytes().unwrap_or_default().to_vec();
     let numbers = RsaNumbers {
@@ -62,17 +78,22 @@ fn pem(key: &RsaKeypair) -> Option<Secret> {
         q: bytes(&key.private.q),
         iqmp: bytes(&key.private.iqmp),
     };
-    let mut der = RsaKey::from_numbers(&numbers).ok()?.pkcs1_der().ok()?;
-    let mut base64 = crate::base64::encode(&der);
-    let mut text = format!("-----BEGIN {LABEL}-----\n");
-    for line in base64.as_bytes().chunks(64) {
-        text.push_str(std::str::from_utf8(line).unwrap_or_default());
-        text.push('\n');
+    let der = Secret::new(RsaKey::from_numbers(&numbers).ok()?.pkcs1_der().ok()?);
+    let base64 = Secret::new(crate::base64::encode(&der.0).into_bytes());
+    let (begin, end) = (
+        format!("-----BEGIN {LABEL}-----\n"),
+        format!("-----END {LABEL}-----\n"),
+    );
+    let lines = base64.0.chunks(64);
+    let size = begin.len() + base64.0.len() + lines.len() + end.len();
+    let mut text = Secret::new(Vec::with_capacity(size));
+    text.0.extend_from_slice(begin.as_bytes());
+    for line in lines {
+        text.0.extend_from_slice(line);
+        text.0.push(b'\n');
     }
-    text.push_str(&format!("-----END {LABEL}-----\n"));
-    sys::wipe(&mut der);
-    sys::wipe(&mut std::mem::take(&mut base64).into_bytes());
-    Some(Secret(text))
+    text.0.extend_from_slice(end.as_bytes());
+    Some(text)
 }
 
 #[cfg(test)]
@@ -95,5 +116,28 @@ mod tests {
         assert!(!is_pem(crate::keys::OPENSSH_PRIVATE_KEY_HEADER.as_bytes()));
         assert!(!is_pem(format!("-----BEGIN {LABEL}S-----").as_bytes()));
         assert!(!is_pem(b"-----BEGIN "));
+    }
+
+    #[test]
+    fn a_secret_is_overwritten_spare_room_and_all() {
+        let mut bytes = Vec::with_capacity(64);
+        bytes.extend_from_slice(b"key material");
+        let mut secret = Secret::new(bytes);
+        assert_eq!(secret.as_str(), "key material");
+        secret.wipe();
+        assert_eq!(secret.0.len(), 64, "the whole buffer");
+        assert!(secret.0.iter().all(|b| *b == 0));
+        assert_eq!(Secret::new(vec![0xff]).as_str(), "", "not UTF-8");
+    }
+
+    #[test]
+    fn an_rsa_keys_pem_is_written_without_growing_its_buffer() {
+        let key = crate::keys::generate(crate::keys::KeyType::Rsa, 2048, "x").unwrap();
+        let text = key.to_openssh(ssh_key::LineEnding::LF).unwrap();
+        let pem = from_openssh(&text).unwrap();
+        assert!(is_pem(pem.as_str().as_bytes()));
+        assert!(pem.as_str().ends_with(&format!("-----END {LABEL}-----\n")));
+        // Filled to its exact size: it never grew (and left no copy).
+        assert_eq!(pem.0.len(), pem.0.capacity());
     }
 }

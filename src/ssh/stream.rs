@@ -6,8 +6,9 @@
 //! from a node goes through [`read_to_end`] or [`read_until`], which stop at
 //! a byte limit, and through a [`Stream`] with a deadline ([`Deadlined`]),
 //! which stops a node that trickles: memory and time stay bounded whatever
-//! the node does. An SSH channel and the Docker engine's socket are both
-//! read so.
+//! the node does. The Docker engine's socket is read so; an SSH command's
+//! channel goes through [`exchange`], which keeps the same bounds while
+//! it reads stdout and stderr and sends the input all at once.
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use std::io;
 use std::os::unix::net::UnixStream;
@@ -217,6 +218,115 @@ impl<T: io::Write + BlockingWaits> io::Write for Deadlined<T> {
     }
 }
 
+/// A command's channel driven without blocking (an SSH channel in a
+/// non-blocking session): each call does what it can now, and
+/// `WouldBlock` means nothing can be done now.
+pub trait Duplex {
+    /// Reads the command's stdout (`stream` 0) or stderr (1); `Ok(0)` is
+    /// that stream's end.
+    fn read(&mut self, stream: usize, buf: &mut [u8]) -> io::Result<usize>;
+    /// Writes to the command's input.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+    /// Ends the command's input.
+    fn send_eof(&mut self) -> io::Result<()>;
+    /// Waits until the channel may do more, no longer than `most`.
+    fn wait(&mut self, most: Duration) -> io::Result<()>;
+}
+
+/// The input [`exchange`] sends: `None` leaves the command's input as it
+/// is (open, nothing sent).
+pub type Input<'a> = Option<&'a [u8]>;
+
+/// Whether an error is only "nothing now".
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// Sends `input` (then the input's end) while reading the command's stdout
+/// and stderr into `outs`, all at once, until both have ended, or until
+/// stdout ends with `trailer` if one is given (true when it does); within
+/// `deadline` (`TimedOut` past it), each stream bounded by `limit` as in
+/// [`read_to_end`]. Reading one stream to its end before the other could
+/// wait for ever: a command that fills the unread one first stops
+/// (an SSH channel's window shuts while unread data is held), and so does
+/// one that writes before it reads all its input. A node that stops taking
+/// its input is cut off at the deadline; one whose input fails (it exited
+/// without reading it) is for its exit status to tell.
+pub fn exchange<D: Duplex>(
+    channel: &mut D,
+    mut input: Input<'_>,
+    mut outs: [&mut Vec<u8>; 2],
+    limit: usize,
+    trailer: Option<&[u8]>,
+    deadline: Instant,
+) -> Result<bool, ReadError<IoError>> {
+    let mut buf = [0u8; 32 * 1024];
+    let mut ended = [false; 2];
+    loop {
+        let mut moved = false;
+        if let Some(rest) = input {
+            if rest.is_empty() {
+                match channel.send_eof() {
+                    Err(e) if would_block(&e) => {}
+                    _ => input = None,
+                }
+            } else {
+                match channel.write(rest) {
+                    // No room in the channel's window now.
+                    Ok(0) => {}
+                    Ok(n) => {
+                        input = Some(&rest[n..]);
+                        moved = true;
+                    }
+                    Err(e) if would_block(&e) => {}
+                    // Not sent and not to be: the command is gone.
+                    Err(_) => input = None,
+                }
+            }
+        }
+        for (stream, out) in outs.iter_mut().enumerate() {
+            if ended[stream] {
+                continue;
+            }
+            let want = room(out, limit, buf.len());
+            match channel.read(stream, &mut buf[..want]) {
+                Ok(0) => ended[stream] = true,
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    moved = true;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(ReadError::Io(IoError(e))),
+            }
+            if out.len() > limit {
+                return Err(ReadError::TooLarge(limit));
+            }
+        }
+        if let Some(trailer) = trailer {
+            if outs[0].ends_with(trailer) {
+                return Ok(true);
+            }
+            if ended[0] {
+                return Ok(false);
+            }
+        }
+        if ended == [true; 2] && input.is_none() {
+            return Ok(false);
+        }
+        if !moved {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
+                return Err(ReadError::Io(IoError(e)));
+            }
+            channel.wait(left).map_err(|e| ReadError::Io(IoError(e)))?;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +439,176 @@ mod tests {
         let mut stream = Stream::new(&b"data"[..]);
         read_to_end(&mut stream, &mut out, 100).unwrap();
         assert_eq!(out, b"data");
+    }
+
+    /// A channel scripted by what each stream has: stdout's bytes come only
+    /// once all of stderr is read (a window held shut by unread stderr),
+    /// stderr's a piece a read with "nothing now" between, and the input
+    /// is taken a few bytes at a time.
+    struct Scripted {
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+        piece: usize,
+        nothing_now: bool,
+        taken: Vec<u8>,
+        eofs: usize,
+        waits: usize,
+    }
+
+    impl Scripted {
+        fn new(stdout: &[u8], stderr: &[u8], piece: usize) -> Self {
+            Scripted {
+                stdout: stdout.to_vec(),
+                stderr: stderr.to_vec(),
+                piece,
+                nothing_now: false,
+                taken: Vec::new(),
+                eofs: 0,
+                waits: 0,
+            }
+        }
+    }
+
+    fn nothing_now() -> io::Error {
+        io::ErrorKind::WouldBlock.into()
+    }
+
+    impl Duplex for Scripted {
+        fn read(&mut self, stream: usize, buf: &mut [u8]) -> io::Result<usize> {
+            self.nothing_now = !self.nothing_now;
+            if stream == 0 && !self.stderr.is_empty() || self.nothing_now {
+                return Err(nothing_now());
+            }
+            let from = if stream == 0 {
+                &mut self.stdout
+            } else {
+                &mut self.stderr
+            };
+            let n = from.len().min(buf.len()).min(self.piece);
+            buf[..n].copy_from_slice(&from[..n]);
+            from.drain(..n);
+            Ok(n)
+        }
+
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.nothing_now {
+                return Err(nothing_now());
+            }
+            let n = buf.len().min(3);
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn send_eof(&mut self) -> io::Result<()> {
+            self.eofs += 1;
+            Ok(())
+        }
+
+        fn wait(&mut self, _: Duration) -> io::Result<()> {
+            self.waits += 1;
+            assert!(self.waits < 10_000, "waits for ever");
+            Ok(())
+        }
+    }
+
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
+
+    /// [`exchange`]'s answer, stdout and stderr.
+    type Heard = (Result<bool, ReadError<IoError>>, Vec<u8>, Vec<u8>);
+
+    fn heard(
+        channel: &mut impl Duplex,
+        input: Input<'_>,
+        limit: usize,
+        trailer: Option<&[u8]>,
+        deadline: Instant,
+    ) -> Heard {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let res = exchange(
+            channel,
+            input,
+            [&mut out, &mut err],
+            limit,
+            trailer,
+            deadline,
+        );
+        (res, out, err)
+    }
+
+    #[test]
+    fn an_exchange_reads_stderr_while_stdout_waits_for_it_and_sends_the_input() {
+        let stderr: Vec<u8> = (0..5000).map(|i| i as u8).collect();
+        let mut channel = Scripted::new(b"out\n", &stderr, 7);
+        let (found, out, err) = heard(&mut channel, Some(b"the input"), 5000, None, later());
+        assert!(!found.unwrap());
+        assert_eq!((out.as_slice(), err), (&b"out\n"[..], stderr));
+        assert_eq!(channel.taken, b"the input");
+        assert_eq!(channel.eofs, 1);
+        // No input: none sent, nor its end.
+        let mut channel = Scripted::new(b"x", b"y", 1);
+        let (found, out, err) = heard(&mut channel, None, 1, None, later());
+        assert!(!found.unwrap());
+        assert_eq!((out, err, channel.eofs), (b"x".to_vec(), b"y".to_vec(), 0));
+    }
+
+    #[test]
+    fn an_exchange_cuts_either_stream_off_at_the_limit() {
+        for (stdout, stderr) in [(&b"12345"[..], &b""[..]), (b"", b"12345")] {
+            let mut channel = Scripted::new(stdout, stderr, 2);
+            let (res, out, err) = heard(&mut channel, None, 4, None, later());
+            assert!(matches!(res, Err(ReadError::TooLarge(4))), "{res:?}");
+            assert_eq!(out.len() + err.len(), 5);
+        }
+    }
+
+    #[test]
+    fn an_exchange_stops_at_the_trailer_and_keeps_the_stderr_so_far() {
+        let mut channel = Scripted::new(b"head\nEND\n", b"warn", 3);
+        // After the trailer the command waits for input: nothing comes.
+        channel.stdout.extend_from_slice(b"never read");
+        let trailer = Some(&b"\nEND\n"[..]);
+        // Pieces of 3 end exactly at the trailer's end.
+        let (found, out, err) = heard(&mut channel, None, 100, trailer, later());
+        assert!(found.unwrap());
+        assert_eq!(
+            (out.as_slice(), err.as_slice()),
+            (&b"head\nEND\n"[..], &b"warn"[..])
+        );
+        // A stdout that ends without the trailer.
+        let mut channel = Scripted::new(b"no head", b"", 100);
+        let (found, out, _) = heard(&mut channel, None, 100, trailer, later());
+        assert!(!found.unwrap());
+        assert_eq!(out, b"no head");
+    }
+
+    /// Never anything: a node that says nothing and takes nothing.
+    struct Silent;
+
+    impl Duplex for Silent {
+        fn read(&mut self, _: usize, _: &mut [u8]) -> io::Result<usize> {
+            Err(nothing_now())
+        }
+
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(nothing_now())
+        }
+
+        fn send_eof(&mut self) -> io::Result<()> {
+            Err(nothing_now())
+        }
+
+        fn wait(&mut self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_silent_exchange_times_out_at_its_deadline() {
+        match heard(&mut Silent, Some(b"in"), 10, None, Instant::now()).0 {
+            Err(ReadError::Io(IoError(e))) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            other => panic!("{other:?}"),
+        }
     }
 }
