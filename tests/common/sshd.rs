@@ -51,6 +51,10 @@ impl Sshd {
             ),
         )
         .unwrap();
+        // sshd will not start without its privilege separation directory,
+        // which only its service (or a lab host before) made on this
+        // machine: a fresh one has none.
+        std::fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
         let child = Command::new("/usr/sbin/sshd")
             .args(["-D", "-e", "-f"])
             .arg(&config)
