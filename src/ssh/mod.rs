@@ -806,6 +806,20 @@ impl stream::Duplex for Unblocked<'_, '_> {
         Ok(self.channel.send_eof()?)
     }
 
+    fn ready(&self, writing: bool) -> bool {
+        // Data for either stream taken in (libssh2's queue), or the end of
+        // the channel (libssh2's eof is true only with no data queued); a
+        // window opened for the input, unless the socket is what holds it.
+        self.channel.read_window().available > 0
+            || self.channel.eof()
+            || (writing
+                && self.channel.write_window().remaining > 0
+                && !matches!(
+                    self.session.block_directions(),
+                    ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
+                ))
+    }
+
     fn wait(&mut self, most: Duration) -> io::Result<()> {
         use std::os::unix::io::AsRawFd;
         let events = match self.session.block_directions() {

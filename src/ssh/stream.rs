@@ -229,6 +229,11 @@ pub trait Duplex {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
     /// Ends the command's input.
     fn send_eof(&mut self) -> io::Result<()>;
+    /// Whether the channel may do more now without waiting, though each
+    /// call just said "nothing now": reading one stream takes in what
+    /// came for the other (its data, the channel's end, a window opened
+    /// for the input, `writing`), which no wait for the socket then sees.
+    fn ready(&self, writing: bool) -> bool;
     /// Waits until the channel may do more, no longer than `most`.
     fn wait(&mut self, most: Duration) -> io::Result<()>;
 }
@@ -313,10 +318,12 @@ pub fn exchange<D: Duplex>(
                 return Ok(false);
             }
         }
-        if ended == [true; 2] && input.is_none() {
+        // Both ended: the command closed its output (it exited, as a
+        // rule); input it did not take is for its exit status to tell.
+        if ended == [true; 2] {
             return Ok(false);
         }
-        if !moved {
+        if !moved && !channel.ready(input.is_some()) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let e = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
@@ -504,6 +511,10 @@ mod tests {
             Ok(())
         }
 
+        fn ready(&self, _: bool) -> bool {
+            false
+        }
+
         fn wait(&mut self, _: Duration) -> io::Result<()> {
             self.waits += 1;
             assert!(self.waits < 10_000, "waits for ever");
@@ -599,9 +610,109 @@ mod tests {
             Err(nothing_now())
         }
 
+        fn ready(&self, _: bool) -> bool {
+            false
+        }
+
         fn wait(&mut self, _: Duration) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// A channel whose last stdout bytes and end come in while its stderr
+    /// is read (as libssh2 takes in every packet then), and then nothing
+    /// more: the socket is silent, and a wait for it lasts to the deadline.
+    struct TakenIn {
+        stdout: Option<Vec<u8>>,
+        queued: Option<Vec<u8>>,
+        stderr_read: bool,
+    }
+
+    impl Duplex for TakenIn {
+        fn read(&mut self, stream: usize, buf: &mut [u8]) -> io::Result<usize> {
+            if stream == 1 {
+                if self.stderr_read {
+                    return Ok(0);
+                }
+                self.stderr_read = true;
+                self.queued = self.stdout.take();
+                return Err(nothing_now());
+            }
+            match self.queued.take() {
+                Some(bytes) => {
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    Ok(bytes.len())
+                }
+                None if self.stderr_read => Ok(0),
+                None => Err(nothing_now()),
+            }
+        }
+
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(nothing_now())
+        }
+
+        fn send_eof(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn ready(&self, _: bool) -> bool {
+            self.queued.is_some()
+        }
+
+        fn wait(&mut self, _: Duration) -> io::Result<()> {
+            panic!("waited for the socket with stdout's bytes taken in");
+        }
+    }
+
+    /// A keys_lab step once hung to its 120 s deadline under load: stdout's
+    /// last bytes and end came in while stderr was read, and the exchange
+    /// waited for a socket nothing more came on.
+    #[test]
+    fn an_exchange_reads_what_came_in_for_a_stream_before_it_waits() {
+        let mut channel = TakenIn {
+            stdout: Some(b"done\n".to_vec()),
+            queued: None,
+            stderr_read: false,
+        };
+        let (res, out, err) = heard(&mut channel, None, 100, None, later());
+        assert!(!res.unwrap());
+        assert_eq!((out.as_slice(), err.as_slice()), (&b"done\n"[..], &b""[..]));
+    }
+
+    /// A command gone (its output ended) that never takes its input.
+    struct Gone;
+
+    impl Duplex for Gone {
+        fn read(&mut self, _: usize, _: &mut [u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(nothing_now())
+        }
+
+        fn send_eof(&mut self) -> io::Result<()> {
+            Err(nothing_now())
+        }
+
+        fn ready(&self, _: bool) -> bool {
+            // libssh2's eof: the end is known, a wait would not be.
+            true
+        }
+
+        fn wait(&mut self, _: Duration) -> io::Result<()> {
+            panic!("waited for a command whose output ended");
+        }
+    }
+
+    /// Input a command never took, once its output ended, neither holds
+    /// the exchange to its deadline nor spins it there.
+    #[test]
+    fn input_left_when_the_output_ended_ends_the_exchange() {
+        let (res, out, err) = heard(&mut Gone, Some(b"never taken"), 10, None, later());
+        assert!(!res.unwrap());
+        assert!(out.is_empty() && err.is_empty());
     }
 
     #[test]
