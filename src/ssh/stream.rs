@@ -594,12 +594,17 @@ mod tests {
         assert_eq!(out, b"no head");
     }
 
-    /// Never anything: a node that says nothing and takes nothing.
-    struct Silent;
+    /// A node that takes nothing and says nothing (`Silent(false)`), or
+    /// whose command is gone (`Silent(true)`: its output ended, as
+    /// libssh2's eof knows, so a wait would be a fault).
+    struct Silent(bool);
 
     impl Duplex for Silent {
         fn read(&mut self, _: usize, _: &mut [u8]) -> io::Result<usize> {
-            Err(nothing_now())
+            match self.0 {
+                true => Ok(0),
+                false => Err(nothing_now()),
+            }
         }
 
         fn write(&mut self, _: &[u8]) -> io::Result<usize> {
@@ -611,10 +616,11 @@ mod tests {
         }
 
         fn ready(&self, _: bool) -> bool {
-            false
+            self.0
         }
 
         fn wait(&mut self, _: Duration) -> io::Result<()> {
+            assert!(!self.0, "waited for a command whose output ended");
             Ok(())
         }
     }
@@ -680,44 +686,18 @@ mod tests {
         assert_eq!((out.as_slice(), err.as_slice()), (&b"done\n"[..], &b""[..]));
     }
 
-    /// A command gone (its output ended) that never takes its input.
-    struct Gone;
-
-    impl Duplex for Gone {
-        fn read(&mut self, _: usize, _: &mut [u8]) -> io::Result<usize> {
-            Ok(0)
-        }
-
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            Err(nothing_now())
-        }
-
-        fn send_eof(&mut self) -> io::Result<()> {
-            Err(nothing_now())
-        }
-
-        fn ready(&self, _: bool) -> bool {
-            // libssh2's eof: the end is known, a wait would not be.
-            true
-        }
-
-        fn wait(&mut self, _: Duration) -> io::Result<()> {
-            panic!("waited for a command whose output ended");
-        }
-    }
-
     /// Input a command never took, once its output ended, neither holds
     /// the exchange to its deadline nor spins it there.
     #[test]
     fn input_left_when_the_output_ended_ends_the_exchange() {
-        let (res, out, err) = heard(&mut Gone, Some(b"never taken"), 10, None, later());
+        let (res, out, err) = heard(&mut Silent(true), Some(b"never taken"), 10, None, later());
         assert!(!res.unwrap());
         assert!(out.is_empty() && err.is_empty());
     }
 
     #[test]
     fn a_silent_exchange_times_out_at_its_deadline() {
-        match heard(&mut Silent, Some(b"in"), 10, None, Instant::now()).0 {
+        match heard(&mut Silent(false), Some(b"in"), 10, None, Instant::now()).0 {
             Err(ReadError::Io(IoError(e))) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
             other => panic!("{other:?}"),
         }
