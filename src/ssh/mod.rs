@@ -466,6 +466,11 @@ pub struct Connection {
     session: Session,
     watch: watch::Watch,
     limits: Limits,
+    /// A command was cut off with a packet of its input half sent: libssh2
+    /// refuses every other packet until that one goes, so every later call
+    /// (a command, the channel's close, the disconnect) would wait out its
+    /// timeout. The connection is of no more use.
+    wedged: std::sync::atomic::AtomicBool,
 }
 
 impl Connection {
@@ -519,6 +524,7 @@ impl Connection {
             session,
             watch,
             limits: Limits::DEFAULT,
+            wedged: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -583,7 +589,8 @@ impl Connection {
         }
         // A key others may read or write is not used, as ssh does not. Its
         // bytes, and the PEM made of them, are wiped when they go, on every
-        // path.
+        // path. Not the copies others make: the file read's buffer as it
+        // grew, and the C string ssh2 hands libssh2.
         let text = pkcs1::Secret::new(
             crate::fsutil::read_trusted_if_any(private_key, crate::fsutil::Trust::Secret)
                 .map_err(|e| SshError::KeyFile(e.to_string()))?
@@ -623,7 +630,7 @@ impl Connection {
     ) -> Result<Output, SshError> {
         self.exec(command, limits, stdin.len(), |channel, deadline| {
             finish(
-                &self.session,
+                self,
                 channel,
                 (Vec::new(), Vec::new()),
                 stdin,
@@ -648,6 +655,13 @@ impl Connection {
         input: usize,
         talk: impl FnOnce(&mut ssh2::Channel, Instant) -> Result<T, SshError>,
     ) -> Result<T, SshError> {
+        if self.wedged() {
+            return Err(SshError::Protocol(
+                "an earlier command on this connection was cut off with its input half sent: \
+                 the connection is of no more use"
+                    .into(),
+            ));
+        }
         let deadline = Instant::now() + limits.deadline;
         let saved = self.session.timeout();
         let due = deadline + Duration::from_millis(saved.into());
@@ -666,6 +680,8 @@ impl Connection {
         // before: a command cut off early (too much output) is not given
         // the rest of its deadline to close.
         let close = match saved {
+            // A close behind a half-sent packet never goes.
+            _ if self.wedged() => 1,
             0 => left(deadline),
             saved => saved.min(left(deadline)),
         };
@@ -701,11 +717,10 @@ impl Connection {
         // Its input is not known yet: the window adjustments it earns
         // fit in the share's slack (OpenSSH sends one per 96 KiB taken).
         self.exec(command, limits, 0, |channel, deadline| {
-            let session = &self.session;
             // stderr is read with the head, or a command that writes more
             // of it than the channel's window first never prints the head.
             let (mut head, mut stderr) = (Vec::new(), Vec::new());
-            let found = Unblocked::new(session, channel).exchange(
+            let found = Unblocked::new(self, channel).exchange(
                 None,
                 [&mut head, &mut stderr],
                 Some(trailer),
@@ -714,14 +729,14 @@ impl Connection {
             if !found {
                 return Ok(Conversation {
                     head: None,
-                    output: finish(session, channel, (head, stderr), b"", limits, deadline)?,
+                    output: finish(self, channel, (head, stderr), b"", limits, deadline)?,
                 });
             }
             head.truncate(head.len() - trailer.len());
             let input = respond(&head);
             Ok(Conversation {
                 output: finish(
-                    session,
+                    self,
                     channel,
                     (Vec::new(), stderr),
                     &input,
@@ -762,16 +777,24 @@ struct Unblocked<'s, 'c> {
     session: &'s Session,
     channel: &'c mut ssh2::Channel,
     was_blocking: bool,
+    /// The connection's mark that a packet was left half sent.
+    wedged: &'s std::sync::atomic::AtomicBool,
+    /// The last write or end of input left its packet half sent (libssh2
+    /// said "nothing now" with the window open, or for the end).
+    half_sent: bool,
 }
 
 impl<'s, 'c> Unblocked<'s, 'c> {
-    fn new(session: &'s Session, channel: &'c mut ssh2::Channel) -> Self {
+    fn new(conn: &'s Connection, channel: &'c mut ssh2::Channel) -> Self {
+        let session = &conn.session;
         let was_blocking = session.is_blocking();
         session.set_blocking(false);
         Unblocked {
             session,
             channel,
             was_blocking,
+            wedged: &conn.wedged,
+            half_sent: false,
         }
     }
 
@@ -799,25 +822,34 @@ impl stream::Duplex for Unblocked<'_, '_> {
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        io::Write::write(&mut *self.channel, buf)
+        let written = io::Write::write(&mut *self.channel, buf);
+        // With the window shut libssh2 makes no packet; with it open, the
+        // packet it made waits for the socket.
+        self.half_sent = matches!(&written, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            && self.channel.write_window().remaining > 0;
+        written
     }
 
     fn send_eof(&mut self) -> io::Result<()> {
-        Ok(self.channel.send_eof()?)
+        let sent = self.channel.send_eof();
+        self.half_sent = matches!(&sent, Err(e) if e.code() == ssh2::ErrorCode::Session(-37));
+        Ok(sent?)
     }
 
     fn ready(&self, writing: bool) -> bool {
-        // Data for either stream taken in (libssh2's queue), or the end of
-        // the channel (libssh2's eof is true only with no data queued); a
-        // window opened for the input, unless the socket is what holds it.
-        self.channel.read_window().available > 0
-            || self.channel.eof()
-            || (writing
-                && self.channel.write_window().remaining > 0
-                && !matches!(
-                    self.session.block_directions(),
-                    ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
-                ))
+        // Not while a send waits for the socket (a window adjustment a read
+        // owes first, a packet of the input): that is the wait's to see.
+        // Else data for either stream taken in (libssh2's queue), the end
+        // of the channel (libssh2's eof is true only with no data queued),
+        // or a window opened for the input.
+        let sending = matches!(
+            self.session.block_directions(),
+            ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
+        );
+        !sending
+            && (self.channel.read_window().available > 0
+                || self.channel.eof()
+                || (writing && self.channel.write_window().remaining > 0))
     }
 
     fn wait(&mut self, most: Duration) -> io::Result<()> {
@@ -839,6 +871,10 @@ impl stream::Duplex for Unblocked<'_, '_> {
 impl Drop for Unblocked<'_, '_> {
     fn drop(&mut self) {
         self.session.set_blocking(self.was_blocking);
+        if self.half_sent {
+            self.wedged
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
@@ -846,7 +882,7 @@ impl Drop for Unblocked<'_, '_> {
 /// limits, after what `stdout` and `stderr` hold already), then its exit
 /// status.
 fn finish(
-    session: &Session,
+    conn: &Connection,
     channel: &mut ssh2::Channel,
     (mut stdout, mut stderr): (Vec<u8>, Vec<u8>),
     stdin: &[u8],
@@ -858,7 +894,7 @@ fn finish(
     // off then, like one that stops talking. A command that fails early
     // exits without reading its input: that is for its exit status to
     // tell, not a transport error.
-    Unblocked::new(session, channel).exchange(
+    Unblocked::new(conn, channel).exchange(
         Some(stdin),
         [&mut stdout, &mut stderr],
         None,
@@ -899,9 +935,20 @@ pub struct Conversation {
     pub output: Output,
 }
 
+impl Connection {
+    /// Whether a command left a packet of its input half sent.
+    fn wedged(&self) -> bool {
+        self.wedged.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
-        let _ = self.session.disconnect(None, "rccr done", None);
+        // Behind a half-sent packet the disconnect would wait out the
+        // timeout: the watch closes the socket instead.
+        if !self.wedged() {
+            let _ = self.session.disconnect(None, "rccr done", None);
+        }
     }
 }
 

@@ -270,6 +270,12 @@ pub fn exchange<D: Duplex>(
 ) -> Result<bool, ReadError<IoError>> {
     let mut buf = [0u8; 32 * 1024];
     let mut ended = [false; 2];
+    // Passes in a row that moved nothing though the channel said it was
+    // ready ([`Duplex::ready`]): the next pass takes what a read took in
+    // for the other stream; a channel that stays ready without moving (a
+    // send that waits for the socket, a key re-exchange never finished)
+    // is waited for like any other, not spun on.
+    let mut ready_passes = 0;
     loop {
         let mut moved = false;
         if let Some(rest) = input {
@@ -323,16 +329,26 @@ pub fn exchange<D: Duplex>(
         if ended == [true; 2] {
             return Ok(false);
         }
-        if !moved && !channel.ready(input.is_some()) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let e = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
-                return Err(ReadError::Io(IoError(e)));
-            }
+        if moved {
+            ready_passes = 0;
+            continue;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let e = io::Error::new(io::ErrorKind::TimedOut, "deadline passed");
+            return Err(ReadError::Io(IoError(e)));
+        }
+        ready_passes += 1;
+        if ready_passes > READY_PASSES || !channel.ready(input.is_some()) {
+            ready_passes = 0;
             channel.wait(left).map_err(|e| ReadError::Io(IoError(e)))?;
         }
     }
 }
+
+/// How many passes in a row [`exchange`] makes without waiting while the
+/// channel says it is ready and nothing moves.
+const READY_PASSES: u32 = 4;
 
 #[cfg(test)]
 mod tests {
@@ -592,6 +608,60 @@ mod tests {
         let (found, out, _) = heard(&mut channel, None, 100, trailer, later());
         assert!(!found.unwrap());
         assert_eq!(out, b"no head");
+    }
+
+    /// A channel that says it is ready and never moves (a key re-exchange
+    /// the node never finishes): waited for, and cut off at the deadline,
+    /// not spun on.
+    struct ReadyForEver {
+        passes: usize,
+        waits: usize,
+    }
+
+    impl Duplex for ReadyForEver {
+        fn read(&mut self, _: usize, _: &mut [u8]) -> io::Result<usize> {
+            self.passes += 1;
+            Err(nothing_now())
+        }
+
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(nothing_now())
+        }
+
+        fn send_eof(&mut self) -> io::Result<()> {
+            Err(nothing_now())
+        }
+
+        fn ready(&self, _: bool) -> bool {
+            true
+        }
+
+        fn wait(&mut self, most: Duration) -> io::Result<()> {
+            self.waits += 1;
+            std::thread::sleep(most.min(Duration::from_millis(20)));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_channel_ready_for_ever_is_waited_for_and_cut_off_at_its_deadline() {
+        let mut channel = ReadyForEver {
+            passes: 0,
+            waits: 0,
+        };
+        let deadline = Instant::now() + Duration::from_millis(200);
+        match heard(&mut channel, Some(b"in"), 10, None, deadline).0 {
+            Err(ReadError::Io(IoError(e))) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            other => panic!("{other:?}"),
+        }
+        // Two streams read a pass: a few passes a wait, not a spin.
+        let passes = channel.passes / 2;
+        assert!(channel.waits > 0, "never waited ({passes} passes)");
+        assert!(
+            passes <= (READY_PASSES as usize + 1) * channel.waits + 1,
+            "{passes} passes for {} waits",
+            channel.waits
+        );
     }
 
     /// A node that takes nothing and says nothing (`Silent(false)`), or

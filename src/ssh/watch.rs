@@ -42,6 +42,12 @@ const UP_BUF: usize = 16 << 10;
 /// The pump's stack: its buffers are on the heap.
 const STACK: usize = 64 << 10;
 
+/// What a node keeps of its allowance once no step is under way: what it
+/// may still send for a step just ended (a command cut off with its
+/// channel's window in flight), and keep-alives. The rest lapses, so that
+/// the bound does not grow with every command a kept connection ran.
+pub const CARRY: u64 = super::CHANNEL_WINDOW + (256 << 10);
+
 /// Why the pump cut a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cut {
@@ -55,6 +61,10 @@ pub enum Cut {
 struct State {
     /// Bytes the node may have sent in all.
     allowed: u64,
+    /// Bytes the node has sent (the pump's count).
+    read: u64,
+    /// Steps under way.
+    steps: usize,
     /// The deadlines of the steps under way.
     due: Vec<Instant>,
     cut: Option<Cut>,
@@ -112,6 +122,7 @@ impl Watch {
         let mut state = self.state();
         state.allowed = state.allowed.saturating_add(bytes);
         state.due.extend(due);
+        state.steps += 1;
         Step { watch: self, due }
     }
 
@@ -126,6 +137,10 @@ impl Drop for Step<'_> {
         let mut state = self.watch.state();
         if let Some(i) = state.due.iter().position(|d| Some(*d) == self.due) {
             state.due.swap_remove(i);
+        }
+        state.steps -= 1;
+        if state.steps == 0 {
+            state.allowed = state.allowed.min(state.read.saturating_add(CARRY));
         }
     }
 }
@@ -223,10 +238,10 @@ fn copy(tcp: &TcpStream, local: &UnixStream, state: &Mutex<State>) -> Option<Cut
     let mut read = 0u64;
     let mut node_open = true;
     loop {
-        let (allowed, due, closing) = {
+        let (due, closing) = {
             let state = lock(state);
             let due = state.due.iter().max().map(|d| *d + GRACE);
-            (state.allowed, due, state.closing.map(|c| c + CLOSE_WAIT))
+            (due, state.closing.map(|c| c + CLOSE_WAIT))
         };
         let now = Instant::now();
         let mut wait = match due {
@@ -265,11 +280,14 @@ fn copy(tcp: &TcpStream, local: &UnixStream, state: &Mutex<State>) -> Option<Cut
             node_open = false;
         }
         if node_open && down.is_empty() && fds[0].revents & POLLIN != 0 {
-            // One byte past the allowance tells a flood.
+            // One byte past the allowance tells a flood; a step begun
+            // during the poll counts.
+            let allowed = lock(state).allowed;
             match down.fill(tcp, allowed.saturating_sub(read) + 1) {
                 Some(0) => node_open = false,
                 Some(n) => {
                     read += n as u64;
+                    lock(state).read = read;
                     if read > allowed {
                         return Some(Cut::Flood(allowed));
                     }
@@ -335,6 +353,30 @@ mod tests {
         let mut got = Vec::new();
         let _ = socket.read_to_end(&mut got);
         got
+    }
+
+    /// The allowance of the steps a kept connection ran lapses past
+    /// [`CARRY`] once none is under way: before, a node could flood
+    /// libssh2's queue with all that a hundred commands were allowed and
+    /// did not use.
+    #[test]
+    fn an_unused_allowance_lapses_when_no_step_is_under_way() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut sock, _) = listener.accept().unwrap();
+        let (watch, socket) = Watch::start(tcp, 0).unwrap();
+        for _ in 0..10 {
+            drop(watch.step(1 << 20, None));
+        }
+        let _under_way = watch.step(1000, None);
+        let node = std::thread::spawn(move || {
+            let chunk = vec![b'x'; 1 << 16];
+            (0..256).all(|_| sock.write_all(&chunk).is_ok())
+        });
+        let got = read_all(socket);
+        assert_eq!(watch.cut(), Some(Cut::Flood(CARRY + 1000)));
+        assert!(got.len() as u64 <= CARRY + 1000, "{}", got.len());
+        assert!(!node.join().unwrap(), "the node wrote all of its 16 MiB");
     }
 
     #[test]

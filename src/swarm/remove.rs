@@ -508,11 +508,24 @@ fn remove_one(
             Err(e) => unleft = Some(e),
         }
     }
+    // A manager, or one demoted and still in raft, knows the manager
+    // token (root on every node that stays): demoted and asked to leave,
+    // it joins nothing more with it, whatever fails from here. Once its
+    // place is handed over: a worker promoted then may join with it.
+    let retire = |layer: &mut Layer, trouble: &mut Vec<String>| {
+        if in_raft(&entry) {
+            match retire_known_manager_token(lead) {
+                Ok(()) => layer.add(ROTATED_KNOWN.into()),
+                Err(e) => trouble.push(e),
+            }
+        }
+    };
     match on_entry(lead, &entry.id, |node| Op::NodeRemove { node }) {
         Ok(true) => layer.add("removed from the swarm's list".into()),
         Ok(false) => {}
         Err(e) => {
             trouble.push(format!("not removed from the swarm's list: {e}"));
+            retire(&mut layer, &mut trouble);
             return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
         }
     }
@@ -527,19 +540,12 @@ fn remove_one(
             Ok(_) => {}
             Err(e) => {
                 trouble.push(e);
+                retire(&mut layer, &mut trouble);
                 return Ok(failed_after(layer, with_unleft(unleft, false, trouble)));
             }
         }
     }
-    // A manager, or one demoted and still in raft, knows the manager
-    // token (root on every node that stays): it joins nothing more. Once
-    // its place is handed over: a worker promoted then may join with it.
-    if in_raft(&entry) {
-        match retire_known_manager_token(lead) {
-            Ok(()) => layer.add(ROTATED_KNOWN.into()),
-            Err(e) => trouble.push(e),
-        }
-    }
+    retire(&mut layer, &mut trouble);
     Ok(release(layer, trouble, unleft, node, config, paths, opts))
 }
 
