@@ -466,10 +466,10 @@ pub struct Connection {
     session: Session,
     watch: watch::Watch,
     limits: Limits,
-    /// A command was cut off with a packet of its input half sent: libssh2
-    /// refuses every other packet until that one goes, so every later call
-    /// (a command, the channel's close, the disconnect) would wait out its
-    /// timeout. The connection is of no more use.
+    /// A command's exchange ended with a packet half sent (its input, its
+    /// end, a window adjustment): libssh2 refuses every other packet until
+    /// that one goes, so every later call (a command, the channel's close,
+    /// the disconnect) would wait out its timeout. Of no more use.
     wedged: std::sync::atomic::AtomicBool,
 }
 
@@ -657,8 +657,8 @@ impl Connection {
     ) -> Result<T, SshError> {
         if self.wedged() {
             return Err(SshError::Protocol(
-                "an earlier command on this connection was cut off with its input half sent: \
-                 the connection is of no more use"
+                "an earlier command on this connection left a packet half sent (the node \
+                 stopped taking them): the connection is of no more use"
                     .into(),
             ));
         }
@@ -779,9 +779,6 @@ struct Unblocked<'s, 'c> {
     was_blocking: bool,
     /// The connection's mark that a packet was left half sent.
     wedged: &'s std::sync::atomic::AtomicBool,
-    /// The last write or end of input left its packet half sent (libssh2
-    /// said "nothing now" with the window open, or for the end).
-    half_sent: bool,
 }
 
 impl<'s, 'c> Unblocked<'s, 'c> {
@@ -794,7 +791,6 @@ impl<'s, 'c> Unblocked<'s, 'c> {
             channel,
             was_blocking,
             wedged: &conn.wedged,
-            half_sent: false,
         }
     }
 
@@ -822,18 +818,11 @@ impl stream::Duplex for Unblocked<'_, '_> {
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let written = io::Write::write(&mut *self.channel, buf);
-        // With the window shut libssh2 makes no packet; with it open, the
-        // packet it made waits for the socket.
-        self.half_sent = matches!(&written, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-            && self.channel.write_window().remaining > 0;
-        written
+        io::Write::write(&mut *self.channel, buf)
     }
 
     fn send_eof(&mut self) -> io::Result<()> {
-        let sent = self.channel.send_eof();
-        self.half_sent = matches!(&sent, Err(e) if e.code() == ssh2::ErrorCode::Session(-37));
-        Ok(sent?)
+        Ok(self.channel.send_eof()?)
     }
 
     fn ready(&self, writing: bool) -> bool {
@@ -842,11 +831,7 @@ impl stream::Duplex for Unblocked<'_, '_> {
         // Else data for either stream taken in (libssh2's queue), the end
         // of the channel (libssh2's eof is true only with no data queued),
         // or a window opened for the input.
-        let sending = matches!(
-            self.session.block_directions(),
-            ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
-        );
-        !sending
+        !sends_pending(self.session)
             && (self.channel.read_window().available > 0
                 || self.channel.eof()
                 || (writing && self.channel.write_window().remaining > 0))
@@ -870,12 +855,23 @@ impl stream::Duplex for Unblocked<'_, '_> {
 
 impl Drop for Unblocked<'_, '_> {
     fn drop(&mut self) {
-        self.session.set_blocking(self.was_blocking);
-        if self.half_sent {
+        // libssh2 says it waits to send only while a packet is half sent
+        // (a piece of the input, its end, a window adjustment a read
+        // owed), and the send that ends it says so no more.
+        if sends_pending(self.session) {
             self.wedged
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        self.session.set_blocking(self.was_blocking);
     }
+}
+
+/// Whether libssh2 holds a packet half sent, waiting for the socket.
+fn sends_pending(session: &Session) -> bool {
+    matches!(
+        session.block_directions(),
+        ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
+    )
 }
 
 /// Sends `stdin` while reading the rest of a channel's output (within the

@@ -45,8 +45,10 @@ const STACK: usize = 64 << 10;
 /// What a node keeps of its allowance once no step is under way: what it
 /// may still send for a step just ended (a command cut off with its
 /// channel's window in flight), and keep-alives. The rest lapses, so that
-/// the bound does not grow with every command a kept connection ran.
-pub const CARRY: u64 = super::CHANNEL_WINDOW + (256 << 10);
+/// the bound does not grow with every command a kept connection ran. Two
+/// windows: a window's data in small packets takes up to half as much
+/// again in framing.
+pub const CARRY: u64 = 2 * super::CHANNEL_WINDOW + (256 << 10);
 
 /// Why the pump cut a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
