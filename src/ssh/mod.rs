@@ -593,7 +593,7 @@ impl Connection {
         // grew, and the C string ssh2 hands libssh2.
         let text = pkcs1::Secret::new(
             crate::fsutil::read_trusted_if_any(private_key, crate::fsutil::Trust::Secret)
-                .map_err(|e| SshError::KeyFile(e.to_string()))?
+                .map_err(key_file_error)?
                 .unwrap_or_default(),
         );
         // An RSA key goes in as PKCS#1 PEM, or libssh2 signs without CRT
@@ -863,6 +863,21 @@ impl Drop for Unblocked<'_, '_> {
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         self.session.set_blocking(self.was_blocking);
+    }
+}
+
+/// Why the private key file could not be read. Out of file descriptors
+/// is no fault of the key, and is told as a socket that could not be
+/// opened is (a login takes three: the socket, the watch's pair), which
+/// callers that run many logins at once try again one at a time.
+fn key_file_error(e: crate::error::Error) -> SshError {
+    match e {
+        crate::error::Error::Io { source, .. }
+            if matches!(source.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
+        {
+            SshError::Unreachable(source)
+        }
+        e => SshError::KeyFile(e.to_string()),
     }
 }
 
