@@ -9,7 +9,9 @@
 //! cluster 0123abcd...     (the swarm's ID, once created)
 //! manager 4567efgh...     (the node ID of the manager that created it)
 //! ca 2jk5...              (the digest of its root CA, as its join tokens carry it)
-//! managers 4567efgh... 89ab...   (its managers at the last run)
+//! managers 4567efgh...@10.0.0.5 89ab...@10.0.0.6
+//!                         (its managers at the last run, each at the
+//!                          address its swarm listed it at, when it told one)
 //! ```
 //!
 //! `manager` and `bootstrap` then follow the manager a run led through
@@ -30,7 +32,13 @@
 //! the managers' node IDs still tell it is the cluster's.
 //!
 //! Those IDs are no secret: a worker (or whoever is root on one) reads
-//! them from its own swarm state. The root CA's digest is what a node
+//! them from its own swarm state. `rccr status` therefore trusts a node
+//! claiming a recorded manager's ID only at the address recorded with
+//! it. A `managers` line an older rccr wrote (bare IDs) still loads, its
+//! managers at no address (trusted by ID alone, as then) until a run
+//! records them again; an older rccr does not read the new form (it
+//! takes no line it does not know either, so no form of the addresses
+//! would be). The root CA's digest is what a node
 //! cannot fake: a manager of another swarm gives tokens with another
 //! digest, and a forged token with this digest joins no node to a
 //! manager whose certificate is not of this CA.
@@ -53,9 +61,56 @@ pub struct SwarmRecord {
     pub cluster: Option<String>,
     /// The node ID of the manager at `bootstrap`.
     pub manager: Option<String>,
-    pub managers: Vec<String>,
+    pub managers: Vec<RecordedManager>,
     /// The digest of the swarm's root CA (`SWMTKN-1-DIGEST-...`).
     pub ca: Option<String>,
+}
+
+/// A manager the record knows: its swarm node ID, at the address its
+/// swarm listed it at (`ID@ADDR`); none when the swarm told none, or an
+/// older rccr wrote the record (a bare `ID`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedManager {
+    pub id: String,
+    pub addr: Option<IpAddr>,
+}
+
+impl RecordedManager {
+    /// `ID` or `ID@ADDR`; none when either part is not one.
+    fn parse(s: &str) -> Option<RecordedManager> {
+        let (node_id, addr) = match s.split_once('@') {
+            Some((node_id, addr)) => (node_id, Some(addr.parse().ok()?)),
+            None => (s, None),
+        };
+        Some(RecordedManager {
+            id: id(node_id)?,
+            addr,
+        })
+    }
+
+    fn render(&self) -> String {
+        match self.addr {
+            Some(addr) => format!("{}@{addr}", self.id),
+            None => self.id.clone(),
+        }
+    }
+
+    /// Whether the node of ID `node_id` at `addr` is this manager: of its
+    /// ID, at its address when one is recorded.
+    pub fn is(&self, node_id: &str, addr: IpAddr) -> bool {
+        self.id == node_id && self.addr.is_none_or(|a| a == addr)
+    }
+}
+
+/// In tests, an ID (unchecked) at no address, as an older rccr recorded it.
+#[cfg(test)]
+impl From<&str> for RecordedManager {
+    fn from(id: &str) -> RecordedManager {
+        RecordedManager {
+            id: id.into(),
+            addr: None,
+        }
+    }
 }
 
 fn id(s: &str) -> Option<String> {
@@ -64,7 +119,7 @@ fn id(s: &str) -> Option<String> {
 
 /// What a bad swarm record line is told.
 const NOT_A_RECORD_LINE: &str =
-    "not a swarm record line (bootstrap IP [host key SHA256:...], cluster ID, manager ID, CA digest); fix or remove it";
+    "not a swarm record line (bootstrap IP [host key SHA256:...], cluster ID, manager ID, CA digest, managers ID[@IP] ...); fix or remove it";
 
 impl SwarmRecord {
     pub fn parse(text: &str, origin: &Path) -> Result<SwarmRecord, Error> {
@@ -87,7 +142,7 @@ impl SwarmRecord {
                 "managers" => {
                     r.managers = value
                         .split(' ')
-                        .map(|v| id(v).ok_or_else(bad))
+                        .map(|v| RecordedManager::parse(v).ok_or_else(bad))
                         .collect::<Result<_, _>>()?
                 }
                 _ => return Err(bad()),
@@ -128,7 +183,8 @@ impl SwarmRecord {
             }
         }
         if !self.managers.is_empty() {
-            out.push_str(&format!("managers {}\n", self.managers.join(" ")));
+            let managers: Vec<String> = self.managers.iter().map(RecordedManager::render).collect();
+            out.push_str(&format!("managers {}\n", managers.join(" ")));
         }
         out
     }
@@ -196,7 +252,12 @@ impl SwarmRecord {
     /// Whether the record's managers count the node `node_id`, or none
     /// are recorded yet.
     fn counts(&self, node_id: &str) -> bool {
-        self.managers.is_empty() || self.managers.iter().any(|id| id == node_id)
+        self.managers.is_empty() || self.managers.iter().any(|m| m.id == node_id)
+    }
+
+    /// The recorded managers' node IDs.
+    pub fn manager_ids(&self) -> Vec<String> {
+        self.managers.iter().map(|m| m.id.clone()).collect()
     }
 
     /// The record, or an empty one when there is none yet.
@@ -226,6 +287,20 @@ impl SwarmRecord {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// Managers as written `ID` or `ID@ADDR`, unchecked (an ID that is
+    /// not one stays as it is).
+    pub(crate) fn managers(list: &[&str]) -> Vec<RecordedManager> {
+        list.iter()
+            .map(|m| {
+                let (id, addr) = m.split_once('@').unwrap_or((m, ""));
+                RecordedManager {
+                    id: id.into(),
+                    addr: addr.parse().ok(),
+                }
+            })
+            .collect()
+    }
 
     #[test]
     fn a_record_that_is_not_text_names_its_line() {
@@ -260,7 +335,7 @@ pub(crate) mod tests {
                 ..good.clone()
             },
             SwarmRecord {
-                managers: vec!["n1".into(), "../x".into()],
+                managers: managers(&["n1", "../x"]),
                 ..good.clone()
             },
         ] {
@@ -367,7 +442,7 @@ pub(crate) mod tests {
             bootstrap_key: None,
             cluster: Some("c0ffee".into()),
             manager: Some("n1".into()),
-            managers: managers.iter().map(|m| m.to_string()).collect(),
+            managers: self::managers(managers),
             ca: Some("2jk5".into()),
         }
     }
@@ -445,13 +520,59 @@ pub(crate) mod tests {
             ..SwarmRecord::default()
         };
         assert_eq!(r.current_manager(), Some("n1"));
-        r.managers = vec!["n1".into(), "n2".into()];
+        r.managers = managers(&["n1", "n2"]);
         assert_eq!(r.current_manager(), Some("n1"));
         // n1 removed (or demoted): the managers were written after it.
-        r.managers = vec!["n2".into()];
+        r.managers = managers(&["n2@10.0.0.6"]);
         assert_eq!(r.current_manager(), None);
         r.manager = None;
         assert_eq!(r.current_manager(), None);
+    }
+
+    /// Each manager at the address its swarm listed it at (IPv6 too), or
+    /// at none; a record an older rccr wrote (bare IDs) loads as managers
+    /// at no address, and is written the same. An address or an ID that
+    /// is not one is a bad line.
+    #[test]
+    fn managers_are_recorded_at_their_addresses_and_an_old_record_still_loads() {
+        let r = created_by_n1(&["n1@10.0.0.5", "n2@fd00::6", "n3"]);
+        let text = r.render();
+        assert!(
+            text.ends_with("\nmanagers n1@10.0.0.5 n2@fd00::6 n3\n"),
+            "{text}"
+        );
+        assert_eq!(SwarmRecord::parse(&text, Path::new("s")).unwrap(), r);
+        let old = "cluster c0ffee\nmanager n1\nmanagers n1 n2\n";
+        let loaded = SwarmRecord::parse(old, Path::new("s")).unwrap();
+        assert_eq!(loaded.managers, managers(&["n1", "n2"]));
+        assert_eq!(loaded.render(), old);
+        assert_eq!(loaded.manager_ids(), ["n1", "n2"]);
+        for bad in [
+            "managers n1@10.0.0\n",
+            "managers n1@\n",
+            "managers n1@10.0.0.5:2377\n",
+            "managers n1@10.0.0.5@10.0.0.6\n",
+            "managers @10.0.0.5\n",
+            "managers ../x@10.0.0.5\n",
+            "managers n1@10.0.0.5  n2\n",
+        ] {
+            let err = SwarmRecord::parse(bad, Path::new("s")).unwrap_err();
+            crate::error::assert_says(&err, "s:1: not a swarm record line");
+        }
+    }
+
+    /// A recorded manager is its ID at its recorded address, or at any
+    /// address when none is recorded.
+    #[test]
+    fn a_recorded_manager_is_its_id_at_its_address() {
+        let at = |a: &str| a.parse::<IpAddr>().unwrap();
+        let [with, without] =
+            <[RecordedManager; 2]>::try_from(managers(&["n1@10.0.0.5", "n1"])).unwrap();
+        assert!(with.is("n1", at("10.0.0.5")));
+        assert!(!with.is("n1", at("10.0.0.4")));
+        assert!(!with.is("n2", at("10.0.0.5")));
+        assert!(without.is("n1", at("10.0.0.4")));
+        assert!(!without.is("n2", at("10.0.0.4")));
     }
 
     #[test]

@@ -484,7 +484,9 @@ pub fn form(
     Ok(formed)
 }
 
-/// The swarm's managers as `lead` lists them now become the record's
+/// The swarm's managers as `lead` lists them now become the record's,
+/// each at the address `lead` lists it at (`rccr status` trusts a node
+/// claiming its ID only there), when it lists one
 /// (nothing is written when it lists none, or cannot be read): the next
 /// run weighs the candidates against who manages, not who did before a
 /// promotion, a demotion or an `rccr remove` handover.
@@ -492,10 +494,14 @@ pub fn record_managers(lead: &Member, record: &mut SwarmRecord, path: &Path) -> 
     let Ok(view) = lead.call(&Op::Nodes) else {
         return Ok(());
     };
-    let managers: Vec<String> = SwarmNode::parse_list(&view)
+    use crate::state::swarm::RecordedManager;
+    let managers: Vec<RecordedManager> = SwarmNode::parse_list(&view)
         .into_iter()
         .filter(|n| n.manager)
-        .map(|n| n.id)
+        .map(|n| RecordedManager {
+            id: n.id,
+            addr: n.addr,
+        })
         .collect();
     if !managers.is_empty() && managers != record.managers {
         record.managers = managers;
@@ -903,7 +909,7 @@ fn confirm_leader(
             Err(e) if lost_quorum(&e) => {
                 // No candidate reads the swarm: the first that says it
                 // lost its quorum re-forms it, when the operator agrees.
-                match recover_quorum(members, infos, i, &record.managers, settings, formed)? {
+                match recover_quorum(members, infos, i, &record.manager_ids(), settings, formed)? {
                     Some(read) => {
                         reformed = true;
                         read
@@ -997,7 +1003,7 @@ fn weigh(
 /// back, adopted again) still holds, would put a poser in the vote.
 fn recorded(record: &SwarmRecord) -> (Vec<String>, Option<(&str, std::net::IpAddr)>) {
     let manager = record.current_manager();
-    let mut known = record.managers.clone();
+    let mut known = record.manager_ids();
     known.extend(manager.map(str::to_string));
     (known, manager.zip(record.bootstrap))
 }

@@ -34,7 +34,7 @@ use crate::print::{self, Object, Table};
 use crate::ssh::stream::bounded;
 use crate::ssh::{Limits, Output, SshError};
 use crate::state::inventory::{self, NodeRecord};
-use crate::state::swarm::SwarmRecord;
+use crate::state::swarm::{RecordedManager, SwarmRecord};
 use crate::state::StatePaths;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -627,18 +627,24 @@ fn mark_other_swarms(statuses: &mut [NodeStatus], cluster: &str) {
 /// How the swarm sees every node (which manager leads, which nodes are
 /// down), from the managers' lists: the one most of the managers that
 /// list their own node ID as a manager that answers, at their address or
-/// no other node's, whose node ID is one of the `recorded` managers (when
-/// setup recorded any), and give the recorded CA digest give (the first
+/// no other node's, that are one of the `recorded` managers (when setup
+/// recorded any: of its node ID, at the inventory address recorded with
+/// it, when one is), and give the recorded CA digest give (the first
 /// such, when as many give another); else of any manager of the cluster's
 /// swarm (none marked otherwise). Any worker can tell the digest (it
 /// holds the CA), claim to manage and write itself in its list as a
-/// manager, as setup's judge knows. Every other manager's list is compared with it: a warning
+/// manager, as setup's judge knows; node IDs are no secret either, so a
+/// worker claiming a recorded manager's ID at its own address is not
+/// preferred. Nor is a recorded manager whose DHCP lease moved since the
+/// record was written (until a run records it again): its list is still
+/// shown when no preferred manager gives one. Every other manager's list
+/// is compared with it: a warning
 /// (safe for a terminal) for each that differs, naming both and what
 /// differs.
 pub fn swarm_view(
     statuses: &mut [NodeStatus],
     ca: Option<&str>,
-    recorded: &[String],
+    recorded: &[RecordedManager],
 ) -> Vec<String> {
     // Each manager with a list: its index, its rank (whether its list
     // does not list it managing, or it is not a recorded manager; then 0: it carries the recorded digest,
@@ -666,7 +672,8 @@ pub fn swarm_view(
                     )
                     && !n.addr.is_some_and(elsewhere)
             });
-            let recorded = recorded.is_empty() || recorded.iter().any(|m| m == s.node_id());
+            let recorded =
+                recorded.is_empty() || recorded.iter().any(|m| m.is(s.node_id(), s.node.ip));
             let rank = (!(manages && recorded), rank);
             let name = format!("{} ({})", print::name(&s.node.hostname), s.node.ip);
             Some((i, rank, Seen::of(&listed.nodes), name))
@@ -1719,6 +1726,65 @@ mod tests {
         swarm_view(&mut statuses, Some("ca1"), &["n1".into()]);
         assert_eq!(statuses[1].list_check, Some(Shown));
         assert_eq!(statuses[0].list_check, Some(Differs));
+    }
+
+    /// First in the inventory, a worker at 10.0.0.4 claims the node ID of
+    /// n1, a manager setup recorded at 10.0.0.1, tells the CA's digest and
+    /// lists itself as n1, leading, at its own address (and m2 down).
+    /// Before, node IDs being no secret, it was as recorded as n1 and, the
+    /// first, its list was shown. Now only n1 at 10.0.0.1 is n1; a record
+    /// an older rccr wrote (no address) trusts the ID alone, as then; and
+    /// a manager whose lease moved is not preferred, though its list is
+    /// still shown when no other is.
+    #[test]
+    fn a_poser_claiming_a_recorded_managers_id_at_its_own_address_shows_not_its_list() {
+        let lie = LIST
+            .replace("n1|10.0.0.1|", "n1|10.0.0.4|")
+            .replace(
+                "reachable|ready|active|\"m2\"",
+                "reachable|down|active|\"m2\"",
+            )
+            .replace("rccr-node|n4|10.0.0.4||ready|active|\"w4\"\n", "");
+        let listing = || {
+            let mut poser = manager_listing("10.0.0.4", "ca1", &lie);
+            poser.docker = parse_probe("rccr-docker up|24.0|active|true|c1|n1|\n");
+            let mut real = manager_listing("10.0.0.1", "ca1", LIST);
+            real.docker = parse_probe("rccr-docker up|24.0|active|true|c1|n1|\n");
+            vec![poser, real, worker_at("10.0.0.2", "n2")]
+        };
+        let recorded = |n1: &str| {
+            vec![
+                RecordedManager {
+                    id: "n1".into(),
+                    addr: n1.parse().ok(),
+                },
+                RecordedManager {
+                    id: "n2".into(),
+                    addr: "10.0.0.2".parse().ok(),
+                },
+            ]
+        };
+        use ListCheck::*;
+        let mut statuses = listing();
+        let warnings = swarm_view(&mut statuses, Some("ca1"), &recorded("10.0.0.1"));
+        let checks: Vec<_> = statuses.iter().map(|s| s.list_check).collect();
+        assert_eq!(checks, [Some(Differs), Some(Shown), None], "{warnings:?}");
+        assert_eq!(statuses[2].swarm_seen, Some("ready"));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        // An old record: n1 at any address, the poser first.
+        let mut statuses = listing();
+        swarm_view(&mut statuses, Some("ca1"), &recorded(""));
+        assert_eq!(statuses[0].list_check, Some(Shown));
+        // n1's lease moved to .1 since the record said .9: with the poser
+        // there, neither is preferred, and the first is shown (status
+        // still fails on the disagreement); alone, its list is shown.
+        let mut statuses = listing();
+        swarm_view(&mut statuses, Some("ca1"), &recorded("10.0.0.9"));
+        assert_eq!(statuses[0].list_check, Some(Shown));
+        let mut statuses = listing().split_off(1);
+        swarm_view(&mut statuses, Some("ca1"), &recorded("10.0.0.9"));
+        assert_eq!(statuses[0].list_check, Some(Shown));
+        assert_eq!(statuses[1].swarm_seen, Some("ready"));
     }
 
     /// A worker at `ip`, named `w` and its last octet, whose engine tells
