@@ -485,7 +485,11 @@ fn removing_a_two_node_clusters_manager_hands_its_part_to_the_worker_first() {
     let id = cluster.docker_ok(staying, &["info", "--format", "{{.Swarm.NodeID}}"]);
     let record = read(&cluster.lab, "control", "/root/.rccr/swarm");
     assert!(
-        record.contains(&format!("managers {}\n", id.trim())),
+        record.contains(&format!(
+            "managers {}@{}\n",
+            id.trim(),
+            cluster.lab.ip(staying)
+        )),
         "{record}"
     );
 }
