@@ -73,7 +73,8 @@ struct State {
     steps: usize,
     /// The deadlines of the steps under way.
     due: Vec<Instant>,
-    /// Recorded under the same lock as the bounds it was judged by.
+    /// Recorded under the same lock as the bounds it was judged by: a
+    /// step begun after it knows the cut came before it.
     cut: Option<Cut>,
     /// When the connection was dropped: the pump ends soon after, even
     /// with bytes for a node that does not take them.
@@ -96,6 +97,8 @@ pub struct Watch {
 pub struct Step<'w> {
     watch: &'w Watch,
     due: Option<Instant>,
+    /// The cut of the connection before this step began.
+    before: Option<Cut>,
 }
 
 impl Watch {
@@ -146,12 +149,33 @@ impl Watch {
         state.allowed = state.allowed.saturating_add(bytes);
         state.due.extend(due);
         state.steps += 1;
-        Step { watch: self, due }
+        Step {
+            watch: self,
+            due,
+            before: state.cut,
+        }
     }
 
     /// Why the pump cut the connection, if it did.
     pub fn cut(&self) -> Option<Cut> {
         self.state().cut
+    }
+}
+
+impl Step<'_> {
+    /// Why the pump cut the connection while this step was under way, if
+    /// it did.
+    pub fn cut(&self) -> Option<Cut> {
+        match self.before {
+            Some(_) => None,
+            None => self.watch.cut(),
+        }
+    }
+
+    /// Why the pump had cut the connection before this step began, if it
+    /// had: the step's own failure is only that.
+    pub fn cut_before(&self) -> Option<Cut> {
+        self.before
     }
 }
 
@@ -584,6 +608,25 @@ mod tests {
         assert_eq!(lock(&state).cut, None);
         assert!(count(&state, 21));
         assert_eq!(lock(&state).cut, Some(Cut::Flood(20)));
+    }
+
+    /// A step begun after the cut knows it came before it.
+    #[test]
+    fn a_step_tells_a_cut_before_it_from_its_own() {
+        let (tcp, node) = node(1000, Duration::ZERO, 1 << 20);
+        let (watch, socket) = Watch::start(tcp, 1000).unwrap();
+        let under_way = watch.step(0, None);
+        read_all(socket);
+        node.join().unwrap();
+        let later = watch.step(1 << 20, None);
+        assert_eq!(
+            (under_way.cut(), under_way.cut_before()),
+            (Some(Cut::Flood(1000)), None)
+        );
+        assert_eq!(
+            (later.cut(), later.cut_before()),
+            (None, Some(Cut::Flood(1000)))
+        );
     }
 
     #[test]
