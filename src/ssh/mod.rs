@@ -629,7 +629,10 @@ impl Connection {
     }
 
     /// Runs `command` (a POSIX sh command line) with `stdin` as its input,
-    /// within the connection's [`Limits`].
+    /// within the connection's [`Limits`]. The command must read all of its
+    /// input before it closes both its stdout and stderr: once both have
+    /// ended, input not yet sent is dropped, and no end of it is sent
+    /// ([`stream::exchange`]).
     pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
         self.run_within(command, stdin, &self.limits)
     }
