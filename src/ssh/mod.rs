@@ -216,6 +216,9 @@ pub enum SshError {
     /// The node sent more bytes than all rccr had asked of it allowed
     /// ([`watch`]): the connection was cut.
     Flood(u64),
+    /// The watch had cut the connection, for this reason, before the
+    /// step that failed began: the step failed only for that.
+    CutBefore(watch::Cut),
     /// Anything else libssh2 reported.
     Protocol(String),
 }
@@ -236,6 +239,17 @@ impl fmt::Display for SshError {
             }
             SshError::Flood(limit) => {
                 write!(f, "the node sent more than {limit} bytes; cut off")
+            }
+            SshError::CutBefore(cut) => {
+                let why = match cut {
+                    watch::Cut::Flood(limit) => format!("the node sent more than {limit} bytes"),
+                    watch::Cut::Overdue => "a step ran past its deadline".into(),
+                };
+                write!(
+                    f,
+                    "the connection was cut off earlier ({why}): it is of no more use; \
+                     connect again"
+                )
             }
             SshError::Protocol(msg) => write!(f, "ssh: {msg}"),
         }
@@ -515,11 +529,11 @@ impl Connection {
             session.method_pref(MethodType::HostKey, &algorithms.join(","))?;
         }
         let step = watch.step(0, Some(Instant::now() + timeout));
-        let shaken = session.handshake();
+        let shaken = session
+            .handshake()
+            .map_err(|e| cut_error(&step, e.into(), SshError::Timeout));
         drop(step);
-        if let Err(e) = shaken {
-            return Err(cut_error(&watch, e.into(), SshError::Timeout));
-        }
+        shaken?;
         Ok(Connection {
             session,
             watch,
@@ -537,9 +551,9 @@ impl Connection {
     }
 
     /// A login's libssh2 error, or why the watch cut the connection under
-    /// it (libssh2 says only that it closed).
-    fn login_cut(&self, e: ssh2::Error) -> SshError {
-        cut_error(&self.watch, e.into(), SshError::Timeout)
+    /// its `step` (libssh2 says only that it closed).
+    fn login_cut(step: &watch::Step<'_>, e: ssh2::Error) -> SshError {
+        cut_error(step, e.into(), SshError::Timeout)
     }
 
     /// Bounds every later command's output and run time.
@@ -567,10 +581,10 @@ impl Connection {
     /// Public-key authentication with a private key held in memory (an
     /// OpenSSH or PEM text), never written to disk.
     pub fn authenticate_with(&self, user: &str, private_key: &str) -> Result<(), SshError> {
-        let _step = self.login_step();
+        let step = self.login_step();
         self.session
             .userauth_pubkey_memory(user, None, private_key, None)
-            .map_err(|e| self.login_cut(e))?;
+            .map_err(|e| Connection::login_cut(&step, e))?;
         if self.session.authenticated() {
             Ok(())
         } else {
@@ -580,7 +594,7 @@ impl Connection {
 
     /// Public-key authentication with an OpenSSH private key file.
     pub fn authenticate(&self, user: &str, private_key: &Path) -> Result<(), SshError> {
-        let _step = self.login_step();
+        let step = self.login_step();
         if !private_key.is_file() {
             return Err(SshError::KeyFile(format!(
                 "{}: no such file",
@@ -606,7 +620,7 @@ impl Connection {
                 .session
                 .userauth_pubkey_file(user, None, private_key, None),
         }
-        .map_err(|e| self.login_cut(e))?;
+        .map_err(|e| Connection::login_cut(&step, e))?;
         if self.session.authenticated() {
             Ok(())
         } else {
@@ -615,7 +629,10 @@ impl Connection {
     }
 
     /// Runs `command` (a POSIX sh command line) with `stdin` as its input,
-    /// within the connection's [`Limits`].
+    /// within the connection's [`Limits`]. The command must read all of its
+    /// input before it closes both its stdout and stderr: once both have
+    /// ended, input not yet sent is dropped, and no end of it is sent
+    /// ([`stream::exchange`]).
     pub fn run(&self, command: &str, stdin: &[u8]) -> Result<Output, SshError> {
         self.run_within(command, stdin, &self.limits)
     }
@@ -665,14 +682,8 @@ impl Connection {
         let deadline = Instant::now() + limits.deadline;
         let saved = self.session.timeout();
         let due = deadline + Duration::from_millis(saved.into());
-        let _step = self.watch.step(command_bytes(limits, input), Some(due));
-        let cut = |e: SshError| {
-            cut_error(
-                &self.watch,
-                e,
-                SshError::Deadline(limits.deadline.as_secs()),
-            )
-        };
+        let step = self.watch.step(command_bytes(limits, input), Some(due));
+        let cut = |e: SshError| cut_error(&step, e, SshError::Deadline(limits.deadline.as_secs()));
         let mut channel = self.session.channel_session().map_err(|e| cut(e.into()))?;
         channel.exec(command).map_err(|e| cut(e.into()))?;
         let result = talk(&mut channel, deadline).map_err(cut);
@@ -749,10 +760,15 @@ impl Connection {
     }
 }
 
-/// The error of a step that failed with `e`: why the watch cut the
-/// connection if it did (`overdue` for a step past its deadline).
-fn cut_error(watch: &watch::Watch, e: SshError, overdue: SshError) -> SshError {
-    match watch.cut() {
+/// The error of a `step` that failed with `e`: why the watch cut the
+/// connection under it if it did (`overdue` for a step past its
+/// deadline); a cut before it began is told as that, not as the step's
+/// own (a later command on a kept connection never ran).
+fn cut_error(step: &watch::Step<'_>, e: SshError, overdue: SshError) -> SshError {
+    if let Some(cut) = step.cut_before() {
+        return SshError::CutBefore(cut);
+    }
+    match step.cut() {
         Some(watch::Cut::Flood(limit)) => SshError::Flood(limit),
         Some(watch::Cut::Overdue) => overdue,
         None => e,
@@ -966,6 +982,33 @@ impl Drop for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A command on a connection cut off under an earlier step says so,
+    /// with that step's reason: before, it told the reason as its own (a
+    /// command that never ran "did not finish within 5 s").
+    #[test]
+    fn a_step_after_a_cut_says_the_connection_was_cut_off_earlier() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut node, _) = listener.accept().unwrap();
+        let (watch, mut socket) = watch::Watch::start(tcp, 0).unwrap();
+        let handshake = watch.step(1000, Some(Instant::now() + Duration::from_secs(3600)));
+        // A flood: the pump cuts the connection, and libssh2's end closes.
+        let _ = node.write_all(&[b'x'; 4096]);
+        let _ = socket.read_to_end(&mut Vec::new());
+        let closed = || SshError::Protocol("connection closed".into());
+        let own = cut_error(&handshake, closed(), SshError::Timeout);
+        assert!(matches!(own, SshError::Flood(1000)), "{own}");
+        drop(handshake);
+        let command = watch.step(1 << 20, Some(Instant::now() + Duration::from_secs(5)));
+        let later = cut_error(&command, closed(), SshError::Deadline(5));
+        assert_eq!(
+            later.to_string(),
+            "the connection was cut off earlier (the node sent more than 1000 bytes): \
+             it is of no more use; connect again"
+        );
+    }
 
     #[test]
     fn a_failed_commands_line_is_bounded() {

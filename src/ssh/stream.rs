@@ -260,6 +260,14 @@ fn would_block(e: &io::Error) -> bool {
 /// one that writes before it reads all its input. A node that stops taking
 /// its input is cut off at the deadline; one whose input fails (it exited
 /// without reading it) is for its exit status to tell.
+///
+/// Both streams ended ends the exchange, with input left unsent and no
+/// end sent for it: a command must not close its stdout and stderr
+/// before it has read all of its input (`exec >log 2>&1; cat >file`
+/// would see its input end, cut short, only when the channel closes).
+/// An end sent then would pass the part sent for the whole; rccr's
+/// commands keep their output open, and check that their input came
+/// whole.
 pub fn exchange<D: Duplex>(
     channel: &mut D,
     mut input: Input<'_>,
@@ -326,6 +334,7 @@ pub fn exchange<D: Duplex>(
         }
         // Both ended: the command closed its output (it exited, as a
         // rule); input it did not take is for its exit status to tell.
+        // Not sent, nor its end: see the contract above.
         if ended == [true; 2] {
             return Ok(false);
         }

@@ -32,8 +32,12 @@ pub const GRACE: Duration = Duration::from_secs(1);
 const CLOSE_WAIT: Duration = Duration::from_millis(200);
 
 /// How often an idle pump looks at its bounds again (a step that began
-/// while it waited for bytes).
+/// while it waited for bytes). No longer than [`GRACE`]: a step's new
+/// deadline is seen before it and its grace have passed, so no wake-up
+/// is needed when a step begins (its allowance is read when a read from
+/// the node is judged).
 const TICK: Duration = Duration::from_secs(1);
+const _: () = assert!(TICK.as_millis() <= GRACE.as_millis());
 
 /// Bytes in flight each way: from the node, to the node.
 const DOWN_BUF: usize = 32 << 10;
@@ -69,6 +73,8 @@ struct State {
     steps: usize,
     /// The deadlines of the steps under way.
     due: Vec<Instant>,
+    /// Recorded under the same lock as the bounds it was judged by: a
+    /// step begun after it knows the cut came before it.
     cut: Option<Cut>,
     /// When the connection was dropped: the pump ends soon after, even
     /// with bytes for a node that does not take them.
@@ -77,9 +83,13 @@ struct State {
 
 /// The pump of one connection. Dropping it (after libssh2's end of the
 /// pair) ends the pump, which closes the node's socket, and waits for
-/// it: at once when libssh2's end is closed, else a moment later.
+/// it: at once when libssh2's end is closed and all it sent has gone on,
+/// else [`CLOSE_WAIT`] later at most.
 pub struct Watch {
     state: Arc<Mutex<State>>,
+    /// The pump's end of the pair: shut when the watch is dropped, which
+    /// wakes the pump whatever it waits for.
+    local: Arc<UnixStream>,
     pump: Option<JoinHandle<()>>,
 }
 
@@ -87,12 +97,24 @@ pub struct Watch {
 pub struct Step<'w> {
     watch: &'w Watch,
     due: Option<Instant>,
+    /// The cut of the connection before this step began.
+    before: Option<Cut>,
 }
 
 impl Watch {
     /// Starts pumping between `tcp` and the socket returned (libssh2's),
     /// with `allowed` bytes from the node allowed before any step.
     pub fn start(tcp: TcpStream, allowed: u64) -> io::Result<(Watch, UnixStream)> {
+        Watch::start_ticking(tcp, allowed, TICK)
+    }
+
+    /// [`Watch::start`] with a pump that looks at its bounds every `tick`
+    /// when nothing wakes it (tests: an hour, to tell what woke it).
+    fn start_ticking(
+        tcp: TcpStream,
+        allowed: u64,
+        tick: Duration,
+    ) -> io::Result<(Watch, UnixStream)> {
         let (theirs, ours) = UnixStream::pair()?;
         tcp.set_nonblocking(true)?;
         ours.set_nonblocking(true)?;
@@ -100,14 +122,16 @@ impl Watch {
             allowed,
             ..State::default()
         }));
-        let shared = state.clone();
+        let local = Arc::new(ours);
+        let (shared, pumped) = (state.clone(), local.clone());
         let pump = std::thread::Builder::new()
             .name("rccr-ssh-pump".into())
             .stack_size(STACK)
-            .spawn(move || pump(tcp, ours, &shared))?;
+            .spawn(move || pump(tcp, &pumped, &shared, tick))?;
         Ok((
             Watch {
                 state,
+                local,
                 pump: Some(pump),
             },
             theirs,
@@ -125,12 +149,33 @@ impl Watch {
         state.allowed = state.allowed.saturating_add(bytes);
         state.due.extend(due);
         state.steps += 1;
-        Step { watch: self, due }
+        Step {
+            watch: self,
+            due,
+            before: state.cut,
+        }
     }
 
     /// Why the pump cut the connection, if it did.
     pub fn cut(&self) -> Option<Cut> {
         self.state().cut
+    }
+}
+
+impl Step<'_> {
+    /// Why the pump cut the connection while this step was under way, if
+    /// it did.
+    pub fn cut(&self) -> Option<Cut> {
+        match self.before {
+            Some(_) => None,
+            None => self.watch.cut(),
+        }
+    }
+
+    /// Why the pump had cut the connection before this step began, if it
+    /// had: the step's own failure is only that.
+    pub fn cut_before(&self) -> Option<Cut> {
+        self.before
     }
 }
 
@@ -151,6 +196,9 @@ impl Drop for Watch {
     fn drop(&mut self) {
         if let Some(pump) = self.pump.take() {
             self.state().closing = Some(Instant::now());
+            // Its end hangs up, so the pump wakes now, not at its next
+            // tick; what libssh2 sent before is still read and passed on.
+            let _ = self.local.shutdown(Shutdown::Both);
             let _ = pump.join();
         }
     }
@@ -163,11 +211,10 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// Copies between the node and libssh2 until either end closes or a bound
-/// is passed; then records why (a cut) and shuts both sockets, so that
-/// libssh2 sees the end.
-fn pump(tcp: TcpStream, local: UnixStream, state: &Mutex<State>) {
-    let cut = copy(&tcp, &local, state);
-    lock(state).cut = cut;
+/// is passed (a cut, recorded); then shuts both sockets, so that libssh2
+/// sees the end.
+fn pump(tcp: TcpStream, local: &UnixStream, state: &Mutex<State>, tick: Duration) {
+    copy(&tcp, local, state, tick);
     let _ = tcp.shutdown(Shutdown::Both);
     let _ = local.shutdown(Shutdown::Both);
 }
@@ -232,87 +279,123 @@ fn blocked(e: &io::Error) -> bool {
     )
 }
 
-/// The pump's loop; `Some` when it cut the connection.
-fn copy(tcp: &TcpStream, local: &UnixStream, state: &Mutex<State>) -> Option<Cut> {
+/// Counts `read` bytes from the node in all, and judges them by the
+/// allowance as it is now (a step begun during the read counts): true
+/// for a flood, which is recorded as the cut under the same lock.
+fn count(state: &Mutex<State>, read: u64) -> bool {
+    let mut state = lock(state);
+    state.read = read;
+    let flood = read > state.allowed;
+    if flood {
+        state.cut = Some(Cut::Flood(state.allowed));
+    }
+    flood
+}
+
+/// The pump's loop, until an end closes or a bound is passed (then the
+/// cut is recorded).
+fn copy(tcp: &TcpStream, local: &UnixStream, state: &Mutex<State>, tick: Duration) {
     use crate::sys::{poll, poll_fd, POLLIN, POLLOUT};
     let mut down = Buf::new(DOWN_BUF);
     let mut up = Buf::new(UP_BUF);
     let mut read = 0u64;
-    let mut node_open = true;
+    // The node may still send (until a read finds the end), and take
+    // bytes (until a write fails): a node that resets the connection
+    // after its last words (a disconnect's reason) still has them read.
+    let (mut from_node, mut to_node) = (true, true);
+    // When libssh2's end hung up (closed, or shut as the watch is
+    // dropped): what it sent before has a moment to go on.
+    let mut local_gone: Option<Instant> = None;
     loop {
-        let (due, closing) = {
-            let state = lock(state);
-            let due = state.due.iter().max().map(|d| *d + GRACE);
-            (due, state.closing.map(|c| c + CLOSE_WAIT))
-        };
         let now = Instant::now();
+        let (due, closing) = {
+            let mut state = lock(state);
+            let due = state.due.iter().max().map(|d| *d + GRACE);
+            if due.is_some_and(|due| due <= now) {
+                state.cut = Some(Cut::Overdue);
+                return;
+            }
+            let closing = state.closing.into_iter().chain(local_gone).min();
+            (due, closing.map(|c| c + CLOSE_WAIT))
+        };
         let mut wait = match due {
-            Some(due) if due <= now => return Some(Cut::Overdue),
-            Some(due) => (due - now).min(TICK),
-            None => TICK,
+            Some(due) => (due - now).min(tick),
+            None => tick,
         };
         match closing {
-            Some(end) if end <= now => return None,
+            Some(end) if end <= now => return,
             Some(end) => wait = wait.min(end - now),
             None => {}
         }
         // Whatever is waiting goes on first; more is read only once it
         // has: a side that does not take its bytes holds the other back.
-        let node_events = if node_open {
-            (if down.is_empty() { POLLIN } else { 0 }) | (if up.is_empty() { 0 } else { POLLOUT })
-        } else {
-            0
-        };
-        let local_events = (if node_open && up.is_empty() {
+        let node_events = (if from_node && down.is_empty() {
             POLLIN
         } else {
             0
-        }) | (if down.is_empty() { 0 } else { POLLOUT });
-        let fd = |events, fd| poll_fd(if events == 0 { -1 } else { fd }, events);
+        }) | (if to_node && !up.is_empty() {
+            POLLOUT
+        } else {
+            0
+        });
+        let local_events = (if to_node && up.is_empty() { POLLIN } else { 0 })
+            | (if down.is_empty() { 0 } else { POLLOUT });
+        // libssh2's end is watched even when nothing is asked of it, for
+        // its hang-up; once seen, only for what is asked.
+        let local_fd = if local_events == 0 && local_gone.is_some() {
+            -1
+        } else {
+            local.as_raw_fd()
+        };
+        let node_fd = if node_events == 0 {
+            -1
+        } else {
+            tcp.as_raw_fd()
+        };
         let mut fds = [
-            fd(node_events, tcp.as_raw_fd()),
-            fd(local_events, local.as_raw_fd()),
+            poll_fd(node_fd, node_events),
+            poll_fd(local_fd, local_events),
         ];
         if poll(&mut fds, wait.as_millis().max(1) as i32).is_err() {
-            return None;
+            return;
         }
-        // An event not asked for is an error or a hang-up: the node's
-        // ends it; libssh2's is read to its end below.
-        if fds[0].revents & !fds[0].events != 0 {
-            node_open = false;
+        // An event not asked for is an error or a hang-up.
+        if local_fd >= 0 && fds[1].revents & !local_events != 0 {
+            local_gone.get_or_insert_with(Instant::now);
         }
-        if node_open && down.is_empty() && fds[0].revents & POLLIN != 0 {
-            // One byte past the allowance tells a flood; a step begun
-            // during the poll counts.
+        // Any event on the node's socket with room for its bytes: its
+        // bytes, or the end (an error or a hang-up comes after the bytes
+        // the kernel holds).
+        if node_events & POLLIN != 0 && fds[0].revents != 0 {
+            // One byte past the allowance tells a flood.
             let allowed = lock(state).allowed;
             match down.fill(tcp, allowed.saturating_sub(read) + 1) {
-                Some(0) => node_open = false,
+                Some(0) => from_node = false,
                 Some(n) => {
                     read += n as u64;
-                    lock(state).read = read;
-                    if read > allowed {
-                        return Some(Cut::Flood(allowed));
+                    if count(state, read) {
+                        return;
                     }
                 }
                 None => {}
             }
         }
         if !down.drain(local) {
-            return None;
+            return;
         }
-        if node_open && up.is_empty() && fds[1].revents != 0 {
+        if local_events & POLLIN != 0 && fds[1].revents != 0 {
             // libssh2 closed its end (what it sent before, a disconnect,
             // has gone on).
             if up.fill(local, u64::MAX) == Some(0) {
-                return None;
+                return;
             }
         }
-        if node_open && !up.drain(tcp) {
-            node_open = false;
+        if to_node && !up.drain(tcp) {
+            to_node = false;
         }
         // The node went: libssh2 gets what it sent, then the end.
-        if !node_open && down.is_empty() {
-            return None;
+        if !from_node && down.is_empty() {
+            return;
         }
     }
 }
@@ -437,6 +520,113 @@ mod tests {
         drop(socket);
         drop(watch);
         echo.join().unwrap();
+    }
+
+    /// Runs `f` on a thread of its own; whether it returned within a
+    /// backstop far past what it takes (minutes: the pumps of these tests
+    /// tick once an hour, so only a wake-up ends their waits early).
+    fn returns(f: impl FnOnce() + Send + 'static) -> bool {
+        let (done, returned) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            f();
+            let _ = done.send(());
+        });
+        returned.recv_timeout(Duration::from_secs(120)).is_ok()
+    }
+
+    /// libssh2's end writes to a node that takes nothing, until neither
+    /// the node's socket nor the pump's buffers have room: the pump waits
+    /// for the node, with bytes for it, and asks nothing of libssh2's end.
+    fn stuck_on_a_node_that_takes_nothing() -> (Watch, UnixStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (node, _) = listener.accept().unwrap();
+        let hour = Duration::from_secs(3600);
+        let (watch, mut socket) = Watch::start_ticking(tcp, 1 << 20, hour).unwrap();
+        // A write that finds no room for a while ends the filling: the
+        // pump took what it could (the wait is no bound of the test).
+        socket
+            .set_write_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let chunk = vec![b'x'; 64 << 10];
+        while socket.write(&chunk).is_ok() {}
+        (watch, socket, node)
+    }
+
+    /// Dropping the watch wakes its pump: before, a pump with bytes for a
+    /// node that did not take them did not look at libssh2's end, and saw
+    /// the drop only at its next tick.
+    #[test]
+    fn a_dropped_watch_wakes_its_pump() {
+        let (watch, socket, _node) = stuck_on_a_node_that_takes_nothing();
+        assert!(returns(move || drop(watch)), "the drop waited for a tick");
+        drop(socket);
+    }
+
+    /// The same once libssh2's end has closed (the order a connection
+    /// drops in): its hang-up is seen though nothing is asked of it.
+    #[test]
+    fn a_watch_dropped_after_libssh2s_end_wakes_its_pump() {
+        let (watch, socket, _node) = stuck_on_a_node_that_takes_nothing();
+        drop(socket);
+        assert!(returns(move || drop(watch)), "the drop waited for a tick");
+    }
+
+    /// A node's last words before it resets the connection (sshd's
+    /// disconnect reason) reach libssh2: before, the reset's error ended
+    /// the pump before it read the bytes the kernel held.
+    #[test]
+    fn the_bytes_a_node_sent_before_a_reset_reach_libssh2() {
+        use crate::sys::{poll, poll_fd};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut node, _) = listener.accept().unwrap();
+        // Bytes the node never reads make its close a reset.
+        tcp.write_all(b"unread").unwrap();
+        node.write_all(b"too many authentication failures").unwrap();
+        drop(node);
+        // The reset has come (an error or a hang-up, after the bytes).
+        let mut fds = [poll_fd(tcp.as_raw_fd(), 0)];
+        poll(&mut fds, -1).unwrap();
+        assert_ne!(fds[0].revents, 0);
+        let (_watch, socket) = Watch::start(tcp, 1 << 20).unwrap();
+        assert_eq!(read_all(socket), b"too many authentication failures");
+    }
+
+    /// A read from the node is judged by the allowance when it is counted:
+    /// a step begun while the pump read (after it saw the allowance) is
+    /// not a flood.
+    #[test]
+    fn a_read_is_judged_by_the_allowance_when_it_is_counted() {
+        let state = Mutex::new(State {
+            allowed: 10,
+            ..State::default()
+        });
+        // The pump saw 10 allowed and read 11; a step added 10 meanwhile.
+        lock(&state).allowed += 10;
+        assert!(!count(&state, 11));
+        assert_eq!(lock(&state).cut, None);
+        assert!(count(&state, 21));
+        assert_eq!(lock(&state).cut, Some(Cut::Flood(20)));
+    }
+
+    /// A step begun after the cut knows it came before it.
+    #[test]
+    fn a_step_tells_a_cut_before_it_from_its_own() {
+        let (tcp, node) = node(1000, Duration::ZERO, 1 << 20);
+        let (watch, socket) = Watch::start(tcp, 1000).unwrap();
+        let under_way = watch.step(0, None);
+        read_all(socket);
+        node.join().unwrap();
+        let later = watch.step(1 << 20, None);
+        assert_eq!(
+            (under_way.cut(), under_way.cut_before()),
+            (Some(Cut::Flood(1000)), None)
+        );
+        assert_eq!(
+            (later.cut(), later.cut_before()),
+            (None, Some(Cut::Flood(1000)))
+        );
     }
 
     #[test]
