@@ -265,8 +265,14 @@ pub struct SwarmNode {
     pub reachable: bool,
     /// `ready`, `down`, ...
     pub status: String,
-    /// Where the manager sees the node (`Status.Addr`), when it says.
+    /// Where the manager sees the node (`Status.Addr`), when it says. For
+    /// a manager other than the leader, the source address of its own
+    /// connection to the leader, which its kernel picks.
     pub addr: Option<std::net::IpAddr>,
+    /// A manager's raft address (`ManagerStatus.Addr`, `IP:2377`): the
+    /// advertise address it joined with, which rccr sets to its inventory
+    /// address, and which a worker cannot set.
+    pub raft_addr: Option<std::net::IpAddr>,
     /// The spec as it is, to change and send back.
     pub spec: Value,
 }
@@ -292,6 +298,12 @@ impl SwarmNode {
                         .parse()
                         .ok()
                         .filter(|a: &std::net::IpAddr| !a.is_unspecified()),
+                    raft_addr: n
+                        .str_at(&["ManagerStatus", "Addr"])
+                        .parse()
+                        .ok()
+                        .map(|a: std::net::SocketAddr| a.ip())
+                        .filter(|a| !a.is_unspecified()),
                     spec: n.get("Spec").clone(),
                 })
             })
@@ -569,6 +581,33 @@ mod tests {
     }
 
     #[test]
+    fn a_managers_raft_address_is_its_manager_status_address() {
+        let nodes = SwarmNode::parse_list(&parse(
+            r#"[{"ID":"a","Version":{"Index":1},"Status":{"Addr":"10.0.0.12"},"ManagerStatus":{"Addr":"10.0.0.22:2377"}},
+                {"ID":"b","Version":{"Index":1},"ManagerStatus":{"Addr":"[fd00::5]:2377"}},
+                {"ID":"c","Version":{"Index":1},"ManagerStatus":{"Addr":"0.0.0.0:2377"}},
+                {"ID":"d","Version":{"Index":1},"ManagerStatus":{"Addr":"10.0.0.9"}},
+                {"ID":"e","Version":{"Index":1},"ManagerStatus":{"Addr":"x:2377"}}]"#,
+        ));
+        let raft: Vec<Option<String>> = nodes
+            .iter()
+            .map(|n| n.raft_addr.map(|a| a.to_string()))
+            .collect();
+        // No port, a name or the unspecified address: none.
+        assert_eq!(
+            raft,
+            [
+                Some("10.0.0.22".into()),
+                Some("fd00::5".into()),
+                None,
+                None,
+                None
+            ]
+        );
+        assert_eq!(nodes[0].addr, "10.0.0.12".parse().ok());
+    }
+
+    #[test]
     fn nodes_and_services() {
         let nodes = SwarmNode::parse_list(&parse(
             r#"[{"ID":"n1","Version":{"Index":9},"Spec":{"Role":"manager","Labels":{"rccr.arch":"x86_64"}},
@@ -582,6 +621,7 @@ mod tests {
         assert_eq!(nodes[1].label("rccr.arch"), "");
         assert_eq!(nodes[0].addr, "10.0.0.5".parse().ok());
         assert_eq!(nodes[1].addr, None);
+        assert_eq!((nodes[0].raft_addr, nodes[1].raft_addr), (None, None));
         assert_eq!(
             node_update(&nodes[0], &nodes[0].spec).path,
             "/nodes/n1/update?version=9"

@@ -34,11 +34,12 @@
 //! Those IDs are no secret: a worker (or whoever is root on one) reads
 //! them from its own swarm state. `rccr status` therefore trusts a node
 //! claiming a recorded manager's ID only at the address recorded with
-//! it. A `managers` line an older rccr wrote (bare IDs) still loads, its
-//! managers at no address (trusted by ID alone, as then) until a run
-//! records them again; an older rccr does not read the new form (it
-//! takes no line it does not know either, so no form of the addresses
-//! would be). The root CA's digest is what a node
+//! it (its raft address). A `managers` line an older rccr wrote (bare
+//! IDs) still loads, its managers at no address (trusted by ID alone, as
+//! then) until a run records them again. An older rccr refuses the new
+//! form: to go back to one, strip each `@ADDR` from the `managers` line
+//! (never remove the record: it holds the cluster's ID and CA digest).
+//! The root CA's digest is what a node
 //! cannot fake: a manager of another swarm gives tokens with another
 //! digest, and a forged token with this digest joins no node to a
 //! manager whose certificate is not of this CA.

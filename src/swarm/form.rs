@@ -484,30 +484,38 @@ pub fn form(
     Ok(formed)
 }
 
-/// The swarm's managers as `lead` lists them now become the record's,
-/// each at the address `lead` lists it at (`rccr status` trusts a node
-/// claiming its ID only there), when it lists one
-/// (nothing is written when it lists none, or cannot be read): the next
-/// run weighs the candidates against who manages, not who did before a
-/// promotion, a demotion or an `rccr remove` handover.
+/// The swarm's managers as `lead` lists them now become the record's
+/// ([`recorded_managers`]; nothing is written when it lists none, or
+/// cannot be read): the next run weighs the candidates against who
+/// manages, not who did before a promotion, a demotion or an `rccr
+/// remove` handover.
 pub fn record_managers(lead: &Member, record: &mut SwarmRecord, path: &Path) -> Result<(), Error> {
     let Ok(view) = lead.call(&Op::Nodes) else {
         return Ok(());
     };
-    use crate::state::swarm::RecordedManager;
-    let managers: Vec<RecordedManager> = SwarmNode::parse_list(&view)
-        .into_iter()
-        .filter(|n| n.manager)
-        .map(|n| RecordedManager {
-            id: n.id,
-            addr: n.addr,
-        })
-        .collect();
+    let managers = recorded_managers(SwarmNode::parse_list(&view));
     if !managers.is_empty() && managers != record.managers {
         record.managers = managers;
         record.save(path)?;
     }
     Ok(())
+}
+
+/// The managers of a node list, each at its raft address, the advertise
+/// address it joined with (`rccr status` trusts a node claiming its ID
+/// only there), else where the leader sees it: for a manager other than
+/// the leader that is the source address its kernel picked, which may be
+/// another card's. Loopback (an older engine's word for the leader) is
+/// no address.
+fn recorded_managers(nodes: Vec<SwarmNode>) -> Vec<crate::state::swarm::RecordedManager> {
+    nodes
+        .into_iter()
+        .filter(|n| n.manager)
+        .map(|n| crate::state::swarm::RecordedManager {
+            addr: n.raft_addr.or(n.addr).filter(|a| !a.is_loopback()),
+            id: n.id,
+        })
+        .collect()
 }
 
 /// Why no manager is demoted, when some of the `desired` managers are not
@@ -2201,6 +2209,32 @@ mod tests {
         let mut n = node(id, &format!("10.0.0.{host}"), true, "");
         n.reachable = counted;
         n
+    }
+
+    #[test]
+    fn managers_are_recorded_at_their_raft_address() {
+        let list = crate::json::Value::parse(
+            br#"[{"ID":"f","Version":{"Index":1},"Spec":{"Role":"manager"},
+                  "Status":{"Addr":"10.0.0.12"},"ManagerStatus":{"Addr":"10.0.0.22:2377"}},
+                 {"ID":"l","Version":{"Index":1},"Spec":{"Role":"manager"},
+                  "Status":{"Addr":"127.0.0.1"},"ManagerStatus":{"Leader":true}},
+                 {"ID":"o","Version":{"Index":1},"Spec":{"Role":"manager"},
+                  "Status":{"Addr":"10.0.0.3"}},
+                 {"ID":"w","Version":{"Index":1},"Spec":{"Role":"worker"},
+                  "Status":{"Addr":"10.0.0.4"}}]"#,
+        )
+        .unwrap();
+        let recorded: Vec<String> = recorded_managers(SwarmNode::parse_list(&list))
+            .iter()
+            .map(|m| format!("{}@{:?}", m.id, m.addr))
+            .collect();
+        // A follower at its raft address, not the other card it left
+        // from; an older engine's leader at loopback at none; without a
+        // raft address, where the leader sees it; no worker.
+        assert_eq!(
+            recorded,
+            ["f@Some(10.0.0.22)", "l@None", "o@Some(10.0.0.3)"]
+        );
     }
 
     /// Whether an entry is of a member that answered: at 10.0.0.1-4.

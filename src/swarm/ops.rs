@@ -668,6 +668,7 @@ mod tests {
             reachable: false,
             status: "ready".into(),
             addr: None,
+            raft_addr: None,
             spec: Value::parse(br#"{"Role":"worker"}"#).unwrap(),
         };
         let read = Value::parse(
@@ -742,6 +743,7 @@ mod tests {
             reachable: true,
             status: "ready".into(),
             addr: None,
+            raft_addr: None,
             spec: Value::Null,
         };
         let labels = [("rccr.arch", "x86_64".to_string())];

@@ -1220,6 +1220,7 @@ mod tests {
             reachable: false,
             status: "ready".into(),
             addr: addr.map(|a| a.parse().unwrap()),
+            raft_addr: None,
             spec: Value::Null,
         }
     }

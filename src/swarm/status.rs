@@ -628,16 +628,16 @@ fn mark_other_swarms(statuses: &mut [NodeStatus], cluster: &str) {
 /// down), from the managers' lists: the one most of the managers that
 /// list their own node ID as a manager that answers, at their address or
 /// no other node's, that are one of the `recorded` managers (when setup
-/// recorded any: of its node ID, at the inventory address recorded with
-/// it, when one is), and give the recorded CA digest give (the first
+/// recorded any: of its node ID, at the raft address recorded with it,
+/// when one is), and give the recorded CA digest give (the first
 /// such, when as many give another); else of any manager of the cluster's
 /// swarm (none marked otherwise). Any worker can tell the digest (it
 /// holds the CA), claim to manage and write itself in its list as a
 /// manager, as setup's judge knows; node IDs are no secret either, so a
 /// worker claiming a recorded manager's ID at its own address is not
-/// preferred. Nor is a recorded manager whose DHCP lease moved since the
-/// record was written (until a run records it again): its list is still
-/// shown when no preferred manager gives one. Every other manager's list
+/// preferred. Nor is a recorded manager whose DHCP lease moved (raft
+/// knows it at its old address until it is back there or joins again):
+/// its list is still shown when no preferred manager gives one. Every other manager's list
 /// is compared with it: a warning
 /// (safe for a terminal) for each that differs, naming both and what
 /// differs.
