@@ -76,6 +76,9 @@ struct State {
     /// Recorded under the same lock as the bounds it was judged by: a
     /// step begun after it knows the cut came before it.
     cut: Option<Cut>,
+    /// Whether any step has begun: a cut before the first step (a node
+    /// that floods as soon as it is connected) is that step's own.
+    begun: bool,
     /// When the connection was dropped: the pump ends soon after, even
     /// with bytes for a node that does not take them.
     closing: Option<Instant>,
@@ -84,7 +87,9 @@ struct State {
 /// The pump of one connection. Dropping it (after libssh2's end of the
 /// pair) ends the pump, which closes the node's socket, and waits for
 /// it: at once when libssh2's end is closed and all it sent has gone on,
-/// else [`CLOSE_WAIT`] later at most.
+/// else [`CLOSE_WAIT`] later at most. (What libssh2 sent is lost when
+/// bytes from the node it left unread can no longer be handed to it:
+/// only a graceful disconnect's message.)
 pub struct Watch {
     state: Arc<Mutex<State>>,
     /// The pump's end of the pair: shut when the watch is dropped, which
@@ -149,10 +154,12 @@ impl Watch {
         state.allowed = state.allowed.saturating_add(bytes);
         state.due.extend(due);
         state.steps += 1;
+        let before = state.cut.filter(|_| state.begun);
+        state.begun = true;
         Step {
             watch: self,
             due,
-            before: state.cut,
+            before,
         }
     }
 
@@ -197,7 +204,9 @@ impl Drop for Watch {
         if let Some(pump) = self.pump.take() {
             self.state().closing = Some(Instant::now());
             // Its end hangs up, so the pump wakes now, not at its next
-            // tick; what libssh2 sent before is still read and passed on.
+            // tick; what libssh2 sent before is still read and passed on
+            // (unless the node's bytes it left unread cannot be handed
+            // to it).
             let _ = self.local.shutdown(Shutdown::Both);
             let _ = pump.join();
         }
@@ -608,6 +617,28 @@ mod tests {
         assert_eq!(lock(&state).cut, None);
         assert!(count(&state, 21));
         assert_eq!(lock(&state).cut, Some(Cut::Flood(20)));
+    }
+
+    /// A cut before any step began (a node that floods as soon as it is
+    /// connected) is the first step's own: before, the handshake said the
+    /// connection was cut off earlier.
+    #[test]
+    fn a_cut_before_the_first_step_is_its_own() {
+        let (tcp, node) = node(1000, Duration::ZERO, 1 << 20);
+        let (watch, socket) = Watch::start(tcp, 1000).unwrap();
+        let reader = std::thread::spawn(move || read_all(socket));
+        node.join().unwrap();
+        while watch.cut().is_none() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let first = watch.step(0, None);
+        assert_eq!(
+            (first.cut(), first.cut_before()),
+            (Some(Cut::Flood(1000)), None)
+        );
+        drop(first);
+        drop(watch);
+        reader.join().unwrap();
     }
 
     /// A step begun after the cut knows it came before it.
