@@ -1879,7 +1879,15 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
     let names = |n: [u8; 3]| n.map(|n| format!("ReCyClusteR-Target-0{n}"));
     assert_eq!(managers(), names([1, 2, 3]));
     // target-1 created the swarm (first in the inventory) and is pinned a
-    // worker from now on.
+    // worker from now on. As a manager it could read the manager token.
+    let manager_token = || {
+        cluster
+            .docker_ok("target-2", &["swarm", "join-token", "-q", "manager"])
+            .trim()
+            .to_string()
+    };
+    let known = manager_token();
+    assert!(known.starts_with("SWMTKN-1-"), "{known}");
     let mac = cluster.lab.host("target-1").mac;
     write_config(
         &cluster,
@@ -1899,6 +1907,14 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
         swarm_nodes(&cluster, "target-2"),
         stderr(&out)
     );
+    // The manager token the demoted target-1 knew joins no more, rotated
+    // once. Before: it stayed the swarm's until rotated by hand.
+    assert_count(
+        &stdout(&out),
+        "rotated the manager join token a demoted manager knew",
+        1,
+    );
+    assert_ne!(manager_token(), known, "{}", stdout(&out));
     // The record's managers are written after the run's promotions: they
     // name target-4. Before, they were the managers before them.
     let record = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
@@ -1959,6 +1975,12 @@ fn a_promotion_raft_never_takes_fails_setup_and_keeps_the_managers_odd() {
     assert_has(
         &stderr(&out),
         "demoted to worker again, so the raft keeps an odd count of managers (1)",
+    );
+    // target-2 managed until then: the manager token it knew is rotated.
+    assert_count(
+        &stdout(&out),
+        "rotated the manager join token a demoted manager knew",
+        1,
     );
     let managers = raft_managers(&cluster, "target-1");
     assert_eq!(managers, ["ReCyClusteR-Target-01"], "{}", stderr(&out));
