@@ -998,6 +998,65 @@ fn a_handover_whose_token_is_not_rotated_fails_remove() {
     );
 }
 
+/// A manager whose removal fails once it was demoted and left the swarm
+/// (the managers that stay refuse to take its entry out of the swarm's
+/// list: their docker command fails `node rm`) fails its row, and the
+/// manager token it knew is rotated all the same: it joins nothing more.
+#[test]
+fn a_manager_whose_removal_fails_after_it_left_has_its_token_rotated_by_remove() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    assert_three_managers(&cluster);
+    let manager_token = || {
+        cluster
+            .docker_ok("target-2", &["swarm", "join-token", "-q", "manager"])
+            .trim()
+            .to_string()
+    };
+    let known = manager_token();
+    assert!(known.starts_with("SWMTKN-1-"), "{known}");
+    for host in ["target-2", "target-3"] {
+        fake_command(
+            &cluster,
+            host,
+            "docker",
+            "#!/bin/sh\n[ \"$1 $2\" = 'node rm' ] && \
+             { echo 'Error response from daemon: removal refused' >&2; exit 1; }\n\
+             exec /usr/bin/docker \"$@\"\n",
+        );
+    }
+    let out = cluster.lab.exec(
+        "control",
+        &[
+            "env",
+            "RCCR_ENGINE_NODE=cli",
+            "rccr",
+            "remove",
+            "--yes",
+            "ReCyClusteR-Target-01",
+        ],
+    );
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("ReCyClusteR-Target-01 "))
+        .unwrap_or_else(|| panic!("no row: {said}"))
+        .to_string();
+    assert_has(
+        &row,
+        "FAILED: not removed from the swarm's list: exit 1: Error response from daemon: \
+         removal refused; done: demoted,",
+    );
+    assert_has(
+        &row,
+        "left the swarm, rotated the manager join token it knew",
+    );
+    // Before: the row failed all the same, and the token it knew stayed
+    // the swarm's.
+    assert_ne!(manager_token(), known, "{said}");
+}
+
 /// From now on `hosts`' docker command refuses to rotate a join token.
 fn refuse_rotation(cluster: &Cluster, hosts: &[&str]) {
     for host in hosts {
