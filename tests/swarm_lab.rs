@@ -1007,35 +1007,14 @@ fn a_manager_whose_removal_fails_after_it_left_has_its_token_rotated_by_remove()
     let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
     setup(&cluster);
     assert_three_managers(&cluster);
-    let manager_token = || {
-        cluster
-            .docker_ok("target-2", &["swarm", "join-token", "-q", "manager"])
-            .trim()
-            .to_string()
-    };
-    let known = manager_token();
-    assert!(known.starts_with("SWMTKN-1-"), "{known}");
-    for host in ["target-2", "target-3"] {
-        fake_command(
-            &cluster,
-            host,
-            "docker",
-            "#!/bin/sh\n[ \"$1 $2\" = 'node rm' ] && \
-             { echo 'Error response from daemon: removal refused' >&2; exit 1; }\n\
-             exec /usr/bin/docker \"$@\"\n",
-        );
-    }
-    let out = cluster.lab.exec(
-        "control",
-        &[
-            "env",
-            "RCCR_ENGINE_NODE=cli",
-            "rccr",
-            "remove",
-            "--yes",
-            "ReCyClusteR-Target-01",
-        ],
+    let known = manager_token(&cluster, "target-2");
+    docker_refuses(
+        &cluster,
+        &["target-2", "target-3"],
+        "node rm",
+        "removal refused",
     );
+    let out = through_cli(&cluster, &["remove", "--yes", "ReCyClusteR-Target-01"]);
     let said = format!("{}{}", stdout(&out), stderr(&out));
     assert_eq!(out.status.code(), Some(1), "{said}");
     let row = stdout(&out)
@@ -1054,21 +1033,51 @@ fn a_manager_whose_removal_fails_after_it_left_has_its_token_rotated_by_remove()
     );
     // Before: the row failed all the same, and the token it knew stayed
     // the swarm's.
-    assert_ne!(manager_token(), known, "{said}");
+    assert_ne!(manager_token(&cluster, "target-2"), known, "{said}");
+}
+
+/// The swarm's manager join token, as `host` (a manager) tells it.
+fn manager_token(cluster: &Cluster, host: &str) -> String {
+    let token = cluster.docker_ok(host, &["swarm", "join-token", "-q", "manager"]);
+    let token = token.trim();
+    assert!(token.starts_with("SWMTKN-1-"), "{host}: {token}");
+    token.to_string()
 }
 
 /// From now on `hosts`' docker command refuses to rotate a join token.
 fn refuse_rotation(cluster: &Cluster, hosts: &[&str]) {
+    docker_refuses(
+        cluster,
+        hosts,
+        "swarm join-token --rotate",
+        "rotation refused",
+    );
+}
+
+/// From now on `hosts`' docker command fails when its first arguments
+/// are `words` (one space between each), saying `Error response from
+/// daemon: WHY` (exit 1); it runs anything else.
+fn docker_refuses(cluster: &Cluster, hosts: &[&str], words: &str, why: &str) {
+    let first: Vec<String> = (1..=words.split(' ').count())
+        .map(|n| format!("${n}"))
+        .collect();
+    let script = format!(
+        "#!/bin/sh\n[ \"{}\" = '{words}' ] && \
+         {{ echo 'Error response from daemon: {why}' >&2; exit 1; }}\n\
+         exec /usr/bin/docker \"$@\"\n",
+        first.join(" ")
+    );
     for host in hosts {
-        fake_command(
-            cluster,
-            host,
-            "docker",
-            "#!/bin/sh\n[ \"$1 $2 $3\" = 'swarm join-token --rotate' ] && \
-             { echo 'Error response from daemon: rotation refused' >&2; exit 1; }\n\
-             exec /usr/bin/docker \"$@\"\n",
-        );
+        fake_command(cluster, host, "docker", &script);
     }
+}
+
+/// `rccr ARGS` on the control, every node asked through its docker
+/// command (`RCCR_ENGINE_NODE=cli`).
+fn through_cli(cluster: &Cluster, args: &[&str]) -> Output {
+    let mut argv = vec!["env", "RCCR_ENGINE_NODE=cli", "rccr"];
+    argv.extend_from_slice(args);
+    cluster.lab.exec("control", &argv)
 }
 
 /// What setup and remove say after a join through a docker CLI.
@@ -1939,14 +1948,7 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
     assert_eq!(managers(), names([1, 2, 3]));
     // target-1 created the swarm (first in the inventory) and is pinned a
     // worker from now on. As a manager it could read the manager token.
-    let manager_token = || {
-        cluster
-            .docker_ok("target-2", &["swarm", "join-token", "-q", "manager"])
-            .trim()
-            .to_string()
-    };
-    let known = manager_token();
-    assert!(known.starts_with("SWMTKN-1-"), "{known}");
+    let known = manager_token(&cluster, "target-2");
     let mac = cluster.lab.host("target-1").mac;
     write_config(
         &cluster,
@@ -1973,7 +1975,12 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
         "rotated the manager join token a demoted manager knew",
         1,
     );
-    assert_ne!(manager_token(), known, "{}", stdout(&out));
+    assert_ne!(
+        manager_token(&cluster, "target-2"),
+        known,
+        "{}",
+        stdout(&out)
+    );
     // The record's managers are written after the run's promotions: they
     // name target-4. Before, they were the managers before them.
     let record = stdout(&cluster.lab.exec("control", &["cat", "/root/.rccr/swarm"]));
@@ -2652,24 +2659,8 @@ fn a_service_whose_tasks_cannot_be_read_fails_setup() {
     let cluster = or_skip!(cluster(1, config));
     // target-1, the leader, is asked through its docker command, which
     // cannot list the services' tasks.
-    fake_command(
-        &cluster,
-        "target-1",
-        "docker",
-        "#!/bin/sh\n[ \"$1 $2\" = 'service ps' ] && { echo 'Error response from daemon: tasks unreadable' >&2; exit 1; }\n\
-         exec /usr/bin/docker \"$@\"\n",
-    );
-    let out = cluster.lab.exec(
-        "control",
-        &[
-            "env",
-            "RCCR_ENGINE_NODE=cli",
-            "rccr",
-            "setup",
-            "--yes",
-            "--json",
-        ],
-    );
+    docker_refuses(&cluster, &["target-1"], "service ps", "tasks unreadable");
+    let out = through_cli(&cluster, &["setup", "--yes", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_has(
         &stderr(&out),
