@@ -1044,6 +1044,30 @@ fn manager_token(cluster: &Cluster, host: &str) -> String {
     token.to_string()
 }
 
+/// Fewer managers wanted (`swarm.managers: 1` of 3): the two managers
+/// setup demotes knew the manager token, and a lead whose docker command
+/// refuses to rotate it fails the run (exit 1), naming what to run.
+/// Before: exit 0, the token they knew the swarm's for good.
+#[test]
+fn a_manager_token_demoted_managers_knew_that_is_not_rotated_fails_setup() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    assert_three_managers(&cluster);
+    write_config(&cluster, "cluster:\n  name: lab\nswarm:\n  managers: 1\n");
+    refuse_rotation(&cluster, &["target-1", "target-2", "target-3"]);
+    let out = through_cli(&cluster, &["setup", "--yes"]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_count(&stdout(&out), "demoted to worker", 2);
+    assert_has(
+        &stderr(&out),
+        "the cluster is not whole: the manager join token a demoted manager knew is not \
+         rotated (exit 1: Error response from daemon: rotation refused): run docker swarm \
+         join-token --rotate manager on a manager",
+    );
+    assert!(!said.contains("rotated the manager join token"), "{said}");
+}
+
 /// From now on `hosts`' docker command refuses to rotate a join token.
 fn refuse_rotation(cluster: &Cluster, hosts: &[&str]) {
     docker_refuses(
