@@ -1014,14 +1014,7 @@ fn a_manager_whose_removal_fails_after_it_left_has_its_token_rotated_by_remove()
         "node rm",
         "removal refused",
     );
-    let out = through_cli(&cluster, &["remove", "--yes", "ReCyClusteR-Target-01"]);
-    let said = format!("{}{}", stdout(&out), stderr(&out));
-    assert_eq!(out.status.code(), Some(1), "{said}");
-    let row = stdout(&out)
-        .lines()
-        .find(|l| l.starts_with("ReCyClusteR-Target-01 "))
-        .unwrap_or_else(|| panic!("no row: {said}"))
-        .to_string();
+    let (row, said) = removal_failed(&cluster, "ReCyClusteR-Target-01");
     assert_has(
         &row,
         "FAILED: not removed from the swarm's list: exit 1: Error response from daemon: \
@@ -1034,6 +1027,48 @@ fn a_manager_whose_removal_fails_after_it_left_has_its_token_rotated_by_remove()
     // Before: the row failed all the same, and the token it knew stayed
     // the swarm's.
     assert_ne!(manager_token(&cluster, "target-2"), known, "{said}");
+}
+
+/// A manager whose handover fails once it is out of the swarm's list
+/// (the worker to promote in its place cannot leave to join again as a
+/// manager: its docker command fails `swarm leave`) fails its row, and the
+/// manager token it knew is rotated all the same.
+#[test]
+fn a_manager_whose_handover_fails_after_it_left_has_its_token_rotated_by_remove() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    assert_eq!(
+        raft_managers(&cluster, "target-2"),
+        ["1", "2", "3"].map(|n| format!("ReCyClusteR-Target-0{n}"))
+    );
+    let known = manager_token(&cluster, "target-2");
+    docker_refuses(&cluster, &["target-4"], "swarm leave", "leave refused");
+    let (row, said) = removal_failed(&cluster, "ReCyClusteR-Target-01");
+    assert_has(
+        &row,
+        "FAILED: ReCyClusteR-Target-04 did not become a manager: it could not leave to join \
+         again as one (exit 1: Error response from daemon: leave refused);",
+    );
+    assert_has(
+        &row,
+        "removed from the swarm's list, rotated the manager join token it knew",
+    );
+    assert_ne!(manager_token(&cluster, "target-2"), known, "{said}");
+}
+
+/// `rccr remove --yes NODE` through the docker CLI ([`through_cli`]),
+/// which must fail (exit 1): `node`'s row, and all the run said.
+#[track_caller]
+fn removal_failed(cluster: &Cluster, node: &str) -> (String, String) {
+    let out = through_cli(cluster, &["remove", "--yes", node]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with(&format!("{node} ")))
+        .unwrap_or_else(|| panic!("no row of {node}: {said}"))
+        .to_string();
+    (row, said)
 }
 
 /// The swarm's manager join token, as `host` (a manager) tells it.
