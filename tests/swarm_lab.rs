@@ -998,18 +998,145 @@ fn a_handover_whose_token_is_not_rotated_fails_remove() {
     );
 }
 
+/// A manager whose removal fails once it was demoted and left the swarm
+/// (the managers that stay refuse to take its entry out of the swarm's
+/// list: their docker command fails `node rm`) fails its row, and the
+/// manager token it knew is rotated all the same: it joins nothing more.
+#[test]
+fn a_manager_whose_removal_fails_after_it_left_has_its_token_rotated_by_remove() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    assert_three_managers(&cluster);
+    let known = manager_token(&cluster, "target-2");
+    docker_refuses(
+        &cluster,
+        &["target-2", "target-3"],
+        "node rm",
+        "removal refused",
+    );
+    let (row, said) = removal_failed(&cluster, "ReCyClusteR-Target-01");
+    assert_has(
+        &row,
+        "FAILED: not removed from the swarm's list: exit 1: Error response from daemon: \
+         removal refused; done: demoted,",
+    );
+    assert_has(
+        &row,
+        "left the swarm, rotated the manager join token it knew",
+    );
+    // Before: the row failed all the same, and the token it knew stayed
+    // the swarm's.
+    assert_ne!(manager_token(&cluster, "target-2"), known, "{said}");
+}
+
+/// A manager whose handover fails once it is out of the swarm's list
+/// (the worker to promote in its place cannot leave to join again as a
+/// manager: its docker command fails `swarm leave`) fails its row, and the
+/// manager token it knew is rotated all the same.
+#[test]
+fn a_manager_whose_handover_fails_after_it_left_has_its_token_rotated_by_remove() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    assert_eq!(
+        raft_managers(&cluster, "target-2"),
+        ["1", "2", "3"].map(|n| format!("ReCyClusteR-Target-0{n}"))
+    );
+    let known = manager_token(&cluster, "target-2");
+    docker_refuses(&cluster, &["target-4"], "swarm leave", "leave refused");
+    let (row, said) = removal_failed(&cluster, "ReCyClusteR-Target-01");
+    assert_has(
+        &row,
+        "FAILED: ReCyClusteR-Target-04 did not become a manager: it could not leave to join \
+         again as one (exit 1: Error response from daemon: leave refused);",
+    );
+    assert_has(
+        &row,
+        "removed from the swarm's list, rotated the manager join token it knew",
+    );
+    assert_ne!(manager_token(&cluster, "target-2"), known, "{said}");
+}
+
+/// `rccr remove --yes NODE` through the docker CLI ([`through_cli`]),
+/// which must fail (exit 1): `node`'s row, and all the run said.
+#[track_caller]
+fn removal_failed(cluster: &Cluster, node: &str) -> (String, String) {
+    let out = through_cli(cluster, &["remove", "--yes", node]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with(&format!("{node} ")))
+        .unwrap_or_else(|| panic!("no row of {node}: {said}"))
+        .to_string();
+    (row, said)
+}
+
+/// The swarm's manager join token, as `host` (a manager) tells it.
+fn manager_token(cluster: &Cluster, host: &str) -> String {
+    let token = cluster.docker_ok(host, &["swarm", "join-token", "-q", "manager"]);
+    let token = token.trim();
+    assert!(token.starts_with("SWMTKN-1-"), "{host}: {token}");
+    token.to_string()
+}
+
+/// Fewer managers wanted (`swarm.managers: 1` of 3): the two managers
+/// setup demotes knew the manager token, and a lead whose docker command
+/// refuses to rotate it fails the run (exit 1), naming what to run.
+/// Before: exit 0, the token they knew the swarm's for good.
+#[test]
+fn a_manager_token_demoted_managers_knew_that_is_not_rotated_fails_setup() {
+    let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    assert_three_managers(&cluster);
+    write_config(&cluster, "cluster:\n  name: lab\nswarm:\n  managers: 1\n");
+    refuse_rotation(&cluster, &["target-1", "target-2", "target-3"]);
+    let out = through_cli(&cluster, &["setup", "--yes"]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_count(&stdout(&out), "demoted to worker", 2);
+    assert_has(
+        &stderr(&out),
+        "the cluster is not whole: the manager join token a demoted manager knew is not \
+         rotated (exit 1: Error response from daemon: rotation refused): run docker swarm \
+         join-token --rotate manager on a manager",
+    );
+    assert!(!said.contains("rotated the manager join token"), "{said}");
+}
+
 /// From now on `hosts`' docker command refuses to rotate a join token.
 fn refuse_rotation(cluster: &Cluster, hosts: &[&str]) {
+    docker_refuses(
+        cluster,
+        hosts,
+        "swarm join-token --rotate",
+        "rotation refused",
+    );
+}
+
+/// From now on `hosts`' docker command fails when its first arguments
+/// are `words` (one space between each), saying `Error response from
+/// daemon: WHY` (exit 1); it runs anything else.
+fn docker_refuses(cluster: &Cluster, hosts: &[&str], words: &str, why: &str) {
+    let first: Vec<String> = (1..=words.split(' ').count())
+        .map(|n| format!("${n}"))
+        .collect();
+    let script = format!(
+        "#!/bin/sh\n[ \"{}\" = '{words}' ] && \
+         {{ echo 'Error response from daemon: {why}' >&2; exit 1; }}\n\
+         exec /usr/bin/docker \"$@\"\n",
+        first.join(" ")
+    );
     for host in hosts {
-        fake_command(
-            cluster,
-            host,
-            "docker",
-            "#!/bin/sh\n[ \"$1 $2 $3\" = 'swarm join-token --rotate' ] && \
-             { echo 'Error response from daemon: rotation refused' >&2; exit 1; }\n\
-             exec /usr/bin/docker \"$@\"\n",
-        );
+        fake_command(cluster, host, "docker", &script);
     }
+}
+
+/// `rccr ARGS` on the control, every node asked through its docker
+/// command (`RCCR_ENGINE_NODE=cli`).
+fn through_cli(cluster: &Cluster, args: &[&str]) -> Output {
+    let mut argv = vec!["env", "RCCR_ENGINE_NODE=cli", "rccr"];
+    argv.extend_from_slice(args);
+    cluster.lab.exec("control", &argv)
 }
 
 /// What setup and remove say after a join through a docker CLI.
@@ -1879,7 +2006,8 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
     let names = |n: [u8; 3]| n.map(|n| format!("ReCyClusteR-Target-0{n}"));
     assert_eq!(managers(), names([1, 2, 3]));
     // target-1 created the swarm (first in the inventory) and is pinned a
-    // worker from now on.
+    // worker from now on. As a manager it could read the manager token.
+    let known = manager_token(&cluster, "target-2");
     let mac = cluster.lab.host("target-1").mac;
     write_config(
         &cluster,
@@ -1898,6 +2026,19 @@ fn a_creator_pinned_as_a_worker_hands_over_and_the_managers_stay_three() {
         "{:?}\n{}",
         swarm_nodes(&cluster, "target-2"),
         stderr(&out)
+    );
+    // The manager token the demoted target-1 knew joins no more, rotated
+    // once. Before: it stayed the swarm's until rotated by hand.
+    assert_count(
+        &stdout(&out),
+        "rotated the manager join token a demoted manager knew",
+        1,
+    );
+    assert_ne!(
+        manager_token(&cluster, "target-2"),
+        known,
+        "{}",
+        stdout(&out)
     );
     // The record's managers are written after the run's promotions: they
     // name target-4. Before, they were the managers before them.
@@ -1959,6 +2100,12 @@ fn a_promotion_raft_never_takes_fails_setup_and_keeps_the_managers_odd() {
     assert_has(
         &stderr(&out),
         "demoted to worker again, so the raft keeps an odd count of managers (1)",
+    );
+    // target-2 managed until then: the manager token it knew is rotated.
+    assert_count(
+        &stdout(&out),
+        "rotated the manager join token a demoted manager knew",
+        1,
     );
     let managers = raft_managers(&cluster, "target-1");
     assert_eq!(managers, ["ReCyClusteR-Target-01"], "{}", stderr(&out));
@@ -2571,24 +2718,8 @@ fn a_service_whose_tasks_cannot_be_read_fails_setup() {
     let cluster = or_skip!(cluster(1, config));
     // target-1, the leader, is asked through its docker command, which
     // cannot list the services' tasks.
-    fake_command(
-        &cluster,
-        "target-1",
-        "docker",
-        "#!/bin/sh\n[ \"$1 $2\" = 'service ps' ] && { echo 'Error response from daemon: tasks unreadable' >&2; exit 1; }\n\
-         exec /usr/bin/docker \"$@\"\n",
-    );
-    let out = cluster.lab.exec(
-        "control",
-        &[
-            "env",
-            "RCCR_ENGINE_NODE=cli",
-            "rccr",
-            "setup",
-            "--yes",
-            "--json",
-        ],
-    );
+    docker_refuses(&cluster, &["target-1"], "service ps", "tasks unreadable");
+    let out = through_cli(&cluster, &["setup", "--yes", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_has(
         &stderr(&out),

@@ -31,6 +31,9 @@
 //! - **Labels**: `rccr.arch` (`uname -m`), `rccr.role`, `rccr.ram_mb` and
 //!   `rccr.storage` (`persistent` or `volatile`) on every member, so that
 //!   services can be placed by them.
+//! - **Tokens rotated**: the worker token once a docker CLI join showed
+//!   it; the manager token, once a run, when a node sent it ends the run
+//!   no manager, or a manager the run demoted knew it.
 //! - **Departed nodes** (in the swarm, neither a member nor in the
 //!   inventory) are listed, and removed with `--remove-missing`.
 //! - **Idempotent**: a second run changes nothing and says so.
@@ -313,7 +316,7 @@ pub fn form(
             formed.layers[leader] =
                 Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
             if sent_to_no_manager(&sent, &node_ids, &[]) {
-                retire_manager_token(lead, &mut formed, leader);
+                retire_manager_token(lead, &mut formed, leader, Kept::Sent);
             }
             return Ok(formed);
         }
@@ -404,6 +407,9 @@ pub fn form(
             }
         }
     }
+    // A manager demoted knew the manager token; one whose demotion failed
+    // may have been demoted all the same (a call that timed out).
+    let mut knew = !demoted.is_empty() || !failed_demotions.is_empty();
     // A manager is one once raft counts it: the run's new ones are checked,
     // and the raft kept odd (see [`keep_odd`]).
     let uncounted = |id: &&str| !view.iter().any(|n| n.id == *id && n.manager && n.reachable);
@@ -457,6 +463,7 @@ pub fn form(
                         Counted::Uncounted(demoted)
                     }
                     Some(left) => {
+                        knew = true;
                         if demoted.is_ok() {
                             uncounted_members.push(i);
                         }
@@ -467,8 +474,11 @@ pub fn form(
             }
         }
     }
+    // Once a run, whoever may keep it.
     if sent_to_no_manager(&sent, &node_ids, &uncounted_members) {
-        retire_manager_token(lead, &mut formed, leader);
+        retire_manager_token(lead, &mut formed, leader, Kept::Sent);
+    } else if knew {
+        retire_manager_token(lead, &mut formed, leader, Kept::Demoted);
     }
     // The managers after this run's joins, promotions and demotions.
     record_managers(lead, &mut record, record_path)?;
@@ -1760,17 +1770,33 @@ pub fn retire_known_manager_token(lead: &Member) -> Result<(), String> {
     retire_token(lead, true, "manager join token a removed manager knew")
 }
 
-/// A node sent the manager token ended the run no manager
-/// ([`sent_to_no_manager`]): it may keep that token, which makes any
-/// machine a manager, so the swarm gets a new one through `lead` (what
-/// `leader`'s layer says), or the run fails with what to do.
-fn retire_manager_token(lead: &Member, formed: &mut Formed, leader: usize) {
-    match retire_token(
-        lead,
-        true,
-        "manager join token a node that is no manager was sent",
-    ) {
-        Ok(()) => formed.layers[leader].add(ROTATED_MANAGER.into()),
+/// What a run says once it rotated the manager join token a manager it
+/// demoted knew.
+pub const ROTATED_DEMOTED: &str = "rotated the manager join token a demoted manager knew";
+
+/// Who may keep the manager join token once a run is done.
+#[derive(Clone, Copy)]
+enum Kept {
+    /// A node sent it ended the run no manager ([`sent_to_no_manager`]).
+    Sent,
+    /// A manager the run demoted (pinned `manager: false`, fewer managers
+    /// wanted, or for parity), or tried to, knew it.
+    Demoted,
+}
+
+/// Someone [`Kept`] the manager token, which makes any machine a
+/// manager: the swarm gets a new one through `lead` (what `leader`'s
+/// layer says), or the run fails with what to do.
+fn retire_manager_token(lead: &Member, formed: &mut Formed, leader: usize, kept: Kept) {
+    let (token, said) = match kept {
+        Kept::Sent => (
+            "manager join token a node that is no manager was sent",
+            ROTATED_MANAGER,
+        ),
+        Kept::Demoted => ("manager join token a demoted manager knew", ROTATED_DEMOTED),
+    };
+    match retire_token(lead, true, token) {
+        Ok(()) => formed.layers[leader].add(said.into()),
         Err(e) => {
             let worker = formed.unrotated.take().map(|w| w + "; ");
             formed.unrotated = Some(worker.unwrap_or_default() + &e);
