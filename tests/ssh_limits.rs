@@ -288,3 +288,143 @@ fn output_past_the_window_before_the_input_is_read_does_not_stall_the_input() {
     assert_eq!(out.stdout.len(), 3 << 20);
     assert_eq!(String::from_utf8_lossy(&out.stderr).trim(), "3145728");
 }
+
+/// A relay on 127.0.0.1 between rccr and `node`. Once `hold` is set, it
+/// passes on a few more bytes toward the node (the command's request),
+/// then reads nothing more from rccr, as a node busy elsewhere, until
+/// the node has said something and then been quiet a while (the
+/// command ended): rccr's last packets wait for the socket meanwhile.
+/// Then it says how many bytes it read from rccr first (those waited).
+fn relay(
+    node: std::net::SocketAddr,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (std::net::SocketAddr, mpsc::Receiver<usize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Small segments and a small buffer: rccr's socket holds little of
+    // what the relay does not read (on loopback, its own buffer grows to
+    // megabytes, more than a channel's window, with segments of 64 KiB).
+    for (level, option, value) in [
+        (libc::IPPROTO_TCP, libc::TCP_MAXSEG, 1024),
+        (libc::SOL_SOCKET, libc::SO_RCVBUF, 4096),
+    ] {
+        use std::os::unix::io::AsRawFd;
+        let value: libc::c_int = value;
+        // SAFETY: a valid socket, and an int option of an int's size.
+        let rc = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                level,
+                option,
+                &value as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    }
+    let (waited, released) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (client, _) = listener.accept().unwrap();
+        let server = std::net::TcpStream::connect(node).unwrap();
+        // Milliseconds since `start` (and one) of the node's last bytes
+        // since the hold was set (0: none yet).
+        let start = std::time::Instant::now();
+        let said = Arc::new(AtomicU64::new(0));
+        let (mut from_node, mut to_client) =
+            (server.try_clone().unwrap(), client.try_clone().unwrap());
+        let (down_hold, down_said) = (hold.clone(), said.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 << 10];
+            while let Ok(n @ 1..) = from_node.read(&mut buf) {
+                if down_hold.load(Ordering::Relaxed) {
+                    down_said.store(start.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+                }
+                if to_client.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = to_client.shutdown(std::net::Shutdown::Both);
+        });
+        let (mut from_client, mut to_node) = (client, server);
+        let mut buf = [0u8; 16 << 10];
+        let mut passed_in_hold = 0;
+        let mut just_released = false;
+        // When it began to read nothing (the node's answers to the
+        // command's request came before).
+        let mut held_since = None;
+        loop {
+            if hold.load(Ordering::Relaxed) && passed_in_hold >= 4096 {
+                let now = start.elapsed().as_millis() as u64 + 1;
+                let since = *held_since.get_or_insert(now);
+                let last = said.load(Ordering::Relaxed);
+                if last <= since || now < last + 300 {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                hold.store(false, Ordering::Relaxed);
+                just_released = true;
+            }
+            let want = if hold.load(Ordering::Relaxed) {
+                4096 - passed_in_hold
+            } else {
+                buf.len()
+            };
+            match from_client.read(&mut buf[..want]) {
+                Ok(n @ 1..) => {
+                    if std::mem::take(&mut just_released) {
+                        let _ = waited.send(n);
+                    }
+                    if hold.load(Ordering::Relaxed) {
+                        passed_in_hold += n;
+                    } else {
+                        passed_in_hold = 0;
+                    }
+                    if to_node.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let _ = to_node.shutdown(std::net::Shutdown::Both);
+    });
+    (addr, released)
+}
+
+#[test]
+fn a_command_that_exits_before_its_input_is_all_sent_leaves_the_connection_of_use() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if !common::lab::require_root() {
+        return;
+    }
+    let dir = Scratch::new("ssh-unread-input");
+    let key = dir.path("key");
+    ssh_keygen(&["-q", "-t", "ed25519", "-N", "", "-f"], &key);
+    let sshd = Sshd::start(&dir, &dir.path("key.pub"));
+    let hold = Arc::new(AtomicBool::new(false));
+    let (addr, released) = relay(sshd.addr, hold.clone());
+    let mut conn = rccr::ssh::Connection::open(addr, Duration::from_secs(60)).unwrap();
+    conn.authenticate("root", &key).unwrap();
+    conn.set_limits(ROOMY);
+    // The command exits a second in, its input unread, while the node
+    // reads nothing (1 MiB: a packet of it waits for the socket before
+    // sshd's window of 2 MiB shuts). When the node reads again, the rest
+    // goes, and the connection runs more commands: none of it is left
+    // half sent. (This passed before the end-of-exchange flush too: the
+    // exchange waits for the socket while the packet waits, and the write
+    // that ends it comes before the reads that take in the command's end.
+    // The flush's own cases are stream.rs's unit tests.)
+    hold.store(true, Ordering::Relaxed);
+    let out = conn.run("sleep 1; exit 3", &vec![b'x'; 1 << 20]).unwrap();
+    assert_eq!(out.status, 3);
+    // Not a measure of speed: the relay reads again a moment after the
+    // command's end, and rccr had bytes waiting for it.
+    let waited = released.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert!(waited > 0, "rccr had nothing waiting");
+    let out = conn.run("echo again", b"").unwrap();
+    assert_eq!(out.stdout, b"again\n");
+}
