@@ -243,12 +243,14 @@ impl fmt::Display for SshError {
             SshError::CutBefore(cut) => {
                 let why = match cut {
                     watch::Cut::Flood(limit) => format!("the node sent more than {limit} bytes"),
-                    watch::Cut::Overdue => "a step ran past its deadline".into(),
+                    watch::Cut::Overdue => {
+                        "an earlier command or login ran past its deadline".into()
+                    }
                 };
                 write!(
                     f,
                     "the connection was cut off earlier ({why}): it is of no more use; \
-                     connect again"
+                     run rccr again"
                 )
             }
             SshError::Protocol(msg) => write!(f, "ssh: {msg}"),
@@ -476,7 +478,7 @@ fn command_bytes(limits: &Limits, input: usize) -> u64 {
 
 /// What a command on a connection marked `wedged` fails with.
 const WEDGED: &str = "an earlier command left a packet unsent (the node stopped reading): \
-     the connection is of no more use; connect again";
+     the connection is of no more use; run rccr again";
 
 /// An SSH session that has completed its handshake.
 pub struct Connection {
@@ -1031,7 +1033,7 @@ mod tests {
         assert_eq!(
             later.to_string(),
             "the connection was cut off earlier (the node sent more than 1000 bytes): \
-             it is of no more use; connect again"
+             it is of no more use; run rccr again"
         );
     }
 
