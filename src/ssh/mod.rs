@@ -476,10 +476,6 @@ fn command_bytes(limits: &Limits, input: usize) -> u64 {
     output + output / 8 + (256 << 10) + input as u64 / 64
 }
 
-/// What a command on a connection marked `wedged` fails with.
-const WEDGED: &str = "an earlier command left a packet unsent (the node stopped reading): \
-     the connection is of no more use; run rccr again";
-
 /// An SSH session that has completed its handshake.
 pub struct Connection {
     // Dropped before the watch: the pump ends when libssh2's end closes.
@@ -487,11 +483,9 @@ pub struct Connection {
     watch: watch::Watch,
     limits: Limits,
     /// A command's exchange ended with a packet half sent (its input, its
-    /// end, a window adjustment) that did not go within a short wait
-    /// ([`stream::FLUSH`]; none past the deadline): libssh2 refuses every
-    /// other packet until that one goes, so every later call (a command,
-    /// the channel's close, the disconnect) would wait out its timeout.
-    /// Of no more use.
+    /// end, a window adjustment): libssh2 refuses every other packet until
+    /// that one goes, so every later call (a command, the channel's close,
+    /// the disconnect) would wait out its timeout. Of no more use.
     wedged: std::sync::atomic::AtomicBool,
 }
 
@@ -681,7 +675,11 @@ impl Connection {
         talk: impl FnOnce(&mut ssh2::Channel, Instant) -> Result<T, SshError>,
     ) -> Result<T, SshError> {
         if self.wedged() {
-            return Err(SshError::Protocol(WEDGED.into()));
+            return Err(SshError::Protocol(
+                "an earlier command on this connection left a packet half sent (the node \
+                 stopped taking them): the connection is of no more use; run rccr again"
+                    .into(),
+            ));
         }
         let deadline = Instant::now() + limits.deadline;
         let saved = self.session.timeout();
@@ -858,35 +856,13 @@ impl stream::Duplex for Unblocked<'_, '_> {
     }
 
     fn wait(&mut self, most: Duration) -> io::Result<()> {
+        use std::os::unix::io::AsRawFd;
         let events = match self.session.block_directions() {
             ssh2::BlockDirections::Outbound => crate::sys::POLLOUT,
             ssh2::BlockDirections::Both => crate::sys::POLLIN | crate::sys::POLLOUT,
             // Inbound, or none said: what the channel waits for is data.
             _ => crate::sys::POLLIN,
         };
-        self.poll(events, most)
-    }
-
-    fn sending(&self) -> bool {
-        sends_pending(self.session)
-    }
-
-    fn send_owed(&mut self) -> io::Result<()> {
-        // Nothing added: libssh2 sends the adjustment it made and could
-        // not send (the same bytes), or queues nothing if none waits.
-        self.channel.adjust_receive_window(0, false)?;
-        Ok(())
-    }
-
-    fn wait_to_send(&mut self, most: Duration) -> io::Result<()> {
-        self.poll(crate::sys::POLLOUT, most)
-    }
-}
-
-impl Unblocked<'_, '_> {
-    /// Waits for `events` on the session's socket, no longer than `most`.
-    fn poll(&self, events: libc::c_short, most: Duration) -> io::Result<()> {
-        use std::os::unix::io::AsRawFd;
         // Whole milliseconds, rounded up: no busy wait for the last one.
         let ms = most.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
         let fd = self.session.as_raw_fd();
@@ -899,8 +875,7 @@ impl Drop for Unblocked<'_, '_> {
     fn drop(&mut self) {
         // libssh2 says it waits to send only while a packet is half sent
         // (a piece of the input, its end, a window adjustment a read
-        // owed), and the send that ends it says so no more: the exchange
-        // tried to send it, and it did not go.
+        // owed), and the send that ends it says so no more.
         if sends_pending(self.session) {
             self.wedged
                 .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -990,7 +965,7 @@ pub struct Conversation {
 }
 
 impl Connection {
-    /// Whether a command left a packet half sent.
+    /// Whether a command left a packet of its input half sent.
     fn wedged(&self) -> bool {
         self.wedged.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -236,15 +236,6 @@ pub trait Duplex {
     fn ready(&self, writing: bool) -> bool;
     /// Waits until the channel may do more, no longer than `most`.
     fn wait(&mut self, most: Duration) -> io::Result<()>;
-    /// Whether a packet waits for the socket, half sent: nothing else
-    /// goes before it, and only the call that made it sends the rest (a
-    /// write, the input's end, a read's window adjustment).
-    fn sending(&self) -> bool;
-    /// Sends what a read owes the node (a window adjustment that waits),
-    /// if it does; reads retry it only while their stream is open.
-    fn send_owed(&mut self) -> io::Result<()>;
-    /// Waits until the socket takes more, no longer than `most`.
-    fn wait_to_send(&mut self, most: Duration) -> io::Result<()>;
 }
 
 /// The input [`exchange`] sends: `None` leaves the command's input as it
@@ -277,12 +268,6 @@ fn would_block(e: &io::Error) -> bool {
 /// An end sent then would pass the part sent for the whole; rccr's
 /// commands keep their output open, and check that their input came
 /// whole.
-///
-/// A packet still half sent when the exchange ends (a command that
-/// exited while its input waited for the socket, a window adjustment a
-/// read owed) is sent first, for [`FLUSH`] at most and within the
-/// deadline, by the call that made it ([`Duplex::sending`]): nothing else
-/// goes on the connection before it, and nothing new is sent with it.
 pub fn exchange<D: Duplex>(
     channel: &mut D,
     mut input: Input<'_>,
@@ -299,22 +284,12 @@ pub fn exchange<D: Duplex>(
     // send that waits for the socket, a key re-exchange never finished)
     // is waited for like any other, not spun on.
     let mut ready_passes = 0;
-    // The last write or end of the input said "nothing now": its packet
-    // may wait for the socket, and only that call sends the rest, made
-    // from here with the same input. libssh2 knows a packet half sent by
-    // the address it was given (the end's is on the stack of this call),
-    // and builds one it could not yet send from the buffer given then.
-    let mut held = false;
-    // The exchange's answer, known, and until when the packet left
-    // half sent may take to go.
-    let mut done: Option<(Result<bool, ReadError<IoError>>, Instant)> = None;
     loop {
         let mut moved = false;
-        if let Some(rest) = input.filter(|_| done.is_none() || held) {
-            held = false;
+        if let Some(rest) = input {
             if rest.is_empty() {
                 match channel.send_eof() {
-                    Err(e) if would_block(&e) => held = true,
+                    Err(e) if would_block(&e) => {}
                     _ => input = None,
                 }
             } else {
@@ -325,24 +300,12 @@ pub fn exchange<D: Duplex>(
                         input = Some(&rest[n..]);
                         moved = true;
                     }
-                    Err(e) if would_block(&e) => held = true,
+                    Err(e) if would_block(&e) => {}
                     // Not sent and not to be: the command is gone.
                     Err(_) => input = None,
                 }
             }
         }
-        if let Some((answer, until)) = done.take() {
-            // What a read owes goes after the packet. An error leaves a
-            // packet waiting, which the caller sees.
-            let _ = channel.send_owed();
-            let left = until.saturating_duration_since(Instant::now());
-            if !channel.sending() || left.is_zero() || channel.wait_to_send(left).is_err() {
-                return answer;
-            }
-            done = Some((answer, until));
-            continue;
-        }
-        let mut answer = None;
         for (stream, out) in outs.iter_mut().enumerate() {
             if ended[stream] {
                 continue;
@@ -358,30 +321,22 @@ pub fn exchange<D: Duplex>(
                 Err(e) => return Err(ReadError::Io(IoError(e))),
             }
             if out.len() > limit {
-                answer = Some(Err(ReadError::TooLarge(limit)));
-                break;
+                return Err(ReadError::TooLarge(limit));
             }
         }
-        if let (None, Some(trailer)) = (&answer, trailer) {
+        if let Some(trailer) = trailer {
             if outs[0].ends_with(trailer) {
-                answer = Some(Ok(true));
-            } else if ended[0] {
-                answer = Some(Ok(false));
+                return Ok(true);
+            }
+            if ended[0] {
+                return Ok(false);
             }
         }
         // Both ended: the command closed its output (it exited, as a
         // rule); input it did not take is for its exit status to tell.
         // Not sent, nor its end: see the contract above.
-        if answer.is_none() && ended == [true; 2] {
-            answer = Some(Ok(false));
-        }
-        if let Some(answer) = answer {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !channel.sending() || left.is_zero() {
-                return answer;
-            }
-            done = Some((answer, Instant::now() + left.min(FLUSH)));
-            continue;
+        if ended == [true; 2] {
+            return Ok(false);
         }
         if moved {
             ready_passes = 0;
@@ -399,11 +354,6 @@ pub fn exchange<D: Duplex>(
         }
     }
 }
-
-/// How long [`exchange`] waits at most, at its end, for a packet left
-/// half sent to go: an honest node takes it at once (it reads its socket
-/// while it writes), one that stopped reading never does.
-pub const FLUSH: Duration = Duration::from_secs(2);
 
 /// How many passes in a row [`exchange`] makes without waiting while the
 /// channel says it is ready and nothing moves.
@@ -595,18 +545,6 @@ mod tests {
             assert!(self.waits < 10_000, "waits for ever");
             Ok(())
         }
-
-        fn sending(&self) -> bool {
-            false
-        }
-
-        fn send_owed(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-
-        fn wait_to_send(&mut self, _: Duration) -> io::Result<()> {
-            panic!("waited to send with nothing half sent");
-        }
     }
 
     fn later() -> Instant {
@@ -712,18 +650,6 @@ mod tests {
             std::thread::sleep(most.min(Duration::from_millis(20)));
             Ok(())
         }
-
-        fn sending(&self) -> bool {
-            false
-        }
-
-        fn send_owed(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-
-        fn wait_to_send(&mut self, _: Duration) -> io::Result<()> {
-            panic!("waited to send with nothing half sent");
-        }
     }
 
     #[test]
@@ -776,18 +702,6 @@ mod tests {
             assert!(!self.0, "waited for a command whose output ended");
             Ok(())
         }
-
-        fn sending(&self) -> bool {
-            false
-        }
-
-        fn send_owed(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-
-        fn wait_to_send(&mut self, _: Duration) -> io::Result<()> {
-            panic!("waited to send with nothing half sent");
-        }
     }
 
     /// A channel whose last stdout bytes and end come in while its stderr
@@ -834,18 +748,6 @@ mod tests {
         fn wait(&mut self, _: Duration) -> io::Result<()> {
             panic!("waited for the socket with stdout's bytes taken in");
         }
-
-        fn sending(&self) -> bool {
-            false
-        }
-
-        fn send_owed(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-
-        fn wait_to_send(&mut self, _: Duration) -> io::Result<()> {
-            panic!("waited to send with nothing half sent");
-        }
     }
 
     /// A keys_lab step once hung to its 120 s deadline under load: stdout's
@@ -877,162 +779,6 @@ mod tests {
         match heard(&mut Silent(false), Some(b"in"), 10, None, Instant::now()).0 {
             Err(ReadError::Io(IoError(e))) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
             other => panic!("{other:?}"),
-        }
-    }
-
-    /// What waits for the socket in [`Unread`].
-    #[derive(Clone, Copy, Debug, PartialEq)]
-    enum Waiting {
-        Write,
-        End,
-        Owed,
-    }
-
-    /// A command that has exited (both its streams ended) while a packet
-    /// waits for the socket: a piece of its input, the input's end, or a
-    /// window adjustment a read owed. The node reads again after `stalls`
-    /// waits. Only the call that made the packet sends it; any other
-    /// send says "nothing now" while it waits, and sends anew after.
-    struct Unread {
-        waiting: Option<Waiting>,
-        stalls: usize,
-        waits: usize,
-        /// Bytes of input and ends sent anew, after the packet.
-        new_bytes: usize,
-        eofs: usize,
-        /// What stdout had to say before it ended.
-        stdout: Vec<u8>,
-    }
-
-    impl Unread {
-        fn new(waiting: Waiting, stalls: usize) -> Self {
-            Unread {
-                waiting: Some(waiting),
-                stalls,
-                waits: 0,
-                new_bytes: 0,
-                eofs: 0,
-                stdout: Vec::new(),
-            }
-        }
-
-        /// Whether the packet of `call` goes now; `Err` for "nothing now".
-        fn send(&mut self, call: Waiting) -> io::Result<bool> {
-            match self.waiting {
-                Some(w) if w == call && self.stalls == 0 => {
-                    self.waiting = None;
-                    Ok(true)
-                }
-                Some(_) => Err(nothing_now()),
-                None => Ok(false),
-            }
-        }
-    }
-
-    impl Duplex for Unread {
-        fn read(&mut self, stream: usize, buf: &mut [u8]) -> io::Result<usize> {
-            let from = if stream == 0 {
-                &mut self.stdout
-            } else {
-                &mut Vec::new()
-            };
-            let n = from.len().min(buf.len());
-            buf[..n].copy_from_slice(&from[..n]);
-            from.drain(..n);
-            Ok(n)
-        }
-
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.send(Waiting::Write)? {
-                return Ok(buf.len().min(3));
-            }
-            self.new_bytes += buf.len();
-            Ok(buf.len())
-        }
-
-        fn send_eof(&mut self) -> io::Result<()> {
-            if !self.send(Waiting::End)? {
-                self.eofs += 1;
-            }
-            Ok(())
-        }
-
-        fn ready(&self, _: bool) -> bool {
-            true
-        }
-
-        fn wait(&mut self, _: Duration) -> io::Result<()> {
-            panic!("waited for a command whose output ended");
-        }
-
-        fn sending(&self) -> bool {
-            self.waiting.is_some()
-        }
-
-        fn send_owed(&mut self) -> io::Result<()> {
-            match self.waiting {
-                Some(Waiting::Owed) => self.send(Waiting::Owed).map(drop),
-                _ => Ok(()),
-            }
-        }
-
-        fn wait_to_send(&mut self, most: Duration) -> io::Result<()> {
-            self.waits += 1;
-            match self.stalls {
-                usize::MAX => std::thread::sleep(most.min(Duration::from_millis(10))),
-                _ => self.stalls -= 1,
-            }
-            Ok(())
-        }
-    }
-
-    /// A command that exits without reading all of its input (or with a
-    /// window adjustment owed) leaves a packet half sent; libssh2 sends no
-    /// other until it goes. Before, the exchange ended with it waiting,
-    /// and the connection was of no more use though the node read on.
-    #[test]
-    fn a_packet_left_half_sent_at_the_end_goes_before_the_exchange_ends() {
-        let input = &b"the input"[..];
-        for (waiting, input) in [
-            (Waiting::Write, Some(input)),
-            (Waiting::End, Some(&b""[..])),
-            (Waiting::Owed, Some(input)),
-            (Waiting::Owed, None),
-        ] {
-            let mut channel = Unread::new(waiting, 3);
-            let (res, out, err) = heard(&mut channel, input, 10, None, later());
-            assert!(!res.unwrap(), "{waiting:?}");
-            assert!(out.is_empty() && err.is_empty(), "{waiting:?}");
-            assert!(!channel.sending(), "{waiting:?}: still half sent");
-            assert_eq!(channel.waits, 3, "{waiting:?}");
-            // The packet, and nothing new: no more input, no end for it.
-            assert_eq!((channel.new_bytes, channel.eofs), (0, 0), "{waiting:?}");
-        }
-        // Over the limit: sent too, and the limit's error told.
-        let mut channel = Unread::new(Waiting::Owed, 1);
-        channel.stdout = b"over 10 bytes".to_vec();
-        let (res, _, _) = heard(&mut channel, None, 10, None, later());
-        assert!(matches!(res, Err(ReadError::TooLarge(10))), "{res:?}");
-        assert!(!channel.sending());
-    }
-
-    /// A node that stopped reading never takes the packet: the exchange
-    /// ends within its deadline all the same, the packet still waiting
-    /// (its caller marks the connection of no more use), and waits for
-    /// the socket rather than spinning.
-    #[test]
-    fn a_packet_that_never_goes_is_waited_for_until_the_deadline_only() {
-        for waiting in [Waiting::Write, Waiting::End, Waiting::Owed] {
-            let mut channel = Unread::new(waiting, usize::MAX);
-            let input = (waiting != Waiting::End)
-                .then_some(&b"in"[..])
-                .or(Some(b""));
-            let deadline = Instant::now() + Duration::from_millis(100);
-            let (res, _, _) = heard(&mut channel, input, 10, None, deadline);
-            assert!(!res.unwrap(), "{waiting:?}");
-            assert!(channel.sending(), "{waiting:?}");
-            assert!(channel.waits > 0, "{waiting:?}: never waited");
-            assert_eq!((channel.new_bytes, channel.eofs), (0, 0), "{waiting:?}");
         }
     }
 }
