@@ -480,17 +480,7 @@ fn two_targets_make_one_manager_one_worker_and_images_run_only_where_they_can() 
 
     // target-2 leaves the inventory (and the LAN): kept in the swarm
     // without the flag, removed with it.
-    let h2 = cluster.lab.dir().join("hosts/target-2");
-    let out = cluster.lab.sh(
-        "target-2",
-        &format!("kill $(cat {}/sshd.pid)", h2.display()),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let forget = cluster.lab.sh(
-        "control",
-        "sed -i '/ReCyClusteR-Target-02/d' /root/.rccr/nodes",
-    );
-    assert!(forget.status.success());
+    leave_inventory(&cluster, "target-2", "");
     let out = setup(&cluster);
     assert!(
         stderr(&out)
@@ -1098,7 +1088,8 @@ fn a_manager_token_demoted_managers_knew_that_is_not_rotated_fails_setup() {
         &stderr(&out),
         "the cluster is not whole: the manager join token a demoted manager knew is not \
          rotated (exit 1: Error response from daemon: rotation refused): run docker swarm \
-         join-token --rotate manager on a manager",
+         join-token --rotate manager on a manager that stays (Leader or Reachable, not one \
+         demoted)",
     );
     assert!(!said.contains("rotated the manager join token"), "{said}");
 }
@@ -2350,26 +2341,61 @@ fn a_worker_going_by_a_managers_name_is_not_taken_for_it_when_a_manager_is_repla
     assert!(!manages("target-3"), "{said}");
 }
 
+/// `host` (`target-N`) leaves the inventory and SSH (its sshd killed,
+/// then `and` run there, if any); its engine runs on.
+fn leave_inventory(cluster: &Cluster, host: &str, and: &str) {
+    let dir = cluster.lab.dir().join("hosts").join(host);
+    let and = if and.is_empty() {
+        String::new()
+    } else {
+        format!(" && {and}")
+    };
+    let out = cluster.lab.sh(
+        host,
+        &format!("kill $(cat {}/sshd.pid){and}", dir.display()),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let n = host.trim_start_matches("target-");
+    let forget = cluster.lab.sh(
+        "control",
+        &format!("sed -i '/ReCyClusteR-Target-0{n}/d' /root/.rccr/nodes"),
+    );
+    assert!(forget.status.success());
+}
+
+/// A manager that left the inventory (sold, stolen, suspected) knew the
+/// manager join token: `setup --remove-missing` demotes and removes it,
+/// and rotates the token once the raft let it go, as `rccr remove` does.
+/// Before: removed, and the token it knew stayed the swarm's (it could
+/// join again as a manager with it).
+#[test]
+fn a_manager_removed_as_missing_leaves_no_manager_token_it_knew() {
+    let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
+    setup(&cluster);
+    assert_three_managers(&cluster);
+    let known = manager_token(&cluster, "target-1");
+    // target-3, a manager, leaves the inventory (and SSH); its engine runs.
+    leave_inventory(&cluster, "target-3", "");
+    let out = setup_with(&cluster, &["--remove-missing"]);
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    // Nothing else was demoted: target-4 takes its place.
+    assert!(!said.contains("demoted to worker"), "{said}");
+    assert_count(
+        &stdout(&out),
+        "rotated the manager join token a demoted manager knew",
+        1,
+    );
+    assert_ne!(manager_token(&cluster, "target-1"), known, "{said}");
+    assert!(out.status.success(), "{said}");
+}
+
 #[test]
 fn a_node_that_left_the_inventory_and_took_a_members_name_is_removed_as_missing() {
     let cluster = or_skip!(one_manager_swarm());
     let id = node_id(&cluster, "target-3");
     // target-3 leaves the inventory (and SSH), and its engine goes by
     // target-2's name in the swarm's list.
-    let h3 = cluster.lab.dir().join("hosts/target-3");
-    let out = cluster.lab.sh(
-        "target-3",
-        &format!(
-            "kill $(cat {}/sshd.pid) && hostname ReCyClusteR-Target-02",
-            h3.display()
-        ),
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let forget = cluster.lab.sh(
-        "control",
-        "sed -i '/ReCyClusteR-Target-03/d' /root/.rccr/nodes",
-    );
-    assert!(forget.status.success());
+    leave_inventory(&cluster, "target-3", "hostname ReCyClusteR-Target-02");
     await_named_twice(&cluster, "target-1", "ReCyClusteR-Target-02");
     let out = setup_with(&cluster, &["--remove-missing"]);
     let ids = cluster.docker_ok("target-1", &["node", "ls", "--format", "{{.ID}}"]);

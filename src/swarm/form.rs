@@ -41,6 +41,7 @@ use super::claim;
 use super::machine::Machine;
 use super::member::{Member, Via};
 use super::ops::{JoinAs, Op};
+use super::settle;
 use super::Layer;
 use crate::docker::api::{self, Info, JoinTokens, SwarmNode, SwarmState};
 use crate::error::Error;
@@ -146,6 +147,21 @@ pub fn form(
     } else {
         heal(members, &mut infos, leader, &view, &mut formed)
     };
+    // A manager entry removed (demoted first, [`Op::NodeRemove`]) knew the
+    // manager join token, as does a manager demoted: heal's (its member
+    // may join again as a worker; a stale entry is another install's, or
+    // another machine's under the name), and --remove-missing's (a node
+    // that left the inventory, as `rccr remove` rotates for). `left`: the
+    // nodes demoted or removed, the raft lets go of before it is rotated.
+    let mut knew = false;
+    let mut left: Vec<String> = Vec::new();
+    for node in view
+        .iter()
+        .filter(|n| healed.contains(&n.id) && settle::in_raft(n))
+    {
+        knew = true;
+        left.push(node.id.clone());
+    }
     let remove_missing = remove_missing && !contested;
 
     let infos: Vec<Option<&Info>> = infos.iter().map(Option::as_ref).collect();
@@ -193,6 +209,10 @@ pub fn form(
     for node in &gone {
         let name = print::name(&node.hostname).into_owned();
         if remove_missing {
+            if settle::in_raft(node) {
+                knew = true;
+                left.push(node.id.clone());
+            }
             match lead.call(&Op::NodeRemove { node }) {
                 Ok(_) => formed
                     .departed
@@ -316,7 +336,7 @@ pub fn form(
             formed.layers[leader] =
                 Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
             if sent_to_no_manager(&sent, &node_ids, &[]) {
-                retire_manager_token(lead, &mut formed, leader, Kept::Sent);
+                retire_manager_token(lead, &mut formed, leader, Kept::Sent, &[]);
             }
             return Ok(formed);
         }
@@ -409,7 +429,13 @@ pub fn form(
     }
     // A manager demoted knew the manager token; one whose demotion failed
     // may have been demoted all the same (a call that timed out).
-    let mut knew = !demoted.is_empty() || !failed_demotions.is_empty();
+    knew |= !demoted.is_empty() || !failed_demotions.is_empty();
+    left.extend(
+        demoted
+            .iter()
+            .chain(&failed_demotions)
+            .map(|id| id.to_string()),
+    );
     // A manager is one once raft counts it: the run's new ones are checked,
     // and the raft kept odd (see [`keep_odd`]).
     let uncounted = |id: &&str| !view.iter().any(|n| n.id == *id && n.manager && n.reachable);
@@ -457,13 +483,16 @@ pub fn form(
                     labels: &labels,
                 });
                 let demoted = demoted.as_ref().map(|_| ()).map_err(String::as_str);
+                // A member promoted may hold a manager's certificate by
+                // now, as one sent the manager token holds that.
+                knew = true;
+                left.push(id.to_string());
                 let counted = match parity {
                     None => {
                         uncounted_members.push(i);
                         Counted::Uncounted(demoted)
                     }
                     Some(left) => {
-                        knew = true;
                         if demoted.is_ok() {
                             uncounted_members.push(i);
                         }
@@ -475,10 +504,11 @@ pub fn form(
         }
     }
     // Once a run, whoever may keep it.
+    let left: Vec<&str> = left.iter().map(String::as_str).collect();
     if sent_to_no_manager(&sent, &node_ids, &uncounted_members) {
-        retire_manager_token(lead, &mut formed, leader, Kept::Sent);
+        retire_manager_token(lead, &mut formed, leader, Kept::Sent, &left);
     } else if knew {
-        retire_manager_token(lead, &mut formed, leader, Kept::Demoted);
+        retire_manager_token(lead, &mut formed, leader, Kept::Demoted, &left);
     }
     // The managers after this run's joins, promotions and demotions.
     record_managers(lead, &mut record, record_path)?;
@@ -1787,7 +1817,13 @@ enum Kept {
 /// Someone [`Kept`] the manager token, which makes any machine a
 /// manager: the swarm gets a new one through `lead` (what `leader`'s
 /// layer says), or the run fails with what to do.
-fn retire_manager_token(lead: &Member, formed: &mut Formed, leader: usize, kept: Kept) {
+fn retire_manager_token(
+    lead: &Member,
+    formed: &mut Formed,
+    leader: usize,
+    kept: Kept,
+    left: &[&str],
+) {
     let (token, said) = match kept {
         Kept::Sent => (
             "manager join token a node that is no manager was sent",
@@ -1795,7 +1831,25 @@ fn retire_manager_token(lead: &Member, formed: &mut Formed, leader: usize, kept:
         ),
         Kept::Demoted => ("manager join token a demoted manager knew", ROTATED_DEMOTED),
     };
-    match retire_token(lead, true, token) {
+    // The raft replicates the new token to every member still in it: not
+    // before the nodes demoted or removed are out (a raft leader demoted
+    // hands its leadership over first, which a rotation meanwhile fails).
+    let unsettled = if left.is_empty() {
+        None
+    } else {
+        let last = settle::wait_until(lead, |view| settle::left_raft(view, left));
+        settle::unsettled(last.as_deref(), left)
+    };
+    let rotated = match unsettled {
+        Some(why) => Err(format!(
+            "the {token} is not rotated: {why} after {} s: once docker node ls lists it no \
+             manager status, run docker swarm join-token --rotate manager on a manager that \
+             stays (Leader or Reachable, not one this run demoted)",
+            settle::DRAIN.as_secs()
+        )),
+        None => retire_token(lead, true, token),
+    };
+    match rotated {
         Ok(()) => formed.layers[leader].add(said.into()),
         Err(e) => {
             let worker = formed.unrotated.take().map(|w| w + "; ");
@@ -1820,11 +1874,20 @@ fn retire_token(lead: &Member, manager: bool, token: &str) -> Result<(), String>
             version,
         })
     });
-    let role = if manager { "manager" } else { "worker" };
+    // A manager demoted may still be one (its demotion failed, or the
+    // raft has not let it go yet): not the one to rotate it on.
+    let (role, on) = if manager {
+        (
+            "manager",
+            "a manager that stays (Leader or Reachable, not one demoted)",
+        )
+    } else {
+        ("worker", "a manager")
+    };
     rotated.map(drop).map_err(|e| {
         format!(
             "the {token} is not rotated ({}): \
-             run docker swarm join-token --rotate {role} on a manager",
+             run docker swarm join-token --rotate {role} on {on}",
             print::text(&e)
         )
     })

@@ -27,6 +27,7 @@ pub mod playbooks;
 pub mod relay;
 pub mod remove;
 pub mod services;
+mod settle;
 pub mod status;
 
 pub use engine::Layer;

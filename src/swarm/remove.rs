@@ -18,6 +18,7 @@ use super::form::{
 };
 use super::member::{Member, Via};
 use super::ops::{JoinAs, Op};
+use super::settle::{in_raft, nodes, still_in_raft, wait_settled, DRAIN};
 use crate::config::Config;
 use crate::docker::api::{Info, JoinTokens, SwarmNode};
 use crate::error::Error;
@@ -46,9 +47,6 @@ pub struct Options {
     pub yes: bool,
     pub json: bool,
 }
-
-/// How long a drained node's tasks may take to move.
-const DRAIN: Duration = Duration::from_secs(30);
 
 /// The inventory node `name` names: its hostname (any case), address or MAC.
 fn find<'r>(records: &'r [NodeRecord], name: &str) -> Option<&'r NodeRecord> {
@@ -583,13 +581,6 @@ fn failed_after(mut layer: Layer, trouble: Vec<String>) -> Layer {
     layer
 }
 
-/// The swarm's nodes, as `lead` sees them.
-fn nodes(lead: &Member) -> Result<Vec<SwarmNode>, String> {
-    lead.call(&Op::Nodes)
-        .map(|v| SwarmNode::parse_list(&v))
-        .map_err(|e| format!("cannot read the swarm: {}", print::text(&e)))
-}
-
 /// The swarm's entry with node ID `id`, as `lead` sees it now (its
 /// version changes with each update); `None`: not listed. A list that
 /// cannot be read is `Err`, never "not listed".
@@ -1003,55 +994,6 @@ fn wait_managing(member: &Member) {
     }
 }
 
-/// Waits until the swarm has one leader, every manager is reachable, no
-/// node it demoted is still in the raft, and no node is `unknown` (or
-/// [`DRAIN`]); the last node list read. A new leader marks every node
-/// unknown until it checks in again (swarmkit's dispatcher), and
-/// [`replace`] promotes only a ready worker: after the leader was demoted,
-/// a loaded machine's view had no ready worker and no one was promoted.
-fn wait_settled(lead: &Member) -> Option<Vec<SwarmNode>> {
-    let deadline = Instant::now() + DRAIN;
-    let mut last = None;
-    while Instant::now() < deadline {
-        if let Ok(view) = nodes(lead) {
-            let done = settled(&view);
-            last = Some(view);
-            if done {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    last
-}
-
-/// Whether the swarm `view` has one leader, every manager reachable, no
-/// node demoted but still in the raft ([`still_in_raft`]), and no node
-/// `unknown`.
-fn settled(view: &[SwarmNode]) -> bool {
-    view.iter().filter(|n| n.leader).count() == 1
-        && view
-            .iter()
-            .all(|n| (n.reachable || !n.manager) && !demoted_in_raft(n) && n.status != "unknown")
-}
-
-/// Whether raft counts node `n` (or will: a manager), demoted or not.
-fn in_raft(n: &SwarmNode) -> bool {
-    n.manager || demoted_in_raft(n)
-}
-
-fn demoted_in_raft(n: &SwarmNode) -> bool {
-    !n.manager && (n.reachable || n.leader)
-}
-
-/// Whether node `id` of `view` is demoted (its spec a worker's) while
-/// raft still counts it (reachable, or leading): swarmkit takes it out
-/// of the raft later, and until then it must not leave (a 2-manager
-/// raft it left would lose its quorum).
-fn still_in_raft(view: &[SwarmNode], id: &str) -> bool {
-    view.iter().any(|n| n.id == id && demoted_in_raft(n))
-}
-
 /// Waits until the swarm runs none of the node's tasks (or [`DRAIN`]).
 fn wait_drained(lead: &Member, node_id: &str) {
     let deadline = Instant::now() + DRAIN;
@@ -1182,6 +1124,7 @@ fn render(results: &[(String, Layer)], as_json: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::settle::tests::entry;
     use super::*;
 
     /// The check a release could not make is one the user can paste: the
@@ -1196,7 +1139,6 @@ mod tests {
              -o BatchMode=yes root@10.0.0.5 true"
         );
     }
-    use crate::json::Value;
 
     fn record(ip: &str, name: &str) -> NodeRecord {
         NodeRecord {
@@ -1208,66 +1150,6 @@ mod tests {
             host_key: None,
             moved_from: None,
         }
-    }
-
-    fn entry(addr: Option<&str>, hostname: &str) -> SwarmNode {
-        SwarmNode {
-            id: format!("{hostname}@{addr:?}"),
-            version: 1,
-            hostname: hostname.into(),
-            manager: false,
-            leader: false,
-            reachable: false,
-            status: "ready".into(),
-            addr: addr.map(|a| a.parse().unwrap()),
-            raft_addr: None,
-            spec: Value::Null,
-        }
-    }
-
-    /// A manager demoted (its spec a worker's) that raft still counts,
-    /// reachable or leading, is not settled: swarmkit takes it out of the
-    /// raft later, and a 2-manager raft it left before then loses its
-    /// quorum.
-    #[test]
-    fn a_demoted_manager_raft_still_counts_is_not_settled() {
-        let mut leader = entry(Some("10.0.0.2"), "l");
-        (leader.manager, leader.leader, leader.reachable) = (true, true, true);
-        let mut demoted = entry(Some("10.0.0.3"), "d");
-        demoted.reachable = true;
-        assert!(!settled(&[leader.clone(), demoted.clone()]));
-        // Still leading, as a leader that demoted itself hands over.
-        let mut handing = demoted.clone();
-        (handing.reachable, handing.leader) = (false, true);
-        leader.leader = false;
-        assert!(!settled(&[leader.clone(), handing]));
-        // Out of the raft (no ManagerStatus), or one it cannot reach:
-        // settled once the other leads.
-        leader.leader = true;
-        demoted.reachable = false;
-        assert!(settled(&[leader.clone(), demoted.clone()]));
-        assert!(!still_in_raft(
-            &[leader.clone(), demoted.clone()],
-            &demoted.id
-        ));
-        demoted.reachable = true;
-        assert!(still_in_raft(
-            &[leader.clone(), demoted.clone()],
-            &demoted.id
-        ));
-        // A manager, not demoted, is not "still in raft".
-        assert!(!still_in_raft(&[leader.clone()], &leader.id));
-        // A run after one that stopped there finds a worker in its spec
-        // that raft counts: it waits for raft all the same (mends-27 1);
-        // a plain worker is nothing to wait for.
-        assert!(in_raft(&demoted) && in_raft(&leader));
-        assert!(!in_raft(&entry(Some("10.0.0.4"), "w")));
-        // A manager raft cannot reach, or no leader: not settled, as before.
-        let mut lost = leader.clone();
-        (lost.id, lost.leader, lost.reachable) = ("x".into(), false, false);
-        assert!(!settled(&[leader.clone(), lost]));
-        leader.leader = false;
-        assert!(!settled(&[leader]));
     }
 
     #[test]
