@@ -50,6 +50,7 @@ use crate::parallel;
 use crate::print;
 use crate::state::inventory::NodeRecord;
 use crate::state::swarm::SwarmRecord;
+use std::borrow::Cow;
 use std::path::Path;
 
 /// What the swarm layer decided and did.
@@ -209,10 +210,23 @@ pub fn form(
     for node in &gone {
         let name = print::name(&node.hostname).into_owned();
         if remove_missing {
+            let mut entry = Cow::Borrowed(*node);
             if settle::in_raft(node) {
                 knew = true;
                 left.push(node.id.clone());
+                // Out of the raft before its entry goes: a node removed
+                // while the raft still counts it is no longer listed, and
+                // the token rotated at the run's end would reach it.
+                match leave_raft_first(lead, node) {
+                    Ok(Some(now)) => entry = Cow::Owned(now),
+                    Ok(None) => continue,
+                    Err(e) => {
+                        formed.departed.push(format!("{name}: not removed: {e}"));
+                        continue;
+                    }
+                }
             }
+            let node = entry.as_ref();
             match lead.call(&Op::NodeRemove { node }) {
                 Ok(_) => formed
                     .departed
@@ -539,6 +553,29 @@ pub fn record_managers(lead: &Member, record: &mut SwarmRecord, path: &Path) -> 
         record.save(path)?;
     }
     Ok(())
+}
+
+/// Demotes `node` (when it manages) and waits until the raft let it go
+/// ([`settle::left_raft`]): its entry as listed then, to remove; `None`:
+/// no longer listed. `Err`: why it is not to be removed this run.
+fn leave_raft_first(lead: &Member, node: &SwarmNode) -> Result<Option<SwarmNode>, String> {
+    if node.manager {
+        lead.call(&Op::NodeSet {
+            node,
+            manager: false,
+            labels: &[],
+        })
+        .map_err(|e| format!("not demoted: {}", print::text(&e)))?;
+    }
+    let last = settle::wait_until(lead, |view| settle::left_raft(view, &[&node.id]));
+    if settle::unsettled(last.as_deref(), &[&node.id]).is_some() {
+        return Err(format!(
+            "demoted, but the raft still counts it (or the swarm could not be read) after {} s: \
+             kept; run rccr setup --remove-missing again",
+            settle::DRAIN.as_secs()
+        ));
+    }
+    Ok(last.and_then(|view| view.into_iter().find(|n| n.id == node.id)))
 }
 
 /// The managers of a node list, each at its raft address, the advertise
@@ -1840,14 +1877,17 @@ fn retire_manager_token(
         let last = settle::wait_until(lead, |view| settle::left_raft(view, left));
         settle::unsettled(last.as_deref(), left)
     };
-    let rotated = match unsettled {
-        Some(why) => Err(format!(
-            "the {token} is not rotated: {why} after {} s: once docker node ls lists it no \
-             manager status, run docker swarm join-token --rotate manager on a manager that \
-             stays (Leader or Reachable, not one this run demoted)",
+    // Rotated all the same: the token stays no longer good for every
+    // other node that knew it; the one still in the raft may have the new
+    // one, which the run says.
+    let rotated = match (unsettled, retire_token(lead, true, token)) {
+        (Some(why), Ok(())) => Err(format!(
+            "the {token} is rotated, but {why} after {} s and may hold the new one: once \
+             docker node ls shows it no manager status, run docker swarm join-token --rotate \
+             manager on a manager that stays (Leader or Reachable, not one this run demoted)",
             settle::DRAIN.as_secs()
         )),
-        None => retire_token(lead, true, token),
+        (_, rotated) => rotated,
     };
     match rotated {
         Ok(()) => formed.layers[leader].add(said.into()),

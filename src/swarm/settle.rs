@@ -104,9 +104,9 @@ pub(super) fn left_raft(view: &[SwarmNode], left: &[&str]) -> bool {
 /// asked all the same; a rotation that fails says so).
 pub(super) fn unsettled(last: Option<&[SwarmNode]>, left: &[&str]) -> Option<&'static str> {
     match last {
-        None => Some("the swarm could not be read after the demotions"),
+        None => Some("the swarm could not be read"),
         Some(view) if left.iter().any(|id| demoted_in_raft_list(view, id)) => {
-            Some("a demoted manager is still in the raft")
+            Some("a manager demoted or removed is still in the raft")
         }
         Some(_) => None,
     }
@@ -195,7 +195,7 @@ pub(super) mod tests {
         assert!(!left_raft(&view, &left));
         assert_eq!(
             unsettled(Some(&view), &left),
-            Some("a demoted manager is still in the raft")
+            Some("a manager demoted or removed is still in the raft")
         );
         // Unreachable, but still a raft member: kept back too (remove's
         // `still_in_raft` would let it go).
@@ -223,9 +223,6 @@ pub(super) mod tests {
         (kept.id, kept.leader) = ("k".into(), false);
         assert!(left_raft(&[leader.clone(), kept.clone()], &["k"]));
         // No list read: not rotated.
-        assert_eq!(
-            unsettled(None, &left),
-            Some("the swarm could not be read after the demotions")
-        );
+        assert_eq!(unsettled(None, &left), Some("the swarm could not be read"));
     }
 }
