@@ -349,9 +349,10 @@ pub fn form(
         Err(e) => {
             formed.layers[leader] =
                 Layer::Failed(format!("cannot read the swarm: {}", print::text(&e)));
-            if sent_to_no_manager(&sent, &node_ids, &[]) {
-                retire_manager_token(lead, &mut formed, leader, Kept::Sent, &[]);
-            }
+            // What heal and --remove-missing removed is listed no more
+            // by the next run: rotated now or never.
+            let sent = sent_to_no_manager(&sent, &node_ids, &[]);
+            retire_once(lead, &mut formed, leader, sent, knew, &left);
             return Ok(formed);
         }
     };
@@ -517,13 +518,8 @@ pub fn form(
             }
         }
     }
-    // Once a run, whoever may keep it.
-    let left: Vec<&str> = left.iter().map(String::as_str).collect();
-    if sent_to_no_manager(&sent, &node_ids, &uncounted_members) {
-        retire_manager_token(lead, &mut formed, leader, Kept::Sent, &left);
-    } else if knew {
-        retire_manager_token(lead, &mut formed, leader, Kept::Demoted, &left);
-    }
+    let sent = sent_to_no_manager(&sent, &node_ids, &uncounted_members);
+    retire_once(lead, &mut formed, leader, sent, knew, &left);
     // The managers after this run's joins, promotions and demotions.
     record_managers(lead, &mut record, record_path)?;
     // And the manager it led through, unless another candidate contradicted
@@ -553,6 +549,25 @@ pub fn record_managers(lead: &Member, record: &mut SwarmRecord, path: &Path) -> 
         record.save(path)?;
     }
     Ok(())
+}
+
+/// Rotates the manager join token once a run, whoever may keep it: a
+/// node `sent` it that ended no manager, or a manager demoted or removed
+/// (`knew`); `left`: the nodes the raft is to let go of first.
+fn retire_once(
+    lead: &Member,
+    formed: &mut Formed,
+    leader: usize,
+    sent: bool,
+    knew: bool,
+    left: &[String],
+) {
+    let left: Vec<&str> = left.iter().map(String::as_str).collect();
+    if sent {
+        retire_manager_token(lead, formed, leader, Kept::Sent, &left);
+    } else if knew {
+        retire_manager_token(lead, formed, leader, Kept::Demoted, &left);
+    }
 }
 
 /// Demotes `node` (when it manages) and waits until the raft let it go
