@@ -219,7 +219,12 @@ pub fn form(
                 // the token rotated at the run's end would reach it.
                 match leave_raft_first(lead, node) {
                     Ok(Some(now)) => entry = Cow::Owned(now),
-                    Ok(None) => continue,
+                    Ok(None) => {
+                        formed
+                            .departed
+                            .push(format!("{name}: no longer in the swarm"));
+                        continue;
+                    }
                     Err(e) => {
                         formed.departed.push(format!("{name}: not removed: {e}"));
                         continue;
@@ -1895,14 +1900,15 @@ fn retire_manager_token(
     // Rotated all the same: the token stays no longer good for every
     // other node that knew it; the one still in the raft may have the new
     // one, which the run says.
+    let waited = settle::DRAIN.as_secs();
     let rotated = match (unsettled, retire_token(lead, true, token)) {
         (Some(why), Ok(())) => Err(format!(
-            "the {token} is rotated, but {why} after {} s and may hold the new one: once \
-             docker node ls shows it no manager status, run docker swarm join-token --rotate \
-             manager on a manager that stays (Leader or Reachable, not one this run demoted)",
-            settle::DRAIN.as_secs()
+            "the {token} is rotated, but after {waited} s {why}, which may hold the new one: \
+             once docker node ls shows them no manager status, run docker swarm join-token \
+             --rotate manager on a manager that stays (Leader or Reachable, not one demoted)"
         )),
-        (_, rotated) => rotated,
+        (Some(why), Err(e)) => Err(format!("{e}; after {waited} s {why}")),
+        (None, rotated) => rotated,
     };
     match rotated {
         Ok(()) => formed.layers[leader].add(said.into()),

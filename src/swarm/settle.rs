@@ -97,19 +97,25 @@ pub(super) fn left_raft(view: &[SwarmNode], left: &[&str]) -> bool {
         && !left.iter().any(|id| demoted_in_raft_list(view, id))
 }
 
-/// Why the manager join token `left` knew is not to be rotated yet,
+/// Why a manager join token rotated now may reach a node of `left`,
 /// given `last`, the last node list read while waiting for
-/// [`left_raft`]: the raft would replicate the new one to a node of
-/// `left` still in it. `None`: rotate (a swarm with no one leader yet is
+/// [`left_raft`]: the raft replicates it to every node still in it
+/// (named, escaped). `None`: none is (a swarm with no one leader yet is
 /// asked all the same; a rotation that fails says so).
-pub(super) fn unsettled(last: Option<&[SwarmNode]>, left: &[&str]) -> Option<&'static str> {
-    match last {
-        None => Some("the swarm could not be read"),
-        Some(view) if left.iter().any(|id| demoted_in_raft_list(view, id)) => {
-            Some("a manager demoted or removed is still in the raft")
-        }
-        Some(_) => None,
-    }
+pub(super) fn unsettled(last: Option<&[SwarmNode]>, left: &[&str]) -> Option<String> {
+    let Some(view) = last else {
+        return Some(
+            "the swarm could not be read, so whether the nodes demoted or removed left \
+             the raft is not known"
+                .into(),
+        );
+    };
+    let names: Vec<String> = view
+        .iter()
+        .filter(|n| left.contains(&n.id.as_str()) && demoted_in_raft_list(view, &n.id))
+        .map(|n| print::name(&n.hostname).into_owned())
+        .collect();
+    (!names.is_empty()).then(|| format!("the raft still counts {}", names.join(", ")))
 }
 
 #[cfg(test)]
@@ -194,8 +200,8 @@ pub(super) mod tests {
         let view = [leader.clone(), demoted.clone()];
         assert!(!left_raft(&view, &left));
         assert_eq!(
-            unsettled(Some(&view), &left),
-            Some("a manager demoted or removed is still in the raft")
+            unsettled(Some(&view), &left).as_deref(),
+            Some("the raft still counts d")
         );
         // Unreachable, but still a raft member: kept back too (remove's
         // `still_in_raft` would let it go).
@@ -214,6 +220,13 @@ pub(super) mod tests {
         let view = [leader.clone(), demoted.clone()];
         assert!(left_raft(&view, &left));
         assert_eq!(unsettled(Some(&view), &left), None);
+        // Named as the swarm lists it, escaped.
+        let mut odd = demoted.clone();
+        (odd.raft_addr, odd.hostname) = (odd.addr, "d\x1b[2J".into());
+        assert_eq!(
+            unsettled(Some(&[leader.clone(), odd]), &left).as_deref(),
+            Some("the raft still counts d??2J")
+        );
         assert!(!left_raft(&[follower, demoted.clone()], &left));
         // Removed (not listed): left.
         assert!(left_raft(&[leader.clone()], &left));
@@ -223,6 +236,6 @@ pub(super) mod tests {
         (kept.id, kept.leader) = ("k".into(), false);
         assert!(left_raft(&[leader.clone(), kept.clone()], &["k"]));
         // No list read: not rotated.
-        assert_eq!(unsettled(None, &left), Some("the swarm could not be read"));
+        assert!(unsettled(None, &left).is_some_and(|why| why.starts_with("the swarm could not")));
     }
 }
