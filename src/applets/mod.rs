@@ -134,12 +134,16 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        assert_eq!(find_link("rccr"), Some("rccr"));
-        assert_eq!(find_link("rccr-scan"), Some("rccr-scan"));
-        assert_eq!(find_link("rccr-scan-aarch64"), Some("rccr-scan"));
-        assert_eq!(find_link("rccr-x86_64"), Some("rccr"));
-        assert_eq!(find_link("rccr-keys"), Some("rccr-keys"));
-        assert_eq!(find_link("rccr-init"), Some("rccr-init"));
+        for (link, basenames) in [
+            ("rccr", &["rccr", "rccr-x86_64"][..]),
+            ("rccr-scan", &["rccr-scan", "rccr-scan-aarch64"]),
+            ("rccr-keys", &["rccr-keys"]),
+            ("rccr-init", &["rccr-init"]),
+        ] {
+            for basename in basenames {
+                assert_eq!(find_link(basename), Some(link), "{basename}");
+            }
+        }
     }
 
     #[test]
