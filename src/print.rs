@@ -299,6 +299,10 @@ mod tests {
     fn text_keeps_printable_ascii_only() {
         assert_eq!(text("exit 1: no such file"), "exit 1: no such file");
         assert_eq!(text("a\x1b]0;pwned\x07b\nc\u{9b}d"), "a?]0;pwned?b?c?d");
+        // A path as text, its bytes that are not UTF-8 too.
+        use std::os::unix::ffi::OsStrExt;
+        let p = std::ffi::OsStr::from_bytes(b"/tmp/\xff\x1b[2J");
+        assert_eq!(path(std::path::Path::new(p)), "/tmp/??[2J");
     }
 
     #[test]

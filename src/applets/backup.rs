@@ -1,6 +1,5 @@
 //! `rccr backup FILE` and `rccr restore FILE`: the control's state in one
 //! archive (src/backup.rs).
-use super::Applet;
 use crate::cli;
 use crate::error::Error;
 use crate::state::{Lock, StatePaths};
@@ -8,19 +7,8 @@ use argh::FromArgs;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-pub const BACKUP: Applet = Applet {
-    command: "backup",
-    link: None,
-    summary: "write the control's keys and state to one archive (- for stdout)",
-    main: backup_main,
-};
-
-pub const RESTORE: Applet = Applet {
-    command: "restore",
-    link: None,
-    summary: "make this control manage the cluster of a backup archive",
-    main: restore_main,
-};
+applet! { BACKUP = "backup", None, backup_main, "write the control's keys and state to one archive (- for stdout)" }
+applet! { RESTORE = "restore", None, restore_main, "make this control manage the cluster of a backup archive" }
 
 cli::options! {
     /// Write the control's state to one archive, 0600, atomically: the cluster

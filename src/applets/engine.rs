@@ -1,15 +1,9 @@
 //! `rccr engine node 1`: the cluster engine's node side, which `rccr setup`
 //! runs on every node over SSH (the relay between the control and the
 //! node's Docker engine; see src/swarm/relay.rs).
-use super::Applet;
 use crate::error::Error;
 
-pub const APPLET: Applet = Applet {
-    command: "engine",
-    link: None,
-    summary: "the cluster engine's node side (rccr setup runs it on the nodes)",
-    main,
-};
+applet! { APPLET = "engine", None, main, "the cluster engine's node side (rccr setup runs it on the nodes)" }
 
 const HELP: &str = "Usage: rccr engine node VERSION
 

@@ -1,5 +1,4 @@
 //! `rccr-init`: first-boot preparation of a node, run by OpenRC.
-use super::Applet;
 use crate::cli;
 use crate::error::Error;
 use crate::init::{self, Options};
@@ -7,12 +6,7 @@ use argh::FromArgs;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-pub const APPLET: Applet = Applet {
-    command: "init",
-    link: Some("rccr-init"),
-    summary: "prepare this node at boot: hostname, host keys, storage, packages (run by OpenRC)",
-    main,
-};
+applet! { APPLET = "init", Some("rccr-init"), main, "prepare this node at boot: hostname, host keys, storage, packages (run by OpenRC)" }
 
 /// Prepare this node at boot: unique hostname (also sent by DHCP), SSH host
 /// keys, /root/.ssh modes, the boot partition's rccr.txt, the packages of

@@ -1,5 +1,4 @@
 //! `rccr-keys`: the temporary key for images, and key rotation on the nodes.
-use super::Applet;
 use crate::cli;
 use crate::error::Error;
 use crate::keys::control::{command, engine, status};
@@ -9,26 +8,9 @@ use argh::FromArgs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const APPLET: Applet = Applet {
-    command: "keys",
-    link: Some("rccr-keys"),
-    summary: "key management: gen, rotate, status",
-    main,
-};
-
-pub const KEYGEN: Applet = Applet {
-    command: "keygen",
-    link: None,
-    summary: "write the temporary key pair for image builds (rccr-keys gen)",
-    main: keygen_main,
-};
-
-pub const KEYROTATE: Applet = Applet {
-    command: "keyrotate",
-    link: None,
-    summary: "replace the temporary key with a cluster key on every node, or the cluster key with a new one (--rekey)",
-    main: keyrotate_main,
-};
+applet! { APPLET = "keys", Some("rccr-keys"), main, "key management: gen, rotate, status" }
+applet! { KEYGEN = "keygen", None, keygen_main, "write the temporary key pair for image builds (rccr-keys gen)" }
+applet! { KEYROTATE = "keyrotate", None, keyrotate_main, "replace the temporary key with a cluster key on every node, or the cluster key with a new one (--rekey)" }
 
 /// Manage the cluster's SSH keys.
 #[derive(FromArgs)]

@@ -3,7 +3,7 @@
 //! One table, [`APPLETS`], drives everything: which argv[0] names the binary
 //! answers to, what `rccr <command>` runs, what `rccr --help` and `--list`
 //! print and which links `rccr --install` makes. Each applet keeps its table
-//! entry, help text and main function in its own file.
+//! entry (one `applet!` line), help text and main function in its own file.
 //!
 //! argv[0]'s basename picks the applet. When several applet names are a
 //! prefix of it, the longest wins, so `rccr-scan` is the scanner while
@@ -11,6 +11,20 @@
 //! applet is `rccr` itself, the next argument names the command.
 use crate::error::{report, Error, ExitCode};
 use std::ffi::OsString;
+
+/// One table entry on one line, as busybox's `APPLET()`:
+/// `applet! { NAME = "command", link, main, "summary" }` makes
+/// `pub const NAME: Applet` with those fields.
+macro_rules! applet {
+    ($name:ident = $command:literal, $link:expr, $main:expr, $summary:literal) => {
+        pub const $name: $crate::applets::Applet = $crate::applets::Applet {
+            command: $command,
+            link: $link,
+            summary: $summary,
+            main: $main,
+        };
+    };
+}
 
 mod backup;
 mod engine;
@@ -120,12 +134,16 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        assert_eq!(find_link("rccr"), Some("rccr"));
-        assert_eq!(find_link("rccr-scan"), Some("rccr-scan"));
-        assert_eq!(find_link("rccr-scan-aarch64"), Some("rccr-scan"));
-        assert_eq!(find_link("rccr-x86_64"), Some("rccr"));
-        assert_eq!(find_link("rccr-keys"), Some("rccr-keys"));
-        assert_eq!(find_link("rccr-init"), Some("rccr-init"));
+        for (link, basenames) in [
+            ("rccr", &["rccr", "rccr-x86_64"][..]),
+            ("rccr-scan", &["rccr-scan", "rccr-scan-aarch64"]),
+            ("rccr-keys", &["rccr-keys"]),
+            ("rccr-init", &["rccr-init"]),
+        ] {
+            for basename in basenames {
+                assert_eq!(find_link(basename), Some(link), "{basename}");
+            }
+        }
     }
 
     #[test]

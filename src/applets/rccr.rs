@@ -1,6 +1,6 @@
 //! The multiplexer: `rccr COMMAND ...`, `--list`, `--install`, `--version`
 //! and the top-level `--help`.
-use super::{find_command, link_names, Applet, APPLETS, MULTIPLEXER};
+use super::{find_command, link_names, APPLETS, MULTIPLEXER};
 use crate::error::{report, Error, ExitCode, EXIT_CODES_HELP};
 use crate::fsutil;
 use crate::version;
@@ -8,12 +8,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-pub const VERSION: Applet = Applet {
-    command: "version",
-    link: None,
-    summary: "print version, target and git revision",
-    main: version_main,
-};
+applet! { VERSION = "version", None, version_main, "print version, target and git revision" }
 
 fn version_main(cmd: &[&str], args: &[&str]) -> Result<(), Error> {
     let help = |a: &&str| matches!(*a, "--help" | "-h");

@@ -1,5 +1,4 @@
 //! `rccr remove`: a node leaves the cluster for good.
-use super::Applet;
 use crate::cli;
 use crate::error::Error;
 use crate::state::{Lock, StatePaths};
@@ -8,12 +7,7 @@ use argh::FromArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const APPLET: Applet = Applet {
-    command: "remove",
-    link: None,
-    summary: "take nodes out of the cluster: swarm, inventory (and --release: the cluster key)",
-    main,
-};
+applet! { APPLET = "remove", None, main, "take nodes out of the cluster: swarm, inventory (and --release: the cluster key)" }
 
 cli::options! {
     /// Take nodes out of the cluster for good: a manager is demoted first, the

@@ -1,5 +1,4 @@
 //! `rccr-scan`: find the cluster's machines on the LAN.
-use super::Applet;
 use crate::cli;
 use crate::error::Error;
 use crate::keys::resolve::{Given, Resolver};
@@ -10,12 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-pub const APPLET: Applet = Applet {
-    command: "scan",
-    link: Some("rccr-scan"),
-    summary: "find the machines on the LAN whose hostname contains the filter",
-    main,
-};
+applet! { APPLET = "scan", Some("rccr-scan"), main, "find the machines on the LAN whose hostname contains the filter" }
 
 cli::options! {
     /// Sweep the LAN with ARP (ICMP echo beyond the local subnets), name every

@@ -1,5 +1,4 @@
 //! `rccr setup`: discover the nodes, rotate keys, write the inventory.
-use super::Applet;
 use crate::cli;
 use crate::error::Error;
 use crate::setup;
@@ -8,12 +7,7 @@ use argh::FromArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const APPLET: Applet = Applet {
-    command: "setup",
-    link: None,
-    summary: "find the cluster's nodes, replace the temporary key, form the swarm",
-    main,
-};
+applet! { APPLET = "setup", None, main, "find the cluster's nodes, replace the temporary key, form the swarm" }
 
 cli::options! {
     /// Find every RCCR node on the LAN (hostname contains the filter), adopt

@@ -1,5 +1,4 @@
 //! `rccr status`: what every node of the inventory is doing.
-use super::Applet;
 use crate::cli;
 use crate::error::Error;
 use crate::state::StatePaths;
@@ -8,12 +7,7 @@ use argh::FromArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const APPLET: Applet = Applet {
-    command: "status",
-    link: None,
-    summary: "report reachability, key state and swarm role of every node",
-    main,
-};
+applet! { APPLET = "status", None, main, "report reachability, key state and swarm role of every node" }
 
 cli::options! {
     /// Report, for each node of the inventory (STATE_DIR/nodes, written by rccr

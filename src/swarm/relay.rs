@@ -203,23 +203,18 @@ mod tests {
 
     #[test]
     fn bad_request_frames_are_refused() {
-        for bad in [
-            &b"PUT /x 0\n"[..],
-            b"GET x 0\n",
-            b"GET /x\n",
-            b"GET /x 0 extra\n",
-            b"GET /a b 0\n",
-            b"GET /x -1\n",
-            b"GET /x +0\n",
-            b"POST /x 2\n\xff\xfe",
-        ] {
-            assert_eq!(
-                decode_requests(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
+        let refused = |bad: &[u8], why: &str| {
+            let shown = String::from_utf8_lossy(bad);
+            assert_eq!(decode_requests(bad), None, "{why}: {shown:?}");
+        };
+        refused(b"PUT /x 0\n", "a method other than GET, POST and DELETE");
+        refused(b"GET x 0\n", "a path that does not start with /");
+        refused(b"GET /x\n", "no length");
+        refused(b"GET /x 0 extra\n", "a word after the length");
+        refused(b"GET /a b 0\n", "a space in the path");
+        refused(b"GET /x -1\n", "a negative length");
+        refused(b"GET /x +0\n", "a length with a sign");
+        refused(b"POST /x 2\n\xff\xfe", "a body that is not UTF-8");
         let too_many = b"GET /info 0\n".repeat(MAX_CALLS + 1);
         assert_eq!(decode_requests(&too_many), None);
         let too_big = format!("POST /x {}\n", MAX_REQUEST + 1);

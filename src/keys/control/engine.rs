@@ -739,9 +739,9 @@ fn stage(plan: &Plan, node: &NodeAddr, conn: &Connection) -> Step<Option<String>
     let out = &talk.output;
     match refused {
         Some(Refusal::NotSnapshot) => {
-            return Err(Stop(
-                Outcome::Reverted,
-                format!("staging refused on {node}: {NOT_A_SNAPSHOT}; nothing changed"),
+            return Err(not_a_snapshot(
+                &format!("staging refused on {node}"),
+                "nothing changed",
             ))
         }
         Some(Refusal::LacksOldKey) => {
@@ -863,6 +863,15 @@ enum Refusal {
 /// something before the protocol's output, say).
 const NOT_A_SNAPSHOT: &str = "the node's answer is not a snapshot (login shell output?)";
 
+/// The stop of a step the node refused for [`NOT_A_SNAPSHOT`]: `refused`
+/// names the step (and the node), `kept` says what stays as it was.
+fn not_a_snapshot(refused: &str, kept: &str) -> Stop {
+    Stop(
+        Outcome::Reverted,
+        format!("{refused}: {NOT_A_SNAPSHOT}; {kept}"),
+    )
+}
+
 /// The input of the stage for the node's snapshot `head`: its file with
 /// the new key line, when it holds the old key (`old` is its blob). The
 /// new key takes the old one's options: a key the user bound to the
@@ -962,10 +971,7 @@ fn commit_ended(
     }
     match refused {
         Some(Refusal::NotSnapshot) => {
-            return Err(Stop(
-                Outcome::Reverted,
-                format!("commit refused: {NOT_A_SNAPSHOT}; no file was sent"),
-            ))
+            return Err(not_a_snapshot("commit refused", "no file was sent"))
         }
         Some(Refusal::LacksNewKey) => {
             return Err(Stop(
@@ -1224,6 +1230,12 @@ mod tests {
         }
     }
 
+    /// [`follow_moves`], silent, with `pins` the known_hosts text read
+    /// before the run.
+    fn follow(plan: &Plan, reports: &mut [Report], pins: &str) {
+        follow_moves(plan, reports, Some(&Pins::of(pins.as_bytes())), &|_, _| {});
+    }
+
     #[test]
     fn an_old_address_is_moved_when_its_pinned_key_answered_elsewhere() {
         let dir = crate::fsutil::scratch::Dir::new("follow-moves");
@@ -1241,12 +1253,7 @@ mod tests {
             report("10.0.0.7", Outcome::Unreachable, None),
             report("10.0.0.9", Outcome::Rotated, Some(KEY_1)),
         ];
-        follow_moves(
-            &plan,
-            &mut reports,
-            Some(&Pins::of(pins.as_bytes())),
-            &|_, _| {},
-        );
+        follow(&plan, &mut reports, &pins);
         let outcomes: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
         assert_eq!(
             outcomes,
@@ -1265,12 +1272,7 @@ mod tests {
         // An unreachable address (pinned) is followed as well.
         dir.file("known_hosts", &pins);
         reports[2] = report("10.0.0.5", Outcome::Unreachable, None);
-        follow_moves(
-            &plan,
-            &mut reports,
-            Some(&Pins::of(pins.as_bytes())),
-            &|_, _| {},
-        );
+        follow(&plan, &mut reports, &pins);
         assert_eq!(reports[2].outcome, Outcome::Moved);
     }
 
@@ -1323,12 +1325,7 @@ mod tests {
                 .iter()
                 .map(|&(ip, outcome)| report(ip, outcome, (outcome == Rotated).then_some(KEY_1)))
                 .collect();
-            follow_moves(
-                &plan,
-                &mut reports,
-                Some(&Pins::of(pins.as_bytes())),
-                &|_, _| {},
-            );
+            follow(&plan, &mut reports, &pins);
             let after: Vec<Outcome> = reports.iter().map(|r| r.outcome).collect();
             let before: Vec<Outcome> = nodes.iter().map(|n| n.1).collect();
             assert_eq!(after, before, "{said}");
