@@ -300,6 +300,14 @@ impl Config {
         let mac = mac?;
         self.nodes.iter().find(|p| p.mac == mac)
     }
+
+    /// The defaults, with the hostname filter `filter`.
+    #[cfg(test)]
+    pub fn with_filter(filter: &str) -> Config {
+        let mut config = Config::default();
+        config.discovery.hostname_filter = filter.into();
+        config
+    }
 }
 
 #[cfg(test)]

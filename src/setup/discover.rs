@@ -1807,8 +1807,7 @@ mod tests {
     /// no node: an address is no hostname (RFC 1123 2.1).
     #[test]
     fn a_name_that_is_an_address_is_no_node_s() {
-        let mut config = Config::default();
-        config.discovery.hostname_filter = "10".into();
+        let config = Config::with_filter("10");
         assert!(named_ours(Some("node-10"), &config, None));
         assert!(!named_ours(Some("10.0.0.7"), &config, None));
         assert!(!named_ours(Some("10.0.0.10"), &config, None));
