@@ -1505,7 +1505,15 @@ mod tests {
             (6, "the node at 10.0.0.11 "),
             (8, "the node at 10.0.0.16 "),
         ];
-        assert_sorted(found(table), &[], classes, &notes);
+        let sorted = assert_sorted(found(table), &[], classes, &notes);
+        // Of the machines kept, only A (found nowhere else) keeps the
+        // move its host key alone made.
+        let by_key: Vec<Ipv4Addr> = sorted
+            .iter()
+            .filter(|c| c.class != Class::Duplicate && c.moved_by_key)
+            .map(|c| c.ip)
+            .collect();
+        assert_eq!(by_key, [Ipv4Addr::new(10, 0, 0, 2)]);
     }
 
     #[test]
