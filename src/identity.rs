@@ -440,15 +440,16 @@ impl fmt::Display for BootId {
     }
 }
 
-/// What a node says it is, parsed: its name and its architecture (`None`
-/// for a well-formed `uname -m` word rccr does not build for); its boot_id
-/// and the IPv4 blocks its kernel takes as its own, where it told them
-/// (`None` and empty for a node that did not).
+/// What a node says it is, parsed: which running machine it is (its
+/// boot_id; `None` for a node that did not tell it), its name and its
+/// architecture (`None` for a well-formed `uname -m` word rccr does not
+/// build for), and its interfaces: the IPv4 blocks its kernel takes as
+/// its own and its MACs (empty for a node that did not tell them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Facts {
+    pub boot: Option<BootId>,
     pub hostname: Hostname,
     pub arch: Option<Arch>,
-    pub boot: Option<BootId>,
     /// Distinct, in the order told; empty when none were told, or more
     /// than [`MAX_LOCAL_BLOCKS`].
     pub local: Vec<Cidr>,
@@ -509,9 +510,9 @@ impl Facts {
             return Err(FactsError::Arch);
         }
         let mut facts = Facts {
+            boot: None,
             hostname,
             arch: arch.parse().ok(),
-            boot: None,
             local: Vec::new(),
             macs: Vec::new(),
         };

@@ -38,19 +38,21 @@ pub const SYSTEM_PATH: &str = "/etc/rccr/cluster_config.yml";
 /// A bigger file is refused: it is not a config file.
 pub const MAX_SIZE: usize = 1 << 20;
 
+/// The cluster (its name, its swarm's shape, its pinned nodes), how setup
+/// finds and reaches nodes, and what runs on them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub cluster: Cluster,
+    pub swarm: Swarm,
+    /// Names or roles pinned by MAC address.
+    pub nodes: Vec<NodePin>,
     pub network: Network,
     pub discovery: Discovery,
     pub ssh: Ssh,
-    /// Names or roles pinned by MAC address.
-    pub nodes: Vec<NodePin>,
     /// Ansible playbooks to run, in order.
     pub playbooks: Vec<PathBuf>,
     /// Services to deploy on the swarm.
     pub containers: Vec<Container>,
-    pub swarm: Swarm,
 }
 
 /// The swarm's shape.
@@ -123,14 +125,15 @@ pub struct Ssh {
     pub key_type: KeyType,
 }
 
-/// A node recognised by MAC address, with a pinned hostname and/or role.
+/// What is pinned to a node (a hostname and/or role, whether it is a
+/// manager), and the MAC address it is recognised by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodePin {
-    pub mac: Mac,
     pub hostname: Option<String>,
     pub role: Option<Role>,
     /// Always a swarm manager (true), never one (false).
     pub manager: Option<bool>,
+    pub mac: Mac,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,13 +248,13 @@ impl fmt::Display for Warning {
     }
 }
 
-/// A loaded configuration, its warnings and the file it came from (`None`
-/// for the built-in defaults).
+/// A loaded configuration: the file it came from (`None` for the built-in
+/// defaults), the configuration, and its warnings.
 #[derive(Debug)]
 pub struct Loaded {
+    pub source: Option<PathBuf>,
     pub config: Config,
     pub warnings: Vec<Warning>,
-    pub source: Option<PathBuf>,
 }
 
 impl Loaded {
@@ -271,6 +274,8 @@ impl Default for Config {
             cluster: Cluster {
                 name: "recycluster".into(),
             },
+            swarm: Swarm::default(),
+            nodes: Vec::new(),
             network: Network::default(),
             discovery: Discovery {
                 hostname_filter: crate::identity::NAME_PREFIX.into(),
@@ -283,10 +288,8 @@ impl Default for Config {
                 temp_key: None,
                 key_type: KeyType::Ed25519,
             },
-            nodes: Vec::new(),
             playbooks: Vec::new(),
             containers: Vec::new(),
-            swarm: Swarm::default(),
         }
     }
 }
@@ -296,6 +299,14 @@ impl Config {
     pub fn pin(&self, mac: Option<Mac>) -> Option<&NodePin> {
         let mac = mac?;
         self.nodes.iter().find(|p| p.mac == mac)
+    }
+
+    /// The defaults, with the hostname filter `filter`.
+    #[cfg(test)]
+    pub fn with_filter(filter: &str) -> Config {
+        let mut config = Config::default();
+        config.discovery.hostname_filter = filter.into();
+        config
     }
 }
 

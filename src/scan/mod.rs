@@ -109,7 +109,8 @@ impl NameSource {
     }
 }
 
-/// One live host.
+/// One live host: what answered at its address, whether SSH let us in,
+/// its name, and whether it is ours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
     pub ip: Ipv4Addr,
@@ -121,13 +122,13 @@ pub struct Host {
     /// host answering for another): which one is the host's, the sweep
     /// cannot tell.
     pub other_macs: Vec<MacAddr>,
-    /// As received (see [`names`] for how it is checked before display).
-    pub hostname: Option<String>,
-    pub name_source: Option<NameSource>,
     /// The SSH port accepted a TCP connection.
     pub ssh: bool,
     /// With `ssh_key`: whether the key logged in (`None`: not tried).
     pub login: Option<bool>,
+    /// As received (see [`names`] for how it is checked before display).
+    pub hostname: Option<String>,
+    pub name_source: Option<NameSource>,
     /// The hostname is a valid name containing the filter, and, if we tried
     /// to log in, the key was accepted.
     pub matches: bool,
@@ -140,10 +141,10 @@ impl Host {
             ip,
             mac,
             other_macs: Vec::new(),
-            hostname: None,
-            name_source: None,
             ssh: false,
             login: None,
+            hostname: None,
+            name_source: None,
             matches: false,
         }
     }

@@ -151,19 +151,31 @@ impl fmt::Display for Class {
     }
 }
 
-/// A live host and what we learnt about it.
+/// A live host and what we learnt about it: where it answers (and
+/// whether that address and MAC are its own), what this run makes of it,
+/// where the inventory had it, and what it says it is.
 #[derive(Clone, Debug)]
 pub struct Candidate {
     pub ip: Ipv4Addr,
     pub mac: Option<Mac>,
-    /// The authoritative name (read over SSH), else the DNS one.
-    pub hostname: Option<Hostname>,
-    pub arch: Option<Arch>,
-    pub host_key: Option<Fingerprint>,
+    /// Why the MAC that answered ARP for this address is not taken as
+    /// this host's (`mac` is then `None`): more than one MAC answered, or
+    /// its facts list its own MACs and that one is not among them. Partly
+    /// in the host's and the LAN's words: escape it.
+    pub mac_note: Option<String>,
+    /// Whether its facts say this address is its own: `Some(false)` is
+    /// another host's that forwards its SSH port to it (a relay, a NAT);
+    /// `None`, it did not say (an older system).
+    pub own_address: Option<bool>,
     pub class: Class,
-    pub role: Role,
     /// What made an untrusted host so, partly in its words (escape it).
     pub note: Option<String>,
+    pub role: Role,
+    /// A new host (it takes the temporary key) left a `duplicate`, adopted
+    /// at none, by discovery (a cloned MAC, its host key answering
+    /// elsewhere as anything but new) or by the plan (no free name):
+    /// `--expect` refuses the run, and the run fails naming it.
+    pub was_new: bool,
     /// The address the inventory had for this node (same MAC, same host
     /// key; or its host key alone) when it is not this one.
     pub moved_from: Option<IpAddr>,
@@ -172,22 +184,12 @@ pub struct Candidate {
     /// (the node's other network card). Kept only where neither its
     /// recorded address nor its MAC finds that node.
     pub moved_by_key: bool,
+    /// The authoritative name (read over SSH), else the DNS one.
+    pub hostname: Option<Hostname>,
+    pub arch: Option<Arch>,
+    pub host_key: Option<Fingerprint>,
     /// The boot_id its facts told: one per running machine.
     pub boot: Option<BootId>,
-    /// Whether its facts say this address is its own: `Some(false)` is
-    /// another host's that forwards its SSH port to it (a relay, a NAT);
-    /// `None`, it did not say (an older system).
-    pub own_address: Option<bool>,
-    /// Why the MAC that answered ARP for this address is not taken as
-    /// this host's (`mac` is then `None`): more than one MAC answered, or
-    /// its facts list its own MACs and that one is not among them. Partly
-    /// in the host's and the LAN's words: escape it.
-    pub mac_note: Option<String>,
-    /// A new host (it takes the temporary key) left a `duplicate`, adopted
-    /// at none, by discovery (a cloned MAC, its host key answering
-    /// elsewhere as anything but new) or by the plan (no free name):
-    /// `--expect` refuses the run, and the run fails naming it.
-    pub was_new: bool,
 }
 
 impl Candidate {
@@ -196,18 +198,18 @@ impl Candidate {
         Candidate {
             ip,
             mac,
+            mac_note: None,
+            own_address: None,
+            class: Class::NoSsh,
+            note: None,
+            role: Role::Target,
+            was_new: false,
+            moved_from: None,
+            moved_by_key: false,
             hostname: None,
             arch: None,
             host_key: None,
-            class: Class::NoSsh,
-            role: Role::Target,
-            note: None,
-            moved_from: None,
-            moved_by_key: false,
             boot: None,
-            own_address: None,
-            mac_note: None,
-            was_new: false,
         }
     }
 }
@@ -1503,7 +1505,15 @@ mod tests {
             (6, "the node at 10.0.0.11 "),
             (8, "the node at 10.0.0.16 "),
         ];
-        assert_sorted(found(table), &[], classes, &notes);
+        let sorted = assert_sorted(found(table), &[], classes, &notes);
+        // Of the machines kept, only A (found nowhere else) keeps the
+        // move its host key alone made.
+        let by_key: Vec<Ipv4Addr> = sorted
+            .iter()
+            .filter(|c| c.class != Class::Duplicate && c.moved_by_key)
+            .map(|c| c.ip)
+            .collect();
+        assert_eq!(by_key, [Ipv4Addr::new(10, 0, 0, 2)]);
     }
 
     #[test]
@@ -1805,8 +1815,7 @@ mod tests {
     /// no node: an address is no hostname (RFC 1123 2.1).
     #[test]
     fn a_name_that_is_an_address_is_no_node_s() {
-        let mut config = Config::default();
-        config.discovery.hostname_filter = "10".into();
+        let config = Config::with_filter("10");
         assert!(named_ours(Some("node-10"), &config, None));
         assert!(!named_ours(Some("10.0.0.7"), &config, None));
         assert!(!named_ours(Some("10.0.0.10"), &config, None));

@@ -49,25 +49,27 @@ use std::time::Duration;
 /// rotation it runs).
 pub const PROGRAM: &str = "rccr setup";
 
+/// What the run reads and keeps, where it looks, what it does, how it
+/// asks and tells, and how long it waits.
 pub struct Options {
     pub config: Option<PathBuf>,
     pub temp_key: Option<PathBuf>,
+    pub paths: StatePaths,
     pub subnets: Vec<Cidr>,
     pub iface: Option<String>,
-    pub paths: StatePaths,
-    pub yes: bool,
-    pub dry_run: bool,
-    pub json: bool,
-    pub revert_after: Duration,
     /// Form the swarm and run the configured playbooks.
     pub form: bool,
     /// Remove swarm nodes that left the inventory and services that left
     /// the config (kept otherwise).
     pub remove_missing: bool,
-    /// How long to wait for another run's lock (`--wait`).
-    pub wait: Duration,
     /// Adopt only if exactly this many new nodes are found (`--expect`).
     pub expect: Option<usize>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub json: bool,
+    pub revert_after: Duration,
+    /// How long to wait for another run's lock (`--wait`).
+    pub wait: Duration,
 }
 
 pub fn run(opts: Options) -> Result<(), Error> {

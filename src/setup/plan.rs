@@ -840,10 +840,11 @@ mod tests {
 
     #[test]
     fn unique_names_keep_the_filter() {
-        let mut config = Config::default();
-        config.discovery.hostname_filter = "lab".into();
         let mut c = candidate("10.0.5.6", None, "x", Class::New);
         c.role = Role::Control;
-        assert_eq!(unique_name(&c, &config), "lab-Control-000506");
+        assert_eq!(
+            unique_name(&c, &Config::with_filter("lab")),
+            "lab-Control-000506"
+        );
     }
 }
