@@ -141,24 +141,24 @@ impl NodeReport {
 pub struct Report {
     pub nodes: Vec<NodeReport>,
     pub services: Vec<ServiceReport>,
-    pub cluster: Option<String>,
-    pub departed: Vec<String>,
+    /// How long each layer took (logins count with the machine layer).
+    pub timings: Vec<(&'static str, Duration)>,
     /// Whether a manager of the cluster's swarm answered.
     pub led: bool,
+    /// Where SSH reaches the manager that led this run ([`ssh_host`]),
+    /// for tools on the control (the docker context).
+    pub manager: Option<String>,
+    pub cluster: Option<String>,
+    pub departed: Vec<String>,
+    /// Why the worker token a docker CLI join showed is not rotated
+    /// ([`super::form::retire_worker_token`]): the cluster is not whole
+    /// while a token a node's users may have read still joins it.
+    pub unrotated: Option<String>,
     /// Whether any target's engine answered (the control's own engine,
     /// when it is in a swarm of its own, forms nothing: see [`unformed`]).
     pub engines: bool,
     /// Whether the control's own engine answered.
     pub control_engine: bool,
-    /// Where SSH reaches the manager that led this run ([`ssh_host`]),
-    /// for tools on the control (the docker context).
-    pub manager: Option<String>,
-    /// How long each layer took (logins count with the machine layer).
-    pub timings: Vec<(&'static str, Duration)>,
-    /// Why the worker token a docker CLI join showed is not rotated
-    /// ([`super::form::retire_worker_token`]): the cluster is not whole
-    /// while a token a node's users may have read still joins it.
-    pub unrotated: Option<String>,
 }
 
 impl Report {
