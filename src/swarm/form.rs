@@ -49,7 +49,7 @@ use crate::json::Value;
 use crate::parallel;
 use crate::print;
 use crate::state::inventory::NodeRecord;
-use crate::state::swarm::SwarmRecord;
+use crate::state::swarm::{Bootstrap, SwarmRecord};
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -1110,7 +1110,7 @@ fn recorded(record: &SwarmRecord) -> (Vec<String>, Option<(&str, std::net::IpAdd
     let manager = record.current_manager();
     let mut known = record.manager_ids();
     known.extend(manager.map(str::to_string));
-    (known, manager.zip(record.bootstrap))
+    (known, manager.zip(record.bootstrap.ip))
 }
 
 /// The one of `members` that leads the cluster's swarm (`record`'s), as
@@ -2191,7 +2191,7 @@ fn find_leader(
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
             let member = &members[i];
-            match record.bootstrap.filter(|old| *old != member.record.ip) {
+            match record.bootstrap.ip.filter(|old| *old != member.record.ip) {
                 // Matched by its host key alone, on a new lease: never
                 // adopted there (raft may know its manager only at `old`,
                 // where no manager joining could reach it), nor left
@@ -2250,8 +2250,10 @@ fn find_leader(
     else {
         return Ok(Vec::new());
     };
-    record.bootstrap = Some(members[bootstrap].record.ip);
-    record.bootstrap_key = members[bootstrap].record.host_key.clone();
+    record.bootstrap = Bootstrap {
+        ip: Some(members[bootstrap].record.ip),
+        key: members[bootstrap].record.host_key.clone(),
+    };
     record.save(record_path)?;
     let member = &members[bootstrap];
     let addr = member.addr();
@@ -2311,7 +2313,7 @@ fn record_created(record: &mut SwarmRecord, info: &Info, path: &Path) -> Result<
     }
     record.cluster = Some(info.cluster_id.clone());
     record.manager = Some(info.node_id.clone());
-    record.bootstrap_key = None;
+    record.bootstrap.key = None;
     record.save(path)?;
     Ok(true)
 }
@@ -2858,8 +2860,10 @@ mod tests {
     #[test]
     fn a_removed_creators_node_id_puts_no_poser_in_the_vote() {
         let record = SwarmRecord {
-            bootstrap: Some(ip(1)),
-            bootstrap_key: None,
+            bootstrap: Bootstrap {
+                ip: Some(ip(1)),
+                key: None,
+            },
             cluster: Some("c0ffee".into()),
             manager: Some("m1".into()),
             managers: vec!["m2".into(), "m3".into(), "m4".into()],
@@ -3286,8 +3290,10 @@ mod tests {
             ("", "SHA256:chosen", 2, None),
         ] {
             let chose = SwarmRecord {
-                bootstrap: Some(ip(1)),
-                bootstrap_key: chose_key.parse().ok(),
+                bootstrap: Bootstrap {
+                    ip: Some(ip(1)),
+                    key: chose_key.parse().ok(),
+                },
                 ..SwarmRecord::default()
             };
             let node = crate::state::swarm::tests::target(at, key);
@@ -3327,7 +3333,7 @@ mod tests {
             assert_eq!(layer.contains(REMEDY_AT_1), moved, "{key} at {at}: {layer}");
             assert_eq!(formed.layers[0].failed(), moved, "{key} at {at}: {layer}");
             if adopted.is_some() {
-                assert_eq!(record.bootstrap_key, None, "{key} at {at}");
+                assert_eq!(record.bootstrap.key, None, "{key} at {at}");
                 assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key} at {at}");
                 assert_eq!(old_rccr_reads(&record.render()), Some(ip(1)));
             } else {
@@ -3350,8 +3356,10 @@ mod tests {
         let dir = crate::fsutil::scratch::Dir::new("swarm-created-key");
         let path = dir.join("swarm");
         let mut record = SwarmRecord {
-            bootstrap: Some(ip(1)),
-            bootstrap_key: "SHA256:chosen".parse().ok(),
+            bootstrap: Bootstrap {
+                ip: Some(ip(1)),
+                key: "SHA256:chosen".parse().ok(),
+            },
             ..SwarmRecord::default()
         };
         assert_eq!(old_rccr_reads(&record.render()), None);
