@@ -259,7 +259,7 @@ pub fn run(
                 || crate::cli::confirm_typed("rccr setup", &format!("{what}."), "re-form").is_ok()
         }),
     )?;
-    let unformed = match (formed.leader, &formed.cluster) {
+    let unformed = match (formed.swarm.leader, &formed.swarm.cluster) {
         (None, None) => {
             let infos: Vec<Option<&Info>> = machines.iter().map(|m| m.info.as_ref()).collect();
             let control: Vec<bool> = members
@@ -277,10 +277,11 @@ pub fn run(
         progress("swarm", line);
     }
     clock.lap("swarm");
-    let services = match formed.leader {
+    let services = match formed.swarm.leader {
         Some(leader) => {
             let swarm: Vec<(&Member, _)> = formed
-                .in_swarm
+                .swarm
+                .members
                 .iter()
                 .map(|&i| (&members[i], machines[i].arch))
                 .collect();
@@ -308,10 +309,10 @@ pub fn run(
     Ok(Report {
         nodes: reports,
         services,
-        cluster: formed.cluster,
+        cluster: formed.swarm.cluster,
         departed: formed.departed,
         unrotated: formed.unrotated,
-        led: formed.leader.is_some(),
+        led: formed.swarm.leader.is_some(),
         engines: members
             .iter()
             .zip(&machines)
@@ -321,6 +322,7 @@ pub fn run(
             .zip(&machines)
             .any(|(m, machine)| m.record.role == Role::Control && machine.info.is_some()),
         manager: formed
+            .swarm
             .leader
             .filter(|&i| members[i].via() != member::Via::Local)
             .map(|i| ssh_host(members[i].record.ip, config.ssh.port)),

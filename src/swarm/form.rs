@@ -55,11 +55,8 @@ use std::path::Path;
 
 /// What the swarm layer decided and did.
 pub struct Formed {
-    /// The member that leads the cluster's swarm, when there is one.
-    pub leader: Option<usize>,
-    pub cluster: Option<String>,
-    /// Members in the cluster's swarm after the run.
-    pub in_swarm: Vec<usize>,
+    /// The cluster's swarm: its ID, who leads it, who is in it.
+    pub swarm: ClusterSwarm,
     /// Per member (indexes as `members`).
     pub layers: Vec<Layer>,
     /// Swarm nodes that left the inventory: removed, or kept and listed.
@@ -67,6 +64,17 @@ pub struct Formed {
     /// Why the worker token a docker CLI join showed is not rotated
     /// ([`retire_worker_token`]).
     pub unrotated: Option<String>,
+}
+
+/// The cluster's swarm as the run leaves it.
+#[derive(Default)]
+pub struct ClusterSwarm {
+    /// Its ID, as the swarm record holds it.
+    pub cluster: Option<String>,
+    /// The member that leads it, when there is one.
+    pub leader: Option<usize>,
+    /// Members in it after the run.
+    pub members: Vec<usize>,
 }
 
 /// The swarm layer over `members` (their machine layers in `machines`).
@@ -82,9 +90,10 @@ pub fn form(
     let mut record = SwarmRecord::load(record_path)?;
     let mut infos: Vec<Option<Info>> = machines.iter().map(|m| m.info.clone()).collect();
     let mut formed = Formed {
-        leader: None,
-        cluster: record.cluster.clone(),
-        in_swarm: Vec::new(),
+        swarm: ClusterSwarm {
+            cluster: record.cluster.clone(),
+            ..ClusterSwarm::default()
+        },
         layers: infos
             .iter()
             .map(|i| match i {
@@ -106,7 +115,7 @@ pub fn form(
         &mut formed,
         record_path,
     )?;
-    formed.cluster = record.cluster.clone();
+    formed.swarm.cluster = record.cluster.clone();
     let Some(Led {
         leader,
         tokens,
@@ -126,7 +135,7 @@ pub fn form(
         return Ok(formed);
     };
     let lead = &members[leader];
-    formed.leader = Some(leader);
+    formed.swarm.leader = Some(leader);
     let claims: Vec<(usize, String)> = infos
         .iter()
         .enumerate()
@@ -176,7 +185,7 @@ pub fn form(
     for (i, info) in infos.iter().enumerate() {
         let Some(info) = info else { continue };
         if in_ours(i) {
-            formed.in_swarm.push(i);
+            formed.swarm.members.push(i);
         } else if info.state == SwarmState::Inactive {
             joining.push(i);
         } else if info.state == SwarmState::Active {
@@ -257,7 +266,13 @@ pub fn form(
     // Managers: how many, and which members are (or become) one.
     let fit = fitness;
     let is_manager = |i: usize| listed_manager(&view, infos[i]);
-    let candidates: Vec<usize> = formed.in_swarm.iter().chain(&joining).copied().collect();
+    let candidates: Vec<usize> = formed
+        .swarm
+        .members
+        .iter()
+        .chain(&joining)
+        .copied()
+        .collect();
     let wanted = manager_count(kept.len() + joining.len(), settings.managers);
     // Managers of the raft that this run leaves as they are: a member
     // left alone, one that left the inventory. (One the raft cannot reach
@@ -314,7 +329,8 @@ pub fn form(
         as_managers.iter().map(|&i| join(i, true)).collect();
     joined.extend(parallel::map(&as_workers, 32, |&i| join(i, false)));
     let mut node_ids: Vec<(usize, String)> = formed
-        .in_swarm
+        .swarm
+        .members
         .iter()
         .filter_map(|&i| infos[i].map(|info| (i, info.node_id.clone())))
         .collect();
@@ -331,7 +347,7 @@ pub fn form(
         match result {
             Ok(info) => {
                 formed.layers[i].add(format!("joined as {}", token.role()));
-                formed.in_swarm.push(i);
+                formed.swarm.members.push(i);
                 if token.is_manager() {
                     made.push((i, info.node_id.clone()));
                 }
@@ -340,7 +356,7 @@ pub fn form(
             Err(e) => formed.layers[i] = Layer::Failed(format!("join failed: {}", print::text(&e))),
         }
     }
-    formed.in_swarm.sort_unstable();
+    formed.swarm.members.sort_unstable();
     if joining.iter().any(|&i| members[i].via() == Via::Cli) {
         match retire_worker_token(lead) {
             Ok(()) => formed.layers[leader].add(ROTATED.into()),
@@ -366,7 +382,7 @@ pub fn form(
     for (i, other) in false_claims(&named, &node_ids, leader, &view, &in_inventory) {
         claims_another(&mut formed.layers[i], &other);
         node_ids.retain(|(j, _)| *j != i);
-        formed.in_swarm.retain(|j| *j != i);
+        formed.swarm.members.retain(|j| *j != i);
     }
     // Promotions before demotions, so the raft never shrinks first; the
     // manager this run talks through is one of `desired`, never demoted.
@@ -1466,7 +1482,7 @@ fn recover_quorum(
     settings: &Settings,
     formed: &mut Formed,
 ) -> Result<Option<SwarmView>, Error> {
-    let cluster = formed.cluster.clone().unwrap_or_default();
+    let cluster = formed.swarm.cluster.clone().unwrap_or_default();
     let claims: Vec<(usize, &str)> = infos
         .iter()
         .enumerate()
@@ -3303,9 +3319,7 @@ mod tests {
             infos[0].as_mut().unwrap().cluster_id = "c0ffee".into();
             let mut record = chose.clone();
             let mut formed = Formed {
-                leader: None,
-                cluster: None,
-                in_swarm: Vec::new(),
+                swarm: ClusterSwarm::default(),
                 layers: vec![Layer::Unchanged],
                 departed: Vec::new(),
                 unrotated: None,
