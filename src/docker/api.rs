@@ -346,15 +346,15 @@ pub struct Service {
     pub image: String,
     /// `None` for a global or job service.
     pub replicas: Option<u64>,
-    /// Sorted.
-    pub constraints: Vec<String>,
-    /// Sorted, as [`port_text`] writes them.
-    pub ports: Vec<String>,
     /// Carries the label `rccr.managed=true`.
     pub managed: bool,
+    /// Sorted.
+    pub constraints: Vec<String>,
     /// Carries [`ARMV6_OFF_LABEL`]: its `!=armv6l` is rccr's publishing
     /// choice, made again each run.
     pub armv6_off: bool,
+    /// Sorted, as [`port_text`] writes them.
+    pub ports: Vec<String>,
     pub spec: Value,
 }
 

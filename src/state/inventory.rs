@@ -302,10 +302,11 @@ pub fn render_ansible(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn node(ip: &str, name: &str, role: Role) -> NodeRecord {
+    /// A node at `ip` named `name`, of a MAC, an arch and a host key.
+    pub(crate) fn node(ip: &str, name: &str, role: Role) -> NodeRecord {
         NodeRecord {
             ip: ip.parse().unwrap(),
             mac: "02:52:43:4c:00:02".parse().ok(),

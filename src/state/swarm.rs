@@ -50,23 +50,6 @@ use crate::state::inventory::NodeRecord;
 use std::net::IpAddr;
 use std::path::Path;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SwarmRecord {
-    /// Where the control decided to create the swarm; then the address
-    /// of the manager the last run led through.
-    pub bootstrap: Option<IpAddr>,
-    /// The host key of the node the swarm is created on (none for the
-    /// control), until the swarm's ID is recorded: then none, so that an
-    /// older rccr, which takes a bare address, reads the record.
-    pub bootstrap_key: Option<Fingerprint>,
-    pub cluster: Option<String>,
-    /// The node ID of the manager at `bootstrap`.
-    pub manager: Option<String>,
-    pub managers: Vec<RecordedManager>,
-    /// The digest of the swarm's root CA (`SWMTKN-1-DIGEST-...`).
-    pub ca: Option<String>,
-}
-
 /// A manager the record knows: its swarm node ID, at the address its
 /// swarm listed it at (`ID@ADDR`); none when the swarm told none, or an
 /// older rccr wrote the record (a bare `ID`).
@@ -122,6 +105,29 @@ fn id(s: &str) -> Option<String> {
 const NOT_A_RECORD_LINE: &str =
     "not a swarm record line (bootstrap IP [host key SHA256:...], cluster ID, manager ID, CA digest, managers ID[@IP] ...); fix or remove it";
 
+/// The record's `bootstrap` line: `IP [HOST-KEY]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// Where the control decided to create the swarm; then the address
+    /// of the manager the last run led through.
+    pub ip: Option<IpAddr>,
+    /// The host key of the node the swarm is created on (none for the
+    /// control), until the swarm's ID is recorded: then none, so that an
+    /// older rccr, which takes a bare address, reads the record.
+    pub key: Option<Fingerprint>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SwarmRecord {
+    pub cluster: Option<String>,
+    /// The digest of the swarm's root CA (`SWMTKN-1-DIGEST-...`).
+    pub ca: Option<String>,
+    pub managers: Vec<RecordedManager>,
+    /// The node ID of the manager at `bootstrap`.
+    pub manager: Option<String>,
+    pub bootstrap: Bootstrap,
+}
+
 impl SwarmRecord {
     pub fn parse(text: &str, origin: &Path) -> Result<SwarmRecord, Error> {
         let mut r = SwarmRecord::default();
@@ -134,8 +140,10 @@ impl SwarmRecord {
                         Some((ip, key)) => (ip, Some(key.parse().map_err(|_| bad())?)),
                         None => (value, None),
                     };
-                    r.bootstrap = Some(ip.parse().map_err(|_| bad())?);
-                    r.bootstrap_key = key;
+                    r.bootstrap = Bootstrap {
+                        ip: Some(ip.parse().map_err(|_| bad())?),
+                        key,
+                    };
                 }
                 "cluster" => r.cluster = Some(id(value).ok_or_else(bad)?),
                 "manager" => r.manager = Some(id(value).ok_or_else(bad)?),
@@ -153,19 +161,20 @@ impl SwarmRecord {
         // (render writes none then): a hand-edited record keeping both
         // would not round-trip, and no save would take it.
         if r.cluster.is_some() {
-            r.bootstrap_key = None;
+            r.bootstrap.key = None;
         }
         Ok(r)
     }
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        if let Some(ip) = self.bootstrap {
+        if let Some(ip) = self.bootstrap.ip {
             out.push_str(&format!("bootstrap {ip}"));
             // Only while no swarm ID is recorded: an older rccr reads the
             // bare address of a record made since, whatever was loaded.
             if let Some(key) = self
-                .bootstrap_key
+                .bootstrap
+                .key
                 .as_ref()
                 .filter(|_| self.cluster.is_none())
             {
@@ -202,12 +211,12 @@ impl SwarmRecord {
         let Some(node_id) = id(node_id).filter(|n| self.counts(n)) else {
             return false;
         };
-        let changed = self.manager.as_ref() != Some(&node_id) || self.bootstrap != Some(addr);
+        let changed = self.manager.as_ref() != Some(&node_id) || self.bootstrap.ip != Some(addr);
         if changed {
-            self.bootstrap_key = None;
+            self.bootstrap.key = None;
         }
         self.manager = Some(node_id);
-        self.bootstrap = Some(addr);
+        self.bootstrap.ip = Some(addr);
         changed
     }
 
@@ -217,8 +226,8 @@ impl SwarmRecord {
     /// `inventory` with that key, else (cloned images share host keys)
     /// at `bootstrap` too; at `bootstrap` for a record without a key.
     pub fn bootstraps(&self, node: &NodeRecord, inventory: &[NodeRecord]) -> bool {
-        let at_bootstrap = Some(node.ip) == self.bootstrap;
-        let Some(key) = &self.bootstrap_key else {
+        let at_bootstrap = Some(node.ip) == self.bootstrap.ip;
+        let Some(key) = &self.bootstrap.key else {
             return at_bootstrap;
         };
         let of_key = |n: &NodeRecord| n.host_key.as_ref() == Some(key);
@@ -234,11 +243,11 @@ impl SwarmRecord {
     /// would be at any address. True when that changed the record.
     pub fn forget_bootstrap(&mut self, gone: &[&NodeRecord], inventory: &[NodeRecord]) -> bool {
         let chosen = self.cluster.is_none()
-            && self.bootstrap.is_some()
+            && self.bootstrap.ip.is_some()
             && gone.iter().any(|n| self.bootstraps(n, inventory));
         if chosen {
-            self.bootstrap = None;
-            self.bootstrap_key = None;
+            self.bootstrap.ip = None;
+            self.bootstrap.key = None;
         }
         chosen
     }
@@ -321,7 +330,10 @@ pub(crate) mod tests {
         let dir = crate::fsutil::scratch::Dir::new("swarm-empty-id");
         let path = dir.join("swarm");
         let good = SwarmRecord {
-            bootstrap: Some("10.0.0.5".parse().unwrap()),
+            bootstrap: Bootstrap {
+                ip: Some("10.0.0.5".parse().unwrap()),
+                key: None,
+            },
             ..SwarmRecord::default()
         };
         good.save(&path).unwrap();
@@ -355,7 +367,7 @@ pub(crate) mod tests {
         let path = dir.join("swarm");
         let text = "bootstrap 10.0.0.5 SHA256:abc\ncluster c0ffee\n";
         let record = SwarmRecord::parse(text, &path).unwrap();
-        assert_eq!(record.bootstrap_key, None);
+        assert_eq!(record.bootstrap.key, None);
         record.save(&path).unwrap();
         assert_eq!(SwarmRecord::load(&path).unwrap(), record);
     }
@@ -390,8 +402,10 @@ pub(crate) mod tests {
             ("", moved, [false, true]),
         ] {
             let record = SwarmRecord {
-                bootstrap: Some(IpAddr::from([10, 0, 0, 5])),
-                bootstrap_key: chose_key.parse().ok(),
+                bootstrap: Bootstrap {
+                    ip: Some(IpAddr::from([10, 0, 0, 5])),
+                    key: chose_key.parse().ok(),
+                },
                 ..SwarmRecord::default()
             };
             let inventory: Vec<NodeRecord> =
@@ -413,8 +427,10 @@ pub(crate) mod tests {
     #[test]
     fn a_chosen_node_forgotten_before_the_swarm_is_recorded_is_chosen_no_more() {
         let chose = SwarmRecord {
-            bootstrap: Some(IpAddr::from([10, 0, 0, 5])),
-            bootstrap_key: "SHA256:chosen".parse().ok(),
+            bootstrap: Bootstrap {
+                ip: Some(IpAddr::from([10, 0, 0, 5])),
+                key: "SHA256:chosen".parse().ok(),
+            },
             ..SwarmRecord::default()
         };
         let (chosen, other) = (target(6, "SHA256:chosen"), target(5, "SHA256:other"));
@@ -439,8 +455,10 @@ pub(crate) mod tests {
     /// A swarm n1 created at 10.0.0.5, with `managers`.
     fn created_by_n1(managers: &[&str]) -> SwarmRecord {
         SwarmRecord {
-            bootstrap: Some("10.0.0.5".parse().unwrap()),
-            bootstrap_key: None,
+            bootstrap: Bootstrap {
+                ip: Some("10.0.0.5".parse().unwrap()),
+                key: None,
+            },
             cluster: Some("c0ffee".into()),
             manager: Some("n1".into()),
             managers: self::managers(managers),
@@ -453,10 +471,8 @@ pub(crate) mod tests {
     /// address; not the creator's node ID at the creator's address.
     #[test]
     fn the_manager_a_run_led_through_replaces_the_creator() {
-        let created = SwarmRecord {
-            bootstrap_key: "SHA256:abc".parse().ok(),
-            ..created_by_n1(&["n2", "n3", "n4"])
-        };
+        let mut created = created_by_n1(&["n2", "n3", "n4"]);
+        created.bootstrap.key = "SHA256:abc".parse().ok();
         let mut r = created.clone();
         assert!(!r.led_by("n1", "10.0.0.5".parse().unwrap()));
         assert_eq!(r, created);
@@ -468,7 +484,7 @@ pub(crate) mod tests {
         assert!(!r.led_by("n2", "10.0.0.6".parse().unwrap()));
         // The same node at a new address (DHCP).
         assert!(r.led_by("n2", "10.0.0.7".parse().unwrap()));
-        assert_eq!(r.bootstrap, Some("10.0.0.7".parse().unwrap()));
+        assert_eq!(r.bootstrap.ip, Some("10.0.0.7".parse().unwrap()));
         // An engine that tells no node ID, or another thing, changes nothing.
         let before = r.clone();
         for bad in ["", "../x", "n 2"] {
@@ -481,17 +497,15 @@ pub(crate) mod tests {
     /// its address, and goes with another manager or another address.
     #[test]
     fn the_creators_host_key_goes_with_another_lead() {
-        let keyed = SwarmRecord {
-            bootstrap_key: "SHA256:abc".parse().ok(),
-            ..created_by_n1(&["n1", "n2"])
-        };
+        let mut keyed = created_by_n1(&["n1", "n2"]);
+        keyed.bootstrap.key = "SHA256:abc".parse().ok();
         let mut r = keyed.clone();
         assert!(!r.led_by("n1", "10.0.0.5".parse().unwrap()));
         assert_eq!(r, keyed);
         for (node_id, addr) in [("n2", "10.0.0.5"), ("n1", "10.0.0.6")] {
             let mut r = keyed.clone();
             assert!(r.led_by(node_id, addr.parse().unwrap()), "{node_id}");
-            assert_eq!(r.bootstrap_key, None, "{node_id} {addr}");
+            assert_eq!(r.bootstrap.key, None, "{node_id} {addr}");
             assert!(!r.render().contains("SHA256"), "{node_id} {addr}");
         }
     }
@@ -587,10 +601,8 @@ pub(crate) mod tests {
         assert_eq!(SwarmRecord::parse(&text, Path::new("s")).unwrap(), r);
         // The creator's key is written only while no swarm ID is recorded
         // (development builds wrote both): an older rccr reads the rest.
-        let keyed = SwarmRecord {
-            bootstrap_key: "SHA256:abc".parse().ok(),
-            ..r.clone()
-        };
+        let mut keyed = r.clone();
+        keyed.bootstrap.key = "SHA256:abc".parse().ok();
         assert_eq!(keyed.render(), r.render());
         let keyed = SwarmRecord {
             cluster: None,

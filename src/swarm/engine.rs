@@ -141,24 +141,24 @@ impl NodeReport {
 pub struct Report {
     pub nodes: Vec<NodeReport>,
     pub services: Vec<ServiceReport>,
-    pub cluster: Option<String>,
-    pub departed: Vec<String>,
+    /// How long each layer took (logins count with the machine layer).
+    pub timings: Vec<(&'static str, Duration)>,
     /// Whether a manager of the cluster's swarm answered.
     pub led: bool,
+    /// Where SSH reaches the manager that led this run ([`ssh_host`]),
+    /// for tools on the control (the docker context).
+    pub manager: Option<String>,
+    pub cluster: Option<String>,
+    pub departed: Vec<String>,
+    /// Why the worker token a docker CLI join showed is not rotated
+    /// ([`super::form::retire_worker_token`]): the cluster is not whole
+    /// while a token a node's users may have read still joins it.
+    pub unrotated: Option<String>,
     /// Whether any target's engine answered (the control's own engine,
     /// when it is in a swarm of its own, forms nothing: see [`unformed`]).
     pub engines: bool,
     /// Whether the control's own engine answered.
     pub control_engine: bool,
-    /// Where SSH reaches the manager that led this run ([`ssh_host`]),
-    /// for tools on the control (the docker context).
-    pub manager: Option<String>,
-    /// How long each layer took (logins count with the machine layer).
-    pub timings: Vec<(&'static str, Duration)>,
-    /// Why the worker token a docker CLI join showed is not rotated
-    /// ([`super::form::retire_worker_token`]): the cluster is not whole
-    /// while a token a node's users may have read still joins it.
-    pub unrotated: Option<String>,
 }
 
 impl Report {
@@ -259,7 +259,7 @@ pub fn run(
                 || crate::cli::confirm_typed("rccr setup", &format!("{what}."), "re-form").is_ok()
         }),
     )?;
-    let unformed = match (formed.leader, &formed.cluster) {
+    let unformed = match (formed.swarm.leader, &formed.swarm.cluster) {
         (None, None) => {
             let infos: Vec<Option<&Info>> = machines.iter().map(|m| m.info.as_ref()).collect();
             let control: Vec<bool> = members
@@ -277,10 +277,11 @@ pub fn run(
         progress("swarm", line);
     }
     clock.lap("swarm");
-    let services = match formed.leader {
+    let services = match formed.swarm.leader {
         Some(leader) => {
             let swarm: Vec<(&Member, _)> = formed
-                .in_swarm
+                .swarm
+                .members
                 .iter()
                 .map(|&i| (&members[i], machines[i].arch))
                 .collect();
@@ -308,10 +309,10 @@ pub fn run(
     Ok(Report {
         nodes: reports,
         services,
-        cluster: formed.cluster,
+        cluster: formed.swarm.cluster,
         departed: formed.departed,
         unrotated: formed.unrotated,
-        led: formed.leader.is_some(),
+        led: formed.swarm.leader.is_some(),
         engines: members
             .iter()
             .zip(&machines)
@@ -321,6 +322,7 @@ pub fn run(
             .zip(&machines)
             .any(|(m, machine)| m.record.role == Role::Control && machine.info.is_some()),
         manager: formed
+            .swarm
             .leader
             .filter(|&i| members[i].via() != member::Via::Local)
             .map(|i| ssh_host(members[i].record.ip, config.ssh.port)),

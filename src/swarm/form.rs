@@ -49,17 +49,14 @@ use crate::json::Value;
 use crate::parallel;
 use crate::print;
 use crate::state::inventory::NodeRecord;
-use crate::state::swarm::SwarmRecord;
+use crate::state::swarm::{Bootstrap, SwarmRecord};
 use std::borrow::Cow;
 use std::path::Path;
 
 /// What the swarm layer decided and did.
 pub struct Formed {
-    /// The member that leads the cluster's swarm, when there is one.
-    pub leader: Option<usize>,
-    pub cluster: Option<String>,
-    /// Members in the cluster's swarm after the run.
-    pub in_swarm: Vec<usize>,
+    /// The cluster's swarm: its ID, who leads it, who is in it.
+    pub swarm: ClusterSwarm,
     /// Per member (indexes as `members`).
     pub layers: Vec<Layer>,
     /// Swarm nodes that left the inventory: removed, or kept and listed.
@@ -67,6 +64,17 @@ pub struct Formed {
     /// Why the worker token a docker CLI join showed is not rotated
     /// ([`retire_worker_token`]).
     pub unrotated: Option<String>,
+}
+
+/// The cluster's swarm as the run leaves it.
+#[derive(Default)]
+pub struct ClusterSwarm {
+    /// Its ID, as the swarm record holds it.
+    pub cluster: Option<String>,
+    /// The member that leads it, when there is one.
+    pub leader: Option<usize>,
+    /// Members in it after the run.
+    pub members: Vec<usize>,
 }
 
 /// The swarm layer over `members` (their machine layers in `machines`).
@@ -82,9 +90,10 @@ pub fn form(
     let mut record = SwarmRecord::load(record_path)?;
     let mut infos: Vec<Option<Info>> = machines.iter().map(|m| m.info.clone()).collect();
     let mut formed = Formed {
-        leader: None,
-        cluster: record.cluster.clone(),
-        in_swarm: Vec::new(),
+        swarm: ClusterSwarm {
+            cluster: record.cluster.clone(),
+            ..ClusterSwarm::default()
+        },
         layers: infos
             .iter()
             .map(|i| match i {
@@ -106,7 +115,7 @@ pub fn form(
         &mut formed,
         record_path,
     )?;
-    formed.cluster = record.cluster.clone();
+    formed.swarm.cluster = record.cluster.clone();
     let Some(Led {
         leader,
         tokens,
@@ -126,7 +135,7 @@ pub fn form(
         return Ok(formed);
     };
     let lead = &members[leader];
-    formed.leader = Some(leader);
+    formed.swarm.leader = Some(leader);
     let claims: Vec<(usize, String)> = infos
         .iter()
         .enumerate()
@@ -176,7 +185,7 @@ pub fn form(
     for (i, info) in infos.iter().enumerate() {
         let Some(info) = info else { continue };
         if in_ours(i) {
-            formed.in_swarm.push(i);
+            formed.swarm.members.push(i);
         } else if info.state == SwarmState::Inactive {
             joining.push(i);
         } else if info.state == SwarmState::Active {
@@ -257,7 +266,13 @@ pub fn form(
     // Managers: how many, and which members are (or become) one.
     let fit = fitness;
     let is_manager = |i: usize| listed_manager(&view, infos[i]);
-    let candidates: Vec<usize> = formed.in_swarm.iter().chain(&joining).copied().collect();
+    let candidates: Vec<usize> = formed
+        .swarm
+        .members
+        .iter()
+        .chain(&joining)
+        .copied()
+        .collect();
     let wanted = manager_count(kept.len() + joining.len(), settings.managers);
     // Managers of the raft that this run leaves as they are: a member
     // left alone, one that left the inventory. (One the raft cannot reach
@@ -314,7 +329,8 @@ pub fn form(
         as_managers.iter().map(|&i| join(i, true)).collect();
     joined.extend(parallel::map(&as_workers, 32, |&i| join(i, false)));
     let mut node_ids: Vec<(usize, String)> = formed
-        .in_swarm
+        .swarm
+        .members
         .iter()
         .filter_map(|&i| infos[i].map(|info| (i, info.node_id.clone())))
         .collect();
@@ -331,7 +347,7 @@ pub fn form(
         match result {
             Ok(info) => {
                 formed.layers[i].add(format!("joined as {}", token.role()));
-                formed.in_swarm.push(i);
+                formed.swarm.members.push(i);
                 if token.is_manager() {
                     made.push((i, info.node_id.clone()));
                 }
@@ -340,7 +356,7 @@ pub fn form(
             Err(e) => formed.layers[i] = Layer::Failed(format!("join failed: {}", print::text(&e))),
         }
     }
-    formed.in_swarm.sort_unstable();
+    formed.swarm.members.sort_unstable();
     if joining.iter().any(|&i| members[i].via() == Via::Cli) {
         match retire_worker_token(lead) {
             Ok(()) => formed.layers[leader].add(ROTATED.into()),
@@ -366,7 +382,7 @@ pub fn form(
     for (i, other) in false_claims(&named, &node_ids, leader, &view, &in_inventory) {
         claims_another(&mut formed.layers[i], &other);
         node_ids.retain(|(j, _)| *j != i);
-        formed.in_swarm.retain(|j| *j != i);
+        formed.swarm.members.retain(|j| *j != i);
     }
     // Promotions before demotions, so the raft never shrinks first; the
     // manager this run talks through is one of `desired`, never demoted.
@@ -1110,7 +1126,7 @@ fn recorded(record: &SwarmRecord) -> (Vec<String>, Option<(&str, std::net::IpAdd
     let manager = record.current_manager();
     let mut known = record.manager_ids();
     known.extend(manager.map(str::to_string));
-    (known, manager.zip(record.bootstrap))
+    (known, manager.zip(record.bootstrap.ip))
 }
 
 /// The one of `members` that leads the cluster's swarm (`record`'s), as
@@ -1466,7 +1482,7 @@ fn recover_quorum(
     settings: &Settings,
     formed: &mut Formed,
 ) -> Result<Option<SwarmView>, Error> {
-    let cluster = formed.cluster.clone().unwrap_or_default();
+    let cluster = formed.swarm.cluster.clone().unwrap_or_default();
     let claims: Vec<(usize, &str)> = infos
         .iter()
         .enumerate()
@@ -2191,7 +2207,7 @@ fn find_leader(
                 && infos[i].as_ref().is_some_and(|info| info.manager)
         }) {
             let member = &members[i];
-            match record.bootstrap.filter(|old| *old != member.record.ip) {
+            match record.bootstrap.ip.filter(|old| *old != member.record.ip) {
                 // Matched by its host key alone, on a new lease: never
                 // adopted there (raft may know its manager only at `old`,
                 // where no manager joining could reach it), nor left
@@ -2250,8 +2266,10 @@ fn find_leader(
     else {
         return Ok(Vec::new());
     };
-    record.bootstrap = Some(members[bootstrap].record.ip);
-    record.bootstrap_key = members[bootstrap].record.host_key.clone();
+    record.bootstrap = Bootstrap {
+        ip: Some(members[bootstrap].record.ip),
+        key: members[bootstrap].record.host_key.clone(),
+    };
     record.save(record_path)?;
     let member = &members[bootstrap];
     let addr = member.addr();
@@ -2311,7 +2329,7 @@ fn record_created(record: &mut SwarmRecord, info: &Info, path: &Path) -> Result<
     }
     record.cluster = Some(info.cluster_id.clone());
     record.manager = Some(info.node_id.clone());
-    record.bootstrap_key = None;
+    record.bootstrap.key = None;
     record.save(path)?;
     Ok(true)
 }
@@ -2858,8 +2876,10 @@ mod tests {
     #[test]
     fn a_removed_creators_node_id_puts_no_poser_in_the_vote() {
         let record = SwarmRecord {
-            bootstrap: Some(ip(1)),
-            bootstrap_key: None,
+            bootstrap: Bootstrap {
+                ip: Some(ip(1)),
+                key: None,
+            },
             cluster: Some("c0ffee".into()),
             manager: Some("m1".into()),
             managers: vec!["m2".into(), "m3".into(), "m4".into()],
@@ -3286,8 +3306,10 @@ mod tests {
             ("", "SHA256:chosen", 2, None),
         ] {
             let chose = SwarmRecord {
-                bootstrap: Some(ip(1)),
-                bootstrap_key: chose_key.parse().ok(),
+                bootstrap: Bootstrap {
+                    ip: Some(ip(1)),
+                    key: chose_key.parse().ok(),
+                },
                 ..SwarmRecord::default()
             };
             let node = crate::state::swarm::tests::target(at, key);
@@ -3297,9 +3319,7 @@ mod tests {
             infos[0].as_mut().unwrap().cluster_id = "c0ffee".into();
             let mut record = chose.clone();
             let mut formed = Formed {
-                leader: None,
-                cluster: None,
-                in_swarm: Vec::new(),
+                swarm: ClusterSwarm::default(),
                 layers: vec![Layer::Unchanged],
                 departed: Vec::new(),
                 unrotated: None,
@@ -3327,7 +3347,7 @@ mod tests {
             assert_eq!(layer.contains(REMEDY_AT_1), moved, "{key} at {at}: {layer}");
             assert_eq!(formed.layers[0].failed(), moved, "{key} at {at}: {layer}");
             if adopted.is_some() {
-                assert_eq!(record.bootstrap_key, None, "{key} at {at}");
+                assert_eq!(record.bootstrap.key, None, "{key} at {at}");
                 assert_eq!(SwarmRecord::load(&path).unwrap(), record, "{key} at {at}");
                 assert_eq!(old_rccr_reads(&record.render()), Some(ip(1)));
             } else {
@@ -3350,8 +3370,10 @@ mod tests {
         let dir = crate::fsutil::scratch::Dir::new("swarm-created-key");
         let path = dir.join("swarm");
         let mut record = SwarmRecord {
-            bootstrap: Some(ip(1)),
-            bootstrap_key: "SHA256:chosen".parse().ok(),
+            bootstrap: Bootstrap {
+                ip: Some(ip(1)),
+                key: "SHA256:chosen".parse().ok(),
+            },
             ..SwarmRecord::default()
         };
         assert_eq!(old_rccr_reads(&record.render()), None);

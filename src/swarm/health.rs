@@ -24,19 +24,19 @@ pub const HOT_CELSIUS: u32 = 80;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Health {
+    /// What rccr-init found at boot: persistent storage, packages.
+    pub boot: BootStatus,
     pub uptime_s: Option<u64>,
-    /// The 1-minute load average, in hundredths.
-    pub load1: Option<print::Centi>,
     pub mem_total_kib: Option<u64>,
     pub mem_available_kib: Option<u64>,
+    /// The 1-minute load average, in hundredths.
+    pub load1: Option<print::Centi>,
     pub temp_millic: Option<u32>,
     /// The Raspberry Pi firmware's throttling flags (`vcgencmd get_throttled`).
     pub throttled: Option<u32>,
     pub root_used_pct: Option<u8>,
     /// Where Docker keeps its data, when it is another file system than `/`.
     pub storage_used_pct: Option<u8>,
-    /// What rccr-init found at boot: persistent storage, packages.
-    pub boot: BootStatus,
 }
 
 impl Health {

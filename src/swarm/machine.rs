@@ -21,12 +21,6 @@ const MAX_LINES: usize = 64;
 /// What the machine layer found and did on a node.
 #[derive(Debug, Default)]
 pub struct Machine {
-    /// `uname -m`, when it is an architecture rccr knows.
-    pub arch: Option<Arch>,
-    /// Total memory, KiB (0: unknown).
-    pub ram_kib: u64,
-    /// Whether Docker's data survives a reboot.
-    pub persistent: bool,
     /// The engine's answer.
     pub info: Option<Info>,
     /// Why the engine did not answer, when `machine.sh` ran; kept out of
@@ -34,6 +28,12 @@ pub struct Machine {
     /// swarm, not at fault, and a target without Docker installed leaves
     /// nothing to form.
     pub no_engine: Option<NoEngine>,
+    /// Whether Docker's data survives a reboot.
+    pub persistent: bool,
+    /// `uname -m`, when it is an architecture rccr knows.
+    pub arch: Option<Arch>,
+    /// Total memory, KiB (0: unknown).
+    pub ram_kib: u64,
     pub changes: Vec<String>,
     pub problems: Vec<String>,
 }

@@ -55,16 +55,16 @@ impl Via {
 #[derive(Debug)]
 pub enum LoginError {
     Unreachable(SshError),
+    /// The cluster key was refused, or we have none.
+    Refused(String),
+    /// The host key is the recorded one, but too weak to trust (RSA
+    /// under 2048 bits, pinned before rccr refused such keys): never log in.
+    WeakHostKey(String),
     /// The host key differs from the recorded one: never log in.
     HostKeyMismatch {
         presented: String,
         recorded: String,
     },
-    /// The host key is the recorded one, but too weak to trust (RSA
-    /// under 2048 bits, pinned before rccr refused such keys): never log in.
-    WeakHostKey(String),
-    /// The cluster key was refused, or we have none.
-    Refused(String),
 }
 
 impl std::fmt::Display for LoginError {

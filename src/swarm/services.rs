@@ -41,6 +41,7 @@ pub struct ServiceReport {
     pub name: String,
     /// `created`, `updated`, `unchanged`, `removed`, `kept`, or a failure.
     pub result: String,
+    pub ok: bool,
     /// Where it can run: the architectures, or why it is not known.
     pub runs_on: String,
     /// `running/replicas`, once known.
@@ -55,7 +56,6 @@ pub struct ServiceReport {
     /// In host mode, the most replicas that can run when that is fewer
     /// than the config asks for ([`Publishing::host_limit`]).
     pub host_limit: Option<u64>,
-    pub ok: bool,
 }
 
 impl ServiceReport {

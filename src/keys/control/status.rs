@@ -373,15 +373,11 @@ mod tests {
     use super::*;
     use crate::identity::Role;
 
+    /// A node of the inventory at `ip` that left `moved_from` (`-`: none).
     fn node(ip: &str, moved_from: &str, role: Role) -> NodeRecord {
         NodeRecord {
-            ip: ip.parse().unwrap(),
-            mac: None,
-            hostname: "n".into(),
-            role,
-            arch: None,
-            host_key: None,
             moved_from: moved_from.parse().ok(),
+            ..crate::state::inventory::tests::node(ip, "n", role)
         }
     }
 
