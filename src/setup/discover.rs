@@ -1506,8 +1506,9 @@ mod tests {
             (8, "the node at 10.0.0.16 "),
         ];
         let sorted = assert_sorted(found(table), &[], classes, &notes);
-        // Of the machines kept, only A (found nowhere else) keeps the
-        // move its host key alone made.
+        // Of the machines kept, only A, which neither its recorded
+        // address nor its MAC finds, keeps the move its host key alone
+        // made.
         let by_key: Vec<Ipv4Addr> = sorted
             .iter()
             .filter(|c| c.class != Class::Duplicate && c.moved_by_key)

@@ -50,7 +50,8 @@ use std::time::Duration;
 pub const PROGRAM: &str = "rccr setup";
 
 /// What the run reads and keeps, where it looks, what it does, how it
-/// asks and tells, and how long it waits.
+/// asks and tells (and whether it only tells: `dry_run`), and how long
+/// it waits.
 pub struct Options {
     pub config: Option<PathBuf>,
     pub temp_key: Option<PathBuf>,

@@ -119,11 +119,12 @@ pub struct Bootstrap {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SwarmRecord {
+    /// The swarm's ID.
     pub cluster: Option<String>,
     /// The digest of the swarm's root CA (`SWMTKN-1-DIGEST-...`).
     pub ca: Option<String>,
     pub managers: Vec<RecordedManager>,
-    /// The node ID of the manager at `bootstrap`.
+    /// The node ID of the manager at `bootstrap.ip`.
     pub manager: Option<String>,
     pub bootstrap: Bootstrap,
 }

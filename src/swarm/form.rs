@@ -57,7 +57,7 @@ use std::path::Path;
 pub struct Formed {
     /// The cluster's swarm: its ID, who leads it, who is in it.
     pub swarm: ClusterSwarm,
-    /// Per member (indexes as `members`).
+    /// Per member (indexes as [`form`]'s `members`).
     pub layers: Vec<Layer>,
     /// Swarm nodes that left the inventory: removed, or kept and listed.
     pub departed: Vec<String>,

@@ -71,6 +71,8 @@ impl std::fmt::Display for LoginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LoginError::Unreachable(e) => write!(f, "unreachable: {e}"),
+            LoginError::Refused(e) => write!(f, "the cluster key: {e}"),
+            LoginError::WeakHostKey(why) => write!(f, "{why}"),
             LoginError::HostKeyMismatch {
                 presented,
                 recorded,
@@ -78,8 +80,6 @@ impl std::fmt::Display for LoginError {
                 f,
                 "host key {presented} is not the recorded {recorded}: not logging in"
             ),
-            LoginError::WeakHostKey(why) => write!(f, "{why}"),
-            LoginError::Refused(e) => write!(f, "the cluster key: {e}"),
         }
     }
 }

@@ -373,10 +373,13 @@ mod tests {
     use super::*;
     use crate::identity::Role;
 
-    /// A node of the inventory at `ip` that left `moved_from` (`-`: none).
+    /// A node of the inventory at `ip` that left `moved_from` (`-`: none),
+    /// with no MAC or host key: each is a machine of its own.
     fn node(ip: &str, moved_from: &str, role: Role) -> NodeRecord {
         NodeRecord {
             moved_from: moved_from.parse().ok(),
+            mac: None,
+            host_key: None,
             ..crate::state::inventory::tests::node(ip, "n", role)
         }
     }
