@@ -170,6 +170,13 @@ fn settle(tries: u32, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Runs setup, which makes three of three or more targets managers, and
+/// waits until the raft counts them ([`assert_three_managers`]).
+fn set_up_three_managers(cluster: &Cluster) {
+    setup(cluster);
+    assert_three_managers(cluster);
+}
+
 /// Asserts that target-1's swarm counts three managers in raft (Leader or
 /// Reachable), waiting up to 20 s: a promoted manager takes a moment.
 fn assert_three_managers(cluster: &Cluster) {
@@ -995,8 +1002,7 @@ fn a_handover_whose_token_is_not_rotated_fails_remove() {
 #[test]
 fn a_manager_whose_removal_fails_after_it_left_has_its_token_rotated_by_remove() {
     let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
-    setup(&cluster);
-    assert_three_managers(&cluster);
+    set_up_three_managers(&cluster);
     let known = manager_token(&cluster, "target-2");
     docker_refuses(
         &cluster,
@@ -1076,8 +1082,7 @@ fn manager_token(cluster: &Cluster, host: &str) -> String {
 #[test]
 fn a_manager_token_demoted_managers_knew_that_is_not_rotated_fails_setup() {
     let cluster = or_skip!(cluster(3, "cluster:\n  name: lab\n"));
-    setup(&cluster);
-    assert_three_managers(&cluster);
+    set_up_three_managers(&cluster);
     write_config(&cluster, "cluster:\n  name: lab\nswarm:\n  managers: 1\n");
     refuse_rotation(&cluster, &["target-1", "target-2", "target-3"]);
     let out = through_cli(&cluster, &["setup", "--yes"]);
@@ -2371,8 +2376,7 @@ fn leave_inventory(cluster: &Cluster, host: &str, and: &str) {
 #[test]
 fn a_manager_removed_as_missing_leaves_no_manager_token_it_knew() {
     let cluster = or_skip!(cluster(4, "cluster:\n  name: lab\n"));
-    setup(&cluster);
-    assert_three_managers(&cluster);
+    set_up_three_managers(&cluster);
     let known = manager_token(&cluster, "target-1");
     // target-3, a manager, leaves the inventory (and SSH); its engine runs.
     leave_inventory(&cluster, "target-3", "");
